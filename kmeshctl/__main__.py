@@ -1,0 +1,3 @@
+from kmeshctl.cli import main
+
+main()

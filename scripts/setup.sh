@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Set up everything kmeshctl needs on a fresh Debian 12 machine, as root:
+# apt packages (bcc, kernel headers, iproute2, curl), kernel header links for bcc,
+# a virtualenv in .venv with the package installed (editable) and bcc importable.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(python3 python3-venv python3-bpfcc bpfcc-tools linux-headers-amd64
+              iproute2 curl nginx-light wrk kmod)
+
+log() { printf 'setup: %s\n' "$*"; }
+
+missing_apt_packages() {
+  local pkg
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || echo "$pkg"
+  done
+}
+
+install_apt_packages() {
+  local missing
+  missing=$(missing_apt_packages)
+  [ -z "$missing" ] && return 0
+  [ "$(id -u)" -eq 0 ] || { echo "setup: needs root to install: $missing" >&2; exit 1; }
+  log "installing apt packages: $(echo $missing)"
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+}
+
+# bcc compiles against /lib/modules/$(uname -r)/build. This kernel ships no headers of
+# its own; Debian's generic headers work when linked there.
+link_kernel_headers() {
+  local moddir="/lib/modules/$(uname -r)" arch common
+  [ -e "$moddir/build/include" ] && return 0
+  arch=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n1)
+  common=$(ls -d /usr/src/linux-headers-*-common 2>/dev/null | sort -V | tail -n1)
+  [ -n "$arch" ] && [ -n "$common" ] || { echo "setup: no Debian kernel headers under /usr/src" >&2; exit 1; }
+  log "linking kernel headers: $moddir/build -> $arch"
+  mkdir -p "$moddir"
+  ln -sfn "$arch" "$moddir/build"
+  ln -sfn "$common" "$moddir/source"
+}
+
+# Debian's python3-bpfcc lives in /usr/lib/python3/dist-packages; expose only the bcc
+# package to the venv (not the whole system site) so pip-installed versions win.
+make_venv() {
+  if [ ! -x .venv/bin/python ]; then
+    log "creating .venv"
+    /usr/bin/python3 -m venv .venv
+  fi
+  local site shim
+  site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  shim="$PWD/.venv/bcc-shim"
+  mkdir -p "$shim"
+  ln -sfn /usr/lib/python3/dist-packages/bcc "$shim/bcc"
+  echo "$shim" > "$site/bcc_shim.pth"
+  if ! .venv/bin/python -c 'import kmeshctl, pytest, bcc' 2>/dev/null \
+      || [ pyproject.toml -nt .venv/.installed ]; then
+    log "installing kmeshctl into .venv"
+    .venv/bin/pip install -q --upgrade pip
+    .venv/bin/pip install -q -e '.[test]'
+    touch .venv/.installed
+  fi
+}
+
+install_apt_packages
+link_kernel_headers
+make_venv
+log "ready: .venv/bin/kmeshctl"
