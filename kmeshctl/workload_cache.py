@@ -1,0 +1,193 @@
+"""The node agent's view of the mesh: services, workloads and authorization policies
+received over xDS, keyed as the workload API names them (service ``namespace/hostname``,
+workload uid, authorization ``namespace/name``).
+
+Applying an update returns an exact delta (old and new value of every resource that
+really changed), which is what the map synchroniser consumes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Optional
+
+from google.protobuf import json_format
+
+from kmeshctl.xds.protos import authorization_pb2, workload_pb2
+from kmeshctl.xds.validation import service_key
+
+Service = workload_pb2.Service
+Workload = workload_pb2.Workload
+Authorization = authorization_pb2.Authorization
+
+
+@dataclass
+class Change:
+    """One resource's value before and after an update (None: absent)."""
+
+    old: Optional[object]
+    new: Optional[object]
+
+
+@dataclass
+class CacheDelta:
+    services: dict[str, Change] = field(default_factory=dict)
+    workloads: dict[str, Change] = field(default_factory=dict)
+    authorizations: dict[str, Change] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.services or self.workloads or self.authorizations)
+
+    def merge(self, later: "CacheDelta") -> None:
+        for mine, theirs in ((self.services, later.services), (self.workloads, later.workloads),
+                             (self.authorizations, later.authorizations)):
+            for key, change in theirs.items():
+                first = mine.get(key)
+                mine[key] = Change(first.old if first else change.old, change.new)
+
+
+def ip_text(raw: bytes) -> str:
+    return str(ipaddress.ip_address(raw)) if len(raw) in (4, 16) else raw.hex()
+
+
+class WorkloadCache:
+    """Thread-safe store of the workload API resources held by the agent."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.services: dict[str, Service] = {}
+        self.workloads: dict[str, Workload] = {}
+        self.authorizations: dict[str, Authorization] = {}
+        self._members: dict[str, set[str]] = {}  # service key -> workload uids
+
+    # ----- updates ----------------------------------------------------------------------
+
+    def apply_addresses(self, upserts: Mapping[str, workload_pb2.Address],
+                        removed: Iterable[str]) -> CacheDelta:
+        delta = CacheDelta()
+        with self._lock:
+            for name in removed:
+                self._remove_address(name, delta)
+            for name, address in upserts.items():
+                if address.WhichOneof("type") == "service":
+                    self._put_service(name, address.service, delta)
+                else:
+                    self._put_workload(name, address.workload, delta)
+        return delta
+
+    def apply_authorizations(self, upserts: Mapping[str, Authorization], removed: Iterable[str]) -> CacheDelta:
+        delta = CacheDelta()
+        with self._lock:
+            for name in removed:
+                old = self.authorizations.pop(name, None)
+                if old is not None:
+                    delta.authorizations[name] = Change(old, None)
+            for name, policy in upserts.items():
+                old = self.authorizations.get(name)
+                if old != policy:
+                    self.authorizations[name] = policy
+                    delta.authorizations[name] = Change(old, policy)
+        return delta
+
+    def _remove_address(self, name: str, delta: CacheDelta) -> None:
+        old_service = self.services.pop(name, None)
+        if old_service is not None:
+            delta.services[name] = Change(old_service, None)
+        old_workload = self.workloads.pop(name, None)
+        if old_workload is not None:
+            self._index(name, old_workload, None)
+            delta.workloads[name] = Change(old_workload, None)
+
+    def _put_service(self, name: str, service: Service, delta: CacheDelta) -> None:
+        if name in self.workloads:
+            self._remove_address(name, delta)
+        old = self.services.get(name)
+        if old != service:
+            self.services[name] = service
+            delta.services[name] = Change(old, service)
+
+    def _put_workload(self, name: str, workload: Workload, delta: CacheDelta) -> None:
+        if name in self.services:
+            self._remove_address(name, delta)
+        old = self.workloads.get(name)
+        if old != workload:
+            self.workloads[name] = workload
+            self._index(name, old, workload)
+            delta.workloads[name] = Change(old, workload)
+
+    def _index(self, uid: str, old: Optional[Workload], new: Optional[Workload]) -> None:
+        for key in (old.services if old else {}):
+            members = self._members.get(key)
+            if members is not None:
+                members.discard(uid)
+                if not members:
+                    del self._members[key]
+        for key in (new.services if new else {}):
+            self._members.setdefault(key, set()).add(uid)
+
+    # ----- queries ----------------------------------------------------------------------
+
+    def has_service(self, namespace: str, hostname: str) -> bool:
+        with self._lock:
+            return service_key(namespace, hostname) in self.services
+
+    def service(self, key: str) -> Optional[Service]:
+        with self._lock:
+            return self.services.get(key)
+
+    def workload(self, uid: str) -> Optional[Workload]:
+        with self._lock:
+            return self.workloads.get(uid)
+
+    def members(self, key: str) -> set[str]:
+        """Uids of the workloads that list service ``key``."""
+        with self._lock:
+            return set(self._members.get(key, ()))
+
+    def workloads_by_address(self, raw: bytes) -> list[Workload]:
+        with self._lock:
+            return [w for w in self.workloads.values() if raw in w.addresses]
+
+    def services_by_address(self, raw: bytes) -> list[Service]:
+        with self._lock:
+            return [s for s in self.services.values() if any(a.address == raw for a in s.addresses)]
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {"services": len(self.services), "workloads": len(self.workloads),
+                    "authorizations": len(self.authorizations)}
+
+    def to_json(self) -> dict:
+        """The cache as JSON-ready data (addresses as text), for the admin dump."""
+        with self._lock:
+            return {
+                "services": [_service_json(s) for _, s in sorted(self.services.items())],
+                "workloads": [_workload_json(w) for _, w in sorted(self.workloads.items())],
+                "policies": [json_format.MessageToDict(p, preserving_proto_field_name=True)
+                             for _, p in sorted(self.authorizations.items())],
+            }
+
+
+def _gateway_json(gateway: workload_pb2.GatewayAddress) -> dict:
+    data = json_format.MessageToDict(gateway, preserving_proto_field_name=True)
+    if gateway.WhichOneof("destination") == "address":
+        data["address"]["address"] = ip_text(gateway.address.address)
+    return data
+
+
+def _service_json(service: Service) -> dict:
+    data = json_format.MessageToDict(service, preserving_proto_field_name=True)
+    data["addresses"] = [ip_text(a.address) for a in service.addresses]
+    if service.HasField("waypoint"):
+        data["waypoint"] = _gateway_json(service.waypoint)
+    return data
+
+
+def _workload_json(workload: Workload) -> dict:
+    data = json_format.MessageToDict(workload, preserving_proto_field_name=True)
+    data["addresses"] = [ip_text(a) for a in workload.addresses]
+    if workload.HasField("waypoint"):
+        data["waypoint"] = _gateway_json(workload.waypoint)
+    return data

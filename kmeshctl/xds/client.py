@@ -1,0 +1,365 @@
+"""The node agent's delta ADS client (istiod / ASM workload xDS).
+
+One stream, wildcard subscriptions to workload Addresses and Authorizations. Every
+response is checked resource by resource: valid resources go into the cache (and on to
+the sink, which writes the maps), invalid ones are refused with a NACK whose
+``error_detail`` names each one and the problem, and the last good version of each
+refused resource stays in place. The stream reconnects with exponential backoff and
+jitter, telling the server which versions it holds (``initial_resource_versions``).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+import grpc
+from envoy.config.core.v3 import base_pb2
+from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
+from google.protobuf import struct_pb2
+from google.protobuf.message import DecodeError
+from google.rpc import status_pb2
+
+from kmeshctl.workload_cache import CacheDelta, WorkloadCache
+from kmeshctl.xds import AUTHORIZATION_TYPE, WORKLOAD_ADDRESS_TYPE
+from kmeshctl.xds.protos import authorization_pb2, workload_pb2
+from kmeshctl.xds.validation import address_problems, authorization_problems, service_key
+
+log = logging.getLogger("kmeshctl.xds.client")
+
+SUBSCRIBED_TYPES = (WORKLOAD_ADDRESS_TYPE, AUTHORIZATION_TYPE)
+DEFAULT_ROOT_CERT = Path("/var/run/secrets/istio/root-cert.pem")
+DEFAULT_TOKEN = Path("/var/run/secrets/tokens/istio-token")
+_INVALID_ARGUMENT = 3
+_MAX_MESSAGE_BYTES = 512 * 1024 * 1024
+
+Sink = Callable[[CacheDelta], None]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the agent is, as istiod sees it (from the DaemonSet's env)."""
+
+    instance_ip: str
+    pod_name: str
+    pod_namespace: str
+    cluster_id: str = "Kubernetes"
+    node_name: str = ""
+    service_account: str = ""
+
+    def node_id(self) -> str:
+        ns = self.pod_namespace
+        return f"ztunnel~{self.instance_ip}~{self.pod_name}.{ns}~{ns}.svc.cluster.local"
+
+    def node(self) -> base_pb2.Node:
+        metadata = struct_pb2.Struct()
+        metadata.update({"NAMESPACE": self.pod_namespace, "CLUSTER_ID": self.cluster_id,
+                         "INSTANCE_IPS": self.instance_ip, "NODE_NAME": self.node_name,
+                         "SERVICE_ACCOUNT": self.service_account})
+        return base_pb2.Node(id=self.node_id(), cluster=self.cluster_id, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    address: str
+    identity: Identity
+    insecure: bool = False
+    root_cert: Path = DEFAULT_ROOT_CERT
+    token_path: Optional[Path] = DEFAULT_TOKEN
+    tls_server_name: Optional[str] = None
+    backoff_initial: float = 1.0
+    backoff_max: float = 30.0
+
+
+@dataclass
+class ClientStats:
+    """Counters the metrics module exports."""
+
+    connected: bool = False
+    responses: dict[str, int] = field(default_factory=dict)
+    acks: dict[str, int] = field(default_factory=dict)
+    nacks: dict[str, int] = field(default_factory=dict)
+    reconnects: int = 0
+    last_error: str = ""
+    last_apply_seconds: float = 0.0
+
+
+@dataclass
+class _Checked:
+    """A response split into what is accepted and what is refused."""
+
+    upserts: dict[str, object] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def next_backoff(attempt: int, initial: float, cap: float, rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter: about initial*2^attempt, never below initial
+    nor above cap; the jitter spreads reconnecting agents apart."""
+    ceiling = min(cap, initial * (2 ** min(attempt, 30)))
+    return max(initial, ceiling * (0.5 + 0.5 * rand()))
+
+
+class XdsClient:
+    """Runs the stream in a background thread; ``synced`` is set once the first
+    Address response is in the cache and has gone through the sink."""
+
+    def __init__(self, config: ClientConfig, cache: WorkloadCache, sink: Sink) -> None:
+        self.config = config
+        self.cache = cache
+        self.sink = sink
+        self.stats = ClientStats()
+        self.synced = threading.Event()
+        self.held: dict[str, dict[str, str]] = {t: {} for t in SUBSCRIBED_TYPES}
+        self._stop = threading.Event()
+        self._call: Optional[grpc.Future] = None
+        self._thread: Optional[threading.Thread] = None
+        self._on_event: list[Callable[[str, dict], None]] = []
+        # Resources refused only because their waypoint hostname was unknown: applied
+        # as soon as that service arrives (the server will not send them again).
+        self._awaiting_waypoint: dict[str, tuple[str, workload_pb2.Address]] = {}
+
+    def on_event(self, callback: Callable[[str, dict], None]) -> None:
+        """Register ``callback(event, details)`` for connect/disconnect/ack/nack."""
+        self._on_event.append(callback)
+
+    def _emit(self, event: str, **details: object) -> None:
+        for callback in self._on_event:
+            try:
+                callback(event, details)
+            except Exception:  # noqa: BLE001 - an observer must not break the stream
+                log.exception("event callback failed")
+
+    # ----- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="xds-client", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        call = self._call
+        if call is not None:
+            call.cancel()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            got_response = self._stream_once()
+            if self._stop.is_set():
+                break
+            attempt = 0 if got_response else attempt + 1
+            delay = next_backoff(attempt, self.config.backoff_initial, self.config.backoff_max)
+            self.stats.reconnects += 1
+            log.info("event=xds_reconnect_wait seconds=%.1f address=%s", delay, self.config.address)
+            self._stop.wait(delay)
+
+    # ----- one stream -------------------------------------------------------------------
+
+    def _stream_once(self) -> bool:
+        """Open one stream and serve it until it ends; True if a response arrived."""
+        got_response = False
+        requests: "queue.SimpleQueue[Optional[discovery_pb2.DeltaDiscoveryRequest]]" = queue.SimpleQueue()
+        try:
+            channel = self._channel()
+        except OSError as err:
+            self._note_failure(f"cannot read TLS/token files: {err}")
+            return False
+        with channel:
+            try:
+                stub = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel)
+                for request in self._initial_requests():
+                    requests.put(request)
+                self._call = stub.DeltaAggregatedResources(_drain(requests), metadata=self._metadata())
+                for response in self._call:
+                    if not got_response:
+                        got_response = True
+                        self._set_connected(True)
+                    requests.put(self._handle(response))
+            except grpc.RpcError as err:
+                if not self._stop.is_set():
+                    self._note_failure(f"{err.code().name}: {err.details()}")
+            except OSError as err:
+                self._note_failure(f"cannot read token: {err}")
+            finally:
+                requests.put(None)
+                self._call = None
+                self._set_connected(False)
+        return got_response
+
+    def _note_failure(self, reason: str) -> None:
+        self.stats.last_error = reason
+        log.warning("event=xds_stream_error address=%s error=%r", self.config.address, reason)
+
+    def _set_connected(self, connected: bool) -> None:
+        if self.stats.connected != connected:
+            self.stats.connected = connected
+            log.info("event=%s address=%s", "xds_connected" if connected else "xds_disconnected",
+                     self.config.address)
+            self._emit("connected" if connected else "disconnected")
+
+    def _channel(self) -> grpc.Channel:
+        options = [("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+                   ("grpc.keepalive_time_ms", 30_000),
+                   ("grpc.keepalive_timeout_ms", 10_000)]
+        if self.config.insecure:
+            return grpc.insecure_channel(self.config.address, options=options)
+        if self.config.tls_server_name:
+            options.append(("grpc.ssl_target_name_override", self.config.tls_server_name))
+        creds = grpc.ssl_channel_credentials(root_certificates=Path(self.config.root_cert).read_bytes())
+        return grpc.secure_channel(self.config.address, creds, options=options)
+
+    def _metadata(self) -> list[tuple[str, str]]:
+        metadata = [("clusterid", self.config.identity.cluster_id)]
+        token_path = self.config.token_path
+        if token_path is not None and (not self.config.insecure or Path(token_path).exists()):
+            # Projected tokens rotate: read the file at every (re)connect.
+            metadata.append(("authorization", f"Bearer {Path(token_path).read_text().strip()}"))
+        return metadata
+
+    def _initial_requests(self) -> list[discovery_pb2.DeltaDiscoveryRequest]:
+        requests = []
+        for i, type_url in enumerate(SUBSCRIBED_TYPES):
+            request = discovery_pb2.DeltaDiscoveryRequest(
+                type_url=type_url, resource_names_subscribe=["*"],
+                initial_resource_versions=self.held[type_url])
+            if i == 0:
+                request.node.CopyFrom(self.config.identity.node())
+            requests.append(request)
+        return requests
+
+    # ----- responses --------------------------------------------------------------------
+
+    def _handle(self, response: discovery_pb2.DeltaDiscoveryResponse) -> discovery_pb2.DeltaDiscoveryRequest:
+        """Apply one response and return its ACK or NACK; never raises."""
+        type_url = response.type_url
+        self.stats.responses[type_url] = self.stats.responses.get(type_url, 0) + 1
+        started = time.monotonic()
+        try:
+            problems = self._apply(response)
+        except Exception as err:  # noqa: BLE001 - a malformed push must not kill the agent
+            log.exception("event=xds_apply_failed type=%s nonce=%s", type_url, response.nonce)
+            problems = [f"internal error applying the response: {err}"]
+        self.stats.last_apply_seconds = time.monotonic() - started
+        return self._reply(response, problems)
+
+    def _reply(self, response: discovery_pb2.DeltaDiscoveryResponse,
+               problems: list[str]) -> discovery_pb2.DeltaDiscoveryRequest:
+        type_url, nonce = response.type_url, response.nonce
+        request = discovery_pb2.DeltaDiscoveryRequest(type_url=type_url, response_nonce=nonce)
+        if problems:
+            detail = "; ".join(problems)
+            request.error_detail.CopyFrom(status_pb2.Status(code=_INVALID_ARGUMENT, message=detail))
+            self.stats.nacks[type_url] = self.stats.nacks.get(type_url, 0) + 1
+            log.warning("event=xds_nack type=%s nonce=%s detail=%r", type_url, nonce, detail)
+            self._emit("nack", type_url=type_url, nonce=nonce, detail=detail)
+        else:
+            self.stats.acks[type_url] = self.stats.acks.get(type_url, 0) + 1
+            log.info("event=xds_ack type=%s nonce=%s resources=%d removed=%d", type_url, nonce,
+                     len(response.resources), len(response.removed_resources))
+            self._emit("ack", type_url=type_url, nonce=nonce)
+        return request
+
+    def _apply(self, response: discovery_pb2.DeltaDiscoveryResponse) -> list[str]:
+        type_url = response.type_url
+        if type_url == WORKLOAD_ADDRESS_TYPE:
+            checked = self._check_addresses(response)
+            delta = self.cache.apply_addresses(checked.upserts, checked.removed)
+            delta.merge(self._apply_awaiting_waypoint(checked))
+        elif type_url == AUTHORIZATION_TYPE:
+            checked = self._check_authorizations(response)
+            delta = self.cache.apply_authorizations(checked.upserts, checked.removed)
+        else:
+            return [f"unexpected type {type_url} (subscribed to Address and Authorization only)"]
+        held = self.held[type_url]
+        for name in checked.removed:
+            held.pop(name, None)
+        held.update(checked.versions)
+        if delta:
+            self.sink(delta)
+        if type_url == WORKLOAD_ADDRESS_TYPE and not self.synced.is_set():
+            self.synced.set()
+            log.info("event=xds_first_sync services=%d workloads=%d",
+                     len(self.cache.services), len(self.cache.workloads))
+        return checked.problems
+
+    def _decode(self, resource: discovery_pb2.Resource, message_type: type) -> object:
+        expected = f"type.googleapis.com/{message_type.DESCRIPTOR.full_name}"
+        if resource.resource.type_url != expected:
+            raise DecodeError(f"carries {resource.resource.type_url or 'nothing'}, want {expected}")
+        message = message_type()
+        message.ParseFromString(resource.resource.value)
+        return message
+
+    def _check_addresses(self, response: discovery_pb2.DeltaDiscoveryResponse) -> _Checked:
+        checked = _Checked(removed=list(response.removed_resources))
+        decoded: dict[str, workload_pb2.Address] = {}
+        for resource in response.resources:
+            try:
+                decoded[resource.name] = self._decode(resource, workload_pb2.Address)
+            except DecodeError as err:
+                checked.problems.append(f"{resource.name}: cannot decode: {err}")
+        known = self._services_after(decoded, checked.removed)
+        resolves = lambda ns, host: service_key(ns, host) in known  # noqa: E731
+        versions = {r.name: r.version for r in response.resources}
+        for name in checked.removed + list(decoded):
+            self._awaiting_waypoint.pop(name, None)
+        for name, address in decoded.items():
+            problems = address_problems(name, address, resolves)
+            if problems:
+                checked.problems.append(f"{name}: {', '.join(problems)}")
+                if not address_problems(name, address, lambda ns, host: True):
+                    self._awaiting_waypoint[name] = (versions[name], address)
+            else:
+                checked.upserts[name] = address
+                checked.versions[name] = versions[name]
+        return checked
+
+    def _apply_awaiting_waypoint(self, checked: _Checked) -> CacheDelta:
+        """Apply refused resources whose waypoint service is now known."""
+        resolves = lambda ns, host: service_key(ns, host) in self.cache.services  # noqa: E731
+        ready = {name: entry for name, entry in self._awaiting_waypoint.items()
+                 if not address_problems(name, entry[1], resolves)}
+        for name, (version, _) in ready.items():
+            del self._awaiting_waypoint[name]
+            checked.versions[name] = version
+            log.info("event=xds_waypoint_resolved resource=%s", name)
+        return self.cache.apply_addresses({n: a for n, (_, a) in ready.items()}, [])
+
+    def _services_after(self, decoded: dict[str, workload_pb2.Address], removed: list[str]) -> set[str]:
+        """Service keys that exist once this response is applied (for waypoint lookups)."""
+        known = set(self.cache.services) - set(removed)
+        for name, address in decoded.items():
+            if address.WhichOneof("type") == "service":
+                known.add(service_key(address.service.namespace, address.service.hostname))
+        return known
+
+    def _check_authorizations(self, response: discovery_pb2.DeltaDiscoveryResponse) -> _Checked:
+        checked = _Checked(removed=list(response.removed_resources))
+        for resource in response.resources:
+            try:
+                policy = self._decode(resource, authorization_pb2.Authorization)
+            except DecodeError as err:
+                checked.problems.append(f"{resource.name}: cannot decode: {err}")
+                continue
+            problems = authorization_problems(resource.name, policy)
+            if problems:
+                checked.problems.append(f"{resource.name}: {', '.join(problems)}")
+            else:
+                checked.upserts[resource.name] = policy
+                checked.versions[resource.name] = resource.version
+        return checked
+
+
+def _drain(requests: "queue.SimpleQueue[Optional[discovery_pb2.DeltaDiscoveryRequest]]") -> Iterator:
+    while (request := requests.get()) is not None:
+        yield request

@@ -1,0 +1,129 @@
+"""Checks that a workload-API resource can be put into the BPF maps.
+
+Each function returns the list of problems (empty when valid), phrased so that a NACK's
+``error_detail`` tells the control plane exactly what was refused and why.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from kmeshctl.xds.protos import authorization_pb2, workload_pb2
+
+MAX_PORTS = 10  # port pairs per service in km_service
+MAX_PORT = 65535
+IP_LENGTHS = (4, 16)
+
+# resolves(namespace, hostname) -> whether a service with that key is known
+HostnameResolver = Callable[[str, str], bool]
+
+
+def service_key(namespace: str, hostname: str) -> str:
+    return f"{namespace}/{hostname}"
+
+
+def _ip_problem(what: str, address: bytes) -> list[str]:
+    if len(address) not in IP_LENGTHS:
+        return [f"{what} has {len(address)} bytes (want 4 or 16)"]
+    return []
+
+
+def _prefix_problem(what: str, address: bytes, length: int, has_length: bool) -> list[str]:
+    problems = _ip_problem(what, address)
+    if not problems and has_length and length > len(address) * 8:
+        problems.append(f"{what} prefix length {length} exceeds {len(address) * 8}")
+    return problems
+
+
+def _port_problems(what: str, ports: list[workload_pb2.Port]) -> list[str]:
+    problems = []
+    if len(ports) > MAX_PORTS:
+        problems.append(f"{what} has {len(ports)} ports (at most {MAX_PORTS})")
+    for port in ports:
+        for field in ("service_port", "target_port"):
+            value = getattr(port, field)
+            if value > MAX_PORT:
+                problems.append(f"{what} {field} {value} is over {MAX_PORT}")
+    return problems
+
+
+def _waypoint_problems(what: str, waypoint: workload_pb2.GatewayAddress,
+                       resolves: HostnameResolver) -> list[str]:
+    problems = []
+    kind = waypoint.WhichOneof("destination")
+    if kind == "address":
+        problems += _ip_problem(f"{what} waypoint address", waypoint.address.address)
+    elif kind == "hostname":
+        ns, host = waypoint.hostname.namespace, waypoint.hostname.hostname
+        if not resolves(ns, host):
+            problems.append(f"{what} waypoint {service_key(ns, host)} is unknown (no such service)")
+    else:
+        problems.append(f"{what} waypoint has neither address nor hostname")
+    if waypoint.hbone_mtls_port > MAX_PORT:
+        problems.append(f"{what} waypoint port {waypoint.hbone_mtls_port} is over {MAX_PORT}")
+    return problems
+
+
+def service_problems(name: str, service: workload_pb2.Service, resolves: HostnameResolver) -> list[str]:
+    problems = []
+    if not service.hostname or not service.namespace:
+        problems.append("service has no namespace or hostname")
+    elif name != service_key(service.namespace, service.hostname):
+        problems.append(f"resource name does not match namespace/hostname "
+                        f"{service_key(service.namespace, service.hostname)}")
+    for i, address in enumerate(service.addresses):
+        problems += _prefix_problem(f"address {i}", address.address, address.length,
+                                    address.HasField("length"))
+    problems += _port_problems("service", list(service.ports))
+    if service.HasField("waypoint"):
+        problems += _waypoint_problems("service", service.waypoint, resolves)
+    return problems
+
+
+def workload_problems(name: str, workload: workload_pb2.Workload, resolves: HostnameResolver) -> list[str]:
+    problems = []
+    if not workload.uid:
+        problems.append("workload has no uid")
+    elif name != workload.uid:
+        problems.append(f"resource name does not match uid {workload.uid}")
+    for i, address in enumerate(workload.addresses):
+        problems += _ip_problem(f"address {i}", address)
+    for key, port_list in workload.services.items():
+        if key.count("/") != 1 or not all(key.split("/")):
+            problems.append(f"services key '{key}' is not namespace/hostname")
+        problems += _port_problems(f"service {key}", list(port_list.ports))
+    if workload.HasField("waypoint"):
+        problems += _waypoint_problems("workload", workload.waypoint, resolves)
+    if workload.application_tunnel.port > MAX_PORT:
+        problems.append(f"application_tunnel port {workload.application_tunnel.port} is over {MAX_PORT}")
+    return problems
+
+
+def address_problems(name: str, address: workload_pb2.Address, resolves: HostnameResolver) -> list[str]:
+    kind = address.WhichOneof("type")
+    if kind == "service":
+        return service_problems(name, address.service, resolves)
+    if kind == "workload":
+        return workload_problems(name, address.workload, resolves)
+    return ["address has neither workload nor service"]
+
+
+def authorization_problems(name: str, policy: authorization_pb2.Authorization) -> list[str]:
+    problems = []
+    if not policy.name:
+        problems.append("authorization has no name")
+    for r, rule in enumerate(policy.rules):
+        for c, clause in enumerate(rule.clauses):
+            for m, match in enumerate(clause.matches):
+                problems += _match_problems(f"rule {r} clause {c} match {m}", match)
+    return problems
+
+
+def _match_problems(what: str, match: authorization_pb2.Match) -> list[str]:
+    problems = []
+    for field in ("source_ips", "not_source_ips", "destination_ips", "not_destination_ips"):
+        for prefix in getattr(match, field):
+            problems += _prefix_problem(f"{what} {field}", prefix.address, prefix.length, True)
+    for field in ("destination_ports", "not_destination_ports"):
+        problems += [f"{what} {field} {p} is over {MAX_PORT}" for p in getattr(match, field) if p > MAX_PORT]
+    return problems
