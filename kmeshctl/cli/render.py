@@ -1,0 +1,157 @@
+"""`kmeshctl render`: print the validated install manifests, offline.
+
+The option declarations here are shared with `install` (kmeshctl/cli/cluster.py): use
+the `...Option` aliases in its signature and `params_from_options` to build the params.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kmeshctl.cli.common import app, print_yaml_documents
+from kmeshctl.errors import UsageError
+from kmeshctl.params import (
+    DEFAULT_IMAGE,
+    DEFAULT_ISTIO_NAMESPACE,
+    DEFAULT_KUBERNETES_VERSION,
+    DEFAULT_NAMESPACE,
+    XDS_ADDRESS_EXAMPLE,
+    InstallParams,
+    check_install_params,
+)
+from kmeshctl.render import parse_manifests, render_yaml
+from kmeshctl.validate import CrdSchemas, is_kubernetes_kind, validate_manifests
+
+
+class ManifestFormat(str, Enum):
+    yaml = "yaml"
+    json = "json"
+
+
+XdsAddressOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--xds-address",
+        metavar="HOST:PORT",
+        help=f"istiod's xDS Service, e.g. {XDS_ADDRESS_EXAMPLE} (ASM: the istiod-<revision> Service).",
+    ),
+]
+ClusterIdOption = Annotated[
+    Optional[str],
+    typer.Option("--cluster-id", metavar="ID", help="Id of this cluster as istiod knows it (ACK: the cluster id)."),
+]
+ImageOption = Annotated[str, typer.Option("--image", help="Node agent image.")]
+NamespaceOption = Annotated[str, typer.Option("--namespace", help="Namespace kmeshctl creates for the node agent.")]
+ModeOption = Annotated[str, typer.Option("--mode", help="Data-plane mode (only dual-engine).")]
+EnableBypassOption = Annotated[
+    bool,
+    typer.Option("--enable-bypass/--no-enable-bypass", help="Never redirect pods labelled kmesh.net/bypass=enabled."),
+]
+EnableBpfLogOption = Annotated[
+    bool, typer.Option("--enable-bpf-log/--no-enable-bpf-log", help="Let the BPF programs write debug logs.")
+]
+IstioNamespaceOption = Annotated[
+    str, typer.Option("--istio-namespace", help="Istio root namespace (istiod, the waypoint EnvoyFilters).")
+]
+KubernetesVersionOption = Annotated[
+    str, typer.Option("--kubernetes-version", metavar="MAJOR.MINOR", help="Kubernetes schema version to validate against.")
+]
+CrdFileOption = Annotated[
+    Optional[list[Path]],
+    typer.Option(
+        "--crd-file",
+        metavar="PATH",
+        help="YAML file of CRDs to validate Istio kinds against (repeatable; offline).",
+    ),
+]
+OutputOption = Annotated[ManifestFormat, typer.Option("-o", "--output", help="Output format.")]
+
+
+def params_from_options(
+    xds_address: str,
+    cluster_id: Optional[str],
+    image: str = DEFAULT_IMAGE,
+    namespace: str = DEFAULT_NAMESPACE,
+    mode: str = "dual-engine",
+    enable_bypass: bool = False,
+    enable_bpf_log: bool = False,
+    istio_namespace: str = DEFAULT_ISTIO_NAMESPACE,
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+) -> InstallParams:
+    """Checked InstallParams from the shared options (xds_address already resolved)."""
+    if cluster_id is None:
+        raise UsageError("--cluster-id is required; pass the id of this cluster (for ACK: the cluster id)")
+    params = InstallParams(
+        xds_address=xds_address,
+        cluster_id=cluster_id,
+        image=image,
+        namespace=namespace,
+        mode=mode,
+        enable_bypass=enable_bypass,
+        enable_bpf_log=enable_bpf_log,
+        istio_namespace=istio_namespace,
+        kubernetes_version=kubernetes_version,
+    )
+    check_install_params(params)
+    return params
+
+
+def crd_schemas_from_options(crd_files: Optional[list[Path]]) -> CrdSchemas | None:
+    return CrdSchemas.from_files(crd_files) if crd_files else None
+
+
+def print_manifests(objects: list[dict], output: ManifestFormat, yaml_text: str | None = None) -> None:
+    """JSON: one v1 List. YAML: `yaml_text` when given (the rendered templates, with
+    their comments; must be the text `objects` were parsed from), else dumped objects."""
+    if output is ManifestFormat.json:
+        typer.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
+    elif yaml_text is not None:
+        typer.echo(yaml_text, nl=False)
+    else:
+        print_yaml_documents(objects)
+
+
+@app.command()
+def render(
+    xds_address: XdsAddressOption = None,
+    cluster_id: ClusterIdOption = None,
+    image: ImageOption = DEFAULT_IMAGE,
+    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+    mode: ModeOption = "dual-engine",
+    enable_bypass: EnableBypassOption = False,
+    enable_bpf_log: EnableBpfLogOption = False,
+    istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
+    kubernetes_version: KubernetesVersionOption = DEFAULT_KUBERNETES_VERSION,
+    crd_file: CrdFileOption = None,
+    output: OutputOption = ManifestFormat.yaml,
+) -> None:
+    """Print the install manifests (validated strictly), without a cluster."""
+    if xds_address is None:
+        raise UsageError(f"render is offline; pass --xds-address HOST:PORT (e.g. {XDS_ADDRESS_EXAMPLE})")
+    params = params_from_options(
+        xds_address, cluster_id, image, namespace, mode, enable_bypass, enable_bpf_log,
+        istio_namespace, kubernetes_version,
+    )
+    crds = crd_schemas_from_options(crd_file)
+    text = render_yaml(params)
+    objects = parse_manifests(text)
+    validate_manifests(objects, params.kubernetes_version, crds)
+    if crds is None:
+        _warn_unvalidated_custom_kinds(objects, params.kubernetes_version)
+    print_manifests(objects, output, yaml_text=text)
+
+
+def _warn_unvalidated_custom_kinds(objects: list[dict], kubernetes_version: str) -> None:
+    kinds = sorted({o["kind"] for o in objects if not is_kubernetes_kind(o, kubernetes_version)})
+    if kinds:
+        typer.secho(
+            f"Warning: {', '.join(kinds)} not schema-validated (no CRD schemas offline); "
+            "give --crd-file or use install --dry-run against a cluster",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )

@@ -1,0 +1,182 @@
+"""The parameters of an install (what `render` and `install` turn into manifests) and
+their checks. Every check raises a one-line UsageError naming the flag and the fix, so
+bad input stops before anything is rendered or sent."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+import kmeshctl
+from kmeshctl.errors import UsageError
+
+DEFAULT_IMAGE = f"docker.io/kmeshctl/kmeshctl-node:{kmeshctl.__version__}"
+DEFAULT_NAMESPACE = "kmesh-system"
+DEFAULT_ISTIO_NAMESPACE = "istio-system"
+DEFAULT_KUBERNETES_VERSION = "1.30"
+SUPPORTED_MODES = ("dual-engine",)
+XDS_ADDRESS_EXAMPLE = "istiod-1-22-6.istio-system.svc:15012"
+
+# kmeshctl creates the install namespace and `uninstall` deletes it again, so it must
+# never be a namespace the cluster or Istio already depends on.
+RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+
+
+@dataclass(frozen=True)
+class InstallParams:
+    xds_address: str  # HOST:PORT, already resolved
+    cluster_id: str
+    image: str = DEFAULT_IMAGE
+    namespace: str = DEFAULT_NAMESPACE
+    mode: str = "dual-engine"
+    enable_bypass: bool = False
+    enable_bpf_log: bool = False
+    istio_namespace: str = DEFAULT_ISTIO_NAMESPACE
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+
+
+def check_install_params(p: InstallParams) -> None:
+    """Raise UsageError for the first parameter that cannot produce a valid install."""
+    check_xds_address(p.xds_address)
+    check_cluster_id(p.cluster_id)
+    check_image(p.image)
+    check_mode(p.mode)
+    check_namespace_name("--istio-namespace", p.istio_namespace)
+    check_install_namespace(p.namespace, p.istio_namespace)
+    check_kubernetes_version(p.kubernetes_version)
+
+
+# --- xDS address -------------------------------------------------------------------
+
+_DNS_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DNS_NAME_RE = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*\.?$")
+
+
+def check_xds_address(value: str) -> None:
+    """HOST:PORT with a DNS name, IPv4 address or [IPv6] address and a port 1..65535."""
+    host, port = _split_host_port(value)
+    _check_host(value, host)
+    _check_port(value, port)
+
+
+def _split_host_port(value: str) -> tuple[str, str]:
+    fix = f"use HOST:PORT, e.g. --xds-address {XDS_ADDRESS_EXAMPLE}"
+    if not value or value.strip() != value:
+        raise UsageError(f"--xds-address {value!r}: empty or has spaces; {fix}")
+    if value.startswith("["):
+        host, sep, rest = value[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise UsageError(f"--xds-address {value!r}: missing port; {fix}")
+        return host, rest[1:]
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        raise UsageError(f"--xds-address {value!r}: missing port; {fix}")
+    if ":" in host:
+        raise UsageError(f"--xds-address {value!r}: write an IPv6 host in brackets, e.g. [fd00::1]:15012")
+    return host, port
+
+
+def _check_host(value: str, host: str) -> None:
+    if _is_ip_address(host) or (len(host) <= 253 and _DNS_NAME_RE.match(host)):
+        return
+    raise UsageError(
+        f"--xds-address {value!r}: {host!r} is not a host name or IP address; "
+        f"use HOST:PORT, e.g. {XDS_ADDRESS_EXAMPLE}"
+    )
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_port(value: str, port: str) -> None:
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise UsageError(
+            f"--xds-address {value!r}: port {port!r} is not a number in 1..65535; "
+            "istiod serves xDS on 15012"
+        )
+
+
+# --- other flags --------------------------------------------------------------------
+
+# Sent to istiod as gRPC metadata `clusterid` and used as the node's CLUSTER_ID: keep it
+# to the characters cluster ids (ACK ids, Istio cluster names) are made of.
+_CLUSTER_ID_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
+
+
+def check_cluster_id(value: str) -> None:
+    if not value:
+        raise UsageError("--cluster-id is empty; pass the id of the cluster (for ACK: the cluster id shown in the console)")
+    if not _CLUSTER_ID_RE.match(value):
+        raise UsageError(
+            f"--cluster-id {value!r}: use letters, digits, '.', '_' or '-' (max 253), "
+            "starting and ending with a letter or digit"
+        )
+
+
+# The OCI / Docker reference grammar: [registry[:port]/]path[:tag][@digest].
+_IMAGE_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_IMAGE_DOMAIN = rf"(?:{_IMAGE_DOMAIN_COMPONENT}(?:\.{_IMAGE_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?"
+_IMAGE_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_NAME = rf"(?:{_IMAGE_DOMAIN}/)?{_IMAGE_PATH_COMPONENT}(?:/{_IMAGE_PATH_COMPONENT})*"
+_IMAGE_TAG = r"[\w][\w.-]{0,127}"
+_IMAGE_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_IMAGE_RE = re.compile(rf"^(?P<name>{_IMAGE_NAME})(?::{_IMAGE_TAG})?(?:@{_IMAGE_DIGEST})?$")
+_IMAGE_NAME_MAX = 255
+
+
+def check_image(value: str) -> None:
+    match = _IMAGE_RE.match(value)
+    if not match or len(match.group("name")) > _IMAGE_NAME_MAX:
+        raise UsageError(
+            f"--image {value!r} is not an image reference; "
+            f"use REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST], e.g. {DEFAULT_IMAGE}"
+        )
+
+
+def check_mode(value: str) -> None:
+    if value not in SUPPORTED_MODES:
+        raise UsageError(f"--mode {value!r} is not supported; use --mode {SUPPORTED_MODES[0]}")
+
+
+_DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def check_namespace_name(flag: str, value: str) -> None:
+    if not _DNS1123_LABEL_RE.match(value):
+        raise UsageError(
+            f"{flag} {value!r} is not a valid namespace name; use lower-case letters, "
+            "digits and '-' (max 63), starting and ending with a letter or digit"
+        )
+
+
+def check_install_namespace(namespace: str, istio_namespace: str) -> None:
+    check_namespace_name("--namespace", namespace)
+    if namespace in RESERVED_NAMESPACES or namespace == istio_namespace:
+        raise UsageError(
+            f"--namespace {namespace!r}: kmeshctl creates this namespace and uninstall deletes it; "
+            f"choose a dedicated one (default {DEFAULT_NAMESPACE})"
+        )
+
+
+def check_kubernetes_version(value: str) -> None:
+    # Imported here: validate.py pulls in the schema packages, params stays light.
+    from kmeshctl.validate import supported_kubernetes_versions
+
+    supported = supported_kubernetes_versions()
+    if normalize_kubernetes_version(value) not in supported:
+        raise UsageError(
+            f"--kubernetes-version {value!r} is not supported; "
+            f"use one of {supported[0]}..{supported[-1]} (MAJOR.MINOR)"
+        )
+
+
+def normalize_kubernetes_version(value: str) -> str:
+    """'v1.30.2' / '1.30' -> '1.30'; anything else is returned unchanged (and rejected)."""
+    match = re.match(r"^v?(\d+)\.(\d+)(?:\.\d+)?$", value)
+    return f"{match.group(1)}.{match.group(2)}" if match else value

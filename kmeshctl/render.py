@@ -1,0 +1,111 @@
+"""Render the install manifests from the templates in templates/ (jinja2).
+
+The objects come out in apply order: each one only needs objects before it (or the
+Istio namespace, which Istio owns).
+"""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import jinja2
+import yaml
+
+import kmeshctl
+from kmeshctl.errors import KmeshctlError
+from kmeshctl.params import InstallParams, check_install_params
+from kmeshctl.paths import templates_dir
+
+# Templates in dependency (apply) order.
+TEMPLATES = (
+    "namespace.yaml.j2",
+    "serviceaccount.yaml.j2",
+    "rbac.yaml.j2",
+    "daemonset.yaml.j2",
+    "envoyfilters.yaml.j2",
+)
+
+DAEMONSET_NAME = "kmesh"
+SERVICE_ACCOUNT_NAME = "kmesh"
+CLUSTER_ROLE_NAME = "kmesh"
+CLUSTER_ROLE_BINDING_NAME = "kmesh"
+
+ADMIN_PORT = 15200
+METRICS_PORT = 15020
+WAYPOINT_KMESH_PORT = 15019
+
+# On every object kmeshctl renders, so uninstall/status can find them.
+MANAGED_BY_LABEL = ("app.kubernetes.io/managed-by", "kmeshctl")
+COMMON_LABELS = {
+    MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1],
+    "app.kubernetes.io/part-of": "kmeshctl",
+    "app.kubernetes.io/version": kmeshctl.__version__,
+}
+MANAGED_BY_SELECTOR = f"{MANAGED_BY_LABEL[0]}={MANAGED_BY_LABEL[1]}"
+
+WAYPOINT_LABEL = ("gateway.istio.io/managed", "istio.io-mesh-controller")
+ORIGINAL_DST_CLUSTER = "kmesh_original_dst_cluster"
+
+
+def render_manifests(p: InstallParams) -> list[dict]:
+    """The install's objects, in apply order, as dicts (checks `p` first)."""
+    return parse_manifests(render_yaml(p))
+
+
+def render_yaml(p: InstallParams) -> str:
+    """The install's objects as one multi-document YAML text, with the templates'
+    comments (why each rule, mount, setting exists); checks `p` first."""
+    check_install_params(p)
+    env = _environment()
+    context = _template_context(p)
+    return "---\n".join(_render_template(env, name, context) for name in TEMPLATES)
+
+
+def parse_manifests(text: str) -> list[dict]:
+    try:
+        documents = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as err:
+        raise KmeshctlError(f"templates render invalid YAML: {' '.join(str(err).split())}") from err
+    return [doc for doc in documents if doc is not None]
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def _template_context(p: InstallParams) -> dict:
+    return {
+        "p": p,
+        "names": SimpleNamespace(
+            daemonset=DAEMONSET_NAME,
+            service_account=SERVICE_ACCOUNT_NAME,
+            cluster_role=CLUSTER_ROLE_NAME,
+            cluster_role_binding=CLUSTER_ROLE_BINDING_NAME,
+        ),
+        "ports": SimpleNamespace(admin=ADMIN_PORT, metrics=METRICS_PORT, waypoint=WAYPOINT_KMESH_PORT),
+        # Where the agent finds host resources inside its container.
+        "paths": SimpleNamespace(bpffs="/sys/fs/bpf", cgroup2="/host/sys/fs/cgroup"),
+        "waypoint_label": SimpleNamespace(key=WAYPOINT_LABEL[0], value=WAYPOINT_LABEL[1]),
+        "original_dst_cluster": ORIGINAL_DST_CLUSTER,
+        "common_labels": _common_labels_yaml,
+    }
+
+
+def _render_template(env: jinja2.Environment, name: str, context: dict) -> str:
+    try:
+        text = env.get_template(name).render(context)
+    except jinja2.TemplateError as err:
+        raise KmeshctlError(f"template {name}: {err} (broken install? reinstall kmeshctl)") from err
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _common_labels_yaml(indent: int) -> str:
+    """The COMMON_LABELS as YAML mapping lines, for `{{ common_labels(N) }}` in templates."""
+    pad = " " * indent
+    return "\n".join(f"{pad}{key}: {json.dumps(value)}" for key, value in COMMON_LABELS.items())
