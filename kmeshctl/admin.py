@@ -1,0 +1,151 @@
+"""The node agent's admin HTTP endpoint (loopback only).
+
+    GET  /debug/config_dump/dual-engine       the workload cache as JSON
+    GET  /debug/config_dump/bpf/dual-engine   the decoded BPF maps (same JSON as `dump maps -o json`)
+    GET  /version                             agent version and mode
+    GET  /debug/ready                         200 once the first xDS sync is in the maps, else 503
+    GET  /debug/loggers                       logger levels; POST ?name=N&level=L changes one
+    POST /enroll?netns=PATH[&pod=NAME]        local enrollment (only when there is no Kubernetes)
+    POST /unenroll?netns=PATH
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Optional, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from kmeshctl.errors import KmeshctlError
+
+log = logging.getLogger("kmeshctl.admin")
+
+LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class LocalEnroller(Protocol):
+    def enroll(self, netns: str, pod: str = "") -> dict: ...
+    def unenroll(self, netns: str) -> dict: ...
+
+
+@dataclass
+class AdminSources:
+    """What the admin endpoints show; each callable is evaluated per request."""
+
+    cache_dump: Callable[[], dict]
+    bpf_dump: Callable[[], dict]
+    ready: Callable[[], tuple[bool, str]]
+    version: Callable[[], dict]
+    enroller: Optional[LocalEnroller] = None
+
+
+def logger_levels() -> dict[str, str]:
+    names = ["kmeshctl"] + sorted(n for n in logging.root.manager.loggerDict if n.startswith("kmeshctl."))
+    return {name: logging.getLevelName(logging.getLogger(name).getEffectiveLevel()).lower() for name in names}
+
+
+def set_logger_level(name: str, level: str) -> None:
+    if level.lower() not in LEVELS:
+        raise ValueError(f"unknown level '{level}' (use one of {', '.join(LEVELS)})")
+    if name != "kmeshctl" and not name.startswith("kmeshctl."):
+        raise ValueError(f"unknown logger '{name}' (use kmeshctl or kmeshctl.<module>)")
+    logging.getLogger(name).setLevel(level.upper())
+    log.info("event=log_level_changed logger=%s level=%s", name, level.lower())
+
+
+class AdminServer:
+    def __init__(self, sources: AdminSources, port: int, host: str = "127.0.0.1") -> None:
+        self.sources = sources
+        handler = type("Handler", (_Handler,), {"sources": sources})
+        self._httpd = ThreadingHTTPServer((host, port), handler)
+        self._httpd.daemon_threads = True
+        self._thread: Optional[threading.Thread] = None
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="admin-http", daemon=True)
+        self._thread.start()
+        log.info("event=admin_listening address=127.0.0.1:%d", self.port)
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sources: AdminSources
+    server_version = "kmeshctl-admin"
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        log.debug("event=admin_request %s", fmt % args)
+
+    def _send(self, status: int, body: Any) -> None:
+        data = (json.dumps(body, indent=2, default=str) + "\n").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _query(self) -> dict[str, str]:
+        return {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        routes: dict[str, Callable[[], tuple[int, Any]]] = {
+            "/debug/config_dump/dual-engine": lambda: (200, self.sources.cache_dump()),
+            "/debug/config_dump/bpf/dual-engine": lambda: (200, self.sources.bpf_dump()),
+            "/version": lambda: (200, self.sources.version()),
+            "/debug/ready": self._ready,
+            "/debug/loggers": lambda: (200, logger_levels()),
+        }
+        self._dispatch(routes)
+
+    def do_POST(self) -> None:  # noqa: N802
+        routes: dict[str, Callable[[], tuple[int, Any]]] = {
+            "/debug/loggers": self._set_logger,
+            "/enroll": lambda: self._local_enrollment(True),
+            "/unenroll": lambda: self._local_enrollment(False),
+        }
+        self._dispatch(routes)
+
+    def _dispatch(self, routes: dict[str, Callable[[], tuple[int, Any]]]) -> None:
+        route = routes.get(urlsplit(self.path).path)
+        if route is None:
+            self._send(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {urlsplit(self.path).path}"})
+            return
+        try:
+            status, body = route()
+        except (ValueError, KmeshctlError) as err:
+            status, body = HTTPStatus.BAD_REQUEST, {"error": str(err)}
+        except Exception as err:  # noqa: BLE001 - report, keep serving
+            log.exception("event=admin_error path=%s", self.path)
+            status, body = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": str(err)}
+        self._send(status, body)
+
+    def _ready(self) -> tuple[int, Any]:
+        ready, detail = self.sources.ready()
+        return (200 if ready else 503), {"ready": ready, "detail": detail}
+
+    def _set_logger(self) -> tuple[int, Any]:
+        query = self._query()
+        set_logger_level(query.get("name", "kmeshctl"), query.get("level", ""))
+        return 200, logger_levels()
+
+    def _local_enrollment(self, enroll: bool) -> tuple[int, Any]:
+        enroller = self.sources.enroller
+        if enroller is None:
+            return HTTPStatus.CONFLICT, {"error": "local enrollment is off: this agent enrolls pods "
+                                                  "from Kubernetes (label the namespace instead)"}
+        netns = self._query().get("netns", "")
+        if not netns:
+            raise ValueError("missing ?netns=PATH (e.g. /run/netns/NAME)")
+        if enroll:
+            return 200, enroller.enroll(netns, self._query().get("pod", ""))
+        return 200, enroller.unenroll(netns)

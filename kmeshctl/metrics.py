@@ -1,0 +1,126 @@
+"""Prometheus metrics of the node agent, served at ``/status/metric``.
+
+Values are read from the agent's live state at scrape time (a custom collector), so
+nothing has to remember to bump a gauge.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Iterator, Optional
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from kmeshctl.xds.client import ClientStats
+
+log = logging.getLogger("kmeshctl.metrics")
+
+METRICS_PATH = "/status/metric"
+
+
+@dataclass
+class MetricSources:
+    client_stats: Callable[[], ClientStats]
+    cache_counts: Callable[[], dict[str, int]]
+    map_usage: Callable[[], dict[str, tuple[int, int]]]  # map -> (entries, capacity)
+    enrolled_pods: Callable[[], int]
+    map_write_errors: Callable[[], int]
+    last_sync_seconds: Callable[[], float]
+
+
+def _short_type(type_url: str) -> str:
+    return type_url.rsplit("/", 1)[-1]
+
+
+class AgentCollector:
+    def __init__(self, sources: MetricSources) -> None:
+        self.sources = sources
+
+    def collect(self) -> Iterator:
+        stats = self.sources.client_stats()
+        yield GaugeMetricFamily("kmesh_xds_connected", "1 while the xDS stream is up",
+                                value=1 if stats.connected else 0)
+        yield self._per_type(CounterMetricFamily("kmesh_xds_pushes", "xDS responses received",
+                                                 labels=["type"]), stats.responses)
+        yield self._per_type(CounterMetricFamily("kmesh_xds_acks", "xDS responses ACKed",
+                                                 labels=["type"]), stats.acks)
+        yield self._per_type(CounterMetricFamily("kmesh_xds_nacks", "xDS responses NACKed",
+                                                 labels=["type"]), stats.nacks)
+        yield CounterMetricFamily("kmesh_xds_reconnects", "xDS stream reconnects", value=stats.reconnects)
+        resources = GaugeMetricFamily("kmesh_xds_resources", "resources held, by kind", labels=["kind"])
+        for kind, count in self.sources.cache_counts().items():
+            resources.add_metric([kind], count)
+        yield resources
+        yield from self._maps()
+        yield GaugeMetricFamily("kmesh_enrolled_pods", "pods enrolled on this node",
+                                value=self.sources.enrolled_pods())
+        yield CounterMetricFamily("kmesh_bpf_map_write_errors", "failed BPF map writes",
+                                  value=self.sources.map_write_errors())
+        yield GaugeMetricFamily("kmesh_xds_last_sync_duration_seconds",
+                                "time to apply the last xDS response to the cache and maps",
+                                value=self.sources.last_sync_seconds())
+
+    @staticmethod
+    def _per_type(family: CounterMetricFamily, values: dict[str, int]) -> CounterMetricFamily:
+        for type_url, count in sorted(values.items()):
+            family.add_metric([_short_type(type_url)], count)
+        return family
+
+    def _maps(self) -> Iterator:
+        entries = GaugeMetricFamily("kmesh_bpf_map_entries", "entries in each BPF map", labels=["map"])
+        capacity = GaugeMetricFamily("kmesh_bpf_map_capacity", "max entries of each BPF map", labels=["map"])
+        for name, (used, size) in sorted(self.sources.map_usage().items()):
+            entries.add_metric([name], used)
+            capacity.add_metric([name], size)
+        yield entries
+        yield capacity
+
+
+def make_registry(sources: MetricSources) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(AgentCollector(sources))
+    return registry
+
+
+class MetricsServer:
+    def __init__(self, registry: CollectorRegistry, port: int, host: str = "0.0.0.0") -> None:
+        handler = type("Handler", (_Handler,), {"registry": registry})
+        self._httpd = ThreadingHTTPServer((host, port), handler)
+        self._httpd.daemon_threads = True
+        self._thread: Optional[threading.Thread] = None
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="metrics-http", daemon=True)
+        self._thread.start()
+        log.info("event=metrics_listening port=%d path=%s", self.port, METRICS_PATH)
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    registry: CollectorRegistry
+
+    def log_message(self, fmt: str, *args: object) -> None:
+        log.debug("event=metrics_request %s", fmt % args)
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path.split("?", 1)[0] != METRICS_PATH:
+            body, status, ctype = f"metrics are at {METRICS_PATH}\n".encode(), 404, "text/plain"
+        else:
+            body, status, ctype = generate_latest(self.registry), 200, CONTENT_TYPE_LATEST
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)

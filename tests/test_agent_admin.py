@@ -1,0 +1,131 @@
+"""Admin HTTP and Prometheus endpoints over a live xDS client (no kernel needed)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from kmeshctl.admin import AdminServer, AdminSources
+from kmeshctl.metrics import MetricSources, MetricsServer, make_registry
+from kmeshctl.workload_cache import WorkloadCache
+from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
+from kmeshctl.xds.builders import addresses, service, workload
+from kmeshctl.xds.client import ClientConfig, Identity, XdsClient
+from kmeshctl.xds.server import XdsServer
+
+KEY = "default/echo.default.svc.cluster.local"
+
+
+class Enrollments:
+    """Records local enrollment calls the way the agent's enroller answers them."""
+
+    def __init__(self) -> None:
+        self.netns: dict[str, str] = {}
+
+    def enroll(self, netns: str, pod: str = "") -> dict:
+        if not Path(netns).exists():
+            raise ValueError(f"{netns} does not exist")
+        self.netns[netns] = pod
+        return {"netns": netns, "pod": pod, "enrolled": True}
+
+    def unenroll(self, netns: str) -> dict:
+        self.netns.pop(netns, None)
+        return {"netns": netns, "enrolled": False}
+
+
+@pytest.fixture
+def stack(tmp_path: Path):
+    server = XdsServer()
+    server.add_listener("127.0.0.1:0")
+    server.start()
+    server.set_resources(WORKLOAD_ADDRESS_TYPE, addresses(
+        service("default", "echo.default.svc.cluster.local", "10.96.0.10", [(80, 8080)]),
+        workload("Kubernetes//Pod/default/echo-1", "10.0.0.1", {KEY: [(80, 8080)]})))
+    cache = WorkloadCache()
+    client = XdsClient(ClientConfig(server.addresses[0], Identity("10.1.0.1", "agent", "kmesh-system"),
+                                    insecure=True, token_path=None), cache, lambda delta: None)
+    enrollments = Enrollments()
+    admin = AdminServer(AdminSources(
+        cache_dump=cache.to_json, bpf_dump=lambda: {"maps": "not loaded in this test"},
+        ready=lambda: (client.synced.is_set(), "first xDS sync applied" if client.synced.is_set()
+                       else "waiting for the first xDS sync"),
+        version=lambda: {"version": "test"}, enroller=enrollments), port=0)
+    metrics = MetricsServer(make_registry(MetricSources(
+        client_stats=lambda: client.stats, cache_counts=cache.counts,
+        map_usage=lambda: {"km_service": (1, 5000)}, enrolled_pods=lambda: len(enrollments.netns),
+        map_write_errors=lambda: 0, last_sync_seconds=lambda: client.stats.last_apply_seconds)),
+        port=0, host="127.0.0.1")
+    admin.start()
+    metrics.start()
+    yield server, client, admin, metrics, enrollments, tmp_path
+    client.stop()
+    admin.stop()
+    metrics.stop()
+    server.stop()
+
+
+def get(port: int, path: str, method: str = "GET") -> tuple[int, str]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_ready_turns_200_after_first_sync_and_dump_shows_cache(stack) -> None:
+    server, client, admin, *_ = stack
+    status, body = get(admin.port, "/debug/ready")
+    assert status == 503 and json.loads(body)["ready"] is False
+    client.start()
+    assert client.synced.wait(5)
+    status, body = get(admin.port, "/debug/ready")
+    assert status == 200
+    dump = json.loads(get(admin.port, "/debug/config_dump/dual-engine")[1])
+    assert dump["services"][0]["hostname"] == "echo.default.svc.cluster.local"
+    assert dump["services"][0]["addresses"] == ["10.96.0.10"]
+    assert dump["workloads"][0]["addresses"] == ["10.0.0.1"]
+    assert get(admin.port, "/nope")[0] == 404
+
+
+def test_loggers_can_be_read_and_changed(stack) -> None:
+    admin = stack[2]
+    status, body = get(admin.port, "/debug/loggers?name=kmeshctl.xds.client&level=debug", "POST")
+    assert status == 200 and json.loads(body)["kmeshctl.xds.client"] == "debug"
+    assert logging.getLogger("kmeshctl.xds.client").level == logging.DEBUG
+    status, body = get(admin.port, "/debug/loggers?name=kmeshctl&level=loud", "POST")
+    assert status == 400 and "unknown level 'loud'" in json.loads(body)["error"]
+    logging.getLogger("kmeshctl.xds.client").setLevel(logging.NOTSET)
+
+
+def test_local_enrollment_endpoints(stack) -> None:
+    admin, enrollments, tmp_path = stack[2], stack[4], stack[5]
+    netns = tmp_path / "fake-netns-path"
+    netns.write_text("")
+    status, body = get(admin.port, f"/enroll?netns={netns}&pod=client", "POST")
+    assert status == 200 and enrollments.netns == {str(netns): "client"}
+    assert get(admin.port, "/enroll?netns=/nonexistent", "POST")[0] == 400
+    assert get(admin.port, "/enroll", "POST")[0] == 400
+    assert get(admin.port, f"/unenroll?netns={netns}", "POST")[0] == 200 and not enrollments.netns
+
+
+def test_metrics_reflect_xds_state(stack) -> None:
+    server, client, _, metrics, *_ = stack
+    client.start()
+    assert client.synced.wait(5) and server.wait_acked(WORKLOAD_ADDRESS_TYPE)
+    status, text = get(metrics.port, "/status/metric")
+    assert status == 200
+    lines = set(text.splitlines())
+    assert "kmesh_xds_connected 1.0" in lines
+    assert 'kmesh_xds_pushes_total{type="istio.workload.Address"} 1.0' in lines
+    assert 'kmesh_xds_acks_total{type="istio.workload.Address"} 1.0' in lines
+    assert 'kmesh_xds_resources{kind="services"} 1.0' in lines
+    assert 'kmesh_xds_resources{kind="workloads"} 1.0' in lines
+    assert 'kmesh_bpf_map_capacity{map="km_service"} 5000.0' in lines
+    assert "kmesh_enrolled_pods 0.0" in lines
+    assert get(metrics.port, "/metrics")[0] == 404
