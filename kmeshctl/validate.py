@@ -269,8 +269,11 @@ def _unknown_object_fields(instance: dict, schema: dict, path: str) -> Iterator[
     properties = schema.get("properties", {})
     extra = schema.get("additionalProperties")
     preserve = schema.get("x-kubernetes-preserve-unknown-fields", False)
+    embedded = schema.get("x-kubernetes-embedded-resource", False)
     for key, value in instance.items():
         child = f"{path}.{key}" if path else key
+        if embedded and key in _IMPLICIT_ROOT_FIELDS and key not in properties:
+            continue  # an embedded object carries apiVersion/kind/metadata implicitly
         if key in properties:
             yield from _unknown_fields(value, properties[key], child)
         elif isinstance(extra, dict):

@@ -204,3 +204,57 @@ def _envoyfilter_crd() -> dict:
         docs = yaml.load_all(ISTIO_CRDS.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         _ENVOYFILTER_CRD_CACHE.append(next(d for d in docs if d and d["spec"]["names"]["kind"] == "EnvoyFilter"))
     return copy.deepcopy(_ENVOYFILTER_CRD_CACHE[0])
+
+
+def _tiny_crd(version_schema: dict) -> dict:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.istio.io"},
+        "spec": {
+            "group": "example.istio.io",
+            "names": {"kind": "Widget", "plural": "widgets"},
+            "scope": "Namespaced",
+            "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": version_schema}}],
+        },
+    }
+
+
+def test_unknown_field_rules_follow_the_structural_schema() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "open": {"type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": {"n": {"type": "integer"}}},
+                    "map": {"type": "object", "additionalProperties": {"type": "object", "properties": {"v": {"type": "string"}}}},
+                    "items": {"type": "array", "items": {"type": "object", "properties": {"k": {"type": "string"}}}},
+                    "template": {"type": "object", "x-kubernetes-embedded-resource": True, "properties": {"data": {"type": "object"}}},
+                },
+            }
+        },
+    }
+    crds = CrdSchemas.from_crd_objects([_tiny_crd(schema)])
+    widget = {
+        "apiVersion": "example.istio.io/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "default"},
+        "spec": {
+            "open": {"n": 1, "anything": {"goes": True}},
+            "map": {"a": {"v": "x"}},
+            "items": [{"k": "a"}],
+            "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}},
+        },
+    }
+    validate_manifests([widget], "1.30", crds)
+    widget["spec"]["open"]["n"] = "one"  # declared fields are still type-checked under preserve-unknown
+    widget["spec"]["map"]["a"]["w"] = "x"  # additionalProperties' schema has its own known fields
+    widget["spec"]["items"][0]["j"] = "b"
+    widget["spec"]["template"]["extra"] = 1
+    assert problems([widget], crds) == [
+        "Widget/w: spec.open.n: 'one' is not of type 'integer'",
+        "Widget/w: spec.map.a.w: unknown field 'w'",
+        "Widget/w: spec.items[0].j: unknown field 'j'",
+        "Widget/w: spec.template.extra: unknown field 'extra'",
+    ]
