@@ -1,0 +1,35 @@
+/* km_service: service id -> endpoint counts per priority group, LB policy, port pairs,
+ * service-level waypoint (waypoint_port == 0: none). */
+#ifndef KM_MAPS_SERVICE_H
+#define KM_MAPS_SERVICE_H
+#include "km_common.h"
+
+#define KM_MAX_SERVICES 5000
+#define KM_PRIO_COUNT 7
+#define KM_MAX_PORTS 10
+
+enum km_lb_policy {
+    KM_LB_RANDOM = 0,   /* uniform in group 0 */
+    KM_LB_STRICT = 1,   /* group 0 only; empty group 0 rejects the connect */
+    KM_LB_FAILOVER = 2, /* first non-empty group */
+};
+
+struct km_service_key {
+    __u32 service_id;
+};
+
+struct km_service_value {
+    __u32 prio_endpoint_count[KM_PRIO_COUNT];
+    __u32 lb_policy;
+    __be16 service_port[KM_MAX_PORTS]; /* 0: unused slot */
+    __be16 target_port[KM_MAX_PORTS];
+    struct km_ip wp_addr;
+    __be16 waypoint_port;
+    __u8 waypoint_hdr; /* enum km_waypoint_header */
+    __u8 pad;
+};
+
+BPF_TABLE_PINNED("hash", struct km_service_key, struct km_service_value, km_service,
+                 KM_MAX_SERVICES, KM_PIN("km_service"), BPF_F_NO_PREALLOC);
+
+#endif

@@ -1,0 +1,361 @@
+"""Compile, load, pin and attach the data path (``bpf/kmesh.c``) with bcc; replace it in
+place on restart; remove it all on cleanup.
+
+- Maps are pinned under ``bpf_fs`` (default /sys/fs/bpf/kmesh) by bcc's pinned tables and
+  reused with their contents when they already exist.
+- Programs are pinned next to them (``km_connect4``, ``km_connect6``, ``km_sockops``,
+  ``km_sk_msg``). A reload attaches each new cgroup program with
+  ``BPF_F_ALLOW_MULTI | BPF_F_REPLACE`` in place of the pinned old one: one atomic swap
+  per hook, so there is no moment without a program and never two of ours in a row.
+- Attachments made with BPF_PROG_ATTACH outlive the loading process; ``cleanup`` detaches
+  them (found by the ids of the pinned programs) and unpins everything.
+
+Public API: ``load(bpf_fs, cgroup2_path, enable_bpf_log) -> Dataplane``,
+``cleanup(bpf_fs, cgroup2_path) -> list[str]``, ``is_loaded(bpf_fs)``,
+``flatten_source(bpf_dir)``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from kmeshctl import bpfsys, nodecheck
+from kmeshctl.errors import KmeshctlError
+from kmeshctl.maps import (ALL_PINNED_MAPS, DEFAULT_BPF_FS, MAP_SPECS, SOCKET, DataplaneMaps,
+                           LogEvent, MapError, check_layout)
+from kmeshctl.paths import bpf_dir
+
+MAIN_SOURCE = "kmesh.c"
+LOG_MAP = "km_log"
+
+
+@dataclass(frozen=True)
+class ProgramSpec:
+    name: str  # C function name = pin name
+    prog_type: str  # bcc.BPF attribute
+    attach_type: int  # bpfsys attach type
+    on_cgroup: bool  # False: attached to the km_socket sockhash
+
+
+# Attach order: the sk_msg / sockops side first, so that a socket the connect hook sends
+# to a waypoint always finds the header writer in place.
+PROGRAMS: tuple[ProgramSpec, ...] = (
+    ProgramSpec("km_sk_msg", "SK_MSG", bpfsys.SK_MSG_VERDICT, on_cgroup=False),
+    ProgramSpec("km_sockops", "SOCK_OPS", bpfsys.CGROUP_SOCK_OPS, on_cgroup=True),
+    ProgramSpec("km_connect6", "CGROUP_SOCK_ADDR", bpfsys.CGROUP_INET6_CONNECT, on_cgroup=True),
+    ProgramSpec("km_connect4", "CGROUP_SOCK_ADDR", bpfsys.CGROUP_INET4_CONNECT, on_cgroup=True),
+)
+PROGRAM_NAMES = tuple(p.name for p in PROGRAMS)
+
+
+class LoaderError(KmeshctlError):
+    """Compiling, loading or attaching the data path failed."""
+
+
+# ---------------------------------------------------------------- source
+
+
+def flatten_source(source_dir: Path | None = None, main: str = MAIN_SOURCE) -> str:
+    """The C program with our local ``#include "..."`` files inlined (each once).
+
+    bcc rewrites map accesses (``km_frontend.lookup(...)``) only in its main file, so the
+    headers, split per map family, are handed to it as one text."""
+    root = Path(source_dir or bpf_dir())
+    seen: set[Path] = set()
+
+    def expand(path: Path) -> str:
+        lines = []
+        for line in path.read_text().splitlines():
+            match = re.match(r'\s*#include\s+"([^"]+)"', line)
+            if not match:
+                lines.append(line)
+                continue
+            included = (path.parent / match.group(1)).resolve()
+            if included not in seen:
+                seen.add(included)
+                lines.append(f"/* ---- {match.group(1)} ---- */")
+                lines.append(expand(included))
+        return "\n".join(lines)
+
+    return expand(root / main)
+
+
+def cflags(bpf_fs: Path, enable_bpf_log: bool) -> list[str]:
+    flags = [f'-DKM_PIN_DIR="{bpf_fs}"']
+    if enable_bpf_log:
+        flags.append("-DKM_BPF_LOG=1")
+    return flags
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _close(fd: int | None) -> None:
+    if fd is not None and fd >= 0:
+        os.close(fd)
+
+
+def _open_pinned_prog(path: Path) -> int | None:
+    try:
+        return bpfsys.obj_get(path)
+    except bpfsys.BpfError as err:
+        if err.errno == errno.ENOENT:
+            return None
+        raise LoaderError(f"cannot open pinned program {path}: {err.strerror}") from err
+
+
+def _open_dir(path: Path) -> int:
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def _check_pinned_maps(bpf_fs: Path) -> None:
+    """Refuse to start on pinned maps of another layout (before anything changes)."""
+    for spec in MAP_SPECS:
+        path = bpf_fs / spec.name
+        if not path.exists():
+            continue
+        fd = bpfsys.obj_get(path)
+        try:
+            check_layout(spec, fd)
+        except MapError as err:
+            raise LoaderError(str(err)) from err
+        finally:
+            os.close(fd)
+
+
+def _attach_cgroup(cgroup_fd: int, spec: ProgramSpec, new_fd: int, old_fd: int | None) -> bool:
+    """Attach ``new_fd``; swap it atomically for ``old_fd`` when that is attached here.
+    True when it replaced the old program."""
+    flags = bpfsys.BPF_F_ALLOW_MULTI
+    if old_fd is not None:
+        old_id = bpfsys.prog_info(old_fd).id
+        if old_id in bpfsys.prog_query(cgroup_fd, spec.attach_type):
+            bpfsys.prog_attach(cgroup_fd, new_fd, spec.attach_type,
+                               flags | bpfsys.BPF_F_REPLACE, replace_fd=old_fd)
+            return True
+    bpfsys.prog_attach(cgroup_fd, new_fd, spec.attach_type, flags)
+    return False
+
+
+def _cgroups_under(root: Path) -> Iterator[Path]:
+    yield root
+    for dirpath, dirnames, _ in os.walk(root):
+        for name in dirnames:
+            yield Path(dirpath) / name
+
+
+def _detach_everywhere(prog_fd: int, attach_type: int, root: Path) -> list[Path]:
+    """Detach the program from every cgroup under ``root`` it is attached to."""
+    prog_id = bpfsys.prog_info(prog_fd).id
+    detached = []
+    for cgroup in _cgroups_under(root):
+        try:
+            cgroup_fd = _open_dir(cgroup)
+        except OSError:
+            continue  # removed while walking
+        try:
+            if prog_id in bpfsys.prog_query(cgroup_fd, attach_type):
+                bpfsys.prog_detach(cgroup_fd, prog_fd, attach_type)
+                detached.append(cgroup)
+        except bpfsys.BpfError:
+            pass  # not a cgroup we may query, or raced with removal
+        finally:
+            os.close(cgroup_fd)
+    return detached
+
+
+def _pin_replacing(fd: int, path: Path) -> None:
+    """Pin ``fd`` at ``path``, replacing what is there without a moment with no pin."""
+    tmp = path.with_name(path.name + "_new")  # bpffs rejects names with dots
+    if tmp.exists():
+        tmp.unlink()
+    bpfsys.obj_pin(fd, tmp)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- load
+
+
+class Dataplane:
+    """The loaded data path. Programs stay attached after this object (or the process)
+    goes away; ``close()`` only frees the compiler state. ``maps()`` opens the pinned
+    maps; with the BPF log compiled in, ``on_log`` + ``poll_log`` deliver decisions."""
+
+    def __init__(self, bpf: Any, bpf_fs: Path, cgroup2_path: Path, enable_bpf_log: bool,
+                 replaced: bool) -> None:
+        self._bpf = bpf
+        self.bpf_fs = bpf_fs
+        self.cgroup2_path = cgroup2_path
+        self.enable_bpf_log = enable_bpf_log
+        self.replaced = replaced  # True when this load swapped out a running data path
+
+    def maps(self) -> DataplaneMaps:
+        return DataplaneMaps(self.bpf_fs)
+
+    def on_log(self, callback: Callable[[LogEvent], None]) -> None:
+        """Call ``callback`` for each decision event (BPF log compiled in only)."""
+        if not self.enable_bpf_log:
+            raise LoaderError("the BPF log is compiled out: load with enable_bpf_log=True")
+
+        def handle(_ctx: Any, data: int, _size: int) -> None:
+            callback(LogEvent.from_bytes(data))
+
+        self._bpf[LOG_MAP.encode()].open_ring_buffer(handle)
+
+    def poll_log(self, timeout_ms: int = 100) -> None:
+        self._bpf.ring_buffer_poll(timeout_ms)
+
+    def close(self) -> None:
+        if self._bpf is not None:
+            self._bpf.cleanup()
+            self._bpf = None
+
+
+def is_loaded(bpf_fs: Path | str = DEFAULT_BPF_FS) -> bool:
+    """Whether a data path is pinned at ``bpf_fs`` (every map and program present)."""
+    root = Path(bpf_fs)
+    return all((root / name).exists() for name in (*ALL_PINNED_MAPS, *PROGRAM_NAMES))
+
+
+def _compile(bpf_fs: Path, enable_bpf_log: bool) -> Any:
+    try:
+        import bcc
+    except ImportError as err:
+        raise LoaderError("bcc not importable: apt-get install python3-bpfcc "
+                          "(run `kmeshctl node preflight`)") from err
+    try:
+        return bcc.BPF(text=flatten_source().encode(), cflags=cflags(bpf_fs, enable_bpf_log))
+    except Exception as err:  # bcc reports compile failures as plain Exception
+        raise LoaderError(f"compiling the data path failed ({err}): run "
+                          "`kmeshctl node preflight` to check kernel headers") from err
+
+
+def _load_programs(bpf: Any) -> dict[str, int]:
+    import bcc
+
+    fds = {}
+    for spec in PROGRAMS:
+        attach_type = spec.attach_type if spec.prog_type == "CGROUP_SOCK_ADDR" else -1
+        try:
+            fn = bpf.load_func(spec.name.encode(), getattr(bcc.BPF, spec.prog_type),
+                               attach_type=attach_type)
+        except Exception as err:
+            raise LoaderError(f"the kernel rejected {spec.name} ({err}): kernel too old or "
+                              "BPF features missing; see `kmeshctl node preflight`") from err
+        fds[spec.name] = fn.fd
+    return fds
+
+
+def _install(spec: ProgramSpec, new_fd: int, bpf_fs: Path, cgroup_fd: int,
+             cgroup2_path: Path) -> bool:
+    """Attach one program (replacing its pinned predecessor) and pin it. True: replaced."""
+    pin = bpf_fs / spec.name
+    old_fd = _open_pinned_prog(pin)
+    try:
+        if spec.on_cgroup:
+            replaced = _attach_cgroup(cgroup_fd, spec, new_fd, old_fd)
+            if old_fd is not None and not replaced:
+                # the old program ran at another cgroup: now both run, ours first
+                root = nodecheck.cgroup2_root() or cgroup2_path
+                _detach_everywhere(old_fd, spec.attach_type, root)
+        else:
+            sockhash_fd = bpfsys.obj_get(bpf_fs / SOCKET.name)
+            try:
+                bpfsys.prog_attach(sockhash_fd, new_fd, spec.attach_type)  # swaps atomically
+            finally:
+                os.close(sockhash_fd)
+            replaced = old_fd is not None
+        _pin_replacing(new_fd, pin)
+        return replaced
+    except bpfsys.BpfError as err:
+        raise LoaderError(f"attaching {spec.name} at {cgroup2_path} failed: {err.strerror}") \
+            from err
+    finally:
+        _close(old_fd)
+
+
+def load(bpf_fs: Path | str = DEFAULT_BPF_FS, cgroup2_path: Path | str | None = None,
+         enable_bpf_log: bool = False) -> Dataplane:
+    """Compile and load the data path, pin maps and programs under ``bpf_fs`` and attach
+    the cgroup programs at ``cgroup2_path`` (default: the cgroup v2 root). When a data path
+    is already pinned there, its maps (and contents) are reused and its programs replaced
+    in place."""
+    bpf_fs = Path(bpf_fs)
+    nodecheck.ensure_bpffs(bpf_fs)
+    cgroup = Path(cgroup2_path) if cgroup2_path else nodecheck.ensure_cgroup2()
+    if not (cgroup / "cgroup.procs").exists():
+        raise LoaderError(f"{cgroup} is not a cgroup v2 directory: pass --cgroup2-path under "
+                          f"{nodecheck.cgroup2_root()}")
+    bpf_fs.mkdir(parents=True, exist_ok=True)
+    _check_pinned_maps(bpf_fs)
+
+    bpf = _compile(bpf_fs, enable_bpf_log)
+    try:
+        prog_fds = _load_programs(bpf)
+        cgroup_fd = _open_dir(cgroup)
+        try:
+            replaced = [_install(spec, prog_fds[spec.name], bpf_fs, cgroup_fd, cgroup)
+                        for spec in PROGRAMS]
+        finally:
+            os.close(cgroup_fd)
+    except BaseException:
+        bpf.cleanup()
+        raise
+    return Dataplane(bpf, bpf_fs, cgroup, enable_bpf_log, replaced=all(replaced))
+
+
+# ---------------------------------------------------------------- cleanup
+
+
+def _detach_sk_msg(bpf_fs: Path, prog_fd: int) -> None:
+    try:
+        sockhash_fd = bpfsys.obj_get(bpf_fs / SOCKET.name)
+    except bpfsys.BpfError:
+        return
+    try:
+        bpfsys.prog_detach(sockhash_fd, prog_fd, bpfsys.SK_MSG_VERDICT)
+    except bpfsys.BpfError:
+        pass  # already detached
+    finally:
+        os.close(sockhash_fd)
+
+
+def cleanup(bpf_fs: Path | str = DEFAULT_BPF_FS,
+            cgroup2_path: Path | str | None = None) -> list[str]:
+    """Detach every program pinned under ``bpf_fs`` from every cgroup under
+    ``cgroup2_path`` (default: the whole cgroup v2 tree) and from the sockhash, then unpin
+    programs and maps and remove the directory. Returns what was done, one line each."""
+    bpf_fs = Path(bpf_fs)
+    root = Path(cgroup2_path) if cgroup2_path else nodecheck.cgroup2_root()
+    done: list[str] = []
+    if not bpf_fs.exists():
+        return done
+    for spec in PROGRAMS:
+        prog_fd = _open_pinned_prog(bpf_fs / spec.name)
+        if prog_fd is None:
+            continue
+        try:
+            if spec.on_cgroup and root is not None:
+                for cgroup in _detach_everywhere(prog_fd, spec.attach_type, root):
+                    done.append(f"detached {spec.name} from {cgroup}")
+            elif not spec.on_cgroup:
+                _detach_sk_msg(bpf_fs, prog_fd)
+                done.append(f"detached {spec.name} from {SOCKET.name}")
+        finally:
+            os.close(prog_fd)
+    for name in (*PROGRAM_NAMES, *ALL_PINNED_MAPS):
+        for path in (bpf_fs / name, bpf_fs / f"{name}_new"):
+            if path.exists():
+                path.unlink()
+                done.append(f"unpinned {path}")
+    try:
+        bpf_fs.rmdir()
+        done.append(f"removed {bpf_fs}")
+    except OSError:
+        pass  # something not ours is pinned there
+    return done

@@ -1,0 +1,136 @@
+"""Real TCP endpoints run inside test pods (network namespaces) by the BPF tests.
+
+  serve NAME PORT...            reply "NAME:PORT\\n" to every connection on each port
+  sink PORT                     a raw listener posing as a waypoint: for each connection,
+                                print {"peer": ..., "data": <hex of every byte received>}
+  connect HOST PORT [options]   connect COUNT times; print one JSON object per attempt:
+                                {"ok": true, "reply": ..., "local": [ip, port]} or
+                                {"ok": false, "error": "<errno name>"}
+
+Servers print "ready" once listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import select
+import socket
+import sys
+import threading
+import time
+
+
+def _listen(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("0.0.0.0", port))
+    sock.listen(512)
+    return sock
+
+
+def serve(name: str, ports: list[int]) -> None:
+    listeners = [_listen(p) for p in ports]
+    print("ready", flush=True)
+    while True:
+        readable, _, _ = select.select(listeners, [], [])
+        for listener in readable:
+            conn, _ = listener.accept()
+            with conn:
+                try:
+                    conn.sendall(f"{name}:{listener.getsockname()[1]}\n".encode())
+                except OSError:
+                    pass
+
+
+def _drain(conn: socket.socket, peer: tuple) -> None:
+    chunks = []
+    with conn:
+        conn.settimeout(10)
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                chunks.append(data)
+            conn.sendall(b"ok\n")
+        except OSError:
+            pass
+    line = json.dumps({"peer": list(peer), "data": b"".join(chunks).hex()})
+    print(line, flush=True)
+
+
+def sink(port: int) -> None:
+    listener = _listen(port)
+    print("ready", flush=True)
+    while True:
+        conn, peer = listener.accept()
+        threading.Thread(target=_drain, args=(conn, peer), daemon=True).start()
+
+
+def _one_connect(host: str, port: int, family: int, payloads: list[bytes], timeout: float,
+                 pause: float) -> dict:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect((host, port))
+        local = sock.getsockname()[:2]
+        for i, payload in enumerate(payloads):
+            if i:
+                time.sleep(pause)  # separate sendmsg calls reach the kernel separately
+            sock.sendall(payload)
+        if payloads:
+            sock.shutdown(socket.SHUT_WR)
+        reply = b""
+        while True:
+            data = sock.recv(4096)
+            if not data:
+                break
+            reply += data
+        return {"ok": True, "reply": reply.decode(errors="replace").strip(), "local": list(local)}
+    except socket.timeout:
+        return {"ok": False, "error": "ETIMEDOUT"}
+    except OSError as err:
+        return {"ok": False, "error": errno.errorcode.get(err.errno or 0, str(err))}
+    finally:
+        sock.close()
+
+
+def connect(args: argparse.Namespace) -> None:
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    payloads = [p.encode() for p in args.send.split(",")] if args.send else []
+    for _ in range(args.count):
+        result = _one_connect(args.host, args.port, family, payloads, args.timeout, args.pause)
+        print(json.dumps(result), flush=True)
+        if args.interval:
+            time.sleep(args.interval)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_serve = sub.add_parser("serve")
+    p_serve.add_argument("name")
+    p_serve.add_argument("ports", type=int, nargs="+")
+    p_sink = sub.add_parser("sink")
+    p_sink.add_argument("port", type=int)
+    p_conn = sub.add_parser("connect")
+    p_conn.add_argument("host")
+    p_conn.add_argument("port", type=int)
+    p_conn.add_argument("--count", type=int, default=1)
+    p_conn.add_argument("--send", default="")
+    p_conn.add_argument("--timeout", type=float, default=2.0)
+    p_conn.add_argument("--pause", type=float, default=0.05)
+    p_conn.add_argument("--interval", type=float, default=0.0)
+    args = parser.parse_args()
+    if args.cmd == "serve":
+        serve(args.name, args.ports)
+    elif args.cmd == "sink":
+        sink(args.port)
+    else:
+        connect(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

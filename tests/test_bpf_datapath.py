@@ -1,0 +1,270 @@
+"""The eBPF data path on the real kernel: network namespaces as pods, the programs attached
+to this run's cgroup, real TCP from a process in the client pod's cgroup and netns."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from bpf_testlib import PodProcess, LoadedEnv, connect, loaded_dataplane, pod_network, start_connect
+from kmeshctl import bpfsys
+from kmeshctl.ids import IdRegistry
+from kmeshctl.maps import BackendValue, LbPolicy, ServiceValue, Waypoint, WaypointHeader
+
+pytestmark = pytest.mark.root
+
+SUBNET = "10.77.0.0/24"
+VIP_SPREAD = "10.77.0.201"
+VIP_STRICT = "10.77.0.202"
+VIP_FAILOVER = "10.77.0.203"
+VIP_WP_TLV = "10.77.0.204"
+VIP_WP_PROXY = "10.77.0.205"
+VIP_WL_WAYPOINT = "10.77.0.206"
+VIP_FAILOVER_FIRST = "10.77.0.207"
+POD_IP_WL_WAYPOINT = "10.77.0.210"  # a backend reached only through its waypoint
+TLV_PORT = 15019
+PROXY_PORT = 15021
+PPV2_SIGNATURE = bytes.fromhex("0d0a0d0a000d0a515549540a")
+
+
+class Env:
+    def __init__(self, dp: LoadedEnv, net, ids: IdRegistry) -> None:
+        self.dp = dp
+        self.net = net
+        self.ids = ids
+        self.maps = dp.maps
+        self.servers: list[PodProcess] = []
+
+
+@pytest.fixture(scope="module")
+def dp(run_id: str) -> Iterator[LoadedEnv]:
+    yield from loaded_dataplane(run_id, "dp")
+
+
+@pytest.fixture(scope="module")
+def env(run_id: str, dp: LoadedEnv) -> Iterator[Env]:
+    for net in pod_network(f"km{run_id}d", SUBNET, dp.cgroup):
+        env = Env(dp, net, IdRegistry(dp.maps))
+        for name in ("client", "other", "vip", "be1", "be2", "be3", "wp"):
+            net.add_pod(name)
+        try:
+            _start_servers(env)
+            _write_services(env)
+            env.maps.enroll(net.pods["client"].netns_cookie())
+            yield env
+        finally:
+            for server in env.servers:
+                server.stop()
+
+
+def _start_servers(env: Env) -> None:
+    pods = env.net.pods
+    env.servers.append(PodProcess(pods["vip"], "serve", "vip", "80", "81"))
+    for name in ("be1", "be2", "be3"):
+        env.servers.append(PodProcess(pods[name], "serve", name, "8080", "9090"))
+    env.tlv_sink = PodProcess(pods["wp"], "sink", str(TLV_PORT))
+    env.proxy_sink = PodProcess(pods["wp"], "sink", str(PROXY_PORT))
+    env.servers += [env.tlv_sink, env.proxy_sink]
+
+
+def _backend(env: Env, name: str, waypoint: Waypoint | None = None,
+             ip: str | None = None) -> int:
+    uid = env.ids.backend_id(f"Kubernetes//Pod/default/{name}")
+    addr = ip or env.net.pods[name].ip
+    env.maps.set_backend(uid, BackendValue(addr=addr, waypoint=waypoint))
+    env.maps.set_frontend(addr, uid)
+    return uid
+
+
+def _service(env: Env, name: str, vip: str, groups: list[list[int]],
+             lb: LbPolicy = LbPolicy.RANDOM, waypoint: Waypoint | None = None) -> int:
+    sid = env.ids.service_id(f"default/{name}.default.svc.cluster.local")
+    env.maps.write_service(sid, ServiceValue(lb_policy=lb, ports=((80, 8080),), waypoint=waypoint),
+                           groups)
+    env.maps.set_frontend(vip, sid)
+    return sid
+
+
+def _write_services(env: Env) -> None:
+    wp_ip = env.net.pods["wp"].ip
+    be1, be2, be3 = (_backend(env, n) for n in ("be1", "be2", "be3"))
+    _backend(env, "wp")
+    wl = _backend(env, "wl", Waypoint(wp_ip, PROXY_PORT, WaypointHeader.PROXY_V2),
+                  ip=POD_IP_WL_WAYPOINT)
+    _service(env, "web", str(env.net.pods["vip"].ip), [[be1]])
+    _service(env, "spread", VIP_SPREAD, [[be1, be2, be3]])
+    _service(env, "strict", VIP_STRICT, [[], [be2]], LbPolicy.STRICT)
+    _service(env, "failover", VIP_FAILOVER, [[], [be3]], LbPolicy.FAILOVER)
+    _service(env, "failover-first", VIP_FAILOVER_FIRST, [[be2], [be3]], LbPolicy.FAILOVER)
+    _service(env, "wp-tlv", VIP_WP_TLV, [[be1]],
+             waypoint=Waypoint(wp_ip, TLV_PORT, WaypointHeader.KMESH_TLV))
+    _service(env, "wp-proxy", VIP_WP_PROXY, [[be1]],
+             waypoint=Waypoint(wp_ip, PROXY_PORT, WaypointHeader.PROXY_V2))
+    _service(env, "wl-waypoint", VIP_WL_WAYPOINT, [[wl]])
+
+
+def _replies(results: list[dict]) -> list[str]:
+    assert all(r["ok"] for r in results), results
+    return [r["reply"] for r in results]
+
+
+# ------------------------------------------------------------------- L4 balancing
+
+
+def test_vip_port_reaches_backend_target_port(env: Env) -> None:
+    vip = str(env.net.pods["vip"].ip)
+    assert _replies(connect(env.net.pods["client"], vip, 80, count=3)) == ["be1:8080"] * 3
+
+
+def test_ipv4_mapped_ipv6_connect_is_balanced_too(env: Env) -> None:
+    vip = env.net.pods["vip"].ip
+    assert _replies(connect(env.net.pods["client"], f"::ffff:{vip}", 80)) == ["be1:8080"]
+
+
+def test_port_without_pair_is_left_alone(env: Env) -> None:
+    vip = str(env.net.pods["vip"].ip)
+    assert _replies(connect(env.net.pods["client"], vip, 81)) == ["vip:81"]
+
+
+def test_pod_ip_access_goes_straight_to_the_pod(env: Env) -> None:
+    be2 = str(env.net.pods["be2"].ip)
+    assert _replies(connect(env.net.pods["client"], be2, 9090)) == ["be2:9090"]
+
+
+def test_unmanaged_netns_is_untouched(env: Env) -> None:
+    vip = str(env.net.pods["vip"].ip)
+    assert _replies(connect(env.net.pods["other"], vip, 80)) == ["vip:80"]
+
+
+def test_enroll_then_unenroll(env: Env) -> None:
+    other = env.net.pods["other"]
+    vip = str(env.net.pods["vip"].ip)
+    cookie = other.netns_cookie()
+    env.maps.enroll(cookie)
+    try:
+        assert env.maps.is_enrolled(cookie)
+        assert _replies(connect(other, vip, 80)) == ["be1:8080"]
+    finally:
+        assert env.maps.unenroll(cookie)
+    assert _replies(connect(other, vip, 80)) == ["vip:80"]
+
+
+def test_random_spreads_uniformly_over_three_backends(env: Env) -> None:
+    n = 300
+    counts = Counter(_replies(connect(env.net.pods["client"], VIP_SPREAD, 80, count=n)))
+    assert set(counts) == {"be1:8080", "be2:8080", "be3:8080"}, counts
+    expected = n / 3
+    chi_square = sum((c - expected) ** 2 / expected for c in counts.values())
+    # 2 degrees of freedom: P(chi2 > 13.8) = 0.001 for a uniform choice
+    assert chi_square < 13.8, (counts, chi_square)
+
+
+def test_strict_with_empty_group_zero_rejects_the_connect(env: Env) -> None:
+    results = connect(env.net.pods["client"], VIP_STRICT, 80)
+    assert results == [{"ok": False, "error": "EPERM"}]
+
+
+def test_failover_uses_the_next_non_empty_group(env: Env) -> None:
+    client = env.net.pods["client"]
+    assert _replies(connect(client, VIP_FAILOVER, 80, count=5)) == ["be3:8080"] * 5
+    assert _replies(connect(client, VIP_FAILOVER_FIRST, 80, count=5)) == ["be2:8080"] * 5
+
+
+# ------------------------------------------------------------------- waypoints
+
+
+def _ip4(addr: str | ipaddress.IPv4Address) -> bytes:
+    return ipaddress.IPv4Address(str(addr)).packed
+
+
+def kmesh_tlv(dst: str, port: int) -> bytes:
+    return (b"\x01" + (6).to_bytes(4, "big") + _ip4(dst) + port.to_bytes(2, "big")
+            + b"\xfe" + b"\0\0\0\0")
+
+
+def proxy_v2(src: str, src_port: int, dst: str, dst_port: int) -> bytes:
+    return (PPV2_SIGNATURE + b"\x21\x11" + (12).to_bytes(2, "big") + _ip4(src) + _ip4(dst)
+            + src_port.to_bytes(2, "big") + dst_port.to_bytes(2, "big"))
+
+
+def _through_waypoint(env: Env, sink: PodProcess, host: str, port: int) -> tuple[dict, bytes]:
+    """Connect, send two separate messages, return (client result, bytes the sink got)."""
+    [result] = connect(env.net.pods["client"], host, port, send="hello,world")
+    assert result["ok"] and result["reply"] == "ok", result
+    received = sink.next_json()
+    assert received["peer"][0] == str(env.net.pods["client"].ip)
+    return result, bytes.fromhex(received["data"])
+
+
+def test_service_waypoint_gets_kmesh_tlv_once_then_payload(env: Env) -> None:
+    _, data = _through_waypoint(env, env.tlv_sink, VIP_WP_TLV, 80)
+    assert len(kmesh_tlv(VIP_WP_TLV, 80)) == 16
+    assert data == kmesh_tlv(VIP_WP_TLV, 80) + b"helloworld"
+
+
+def test_service_waypoint_gets_proxy_v2_once_then_payload(env: Env) -> None:
+    result, data = _through_waypoint(env, env.proxy_sink, VIP_WP_PROXY, 80)
+    src, src_port = result["local"]
+    header = proxy_v2(src, src_port, VIP_WP_PROXY, 80)
+    assert len(header) == 28
+    assert data == header + b"helloworld"
+
+
+def test_ipv6_socket_to_mapped_vip_gets_ipv4_tlv(env: Env) -> None:
+    _, data = _through_waypoint(env, env.tlv_sink, f"::ffff:{VIP_WP_TLV}", 80)
+    assert data == kmesh_tlv(VIP_WP_TLV, 80) + b"helloworld"
+
+
+def test_workload_waypoint_via_service_vip(env: Env) -> None:
+    result, data = _through_waypoint(env, env.proxy_sink, VIP_WL_WAYPOINT, 80)
+    src, src_port = result["local"]
+    assert data == proxy_v2(src, src_port, VIP_WL_WAYPOINT, 80) + b"helloworld"
+
+
+def test_workload_waypoint_via_pod_ip(env: Env) -> None:
+    result, data = _through_waypoint(env, env.proxy_sink, POD_IP_WL_WAYPOINT, 8080)
+    src, src_port = result["local"]
+    assert data == proxy_v2(src, src_port, POD_IP_WL_WAYPOINT, 8080) + b"helloworld"
+
+
+def test_waypoint_connections_are_tracked_until_closed(env: Env) -> None:
+    # every connection above is closed: the kernel removed their sockhash entries
+    assert list(env.maps.socket.keys()) == []
+
+
+# ------------------------------------------------------------------- restart
+
+
+def _attached(cgroup: Path) -> dict[int, list[int]]:
+    fd = os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return {t: bpfsys.prog_query(fd, t) for t in
+                (bpfsys.CGROUP_INET4_CONNECT, bpfsys.CGROUP_INET6_CONNECT, bpfsys.CGROUP_SOCK_OPS)}
+    finally:
+        os.close(fd)
+
+
+def test_agent_restart_keeps_service(env: Env) -> None:
+    before = _attached(env.dp.cgroup)
+    proc = start_connect(env.net.pods["client"], VIP_SPREAD, 80, count=150, interval=0.02)
+    for _ in range(2):
+        assert env.dp.reload().replaced
+    out, err = proc.communicate(timeout=60)
+    results = [json.loads(line) for line in out.splitlines()]
+    assert len(results) == 150, err
+    assert set(_replies(results)) <= {"be1:8080", "be2:8080", "be3:8080"}
+    after = _attached(env.dp.cgroup)
+    assert {t: len(ids) for t, ids in after.items()} == {t: 1 for t in before}
+    assert after != before  # the programs were swapped, one for one
+    # ids and entries survived: a fresh registry resolves the same ids
+    assert IdRegistry(env.maps).service_id("default/spread.default.svc.cluster.local") == \
+        env.ids.service_id("default/spread.default.svc.cluster.local")
+    assert _replies(connect(env.net.pods["client"], VIP_WP_TLV, 80, send="x"))  # waypoint path too
+    env.tlv_sink.next_json()
