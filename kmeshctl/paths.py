@@ -27,3 +27,7 @@ def templates_dir() -> Path:
 
 def bpf_dir() -> Path:
     return _asset_dir("bpf")
+
+
+def examples_dir() -> Path:
+    return _asset_dir("examples")

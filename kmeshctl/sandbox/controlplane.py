@@ -1,0 +1,149 @@
+"""The sandbox's control plane, a daemon process (`python -m kmeshctl.sandbox.controlplane
+--name NAME`): delta ADS servers (`kmeshctl.xds.server`) publishing
+
+- to each waypoint's Envoy (one unix socket per waypoint): its Listener, routes,
+  clusters and endpoints, built from the VirtualServices and DestinationRules;
+- to the node agent (`xds.sock`): the workload API (`kmeshctl.sandbox.workloads`).
+
+It reads the sandbox record (state.json + manifests.yaml). SIGHUP re-reads it and pushes
+only what changed, so a new VirtualService weight reaches Envoy live, without a restart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from kmeshctl.errors import KmeshctlError
+from kmeshctl.sandbox.envoy_config import (
+    CLUSTER_TYPE,
+    ENDPOINT_TYPE,
+    LISTENER_TYPE,
+    ROUTE_TYPE,
+    build_waypoint_resources,
+)
+from kmeshctl.sandbox.state import SandboxState
+from kmeshctl.sandbox.topology import Topology
+from kmeshctl.sandbox.workloads import build_workload_resources
+from kmeshctl.xds.server import XdsServer, unix_socket_ready
+
+log = logging.getLogger("kmeshctl.sandbox.controlplane")
+
+# Adds and updates go make-before-break (clusters before the routes naming them);
+# removals the other way round.
+PUSH_ORDER = (CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE)
+
+
+class ControlPlane:
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+        self.waypoint_servers: dict[tuple[str, str], XdsServer] = {}
+        self.agent_server: XdsServer | None = None  # workload API for the node agent
+
+    def start(self) -> None:
+        topology = self.state.topology()
+        for waypoint in topology.waypoints:
+            server = XdsServer()
+            server.add_listener(f"unix:{self.state.waypoint_xds_socket(waypoint)}")
+            self.waypoint_servers[(waypoint.namespace, waypoint.name)] = server
+        self.agent_server = _agent_server(self.state)
+        self.publish(topology)
+        for server in self._servers():
+            server.start()
+
+    def _servers(self) -> list[XdsServer]:
+        servers = list(self.waypoint_servers.values())
+        return servers + ([self.agent_server] if self.agent_server else [])
+
+    def publish(self, topology: Topology) -> None:
+        for waypoint in topology.waypoints:
+            server = self.waypoint_servers.get((waypoint.namespace, waypoint.name))
+            if server is None:
+                log.warning("waypoint %s/%s appeared after start: restart the sandbox",
+                            waypoint.namespace, waypoint.name)
+                continue
+            publish_ordered(server, build_waypoint_resources(topology, waypoint).by_type())
+        if self.agent_server is not None:
+            publish_ordered(self.agent_server, build_workload_resources(topology))
+
+    def reload(self) -> None:
+        state = SandboxState.load(self.state.name)
+        if state is None:
+            log.error("sandbox record is gone; keeping the last configuration")
+            return
+        try:
+            topology = state.topology()
+        except KmeshctlError as err:
+            log.error("not reloading, the sandbox record is invalid: %s", err)
+            return
+        self.state = state
+        self.publish(topology)
+        log.info("configuration reloaded and pushed")
+
+    def stop(self) -> None:
+        for server in self._servers():
+            server.stop()
+
+
+def _agent_server(state: SandboxState) -> XdsServer:
+    server = XdsServer()
+    server.add_listener(f"unix:{state.xds_socket}")
+    return server
+
+
+def publish_ordered(server: XdsServer, resources: dict[str, dict]) -> None:
+    for type_url in PUSH_ORDER:
+        if type_url in resources:
+            server.set_resources(type_url, resources[type_url])
+    for type_url in reversed(PUSH_ORDER):
+        if type_url in resources:
+            stale = set(server.resources(type_url)) - set(resources[type_url])
+            if stale:
+                server.remove_resources(type_url, stale)
+    for type_url, named in resources.items():  # types outside the Envoy set (workload API)
+        if type_url not in PUSH_ORDER:
+            server.replace_resources(type_url, named)
+
+
+def wait_sockets(paths: list[Path], process_alive, timeout: float, log_file: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(unix_socket_ready(p) for p in paths):
+        if not process_alive():
+            raise KmeshctlError(f"the sandbox control plane exited: see {log_file}")
+        if time.monotonic() > deadline:
+            raise KmeshctlError(f"the sandbox control plane is not listening after "
+                                f"{timeout:.0f}s: see {log_file}")
+        time.sleep(0.05)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="kmeshctl-sandbox-controlplane")
+    parser.add_argument("--name", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    state = SandboxState.load(args.name)
+    if state is None:
+        sys.exit(f"no sandbox named {args.name}")
+    control_plane = ControlPlane(state)
+    control_plane.start()
+    reload_requested = threading.Event()
+    stop_requested = threading.Event()
+    signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    log.info("control plane of sandbox %s serving (pid %d)", args.name, os.getpid())
+    while not stop_requested.is_set():
+        if reload_requested.wait(0.2):
+            reload_requested.clear()
+            control_plane.reload()
+    control_plane.stop()
+
+
+if __name__ == "__main__":
+    main()

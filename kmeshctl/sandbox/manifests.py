@@ -1,0 +1,455 @@
+"""Kubernetes YAML the sandbox understands: Namespace, Service, Deployment,
+VirtualService and DestinationRule, parsed into plain dataclasses and validated as a
+whole before anything is created. Anything else is a clear "not supported in the
+sandbox" error naming the file and the object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from kmeshctl.errors import UsageError
+from kmeshctl.paths import examples_dir
+
+DEFAULT_NAMESPACE = "default"
+CLUSTER_DOMAIN = "cluster.local"
+DATAPLANE_MODE_LABEL = "istio.io/dataplane-mode"
+USE_WAYPOINT_LABEL = "istio.io/use-waypoint"
+ISTIO_NETWORKING_VERSIONS = ("networking.istio.io/v1alpha3", "networking.istio.io/v1beta1",
+                             "networking.istio.io/v1")
+SUPPORTED_KINDS = {
+    "Namespace": ("v1",),
+    "Service": ("v1",),
+    "Deployment": ("apps/v1",),
+    "VirtualService": ISTIO_NETWORKING_VERSIONS,
+    "DestinationRule": ISTIO_NETWORKING_VERSIONS,
+}
+MAX_REPLICAS = 10
+
+
+@dataclass(frozen=True)
+class Namespace:
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def in_mesh(self) -> bool:
+        return self.labels.get(DATAPLANE_MODE_LABEL, "").lower() == "kmesh"
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    name: str
+    port: int
+    target_port: int | str
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    namespace: str
+    labels: dict[str, str]
+    selector: dict[str, str]
+    ports: tuple[ServicePort, ...]
+
+    @property
+    def hostname(self) -> str:
+        return f"{self.name}.{self.namespace}.svc.{CLUSTER_DOMAIN}"
+
+
+@dataclass(frozen=True)
+class ContainerPort:
+    name: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    image: str
+    command: tuple[str, ...]
+    args: tuple[str, ...]
+    ports: tuple[ContainerPort, ...]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    namespace: str
+    replicas: int
+    pod_labels: dict[str, str]
+    containers: tuple[Container, ...]
+
+
+@dataclass(frozen=True)
+class Destination:
+    host: str
+    subset: str
+    port: int | None
+    weight: int
+
+
+@dataclass(frozen=True)
+class UriMatch:
+    kind: str  # "prefix" | "exact"
+    value: str
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    matches: tuple[UriMatch, ...]
+    destinations: tuple[Destination, ...]
+
+
+@dataclass(frozen=True)
+class VirtualService:
+    name: str
+    namespace: str
+    hosts: tuple[str, ...]
+    http: tuple[HttpRoute, ...]
+
+
+@dataclass(frozen=True)
+class Subset:
+    name: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DestinationRule:
+    name: str
+    namespace: str
+    host: str
+    subsets: tuple[Subset, ...]
+
+
+@dataclass
+class Manifests:
+    """Everything read from the files, in file order."""
+
+    namespaces: dict[str, Namespace] = field(default_factory=dict)
+    services: list[Service] = field(default_factory=list)
+    deployments: list[Deployment] = field(default_factory=list)
+    virtual_services: list[VirtualService] = field(default_factory=list)
+    destination_rules: list[DestinationRule] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)  # as read, for the record
+
+    def namespace(self, name: str) -> Namespace:
+        """Namespaces not declared in the files exist implicitly, without labels."""
+        return self.namespaces.get(name, Namespace(name))
+
+    def service_for_host(self, host: str, namespace: str) -> Service | None:
+        wanted = resolve_host(host, namespace)
+        return next((s for s in self.services if (s.namespace, s.name) == wanted), None)
+
+    def destination_rule_for(self, service: Service) -> DestinationRule | None:
+        return next((dr for dr in self.destination_rules
+                     if self.service_for_host(dr.host, dr.namespace) == service), None)
+
+
+def resolve_host(host: str, namespace: str) -> tuple[str, str]:
+    """Istio short names: `fortio` is relative to the object's namespace;
+    `fortio.ns`, `fortio.ns.svc` and the FQDN name the Service in `ns`."""
+    parts = host.split(".")
+    if len(parts) == 1:
+        return namespace, host
+    return parts[1], parts[0]
+
+
+# ---------------------------------------------------------------- loading
+
+
+def default_files() -> list[Path]:
+    return sorted(examples_dir().joinpath("fortio").glob("*.yaml"))
+
+
+def load(paths: Iterable[Path]) -> Manifests:
+    """Read every YAML document of the files (or *.yaml in directories) and validate."""
+    manifests = Manifests()
+    for path in _expand(paths):
+        for doc in _documents(path):
+            _add(manifests, doc, str(path))
+    validate(manifests)
+    return manifests
+
+
+def from_documents(documents: Iterable[dict[str, Any]], source: str = "sandbox record") -> Manifests:
+    """The same as `load` for objects already parsed (e.g. an edited VirtualService)."""
+    manifests = Manifests()
+    for doc in documents:
+        _add(manifests, doc, source)
+    validate(manifests)
+    return manifests
+
+
+def _expand(paths: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted([*path.glob("*.yaml"), *path.glob("*.yml")]))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UsageError(f"manifest {path} does not exist: pass a YAML file or directory")
+    if not files:
+        raise UsageError("no YAML manifests found: pass -f FILE with Kubernetes objects")
+    return files
+
+
+def _documents(path: Path) -> list[dict[str, Any]]:
+    try:
+        docs = list(yaml.safe_load_all(path.read_text()))
+    except yaml.YAMLError as err:
+        raise UsageError(f"{path} is not valid YAML ({_first_line(err)}): fix the file") from err
+    result = []
+    for doc in docs:
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise UsageError(f"{path}: a document is not a Kubernetes object: fix the file")
+        if doc.get("kind") == "List":
+            result.extend(doc.get("items") or [])
+        else:
+            result.append(doc)
+    return result
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def _add(manifests: Manifests, doc: dict[str, Any], path: str) -> None:
+    kind = doc.get("kind")
+    api_version = doc.get("apiVersion")
+    name = _name(doc, path)
+    where = f"{path}: {kind} {name}"
+    if kind not in SUPPORTED_KINDS:
+        raise UsageError(f"{where}: kind {kind} is not supported in the sandbox "
+                         f"(supported: {', '.join(SUPPORTED_KINDS)}); remove it from the files")
+    if api_version not in SUPPORTED_KINDS[kind]:
+        raise UsageError(f"{where}: apiVersion {api_version} is not supported in the sandbox "
+                         f"(use {' or '.join(SUPPORTED_KINDS[kind])})")
+    try:
+        _PARSERS[kind](manifests, doc, name)
+        manifests.documents.append(doc)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise UsageError(f"{where}: malformed ({type(err).__name__}: {err}); fix the object") from err
+    except UsageError as err:
+        raise UsageError(f"{where}: {err}") from err
+
+
+def _name(doc: dict[str, Any], path: str) -> str:
+    name = (doc.get("metadata") or {}).get("name")
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"{path}: a {doc.get('kind')} has no metadata.name: fix the file")
+    return name
+
+
+def _meta(doc: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    meta = doc.get("metadata") or {}
+    labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
+    return meta.get("namespace") or DEFAULT_NAMESPACE, labels
+
+
+def _parse_namespace(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
+    _, labels = _meta(doc)
+    manifests.namespaces[name] = Namespace(name, labels)
+
+
+def _parse_service(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
+    namespace, labels = _meta(doc)
+    spec = doc.get("spec") or {}
+    kind = spec.get("type", "ClusterIP")
+    if kind != "ClusterIP":
+        raise UsageError(f"Service type {kind} is not supported in the sandbox (use ClusterIP)")
+    if spec.get("clusterIP") not in (None, ""):
+        raise UsageError("a fixed spec.clusterIP is not supported in the sandbox (remove it)")
+    ports = tuple(_service_port(p) for p in spec.get("ports") or [])
+    if not ports:
+        raise UsageError("a Service needs at least one port")
+    selector = {str(k): str(v) for k, v in (spec.get("selector") or {}).items()}
+    manifests.services.append(Service(name, namespace, labels, selector, ports))
+
+
+def _service_port(raw: dict[str, Any]) -> ServicePort:
+    port = _port_number(raw["port"], "port")
+    target = raw.get("targetPort", port)
+    protocol = raw.get("protocol", "TCP")
+    if protocol != "TCP":
+        raise UsageError(f"protocol {protocol} is not supported in the sandbox (use TCP)")
+    target_port: int | str = target if isinstance(target, str) and not target.isdigit() \
+        else _port_number(int(target), "targetPort")
+    return ServicePort(str(raw.get("name", "")), port, target_port, protocol)
+
+
+def _port_number(value: Any, what: str) -> int:
+    if not isinstance(value, int) or not 1 <= value <= 65535:
+        raise UsageError(f"{what} {value!r} is not a port number (1-65535)")
+    return value
+
+
+def _parse_deployment(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
+    namespace, _ = _meta(doc)
+    spec = doc["spec"]
+    template = spec["template"]
+    pod_labels = {str(k): str(v) for k, v in ((template.get("metadata") or {}).get("labels") or {}).items()}
+    selector = (spec.get("selector") or {}).get("matchLabels") or {}
+    if not selector or any(pod_labels.get(k) != str(v) for k, v in selector.items()):
+        raise UsageError("spec.selector.matchLabels must be set and match the template's labels")
+    replicas = spec.get("replicas", 1)
+    if not isinstance(replicas, int) or not 0 <= replicas <= MAX_REPLICAS:
+        raise UsageError(f"replicas {replicas!r} is out of the sandbox's range 0-{MAX_REPLICAS}")
+    pod_spec = template["spec"]
+    if pod_spec.get("hostNetwork"):
+        raise UsageError("hostNetwork pods are not supported in the sandbox")
+    containers = tuple(_container(c) for c in pod_spec["containers"])
+    if not containers:
+        raise UsageError("a Deployment needs at least one container")
+    manifests.deployments.append(Deployment(name, namespace, replicas, pod_labels, containers))
+
+
+def _container(raw: dict[str, Any]) -> Container:
+    ports = tuple(ContainerPort(str(p.get("name", "")), _port_number(p["containerPort"], "containerPort"))
+                  for p in raw.get("ports") or [])
+    return Container(
+        name=str(raw["name"]),
+        image=str(raw["image"]),
+        command=tuple(str(a) for a in raw.get("command") or []),
+        args=tuple(str(a) for a in raw.get("args") or []),
+        ports=ports,
+    )
+
+
+_VS_HTTP_FIELDS = {"name", "match", "route"}
+_VS_DEST_FIELDS = {"destination", "weight"}
+
+
+def _parse_virtual_service(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
+    namespace, _ = _meta(doc)
+    spec = doc["spec"]
+    unsupported = set(spec) - {"hosts", "http", "gateways", "exportTo"}
+    if unsupported:
+        raise UsageError(f"spec.{sorted(unsupported)[0]} is not supported in the sandbox")
+    if spec.get("gateways") not in (None, [], ["mesh"]):
+        raise UsageError("gateways other than 'mesh' are not supported in the sandbox")
+    hosts = tuple(str(h) for h in spec["hosts"])
+    http = tuple(_http_route(r) for r in spec.get("http") or [])
+    if not http:
+        raise UsageError("the sandbox needs at least one spec.http route")
+    manifests.virtual_services.append(VirtualService(name, namespace, hosts, http))
+
+
+def _http_route(raw: dict[str, Any]) -> HttpRoute:
+    unsupported = set(raw) - _VS_HTTP_FIELDS
+    if unsupported:
+        raise UsageError(f"http.{sorted(unsupported)[0]} is not supported in the sandbox")
+    matches = tuple(_uri_match(m) for m in raw.get("match") or [])
+    destinations = tuple(_destination(d) for d in raw["route"])
+    if not destinations:
+        raise UsageError("an http route needs at least one destination")
+    if len(destinations) > 1 and sum(d.weight for d in destinations) != 100:
+        raise UsageError("route weights must add up to 100")
+    return HttpRoute(matches, destinations)
+
+
+def _uri_match(raw: dict[str, Any]) -> UriMatch:
+    if set(raw) != {"uri"} or len(raw["uri"]) != 1 or next(iter(raw["uri"])) not in ("prefix", "exact"):
+        raise UsageError("only `match: [{uri: {prefix|exact: ...}}]` is supported in the sandbox")
+    kind, value = next(iter(raw["uri"].items()))
+    return UriMatch(kind, str(value))
+
+
+def _destination(raw: dict[str, Any]) -> Destination:
+    unsupported = set(raw) - _VS_DEST_FIELDS
+    if unsupported:
+        raise UsageError(f"route.{sorted(unsupported)[0]} is not supported in the sandbox")
+    dest = raw["destination"]
+    port = (dest.get("port") or {}).get("number")
+    weight = raw.get("weight", 100)
+    if not isinstance(weight, int) or not 0 <= weight <= 100:
+        raise UsageError(f"weight {weight!r} must be an integer 0-100")
+    return Destination(str(dest["host"]), str(dest.get("subset", "")),
+                       None if port is None else _port_number(port, "destination port"), weight)
+
+
+def _parse_destination_rule(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
+    namespace, _ = _meta(doc)
+    spec = doc["spec"]
+    unsupported = set(spec) - {"host", "subsets", "exportTo"}
+    if unsupported:
+        raise UsageError(f"spec.{sorted(unsupported)[0]} is not supported in the sandbox")
+    subsets = tuple(Subset(str(s["name"]), {str(k): str(v) for k, v in (s.get("labels") or {}).items()})
+                    for s in spec.get("subsets") or [])
+    manifests.destination_rules.append(DestinationRule(name, namespace, str(spec["host"]), subsets))
+
+
+_PARSERS = {
+    "Namespace": _parse_namespace,
+    "Service": _parse_service,
+    "Deployment": _parse_deployment,
+    "VirtualService": _parse_virtual_service,
+    "DestinationRule": _parse_destination_rule,
+}
+
+
+# ---------------------------------------------------------------- cross-object checks
+
+
+def validate(manifests: Manifests) -> None:
+    """Checks that need every object: duplicates, and routes naming real Services/subsets."""
+    _check_unique("Service", [(s.namespace, s.name) for s in manifests.services])
+    _check_unique("Deployment", [(d.namespace, d.name) for d in manifests.deployments])
+    _check_unique("VirtualService", [(v.namespace, v.name) for v in manifests.virtual_services])
+    _check_unique("DestinationRule", [(d.namespace, d.name) for d in manifests.destination_rules])
+    for rule in manifests.destination_rules:
+        if manifests.service_for_host(rule.host, rule.namespace) is None:
+            raise UsageError(f"DestinationRule {rule.name}: host {rule.host} is not a Service "
+                             "in the files; add the Service or fix the host")
+    for vs in manifests.virtual_services:
+        _check_virtual_service(manifests, vs)
+
+
+def _check_unique(kind: str, keys: list[tuple[str, str]]) -> None:
+    seen: set[tuple[str, str]] = set()
+    for key in keys:
+        if key in seen:
+            raise UsageError(f"{kind} {key[0]}/{key[1]} is defined twice: keep one")
+        seen.add(key)
+
+
+def _check_virtual_service(manifests: Manifests, vs: VirtualService) -> None:
+    for host in vs.hosts:
+        if manifests.service_for_host(host, vs.namespace) is None:
+            raise UsageError(f"VirtualService {vs.name}: host {host} is not a Service in the files")
+    for route in vs.http:
+        for dest in route.destinations:
+            service = manifests.service_for_host(dest.host, vs.namespace)
+            if service is None:
+                raise UsageError(f"VirtualService {vs.name}: destination host {dest.host} "
+                                 "is not a Service in the files")
+            if dest.subset and dest.subset not in subset_names(manifests, service):
+                raise UsageError(f"VirtualService {vs.name}: subset {dest.subset} of {dest.host} "
+                                 "is not defined by a DestinationRule; add it")
+
+
+def subset_names(manifests: Manifests, service: Service) -> list[str]:
+    rule = manifests.destination_rule_for(service)
+    return [s.name for s in rule.subsets] if rule else []
+
+
+def with_weights(vs: VirtualService, weights: list[int]) -> VirtualService:
+    """The VirtualService with the weights of its first http route replaced (in order)."""
+    first = vs.http[0]
+    if len(weights) != len(first.destinations):
+        raise UsageError(f"VirtualService {vs.name} has {len(first.destinations)} destinations; "
+                         f"give {len(first.destinations)} weights, not {len(weights)}")
+    if sum(weights) != 100 or any(w < 0 for w in weights):
+        raise UsageError(f"weights {'/'.join(map(str, weights))} must be >= 0 and add up to 100")
+    destinations = tuple(Destination(d.host, d.subset, d.port, w)
+                         for d, w in zip(first.destinations, weights))
+    return VirtualService(vs.name, vs.namespace, vs.hosts,
+                          (HttpRoute(first.matches, destinations), *vs.http[1:]))

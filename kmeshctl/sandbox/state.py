@@ -1,0 +1,190 @@
+"""The sandbox's record on disk, under /run/kmeshctl/sandbox-<name>/.
+
+`up` writes it before creating anything and updates it as it goes, so `down` can remove
+everything after `up` crashed or was killed. Every host-side name the sandbox uses
+(netns prefix, cgroup, bpffs directory) is derived from the sandbox name alone, so even
+a half-written record is enough to find what to remove.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kmeshctl.errors import UsageError
+from kmeshctl.sandbox.manifests import load
+from kmeshctl.sandbox.topology import PodInfo, Topology, WaypointInfo
+
+STATE_ROOT = Path("/run/kmeshctl")
+BPFFS_ROOT = Path("/sys/fs/bpf")
+DEFAULT_NAME = "kmesh"
+NAME_ENV = "KMESHCTL_SANDBOX_NAME"
+POD_SUBNET = "10.244.0.0/24"
+SERVICE_SUBNET = "10.96.0.0/24"
+FIRST_VIP_OFFSET = 10  # .1 is the `kubernetes` Service in a real cluster
+_NAME = re.compile(r"^[a-z0-9]{1,16}$")
+
+PHASE_CREATING = "creating"
+PHASE_READY = "ready"
+
+
+def cgroup2_root() -> Path:
+    """Where cgroup v2 is mounted: /sys/fs/cgroup/unified on hybrid hosts, else /sys/fs/cgroup."""
+    unified = Path("/sys/fs/cgroup/unified")
+    if (unified / "cgroup.controllers").exists():
+        return unified
+    return Path("/sys/fs/cgroup")
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise UsageError(f"sandbox name {name!r} is invalid: use 1-16 lowercase letters or digits")
+    return name
+
+
+def default_name() -> str:
+    return check_name(os.environ.get(NAME_ENV) or DEFAULT_NAME)
+
+
+@dataclass
+class PodRecord:
+    name: str
+    namespace: str
+    deployment: str  # the waypoint's name for a waypoint pod
+    labels: dict[str, str]
+    ip: str
+    netns: str
+    cgroup: str
+    waypoint: bool = False
+
+
+@dataclass
+class ProcessRecord:
+    role: str  # "container" | "waypoint" | "controlplane" | "agent"
+    pid: int
+    pod: str = ""
+    log: str = ""
+
+
+@dataclass
+class SandboxState:
+    name: str
+    up_pid: int = 0
+    up_started: str = ""  # /proc/<pid>/stat start time: tells a live `up` from a reused pid
+    phase: str = PHASE_CREATING
+    created_at: float = 0.0
+    pods: list[PodRecord] = field(default_factory=list)
+    vips: dict[str, str] = field(default_factory=dict)  # "namespace/service" -> VIP
+    waypoints: list[dict[str, Any]] = field(default_factory=list)
+    processes: list[ProcessRecord] = field(default_factory=list)
+    agent: dict[str, Any] = field(default_factory=dict)  # how to reach the node agent
+
+    # ----- names derived from the sandbox name --------------------------------------
+
+    @property
+    def dir(self) -> Path:
+        return state_dir(self.name)
+
+    @property
+    def netns_prefix(self) -> str:
+        return f"ksb{self.name}"
+
+    @property
+    def cgroup(self) -> Path:
+        return cgroup2_root() / f"kmeshctl-sandbox-{self.name}"
+
+    @property
+    def pods_cgroup(self) -> Path:
+        return self.cgroup / "pods"
+
+    @property
+    def system_cgroup(self) -> Path:
+        return self.cgroup / "system"
+
+    @property
+    def bpffs(self) -> Path:
+        return BPFFS_ROOT / f"kmeshctl-sandbox-{self.name}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.dir / "logs"
+
+    @property
+    def manifests_file(self) -> Path:
+        return self.dir / "manifests.yaml"
+
+    @property
+    def xds_socket(self) -> Path:
+        return self.dir / "xds.sock"
+
+    def waypoint_xds_socket(self, waypoint: WaypointInfo) -> Path:
+        return self.dir / f"xds-{waypoint.namespace}-{waypoint.name}.sock"
+
+    def envoy_admin_socket(self, waypoint: WaypointInfo) -> Path:
+        return self.dir / f"envoy-admin-{waypoint.namespace}-{waypoint.name}.sock"
+
+    # ----- persistence ----------------------------------------------------------------
+
+    def save(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / "state.json.tmp"
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.replace(self.dir / "state.json")
+
+    @classmethod
+    def load(cls, name: str) -> "SandboxState | None":
+        path = state_dir(name) / "state.json"
+        try:
+            raw = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return cls(name=name)  # unreadable: the derived names still allow cleanup
+        raw["pods"] = [PodRecord(**p) for p in raw.get("pods", [])]
+        raw["processes"] = [ProcessRecord(**p) for p in raw.get("processes", [])]
+        return cls(**raw)
+
+    # ----- views ------------------------------------------------------------------------
+
+    def waypoint_infos(self) -> list[WaypointInfo]:
+        return [WaypointInfo(**w) for w in self.waypoints]
+
+    def pod(self, name: str) -> PodRecord | None:
+        return next((p for p in self.pods if p.name == name), None)
+
+    def processes_of(self, role: str) -> list[ProcessRecord]:
+        return [p for p in self.processes if p.role == role]
+
+    def topology(self) -> Topology:
+        manifests = load([self.manifests_file])
+        pods = [PodInfo(p.name, p.namespace, p.deployment, p.labels, p.ip)
+                for p in self.pods if not p.waypoint]
+        vips = {tuple(key.split("/", 1)): vip for key, vip in self.vips.items()}
+        return Topology(manifests, pods, vips, self.waypoint_infos())  # type: ignore[arg-type]
+
+    def up_is_running(self) -> bool:
+        return self.up_pid > 0 and process_start_time(self.up_pid) == self.up_started
+
+
+def state_dir(name: str) -> Path:
+    return STATE_ROOT / f"sandbox-{name}"
+
+
+def new_state(name: str) -> SandboxState:
+    pid = os.getpid()
+    return SandboxState(name=name, up_pid=pid, up_started=process_start_time(pid),
+                        created_at=time.time())
+
+
+def process_start_time(pid: int) -> str:
+    """Field 22 of /proc/<pid>/stat; empty when the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]

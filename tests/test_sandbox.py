@@ -1,0 +1,231 @@
+"""The local sandbox on the real kernel with a real Envoy: up, status, exec, the
+waypoint's weighted routing (fed live over delta ADS), down, and down after a killed up.
+
+Traffic to the waypoint is sent here the way Kmesh's eBPF sends it: a PROXY v2 header
+naming the Service VIP:port, then HTTP (the eBPF path itself is covered by the demo tests).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from kmeshctl.errors import KmeshctlError
+from kmeshctl.podnet import NETNS_DIR
+from kmeshctl.sandbox import sandbox as sb
+from kmeshctl.sandbox.manifests import default_files
+from kmeshctl.sandbox.state import SandboxState, state_dir
+from kmeshctl.sandbox.waypoint import EnvoyAdmin
+
+pytestmark = pytest.mark.root
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+KMESHCTL = [sys.executable, "-m", "kmeshctl"]
+FQDN = "fortio.default.svc.cluster.local"
+
+# Run inside the client pod: N connections to the waypoint, each opening with a PROXY v2
+# header for VIP:PORT, one HTTP request each; prints "<status> <Server header>" per request.
+PROXY_V2_CLIENT = r"""
+import socket, struct, sys
+waypoint, wport, vip, vport, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+for _ in range(count):
+    with socket.create_connection((waypoint, wport), timeout=5) as s:
+        src, sport = s.getsockname()
+        header = (b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", 12)
+                  + socket.inet_aton(src) + socket.inet_aton(vip) + struct.pack("!HH", sport, vport))
+        s.sendall(header + f"GET / HTTP/1.1\r\nHost: fortio\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    lines = data.decode().split("\r\n")
+    server = next((l.split(":", 1)[1].strip() for l in lines if l.lower().startswith("server:")), "-")
+    print(lines[0].split()[1], server)
+"""
+
+
+def _leftovers(name: str) -> list[str]:
+    state = SandboxState(name=name)
+    found = [str(p) for p in (state.cgroup, state.bpffs, state_dir(name)) if p.exists()]
+    found += [p.name for p in NETNS_DIR.iterdir() if p.name.startswith(f"{state.netns_prefix}-")]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+
+
+def _host_links() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
+
+
+@pytest.fixture(scope="module")
+def host_links() -> set[str]:
+    return _host_links()
+
+
+@pytest.fixture(scope="module")
+def sandbox(run_id: str, host_links: set[str]):
+    name = f"t{run_id}"
+    sb.up(name, default_files())
+    yield name
+    sb.down(name)
+
+
+def _send(name: str, count: int) -> Counter:
+    state = SandboxState.load(name)
+    waypoint = state.waypoint_infos()[0]
+    client = sb.find_pod(state, "netutils")
+    result = client.run([sys.executable, "-c", PROXY_V2_CLIENT, waypoint.ip, str(waypoint.port),
+                         state.vips["default/fortio"], "80", str(count)], timeout=120)
+    return Counter(tuple(line.split()) for line in result.stdout.splitlines())
+
+
+def _admin(name: str) -> EnvoyAdmin:
+    state = SandboxState.load(name)
+    return EnvoyAdmin(state.envoy_admin_socket(state.waypoint_infos()[0]))
+
+
+def test_status_shows_pods_services_and_a_ready_waypoint(sandbox: str) -> None:
+    report = json.loads(subprocess.run([*KMESHCTL, "sandbox", "status", "-o", "json", "--name", sandbox],
+                                       capture_output=True, text=True, check=True).stdout)
+    pods = {p["name"]: p for p in report["pods"]}
+    assert set(pods) == {"waypoint", "fortio-v1-0", "fortio-v2-0", "netutils-0"}
+    assert all(p["state"] == "Running" for p in pods.values())
+    assert all(p["ip"].startswith("10.244.0.") for p in pods.values())
+    [service] = report["services"]
+    assert service == {"name": "fortio", "namespace": "default", "vip": "10.96.0.10",
+                       "ports": ["80->8080"], "waypoint": "default/waypoint"}
+    [waypoint] = report["waypoints"]
+    assert waypoint["ready"] and waypoint["listeners"] == 1
+    assert report["controlplane"]["running"]
+
+
+def test_exec_runs_in_the_pod_netns_and_cgroup(sandbox: str) -> None:
+    state = SandboxState.load(sandbox)
+    pod = state.pod("netutils-0")
+    out = subprocess.run([*KMESHCTL, "sandbox", "exec", "--name", sandbox, "netutils", "--",
+                          "sh", "-c", "ip -4 -o addr show eth0; cat /proc/self/cgroup"],
+                         capture_output=True, text=True, check=True).stdout
+    assert f"inet {pod.ip}/24" in out
+    assert out.strip().endswith(pod.cgroup.split("/unified", 1)[-1])
+    code = subprocess.run([*KMESHCTL, "sandbox", "exec", "--name", sandbox, "netutils", "--",
+                           "sh", "-c", "exit 7"]).returncode
+    assert code == 7
+
+
+def test_the_pod_network_has_no_way_out(sandbox: str) -> None:
+    state = SandboxState.load(sandbox)
+    router = f"{state.netns_prefix}-net"
+    links = subprocess.run(["ip", "-n", router, "-o", "link"], capture_output=True, text=True,
+                           check=True).stdout
+    names = {line.split(":")[1].strip().split("@")[0] for line in links.splitlines()}
+    assert names == {"lo", "br0"} | {f"veth{i}" for i in range(len(state.pods))}
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True).stdout
+    assert "10.244.0." not in routes and "10.96.0." not in routes
+
+
+def test_waypoint_splits_90_10_and_backends_only_see_the_waypoint(sandbox: str) -> None:
+    admin = _admin(sandbox)
+    before = admin.stats(r"upstream_rq_total")
+    counts = _send(sandbox, 400)
+    assert set(counts) <= {("200", "1"), ("200", "2")}, counts
+    v2 = counts[("200", "2")]
+    assert sum(counts.values()) == 400
+    assert 16 <= v2 <= 68, counts  # 10% of 400 = 40, sd 6: about 4 sd either side
+    after = admin.stats(r"upstream_rq_total")
+    sent = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    assert sent[f"cluster.outbound|80|v1|{FQDN}.upstream_rq_total"] == counts[("200", "1")]
+    assert sent[f"cluster.outbound|80|v2|{FQDN}.upstream_rq_total"] == v2
+    state = SandboxState.load(sandbox)
+    waypoint_ip = state.waypoint_infos()[0].ip
+    for backend in ("fortio-v1-0", "fortio-v2-0"):
+        log = (state.logs_dir / f"{backend}.log").read_text().splitlines()
+        peers = {line.split()[0].split("=")[1].split(":")[0] for line in log if line.startswith("peer=")}
+        assert peers == {waypoint_ip}, (backend, peers)
+
+
+def test_weights_change_live_without_restarting_envoy(sandbox: str) -> None:
+    state = SandboxState.load(sandbox)
+    envoy_pid = state.processes_of("waypoint")[0].pid
+    sb.set_route_weights(sandbox, "default", "fortio", [0, 100])
+    assert _send(sandbox, 50) == Counter({("200", "2"): 50})
+    sb.set_route_weights(sandbox, "default", "fortio", [100, 0])
+    assert _send(sandbox, 50) == Counter({("200", "1"): 50})
+    sb.set_route_weights(sandbox, "default", "fortio", [90, 10])
+    assert _alive(envoy_pid)
+    assert SandboxState.load(sandbox).processes_of("waypoint")[0].pid == envoy_pid
+
+
+def test_up_twice_is_a_clear_error(sandbox: str) -> None:
+    result = subprocess.run([*KMESHCTL, "sandbox", "up", "--name", sandbox], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert f"sandbox {sandbox} is already up" in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2  # "Creating..." + the error line
+
+
+def test_down_leaves_nothing_behind(sandbox: str, host_links: set[str]) -> None:
+    state = SandboxState.load(sandbox)
+    pids = [p.pid for p in state.processes]
+    assert pids and all(_alive(p) for p in pids)
+    result = subprocess.run([*KMESHCTL, "sandbox", "down", "--name", sandbox],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert _leftovers(sandbox) == []
+    assert not any(_alive(p) for p in pids)
+    assert _host_links() == host_links
+    again = subprocess.run([*KMESHCTL, "sandbox", "down", "--name", sandbox], capture_output=True, text=True)
+    assert again.returncode == 0 and "not up" in again.stdout
+    with pytest.raises(KmeshctlError, match="not up"):
+        sb.status(sandbox)
+
+
+def test_down_after_a_killed_up_cleans_everything(run_id: str, host_links: set[str]) -> None:
+    name = f"k{run_id}"
+    up = subprocess.Popen([*KMESHCTL, "sandbox", "up", "--name", name],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # kill it once it has pods and a running control plane, before it finishes
+            state = SandboxState.load(name)
+            if state is not None and state.processes_of("controlplane") and len(state.pods) >= 2:
+                break
+            assert up.poll() is None and time.monotonic() < deadline, "up ended before it could be killed"
+            time.sleep(0.01)
+        up.send_signal(signal.SIGKILL)
+        up.wait()
+        state = SandboxState.load(name)
+        assert state.phase != "ready"
+        assert _leftovers(name)
+        again = subprocess.run([*KMESHCTL, "sandbox", "up", "--name", name], capture_output=True, text=True)
+        assert again.returncode == 1 and "did not finish" in again.stderr
+        pids = [p.pid for p in state.processes]
+        result = subprocess.run([*KMESHCTL, "sandbox", "down", "--name", name], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert _leftovers(name) == []
+        assert not any(_alive(p) for p in pids)
+        assert _host_links() == host_links
+    finally:
+        if up.poll() is None:
+            up.kill()
+        sb.down(name)
+
+
+def test_without_root_one_line_says_so() -> None:
+    result = subprocess.run([*KMESHCTL, "sandbox", "status"], capture_output=True, text=True,
+                            preexec_fn=lambda: os.setuid(65534))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: the sandbox needs root (network namespaces, cgroups, eBPF): run it with sudo"]

@@ -1,0 +1,143 @@
+"""examples/fortio and how the sandbox reads Kubernetes YAML (no root needed)."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kmeshctl.errors import UsageError
+from kmeshctl.sandbox import containers, manifests as m
+from kmeshctl.sandbox.echo_server import EchoParams, canonical_header, parse_listen
+from kmeshctl.sandbox.pods import plan_pods, plan_vips
+from kmeshctl.sandbox.topology import waypoint_keys
+from kmeshctl.validate import CrdSchemas, validate_manifests
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ISTIO_CRDS = REPO_ROOT.parent / "shared" / "schemas" / "istio-crds.yaml"
+EXAMPLES = REPO_ROOT / "examples" / "fortio"
+
+
+def _docs() -> list[dict]:
+    return [d for f in sorted(EXAMPLES.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "objects.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_examples_follow_the_kmesh_fortio_sample() -> None:
+    manifests = m.load(m.default_files())
+    assert manifests.namespace("default").in_mesh
+    [service] = manifests.services
+    assert (service.name, service.selector) == ("fortio", {"app": "fortio"})
+    assert [(p.port, p.target_port) for p in service.ports] == [(80, 8080)]
+    by_name = {d.name: d for d in manifests.deployments}
+    assert set(by_name) == {"fortio-v1", "fortio-v2", "netutils"}
+    for version in ("1", "2"):
+        deployment = by_name[f"fortio-v{version}"]
+        assert deployment.pod_labels == {"app": "fortio", "version": f"v{version}"}
+        [container] = deployment.containers
+        assert container.image == "fortio/fortio"
+        assert container.args == ("server", "-http-port", "0.0.0.0:8080",
+                                  "-echo-server-default-params", f"header=server:{version}")
+    assert by_name["netutils"].containers[0].image == "hwchiu/netutils"
+    [vs] = manifests.virtual_services
+    assert [(d.subset, d.weight) for d in vs.http[0].destinations] == [("v1", 90), ("v2", 10)]
+    [rule] = manifests.destination_rules
+    assert [(s.name, s.labels) for s in rule.subsets] == [("v1", {"version": "v1"}),
+                                                           ("v2", {"version": "v2"})]
+    assert waypoint_keys(manifests) == [("default", "waypoint")]
+
+
+@pytest.mark.skipif(not ISTIO_CRDS.exists(), reason="needs ../shared/schemas (dev machines and CI)")
+def test_examples_pass_strict_kubernetes_and_istio_schema_validation() -> None:
+    validate_manifests(_docs(), "1.30", CrdSchemas.from_files([ISTIO_CRDS]))
+
+
+def test_pods_and_vips_are_planned_from_the_examples() -> None:
+    manifests = m.load(m.default_files())
+    plans = plan_pods(manifests)
+    assert [p.name for p in plans] == ["waypoint", "fortio-v1-0", "fortio-v2-0", "netutils-0"]
+    assert plans[0].waypoint and plans[0].labels["gateway.istio.io/managed"] == "istio.io-mesh-controller"
+    assert plan_vips(manifests) == {"default/fortio": "10.96.0.10"}
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", "not supported in the sandbox"),
+    ("apiVersion: networking.istio.io/v1alpha3\nkind: Gateway\nmetadata: {name: g}\n",
+     "not supported in the sandbox"),
+    ("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {type: NodePort, ports: [{port: 80}]}\n",
+     "NodePort is not supported"),
+    ("apiVersion: apps/v2\nkind: Deployment\nmetadata: {name: d}\n", "apiVersion apps/v2"),
+    ("kind: Service\napiVersion: v1\nmetadata: {}\n", "no metadata.name"),
+    ("a: [\n", "not valid YAML"),
+])
+def test_unsupported_or_malformed_objects_are_one_line_errors(tmp_path: Path, text: str, problem: str) -> None:
+    with pytest.raises(UsageError) as err:
+        m.load([_write(tmp_path, text)])
+    assert problem in str(err.value) and "\n" not in str(err.value)
+
+
+def _with_route(tmp_path: Path, route: str) -> Path:
+    text = (EXAMPLES / "fortio-route.yaml").read_text()
+    original = "          weight: 90\n"
+    assert original in text
+    return _write(tmp_path, text.replace(original, route))
+
+
+def test_weights_must_add_up_to_100(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="add up to 100"):
+        m.load([_with_route(tmp_path, "          weight: 80\n")])
+
+
+def test_unknown_subset_is_refused(tmp_path: Path) -> None:
+    text = (EXAMPLES / "fortio-route.yaml").read_text().replace("subset: v2", "subset: v3")
+    with pytest.raises(UsageError, match="subset v3"):
+        m.load([_write(tmp_path, text)])
+
+
+def test_unsupported_image_is_refused(tmp_path: Path) -> None:
+    text = (EXAMPLES / "netutils.yaml").read_text().replace("hwchiu/netutils", "nginx:1.27")
+    manifests = m.load([_write(tmp_path, text)])
+    with pytest.raises(UsageError, match="image nginx:1.27 is not supported in the sandbox"):
+        plan_pods(manifests)
+
+
+def test_a_directory_is_read_whole() -> None:
+    assert len(m.load([EXAMPLES]).deployments) == 3
+
+
+def test_image_names_ignore_registry_and_tag() -> None:
+    assert containers.image_name("docker.io/fortio/fortio:1.69.0") == "fortio/fortio"
+    assert containers.image_name("fortio/fortio@sha256:abc") == "fortio/fortio"
+    assert containers.image_name("localhost:5000/hwchiu/netutils") == "hwchiu/netutils"
+
+
+def test_fortio_container_runs_fortio_or_the_built_in_echo_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    deployment = next(d for d in m.load(m.default_files()).deployments if d.name == "fortio-v2")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    spec = containers.process_for(deployment.containers[0], deployment)
+    assert spec.argv[1:] == ("-m", "kmeshctl.sandbox.echo_server", "-http-port", "0.0.0.0:8080",
+                             "-echo-server-default-params", "header=server:2")
+    assert spec.ports == (8080,)
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/local/bin/fortio")
+    spec = containers.process_for(deployment.containers[0], deployment)
+    assert spec.argv == ("/usr/local/bin/fortio", "server", "-http-port", "0.0.0.0:8080",
+                         "-echo-server-default-params", "header=server:2")
+
+
+def test_echo_parameters_like_fortio() -> None:
+    params = EchoParams("header=server:1&status=503&delay=20ms&header=x-trace:a:b")
+    assert params.status == 503
+    assert params.headers == [("Server", "1"), ("X-Trace", "a:b")]
+    assert params.delay == pytest.approx(0.02)
+    assert canonical_header("content-TYPE") == "Content-Type"
+    assert parse_listen("0.0.0.0:8080") == ("0.0.0.0", 8080)
+    assert parse_listen(":8080") == ("0.0.0.0", 8080)
+    assert parse_listen("8080") == ("0.0.0.0", 8080)
