@@ -1,3 +1,366 @@
-"""Cluster-facing commands: render, install, uninstall, precheck, status, enable-ns, disable-ns."""
+"""Cluster-facing commands: install, uninstall, precheck, status, enable-ns, disable-ns.
+(`render` lives in cli/render.py; `install` shares its options.)"""
 
 from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kmeshctl import apply as applier
+from kmeshctl import namespaces as ns_ops
+from kmeshctl import precheck as checks
+from kmeshctl.cli.common import app, print_json
+from kmeshctl.cli.render import (
+    ClusterIdOption,
+    CrdFileOption,
+    EnableBpfLogOption,
+    EnableBypassOption,
+    ImageOption,
+    IstioNamespaceOption,
+    KubernetesVersionOption,
+    ManifestFormat,
+    ModeOption,
+    NamespaceOption,
+    OutputOption,
+    XdsAddressOption,
+    crd_schemas_from_options,
+    params_from_options,
+    print_manifests,
+)
+from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.istiod import resolve_xds_address
+from kmeshctl.kube import KubeClient, connect
+from kmeshctl.params import (
+    DEFAULT_IMAGE,
+    DEFAULT_ISTIO_NAMESPACE,
+    DEFAULT_KUBERNETES_VERSION,
+    DEFAULT_NAMESPACE,
+    XDS_ADDRESS_EXAMPLE,
+    InstallParams,
+)
+from kmeshctl.render import DAEMONSET_NAME, render_manifests
+from kmeshctl.rollout import RolloutTimeout, wait_for_rollout
+from kmeshctl.status import MeshStatus, mesh_status
+from kmeshctl.uninstall import DeleteResult, installed_objects, uninstall as uninstall_objects
+from kmeshctl.validate import is_kubernetes_kind, validate_manifests
+
+
+class TableOrJson(str, Enum):
+    table = "table"
+    json = "json"
+
+
+TableOutputOption = Annotated[TableOrJson, typer.Option("-o", "--output", help="Output format.")]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", min=1, metavar="SECONDS", help="Give up waiting after this many seconds.")
+]
+PLACEHOLDER_XDS = "istiod.istio-system.svc:15012"  # stands in for a not-yet-discovered address
+
+
+def out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+# -- install ------------------------------------------------------------------------------
+
+
+@app.command()
+def install(
+    xds_address: XdsAddressOption = None,
+    cluster_id: ClusterIdOption = None,
+    image: ImageOption = DEFAULT_IMAGE,
+    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+    mode: ModeOption = "dual-engine",
+    enable_bypass: EnableBypassOption = False,
+    enable_bpf_log: EnableBpfLogOption = False,
+    istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
+    kubernetes_version: KubernetesVersionOption = DEFAULT_KUBERNETES_VERSION,
+    crd_file: CrdFileOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Render and validate, print, apply nothing.")] = False,
+    output: OutputOption = ManifestFormat.yaml,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the DaemonSet rollout.")] = True,
+    timeout: TimeoutOption = 300,
+) -> None:
+    """Install the node agent DaemonSet and the waypoint EnvoyFilters (server-side apply).
+
+    Everything is checked before the first write: flags, rendering, strict schema
+    validation (Istio kinds against the cluster's own CRDs, or --crd-file), and that the
+    cluster serves every kind. Re-running with the same flags changes nothing.
+    With --dry-run the manifests are printed (-o yaml|json) and nothing is applied;
+    otherwise -o json prints the result of each apply as JSON.
+    """
+    options = dict(image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
+                   enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace,
+                   kubernetes_version=kubernetes_version)
+    # Flags first, offline: a bad flag never waits for (or touches) the cluster.
+    params_from_options(xds_address or PLACEHOLDER_XDS, cluster_id, **options)
+    crds = crd_schemas_from_options(crd_file)
+    client = _cluster_for_dry_run(xds_address) if dry_run else _reachable_cluster()
+    if xds_address is None:
+        assert client is not None
+        xds_address = resolve_xds_address(client, istio_namespace)
+        err().print(f"Using istiod at {xds_address} (found in namespace {istio_namespace})")
+    params = params_from_options(xds_address, cluster_id, **options)
+    objs = render_manifests(params)
+    if dry_run:
+        _dry_run(client, objs, params, crds, output)
+        return
+    assert client is not None
+    applier.preflight(client, objs, params.kubernetes_version, crds)
+    _apply_and_report(client, objs, output)
+    if wait:
+        _wait_rollout(client, params.namespace, timeout, output)
+
+
+def _reachable_cluster() -> KubeClient:
+    client = connect()
+    client.server_version()  # fails with a clear message when unreachable
+    return client
+
+
+def _cluster_for_dry_run(xds_address: Optional[str]) -> Optional[KubeClient]:
+    """The cluster when one is reachable; offline dry-run needs --xds-address."""
+    try:
+        return _reachable_cluster()
+    except KmeshctlError as error:
+        if xds_address is None:
+            raise UsageError(
+                f"no cluster to find istiod in ({error}); pass --xds-address HOST:PORT "
+                f"(e.g. {XDS_ADDRESS_EXAMPLE}) for an offline dry run"
+            ) from error
+        err().print(f"[yellow]No reachable cluster ({type(error).__name__}): validating offline[/]")
+        return None
+
+
+def _dry_run(
+    client: Optional[KubeClient], objs: list[dict], params: InstallParams, crds, output: ManifestFormat
+) -> None:
+    if client is not None:
+        applier.preflight(client, objs, params.kubernetes_version, crds)
+        source = "--crd-file" if crds else "the cluster's CRDs"
+        err().print(f"Dry run: validated against {source}; the cluster serves every kind. Nothing applied.")
+    else:
+        validate_manifests(objs, params.kubernetes_version, crds)
+        custom = sorted({o["kind"] for o in objs if not is_kubernetes_kind(o, params.kubernetes_version)})
+        if crds is None and custom:
+            err().print(f"[yellow]Warning: {', '.join(custom)} not schema-validated offline; give --crd-file[/]")
+        err().print("Dry run: nothing applied.")
+    print_manifests(objs, output)
+
+
+def _apply_and_report(client: KubeClient, objs: list[dict], output: ManifestFormat) -> None:
+    as_json = output is ManifestFormat.json
+    console = out()
+
+    def report(result: applier.ApplyResult) -> None:
+        if not as_json:
+            style = {"created": "green", "configured": "yellow", "unchanged": "dim"}[result.action]
+            console.print(f"{result.ref} [{style}]{result.action}[/]")
+
+    results = applier.apply_all(client, objs, report)
+    unchanged = applier.nothing_changed(results)
+    if as_json:
+        print_json({"applied": [{"object": r.ref, "action": r.action} for r in results], "changed": not unchanged})
+    elif unchanged:
+        console.print("Nothing to do: the cluster already matches.")
+
+
+def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: ManifestFormat) -> None:
+    try:
+        wait_for_rollout(client, namespace, DAEMONSET_NAME, timeout, console=err())
+    except RolloutTimeout as error:
+        console = err()
+        console.print("[red]Pods not ready:[/]")
+        for pod in error.state.not_ready():
+            console.print(f"  {pod.name} (node {pod.node or '-'}): {pod.reason}")
+        raise
+    err().print(f"[green]DaemonSet {namespace}/{DAEMONSET_NAME} is ready.[/]")
+
+
+# -- uninstall ------------------------------------------------------------------------------
+
+
+@app.command()
+def uninstall(
+    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+    istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
+    timeout: TimeoutOption = 300,
+) -> None:
+    """Delete what install created, in reverse order, waiting for each object to go.
+
+    Safe to repeat. Namespaces still labelled istio.io/dataplane-mode=Kmesh are listed
+    (disable them with `kmeshctl disable-ns`)."""
+    objs = installed_objects(namespace, istio_namespace)  # checks the namespace flags first
+    client = _reachable_cluster()
+    console = out()
+
+    def report(result: DeleteResult) -> None:
+        style = "green" if result.outcome == "deleted" else "dim"
+        console.print(f"{result.ref} [{style}]{result.outcome}[/]")
+
+    results = uninstall_objects(client, objs, timeout, report)
+    if not any(r.outcome == "deleted" for r in results):
+        console.print("Nothing to uninstall: none of the objects exist.")
+    enrolled = ns_ops.enrolled_namespaces(client)
+    if enrolled:
+        names = " ".join(enrolled)
+        err().print(f"[yellow]Namespaces still labelled {ns_ops.MODE_LABEL}={ns_ops.MODE_VALUE}: {names} "
+                    f"(run: kmeshctl disable-ns {names})[/]")
+
+
+# -- precheck ---------------------------------------------------------------------------------
+
+
+@app.command()
+def precheck(
+    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+    istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
+    output: TableOutputOption = TableOrJson.table,
+) -> None:
+    """Check the cluster is ready for install: API, version, Istio CRDs, istiod, node kernels,
+    permissions. Exit 0 when nothing fails, 1 otherwise."""
+    installed_objects(namespace, istio_namespace)  # bad namespace flags: usage error first
+    try:
+        client = connect()
+    except KmeshctlError as error:  # no usable kubeconfig: that is the first failed check
+        results = [checks.CheckResult("API reachable", "fail", str(error),
+                                      "pass --kubeconfig/--context of a reachable cluster")]
+    else:
+        results = checks.run_prechecks(client, namespace, istio_namespace)
+    if output is TableOrJson.json:
+        print_json(checks.to_json(results))
+    else:
+        _print_checks(results)
+    if not checks.passed(results):
+        raise typer.Exit(1)
+
+
+def _print_checks(results: list[checks.CheckResult]) -> None:
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("CHECK", "RESULT", "DETAIL", "FIX"):
+        table.add_column(column)
+    style = {"pass": "green", "warn": "yellow", "fail": "red"}
+    for r in results:
+        table.add_row(r.name, f"[{style[r.status]}]{r.status}[/]", r.detail, r.fix)
+    out().print(table)
+
+
+# -- status -------------------------------------------------------------------------------------
+
+
+@app.command()
+def status(
+    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+    output: TableOutputOption = TableOrJson.table,
+) -> None:
+    """Show the node-agent DaemonSet and its pods, enrolled namespaces and redirected pods.
+    Exit 1 when kmesh is not installed or not every pod is ready."""
+    state = mesh_status(_reachable_cluster(), namespace)
+    if output is TableOrJson.json:
+        print_json(state.to_dict())
+    else:
+        _print_status(state)
+    if not state.healthy:
+        raise typer.Exit(1)
+
+
+def _print_status(state: MeshStatus) -> None:
+    console = out()
+    if state.daemonset is None:
+        console.print(f"[red]Not installed:[/] no DaemonSet {DAEMONSET_NAME} in namespace {state.namespace} "
+                      "(run kmeshctl install)")
+    else:
+        ds = state.daemonset
+        console.print(f"DaemonSet {state.namespace}/{ds['name']}: desired {ds['desired']}  updated {ds['updated']}  "
+                      f"ready {ds['ready']}  image {ds['image']}")
+        table = Table(show_edge=False, pad_edge=False)
+        for column in ("NODE", "POD", "READY", "RESTARTS", "AGE", "IMAGE"):
+            table.add_column(column)
+        for pod in state.pods:
+            table.add_row(pod.node, pod.name, "yes" if pod.ready else f"no ({pod.reason})", str(pod.restarts),
+                          pod.to_dict()["age"], pod.image)
+        console.print(table)
+    console.print(f"Enrolled namespaces: {', '.join(state.enrolled_namespaces) or '(none)'}")
+    console.print(f"Pods with kmesh.net/redirection=enabled: {', '.join(state.redirected_pods) or '(none)'}")
+
+
+# -- enable-ns / disable-ns -----------------------------------------------------------------------
+
+NamespacesArgument = Annotated[list[str], typer.Argument(metavar="NAMESPACE...", help="Namespaces to change.")]
+WaitOption = Annotated[
+    bool, typer.Option("--wait/--no-wait", help="Wait until every running pod is (un)marked by the node agent.")
+]
+
+
+@app.command("enable-ns")
+def enable_ns(
+    namespaces: NamespacesArgument,
+    wait: WaitOption = False,
+    timeout: TimeoutOption = 300,
+    output: TableOutputOption = TableOrJson.table,
+) -> None:
+    """Enroll namespaces: label them istio.io/dataplane-mode=Kmesh (all must exist, else nothing changes)."""
+    _set_mode(namespaces, True, wait, timeout, output)
+
+
+@app.command("disable-ns")
+def disable_ns(
+    namespaces: NamespacesArgument,
+    wait: WaitOption = False,
+    timeout: TimeoutOption = 300,
+    output: TableOutputOption = TableOrJson.table,
+) -> None:
+    """Release namespaces: remove the label istio.io/dataplane-mode (all must exist, else nothing changes)."""
+    _set_mode(namespaces, False, wait, timeout, output)
+
+
+def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output: TableOrJson) -> None:
+    client = _reachable_cluster()
+    changes = ns_ops.set_mode_label(client, names, enable)
+    as_json = output is TableOrJson.json
+    for change in changes:
+        if not as_json:
+            verb = ("enrolled" if change.changed else "already enrolled") if enable else (
+                "released" if change.changed else "not enrolled")
+            out().print(f"namespace {change.name} {verb}")
+        if enable and change.sidecar_injection:
+            err().print(f"[yellow]Warning: namespace {change.name} also has Istio sidecar injection on; "
+                        "pods with a sidecar are never enrolled (remove istio-injection / istio.io/rev)[/]")
+    if wait:
+        pods = ns_ops.wait_for_annotations(client, [c.name for c in changes], timeout,
+                                           on_poll=_progress_printer(timeout, as_json))
+    else:
+        pods = [p for c in changes for p in ns_ops.pod_enrollment(client, c.name)]
+    if as_json:
+        print_json({"namespaces": [{"name": c.name, "changed": c.changed, "sidecarInjection": c.sidecar_injection}
+                                   for c in changes], "pods": [p.to_dict() for p in pods]})
+    else:
+        _print_pods(pods)
+
+
+def _progress_printer(timeout: float, quiet: bool):
+    console = err()
+
+    def show(pods: list[ns_ops.PodEnrollment], waited: float) -> None:
+        if not quiet and ns_ops.pending_pods(pods):
+            console.print(f"waiting for {len(ns_ops.pending_pods(pods))} pod(s) "
+                          f"({waited:.0f} s of {timeout:g} s limit)")
+
+    return show
+
+
+def _print_pods(pods: list[ns_ops.PodEnrollment]) -> None:
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("NAMESPACE", "POD", "PHASE", "ANNOTATED"):
+        table.add_column(column)
+    for pod in pods:
+        table.add_row(pod.namespace, pod.name, pod.phase, "yes" if pod.annotated else "no")
+    out().print(table if pods else "No pods.")

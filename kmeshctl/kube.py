@@ -1,0 +1,271 @@
+"""Talking to the Kubernetes API: load the kubeconfig (or in-cluster config) and a thin
+JSON client on top of the official `kubernetes` package: discovery of served kinds,
+server-side apply, get, list, patch, delete and create.
+
+Objects are plain dicts (the API's JSON), so rendered manifests go out unchanged."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Optional
+from urllib.parse import quote
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.config.config_exception import ConfigException
+
+from kmeshctl.cli.common import GLOBAL
+from kmeshctl.errors import KmeshctlError
+
+FIELD_MANAGER = "kmeshctl"
+APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+REQUEST_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
+
+
+class ApiError(KmeshctlError):
+    """The API server answered with a non-2xx status (its Status message is kept)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class ApiUnreachable(KmeshctlError):
+    """No answer from the API server at all."""
+
+
+class KindNotServed(KmeshctlError):
+    """The cluster does not serve this apiVersion/kind (for example: no Istio CRDs)."""
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def collection_path(self, namespace: Optional[str] = None) -> str:
+        root = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            return f"{root}/namespaces/{quote(namespace, safe='')}/{self.plural}"
+        return f"{root}/{self.plural}"
+
+    def object_path(self, name: str, namespace: Optional[str] = None) -> str:
+        return f"{self.collection_path(namespace)}/{quote(name, safe='')}"
+
+
+def load_configuration() -> k8s.Configuration:
+    """Kubeconfig from --kubeconfig/KUBECONFIG (+ --context), else in-cluster, else ~/.kube/config."""
+    cfg = k8s.Configuration()
+    if GLOBAL.kubeconfig is None and GLOBAL.context is None and _running_in_cluster():
+        k8s_config.load_incluster_config(client_configuration=cfg)
+        return cfg
+    path = GLOBAL.kubeconfig or os.path.expanduser("~/.kube/config")
+    try:
+        k8s_config.load_kube_config(
+            config_file=path, context=GLOBAL.context, client_configuration=cfg, persist_config=False
+        )
+    except (ConfigException, OSError) as err:
+        raise KmeshctlError(
+            f"cannot load kubeconfig {path!r} ({err}); pass --kubeconfig PATH and --context NAME "
+            "of a cluster you can reach"
+        ) from err
+    return cfg
+
+
+def _running_in_cluster() -> bool:
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(
+        "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    )
+
+
+def connect() -> "KubeClient":
+    return KubeClient(k8s.ApiClient(load_configuration()))
+
+
+class KubeClient:
+    """A thin JSON client: one method per API verb the commands use."""
+
+    def __init__(self, api_client: k8s.ApiClient) -> None:
+        self._api = api_client
+        self._group_versions: Optional[set[str]] = None
+        self._resources: dict[str, dict[str, ResourceKind]] = {}
+
+    @property
+    def host(self) -> str:
+        return self._api.configuration.host
+
+    # -- raw requests --------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Optional[dict[str, str]] = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Optional[dict]:
+        """One API call; returns the decoded JSON body (None on 404 for GET)."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            # The REST layer sends dicts as JSON for JSON and YAML content types alike
+            # (JSON is valid YAML, so apply-patch+yaml accepts it).
+            headers["Content-Type"] = content_type
+        query_params = [(k, v) for k, v in (query or {}).items() if v is not None]
+        _, url, headers, _, _ = self._api.param_serialize(
+            method, path, query_params=query_params or None, header_params=headers,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self._api.call_api(
+                method, url, header_params=headers, body=body, _request_timeout=REQUEST_TIMEOUT
+            )
+            response.read()
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise ApiUnreachable(
+                f"cannot reach the Kubernetes API at {self.host} ({type(err).__name__}); "
+                "check --kubeconfig/--context and that the cluster is up"
+            ) from err
+        if method == "GET" and response.status == 404:
+            return None
+        data = _decode(response.data)
+        if not 200 <= response.status < 300:
+            raise _api_error(response.status, method, path, data)
+        return data
+
+    # -- discovery -----------------------------------------------------------
+
+    def server_version(self) -> dict:
+        return self.request("GET", "/version") or {}
+
+    def served_group_versions(self) -> set[str]:
+        if self._group_versions is None:
+            core = self.request("GET", "/api") or {}
+            groups = self.request("GET", "/apis") or {}
+            served = set(core.get("versions", []))
+            for group in groups.get("groups", []):
+                served.update(v["groupVersion"] for v in group.get("versions", []))
+            self._group_versions = served
+        return self._group_versions
+
+    def resources_of(self, api_version: str) -> dict[str, ResourceKind]:
+        """The kinds served under one apiVersion (empty when the group/version is not served)."""
+        if api_version not in self._resources:
+            self._resources[api_version] = self._discover(api_version)
+        return self._resources[api_version]
+
+    def _discover(self, api_version: str) -> dict[str, ResourceKind]:
+        if api_version not in self.served_group_versions():
+            return {}
+        group, _, version = api_version.rpartition("/")
+        path = f"/apis/{api_version}" if group else f"/api/{api_version}"
+        listing = self.request("GET", path) or {}
+        kinds: dict[str, ResourceKind] = {}
+        for res in listing.get("resources", []):
+            if "/" in res["name"]:  # subresources such as daemonsets/status
+                continue
+            kinds[res["kind"]] = ResourceKind(group, version, res["kind"], res["name"], res["namespaced"])
+        return kinds
+
+    def is_served(self, api_version: str, kind: str) -> bool:
+        return kind in self.resources_of(api_version)
+
+    def kind(self, api_version: str, kind: str) -> ResourceKind:
+        found = self.resources_of(api_version).get(kind)
+        if found is None:
+            raise KindNotServed(f"the cluster does not serve {kind} ({api_version})")
+        return found
+
+    # -- verbs ---------------------------------------------------------------
+
+    def get(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None) -> Optional[dict]:
+        return self.request("GET", self.kind(api_version, kind).object_path(name, namespace))
+
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: Optional[str] = None,
+        label_selector: Optional[str] = None,
+        field_selector: Optional[str] = None,
+    ) -> list[dict]:
+        path = self.kind(api_version, kind).collection_path(namespace)
+        query = {"labelSelector": label_selector, "fieldSelector": field_selector}
+        return (self.request("GET", path, query) or {}).get("items", [])
+
+    def apply(self, obj: dict) -> dict:
+        """Server-side apply as field manager `kmeshctl`, never forcing another manager's fields."""
+        meta = obj["metadata"]
+        path = self.kind(obj["apiVersion"], obj["kind"]).object_path(meta["name"], meta.get("namespace"))
+        query = {"fieldManager": FIELD_MANAGER, "force": "false"}
+        try:
+            return self.request("PATCH", path, query, obj, APPLY_PATCH) or {}
+        except ApiError as err:
+            if err.status != 409:
+                raise
+            raise ApiError(
+                409, err.reason,
+                f"{obj['kind']} {_display_name(meta)}: {err}; another field manager owns these fields: "
+                "remove that manager's changes (or delete the object) and re-run",
+            ) from err
+
+    def merge_patch(
+        self, api_version: str, kind: str, name: str, patch: dict, namespace: Optional[str] = None
+    ) -> dict:
+        path = self.kind(api_version, kind).object_path(name, namespace)
+        query = {"fieldManager": FIELD_MANAGER}
+        return self.request("PATCH", path, query, patch, MERGE_PATCH) or {}
+
+    def create(self, api_version: str, kind: str, body: dict, namespace: Optional[str] = None) -> dict:
+        path = self.kind(api_version, kind).collection_path(namespace)
+        return self.request("POST", path, {"fieldManager": FIELD_MANAGER}, body) or {}
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None) -> bool:
+        """Delete with background propagation; False when the object was already gone."""
+        path = self.kind(api_version, kind).object_path(name, namespace)
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        try:
+            self.request("DELETE", path, body=body)
+        except ApiError as err:
+            if err.status == 404:
+                return False
+            raise
+        return True
+
+
+def _decode(raw: bytes) -> Optional[dict]:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {"message": raw.decode("utf-8", "replace")[:200]}
+
+
+def _api_error(status: int, method: str, path: str, data: Optional[dict]) -> ApiError:
+    data = data or {}
+    reason = data.get("reason", "")
+    message = data.get("message") or f"HTTP {status}"
+    if status in (401, 403):
+        message += " (check your credentials / RBAC: `kmeshctl precheck` lists what is missing)"
+    return ApiError(status, reason, f"{method} {path} failed: {message}")
+
+
+def _display_name(meta: dict) -> str:
+    return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
+
+
+def object_ref(obj: dict) -> str:
+    """`Kind namespace/name` for messages."""
+    return f"{obj['kind']} {_display_name(obj['metadata'])}"

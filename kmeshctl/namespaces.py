@@ -1,0 +1,123 @@
+"""Enrolling namespaces in the mesh: the label `istio.io/dataplane-mode=Kmesh` on a
+namespace enrolls its pods; the node agent then marks each enrolled pod with the
+annotation `kmesh.net/redirection: enabled` (facts section 5)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from kmeshctl.enrollment import MODE_LABEL, REDIRECTION_ANNOTATION, PodView, decide, is_annotated, namespace_enabled
+from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.kube import KubeClient
+
+MODE_VALUE = "Kmesh"
+
+
+@dataclass(frozen=True)
+class NamespaceChange:
+    name: str
+    changed: bool
+    sidecar_injection: bool  # the namespace also asks for Istio sidecars
+
+
+@dataclass(frozen=True)
+class PodEnrollment:
+    name: str
+    namespace: str
+    phase: str
+    annotated: bool
+    expected: Optional[bool]  # should carry the annotation once the agent has seen it
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "namespace": self.namespace, "phase": self.phase,
+                "annotated": self.annotated, "expected": self.expected}
+
+
+def enrolled_namespaces(client: KubeClient) -> list[str]:
+    labelled = client.list("v1", "Namespace", label_selector=MODE_LABEL)
+    return sorted(ns["metadata"]["name"] for ns in labelled if namespace_enabled(ns["metadata"]["labels"]))
+
+
+def has_sidecar_injection(namespace: dict) -> bool:
+    labels = namespace["metadata"].get("labels") or {}
+    return labels.get("istio-injection") == "enabled" or "istio.io/rev" in labels
+
+
+def fetch_all(client: KubeClient, names: list[str]) -> list[dict]:
+    """Every named namespace, or a UsageError naming the missing ones (nothing changed)."""
+    found = {name: client.get("v1", "Namespace", name) for name in dict.fromkeys(names)}
+    missing = [name for name, ns in found.items() if ns is None]
+    if missing:
+        raise UsageError(
+            f"namespace(s) not found: {', '.join(missing)}; nothing was changed. "
+            "Fix: create them first or correct the names (`kubectl get namespaces`)"
+        )
+    return list(found.values())  # type: ignore[arg-type]
+
+
+def set_mode_label(client: KubeClient, names: list[str], enable: bool) -> list[NamespaceChange]:
+    """Add (enable) or remove the mesh label on every namespace, after checking they all exist."""
+    changes = []
+    for ns in fetch_all(client, names):
+        labels = ns["metadata"].get("labels") or {}
+        needs_change = namespace_enabled(labels) != enable
+        if needs_change:
+            value = MODE_VALUE if enable else None  # merge-patch null removes the label
+            client.merge_patch("v1", "Namespace", ns["metadata"]["name"], {"metadata": {"labels": {MODE_LABEL: value}}})
+        changes.append(NamespaceChange(ns["metadata"]["name"], needs_change, has_sidecar_injection(ns)))
+    return changes
+
+
+def expected_enrollment(pod: dict, namespace_labels: dict[str, str]) -> Optional[bool]:
+    """Whether the agent should mark this pod; None when that depends on the install's
+    --enable-bypass (the pod carries the bypass label)."""
+    view = PodView.from_k8s(pod)
+    with_bypass = decide(view, namespace_labels, enable_bypass=True).enroll
+    without_bypass = decide(view, namespace_labels, enable_bypass=False).enroll
+    return with_bypass if with_bypass == without_bypass else None
+
+
+def pod_enrollment(client: KubeClient, namespace: str) -> list[PodEnrollment]:
+    ns = client.get("v1", "Namespace", namespace) or {"metadata": {}}
+    ns_labels = ns["metadata"].get("labels") or {}
+    result = []
+    for pod in client.list("v1", "Pod", namespace=namespace):
+        phase = pod.get("status", {}).get("phase", "Unknown")
+        result.append(PodEnrollment(
+            name=pod["metadata"]["name"], namespace=namespace, phase=phase,
+            annotated=is_annotated(PodView.from_k8s(pod)),
+            expected=expected_enrollment(pod, ns_labels) if phase == "Running" else False,
+        ))
+    return result
+
+
+def pending_pods(pods: list[PodEnrollment]) -> list[PodEnrollment]:
+    """Running pods whose annotation does not yet match their enrollment."""
+    return [p for p in pods if p.phase == "Running" and p.expected is not None and p.annotated != p.expected]
+
+
+def wait_for_annotations(
+    client: KubeClient,
+    namespaces: list[str],
+    timeout: float,
+    on_poll: Callable[[list[PodEnrollment], float], None] = lambda pods, waited: None,
+    poll: float = 1.0,
+) -> list[PodEnrollment]:
+    """Until every running pod of the namespaces is (un)annotated as its enrollment says."""
+    start = time.monotonic()
+    while True:
+        pods = [p for ns in namespaces for p in pod_enrollment(client, ns)]
+        waited = time.monotonic() - start
+        on_poll(pods, waited)
+        pending = pending_pods(pods)
+        if not pending:
+            return pods
+        if waited >= timeout:
+            names = ", ".join(f"{p.namespace}/{p.name}" for p in pending)
+            raise KmeshctlError(
+                f"{len(pending)} running pod(s) not yet (un)marked {REDIRECTION_ANNOTATION} after {timeout:g} s: "
+                f"{names}; fix: check the node agent (`kmeshctl status`) or wait longer with --timeout"
+            )
+        time.sleep(min(poll, max(timeout - waited, 0.05)))

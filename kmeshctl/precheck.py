@@ -1,0 +1,159 @@
+"""`precheck`: can kmeshctl install into this cluster? Each check says pass / warn / fail
+and, when it does not pass, how to fix it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Callable, Literal
+
+from kmeshctl.errors import KmeshctlError
+from kmeshctl.istiod import XDS_PORT, istiod_addresses
+from kmeshctl.kube import KubeClient
+from kmeshctl.uninstall import installed_objects
+
+Status = Literal["pass", "warn", "fail"]
+MIN_SERVER_VERSION = (1, 26)
+MIN_KERNEL = (5, 10)
+ISTIO_KINDS = [  # (apiVersion, kind, needed by)
+    ("networking.istio.io/v1alpha3", "EnvoyFilter", "install (waypoint filters)"),
+    ("networking.istio.io/v1alpha3", "VirtualService", "the fortio demo's traffic split"),
+    ("networking.istio.io/v1alpha3", "DestinationRule", "the fortio demo's subsets"),
+]
+INSTALL_VERBS = ("get", "create", "patch")  # server-side apply = patch, plus create when absent
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str) -> list[CheckResult]:
+    reachable = check_api_reachable(client)
+    if reachable.status == "fail":
+        return [reachable]
+    checks: list[tuple[str, Callable[[], list[CheckResult]]]] = [
+        ("Kubernetes version", lambda: [check_server_version(client)]),
+        ("Istio CRDs", lambda: check_istio_kinds(client)),
+        (f"istiod Service :{XDS_PORT}", lambda: [check_istiod(client, istio_namespace)]),
+        (f"node kernels >= {MIN_KERNEL[0]}.{MIN_KERNEL[1]}", lambda: [check_node_kernels(client)]),
+        ("permissions to install", lambda: [check_permissions(client, namespace, istio_namespace)]),
+    ]
+    results = [reachable]
+    for name, check in checks:
+        try:
+            results.extend(check())
+        except KmeshctlError as err:  # e.g. the caller may not even list nodes
+            results.append(CheckResult(name, "fail", f"could not check: {err}", "fix the error shown, then re-run"))
+    return results
+
+
+def check_api_reachable(client: KubeClient) -> CheckResult:
+    try:
+        version = client.server_version()
+    except KmeshctlError as err:
+        return CheckResult("API reachable", "fail", str(err),
+                           "pass --kubeconfig/--context of a reachable cluster (ACK: download its kubeconfig)")
+    return CheckResult("API reachable", "pass", f"{client.host} answers ({version.get('gitVersion', '?')})")
+
+
+def parse_server_version(version: dict) -> tuple[int, int]:
+    major = int(re.sub(r"\D", "", str(version.get("major", "0"))) or 0)
+    minor = int(re.sub(r"\D", "", str(version.get("minor", "0"))) or 0)  # "30+" on some providers
+    return major, minor
+
+
+def check_server_version(client: KubeClient) -> CheckResult:
+    found = parse_server_version(client.server_version())
+    text = f"{found[0]}.{found[1]}"
+    wanted = f"{MIN_SERVER_VERSION[0]}.{MIN_SERVER_VERSION[1]}"
+    if found >= MIN_SERVER_VERSION:
+        return CheckResult("Kubernetes version", "pass", f"{text} (>= {wanted})")
+    return CheckResult("Kubernetes version", "fail", f"{text} is older than {wanted}",
+                       f"upgrade the cluster to Kubernetes {wanted} or later")
+
+
+def check_istio_kinds(client: KubeClient) -> list[CheckResult]:
+    results = []
+    for api_version, kind, needed_by in ISTIO_KINDS:
+        name = f"Istio CRD {kind}"
+        if client.is_served(api_version, kind):
+            results.append(CheckResult(name, "pass", f"{api_version} {kind} served"))
+            continue
+        status: Status = "fail" if kind == "EnvoyFilter" else "warn"
+        results.append(CheckResult(name, status, f"{api_version} {kind} not served (needed by {needed_by})",
+                                   "add the cluster to an ASM instance (or install Istio) so its CRDs exist"))
+    return results
+
+
+def check_istiod(client: KubeClient, istio_namespace: str) -> CheckResult:
+    name = f"istiod Service :{XDS_PORT}"
+    found = istiod_addresses(client, istio_namespace)
+    if len(found) == 1:
+        return CheckResult(name, "pass", found[0])
+    if found:
+        return CheckResult(name, "warn", f"several revisions: {', '.join(found)}",
+                           "pass the one to use with install --xds-address")
+    return CheckResult(name, "fail", f"no istiod* Service exposing {XDS_PORT} in {istio_namespace}",
+                       "check --istio-namespace, or pass install --xds-address HOST:PORT")
+
+
+def parse_kernel(version: str) -> tuple[int, int] | None:
+    match = re.match(r"^(\d+)\.(\d+)", version)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def check_node_kernels(client: KubeClient) -> CheckResult:
+    name = f"node kernels >= {MIN_KERNEL[0]}.{MIN_KERNEL[1]}"
+    nodes = client.list("v1", "Node")
+    if not nodes:
+        return CheckResult(name, "warn", "no nodes found", "add nodes before installing (the DaemonSet runs one pod each)")
+    too_old = []
+    for node in nodes:
+        kernel = node.get("status", {}).get("nodeInfo", {}).get("kernelVersion", "")
+        parsed = parse_kernel(kernel)
+        if parsed is None or parsed < MIN_KERNEL:
+            too_old.append(f"{node['metadata']['name']} ({kernel or 'unknown'})")
+    if too_old:
+        return CheckResult(name, "fail", f"too old: {', '.join(too_old)}",
+                           "use nodes with kernel 5.10 or later (e.g. Alibaba Cloud Linux 3)")
+    return CheckResult(name, "pass", f"{len(nodes)} node(s) ok")
+
+
+def check_permissions(client: KubeClient, namespace: str, istio_namespace: str) -> CheckResult:
+    name = "permissions to install"
+    denied = []
+    for obj in installed_objects(namespace, istio_namespace):
+        if not client.is_served(obj["apiVersion"], obj["kind"]):
+            continue  # reported by the CRD check
+        kind = client.kind(obj["apiVersion"], obj["kind"])
+        obj_namespace = obj["metadata"].get("namespace", "")
+        for verb in INSTALL_VERBS:
+            if not can_i(client, verb, kind.group, kind.plural, obj_namespace):
+                resource = f"{kind.plural}.{kind.group}" if kind.group else kind.plural
+                denied.append(f"{verb} {resource}" + (f" in {obj_namespace}" if obj_namespace else ""))
+    if denied:
+        return CheckResult(name, "fail", "denied: " + ", ".join(dict.fromkeys(denied)),
+                           "ask a cluster admin for these permissions (e.g. bind cluster-admin for the install)")
+    return CheckResult(name, "pass", "may get/create/patch every object install creates")
+
+
+def can_i(client: KubeClient, verb: str, group: str, resource: str, namespace: str) -> bool:
+    review = {
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"verb": verb, "group": group, "resource": resource,
+                                        "namespace": namespace}},
+    }
+    answer = client.create("authorization.k8s.io/v1", "SelfSubjectAccessReview", review)
+    return bool(answer.get("status", {}).get("allowed"))
+
+
+def passed(results: list[CheckResult]) -> bool:
+    return all(r.status != "fail" for r in results)
+
+
+def to_json(results: list[CheckResult]) -> dict:
+    return {"ok": passed(results), "checks": [asdict(r) for r in results]}

@@ -1,0 +1,193 @@
+"""Waiting for the node-agent DaemonSet to roll out, with a live view of desired /
+updated / ready and the pod on each node, under a visible time limit. Also how a pod's
+readiness is read (shared with `status`)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Optional
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from kmeshctl.errors import KmeshctlError
+from kmeshctl.kube import KubeClient
+
+POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class PodState:
+    name: str
+    namespace: str
+    node: str
+    phase: str
+    ready: bool
+    restarts: int
+    image: str
+    reason: str  # why it is not ready ("" when ready)
+    created: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "namespace": self.namespace, "node": self.node, "phase": self.phase,
+                "ready": self.ready, "restarts": self.restarts, "image": self.image, "reason": self.reason,
+                "age": age(self.created)}
+
+
+@dataclass(frozen=True)
+class RolloutState:
+    found: bool
+    desired: int = 0
+    updated: int = 0
+    ready: int = 0
+    observed: bool = False  # the controller has seen the latest spec
+    pods: list[PodState] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.found and self.observed and self.updated == self.desired and self.ready == self.desired
+
+    def not_ready(self) -> list[PodState]:
+        return [p for p in self.pods if not p.ready]
+
+
+class RolloutTimeout(KmeshctlError):
+    def __init__(self, message: str, state: RolloutState) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+# -- reading pods -------------------------------------------------------------------------
+
+
+def pod_state(pod: dict) -> PodState:
+    meta, spec, status = pod["metadata"], pod.get("spec", {}), pod.get("status", {})
+    statuses = status.get("containerStatuses", [])
+    ready = status.get("phase") == "Running" and _condition_true(status, "Ready")
+    return PodState(
+        name=meta["name"], namespace=meta.get("namespace", ""), node=spec.get("nodeName", ""),
+        phase=status.get("phase", "Unknown"), ready=ready,
+        restarts=sum(int(s.get("restartCount", 0)) for s in statuses),
+        image=", ".join(c.get("image", "") for c in spec.get("containers", [])),
+        reason="" if ready else not_ready_reason(status), created=meta.get("creationTimestamp", ""),
+    )
+
+
+def _condition_true(status: dict, kind: str) -> bool:
+    return any(c.get("type") == kind and c.get("status") == "True" for c in status.get("conditions", []))
+
+
+def not_ready_reason(status: dict) -> str:
+    """The most telling reason a pod is not ready, e.g. `ImagePullBackOff: Back-off pulling image ...`."""
+    for container in status.get("containerStatuses", []):
+        state = container.get("state", {})
+        for key in ("waiting", "terminated"):
+            if key in state and state[key].get("reason"):
+                message = state[key].get("message", "")
+                return f"{state[key]['reason']}: {message}" if message else state[key]["reason"]
+    for condition in status.get("conditions", []):
+        if condition.get("status") != "True" and condition.get("reason"):
+            return f"{condition['reason']}: {condition.get('message', '')}".rstrip(": ")
+    return status.get("phase", "Unknown")
+
+
+def age(timestamp: str) -> str:
+    if not timestamp:
+        return ""
+    created = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    seconds = int((datetime.now(timezone.utc) - created).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+def selector_string(match_labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
+
+
+def daemonset_pods(client: KubeClient, daemonset: dict) -> list[PodState]:
+    selector = selector_string(daemonset["spec"]["selector"].get("matchLabels", {}))
+    uid = daemonset["metadata"].get("uid")
+    pods = client.list("v1", "Pod", namespace=daemonset["metadata"]["namespace"], label_selector=selector)
+    owned = [p for p in pods if any(r.get("uid") == uid for r in p["metadata"].get("ownerReferences", []))]
+    return sorted((pod_state(p) for p in owned), key=lambda p: (p.node, p.name))
+
+
+def read_rollout(client: KubeClient, namespace: str, name: str) -> RolloutState:
+    ds = client.get("apps/v1", "DaemonSet", name, namespace)
+    if ds is None:
+        return RolloutState(found=False)
+    status = ds.get("status", {})
+    return RolloutState(
+        found=True,
+        desired=int(status.get("desiredNumberScheduled", 0)),
+        updated=int(status.get("updatedNumberScheduled", 0)),
+        ready=int(status.get("numberReady", 0)),
+        observed=int(status.get("observedGeneration", 0)) >= int(ds["metadata"].get("generation", 1)),
+        pods=daemonset_pods(client, ds),
+    )
+
+
+# -- waiting ------------------------------------------------------------------------------
+
+
+def wait_for_rollout(
+    client: KubeClient,
+    namespace: str,
+    name: str,
+    timeout: float,
+    console: Optional[Console] = None,
+    poll: float = POLL_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> RolloutState:
+    """Poll until every desired pod is updated and ready; RolloutTimeout after `timeout` s."""
+    console = console or Console()
+    start = clock()
+    state = read_rollout(client, namespace, name)
+    with Live(rollout_view(namespace, name, state, 0, timeout), console=console, auto_refresh=False) as live:
+        while not state.done:
+            waited = clock() - start
+            if waited >= timeout:
+                break
+            time.sleep(min(poll, max(timeout - waited, 0)))
+            state = read_rollout(client, namespace, name)
+            live.update(rollout_view(namespace, name, state, clock() - start, timeout), refresh=True)
+    if not console.is_terminal:
+        console.line()  # Live leaves its last render unterminated when output is not a terminal
+    if not state.done:
+        stuck = state.not_ready()
+        reasons = sorted({p.reason.split(":")[0] for p in stuck}) or ["no pods scheduled"]
+        raise RolloutTimeout(
+            f"DaemonSet {namespace}/{name} not ready after {timeout:g} s ({state.ready}/{state.desired} ready; "
+            f"{', '.join(reasons)}); fix the cause shown above (e.g. --image), re-run install, "
+            "or wait longer with --timeout",
+            state,
+        )
+    return state
+
+
+def rollout_view(namespace: str, name: str, state: RolloutState, waited: float, timeout: float) -> Group:
+    if not state.found:
+        summary = Text(f"DaemonSet {namespace}/{name}: not found yet", style="yellow")
+    else:
+        style = "green" if state.done else "yellow"
+        summary = Text(
+            f"DaemonSet {namespace}/{name}: desired {state.desired}  updated {state.updated}  "
+            f"ready {state.ready}", style=style,
+        )
+    limit = Text(f"waited {waited:.0f} s of {timeout:g} s limit", style="dim")
+    return Group(summary, limit, pods_table(state.pods))
+
+
+def pods_table(pods: list[PodState]) -> Table:
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("NODE", "POD", "READY", "STATUS"):
+        table.add_column(column)
+    for pod in pods:
+        table.add_row(pod.node, pod.name, "yes" if pod.ready else "no", pod.phase if pod.ready else pod.reason)
+    return table

@@ -1,0 +1,69 @@
+"""Removing what `install` created: delete in reverse apply order, waiting for each object
+to be gone before the next (the EnvoyFilters first, the namespace last), idempotently."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+from kmeshctl.errors import KmeshctlError
+from kmeshctl.kube import KubeClient, object_ref
+from kmeshctl.params import InstallParams
+from kmeshctl.render import render_manifests
+
+Outcome = Literal["deleted", "not found", "kind not served"]
+# Only the names of the rendered objects matter here; these values never reach the cluster.
+_PLACEHOLDER_XDS = "istiod.istio-system.svc:15012"
+_PLACEHOLDER_CLUSTER = "uninstall"
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    ref: str
+    outcome: Outcome
+
+
+def installed_objects(namespace: str, istio_namespace: str) -> list[dict]:
+    """The objects install creates for these namespaces, in apply order (names and kinds are
+    what matter; they do not depend on the other install parameters)."""
+    params = InstallParams(_PLACEHOLDER_XDS, _PLACEHOLDER_CLUSTER, namespace=namespace,
+                           istio_namespace=istio_namespace)
+    return render_manifests(params)
+
+
+def delete_one(client: KubeClient, obj: dict) -> DeleteResult:
+    if not client.is_served(obj["apiVersion"], obj["kind"]):
+        return DeleteResult(object_ref(obj), "kind not served")
+    meta = obj["metadata"]
+    deleted = client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+    return DeleteResult(object_ref(obj), "deleted" if deleted else "not found")
+
+
+def wait_gone(client: KubeClient, obj: dict, deadline: float, poll: float = 0.5) -> None:
+    meta = obj["metadata"]
+    while client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")) is not None:
+        if time.monotonic() >= deadline:
+            raise KmeshctlError(
+                f"{object_ref(obj)} still exists after the time limit (finalizers?); "
+                "fix: check it with kubectl describe, then re-run uninstall (it is safe to repeat)"
+            )
+        time.sleep(poll)
+
+
+def uninstall(
+    client: KubeClient,
+    objs: list[dict],
+    timeout: float,
+    on_result: Callable[[DeleteResult], None] = lambda r: None,
+) -> list[DeleteResult]:
+    """Delete `objs` in reverse order, each gone before the next; all within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    results = []
+    for obj in reversed(objs):
+        result = delete_one(client, obj)
+        if result.outcome == "deleted":
+            wait_gone(client, obj, deadline)
+        on_result(result)
+        results.append(result)
+    return results

@@ -1,0 +1,180 @@
+"""`kmeshctl install` / `uninstall` against the stand-in API server (tests/standin_apiserver.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from conftest import REPO_ROOT
+from standin_apiserver import cluster, make_cluster, namespace  # noqa: F401 (fixtures)
+
+XDS = "istiod-1-22-6.istio-system.svc:15012"
+ISTIO_KINDS = ("networking.istio.io/v1alpha3", "EnvoyFilter")
+ENVOY_FILTERS = {"add-listener-filter", "skip-tunneling", "add-original-dst-cluster"}
+
+
+def container_env(daemonset: dict) -> dict[str, str]:
+    container = daemonset["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value") for e in container.get("env", []) if "value" in e}
+
+
+def applied_paths(server) -> list[str]:
+    return [path for method, path in server.requests if method == "PATCH"]
+
+
+def installed_state(server) -> dict:
+    """resourceVersion of every object install creates."""
+    objs = [server.get("v1", "Namespace", "kmesh-system"), server.get("v1", "ServiceAccount", "kmesh", "kmesh-system"),
+            server.get("rbac.authorization.k8s.io/v1", "ClusterRole", "kmesh"),
+            server.get("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "kmesh"),
+            server.get("apps/v1", "DaemonSet", "kmesh", "kmesh-system"),
+            *server.all_of(*ISTIO_KINDS)]
+    return {f"{o['kind']}/{o['metadata']['name']}": o["metadata"]["resourceVersion"] for o in objs if o}
+
+
+def test_install_discovers_istiod_applies_in_order_and_waits(cluster):
+    cluster.server.daemonset_controller = "ready"
+    result = cluster.kmeshctl("install", "--cluster-id", "c1", "--timeout", "20")
+    assert result.code == 0, result.err
+    assert f"Using istiod at {XDS}" in result.err
+    assert "DaemonSet kmesh-system/kmesh is ready" in result.err
+    server = cluster.server
+    ds = server.get("apps/v1", "DaemonSet", "kmesh", "kmesh-system")
+    assert container_env(ds)["XDS_ADDRESS"] == XDS and container_env(ds)["CLUSTER_ID"] == "c1"
+    assert {f["metadata"]["name"] for f in server.all_of(*ISTIO_KINDS)} == ENVOY_FILTERS
+    assert [m["manager"] for m in ds["metadata"]["managedFields"]] == ["kmeshctl"]
+    assert ds["metadata"]["managedFields"][0]["operation"] == "Apply"
+    order = [p.split("/")[-2] for p in applied_paths(server)]
+    assert order == ["namespaces", "serviceaccounts", "clusterroles", "clusterrolebindings", "daemonsets",
+                     "envoyfilters", "envoyfilters", "envoyfilters"]
+    assert result.out.count(" created") == 8
+
+
+def test_reinstall_is_a_noop_and_says_so(cluster):
+    first = cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait")
+    assert first.code == 0, first.err
+    before = installed_state(cluster.server)
+    again = cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait")
+    assert again.code == 0, again.err
+    assert again.out.count(" unchanged") == 8
+    assert "Nothing to do" in again.out
+    assert installed_state(cluster.server) == before
+
+
+def test_changed_flag_configures_only_the_daemonset(cluster):
+    assert cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait").code == 0
+    generation = cluster.server.get("apps/v1", "DaemonSet", "kmesh", "kmesh-system")["metadata"]["generation"]
+    result = cluster.kmeshctl("install", "--cluster-id", "c1", "--image", "registry.example.com/kmesh/node:2",
+                              "--no-wait", "-o", "json")
+    assert result.code == 0, result.err
+    actions = {a["object"]: a["action"] for a in json.loads(result.out)["applied"]}
+    assert actions.pop("DaemonSet kmesh-system/kmesh") == "configured"
+    assert set(actions.values()) == {"unchanged"}
+    ds = cluster.server.get("apps/v1", "DaemonSet", "kmesh", "kmesh-system")
+    assert ds["metadata"]["generation"] == generation + 1
+    assert ds["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example.com/kmesh/node:2"
+
+
+def test_missing_istio_crds_stops_before_applying_anything(make_cluster):
+    bare = make_cluster(with_istio=False)
+    result = bare.kmeshctl("install", "--xds-address", XDS, "--cluster-id", "c1")
+    assert result.code == 1
+    assert "does not serve EnvoyFilter" in result.err and "nothing was applied" in result.err
+    assert bare.server.writes() == []
+    assert bare.server.get("v1", "Namespace", "kmesh-system") is None
+
+
+def test_bad_flag_exits_2_without_touching_the_cluster(cluster):
+    result = cluster.kmeshctl("install", "--xds-address", "istiod-1-22-6.istio-system.svc", "--cluster-id", "c1")
+    assert result.code == 2
+    assert "missing port" in result.err
+    assert cluster.server.requests == []
+
+
+def test_field_owned_by_another_manager_is_a_clear_conflict(cluster):
+    assert cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait").code == 0
+    ds = cluster.server.get("apps/v1", "DaemonSet", "kmesh", "kmesh-system")
+    ds["spec"]["template"]["spec"]["containers"][0]["image"] = "docker.io/someone/else:1"
+    cluster.server.put(ds, manager="helm")
+    result = cluster.kmeshctl("install", "--cluster-id", "c1", "--image", "docker.io/kmesh/node:3", "--no-wait")
+    assert result.code == 1
+    assert 'conflict with "helm"' in result.err and "another field manager" in result.err
+    current = cluster.server.get("apps/v1", "DaemonSet", "kmesh", "kmesh-system")
+    assert current["spec"]["template"]["spec"]["containers"][0]["image"] == "docker.io/someone/else:1"
+
+
+def test_rollout_timeout_lists_pods_not_ready_with_reasons(cluster):
+    cluster.server.daemonset_controller = "stuck"
+    result = cluster.kmeshctl("install", "--cluster-id", "c1", "--timeout", "2")
+    assert result.code == 1
+    assert "not ready after 2 s" in result.err
+    for pod in ("kmesh-node-a", "kmesh-node-b"):
+        line = next(line for line in result.err.splitlines() if line.strip().startswith(pod))
+        assert "ImagePullBackOff" in line
+    assert "waited" in result.err and "of 2 s limit" in result.err
+
+
+def test_several_istiod_revisions_ask_for_the_flag(make_cluster):
+    revisions = make_cluster(istiod_names=("istiod-1-21-4", "istiod-1-22-6"))
+    result = revisions.kmeshctl("install", "--cluster-id", "c1")
+    assert result.code == 2
+    assert "istiod-1-21-4.istio-system.svc:15012" in result.err and XDS in result.err
+    assert "--xds-address" in result.err
+    assert revisions.server.writes() == []
+
+
+def test_no_istiod_is_a_clear_error(make_cluster):
+    empty = make_cluster(istiod_names=())
+    result = empty.kmeshctl("install", "--cluster-id", "c1")
+    assert result.code == 1
+    assert "no istiod Service exposing port 15012 in namespace istio-system" in result.err
+    assert empty.server.writes() == []
+
+
+def test_dry_run_validates_with_cluster_crds_and_applies_nothing(cluster):
+    result = cluster.kmeshctl("install", "--cluster-id", "c1", "--dry-run", "-o", "json")
+    assert result.code == 0, result.err
+    assert "validated against the cluster's CRDs" in result.err
+    items = json.loads(result.out)["items"]
+    assert [o["kind"] for o in items][:5] == ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
+                                              "DaemonSet"]
+    assert cluster.server.writes() == []
+    assert any("customresourcedefinitions/envoyfilters.networking.istio.io" in p for _, p in cluster.server.requests)
+
+
+def test_dry_run_without_a_cluster_needs_the_address(make_cluster):
+    gone = make_cluster()
+    gone.server.stop()
+    offline = gone.kmeshctl("install", "--cluster-id", "c1", "--dry-run", "--xds-address", XDS)
+    assert offline.code == 0, offline.err
+    assert "validating offline" in offline.err and "kind: DaemonSet" in offline.out
+    no_address = gone.kmeshctl("install", "--cluster-id", "c1", "--dry-run")
+    assert no_address.code == 2 and "--xds-address" in no_address.err
+
+
+def test_uninstall_reverse_order_waits_and_is_idempotent(cluster):
+    server = cluster.server
+    assert cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait").code == 0
+    server.put(namespace("demo", {"istio.io/dataplane-mode": "Kmesh"}))
+    result = cluster.kmeshctl("uninstall", "--timeout", "20")
+    assert result.code == 0, result.err
+    assert installed_state(server) == {}
+    deleted = [p.split("/")[-2] for m, p in server.requests if m == "DELETE"]
+    assert deleted == ["envoyfilters"] * 3 + ["daemonsets", "clusterrolebindings", "clusterroles",
+                                              "serviceaccounts", "namespaces"]
+    assert "still labelled istio.io/dataplane-mode=Kmesh: demo" in result.err
+    again = cluster.kmeshctl("uninstall")
+    assert again.code == 0, again.err
+    assert again.out.count(" not found") == 8 and "Nothing to uninstall" in again.out
+
+
+def test_console_script_installs_through_the_real_entry_point(cluster):
+    kmeshctl = REPO_ROOT / ".venv" / "bin" / "kmeshctl"
+    done = subprocess.run(
+        [str(kmeshctl), "--kubeconfig", str(cluster.kubeconfig), "install", "--xds-address", XDS,
+         "--cluster-id", "c1", "--no-wait"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "DaemonSet kmesh-system/kmesh created" in done.stdout
+    assert cluster.server.get("apps/v1", "DaemonSet", "kmesh", "kmesh-system") is not None
