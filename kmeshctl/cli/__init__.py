@@ -13,6 +13,8 @@ from kmeshctl.errors import KmeshctlError
 
 # Importing a command module registers its commands on `app`.
 from kmeshctl.cli import cluster as _cluster  # noqa: F401,E402
+from kmeshctl.cli import dump as _dump  # noqa: F401,E402
+from kmeshctl.cli import node as _node  # noqa: F401,E402
 from kmeshctl.cli import render as _render  # noqa: F401,E402
 from kmeshctl.cli import sandbox as _sandbox  # noqa: F401,E402
 
