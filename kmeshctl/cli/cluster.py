@@ -225,8 +225,11 @@ def precheck(
     istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
     output: TableOutputOption = TableOrJson.table,
 ) -> None:
-    """Check the cluster is ready for install: API, version, Istio CRDs, istiod, node kernels,
-    permissions. Exit 0 when nothing fails, 1 otherwise."""
+    """Check the cluster is ready for install (pass / warn / fail, with a fix for each failure).
+
+    Checks: API reachable, Kubernetes >= 1.26, Istio CRDs served, the istiod Service with
+    port 15012, node kernels >= 5.10, permission to create what install creates.
+    Exit 0 when nothing fails, 1 otherwise."""
     installed_objects(namespace, istio_namespace)  # bad namespace flags: usage error first
     try:
         client = connect()
@@ -262,6 +265,7 @@ def status(
     output: TableOutputOption = TableOrJson.table,
 ) -> None:
     """Show the node-agent DaemonSet and its pods, enrolled namespaces and redirected pods.
+
     Exit 1 when kmesh is not installed or not every pod is ready."""
     state = mesh_status(_reachable_cluster(), namespace)
     if output is TableOrJson.json:
