@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.exceptions import Abort, TyperException
 
 from kmeshctl import __version__
 from kmeshctl.cli.common import app
@@ -25,9 +26,25 @@ def version() -> None:
     typer.echo(__version__)
 
 
+def _one_line_usage_error(err: TyperException) -> str:
+    """Typer's usage errors as one line, with where to look instead of the usage block."""
+    ctx = getattr(err, "ctx", None)
+    if ctx is None:
+        return f"Error: {err.format_message()}"
+    return f"Error: {err.format_message()} (see '{ctx.command_path} --help')"
+
+
 def main() -> None:
+    """Run the CLI; every failure ends as one line on stderr and a script-friendly exit code."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except TyperException as err:
+        typer.secho(_one_line_usage_error(err), fg=typer.colors.RED, err=True)
+        sys.exit(err.exit_code)
+    except Abort:
+        typer.secho("Aborted.", fg=typer.colors.RED, err=True)
+        sys.exit(130)
     except KmeshctlError as err:
         typer.secho(f"Error: {err}", fg=typer.colors.RED, err=True)
         sys.exit(err.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
