@@ -1,0 +1,284 @@
+"""`kmeshctl demo traffic-shift`: the Kmesh fortio demo, measured.
+
+curl runs in the netutils pod against the fortio Service VIP on port 80, once per
+request, as in the guide (`curl -v fortio:80 | grep Server:`). The `Server:` header
+says which version answered. One phase per weight set: between phases the
+VirtualService changes live while a background loop keeps sending requests, and every
+request of the phase and of the change is counted; none may fail.
+
+Where it runs is a `DemoTarget`: the local sandbox (`kmeshctl.sandbox.demo_target`) or
+a real cluster (`kmeshctl.demo_cluster`). Both run the same request loop script.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable, Iterator, Optional, Protocol
+
+from kmeshctl.errors import UsageError
+from kmeshctl.sandbox import manifests as m
+from kmeshctl.splitstats import split_test
+
+P_VALUE_FLOOR = 0.001
+CURL_TIMEOUT_S = 5
+CHANGE_LEAD_S = 0.5  # background traffic flows this long before the change is made
+MAX_BACKGROUND_S = 120
+
+# Runs in the client pod: `sh -c SCRIPT sh URL COUNT STOP_FILE MAX_SECONDS`.
+# COUNT 0 = until STOP_FILE exists or MAX_SECONDS passed. One line per request:
+# "<index> <curl exit code> <HTTP status> <Server header or ->".
+REQUEST_LOOP = r"""
+url=$1; count=$2; stop=$3; deadline=$(( $(date +%s) + $4 )); i=0
+while :; do
+  if [ "$count" -gt 0 ] && [ "$i" -ge "$count" ]; then break; fi
+  if [ -n "$stop" ] && [ -e "$stop" ]; then break; fi
+  if [ "$(date +%s)" -ge "$deadline" ]; then break; fi
+  i=$((i + 1))
+  out=$(curl -sS -o /dev/null -D - --max-time TIMEOUT "$url" 2>&1); rc=$?
+  code=$(printf '%s\n' "$out" | sed -n 's#^HTTP/[0-9.]* \([0-9][0-9][0-9]\).*#\1#p' | tail -n 1)
+  server=$(printf '%s\n' "$out" | sed -n 's/^[Ss][Ee][Rr][Vv][Ee][Rr]: *//p' | tr -d '\r ' | tail -n 1)
+  echo "$i $rc ${code:-000} ${server:--}"
+done
+if [ -n "$stop" ]; then rm -f "$stop"; fi
+""".replace("TIMEOUT", str(CURL_TIMEOUT_S))
+
+
+@dataclass(frozen=True)
+class RequestResult:
+    index: int
+    curl_exit: int
+    status: int
+    server: str  # "-" when absent
+
+    @property
+    def ok(self) -> bool:
+        return self.curl_exit == 0 and 200 <= self.status < 300
+
+
+def parse_result_line(line: str) -> RequestResult | None:
+    parts = line.split()
+    if len(parts) != 4 or not all(p.lstrip("-").isdigit() for p in parts[:3]):
+        return None
+    return RequestResult(int(parts[0]), int(parts[1]), int(parts[2]), parts[3])
+
+
+def loop_argv(url: str, count: int, stop_file: str = "", max_seconds: int = 3600) -> list[str]:
+    return ["sh", "-c", REQUEST_LOOP, "sh", url, str(count), stop_file, str(max_seconds)]
+
+
+class DemoTarget(Protocol):
+    """Where the demo runs (local sandbox or a cluster)."""
+
+    name: str  # "local" | "cluster"
+    description: str
+
+    def prepare(self, progress: Callable[[str], None]) -> None: ...
+    def service_url(self) -> str: ...
+    def run_loop(self, argv: list[str]) -> Iterator[str]: ...
+    def touch(self, path: str) -> None: ...
+    def set_weights(self, weights: list[int]) -> None: ...
+    def finish(self, progress: Callable[[str], None]) -> None: ...
+
+
+# ---------------------------------------------------------------- the demo's subject
+
+
+@dataclass(frozen=True)
+class Version:
+    subset: str  # "v1"
+    server: str  # the Server header its pods send, "1"
+
+
+@dataclass(frozen=True)
+class DemoSubject:
+    """The fortio VirtualService and what each subset's pods answer, from the manifests."""
+
+    virtual_service: m.VirtualService
+    versions: tuple[Version, ...]
+    default_weights: tuple[int, ...]
+
+
+def demo_subject(manifests: m.Manifests, service_name: str = "fortio") -> DemoSubject:
+    vs = next((v for v in manifests.virtual_services if any(
+        h.split(".")[0] == service_name for h in v.hosts)), None)
+    if vs is None:
+        raise UsageError(f"no VirtualService for {service_name} in the demo manifests")
+    service = manifests.service_for_host(vs.hosts[0], vs.namespace)
+    rule = manifests.destination_rule_for(service) if service else None
+    if service is None or rule is None:
+        raise UsageError(f"the demo needs the Service and DestinationRule of {service_name}")
+    versions = []
+    for dest in vs.http[0].destinations:
+        subset = next(s for s in rule.subsets if s.name == dest.subset)
+        versions.append(Version(dest.subset, _server_header_of(manifests, service, subset)))
+    return DemoSubject(vs, tuple(versions), tuple(d.weight for d in vs.http[0].destinations))
+
+
+def _server_header_of(manifests: m.Manifests, service: m.Service, subset: m.Subset) -> str:
+    """The `header=server:N` a subset's fortio pods were started with."""
+    for deployment in manifests.deployments:
+        labels = deployment.pod_labels
+        if deployment.namespace != service.namespace or not all(
+                labels.get(k) == v for k, v in {**service.selector, **subset.labels}.items()):
+            continue
+        for container in deployment.containers:
+            for arg in container.args:
+                for param in arg.split("&"):
+                    if param.lower().startswith("header=server:"):
+                        return param.split(":", 1)[1]
+    raise UsageError(f"no pod of subset {subset.name} sets `-echo-server-default-params "
+                     "header=server:N`; the demo cannot tell the versions apart")
+
+
+def parse_weight_sets(text: str | None, subject: DemoSubject) -> list[list[int]]:
+    """`90/10,50/50` -> [[90, 10], [50, 50]]; default: the VirtualService's own weights."""
+    if not text:
+        return [list(subject.default_weights)]
+    sets = []
+    for part in text.split(","):
+        try:
+            weights = [int(w) for w in part.strip().split("/")]
+        except ValueError:
+            raise UsageError(f"--weights {part!r} is not like 90/10: give integers separated by /")
+        if len(weights) != len(subject.versions) or sum(weights) != 100 or min(weights) < 0:
+            names = "/".join(v.subset for v in subject.versions)
+            raise UsageError(f"--weights {part!r}: give {len(subject.versions)} weights ({names}) "
+                             "that are >= 0 and add up to 100")
+        sets.append(weights)
+    return sets
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass
+class TrafficCount:
+    requests: int = 0
+    failures: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, result: RequestResult) -> None:
+        self.requests += 1
+        if result.ok:
+            self.counts[result.server] = self.counts.get(result.server, 0) + 1
+        else:
+            self.failures += 1
+
+
+@dataclass
+class PhaseReport:
+    weights: dict[str, int]
+    expected: dict[str, int]  # Server value -> weight
+    traffic: TrafficCount
+    p_value: Optional[float]
+    test: str
+    change: Optional[TrafficCount] = None  # the background traffic while switching to it
+
+    def to_json(self) -> dict:
+        result = {
+            "weights": self.weights,
+            "counts": dict(sorted(self.traffic.counts.items())),
+            "p_value": self.p_value,
+            "test": self.test,
+            "requests": self.traffic.requests,
+            "failures": self.traffic.failures,
+        }
+        if self.change is not None:
+            result["during_change"] = asdict(self.change)
+        return result
+
+
+@dataclass
+class DemoReport:
+    target: str
+    requests: int
+    phases: list[PhaseReport]
+
+    @property
+    def failures(self) -> int:
+        return sum(p.traffic.failures + (p.change.failures if p.change else 0) for p in self.phases)
+
+    @property
+    def passed(self) -> bool:
+        return self.failures == 0 and all(
+            p.p_value is not None and p.p_value >= P_VALUE_FLOOR for p in self.phases)
+
+    def to_json(self) -> dict:
+        return {"target": self.target, "requests": self.requests, "failures": self.failures,
+                "phases": [p.to_json() for p in self.phases], "passed": self.passed}
+
+
+OnRequest = Callable[[int, RequestResult, Version | None], None]
+
+
+def run_traffic_shift(target: DemoTarget, subject: DemoSubject, requests: int,
+                      weight_sets: list[list[int]], on_request: OnRequest,
+                      on_phase: Callable[[int, list[int]], None]) -> DemoReport:
+    if requests < 1:
+        raise UsageError("--requests must be at least 1")
+    phases = []
+    current = list(subject.default_weights)
+    for number, weights in enumerate(weight_sets, start=1):
+        change = None
+        if weights != current:
+            change = _change_under_traffic(target, weights)
+            current = weights
+        on_phase(number, weights)
+        traffic = TrafficCount()
+        for result in _results(target.run_loop(loop_argv(target.service_url(), requests))):
+            traffic.add(result)
+            on_request(number, result, _version_of(subject, result.server))
+        phases.append(_phase_report(subject, weights, traffic, change))
+    return DemoReport(target.name, requests, phases)
+
+
+def _results(lines: Iterable[str]) -> Iterator[RequestResult]:
+    for line in lines:
+        result = parse_result_line(line)
+        if result is not None:
+            yield result
+
+
+def _version_of(subject: DemoSubject, server: str) -> Version | None:
+    return next((v for v in subject.versions if v.server == server), None)
+
+
+def _change_under_traffic(target: DemoTarget, weights: list[int]) -> TrafficCount:
+    """Switch the weights while a background loop keeps sending requests."""
+    stop_file = f"/tmp/kmeshctl-demo-stop-{uuid.uuid4().hex[:12]}"
+    background = TrafficCount()
+    argv = loop_argv(target.service_url(), 0, stop_file, MAX_BACKGROUND_S)
+    started = threading.Event()
+
+    def run() -> None:
+        for result in _results(target.run_loop(argv)):
+            started.set()
+            background.add(result)
+
+    thread = threading.Thread(target=run, name="demo-background", daemon=True)
+    thread.start()
+    try:
+        started.wait(CHANGE_LEAD_S * 10)
+        threading.Event().wait(CHANGE_LEAD_S)
+        target.set_weights(weights)
+        threading.Event().wait(CHANGE_LEAD_S)
+    finally:
+        target.touch(stop_file)
+        thread.join(MAX_BACKGROUND_S)
+    return background
+
+
+def _phase_report(subject: DemoSubject, weights: list[int], traffic: TrafficCount,
+                  change: TrafficCount | None) -> PhaseReport:
+    expected = {v.server: w for v, w in zip(subject.versions, weights)}
+    tested = split_test(traffic.counts, expected)
+    return PhaseReport(
+        weights={v.subset: w for v, w in zip(subject.versions, weights)},
+        expected=expected,
+        traffic=traffic,
+        p_value=None if tested is None else tested.p_value,
+        test="none" if tested is None else tested.test,
+        change=change,
+    )

@@ -1,0 +1,175 @@
+"""The demo's cluster target: applies examples/fortio/ with the Kubernetes API
+(server-side apply, validated against the cluster's own CRDs first), waits for the
+pods, and execs the request loop in the netutils pod against the fortio ClusterIP.
+Weight changes patch the VirtualService; istiod pushes it to the waypoint, which takes
+a moment that the demo cannot observe from outside, hence a settle time."""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Callable, Iterator, Optional
+
+from kmeshctl import apply as applier
+from kmeshctl.errors import KmeshctlError
+from kmeshctl.kube import KubeClient, connect, load_configuration
+from kmeshctl.precheck import parse_server_version
+from kmeshctl.rollout import pod_state, selector_string
+from kmeshctl.validate import supported_kubernetes_versions
+
+POD_READY_TIMEOUT_S = 300.0
+POLL_S = 1.0
+SETTLE_S = 3.0  # istiod -> waypoint propagation of a VirtualService change
+VS_API = "networking.istio.io/v1alpha3"
+CLIENT_APP = "netutils"
+
+
+def reachable_cluster() -> tuple[Optional[KubeClient], str]:
+    """(client, "") when a configured cluster answers, else (None, why not)."""
+    try:
+        client = connect()
+        client.server_version()
+    except KmeshctlError as err:
+        return None, str(err)
+    return client, ""
+
+
+def validation_version(client: KubeClient) -> str:
+    """The cluster's MAJOR.MINOR, clamped to the schemas kubernetes-validate ships."""
+    major, minor = parse_server_version(client.server_version())
+    supported = supported_kubernetes_versions()
+    found = f"{major}.{minor}"
+    if found in supported:
+        return found
+    older = [v for v in supported if tuple(map(int, v.split("."))) <= (major, minor)]
+    return older[-1] if older else supported[0]
+
+
+class ClusterTarget:
+    name = "cluster"
+
+    def __init__(self, client: KubeClient, documents: list[dict], vs_ref: tuple[str, str],
+                 settle_s: float = SETTLE_S, ready_timeout_s: float = POD_READY_TIMEOUT_S) -> None:
+        self.client = client
+        self.description = f"cluster {client.host}"
+        self._documents = documents
+        self._vs_namespace, self._vs_name = vs_ref
+        self._settle_s = settle_s
+        self._ready_timeout_s = ready_timeout_s
+        self._original_http: Optional[list] = None
+        self._cluster_ip = ""
+        self._client_pod = ""
+        self._client_namespace = ""
+        self._core = None
+
+    # ----- setup ----------------------------------------------------------------------
+
+    def prepare(self, progress: Callable[[str], None]) -> None:
+        objs = [copy.deepcopy(d) for d in self._documents]
+        for obj in objs:
+            if obj["kind"] != "Namespace":
+                obj["metadata"].setdefault("namespace", "default")
+        applier.preflight(self.client, objs, validation_version(self.client), None)
+        applier.apply_all(self.client, objs, lambda r: progress(f"{r.ref} {r.action}"))
+        for obj in objs:
+            if obj["kind"] == "Deployment":
+                self._wait_pods(obj, progress)
+        self._cluster_ip = self._fortio_cluster_ip(objs)
+        self._client_namespace, self._client_pod = self._pick_client(objs)
+        progress(f"fortio ClusterIP {self._cluster_ip}; client pod {self._client_pod}")
+
+    def _wait_pods(self, deployment: dict, progress: Callable[[str], None]) -> None:
+        meta, spec = deployment["metadata"], deployment["spec"]
+        wanted = int(spec.get("replicas", 1))
+        selector = selector_string(spec["selector"]["matchLabels"])
+        deadline = time.monotonic() + self._ready_timeout_s
+        started = time.monotonic()
+        while True:
+            pods = [pod_state(p) for p in self.client.list("v1", "Pod", meta["namespace"], selector)
+                    if not p["metadata"].get("deletionTimestamp")]
+            ready = [p for p in pods if p.ready]
+            if len(ready) >= wanted:
+                progress(f"Deployment {meta['name']}: {len(ready)}/{wanted} pods ready")
+                return
+            if time.monotonic() > deadline:
+                reasons = "; ".join(f"{p.name}: {p.reason}" for p in pods if not p.ready) or "no pods"
+                raise KmeshctlError(f"Deployment {meta['namespace']}/{meta['name']}: {len(ready)}/"
+                                    f"{wanted} pods ready after {self._ready_timeout_s:.0f}s ({reasons}); "
+                                    "check `kubectl describe pod`")
+            progress(f"waiting for Deployment {meta['name']}: {len(ready)}/{wanted} ready "
+                     f"({time.monotonic() - started:.0f}s of {self._ready_timeout_s:.0f}s)")
+            time.sleep(POLL_S)
+
+    def _fortio_cluster_ip(self, objs: list[dict]) -> str:
+        service = next(o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] == "fortio")
+        live = self.client.get("v1", "Service", "fortio", service["metadata"]["namespace"]) or {}
+        cluster_ip = (live.get("spec") or {}).get("clusterIP")
+        if not cluster_ip or cluster_ip == "None":
+            raise KmeshctlError("Service fortio has no ClusterIP yet: re-run the demo in a moment")
+        return cluster_ip
+
+    def _pick_client(self, objs: list[dict]) -> tuple[str, str]:
+        deployment = next(o for o in objs if o["kind"] == "Deployment"
+                          and o["metadata"]["name"] == CLIENT_APP)
+        namespace = deployment["metadata"]["namespace"]
+        selector = selector_string(deployment["spec"]["selector"]["matchLabels"])
+        pods = [pod_state(p) for p in self.client.list("v1", "Pod", namespace, selector)]
+        ready = sorted(p.name for p in pods if p.ready)
+        if not ready:
+            raise KmeshctlError(f"no ready {CLIENT_APP} pod in namespace {namespace}")
+        return namespace, ready[0]
+
+    # ----- traffic ----------------------------------------------------------------------
+
+    def service_url(self) -> str:
+        return f"http://{self._cluster_ip}:80/"
+
+    def _core_api(self):
+        if self._core is None:
+            from kubernetes import client as k8s
+
+            self._core = k8s.CoreV1Api(k8s.ApiClient(load_configuration()))
+        return self._core
+
+    def run_loop(self, argv: list[str]) -> Iterator[str]:
+        """`kubectl exec` the loop in the client pod, yielding its output line by line."""
+        from kubernetes.stream import stream
+
+        response = stream(self._core_api().connect_get_namespaced_pod_exec, self._client_pod,
+                          self._client_namespace, command=argv, stdout=True, stderr=True,
+                          stdin=False, tty=False, _preload_content=False)
+        buffer = ""
+        try:
+            while response.is_open():
+                response.update(timeout=1)
+                if response.peek_stdout():
+                    buffer += response.read_stdout()
+                    *lines, buffer = buffer.split("\n")
+                    yield from lines
+            buffer += response.read_stdout() if response.peek_stdout() else ""
+            yield from buffer.splitlines()
+        finally:
+            response.close()
+
+    def touch(self, path: str) -> None:
+        for _ in self.run_loop(["touch", path]):
+            pass
+
+    def set_weights(self, weights: list[int]) -> None:
+        current = self.client.get(VS_API, "VirtualService", self._vs_name, self._vs_namespace)
+        if current is None:
+            raise KmeshctlError(f"VirtualService {self._vs_namespace}/{self._vs_name} is gone")
+        http = copy.deepcopy(current["spec"]["http"])
+        if self._original_http is None:
+            self._original_http = copy.deepcopy(http)
+        for route, weight in zip(http[0]["route"], weights):
+            route["weight"] = weight
+        self.client.merge_patch(VS_API, "VirtualService", self._vs_name, {"spec": {"http": http}},
+                                self._vs_namespace)
+        time.sleep(self._settle_s)
+
+    def finish(self, progress: Callable[[str], None]) -> None:
+        if self._original_http is not None:
+            progress("restoring the VirtualService's weights")
+            self.client.merge_patch(VS_API, "VirtualService", self._vs_name,
+                                    {"spec": {"http": self._original_http}}, self._vs_namespace)

@@ -1,0 +1,78 @@
+"""The demo's local target: the sandbox. Brings it up when it is not (and down again
+afterwards), runs the request loop in the netutils pod, and changes weights through the
+sandbox control plane (returning once the waypoint's Envoy routes with them)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Callable, Iterator
+
+from kmeshctl.errors import KmeshctlError
+from kmeshctl.sandbox import sandbox as sb
+from kmeshctl.sandbox.manifests import Manifests, default_files, load
+from kmeshctl.sandbox.state import PHASE_READY, SandboxState
+
+CLIENT_DEPLOYMENT = "netutils"
+
+
+class LocalTarget:
+    name = "local"
+
+    def __init__(self, sandbox_name: str, subject_vs: tuple[str, str],
+                 original_weights: list[int]) -> None:
+        self.sandbox_name = sandbox_name
+        self.description = f"local sandbox {sandbox_name}"
+        self._vs = subject_vs
+        self._original = original_weights
+        self._started_here = False
+        self._changed = False
+        self._state: SandboxState | None = None
+
+    @staticmethod
+    def manifests() -> Manifests:
+        return load(default_files())
+
+    def prepare(self, progress: Callable[[str], None]) -> None:
+        sb.require_root()
+        state = SandboxState.load(self.sandbox_name)
+        if state is None:
+            progress(f"bringing up sandbox {self.sandbox_name} (it will be removed afterwards)")
+            sb.up(self.sandbox_name, default_files(), progress)
+            self._started_here = True
+        elif state.phase != PHASE_READY:
+            raise KmeshctlError(f"sandbox {self.sandbox_name} is half-created: run "
+                                "`kmeshctl sandbox down`, then the demo again")
+        self._state = SandboxState.load(self.sandbox_name)
+        if "default/fortio" not in self._state.vips:
+            raise KmeshctlError(f"sandbox {self.sandbox_name} has no fortio Service: bring it up "
+                                "from examples/fortio/ (`kmeshctl sandbox up`)")
+
+    def service_url(self) -> str:
+        assert self._state is not None
+        return f"http://{self._state.vips['default/fortio']}:80/"
+
+    def run_loop(self, argv: list[str]) -> Iterator[str]:
+        assert self._state is not None
+        client = sb.find_pod(self._state, CLIENT_DEPLOYMENT)
+        process = client.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            assert process.stdout is not None
+            yield from process.stdout
+        finally:
+            process.wait()
+
+    def touch(self, path: str) -> None:
+        Path(path).touch()  # pods share the host's filesystem
+
+    def set_weights(self, weights: list[int]) -> None:
+        sb.set_route_weights(self.sandbox_name, *self._vs, weights)
+        self._changed = True
+
+    def finish(self, progress: Callable[[str], None]) -> None:
+        if self._started_here:
+            progress(f"removing sandbox {self.sandbox_name}")
+            sb.down(self.sandbox_name)
+        elif self._changed:
+            progress("restoring the VirtualService's weights")
+            sb.set_route_weights(self.sandbox_name, *self._vs, self._original)

@@ -1,0 +1,109 @@
+"""Is an observed traffic split consistent with the configured weights?
+
+Two versions: the exact two-sided binomial test. More: Pearson's chi-square test
+(upper tail of the chi-square distribution through the regularized incomplete gamma
+function). A version with weight 0 that received any request makes the split
+impossible (p = 0). Pure math, no SciPy."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+_EPS = 1e-15
+_MAX_ITER = 10_000
+
+
+@dataclass(frozen=True)
+class SplitTest:
+    p_value: float
+    test: str  # "binomial" | "chi-square" | "exact" (a category that cannot occur was seen)
+
+
+def split_test(observed: dict[str, int], weights: dict[str, float]) -> SplitTest | None:
+    """observed: count per category; weights: configured share per category (any scale).
+    Categories missing from `weights` have weight 0. None when nothing was observed."""
+    total = sum(observed.values())
+    weight_sum = sum(w for w in weights.values() if w > 0)
+    if total == 0 or weight_sum <= 0:
+        return None
+    if any(n > 0 and weights.get(k, 0) <= 0 for k, n in observed.items()):
+        return SplitTest(0.0, "exact")
+    live = [k for k, w in weights.items() if w > 0]
+    if len(live) == 1:
+        return SplitTest(1.0, "exact")
+    shares = {k: weights[k] / weight_sum for k in live}
+    if len(live) == 2:
+        first = live[0]
+        return SplitTest(binomial_two_sided(observed.get(first, 0), total, shares[first]), "binomial")
+    statistic = sum((observed.get(k, 0) - total * p) ** 2 / (total * p) for k, p in shares.items())
+    return SplitTest(chi_square_sf(statistic, len(live) - 1), "chi-square")
+
+
+def binomial_two_sided(successes: int, trials: int, p: float) -> float:
+    """Sum of the probabilities of all outcomes no more likely than the observed one."""
+    observed = _binomial_log_pmf(successes, trials, p)
+    tolerance = 1e-7  # outcomes equally likely up to rounding count as "as extreme"
+    total = 0.0
+    for k in range(trials + 1):
+        log_pmf = _binomial_log_pmf(k, trials, p)
+        if log_pmf <= observed + tolerance:
+            total += math.exp(log_pmf)
+    return min(1.0, total)
+
+
+def _binomial_log_pmf(k: int, n: int, p: float) -> float:
+    if p <= 0:
+        return 0.0 if k == 0 else -math.inf
+    if p >= 1:
+        return 0.0 if k == n else -math.inf
+    log_choose = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+    return log_choose + k * math.log(p) + (n - k) * math.log1p(-p)
+
+
+def chi_square_sf(statistic: float, dof: int) -> float:
+    """P(X >= statistic) for X ~ chi-square with `dof` degrees of freedom."""
+    if statistic <= 0:
+        return 1.0
+    return regularized_gamma_q(dof / 2.0, statistic / 2.0)
+
+
+def regularized_gamma_q(a: float, x: float) -> float:
+    """Q(a, x) = 1 - P(a, x): a series for P when x < a + 1, else a continued fraction."""
+    if x < a + 1:
+        return 1.0 - _gamma_p_series(a, x)
+    return _gamma_q_continued_fraction(a, x)
+
+
+def _gamma_p_series(a: float, x: float) -> float:
+    term = total = 1.0 / a
+    denominator = a
+    for _ in range(_MAX_ITER):
+        denominator += 1
+        term *= x / denominator
+        total += term
+        if abs(term) < abs(total) * _EPS:
+            break
+    return total * math.exp(-x + a * math.log(x) - math.lgamma(a))
+
+
+def _gamma_q_continued_fraction(a: float, x: float) -> float:
+    # Lentz's method for the continued fraction of Q(a, x).
+    tiny = 1e-300
+    b = x + 1 - a
+    c = 1 / tiny
+    d = 1 / b
+    h = d
+    for i in range(1, _MAX_ITER):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1) < _EPS:
+            break
+    return h * math.exp(-x + a * math.log(x) - math.lgamma(a))
