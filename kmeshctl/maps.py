@@ -215,11 +215,20 @@ class CLogEvent(ctypes.Structure):
 # ---------------------------------------------------------------- field codecs
 
 
+def _as_ip(addr: IPAddress | str) -> IPAddress:
+    if isinstance(addr, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return addr
+    return ipaddress.ip_address(addr)
+
+
+_V4_MAPPED_PREFIX = b"\0" * 10 + b"\xff\xff"
+
+
 def encode_ip(addr: IPAddress | str) -> bytes:
     """16 map bytes of an address (IPv4 as IPv4-mapped IPv6)."""
-    ip = ipaddress.ip_address(addr)
-    if isinstance(ip, ipaddress.IPv4Address):
-        return b"\0" * 10 + b"\xff\xff" + ip.packed
+    ip = _as_ip(addr)
+    if ip.version == 4:
+        return _V4_MAPPED_PREFIX + ip.packed
     return ip.packed
 
 
@@ -229,7 +238,7 @@ def decode_ip(raw: bytes) -> IPAddress:
 
 
 def _ip_to_c(addr: IPAddress | str) -> Ip16:
-    return Ip16(*encode_ip(addr))
+    return Ip16.from_buffer_copy(encode_ip(addr))
 
 
 def _port_to_be(port: int) -> int:
@@ -253,7 +262,7 @@ def _check_port(what: str, port: int) -> None:
 
 def _check_ip(what: str, addr: Any) -> IPAddress:
     try:
-        return ipaddress.ip_address(addr)
+        return _as_ip(addr)
     except ValueError as err:
         raise BadEntryError(f"{what} = {addr!r} is not an IP address: pass IPv4 or IPv6") from err
 
