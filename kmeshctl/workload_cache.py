@@ -61,6 +61,8 @@ class WorkloadCache:
         self.workloads: dict[str, Workload] = {}
         self.authorizations: dict[str, Authorization] = {}
         self._members: dict[str, set[str]] = {}  # service key -> workload uids
+        self._workload_ips: dict[bytes, set[str]] = {}  # address -> workload uids
+        self._service_ips: dict[bytes, set[str]] = {}  # VIP -> service keys
 
     # ----- updates ----------------------------------------------------------------------
 
@@ -94,6 +96,7 @@ class WorkloadCache:
     def _remove_address(self, name: str, delta: CacheDelta) -> None:
         old_service = self.services.pop(name, None)
         if old_service is not None:
+            self._index_service(name, old_service, None)
             delta.services[name] = Change(old_service, None)
         old_workload = self.workloads.pop(name, None)
         if old_workload is not None:
@@ -106,6 +109,7 @@ class WorkloadCache:
         old = self.services.get(name)
         if old != service:
             self.services[name] = service
+            self._index_service(name, old, service)
             delta.services[name] = Change(old, service)
 
     def _put_workload(self, name: str, workload: Workload, delta: CacheDelta) -> None:
@@ -118,14 +122,12 @@ class WorkloadCache:
             delta.workloads[name] = Change(old, workload)
 
     def _index(self, uid: str, old: Optional[Workload], new: Optional[Workload]) -> None:
-        for key in (old.services if old else {}):
-            members = self._members.get(key)
-            if members is not None:
-                members.discard(uid)
-                if not members:
-                    del self._members[key]
-        for key in (new.services if new else {}):
-            self._members.setdefault(key, set()).add(uid)
+        _reindex(self._members, uid, old.services if old else (), new.services if new else ())
+        _reindex(self._workload_ips, uid, old.addresses if old else (), new.addresses if new else ())
+
+    def _index_service(self, key: str, old: Optional[Service], new: Optional[Service]) -> None:
+        _reindex(self._service_ips, key, [a.address for a in old.addresses] if old else (),
+                 [a.address for a in new.addresses] if new else ())
 
     # ----- queries ----------------------------------------------------------------------
 
@@ -148,11 +150,11 @@ class WorkloadCache:
 
     def workloads_by_address(self, raw: bytes) -> list[Workload]:
         with self._lock:
-            return [w for w in self.workloads.values() if raw in w.addresses]
+            return [self.workloads[uid] for uid in sorted(self._workload_ips.get(raw, ()))]
 
     def services_by_address(self, raw: bytes) -> list[Service]:
         with self._lock:
-            return [s for s in self.services.values() if any(a.address == raw for a in s.addresses)]
+            return [self.services[key] for key in sorted(self._service_ips.get(raw, ()))]
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -168,6 +170,17 @@ class WorkloadCache:
                 "policies": [json_format.MessageToDict(p, preserving_proto_field_name=True)
                              for _, p in sorted(self.authorizations.items())],
             }
+
+
+def _reindex(index: dict, item: str, old_keys: Iterable, new_keys: Iterable) -> None:
+    for key in old_keys:
+        holders = index.get(key)
+        if holders is not None:
+            holders.discard(item)
+            if not holders:
+                del index[key]
+    for key in new_keys:
+        index.setdefault(key, set()).add(item)
 
 
 def _gateway_json(gateway: workload_pb2.GatewayAddress) -> dict:

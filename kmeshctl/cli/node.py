@@ -51,3 +51,53 @@ def cleanup(bpf_fs: BpfFsOption = DEFAULT_BPF_FS, cgroup2_path: Cgroup2PathOptio
         typer.echo(line)
     if not done:
         typer.echo(f"nothing to clean up under {bpf_fs}")
+
+
+@node_app.command("run")
+def run(
+    mode: Annotated[str, typer.Option("--mode", help="Data-plane mode (only dual-engine).")] = "dual-engine",
+    xds_address: Annotated[str, typer.Option("--xds-address", envvar="XDS_ADDRESS", metavar="HOST:PORT",
+                                             help="istiod xDS address, or unix:/path.")] = "istiod.istio-system.svc:15012",
+    cluster_id: Annotated[str, typer.Option("--cluster-id", envvar="CLUSTER_ID")] = "Kubernetes",
+    enable_bypass: Annotated[bool, typer.Option("--enable-bypass/--no-enable-bypass",
+                                                help="Never redirect pods labelled kmesh.net/bypass=enabled.")] = False,
+    enable_bpf_log: Annotated[bool, typer.Option("--enable-bpf-log/--no-enable-bpf-log",
+                                                 help="Log every connect decision of the data path.")] = False,
+    bpf_fs: BpfFsOption = DEFAULT_BPF_FS,
+    cgroup2_path: Cgroup2PathOption = None,
+    admin_port: Annotated[int, typer.Option("--admin-port", help="Admin HTTP port on 127.0.0.1.")] = 15200,
+    metrics_port: Annotated[int, typer.Option("--metrics-port", help="Prometheus port (/status/metric).")] = 15020,
+    xds_insecure: Annotated[bool, typer.Option("--xds-insecure", help="Plaintext xDS without token "
+                                               "(local sandbox only; never against a real istiod).")] = False,
+    xds_root_cert: Annotated[Path, typer.Option("--xds-root-cert", metavar="PEM")] = Path(
+        "/var/run/secrets/istio/root-cert.pem"),
+    xds_token: Annotated[Path, typer.Option("--xds-token", metavar="FILE")] = Path(
+        "/var/run/secrets/tokens/istio-token"),
+    enrollment: Annotated[str, typer.Option("--enrollment", help="auto (Kubernetes when reachable), "
+                                            "kubernetes, or local (admin POST /enroll).")] = "auto",
+    proc_root: Annotated[Path, typer.Option("--proc-root", help="The host's /proc, to find pod netns.")] = Path(
+        "/host/proc"),
+    pod_name: Annotated[str, typer.Option("--pod-name", envvar="POD_NAME")] = "",
+    pod_namespace: Annotated[str, typer.Option("--pod-namespace", envvar="POD_NAMESPACE")] = "kmesh-system",
+    instance_ip: Annotated[str, typer.Option("--instance-ip", envvar="INSTANCE_IP")] = "127.0.0.1",
+    node_name: Annotated[str, typer.Option("--node-name", envvar="NODE_NAME")] = "",
+    service_account: Annotated[str, typer.Option("--service-account", envvar="SERVICE_ACCOUNT")] = "",
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the node agent: load the data path, follow istiod's workload xDS, enroll pods."""
+    import socket
+
+    from kmeshctl.agent import Agent, AgentConfig, configure_logging
+    from kmeshctl.xds.client import Identity
+
+    configure_logging(log_level)
+    identity = Identity(instance_ip=instance_ip, pod_name=pod_name or socket.gethostname(),
+                        pod_namespace=pod_namespace, cluster_id=cluster_id, node_name=node_name,
+                        service_account=service_account)
+    config = AgentConfig(
+        xds_address=xds_address, identity=identity, mode=mode, xds_insecure=xds_insecure,
+        root_cert=xds_root_cert, token_path=None if xds_insecure and not xds_token.exists() else xds_token,
+        enable_bypass=enable_bypass, enable_bpf_log=enable_bpf_log, bpf_fs=bpf_fs,
+        cgroup2_path=cgroup2_path, admin_port=admin_port, metrics_port=metrics_port,
+        enrollment=enrollment, proc_root=proc_root)
+    Agent(config).run_until_signalled()

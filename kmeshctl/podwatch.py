@@ -1,0 +1,325 @@
+"""Pod enrollment: the kernel side (a pod's network namespace cookie in ``km_manage``)
+and the two ways to drive it.
+
+- ``PodWatcher``: with Kubernetes, watch namespaces and this node's pods, apply the
+  rules of ``kmeshctl.enrollment``, find each pod's network namespace through the
+  processes under ``/host/proc`` (their cgroup names the pod uid), enroll it and
+  annotate the pod ``kmesh.net/redirection: enabled``; undo both when it leaves the
+  mesh. Watches restart from a fresh list after any error.
+- ``NetnsEnroller`` alone: the local interface of the sandbox (admin ``POST /enroll``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+from kmeshctl.enrollment import (REDIRECTION_ANNOTATION, REDIRECTION_ENABLED, PodView, decide,
+                                 is_annotated)
+from kmeshctl.errors import KmeshctlError
+from kmeshctl.maps import DataplaneMaps, MapError
+from kmeshctl.podnet import PodNetError, netns_cookie
+
+log = logging.getLogger("kmeshctl.podwatch")
+
+DEFAULT_PROC_ROOT = Path("/host/proc")
+
+
+class EnrollError(KmeshctlError):
+    """A network namespace could not be enrolled or released."""
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    cookie: int
+    netns: str
+    pod: str
+
+
+class NetnsEnroller:
+    """Adds / removes network namespaces (by cookie) in ``km_manage``; thread-safe."""
+
+    def __init__(self, maps: DataplaneMaps) -> None:
+        self.maps = maps
+        self._lock = threading.Lock()
+        self._by_netns: dict[str, Enrolled] = {}
+
+    def cookie_of(self, netns: str | os.PathLike[str]) -> int:
+        path = Path(netns)
+        if not path.exists():
+            raise EnrollError(f"network namespace {path} does not exist: pass a path such as "
+                              "/run/netns/NAME or /proc/PID/ns/net")
+        try:
+            return netns_cookie(path)
+        except PodNetError as err:
+            raise EnrollError(str(err)) from err
+
+    def enroll(self, netns: str, pod: str = "") -> dict:
+        cookie = self.cookie_of(netns)
+        with self._lock:
+            try:
+                self.maps.enroll(cookie)
+            except MapError as err:
+                raise EnrollError(f"enrolling {pod or netns}: {err}") from err
+            self._by_netns[str(netns)] = Enrolled(cookie, str(netns), pod)
+        log.info("event=pod_enrolled pod=%s netns=%s cookie=%d", pod or "-", netns, cookie)
+        return {"netns": str(netns), "pod": pod, "cookie": cookie, "enrolled": True}
+
+    def unenroll(self, netns: str) -> dict:
+        with self._lock:
+            known = self._by_netns.pop(str(netns), None)
+        cookie = known.cookie if known else self.cookie_of(netns)
+        self.release_cookie(cookie, known.pod if known else "")
+        return {"netns": str(netns), "cookie": cookie, "enrolled": False}
+
+    def release_cookie(self, cookie: int, pod: str = "") -> None:
+        try:
+            self.maps.unenroll(cookie)
+        except MapError as err:
+            raise EnrollError(f"unenrolling {pod or cookie}: {err}") from err
+        with self._lock:
+            for netns, entry in list(self._by_netns.items()):
+                if entry.cookie == cookie:
+                    del self._by_netns[netns]
+        log.info("event=pod_unenrolled pod=%s cookie=%d", pod or "-", cookie)
+
+    def enrolled(self) -> list[Enrolled]:
+        with self._lock:
+            return list(self._by_netns.values())
+
+    def count(self) -> int:
+        try:
+            return len(self.maps.enrolled())
+        except MapError:
+            return len(self._by_netns)
+
+
+# ----------------------------------------------------------------- netns discovery
+
+
+def _uid_forms(uid: str) -> tuple[str, str]:
+    # cgroupfs drivers write pod<uid>, systemd drivers pod<uid with '_' for '-'>
+    return uid, uid.replace("-", "_")
+
+
+def find_pod_netns(uid: str, proc_root: Path = DEFAULT_PROC_ROOT) -> Optional[Path]:
+    """The network namespace of a pod: that of a process whose cgroup names the pod uid."""
+    if not uid:
+        return None
+    forms = _uid_forms(uid)
+    host_netns = _netns_id(proc_root / "1" / "ns" / "net")
+    for entry in _pids(proc_root):
+        try:
+            cgroups = (entry / "cgroup").read_text()
+        except OSError:
+            continue  # exited meanwhile, or not ours to read
+        if any(form in cgroups for form in forms):
+            netns = entry / "ns" / "net"
+            if _netns_id(netns) not in (None, host_netns):
+                return netns
+    return None
+
+
+def _pids(proc_root: Path) -> Iterator[Path]:
+    try:
+        names = os.listdir(proc_root)
+    except OSError:
+        return
+    for name in names:
+        if name.isdigit():
+            yield proc_root / name
+
+
+def _netns_id(path: Path) -> Optional[tuple[int, int]]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+# ----------------------------------------------------------------- Kubernetes
+
+
+class PodWatcher:
+    """Keeps this node's pods enrolled according to the enrollment rules."""
+
+    def __init__(self, core_api: Any, node_name: str, enroller: NetnsEnroller, enable_bypass: bool,
+                 proc_root: Path = DEFAULT_PROC_ROOT, retry_seconds: float = 5.0) -> None:
+        if not node_name:
+            raise KmeshctlError("pod enrollment needs the node name: set NODE_NAME (the DaemonSet "
+                                "passes spec.nodeName)")
+        self.api = core_api
+        self.node_name = node_name
+        self.enroller = enroller
+        self.enable_bypass = enable_bypass
+        self.proc_root = proc_root
+        self.retry_seconds = retry_seconds
+        self.namespaces: dict[str, dict[str, str]] = {}
+        self.pods: dict[str, PodView] = {}  # uid -> latest view
+        self.cookies: dict[str, int] = {}  # uid -> enrolled netns cookie
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # ----- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        namespaces_rv, pods_rv = self.resync(initial=True)
+        for name, target, args in (("watch-namespaces", self._watch_namespaces, (namespaces_rv,)),
+                                   ("watch-pods", self._watch_pods, (pods_rv,)),
+                                   ("enroll-retry", self._retry_loop, ())):
+            thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=2)
+
+    # ----- reconcile --------------------------------------------------------------------
+
+    def resync(self, initial: bool = False) -> tuple[str, str]:
+        """List namespaces and this node's pods and reconcile every pod; returns the
+        resource versions to watch from."""
+        namespaces = self.api.list_namespace()
+        pods = self.api.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}")
+        with self._lock:
+            self.namespaces = {ns.metadata.name: dict(ns.metadata.labels or {}) for ns in namespaces.items}
+            views = [PodView.from_k8s(p) for p in pods.items]
+            for gone in set(self.pods) - {v.uid for v in views}:
+                self._pod_deleted(gone)
+            for view in views:
+                self.pods[view.uid] = view
+                self._reconcile_pod(view)
+            if initial:
+                self._drop_stale_cookies()
+        log.info("event=pods_resynced namespaces=%d pods=%d enrolled=%d",
+                 len(self.namespaces), len(views), len(self.cookies))
+        return namespaces.metadata.resource_version, pods.metadata.resource_version
+
+    def _drop_stale_cookies(self) -> None:
+        """km_manage entries of pods that went away while no agent was running."""
+        try:
+            stale = set(self.enroller.maps.enrolled()) - set(self.cookies.values())
+        except MapError as err:
+            log.warning("event=manage_scan_failed error=%r", str(err))
+            return
+        for cookie in stale:
+            self.enroller.release_cookie(cookie, "stale")
+
+    def _reconcile_pod(self, view: PodView) -> None:
+        decision = decide(view, self.namespaces.get(view.namespace, {}), self.enable_bypass)
+        try:
+            if decision.enroll:
+                self._enroll(view, decision.reason)
+            else:
+                self._release(view, decision.reason)
+        except (KmeshctlError, OSError) as err:
+            log.warning("event=pod_enroll_failed pod=%s/%s error=%r (will retry)",
+                        view.namespace, view.name, str(err))
+
+    def _enroll(self, view: PodView, reason: str) -> None:
+        if view.uid not in self.cookies:
+            netns = find_pod_netns(view.uid, self.proc_root)
+            if netns is None:
+                log.debug("event=pod_netns_pending pod=%s/%s", view.namespace, view.name)
+                return  # not running yet: the retry loop or the next event picks it up
+            result = self.enroller.enroll(str(netns), f"{view.namespace}/{view.name}")
+            self.cookies[view.uid] = result["cookie"]
+            log.info("event=pod_in_mesh pod=%s/%s reason=%r", view.namespace, view.name, reason)
+        if not is_annotated(view):
+            self._annotate(view, REDIRECTION_ENABLED)
+
+    def _release(self, view: PodView, reason: str) -> None:
+        cookie = self.cookies.pop(view.uid, None)
+        if cookie is None and is_annotated(view):  # enrolled by a previous agent
+            netns = find_pod_netns(view.uid, self.proc_root)
+            cookie = self.enroller.cookie_of(str(netns)) if netns else None
+        if cookie is not None:
+            self.enroller.release_cookie(cookie, f"{view.namespace}/{view.name}")
+            log.info("event=pod_left_mesh pod=%s/%s reason=%r", view.namespace, view.name, reason)
+        if is_annotated(view):
+            self._annotate(view, None)
+
+    def _pod_deleted(self, uid: str) -> None:
+        view = self.pods.pop(uid, None)
+        cookie = self.cookies.pop(uid, None)
+        if cookie is not None:
+            self.enroller.release_cookie(cookie, f"{view.namespace}/{view.name}" if view else uid)
+
+    def _annotate(self, view: PodView, value: Optional[str]) -> None:
+        body = {"metadata": {"annotations": {REDIRECTION_ANNOTATION: value}}}
+        try:
+            self.api.patch_namespaced_pod(view.name, view.namespace, body)
+        except Exception as err:  # noqa: BLE001 - ApiException or transport error; retried later
+            log.warning("event=pod_annotate_failed pod=%s/%s error=%r", view.namespace, view.name, str(err))
+
+    # ----- watches ----------------------------------------------------------------------
+
+    def _retry_loop(self) -> None:
+        while not self._stop.wait(self.retry_seconds):
+            with self._lock:
+                for view in list(self.pods.values()):
+                    decision = decide(view, self.namespaces.get(view.namespace, {}), self.enable_bypass)
+                    if decision.enroll and view.uid not in self.cookies:
+                        self._reconcile_pod(view)
+
+    def _watch_namespaces(self, resource_version: str) -> None:
+        self._watch_forever(self.api.list_namespace, {}, self._on_namespace_event, 0, resource_version)
+
+    def _watch_pods(self, resource_version: str) -> None:
+        self._watch_forever(self.api.list_pod_for_all_namespaces,
+                            {"field_selector": f"spec.nodeName={self.node_name}"}, self._on_pod_event,
+                            1, resource_version)
+
+    def _watch_forever(self, list_call: Callable, kwargs: dict, handle: Callable[[str, Any], None],
+                       index: int, resource_version: Optional[str]) -> None:
+        from kubernetes import watch  # imported here: only the in-cluster agent needs it
+
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                if resource_version is None:
+                    resource_version = self.resync()[index]
+                stream = watch.Watch().stream(list_call, resource_version=resource_version,
+                                              timeout_seconds=60, **kwargs)
+                for event in stream:
+                    if self._stop.is_set():
+                        return
+                    obj = event["object"]
+                    resource_version = obj.metadata.resource_version
+                    handle(event["type"], obj)
+                failures = 0
+            except Exception as err:  # noqa: BLE001 - any watch failure: relist, then watch again
+                failures += 1
+                resource_version = None
+                delay = min(30.0, 2 ** min(failures, 5)) * (0.5 + random.random() / 2)
+                log.warning("event=watch_error what=%s error=%r relist_in=%.1fs",
+                            list_call.__name__, str(err)[:200], delay)
+                self._stop.wait(delay)
+
+    def _on_namespace_event(self, kind: str, ns: Any) -> None:
+        name = ns.metadata.name
+        with self._lock:
+            if kind == "DELETED":
+                self.namespaces.pop(name, None)
+            else:
+                self.namespaces[name] = dict(ns.metadata.labels or {})
+            for view in [v for v in self.pods.values() if v.namespace == name]:
+                self._reconcile_pod(view)
+
+    def _on_pod_event(self, kind: str, pod: Any) -> None:
+        view = PodView.from_k8s(pod)
+        with self._lock:
+            if kind == "DELETED":
+                self._pod_deleted(view.uid)
+                return
+            self.pods[view.uid] = view
+            self._reconcile_pod(view)
