@@ -239,6 +239,27 @@ def test_waypoint_connections_are_tracked_until_closed(env: Env) -> None:
     assert list(env.maps.socket.keys()) == []
 
 
+def test_two_hook_generations_back_to_back_rewrite_once(env: Env) -> None:
+    """While programs are swapped, an old and a new connect hook may both run for one
+    connect (e.g. attached at different cgroup levels): the result must not change."""
+    client = env.net.pods["client"]
+    prog_fd = bpfsys.obj_get(env.dp.bpf_fs / "km_connect4")
+    cgroup_fd = os.open(client.cgroup, os.O_RDONLY | os.O_DIRECTORY)
+    bpfsys.prog_attach(cgroup_fd, prog_fd, bpfsys.CGROUP_INET4_CONNECT, bpfsys.BPF_F_ALLOW_MULTI)
+    try:
+        vip = str(env.net.pods["vip"].ip)
+        assert _replies(connect(client, vip, 80, count=5)) == ["be1:8080"] * 5
+        _, data = _through_waypoint(env, env.tlv_sink, VIP_WP_TLV, 80)
+        assert data == kmesh_tlv(VIP_WP_TLV, 80) + b"helloworld"
+        result, data = _through_waypoint(env, env.proxy_sink, VIP_WL_WAYPOINT, 80)
+        src, src_port = result["local"]
+        assert data == proxy_v2(src, src_port, VIP_WL_WAYPOINT, 80) + b"helloworld"
+    finally:
+        bpfsys.prog_detach(cgroup_fd, prog_fd, bpfsys.CGROUP_INET4_CONNECT)
+        os.close(cgroup_fd)
+        os.close(prog_fd)
+
+
 # ------------------------------------------------------------------- restart
 
 
