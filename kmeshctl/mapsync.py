@@ -183,6 +183,7 @@ class MapSync:
         self.write_errors = 0
         self.initialized = threading.Event()
         self.last_sync_seconds = 0.0
+        self.last_writes = 0  # map operations of the last apply (exactness shows here)
         self._lock = threading.Lock()
         self._learnt_locality: Optional[workload_pb2.Locality] = None
         self._wp_targets: dict[object, set[tuple[str, str]]] = {}  # waypoint -> users
@@ -509,6 +510,7 @@ class MapSync:
     # ----- execution --------------------------------------------------------------------
 
     def _execute(self, plan: Plan) -> None:
+        self.last_writes = len(plan)
         m = self.mirror
         self._write(self.maps.backend, plan.backends, lambda k, v: m.backends.__setitem__(k.backend_uid, v))
         self._write(self.maps.endpoint, plan.slots, self._mirror_slot)
