@@ -20,9 +20,8 @@
 #define KM_AF_INET 2
 #define KM_AF_INET6 10
 
-/* cgroup/connect verdicts */
+/* cgroup/connect return value: let connect() proceed (to the possibly rewritten address) */
 #define KM_CONNECT_ALLOW 1
-#define KM_CONNECT_REJECT 0 /* connect() fails with EPERM */
 
 /* Reads a 4-byte context field with a volatile load. Family-dependent fields must be read
  * up front this way: otherwise the compiler sinks the loads into per-family branches as

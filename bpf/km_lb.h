@@ -12,7 +12,7 @@
 enum km_verdict {
     KM_LEAVE = 0,   /* connect unchanged */
     KM_REWRITE = 1, /* connect to decision.addr:decision.port */
-    KM_REJECT = 2,  /* connect fails */
+    KM_REJECT = 2,  /* connect must fail: the destination is zeroed */
 };
 
 struct km_decision {

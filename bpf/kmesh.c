@@ -47,8 +47,12 @@ int km_connect4(struct bpf_sock_addr *ctx)
     struct km_decision d = {};
 
     int verdict = connect_decision(ctx, &dst, dport, &d);
-    if (verdict == KM_REJECT)
-        return KM_CONNECT_REJECT;
+    if (verdict == KM_REJECT) {
+        /* as Kmesh: the destination becomes 0.0.0.0:0, so connect() fails (ECONNREFUSED) */
+        ctx->user_ip4 = 0;
+        ctx->user_port = 0;
+        return KM_CONNECT_ALLOW;
+    }
     if (verdict != KM_REWRITE || !km_ip_is_v4(&d.addr))
         return KM_CONNECT_ALLOW;
 
@@ -60,6 +64,18 @@ int km_connect4(struct bpf_sock_addr *ctx)
     return KM_CONNECT_ALLOW;
 }
 
+/* Volatile stores: the compiler would otherwise merge the stores of different branches
+ * through one offset ctx pointer, which the verifier rejects. */
+static __always_inline void set_dst6(struct bpf_sock_addr *ctx, const struct km_ip *addr,
+                                     __be16 port)
+{
+    *(volatile __u32 *)&ctx->user_ip6[0] = addr->addr[0];
+    *(volatile __u32 *)&ctx->user_ip6[1] = addr->addr[1];
+    *(volatile __u32 *)&ctx->user_ip6[2] = addr->addr[2];
+    *(volatile __u32 *)&ctx->user_ip6[3] = addr->addr[3];
+    *(volatile __u32 *)&ctx->user_port = (__u32)port;
+}
+
 int km_connect6(struct bpf_sock_addr *ctx)
 {
     struct km_ip dst = {.addr = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
@@ -68,19 +84,19 @@ int km_connect6(struct bpf_sock_addr *ctx)
     struct km_decision d = {};
 
     int verdict = connect_decision(ctx, &dst, dport, &d);
-    if (verdict == KM_REJECT)
-        return KM_CONNECT_REJECT;
+    if (verdict == KM_REJECT) {
+        /* as Kmesh: the destination becomes [::]:0, so connect() fails (ECONNREFUSED) */
+        struct km_ip zero = {};
+        set_dst6(ctx, &zero, 0);
+        return KM_CONNECT_ALLOW;
+    }
     if (verdict != KM_REWRITE)
         return KM_CONNECT_ALLOW;
 
     struct bpf_sock *sk = ctx->sk;
     if (sk)
         remember_orig_dst(sk, &dst, dport, &d);
-    ctx->user_ip6[0] = d.addr.addr[0];
-    ctx->user_ip6[1] = d.addr.addr[1];
-    ctx->user_ip6[2] = d.addr.addr[2];
-    ctx->user_ip6[3] = d.addr.addr[3];
-    ctx->user_port = (__u32)d.port;
+    set_dst6(ctx, &d.addr, d.port);
     return KM_CONNECT_ALLOW;
 }
 

@@ -10,7 +10,7 @@
 
 enum km_lb_policy {
     KM_LB_RANDOM = 0,   /* uniform in group 0 */
-    KM_LB_STRICT = 1,   /* group 0 only; empty group 0 rejects the connect */
+    KM_LB_STRICT = 1,   /* group 0 only; empty group 0: connect fails (ECONNREFUSED) */
     KM_LB_FAILOVER = 2, /* first non-empty group */
 };
 

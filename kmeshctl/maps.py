@@ -84,7 +84,7 @@ class LbPolicy(IntEnum):
     """``enum km_lb_policy``."""
 
     RANDOM = 0  # uniform in group 0 (default)
-    STRICT = 1  # group 0 only; empty group 0 rejects the connect
+    STRICT = 1  # group 0 only; empty group 0: connect() fails (ECONNREFUSED, as Kmesh)
     FAILOVER = 2  # first non-empty group
 
 
