@@ -23,11 +23,18 @@ import time
 
 
 def _listen(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A dual-stack listener (IPv4 peers show as plain IPv4 addresses, see _peer)."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("0.0.0.0", port))
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind(("::", port))
     sock.listen(512)
     return sock
+
+
+def _peer(address: tuple) -> list:
+    host = address[0]
+    return [host[7:] if host.startswith("::ffff:") else host, address[1]]
 
 
 def serve(name: str, ports: list[int]) -> None:
@@ -57,7 +64,7 @@ def _drain(conn: socket.socket, peer: tuple) -> None:
             conn.sendall(b"ok\n")
         except OSError:
             pass
-    line = json.dumps({"peer": list(peer), "data": b"".join(chunks).hex()})
+    line = json.dumps({"peer": _peer(peer), "data": b"".join(chunks).hex()})
     print(line, flush=True)
 
 
@@ -88,7 +95,7 @@ def _one_connect(host: str, port: int, family: int, payloads: list[bytes], timeo
             if not data:
                 break
             reply += data
-        return {"ok": True, "reply": reply.decode(errors="replace").strip(), "local": list(local)}
+        return {"ok": True, "reply": reply.decode(errors="replace").strip(), "local": _peer(local)}
     except socket.timeout:
         return {"ok": False, "error": "ETIMEDOUT"}
     except OSError as err:

@@ -7,6 +7,7 @@ import ipaddress
 import json
 import math
 import os
+import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Iterator
@@ -29,6 +30,9 @@ VIP_WP_PROXY = "10.77.0.205"
 VIP_WL_WAYPOINT = "10.77.0.206"
 VIP_FAILOVER_FIRST = "10.77.0.207"
 POD_IP_WL_WAYPOINT = "10.77.0.210"  # a backend reached only through its waypoint
+SUBNET6 = "fd00:77::/64"
+VIP6_WP_TLV = "fd00:96::204"
+VIP6_WP_PROXY = "fd00:96::205"
 TLV_PORT = 15019
 PROXY_PORT = 15021
 PPV2_SIGNATURE = bytes.fromhex("0d0a0d0a000d0a515549540a")
@@ -54,6 +58,8 @@ def env(run_id: str, dp: LoadedEnv) -> Iterator[Env]:
         env = Env(dp, net, IdRegistry(dp.maps))
         for name in ("client", "other", "vip", "be1", "be2", "be3", "wp"):
             net.add_pod(name)
+        for name in ("client", "wp"):
+            _add_ipv6(net.pods[name])
         try:
             _start_servers(env)
             _write_services(env)
@@ -62,6 +68,16 @@ def env(run_id: str, dp: LoadedEnv) -> Iterator[Env]:
         finally:
             for server in env.servers:
                 server.stop()
+
+
+def ipv6_of(pod) -> ipaddress.IPv6Address:
+    """The pod's IPv6 address in SUBNET6 (same host part as its IPv4 address)."""
+    return ipaddress.IPv6Network(SUBNET6)[int(pod.ip) & 0xFF]
+
+
+def _add_ipv6(pod) -> None:
+    subprocess.run(["ip", "-n", pod.netns, "addr", "add", f"{ipv6_of(pod)}/64", "dev", "eth0",
+                    "nodad"], check=True)
 
 
 def _start_servers(env: Env) -> None:
@@ -108,6 +124,11 @@ def _write_services(env: Env) -> None:
     _service(env, "wp-proxy", VIP_WP_PROXY, [[be1]],
              waypoint=Waypoint(wp_ip, PROXY_PORT, WaypointHeader.PROXY_V2))
     _service(env, "wl-waypoint", VIP_WL_WAYPOINT, [[wl]])
+    wp_ip6 = ipv6_of(env.net.pods["wp"])
+    _service(env, "wp-tlv6", VIP6_WP_TLV, [[be1]],
+             waypoint=Waypoint(wp_ip6, TLV_PORT, WaypointHeader.KMESH_TLV))
+    _service(env, "wp-proxy6", VIP6_WP_PROXY, [[be1]],
+             waypoint=Waypoint(wp_ip6, PROXY_PORT, WaypointHeader.PROXY_V2))
 
 
 def _replies(results: list[dict]) -> list[str]:
@@ -201,7 +222,8 @@ def _through_waypoint(env: Env, sink: PodProcess, host: str, port: int) -> tuple
     [result] = connect(env.net.pods["client"], host, port, send="hello,world")
     assert result["ok"] and result["reply"] == "ok", result
     received = sink.next_json()
-    assert received["peer"][0] == str(env.net.pods["client"].ip)
+    client = env.net.pods["client"]
+    assert received["peer"][0] in (str(client.ip), str(ipv6_of(client)))
     return result, bytes.fromhex(received["data"])
 
 
@@ -222,6 +244,24 @@ def test_service_waypoint_gets_proxy_v2_once_then_payload(env: Env) -> None:
 def test_ipv6_socket_to_mapped_vip_gets_ipv4_tlv(env: Env) -> None:
     _, data = _through_waypoint(env, env.tlv_sink, f"::ffff:{VIP_WP_TLV}", 80)
     assert data == kmesh_tlv(VIP_WP_TLV, 80) + b"helloworld"
+
+
+def test_ipv6_service_waypoint_gets_28_byte_kmesh_tlv(env: Env) -> None:
+    _, data = _through_waypoint(env, env.tlv_sink, VIP6_WP_TLV, 80)
+    header = (b"\x01" + (18).to_bytes(4, "big") + ipaddress.IPv6Address(VIP6_WP_TLV).packed
+              + (80).to_bytes(2, "big") + b"\xfe" + b"\0\0\0\0")
+    assert len(header) == 28
+    assert data == header + b"helloworld"
+
+
+def test_ipv6_service_waypoint_gets_proxy_v2_tcp6(env: Env) -> None:
+    result, data = _through_waypoint(env, env.proxy_sink, VIP6_WP_PROXY, 80)
+    src, src_port = result["local"]
+    header = (PPV2_SIGNATURE + b"\x21\x21" + (36).to_bytes(2, "big")
+              + ipaddress.IPv6Address(src).packed + ipaddress.IPv6Address(VIP6_WP_PROXY).packed
+              + src_port.to_bytes(2, "big") + (80).to_bytes(2, "big"))
+    assert len(header) == 52
+    assert data == header + b"helloworld"
 
 
 def test_workload_waypoint_via_service_vip(env: Env) -> None:
