@@ -32,10 +32,10 @@ import errno
 import ipaddress
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Generic, Iterator, Sequence, TypeVar
 
 from kmeshctl import bpfsys
 from kmeshctl.errors import KmeshctlError

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import math
 import os
 import subprocess
 from collections import Counter

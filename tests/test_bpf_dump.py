@@ -6,7 +6,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import time
-from pathlib import Path
 from typing import Iterator
 
 import pytest
