@@ -230,6 +230,31 @@ def test_admin_and_metrics_endpoints(env: Env) -> None:
     assert "kmesh_bpf_map_write_errors_total 0.0" in lines
 
 
+def test_dump_config_cli_shows_the_cache(env: Env) -> None:
+    port = str(env.agent.admin_port)
+    as_json = subprocess.run([KMESHCTL, "dump", "config", "--admin-port", port, "-o", "json"],
+                             capture_output=True, text=True, check=True)
+    assert json.loads(as_json.stdout) == json.loads(env.agent.http("/debug/config_dump/dual-engine")[1])
+    table = subprocess.run([KMESHCTL, "dump", "config", "--admin-port", port], capture_output=True,
+                           text=True, check=True, env={"COLUMNS": "250", "PATH": "/usr/bin:/bin"})
+    assert "default/echo.default.svc.cluster.local" in table.stdout and "80->8080" in table.stdout
+    assert uid("be1") in table.stdout and "enrolled locally: client" in table.stdout
+
+
+def test_agent_bpf_dump_renders_like_dump_maps(env: Env) -> None:
+    from rich.console import Console
+
+    from kmeshctl.config_dump import print_maps_json_as_tables
+
+    from_agent, from_maps = Console(record=True, width=200), Console(record=True, width=200)
+    print_maps_json_as_tables(json.loads(env.agent.http("/debug/config_dump/bpf/dual-engine")[1]), None,
+                              from_agent)
+    dump.print_tables(env.bpf_fs, None, from_maps)
+    agent_text = from_agent.export_text()
+    assert agent_text == from_maps.export_text()
+    assert "echo.default.svc.cluster.local" in agent_text
+
+
 def test_server_restart_resyncs_removals_made_while_away(env: Env) -> None:
     address = env.server.addresses[0]
     published = env.server.resources(WORKLOAD_ADDRESS_TYPE)

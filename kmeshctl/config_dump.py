@@ -1,0 +1,188 @@
+"""Reading a node agent's admin endpoints from the CLI (`kmeshctl dump config`,
+`kmeshctl dump maps --pod`): on this machine through 127.0.0.1, or in a cluster through
+a port-forward to the agent pod, and the cache shown as tables.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any, Optional
+
+from rich.console import Console
+from rich.table import Table
+
+from kmeshctl.errors import KmeshctlError
+
+CACHE_PATH = "/debug/config_dump/dual-engine"
+BPF_PATH = "/debug/config_dump/bpf/dual-engine"
+AGENT_NAMESPACE = "kmesh-system"
+TIMEOUT_S = 10.0
+
+
+def fetch_local(path: str, port: int) -> Any:
+    url = f"http://127.0.0.1:{port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        raise KmeshctlError(f"agent admin {url} answered {err.code}: {_error_text(err.read())}") from err
+    except (urllib.error.URLError, OSError) as err:
+        raise KmeshctlError(f"no node agent admin endpoint at 127.0.0.1:{port} ({err}): run this on a "
+                            "node with `kmeshctl node run`, pass --admin-port, or use --pod NAME") from err
+
+
+def fetch_from_pod(path: str, pod: str, namespace: str, port: int) -> Any:
+    """GET ``path`` from the agent pod's admin port through a Kubernetes port-forward."""
+    from kubernetes import client as k8s
+    from kubernetes.stream import portforward
+
+    from kmeshctl import kube
+
+    core = k8s.CoreV1Api(k8s.ApiClient(kube.load_configuration()))
+    try:
+        forward = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
+        sock = forward.socket(port)
+        sock.settimeout(TIMEOUT_S)
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        raw = _read_http(sock)
+        forward.close()
+    except Exception as err:  # noqa: BLE001 - ApiException, websocket and socket errors alike
+        raise KmeshctlError(f"cannot port-forward to {namespace}/{pod}:{port} ({err}): check the pod "
+                            "name (kubectl -n kmesh-system get pods) and your access") from err
+    status, body = _parse_http(raw)
+    if status != 200:
+        raise KmeshctlError(f"agent {namespace}/{pod} answered {status}: {_error_text(body)}")
+    return json.loads(body)
+
+
+def fetch(path: str, pod: Optional[str], namespace: str, port: int) -> Any:
+    return fetch_from_pod(path, pod, namespace, port) if pod else fetch_local(path, port)
+
+
+def _read_http(sock: Any) -> bytes:
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+        if _complete(data):
+            return data
+
+
+def _complete(data: bytes) -> bool:
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value.strip())
+    return False
+
+
+def _parse_http(raw: bytes) -> tuple[int, bytes]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    try:
+        status = int(head.split(b" ", 2)[1])
+    except (IndexError, ValueError) as err:
+        raise KmeshctlError(f"the agent sent no HTTP response ({raw[:80]!r})") from err
+    return status, body
+
+
+def _error_text(body: bytes) -> str:
+    try:
+        return json.loads(body).get("error", body.decode(errors="replace"))
+    except (ValueError, AttributeError):
+        return body.decode(errors="replace").strip()
+
+
+# ----------------------------------------------------------------- tables
+
+
+def _ports(ports: list[dict]) -> str:
+    return ", ".join(f"{p.get('service_port', 0)}->{p.get('target_port', 0)}" for p in ports) or "-"
+
+
+def _waypoint(item: dict) -> str:
+    wp = item.get("waypoint")
+    if not wp:
+        return "-"
+    if "hostname" in wp:
+        target = f"{wp['hostname'].get('namespace', '')}/{wp['hostname'].get('hostname', '')}"
+    else:
+        target = wp.get("address", {}).get("address", "?")
+    return f"{target}:{wp.get('hbone_mtls_port', 0)}"
+
+
+def services_table(dump: dict) -> Table:
+    table = Table(title=f"services ({len(dump['services'])})")
+    for column in ("NAMESPACE/HOSTNAME", "VIPS", "PORTS", "WAYPOINT", "LB"):
+        table.add_column(column)
+    for svc in dump["services"]:
+        lb = svc.get("load_balancing", {})
+        table.add_row(f"{svc.get('namespace', '')}/{svc.get('hostname', '')}", ", ".join(svc["addresses"]),
+                      _ports(svc.get("ports", [])), _waypoint(svc),
+                      " ".join([lb.get("mode", "")] + lb.get("routing_preference", [])).strip() or "-")
+    return table
+
+
+def workloads_table(dump: dict) -> Table:
+    table = Table(title=f"workloads ({len(dump['workloads'])})")
+    for column in ("UID", "ADDRESSES", "SERVICES", "WAYPOINT", "STATUS", "NODE"):
+        table.add_column(column)
+    for wl in dump["workloads"]:
+        services = ", ".join(f"{key} ({_ports(ports.get('ports', []))})"
+                             for key, ports in sorted(wl.get("services", {}).items()))
+        table.add_row(wl.get("uid", ""), ", ".join(wl["addresses"]), services or "-", _waypoint(wl),
+                      wl.get("status", "HEALTHY"), wl.get("node", "") or "-")
+    return table
+
+
+def policies_table(dump: dict) -> Table:
+    table = Table(title=f"authorization policies ({len(dump['policies'])})")
+    for column in ("NAMESPACE/NAME", "SCOPE", "ACTION", "RULES", "DRY RUN"):
+        table.add_column(column)
+    for policy in dump["policies"]:
+        table.add_row(f"{policy.get('namespace', '')}/{policy.get('name', '')}", policy.get("scope", "GLOBAL"),
+                      policy.get("action", "ALLOW"), str(len(policy.get("rules", []))),
+                      "yes" if policy.get("dry_run") else "no")
+    return table
+
+
+def print_cache_tables(dump: dict, console: Optional[Console] = None) -> None:
+    console = console or Console()
+    for table in (services_table(dump), workloads_table(dump), policies_table(dump)):
+        console.print(table)
+    enrolled = dump.get("enrolled", [])
+    if enrolled:
+        console.print(f"enrolled locally: {', '.join(e.get('pod') or e['netns'] for e in enrolled)}")
+
+
+# ----------------------------------------------------------------- maps from an agent
+
+
+class _IdRegEntries:
+    """A read-only km_idreg built from a JSON dump (what IdRegistry reads)."""
+
+    def __init__(self, entries: list[tuple[Any, Any]]) -> None:
+        self._entries = entries
+
+    def items(self) -> list[tuple[Any, Any]]:
+        return list(self._entries)
+
+
+def print_maps_json_as_tables(data: dict, map_name: Optional[str], console: Optional[Console] = None) -> None:
+    """Render an agent's `/debug/config_dump/bpf/dual-engine` JSON like `dump maps`."""
+    from kmeshctl import dump as dumper
+    from kmeshctl.ids import IdRegistry
+    from kmeshctl.maps import IDREG
+
+    dumper.check_map_name(map_name)
+    idreg = [dumper.entry_from_json(IDREG.name, e) for e in data.get(IDREG.name, [])]
+    ids = IdRegistry(_IdRegEntries(idreg))  # type: ignore[arg-type]
+    dumps = [dumper.MapDump(dumper.SPECS_BY_NAME[name], [dumper.entry_from_json(name, e) for e in rows])
+             for name, rows in data.items() if map_name in (None, name)]
+    dumper.render_tables(dumps, ids, console or Console())
