@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(python3 python3-venv python3-bpfcc bpfcc-tools linux-headers-amd64
-              iproute2 curl nginx-light wrk kmod)
+              iproute2 curl nginx-light wrk kmod nftables)
 
 log() { printf 'setup: %s\n' "$*"; }
 

@@ -19,6 +19,7 @@ from kmeshctl.cli import node as _node  # noqa: F401,E402
 from kmeshctl.cli import render as _render  # noqa: F401,E402
 from kmeshctl.cli import sandbox as _sandbox  # noqa: F401,E402
 from kmeshctl.cli import demo as _demo  # noqa: F401,E402
+from kmeshctl.cli import bench as _bench  # noqa: F401,E402
 
 
 @app.command()

@@ -1,0 +1,86 @@
+"""`kmeshctl bench dataplane`: the data-plane comparison (direct, kmesh-l4, kmesh-waypoint,
+ambient-style, sidecar-style), written as markdown, JSON and a PNG chart."""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import sys
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from kmeshctl.cli.common import app, print_json
+from kmeshctl.errors import UsageError
+
+bench_app = typer.Typer(help="Benchmarks of the data path. Needs root.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+class BenchOutput(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _progress(line: str) -> None:
+    typer.echo(f"  {line}", err=True)
+
+
+def _csv(value: str, what: str) -> tuple[str, ...]:
+    items = tuple(item.strip() for item in value.split(",") if item.strip())
+    if not items:
+        raise UsageError(f"--{what} is empty: give a comma-separated list")
+    return items
+
+
+def _terminate_cleanly(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt  # unwinds through the teardown in run_dataplane
+
+
+@bench_app.command("dataplane")
+def dataplane(
+    paths: str = typer.Option(
+        "direct,kmesh-l4,kmesh-waypoint,ambient-style,sidecar-style", "--paths",
+        help="Comma-separated paths to compare."),
+    loads: str = typer.Option(
+        "paced-1k,paced-4k,max-64", "--loads",
+        help="Comma-separated loads: paced-1k, paced-4k, closed-4, max-64."),
+    repeats: int = typer.Option(5, "--repeats", help="Runs per path and load (interleaved)."),
+    duration: int = typer.Option(10, "--duration", help="Seconds per run."),
+    warmup: int = typer.Option(2, "--warmup", help="Seconds of unrecorded warm-up per path."),
+    client_cpus: Optional[str] = typer.Option(
+        None, "--client-cpus", help="CPUs for wrk (taskset list); default 0."),
+    mesh_cpus: Optional[str] = typer.Option(
+        None, "--mesh-cpus", help="CPUs for nginx and every Envoy; default 1."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Results folder; default benchmarks/results/<date>/."),
+    output: BenchOutput = typer.Option(BenchOutput.table, "-o", "--output",
+                                       help="table: the markdown table; json: the summary."),
+) -> None:
+    """Run the same load over five paths and report latency percentiles, throughput,
+    proxy CPU, ratios to direct and the targets; results go to --out."""
+    from kmeshctl.bench import report
+    from kmeshctl.bench.dataplane import BenchConfig, run_dataplane
+    from kmeshctl.bench.topology import CpuPlan, default_cpu_plan
+
+    default_cpus = default_cpu_plan()
+    config = BenchConfig(
+        paths=_csv(paths, "paths"), loads=_csv(loads, "loads"), repeats=repeats,
+        duration_s=duration, warmup_s=warmup,
+        cpus=CpuPlan(client_cpus or default_cpus.client, mesh_cpus or default_cpus.mesh))
+    out_dir = out or Path("benchmarks") / "results" / date.today().isoformat()
+    command = "kmeshctl " + shlex.join(sys.argv[1:])
+    signal.signal(signal.SIGTERM, _terminate_cleanly)
+    records, env = run_dataplane(config, _progress)
+    files = report.write_results(out_dir, records, env, command)
+    summary = report.summarize(records)
+    checks = report.check_targets(summary)
+    if output == BenchOutput.json:
+        print_json(report.to_json(records, summary, checks, env, command) | {
+            "files": {k: str(v) for k, v in files.items()}})
+        return
+    typer.echo(files["markdown"].read_text())
+    typer.echo(f"Results: {', '.join(str(p) for p in files.values())}", err=True)
