@@ -10,7 +10,9 @@ scenarios so that machine noise hits all of them alike:
                 (rewritten in the kernel to the pod IP, target port)
   hook pod IP   same client, connect straight to the pod IP (frontend hit, left alone)
 
-once with 10 services loaded and once with 5,000 services x 20 endpoints. Needs root;
+once with 10 services loaded and once with 5,000 services x 20 endpoints. It also reports
+the in-kernel cost of the connect4 program itself (average ns per run, from the kernel's
+BPF run-time statistics, switched on for the run and restored after). Needs root;
 everything it creates is removed at the end.
 
     .venv/bin/python benchmarks/bpf_connect.py [--connects 2000] [--rounds 5]
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import os
 import secrets
 import statistics
 import subprocess
@@ -28,7 +31,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from kmeshctl import loader
+from kmeshctl import bpfsys, loader
 from kmeshctl.ids import IdRegistry
 from kmeshctl.maps import BackendKey, BackendValue, DataplaneMaps, FrontendKey, FrontendValue, ServiceValue
 from kmeshctl.nodecheck import ensure_cgroup2
@@ -91,6 +94,18 @@ def load_services(maps: DataplaneMaps, ids: IdRegistry, server_ip: ipaddress.IPv
     maps.frontend.update_batch(front_entries)
 
 
+BPF_STATS = Path("/proc/sys/kernel/bpf_stats_enabled")
+
+
+def connect4_stats(bpf_fs: Path) -> tuple[int, int]:
+    fd = bpfsys.obj_get(bpf_fs / "km_connect4")
+    try:
+        info = bpfsys.prog_info(fd)
+        return info.run_time_ns, info.run_cnt
+    finally:
+        os.close(fd)
+
+
 def summarize(samples: list[int]) -> dict[str, float]:
     ordered = sorted(samples)
     return {"median": statistics.median(ordered) / 1000,
@@ -98,18 +113,24 @@ def summarize(samples: list[int]) -> dict[str, float]:
             "mean": statistics.fmean(ordered) / 1000}
 
 
-def run_scenarios(client: Pod, baseline_client: Pod, server: Pod, n: int, rounds: int
-                  ) -> dict[str, dict[str, float]]:
+def run_scenarios(client: Pod, baseline_client: Pod, server: Pod, n: int, rounds: int,
+                  bpf_fs: Path) -> dict[str, dict[str, float]]:
     scenarios = {
         "baseline (no hook), pod IP": (baseline_client, str(server.ip), SERVER_PORT),
         "hook, Service VIP": (client, VIP, SERVICE_PORT),
         "hook, pod IP": (client, str(server.ip), SERVER_PORT),
     }
     samples: dict[str, list[int]] = {name: [] for name in scenarios}
+    time_before, runs_before = connect4_stats(bpf_fs)
     for _ in range(rounds):
         for name, (pod, host, port) in scenarios.items():
             samples[name] += measure(pod, host, port, n)
-    return {name: summarize(s) for name, s in samples.items()}
+    time_after, runs_after = connect4_stats(bpf_fs)
+    results = {name: summarize(s) for name, s in samples.items()}
+    runs = runs_after - runs_before
+    results["_prog"] = {"ns_per_run": (time_after - time_before) / runs if runs else float("nan"),
+                        "runs": runs}
+    return results
 
 
 def print_results(results: dict[int, dict[str, dict[str, float]]]) -> None:
@@ -117,13 +138,17 @@ def print_results(results: dict[int, dict[str, dict[str, float]]]) -> None:
         f"| {f'{count} services':^33}" for count in results)
     print(header)
     print(f"{'':<28}" + "".join(f"| {'median us':>9} {'p99 us':>8} {'ratio':>13} " for _ in results))
-    for name in next(iter(results.values())):
+    for name in (n for n in next(iter(results.values())) if not n.startswith("_")):
         row = f"{name:<28}"
         for per_count in results.values():
             base = per_count["baseline (no hook), pod IP"]["median"]
             r = per_count[name]
             row += f"| {r['median']:>9.1f} {r['p99']:>8.1f} {r['median'] / base:>12.2f}x "
         print(row)
+    for count, per_count in results.items():
+        prog = per_count["_prog"]
+        print(f"km_connect4 in-kernel cost with {count} services: {prog['ns_per_run']:.0f} ns per "
+              f"connect ({prog['runs']} runs)")
 
 
 def main() -> None:
@@ -140,7 +165,9 @@ def main() -> None:
     plain.mkdir()
     net = PodNetwork(f"kmb{tag}", ipaddress.IPv4Network("10.79.0.0/24"), attached)
     server_proc = None
+    stats_before = BPF_STATS.read_text()
     try:
+        BPF_STATS.write_text("1\n")
         loader.load(bpf_fs, attached).close()
         net.create()
         client, server = net.add_pod("client"), net.add_pod("server")
@@ -152,13 +179,16 @@ def main() -> None:
             ids = IdRegistry(maps)
             maps.enroll(client.netns_cookie())
             load_services(maps, ids, server.ip, 10, 20)
-            results[10] = run_scenarios(client, baseline_client, server, args.connects, args.rounds)
+            results[10] = run_scenarios(client, baseline_client, server, args.connects,
+                                        args.rounds, bpf_fs)
             load_services(maps, ids, server.ip, 5000, 20)
-            results[5000] = run_scenarios(client, baseline_client, server, args.connects, args.rounds)
+            results[5000] = run_scenarios(client, baseline_client, server, args.connects,
+                                          args.rounds, bpf_fs)
         print(f"connect() latency, {args.rounds} rounds x {args.connects} connects per scenario; "
               "ratio = median / baseline median")
         print_results(results)
     finally:
+        BPF_STATS.write_text(stats_before)
         if server_proc is not None:
             server_proc.kill()
             server_proc.wait()

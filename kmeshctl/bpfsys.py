@@ -170,6 +170,8 @@ class ProgInfo:
     type: int
     id: int
     name: str
+    run_time_ns: int  # counted only while sysctl kernel.bpf_stats_enabled = 1
+    run_cnt: int
 
 
 def _obj_info(fd: int, size: int) -> ctypes.Array:
@@ -190,7 +192,8 @@ def prog_info(fd: int) -> ProgInfo:
     info = _obj_info(fd, 240)
     type_, id_ = struct.unpack_from("2I", info, 0)
     name = info.raw[64:80].split(b"\0", 1)[0].decode()
-    return ProgInfo(type_, id_, name)
+    run_time_ns, run_cnt = struct.unpack_from("2Q", info, 192)
+    return ProgInfo(type_, id_, name, run_time_ns, run_cnt)
 
 
 def prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int = 0,
