@@ -30,16 +30,28 @@ MAX_BACKGROUND_S = 120
 # COUNT 0 = until STOP_FILE exists or MAX_SECONDS passed. One line per request:
 # "<index> <curl exit code> <HTTP status> <Server header or ->".
 REQUEST_LOOP = r"""
-url=$1; count=$2; stop=$3; deadline=$(( $(date +%s) + $4 )); i=0
+url=$1; count=$2; stop=$3; deadline=$(( $(date +%s) + $4 )); i=0; cr=$(printf '\r')
 while :; do
-  if [ "$count" -gt 0 ] && [ "$i" -ge "$count" ]; then break; fi
-  if [ -n "$stop" ] && [ -e "$stop" ]; then break; fi
-  if [ "$(date +%s)" -ge "$deadline" ]; then break; fi
+  if [ "$count" -gt 0 ]; then
+    [ "$i" -ge "$count" ] && break
+  else
+    [ -e "$stop" ] && break
+    [ "$(date +%s)" -ge "$deadline" ] && break
+  fi
   i=$((i + 1))
-  out=$(curl -sS -o /dev/null -D - --max-time TIMEOUT "$url" 2>&1); rc=$?
-  code=$(printf '%s\n' "$out" | sed -n 's#^HTTP/[0-9.]* \([0-9][0-9][0-9]\).*#\1#p' | tail -n 1)
-  server=$(printf '%s\n' "$out" | sed -n 's/^[Ss][Ee][Rr][Vv][Ee][Rr]: *//p' | tr -d '\r ' | tail -n 1)
-  echo "$i $rc ${code:-000} ${server:--}"
+  out=$(curl -sS -o /dev/null -D - --max-time TIMEOUT "$url" 2>/dev/null); rc=$?
+  code=000; server=-
+  # Parsed with shell builtins only: a request costs two forks (subshell + curl).
+  while IFS= read -r line; do
+    line=${line%"$cr"}
+    case $line in
+      HTTP/*) code=${line#* }; code=${code%% *} ;;
+      [Ss][Ee][Rr][Vv][Ee][Rr]:*) server=${line#*:}; server=${server# } ;;
+    esac
+  done <<END_OF_HEADERS
+$out
+END_OF_HEADERS
+  echo "$i $rc $code ${server:--}"
 done
 if [ -n "$stop" ]; then rm -f "$stop"; fi
 """.replace("TIMEOUT", str(CURL_TIMEOUT_S))

@@ -18,6 +18,7 @@ import yaml
 
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.podnet import NETNS_DIR, join_cgroup
+from kmeshctl.sandbox import agent as agent_mod
 from kmeshctl.sandbox import manifests as manifests_mod
 from kmeshctl.sandbox.controlplane import wait_sockets
 from kmeshctl.sandbox.pods import (
@@ -74,6 +75,7 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet) -> Sandbox
     plans = plan_pods(manifests)
     vips = plan_vips(manifests)
     envoy_binary()
+    agent_mod.preflight()
     _refuse_existing(name)
     state = new_state(name)
     state.vips = vips
@@ -119,6 +121,8 @@ def _create(state: SandboxState, plans: list[PodPlan], progress: Progress) -> No
                                                      str(pods[plan.name].ip))))
     state.save()
     _start_control_plane(state, progress)
+    agent_mod.start(state, start_daemon, progress)
+    agent_mod.enroll_mesh_pods(state, progress)
     for plan in plans:
         if not plan.waypoint:
             _start_containers(state, plan, pods[plan.name], progress)
@@ -206,6 +210,7 @@ def teardown(state: SandboxState, progress: Progress) -> None:
     _stop_up_process(state)
     killed = _kill_cgroup_tree(state.cgroup)
     progress(f"stopped {killed} processes")
+    agent_mod.cleanup(state, progress)
     pod_network(state).destroy()
     progress("removed pods and the pod network")
     _remove_cgroups(state.cgroup)
@@ -280,7 +285,7 @@ def status(name: str) -> dict[str, Any]:
     require_root()
     state = loaded_state(name)
     topology = state.topology() if state.manifests_file.exists() else None
-    enrolled: set[str] | None = None  # known once a node agent runs in the sandbox
+    enrolled = agent_mod.enrolled_pods(state)
     return {
         "name": state.name,
         "phase": state.phase,
@@ -289,6 +294,7 @@ def status(name: str) -> dict[str, Any]:
                      (topology.manifests.services if topology else [])],
         "waypoints": [_waypoint_status(state, w) for w in state.waypoint_infos()],
         "controlplane": _daemon_status(state, "controlplane"),
+        "agent": agent_mod.status(state),
     }
 
 
