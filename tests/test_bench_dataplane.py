@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from kmeshctl.bench.capture import InboundCapture, OutboundCapture
 from kmeshctl.bench.dataplane import BenchConfig, RunRecord, run_dataplane
 from kmeshctl.bench.envoy import bootstrap
 from kmeshctl.bench.procs import BenchError
-from kmeshctl.bench.topology import PATHS, envoy_roles
+from kmeshctl.bench.topology import NAME_PREFIX, PATHS, envoy_roles, leftover_run_ids
 from kmeshctl.bench.wrk import LOADS, WrkResult, parse_wrk_output
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -52,13 +53,10 @@ def test_every_path_carries_load_with_zero_errors(run_id: str, tmp_path: Path) -
 
 
 def _assert_nothing_left(run_id: str) -> None:
-    leftovers = [p for p in Path("/run/netns").glob(f"kmb{run_id}-*")]
-    leftovers += [p for p in Path("/sys/fs/bpf").glob(f"kmbench-{run_id}*")]
-    leftovers += [p for p in Path("/sys/fs/cgroup/unified").glob(f"kmbench-{run_id}*")]
-    leftovers += [p for p in Path("/tmp").glob(f"kmbench-{run_id}-*")]
-    assert leftovers == []
+    assert run_id not in leftover_run_ids()
+    assert list(Path("/run/netns").glob(f"{NAME_PREFIX}{run_id}-*")) == []
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert f"kmbench-{run_id}" not in ps
+    assert f"{NAME_PREFIX}-{run_id}" not in ps
 
 
 # ---------------------------------------------------------------- validation
@@ -144,3 +142,30 @@ def test_medians_ratios_and_targets() -> None:
     assert checks["kmesh-waypoint p99 >= 30% lower than ambient-style"].met  # 40% lower
     sidecar = checks["kmesh-waypoint p99 >= 50% lower than sidecar-style"]
     assert not sidecar.met and sidecar.shortfall == "10.0 points short"
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_cleanup_after_a_killed_run(run_id: str) -> None:
+    crash_id = f"{int(run_id, 16) ^ 0xFFFFFF:06x}"  # a second id for this run
+    script = ("from kmeshctl.bench.dataplane import BenchConfig, run_dataplane\n"
+              "run_dataplane(BenchConfig(paths=('direct', 'kmesh-l4'), loads=('paced-1k',), "
+              f"repeats=1, duration_s=60, warmup_s=1), progress=print, run_id='{crash_id}')\n")
+    proc = subprocess.Popen([sys.executable, "-u", "-c", script], stdout=subprocess.PIPE,
+                            text=True, cwd=REPO_ROOT)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # killed in the middle of a measured run
+            if line.startswith("warm-up kmesh-l4"):
+                break
+        time.sleep(1)
+        assert crash_id in leftover_run_ids()
+    finally:
+        proc.kill()
+        proc.wait()
+    result = subprocess.run([sys.executable, "-m", "kmeshctl", "bench", "cleanup", "--run-id", crash_id],
+                            capture_output=True, text=True, cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stderr
+    assert f"removed benchmark run {crash_id}" in result.stdout
+    _assert_nothing_left(crash_id)
+    assert not Path(f"/sys/fs/bpf/{NAME_PREFIX}-{crash_id}").exists()

@@ -175,7 +175,7 @@ def _tool_version(argv: list[str], pattern: str) -> str:
 def run_dataplane(config: BenchConfig, progress: Progress = lambda _: None,
                   run_id: str | None = None) -> tuple[list[RunRecord], dict[str, Any]]:
     """Set up, warm up, run every configuration, tear down (also on failure).
-    ``run_id`` names everything created (netns kmb<id>-*, cgroup and bpffs kmbench-<id>)."""
+    ``run_id`` names everything created (see ``topology.NAME_PREFIX``)."""
     specs = config.check()
     topology = BenchTopology(specs, cpus=config.cpus)
     if run_id:

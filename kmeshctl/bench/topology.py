@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -38,6 +39,10 @@ ZTUNNEL_OUT_PORT = 15101
 ZTUNNEL_IN_PORT = 15106
 SIDECAR_OUT_PORT = 15001
 SIDECAR_IN_PORT = 15006
+# Everything a run creates is named from this and the run id: netns kmdp<id>-<pod>,
+# cgroup <cgroup2>/kmdp-<id>, bpffs /sys/fs/bpf/kmdp-<id>, files /tmp/kmdp-<id>-*.
+NAME_PREFIX = "kmdp"
+BPFFS_ROOT = Path("/sys/fs/bpf")
 
 
 @dataclass(frozen=True)
@@ -154,15 +159,15 @@ class BenchTopology:
 
     @property
     def prefix(self) -> str:
-        return f"kmb{self.run_id}"
+        return f"{NAME_PREFIX}{self.run_id}"
 
     @property
     def cgroup(self) -> Path:
-        return cgroup2_root() / f"kmbench-{self.run_id}"
+        return cgroup2_root() / f"{NAME_PREFIX}-{self.run_id}"
 
     @property
     def bpf_fs(self) -> Path:
-        return Path(f"/sys/fs/bpf/kmbench-{self.run_id}")
+        return BPFFS_ROOT / f"{NAME_PREFIX}-{self.run_id}"
 
     def pod(self, name: str) -> Pod:
         assert self.network is not None
@@ -182,7 +187,7 @@ class BenchTopology:
             raise
 
     def _make_pods(self) -> None:
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"kmbench-{self.run_id}-"))
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"{NAME_PREFIX}-{self.run_id}-"))
         os.chown(self.workdir, PROXY_UID, PROXY_UID)  # Envoy (uid 1337) makes its admin socket here
         self.workdir.chmod(0o755)
         self.network = PodNetwork(self.prefix, ipaddress.IPv4Network(POD_SUBNET), self.cgroup)
@@ -292,3 +297,29 @@ class BenchTopology:
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+
+
+# ---------------------------------------------------------------- after a crash
+
+
+def leftover_run_ids() -> list[str]:
+    """Ids of bench runs that left something behind (killed before their teardown)."""
+    pattern = re.compile(rf"^{NAME_PREFIX}-?([0-9a-f]{{6}})(-|$)")
+    names = [p.name for p in Path("/run/netns").glob(f"{NAME_PREFIX}*")]
+    names += [p.name for p in cgroup2_root().glob(f"{NAME_PREFIX}-*")]
+    names += [p.name for p in BPFFS_ROOT.glob(f"{NAME_PREFIX}-*")]
+    names += [p.name for p in Path(tempfile.gettempdir()).glob(f"{NAME_PREFIX}-*")]
+    return sorted({m.group(1) for m in map(pattern.match, names) if m})
+
+
+def cleanup_run(run_id: str) -> None:
+    """Remove what the run ``run_id`` created; its processes die with its cgroups."""
+    topology = BenchTopology([], run_id=run_id)
+    topology.network = PodNetwork(topology.prefix, ipaddress.IPv4Network(POD_SUBNET),
+                                  topology.cgroup)
+    topology.dataplane = kmesh.BenchDataplane(topology.bpf_fs, topology.cgroup)
+    try:
+        topology.down()
+    finally:
+        for workdir in Path(tempfile.gettempdir()).glob(f"{NAME_PREFIX}-{run_id}-*"):
+            shutil.rmtree(workdir, ignore_errors=True)

@@ -3,6 +3,7 @@ ambient-style, sidecar-style), written as markdown, JSON and a PNG chart."""
 
 from __future__ import annotations
 
+import re
 import shlex
 import signal
 import sys
@@ -84,3 +85,22 @@ def dataplane(
         return
     typer.echo(files["markdown"].read_text())
     typer.echo(f"Results: {', '.join(str(p) for p in files.values())}", err=True)
+
+
+@bench_app.command("cleanup")
+def cleanup(
+    run_id: Optional[str] = typer.Option(None, "--run-id", help="Only this run (6 hex digits)."),
+) -> None:
+    """Remove what killed benchmark runs left behind (pods, processes, cgroups, pinned BPF
+    objects, files). Also stops benchmark runs in progress."""
+    from kmeshctl.bench.topology import cleanup_run, leftover_run_ids
+
+    found = leftover_run_ids()
+    if run_id is not None and not re.fullmatch(r"[0-9a-f]{6}", run_id):
+        raise UsageError(f"--run-id {run_id!r} is not 6 hex digits: see the id in the bench output")
+    run_ids = [r for r in found if r == run_id] if run_id else found
+    for run_id in run_ids:
+        cleanup_run(run_id)
+        typer.echo(f"removed benchmark run {run_id}")
+    if not run_ids:
+        typer.echo("nothing to clean up")
