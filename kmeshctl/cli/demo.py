@@ -87,7 +87,8 @@ def _choose_target(target: Target, documents: list[dict], subject: demo.DemoSubj
             return ClusterTarget(client, documents, (vs.namespace, vs.name))
         if target is Target.cluster:
             raise KmeshctlError(f"--target cluster: {why}")
-        err.print(f"Target: local sandbox (auto: no reachable cluster: {why})", highlight=False)
+        reason = why.split(";")[0]  # the fix part is for --target cluster
+        err.print(f"Target: local sandbox (auto: no reachable cluster: {reason})", highlight=False)
     else:
         err.print("Target: local sandbox")
     return LocalTarget(default_name(), (vs.namespace, vs.name), list(subject.default_weights))
