@@ -1,18 +1,21 @@
 """Sending rendered objects to the cluster: the checks that must pass before the first
 write (every kind served, Istio kinds valid against the cluster's own CRDs, install
-namespace not being deleted), then server-side apply in order, reporting per object
-whether it was created, configured or left unchanged."""
+namespace not being deleted, and the API server's own dry run of every object), then
+server-side apply in order, reporting per object whether it was created, configured or
+left unchanged. All or nothing: an object the server would reject stops the run before
+anything is written."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable, Literal, Optional
 
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.kube import KubeClient, object_ref
+from kmeshctl.kube import ApiError, ApplyConflict, KubeClient, object_ref
 from kmeshctl.validate import CrdSchemas, is_kubernetes_kind, validate_manifests
 
 Action = Literal["created", "configured", "unchanged"]
+REJECTED_FIX = "change what the server objects to (flags, RBAC, or the cluster's admission policy), then re-run"
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
 
 
@@ -63,15 +66,66 @@ def check_namespaces_not_terminating(client: KubeClient, objs: list[dict]) -> No
             )
 
 
-def preflight(client: KubeClient, objs: list[dict], kubernetes_version: str, crds: CrdSchemas | None) -> None:
+class DryRunRejected(KmeshctlError):
+    """The API server's dry run rejected an object (conflict, admission, validation)."""
+
+    def __init__(self, problem: str, fix: str, outcome: str = "nothing was applied") -> None:
+        super().__init__(f"{problem}; {outcome}. Fix: {fix}")
+        self.problem = problem
+        self.fix = fix
+
+
+def namespaces_to_create(client: KubeClient, objs: list[dict]) -> set[str]:
+    """Names of the Namespace objects in `objs` that do not exist yet."""
+    return {o["metadata"]["name"] for o in objs
+            if o["kind"] == "Namespace" and client.get("v1", "Namespace", o["metadata"]["name"]) is None}
+
+
+def target_namespace(client: KubeClient, obj: dict) -> Optional[str]:
+    """The namespace `obj` lives in; None for cluster-scoped kinds."""
+    if client.kind(obj["apiVersion"], obj["kind"]).namespaced:
+        return obj["metadata"].get("namespace")
+    return None
+
+
+def in_namespaces(client: KubeClient, objs: list[dict], namespaces: set[str]) -> list[dict]:
+    return [o for o in objs if target_namespace(client, o) in namespaces]
+
+
+def server_dry_run(client: KubeClient, objs: list[dict]) -> None:
+    """Send each object as a server-side apply with dryRun=All, in order: the API server runs
+    admission, validation and field-manager conflict detection, and stores nothing."""
+    for obj in objs:
+        try:
+            client.apply(obj, dry_run=True)
+        except ApplyConflict as err:
+            raise DryRunRejected(err.problem, err.FIX) from err
+        except ApiError as err:
+            raise DryRunRejected(f"{object_ref(obj)} rejected by the API server: {err}", REJECTED_FIX) from err
+
+
+def preflight(
+    client: KubeClient, objs: list[dict], kubernetes_version: str, crds: CrdSchemas | None
+) -> list[dict]:
     """Everything that can fail without writing, run before the first write.
 
-    `crds` None means: validate Istio kinds against the cluster's own CRDs."""
+    `crds` None means: validate Istio kinds against the cluster's own CRDs. Returns the
+    objects the API server could not dry-run yet (see below); apply_all() dry-runs them
+    as soon as it can, before writing anything but their namespace."""
     check_kinds_served(client, objs)
     if crds is None:
         crds = CrdSchemas.from_crd_objects(fetch_crds(client, objs, kubernetes_version))
     validate_manifests(objs, kubernetes_version, crds)
     check_namespaces_not_terminating(client, objs)
+    # The real API server answers a dry-run create in a namespace that does not exist with
+    # 404 (its NamespaceLifecycle admission runs on dry runs too, and a dry-run Namespace is
+    # not stored; kubernetes/kubernetes#83562). So objects in a namespace this install creates
+    # are validated client-side here (strictly, above) and dry-run by the server in
+    # apply_all() right after it creates their namespace, before any other write. They
+    # cannot conflict with another field manager: they cannot exist yet.
+    deferred = in_namespaces(client, objs, namespaces_to_create(client, objs))
+    server_dry_run(client, [o for o in objs if not any(o is d for d in deferred)])
+    return deferred
 
 
 def apply_one(client: KubeClient, obj: dict) -> ApplyResult:
@@ -90,13 +144,43 @@ def apply_one(client: KubeClient, obj: dict) -> ApplyResult:
 def apply_all(
     client: KubeClient, objs: list[dict], on_result: Callable[[ApplyResult], None] = lambda r: None
 ) -> list[ApplyResult]:
-    """Server-side apply each object in the given (dependency) order."""
-    results = []
-    for obj in objs:
-        result = apply_one(client, obj)
-        on_result(result)
-        results.append(result)
-    return results
+    """Server-side apply each object in the given (dependency) order, all or nothing.
+
+    Call preflight() first: it has the API server dry-run every object it can. The objects
+    in a namespace this run creates are dry-run right after that namespace is created and
+    before anything else is written; if the server rejects one, the namespaces just created
+    are deleted again, so bad input leaves nothing behind."""
+    new_namespaces = namespaces_to_create(client, objs)
+    first = [o for o in objs if o["kind"] == "Namespace" and o["metadata"]["name"] in new_namespaces]
+    results = [_apply_reported(client, obj, on_result) for obj in first]
+    created = [obj["metadata"]["name"] for obj, r in zip(first, results) if r.action == "created"]
+    _dry_run_in_new_namespaces(client, in_namespaces(client, objs, new_namespaces), created)
+    rest = [o for o in objs if not any(o is f for f in first)]
+    return results + [_apply_reported(client, obj, on_result) for obj in rest]
+
+
+def _apply_reported(client: KubeClient, obj: dict, on_result: Callable[[ApplyResult], None]) -> ApplyResult:
+    result = apply_one(client, obj)
+    on_result(result)
+    return result
+
+
+def _dry_run_in_new_namespaces(client: KubeClient, objs: list[dict], created: list[str]) -> None:
+    try:
+        server_dry_run(client, objs)
+    except DryRunRejected as err:
+        undone = _delete_namespaces(client, created)
+        raise DryRunRejected(err.problem, err.fix, f"{undone}, nothing else was applied") from err
+
+
+def _delete_namespaces(client: KubeClient, names: list[str]) -> str:
+    """Delete the namespaces this run has just created; says what happened, for the error."""
+    try:
+        for name in names:
+            client.delete("v1", "Namespace", name)
+    except KmeshctlError as err:
+        return f"could not delete namespace {', '.join(names)} created moments before ({err}): run kmeshctl uninstall"
+    return f"namespace {', '.join(names)}, created moments before, was deleted again"
 
 
 def nothing_changed(results: list[ApplyResult]) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Optional
 from urllib.parse import quote
@@ -27,12 +28,23 @@ REQUEST_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 
 
 class ApiError(KmeshctlError):
-    """The API server answered with a non-2xx status (its Status message is kept)."""
+    """The API server answered with a non-2xx status (its Status message and causes are kept)."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(self, status: int, reason: str, message: str, causes: tuple[dict, ...] = ()) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
+        self.causes = causes
+
+
+class ApplyConflict(ApiError):
+    """409 from server-side apply: another field manager owns fields kmeshctl sets."""
+
+    FIX = "remove that manager's values for these fields (or delete the object), then re-run"
+
+    def __init__(self, obj: dict, err: ApiError) -> None:
+        self.problem = conflict_problem(obj, err)
+        super().__init__(409, err.reason, f"{self.problem}. Fix: {self.FIX}", err.causes)
 
 
 class ApiUnreachable(KmeshctlError):
@@ -204,21 +216,20 @@ class KubeClient:
         query = {"labelSelector": label_selector, "fieldSelector": field_selector}
         return (self.request("GET", path, query) or {}).get("items", [])
 
-    def apply(self, obj: dict) -> dict:
-        """Server-side apply as field manager `kmeshctl`, never forcing another manager's fields."""
+    def apply(self, obj: dict, dry_run: bool = False) -> dict:
+        """Server-side apply as field manager `kmeshctl`, never forcing another manager's fields.
+
+        `dry_run`: dryRun=All, the API server's whole write path (admission, validation,
+        field-manager conflicts) without storing anything."""
         meta = obj["metadata"]
         path = self.kind(obj["apiVersion"], obj["kind"]).object_path(meta["name"], meta.get("namespace"))
-        query = {"fieldManager": FIELD_MANAGER, "force": "false"}
+        query = {"fieldManager": FIELD_MANAGER, "force": "false", "dryRun": "All" if dry_run else None}
         try:
             return self.request("PATCH", path, query, obj, APPLY_PATCH) or {}
         except ApiError as err:
             if err.status != 409:
                 raise
-            raise ApiError(
-                409, err.reason,
-                f"{obj['kind']} {_display_name(meta)}: {err}; another field manager owns these fields: "
-                "remove that manager's changes (or delete the object) and re-run",
-            ) from err
+            raise ApplyConflict(obj, err) from err
 
     def merge_patch(
         self, api_version: str, kind: str, name: str, patch: dict, namespace: Optional[str] = None
@@ -256,10 +267,33 @@ def _decode(raw: bytes) -> Optional[dict]:
 def _api_error(status: int, method: str, path: str, data: Optional[dict]) -> ApiError:
     data = data or {}
     reason = data.get("reason", "")
-    message = data.get("message") or f"HTTP {status}"
+    message = " ".join((data.get("message") or f"HTTP {status}").split())  # one line
     if status in (401, 403):
         message += " (check your credentials / RBAC: `kmeshctl precheck` lists what is missing)"
-    return ApiError(status, reason, f"{method} {path} failed: {message}")
+    causes = tuple((data.get("details") or {}).get("causes") or ())
+    return ApiError(status, reason, f"{method} {path} failed: {message}", causes)
+
+
+_CONFLICT_MANAGER = re.compile(r'conflict with "((?:[^"\\]|\\.)*)"')
+
+
+def conflict_problem(obj: dict, err: ApiError) -> str:
+    """One line naming the object, each owning field manager and its fields.
+
+    Built from the Status causes (reason FieldManagerConflict, message `conflict with
+    "<manager>" ...`, field) because the server's own message spans lines when there are
+    several conflicts."""
+    owned: dict[str, list[str]] = {}
+    for cause in err.causes:
+        if cause.get("reason") == "FieldManagerConflict":
+            found = _CONFLICT_MANAGER.search(cause.get("message", ""))
+            manager = found.group(1) if found else cause.get("message", "another manager")
+            owned.setdefault(manager, []).append(cause.get("field", "?"))
+    if owned:
+        detail = "; ".join(f'field manager "{m}" owns {", ".join(fields)}' for m, fields in owned.items())
+    else:
+        detail = f"conflict: {err}"
+    return f"{object_ref(obj)}: {detail} (kmeshctl never takes fields from another manager)"
 
 
 def _display_name(meta: dict) -> str:

@@ -14,10 +14,18 @@ what the kmeshctl commands use:
   `force`): create when absent, merge when changed (resourceVersion bumped, generation
   bumped on non-metadata changes), no-op when identical (resourceVersion unchanged),
   per-manager field ownership in `metadata.managedFields`, 409 Conflict when another
-  manager owns a field set to a different value and force is false;
+  manager owns a field set to a different value and force is false (worded like the real
+  server, with one `FieldManagerConflict` cause per field in `details.causes`);
+- `dryRun=All` on every write verb: the same checks and the same answer as the real
+  write (201/200, the object that would be stored, 409 on conflicts, 404 for a create in a
+  namespace that does not exist: the real server's NamespaceLifecycle admission runs on
+  dry runs too), but nothing is stored and resourceVersion is not bumped (a dry-run
+  create has none); the request log marks dry runs (`Request.dry_run`);
+- a validating admission stage that can be told to reject an object (`deny_admission`),
+  answering 422 Invalid like a ValidatingAdmissionPolicy, for dry runs too;
 - merge-patch and strategic-merge-patch (handled as merge patch: enough for maps such as
   labels and annotations);
-- `Status` objects for errors (404 NotFound, 409 AlreadyExists / Conflict, 400, 401, 415);
+- `Status` objects for errors (404 NotFound, 409 AlreadyExists / Conflict, 422, 400, 401, 415);
 - namespace deletion goes through `Terminating` and removes the namespace's objects a
   moment later; deleting a DaemonSet garbage-collects its pods;
 - SelfSubjectAccessReview (allow all, or deny what `deny()` lists);
@@ -41,7 +49,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
@@ -93,13 +101,23 @@ def load_crds(path: Path, names: Optional[set[str]] = None) -> list[dict]:
 
 
 class HttpError(Exception):
-    def __init__(self, code: int, reason: str, message: str) -> None:
+    def __init__(self, code: int, reason: str, message: str, details: Optional[dict] = None) -> None:
         super().__init__(message)
-        self.code, self.reason, self.message = code, reason, message
+        self.code, self.reason, self.message, self.details = code, reason, message, details
 
     def status(self) -> dict:
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": self.message, "reason": self.reason, "code": self.code}
+        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                  "message": self.message, "reason": self.reason, "code": self.code}
+        if self.details:
+            status["details"] = self.details
+        return status
+
+
+class Request(NamedTuple):
+    """One entry of the request log; `dry_run` when the request carried dryRun=All."""
+    method: str
+    path: str
+    dry_run: bool = False
 
 
 class StandinApiServer:
@@ -115,7 +133,8 @@ class StandinApiServer:
         self.daemonset_controller: Optional[str] = None
         self.controller_delay = 0.2
         self.namespace_finalize_delay = 0.3
-        self.requests: list[tuple[str, str]] = []
+        self.requests: list[Request] = []
+        self.admission_denials: dict[tuple[str, str], str] = {}  # (kind, name) -> message
         for crd in crds or []:
             self.put(crd)
         self._http: Optional[ThreadingHTTPServer] = None
@@ -181,8 +200,17 @@ class StandinApiServer:
     def deny(self, verb: str, group: str, resource: str) -> None:
         self.denied.add((verb, group, resource))
 
-    def writes(self) -> list[tuple[str, str]]:
-        return [r for r in self.requests if r[0] != "GET" and "selfsubjectaccessreviews" not in r[1]]
+    def deny_admission(self, kind: str, name: str, message: str) -> None:
+        """Act like a ValidatingAdmissionPolicy that rejects every create/update of this object."""
+        self.admission_denials[(kind, name)] = message
+
+    def writes(self) -> list[Request]:
+        """Requests that could change state (dry runs and access reviews never do)."""
+        return [r for r in self.requests
+                if r.method != "GET" and not r.dry_run and "selfsubjectaccessreviews" not in r.path]
+
+    def dry_runs(self) -> list[Request]:
+        return [r for r in self.requests if r.dry_run]
 
     # -- resources -----------------------------------------------------------------
 
@@ -221,7 +249,10 @@ class StandinApiServer:
         self.revision += 1
         obj["metadata"]["resourceVersion"] = str(self.revision)
 
-    def create(self, res: Resource, obj: dict, manager: str, operation: str = "Update") -> dict:
+    def create(self, res: Resource, obj: dict, manager: str, operation: str = "Update",
+               dry_run: bool = False) -> dict:
+        """Store a new object; a dry run answers the same (without a resourceVersion, which only
+        storage assigns) and stores nothing."""
         meta = obj.setdefault("metadata", {})
         if not meta.get("name"):
             raise HttpError(422, "Invalid", f"{res.kind} is invalid: metadata.name: Required value")
@@ -239,17 +270,31 @@ class StandinApiServer:
         if key in self.objects:
             raise HttpError(409, "AlreadyExists", f'{res.plural} "{meta["name"]}" already exists')
         obj["apiVersion"], obj["kind"] = res.api_version, res.kind
+        self.admit(res, obj)
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
         if res.kind == "Namespace":
             obj["status"] = {"phase": "Active"}
+        owners = {manager: self.ownership(operation, res, owned_paths(obj))}
+        if dry_run:
+            meta["managedFields"] = managed_fields(owners)
+            return obj
         self.bump(obj)
-        self.owners[key] = {manager: self.ownership(operation, res, owned_paths(obj))}
+        self.owners[key] = owners
         self.objects[key] = obj
         self.render_managed_fields(key)
         self.after_write(res, obj)
         return obj
 
-    def replace(self, res: Resource, key: Key, obj: dict, manager: str) -> dict:
+    def admit(self, res: Resource, obj: dict) -> None:
+        """The validating-admission stage (runs for dry runs too, as on the real API server)."""
+        name = obj["metadata"].get("name", "")
+        denial = self.admission_denials.get((res.kind, name))
+        if denial is not None:
+            raise HttpError(422, "Invalid", f"{res.plural}.{res.group or 'core'} \"{name}\" is forbidden: "
+                            f"ValidatingAdmissionPolicy 'standin-policy' with binding 'standin-binding' "
+                            f"denied request: {denial}")
+
+    def replace(self, res: Resource, key: Key, obj: dict, manager: str, dry_run: bool = False) -> dict:
         current = self.objects[key]
         new = copy.deepcopy(obj)
         new["apiVersion"], new["kind"] = res.api_version, res.kind
@@ -257,45 +302,61 @@ class StandinApiServer:
             new["metadata"][field] = current["metadata"].get(field)
         if "status" not in new and "status" in current:
             new["status"] = current["status"]
-        return self.commit(res, key, current, new, {manager: self.ownership("Update", res, owned_paths(obj))})
+        ownership = {manager: self.ownership("Update", res, owned_paths(obj))}
+        return self.commit(res, key, current, new, ownership, dry_run)
 
     def ownership(self, operation: str, res: Resource, paths: set[FieldPath]) -> dict:
         return {"operation": operation, "apiVersion": res.api_version, "time": now(), "paths": paths}
 
-    def commit(self, res: Resource, key: Key, current: dict, new: dict, owners: dict) -> dict:
-        """Store `new` unless it equals `current`; bump resourceVersion / generation as needed."""
+    def commit(self, res: Resource, key: Key, current: dict, new: dict, owners: dict,
+               dry_run: bool = False) -> dict:
+        """Store `new` unless it equals `current`; bump resourceVersion / generation as needed.
+
+        A dry run answers the same but stores nothing and keeps the current resourceVersion
+        (the real server's dry-run storage never reaches etcd, which assigns versions)."""
+        self.admit(res, new)
         if _content(new) == _content(current) and all(
             self.owners[key].get(m, {}).get("paths") == o["paths"] for m, o in owners.items()
         ):
-            return current
+            return copy.deepcopy(current) if dry_run else current
         if _spec_part(new) != _spec_part(current):
             new["metadata"]["generation"] = int(current["metadata"].get("generation", 1)) + 1
-        for manager, ownership in owners.items():
-            for other, theirs in self.owners[key].items():
-                if other != manager and _content(new) != _content(current):
-                    theirs["paths"] -= {p for p in ownership["paths"] if _value_at(new, p) != _value_at(current, p)}
-            self.owners[key][manager] = ownership
-        self.owners[key] = {m: o for m, o in self.owners[key].items() if o["paths"]}
+        merged = self.merged_owners(key, current, new, owners)
+        if dry_run:
+            new["metadata"]["managedFields"] = managed_fields(merged)
+            return new
+        self.owners[key] = merged
         self.bump(new)
         self.objects[key] = new
         self.render_managed_fields(key)
         self.after_write(res, new)
         return new
 
-    def apply(self, res: Resource, key: Key, applied: dict, manager: str, force: bool) -> tuple[int, dict]:
+    def merged_owners(self, key: Key, current: dict, new: dict, owners: dict) -> dict:
+        """The field owners after a write: the writers' entries replace theirs, and a field
+        whose value the write changed leaves every other manager (a copy; nothing stored)."""
+        merged = {m: {**o, "paths": set(o["paths"])} for m, o in self.owners[key].items()}
+        for manager, ownership in owners.items():
+            for other, theirs in merged.items():
+                if other != manager and _content(new) != _content(current):
+                    theirs["paths"] -= {p for p in ownership["paths"] if _value_at(new, p) != _value_at(current, p)}
+            merged[manager] = ownership
+        return {m: o for m, o in merged.items() if o["paths"]}
+
+    def apply(self, res: Resource, key: Key, applied: dict, manager: str, force: bool,
+              dry_run: bool = False) -> tuple[int, dict]:
         applied = copy.deepcopy(applied)
         applied.pop("status", None)
         current = self.objects.get(key)
         if current is None:
-            return 201, self.create(res, applied, manager, operation="Apply")
+            return 201, self.create(res, applied, manager, operation="Apply", dry_run=dry_run)
         paths = owned_paths(applied)
         conflicts = sorted(
             (other, p) for other, theirs in self.owners[key].items() if other != manager
             for p in paths & theirs["paths"] if _value_at(applied, p) != _value_at(current, p)
         )
         if conflicts and not force:
-            detail = "; ".join(f'conflict with "{m}": .{".".join(p)}' for m, p in conflicts)
-            raise HttpError(409, "Conflict", f"Apply failed with {len(conflicts)} conflict(s): {detail}")
+            raise self.conflict_error(key, conflicts)
         new = copy.deepcopy(current)
         previous = self.owners[key].get(manager, {}).get("paths", set())
         others = set().union(*(o["paths"] for m, o in self.owners[key].items() if m != manager))
@@ -303,21 +364,43 @@ class StandinApiServer:
             _delete_at(new, gone)
         for path in paths:
             _set_at(new, path, copy.deepcopy(_value_at(applied, path)))
-        return 200, self.commit(res, key, current, new, {manager: self.ownership("Apply", res, paths)})
+        return 200, self.commit(res, key, current, new, {manager: self.ownership("Apply", res, paths)}, dry_run)
 
-    def merge_patch(self, res: Resource, key: Key, patch: dict, manager: str) -> dict:
+    def conflict_error(self, key: Key, conflicts: list[tuple[str, FieldPath]]) -> HttpError:
+        """409 as the real API server words it: one cause per field (reason FieldManagerConflict),
+        and a message that spans several lines when there are several conflicts."""
+        def who(manager: str) -> str:
+            entry = self.owners[key][manager]  # appliers are named alone, updaters with their apiVersion
+            return f'"{manager}"' if entry["operation"] == "Apply" else f'"{manager}" using {entry["apiVersion"]}'
+
+        fields = {(m, "." + ".".join(p)) for m, p in conflicts}
+        causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {who(m)}", "field": f}
+                  for m, f in sorted(fields)]
+        if len(causes) == 1:
+            message = f"Apply failed with 1 conflict: {causes[0]['message']}: {causes[0]['field']}"
+        else:
+            lines = []
+            for manager in sorted({m for m, _ in fields}):
+                lines.append(f"conflicts with {who(manager)}:")
+                lines.extend(f"- {f}" for m, f in sorted(fields) if m == manager)
+            message = f"Apply failed with {len(causes)} conflicts: " + "\n".join(lines)
+        return HttpError(409, "Conflict", message, {"causes": causes})
+
+    def merge_patch(self, res: Resource, key: Key, patch: dict, manager: str, dry_run: bool = False) -> dict:
         current = self.objects.get(key)
         if current is None:
             raise HttpError(404, "NotFound", f'{res.plural} "{key[3]}" not found')
         new = _merge(copy.deepcopy(current), patch)
         mine = set(self.owners[key].get(manager, {}).get("paths", set())) | owned_paths(_drop_nulls(patch))
         mine = {p for p in mine if _value_at(new, p) is not _MISSING}
-        return self.commit(res, key, current, new, {manager: self.ownership("Update", res, mine)})
+        return self.commit(res, key, current, new, {manager: self.ownership("Update", res, mine)}, dry_run)
 
-    def delete(self, res: Resource, key: Key) -> dict:
+    def delete(self, res: Resource, key: Key, dry_run: bool = False) -> dict:
         obj = self.objects.get(key)
         if obj is None:
             raise HttpError(404, "NotFound", f'{res.plural} "{key[3]}" not found')
+        if dry_run:
+            return copy.deepcopy(obj)
         if res.kind == "Namespace":
             if not obj["metadata"].get("deletionTimestamp"):
                 obj["metadata"]["deletionTimestamp"] = now()
@@ -345,11 +428,7 @@ class StandinApiServer:
                 self.remove(key)
 
     def render_managed_fields(self, key: Key) -> None:
-        self.objects[key]["metadata"]["managedFields"] = [
-            {"manager": m, "operation": o["operation"], "apiVersion": o["apiVersion"], "time": o["time"],
-             "fieldsType": "FieldsV1", "fieldsV1": _fields_tree(o["paths"])}
-            for m, o in self.owners[key].items()
-        ]
+        self.objects[key]["metadata"]["managedFields"] = managed_fields(self.owners[key])
 
     # -- simulated controllers -----------------------------------------------------------
 
@@ -463,14 +542,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def handle_verb(self, method: str) -> None:
         url = urlsplit(self.path)
-        query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        self.api.requests.append((method, url.path))
+        values = parse_qs(url.query)
+        query = {k: v[0] for k, v in values.items()}
+        dry_run = values.get("dryRun", []) == ["All"]
+        self.api.requests.append(Request(method, url.path, dry_run))
         try:
             body = self.read_body()
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 raise HttpError(401, "Unauthorized", "Unauthorized")
+            if "dryRun" in values and not dry_run:
+                raise HttpError(400, "BadRequest", f"invalid dry run value: {values['dryRun']} (only All is valid)")
+            parts = [unquote(p) for p in url.path.strip("/").split("/")]
             with self.api.lock:
-                code, payload = self.route(method, [unquote(p) for p in url.path.strip("/").split("/")], query, body)
+                code, payload = self.route(method, parts, query, body, dry_run)
         except HttpError as err:
             code, payload = err.code, err.status()
         self.send_json(code, payload)
@@ -493,7 +577,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def route(self, method: str, parts: list[str], query: dict, body: Any) -> tuple[int, dict]:
+    def route(self, method: str, parts: list[str], query: dict, body: Any, dry_run: bool) -> tuple[int, dict]:
         api = self.api
         if parts == ["version"]:
             major, minor = api.server_version
@@ -518,10 +602,11 @@ class _Handler(BaseHTTPRequestHandler):
         if len(rest) > 2:
             raise HttpError(404, "NotFound", "the server could not find the requested resource")
         if name:
-            return self.on_object(method, res, namespace, name, query, body)
-        return self.on_collection(method, res, namespace, query, body)
+            return self.on_object(method, res, namespace, name, query, body, dry_run)
+        return self.on_collection(method, res, namespace, query, body, dry_run)
 
-    def on_collection(self, method: str, res: Resource, namespace: str, query: dict, body: Any) -> tuple[int, dict]:
+    def on_collection(self, method: str, res: Resource, namespace: str, query: dict, body: Any,
+                      dry_run: bool) -> tuple[int, dict]:
         api = self.api
         if method == "GET":
             return 200, api.list(res, namespace, query.get("labelSelector", ""), query.get("fieldSelector", ""))
@@ -534,10 +619,10 @@ class _Handler(BaseHTTPRequestHandler):
         check_body_matches(res, body, namespace, None)
         if res.namespaced:
             body.setdefault("metadata", {})["namespace"] = namespace or body["metadata"].get("namespace", "")
-        return 201, api.create(res, copy.deepcopy(body), query.get("fieldManager", "unknown"))
+        return 201, api.create(res, copy.deepcopy(body), query.get("fieldManager", "unknown"), dry_run=dry_run)
 
     def on_object(self, method: str, res: Resource, namespace: str, name: str, query: dict,
-                  body: Any) -> tuple[int, dict]:
+                  body: Any, dry_run: bool) -> tuple[int, dict]:
         api = self.api
         key = (res.group, res.plural, namespace, name)
         if method == "GET":
@@ -545,7 +630,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise HttpError(404, "NotFound", f'{res.plural}.{res.group or "core"} "{name}" not found')
             return 200, copy.deepcopy(api.objects[key])
         if method == "DELETE":
-            return 200, api.delete(res, key)
+            return 200, api.delete(res, key, dry_run)
         if not isinstance(body, dict):
             raise HttpError(400, "BadRequest", "the request body must be an object")
         if method == "PUT":
@@ -556,16 +641,16 @@ class _Handler(BaseHTTPRequestHandler):
             if sent_version and sent_version != api.objects[key]["metadata"]["resourceVersion"]:
                 raise HttpError(409, "Conflict", "the object has been modified; please apply your changes "
                                 "to the latest version and try again")
-            return 200, api.replace(res, key, body, query.get("fieldManager", "unknown"))
+            return 200, api.replace(res, key, body, query.get("fieldManager", "unknown"), dry_run)
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if content_type == "application/apply-patch+yaml":
             manager = query.get("fieldManager")
             if not manager:
                 raise HttpError(400, "BadRequest", "PATCH requests of type apply require fieldManager")
             check_body_matches(res, body, namespace, name)
-            return api.apply(res, key, body, manager, query.get("force") == "true")
+            return api.apply(res, key, body, manager, query.get("force") == "true", dry_run)
         if content_type in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
-            return 200, api.merge_patch(res, key, body, query.get("fieldManager", "unknown"))
+            return 200, api.merge_patch(res, key, body, query.get("fieldManager", "unknown"), dry_run)
         raise HttpError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format "
                         f"- accepted media types include: application/json-patch+json, application/merge-"
                         f"patch+json, application/apply-patch+yaml (got {content_type!r})")
@@ -681,6 +766,11 @@ def _delete_at(obj: dict, path: FieldPath) -> None:
     for parent, key in reversed(parents):  # drop maps that became empty
         if parent[key] == {}:
             del parent[key]
+
+
+def managed_fields(owners: dict[str, dict[str, Any]]) -> list[dict]:
+    return [{"manager": m, "operation": o["operation"], "apiVersion": o["apiVersion"], "time": o["time"],
+             "fieldsType": "FieldsV1", "fieldsV1": _fields_tree(o["paths"])} for m, o in owners.items()]
 
 
 def _fields_tree(paths: set[FieldPath]) -> dict:

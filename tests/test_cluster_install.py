@@ -6,6 +6,8 @@ import json
 import subprocess
 
 from conftest import REPO_ROOT
+from kmeshctl.params import InstallParams
+from kmeshctl.render import render_manifests
 from standin_apiserver import cluster, make_cluster, namespace  # noqa: F401 (fixtures)
 
 XDS = "istiod-1-22-6.istio-system.svc:15012"
@@ -19,7 +21,26 @@ def container_env(daemonset: dict) -> dict[str, str]:
 
 
 def applied_paths(server) -> list[str]:
-    return [path for method, path in server.requests if method == "PATCH"]
+    """Paths of the real (not dry-run) server-side applies, in order."""
+    return [r.path for r in server.writes() if r.method == "PATCH"]
+
+
+def patch_sequence(server) -> list[tuple[str, bool]]:
+    """(resource plural, dry run?) of every PATCH, in the order the server received them."""
+    return [(r.path.split("/")[-2], r.dry_run) for r in server.requests if r.method == "PATCH"]
+
+
+def error_line(result) -> str:
+    """The error, which must be one line and the last thing on stderr."""
+    lines = result.err.splitlines()
+    assert lines and lines[-1].startswith("Error: ") and sum(line.startswith("Error") for line in lines) == 1, \
+        result.err
+    return lines[-1]
+
+
+def rendered(kind: str, name: str) -> dict:
+    params = InstallParams(xds_address=XDS, cluster_id="c1")
+    return next(o for o in render_manifests(params) if o["kind"] == kind and o["metadata"]["name"] == name)
 
 
 def installed_state(server) -> dict:
@@ -48,17 +69,29 @@ def test_install_discovers_istiod_applies_in_order_and_waits(cluster):
     assert order == ["namespaces", "serviceaccounts", "clusterroles", "clusterrolebindings", "daemonsets",
                      "envoyfilters", "envoyfilters", "envoyfilters"]
     assert result.out.count(" created") == 8
+    # Fresh cluster: everything the server can check is dry-run before the first write;
+    # the objects in kmesh-system right after that namespace exists, before any other write.
+    assert patch_sequence(server) == [
+        ("namespaces", True), ("clusterroles", True), ("clusterrolebindings", True),
+        ("envoyfilters", True), ("envoyfilters", True), ("envoyfilters", True),
+        ("namespaces", False), ("serviceaccounts", True), ("daemonsets", True),
+        ("serviceaccounts", False), ("clusterroles", False), ("clusterrolebindings", False),
+        ("daemonsets", False), ("envoyfilters", False), ("envoyfilters", False), ("envoyfilters", False),
+    ]
 
 
 def test_reinstall_is_a_noop_and_says_so(cluster):
     first = cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait")
     assert first.code == 0, first.err
     before = installed_state(cluster.server)
+    cluster.server.requests.clear()
     again = cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait")
     assert again.code == 0, again.err
     assert again.out.count(" unchanged") == 8
     assert "Nothing to do" in again.out
     assert installed_state(cluster.server) == before
+    # The namespace exists now: all 8 objects are dry-run first, then applied (no-ops).
+    assert [dry for _, dry in patch_sequence(cluster.server)] == [True] * 8 + [False] * 8
 
 
 def test_changed_flag_configures_only_the_daemonset(cluster):
@@ -91,16 +124,73 @@ def test_bad_flag_exits_2_without_touching_the_cluster(cluster):
     assert cluster.server.requests == []
 
 
-def test_field_owned_by_another_manager_is_a_clear_conflict(cluster):
+def test_field_owned_by_another_manager_is_a_clear_conflict_and_nothing_is_written(cluster):
+    server = cluster.server
     assert cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait").code == 0
-    ds = cluster.server.get("apps/v1", "DaemonSet", "kmesh", "kmesh-system")
+    ds = server.get("apps/v1", "DaemonSet", "kmesh", "kmesh-system")
     ds["spec"]["template"]["spec"]["containers"][0]["image"] = "docker.io/someone/else:1"
-    cluster.server.put(ds, manager="helm")
-    result = cluster.kmeshctl("install", "--cluster-id", "c1", "--image", "docker.io/kmesh/node:3", "--no-wait")
+    server.put(ds, manager="helm")
+    # Gone ServiceAccount: without the dry run, install would re-create it (and the Namespace
+    # and RBAC would be re-applied) before the DaemonSet's conflict shows.
+    server.remove(("", "serviceaccounts", "kmesh-system", "kmesh"))
+    before = installed_state(server)
+    server.requests.clear()
+    result = cluster.kmeshctl("install", "--cluster-id", "c2", "--image", "docker.io/kmesh/node:3", "--no-wait")
     assert result.code == 1
-    assert 'conflict with "helm"' in result.err and "another field manager" in result.err
-    current = cluster.server.get("apps/v1", "DaemonSet", "kmesh", "kmesh-system")
+    error = error_line(result)
+    assert 'DaemonSet kmesh-system/kmesh: field manager "helm" owns .spec.template.spec.containers' in error
+    assert "nothing was applied" in error and "Fix:" in error
+    assert server.writes() == []
+    assert [dry for _, dry in patch_sequence(server)] == [True] * 5  # stopped at the DaemonSet's dry run
+    assert installed_state(server) == before
+    assert server.get("v1", "ServiceAccount", "kmesh", "kmesh-system") is None
+    current = server.get("apps/v1", "DaemonSet", "kmesh", "kmesh-system")
     assert current["spec"]["template"]["spec"]["containers"][0]["image"] == "docker.io/someone/else:1"
+
+
+def test_envoyfilter_conflict_on_a_fresh_cluster_writes_nothing(cluster):
+    server = cluster.server
+    theirs = rendered("EnvoyFilter", "skip-tunneling")
+    theirs["spec"]["workloadSelector"]["labels"]["gateway.istio.io/managed"] = "someone-else"
+    server.put(theirs, manager="istio-operator")
+    result = cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait")
+    assert result.code == 1
+    error = error_line(result)
+    assert 'EnvoyFilter istio-system/skip-tunneling: field manager "istio-operator" owns .spec.workloadSelector' \
+        in error
+    assert "nothing was applied" in error
+    assert server.writes() == []
+    assert server.get("v1", "Namespace", "kmesh-system") is None  # would have been the first object
+    assert server.get("rbac.authorization.k8s.io/v1", "ClusterRole", "kmesh") is None
+    assert ("namespaces", True) in patch_sequence(server)
+
+
+def test_admission_rejection_of_the_last_object_writes_nothing(cluster):
+    server = cluster.server
+    server.deny_admission("EnvoyFilter", "add-original-dst-cluster", "EnvoyFilters need approval")
+    result = cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait")
+    assert result.code == 1
+    error = error_line(result)
+    assert "EnvoyFilter istio-system/add-original-dst-cluster rejected by the API server" in error
+    assert "EnvoyFilters need approval" in error and "nothing was applied" in error
+    assert server.writes() == []
+    assert installed_state(server) == {}
+
+
+def test_rejection_inside_the_new_namespace_deletes_that_namespace_again(cluster):
+    server = cluster.server
+    server.deny_admission("DaemonSet", "kmesh", "privileged pods are not allowed")
+    result = cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait")
+    assert result.code == 1
+    error = error_line(result)
+    assert "DaemonSet kmesh-system/kmesh rejected by the API server" in error
+    assert "namespace kmesh-system, created moments before, was deleted again" in error
+    assert "nothing else was applied" in error
+    assert [(r.method, r.path.split("/")[-1]) for r in server.writes()] == [
+        ("PATCH", "kmesh-system"), ("DELETE", "kmesh-system")]
+    namespace_left = server.get("v1", "Namespace", "kmesh-system")
+    assert namespace_left is None or namespace_left["metadata"].get("deletionTimestamp")
+    assert {k: v for k, v in installed_state(server).items() if not k.startswith("Namespace/")} == {}
 
 
 def test_rollout_timeout_lists_pods_not_ready_with_reasons(cluster):
@@ -138,8 +228,11 @@ def test_dry_run_validates_with_cluster_crds_and_applies_nothing(cluster):
     items = json.loads(result.out)["items"]
     assert [o["kind"] for o in items][:5] == ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
                                               "DaemonSet"]
+    assert "the API server's own dry run accepted 6 of 8 objects" in result.err
+    assert "namespace kmesh-system, which install creates" in result.err
     assert cluster.server.writes() == []
-    assert any("customresourcedefinitions/envoyfilters.networking.istio.io" in p for _, p in cluster.server.requests)
+    assert len(cluster.server.dry_runs()) == 6
+    assert any("customresourcedefinitions/envoyfilters.networking.istio.io" in r.path for r in cluster.server.requests)
 
 
 def test_dry_run_without_a_cluster_needs_the_address(make_cluster):
@@ -159,7 +252,7 @@ def test_uninstall_reverse_order_waits_and_is_idempotent(cluster):
     result = cluster.kmeshctl("uninstall", "--timeout", "20")
     assert result.code == 0, result.err
     assert installed_state(server) == {}
-    deleted = [p.split("/")[-2] for m, p in server.requests if m == "DELETE"]
+    deleted = [r.path.split("/")[-2] for r in server.requests if r.method == "DELETE"]
     assert deleted == ["envoyfilters"] * 3 + ["daemonsets", "clusterrolebindings", "clusterroles",
                                               "serviceaccounts", "namespaces"]
     assert "still labelled istio.io/dataplane-mode=Kmesh: demo" in result.err

@@ -18,7 +18,7 @@ def test_precheck_passes_on_a_ready_cluster(cluster):
     assert data["ok"] is True
     assert {c["status"] for c in data["checks"]} == {"pass"}
     assert checks_by_name(result)["istiod Service :15012"]["detail"] == "istiod-1-22-6.istio-system.svc:15012"
-    reviews = [p for m, p in cluster.server.requests if m == "POST" and "selfsubjectaccessreviews" in p]
+    reviews = [r.path for r in cluster.server.requests if r.method == "POST" and "selfsubjectaccessreviews" in r.path]
     assert len(reviews) == 8 * 3  # get/create/patch for each object install creates
 
 

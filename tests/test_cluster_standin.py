@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kmeshctl.cli.common import GLOBAL
-from kmeshctl.kube import ApiError, KindNotServed, connect
+from kmeshctl.kube import ApiError, ApplyConflict, KindNotServed, connect
 from standin_apiserver import app_pod, cluster, make_cluster, namespace  # noqa: F401 (fixtures)
 
 
@@ -72,3 +72,48 @@ def test_field_selector_and_namespace_scoped_list(client):
     on_a = client.list("v1", "Pod", namespace="demo", field_selector="spec.nodeName=node-a")
     assert [p["metadata"]["name"] for p in on_a] == ["p1"]
     assert len(client.list("v1", "Pod")) == 2
+
+
+def test_dry_run_answers_like_a_write_and_stores_nothing(cluster, client):
+    server = cluster.server
+    would_be = client.apply(namespace("demo", {"a": "1"}), dry_run=True)
+    assert would_be["metadata"]["uid"] and "resourceVersion" not in would_be["metadata"]  # only storage sets it
+    assert would_be["metadata"]["managedFields"][0]["manager"] == "kmeshctl"
+    assert server.get("v1", "Namespace", "demo") is None
+    created = client.apply(namespace("demo", {"a": "1"}))
+    changed = client.apply(namespace("demo", {"a": "2"}), dry_run=True)
+    assert changed["metadata"]["labels"] == {"a": "2"}
+    assert changed["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]  # not bumped
+    assert server.get("v1", "Namespace", "demo") == created
+    assert [r.dry_run for r in server.requests if r.method == "PATCH"] == [True, False, True]
+
+
+def test_dry_run_create_in_a_missing_namespace_is_not_found(client):
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa", "namespace": "nowhere"}}
+    with pytest.raises(ApiError) as missing:
+        client.apply(sa, dry_run=True)
+    assert missing.value.status == 404 and 'namespaces "nowhere" not found' in str(missing.value)
+
+
+def test_conflict_status_names_each_manager_in_causes(cluster, client):
+    mine = namespace("demo", {"a": "1", "b": "1"})
+    client.apply(mine)
+    theirs = cluster.server.get("v1", "Namespace", "demo")
+    theirs["metadata"]["labels"] = {"a": "2", "b": "2"}
+    cluster.server.put(theirs, manager="helm")
+    for dry_run in (True, False):
+        with pytest.raises(ApplyConflict) as conflict:
+            client.apply(mine, dry_run=dry_run)
+        assert conflict.value.status == 409
+        assert [c["field"] for c in conflict.value.causes] == [".metadata.labels.a", ".metadata.labels.b"]
+        assert {c["message"] for c in conflict.value.causes} == {'conflict with "helm" using v1'}
+        assert conflict.value.problem == ('Namespace demo: field manager "helm" owns .metadata.labels.a, '
+                                          ".metadata.labels.b (kmeshctl never takes fields from another manager)")
+    assert cluster.server.get("v1", "Namespace", "demo")["metadata"]["labels"] == {"a": "2", "b": "2"}
+
+
+def test_unknown_dry_run_value_is_a_bad_request(client):
+    with pytest.raises(ApiError) as bad:
+        client.request("PATCH", "/api/v1/namespaces/demo", {"fieldManager": "x", "dryRun": "Some"},
+                       namespace("demo"), "application/apply-patch+yaml")
+    assert bad.value.status == 400

@@ -142,16 +142,18 @@ def render(
     objects = parse_manifests(text)
     validate_manifests(objects, params.kubernetes_version, crds)
     if crds is None:
-        _warn_unvalidated_custom_kinds(objects, params.kubernetes_version)
+        warn_unvalidated_custom_kinds(objects, params.kubernetes_version)
     print_manifests(objects, output, yaml_text=text)
 
 
-def _warn_unvalidated_custom_kinds(objects: list[dict], kubernetes_version: str) -> None:
+def warn_unvalidated_custom_kinds(objects: list[dict], kubernetes_version: str) -> None:
+    """One warning line on stderr naming the custom kinds validated without a schema
+    (offline, no --crd-file); shared by `render` and offline `install --dry-run`."""
     kinds = sorted({o["kind"] for o in objects if not is_kubernetes_kind(o, kubernetes_version)})
     if kinds:
         typer.secho(
             f"Warning: {', '.join(kinds)} not schema-validated (no CRD schemas offline); "
-            "give --crd-file or use install --dry-run against a cluster",
+            "give --crd-file, or run install --dry-run with a reachable cluster",
             fg=typer.colors.YELLOW,
             err=True,
         )
