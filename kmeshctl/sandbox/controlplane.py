@@ -19,6 +19,9 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
+
+from google.protobuf.message import Message
 
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.sandbox.envoy_config import (
@@ -97,7 +100,7 @@ def _agent_server(state: SandboxState) -> XdsServer:
     return server
 
 
-def publish_ordered(server: XdsServer, resources: dict[str, dict]) -> None:
+def publish_ordered(server: XdsServer, resources: dict[str, dict[str, Message]]) -> None:
     for type_url in PUSH_ORDER:
         if type_url in resources:
             server.set_resources(type_url, resources[type_url])
@@ -111,7 +114,8 @@ def publish_ordered(server: XdsServer, resources: dict[str, dict]) -> None:
             server.replace_resources(type_url, named)
 
 
-def wait_sockets(paths: list[Path], process_alive, timeout: float, log_file: Path) -> None:
+def wait_sockets(paths: list[Path], process_alive: Callable[[], bool], timeout: float,
+                 log_file: Path) -> None:
     deadline = time.monotonic() + timeout
     while not all(unix_socket_ready(p) for p in paths):
         if not process_alive():

@@ -17,10 +17,11 @@ from typing import Any, Callable, Sequence
 import yaml
 
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.podnet import NETNS_DIR, join_cgroup
+from kmeshctl.podnet import NETNS_DIR, Pod, join_cgroup
 from kmeshctl.sandbox import agent as agent_mod
 from kmeshctl.sandbox import manifests as manifests_mod
 from kmeshctl.sandbox.controlplane import wait_sockets
+from kmeshctl.sandbox.envoy_config import route_cluster_keys, route_name
 from kmeshctl.sandbox.pods import (
     PodPlan,
     add_pod,
@@ -36,9 +37,7 @@ from kmeshctl.sandbox.state import (
     ProcessRecord,
     SandboxState,
     new_state,
-    state_dir,
 )
-from kmeshctl.sandbox.envoy_config import route_cluster_keys, route_name
 from kmeshctl.sandbox.topology import Topology, WaypointInfo, check_no_name_clash
 from kmeshctl.sandbox.waypoint import (
     EnvoyAdmin,
@@ -112,7 +111,7 @@ def _create(state: SandboxState, plans: list[PodPlan], progress: Progress) -> No
     network = pod_network(state)
     network.create()
     progress(f"pod network {network.subnet} (bridge in netns {network.router_netns})")
-    pods = {}
+    pods: dict[str, Pod] = {}
     for plan in plans:
         pods[plan.name] = add_pod(network, state, plan)
         progress(f"pod {plan.namespace}/{plan.name}: {pods[plan.name].ip}")
@@ -155,7 +154,7 @@ def _start_control_plane(state: SandboxState, progress: Progress) -> None:
     progress(f"control plane: delta ADS on unix:{state.xds_socket} (pid {process.pid})")
 
 
-def _start_containers(state: SandboxState, plan: PodPlan, pod: Any, progress: Progress) -> None:
+def _start_containers(state: SandboxState, plan: PodPlan, pod: Pod, progress: Progress) -> None:
     log = state.logs_dir / f"{plan.name}.log"
     workdir = state.dir / "pods" / plan.name
     workdir.mkdir(parents=True, exist_ok=True)
@@ -169,7 +168,7 @@ def _start_containers(state: SandboxState, plan: PodPlan, pod: Any, progress: Pr
                  + (f", listening on {', '.join(map(str, spec.ports))}" if spec.ports else ""))
 
 
-def _start_waypoint(state: SandboxState, waypoint: WaypointInfo, pod: Any, progress: Progress) -> None:
+def _start_waypoint(state: SandboxState, waypoint: WaypointInfo, pod: Pod, progress: Progress) -> None:
     workdir = state.dir / "pods" / waypoint.pod
     workdir.mkdir(parents=True, exist_ok=True)
     bootstrap = workdir / "envoy-bootstrap.json"
@@ -321,7 +320,7 @@ def _alive_in(pid: int, cgroup: Path) -> bool:
         return False
 
 
-def _service_status(topology: Any, service: manifests_mod.Service) -> dict[str, Any]:
+def _service_status(topology: Topology, service: manifests_mod.Service) -> dict[str, Any]:
     waypoint = topology.waypoint_of(service)
     return {
         "name": service.name,
@@ -361,7 +360,7 @@ def _daemon_status(state: SandboxState, role: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- exec
 
 
-def find_pod(state: SandboxState, name: str):
+def find_pod(state: SandboxState, name: str) -> Pod:
     """A pod by name, or the first pod of a Deployment (`netutils` -> `netutils-0`)."""
     record = state.pod(name) or next((p for p in state.pods if p.deployment == name
                                       and not p.waypoint), None)
@@ -398,18 +397,24 @@ def set_route_weights(name: str, vs_namespace: str, vs_name: str, weights: list[
     state = loaded_state(name)
     documents = list(yaml.safe_load_all(state.manifests_file.read_text()))
     doc = _find_document(documents, "VirtualService", vs_namespace, vs_name)
+    current = _virtual_service(manifests_mod.from_documents(documents), vs_namespace, vs_name)
+    manifests_mod.with_weights(current, weights)  # wrong count or sum: UsageError, nothing changed
     updated = copy.deepcopy(doc)
     for route, weight in zip(updated["spec"]["http"][0]["route"], weights):
         route["weight"] = weight
     documents[documents.index(doc)] = updated
-    manifests = manifests_mod.from_documents(documents)  # validates before anything changes
-    vs = next(v for v in manifests.virtual_services if (v.namespace, v.name) == (vs_namespace, vs_name))
-    manifests_mod.with_weights(vs, weights)
+    manifests = manifests_mod.from_documents(documents)
+    vs = _virtual_service(manifests, vs_namespace, vs_name)
     tmp = state.manifests_file.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump_all(documents, sort_keys=False))
     tmp.replace(state.manifests_file)
     _signal_control_plane(state, signal.SIGHUP)
     _wait_envoy_weights(state, manifests, vs, weights, timeout)
+
+
+def _virtual_service(manifests: manifests_mod.Manifests, namespace: str, name: str
+                     ) -> manifests_mod.VirtualService:
+    return next(v for v in manifests.virtual_services if (v.namespace, v.name) == (namespace, name))
 
 
 def _find_document(documents: list[dict], kind: str, namespace: str, name: str) -> dict:

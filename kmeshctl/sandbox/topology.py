@@ -5,8 +5,6 @@ workload-API builders and `status` all read it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import IPv4Address
-
 from kmeshctl.errors import UsageError
 from kmeshctl.sandbox.manifests import (
     USE_WAYPOINT_LABEL,
@@ -123,7 +121,3 @@ def check_no_name_clash(manifests: Manifests) -> None:
     for key in waypoint_keys(manifests):
         if key in deployments:
             raise UsageError(f"Deployment {key[0]}/{key[1]} has the name of a waypoint: rename it")
-
-
-def vip_for(index: int, base: IPv4Address) -> str:
-    return str(base + index)
