@@ -17,7 +17,7 @@ from kmeshctl.bench.capture import InboundCapture, OutboundCapture
 from kmeshctl.bench.dataplane import BenchConfig, RunRecord, run_dataplane
 from kmeshctl.bench.envoy import bootstrap
 from kmeshctl.bench.procs import BenchError
-from kmeshctl.bench.topology import NAME_PREFIX, PATHS, envoy_roles, leftover_run_ids
+from kmeshctl.bench.topology import NAME_PREFIX, CpuPlan, PATHS, envoy_roles, leftover_run_ids
 from kmeshctl.bench.wrk import LOADS, WrkResult, parse_wrk_output
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +66,13 @@ def test_bad_path_is_a_usage_error_before_anything_is_made() -> None:
     with pytest.raises(BenchError, match="unknown path") as err:
         BenchConfig(paths=("direct", "teleport")).check()
     assert err.value.exit_code == 2
+
+
+def test_cpu_lists_are_checked() -> None:
+    with pytest.raises(BenchError, match="not like"):
+        BenchConfig(cpus=CpuPlan("0", "x")).check()
+    with pytest.raises(BenchError, match="not available here"):
+        BenchConfig(cpus=CpuPlan("0", "4096")).check()
 
 
 def test_cli_rejects_unknown_load() -> None:

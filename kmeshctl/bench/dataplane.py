@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from kmeshctl.bench.procs import BenchError
-from kmeshctl.bench.topology import BenchTopology, CpuPlan, PathSpec, check_paths, default_cpu_plan
+from kmeshctl.bench.topology import (BenchTopology, CpuPlan, PathSpec, check_cpu_plan,
+                                     check_paths, default_cpu_plan)
 from kmeshctl.bench.wrk import LOADS, LoadSpec, WrkResult, run_wrk
 
 DEFAULT_PATHS = ("direct", "kmesh-l4", "kmesh-waypoint", "ambient-style", "sidecar-style")
@@ -46,6 +47,7 @@ class BenchConfig:
                              f"{', '.join(LOADS)}", exit_code=2)
         if not self.paths or not self.loads:
             raise BenchError("give at least one path and one load", exit_code=2)
+        check_cpu_plan(self.cpus)
         return check_paths(list(self.paths))
 
 

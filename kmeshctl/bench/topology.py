@@ -57,6 +57,27 @@ class CpuPlan:
                 f"{self.mesh} (taskset, inherited by all threads)")
 
 
+def parse_cpu_list(text: str) -> set[int]:
+    """CPUs of a taskset list ("1", "0,2", "0-3"); a one-line error when malformed."""
+    cpus: set[int] = set()
+    try:
+        for part in text.split(","):
+            low, _, high = part.strip().partition("-")
+            cpus.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise BenchError(f"CPU list {text!r} is not like 1, 0,2 or 0-3", exit_code=2) from None
+    return cpus
+
+
+def check_cpu_plan(plan: CpuPlan) -> None:
+    usable = os.sched_getaffinity(0)
+    for what, text in (("--client-cpus", plan.client), ("--mesh-cpus", plan.mesh)):
+        missing = parse_cpu_list(text) - usable
+        if missing:
+            raise BenchError(f"{what} {text}: CPU {sorted(missing)} not available here "
+                             f"(usable: {sorted(usable)})", exit_code=2)
+
+
 def default_cpu_plan() -> CpuPlan:
     return CpuPlan("0", "1") if (os.cpu_count() or 1) >= 2 else CpuPlan("0", "0")
 
