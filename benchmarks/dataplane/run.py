@@ -2,7 +2,7 @@
 """The data-plane comparison of kmeshctl (see README.md here): a thin wrapper around
 `kmeshctl bench dataplane` that writes into this repository's benchmarks/results/<date>/.
 
-    sudo .venv/bin/python benchmarks/dataplane/run.py            # full run (~20 min)
+    sudo .venv/bin/python benchmarks/dataplane/run.py            # full run (~13 min)
     sudo .venv/bin/python benchmarks/dataplane/run.py --duration 3 --repeats 1   # smoke
 
 Any `kmeshctl bench dataplane` option may be given (--paths, --loads, --repeats, ...).
