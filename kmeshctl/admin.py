@@ -75,7 +75,9 @@ class AdminServer:
         log.info("event=admin_listening address=127.0.0.1:%d", self.port)
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        if self._thread is not None:  # shutdown() waits for serve_forever: only if it runs
+            self._httpd.shutdown()
+            self._thread = None
         self._httpd.server_close()
 
 

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ log = logging.getLogger("kmeshctl.agent")
 MODE = "dual-engine"
 DEFAULT_XDS_ADDRESS = "istiod.istio-system.svc:15012"
 ENROLLMENT_MODES = ("auto", "kubernetes", "local")
+LOAD_TIMEOUT_S = 300  # compiling with clang on a busy node can take a while
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
 
@@ -146,10 +148,16 @@ class Agent:
         from kmeshctl.mapsync import MapSync, NodeInfo
         from kmeshctl.podwatch import NetnsEnroller, PodWatcher
 
+        from kmeshctl.maps import DataplaneMaps
+
         cfg = self.config
-        self.dataplane = loader.load(cfg.bpf_fs, cfg.cgroup2_path, enable_bpf_log=cfg.enable_bpf_log)
-        log.info("event=dataplane_loaded bpf_fs=%s replaced=%s", cfg.bpf_fs, self.dataplane.replaced)
-        self.maps = self.dataplane.maps()
+        if cfg.enable_bpf_log:  # reading the log ring buffer needs the loading bcc object
+            self.dataplane = loader.load(cfg.bpf_fs, cfg.cgroup2_path, enable_bpf_log=True)
+            replaced = self.dataplane.replaced
+        else:
+            replaced = load_in_child(cfg.bpf_fs, cfg.cgroup2_path)
+        log.info("event=dataplane_loaded bpf_fs=%s replaced=%s", cfg.bpf_fs, replaced)
+        self.maps = DataplaneMaps(cfg.bpf_fs)
         node = NodeInfo(node_name=cfg.identity.node_name, cluster_id=cfg.identity.cluster_id)
         self.mapsync = MapSync(self.maps, IdRegistry(self.maps), self.cache, node)
         self.enroller = NetnsEnroller(self.maps)
@@ -269,6 +277,34 @@ class Agent:
                 pass
         finally:
             self.stop()
+
+
+def load_in_child(bpf_fs: Path, cgroup2_path: Optional[Path]) -> bool:
+    """Compile, load, pin and attach the data path in a short-lived child process; True
+    when it replaced a running one. Programs and maps stay pinned and attached when the
+    child exits, and the compiler's memory (about 140 MiB) goes with it instead of
+    staying in the long-running agent."""
+    argv = [sys.executable, "-c", "from kmeshctl.agent import _load_main; _load_main()",
+            str(bpf_fs), str(cgroup2_path or "")]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=LOAD_TIMEOUT_S)
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        raise KmeshctlError(lines[-1] if lines else f"loading the data path failed (exit {result.returncode})")
+    return result.stdout.strip() == "replaced"
+
+
+def _load_main() -> None:
+    """Child side of ``load_in_child``: prints "replaced" or "loaded"; errors as one line."""
+    from kmeshctl import loader
+
+    bpf_fs, cgroup = sys.argv[1], sys.argv[2] or None
+    try:
+        dataplane = loader.load(Path(bpf_fs), Path(cgroup) if cgroup else None)
+    except KmeshctlError as err:
+        print(err, file=sys.stderr)
+        sys.exit(1)
+    print("replaced" if dataplane.replaced else "loaded")
+    dataplane.close()
 
 
 def _kubernetes_configured() -> bool:

@@ -149,23 +149,30 @@ class _Mirror:
     groups: dict[int, list[list[int]]] = field(default_factory=dict)
     backends: dict[int, BackendValue] = field(default_factory=dict)
     frontends: dict[IPAddress, int] = field(default_factory=dict)
-    frontends_of: dict[int, set[IPAddress]] = field(default_factory=dict)
+    # upstream -> its frontend IPs; tuples, not sets: nearly every upstream has one IP
+    # and 100,000 sets would cost 20 MB
+    frontends_of: dict[int, tuple[IPAddress, ...]] = field(default_factory=dict)
 
     def set_frontend(self, ip: IPAddress, upstream: int) -> None:
         previous = self.frontends.get(ip)
         if previous is not None:
-            self.frontends_of.get(previous, set()).discard(ip)
+            self._unlink(previous, ip)
         self.frontends[ip] = upstream
-        self.frontends_of.setdefault(upstream, set()).add(ip)
+        owned = self.frontends_of.get(upstream, ())
+        if ip not in owned:
+            self.frontends_of[upstream] = owned + (ip,)
 
     def drop_frontend(self, ip: IPAddress) -> None:
         upstream = self.frontends.pop(ip, None)
         if upstream is not None:
-            owned = self.frontends_of.get(upstream)
-            if owned is not None:
-                owned.discard(ip)
-                if not owned:
-                    del self.frontends_of[upstream]
+            self._unlink(upstream, ip)
+
+    def _unlink(self, upstream: int, ip: IPAddress) -> None:
+        remaining = tuple(i for i in self.frontends_of.get(upstream, ()) if i != ip)
+        if remaining:
+            self.frontends_of[upstream] = remaining
+        else:
+            self.frontends_of.pop(upstream, None)
 
     def endpoint_count(self) -> int:
         return sum(len(g) for groups in self.groups.values() for g in groups)
@@ -225,7 +232,7 @@ class MapSync:
 
     def _reconcile(self) -> None:
         self.mirror = self._read_maps()
-        self._learn_locality(self.cache.workloads.values())
+        self._learn_locality(self.cache.workloads_on_node(self.node.node_name))
         self._track_waypoints(None)
         services = set(self.cache.services)
         workloads = set(self.cache.workloads)
@@ -343,8 +350,8 @@ class MapSync:
         if delta is None:
             self._wp_targets.clear()
             self._wp_of.clear()
-            items = [(("s", k), s) for k, s in self.cache.services.items()] + \
-                    [(("w", u), w) for u, w in self.cache.workloads.items()]
+            items = [(user, self.cache.service(key) if user[0] == "s" else self.cache.workload(key))
+                     for user in sorted(self.cache.with_waypoint) for key in [user[1]]]
         else:
             items = [(("s", k), c.new) for k, c in delta.services.items()] + \
                     [(("w", u), c.new) for u, c in delta.workloads.items()]
@@ -492,7 +499,7 @@ class MapSync:
         for ip in ips:
             if self.mirror.frontends.get(ip) != upstream:
                 plan.frontends.append((FrontendKey(ip), FrontendValue(upstream)))
-        for ip in self.mirror.frontends_of.get(upstream, set()) - ips:
+        for ip in set(self.mirror.frontends_of.get(upstream, ())) - ips:
             plan.frontend_deletes.append(FrontendKey(ip))
 
     def _plan_service_removal(self, plan: Plan, sid: int) -> None:

@@ -104,7 +104,9 @@ class MetricsServer:
         log.info("event=metrics_listening port=%d path=%s", self.port, METRICS_PATH)
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        if self._thread is not None:  # shutdown() waits for serve_forever: only if it runs
+            self._httpd.shutdown()
+            self._thread = None
         self._httpd.server_close()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional, Union
 
 from google.protobuf import json_format
 
@@ -23,12 +23,25 @@ Workload = workload_pb2.Workload
 Authorization = authorization_pb2.Authorization
 
 
-@dataclass
 class Change:
-    """One resource's value before and after an update (None: absent)."""
+    """One resource's value before and after an update (None: absent). Values are kept
+    serialized and parsed on access: a 100,000-workload sync must not hold 100,000
+    parsed messages (each with its own protobuf arena) at once."""
 
-    old: Optional[object]
-    new: Optional[object]
+    __slots__ = ("_type", "old_raw", "new_raw")
+
+    def __init__(self, message_type: type, old_raw: Optional[bytes], new_raw: Optional[bytes]) -> None:
+        self._type = message_type
+        self.old_raw = old_raw
+        self.new_raw = new_raw
+
+    @property
+    def old(self) -> Optional[Any]:
+        return None if self.old_raw is None else self._type.FromString(self.old_raw)
+
+    @property
+    def new(self) -> Optional[Any]:
+        return None if self.new_raw is None else self._type.FromString(self.new_raw)
 
 
 @dataclass
@@ -45,7 +58,38 @@ class CacheDelta:
                              (self.authorizations, later.authorizations)):
             for key, change in theirs.items():
                 first = mine.get(key)
-                mine[key] = Change(first.old if first else change.old, change.new)
+                mine[key] = Change(change._type, first.old_raw if first else change.old_raw, change.new_raw)
+
+
+class SerializedMessages(Mapping[str, Any]):
+    """name -> message, stored serialized; each lookup parses a fresh message."""
+
+    def __init__(self, message_type: type) -> None:
+        self._type = message_type
+        self._raw: dict[str, bytes] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        return self._type.FromString(self._raw[name])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def raw(self, name: str) -> Optional[bytes]:
+        return self._raw.get(name)
+
+    def put(self, name: str, raw: bytes) -> Optional[bytes]:
+        old = self._raw.get(name)
+        self._raw[name] = raw
+        return old
+
+    def pop_raw(self, name: str) -> Optional[bytes]:
+        return self._raw.pop(name, None)
 
 
 def ip_text(raw: bytes) -> str:
@@ -57,22 +101,28 @@ class WorkloadCache:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self.services: dict[str, Service] = {}
-        self.workloads: dict[str, Workload] = {}
+        self.services = SerializedMessages(Service)
+        self.workloads = SerializedMessages(Workload)
         self.authorizations: dict[str, Authorization] = {}
         self._members: dict[str, set[str]] = {}  # service key -> workload uids
         self._workload_ips: dict[bytes, set[str]] = {}  # address -> workload uids
         self._service_ips: dict[bytes, set[str]] = {}  # VIP -> service keys
+        self._on_node: dict[str, set[str]] = {}  # node name -> workload uids
+        self.with_waypoint: set[tuple[str, str]] = set()  # ("s", key) / ("w", uid)
 
     # ----- updates ----------------------------------------------------------------------
 
-    def apply_addresses(self, upserts: Mapping[str, workload_pb2.Address],
+    def apply_addresses(self, upserts: Union[Mapping[str, workload_pb2.Address],
+                                             Iterable[tuple[str, workload_pb2.Address]]],
                         removed: Iterable[str]) -> CacheDelta:
+        """Remove, then add or update; ``upserts`` may be a generator (each parsed
+        message is dropped once stored)."""
         delta = CacheDelta()
+        items = upserts.items() if isinstance(upserts, Mapping) else upserts
         with self._lock:
             for name in removed:
                 self._remove_address(name, delta)
-            for name, address in upserts.items():
+            for name, address in items:
                 if address.WhichOneof("type") == "service":
                     self._put_service(name, address.service, delta)
                 else:
@@ -85,49 +135,62 @@ class WorkloadCache:
             for name in removed:
                 old = self.authorizations.pop(name, None)
                 if old is not None:
-                    delta.authorizations[name] = Change(old, None)
+                    delta.authorizations[name] = Change(Authorization, old.SerializeToString(), None)
             for name, policy in upserts.items():
                 old = self.authorizations.get(name)
                 if old != policy:
                     self.authorizations[name] = policy
-                    delta.authorizations[name] = Change(old, policy)
+                    delta.authorizations[name] = Change(Authorization, old.SerializeToString() if old else None,
+                                                        policy.SerializeToString())
         return delta
 
     def _remove_address(self, name: str, delta: CacheDelta) -> None:
-        old_service = self.services.pop(name, None)
+        old_service = self.services.pop_raw(name)
         if old_service is not None:
-            self._index_service(name, old_service, None)
-            delta.services[name] = Change(old_service, None)
-        old_workload = self.workloads.pop(name, None)
+            self._index_service(name, Service.FromString(old_service), None)
+            delta.services[name] = Change(Service, old_service, None)
+        old_workload = self.workloads.pop_raw(name)
         if old_workload is not None:
-            self._index(name, old_workload, None)
-            delta.workloads[name] = Change(old_workload, None)
+            self._index(name, Workload.FromString(old_workload), None)
+            delta.workloads[name] = Change(Workload, old_workload, None)
 
     def _put_service(self, name: str, service: Service, delta: CacheDelta) -> None:
         if name in self.workloads:
             self._remove_address(name, delta)
-        old = self.services.get(name)
-        if old != service:
-            self.services[name] = service
-            self._index_service(name, old, service)
-            delta.services[name] = Change(old, service)
+        raw = service.SerializeToString(deterministic=True)
+        old = self.services.raw(name)
+        if old != raw:
+            self.services.put(name, raw)
+            self._index_service(name, Service.FromString(old) if old else None, service)
+            delta.services[name] = Change(Service, old, raw)
 
     def _put_workload(self, name: str, workload: Workload, delta: CacheDelta) -> None:
         if name in self.services:
             self._remove_address(name, delta)
-        old = self.workloads.get(name)
-        if old != workload:
-            self.workloads[name] = workload
-            self._index(name, old, workload)
-            delta.workloads[name] = Change(old, workload)
+        raw = workload.SerializeToString(deterministic=True)
+        old = self.workloads.raw(name)
+        if old != raw:
+            self.workloads.put(name, raw)
+            self._index(name, Workload.FromString(old) if old else None, workload)
+            delta.workloads[name] = Change(Workload, old, raw)
 
     def _index(self, uid: str, old: Optional[Workload], new: Optional[Workload]) -> None:
         _reindex(self._members, uid, old.services if old else (), new.services if new else ())
         _reindex(self._workload_ips, uid, old.addresses if old else (), new.addresses if new else ())
+        _reindex(self._on_node, uid, [old.node] if old and old.node else (),
+                 [new.node] if new and new.node else ())
+        self._index_waypoint(("w", uid), new)
 
     def _index_service(self, key: str, old: Optional[Service], new: Optional[Service]) -> None:
         _reindex(self._service_ips, key, [a.address for a in old.addresses] if old else (),
                  [a.address for a in new.addresses] if new else ())
+        self._index_waypoint(("s", key), new)
+
+    def _index_waypoint(self, user: tuple[str, str], new: Optional[Union[Service, Workload]]) -> None:
+        if new is not None and new.HasField("waypoint"):
+            self.with_waypoint.add(user)
+        else:
+            self.with_waypoint.discard(user)
 
     # ----- queries ----------------------------------------------------------------------
 
@@ -142,6 +205,10 @@ class WorkloadCache:
     def workload(self, uid: str) -> Optional[Workload]:
         with self._lock:
             return self.workloads.get(uid)
+
+    def workloads_on_node(self, node: str) -> list[Workload]:
+        with self._lock:
+            return [self.workloads[uid] for uid in sorted(self._on_node.get(node, ()))]
 
     def members(self, key: str) -> set[str]:
         """Uids of the workloads that list service ``key``."""

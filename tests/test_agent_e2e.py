@@ -51,13 +51,13 @@ def uid(name: str) -> str:
 class AgentProcess:
     """`kmeshctl node run` as the DaemonSet would run it (plaintext xDS, local enrollment)."""
 
-    def __init__(self, xds: str, bpf_fs: Path, cgroup: Path, log_path: Path) -> None:
+    def __init__(self, xds: str, bpf_fs: Path, cgroup: Path, log_path: Path, *extra: str) -> None:
         self.admin_port, self.metrics_port = free_port(), free_port()
         self.log_path = log_path
         argv = [KMESHCTL, "node", "run", "--xds-address", xds, "--xds-insecure",
                 "--bpf-fs", str(bpf_fs), "--cgroup2-path", str(cgroup), "--enrollment", "local",
                 "--admin-port", str(self.admin_port), "--metrics-port", str(self.metrics_port),
-                "--node-name", "node-1", "--log-level", "debug"]
+                "--node-name", "node-1", "--log-level", "debug", *extra]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log_path.open("ab"))
 
     def http(self, path: str, method: str = "GET", port: Optional[int] = None) -> tuple[int, str]:
@@ -278,11 +278,18 @@ def test_sigterm_leaves_traffic_flowing_and_next_agent_takes_over(env: Env) -> N
     assert set(env.replies(VIP, 20)) == {"be1:8080", "be2:8080"}  # no agent running
     # Changes made while no agent runs are applied by the next one (full reconcile).
     env.server.remove_resources(WORKLOAD_ADDRESS_TYPE, [uid("be2")])
-    env.agent = AgentProcess(env.server.addresses[0], env.bpf_fs, env.cgroup, env.tmp / "agent2.log")
+    env.agent = AgentProcess(env.server.addresses[0], env.bpf_fs, env.cgroup, env.tmp / "agent2.log",
+                             "--enable-bpf-log")
     env.agent.wait_ready()
     assert env.replies(VIP, 20) == Counter({"be1:8080": 20})
     assert _endpoint_backends(env) == [uid("be1")]
-    assert "event=dataplane_loaded" in (env.tmp / "agent2.log").read_text()
+    log_text = (env.tmp / "agent2.log").read_text()
+    assert "event=dataplane_loaded" in log_text and "replaced=True" in log_text
+    deadline = time.monotonic() + 5  # the BPF log reports each connect decision
+    while "event=bpf_connect" not in log_text and time.monotonic() < deadline:
+        time.sleep(0.2)
+        log_text = (env.tmp / "agent2.log").read_text()
+    assert f"-> {env.net.pods['be1'].ip}:8080" in log_text, log_text[-2000:]
 
 
 def _endpoint_backends(env: Env) -> list[str]:

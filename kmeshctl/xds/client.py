@@ -38,6 +38,7 @@ DEFAULT_ROOT_CERT = Path("/var/run/secrets/istio/root-cert.pem")
 DEFAULT_TOKEN = Path("/var/run/secrets/tokens/istio-token")
 _INVALID_ARGUMENT = 3
 _MAX_MESSAGE_BYTES = 512 * 1024 * 1024
+_SERVICE_TAG = b"\x12"  # field 2 (Address.service), wire type 2
 
 Sink = Callable[[CacheDelta], None]
 
@@ -272,8 +273,8 @@ class XdsClient:
     def _apply(self, response: discovery_pb2.DeltaDiscoveryResponse) -> list[str]:
         type_url = response.type_url
         if type_url == WORKLOAD_ADDRESS_TYPE:
-            checked = self._check_addresses(response)
-            delta = self.cache.apply_addresses(checked.upserts, checked.removed)
+            checked = _Checked(removed=list(response.removed_resources))
+            delta = self.cache.apply_addresses(self._valid_addresses(response, checked), checked.removed)
             delta.merge(self._apply_awaiting_waypoint(checked))
         elif type_url == AUTHORIZATION_TYPE:
             checked = self._check_authorizations(response)
@@ -300,29 +301,31 @@ class XdsClient:
         message.ParseFromString(resource.resource.value)
         return message
 
-    def _check_addresses(self, response: discovery_pb2.DeltaDiscoveryResponse) -> _Checked:
-        checked = _Checked(removed=list(response.removed_resources))
-        decoded: dict[str, workload_pb2.Address] = {}
-        for resource in response.resources:
-            try:
-                decoded[resource.name] = self._decode(resource, workload_pb2.Address)
-            except DecodeError as err:
-                checked.problems.append(f"{resource.name}: cannot decode: {err}")
-        known = self._services_after(decoded, checked.removed)
+    def _valid_addresses(self, response: discovery_pb2.DeltaDiscoveryResponse,
+                         checked: _Checked) -> Iterator[tuple[str, workload_pb2.Address]]:
+        """Decode and check one resource at a time, yielding the valid ones; problems and
+        versions go into ``checked``. One at a time: a big sync never holds every parsed
+        message at once."""
+        known = self._services_after(response, checked.removed)
         resolves = lambda ns, host: service_key(ns, host) in known  # noqa: E731
-        versions = {r.name: r.version for r in response.resources}
-        for name in checked.removed + list(decoded):
+        for name in checked.removed:
             self._awaiting_waypoint.pop(name, None)
-        for name, address in decoded.items():
+        for resource in response.resources:
+            name = resource.name
+            self._awaiting_waypoint.pop(name, None)  # superseded by this version
+            try:
+                address = self._decode(resource, workload_pb2.Address)
+            except DecodeError as err:
+                checked.problems.append(f"{name}: cannot decode: {err}")
+                continue
             problems = address_problems(name, address, resolves)
             if problems:
                 checked.problems.append(f"{name}: {', '.join(problems)}")
                 if not address_problems(name, address, lambda ns, host: True):
-                    self._awaiting_waypoint[name] = (versions[name], address)
-            else:
-                checked.upserts[name] = address
-                checked.versions[name] = versions[name]
-        return checked
+                    self._awaiting_waypoint[name] = (resource.version, address)
+                continue
+            checked.versions[name] = resource.version
+            yield name, address
 
     def _apply_awaiting_waypoint(self, checked: _Checked) -> CacheDelta:
         """Apply refused resources whose waypoint service is now known."""
@@ -335,12 +338,20 @@ class XdsClient:
             log.info("event=xds_waypoint_resolved resource=%s", name)
         return self.cache.apply_addresses({n: a for n, (_, a) in ready.items()}, [])
 
-    def _services_after(self, decoded: dict[str, workload_pb2.Address], removed: list[str]) -> set[str]:
+    def _services_after(self, response: discovery_pb2.DeltaDiscoveryResponse, removed: list[str]) -> set[str]:
         """Service keys that exist once this response is applied (for waypoint lookups)."""
         known = set(self.cache.services) - set(removed)
-        for name, address in decoded.items():
-            if address.WhichOneof("type") == "service":
-                known.add(service_key(address.service.namespace, address.service.hostname))
+        for resource in response.resources:
+            # An Address holding a Service starts with field 2's tag (0x12): only those are
+            # parsed here. A service encoded otherwise is still found by the retry of
+            # resources waiting for their waypoint.
+            if resource.resource.value[:1] == _SERVICE_TAG:
+                try:
+                    address = self._decode(resource, workload_pb2.Address)
+                except DecodeError:
+                    continue
+                if address.WhichOneof("type") == "service":
+                    known.add(service_key(address.service.namespace, address.service.hostname))
         return known
 
     def _check_authorizations(self, response: discovery_pb2.DeltaDiscoveryResponse) -> _Checked:

@@ -85,6 +85,7 @@ class StreamInfo:
     responses_sent: int = 0
     requests_received: int = 0
     open: bool = True
+    opened_at: float = field(default_factory=time.time)
     # Delta: what the client said it held when the stream opened, per type URL.
     initial_versions: dict[str, dict[str, str]] = field(default_factory=dict)
 
