@@ -71,6 +71,9 @@ class AgentConfig:
             if self.token_path is not None:
                 _need_file(self.token_path, "istio-ca token", "mount a projected ServiceAccount token "
                            "with audience istio-ca there, or pass --xds-token")
+        if self.enrollment == "kubernetes" and not self.identity.node_name:
+            raise UsageError("enrolling pods from Kubernetes needs this node's name: set NODE_NAME "
+                             "(the DaemonSet passes spec.nodeName) or --node-name")
         if self.cgroup2_path is not None and not (self.cgroup2_path / "cgroup.procs").exists():
             raise UsageError(f"--cgroup2-path {self.cgroup2_path} is not a cgroup v2 directory: "
                              "pass a directory of the cgroup v2 tree (e.g. /sys/fs/cgroup)")
@@ -122,6 +125,9 @@ class Agent:
     def start(self) -> None:
         self.config.validate()
         core_api = self._kubernetes_api()
+        if core_api is not None and not self.config.identity.node_name:
+            raise UsageError("Kubernetes is reachable, so pods are enrolled from it, but the node "
+                             "name is unknown: set NODE_NAME or --node-name (or --enrollment local)")
         self.admin = AdminServer(self._admin_sources(), self.config.admin_port)
         try:
             self.metrics = MetricsServer(make_registry(self._metric_sources()), self.config.metrics_port,

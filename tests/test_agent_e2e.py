@@ -295,16 +295,3 @@ def test_sigterm_leaves_traffic_flowing_and_next_agent_takes_over(env: Env) -> N
 def _endpoint_backends(env: Env) -> list[str]:
     maps = dump.dump_json(env.bpf_fs, "km_endpoint")["km_endpoint"]
     return sorted(e["value"]["backend_name"] for e in maps if e["key"]["service_name"] == KEY)
-
-
-def test_bad_mode_is_a_usage_error() -> None:
-    result = subprocess.run([KMESHCTL, "node", "run", "--mode", "kernel-native"], capture_output=True, text=True)
-    assert result.returncode == 2 and "only --mode=dual-engine" in result.stderr
-
-
-def test_secure_mode_without_root_cert_fails_before_loading(tmp_path: Path) -> None:
-    result = subprocess.run([KMESHCTL, "node", "run", "--xds-root-cert", str(tmp_path / "none.pem"),
-                             "--bpf-fs", str(tmp_path / "bpf")], capture_output=True, text=True)
-    assert result.returncode == 2 and "istiod root certificate" in result.stderr
-    assert not (tmp_path / "bpf").exists()
-
