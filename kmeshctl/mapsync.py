@@ -231,6 +231,7 @@ class MapSync:
     # ----- full reconcile ---------------------------------------------------------------
 
     def _reconcile(self) -> None:
+        inherited_ids = len(self.ids) > 0  # a previous agent's registry: sweep it after
         self.mirror = self._read_maps()
         self._learn_locality(self.cache.workloads_on_node(self.node.node_name))
         self._track_waypoints(None)
@@ -248,7 +249,8 @@ class MapSync:
         self._plan_stray_frontends(plan)
         self._execute(plan)
         self._release_ids(stale_services + stale_backends)
-        self._release_unused_ids()
+        if inherited_ids:
+            self._release_unused_ids()
         log.info("event=maps_reconciled services=%d backends=%d frontends=%d writes=%d",
                  len(self.mirror.services), len(self.mirror.backends), len(self.mirror.frontends), len(plan))
 
