@@ -269,3 +269,12 @@ def _wait(predicate, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def test_first_sync_of_an_empty_mesh_reaches_the_sink(server: XdsServer, token: Path) -> None:
+    client, cache, sink = make_client(server.addresses[0], token)
+    try:
+        assert client.synced.wait(5)
+        assert len(sink.deltas) == 1 and not sink.deltas[0]
+    finally:
+        client.stop()

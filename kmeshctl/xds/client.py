@@ -285,9 +285,10 @@ class XdsClient:
         for name in checked.removed:
             held.pop(name, None)
         held.update(checked.versions)
-        if delta:
+        first_sync = type_url == WORKLOAD_ADDRESS_TYPE and not self.synced.is_set()
+        if delta or first_sync:  # the first sync goes to the sink even when empty (an empty mesh)
             self.sink(delta)
-        if type_url == WORKLOAD_ADDRESS_TYPE and not self.synced.is_set():
+        if first_sync:
             self.synced.set()
             log.info("event=xds_first_sync services=%d workloads=%d",
                      len(self.cache.services), len(self.cache.workloads))
