@@ -10,7 +10,6 @@ and the next agent takes over (``kmeshctl node cleanup`` removes everything).
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -314,8 +313,6 @@ def _load_main() -> None:
 
 
 def _kubernetes_configured() -> bool:
-    from kmeshctl.cli.common import GLOBAL
+    from kmeshctl import kube
 
-    in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and \
-        Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
-    return in_cluster or GLOBAL.kubeconfig is not None
+    return kube.running_in_cluster() or kube.TARGET.kubeconfig is not None

@@ -18,13 +18,25 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
-from kmeshctl.cli.common import GLOBAL
 from kmeshctl.errors import KmeshctlError
 
 FIELD_MANAGER = "kmeshctl"
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
+SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
+@dataclass
+class KubeTarget:
+    """Which cluster to talk to: a kubeconfig file and context (None: the defaults)."""
+
+    kubeconfig: Optional[str] = None
+    context: Optional[str] = None
+
+
+# The one target of this process; the CLI's global --kubeconfig/--context set it.
+TARGET = KubeTarget()
 
 
 class ApiError(KmeshctlError):
@@ -80,13 +92,13 @@ class ResourceKind:
 def load_configuration() -> k8s.Configuration:
     """Kubeconfig from --kubeconfig/KUBECONFIG (+ --context), else in-cluster, else ~/.kube/config."""
     cfg = k8s.Configuration()
-    if GLOBAL.kubeconfig is None and GLOBAL.context is None and _running_in_cluster():
+    if TARGET.kubeconfig is None and TARGET.context is None and running_in_cluster():
         k8s_config.load_incluster_config(client_configuration=cfg)
         return cfg
-    path = GLOBAL.kubeconfig or os.path.expanduser("~/.kube/config")
+    path = TARGET.kubeconfig or os.path.expanduser("~/.kube/config")
     try:
         k8s_config.load_kube_config(
-            config_file=path, context=GLOBAL.context, client_configuration=cfg, persist_config=False
+            config_file=path, context=TARGET.context, client_configuration=cfg, persist_config=False
         )
     except (ConfigException, OSError) as err:
         raise KmeshctlError(
@@ -96,10 +108,9 @@ def load_configuration() -> k8s.Configuration:
     return cfg
 
 
-def _running_in_cluster() -> bool:
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(
-        "/var/run/secrets/kubernetes.io/serviceaccount/token"
-    )
+def running_in_cluster() -> bool:
+    """Inside a pod with a service account: the in-cluster config is usable."""
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(SERVICE_ACCOUNT_TOKEN)
 
 
 def connect() -> "KubeClient":

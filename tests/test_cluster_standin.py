@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from kmeshctl.cli.common import GLOBAL
-from kmeshctl.kube import ApiError, ApplyConflict, KindNotServed, connect
+from kmeshctl.kube import TARGET, ApiError, ApplyConflict, KindNotServed, connect
 from standin_apiserver import app_pod, cluster, make_cluster, namespace  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
 def client(cluster, monkeypatch):
-    monkeypatch.setattr(GLOBAL, "kubeconfig", str(cluster.kubeconfig))
-    monkeypatch.setattr(GLOBAL, "context", None)
+    monkeypatch.setattr(TARGET, "kubeconfig", str(cluster.kubeconfig))
+    monkeypatch.setattr(TARGET, "context", None)
     return connect()
 
 
@@ -56,7 +55,7 @@ def test_label_selectors(client):
 
 def test_discovery_follows_the_crds(make_cluster, monkeypatch):
     bare = make_cluster(with_istio=False)
-    monkeypatch.setattr(GLOBAL, "kubeconfig", str(bare.kubeconfig))
+    monkeypatch.setattr(TARGET, "kubeconfig", str(bare.kubeconfig))
     client = connect()
     assert client.is_served("apps/v1", "DaemonSet")
     assert not client.is_served("networking.istio.io/v1alpha3", "EnvoyFilter")

@@ -4,12 +4,13 @@ shared by every command module."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Optional
 
 import typer
 import yaml
+
+from kmeshctl.kube import TARGET
 
 app = typer.Typer(
     name="kmeshctl",
@@ -20,13 +21,8 @@ app = typer.Typer(
 )
 
 
-@dataclass
-class GlobalOptions:
-    kubeconfig: Optional[str] = None
-    context: Optional[str] = None
-
-
-GLOBAL = GlobalOptions()
+# The kube layer holds the cluster target; this name is kept for callers of the CLI module.
+GLOBAL = TARGET
 
 
 @app.callback()
@@ -36,8 +32,8 @@ def _global_options(
     ),
     context: Optional[str] = typer.Option(None, "--context", help="Kubeconfig context to use."),
 ) -> None:
-    GLOBAL.kubeconfig = kubeconfig
-    GLOBAL.context = context
+    TARGET.kubeconfig = kubeconfig
+    TARGET.context = context
 
 
 class OutputFormat(str, Enum):

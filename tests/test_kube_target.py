@@ -1,0 +1,50 @@
+"""The kube layer stands alone: it imports without the CLI, and the CLI's global
+--kubeconfig/--context pick the cluster its client talks to."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO_ROOT
+from standin_apiserver import StandinCluster, cluster  # noqa: F401 (fixture)
+
+UNREACHABLE = "http://127.0.0.1:1"  # loopback port 1: nothing listens, connect is refused
+
+
+@pytest.mark.parametrize("module", ["kmeshctl.kube", "kmeshctl.apply", "kmeshctl.demo_cluster", "kmeshctl.agent"])
+def test_product_modules_import_without_the_cli(module: str) -> None:
+    probe = f"import sys, {module}; print('kmeshctl.cli' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"  # the product layer never pulls in the CLI
+
+
+def two_context_kubeconfig(standin: StandinCluster, path: Path) -> Path:
+    """The stand-in as context `standin`, and an unreachable cluster as the current context."""
+    config = yaml.safe_load(standin.kubeconfig.read_text())
+    config["clusters"].append({"name": "elsewhere", "cluster": {"server": UNREACHABLE}})
+    config["contexts"].append({"name": "elsewhere", "context": {"cluster": "elsewhere", "user": "standin-user"}})
+    config["current-context"] = "elsewhere"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_global_context_and_kubeconfig_reach_the_client(cluster, tmp_path) -> None:
+    target = StandinCluster(cluster.server, two_context_kubeconfig(cluster, tmp_path / "two"), cluster.capsys)
+
+    default = target.kmeshctl("status", "-o", "json")
+    assert default.code == 1
+    assert f"cannot reach the Kubernetes API at {UNREACHABLE}" in default.err
+    assert cluster.server.requests == []
+
+    chosen = target.kmeshctl("--context", "standin", "status", "-o", "json")
+    assert "cannot reach" not in chosen.err
+    assert json.loads(chosen.out)["namespace"] == "kmesh-system"
+    assert cluster.server.requests  # the stand-in answered
