@@ -185,9 +185,7 @@ class Agent:
         mode = self.config.enrollment
         if mode == "local" or (mode == "auto" and not _kubernetes_configured()):
             return None
-        from kubernetes import client as k8s
-
-        return k8s.CoreV1Api(k8s.ApiClient(kube.load_configuration()))
+        return kube.core_v1_api()
 
     def _start_bpf_log(self) -> None:
         bpf_log = logging.getLogger("kmeshctl.bpf")

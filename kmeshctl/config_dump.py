@@ -35,12 +35,11 @@ def fetch_local(path: str, port: int) -> Any:
 
 def fetch_from_pod(path: str, pod: str, namespace: str, port: int) -> Any:
     """GET ``path`` from the agent pod's admin port through a Kubernetes port-forward."""
-    from kubernetes import client as k8s
     from kubernetes.stream import portforward
 
     from kmeshctl import kube
 
-    core = k8s.CoreV1Api(k8s.ApiClient(kube.load_configuration()))
+    core = kube.core_v1_api()
     try:
         forward = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
         sock = forward.socket(port)

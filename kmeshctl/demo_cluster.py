@@ -12,7 +12,7 @@ from typing import Callable, Iterator, Optional
 
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.kube import KubeClient, connect, load_configuration
+from kmeshctl.kube import KubeClient, connect, core_v1_api
 from kmeshctl.precheck import parse_server_version
 from kmeshctl.rollout import pod_state, selector_string
 from kmeshctl.validate import supported_kubernetes_versions
@@ -126,9 +126,7 @@ class ClusterTarget:
 
     def _core_api(self):
         if self._core is None:
-            from kubernetes import client as k8s
-
-            self._core = k8s.CoreV1Api(k8s.ApiClient(load_configuration()))
+            self._core = core_v1_api()
         return self._core
 
     def run_loop(self, argv: list[str]) -> Iterator[str]:

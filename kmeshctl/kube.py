@@ -117,6 +117,11 @@ def connect() -> "KubeClient":
     return KubeClient(k8s.ApiClient(load_configuration()))
 
 
+def core_v1_api() -> k8s.CoreV1Api:
+    """The official typed client, for what the JSON client does not do (watch, exec, port-forward)."""
+    return k8s.CoreV1Api(k8s.ApiClient(load_configuration()))
+
+
 class KubeClient:
     """A thin JSON client: one method per API verb the commands use."""
 

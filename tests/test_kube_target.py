@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from conftest import REPO_ROOT
+from kmeshctl import kube
 from standin_apiserver import StandinCluster, cluster  # noqa: F401 (fixture)
 
 UNREACHABLE = "http://127.0.0.1:1"  # loopback port 1: nothing listens, connect is refused
@@ -48,3 +49,11 @@ def test_global_context_and_kubeconfig_reach_the_client(cluster, tmp_path) -> No
     assert "cannot reach" not in chosen.err
     assert json.loads(chosen.out)["namespace"] == "kmesh-system"
     assert cluster.server.requests  # the stand-in answered
+
+
+def test_typed_client_follows_the_target(cluster, monkeypatch) -> None:
+    monkeypatch.setattr(kube.TARGET, "kubeconfig", str(cluster.kubeconfig))
+    monkeypatch.setattr(kube.TARGET, "context", None)
+    names = {ns.metadata.name for ns in kube.core_v1_api().list_namespace().items}
+    assert "istio-system" in names  # seeded by the stand-in
+    assert cluster.server.requests[-1].path == "/api/v1/namespaces"
