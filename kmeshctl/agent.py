@@ -17,7 +17,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from kmeshctl import __version__
 from kmeshctl.admin import AdminServer, AdminSources
@@ -25,6 +25,9 @@ from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.metrics import MetricSources, MetricsServer, make_registry
 from kmeshctl.workload_cache import WorkloadCache
 from kmeshctl.xds.client import DEFAULT_ROOT_CERT, DEFAULT_TOKEN, ClientConfig, Identity, XdsClient
+
+if TYPE_CHECKING:
+    from kmeshctl.mapsync import NodeInfo
 
 log = logging.getLogger("kmeshctl.agent")
 
@@ -150,12 +153,13 @@ class Agent:
     def _start_dataplane(self, core_api: Any) -> None:
         from kmeshctl import loader  # bcc is imported only by an agent that loads BPF
         from kmeshctl.ids import IdRegistry
-        from kmeshctl.mapsync import MapSync, NodeInfo
+        from kmeshctl.mapsync import MapSync
         from kmeshctl.podwatch import NetnsEnroller, PodWatcher
 
         from kmeshctl.maps import DataplaneMaps
 
         cfg = self.config
+        node = self.node_info(core_api)
         if cfg.enable_bpf_log:  # reading the log ring buffer needs the loading bcc object
             self.dataplane = loader.load(cfg.bpf_fs, cfg.cgroup2_path, enable_bpf_log=True)
             replaced = self.dataplane.replaced
@@ -163,7 +167,6 @@ class Agent:
             replaced = load_in_child(cfg.bpf_fs, cfg.cgroup2_path)
         log.info("event=dataplane_loaded bpf_fs=%s replaced=%s", cfg.bpf_fs, replaced)
         self.maps = DataplaneMaps(cfg.bpf_fs)
-        node = NodeInfo(node_name=cfg.identity.node_name, cluster_id=cfg.identity.cluster_id)
         self.mapsync = MapSync(self.maps, IdRegistry(self.maps), self.cache, node)
         self.enroller = NetnsEnroller(self.maps)
         self.admin.sources.enroller = None if core_api is not None else self.enroller
@@ -177,6 +180,16 @@ class Agent:
             self.podwatch = PodWatcher(core_api, cfg.identity.node_name, self.enroller,
                                        cfg.enable_bypass, cfg.proc_root)
             self.podwatch.start()
+
+    def node_info(self, core_api: Any) -> "NodeInfo":
+        """This node's name and cluster, and with Kubernetes access the locality of its
+        Node's topology labels (without: MapSync learns it from a workload on this node)."""
+        from kmeshctl.locality import read_node_locality
+        from kmeshctl.mapsync import NodeInfo
+
+        identity = self.config.identity
+        locality = read_node_locality(core_api, identity.node_name) if core_api is not None else None
+        return NodeInfo(node_name=identity.node_name, cluster_id=identity.cluster_id, locality=locality)
 
     def _kubernetes_api(self) -> Any:
         """A CoreV1Api when pods are enrolled from Kubernetes, None for local enrollment."""
@@ -223,6 +236,8 @@ class Agent:
         def cache_dump() -> dict:
             dump = self.cache.to_json()
             dump["enrolled"] = [vars(e) for e in self.enroller.enrolled()] if self.enroller else []
+            dump["node"] = self.mapsync.locality_info() if self.mapsync else \
+                {"name": self.config.identity.node_name, "locality_source": "unknown", "locality": None}
             return dump
         return AdminSources(cache_dump=cache_dump, bpf_dump=self.bpf_dump, ready=self.ready,
                             version=self.version)

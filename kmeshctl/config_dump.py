@@ -158,6 +158,16 @@ def print_cache_tables(dump: dict, console: Optional[Console] = None) -> None:
     enrolled = dump.get("enrolled", [])
     if enrolled:
         console.print(f"enrolled locally: {', '.join(e.get('pod') or e['netns'] for e in enrolled)}")
+    node = dump.get("node")
+    if node:
+        console.print(f"node {node.get('name') or '-'}: locality {_locality(node.get('locality'))} "
+                      f"(from {node.get('locality_source', 'unknown')})")
+
+
+def _locality(locality: Optional[dict]) -> str:
+    if not locality:
+        return "unknown"
+    return "/".join(locality.get(part) or "-" for part in ("region", "zone", "subzone"))
 
 
 # ----------------------------------------------------------------- maps from an agent

@@ -373,6 +373,19 @@ class MapSync:
     def local_locality(self) -> Optional[workload_pb2.Locality]:
         return self.node.locality or self._learnt_locality
 
+    def locality_info(self) -> dict:
+        """This node's locality and where it came from (shown in the config dump)."""
+        local = self.local_locality()
+        if self.node.locality is not None:
+            source = "node labels"
+        elif self._learnt_locality is not None:
+            source = "workload on this node"
+        else:
+            source = "unknown"
+        return {"name": self.node.node_name, "locality_source": source,
+                "locality": None if local is None else
+                {"region": local.region, "zone": local.zone, "subzone": local.subzone}}
+
     def _learn_locality(self, workloads: Iterable[workload_pb2.Workload]) -> bool:
         if self.node.locality is not None or not self.node.node_name:
             return False

@@ -163,6 +163,22 @@ def test_locality_learnt_from_a_workload_on_this_node(loaded) -> None:
     synced.put(workload("Kubernetes//Pod/kmesh-system/agent", "10.1.0.99", {}, node="node-1",
                         locality=("r1", "z2", "")))
     assert synced.group(0) == ["web-2"] and synced.group(1) == ["web-1"]
+    assert synced.sync.locality_info() == {"name": "node-1", "locality_source": "workload on this node",
+                                           "locality": {"region": "r1", "zone": "z2", "subzone": ""}}
+
+
+@pytestroot
+def test_node_label_locality_wins_over_workloads_on_this_node(loaded) -> None:
+    for table in (loaded.maps.frontend, loaded.maps.endpoint, loaded.maps.service, loaded.maps.backend):
+        table.clear()
+    from_labels = workload_pb2.Locality(region="r1", zone="z1")  # what the agent read from its Node
+    synced = Synced(loaded.maps, NodeInfo(node_name="node-1", locality=from_labels))
+    synced.put(web(routing_preference=(Scope.REGION, Scope.ZONE)), pod(1, locality=("r1", "z1", "")),
+               pod(2, locality=("r1", "z2", "")), pod(3, locality=("r2", "z1", "")),
+               workload("Kubernetes//Pod/kmesh-system/agent", "10.1.0.99", {}, node="node-1",
+                        locality=("r2", "z9", "")))  # a cache entry disagreeing with the Node
+    assert (synced.group(0), synced.group(1), synced.group(2)) == (["web-1"], ["web-2"], ["web-3"])
+    assert synced.sync.locality_info()["locality_source"] == "node labels"
 
 
 @pytestroot

@@ -253,6 +253,7 @@ def test_rbac_is_least_privilege(objects: list[dict]) -> None:
     assert granted == {
         ("", "namespaces", "get"), ("", "namespaces", "list"), ("", "namespaces", "watch"),
         ("", "pods", "get"), ("", "pods", "list"), ("", "pods", "watch"), ("", "pods", "patch"),
+        ("", "nodes", "get"),  # this node's topology labels: the locality of priority groups
     }
     binding = find(objects, "ClusterRoleBinding")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kmesh", "namespace": "kmesh-system"}]
