@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from kmeshctl.xds.client import ClientStats
+from kmeshctl.xds.client import SUBSCRIBED_TYPES, ClientStats
 
 log = logging.getLogger("kmeshctl.metrics")
 
@@ -67,8 +67,10 @@ class AgentCollector:
 
     @staticmethod
     def _per_type(family: CounterMetricFamily, values: dict[str, int]) -> CounterMetricFamily:
-        for type_url, count in sorted(values.items()):
-            family.add_metric([_short_type(type_url)], count)
+        # Subscribed types are there from the start, at 0: a rate() or an alert on NACKs
+        # needs the series to exist before the first one happens.
+        for type_url in sorted(set(SUBSCRIBED_TYPES) | set(values)):
+            family.add_metric([_short_type(type_url)], values.get(type_url, 0))
         return family
 
     def _maps(self) -> Iterator:

@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from kmeshctl.admin import AdminServer, AdminSources
 from kmeshctl.metrics import MetricSources, MetricsServer, make_registry
@@ -114,18 +115,58 @@ def test_local_enrollment_endpoints(stack) -> None:
     assert get(admin.port, f"/unenroll?netns={netns}", "POST")[0] == 200 and not enrollments.netns
 
 
+def scrape(port: int) -> dict[str, object]:
+    """Families by name, parsed the way Prometheus reads /status/metric."""
+    status, text = get(port, "/status/metric")
+    assert status == 200
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
+def sample(families: dict, name: str, **labels: str) -> float:
+    family = families[name.removesuffix("_total")]
+    [value] = [s.value for s in family.samples if s.name == name and s.labels == labels]
+    return value
+
+
+# Every metric the node agent issue lists: xDS connected, pushes, ACK/NACK counts,
+# resources by type, map entries and capacity per map, enrolled pods, map write errors,
+# last sync duration.
+ISSUE_METRICS = {
+    "kmesh_xds_connected": "gauge", "kmesh_xds_pushes": "counter", "kmesh_xds_acks": "counter",
+    "kmesh_xds_nacks": "counter", "kmesh_xds_resources": "gauge", "kmesh_bpf_map_entries": "gauge",
+    "kmesh_bpf_map_capacity": "gauge", "kmesh_enrolled_pods": "gauge",
+    "kmesh_bpf_map_write_errors": "counter", "kmesh_xds_last_sync_duration_seconds": "gauge",
+}
+
+
 def test_metrics_reflect_xds_state(stack) -> None:
     server, client, _, metrics, *_ = stack
+    before = scrape(metrics.port)
+    assert {name: f.type for name, f in before.items() if name in ISSUE_METRICS} == ISSUE_METRICS
+    assert all(before[name].documentation for name in ISSUE_METRICS)
+    assert sample(before, "kmesh_xds_connected") == 0
+    # NACKs of both subscribed types exist at 0 before anything happened
+    assert sample(before, "kmesh_xds_nacks_total", type="istio.workload.Address") == 0
+    assert sample(before, "kmesh_xds_nacks_total", type="istio.security.Authorization") == 0
+
     client.start()
     assert client.synced.wait(5) and server.wait_acked(WORKLOAD_ADDRESS_TYPE)
-    status, text = get(metrics.port, "/status/metric")
-    assert status == 200
-    lines = set(text.splitlines())
-    assert "kmesh_xds_connected 1.0" in lines
-    assert 'kmesh_xds_pushes_total{type="istio.workload.Address"} 1.0' in lines
-    assert 'kmesh_xds_acks_total{type="istio.workload.Address"} 1.0' in lines
-    assert 'kmesh_xds_resources{kind="services"} 1.0' in lines
-    assert 'kmesh_xds_resources{kind="workloads"} 1.0' in lines
-    assert 'kmesh_bpf_map_capacity{map="km_service"} 5000.0' in lines
-    assert "kmesh_enrolled_pods 0.0" in lines
+    after = scrape(metrics.port)
+    assert sample(after, "kmesh_xds_connected") == 1
+    assert sample(after, "kmesh_xds_pushes_total", type="istio.workload.Address") == 1
+    assert sample(after, "kmesh_xds_acks_total", type="istio.workload.Address") == 1
+    assert sample(after, "kmesh_xds_resources", kind="services") == 1
+    assert sample(after, "kmesh_xds_resources", kind="workloads") == 1
+    assert sample(after, "kmesh_bpf_map_entries", map="km_service") == 1
+    assert sample(after, "kmesh_bpf_map_capacity", map="km_service") == 5000
+    assert sample(after, "kmesh_enrolled_pods") == 0
+    assert sample(after, "kmesh_bpf_map_write_errors_total") == 0
+    assert 0 < sample(after, "kmesh_xds_last_sync_duration_seconds") < 5
+
+    server.set_resources(WORKLOAD_ADDRESS_TYPE, addresses(
+        service("default", "bad.default.svc.cluster.local", "10.96.0.11", [(80, 70000)])))
+    assert server.wait_nacked(WORKLOAD_ADDRESS_TYPE) is not None
+    nacked = scrape(metrics.port)
+    assert sample(nacked, "kmesh_xds_nacks_total", type="istio.workload.Address") == 1
+    assert sample(nacked, "kmesh_xds_pushes_total", type="istio.workload.Address") == 2
     assert get(metrics.port, "/metrics")[0] == 404

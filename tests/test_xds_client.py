@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -229,11 +232,17 @@ def test_server_restart_resync_with_initial_versions(server: XdsServer, connecte
         restarted.stop()
 
 
-def test_tls_verifies_the_root_cert(tmp_path: Path, token: Path) -> None:
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+def self_signed(directory: Path, cn: str, dns: str | None = "localhost") -> tuple[Path, Path]:
+    key, cert = directory / f"{cn}-key.pem", directory / f"{cn}-cert.pem"
+    san = ["-addext", f"subjectAltName=DNS:{dns}"] if dns else []
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=istiod", "-addext", "subjectAltName=DNS:localhost",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+                    "-subj", f"/CN={cn}", *san, "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return key, cert
+
+
+def test_tls_verifies_the_root_cert(tmp_path: Path, token: Path) -> None:
+    key, cert = self_signed(tmp_path, "istiod")
     server = start_server("127.0.0.1:0", TlsFiles(cert_chain=cert, private_key=key))
     server.set_resources(WORKLOAD_ADDRESS_TYPE, addresses(echo_service()))
     port = server.addresses[0].rsplit(":", 1)[1]
@@ -241,10 +250,7 @@ def test_tls_verifies_the_root_cert(tmp_path: Path, token: Path) -> None:
         client, cache, _ = make_client(f"localhost:{port}", token, insecure=False, root_cert=cert)
         assert client.synced.wait(5) and KEY in cache.services
         client.stop()
-        other = tmp_path / "other.pem"
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-subj", "/CN=evil", "-keyout", str(tmp_path / "k2.pem"), "-out", str(other)],
-                       check=True, capture_output=True)
+        _, other = self_signed(tmp_path, "evil", dns=None)
         client, cache, _ = make_client(f"localhost:{port}", token, insecure=False, root_cert=other)
         assert not client.synced.wait(1)
         assert client.stats.last_error.startswith("UNAVAILABLE") and not cache.services
@@ -253,16 +259,104 @@ def test_tls_verifies_the_root_cert(tmp_path: Path, token: Path) -> None:
         server.stop()
 
 
+def test_tls_server_requiring_bearer_token_and_clusterid(tmp_path: Path, token: Path) -> None:
+    """Like istiod: TLS, and a stream is refused unless it carries the istio-ca token and
+    the cluster id. The token file is read again at every reconnect (projected tokens rotate)."""
+    def authenticate(metadata: dict[str, str]) -> str | None:
+        if metadata.get("authorization") != "Bearer tok-123":
+            return "authentication failure: bearer token missing or not valid"
+        if metadata.get("clusterid") != IDENTITY.cluster_id:
+            return f"unknown clusterid {metadata.get('clusterid')!r}"
+        return None
+
+    key, cert = self_signed(tmp_path, "istiod")
+    server = XdsServer(authenticate=authenticate)
+    port = server.add_listener("127.0.0.1:0", TlsFiles(cert_chain=cert, private_key=key)).rsplit(":", 1)[1]
+    server.start()
+    server.set_resources(WORKLOAD_ADDRESS_TYPE, addresses(echo_service()))
+    try:
+        client, cache, _ = make_client(f"localhost:{port}", token, insecure=False, root_cert=cert)
+        assert client.synced.wait(5) and KEY in cache.services
+        assert server.streams()[0].metadata["clusterid"] == "c1"
+        client.stop()
+
+        token.write_text("expired-token\n")
+        client, cache, _ = make_client(f"localhost:{port}", token, insecure=False, root_cert=cert)
+        try:
+            assert not client.synced.wait(1) and not cache.services
+            assert client.stats.last_error.startswith("UNAUTHENTICATED: authentication failure")
+            token.write_text("tok-123\n")  # the kubelet rotated the token: the next attempt uses it
+            assert client.synced.wait(5) and KEY in cache.services
+        finally:
+            client.stop()
+    finally:
+        server.stop()
+
+
 def test_backoff_grows_with_jitter_within_bounds() -> None:
     assert next_backoff(0, 1, 30, rand=lambda: 0.0) == 1
-    assert next_backoff(3, 1, 30, rand=lambda: 1.0) == 8
-    assert next_backoff(3, 1, 30, rand=lambda: 0.0) == 4
+    assert next_backoff(0, 1, 30, rand=lambda: 1.0) == 2  # even the first wait is jittered
+    assert next_backoff(3, 1, 30, rand=lambda: 0.0) == 8
+    assert next_backoff(3, 1, 30, rand=lambda: 1.0) == 16
+    assert next_backoff(4, 1, 30, rand=lambda: 0.0) == 15
     assert next_backoff(10, 1, 30, rand=lambda: 1.0) == 30
     assert all(1 <= next_backoff(a, 1, 30) <= 30 for a in range(40))
+    assert len({next_backoff(0, 1, 30) for _ in range(20)}) > 1
+
+
+class RecordedWaits:
+    """The client's wait between attempts: records each delay, sleeps only a moment."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        time.sleep(0.01)
+
+
+def test_reconnect_backoff_series_against_a_dead_address() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{s.getsockname()[1]}"  # nothing listens once closed
+    waits, jitter = RecordedWaits(), itertools.cycle([0.0, 1.0])
+    client = XdsClient(ClientConfig(address=dead, identity=IDENTITY, insecure=True, token_path=None),
+                       WorkloadCache(), Recorder(), rand=lambda: next(jitter), wait=waits)
+    client.start()
+    try:
+        assert _wait(lambda: len(waits.delays) >= 8)
+    finally:
+        client.stop()
+    # Default bounds (1 s .. 30 s): each wait in the upper half of 2^(n+1) s, capped at 30.
+    assert waits.delays[:8] == [1, 4, 4, 16, 15, 30, 15, 30]
+    assert client.stats.last_error.startswith("UNAVAILABLE") and not client.stats.connected
+
+
+def test_backoff_starts_again_after_a_stream_that_worked(server: XdsServer, token: Path) -> None:
+    waits = RecordedWaits()
+    address = server.addresses[0]
+    client = XdsClient(ClientConfig(address=address, identity=IDENTITY, insecure=True, token_path=token),
+                       WorkloadCache(), Recorder(), rand=lambda: 0.0, wait=waits)
+    client.start()
+    restarted = None
+    try:
+        assert client.synced.wait(5)
+        server.stop()
+        assert _wait(lambda: len(waits.delays) >= 3)
+        restarted = start_server(address)
+        assert _wait(lambda: client.stats.connected)
+        before = len(waits.delays)
+        restarted.stop()
+        assert _wait(lambda: len(waits.delays) > before)
+    finally:
+        client.stop()
+        if restarted is not None:
+            restarted.stop()
+    assert waits.delays[:3] == [1, 2, 4]
+    assert waits.delays[before] == 1  # the series restarted: the stream had worked
 
 
 def _wait(predicate, timeout: float = 5.0) -> bool:
-    import time
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -102,9 +102,12 @@ class _Checked:
 
 
 def next_backoff(attempt: int, initial: float, cap: float, rand: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with jitter: about initial*2^attempt, never below initial
-    nor above cap; the jitter spreads reconnecting agents apart."""
-    ceiling = min(cap, initial * (2 ** min(attempt, 30)))
+    """Seconds to wait before reconnect ``attempt`` (0: the stream just ended after
+    working): a random point in the upper half of initial*2^(attempt+1), never below
+    initial nor above cap (1..2 s, 2..4 s, 4..8 s ... 15..30 s with the defaults). Even
+    the first wait is jittered: when istiod restarts, every agent loses its stream at
+    the same moment, and a fixed first delay would bring them all back at once."""
+    ceiling = min(cap, initial * (2 ** min(attempt + 1, 30)))
     return max(initial, ceiling * (0.5 + 0.5 * rand()))
 
 
@@ -112,7 +115,11 @@ class XdsClient:
     """Runs the stream in a background thread; ``synced`` is set once the first
     Address response is in the cache and has gone through the sink."""
 
-    def __init__(self, config: ClientConfig, cache: WorkloadCache, sink: Sink) -> None:
+    def __init__(self, config: ClientConfig, cache: WorkloadCache, sink: Sink,
+                 rand: Callable[[], float] = random.random,
+                 wait: Optional[Callable[[float], object]] = None) -> None:
+        """``rand`` (jitter) and ``wait`` (sleeps between attempts; default: wakes up
+        early on stop) can be replaced, so tests see the backoff without sleeping it."""
         self.config = config
         self.cache = cache
         self.sink = sink
@@ -120,6 +127,8 @@ class XdsClient:
         self.synced = threading.Event()
         self.held: dict[str, dict[str, str]] = {t: {} for t in SUBSCRIBED_TYPES}
         self._stop = threading.Event()
+        self._rand = rand
+        self._wait = wait or self._stop.wait
         self._call: Optional[grpc.Future] = None
         self._thread: Optional[threading.Thread] = None
         self._on_event: list[Callable[[str, dict], None]] = []
@@ -158,11 +167,14 @@ class XdsClient:
             got_response = self._stream_once()
             if self._stop.is_set():
                 break
-            attempt = 0 if got_response else attempt + 1
-            delay = next_backoff(attempt, self.config.backoff_initial, self.config.backoff_max)
+            if got_response:
+                attempt = 0  # a stream that worked starts the backoff series again
+            delay = next_backoff(attempt, self.config.backoff_initial, self.config.backoff_max, self._rand)
+            attempt += 1
             self.stats.reconnects += 1
-            log.info("event=xds_reconnect_wait seconds=%.1f address=%s", delay, self.config.address)
-            self._stop.wait(delay)
+            log.info("event=xds_reconnect_wait seconds=%.2f attempt=%d address=%s", delay, attempt,
+                     self.config.address)
+            self._wait(delay)
 
     # ----- one stream -------------------------------------------------------------------
 
