@@ -12,7 +12,7 @@ from typing import Callable, Iterator, Optional
 
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.kube import KubeClient, connect, core_v1_api
+from kmeshctl.kube import KubeClient, connect_reachable, core_v1_api
 from kmeshctl.precheck import parse_server_version
 from kmeshctl.rollout import pod_state, selector_string
 from kmeshctl.validate import supported_kubernetes_versions
@@ -27,11 +27,9 @@ CLIENT_APP = "netutils"
 def reachable_cluster() -> tuple[Optional[KubeClient], str]:
     """(client, "") when a configured cluster answers, else (None, why not)."""
     try:
-        client = connect()
-        client.server_version()
+        return connect_reachable(), ""
     except KmeshctlError as err:
         return None, str(err)
-    return client, ""
 
 
 def validation_version(client: KubeClient) -> str:

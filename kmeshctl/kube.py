@@ -117,6 +117,14 @@ def connect() -> "KubeClient":
     return KubeClient(k8s.ApiClient(load_configuration()))
 
 
+def connect_reachable() -> "KubeClient":
+    """A client of a cluster that answers: asks its version, so an unreachable or
+    unauthorized cluster fails here with a clear message, before any other call."""
+    client = connect()
+    client.server_version()
+    return client
+
+
 def core_v1_api() -> k8s.CoreV1Api:
     """The official typed client, for what the JSON client does not do (watch, exec, port-forward)."""
     return k8s.CoreV1Api(k8s.ApiClient(load_configuration()))

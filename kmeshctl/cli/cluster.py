@@ -34,7 +34,7 @@ from kmeshctl.cli.render import (
 )
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import resolve_xds_address
-from kmeshctl.kube import KubeClient, connect
+from kmeshctl.kube import KubeClient, connect, connect_reachable
 from kmeshctl.params import (
     DEFAULT_IMAGE,
     DEFAULT_ISTIO_NAMESPACE,
@@ -107,7 +107,7 @@ def install(
     # Flags first, offline: a bad flag never waits for (or touches) the cluster.
     params_from_options(xds_address or PLACEHOLDER_XDS, cluster_id, **options)
     crds = crd_schemas_from_options(crd_file)
-    client = _cluster_for_dry_run(xds_address) if dry_run else _reachable_cluster()
+    client = _cluster_for_dry_run(xds_address) if dry_run else connect_reachable()
     if xds_address is None:
         assert client is not None
         xds_address = resolve_xds_address(client, istio_namespace)
@@ -124,16 +124,10 @@ def install(
         _wait_rollout(client, params.namespace, timeout, output)
 
 
-def _reachable_cluster() -> KubeClient:
-    client = connect()
-    client.server_version()  # fails with a clear message when unreachable
-    return client
-
-
 def _cluster_for_dry_run(xds_address: Optional[str]) -> Optional[KubeClient]:
     """The cluster when one is reachable; offline dry-run needs --xds-address."""
     try:
-        return _reachable_cluster()
+        return connect_reachable()
     except KmeshctlError as error:
         if xds_address is None:
             raise UsageError(
@@ -207,7 +201,7 @@ def uninstall(
     Safe to repeat. Namespaces still labelled istio.io/dataplane-mode=Kmesh are listed
     (disable them with `kmeshctl disable-ns`)."""
     objs = installed_objects(namespace, istio_namespace)  # checks the namespace flags first
-    client = _reachable_cluster()
+    client = connect_reachable()
     console = out()
 
     def report(result: DeleteResult) -> None:
@@ -275,7 +269,7 @@ def status(
     """Show the node-agent DaemonSet and its pods, enrolled namespaces and redirected pods.
 
     Exit 1 when kmesh is not installed or not every pod is ready."""
-    state = mesh_status(_reachable_cluster(), namespace)
+    state = mesh_status(connect_reachable(), namespace)
     if output is TableOrJson.json:
         print_json(state.to_dict())
     else:
@@ -335,7 +329,7 @@ def disable_ns(
 
 
 def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output: TableOrJson) -> None:
-    client = _reachable_cluster()
+    client = connect_reachable()
     changes = ns_ops.set_mode_label(client, names, enable)
     as_json = output is TableOrJson.json
     for change in changes:
