@@ -27,7 +27,7 @@ import time
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Optional
+from typing import Callable, Iterable, Iterator, Mapping, Optional, Union
 
 import grpc
 from envoy.config.core.v3 import base_pb2
@@ -39,6 +39,7 @@ log = logging.getLogger("kmeshctl.xds.server")
 
 WILDCARD = "*"
 _MAX_MESSAGE_BYTES = 512 * 1024 * 1024
+DiscoveryRequestMessage = Union[discovery_pb2.DiscoveryRequest, discovery_pb2.DeltaDiscoveryRequest]
 
 # authenticate(metadata) returns None to accept the stream, or the reason to refuse it.
 Authenticator = Callable[[dict[str, str]], Optional[str]]
@@ -363,15 +364,19 @@ class XdsServer:
         if not acked:
             log.warning("stream %d NACK %s nonce %s: %s", stream.info.id, type_url, nonce, message)
 
+    def _note_request(self, stream: _Stream, request: DiscoveryRequestMessage) -> None:
+        """What every request tells, delta or state of the world: the node (first one
+        wins) and, with a response nonce, the ACK or NACK of that response."""
+        stream.info.requests_received += 1
+        if request.HasField("node") and stream.info.node is None:
+            stream.info.node = request.node
+        if request.response_nonce:
+            self._record_reply(stream, request.type_url, request.response_nonce, request.error_detail)
+
     def _on_delta_request(self, stream: _Stream, request: discovery_pb2.DeltaDiscoveryRequest) -> None:
         with self._lock:
-            stream.info.requests_received += 1
-            if request.HasField("node") and stream.info.node is None:
-                stream.info.node = request.node
-            type_url = request.type_url
-            if request.response_nonce:
-                self._record_reply(stream, type_url, request.response_nonce, request.error_detail)
-            sub = stream.delta.get(type_url)
+            self._note_request(stream, request)
+            sub = stream.delta.get(request.type_url)
             if sub is None:
                 self._delta_first_request(stream, request)
             else:
@@ -443,12 +448,8 @@ class XdsServer:
 
     def _on_sotw_request(self, stream: _Stream, request: discovery_pb2.DiscoveryRequest) -> None:
         with self._lock:
-            stream.info.requests_received += 1
-            if request.HasField("node") and stream.info.node is None:
-                stream.info.node = request.node
+            self._note_request(stream, request)
             type_url = request.type_url
-            if request.response_nonce:
-                self._record_reply(stream, type_url, request.response_nonce, request.error_detail)
             names = set(request.resource_names)
             sub = stream.sotw.get(type_url)
             if sub is None or sub.names != names:
