@@ -77,9 +77,8 @@ class RawStream:
 def server():
     srv = XdsServer()
     srv.add_listener("127.0.0.1:0")
-    srv.start()
-    yield srv
-    srv.stop()
+    with srv:
+        yield srv
 
 
 @pytest.fixture
@@ -212,20 +211,24 @@ def test_state_of_the_world_stream(server: XdsServer, channel: grpc.Channel) -> 
     stream.close()
 
 
+def first_push_names(channel: grpc.Channel) -> list[str]:
+    """Open a delta stream for clusters and return the names in the server's first push."""
+    stream = RawStream(channel)
+    stream.send(discovery_pb2.DeltaDiscoveryRequest(type_url=CLUSTER))
+    try:
+        return names(stream.recv())
+    finally:
+        stream.close()
+
+
 def test_unix_socket_listener(tmp_path: Path) -> None:
     sock = tmp_path / "xds.sock"
     srv = XdsServer()
     srv.add_listener(f"unix:{sock}")
-    srv.start()
-    try:
+    with srv:
         srv.set_resources(CLUSTER, {"a": cluster("a")})
         with grpc.insecure_channel(f"unix:{sock}") as ch:
-            stream = RawStream(ch)
-            stream.send(discovery_pb2.DeltaDiscoveryRequest(type_url=CLUSTER))
-            assert names(stream.recv()) == ["a"]
-            stream.close()
-    finally:
-        srv.stop()
+            assert first_push_names(ch) == ["a"]
     assert not sock.exists()
 
 
@@ -233,16 +236,10 @@ def test_authenticator_refuses_stream_without_token() -> None:
     srv = XdsServer(authenticate=lambda md: None if md.get("authorization") == "Bearer t"
                     else "missing bearer token")
     address = srv.add_listener("127.0.0.1:0")
-    srv.start()
-    try:
-        with grpc.insecure_channel(address) as ch:
-            stream = RawStream(ch)
-            stream.send(discovery_pb2.DeltaDiscoveryRequest(type_url=CLUSTER))
-            with pytest.raises(grpc.RpcError) as err:
-                stream.recv()
-            assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    finally:
-        srv.stop()
+    with srv, grpc.insecure_channel(address) as ch:
+        with pytest.raises(grpc.RpcError) as err:
+            first_push_names(ch)
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 def make_self_signed(directory: Path) -> tuple[Path, Path]:
@@ -257,18 +254,12 @@ def test_tls_listener(tmp_path: Path) -> None:
     key, cert = make_self_signed(tmp_path)
     srv = XdsServer()
     address = srv.add_listener("127.0.0.1:0", TlsFiles(cert_chain=cert, private_key=key))
-    srv.start()
-    try:
+    with srv:
         srv.set_resources(CLUSTER, {"a": cluster("a")})
         port = address.rsplit(":", 1)[1]
         creds = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
         with grpc.secure_channel(f"localhost:{port}", creds) as ch:
-            stream = RawStream(ch)
-            stream.send(discovery_pb2.DeltaDiscoveryRequest(type_url=CLUSTER))
-            assert names(stream.recv()) == ["a"]
-            stream.close()
-    finally:
-        srv.stop()
+            assert first_push_names(ch) == ["a"]
 
 
 def test_wrong_message_type_is_refused(server: XdsServer) -> None:
