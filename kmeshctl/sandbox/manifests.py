@@ -30,6 +30,11 @@ SUPPORTED_KINDS = {
 MAX_REPLICAS = 10
 
 
+def service_hostname(name: str, namespace: str) -> str:
+    """The cluster DNS name of a Service (NAME.NAMESPACE.svc.cluster.local)."""
+    return f"{name}.{namespace}.svc.{CLUSTER_DOMAIN}"
+
+
 @dataclass(frozen=True)
 class Namespace:
     name: str
@@ -58,7 +63,7 @@ class Service:
 
     @property
     def hostname(self) -> str:
-        return f"{self.name}.{self.namespace}.svc.{CLUSTER_DOMAIN}"
+        return service_hostname(self.name, self.namespace)
 
 
 @dataclass(frozen=True)

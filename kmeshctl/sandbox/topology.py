@@ -12,6 +12,7 @@ from kmeshctl.sandbox.manifests import (
     Manifests,
     Service,
     ServicePort,
+    service_hostname,
 )
 
 USE_WAYPOINT_NAMESPACE_LABEL = "istio.io/use-waypoint-namespace"
@@ -47,7 +48,7 @@ class WaypointInfo:
 
     @property
     def hostname(self) -> str:
-        return f"{self.name}.{self.namespace}.svc.cluster.local"
+        return service_hostname(self.name, self.namespace)
 
 
 @dataclass
