@@ -3,7 +3,9 @@
     GET  /debug/config_dump/dual-engine       the workload cache as JSON
     GET  /debug/config_dump/bpf/dual-engine   the decoded BPF maps (same JSON as `dump maps -o json`)
     GET  /version                             agent version and mode
-    GET  /debug/ready                         200 once the first xDS sync is in the maps, else 503
+    GET  /debug/ready                         200 once the first xDS sync is in the maps, else 503;
+                                              stays 200 if the stream drops later (the maps keep
+                                              serving the last state while it reconnects)
     GET  /debug/loggers                       logger levels; POST ?name=N&level=L changes one
     POST /enroll?netns=PATH[&pod=NAME]        local enrollment (only when there is no Kubernetes)
     POST /unenroll?netns=PATH
@@ -13,14 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Optional, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from kmeshctl.errors import KmeshctlError
+from kmeshctl.httpserve import BackgroundHttpServer, send_body
 
 log = logging.getLogger("kmeshctl.admin")
 
@@ -57,28 +59,14 @@ def set_logger_level(name: str, level: str) -> None:
     log.info("event=log_level_changed logger=%s level=%s", name, level.lower())
 
 
-class AdminServer:
+class AdminServer(BackgroundHttpServer):
     def __init__(self, sources: AdminSources, port: int, host: str = "127.0.0.1") -> None:
         self.sources = sources
-        handler = type("Handler", (_Handler,), {"sources": sources})
-        self._httpd = ThreadingHTTPServer((host, port), handler)
-        self._httpd.daemon_threads = True
-        self._thread: Optional[threading.Thread] = None
-
-    @property
-    def port(self) -> int:
-        return self._httpd.server_address[1]
+        super().__init__(type("Handler", (_Handler,), {"sources": sources}), host, port, "admin-http")
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="admin-http", daemon=True)
-        self._thread.start()
+        super().start()
         log.info("event=admin_listening address=127.0.0.1:%d", self.port)
-
-    def stop(self) -> None:
-        if self._thread is not None:  # shutdown() waits for serve_forever: only if it runs
-            self._httpd.shutdown()
-            self._thread = None
-        self._httpd.server_close()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -89,12 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("event=admin_request %s", fmt % args)
 
     def _send(self, status: int, body: Any) -> None:
-        data = (json.dumps(body, indent=2, default=str) + "\n").encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_body(self, status, "application/json", (json.dumps(body, indent=2, default=str) + "\n").encode())
 
     def _query(self) -> dict[str, str]:
         return {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}

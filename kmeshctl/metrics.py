@@ -7,15 +7,15 @@ nothing has to remember to bump a gauge.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterator, Optional
+from http.server import BaseHTTPRequestHandler
+from typing import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from kmeshctl.httpserve import BackgroundHttpServer, send_body
 from kmeshctl.xds.client import SUBSCRIBED_TYPES, ClientStats
 
 log = logging.getLogger("kmeshctl.metrics")
@@ -89,27 +89,13 @@ def make_registry(sources: MetricSources) -> CollectorRegistry:
     return registry
 
 
-class MetricsServer:
+class MetricsServer(BackgroundHttpServer):
     def __init__(self, registry: CollectorRegistry, port: int, host: str = "0.0.0.0") -> None:
-        handler = type("Handler", (_Handler,), {"registry": registry})
-        self._httpd = ThreadingHTTPServer((host, port), handler)
-        self._httpd.daemon_threads = True
-        self._thread: Optional[threading.Thread] = None
-
-    @property
-    def port(self) -> int:
-        return self._httpd.server_address[1]
+        super().__init__(type("Handler", (_Handler,), {"registry": registry}), host, port, "metrics-http")
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="metrics-http", daemon=True)
-        self._thread.start()
+        super().start()
         log.info("event=metrics_listening port=%d path=%s", self.port, METRICS_PATH)
-
-    def stop(self) -> None:
-        if self._thread is not None:  # shutdown() waits for serve_forever: only if it runs
-            self._httpd.shutdown()
-            self._thread = None
-        self._httpd.server_close()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -123,8 +109,4 @@ class _Handler(BaseHTTPRequestHandler):
             body, status, ctype = f"metrics are at {METRICS_PATH}\n".encode(), 404, "text/plain"
         else:
             body, status, ctype = generate_latest(self.registry), 200, CONTENT_TYPE_LATEST
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_body(self, status, ctype, body)
