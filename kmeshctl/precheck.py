@@ -9,7 +9,7 @@ from typing import Callable, Literal
 
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.istiod import XDS_PORT, istiod_addresses
-from kmeshctl.kube import KubeClient
+from kmeshctl.kube import KubeClient, connect
 from kmeshctl.uninstall import installed_objects
 
 Status = Literal["pass", "warn", "fail"]
@@ -21,6 +21,7 @@ ISTIO_KINDS = [  # (apiVersion, kind, needed by)
     ("networking.istio.io/v1alpha3", "DestinationRule", "the fortio demo's subsets"),
 ]
 INSTALL_VERBS = ("get", "create", "patch")  # server-side apply = patch, plus create when absent
+UNREACHABLE_FIX = "pass --kubeconfig/--context of a reachable cluster (ACK: download its kubeconfig)"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,17 @@ class CheckResult:
     status: Status
     detail: str
     fix: str = ""
+
+
+def precheck_target(namespace: str, istio_namespace: str) -> list[CheckResult]:
+    """Every check against the configured cluster. Bad namespace flags are a UsageError
+    first; a kubeconfig that does not load is the first failed check."""
+    installed_objects(namespace, istio_namespace)  # checks the namespace flags
+    try:
+        client = connect()
+    except KmeshctlError as err:
+        return [_unreachable(err)]
+    return run_prechecks(client, namespace, istio_namespace)
 
 
 def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str) -> list[CheckResult]:
@@ -55,9 +67,12 @@ def check_api_reachable(client: KubeClient) -> CheckResult:
     try:
         version = client.server_version()
     except KmeshctlError as err:
-        return CheckResult("API reachable", "fail", str(err),
-                           "pass --kubeconfig/--context of a reachable cluster (ACK: download its kubeconfig)")
+        return _unreachable(err)
     return CheckResult("API reachable", "pass", f"{client.host} answers ({version.get('gitVersion', '?')})")
+
+
+def _unreachable(err: KmeshctlError) -> CheckResult:
+    return CheckResult("API reachable", "fail", str(err), UNREACHABLE_FIX)
 
 
 def parse_server_version(version: dict) -> tuple[int, int]:

@@ -57,3 +57,12 @@ def test_typed_client_follows_the_target(cluster, monkeypatch) -> None:
     names = {ns.metadata.name for ns in kube.core_v1_api().list_namespace().items}
     assert "istio-system" in names  # seeded by the stand-in
     assert cluster.server.requests[-1].path == "/api/v1/namespaces"
+
+
+def test_precheck_reports_a_kubeconfig_that_does_not_load_as_the_first_failed_check(cluster, tmp_path) -> None:
+    missing = StandinCluster(cluster.server, tmp_path / "no-such-kubeconfig", cluster.capsys)
+    result = missing.kmeshctl("precheck", "-o", "json")
+    assert result.code == 1
+    [check] = json.loads(result.out)["checks"]
+    assert (check["name"], check["status"]) == ("API reachable", "fail")
+    assert "cannot load kubeconfig" in check["detail"] and "--kubeconfig" in check["fix"]

@@ -34,7 +34,7 @@ from kmeshctl.cli.render import (
 )
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import resolve_xds_address
-from kmeshctl.kube import KubeClient, connect, connect_reachable
+from kmeshctl.kube import KubeClient, connect_reachable
 from kmeshctl.params import (
     DEFAULT_IMAGE,
     DEFAULT_ISTIO_NAMESPACE,
@@ -232,14 +232,7 @@ def precheck(
     Checks: API reachable, Kubernetes >= 1.26, Istio CRDs served, the istiod Service with
     port 15012, node kernels >= 5.10, permission to create what install creates.
     Exit 0 when nothing fails, 1 otherwise."""
-    installed_objects(namespace, istio_namespace)  # bad namespace flags: usage error first
-    try:
-        client = connect()
-    except KmeshctlError as error:  # no usable kubeconfig: that is the first failed check
-        results = [checks.CheckResult("API reachable", "fail", str(error),
-                                      "pass --kubeconfig/--context of a reachable cluster")]
-    else:
-        results = checks.run_prechecks(client, namespace, istio_namespace)
+    results = checks.precheck_target(namespace, istio_namespace)
     if output is TableOrJson.json:
         print_json(checks.to_json(results))
     else:
