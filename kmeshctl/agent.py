@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -35,7 +36,8 @@ MODE = "dual-engine"
 DEFAULT_XDS_ADDRESS = "istiod.istio-system.svc:15012"
 ENROLLMENT_MODES = ("auto", "kubernetes", "local")
 LOAD_TIMEOUT_S = 300  # compiling with clang on a busy node can take a while
-LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+LOG_FORMAT = "time=%(asctime)s.%(msecs)03dZ level=%(level)s logger=%(name)s %(message)s"
+LOG_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
 @dataclass
@@ -95,16 +97,34 @@ def _need_file(path: Path, what: str, fix: str) -> None:
         raise UsageError(f"{what} {path} not found: {fix}")
 
 
+class OneLineFormatter(logging.Formatter):
+    """key=value fields, one line per event: newlines in a message or a traceback are
+    written as a literal \\n, so `grep event=xds_nack` always finds the whole event."""
+
+    converter = time.gmtime
+
+    def __init__(self) -> None:
+        super().__init__(LOG_FORMAT, LOG_TIME_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.level = record.levelname.lower()
+        return super().format(record).replace("\n", "\\n")
+
+
 def configure_logging(level: str) -> None:
+    """The agent's log on stderr; ``level`` for kmeshctl's loggers. Other libraries
+    (grpc, the Kubernetes client) log warnings and errors in the same format."""
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise UsageError(f"--log-level {level}: use debug, info, warning or error")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root = logging.getLogger("kmeshctl")
-    root.handlers[:] = [handler]
-    root.setLevel(numeric)
-    root.propagate = False
+    handler.setFormatter(OneLineFormatter())
+    ours = logging.getLogger("kmeshctl")
+    ours.handlers[:] = [handler]
+    ours.setLevel(numeric)
+    ours.propagate = False
+    logging.root.handlers[:] = [handler]
+    logging.root.setLevel(logging.WARNING)
 
 
 class Agent:

@@ -170,3 +170,43 @@ def test_metrics_reflect_xds_state(stack) -> None:
     assert sample(nacked, "kmesh_xds_nacks_total", type="istio.workload.Address") == 1
     assert sample(nacked, "kmesh_xds_pushes_total", type="istio.workload.Address") == 2
     assert get(metrics.port, "/metrics")[0] == 404
+
+
+def test_agent_ready_only_once_the_maps_hold_a_sync_and_says_why_not() -> None:
+    """The agent's own readiness source (the DaemonSet's probe): 503 with the reason while
+    the first xDS sync is not in the BPF maps, here because istiod cannot be reached."""
+    import socket
+
+    from kmeshctl.agent import Agent, AgentConfig
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{s.getsockname()[1]}"
+    agent = Agent(AgentConfig(xds_address=dead, xds_insecure=True, token_path=None))
+    admin = AdminServer(agent._admin_sources(), port=0)
+    admin.start()
+    try:
+        status, body = get(admin.port, "/debug/ready")
+        assert status == 503 and json.loads(body) == {"ready": False, "detail": "waiting for the first xDS sync"}
+        agent.client = XdsClient(ClientConfig(dead, agent.config.identity, insecure=True, token_path=None),
+                                 agent.cache, lambda delta: None)
+        agent.client.start()
+        assert _eventually(lambda: agent.client.stats.last_error)
+        status, body = get(admin.port, "/debug/ready")
+        assert status == 503 and "(last error: UNAVAILABLE" in json.loads(body)["detail"]
+        assert json.loads(get(admin.port, "/debug/config_dump/dual-engine")[1])["node"]["locality"] is None
+    finally:
+        if agent.client is not None:
+            agent.client.stop()
+        admin.stop()
+
+
+def _eventually(predicate, timeout: float = 5.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False

@@ -219,8 +219,11 @@ def test_admin_and_metrics_endpoints(env: Env) -> None:
     assert [e["pod"] for e in cache["enrolled"]] == ["client"]
     status, body = env.agent.http("/debug/config_dump/bpf/dual-engine")
     assert status == 200 and json.loads(body) == dump.dump_json(env.bpf_fs)
+    assert cache["node"] == {"name": "node-1", "locality_source": "unknown", "locality": None}  # no Kubernetes
     status, body = env.agent.http("/version")
     assert status == 200 and json.loads(body)["mode"] == "dual-engine"
+    status, body = env.agent.http("/debug/loggers")
+    assert status == 200 and json.loads(body)["kmeshctl"] == "debug"  # --log-level debug
     status, text = env.agent.http("/status/metric", port=env.agent.metrics_port)
     lines = set(text.splitlines())
     assert "kmesh_xds_connected 1.0" in lines
@@ -239,6 +242,7 @@ def test_dump_config_cli_shows_the_cache(env: Env) -> None:
                            text=True, check=True, env={"COLUMNS": "250", "PATH": "/usr/bin:/bin"})
     assert "default/echo.default.svc.cluster.local" in table.stdout and "80->8080" in table.stdout
     assert uid("be1") in table.stdout and "enrolled locally: client" in table.stdout
+    assert "node node-1: locality unknown (from unknown)" in table.stdout
 
 
 def test_agent_bpf_dump_renders_like_dump_maps(env: Env) -> None:
@@ -259,6 +263,11 @@ def test_server_restart_resyncs_removals_made_while_away(env: Env) -> None:
     address = env.server.addresses[0]
     published = env.server.resources(WORKLOAD_ADDRESS_TYPE)
     env.server.stop()
+    deadline = time.monotonic() + 10
+    while "kmesh_xds_connected 0.0" not in env.agent.http("/status/metric", port=env.agent.metrics_port)[1]:
+        assert time.monotonic() < deadline, "the agent did not notice the stream went away"
+        time.sleep(0.1)
+    assert env.agent.http("/debug/ready")[0] == 200  # still ready: the maps keep serving the last state
     # While the agent is disconnected be1 goes away: only be2 is published after the restart.
     restarted = XdsServer()
     restarted.add_listener(address)

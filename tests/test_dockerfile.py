@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -17,7 +18,9 @@ DOCKERFILE = (REPO / "Dockerfile").read_text()
 
 
 def instructions(name: str) -> list[str]:
-    return [line.split(None, 1)[1] for line in DOCKERFILE.splitlines() if line.startswith(f"{name} ")]
+    """Arguments of each `name` instruction, continuation lines joined."""
+    joined = re.sub(r"\\\n\s*", " ", DOCKERFILE)
+    return [line.split(None, 1)[1] for line in joined.splitlines() if line.startswith(f"{name} ")]
 
 
 def test_base_image_is_debian_12() -> None:
@@ -54,3 +57,35 @@ def test_daemonset_runs_the_image_entrypoint() -> None:
     daemonset = (REPO / "templates" / "daemonset.yaml.j2").read_text()
     assert 'command: ["kmeshctl"]' in daemonset
     assert "kmeshctl-node" in DEFAULT_IMAGE
+
+
+def test_the_copies_hold_everything_pip_install_needs() -> None:
+    """`pip install .` inside the image builds a wheel from the copied tree: the readme
+    and every asset directory the wheel force-includes must be among the copies."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    copied = {src for line in instructions("COPY") for src in line.split()[:-1]}
+    needed = {"pyproject.toml", project["project"]["readme"]}
+    needed |= set(project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"])
+    needed |= set(project["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"])
+    assert needed <= copied, f"not copied into the image: {sorted(needed - copied)}"
+    # Debian 12's python3 is 3.11: the project must accept it
+    assert project["project"]["requires-python"] in (">=3.11", ">=3.10", ">=3.9")
+
+
+def test_the_build_check_and_path_make_the_daemonset_command_work() -> None:
+    [build] = [line for line in instructions("RUN") if "pip install" in line]
+    check = build.rsplit("&&", 1)[-1].split()
+    assert check[0] == "/opt/venv/bin/kmeshctl"
+    import kmeshctl.cli  # noqa: F401
+
+    assert CliRunner().invoke(app, check[1:]).exit_code == 0  # the build's smoke test is a real command
+    [path] = [line for line in instructions("ENV") if line.startswith("PATH=")]
+    assert path.split()[0].startswith("PATH=/opt/venv/bin:")  # `command: ["kmeshctl"]` finds the venv's
+
+
+def test_readme_says_how_to_build_and_push_the_default_image() -> None:
+    readme = (REPO / "README.md").read_text()
+    image_name = DEFAULT_IMAGE.rsplit("/", 1)[1].split(":")[0]
+    assert re.search(rf"docker build -t \S*{image_name}:\S+ \.", readme)
+    assert re.search(rf"docker push \S*{image_name}:\S+", readme)
+    assert re.search(rf"kmeshctl install --image \S*{image_name}:\S+", readme)

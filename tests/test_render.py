@@ -172,15 +172,35 @@ def test_defect_agent_flags_are_ones_the_agent_has(objects: list[dict]) -> None:
     assert not any(arg.startswith("./start_kmesh.sh") for arg in args)
 
 
-def test_agent_command_line_parses_with_the_agent_cli(objects: list[dict]) -> None:
+# What the kubelet would put into the downward-API env of one agent pod.
+DOWNWARD_API = {"metadata.name": "kmesh-7xk2p", "metadata.namespace": "kmesh-system",
+                "status.podIP": "10.0.3.7", "spec.nodeName": "cn-hangzhou.10.0.3.7",
+                "spec.serviceAccountName": "kmesh"}
+
+
+def test_agent_command_line_parses_with_the_agent_cli(objects: list[dict], monkeypatch) -> None:
+    """The DaemonSet's args and env, given to the real `node run` parser, are the agent
+    configuration the manifest means, and the agent's file defaults are where it mounts."""
     root = typer.main.get_command(_cli_app())
-    node = getattr(root, "commands", {}).get("node")
-    run = getattr(node, "commands", {}).get("run")
-    if run is None:
-        pytest.skip("`kmeshctl node run` is not built yet (issue 4)")
-    args = container(objects)["args"]
-    assert args[:2] == ["node", "run"]
-    run.make_context("run", list(args[2:]))  # raises a usage error on an unknown flag
+    run = root.commands["node"].commands["run"]  # type: ignore[attr-defined]
+    agent = container(objects)
+    for var in agent["env"]:
+        value = var["value"] if "value" in var else DOWNWARD_API[var["valueFrom"]["fieldRef"]["fieldPath"]]
+        monkeypatch.setenv(var["name"], value)
+    assert agent["command"] == ["kmeshctl"] and agent["args"][:2] == ["node", "run"]
+    params = run.make_context("run", list(agent["args"][2:])).params  # a usage error on an unknown flag
+    assert params["mode"] == "dual-engine"
+    assert (params["xds_address"], params["cluster_id"]) == (SEED_ADDRESS, "c1")
+    assert (params["pod_name"], params["pod_namespace"], params["instance_ip"], params["node_name"],
+            params["service_account"]) == ("kmesh-7xk2p", "kmesh-system", "10.0.3.7", "cn-hangzhou.10.0.3.7",
+                                           "kmesh")
+    assert (params["enable_bypass"], params["enable_bpf_log"]) == (False, False)
+    assert (params["admin_port"], params["metrics_port"]) == (ADMIN_PORT, METRICS_PORT)
+    assert params["xds_insecure"] is False and params["enrollment"] == "auto"
+    mounts = {m["mountPath"] for m in agent["volumeMounts"]}
+    for path in (params["bpf_fs"], params["cgroup2_path"], params["proc_root"],
+                 params["xds_root_cert"].parent, params["xds_token"].parent):
+        assert str(path) in mounts, f"the agent uses {path}, the DaemonSet mounts nothing there"
 
 
 def test_prometheus_scrape_annotations(objects: list[dict]) -> None:

@@ -102,6 +102,9 @@ def test_initial_sync_identity_and_metadata(server: XdsServer, connected) -> Non
     assert stream.metadata["authorization"] == "Bearer tok-123"
     assert stream.metadata["clusterid"] == "c1"
     assert set(stream.last_nonce) == {WORKLOAD_ADDRESS_TYPE, AUTHORIZATION_TYPE}
+    opening = client._initial_requests()  # what every (re)connect starts with
+    assert [(r.type_url, list(r.resource_names_subscribe)) for r in opening] == [
+        (WORKLOAD_ADDRESS_TYPE, ["*"]), (AUTHORIZATION_TYPE, ["*"])]  # delta wildcard, both types
     assert client.stats.connected and client.stats.nacks == {}
 
 
