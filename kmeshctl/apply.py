@@ -12,7 +12,7 @@ from typing import Callable, Literal, Optional
 
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.kube import ApiError, ApplyConflict, KubeClient, object_ref
-from kmeshctl.validate import CrdSchemas, is_kubernetes_kind, validate_manifests
+from kmeshctl.validate import CrdSchemas, custom_objects, validate_manifests
 
 Action = Literal["created", "configured", "unchanged"]
 REJECTED_FIX = "change what the server objects to (flags, RBAC, or the cluster's admission policy), then re-run"
@@ -33,10 +33,6 @@ def check_kinds_served(client: KubeClient, objs: list[dict]) -> None:
             f"the cluster does not serve {', '.join(missing)}; nothing was applied. Fix: install Istio / "
             "add the cluster to an ASM instance so its CRDs exist, then re-run (`kmeshctl precheck` checks it)"
         )
-
-
-def custom_objects(objs: list[dict], kubernetes_version: str) -> list[dict]:
-    return [o for o in objs if not is_kubernetes_kind(o, kubernetes_version)]
 
 
 def fetch_crds(client: KubeClient, objs: list[dict], kubernetes_version: str) -> list[dict]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import Any, Optional
 
 import kmeshctl
 from kmeshctl.errors import UsageError
@@ -17,6 +18,9 @@ DEFAULT_ISTIO_NAMESPACE = "istio-system"
 DEFAULT_KUBERNETES_VERSION = "1.30"
 SUPPORTED_MODES = ("dual-engine",)
 XDS_ADDRESS_EXAMPLE = "istiod-1-22-6.istio-system.svc:15012"
+# Stands in for istiod's address where only the other parameters matter (flag checks
+# before discovery, the names uninstall deletes); it never reaches a cluster.
+PLACEHOLDER_XDS_ADDRESS = "istiod.istio-system.svc:15012"
 
 # kmeshctl creates the install namespace and `uninstall` deletes it again, so it must
 # never be a namespace the cluster or Istio already depends on.
@@ -34,6 +38,16 @@ class InstallParams:
     enable_bpf_log: bool = False
     istio_namespace: str = DEFAULT_ISTIO_NAMESPACE
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+
+
+def install_params(xds_address: str, cluster_id: Optional[str], **options: Any) -> InstallParams:
+    """Checked InstallParams from the flags of `render` / `install` (`options`: the other
+    InstallParams fields); raises UsageError naming the first bad flag."""
+    if cluster_id is None:
+        raise UsageError("--cluster-id is required; pass the id of this cluster (for ACK: the cluster id)")
+    params = InstallParams(xds_address=xds_address, cluster_id=cluster_id, **options)
+    check_install_params(params)
+    return params
 
 
 def check_install_params(p: InstallParams) -> None:

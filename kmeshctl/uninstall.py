@@ -9,12 +9,11 @@ from typing import Callable, Literal
 
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.kube import KubeClient, object_ref
-from kmeshctl.params import InstallParams
+from kmeshctl.params import PLACEHOLDER_XDS_ADDRESS, InstallParams
 from kmeshctl.render import render_manifests
 
 Outcome = Literal["deleted", "not found", "kind not served"]
-# Only the names of the rendered objects matter here; these values never reach the cluster.
-_PLACEHOLDER_XDS = "istiod.istio-system.svc:15012"
+# Only the names of the rendered objects matter here; this value never reaches the cluster.
 _PLACEHOLDER_CLUSTER = "uninstall"
 
 
@@ -27,7 +26,7 @@ class DeleteResult:
 def installed_objects(namespace: str, istio_namespace: str) -> list[dict]:
     """The objects install creates for these namespaces, in apply order (names and kinds are
     what matter; they do not depend on the other install parameters)."""
-    params = InstallParams(_PLACEHOLDER_XDS, _PLACEHOLDER_CLUSTER, namespace=namespace,
+    params = InstallParams(PLACEHOLDER_XDS_ADDRESS, _PLACEHOLDER_CLUSTER, namespace=namespace,
                            istio_namespace=istio_namespace)
     return render_manifests(params)
 

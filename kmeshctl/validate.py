@@ -105,6 +105,11 @@ def is_kubernetes_kind(obj: dict, kubernetes_version: str) -> bool:
     return _kubernetes_schema(kubernetes_version, obj.get("apiVersion", ""), obj.get("kind", "")) is not None
 
 
+def custom_objects(objs: list[dict], kubernetes_version: str) -> list[dict]:
+    """The objects of kinds a CRD defines (Istio's)."""
+    return [o for o in objs if not is_kubernetes_kind(o, kubernetes_version)]
+
+
 # --- CRD schemas --------------------------------------------------------------------
 
 
@@ -145,6 +150,12 @@ class CrdSchemas:
 
     def kinds(self) -> list[GVK]:
         return sorted(self._versions)
+
+
+def crd_schemas_from_files(paths: list[Path] | None) -> CrdSchemas | None:
+    """The schemas of --crd-file; None when none is given (the cluster's own CRDs are
+    used then, or offline the custom kinds go without a schema)."""
+    return CrdSchemas.from_files(paths) if paths else None
 
 
 def _crd_versions(crd: dict) -> dict[GVK, CrdVersion]:
@@ -190,6 +201,15 @@ def validate_manifests(objs: list[dict], kubernetes_version: str, crds: CrdSchem
         problems.extend(f"{_object_ref(obj)}: {p}" for p in _object_problems(obj, kubernetes_version, crds))
     if problems:
         raise ValidationError(problems)
+
+
+def validate_offline(objs: list[dict], kubernetes_version: str, crds: CrdSchemas | None) -> list[str]:
+    """validate_manifests without a cluster; returns the custom kinds that went unchecked
+    because no CRD schemas were given (empty when `crds` is given)."""
+    validate_manifests(objs, kubernetes_version, crds)
+    if crds is not None:
+        return []
+    return sorted({o["kind"] for o in custom_objects(objs, kubernetes_version)})
 
 
 def _object_problems(obj: dict, kubernetes_version: str, crds: CrdSchemas | None) -> Iterator[str]:

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from kmeshctl import apply as applier
+from kmeshctl import install as installer
 from kmeshctl import namespaces as ns_ops
 from kmeshctl import precheck as checks
 from kmeshctl.cli.common import app, print_json
@@ -27,27 +28,20 @@ from kmeshctl.cli.render import (
     NamespaceOption,
     OutputOption,
     XdsAddressOption,
-    crd_schemas_from_options,
-    params_from_options,
     print_manifests,
     warn_unvalidated_custom_kinds,
 )
-from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.istiod import resolve_xds_address
 from kmeshctl.kube import KubeClient, connect_reachable
 from kmeshctl.params import (
     DEFAULT_IMAGE,
     DEFAULT_ISTIO_NAMESPACE,
     DEFAULT_KUBERNETES_VERSION,
     DEFAULT_NAMESPACE,
-    XDS_ADDRESS_EXAMPLE,
-    InstallParams,
 )
-from kmeshctl.render import DAEMONSET_NAME, render_manifests
+from kmeshctl.render import DAEMONSET_NAME
 from kmeshctl.rollout import RolloutTimeout, wait_for_rollout
 from kmeshctl.status import MeshStatus, mesh_status
 from kmeshctl.uninstall import DeleteResult, installed_objects, uninstall as uninstall_objects
-from kmeshctl.validate import validate_manifests
 
 
 class TableOrJson(str, Enum):
@@ -59,7 +53,6 @@ TableOutputOption = Annotated[TableOrJson, typer.Option("-o", "--output", help="
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", min=1, metavar="SECONDS", help="Give up waiting after this many seconds.")
 ]
-PLACEHOLDER_XDS = "istiod.istio-system.svc:15012"  # stands in for a not-yet-discovered address
 
 
 def out() -> Console:
@@ -104,61 +97,36 @@ def install(
     options = dict(image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
                    enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace,
                    kubernetes_version=kubernetes_version)
-    # Flags first, offline: a bad flag never waits for (or touches) the cluster.
-    params_from_options(xds_address or PLACEHOLDER_XDS, cluster_id, **options)
-    crds = crd_schemas_from_options(crd_file)
-    client = _cluster_for_dry_run(xds_address) if dry_run else connect_reachable()
-    if xds_address is None:
-        assert client is not None
-        xds_address = resolve_xds_address(client, istio_namespace)
-        err().print(f"Using istiod at {xds_address} (found in namespace {istio_namespace})")
-    params = params_from_options(xds_address, cluster_id, **options)
-    objs = render_manifests(params)
+    plan = installer.plan_install(xds_address, cluster_id, options, crd_file, dry_run)
+    if plan.offline_because:
+        err().print(f"[yellow]No reachable cluster ({plan.offline_because}): validating offline[/]")
+    if plan.xds_found_in:
+        err().print(f"Using istiod at {plan.params.xds_address} (found in namespace {plan.xds_found_in})")
     if dry_run:
-        _dry_run(client, objs, params, crds, output)
+        _print_dry_run(installer.dry_run(plan), plan.crds is not None)
+        print_manifests(plan.objects, output)
         return
-    assert client is not None
-    applier.preflight(client, objs, params.kubernetes_version, crds)
-    _apply_and_report(client, objs, output)
+    _apply_and_report(plan, output)
     if wait:
-        _wait_rollout(client, params.namespace, timeout, output)
+        assert plan.client is not None
+        _wait_rollout(plan.client, plan.params.namespace, timeout, output)
 
 
-def _cluster_for_dry_run(xds_address: Optional[str]) -> Optional[KubeClient]:
-    """The cluster when one is reachable; offline dry-run needs --xds-address."""
-    try:
-        return connect_reachable()
-    except KmeshctlError as error:
-        if xds_address is None:
-            raise UsageError(
-                f"no cluster to find istiod in ({error}); pass --xds-address HOST:PORT "
-                f"(e.g. {XDS_ADDRESS_EXAMPLE}) for an offline dry run"
-            ) from error
-        err().print(f"[yellow]No reachable cluster ({type(error).__name__}): validating offline[/]")
-        return None
-
-
-def _dry_run(
-    client: Optional[KubeClient], objs: list[dict], params: InstallParams, crds, output: ManifestFormat
-) -> None:
-    if client is not None:
-        deferred = applier.preflight(client, objs, params.kubernetes_version, crds)
-        source = "--crd-file" if crds else "the cluster's CRDs"
+def _print_dry_run(report: installer.DryRunReport, crd_file_given: bool) -> None:
+    if report.online:
+        source = "--crd-file" if crd_file_given else "the cluster's CRDs"
         err().print(f"Dry run: validated against {source}; the API server's own dry run accepted "
-                    f"{len(objs) - len(deferred)} of {len(objs)} objects. Nothing applied.")
-        if deferred:
-            namespaces = ", ".join(sorted({o["metadata"]["namespace"] for o in deferred}))
-            err().print(f"The other {len(deferred)} live in namespace {namespaces}, which install creates: "
-                        "the API server checks them once it exists, before anything else is written.")
+                    f"{report.total - len(report.deferred)} of {report.total} objects. Nothing applied.")
+        if report.deferred:
+            namespaces = ", ".join(sorted({o["metadata"]["namespace"] for o in report.deferred}))
+            err().print(f"The other {len(report.deferred)} live in namespace {namespaces}, which install "
+                        "creates: the API server checks them once it exists, before anything else is written.")
     else:
-        validate_manifests(objs, params.kubernetes_version, crds)
-        if crds is None:
-            warn_unvalidated_custom_kinds(objs, params.kubernetes_version)
+        warn_unvalidated_custom_kinds(report.unvalidated_kinds)
         err().print("Dry run: nothing applied.")
-    print_manifests(objs, output)
 
 
-def _apply_and_report(client: KubeClient, objs: list[dict], output: ManifestFormat) -> None:
+def _apply_and_report(plan: installer.InstallPlan, output: ManifestFormat) -> None:
     as_json = output is ManifestFormat.json
     console = out()
 
@@ -167,7 +135,7 @@ def _apply_and_report(client: KubeClient, objs: list[dict], output: ManifestForm
             style = {"created": "green", "configured": "yellow", "unchanged": "dim"}[result.action]
             console.print(f"{result.ref} [{style}]{result.action}[/]")
 
-    results = applier.apply_all(client, objs, report)
+    results = installer.apply(plan, report)
     unchanged = applier.nothing_changed(results)
     if as_json:
         print_json({"applied": [{"object": r.ref, "action": r.action} for r in results], "changed": not unchanged})

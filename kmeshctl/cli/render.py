@@ -1,7 +1,7 @@
 """`kmeshctl render`: print the validated install manifests, offline.
 
 The option declarations here are shared with `install` (kmeshctl/cli/cluster.py): use
-the `...Option` aliases in its signature and `params_from_options` to build the params.
+the `...Option` aliases in its signature; `kmeshctl.params.install_params` checks them.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from kmeshctl.params import (
     DEFAULT_KUBERNETES_VERSION,
     DEFAULT_NAMESPACE,
     XDS_ADDRESS_EXAMPLE,
-    InstallParams,
-    check_install_params,
+    install_params,
 )
 from kmeshctl.render import parse_manifests, render_yaml
-from kmeshctl.validate import CrdSchemas, is_kubernetes_kind, validate_manifests
+from kmeshctl.validate import crd_schemas_from_files, validate_offline
 
 
 class ManifestFormat(str, Enum):
@@ -72,39 +71,6 @@ CrdFileOption = Annotated[
 OutputOption = Annotated[ManifestFormat, typer.Option("-o", "--output", help="Output format.")]
 
 
-def params_from_options(
-    xds_address: str,
-    cluster_id: Optional[str],
-    image: str = DEFAULT_IMAGE,
-    namespace: str = DEFAULT_NAMESPACE,
-    mode: str = "dual-engine",
-    enable_bypass: bool = False,
-    enable_bpf_log: bool = False,
-    istio_namespace: str = DEFAULT_ISTIO_NAMESPACE,
-    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
-) -> InstallParams:
-    """Checked InstallParams from the shared options (xds_address already resolved)."""
-    if cluster_id is None:
-        raise UsageError("--cluster-id is required; pass the id of this cluster (for ACK: the cluster id)")
-    params = InstallParams(
-        xds_address=xds_address,
-        cluster_id=cluster_id,
-        image=image,
-        namespace=namespace,
-        mode=mode,
-        enable_bypass=enable_bypass,
-        enable_bpf_log=enable_bpf_log,
-        istio_namespace=istio_namespace,
-        kubernetes_version=kubernetes_version,
-    )
-    check_install_params(params)
-    return params
-
-
-def crd_schemas_from_options(crd_files: Optional[list[Path]]) -> CrdSchemas | None:
-    return CrdSchemas.from_files(crd_files) if crd_files else None
-
-
 def print_manifests(objects: list[dict], output: ManifestFormat, yaml_text: str | None = None) -> None:
     """JSON: one v1 List. YAML: `yaml_text` when given (the rendered templates, with
     their comments; must be the text `objects` were parsed from), else dumped objects."""
@@ -133,23 +99,20 @@ def render(
     """Print the install manifests (validated strictly), without a cluster."""
     if xds_address is None:
         raise UsageError(f"render is offline; pass --xds-address HOST:PORT (e.g. {XDS_ADDRESS_EXAMPLE})")
-    params = params_from_options(
-        xds_address, cluster_id, image, namespace, mode, enable_bypass, enable_bpf_log,
-        istio_namespace, kubernetes_version,
+    params = install_params(
+        xds_address, cluster_id, image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
+        enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace, kubernetes_version=kubernetes_version,
     )
-    crds = crd_schemas_from_options(crd_file)
+    crds = crd_schemas_from_files(crd_file)
     text = render_yaml(params)
     objects = parse_manifests(text)
-    validate_manifests(objects, params.kubernetes_version, crds)
-    if crds is None:
-        warn_unvalidated_custom_kinds(objects, params.kubernetes_version)
+    warn_unvalidated_custom_kinds(validate_offline(objects, params.kubernetes_version, crds))
     print_manifests(objects, output, yaml_text=text)
 
 
-def warn_unvalidated_custom_kinds(objects: list[dict], kubernetes_version: str) -> None:
+def warn_unvalidated_custom_kinds(kinds: list[str]) -> None:
     """One warning line on stderr naming the custom kinds validated without a schema
     (offline, no --crd-file); shared by `render` and offline `install --dry-run`."""
-    kinds = sorted({o["kind"] for o in objects if not is_kubernetes_kind(o, kubernetes_version)})
     if kinds:
         typer.secho(
             f"Warning: {', '.join(kinds)} not schema-validated (no CRD schemas offline); "

@@ -1,0 +1,91 @@
+"""Getting an install ready: the flags checked offline first, then the cluster to use
+(none for an offline dry run), istiod's address when it was not given, the rendered
+objects; and the dry run, online or offline. Applying them is kmeshctl/apply.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from kmeshctl import apply as applier
+from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.istiod import resolve_xds_address
+from kmeshctl.kube import KubeClient, connect_reachable
+from kmeshctl.params import (
+    DEFAULT_ISTIO_NAMESPACE,
+    PLACEHOLDER_XDS_ADDRESS,
+    XDS_ADDRESS_EXAMPLE,
+    InstallParams,
+    install_params,
+)
+from kmeshctl.render import render_manifests
+from kmeshctl.validate import CrdSchemas, crd_schemas_from_files, validate_offline
+
+
+@dataclass(frozen=True)
+class InstallPlan:
+    params: InstallParams
+    objects: list[dict]
+    client: Optional[KubeClient]  # None: an offline dry run
+    crds: Optional[CrdSchemas]  # from --crd-file; None: the cluster's own CRDs (or none offline)
+    xds_found_in: Optional[str] = None  # the namespace istiod was found in, when discovered
+    offline_because: Optional[str] = None  # why a dry run runs offline
+
+
+@dataclass(frozen=True)
+class DryRunReport:
+    online: bool
+    total: int
+    deferred: list[dict] = field(default_factory=list)  # in namespaces install creates (checked once they exist)
+    unvalidated_kinds: list[str] = field(default_factory=list)  # offline, no CRD schemas
+
+
+def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options: dict[str, Any],
+                 crd_files: Optional[list[Path]], dry_run: bool) -> InstallPlan:
+    """`options`: the InstallParams fields other than xds_address and cluster_id.
+
+    Flags (and --crd-file) are checked before the cluster is contacted, so a bad flag
+    never waits for, or touches, the cluster."""
+    install_params(xds_address or PLACEHOLDER_XDS_ADDRESS, cluster_id, **options)
+    crds = crd_schemas_from_files(crd_files)
+    client, offline_because = _cluster_for_dry_run(xds_address) if dry_run else (connect_reachable(), None)
+    found_in = None
+    if xds_address is None:
+        assert client is not None  # without --xds-address, _cluster_for_dry_run needs a cluster
+        found_in = options.get("istio_namespace", DEFAULT_ISTIO_NAMESPACE)
+        xds_address = resolve_xds_address(client, found_in)
+    params = install_params(xds_address, cluster_id, **options)
+    return InstallPlan(params, render_manifests(params), client, crds, found_in, offline_because)
+
+
+def _cluster_for_dry_run(xds_address: Optional[str]) -> tuple[Optional[KubeClient], Optional[str]]:
+    """The cluster when one answers; offline (None, why) only when --xds-address is given."""
+    try:
+        return connect_reachable(), None
+    except KmeshctlError as error:
+        if xds_address is None:
+            raise UsageError(
+                f"no cluster to find istiod in ({error}); pass --xds-address HOST:PORT "
+                f"(e.g. {XDS_ADDRESS_EXAMPLE}) for an offline dry run"
+            ) from error
+        return None, type(error).__name__
+
+
+def dry_run(plan: InstallPlan) -> DryRunReport:
+    """Every check install makes, nothing written: with a cluster, its preflight (CRDs,
+    the API server's own dry run); offline, strict validation against what is at hand."""
+    version = plan.params.kubernetes_version
+    if plan.client is not None:
+        deferred = applier.preflight(plan.client, plan.objects, version, plan.crds)
+        return DryRunReport(online=True, total=len(plan.objects), deferred=deferred)
+    unvalidated = validate_offline(plan.objects, version, plan.crds)
+    return DryRunReport(online=False, total=len(plan.objects), unvalidated_kinds=unvalidated)
+
+
+def apply(plan: InstallPlan, on_result: Callable[[applier.ApplyResult], None]) -> list[applier.ApplyResult]:
+    """All checks before the first write (preflight: CRDs, the API server's dry run), then
+    server-side apply in order; all or nothing."""
+    assert plan.client is not None  # only a dry run goes offline
+    applier.preflight(plan.client, plan.objects, plan.params.kubernetes_version, plan.crds)
+    return applier.apply_all(plan.client, plan.objects, on_result)
