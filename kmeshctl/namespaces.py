@@ -21,6 +21,9 @@ class NamespaceChange:
     changed: bool
     sidecar_injection: bool  # the namespace also asks for Istio sidecars
 
+    def to_dict(self) -> dict:
+        return {"name": self.name, "changed": self.changed, "sidecarInjection": self.sidecar_injection}
+
 
 @dataclass(frozen=True)
 class PodEnrollment:
@@ -93,6 +96,10 @@ def pod_enrollment(client: KubeClient, namespace: str) -> list[PodEnrollment]:
     return result
 
 
+def pods_of(client: KubeClient, namespaces: list[str]) -> list[PodEnrollment]:
+    return [p for ns in namespaces for p in pod_enrollment(client, ns)]
+
+
 def pending_pods(pods: list[PodEnrollment]) -> list[PodEnrollment]:
     """Running pods whose annotation does not yet match their enrollment."""
     return [p for p in pods if p.phase == "Running" and p.expected is not None and p.annotated != p.expected]
@@ -108,7 +115,7 @@ def wait_for_annotations(
     """Until every running pod of the namespaces is (un)annotated as its enrollment says."""
     start = time.monotonic()
     while True:
-        pods = [p for ns in namespaces for p in pod_enrollment(client, ns)]
+        pods = pods_of(client, namespaces)
         waited = time.monotonic() - start
         on_poll(pods, waited)
         pending = pending_pods(pods)

@@ -301,14 +301,13 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
         if enable and change.sidecar_injection:
             err().print(f"[yellow]Warning: namespace {change.name} also has Istio sidecar injection on; "
                         "pods with a sidecar are never enrolled (remove istio-injection / istio.io/rev)[/]")
+    namespaces = [c.name for c in changes]  # each once
     if wait:
-        pods = ns_ops.wait_for_annotations(client, [c.name for c in changes], timeout,
-                                           on_poll=_progress_printer(timeout, as_json))
+        pods = ns_ops.wait_for_annotations(client, namespaces, timeout, on_poll=_progress_printer(timeout, as_json))
     else:
-        pods = [p for c in changes for p in ns_ops.pod_enrollment(client, c.name)]
+        pods = ns_ops.pods_of(client, namespaces)
     if as_json:
-        print_json({"namespaces": [{"name": c.name, "changed": c.changed, "sidecarInjection": c.sidecar_injection}
-                                   for c in changes], "pods": [p.to_dict() for p in pods]})
+        print_json({"namespaces": [c.to_dict() for c in changes], "pods": [p.to_dict() for p in pods]})
     else:
         _print_pods(pods)
 
