@@ -284,6 +284,9 @@ def test_server_restart_resyncs_removals_made_while_away(env: Env) -> None:
 def test_sigterm_leaves_traffic_flowing_and_next_agent_takes_over(env: Env) -> None:
     assert env.agent.terminate() == 0
     assert loader.is_loaded(env.bpf_fs)
+    first_log = env.agent.log_path.read_text()
+    assert "level=info logger=kmeshctl.agent event=signal name=SIGTERM" in first_log
+    assert "event=agent_stopped programs_and_maps=left_in_place" in first_log
     assert set(env.replies(VIP, 20)) == {"be1:8080", "be2:8080"}  # no agent running
     # Changes made while no agent runs are applied by the next one (full reconcile).
     env.server.remove_resources(WORKLOAD_ADDRESS_TYPE, [uid("be2")])
