@@ -17,7 +17,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator, Optional, Protocol
 
-from kmeshctl.errors import UsageError
+from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.sandbox import manifests as m
 from kmeshctl.splitstats import split_test
 
@@ -144,6 +144,12 @@ def _server_header_of(manifests: m.Manifests, service: m.Service, subset: m.Subs
                      "header=server:N`; the demo cannot tell the versions apart")
 
 
+def fortio_demo() -> tuple[list[dict], DemoSubject]:
+    """The demo's manifests (examples/fortio/) as documents, and what the demo measures."""
+    manifests = m.load(m.default_files())
+    return manifests.documents, demo_subject(manifests)
+
+
 def parse_weight_sets(text: str | None, subject: DemoSubject) -> list[list[int]]:
     """`90/10,50/50` -> [[90, 10], [50, 50]]; default: the VirtualService's own weights."""
     if not text:
@@ -160,6 +166,33 @@ def parse_weight_sets(text: str | None, subject: DemoSubject) -> list[list[int]]
                              "that are >= 0 and add up to 100")
         sets.append(weights)
     return sets
+
+
+# ---------------------------------------------------------------- where it runs
+
+
+def choose_target(choice: str, documents: list[dict], subject: DemoSubject) -> tuple[DemoTarget, str]:
+    """The target for --target auto|local|cluster, and one line saying which and why.
+
+    auto: a configured cluster that answers, else the local sandbox; cluster: that
+    cluster, or an error naming why it cannot be used."""
+    from kmeshctl.demo_cluster import ClusterTarget, reachable_cluster
+    from kmeshctl.sandbox.demo_target import LocalTarget
+    from kmeshctl.sandbox.state import default_name
+
+    vs = subject.virtual_service
+    if choice == "local":
+        note = "Target: local sandbox"
+    else:
+        client, why = reachable_cluster()
+        if client is not None:
+            note = f"Target: cluster {client.host}" + (" (auto: it answers)" if choice == "auto" else "")
+            return ClusterTarget(client, documents, (vs.namespace, vs.name)), note
+        if choice == "cluster":
+            raise KmeshctlError(f"--target cluster: {why}")
+        reason = why.split(";")[0]  # the fix part is for --target cluster
+        note = f"Target: local sandbox (auto: no reachable cluster: {reason})"
+    return LocalTarget(default_name(), (vs.namespace, vs.name), list(subject.default_weights)), note
 
 
 # ---------------------------------------------------------------- the run

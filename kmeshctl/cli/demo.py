@@ -11,8 +11,6 @@ from rich.table import Table
 
 from kmeshctl import demo
 from kmeshctl.cli.common import app, print_json
-from kmeshctl.errors import KmeshctlError
-from kmeshctl.sandbox.manifests import default_files, load
 
 demo_app = typer.Typer(help="Demos of the mesh at work.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
@@ -44,9 +42,10 @@ def traffic_shift(
     against the VirtualService weights. Exit 1 if any request failed or the split is
     implausible (p < 0.001)."""
     err = Console(stderr=True)
-    documents, subject = _demo_subject()
+    documents, subject = demo.fortio_demo()
     weight_sets = demo.parse_weight_sets(weights, subject)
-    chosen = _choose_target(target, documents, subject, err)
+    chosen, note = demo.choose_target(target.value, documents, subject)
+    err.print(note, highlight=False)
     progress = lambda line: err.print(f"  {line}", highlight=False)  # noqa: E731
     as_table = output is DemoOutput.table
     try:
@@ -66,32 +65,6 @@ def traffic_shift(
         print_json(report.to_json())
     if not report.passed:
         raise typer.Exit(1)
-
-
-def _demo_subject() -> tuple[list[dict], demo.DemoSubject]:
-    manifests = load(default_files())
-    return manifests.documents, demo.demo_subject(manifests)
-
-
-def _choose_target(target: Target, documents: list[dict], subject: demo.DemoSubject,
-                   err: Console) -> demo.DemoTarget:
-    from kmeshctl.demo_cluster import ClusterTarget, reachable_cluster
-    from kmeshctl.sandbox.demo_target import LocalTarget
-    from kmeshctl.sandbox.state import default_name
-
-    vs = subject.virtual_service
-    if target is not Target.local:
-        client, why = reachable_cluster()
-        if client is not None:
-            err.print(f"Target: cluster {client.host}" + (" (auto: it answers)" if target is Target.auto else ""))
-            return ClusterTarget(client, documents, (vs.namespace, vs.name))
-        if target is Target.cluster:
-            raise KmeshctlError(f"--target cluster: {why}")
-        reason = why.split(";")[0]  # the fix part is for --target cluster
-        err.print(f"Target: local sandbox (auto: no reachable cluster: {reason})", highlight=False)
-    else:
-        err.print("Target: local sandbox")
-    return LocalTarget(default_name(), (vs.namespace, vs.name), list(subject.default_weights))
 
 
 def _print_phase(subject: demo.DemoSubject):
