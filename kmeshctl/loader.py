@@ -288,9 +288,7 @@ def load(bpf_fs: Path | str = DEFAULT_BPF_FS, cgroup2_path: Path | str | None = 
     bpf_fs = Path(bpf_fs)
     nodecheck.ensure_bpffs(bpf_fs)
     cgroup = Path(cgroup2_path) if cgroup2_path else nodecheck.ensure_cgroup2()
-    if not (cgroup / "cgroup.procs").exists():
-        raise LoaderError(f"{cgroup} is not a cgroup v2 directory: pass --cgroup2-path under "
-                          f"{nodecheck.cgroup2_root()}")
+    check_cgroup2_dir(cgroup)
     bpf_fs.mkdir(parents=True, exist_ok=True)
     _check_pinned_maps(bpf_fs)
 
@@ -323,6 +321,13 @@ def _detach_sk_msg(bpf_fs: Path, prog_fd: int) -> None:
         pass  # already detached
     finally:
         os.close(sockhash_fd)
+
+
+def check_cgroup2_dir(cgroup: Path) -> None:
+    """A LoaderError unless ``cgroup`` is a directory of the cgroup v2 tree."""
+    if not (cgroup / "cgroup.procs").exists():
+        raise LoaderError(f"{cgroup} is not a cgroup v2 directory: pass --cgroup2-path under "
+                          f"{nodecheck.cgroup2_root()}")
 
 
 def cleanup(bpf_fs: Path | str = DEFAULT_BPF_FS,
