@@ -38,6 +38,13 @@ def error_line(result) -> str:
     return lines[-1]
 
 
+def install_error(cluster, *args: str) -> str:
+    """Run `install ARGS --no-wait`, which must fail with exit 1: its one-line error."""
+    result = cluster.kmeshctl("install", *args, "--no-wait")
+    assert result.code == 1
+    return error_line(result)
+
+
 def rendered(kind: str, name: str) -> dict:
     params = InstallParams(xds_address=XDS, cluster_id="c1")
     return next(o for o in render_manifests(params) if o["kind"] == kind and o["metadata"]["name"] == name)
@@ -135,9 +142,7 @@ def test_field_owned_by_another_manager_is_a_clear_conflict_and_nothing_is_writt
     server.remove(("", "serviceaccounts", "kmesh-system", "kmesh"))
     before = installed_state(server)
     server.requests.clear()
-    result = cluster.kmeshctl("install", "--cluster-id", "c2", "--image", "docker.io/kmesh/node:3", "--no-wait")
-    assert result.code == 1
-    error = error_line(result)
+    error = install_error(cluster, "--cluster-id", "c2", "--image", "docker.io/kmesh/node:3")
     assert 'DaemonSet kmesh-system/kmesh: field manager "helm" owns .spec.template.spec.containers' in error
     assert "nothing was applied" in error and "Fix:" in error
     assert server.writes() == []
@@ -153,9 +158,7 @@ def test_envoyfilter_conflict_on_a_fresh_cluster_writes_nothing(cluster):
     theirs = rendered("EnvoyFilter", "skip-tunneling")
     theirs["spec"]["workloadSelector"]["labels"]["gateway.istio.io/managed"] = "someone-else"
     server.put(theirs, manager="istio-operator")
-    result = cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait")
-    assert result.code == 1
-    error = error_line(result)
+    error = install_error(cluster, "--cluster-id", "c1")
     assert 'EnvoyFilter istio-system/skip-tunneling: field manager "istio-operator" owns .spec.workloadSelector' \
         in error
     assert "nothing was applied" in error
@@ -168,9 +171,7 @@ def test_envoyfilter_conflict_on_a_fresh_cluster_writes_nothing(cluster):
 def test_admission_rejection_of_the_last_object_writes_nothing(cluster):
     server = cluster.server
     server.deny_admission("EnvoyFilter", "add-original-dst-cluster", "EnvoyFilters need approval")
-    result = cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait")
-    assert result.code == 1
-    error = error_line(result)
+    error = install_error(cluster, "--cluster-id", "c1")
     assert "EnvoyFilter istio-system/add-original-dst-cluster rejected by the API server" in error
     assert "EnvoyFilters need approval" in error and "nothing was applied" in error
     assert server.writes() == []
@@ -180,9 +181,7 @@ def test_admission_rejection_of_the_last_object_writes_nothing(cluster):
 def test_rejection_inside_the_new_namespace_deletes_that_namespace_again(cluster):
     server = cluster.server
     server.deny_admission("DaemonSet", "kmesh", "privileged pods are not allowed")
-    result = cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait")
-    assert result.code == 1
-    error = error_line(result)
+    error = install_error(cluster, "--cluster-id", "c1")
     assert "DaemonSet kmesh-system/kmesh rejected by the API server" in error
     assert "namespace kmesh-system, created moments before, was deleted again" in error
     assert "nothing else was applied" in error
