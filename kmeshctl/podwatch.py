@@ -15,6 +15,7 @@ import logging
 import os
 import random
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -178,10 +179,16 @@ class PodWatcher:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 1.0) -> None:
+        """No event is acted on after this returns. A watch blocked on a quiet stream only
+        notices at its next event, so the threads get one shared deadline to end, not one
+        each (they are daemon threads: the process exits without them)."""
         self._stop.set()
+        with self._lock:  # waits for an event being handled; later ones see _stop under the lock
+            pass
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout=2)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     # ----- reconcile --------------------------------------------------------------------
 
@@ -190,7 +197,10 @@ class PodWatcher:
         resource versions to watch from."""
         namespaces = self.api.list_namespace()
         pods = self.api.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}")
+        versions = namespaces.metadata.resource_version, pods.metadata.resource_version
         with self._lock:
+            if self._stop.is_set():  # a relist that finished after stop() changes nothing
+                return versions
             self.namespaces = {ns.metadata.name: dict(ns.metadata.labels or {}) for ns in namespaces.items}
             views = [PodView.from_k8s(p) for p in pods.items]
             for gone in set(self.pods) - {v.uid for v in views}:
@@ -202,7 +212,7 @@ class PodWatcher:
                 self._drop_stale_cookies()
         log.info("event=pods_resynced namespaces=%d pods=%d enrolled=%d",
                  len(self.namespaces), len(views), len(self.cookies))
-        return namespaces.metadata.resource_version, pods.metadata.resource_version
+        return versions
 
     def _drop_stale_cookies(self) -> None:
         """km_manage entries of pods that went away while no agent was running."""
@@ -266,6 +276,8 @@ class PodWatcher:
     def _retry_loop(self) -> None:
         while not self._stop.wait(self.retry_seconds):
             with self._lock:
+                if self._stop.is_set():
+                    return
                 for view in list(self.pods.values()):
                     decision = decide(view, self.namespaces.get(view.namespace, {}), self.enable_bypass)
                     if decision.enroll and view.uid not in self.cookies:
@@ -308,6 +320,8 @@ class PodWatcher:
     def _on_namespace_event(self, kind: str, ns: Any) -> None:
         name = ns.metadata.name
         with self._lock:
+            if self._stop.is_set():  # checked under the lock: stop() waits for it
+                return
             if kind == "DELETED":
                 self.namespaces.pop(name, None)
             else:
@@ -318,6 +332,8 @@ class PodWatcher:
     def _on_pod_event(self, kind: str, pod: Any) -> None:
         view = PodView.from_k8s(pod)
         with self._lock:
+            if self._stop.is_set():
+                return
             if kind == "DELETED":
                 self._pod_deleted(view.uid)
                 return

@@ -159,3 +159,20 @@ def test_watch_events_enroll_and_release(cluster: Cluster) -> None:
     assert cluster.enroller.maps.is_enrolled(cluster.cookie(a))
     w._on_pod_event("DELETED", cluster.core.read_namespaced_pod("a", "mesh"))
     assert not cluster.enroller.maps.is_enrolled(cluster.cookie(a))
+
+
+def test_nothing_is_enrolled_after_stop(cluster: Cluster) -> None:
+    """SIGTERM stops the watches: an event or a relist that completes afterwards changes nothing."""
+    cluster.api.put(namespace("mesh", None))
+    a = cluster.add_pod("a", "mesh")
+    w = watcher(cluster)
+    w.resync(initial=True)
+    w.stop()
+    cluster.api.put(namespace("mesh", "Kmesh"))  # would enroll pod a
+    w._on_namespace_event("MODIFIED", cluster.core.read_namespace("mesh"))
+    w._on_pod_event("MODIFIED", cluster.core.read_namespaced_pod("a", "mesh"))
+    w.resync()
+    assert not cluster.enroller.maps.is_enrolled(cluster.cookie(a))
+    assert cluster.annotations("a", "mesh") == {}
+    watcher(cluster).resync(initial=True)  # a running watcher would have
+    assert cluster.enroller.maps.is_enrolled(cluster.cookie(a))
