@@ -99,16 +99,21 @@ def obj_pin(fd: int, path: Path | str) -> None:
     bpf(OBJ_PIN, _attr((0, "Q", _addr(cpath)), (8, "I", fd)), f"pin {path}")
 
 
-def map_lookup(fd: int, key: ctypes.Array, value: ctypes.Array) -> bool:
-    """Fill ``value`` for ``key``; False when the key is absent."""
-    attr = _attr((0, "I", fd), (8, "Q", _addr(key)), (16, "Q", _addr(value)))
+def _found(cmd: int, attr: ctypes.Array, what: str) -> bool:
+    """Run a map command; False when the kernel answers ENOENT (no such key, no next key)."""
     try:
-        bpf(MAP_LOOKUP_ELEM, attr, "map lookup")
+        bpf(cmd, attr, what)
     except BpfError as err:
         if err.errno == errno_mod.ENOENT:
             return False
         raise
     return True
+
+
+def map_lookup(fd: int, key: ctypes.Array, value: ctypes.Array) -> bool:
+    """Fill ``value`` for ``key``; False when the key is absent."""
+    attr = _attr((0, "I", fd), (8, "Q", _addr(key)), (16, "Q", _addr(value)))
+    return _found(MAP_LOOKUP_ELEM, attr, "map lookup")
 
 
 def map_update(fd: int, key: ctypes.Array, value: ctypes.Array, flags: int = BPF_ANY) -> None:
@@ -118,25 +123,13 @@ def map_update(fd: int, key: ctypes.Array, value: ctypes.Array, flags: int = BPF
 
 def map_delete(fd: int, key: ctypes.Array) -> bool:
     """Delete ``key``; False when it was absent."""
-    try:
-        bpf(MAP_DELETE_ELEM, _attr((0, "I", fd), (8, "Q", _addr(key))), "map delete")
-    except BpfError as err:
-        if err.errno == errno_mod.ENOENT:
-            return False
-        raise
-    return True
+    return _found(MAP_DELETE_ELEM, _attr((0, "I", fd), (8, "Q", _addr(key))), "map delete")
 
 
 def map_next_key(fd: int, key: ctypes.Array | None, next_key: ctypes.Array) -> bool:
     """Fill ``next_key`` with the key after ``key`` (None: the first); False at the end."""
     attr = _attr((0, "I", fd), (8, "Q", _addr(key)), (16, "Q", _addr(next_key)))
-    try:
-        bpf(MAP_GET_NEXT_KEY, attr, "map iterate")
-    except BpfError as err:
-        if err.errno == errno_mod.ENOENT:
-            return False
-        raise
-    return True
+    return _found(MAP_GET_NEXT_KEY, attr, "map iterate")
 
 
 def map_update_batch(fd: int, keys: ctypes.Array, values: ctypes.Array, count: int,
