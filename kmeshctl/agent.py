@@ -48,6 +48,7 @@ class AgentConfig:
     xds_insecure: bool = False
     root_cert: Path = DEFAULT_ROOT_CERT
     token_path: Optional[Path] = DEFAULT_TOKEN
+    xds_tls_server_name: Optional[str] = None
     enable_bypass: bool = False
     enable_bpf_log: bool = False
     bpf_fs: Path = Path("/sys/fs/bpf/kmesh")
@@ -194,7 +195,8 @@ class Agent:
             self._start_bpf_log()
         self.client = XdsClient(ClientConfig(
             address=cfg.xds_address, identity=cfg.identity, insecure=cfg.xds_insecure,
-            root_cert=cfg.root_cert, token_path=cfg.token_path), self.cache, self.mapsync)
+            root_cert=cfg.root_cert, token_path=cfg.token_path, tls_server_name=cfg.xds_tls_server_name),
+            self.cache, self.mapsync)
         self.client.start()
         if core_api is not None:
             self.podwatch = PodWatcher(core_api, cfg.identity.node_name, self.enroller,

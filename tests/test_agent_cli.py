@@ -107,7 +107,8 @@ def show_config(self):  # instead of loading BPF and running: print what `node r
                       "node": dict(c.identity.node().metadata), "cluster": c.identity.node().cluster,
                       "mode": c.mode, "bypass": c.enable_bypass, "bpf_log": c.enable_bpf_log,
                       "bpf_fs": str(c.bpf_fs), "cgroup2_path": str(c.cgroup2_path),
-                      "ports": [c.admin_port, c.metrics_port], "insecure": c.xds_insecure}))
+                      "ports": [c.admin_port, c.metrics_port], "insecure": c.xds_insecure,
+                      "tls_server_name": c.xds_tls_server_name}))
 
 agent.Agent.run_until_signalled = show_config
 from kmeshctl.cli import main
@@ -145,8 +146,10 @@ def test_flags_win_over_the_env_and_defaults_are_the_issue_s() -> None:
     config = built_config("--xds-address", "10.0.0.9:15012", "--cluster-id", "c2", "--node-name", "node-b",
                           "--enable-bypass", "--enable-bpf-log", "--bpf-fs", "/sys/fs/bpf/k2",
                           "--cgroup2-path", "/sys/fs/cgroup/unified", "--admin-port", "15300",
-                          "--metrics-port", "15021", env=DAEMONSET_ENV)
+                          "--metrics-port", "15021", "--xds-tls-server-name", "istiod.istio-system.svc",
+                          env=DAEMONSET_ENV)
     assert config["xds_address"] == "10.0.0.9:15012" and config["node"]["CLUSTER_ID"] == "c2"
     assert config["node"]["NODE_NAME"] == "node-b" and (config["bypass"], config["bpf_log"]) == (True, True)
     assert (config["bpf_fs"], config["cgroup2_path"]) == ("/sys/fs/bpf/k2", "/sys/fs/cgroup/unified")
-    assert config["ports"] == [15300, 15021]
+    assert config["ports"] == [15300, 15021] and config["tls_server_name"] == "istiod.istio-system.svc"
+    assert defaults["tls_server_name"] is None

@@ -253,6 +253,14 @@ def test_tls_verifies_the_root_cert(tmp_path: Path, token: Path) -> None:
         client, cache, _ = make_client(f"localhost:{port}", token, insecure=False, root_cert=cert)
         assert client.synced.wait(5) and KEY in cache.services
         client.stop()
+        # istiod reached by IP: its certificate names a host, given as the TLS server name
+        client, cache, _ = make_client(f"127.0.0.1:{port}", token, insecure=False, root_cert=cert)
+        assert not client.synced.wait(1) and client.stats.last_error.startswith("UNAVAILABLE")
+        client.stop()
+        client, cache, _ = make_client(f"127.0.0.1:{port}", token, insecure=False, root_cert=cert,
+                                       tls_server_name="localhost")
+        assert client.synced.wait(5) and KEY in cache.services
+        client.stop()
         _, other = self_signed(tmp_path, "evil", dns=None)
         client, cache, _ = make_client(f"localhost:{port}", token, insecure=False, root_cert=other)
         assert not client.synced.wait(1)

@@ -72,6 +72,9 @@ def run(
         "/var/run/secrets/istio/root-cert.pem"),
     xds_token: Annotated[Path, typer.Option("--xds-token", metavar="FILE")] = Path(
         "/var/run/secrets/tokens/istio-token"),
+    xds_tls_server_name: Annotated[Optional[str], typer.Option(
+        "--xds-tls-server-name", metavar="NAME", help="Name istiod's certificate is checked against "
+        "(default: the host of --xds-address; set it when that is an IP, e.g. istiod.istio-system.svc).")] = None,
     enrollment: Annotated[str, typer.Option("--enrollment", help="auto (Kubernetes when reachable), "
                                             "kubernetes, or local (admin POST /enroll).")] = "auto",
     proc_root: Annotated[Path, typer.Option("--proc-root", help="The host's /proc, to find pod netns.")] = Path(
@@ -96,6 +99,7 @@ def run(
     config = AgentConfig(
         xds_address=xds_address, identity=identity, mode=mode, xds_insecure=xds_insecure,
         root_cert=xds_root_cert, token_path=None if xds_insecure and not xds_token.exists() else xds_token,
+        xds_tls_server_name=xds_tls_server_name,
         enable_bypass=enable_bypass, enable_bpf_log=enable_bpf_log, bpf_fs=bpf_fs,
         cgroup2_path=cgroup2_path, admin_port=admin_port, metrics_port=metrics_port,
         enrollment=enrollment, proc_root=proc_root)
