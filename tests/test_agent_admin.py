@@ -210,3 +210,16 @@ def _eventually(predicate, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def test_the_agent_doc_lists_every_metric() -> None:
+    from kmeshctl.metrics import AgentCollector
+    from kmeshctl.xds.client import ClientStats
+
+    collector = AgentCollector(MetricSources(
+        client_stats=ClientStats, cache_counts=dict, map_usage=dict, enrolled_pods=lambda: 0,
+        map_write_errors=lambda: 0, last_sync_seconds=lambda: 0.0))
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "agent.md").read_text()
+    for family in collector.collect():
+        exposed = f"{family.name}_total" if family.type == "counter" else family.name
+        assert f"`{exposed}`" in doc, f"docs/agent.md does not list {exposed}"
