@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from kmeshctl import __version__
+from kmeshctl import __version__, nodecheck
 from kmeshctl.admin import AdminServer, AdminSources
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.metrics import MetricSources, MetricsServer, make_registry
@@ -79,9 +79,8 @@ class AgentConfig:
         if self.enrollment == "kubernetes" and not self.identity.node_name:
             raise UsageError("enrolling pods from Kubernetes needs this node's name: set NODE_NAME "
                              "(the DaemonSet passes spec.nodeName) or --node-name")
-        if self.cgroup2_path is not None and not (self.cgroup2_path / "cgroup.procs").exists():
-            raise UsageError(f"--cgroup2-path {self.cgroup2_path} is not a cgroup v2 directory: "
-                             "pass a directory of the cgroup v2 tree (e.g. /sys/fs/cgroup)")
+        if self.cgroup2_path is not None:
+            nodecheck.resolve_cgroup2_dir(self.cgroup2_path)
 
 
 def _check_address(address: str) -> None:

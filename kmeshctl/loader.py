@@ -287,8 +287,7 @@ def load(bpf_fs: Path | str = DEFAULT_BPF_FS, cgroup2_path: Path | str | None = 
     in place."""
     bpf_fs = Path(bpf_fs)
     nodecheck.ensure_bpffs(bpf_fs)
-    cgroup = Path(cgroup2_path) if cgroup2_path else nodecheck.ensure_cgroup2()
-    check_cgroup2_dir(cgroup)
+    cgroup = nodecheck.resolve_cgroup2_dir(cgroup2_path) if cgroup2_path else nodecheck.ensure_cgroup2()
     bpf_fs.mkdir(parents=True, exist_ok=True)
     _check_pinned_maps(bpf_fs)
 
@@ -323,20 +322,13 @@ def _detach_sk_msg(bpf_fs: Path, prog_fd: int) -> None:
         os.close(sockhash_fd)
 
 
-def check_cgroup2_dir(cgroup: Path) -> None:
-    """A LoaderError unless ``cgroup`` is a directory of the cgroup v2 tree."""
-    if not (cgroup / "cgroup.procs").exists():
-        raise LoaderError(f"{cgroup} is not a cgroup v2 directory: pass --cgroup2-path under "
-                          f"{nodecheck.cgroup2_root()}")
-
-
 def cleanup(bpf_fs: Path | str = DEFAULT_BPF_FS,
             cgroup2_path: Path | str | None = None) -> list[str]:
     """Detach every program pinned under ``bpf_fs`` from every cgroup under
     ``cgroup2_path`` (default: the whole cgroup v2 tree) and from the sockhash, then unpin
     programs and maps and remove the directory. Returns what was done, one line each."""
     bpf_fs = Path(bpf_fs)
-    root = Path(cgroup2_path) if cgroup2_path else nodecheck.cgroup2_root()
+    root = nodecheck.resolve_cgroup2_dir(cgroup2_path) if cgroup2_path else nodecheck.cgroup2_root()
     done: list[str] = []
     if not bpf_fs.exists():
         return done

@@ -11,7 +11,7 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import KmeshctlError, UsageError
 
 BPFFS_MOUNT = Path("/sys/fs/bpf")
 CGROUP2_DEFAULT_MOUNT = Path("/sys/fs/cgroup/unified")
@@ -42,6 +42,19 @@ def cgroup2_root() -> Path | None:
         if fstype == "cgroup2":
             return Path(point)
     return None
+
+
+def resolve_cgroup2_dir(path: Path | str) -> Path:
+    """The cgroup v2 directory named by ``path``. On hybrid hosts /sys/fs/cgroup is the v1
+    tmpfs and v2 lives at its ``unified/`` child: a DaemonSet that mounts the host's
+    /sys/fs/cgroup cannot know which, so the child is taken when ``path`` itself is not v2."""
+    path = Path(path)
+    # Only cgroup v2 directories carry cgroup.controllers (v1 ones have cgroup.procs too).
+    for candidate in (path, path / "unified"):
+        if (candidate / "cgroup.controllers").exists():
+            return candidate
+    raise UsageError(f"--cgroup2-path {path} is not a cgroup v2 directory: pass a directory of "
+                     f"the cgroup v2 tree (mounted at {cgroup2_root() or 'nowhere: mount cgroup2'})")
 
 
 def bpffs_mounted(path: Path = BPFFS_MOUNT) -> bool:

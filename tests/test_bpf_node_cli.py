@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from bpf_testlib import dataplane_paths
 from kmeshctl import bpfsys, loader
 from kmeshctl.cli import app
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import KmeshctlError, UsageError
 
 pytestmark = pytest.mark.root
 
@@ -62,6 +62,6 @@ def test_cleanup_refuses_a_path_that_is_not_a_cgroup(tmp_path: Path) -> None:
 
 def test_load_refuses_a_path_that_is_not_a_cgroup(run_id: str, tmp_path: Path) -> None:
     bpf_fs, _ = dataplane_paths(run_id, "bad")
-    with pytest.raises(loader.LoaderError, match="not a cgroup v2 directory"):
+    with pytest.raises(UsageError, match="not a cgroup v2 directory"):
         loader.load(bpf_fs, tmp_path)
     assert not bpf_fs.exists()

@@ -43,8 +43,6 @@ def preflight(
 @node_app.command("cleanup")
 def cleanup(bpf_fs: BpfFsOption = DEFAULT_BPF_FS, cgroup2_path: Cgroup2PathOption = None) -> None:
     """Detach and unpin every program and map the data path created under --bpf-fs."""
-    if cgroup2_path is not None:
-        loader.check_cgroup2_dir(cgroup2_path)
     done = loader.cleanup(bpf_fs, cgroup2_path)
     for line in done:
         typer.echo(line)
