@@ -124,3 +124,14 @@ def test_demo_brings_a_sandbox_up_and_removes_it_afterwards(run_id: str) -> None
         assert not SandboxState(name=name).bpffs.exists()
     finally:
         sb.down(name)
+
+
+def test_the_guides_curl_grep_server_works_through_the_mesh(sandbox: str) -> None:
+    """The guide's check, verbatim: `curl -v <ClusterIP>:80 | grep Server:` from netutils."""
+    env = {**os.environ, "KMESHCTL_SANDBOX_NAME": sandbox}
+    result = subprocess.run(
+        ["sh", "-c", f"{sys.executable} -m kmeshctl sandbox exec netutils -- "
+                     "curl -sv 10.96.0.10:80 2>&1 | grep Server:"],
+        capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() in {"< Server: 1", "< Server: 2"}

@@ -55,6 +55,7 @@ def test_listener_reads_proxy_protocol_and_matches_the_original_destination() ->
     manager = hcm_pb2.HttpConnectionManager()
     chain.filters[0].typed_config.Unpack(manager)
     assert manager.server_header_transformation == hcm_pb2.HttpConnectionManager.PASS_THROUGH
+    assert manager.http_protocol_options.header_key_format.HasField("proper_case_words")
     assert manager.rds.route_config_name == ROUTE
     assert manager.rds.config_source.HasField("ads")
     assert [f.name for f in manager.http_filters] == ["envoy.filters.http.router"]

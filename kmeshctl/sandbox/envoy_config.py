@@ -206,6 +206,9 @@ def _http_connection_manager(service: Service, port: ServicePort) -> hcm_pb2.Htt
         # The demo counts the backends' `Server:` header; by default Envoy overwrites it.
         server_header_transformation=hcm_pb2.HttpConnectionManager.PASS_THROUGH,
     )
+    # Envoy lower-cases HTTP/1 header names; the guide's `curl -v ... | grep Server:` needs
+    # them as the backend wrote them.
+    manager.http_protocol_options.header_key_format.proper_case_words.SetInParent()
     manager.rds.route_config_name = route_name(service, port)
     manager.rds.config_source.CopyFrom(ads_config_source())
     manager.http_filters.add(name="envoy.filters.http.router",
