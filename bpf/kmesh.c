@@ -1,6 +1,7 @@
 /* kmeshctl data path: cgroup/connect4 + cgroup/connect6 (L4 balancing, waypoint
- * redirection), sockops (track waypoint-bound sockets), sk_msg (prepend the original
- * destination once per connection). Compiled at run time by bcc (kmeshctl/loader.py). */
+ * redirection), sockops (track waypoint-bound sockets until their header is out), sk_msg
+ * (prepend the original destination once per connection). Compiled at run time by bcc
+ * (kmeshctl/loader.py). */
 #include "km_common.h"
 #include "km_log.h"
 #include "maps_manage.h"
@@ -122,20 +123,51 @@ static __always_inline void sock_tuple(struct bpf_sock_ops *skops, struct km_soc
     t->remote_port = (__be16)(remote_port >> 16);
 }
 
-/* An established waypoint-bound connection joins km_socket, so km_sk_msg sees its sends. */
+/* An established waypoint-bound connection joins km_socket, so km_sk_msg sees its first
+ * send; the header-option callback is switched on to notice when that send went out. */
+static __always_inline void track_until_header(struct bpf_sock_ops *skops, struct bpf_sock *sk)
+{
+    struct km_sock_dst *sd = km_sockdst.sk_storage_get(sk, 0, 0);
+    if (!sd || sd->state != KM_HDR_PENDING)
+        return;
+    struct km_sock_tuple key = {};
+    sock_tuple(skops, &key);
+    int err = km_socket.sock_hash_update(skops, &key, BPF_NOEXIST);
+    if (err == 0)
+        bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
+                                             BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+}
+
+/* The header is the only reason a socket is in km_socket. Once km_sk_msg has written it,
+ * the first packet of that send (its TCP option sizing) takes the socket out again and
+ * switches the callback off: the rest of the connection uses the plain TCP send and
+ * receive path (no psock, no sk_msg run, no scatterlist copy per send). An sk_msg
+ * program may not delete from a sockhash itself ("cannot update sockmap in this
+ * context"); sockops may. */
+static __always_inline void untrack_after_header(struct bpf_sock_ops *skops, struct bpf_sock *sk)
+{
+    struct km_sock_dst *sd = km_sockdst.sk_storage_get(sk, 0, 0);
+    if (sd && sd->state == KM_HDR_PENDING)
+        return; /* handshake ACK or a pure ACK before the first send */
+    struct km_sock_tuple key = {};
+    sock_tuple(skops, &key);
+    km_socket.delete(&key);
+    bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
+                                         ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+}
+
 int km_sockops(struct bpf_sock_ops *skops)
 {
-    if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+    __u32 op = skops->op;
+    if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_HDR_OPT_LEN_CB)
         return 1;
     struct bpf_sock *sk = skops->sk;
     if (!sk)
         return 1;
-    struct km_sock_dst *sd = km_sockdst.sk_storage_get(sk, 0, 0);
-    if (!sd || sd->state != KM_HDR_PENDING)
-        return 1;
-    struct km_sock_tuple key = {};
-    sock_tuple(skops, &key);
-    km_socket.sock_hash_update(skops, &key, BPF_NOEXIST);
+    if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+        track_until_header(skops, sk);
+    else
+        untrack_after_header(skops, sk);
     return 1;
 }
 

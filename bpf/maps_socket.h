@@ -1,8 +1,9 @@
 /* Per-connection waypoint state.
  * km_sockdst (socket-local storage): the original destination of a socket that the
  *   connect hook sent to a waypoint, and whether its header is still to be written.
- * km_socket (sockhash keyed by tuple): established waypoint-bound sockets, so that the
- *   sk_msg program runs on their sends. The kernel drops entries when sockets close. */
+ * km_socket (sockhash keyed by tuple): established waypoint-bound sockets whose header is
+ *   not written yet, so that the sk_msg program runs on their first send; it removes the
+ *   socket right after (the kernel also drops entries when sockets close). */
 #ifndef KM_MAPS_SOCKET_H
 #define KM_MAPS_SOCKET_H
 #include "km_common.h"

@@ -7,6 +7,7 @@ import ipaddress
 import json
 import os
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Iterator
@@ -275,9 +276,53 @@ def test_workload_waypoint_via_pod_ip(env: Env) -> None:
     assert data == proxy_v2(src, src_port, POD_IP_WL_WAYPOINT, 8080) + b"helloworld"
 
 
-def test_waypoint_connections_are_tracked_until_closed(env: Env) -> None:
-    # every connection above is closed: the kernel removed their sockhash entries
+def test_waypoint_connections_leave_the_sockhash(env: Env) -> None:
+    # every connection above has sent its header: none is tracked any more
     assert list(env.maps.socket.keys()) == []
+
+
+# A client that connects, then sends one message per line it reads on stdin.
+STEPPED_CLIENT = """
+import json, socket, sys
+sock = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+print(json.dumps(sock.getsockname()[:2]), flush=True)
+for line in sys.stdin:
+    sock.sendall(line.strip().encode())
+    print("sent", flush=True)
+sock.shutdown(socket.SHUT_WR)
+print(sock.recv(100).decode().strip(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("vip", [VIP_WP_PROXY, VIP6_WP_PROXY])
+def test_socket_leaves_the_sockhash_after_its_header(env: Env, vip: str) -> None:
+    """Only the first send pays for sk_msg: the socket is tracked from established until
+    its header is written, then the rest of the connection takes the plain TCP path."""
+    client, wp = env.net.pods["client"], env.net.pods["wp"]
+    wp_ip = str(wp.ip) if vip == VIP_WP_PROXY else str(ipv6_of(wp))
+    proc = client.popen([sys.executable, "-c", STEPPED_CLIENT, vip, "80"],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        src, src_port = json.loads(proc.stdout.readline())
+        tracked = list(env.maps.socket.keys())
+        assert [(str(k.local), k.local_port, str(k.remote), k.remote_port) for k in tracked] == \
+            [(src, src_port, wp_ip, PROXY_PORT)]
+        for payload in ("first", "second"):
+            proc.stdin.write(payload + "\n")
+            proc.stdin.flush()
+            assert proc.stdout.readline().strip() == "sent"
+            assert list(env.maps.socket.keys()) == []
+        proc.stdin.close()
+        assert proc.stdout.readline().strip() == "ok"
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    data = bytes.fromhex(env.proxy_sink.next_json()["data"])
+    header_len = 28 if vip == VIP_WP_PROXY else 52
+    assert data[:12] == PPV2_SIGNATURE and data[header_len:] == b"firstsecond"
+    if vip == VIP_WP_PROXY:
+        assert data[:header_len] == proxy_v2(src, src_port, vip, 80)
 
 
 def test_two_hook_generations_back_to_back_rewrite_once(env: Env) -> None:

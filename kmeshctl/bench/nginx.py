@@ -29,7 +29,7 @@ http {{
     keepalive_timeout 300s;
     tcp_nodelay on;
     server {{
-        listen {port} reuseport backlog=4096;
+        listen {port} reuseport backlog=4096;{extra_listen}
         location / {{
             default_type text/plain;
             return 200 "{body}";
@@ -39,15 +39,21 @@ http {{
 """
 
 
-def nginx_config(workdir: Path, port: int = SERVER_PORT) -> str:
+def nginx_config(workdir: Path, port: int = SERVER_PORT,
+                 proxy_protocol_port: int | None = None) -> str:
+    """``proxy_protocol_port``: a second listener that reads a PROXY header first (nginx
+    posing as a waypoint, for measuring the eBPF hook without a proxy in the way)."""
     body = BODY.replace("\n", "\\n")
-    return CONFIG.format(workdir=workdir, port=port, body=body)
+    extra = (f"\n        listen {proxy_protocol_port} proxy_protocol reuseport backlog=4096;"
+             if proxy_protocol_port else "")
+    return CONFIG.format(workdir=workdir, port=port, body=body, extra_listen=extra)
 
 
-def start_nginx(pod: Pod, workdir: Path, cpus: str, port: int = SERVER_PORT) -> BenchProcess:
+def start_nginx(pod: Pod, workdir: Path, cpus: str, port: int = SERVER_PORT,
+                proxy_protocol_port: int | None = None) -> BenchProcess:
     """nginx in ``pod`` pinned to ``cpus``; the caller waits for the port."""
     binary = require_tool("nginx", "nginx-light")
     conf = workdir / "nginx.conf"
-    conf.write_text(nginx_config(workdir, port))
+    conf.write_text(nginx_config(workdir, port, proxy_protocol_port))
     argv = pinned([binary, "-c", str(conf), "-e", str(workdir / "nginx-error.log")], cpus)
     return start_in_pod(pod, "nginx", argv, workdir / "nginx.log")
