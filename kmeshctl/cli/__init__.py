@@ -3,6 +3,7 @@ commands only parse flags, call the module that does the work, and print."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -36,8 +37,19 @@ def _one_line_usage_error(err: TyperException) -> str:
     return f"Error: {err.format_message()} (see '{ctx.command_path} --help')"
 
 
+PIPED_TABLE_WIDTH = "220"
+
+
+def _widen_tables_when_piped() -> None:
+    """rich wraps tables at 80 columns when stdout is not a terminal, which cuts names and
+    addresses in `dump maps > file`; every Console reads COLUMNS, so set it once here."""
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        os.environ["COLUMNS"] = PIPED_TABLE_WIDTH
+
+
 def main() -> None:
     """Run the CLI; every failure ends as one line on stderr and a script-friendly exit code."""
+    _widen_tables_when_piped()
     try:
         code = app(standalone_mode=False)
     except TyperException as err:
