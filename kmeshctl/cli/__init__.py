@@ -3,8 +3,10 @@ commands only parse flags, call the module that does the work, and print."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from typing import Iterator
 
 import typer
 from typer.exceptions import Abort, TyperException
@@ -40,18 +42,25 @@ def _one_line_usage_error(err: TyperException) -> str:
 PIPED_TABLE_WIDTH = "220"
 
 
-def _widen_tables_when_piped() -> None:
+@contextlib.contextmanager
+def _tables_not_cut_when_piped() -> Iterator[None]:
     """rich wraps tables at 80 columns when stdout is not a terminal, which cuts names and
-    addresses in `dump maps > file`; every Console reads COLUMNS, so set it once here."""
-    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+    addresses in `dump maps > file`; every Console reads COLUMNS, so set it for the command."""
+    widen = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    if widen:
         os.environ["COLUMNS"] = PIPED_TABLE_WIDTH
+    try:
+        yield
+    finally:
+        if widen:
+            os.environ.pop("COLUMNS", None)
 
 
 def main() -> None:
     """Run the CLI; every failure ends as one line on stderr and a script-friendly exit code."""
-    _widen_tables_when_piped()
     try:
-        code = app(standalone_mode=False)
+        with _tables_not_cut_when_piped():
+            code = app(standalone_mode=False)
     except TyperException as err:
         typer.secho(_one_line_usage_error(err), fg=typer.colors.RED, err=True)
         sys.exit(err.exit_code)
