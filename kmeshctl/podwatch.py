@@ -300,11 +300,16 @@ class PodWatcher:
             try:
                 if resource_version is None:
                     resource_version = self.resync()[index]
+                # Bookmarks keep a quiet watch's version current, so it resumes after its
+                # timeout instead of hitting 410 Gone and relisting once history moved on.
                 stream = watch.Watch().stream(list_call, resource_version=resource_version,
-                                              timeout_seconds=60, **kwargs)
+                                              timeout_seconds=60, allow_watch_bookmarks=True, **kwargs)
                 for event in stream:
                     if self._stop.is_set():
                         return
+                    if event["type"] == "BOOKMARK":  # the client leaves its object a bare dict
+                        resource_version = event["raw_object"]["metadata"]["resourceVersion"]
+                        continue
                     obj = event["object"]
                     resource_version = obj.metadata.resource_version
                     handle(event["type"], obj)

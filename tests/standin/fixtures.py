@@ -1,0 +1,146 @@
+"""Objects for seeding a stand-in cluster, and the pytest fixtures that start one and
+run the kmeshctl CLI against it in-process."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+import yaml
+
+from .server import StandinApiServer
+
+ISTIO_CRDS_FILE = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "istio-crds.yaml"
+ISTIO_CRD_NAMES = {"envoyfilters.networking.istio.io", "virtualservices.networking.istio.io",
+                   "destinationrules.networking.istio.io"}
+_crd_cache: list[dict] = []
+
+
+def load_crds(path: Path, names: Optional[set[str]] = None) -> list[dict]:
+    """CRD objects from a multi-document YAML file (optionally only the named ones)."""
+    with path.open() as handle:
+        docs = [d for d in yaml.load_all(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d]
+    return [d for d in docs if names is None or d["metadata"]["name"] in names]
+
+
+def istio_crds() -> list[dict]:
+    """The Istio CRDs install needs, from the shared schemas file (dev machines and CI)."""
+    if not _crd_cache:
+        _crd_cache.extend(load_crds(ISTIO_CRDS_FILE, ISTIO_CRD_NAMES))
+    return copy.deepcopy(_crd_cache)
+
+
+def namespace(name: str, labels: Optional[dict] = None) -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels or {}}}
+
+
+def node(name: str, kernel: str = "6.6.31-1.al8.x86_64", labels: Optional[dict] = None) -> dict:
+    """A Node as a kubelet registers it (nodeInfo complete: the typed client requires every field)."""
+    machine = hashlib.md5(name.encode()).hexdigest()
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                                                  "kubernetes.io/arch": "amd64", **(labels or {})}},
+            "status": {"nodeInfo": {
+                "kernelVersion": kernel, "kubeletVersion": "v1.30.3", "kubeProxyVersion": "v1.30.3",
+                "architecture": "amd64", "operatingSystem": "linux", "osImage": "Alibaba Cloud Linux 3",
+                "containerRuntimeVersion": "containerd://1.6.28", "machineID": machine,
+                "systemUUID": str(uuid.UUID(machine)), "bootID": str(uuid.uuid5(uuid.NAMESPACE_DNS, name))},
+                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}}
+
+
+def istiod_service(name: str, istio_namespace: str = "istio-system", xds_port: int = 15012) -> dict:
+    ports = [{"name": "https-dns", "port": 15012 if xds_port == 15012 else xds_port, "protocol": "TCP"},
+             {"name": "grpc-xds", "port": 15010, "protocol": "TCP"}]
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": istio_namespace},
+            "spec": {"selector": {"app": "istiod"}, "ports": ports}}
+
+
+def app_pod(name: str, ns: str, phase: str = "Running", annotated: bool = False, **spec: Any) -> dict:
+    annotations = {"kmesh.net/redirection": "enabled"} if annotated else {}
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": name}, "annotations": annotations},
+            "spec": {"containers": [{"name": "app", "image": "fortio/fortio"}], **spec},
+            "status": {"phase": phase}}
+
+
+def seeded_server(with_istio: bool = True, istiod_names: tuple[str, ...] = ("istiod-1-22-6",)) -> StandinApiServer:
+    """An ASM-like cluster: istio-system with istiod revision Services, two nodes."""
+    server = StandinApiServer(crds=istio_crds() if with_istio else [])
+    server.put(namespace("istio-system"))
+    for name in istiod_names:
+        server.put(istiod_service(name))
+    server.put(node("node-a", "5.10.134-16.3.al8.x86_64"))
+    server.put(node("node-b", "6.6.31-1.al8.x86_64"))
+    return server
+
+
+# -- pytest fixtures: a running stand-in API server and the CLI run in-process ------------------
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@dataclass
+class StandinCluster:
+    server: StandinApiServer
+    kubeconfig: Path
+    capsys: Any
+
+    def kmeshctl(self, *args: str) -> CliResult:
+        """Run `kmeshctl --kubeconfig <stand-in> ARGS` through kmeshctl.cli.main, in-process."""
+        from kmeshctl.cli import main
+
+        self.capsys.readouterr()
+        saved = sys.argv
+        sys.argv = ["kmeshctl", "--kubeconfig", str(self.kubeconfig), *args]
+        try:
+            main()
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        finally:
+            sys.argv = saved
+        captured = self.capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+
+def start_cluster(tmp_path: Path, capsys: Any, server: StandinApiServer) -> StandinCluster:
+    server.start()
+    return StandinCluster(server, server.write_kubeconfig(tmp_path / "kubeconfig"), capsys)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, capsys: Any, monkeypatch: Any):
+    """An ASM-like stand-in cluster (Istio CRDs, one istiod revision, two nodes)."""
+    monkeypatch.setenv("COLUMNS", "200")  # rich tables unwrapped in captured output
+    running = start_cluster(tmp_path, capsys, seeded_server())
+    yield running
+    running.server.stop()
+
+
+@pytest.fixture
+def make_cluster(tmp_path: Path, capsys: Any, monkeypatch: Any):
+    """Factory for stand-in clusters seeded differently (no Istio, several istiods, ...)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    started: list[StandinCluster] = []
+
+    def make(**seed: Any) -> StandinCluster:
+        home = tmp_path / f"cluster{len(started)}"
+        home.mkdir()
+        running = start_cluster(home, capsys, seeded_server(**seed))
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        running.server.stop()
