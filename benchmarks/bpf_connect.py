@@ -151,11 +151,10 @@ def print_results(results: dict[int, dict[str, dict[str, float]]]) -> None:
               f"connect ({prog['runs']} runs)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--connects", type=int, default=2000, help="connects per scenario per round")
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+def run(connects: int, rounds: int, counts: tuple[int, ...] = (10, 5000),
+        per_service: int = 20) -> dict[int, dict[str, dict[str, float]]]:
+    """Results per number of services loaded (``counts``, ascending: each load adds to the
+    previous one), everything created removed at the end."""
     tag = secrets.token_hex(3)
     root = ensure_cgroup2()
     bpf_fs = Path(f"/sys/fs/bpf/kmbench-{tag}")
@@ -178,15 +177,10 @@ def main() -> None:
         with DataplaneMaps(bpf_fs) as maps:
             ids = IdRegistry(maps)
             maps.enroll(client.netns_cookie())
-            load_services(maps, ids, server.ip, 10, 20)
-            results[10] = run_scenarios(client, baseline_client, server, args.connects,
-                                        args.rounds, bpf_fs)
-            load_services(maps, ids, server.ip, 5000, 20)
-            results[5000] = run_scenarios(client, baseline_client, server, args.connects,
-                                          args.rounds, bpf_fs)
-        print(f"connect() latency, {args.rounds} rounds x {args.connects} connects per scenario; "
-              "ratio = median / baseline median")
-        print_results(results)
+            for count in counts:
+                load_services(maps, ids, server.ip, count, per_service)
+                results[count] = run_scenarios(client, baseline_client, server, connects, rounds, bpf_fs)
+        return results
     finally:
         BPF_STATS.write_text(stats_before)
         if server_proc is not None:
@@ -197,6 +191,17 @@ def main() -> None:
         for cgroup in (attached, plain):
             if cgroup.exists():
                 cgroup.rmdir()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connects", type=int, default=2000, help="connects per scenario per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    results = run(args.connects, args.rounds)
+    print(f"connect() latency, {args.rounds} rounds x {args.connects} connects per scenario; "
+          "ratio = median / baseline median")
+    print_results(results)
 
 
 if __name__ == "__main__":

@@ -239,6 +239,7 @@ class MapSync:
         workloads = set(self.cache.workloads)
         stale_services = [sid for sid in self.mirror.services if self._name(sid, IdKind.SERVICE) not in services]
         stale_backends = [bid for bid in self.mirror.backends if self._name(bid, IdKind.BACKEND) not in workloads]
+        self._allocate_ids(services, workloads)
         plan = Plan()
         self._plan_backends(plan, workloads)
         self._plan_services(plan, services)
@@ -290,12 +291,19 @@ class MapSync:
             if id_ not in used and name not in self.cache.services and name not in self.cache.workloads:
                 self.ids.release(name, kind)
 
+    def _allocate_ids(self, services: Iterable[str], workloads: Iterable[str]) -> None:
+        """Ids for what is about to be planned, persisted in batches, not one write per name."""
+        self.ids.allocate(IdKind.SERVICE, sorted(services))
+        self.ids.allocate(IdKind.BACKEND, sorted(workloads))
+
     # ----- incremental ------------------------------------------------------------------
 
     def _apply_delta(self, delta: CacheDelta) -> None:
         changed_workloads = [c.new or c.old for c in delta.workloads.values()]
         locality_changed = self._learn_locality(changed_workloads)
         services, workloads = self._affected(delta, locality_changed)
+        self._allocate_ids({k for k in services if k in self.cache.services},
+                           {u for u in workloads if u in self.cache.workloads})
         plan = Plan()
         self._plan_backends(plan, {u for u in workloads if u in self.cache.workloads})
         self._plan_services(plan, {k for k in services if k in self.cache.services})
