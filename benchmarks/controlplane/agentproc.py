@@ -45,22 +45,23 @@ def current_code() -> Code:
     return Code("current", REPO_ROOT, _describe("HEAD") + (" + uncommitted changes" if _dirty() else ""))
 
 
-def export_ref(ref: str, dest: Path) -> Code:
+def export_ref(ref: str, dest: Path, label: str) -> Code:
     """Copy of the code at git ``ref`` (package, BPF sources, templates) under ``dest``."""
     dest.mkdir(parents=True)
     archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", "--format=tar", ref, *CODE_DIRS],
                              capture_output=True, check=False)
     if archive.returncode != 0:
-        raise SystemExit(f"--baseline-ref {ref}: git archive failed: {archive.stderr.decode().strip()}")
+        raise SystemExit(f"git ref {ref}: git archive failed: {archive.stderr.decode().strip()}")
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(dest)  # our own repository's archive
-    return Code("baseline", dest, _describe(ref))
+    return Code(label, dest, _describe(ref))
 
 
 def _describe(ref: str) -> str:
     out = subprocess.run(["git", "-C", str(REPO_ROOT), "log", "-1", "--format=%h %s", ref],
                          capture_output=True, text=True, check=False)
-    return out.stdout.strip() or ref
+    text = out.stdout.strip() or ref
+    return text if len(text) <= 72 else text[:71] + "…"
 
 
 def _dirty() -> bool:

@@ -63,6 +63,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--sizes", default="100,1000,5000", help="services for the first sync")
     p.add_argument("--endpoints", type=int, default=20, help="endpoints per service")
     p.add_argument("--repeats", type=int, default=1, help="first-sync runs per size and code version")
+    p.add_argument("--code-ref", help="run the code of this git ref (default: this checkout as it is)")
     p.add_argument("--baseline-ref", help="also run the first sync with the code of this git ref")
     p.add_argument("--churn-services", type=int, default=1000, help="services loaded during churn")
     p.add_argument("--churn-changes", type=int, default=200)
@@ -151,6 +152,13 @@ def run_connect(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def exported(scratch: Scratch, ref: str, label: str) -> Code:
+    """The code of git ``ref`` in the run's scratch directory, removed at the end."""
+    dest = scratch.workdir / label
+    scratch.on_exit(lambda: shutil.rmtree(dest, ignore_errors=True))
+    return export_ref(ref, dest, label)
+
+
 def main(argv: list[str]) -> None:
     args = parse_args(argv)
     if os.geteuid() != 0:
@@ -161,11 +169,9 @@ def main(argv: list[str]) -> None:
                                         "machine": machine(), "load_start": load_average(),
                                         "note": args.note, "how": HOW, "args": _jsonable(vars(args))}}
     with Scratch(args.run_id) as scratch:
-        codes = [current_code()]
+        codes = [exported(scratch, args.code_ref, "current") if args.code_ref else current_code()]
         if args.baseline_ref:
-            baseline_dir = scratch.workdir / "baseline"
-            scratch.on_exit(lambda: shutil.rmtree(baseline_dir, ignore_errors=True))
-            codes.append(export_ref(args.baseline_ref, baseline_dir))
+            codes.append(exported(scratch, args.baseline_ref, "baseline"))
         results["meta"]["code"] = {c.label: c.ref for c in codes}
         if "sync" in args.parts:
             results["sync"] = run_sync(scratch, codes, args)
