@@ -19,7 +19,7 @@ from kubernetes import config as k8s_config
 from kubernetes import watch
 from kubernetes.client.rest import ApiException
 
-from standin import TOKEN, StandinApiServer, namespace
+from standin import TOKEN, StandinApiServer, namespace, node
 
 
 def pod(name: str, ns: str = "ns", node: str = "node-1", **labels: str) -> dict:
@@ -234,3 +234,36 @@ def test_history_is_bounded_like_etcd(api) -> None:
     recent = str(server.revision - 3)
     events = list(watch.Watch().stream(core.list_namespaced_pod, "ns", resource_version=recent, timeout_seconds=1))
     assert [e["object"].metadata.name for e in events] == ["p7", "p8", "p9"]
+
+
+def test_controllers_objects_arrive_as_events_the_typed_client_accepts(api) -> None:
+    server, core = api
+    server.deployment_controller, server.controller_delay = "ready", 0.0
+    server.put(node("node-1"))
+    since = core.list_namespaced_pod("ns").metadata.resource_version
+    labels = {"app": "web"}
+    server.put({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "ns"},
+                "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                         "template": {"metadata": {"labels": labels},
+                                      "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}})
+    events = list(watch.Watch().stream(core.list_namespaced_pod, "ns", resource_version=since, timeout_seconds=1))
+    pods = {e["object"].metadata.name for e in events}
+    assert len(pods) == 2
+    for name in pods:  # the kubelet's part: created Pending on the node, then Running with an IP
+        mine = [e for e in events if e["object"].metadata.name == name]
+        assert [e["type"] for e in mine] == ["ADDED", "MODIFIED"]
+        assert mine[0]["object"].spec.node_name == "node-1"
+        running = mine[1]["object"]
+        assert running.status.phase == "Running" and running.status.pod_ip
+        assert running.status.container_statuses[0].image_id.startswith("nginx@sha256:")
+        assert running.metadata.owner_references[0].kind == "ReplicaSet"
+    apps = k8s.AppsV1Api(core.api_client)
+    assert apps.read_namespaced_deployment("web", "ns").status.ready_replicas == 2
+    [replicaset] = apps.list_namespaced_replica_set("ns").items
+    assert replicaset.metadata.labels["pod-template-hash"] in replicaset.metadata.name
+    assert core.read_node("node-1").status.node_info.kernel_version
+    since = core.list_namespaced_pod("ns").metadata.resource_version
+    apps.delete_namespaced_deployment("web", "ns")  # the garbage collector takes the rest
+    events = list(watch.Watch().stream(core.list_namespaced_pod, "ns", resource_version=since, timeout_seconds=1))
+    assert sorted((e["type"], e["object"].metadata.name) for e in events) == sorted(("DELETED", p) for p in pods)
+    assert apps.list_namespaced_replica_set("ns").items == []

@@ -53,7 +53,6 @@ class ExecOptions:
 
 def exec_options(query: dict[str, list[str]], pod: dict) -> ExecOptions:
     """Validate an exec request as the API server does (before any upgrade)."""
-    name = pod["metadata"]["name"]
     first = {k: v[0] for k, v in query.items()}
     options = ExecOptions(query.get("command", []), _container(first.get("container", ""), pod),
                           parse_bool(first.get("stdin")), parse_bool(first.get("stdout")),
