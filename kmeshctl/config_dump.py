@@ -43,7 +43,7 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int) -> Any:
     try:
         forward = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
     except Exception as err:  # noqa: BLE001 - ApiException (handshake refused) and transport errors alike
-        raise KmeshctlError(f"cannot port-forward to {namespace}/{pod}:{port} ({_handshake_problem(err)}): check "
+        raise KmeshctlError(f"cannot port-forward to {namespace}/{pod}:{port} ({kube.stream_refusal(err)}): check "
                             f"the pod name (kubectl -n {namespace} get pods) and your access") from err
     try:
         sock = forward.socket(port)
@@ -62,21 +62,6 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int) -> Any:
     if status != 200:
         raise KmeshctlError(f"agent {namespace}/{pod} answered {status}: {_error_text(body)}")
     return json.loads(body)
-
-
-def _handshake_problem(err: BaseException) -> str:
-    """One line from a refused WebSocket upgrade: the status and the API's Status message
-    (the client's own text spans lines with every header)."""
-    refused = err.__context__ or err.__cause__
-    code = getattr(refused, "status_code", None)
-    if code is None:
-        return " ".join(str(err).split())[:200]
-    body = getattr(refused, "resp_body", None) or b""
-    try:
-        message = json.loads(body).get("message", "")
-    except (ValueError, AttributeError):
-        message = getattr(refused, "status_message", "") or ""
-    return f"the API server answered {code}: {' '.join(str(message).split())}"
 
 
 def fetch(path: str, pod: Optional[str], namespace: str, port: int) -> Any:

@@ -7,12 +7,13 @@ a moment that the demo cannot observe from outside, hence a settle time."""
 from __future__ import annotations
 
 import copy
+import json
 import time
 from typing import Callable, Iterator, Optional
 
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.kube import KubeClient, connect_reachable, core_v1_api
+from kmeshctl.kube import KubeClient, connect_reachable, core_v1_api, stream_refusal
 from kmeshctl.precheck import parse_server_version
 from kmeshctl.rollout import pod_state, selector_string
 from kmeshctl.validate import supported_kubernetes_versions
@@ -21,6 +22,7 @@ POD_READY_TIMEOUT_S = 300.0
 POLL_S = 1.0
 SETTLE_S = 3.0  # istiod -> waypoint propagation of a VirtualService change
 VS_API = "networking.istio.io/v1alpha3"
+ERROR_CHANNEL = 3  # exec's status channel: a Status once the command ended
 CLIENT_APP = "netutils"
 
 
@@ -30,6 +32,18 @@ def reachable_cluster() -> tuple[Optional[KubeClient], str]:
         return connect_reachable(), ""
     except KmeshctlError as err:
         return None, str(err)
+
+
+def _check_exit(status_json: str, command: str, where: str) -> None:
+    """Raise when the exec'd command did not succeed (its Status on the error channel)."""
+    try:
+        status = json.loads(status_json) if status_json else {}
+    except ValueError:
+        status = {"status": "Failure", "message": status_json}
+    if status.get("status", "Success") != "Success":
+        message = " ".join(str(status.get("message", "")).split())
+        raise KmeshctlError(f"{command} in pod {where} failed: {message}; check that the pod has sh "
+                            "and curl (the example's netutils image has both)")
 
 
 def validation_version(client: KubeClient) -> str:
@@ -131,9 +145,14 @@ class ClusterTarget:
         """`kubectl exec` the loop in the client pod, yielding its output line by line."""
         from kubernetes.stream import stream
 
-        response = stream(self._core_api().connect_get_namespaced_pod_exec, self._client_pod,
-                          self._client_namespace, command=argv, stdout=True, stderr=True,
-                          stdin=False, tty=False, _preload_content=False)
+        where = f"{self._client_namespace}/{self._client_pod}"
+        try:
+            response = stream(self._core_api().connect_get_namespaced_pod_exec, self._client_pod,
+                              self._client_namespace, command=argv, stdout=True, stderr=True,
+                              stdin=False, tty=False, _preload_content=False)
+        except Exception as err:  # noqa: BLE001 - ApiException (upgrade refused) and transport errors
+            raise KmeshctlError(f"cannot exec in pod {where} ({stream_refusal(err)}): check that it runs "
+                                "and that you may create pods/exec") from err
         buffer = ""
         try:
             while response.is_open():
@@ -144,6 +163,7 @@ class ClusterTarget:
                     yield from lines
             buffer += response.read_stdout() if response.peek_stdout() else ""
             yield from buffer.splitlines()
+            _check_exit(response.read_channel(ERROR_CHANNEL), argv[0], where)
         finally:
             response.close()
 

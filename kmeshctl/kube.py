@@ -130,6 +130,21 @@ def core_v1_api() -> k8s.CoreV1Api:
     return k8s.CoreV1Api(k8s.ApiClient(load_configuration()))
 
 
+def stream_refusal(err: BaseException) -> str:
+    """One line from a failed exec / port-forward WebSocket upgrade: the HTTP status and the
+    API's Status message (the client's own text spans lines with every response header)."""
+    refused = err.__context__ or err.__cause__
+    code = getattr(refused, "status_code", None)
+    if code is None:
+        return " ".join(str(err).split())[:200]
+    body = getattr(refused, "resp_body", None) or b""
+    try:
+        message = json.loads(body).get("message", "")
+    except (ValueError, AttributeError):
+        message = getattr(refused, "status_message", "") or ""
+    return f"the API server answered {code}: {' '.join(str(message).split())}"
+
+
 class KubeClient:
     """A thin JSON client: one method per API verb the commands use."""
 

@@ -20,7 +20,7 @@ from kmeshctl import kube
 from kmeshctl.demo_cluster import ClusterTarget
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.kube import KubeClient, connect
-from standin import StandinApiServer, istio_crds, namespace, node
+from standin import HostNetworkBackend, StandinApiServer, istio_crds, namespace, node
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "fortio"
 VS_API = "networking.istio.io/v1alpha3"
@@ -105,3 +105,26 @@ def test_target_cluster_without_a_cluster_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("Error: --target cluster: cannot load kubeconfig")
+
+
+def test_the_loop_runs_through_exec_and_a_failing_command_is_an_error(cluster) -> None:
+    server, client = cluster()
+    target = ClusterTarget(client, _documents(), ("default", "fortio"), settle_s=0, ready_timeout_s=10)
+    target.prepare(lambda _: None)
+    server.back_pod("default", target._client_pod, HostNetworkBackend())  # harmless commands only
+    assert list(target.run_loop(["sh", "-c", "echo 1 0 200 1; printf '2 0 200 2'"])) == ["1 0 200 1", "2 0 200 2"]
+    with pytest.raises(KmeshctlError, match=r"^sh in pod default/netutils-\S+ failed: command terminated with "
+                                            r"non-zero exit code: .*exit code 4; check"):
+        list(target.run_loop(["sh", "-c", "echo partial; exit 4"]))
+
+
+def test_an_exec_the_cluster_refuses_is_one_line(cluster, tmp_path: Path) -> None:
+    server, _ = cluster()  # its pods are ready, but nothing runs them: no exec possible
+    kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig-cli")
+    result = subprocess.run([sys.executable, "-m", "kmeshctl", "--kubeconfig", str(kubeconfig), "demo",
+                             "traffic-shift", "--target", "cluster", "--requests", "3"],
+                            capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: cannot exec in pod default/netutils-")
+    assert 'the API server answered 400: unable to upgrade connection: container not found ("netutils")' in last
