@@ -88,7 +88,8 @@ def _speedup_lines(rows: list[dict[str, Any]]) -> list[str]:
         out.append(f"- {services:,} services: push -> ready {_f(base['push_to_ready_s'], 2)} s (baseline) -> "
                    f"{_f(r['push_to_ready_s'], 2)} s (current), {_pct(r['push_to_ready_s'], base['push_to_ready_s'])}; "
                    f"agent VmHWM {_f(base['agent_hwm_mib'], 0)} -> {_f(r['agent_hwm_mib'], 0)} MiB")
-    return (["Current vs baseline (medians):", ""] + out + [""]) if out else []
+    return (["Current vs baseline (medians; `git diff BASELINE CURRENT -- kmeshctl bpf` shows what "
+             "differs):", ""] + out + [""]) if out else []
 
 
 def _churn_section(c: dict[str, Any]) -> list[str]:
@@ -122,7 +123,10 @@ def _connect_section(c: dict[str, Any]) -> list[str]:
             f"| {large:,} | {_f(c['vip_median_us']['large'], 1)} | {_f(c['vip_p99_us']['large'], 1)} | "
             f"{_f(c['no_hook_median_us']['large'], 1)} | {_f(c['prog_ns_per_run']['large'], 0)} |",
             f"| ratio {large:,} / {small:,} | {_f(c['ratio_vip_median'], 2)}x | {_f(c['ratio_vip_p99'], 2)}x | | "
-            f"{_f(c['ratio_prog_ns'], 2)}x |", ""]
+            f"{_f(c['ratio_prog_ns'], 2)}x |", "",
+            f"The sizes run one after the other ({small:,} services first, then the maps are filled up to "
+            f"{large:,}), so drift of the machine shows in the ratio; scenarios alternate within each size. "
+            "The in-kernel time of the hook is the steadiest of these numbers.", ""]
 
 
 def _f(value: Optional[float], digits: int) -> str:
