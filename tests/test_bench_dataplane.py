@@ -16,7 +16,7 @@ from kmeshctl.bench import report
 from kmeshctl.bench.capture import InboundCapture, OutboundCapture
 from kmeshctl.bench.dataplane import BenchConfig, RunRecord, run_dataplane
 from kmeshctl.bench.envoy import bootstrap
-from kmeshctl.bench.procs import BenchError
+from kmeshctl.bench.procs import BENCH_NICE, BenchError, pinned
 from kmeshctl.bench.topology import NAME_PREFIX, CpuPlan, PATHS, envoy_roles, leftover_run_ids
 from kmeshctl.bench.wrk import LOADS, WrkResult, parse_wrk_output
 
@@ -115,6 +115,18 @@ def test_waypoint_reads_proxy_v2_and_the_ambient_stand_in_sends_it(tmp_path: Pat
     cluster = ztunnel["static_resources"]["clusters"][0]
     assert cluster["transport_socket"]["typed_config"]["config"] == {"version": "V2"}
     assert waypoint["admin"]["address"]["pipe"]["path"] == str(tmp_path / "a.sock")
+
+
+@pytest.mark.root
+def test_bench_processes_run_pinned_at_high_priority_with_their_own_pid() -> None:
+    probe = ("import json, os; print(json.dumps([os.getpid(), os.nice(0), "
+             "sorted(os.sched_getaffinity(0)), open('/proc/self/autogroup').read().split()[-1]]))")
+    proc = subprocess.Popen(pinned([sys.executable, "-c", probe], "0"), stdout=subprocess.PIPE,
+                            text=True)
+    out, _ = proc.communicate(timeout=30)
+    pid, nice, cpus, autogroup_nice = json.loads(out)
+    assert pid == proc.pid  # CPU accounting reads /proc/<pid of the Popen>
+    assert (nice, cpus, int(autogroup_nice)) == (BENCH_NICE, [0], BENCH_NICE)
 
 
 def test_capture_rules_exempt_the_proxy_uid() -> None:

@@ -26,7 +26,7 @@ from kmeshctl.bench.capture import (InboundCapture, OutboundCapture, apply_captu
                                     flush_connections, remove_capture)
 from kmeshctl.bench.envoy import EnvoyProxy, EnvoyRole, start_envoy, wait_ready
 from kmeshctl.bench.nginx import SERVER_PORT, start_nginx
-from kmeshctl.bench.procs import (PROXY_UID, BenchError, BenchProcess, require_tool,
+from kmeshctl.bench.procs import (BENCH_NICE, PROXY_UID, BenchError, BenchProcess, require_tool,
                                   tcp_port_open, wait_until)
 from kmeshctl.podnet import Pod, PodNetwork
 
@@ -54,7 +54,8 @@ class CpuPlan:
 
     def describe(self) -> str:
         return (f"wrk pinned to CPU {self.client}; nginx and every Envoy pinned to CPU "
-                f"{self.mesh} (taskset, inherited by all threads)")
+                f"{self.mesh} (taskset, inherited by all threads); all of them at nice "
+                f"{BENCH_NICE}, each in its own session and autogroup")
 
 
 def parse_cpu_list(text: str) -> set[int]:
