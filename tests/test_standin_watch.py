@@ -154,6 +154,16 @@ def test_a_compacted_version_gets_410_gone_and_the_client_relists(api) -> None:
     assert [(e["type"], e["object"].metadata.name) for e in events] == [("ADDED", "b")]
 
 
+def test_an_open_watch_keeps_its_events_through_a_compaction(api) -> None:
+    server, _ = api
+    stream = RawWatch(server, f"/api/v1/namespaces/ns/pods?watch=1&timeoutSeconds=1&resourceVersion={server.revision}")
+    for name in ("a", "b", "c"):
+        server.put(pod(name))
+    server.compact()  # what the watch was handed stays its own, as in the real watch cache
+    assert [e["object"]["metadata"]["name"] for e in stream.rest()] == ["a", "b", "c"]
+    stream.close()
+
+
 def test_bookmarks_carry_only_the_version_and_keep_a_quiet_watch_resumable(api) -> None:
     server, _ = api
     server.bookmark_interval = 0.3

@@ -22,8 +22,9 @@ and its node agent use. One module per concern:
 
 Simplifications, on purpose: lists in apply are atomic (no merge keys), custom resources
 are not validated against their CRD schema, strategic merge patch is handled as merge
-patch, pods are deleted at once (no grace period), a watch from a future
-resourceVersion simply waits for it.
+patch, lists are not paginated (limit/continue are not served), pods are deleted at once
+(no grace period), a watch from a future resourceVersion simply waits for it, and there
+is no RBAC beyond the access-review answers.
 """
 
 from .controllers import IpAllocator

@@ -49,25 +49,30 @@ class Expired(Exception):
 
 
 class EventLog:
-    """The change history watches read from, with etcd-like compaction."""
+    """The change history watches read from, with etcd-like compaction.
+
+    A new watch from a revision below `compacted` gets 410 Gone. Watches already open keep
+    receiving every event (the real watch cache has already handed them over), unless a
+    watch falls so far behind that events it has not read leave memory (`history_limit`):
+    then its stream ends, as the real server ends a watcher that cannot keep up."""
 
     def __init__(self, history_limit: int = 1000) -> None:
         self.history_limit = history_limit
         self.cond = threading.Condition()
         self.events: deque[Event] = deque()
-        self.compacted = 0  # events at or below this revision are gone
+        self.compacted = 0  # a watch from before this revision gets 410 Gone
+        self.trimmed = 0  # events at or below this revision are gone from memory
 
     def append(self, event: Event) -> None:
         with self.cond:
             self.events.append(event)
             while len(self.events) > self.history_limit:
-                self.compacted = self.events.popleft().revision
+                self.trimmed = self.events.popleft().revision
+                self.compacted = max(self.compacted, self.trimmed)
             self.cond.notify_all()
 
     def compact(self, revision: int) -> None:
         with self.cond:
-            while self.events and self.events[0].revision <= revision:
-                self.events.popleft()
             self.compacted = max(self.compacted, revision)
 
     def check_available(self, revision: int) -> None:
@@ -101,7 +106,8 @@ class DropConnection(Exception):
 @dataclass
 class WatchSession:
     """One watch request. `end` is set to "clean" or "abrupt" to end it from outside;
-    `outcome` says how it ended ("expired" for a 410, "timeout", "clean", "abrupt")."""
+    `outcome` says how it ended ("expired" for a 410, "timeout", "clean", "abrupt",
+    "too slow", "client-gone")."""
 
     path: str
     request: WatchRequest
@@ -178,6 +184,9 @@ def stream(log: EventLog, session: WatchSession, start: int, initial: list[dict]
                 wake = min(deadline, next_bookmark if request.bookmarks else deadline)
                 log.cond.wait(max(0.0, wake - time.monotonic()))
                 pending = log.after(seen)
+            if seen < log.trimmed:  # fell behind what memory holds: end, the client resumes (410)
+                session.outcome = "too slow"
+                return
         for event in pending:
             seen = event.revision
             converted = convert(event, request)
