@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -159,9 +160,12 @@ def test_cluster_demo_execs_curl_in_the_real_netutils_pod_through_ebpf_and_envoy
     assert delta[f"cluster.{V1}.upstream_rq_total"] + delta[f"cluster.{V2}.upstream_rq_total"] == total
     assert delta[f"cluster.{V1}.upstream_rq_total"] == first["counts"]["1"] + change["counts"].get("1", 0)
 
-    # The demo put the VirtualService back, and that reached the waypoint too.
+    # The demo put the VirtualService back, and that reaches the waypoint too.
     vs = api.get("networking.istio.io/v1alpha3", "VirtualService", "fortio", "default")
     assert [r["weight"] for r in vs["spec"]["http"][0]["route"]] == [90, 10]
+    deadline = time.monotonic() + 20
+    while istiod.pushed[-1] != [90, 10] and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert istiod.pushed == [[90, 10], [0, 100], [90, 10]] and istiod.errors == []
     routes = {c["name"]: c for c in admin.route_configs()}
     assert route_weights(routes[f"inbound-vip|80|http|{FQDN}"]) == {V1: 90, V2: 10}
