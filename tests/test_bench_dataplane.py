@@ -100,7 +100,9 @@ def test_wrk_result_line_is_parsed() -> None:
 
 
 def test_only_paced_loads_define_a_think_time() -> None:
-    assert "function delay()\n  return 3\nend" in LOADS["paced-1k"].lua_script()
+    # mean 3 ms, drawn from 0..6 ms so that connections do not move in lockstep
+    assert "function delay()\n  return math.random(0, 6)\nend" in LOADS["paced-1k"].lua_script()
+    assert "math.randomseed(" in LOADS["paced-4k"].lua_script()
     assert "delay" not in LOADS["max-64"].lua_script()
     assert "latency:percentile(99)" in LOADS["max-64"].lua_script()
 

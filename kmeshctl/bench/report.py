@@ -17,8 +17,9 @@ BASELINE = "direct"
 NOTES = (
     "Load generator: wrk 4.1 (wrk2 is not packaged for this Debian). It does not correct for "
     "coordinated omission. Paced loads approximate a rate with per-connection think time "
-    "(wrk `delay()`), so a slower path is offered a slightly lower rate; the achieved rate "
-    "is in the table. Latency is measured from the write of a request to its response, 1 us "
+    "(wrk `delay()`, drawn uniformly from 0 to twice the mean so that connections do not "
+    "arrive in lockstep bursts), so a slower path is offered a slightly lower rate; the "
+    "achieved rate is in the table. Latency is measured from the write of a request to its response, 1 us "
     "resolution, keep-alive HTTP/1.1, one wrk thread.",
     "ambient-style uses Envoy TCP proxies as stand-ins for ztunnel (no ztunnel here, no HBONE, "
     "no mTLS); they run in the client and server pods' network namespaces like ztunnel's "

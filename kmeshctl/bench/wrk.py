@@ -2,9 +2,13 @@
 corrects for coordinated omission, is not packaged here).
 
 Loads are keep-alive HTTP/1.1 from one wrk thread. "Paced" loads approximate a fixed
-rate with wrk's per-connection think time (``delay()``: each connection waits
-``think_ms`` after every response), so the offered rate is about
-``connections / (think_ms + latency)``; the achieved rate is reported. Closed-loop loads
+rate with wrk's per-connection think time (``delay()``: each connection waits after every
+response), so the offered rate is about ``connections / (think_ms + latency)``; the
+achieved rate is reported. The think time is drawn uniformly from 0..2 x ``think_ms``
+(mean ``think_ms``; a fixed seed, so every path gets the same sequence): with a constant
+one the connections stayed in lockstep, and paced-4k's 64 connections arrived as bursts of
+64 requests every ~15 ms, so every path's latency was mostly queueing behind its own
+burst instead of the cost of the path at 4,000 req/s. Closed-loop loads
 send the next request as soon as the previous one returns (maximum throughput).
 Latency is measured by wrk from the write of a request to its response, at 1 us
 resolution; the think time is not part of it. Not corrected for coordinated omission.
@@ -40,11 +44,20 @@ end
 """.replace("RESULT_TAG", RESULT_TAG)
 
 
+PACING_SEED = 1
+PACING = """\
+math.randomseed({seed})
+function delay()
+  return math.random(0, {max_ms})
+end
+"""
+
+
 @dataclass(frozen=True)
 class LoadSpec:
     name: str
     connections: int
-    think_ms: int  # 0: closed loop
+    think_ms: int  # mean think time; 0: closed loop
     description: str
 
     @property
@@ -52,13 +65,13 @@ class LoadSpec:
         return self.think_ms > 0
 
     def lua_script(self) -> str:
-        pacing = f"function delay()\n  return {self.think_ms}\nend\n" if self.paced else ""
+        pacing = PACING.format(seed=PACING_SEED, max_ms=2 * self.think_ms) if self.paced else ""
         return pacing + DONE_FUNCTION
 
 
 LOADS: dict[str, LoadSpec] = {spec.name: spec for spec in (
-    LoadSpec("paced-1k", 4, 3, "4 connections, 3 ms think time: about 1,000 req/s"),
-    LoadSpec("paced-4k", 64, 15, "64 connections, 15 ms think time: about 4,000 req/s"),
+    LoadSpec("paced-1k", 4, 3, "4 connections, 3 ms mean think time: about 1,000 req/s"),
+    LoadSpec("paced-4k", 64, 15, "64 connections, 15 ms mean think time: about 4,000 req/s"),
     LoadSpec("closed-4", 4, 0, "4 connections, closed loop"),
     LoadSpec("max-64", 64, 0, "64 connections, closed loop: maximum throughput"),
 )}
