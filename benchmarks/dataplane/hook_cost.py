@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import re
 import ipaddress
+import os
 import resource
 import secrets
 import shutil
@@ -89,8 +90,11 @@ def bpf_source(directory: Path | None) -> Iterator[None]:
 def export_bpf(rev: str, into: Path) -> Path:
     """bpf/ as it was at git revision ``rev``."""
     archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", rev, "bpf"],
-                             capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+                             capture_output=True)
+    if archive.returncode != 0:
+        raise SystemExit(f"--baseline {rev}: not a revision with bpf/ in {REPO_ROOT} "
+                         f"({archive.stderr.decode().strip()}); give e.g. HEAD~1")
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
     return into / "bpf"
 
 
@@ -223,16 +227,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.repeats < 1 or args.duration < 1:
         parser.error("--repeats and --duration must be >= 1")
+    if os.geteuid() != 0:
+        parser.error("needs root (netns, cgroups, BPF): run it with sudo")
     bench = HookBench(secrets.token_hex(3))
     try:
+        baseline = export_bpf(args.baseline, bench.workdir) if args.baseline else None
         server = bench.up()
         client = bench.client_with_hook("client", None)
         vip_url = f"http://{VIP}:{SERVER_PORT}/"
         variants = [Variant("direct", client, f"http://{server.ip}:{SERVER_PORT}/"),
                     Variant("hook", client, vip_url)]
-        if args.baseline:
-            source = export_bpf(args.baseline, bench.workdir)
-            base_client = bench.client_with_hook("client-base", source)
+        if baseline is not None:
+            base_client = bench.client_with_hook("client-base", baseline)
             variants.append(Variant(f"hook@{args.baseline}", base_client, vip_url))
         report(variants, run(bench, variants, args.repeats, args.duration))
         if args.profile:
