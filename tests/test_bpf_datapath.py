@@ -3,6 +3,7 @@ to this run's cgroup, real TCP from a process in the client pod's cgroup and net
 
 from __future__ import annotations
 
+import ctypes
 import ipaddress
 import json
 import os
@@ -294,35 +295,87 @@ print(sock.recv(100).decode().strip(), flush=True)
 """
 
 
+class SteppedClient:
+    """One connection from the client pod, sending when told; ``local`` is its address."""
+
+    def __init__(self, env: Env, host: str, port: int) -> None:
+        self.proc = env.net.pods["client"].popen(
+            [sys.executable, "-c", STEPPED_CLIENT, host, str(port)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        self.local = tuple(json.loads(self.stdout.readline()))
+
+    def send(self, payload: str) -> None:
+        self.stdin.write(payload + "\n")
+        self.stdin.flush()
+        assert self.stdout.readline().strip() == "sent"
+
+    def finish(self) -> str:
+        """Half-close and return the peer's reply."""
+        self.stdin.close()
+        return self.stdout.readline().strip()
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
 @pytest.mark.parametrize("vip", [VIP_WP_PROXY, VIP6_WP_PROXY])
 def test_socket_leaves_the_sockhash_after_its_header(env: Env, vip: str) -> None:
     """Only the first send pays for sk_msg: the socket is tracked from established until
     its header is written, then the rest of the connection takes the plain TCP path."""
-    client, wp = env.net.pods["client"], env.net.pods["wp"]
+    wp = env.net.pods["wp"]
     wp_ip = str(wp.ip) if vip == VIP_WP_PROXY else str(ipv6_of(wp))
-    proc = client.popen([sys.executable, "-c", STEPPED_CLIENT, vip, "80"],
-                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    client = SteppedClient(env, vip, 80)
     try:
-        assert proc.stdin is not None and proc.stdout is not None
-        src, src_port = json.loads(proc.stdout.readline())
+        src, src_port = client.local
         tracked = list(env.maps.socket.keys())
         assert [(str(k.local), k.local_port, str(k.remote), k.remote_port) for k in tracked] == \
             [(src, src_port, wp_ip, PROXY_PORT)]
         for payload in ("first", "second"):
-            proc.stdin.write(payload + "\n")
-            proc.stdin.flush()
-            assert proc.stdout.readline().strip() == "sent"
+            client.send(payload)
             assert list(env.maps.socket.keys()) == []
-        proc.stdin.close()
-        assert proc.stdout.readline().strip() == "ok"
+        assert client.finish() == "ok"
     finally:
-        proc.kill()
-        proc.wait(timeout=10)
+        client.kill()
     data = bytes.fromhex(env.proxy_sink.next_json()["data"])
     header_len = 28 if vip == VIP_WP_PROXY else 52
     assert data[:12] == PPV2_SIGNATURE and data[header_len:] == b"firstsecond"
     if vip == VIP_WP_PROXY:
         assert data[:header_len] == proxy_v2(src, src_port, vip, 80)
+
+
+BPF_ENABLE_STATS = 32  # bpf(2) command: run counts are kept while the returned fd is open
+
+
+def _sockops_runs(env: Env) -> int:
+    fd = bpfsys.obj_get(env.dp.bpf_fs / "km_sockops")
+    try:
+        return bpfsys.prog_info(fd).run_cnt
+    finally:
+        os.close(fd)
+
+
+def test_no_sockops_run_per_packet_after_the_header(env: Env) -> None:
+    """The header-option callback that takes the socket out is switched off with it: later
+    packets of the connection run no BPF program at all."""
+    attr = ctypes.create_string_buffer(16)  # BPF_STATS_RUN_TIME = 0
+    stats_fd = bpfsys.bpf(BPF_ENABLE_STATS, attr, "enable BPF run-time stats")
+    client = SteppedClient(env, VIP_WP_PROXY, 80)
+    try:
+        client.send("first")
+        after_header = _sockops_runs(env)
+        for _ in range(20):
+            client.send("more")
+        after_more = _sockops_runs(env)
+        assert client.finish() == "ok"
+    finally:
+        client.kill()
+        os.close(stats_fd)
+    env.proxy_sink.next_json()
+    assert after_header > 0  # the connection's own callbacks were counted
+    assert after_more == after_header
 
 
 def test_two_hook_generations_back_to_back_rewrite_once(env: Env) -> None:
