@@ -229,6 +229,8 @@ def main() -> None:
         parser.error("--repeats and --duration must be >= 1")
     if os.geteuid() != 0:
         parser.error("needs root (netns, cgroups, BPF): run it with sudo")
+    if args.profile and shutil.which("perf") is None:
+        parser.error("--profile needs perf: apt-get install linux-perf (or leave out --profile)")
     bench = HookBench(secrets.token_hex(3))
     try:
         baseline = export_bpf(args.baseline, bench.workdir) if args.baseline else None
