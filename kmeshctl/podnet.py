@@ -235,30 +235,69 @@ class PodNetwork:
         return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(f"{self.prefix}-"))
 
 
-def _kill_cgroup(cgroup: Path, timeout: float = 5.0) -> None:
-    """Kill every process in a cgroup and remove it."""
+def _kill_cgroup(cgroup: Path) -> None:
+    """Kill every process in a pod's cgroup and remove it."""
+    kill_cgroup_tree(cgroup)
+    remove_cgroup_tree(cgroup)
+
+
+def cgroup_tree_pids(cgroup: Path) -> list[int]:
+    """Processes in a cgroup and all its descendants."""
+    pids: list[int] = []
+    for procs in cgroup.rglob("cgroup.procs"):
+        try:
+            pids += [int(line) for line in procs.read_text().split()]
+        except (FileNotFoundError, ValueError):
+            pass
+    return pids
+
+
+def kill_cgroup_tree(cgroup: Path, timeout: float = 10.0) -> int:
+    """SIGKILL every process in a cgroup and its descendants and wait until the kernel
+    calls the tree empty. Returns how many processes there were."""
     if not cgroup.is_dir():
-        return
+        return 0
+    pids = cgroup_tree_pids(cgroup)
     kill_file = cgroup / "cgroup.kill"
     if kill_file.exists():
         kill_file.write_text("1\n")
     else:
-        for pid in _cgroup_pids(cgroup):
+        for pid in pids:
             _signal_quietly(pid, signal.SIGKILL)
+    _wait_unpopulated(cgroup, timeout)
+    return len(pids)
+
+
+def _wait_unpopulated(cgroup: Path, timeout: float) -> None:
+    # A dying task leaves cgroup.procs before the kernel releases it; until then the
+    # cgroup stays populated and rmdir fails with EBUSY. cgroup.events tells the truth.
     deadline = time.monotonic() + timeout
-    while _cgroup_pids(cgroup) and time.monotonic() < deadline:
+    while _populated(cgroup):
+        if time.monotonic() > deadline:
+            raise PodNetError(f"processes in {cgroup} survive SIGKILL: check "
+                              f"`cat {cgroup}/cgroup.procs` and its sub-cgroups")
         time.sleep(0.02)
+
+
+def _populated(cgroup: Path) -> bool:
     try:
+        return "populated 1" in (cgroup / "cgroup.events").read_text().splitlines()
+    except FileNotFoundError:
+        return False
+
+
+def remove_cgroup_tree(cgroup: Path) -> None:
+    """Remove an empty cgroup and its descendants, deepest first."""
+    if not cgroup.is_dir():
+        return
+    children = sorted((p for p in cgroup.rglob("*") if p.is_dir()),
+                      key=lambda p: len(p.parts), reverse=True)
+    try:
+        for child in children:
+            child.rmdir()
         cgroup.rmdir()
     except OSError as err:
         raise PodNetError(f"cannot remove cgroup {cgroup}: {err}") from err
-
-
-def _cgroup_pids(cgroup: Path) -> list[int]:
-    try:
-        return [int(line) for line in (cgroup / "cgroup.procs").read_text().split()]
-    except FileNotFoundError:
-        return []
 
 
 def _signal_quietly(pid: int, sig: signal.Signals) -> None:

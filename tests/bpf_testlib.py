@@ -15,7 +15,7 @@ from typing import Any, Iterator
 from kmeshctl import loader
 from kmeshctl.maps import DataplaneMaps
 from kmeshctl.nodecheck import cgroup2_root
-from kmeshctl.podnet import Pod, PodNetwork
+from kmeshctl.podnet import Pod, PodNetwork, remove_cgroup_tree
 
 PODTOOL = Path(__file__).with_name("bpf_podtool.py")
 PYTHON = sys.executable
@@ -55,16 +55,7 @@ def loaded_dataplane(run_id: str, tag: str, enable_bpf_log: bool = False
         env.dataplane.close()
     finally:
         loader.cleanup(bpf_fs, cgroup)
-        _remove_cgroup_tree(cgroup)
-
-
-def _remove_cgroup_tree(cgroup: Path) -> None:
-    if not cgroup.is_dir():
-        return
-    for child in sorted(cgroup.glob("**/"), key=lambda p: len(p.parts), reverse=True):
-        if child != cgroup:
-            child.rmdir()
-    cgroup.rmdir()
+        remove_cgroup_tree(cgroup)
 
 
 def pod_network(prefix: str, subnet: str, cgroup: Path) -> Iterator[PodNetwork]:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import yaml
 
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.podnet import NETNS_DIR, Pod, join_cgroup
+from kmeshctl.podnet import NETNS_DIR, Pod, join_cgroup, kill_cgroup_tree, remove_cgroup_tree
 from kmeshctl.sandbox import agent as agent_mod
 from kmeshctl.sandbox import manifests as manifests_mod
 from kmeshctl.sandbox.controlplane import wait_sockets
@@ -50,7 +50,6 @@ from kmeshctl.sandbox.waypoint import (
 
 Progress = Callable[[str], None]
 READY_TIMEOUT_S = 30.0
-KILL_TIMEOUT_S = 10.0
 
 
 def _quiet(_: str) -> None:
@@ -207,12 +206,12 @@ def teardown(state: SandboxState, progress: Progress) -> None:
     """Processes first (one kill of the whole cgroup tree), then BPF objects, pods,
     cgroups and the record. Safe to repeat; every step tolerates a half-made sandbox."""
     _stop_up_process(state)
-    killed = _kill_cgroup_tree(state.cgroup)
+    killed = kill_cgroup_tree(state.cgroup)
     progress(f"stopped {killed} processes")
     agent_mod.cleanup(state, progress)
     pod_network(state).destroy()
     progress("removed pods and the pod network")
-    _remove_cgroups(state.cgroup)
+    remove_cgroup_tree(state.cgroup)
     shutil.rmtree(state.dir, ignore_errors=True)
     remaining = _leftovers(state)
     if remaining:
@@ -227,47 +226,6 @@ def _stop_up_process(state: SandboxState) -> None:
             os.kill(state.up_pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-
-def _cgroup_procs(cgroup: Path) -> list[int]:
-    pids: list[int] = []
-    for procs in cgroup.rglob("cgroup.procs"):
-        try:
-            pids += [int(p) for p in procs.read_text().split()]
-        except (FileNotFoundError, ValueError):
-            pass
-    return pids
-
-
-def _kill_cgroup_tree(cgroup: Path) -> int:
-    if not cgroup.is_dir():
-        return 0
-    count = len(_cgroup_procs(cgroup))
-    kill_file = cgroup / "cgroup.kill"
-    if kill_file.exists():
-        kill_file.write_text("1\n")
-    else:
-        for pid in _cgroup_procs(cgroup):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    deadline = time.monotonic() + KILL_TIMEOUT_S
-    while _cgroup_procs(cgroup):
-        if time.monotonic() > deadline:
-            raise KmeshctlError(f"processes in {cgroup} survive SIGKILL; check `cat "
-                                f"{cgroup}/*/cgroup.procs`")
-        time.sleep(0.02)
-    return count
-
-
-def _remove_cgroups(cgroup: Path) -> None:
-    if not cgroup.is_dir():
-        return
-    for child in sorted((p for p in cgroup.rglob("*") if p.is_dir()),
-                        key=lambda p: len(p.parts), reverse=True):
-        child.rmdir()
-    cgroup.rmdir()
 
 
 # ---------------------------------------------------------------- status
