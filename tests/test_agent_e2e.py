@@ -16,9 +16,9 @@ from typing import Iterator, Optional
 
 import pytest
 
-from bpf_testlib import PodProcess, _remove_cgroup_tree, connect, dataplane_paths, pod_network
+from bpf_testlib import PodProcess, connect, dataplane_paths, pod_network
 from kmeshctl import dump, loader
-from kmeshctl.podnet import PodNetwork
+from kmeshctl.podnet import PodNetwork, remove_cgroup_tree
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
 from kmeshctl.xds.builders import addresses, service, waypoint_address, workload
 from kmeshctl.xds.server import XdsServer
@@ -146,7 +146,7 @@ def env(run_id: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         for srv in {id(s): s for s in (server, current and current.server) if s}.values():
             srv.stop()
         loader.cleanup(bpf_fs, cgroup)
-        _remove_cgroup_tree(cgroup)
+        remove_cgroup_tree(cgroup)
 
 
 def test_vip_reaches_both_workloads(env: Env) -> None:

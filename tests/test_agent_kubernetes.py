@@ -16,7 +16,8 @@ from typing import Iterator
 
 import pytest
 
-from bpf_testlib import _remove_cgroup_tree, dataplane_paths
+from bpf_testlib import dataplane_paths
+from kmeshctl.podnet import remove_cgroup_tree
 from kmeshctl import dump, loader
 from kmeshctl.locality import REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
@@ -75,7 +76,7 @@ def agent_env(run_id: str, tmp_path: Path) -> Iterator[dict]:
         xds.stop()
         api.stop()
         loader.cleanup(bpf_fs, cgroup)
-        _remove_cgroup_tree(cgroup)
+        remove_cgroup_tree(cgroup)
 
 
 _started: list[subprocess.Popen] = []

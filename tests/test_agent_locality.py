@@ -9,14 +9,13 @@ from typing import Iterator
 
 import pytest
 from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 
 from kmeshctl.agent import Agent, AgentConfig
 from kmeshctl.locality import (REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL, locality_from_labels,
                                read_node_locality)
 from kmeshctl.xds.client import Identity
 from kmeshctl.xds.protos import workload_pb2
-from standin_apiserver import StandinApiServer
+from standin_apiserver import StandinApiServer, core_v1_client
 
 NODE = "node-1"
 
@@ -28,11 +27,8 @@ def node_object(name: str, labels: dict[str, str]) -> dict:
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[StandinApiServer, k8s.CoreV1Api]]:
     server = StandinApiServer().start()
-    cfg = k8s.Configuration()
-    k8s_config.load_kube_config(str(server.write_kubeconfig(tmp_path / "kubeconfig")),
-                                client_configuration=cfg, persist_config=False)
     try:
-        yield server, k8s.CoreV1Api(k8s.ApiClient(cfg))
+        yield server, core_v1_client(server, tmp_path)
     finally:
         server.stop()
 

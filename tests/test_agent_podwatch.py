@@ -10,10 +10,9 @@ from typing import Iterator
 
 import pytest
 from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 
 from kmeshctl.podwatch import NetnsEnroller, PodWatcher, find_pod_netns
-from standin_apiserver import StandinApiServer
+from standin_apiserver import StandinApiServer, core_v1_client
 
 pytestmark = pytest.mark.root
 NODE = "node-1"
@@ -63,10 +62,7 @@ def cluster(run_id: str, tmp_path: Path, loaded) -> Iterator[Cluster]:
 
     loaded.maps.manage.clear()
     api = StandinApiServer().start()
-    cfg = k8s.Configuration()
-    k8s_config.load_kube_config(str(api.write_kubeconfig(tmp_path / "kubeconfig")),
-                                client_configuration=cfg, persist_config=False)
-    core = k8s.CoreV1Api(k8s.ApiClient(cfg))
+    core = core_v1_client(api, tmp_path)
     try:
         for net in pod_network(f"km{run_id}w", "10.79.0.0/24", loaded.cgroup):
             c = Cluster(api, core, net, NetnsEnroller(loaded.maps))

@@ -23,10 +23,10 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from bpf_testlib import _remove_cgroup_tree, dataplane_paths, pod_network
+from bpf_testlib import dataplane_paths, pod_network
 from kmeshctl import loader
 from kmeshctl.maps import DataplaneMaps
-from kmeshctl.podnet import PodNetwork
+from kmeshctl.podnet import PodNetwork, remove_cgroup_tree
 from kmeshctl.xds.server import XdsServer
 from standin import PodnetBackend, StandinApiServer, namespace, node
 from standin.controllers import image_id
@@ -140,7 +140,7 @@ def cluster_node(run_id: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         xds.stop()
         api.stop()
         loader.cleanup(bpf_fs, cgroup)
-        _remove_cgroup_tree(cgroup)
+        remove_cgroup_tree(cgroup)
 
 
 def test_the_agent_watches_this_nodes_pods_and_all_namespaces(cluster_node: Node) -> None:

@@ -19,7 +19,8 @@ from typing import Iterator
 
 import pytest
 
-from bpf_testlib import _remove_cgroup_tree, dataplane_paths
+from bpf_testlib import dataplane_paths
+from kmeshctl.podnet import remove_cgroup_tree
 from kmeshctl import loader
 from kmeshctl.params import install_params
 from kmeshctl.render import render_manifests
@@ -120,7 +121,7 @@ def env(run_id: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         api.stop()
         xds.stop()
         loader.cleanup(bpf_fs, cgroup)
-        _remove_cgroup_tree(cgroup)
+        remove_cgroup_tree(cgroup)
 
 
 def forwards(api: StandinApiServer) -> list[str]:

@@ -17,11 +17,10 @@ from typing import Iterator
 
 import pytest
 from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 from kubernetes.stream import portforward, stream
 
-from standin import TOKEN, HostNetworkBackend, StandinApiServer, namespace
+from standin import TOKEN, HostNetworkBackend, StandinApiServer, core_v1_client, namespace
 from standin.websocket import accept_key, unmask
 
 
@@ -37,11 +36,8 @@ def api(tmp_path: Path) -> Iterator[tuple[StandinApiServer, k8s.CoreV1Api]]:
     server.put(namespace("ns"))
     server.put(pod("p"))
     server.back_pod("ns", "p", HostNetworkBackend())
-    cfg = k8s.Configuration()
-    k8s_config.load_kube_config(str(server.write_kubeconfig(tmp_path / "kubeconfig")),
-                                client_configuration=cfg, persist_config=False)
     try:
-        yield server, k8s.CoreV1Api(k8s.ApiClient(cfg))
+        yield server, core_v1_client(server, tmp_path)
     finally:
         server.stop()
 

@@ -15,11 +15,10 @@ from typing import Iterator, Optional
 
 import pytest
 from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 from kubernetes import watch
 from kubernetes.client.rest import ApiException
 
-from standin import TOKEN, StandinApiServer, namespace, node
+from standin import TOKEN, StandinApiServer, core_v1_client, namespace, node
 
 
 def pod(name: str, ns: str = "ns", node: str = "node-1", **labels: str) -> dict:
@@ -55,11 +54,8 @@ def api(tmp_path: Path) -> Iterator[tuple[StandinApiServer, k8s.CoreV1Api]]:
     server = StandinApiServer().start()
     server.put(namespace("ns"))
     server.put(namespace("other"))
-    cfg = k8s.Configuration()
-    k8s_config.load_kube_config(str(server.write_kubeconfig(tmp_path / "kubeconfig")),
-                                client_configuration=cfg, persist_config=False)
     try:
-        yield server, k8s.CoreV1Api(k8s.ApiClient(cfg))
+        yield server, core_v1_client(server, tmp_path)
     finally:
         server.stop()
 

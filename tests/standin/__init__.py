@@ -29,7 +29,7 @@ is no RBAC beyond the access-review answers.
 
 from .controllers import IpAllocator
 from .fields import owned_paths
-from .fixtures import (ISTIO_CRD_NAMES, ISTIO_CRDS_FILE, CliResult, StandinCluster, app_pod, cluster,
+from .fixtures import (ISTIO_CRD_NAMES, ISTIO_CRDS_FILE, CliResult, StandinCluster, app_pod, cluster, core_v1_client,
                        istio_crds, istiod_service, load_crds, make_cluster, namespace, node, seeded_server,
                        start_cluster)
 from .kubelet import HostNetworkBackend, PodBackend, PodnetBackend
@@ -38,6 +38,7 @@ from .selectors import parse_field_selector, parse_label_selector
 from .server import Request, StandinApiServer
 
 __all__ = [
+    "core_v1_client",
     "BUILTIN", "ISTIO_CRDS_FILE", "ISTIO_CRD_NAMES", "TOKEN", "CliResult", "HostNetworkBackend", "HttpError",
     "IpAllocator", "PodBackend", "PodnetBackend", "Request", "Resource", "StandinApiServer", "StandinCluster",
     "app_pod", "cluster", "istio_crds", "istiod_service", "load_crds", "make_cluster", "namespace", "node",

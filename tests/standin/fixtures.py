@@ -144,3 +144,16 @@ def make_cluster(tmp_path: Path, capsys: Any, monkeypatch: Any):
     yield make
     for running in started:
         running.server.stop()
+
+
+def core_v1_client(server: StandinApiServer, tmp_path: Path) -> Any:
+    """The official client's CoreV1Api talking to ``server`` through a kubeconfig file,
+    as kmeshctl's own code does."""
+    from kubernetes import client as k8s
+    from kubernetes import config as k8s_config
+
+    cfg = k8s.Configuration()
+    k8s_config.load_kube_config(str(server.write_kubeconfig(tmp_path / "kubeconfig")),
+                                client_configuration=cfg, persist_config=False)
+    return k8s.CoreV1Api(k8s.ApiClient(cfg))
+
