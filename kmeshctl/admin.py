@@ -6,6 +6,8 @@
     GET  /debug/ready                         200 once the first xDS sync is in the maps, else 503;
                                               stays 200 if the stream drops later (the maps keep
                                               serving the last state while it reconnects)
+    GET  /debug/xds                           the istiod connection: address, connected, synced,
+                                              responses / ACKs / NACKs per type, reconnects, last error
     GET  /debug/loggers                       logger levels; POST ?name=N&level=L changes one
     POST /enroll?netns=PATH[&pod=NAME]        local enrollment (only when there is no Kubernetes)
     POST /unenroll?netns=PATH
@@ -43,6 +45,7 @@ class AdminSources:
     ready: Callable[[], tuple[bool, str]]
     version: Callable[[], dict]
     enroller: Optional[LocalEnroller] = None
+    xds: Optional[Callable[[], dict]] = None
 
 
 def logger_levels() -> dict[str, str]:
@@ -88,6 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
             "/debug/config_dump/bpf/dual-engine": lambda: (200, self.sources.bpf_dump()),
             "/version": lambda: (200, self.sources.version()),
             "/debug/ready": self._ready,
+            "/debug/xds": self._xds,
             "/debug/loggers": lambda: (200, logger_levels()),
         }
         self._dispatch(routes)
@@ -117,6 +121,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _ready(self) -> tuple[int, Any]:
         ready, detail = self.sources.ready()
         return (200 if ready else 503), {"ready": ready, "detail": detail}
+
+    def _xds(self) -> tuple[int, Any]:
+        if self.sources.xds is None:
+            return 404, {"error": "this agent has no istiod connection (local control plane)"}
+        return 200, self.sources.xds()
 
     def _set_logger(self) -> tuple[int, Any]:
         query = self._query()

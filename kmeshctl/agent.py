@@ -245,6 +245,13 @@ class Agent:
         return {"version": __version__, "mode": self.config.mode, "python": sys.version.split()[0],
                 "node_id": self.config.identity.node_id(), "xds_address": self.config.xds_address}
 
+    def xds_status(self) -> dict:
+        """The istiod connection as `/debug/xds` and `kmeshctl status` show it."""
+        from kmeshctl.xds.client import connection_status
+
+        synced = self.mapsync is not None and self.mapsync.initialized.is_set()
+        return connection_status(self.config.xds_address, self.client.stats if self.client else None, synced)
+
     def bpf_dump(self) -> dict:
         """The same JSON as `kmeshctl dump maps -o json` on this node."""
         from kmeshctl import dump
@@ -261,7 +268,7 @@ class Agent:
                 {"name": self.config.identity.node_name, "locality_source": "unknown", "locality": None}
             return dump
         return AdminSources(cache_dump=cache_dump, bpf_dump=self.bpf_dump, ready=self.ready,
-                            version=self.version)
+                            version=self.version, xds=self.xds_status)
 
     def _metric_sources(self) -> MetricSources:
         from kmeshctl.xds.client import ClientStats

@@ -16,7 +16,7 @@ from kmeshctl.metrics import MetricSources, MetricsServer, make_registry
 from kmeshctl.workload_cache import WorkloadCache
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
 from kmeshctl.xds.builders import addresses, service, workload
-from kmeshctl.xds.client import ClientConfig, Identity, XdsClient
+from kmeshctl.xds.client import ClientConfig, Identity, XdsClient, connection_status
 from kmeshctl.xds.server import XdsServer
 
 KEY = "default/echo.default.svc.cluster.local"
@@ -55,7 +55,8 @@ def stack(tmp_path: Path):
         cache_dump=cache.to_json, bpf_dump=lambda: {"maps": "not loaded in this test"},
         ready=lambda: (client.synced.is_set(), "first xDS sync applied" if client.synced.is_set()
                        else "waiting for the first xDS sync"),
-        version=lambda: {"version": "test"}, enroller=enrollments), port=0)
+        version=lambda: {"version": "test"}, enroller=enrollments,
+        xds=lambda: connection_status(server.addresses[0], client.stats, client.synced.is_set())), port=0)
     metrics = MetricsServer(make_registry(MetricSources(
         client_stats=lambda: client.stats, cache_counts=cache.counts,
         map_usage=lambda: {"km_service": (1, 5000)}, enrolled_pods=lambda: len(enrollments.netns),
@@ -77,6 +78,19 @@ def get(port: int, path: str, method: str = "GET") -> tuple[int, str]:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode()
+
+
+def test_xds_endpoint_reports_the_connection(stack) -> None:
+    server, client, admin, *_ = stack
+    before = json.loads(get(admin.port, "/debug/xds")[1])
+    assert (before["connected"], before["synced"], before["nacks"]) == (False, False, 0)
+    client.start()
+    assert client.synced.wait(5)
+    status, body = get(admin.port, "/debug/xds")
+    after = json.loads(body)
+    assert status == 200
+    assert (after["address"], after["connected"], after["synced"]) == (server.addresses[0], True, True)
+    assert after["acks"][WORKLOAD_ADDRESS_TYPE] >= 1 and after["nacks"] == 0
 
 
 def test_ready_turns_200_after_first_sync_and_dump_shows_cache(stack) -> None:

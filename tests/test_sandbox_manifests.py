@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import textwrap
 from pathlib import Path
 
@@ -43,10 +44,10 @@ def test_examples_follow_the_kmesh_fortio_sample() -> None:
         deployment = by_name[f"fortio-v{version}"]
         assert deployment.pod_labels == {"app": "fortio", "version": f"v{version}"}
         [container] = deployment.containers
-        assert container.image == "fortio/fortio"
+        assert container.image == "fortio/fortio:1.75.3"  # pinned: what the e2e tier builds
         assert container.args == ("server", "-http-port", "0.0.0.0:8080",
                                   "-echo-server-default-params", f"header=server:{version}")
-    assert by_name["netutils"].containers[0].image == "hwchiu/netutils"
+    assert by_name["netutils"].containers[0].image == "hwchiu/netutils:latest"
     [vs] = manifests.virtual_services
     assert [(d.subset, d.weight) for d in vs.http[0].destinations] == [("v1", 90), ("v2", 10)]
     [rule] = manifests.destination_rules
@@ -103,7 +104,7 @@ def test_unknown_subset_is_refused(tmp_path: Path) -> None:
 
 
 def test_unsupported_image_is_refused(tmp_path: Path) -> None:
-    text = (EXAMPLES / "netutils.yaml").read_text().replace("hwchiu/netutils", "nginx:1.27")
+    text = (EXAMPLES / "netutils.yaml").read_text().replace("hwchiu/netutils:latest", "nginx:1.27")
     manifests = m.load([_write(tmp_path, text)])
     with pytest.raises(UsageError, match="image nginx:1.27 is not supported in the sandbox"):
         plan_pods(manifests)
@@ -121,15 +122,19 @@ def test_image_names_ignore_registry_and_tag() -> None:
 
 def test_fortio_container_runs_fortio_or_the_built_in_echo_server(monkeypatch: pytest.MonkeyPatch) -> None:
     deployment = next(d for d in m.load(m.default_files()).deployments if d.name == "fortio-v2")
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name, path=None: None)
     spec = containers.process_for(deployment.containers[0], deployment)
     assert spec.argv[1:] == ("-m", "kmeshctl.sandbox.echo_server", "-http-port", "0.0.0.0:8080",
                              "-echo-server-default-params", "header=server:2")
     assert spec.ports == (8080,)
-    monkeypatch.setattr(shutil, "which", lambda name: "/usr/local/bin/fortio")
+    monkeypatch.setattr(shutil, "which", lambda name, path=None: "/usr/local/bin/fortio" if path is None else None)
     spec = containers.process_for(deployment.containers[0], deployment)
     assert spec.argv == ("/usr/local/bin/fortio", "server", "-http-port", "0.0.0.0:8080",
                          "-echo-server-default-params", "header=server:2")
+    # Not on PATH but beside the interpreter (setup.sh links the tier's fortio into .venv/bin).
+    beside = str(Path(sys.executable).parent)
+    monkeypatch.setattr(shutil, "which", lambda name, path=None: f"{beside}/fortio" if path == beside else None)
+    assert containers.process_for(deployment.containers[0], deployment).argv[0] == f"{beside}/fortio"
 
 
 def test_echo_parameters_like_fortio() -> None:

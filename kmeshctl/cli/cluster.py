@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from kmeshctl import apply as applier
+from kmeshctl import config_dump
 from kmeshctl import install as installer
 from kmeshctl import namespaces as ns_ops
 from kmeshctl import precheck as checks
@@ -40,7 +41,7 @@ from kmeshctl.params import (
 )
 from kmeshctl.render import DAEMONSET_NAME
 from kmeshctl.rollout import RolloutTimeout, wait_for_rollout
-from kmeshctl.status import MeshStatus, mesh_status
+from kmeshctl.status import AgentXds, MeshStatus, mesh_status
 from kmeshctl.uninstall import DeleteResult, installed_objects, uninstall as uninstall_objects
 
 
@@ -227,10 +228,12 @@ def status(
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
     output: TableOutputOption = TableOrJson.table,
 ) -> None:
-    """Show the node-agent DaemonSet and its pods, enrolled namespaces and redirected pods.
+    """Show the node-agent DaemonSet and its pods with each agent's istiod connection,
+    enrolled namespaces and redirected pods.
 
-    Exit 1 when kmesh is not installed or not every pod is ready."""
-    state = mesh_status(connect_reachable(), namespace)
+    Exit 1 when kmesh is not installed, not every pod is ready or an agent is not connected
+    to istiod."""
+    state = mesh_status(connect_reachable(), namespace, fetch=config_dump.fetch_from_pod)
     if output is TableOrJson.json:
         print_json(state.to_dict())
     else:
@@ -249,14 +252,25 @@ def _print_status(state: MeshStatus) -> None:
         console.print(f"DaemonSet {state.namespace}/{ds['name']}: desired {ds['desired']}  updated {ds['updated']}  "
                       f"ready {ds['ready']}  image {ds['image']}")
         table = Table(show_edge=False, pad_edge=False)
-        for column in ("NODE", "POD", "READY", "RESTARTS", "AGE", "IMAGE"):
+        for column in ("NODE", "POD", "READY", "ISTIOD", "RESTARTS", "AGE", "IMAGE"):
             table.add_column(column)
+        agents = {a.pod: a for a in state.agents}
         for pod in state.pods:
-            table.add_row(pod.node, pod.name, "yes" if pod.ready else f"no ({pod.reason})", str(pod.restarts),
-                          pod.to_dict()["age"], pod.image)
+            table.add_row(pod.node, pod.name, "yes" if pod.ready else f"no ({pod.reason})",
+                          _xds_text(agents.get(pod.name)), str(pod.restarts), pod.to_dict()["age"], pod.image)
         console.print(table)
     console.print(f"Enrolled namespaces: {', '.join(state.enrolled_namespaces) or '(none)'}")
     console.print(f"Pods with kmesh.net/redirection=enabled: {', '.join(state.redirected_pods) or '(none)'}")
+
+
+def _xds_text(agent: Optional[AgentXds]) -> str:
+    if agent is None or agent.xds is None:
+        return f"unknown ({agent.error})" if agent else "unknown"
+    xds = agent.xds
+    if not xds.get("connected"):
+        return f"disconnected ({xds.get('lastError') or 'not yet connected'})"
+    nacks = f", {xds['nacks']} NACKs" if xds.get("nacks") else ""
+    return f"connected{' synced' if xds.get('synced') else ''}{nacks}"
 
 
 # -- enable-ns / disable-ns -----------------------------------------------------------------------

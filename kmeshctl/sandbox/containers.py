@@ -1,6 +1,7 @@
 """Containers become processes in their pod. Only the images of the demo are known:
 
-- `fortio/fortio` with `server ...`: the `fortio` binary when one is on PATH, else the
+- `fortio/fortio` with `server ...`: the real `fortio` binary when one is on PATH or beside
+  the Python that runs kmeshctl (scripts/setup.sh links it into .venv/bin), else the
   built-in echo server (`kmeshctl.sandbox.echo_server`), which answers like fortio's
   echo server for the flags it supports;
 - `hwchiu/netutils`: a sleeping process (curl from the host runs inside the pod through
@@ -14,7 +15,8 @@ from __future__ import annotations
 import shutil
 import sys
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Optional
 
 from kmeshctl.errors import UsageError
 from kmeshctl.sandbox.echo_server import parse_listen
@@ -58,6 +60,11 @@ def process_for(container: Container, deployment: Deployment) -> ProcessSpec:
     return builder(container, deployment)
 
 
+def fortio_binary() -> Optional[str]:
+    """The real fortio: on PATH, else beside this interpreter (a venv's bin/), else None."""
+    return shutil.which("fortio") or shutil.which("fortio", path=str(Path(sys.executable).parent))
+
+
 def _fortio(container: Container, deployment: Deployment) -> ProcessSpec:
     argv = list(container.command or ("fortio",)) + list(container.args)
     where = f"Deployment {deployment.name}: container {container.name}"
@@ -66,7 +73,7 @@ def _fortio(container: Container, deployment: Deployment) -> ProcessSpec:
     flags = parse_go_flags(argv[2:], where)
     listen = flags.get("http-port", FORTIO_DEFAULT_HTTP_PORT)
     port = _listen_port(listen, where)
-    binary = shutil.which("fortio")
+    binary = fortio_binary()
     if binary:
         return ProcessSpec((binary, *argv[1:]), (port,), "fortio")
     unknown = sorted(set(flags) - BUILTIN_FORTIO_FLAGS)

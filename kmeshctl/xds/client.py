@@ -91,6 +91,16 @@ class ClientStats:
     last_apply_seconds: float = 0.0
 
 
+def connection_status(address: str, stats: Optional[ClientStats], synced: bool) -> dict:
+    """The admin endpoint's `/debug/xds` document: ``{address, connected, synced, responses,
+    acks, nacks (total), nacksByType, reconnects, lastError}``; counts are per type URL."""
+    stats = stats or ClientStats()
+    return {"address": address, "connected": stats.connected, "synced": synced,
+            "responses": dict(stats.responses), "acks": dict(stats.acks),
+            "nacks": sum(stats.nacks.values()), "nacksByType": dict(stats.nacks),
+            "reconnects": stats.reconnects, "lastError": stats.last_error}
+
+
 @dataclass
 class _Checked:
     """A response split into what is accepted and what is refused."""
