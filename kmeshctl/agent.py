@@ -28,6 +28,7 @@ from kmeshctl.workload_cache import WorkloadCache
 from kmeshctl.xds.client import DEFAULT_ROOT_CERT, DEFAULT_TOKEN, ClientConfig, Identity, XdsClient
 
 if TYPE_CHECKING:
+    from kmeshctl.lifecycle import ShutdownDecision
     from kmeshctl.mapsync import NodeInfo
 
 log = logging.getLogger("kmeshctl.agent")
@@ -141,12 +142,13 @@ class Agent:
         self.metrics: Optional[MetricsServer] = None
         self._stopped = threading.Event()
         self._log_thread: Optional[threading.Thread] = None
+        self._core_api: Any = None
 
     # ----- start ------------------------------------------------------------------------
 
     def start(self) -> None:
         self.config.validate()
-        core_api = self._kubernetes_api()
+        core_api = self._core_api = self._kubernetes_api()
         if core_api is not None and not self.config.identity.node_name:
             raise UsageError("Kubernetes is reachable, so pods are enrolled from it, but the node "
                              "name is unknown: set NODE_NAME or --node-name (or --enrollment local)")
@@ -292,13 +294,20 @@ class Agent:
 
     # ----- stop -------------------------------------------------------------------------
 
-    def stop(self) -> None:
-        """Stop watching and serving; programs and maps stay loaded."""
+    def stop(self, uninstall: bool = False) -> None:
+        """Stop watching and serving. Programs and maps stay loaded, unless ``uninstall``:
+        then the pods of this node lose their kmesh.net/redirection annotation and every
+        program and map is detached and unpinned."""
         if self._stopped.is_set():
             return
         self._stopped.set()
         if self.podwatch is not None:
             self.podwatch.stop()
+            if uninstall:
+                try:
+                    log.info("event=annotations_removed pods=%d", self.podwatch.remove_annotations())
+                except Exception as err:  # noqa: BLE001 - the data path still goes below
+                    log.warning("event=annotations_remove_failed error=%r", str(err))
         if self.client is not None:
             self.client.stop()
         for server in (self.admin, self.metrics):
@@ -310,7 +319,33 @@ class Agent:
             self.maps.close()
         if self.dataplane is not None:
             self.dataplane.close()
-        log.info("event=agent_stopped programs_and_maps=left_in_place bpf_fs=%s", self.config.bpf_fs)
+        if uninstall:
+            self._remove_dataplane()
+        else:
+            log.info("event=agent_stopped programs_and_maps=left_in_place bpf_fs=%s", self.config.bpf_fs)
+
+    def _remove_dataplane(self) -> None:
+        from kmeshctl import loader
+
+        try:
+            done = loader.cleanup(self.config.bpf_fs, self.config.cgroup2_path)
+        except Exception as err:  # noqa: BLE001 - report and exit; `node cleanup` can finish it
+            log.error("event=dataplane_remove_failed bpf_fs=%s error=%r fix='kmeshctl node cleanup'",
+                      self.config.bpf_fs, str(err))
+            return
+        log.info("event=agent_stopped programs_and_maps=removed bpf_fs=%s steps=%d", self.config.bpf_fs, len(done))
+
+    def shutdown_decision(self) -> "ShutdownDecision":
+        """Restart (keep the data path) or uninstall (remove it): see kmeshctl.lifecycle."""
+        from kmeshctl.lifecycle import ShutdownDecision, decide_shutdown
+
+        if self._core_api is None:
+            return ShutdownDecision("restart", "not enrolled from Kubernetes (local enrollment)")
+        from kubernetes import client as k8s
+
+        apps = k8s.AppsV1Api(self._core_api.api_client)
+        identity = self.config.identity
+        return decide_shutdown(self._core_api, apps, identity.pod_name, identity.pod_namespace)
 
     def run_until_signalled(self) -> None:
         done = threading.Event()
@@ -318,11 +353,15 @@ class Agent:
             signal.signal(sig, lambda signum, _frame: (log.info("event=signal name=%s",
                                                                 signal.Signals(signum).name), done.set()))
         self.start()
+        uninstall = False
         try:
             while not done.wait(1.0):
                 pass
+            decision = self.shutdown_decision()
+            log.info("event=shutdown kind=%s reason=%r", decision.kind, decision.reason)
+            uninstall = decision.kind == "uninstall"
         finally:
-            self.stop()
+            self.stop(uninstall=uninstall)
 
 
 def load_in_child(bpf_fs: Path, cgroup2_path: Optional[Path]) -> bool:

@@ -281,10 +281,12 @@ class KubeClient:
         path = self.kind(api_version, kind).collection_path(namespace)
         return self.request("POST", path, {"fieldManager": FIELD_MANAGER}, body) or {}
 
-    def delete(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None) -> bool:
-        """Delete with background propagation; False when the object was already gone."""
+    def delete(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None,
+               propagation: str = "Background") -> bool:
+        """Delete with ``propagation`` (Background, Foreground, Orphan); False when the
+        object was already gone."""
         path = self.kind(api_version, kind).object_path(name, namespace)
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
         try:
             self.request("DELETE", path, body=body)
         except ApiError as err:

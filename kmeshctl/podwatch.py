@@ -264,6 +264,15 @@ class PodWatcher:
         if cookie is not None:
             self.enroller.release_cookie(cookie, f"{view.namespace}/{view.name}" if view else uid)
 
+    def remove_annotations(self) -> int:
+        """Uninstall: take kmesh.net/redirection off every pod of this node that has it
+        (also those a previous agent marked). Returns how many pods were patched."""
+        pods = self.api.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}")
+        marked = [view for view in map(PodView.from_k8s, pods.items) if is_annotated(view)]
+        for view in marked:
+            self._annotate(view, None)
+        return len(marked)
+
     def _annotate(self, view: PodView, value: Optional[str]) -> None:
         body = {"metadata": {"annotations": {REDIRECTION_ANNOTATION: value}}}
         try:

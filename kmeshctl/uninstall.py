@@ -1,5 +1,10 @@
 """Removing what `install` created: delete in reverse apply order, waiting for each object
-to be gone before the next (the EnvoyFilters first, the namespace last), idempotently."""
+to be gone before the next (the EnvoyFilters first, the namespace last), idempotently.
+
+The DaemonSet goes with foreground propagation, so it is gone only once every node agent
+pod has finished: each agent sees its DaemonSet being deleted at SIGTERM and removes its
+node's data path and annotations (kmeshctl.lifecycle) while its ServiceAccount and RBAC
+still exist. Each node's agent pod is reported."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from kmeshctl.kube import KubeClient, object_ref
 from kmeshctl.params import PLACEHOLDER_XDS_ADDRESS, InstallParams
 from kmeshctl.render import render_manifests
 
-Outcome = Literal["deleted", "not found", "kind not served"]
+Outcome = Literal["deleted", "not found", "kind not served", "stopped"]
 # Only the names of the rendered objects matter here; this value never reaches the cluster.
 _PLACEHOLDER_CLUSTER = "uninstall"
 
@@ -35,8 +40,17 @@ def delete_one(client: KubeClient, obj: dict) -> DeleteResult:
     if not client.is_served(obj["apiVersion"], obj["kind"]):
         return DeleteResult(object_ref(obj), "kind not served")
     meta = obj["metadata"]
-    deleted = client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+    propagation = "Foreground" if obj["kind"] == "DaemonSet" else "Background"
+    deleted = client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"), propagation)
     return DeleteResult(object_ref(obj), "deleted" if deleted else "not found")
+
+
+def agent_pods(client: KubeClient, ds: dict) -> list[tuple[str, str]]:
+    """(node, pod name) of each pod the DaemonSet ``ds`` (a rendered object) runs now."""
+    meta = ds["metadata"]
+    selector = ",".join(f"{k}={v}" for k, v in ds["spec"]["selector"]["matchLabels"].items())
+    pods = client.list("v1", "Pod", meta.get("namespace"), label_selector=selector)
+    return sorted((p.get("spec", {}).get("nodeName") or "(unscheduled)", p["metadata"]["name"]) for p in pods)
 
 
 def wait_gone(client: KubeClient, obj: dict, deadline: float, poll: float = 0.5) -> None:
@@ -60,9 +74,14 @@ def uninstall(
     deadline = time.monotonic() + timeout
     results = []
     for obj in reversed(objs):
+        pods = agent_pods(client, obj) if obj["kind"] == "DaemonSet" and client.is_served("v1", "Pod") else []
         result = delete_one(client, obj)
         if result.outcome == "deleted":
             wait_gone(client, obj, deadline)
         on_result(result)
         results.append(result)
+        for node, pod in pods if result.outcome == "deleted" else []:
+            stopped = DeleteResult(f"node {node}: agent pod {obj['metadata']['namespace']}/{pod}", "stopped")
+            on_result(stopped)
+            results.append(stopped)
     return results

@@ -274,7 +274,10 @@ def test_rbac_is_least_privilege(objects: list[dict]) -> None:
         ("", "namespaces", "get"), ("", "namespaces", "list"), ("", "namespaces", "watch"),
         ("", "pods", "get"), ("", "pods", "list"), ("", "pods", "watch"), ("", "pods", "patch"),
         ("", "nodes", "get"),  # this node's topology labels: the locality of priority groups
+        ("apps", "daemonsets", "get"),  # at SIGTERM: restart or uninstall (kmeshctl.lifecycle)
     }
+    [ds_rule] = [r for r in find(objects, "ClusterRole")["rules"] if r["resources"] == ["daemonsets"]]
+    assert ds_rule["resourceNames"] == ["kmesh"]  # its own DaemonSet only
     binding = find(objects, "ClusterRoleBinding")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kmesh", "namespace": "kmesh-system"}]
 

@@ -174,7 +174,7 @@ def uninstall(
     console = out()
 
     def report(result: DeleteResult) -> None:
-        style = "green" if result.outcome == "deleted" else "dim"
+        style = "green" if result.outcome in ("deleted", "stopped") else "dim"
         console.print(f"{result.ref} [{style}]{result.outcome}[/]")
 
     results = uninstall_objects(client, objs, timeout, report)
