@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Set up everything kmeshctl needs on a fresh Debian 12 machine, as root:
 # apt packages (bcc, kernel headers, iproute2, curl), kernel header links for bcc,
-# a virtualenv in .venv with the package installed (editable) and bcc importable.
+# a virtualenv in .venv with the package installed (editable) and bcc importable, and,
+# when Go is installed, the e2e tier (a real cluster built from Go modules:
+# scripts/tier/build.sh, cached outside the repository) with the real fortio linked into
+# .venv/bin for the sandbox. KMESHCTL_SKIP_TIER=1 skips the tier.
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,7 +68,25 @@ make_venv() {
   fi
 }
 
+# The real cluster of the e2e tests and the real fortio (the sandbox runs it when present).
+build_tier() {
+  if [ -n "${KMESHCTL_SKIP_TIER:-}" ]; then
+    log "KMESHCTL_SKIP_TIER is set: not building the e2e tier"
+    return 0
+  fi
+  if ! command -v go >/dev/null; then
+    log "no Go: the e2e tier is not built (its tests are skipped)"
+    return 0
+  fi
+  bash scripts/tier/build.sh
+  local fortio
+  fortio=$(python3 -c 'import json,os,sys; print(json.load(open(sys.argv[1]))["fortio"]["path"])' \
+           "${KMESHCTL_TIER_CACHE:-/var/cache/kmeshctl-tier}/binaries.json")
+  ln -sfn "$fortio" .venv/bin/fortio
+}
+
 install_apt_packages
 link_kernel_headers
 make_venv
+build_tier
 log "ready: .venv/bin/kmeshctl"

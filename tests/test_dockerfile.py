@@ -23,12 +23,20 @@ def instructions(name: str) -> list[str]:
     return [line.split(None, 1)[1] for line in joined.splitlines() if line.startswith(f"{name} ")]
 
 
+def context_copies() -> list[str]:
+    """What the COPY instructions take from the build context (not `--from` a stage)."""
+    return [src for line in instructions("COPY") if not line.startswith("--from=")
+            for src in line.split()[:-1]]
+
+
 def test_base_image_is_debian_12() -> None:
-    assert re.fullmatch(r"debian:12(-slim)?", instructions("FROM")[0])
+    stages = instructions("FROM")  # the last is the image; any other stage is Debian 12 too
+    assert re.fullmatch(r"debian:12(-slim)?", stages[-1])
+    assert all(re.fullmatch(r"debian:12(-slim)?( AS [\w-]+)?", stage) for stage in stages)
 
 
 def test_every_copied_path_exists() -> None:
-    copied = [src for line in instructions("COPY") for src in line.split()[:-1]]
+    copied = context_copies()
     assert copied, "the Dockerfile copies nothing"
     missing = [src for src in copied if not (REPO / src).exists()]
     assert not missing, f"Dockerfile copies missing paths: {missing}"
@@ -63,7 +71,7 @@ def test_the_copies_hold_everything_pip_install_needs() -> None:
     """`pip install .` inside the image builds a wheel from the copied tree: the readme
     and every asset directory the wheel force-includes must be among the copies."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    copied = {src for line in instructions("COPY") for src in line.split()[:-1]}
+    copied = set(context_copies())
     needed = {"pyproject.toml", project["project"]["readme"]}
     needed |= set(project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"])
     needed |= set(project["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"])
@@ -73,7 +81,8 @@ def test_the_copies_hold_everything_pip_install_needs() -> None:
 
 
 def test_the_build_check_and_path_make_the_daemonset_command_work() -> None:
-    [build] = [line for line in instructions("RUN") if "pip install" in line]
+    # the last `pip install` installs kmeshctl itself (an earlier one, its dependencies)
+    build = [line for line in instructions("RUN") if "pip install" in line][-1]
     check = build.rsplit("&&", 1)[-1].split()
     assert check[0] == "/opt/venv/bin/kmeshctl"
     import kmeshctl.cli  # noqa: F401

@@ -44,7 +44,7 @@ def test_examples_follow_the_kmesh_fortio_sample() -> None:
         deployment = by_name[f"fortio-v{version}"]
         assert deployment.pod_labels == {"app": "fortio", "version": f"v{version}"}
         [container] = deployment.containers
-        assert container.image == "fortio/fortio:1.75.3"  # pinned: what the e2e tier builds
+        assert container.image == "fortio/fortio:1.68.2"  # pinned: what the e2e tier builds
         assert container.args == ("server", "-http-port", "0.0.0.0:8080",
                                   "-echo-server-default-params", f"header=server:{version}")
     assert by_name["netutils"].containers[0].image == "hwchiu/netutils:latest"
