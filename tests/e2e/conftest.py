@@ -1,0 +1,56 @@
+"""The e2e tier's fixture: one real single-node cluster per test session (tests/e2e/tier.py).
+
+Skipped (with the reason) only when Go is not on the machine; with Go present, missing
+binaries or images FAIL the tests and say how to build them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+from typing import Iterator
+
+import pytest
+
+from tests.e2e.tier import MissingInputs, Tier, TierError, load_inputs
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def tier() -> Iterator[Tier]:
+    if shutil.which("go") is None:
+        pytest.skip("the e2e tier is built from Go modules and `go` is not installed")
+    if os.geteuid() != 0:
+        pytest.fail("the e2e tier needs root (network namespaces, cgroups, mounts)")
+    try:
+        load_inputs()
+    except MissingInputs as e:
+        pytest.fail(str(e), pytrace=False)
+    logging.getLogger("kmeshctl.tier").setLevel(logging.INFO)
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the finalizer below runs;
+    # Tier.up()'s atexit hook is the last resort.
+    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    t = Tier()
+    try:
+        try:
+            t.up()
+        except TierError as e:
+            t.down()
+            pytest.fail(f"e2e tier did not come up: {e}", pytrace=False)
+        yield t
+    finally:
+        try:
+            t.down()  # idempotent
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _sigterm_as_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")

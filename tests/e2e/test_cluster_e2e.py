@@ -1,0 +1,197 @@
+"""kmeshctl against the real cluster of the e2e tier (tests/e2e/tier.py): the real
+kube-apiserver, kubelet, containerd, kube-proxy, CoreDNS and istiod, our real node image.
+
+The tests run in file order and share one cluster: install, connect to istiod, enroll
+and route the fortio demo through the eBPF path, uninstall.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import subprocess
+import time
+from collections import Counter
+from typing import Iterator
+
+import pytest
+
+from tests.e2e.tier import Tier
+
+pytestmark = [pytest.mark.e2e, pytest.mark.root]
+
+AGENT_NAMESPACE = "kmesh-system"
+XDS_ADDRESS = "istiod.istio-system.svc:15012"
+FORTIO_KEY = "default/fortio.default.svc.cluster.local"
+CURLS = 40
+
+
+def kmeshctl_json(tier: Tier, *args: str, timeout: float = 300) -> dict:
+    return json.loads(tier.kmeshctl(*args, "-o", "json", timeout=timeout).stdout)
+
+
+def agent_pod(tier: Tier) -> dict:
+    pods = tier.kubectl_json("get", "pods", "-n", AGENT_NAMESPACE, "-l", "app=kmesh")["items"]
+    assert len(pods) == 1, [p["metadata"]["name"] for p in pods]
+    return pods[0]
+
+
+def wait_for(what: str, check, timeout: float = 120, every: float = 1.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
+
+
+@contextlib.contextmanager
+def port_forward(tier: Tier, namespace: str, pod: str, port: int) -> Iterator[int]:
+    """`kubectl port-forward` in the node's netns; yields the local port on 127.0.0.1."""
+    proc = subprocess.Popen([*tier.nsenter(), tier.bin("kubectl"), f"--kubeconfig={tier.kubeconfig}",
+                             f"--context={tier.context}", "port-forward", "-n", namespace, f"pod/{pod}",
+                             f":{port}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"127\.0\.0\.1:(\d+)", line)
+        assert match, f"port-forward to {namespace}/{pod}:{port}: {line}{proc.stdout.read() if proc.poll() else ''}"
+        yield int(match.group(1))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def istiod_get(tier: Tier, port: int, path: str) -> str:
+    """GET from istiod's pod. Debug endpoints (port 8080) answer unauthenticated only to
+    localhost, which a port-forward is, as for `istioctl`; metrics are on 15014."""
+    pod = tier.kubectl_json("get", "pods", "-n", "istio-system", "-l", "app=istiod")["items"][0]
+    with port_forward(tier, "istio-system", pod["metadata"]["name"], port) as local:
+        return tier.exec_in_node(["curl", "-sS", "-m", "10", f"http://127.0.0.1:{local}{path}"]).stdout
+
+
+def test_precheck_and_install_roll_out_the_real_node_image(tier: Tier) -> None:
+    checks = kmeshctl_json(tier, "precheck")
+    failed = [c for c in checks["checks"] if c["status"] == "fail"]
+    assert not failed, failed
+
+    result = tier.kmeshctl("install", "--xds-address", XDS_ADDRESS, "--cluster-id", tier.cluster_id,
+                           "--image", tier.image("kmeshctl-node"), "--enable-bpf-log", "--timeout", "300",
+                           timeout=420)
+    assert "DaemonSet kmesh-system/kmesh is ready" in result.stdout + result.stderr, result.stderr
+
+    # Applied with server-side apply by kmeshctl: the field manager is on the object.
+    ds = tier.kubectl_json("get", "daemonset", "-n", AGENT_NAMESPACE, "kmesh", "--show-managed-fields")
+    assert any(m["manager"] == "kmeshctl" and m["operation"] == "Apply"
+               for m in ds["metadata"]["managedFields"])
+    pod = agent_pod(tier)
+    assert pod["status"]["phase"] == "Running"
+    assert all(c["ready"] for c in pod["status"]["containerStatuses"])
+    # The image the kubelet runs is the node image we built and imported (same image id).
+    assert pod["spec"]["containers"][0]["image"] == tier.image("kmeshctl-node")
+    built = json.loads(tier.crictl("inspecti", "-o", "json", tier.image("kmeshctl-node")).stdout)
+    assert pod["status"]["containerStatuses"][0]["imageID"].endswith(built["status"]["id"].split(":")[-1])
+
+
+def test_agent_is_connected_to_the_real_istiod(tier: Tier) -> None:
+    pod = agent_pod(tier)
+    name = pod["metadata"]["name"]
+    # istiod's own view: a ztunnel-type connection from the agent pod (TLS, its projected
+    # token passed istiod's TokenReview), watching the workload API, and no NACK.
+    proxy = f"{name}.{AGENT_NAMESPACE}"  # istiod's proxy id: <pod>.<namespace> of the node id
+    addresses, authorizations = ("type.googleapis.com/istio.workload.Address",
+                                 "type.googleapis.com/istio.security.Authorization")
+
+    def synced() -> dict | None:
+        status = [s for s in json.loads(istiod_get(tier, 8080, "/debug/syncz")) if s["proxy"] == proxy]
+        if not status or addresses not in status[0]["resources"]:
+            return None
+        return status[0]
+
+    sync = wait_for("istiod to report the agent's workload xDS", synced)
+    assert (sync["proxy_type"], sync["cluster_id"]) == ("ztunnel", tier.cluster_id)
+    for type_url in (addresses, authorizations):  # the last response sent was ACKed
+        assert sync["resources"][type_url]["sent"] == sync["resources"][type_url]["acked"], sync
+    [client] = json.loads(istiod_get(tier, 8080, f"/debug/adsz?proxyID={proxy}"))["clients"]
+    assert client["metadata"]["NAMESPACE"] == AGENT_NAMESPACE and client["metadata"]["SERVICE_ACCOUNT"] == "kmesh"
+    assert set(client["watches"]) == {addresses, authorizations}
+    metrics = istiod_get(tier, 15014, "/metrics")
+    rejects = [line for line in metrics.splitlines()
+               if line.startswith("pilot_total_xds_rejects") and not line.endswith(" 0")]
+    assert not rejects, rejects
+    assert any(line.startswith('pilot_xds_pushes{type="wds"}') for line in metrics.splitlines())
+
+    status = kmeshctl_json(tier, "status")
+    assert status["healthy"], status
+    agents = {a["pod"]: a for a in status["agents"]}
+    assert agents[name]["xds"]["connected"] is True, agents
+    assert agents[name]["xds"]["address"] == XDS_ADDRESS
+    assert agents[name]["xds"]["nacks"] == 0
+
+
+def test_enrolled_fortio_demo_is_in_the_maps_as_istiod_sent_it(tier: Tier) -> None:
+    tier.kmeshctl("enable-ns", "default", "--timeout", "60")
+    tier.kubectl("apply", "-f", str(tier.repo / "examples" / "fortio"))
+    tier.kubectl("wait", "--for=condition=Available", "deployment/fortio-v1", "deployment/fortio-v2",
+                 "deployment/netutils", "--timeout=180s", timeout=200)
+    netutils = tier.kubectl_json("get", "pods", "-l", "app=netutils")["items"][0]
+    wait_for("netutils to be annotated kmesh.net/redirection: enabled",
+             lambda: tier.kubectl_json("get", "pod", netutils["metadata"]["name"])["metadata"]
+             .get("annotations", {}).get("kmesh.net/redirection") == "enabled", timeout=60)
+    fortio_ips = {p["status"]["podIP"] for p in tier.kubectl_json("get", "pods", "-l", "app=fortio")["items"]}
+    assert len(fortio_ips) == 2
+
+    def fortio_endpoints() -> set[str] | None:
+        maps = kmeshctl_json(tier, "dump", "maps", "--pod", agent_pod(tier)["metadata"]["name"])
+        addr_of = {e["key"]["backend_name"]: e["value"]["addr"] for e in maps["km_backend"]}
+        ends = [e for e in maps["km_endpoint"] if e["key"]["service_name"] == FORTIO_KEY]
+        ips = {addr_of.get(e["value"]["backend_name"]) for e in ends}
+        return ips if len(ends) == 2 and ips == fortio_ips else None
+
+    wait_for("the fortio Service's two endpoints in the maps", fortio_endpoints, timeout=60, every=2)
+    svc = tier.kubectl_json("get", "service", "fortio")
+    maps = kmeshctl_json(tier, "dump", "maps", "--pod", agent_pod(tier)["metadata"]["name"], "--map", "km_frontend")
+    assert any(e["value"].get("upstream_name") == FORTIO_KEY and str(e["key"]["addr"]) == svc["spec"]["clusterIP"]
+               for e in maps["km_frontend"]), maps
+
+
+def test_curl_to_the_fortio_clusterip_goes_through_the_ebpf_path(tier: Tier) -> None:
+    vip = tier.kubectl_json("get", "service", "fortio")["spec"]["clusterIP"]
+    pods = {p["status"]["podIP"]: p["metadata"]["labels"]["version"]
+            for p in tier.kubectl_json("get", "pods", "-l", "app=fortio")["items"]}
+    servers = Counter()
+    for _ in range(CURLS):
+        out = tier.kubectl("exec", "deploy/netutils", "--", "curl", "-sS", "-m", "5", "-o", "/dev/null",
+                           "-D", "-", f"http://{vip}:80/").stdout
+        match = re.search(r"^Server: (\S+)", out, re.MULTILINE | re.IGNORECASE)
+        servers[match.group(1) if match else "?"] += 1
+    assert set(servers) == {"1", "2"}, servers
+
+    # The kernel's own account (the agent's BPF decision log): one connect decision per
+    # curl, the VIP rewritten to a pod in the connect() hook, so kube-proxy's DNAT never
+    # saw these connections; the versions it chose are the versions that answered.
+    log = tier.kubectl("logs", "-n", AGENT_NAMESPACE, agent_pod(tier)["metadata"]["name"]).stdout
+    decisions = re.findall(rf"event=bpf_connect netns=\d+ {re.escape(vip)}:80 -> (\S+):8080 \(endpoint\)", log)
+    assert len(decisions) == CURLS, log[-3000:]
+    assert Counter(pods[ip][1:] for ip in decisions) == servers
+
+
+def test_uninstall_removes_every_object_and_the_data_path(tier: Tier) -> None:
+    node_pins_before = tier.exec_in_node(["ls", "/sys/fs/bpf"]).stdout.split()
+    assert "km_frontend" in node_pins_before
+    tier.kmeshctl("uninstall", "--timeout", "120", timeout=180)
+    assert tier.kubectl("get", "namespace", AGENT_NAMESPACE, check=False).returncode != 0
+    assert not tier.kubectl_json("get", "clusterrole,clusterrolebinding", "-l",
+                                 "app.kubernetes.io/managed-by=kmeshctl")["items"]
+    assert not tier.kubectl_json("get", "envoyfilters", "-A")["items"]
+    pins = tier.exec_in_node(["ls", "/sys/fs/bpf"]).stdout.split()
+    assert not [p for p in pins if p.startswith("km_")], pins
+    netutils = tier.kubectl_json("get", "pods", "-l", "app=netutils")["items"][0]
+    assert "kmesh.net/redirection" not in netutils["metadata"].get("annotations", {})
+    # The enrolled pod now reaches the VIP through kube-proxy alone.
+    vip = tier.kubectl_json("get", "service", "fortio")["spec"]["clusterIP"]
+    out = tier.kubectl("exec", "deploy/netutils", "--", "curl", "-sS", "-m", "5", "-o", "/dev/null",
+                       "-w", "%{http_code}", f"http://{vip}:80/").stdout
+    assert out == "200"
