@@ -1,11 +1,15 @@
 """The e2e tier: a real single-node Kubernetes cluster, built from Go modules, on this machine.
 
-The whole node lives in one network namespace `kt-<id>` (its "host network"): etcd,
-kube-apiserver, kube-controller-manager, kube-scheduler, containerd, kubelet and kube-proxy
-run as processes entered into it with `nsenter --net` (they share the host's mount
-namespace, which the kubelet's volume mounts and containerd need). Nothing listens outside
-that namespace; pods sit on a CNI bridge inside it. Everything else a run makes is named
-from its id: run dir /var/lib/kmeshctl-tier/<id>, cgroup parent /kt-<id>.
+The whole node lives in one network namespace `kt-<id>` (its "host network") and one mount
+namespace of its own (bound at <run dir>/mntns): etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler, containerd, kubelet and kube-proxy run as
+processes entered into both with `nsenter --mount --net` (the kubelet's volume mounts and
+containerd must share one mount namespace). The node's mount namespace has a bpffs of its
+own at /sys/fs/bpf, shared as on a systemd node (the agent's Bidirectional volume needs
+that), so the node agent's pinned maps and programs belong to this run alone and the host's
+mounts are never changed. Nothing listens outside the network namespace; pods sit on a CNI
+bridge inside it. Everything else a run makes is named from its id: run dir
+/var/lib/kmeshctl-tier/<id>, cgroup parent /kt-<id>.
 
     with Tier() as tier:            # or tier = Tier(); tier.up(); ...; tier.down()
         tier.kubectl("get", "nodes")
@@ -349,7 +353,7 @@ class Tier:
         self.images: dict = {}
         self.procs: dict[str, int] = {}
         self._popen: dict[str, subprocess.Popen] = {}
-        self.bpffs_made_shared = False
+        self.mntns_path = self.run_dir / "mntns"
         self._state_file = self.run_dir / "tier.json"
         if self._state_file.exists():  # an existing run: take its facts
             st = json.loads(self._state_file.read_text())
@@ -357,7 +361,6 @@ class Tier:
             self.cluster_id = st.get("cluster_id", self.cluster_id)
             self.procs = {k: int(v) for k, v in st.get("procs", {}).items()}
             self.binaries = st.get("binaries", {})
-            self.bpffs_made_shared = bool(st.get("bpffs_made_shared"))
 
     # -- context manager -----------------------------------------------------------------
 
@@ -375,11 +378,13 @@ class Tier:
     # -- public helpers ------------------------------------------------------------------
 
     def nsenter(self) -> list[str]:
-        return ["nsenter", f"--net={self.netns_path}", "--"]
+        """The command prefix that enters the node: its network and mount namespaces."""
+        mount = [f"--mount={self.mntns_path}"] if self.mntns_path.exists() else []
+        return ["nsenter", *mount, f"--net={self.netns_path}", "--"]
 
     def exec_in_node(self, cmd: Sequence[str] | str, *, check: bool = True, timeout: float = 120,
                      input: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-        """Run a command in the node's network namespace (host mount namespace)."""
+        """Run a command on the node: in its network and mount namespaces."""
         argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         p = subprocess.run(self.nsenter() + argv, input=input, capture_output=True, text=True,
                            timeout=timeout, env={**os.environ, **(env or {})})
@@ -510,8 +515,8 @@ class Tier:
             self._make_netns()
         with self._step("cgroups"):
             self._make_cgroups()
-        with self._step("bpffs shared"):
-            self._share_bpffs()
+        with self._step("mount namespace"):
+            self._make_mntns()
         with self._step("pki"):
             self._make_pki()
         with self._step("etcd"):
@@ -562,7 +567,7 @@ class Tier:
         _write(self._state_file, json.dumps({
             "id": self.id, "node_ip": self.node_ip, "cluster_id": self.cluster_id,
             "netns": self.netns, "procs": self.procs, "binaries": self.binaries,
-            "cgroup_parent": self.cgroup_parent, "bpffs_made_shared": self.bpffs_made_shared,
+            "cgroup_parent": self.cgroup_parent,
         }, indent=2))
 
     def _make_netns(self) -> None:
@@ -587,29 +592,29 @@ class Tier:
         _write(self.run_dir / "resolv.conf", "# e2e tier: no DNS outside the node's netns\n"
                                              "nameserver 127.0.0.53\n")
 
-    def _share_bpffs(self) -> None:
-        """A hostPath volume with mountPropagation Bidirectional (the node agent's
-        /sys/fs/bpf) needs a shared source mount, else containerd refuses the container:
-        'path "/sys/fs/bpf" is mounted on "/sys/fs/bpf" but it is not a shared mount'.
-        systemd makes every mount shared; this machine's PID 1 is not systemd and leaves
-        them private. Undone at down (by the last tier running)."""
-        prop = _run(["findmnt", "-n", "-o", "PROPAGATION", str(BPFFS)], check=False).stdout.strip()
-        if not prop:
-            log.warning("%s is not mounted: a Bidirectional bpffs volume will not work", BPFFS)
-            return
-        if "shared" not in prop:
-            _run(["mount", "--make-shared", str(BPFFS)])
-            self.bpffs_made_shared = True
-            self._save_state()
+    def _make_mntns(self) -> None:
+        """The node's mount namespace: a copy of the host's mounts, private, plus a bpffs
+        of its own at /sys/fs/bpf made shared, as systemd makes mounts on a real node (a
+        hostPath volume with mountPropagation Bidirectional, the node agent's /sys/fs/bpf,
+        needs a shared source, else containerd refuses the container). The bind at
+        <run dir>/mntns keeps it alive; unmounting that at down ends it with every mount
+        the kubelet and containerd made in it."""
+        self.mntns_path.touch()
+        _run(["unshare", f"--mount={self.mntns_path}", "--propagation", "private", "true"])
+        _run(["nsenter", f"--mount={self.mntns_path}", "--", "sh", "-c",
+              # The host's own bpffs (if any) goes first, in this namespace only: containerd
+              # judges the propagation by the lowest mount at the path, not the top one.
+              f"while umount {BPFFS} 2>/dev/null; do :; done; "
+              f"mount -t bpf bpffs {BPFFS} && mount --make-shared {BPFFS}"])
 
-    def _unshare_bpffs(self) -> None:
-        if not self.bpffs_made_shared:
+    def _remove_bpf_datapath(self) -> None:
+        """A node agent stopped by `down` (not uninstalled) keeps its programs attached to
+        the host's cgroup v2 root, as on a restart: detach and unpin them while the node's
+        bpffs still exists (`kmeshctl node cleanup`, what an operator would run)."""
+        if not self.mntns_path.exists() or not self.netns_path.exists():
             return
-        others = [i for i in Tier.existing_ids(self.state_root) if i != self.id]
-        if others:
-            log.info("tier %s: %s stays shared (tiers %s still up)", self.id, BPFFS, others)
-            return
-        _run(["mount", "--make-private", str(BPFFS)], check=False)
+        self.exec_in_node([sys.executable, "-m", "kmeshctl", "node", "cleanup", "--bpf-fs", str(BPFFS)],
+                          env={"PYTHONPATH": str(self.repo)}, timeout=60)
 
     def _make_cgroups(self) -> None:
         for root in _cgroup_hierarchies():
@@ -1082,13 +1087,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                      "kube-apiserver", "etcd"):
             step(f"stop {name}", lambda name=name: self._stop(name, 5))
         step("kill leftovers", self._kill_leftovers)
+        step("bpf data path", self._remove_bpf_datapath)
         keep = os.environ.get("KMESHCTL_TIER_KEEP_LOGS")
         if keep and self.log_dir.is_dir():
             step("keep logs", lambda: shutil.copytree(self.log_dir, Path(keep) / self.id, dirs_exist_ok=True))
         step("unmount", self._unmount_all)
         step("netns", self._delete_netns)
         step("cgroups", self._delete_cgroups)
-        step("bpffs propagation", self._unshare_bpffs)
         step("host files", self._delete_host_files)
         step("run dir", self._delete_run_dir)
         _reap()
