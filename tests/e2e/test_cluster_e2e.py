@@ -82,6 +82,11 @@ def test_precheck_and_install_roll_out_the_real_node_image(tier: Tier) -> None:
                            timeout=420)
     assert "DaemonSet kmesh-system/kmesh is ready" in result.stdout + result.stderr, result.stderr
 
+    # The real API server's server-side apply: the same install again changes nothing.
+    again = tier.kmeshctl("install", "--xds-address", XDS_ADDRESS, "--cluster-id", tier.cluster_id,
+                          "--image", tier.image("kmeshctl-node"), "--enable-bpf-log", "--no-wait")
+    assert again.stdout.count(" unchanged") == 8 and "Nothing to do" in again.stdout, again.stdout
+
     # Applied with server-side apply by kmeshctl: the field manager is on the object.
     ds = tier.kubectl_json("get", "daemonset", "-n", AGENT_NAMESPACE, "kmesh", "--show-managed-fields")
     assert any(m["manager"] == "kmeshctl" and m["operation"] == "Apply"
@@ -151,6 +156,9 @@ def test_enrolled_fortio_demo_is_in_the_maps_as_istiod_sent_it(tier: Tier) -> No
         return ips if len(ends) == 2 and ips == fortio_ips else None
 
     wait_for("the fortio Service's two endpoints in the maps", fortio_endpoints, timeout=60, every=2)
+    # The agent's own cache (dump config --pod, a port-forward to its admin port) agrees.
+    cache = kmeshctl_json(tier, "dump", "config", "--pod", agent_pod(tier)["metadata"]["name"])
+    assert FORTIO_KEY in json.dumps(cache) and all(ip in json.dumps(cache) for ip in fortio_ips)
     svc = tier.kubectl_json("get", "service", "fortio")
     maps = kmeshctl_json(tier, "dump", "maps", "--pod", agent_pod(tier)["metadata"]["name"], "--map", "km_frontend")
     assert any(e["value"].get("upstream_name") == FORTIO_KEY and str(e["key"]["addr"]) == svc["spec"]["clusterIP"]
