@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from kmeshctl import __version__, nodecheck
 from kmeshctl.admin import AdminServer, AdminSources
+from kmeshctl.bounded import LINE_LIMIT, clip
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.metrics import MetricSources, MetricsServer, make_registry
 from kmeshctl.workload_cache import WorkloadCache
@@ -100,7 +101,8 @@ def _need_file(path: Path, what: str, fix: str) -> None:
 
 class OneLineFormatter(logging.Formatter):
     """key=value fields, one line per event: newlines in a message or a traceback are
-    written as a literal \\n, so `grep event=xds_nack` always finds the whole event."""
+    written as a literal \\n, so `grep event=xds_nack` always finds the whole event.
+    A line is at most LINE_LIMIT chars (a control-plane name can be megabytes long)."""
 
     converter = time.gmtime
 
@@ -109,7 +111,7 @@ class OneLineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         record.level = record.levelname.lower()
-        return super().format(record).replace("\n", "\\n")
+        return clip(super().format(record).replace("\n", "\\n"), LINE_LIMIT)
 
 
 def configure_logging(level: str) -> None:

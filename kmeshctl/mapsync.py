@@ -23,8 +23,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Sequence
 
+from kmeshctl.bounded import clip
 from kmeshctl.ids import IdRegistry
-from kmeshctl.maps import (BACKEND, ENDPOINT, FRONTEND, IDREG, PRIO_COUNT, SERVICE,
+from kmeshctl.maps import (BACKEND, ENDPOINT, FRONTEND, IDREG, MAX_PORTS, PRIO_COUNT, SERVICE,
                            BackendKey, BackendValue, DataplaneMaps, EndpointKey, EndpointValue,
                            FrontendKey, FrontendValue, IdKind, IPAddress, LbPolicy, MapError,
                            ServiceKey, ServiceValue, TypedMap, Waypoint, WaypointHeader)
@@ -439,7 +440,7 @@ class MapSync:
         if svc.HasField("waypoint"):
             waypoint = self.resolve_waypoint(svc.waypoint)
             if waypoint is None:
-                log.warning("event=waypoint_unresolved service=%s action=reject_connects", key)
+                log.warning("event=waypoint_unresolved service=%s action=reject_connects", clip(key))
                 return ServiceValue(lb_policy=LbPolicy.STRICT, ports=self._ports(svc, members)), ()
         groups: list[list[int]] = [[] for _ in range(PRIO_COUNT)]
         prefs = list(svc.load_balancing.routing_preference)
@@ -457,11 +458,12 @@ class MapSync:
 
     @staticmethod
     def _ports(svc: workload_pb2.Service, members: list[workload_pb2.Workload]) -> tuple[tuple[int, int], ...]:
-        """(service port, target port) pairs; a target port of 0 (a named port) is taken
-        from the first workload that maps that service port."""
+        """(service port, target port) pairs of the service's first MAX_PORTS ports (the
+        xDS client warned about the rest when it accepted the service); a target port of
+        0 (a named port) is taken from the first workload that maps that service port."""
         key = f"{svc.namespace}/{svc.hostname}"
         pairs = []
-        for port in svc.ports:
+        for port in svc.ports[:MAX_PORTS]:
             target = port.target_port or _member_target(members, key, port.service_port) or port.service_port
             if port.service_port:
                 pairs.append((port.service_port, target))
@@ -473,7 +475,7 @@ class MapSync:
         service_ids = [self.ids.service_id(k) for k in sorted(wl.services) if k in self.cache.services]
         if len(service_ids) > MAX_BACKEND_SERVICES:
             log.warning("event=backend_services_truncated workload=%s services=%d kept=%d",
-                        wl.uid, len(service_ids), MAX_BACKEND_SERVICES)
+                        clip(wl.uid), len(service_ids), MAX_BACKEND_SERVICES)
             service_ids = service_ids[:MAX_BACKEND_SERVICES]
         waypoint = self.resolve_waypoint(wl.waypoint) if wl.HasField("waypoint") else None
         return BackendValue(addr=ip_of(wl.addresses[0]), service=tuple(service_ids), waypoint=waypoint)

@@ -52,6 +52,9 @@ class AgentCollector:
         yield self._per_type(CounterMetricFamily("kmesh_xds_nacks", "xDS responses NACKed",
                                                  labels=["type"]), stats.nacks)
         yield CounterMetricFamily("kmesh_xds_reconnects", "xDS stream reconnects", value=stats.reconnects)
+        yield CounterMetricFamily("kmesh_xds_service_ports_truncated",
+                                  "accepted Service versions with more ports than the map holds "
+                                  "(the first 10 are kept)", value=stats.ports_truncated)
         resources = GaugeMetricFamily("kmesh_xds_resources", "resources held, by kind", labels=["kind"])
         for kind, count in self.sources.cache_counts().items():
             resources.add_metric([kind], count)

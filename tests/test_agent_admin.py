@@ -175,6 +175,7 @@ def test_metrics_reflect_xds_state(stack) -> None:
     assert sample(after, "kmesh_bpf_map_capacity", map="km_service") == 5000
     assert sample(after, "kmesh_enrolled_pods") == 0
     assert sample(after, "kmesh_bpf_map_write_errors_total") == 0
+    assert sample(after, "kmesh_xds_service_ports_truncated_total") == 0
     assert 0 < sample(after, "kmesh_xds_last_sync_duration_seconds") < 5
 
     server.set_resources(WORKLOAD_ADDRESS_TYPE, addresses(

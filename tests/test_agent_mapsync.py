@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterator
+from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
+from google.protobuf import any_pb2
 
 from kmeshctl.ids import IdRegistry
 from kmeshctl.maps import (BackendKey, EndpointKey, FrontendKey, IdKind, LbPolicy, ServiceKey,
                            WaypointHeader)
 from kmeshctl.mapsync import MapSync, NodeInfo, lb_policy, priority, regroup
 from kmeshctl.workload_cache import WorkloadCache
+from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
 from kmeshctl.xds.builders import addresses, service, waypoint_hostname, workload
+from kmeshctl.xds.client import ClientConfig, Identity, XdsClient
 from kmeshctl.xds.protos import workload_pb2
+from kmeshctl.xds.server import XdsServer
 
 Scope = workload_pb2.LoadBalancing.Scope
 HERE = workload_pb2.Locality(region="r1", zone="z1", subzone="s1")
@@ -53,6 +58,12 @@ def test_lb_policy_from_mode_and_preferences() -> None:
     assert lb_policy(svc(mode=workload_pb2.LoadBalancing.FAILOVER)) is LbPolicy.FAILOVER
     assert lb_policy(svc(prefs=(Scope.ZONE,))) is LbPolicy.FAILOVER
     assert lb_policy(svc(mode=workload_pb2.LoadBalancing.PASSTHROUGH)) is LbPolicy.RANDOM
+
+
+def test_ports_keep_the_first_10_of_a_wider_service() -> None:
+    eleven = [(80 + i, 8080 + i) for i in range(11)]
+    wide = service("default", "wide.default.svc.cluster.local", "10.96.0.11", eleven)
+    assert MapSync._ports(wide, []) == tuple(eleven[:10])
 
 
 # ----------------------------------------------------------------- real maps
@@ -232,3 +243,51 @@ def test_restart_reconciles_against_what_is_pinned(synced: Synced) -> None:
     # Nothing rewritten that was already right: web's count, web-2's slot, backend and
     # frontend, the old service and its frontend (+ web-1's slot if it had to move).
     assert fresh.sync.last_writes == 6 + web1_moves
+
+
+WIDE_KEY = "default/wide.default.svc.cluster.local"
+WIDE_VECTOR = Path(__file__).resolve().parents[2] / "shared/vectors/workload-api/service-11-ports.bin"
+
+
+def wide_service() -> Any:
+    """Service `wide` with ports 80..90 -> 8080..8090: upstream's encoding of it (the
+    shared vector) when this machine has it, else the same service built here."""
+    packed = any_pb2.Any()
+    if WIDE_VECTOR.is_file():
+        packed.type_url = WORKLOAD_ADDRESS_TYPE
+        packed.value = WIDE_VECTOR.read_bytes()
+    else:
+        packed.Pack(workload_pb2.Address(service=service(
+            "default", "wide.default.svc.cluster.local", "10.96.0.11", [(80 + i, 8080 + i) for i in range(11)])))
+    return packed
+
+
+@pytestroot
+def test_an_11_port_service_is_mapped_with_10_and_its_pods_stay_everywhere(synced: Synced) -> None:
+    """Issue 10 item 2, agent against the project's xDS server: the response is ACKed,
+    km_service holds the first 10 ports, and the pod of the wide service is in both of
+    its services (before, it was refused and left every service)."""
+    server = XdsServer()
+    server.add_listener("127.0.0.1:0")
+    server.start()
+    both = workload("Kubernetes//Pod/default/both-0", "10.1.0.9",
+                    {WIDE_KEY: [(80 + i, 8080 + i) for i in range(11)], KEY: [(80, 8080)]})
+    server.set_resources(WORKLOAD_ADDRESS_TYPE, {WIDE_KEY: wide_service(), **addresses(web(), both, pod(1))})
+    client = XdsClient(ClientConfig(server.addresses[0], Identity("10.1.0.1", "agent", "kmesh-system"),
+                                    insecure=True, token_path=None), synced.cache, synced.sync)
+    client.start()
+    try:
+        assert client.synced.wait(10) and server.wait_acked(WORKLOAD_ADDRESS_TYPE)
+        assert client.stats.nacks == {} and client.stats.ports_truncated == 1
+        wide_sid = synced.ids.service_id(WIDE_KEY)
+        wide = synced.maps.service.lookup(ServiceKey(wide_sid))
+        assert wide.ports == tuple((80 + i, 8080 + i) for i in range(10))
+        assert synced.maps.frontend.lookup(FrontendKey(ipaddress.ip_address("10.96.0.11"))).upstream_id == wide_sid
+        bid = synced.ids.lookup(IdKind.BACKEND, both.uid)
+        assert set(synced.maps.backend.lookup(BackendKey(bid)).service) == {wide_sid, synced.sid()}
+        assert synced.maps.endpoint.lookup(EndpointKey(wide_sid, 0, 1)).backend_uid == bid
+        assert wide.prio_endpoint_count[0] == 1
+        assert sorted(synced.group()) == ["both-0", "web-1"]
+    finally:
+        client.stop()
+        server.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import socket
 import subprocess
 import threading
@@ -140,8 +141,6 @@ def test_authorizations_are_cached(server: XdsServer, connected) -> None:
 @pytest.mark.parametrize("bad, expected", [
     (workload("Kubernetes//Pod/default/bad", "10.0.0.9", {KEY: [(80, 8080)]}), "address 0 has 5 bytes"),
     (workload("Kubernetes//Pod/default/bad", "10.0.0.9", {KEY: [(80, 70000)]}), "target_port 70000 is over 65535"),
-    (service(NS, "many.default.svc.cluster.local", "10.96.0.11", [(p, p) for p in range(1, 12)]),
-     "has 11 ports (at most 10)"),
     (service(NS, "wp.default.svc.cluster.local", "10.96.0.12", [(80, 80)],
              waypoint=waypoint_hostname(NS, "nowhere.default.svc.cluster.local")),
      "waypoint default/nowhere.default.svc.cluster.local is unknown"),
@@ -159,6 +158,32 @@ def test_invalid_resource_is_nacked_and_others_applied(server: XdsServer, connec
     assert f"Kubernetes//Pod/{NS}/echo-4" in cache.workloads  # the valid one went in
     assert bad_name not in cache.workloads and bad_name not in cache.services
     assert client.stats.connected and client.stats.nacks[WORKLOAD_ADDRESS_TYPE] == 1
+
+
+def test_a_service_with_more_than_10_ports_is_accepted_with_its_workloads(
+        server: XdsServer, connected, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 10 item 2: never a NACK for it nor for the pods that list it; one warning and
+    one count per version of the service, none when only its pods change."""
+    client, cache, _ = connected
+    wide_key = f"{NS}/wide.default.svc.cluster.local"
+    eleven = [(80 + i, 8080 + i) for i in range(11)]
+    wide = service(NS, "wide.default.svc.cluster.local", "10.96.0.11", eleven)
+    both = workload(f"Kubernetes//Pod/{NS}/both-0", "10.0.0.7", {wide_key: eleven, KEY: [(80, 8080)]})
+    caplog.set_level(logging.WARNING, logger="kmeshctl.xds.client")
+    server.set_resources(WORKLOAD_ADDRESS_TYPE, addresses(wide, both))
+    assert server.wait_acked(WORKLOAD_ADDRESS_TYPE)
+    assert client.stats.nacks == {} and len(cache.services[wide_key].ports) == 11
+    assert cache.members(wide_key) == {both.uid} and both.uid in cache.members(KEY)
+    assert client.stats.ports_truncated == 1
+    warnings = [r.getMessage() for r in caplog.records if "service_ports_truncated" in r.getMessage()]
+    assert warnings == [f"event=service_ports_truncated service={wide_key} ports=11 kept=10 dropped=1"]
+
+    server.set_resources(WORKLOAD_ADDRESS_TYPE, addresses(workload(
+        f"Kubernetes//Pod/{NS}/both-1", "10.0.0.8", {wide_key: eleven})))
+    assert server.wait_acked(WORKLOAD_ADDRESS_TYPE) and client.stats.ports_truncated == 1
+    wide.ports.extend(ports([(91, 8091)]))  # a new version of the service: warned again
+    server.set_resources(WORKLOAD_ADDRESS_TYPE, addresses(wide))
+    assert server.wait_acked(WORKLOAD_ADDRESS_TYPE) and client.stats.ports_truncated == 2
 
 
 def test_nack_keeps_last_good_version(server: XdsServer, connected) -> None:

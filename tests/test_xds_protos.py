@@ -38,8 +38,36 @@ FIELD_NUMBERS = {
     workload_pb2.GatewayAddress: {"hostname": 1, "address": 2, "hbone_mtls_port": 3},
     workload_pb2.LoadBalancing: {"routing_preference": 1, "mode": 2, "health_policy": 3},
     workload_pb2.WeightedGatewayAddress: {"destination": 1, "weight": 2},
+    workload_pb2.Extension: {"name": 1, "config": 2},
     authorization_pb2.Authorization: {"name": 1, "namespace": 2, "scope": 3, "action": 4, "rules": 5,
-                                      "dry_run": 6},
+                                      "dry_run": 6, "extensions": 7},
+    authorization_pb2.Rule: {"clauses": 1},
+    authorization_pb2.Clause: {"matches": 2},  # not 1: with 1 every clause decoded empty
+    authorization_pb2.Match: {"namespaces": 1, "not_namespaces": 2, "principals": 3, "not_principals": 4,
+                              "source_ips": 5, "not_source_ips": 6, "destination_ips": 7,
+                              "not_destination_ips": 8, "destination_ports": 9, "not_destination_ports": 10,
+                              "service_accounts": 11, "not_service_accounts": 12, "extensions": 13},
+    authorization_pb2.ServiceAccountMatch: {"namespace": 1, "serviceAccount": 2},
+    authorization_pb2.Address: {"address": 1, "length": 2},
+    authorization_pb2.StringMatch: {"exact": 1, "prefix": 2, "suffix": 3, "presence": 4},
+}
+
+# enum -> value names in number order (0, 1, 2 ...), as in facts section 3
+ENUMS = {
+    workload_pb2.IPFamilies: ["AUTOMATIC", "IPV4_ONLY", "IPV6_ONLY", "DUAL"],
+    workload_pb2.Service.Visibility: ["PUBLIC", "NAMESPACE"],
+    workload_pb2.TunnelProtocol: ["NONE", "HBONE", "LEGACY_ISTIO_MTLS"],
+    workload_pb2.WorkloadType: ["DEPLOYMENT", "CRONJOB", "POD", "JOB"],
+    workload_pb2.ApplicationTunnel.Protocol: ["NONE", "PROXY"],
+    workload_pb2.WorkloadStatus: ["HEALTHY", "UNHEALTHY"],
+    workload_pb2.NetworkMode: ["STANDARD", "HOST_NETWORK"],
+    workload_pb2.AppProtocol: ["UNKNOWN", "HTTP11", "HTTP2", "GRPC", "TCP", "TLS"],
+    workload_pb2.LoadBalancing.Scope: ["UNSPECIFIED_SCOPE", "REGION", "ZONE", "SUBZONE", "NODE", "CLUSTER",
+                                       "NETWORK"],
+    workload_pb2.LoadBalancing.Mode: ["UNSPECIFIED_MODE", "STRICT", "FAILOVER", "PASSTHROUGH"],
+    workload_pb2.LoadBalancing.HealthPolicy: ["ONLY_HEALTHY", "ALLOW_ALL"],
+    authorization_pb2.Scope: ["GLOBAL", "NAMESPACE", "WORKLOAD_SELECTOR"],
+    authorization_pb2.Action: ["ALLOW", "DENY"],
 }
 
 
@@ -52,12 +80,20 @@ def test_field_numbers_match_the_workload_api() -> None:
 
 
 def test_enum_values_match_the_workload_api() -> None:
-    lb = workload_pb2.LoadBalancing
-    assert [v.name for v in lb.Scope.DESCRIPTOR.values] == [
-        "UNSPECIFIED_SCOPE", "REGION", "ZONE", "SUBZONE", "NODE", "CLUSTER", "NETWORK"]
-    assert [v.name for v in lb.Mode.DESCRIPTOR.values] == ["UNSPECIFIED_MODE", "STRICT", "FAILOVER", "PASSTHROUGH"]
-    assert workload_pb2.ApplicationTunnel.PROXY == 1 and workload_pb2.UNHEALTHY == 1
-    assert workload_pb2.HOST_NETWORK == 1 and workload_pb2.LEGACY_ISTIO_MTLS == 2
+    for enum, names in ENUMS.items():
+        values = [(v.name, v.number) for v in enum.DESCRIPTOR.values]
+        assert values == [(name, number) for number, name in enumerate(names)], enum.DESCRIPTOR.full_name
+
+
+def test_retired_field_numbers_stay_reserved() -> None:
+    """A number upstream left unused is reserved, so nothing here can be put on it."""
+    def reserved(message) -> set[int]:
+        proto = descriptor_pb2.DescriptorProto()
+        message.DESCRIPTOR.CopyToProto(proto)
+        return {n for r in proto.reserved_range for n in range(r.start, r.end)}
+    assert reserved(workload_pb2.Workload) == {15}
+    assert reserved(workload_pb2.GatewayAddress) == {4}
+    assert reserved(authorization_pb2.Clause) == {1}
 
 
 def test_committed_modules_are_generated_from_the_protos(tmp_path: Path) -> None:

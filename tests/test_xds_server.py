@@ -265,3 +265,59 @@ def test_tls_listener(tmp_path: Path) -> None:
 def test_wrong_message_type_is_refused(server: XdsServer) -> None:
     with pytest.raises(ValueError, match="given for type"):
         server.set_resources("type.googleapis.com/istio.workload.Address", {"a": cluster("a")})
+
+
+# The busiest pinging of an idle stream a gRPC client does: a keepalive ping every second
+# (its floor) and no cap on pings between data frames.
+EAGER_PINGS = [("grpc.keepalive_time_ms", 1000), ("grpc.keepalive_timeout_ms", 5000),
+               ("grpc.keepalive_permit_without_calls", 1), ("grpc.http2.max_pings_without_data", 0)]
+
+
+def idle_stream_outcome(server: XdsServer, seconds: float) -> Optional[grpc.RpcError]:
+    """Open a delta stream with EAGER_PINGS, ACK the first response, then wait idle:
+    None if the stream was still open after ``seconds``, else the error that ended it."""
+    with grpc.insecure_channel(server.addresses[0], options=EAGER_PINGS) as ch:
+        stream = RawStream(ch)
+        try:
+            stream.send(discovery_pb2.DeltaDiscoveryRequest(type_url=CLUSTER, resource_names_subscribe=["*"]))
+            stream.ack(stream.recv())
+            stream.recv(timeout=seconds)  # nothing is pushed: only the stream's end can arrive
+            raise AssertionError("unexpected response on an idle stream")
+        except queue.Empty:
+            assert [s.open for s in server.streams()] == [True]
+            return None
+        except grpc.RpcError as err:
+            return err
+        finally:
+            stream.close()
+
+
+def test_an_idle_stream_is_kept_for_a_client_pinging_every_second(server: XdsServer) -> None:
+    """Issue 10 item 11: the agent pings every 30 s; the sandbox's stream was reset with
+    "too many pings". Here a client pings 30 times as often and keeps its stream."""
+    assert idle_stream_outcome(server, 5.5) is None  # the default policy cuts it at about 4 s
+    assert server.streams(include_closed=True)[-1].replies[-1].acked
+
+
+def test_grpc_s_default_ping_policy_would_cut_that_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control: the same client against gRPC's default server policy is cut, so the
+    test above really exercises the pings."""
+    from kmeshctl.xds import server as server_module
+
+    monkeypatch.setattr(server_module, "PING_POLICY", ())
+    default_policy = XdsServer()
+    default_policy.add_listener("127.0.0.1:0")
+    with default_policy:
+        error = idle_stream_outcome(default_policy, 8.0)  # returns when cut, about 4 s
+    assert error is not None and error.code() == grpc.StatusCode.UNAVAILABLE
+    assert "too many pings" in error.details().lower()
+
+
+def test_ping_policy_fits_the_agent_s_keepalive() -> None:
+    from kmeshctl.xds import KEEPALIVE_TIME_MS
+    from kmeshctl.xds.server import MIN_PING_INTERVAL_MS, PING_POLICY
+
+    policy = dict(PING_POLICY)
+    assert policy["grpc.keepalive_permit_without_calls"] == 1
+    assert policy["grpc.http2.min_ping_interval_without_data_ms"] == MIN_PING_INTERVAL_MS
+    assert MIN_PING_INTERVAL_MS <= min(1000, KEEPALIVE_TIME_MS) // 2  # below any client's floor, with margin

@@ -26,10 +26,13 @@ from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 
+from kmeshctl.bounded import DETAIL_LIMIT, clip, join_bounded
 from kmeshctl.workload_cache import CacheDelta, WorkloadCache
-from kmeshctl.xds import AUTHORIZATION_TYPE, WORKLOAD_ADDRESS_TYPE
+from kmeshctl.xds import (AUTHORIZATION_TYPE, KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS,
+                          WORKLOAD_ADDRESS_TYPE)
 from kmeshctl.xds.protos import authorization_pb2, workload_pb2
-from kmeshctl.xds.validation import address_problems, authorization_problems, service_key
+from kmeshctl.xds.validation import (MAX_PORTS, address_problems, authorization_problems,
+                                     excess_ports, service_key)
 
 log = logging.getLogger("kmeshctl.xds.client")
 
@@ -87,6 +90,7 @@ class ClientStats:
     acks: dict[str, int] = field(default_factory=dict)
     nacks: dict[str, int] = field(default_factory=dict)
     reconnects: int = 0
+    ports_truncated: int = 0  # accepted Service versions with more than MAX_PORTS ports
     last_error: str = ""
     last_apply_seconds: float = 0.0
 
@@ -220,6 +224,7 @@ class XdsClient:
         return got_response
 
     def _note_failure(self, reason: str) -> None:
+        reason = clip(reason, DETAIL_LIMIT)
         self.stats.last_error = reason
         log.warning("event=xds_stream_error address=%s error=%r", self.config.address, reason)
 
@@ -232,8 +237,8 @@ class XdsClient:
 
     def _channel(self) -> grpc.Channel:
         options = [("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
-                   ("grpc.keepalive_time_ms", 30_000),
-                   ("grpc.keepalive_timeout_ms", 10_000)]
+                   ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+                   ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS)]
         if self.config.insecure:
             return grpc.insecure_channel(self.config.address, options=options)
         if self.config.tls_server_name:
@@ -270,8 +275,8 @@ class XdsClient:
         try:
             problems = self._apply(response)
         except Exception as err:  # noqa: BLE001 - a malformed push must not kill the agent
-            log.exception("event=xds_apply_failed type=%s nonce=%s", type_url, response.nonce)
-            problems = [f"internal error applying the response: {err}"]
+            log.exception("event=xds_apply_failed type=%s nonce=%s", clip(type_url), clip(response.nonce))
+            problems = [f"internal error applying the response: {clip(str(err))}"]
         self.stats.last_apply_seconds = time.monotonic() - started
         return self._reply(response, problems)
 
@@ -280,14 +285,14 @@ class XdsClient:
         type_url, nonce = response.type_url, response.nonce
         request = discovery_pb2.DeltaDiscoveryRequest(type_url=type_url, response_nonce=nonce)
         if problems:
-            detail = "; ".join(problems)
+            detail = join_bounded(problems)
             request.error_detail.CopyFrom(status_pb2.Status(code=_INVALID_ARGUMENT, message=detail))
             self.stats.nacks[type_url] = self.stats.nacks.get(type_url, 0) + 1
-            log.warning("event=xds_nack type=%s nonce=%s detail=%r", type_url, nonce, detail)
+            log.warning("event=xds_nack type=%s nonce=%s detail=%r", clip(type_url), clip(nonce), detail)
             self._emit("nack", type_url=type_url, nonce=nonce, detail=detail)
         else:
             self.stats.acks[type_url] = self.stats.acks.get(type_url, 0) + 1
-            log.info("event=xds_ack type=%s nonce=%s resources=%d removed=%d", type_url, nonce,
+            log.info("event=xds_ack type=%s nonce=%s resources=%d removed=%d", clip(type_url), clip(nonce),
                      len(response.resources), len(response.removed_resources))
             self._emit("ack", type_url=type_url, nonce=nonce)
         return request
@@ -302,7 +307,7 @@ class XdsClient:
             checked = self._check_authorizations(response)
             delta = self.cache.apply_authorizations(checked.upserts, checked.removed)
         else:
-            return [f"unexpected type {type_url} (subscribed to Address and Authorization only)"]
+            return [f"unexpected type {clip(type_url)} (subscribed to Address and Authorization only)"]
         held = self.held[type_url]
         for name in checked.removed:
             held.pop(name, None)
@@ -339,26 +344,39 @@ class XdsClient:
             try:
                 address = self._decode(resource, workload_pb2.Address)
             except DecodeError as err:
-                checked.problems.append(f"{name}: cannot decode: {err}")
+                checked.problems.append(f"{clip(name)}: cannot decode: {clip(str(err))}")
                 continue
             problems = address_problems(name, address, resolves)
             if problems:
-                checked.problems.append(f"{name}: {', '.join(problems)}")
+                checked.problems.append(f"{clip(name)}: {join_bounded(problems, ', ')}")
                 if not address_problems(name, address, lambda ns, host: True):
                     self._awaiting_waypoint[name] = (resource.version, address)
                 continue
             checked.versions[name] = resource.version
+            self._note_accepted(name, address)
             yield name, address
+
+    def _note_accepted(self, name: str, address: workload_pb2.Address) -> None:
+        """Warn about (and count) what is accepted but not mapped whole. Called once per
+        accepted version: the server sends a resource again only when it changed."""
+        if address.WhichOneof("type") != "service":
+            return
+        excess = excess_ports(address.service)
+        if excess:
+            self.stats.ports_truncated += 1
+            log.warning("event=service_ports_truncated service=%s ports=%d kept=%d dropped=%d",
+                        clip(name), len(address.service.ports), MAX_PORTS, excess)
 
     def _apply_awaiting_waypoint(self, checked: _Checked) -> CacheDelta:
         """Apply refused resources whose waypoint service is now known."""
         resolves = lambda ns, host: service_key(ns, host) in self.cache.services  # noqa: E731
         ready = {name: entry for name, entry in self._awaiting_waypoint.items()
                  if not address_problems(name, entry[1], resolves)}
-        for name, (version, _) in ready.items():
+        for name, (version, address) in ready.items():
             del self._awaiting_waypoint[name]
             checked.versions[name] = version
-            log.info("event=xds_waypoint_resolved resource=%s", name)
+            log.info("event=xds_waypoint_resolved resource=%s", clip(name))
+            self._note_accepted(name, address)
         return self.cache.apply_addresses({n: a for n, (_, a) in ready.items()}, [])
 
     def _services_after(self, response: discovery_pb2.DeltaDiscoveryResponse, removed: list[str]) -> set[str]:
@@ -383,11 +401,11 @@ class XdsClient:
             try:
                 policy = self._decode(resource, authorization_pb2.Authorization)
             except DecodeError as err:
-                checked.problems.append(f"{resource.name}: cannot decode: {err}")
+                checked.problems.append(f"{clip(resource.name)}: cannot decode: {clip(str(err))}")
                 continue
             problems = authorization_problems(resource.name, policy)
             if problems:
-                checked.problems.append(f"{resource.name}: {', '.join(problems)}")
+                checked.problems.append(f"{clip(resource.name)}: {join_bounded(problems, ', ')}")
             else:
                 checked.upserts[resource.name] = policy
                 checked.versions[resource.name] = resource.version

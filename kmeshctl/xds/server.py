@@ -35,10 +35,22 @@ from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
+from kmeshctl.bounded import DETAIL_LIMIT, clip
+
 log = logging.getLogger("kmeshctl.xds.server")
 
 WILDCARD = "*"
 _MAX_MESSAGE_BYTES = 512 * 1024 * 1024
+# Clients ping an idle stream: the agent every KEEPALIVE_TIME_MS (30 s, kmeshctl.xds),
+# Envoy and others as they are configured, and gRPC clients never more often than once a
+# second. gRPC's default server policy (one ping per 5 minutes without data, and a GOAWAY
+# "too_many_pings" at the third early one) cut such a stream every few minutes. Accepted
+# here: pings at least 500 ms apart, with or without an open call; a peer pinging faster
+# than that is misbehaving and is cut at its third early ping, as gRPC does by default.
+MIN_PING_INTERVAL_MS = 500
+PING_POLICY = (("grpc.keepalive_permit_without_calls", 1),
+               ("grpc.http2.min_ping_interval_without_data_ms", MIN_PING_INTERVAL_MS),
+               ("grpc.http2.max_ping_strikes", 2))
 DiscoveryRequestMessage = Union[discovery_pb2.DiscoveryRequest, discovery_pb2.DeltaDiscoveryRequest]
 
 # authenticate(metadata) returns None to accept the stream, or the reason to refuse it.
@@ -185,7 +197,7 @@ class XdsServer:
             futures.ThreadPoolExecutor(max_workers=max_streams, thread_name_prefix="xds-stream"),
             maximum_concurrent_rpcs=max_streams,
             options=[("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
-                     ("grpc.max_receive_message_length", 16 * 1024 * 1024)],
+                     ("grpc.max_receive_message_length", 16 * 1024 * 1024), *PING_POLICY],
         )
         ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(_Servicer(self), self._grpc)
 
@@ -362,7 +374,8 @@ class XdsServer:
         stream.info.replies.append(Reply(type_url, nonce, acked, code, message, time.time()))
         del stream.info.replies[:-1000]
         if not acked:
-            log.warning("stream %d NACK %s nonce %s: %s", stream.info.id, type_url, nonce, message)
+            log.warning("stream %d NACK %s nonce %s: %s", stream.info.id, clip(type_url), clip(nonce),
+                        clip(message, DETAIL_LIMIT))
 
     def _note_request(self, stream: _Stream, request: DiscoveryRequestMessage) -> None:
         """What every request tells, delta or state of the world: the node (first one

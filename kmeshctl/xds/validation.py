@@ -1,16 +1,22 @@
 """Checks that a workload-API resource can be put into the BPF maps.
 
 Each function returns the list of problems (empty when valid), phrased so that a NACK's
-``error_detail`` tells the control plane exactly what was refused and why.
+``error_detail`` tells the control plane exactly what was refused and why. Names quoted
+in a problem are clipped (``kmeshctl.bounded``): a problem stays a few hundred chars.
+
+What is not a problem: a Service with more than ``MAX_PORTS`` ports is accepted, and its
+first ``MAX_PORTS`` ports go into the maps (``excess_ports`` says how many were left out);
+its workloads are accepted whatever the length of their port lists.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
+from kmeshctl.bounded import clip
+from kmeshctl.maps import MAX_PORTS  # port pairs per service in km_service
 from kmeshctl.xds.protos import authorization_pb2, workload_pb2
 
-MAX_PORTS = 10  # port pairs per service in km_service
 MAX_PORT = 65535
 IP_LENGTHS = (4, 16)
 
@@ -35,10 +41,13 @@ def _prefix_problem(what: str, address: bytes, length: int, has_length: bool) ->
     return problems
 
 
+def excess_ports(service: workload_pb2.Service) -> int:
+    """How many of the service's ports do not fit the map (0: all are kept)."""
+    return max(0, len(service.ports) - MAX_PORTS)
+
+
 def _port_problems(what: str, ports: list[workload_pb2.Port]) -> list[str]:
     problems = []
-    if len(ports) > MAX_PORTS:
-        problems.append(f"{what} has {len(ports)} ports (at most {MAX_PORTS})")
     for port in ports:
         for field in ("service_port", "target_port"):
             value = getattr(port, field)
@@ -56,7 +65,7 @@ def _waypoint_problems(what: str, waypoint: workload_pb2.GatewayAddress,
     elif kind == "hostname":
         ns, host = waypoint.hostname.namespace, waypoint.hostname.hostname
         if not resolves(ns, host):
-            problems.append(f"{what} waypoint {service_key(ns, host)} is unknown (no such service)")
+            problems.append(f"{what} waypoint {clip(service_key(ns, host))} is unknown (no such service)")
     else:
         problems.append(f"{what} waypoint has neither address nor hostname")
     if waypoint.hbone_mtls_port > MAX_PORT:
@@ -70,7 +79,7 @@ def service_problems(name: str, service: workload_pb2.Service, resolves: Hostnam
         problems.append("service has no namespace or hostname")
     elif name != service_key(service.namespace, service.hostname):
         problems.append(f"resource name does not match namespace/hostname "
-                        f"{service_key(service.namespace, service.hostname)}")
+                        f"{clip(service_key(service.namespace, service.hostname))}")
     for i, address in enumerate(service.addresses):
         problems += _prefix_problem(f"address {i}", address.address, address.length,
                                     address.HasField("length"))
@@ -85,13 +94,13 @@ def workload_problems(name: str, workload: workload_pb2.Workload, resolves: Host
     if not workload.uid:
         problems.append("workload has no uid")
     elif name != workload.uid:
-        problems.append(f"resource name does not match uid {workload.uid}")
+        problems.append(f"resource name does not match uid {clip(workload.uid)}")
     for i, address in enumerate(workload.addresses):
         problems += _ip_problem(f"address {i}", address)
     for key, port_list in workload.services.items():
         if key.count("/") != 1 or not all(key.split("/")):
-            problems.append(f"services key '{key}' is not namespace/hostname")
-        problems += _port_problems(f"service {key}", list(port_list.ports))
+            problems.append(f"services key '{clip(key)}' is not namespace/hostname")
+        problems += _port_problems(f"service {clip(key)}", list(port_list.ports))
     if workload.HasField("waypoint"):
         problems += _waypoint_problems("workload", workload.waypoint, resolves)
     if workload.application_tunnel.port > MAX_PORT:
@@ -109,6 +118,10 @@ def address_problems(name: str, address: workload_pb2.Address, resolves: Hostnam
 
 
 def authorization_problems(name: str, policy: authorization_pb2.Authorization) -> list[str]:
+    """What in ``policy`` cannot be enforced as written: malformed IP prefixes and ports
+    out of range, in any match of any clause of any rule. Nothing here depends on how
+    matches combine (rules OR-ed, clauses of a rule AND-ed, matches of a clause OR-ed,
+    kinds of a match AND-ed, values of a kind OR-ed): every value is checked."""
     problems = []
     if not policy.name:
         problems.append("authorization has no name")

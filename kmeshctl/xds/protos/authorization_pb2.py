@@ -23,29 +23,32 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from kmeshctl.xds.protos import workload_pb2 as kmeshctl_dot_xds_dot_protos_dot_workload__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'kmeshctl/xds/protos/authorization.proto\x12\x0eistio.security\x1a\x1bgoogle/protobuf/empty.proto\"\xb4\x01\n\rAuthorization\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12$\n\x05scope\x18\x03 \x01(\x0e\x32\x15.istio.security.Scope\x12&\n\x06\x61\x63tion\x18\x04 \x01(\x0e\x32\x16.istio.security.Action\x12#\n\x05rules\x18\x05 \x03(\x0b\x32\x14.istio.security.Rule\x12\x0f\n\x07\x64ry_run\x18\x06 \x01(\x08\"/\n\x04Rule\x12\'\n\x07\x63lauses\x18\x01 \x03(\x0b\x32\x16.istio.security.Clause\"0\n\x06\x43lause\x12&\n\x07matches\x18\x01 \x03(\x0b\x32\x15.istio.security.Match\"\xd3\x03\n\x05Match\x12/\n\nnamespaces\x18\x01 \x03(\x0b\x32\x1b.istio.security.StringMatch\x12\x33\n\x0enot_namespaces\x18\x02 \x03(\x0b\x32\x1b.istio.security.StringMatch\x12/\n\nprincipals\x18\x03 \x03(\x0b\x32\x1b.istio.security.StringMatch\x12\x33\n\x0enot_principals\x18\x04 \x03(\x0b\x32\x1b.istio.security.StringMatch\x12+\n\nsource_ips\x18\x05 \x03(\x0b\x32\x17.istio.security.Address\x12/\n\x0enot_source_ips\x18\x06 \x03(\x0b\x32\x17.istio.security.Address\x12\x30\n\x0f\x64\x65stination_ips\x18\x07 \x03(\x0b\x32\x17.istio.security.Address\x12\x34\n\x13not_destination_ips\x18\x08 \x03(\x0b\x32\x17.istio.security.Address\x12\x19\n\x11\x64\x65stination_ports\x18\t \x03(\r\x12\x1d\n\x15not_destination_ports\x18\n \x03(\r\"*\n\x07\x41\x64\x64ress\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\x0c\x12\x0e\n\x06length\x18\x02 \x01(\r\"|\n\x0bStringMatch\x12\x0f\n\x05\x65xact\x18\x01 \x01(\tH\x00\x12\x10\n\x06prefix\x18\x02 \x01(\tH\x00\x12\x10\n\x06suffix\x18\x03 \x01(\tH\x00\x12*\n\x08presence\x18\x04 \x01(\x0b\x32\x16.google.protobuf.EmptyH\x00\x42\x0c\n\nmatch_type*9\n\x05Scope\x12\n\n\x06GLOBAL\x10\x00\x12\r\n\tNAMESPACE\x10\x01\x12\x15\n\x11WORKLOAD_SELECTOR\x10\x02*\x1d\n\x06\x41\x63tion\x12\t\n\x05\x41LLOW\x10\x00\x12\x08\n\x04\x44\x45NY\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'kmeshctl/xds/protos/authorization.proto\x12\x0eistio.security\x1a\x1bgoogle/protobuf/empty.proto\x1a\"kmeshctl/xds/protos/workload.proto\"\xe3\x01\n\rAuthorization\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12$\n\x05scope\x18\x03 \x01(\x0e\x32\x15.istio.security.Scope\x12&\n\x06\x61\x63tion\x18\x04 \x01(\x0e\x32\x16.istio.security.Action\x12#\n\x05rules\x18\x05 \x03(\x0b\x32\x14.istio.security.Rule\x12\x0f\n\x07\x64ry_run\x18\x06 \x01(\x08\x12-\n\nextensions\x18\x07 \x03(\x0b\x32\x19.istio.workload.Extension\"/\n\x04Rule\x12\'\n\x07\x63lauses\x18\x01 \x03(\x0b\x32\x16.istio.security.Clause\"6\n\x06\x43lause\x12&\n\x07matches\x18\x02 \x03(\x0b\x32\x15.istio.security.MatchJ\x04\x08\x01\x10\x02\"\x84\x05\n\x05Match\x12/\n\nnamespaces\x18\x01 \x03(\x0b\x32\x1b.istio.security.StringMatch\x12\x33\n\x0enot_namespaces\x18\x02 \x03(\x0b\x32\x1b.istio.security.StringMatch\x12/\n\nprincipals\x18\x03 \x03(\x0b\x32\x1b.istio.security.StringMatch\x12\x33\n\x0enot_principals\x18\x04 \x03(\x0b\x32\x1b.istio.security.StringMatch\x12+\n\nsource_ips\x18\x05 \x03(\x0b\x32\x17.istio.security.Address\x12/\n\x0enot_source_ips\x18\x06 \x03(\x0b\x32\x17.istio.security.Address\x12\x30\n\x0f\x64\x65stination_ips\x18\x07 \x03(\x0b\x32\x17.istio.security.Address\x12\x34\n\x13not_destination_ips\x18\x08 \x03(\x0b\x32\x17.istio.security.Address\x12\x19\n\x11\x64\x65stination_ports\x18\t \x03(\r\x12\x1d\n\x15not_destination_ports\x18\n \x03(\r\x12=\n\x10service_accounts\x18\x0b \x03(\x0b\x32#.istio.security.ServiceAccountMatch\x12\x41\n\x14not_service_accounts\x18\x0c \x03(\x0b\x32#.istio.security.ServiceAccountMatch\x12-\n\nextensions\x18\r \x03(\x0b\x32\x19.istio.workload.Extension\"@\n\x13ServiceAccountMatch\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x16\n\x0eserviceAccount\x18\x02 \x01(\t\"*\n\x07\x41\x64\x64ress\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\x0c\x12\x0e\n\x06length\x18\x02 \x01(\r\"|\n\x0bStringMatch\x12\x0f\n\x05\x65xact\x18\x01 \x01(\tH\x00\x12\x10\n\x06prefix\x18\x02 \x01(\tH\x00\x12\x10\n\x06suffix\x18\x03 \x01(\tH\x00\x12*\n\x08presence\x18\x04 \x01(\x0b\x32\x16.google.protobuf.EmptyH\x00\x42\x0c\n\nmatch_type*9\n\x05Scope\x12\n\n\x06GLOBAL\x10\x00\x12\r\n\tNAMESPACE\x10\x01\x12\x15\n\x11WORKLOAD_SELECTOR\x10\x02*\x1d\n\x06\x41\x63tion\x12\t\n\x05\x41LLOW\x10\x00\x12\x08\n\x04\x44\x45NY\x10\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kmeshctl.xds.protos.authorization_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SCOPE']._serialized_start=1010
-  _globals['_SCOPE']._serialized_end=1067
-  _globals['_ACTION']._serialized_start=1069
-  _globals['_ACTION']._serialized_end=1098
-  _globals['_AUTHORIZATION']._serialized_start=89
-  _globals['_AUTHORIZATION']._serialized_end=269
-  _globals['_RULE']._serialized_start=271
-  _globals['_RULE']._serialized_end=318
-  _globals['_CLAUSE']._serialized_start=320
-  _globals['_CLAUSE']._serialized_end=368
-  _globals['_MATCH']._serialized_start=371
-  _globals['_MATCH']._serialized_end=838
-  _globals['_ADDRESS']._serialized_start=840
-  _globals['_ADDRESS']._serialized_end=882
-  _globals['_STRINGMATCH']._serialized_start=884
-  _globals['_STRINGMATCH']._serialized_end=1008
+  _globals['_SCOPE']._serialized_start=1342
+  _globals['_SCOPE']._serialized_end=1399
+  _globals['_ACTION']._serialized_start=1401
+  _globals['_ACTION']._serialized_end=1430
+  _globals['_AUTHORIZATION']._serialized_start=125
+  _globals['_AUTHORIZATION']._serialized_end=352
+  _globals['_RULE']._serialized_start=354
+  _globals['_RULE']._serialized_end=401
+  _globals['_CLAUSE']._serialized_start=403
+  _globals['_CLAUSE']._serialized_end=457
+  _globals['_MATCH']._serialized_start=460
+  _globals['_MATCH']._serialized_end=1104
+  _globals['_SERVICEACCOUNTMATCH']._serialized_start=1106
+  _globals['_SERVICEACCOUNTMATCH']._serialized_end=1170
+  _globals['_ADDRESS']._serialized_start=1172
+  _globals['_ADDRESS']._serialized_end=1214
+  _globals['_STRINGMATCH']._serialized_start=1216
+  _globals['_STRINGMATCH']._serialized_end=1340
 # @@protoc_insertion_point(module_scope)
