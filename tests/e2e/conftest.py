@@ -10,6 +10,8 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -33,6 +35,7 @@ def tier() -> Iterator[Tier]:
         load_inputs()
     except MissingInputs as e:
         pytest.fail(str(e), pytrace=False)
+    _refresh_images()
     logging.getLogger("kmeshctl.tier").setLevel(logging.INFO)
     # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the finalizer below runs;
     # Tier.up()'s atexit hook is the last resort.
@@ -50,6 +53,15 @@ def tier() -> Iterator[Tier]:
             t.down()  # idempotent
         finally:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _refresh_images() -> None:
+    """The node image is built from this checkout's sources: rebuild it when they changed
+    since the last build (seconds when nothing did), so the tests never run old code."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "tier" / "images.sh"
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        pytest.fail(f"scripts/tier/images.sh failed:\n{(done.stdout + done.stderr)[-3000:]}", pytrace=False)
 
 
 def _sigterm_as_interrupt(signum, frame):
