@@ -14,6 +14,7 @@ import yaml
 
 import kmeshctl
 from kmeshctl.errors import KmeshctlError
+from kmeshctl.maps import DEFAULT_BPF_FS
 from kmeshctl.params import InstallParams, check_install_params
 from kmeshctl.paths import templates_dir
 
@@ -90,7 +91,9 @@ def _template_context(p: InstallParams) -> dict:
         ),
         "ports": SimpleNamespace(admin=ADMIN_PORT, metrics=METRICS_PORT, waypoint=WAYPOINT_KMESH_PORT),
         # Where the agent finds host resources inside its container.
-        "paths": SimpleNamespace(bpffs="/sys/fs/bpf", cgroup2="/host/sys/fs/cgroup"),
+        # The node's bpffs is mounted at /sys/fs/bpf; the agent pins in its kmesh/ directory,
+        # the default of `node run`, `node cleanup` and `dump maps` on the node alike.
+        "paths": SimpleNamespace(bpffs="/sys/fs/bpf", pins=str(DEFAULT_BPF_FS), cgroup2="/host/sys/fs/cgroup"),
         "waypoint_label": SimpleNamespace(key=WAYPOINT_LABEL[0], value=WAYPOINT_LABEL[1]),
         "original_dst_cluster": ORIGINAL_DST_CLUSTER,
         "common_labels": _common_labels_yaml,

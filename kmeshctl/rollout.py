@@ -11,6 +11,7 @@ from typing import Callable, Optional
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -189,5 +190,5 @@ def pods_table(pods: list[PodState]) -> Table:
     for column in ("NODE", "POD", "READY", "STATUS"):
         table.add_column(column)
     for pod in pods:
-        table.add_row(pod.node, pod.name, "yes" if pod.ready else "no", pod.phase if pod.ready else pod.reason)
+        table.add_row(pod.node, pod.name, "yes" if pod.ready else "no", pod.phase if pod.ready else escape(pod.reason))
     return table

@@ -4,7 +4,9 @@ to be gone before the next (the EnvoyFilters first, the namespace last), idempot
 The DaemonSet goes with foreground propagation, so it is gone only once every node agent
 pod has finished: each agent sees its DaemonSet being deleted at SIGTERM and removes its
 node's data path and annotations (kmeshctl.lifecycle) while its ServiceAccount and RBAC
-still exist. Each node's agent pod is reported."""
+still exist. Each node's agent pod is reported, and a node where the data path may remain
+(its agent never ran, or pods there still carry the annotation an agent sets) is named
+with the command that removes it."""
 
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ from kmeshctl.kube import KubeClient, object_ref
 from kmeshctl.params import PLACEHOLDER_XDS_ADDRESS, InstallParams
 from kmeshctl.render import render_manifests
 
-Outcome = Literal["deleted", "not found", "kind not served", "stopped"]
+Outcome = Literal["deleted", "not found", "kind not served", "stopped", "needs cleanup"]
+REDIRECTION_ANNOTATION = "kmesh.net/redirection"
+NODE_CLEANUP_FIX = "run `kmeshctl node cleanup` on the node (as root)"
 # Only the names of the rendered objects matter here; this value never reaches the cluster.
 _PLACEHOLDER_CLUSTER = "uninstall"
 
@@ -26,6 +30,15 @@ _PLACEHOLDER_CLUSTER = "uninstall"
 class DeleteResult:
     ref: str
     outcome: Outcome
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class AgentPod:
+    node: str
+    name: str
+    running: bool  # Running with every container ready: it can clean its node at SIGTERM
+    state: str  # phase or waiting reason when not running
 
 
 def installed_objects(namespace: str, istio_namespace: str) -> list[dict]:
@@ -45,12 +58,51 @@ def delete_one(client: KubeClient, obj: dict) -> DeleteResult:
     return DeleteResult(object_ref(obj), "deleted" if deleted else "not found")
 
 
-def agent_pods(client: KubeClient, ds: dict) -> list[tuple[str, str]]:
-    """(node, pod name) of each pod the DaemonSet ``ds`` (a rendered object) runs now."""
+def agent_pods(client: KubeClient, ds: dict) -> list[AgentPod]:
+    """The pods the DaemonSet ``ds`` (a rendered object) runs now, one per node."""
     meta = ds["metadata"]
     selector = ",".join(f"{k}={v}" for k, v in ds["spec"]["selector"]["matchLabels"].items())
     pods = client.list("v1", "Pod", meta.get("namespace"), label_selector=selector)
-    return sorted((p.get("spec", {}).get("nodeName") or "(unscheduled)", p["metadata"]["name"]) for p in pods)
+    return sorted((_agent_pod(p) for p in pods), key=lambda a: (a.node, a.name))
+
+
+def _agent_pod(pod: dict) -> AgentPod:
+    status = pod.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    running = status.get("phase") == "Running" and bool(statuses) and all(c.get("ready") for c in statuses)
+    waiting = [c["state"]["waiting"].get("reason", "") for c in statuses if "waiting" in (c.get("state") or {})]
+    return AgentPod(node=(pod.get("spec") or {}).get("nodeName") or "(unscheduled)", name=pod["metadata"]["name"],
+                    running=running, state=", ".join(filter(None, waiting)) or status.get("phase", "Unknown"))
+
+
+def marked_pods_by_node(client: KubeClient) -> dict[str, list[str]]:
+    """node -> namespace/name of the pods still annotated kmesh.net/redirection=enabled."""
+    marked: dict[str, list[str]] = {}
+    for pod in client.list("v1", "Pod"):
+        if (pod["metadata"].get("annotations") or {}).get(REDIRECTION_ANNOTATION) == "enabled":
+            node = (pod.get("spec") or {}).get("nodeName") or "(unscheduled)"
+            marked.setdefault(node, []).append(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}")
+    return marked
+
+
+def node_results(namespace: str, agents: list[AgentPod], marked: dict[str, list[str]]) -> list[DeleteResult]:
+    """One result per node: its agent stopped and cleaned up, or what may remain and the fix."""
+    results = []
+    for agent in agents:
+        ref = f"node {agent.node}: agent pod {namespace}/{agent.name}"
+        left = marked.get(agent.node, [])
+        if left:
+            detail = (f"pods still marked {REDIRECTION_ANNOTATION} ({', '.join(left[:5])}): the agent did not "
+                      f"remove the node's data path; {NODE_CLEANUP_FIX}, then `kubectl annotate pod "
+                      f"{REDIRECTION_ANNOTATION}-` on them")
+            results.append(DeleteResult(ref, "needs cleanup", detail))
+        elif not agent.running:
+            detail = (f"was not running ({agent.state}), so it could not clean up after an earlier agent; "
+                      f"if one ran there, {NODE_CLEANUP_FIX}")
+            results.append(DeleteResult(ref, "needs cleanup", detail))
+        else:
+            results.append(DeleteResult(ref, "stopped", "data path removed"))
+    return results
 
 
 def wait_gone(client: KubeClient, obj: dict, deadline: float, poll: float = 0.5) -> None:
@@ -80,8 +132,8 @@ def uninstall(
             wait_gone(client, obj, deadline)
         on_result(result)
         results.append(result)
-        for node, pod in pods if result.outcome == "deleted" else []:
-            stopped = DeleteResult(f"node {node}: agent pod {obj['metadata']['namespace']}/{pod}", "stopped")
-            on_result(stopped)
-            results.append(stopped)
+        if result.outcome == "deleted" and pods:
+            for node_result in node_results(obj["metadata"]["namespace"], pods, marked_pods_by_node(client)):
+                on_result(node_result)
+                results.append(node_result)
     return results

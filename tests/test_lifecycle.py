@@ -69,3 +69,26 @@ def test_when_the_api_cannot_tell_the_data_path_stays() -> None:
     assert unreachable.kind == "restart" and "cannot read pod" in unreachable.reason
     assert decide(Core(pod(owner_kind=None)), Apps(ds(True))).kind == "restart"
     assert decide_shutdown(Core(pod()), Apps(ds(True)), "", "kmesh-system").kind == "restart"
+
+
+# --- uninstall's account of each node --------------------------------------------------
+
+from kmeshctl.uninstall import AgentPod, node_results  # noqa: E402
+
+
+def test_a_running_agent_with_no_marked_pod_left_removed_its_data_path() -> None:
+    [result] = node_results("kmesh-system", [AgentPod("node-a", "kmesh-1", True, "Running")], {})
+    assert (result.ref, result.outcome) == ("node node-a: agent pod kmesh-system/kmesh-1", "stopped")
+
+
+def test_marked_pods_left_on_a_node_name_the_cleanup() -> None:
+    [result] = node_results("kmesh-system", [AgentPod("node-a", "kmesh-1", True, "Running")],
+                            {"node-a": ["default/netutils"], "node-b": ["default/other"]})
+    assert result.outcome == "needs cleanup"
+    assert "default/netutils" in result.detail and "kmeshctl node cleanup" in result.detail
+    assert "default/other" not in result.detail
+
+
+def test_an_agent_that_never_ran_cannot_have_cleaned_up() -> None:
+    [result] = node_results("kmesh-system", [AgentPod("node-a", "kmesh-1", False, "ErrImagePull")], {})
+    assert result.outcome == "needs cleanup" and "ErrImagePull" in result.detail

@@ -17,6 +17,7 @@ from kmeshctl.errors import KmeshctlError
 from kmeshctl.params import InstallParams
 from kmeshctl.paths import templates_dir
 from kmeshctl import render as render_module
+from kmeshctl.maps import DEFAULT_BPF_FS
 from kmeshctl.render import (
     ADMIN_PORT,
     COMMON_LABELS,
@@ -197,8 +198,10 @@ def test_agent_command_line_parses_with_the_agent_cli(objects: list[dict], monke
     assert (params["enable_bypass"], params["enable_bpf_log"]) == (False, False)
     assert (params["admin_port"], params["metrics_port"]) == (ADMIN_PORT, METRICS_PORT)
     assert params["xds_insecure"] is False and params["enrollment"] == "auto"
+    # Pins go where `node cleanup` and `dump maps` on the node look by default.
+    assert params["bpf_fs"] == DEFAULT_BPF_FS
     mounts = {m["mountPath"] for m in agent["volumeMounts"]}
-    for path in (params["bpf_fs"], params["cgroup2_path"], params["proc_root"],
+    for path in (params["bpf_fs"].parent, params["cgroup2_path"], params["proc_root"],
                  params["xds_root_cert"].parent, params["xds_token"].parent):
         assert str(path) in mounts, f"the agent uses {path}, the DaemonSet mounts nothing there"
 
@@ -240,7 +243,7 @@ def test_mounts_match_volumes_and_cover_the_agent_needs(objects: list[dict]) -> 
         "/var/run/secrets/tokens/istio-token"
     )
     args = container(objects)["args"]
-    assert "--cgroup2-path=/host/sys/fs/cgroup" in args and "--bpf-fs=/sys/fs/bpf" in args
+    assert "--cgroup2-path=/host/sys/fs/cgroup" in args and "--bpf-fs=/sys/fs/bpf/kmesh" in args
 
 
 def test_pod_runs_everywhere_privileged_and_probes_the_local_admin_port(objects: list[dict]) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kmeshctl import apply as applier
@@ -151,7 +152,7 @@ def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: Ma
         console = err()
         console.print("[red]Pods not ready:[/]")
         for pod in error.state.not_ready():
-            console.print(f"  {pod.name} (node {pod.node or '-'}): {pod.reason}")
+            console.print(f"  {pod.name} (node {pod.node or '-'}): {escape(pod.reason)}")
         raise
     err().print(f"[green]DaemonSet {namespace}/{DAEMONSET_NAME} is ready.[/]")
 
@@ -165,17 +166,20 @@ def uninstall(
     istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
     timeout: TimeoutOption = 300,
 ) -> None:
-    """Delete what install created, in reverse order, waiting for each object to go.
+    """Delete what install created, in reverse order, waiting for each object to go; each
+    node's agent removes its data path as its DaemonSet goes.
 
     Safe to repeat. Namespaces still labelled istio.io/dataplane-mode=Kmesh are listed
-    (disable them with `kmeshctl disable-ns`)."""
+    (disable them with `kmeshctl disable-ns`). Exit 1 when a node may keep a data path
+    (its agent did not run or did not clean up): the line names the fix."""
     objs = installed_objects(namespace, istio_namespace)  # checks the namespace flags first
     client = connect_reachable()
     console = out()
 
     def report(result: DeleteResult) -> None:
-        style = "green" if result.outcome in ("deleted", "stopped") else "dim"
-        console.print(f"{result.ref} [{style}]{result.outcome}[/]")
+        style = {"deleted": "green", "stopped": "green", "needs cleanup": "red"}.get(result.outcome, "dim")
+        detail = f" ({escape(result.detail)})" if result.detail else ""
+        console.print(f"{escape(result.ref)} [{style}]{result.outcome}[/]{detail}")
 
     results = uninstall_objects(client, objs, timeout, report)
     if not any(r.outcome == "deleted" for r in results):
@@ -185,6 +189,8 @@ def uninstall(
         names = " ".join(enrolled)
         err().print(f"[yellow]Namespaces still labelled {ns_ops.MODE_LABEL}={ns_ops.MODE_VALUE}: {names} "
                     f"(run: kmeshctl disable-ns {names})[/]")
+    if any(r.outcome == "needs cleanup" for r in results):
+        raise typer.Exit(1)
 
 
 # -- precheck ---------------------------------------------------------------------------------
@@ -256,8 +262,8 @@ def _print_status(state: MeshStatus) -> None:
             table.add_column(column)
         agents = {a.pod: a for a in state.agents}
         for pod in state.pods:
-            table.add_row(pod.node, pod.name, "yes" if pod.ready else f"no ({pod.reason})",
-                          _xds_text(agents.get(pod.name)), str(pod.restarts), pod.to_dict()["age"], pod.image)
+            table.add_row(pod.node, pod.name, "yes" if pod.ready else f"no ({escape(pod.reason)})",
+                          escape(_xds_text(agents.get(pod.name))), str(pod.restarts), pod.to_dict()["age"], pod.image)
         console.print(table)
     console.print(f"Enrolled namespaces: {', '.join(state.enrolled_namespaces) or '(none)'}")
     console.print(f"Pods with kmesh.net/redirection=enabled: {', '.join(state.redirected_pods) or '(none)'}")

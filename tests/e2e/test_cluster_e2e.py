@@ -11,6 +11,7 @@ import contextlib
 import json
 import re
 import subprocess
+import sys
 import time
 from collections import Counter
 from typing import Iterator
@@ -70,6 +71,54 @@ def istiod_get(tier: Tier, port: int, path: str) -> str:
     pod = tier.kubectl_json("get", "pods", "-n", "istio-system", "-l", "app=istiod")["items"][0]
     with port_forward(tier, "istio-system", pod["metadata"]["name"], port) as local:
         return tier.exec_in_node(["curl", "-sS", "-m", "10", f"http://127.0.0.1:{local}{path}"]).stdout
+
+
+PINNED_PROG_IDS = """
+import json, os
+from kmeshctl import bpfsys
+from kmeshctl.loader import PROGRAMS
+from kmeshctl.maps import DEFAULT_BPF_FS
+ids = {}
+for spec in PROGRAMS:
+    path = DEFAULT_BPF_FS / spec.name
+    if path.exists():
+        fd = bpfsys.obj_get(path)
+        ids[spec.name] = bpfsys.prog_info(fd).id
+        os.close(fd)
+print(json.dumps(ids))
+"""
+
+
+def pinned_prog_ids(tier: Tier) -> dict[str, int]:
+    """The ids of the agent's programs pinned in the node's bpffs (the node's own view)."""
+    done = tier.exec_in_node([sys.executable, "-c", PINNED_PROG_IDS], env={"PYTHONPATH": str(tier.repo)})
+    return json.loads(done.stdout)
+
+
+def attached_at_cgroup_root() -> set[int]:
+    """Program ids attached to this host's cgroup v2 root (where the agent attaches)."""
+    import os
+
+    from kmeshctl import bpfsys, nodecheck
+    from kmeshctl.loader import PROGRAMS
+
+    fd = os.open(nodecheck.cgroup2_root(), os.O_RDONLY)
+    try:
+        return {i for spec in PROGRAMS if spec.on_cgroup for i in bpfsys.prog_query(fd, spec.attach_type)}
+    finally:
+        os.close(fd)
+
+
+def curl_remote_ip(tier: Tier, vip: str) -> str:
+    """The address netutils' curl connected to: a pod's when the connect() hook rewrote the
+    ClusterIP, the ClusterIP itself when kube-proxy's DNAT did the balancing."""
+    return tier.kubectl("exec", "deploy/netutils", "--", "curl", "-sS", "-m", "5", "-o", "/dev/null",
+                        "-w", "%{remote_ip}", f"http://{vip}:80/").stdout
+
+
+def marked_pods(tier: Tier) -> set[str]:
+    return {p["metadata"]["name"] for p in tier.kubectl_json("get", "pods", "-n", "default")["items"]
+            if (p["metadata"].get("annotations") or {}).get("kmesh.net/redirection") == "enabled"}
 
 
 def test_precheck_and_install_roll_out_the_real_node_image(tier: Tier) -> None:
@@ -137,14 +186,17 @@ def test_agent_is_connected_to_the_real_istiod(tier: Tier) -> None:
 
 
 def test_enrolled_fortio_demo_is_in_the_maps_as_istiod_sent_it(tier: Tier) -> None:
-    tier.kmeshctl("enable-ns", "default", "--timeout", "60")
+    # enable-ns labels the namespace (the example's Namespace object carries the label too).
+    tier.kmeshctl("enable-ns", "default")
+    labels = tier.kubectl_json("get", "namespace", "default")["metadata"]["labels"]
+    assert labels["istio.io/dataplane-mode"] == "Kmesh"
     tier.kubectl("apply", "-f", str(tier.repo / "examples" / "fortio"))
     tier.kubectl("wait", "--for=condition=Available", "deployment/fortio-v1", "deployment/fortio-v2",
                  "deployment/netutils", "--timeout=180s", timeout=200)
-    netutils = tier.kubectl_json("get", "pods", "-l", "app=netutils")["items"][0]
-    wait_for("netutils to be annotated kmesh.net/redirection: enabled",
-             lambda: tier.kubectl_json("get", "pod", netutils["metadata"]["name"])["metadata"]
-             .get("annotations", {}).get("kmesh.net/redirection") == "enabled", timeout=60)
+    pods = {p["metadata"]["name"] for p in tier.kubectl_json("get", "pods", "-n", "default")["items"]}
+    assert len(pods) == 3
+    wait_for("every pod of default to be annotated kmesh.net/redirection: enabled",
+             lambda: marked_pods(tier) == pods, timeout=60)
     fortio_ips = {p["status"]["podIP"] for p in tier.kubectl_json("get", "pods", "-l", "app=fortio")["items"]}
     assert len(fortio_ips) == 2
 
@@ -184,22 +236,25 @@ def test_curl_to_the_fortio_clusterip_goes_through_the_ebpf_path(tier: Tier) -> 
     decisions = re.findall(rf"event=bpf_connect netns=\d+ {re.escape(vip)}:80 -> (\S+):8080 \(endpoint\)", log)
     assert len(decisions) == CURLS, log[-3000:]
     assert Counter(pods[ip][1:] for ip in decisions) == servers
+    assert curl_remote_ip(tier, vip) in pods  # connect() itself went to a pod, not the ClusterIP
 
 
 def test_uninstall_removes_every_object_and_the_data_path(tier: Tier) -> None:
-    node_pins_before = tier.exec_in_node(["ls", "/sys/fs/bpf"]).stdout.split()
-    assert "km_frontend" in node_pins_before
-    tier.kmeshctl("uninstall", "--timeout", "120", timeout=180)
+    ours = pinned_prog_ids(tier)
+    assert set(ours) == {"km_connect4", "km_connect6", "km_sockops", "km_sk_msg"}, ours
+    assert {ours[n] for n in ("km_connect4", "km_connect6", "km_sockops")} <= attached_at_cgroup_root()
+    assert marked_pods(tier)
+
+    result = tier.kmeshctl("uninstall", "--timeout", "120", timeout=180)
+    assert re.search(r"node \S+: agent pod kmesh-system/\S+ stopped \(data path removed\)", result.stdout), result.stdout
     assert tier.kubectl("get", "namespace", AGENT_NAMESPACE, check=False).returncode != 0
     assert not tier.kubectl_json("get", "clusterrole,clusterrolebinding", "-l",
                                  "app.kubernetes.io/managed-by=kmeshctl")["items"]
     assert not tier.kubectl_json("get", "envoyfilters", "-A")["items"]
-    pins = tier.exec_in_node(["ls", "/sys/fs/bpf"]).stdout.split()
-    assert not [p for p in pins if p.startswith("km_")], pins
-    netutils = tier.kubectl_json("get", "pods", "-l", "app=netutils")["items"][0]
-    assert "kmesh.net/redirection" not in netutils["metadata"].get("annotations", {})
-    # The enrolled pod now reaches the VIP through kube-proxy alone.
+    # The node's data path is gone: nothing pinned, none of its programs attached, no pod marked.
+    assert tier.exec_in_node(["ls", "/sys/fs/bpf"]).stdout.split() in (["maps.debug", "progs.debug"], [])
+    assert not set(ours.values()) & attached_at_cgroup_root()
+    assert not marked_pods(tier)
+    # The formerly enrolled pod now reaches the VIP as without kmeshctl: kube-proxy balances it.
     vip = tier.kubectl_json("get", "service", "fortio")["spec"]["clusterIP"]
-    out = tier.kubectl("exec", "deploy/netutils", "--", "curl", "-sS", "-m", "5", "-o", "/dev/null",
-                       "-w", "%{http_code}", f"http://{vip}:80/").stdout
-    assert out == "200"
+    assert curl_remote_ip(tier, vip) == vip

@@ -438,7 +438,9 @@ class Tier:
     def cgroup2_dir(self) -> Path | None:
         """The node's cgroup in the v2 hierarchy (/sys/fs/cgroup/unified/kt-<id> on this
         hybrid host): runc puts every pod's processes under it as well, so BPF cgroup
-        programs attached here see the tier's pods and nothing else of the machine."""
+        programs attached here would see the tier's pods and nothing else of the machine.
+        The installed node agent attaches at the host's cgroup v2 root, as on a real node
+        (its programs act only for the network namespaces it enrolled); down detaches them."""
         for root in _cgroup_hierarchies():
             if (root / "cgroup.controllers").exists():
                 return root / self.cgroup_parent.lstrip("/")
@@ -613,7 +615,7 @@ class Tier:
         bpffs still exists (`kmeshctl node cleanup`, what an operator would run)."""
         if not self.mntns_path.exists() or not self.netns_path.exists():
             return
-        self.exec_in_node([sys.executable, "-m", "kmeshctl", "node", "cleanup", "--bpf-fs", str(BPFFS)],
+        self.exec_in_node([sys.executable, "-m", "kmeshctl", "node", "cleanup"],
                           env={"PYTHONPATH": str(self.repo)}, timeout=60)
 
     def _make_cgroups(self) -> None:
