@@ -321,6 +321,7 @@ def test_tls_server_requiring_bearer_token_and_clusterid(tmp_path: Path, token: 
         try:
             assert not client.synced.wait(1) and not cache.services
             assert client.stats.last_error.startswith("UNAUTHENTICATED: authentication failure")
+            assert "check that CLUSTER_ID 'c1'" in client.stats.last_error  # what istiod only logs
             token.write_text("tok-123\n")  # the kubelet rotated the token: the next attempt uses it
             assert client.synced.wait(5) and KEY in cache.services
         finally:

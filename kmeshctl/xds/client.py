@@ -95,6 +95,14 @@ class ClientStats:
     last_apply_seconds: float = 0.0
 
 
+def _hint_for(reason: str, cluster_id: str) -> str:
+    """What to check for a failure istiod explains only in its own log."""
+    if reason.startswith("UNAUTHENTICATED"):
+        return (f"; istiod refused the token or the cluster id: check that CLUSTER_ID {cluster_id!r} "
+                "(install --cluster-id) is istiod's own and the token has audience istio-ca")
+    return ""
+
+
 def connection_status(address: str, stats: Optional[ClientStats], synced: bool) -> dict:
     """The admin endpoint's `/debug/xds` document: ``{address, connected, synced, responses,
     acks, nacks (total), nacksByType, reconnects, lastError}``; counts are per type URL."""
@@ -224,7 +232,7 @@ class XdsClient:
         return got_response
 
     def _note_failure(self, reason: str) -> None:
-        reason = clip(reason, DETAIL_LIMIT)
+        reason = clip(reason, DETAIL_LIMIT) + _hint_for(reason, self.config.identity.cluster_id)
         self.stats.last_error = reason
         log.warning("event=xds_stream_error address=%s error=%r", self.config.address, reason)
 
