@@ -1,4 +1,4 @@
-"""The e2e tier's fixture: one real single-node cluster per test session (tests/e2e/tier.py).
+"""The e2e tier's fixture: one real single-node cluster for the e2e package (tests/e2e/tier.py), torn down before the rest of the suite runs.
 
 Skipped (with the reason) only when Go is not on the machine; with Go present, missing
 binaries or images FAIL the tests and say how to build them.
@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tier() -> Iterator[Tier]:
     if shutil.which("go") is None:
         pytest.skip("the e2e tier is built from Go modules and `go` is not installed")
