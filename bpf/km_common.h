@@ -20,8 +20,13 @@
 #define KM_AF_INET 2
 #define KM_AF_INET6 10
 
-/* cgroup/connect return value: let connect() proceed (to the possibly rewritten address) */
+/* cgroup/connect return values: let connect() proceed (to the possibly rewritten address),
+ * or make it fail with the errno set by bpf_set_retval (EPERM when none was set) */
 #define KM_CONNECT_ALLOW 1
+#define KM_CONNECT_FAIL 0
+
+#define KM_IPPROTO_TCP 6
+#define KM_ECONNREFUSED 111
 
 /* Reads a 4-byte context field with a volatile load. Family-dependent fields must be read
  * up front this way: otherwise the compiler sinks the loads into per-family branches as

@@ -12,7 +12,7 @@
 enum km_verdict {
     KM_LEAVE = 0,   /* connect unchanged */
     KM_REWRITE = 1, /* connect to decision.addr:decision.port */
-    KM_REJECT = 2,  /* connect must fail: the destination is zeroed */
+    KM_REJECT = 2,  /* connect must fail at once with ECONNREFUSED */
 };
 
 struct km_decision {
@@ -29,6 +29,13 @@ static __always_inline int km_leave(struct km_decision *d, __u32 reason)
     return KM_LEAVE;
 }
 
+/* Nothing may serve the connect: it fails at once, as kube-proxy's REJECT rule makes it. */
+static __always_inline int km_refuse(struct km_decision *d, __u32 reason)
+{
+    d->reason = reason;
+    return KM_REJECT;
+}
+
 static __always_inline int km_to_waypoint(struct km_decision *d, const struct km_ip *wp_addr,
                                           __be16 wp_port, __u8 wp_hdr, __u32 reason)
 {
@@ -38,6 +45,12 @@ static __always_inline int km_to_waypoint(struct km_decision *d, const struct km
     d->waypoint_hdr = wp_hdr;
     d->reason = reason;
     return KM_REWRITE;
+}
+
+/* Only TCP is balanced (as Kmesh): a UDP or any other socket keeps its destination. */
+static __always_inline int protocol_is_balanced(__u32 protocol)
+{
+    return protocol == KM_IPPROTO_TCP;
 }
 
 /* Priority group to pick from, or -1 when the policy allows no non-empty group. */
@@ -89,15 +102,8 @@ static __always_inline int decide_service(__u32 service_id, const struct km_serv
                               KM_R_SERVICE_WAYPOINT);
 
     int prio = pick_priority(svc);
-    if (prio < 0) {
-        if (svc->lb_policy == KM_LB_STRICT) {
-            d->reason = KM_R_STRICT_EMPTY;
-            return KM_REJECT;
-        }
-        return km_leave(d, KM_R_NO_ENDPOINT);
-    }
-    if (prio >= KM_PRIO_COUNT)
-        return km_leave(d, KM_R_NO_ENDPOINT);
+    if (prio < 0 || prio >= KM_PRIO_COUNT)
+        return km_refuse(d, KM_R_NO_ENDPOINT_REFUSED);
 
     struct km_backend_value *backend =
         pick_endpoint(service_id, prio, svc->prio_endpoint_count[prio]);

@@ -10,12 +10,13 @@ enum km_reason {
     KM_R_SERVICE_WAYPOINT = 2, /* sent to the service's waypoint */
     KM_R_BACKEND_WAYPOINT = 3, /* sent to the chosen backend's waypoint */
     KM_R_ENDPOINT = 4,         /* sent to the chosen backend's target port */
-    KM_R_NO_ENDPOINT = 5,      /* no endpoint in the groups the policy allows: left alone */
-    KM_R_STRICT_EMPTY = 6,     /* STRICT with an empty group 0: connect rejected */
+    /* 5, 6: retired (a Service without endpoints was left alone, STRICT was rejected) */
     KM_R_NO_PORT = 7,          /* service port has no target port pair: left alone */
     KM_R_DIRECT_POD = 8,       /* pod IP without a waypoint: left alone */
     KM_R_STALE = 9,            /* endpoint or backend entry missing: left alone */
     KM_R_FAMILY = 10,          /* new destination not reachable from this socket family */
+    KM_R_NO_ENDPOINT_REFUSED = 11, /* Service with no endpoint in the groups its policy
+                                    * allows and no waypoint: connect fails, ECONNREFUSED */
 };
 
 #ifdef KM_BPF_LOG

@@ -28,16 +28,26 @@ static __always_inline void remember_orig_dst(struct bpf_sock *sk, const struct 
     sd->state = KM_HDR_PENDING;
 }
 
-/* Steps 1-6 for one connect; returns the verdict and fills `d` for a rewrite. */
-static __always_inline int connect_decision(void *ctx, const struct km_ip *dst, __be16 dport,
-                                            struct km_decision *d)
+/* Steps 1-6 for one connect; returns the verdict and fills `d` for a rewrite. Sockets of
+ * a protocol that is not balanced are left alone before anything else (and not logged). */
+static __always_inline int connect_decision(struct bpf_sock_addr *ctx, const struct km_ip *dst,
+                                            __be16 dport, struct km_decision *d)
 {
+    if (!protocol_is_balanced(ctx->protocol))
+        return KM_LEAVE;
     __u64 netns = bpf_get_netns_cookie(ctx);
     if (!is_managed_netns(netns))
         return KM_LEAVE;
     int verdict = decide(dst, dport, d);
     KM_LOG_DECISION(netns, dst, dport, &d->addr, d->port, d->reason);
     return verdict;
+}
+
+/* connect() fails with ECONNREFUSED (not the EPERM a plain 0 return gives). */
+static __always_inline int refuse_connect(void)
+{
+    bpf_set_retval(-KM_ECONNREFUSED);
+    return KM_CONNECT_FAIL;
 }
 
 int km_connect4(struct bpf_sock_addr *ctx)
@@ -48,12 +58,8 @@ int km_connect4(struct bpf_sock_addr *ctx)
     struct km_decision d = {};
 
     int verdict = connect_decision(ctx, &dst, dport, &d);
-    if (verdict == KM_REJECT) {
-        /* as Kmesh: the destination becomes 0.0.0.0:0, so connect() fails (ECONNREFUSED) */
-        ctx->user_ip4 = 0;
-        ctx->user_port = 0;
-        return KM_CONNECT_ALLOW;
-    }
+    if (verdict == KM_REJECT)
+        return refuse_connect();
     if (verdict != KM_REWRITE || !km_ip_is_v4(&d.addr))
         return KM_CONNECT_ALLOW;
 
@@ -85,12 +91,8 @@ int km_connect6(struct bpf_sock_addr *ctx)
     struct km_decision d = {};
 
     int verdict = connect_decision(ctx, &dst, dport, &d);
-    if (verdict == KM_REJECT) {
-        /* as Kmesh: the destination becomes [::]:0, so connect() fails (ECONNREFUSED) */
-        struct km_ip zero = {};
-        set_dst6(ctx, &zero, 0);
-        return KM_CONNECT_ALLOW;
-    }
+    if (verdict == KM_REJECT)
+        return refuse_connect();
     if (verdict != KM_REWRITE)
         return KM_CONNECT_ALLOW;
 
@@ -147,7 +149,9 @@ static __always_inline void track_until_header(struct bpf_sock_ops *skops, struc
 static __always_inline void untrack_after_header(struct bpf_sock_ops *skops, struct bpf_sock *sk)
 {
     struct km_sock_dst *sd = km_sockdst.sk_storage_get(sk, 0, 0);
-    if (sd && sd->state == KM_HDR_PENDING)
+    if (!sd)
+        return; /* not ours: another data path (another cgroup level) may be tracking it */
+    if (sd->state == KM_HDR_PENDING)
         return; /* handshake ACK or a pure ACK before the first send */
     struct km_sock_tuple key = {};
     sock_tuple(skops, &key);

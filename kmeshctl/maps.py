@@ -109,12 +109,12 @@ class Reason(IntEnum):
     SERVICE_WAYPOINT = 2
     BACKEND_WAYPOINT = 3
     ENDPOINT = 4
-    NO_ENDPOINT = 5
-    STRICT_EMPTY = 6
+    # 5, 6: retired
     NO_PORT = 7
     DIRECT_POD = 8
     STALE = 9
     FAMILY = 10
+    NO_ENDPOINT_REFUSED = 11  # no usable endpoint, no waypoint: connect() got ECONNREFUSED
 
 
 # ---------------------------------------------------------------- C layouts

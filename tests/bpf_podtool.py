@@ -6,6 +6,10 @@
   connect HOST PORT [options]   connect COUNT times; print one JSON object per attempt:
                                 {"ok": true, "reply": ..., "local": [ip, port]} or
                                 {"ok": false, "error": "<errno name>"}
+                                (--timed adds "seconds": how long connect() took)
+  udpsink PORT                  a UDP listener: print {"peer": ..., "data": <text>} per datagram
+  udpsend HOST PORT TEXT        connect() a UDP socket, send TEXT once, print
+                                {"peer": [ip, port] of getpeername()} or {"error": ...}
 
 Servers print "ready" once listening.
 """
@@ -76,12 +80,24 @@ def sink(port: int) -> None:
         threading.Thread(target=_drain, args=(conn, peer), daemon=True).start()
 
 
+def _family(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _timed_connect(sock: socket.socket, host: str, port: int, timing: dict) -> None:
+    start = time.monotonic()
+    try:
+        sock.connect((host, port))
+    finally:
+        timing["seconds"] = round(time.monotonic() - start, 4)
+
+
 def _one_connect(host: str, port: int, family: int, payloads: list[bytes], timeout: float,
-                 pause: float) -> dict:
+                 pause: float, timing: dict) -> dict:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
-        sock.connect((host, port))
+        _timed_connect(sock, host, port, timing)
         local = sock.getsockname()[:2]
         for i, payload in enumerate(payloads):
             if i:
@@ -105,13 +121,40 @@ def _one_connect(host: str, port: int, family: int, payloads: list[bytes], timeo
 
 
 def connect(args: argparse.Namespace) -> None:
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    family = _family(args.host)
     payloads = [p.encode() for p in args.send.split(",")] if args.send else []
     for _ in range(args.count):
-        result = _one_connect(args.host, args.port, family, payloads, args.timeout, args.pause)
+        timing: dict = {}
+        result = _one_connect(args.host, args.port, family, payloads, args.timeout, args.pause,
+                              timing)
+        if args.timed:
+            result.update(timing)
         print(json.dumps(result), flush=True)
         if args.interval:
             time.sleep(args.interval)
+
+
+def udpsink(port: int) -> None:
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind(("::", port))
+    print("ready", flush=True)
+    while True:
+        data, peer = sock.recvfrom(65536)
+        print(json.dumps({"peer": _peer(peer), "data": data.decode(errors="replace")}),
+              flush=True)
+
+
+def udpsend(host: str, port: int, text: str) -> None:
+    sock = socket.socket(_family(host), socket.SOCK_DGRAM)
+    try:
+        sock.connect((host, port))
+        sock.send(text.encode())
+        print(json.dumps({"peer": _peer(sock.getpeername())}), flush=True)
+    except OSError as err:
+        print(json.dumps({"error": errno.errorcode.get(err.errno or 0, str(err))}), flush=True)
+    finally:
+        sock.close()
 
 
 def main() -> None:
@@ -130,11 +173,22 @@ def main() -> None:
     p_conn.add_argument("--timeout", type=float, default=2.0)
     p_conn.add_argument("--pause", type=float, default=0.05)
     p_conn.add_argument("--interval", type=float, default=0.0)
+    p_conn.add_argument("--timed", action="store_true")
+    p_udpsink = sub.add_parser("udpsink")
+    p_udpsink.add_argument("port", type=int)
+    p_udpsend = sub.add_parser("udpsend")
+    p_udpsend.add_argument("host")
+    p_udpsend.add_argument("port", type=int)
+    p_udpsend.add_argument("text")
     args = parser.parse_args()
     if args.cmd == "serve":
         serve(args.name, args.ports)
     elif args.cmd == "sink":
         sink(args.port)
+    elif args.cmd == "udpsink":
+        udpsink(args.port)
+    elif args.cmd == "udpsend":
+        udpsend(args.host, args.port, args.text)
     else:
         connect(args)
 

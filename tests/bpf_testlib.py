@@ -99,12 +99,16 @@ class PodProcess:
 
 
 def connect(pod: Pod, host: str, port: int, count: int = 1, send: str = "",
-            timeout: float = 2.0, interval: float = 0.0) -> list[dict[str, Any]]:
-    """Make ``count`` real TCP connects from inside the pod; one result dict each."""
+            timeout: float = 2.0, interval: float = 0.0, timed: bool = False
+            ) -> list[dict[str, Any]]:
+    """Make ``count`` real TCP connects from inside the pod; one result dict each
+    (``timed``: with "seconds", how long each connect() call took)."""
     argv = [PYTHON, str(PODTOOL), "connect", host, str(port), "--count", str(count),
             "--timeout", str(timeout), "--interval", str(interval)]
     if send:
         argv += ["--send", send]
+    if timed:
+        argv.append("--timed")
     result = pod.run(argv, timeout=30 + count * (timeout + interval))
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
@@ -115,3 +119,9 @@ def start_connect(pod: Pod, host: str, port: int, count: int, interval: float
     argv = [PYTHON, str(PODTOOL), "connect", host, str(port), "--count", str(count),
             "--interval", str(interval)]
     return pod.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def udp_send(pod: Pod, host: str, port: int, text: str) -> dict[str, Any]:
+    """connect() a UDP socket in the pod and send ``text`` once: {"peer": getpeername()}."""
+    result = pod.run([PYTHON, str(PODTOOL), "udpsend", host, str(port), text], timeout=30)
+    return json.loads(result.stdout)

@@ -16,7 +16,7 @@ from typing import Iterator
 import pytest
 
 from bpf_testlib import PodProcess, LoadedEnv, connect, loaded_dataplane, pod_network, start_connect
-from kmeshctl import bpfsys
+from kmeshctl import bpfsys, loader
 from kmeshctl.ids import IdRegistry
 from kmeshctl.maps import BackendValue, LbPolicy, ServiceValue, Waypoint, WaypointHeader
 
@@ -189,7 +189,7 @@ def test_random_spreads_uniformly_over_three_backends(env: Env) -> None:
 
 
 def test_strict_with_empty_group_zero_fails_the_connect(env: Env) -> None:
-    # Kmesh zeroes the destination: connect() to 0.0.0.0:0 is refused at once
+    # the hook fails the connect() itself with bpf_set_retval(-ECONNREFUSED)
     assert connect(env.net.pods["client"], VIP_STRICT, 80) == [{"ok": False, "error": "ECONNREFUSED"}]
     assert connect(env.net.pods["client"], f"::ffff:{VIP_STRICT}", 80) == \
         [{"ok": False, "error": "ECONNREFUSED"}]
@@ -376,6 +376,29 @@ def test_no_sockops_run_per_packet_after_the_header(env: Env) -> None:
     env.proxy_sink.next_json()
     assert after_header > 0  # the connection's own callbacks were counted
     assert after_more == after_header
+
+
+def test_a_data_path_at_another_cgroup_level_leaves_our_sockets_alone(run_id: str,
+                                                                       env: Env) -> None:
+    """A second data path (the node agent at the root while a sandbox or a test runs
+    below it) sees our sockets in its sockops too: it must not switch off the callback
+    that takes them out of our sockhash once their header is written."""
+    client = env.net.pods["client"]
+    other_fs = env.dp.bpf_fs.with_name(env.dp.bpf_fs.name + "-nested")
+    other = loader.load(other_fs, client.cgroup)
+    try:
+        stepped = SteppedClient(env, VIP_WP_PROXY, 80)
+        try:
+            assert len(list(env.maps.socket.keys())) == 1
+            stepped.send("first")
+            assert list(env.maps.socket.keys()) == []
+            assert stepped.finish() == "ok"
+        finally:
+            stepped.kill()
+            env.proxy_sink.next_json()  # its one connection, even after a failure
+    finally:
+        other.close()
+        loader.cleanup(other_fs, client.cgroup)
 
 
 def test_two_hook_generations_back_to_back_rewrite_once(env: Env) -> None:
