@@ -3,7 +3,8 @@
 # apt packages (bcc, kernel headers, iproute2, curl), kernel header links for bcc,
 # a virtualenv in .venv with the package installed (editable) and bcc importable, and,
 # when Go is installed, the e2e tier (a real cluster built from Go modules:
-# scripts/tier/build.sh, cached outside the repository). KMESHCTL_SKIP_TIER=1 skips it.
+# scripts/tier/build.sh, cached outside the repository) with the real fortio linked into
+# .venv/bin for the sandbox. KMESHCTL_SKIP_TIER=1 skips the tier.
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,9 +68,8 @@ make_venv() {
   fi
 }
 
-# The real cluster of the e2e tests (its fortio binary serves the sandbox too once linked
-# into .venv/bin; not done here yet: the sandbox tests read the built-in echo server's
-# per-request log, which fortio writes only at -loglevel verbose).
+# The real cluster of the e2e tests, and the real fortio for the sandbox (it runs the
+# fortio found on PATH or in .venv/bin, else its built-in echo server).
 build_tier() {
   if [ -n "${KMESHCTL_SKIP_TIER:-}" ]; then
     log "KMESHCTL_SKIP_TIER is set: not building the e2e tier"
@@ -80,6 +80,10 @@ build_tier() {
     return 0
   fi
   bash scripts/tier/build.sh
+  local fortio
+  fortio=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["fortio"]["path"])' \
+           "${KMESHCTL_TIER_CACHE:-/var/cache/kmeshctl-tier}/binaries.json")
+  ln -sfn "$fortio" .venv/bin/fortio
 }
 
 install_apt_packages

@@ -17,6 +17,7 @@ from kmeshctl.sandbox import sandbox as sb
 from kmeshctl.sandbox.manifests import default_files
 from kmeshctl.sandbox.state import SandboxState, state_dir
 from kmeshctl.sandbox.waypoint import EnvoyAdmin, route_weights
+from sandbox_peers import backend_peers
 
 pytestmark = pytest.mark.root
 
@@ -43,11 +44,6 @@ def _demo(name: str, *args: str) -> tuple[int, dict, str]:
 def _admin(name: str) -> EnvoyAdmin:
     state = SandboxState.load(name)
     return EnvoyAdmin(state.envoy_admin_socket(state.waypoint_infos()[0]))
-
-
-def _peers(state: SandboxState, pod: str) -> set[str]:
-    lines = (state.logs_dir / f"{pod}.log").read_text().splitlines()
-    return {line.split()[0].split("=")[1].rsplit(":", 1)[0] for line in lines if line.startswith("peer=")}
 
 
 def test_pods_of_the_mesh_namespace_are_enrolled_in_the_kernel(sandbox: str) -> None:
@@ -80,10 +76,8 @@ def test_1000_requests_split_90_10_through_ebpf_and_envoy(sandbox: str) -> None:
     assert delta[f"cluster.{V2}.upstream_rq_total"] == phase["counts"]["2"]
     assert delta["proxy_proto.versions.v2.found"] == 1000
     assert delta["listener.0.0.0.0_15008.downstream_cx_total"] == 1000
-    state = SandboxState.load(sandbox)
-    waypoint_ip = state.waypoint_infos()[0].ip
-    for backend in ("fortio-v1-0", "fortio-v2-0"):
-        assert _peers(state, backend) == {waypoint_ip}  # never the client pod directly
+    waypoint_ip = SandboxState.load(sandbox).waypoint_infos()[0].ip
+    assert backend_peers(sandbox) == {waypoint_ip}  # never the client pod directly
 
 
 def test_weights_90_10_then_0_100_live_without_a_failed_request(sandbox: str) -> None:

@@ -117,3 +117,11 @@ def test_request_loop_reports_failures_and_stops_on_its_stop_file(tmp_path) -> N
 def test_parse_result_line_ignores_noise() -> None:
     assert demo.parse_result_line("curl: (7) Failed to connect") is None
     assert demo.parse_result_line("4 0 200 1") == demo.RequestResult(4, 0, 200, "1")
+
+
+def test_echo_debug_says_who_asked_like_fortio(echo_url: str) -> None:
+    # The sandbox tests ask the backends' peer through /debug, which real fortio answers
+    # with `... request from IP:port`: the built-in echo server answers it the same way.
+    out = subprocess.run(["curl", "-sS", "--local-port", "40123", echo_url + "debug"],
+                         capture_output=True, text=True, timeout=30).stdout
+    assert "request from 127.0.0.1:40123" in out and "GET /debug HTTP/1.1" in out

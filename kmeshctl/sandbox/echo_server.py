@@ -70,6 +70,9 @@ class EchoHandler(BaseHTTPRequestHandler):
     default_params = ""
 
     def _handle(self) -> None:
+        if urlsplit(self.path).path.startswith("/debug"):
+            self._debug()
+            return
         query = urlsplit(self.path).query or self.default_params
         params = EchoParams(query)
         body = self._read_body()
@@ -85,6 +88,21 @@ class EchoHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
         self._access_log(params.status)
+
+    def _debug(self) -> None:
+        """fortio's /debug: who asked (`request from IP:port`), then the request line."""
+        self._read_body()
+        peer = f"{self.client_address[0]}:{self.client_address[1]}"
+        body = (f"kmeshctl echo debug server - request from {peer}\n\n"
+                f"{self.command} {self.path} {self.request_version}\n").encode()
+        self.send_response_only(200)
+        self.send_header("Date", self.date_time_string())
+        self.send_header("Content-Type", "text/plain; charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self._access_log(200)
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
