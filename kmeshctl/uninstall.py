@@ -37,7 +37,7 @@ class DeleteResult:
 class AgentPod:
     node: str
     name: str
-    running: bool  # Running with every container ready: it can clean its node at SIGTERM
+    running: bool  # every container started: it can clean its node at SIGTERM (ready or not)
     state: str  # phase or waiting reason when not running
 
 
@@ -69,7 +69,8 @@ def agent_pods(client: KubeClient, ds: dict) -> list[AgentPod]:
 def _agent_pod(pod: dict) -> AgentPod:
     status = pod.get("status") or {}
     statuses = status.get("containerStatuses") or []
-    running = status.get("phase") == "Running" and bool(statuses) and all(c.get("ready") for c in statuses)
+    running = status.get("phase") == "Running" and bool(statuses) and all(
+        "running" in (c.get("state") or {}) for c in statuses)
     waiting = [c["state"]["waiting"].get("reason", "") for c in statuses if "waiting" in (c.get("state") or {})]
     return AgentPod(node=(pod.get("spec") or {}).get("nodeName") or "(unscheduled)", name=pod["metadata"]["name"],
                     running=running, state=", ".join(filter(None, waiting)) or status.get("phase", "Unknown"))

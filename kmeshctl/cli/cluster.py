@@ -42,7 +42,7 @@ from kmeshctl.params import (
 )
 from kmeshctl.render import DAEMONSET_NAME
 from kmeshctl.rollout import RolloutTimeout, wait_for_rollout
-from kmeshctl.status import AgentXds, MeshStatus, mesh_status
+from kmeshctl.status import AgentXds, MeshStatus, agent_xds, mesh_status
 from kmeshctl.uninstall import DeleteResult, installed_objects, uninstall as uninstall_objects
 
 
@@ -151,8 +151,14 @@ def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: Ma
     except RolloutTimeout as error:
         console = err()
         console.print("[red]Pods not ready:[/]")
-        for pod in error.state.not_ready():
+        not_ready = error.state.not_ready()
+        agents = {a.pod: a for a in agent_xds(not_ready, namespace, config_dump.fetch_from_pod)}
+        for pod in not_ready:
             console.print(f"  {pod.name} (node {pod.node or '-'}): {escape(pod.reason)}")
+            agent = agents.get(pod.name)
+            if agent is not None and agent.xds is not None and not agent.connected:
+                # A running agent that is not ready is usually one istiod refuses: say why.
+                console.print(f"    istiod {agent.xds.get('address')}: {escape(_xds_text(agent))}")
         raise
     err().print(f"[green]DaemonSet {namespace}/{DAEMONSET_NAME} is ready.[/]")
 

@@ -121,6 +121,17 @@ def marked_pods(tier: Tier) -> set[str]:
             if (p["metadata"].get("annotations") or {}).get("kmesh.net/redirection") == "enabled"}
 
 
+def test_install_with_a_cluster_id_istiod_does_not_know_says_why(tier: Tier) -> None:
+    bad = tier.kmeshctl("install", "--xds-address", XDS_ADDRESS, "--cluster-id", "not-this-cluster",
+                        "--image", tier.image("kmeshctl-node"), "--timeout", "45", check=False, timeout=120)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    # istiod's TokenReview ran against the cluster the agent named and refused it: the
+    # rollout error carries the agent's own account of that, with what to check.
+    assert "UNAUTHENTICATED" in bad.stderr and "CLUSTER_ID 'not-this-cluster'" in bad.stderr, bad.stderr
+    gone = tier.kmeshctl("uninstall", "--timeout", "120", timeout=180)
+    assert re.search(r"agent pod kmesh-system/\S+ stopped \(data path removed\)", gone.stdout), gone.stdout
+
+
 def test_precheck_and_install_roll_out_the_real_node_image(tier: Tier) -> None:
     checks = kmeshctl_json(tier, "precheck")
     failed = [c for c in checks["checks"] if c["status"] == "fail"]
