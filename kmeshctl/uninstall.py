@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Literal
 
+from kmeshctl.enrollment import REDIRECTION_ANNOTATION, PodView, is_annotated
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.kube import KubeClient, object_ref
 from kmeshctl.params import PLACEHOLDER_XDS_ADDRESS, InstallParams
 from kmeshctl.render import render_manifests
 
 Outcome = Literal["deleted", "not found", "kind not served", "stopped", "needs cleanup"]
-REDIRECTION_ANNOTATION = "kmesh.net/redirection"
 NODE_CLEANUP_FIX = "run `kmeshctl node cleanup` on the node (as root)"
 # Only the names of the rendered objects matter here; this value never reaches the cluster.
 _PLACEHOLDER_CLUSTER = "uninstall"
@@ -79,10 +79,9 @@ def _agent_pod(pod: dict) -> AgentPod:
 def marked_pods_by_node(client: KubeClient) -> dict[str, list[str]]:
     """node -> namespace/name of the pods still annotated kmesh.net/redirection=enabled."""
     marked: dict[str, list[str]] = {}
-    for pod in client.list("v1", "Pod"):
-        if (pod["metadata"].get("annotations") or {}).get(REDIRECTION_ANNOTATION) == "enabled":
-            node = (pod.get("spec") or {}).get("nodeName") or "(unscheduled)"
-            marked.setdefault(node, []).append(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}")
+    for view in map(PodView.from_k8s, client.list("v1", "Pod")):
+        if is_annotated(view):
+            marked.setdefault(view.node_name or "(unscheduled)", []).append(f"{view.namespace}/{view.name}")
     return marked
 
 
