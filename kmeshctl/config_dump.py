@@ -17,6 +17,7 @@ from kmeshctl.errors import KmeshctlError
 
 CACHE_PATH = "/debug/config_dump/dual-engine"
 BPF_PATH = "/debug/config_dump/bpf/dual-engine"
+XDS_PATH = "/debug/xds"
 AGENT_NAMESPACE = "kmesh-system"
 TIMEOUT_S = 10.0
 

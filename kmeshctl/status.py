@@ -7,13 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from kmeshctl.config_dump import XDS_PATH
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.kube import KubeClient
 from kmeshctl.namespaces import REDIRECTION_ANNOTATION, enrolled_namespaces
 from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME
 from kmeshctl.rollout import PodState, daemonset_pods
-
-XDS_PATH = "/debug/xds"
 
 # (admin path, pod, namespace, port) -> the agent's JSON answer; raises KmeshctlError.
 AdminFetch = Callable[[str, str, str, int], dict]
