@@ -83,7 +83,7 @@ def load_services(maps: DataplaneMaps, ids: IdRegistry, server_ip: ipaddress.IPv
             uid = ids.backend_id(f"Kubernetes//Pod/bench/svc-{s}-{e}")
             addr = server_ip if s == 0 else ipaddress.IPv4Address(
                 int(ipaddress.IPv4Address("10.128.0.0")) + s * per_service + e)
-            backend_entries.append((BackendKey(uid), BackendValue(addr=addr, service=(sid,))))
+            backend_entries.append((BackendKey(uid), BackendValue(addr, (sid,))))
             if s:
                 front_entries.append((FrontendKey(addr), FrontendValue(uid)))
             group.append(uid)

@@ -50,7 +50,12 @@ static __always_inline int km_ip_is_v4(const struct km_ip *ip)
     return ip->addr[0] == 0 && ip->addr[1] == 0 && ip->addr[2] == bpf_htonl(0x0000ffff);
 }
 
-/* Same layout as a waypoint field pair in km_service / km_backend values. */
+static __always_inline int km_ip_is_zero(const struct km_ip *ip)
+{
+    return !(ip->addr[0] | ip->addr[1] | ip->addr[2] | ip->addr[3]);
+}
+
+/* The header a waypoint reads first (km_backend.tunnel_hdr, km_sock_dst.waypoint_hdr). */
 enum km_waypoint_header {
     KM_WP_KMESH_TLV = 0,
     KM_WP_PROXY_V2 = 1,

@@ -17,6 +17,16 @@ enum km_reason {
     KM_R_FAMILY = 10,          /* new destination not reachable from this socket family */
     KM_R_NO_ENDPOINT_REFUSED = 11, /* Service with no endpoint in the groups its policy
                                     * allows and no waypoint: connect fails, ECONNREFUSED */
+    KM_R_WAYPOINT_REFUSED = 12, /* waypoint has no pod (in this family): ECONNREFUSED */
+    KM_R_PASSTHROUGH = 13,      /* PASSTHROUGH service: original destination kept */
+    KM_R_FAMILY_REFUSED = 14,   /* chosen backend has no address of the VIP's family */
+    KM_R_NO_TARGET_REFUSED = 15, /* named port without a number for the chosen backend */
+    /* inbound authorization (km_authz.h): orig = source, new = this pod's address:port */
+    KM_R_AUTHZ_ALLOW = 16,        /* an ALLOW policy matched: accepted */
+    KM_R_AUTHZ_DENY = 17,         /* a DENY policy matched: refused (RST) */
+    KM_R_AUTHZ_NO_ALLOW = 18,     /* ALLOW policies apply, none matched: refused (RST) */
+    KM_R_AUTHZ_UNENFORCEABLE = 19, /* the pod's policy could not be written: refused (RST) */
+    KM_R_AUTHZ_DRY_RUN_DENY = 20, /* a dry-run policy would refuse it: accepted, logged */
 };
 
 #ifdef KM_BPF_LOG
@@ -27,6 +37,7 @@ struct km_log_event {
     __be16 orig_port;
     __be16 new_port;
     __u32 reason; /* enum km_reason */
+    __u32 policy; /* authorization decisions: the deciding policy's id (km_authz_pol); 0: none */
 };
 
 BPF_RINGBUF_OUTPUT(km_log, 16);
@@ -45,9 +56,24 @@ static __always_inline void km_log_decision(__u64 netns_cookie, const struct km_
     };
     km_log.ringbuf_output(&event, sizeof(event), 0);
 }
+
+static __always_inline void km_log_authz(const struct km_ip *src, const struct km_ip *dst,
+                                         __be16 dport, __u32 reason, __u32 policy)
+{
+    struct km_log_event event = {
+        .orig_addr = *src,
+        .new_addr = *dst,
+        .new_port = dport,
+        .reason = reason,
+        .policy = policy,
+    };
+    km_log.ringbuf_output(&event, sizeof(event), 0);
+}
 #define KM_LOG_DECISION(...) km_log_decision(__VA_ARGS__)
+#define KM_LOG_AUTHZ(...) km_log_authz(__VA_ARGS__)
 #else
 #define KM_LOG_DECISION(...) do { } while (0)
+#define KM_LOG_AUTHZ(...) do { } while (0)
 #endif
 
 #endif

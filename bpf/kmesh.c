@@ -1,6 +1,7 @@
 /* kmeshctl data path: cgroup/connect4 + cgroup/connect6 (L4 balancing, waypoint
  * redirection), sockops (track waypoint-bound sockets until their header is out), sk_msg
- * (prepend the original destination once per connection). Compiled at run time by bcc
+ * (prepend the original destination once per connection), sk_lookup (inbound L4
+ * authorization of enrolled pods, km_authz.h). Compiled at run time by bcc
  * (kmeshctl/loader.py). */
 #include "km_common.h"
 #include "km_log.h"
@@ -9,6 +10,7 @@
 #include "maps_idreg.h"
 #include "km_lb.h"
 #include "km_header.h"
+#include "km_authz.h"
 
 /* Remember where a waypoint-bound socket was going; any other rewrite forgets it (a TCP
  * socket may connect again after a failed attempt). */

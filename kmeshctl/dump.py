@@ -17,11 +17,12 @@ from rich.table import Table
 
 from kmeshctl.errors import UsageError
 from kmeshctl.ids import IdRegistry
-from kmeshctl.maps import (BACKEND, ENDPOINT, FRONTEND, IDREG, MANAGE, MAP_NAMES, MAP_SPECS,
+from kmeshctl.maps import (WAYPOINT_TLV_PORT, BACKEND, ENDPOINT, FRONTEND, IDREG, MANAGE, MAP_NAMES, MAP_SPECS,
                            SERVICE, SOCKET, BackendKey, BackendValue, DataplaneMaps, EndpointKey,
                            EndpointValue, FrontendKey, FrontendValue, IdRegKey, IdRegValue,
                            ManageKey, ManageValue, MapSpec, ServiceKey, ServiceValue, SockKey,
-                           SockValue, Waypoint)
+                           SockValue, Tunnel)
+from kmeshctl.maps import AUTHZ_DST, AUTHZ_POL, AUTHZ_PORT, AUTHZ_RULE, AUTHZ_STATS
 
 SPECS_BY_NAME: dict[str, MapSpec] = {spec.name: spec for spec in MAP_SPECS}
 
@@ -34,7 +35,7 @@ class MapDump:
 
 def check_map_name(name: str | None) -> None:
     if name is not None and name not in SPECS_BY_NAME:
-        raise UsageError(f"unknown map {name!r}: pick one of {', '.join(MAP_NAMES)}")
+        raise UsageError(f"--map {name}: unknown map; pick one of {', '.join(MAP_NAMES)}")
 
 
 def read_maps(maps: DataplaneMaps, name: str | None = None) -> list[MapDump]:
@@ -56,30 +57,43 @@ def _names(ids: IdRegistry, id_list: list[int]) -> list[str | None]:
     return [ids.name_of(i) for i in id_list]
 
 
-def _annotate(spec: MapSpec, key: Any, value: Any, ids: IdRegistry
+def _policy_names(dumps: list[MapDump]) -> dict[int, str]:
+    """Authorization policy id -> name, from the km_authz_pol dump when it is there."""
+    return {key.id: value.name for dump in dumps if dump.spec is AUTHZ_POL for key, value in dump.entries}
+
+
+def _annotate(spec: MapSpec, key: Any, value: Any, ids: IdRegistry, policies: dict[int, str] | None = None
               ) -> tuple[dict[str, Any], dict[str, Any]]:
     k, v = key.to_json(), value.to_json()
+    if spec is AUTHZ_RULE and policies is not None:
+        v["policy_name"] = policies.get(value.policy) if value.policy else None
+        v["shadow_policy_name"] = policies.get(value.shadow_policy) if value.shadow_policy else None
+    elif spec is AUTHZ_STATS and policies is not None:
+        k["policy_name"] = policies.get(key.policy) if key.policy else None
     if spec is FRONTEND:
         kind = ids.kind_of(value.upstream_id)
         v["upstream_name"] = ids.name_of(value.upstream_id)
         v["upstream_kind"] = kind.name if kind else None
     elif spec is SERVICE:
         k["service_name"] = ids.name_of(key.service_id)
+        v["waypoint_name"] = ids.name_of(value.waypoint_id) if value.waypoint_id else None
     elif spec is ENDPOINT:
         k["service_name"] = ids.name_of(key.service_id)
         v["backend_name"] = ids.name_of(value.backend_uid)
     elif spec is BACKEND:
         k["backend_name"] = ids.name_of(key.backend_uid)
         v["service_names"] = _names(ids, list(value.service))
+        v["waypoint_name"] = ids.name_of(value.waypoint_id) if value.waypoint_id else None
     return k, v
 
 
 def to_json(dumps: list[MapDump], ids: IdRegistry) -> dict[str, list[dict[str, Any]]]:
     result: dict[str, list[dict[str, Any]]] = {}
+    policies = _policy_names(dumps)
     for dump in dumps:
         rows = []
         for key, value in dump.entries:
-            k, v = _annotate(dump.spec, key, value, ids)
+            k, v = _annotate(dump.spec, key, value, ids, policies)
             rows.append({"key": k, "value": v})
         result[dump.spec.name] = rows
     return result
@@ -106,11 +120,20 @@ def _named(ids: IdRegistry, id_: int) -> str:
     return ids.name_of(id_) or "(unregistered)"
 
 
-def _waypoint_text(wp: Waypoint | None) -> str:
-    if wp is None:
+def _waypoint_text(ids: IdRegistry, waypoint_id: int, unresolved: bool = False) -> str:
+    if unresolved:
+        return "unresolved (connects refused)"
+    if not waypoint_id:
         return "none"
-    fmt = "Kmesh TLV" if wp.header.name == "KMESH_TLV" else "PROXY v2"
-    return f"{wp.address}:{wp.port} ({fmt})"
+    kind = ids.kind_of(waypoint_id)
+    return f"{_named(ids, waypoint_id)} ({kind.name.lower() if kind else '?'} {waypoint_id})"
+
+
+def _tunnel_text(tunnel: Tunnel | None) -> str:
+    if tunnel is None:
+        return f"{WAYPOINT_TLV_PORT} (Kmesh TLV)"
+    fmt = "Kmesh TLV" if tunnel.header.name == "KMESH_TLV" else "PROXY v2"
+    return f"{tunnel.port} ({fmt})"
 
 
 def _ports_text(value: ServiceValue) -> str:
@@ -135,32 +158,43 @@ def _service_table(entries: list[tuple[ServiceKey, ServiceValue]], ids: IdRegist
     table = Table("service id", "service", "lb policy", "endpoints", "ports", "waypoint")
     for key, value in entries:
         table.add_row(str(key.service_id), _named(ids, key.service_id), value.lb_policy.name,
-                      _counts_text(value), _ports_text(value), _waypoint_text(value.waypoint))
+                      _counts_text(value), _ports_text(value), _waypoint_text(ids, value.waypoint_id))
     return table
 
 
 def _endpoint_table(entries: list[tuple[EndpointKey, EndpointValue]], ids: IdRegistry) -> Table:
-    table = Table("service", "prio", "index", "backend uid", "backend")
+    table = Table("service", "prio", "index", "backend uid", "backend", "own target ports")
     for key, value in entries:
+        own = ", ".join(str(p) if p else "-" for p in value.target_ports) or "none"
         table.add_row(_named(ids, key.service_id), str(key.prio), str(key.backend_index),
-                      str(value.backend_uid), _named(ids, value.backend_uid))
+                      str(value.backend_uid), _named(ids, value.backend_uid), own)
     return table
 
 
 def _backend_table(entries: list[tuple[BackendKey, BackendValue]], ids: IdRegistry) -> Table:
-    table = Table("backend uid", "backend", "address", "services", "waypoint")
+    table = Table("backend uid", "backend", "addresses", "services", "waypoint", "as a waypoint")
     for key, value in entries:
         services = ", ".join(_named(ids, s) for s in value.service) or "none"
-        table.add_row(str(key.backend_uid), _named(ids, key.backend_uid), str(value.addr),
-                      services, _waypoint_text(value.waypoint))
+        table.add_row(str(key.backend_uid), _named(ids, key.backend_uid),
+                      ", ".join(str(a) for a in value.addresses), services,
+                      _waypoint_text(ids, value.waypoint_id, value.waypoint_unresolved),
+                      _tunnel_text(value.tunnel))
     return table
 
 
-def _manage_table(entries: list[tuple[ManageKey, ManageValue]], ids: IdRegistry) -> Table:
-    table = Table("netns cookie", "managed")
+def _manage_table(entries: list[tuple[ManageKey, ManageValue]], ids: IdRegistry,
+                  pods: dict[int, str] | None = None) -> Table:
+    table = Table("netns cookie", "pod", "managed")
     for key, value in entries:
-        table.add_row(str(key.netns_cookie), "yes" if value.managed else "no")
+        pod = (pods or {}).get(key.netns_cookie) or ("-" if pods else "(agent not asked)")
+        table.add_row(str(key.netns_cookie), pod, "yes" if value.managed else "no")
     return table
+
+
+def pods_by_cookie(cache_dump: dict) -> dict[int, str]:
+    """netns cookie -> pod name, from the `enrolled` list of an agent's cache dump."""
+    return {int(e["cookie"]): e.get("pod") or e.get("netns", "") for e in cache_dump.get("enrolled", [])
+            if e.get("cookie") is not None}
 
 
 def _socket_table(entries: list[tuple[SockKey, SockValue]], ids: IdRegistry) -> Table:
@@ -178,6 +212,59 @@ def _idreg_table(entries: list[tuple[IdRegKey, IdRegValue]], ids: IdRegistry) ->
     return table
 
 
+def _verdict_text(verdict: Any, policy: int, names: dict[int, str]) -> str:
+    text = verdict.name.lower()
+    return f"{text} by {names.get(policy, f'policy {policy}')}" if policy else text
+
+
+def _authz_dst_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> Table:
+    table = Table("address", "table", "state")
+    for key, value in entries:
+        table.add_row(str(key.addr), str(value.table),
+                      "DENY ALL (fail closed: policy not enforceable)" if value.deny_all else "table in force")
+    return table
+
+
+def _authz_port_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> Table:
+    table = Table("table", "port", "port class")
+    for key, value in entries:
+        table.add_row(str(key.table), str(key.port), str(value.port_class))
+    return table
+
+
+def _authz_rule_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> Table:
+    table = Table("table", "port class", "source", "verdict", "dry-run verdict")
+    for key, value in entries:
+        shadow = (_verdict_text(value.shadow_verdict, value.shadow_policy, names)
+                  if value.shadow_policy else "-")
+        table.add_row(str(key.table), "other ports" if key.port_class == 0 else str(key.port_class),
+                      str(key.src), _verdict_text(value.verdict, value.policy, names), shadow)
+    return table
+
+
+def _authz_pol_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> Table:
+    table = Table("id", "name", "action", "dry run")
+    for key, value in entries:
+        table.add_row(str(key.id), value.name, "DENY" if value.action else "ALLOW", "yes" if value.dry_run else "no")
+    return table
+
+
+def _authz_stats_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> Table:
+    table = Table("policy", "verdict", "dry run", "connections")
+    for key, value in entries:
+        table.add_row(names.get(key.policy, str(key.policy)) if key.policy else "-", key.verdict.name.lower(),
+                      "yes" if key.dry_run else "no", str(value.count))
+    return table
+
+
+_AUTHZ_TABLES = {
+    AUTHZ_DST.name: (_authz_dst_table, "inbound authorization: pod address -> table"),
+    AUTHZ_PORT.name: (_authz_port_table, "inbound authorization: ports a policy names"),
+    AUTHZ_RULE.name: (_authz_rule_table, "inbound authorization: verdict per source prefix"),
+    AUTHZ_POL.name: (_authz_pol_table, "inbound authorization: policies"),
+    AUTHZ_STATS.name: (_authz_stats_table, "inbound authorization: connections decided"),
+}
+
 _TABLES = {
     FRONTEND.name: (_frontend_table, "destination IP -> service / backend"),
     SERVICE.name: (_service_table, "services"),
@@ -189,15 +276,63 @@ _TABLES = {
 }
 
 
-def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console) -> None:
+# Columns that tell rows apart: never wrapped or cut in a terminal (others wrap instead).
+_IDENTIFYING = ("id", "uid", "cookie", "name", "pod", "service", "backend", "upstream", "address", "local")
+_MIN_OTHER = 12  # the width a wrapping column keeps at least
+_WIDE = 10_000
+
+
+def _identifying(header: str) -> bool:
+    return any(word in header.lower().split() for word in _IDENTIFYING)
+
+
+def _fit(table: Table, wide: bool) -> int:
+    """Mark the identifying columns no-wrap (every column with ``wide``) and return the
+    console width the table needs so that no such column is cut."""
+    needed = 1
+    for column in table.columns:
+        longest = max([len(str(column.header))] + [len(str(c)) for c in column._cells])
+        keep = wide or _identifying(str(column.header))
+        column.no_wrap = keep
+        needed += (longest if keep else min(longest, _MIN_OTHER)) + 3
+    return _WIDE if wide else needed
+
+
+def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
+                  pods: dict[int, str] | None = None, wide: bool = False) -> None:
+    """One table per map. ``pods``: netns cookie -> pod for km_manage. In a narrow
+    terminal the id/name columns stay whole (the table is printed as wide as they need);
+    ``wide`` prints every column whole."""
+    names = _policy_names(dumps)
     for dump in dumps:
-        build, title = _TABLES[dump.spec.name]
+        authz_table = _AUTHZ_TABLES.get(dump.spec.name)
+        build, title = authz_table or _TABLES[dump.spec.name]
         count = f"{len(dump.entries)}/{dump.spec.max_entries}"
         console.print(f"[bold]{dump.spec.name}[/bold]: {title} ({count})", highlight=False)
-        console.print(build(dump.entries, ids))
+        if authz_table:
+            table = build(dump.entries, ids, names)
+        else:
+            table = _manage_table(dump.entries, ids, pods) if dump.spec is MANAGE else build(dump.entries, ids)
+        needed = _fit(table, wide)
+        _print_at_least(console, table, needed)
 
 
-def print_tables(bpf_fs: Path, name: str | None = None, console: Console | None = None) -> None:
+def _print_at_least(console: Console, table: Table, width: int) -> None:
+    """Print ``table`` with at least ``width`` columns (a terminal then wraps the long lines
+    itself, as it does kubectl's: nothing is cut)."""
+    if console.width >= width:
+        console.print(table)
+        return
+    previous = console.width
+    console.width = width
+    try:
+        console.print(table)
+    finally:
+        console.width = previous
+
+
+def print_tables(bpf_fs: Path, name: str | None = None, console: Console | None = None,
+                 pods: dict[int, str] | None = None, wide: bool = False) -> None:
     check_map_name(name)
     with DataplaneMaps(bpf_fs) as maps:
-        render_tables(read_maps(maps, name), IdRegistry(maps), console or Console())
+        render_tables(read_maps(maps, name), IdRegistry(maps), console or Console(), pods, wide)

@@ -12,14 +12,33 @@ needs.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Iterable
 
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.maps import DataplaneMaps, IdKind, IdRegKey, IdRegValue, MapError, TypedMap
+from kmeshctl.maps import ID_NAME_LEN, DataplaneMaps, IdKind, IdRegKey, IdRegValue, MapError, TypedMap
 
 FNV_OFFSET = 0x811C9DC5
 FNV_PRIME = 0x01000193
 _U32 = 0xFFFFFFFF
+
+
+_DIGEST_CHARS = 32  # 128 bits of SHA-256, in hex
+
+
+def registry_name(name: str) -> str:
+    """The name as ``km_idreg`` stores it: unchanged when it fits the slot
+    (``ID_NAME_LEN`` bytes), else its head, ``~`` and 128 bits of its SHA-256 in hex.
+    Kubernetes names are legal up to 253 bytes, so a ``namespace/hostname`` or a workload
+    uid can be longer than the slot; the stored form is unique (collisions would need a
+    SHA-256 collision) and idempotent (a stored form fits, so it maps to itself)."""
+    if len(name) * 4 <= ID_NAME_LEN:  # fits whatever its characters (UTF-8: <= 4 bytes each)
+        return name
+    raw = name.encode()
+    if len(raw) <= ID_NAME_LEN:
+        return name
+    head = raw[:ID_NAME_LEN - _DIGEST_CHARS - 1].decode(errors="ignore")
+    return f"{head}~{hashlib.sha256(raw).hexdigest()[:_DIGEST_CHARS]}"
 
 
 def fnv1a_32(data: bytes) -> int:
@@ -35,7 +54,9 @@ class IdRegistry:
     ``IdRegistry(maps)`` loads every entry of the pinned registry; ``service_id(name)`` and
     ``backend_id(uid)`` return the existing id or allocate and persist a new one;
     ``allocate(kind, names)`` does the same for many names with batched writes;
-    ``release(name)`` frees it; ``name_of(id)`` / ``kind_of(id)`` resolve an id.
+    ``release(name)`` frees it; ``name_of(id)`` / ``kind_of(id)`` resolve an id. Names of
+    any length are accepted; one longer than the slot is kept as ``registry_name(name)``,
+    which is also what ``name_of`` and ``items`` return for it.
 
     In memory only plain ``str``/``int`` dicts: the garbage collector does not track
     them, so 100,000 names cost it nothing while the agent builds its maps.
@@ -76,7 +97,7 @@ class IdRegistry:
         ids: list[int] = []
         new: list[tuple[IdRegKey, IdRegValue]] = []
         try:
-            for name in names:
+            for name in map(registry_name, names):
                 id_ = known.get(name)
                 if id_ is None:
                     entry = IdRegValue(kind, name)  # validates the name
@@ -93,7 +114,7 @@ class IdRegistry:
 
     def lookup(self, kind: IdKind, name: str) -> int | None:
         """The id of a name if it has one (never allocates)."""
-        return self._ids[kind].get(name)
+        return self._ids[kind].get(registry_name(name))
 
     def name_of(self, id_: int) -> str | None:
         return self._names.get(id_)
@@ -105,6 +126,7 @@ class IdRegistry:
     def release(self, name: str, kind: IdKind | None = None) -> bool:
         """Free the id of ``name`` (of ``kind``, or of whichever kind has it)."""
         kinds = [kind] if kind is not None else list(IdKind)
+        name = registry_name(name)
         for each in kinds:
             id_ = self._ids[each].get(name)
             if id_ is not None:
@@ -119,8 +141,12 @@ class IdRegistry:
     def __len__(self) -> int:
         return len(self._names)
 
+    def free_ids(self) -> int:
+        """How many more ids the pinned registry can hold."""
+        return self._map.spec.max_entries - len(self._names)
+
     def _id_for(self, kind: IdKind, name: str) -> int:
-        existing = self._ids[kind].get(name)
+        existing = self._ids[kind].get(registry_name(name))
         if existing is not None:
             return existing
         return self.allocate(kind, (name,))[0]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping, Optional
 
-from kmeshctl.xds.protos import workload_pb2
+from kmeshctl.model import Locality
 
 log = logging.getLogger("kmeshctl.locality")
 
@@ -23,15 +23,15 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 SUBZONE_LABEL = "topology.istio.io/subzone"
 
 
-def locality_from_labels(labels: Mapping[str, str]) -> Optional[workload_pb2.Locality]:
+def locality_from_labels(labels: Mapping[str, str]) -> Optional[Locality]:
     """The locality the labels name, or None when they name none of its parts."""
     region, zone, subzone = (labels.get(k, "") for k in (REGION_LABEL, ZONE_LABEL, SUBZONE_LABEL))
     if not (region or zone or subzone):
         return None
-    return workload_pb2.Locality(region=region, zone=zone, subzone=subzone)
+    return Locality(region=region, zone=zone, subzone=subzone)
 
 
-def read_node_locality(core_api: Any, node_name: str) -> Optional[workload_pb2.Locality]:
+def read_node_locality(core_api: Any, node_name: str) -> Optional[Locality]:
     """The locality of Node ``node_name`` (a CoreV1Api ``read_node``), or None when the
     Node cannot be read or has no topology labels; never raises (the cache fallback
     still gives locality-aware groups, so a missing permission must not stop the agent)."""

@@ -14,7 +14,7 @@ Typical agent use::
         ids = IdRegistry(maps)
         svc = ids.service_id("default/web.default.svc.cluster.local")
         for uid, ip in pods:
-            maps.set_backend(ids.backend_id(uid), BackendValue(addr=ip, service=(svc,)))
+            maps.set_backend(ids.backend_id(uid), BackendValue(ip, service=(svc,)))
         maps.write_service(svc, ServiceValue(ports=((80, 8080),)),
                            groups=[[ids.backend_id(uid) for uid, _ in pods]])
         maps.set_frontend(IPv4Address("10.96.0.10"), svc)
@@ -56,6 +56,8 @@ MAX_ENDPOINTS = 105_000
 MAX_MANAGED = 8192
 MAX_IDS = 105_000
 MAX_SOCKETS = 65535
+WAYPOINT_TLV_PORT = 15019  # KM_WAYPOINT_TLV_PORT: a waypoint pod without application tunnel
+BACKEND_WAYPOINT_UNRESOLVED = 1  # KM_BF_WAYPOINT_UNRESOLVED
 
 
 # ---------------------------------------------------------------- errors
@@ -86,6 +88,7 @@ class LbPolicy(IntEnum):
     RANDOM = 0  # uniform in group 0 (default)
     STRICT = 1  # group 0 only; empty group 0: connect() fails (ECONNREFUSED, as Kmesh)
     FAILOVER = 2  # first non-empty group
+    PASSTHROUGH = 3  # no balancing: connect() keeps its original destination
 
 
 class WaypointHeader(IntEnum):
@@ -115,6 +118,16 @@ class Reason(IntEnum):
     STALE = 9
     FAMILY = 10
     NO_ENDPOINT_REFUSED = 11  # no usable endpoint, no waypoint: connect() got ECONNREFUSED
+    WAYPOINT_REFUSED = 12  # the waypoint has no pod (of the family): ECONNREFUSED
+    PASSTHROUGH = 13  # PASSTHROUGH service: original destination kept
+    FAMILY_REFUSED = 14  # chosen backend has no address of the VIP's family: ECONNREFUSED
+    NO_TARGET_REFUSED = 15  # named port with no number for the chosen backend: ECONNREFUSED
+    # inbound authorization (sk_lookup): orig = source, new = the pod's address:port
+    AUTHZ_ALLOW = 16  # an ALLOW policy matched
+    AUTHZ_DENY = 17  # a DENY policy matched: refused (RST)
+    AUTHZ_NO_ALLOW = 18  # ALLOW policies apply, none matched: refused (RST)
+    AUTHZ_UNENFORCEABLE = 19  # the pod's policy could not be written: refused (RST)
+    AUTHZ_DRY_RUN_DENY = 20  # a dry-run policy would refuse it: accepted, logged
 
 
 # ---------------------------------------------------------------- C layouts
@@ -140,11 +153,8 @@ class CServiceValue(ctypes.Structure):
         ("prio_endpoint_count", U32 * PRIO_COUNT),
         ("lb_policy", U32),
         ("service_port", U16 * MAX_PORTS),  # network order
-        ("target_port", U16 * MAX_PORTS),  # network order
-        ("wp_addr", Ip16),
-        ("waypoint_port", U16),  # network order
-        ("waypoint_hdr", U8),
-        ("pad", U8),
+        ("target_port", U16 * MAX_PORTS),  # network order; 0: per endpoint
+        ("waypoint_id", U32),
     ]
 
 
@@ -153,7 +163,7 @@ class CEndpointKey(ctypes.Structure):
 
 
 class CEndpointValue(ctypes.Structure):
-    _fields_ = [("backend_uid", U32)]
+    _fields_ = [("backend_uid", U32), ("target_port", U16 * MAX_PORTS)]  # network order
 
 
 class CBackendKey(ctypes.Structure):
@@ -162,13 +172,14 @@ class CBackendKey(ctypes.Structure):
 
 class CBackendValue(ctypes.Structure):
     _fields_ = [
-        ("addr", Ip16),
+        ("addr4", Ip16),  # IPv4-mapped; zero: none
+        ("addr6", Ip16),  # zero: none
         ("service", U32 * MAX_BACKEND_SERVICES),
         ("service_count", U32),
-        ("wp_addr", Ip16),
-        ("waypoint_port", U16),  # network order
-        ("waypoint_hdr", U8),
-        ("pad", U8),
+        ("waypoint_id", U32),
+        ("tunnel_port", U16),  # network order; 0: WAYPOINT_TLV_PORT
+        ("tunnel_hdr", U8),
+        ("flags", U8),  # BACKEND_WAYPOINT_UNRESOLVED
     ]
 
 
@@ -209,6 +220,7 @@ class CLogEvent(ctypes.Structure):
         ("orig_port", U16),  # network order
         ("new_port", U16),  # network order
         ("reason", U32),
+        ("policy", U32),  # authorization decisions: the deciding policy id (km_authz_pol)
     ]
 
 
@@ -271,44 +283,26 @@ def _check_ip(what: str, addr: Any) -> IPAddress:
 
 
 @dataclass(frozen=True)
-class Waypoint:
-    """A waypoint proxy: where connections go, and the header format it reads."""
+class Tunnel:
+    """Where a waypoint pod reads connections redirected to it (its workload's
+    ``application_tunnel``): ``port`` and the header it expects there."""
 
-    address: IPAddress
     port: int
-    header: WaypointHeader = WaypointHeader.KMESH_TLV
+    header: WaypointHeader = WaypointHeader.PROXY_V2
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "address", _check_ip("waypoint address", self.address))
-        _check_port("waypoint port", self.port)
+        _check_port("tunnel port", self.port)
         object.__setattr__(self, "header", WaypointHeader(self.header))
 
 
-def _waypoint_to_c(wp: Waypoint | None, c: Any) -> None:
-    if wp is not None:
-        c.wp_addr = _ip_to_c(wp.address)
-        c.waypoint_port = _port_to_be(wp.port)
-        c.waypoint_hdr = int(wp.header)
-
-
-def _waypoint_from_c(c: Any) -> Waypoint | None:
-    if not c.waypoint_port:
-        return None
-    return Waypoint(decode_ip(bytes(c.wp_addr)), _port_from_be(c.waypoint_port),
-                    WaypointHeader(c.waypoint_hdr))
-
-
-def _waypoint_json(wp: Waypoint | None) -> dict[str, Any]:
-    if wp is None:
-        return {"wp_addr": None, "waypoint_port": 0, "waypoint_hdr": None}
-    return {"wp_addr": str(wp.address), "waypoint_port": wp.port, "waypoint_hdr": wp.header.name}
-
-
-def _waypoint_from_json(d: dict[str, Any]) -> Waypoint | None:
-    if not d.get("waypoint_port"):
-        return None
-    return Waypoint(ipaddress.ip_address(d["wp_addr"]), d["waypoint_port"],
-                    WaypointHeader[d["waypoint_hdr"]])
+def _check_ports16(what: str, ports: Sequence[int]) -> tuple[int, ...]:
+    ports = tuple(int(p) for p in ports)
+    if len(ports) > MAX_PORTS:
+        raise BadEntryError(f"{what} has {len(ports)} ports: at most {MAX_PORTS}")
+    for port in ports:
+        if not 0 <= port <= 65535:
+            raise BadEntryError(f"{what} = {port!r} is not a port: pass 0..65535 (0: none)")
+    return ports
 
 
 @dataclass(frozen=True)
@@ -382,7 +376,9 @@ class ServiceKey:
 @dataclass(frozen=True)
 class ServiceValue:
     """A service: endpoint count per priority group (0..6), LB policy, up to 10
-    (service port, target port) pairs in host order, optional service-level waypoint.
+    (service port, target port) pairs in host order (target 0: a named port, each
+    endpoint's own number is in its ``EndpointValue``), and the upstream id of its
+    waypoint (a service id or a backend uid; 0: none).
 
     ``DataplaneMaps.write_service`` fills ``prio_endpoint_count`` from the groups it writes.
     """
@@ -390,7 +386,7 @@ class ServiceValue:
     prio_endpoint_count: tuple[int, ...] = (0,) * PRIO_COUNT
     lb_policy: LbPolicy = LbPolicy.RANDOM
     ports: tuple[tuple[int, int], ...] = ()
-    waypoint: Waypoint | None = None
+    waypoint_id: int = 0
 
     def __post_init__(self) -> None:
         counts = tuple(self.prio_endpoint_count)
@@ -405,16 +401,22 @@ class ServiceValue:
             raise BadEntryError(f"service has {len(ports)} port pairs: at most {MAX_PORTS}")
         for service_port, target_port in ports:
             _check_port("service_port", service_port)
-            _check_port("target_port", target_port)
+            if target_port:
+                _check_port("target_port", target_port)
         object.__setattr__(self, "ports", ports)
+        _check_u32("waypoint_id", self.waypoint_id)
+
+    @property
+    def named_ports(self) -> bool:
+        """Whether some port's target comes from each endpoint (target 0)."""
+        return any(target == 0 for _, target in self.ports)
 
     def to_c(self) -> CServiceValue:
-        c = CServiceValue(lb_policy=int(self.lb_policy))
+        c = CServiceValue(lb_policy=int(self.lb_policy), waypoint_id=self.waypoint_id)
         c.prio_endpoint_count[:] = list(self.prio_endpoint_count)
         for i, (service_port, target_port) in enumerate(self.ports):
             c.service_port[i] = _port_to_be(service_port)
             c.target_port[i] = _port_to_be(target_port)
-        _waypoint_to_c(self.waypoint, c)
         return c
 
     @classmethod
@@ -424,7 +426,7 @@ class ServiceValue:
             for i in range(MAX_PORTS)
             if c.service_port[i]
         )
-        return cls(tuple(c.prio_endpoint_count), LbPolicy(c.lb_policy), ports, _waypoint_from_c(c))
+        return cls(tuple(c.prio_endpoint_count), LbPolicy(c.lb_policy), ports, c.waypoint_id)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -432,13 +434,13 @@ class ServiceValue:
             "lb_policy": self.lb_policy.name,
             "service_port": [s for s, _ in self.ports],
             "target_port": [t for _, t in self.ports],
-            **_waypoint_json(self.waypoint),
+            "waypoint_id": self.waypoint_id,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "ServiceValue":
         return cls(tuple(d["prio_endpoint_count"]), LbPolicy[d["lb_policy"]],
-                   tuple(zip(d["service_port"], d["target_port"])), _waypoint_from_json(d))
+                   tuple(zip(d["service_port"], d["target_port"])), d.get("waypoint_id", 0))
 
 
 @dataclass(frozen=True)
@@ -472,26 +474,37 @@ class EndpointKey:
         return cls(d["service_id"], d["prio"], d["backend_index"])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class EndpointValue:
+    """A slot's backend, and its own target port per port slot of the service (host
+    order, same index as ``ServiceValue.ports``; 0 or absent: the service's target)."""
+
     backend_uid: int
+    target_ports: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _check_u32("backend_uid", self.backend_uid)
+        ports = _check_ports16("endpoint target_port", self.target_ports)
+        while ports and not ports[-1]:
+            ports = ports[:-1]  # one spelling per value: trailing zeros dropped
+        object.__setattr__(self, "target_ports", ports)
 
     def to_c(self) -> CEndpointValue:
-        return CEndpointValue(self.backend_uid)
+        c = CEndpointValue(self.backend_uid)
+        for i, port in enumerate(self.target_ports):
+            c.target_port[i] = _port_to_be(port)
+        return c
 
     @classmethod
     def from_c(cls, c: CEndpointValue) -> "EndpointValue":
-        return cls(c.backend_uid)
+        return cls(c.backend_uid, tuple(_port_from_be(p) for p in c.target_port))
 
     def to_json(self) -> dict[str, Any]:
-        return {"backend_uid": self.backend_uid}
+        return {"backend_uid": self.backend_uid, "target_port": list(self.target_ports)}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "EndpointValue":
-        return cls(d["backend_uid"])
+        return cls(d["backend_uid"], tuple(d.get("target_port", ())))
 
 
 @dataclass(frozen=True)
@@ -516,16 +529,33 @@ class BackendKey:
         return cls(d["backend_uid"])
 
 
+def _one_per_family(addrs: Any) -> tuple[IPAddress, ...]:
+    if isinstance(addrs, (str, ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        addrs = (addrs,)
+    checked = tuple(_check_ip("backend addr", a) for a in addrs)
+    if not checked:
+        raise BadEntryError("backend has no address: pass one IPv4 and/or one IPv6 address")
+    if len({a.version for a in checked}) != len(checked):
+        raise BadEntryError(f"backend addresses {[str(a) for a in checked]}: at most one per family")
+    return tuple(sorted(checked, key=lambda a: a.version))
+
+
 @dataclass(frozen=True)
 class BackendValue:
-    """A workload: its IP, the service ids it serves (at most 10), optional waypoint."""
+    """A workload: its addresses (an IP, or up to one IPv4 and one IPv6), the service ids
+    it serves (at most 10), the upstream id of its own waypoint (0: none), and, for a
+    waypoint pod, its application tunnel (None: it reads the Kmesh TLV on
+    ``WAYPOINT_TLV_PORT``). ``waypoint_unresolved``: it names a waypoint that cannot be
+    resolved, so connects to it are refused rather than sent past the waypoint."""
 
-    addr: IPAddress
+    addresses: tuple[IPAddress, ...]
     service: tuple[int, ...] = ()
-    waypoint: Waypoint | None = None
+    waypoint_id: int = 0
+    tunnel: Tunnel | None = None
+    waypoint_unresolved: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "addr", _check_ip("backend addr", self.addr))
+        object.__setattr__(self, "addresses", _one_per_family(self.addresses))
         services = tuple(self.service)
         if len(services) > MAX_BACKEND_SERVICES:
             raise BadEntryError(
@@ -533,25 +563,50 @@ class BackendValue:
         for service_id in services:
             _check_u32("service id", service_id)
         object.__setattr__(self, "service", services)
+        _check_u32("waypoint_id", self.waypoint_id)
+
+    @property
+    def addr(self) -> IPAddress:
+        """The first address (IPv4 when it has one)."""
+        return self.addresses[0]
+
+    def address(self, version: int) -> IPAddress | None:
+        return next((a for a in self.addresses if a.version == version), None)
 
     def to_c(self) -> CBackendValue:
-        c = CBackendValue(addr=_ip_to_c(self.addr), service_count=len(self.service))
+        c = CBackendValue(service_count=len(self.service), waypoint_id=self.waypoint_id,
+                          flags=BACKEND_WAYPOINT_UNRESOLVED if self.waypoint_unresolved else 0)
+        for ip in self.addresses:
+            setattr(c, "addr4" if ip.version == 4 else "addr6", _ip_to_c(ip))
         c.service[: len(self.service)] = list(self.service)
-        _waypoint_to_c(self.waypoint, c)
+        if self.tunnel is not None:
+            c.tunnel_port = _port_to_be(self.tunnel.port)
+            c.tunnel_hdr = int(self.tunnel.header)
         return c
 
     @classmethod
     def from_c(cls, c: CBackendValue) -> "BackendValue":
         count = min(c.service_count, MAX_BACKEND_SERVICES)
-        return cls(decode_ip(bytes(c.addr)), tuple(c.service[:count]), _waypoint_from_c(c))
+        addrs = tuple(decode_ip(bytes(raw)) for raw in (c.addr4, c.addr6) if any(bytes(raw)))
+        tunnel = Tunnel(_port_from_be(c.tunnel_port), WaypointHeader(c.tunnel_hdr)) if c.tunnel_port else None
+        return cls(addrs, tuple(c.service[:count]), c.waypoint_id, tunnel,
+                   bool(c.flags & BACKEND_WAYPOINT_UNRESOLVED))
 
     def to_json(self) -> dict[str, Any]:
-        return {"addr": str(self.addr), "service": list(self.service),
-                "service_count": len(self.service), **_waypoint_json(self.waypoint)}
+        v4, v6 = self.address(4), self.address(6)
+        return {"addr4": str(v4) if v4 else None, "addr6": str(v6) if v6 else None,
+                "service": list(self.service), "service_count": len(self.service),
+                "waypoint_id": self.waypoint_id,
+                "tunnel_port": self.tunnel.port if self.tunnel else 0,
+                "tunnel_hdr": self.tunnel.header.name if self.tunnel else None,
+                "waypoint_unresolved": self.waypoint_unresolved}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "BackendValue":
-        return cls(ipaddress.ip_address(d["addr"]), tuple(d["service"]), _waypoint_from_json(d))
+        addrs = tuple(ipaddress.ip_address(d[k]) for k in ("addr4", "addr6") if d.get(k))
+        tunnel = Tunnel(d["tunnel_port"], WaypointHeader[d["tunnel_hdr"]]) if d.get("tunnel_port") else None
+        return cls(addrs, tuple(d["service"]), d.get("waypoint_id", 0), tunnel,
+                   bool(d.get("waypoint_unresolved")))
 
 
 @dataclass(frozen=True)
@@ -704,6 +759,7 @@ class LogEvent:
     new_addr: IPAddress | None
     new_port: int
     reason: Reason
+    policy: int = 0  # authorization decisions: the deciding policy id (km_authz_pol)
 
     @classmethod
     def from_bytes(cls, data: bytes | ctypes.Array | int) -> "LogEvent":
@@ -712,12 +768,332 @@ class LogEvent:
         new_port = _port_from_be(c.new_port)
         return cls(c.netns_cookie, decode_ip(bytes(c.orig_addr)), _port_from_be(c.orig_port),
                    decode_ip(bytes(c.new_addr)) if new_port else None, new_port,
-                   Reason(c.reason))
+                   Reason(c.reason), c.policy)
+
+    @property
+    def is_authz(self) -> bool:
+        return self.reason >= Reason.AUTHZ_ALLOW
 
     def __str__(self) -> str:
+        if self.is_authz:
+            return (f"authz {self.orig_addr} -> {self.new_addr}:{self.new_port} "
+                    f"({self.reason.name.lower()}) policy_id={self.policy}")
         new = f"{self.new_addr}:{self.new_port}" if self.new_addr else "unchanged"
         return (f"netns={self.netns_cookie} {self.orig_addr}:{self.orig_port} -> {new} "
                 f"({self.reason.name.lower()})")
+
+
+# ---------------------------------------------------------------- authorization (maps_authz.h)
+
+MAX_AUTHZ_DSTS = 16384
+MAX_AUTHZ_PORTS = 65536
+MAX_AUTHZ_RULES = 262144
+MAX_AUTHZ_POLICIES = 16384
+MAX_AUTHZ_STATS = 65536
+AUTHZ_NAME_LEN = 254
+AUTHZ_KEY_FIXED_BITS = 64  # table + port class, before the source address in an LPM key
+AUTHZ_DENY_ALL = 1  # KM_AZF_DENY_ALL
+
+
+class AuthzVerdict(IntEnum):
+    """``enum km_authz_verdict``."""
+
+    ALLOW = 0  # no enforced policy applies
+    ALLOW_POLICY = 1  # an ALLOW policy matched
+    DENY_POLICY = 2  # a DENY policy matched
+    DENY_NO_ALLOW = 3  # ALLOW policies apply, none matched
+    DENY_UNENFORCEABLE = 4  # the pod's table could not be written: fail closed
+
+    @property
+    def refuses(self) -> bool:
+        return self >= AuthzVerdict.DENY_POLICY
+
+
+class CAuthzDstKey(ctypes.Structure):
+    _fields_ = [("addr", Ip16)]
+
+
+class CAuthzDstValue(ctypes.Structure):
+    _fields_ = [("table", U32), ("flags", U32)]
+
+
+class CAuthzPortKey(ctypes.Structure):
+    _fields_ = [("table", U32), ("port", U16), ("pad", U16)]  # port in host order
+
+
+class CAuthzPortValue(ctypes.Structure):
+    _fields_ = [("port_class", U32)]
+
+
+class CAuthzRuleKey(ctypes.Structure):
+    _fields_ = [("prefixlen", U32), ("table", U32), ("port_class", U32), ("src", Ip16)]
+
+
+class CAuthzRuleValue(ctypes.Structure):
+    _fields_ = [("verdict", U32), ("policy", U32), ("shadow_verdict", U32), ("shadow_policy", U32)]
+
+
+class CAuthzPolKey(ctypes.Structure):
+    _fields_ = [("id", U32)]
+
+
+class CAuthzPolValue(ctypes.Structure):
+    _fields_ = [("action", U8), ("dry_run", U8), ("name", ctypes.c_char * AUTHZ_NAME_LEN)]
+
+
+class CAuthzStatKey(ctypes.Structure):
+    _fields_ = [("policy", U32), ("verdict", U16), ("dry_run", U16)]
+
+
+class CAuthzStatValue(ctypes.Structure):
+    _fields_ = [("count", U64)]
+
+
+@dataclass(frozen=True)
+class AuthzDstKey:
+    """A destination address of an enrolled pod (its own IP)."""
+
+    addr: IPAddress
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "addr", _check_ip("addr", self.addr))
+
+    def to_c(self) -> CAuthzDstKey:
+        return CAuthzDstKey(_ip_to_c(self.addr))
+
+    @classmethod
+    def from_c(cls, c: CAuthzDstKey) -> "AuthzDstKey":
+        return cls(decode_ip(bytes(c.addr)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"addr": str(self.addr)}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "AuthzDstKey":
+        return cls(ipaddress.ip_address(d["addr"]))
+
+
+@dataclass(frozen=True)
+class AuthzDstValue:
+    """The table in force for a destination; ``deny_all``: fail closed (no table read)."""
+
+    table: int
+    deny_all: bool = False
+
+    def __post_init__(self) -> None:
+        _check_u32("table", self.table)
+
+    def to_c(self) -> CAuthzDstValue:
+        return CAuthzDstValue(self.table, AUTHZ_DENY_ALL if self.deny_all else 0)
+
+    @classmethod
+    def from_c(cls, c: CAuthzDstValue) -> "AuthzDstValue":
+        return cls(c.table, bool(c.flags & AUTHZ_DENY_ALL))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "deny_all": self.deny_all}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "AuthzDstValue":
+        return cls(d["table"], bool(d.get("deny_all")))
+
+
+@dataclass(frozen=True)
+class AuthzPortKey:
+    table: int
+    port: int  # host order
+
+    def __post_init__(self) -> None:
+        _check_u32("table", self.table)
+        _check_port("port", self.port)
+
+    def to_c(self) -> CAuthzPortKey:
+        return CAuthzPortKey(self.table, self.port, 0)
+
+    @classmethod
+    def from_c(cls, c: CAuthzPortKey) -> "AuthzPortKey":
+        return cls(c.table, c.port)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "port": self.port}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "AuthzPortKey":
+        return cls(d["table"], d["port"])
+
+
+@dataclass(frozen=True)
+class AuthzPortValue:
+    port_class: int
+
+    def to_c(self) -> CAuthzPortValue:
+        return CAuthzPortValue(self.port_class)
+
+    @classmethod
+    def from_c(cls, c: CAuthzPortValue) -> "AuthzPortValue":
+        return cls(c.port_class)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"port_class": self.port_class}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "AuthzPortValue":
+        return cls(d["port_class"])
+
+
+@dataclass(frozen=True)
+class AuthzRuleKey:
+    """{table, port class, source prefix}: IPv4 prefixes are stored IPv4-mapped."""
+
+    table: int
+    port_class: int
+    src: ipaddress.IPv4Network | ipaddress.IPv6Network
+
+    def __post_init__(self) -> None:
+        _check_u32("table", self.table)
+        _check_u32("port_class", self.port_class)
+        object.__setattr__(self, "src", ipaddress.ip_network(self.src))
+
+    def to_c(self) -> CAuthzRuleKey:
+        mapped_bits = 96 if self.src.version == 4 else 0
+        return CAuthzRuleKey(AUTHZ_KEY_FIXED_BITS + mapped_bits + self.src.prefixlen, self.table,
+                             self.port_class, _ip_to_c(self.src.network_address))
+
+    @classmethod
+    def from_c(cls, c: CAuthzRuleKey) -> "AuthzRuleKey":
+        addr = decode_ip(bytes(c.src))
+        bits = c.prefixlen - AUTHZ_KEY_FIXED_BITS - (96 if addr.version == 4 else 0)
+        return cls(c.table, c.port_class, ipaddress.ip_network(f"{addr}/{max(bits, 0)}", strict=False))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "port_class": self.port_class, "src": str(self.src)}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "AuthzRuleKey":
+        return cls(d["table"], d["port_class"], ipaddress.ip_network(d["src"]))
+
+
+@dataclass(frozen=True)
+class AuthzRuleValue:
+    """The verdict (dry-run policies left out), the deciding policy id, and the shadow
+    verdict with the dry-run policies in (differs only when a dry-run policy decides)."""
+
+    verdict: AuthzVerdict = AuthzVerdict.ALLOW
+    policy: int = 0
+    shadow_verdict: AuthzVerdict = AuthzVerdict.ALLOW
+    shadow_policy: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdict", AuthzVerdict(self.verdict))
+        object.__setattr__(self, "shadow_verdict", AuthzVerdict(self.shadow_verdict))
+
+    def to_c(self) -> CAuthzRuleValue:
+        return CAuthzRuleValue(int(self.verdict), self.policy, int(self.shadow_verdict), self.shadow_policy)
+
+    @classmethod
+    def from_c(cls, c: CAuthzRuleValue) -> "AuthzRuleValue":
+        return cls(AuthzVerdict(c.verdict), c.policy, AuthzVerdict(c.shadow_verdict), c.shadow_policy)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verdict": self.verdict.name, "policy": self.policy,
+                "shadow_verdict": self.shadow_verdict.name, "shadow_policy": self.shadow_policy}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "AuthzRuleValue":
+        return cls(AuthzVerdict[d["verdict"]], d["policy"], AuthzVerdict[d["shadow_verdict"]],
+                   d["shadow_policy"])
+
+
+@dataclass(frozen=True)
+class AuthzPolKey:
+    id: int
+
+    def __post_init__(self) -> None:
+        _check_u32("id", self.id)
+
+    def to_c(self) -> CAuthzPolKey:
+        return CAuthzPolKey(self.id)
+
+    @classmethod
+    def from_c(cls, c: CAuthzPolKey) -> "AuthzPolKey":
+        return cls(c.id)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "AuthzPolKey":
+        return cls(d["id"])
+
+
+@dataclass(frozen=True)
+class AuthzPolValue:
+    """A policy's name (``namespace/name``, cut to the slot), action (0 ALLOW, 1 DENY)."""
+
+    name: str
+    action: int = 0
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name or b"\0" in self.name.encode():
+            raise BadEntryError(f"policy name {self.name!r}: must be non-empty, no NUL")
+
+    def to_c(self) -> CAuthzPolValue:
+        return CAuthzPolValue(self.action, int(self.dry_run), self.name.encode()[:AUTHZ_NAME_LEN])
+
+    @classmethod
+    def from_c(cls, c: CAuthzPolValue) -> "AuthzPolValue":
+        return cls(c.name.decode(errors="replace"), c.action, bool(c.dry_run))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "action": "DENY" if self.action else "ALLOW", "dry_run": self.dry_run}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "AuthzPolValue":
+        return cls(d["name"], 1 if d["action"] == "DENY" else 0, bool(d["dry_run"]))
+
+
+@dataclass(frozen=True)
+class AuthzStatKey:
+    policy: int
+    verdict: AuthzVerdict
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdict", AuthzVerdict(self.verdict))
+
+    def to_c(self) -> CAuthzStatKey:
+        return CAuthzStatKey(self.policy, int(self.verdict), int(self.dry_run))
+
+    @classmethod
+    def from_c(cls, c: CAuthzStatKey) -> "AuthzStatKey":
+        return cls(c.policy, AuthzVerdict(c.verdict), bool(c.dry_run))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"policy": self.policy, "verdict": self.verdict.name, "dry_run": self.dry_run}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "AuthzStatKey":
+        return cls(d["policy"], AuthzVerdict[d["verdict"]], bool(d["dry_run"]))
+
+
+@dataclass(frozen=True)
+class AuthzStatValue:
+    count: int
+
+    def to_c(self) -> CAuthzStatValue:
+        return CAuthzStatValue(self.count)
+
+    @classmethod
+    def from_c(cls, c: CAuthzStatValue) -> "AuthzStatValue":
+        return cls(c.count)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "AuthzStatValue":
+        return cls(d["count"])
 
 
 # ---------------------------------------------------------------- maps
@@ -746,8 +1122,17 @@ BACKEND = MapSpec("km_backend", BackendKey, BackendValue, CBackendKey, CBackendV
 MANAGE = MapSpec("km_manage", ManageKey, ManageValue, CManageKey, CManageValue, MAX_MANAGED)
 SOCKET = MapSpec("km_socket", SockKey, SockValue, CSockTuple, CSockCookie, MAX_SOCKETS, writable=False)
 IDREG = MapSpec("km_idreg", IdRegKey, IdRegValue, CIdRegKey, CIdRegValue, MAX_IDS)
+AUTHZ_DST = MapSpec("km_authz_dst", AuthzDstKey, AuthzDstValue, CAuthzDstKey, CAuthzDstValue, MAX_AUTHZ_DSTS)
+AUTHZ_PORT = MapSpec("km_authz_port", AuthzPortKey, AuthzPortValue, CAuthzPortKey, CAuthzPortValue,
+                     MAX_AUTHZ_PORTS)
+AUTHZ_RULE = MapSpec("km_authz_rule", AuthzRuleKey, AuthzRuleValue, CAuthzRuleKey, CAuthzRuleValue,
+                     MAX_AUTHZ_RULES)
+AUTHZ_POL = MapSpec("km_authz_pol", AuthzPolKey, AuthzPolValue, CAuthzPolKey, CAuthzPolValue, MAX_AUTHZ_POLICIES)
+AUTHZ_STATS = MapSpec("km_authz_stats", AuthzStatKey, AuthzStatValue, CAuthzStatKey, CAuthzStatValue,
+                      MAX_AUTHZ_STATS)
+AUTHZ_SPECS: tuple[MapSpec, ...] = (AUTHZ_DST, AUTHZ_PORT, AUTHZ_RULE, AUTHZ_POL, AUTHZ_STATS)
 
-MAP_SPECS: tuple[MapSpec, ...] = (FRONTEND, SERVICE, ENDPOINT, BACKEND, MANAGE, SOCKET, IDREG)
+MAP_SPECS: tuple[MapSpec, ...] = (FRONTEND, SERVICE, ENDPOINT, BACKEND, MANAGE, SOCKET, IDREG, *AUTHZ_SPECS)
 MAP_NAMES: tuple[str, ...] = tuple(spec.name for spec in MAP_SPECS)
 # Pinned too, but not iterable from user space (socket-local storage).
 SOCKDST_MAP = "km_sockdst"
@@ -880,7 +1265,8 @@ def check_layout(spec: MapSpec, fd: int) -> None:
 class DataplaneMaps:
     """The pinned maps of one node (``bpf_fs``, default /sys/fs/bpf/kmesh).
 
-    Attributes ``frontend``, ``service``, ``endpoint``, ``backend``, ``manage``, ``idreg``
+    Attributes ``frontend``, ``service``, ``endpoint``, ``backend``, ``manage``, ``idreg``,
+    ``authz_dst``, ``authz_port``, ``authz_rule``, ``authz_pol``, ``authz_stats``
     (read-write) and ``socket`` (read-only) are ``TypedMap`` objects with ``lookup``,
     ``update``, ``delete``, ``keys``, ``items``, ``update_batch``, ``clear``. The methods
     below are the operations the agent needs, in the order that keeps the data path
@@ -902,6 +1288,11 @@ class DataplaneMaps:
         self.manage: TypedMap[ManageKey, ManageValue] = self.maps[MANAGE.name]
         self.socket: TypedMap[SockKey, SockValue] = self.maps[SOCKET.name]
         self.idreg: TypedMap[IdRegKey, IdRegValue] = self.maps[IDREG.name]
+        self.authz_dst: TypedMap[AuthzDstKey, AuthzDstValue] = self.maps[AUTHZ_DST.name]
+        self.authz_port: TypedMap[AuthzPortKey, AuthzPortValue] = self.maps[AUTHZ_PORT.name]
+        self.authz_rule: TypedMap[AuthzRuleKey, AuthzRuleValue] = self.maps[AUTHZ_RULE.name]
+        self.authz_pol: TypedMap[AuthzPolKey, AuthzPolValue] = self.maps[AUTHZ_POL.name]
+        self.authz_stats: TypedMap[AuthzStatKey, AuthzStatValue] = self.maps[AUTHZ_STATS.name]
 
     def _open(self, spec: MapSpec) -> TypedMap:
         fd = open_pinned(self.bpf_fs, spec.name)
@@ -941,8 +1332,9 @@ class DataplaneMaps:
     # -- services and their endpoints
 
     def write_service(self, service_id: int, value: ServiceValue,
-                      groups: Sequence[Sequence[int]] = ()) -> ServiceValue:
-        """Write a service and its endpoint groups (backend uids per priority 0..6).
+                      groups: Sequence[Sequence[int | EndpointValue]] = ()) -> ServiceValue:
+        """Write a service and its endpoint groups (backend uids, or ``EndpointValue`` for
+        per-endpoint target ports, per priority 0..6).
 
         Each group is stored dense with 1-based indices and ``prio_endpoint_count`` is set
         from the group sizes. Order: new endpoint slots, then the service (new counts),
@@ -951,8 +1343,9 @@ class DataplaneMaps:
         if len(groups) > PRIO_COUNT:
             raise BadEntryError(f"{len(groups)} priority groups: at most {PRIO_COUNT}")
         counts = tuple(len(g) for g in groups) + (0,) * (PRIO_COUNT - len(groups))
-        new_value = ServiceValue(counts, value.lb_policy, value.ports, value.waypoint)
-        slots = [(EndpointKey(service_id, prio, index), EndpointValue(uid))
+        new_value = ServiceValue(counts, value.lb_policy, value.ports, value.waypoint_id)
+        slots = [(EndpointKey(service_id, prio, index),
+                  uid if isinstance(uid, EndpointValue) else EndpointValue(uid))
                  for prio, group in enumerate(groups)
                  for index, uid in enumerate(group, start=1)]
         old = self.service.lookup(ServiceKey(service_id))

@@ -16,7 +16,6 @@ maps (a previous agent's state), and whatever the cache no longer has is deleted
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import threading
 import time
@@ -24,83 +23,20 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Sequence
 
 from kmeshctl.bounded import clip
-from kmeshctl.ids import IdRegistry
-from kmeshctl.maps import (BACKEND, ENDPOINT, FRONTEND, IDREG, MAX_PORTS, PRIO_COUNT, SERVICE,
-                           BackendKey, BackendValue, DataplaneMaps, EndpointKey, EndpointValue,
-                           FrontendKey, FrontendValue, IdKind, IPAddress, LbPolicy, MapError,
-                           ServiceKey, ServiceValue, TypedMap, Waypoint, WaypointHeader)
+from kmeshctl.frontend_owners import FrontendOwners
+from kmeshctl.ids import IdRegistry, registry_name
+from kmeshctl.maps import (BACKEND, ENDPOINT, FRONTEND, IDREG, PRIO_COUNT, SERVICE, BackendKey,
+                           BackendValue, DataplaneMaps, EndpointKey, EndpointValue, FrontendKey,
+                           FrontendValue, IdKind, IPAddress, MapError, ServiceKey, ServiceValue,
+                           TypedMap)
+from kmeshctl.translate import Groups, NodeInfo, Translator, service_ports, vips
 from kmeshctl.workload_cache import CacheDelta, WorkloadCache
-from kmeshctl.xds.protos import workload_pb2
 
 log = logging.getLogger("kmeshctl.mapsync")
 
-DEFAULT_WAYPOINT_PORT = 15008
-MAX_BACKEND_SERVICES = 10
 BATCH_MIN = 64  # below this, per-entry writes (batch syscalls pay off only in bulk)
 
-Scope = workload_pb2.LoadBalancing.Scope
-Mode = workload_pb2.LoadBalancing.Mode
-Groups = tuple[tuple[int, ...], ...]
-
-
-@dataclass(frozen=True)
-class NodeInfo:
-    """Where this agent runs, for locality-aware priority groups."""
-
-    node_name: str = ""
-    cluster_id: str = "Kubernetes"
-    network: str = ""
-    locality: Optional[workload_pb2.Locality] = None  # None: learnt from a local workload
-
-
-# ----------------------------------------------------------------- pure rules
-
-
-def lb_policy(service: workload_pb2.Service) -> LbPolicy:
-    lb = service.load_balancing
-    if lb.mode == Mode.STRICT:
-        return LbPolicy.STRICT
-    if lb.mode == Mode.FAILOVER or (lb.mode == Mode.UNSPECIFIED_MODE and lb.routing_preference):
-        return LbPolicy.FAILOVER
-    return LbPolicy.RANDOM
-
-
-def scope_matches(scope: int, wl: workload_pb2.Workload, node: NodeInfo,
-                  local: Optional[workload_pb2.Locality]) -> bool:
-    here = local or workload_pb2.Locality()
-    if scope == Scope.REGION:
-        return wl.locality.region == here.region
-    if scope == Scope.ZONE:
-        return (wl.locality.region, wl.locality.zone) == (here.region, here.zone)
-    if scope == Scope.SUBZONE:
-        return (wl.locality.region, wl.locality.zone, wl.locality.subzone) == \
-            (here.region, here.zone, here.subzone)
-    if scope == Scope.NODE:
-        return bool(node.node_name) and wl.node == node.node_name
-    if scope == Scope.CLUSTER:
-        return (wl.cluster_id or "Kubernetes") == node.cluster_id
-    if scope == Scope.NETWORK:
-        return wl.network == node.network
-    return True
-
-
-def priority(preferences: Sequence[int], wl: workload_pb2.Workload, node: NodeInfo,
-             local: Optional[workload_pb2.Locality]) -> int:
-    """0 when the workload matches every preferred scope; one more per scope that does
-    not match, counted from the first mismatch (so the order of preferences matters)."""
-    matched = 0
-    for scope in preferences:
-        if not scope_matches(scope, wl, node, local):
-            break
-        matched += 1
-    return min(len(preferences) - matched, PRIO_COUNT - 1)
-
-
-def is_routable(wl: workload_pb2.Workload, service: workload_pb2.Service) -> bool:
-    if not wl.addresses:
-        return False
-    allow_all = service.load_balancing.health_policy == workload_pb2.LoadBalancing.ALLOW_ALL
-    return allow_all or wl.status == workload_pb2.HEALTHY
+__all__ = ["MapSync", "NodeInfo", "Plan", "SyncResult", "regroup"]
 
 
 def regroup(current: Sequence[int], wanted: Iterable[int]) -> list[int]:
@@ -118,10 +54,6 @@ def regroup(current: Sequence[int], wanted: Iterable[int]) -> list[int]:
     return order
 
 
-def ip_of(raw: bytes) -> IPAddress:
-    return ipaddress.ip_address(raw)
-
-
 # ----------------------------------------------------------------- plan
 
 
@@ -137,9 +69,43 @@ class Plan:
     service_deletes: list[ServiceKey] = field(default_factory=list)
     slot_deletes: list[EndpointKey] = field(default_factory=list)
     backend_deletes: list[BackendKey] = field(default_factory=list)
+    # (upstream id, every address it claims): resolved into frontend writes once the
+    # whole plan is known, because one address may have several owners
+    claims: list[tuple[int, frozenset]] = field(default_factory=list)
+
+    _WRITES = ("backends", "slots", "services", "frontends", "frontend_deletes", "service_deletes",
+               "slot_deletes", "backend_deletes")
 
     def __len__(self) -> int:
-        return sum(len(v) for v in vars(self).values())
+        return sum(len(getattr(self, name)) for name in self._WRITES)
+
+    def has_deletes(self) -> bool:
+        return bool(self.frontend_deletes or self.service_deletes or self.slot_deletes or self.backend_deletes)
+
+    def merge(self, other: "Plan") -> None:
+        for name in self._WRITES + ("claims",):
+            getattr(self, name).extend(getattr(other, name))
+
+
+@dataclass
+class SyncResult:
+    """What one apply could not put into the maps.
+
+    ``unapplied``: resource name (service ``namespace/hostname`` or workload uid) ->
+    why (a full map); such resources stay in the cache and are written as soon as room
+    frees up. ``failed_writes``: map operations the kernel refused (the next apply
+    reconciles everything)."""
+
+    unapplied: dict[str, str] = field(default_factory=dict)
+    failed_writes: int = 0
+
+    def problems_for(self, names: Iterable[str]) -> list[str]:
+        """NACK lines for the resources of one response."""
+        problems = [f"{clip(n)}: not in the BPF maps: {self.unapplied[n]}" for n in names if n in self.unapplied]
+        if self.failed_writes:
+            problems.append(f"{self.failed_writes} BPF map writes failed (see the agent log); "
+                            "the maps are reconciled on the next update")
+        return problems
 
 
 @dataclass
@@ -147,79 +113,121 @@ class _Mirror:
     """What this agent knows to be in the maps."""
 
     services: dict[int, ServiceValue] = field(default_factory=dict)
-    groups: dict[int, list[list[int]]] = field(default_factory=dict)
+    # service id -> per priority group, the endpoint slots in index order (slot 1 first)
+    groups: dict[int, list[list[EndpointValue]]] = field(default_factory=dict)
+    # the same groups as backend uids, so a member is found with list.index (C speed)
+    group_uids: dict[int, list[list[int]]] = field(default_factory=dict)
     backends: dict[int, BackendValue] = field(default_factory=dict)
     frontends: dict[IPAddress, int] = field(default_factory=dict)
-    # upstream -> its frontend IPs; tuples, not sets: nearly every upstream has one IP
-    # and 100,000 sets would cost 20 MB
-    frontends_of: dict[int, tuple[IPAddress, ...]] = field(default_factory=dict)
+    endpoints: int = 0  # slots in all groups, kept as they change (usage() runs per update)
 
-    def set_frontend(self, ip: IPAddress, upstream: int) -> None:
-        previous = self.frontends.get(ip)
-        if previous is not None:
-            self._unlink(previous, ip)
-        self.frontends[ip] = upstream
-        owned = self.frontends_of.get(upstream, ())
-        if ip not in owned:
-            self.frontends_of[upstream] = owned + (ip,)
+    def set_groups(self, service_id: int, groups: list[list[EndpointValue]]) -> None:
+        self.endpoints += sum(map(len, groups)) - sum(map(len, self.groups.get(service_id, ())))
+        self.groups[service_id] = groups
+        self.group_uids[service_id] = [[e.backend_uid for e in g] for g in groups]
 
-    def drop_frontend(self, ip: IPAddress) -> None:
-        upstream = self.frontends.pop(ip, None)
-        if upstream is not None:
-            self._unlink(upstream, ip)
+    def set_slot(self, key: EndpointKey, value: EndpointValue) -> None:
+        for groups, item in ((self.groups, value), (self.group_uids, value.backend_uid)):
+            group = groups.setdefault(key.service_id, [[] for _ in range(PRIO_COUNT)])[key.prio]
+            if groups is self.groups:
+                self.endpoints += max(0, key.backend_index - len(group))
+            while len(group) < key.backend_index:
+                group.append(EndpointValue(0) if groups is self.groups else 0)
+            group[key.backend_index - 1] = item
 
-    def _unlink(self, upstream: int, ip: IPAddress) -> None:
-        remaining = tuple(i for i in self.frontends_of.get(upstream, ()) if i != ip)
-        if remaining:
-            self.frontends_of[upstream] = remaining
-        else:
-            self.frontends_of.pop(upstream, None)
+    def set_counts(self, service_id: int, counts: Iterable[int]) -> None:
+        for groups in (self.groups, self.group_uids):
+            per_prio = groups.setdefault(service_id, [[] for _ in range(PRIO_COUNT)])
+            for prio, count in enumerate(counts):
+                if groups is self.groups:
+                    self.endpoints -= max(0, len(per_prio[prio]) - count)
+                del per_prio[prio][count:]
+
+    def forget_service(self, service_id: int) -> None:
+        self.services.pop(service_id, None)
+        self.endpoints -= sum(map(len, self.groups.pop(service_id, ())))
+        self.group_uids.pop(service_id, None)
 
     def endpoint_count(self) -> int:
-        return sum(len(g) for groups in self.groups.values() for g in groups)
+        return self.endpoints
 
 
 class MapSync:
     """The xDS client's sink: apply cache deltas to the maps."""
 
-    def __init__(self, maps: DataplaneMaps, ids: IdRegistry, cache: WorkloadCache, node: NodeInfo) -> None:
+    def __init__(self, maps: DataplaneMaps, ids: IdRegistry, cache: WorkloadCache, node: NodeInfo,
+                 capacity: Optional[dict[str, int]] = None) -> None:
+        """``capacity``: entries per map name this agent may use (default: each map's
+        max_entries; smaller values let tests reach "full" without 100,000 entries)."""
         self.maps = maps
         self.ids = ids
         self.cache = cache
         self.node = node
+        self.translator = Translator(cache, ids, node)
         self.mirror = _Mirror()
+        self.owners = FrontendOwners(self._owner_rank)
+        self.capacity = {spec.name: spec.max_entries for spec in (FRONTEND, SERVICE, ENDPOINT, BACKEND, IDREG)}
+        self.capacity.update(capacity or {})
+        # resources in the cache that did not fit (name -> reason): retried on every apply
+        self.pending_services: dict[str, str] = {}
+        self.pending_workloads: dict[str, str] = {}
+        self.unapplied_total = 0  # resource versions left out for a full map, ever
+        self._dirty = False  # a write failed: the mirror may be wrong, reconcile next time
+        self._planned_backends: set[int] = set()
+        # services a delta touched only through some members (key -> their uids): planned
+        # for those members alone (_plan_members), not re-derived from every member
+        self._member_changes: dict[str, set[str]] = {}
         self.write_errors = 0
         self.initialized = threading.Event()
         self.last_sync_seconds = 0.0
         self.last_writes = 0  # map operations of the last apply (exactness shows here)
         self._lock = threading.Lock()
-        self._learnt_locality: Optional[workload_pb2.Locality] = None
-        self._wp_targets: dict[object, set[tuple[str, str]]] = {}  # waypoint -> users
-        self._wp_of: dict[tuple[str, str], object] = {}  # user -> its waypoint
         self.on_synced: list[Callable[[float], None]] = []
 
     # ----- entry points -----------------------------------------------------------------
 
-    def __call__(self, delta: CacheDelta) -> None:
-        self.apply(delta)
+    def __call__(self, delta: CacheDelta) -> SyncResult:
+        return self.apply(delta)
 
-    def apply(self, delta: CacheDelta) -> None:
+    def apply(self, delta: CacheDelta) -> SyncResult:
+        """Write what ``delta`` changes (the first call: everything). Never raises: what
+        could not be written is in the result, and a failure makes the next call
+        reconcile the maps with the whole cache."""
         started = time.monotonic()
+        errors_before = self.write_errors
         with self._lock:
-            if not self.initialized.is_set():
-                self._reconcile()
-                self.initialized.set()
-            else:
-                self._apply_delta(delta)
+            try:
+                if not self.initialized.is_set() or self._dirty:
+                    self._reconcile()
+                    self.initialized.set()
+                else:
+                    self._apply_delta(delta)
+            except Exception as err:  # noqa: BLE001 - the cache already changed: never leave it half-applied
+                log.exception("event=maps_apply_failed error=%r (the next update reconciles)", clip(str(err)))
+                self._dirty = True
+                self.write_errors += 1
+            result = SyncResult({**self.pending_services, **self.pending_workloads},
+                                self.write_errors - errors_before)
         self.last_sync_seconds = time.monotonic() - started
         for callback in self.on_synced:
             callback(self.last_sync_seconds)
+        return result
 
     def reconcile(self) -> None:
         """Make the maps match the whole cache (first sync, or on demand)."""
         with self._lock:
             self._reconcile()
             self.initialized.set()
+
+    def incomplete(self) -> str:
+        """Why the maps do not hold the whole cache ("" when they do)."""
+        pending = {**self.pending_services, **self.pending_workloads}
+        if pending:
+            name, reason = next(iter(sorted(pending.items())))
+            return f"{len(pending)} resources are not in the BPF maps (e.g. {clip(name)}: {reason})"
+        if self._dirty:
+            return "a BPF map write failed; the maps are reconciled on the next update"
+        return ""
 
     def usage(self) -> dict[str, tuple[int, int]]:
         m = self.mirror
@@ -233,26 +241,34 @@ class MapSync:
 
     def _reconcile(self) -> None:
         inherited_ids = len(self.ids) > 0  # a previous agent's registry: sweep it after
+        self._dirty = False
+        self._member_changes = {}  # a reconcile plans every service in full
         self.mirror = self._read_maps()
-        self._learn_locality(self.cache.workloads_on_node(self.node.node_name))
-        self._track_waypoints(None)
+        self.owners.clear()
+        self.pending_services.clear()
+        self.pending_workloads.clear()
+        self.translator.learn_locality(self.cache.workloads_on_node(self.node.node_name))
+        self.translator.track_waypoints(None)
         services = set(self.cache.services)
         workloads = set(self.cache.workloads)
-        stale_services = [sid for sid in self.mirror.services if self._name(sid, IdKind.SERVICE) not in services]
-        stale_backends = [bid for bid in self.mirror.backends if self._name(bid, IdKind.BACKEND) not in workloads]
-        self._allocate_ids(services, workloads)
+        stored_services = {registry_name(k) for k in services}
+        stored_workloads = {registry_name(u) for u in workloads}
+        stale_services = [sid for sid in self.mirror.services
+                          if self._name(sid, IdKind.SERVICE) not in stored_services]
+        stale_backends = [bid for bid in self.mirror.backends
+                          if self._name(bid, IdKind.BACKEND) not in stored_workloads]
         plan = Plan()
-        self._plan_backends(plan, workloads)
-        self._plan_services(plan, services)
         for sid in stale_services:
             self._plan_service_removal(plan, sid)
         for bid in stale_backends:
             self._plan_backend_removal(plan, bid)
-        self._plan_stray_frontends(plan)
+        self._plan_within_capacity(plan, services, workloads)
+        self._resolve_frontends(plan, sweep=True)
         self._execute(plan)
         self._release_ids(stale_services + stale_backends)
         if inherited_ids:
             self._release_unused_ids()
+        self._retry_pending(plan)
         log.info("event=maps_reconciled services=%d backends=%d frontends=%d writes=%d",
                  len(self.mirror.services), len(self.mirror.backends), len(self.mirror.frontends), len(plan))
 
@@ -260,54 +276,173 @@ class MapSync:
         mirror = _Mirror()
         mirror.services = {k.service_id: v for k, v in self.maps.service.items()}
         for sid, value in mirror.services.items():
-            mirror.groups[sid] = self._stored_groups(sid, value)
+            mirror.set_groups(sid, self._stored_groups(sid, value))
         mirror.backends = {k.backend_uid: v for k, v in self.maps.backend.items()}
         for key, value in self.maps.frontend.items():
-            mirror.set_frontend(key.addr, value.upstream_id)
+            mirror.frontends[key.addr] = value.upstream_id
         return mirror
 
-    def _stored_groups(self, sid: int, value: ServiceValue) -> list[list[int]]:
+    def _stored_groups(self, sid: int, value: ServiceValue) -> list[list[EndpointValue]]:
         groups = []
         for prio, count in enumerate(value.prio_endpoint_count):
             group = []
             for index in range(1, count + 1):
                 slot = self.maps.endpoint.lookup(EndpointKey(sid, prio, index))
-                group.append(slot.backend_uid if slot else 0)
+                group.append(slot if slot else EndpointValue(0))
             groups.append(group)
         return groups
 
     def _name(self, id_: int, kind: IdKind) -> Optional[str]:
         return self.ids.name_of(id_) if self.ids.kind_of(id_) == kind else None
 
-    def _plan_stray_frontends(self, plan: Plan) -> None:
-        live = set(self.mirror.services) | set(self.mirror.backends)
-        for ip, upstream in list(self.mirror.frontends.items()):
-            if upstream not in live and ip not in {k.addr for k, _ in plan.frontends}:
-                plan.frontend_deletes.append(FrontendKey(ip))
-
     def _release_unused_ids(self) -> None:
         """Ids registered by a previous agent for names neither the cache nor the maps use."""
         used = set(self.mirror.services) | set(self.mirror.backends)
+        wanted = {registry_name(n) for n in self.cache.services} | {registry_name(n) for n in self.cache.workloads}
         for id_, kind, name in self.ids.items():
-            if id_ not in used and name not in self.cache.services and name not in self.cache.workloads:
+            if id_ not in used and name not in wanted:
                 self.ids.release(name, kind)
 
-    def _allocate_ids(self, services: Iterable[str], workloads: Iterable[str]) -> None:
-        """Ids for what is about to be planned, persisted in batches, not one write per name."""
-        self.ids.allocate(IdKind.SERVICE, sorted(services))
-        self.ids.allocate(IdKind.BACKEND, sorted(workloads))
+    def _allocate_ids(self, services: Iterable[str], workloads: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Ids for what is about to be planned, persisted in batches, not one write per
+        name. Returns the services and workloads that have an id; the others (the
+        registry is full) are recorded as pending."""
+        services, workloads = sorted(services), sorted(workloads)
+        free = min(self.ids.free_ids(), self.capacity[IDREG.name] - len(self.ids))
+        new = [(IdKind.SERVICE, k) for k in services if self.ids.lookup(IdKind.SERVICE, k) is None] + \
+              [(IdKind.BACKEND, u) for u in workloads if self.ids.lookup(IdKind.BACKEND, u) is None]
+        refused = {name for _, name in new[max(free, 0):]}
+        for kind, name in new[max(free, 0):]:
+            self._pend(kind, name, f"{IDREG.name} is full ({self.capacity[IDREG.name]} ids)")
+        services = [k for k in services if k not in refused]
+        workloads = [u for u in workloads if u not in refused]
+        self.ids.allocate(IdKind.SERVICE, services)
+        self.ids.allocate(IdKind.BACKEND, workloads)
+        return services, workloads
+
+    # ----- capacity ---------------------------------------------------------------------
+
+    def _pend(self, kind: IdKind, name: str, reason: str) -> None:
+        pending = self.pending_services if kind == IdKind.SERVICE else self.pending_workloads
+        if pending.get(name) != reason:
+            self.unapplied_total += 1
+            log.warning("event=maps_full resource=%s reason=%r action=retry_when_room_frees", clip(name), reason)
+        pending[name] = reason
+
+    def _free(self) -> dict[str, int]:
+        used = self.usage()
+        return {name: self.capacity[name] - used[name][0] for name in (FRONTEND.name, SERVICE.name,
+                                                                         ENDPOINT.name, BACKEND.name)}
+
+    def _needs(self, plan: Plan) -> dict[str, int]:
+        """New entries ``plan`` adds to each map (replacements and deletes are free)."""
+        m = self.mirror
+        new_ips = {ip for _, ips in plan.claims for ip in ips
+                   if ip not in m.frontends and not self.owners.is_claimed(ip)}
+        return {BACKEND.name: sum(1 for k, _ in plan.backends if k.backend_uid not in m.backends),
+                SERVICE.name: sum(1 for k, _ in plan.services if k.service_id not in m.services),
+                ENDPOINT.name: sum(1 for k, _ in plan.slots if k.backend_index > self._group_len(k)),
+                FRONTEND.name: len(new_ips)}
+
+    def _group_len(self, key: EndpointKey) -> int:
+        groups = self.mirror.groups.get(key.service_id, ())
+        return len(groups[key.prio]) if key.prio < len(groups) else 0
+
+    @staticmethod
+    def _full_map(needs: dict[str, int], free: dict[str, int]) -> Optional[str]:
+        return next((name for name, need in needs.items() if need > free[name]), None)
+
+    def _plan_within_capacity(self, plan: Plan, services: Iterable[str], workloads: Iterable[str]) -> None:
+        """Plan the given services and workloads; what would overflow a map is left out
+        whole (pending) so no entry ever names one that is not in the maps. Fast path:
+        everything at once; only when that does not fit, one resource at a time."""
+        services, workloads = self._allocate_ids(services, workloads)
+        live_services = [k for k in services if k in self.cache.services]
+        live_workloads = [u for u in workloads if u in self.cache.workloads]
+        free = self._free()
+        trial = Plan()
+        self._plan_backends(trial, live_workloads)
+        self._planned_backends = {k.backend_uid for k, _ in trial.backends}
+        self._plan_services(trial, live_services)
+        if self._full_map(self._needs(trial), free) is None:
+            plan.merge(trial)
+            self._settle_pending(live_services, live_workloads)
+            return
+        self._plan_one_by_one(plan, live_services, live_workloads, free)
+
+    def _plan_one_by_one(self, plan: Plan, services: list[str], workloads: list[str],
+                         free: dict[str, int]) -> None:
+        self._planned_backends = set()
+        for uid in workloads:
+            sub = Plan()
+            self._plan_backends(sub, [uid])
+            if self._take(sub, free, IdKind.BACKEND, uid):
+                plan.merge(sub)
+                self._planned_backends |= {k.backend_uid for k, _ in sub.backends}
+        for key in services:
+            sub = Plan()
+            self._plan_services(sub, [key])
+            if self._take(sub, free, IdKind.SERVICE, key):
+                plan.merge(sub)
+
+    def _take(self, sub: Plan, free: dict[str, int], kind: IdKind, name: str) -> bool:
+        needs = self._needs(sub)
+        full = self._full_map(needs, free)
+        if full is not None:
+            self._pend(kind, name, f"{full} is full ({self.capacity[full]} entries)")
+            return False
+        for map_name, need in needs.items():
+            free[map_name] -= need
+        self._settle_pending([name] if kind == IdKind.SERVICE else [], [name] if kind == IdKind.BACKEND else [])
+        return True
+
+    def _settle_pending(self, services: Iterable[str], workloads: Iterable[str]) -> None:
+        for key in services:
+            if self.pending_services.pop(key, None) is not None:
+                log.info("event=maps_room_found resource=%s", clip(key))
+        for uid in workloads:
+            if self.pending_workloads.pop(uid, None) is not None:
+                log.info("event=maps_room_found resource=%s", clip(uid))
+
+    def _retry_pending(self, plan: Plan) -> None:
+        """Room may have freed up (deletes ran after the writes): try the pending again."""
+        self._drop_pending_not_in_cache()
+        if not (self.pending_services or self.pending_workloads) or not plan.has_deletes():
+            return
+        services: set[str] = set()
+        workloads: set[str] = set()
+        self._add_pending(services, workloads)
+        retry = Plan()
+        self._plan_within_capacity(retry, services, workloads)
+        self._resolve_frontends(retry)
+        self._execute(retry)
+
+    def _add_pending(self, services: set[str], workloads: set[str]) -> None:
+        """The pending resources, and the services of pending workloads (their groups
+        change when the workload gets in); all planned in full."""
+        self._drop_pending_not_in_cache()
+        services |= set(self.pending_services)
+        workloads |= set(self.pending_workloads)
+        for uid in self.pending_workloads:
+            services |= {k for k in self.cache.workloads[uid].service_keys() if k in self.cache.services}
+        for key in set(self.pending_services) | {k for u in self.pending_workloads
+                                                 for k in self.cache.workloads[u].service_keys()}:
+            self._member_changes.pop(key, None)
+
+    def _drop_pending_not_in_cache(self) -> None:
+        for key in [k for k in self.pending_services if k not in self.cache.services]:
+            del self.pending_services[key]
+        for uid in [u for u in self.pending_workloads if u not in self.cache.workloads]:
+            del self.pending_workloads[uid]
 
     # ----- incremental ------------------------------------------------------------------
 
     def _apply_delta(self, delta: CacheDelta) -> None:
-        changed_workloads = [c.new or c.old for c in delta.workloads.values()]
-        locality_changed = self._learn_locality(changed_workloads)
-        services, workloads = self._affected(delta, locality_changed)
-        self._allocate_ids({k for k in services if k in self.cache.services},
-                           {u for u in workloads if u in self.cache.workloads})
+        affected = self.translator.affected(delta)
+        services, workloads = affected.services, affected.workloads
+        self._member_changes = affected.members
+        self._add_pending(services, workloads)
         plan = Plan()
-        self._plan_backends(plan, {u for u in workloads if u in self.cache.workloads})
-        self._plan_services(plan, {k for k in services if k in self.cache.services})
         removed_services = [k for k in services if k not in self.cache.services]
         removed_workloads = [u for u in workloads if u not in self.cache.workloads]
         for key in removed_services:
@@ -318,76 +453,28 @@ class MapSync:
             bid = self.ids.lookup(IdKind.BACKEND, uid)
             if bid is not None:
                 self._plan_backend_removal(plan, bid)
+        self._plan_within_capacity(plan, {k for k in services if k in self.cache.services},
+                                   {u for u in workloads if u in self.cache.workloads})
+        self._resolve_frontends(plan)
         self._execute(plan)
         self._release_ids([i for i in (self.ids.lookup(IdKind.SERVICE, k) for k in removed_services) if i]
                           + [i for i in (self.ids.lookup(IdKind.BACKEND, u) for u in removed_workloads) if i])
+        self._member_changes = {}
+        self._retry_pending(plan)
         log.debug("event=maps_delta services=%d workloads=%d writes=%d", len(services), len(workloads), len(plan))
-
-    def _affected(self, delta: CacheDelta, locality_changed: bool) -> tuple[set[str], set[str]]:
-        services = set(delta.services)
-        workloads = set(delta.workloads)
-        for change in delta.workloads.values():
-            for wl in (change.old, change.new):
-                if wl is not None:
-                    services.update(wl.services)
-        for key in delta.services:  # membership of a service's workloads changes with it
-            workloads.update(self.cache.members(key))
-        self._track_waypoints(delta)
-        waypoint_services, waypoint_workloads = self._waypoint_users(delta)
-        services |= waypoint_services
-        workloads |= waypoint_workloads
-        if locality_changed:
-            services |= {k for k, s in self.cache.services.items() if s.load_balancing.routing_preference}
-        return services, workloads
-
-    def _waypoint_users(self, delta: CacheDelta) -> tuple[set[str], set[str]]:
-        """Services and workloads whose waypoint is (part of) something this delta changed."""
-        touched: set[object] = set()
-        for key, change in delta.services.items():
-            touched.add(key)
-            touched.update(a.address for s in (change.old, change.new) if s is not None for a in s.addresses)
-        for change in delta.workloads.values():
-            for wl in (change.old, change.new):
-                if wl is not None:
-                    touched.update(wl.services)
-                    touched.update(wl.addresses)
-        users: set[tuple[str, str]] = set()
-        for target in touched & self._wp_targets.keys():
-            users |= self._wp_targets[target]
-        return {k for kind, k in users if kind == "s"}, {k for kind, k in users if kind == "w"}
-
-    def _track_waypoints(self, delta: Optional[CacheDelta]) -> None:
-        """Index who uses which waypoint (hostname key or address); None: rebuild."""
-        if delta is None:
-            self._wp_targets.clear()
-            self._wp_of.clear()
-            items = [(user, self.cache.service(key) if user[0] == "s" else self.cache.workload(key))
-                     for user in sorted(self.cache.with_waypoint) for key in [user[1]]]
-        else:
-            items = [(("s", k), c.new) for k, c in delta.services.items()] + \
-                    [(("w", u), c.new) for u, c in delta.workloads.items()]
-        for user, item in items:
-            previous = self._wp_of.pop(user, None)
-            if previous is not None:
-                self._wp_targets[previous].discard(user)
-                if not self._wp_targets[previous]:
-                    del self._wp_targets[previous]
-            if item is not None and item.HasField("waypoint"):
-                target = _waypoint_target(item.waypoint)
-                self._wp_of[user] = target
-                self._wp_targets.setdefault(target, set()).add(user)
 
     # ----- locality ---------------------------------------------------------------------
 
-    def local_locality(self) -> Optional[workload_pb2.Locality]:
-        return self.node.locality or self._learnt_locality
+    @property
+    def cidr_vips_unmapped(self) -> int:
+        return self.translator.cidr_vips_unmapped
 
     def locality_info(self) -> dict:
         """This node's locality and where it came from (shown in the config dump)."""
-        local = self.local_locality()
+        local = self.translator.local_locality()
         if self.node.locality is not None:
             source = "node labels"
-        elif self._learnt_locality is not None:
+        elif self.translator.learnt_locality is not None:
             source = "workload on this node"
         else:
             source = "unknown"
@@ -395,137 +482,115 @@ class MapSync:
                 "locality": None if local is None else
                 {"region": local.region, "zone": local.zone, "subzone": local.subzone}}
 
-    def _learn_locality(self, workloads: Iterable[workload_pb2.Workload]) -> bool:
-        if self.node.locality is not None or not self.node.node_name:
-            return False
-        for wl in workloads:
-            if wl.node == self.node.node_name and wl.HasField("locality"):
-                if self._learnt_locality != wl.locality:
-                    self._learnt_locality = wl.locality
-                    log.info("event=node_locality region=%s zone=%s subzone=%s",
-                             wl.locality.region, wl.locality.zone, wl.locality.subzone)
-                    return True
-                return False
-        return False
-
-    # ----- desired entries --------------------------------------------------------------
-
-    def resolve_waypoint(self, gw: workload_pb2.GatewayAddress) -> Optional[Waypoint]:
-        """Address and header format of a waypoint, or None when it cannot be resolved."""
-        if gw.WhichOneof("destination") == "hostname":
-            svc = self.cache.service(f"{gw.hostname.namespace}/{gw.hostname.hostname}")
-            if svc is None or not svc.addresses:
-                return None
-            address = svc.addresses[0].address
-            pods = [self.cache.workloads[u] for u in sorted(self.cache.members(
-                f"{gw.hostname.namespace}/{gw.hostname.hostname}")) if u in self.cache.workloads]
-        else:
-            address = gw.address.address
-            pods = self.cache.workloads_by_address(address)
-            for svc in self.cache.services_by_address(address):
-                key = f"{svc.namespace}/{svc.hostname}"
-                pods += [self.cache.workloads[u] for u in sorted(self.cache.members(key))
-                         if u in self.cache.workloads]
-        proxy = next((p for p in pods if p.addresses and
-                      p.application_tunnel.protocol == workload_pb2.ApplicationTunnel.PROXY), None)
-        if proxy is not None:
-            port = proxy.application_tunnel.port or gw.hbone_mtls_port or DEFAULT_WAYPOINT_PORT
-            return Waypoint(ip_of(proxy.addresses[0]), port, WaypointHeader.PROXY_V2)
-        return Waypoint(ip_of(address), gw.hbone_mtls_port or DEFAULT_WAYPOINT_PORT, WaypointHeader.KMESH_TLV)
-
-    def desired_service(self, key: str) -> tuple[ServiceValue, Groups]:
-        svc = self.cache.services[key]
-        members = [self.cache.workloads[u] for u in sorted(self.cache.members(key)) if u in self.cache.workloads]
-        waypoint = None
-        if svc.HasField("waypoint"):
-            waypoint = self.resolve_waypoint(svc.waypoint)
-            if waypoint is None:
-                log.warning("event=waypoint_unresolved service=%s action=reject_connects", clip(key))
-                return ServiceValue(lb_policy=LbPolicy.STRICT, ports=self._ports(svc, members)), ()
-        groups: list[list[int]] = [[] for _ in range(PRIO_COUNT)]
-        prefs = list(svc.load_balancing.routing_preference)
-        local = self.local_locality()
-        for wl in members:
-            if is_routable(wl, svc) and self._waypoint_ok(wl):
-                groups[priority(prefs, wl, self.node, local)].append(self.ids.backend_id(wl.uid))
-        while groups and not groups[-1]:
-            groups.pop()
-        value = ServiceValue(lb_policy=lb_policy(svc), ports=self._ports(svc, members), waypoint=waypoint)
-        return value, tuple(tuple(g) for g in groups)
-
-    def _waypoint_ok(self, wl: workload_pb2.Workload) -> bool:
-        return not wl.HasField("waypoint") or self.resolve_waypoint(wl.waypoint) is not None
-
-    @staticmethod
-    def _ports(svc: workload_pb2.Service, members: list[workload_pb2.Workload]) -> tuple[tuple[int, int], ...]:
-        """(service port, target port) pairs of the service's first MAX_PORTS ports (the
-        xDS client warned about the rest when it accepted the service); a target port of
-        0 (a named port) is taken from the first workload that maps that service port."""
-        key = f"{svc.namespace}/{svc.hostname}"
-        pairs = []
-        for port in svc.ports[:MAX_PORTS]:
-            target = port.target_port or _member_target(members, key, port.service_port) or port.service_port
-            if port.service_port:
-                pairs.append((port.service_port, target))
-        return tuple(pairs)
-
-    def desired_backend(self, wl: workload_pb2.Workload) -> Optional[BackendValue]:
-        if not wl.addresses:
-            return None
-        service_ids = [self.ids.service_id(k) for k in sorted(wl.services) if k in self.cache.services]
-        if len(service_ids) > MAX_BACKEND_SERVICES:
-            log.warning("event=backend_services_truncated workload=%s services=%d kept=%d",
-                        clip(wl.uid), len(service_ids), MAX_BACKEND_SERVICES)
-            service_ids = service_ids[:MAX_BACKEND_SERVICES]
-        waypoint = self.resolve_waypoint(wl.waypoint) if wl.HasField("waypoint") else None
-        return BackendValue(addr=ip_of(wl.addresses[0]), service=tuple(service_ids), waypoint=waypoint)
-
     # ----- planning ---------------------------------------------------------------------
 
     def _plan_backends(self, plan: Plan, uids: Iterable[str]) -> None:
         for uid in sorted(uids):
             wl = self.cache.workloads[uid]
             bid = self.ids.backend_id(uid)
-            value = self.desired_backend(wl)
+            value = self.translator.desired_backend(wl)
             if value is None:
                 self._plan_backend_removal(plan, bid)
                 continue
             if self.mirror.backends.get(bid) != value:
                 plan.backends.append((BackendKey(bid), value))
-            ips = set() if wl.network_mode == workload_pb2.HOST_NETWORK else {ip_of(a) for a in wl.addresses}
-            self._plan_frontends(plan, bid, ips)
+            self._plan_frontends(plan, bid, self.translator.frontend_ips(wl))
 
     def _plan_services(self, plan: Plan, keys: Iterable[str]) -> None:
         for key in sorted(keys):
             sid = self.ids.service_id(key)
-            value, groups = self.desired_service(key)
+            members = self._member_changes.get(key)
+            if members is not None and sid in self.mirror.services:
+                self._plan_members(plan, sid, key, members)
+                continue
+            value, groups = self.translator.desired_service(key)
             self._plan_groups(plan, sid, value, groups)
-            self._plan_frontends(plan, sid, {ip_of(a.address) for a in self.cache.services[key].addresses})
+            svc = self.cache.services[key]
+            self.translator.warn_cidr(svc)
+            self._plan_frontends(plan, sid, vips(svc))
 
     def _plan_groups(self, plan: Plan, sid: int, value: ServiceValue, groups: Groups) -> None:
         current = self.mirror.groups.get(sid, [])
         new_groups = []
         for prio in range(PRIO_COUNT):
             old = current[prio] if prio < len(current) else []
-            wanted = groups[prio] if prio < len(groups) else ()
-            new = regroup(old, wanted)
+            wanted = {e.backend_uid: e for e in (groups[prio] if prio < len(groups) else ())
+                      if self._backend_present(e.backend_uid)}
+            # survivors keep their slot; one whose own target ports changed is rewritten there
+            new = regroup([e.backend_uid for e in old], wanted)
             for index, uid in enumerate(new, start=1):
-                if index > len(old) or old[index - 1] != uid:
-                    plan.slots.append((EndpointKey(sid, prio, index), EndpointValue(uid)))
+                if index > len(old) or old[index - 1] != wanted[uid]:
+                    plan.slots.append((EndpointKey(sid, prio, index), wanted[uid]))
             for index in range(len(new) + 1, len(old) + 1):
                 plan.slot_deletes.append(EndpointKey(sid, prio, index))
             new_groups.append(new)
         counts = tuple(len(g) for g in new_groups)
-        full = ServiceValue(counts, value.lb_policy, value.ports, value.waypoint)
+        full = ServiceValue(counts, value.lb_policy, value.ports, value.waypoint_id)
         if self.mirror.services.get(sid) != full:
             plan.services.append((ServiceKey(sid), full))
 
+    def _plan_members(self, plan: Plan, sid: int, key: str, uids: Iterable[str]) -> None:
+        """Re-place only ``uids`` in the service's groups (its own value did not change):
+        Python work proportional to the members that changed, whatever the group sizes."""
+        svc = self.cache.services[key]
+        ports = service_ports(svc)
+        uid_groups = [list(g) for g in self.mirror.group_uids.get(sid, [[]] * PRIO_COUNT)]
+        val_groups = [list(g) for g in self.mirror.groups.get(sid, [[]] * PRIO_COUNT)]
+        original = [len(g) for g in uid_groups]
+        touched: list[set[int]] = [set() for _ in range(PRIO_COUNT)]
+        for uid in sorted(uids):
+            bid = self.ids.lookup(IdKind.BACKEND, uid)
+            if not bid:
+                continue
+            wl = self.cache.workloads.get(uid)
+            member = wl is not None and key in wl.service_keys()  # it may have left the service
+            placed = self.translator.placement(svc, wl, ports) if member else None
+            if placed is not None and not self._backend_present(bid):
+                placed = None
+            _move_member(uid_groups, val_groups, touched, bid, placed)
+        for prio in range(PRIO_COUNT):
+            size, before = len(uid_groups[prio]), self.mirror.groups.get(sid, [[]] * PRIO_COUNT)[prio]
+            for index in sorted(i for i in touched[prio] if i < size):
+                if index >= original[prio] or before[index] != val_groups[prio][index]:
+                    plan.slots.append((EndpointKey(sid, prio, index + 1), val_groups[prio][index]))
+            plan.slot_deletes += [EndpointKey(sid, prio, i) for i in range(size + 1, original[prio] + 1)]
+        old = self.mirror.services[sid]
+        counts = tuple(len(g) for g in uid_groups)
+        if counts != tuple(old.prio_endpoint_count):
+            plan.services.append((ServiceKey(sid), ServiceValue(counts, old.lb_policy, old.ports, old.waypoint_id)))
+
     def _plan_frontends(self, plan: Plan, upstream: int, ips: set[IPAddress]) -> None:
-        for ip in ips:
-            if self.mirror.frontends.get(ip) != upstream:
-                plan.frontends.append((FrontendKey(ip), FrontendValue(upstream)))
-        for ip in set(self.mirror.frontends_of.get(upstream, ())) - ips:
-            plan.frontend_deletes.append(FrontendKey(ip))
+        """``upstream`` claims exactly ``ips`` (resolved by ``_resolve_frontends``)."""
+        plan.claims.append((upstream, frozenset(ips)))
+
+    def _resolve_frontends(self, plan: Plan, sweep: bool = False) -> None:
+        """Turn the plan's claims into frontend writes: each touched address goes to its
+        winning owner, or is deleted when nobody claims it. ``sweep``: also delete every
+        address in the maps nobody claims (a previous agent's leftovers)."""
+        touched: set[IPAddress] = set()
+        for upstream, ips in plan.claims:
+            touched |= self.owners.claim(upstream, ips)
+        if sweep:
+            # a reconcile starts from what is pinned: an unchanged claim's entry may be
+            # missing or name another upstream (a previous agent's state, a failed write)
+            touched |= {ip for _, ips in plan.claims for ip in ips}
+            touched |= {ip for ip in self.mirror.frontends if not self.owners.is_claimed(ip)}
+        for ip in touched:
+            winner = self.owners.winner(ip)
+            if winner is None:
+                if ip in self.mirror.frontends:
+                    plan.frontend_deletes.append(FrontendKey(ip))
+            elif self.mirror.frontends.get(ip) != winner:
+                plan.frontends.append((FrontendKey(ip), FrontendValue(winner)))
+
+    def _backend_present(self, bid: int) -> bool:
+        """In the maps, or written by the plan being made (a slot never names a backend
+        that did not fit)."""
+        return bool(bid) and (bid in self.mirror.backends or bid in self._planned_backends)
+
+    def _owner_rank(self, upstream: int) -> tuple:
+        kind = self.ids.kind_of(upstream)
+        return (0 if kind == IdKind.SERVICE else 1, self.ids.name_of(upstream) or "", upstream)
 
     def _plan_service_removal(self, plan: Plan, sid: int) -> None:
         self._plan_frontends(plan, sid, set())
@@ -547,30 +612,21 @@ class MapSync:
         self._write(self.maps.backend, plan.backends, lambda k, v: m.backends.__setitem__(k.backend_uid, v))
         self._write(self.maps.endpoint, plan.slots, self._mirror_slot)
         self._write(self.maps.service, plan.services, self._mirror_service)
-        self._write(self.maps.frontend, plan.frontends, lambda k, v: m.set_frontend(k.addr, v.upstream_id))
-        self._delete(self.maps.frontend, plan.frontend_deletes, lambda k: m.drop_frontend(k.addr))
+        self._write(self.maps.frontend, plan.frontends, lambda k, v: m.frontends.__setitem__(k.addr, v.upstream_id))
+        self._delete(self.maps.frontend, plan.frontend_deletes, lambda k: m.frontends.pop(k.addr, None))
         self._delete(self.maps.service, plan.service_deletes, self._forget_service)
         self._delete(self.maps.endpoint, plan.slot_deletes, lambda k: None)
         self._delete(self.maps.backend, plan.backend_deletes, lambda k: m.backends.pop(k.backend_uid, None))
 
     def _mirror_slot(self, key: EndpointKey, value: EndpointValue) -> None:
-        groups = self.mirror.groups.setdefault(key.service_id, [[] for _ in range(PRIO_COUNT)])
-        while len(groups) < PRIO_COUNT:
-            groups.append([])
-        group = groups[key.prio]
-        while len(group) < key.backend_index:
-            group.append(0)
-        group[key.backend_index - 1] = value.backend_uid
+        self.mirror.set_slot(key, value)  # with its own target ports
 
     def _mirror_service(self, key: ServiceKey, value: ServiceValue) -> None:
         self.mirror.services[key.service_id] = value
-        groups = self.mirror.groups.setdefault(key.service_id, [[] for _ in range(PRIO_COUNT)])
-        for prio, count in enumerate(value.prio_endpoint_count):
-            del groups[prio][count:]
+        self.mirror.set_counts(key.service_id, value.prio_endpoint_count)
 
     def _forget_service(self, key: ServiceKey) -> None:
-        self.mirror.services.pop(key.service_id, None)
-        self.mirror.groups.pop(key.service_id, None)
+        self.mirror.forget_service(key.service_id)
 
     def _write(self, table: TypedMap, entries: list, remember: Callable) -> None:
         if not entries:
@@ -601,6 +657,7 @@ class MapSync:
 
     def _write_failed(self, table: TypedMap, key: object, err: MapError) -> None:
         self.write_errors += 1
+        self._dirty = True
         log.error("event=map_write_failed map=%s key=%s error=%r", table.name, key, str(err))
 
     def _release_ids(self, ids: Iterable[int]) -> None:
@@ -612,17 +669,32 @@ class MapSync:
                 self.ids.release(name, kind)
 
 
-def _waypoint_target(gw: workload_pb2.GatewayAddress) -> object:
-    if gw.WhichOneof("destination") == "hostname":
-        return f"{gw.hostname.namespace}/{gw.hostname.hostname}"
-    return gw.address.address
+def _find(uid_groups: list[list[int]], bid: int) -> Optional[tuple[int, int]]:
+    for prio, group in enumerate(uid_groups):
+        if bid in group:
+            return prio, group.index(bid)
+    return None
 
 
-def _member_target(members: list[workload_pb2.Workload], key: str, service_port: int) -> int:
-    for wl in members:
-        port_list = wl.services.get(key)
-        for port in (port_list.ports if port_list else ()):
-            if port.service_port == service_port and port.target_port:
-                return port.target_port
-    return 0
-
+def _move_member(uid_groups: list[list[int]], val_groups: list[list[EndpointValue]],
+                 touched: list[set[int]], bid: int, placed: Optional[tuple[int, EndpointValue]]) -> None:
+    """Put backend ``bid`` where ``placed`` says (None: out of every group), keeping each
+    group dense: leaving a group moves its last slot into the hole."""
+    have = _find(uid_groups, bid)
+    if have is not None and placed is not None and have[0] == placed[0]:
+        prio, index = have
+        if val_groups[prio][index] != placed[1]:
+            val_groups[prio][index] = placed[1]
+            touched[prio].add(index)
+        return
+    if have is not None:
+        prio, index = have
+        uid_groups[prio][index], val_groups[prio][index] = uid_groups[prio][-1], val_groups[prio][-1]
+        uid_groups[prio].pop()
+        val_groups[prio].pop()
+        touched[prio].add(index)
+    if placed is not None:
+        prio, value = placed
+        uid_groups[prio].append(bid)
+        val_groups[prio].append(value)
+        touched[prio].add(len(uid_groups[prio]) - 1)

@@ -1,54 +1,43 @@
-"""The node agent's view of the mesh: services, workloads and authorization policies
-received over xDS, keyed as the workload API names them (service ``namespace/hostname``,
-workload uid, authorization ``namespace/name``).
+"""The node agent's view of the mesh: the services, workloads and authorization policies
+istiod sent, as ``kmeshctl.model`` objects keyed as the workload API names them (service
+``namespace/hostname``, workload uid, policy ``namespace/name``).
 
-Applying an update returns an exact delta (old and new value of every resource that
-really changed), which is what the map synchroniser consumes.
+Applying an update returns an exact delta (old and new object of every resource that
+really changed), which is what the map synchroniser consumes. Nothing here parses
+protobuf: the xDS client converts each resource once, at the door.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Optional, Union
+from typing import Generic, Hashable, Iterable, Iterator, Mapping, Optional, TypeVar, Union
 
-from google.protobuf import json_format
+from kmeshctl import model
+from kmeshctl.model import IPAddress, Policy, Service, Workload, service_key
 
-from kmeshctl.xds.protos import authorization_pb2, workload_pb2
-from kmeshctl.xds.validation import service_key
-
-Service = workload_pb2.Service
-Workload = workload_pb2.Workload
-Authorization = authorization_pb2.Authorization
+T = TypeVar("T")
+Address = Union[Service, Workload]
 
 
-class Change:
-    """One resource's value before and after an update (None: absent). Values are kept
-    serialized and parsed on access: a 100,000-workload sync must not hold 100,000
-    parsed messages (each with its own protobuf arena) at once."""
+class Change(Generic[T]):
+    """One resource before and after an update (None: absent)."""
 
-    __slots__ = ("_type", "old_raw", "new_raw")
+    __slots__ = ("old", "new")
 
-    def __init__(self, message_type: type, old_raw: Optional[bytes], new_raw: Optional[bytes]) -> None:
-        self._type = message_type
-        self.old_raw = old_raw
-        self.new_raw = new_raw
+    def __init__(self, old: Optional[T], new: Optional[T]) -> None:
+        self.old = old
+        self.new = new
 
-    @property
-    def old(self) -> Optional[Any]:
-        return None if self.old_raw is None else self._type.FromString(self.old_raw)
-
-    @property
-    def new(self) -> Optional[Any]:
-        return None if self.new_raw is None else self._type.FromString(self.new_raw)
+    def __repr__(self) -> str:
+        return f"Change({self.old!r} -> {self.new!r})"
 
 
 @dataclass
 class CacheDelta:
-    services: dict[str, Change] = field(default_factory=dict)
-    workloads: dict[str, Change] = field(default_factory=dict)
-    authorizations: dict[str, Change] = field(default_factory=dict)
+    services: dict[str, Change[Service]] = field(default_factory=dict)
+    workloads: dict[str, Change[Workload]] = field(default_factory=dict)
+    authorizations: dict[str, Change[Policy]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.services or self.workloads or self.authorizations)
@@ -58,136 +47,134 @@ class CacheDelta:
                              (self.authorizations, later.authorizations)):
             for key, change in theirs.items():
                 first = mine.get(key)
-                mine[key] = Change(change._type, first.old_raw if first else change.old_raw, change.new_raw)
+                mine[key] = Change(first.old if first else change.old, change.new)
 
 
-class SerializedMessages(Mapping[str, Any]):
-    """name -> message, stored serialized; each lookup parses a fresh message."""
+class _MultiIndex:
+    """key -> the names holding it. One name per key is the common case (a pod IP), so
+    a single name is stored as itself: 100,000 one-element sets would cost 20 MB."""
 
-    def __init__(self, message_type: type) -> None:
-        self._type = message_type
-        self._raw: dict[str, bytes] = {}
+    def __init__(self) -> None:
+        self._index: dict[Hashable, Union[str, frozenset[str]]] = {}
 
-    def __getitem__(self, name: str) -> Any:
-        return self._type.FromString(self._raw[name])
+    def get(self, key: Hashable) -> frozenset[str]:
+        held = self._index.get(key)
+        if held is None:
+            return frozenset()
+        return held if isinstance(held, frozenset) else frozenset((held,))
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._raw
+    def update(self, name: str, old_keys: Iterable[Hashable], new_keys: Iterable[Hashable]) -> None:
+        old_keys, new_keys = set(old_keys), set(new_keys)
+        for key in old_keys - new_keys:
+            rest = self.get(key) - {name}
+            self._set(key, rest)
+        for key in new_keys - old_keys:
+            if key not in self._index:  # the common case: a new address, one holder
+                self._index[key] = name
+            else:
+                self._set(key, self.get(key) | {name})
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._raw)
-
-    def __len__(self) -> int:
-        return len(self._raw)
-
-    def raw(self, name: str) -> Optional[bytes]:
-        return self._raw.get(name)
-
-    def put(self, name: str, raw: bytes) -> Optional[bytes]:
-        old = self._raw.get(name)
-        self._raw[name] = raw
-        return old
-
-    def pop_raw(self, name: str) -> Optional[bytes]:
-        return self._raw.pop(name, None)
-
-
-def ip_text(raw: bytes) -> str:
-    return str(ipaddress.ip_address(raw)) if len(raw) in (4, 16) else raw.hex()
+    def _set(self, key: Hashable, names: frozenset[str]) -> None:
+        if not names:
+            self._index.pop(key, None)
+        elif len(names) == 1:
+            self._index[key] = next(iter(names))
+        else:
+            self._index[key] = names
 
 
 class WorkloadCache:
-    """Thread-safe store of the workload API resources held by the agent."""
+    """Thread-safe store of the workload API resources held by the agent.
+
+    ``services`` (key -> Service), ``workloads`` (uid -> Workload) and ``authorizations``
+    (key -> Policy) are plain dicts: read them under no lock only from the thread that
+    applies updates (the xDS client's, through its sink)."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self.services = SerializedMessages(Service)
-        self.workloads = SerializedMessages(Workload)
-        self.authorizations: dict[str, Authorization] = {}
+        self.services: dict[str, Service] = {}
+        self.workloads: dict[str, Workload] = {}
+        self.authorizations: dict[str, Policy] = {}
         self._members: dict[str, set[str]] = {}  # service key -> workload uids
-        self._workload_ips: dict[bytes, set[str]] = {}  # address -> workload uids
-        self._service_ips: dict[bytes, set[str]] = {}  # VIP -> service keys
+        self._workload_ips = _MultiIndex()  # address -> workload uids
+        self._service_ips = _MultiIndex()  # VIP -> service keys
         self._on_node: dict[str, set[str]] = {}  # node name -> workload uids
         self.with_waypoint: set[tuple[str, str]] = set()  # ("s", key) / ("w", uid)
 
     # ----- updates ----------------------------------------------------------------------
 
-    def apply_addresses(self, upserts: Union[Mapping[str, workload_pb2.Address],
-                                             Iterable[tuple[str, workload_pb2.Address]]],
+    def apply_addresses(self, upserts: Union[Mapping[str, Address], Iterable[tuple[str, Address]]],
                         removed: Iterable[str]) -> CacheDelta:
-        """Remove, then add or update; ``upserts`` may be a generator (each parsed
-        message is dropped once stored)."""
+        """Remove, then add or update (``upserts``: name -> Service or Workload; may be a
+        generator)."""
         delta = CacheDelta()
         items = upserts.items() if isinstance(upserts, Mapping) else upserts
         with self._lock:
             for name in removed:
                 self._remove_address(name, delta)
             for name, address in items:
-                if address.WhichOneof("type") == "service":
-                    self._put_service(name, address.service, delta)
+                if isinstance(address, Service):
+                    self._put_service(name, address, delta)
                 else:
-                    self._put_workload(name, address.workload, delta)
+                    self._put_workload(name, address, delta)
         return delta
 
-    def apply_authorizations(self, upserts: Mapping[str, Authorization], removed: Iterable[str]) -> CacheDelta:
+    def apply_authorizations(self, upserts: Mapping[str, Policy], removed: Iterable[str]) -> CacheDelta:
         delta = CacheDelta()
         with self._lock:
             for name in removed:
                 old = self.authorizations.pop(name, None)
                 if old is not None:
-                    delta.authorizations[name] = Change(Authorization, old.SerializeToString(), None)
+                    delta.authorizations[name] = Change(old, None)
             for name, policy in upserts.items():
                 old = self.authorizations.get(name)
                 if old != policy:
                     self.authorizations[name] = policy
-                    delta.authorizations[name] = Change(Authorization, old.SerializeToString() if old else None,
-                                                        policy.SerializeToString())
+                    delta.authorizations[name] = Change(old, policy)
         return delta
 
     def _remove_address(self, name: str, delta: CacheDelta) -> None:
-        old_service = self.services.pop_raw(name)
+        old_service = self.services.pop(name, None)
         if old_service is not None:
-            self._index_service(name, Service.FromString(old_service), None)
-            delta.services[name] = Change(Service, old_service, None)
-        old_workload = self.workloads.pop_raw(name)
+            self._index_service(name, old_service, None)
+            delta.services[name] = Change(old_service, None)
+        old_workload = self.workloads.pop(name, None)
         if old_workload is not None:
-            self._index(name, Workload.FromString(old_workload), None)
-            delta.workloads[name] = Change(Workload, old_workload, None)
+            self._index(name, old_workload, None)
+            delta.workloads[name] = Change(old_workload, None)
 
     def _put_service(self, name: str, service: Service, delta: CacheDelta) -> None:
         if name in self.workloads:
             self._remove_address(name, delta)
-        raw = service.SerializeToString(deterministic=True)
-        old = self.services.raw(name)
-        if old != raw:
-            self.services.put(name, raw)
-            self._index_service(name, Service.FromString(old) if old else None, service)
-            delta.services[name] = Change(Service, old, raw)
+        old = self.services.get(name)
+        if old != service:
+            self.services[name] = service
+            self._index_service(name, old, service)
+            delta.services[name] = Change(old, service)
 
     def _put_workload(self, name: str, workload: Workload, delta: CacheDelta) -> None:
         if name in self.services:
             self._remove_address(name, delta)
-        raw = workload.SerializeToString(deterministic=True)
-        old = self.workloads.raw(name)
-        if old != raw:
-            self.workloads.put(name, raw)
-            self._index(name, Workload.FromString(old) if old else None, workload)
-            delta.workloads[name] = Change(Workload, old, raw)
+        old = self.workloads.get(name)
+        if old != workload:
+            self.workloads[name] = workload
+            self._index(name, old, workload)
+            delta.workloads[name] = Change(old, workload)
 
     def _index(self, uid: str, old: Optional[Workload], new: Optional[Workload]) -> None:
-        _reindex(self._members, uid, old.services if old else (), new.services if new else ())
-        _reindex(self._workload_ips, uid, old.addresses if old else (), new.addresses if new else ())
+        _reindex(self._members, uid, old.service_keys() if old else (), new.service_keys() if new else ())
+        self._workload_ips.update(uid, old.addresses if old else (), new.addresses if new else ())
         _reindex(self._on_node, uid, [old.node] if old and old.node else (),
                  [new.node] if new and new.node else ())
         self._index_waypoint(("w", uid), new)
 
     def _index_service(self, key: str, old: Optional[Service], new: Optional[Service]) -> None:
-        _reindex(self._service_ips, key, [a.address for a in old.addresses] if old else (),
-                 [a.address for a in new.addresses] if new else ())
+        self._service_ips.update(key, [a.ip for a in old.addresses] if old else (),
+                                 [a.ip for a in new.addresses] if new else ())
         self._index_waypoint(("s", key), new)
 
-    def _index_waypoint(self, user: tuple[str, str], new: Optional[Union[Service, Workload]]) -> None:
-        if new is not None and new.HasField("waypoint"):
+    def _index_waypoint(self, user: tuple[str, str], new: Optional[Address]) -> None:
+        if new is not None and new.waypoint is not None:
             self.with_waypoint.add(user)
         else:
             self.with_waypoint.discard(user)
@@ -215,13 +202,18 @@ class WorkloadCache:
         with self._lock:
             return set(self._members.get(key, ()))
 
-    def workloads_by_address(self, raw: bytes) -> list[Workload]:
+    def member_workloads(self, key: str) -> list[Workload]:
+        """The workloads that list service ``key``, by uid."""
         with self._lock:
-            return [self.workloads[uid] for uid in sorted(self._workload_ips.get(raw, ()))]
+            return [self.workloads[u] for u in sorted(self._members.get(key, ())) if u in self.workloads]
 
-    def services_by_address(self, raw: bytes) -> list[Service]:
+    def workloads_by_address(self, ip: IPAddress) -> list[Workload]:
         with self._lock:
-            return [self.services[key] for key in sorted(self._service_ips.get(raw, ()))]
+            return [self.workloads[uid] for uid in sorted(self._workload_ips.get(ip))]
+
+    def services_by_address(self, ip: IPAddress) -> list[Service]:
+        with self._lock:
+            return [self.services[key] for key in sorted(self._service_ips.get(ip))]
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -229,14 +221,19 @@ class WorkloadCache:
                     "authorizations": len(self.authorizations)}
 
     def to_json(self) -> dict:
-        """The cache as JSON-ready data (addresses as text), for the admin dump."""
+        """The cache as JSON-ready data in the workload API's field names (addresses as
+        text), for the admin dump."""
+        from kmeshctl.xds.convert import policy_json, service_json, workload_json
+
         with self._lock:
             return {
-                "services": [_service_json(s) for _, s in sorted(self.services.items())],
-                "workloads": [_workload_json(w) for _, w in sorted(self.workloads.items())],
-                "policies": [json_format.MessageToDict(p, preserving_proto_field_name=True)
-                             for _, p in sorted(self.authorizations.items())],
+                "services": [service_json(s) for _, s in sorted(self.services.items())],
+                "workloads": [workload_json(w) for _, w in sorted(self.workloads.items())],
+                "policies": [policy_json(p) for _, p in sorted(self.authorizations.items())],
             }
+
+    def __iter__(self) -> Iterator[str]:  # pragma: no cover - convenience for debugging
+        return iter(list(self.services) + list(self.workloads))
 
 
 def _reindex(index: dict, item: str, old_keys: Iterable, new_keys: Iterable) -> None:
@@ -250,24 +247,4 @@ def _reindex(index: dict, item: str, old_keys: Iterable, new_keys: Iterable) -> 
         index.setdefault(key, set()).add(item)
 
 
-def _gateway_json(gateway: workload_pb2.GatewayAddress) -> dict:
-    data = json_format.MessageToDict(gateway, preserving_proto_field_name=True)
-    if gateway.WhichOneof("destination") == "address":
-        data["address"]["address"] = ip_text(gateway.address.address)
-    return data
-
-
-def _service_json(service: Service) -> dict:
-    data = json_format.MessageToDict(service, preserving_proto_field_name=True)
-    data["addresses"] = [ip_text(a.address) for a in service.addresses]
-    if service.HasField("waypoint"):
-        data["waypoint"] = _gateway_json(service.waypoint)
-    return data
-
-
-def _workload_json(workload: Workload) -> dict:
-    data = json_format.MessageToDict(workload, preserving_proto_field_name=True)
-    data["addresses"] = [ip_text(a) for a in workload.addresses]
-    if workload.HasField("waypoint"):
-        data["waypoint"] = _gateway_json(workload.waypoint)
-    return data
+__all__ = ["CacheDelta", "Change", "WorkloadCache", "model"]

@@ -10,11 +10,11 @@ from typing import Iterator
 import pytest
 from kubernetes import client as k8s
 
+from kmeshctl import model
 from kmeshctl.agent import Agent, AgentConfig
 from kmeshctl.locality import (REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL, locality_from_labels,
                                read_node_locality)
 from kmeshctl.xds.client import Identity
-from kmeshctl.xds.protos import workload_pb2
 from standin_apiserver import StandinApiServer, core_v1_client
 
 NODE = "node-1"
@@ -40,9 +40,9 @@ def agent(node_name: str = NODE) -> Agent:
 
 def test_labels_to_locality() -> None:
     full = {REGION_LABEL: "cn-hangzhou", ZONE_LABEL: "cn-hangzhou-h", SUBZONE_LABEL: "rack-7", "x": "y"}
-    assert locality_from_labels(full) == workload_pb2.Locality(
+    assert locality_from_labels(full) == model.Locality(
         region="cn-hangzhou", zone="cn-hangzhou-h", subzone="rack-7")
-    assert locality_from_labels({REGION_LABEL: "r1"}) == workload_pb2.Locality(region="r1")
+    assert locality_from_labels({REGION_LABEL: "r1"}) == model.Locality(region="r1")
     assert locality_from_labels({"kubernetes.io/hostname": NODE}) is None
 
 
@@ -51,7 +51,7 @@ def test_agent_takes_the_locality_from_its_node_labels(api) -> None:
     server.put(node_object(NODE, {REGION_LABEL: "r1", ZONE_LABEL: "z1", SUBZONE_LABEL: "s1"}))
     server.put(node_object("node-2", {REGION_LABEL: "r2", ZONE_LABEL: "z2"}))
     node = agent().node_info(core)
-    assert node.locality == workload_pb2.Locality(region="r1", zone="z1", subzone="s1")
+    assert node.locality == model.Locality(region="r1", zone="z1", subzone="s1")
     assert (node.node_name, node.cluster_id) == (NODE, "c1")
     reads = [r for r in server.requests if "/nodes" in r.path]
     assert [(r.method, r.path) for r in reads] == [("GET", f"/api/v1/nodes/{NODE}")]  # rbac: get only

@@ -12,7 +12,10 @@ from google.protobuf import any_pb2
 from kmeshctl.ids import IdRegistry
 from kmeshctl.maps import (BackendKey, EndpointKey, FrontendKey, IdKind, LbPolicy, ServiceKey,
                            WaypointHeader)
-from kmeshctl.mapsync import MapSync, NodeInfo, lb_policy, priority, regroup
+from kmeshctl import model
+from kmeshctl.mapsync import MapSync, regroup
+from kmeshctl.translate import NodeInfo, lb_policy, priority, service_ports
+from kmeshctl.xds.convert import models, service_of, workload_of
 from kmeshctl.workload_cache import WorkloadCache
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
 from kmeshctl.xds.builders import addresses, service, waypoint_hostname, workload
@@ -21,7 +24,7 @@ from kmeshctl.xds.protos import workload_pb2
 from kmeshctl.xds.server import XdsServer
 
 Scope = workload_pb2.LoadBalancing.Scope
-HERE = workload_pb2.Locality(region="r1", zone="z1", subzone="s1")
+HERE = model.Locality(region="r1", zone="z1", subzone="s1")
 NODE = NodeInfo(node_name="node-1", cluster_id="Kubernetes", locality=HERE)
 
 
@@ -38,32 +41,32 @@ def test_regroup_fills_holes_from_the_end_and_appends_newcomers() -> None:
 
 def test_priority_counts_from_the_first_mismatching_scope() -> None:
     prefs = [Scope.REGION, Scope.ZONE, Scope.SUBZONE]
-    def wl(region: str, zone: str, subzone: str) -> workload_pb2.Workload:
-        return workload("u", "10.0.0.1", {}, locality=(region, zone, subzone))
+    def wl(region: str, zone: str, subzone: str) -> model.Workload:
+        return workload_of(workload("u", "10.0.0.1", {}, locality=(region, zone, subzone)))
     assert priority(prefs, wl("r1", "z1", "s1"), NODE, HERE) == 0
     assert priority(prefs, wl("r1", "z1", "s9"), NODE, HERE) == 1
     assert priority(prefs, wl("r1", "z9", "s1"), NODE, HERE) == 2
     assert priority(prefs, wl("r9", "z1", "s1"), NODE, HERE) == 3
     assert priority([], wl("r9", "z9", "s9"), NODE, HERE) == 0
-    on_node = workload("u", "10.0.0.1", {}, node="node-1")
+    on_node = workload_of(workload("u", "10.0.0.1", {}, node="node-1"))
     assert priority([Scope.NODE], on_node, NODE, HERE) == 0
-    assert priority([Scope.NODE], workload("u", "10.0.0.1", {}, node="node-2"), NODE, HERE) == 1
+    assert priority([Scope.NODE], workload_of(workload("u", "10.0.0.1", {}, node="node-2")), NODE, HERE) == 1
 
 
 def test_lb_policy_from_mode_and_preferences() -> None:
-    def svc(mode: int = 0, prefs: tuple = ()) -> workload_pb2.Service:
-        return service("ns", "h.ns.svc", "10.96.0.1", [(80, 80)], mode=mode, routing_preference=prefs)
+    def svc(mode: int = 0, prefs: tuple = ()) -> model.Service:
+        return service_of(service("ns", "h.ns.svc", "10.96.0.1", [(80, 80)], mode=mode, routing_preference=prefs))
     assert lb_policy(svc()) is LbPolicy.RANDOM
     assert lb_policy(svc(mode=workload_pb2.LoadBalancing.STRICT, prefs=(Scope.NODE,))) is LbPolicy.STRICT
     assert lb_policy(svc(mode=workload_pb2.LoadBalancing.FAILOVER)) is LbPolicy.FAILOVER
     assert lb_policy(svc(prefs=(Scope.ZONE,))) is LbPolicy.FAILOVER
-    assert lb_policy(svc(mode=workload_pb2.LoadBalancing.PASSTHROUGH)) is LbPolicy.RANDOM
+    assert lb_policy(svc(mode=workload_pb2.LoadBalancing.PASSTHROUGH)) is LbPolicy.PASSTHROUGH
 
 
 def test_ports_keep_the_first_10_of_a_wider_service() -> None:
     eleven = [(80 + i, 8080 + i) for i in range(11)]
     wide = service("default", "wide.default.svc.cluster.local", "10.96.0.11", eleven)
-    assert MapSync._ports(wide, []) == tuple(eleven[:10])
+    assert service_ports(service_of(wide)) == tuple(eleven[:10])
 
 
 # ----------------------------------------------------------------- real maps
@@ -91,7 +94,7 @@ class Synced:
         self.sync = MapSync(maps, self.ids, self.cache, node)
 
     def put(self, *items) -> int:
-        self.sync.apply(self.cache.apply_addresses(addresses(*items), []))
+        self.sync.apply(self.cache.apply_addresses(models(addresses(*items)), []))
         return self.sync.last_writes
 
     def remove(self, *names: str) -> int:
@@ -182,7 +185,7 @@ def test_locality_learnt_from_a_workload_on_this_node(loaded) -> None:
 def test_node_label_locality_wins_over_workloads_on_this_node(loaded) -> None:
     for table in (loaded.maps.frontend, loaded.maps.endpoint, loaded.maps.service, loaded.maps.backend):
         table.clear()
-    from_labels = workload_pb2.Locality(region="r1", zone="z1")  # what the agent read from its Node
+    from_labels = model.Locality(region="r1", zone="z1")  # what the agent read from its Node
     synced = Synced(loaded.maps, NodeInfo(node_name="node-1", locality=from_labels))
     synced.put(web(routing_preference=(Scope.REGION, Scope.ZONE)), pod(1, locality=("r1", "z1", "")),
                pod(2, locality=("r1", "z2", "")), pod(3, locality=("r2", "z1", "")),
@@ -204,25 +207,59 @@ def test_unhealthy_and_host_network_workloads(synced: Synced) -> None:
 
 
 @pytestroot
-def test_hostname_waypoint_follows_its_workload(synced: Synced) -> None:
+def test_hostname_waypoint_is_named_by_its_service_id(synced: Synced) -> None:
+    """istiod's form (hostname, hbone_mtls_port 15008): the service names the waypoint
+    Service by id (the connect hook lands on one of its pods); the waypoint pod's backend
+    carries where it listens (its application tunnel); 15008 is in no entry."""
     wp_key = "default/waypoint.default.svc.cluster.local"
     wp_svc = service("default", "waypoint.default.svc.cluster.local", "10.96.7.99", [(15008, 15008)])
     wp_pod = workload("Kubernetes//Pod/default/waypoint-0", "10.1.0.50", {wp_key: [(15008, 15008)]})
     synced.put(wp_svc, wp_pod, web(waypoint=waypoint_hostname("default", "waypoint.default.svc.cluster.local")),
                pod(1))
-    wp = synced.maps.service.lookup(ServiceKey(synced.sid())).waypoint
-    assert (str(wp.address), wp.port, wp.header) == ("10.96.7.99", 15008, WaypointHeader.KMESH_TLV)
-    # The waypoint pod starts advertising PROXY protocol: the web service follows.
+    wp_sid = synced.ids.lookup(IdKind.SERVICE, wp_key)
+    value = synced.maps.service.lookup(ServiceKey(synced.sid()))
+    assert value.waypoint_id == wp_sid and value.lb_policy is LbPolicy.RANDOM
+    wp_bid = synced.ids.lookup(IdKind.BACKEND, wp_pod.uid)
+    assert synced.maps.endpoint.lookup(EndpointKey(wp_sid, 0, 1)).backend_uid == wp_bid
+    assert synced.maps.backend.lookup(BackendKey(wp_bid)).tunnel is None  # Kmesh TLV on 15019
+    # The waypoint pod starts advertising PROXY protocol: only its own backend changes.
     proxy_pod = workload("Kubernetes//Pod/default/waypoint-0", "10.1.0.50", {wp_key: [(15008, 15008)]},
                          proxy_protocol_port=15021)
-    synced.put(proxy_pod)
-    wp = synced.maps.service.lookup(ServiceKey(synced.sid())).waypoint
-    assert (str(wp.address), wp.port, wp.header) == ("10.1.0.50", 15021, WaypointHeader.PROXY_V2)
+    assert synced.put(proxy_pod) == 1
+    tunnel = synced.maps.backend.lookup(BackendKey(wp_bid)).tunnel
+    assert (tunnel.port, tunnel.header) == (15021, WaypointHeader.PROXY_V2)
     # The waypoint service goes away: fail closed (STRICT, no endpoints), not around it.
     synced.remove(wp_key)
     value = synced.maps.service.lookup(ServiceKey(synced.sid()))
-    assert value.waypoint is None and value.lb_policy is LbPolicy.STRICT
+    assert value.waypoint_id == 0 and value.lb_policy is LbPolicy.STRICT
     assert value.prio_endpoint_count[0] == 0
+
+
+@pytestroot
+def test_a_waypoint_service_is_not_its_own_waypoint(synced: Synced) -> None:
+    wp_key = "default/waypoint.default.svc.cluster.local"
+    itself = waypoint_hostname("default", "waypoint.default.svc.cluster.local")
+    wp_svc = service("default", "waypoint.default.svc.cluster.local", "10.96.7.99", [(15008, 15008)],
+                     waypoint=itself)
+    wp_pod = workload("Kubernetes//Pod/default/waypoint-0", "10.1.0.50", {wp_key: [(15008, 15008)]},
+                      waypoint=itself)
+    synced.put(wp_svc, wp_pod)
+    wp_sid = synced.ids.lookup(IdKind.SERVICE, wp_key)
+    value = synced.maps.service.lookup(ServiceKey(wp_sid))
+    assert value.waypoint_id == 0 and value.prio_endpoint_count[0] == 1
+    backend = synced.maps.backend.lookup(BackendKey(synced.ids.lookup(IdKind.BACKEND, wp_pod.uid)))
+    assert backend.waypoint_id == 0 and not backend.waypoint_unresolved
+
+
+@pytestroot
+def test_unresolved_workload_waypoint_refuses_direct_access(synced: Synced) -> None:
+    """A workload whose waypoint is unknown: out of its services, and its own backend
+    entry says so (the connect hook refuses pod-IP connects instead of bypassing it)."""
+    gone = waypoint_hostname("default", "nowhere.default.svc.cluster.local")
+    synced.put(web(), pod(1), pod(2, waypoint=gone))
+    assert synced.group() == ["web-1"]
+    bid = synced.ids.lookup(IdKind.BACKEND, "Kubernetes//Pod/default/web-2")
+    assert synced.maps.backend.lookup(BackendKey(bid)).waypoint_unresolved
 
 
 @pytestroot

@@ -18,7 +18,7 @@ import pytest
 from bpf_testlib import PodProcess, LoadedEnv, connect, loaded_dataplane, pod_network, start_connect
 from kmeshctl import bpfsys, loader
 from kmeshctl.ids import IdRegistry
-from kmeshctl.maps import BackendValue, LbPolicy, ServiceValue, Waypoint, WaypointHeader
+from kmeshctl.maps import BackendValue, LbPolicy, ServiceValue, Tunnel, WaypointHeader
 
 pytestmark = pytest.mark.root
 
@@ -37,6 +37,7 @@ VIP6_WP_PROXY = "fd00:96::205"
 TLV_PORT = 15019
 PROXY_PORT = 15021
 PPV2_SIGNATURE = bytes.fromhex("0d0a0d0a000d0a515549540a")
+DUAL_STACK = ("client", "wp")  # pods with an IPv6 address too
 
 
 class Env:
@@ -91,45 +92,51 @@ def _start_servers(env: Env) -> None:
     env.servers += [env.tlv_sink, env.proxy_sink]
 
 
-def _backend(env: Env, name: str, waypoint: Waypoint | None = None,
-             ip: str | None = None) -> int:
+def _backend(env: Env, name: str, waypoint_id: int = 0, ip: str | None = None) -> int:
     uid = env.ids.backend_id(f"Kubernetes//Pod/default/{name}")
-    addr = ip or env.net.pods[name].ip
-    env.maps.set_backend(uid, BackendValue(addr=addr, waypoint=waypoint))
-    env.maps.set_frontend(addr, uid)
+    pod = env.net.pods.get(name)
+    addrs = (ip,) if ip else (pod.ip, ipv6_of(pod)) if name in DUAL_STACK else (pod.ip,)
+    env.maps.set_backend(uid, BackendValue(addrs, waypoint_id=waypoint_id))
+    for addr in addrs:
+        env.maps.set_frontend(addr, uid)
     return uid
 
 
 def _service(env: Env, name: str, vip: str, groups: list[list[int]],
-             lb: LbPolicy = LbPolicy.RANDOM, waypoint: Waypoint | None = None) -> int:
+             lb: LbPolicy = LbPolicy.RANDOM, waypoint_id: int = 0) -> int:
     sid = env.ids.service_id(f"default/{name}.default.svc.cluster.local")
-    env.maps.write_service(sid, ServiceValue(lb_policy=lb, ports=((80, 8080),), waypoint=waypoint),
+    env.maps.write_service(sid, ServiceValue(lb_policy=lb, ports=((80, 8080),), waypoint_id=waypoint_id),
                            groups)
     env.maps.set_frontend(vip, sid)
     return sid
 
 
 def _write_services(env: Env) -> None:
-    wp_ip = env.net.pods["wp"].ip
     be1, be2, be3 = (_backend(env, n) for n in ("be1", "be2", "be3"))
-    _backend(env, "wp")
-    wl = _backend(env, "wl", Waypoint(wp_ip, PROXY_PORT, WaypointHeader.PROXY_V2),
-                  ip=POD_IP_WL_WAYPOINT)
+    # the waypoint pod twice: as a pod reading the Kmesh TLV (no application tunnel: port
+    # 15019), and as a pod whose application tunnel is PROXY on PROXY_PORT
+    wp_tlv = _backend(env, "wp")
+    wp_proxy = _proxy_waypoint(env)
+    wl = _backend(env, "wl", wp_proxy, ip=POD_IP_WL_WAYPOINT)
     _service(env, "web", str(env.net.pods["vip"].ip), [[be1]])
     _service(env, "spread", VIP_SPREAD, [[be1, be2, be3]])
     _service(env, "strict", VIP_STRICT, [[], [be2]], LbPolicy.STRICT)
     _service(env, "failover", VIP_FAILOVER, [[], [be3]], LbPolicy.FAILOVER)
     _service(env, "failover-first", VIP_FAILOVER_FIRST, [[be2], [be3]], LbPolicy.FAILOVER)
-    _service(env, "wp-tlv", VIP_WP_TLV, [[be1]],
-             waypoint=Waypoint(wp_ip, TLV_PORT, WaypointHeader.KMESH_TLV))
-    _service(env, "wp-proxy", VIP_WP_PROXY, [[be1]],
-             waypoint=Waypoint(wp_ip, PROXY_PORT, WaypointHeader.PROXY_V2))
+    _service(env, "wp-tlv", VIP_WP_TLV, [[be1]], waypoint_id=wp_tlv)
+    _service(env, "wp-proxy", VIP_WP_PROXY, [[be1]], waypoint_id=wp_proxy)
     _service(env, "wl-waypoint", VIP_WL_WAYPOINT, [[wl]])
-    wp_ip6 = ipv6_of(env.net.pods["wp"])
-    _service(env, "wp-tlv6", VIP6_WP_TLV, [[be1]],
-             waypoint=Waypoint(wp_ip6, TLV_PORT, WaypointHeader.KMESH_TLV))
-    _service(env, "wp-proxy6", VIP6_WP_PROXY, [[be1]],
-             waypoint=Waypoint(wp_ip6, PROXY_PORT, WaypointHeader.PROXY_V2))
+    _service(env, "wp-tlv6", VIP6_WP_TLV, [[be1]], waypoint_id=wp_tlv)
+    _service(env, "wp-proxy6", VIP6_WP_PROXY, [[be1]], waypoint_id=wp_proxy)
+
+
+def _proxy_waypoint(env: Env) -> int:
+    """The wp pod's addresses as a second backend whose application tunnel is PROXY."""
+    pod = env.net.pods["wp"]
+    uid = env.ids.backend_id("Kubernetes//Pod/default/wp-proxy")
+    env.maps.set_backend(uid, BackendValue((pod.ip, ipv6_of(pod)),
+                                           tunnel=Tunnel(PROXY_PORT, WaypointHeader.PROXY_V2)))
+    return uid
 
 
 def _replies(results: list[dict]) -> list[str]:

@@ -17,7 +17,7 @@ from kmeshctl.cli import app
 from kmeshctl.ids import IdRegistry, fnv1a_32
 from kmeshctl.maps import (MAX_MANAGED, BackendValue, BadEntryError, DataplaneMaps, IdKind,
                            IdRegKey, IdRegValue, LbPolicy, LogEvent, ManageKey, ManageValue,
-                           MapFullError, Reason, ServiceValue, Waypoint, WaypointHeader)
+                           MapFullError, Reason, ServiceValue, Tunnel, WaypointHeader)
 
 pytestmark = pytest.mark.root
 
@@ -38,17 +38,22 @@ def written(dp: LoadedEnv) -> dict[str, set]:
     pods = {f"Kubernetes//Pod/shop/web-{i}": ipaddress.ip_address(f"10.1.0.{i + 10}")
             for i in range(3)}
     uids = {uid: ids.backend_id(uid) for uid in pods}
-    wp = Waypoint(ipaddress.ip_address("10.1.0.99"), 15019, WaypointHeader.PROXY_V2)
-    backends = {uids[u]: BackendValue(addr=ip, service=(web,)) for u, ip in pods.items()}
+    wp_proxy = ids.backend_id("Kubernetes//Pod/shop/waypoint-0")
+    wp_tlv = ids.backend_id("Kubernetes//Pod/shop/waypoint-1")
+    uids["Kubernetes//Pod/shop/waypoint-0"] = wp_proxy
+    uids["Kubernetes//Pod/shop/waypoint-1"] = wp_tlv
+    backends = {uids[u]: BackendValue(ip, service=(web,)) for u, ip in pods.items()}
     backends[uids["Kubernetes//Pod/shop/web-2"]] = BackendValue(
-        addr=pods["Kubernetes//Pod/shop/web-2"], service=(web, api),
-        waypoint=Waypoint(ipaddress.ip_address("10.1.0.98"), 15008))
+        pods["Kubernetes//Pod/shop/web-2"], service=(web, api), waypoint_id=wp_tlv)
+    backends[wp_proxy] = BackendValue((ipaddress.ip_address("10.1.0.99"), ipaddress.ip_address("fd00::99")),
+                                      tunnel=Tunnel(15021, WaypointHeader.PROXY_V2))
+    backends[wp_tlv] = BackendValue(ipaddress.ip_address("10.1.0.98"))
     for uid, value in backends.items():
         maps.set_backend(uid, value)
     b = list(uids.values())
     web_value = maps.write_service(web, ServiceValue(ports=((80, 8080), (443, 8443))), [[b[0], b[1]], [b[2]]])
     api_value = maps.write_service(api, ServiceValue(lb_policy=LbPolicy.FAILOVER, ports=((9000, 9000),),
-                                                     waypoint=wp), [[], [b[2]]])
+                                                     waypoint_id=wp_proxy), [[], [b[2]]])
     maps.set_frontend("10.96.0.10", web)
     maps.set_frontend("fd00::10", api)
     maps.enroll(4242)
@@ -58,7 +63,9 @@ def written(dp: LoadedEnv) -> dict[str, set]:
         "km_endpoint": {(web, 0, 1, b[0]), (web, 0, 2, b[1]), (web, 1, 1, b[2]), (api, 1, 1, b[2])},
         "km_frontend": {(ipaddress.ip_address("10.96.0.10"), web), (ipaddress.ip_address("fd00::10"), api)},
         "km_manage": {4242},
-        "names": {"shop/web.shop.svc.cluster.local", "shop/api.shop.svc.cluster.local", *pods},
+        "wp_proxy": wp_proxy,
+        "names": {"shop/web.shop.svc.cluster.local", "shop/api.shop.svc.cluster.local", *pods,
+                  "Kubernetes//Pod/shop/waypoint-0", "Kubernetes//Pod/shop/waypoint-1"},
     }
 
 
@@ -72,7 +79,8 @@ def _dump_cli(dp: LoadedEnv, *args: str) -> str:
 def test_dump_json_round_trips_what_was_written(dp: LoadedEnv, written: dict) -> None:
     data = json.loads(_dump_cli(dp, "-o", "json"))
     assert set(data) == {"km_frontend", "km_service", "km_endpoint", "km_backend", "km_manage",
-                         "km_socket", "km_idreg"}
+                         "km_socket", "km_idreg", "km_authz_dst", "km_authz_port", "km_authz_rule",
+                         "km_authz_pol", "km_authz_stats"}
     decoded = {name: [dumper.entry_from_json(name, e) for e in entries] for name, entries in data.items()}
     assert {(k.service_id, v) for k, v in decoded["km_service"]} == written["km_service"]
     assert {(k.backend_uid, v) for k, v in decoded["km_backend"]} == written["km_backend"]
@@ -89,8 +97,13 @@ def test_dump_json_uses_c_field_names_and_resolves_ids(dp: LoadedEnv, written: d
     api = next(e for e in data["km_service"] if e["key"]["service_name"].startswith("shop/api"))
     assert api["value"] == {
         "prio_endpoint_count": [0, 1, 0, 0, 0, 0, 0], "lb_policy": "FAILOVER",
-        "service_port": [9000], "target_port": [9000], "wp_addr": "10.1.0.99",
-        "waypoint_port": 15019, "waypoint_hdr": "PROXY_V2"}
+        "service_port": [9000], "target_port": [9000], "waypoint_id": written["wp_proxy"],
+        "waypoint_name": "Kubernetes//Pod/shop/waypoint-0"}
+    backends = json.loads(_dump_cli(dp, "--map", "km_backend", "-o", "json"))["km_backend"]
+    wp = next(e for e in backends if e["key"]["backend_name"] == "Kubernetes//Pod/shop/waypoint-0")
+    assert wp["value"] == {"addr4": "10.1.0.99", "addr6": "fd00::99", "service": [], "service_count": 0,
+                           "waypoint_id": 0, "tunnel_port": 15021, "tunnel_hdr": "PROXY_V2",
+                           "waypoint_unresolved": False, "service_names": [], "waypoint_name": None}
     front = json.loads(_dump_cli(dp, "--map", "km_frontend", "-o", "json"))["km_frontend"]
     v6 = next(e for e in front if e["key"]["addr"] == "fd00::10")
     assert v6["value"]["upstream_name"] == "shop/api.shop.svc.cluster.local"
@@ -100,14 +113,15 @@ def test_dump_json_uses_c_field_names_and_resolves_ids(dp: LoadedEnv, written: d
 def test_dump_table_renders_readable_fields(dp: LoadedEnv, written: dict) -> None:
     out = _dump_cli(dp)
     for text in ("km_service", "shop/web.shop.svc.cluster.local", "RANDOM", "FAILOVER",
-                 "80->8080", "10.1.0.99:15019 (PROXY v2)", "10.1.0.98:15008 (Kmesh TLV)",
+                 "80->8080", "Kubernetes//Pod/shop/waypoint-0 (backend", "15021 (PROXY v2)",
+                 "15019 (Kmesh TLV)", "10.1.0.99, fd00::99",
                  "10.96.0.10", "fd00::10", "Kubernetes//Pod/shop/web-1", "4242"):
         assert text in out, text
 
 
 def test_dump_unknown_map_is_a_usage_error(dp: LoadedEnv) -> None:
     result = runner.invoke(app, ["dump", "maps", "--bpf-fs", str(dp.bpf_fs), "--map", "nope"])
-    assert result.exit_code != 0 and "pick one of" in str(result.exception)
+    assert result.exit_code == 2 and "pick one of" in result.output
 
 
 def test_ids_survive_a_new_registry_and_probe_on_collision(dp: LoadedEnv, written: dict) -> None:
@@ -165,5 +179,5 @@ def test_bpf_log_reports_decisions(run_id: str, dp: LoadedEnv, written: dict) ->
     event = mine[0]
     assert (str(event.orig_addr), event.orig_port) == ("10.96.0.10", 80)
     assert event.reason in (Reason.ENDPOINT, Reason.BACKEND_WAYPOINT)
-    assert event.new_port in (8080, 15008)
+    assert event.new_port in (8080, 15019)
     assert str(event.new_addr).startswith("10.1.0.")

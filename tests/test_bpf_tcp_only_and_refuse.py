@@ -20,8 +20,7 @@ import pytest
 
 from bpf_testlib import LoadedEnv, PodProcess, connect, loaded_dataplane, pod_network, udp_send
 from kmeshctl.ids import IdRegistry
-from kmeshctl.maps import (BackendValue, LbPolicy, LogEvent, Reason, ServiceValue, Waypoint,
-                           WaypointHeader)
+from kmeshctl.maps import BackendValue, LbPolicy, LogEvent, Reason, ServiceValue
 from kmeshctl.podnet import Pod, PodNetwork
 
 pytestmark = pytest.mark.root
@@ -100,10 +99,10 @@ def _start_servers(env: Env) -> None:
 
 
 def _service(env: Env, name: str, vips: tuple[str, ...], groups: list[list[int]],
-             lb: LbPolicy = LbPolicy.RANDOM, waypoint: Waypoint | None = None) -> int:
+             lb: LbPolicy = LbPolicy.RANDOM, waypoint_id: int = 0) -> int:
     sid = env.ids.service_id(f"default/{name}.default.svc.cluster.local")
     env.maps.write_service(sid, ServiceValue(lb_policy=lb, ports=((80, 8080),),
-                                             waypoint=waypoint), groups)
+                                             waypoint_id=waypoint_id), groups)
     for vip in vips:
         env.maps.set_frontend(vip, sid)
     return sid
@@ -112,16 +111,18 @@ def _service(env: Env, name: str, vips: tuple[str, ...], groups: list[list[int]]
 def _write_services(env: Env) -> None:
     be1_ip = env.net.pods["be1"].ip
     env.be1 = env.ids.backend_id("Kubernetes//Pod/default/be1")
-    env.maps.set_backend(env.be1, BackendValue(addr=be1_ip))
+    env.maps.set_backend(env.be1, BackendValue(be1_ip))
     env.maps.set_frontend(be1_ip, env.be1)
-    waypoint = Waypoint(env.net.pods["wp"].ip, TLV_PORT, WaypointHeader.KMESH_TLV)
+    # the waypoint pod: no application tunnel, so it is reached at 15019 with the Kmesh TLV
+    waypoint = env.ids.backend_id("Kubernetes//Pod/default/wp")
+    env.maps.set_backend(waypoint, BackendValue(env.net.pods["wp"].ip))
     _service(env, "web", (VIP_WEB,), [[env.be1]])
-    _service(env, "wp", (VIP_WP,), [[env.be1]], waypoint=waypoint)
+    _service(env, "wp", (VIP_WP,), [[env.be1]], waypoint_id=waypoint)
     _service(env, "empty", (VIP_EMPTY, VIP6_EMPTY), [])
     _service(env, "failover-empty", (VIP_FAILOVER_EMPTY,), [[], [], []], LbPolicy.FAILOVER)
     _service(env, "strict-empty", (VIP_STRICT_EMPTY,), [[], [env.be1]], LbPolicy.STRICT)
     env.late = _service(env, "late", (VIP_LATE,), [])
-    _service(env, "empty-wp", (VIP_EMPTY_WP,), [], waypoint=waypoint)
+    _service(env, "empty-wp", (VIP_EMPTY_WP,), [], waypoint_id=waypoint)
 
 
 def _no_datagram(sink: PodProcess, wait: float = 0.3) -> None:

@@ -53,7 +53,7 @@ def test_batch_probes_past_taken_ids_and_duplicates_share_one(dp: LoadedEnv, reg
 
 def test_bad_name_allocates_nothing(dp: LoadedEnv, registry: IdRegistry) -> None:
     with pytest.raises(BadEntryError, match="id name"):
-        registry.allocate(IdKind.BACKEND, ["good-1", "x" * 300, "good-2"])
+        registry.allocate(IdKind.BACKEND, ["good-1", "bad\0name", "good-2"])
     assert len(registry) == 0 and registry.lookup(IdKind.BACKEND, "good-1") is None
     assert len(dp.maps.idreg) == 0
 

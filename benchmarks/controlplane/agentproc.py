@@ -1,5 +1,6 @@
 """The real node agent (`kmeshctl node run`) as a process under test: started from a
-chosen copy of the code, polled for readiness, its memory read from /proc.
+chosen copy of the code, polled for readiness, its memory read from /proc and its CPU
+time from its process CPU clock.
 
 Memory, three numbers (all from the kernel, in MiB):
 - ``agent_hwm``: VmHWM of the agent process itself (peak resident set), read at ready;
@@ -39,6 +40,11 @@ class Code:
     label: str
     root: Path
     ref: str
+
+    @property
+    def is_checkout(self) -> bool:
+        """This checkout as it is (its maps have this kmeshctl.maps' layout)."""
+        return self.root == REPO_ROOT
 
 
 def current_code() -> Code:
@@ -85,6 +91,16 @@ def status_kib(pid: int, field: str) -> Optional[int]:
     except (FileNotFoundError, ProcessLookupError):
         return None
     return None
+
+
+def cpu_ns(pid: int) -> Optional[int]:
+    """CPU time (user + system, every thread, also exited ones) of process ``pid`` in ns,
+    from its process CPU clock (Linux: clock id ``~pid << 3 | CPUCLOCK_SCHED``); None
+    when the process is gone."""
+    try:
+        return time.clock_gettime_ns((~pid << 3) | 2)
+    except OSError:
+        return None
 
 
 def children(pid: int) -> list[int]:
@@ -152,6 +168,13 @@ class AgentProcess:
                 pass
             time.sleep(READY_POLL_S)
         raise RuntimeError(f"agent not ready within {timeout:.0f} s; log: {self.log}")
+
+    def cpu_ns(self) -> int:
+        """CPU time the agent process has used so far (ns)."""
+        used = cpu_ns(self.proc.pid)
+        if used is None:
+            raise RuntimeError(f"the agent exited ({self.proc.poll()}); log: {self.log}")
+        return used
 
     def memory_mib(self) -> dict[str, float]:
         self.sampler.stop()

@@ -13,6 +13,7 @@ server's final state (verify.py) with no NACK.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -24,10 +25,8 @@ from typing import Any, Optional
 from benchmarks.controlplane.agentproc import AgentProcess, Code
 from benchmarks.controlplane.mesh import mesh, pod, pod_ip, pod_uid, spare_ips
 from benchmarks.controlplane.scratch import Scratch
-from benchmarks.controlplane.verify import compare, expected_state, unpack_addresses
+from benchmarks.controlplane.verify import expected_state, unpack_addresses, verify
 from benchmarks.controlplane.xdstiming import TimedXdsServer, running_server
-from kmeshctl.ids import IdRegistry
-from kmeshctl.maps import DataplaneMaps, IdKind
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
 from kmeshctl.xds.protos import workload_pb2
 
@@ -66,14 +65,13 @@ def plan_changes(services: int, endpoints: int, count: int) -> list[Change]:
     return changes
 
 
-def observer_view(change: Change, ids: IdRegistry) -> dict[str, Any]:
-    """What the observer checks for ``change`` (ids of existing pods from km_idreg)."""
+def observer_view(change: Change) -> dict[str, Any]:
+    """What the observer checks for ``change`` (it looks existing pods up in km_idreg)."""
     if change.kind == "add":
         return {"kind": "add", "new_ip": change.new_ip}
-    bid = ids.lookup(IdKind.BACKEND, change.uid)
     if change.kind == "update":
-        return {"kind": "update", "bid": bid, "old_ip": change.old_ip, "new_ip": change.new_ip}
-    return {"kind": "remove", "bid": bid, "ip": change.old_ip}
+        return {"kind": "update", "uid": change.uid, "old_ip": change.old_ip, "new_ip": change.new_ip}
+    return {"kind": "remove", "uid": change.uid, "ip": change.old_ip}
 
 
 def publish(server: TimedXdsServer, change: Change) -> str:
@@ -90,10 +88,12 @@ def _address(change: Change) -> workload_pb2.Address:
 
 
 class Observer:
+    """observer.py in its own process, reading the maps with ``code``'s kmeshctl."""
+
     def __init__(self, scratch: Scratch, bpf_fs: Path, views: list[dict], code: Code) -> None:
         self.scratch = scratch
         self.proc = scratch.popen([sys.executable, str(OBSERVER)], cwd=code.root, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
+                                  stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(code.root)))
         self._send({"bpf_fs": str(bpf_fs), "changes": views})
         if self.proc.stdout.readline().strip() != "ready":
             raise RuntimeError("the map observer did not start")
@@ -103,7 +103,24 @@ class Observer:
         self.proc.stdin.flush()
 
     def start(self, t0_ns: int, interval_ns: int, timeout_s: float) -> None:
+        """Watch change i from t0 + i * interval; interval 0: from its ``announce``."""
         self._send({"t0_ns": t0_ns, "interval_ns": interval_ns, "timeout_s": timeout_s})
+
+    def announce(self) -> None:
+        """The next change was sent (only with interval 0)."""
+        self._line("sent")
+
+    def finish(self) -> None:
+        """Every change was sent and ACKed (only with interval 0): the observer gives up on
+        what it has not seen within a few seconds."""
+        self._line("done")
+
+    def _line(self, text: str) -> None:
+        try:
+            self.proc.stdin.write(text + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # it already finished (all seen, or timed out): result() has its answer
 
     def result(self) -> list[Optional[int]]:
         line = self.proc.stdout.readline()
@@ -121,23 +138,27 @@ def churn(scratch: Scratch, code: Code, services: int, endpoints: int, count: in
         with AgentProcess(scratch, code, server.address, slot) as agent:
             agent.wait_ready(READY_TIMEOUT_S)
             server.wait_acked(WORKLOAD_ADDRESS_TYPE, 120)
-            with DataplaneMaps(slot.bpf_fs) as maps:
-                ids = IdRegistry(maps)
-                views = [observer_view(c, ids) for c in changes]
-            observer = Observer(scratch, slot.bpf_fs, views, code)
+            observer = Observer(scratch, slot.bpf_fs, [observer_view(c) for c in changes], code)
             t0_ns = time.monotonic_ns() + int(START_DELAY_S * 1e9)
             observer.start(t0_ns, interval_ns, timeout_s=count / rate + 30)
             nonces = pace(server, changes, t0_ns, interval_ns)
             observed = observer.result()
             acked = server.wait_acked(WORKLOAD_ADDRESS_TYPE, 30)
             final = expected_state(unpack_addresses(server.resources(WORKLOAD_ADDRESS_TYPE)))
-            problems = compare(slot.bpf_fs, final)
+            checked = verify(slot.bpf_fs, final, code.is_checkout)
             nacks = server.nack_count()
             sent = [server.sent[n] for n in nonces]
             ack_walls = [server.ack_wall_time(n) for n in nonces]
     return summarize(changes, sent, observed, ack_walls, t0_ns, interval_ns, rate, services, endpoints) | {
-        "final_state_matches_server": acked and not problems and nacks == 0, "nacks": nacks,
-        "problems": problems}
+        "final_state_matches_server": _final_ok(acked, nacks, checked["maps_match_server"]), "nacks": nacks,
+        "verification": checked["verification"], "problems": checked["problems"]}
+
+
+def _final_ok(acked: bool, nacks: int, maps_match: Optional[bool]) -> Optional[bool]:
+    """ACKed, no NACK and maps = server; None when the maps could not be checked."""
+    if not acked or nacks:
+        return False
+    return maps_match
 
 
 def pace(server: TimedXdsServer, changes: list[Change], t0_ns: int, interval_ns: int) -> list[str]:
@@ -156,20 +177,20 @@ def summarize(changes: list[Change], sent: list, observed: list[Optional[int]], 
     acks = [(a - s.wall) * 1000 for s, a in zip(sent, ack_walls) if a is not None]
     lags = [(s.monotonic_ns - (t0_ns + i * interval_ns)) / 1e6 for i, s in enumerate(sent)]
     span_s = (sent[-1].monotonic_ns - sent[0].monotonic_ns) / 1e9 if len(sent) > 1 else 0.0
-    by_kind = {kind: _percentiles([(o - s.monotonic_ns) / 1e6 for c, s, o in zip(changes, sent, observed)
+    by_kind = {kind: percentiles([(o - s.monotonic_ns) / 1e6 for c, s, o in zip(changes, sent, observed)
                                    if c.kind == kind and o is not None]) for kind in sorted(set(KINDS))}
     return {"services": services, "endpoints_per_service": endpoints, "changes": len(changes),
             "rate_per_s": rate, "achieved_rate_per_s": round((len(sent) - 1) / span_s, 1) if span_s else None,
             "max_send_lag_ms": round(max(lags), 2) if lags else None,
             "observed": len(latencies), "lost": len(changes) - len(latencies),
-            "latency_ms": _percentiles(latencies), "latency_ms_by_kind": by_kind,
-            "send_to_ack_ms": _percentiles(acks),
+            "latency_ms": percentiles(latencies), "latency_ms_by_kind": by_kind,
+            "send_to_ack_ms": percentiles(acks),
             "change_kinds": {k: sum(c.kind == k for c in changes) for k in sorted(set(KINDS))},
             "changes_detail": [asdict(c) | {"latency_ms": round((o - s.monotonic_ns) / 1e6, 3) if o else None}
                                for c, s, o in zip(changes, sent, observed)]}
 
 
-def _percentiles(values: list[float]) -> dict[str, Optional[float]]:
+def percentiles(values: list[float]) -> dict[str, Optional[float]]:
     if not values:
         return {"p50": None, "p99": None, "max": None, "n": 0}
     ordered = sorted(values)

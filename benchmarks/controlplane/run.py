@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Control-plane scale of the kmeshctl node agent (README.md here):
 
-  (a) xDS -> maps: first sync of N services x E endpoints (time to ready, map entries/s,
-      agent and BPF-loader peak RSS), optionally side by side with an older git ref;
-  (b) churn: endpoint changes at a fixed rate, propagation latency server -> pinned map,
-      and a check that no update is lost;
-  (c) connect() cost with few vs many services in the maps (benchmarks/bpf_connect.py).
+  sync     xDS -> maps: first sync of N services x E endpoints (time to ready, map entries/s,
+           agent and BPF-loader peak RSS), optionally side by side with an older git ref;
+  raw      the raw batched map-write rate of the same entries (benchmarks/bpf_map_writes.py),
+           interleaved with the first syncs, and the agent's share of it;
+  member   one endpoint change in a big Service (1 x N endpoints): latency server -> pinned
+           map and agent CPU per change, per N and code version;
+  churn    endpoint changes at a fixed rate, propagation latency server -> pinned map,
+           and a check that no update is lost;
+  connect  connect() cost with few vs many services in the maps (benchmarks/bpf_connect.py).
 
 Needs root. Writes controlplane.md and controlplane.json to --out (default
 benchmarks/results/<today>/). Everything it creates is removed at the end, also on
@@ -13,6 +17,7 @@ failure or Ctrl-C.
 
     sudo .venv/bin/python benchmarks/controlplane/run.py
     sudo .venv/bin/python benchmarks/controlplane/run.py --sizes 10 --endpoints 3 \\
+        --member-endpoints 20,40 --member-changes 8 \\
         --churn-services 10 --churn-changes 10 --connect-sizes 10,20 --connects 50 --rounds 1
 """
 
@@ -31,25 +36,36 @@ import platform  # noqa: E402
 import shlex  # noqa: E402
 import shutil  # noqa: E402
 from datetime import date  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, Optional  # noqa: E402
 
 from benchmarks.controlplane import report  # noqa: E402
 from benchmarks.controlplane.agentproc import Code, current_code, export_ref  # noqa: E402
 from benchmarks.controlplane.scratch import Scratch  # noqa: E402
 
-PARTS = ("sync", "churn", "connect")
+PARTS = ("sync", "raw", "member", "churn", "connect")
 HOW = [
     "The agent under test is the real `kmeshctl node run` (plaintext xDS to the benchmark's "
     "in-process delta ADS server, kmeshctl's own `XdsServer`; local enrollment; its own bpffs "
     "directory and cgroup). Every agent start compiles and loads the BPF programs in its child process.",
     "Time stamps: the server notes when it queues each response (\"push\"); ready = first 200 "
     "from the agent's `/debug/ready`, polled every 50 ms; ACK times are the server's records.",
+    "Raw map writes: `benchmarks/bpf_map_writes.py` (`write_mesh`) in a fresh interpreter writes the "
+    "same frontend, service, endpoint and backend entries (same names and addresses) into an empty "
+    "data path with one batched write series per map (`TypedMap.update_batch`), no agent and no xDS; "
+    "this checkout's kmeshctl. It runs between the first syncs of the same size.",
+    "One endpoint change in a big Service: one change at a time (the next once the agent ACKed the "
+    "previous and 10 ms passed); latency as for churn (the observer is told as each change is sent); "
+    "agent CPU = its process CPU clock (all threads) over the changes, less its idle rate measured "
+    "for 1 s just before, divided by the number of changes.",
     "Churn latency: from the server queueing a change to every map write of the change being "
     "visible in the pinned maps, seen by a separate observer process that polls the changes "
     "sent so far through `kmeshctl.maps.DataplaneMaps` (about every 0.2 ms).",
     "Lost updates: every change must be observed, and after the last one the maps are compared "
     "entry by entry with the server's final state (addresses, service ids, ports, endpoint "
-    "groups, no extra entries); the same comparison follows every first sync.",
+    "groups, no extra entries); the same comparison follows every first sync and the big-Service "
+    "changes. It reads the maps with this checkout's kmeshctl.maps: an older commit whose maps have "
+    "another layout (key/value sizes) is \"not checked (older map layout)\" (its observer reads them "
+    "with that commit's own kmeshctl).",
     "connect(): `benchmarks/bpf_connect.py` (two network namespaces, real TCP, connect() timed "
     "in the client; the kernel's BPF run-time statistics for the hook's own cost).",
     "Absolute times depend on what else the machine runs (see the load average above); rows of "
@@ -65,6 +81,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=1, help="first-sync runs per size and code version")
     p.add_argument("--code-ref", help="run the code of this git ref (default: this checkout as it is)")
     p.add_argument("--baseline-ref", help="also run the first sync with the code of this git ref")
+    p.add_argument("--member-endpoints", default="1000,10000",
+                   help="endpoints of the one Service of the `member` part (comma-separated sizes)")
+    p.add_argument("--member-changes", type=int, default=100, help="single-workload changes per size and code")
     p.add_argument("--churn-services", type=int, default=1000, help="services loaded during churn")
     p.add_argument("--churn-changes", type=int, default=200)
     p.add_argument("--churn-rate", type=float, default=50.0, help="changes per second")
@@ -78,12 +97,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.parts = _names(args.parts, PARTS, "--parts")
     args.sizes = _ints(args.sizes, "--sizes")
     args.connect_sizes = _ints(args.connect_sizes, "--connect-sizes")
+    args.member_endpoints = _ints(args.member_endpoints, "--member-endpoints")
     if len(args.connect_sizes) != 2:
         p.error("--connect-sizes takes two numbers: SMALL,LARGE (e.g. 10,5000)")
-    if min(args.sizes + args.connect_sizes + [args.endpoints, args.repeats, args.churn_services]) < 1 \
+    if min(args.sizes + args.connect_sizes + args.member_endpoints
+           + [args.endpoints, args.repeats, args.churn_services, args.member_changes]) < 1 \
             or args.churn_rate <= 0 or args.churn_changes < 1:
         p.error("sizes, counts and the churn rate must be positive")
+    if not member_changes_fit(args.member_endpoints, args.member_changes):
+        p.error(f"--member-changes {args.member_changes} moves or removes more pods than "
+                f"--member-endpoints {min(args.member_endpoints)} has: use fewer changes or more endpoints")
     return args
+
+
+def member_changes_fit(sizes: list[int], count: int) -> bool:
+    """Each change that moves or removes a pod needs a pod of its own (3 of every 4)."""
+    return count - (count + 2) // 4 <= min(sizes)
 
 
 def _ints(text: str, flag: str) -> list[int]:
@@ -112,21 +141,62 @@ def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def run_sync(scratch: Scratch, codes: list[Code], args: argparse.Namespace) -> list[dict[str, Any]]:
+def first_sync_steps(codes: list[Code], repeat: int, sync: bool, raw: bool) -> list[Optional[Code]]:
+    """What one repeat of one size runs, in order: a code version's first sync, or None for
+    the raw writes (between the first two syncs, so both versions have it as a neighbour).
+    The versions' order alternates between repeats, which cancels drift."""
+    order: list[Optional[Code]] = list(codes if repeat % 2 == 0 else reversed(codes)) if sync else []
+    if raw:
+        order.insert(1 if order else 0, None)
+    return order
+
+
+def run_first_sync(scratch: Scratch, codes: list[Code], args: argparse.Namespace,
+                   sync: bool, raw: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The `sync` and `raw` runs, interleaved per size and repeat."""
+    from benchmarks.controlplane.raw import raw_writes
     from benchmarks.controlplane.sync import first_sync
 
-    runs = []
+    sync_runs, raw_runs = [], []
     for services in args.sizes:
         for repeat in range(args.repeats):
-            order = codes if repeat % 2 == 0 else list(reversed(codes))  # cancels drift
-            for code in order:
-                result = first_sync(scratch, code, services, args.endpoints, repeat)
-                runs.append(result)
-                print(f"sync {services:>5} x {args.endpoints} [{code.label}] push->ready "
-                      f"{result['push_to_ready_s']:.2f} s, start->ready {result['start_to_ready_s']:.2f} s, "
-                      f"{result['entries_per_s']:,} entries/s, agent HWM {result['agent_hwm_mib']:.0f} MiB, "
-                      f"loader HWM {result['loader_hwm_mib']:.0f} MiB, maps=server {result['maps_match_server']}",
-                      flush=True)
+            for code in first_sync_steps(codes, repeat, sync, raw):
+                if code is None:
+                    raw_runs.append(raw_writes(scratch, services, args.endpoints, repeat))
+                    _print_raw(raw_runs[-1])
+                else:
+                    sync_runs.append(first_sync(scratch, code, services, args.endpoints, repeat))
+                    _print_sync(sync_runs[-1], code)
+    return sync_runs, raw_runs
+
+
+def _print_sync(result: dict[str, Any], code: Code) -> None:
+    print(f"sync {result['services']:>5} x {result['endpoints_per_service']} [{code.label}] push->ready "
+          f"{result['push_to_ready_s']:.2f} s, start->ready {result['start_to_ready_s']:.2f} s, "
+          f"{result['entries_per_s']:,} entries/s, agent HWM {result['agent_hwm_mib']:.0f} MiB, "
+          f"loader HWM {result['loader_hwm_mib']:.0f} MiB, maps=server {result['maps_match_server']} "
+          f"({result['verification']})", flush=True)
+
+
+def _print_raw(result: dict[str, Any]) -> None:
+    print(f"raw  {result['services']:>5} x {result['endpoints_per_service']} {result['map_entries']:,} entries "
+          f"in {result['seconds']:.2f} s: {result['entries_per_s']:,} entries/s "
+          f"({result['entries_per_s_with_ids']:,}/s with the id registry)", flush=True)
+
+
+def run_member(scratch: Scratch, codes: list[Code], args: argparse.Namespace) -> list[dict[str, Any]]:
+    from benchmarks.controlplane.member import member_changes
+
+    runs = []
+    for i, endpoints in enumerate(args.member_endpoints):
+        for code in (codes if i % 2 == 0 else list(reversed(codes))):
+            result = member_changes(scratch, code, endpoints, args.member_changes)
+            runs.append(result)
+            lat = result["latency_ms"]
+            print(f"member 1 x {endpoints} [{code.label}] {result['changes']} changes: observed "
+                  f"{result['observed']}, latency p50 {lat['p50']} ms, p99 {lat['p99']} ms, agent CPU "
+                  f"{result['agent_cpu_ms_per_change']} ms/change, maps=server {result['maps_match_server']} "
+                  f"({result['verification']})", flush=True)
     return runs
 
 
@@ -173,9 +243,16 @@ def main(argv: list[str]) -> None:
         if args.baseline_ref:
             codes.append(exported(scratch, args.baseline_ref, "baseline"))
         results["meta"]["code"] = {c.label: c.ref for c in codes}
-        if "sync" in args.parts:
-            results["sync"] = run_sync(scratch, codes, args)
-            results["sync_summary"] = report.sync_summary(results["sync"])
+        if "sync" in args.parts or "raw" in args.parts:
+            sync_runs, raw_runs = run_first_sync(scratch, codes, args, "sync" in args.parts, "raw" in args.parts)
+            if sync_runs:
+                results["sync"] = sync_runs
+                results["sync_summary"] = report.sync_summary(sync_runs)
+            if raw_runs:
+                results["raw"] = raw_runs
+                results["raw_summary"] = report.raw_summary(raw_runs, results.get("sync_summary", []))
+        if "member" in args.parts:
+            results["member"] = run_member(scratch, codes, args)
         if "churn" in args.parts:
             results["churn"] = run_churn(scratch, codes[0], args)
         if "connect" in args.parts:

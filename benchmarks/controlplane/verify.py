@@ -1,11 +1,16 @@
 """Do the pinned maps hold exactly what the xDS server publishes? Every service and
 workload of the server's state is checked in km_frontend / km_service / km_endpoint /
 km_backend (addresses, ports, service ids, endpoint groups), and nothing else may be
-there. Names are resolved through the agent's id registry (km_idreg)."""
+there. Names are resolved through the agent's id registry (km_idreg).
+
+The maps are read with this checkout's kmeshctl.maps. An agent of an older commit may have
+pinned maps of another layout (key/value sizes): those are not read (``verify`` says
+``NOT_CHECKED``) rather than misread."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,11 +19,12 @@ from typing import Mapping
 from google.protobuf import any_pb2
 
 from kmeshctl.ids import IdRegistry
-from kmeshctl.maps import DataplaneMaps, IdKind
+from kmeshctl.maps import MAP_SPECS, DataplaneMaps, IdKind, MapError, MapMissingError, check_layout, open_pinned
 from kmeshctl.xds.protos import workload_pb2
 from kmeshctl.xds.validation import service_key
 
 MAX_PROBLEMS = 20
+NOT_CHECKED = "not checked (older map layout)"
 
 
 @dataclass
@@ -63,6 +69,37 @@ def unpack_addresses(resources: Mapping[str, any_pb2.Any]) -> dict[str, workload
         packed.Unpack(address)
         out[name] = address
     return out
+
+
+def layout_matches(bpf_fs: Path) -> bool:
+    """Whether every pinned map has this checkout's key/value sizes (MapMissingError
+    when one is not pinned at all)."""
+    for spec in MAP_SPECS:
+        fd = open_pinned(bpf_fs, spec.name)
+        try:
+            check_layout(spec, fd)
+        except MapError:
+            return False
+        finally:
+            os.close(fd)
+    return True
+
+
+def verify(bpf_fs: Path, expected: Expected, current: bool) -> dict[str, object]:
+    """``maps_match_server`` (None: not checked), ``verification`` (what was done) and
+    ``problems``. Maps of another layout are a problem for the current code, and
+    ``NOT_CHECKED`` for an older one."""
+    try:
+        same_layout = layout_matches(bpf_fs)
+    except MapMissingError as err:
+        return {"maps_match_server": False, "verification": "failed", "problems": [str(err)]}
+    if not same_layout:
+        if current:
+            return {"maps_match_server": False, "verification": "failed",
+                    "problems": ["the pinned maps do not have this checkout's layout"]}
+        return {"maps_match_server": None, "verification": NOT_CHECKED, "problems": []}
+    problems = compare(bpf_fs, expected)
+    return {"maps_match_server": not problems, "verification": "checked", "problems": problems}
 
 
 def compare(bpf_fs: Path, expected: Expected) -> list[str]:

@@ -53,20 +53,23 @@ class BenchDataplane:
         self._maps = self._dataplane.maps()
 
     def add_service(self, service: BenchService) -> None:
+        """The service, its backend, and its waypoint as a pod (backend) of its own that
+        reads PROXY v2 on its port, which the service names by id."""
         from kmeshctl.ids import IdRegistry
-        from kmeshctl.maps import BackendValue, ServiceValue, Waypoint, WaypointHeader
+        from kmeshctl.maps import BackendValue, ServiceValue, Tunnel, WaypointHeader
 
         registry = IdRegistry(self._maps)
         service_id = registry.service_id(service.name)
         backend_id = registry.backend_id(service.backend_uid)
-        waypoint = None
+        waypoint_id = 0
         if service.waypoint is not None:
             address, port = service.waypoint
-            waypoint = Waypoint(address, port, WaypointHeader.PROXY_V2)
+            waypoint_id = registry.backend_id(f"{service.name}/waypoint")
+            self._maps.set_backend(waypoint_id, BackendValue(address, tunnel=Tunnel(port, WaypointHeader.PROXY_V2)))
         self._maps.set_backend(backend_id, BackendValue(service.backend_ip, (service_id,)))
         self._maps.write_service(
             service_id,
-            ServiceValue(ports=((service.port, service.target_port),), waypoint=waypoint),
+            ServiceValue(ports=((service.port, service.target_port),), waypoint_id=waypoint_id),
             groups=[[backend_id]],
         )
         self._maps.set_frontend(service.vip, service_id)

@@ -1,7 +1,8 @@
 """The node agent's delta ADS client (istiod / ASM workload xDS).
 
 One stream, wildcard subscriptions to workload Addresses and Authorizations. Every
-response is checked resource by resource: valid resources go into the cache (and on to
+response is checked resource by resource: valid resources are converted once into
+``kmeshctl.model`` objects (``kmeshctl.xds.convert``) and go into the cache (and on to
 the sink, which writes the maps), invalid ones are refused with a NACK whose
 ``error_detail`` names each one and the problem, and the last good version of each
 refused resource stays in place. The stream reconnects with exponential backoff and
@@ -17,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional, Protocol
 
 import grpc
 from envoy.config.core.v3 import base_pb2
@@ -30,6 +31,7 @@ from kmeshctl.bounded import DETAIL_LIMIT, clip, join_bounded
 from kmeshctl.workload_cache import CacheDelta, WorkloadCache
 from kmeshctl.xds import (AUTHORIZATION_TYPE, KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS,
                           WORKLOAD_ADDRESS_TYPE)
+from kmeshctl.xds import convert
 from kmeshctl.xds.protos import authorization_pb2, workload_pb2
 from kmeshctl.xds.validation import (MAX_PORTS, address_problems, authorization_problems,
                                      excess_ports, service_key)
@@ -43,7 +45,14 @@ _INVALID_ARGUMENT = 3
 _MAX_MESSAGE_BYTES = 512 * 1024 * 1024
 _SERVICE_TAG = b"\x12"  # field 2 (Address.service), wire type 2
 
-Sink = Callable[[CacheDelta], None]
+class SinkReport(Protocol):
+    """What a sink could not apply (``kmeshctl.mapsync.SyncResult``)."""
+
+    def problems_for(self, names: Iterable[str]) -> list[str]: ...
+
+
+# Applies a delta to the data path; may report what it could not apply (NACKed).
+Sink = Callable[[CacheDelta], Optional[SinkReport]]
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ class ClientStats:
     nacks: dict[str, int] = field(default_factory=dict)
     reconnects: int = 0
     ports_truncated: int = 0  # accepted Service versions with more than MAX_PORTS ports
+    waypoint_pending: int = 0  # resources held until their waypoint hostname is known
     last_error: str = ""
     last_apply_seconds: float = 0.0
 
@@ -154,8 +164,8 @@ class XdsClient:
         self._call: Optional[grpc.Future] = None
         self._thread: Optional[threading.Thread] = None
         self._on_event: list[Callable[[str, dict], None]] = []
-        # Resources refused only because their waypoint hostname was unknown: applied
-        # as soon as that service arrives (the server will not send them again).
+        # Resources held (ACKed, not applied) only because their waypoint hostname is
+        # unknown: applied as soon as that service arrives (the server will not resend them).
         self._awaiting_waypoint: dict[str, tuple[str, workload_pb2.Address]] = {}
 
     def on_event(self, callback: Callable[[str, dict], None]) -> None:
@@ -311,6 +321,7 @@ class XdsClient:
             checked = _Checked(removed=list(response.removed_resources))
             delta = self.cache.apply_addresses(self._valid_addresses(response, checked), checked.removed)
             delta.merge(self._apply_awaiting_waypoint(checked))
+            self.stats.waypoint_pending = len(self._awaiting_waypoint)
         elif type_url == AUTHORIZATION_TYPE:
             checked = self._check_authorizations(response)
             delta = self.cache.apply_authorizations(checked.upserts, checked.removed)
@@ -322,7 +333,11 @@ class XdsClient:
         held.update(checked.versions)
         first_sync = type_url == WORKLOAD_ADDRESS_TYPE and not self.synced.is_set()
         if delta or first_sync:  # the first sync goes to the sink even when empty (an empty mesh)
-            self.sink(delta)
+            report = self.sink(delta)
+            if report is not None:
+                # Kept in the cache (and the version held): the sink writes them as soon
+                # as it can; the NACK tells istiod's operators they are not in effect.
+                checked.problems += report.problems_for(checked.versions)
         if first_sync:
             self.synced.set()
             log.info("event=xds_first_sync services=%d workloads=%d",
@@ -338,7 +353,7 @@ class XdsClient:
         return message
 
     def _valid_addresses(self, response: discovery_pb2.DeltaDiscoveryResponse,
-                         checked: _Checked) -> Iterator[tuple[str, workload_pb2.Address]]:
+                         checked: _Checked) -> Iterator[tuple[str, convert.AddressModel]]:
         """Decode and check one resource at a time, yielding the valid ones; problems and
         versions go into ``checked``. One at a time: a big sync never holds every parsed
         message at once."""
@@ -355,14 +370,26 @@ class XdsClient:
                 checked.problems.append(f"{clip(name)}: cannot decode: {clip(str(err))}")
                 continue
             problems = address_problems(name, address, resolves)
+            if problems and not address_problems(name, address, lambda ns, host: True):
+                # Only its waypoint's hostname is unknown: istiod often sends a Service
+                # before its waypoint's. Not an error: held, applied when the name resolves.
+                self._hold_for_waypoint(name, resource.version, address, checked)
+                continue
             if problems:
                 checked.problems.append(f"{clip(name)}: {join_bounded(problems, ', ')}")
-                if not address_problems(name, address, lambda ns, host: True):
-                    self._awaiting_waypoint[name] = (resource.version, address)
                 continue
             checked.versions[name] = resource.version
             self._note_accepted(name, address)
-            yield name, address
+            yield name, convert.address_of(address)
+
+    def _hold_for_waypoint(self, name: str, version: str, address: workload_pb2.Address,
+                           checked: _Checked) -> None:
+        """Keep a resource whose waypoint hostname is not known yet; the version is held
+        (ACKed) so a reconnect does not ask for it again, the previous version (if any)
+        stays applied until the waypoint arrives."""
+        self._awaiting_waypoint[name] = (version, address)
+        checked.versions[name] = version
+        log.info("event=xds_waypoint_pending resource=%s", clip(name))
 
     def _note_accepted(self, name: str, address: workload_pb2.Address) -> None:
         """Warn about (and count) what is accepted but not mapped whole. Called once per
@@ -385,7 +412,7 @@ class XdsClient:
             checked.versions[name] = version
             log.info("event=xds_waypoint_resolved resource=%s", clip(name))
             self._note_accepted(name, address)
-        return self.cache.apply_addresses({n: a for n, (_, a) in ready.items()}, [])
+        return self.cache.apply_addresses({n: convert.address_of(a) for n, (_, a) in ready.items()}, [])
 
     def _services_after(self, response: discovery_pb2.DeltaDiscoveryResponse, removed: list[str]) -> set[str]:
         """Service keys that exist once this response is applied (for waypoint lookups)."""
@@ -415,7 +442,7 @@ class XdsClient:
             if problems:
                 checked.problems.append(f"{clip(resource.name)}: {join_bounded(problems, ', ')}")
             else:
-                checked.upserts[resource.name] = policy
+                checked.upserts[resource.name] = convert.policy_of(policy)
                 checked.versions[resource.name] = resource.version
         return checked
 

@@ -6,7 +6,10 @@ in a problem are clipped (``kmeshctl.bounded``): a problem stays a few hundred c
 
 What is not a problem: a Service with more than ``MAX_PORTS`` ports is accepted, and its
 first ``MAX_PORTS`` ports go into the maps (``excess_ports`` says how many were left out);
-its workloads are accepted whatever the length of their port lists.
+its workloads are accepted whatever the length of their port lists. Names of any length
+are accepted (the id registry hashes those longer than its slot). A waypoint hostname
+that is not known yet is reported here, but the client holds such a resource (no NACK)
+until the name resolves.
 """
 
 from __future__ import annotations
@@ -73,8 +76,13 @@ def _waypoint_problems(what: str, waypoint: workload_pb2.GatewayAddress,
     return problems
 
 
+def _nul_problem(name: str) -> list[str]:
+    # The id registry stores names NUL-padded; no Kubernetes name holds a NUL.
+    return [f"name {clip(name)!r} contains a NUL byte"] if "\0" in name else []
+
+
 def service_problems(name: str, service: workload_pb2.Service, resolves: HostnameResolver) -> list[str]:
-    problems = []
+    problems = _nul_problem(name)
     if not service.hostname or not service.namespace:
         problems.append("service has no namespace or hostname")
     elif name != service_key(service.namespace, service.hostname):
@@ -90,7 +98,7 @@ def service_problems(name: str, service: workload_pb2.Service, resolves: Hostnam
 
 
 def workload_problems(name: str, workload: workload_pb2.Workload, resolves: HostnameResolver) -> list[str]:
-    problems = []
+    problems = _nul_problem(name)
     if not workload.uid:
         problems.append("workload has no uid")
     elif name != workload.uid:
@@ -98,8 +106,8 @@ def workload_problems(name: str, workload: workload_pb2.Workload, resolves: Host
     for i, address in enumerate(workload.addresses):
         problems += _ip_problem(f"address {i}", address)
     for key, port_list in workload.services.items():
-        if key.count("/") != 1 or not all(key.split("/")):
-            problems.append(f"services key '{clip(key)}' is not namespace/hostname")
+        if key.count("/") != 1 or not all(key.split("/")) or "\0" in key:
+            problems.append(f"services key {clip(key)!r} is not namespace/hostname")
         problems += _port_problems(f"service {clip(key)}", list(port_list.ports))
     if workload.HasField("waypoint"):
         problems += _waypoint_problems("workload", workload.waypoint, resolves)
