@@ -13,7 +13,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
-from kmeshctl.xds.protos import workload_pb2
+from kmeshctl import model
+from kmeshctl.xds.protos import authorization_pb2, workload_pb2
 from kmeshctl.xds.validation import service_key
 
 PortPairs = Sequence[tuple[int, int]]
@@ -57,12 +58,14 @@ def service(namespace: str, hostname: str, vip: Union[str, Iterable[str]], port_
 def workload(uid: str, ip: Union[str, Iterable[str]], services: Mapping[str, PortPairs], *,
              name: str = "", namespace: str = "", waypoint: Optional[workload_pb2.GatewayAddress] = None,
              proxy_protocol_port: int = 0, locality: Optional[tuple[str, str, str]] = None,
-             node: str = "") -> workload_pb2.Workload:
+             node: str = "", service_account: str = "",
+             authorization_policies: Sequence[str] = ()) -> workload_pb2.Workload:
     ips = [ip] if isinstance(ip, str) else list(ip)
     parts = uid.split("/")
     wl = workload_pb2.Workload(
         uid=uid, name=name or parts[-1], namespace=namespace or (parts[-2] if len(parts) > 2 else ""),
-        addresses=[ip_bytes(i) for i in ips], node=node,
+        addresses=[ip_bytes(i) for i in ips], node=node, service_account=service_account,
+        authorization_policies=list(authorization_policies),
         services={key: workload_pb2.PortList(ports=ports(pairs)) for key, pairs in services.items()})
     if waypoint is not None:
         wl.waypoint.CopyFrom(waypoint)
@@ -89,3 +92,45 @@ def addresses(*items: Union[workload_pb2.Service, workload_pb2.Workload]) -> dic
         else:
             result[resource_name(item)] = workload_pb2.Address(workload=item)
     return result
+
+
+def _string_match(m: model.StringMatch) -> authorization_pb2.StringMatch:
+    if m.presence:
+        msg = authorization_pb2.StringMatch()
+        msg.presence.SetInParent()
+        return msg
+    kind = next(k for k in ("exact", "prefix", "suffix") if getattr(m, k) is not None)
+    return authorization_pb2.StringMatch(**{kind: getattr(m, kind)})
+
+
+def _cidrs(nets: Iterable) -> list[authorization_pb2.Address]:
+    return [authorization_pb2.Address(address=n.network_address.packed, length=n.prefixlen) for n in nets]
+
+
+def _accounts(accounts: Iterable[model.ServiceAccountMatch]) -> list[authorization_pb2.ServiceAccountMatch]:
+    return [authorization_pb2.ServiceAccountMatch(namespace=a.namespace, serviceAccount=a.service_account)
+            for a in accounts]
+
+
+def _match(m: model.Match) -> authorization_pb2.Match:
+    return authorization_pb2.Match(
+        namespaces=[_string_match(s) for s in m.namespaces], not_namespaces=[_string_match(s) for s in m.not_namespaces],
+        principals=[_string_match(s) for s in m.principals], not_principals=[_string_match(s) for s in m.not_principals],
+        source_ips=_cidrs(m.source_ips), not_source_ips=_cidrs(m.not_source_ips),
+        destination_ips=_cidrs(m.destination_ips), not_destination_ips=_cidrs(m.not_destination_ips),
+        destination_ports=list(m.destination_ports), not_destination_ports=list(m.not_destination_ports),
+        service_accounts=_accounts(m.service_accounts), not_service_accounts=_accounts(m.not_service_accounts))
+
+
+def authorization(policy: model.Policy) -> authorization_pb2.Authorization:
+    """The istio.security.Authorization of a model.Policy (extensions are not written)."""
+    return authorization_pb2.Authorization(
+        name=policy.name, namespace=policy.namespace, scope=policy.scope, action=policy.action,
+        dry_run=policy.dry_run,
+        rules=[authorization_pb2.Rule(clauses=[authorization_pb2.Clause(matches=[_match(m) for m in clause.matches])
+                                               for clause in rule.clauses]) for rule in policy.rules])
+
+
+def authorizations(*policies: model.Policy) -> dict[str, authorization_pb2.Authorization]:
+    """Resources keyed by their xDS name (``namespace/name``, as istiod names them)."""
+    return {policy.key: authorization(policy) for policy in policies}
