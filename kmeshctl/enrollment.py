@@ -14,6 +14,11 @@ MODE_KMESH = "kmesh"
 MODE_NONE = "none"
 REDIRECTION_ANNOTATION = "kmesh.net/redirection"
 REDIRECTION_ENABLED = "enabled"
+# Which path enrolled the pod: "cni" (the CNI plugin, as the runtime created its netns) or
+# "watch" (the agent's pod watch: pods older than the agent, or created while it was away).
+ENROLLED_BY_ANNOTATION = "kmesh.net/enrolled-by"
+ENROLLED_BY_CNI = "cni"
+ENROLLED_BY_WATCH = "watch"
 BYPASS_LABEL = "kmesh.net/bypass"
 WAYPOINT_LABEL = "gateway.istio.io/managed"
 WAYPOINT_VALUE = "istio.io-mesh-controller"

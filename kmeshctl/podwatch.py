@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-from kmeshctl.enrollment import (REDIRECTION_ANNOTATION, REDIRECTION_ENABLED, PodView, decide,
+from kmeshctl.enrollment import (ENROLLED_BY_ANNOTATION, ENROLLED_BY_CNI, ENROLLED_BY_WATCH,
+                                 REDIRECTION_ANNOTATION, REDIRECTION_ENABLED, PodView, decide,
                                  is_annotated)
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.maps import DataplaneMaps, MapError
@@ -40,6 +41,7 @@ class Enrolled:
     cookie: int
     netns: str
     pod: str
+    via: str = ENROLLED_BY_WATCH  # or "cni", "local"
 
 
 class NetnsEnroller:
@@ -60,16 +62,20 @@ class NetnsEnroller:
         except PodNetError as err:
             raise EnrollError(str(err)) from err
 
-    def enroll(self, netns: str, pod: str = "") -> dict:
-        cookie = self.cookie_of(netns)
+    def enroll(self, netns: str, pod: str = "", via: str = ENROLLED_BY_WATCH) -> dict:
+        return self.enroll_cookie(self.cookie_of(netns), str(netns), pod, via)
+
+    def enroll_cookie(self, cookie: int, netns: str, pod: str = "", via: str = ENROLLED_BY_WATCH) -> dict:
+        """Put a netns cookie in km_manage; ``netns`` only names it (a path, or the CNI
+        container id). Raises EnrollError."""
         with self._lock:
             try:
                 self.maps.enroll(cookie)
             except MapError as err:
                 raise EnrollError(f"enrolling {pod or netns}: {err}") from err
-            self._by_netns[str(netns)] = Enrolled(cookie, str(netns), pod)
-        log.info("event=pod_enrolled pod=%s netns=%s cookie=%d", pod or "-", netns, cookie)
-        return {"netns": str(netns), "pod": pod, "cookie": cookie, "enrolled": True}
+            self._by_netns[netns] = Enrolled(cookie, netns, pod, via)
+        log.info("event=pod_enrolled pod=%s netns=%s cookie=%d via=%s", pod or "-", netns, cookie, via)
+        return {"netns": netns, "pod": pod, "cookie": cookie, "enrolled": True, "via": via}
 
     def unenroll(self, netns: str) -> dict:
         with self._lock:
@@ -92,6 +98,13 @@ class NetnsEnroller:
     def enrolled(self) -> list[Enrolled]:
         with self._lock:
             return list(self._by_netns.values())
+
+    def is_enrolled(self, cookie: int) -> bool:
+        """Whether ``cookie`` is in km_manage now (read from the map, not from memory)."""
+        try:
+            return cookie in set(self.maps.enrolled())
+        except MapError:
+            return False
 
     def count(self) -> int:
         try:
@@ -164,6 +177,7 @@ class PodWatcher:
         self.namespaces: dict[str, dict[str, str]] = {}
         self.pods: dict[str, PodView] = {}  # uid -> latest view
         self.cookies: dict[str, int] = {}  # uid -> enrolled netns cookie
+        self.enrolled_by: dict[str, str] = {}  # uid -> "cni" for pods the CNI plugin enrolled
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -245,10 +259,11 @@ class PodWatcher:
             self.cookies[view.uid] = result["cookie"]
             log.info("event=pod_in_mesh pod=%s/%s reason=%r", view.namespace, view.name, reason)
         if not is_annotated(view):
-            self._annotate(view, REDIRECTION_ENABLED)
+            self._annotate(view, REDIRECTION_ENABLED, self.enrolled_by.get(view.uid, ENROLLED_BY_WATCH))
 
     def _release(self, view: PodView, reason: str) -> None:
         cookie = self.cookies.pop(view.uid, None)
+        self.enrolled_by.pop(view.uid, None)
         if cookie is None and is_annotated(view):  # enrolled by a previous agent
             netns = find_pod_netns(view.uid, self.proc_root)
             cookie = self.enroller.cookie_of(str(netns)) if netns else None
@@ -260,6 +275,7 @@ class PodWatcher:
 
     def _pod_deleted(self, uid: str) -> None:
         view = self.pods.pop(uid, None)
+        self.enrolled_by.pop(uid, None)
         cookie = self.cookies.pop(uid, None)
         if cookie is not None:
             self.enroller.release_cookie(cookie, f"{view.namespace}/{view.name}" if view else uid)
@@ -273,8 +289,35 @@ class PodWatcher:
             self._annotate(view, None)
         return len(marked)
 
-    def _annotate(self, view: PodView, value: Optional[str]) -> None:
-        body = {"metadata": {"annotations": {REDIRECTION_ANNOTATION: value}}}
+    def adopt(self, view: PodView, cookie: int) -> bool:
+        """The CNI path enrolled ``view``'s netns: the watch takes it as its own (releases it
+        when the pod leaves the mesh or goes). False after stop()."""
+        with self._lock:
+            if self._stop.is_set():
+                return False
+            self.pods.setdefault(view.uid, view)
+            self.cookies[view.uid] = cookie
+            self.enrolled_by[view.uid] = ENROLLED_BY_CNI
+            return True
+
+    def forget(self, uid: str) -> Optional[int]:
+        """The CNI path released the pod (DEL): the cookie the watch had for it."""
+        with self._lock:
+            self.enrolled_by.pop(uid, None)
+            return self.cookies.pop(uid, None)
+
+    def cached(self, namespace: str, name: str) -> tuple[Optional[PodView], Optional[dict[str, str]]]:
+        """The watch's latest view of a pod (by name) and of its namespace's labels."""
+        with self._lock:
+            view = next((v for v in self.pods.values() if v.namespace == namespace and v.name == name), None)
+            return view, (dict(self.namespaces[namespace]) if namespace in self.namespaces else None)
+
+    def annotate(self, view: PodView, enrolled_by: str) -> None:
+        """Mark ``view`` enrolled (kmesh.net/redirection) and by which path."""
+        self._annotate(view, REDIRECTION_ENABLED, enrolled_by)
+
+    def _annotate(self, view: PodView, value: Optional[str], enrolled_by: Optional[str] = None) -> None:
+        body = {"metadata": {"annotations": {REDIRECTION_ANNOTATION: value, ENROLLED_BY_ANNOTATION: enrolled_by}}}
         try:
             self.api.patch_namespaced_pod(view.name, view.namespace, body)
         except Exception as err:  # noqa: BLE001 - ApiException or transport error; retried later

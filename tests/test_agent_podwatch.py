@@ -105,7 +105,7 @@ def test_resync_enrolls_by_the_rules_and_annotates(cluster: Cluster) -> None:
     assert maps.is_enrolled(cluster.cookie(a)) and maps.is_enrolled(cluster.cookie(d))
     assert not maps.is_enrolled(cluster.cookie(b)) and not maps.is_enrolled(cluster.cookie(c))
     assert not maps.is_enrolled(987654321)
-    assert cluster.annotations("a", "mesh") == {"kmesh.net/redirection": "enabled"}
+    assert cluster.annotations("a", "mesh") == {"kmesh.net/redirection": "enabled", "kmesh.net/enrolled-by": "watch"}
     assert cluster.annotations("b", "plain") == {}
     assert len(w.pods) == 4  # only this node's pods
 
@@ -115,7 +115,7 @@ def test_resync_enrolls_by_the_rules_and_annotates(cluster: Cluster) -> None:
     cluster.core.delete_namespaced_pod("d", "plain")
     w.resync()
     assert maps.is_enrolled(cluster.cookie(b))
-    assert cluster.annotations("b", "plain") == {"kmesh.net/redirection": "enabled"}
+    assert cluster.annotations("b", "plain") == {"kmesh.net/redirection": "enabled", "kmesh.net/enrolled-by": "watch"}
     assert not maps.is_enrolled(cluster.cookie(a))
     assert "kmesh.net/redirection" not in cluster.annotations("a", "mesh")
     assert not maps.is_enrolled(cluster.cookie(d))

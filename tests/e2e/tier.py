@@ -62,6 +62,10 @@ BPFFS = Path("/sys/fs/bpf")
 CONTAINER_LOG_LINKS = Path("/var/log/containers")  # the kubelet's symlinks into podLogsDir
 SHIM_SOCKET_DIR = Path("/run/containerd/s")  # containerd 1.6 shim sockets
 CNI_CACHE_DIR = Path("/var/lib/cni")  # libcni's results cache (<network>-<id>-<if>)
+# The node's CNI dirs and the kmesh CNI plugin's socket dir, as a real node has them (the
+# DaemonSet's hostPaths): in the node's mount namespace each is a bind of a dir of the run.
+NODE_CNI_BINDS = {"cni/net.d": "/etc/cni/net.d", "cni/bin": "/opt/cni/bin", "kmesh-cni": "/run/kmesh-cni"}
+REFERENCE_CNI = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
 ADDONS_DIR = Path(__file__).resolve().parent / "addons"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_HINT = "run `bash scripts/tier/build.sh` (as root) to build them"
@@ -510,7 +514,7 @@ class Tier:
             _run(["mount", "-t", "tmpfs", "-o", f"size={tmpfs_size},mode=0755", f"kmeshctl-tier-{self.id}",
                   str(self.run_dir)])
         for d in ("logs", "pki", "etcd", "kubelet", "containerd/root", "containerd/state", "cni/net.d",
-                  "cni/ipam", "runc", "pod-logs", "config"):
+                  "cni/ipam", "cni/bin", "kmesh-cni", "runc", "pod-logs", "config"):
             (self.run_dir / d).mkdir(parents=True, exist_ok=True)
         self._save_state()
         with self._step("netns"):
@@ -608,6 +612,14 @@ class Tier:
               # judges the propagation by the lowest mount at the path, not the top one.
               f"while umount {BPFFS} 2>/dev/null; do :; done; "
               f"mount -t bpf bpffs {BPFFS} && mount --make-shared {BPFFS}"])
+        # The CNI dirs at the paths a real node uses (the agent's hostPaths), private to this
+        # run; the mount points are made on the host if missing (empty dirs, left in place:
+        # another run may be using them as its mount points).
+        binds = " && ".join(f"mkdir -p {target} && mount --bind {self.run_dir / source} {target}"
+                            for source, target in NODE_CNI_BINDS.items())
+        _run(["nsenter", f"--mount={self.mntns_path}", "--", "sh", "-c", binds])
+        for name in ("bridge", "host-local", "portmap", "loopback"):
+            (self.run_dir / "cni" / "bin" / name).symlink_to(REFERENCE_CNI / name)
 
     def _remove_bpf_datapath(self) -> None:
         """A node agent stopped by `down` (not uninstalled) keeps its programs attached to
@@ -615,7 +627,7 @@ class Tier:
         bpffs still exists (`kmeshctl node cleanup`, what an operator would run)."""
         if not self.mntns_path.exists() or not self.netns_path.exists():
             return
-        self.exec_in_node([sys.executable, "-m", "kmeshctl", "node", "cleanup"],
+        self.exec_in_node([sys.executable, "-m", "kmeshctl", "node", "cleanup", "--ignore-not-found"],
                           env={"PYTHONPATH": str(self.repo)}, timeout=60)
 
     def _make_cgroups(self) -> None:
@@ -843,8 +855,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         SystemdCgroup = false
         Root = "{self.run_dir / 'runc'}"
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "{self.run_dir / 'cni' / 'net.d'}"
+    bin_dir = "{NODE_CNI_BINDS['cni/bin']}"
+    conf_dir = "{NODE_CNI_BINDS['cni/net.d']}"
     max_conf_num = 1
 """
         cfg = _write(c / "config.toml", config)
