@@ -1,8 +1,18 @@
-"""The node agent's admin HTTP endpoint (loopback only).
+"""The node agent's admin HTTP endpoints.
+
+Two listeners share these routes. The loopback TCP port (what the kubelet's probes and
+`dump --pod` port-forwards reach) answers only the read-only GETs: any local process can
+reach it. What changes state (POST: logger levels, local enrollment) is served only on
+the admin unix socket, mode 0600 in a root-only directory, so only root reaches it. A
+netns to enroll must be a network namespace file: anything else gets one answer
+("not a network namespace"), whether it exists or not.
 
     GET  /debug/config_dump/dual-engine       the workload cache as JSON
     GET  /debug/config_dump/bpf/dual-engine   the decoded BPF maps (same JSON as `dump maps -o json`)
     GET  /version                             agent version and mode
+    GET  /debug/live                          200 while every worker of the agent runs, 503 naming a
+                                              dead one (liveness probe; the server opens only once
+                                              the data path is loaded, which is the startup probe)
     GET  /debug/ready                         200 once the first xDS sync is in the maps, else 503;
                                               stays 200 if the stream drops later (the maps keep
                                               serving the last state while it reconnects)
@@ -15,11 +25,18 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import logging
+import os
+import socketserver
+import stat
+import threading
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -46,6 +63,7 @@ class AdminSources:
     version: Callable[[], dict]
     enroller: Optional[LocalEnroller] = None
     xds: Optional[Callable[[], dict]] = None
+    live: Callable[[], tuple[bool, str]] = lambda: (True, "serving")
 
 
 def logger_levels() -> dict[str, str]:
@@ -62,19 +80,102 @@ def set_logger_level(name: str, level: str) -> None:
     log.info("event=log_level_changed logger=%s level=%s", name, level.lower())
 
 
+NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3): the namespace type of an nsfs file
+CLONE_NEWNET = 0x40000000
+NOT_A_NETNS = "not a network namespace (pass /run/netns/NAME or /proc/PID/ns/net)"
+
+
+def check_netns(path: str) -> str:
+    """``path`` if it is a network namespace file, else ValueError(NOT_A_NETNS): the same
+    answer for a missing file, an unreadable one or any other file, so the endpoint tells
+    nothing about files that are not network namespaces."""
+    try:
+        info = os.stat(path)
+        # nsfs files are empty regular files; never open anything else (FIFOs, devices).
+        if not stat.S_ISREG(info.st_mode) or info.st_size != 0:
+            raise ValueError(NOT_A_NETNS)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        raise ValueError(NOT_A_NETNS) from None
+    try:
+        if fcntl.ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET:
+            raise ValueError(NOT_A_NETNS)
+    except OSError:
+        raise ValueError(NOT_A_NETNS) from None
+    finally:
+        os.close(fd)
+    return path
+
+
 class AdminServer(BackgroundHttpServer):
+    """The read-only admin endpoints on 127.0.0.1:``port``."""
+
     def __init__(self, sources: AdminSources, port: int, host: str = "127.0.0.1") -> None:
         self.sources = sources
         super().__init__(type("Handler", (_Handler,), {"sources": sources}), host, port, "admin-http")
 
     def start(self) -> None:
         super().start()
-        log.info("event=admin_listening address=127.0.0.1:%d", self.port)
+        log.info("event=admin_listening address=127.0.0.1:%d changes=only_on_the_admin_socket", self.port)
+
+
+class _UnixHttpServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+
+
+class AdminSocketServer:
+    """Every admin endpoint, the state-changing ones included, on a unix socket that only
+    root can reach: the socket is 0600 and its directory 0700, both root's. Bound when
+    made (a bad path fails before the agent changes anything)."""
+
+    def __init__(self, sources: AdminSources, path: Path) -> None:
+        self.path = Path(path)
+        _prepare_socket_dir(self.path)
+        handler = type("SocketHandler", (_Handler,), {"sources": sources, "allow_changes": True})
+        self._server = _UnixHttpServer(str(self.path), handler)
+        os.chmod(self.path, 0o600)
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="admin-socket", daemon=True)
+        self._thread.start()
+        log.info("event=admin_socket_listening path=%s mode=0600", self.path)
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread = None
+        self._server.server_close()
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _prepare_socket_dir(path: Path) -> None:
+    """The socket's directory exists, is root's (or ours) and open to no one else; a stale
+    socket of a previous agent is replaced, anything else at ``path`` is refused."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.parent.stat()
+    if info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise KmeshctlError(f"--admin-socket {path}: its directory {path.parent} is open to other users "
+                            f"(mode {stat.S_IMODE(info.st_mode):04o}, owner {info.st_uid}): use a directory only "
+                            "root can enter (mode 0700)")
+    try:
+        if not stat.S_ISSOCK(path.lstat().st_mode):
+            raise KmeshctlError(f"--admin-socket {path} exists and is not a socket: remove it or pass another path")
+        path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 class _Handler(BaseHTTPRequestHandler):
     sources: AdminSources
+    allow_changes = False  # True only on the admin socket
     server_version = "kmeshctl-admin"
+
+    def address_string(self) -> str:
+        return "unix-socket" if self.allow_changes else super().address_string()
 
     def log_message(self, fmt: str, *args: Any) -> None:
         log.debug("event=admin_request %s", fmt % args)
@@ -91,12 +192,18 @@ class _Handler(BaseHTTPRequestHandler):
             "/debug/config_dump/bpf/dual-engine": lambda: (200, self.sources.bpf_dump()),
             "/version": lambda: (200, self.sources.version()),
             "/debug/ready": self._ready,
+            "/debug/live": self._live,
             "/debug/xds": self._xds,
             "/debug/loggers": lambda: (200, logger_levels()),
         }
         self._dispatch(routes)
 
     def do_POST(self) -> None:  # noqa: N802
+        if not self.allow_changes:
+            self._send(HTTPStatus.FORBIDDEN, {"error": "this port is read-only: state-changing admin actions "
+                                                       "are served only on the agent's admin socket "
+                                                       "(node run --admin-socket, root only)"})
+            return
         routes: dict[str, Callable[[], tuple[int, Any]]] = {
             "/debug/loggers": self._set_logger,
             "/enroll": lambda: self._local_enrollment(True),
@@ -122,6 +229,10 @@ class _Handler(BaseHTTPRequestHandler):
         ready, detail = self.sources.ready()
         return (200 if ready else 503), {"ready": ready, "detail": detail}
 
+    def _live(self) -> tuple[int, Any]:
+        live, detail = self.sources.live()
+        return (200 if live else 503), {"live": live, "detail": detail}
+
     def _xds(self) -> tuple[int, Any]:
         if self.sources.xds is None:
             return 404, {"error": "this agent has no istiod connection (local control plane)"}
@@ -140,6 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
         netns = self._query().get("netns", "")
         if not netns:
             raise ValueError("missing ?netns=PATH (e.g. /run/netns/NAME)")
+        check_netns(netns)
         if enroll:
             return 200, enroller.enroll(netns, self._query().get("pod", ""))
         return 200, enroller.unenroll(netns)

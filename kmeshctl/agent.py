@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from kmeshctl import __version__, nodecheck
-from kmeshctl.admin import AdminServer, AdminSources
+from kmeshctl.admin import AdminServer, AdminSocketServer, AdminSources
 from kmeshctl.bounded import LINE_LIMIT, clip
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.metrics import MetricSources, MetricsServer, make_registry
@@ -56,10 +56,24 @@ class AgentConfig:
     bpf_fs: Path = Path("/sys/fs/bpf/kmesh")
     cgroup2_path: Optional[Path] = None
     admin_port: int = 15200
+    # State-changing admin actions (logger levels, local enrollment) are served only here,
+    # a root-only unix socket; None: nowhere.
+    admin_socket: Optional[Path] = None
     metrics_port: int = 15020
-    metrics_host: str = "0.0.0.0"
+    # Where metrics listen: "" is the node's own address (INSTANCE_IP: the pod IP, which on the
+    # host network is the node's), never every address; the sandbox's is 127.0.0.1.
+    metrics_host: str = ""
     enrollment: str = "auto"
     proc_root: Path = Path("/host/proc")
+    # The chained CNI plugin (kmeshctl.cni), with Kubernetes enrollment only: installed into
+    # the node's CNI config in cni_conf_dir (None: not installed, the pod watch alone enrolls).
+    cni_conf_dir: Optional[Path] = None
+    cni_bin_dir: Path = Path("/opt/cni/bin")
+    cni_socket: Path = Path("/var/run/kmesh-cni/cni.sock")
+    cni_fail_policy: str = "open"
+    # This node's network (the NETWORK routing preference; Istio's NETWORK env): "" is
+    # the default network, as a Workload without `network`.
+    network: str = ""
 
     def validate(self) -> None:
         """Every check that needs no change to the system; raises UsageError."""
@@ -83,6 +97,18 @@ class AgentConfig:
                              "(the DaemonSet passes spec.nodeName) or --node-name")
         if self.cgroup2_path is not None:
             nodecheck.resolve_cgroup2_dir(self.cgroup2_path)
+        if self.cni_conf_dir is not None:
+            _check_cni(self)
+
+
+def _check_cni(cfg: "AgentConfig") -> None:
+    if cfg.cni_fail_policy not in ("open", "closed"):
+        raise UsageError(f"--cni-fail-policy {cfg.cni_fail_policy}: use open (a pod starts unenrolled when "
+                         "the agent cannot answer; the watch enrolls it later) or closed")
+    for flag, path in (("--cni-conf-dir", cfg.cni_conf_dir), ("--cni-bin-dir", cfg.cni_bin_dir)):
+        if not Path(path).is_dir():
+            raise UsageError(f"{flag} {path} is not a directory: mount the node's CNI directory there "
+                             "(hostPath) or leave --cni-conf-dir unset to enroll by the pod watch only")
 
 
 def _check_address(address: str) -> None:
@@ -137,10 +163,14 @@ class Agent:
         self.dataplane: Any = None
         self.maps: Any = None
         self.mapsync: Any = None
+        self.authzsync: Any = None
         self.enroller: Any = None
         self.podwatch: Any = None
+        self.cni_server: Any = None
+        self.cni_installer: Any = None
         self.client: Optional[XdsClient] = None
         self.admin: Optional[AdminServer] = None
+        self.admin_socket: Optional[AdminSocketServer] = None
         self.metrics: Optional[MetricsServer] = None
         self._stopped = threading.Event()
         self._log_thread: Optional[threading.Thread] = None
@@ -155,21 +185,27 @@ class Agent:
             raise UsageError("Kubernetes is reachable, so pods are enrolled from it, but the node "
                              "name is unknown: set NODE_NAME or --node-name (or --enrollment local)")
         self.admin = AdminServer(self._admin_sources(), self.config.admin_port)
+        if self.config.admin_socket is not None:
+            try:
+                self.admin_socket = AdminSocketServer(self.admin.sources, self.config.admin_socket)
+            except BaseException:
+                self.admin.stop()
+                raise
         try:
             self.metrics = MetricsServer(make_registry(self._metric_sources()), self.config.metrics_port,
-                                         self.config.metrics_host)
+                                         self.metrics_host())
         except OSError as err:
-            self.admin.stop()
+            self._stop_servers()
             raise KmeshctlError(f"cannot listen on metrics port {self.config.metrics_port}: {err}; "
                                 "pass another --metrics-port") from err
         try:
             self._start_dataplane(core_api)
         except BaseException:
-            self.admin.stop()
-            self.metrics.stop()
+            self._stop_servers()
             raise
-        self.admin.start()
-        self.metrics.start()
+        for server in (self.admin, self.admin_socket, self.metrics):
+            if server is not None:
+                server.start()
         log.info("event=agent_started version=%s mode=%s xds=%s bpf_fs=%s enrollment=%s",
                  __version__, self.config.mode, self.config.xds_address, self.config.bpf_fs,
                  "kubernetes" if self.podwatch else "local")
@@ -178,12 +214,15 @@ class Agent:
         from kmeshctl import loader  # bcc is imported only by an agent that loads BPF
         from kmeshctl.ids import IdRegistry
         from kmeshctl.mapsync import MapSync
-        from kmeshctl.podwatch import NetnsEnroller, PodWatcher
+        from kmeshctl import authzlink
+        from kmeshctl.authzsync import AuthzSync, CombinedSink
+        from kmeshctl.podwatch import PodWatcher
 
         from kmeshctl.maps import DataplaneMaps
 
         cfg = self.config
         node = self.node_info(core_api)
+        log.info("event=kernel_headers using=%r", nodecheck.select_kernel_headers())
         if cfg.enable_bpf_log:  # reading the log ring buffer needs the loading bcc object
             self.dataplane = loader.load(cfg.bpf_fs, cfg.cgroup2_path, enable_bpf_log=True)
             replaced = self.dataplane.replaced
@@ -192,19 +231,50 @@ class Agent:
         log.info("event=dataplane_loaded bpf_fs=%s replaced=%s", cfg.bpf_fs, replaced)
         self.maps = DataplaneMaps(cfg.bpf_fs)
         self.mapsync = MapSync(self.maps, IdRegistry(self.maps), self.cache, node)
-        self.enroller = NetnsEnroller(self.maps)
+        self.authzsync = AuthzSync(self.maps, self.cache, node.node_name)
+        self.enroller = authzlink.make_enroller(self.maps, cfg.bpf_fs)  # links inbound authz per netns
         self.admin.sources.enroller = None if core_api is not None else self.enroller
         if cfg.enable_bpf_log:
             self._start_bpf_log()
-        self.client = XdsClient(ClientConfig(
-            address=cfg.xds_address, identity=cfg.identity, insecure=cfg.xds_insecure,
-            root_cert=cfg.root_cert, token_path=cfg.token_path, tls_server_name=cfg.xds_tls_server_name),
-            self.cache, self.mapsync)
+        self.client = XdsClient(self.client_config(), self.cache, CombinedSink(self.mapsync, self.authzsync))
         self.client.start()
         if core_api is not None:
             self.podwatch = PodWatcher(core_api, cfg.identity.node_name, self.enroller,
                                        cfg.enable_bypass, cfg.proc_root)
             self.podwatch.start()
+            if cfg.cni_conf_dir is not None:
+                self._start_cni(core_api)
+
+    def _start_cni(self, core_api: Any) -> None:
+        """Serve the CNI plugin's socket, then install the plugin on the node."""
+        from kmeshctl.cni.install import CniInstaller, CniSettings, host_has_python, in_cluster_credentials
+        from kmeshctl.cni.server import CniHandler, CniServer
+
+        cfg = self.config
+        if host_has_python(cfg.proc_root) is False:
+            log.warning("event=cni_not_installed reason='the node has no /usr/bin/python3 for the plugin; pods "
+                        "are enrolled by the pod watch only'")
+            return
+        self.cni_server = CniServer(cfg.cni_socket, CniHandler(self.enroller, self.podwatch, core_api,
+                                                               cfg.enable_bypass))
+        self.cni_server.start()
+        settings = CniSettings(Path(cfg.cni_conf_dir), cfg.cni_bin_dir, cfg.cni_socket, cfg.cni_fail_policy,
+                               cfg.enable_bypass)
+        self.cni_installer = CniInstaller(settings, in_cluster_credentials)
+        self.cni_installer.install()
+        self.cni_installer.start_refresh()
+
+    def metrics_host(self) -> str:
+        """The address metrics listen on: --metrics-host, else the node's own (INSTANCE_IP)."""
+        return self.config.metrics_host or self.config.identity.instance_ip
+
+    def client_config(self) -> ClientConfig:
+        """The istiod connection's settings. Plaintext (--xds-insecure) never carries the
+        service-account token: anyone on the path could read it."""
+        cfg = self.config
+        return ClientConfig(address=cfg.xds_address, identity=cfg.identity, insecure=cfg.xds_insecure,
+                            root_cert=cfg.root_cert, token_path=None if cfg.xds_insecure else cfg.token_path,
+                            tls_server_name=cfg.xds_tls_server_name)
 
     def node_info(self, core_api: Any) -> "NodeInfo":
         """This node's name and cluster, and with Kubernetes access the locality of its
@@ -214,7 +284,8 @@ class Agent:
 
         identity = self.config.identity
         locality = read_node_locality(core_api, identity.node_name) if core_api is not None else None
-        return NodeInfo(node_name=identity.node_name, cluster_id=identity.cluster_id, locality=locality)
+        return NodeInfo(node_name=identity.node_name, cluster_id=identity.cluster_id,
+                        network=self.config.network, locality=locality)
 
     def _kubernetes_api(self) -> Any:
         """A CoreV1Api when pods are enrolled from Kubernetes, None for local enrollment."""
@@ -227,7 +298,10 @@ class Agent:
 
     def _start_bpf_log(self) -> None:
         bpf_log = logging.getLogger("kmeshctl.bpf")
-        self.dataplane.on_log(lambda event: bpf_log.info("event=bpf_connect %s", event))
+        names = lambda: self.authzsync.policy_names() if self.authzsync else {}  # noqa: E731
+        self.dataplane.on_log(lambda event: bpf_log.info(
+            "event=bpf_authz %s policy=%s", event, names().get(event.policy, "-")) if event.is_authz
+            else bpf_log.info("event=bpf_connect %s", event))
 
         def poll() -> None:
             while not self._stopped.is_set():
@@ -240,10 +314,26 @@ class Agent:
 
     def ready(self) -> tuple[bool, str]:
         if self.mapsync is not None and self.mapsync.initialized.is_set():
+            missing = self.mapsync.incomplete()
+            if missing:
+                return False, f"the xDS sync is not wholly in the BPF maps: {missing}"
             return True, "first xDS sync is in the BPF maps"
         if self.client is not None and self.client.stats.last_error:
             return False, f"waiting for the first xDS sync (last error: {self.client.stats.last_error})"
         return False, "waiting for the first xDS sync"
+
+    def live(self) -> tuple[bool, str]:
+        """Whether every worker of the agent still runs (the liveness probe): the istiod
+        stream's thread (reconnecting counts as alive), the pod watches, the metrics server."""
+        workers = [("xds-client", getattr(self.client, "_thread", None))]
+        workers += [(th.name, th) for th in getattr(self.podwatch, "_threads", [])]
+        workers.append(("metrics-http", getattr(self.metrics, "_thread", None)))
+        dead = [name for name, thread in workers if thread is not None and not thread.is_alive()]
+        if self._stopped.is_set():
+            return False, "the agent is stopping"
+        if dead:
+            return False, f"worker(s) stopped: {', '.join(dead)}"
+        return True, f"{sum(1 for _, th in workers if th is not None)} workers running"
 
     def version(self) -> dict:
         return {"version": __version__, "mode": self.config.mode, "python": sys.version.split()[0],
@@ -272,7 +362,7 @@ class Agent:
                 {"name": self.config.identity.node_name, "locality_source": "unknown", "locality": None}
             return dump
         return AdminSources(cache_dump=cache_dump, bpf_dump=self.bpf_dump, ready=self.ready,
-                            version=self.version, xds=self.xds_status)
+                            version=self.version, xds=self.xds_status, live=self.live)
 
     def _metric_sources(self) -> MetricSources:
         from kmeshctl.xds.client import ClientStats
@@ -283,7 +373,15 @@ class Agent:
             map_usage=self._map_usage,
             enrolled_pods=lambda: self.enroller.count() if self.enroller else 0,
             map_write_errors=lambda: self.mapsync.write_errors if self.mapsync else 0,
-            last_sync_seconds=lambda: self.mapsync.last_sync_seconds if self.mapsync else 0.0)
+            last_sync_seconds=lambda: self.mapsync.last_sync_seconds if self.mapsync else 0.0,
+            unapplied_resources=lambda: (len(self.mapsync.pending_services) + len(self.mapsync.pending_workloads)
+                                         if self.mapsync else 0),
+            unapplied_total=lambda: self.mapsync.unapplied_total if self.mapsync else 0,
+            cidr_vips_unmapped=lambda: self.mapsync.cidr_vips_unmapped if self.mapsync else 0,
+            authz_connections=lambda: self.authzsync.connection_counts() if self.authzsync else [],
+            authz_unenforceable=lambda: len(self.authzsync.unenforceable) if self.authzsync else 0,
+            authz_pending=lambda: len(self.authzsync.pending) if self.authzsync else 0,
+            authz_link_failures=lambda: getattr(self.enroller, "link_failures", 0))
 
     def _map_usage(self) -> dict[str, tuple[int, int]]:
         if self.mapsync is None:
@@ -303,6 +401,12 @@ class Agent:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        if self.cni_installer is not None and uninstall:
+            self.cni_installer.uninstall()
+        elif self.cni_installer is not None:  # a restart: the plugin stays (fail-open meanwhile)
+            self.cni_installer.stop()
+        if self.cni_server is not None:
+            self.cni_server.stop()
         if self.podwatch is not None:
             self.podwatch.stop()
             if uninstall:
@@ -312,9 +416,7 @@ class Agent:
                     log.warning("event=annotations_remove_failed error=%r", str(err))
         if self.client is not None:
             self.client.stop()
-        for server in (self.admin, self.metrics):
-            if server is not None:
-                server.stop()
+        self._stop_servers()
         if self._log_thread is not None:
             self._log_thread.join(timeout=2)
         if self.maps is not None:
@@ -325,6 +427,11 @@ class Agent:
             self._remove_dataplane()
         else:
             log.info("event=agent_stopped programs_and_maps=left_in_place bpf_fs=%s", self.config.bpf_fs)
+
+    def _stop_servers(self) -> None:
+        for server in (self.admin, self.admin_socket, self.metrics):
+            if server is not None:
+                server.stop()
 
     def _remove_dataplane(self) -> None:
         from kmeshctl import loader

@@ -130,11 +130,21 @@ def apply_one(client: KubeClient, obj: dict) -> ApplyResult:
     after = client.apply(obj)
     if before is None:
         action: Action = "created"
-    elif before["metadata"].get("resourceVersion") == after.get("metadata", {}).get("resourceVersion"):
-        action = "unchanged"
     else:
-        action = "configured"
+        action = "configured" if _changed(before["metadata"], after.get("metadata", {})) else "unchanged"
     return ApplyResult(object_ref(obj), action)
+
+
+def _changed(before: dict, after: dict) -> bool:
+    """Did this apply change the object? A new resourceVersion alone is not proof: a
+    controller may have written the object's status meanwhile (the API server's type
+    checker does for a ValidatingAdmissionPolicy). Where the object has a generation
+    (bumped by spec changes only), compare that and the labels and annotations."""
+    if before.get("resourceVersion") == after.get("resourceVersion"):
+        return False
+    if "generation" in before and "generation" in after:
+        return any(before.get(f) != after.get(f) for f in ("generation", "labels", "annotations"))
+    return True
 
 
 def apply_all(

@@ -9,6 +9,10 @@ place on restart; remove it all on cleanup.
   per hook, so there is no moment without a program and never two of ours in a row.
 - Attachments made with BPF_PROG_ATTACH outlive the loading process; ``cleanup`` detaches
   them (found by the ids of the pinned programs) and unpins everything.
+- ``km_authz`` (sk_lookup, inbound authorization) is not attached here: the agent links it
+  to each enrolled pod's network namespace (``kmeshctl.authzlink``, links pinned under
+  ``km_authz_links/``); a reload swaps the program inside every pinned link
+  (BPF_LINK_UPDATE, atomic), ``cleanup`` unpins the links, which detaches them.
 
 Public API: ``load(bpf_fs, cgroup2_path, enable_bpf_log) -> Dataplane``,
 ``cleanup(bpf_fs, cgroup2_path) -> list[str]``, ``is_loaded(bpf_fs)``,
@@ -24,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from kmeshctl import bpfsys, nodecheck
-from kmeshctl.errors import KmeshctlError
+from kmeshctl import authzlink, bpfsys, nodecheck
+from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import (ALL_PINNED_MAPS, DEFAULT_BPF_FS, MAP_SPECS, SOCKET, DataplaneMaps,
                            LogEvent, MapError, check_layout)
 from kmeshctl.paths import bpf_dir
@@ -37,9 +41,19 @@ LOG_MAP = "km_log"
 @dataclass(frozen=True)
 class ProgramSpec:
     name: str  # C function name = pin name
-    prog_type: str  # bcc.BPF attribute
+    prog_type: str  # bcc.BPF attribute (or a key of _PROG_TYPES)
     attach_type: int  # bpfsys attach type
-    on_cgroup: bool  # False: attached to the km_socket sockhash
+    on_cgroup: bool  # False: attached to the km_socket sockhash, or (sk_lookup) per netns
+
+    @property
+    def per_netns(self) -> bool:
+        return self.prog_type == "SK_LOOKUP"
+
+
+# program types bcc has no name for (uapi enum bpf_prog_type)
+_PROG_TYPES = {"SK_LOOKUP": authzlink.PROG_TYPE_SK_LOOKUP}
+# program types whose expected attach type must be given at load time
+_LOAD_ATTACH_TYPE = ("CGROUP_SOCK_ADDR", "SK_LOOKUP")
 
 
 # Attach order: the sk_msg / sockops side first, so that a socket the connect hook sends
@@ -49,6 +63,7 @@ PROGRAMS: tuple[ProgramSpec, ...] = (
     ProgramSpec("km_sockops", "SOCK_OPS", bpfsys.CGROUP_SOCK_OPS, on_cgroup=True),
     ProgramSpec("km_connect6", "CGROUP_SOCK_ADDR", bpfsys.CGROUP_INET6_CONNECT, on_cgroup=True),
     ProgramSpec("km_connect4", "CGROUP_SOCK_ADDR", bpfsys.CGROUP_INET4_CONNECT, on_cgroup=True),
+    ProgramSpec("km_authz", "SK_LOOKUP", authzlink.ATTACH_SK_LOOKUP, on_cgroup=False),
 )
 PROGRAM_NAMES = tuple(p.name for p in PROGRAMS)
 
@@ -228,6 +243,7 @@ def _compile(bpf_fs: Path, enable_bpf_log: bool) -> Any:
     except ImportError as err:
         raise LoaderError("bcc not importable: apt-get install python3-bpfcc "
                           "(run `kmeshctl node preflight`)") from err
+    nodecheck.select_kernel_headers()  # the host's headers, else the node image's
     try:
         return bcc.BPF(text=flatten_source().encode(), cflags=cflags(bpf_fs, enable_bpf_log))
     except Exception as err:  # bcc reports compile failures as plain Exception
@@ -240,10 +256,10 @@ def _load_programs(bpf: Any) -> dict[str, int]:
 
     fds = {}
     for spec in PROGRAMS:
-        attach_type = spec.attach_type if spec.prog_type == "CGROUP_SOCK_ADDR" else -1
+        attach_type = spec.attach_type if spec.prog_type in _LOAD_ATTACH_TYPE else -1
+        prog_type = _PROG_TYPES.get(spec.prog_type) or getattr(bcc.BPF, spec.prog_type)
         try:
-            fn = bpf.load_func(spec.name.encode(), getattr(bcc.BPF, spec.prog_type),
-                               attach_type=attach_type)
+            fn = bpf.load_func(spec.name.encode(), prog_type, attach_type=attach_type)
         except Exception as err:
             raise LoaderError(f"the kernel rejected {spec.name} ({err}): kernel too old or "
                               "BPF features missing; see `kmeshctl node preflight`") from err
@@ -263,6 +279,9 @@ def _install(spec: ProgramSpec, new_fd: int, bpf_fs: Path, cgroup_fd: int,
                 # the old program ran at another cgroup: now both run, ours first
                 root = nodecheck.cgroup2_root() or cgroup2_path
                 _detach_everywhere(old_fd, spec.attach_type, root)
+        elif spec.per_netns:
+            authzlink.update_all(bpf_fs, new_fd)  # each enrolled pod's link, swapped in place
+            replaced = old_fd is not None
         else:
             sockhash_fd = bpfsys.obj_get(bpf_fs / SOCKET.name)
             try:
@@ -322,15 +341,41 @@ def _detach_sk_msg(bpf_fs: Path, prog_fd: int) -> None:
         os.close(sockhash_fd)
 
 
+def _our_pins(directory: Path) -> list[str]:
+    names = {*PROGRAM_NAMES, *ALL_PINNED_MAPS, authzlink.LINKS_DIR}
+    names |= {f"{name}_new" for name in names}
+    return sorted(entry.name for entry in directory.iterdir() if entry.name in names)
+
+
+def cleanup_dir(bpf_fs: Path | str) -> Path:
+    """``bpf_fs`` resolved (``..`` and symlinks), checked to be what cleanup may act on: a
+    directory on a bpf filesystem that holds our pins (or does not exist, or is empty:
+    nothing to do). Raises UsageError for anything else, before anything is touched."""
+    resolved = Path(os.path.realpath(bpf_fs))
+    if not resolved.exists():
+        return resolved
+    if not resolved.is_dir():
+        raise UsageError(f"--bpf-fs {bpf_fs} is not a directory: pass the directory of the pinned "
+                         f"data path (default {DEFAULT_BPF_FS})")
+    if not nodecheck.bpffs_mounted(resolved):
+        raise UsageError(f"--bpf-fs {bpf_fs} ({resolved}) is not on a bpf filesystem: pass the bpffs "
+                         f"directory of the pinned data path (default {DEFAULT_BPF_FS})")
+    if not _our_pins(resolved) and any(resolved.iterdir()):
+        raise UsageError(f"--bpf-fs {bpf_fs} ({resolved}) holds no pin of kmeshctl's data path "
+                         f"({', '.join(PROGRAM_NAMES[:2])}, ...): refusing to touch it; pass the directory "
+                         f"`node run --bpf-fs` used (default {DEFAULT_BPF_FS})")
+    return resolved
+
+
 def cleanup(bpf_fs: Path | str = DEFAULT_BPF_FS,
             cgroup2_path: Path | str | None = None) -> list[str]:
     """Detach every program pinned under ``bpf_fs`` from every cgroup under
     ``cgroup2_path`` (default: the whole cgroup v2 tree) and from the sockhash, then unpin
     programs and maps and remove the directory. Returns what was done, one line each."""
-    bpf_fs = Path(bpf_fs)
+    bpf_fs = cleanup_dir(bpf_fs)
     root = nodecheck.resolve_cgroup2_dir(cgroup2_path) if cgroup2_path else nodecheck.cgroup2_root()
     done: list[str] = []
-    if not bpf_fs.exists():
+    if not bpf_fs.exists() or not _our_pins(bpf_fs):
         return done
     for spec in PROGRAMS:
         prog_fd = _open_pinned_prog(bpf_fs / spec.name)
@@ -340,11 +385,14 @@ def cleanup(bpf_fs: Path | str = DEFAULT_BPF_FS,
             if spec.on_cgroup and root is not None:
                 for cgroup in _detach_everywhere(prog_fd, spec.attach_type, root):
                     done.append(f"detached {spec.name} from {cgroup}")
+            elif spec.per_netns:
+                pass  # its links go below, pinned or not
             elif not spec.on_cgroup:
                 _detach_sk_msg(bpf_fs, prog_fd)
                 done.append(f"detached {spec.name} from {SOCKET.name}")
         finally:
             os.close(prog_fd)
+    done += authzlink.remove_all(bpf_fs)  # unpinning a pod's link detaches it from the netns
     for name in (*PROGRAM_NAMES, *ALL_PINNED_MAPS):
         for path in (bpf_fs / name, bpf_fs / f"{name}_new"):
             if path.exists():

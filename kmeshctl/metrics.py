@@ -31,6 +31,17 @@ class MetricSources:
     enrolled_pods: Callable[[], int]
     map_write_errors: Callable[[], int]
     last_sync_seconds: Callable[[], float]
+    # resources in the cache that are not in the maps (a full map), and how often that
+    # happened; both 0 for a source that cannot tell
+    unapplied_resources: Callable[[], int] = lambda: 0
+    unapplied_total: Callable[[], int] = lambda: 0
+    cidr_vips_unmapped: Callable[[], int] = lambda: 0  # Service range VIPs with no frontend
+    # inbound L4 authorization: (policy, verdict, dry_run, connections) from the kernel's
+    # counters; workloads failing closed; workloads waiting for a policy; netns link failures
+    authz_connections: Callable[[], list[tuple[str, str, bool, int]]] = lambda: []
+    authz_unenforceable: Callable[[], int] = lambda: 0
+    authz_pending: Callable[[], int] = lambda: 0
+    authz_link_failures: Callable[[], int] = lambda: 0
 
 
 def _short_type(type_url: str) -> str:
@@ -64,9 +75,38 @@ class AgentCollector:
                                 value=self.sources.enrolled_pods())
         yield CounterMetricFamily("kmesh_bpf_map_write_errors", "failed BPF map writes",
                                   value=self.sources.map_write_errors())
+        yield GaugeMetricFamily("kmesh_bpf_unapplied_resources",
+                                "services and workloads held but not in the BPF maps (a map is full)",
+                                value=self.sources.unapplied_resources())
+        yield CounterMetricFamily("kmesh_bpf_map_full", "resource versions left out because a map was full",
+                                  value=self.sources.unapplied_total())
+        yield GaugeMetricFamily("kmesh_bpf_cidr_vips_unmapped",
+                                "Service VIPs given as a range (NetworkAddress.length) that get no frontend",
+                                value=self.sources.cidr_vips_unmapped())
+        yield from self._authz()
+        yield GaugeMetricFamily("kmesh_xds_waypoint_pending",
+                                "resources held until their waypoint's hostname is known",
+                                value=stats.waypoint_pending)
         yield GaugeMetricFamily("kmesh_xds_last_sync_duration_seconds",
                                 "time to apply the last xDS response to the cache and maps",
                                 value=self.sources.last_sync_seconds())
+
+    def _authz(self) -> Iterator:
+        connections = CounterMetricFamily(
+            "kmesh_authz_connections", "new inbound TCP connections decided by an authorization policy",
+            labels=["policy", "verdict", "dry_run"])
+        for policy, verdict, dry_run, count in sorted(self.sources.authz_connections()):
+            connections.add_metric([policy, verdict, "true" if dry_run else "false"], count)
+        yield connections
+        yield GaugeMetricFamily("kmesh_authz_unenforceable_workloads",
+                                "workloads whose policy tables could not be written (failing closed)",
+                                value=self.sources.authz_unenforceable())
+        yield GaugeMetricFamily("kmesh_authz_pending_workloads",
+                                "workloads naming a policy not received yet (last good tables in force)",
+                                value=self.sources.authz_pending())
+        yield CounterMetricFamily("kmesh_authz_link_failures",
+                                  "enrolled network namespaces the authorization program could not be linked into",
+                                  value=self.sources.authz_link_failures())
 
     @staticmethod
     def _per_type(family: CounterMetricFamily, values: dict[str, int]) -> CounterMetricFamily:

@@ -15,6 +15,11 @@ from kmeshctl.errors import KmeshctlError, UsageError
 
 BPFFS_MOUNT = Path("/sys/fs/bpf")
 CGROUP2_DEFAULT_MOUNT = Path("/sys/fs/cgroup/unified")
+MIN_KERNEL = (5, 10)
+BTF_VMLINUX = Path("/sys/kernel/btf/vmlinux")
+# The node image sets this to the kernel headers it carries (Dockerfile).
+BUNDLED_HEADERS_ENV = "KMESHCTL_KERNEL_HEADERS"
+BCC_KERNEL_SOURCE_ENV = "BCC_KERNEL_SOURCE"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -145,13 +150,45 @@ def check_bcc() -> CheckResult:
     return CheckResult("bcc", True, f"bcc {getattr(bcc, '__version__', '?')}")
 
 
+def host_kernel_build_dir() -> Path:
+    return Path("/lib/modules") / platform.release() / "build"
+
+
+def _complete_headers(path: Path) -> bool:
+    # A build dir left behind without its headers has no generated files (bcc checks the same).
+    return (path / "include" / "generated").is_dir()
+
+
+def select_kernel_headers() -> str:
+    """Choose the kernel headers bcc compiles with and say which, one line: the host's
+    (/lib/modules/<release>/build) when present, else the kernel's own
+    /sys/kernel/kheaders.tar.xz, else the ones the node image carries ($KMESHCTL_KERNEL_HEADERS,
+    set through BCC_KERNEL_SOURCE: our programs use only the stable BPF uapi, so any
+    recent headers do). Raises KmeshctlError naming the fix when there are none."""
+    build = host_kernel_build_dir()
+    explicit = os.environ.get(BCC_KERNEL_SOURCE_ENV)
+    if explicit:
+        return f"{explicit} (BCC_KERNEL_SOURCE)"
+    if _complete_headers(build):
+        return f"the host's, {build}"
+    if Path("/sys/kernel/kheaders.tar.xz").exists():
+        return "the kernel's own, /sys/kernel/kheaders.tar.xz"
+    bundled = os.environ.get(BUNDLED_HEADERS_ENV)
+    if bundled and _complete_headers(Path(bundled)):
+        os.environ[BCC_KERNEL_SOURCE_ENV] = bundled
+        abi = Path(bundled, "DEBIAN_ABI")
+        origin = f" (Debian {abi.read_text().strip()})" if abi.exists() else ""
+        return f"the node image's, {bundled}{origin}: the host has none at {build}"
+    raise KmeshctlError(f"no kernel headers at {build} and none bundled: install linux-headers for "
+                        "this kernel, or run the kmeshctl node image (it carries them)")
+
+
 def check_kernel_headers() -> CheckResult:
-    """bcc compiles against /lib/modules/<release>/build; compile a trivial program."""
-    build = Path("/lib/modules") / platform.release() / "build"
-    if not (build / "include").exists() and not Path("/sys/kernel/kheaders.tar.xz").exists():
-        return CheckResult("kernel headers", False,
-                           f"no kernel headers at {build}: install linux-headers for this "
-                           "kernel (scripts/setup.sh links Debian's generic ones)")
+    """Which headers bcc compiles with (see select_kernel_headers); compile a trivial program."""
+    try:
+        which = select_kernel_headers()
+    except KmeshctlError as err:
+        return CheckResult("kernel headers", False, str(err))
     try:
         import bcc
 
@@ -159,15 +196,41 @@ def check_kernel_headers() -> CheckResult:
     except Exception as err:  # bcc raises plain Exception on compile errors
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         return CheckResult("kernel headers", False,
-                           f"bcc cannot compile with the headers at {build} ({first}): "
-                           "install headers matching this kernel")
-    return CheckResult("kernel headers", True, f"bcc compiles against {build}")
+                           f"bcc cannot compile with {which} ({first}): install headers for this kernel")
+    return CheckResult("kernel headers", True, f"bcc compiles with {which}")
+
+
+def kernel_version(release: str | None = None) -> tuple[int, int] | None:
+    parts = (release or platform.release()).split(".")
+    try:
+        return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or "x")
+    except (IndexError, ValueError):
+        return None
+
+
+def check_kernel_version(release: str | None = None) -> CheckResult:
+    release = release or platform.release()
+    found = kernel_version(release)
+    wanted = f"{MIN_KERNEL[0]}.{MIN_KERNEL[1]}"
+    if found is not None and found >= MIN_KERNEL:
+        return CheckResult("kernel version", True, f"{release} (>= {wanted})")
+    return CheckResult("kernel version", False, f"kernel {release} is older than {wanted}: the data path "
+                       f"needs cgroup connect hooks and sockmap of {wanted}; use a node image with a newer "
+                       "kernel (e.g. Alibaba Cloud Linux 3)")
+
+
+def check_btf(path: Path = BTF_VMLINUX) -> CheckResult:
+    """Reported, not required: bcc compiles against headers, not BTF (CO-RE is not used)."""
+    if path.exists():
+        return CheckResult("BTF", True, f"{path} present")
+    return CheckResult("BTF", True, f"{path} absent: not needed (bcc compiles against kernel headers); "
+                       "a kernel built with CONFIG_DEBUG_INFO_BTF=y would provide it")
 
 
 def run_preflight(mount_missing: bool = True) -> list[CheckResult]:
     """Every check, in order; later checks run even when earlier ones fail."""
-    results = [check_root(), check_bpf_syscall(), check_cgroup2(mount_missing),
-               check_bpffs(mount_missing), check_bcc()]
+    results = [check_root(), check_kernel_version(), check_bpf_syscall(), check_btf(),
+               check_cgroup2(mount_missing), check_bpffs(mount_missing), check_bcc()]
     if results[-1].ok:
         results.append(check_kernel_headers())
     return results

@@ -38,6 +38,7 @@ class InstallParams:
     enable_bpf_log: bool = False
     istio_namespace: str = DEFAULT_ISTIO_NAMESPACE
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    network: str = ""  # the nodes' network (Istio's NETWORK); "" is the default network
 
 
 def install_params(xds_address: str, cluster_id: Optional[str], **options: Any) -> InstallParams:
@@ -59,6 +60,7 @@ def check_install_params(p: InstallParams) -> None:
     check_namespace_name("--istio-namespace", p.istio_namespace)
     check_install_namespace(p.namespace, p.istio_namespace)
     check_kubernetes_version(p.kubernetes_version)
+    check_network(p.network)
 
 
 # --- xDS address -------------------------------------------------------------------
@@ -78,6 +80,10 @@ def _split_host_port(value: str) -> tuple[str, str]:
     fix = f"use HOST:PORT, e.g. --xds-address {XDS_ADDRESS_EXAMPLE}"
     if not value or value.strip() != value:
         raise UsageError(f"--xds-address {value!r}: empty or has spaces; {fix}")
+    if "://" in value:
+        scheme = value.split("://", 1)[0]
+        raise UsageError(f"--xds-address {value!r}: no scheme ({scheme}://), istiod's xDS is gRPC over TLS "
+                         f"on HOST:PORT, e.g. --xds-address {XDS_ADDRESS_EXAMPLE}")
     if value.startswith("["):
         host, sep, rest = value[1:].partition("]")
         if not sep or not rest.startswith(":"):
@@ -120,7 +126,15 @@ def _check_port(value: str, port: str) -> None:
 
 # Sent to istiod as gRPC metadata `clusterid` and used as the node's CLUSTER_ID: keep it
 # to the characters cluster ids (ACK ids, Istio cluster names) are made of.
+_LABEL_VALUE_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 _CLUSTER_ID_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
+
+
+def check_network(value: str) -> None:
+    """Istio network names are label values: 63 characters of letters, digits, '.', '_', '-'."""
+    if value and not _LABEL_VALUE_RE.match(value):
+        raise UsageError(f"--network {value!r}: use letters, digits, '.', '_' or '-' (max 63), starting and "
+                         "ending with a letter or digit, e.g. --network network1")
 
 
 def check_cluster_id(value: str) -> None:

@@ -31,8 +31,14 @@ DAEMONSET_NAME = "kmesh"
 SERVICE_ACCOUNT_NAME = "kmesh"
 CLUSTER_ROLE_NAME = "kmesh"
 CLUSTER_ROLE_BINDING_NAME = "kmesh"
+# A ValidatingAdmissionPolicy keeps the agent's pod patches to pods on its own node
+# (admissionregistration.k8s.io/v1 and the token's node-name claim: Kubernetes >= 1.30).
+POD_PATCH_POLICY_NAME = "kmesh-pod-patch-own-node"
+POD_PATCH_POLICY_SINCE = (1, 30)
 
 ADMIN_PORT = 15200
+# Inside the agent's container: state-changing admin actions, root only (kubectl exec).
+ADMIN_SOCKET = "/var/run/kmesh/admin.sock"
 METRICS_PORT = 15020
 WAYPOINT_KMESH_PORT = 15019
 
@@ -88,16 +94,24 @@ def _template_context(p: InstallParams) -> dict:
             service_account=SERVICE_ACCOUNT_NAME,
             cluster_role=CLUSTER_ROLE_NAME,
             cluster_role_binding=CLUSTER_ROLE_BINDING_NAME,
+            pod_patch_policy=POD_PATCH_POLICY_NAME,
         ),
+        "pod_patch_policy": _version(p.kubernetes_version) >= POD_PATCH_POLICY_SINCE,
         "ports": SimpleNamespace(admin=ADMIN_PORT, metrics=METRICS_PORT, waypoint=WAYPOINT_KMESH_PORT),
         # Where the agent finds host resources inside its container.
         # The node's bpffs is mounted at /sys/fs/bpf; the agent pins in its kmesh/ directory,
         # the default of `node run`, `node cleanup` and `dump maps` on the node alike.
-        "paths": SimpleNamespace(bpffs="/sys/fs/bpf", pins=str(DEFAULT_BPF_FS), cgroup2="/host/sys/fs/cgroup"),
+        "paths": SimpleNamespace(bpffs="/sys/fs/bpf", pins=str(DEFAULT_BPF_FS), cgroup2="/host/sys/fs/cgroup",
+                                 admin_socket=ADMIN_SOCKET),
         "waypoint_label": SimpleNamespace(key=WAYPOINT_LABEL[0], value=WAYPOINT_LABEL[1]),
         "original_dst_cluster": ORIGINAL_DST_CLUSTER,
         "common_labels": _common_labels_yaml,
     }
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")[:2]
+    return int(major), int(minor)
 
 
 def _render_template(env: jinja2.Environment, name: str, context: dict) -> str:

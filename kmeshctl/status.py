@@ -47,14 +47,31 @@ class MeshStatus:
     agents: list[AgentXds] = field(default_factory=list)
 
     @property
+    def problems(self) -> list[str]:
+        """Why the mesh is not healthy, one phrase each (empty: healthy)."""
+        if self.daemonset is None:
+            return [f"DaemonSet {DAEMONSET_NAME} not found in {self.namespace} (kmeshctl install)"]
+        ds = self.daemonset
+        found = []
+        if ds["desired"] == 0:
+            found.append("the DaemonSet wants 0 pods (no node matches its nodeSelector / tolerations)")
+        elif ds["ready"] < ds["desired"]:
+            found.append(f"{ds['ready']}/{ds['desired']} agent pods ready")
+        if ds["updated"] < ds["desired"]:
+            found.append(f"{ds['updated']}/{ds['desired']} agent pods run the current template")
+        found += [f"pod {p.name} on {p.node or '?'} not ready ({p.reason or p.phase})" for p in self.pods if not p.ready]
+        found += [f"agent {a.pod} not connected to istiod ({a.error or (a.xds or {}).get('lastError') or 'disconnected'})"
+                  for a in self.agents if not a.connected]
+        return found
+
+    @property
     def healthy(self) -> bool:
-        return self.daemonset is not None and all(p.ready for p in self.pods) and (
-            self.daemonset["ready"] == self.daemonset["desired"]
-        ) and all(a.connected for a in self.agents)
+        return not self.problems
 
     def to_dict(self) -> dict:
         return {
             "namespace": self.namespace, "installed": self.daemonset is not None, "healthy": self.healthy,
+            "problems": self.problems,
             "daemonset": self.daemonset, "pods": [p.to_dict() for p in self.pods],
             "enrolledNamespaces": self.enrolled_namespaces, "redirectedPods": self.redirected_pods,
             "agents": [a.to_dict() for a in self.agents],

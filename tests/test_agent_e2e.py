@@ -4,6 +4,7 @@ correct through adds, removals, NACKs, waypoints, a server restart and an agent 
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import subprocess
@@ -48,25 +49,50 @@ def uid(name: str) -> str:
     return f"Kubernetes//Pod/default/{name}"
 
 
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=10)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(self._path)
+
+
 class AgentProcess:
     """`kmeshctl node run` as the DaemonSet would run it (plaintext xDS, local enrollment)."""
 
     def __init__(self, xds: str, bpf_fs: Path, cgroup: Path, log_path: Path, *extra: str) -> None:
         self.admin_port, self.metrics_port = free_port(), free_port()
         self.log_path = log_path
+        # state-changing admin actions (enroll, logger levels) are served only here
+        self.admin_socket = log_path.parent / f"{log_path.stem}-admin" / "admin.sock"
         argv = [KMESHCTL, "node", "run", "--xds-address", xds, "--xds-insecure",
                 "--bpf-fs", str(bpf_fs), "--cgroup2-path", str(cgroup), "--enrollment", "local",
                 "--admin-port", str(self.admin_port), "--metrics-port", str(self.metrics_port),
+                "--admin-socket", str(self.admin_socket),
                 "--node-name", "node-1", "--log-level", "debug", *extra]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log_path.open("ab"))
 
     def http(self, path: str, method: str = "GET", port: Optional[int] = None) -> tuple[int, str]:
+        if method != "GET" and port is None:
+            return self._over_socket(path, method)
         url = f"http://127.0.0.1:{port or self.admin_port}{path}"
         try:
             with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as err:
             return err.code, err.read().decode()
+
+    def _over_socket(self, path: str, method: str) -> tuple[int, str]:
+        connection = _UnixHTTPConnection(str(self.admin_socket))
+        try:
+            connection.request(method, path)
+            response = connection.getresponse()
+            return response.status, response.read().decode()
+        finally:
+            connection.close()
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -182,8 +208,12 @@ def test_nack_keeps_last_good_state_and_traffic(env: Env) -> None:
 def test_service_waypoint_gets_kmesh_tlv(env: Env) -> None:
     sink = PodProcess(env.net.pods["wp"], "sink", str(TLV_PORT))
     try:
-        env.publish(service("default", "tlv.default.svc.cluster.local", VIP_TLV, [(80, 8080)],
-                            waypoint=waypoint_address(str(env.net.pods["wp"].ip), TLV_PORT)))
+        # the waypoint by address (istiod's hbone port 15008): a known workload without an
+        # application tunnel, reached at the kmesh TLV port 15019
+        wp_ip = str(env.net.pods["wp"].ip)
+        env.publish(workload(uid("wp"), wp_ip, {}),
+                    service("default", "tlv.default.svc.cluster.local", VIP_TLV, [(80, 8080)],
+                            waypoint=waypoint_address(wp_ip, 15008)))
         [result] = connect(env.client, VIP_TLV, 80, send="hello")
         assert result["ok"], result
         data = bytes.fromhex(sink.next_json()["data"])

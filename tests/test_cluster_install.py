@@ -73,16 +73,19 @@ def test_install_discovers_istiod_applies_in_order_and_waits(cluster):
     assert [m["manager"] for m in ds["metadata"]["managedFields"]] == ["kmeshctl"]
     assert ds["metadata"]["managedFields"][0]["operation"] == "Apply"
     order = [p.split("/")[-2] for p in applied_paths(server)]
-    assert order == ["namespaces", "serviceaccounts", "clusterroles", "clusterrolebindings", "daemonsets",
+    assert order == ["namespaces", "serviceaccounts", "clusterroles", "clusterrolebindings",
+                     "validatingadmissionpolicies", "validatingadmissionpolicybindings", "daemonsets",
                      "envoyfilters", "envoyfilters", "envoyfilters"]
-    assert result.out.count(" created") == 8
+    assert result.out.count(" created") == 10
     # Fresh cluster: everything the server can check is dry-run before the first write;
     # the objects in kmesh-system right after that namespace exists, before any other write.
     assert patch_sequence(server) == [
         ("namespaces", True), ("clusterroles", True), ("clusterrolebindings", True),
+        ("validatingadmissionpolicies", True), ("validatingadmissionpolicybindings", True),
         ("envoyfilters", True), ("envoyfilters", True), ("envoyfilters", True),
         ("namespaces", False), ("serviceaccounts", True), ("daemonsets", True),
         ("serviceaccounts", False), ("clusterroles", False), ("clusterrolebindings", False),
+        ("validatingadmissionpolicies", False), ("validatingadmissionpolicybindings", False),
         ("daemonsets", False), ("envoyfilters", False), ("envoyfilters", False), ("envoyfilters", False),
     ]
 
@@ -94,11 +97,11 @@ def test_reinstall_is_a_noop_and_says_so(cluster):
     cluster.server.requests.clear()
     again = cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait")
     assert again.code == 0, again.err
-    assert again.out.count(" unchanged") == 8
+    assert again.out.count(" unchanged") == 10
     assert "Nothing to do" in again.out
     assert installed_state(cluster.server) == before
     # The namespace exists now: all 8 objects are dry-run first, then applied (no-ops).
-    assert [dry for _, dry in patch_sequence(cluster.server)] == [True] * 8 + [False] * 8
+    assert [dry for _, dry in patch_sequence(cluster.server)] == [True] * 10 + [False] * 10
 
 
 def test_changed_flag_configures_only_the_daemonset(cluster):
@@ -146,7 +149,7 @@ def test_field_owned_by_another_manager_is_a_clear_conflict_and_nothing_is_writt
     assert 'DaemonSet kmesh-system/kmesh: field manager "helm" owns .spec.template.spec.containers' in error
     assert "nothing was applied" in error and "Fix:" in error
     assert server.writes() == []
-    assert [dry for _, dry in patch_sequence(server)] == [True] * 5  # stopped at the DaemonSet's dry run
+    assert [dry for _, dry in patch_sequence(server)] == [True] * 7  # stopped at the DaemonSet's dry run
     assert installed_state(server) == before
     assert server.get("v1", "ServiceAccount", "kmesh", "kmesh-system") is None
     current = server.get("apps/v1", "DaemonSet", "kmesh", "kmesh-system")
@@ -225,12 +228,13 @@ def test_dry_run_validates_with_cluster_crds_and_applies_nothing(cluster):
     assert result.code == 0, result.err
     assert "validated against the cluster's CRDs" in result.err
     items = json.loads(result.out)["items"]
-    assert [o["kind"] for o in items][:5] == ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
+    assert [o["kind"] for o in items][:7] == ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
+                                              "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
                                               "DaemonSet"]
-    assert "the API server's own dry run accepted 6 of 8 objects" in result.err
+    assert "the API server's own dry run accepted 8 of 10 objects" in result.err
     assert "namespace kmesh-system, which install creates" in result.err
     assert cluster.server.writes() == []
-    assert len(cluster.server.dry_runs()) == 6
+    assert len(cluster.server.dry_runs()) == 8
     assert any("customresourcedefinitions/envoyfilters.networking.istio.io" in r.path for r in cluster.server.requests)
 
 
@@ -252,12 +256,13 @@ def test_uninstall_reverse_order_waits_and_is_idempotent(cluster):
     assert result.code == 0, result.err
     assert installed_state(server) == {}
     deleted = [r.path.split("/")[-2] for r in server.requests if r.method == "DELETE"]
-    assert deleted == ["envoyfilters"] * 3 + ["daemonsets", "clusterrolebindings", "clusterroles",
+    assert deleted == ["envoyfilters"] * 3 + ["daemonsets", "validatingadmissionpolicybindings",
+                                              "validatingadmissionpolicies", "clusterrolebindings", "clusterroles",
                                               "serviceaccounts", "namespaces"]
     assert "still labelled istio.io/dataplane-mode=Kmesh: demo" in result.err
     again = cluster.kmeshctl("uninstall")
     assert again.code == 0, again.err
-    assert again.out.count(" not found") == 8 and "Nothing to uninstall" in again.out
+    assert again.out.count(" not found") == 10 and "Nothing to uninstall" in again.out
 
 
 def test_console_script_installs_through_the_real_entry_point(cluster):
@@ -270,3 +275,16 @@ def test_console_script_installs_through_the_real_entry_point(cluster):
     assert done.returncode == 0, done.stderr
     assert "DaemonSet kmesh-system/kmesh created" in done.stdout
     assert cluster.server.get("apps/v1", "DaemonSet", "kmesh", "kmesh-system") is not None
+
+
+def test_a_status_write_between_get_and_apply_is_not_a_change() -> None:
+    """The real API server's type checker writes a new ValidatingAdmissionPolicy's status
+    shortly after it is created: a re-install right then must still say unchanged."""
+    from kmeshctl.apply import _changed
+
+    before = {"resourceVersion": "10", "generation": 1, "labels": {"a": "1"}}
+    assert not _changed(before, dict(before))
+    assert not _changed(before, {**before, "resourceVersion": "11"})  # status only
+    assert _changed(before, {**before, "resourceVersion": "11", "generation": 2})
+    assert _changed(before, {**before, "resourceVersion": "11", "labels": {"a": "2"}})
+    assert _changed({"resourceVersion": "1"}, {"resourceVersion": "2"})  # no generation: trust the version

@@ -19,7 +19,7 @@ def test_precheck_passes_on_a_ready_cluster(cluster):
     assert {c["status"] for c in data["checks"]} == {"pass"}
     assert checks_by_name(result)["istiod Service :15012"]["detail"] == "istiod-1-22-6.istio-system.svc:15012"
     reviews = [r.path for r in cluster.server.requests if r.method == "POST" and "selfsubjectaccessreviews" in r.path]
-    assert len(reviews) == 8 * 3  # get/create/patch for each object install creates
+    assert len(reviews) == 10 * 3  # get/create/patch for each object install creates
 
 
 def test_precheck_reports_each_failure_with_a_fix(make_cluster):
@@ -77,3 +77,36 @@ def test_status_not_installed_exits_1(cluster):
     result = cluster.kmeshctl("status")
     assert result.code == 1
     assert "Not installed" in result.out
+
+
+def _ds(desired: int, updated: int, ready: int) -> dict:
+    return {"name": "kmesh", "desired": desired, "updated": updated, "ready": ready, "image": "img"}
+
+
+def test_status_is_not_healthy_when_the_daemonset_wants_no_pod():
+    from kmeshctl.status import MeshStatus
+
+    state = MeshStatus("kmesh-system", _ds(0, 0, 0))
+    assert not state.healthy
+    assert state.problems == ["the DaemonSet wants 0 pods (no node matches its nodeSelector / tolerations)"]
+    assert state.to_dict()["problems"] == state.problems
+
+
+def test_status_names_each_pod_and_agent_that_is_not_healthy():
+    from kmeshctl.rollout import PodState
+    from kmeshctl.status import AgentXds, MeshStatus
+
+    pods = [PodState("kmesh-a", "kmesh-system", "node-a", "Running", True, 0, "img", "", ""),
+            PodState("kmesh-b", "kmesh-system", "node-b", "Running", False, 3, "img", "CrashLoopBackOff", "")]
+    agents = [AgentXds("kmesh-a", "node-a", {"connected": False, "lastError": "UNAUTHENTICATED"}),
+              AgentXds("kmesh-b", "node-b", None, "pod is not ready")]
+    state = MeshStatus("kmesh-system", _ds(2, 2, 1), pods=pods, agents=agents)
+    assert state.problems == [
+        "1/2 agent pods ready",
+        "pod kmesh-b on node-b not ready (CrashLoopBackOff)",
+        "agent kmesh-a not connected to istiod (UNAUTHENTICATED)",
+        "agent kmesh-b not connected to istiod (pod is not ready)",
+    ]
+    healthy = MeshStatus("kmesh-system", _ds(2, 2, 2), pods=pods[:1],
+                         agents=[AgentXds("kmesh-a", "node-a", {"connected": True})])
+    assert healthy.healthy and healthy.problems == []

@@ -59,6 +59,8 @@ def test_good_xds_addresses(address: str) -> None:
         (":15012", "not a host name"),
         ("bad_host!:15012", "not a host name"),
         ("fd00::7:15012", "IPv6 host in brackets"),
+        ("http://istiod:15012", "no scheme (http://)"),  # not mistaken for an IPv6 host
+        ("grpcs://istiod.istio-system:15012", "no scheme (grpcs://)"),
         ("", "empty"),
         (" istiod:15012", "spaces"),
     ],
@@ -141,3 +143,9 @@ def test_normalize_kubernetes_version() -> None:
     assert normalize_kubernetes_version("v1.30.2") == "1.30"
     assert normalize_kubernetes_version("1.31") == "1.31"
     assert normalize_kubernetes_version("latest") == "latest"
+
+
+@pytest.mark.parametrize("network", ["bad net", "-x", "x" * 64])
+def test_bad_network_names_the_flag_and_an_accepted_value(network: str) -> None:
+    err = rejected(with_(network=network))
+    assert str(err).startswith(f"--network {network!r}") and "--network network1" in str(err)

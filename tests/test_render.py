@@ -67,6 +67,8 @@ def test_objects_and_apply_order(objects: list[dict]) -> None:
         ("ServiceAccount", "kmesh"),
         ("ClusterRole", "kmesh"),
         ("ClusterRoleBinding", "kmesh"),
+        ("ValidatingAdmissionPolicy", "kmesh-pod-patch-own-node"),
+        ("ValidatingAdmissionPolicyBinding", "kmesh-pod-patch-own-node"),
         ("DaemonSet", "kmesh"),
         ("EnvoyFilter", "add-listener-filter"),
         ("EnvoyFilter", "skip-tunneling"),
@@ -230,11 +232,22 @@ def test_mounts_match_volumes_and_cover_the_agent_needs(objects: list[dict]) -> 
         "/proc": "/host/proc",
         "/lib/modules": "/lib/modules",
         "/usr/src": "/usr/src",
+        # the chained CNI plugin (kmeshctl.cni): config list, plugin binary, its socket to the agent
         "/etc/cni/net.d": "/etc/cni/net.d",
         "/opt/cni/bin": "/opt/cni/bin",
+        "/var/run/kmesh-cni": "/var/run/kmesh-cni",
     }
+    # Nothing is created on the node to look present: every hostPath must already be a
+    # directory, except the CNI socket's directory, which is the agent's own.
+    types = {volumes[n]["hostPath"]["path"]: volumes[n]["hostPath"].get("type") for n in volumes
+             if "hostPath" in volumes[n]}
+    assert types.pop("/var/run/kmesh-cni") == "DirectoryOrCreate"
+    assert set(types.values()) == {"Directory"}
+    writable = {"bpffs", "cni-conf", "cni-bin", "cni-socket"}  # the agent writes these (the CNI install)
+    assert all(mounts[n].get("readOnly") for n in volumes if "hostPath" in volumes[n] and n not in writable)
     bpffs = next(m for m in mounts.values() if m["mountPath"] == "/sys/fs/bpf")
-    assert bpffs["mountPropagation"] == "Bidirectional" and not bpffs.get("readOnly")
+    # The host's bpffs as it is; Bidirectional would need a privileged container.
+    assert bpffs["mountPropagation"] == "HostToContainer" and not bpffs.get("readOnly")
     assert volumes["istiod-ca-cert"]["configMap"]["name"] == "istio-ca-root-cert"
     assert mounts["istiod-ca-cert"]["mountPath"] == "/var/run/secrets/istio"
     [source] = volumes["istio-token"]["projected"]["sources"]
@@ -246,14 +259,27 @@ def test_mounts_match_volumes_and_cover_the_agent_needs(objects: list[dict]) -> 
     assert "--cgroup2-path=/host/sys/fs/cgroup" in args and "--bpf-fs=/sys/fs/bpf/kmesh" in args
 
 
-def test_pod_runs_everywhere_privileged_and_probes_the_local_admin_port(objects: list[dict]) -> None:
+def test_pod_runs_everywhere_with_listed_capabilities_and_three_probes(objects: list[dict]) -> None:
     spec = pod_spec(objects)
     agent = container(objects)
     assert spec["tolerations"] == [{"operator": "Exists"}]
     assert spec["priorityClassName"] == "system-node-critical"
-    assert agent["securityContext"] == {"privileged": True}
-    probe = agent["readinessProbe"]["httpGet"]
-    assert (probe["host"], probe["port"], probe["path"]) == ("127.0.0.1", ADMIN_PORT, "/debug/ready")
+    # Not privileged: the capabilities the agent uses, every other one dropped (the e2e
+    # tier's agent runs with exactly these: tests/e2e/test_node_security_e2e.py).
+    assert agent["securityContext"] == {
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"], "add": ["SYS_ADMIN", "NET_ADMIN", "BPF", "PERFMON", "SYS_PTRACE"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    probes = {kind: agent[kind]["httpGet"] for kind in ("startupProbe", "livenessProbe", "readinessProbe")}
+    assert {kind: (p["host"], p["port"], p["path"]) for kind, p in probes.items()} == {
+        "startupProbe": ("127.0.0.1", ADMIN_PORT, "/debug/live"),  # answers once the data path is loaded
+        "livenessProbe": ("127.0.0.1", ADMIN_PORT, "/debug/live"),  # every worker still runs
+        "readinessProbe": ("127.0.0.1", ADMIN_PORT, "/debug/ready"),  # first xDS sync in the maps
+    }
+    startup = agent["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 300  # bcc's compile: the load timeout
+    assert "--admin-socket=/var/run/kmesh/admin.sock" in agent["args"]
     # 127.0.0.1 reaches the agent's admin listener only when the pod is on the host network.
     assert spec["hostNetwork"] is True and spec["dnsPolicy"] == "ClusterFirstWithHostNet"
     assert f"--admin-port={ADMIN_PORT}" in agent["args"] and f"--metrics-port={METRICS_PORT}" in agent["args"]
@@ -427,3 +453,28 @@ def test_console_script_renders(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=tmp_path, timeout=60,
     )
     assert (bad.returncode, bad.stdout, bad.stderr.count("\n")) == (2, "", 1)
+
+
+def test_network_reaches_the_agent_as_istio_names_it() -> None:
+    """Issue 10 item 5: the NETWORK routing preference needs the node's network; install
+    --network sets the agent's NETWORK env (as Istio's ztunnel gets it), absent by default."""
+    assert "NETWORK" not in env_of(render_manifests(InstallParams(SEED_ADDRESS, "c1")))
+    env = env_of(render_manifests(InstallParams(SEED_ADDRESS, "c1", network="net-a")))
+    assert env["NETWORK"] == {"name": "NETWORK", "value": "net-a"}
+
+
+def test_pod_patches_are_limited_to_the_agents_node_from_kubernetes_1_30() -> None:
+    """Issue 12 item 7: RBAC cannot narrow `patch pods` to a node; the rendered
+    ValidatingAdmissionPolicy does, for the agent's service account only, from the
+    node-name claim of its pod-bound token. Older schema versions get no policy (the
+    kind is not served there)."""
+    objs = render_manifests(InstallParams(SEED_ADDRESS, "c1", namespace="mesh-agent"))
+    (policy,) = [o for o in objs if o["kind"] == "ValidatingAdmissionPolicy"]
+    (binding,) = [o for o in objs if o["kind"] == "ValidatingAdmissionPolicyBinding"]
+    assert policy["spec"]["matchConditions"][0]["expression"] == \
+        "request.userInfo.username == 'system:serviceaccount:mesh-agent:kmesh'"
+    assert "authentication.kubernetes.io/node-name" in policy["spec"]["validations"][0]["expression"]
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
+    older = render_manifests(InstallParams(SEED_ADDRESS, "c1", kubernetes_version="1.29"))
+    assert not [o for o in older if o["kind"].startswith("ValidatingAdmission")]

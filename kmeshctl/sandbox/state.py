@@ -43,7 +43,8 @@ def cgroup2_root() -> Path:
 
 def check_name(name: str) -> str:
     if not _NAME.match(name):
-        raise UsageError(f"sandbox name {name!r} is invalid: use 1-16 lowercase letters or digits")
+        raise UsageError(f"--name {name}: not a sandbox name; use 1-16 lowercase letters or digits, "
+                         "e.g. --name demo")
     return name
 
 
@@ -69,6 +70,10 @@ class ProcessRecord:
     pid: int
     pod: str = ""
     log: str = ""
+    exit_file: str = ""  # written by its supervisor when it ends (kmeshctl.sandbox.health)
+    component: str = ""  # how messages name it: "the control plane", "pod fortio-v1-0 (fortio)"
+    cgroup: str = ""  # the cgroup it runs in (its pid there = still running)
+    started_at: float = 0.0  # time.time()
 
 
 @dataclass
@@ -113,6 +118,11 @@ class SandboxState:
     @property
     def logs_dir(self) -> Path:
         return self.dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        """The supervisors' pid and exit-status files."""
+        return self.dir / "run"
 
     @property
     def manifests_file(self) -> Path:
@@ -173,6 +183,11 @@ class SandboxState:
 
 def state_dir(name: str) -> Path:
     return STATE_ROOT / f"sandbox-{name}"
+
+
+def failed_up_logs(name: str) -> Path:
+    """Where a failed `up` keeps the logs of what it removed (until the next up or down)."""
+    return STATE_ROOT / f"failed-up-{name}"
 
 
 def new_state(name: str) -> SandboxState:

@@ -145,7 +145,7 @@ def test_precheck_and_install_roll_out_the_real_node_image(tier: Tier) -> None:
     # The real API server's server-side apply: the same install again changes nothing.
     again = tier.kmeshctl("install", "--xds-address", XDS_ADDRESS, "--cluster-id", tier.cluster_id,
                           "--image", tier.image("kmeshctl-node"), "--enable-bpf-log", "--no-wait")
-    assert again.stdout.count(" unchanged") == 8 and "Nothing to do" in again.stdout, again.stdout
+    assert again.stdout.count(" unchanged") == 10 and "Nothing to do" in again.stdout, again.stdout
 
     # Applied with server-side apply by kmeshctl: the field manager is on the object.
     ds = tier.kubectl_json("get", "daemonset", "-n", AGENT_NAMESPACE, "kmesh", "--show-managed-fields")
@@ -213,7 +213,7 @@ def test_enrolled_fortio_demo_is_in_the_maps_as_istiod_sent_it(tier: Tier) -> No
 
     def fortio_endpoints() -> set[str] | None:
         maps = kmeshctl_json(tier, "dump", "maps", "--pod", agent_pod(tier)["metadata"]["name"])
-        addr_of = {e["key"]["backend_name"]: e["value"]["addr"] for e in maps["km_backend"]}
+        addr_of = {e["key"]["backend_name"]: e["value"]["addr4"] for e in maps["km_backend"]}
         ends = [e for e in maps["km_endpoint"] if e["key"]["service_name"] == FORTIO_KEY]
         ips = {addr_of.get(e["value"]["backend_name"]) for e in ends}
         return ips if len(ends) == 2 and ips == fortio_ips else None
@@ -252,14 +252,15 @@ def test_curl_to_the_fortio_clusterip_goes_through_the_ebpf_path(tier: Tier) -> 
 
 def test_uninstall_removes_every_object_and_the_data_path(tier: Tier) -> None:
     ours = pinned_prog_ids(tier)
-    assert set(ours) == {"km_connect4", "km_connect6", "km_sockops", "km_sk_msg"}, ours
+    assert set(ours) == {"km_connect4", "km_connect6", "km_sockops", "km_sk_msg", "km_authz"}, ours
     assert {ours[n] for n in ("km_connect4", "km_connect6", "km_sockops")} <= attached_at_cgroup_root()
     assert marked_pods(tier)
 
     result = tier.kmeshctl("uninstall", "--timeout", "120", timeout=180)
     assert re.search(r"node \S+: agent pod kmesh-system/\S+ stopped \(data path removed\)", result.stdout), result.stdout
     assert tier.kubectl("get", "namespace", AGENT_NAMESPACE, check=False).returncode != 0
-    assert not tier.kubectl_json("get", "clusterrole,clusterrolebinding", "-l",
+    assert not tier.kubectl_json("get", "clusterrole,clusterrolebinding,validatingadmissionpolicy,"
+                                 "validatingadmissionpolicybinding", "-l",
                                  "app.kubernetes.io/managed-by=kmeshctl")["items"]
     assert not tier.kubectl_json("get", "envoyfilters", "-A")["items"]
     # The node's data path is gone: nothing pinned, none of its programs attached, no pod marked.
