@@ -192,7 +192,8 @@ class _IdRegEntries:
         return list(self._entries)
 
 
-def print_maps_json_as_tables(data: dict, map_name: Optional[str], console: Optional[Console] = None) -> None:
+def print_maps_json_as_tables(data: dict, map_name: Optional[str], console: Optional[Console] = None,
+                              pods: Optional[dict[int, str]] = None, wide: bool = False) -> None:
     """Render an agent's `/debug/config_dump/bpf/dual-engine` JSON like `dump maps`."""
     from kmeshctl import dump as dumper
     from kmeshctl.ids import IdRegistry
@@ -203,4 +204,4 @@ def print_maps_json_as_tables(data: dict, map_name: Optional[str], console: Opti
     ids = IdRegistry(_IdRegEntries(idreg))  # type: ignore[arg-type]
     dumps = [dumper.MapDump(dumper.SPECS_BY_NAME[name], [dumper.entry_from_json(name, e) for e in rows])
              for name, rows in data.items() if map_name in (None, name)]
-    dumper.render_tables(dumps, ids, console or Console())
+    dumper.render_tables(dumps, ids, console or Console(), pods, wide)

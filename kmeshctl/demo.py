@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional, Protocol
 
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -67,6 +67,23 @@ class RequestResult:
     @property
     def ok(self) -> bool:
         return self.curl_exit == 0 and 200 <= self.status < 300
+
+    @property
+    def reason(self) -> str:
+        """Why a request failed, in words ("" when it did not)."""
+        if self.ok:
+            return ""
+        if self.curl_exit:
+            return f"curl exit {self.curl_exit} ({CURL_ERRORS.get(self.curl_exit, 'see man curl')})"
+        return f"HTTP {self.status}"
+
+    def to_json(self) -> dict:
+        return {"index": self.index, "reason": self.reason, "curl_exit": self.curl_exit,
+                "http_status": self.status}
+
+
+CURL_ERRORS = {6: "could not resolve host", 7: "connection refused", 28: "timed out",
+               52: "empty reply", 56: "connection reset"}
 
 
 def parse_result_line(line: str) -> RequestResult | None:
@@ -171,28 +188,39 @@ def parse_weight_sets(text: str | None, subject: DemoSubject) -> list[list[int]]
 # ---------------------------------------------------------------- where it runs
 
 
-def choose_target(choice: str, documents: list[dict], subject: DemoSubject) -> tuple[DemoTarget, str]:
-    """The target for --target auto|local|cluster, and one line saying which and why.
+def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
+                  sandbox_name: str | None = None) -> tuple[DemoTarget, str]:
+    """The target for --target auto|local|cluster, and one line saying which and why
+    (naming the sandbox or the cluster).
 
-    auto: a configured cluster that answers, else the local sandbox; cluster: that
-    cluster, or an error naming why it cannot be used."""
+    auto: a configured cluster that answers, else the local sandbox (``sandbox_name``,
+    default $KMESHCTL_SANDBOX_NAME or kmesh); a sandbox name given means local. A
+    kubeconfig or context the user named that does not load is an error, never a silent
+    local run. cluster: that cluster, or an error naming why it cannot be used."""
     from kmeshctl.demo_cluster import ClusterTarget, reachable_cluster
+    from kmeshctl.kube import kubeconfig_named
     from kmeshctl.sandbox.demo_target import LocalTarget
-    from kmeshctl.sandbox.state import default_name
+    from kmeshctl.sandbox.state import check_name, default_name
 
+    if choice == "cluster" and sandbox_name:
+        raise UsageError("--name names a local sandbox: leave it out with --target cluster")
+    name = check_name(sandbox_name) if sandbox_name else default_name()
     vs = subject.virtual_service
-    if choice == "local":
-        note = "Target: local sandbox"
+    if choice == "local" or (choice == "auto" and sandbox_name):
+        note = f"Target: local sandbox {name}"
     else:
-        client, why = reachable_cluster()
+        client, error = reachable_cluster()
         if client is not None:
             note = f"Target: cluster {client.host}" + (" (auto: it answers)" if choice == "auto" else "")
             return ClusterTarget(client, documents, (vs.namespace, vs.name)), note
+        assert error is not None
         if choice == "cluster":
-            raise KmeshctlError(f"--target cluster: {why}")
-        reason = why.split(";")[0]  # the fix part is for --target cluster
-        note = f"Target: local sandbox (auto: no reachable cluster: {reason})"
-    return LocalTarget(default_name(), (vs.namespace, vs.name), list(subject.default_weights)), note
+            raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(f"--target cluster: {error}")
+        if isinstance(error, UsageError) and kubeconfig_named():
+            raise UsageError(f"--target auto: {error}")
+        reason = str(error).split(";")[0]  # the fix part is for --target cluster
+        note = f"Target: local sandbox {name} (auto: no reachable cluster: {reason})"
+    return LocalTarget(name, (vs.namespace, vs.name), list(subject.default_weights)), note
 
 
 # ---------------------------------------------------------------- the run
@@ -202,7 +230,8 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject) -> t
 class TrafficCount:
     requests: int = 0
     failures: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # Server header -> successful requests
+    failed: list[RequestResult] = field(default_factory=list)
 
     def add(self, result: RequestResult) -> None:
         self.requests += 1
@@ -210,6 +239,20 @@ class TrafficCount:
             self.counts[result.server] = self.counts.get(result.server, 0) + 1
         else:
             self.failures += 1
+            self.failed.append(result)
+
+    def to_json(self, subject: "DemoSubject") -> dict:
+        by_subset = {v.subset: self.counts.get(v.server, 0) for v in subject.versions}
+        known = {v.server for v in subject.versions}
+        return {"requests": self.requests, "failures": self.failures, "counts": by_subset,
+                "other_servers": {k: n for k, n in sorted(self.counts.items()) if k not in known},
+                "counts_by_server": dict(sorted(self.counts.items())),
+                "failed_requests": [r.to_json() for r in self.failed]}
+
+
+def _shares(counts: dict[str, int]) -> dict[str, float | None]:
+    total = sum(counts.values())
+    return {k: (round(n / total, 6) if total else None) for k, n in counts.items()}
 
 
 @dataclass
@@ -221,18 +264,29 @@ class PhaseReport:
     test: str
     change: Optional[TrafficCount] = None  # the background traffic while switching to it
 
-    def to_json(self) -> dict:
-        result = {
+    def to_json(self, number: int, subject: "DemoSubject") -> dict:
+        """One phase of the documented schema (docs/usage.md, "The demo's JSON")."""
+        traffic = self.traffic.to_json(subject)
+        weight_sum = sum(self.weights.values()) or 1
+        return {
+            "phase": number,
             "weights": self.weights,
-            "counts": dict(sorted(self.traffic.counts.items())),
-            "p_value": self.p_value,
+            "configured_share": {k: round(w / weight_sum, 6) for k, w in self.weights.items()},
+            "counts": traffic["counts"],
+            "observed_share": _shares(traffic["counts"]),
+            "other_servers": traffic["other_servers"],
+            "counts_by_server": traffic["counts_by_server"],
             "test": self.test,
-            "requests": self.traffic.requests,
-            "failures": self.traffic.failures,
+            "p_value": self.p_value,
+            "consistent": self.p_value is not None and self.p_value >= P_VALUE_FLOOR,
+            "requests": traffic["requests"],
+            "failures": traffic["failures"],
+            "failed_requests": traffic["failed_requests"],
+            "during_change": None if self.change is None else self.change.to_json(subject),
         }
-        if self.change is not None:
-            result["during_change"] = asdict(self.change)
-        return result
+
+
+SCHEMA = "kmeshctl.demo.traffic-shift/v1"
 
 
 @dataclass
@@ -240,6 +294,8 @@ class DemoReport:
     target: str
     requests: int
     phases: list[PhaseReport]
+    subject: Optional["DemoSubject"] = None
+    where: str = ""  # the sandbox name or the cluster's API address
 
     @property
     def failures(self) -> int:
@@ -251,8 +307,25 @@ class DemoReport:
             p.p_value is not None and p.p_value >= P_VALUE_FLOOR for p in self.phases)
 
     def to_json(self) -> dict:
-        return {"target": self.target, "requests": self.requests, "failures": self.failures,
-                "phases": [p.to_json() for p in self.phases], "passed": self.passed}
+        """The documented, stable schema (docs/usage.md, "The demo's JSON")."""
+        assert self.subject is not None
+        phases = [p.to_json(n, self.subject) for n, p in enumerate(self.phases, start=1)]
+        change_requests = sum(p.change.requests for p in self.phases if p.change)
+        return {
+            "schema": SCHEMA,
+            "target": self.target,
+            "sandbox": self.where if self.target == "local" else None,
+            "cluster": self.where if self.target == "cluster" else None,
+            "subsets": [{"subset": v.subset, "server": v.server} for v in self.subject.versions],
+            "requests": self.requests,
+            "totals": {"requests": sum(p.traffic.requests for p in self.phases) + change_requests,
+                       "failures": self.failures, "phases": len(self.phases),
+                       "during_changes": change_requests},
+            "failures": self.failures,
+            "p_value_floor": P_VALUE_FLOOR,
+            "phases": phases,
+            "passed": self.passed,
+        }
 
 
 OnRequest = Callable[[int, RequestResult, Version | None], None]
@@ -276,7 +349,8 @@ def run_traffic_shift(target: DemoTarget, subject: DemoSubject, requests: int,
             traffic.add(result)
             on_request(number, result, _version_of(subject, result.server))
         phases.append(_phase_report(subject, weights, traffic, change))
-    return DemoReport(target.name, requests, phases)
+    where = getattr(target, "sandbox_name", "") or getattr(getattr(target, "client", None), "host", "")
+    return DemoReport(target.name, requests, phases, subject, where)
 
 
 def _results(lines: Iterable[str]) -> Iterator[RequestResult]:

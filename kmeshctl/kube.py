@@ -14,11 +14,12 @@ from typing import Any, Optional
 from urllib.parse import quote
 
 import urllib3
+import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import KmeshctlError, UsageError
 
 FIELD_MANAGER = "kmeshctl"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -90,22 +91,79 @@ class ResourceKind:
 
 
 def load_configuration() -> k8s.Configuration:
-    """Kubeconfig from --kubeconfig/KUBECONFIG (+ --context), else in-cluster, else ~/.kube/config."""
+    """Kubeconfig from --kubeconfig/KUBECONFIG (+ --context), else in-cluster, else ~/.kube/config.
+
+    A named kubeconfig that is missing, does not parse, or lacks the --context asked for is
+    a UsageError (exit 2) naming the path, or the contexts it has."""
     cfg = k8s.Configuration()
     if TARGET.kubeconfig is None and TARGET.context is None and running_in_cluster():
         k8s_config.load_incluster_config(client_configuration=cfg)
         return cfg
-    path = TARGET.kubeconfig or os.path.expanduser("~/.kube/config")
+    path = TARGET.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
+    check_kubeconfig(path, TARGET.context, explicit=TARGET.kubeconfig is not None)
     try:
         k8s_config.load_kube_config(
             config_file=path, context=TARGET.context, client_configuration=cfg, persist_config=False
         )
-    except (ConfigException, OSError) as err:
-        raise KmeshctlError(
-            f"cannot load kubeconfig {path!r} ({err}); pass --kubeconfig PATH and --context NAME "
-            "of a cluster you can reach"
-        ) from err
+    except (ConfigException, OSError, ValueError) as err:
+        raise _config_error(f"cannot load kubeconfig {path} ({_one_line(err)}); pass --kubeconfig PATH "
+                            "and --context NAME of a cluster you can reach", TARGET.kubeconfig) from err
     return cfg
+
+
+DEFAULT_KUBECONFIG = "~/.kube/config"
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or "no detail"
+
+
+def _config_error(message: str, explicit: Optional[str]) -> KmeshctlError:
+    """Bad input (exit 2) when the user named the kubeconfig or context, else a failure."""
+    return UsageError(message) if explicit is not None or TARGET.context else KmeshctlError(message)
+
+
+def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> None:
+    """Raise a one-line error when ``path`` (KUBECONFIG-style list allowed) names a file
+    that does not exist, or ``context`` is not one of its contexts (they are listed)."""
+    files = [p for p in path.split(os.pathsep) if p]
+    missing = [p for p in files if not os.path.exists(p)]
+    if missing:
+        fix = ("pass --kubeconfig PATH of an existing file (or fix KUBECONFIG)" if explicit else
+               "pass --kubeconfig PATH, or set KUBECONFIG")
+        raise _config_error(f"cannot load kubeconfig: {missing[0]} does not exist; {fix}",
+                            path if explicit else None)
+    names, current = _contexts_of(files, path if explicit else None)
+    if context is not None and context not in names:
+        raise UsageError(f"--context {context}: no such context in {path} (contexts: "
+                         f"{', '.join(names) or 'none'}); pass --context with one of them")
+    if context is None and not current:
+        raise _config_error(f"kubeconfig {path} has no current-context: pass --context NAME "
+                            f"(contexts: {', '.join(names) or 'none'})", path if explicit else None)
+
+
+def _contexts_of(files: list[str], explicit: Optional[str]) -> tuple[list[str], str]:
+    """The context names of the kubeconfig files (merged as kubectl does) and the current one."""
+    names: list[str] = []
+    current = ""
+    for file in files:
+        try:
+            with open(file, encoding="utf-8") as handle:
+                config = yaml.safe_load(handle) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise _config_error(f"cannot load kubeconfig {file} ({_one_line(err)}); pass --kubeconfig "
+                                "PATH of a valid kubeconfig", explicit) from err
+        if not isinstance(config, dict):
+            raise _config_error(f"cannot load kubeconfig {file} (not a kubeconfig mapping); pass "
+                                "--kubeconfig PATH of a valid kubeconfig", explicit)
+        names += [c.get("name", "") for c in config.get("contexts") or [] if isinstance(c, dict)]
+        current = current or str(config.get("current-context") or "")
+    return names, current
+
+
+def kubeconfig_named() -> bool:
+    """The user chose a kubeconfig or context (flag or KUBECONFIG), rather than the defaults."""
+    return TARGET.kubeconfig is not None or TARGET.context is not None
 
 
 def running_in_cluster() -> bool:
@@ -185,7 +243,7 @@ class KubeClient:
             response.read()
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise ApiUnreachable(
-                f"cannot reach the Kubernetes API at {self.host} ({type(err).__name__}); "
+                f"cannot reach the Kubernetes API at {self.host} ({transport_reason(err)}); "
                 "check --kubeconfig/--context and that the cluster is up"
             ) from err
         if method == "GET" and response.status == 404:
@@ -294,6 +352,15 @@ class KubeClient:
                 return False
             raise
         return True
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+|timed out|Name or service not known|certificate verify failed")
+
+
+def transport_reason(err: BaseException) -> str:
+    """What went wrong on the wire, in words (urllib3 wraps it in its own class names)."""
+    found = _ERRNO.search(str(err))
+    return found.group(0).strip() if found else "no answer"
 
 
 def _decode(raw: bytes) -> Optional[dict]:

@@ -47,7 +47,10 @@ def test_cleanup_removes_every_attachment_and_pin(run_id: str) -> None:
         assert _attached(cgroup) == [] and not bpf_fs.exists()
         again = runner.invoke(app, ["node", "cleanup", "--bpf-fs", str(bpf_fs),
                                     "--cgroup2-path", str(cgroup)])
-        assert again.exit_code == 0 and "nothing to clean up" in again.output
+        assert again.exit_code == 2 and "does not exist" in again.output
+        repeat = runner.invoke(app, ["node", "cleanup", "--bpf-fs", str(bpf_fs),
+                                     "--cgroup2-path", str(cgroup), "--ignore-not-found"])
+        assert repeat.exit_code == 0 and "nothing to clean up" in repeat.output
     finally:
         loader.cleanup(bpf_fs, cgroup)
         cgroup.rmdir()
@@ -55,9 +58,8 @@ def test_cleanup_removes_every_attachment_and_pin(run_id: str) -> None:
 
 def test_cleanup_refuses_a_path_that_is_not_a_cgroup(tmp_path: Path) -> None:
     result = runner.invoke(app, ["node", "cleanup", "--bpf-fs", str(tmp_path / "x"),
-                                 "--cgroup2-path", str(tmp_path)])
-    assert isinstance(result.exception, KmeshctlError)
-    assert "not a cgroup v2 directory" in str(result.exception)
+                                 "--cgroup2-path", str(tmp_path), "--ignore-not-found"])
+    assert result.exit_code == 2 and "not a cgroup v2 directory" in result.output
 
 
 def test_load_refuses_a_path_that_is_not_a_cgroup(run_id: str, tmp_path: Path) -> None:

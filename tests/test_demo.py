@@ -65,15 +65,18 @@ def test_1000_requests_split_90_10_through_ebpf_and_envoy(sandbox: str) -> None:
     [phase] = report["phases"]
     assert phase["weights"] == {"v1": 90, "v2": 10}
     assert phase["requests"] == 1000 and phase["failures"] == 0
-    assert sum(phase["counts"].values()) == 1000 and set(phase["counts"]) == {"1", "2"}
+    assert report["schema"] == "kmeshctl.demo.traffic-shift/v1" and report["sandbox"] == sandbox
+    assert sum(phase["counts"].values()) == 1000 and set(phase["counts"]) == {"v1", "v2"}
+    assert phase["configured_share"] == {"v1": 0.9, "v2": 0.1} and phase["failed_requests"] == []
+    assert phase["observed_share"]["v2"] == phase["counts"]["v2"] / 1000
     assert phase["p_value"] >= 0.001
-    assert 60 <= phase["counts"]["2"] <= 140  # 10% of 1000, sd 9.5
+    assert 60 <= phase["counts"]["v2"] <= 140  # 10% of 1000, sd 9.5
     after = admin.stats(r"(upstream_rq_total|proxy_proto\.versions\.v2\.found|downstream_cx_total)$")
     delta = {k: after[k] - before.get(k, 0) for k in after}
     # Envoy counted every request, each on its own connection opened with a PROXY v2
     # header (written by the eBPF sk_msg program: curl only connected to the VIP).
-    assert delta[f"cluster.{V1}.upstream_rq_total"] == phase["counts"]["1"]
-    assert delta[f"cluster.{V2}.upstream_rq_total"] == phase["counts"]["2"]
+    assert delta[f"cluster.{V1}.upstream_rq_total"] == phase["counts"]["v1"]
+    assert delta[f"cluster.{V2}.upstream_rq_total"] == phase["counts"]["v2"]
     assert delta["proxy_proto.versions.v2.found"] == 1000
     assert delta["listener.0.0.0.0_15008.downstream_cx_total"] == 1000
     waypoint_ip = SandboxState.load(sandbox).waypoint_infos()[0].ip
@@ -86,7 +89,7 @@ def test_weights_90_10_then_0_100_live_without_a_failed_request(sandbox: str) ->
     first, second = report["phases"]
     assert first["weights"] == {"v1": 90, "v2": 10} and first["failures"] == 0
     assert second["weights"] == {"v1": 0, "v2": 100}
-    assert second["counts"] == {"2": 200} and second["failures"] == 0 and second["p_value"] == 1.0
+    assert second["counts"] == {"v1": 0, "v2": 200} and second["failures"] == 0 and second["p_value"] == 1.0
     change = second["during_change"]
     assert change["requests"] > 0 and change["failures"] == 0
     assert report["failures"] == 0

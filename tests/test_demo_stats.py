@@ -67,14 +67,17 @@ def test_split_test_accepts_plausible_and_rejects_implausible_splits() -> None:
 def test_report_passes_only_without_failures_and_with_a_plausible_split() -> None:
     subject = _subject()
     good = demo.TrafficCount(20, 0, {"1": 18, "2": 2})
-    report = demo.DemoReport("local", 20, [demo._phase_report(subject, [90, 10], good, None)])
+    report = demo.DemoReport("local", 20, [demo._phase_report(subject, [90, 10], good, None)], subject, "demo")
     assert report.passed
-    assert report.to_json() == {
-        "target": "local", "requests": 20, "failures": 0, "passed": True,
-        "phases": [{"weights": {"v1": 90, "v2": 10}, "counts": {"1": 18, "2": 2},
-                    "p_value": report.phases[0].p_value, "test": "binomial",
-                    "requests": 20, "failures": 0}],
-    }
+    data = report.to_json()
+    assert (data["schema"], data["target"], data["sandbox"], data["requests"], data["failures"], data["passed"]) == (
+        demo.SCHEMA, "local", "demo", 20, 0, True)
+    (phase,) = data["phases"]
+    # counts keyed by subset, like the weights; the servers' own numbers kept beside
+    assert phase["weights"] == {"v1": 90, "v2": 10} and phase["counts"] == {"v1": 18, "v2": 2}
+    assert phase["counts_by_server"] == {"1": 18, "2": 2}
+    assert phase["configured_share"] == {"v1": 0.9, "v2": 0.1} and phase["observed_share"] == {"v1": 0.9, "v2": 0.1}
+    assert phase["test"] == "binomial" and phase["p_value"] == report.phases[0].p_value and phase["consistent"]
     failed_change = demo.TrafficCount(30, 1, {"1": 29})
     second = demo._phase_report(subject, [0, 100], demo.TrafficCount(5, 0, {"2": 5}), failed_change)
     report.phases.append(second)

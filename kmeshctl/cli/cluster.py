@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
@@ -16,7 +15,8 @@ from kmeshctl import config_dump
 from kmeshctl import install as installer
 from kmeshctl import namespaces as ns_ops
 from kmeshctl import precheck as checks
-from kmeshctl.cli.common import app, print_json
+from kmeshctl.cli.common import OutputFormat, app, is_data, print_data, print_json, suggest
+from kmeshctl.cli.common import OutputOption as DataOutputOption
 from kmeshctl.cli.render import (
     ClusterIdOption,
     CrdFileOption,
@@ -28,6 +28,7 @@ from kmeshctl.cli.render import (
     ManifestFormat,
     ModeOption,
     NamespaceOption,
+    NetworkOption,
     OutputOption,
     XdsAddressOption,
     print_manifests,
@@ -46,18 +47,16 @@ from kmeshctl.status import AgentXds, MeshStatus, agent_xds, mesh_status
 from kmeshctl.uninstall import DeleteResult, installed_objects, uninstall as uninstall_objects
 
 
-class TableOrJson(str, Enum):
-    table = "table"
-    json = "json"
-
-
-TableOutputOption = Annotated[TableOrJson, typer.Option("-o", "--output", help="Output format.")]
+TableOutputOption = DataOutputOption
+WIDE_WIDTH = 10_000  # -o wide: rich never cuts or wraps a column
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", min=1, metavar="SECONDS", help="Give up waiting after this many seconds.")
 ]
 
 
-def out() -> Console:
+def out(output: OutputFormat = OutputFormat.table) -> Console:
+    if output is OutputFormat.wide:
+        return Console(highlight=False, soft_wrap=True, width=WIDE_WIDTH)
     return Console(highlight=False, soft_wrap=True)
 
 
@@ -79,6 +78,7 @@ def install(
     enable_bpf_log: EnableBpfLogOption = False,
     istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
     kubernetes_version: KubernetesVersionOption = DEFAULT_KUBERNETES_VERSION,
+    network: NetworkOption = "",
     crd_file: CrdFileOption = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Render, validate (and dry-run on the cluster if reachable), print, apply nothing.")] = False,
@@ -95,10 +95,16 @@ def install(
     nothing applied. Re-running with the same flags changes nothing.
     With --dry-run the manifests are printed (-o yaml|json) and nothing is applied;
     otherwise -o json prints the result of each apply as JSON.
+
+    Examples:
+
+      kmeshctl install --cluster-id c1
+      kmeshctl install --cluster-id c1 --xds-address istiod-1-22-6.istio-system.svc:15012
+      kmeshctl install --cluster-id c1 --dry-run -o json
     """
     options = dict(image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
                    enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace,
-                   kubernetes_version=kubernetes_version)
+                   kubernetes_version=kubernetes_version, network=network)
     plan = installer.plan_install(xds_address, cluster_id, options, crd_file, dry_run)
     if plan.offline_because:
         err().print(f"[yellow]No reachable cluster ({plan.offline_because}): validating offline[/]")
@@ -177,7 +183,13 @@ def uninstall(
 
     Safe to repeat. Namespaces still labelled istio.io/dataplane-mode=Kmesh are listed
     (disable them with `kmeshctl disable-ns`). Exit 1 when a node may keep a data path
-    (its agent did not run or did not clean up): the line names the fix."""
+    (its agent did not run or did not clean up): the line names the fix.
+
+    Examples:
+
+      kmeshctl uninstall
+      kmeshctl uninstall -n kmesh-system --istio-namespace istio-system --timeout 600
+    """
     objs = installed_objects(namespace, istio_namespace)  # checks the namespace flags first
     client = connect_reachable()
     console = out()
@@ -194,7 +206,7 @@ def uninstall(
     if enrolled:
         names = " ".join(enrolled)
         err().print(f"[yellow]Namespaces still labelled {ns_ops.MODE_LABEL}={ns_ops.MODE_VALUE}: {names} "
-                    f"(run: kmeshctl disable-ns {names})[/]")
+                    f"(run: `{escape(suggest('kmeshctl disable-ns ' + names))}`)[/]")
     if any(r.outcome == "needs cleanup" for r in results):
         raise typer.Exit(1)
 
@@ -206,30 +218,36 @@ def uninstall(
 def precheck(
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
     istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
-    output: TableOutputOption = TableOrJson.table,
+    output: TableOutputOption = OutputFormat.table,
 ) -> None:
     """Check the cluster is ready for install (pass / warn / fail, with a fix for each failure).
 
     Checks: API reachable, Kubernetes >= 1.26, Istio CRDs served, the istiod Service with
     port 15012, node kernels >= 5.10, permission to create what install creates.
-    Exit 0 when nothing fails, 1 otherwise."""
+    Exit 0 when nothing fails, 1 otherwise.
+
+    Examples:
+
+      kmeshctl precheck
+      kmeshctl --context ack-prod precheck -o json
+    """
     results = checks.precheck_target(namespace, istio_namespace)
-    if output is TableOrJson.json:
-        print_json(checks.to_json(results))
+    if is_data(output):
+        print_data(checks.to_json(results), output)
     else:
-        _print_checks(results)
+        _print_checks(results, output)
     if not checks.passed(results):
         raise typer.Exit(1)
 
 
-def _print_checks(results: list[checks.CheckResult]) -> None:
+def _print_checks(results: list[checks.CheckResult], output: OutputFormat) -> None:
     table = Table(show_edge=False, pad_edge=False)
     for column in ("CHECK", "RESULT", "DETAIL", "FIX"):
         table.add_column(column)
     style = {"pass": "green", "warn": "yellow", "fail": "red"}
     for r in results:
-        table.add_row(r.name, f"[{style[r.status]}]{r.status}[/]", r.detail, r.fix)
-    out().print(table)
+        table.add_row(r.name, f"[{style[r.status]}]{r.status}[/]", escape(r.detail), escape(r.fix))
+    out(output).print(table)
 
 
 # -- status -------------------------------------------------------------------------------------
@@ -238,27 +256,34 @@ def _print_checks(results: list[checks.CheckResult]) -> None:
 @app.command()
 def status(
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
-    output: TableOutputOption = TableOrJson.table,
+    output: TableOutputOption = OutputFormat.table,
 ) -> None:
     """Show the node-agent DaemonSet and its pods with each agent's istiod connection,
     enrolled namespaces and redirected pods.
 
     Exit 1 when kmesh is not installed, not every pod is ready or an agent is not connected
-    to istiod."""
+    to istiod.
+
+    Examples:
+
+      kmeshctl status
+      kmeshctl status -n kmesh-system -o wide
+      kmeshctl status -o json
+    """
     state = mesh_status(connect_reachable(), namespace, fetch=config_dump.fetch_from_pod)
-    if output is TableOrJson.json:
-        print_json(state.to_dict())
+    if is_data(output):
+        print_data(state.to_dict(), output)
     else:
-        _print_status(state)
+        _print_status(state, output)
     if not state.healthy:
         raise typer.Exit(1)
 
 
-def _print_status(state: MeshStatus) -> None:
-    console = out()
+def _print_status(state: MeshStatus, output: OutputFormat) -> None:
+    console = out(output)
     if state.daemonset is None:
         console.print(f"[red]Not installed:[/] no DaemonSet {DAEMONSET_NAME} in namespace {state.namespace} "
-                      "(run kmeshctl install)")
+                      f"(run `{escape(suggest('kmeshctl install'))}`)")
     else:
         ds = state.daemonset
         console.print(f"DaemonSet {state.namespace}/{ds['name']}: desired {ds['desired']}  updated {ds['updated']}  "
@@ -273,6 +298,8 @@ def _print_status(state: MeshStatus) -> None:
         console.print(table)
     console.print(f"Enrolled namespaces: {', '.join(state.enrolled_namespaces) or '(none)'}")
     console.print(f"Pods with kmesh.net/redirection=enabled: {', '.join(state.redirected_pods) or '(none)'}")
+    if state.daemonset is not None and state.problems:
+        console.print(f"[red]Not healthy:[/] {escape('; '.join(state.problems))}")
 
 
 def _xds_text(agent: Optional[AgentXds]) -> str:
@@ -298,9 +325,15 @@ def enable_ns(
     namespaces: NamespacesArgument,
     wait: WaitOption = False,
     timeout: TimeoutOption = 300,
-    output: TableOutputOption = TableOrJson.table,
+    output: TableOutputOption = OutputFormat.table,
 ) -> None:
-    """Enroll namespaces: label them istio.io/dataplane-mode=Kmesh (all must exist, else nothing changes)."""
+    """Enroll namespaces: label them istio.io/dataplane-mode=Kmesh (all must exist, else nothing changes).
+
+    Examples:
+
+      kmeshctl enable-ns default
+      kmeshctl enable-ns default demo --wait --timeout 60
+    """
     _set_mode(namespaces, True, wait, timeout, output)
 
 
@@ -309,16 +342,21 @@ def disable_ns(
     namespaces: NamespacesArgument,
     wait: WaitOption = False,
     timeout: TimeoutOption = 300,
-    output: TableOutputOption = TableOrJson.table,
+    output: TableOutputOption = OutputFormat.table,
 ) -> None:
-    """Release namespaces: remove the label istio.io/dataplane-mode (all must exist, else nothing changes)."""
+    """Release namespaces: remove the label istio.io/dataplane-mode (all must exist, else nothing changes).
+
+    Examples:
+
+      kmeshctl disable-ns default
+    """
     _set_mode(namespaces, False, wait, timeout, output)
 
 
-def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output: TableOrJson) -> None:
+def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output: OutputFormat) -> None:
     client = connect_reachable()
     changes = ns_ops.set_mode_label(client, names, enable)
-    as_json = output is TableOrJson.json
+    as_json = is_data(output)
     for change in changes:
         if not as_json:
             verb = ("enrolled" if change.changed else "already enrolled") if enable else (
@@ -333,9 +371,9 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
     else:
         pods = ns_ops.pods_of(client, namespaces)
     if as_json:
-        print_json({"namespaces": [c.to_dict() for c in changes], "pods": [p.to_dict() for p in pods]})
+        print_data({"namespaces": [c.to_dict() for c in changes], "pods": [p.to_dict() for p in pods]}, output)
     else:
-        _print_pods(pods)
+        _print_pods(pods, output)
 
 
 def _progress_printer(timeout: float, quiet: bool):
@@ -349,10 +387,10 @@ def _progress_printer(timeout: float, quiet: bool):
     return show
 
 
-def _print_pods(pods: list[ns_ops.PodEnrollment]) -> None:
+def _print_pods(pods: list[ns_ops.PodEnrollment], output: OutputFormat) -> None:
     table = Table(show_edge=False, pad_edge=False)
     for column in ("NAMESPACE", "POD", "PHASE", "ANNOTATED"):
         table.add_column(column)
     for pod in pods:
         table.add_row(pod.namespace, pod.name, pod.phase, "yes" if pod.annotated else "no")
-    out().print(table if pods else "No pods.")
+    out(output).print(table if pods else "No pods.")

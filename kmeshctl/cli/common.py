@@ -1,23 +1,36 @@
-"""The root typer app, global options (--kubeconfig / --context) and output helpers
-shared by every command module."""
+"""The root typer app, global options (--kubeconfig / --context / --version) and output
+helpers shared by every command module."""
 
 from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 import yaml
+from typer._click.globals import get_current_context
 
+from kmeshctl import __version__
+from kmeshctl.cli.conventions import HELP_OPTION_NAMES, KmeshctlGroup, paste_ready
 from kmeshctl.kube import TARGET
 
 app = typer.Typer(
     name="kmeshctl",
-    help="Deploy and run a Kmesh-style dual-engine eBPF service mesh with Istio / ASM.",
+    help="Deploy and run a Kmesh-style dual-engine eBPF service mesh with Istio / ASM.\n\n"
+         "Examples:\n\n"
+         "  kmeshctl precheck                      # is the cluster ready?\n"
+         "  kmeshctl install --cluster-id c1       # the node agents and the waypoint filters\n"
+         "  kmeshctl enable-ns default --wait      # enroll a namespace\n"
+         "  kmeshctl status -o wide                # agents per node and their istiod link\n"
+         "  kmeshctl demo traffic-shift            # the fortio 90/10 demo (cluster or sandbox)\n"
+         "  kmeshctl sandbox up                    # a local single-node mesh (root)\n\n"
+         "Every command takes -h/--help, and --kubeconfig/--context before or after it.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=KmeshctlGroup,
+    context_settings={"help_option_names": HELP_OPTION_NAMES},
 )
 
 
@@ -25,21 +38,50 @@ app = typer.Typer(
 GLOBAL = TARGET
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global_options(
     kubeconfig: Optional[str] = typer.Option(
-        None, "--kubeconfig", envvar="KUBECONFIG", help="Path to the kubeconfig file."
+        None, "--kubeconfig", envvar="KUBECONFIG", metavar="PATH", help="Path to the kubeconfig file."
     ),
-    context: Optional[str] = typer.Option(None, "--context", help="Kubeconfig context to use."),
+    context: Optional[str] = typer.Option(None, "--context", metavar="NAME", help="Kubeconfig context to use."),
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Print the kmeshctl version and exit.")] = False,
 ) -> None:
     TARGET.kubeconfig = kubeconfig
     TARGET.context = context
 
 
 class OutputFormat(str, Enum):
+    """-o of every command that prints data: table (default), wide (a table that never
+    cuts a column), json, yaml."""
+
     table = "table"
+    wide = "wide"
     json = "json"
     yaml = "yaml"
+
+
+OUTPUT_HELP = "Output format: table, wide (nothing cut), json or yaml."
+OutputOption = Annotated[OutputFormat, typer.Option("-o", "--output", metavar="table|wide|json|yaml",
+                                                    help=OUTPUT_HELP)]
+
+
+def is_data(output: OutputFormat) -> bool:
+    return output in (OutputFormat.json, OutputFormat.yaml)
+
+
+def print_data(data: Any, output: OutputFormat) -> None:
+    """JSON or YAML of ``data`` on stdout."""
+    if output is OutputFormat.yaml:
+        typer.echo(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False), nl=False)
+    else:
+        print_json(data)
 
 
 def print_json(data: Any) -> None:
@@ -48,3 +90,16 @@ def print_json(data: Any) -> None:
 
 def print_yaml_documents(objects: list[dict]) -> None:
     typer.echo(yaml.safe_dump_all(objects, sort_keys=False), nl=False)
+
+
+def suggest(command: str) -> str:
+    """``command`` (a `kmeshctl ...` line to print as a hint) with the flags the user gave
+    that it takes too (see kmeshctl.cli.conventions)."""
+    root = get_current_context().find_root().command
+    return paste_ready(f"`{command}`", root).strip("`")
+
+
+def fix_hint(message: str) -> str:
+    """``message`` with each backticked `kmeshctl ...` command made paste-ready."""
+    root = get_current_context().find_root().command
+    return paste_ready(message, root)

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
+from pathlib import Path
+from typing import Annotated, Callable, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from kmeshctl import demo
-from kmeshctl.cli.common import app, print_json
+from kmeshctl.cli.common import OutputFormat, OutputOption, app, is_data, print_data
+from kmeshctl.cli.progress import Progress
 
-demo_app = typer.Typer(help="Demos of the mesh at work.", no_args_is_help=True)
+demo_app = typer.Typer(
+    help="Demos of the mesh at work.\n\n"
+         "Examples:\n\n"
+         "  kmeshctl demo traffic-shift\n"
+         "  sudo kmeshctl demo traffic-shift --target local --name demo -c 200 --weights 90/10,0/100",
+    no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
+
+SHOWN_PER_PHASE = 20  # request lines shown per phase before they are summarised (-v: all)
+PROGRESS_EVERY = 100  # past that, one progress line per this many requests
 
 
 class Target(str, Enum):
@@ -22,73 +32,118 @@ class Target(str, Enum):
     cluster = "cluster"
 
 
-class DemoOutput(str, Enum):
-    table = "table"
-    json = "json"
-
-
 @demo_app.command("traffic-shift")
 def traffic_shift(
-    requests: int = typer.Option(20, "--requests", "-n", min=1, max=100_000,
-                                 help="Requests per phase."),
-    target: Target = typer.Option(Target.auto, "--target",
-                                  help="auto: a reachable cluster if one is configured, else local."),
-    weights: Optional[str] = typer.Option(
-        None, "--weights", help="Weight sets v1/v2, one phase each, e.g. 90/10,50/50,0/100 "
-                                "(default: the VirtualService's own)."),
-    output: DemoOutput = typer.Option(DemoOutput.table, "-o", "--output"),
+    requests: Annotated[int, typer.Option("-c", "--requests", min=1, max=100_000, metavar="COUNT",
+                                          help="Requests per phase.")] = 20,
+    target: Annotated[Target, typer.Option("--target", metavar="auto|local|cluster",
+                                           help="auto: a reachable cluster if one is configured, else "
+                                                "the local sandbox.")] = Target.auto,
+    name: Annotated[Optional[str], typer.Option(
+        "--name", metavar="NAME", help="Local sandbox to use (implies --target local with auto); default "
+                                       "$KMESHCTL_SANDBOX_NAME or 'kmesh'. Brought up (and removed "
+                                       "afterwards) when it is not up.")] = None,
+    weights: Annotated[Optional[str], typer.Option(
+        "--weights", metavar="V1/V2,...", help="Weight sets v1/v2, one phase each, e.g. 90/10,50/50,0/100 "
+                                               "(default: the VirtualService's own).")] = None,
+    output: OutputOption = OutputFormat.table,
+    plot: Annotated[Optional[Path], typer.Option(
+        "--plot", metavar="FILE.png", help="Also draw configured vs observed share per phase.")] = None,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show every request, not only the "
+                                          f"first {SHOWN_PER_PHASE} of each phase.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress and no request lines: only the "
+                                        "result.")] = False,
 ) -> None:
     """Send requests from netutils to the fortio Service and check the observed split
     against the VirtualService weights. Exit 1 if any request failed or the split is
-    implausible (p < 0.001)."""
-    err = Console(stderr=True)
+    implausible (p < 0.001).
+
+    Progress goes to stderr, the result to stdout (-o json|yaml: the documented schema of
+    docs/usage.md). The first line names the sandbox or cluster used.
+
+    Examples:
+
+      kmeshctl demo traffic-shift
+      sudo kmeshctl demo traffic-shift --name demo -c 200 --weights 90/10,0/100
+      kmeshctl --context prod demo traffic-shift --target cluster -o json --plot split.png
+    """
+    from kmeshctl.demo_plot import check_plot_path, plot_shares
+
+    if plot is not None:
+        check_plot_path(plot)
     documents, subject = demo.fortio_demo()
     weight_sets = demo.parse_weight_sets(weights, subject)
-    chosen, note = demo.choose_target(target.value, documents, subject)
-    err.print(note, highlight=False)
-    progress = lambda line: err.print(f"  {line}", highlight=False)  # noqa: E731
-    as_table = output is DemoOutput.table
-    try:
-        chosen.prepare(progress)
-        err.print(f"Sending {requests} request(s) per phase to {chosen.service_url()} "
-                  "from the netutils pod")
-        report = demo.run_traffic_shift(
-            chosen, subject, requests, weight_sets,
-            on_request=_print_request(requests) if as_table else lambda *_: None,
-            on_phase=_print_phase(subject) if as_table else lambda *_: None,
-        )
-    finally:
-        chosen.finish(progress)
+    chosen, note = demo.choose_target(target.value, documents, subject, name)
+    err = Progress(quiet=quiet, indent="")
+    err(note)
+    as_table = not is_data(output)
+    printer = RequestPrinter(requests, subject, verbose, quiet, to_stdout=as_table)
+    with Progress(quiet=quiet) as progress:
+        try:
+            chosen.prepare(progress)
+            err(f"Sending {requests} request(s) per phase to {chosen.service_url()} from the netutils pod")
+            report = demo.run_traffic_shift(chosen, subject, requests, weight_sets,
+                                            on_request=printer.request, on_phase=printer.phase)
+        finally:
+            chosen.finish(progress)
+    data = report.to_json()
     if as_table:
-        _print_summary(report, subject)
+        _print_summary(report, subject, output)
     else:
-        print_json(report.to_json())
+        print_data(data, output)
+    if plot is not None:
+        plot_shares(data, plot)
+        typer.echo(f"Plot: {plot}", err=True)
     if not report.passed:
         raise typer.Exit(1)
 
 
-def _print_phase(subject: demo.DemoSubject):
-    def show(number: int, weights: list[int]) -> None:
-        split = ", ".join(f"{v.subset}={w}" for v, w in zip(subject.versions, weights))
-        typer.echo(f"Phase {number}: {split}")
-    return show
+class RequestPrinter:
+    """Phase headings and request lines: the first SHOWN_PER_PHASE of a phase (all with
+    -v, failures always), then a progress line every PROGRESS_EVERY requests. On stdout in
+    table mode, on stderr when stdout carries JSON/YAML; nothing with --quiet."""
 
+    def __init__(self, total: int, subject: demo.DemoSubject, verbose: bool, quiet: bool,
+                 to_stdout: bool) -> None:
+        self.total = total
+        self.subject = subject
+        self.verbose = verbose
+        self.quiet = quiet
+        self.to_stdout = to_stdout
+        self.width = len(str(total))
+        self.failed = 0
 
-def _print_request(total: int):
-    width = len(str(total))
+    def _echo(self, line: str) -> None:
+        if not self.quiet:
+            typer.echo(line, err=not self.to_stdout)
 
-    def show(phase: int, result: demo.RequestResult, version: demo.Version | None) -> None:
-        prefix = f"  [{result.index:>{width}}/{total}]"
+    def phase(self, number: int, weights: list[int]) -> None:
+        self.failed = 0
+        split = ", ".join(f"{v.subset}={w}" for v, w in zip(self.subject.versions, weights))
+        self._echo(f"Phase {number}: {split}")
+
+    def request(self, phase: int, result: demo.RequestResult, version: demo.Version | None) -> None:
+        self.failed += 0 if result.ok else 1
+        prefix = f"  [{result.index:>{self.width}}/{self.total}]"
+        if self.verbose or result.index <= SHOWN_PER_PHASE or not result.ok:
+            self._echo(self._line(prefix, result, version))
+        if not self.verbose and result.index == SHOWN_PER_PHASE < self.total:
+            self._echo(f"  ... the other {self.total - SHOWN_PER_PHASE} requests of this phase are counted, "
+                       "not shown (-v shows each; failures are always shown)")
+        elif not self.verbose and result.index > SHOWN_PER_PHASE and (
+                result.index % PROGRESS_EVERY == 0 or result.index == self.total):
+            self._echo(f"  [{result.index:>{self.width}}/{self.total}] sent, {self.failed} failed")
+
+    @staticmethod
+    def _line(prefix: str, result: demo.RequestResult, version: demo.Version | None) -> str:
         if not result.ok:
-            typer.echo(f"{prefix} FAILED (curl exit {result.curl_exit}, HTTP {result.status})")
-            return
+            return f"{prefix} FAILED ({result.reason})"
         label = f"({version.subset})" if version else "(unknown version)"
-        typer.echo(f"{prefix} HTTP {result.status}  < Server: {result.server}  {label}")
-    return show
+        return f"{prefix} HTTP {result.status}  < Server: {result.server}  {label}"
 
 
-def _print_summary(report: demo.DemoReport, subject: demo.DemoSubject) -> None:
-    console = Console()
+def _print_summary(report: demo.DemoReport, subject: demo.DemoSubject, output: OutputFormat) -> None:
+    console = Console(width=10_000) if output is OutputFormat.wide else Console()
     console.print()
     for number, phase in enumerate(report.phases, start=1):
         traffic = phase.traffic
@@ -104,15 +159,26 @@ def _print_summary(report: demo.DemoReport, subject: demo.DemoSubject) -> None:
                 table.add_row("?", server, "0%", str(count), _share(count, ok))
         console.print(table)
         console.print(_verdict(phase))
+        _print_failures(console, traffic)
         if phase.change is not None:
             change = phase.change
             console.print(f"While switching to these weights: {change.requests} requests, "
                           f"{change.failures} failed.")
+            _print_failures(console, change)
         console.print()
     style = "green" if report.passed else "red"
     verdict = "PASS" if report.passed else "FAIL"
-    console.print(f"[{style}]{verdict}[/]: target {report.target}, {report.failures} failed request(s), "
-                  f"split check threshold p >= {demo.P_VALUE_FLOOR}")
+    where = f" {report.where}" if report.where else ""
+    console.print(f"[{style}]{verdict}[/]: target {report.target}{where}, {report.failures} failed request(s), "
+                  f"split check threshold p >= {demo.P_VALUE_FLOOR}", highlight=False)
+
+
+def _print_failures(console: Console, traffic: demo.TrafficCount) -> None:
+    reasons: dict[str, int] = {}
+    for result in traffic.failed:
+        reasons[result.reason] = reasons.get(result.reason, 0) + 1
+    for reason, count in sorted(reasons.items()):
+        console.print(f"  failed: {count} x {reason}", highlight=False)
 
 
 def _share(count: int, total: int) -> str:
@@ -126,3 +192,5 @@ def _verdict(phase: demo.PhaseReport) -> str:
     words = "consistent with the weights" if consistent else "[red]NOT consistent with the weights[/]"
     return f"Split check ({phase.test} test): p = {phase.p_value:.3g}, {words}."
 
+
+OnLine = Callable[[str], None]

@@ -9,7 +9,7 @@ import typer
 
 from kmeshctl import loader, nodecheck
 from kmeshctl.cli.common import app
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
 
 node_app = typer.Typer(help="Node-side commands: the eBPF data path of this machine.",
@@ -41,8 +41,29 @@ def preflight(
 
 
 @node_app.command("cleanup")
-def cleanup(bpf_fs: BpfFsOption = DEFAULT_BPF_FS, cgroup2_path: Cgroup2PathOption = None) -> None:
-    """Detach and unpin every program and map the data path created under --bpf-fs."""
+def cleanup(
+    bpf_fs: BpfFsOption = DEFAULT_BPF_FS,
+    cgroup2_path: Cgroup2PathOption = None,
+    ignore_not_found: Annotated[bool, typer.Option(
+        "--ignore-not-found", help="A --bpf-fs that does not exist (already cleaned up) is not an error.")] = False,
+) -> None:
+    """Detach and unpin every program and map the data path created under --bpf-fs.
+
+    A --bpf-fs that does not exist is an error (a typo must not look like success); scripts
+    that repeat the cleanup pass --ignore-not-found, as with kubectl delete.
+
+    Examples:
+
+      sudo kmeshctl node cleanup
+      sudo kmeshctl node cleanup --bpf-fs /sys/fs/bpf/kmesh --cgroup2-path /sys/fs/cgroup
+      sudo kmeshctl node cleanup --ignore-not-found
+    """
+    if cgroup2_path is not None and not cgroup2_path.exists():
+        raise UsageError(f"--cgroup2-path {cgroup2_path} does not exist: give the cgroup v2 directory the "
+                         "agent attached at (default: the cgroup v2 root)")
+    if not loader.cleanup_dir(bpf_fs).exists() and not ignore_not_found:
+        raise UsageError(f"--bpf-fs {bpf_fs} does not exist: give the directory `kmeshctl node run --bpf-fs` "
+                         f"used (default {DEFAULT_BPF_FS}), or add --ignore-not-found when it may be gone already")
     done = loader.cleanup(bpf_fs, cgroup2_path)
     for line in done:
         typer.echo(line)
@@ -56,14 +77,21 @@ def run(
     xds_address: Annotated[str, typer.Option("--xds-address", envvar="XDS_ADDRESS", metavar="HOST:PORT",
                                              help="istiod xDS address, or unix:/path.")] = "istiod.istio-system.svc:15012",
     cluster_id: Annotated[str, typer.Option("--cluster-id", envvar="CLUSTER_ID")] = "Kubernetes",
+    network: Annotated[str, typer.Option("--network", envvar="NETWORK", help="This node's network, for "
+                                         "the NETWORK routing preference (default: the default network).")] = "",
     enable_bypass: Annotated[bool, typer.Option("--enable-bypass/--no-enable-bypass",
                                                 help="Never redirect pods labelled kmesh.net/bypass=enabled.")] = False,
     enable_bpf_log: Annotated[bool, typer.Option("--enable-bpf-log/--no-enable-bpf-log",
                                                  help="Log every connect decision of the data path.")] = False,
     bpf_fs: BpfFsOption = DEFAULT_BPF_FS,
     cgroup2_path: Cgroup2PathOption = None,
-    admin_port: Annotated[int, typer.Option("--admin-port", help="Admin HTTP port on 127.0.0.1.")] = 15200,
-    metrics_port: Annotated[int, typer.Option("--metrics-port", help="Prometheus port (/status/metric).")] = 15020,
+    admin_port: Annotated[int, typer.Option("--admin-port", min=1, max=65535, metavar="PORT",
+                                            help="Admin HTTP port on 127.0.0.1.")] = 15200,
+    metrics_port: Annotated[int, typer.Option("--metrics-port", min=1, max=65535, metavar="PORT",
+                                              help="Prometheus port (/status/metric).")] = 15020,
+    admin_socket: Annotated[Optional[Path], typer.Option(
+        "--admin-socket", metavar="PATH", help="Root-only unix socket (0600) serving the state-changing admin "
+        "actions (logger levels, local enrollment); the admin port is read-only.")] = None,
     xds_insecure: Annotated[bool, typer.Option("--xds-insecure", help="Plaintext xDS without token "
                                                "(local sandbox only; never against a real istiod).")] = False,
     xds_root_cert: Annotated[Path, typer.Option("--xds-root-cert", metavar="PEM")] = Path(
@@ -83,6 +111,12 @@ def run(
     node_name: Annotated[str, typer.Option("--node-name", envvar="NODE_NAME")] = "",
     service_account: Annotated[str, typer.Option("--service-account", envvar="SERVICE_ACCOUNT")] = "",
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
+    cni_conf_dir: Annotated[Optional[Path], typer.Option(
+        "--cni-conf-dir", envvar="CNI_CONF_DIR", help="Chain the kmesh CNI plugin into the node's CNI config "
+        "here (e.g. /etc/cni/net.d); unset: the pod watch alone enrolls.")] = None,
+    cni_bin_dir: Annotated[Path, typer.Option("--cni-bin-dir", envvar="CNI_BIN_DIR")] = Path("/opt/cni/bin"),
+    cni_fail_policy: Annotated[str, typer.Option("--cni-fail-policy", help="open: a pod starts unenrolled "
+                                                 "when the agent cannot answer; closed: it waits.")] = "open",
 ) -> None:
     """Run the node agent: load the data path, follow istiod's workload xDS, enroll pods."""
     import socket
@@ -99,6 +133,7 @@ def run(
         root_cert=xds_root_cert, token_path=None if xds_insecure and not xds_token.exists() else xds_token,
         xds_tls_server_name=xds_tls_server_name,
         enable_bypass=enable_bypass, enable_bpf_log=enable_bpf_log, bpf_fs=bpf_fs,
-        cgroup2_path=cgroup2_path, admin_port=admin_port, metrics_port=metrics_port,
-        enrollment=enrollment, proc_root=proc_root)
+        cgroup2_path=cgroup2_path, admin_port=admin_port, admin_socket=admin_socket, metrics_port=metrics_port,
+        enrollment=enrollment, proc_root=proc_root, network=network, cni_conf_dir=cni_conf_dir,
+        cni_bin_dir=cni_bin_dir, cni_fail_policy=cni_fail_policy)
     Agent(config).run_until_signalled()

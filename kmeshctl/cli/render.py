@@ -45,7 +45,7 @@ ClusterIdOption = Annotated[
     typer.Option("--cluster-id", metavar="ID", help="Id of this cluster as istiod knows it (ACK: the cluster id)."),
 ]
 ImageOption = Annotated[str, typer.Option("--image", help="Node agent image.")]
-NamespaceOption = Annotated[str, typer.Option("--namespace", help="Namespace kmeshctl creates for the node agent.")]
+NamespaceOption = Annotated[str, typer.Option("-n", "--namespace", help="Namespace kmeshctl creates for the node agent.")]
 ModeOption = Annotated[str, typer.Option("--mode", help="Data-plane mode (only dual-engine).")]
 EnableBypassOption = Annotated[
     bool,
@@ -60,6 +60,10 @@ IstioNamespaceOption = Annotated[
 KubernetesVersionOption = Annotated[
     str, typer.Option("--kubernetes-version", metavar="MAJOR.MINOR", help="Kubernetes schema version to validate against.")
 ]
+NetworkOption = Annotated[
+    str, typer.Option("--network", metavar="NAME", help="The nodes' network (Istio's NETWORK: for the "
+                      "NETWORK routing preference and multi-network meshes; default: the default network).")
+]
 CrdFileOption = Annotated[
     Optional[list[Path]],
     typer.Option(
@@ -68,7 +72,7 @@ CrdFileOption = Annotated[
         help="YAML file of CRDs to validate Istio kinds against (repeatable; offline).",
     ),
 ]
-OutputOption = Annotated[ManifestFormat, typer.Option("-o", "--output", help="Output format.")]
+OutputOption = Annotated[ManifestFormat, typer.Option("-o", "--output", help="Manifest format: yaml or json.")]
 
 
 def print_manifests(objects: list[dict], output: ManifestFormat, yaml_text: str | None = None) -> None:
@@ -93,15 +97,23 @@ def render(
     enable_bpf_log: EnableBpfLogOption = False,
     istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
     kubernetes_version: KubernetesVersionOption = DEFAULT_KUBERNETES_VERSION,
+    network: NetworkOption = "",
     crd_file: CrdFileOption = None,
     output: OutputOption = ManifestFormat.yaml,
 ) -> None:
-    """Print the install manifests (validated strictly), without a cluster."""
+    """Print the install manifests (validated strictly), without a cluster.
+
+    Examples:
+
+      kmeshctl render --xds-address istiod.istio-system.svc:15012 --cluster-id c1
+      kmeshctl render --xds-address istiod.istio-system.svc:15012 --cluster-id c1 -o json
+    """
     if xds_address is None:
         raise UsageError(f"render is offline; pass --xds-address HOST:PORT (e.g. {XDS_ADDRESS_EXAMPLE})")
     params = install_params(
         xds_address, cluster_id, image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
         enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace, kubernetes_version=kubernetes_version,
+        network=network,
     )
     crds = crd_schemas_from_files(crd_file)
     text = render_yaml(params)

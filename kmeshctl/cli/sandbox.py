@@ -1,4 +1,4 @@
-"""`kmeshctl sandbox up | down | status | exec`: the local single-node sandbox."""
+"""`kmeshctl sandbox up | down | list | status | exec`: the local single-node sandbox."""
 
 from __future__ import annotations
 
@@ -7,76 +7,140 @@ from typing import Any, List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from kmeshctl.cli.common import OutputFormat, app, print_json
-from kmeshctl.errors import UsageError
+from kmeshctl import sandboxes
+from kmeshctl.cli.common import OutputFormat, OutputOption, app, is_data, print_data, suggest
+from kmeshctl.cli.progress import Progress
 from kmeshctl.sandbox import sandbox as sandbox_mod
 from kmeshctl.sandbox.manifests import default_files
 from kmeshctl.sandbox.state import check_name, default_name
 
 sandbox_app = typer.Typer(
     help="A local single-node mesh: pods as network namespaces, the eBPF data path, "
-         "a real Envoy waypoint. Needs root.",
+         "a real Envoy waypoint. Needs root.\n\n"
+         "Examples:\n\n"
+         "  sudo kmeshctl sandbox up --name demo\n"
+         "  sudo kmeshctl sandbox list\n"
+         "  sudo kmeshctl sandbox status --name demo\n"
+         "  sudo kmeshctl sandbox exec netutils --name demo -- curl -sv fortio:80\n"
+         "  sudo kmeshctl sandbox down --name demo",
     no_args_is_help=True,
 )
 app.add_typer(sandbox_app, name="sandbox")
 
 _NAME_HELP = "Sandbox name (several can coexist); default from $KMESHCTL_SANDBOX_NAME or 'kmesh'."
+NameOption = typer.Option(None, "--name", metavar="NAME", help=_NAME_HELP)
 
 
 def _name(name: Optional[str]) -> str:
     return check_name(name) if name else default_name()
 
 
-def _progress(line: str) -> None:
-    typer.echo(f"  {line}", err=True)
-
-
 @sandbox_app.command("up")
 def up(
     files: Optional[List[Path]] = typer.Option(
-        None, "-f", "--filename", help="Kubernetes YAML file or directory (repeatable); "
-                                       "default: examples/fortio/"),
-    name: Optional[str] = typer.Option(None, "--name", help=_NAME_HELP),
+        None, "-f", "--filename", metavar="PATH", help="Kubernetes YAML file or directory (repeatable); "
+                                                       "default: examples/fortio/"),
+    name: Optional[str] = NameOption,
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines, only the result."),
 ) -> None:
     """Create the sandbox from Kubernetes YAML (Namespace, Service, Deployment,
-    VirtualService, DestinationRule)."""
+    VirtualService, DestinationRule).
+
+    Progress goes to stderr; the node agent's start includes bcc compiling the eBPF
+    programs (tens of seconds).
+
+    Examples:
+
+      sudo kmeshctl sandbox up
+      sudo kmeshctl sandbox up --name two -f examples/fortio/
+    """
     sandbox_name = _name(name)
-    typer.echo(f"Creating sandbox {sandbox_name}...", err=True)
-    sandbox_mod.up(sandbox_name, files or default_files(), _progress)
-    typer.echo(f"Sandbox {sandbox_name} is up. Try: kmeshctl sandbox status; "
-               "kmeshctl demo traffic-shift")
+    with Progress(quiet=quiet) as progress:
+        if not quiet:
+            typer.echo(f"Creating sandbox {sandbox_name}...", err=True)
+        sandbox_mod.up(sandbox_name, files or default_files(), progress)
+    typer.echo(f"Sandbox {sandbox_name} is up. Try: {suggest('kmeshctl sandbox status')}; "
+               f"{suggest('kmeshctl demo traffic-shift')}")
 
 
 @sandbox_app.command("down")
-def down(name: Optional[str] = typer.Option(None, "--name", help=_NAME_HELP)) -> None:
-    """Remove every namespace, link, cgroup, pinned object and process of the sandbox."""
+def down(name: Optional[str] = NameOption,
+         quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines.")) -> None:
+    """Remove every namespace, link, cgroup, pinned object and process of the sandbox.
+
+    Examples:
+
+      sudo kmeshctl sandbox down --name demo
+    """
     sandbox_name = _name(name)
-    if sandbox_mod.down(sandbox_name, _progress):
+    if sandbox_mod.down(sandbox_name, Progress(quiet=quiet)):
         typer.echo(f"Sandbox {sandbox_name} removed.")
     else:
-        typer.echo(f"Sandbox {sandbox_name} is not up; nothing to remove.")
+        typer.echo(f"Sandbox {sandbox_name} is not up; nothing to remove ({sandboxes.known_text()}).")
+
+
+@sandbox_app.command("list")
+def list_(output: OutputOption = OutputFormat.table) -> None:
+    """List the sandboxes on this machine.
+
+    Examples:
+
+      kmeshctl sandbox list
+      kmeshctl sandbox list -o json
+    """
+    rows = sandboxes.list_all()
+    if is_data(output):
+        print_data(rows, output)
+        return
+    if not rows:
+        typer.echo("No sandboxes. Create one with: kmeshctl sandbox up")
+        return
+    columns = ["NAME", "PHASE", "PODS", "AGE"] + (["AGENT ADMIN", "BPFFS"] if output is OutputFormat.wide else [])
+    table = Table(*columns, show_edge=False, pad_edge=False)
+    for row in rows:
+        cells = [row["name"], row["phase"], str(row["pods"]), row["age"]]
+        if output is OutputFormat.wide:
+            cells += [row["agentAdmin"] or "-", row["bpffs"]]
+        table.add_row(*cells)
+    _console(output).print(table)
 
 
 @sandbox_app.command("status")
-def status(
-    output: OutputFormat = typer.Option(OutputFormat.table, "-o", "--output"),
-    name: Optional[str] = typer.Option(None, "--name", help=_NAME_HELP),
-) -> None:
-    """Pods, Services, the waypoint and the agent."""
-    if output == OutputFormat.yaml:
-        raise UsageError("-o yaml is not supported here: use -o table or -o json")
+def status(output: OutputOption = OutputFormat.table, name: Optional[str] = NameOption) -> None:
+    """Pods, Services, the waypoint, the control plane and the agent.
+
+    Exit 1 when the sandbox is not ready: a pod's process or a daemon (control plane,
+    node agent, a waypoint's Envoy) ended or does not answer; each is named, with its
+    exit status and the last lines of its log.
+
+    Examples:
+
+      sudo kmeshctl sandbox status --name demo
+      sudo kmeshctl sandbox status -o yaml
+    """
     report = sandbox_mod.status(_name(name))
-    if output == OutputFormat.json:
-        print_json(report)
+    if is_data(output):
+        print_data(report, output)
     else:
-        _print_status(report)
+        _print_status(report, output)
+    if not report["ready"]:
+        raise typer.Exit(1)
 
 
-def _print_status(report: dict[str, Any]) -> None:
-    console = Console()
-    console.print(f"Sandbox [bold]{report['name']}[/bold]: {report['phase']}")
+def _console(output: OutputFormat) -> Console:
+    return Console(width=10_000) if output is OutputFormat.wide else Console()
+
+
+def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
+    console = _console(output)
+    verdict = "ready" if report["ready"] else "[red]NOT READY[/red]" + (
+        "" if report["phase"] == "ready" else f" (phase {report['phase']})")
+    console.print(f"Sandbox [bold]{escape(report['name'])}[/bold]: {verdict}")
+    for problem in report["problems"]:
+        console.print(f"  [red]-[/red] {escape(problem)}")
     pods = Table("NAMESPACE", "POD", "IP", "STATE", "ENROLLED", title="Pods", title_justify="left")
     for pod in report["pods"]:
         enrolled = "-" if pod["enrolled"] is None else ("yes" if pod["enrolled"] else "no")
@@ -97,19 +161,42 @@ def _print_status(report: dict[str, Any]) -> None:
         console.print(f"Waypoint {waypoint['name']} (pod {waypoint['pod']}, {waypoint['address']}): "
                       f"{health}{extra}; admin {waypoint['admin']}")
     for role in ("controlplane", "agent"):
-        if role in report:
-            daemon = report[role]
-            state = f"running (pid {daemon['pid']})" if daemon.get("running") else "not running"
-            console.print(f"{'Control plane' if role == 'controlplane' else 'Node agent'}: {state}")
+        daemon = report[role]
+        console.print(f"{'Control plane' if role == 'controlplane' else 'Node agent'}: {_daemon_text(daemon)}")
+    for process in _ended(report):
+        console.print(f"\nLast lines of {escape(process['log'])} ({escape(process['component'])}):")
+        for line in process.get("logTail") or ["(empty)"]:
+            console.print(f"  | {escape(line)}", highlight=False, soft_wrap=True)
+
+
+def _daemon_text(daemon: dict[str, Any]) -> str:
+    if "pid" not in daemon:
+        return "not started"
+    if not daemon["running"]:
+        return f"[red]FAILED[/red]: pid {daemon['pid']} {escape(daemon['reason'])}"
+    return f"running (pid {daemon['pid']})" + ("" if daemon["ready"] else ", [red]not ready[/red]")
+
+
+def _ended(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every process of the sandbox that ended, daemons first."""
+    processes = [report["controlplane"], report["agent"]]
+    processes += [p for pod in report["pods"] for p in pod["processes"]]
+    return [p for p in processes if "pid" in p and not p["running"]]
 
 
 @sandbox_app.command(
     "exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def exec_(
-    pod: str = typer.Argument(..., help="Pod name, or a Deployment name for its first pod."),
-    command: List[str] = typer.Argument(None, help="The command, after `--`."),
-    name: Optional[str] = typer.Option(None, "--name", help=_NAME_HELP),
+    pod: str = typer.Argument(..., metavar="POD", help="Pod name, or a Deployment name for its first pod."),
+    command: List[str] = typer.Argument(None, metavar="-- COMMAND...", help="The command, after `--`."),
+    name: Optional[str] = NameOption,
 ) -> None:
-    """Run a command inside a pod (its netns and cgroup), like `kubectl exec`."""
+    """Run a command inside a pod (its netns and cgroup), like `kubectl exec`.
+
+    Examples:
+
+      sudo kmeshctl sandbox exec netutils -- curl -sv 10.96.0.10:80
+      sudo kmeshctl sandbox exec fortio-v1 --name demo -- ip addr
+    """
     code = sandbox_mod.exec_in_pod(_name(name), pod, command or [])
     raise typer.Exit(code)

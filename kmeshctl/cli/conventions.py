@@ -1,0 +1,259 @@
+"""The command-line conventions kubectl users expect, applied to every command at once
+(so a command added later gets them too):
+
+- `-h` as well as `--help` (set on the root context; every sub-context inherits it);
+- the global `--kubeconfig` / `--context` accepted after the subcommand as well;
+- help without Python type names: each option shows a word (TEXT, INTEGER, PATH, the
+  choices) instead of typer's `<str>` / `<list[Path]>`;
+- suggested fixes that work when pasted: a `kmeshctl ...` command quoted in backticks in a
+  message gets the flags the user gave (`--name`, `--namespace`, `--bpf-fs`, ...) when the
+  suggested command has them too.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+import typer
+
+from typer import _click
+from typer._click.core import ParameterSource
+from typer.core import TyperGroup
+from typer.exceptions import Abort, Exit, TyperException
+
+from kmeshctl.errors import KmeshctlError
+
+HELP_OPTION_NAMES = ["-h", "--help"]
+GLOBAL_FLAGS = ("--kubeconfig", "--context")
+# Flags that choose *what* a command acts on: a suggested command keeps them.
+CARRIED_FLAGS = ("kubeconfig", "context", "name", "sandbox", "namespace", "istio_namespace", "bpf_fs")
+
+_TYPE_WORDS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "path": "PATH", "Path": "PATH",
+               "file": "PATH", "directory": "DIR", "int range": "INTEGER", "float range": "NUMBER"}
+_SUGGESTED = re.compile(r"`(kmeshctl(?: [^`]*)?)`")
+
+# Contexts of the command being run, root first (reset for each run): where the flags the
+# user gave are looked up when a message suggests another command.
+_INVOKED: list[_click.Context] = []
+
+
+class _RecordingContext(_click.Context):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.parent is None:
+            _INVOKED.clear()
+        _INVOKED.append(self)
+
+
+class KmeshctlGroup(TyperGroup):
+    """The root group: see the module docstring."""
+
+    context_class = _RecordingContext
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for command in walk(self):
+            command.context_class = _RecordingContext
+            tidy_metavars(command)
+            _plain_help_option(command)
+            _one_line_short_help(command)
+            _reflow_help(command)
+
+    def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            args = hoist_global_flags(args)
+        return super().parse_args(ctx, args)
+
+    def main(self, args: Any = None, prog_name: Optional[str] = None, complete_var: Optional[str] = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        """Standalone (the console script, `app()`, a CliRunner): every failure ends as one
+        line on stderr and an exit code (2 bad input, 1 failure, 130 interrupted)."""
+        run = lambda: super(KmeshctlGroup, self).main(  # noqa: E731
+            args, prog_name or "kmeshctl", complete_var or COMPLETE_VAR, standalone_mode=False, **extra)
+        if not standalone_mode:
+            return run()
+        sys.exit(run_reporting_errors(run, self))
+
+
+def walk(command: _click.Command) -> Iterable[_click.Command]:
+    """The command and every command below it."""
+    yield command
+    for sub in getattr(command, "commands", {}).values():
+        yield from walk(sub)
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """Move `--kubeconfig X` / `--context X` (or `=X`) found after the subcommand to the
+    front, where the root group parses them. Nothing after `--` moves."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg in GLOBAL_FLAGS and i + 1 < len(args):
+            front.extend(args[i:i + 2])
+            i += 2
+            continue
+        if arg.split("=", 1)[0] in GLOBAL_FLAGS and "=" in arg:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
+def tidy_metavars(command: _click.Command) -> None:
+    """Give every option a help word instead of typer's Python type (`<bool>`, `<str>`)."""
+    ctx = _click.Context(command)
+    for param in command.params:
+        if param.param_type_name == "argument":
+            param.display_type_rich = lambda ctx: None  # its metavar already says what it is
+        if param.metavar is not None or not hasattr(param, "display_type"):
+            continue
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+            continue
+        label = param.display_type(ctx).strip("<>")
+        if label.startswith("list[") and label.endswith("]"):
+            label = label[5:-1]
+        param.metavar = label if "|" in label else _TYPE_WORDS.get(label, label.upper())
+
+
+def _plain_help_option(command: _click.Command) -> None:
+    """-h/--help is a flag: no type word after it."""
+    make = command.get_help_option
+
+    def get_help_option(ctx: _click.Context) -> Optional[_click.Option]:
+        option = make(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option  # type: ignore[method-assign]
+
+
+def _reflow_help(command: _click.Command) -> None:
+    """Prose paragraphs of a docstring become one line each (the terminal width wraps
+    them); indented paragraphs (examples) keep their lines."""
+    if not command.help:
+        return
+    paragraphs = inspect.cleandoc(command.help).split("\n\n")
+    command.help = "\n\n".join(p if p.startswith(" ") else " ".join(p.split()) for p in paragraphs)
+
+
+def _one_line_short_help(command: _click.Command) -> None:
+    """A group's command list shows each command's first paragraph as one line."""
+    if command.short_help is None and command.help:
+        first = command.help.strip().split("\n\n")[0]
+        command.short_help = " ".join(first.split())
+
+
+# ------------------------------------------------------------------ suggested fixes
+
+
+def given_flags() -> dict[str, tuple[str, str]]:
+    """{param name: (long flag, value)} of the carried flags the user typed on the
+    command being run (command line only: an environment variable still applies when the
+    suggestion is pasted into the same shell)."""
+    found: dict[str, tuple[str, str]] = {}
+    for ctx in _INVOKED:
+        for param in ctx.command.params:
+            if param.name not in CARRIED_FLAGS or ctx.get_parameter_source(param.name) != \
+                    ParameterSource.COMMANDLINE:
+                continue
+            value = ctx.params.get(param.name)
+            if value is None or isinstance(value, bool):
+                continue
+            long = next((o for o in param.opts if o.startswith("--")), param.opts[0])
+            found[param.name] = (long, str(value) if not isinstance(value, Path) else str(value))
+    return found
+
+
+def _resolve(root: _click.Command, words: list[str]) -> tuple[Optional[_click.Command], int]:
+    """The command a suggested `kmeshctl a b ...` runs, and how many words name it."""
+    command, used = root, 0
+    while hasattr(command, "commands"):
+        if used >= len(words) or words[used] not in command.commands:
+            break
+        command, used = command.commands[words[used]], used + 1
+    return (command if used else None), used
+
+
+def with_given_flags(suggestion: str, root: _click.Command) -> str:
+    """`kmeshctl sandbox down` -> `kmeshctl sandbox down --name x` when the user ran
+    `... --name x`; kubeconfig flags go right after `kmeshctl`."""
+    try:
+        words = shlex.split(suggestion)[1:]
+    except ValueError:
+        return suggestion
+    command, used = _resolve(root, words)
+    if command is None:
+        return suggestion
+    accepted = {p.name for p in command.params}
+    global_part: list[str] = []
+    local_part: list[str] = []
+    for name, (flag, value) in given_flags().items():
+        if any(w == flag or w.startswith(flag + "=") for w in words):
+            continue
+        if name in ("kubeconfig", "context"):
+            global_part += [flag, value]
+        elif name in accepted:
+            local_part += [flag, value]
+    if not global_part and not local_part:
+        return suggestion
+    return shlex.join(["kmeshctl", *global_part, *words[:used], *local_part, *words[used:]])
+
+
+def paste_ready(message: str, root: _click.Command) -> str:
+    """Every backticked `kmeshctl ...` command of ``message`` with the user's flags."""
+    return _SUGGESTED.sub(lambda m: f"`{with_given_flags(m.group(1), root)}`", message)
+
+
+# ------------------------------------------------------------------ errors
+
+COMPLETE_VAR = "_KMESHCTL_COMPLETE"
+
+
+def _one_line_usage_error(err: Any) -> str:
+    """Click's usage errors as one line, with where to look instead of the usage block."""
+    ctx = getattr(err, "ctx", None)
+    if ctx is None:
+        return f"Error: {err.format_message()}"
+    return f"Error: {err.format_message()} (see '{ctx.command_path} --help')"
+
+
+def _fail(line: str) -> None:
+    typer.secho(line, fg=typer.colors.RED, err=True)
+
+
+def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
+    """Call ``run``; its result or failure as an exit code, each failure one line on stderr
+    (the message's suggested commands made paste-ready, no internal class names)."""
+    try:
+        code = run()
+    except _click.exceptions.NoArgsIsHelpError:
+        return 0  # a group without its subcommand: its help was printed, nothing failed
+    except Exit as err:
+        return err.exit_code
+    except TyperException as err:
+        _fail(_one_line_usage_error(err))
+        return getattr(err, "exit_code", 2)
+    except (Abort, KeyboardInterrupt):
+        _fail("Aborted.")
+        return 130
+    except KmeshctlError as err:
+        _fail(f"Error: {paste_ready(str(err), root)}")
+        return err.exit_code
+    except PermissionError as err:
+        where = f" ({err.filename})" if err.filename else ""
+        _fail(f"Error: {err.strerror or 'permission denied'}{where}: run as root (sudo)")
+        return 1
+    return code if isinstance(code, int) else 0

@@ -1,0 +1,51 @@
+"""`kmeshctl demo traffic-shift --plot FILE.png`: configured vs observed share of each
+subset, one group of bars per phase (matplotlib, as `bench dataplane` draws its chart)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kmeshctl.errors import UsageError
+
+
+def check_plot_path(path: Path) -> None:
+    """Before any traffic: a .png whose directory exists."""
+    if path.suffix.lower() != ".png":
+        raise UsageError(f"--plot {path}: give a .png file name, e.g. --plot demo.png")
+    if not path.parent.resolve().is_dir():
+        raise UsageError(f"--plot {path}: directory {path.parent} does not exist")
+
+
+def plot_shares(report: dict, path: Path) -> None:
+    """Draw ``report`` (the demo's JSON, kmeshctl.demo.SCHEMA) into ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    subsets = [s["subset"] for s in report["subsets"]]
+    phases = report["phases"]
+    fig, ax = plt.subplots(figsize=(max(4.5, 2.2 * len(phases) * len(subsets) / 2 + 2), 4.2))
+    bar = 0.8 / (2 * len(subsets))
+    for i, subset in enumerate(subsets):
+        xs = [p["phase"] - 0.4 + bar * (2 * i + 0.5) for p in phases]
+        configured = [100 * p["configured_share"][subset] for p in phases]
+        observed = [100 * (p["observed_share"][subset] or 0) for p in phases]
+        ax.bar(xs, configured, bar, label=f"{subset} configured", alpha=0.45, color=f"C{i}")
+        ax.bar([x + bar for x in xs], observed, bar, label=f"{subset} observed", color=f"C{i}")
+    ax.set_xticks([p["phase"] for p in phases])
+    ax.set_xticklabels([f"phase {p['phase']}\n" + "/".join(str(w) for w in p["weights"].values())
+                        + f"\np={_p(p['p_value'])}" for p in phases])
+    ax.set_ylabel("share of successful requests (%)")
+    ax.set_ylim(0, 105)
+    where = report.get("sandbox") or report.get("cluster") or report["target"]
+    ax.set_title(f"traffic shift on {report['target']} {where}: {report['requests']} requests per phase"
+                 f" ({'PASS' if report['passed'] else 'FAIL'})", fontsize=10)
+    ax.legend(fontsize=8, ncol=len(subsets))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _p(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
