@@ -37,7 +37,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kmeshctl import authzlink, bpfsys, loader
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))  # `benchmarks.*` when run as a script
+
+from benchmarks.bpf_connect import CLIENT, SERVER, SERVER_PORT  # noqa: E402 - the same server and timed client
+from kmeshctl import authzlink, bpfsys, loader  # noqa: E402
 from kmeshctl.authzsync import AuthzSync
 from kmeshctl.maps import DataplaneMaps
 from kmeshctl.model import (ALLOW, DENY, POLICY_WORKLOAD_SELECTOR, Clause, Match, Policy, Rule, StringMatch,
@@ -46,32 +51,9 @@ from kmeshctl.nodecheck import ensure_cgroup2
 from kmeshctl.podnet import Pod, PodNetwork, remove_cgroup_tree
 from kmeshctl.workload_cache import WorkloadCache
 
-SERVER_PORT = 8080
 CLIENT_NS = "shop"
 SCENARIOS = {"none": None, "0 policies": 0, "10 policies": 10, "1000 policies": 1000}
 
-SERVER = """
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", %d)); s.listen(4096); print("ready", flush=True)
-while True:
-    c, _ = s.accept(); c.close()
-""" % SERVER_PORT
-
-CLIENT = """
-import json, socket, struct, sys, time
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-linger = struct.pack("ii", 1, 0)  # close with RST: no TIME_WAIT pile-up
-samples = []
-for i in range(n + 100):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-    t0 = time.perf_counter_ns(); s.connect((host, port)); t1 = time.perf_counter_ns()
-    s.close()
-    if i >= 100:
-        samples.append(t1 - t0)
-print(json.dumps(samples))
-"""
 BPF_STATS = Path("/proc/sys/kernel/bpf_stats_enabled")
 
 

@@ -25,14 +25,11 @@ netns to enroll must be a network namespace file: anything else gets one answer
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import logging
 import os
-import socketserver
 import stat
-import threading
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -42,6 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.httpserve import BackgroundHttpServer, send_body
+from kmeshctl.unixsock import RootOnlySocketServer
 
 log = logging.getLogger("kmeshctl.admin")
 
@@ -119,54 +117,17 @@ class AdminServer(BackgroundHttpServer):
         log.info("event=admin_listening address=127.0.0.1:%d changes=only_on_the_admin_socket", self.port)
 
 
-class _UnixHttpServer(socketserver.ThreadingUnixStreamServer):
-    daemon_threads = True
-
-
-class AdminSocketServer:
+class AdminSocketServer(RootOnlySocketServer):
     """Every admin endpoint, the state-changing ones included, on a unix socket that only
-    root can reach: the socket is 0600 and its directory 0700, both root's. Bound when
-    made (a bad path fails before the agent changes anything)."""
+    root can reach (``kmeshctl.unixsock.RootOnlySocketServer``)."""
 
     def __init__(self, sources: AdminSources, path: Path) -> None:
-        self.path = Path(path)
-        _prepare_socket_dir(self.path)
         handler = type("SocketHandler", (_Handler,), {"sources": sources, "allow_changes": True})
-        self._server = _UnixHttpServer(str(self.path), handler)
-        os.chmod(self.path, 0o600)
-        self._thread: Optional[threading.Thread] = None
+        super().__init__(path, handler, "--admin-socket")
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="admin-socket", daemon=True)
-        self._thread.start()
+        super().start()
         log.info("event=admin_socket_listening path=%s mode=0600", self.path)
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread = None
-        self._server.server_close()
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
-
-
-def _prepare_socket_dir(path: Path) -> None:
-    """The socket's directory exists, is root's (or ours) and open to no one else; a stale
-    socket of a previous agent is replaced, anything else at ``path`` is refused."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = path.parent.stat()
-    if info.st_uid != os.geteuid() or info.st_mode & 0o077:
-        raise KmeshctlError(f"--admin-socket {path}: its directory {path.parent} is open to other users "
-                            f"(mode {stat.S_IMODE(info.st_mode):04o}, owner {info.st_uid}): use a directory only "
-                            "root can enter (mode 0700)")
-    try:
-        if not stat.S_ISSOCK(path.lstat().st_mode):
-            raise KmeshctlError(f"--admin-socket {path} exists and is not a socket: remove it or pass another path")
-        path.unlink()
-    except FileNotFoundError:
-        pass
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kmeshctl.admin import NOT_A_NETNS, AdminServer, AdminSocketServer, AdminSources
 from kmeshctl.metrics import MetricSources, MetricsServer, make_registry
+from kmeshctl import unixsock
 from kmeshctl.workload_cache import WorkloadCache
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
 from kmeshctl.xds.builders import addresses, service, workload
@@ -77,18 +78,8 @@ def stack(tmp_path: Path):
 
 def over_socket(sock: AdminSocketServer, path: str, method: str = "POST") -> tuple[int, str]:
     """A request on the admin unix socket, as root's tools (curl --unix-socket) make it."""
-    import http.client
-    import socket as socketlib
-
-    conn = http.client.HTTPConnection("localhost", timeout=5)
-    conn.sock = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
-    conn.sock.connect(str(sock.path))
-    try:
-        conn.request(method, path)
-        response = conn.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        conn.close()
+    status, body = unixsock.request(sock.path, method, path)
+    return status, body.decode()
 
 
 def get(port: int, path: str, method: str = "GET") -> tuple[int, str]:
@@ -140,7 +131,7 @@ def test_loggers_can_be_read_and_changed(stack) -> None:
 
 
 def test_local_enrollment_endpoints(stack) -> None:
-    sock, enrollments, tmp_path = stack[6], stack[4], stack[5]
+    sock, enrollments = stack[6], stack[4]
     netns = "/proc/self/ns/net"  # a real network namespace file (the agent's own)
     status, body = over_socket(sock, f"/enroll?netns={netns}&pod=client")
     assert status == 200 and enrollments.netns == {netns: "client"}
@@ -149,7 +140,7 @@ def test_local_enrollment_endpoints(stack) -> None:
 
 
 def test_the_admin_port_refuses_every_state_change(stack) -> None:
-    admin, enrollments, tmp_path = stack[2], stack[4], stack[5]
+    admin, enrollments = stack[2], stack[4]
     for path in ("/enroll?netns=/proc/self/ns/net", "/unenroll?netns=/proc/self/ns/net",
                  "/debug/loggers?name=kmeshctl&level=debug"):
         status, body = get(admin.port, path, "POST")

@@ -4,7 +4,6 @@ correct through adds, removals, NACKs, waypoints, a server restart and an agent 
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import subprocess
@@ -18,7 +17,7 @@ from typing import Iterator, Optional
 import pytest
 
 from bpf_testlib import PodProcess, connect, dataplane_paths, pod_network
-from kmeshctl import dump, loader
+from kmeshctl import dump, loader, unixsock
 from kmeshctl.podnet import PodNetwork, remove_cgroup_tree
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
 from kmeshctl.xds.builders import addresses, service, waypoint_address, workload
@@ -49,17 +48,6 @@ def uid(name: str) -> str:
     return f"Kubernetes//Pod/default/{name}"
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=10)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(self._path)
-
-
 class AgentProcess:
     """`kmeshctl node run` as the DaemonSet would run it (plaintext xDS, local enrollment)."""
 
@@ -86,13 +74,8 @@ class AgentProcess:
             return err.code, err.read().decode()
 
     def _over_socket(self, path: str, method: str) -> tuple[int, str]:
-        connection = _UnixHTTPConnection(str(self.admin_socket))
-        try:
-            connection.request(method, path)
-            response = connection.getresponse()
-            return response.status, response.read().decode()
-        finally:
-            connection.close()
+        status, body = unixsock.request(self.admin_socket, method, path, timeout=10)
+        return status, body.decode()
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

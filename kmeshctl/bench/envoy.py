@@ -15,8 +15,6 @@ Roles (one listener each):
 
 from __future__ import annotations
 
-import http.client
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ import yaml
 from kmeshctl.bench.procs import (PROXY_UID, BenchError, BenchProcess, as_uid, pinned,
                                   start_in_pod, unix_socket_open, wait_until)
 from kmeshctl.podnet import Pod
+from kmeshctl.unixsock import UnixHTTPConnection
 
 BUFFER_LIMIT_BYTES = 1024 * 1024  # Envoy's default, stated so every proxy visibly shares it
 UPSTREAM = "upstream"  # every bootstrap has one cluster of this name
@@ -141,17 +140,6 @@ def bootstrap(role: EnvoyRole, admin_socket: Path) -> dict[str, Any]:
     }
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: Path) -> None:
-        super().__init__("localhost", timeout=5)
-        self._path = str(path)
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(5)
-        self.sock.connect(self._path)
-
-
 @dataclass
 class EnvoyProxy:
     """A running Envoy of one role, with its admin socket."""
@@ -162,7 +150,7 @@ class EnvoyProxy:
     _last: dict[str, int] = field(default_factory=dict)
 
     def admin_get(self, path: str) -> tuple[int, str]:
-        conn = _UnixHTTPConnection(self.admin_socket)
+        conn = UnixHTTPConnection(self.admin_socket)
         try:
             conn.request("GET", path)
             response = conn.getresponse()

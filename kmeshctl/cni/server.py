@@ -17,7 +17,6 @@ import logging
 import os
 import socket
 import socketserver
-import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Any, Optional
 from kmeshctl.enrollment import ENROLLED_BY_CNI, Decision, PodView, decide
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.podnet import PodNetError, netns_cookie
+from kmeshctl.unixsock import RootOnlySocketServer
 
 log = logging.getLogger("kmeshctl.cni")
 
@@ -139,10 +139,6 @@ def _cookie_of_fd(fd: int) -> int:
 # ----------------------------------------------------------------- the socket
 
 
-class _Server(socketserver.ThreadingUnixStreamServer):
-    daemon_threads = True
-
-
 class _RequestHandler(socketserver.BaseRequestHandler):
     cni: CniHandler
 
@@ -179,41 +175,14 @@ def _receive(sock: socket.socket) -> tuple[bytes, list[int]]:
     return b"".join(chunks), fds
 
 
-class CniServer:
-    """The socket the plugin talks to: 0600 in a 0700 directory, both root's; bound when
-    made (a bad path fails before the agent changes anything)."""
+class CniServer(RootOnlySocketServer):
+    """The socket the plugin talks to, only root can reach it (0600 in a 0700 directory;
+    ``kmeshctl.unixsock.RootOnlySocketServer``); a directory of ours left open by the
+    kubelet or an older agent is tightened."""
 
     def __init__(self, path: Path, handler: CniHandler) -> None:
-        self.path = Path(path)
-        _prepare_socket_dir(self.path)
-        self._server = _Server(str(self.path), type("Handler", (_RequestHandler,), {"cni": handler}))
-        os.chmod(self.path, 0o600)
-        self._thread: Optional[threading.Thread] = None
+        super().__init__(path, type("Handler", (_RequestHandler,), {"cni": handler}), "CNI socket", tighten=True)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="cni-socket", daemon=True)
-        self._thread.start()
+        super().start()
         log.info("event=cni_socket_listening path=%s mode=0600", self.path)
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread = None
-        self._server.server_close()
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
-
-
-def _prepare_socket_dir(path: Path) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = path.parent.stat()
-    if info.st_uid != os.geteuid() or info.st_mode & 0o077:
-        os.chmod(path.parent, 0o700)  # ours: made by a previous agent or the kubelet (0755)
-    try:
-        if not stat.S_ISSOCK(path.lstat().st_mode):
-            raise KmeshctlError(f"CNI socket {path} exists and is not a socket: remove it")
-        path.unlink()
-    except FileNotFoundError:
-        pass

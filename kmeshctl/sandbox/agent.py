@@ -6,7 +6,6 @@ are enrolled follows the Kmesh rules (`kmeshctl.enrollment`)."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import sys
@@ -21,6 +20,7 @@ from kmeshctl import enrollment, loader, nodecheck
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.maps import DataplaneMaps
 from kmeshctl.podnet import NETNS_DIR, netns_cookie
+from kmeshctl import unixsock
 from kmeshctl.sandbox.state import PodRecord, SandboxState
 from kmeshctl.sandbox.topology import SANDBOX_NODE
 
@@ -88,25 +88,9 @@ def admin_socket(state: SandboxState) -> Path:
     return state.dir / "admin" / "admin.sock"
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=HTTP_TIMEOUT_S)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(HTTP_TIMEOUT_S)
-        self.sock.connect(self._path)
-
-
 def _post(state: SandboxState, path: str) -> tuple[int, Any]:
-    connection = _UnixHTTPConnection(str(admin_socket(state)))
-    try:
-        connection.request("POST", path)
-        response = connection.getresponse()
-        return response.status, json.loads(response.read() or b"null")
-    finally:
-        connection.close()
+    status, body = unixsock.request(admin_socket(state), "POST", path, HTTP_TIMEOUT_S)
+    return status, json.loads(body or b"null")
 
 
 def _admin_url(state: SandboxState, path: str) -> str:
