@@ -1,8 +1,10 @@
 """The demo's cluster target: applies examples/fortio/ with the Kubernetes API
 (server-side apply, validated against the cluster's own CRDs first), waits for the
 pods, and execs the request loop in the netutils pod against the fortio ClusterIP.
-Weight changes patch the VirtualService; istiod pushes it to the waypoint, which takes
-a moment that the demo cannot observe from outside, hence a settle time."""
+Weight changes patch the VirtualService. With a kmeshctl waypoint (`kmeshctl waypoint
+apply`) the demo then asks each waypoint pod's controller (its /status: the weights
+Envoy's own config_dump shows) until every pod applies the new weights; with another
+waypoint (ASM's, istiod's) it cannot observe that and waits a settle time instead."""
 
 from __future__ import annotations
 
@@ -20,18 +22,21 @@ from kmeshctl.validate import supported_kubernetes_versions
 
 POD_READY_TIMEOUT_S = 300.0
 POLL_S = 1.0
-SETTLE_S = 3.0  # istiod -> waypoint propagation of a VirtualService change
+SETTLE_S = 3.0  # istiod -> waypoint propagation of a VirtualService change (a waypoint we cannot ask)
+WAYPOINT_APPLY_TIMEOUT_S = 30.0
+WAYPOINT_POLL_S = 0.2
 VS_API = "networking.istio.io/v1alpha3"
 ERROR_CHANNEL = 3  # exec's status channel: a Status once the command ended
 CLIENT_APP = "netutils"
 
 
-def reachable_cluster() -> tuple[Optional[KubeClient], str]:
-    """(client, "") when a configured cluster answers, else (None, why not)."""
+def reachable_cluster() -> tuple[Optional[KubeClient], Optional[KmeshctlError]]:
+    """(client, None) when a configured cluster answers, else (None, the error saying why
+    not: a UsageError when the kubeconfig or context given does not load)."""
     try:
-        return connect_reachable(), ""
+        return connect_reachable(), None
     except KmeshctlError as err:
-        return None, str(err)
+        return None, err
 
 
 def _check_exit(status_json: str, command: str, where: str) -> None:
@@ -55,6 +60,13 @@ def validation_version(client: KubeClient) -> str:
         return found
     older = [v for v in supported if tuple(map(int, v.split("."))) <= (major, minor)]
     return older[-1] if older else supported[0]
+
+
+def _applies(status: dict, route_suffix: str, wanted: dict[str, int]) -> bool:
+    """Whether a waypoint controller's /status shows Envoy routing the Service's port(s)
+    with `wanted` (subset -> weight); cluster names are outbound|PORT|SUBSET|HOST."""
+    routes = [w for name, w in status.get("routes", {}).items() if name.endswith(route_suffix)]
+    return bool(routes) and all({c.split("|")[2]: w for c, w in r.items()} == wanted for r in routes)
 
 
 class ClusterTarget:
@@ -182,7 +194,60 @@ class ClusterTarget:
             route["weight"] = weight
         self.client.merge_patch(VS_API, "VirtualService", self._vs_name, {"spec": {"http": http}},
                                 self._vs_namespace)
-        time.sleep(self._settle_s)
+        pods = self._kmeshctl_waypoint_pods(current)
+        if pods:
+            self._wait_waypoint_weights(pods, current, http[0]["route"])
+        else:
+            time.sleep(self._settle_s)
+
+    # ----- the waypoint applied the change --------------------------------------------
+
+    def _kmeshctl_waypoint_pods(self, vs: dict) -> list[tuple[str, str]]:
+        """(namespace, pod) of the kmeshctl waypoint serving the VirtualService's first host."""
+        from kmeshctl.waypoint import deploy, model
+
+        host_ns, host = model.resolve_host(vs["spec"]["hosts"][0], self._vs_namespace)
+        service = self.client.get("v1", "Service", host, host_ns)
+        namespace = self.client.get("v1", "Namespace", host_ns)
+        if service is None or namespace is None:
+            return []
+        snap = model.snapshot_from_objects([{**namespace, "kind": "Namespace"}, {**service, "kind": "Service"}])
+        waypoint = snap.waypoint_of(snap.services[0])
+        if waypoint is None:
+            return []
+        pods = self.client.list("v1", "Pod", waypoint[0], f"{deploy.GATEWAY_LABEL}={waypoint[1]},"
+                                f"{deploy.WAYPOINT_LABEL}={waypoint[1]}")
+        return [(waypoint[0], p["metadata"]["name"]) for p in pods
+                if (p.get("status") or {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+
+    def _wait_waypoint_weights(self, pods: list[tuple[str, str]], vs: dict, routes: list[dict]) -> None:
+        from kmeshctl.waypoint import deploy, model
+
+        host_ns, host = model.resolve_host(vs["spec"]["hosts"][0], self._vs_namespace)
+        suffix = f"|{model.service_hostname(host, host_ns)}"
+        wanted = {r["destination"].get("subset", ""): int(r.get("weight", 100))
+                  for r in routes if int(r.get("weight", 100)) > 0}
+        if len(wanted) == 1:
+            wanted = {subset: 100 for subset in wanted}
+        deadline = time.monotonic() + WAYPOINT_APPLY_TIMEOUT_S
+        pending, last_error = list(pods), ""
+        while pending:
+            still = []
+            for pod in pending:
+                try:
+                    applied = _applies(deploy.pod_status(*pod), suffix, wanted)
+                except KmeshctlError as err:  # a port-forward can fail once; the deadline decides
+                    applied, last_error = False, str(err)
+                if not applied:
+                    still.append(pod)
+            pending = still
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise KmeshctlError(f"waypoint pod(s) {', '.join(f'{n}/{p}' for n, p in pending)} did not apply "
+                                    f"weights {wanted} within {WAYPOINT_APPLY_TIMEOUT_S:.0f}s{last_error and ' (' + last_error + ')'}: "
+                                    "see `kmeshctl waypoint status` and the controller's log")
+            time.sleep(WAYPOINT_POLL_S)
 
     def finish(self, progress: Callable[[str], None]) -> None:
         if self._original_http is not None:

@@ -1,6 +1,9 @@
-"""The waypoint's Envoy configuration built from the fortio example (pure builders)."""
+"""The sandbox waypoint's Envoy configuration built from the fortio example: the cluster
+waypoint's builders fed by the sandbox topology (pure builders)."""
 
 from __future__ import annotations
+
+import copy
 
 import pytest
 from envoy.config.cluster.v3 import cluster_pb2
@@ -20,6 +23,7 @@ from kmeshctl.sandbox.envoy_config import (
     build_waypoint_resources,
 )
 from kmeshctl.sandbox.topology import PodInfo, Topology, WaypointInfo
+from kmeshctl.waypoint.config import BLACKHOLE_CLUSTER, pipe_address
 
 FQDN = "fortio.default.svc.cluster.local"
 V1, V2, ALL = (f"outbound|80|v1|{FQDN}", f"outbound|80|v2|{FQDN}", f"outbound|80||{FQDN}")
@@ -68,9 +72,21 @@ def test_virtual_service_weights_become_weighted_clusters() -> None:
     assert weights == {V1: 90, V2: 10}
 
 
+def _with_documents(edit) -> m.Manifests:
+    """The example's manifests after `edit(documents)` (the sandbox record holds documents)."""
+    documents = copy.deepcopy(m.load(m.default_files()).documents)
+    edit(documents)
+    return m.from_documents(documents)
+
+
+def _set_weights(documents: list[dict], weights: list[int]) -> None:
+    vs = next(d for d in documents if d["kind"] == "VirtualService")
+    for route, weight in zip(vs["spec"]["http"][0]["route"], weights):
+        route["weight"] = weight
+
+
 def test_a_zero_weight_leaves_one_direct_cluster() -> None:
-    manifests = m.load(m.default_files())
-    manifests.virtual_services[0] = m.with_weights(manifests.virtual_services[0], [0, 100])
+    manifests = _with_documents(lambda docs: _set_weights(docs, [0, 100]))
     route = _resources(_topology(manifests)).routes[ROUTE].virtual_hosts[0].routes[0]
     assert route.route.cluster == V2
     assert not route.route.HasField("weighted_clusters")
@@ -78,7 +94,7 @@ def test_a_zero_weight_leaves_one_direct_cluster() -> None:
 
 def test_subset_clusters_hold_the_pods_of_their_version() -> None:
     resources = _resources(_topology())
-    assert set(resources.clusters) == {V1, V2, ALL}
+    assert set(resources.clusters) == {V1, V2, ALL, BLACKHOLE_CLUSTER}
     cluster = resources.clusters[V1]
     assert cluster.type == cluster_pb2.Cluster.EDS
     assert cluster.eds_cluster_config.service_name == V1
@@ -96,21 +112,21 @@ def test_subset_clusters_hold_the_pods_of_their_version() -> None:
 def test_resources_are_keyed_by_type_url() -> None:
     by_type = _resources(_topology()).by_type()
     assert set(by_type) == {LISTENER_TYPE, ROUTE_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE}
-    assert set(by_type[ENDPOINT_TYPE]) == set(by_type[CLUSTER_TYPE])
+    # Every EDS cluster has its endpoints; the blackhole (no Service) has none by design.
+    assert set(by_type[ENDPOINT_TYPE]) == set(by_type[CLUSTER_TYPE]) - {BLACKHOLE_CLUSTER}
 
 
 def test_service_without_virtual_service_routes_to_all_its_pods() -> None:
-    manifests = m.load(m.default_files())
-    manifests.virtual_services.clear()
+    manifests = _with_documents(lambda docs: docs.remove(next(d for d in docs if d["kind"] == "VirtualService")))
     resources = _resources(_topology(manifests))
     assert resources.routes[ROUTE].virtual_hosts[0].routes[0].route.cluster == ALL
-    assert set(resources.clusters) == {ALL}
+    assert set(resources.clusters) == {ALL, BLACKHOLE_CLUSTER}
 
 
 def test_bootstrap_uses_delta_ads_over_a_unix_socket(tmp_path) -> None:
     bootstrap = build_bootstrap("router~10.244.0.2~waypoint.default~default.svc.cluster.local",
                                 "waypoint.default.svc.cluster.local",
-                                tmp_path / "xds.sock", tmp_path / "admin.sock")
+                                str(tmp_path / "xds.sock"), pipe_address(str(tmp_path / "admin.sock")))
     ads = bootstrap.dynamic_resources.ads_config
     assert ads.api_type == config_source_pb2.ApiConfigSource.DELTA_GRPC
     assert ads.grpc_services[0].envoy_grpc.cluster_name == "xds-grpc"

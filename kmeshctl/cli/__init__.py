@@ -6,14 +6,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Iterator
+from enum import Enum
+from typing import Annotated, Iterator
 
 import typer
-from typer.exceptions import Abort, TyperException
+from typer import rich_utils
 
 from kmeshctl import __version__
-from kmeshctl.cli.common import app
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.cli.common import OutputFormat, OutputOption, app, is_data, print_data
+from kmeshctl.cli.conventions import COMPLETE_VAR
 
 # Importing a command module registers its commands on `app`.
 from kmeshctl.cli import cluster as _cluster  # noqa: F401,E402
@@ -23,32 +24,79 @@ from kmeshctl.cli import render as _render  # noqa: F401,E402
 from kmeshctl.cli import sandbox as _sandbox  # noqa: F401,E402
 from kmeshctl.cli import demo as _demo  # noqa: F401,E402
 from kmeshctl.cli import bench as _bench  # noqa: F401,E402
+from kmeshctl.cli import waypoint as _waypoint  # noqa: F401,E402
 
 
 @app.command()
-def version() -> None:
-    """Print the kmeshctl version."""
-    typer.echo(__version__)
+def version(
+    client: Annotated[bool, typer.Option("--client", help="Only this client's version; do not ask a cluster.")] = False,
+    namespace: Annotated[str, typer.Option("-n", "--namespace", help="Namespace of the node agents.")] = "kmesh-system",
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Print the kmeshctl version and, when a cluster answers, each node agent's version.
+
+    Examples:
+
+      kmeshctl version
+      kmeshctl version --client
+      kmeshctl --context prod version -o json
+    """
+    from kmeshctl import config_dump
+    from kmeshctl.kube import connect_reachable
+    from kmeshctl.versions import version_report
+
+    report = version_report(namespace, None if client else connect_reachable, config_dump.fetch_from_pod)
+    if is_data(output):
+        print_data(report, output)
+        return
+    typer.echo(f"Client: {report['client']['version']}")
+    if report["clusterError"]:
+        typer.echo(f"Cluster: not asked ({report['clusterError']})", err=True)
+    elif report["cluster"] is not None:
+        cluster = report["cluster"]
+        typer.echo(f"Cluster: {cluster['server']}")
+        if not cluster["agents"]:
+            typer.echo(f"Agents: none in namespace {namespace} (run `kmeshctl install`)")
+        for agent in cluster["agents"]:
+            seen = agent["version"] or f"unknown ({agent['error']})"
+            typer.echo(f"Agent on {agent['node'] or '-'}: {seen} (pod {agent['pod']}"
+                       + (f", image {agent['image']})" if output is OutputFormat.wide else ")"))
 
 
-def _one_line_usage_error(err: TyperException) -> str:
-    """Typer's usage errors as one line, with where to look instead of the usage block."""
-    ctx = getattr(err, "ctx", None)
-    if ctx is None:
-        return f"Error: {err.format_message()}"
-    return f"Error: {err.format_message()} (see '{ctx.command_path} --help')"
+class Shell(str, Enum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+
+
+@app.command()
+def completion(shell: Annotated[Shell, typer.Argument(metavar="bash|zsh|fish", help="The shell.")]) -> None:
+    """Print the shell completion script of kmeshctl.
+
+    Examples:
+
+      source <(kmeshctl completion bash)
+      kmeshctl completion zsh > "${fpath[1]}/_kmeshctl"
+      kmeshctl completion fish > ~/.config/fish/completions/kmeshctl.fish
+    """
+    from typer._completion_shared import get_completion_script
+
+    typer.echo(get_completion_script(prog_name="kmeshctl", complete_var=COMPLETE_VAR, shell=shell.value))
 
 
 PIPED_TABLE_WIDTH = "220"
+PIPED_HELP_WIDTH = 80
 
 
 @contextlib.contextmanager
 def _tables_not_cut_when_piped() -> Iterator[None]:
     """rich wraps tables at 80 columns when stdout is not a terminal, which cuts names and
-    addresses in `dump maps > file`; every Console reads COLUMNS, so set it for the command."""
+    addresses in `dump maps > file`; every Console reads COLUMNS, so set it for the command.
+    Help is not a table: it stays 80 columns wide (not padded to the table width)."""
     widen = not sys.stdout.isatty() and "COLUMNS" not in os.environ
     if widen:
         os.environ["COLUMNS"] = PIPED_TABLE_WIDTH
+        rich_utils.MAX_WIDTH = rich_utils.MAX_WIDTH or PIPED_HELP_WIDTH
     try:
         yield
     finally:
@@ -58,16 +106,12 @@ def _tables_not_cut_when_piped() -> Iterator[None]:
 
 def main() -> None:
     """Run the CLI; every failure ends as one line on stderr and a script-friendly exit code."""
-    try:
-        with _tables_not_cut_when_piped():
-            code = app(standalone_mode=False)
-    except TyperException as err:
-        typer.secho(_one_line_usage_error(err), fg=typer.colors.RED, err=True)
-        sys.exit(err.exit_code)
-    except Abort:
-        typer.secho("Aborted.", fg=typer.colors.RED, err=True)
-        sys.exit(130)
-    except KmeshctlError as err:
-        typer.secho(f"Error: {err}", fg=typer.colors.RED, err=True)
-        sys.exit(err.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
+    from typer.completion import completion_init
+
+    completion_init()
+    command = typer.main.get_command(app)
+    with _tables_not_cut_when_piped():
+        command.main(prog_name="kmeshctl", complete_var=COMPLETE_VAR)
+
+
+__all__ = ["app", "main", "__version__"]

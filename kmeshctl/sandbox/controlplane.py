@@ -2,8 +2,12 @@
 --name NAME`): delta ADS servers (`kmeshctl.xds.server`) publishing
 
 - to each waypoint's Envoy (one unix socket per waypoint): its Listener, routes,
-  clusters and endpoints, built from the VirtualServices and DestinationRules;
-- to the node agent (`xds.sock`): the workload API (`kmeshctl.sandbox.workloads`).
+  clusters and endpoints, built by the cluster waypoint's own code
+  (`kmeshctl.waypoint.config`, via `kmeshctl.sandbox.envoy_config`) and published the
+  way its controller publishes them (`kmeshctl.waypoint.controller.publish_ordered`);
+- to the node agent (`xds.sock`): the workload API (`kmeshctl.sandbox.workloads`) and the
+  Authorization resources istiod would make of the AuthorizationPolicies
+  (`kmeshctl.sandbox.authz`).
 
 It reads the sandbox record (state.json + manifests.yaml). SIGHUP re-reads it and pushes
 only what changed, so a new VirtualService weight reaches Envoy live, without a restart.
@@ -21,26 +25,16 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from google.protobuf.message import Message
-
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.sandbox.envoy_config import (
-    CLUSTER_TYPE,
-    ENDPOINT_TYPE,
-    LISTENER_TYPE,
-    ROUTE_TYPE,
-    build_waypoint_resources,
-)
+from kmeshctl.sandbox.authz import authorization_resources
+from kmeshctl.sandbox.envoy_config import build_waypoint_resources
 from kmeshctl.sandbox.state import SandboxState
 from kmeshctl.sandbox.topology import Topology
 from kmeshctl.sandbox.workloads import build_workload_resources
+from kmeshctl.waypoint.controller import publish_ordered
 from kmeshctl.xds.server import XdsServer, unix_socket_ready
 
 log = logging.getLogger("kmeshctl.sandbox.controlplane")
-
-# Adds and updates go make-before-break (clusters before the routes naming them);
-# removals the other way round.
-PUSH_ORDER = (CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE)
 
 
 class ControlPlane:
@@ -73,7 +67,9 @@ class ControlPlane:
                 continue
             publish_ordered(server, build_waypoint_resources(topology, waypoint).by_type())
         if self.agent_server is not None:
-            publish_ordered(self.agent_server, build_workload_resources(topology))
+            # policies first: a Workload naming one not yet received keeps its old tables
+            policies = authorization_resources(topology.manifests.authorization_policies)
+            publish_ordered(self.agent_server, {**policies, **build_workload_resources(topology)})
 
     def reload(self) -> None:
         state = SandboxState.load(self.state.name)
@@ -98,20 +94,6 @@ def _agent_server(state: SandboxState) -> XdsServer:
     server = XdsServer()
     server.add_listener(f"unix:{state.xds_socket}")
     return server
-
-
-def publish_ordered(server: XdsServer, resources: dict[str, dict[str, Message]]) -> None:
-    for type_url in PUSH_ORDER:
-        if type_url in resources:
-            server.set_resources(type_url, resources[type_url])
-    for type_url in reversed(PUSH_ORDER):
-        if type_url in resources:
-            stale = set(server.resources(type_url)) - set(resources[type_url])
-            if stale:
-                server.remove_resources(type_url, stale)
-    for type_url, named in resources.items():  # types outside the Envoy set (workload API)
-        if type_url not in PUSH_ORDER:
-            server.replace_resources(type_url, named)
 
 
 def wait_sockets(paths: list[Path], process_alive: Callable[[], bool], timeout: float,

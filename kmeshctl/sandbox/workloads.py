@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 
+from kmeshctl.sandbox.authz import selected
 from kmeshctl.sandbox.manifests import Service
 from kmeshctl.sandbox.topology import SANDBOX_NODE, PodInfo, Topology, WaypointInfo
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
@@ -39,8 +40,10 @@ def _workload(topology: Topology, pod: PodInfo) -> workload_pb2.Workload:
         pairs = [(p.port, target) for p in svc.ports
                  if (target := topology.target_port(pod, p)) is not None]
         services[service_key(svc.namespace, svc.hostname)] = pairs
+    policies = selected(topology.manifests.authorization_policies, pod.namespace, pod.labels)
     return workload(pod.uid, pod.ip, services, name=pod.name, namespace=pod.namespace,
-                    node=SANDBOX_NODE)
+                    node=SANDBOX_NODE, service_account=topology.deployment(pod).service_account,
+                    authorization_policies=policies)
 
 
 def _waypoint_workload(waypoint: WaypointInfo) -> workload_pb2.Workload:

@@ -9,6 +9,8 @@
 #   coredns        registry.k8s.io/coredns/coredns:VERSION the coredns binary
 #   istiod         docker.io/istio/pilot:VERSION           the pilot-discovery binary
 #   kmeshctl-node  docker.io/kmeshctl/kmeshctl-node:VERSION-KEY (and :VERSION), ./Dockerfile
+#   kmeshctl-waypoint  docker.io/kmeshctl/kmeshctl-waypoint:VERSION-KEY (and :VERSION),
+#                  ./Dockerfile.waypoint (kmeshctl and Envoy: `kmeshctl waypoint apply --image`)
 #
 # Everything is cached under $KMESHCTL_TIER_CACHE (default /var/cache/kmeshctl-tier):
 # rootfs/ (the debootstrap tarball), containers/ (buildah's storage and configs: nothing
@@ -478,6 +480,24 @@ NODE_REF=docker.io/kmeshctl/kmeshctl-node:$NODE_VERSION-$NODE_KEY
 NODE_PLAIN_REF=docker.io/kmeshctl/kmeshctl-node:$NODE_VERSION
 image kmeshctl-node "$NODE_KEY" build_node "$NODE_REF" "$NODE_PLAIN_REF"
 prune_node "$NODE_REF"
+
+build_waypoint() {  # buildah bud of ./Dockerfile.waypoint, its layers cached like the node's
+  local ref=$1 k=$2 xdg
+  xdg=$(build_pip_config)
+  (cd "$REPO" && b bud --layers --force-rm --pull=never "${POLICY[@]}" --isolation chroot --network host \
+     -v "$xdg:/etc/xdg:ro" -f Dockerfile.waypoint -t "$ref" . ) >"$CACHE/tmp/kmeshctl-waypoint.log" 2>&1 || {
+    tail -40 "$CACHE/tmp/kmeshctl-waypoint.log" >&2; return 1
+  }
+  b tag "$ref" "$WAYPOINT_PLAIN_REF"
+}
+
+WAYPOINT_KEY=$( (cd "$REPO" && key "$BASE_KEY" "$(declare -f build_waypoint)" Dockerfile.waypoint "${NODE_FILES[@]}" \
+                 "$(printf '%s\n' "${NODE_FILES[@]}")") )
+WAYPOINT_REF=docker.io/kmeshctl/kmeshctl-waypoint:$NODE_VERSION-$WAYPOINT_KEY
+WAYPOINT_PLAIN_REF=docker.io/kmeshctl/kmeshctl-waypoint:$NODE_VERSION
+image kmeshctl-waypoint "$WAYPOINT_KEY" build_waypoint "$WAYPOINT_REF" "$WAYPOINT_PLAIN_REF"
+b images --format '{{.Name}}:{{.Tag}}' | awk -v keep="$WAYPOINT_REF" '$1 ~ /kmeshctl-waypoint:/ && $1 != keep && $1 !~ /:[^-]*$/' |
+  while read -r old_ref; do b rmi "$old_ref" >/dev/null 2>&1 || true; done
 
 # ------------------------------------------------------------------- images.json
 

@@ -1,0 +1,197 @@
+"""`kmeshctl waypoint ...`: deploy and inspect kmeshctl waypoints (stock Envoy + the
+kmeshctl controller), and the two commands that run inside a waypoint pod."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kmeshctl.cli.common import OutputFormat, app, print_json, print_yaml_documents
+from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.waypoint import deploy
+
+waypoint_app = typer.Typer(help="Deploy and inspect waypoints (stock Envoy configured by kmeshctl).",
+                           no_args_is_help=True)
+app.add_typer(waypoint_app, name="waypoint")
+
+NamespaceOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the waypoint.")]
+NameOpt = Annotated[str, typer.Option("--name", help="Name of the waypoint (its Gateway, Service, Deployment).")]
+
+
+def _client():
+    from kmeshctl.kube import connect_reachable
+
+    return connect_reachable()
+
+
+@waypoint_app.command("apply")
+def apply_cmd(
+    namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
+    name: NameOpt = deploy.DEFAULT_NAME,
+    image: Annotated[str, typer.Option(help="Image with kmeshctl and Envoy (Dockerfile.waypoint).")] = deploy.DEFAULT_IMAGE,
+    replicas: Annotated[int, typer.Option(help="Waypoint pods.")] = deploy.DEFAULT_REPLICAS,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until its pods are ready and "
+                                       "istiod has programmed its Gateway.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds --wait waits.")] = deploy.WAIT_TIMEOUT_S,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the objects, apply nothing.")] = False,
+    output: Annotated[Optional[OutputFormat], typer.Option("--output", "-o", help="yaml|json")] = None,
+) -> None:
+    """Deploy a waypoint into NAMESPACE (Services opt in with the label istio.io/use-waypoint=NAME)."""
+    params = deploy.WaypointParams(namespace, name, image, replicas)
+    if dry_run:
+        objs = deploy.render(params)
+        if output == OutputFormat.json:
+            print_json(objs)
+        else:
+            print_yaml_documents(objs)
+        return
+    from kmeshctl.demo_cluster import validation_version
+
+    client = _client()
+    results = deploy.apply(client, params, validation_version(client), typer.echo)
+    if wait:
+        deploy.wait_ready(client, params, timeout, typer.echo)
+    if output == OutputFormat.json:
+        print_json([{"object": r.ref, "action": r.action} for r in results])
+    else:
+        typer.echo(f"waypoint {namespace}/{name} applied. Label a Service or namespace "
+                   f"istio.io/use-waypoint={name} to send its traffic through it.")
+
+
+@waypoint_app.command("list")
+def list_cmd(
+    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Only this namespace.")] = None,
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A")] = False,
+    output: Annotated[Optional[OutputFormat], typer.Option("--output", "-o", help="json")] = None,
+) -> None:
+    """Waypoints (Gateways of class istio-waypoint), their pods, istiod's address and users."""
+    states = deploy.list_waypoints(_client(), None if all_namespaces else (namespace or deploy.DEFAULT_NAMESPACE))
+    if output == OutputFormat.json:
+        print_json([s.as_dict() for s in states])
+        return
+    if not states:
+        typer.echo("No waypoints found.")
+        return
+    table = Table("NAMESPACE", "NAME", "BY KMESHCTL", "READY", "ISTIOD ADDRESS", "SERVICES")
+    for s in states:
+        table.add_row(s.namespace, s.name, "yes" if s.managed else "no", f"{s.ready_pods}/{len(s.pods)}",
+                      ", ".join(s.addresses) or f"- ({s.gateway_reason})", ", ".join(s.services) or "-")
+    Console().print(table)
+
+
+@waypoint_app.command("status")
+def status_cmd(
+    namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
+    name: NameOpt = deploy.DEFAULT_NAME,
+    output: Annotated[Optional[OutputFormat], typer.Option("--output", "-o", help="json")] = None,
+) -> None:
+    """What each pod of a waypoint serves: Services, routes with the weights Envoy applies,
+    whether Envoy ACKed the latest configuration. Exit 1 when a pod is not in sync."""
+    client = _client()
+    state = deploy.waypoint_state(client, namespace, name)
+    if not state.pods:
+        raise KmeshctlError(f"waypoint {namespace}/{name} has no pods: run `kmeshctl waypoint apply -n {namespace} "
+                            f"--name {name}` (or check `kmeshctl waypoint list -A`)")
+    reports = {pod: _pod_report(namespace, pod) for pod in state.pods}
+    healthy = all(r.get("envoy", {}).get("ready") and r.get("envoy", {}).get("acked") for r in reports.values())
+    if output == OutputFormat.json:
+        print_json({"waypoint": state.as_dict(), "pods": reports, "healthy": healthy})
+    else:
+        _print_status(state, reports)
+    raise typer.Exit(0 if healthy else 1)
+
+
+def _pod_report(namespace: str, pod: str) -> dict:
+    try:
+        return deploy.pod_status(namespace, pod)
+    except KmeshctlError as err:
+        return {"error": str(err)}
+
+
+def _print_status(state: deploy.WaypointState, reports: dict[str, dict]) -> None:
+    typer.echo(f"Waypoint {state.namespace}/{state.name}: {state.ready_pods}/{len(state.pods)} pods ready; "
+               f"istiod address: {', '.join(state.addresses) or '- (' + state.gateway_reason + ')'}")
+    for pod, report in reports.items():
+        if "error" in report:
+            typer.echo(f"  {pod}: cannot ask its controller ({report['error']})")
+            continue
+        envoy = report["envoy"]
+        typer.echo(f"  {pod}: Envoy {'ready' if envoy['ready'] else 'NOT ready'}, "
+                   f"{'in sync (ACKed)' if envoy['acked'] else 'NOT in sync'}; "
+                   f"services: {', '.join(report['services']) or '-'}")
+        for route, weights in sorted(report["routes"].items()):
+            typer.echo(f"    {route}: " + ", ".join(f"{c} {w}" for c, w in weights.items()))
+        for problem in report["problems"]:
+            typer.echo(f"    problem: {problem}")
+
+
+@waypoint_app.command("delete")
+def delete_cmd(
+    namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
+    name: NameOpt = deploy.DEFAULT_NAME,
+) -> None:
+    """Delete a waypoint made by `waypoint apply` (Services labelled to use it then go direct)."""
+    found = deploy.delete(_client(), deploy.WaypointParams(namespace, name), typer.echo)
+    if not found:
+        typer.echo(f"Nothing to delete: waypoint {namespace}/{name} does not exist.")
+
+
+# ---------------------------------------------------------------- inside the waypoint pod
+
+
+@waypoint_app.command("envoy", hidden=True)
+def envoy_cmd(
+    namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
+    name: NameOpt = deploy.DEFAULT_NAME,
+    xds_socket: Annotated[Path, typer.Option(help="The controller's xDS unix socket.")] = Path(f"{deploy.XDS_DIR}/xds.sock"),
+    admin_port: Annotated[int, typer.Option(help="Envoy admin port on 127.0.0.1.")] = deploy.ADMIN_PORT,
+    socket_wait: Annotated[float, typer.Option(help="Seconds to wait for the controller's socket.")] = 60.0,
+) -> None:
+    """(In a waypoint pod.) Write Envoy's bootstrap and exec Envoy."""
+    from kmeshctl.waypoint.envoy import exec_envoy
+
+    exec_envoy(namespace, name, xds_socket, admin_port, socket_wait)
+
+
+@waypoint_app.command("controller", hidden=True)
+def controller_cmd(
+    namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
+    name: NameOpt = deploy.DEFAULT_NAME,
+    xds_socket: Annotated[Path, typer.Option(help="Where to serve xDS to Envoy.")] = Path(f"{deploy.XDS_DIR}/xds.sock"),
+    envoy_admin_port: Annotated[int, typer.Option(help="Envoy's admin port on 127.0.0.1.")] = deploy.ADMIN_PORT,
+    status_port: Annotated[int, typer.Option(help="Port of /ready and /status.")] = deploy.STATUS_PORT,
+    port: Annotated[int, typer.Option(help="Envoy's PROXY-protocol listener port.")] = deploy.PROXY_PORT,
+) -> None:
+    """(In a waypoint pod.) Serve Envoy its configuration from the API server's objects."""
+    import logging
+    import sys
+
+    from kmeshctl.kube import connect
+    from kmeshctl.waypoint.config import WaypointRef
+    from kmeshctl.waypoint.controller import Controller, status_server
+    from kmeshctl.waypoint.envoy import EnvoyAdmin
+
+    if not 1 <= port <= 65535:
+        raise UsageError(f"--port {port} is not a port number")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    controller = Controller(connect(), WaypointRef(namespace, name, port), f"unix:{xds_socket}",
+                            EnvoyAdmin(port=envoy_admin_port, timeout=2.0))
+    server = status_server(controller, status_port)
+    server.start()
+    signal.signal(signal.SIGTERM, lambda *_: controller.stop())
+    worker = threading.Thread(target=controller.run, name="waypoint-controller")
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.5)
+    except KeyboardInterrupt:
+        controller.stop()
+        worker.join()
+    server.stop()

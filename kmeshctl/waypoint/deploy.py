@@ -1,0 +1,234 @@
+"""`kmeshctl waypoint apply|list|status|delete`: a waypoint made of stock Envoy and the
+kmeshctl controller (one Deployment), its Service, its RBAC, and the Gateway of class
+`istio-waypoint` that makes istiod treat it as an Istio waypoint (manual deployment: the
+Gateway's address names our Service, so istiod deploys nothing itself).
+
+Objects come from templates/waypoint/waypoint.yaml.j2 and are sent with server-side apply
+after the same checks as install (strict schemas, the cluster's CRDs, server dry-run).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import jinja2
+
+from kmeshctl import apply as applier
+from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.kube import KubeClient
+import kmeshctl
+from kmeshctl.paths import templates_dir
+from kmeshctl.render import COMMON_LABELS, parse_manifests
+
+# Defaults of the waypoint commands.
+DEFAULT_NAME = "waypoint"
+DEFAULT_NAMESPACE = "default"
+DEFAULT_REPLICAS = 1
+# Built from Dockerfile.waypoint: kmeshctl and Envoy (the node image has no Envoy).
+DEFAULT_IMAGE = f"docker.io/kmeshctl/kmeshctl-waypoint:{kmeshctl.__version__}"
+WAIT_TIMEOUT_S = 180.0
+
+PROXY_PORT = 15019  # Envoy's listener: PROXY protocol v2 from the Kmesh agent
+HBONE_PORT = 15008  # the Gateway listener istiod expects on a waypoint
+ADMIN_PORT = 15000  # Envoy's admin, 127.0.0.1 only (reached by port-forward)
+STATUS_PORT = 15020  # the controller's /ready and /status
+XDS_DIR = "/var/run/kmeshctl-waypoint"
+GATEWAY_LABEL = "gateway.networking.k8s.io/gateway-name"
+WAYPOINT_LABEL = "kmeshctl.io/waypoint"
+CLUSTER_ROLE = "kmeshctl-waypoint"
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+GATEWAY_CLASS = "istio-waypoint"
+TEMPLATE = "waypoint/waypoint.yaml.j2"
+POLL_S = 1.0
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class WaypointParams:
+    namespace: str = DEFAULT_NAMESPACE
+    name: str = DEFAULT_NAME
+    image: str = DEFAULT_IMAGE
+    replicas: int = DEFAULT_REPLICAS
+
+
+def check_params(p: WaypointParams) -> None:
+    for what, value in (("--name", p.name), ("--namespace", p.namespace)):
+        if not _DNS_LABEL.match(value):
+            raise UsageError(f"{what} {value!r} is not a DNS label (lower-case letters, digits, '-'): fix it")
+    if not 1 <= p.replicas <= 20:
+        raise UsageError(f"--replicas {p.replicas} is out of range 1-20")
+    if not p.image or any(c.isspace() for c in p.image):
+        raise UsageError(f"--image {p.image!r} is not an image reference, e.g. {DEFAULT_IMAGE}")
+
+
+def binding_name(p: WaypointParams) -> str:
+    return f"kmeshctl-waypoint-{p.namespace}-{p.name}"
+
+
+def render(p: WaypointParams) -> list[dict]:
+    """The waypoint's objects in apply order (checks `p` first)."""
+    check_params(p)
+    labels = {**COMMON_LABELS, WAYPOINT_LABEL: p.name}
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
+                             undefined=jinja2.StrictUndefined, autoescape=False)
+    text = env.get_template(TEMPLATE).render(
+        name=p.name, namespace=p.namespace, image=p.image, replicas=p.replicas,
+        cluster_role=CLUSTER_ROLE, binding=binding_name(p), gateway_label=GATEWAY_LABEL,
+        proxy_port=PROXY_PORT, hbone_port=HBONE_PORT, admin_port=ADMIN_PORT, status_port=STATUS_PORT,
+        xds_dir=XDS_DIR, xds_socket=f"{XDS_DIR}/xds.sock", cluster_domain="cluster.local",
+        labels=lambda n: "\n".join(f"{' ' * n}{k}: \"{v}\"" for k, v in labels.items()),
+        common_labels=lambda n: "\n".join(f"{' ' * n}{k}: \"{v}\"" for k, v in COMMON_LABELS.items()),
+    )
+    return parse_manifests(text)
+
+
+# ---------------------------------------------------------------- apply
+
+
+def apply(client: KubeClient, p: WaypointParams, kubernetes_version: str,
+          progress: Callable[[str], None]) -> list[applier.ApplyResult]:
+    objs = render(p)
+    if client.get("v1", "Namespace", p.namespace) is None:
+        raise UsageError(f"namespace {p.namespace} does not exist: create it or pass -n NAMESPACE")
+    if not client.is_served(GATEWAY_API, "Gateway"):
+        raise KmeshctlError("the cluster does not serve Gateway (gateway.networking.k8s.io/v1); nothing was "
+                            "applied. Fix: install the Gateway API CRDs (istiod needs them for waypoints)")
+    applier.preflight(client, objs, kubernetes_version, None)
+    return applier.apply_all(client, objs, lambda r: progress(f"{r.ref} {r.action}"))
+
+
+def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: Callable[[str], None]) -> None:
+    """Until the waypoint's pods are ready and istiod has programmed its Gateway (its
+    status carries the Service's address, which is what istiod hands to the agents)."""
+    started = time.monotonic()
+    while True:
+        state = waypoint_state(client, p.namespace, p.name)
+        if state.ready_pods >= p.replicas and state.addresses:
+            progress(f"waypoint {p.namespace}/{p.name}: {state.ready_pods} pod(s) ready; istiod: "
+                     f"{', '.join(state.addresses)}")
+            return
+        elapsed = time.monotonic() - started
+        if elapsed > timeout:
+            raise KmeshctlError(f"waypoint {p.namespace}/{p.name} not ready after {timeout:.0f}s "
+                                f"({state.ready_pods}/{p.replicas} pods ready; Gateway: {state.gateway_reason}); "
+                                f"check `kubectl -n {p.namespace} describe pod -l {GATEWAY_LABEL}={p.name}` "
+                                "and istiod's log")
+        progress(f"waiting for waypoint {p.namespace}/{p.name}: {state.ready_pods}/{p.replicas} pods ready, "
+                 f"Gateway {state.gateway_reason} ({elapsed:.0f}s of {timeout:.0f}s)")
+        time.sleep(POLL_S)
+
+
+# ---------------------------------------------------------------- state
+
+
+@dataclass
+class WaypointState:
+    namespace: str
+    name: str
+    managed: bool  # made by kmeshctl (else: another waypoint of class istio-waypoint)
+    ready_pods: int = 0
+    pods: list[str] = field(default_factory=list)
+    addresses: list[str] = field(default_factory=list)
+    gateway_reason: str = "not found"
+    services: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def waypoint_state(client: KubeClient, namespace: str, name: str, gateway: Optional[dict] = None) -> WaypointState:
+    gateway = gateway if gateway is not None else client.get(GATEWAY_API, "Gateway", name, namespace)
+    labels = ((gateway or {}).get("metadata") or {}).get("labels") or {}
+    state = WaypointState(namespace, name, labels.get(WAYPOINT_LABEL) == name)
+    if gateway is not None:
+        status = gateway.get("status") or {}
+        state.addresses = [a.get("value", "") for a in status.get("addresses") or []]
+        programmed = next((c for c in status.get("conditions") or [] if c.get("type") == "Programmed"), None)
+        state.gateway_reason = (f"{programmed.get('reason')}" if programmed else "no status from istiod yet")
+    pods = client.list("v1", "Pod", namespace, f"{GATEWAY_LABEL}={name}")
+    state.pods = sorted(p["metadata"]["name"] for p in pods)
+    state.ready_pods = sum(1 for p in pods if _pod_ready(p))
+    return state
+
+
+def _pod_ready(pod: dict) -> bool:
+    if pod["metadata"].get("deletionTimestamp"):
+        return False
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def list_waypoints(client: KubeClient, namespace: Optional[str]) -> list[WaypointState]:
+    """Every Gateway of class istio-waypoint (ours and others), with the Services using it."""
+    if not client.is_served(GATEWAY_API, "Gateway"):
+        return []
+    gateways = [g for g in client.list(GATEWAY_API, "Gateway", namespace)
+                if (g.get("spec") or {}).get("gatewayClassName") == GATEWAY_CLASS]
+    users = _waypoint_users(client)
+    states = []
+    for gw in sorted(gateways, key=lambda g: (g["metadata"]["namespace"], g["metadata"]["name"])):
+        state = waypoint_state(client, gw["metadata"]["namespace"], gw["metadata"]["name"], gw)
+        state.services = users.get((state.namespace, state.name), [])
+        states.append(state)
+    return states
+
+
+def _waypoint_users(client: KubeClient) -> dict[tuple[str, str], list[str]]:
+    from kmeshctl.waypoint import model
+
+    objects = [{**n, "kind": "Namespace"} for n in client.list("v1", "Namespace")]
+    objects += [{**s, "kind": "Service"} for s in client.list("v1", "Service")]
+    snap = model.snapshot_from_objects(objects)
+    users: dict[tuple[str, str], list[str]] = {}
+    for service in snap.services:
+        key = snap.waypoint_of(service)
+        if key is not None:
+            users.setdefault(key, []).append(f"{service.namespace}/{service.name}")
+    return users
+
+
+# ---------------------------------------------------------------- delete
+
+
+def delete(client: KubeClient, p: WaypointParams, progress: Callable[[str], None]) -> int:
+    """Delete the waypoint's objects (the Gateway first, so istiod stops sending it);
+    the shared ClusterRole goes with the last kmeshctl waypoint. Returns how many existed."""
+    gateway = client.get(GATEWAY_API, "Gateway", p.name, p.namespace) \
+        if client.is_served(GATEWAY_API, "Gateway") else None
+    if gateway is not None and (gateway["metadata"].get("labels") or {}).get(WAYPOINT_LABEL) != p.name:
+        raise UsageError(f"Gateway {p.namespace}/{p.name} was not made by kmeshctl waypoint apply: "
+                         "delete it with the tool that made it")
+    found = 0
+    for obj in reversed(render(p)):
+        if obj["kind"] == "ClusterRole" and _other_waypoints(client, p):
+            continue
+        if obj["kind"] == "Gateway" and gateway is None:
+            continue
+        meta = obj["metadata"]
+        existed = client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        found += 1 if existed else 0
+        progress(f"{obj['kind']} {_ref(meta)} {'deleted' if existed else 'not found'}")
+    return found
+
+
+def _other_waypoints(client: KubeClient, p: WaypointParams) -> bool:
+    bindings = client.list("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", None, WAYPOINT_LABEL)
+    return any(b["metadata"]["name"] != binding_name(p) for b in bindings)
+
+
+def _ref(meta: dict) -> str:
+    return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
+
+
+# ---------------------------------------------------------------- status
+
+
+def pod_status(namespace: str, pod: str) -> dict[str, Any]:
+    """The controller's /status of one waypoint pod, through a port-forward."""
+    from kmeshctl.config_dump import fetch_from_pod
+
+    return fetch_from_pod("/status", pod, namespace, STATUS_PORT)
