@@ -42,14 +42,15 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))  # `benchmarks.*` when run as a script
 
 from benchmarks.bpf_connect import CLIENT, SERVER, SERVER_PORT  # noqa: E402 - the same server and timed client
-from kmeshctl import authzlink, bpfsys, loader  # noqa: E402
-from kmeshctl.authzsync import AuthzSync
+from kmeshctl import bpfsys  # noqa: E402
+from kmeshctl.node import authzlink, loader  # noqa: E402
+from kmeshctl.node.authzsync import AuthzSync
 from kmeshctl.maps import DataplaneMaps
-from kmeshctl.model import (ALLOW, DENY, POLICY_WORKLOAD_SELECTOR, Clause, Match, Policy, Rule, StringMatch,
+from kmeshctl.node.model import (ALLOW, DENY, POLICY_WORKLOAD_SELECTOR, Clause, Match, Policy, Rule, StringMatch,
                             Workload)
 from kmeshctl.nodecheck import ensure_cgroup2
 from kmeshctl.podnet import Pod, PodNetwork, remove_cgroup_tree
-from kmeshctl.workload_cache import WorkloadCache
+from kmeshctl.node.workload_cache import WorkloadCache
 
 CLIENT_NS = "shop"
 SCENARIOS = {"none": None, "0 policies": 0, "10 policies": 10, "1000 policies": 1000}

@@ -31,8 +31,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from kmeshctl import bpfsys, loader
-from kmeshctl.ids import IdRegistry
+from kmeshctl import bpfsys
+from kmeshctl.node import loader
+from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import BackendKey, BackendValue, DataplaneMaps, FrontendKey, FrontendValue, ServiceValue
 from kmeshctl.nodecheck import ensure_cgroup2
 from kmeshctl.podnet import Pod, PodNetwork

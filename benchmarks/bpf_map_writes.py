@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from kmeshctl import loader
-from kmeshctl.ids import IdRegistry
+from kmeshctl.node import loader
+from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import (BackendKey, BackendValue, DataplaneMaps, EndpointKey, EndpointValue,
                            FrontendKey, FrontendValue, IdKind, ServiceKey, ServiceValue)
 from kmeshctl.nodecheck import ensure_cgroup2

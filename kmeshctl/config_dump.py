@@ -196,7 +196,7 @@ def print_maps_json_as_tables(data: dict, map_name: Optional[str], console: Opti
                               pods: Optional[dict[int, str]] = None, wide: bool = False) -> None:
     """Render an agent's `/debug/config_dump/bpf/dual-engine` JSON like `dump maps`."""
     from kmeshctl import dump as dumper
-    from kmeshctl.ids import IdRegistry
+    from kmeshctl.node.ids import IdRegistry
     from kmeshctl.maps import IDREG
 
     dumper.check_map_name(map_name)

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kmeshctl.errors import UsageError
-from kmeshctl.ids import IdRegistry
+from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import (WAYPOINT_TLV_PORT, BACKEND, ENDPOINT, FRONTEND, IDREG, MANAGE, MAP_NAMES, MAP_SPECS,
                            SERVICE, SOCKET, BackendKey, BackendValue, DataplaneMaps, EndpointKey,
                            EndpointValue, FrontendKey, FrontendValue, IdRegKey, IdRegValue,

@@ -6,7 +6,7 @@ Conventions (the same as the C side):
 - Addresses are ``ipaddress`` objects here; in the maps they are 16 bytes, IPv4 stored as
   IPv4-mapped IPv6 (``::ffff:a.b.c.d``).
 - Ports are host order here; the maps hold them in network order (``__be16``).
-- Ids (service ids, backend uids) come from ``kmeshctl.ids.IdRegistry``.
+- Ids (service ids, backend uids) come from ``kmeshctl.node.ids.IdRegistry``.
 
 Typical agent use::
 

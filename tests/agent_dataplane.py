@@ -14,11 +14,11 @@ import time
 from typing import Iterator
 
 from bpf_testlib import LoadedEnv, PodProcess, loaded_dataplane, pod_network
-from kmeshctl.ids import IdRegistry
-from kmeshctl.mapsync import MapSync, NodeInfo
+from kmeshctl.node.ids import IdRegistry
+from kmeshctl.node.mapsync import MapSync, NodeInfo
 from kmeshctl.xds.convert import models
 from kmeshctl.podnet import Pod, PodNetwork
-from kmeshctl.workload_cache import WorkloadCache
+from kmeshctl.node.workload_cache import WorkloadCache
 from kmeshctl.xds.builders import addresses
 
 PPV2_SIGNATURE = bytes.fromhex("0d0a0d0a000d0a515549540a")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from kmeshctl import loader
+from kmeshctl.node import loader
 from kmeshctl.maps import DataplaneMaps
 from kmeshctl.nodecheck import cgroup2_root
 from kmeshctl.podnet import Pod, PodNetwork, remove_cgroup_tree

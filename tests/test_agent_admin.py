@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kmeshctl.admin import NOT_A_NETNS, AdminServer, AdminSocketServer, AdminSources
-from kmeshctl.metrics import MetricSources, MetricsServer, make_registry
+from kmeshctl.node.admin import NOT_A_NETNS, AdminServer, AdminSocketServer, AdminSources
+from kmeshctl.node.metrics import MetricSources, MetricsServer, make_registry
 from kmeshctl import unixsock
-from kmeshctl.workload_cache import WorkloadCache
+from kmeshctl.node.workload_cache import WorkloadCache
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
 from kmeshctl.xds.builders import addresses, service, workload
 from kmeshctl.xds.client import ClientConfig, Identity, XdsClient, connection_status
@@ -236,7 +236,7 @@ def test_agent_ready_only_once_the_maps_hold_a_sync_and_says_why_not() -> None:
     the first xDS sync is not in the BPF maps, here because istiod cannot be reached."""
     import socket
 
-    from kmeshctl.agent import Agent, AgentConfig
+    from kmeshctl.node.agent import Agent, AgentConfig
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -272,7 +272,7 @@ def _eventually(predicate, timeout: float = 5.0) -> bool:
 
 
 def test_the_agent_doc_lists_every_metric() -> None:
-    from kmeshctl.metrics import AgentCollector
+    from kmeshctl.node.metrics import AgentCollector
     from kmeshctl.xds.client import ClientStats
 
     collector = AgentCollector(MetricSources(

@@ -50,8 +50,8 @@ LOG_LINE = re.compile(r"time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=(debug
                       r"logger=(\S+) (event=\S+|.*)")
 LOGGING_SCRIPT = r"""
 import logging, sys
-from kmeshctl.admin import set_logger_level
-from kmeshctl.agent import configure_logging
+from kmeshctl.node.admin import set_logger_level
+from kmeshctl.node.agent import configure_logging
 configure_logging(sys.argv[1])
 log = logging.getLogger("kmeshctl.xds.client")
 log.debug("event=xds_ack type=Address nonce=1")
@@ -99,7 +99,7 @@ def test_log_level_debug_shows_debug_events() -> None:
 
 CONFIG_SCRIPT = r"""
 import json, sys
-from kmeshctl import agent
+from kmeshctl.node import agent
 
 def show_config(self):  # instead of loading BPF and running: print what `node run` built
     c = self.config

@@ -17,7 +17,8 @@ from typing import Iterator, Optional
 import pytest
 
 from bpf_testlib import PodProcess, connect, dataplane_paths, pod_network
-from kmeshctl import dump, loader, unixsock
+from kmeshctl import dump, unixsock
+from kmeshctl.node import loader
 from kmeshctl.podnet import PodNetwork, remove_cgroup_tree
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
 from kmeshctl.xds.builders import addresses, service, waypoint_address, workload

@@ -18,8 +18,9 @@ import pytest
 
 from bpf_testlib import dataplane_paths
 from kmeshctl.podnet import remove_cgroup_tree
-from kmeshctl import dump, loader
-from kmeshctl.locality import REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL
+from kmeshctl import dump
+from kmeshctl.node import loader
+from kmeshctl.node.locality import REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
 from kmeshctl.xds.builders import addresses, service, workload
 from kmeshctl.xds.protos import workload_pb2

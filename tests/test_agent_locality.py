@@ -10,9 +10,9 @@ from typing import Iterator
 import pytest
 from kubernetes import client as k8s
 
-from kmeshctl import model
-from kmeshctl.agent import Agent, AgentConfig
-from kmeshctl.locality import (REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL, locality_from_labels,
+from kmeshctl.node import model
+from kmeshctl.node.agent import Agent, AgentConfig
+from kmeshctl.node.locality import (REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL, locality_from_labels,
                                read_node_locality)
 from kmeshctl.xds.client import Identity
 from standin_apiserver import StandinApiServer, core_v1_client

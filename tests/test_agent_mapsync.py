@@ -9,14 +9,14 @@ from typing import Any, Iterator
 import pytest
 from google.protobuf import any_pb2
 
-from kmeshctl.ids import IdRegistry
+from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import (BackendKey, EndpointKey, FrontendKey, IdKind, LbPolicy, ServiceKey,
                            WaypointHeader)
-from kmeshctl import model
-from kmeshctl.mapsync import MapSync, regroup
-from kmeshctl.translate import NodeInfo, lb_policy, priority, service_ports
+from kmeshctl.node import model
+from kmeshctl.node.mapsync import MapSync, regroup
+from kmeshctl.node.translate import NodeInfo, lb_policy, priority, service_ports
 from kmeshctl.xds.convert import models, service_of, workload_of
-from kmeshctl.workload_cache import WorkloadCache
+from kmeshctl.node.workload_cache import WorkloadCache
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
 from kmeshctl.xds.builders import addresses, service, waypoint_hostname, workload
 from kmeshctl.xds.client import ClientConfig, Identity, XdsClient

@@ -11,7 +11,7 @@ from typing import Iterator
 import pytest
 from kubernetes import client as k8s
 
-from kmeshctl.podwatch import NetnsEnroller, PodWatcher, find_pod_netns
+from kmeshctl.node.podwatch import NetnsEnroller, PodWatcher, find_pod_netns
 from standin_apiserver import StandinApiServer, core_v1_client
 
 pytestmark = pytest.mark.root

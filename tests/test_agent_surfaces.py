@@ -10,8 +10,8 @@ import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
-from kmeshctl.admin import AdminServer, AdminSources
-from kmeshctl.agent import Agent, AgentConfig
+from kmeshctl.node.admin import AdminServer, AdminSources
+from kmeshctl.node.agent import Agent, AgentConfig
 from kmeshctl.xds.client import Identity
 
 

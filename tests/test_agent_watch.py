@@ -24,7 +24,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from bpf_testlib import dataplane_paths, pod_network
-from kmeshctl import loader
+from kmeshctl.node import loader
 from kmeshctl.maps import DataplaneMaps
 from kmeshctl.podnet import PodNetwork, remove_cgroup_tree
 from kmeshctl.xds.server import XdsServer

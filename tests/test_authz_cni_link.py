@@ -16,11 +16,11 @@ from typing import Iterator
 import pytest
 
 from bpf_testlib import LoadedEnv, PodProcess, connect, loaded_dataplane, pod_network
-from kmeshctl import authzlink
-from kmeshctl.authzsync import AuthzSync
+from kmeshctl.node import authzlink
+from kmeshctl.node.authzsync import AuthzSync
 from kmeshctl.enrollment import ENROLLED_BY_CNI
-from kmeshctl.model import DENY, POLICY_NAMESPACE, Clause, Match, Policy, Rule, StringMatch, Workload
-from kmeshctl.workload_cache import WorkloadCache
+from kmeshctl.node.model import DENY, POLICY_NAMESPACE, Clause, Match, Policy, Rule, StringMatch, Workload
+from kmeshctl.node.workload_cache import WorkloadCache
 
 pytestmark = pytest.mark.root
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from kmeshctl import authz
-from kmeshctl.model import (ALLOW, DENY, POLICY_GLOBAL, POLICY_NAMESPACE, POLICY_WORKLOAD_SELECTOR, Clause,
+from kmeshctl.node import authz
+from kmeshctl.node.model import (ALLOW, DENY, POLICY_GLOBAL, POLICY_NAMESPACE, POLICY_WORKLOAD_SELECTOR, Clause,
                             Match, Policy, Rule, ServiceAccountMatch, StringMatch, Workload)
 
 net = ipaddress.ip_network

@@ -15,12 +15,12 @@ from typing import Iterator
 import pytest
 
 from bpf_testlib import LoadedEnv, PodProcess, connect, loaded_dataplane, pod_network
-from kmeshctl import authz, authzlink
-from kmeshctl.authzsync import AuthzSync
+from kmeshctl.node import authz, authzlink
+from kmeshctl.node.authzsync import AuthzSync
 from kmeshctl.maps import AuthzDstKey, AuthzStatKey, AuthzVerdict, LogEvent, Reason
-from kmeshctl.model import (ALLOW, DENY, POLICY_NAMESPACE, POLICY_WORKLOAD_SELECTOR, Clause, Match, Policy,
+from kmeshctl.node.model import (ALLOW, DENY, POLICY_NAMESPACE, POLICY_WORKLOAD_SELECTOR, Clause, Match, Policy,
                             Rule, ServiceAccountMatch, StringMatch, Workload)
-from kmeshctl.workload_cache import WorkloadCache
+from kmeshctl.node.workload_cache import WorkloadCache
 
 pytestmark = pytest.mark.root
 

@@ -16,8 +16,9 @@ from typing import Iterator
 import pytest
 
 from bpf_testlib import PodProcess, LoadedEnv, connect, loaded_dataplane, pod_network, start_connect
-from kmeshctl import bpfsys, loader
-from kmeshctl.ids import IdRegistry
+from kmeshctl import bpfsys
+from kmeshctl.node import loader
+from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import BackendValue, LbPolicy, ServiceValue, Tunnel, WaypointHeader
 
 pytestmark = pytest.mark.root

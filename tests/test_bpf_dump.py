@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from bpf_testlib import LoadedEnv, connect, loaded_dataplane, pod_network
 from kmeshctl import dump as dumper
 from kmeshctl.cli import app
-from kmeshctl.ids import IdRegistry, fnv1a_32
+from kmeshctl.node.ids import IdRegistry, fnv1a_32
 from kmeshctl.maps import (MAX_MANAGED, BackendValue, BadEntryError, DataplaneMaps, IdKind,
                            IdRegKey, IdRegValue, LbPolicy, LogEvent, ManageKey, ManageValue,
                            MapFullError, Reason, ServiceValue, Tunnel, WaypointHeader)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kmeshctl import loader, maps
+from kmeshctl import maps
+from kmeshctl.node import loader
 
 pytestmark = pytest.mark.root
 

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bpf_testlib import dataplane_paths
-from kmeshctl import bpfsys, loader
+from kmeshctl import bpfsys
+from kmeshctl.node import loader
 from kmeshctl.cli import app
 from kmeshctl.errors import KmeshctlError, UsageError
 

@@ -19,7 +19,7 @@ from typing import Iterator
 import pytest
 
 from bpf_testlib import LoadedEnv, PodProcess, connect, loaded_dataplane, pod_network, udp_send
-from kmeshctl.ids import IdRegistry
+from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import BackendValue, LbPolicy, LogEvent, Reason, ServiceValue
 from kmeshctl.podnet import Pod, PodNetwork
 

@@ -23,7 +23,7 @@ from kmeshctl.cli import app
 from kmeshctl.cli.conventions import hoist_global_flags, walk
 from kmeshctl.cli.progress import Progress
 from kmeshctl.demo_plot import plot_shares
-from kmeshctl.ids import IdRegistry
+from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import MANAGE, ManageKey, ManageValue
 from standin_apiserver import StandinCluster, cluster  # noqa: F401 (fixture)
 

@@ -28,7 +28,7 @@ from kmeshctl.cni import plugin
 from kmeshctl.cni.install import CniInstaller, CniSettings, chained, primary_config
 from kmeshctl.cni.server import CniHandler, CniServer
 from kmeshctl.podnet import netns_cookie
-from kmeshctl.podwatch import NetnsEnroller, PodWatcher
+from kmeshctl.node.podwatch import NetnsEnroller, PodWatcher
 from standin_apiserver import StandinApiServer, core_v1_client
 
 REFERENCE = Path("/usr/lib/cni")

@@ -16,7 +16,7 @@ from agent_dataplane import AgentEnv, agent_env
 from bpf_testlib import connect
 from kmeshctl.maps import (BackendKey, BackendValue, EndpointKey, FrontendKey, ServiceKey,
                            ServiceValue)
-from kmeshctl.translate import NodeInfo, priority, service_families, vips
+from kmeshctl.node.translate import NodeInfo, priority, service_families, vips
 from kmeshctl.xds.convert import service_of, workload_of
 from kmeshctl.xds.builders import service, workload
 from kmeshctl.xds.protos import workload_pb2

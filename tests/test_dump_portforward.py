@@ -21,7 +21,7 @@ import pytest
 
 from bpf_testlib import dataplane_paths
 from kmeshctl.podnet import remove_cgroup_tree
-from kmeshctl import loader
+from kmeshctl.node import loader
 from kmeshctl.params import install_params
 from kmeshctl.render import render_manifests
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE

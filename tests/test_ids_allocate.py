@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 
 from bpf_testlib import LoadedEnv, loaded_dataplane
-from kmeshctl.ids import IdRegistry, fnv1a_32
+from kmeshctl.node.ids import IdRegistry, fnv1a_32
 from kmeshctl.maps import MAX_IDS, BadEntryError, IdKind, IdRegKey, IdRegValue, MapFullError
 
 pytestmark = pytest.mark.root

@@ -18,7 +18,7 @@ from standin_apiserver import StandinCluster, cluster  # noqa: F401 (fixture)
 UNREACHABLE = "http://127.0.0.1:1"  # loopback port 1: nothing listens, connect is refused
 
 
-@pytest.mark.parametrize("module", ["kmeshctl.kube", "kmeshctl.apply", "kmeshctl.demo_cluster", "kmeshctl.agent"])
+@pytest.mark.parametrize("module", ["kmeshctl.kube", "kmeshctl.apply", "kmeshctl.demo_cluster", "kmeshctl.node.agent"])
 def test_product_modules_import_without_the_cli(module: str) -> None:
     probe = f"import sys, {module}; print('kmeshctl.cli' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True,

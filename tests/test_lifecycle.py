@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from kubernetes.client.exceptions import ApiException
 
-from kmeshctl.lifecycle import decide_shutdown
+from kmeshctl.node.lifecycle import decide_shutdown
 
 
 def pod(owner_kind: str | None = "DaemonSet", owner_name: str = "kmesh") -> SimpleNamespace:

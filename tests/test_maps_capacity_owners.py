@@ -10,13 +10,13 @@ from typing import Iterator
 
 import pytest
 
-from kmeshctl.frontend_owners import FrontendOwners
-from kmeshctl.ids import IdRegistry, registry_name
+from kmeshctl.node.frontend_owners import FrontendOwners
+from kmeshctl.node.ids import IdRegistry, registry_name
 from kmeshctl.maps import (BACKEND, ENDPOINT, FRONTEND, IDREG, ID_NAME_LEN, SERVICE, FrontendKey,
                            IdKind, MapError, ServiceKey, TypedMap)
-from kmeshctl.mapsync import MapSync, NodeInfo
+from kmeshctl.node.mapsync import MapSync, NodeInfo
 from kmeshctl.xds.convert import models
-from kmeshctl.workload_cache import WorkloadCache
+from kmeshctl.node.workload_cache import WorkloadCache
 from kmeshctl.xds.builders import addresses, service, workload
 
 ip = ipaddress.ip_address

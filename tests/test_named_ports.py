@@ -13,7 +13,7 @@ import pytest
 from agent_dataplane import AgentEnv, agent_env
 from bpf_testlib import connect
 from kmeshctl.maps import EndpointKey, ServiceKey
-from kmeshctl.translate import endpoint_targets
+from kmeshctl.node.translate import endpoint_targets
 from kmeshctl.xds.convert import workload_of
 from kmeshctl.xds.builders import service, workload
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bpf_testlib import dataplane_paths
-from kmeshctl import loader
+from kmeshctl.node import loader
 from kmeshctl.cli import app
 from kmeshctl.errors import UsageError
 

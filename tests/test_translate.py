@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from kmeshctl import model
-from kmeshctl.ids import IdRegistry
+from kmeshctl.node import model
+from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import IdKind, LbPolicy, ServiceKey, WaypointHeader
-from kmeshctl.mapsync import MapSync
-from kmeshctl.translate import NodeInfo, Translator
-from kmeshctl.workload_cache import WorkloadCache
+from kmeshctl.node.mapsync import MapSync
+from kmeshctl.node.translate import NodeInfo, Translator
+from kmeshctl.node.workload_cache import WorkloadCache
 from kmeshctl.xds.builders import addresses, service, waypoint_hostname, workload
 from kmeshctl.xds.convert import models, workload_of
 from memory_maps import MemoryMaps

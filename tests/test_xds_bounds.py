@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from kmeshctl.agent import OneLineFormatter
+from kmeshctl.node.agent import OneLineFormatter
 from kmeshctl.bounded import DETAIL_LIMIT, LINE_LIMIT, NAME_LIMIT, clip, join_bounded
-from kmeshctl.workload_cache import WorkloadCache
+from kmeshctl.node.workload_cache import WorkloadCache
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
 from kmeshctl.xds.builders import addresses, service, workload
 from kmeshctl.xds.client import ClientConfig, Identity, XdsClient

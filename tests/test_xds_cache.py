@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ipaddress import ip_address
 
-from kmeshctl.workload_cache import WorkloadCache
+from kmeshctl.node.workload_cache import WorkloadCache
 from kmeshctl.xds.builders import addresses, service, waypoint_hostname, workload
 from kmeshctl.xds.convert import models, service_of, workload_of
 from kmeshctl.xds.protos import workload_pb2

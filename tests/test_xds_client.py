@@ -16,8 +16,8 @@ import pytest
 from envoy.service.discovery.v3 import discovery_pb2
 from google.protobuf import any_pb2
 
-from kmeshctl import model
-from kmeshctl.workload_cache import CacheDelta, WorkloadCache
+from kmeshctl.node import model
+from kmeshctl.node.workload_cache import CacheDelta, WorkloadCache
 from kmeshctl.xds import AUTHORIZATION_TYPE, WORKLOAD_ADDRESS_TYPE
 from kmeshctl.xds.builders import (addresses, ports, service, waypoint_address,
                                    waypoint_hostname, workload)

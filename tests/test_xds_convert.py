@@ -11,7 +11,7 @@ import ipaddress
 
 import pytest
 
-from kmeshctl import model
+from kmeshctl.node import model
 from kmeshctl.xds import convert
 from kmeshctl.xds.builders import service, waypoint_address, waypoint_hostname, workload
 from kmeshctl.xds.protos import authorization_pb2, workload_pb2

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from kmeshctl.ids import IdRegistry
+from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import BackendKey, DataplaneMaps, FrontendKey, IdKind
 
 DONE_GRACE_S = 5.0

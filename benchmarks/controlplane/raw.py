@@ -22,7 +22,7 @@ from benchmarks.controlplane.scratch import Scratch
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAP_WRITES = REPO_ROOT / "benchmarks" / "bpf_map_writes.py"
-LOAD = "import sys; from kmeshctl import loader; loader.load(sys.argv[1], sys.argv[2]).close()"
+LOAD = "import sys; from kmeshctl.node import loader; loader.load(sys.argv[1], sys.argv[2]).close()"
 TIMEOUT_S = 900
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Callable, Iterator, Optional
 
-from kmeshctl import loader
+from kmeshctl.node import loader
 from kmeshctl.nodecheck import ensure_cgroup2
 
 BPF_FS_ROOT = Path("/sys/fs/bpf")

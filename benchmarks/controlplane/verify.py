@@ -18,7 +18,7 @@ from typing import Mapping
 
 from google.protobuf import any_pb2
 
-from kmeshctl.ids import IdRegistry
+from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import MAP_SPECS, DataplaneMaps, IdKind, MapError, MapMissingError, check_layout, open_pinned
 from kmeshctl.xds.protos import workload_pb2
 from kmeshctl.xds.validation import service_key

@@ -41,7 +41,7 @@ from typing import Iterator
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-from kmeshctl import loader  # noqa: E402
+from kmeshctl.node import loader  # noqa: E402
 from kmeshctl.bench.dataplane import rotated  # noqa: E402
 from kmeshctl.bench.kmesh import BenchDataplane, BenchService  # noqa: E402
 from kmeshctl.bench.nginx import SERVER_PORT, start_nginx  # noqa: E402

@@ -15,7 +15,8 @@ from kmeshctl.bench.procs import BenchError
 def unavailable_reason() -> str | None:
     """Why the kmesh paths cannot run here, or None."""
     try:
-        from kmeshctl import ids, loader, maps  # noqa: F401
+        from kmeshctl import maps  # noqa: F401
+        from kmeshctl.node import ids, loader  # noqa: F401
     except ImportError as err:
         return f"the eBPF data path is not importable ({err})"
     return None
@@ -46,8 +47,8 @@ class BenchDataplane:
     def load(self) -> None:
         reason = unavailable_reason()
         if reason:
-            raise BenchError(f"{reason}: run the kmesh paths on a tree with kmeshctl/loader.py")
-        from kmeshctl import loader
+            raise BenchError(f"{reason}: run the kmesh paths on a tree with kmeshctl/node/loader.py")
+        from kmeshctl.node import loader
 
         self._dataplane = loader.load(self.bpf_fs, self.cgroup)
         self._maps = self._dataplane.maps()
@@ -55,7 +56,7 @@ class BenchDataplane:
     def add_service(self, service: BenchService) -> None:
         """The service, its backend, and its waypoint as a pod (backend) of its own that
         reads PROXY v2 on its port, which the service names by id."""
-        from kmeshctl.ids import IdRegistry
+        from kmeshctl.node.ids import IdRegistry
         from kmeshctl.maps import BackendValue, ServiceValue, Tunnel, WaypointHeader
 
         registry = IdRegistry(self._maps)
@@ -89,6 +90,6 @@ class BenchDataplane:
             self._dataplane.close()
             self._dataplane = None
         if unavailable_reason() is None and self.bpf_fs.exists():
-            from kmeshctl import loader
+            from kmeshctl.node import loader
 
             loader.cleanup(self.bpf_fs, self.cgroup)

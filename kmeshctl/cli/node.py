@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from kmeshctl import loader, nodecheck
+from kmeshctl import nodecheck
+from kmeshctl.node import loader
 from kmeshctl.cli.common import app
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
@@ -121,7 +122,7 @@ def run(
     """Run the node agent: load the data path, follow istiod's workload xDS, enroll pods."""
     import socket
 
-    from kmeshctl.agent import Agent, AgentConfig, configure_logging
+    from kmeshctl.node.agent import Agent, AgentConfig, configure_logging
     from kmeshctl.xds.client import Identity
 
     configure_logging(log_level)

@@ -21,16 +21,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from kmeshctl import __version__, nodecheck
-from kmeshctl.admin import AdminServer, AdminSocketServer, AdminSources
+from kmeshctl.node.admin import AdminServer, AdminSocketServer, AdminSources
 from kmeshctl.bounded import LINE_LIMIT, clip
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.metrics import MetricSources, MetricsServer, make_registry
-from kmeshctl.workload_cache import WorkloadCache
+from kmeshctl.node.metrics import MetricSources, MetricsServer, make_registry
+from kmeshctl.node.workload_cache import WorkloadCache
 from kmeshctl.xds.client import DEFAULT_ROOT_CERT, DEFAULT_TOKEN, ClientConfig, Identity, XdsClient
 
 if TYPE_CHECKING:
-    from kmeshctl.lifecycle import ShutdownDecision
-    from kmeshctl.mapsync import NodeInfo
+    from kmeshctl.node.lifecycle import ShutdownDecision
+    from kmeshctl.node.mapsync import NodeInfo
 
 log = logging.getLogger("kmeshctl.agent")
 
@@ -211,12 +211,12 @@ class Agent:
                  "kubernetes" if self.podwatch else "local")
 
     def _start_dataplane(self, core_api: Any) -> None:
-        from kmeshctl import loader  # bcc is imported only by an agent that loads BPF
-        from kmeshctl.ids import IdRegistry
-        from kmeshctl.mapsync import MapSync
-        from kmeshctl import authzlink
-        from kmeshctl.authzsync import AuthzSync, CombinedSink
-        from kmeshctl.podwatch import PodWatcher
+        from kmeshctl.node import loader  # bcc is imported only by an agent that loads BPF
+        from kmeshctl.node.ids import IdRegistry
+        from kmeshctl.node.mapsync import MapSync
+        from kmeshctl.node import authzlink
+        from kmeshctl.node.authzsync import AuthzSync, CombinedSink
+        from kmeshctl.node.podwatch import PodWatcher
 
         from kmeshctl.maps import DataplaneMaps
 
@@ -279,8 +279,8 @@ class Agent:
     def node_info(self, core_api: Any) -> "NodeInfo":
         """This node's name and cluster, and with Kubernetes access the locality of its
         Node's topology labels (without: MapSync learns it from a workload on this node)."""
-        from kmeshctl.locality import read_node_locality
-        from kmeshctl.mapsync import NodeInfo
+        from kmeshctl.node.locality import read_node_locality
+        from kmeshctl.node.mapsync import NodeInfo
 
         identity = self.config.identity
         locality = read_node_locality(core_api, identity.node_name) if core_api is not None else None
@@ -434,7 +434,7 @@ class Agent:
                 server.stop()
 
     def _remove_dataplane(self) -> None:
-        from kmeshctl import loader
+        from kmeshctl.node import loader
 
         try:
             done = loader.cleanup(self.config.bpf_fs, self.config.cgroup2_path)
@@ -446,7 +446,7 @@ class Agent:
 
     def shutdown_decision(self) -> "ShutdownDecision":
         """Restart (keep the data path) or uninstall (remove it): see kmeshctl.lifecycle."""
-        from kmeshctl.lifecycle import ShutdownDecision, decide_shutdown
+        from kmeshctl.node.lifecycle import ShutdownDecision, decide_shutdown
 
         if self._core_api is None:
             return ShutdownDecision("restart", "not enrolled from Kubernetes (local enrollment)")
@@ -478,7 +478,7 @@ def load_in_child(bpf_fs: Path, cgroup2_path: Optional[Path]) -> bool:
     when it replaced a running one. Programs and maps stay pinned and attached when the
     child exits, and the compiler's memory (about 140 MiB) goes with it instead of
     staying in the long-running agent."""
-    argv = [sys.executable, "-c", "from kmeshctl.agent import _load_main; _load_main()",
+    argv = [sys.executable, "-c", "from kmeshctl.node.agent import _load_main; _load_main()",
             str(bpf_fs), str(cgroup2_path or "")]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=LOAD_TIMEOUT_S)
     if result.returncode != 0:
@@ -489,7 +489,7 @@ def load_in_child(bpf_fs: Path, cgroup2_path: Optional[Path]) -> bool:
 
 def _load_main() -> None:
     """Child side of ``load_in_child``: prints "replaced" or "loaded"; errors as one line."""
-    from kmeshctl import loader
+    from kmeshctl.node import loader
 
     bpf_fs, cgroup = sys.argv[1], sys.argv[2] or None
     try:

@@ -37,8 +37,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
-from kmeshctl import model
-from kmeshctl.model import IPAddress, Match, Policy, Workload
+from kmeshctl.node import model
+from kmeshctl.node.model import IPAddress, Match, Policy, Workload
 
 DEFAULT_TRUST_DOMAIN = "cluster.local"
 DEFAULT_SERVICE_ACCOUNT = "default"

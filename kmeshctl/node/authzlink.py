@@ -229,7 +229,7 @@ def make_enroller(maps, bpf_fs: Path):  # type: ignore[no-untyped-def]
     it enrolls and unlinks it on release. A namespace that cannot be linked is logged
     (``event=authz_link_failed``) and still enrolled: balancing works, inbound
     authorization for that pod does not (counted in ``link_failures``)."""
-    from kmeshctl.podwatch import NetnsEnroller
+    from kmeshctl.node.podwatch import NetnsEnroller
 
     class AuthzEnroller(NetnsEnroller):
         link_failures = 0

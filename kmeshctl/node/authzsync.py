@@ -1,4 +1,4 @@
-"""Writes the L4 authorization tables (``kmeshctl.authz``) of this node's workloads into the
+"""Writes the L4 authorization tables (``kmeshctl.node.authz``) of this node's workloads into the
 pinned maps on every cache delta; a second sink next to ``MapSync``.
 
 Per destination address (a local workload's IP) it keeps the table in force. A changed
@@ -23,13 +23,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
-from kmeshctl import authz
+from kmeshctl.node import authz
 from kmeshctl.bounded import clip
 from kmeshctl.maps import (AuthzDstKey, AuthzDstValue, AuthzPolKey, AuthzPolValue, AuthzPortKey,
                            AuthzPortValue, AuthzRuleKey, AuthzRuleValue, AuthzVerdict, DataplaneMaps,
                            MapError)
-from kmeshctl.model import IPAddress, Policy, Workload
-from kmeshctl.workload_cache import CacheDelta, WorkloadCache
+from kmeshctl.node.model import IPAddress, Policy, Workload
+from kmeshctl.node.workload_cache import CacheDelta, WorkloadCache
 
 log = logging.getLogger("kmeshctl.authz")
 

@@ -10,7 +10,7 @@ place on restart; remove it all on cleanup.
 - Attachments made with BPF_PROG_ATTACH outlive the loading process; ``cleanup`` detaches
   them (found by the ids of the pinned programs) and unpins everything.
 - ``km_authz`` (sk_lookup, inbound authorization) is not attached here: the agent links it
-  to each enrolled pod's network namespace (``kmeshctl.authzlink``, links pinned under
+  to each enrolled pod's network namespace (``kmeshctl.node.authzlink``, links pinned under
   ``km_authz_links/``); a reload swaps the program inside every pinned link
   (BPF_LINK_UPDATE, atomic), ``cleanup`` unpins the links, which detaches them.
 
@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from kmeshctl import authzlink, bpfsys, nodecheck
+from kmeshctl import bpfsys, nodecheck
+from kmeshctl.node import authzlink
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import (ALL_PINNED_MAPS, DEFAULT_BPF_FS, MAP_SPECS, SOCKET, DataplaneMaps,
                            LogEvent, MapError, check_layout)

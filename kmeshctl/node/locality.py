@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping, Optional
 
-from kmeshctl.model import Locality
+from kmeshctl.node.model import Locality
 
 log = logging.getLogger("kmeshctl.locality")
 

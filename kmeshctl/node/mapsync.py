@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Sequence
 
 from kmeshctl.bounded import clip
-from kmeshctl.frontend_owners import FrontendOwners
-from kmeshctl.ids import IdRegistry, registry_name
+from kmeshctl.node.frontend_owners import FrontendOwners
+from kmeshctl.node.ids import IdRegistry, registry_name
 from kmeshctl.maps import (BACKEND, ENDPOINT, FRONTEND, IDREG, PRIO_COUNT, SERVICE, BackendKey,
                            BackendValue, DataplaneMaps, EndpointKey, EndpointValue, FrontendKey,
                            FrontendValue, IdKind, IPAddress, MapError, ServiceKey, ServiceValue,
                            TypedMap)
-from kmeshctl.translate import Groups, NodeInfo, Translator, service_ports, vips
-from kmeshctl.workload_cache import CacheDelta, WorkloadCache
+from kmeshctl.node.translate import Groups, NodeInfo, Translator, service_ports, vips
+from kmeshctl.node.workload_cache import CacheDelta, WorkloadCache
 
 log = logging.getLogger("kmeshctl.mapsync")
 

@@ -1,6 +1,6 @@
-"""From the workload cache (``kmeshctl.model`` objects) to the map entries the data path
+"""From the workload cache (``kmeshctl.node.model`` objects) to the map entries the data path
 needs: pure rules and the ``Translator``, which reads the cache and the id registry and
-writes nothing. ``kmeshctl.mapsync`` turns its answers into map writes.
+writes nothing. ``kmeshctl.node.mapsync`` turns its answers into map writes.
 
 What it decides (facts section 4; docs/agent.md):
 
@@ -18,13 +18,13 @@ import logging
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence, Union
 
-from kmeshctl import model
+from kmeshctl.node import model
 from kmeshctl.bounded import clip
-from kmeshctl.ids import IdRegistry
+from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import (MAX_PORTS, PRIO_COUNT, BackendValue, EndpointValue, IdKind, IPAddress,
                            LbPolicy, ServiceValue, Tunnel, WaypointHeader)
-from kmeshctl.model import NetworkAddress, Service, Waypoint, Workload
-from kmeshctl.workload_cache import CacheDelta, WorkloadCache
+from kmeshctl.node.model import NetworkAddress, Service, Waypoint, Workload
+from kmeshctl.node.workload_cache import CacheDelta, WorkloadCache
 
 log = logging.getLogger("kmeshctl.mapsync")
 

@@ -1,5 +1,5 @@
 """The node agent's view of the mesh: the services, workloads and authorization policies
-istiod sent, as ``kmeshctl.model`` objects keyed as the workload API names them (service
+istiod sent, as ``kmeshctl.node.model`` objects keyed as the workload API names them (service
 ``namespace/hostname``, workload uid, policy ``namespace/name``).
 
 Applying an update returns an exact delta (old and new object of every resource that
@@ -13,8 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Generic, Hashable, Iterable, Iterator, Mapping, Optional, TypeVar, Union
 
-from kmeshctl import model
-from kmeshctl.model import IPAddress, Policy, Service, Workload, service_key
+from kmeshctl.node import model
+from kmeshctl.node.model import IPAddress, Policy, Service, Workload, service_key
 
 T = TypeVar("T")
 Address = Union[Service, Workload]

@@ -16,7 +16,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
-from kmeshctl import enrollment, loader, nodecheck
+from kmeshctl import enrollment, nodecheck
+from kmeshctl.node import loader
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.maps import DataplaneMaps
 from kmeshctl.podnet import NETNS_DIR, netns_cookie

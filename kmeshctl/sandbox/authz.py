@@ -34,7 +34,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
-from kmeshctl import model
+from kmeshctl.node import model
 from kmeshctl.errors import KmeshctlError, UsageError
 
 log = logging.getLogger("kmeshctl.sandbox.authz")

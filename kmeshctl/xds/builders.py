@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
-from kmeshctl import model
+from kmeshctl.node import model
 from kmeshctl.xds.protos import authorization_pb2, workload_pb2
 from kmeshctl.xds.validation import service_key
 

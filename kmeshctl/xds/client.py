@@ -2,7 +2,7 @@
 
 One stream, wildcard subscriptions to workload Addresses and Authorizations. Every
 response is checked resource by resource: valid resources are converted once into
-``kmeshctl.model`` objects (``kmeshctl.xds.convert``) and go into the cache (and on to
+``kmeshctl.node.model`` objects (``kmeshctl.xds.convert``) and go into the cache (and on to
 the sink, which writes the maps), invalid ones are refused with a NACK whose
 ``error_detail`` names each one and the problem, and the last good version of each
 refused resource stays in place. The stream reconnects with exponential backoff and
@@ -28,7 +28,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 
 from kmeshctl.bounded import DETAIL_LIMIT, clip, join_bounded
-from kmeshctl.workload_cache import CacheDelta, WorkloadCache
+from kmeshctl.node.workload_cache import CacheDelta, WorkloadCache
 from kmeshctl.xds import (AUTHORIZATION_TYPE, KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS,
                           WORKLOAD_ADDRESS_TYPE)
 from kmeshctl.xds import convert
@@ -46,7 +46,7 @@ _MAX_MESSAGE_BYTES = 512 * 1024 * 1024
 _SERVICE_TAG = b"\x12"  # field 2 (Address.service), wire type 2
 
 class SinkReport(Protocol):
-    """What a sink could not apply (``kmeshctl.mapsync.SyncResult``)."""
+    """What a sink could not apply (``kmeshctl.node.mapsync.SyncResult``)."""
 
     def problems_for(self, names: Iterable[str]) -> list[str]: ...
 

@@ -1,4 +1,4 @@
-"""istio.workload / istio.security protobuf <-> ``kmeshctl.model`` objects.
+"""istio.workload / istio.security protobuf <-> ``kmeshctl.node.model`` objects.
 
 The xDS client converts each checked resource once (``service_of``, ``workload_of``,
 ``policy_of``); nothing outside kmeshctl/xds/ sees a protobuf. The reverse direction
@@ -18,7 +18,7 @@ from typing import Any, Iterable, TypeVar, Union
 
 from google.protobuf import json_format
 
-from kmeshctl import model
+from kmeshctl.node import model
 from kmeshctl.xds.protos import authorization_pb2, workload_pb2
 
 T = TypeVar("T")

@@ -76,7 +76,7 @@ def istiod_get(tier: Tier, port: int, path: str) -> str:
 PINNED_PROG_IDS = """
 import json, os
 from kmeshctl import bpfsys
-from kmeshctl.loader import PROGRAMS
+from kmeshctl.node.loader import PROGRAMS
 from kmeshctl.maps import DEFAULT_BPF_FS
 ids = {}
 for spec in PROGRAMS:
@@ -100,7 +100,7 @@ def attached_at_cgroup_root() -> set[int]:
     import os
 
     from kmeshctl import bpfsys, nodecheck
-    from kmeshctl.loader import PROGRAMS
+    from kmeshctl.node.loader import PROGRAMS
 
     fd = os.open(nodecheck.cgroup2_root(), os.O_RDONLY)
     try:

@@ -1,0 +1,45 @@
+"""The package layout issue 10 asks for: the node agent in kmeshctl/node/, protobuf only
+inside kmeshctl/xds/, and the low-level modules at the bottom, importing nothing above them."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "kmeshctl"
+LOW_LEVEL = {"bpfsys", "maps", "errors", "paths", "bounded", "unixsock"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+    return found
+
+
+def test_low_level_modules_import_only_each_other() -> None:
+    for name in sorted(LOW_LEVEL):
+        ours = {m.split(".")[1] for m in imported_modules(PACKAGE / f"{name}.py")
+                if m.startswith("kmeshctl.")}
+        assert ours <= LOW_LEVEL, f"kmeshctl/{name}.py imports {sorted(ours - LOW_LEVEL)} from above it"
+
+
+def test_protobuf_stays_inside_xds() -> None:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] in ("xds", "sandbox", "waypoint"):
+            continue  # the wire, and the control planes that build messages for Envoy and the agent
+        protobuf = {m for m in imported_modules(path)
+                    if m.startswith(("google.protobuf", "kmeshctl.xds.protos", "envoy.config", "envoy.service",
+                                     "envoy.extensions"))}
+        assert not protobuf, f"{rel} imports {sorted(protobuf)}: protobuf stays in kmeshctl/xds/"
+
+
+def test_the_node_agent_has_a_package_of_its_own() -> None:
+    node = {p.stem for p in (PACKAGE / "node").glob("*.py")}
+    assert {"agent", "model", "workload_cache", "translate", "mapsync", "loader", "admin", "metrics"} <= node
+    assert not (PACKAGE / "agent.py").exists() and not (PACKAGE / "mapsync.py").exists()
