@@ -63,13 +63,15 @@ def _cluster_for_dry_run(xds_address: Optional[str]) -> tuple[Optional[KubeClien
     """The cluster when one answers; offline (None, why) only when --xds-address is given."""
     try:
         return connect_reachable(), None
+    except UsageError:
+        raise  # a --kubeconfig / --context the user gave that does not work: not a reason to go offline
     except KmeshctlError as error:
         if xds_address is None:
             raise UsageError(
                 f"no cluster to find istiod in ({error}); pass --xds-address HOST:PORT "
                 f"(e.g. {XDS_ADDRESS_EXAMPLE}) for an offline dry run"
             ) from error
-        return None, type(error).__name__
+        return None, str(error)
 
 
 def dry_run(plan: InstallPlan) -> DryRunReport:

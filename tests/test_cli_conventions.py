@@ -313,3 +313,26 @@ def test_manage_rows_name_the_pod_and_ids_are_never_cut() -> None:
 
 def test_idregistry_type_is_what_render_tables_reads() -> None:
     assert hasattr(IdRegistry, "name_of") and hasattr(IdRegistry, "kind_of")
+
+
+# --- found by a new-user pass after the above -------------------------------------------
+
+
+def test_an_offline_dry_run_says_why_in_words_and_a_broken_explicit_kubeconfig_is_an_error(tmp_path: Path) -> None:
+    offline = run("install", "--cluster-id", "c1", "--xds-address", "istiod:15012", "--dry-run", home=tmp_path)
+    assert offline.returncode == 0, offline.stderr
+    assert "No reachable cluster (cannot load kubeconfig:" in offline.stderr
+    assert "Error)" not in offline.stderr  # no class name (KmeshctlError, UsageError, ApiUnreachable)
+    broken = run("install", "--cluster-id", "c1", "--xds-address", "istiod:15012", "--dry-run",
+                 "--kubeconfig", str(tmp_path / "nope"), home=tmp_path)
+    assert broken.returncode == 2 and f"cannot load kubeconfig: {tmp_path / 'nope'} does not exist" in broken.stderr
+    assert not broken.stdout  # nothing rendered as if it had worked
+
+
+def test_waypoint_apply_checks_its_flags_before_connecting_and_lists_only_formats_it_prints(tmp_path: Path) -> None:
+    table = run("waypoint", "apply", "--dry-run", "-o", "table", home=tmp_path)
+    assert table.returncode == 2 and "'yaml', 'json'" in table.stderr
+    replicas = run("waypoint", "apply", "--replicas", "1000", "--kubeconfig", str(tmp_path / "nope"), home=tmp_path)
+    assert replicas.returncode == 2 and "--replicas 1000 is out of range 1-20" in replicas.stderr
+    timeout = run("waypoint", "apply", "--dry-run", "--timeout", "-5", home=tmp_path)
+    assert timeout.returncode == 2 and "--timeout" in timeout.stderr

@@ -77,7 +77,7 @@ def traffic_shift(
     err = Progress(quiet=quiet, indent="")
     err(note)
     as_table = not is_data(output)
-    printer = RequestPrinter(requests, subject, verbose, quiet, to_stdout=as_table)
+    printer = RequestPrinter(requests, subject, verbose, quiet, to_stdout=False)  # progress: stderr, always
     with Progress(quiet=quiet) as progress:
         try:
             chosen.prepare(progress)
@@ -100,8 +100,8 @@ def traffic_shift(
 
 class RequestPrinter:
     """Phase headings and request lines: the first SHOWN_PER_PHASE of a phase (all with
-    -v, failures always), then a progress line every PROGRESS_EVERY requests. On stdout in
-    table mode, on stderr when stdout carries JSON/YAML; nothing with --quiet."""
+    -v, failures always), then a progress line every PROGRESS_EVERY requests, on stderr
+    (stdout carries only the result, as docs/usage.md says); nothing with --quiet."""
 
     def __init__(self, total: int, subject: demo.DemoSubject, verbose: bool, quiet: bool,
                  to_stdout: bool) -> None:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kmeshctl.cli.common import OutputFormat, app, print_json, print_yaml_documents
+from kmeshctl.cli.render import ManifestFormat
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.waypoint import deploy
 
@@ -38,15 +39,24 @@ def apply_cmd(
     replicas: Annotated[int, typer.Option(help="Waypoint pods.")] = deploy.DEFAULT_REPLICAS,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until its pods are ready and "
                                        "istiod has programmed its Gateway.")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds --wait waits.")] = deploy.WAIT_TIMEOUT_S,
+    timeout: Annotated[float, typer.Option(metavar="SECONDS", min=1, help="How long --wait waits.")
+                       ] = deploy.WAIT_TIMEOUT_S,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the objects, apply nothing.")] = False,
-    output: Annotated[Optional[OutputFormat], typer.Option("--output", "-o", help="yaml|json")] = None,
+    output: Annotated[Optional[ManifestFormat], typer.Option(
+        "--output", "-o", help="With --dry-run: manifest format; otherwise json prints each object's result.")] = None,
 ) -> None:
-    """Deploy a waypoint into NAMESPACE (Services opt in with the label istio.io/use-waypoint=NAME)."""
+    """Deploy a waypoint into NAMESPACE (Services opt in with the label istio.io/use-waypoint=NAME).
+
+    Examples:
+
+      kmeshctl waypoint apply -n default --wait
+      kmeshctl waypoint apply -n default --dry-run -o yaml
+      kubectl label service fortio istio.io/use-waypoint=waypoint
+    """
     params = deploy.WaypointParams(namespace, name, image, replicas)
+    objs = deploy.render(params)  # every flag checked before any connection
     if dry_run:
-        objs = deploy.render(params)
-        if output == OutputFormat.json:
+        if output == ManifestFormat.json:
             print_json(objs)
         else:
             print_yaml_documents(objs)
@@ -57,7 +67,7 @@ def apply_cmd(
     results = deploy.apply(client, params, validation_version(client), typer.echo)
     if wait:
         deploy.wait_ready(client, params, timeout, typer.echo)
-    if output == OutputFormat.json:
+    if output == ManifestFormat.json:
         print_json([{"object": r.ref, "action": r.action} for r in results])
     else:
         typer.echo(f"waypoint {namespace}/{name} applied. Label a Service or namespace "
@@ -67,7 +77,8 @@ def apply_cmd(
 @waypoint_app.command("list")
 def list_cmd(
     namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Only this namespace.")] = None,
-    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A")] = False,
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Waypoints of every namespace.")
+                              ] = False,
     output: Annotated[Optional[OutputFormat], typer.Option("--output", "-o", help="json")] = None,
 ) -> None:
     """Waypoints (Gateways of class istio-waypoint), their pods, istiod's address and users."""
