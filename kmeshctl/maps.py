@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Generic, Iterator, Sequence, TypeVar
 
 from kmeshctl import bpfsys
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import KmeshctlError, UsageError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -1242,6 +1242,9 @@ class TypedMap(Generic[K, V]):
 def open_pinned(bpf_fs: Path, name: str) -> int:
     """fd of the map pinned at ``bpf_fs/name``; MapMissingError when it is not there."""
     path = Path(bpf_fs) / name
+    if not Path(bpf_fs).is_dir():
+        raise UsageError(f"--bpf-fs {bpf_fs} does not exist: pass the directory the agent pins its maps in "
+                         f"(default {DEFAULT_BPF_FS}; a sandbox's: kmeshctl sandbox list -o wide)")
     try:
         return bpfsys.obj_get(path)
     except bpfsys.BpfError as err:

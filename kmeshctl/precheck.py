@@ -7,7 +7,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Callable, Literal
 
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import XDS_PORT, istiod_addresses
 from kmeshctl.kube import KubeClient, connect
 from kmeshctl.uninstall import installed_objects
@@ -34,10 +34,13 @@ class CheckResult:
 
 def precheck_target(namespace: str, istio_namespace: str) -> list[CheckResult]:
     """Every check against the configured cluster. Bad namespace flags are a UsageError
-    first; a kubeconfig that does not load is the first failed check."""
+    first, and so is a --kubeconfig / --context the user gave that does not load (exit 2,
+    as every cluster command); an unreachable cluster is the first failed check."""
     installed_objects(namespace, istio_namespace)  # checks the namespace flags
     try:
         client = connect()
+    except UsageError:
+        raise
     except KmeshctlError as err:
         return [_unreachable(err)]
     return run_prechecks(client, namespace, istio_namespace)

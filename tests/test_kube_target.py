@@ -59,10 +59,10 @@ def test_typed_client_follows_the_target(cluster, monkeypatch) -> None:
     assert cluster.server.requests[-1].path == "/api/v1/namespaces"
 
 
-def test_precheck_reports_a_kubeconfig_that_does_not_load_as_the_first_failed_check(cluster, tmp_path) -> None:
+def test_precheck_with_a_kubeconfig_the_user_gave_that_does_not_load_is_bad_input(cluster, tmp_path) -> None:
+    """Issue 14 item 5: exit 2 and the file named, as every cluster command does (an
+    unreachable cluster stays the first failed check, exit 1)."""
     missing = StandinCluster(cluster.server, tmp_path / "no-such-kubeconfig", cluster.capsys)
     result = missing.kmeshctl("precheck", "-o", "json")
-    assert result.code == 1
-    [check] = json.loads(result.out)["checks"]
-    assert (check["name"], check["status"]) == ("API reachable", "fail")
-    assert "cannot load kubeconfig" in check["detail"] and "--kubeconfig" in check["fix"]
+    assert result.code == 2 and not result.out
+    assert f"cannot load kubeconfig: {tmp_path / 'no-such-kubeconfig'} does not exist" in result.err
