@@ -18,7 +18,7 @@ from kmeshctl.render import render_manifests
 ROOT = Path(__file__).resolve().parents[1] / "kmeshctl"
 # what runs on the node with the agent's service account: the agent, its pod watch and
 # enrollment, the shutdown decision, the locality read and the CNI plugin's server
-NODE_SIDE = ["agent.py", "podwatch.py", "enrollment.py", "lifecycle.py", "locality.py", "cni"]
+NODE_SIDE = ["node/agent.py", "node/podwatch.py", "enrollment.py", "node/lifecycle.py", "node/locality.py", "cni"]
 CALL = re.compile(r"\.(read|list|patch|create|delete|replace)_(namespaced_)?([a-z_]+?)(_for_all_namespaces)?\b(\()?")
 VERBS = {"read": "get", "list": "list", "patch": "patch", "create": "create", "delete": "delete",
          "replace": "update"}
