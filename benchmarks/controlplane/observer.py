@@ -32,7 +32,10 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from kmeshctl.node.ids import IdRegistry
+try:
+    from kmeshctl.node.ids import IdRegistry
+except ImportError:  # a commit from before the node agent's package (the baseline of a comparison)
+    from kmeshctl.ids import IdRegistry  # type: ignore[no-redef]
 from kmeshctl.maps import BackendKey, DataplaneMaps, FrontendKey, IdKind
 
 DONE_GRACE_S = 5.0
