@@ -30,9 +30,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-import os
 import secrets
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -41,8 +39,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))  # `benchmarks.*` when run as a script
 
-from benchmarks.bpf_connect import CLIENT, SERVER, SERVER_PORT  # noqa: E402 - the same server and timed client
-from kmeshctl import bpfsys  # noqa: E402
+from benchmarks.bpf_connect import (CLIENT, SERVER, SERVER_PORT,  # noqa: E402 - the same server, client,
+                                     prog_stats, summarize)  # statistics and summary
 from kmeshctl.node import authzlink, loader  # noqa: E402
 from kmeshctl.node.authzsync import AuthzSync
 from kmeshctl.maps import DataplaneMaps
@@ -93,20 +91,6 @@ def known_sources(count: int = 1000) -> dict[str, Workload]:
 def measure(pod: Pod, host: str, n: int) -> list[int]:
     out = pod.run([sys.executable, "-c", CLIENT, host, str(SERVER_PORT), str(n)], timeout=300)
     return json.loads(out.stdout)
-
-
-def prog_stats(bpf_fs: Path) -> tuple[int, int]:
-    fd = bpfsys.obj_get(bpf_fs / authzlink.PROG_NAME)
-    try:
-        info = bpfsys.prog_info(fd)
-        return info.run_time_ns, info.run_cnt
-    finally:
-        os.close(fd)
-
-
-def summarize(samples: list[int]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {"median": statistics.median(ordered) / 1000, "p99": ordered[int(len(ordered) * 0.99) - 1] / 1000}
 
 
 def write_policies(maps: DataplaneMaps, net: PodNetwork) -> dict[str, int]:
@@ -174,9 +158,9 @@ def run(connects: int, rounds: int) -> tuple[dict[str, dict[str, float]], dict[s
             cost = {name: [0, 0] for name in SCENARIOS}
             for _ in range(rounds):
                 for name in SCENARIOS:
-                    t0, r0 = prog_stats(bpf_fs)
+                    t0, r0 = prog_stats(bpf_fs, authzlink.PROG_NAME)
                     samples[name] += measure(client, str(net.pods[_server_name(name)].ip), connects)
-                    t1, r1 = prog_stats(bpf_fs)
+                    t1, r1 = prog_stats(bpf_fs, authzlink.PROG_NAME)
                     cost[name][0] += t1 - t0
                     cost[name][1] += r1 - r0
             results = {name: summarize(s) for name, s in samples.items()}

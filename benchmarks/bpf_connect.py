@@ -98,8 +98,9 @@ def load_services(maps: DataplaneMaps, ids: IdRegistry, server_ip: ipaddress.IPv
 BPF_STATS = Path("/proc/sys/kernel/bpf_stats_enabled")
 
 
-def connect4_stats(bpf_fs: Path) -> tuple[int, int]:
-    fd = bpfsys.obj_get(bpf_fs / "km_connect4")
+def prog_stats(bpf_fs: Path, name: str = "km_connect4") -> tuple[int, int]:
+    """(run time ns, run count) of the pinned program ``name`` (BPF run-time statistics)."""
+    fd = bpfsys.obj_get(bpf_fs / name)
     try:
         info = bpfsys.prog_info(fd)
         return info.run_time_ns, info.run_cnt
@@ -122,11 +123,11 @@ def run_scenarios(client: Pod, baseline_client: Pod, server: Pod, n: int, rounds
         "hook, pod IP": (client, str(server.ip), SERVER_PORT),
     }
     samples: dict[str, list[int]] = {name: [] for name in scenarios}
-    time_before, runs_before = connect4_stats(bpf_fs)
+    time_before, runs_before = prog_stats(bpf_fs)
     for _ in range(rounds):
         for name, (pod, host, port) in scenarios.items():
             samples[name] += measure(pod, host, port, n)
-    time_after, runs_after = connect4_stats(bpf_fs)
+    time_after, runs_after = prog_stats(bpf_fs)
     results = {name: summarize(s) for name, s in samples.items()}
     runs = runs_after - runs_before
     results["_prog"] = {"ns_per_run": (time_after - time_before) / runs if runs else float("nan"),

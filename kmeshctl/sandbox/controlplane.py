@@ -21,9 +21,6 @@ import os
 import signal
 import sys
 import threading
-import time
-from pathlib import Path
-from typing import Callable
 
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.sandbox.authz import authorization_resources
@@ -32,7 +29,7 @@ from kmeshctl.sandbox.state import SandboxState
 from kmeshctl.sandbox.topology import Topology
 from kmeshctl.sandbox.workloads import build_workload_resources
 from kmeshctl.waypoint.controller import publish_ordered
-from kmeshctl.xds.server import XdsServer, unix_socket_ready
+from kmeshctl.xds.server import XdsServer
 
 log = logging.getLogger("kmeshctl.sandbox.controlplane")
 
@@ -94,18 +91,6 @@ def _agent_server(state: SandboxState) -> XdsServer:
     server = XdsServer()
     server.add_listener(f"unix:{state.xds_socket}")
     return server
-
-
-def wait_sockets(paths: list[Path], process_alive: Callable[[], bool], timeout: float,
-                 log_file: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while not all(unix_socket_ready(p) for p in paths):
-        if not process_alive():
-            raise KmeshctlError(f"the sandbox control plane exited: see {log_file}")
-        if time.monotonic() > deadline:
-            raise KmeshctlError(f"the sandbox control plane is not listening after "
-                                f"{timeout:.0f}s: see {log_file}")
-        time.sleep(0.05)
 
 
 def main(argv: list[str] | None = None) -> None:

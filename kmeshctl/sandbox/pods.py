@@ -8,11 +8,10 @@ import ipaddress
 import socket
 import subprocess
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.errors import UsageError
 from kmeshctl.podnet import Pod, PodNetwork, enter_netns
 from kmeshctl.sandbox.containers import ProcessSpec, process_for
 from kmeshctl.sandbox.manifests import Manifests
@@ -116,16 +115,3 @@ def tcp_open(pod: Pod, port: int) -> bool:
     thread.start()
     thread.join()
     return result.get("open", False)
-
-
-def wait_listening(pod: Pod, port: int, process: subprocess.Popen, timeout: float,
-                   log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while not tcp_open(pod, port):
-        if process.poll() is not None:
-            raise KmeshctlError(f"the process of pod {pod.name} exited ({process.returncode}) "
-                                f"before listening on {port}: see {log}")
-        if time.monotonic() > deadline:
-            raise KmeshctlError(f"pod {pod.name} does not listen on port {port} after "
-                                f"{timeout:.0f}s: see {log}")
-        time.sleep(0.1)

@@ -5,21 +5,15 @@ is the cluster waypoint's (`kmeshctl.waypoint`)."""
 
 from __future__ import annotations
 
-import subprocess
-import time
 from pathlib import Path
 
 from google.protobuf import json_format
 
-from kmeshctl.errors import KmeshctlError
-from kmeshctl.podnet import Pod
-from kmeshctl.sandbox.pods import start_process
 from kmeshctl.sandbox.topology import WaypointInfo
 from kmeshctl.waypoint.config import build_bootstrap, pipe_address, route_weights
-from kmeshctl.waypoint.envoy import ENVOY_LOG_LEVEL, EnvoyAdmin, envoy_argv, envoy_binary
+from kmeshctl.waypoint.envoy import ENVOY_LOG_LEVEL, EnvoyAdmin, envoy_binary
 
-__all__ = ["ENVOY_LOG_LEVEL", "EnvoyAdmin", "envoy_binary", "node_id", "route_weights",
-           "start_envoy", "wait_ready", "write_bootstrap"]
+__all__ = ["ENVOY_LOG_LEVEL", "EnvoyAdmin", "envoy_binary", "node_id", "route_weights", "write_bootstrap"]
 
 
 def node_id(waypoint: WaypointInfo) -> str:
@@ -32,18 +26,3 @@ def write_bootstrap(path: Path, waypoint: WaypointInfo, xds_socket: Path, admin_
     bootstrap = build_bootstrap(node_id(waypoint), waypoint.hostname, str(xds_socket),
                                 pipe_address(str(admin_socket)))
     path.write_text(json_format.MessageToJson(bootstrap))
-
-
-def start_envoy(pod: Pod, bootstrap: Path, log: Path, workdir: Path) -> subprocess.Popen:
-    return start_process(pod, envoy_argv(bootstrap, pod.name), log, cwd=workdir)
-
-
-def wait_ready(admin: EnvoyAdmin, process: subprocess.Popen, timeout: float, log: Path) -> None:
-    """Envoy says LIVE once its initial listeners and clusters are in place."""
-    deadline = time.monotonic() + timeout
-    while not admin.ready():
-        if process.poll() is not None:
-            raise KmeshctlError(f"the waypoint's Envoy exited ({process.returncode}): see {log}")
-        if time.monotonic() > deadline:
-            raise KmeshctlError(f"the waypoint's Envoy is not ready after {timeout:.0f}s: see {log}")
-        time.sleep(0.1)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import os
 import queue
 import stat
 import threading
@@ -522,8 +521,3 @@ class _Servicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
 def _with_port(address: str, port: int) -> str:
     host = address.rsplit(":", 1)[0]
     return f"{host}:{port}"
-
-
-def unix_socket_ready(path: str | os.PathLike[str]) -> bool:
-    p = Path(path)
-    return p.exists() and stat.S_ISSOCK(p.stat().st_mode)
