@@ -8,7 +8,7 @@ ports in host order, enums in words), so ``entry_from_json`` decodes it back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,8 @@ def read_maps(maps: DataplaneMaps, name: str | None = None) -> list[MapDump]:
 
 
 def _sort_key(key: Any) -> tuple:
-    return tuple(str(v) if not isinstance(v, int) else f"{v:020d}" for v in vars(key).values())
+    values = (getattr(key, f.name) for f in fields(key))
+    return tuple(str(v) if not isinstance(v, int) else f"{v:020d}" for v in values)
 
 
 # ---------------------------------------------------------------- JSON

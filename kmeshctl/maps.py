@@ -282,7 +282,7 @@ def _check_ip(what: str, addr: Any) -> IPAddress:
 # ---------------------------------------------------------------- typed entries
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tunnel:
     """Where a waypoint pod reads connections redirected to it (its workload's
     ``application_tunnel``): ``port`` and the header it expects there."""
@@ -305,7 +305,7 @@ def _check_ports16(what: str, ports: Sequence[int]) -> tuple[int, ...]:
     return ports
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FrontendKey:
     addr: IPAddress
 
@@ -327,7 +327,7 @@ class FrontendKey:
         return cls(ipaddress.ip_address(d["addr"]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FrontendValue:
     """``upstream_id``: a service id (VIP) or a backend uid (pod IP)."""
 
@@ -351,7 +351,7 @@ class FrontendValue:
         return cls(d["upstream_id"])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceKey:
     service_id: int
 
@@ -373,7 +373,7 @@ class ServiceKey:
         return cls(d["service_id"])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceValue:
     """A service: endpoint count per priority group (0..6), LB policy, up to 10
     (service port, target port) pairs in host order (target 0: a named port, each
@@ -443,7 +443,7 @@ class ServiceValue:
                    tuple(zip(d["service_port"], d["target_port"])), d.get("waypoint_id", 0))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EndpointKey:
     """Slot ``backend_index`` (1-based) of priority group ``prio`` of a service."""
 
@@ -474,7 +474,7 @@ class EndpointKey:
         return cls(d["service_id"], d["prio"], d["backend_index"])
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class EndpointValue:
     """A slot's backend, and its own target port per port slot of the service (host
     order, same index as ``ServiceValue.ports``; 0 or absent: the service's target)."""
@@ -507,7 +507,7 @@ class EndpointValue:
         return cls(d["backend_uid"], tuple(d.get("target_port", ())))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BackendKey:
     backend_uid: int
 
@@ -532,7 +532,12 @@ class BackendKey:
 def _one_per_family(addrs: Any) -> tuple[IPAddress, ...]:
     if isinstance(addrs, (str, ipaddress.IPv4Address, ipaddress.IPv6Address)):
         addrs = (addrs,)
+    if isinstance(addrs, tuple) and len(addrs) == 1 and isinstance(addrs[0], (ipaddress.IPv4Address,
+                                                                              ipaddress.IPv6Address)):
+        return addrs  # one address, already checked: kept as given (shared with the caller)
     checked = tuple(_check_ip("backend addr", a) for a in addrs)
+    if len(checked) == 1:
+        return checked
     if not checked:
         raise BadEntryError("backend has no address: pass one IPv4 and/or one IPv6 address")
     if len({a.version for a in checked}) != len(checked):
@@ -540,7 +545,7 @@ def _one_per_family(addrs: Any) -> tuple[IPAddress, ...]:
     return tuple(sorted(checked, key=lambda a: a.version))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BackendValue:
     """A workload: its addresses (an IP, or up to one IPv4 and one IPv6), the service ids
     it serves (at most 10), the upstream id of its own waypoint (0: none), and, for a
@@ -609,7 +614,7 @@ class BackendValue:
                    bool(d.get("waypoint_unresolved")))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ManageKey:
     netns_cookie: int
 
@@ -633,7 +638,7 @@ class ManageKey:
         return cls(d["netns_cookie"])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ManageValue:
     managed: bool = True
 
@@ -652,7 +657,7 @@ class ManageValue:
         return cls(bool(d["managed"]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SockKey:
     """A waypoint-bound connection in km_socket (the kernel writes these)."""
 
@@ -680,7 +685,7 @@ class SockKey:
                    d["local_port"], d["remote_port"])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SockValue:
     """The socket's cookie (what a user-space sockhash lookup returns)."""
 
@@ -701,7 +706,7 @@ class SockValue:
         return cls(d["cookie"])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IdRegKey:
     id: int
 
@@ -723,7 +728,7 @@ class IdRegKey:
         return cls(d["id"])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IdRegValue:
     kind: IdKind
     name: str
@@ -749,7 +754,7 @@ class IdRegValue:
         return cls(IdKind[d["kind"]], d["name"])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LogEvent:
     """One connect decision from the BPF log (``struct km_log_event``)."""
 
@@ -849,7 +854,7 @@ class CAuthzStatValue(ctypes.Structure):
     _fields_ = [("count", U64)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthzDstKey:
     """A destination address of an enrolled pod (its own IP)."""
 
@@ -873,7 +878,7 @@ class AuthzDstKey:
         return cls(ipaddress.ip_address(d["addr"]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthzDstValue:
     """The table in force for a destination; ``deny_all``: fail closed (no table read)."""
 
@@ -898,7 +903,7 @@ class AuthzDstValue:
         return cls(d["table"], bool(d.get("deny_all")))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthzPortKey:
     table: int
     port: int  # host order
@@ -922,7 +927,7 @@ class AuthzPortKey:
         return cls(d["table"], d["port"])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthzPortValue:
     port_class: int
 
@@ -941,7 +946,7 @@ class AuthzPortValue:
         return cls(d["port_class"])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthzRuleKey:
     """{table, port class, source prefix}: IPv4 prefixes are stored IPv4-mapped."""
 
@@ -973,7 +978,7 @@ class AuthzRuleKey:
         return cls(d["table"], d["port_class"], ipaddress.ip_network(d["src"]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthzRuleValue:
     """The verdict (dry-run policies left out), the deciding policy id, and the shadow
     verdict with the dry-run policies in (differs only when a dry-run policy decides)."""
@@ -1004,7 +1009,7 @@ class AuthzRuleValue:
                    d["shadow_policy"])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthzPolKey:
     id: int
 
@@ -1026,7 +1031,7 @@ class AuthzPolKey:
         return cls(d["id"])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthzPolValue:
     """A policy's name (``namespace/name``, cut to the slot), action (0 ALLOW, 1 DENY)."""
 
@@ -1053,7 +1058,7 @@ class AuthzPolValue:
         return cls(d["name"], 1 if d["action"] == "DENY" else 0, bool(d["dry_run"]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthzStatKey:
     policy: int
     verdict: AuthzVerdict
@@ -1077,7 +1082,7 @@ class AuthzStatKey:
         return cls(d["policy"], AuthzVerdict[d["verdict"]], bool(d["dry_run"]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthzStatValue:
     count: int
 
@@ -1102,7 +1107,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MapSpec:
     """A pinned map: its name (= pin file name) and typed key / value classes."""
 

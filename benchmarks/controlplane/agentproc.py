@@ -13,6 +13,7 @@ Memory, three numbers (all from the kernel, in MiB):
 from __future__ import annotations
 
 import io
+import json
 import os
 import socket
 import subprocess
@@ -168,6 +169,16 @@ class AgentProcess:
                 pass
             time.sleep(READY_POLL_S)
         raise RuntimeError(f"agent not ready within {timeout:.0f} s; log: {self.log}")
+
+    def last_apply_seconds(self, type_url: str) -> Optional[float]:
+        """The agent's own time for its last xDS response of ``type_url``, receipt to ACK
+        (its /debug/xds ``lastApplySeconds``; None for code that does not report it)."""
+        url = f"http://127.0.0.1:{self.admin_port}/debug/xds"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as reply:
+                return (json.load(reply).get("lastApplySeconds") or {}).get(type_url)
+        except (OSError, ValueError):
+            return None
 
     def cpu_ns(self) -> int:
         """CPU time the agent process has used so far (ns)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 SYNC_MEDIANS = ("start_to_ready_s", "push_to_ready_s", "stream_to_ack_s", "push_to_ack_s", "entries_per_s",
-                "agent_hwm_mib", "agent_rss_mib", "loader_hwm_mib", "tree_max_mib")
+                "agent_apply_s", "agent_hwm_mib", "agent_rss_mib", "loader_hwm_mib", "tree_max_mib")
 
 
 def sync_summary(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -114,20 +114,23 @@ def _sync_section(results: dict[str, Any]) -> tuple[str, list[str]]:
              "50 ms, so push -> ready of the small sizes is coarse; push -> ACK comes from the server's own "
              "records (the agent ACKs once the maps are written).", "",
              "| services x endpoints | code | map entries | start -> ready (s) | push -> ready (s) | "
-             "stream -> ACK (s) | push -> ACK (s) | entries/s (push -> ready) | agent VmHWM (MiB) | "
-             "agent VmRSS (MiB) | BPF loader child VmHWM (MiB) | maps = server |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "stream -> ACK (s) | push -> ACK (s) | agent: receipt -> ACK (s) | entries/s (push -> ready) | "
+             "agent VmHWM (MiB) | agent VmRSS (MiB) | BPF loader child VmHWM (MiB) | maps = server |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         lines.append(f"| {r['services']:,} x {r['endpoints_per_service']} | {r['code']} | {r['map_entries']:,} | "
                      f"{_f(r['start_to_ready_s'], 2)} | {_f(r['push_to_ready_s'], 2)} | {_f(r['stream_to_ack_s'], 2)} | "
-                     f"{_f(r.get('push_to_ack_s'), 2)} | "
+                     f"{_f(r.get('push_to_ack_s'), 2)} | {_f(r.get('agent_apply_s'), 2)} | "
                      f"{_int(r['entries_per_s'])} | {_f(r['agent_hwm_mib'], 0)} | {_f(r['agent_rss_mib'], 0)} | "
                      f"{_f(r['loader_hwm_mib'], 0)} | {_match(r['maps_match_server'])} |")
     lines += [""] + _speedup_lines(rows) + [
         "Memory: *agent VmHWM* is the peak resident set of the agent process alone (read from "
         "/proc after the first sync), *VmRSS* its resident set then; the *BPF loader child* is the "
         "short-lived process the agent starts to compile and load the programs (its VmHWM sampled "
-        "every 20 ms). The JSON also has `tree_max_mib` (wait4 ru_maxrss: the larger of the two peaks).", ""]
+        "every 20 ms). The JSON also has `tree_max_mib` (wait4 ru_maxrss: the larger of the two peaks). "
+        "*agent: receipt -> ACK*: the agent's own time for the response, from the received bytes to its "
+        "ACK (its `/debug/xds` `lastApplySeconds`; empty for code that does not report it); push -> ACK "
+        "less this is the server's encoding and the transfer.", ""]
     return "xDS -> maps: first sync", lines
 
 

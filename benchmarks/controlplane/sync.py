@@ -41,6 +41,7 @@ def first_sync(scratch: Scratch, code: Code, services: int, endpoints: int, run:
             if not server.wait_acked(WORKLOAD_ADDRESS_TYPE, 120):
                 raise RuntimeError(f"{label}: the agent did not ACK its first push; log: {agent.log}")
             memory = agent.memory_mib()
+            apply_s = agent.last_apply_seconds(WORKLOAD_ADDRESS_TYPE)
             push = server.first_push(WORKLOAD_ADDRESS_TYPE)
             (stream,) = server.streams()
             ack_wall = server.ack_wall_time(push.nonce)
@@ -55,4 +56,5 @@ def first_sync(scratch: Scratch, code: Code, services: int, endpoints: int, run:
             "stream_to_ack_s": round(ack_wall - stream.opened_at, 3) if ack_wall else None,
             "push_to_ack_s": round(ack_wall - push.wall, 3) if ack_wall else None,
             "entries_per_s": round(entries / push_to_ready) if push_to_ready > 0 else None,
+            "agent_apply_s": apply_s,
             **memory, **checked}

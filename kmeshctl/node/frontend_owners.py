@@ -45,13 +45,14 @@ class FrontendOwners:
     def __init__(self, rank: Rank) -> None:
         self._rank = rank
         self._owners: dict[IPAddress, _Owners] = {}
-        self._claims: dict[int, tuple[IPAddress, ...]] = {}
+        # upstream -> its addresses: one address (the common case) is held as itself
+        self._claims: dict[int, Union[IPAddress, tuple[IPAddress, ...]]] = {}
 
     def claim(self, upstream: int, ips: Iterable[IPAddress]) -> set[IPAddress]:
-        wanted = frozenset(ips)
-        old = self._claims.get(upstream, ())
+        wanted = ips if isinstance(ips, frozenset) else frozenset(ips)
+        old = self.claimed(upstream)
         if wanted:
-            self._claims[upstream] = tuple(wanted)
+            self._claims[upstream] = next(iter(wanted)) if len(wanted) == 1 else tuple(wanted)
         else:
             self._claims.pop(upstream, None)
         if not old:  # the common case (a first sync): only additions
@@ -90,7 +91,8 @@ class FrontendOwners:
         return _as_tuple(self._owners.get(ip))
 
     def claimed(self, upstream: int) -> tuple[IPAddress, ...]:
-        return self._claims.get(upstream, ())
+        held = self._claims.get(upstream, ())
+        return held if isinstance(held, tuple) else (held,)
 
     def is_claimed(self, ip: IPAddress) -> bool:
         return ip in self._owners

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 from typing import Iterable
 
+from fnv_hash_fast import fnv1a_32  # C: a first sync hashes 100,000 names
+
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.maps import ID_NAME_LEN, DataplaneMaps, IdKind, IdRegKey, IdRegValue, MapError, TypedMap
 
@@ -41,7 +43,8 @@ def registry_name(name: str) -> str:
     return f"{head}~{hashlib.sha256(raw).hexdigest()[:_DIGEST_CHARS]}"
 
 
-def fnv1a_32(data: bytes) -> int:
+def fnv1a_32_reference(data: bytes) -> int:
+    """FNV-1a 32-bit in Python (the definition; tests check ``fnv1a_32`` against it)."""
     value = FNV_OFFSET
     for byte in data:
         value = ((value ^ byte) * FNV_PRIME) & _U32
@@ -65,15 +68,13 @@ class IdRegistry:
     def __init__(self, maps: DataplaneMaps | TypedMap[IdRegKey, IdRegValue]) -> None:
         self._map: TypedMap[IdRegKey, IdRegValue] = (
             maps.idreg if isinstance(maps, DataplaneMaps) else maps)
-        self._names: dict[int, str] = {}  # id -> name
-        self._kinds: dict[int, int] = {}  # id -> IdKind value
+        self._names: dict[int, str] = {}  # id -> name (its kind: the _ids dict holding it)
         self._ids: dict[IdKind, dict[str, int]] = {kind: {} for kind in IdKind}  # name -> id
         self.reload()
 
     def reload(self) -> None:
         """Re-read the pinned registry."""
         self._names.clear()
-        self._kinds.clear()
         for ids in self._ids.values():
             ids.clear()
         for key, value in self._map.items():
@@ -120,8 +121,10 @@ class IdRegistry:
         return self._names.get(id_)
 
     def kind_of(self, id_: int) -> IdKind | None:
-        kind = self._kinds.get(id_)
-        return IdKind(kind) if kind is not None else None
+        name = self._names.get(id_)
+        if name is None:
+            return None
+        return next(kind for kind, ids in self._ids.items() if ids.get(name) == id_)
 
     def release(self, name: str, kind: IdKind | None = None) -> bool:
         """Free the id of ``name`` (of ``kind``, or of whichever kind has it)."""
@@ -136,7 +139,7 @@ class IdRegistry:
         return False
 
     def items(self) -> list[tuple[int, IdKind, str]]:
-        return [(id_, IdKind(self._kinds[id_]), name) for id_, name in sorted(self._names.items())]
+        return [(id_, self.kind_of(id_), name) for id_, name in sorted(self._names.items())]
 
     def __len__(self) -> int:
         return len(self._names)
@@ -153,14 +156,13 @@ class IdRegistry:
 
     def _remember(self, id_: int, kind: IdKind, name: str) -> None:
         self._names[id_] = name
-        self._kinds[id_] = int(kind)
         self._ids[kind][name] = id_
 
     def _forget(self, id_: int) -> None:
+        kind = self.kind_of(id_)
         name = self._names.pop(id_, None)
-        kind = self._kinds.pop(id_, None)
         if name is not None and kind is not None:
-            self._ids[IdKind(kind)].pop(name, None)
+            self._ids[kind].pop(name, None)
 
     def _persist(self, new: list[tuple[IdRegKey, IdRegValue]]) -> None:
         if not new:

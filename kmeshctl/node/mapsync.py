@@ -34,6 +34,7 @@ from kmeshctl.node.workload_cache import CacheDelta, WorkloadCache
 
 log = logging.getLogger("kmeshctl.mapsync")
 
+_EMPTY_SLOT = EndpointValue(0)
 BATCH_MIN = 64  # below this, per-entry writes (batch syscalls pay off only in bulk)
 
 __all__ = ["MapSync", "NodeInfo", "Plan", "SyncResult", "regroup"]
@@ -127,13 +128,18 @@ class _Mirror:
         self.group_uids[service_id] = [[e.backend_uid for e in g] for g in groups]
 
     def set_slot(self, key: EndpointKey, value: EndpointValue) -> None:
-        for groups, item in ((self.groups, value), (self.group_uids, value.backend_uid)):
-            group = groups.setdefault(key.service_id, [[] for _ in range(PRIO_COUNT)])[key.prio]
-            if groups is self.groups:
-                self.endpoints += max(0, key.backend_index - len(group))
-            while len(group) < key.backend_index:
-                group.append(EndpointValue(0) if groups is self.groups else 0)
-            group[key.backend_index - 1] = item
+        sid, prio, index = key.service_id, key.prio, key.backend_index
+        values, uids = self.groups.get(sid), self.group_uids.get(sid)
+        if values is None or uids is None:
+            values = self.groups[sid] = [[] for _ in range(PRIO_COUNT)]
+            uids = self.group_uids[sid] = [[] for _ in range(PRIO_COUNT)]
+        values, uids = values[prio], uids[prio]
+        if index > len(values):
+            self.endpoints += index - len(values)
+            values.extend([_EMPTY_SLOT] * (index - len(values)))
+            uids.extend([0] * (index - len(uids)))
+        values[index - 1] = value
+        uids[index - 1] = value.backend_uid
 
     def set_counts(self, service_id: int, counts: Iterable[int]) -> None:
         for groups in (self.groups, self.group_uids):
@@ -344,6 +350,14 @@ class MapSync:
                 ENDPOINT.name: sum(1 for k, _ in plan.slots if k.backend_index > self._group_len(k)),
                 FRONTEND.name: len(new_ips)}
 
+    @staticmethod
+    def _fits_at_most(plan: Plan, free: dict[str, int]) -> bool:
+        """Even if every write of ``plan`` were a new entry, it fits (the usual case, and
+        a first sync's: counting exactly what is new would look up 300,000 entries)."""
+        claimed = sum(len(ips) for _, ips in plan.claims)
+        return (len(plan.backends) <= free[BACKEND.name] and len(plan.services) <= free[SERVICE.name]
+                and len(plan.slots) <= free[ENDPOINT.name] and claimed <= free[FRONTEND.name])
+
     def _group_len(self, key: EndpointKey) -> int:
         groups = self.mirror.groups.get(key.service_id, ())
         return len(groups[key.prio]) if key.prio < len(groups) else 0
@@ -361,14 +375,17 @@ class MapSync:
         live_workloads = [u for u in workloads if u in self.cache.workloads]
         free = self._free()
         trial = Plan()
-        self._plan_backends(trial, live_workloads)
-        self._planned_backends = {k.backend_uid for k, _ in trial.backends}
-        self._plan_services(trial, live_services)
-        if self._full_map(self._needs(trial), free) is None:
-            plan.merge(trial)
-            self._settle_pending(live_services, live_workloads)
-            return
-        self._plan_one_by_one(plan, live_services, live_workloads, free)
+        try:
+            self._plan_backends(trial, live_workloads)
+            self._planned_backends = {k.backend_uid for k, _ in trial.backends}
+            self._plan_services(trial, live_services)
+            if self._fits_at_most(trial, free) or self._full_map(self._needs(trial), free) is None:
+                plan.merge(trial)
+                self._settle_pending(live_services, live_workloads)
+                return
+            self._plan_one_by_one(plan, live_services, live_workloads, free)
+        finally:
+            self._planned_backends = set()  # only meaningful while planning (100,000 ids)
 
     def _plan_one_by_one(self, plan: Plan, services: list[str], workloads: list[str],
                          free: dict[str, int]) -> None:
@@ -559,9 +576,9 @@ class MapSync:
         if counts != tuple(old.prio_endpoint_count):
             plan.services.append((ServiceKey(sid), ServiceValue(counts, old.lb_policy, old.ports, old.waypoint_id)))
 
-    def _plan_frontends(self, plan: Plan, upstream: int, ips: set[IPAddress]) -> None:
+    def _plan_frontends(self, plan: Plan, upstream: int, ips: frozenset[IPAddress]) -> None:
         """``upstream`` claims exactly ``ips`` (resolved by ``_resolve_frontends``)."""
-        plan.claims.append((upstream, frozenset(ips)))
+        plan.claims.append((upstream, ips))
 
     def _resolve_frontends(self, plan: Plan, sweep: bool = False) -> None:
         """Turn the plan's claims into frontend writes: each touched address goes to its
@@ -593,14 +610,14 @@ class MapSync:
         return (0 if kind == IdKind.SERVICE else 1, self.ids.name_of(upstream) or "", upstream)
 
     def _plan_service_removal(self, plan: Plan, sid: int) -> None:
-        self._plan_frontends(plan, sid, set())
+        self._plan_frontends(plan, sid, frozenset())
         if sid in self.mirror.services:
             plan.service_deletes.append(ServiceKey(sid))
         for prio, group in enumerate(self.mirror.groups.get(sid, [])):
             plan.slot_deletes += [EndpointKey(sid, prio, i) for i in range(1, len(group) + 1)]
 
     def _plan_backend_removal(self, plan: Plan, bid: int) -> None:
-        self._plan_frontends(plan, bid, set())
+        self._plan_frontends(plan, bid, frozenset())
         if bid in self.mirror.backends:
             plan.backend_deletes.append(BackendKey(bid))
 

@@ -97,6 +97,8 @@ def is_routable(wl: Workload, service: Service) -> bool:
 
 def one_per_family(addresses: Iterable[IPAddress]) -> tuple[IPAddress, ...]:
     """A workload's addresses, the first of each family (a Workload has up to one)."""
+    if isinstance(addresses, tuple) and len(addresses) == 1:
+        return addresses  # the common case, shared with the model
     first: dict[int, IPAddress] = {}
     for ip in addresses:
         first.setdefault(ip.version, ip)
@@ -118,10 +120,10 @@ def is_cidr(address: NetworkAddress) -> bool:
     return address.length is not None and address.length < address.ip.max_prefixlen
 
 
-def vips(svc: Service) -> set[IPAddress]:
+def vips(svc: Service) -> frozenset[IPAddress]:
     """The VIPs that get a frontend: of the families the Service serves, not ranges."""
     families = service_families(svc)
-    return {a.ip for a in svc.addresses if not is_cidr(a) and a.ip.version in families}
+    return frozenset([a.ip for a in svc.addresses if not is_cidr(a) and a.ip.version in families])
 
 
 def service_ports(svc: Service) -> tuple[tuple[int, int], ...]:
@@ -358,8 +360,12 @@ class Translator:
         if not wl.addresses:
             return None
         # lookup, not allocate: a service without an id (a full registry) is not in the maps
-        service_ids = [i for i in (self.ids.lookup(IdKind.SERVICE, k) for k in wl.service_keys()
-                                   if k in self.cache.services) if i]
+        services, lookup = self.cache.services, self.ids.lookup
+        service_ids = []
+        for key, _ in wl.services:
+            sid = lookup(IdKind.SERVICE, key) if key in services else None
+            if sid:
+                service_ids.append(sid)
         if len(service_ids) > MAX_BACKEND_SERVICES:
             log.warning("event=backend_services_truncated workload=%s services=%d kept=%d",
                         clip(wl.uid), len(service_ids), MAX_BACKEND_SERVICES)
@@ -371,10 +377,10 @@ class Translator:
                             tunnel_of(wl), waypoint_unresolved=waypoint_id is None)
 
     @staticmethod
-    def frontend_ips(wl: Workload) -> set[IPAddress]:
+    def frontend_ips(wl: Workload) -> frozenset[IPAddress]:
         """The pod IPs that lead to this backend (none for host-network workloads, whose
         address is the node's)."""
-        return set() if wl.network_mode == model.HOST_NETWORK else set(wl.addresses)
+        return frozenset() if wl.network_mode == model.HOST_NETWORK else frozenset(wl.addresses)
 
     def warn_cidr(self, svc: Service) -> None:
         """A range VIP cannot be a key of the exact-match frontend map: say so, once per

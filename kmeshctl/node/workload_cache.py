@@ -64,6 +64,12 @@ class _MultiIndex:
         return held if isinstance(held, frozenset) else frozenset((held,))
 
     def update(self, name: str, old_keys: Iterable[Hashable], new_keys: Iterable[Hashable]) -> None:
+        if not old_keys:  # a new holder (every resource of a first sync): one lookup per key
+            for key in new_keys:
+                held = self._index.setdefault(key, name)
+                if held != name:
+                    self._set(key, self.get(key) | {name})
+            return
         old_keys, new_keys = set(old_keys), set(new_keys)
         for key in old_keys - new_keys:
             rest = self.get(key) - {name}
@@ -95,10 +101,11 @@ class WorkloadCache:
         self.services: dict[str, Service] = {}
         self.workloads: dict[str, Workload] = {}
         self.authorizations: dict[str, Policy] = {}
-        self._members: dict[str, set[str]] = {}  # service key -> workload uids
+        # service key -> workload uids (dict keys: half the memory of a set of 20)
+        self._members: dict[str, dict[str, None]] = {}
         self._workload_ips = _MultiIndex()  # address -> workload uids
         self._service_ips = _MultiIndex()  # VIP -> service keys
-        self._on_node: dict[str, set[str]] = {}  # node name -> workload uids
+        self._on_node: dict[str, dict[str, None]] = {}  # node name -> workload uids
         self.with_waypoint: set[tuple[str, str]] = set()  # ("s", key) / ("w", uid)
 
     # ----- updates ----------------------------------------------------------------------
@@ -240,11 +247,15 @@ def _reindex(index: dict, item: str, old_keys: Iterable, new_keys: Iterable) -> 
     for key in old_keys:
         holders = index.get(key)
         if holders is not None:
-            holders.discard(item)
+            holders.pop(item, None)
             if not holders:
                 del index[key]
     for key in new_keys:
-        index.setdefault(key, set()).add(item)
+        holders = index.get(key)
+        if holders is None:
+            index[key] = {item: None}
+        else:
+            holders[item] = None
 
 
 __all__ = ["CacheDelta", "Change", "WorkloadCache", "model"]

@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Iterator, Optional, Protocol
 
 import grpc
 from envoy.config.core.v3 import base_pb2
-from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
+from envoy.service.discovery.v3 import discovery_pb2
 from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
@@ -31,7 +31,7 @@ from kmeshctl.bounded import DETAIL_LIMIT, clip, join_bounded
 from kmeshctl.node.workload_cache import CacheDelta, WorkloadCache
 from kmeshctl.xds import (AUTHORIZATION_TYPE, KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS,
                           WORKLOAD_ADDRESS_TYPE)
-from kmeshctl.xds import convert
+from kmeshctl.xds import convert, wire
 from kmeshctl.xds.protos import authorization_pb2, workload_pb2
 from kmeshctl.xds.validation import (MAX_PORTS, address_problems, authorization_problems,
                                      excess_ports, service_key)
@@ -43,7 +43,7 @@ DEFAULT_ROOT_CERT = Path("/var/run/secrets/istio/root-cert.pem")
 DEFAULT_TOKEN = Path("/var/run/secrets/tokens/istio-token")
 _INVALID_ARGUMENT = 3
 _MAX_MESSAGE_BYTES = 512 * 1024 * 1024
-_SERVICE_TAG = b"\x12"  # field 2 (Address.service), wire type 2
+_DELTA_ADS_METHOD = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources"
 
 class SinkReport(Protocol):
     """What a sink could not apply (``kmeshctl.node.mapsync.SyncResult``)."""
@@ -103,6 +103,7 @@ class ClientStats:
     waypoint_pending: int = 0  # resources held until their waypoint hostname is known
     last_error: str = ""
     last_apply_seconds: float = 0.0
+    apply_seconds: dict[str, float] = field(default_factory=dict)  # per type URL, the last response
 
 
 def _hint_for(reason: str, cluster_id: str) -> str:
@@ -115,12 +116,15 @@ def _hint_for(reason: str, cluster_id: str) -> str:
 
 def connection_status(address: str, stats: Optional[ClientStats], synced: bool) -> dict:
     """The admin endpoint's `/debug/xds` document: ``{address, connected, synced, responses,
-    acks, nacks (total), nacksByType, reconnects, lastError}``; counts are per type URL."""
+    acks, nacks (total), nacksByType, reconnects, lastError, lastApplySeconds}``; counts are
+    per type URL, and so is ``lastApplySeconds``: the wall time the last response of that
+    type took from receipt to its ACK (checks, cache, BPF maps)."""
     stats = stats or ClientStats()
     return {"address": address, "connected": stats.connected, "synced": synced,
             "responses": dict(stats.responses), "acks": dict(stats.acks),
             "nacks": sum(stats.nacks.values()), "nacksByType": dict(stats.nacks),
-            "reconnects": stats.reconnects, "lastError": stats.last_error}
+            "reconnects": stats.reconnects, "lastError": stats.last_error,
+            "lastApplySeconds": {t: round(s, 4) for t, s in stats.apply_seconds.items()}}
 
 
 @dataclass
@@ -131,6 +135,9 @@ class _Checked:
     versions: dict[str, str] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # (name, version, Address) whose waypoint hostname was unknown when they were read:
+    # the service may come later in the same response
+    deferred: list[tuple[str, str, object]] = field(default_factory=list)
 
 
 def next_backoff(attempt: int, initial: float, cap: float, rand: Callable[[], float] = random.random) -> float:
@@ -221,10 +228,13 @@ class XdsClient:
             return False
         with channel:
             try:
-                stub = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel)
+                # Responses are parsed resource by resource (wire.DeltaResponse), not whole.
+                delta_ads = channel.stream_stream(
+                    _DELTA_ADS_METHOD, request_serializer=discovery_pb2.DeltaDiscoveryRequest.SerializeToString,
+                    response_deserializer=wire.deserialize)
                 for request in self._initial_requests():
                     requests.put(request)
-                self._call = stub.DeltaAggregatedResources(_drain(requests), metadata=self._metadata())
+                self._call = delta_ads(_drain(requests), metadata=self._metadata())
                 for response in self._call:
                     if not got_response:
                         got_response = True
@@ -285,8 +295,10 @@ class XdsClient:
 
     # ----- responses --------------------------------------------------------------------
 
-    def _handle(self, response: discovery_pb2.DeltaDiscoveryResponse) -> discovery_pb2.DeltaDiscoveryRequest:
+    def _handle(self, response: wire.DeltaResponse | discovery_pb2.DeltaDiscoveryResponse
+                ) -> discovery_pb2.DeltaDiscoveryRequest:
         """Apply one response and return its ACK or NACK; never raises."""
+        response = wire.DeltaResponse.of(response)
         type_url = response.type_url
         self.stats.responses[type_url] = self.stats.responses.get(type_url, 0) + 1
         started = time.monotonic()
@@ -296,9 +308,10 @@ class XdsClient:
             log.exception("event=xds_apply_failed type=%s nonce=%s", clip(type_url), clip(response.nonce))
             problems = [f"internal error applying the response: {clip(str(err))}"]
         self.stats.last_apply_seconds = time.monotonic() - started
+        self.stats.apply_seconds[type_url] = self.stats.last_apply_seconds
         return self._reply(response, problems)
 
-    def _reply(self, response: discovery_pb2.DeltaDiscoveryResponse,
+    def _reply(self, response: wire.DeltaResponse,
                problems: list[str]) -> discovery_pb2.DeltaDiscoveryRequest:
         type_url, nonce = response.type_url, response.nonce
         request = discovery_pb2.DeltaDiscoveryRequest(type_url=type_url, response_nonce=nonce)
@@ -311,19 +324,21 @@ class XdsClient:
         else:
             self.stats.acks[type_url] = self.stats.acks.get(type_url, 0) + 1
             log.info("event=xds_ack type=%s nonce=%s resources=%d removed=%d", clip(type_url), clip(nonce),
-                     len(response.resources), len(response.removed_resources))
+                     response.resource_count, len(response.removed_resources))
             self._emit("ack", type_url=type_url, nonce=nonce)
         return request
 
-    def _apply(self, response: discovery_pb2.DeltaDiscoveryResponse) -> list[str]:
+    def _apply(self, response: wire.DeltaResponse) -> list[str]:
         type_url = response.type_url
         if type_url == WORKLOAD_ADDRESS_TYPE:
             checked = _Checked(removed=list(response.removed_resources))
             delta = self.cache.apply_addresses(self._valid_addresses(response, checked), checked.removed)
-            delta.merge(self._apply_awaiting_waypoint(checked))
+            response.release()  # in the cache now: the maps are planned without the response
+            delta.merge(self._settle_waypoints(checked))
             self.stats.waypoint_pending = len(self._awaiting_waypoint)
         elif type_url == AUTHORIZATION_TYPE:
             checked = self._check_authorizations(response)
+            response.release()
             delta = self.cache.apply_authorizations(checked.upserts, checked.removed)
         else:
             return [f"unexpected type {clip(type_url)} (subscribed to Address and Authorization only)"]
@@ -352,13 +367,15 @@ class XdsClient:
         message.ParseFromString(resource.resource.value)
         return message
 
-    def _valid_addresses(self, response: discovery_pb2.DeltaDiscoveryResponse,
+    def _valid_addresses(self, response: wire.DeltaResponse,
                          checked: _Checked) -> Iterator[tuple[str, convert.AddressModel]]:
         """Decode and check one resource at a time, yielding the valid ones; problems and
         versions go into ``checked``. One at a time: a big sync never holds every parsed
-        message at once."""
-        known = self._services_after(response, checked.removed)
-        resolves = lambda ns, host: service_key(ns, host) in known  # noqa: E731
+        message at once. A waypoint hostname resolves against the cache as it fills (the
+        response's removals are already applied, its services up to this one added);
+        what names a service not seen yet is deferred (``checked.deferred``)."""
+        services = self.cache.services
+        resolves = lambda ns, host: service_key(ns, host) in services  # noqa: E731
         for name in checked.removed:
             self._awaiting_waypoint.pop(name, None)
         for resource in response.resources:
@@ -372,24 +389,30 @@ class XdsClient:
             problems = address_problems(name, address, resolves)
             if problems and not address_problems(name, address, lambda ns, host: True):
                 # Only its waypoint's hostname is unknown: istiod often sends a Service
-                # before its waypoint's. Not an error: held, applied when the name resolves.
-                self._hold_for_waypoint(name, resource.version, address, checked)
+                # before its waypoint's. Not an error: applied when the name resolves.
+                checked.deferred.append((name, resource.version, address))
                 continue
             if problems:
                 checked.problems.append(f"{clip(name)}: {join_bounded(problems, ', ')}")
                 continue
             checked.versions[name] = resource.version
             self._note_accepted(name, address)
-            yield name, convert.address_of(address)
+            yield name, convert.address_of(address, name)
 
-    def _hold_for_waypoint(self, name: str, version: str, address: workload_pb2.Address,
-                           checked: _Checked) -> None:
-        """Keep a resource whose waypoint hostname is not known yet; the version is held
-        (ACKed) so a reconnect does not ask for it again, the previous version (if any)
-        stays applied until the waypoint arrives."""
-        self._awaiting_waypoint[name] = (version, address)
-        checked.versions[name] = version
-        log.info("event=xds_waypoint_pending resource=%s", clip(name))
+    def _settle_waypoints(self, checked: _Checked) -> CacheDelta:
+        """Apply what waits for a waypoint that is known now: the deferred resources whose
+        waypoint came later in the same response, and those held from earlier responses.
+        The rest is held until it arrives: its version is ACKed (a reconnect does not ask
+        for it again), and its previous version, if any, stays applied meanwhile."""
+        deferred = [name for name, _, _ in checked.deferred]
+        for name, version, address in checked.deferred:
+            self._awaiting_waypoint[name] = (version, address)
+            checked.versions[name] = version
+        delta = self._apply_awaiting_waypoint(checked, quiet=set(deferred))
+        for name in deferred:
+            if name in self._awaiting_waypoint:
+                log.info("event=xds_waypoint_pending resource=%s", clip(name))
+        return delta
 
     def _note_accepted(self, name: str, address: workload_pb2.Address) -> None:
         """Warn about (and count) what is accepted but not mapped whole. Called once per
@@ -402,35 +425,26 @@ class XdsClient:
             log.warning("event=service_ports_truncated service=%s ports=%d kept=%d dropped=%d",
                         clip(name), len(address.service.ports), MAX_PORTS, excess)
 
-    def _apply_awaiting_waypoint(self, checked: _Checked) -> CacheDelta:
-        """Apply refused resources whose waypoint service is now known."""
+    def _apply_awaiting_waypoint(self, checked: _Checked, quiet: set[str] = frozenset()) -> CacheDelta:
+        """Apply held resources whose waypoint service is now known (``quiet``: names
+        that were never reported held, so are not reported resolved)."""
         resolves = lambda ns, host: service_key(ns, host) in self.cache.services  # noqa: E731
-        ready = {name: entry for name, entry in self._awaiting_waypoint.items()
-                 if not address_problems(name, entry[1], resolves)}
-        for name, (version, address) in ready.items():
-            del self._awaiting_waypoint[name]
-            checked.versions[name] = version
-            log.info("event=xds_waypoint_resolved resource=%s", clip(name))
-            self._note_accepted(name, address)
-        return self.cache.apply_addresses({n: convert.address_of(a) for n, (_, a) in ready.items()}, [])
+        delta = CacheDelta()
+        while True:  # a service applied here may be the waypoint another one waits for
+            ready = {name: entry for name, entry in self._awaiting_waypoint.items()
+                     if not address_problems(name, entry[1], resolves)}
+            if not ready:
+                return delta
+            for name, (version, address) in ready.items():
+                del self._awaiting_waypoint[name]
+                checked.versions[name] = version
+                if name not in quiet:
+                    log.info("event=xds_waypoint_resolved resource=%s", clip(name))
+                self._note_accepted(name, address)
+            delta.merge(self.cache.apply_addresses(
+                {n: convert.address_of(a, n) for n, (_, a) in ready.items()}, []))
 
-    def _services_after(self, response: discovery_pb2.DeltaDiscoveryResponse, removed: list[str]) -> set[str]:
-        """Service keys that exist once this response is applied (for waypoint lookups)."""
-        known = set(self.cache.services) - set(removed)
-        for resource in response.resources:
-            # An Address holding a Service starts with field 2's tag (0x12): only those are
-            # parsed here. A service encoded otherwise is still found by the retry of
-            # resources waiting for their waypoint.
-            if resource.resource.value[:1] == _SERVICE_TAG:
-                try:
-                    address = self._decode(resource, workload_pb2.Address)
-                except DecodeError:
-                    continue
-                if address.WhichOneof("type") == "service":
-                    known.add(service_key(address.service.namespace, address.service.hostname))
-        return known
-
-    def _check_authorizations(self, response: discovery_pb2.DeltaDiscoveryResponse) -> _Checked:
+    def _check_authorizations(self, response: wire.DeltaResponse) -> _Checked:
         checked = _Checked(removed=list(response.removed_resources))
         for resource in response.resources:
             try:

@@ -46,7 +46,7 @@ _intern = sys.intern
 
 def ip_of(raw: bytes) -> model.IPAddress:
     """A 4- or 16-byte address (checked by the validation before conversion)."""
-    return ipaddress.IPv4Address(raw) if len(raw) == 4 else ipaddress.IPv6Address(raw)
+    return model.ip_of(raw)
 
 
 def _waypoint(gw: workload_pb2.GatewayAddress) -> model.Waypoint:
@@ -58,17 +58,38 @@ def _waypoint(gw: workload_pb2.GatewayAddress) -> model.Waypoint:
 
 
 _port_tuples: dict[tuple, tuple[model.Port, ...]] = {}
+_service_lists: dict[tuple, tuple[tuple[str, tuple[model.Port, ...]], ...]] = {}
 
 
-def _ports(ports: Any) -> tuple[model.Port, ...]:
+def _port_numbers(ports: Any) -> tuple[tuple[int, int, int], ...]:
+    return tuple([(p.service_port, p.target_port, p.app_protocol) for p in ports])
+
+
+def _ports_of(numbers: tuple[tuple[int, int, int], ...]) -> tuple[model.Port, ...]:
     """Shared by value, looked up by plain ints (hashing ints is cheaper than hashing
     the dataclasses), so 100,000 workloads of one port list hold one tuple."""
-    numbers = tuple((p.service_port, p.target_port, p.app_protocol) for p in ports)
     found = _port_tuples.get(numbers)
     if found is None:
         found = tuple(model.Port(*n) for n in numbers)
         if len(_port_tuples) < _SHARED_LIMIT:
             _port_tuples[numbers] = found
+    return found
+
+
+def _ports(ports: Any) -> tuple[model.Port, ...]:
+    return _ports_of(_port_numbers(ports))
+
+
+def _services(entries: Any) -> tuple[tuple[str, tuple[model.Port, ...]], ...]:
+    """A Workload's ``services`` (key, ports) pairs sorted by key, shared by value: the
+    pods of one Deployment list the same services with the same ports, so they hold
+    one tuple (looked up by plain strings and ints)."""
+    plain = tuple(sorted([(key, _port_numbers(port_list.ports)) for key, port_list in entries.items()]))
+    found = _service_lists.get(plain)
+    if found is None:
+        found = tuple([(_intern(key), _ports_of(numbers)) for key, numbers in plain])
+        if len(_service_lists) < _SHARED_LIMIT:
+            _service_lists[plain] = found
     return found
 
 
@@ -97,11 +118,14 @@ def _locality(region: str, zone: str, subzone: str) -> model.Locality:
     return found
 
 
-def workload_of(wl: workload_pb2.Workload) -> model.Workload:
+def workload_of(wl: workload_pb2.Workload, name: str = "") -> model.Workload:
+    """``name``: the resource's xDS name; istiod names a Workload by its uid, and the
+    model then shares that string instead of holding a second copy."""
     loc = wl.locality
     tunnel = wl.application_tunnel
+    uid = wl.uid
     return model.Workload(
-        uid=wl.uid, name=wl.name, namespace=_intern(wl.namespace),
+        uid=name if name == uid else uid, name=wl.name, namespace=_intern(wl.namespace),
         addresses=tuple(ip_of(a) for a in wl.addresses), network=_intern(wl.network),
         node=_intern(wl.node), cluster_id=_intern(wl.cluster_id),
         service_account=_intern(wl.service_account), trust_domain=_intern(wl.trust_domain),
@@ -110,18 +134,18 @@ def workload_of(wl: workload_pb2.Workload) -> model.Workload:
         waypoint=_waypoint(wl.waypoint) if wl.HasField("waypoint") else None,
         application_tunnel=(_shared.get(model.ApplicationTunnel(tunnel.protocol, tunnel.port))
                             if wl.HasField("application_tunnel") else None),
-        services=tuple(sorted((_intern(key), _ports(port_list.ports)) for key, port_list in wl.services.items())),
+        services=_services(wl.services),
         authorization_policies=tuple(_intern(p) for p in wl.authorization_policies))
 
 
 AddressModel = Union[model.Service, model.Workload]
 
 
-def address_of(address: workload_pb2.Address) -> AddressModel:
-    """The model of a checked Address (a Service or a Workload)."""
+def address_of(address: workload_pb2.Address, name: str = "") -> AddressModel:
+    """The model of a checked Address (a Service or a Workload) named ``name``."""
     if address.WhichOneof("type") == "service":
         return service_of(address.service)
-    return workload_of(address.workload)
+    return workload_of(address.workload, name)
 
 
 # ----------------------------------------------------------------- authorization
