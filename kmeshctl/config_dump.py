@@ -45,7 +45,7 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int) -> Any:
         forward = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
     except Exception as err:  # noqa: BLE001 - ApiException (handshake refused) and transport errors alike
         raise KmeshctlError(f"cannot port-forward to {namespace}/{pod}:{port} ({kube.stream_refusal(err)}): check "
-                            f"the pod name (kubectl -n {namespace} get pods) and your access") from err
+                            f"the pod name (`kubectl get pods -n {namespace}`) and your access") from err
     try:
         sock = forward.socket(port)
         sock.settimeout(TIMEOUT_S)

@@ -3,11 +3,15 @@ field names (plus resolved ``*_name`` fields), or one rich table per map.
 
 JSON shape: ``{"<map name>": [{"key": {...}, "value": {...}}, ...]}``. Each key/value
 object has the fields of ``to_json`` of the ``kmeshctl.maps`` dataclasses (IPs as text,
-ports in host order, enums in words), so ``entry_from_json`` decodes it back.
+ports in host order, enums in words), so ``entry_from_json`` decodes it back; km_manage
+keys also carry ``pod``: ``{"namespace", "name"}`` of the netns cookie's pod, or null
+when the node agent did not name it.
 """
 
 from __future__ import annotations
 
+
+import textwrap
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -88,16 +92,37 @@ def _annotate(spec: MapSpec, key: Any, value: Any, ids: IdRegistry, policies: di
     return k, v
 
 
-def to_json(dumps: list[MapDump], ids: IdRegistry) -> dict[str, list[dict[str, Any]]]:
+def to_json(dumps: list[MapDump], ids: IdRegistry, pods: dict[int, str] | None = None
+            ) -> dict[str, list[dict[str, Any]]]:
+    """``pods``: netns cookie -> `namespace/name`, for km_manage's ``pod`` field."""
     result: dict[str, list[dict[str, Any]]] = {}
     policies = _policy_names(dumps)
     for dump in dumps:
         rows = []
         for key, value in dump.entries:
             k, v = _annotate(dump.spec, key, value, ids, policies)
+            if dump.spec is MANAGE:
+                k["pod"] = pod_json((pods or {}).get(key.netns_cookie))
             rows.append({"key": k, "value": v})
         result[dump.spec.name] = rows
     return result
+
+
+def pod_json(pod: str | None) -> dict[str, str] | None:
+    """`namespace/name` -> {"namespace", "name"}; None when the pod is not known."""
+    if not pod or "/" not in pod or pod.startswith("/"):
+        return None
+    namespace, _, name = pod.partition("/")
+    return {"namespace": namespace, "name": name}
+
+
+def with_pods(data: dict[str, list[dict[str, Any]]], pods: dict[int, str]) -> dict[str, list[dict[str, Any]]]:
+    """An agent's map JSON (`dump maps --pod`) with km_manage's ``pod`` filled in as
+    ``dump_json`` fills it."""
+    for entry in data.get(MANAGE.name, []):
+        cookie = entry.get("key", {}).get("netns_cookie")
+        entry["key"]["pod"] = pod_json(pods.get(int(cookie))) if cookie is not None else None
+    return data
 
 
 def entry_from_json(map_name: str, entry: dict[str, Any]) -> tuple[Any, Any]:
@@ -107,11 +132,12 @@ def entry_from_json(map_name: str, entry: dict[str, Any]) -> tuple[Any, Any]:
     return spec.key_type.from_json(entry["key"]), spec.value_type.from_json(entry["value"])
 
 
-def dump_json(bpf_fs: Path, name: str | None = None) -> dict[str, list[dict[str, Any]]]:
+def dump_json(bpf_fs: Path, name: str | None = None, pods: dict[int, str] | None = None
+              ) -> dict[str, list[dict[str, Any]]]:
     """Read the pinned maps under ``bpf_fs`` and return them as JSON-ready data."""
     check_map_name(name)
     with DataplaneMaps(bpf_fs) as maps:
-        return to_json(read_maps(maps, name), IdRegistry(maps))
+        return to_json(read_maps(maps, name), IdRegistry(maps), pods)
 
 
 # ---------------------------------------------------------------- tables
@@ -287,23 +313,49 @@ def _identifying(header: str) -> bool:
     return any(word in header.lower().split() for word in _IDENTIFYING)
 
 
-def _fit(table: Table, wide: bool) -> int:
-    """Mark the identifying columns no-wrap (every column with ``wide``) and return the
-    console width the table needs so that no such column is cut."""
-    needed = 1
+def _longest(column: Any) -> int:
+    return max([len(str(column.header))] + [len(str(c)) for c in column._cells])
+
+
+def _needed(columns: list[Any]) -> int:
+    """Console width for ``columns``: identifying ones whole, the others wrapped."""
+    return 1 + sum((_longest(c) if _identifying(str(c.header)) else min(_longest(c), _MIN_OTHER)) + 3
+                   for c in columns)
+
+
+def _fit(table: Table, width: int, wide: bool) -> tuple[Table, list[str], int]:
+    """The table to print in ``width`` columns, the headers left out and the width to
+    print at. Identifying columns are never cut or wrapped; the others wrap, and when the
+    table still does not fit they are left out from the right (``wide``: every column whole,
+    nothing left out)."""
     for column in table.columns:
-        longest = max([len(str(column.header))] + [len(str(c)) for c in column._cells])
-        keep = wide or _identifying(str(column.header))
-        column.no_wrap = keep
-        needed += (longest if keep else min(longest, _MIN_OTHER)) + 3
-    return _WIDE if wide else needed
+        column.no_wrap = wide or _identifying(str(column.header))
+    if wide:
+        return table, [], _WIDE
+    kept = list(table.columns)
+    dropped: list[str] = []
+    while _needed(kept) > width:
+        others = [c for c in kept if not _identifying(str(c.header))]
+        if not others:
+            break  # only identifying columns left: printed whole, wider than the terminal
+        kept.remove(others[-1])
+        dropped.insert(0, str(others[-1].header))
+    if not dropped:
+        return table, [], max(width, _needed(kept))
+    narrow = Table(show_header=table.show_header)
+    for column in kept:
+        narrow.add_column(column.header, no_wrap=column.no_wrap)
+    for row in zip(*(c._cells for c in kept)):
+        narrow.add_row(*row)
+    return narrow, dropped, max(width, _needed(kept))
 
 
 def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
                   pods: dict[int, str] | None = None, wide: bool = False) -> None:
     """One table per map. ``pods``: netns cookie -> pod for km_manage. In a narrow
-    terminal the id/name columns stay whole (the table is printed as wide as they need);
-    ``wide`` prints every column whole."""
+    terminal the identifying columns (ids, names, addresses, cookies, pods) stay whole,
+    the others wrap, and those that still do not fit are left out with a line naming
+    them; ``wide`` prints every column whole."""
     names = _policy_names(dumps)
     for dump in dumps:
         authz_table = _AUTHZ_TABLES.get(dump.spec.name)
@@ -314,13 +366,17 @@ def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
             table = build(dump.entries, ids, names)
         else:
             table = _manage_table(dump.entries, ids, pods) if dump.spec is MANAGE else build(dump.entries, ids)
-        needed = _fit(table, wide)
+        table, dropped, needed = _fit(table, console.width, wide)
         _print_at_least(console, table, needed)
+        if dropped:
+            note = f"(not shown at this width: {', '.join(dropped)}; -o wide shows every column)"
+            for line in textwrap.wrap(note, max(console.width, 40)):
+                console.print(line, highlight=False, soft_wrap=True)
 
 
 def _print_at_least(console: Console, table: Table, width: int) -> None:
-    """Print ``table`` with at least ``width`` columns (a terminal then wraps the long lines
-    itself, as it does kubectl's: nothing is cut)."""
+    """Print ``table`` with at least ``width`` columns: wider than the console only for
+    -o wide, or when the identifying columns alone do not fit (they are never cut)."""
     if console.width >= width:
         console.print(table)
         return

@@ -98,20 +98,33 @@ def load_configuration() -> k8s.Configuration:
     cfg = k8s.Configuration()
     if TARGET.kubeconfig is None and TARGET.context is None and running_in_cluster():
         k8s_config.load_incluster_config(client_configuration=cfg)
+        ORIGIN[id(cfg)] = "the in-cluster service account"
         return cfg
     path = TARGET.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
-    check_kubeconfig(path, TARGET.context, explicit=TARGET.kubeconfig is not None)
+    files = check_kubeconfig(path, TARGET.context, explicit=TARGET.kubeconfig is not None)
     try:
         k8s_config.load_kube_config(
-            config_file=path, context=TARGET.context, client_configuration=cfg, persist_config=False
+            config_file=os.pathsep.join(files), context=TARGET.context, client_configuration=cfg,
+            persist_config=False
         )
     except (ConfigException, OSError, ValueError) as err:
         raise _config_error(f"cannot load kubeconfig {path} ({_one_line(err)}); pass --kubeconfig PATH "
                             "and --context NAME of a cluster you can reach", TARGET.kubeconfig) from err
+    ORIGIN[id(cfg)] = _origin_text(files, TARGET.context)
     return cfg
 
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
+# Where each loaded configuration came from, for "cannot reach" messages: keyed by id().
+ORIGIN: dict[int, str] = {}
+
+
+def _origin_text(files: list[str], context: Optional[str]) -> str:
+    """`kubeconfig /root/.kube/config, context prod` (the current context when none was given)."""
+    if context is None:
+        _, current = _contexts_of(files, None)
+        context = current or "none"
+    return f"kubeconfig {os.pathsep.join(files)}, context {context}"
 
 
 def _one_line(err: BaseException) -> str:
@@ -123,23 +136,28 @@ def _config_error(message: str, explicit: Optional[str]) -> KmeshctlError:
     return UsageError(message) if explicit is not None or TARGET.context else KmeshctlError(message)
 
 
-def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> None:
-    """Raise a one-line error when ``path`` (KUBECONFIG-style list allowed) names a file
-    that does not exist, or ``context`` is not one of its contexts (they are listed)."""
-    files = [p for p in path.split(os.pathsep) if p]
-    missing = [p for p in files if not os.path.exists(p)]
-    if missing:
-        fix = ("pass --kubeconfig PATH of an existing file (or fix KUBECONFIG)" if explicit else
-               "pass --kubeconfig PATH, or set KUBECONFIG")
-        raise _config_error(f"cannot load kubeconfig: {missing[0]} does not exist; {fix}",
-                            path if explicit else None)
-    names, current = _contexts_of(files, path if explicit else None)
+def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> list[str]:
+    """The files of ``path`` that exist (a KUBECONFIG-style list: as kubectl, missing
+    entries are skipped); a one-line error when none does, or ``context`` is not one of
+    their contexts (they are listed)."""
+    files = [os.path.expanduser(p) for p in path.split(os.pathsep) if p]
+    present = [p for p in files if os.path.exists(p)]
+    if not present and not explicit:
+        raise KmeshctlError(f"no cluster configured: {files[0] if files else path} does not exist; point "
+                            "kmeshctl at a cluster with --kubeconfig PATH (or KUBECONFIG=PATH) and "
+                            "--context NAME")
+    if not present:
+        what = f"{files[0]} does not exist" if len(files) == 1 else f"none of {', '.join(files)} exists"
+        raise _config_error(f"cannot load kubeconfig: {what}; pass --kubeconfig PATH of an existing file "
+                            "(or fix KUBECONFIG)", path)
+    names, current = _contexts_of(present, path if explicit else None)
     if context is not None and context not in names:
         raise UsageError(f"--context {context}: no such context in {path} (contexts: "
                          f"{', '.join(names) or 'none'}); pass --context with one of them")
     if context is None and not current:
         raise _config_error(f"kubeconfig {path} has no current-context: pass --context NAME "
                             f"(contexts: {', '.join(names) or 'none'})", path if explicit else None)
+    return present
 
 
 def _contexts_of(files: list[str], explicit: Optional[str]) -> tuple[list[str], str]:
@@ -215,6 +233,11 @@ class KubeClient:
     def host(self) -> str:
         return self._api.configuration.host
 
+    @property
+    def origin(self) -> str:
+        """Where its configuration came from (kubeconfig and context), for messages."""
+        return ORIGIN.get(id(self._api.configuration), "kubeconfig and context as given")
+
     # -- raw requests --------------------------------------------------------
 
     def request(
@@ -243,8 +266,9 @@ class KubeClient:
             response.read()
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise ApiUnreachable(
-                f"cannot reach the Kubernetes API at {self.host} ({transport_reason(err)}); "
-                "check --kubeconfig/--context and that the cluster is up"
+                f"cannot reach the Kubernetes API at {self.host} ({transport_reason(err)}; "
+                f"{self.origin}): check that the cluster is up, or pass --kubeconfig/--context of one "
+                "that is"
             ) from err
         if method == "GET" and response.status == 404:
             return None

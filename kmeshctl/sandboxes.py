@@ -1,23 +1,29 @@
 """Which local sandboxes exist, for the tools that work on this machine (`sandbox list`,
 `dump maps`, `dump config`, `demo traffic-shift`): find one by name, or the only one up,
-and say which exist when a name is wrong."""
+say which exist when a name is wrong, and tell a sandbox another kmeshctl version made
+(its record or its maps have another layout) from one this version can read."""
 
 from __future__ import annotations
 
+import json
+import os
 import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Optional
 
-from kmeshctl.errors import UsageError
-from kmeshctl.sandbox.state import STATE_ROOT, SandboxState, check_name
+from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.maps import DEFAULT_BPF_FS
+from kmeshctl.sandbox import state as state_mod
+from kmeshctl.sandbox.state import NAME_ENV, PHASE_READY, ProcessRecord, PodRecord, SandboxState, check_name
 
 
 def names() -> list[str]:
     """Names of the sandboxes with a record on this machine (up, or half-made), sorted."""
-    if not STATE_ROOT.is_dir():
+    root = state_mod.STATE_ROOT
+    if not root.is_dir():
         return []
-    return sorted(d.name[len("sandbox-"):] for d in STATE_ROOT.glob("sandbox-*")
-                  if (d / "state.json").exists())
+    return sorted(d.name[len("sandbox-"):] for d in root.glob("sandbox-*") if (d / "state.json").exists())
 
 
 def known_text() -> str:
@@ -26,18 +32,158 @@ def known_text() -> str:
     return f"sandboxes: {', '.join(found)}" if found else "no sandbox exists (`kmeshctl sandbox up` makes one)"
 
 
-def require(name: str) -> SandboxState:
+# ------------------------------------------------------------------ names
+
+
+def name_from_env() -> Optional[str]:
+    """$KMESHCTL_SANDBOX_NAME when set, checked; the message names the variable, not --name."""
+    value = os.environ.get(NAME_ENV)
+    if not value:
+        return None
+    try:
+        return check_name(value)
+    except UsageError:
+        raise UsageError(f"${NAME_ENV}={value}: not a sandbox name; use 1-16 lowercase letters or digits "
+                         f"(e.g. export {NAME_ENV}=demo), or unset it") from None
+
+
+# ------------------------------------------------------------------ records of another version
+
+
+class OtherVersion(KmeshctlError):
+    """The sandbox was made by another kmeshctl version: remove it and make it again."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"sandbox {name} was made by another kmeshctl version ({why}): run "
+                         f"`kmeshctl sandbox down --name {name}`, then `kmeshctl sandbox up --name {name}`")
+        self.name = name
+
+
+def _field_names(cls: type) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def _record_mismatch(raw: object) -> str:
+    """Why a state.json was not written by this version ('' when it was). This version
+    writes every field of its records at once (SandboxState.save), so a field missing is
+    an older layout and a field it does not know another one."""
+    if not isinstance(raw, dict) or "name" not in raw:
+        return "its record is not an object with a name"
+    differ = _differ(raw, SandboxState, "")
+    for key, cls in (("pods", PodRecord), ("processes", ProcessRecord)):
+        for item in raw.get(key) or []:
+            differ |= _differ(item if isinstance(item, dict) else {}, cls, f"{key}.")
+    return f"its record's fields differ: {', '.join(sorted(differ))}" if differ else ""
+
+
+def _differ(raw: dict, cls: type, prefix: str) -> set[str]:
+    known = _field_names(cls)
+    return {f"{prefix}{k} (unknown)" for k in set(raw) - known} | \
+        {f"{prefix}{k} (missing)" for k in known - set(raw)}
+
+
+def check_version(name: str) -> None:
+    """Raise OtherVersion when sandbox ``name``'s record is another version's."""
+    path = state_mod.state_dir(name) / "state.json"
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return  # no record (or a half-written one): not a question of versions
+    why = _record_mismatch(raw)
+    if why:
+        raise OtherVersion(name, f"{why}; {path}")
+
+
+def load(name: str) -> Optional[SandboxState]:
+    """The record of sandbox ``name`` (None when there is none); OtherVersion when another
+    kmeshctl version wrote it."""
+    check_version(name)
+    return SandboxState.load(name)
+
+
+def require(name: str, flag: str = "--sandbox") -> SandboxState:
     """The record of sandbox ``name``; a UsageError listing the existing ones otherwise."""
-    state = SandboxState.load(check_name(name))
+    state = load(check_name(name))
     if state is None:
-        raise UsageError(f"--sandbox {name}: no such sandbox ({known_text()})")
+        raise UsageError(f"{flag} {name}: no such sandbox ({known_text()})")
     return state
 
 
 def only_one() -> Optional[SandboxState]:
     """The sandbox when exactly one exists, else None."""
     found = names()
-    return SandboxState.load(found[0]) if len(found) == 1 else None
+    return load(found[0]) if len(found) == 1 else None
+
+
+def maps_of_other_version(state: SandboxState, err: Exception) -> KmeshctlError:
+    """The error for a sandbox whose pinned maps this version cannot read: still being
+    made (not ready yet), or made by another version (other layout, maps missing)."""
+    if state.phase != PHASE_READY:
+        return KmeshctlError(f"sandbox {state.name} is not ready yet (phase {state.phase}): wait for "
+                             f"`kmeshctl sandbox up --name {state.name}` to finish, or see "
+                             f"`kmeshctl sandbox status --name {state.name}`")
+    why = " ".join(str(err).split(":")[0].split())
+    return OtherVersion(state.name, why if str(state.bpffs) in why else f"{why} under {state.bpffs}")
+
+
+# ------------------------------------------------------------------ which data path
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    """The data path a local tool reads: a bpffs directory and its agent's admin port
+    (None: the agent's default port), with the sandbox it belongs to and a note to print."""
+
+    bpffs: Path
+    admin_port: Optional[int]
+    sandbox: Optional[SandboxState] = None
+    note: str = ""
+
+
+def local_target(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[str],
+                 own_flag: str = "--bpf-fs DIR") -> LocalTarget:
+    """What `dump maps` and `dump config` read on this machine: --sandbox NAME; else
+    --bpf-fs / --admin-port as given; else this node's data path when it has one; else the
+    only sandbox (with a note); several sandboxes: a UsageError listing them; none: an
+    error saying what to start (``own_flag``: the command's flag for a place of its own)."""
+    if sandbox is not None:
+        if bpf_fs is not None or admin_port is not None:
+            given = "--bpf-fs" if bpf_fs is not None else "--admin-port"
+            raise UsageError(f"give {given} or --sandbox NAME, not both")
+        state = require(sandbox)
+        return LocalTarget(state.bpffs, agent_port(state), state)
+    if bpf_fs is not None or admin_port is not None or DEFAULT_BPF_FS.exists():
+        return LocalTarget(bpf_fs or DEFAULT_BPF_FS, admin_port)
+    found = names()
+    if len(found) > 1:
+        raise UsageError(f"this node has no data path of its own ({DEFAULT_BPF_FS}) and several sandboxes are "
+                         f"up ({', '.join(found)}): pass --sandbox NAME")
+    if not found:
+        raise KmeshctlError(f"no data path here: {DEFAULT_BPF_FS} does not exist and no sandbox is up; start one "
+                            f"(`kmeshctl sandbox up`, or `kmeshctl node run` on a node), or pass {own_flag}")
+    state = require(found[0])
+    return LocalTarget(state.bpffs, agent_port(state), state,
+                       f"Using sandbox {state.name} (the only one up; this node has no data path of its own); "
+                       "pass --sandbox NAME, --bpf-fs or --admin-port to choose")
+
+
+def agent_port(state: SandboxState) -> Optional[int]:
+    """The sandbox agent's admin port (it listens on 127.0.0.1); None before it started."""
+    address = state.agent.get("admin") or ""
+    port = address.rpartition(":")[2]
+    return int(port) if port.isdigit() else None
+
+
+def admin_port(state: SandboxState) -> int:
+    """The sandbox agent's admin port; a UsageError while the agent has not started yet."""
+    port = agent_port(state)
+    if port is None:
+        raise UsageError(f"sandbox {state.name} has no node agent admin address yet: wait for "
+                         f"`kmeshctl sandbox up --name {state.name}` to finish")
+    return port
+
+
+# ------------------------------------------------------------------ sandbox list
 
 
 def summary(state: SandboxState) -> dict:
@@ -53,17 +199,23 @@ def summary(state: SandboxState) -> dict:
     }
 
 
+def _other_version_row(name: str) -> dict:
+    state = SandboxState(name=name)
+    return {"name": name, "phase": "other version (sandbox down, then up)", "pods": 0, "waypoints": 0,
+            "agentAdmin": None, "bpffs": str(state.bpffs), "age": "-"}
+
+
 def list_all() -> list[dict]:
-    return [summary(s) for s in (SandboxState.load(n) for n in names()) if s is not None]
-
-
-def admin_port(state: SandboxState) -> int:
-    """The sandbox agent's admin port (it listens on 127.0.0.1)."""
-    address = state.agent.get("admin") or ""
-    if not address.rpartition(":")[2].isdigit():
-        raise UsageError(f"sandbox {state.name} has no node agent admin address yet: wait for "
-                         f"`kmeshctl sandbox up --name {state.name}` to finish")
-    return int(address.rpartition(":")[2])
+    rows = []
+    for name in names():
+        try:
+            state = load(name)
+        except OtherVersion:
+            rows.append(_other_version_row(name))
+            continue
+        if state is not None:
+            rows.append(summary(state))
+    return rows
 
 
 def bpffs_of(state: SandboxState) -> Path:

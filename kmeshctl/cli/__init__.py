@@ -10,10 +10,9 @@ from enum import Enum
 from typing import Annotated, Iterator
 
 import typer
-from typer import rich_utils
 
 from kmeshctl import __version__
-from kmeshctl.cli.common import OutputFormat, OutputOption, app, is_data, print_data
+from kmeshctl.cli.common import OutputFormat, OutputOption, app, check_namespace_flags, is_data, print_data
 from kmeshctl.cli.conventions import COMPLETE_VAR
 
 # Importing a command module registers its commands on `app`.
@@ -45,6 +44,8 @@ def version(
     from kmeshctl.kube import connect_reachable
     from kmeshctl.versions import version_report
 
+    if not client:
+        check_namespace_flags()
     report = version_report(namespace, None if client else connect_reachable, config_dump.fetch_from_pod)
     if is_data(output):
         print_data(report, output)
@@ -85,18 +86,16 @@ def completion(shell: Annotated[Shell, typer.Argument(metavar="bash|zsh|fish", h
 
 
 PIPED_TABLE_WIDTH = "220"
-PIPED_HELP_WIDTH = 80
 
 
 @contextlib.contextmanager
 def _tables_not_cut_when_piped() -> Iterator[None]:
     """rich wraps tables at 80 columns when stdout is not a terminal, which cuts names and
     addresses in `dump maps > file`; every Console reads COLUMNS, so set it for the command.
-    Help is not a table: it stays 80 columns wide (not padded to the table width)."""
+    Help is not a table: click's formatter keeps it within 80 columns (never padded)."""
     widen = not sys.stdout.isatty() and "COLUMNS" not in os.environ
     if widen:
         os.environ["COLUMNS"] = PIPED_TABLE_WIDTH
-        rich_utils.MAX_WIDTH = rich_utils.MAX_WIDTH or PIPED_HELP_WIDTH
     try:
         yield
     finally:

@@ -10,7 +10,7 @@ import sys
 from datetime import date
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import typer
 
@@ -30,11 +30,29 @@ def _progress(line: str) -> None:
     typer.echo(f"  {line}", err=True)
 
 
-def _csv(value: str, what: str) -> tuple[str, ...]:
+def _csv(value: str, flag: str, known: Iterable[str]) -> tuple[str, ...]:
+    """A comma-separated list of names from ``known``; errors name ``flag``."""
+    choices = ", ".join(known)
     items = tuple(item.strip() for item in value.split(",") if item.strip())
     if not items:
-        raise UsageError(f"--{what} is empty: give a comma-separated list")
+        raise UsageError(f"{flag} is empty: give a comma-separated list of {choices}")
+    unknown = [item for item in items if item not in known]
+    if unknown:
+        raise UsageError(f"{flag} {value}: unknown {', '.join(unknown)}; use a comma-separated list of {choices}")
     return items
+
+
+def _cpus(value: Optional[str], flag: str, default: str) -> str:
+    """A taskset CPU list ("1", "0,2", "0-3"); errors name ``flag``."""
+    from kmeshctl.bench.topology import BenchError, parse_cpu_list
+
+    if value is None:
+        return default
+    try:
+        parse_cpu_list(value)
+    except BenchError:
+        raise UsageError(f"{flag} {value}: not a CPU list; use e.g. 1, 0,2 or 0-3") from None
+    return value
 
 
 def _terminate_cleanly(_signum: int, _frame: Any) -> None:
@@ -49,30 +67,41 @@ def dataplane(
     loads: str = typer.Option(
         "paced-1k,paced-4k,max-64", "--loads",
         help="Comma-separated loads: paced-1k, paced-4k, closed-4, max-64."),
-    repeats: int = typer.Option(5, "--repeats", help="Runs per path and load (interleaved)."),
-    duration: int = typer.Option(10, "--duration", help="Seconds per run."),
-    warmup: int = typer.Option(2, "--warmup", help="Seconds of unrecorded warm-up per path."),
+    repeats: int = typer.Option(5, "--repeats", min=1, metavar="COUNT", help="Runs per path and load (interleaved)."),
+    duration: int = typer.Option(10, "--duration", min=1, metavar="SECONDS", help="Seconds per run."),
+    warmup: int = typer.Option(2, "--warmup", min=0, metavar="SECONDS", help="Seconds of unrecorded warm-up per path."),
     client_cpus: Optional[str] = typer.Option(
-        None, "--client-cpus", help="CPUs for wrk (taskset list); default 0."),
+        None, "--client-cpus", metavar="CPUS", help="CPUs for wrk (taskset list); default 0."),
     mesh_cpus: Optional[str] = typer.Option(
-        None, "--mesh-cpus", help="CPUs for nginx and every Envoy; default 1."),
+        None, "--mesh-cpus", metavar="CPUS", help="CPUs for nginx and every Envoy; default 1."),
     out: Optional[Path] = typer.Option(
-        None, "--out", help="Results folder; default benchmarks/results/<date>/."),
+        None, "--out", metavar="DIR", help="Results folder; default benchmarks/results/<date>/."),
     output: BenchOutput = typer.Option(BenchOutput.table, "-o", "--output",
                                        help="table: the markdown table; json: the summary."),
 ) -> None:
     """Run the same load over five paths and report latency percentiles, throughput,
-    proxy CPU, ratios to direct and the targets; results go to --out."""
+    proxy CPU, ratios to direct and the targets; results go to --out.
+
+    Examples:
+
+      sudo kmeshctl bench dataplane
+      sudo kmeshctl bench dataplane --paths direct,kmesh-l4 --repeats 1
+      sudo kmeshctl bench dataplane -o json --out /tmp/bench
+    """
     from kmeshctl.bench import report
     from kmeshctl.bench.dataplane import BenchConfig, run_dataplane
-    from kmeshctl.bench.topology import CpuPlan, default_cpu_plan
+    from kmeshctl.bench.topology import PATHS, CpuPlan, default_cpu_plan
+    from kmeshctl.bench.wrk import LOADS
 
     default_cpus = default_cpu_plan()
-    config = BenchConfig(
-        paths=_csv(paths, "paths"), loads=_csv(loads, "loads"), repeats=repeats,
-        duration_s=duration, warmup_s=warmup,
-        cpus=CpuPlan(client_cpus or default_cpus.client, mesh_cpus or default_cpus.mesh))
     out_dir = out or Path("benchmarks") / "results" / date.today().isoformat()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir}: a file is there; give a directory")
+    config = BenchConfig(
+        paths=_csv(paths, "--paths", PATHS), loads=_csv(loads, "--loads", LOADS), repeats=repeats,
+        duration_s=duration, warmup_s=warmup,
+        cpus=CpuPlan(_cpus(client_cpus, "--client-cpus", default_cpus.client),
+                     _cpus(mesh_cpus, "--mesh-cpus", default_cpus.mesh)))
     command = "kmeshctl " + shlex.join(sys.argv[1:])
     signal.signal(signal.SIGTERM, _terminate_cleanly)
     records, env = run_dataplane(config, _progress)
@@ -89,10 +118,16 @@ def dataplane(
 
 @bench_app.command("cleanup")
 def cleanup(
-    run_id: Optional[str] = typer.Option(None, "--run-id", help="Only this run (6 hex digits)."),
+    run_id: Optional[str] = typer.Option(None, "--run-id", metavar="ID", help="Only this run (6 hex digits)."),
 ) -> None:
     """Remove what killed benchmark runs left behind (pods, processes, cgroups, pinned BPF
-    objects, files). Also stops benchmark runs in progress."""
+    objects, files). Also stops benchmark runs in progress.
+
+    Examples:
+
+      sudo kmeshctl bench cleanup
+      sudo kmeshctl bench cleanup --run-id 3f9a1c
+    """
     from kmeshctl.bench.topology import cleanup_run, leftover_run_ids
 
     found = leftover_run_ids()

@@ -15,7 +15,7 @@ from kmeshctl import config_dump
 from kmeshctl import install as installer
 from kmeshctl import namespaces as ns_ops
 from kmeshctl import precheck as checks
-from kmeshctl.cli.common import OutputFormat, app, is_data, print_data, print_json, suggest
+from kmeshctl.cli.common import OutputFormat, app, check_namespace_flags, is_data, print_data, print_json, suggest
 from kmeshctl.cli.common import OutputOption as DataOutputOption
 from kmeshctl.cli.render import (
     ClusterIdOption,
@@ -99,9 +99,11 @@ def install(
     Examples:
 
       kmeshctl install --cluster-id c1
-      kmeshctl install --cluster-id c1 --xds-address istiod-1-22-6.istio-system.svc:15012
+      # istiod named instead of found (ASM: the istiod-<revision> Service)
+      kmeshctl install --cluster-id c1 --xds-address istiod.istio-system.svc:15012
       kmeshctl install --cluster-id c1 --dry-run -o json
     """
+    check_namespace_flags()
     options = dict(image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
                    enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace,
                    kubernetes_version=kubernetes_version, network=network)
@@ -188,8 +190,9 @@ def uninstall(
     Examples:
 
       kmeshctl uninstall
-      kmeshctl uninstall -n kmesh-system --istio-namespace istio-system --timeout 600
+      kmeshctl uninstall -n kmesh-system --istio-namespace istio-system
     """
+    check_namespace_flags()
     objs = installed_objects(namespace, istio_namespace)  # checks the namespace flags first
     client = connect_reachable()
     console = out()
@@ -231,6 +234,7 @@ def precheck(
       kmeshctl precheck
       kmeshctl --context ack-prod precheck -o json
     """
+    check_namespace_flags()
     results = checks.precheck_target(namespace, istio_namespace)
     if is_data(output):
         print_data(checks.to_json(results), output)
@@ -270,6 +274,7 @@ def status(
       kmeshctl status -n kmesh-system -o wide
       kmeshctl status -o json
     """
+    check_namespace_flags()
     state = mesh_status(connect_reachable(), namespace, fetch=config_dump.fetch_from_pod)
     if is_data(output):
         print_data(state.to_dict(), output)
@@ -354,6 +359,7 @@ def disable_ns(
 
 
 def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output: OutputFormat) -> None:
+    ns_ops.check_names("namespace", names)
     client = connect_reachable()
     changes = ns_ops.set_mode_label(client, names, enable)
     as_json = is_data(output)

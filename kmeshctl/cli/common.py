@@ -12,19 +12,22 @@ import yaml
 from typer._click.globals import get_current_context
 
 from kmeshctl import __version__
-from kmeshctl.cli.conventions import HELP_OPTION_NAMES, KmeshctlGroup, paste_ready
+from kmeshctl.cli.conventions import HELP_OPTION_NAMES, KmeshctlGroup, flag_as_typed, paste_ready
 from kmeshctl.kube import TARGET
 
 app = typer.Typer(
     name="kmeshctl",
     help="Deploy and run a Kmesh-style dual-engine eBPF service mesh with Istio / ASM.\n\n"
          "Examples:\n\n"
-         "  kmeshctl precheck                      # is the cluster ready?\n"
-         "  kmeshctl install --cluster-id c1       # the node agents and the waypoint filters\n"
-         "  kmeshctl enable-ns default --wait      # enroll a namespace\n"
-         "  kmeshctl status -o wide                # agents per node and their istiod link\n"
-         "  kmeshctl demo traffic-shift            # the fortio 90/10 demo (cluster or sandbox)\n"
-         "  kmeshctl sandbox up                    # a local single-node mesh (root)\n\n"
+         "  # Is the cluster ready? Install the node agents and the waypoint filters\n"
+         "  kmeshctl precheck\n"
+         "  kmeshctl install --cluster-id c1\n"
+         "  # Enroll a namespace; the agents per node and their istiod link\n"
+         "  kmeshctl enable-ns default --wait\n"
+         "  kmeshctl status -o wide\n"
+         "  # The fortio 90/10 demo (cluster, else a local sandbox: root)\n"
+         "  kmeshctl demo traffic-shift\n"
+         "  sudo kmeshctl sandbox up\n\n"
          "Every command takes -h/--help, and --kubeconfig/--context before or after it.",
     no_args_is_help=True,
     add_completion=False,
@@ -103,3 +106,15 @@ def fix_hint(message: str) -> str:
     """``message`` with each backticked `kmeshctl ...` command made paste-ready."""
     root = get_current_context().find_root().command
     return paste_ready(message, root)
+
+
+def check_namespace_flags(*names: str) -> None:
+    """The running command's namespace flags (-n/--namespace, --istio-namespace; or the
+    parameters ``names``) checked by the RFC 1123 rule, named as typed, before anything
+    connects (kmeshctl.namespaces.check_names)."""
+    from kmeshctl.namespaces import check_names
+
+    params = get_current_context().params
+    for name in names or ("namespace", "istio_namespace"):
+        if params.get(name) is not None:
+            check_names(flag_as_typed(name), [params[name]])

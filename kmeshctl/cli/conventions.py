@@ -22,11 +22,24 @@ from typing import Any, Callable, Iterable, Optional
 import typer
 
 from typer import _click
+from typer._click import _textwrap as _click_textwrap
 from typer._click.core import ParameterSource
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
+from kmeshctl.cli.badinput import bad_value_line, check_values_present, typed_flag
 from kmeshctl.errors import KmeshctlError
+
+class _WholeWords(_click_textwrap.TextWrapper):
+    """Help wraps between words only: `--cni-conf-dir` or `read-only` never split at a '-'."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("break_on_hyphens", False)
+        super().__init__(*args, **kwargs)
+
+
+# click's help formatter builds its wrapper from this name each time it wraps.
+_click_textwrap.TextWrapper = _WholeWords  # type: ignore[misc]
 
 HELP_OPTION_NAMES = ["-h", "--help"]
 GLOBAL_FLAGS = ("--kubeconfig", "--context")
@@ -35,11 +48,13 @@ CARRIED_FLAGS = ("kubeconfig", "context", "name", "sandbox", "namespace", "istio
 
 _TYPE_WORDS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "path": "PATH", "Path": "PATH",
                "file": "PATH", "directory": "DIR", "int range": "INTEGER", "float range": "NUMBER"}
-_SUGGESTED = re.compile(r"`(kmeshctl(?: [^`]*)?)`")
+_SUGGESTED = re.compile(r"`((?:kmeshctl|kubectl)(?: [^`]*)?)`")
 
 # Contexts of the command being run, root first (reset for each run): where the flags the
 # user gave are looked up when a message suggests another command.
 _INVOKED: list[_click.Context] = []
+# The words of the command line being run: how the user spelled a flag (-o or --output).
+_ARGS: list[str] = []
 
 
 class _RecordingContext(_click.Context):
@@ -63,9 +78,14 @@ class KmeshctlGroup(TyperGroup):
             _plain_help_option(command)
             _one_line_short_help(command)
             _reflow_help(command)
+            command.rich_markup_mode = None  # plain help, wrapped like kubectl's (see _reflow_help)
+            if command is not self:
+                _values_required(command)
 
     def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
         if ctx.parent is None:
+            _ARGS[:] = args
+            _global_values_present(ctx, args)
             args = hoist_global_flags(args)
         return super().parse_args(ctx, args)
 
@@ -85,6 +105,29 @@ def walk(command: _click.Command) -> Iterable[_click.Command]:
     yield command
     for sub in getattr(command, "commands", {}).values():
         yield from walk(sub)
+
+
+def _global_values_present(ctx: _click.Context, args: list[str]) -> None:
+    """`status --context` (nothing after it, or another flag): click's "requires an
+    argument", not "No such option" from the subcommand the flag was not hoisted past."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return
+        following = args[i + 1] if i + 1 < len(args) else ""
+        if arg in GLOBAL_FLAGS and (not following or (following.startswith("-") and following != "-")):
+            raise _click.exceptions.BadOptionUsage(arg, f"Option '{arg}' requires an argument.", ctx=ctx)
+
+
+def _values_required(command: _click.Command) -> None:
+    """`status -n -o json`: "Option '-n' requires an argument." rather than a namespace
+    called "-o" (see kmeshctl.cli.badinput.check_values_present)."""
+    parse = command.parse_args
+
+    def parse_args(ctx: _click.Context, args: list[str]) -> list[str]:
+        check_values_present(command, ctx, args, HELP_OPTION_NAMES)
+        return parse(ctx, args)
+
+    command.parse_args = parse_args  # type: ignore[method-assign]
 
 
 def hoist_global_flags(args: list[str]) -> list[str]:
@@ -141,12 +184,13 @@ def _plain_help_option(command: _click.Command) -> None:
 
 
 def _reflow_help(command: _click.Command) -> None:
-    """Prose paragraphs of a docstring become one line each (the terminal width wraps
-    them); indented paragraphs (examples) keep their lines."""
+    """Prose paragraphs of a docstring become one line each (the help width wraps them);
+    indented paragraphs (examples) keep their lines, one command each, never rewrapped
+    (click's `\\b` marker)."""
     if not command.help:
         return
     paragraphs = inspect.cleandoc(command.help).split("\n\n")
-    command.help = "\n\n".join(p if p.startswith(" ") else " ".join(p.split()) for p in paragraphs)
+    command.help = "\n\n".join("\b\n" + p if p.startswith(" ") else " ".join(p.split()) for p in paragraphs)
 
 
 def _one_line_short_help(command: _click.Command) -> None:
@@ -177,6 +221,37 @@ def given_flags() -> dict[str, tuple[str, str]]:
     return found
 
 
+def flag_as_typed(param_name: str) -> str:
+    """How the user spelled the flag of ``param_name`` on the command being run (`-n` or
+    `--namespace`; the long name when it was not typed), for messages about its value."""
+    for ctx in reversed(_INVOKED):
+        for param in ctx.command.params:
+            if param.name == param_name:
+                return typed_flag(param, _ARGS)
+    return "--" + param_name.replace("_", "-")
+
+
+def name_env_sources(message: str) -> str:
+    """`--name x: ...` -> `$KMESHCTL_SANDBOX_NAME=x: ...` when x came from that variable:
+    the user did not type --name, so a message naming it would send them looking for it."""
+    for ctx in _INVOKED:
+        for param in ctx.command.params:
+            if not param.name or ctx.get_parameter_source(param.name) != ParameterSource.ENVIRONMENT:
+                continue
+            envvar = param.envvar if isinstance(param.envvar, str) else next(iter(param.envvar or ()), None)
+            value = ctx.params.get(param.name)
+            if envvar and value is not None:
+                for opt in param.opts:
+                    message = _outside_backticks(message, f"{opt} {value}", f"${envvar}={value}")
+    return message
+
+
+def _outside_backticks(message: str, old: str, new: str) -> str:
+    """Replace in the prose only: a backticked command keeps its flags (it is pasted)."""
+    parts = message.split("`")
+    return "`".join(p.replace(old, new) if i % 2 == 0 else p for i, p in enumerate(parts))
+
+
 def _resolve(root: _click.Command, words: list[str]) -> tuple[Optional[_click.Command], int]:
     """The command a suggested `kmeshctl a b ...` runs, and how many words name it."""
     command, used = root, 0
@@ -191,9 +266,11 @@ def with_given_flags(suggestion: str, root: _click.Command) -> str:
     """`kmeshctl sandbox down` -> `kmeshctl sandbox down --name x` when the user ran
     `... --name x`; kubeconfig flags go right after `kmeshctl`."""
     try:
-        words = shlex.split(suggestion)[1:]
+        program, *words = shlex.split(suggestion)
     except ValueError:
         return suggestion
+    if program == "kubectl":
+        return _kubectl_with_given_flags(suggestion, words)
     command, used = _resolve(root, words)
     if command is None:
         return suggestion
@@ -212,6 +289,17 @@ def with_given_flags(suggestion: str, root: _click.Command) -> str:
     return shlex.join(["kmeshctl", *global_part, *words[:used], *local_part, *words[used:]])
 
 
+def _kubectl_with_given_flags(suggestion: str, words: list[str]) -> str:
+    """A suggested kubectl command talks to the same cluster: the user's --kubeconfig and
+    --context (kubectl spells them alike) go with it."""
+    extra: list[str] = []
+    for name in ("kubeconfig", "context"):
+        flag, value = given_flags().get(name, (None, None))
+        if flag and not any(w == flag or w.startswith(flag + "=") for w in words):
+            extra += [flag, value]
+    return shlex.join(["kubectl", *words, *extra]) if extra else suggestion
+
+
 def paste_ready(message: str, root: _click.Command) -> str:
     """Every backticked `kmeshctl ...` command of ``message`` with the user's flags."""
     return _SUGGESTED.sub(lambda m: f"`{with_given_flags(m.group(1), root)}`", message)
@@ -224,10 +312,12 @@ COMPLETE_VAR = "_KMESHCTL_COMPLETE"
 
 def _one_line_usage_error(err: Any) -> str:
     """Click's usage errors as one line, with where to look instead of the usage block."""
+    return _with_help_pointer(f"Error: {' '.join(err.format_message().split())}", err)
+
+
+def _with_help_pointer(line: str, err: Any) -> str:
     ctx = getattr(err, "ctx", None)
-    if ctx is None:
-        return f"Error: {err.format_message()}"
-    return f"Error: {err.format_message()} (see '{ctx.command_path} --help')"
+    return line if ctx is None else f"{line} (see '{ctx.command_path} --help')"
 
 
 def _fail(line: str) -> None:
@@ -239,10 +329,17 @@ def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
     (the message's suggested commands made paste-ready, no internal class names)."""
     try:
         code = run()
-    except _click.exceptions.NoArgsIsHelpError:
-        return 0  # a group without its subcommand: its help was printed, nothing failed
+    except _click.exceptions.NoArgsIsHelpError as err:
+        typer.echo(err.format_message())  # a group without its subcommand: its help, nothing failed
+        return 0
     except Exit as err:
         return err.exit_code
+    except _click.exceptions.BadParameter as err:
+        if isinstance(err, _click.exceptions.MissingParameter):
+            _fail(_one_line_usage_error(err))
+        else:
+            _fail(_with_help_pointer(f"Error: {bad_value_line(err, _ARGS)}", err))
+        return 2
     except TyperException as err:
         _fail(_one_line_usage_error(err))
         return getattr(err, "exit_code", 2)
@@ -250,7 +347,7 @@ def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
         _fail("Aborted.")
         return 130
     except KmeshctlError as err:
-        _fail(f"Error: {paste_ready(str(err), root)}")
+        _fail(f"Error: {paste_ready(name_env_sources(str(err)), root)}")
         return err.exit_code
     except PermissionError as err:
         where = f" ({err.filename})" if err.filename else ""

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kmeshctl import demo
+from kmeshctl import demo, sandboxes
 from kmeshctl.cli.common import OutputFormat, OutputOption, app, is_data, print_data
 from kmeshctl.cli.progress import Progress
 
@@ -18,7 +18,7 @@ demo_app = typer.Typer(
     help="Demos of the mesh at work.\n\n"
          "Examples:\n\n"
          "  kmeshctl demo traffic-shift\n"
-         "  sudo kmeshctl demo traffic-shift --target local --name demo -c 200 --weights 90/10,0/100",
+         "  sudo kmeshctl demo traffic-shift --name demo -c 200 --weights 90/10,0/100",
     no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 
@@ -65,12 +65,14 @@ def traffic_shift(
 
       kmeshctl demo traffic-shift
       sudo kmeshctl demo traffic-shift --name demo -c 200 --weights 90/10,0/100
-      kmeshctl --context prod demo traffic-shift --target cluster -o json --plot split.png
+      kmeshctl --context prod demo traffic-shift -o json --plot split.png
     """
     from kmeshctl.demo_plot import check_plot_path, plot_shares
 
     if plot is not None:
         check_plot_path(plot)
+    if name is None:
+        sandboxes.name_from_env()  # a bad $KMESHCTL_SANDBOX_NAME is named as such, before anything runs
     documents, subject = demo.fortio_demo()
     weight_sets = demo.parse_weight_sets(weights, subject)
     chosen, note = demo.choose_target(target.value, documents, subject, name)

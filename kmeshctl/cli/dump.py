@@ -3,8 +3,9 @@ node (or of a local sandbox) directly; run it on the node, as root."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -12,14 +13,16 @@ from rich.console import Console
 from kmeshctl import config_dump, sandboxes
 from kmeshctl import dump as dumper
 from kmeshctl.config_dump import AGENT_NAMESPACE
-from kmeshctl.cli.common import OutputFormat, OutputOption, app, is_data, print_data
-from kmeshctl.errors import UsageError
-from kmeshctl.maps import DEFAULT_BPF_FS, MAP_NAMES
+from kmeshctl.cli.common import OutputFormat, OutputOption, app, check_namespace_flags, is_data, print_data
+from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.kube import connect_reachable
+from kmeshctl.maps import DEFAULT_BPF_FS, MAP_NAMES, MapError, MapMissingError
 
 dump_app = typer.Typer(
     help="Show data-path state (BPF maps, agent config).\n\n"
          "Examples:\n\n"
-         "  sudo kmeshctl dump maps                 # this node's maps (or the only sandbox's)\n"
+         "  # This node's maps (or the only sandbox's)\n"
+         "  sudo kmeshctl dump maps\n"
          "  sudo kmeshctl dump maps --sandbox demo --map km_backend -o wide\n"
          "  kmeshctl dump config --pod kmesh-5jnht -n kmesh-system",
     no_args_is_help=True)
@@ -49,39 +52,37 @@ def _note(line: str) -> None:
     typer.echo(line, err=True)
 
 
-def _local_bpf_fs(bpf_fs: Optional[Path], sandbox: Optional[str]) -> Path:
-    """--bpf-fs, else --sandbox's, else the node's default when it has maps, else the only sandbox's."""
-    if bpf_fs is not None and sandbox is not None:
-        raise UsageError("give --bpf-fs DIR or --sandbox NAME, not both")
-    if sandbox is not None:
-        return sandboxes.require(sandbox).bpffs
-    if bpf_fs is not None:
-        return bpf_fs
-    if not DEFAULT_BPF_FS.exists():
-        only = sandboxes.only_one()
-        if only is not None:
-            _note(f"Using the maps of sandbox {only.name} ({only.bpffs}); pass --bpf-fs or --sandbox to choose")
-            return only.bpffs
-        if sandboxes.names():
-            raise UsageError(f"no maps at {DEFAULT_BPF_FS} and several sandboxes ({sandboxes.known_text()}): "
-                             "pass --sandbox NAME")
-    return DEFAULT_BPF_FS
+def _local(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[str],
+           own_flag: str = "--bpf-fs DIR") -> sandboxes.LocalTarget:
+    """The one resolver of both dump commands (see kmeshctl.sandboxes.local_target)."""
+    target = sandboxes.local_target(bpf_fs, admin_port, sandbox, own_flag)
+    if target.note:
+        _note(target.note)
+    return target
 
 
-def _local_admin_port(admin_port: Optional[int], sandbox: Optional[str]) -> int:
-    """--admin-port, else --sandbox's agent, else the only sandbox's agent, else 15200."""
-    if admin_port is not None and sandbox is not None:
-        raise UsageError("give --admin-port PORT or --sandbox NAME, not both")
-    if sandbox is not None:
-        return sandboxes.admin_port(sandboxes.require(sandbox))
-    if admin_port is not None:
-        return admin_port
-    only = sandboxes.only_one()
-    if only is not None and only.agent.get("admin"):
-        _note(f"Asking the node agent of sandbox {only.name} ({only.agent['admin']}); "
-              "pass --admin-port or --sandbox to choose")
-        return sandboxes.admin_port(only)
-    return ADMIN_PORT
+def _pod_flags(pod: str, namespace: str, **local: object) -> None:
+    """--pod asks a cluster's agent: the local flags make no sense with it; the namespace
+    must be a valid name before anything connects. Then the cluster must answer (so an
+    API server that is down is named as such, not blamed on the pod name)."""
+    given = [f"--{name.replace('_', '-')}" for name, value in local.items() if value is not None]
+    if given:
+        raise UsageError(f"--pod asks a cluster's agent: leave out {' and '.join(given)}")
+    check_namespace_flags()
+    connect_reachable()
+
+
+@contextlib.contextmanager
+def _maps_of(target: sandboxes.LocalTarget) -> Iterator[None]:
+    """A sandbox's maps this version cannot read: say the sandbox is another version's
+    (or not ready yet) instead of suggesting `node cleanup` on this node."""
+    try:
+        yield
+    except MapError as err:
+        layout = isinstance(err, MapMissingError) or "key/value sizes" in str(err)
+        if target.sandbox is None or not layout:
+            raise
+        raise sandboxes.maps_of_other_version(target.sandbox, err) from err
 
 
 def _console(output: OutputFormat) -> Console:
@@ -116,29 +117,31 @@ def dump_maps(
     """
     dumper.check_map_name(map_name)
     if pod:
-        if bpf_fs is not None or sandbox is not None:
-            raise UsageError("--pod asks a cluster's agent: leave out --bpf-fs and --sandbox")
-        port = admin_port or ADMIN_PORT
-        data = config_dump.fetch(config_dump.BPF_PATH, pod, namespace, port)
-        if is_data(output):
-            print_data({k: v for k, v in data.items() if map_name in (None, k)}, output)
-        else:
-            pods = _pod_names(lambda: config_dump.fetch(config_dump.CACHE_PATH, pod, namespace, port))
-            config_dump.print_maps_json_as_tables(data, map_name, _console(output), pods=pods,
-                                                  wide=output is OutputFormat.wide)
+        _pod_flags(pod, namespace, bpf_fs=bpf_fs, sandbox=sandbox)
+        _print_agent_maps(pod, namespace, admin_port or ADMIN_PORT, map_name, output)
         return
-    path = _local_bpf_fs(bpf_fs, sandbox)
-    if is_data(output):
-        print_data(dumper.dump_json(path, map_name), output)
-        return
-    port = admin_port or (sandboxes.admin_port(sandboxes.require(sandbox)) if sandbox else None)
-    if port is None:
-        only = sandboxes.only_one()
-        port = sandboxes.admin_port(only) if only is not None and only.bpffs == path and \
-            only.agent.get("admin") else ADMIN_PORT
+    target = _local(bpf_fs, admin_port, sandbox)
+    port = target.admin_port or ADMIN_PORT
     pods = _pod_names(lambda: config_dump.fetch_local(config_dump.CACHE_PATH, port)) \
         if map_name in (None, "km_manage") else {}
-    dumper.print_tables(path, map_name, _console(output), pods=pods, wide=output is OutputFormat.wide)
+    with _maps_of(target):
+        if is_data(output):
+            print_data(dumper.dump_json(target.bpffs, map_name, pods), output)
+        else:
+            dumper.print_tables(target.bpffs, map_name, _console(output), pods=pods,
+                                wide=output is OutputFormat.wide)
+
+
+def _print_agent_maps(pod: str, namespace: str, port: int, map_name: Optional[str], output: OutputFormat) -> None:
+    data = config_dump.fetch(config_dump.BPF_PATH, pod, namespace, port)
+    data = {k: v for k, v in data.items() if map_name in (None, k)}
+    pods = _pod_names(lambda: config_dump.fetch(config_dump.CACHE_PATH, pod, namespace, port)) \
+        if map_name in (None, "km_manage") else {}
+    if is_data(output):
+        print_data(dumper.with_pods(data, pods), output)
+    else:
+        config_dump.print_maps_json_as_tables(data, map_name, _console(output), pods=pods,
+                                              wide=output is OutputFormat.wide)
 
 
 def _pod_names(fetch) -> dict[int, str]:
@@ -164,17 +167,31 @@ def dump_config(
 
     Examples:
 
-      sudo kmeshctl dump config                    # this node's agent, or the only sandbox's
+      # This node's agent, or the only sandbox's
+      sudo kmeshctl dump config
       kmeshctl dump config --sandbox demo -o json
       kmeshctl dump config --pod kmesh-5jnht -n kmesh-system
     """
     if pod:
-        if sandbox is not None:
-            raise UsageError("--pod asks a cluster's agent: leave out --sandbox")
+        _pod_flags(pod, namespace, sandbox=sandbox)
         data = config_dump.fetch_from_pod(config_dump.CACHE_PATH, pod, namespace, admin_port or ADMIN_PORT)
     else:
-        data = config_dump.fetch_local(config_dump.CACHE_PATH, _local_admin_port(admin_port, sandbox))
+        data = _local_cache(_local(None, admin_port, sandbox, "--admin-port PORT"))
     if is_data(output):
         print_data(data, output)
     else:
         config_dump.print_cache_tables(data, _console(output))
+
+
+def _local_cache(target: sandboxes.LocalTarget) -> dict:
+    """The cache of this node's agent, or of the sandbox's (whose failure points at
+    `sandbox status`, not at starting an agent on this node)."""
+    if target.sandbox is None:
+        return config_dump.fetch_local(config_dump.CACHE_PATH, target.admin_port or ADMIN_PORT)
+    name = target.sandbox.name
+    port = sandboxes.admin_port(target.sandbox)
+    try:
+        return config_dump.fetch_local(config_dump.CACHE_PATH, port)
+    except KmeshctlError as err:
+        raise KmeshctlError(f"the node agent of sandbox {name} does not answer at 127.0.0.1:{port}: see "
+                            f"`kmeshctl sandbox status --name {name}`") from err

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kmeshctl.cli.common import app, print_yaml_documents
+from kmeshctl.cli.common import app, check_namespace_flags, print_yaml_documents
 from kmeshctl.errors import UsageError
 from kmeshctl.params import (
     DEFAULT_IMAGE,
@@ -106,8 +106,9 @@ def render(
     Examples:
 
       kmeshctl render --xds-address istiod.istio-system.svc:15012 --cluster-id c1
-      kmeshctl render --xds-address istiod.istio-system.svc:15012 --cluster-id c1 -o json
+      kmeshctl render --xds-address istiod:15012 --cluster-id c1 -o json
     """
+    check_namespace_flags()
     if xds_address is None:
         raise UsageError(f"render is offline; pass --xds-address HOST:PORT (e.g. {XDS_ADDRESS_EXAMPLE})")
     params = install_params(

@@ -5,30 +5,57 @@ from __future__ import annotations
 
 import signal
 import threading
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from typer._click.globals import get_current_context
 from rich.table import Table
 
-from kmeshctl.cli.common import OutputFormat, app, print_json, print_yaml_documents
+from kmeshctl.cli.common import (OutputFormat, OutputOption, app, check_namespace_flags, is_data, print_data,
+                                 print_json, print_yaml_documents)
+from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.render import ManifestFormat
 from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.namespaces import check_names
 from kmeshctl.waypoint import deploy
 
-waypoint_app = typer.Typer(help="Deploy and inspect waypoints (stock Envoy configured by kmeshctl).",
-                           no_args_is_help=True)
+waypoint_app = typer.Typer(
+    help="Deploy and inspect waypoints (stock Envoy configured by kmeshctl).\n\n"
+         "Examples:\n\n"
+         "  kmeshctl waypoint apply -n default --wait\n"
+         "  kmeshctl waypoint list -A\n"
+         "  kmeshctl waypoint status -n default\n"
+         "  kmeshctl waypoint delete -n default",
+    no_args_is_help=True)
 app.add_typer(waypoint_app, name="waypoint")
 
 NamespaceOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the waypoint.")]
 NameOpt = Annotated[str, typer.Option("--name", help="Name of the waypoint (its Gateway, Service, Deployment).")]
 
 
+class StatusFormat(str, Enum):
+    """-o of `waypoint status`: its report is lines of text, or data."""
+
+    json = "json"
+    yaml = "yaml"
+
+
 def _client():
+    """A reachable cluster, after the name flags were checked (nothing connects before)."""
     from kmeshctl.kube import connect_reachable
 
+    _check_names()
     return connect_reachable()
+
+
+def _check_names() -> None:
+    check_namespace_flags()
+    params = get_current_context().params
+    if params.get("name") is not None:
+        check_names(flag_as_typed("name"), [params["name"]], kind="waypoint name", example="--name waypoint")
 
 
 @waypoint_app.command("apply")
@@ -36,7 +63,8 @@ def apply_cmd(
     namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
     name: NameOpt = deploy.DEFAULT_NAME,
     image: Annotated[str, typer.Option(help="Image with kmeshctl and Envoy (Dockerfile.waypoint).")] = deploy.DEFAULT_IMAGE,
-    replicas: Annotated[int, typer.Option(help="Waypoint pods.")] = deploy.DEFAULT_REPLICAS,
+    replicas: Annotated[int, typer.Option(min=1, max=20, metavar="COUNT", help="Waypoint pods.")
+                        ] = deploy.DEFAULT_REPLICAS,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until its pods are ready and "
                                        "istiod has programmed its Gateway.")] = False,
     timeout: Annotated[float, typer.Option(metavar="SECONDS", min=1, help="How long --wait waits.")
@@ -53,6 +81,7 @@ def apply_cmd(
       kmeshctl waypoint apply -n default --dry-run -o yaml
       kubectl label service fortio istio.io/use-waypoint=waypoint
     """
+    _check_names()
     params = deploy.WaypointParams(namespace, name, image, replicas)
     objs = deploy.render(params)  # every flag checked before any connection
     if dry_run:
@@ -79,12 +108,22 @@ def list_cmd(
     namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Only this namespace.")] = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Waypoints of every namespace.")
                               ] = False,
-    output: Annotated[Optional[OutputFormat], typer.Option("--output", "-o", help="json")] = None,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Waypoints (Gateways of class istio-waypoint), their pods, istiod's address and users."""
-    states = deploy.list_waypoints(_client(), None if all_namespaces else (namespace or deploy.DEFAULT_NAMESPACE))
-    if output == OutputFormat.json:
-        print_json([s.as_dict() for s in states])
+    """Waypoints (Gateways of class istio-waypoint), their pods, istiod's address and users.
+
+    Examples:
+
+      kmeshctl waypoint list
+      kmeshctl waypoint list -A -o wide
+      kmeshctl waypoint list -n default -o json
+    """
+    if all_namespaces and namespace is not None:
+        raise UsageError("give -n NAMESPACE or -A (--all-namespaces), not both")
+    client = _client()
+    states = deploy.list_waypoints(client, None if all_namespaces else (namespace or deploy.DEFAULT_NAMESPACE))
+    if is_data(output):
+        print_data([s.as_dict() for s in states], output)
         return
     if not states:
         typer.echo("No waypoints found.")
@@ -93,17 +132,24 @@ def list_cmd(
     for s in states:
         table.add_row(s.namespace, s.name, "yes" if s.managed else "no", f"{s.ready_pods}/{len(s.pods)}",
                       ", ".join(s.addresses) or f"- ({s.gateway_reason})", ", ".join(s.services) or "-")
-    Console().print(table)
+    Console(width=10_000 if output is OutputFormat.wide else None).print(table)
 
 
 @waypoint_app.command("status")
 def status_cmd(
     namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
     name: NameOpt = deploy.DEFAULT_NAME,
-    output: Annotated[Optional[OutputFormat], typer.Option("--output", "-o", help="json")] = None,
+    output: Annotated[Optional[StatusFormat], typer.Option(
+        "--output", "-o", metavar="json|yaml", help="Print the report as json or yaml (default: text).")] = None,
 ) -> None:
     """What each pod of a waypoint serves: Services, routes with the weights Envoy applies,
-    whether Envoy ACKed the latest configuration. Exit 1 when a pod is not in sync."""
+    whether Envoy ACKed the latest configuration. Exit 1 when a pod is not in sync.
+
+    Examples:
+
+      kmeshctl waypoint status
+      kmeshctl waypoint status -n default --name waypoint -o json
+    """
     client = _client()
     state = deploy.waypoint_state(client, namespace, name)
     if not state.pods:
@@ -111,8 +157,8 @@ def status_cmd(
                             f"--name {name}` (or check `kmeshctl waypoint list -A`)")
     reports = {pod: _pod_report(namespace, pod) for pod in state.pods}
     healthy = all(r.get("envoy", {}).get("ready") and r.get("envoy", {}).get("acked") for r in reports.values())
-    if output == OutputFormat.json:
-        print_json({"waypoint": state.as_dict(), "pods": reports, "healthy": healthy})
+    if output is not None:
+        print_data({"waypoint": state.as_dict(), "pods": reports, "healthy": healthy}, OutputFormat(output.value))
     else:
         _print_status(state, reports)
     raise typer.Exit(0 if healthy else 1)
@@ -147,7 +193,13 @@ def delete_cmd(
     namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
     name: NameOpt = deploy.DEFAULT_NAME,
 ) -> None:
-    """Delete a waypoint made by `waypoint apply` (Services labelled to use it then go direct)."""
+    """Delete a waypoint made by `waypoint apply` (Services labelled to use it then go direct).
+
+    Examples:
+
+      kmeshctl waypoint delete -n default
+      kmeshctl waypoint delete -n demo --name east
+    """
     found = deploy.delete(_client(), deploy.WaypointParams(namespace, name), typer.echo)
     if not found:
         typer.echo(f"Nothing to delete: waypoint {namespace}/{name} does not exist.")
