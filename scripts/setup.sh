@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(python3 python3-venv python3-bpfcc bpfcc-tools linux-headers-amd64
               iproute2 curl nginx-light wrk kmod nftables
-              containernetworking-plugins)  # /usr/lib/cni: the e2e tier's and CNI tests' plugins
+              containernetworking-plugins)  # /usr/lib/cni: the sandbox's pods, the e2e tier, the CNI tests
 
 log() { printf 'setup: %s\n' "$*"; }
 

@@ -1,10 +1,11 @@
 """The kmesh CNI plugin with Debian's real CNI reference plugins (containernetworking-plugins:
 /usr/lib/cni bridge, host-local, loopback), each executed as a runtime executes it: env
 CNI_COMMAND / CNI_NETNS / CNI_IFNAME / CNI_PATH / CNI_CONTAINERID / CNI_ARGS, the network
-config with the previous result on stdin. The test is the runtime (what libcni does for
-a config list); the plugin is the installed one (the agent's installer wrote it into a
-bin dir and chained it last into a config list), talking to the agent's real CNI socket
-server over a real unix socket; the data path is really loaded, km_manage really read.
+config with the previous result on stdin. The runtime side is the product's
+(kmeshctl.cni.runtime, what libcni does for a config list; the sandbox creates its pods
+with it); the plugin is the installed one (the agent's installer wrote it into a bin dir
+and chained it last into a config list), talking to the agent's real CNI socket server
+over a real unix socket; the data path is really loaded, km_manage really read.
 Named stand-in: the API server (tests/standin; the real one is in tests/e2e/test_cni_e2e.py).
 
 The "node" is a network namespace of this run (the bridge plugin makes its bridge there,
@@ -26,18 +27,18 @@ import pytest
 
 from kmeshctl.cni import plugin
 from kmeshctl.cni.install import CniInstaller, CniSettings, chained, primary_config
+from kmeshctl.cni.runtime import REFERENCE_BIN_DIR, CniError, CniPod, CniRuntime, missing_reference_plugins
 from kmeshctl.cni.server import CniHandler, CniServer
 from kmeshctl.podnet import netns_cookie
 from kmeshctl.node.podwatch import NetnsEnroller, PodWatcher
 from standin_apiserver import StandinApiServer, core_v1_client
 
-REFERENCE = Path("/usr/lib/cni")
 NODE = "node-cni"
 MODE = "istio.io/dataplane-mode"
 
 
 def _reference_missing() -> str | None:
-    missing = [p for p in ("bridge", "host-local", "loopback") if not (REFERENCE / p).exists()]
+    missing = missing_reference_plugins()
     return f"Debian containernetworking-plugins missing ({missing}): run scripts/setup.sh" if missing else None
 
 
@@ -110,57 +111,24 @@ def test_version_and_bad_input() -> None:
     assert code == 1 and json.loads(out)["code"] == plugin.ERR_INCOMPATIBLE_VERSION
 
 
+def test_runtime_names_a_missing_plugin_and_how_to_install_it(tmp_path: Path) -> None:
+    (tmp_path / "10-net.conflist").write_text(json.dumps(PRIMARY))
+    runtime = CniRuntime(tmp_path, [tmp_path / "bin"], tmp_path / "cache")
+    pod = CniPod("c" * 64, "/run/netns/none", "ns", "p")
+    with pytest.raises(CniError) as err:
+        runtime.add(pod)
+    assert str(err.value).startswith("CNI plugin loopback not found in ")
+    assert "apt-get install containernetworking-plugins" in str(err.value)
+    assert missing_reference_plugins(tmp_path) == ["bridge", "host-local", "loopback"]
+    assert pod.cni_args() == f"IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;K8S_POD_INFRA_CONTAINER_ID={'c' * 64}"
+
+
 # ----------------------------------------------------------------- real plugins, real netns
 
 
 @dataclass
-class Runtime:
-    """What libcni does: run each plugin of a list, passing results along."""
-
-    node_netns: str
-    bin_dir: Path
-    conf: dict
-    results: dict[str, dict]
-
-    def exec(self, plugin_conf: dict, command: str, netns: str, container: str, pod: tuple[str, str],
-             ifname: str = "eth0", prev: dict | None = None) -> dict | None:
-        stdin = {"cniVersion": self.conf["cniVersion"], "name": self.conf["name"], **plugin_conf}
-        if prev is not None:
-            stdin["prevResult"] = prev
-        env = {"CNI_COMMAND": command, "CNI_CONTAINERID": container, "CNI_NETNS": f"/run/netns/{netns}",
-               "CNI_IFNAME": ifname, "CNI_PATH": f"{self.bin_dir}:{REFERENCE}", "PATH": os.environ["PATH"],
-               "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAMESPACE={pod[0]};K8S_POD_NAME={pod[1]};"
-                           f"K8S_POD_INFRA_CONTAINER_ID={container}"}
-        binary = self.bin_dir / plugin_conf["type"]
-        binary = binary if binary.exists() else REFERENCE / plugin_conf["type"]
-        out = subprocess.run(["nsenter", f"--net=/run/netns/{self.node_netns}", "--", str(binary)],
-                             input=json.dumps(stdin), capture_output=True, text=True, env=env, timeout=30)
-        assert out.returncode == 0, f"{plugin_conf['type']} {command}: {out.stdout} {out.stderr}"
-        return json.loads(out.stdout) if out.stdout.strip() else None
-
-    def add(self, netns: str, container: str, pod: tuple[str, str]) -> list[dict]:
-        lo = {"type": "loopback"}
-        self.exec(lo, "ADD", netns, container, pod, ifname="lo")
-        outputs, prev = [], None
-        for p in self.conf["plugins"]:
-            prev = self.exec(p, "ADD", netns, container, pod, prev=prev)
-            outputs.append(prev)
-        self.results[container] = prev
-        return outputs
-
-    def check(self, netns: str, container: str, pod: tuple[str, str]) -> None:
-        for p in self.conf["plugins"]:
-            self.exec(p, "CHECK", netns, container, pod, prev=self.results[container])
-
-    def delete(self, netns: str, container: str, pod: tuple[str, str]) -> None:
-        for p in reversed(self.conf["plugins"]):
-            self.exec(p, "DEL", netns, container, pod, prev=self.results.get(container))
-        self.exec({"type": "loopback"}, "DEL", netns, container, pod, ifname="lo")
-
-
-@dataclass
 class Env:
-    runtime: Runtime
+    runtime: CniRuntime
     api: StandinApiServer
     core: object
     maps: object
@@ -168,14 +136,14 @@ class Env:
     settings: CniSettings
     prefix: str
 
-    def pod(self, name: str, ns: str, labels: dict | None = None) -> tuple[str, str]:
+    def pod(self, name: str, ns: str, labels: dict | None = None) -> CniPod:
         self.api.put({"apiVersion": "v1", "kind": "Pod",
                       "metadata": {"name": name, "namespace": ns, "labels": labels or {}},
                       "spec": {"nodeName": NODE, "containers": [{"name": "app", "image": "x"}]},
                       "status": {"phase": "Pending"}})
         netns = f"{self.prefix}-{name}"
         subprocess.run(["ip", "netns", "add", netns], check=True)
-        return netns, f"{self.prefix}{name}".ljust(64, "0")[:64]
+        return CniPod(f"{self.prefix}{name}".ljust(64, "0")[:64], f"/run/netns/{netns}", ns, name)
 
     def annotations(self, name: str, ns: str) -> dict:
         return self.api.get("v1", "Pod", name, ns)["metadata"].get("annotations") or {}
@@ -220,8 +188,9 @@ def env(run_id: str, tmp_path: Path, loaded) -> Iterator[Env]:
         server = CniServer(s.socket, CniHandler(watcher.enroller, watcher, core, False))
         server.start()
         CniInstaller(s, lambda: None).install()
-        conf = json.loads((s.conf_dir / "10-test.conflist").read_text())
-        yield Env(Runtime(node, s.bin_dir, conf, {}), api, core, loaded.maps, server, s, prefix)
+        runtime = CniRuntime(s.conf_dir, [s.bin_dir, REFERENCE_BIN_DIR], work / "cache",
+                             Path(f"/run/netns/{node}"))
+        yield Env(runtime, api, core, loaded.maps, server, s, prefix)
     finally:
         if server is not None:
             server.stop()
@@ -234,7 +203,7 @@ def env(run_id: str, tmp_path: Path, loaded) -> Iterator[Env]:
 
 
 def _no_process_in(netns: str) -> bool:
-    target = os.stat(f"/run/netns/{netns}")
+    target = os.stat(netns)
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             st = os.stat(f"/proc/{pid}/ns/net")
@@ -256,62 +225,63 @@ def _wait(predicate, timeout: float = 10.0) -> bool:
 
 @pytest.mark.root
 def test_add_check_del_enrolls_mesh_pod_before_any_process(env: Env) -> None:
-    netns, container = env.pod("web", "mesh")
-    outputs = env.runtime.add(netns, container, ("mesh", "web"))
+    pod = env.pod("web", "mesh")
+    outputs = env.runtime.add(pod)
     bridge_result, ours = outputs
     assert ours == bridge_result  # the previous result, unchanged
     assert bridge_result["ips"][0]["address"].startswith("10.78.0.")
-    cookie = netns_cookie(Path(f"/run/netns/{netns}"))
-    assert _no_process_in(netns)
+    cookie = netns_cookie(Path(pod.netns))
+    assert _no_process_in(pod.netns)
     assert cookie in env.maps.enrolled()  # enrolled before anything runs in the pod
     assert _wait(lambda: env.annotations("web", "mesh").get("kmesh.net/enrolled-by") == "cni")
     assert env.annotations("web", "mesh")["kmesh.net/redirection"] == "enabled"
-    env.runtime.check(netns, container, ("mesh", "web"))
-    env.runtime.delete(netns, container, ("mesh", "web"))
+    env.runtime.check(pod)
+    env.runtime.delete(pod)
     assert cookie not in env.maps.enrolled()
+    assert env.runtime.cached_pods() == []
     assert "event=cni_add pod=mesh/web" in env.log() and "enrolled=True" in env.log()
     assert "event=cni_del pod=mesh/web" in env.log()
 
 
 @pytest.mark.root
 def test_pod_outside_the_mesh_is_networked_not_enrolled(env: Env) -> None:
-    netns, container = env.pod("plain", "plain")
+    pod = env.pod("plain", "plain")
     env.pod("optout", "mesh", {MODE: "none"})
-    outputs = env.runtime.add(netns, container, ("plain", "plain"))
+    outputs = env.runtime.add(pod)
     assert outputs[1] == outputs[0]
-    assert netns_cookie(Path(f"/run/netns/{netns}")) not in env.maps.enrolled()
+    assert netns_cookie(Path(pod.netns)) not in env.maps.enrolled()
     assert "reason='neither pod nor namespace labelled for Kmesh'" in env.log()
-    env.runtime.delete(netns, container, ("plain", "plain"))
+    env.runtime.delete(pod)
 
 
 @pytest.mark.root
 def test_agent_down_never_fails_a_pod_unless_fail_closed(env: Env) -> None:
-    netns, container = env.pod("early", "mesh")
+    pod = env.pod("early", "mesh")
     env.server.stop()
-    outputs = env.runtime.add(netns, container, ("mesh", "early"))
+    outputs = env.runtime.add(pod)
     assert outputs[1] == outputs[0]  # fail-open: networked, not enrolled (the watch does it later)
-    assert netns_cookie(Path(f"/run/netns/{netns}")) not in env.maps.enrolled()
+    assert netns_cookie(Path(pod.netns)) not in env.maps.enrolled()
     assert "decision=allowed policy=open" in env.log()
-    closed = {**env.runtime.conf["plugins"][-1], "failPolicy": "closed", "kubeconfig": "/nonexistent"}
+    closed = {**env.runtime.network()["plugins"][-1], "failPolicy": "closed", "kubeconfig": "/nonexistent"}
     stdin = {"cniVersion": "1.0.0", "name": "x", **closed, "prevResult": outputs[0]}
     out = subprocess.run([str(env.settings.plugin_path)], input=json.dumps(stdin), capture_output=True, text=True,
-                         env={"CNI_COMMAND": "ADD", "CNI_NETNS": f"/run/netns/{netns}", "CNI_IFNAME": "eth0",
-                              "CNI_CONTAINERID": container, "CNI_PATH": str(env.settings.bin_dir),
+                         env={"CNI_COMMAND": "ADD", "CNI_NETNS": pod.netns, "CNI_IFNAME": "eth0",
+                              "CNI_CONTAINERID": pod.container_id, "CNI_PATH": str(env.settings.bin_dir),
                               "CNI_ARGS": "K8S_POD_NAMESPACE=mesh;K8S_POD_NAME=early"})
     assert out.returncode == 1 and json.loads(out.stdout)["code"] == plugin.ERR_TRY_AGAIN
     assert "decision=refused policy=closed" in env.log()
-    env.runtime.delete(netns, container, ("mesh", "early"))
+    env.runtime.delete(pod)
 
 
 @pytest.mark.root
 def test_warm_add_is_fast(env: Env) -> None:
     """The plugin's own ADD (after the bridge's): a Python start plus one socket round trip."""
-    netns, container = env.pod("fast", "mesh")
-    bridge_result = env.runtime.add(netns, container, ("mesh", "fast"))[0]
-    ours = env.runtime.conf["plugins"][-1]
+    pod = env.pod("fast", "mesh")
+    bridge_result = env.runtime.add(pod)[0]
+    ours = env.runtime.network()["plugins"][-1]
     stdin = json.dumps({"cniVersion": "1.0.0", "name": "x", **ours, "prevResult": bridge_result})
-    run_env = {"CNI_COMMAND": "ADD", "CNI_NETNS": f"/run/netns/{netns}", "CNI_IFNAME": "eth0",
-               "CNI_CONTAINERID": container, "CNI_PATH": str(env.settings.bin_dir),
+    run_env = {"CNI_COMMAND": "ADD", "CNI_NETNS": pod.netns, "CNI_IFNAME": "eth0",
+               "CNI_CONTAINERID": pod.container_id, "CNI_PATH": str(env.settings.bin_dir),
                "CNI_ARGS": "K8S_POD_NAMESPACE=mesh;K8S_POD_NAME=fast"}
     times = []
     for _ in range(10):
@@ -323,4 +293,29 @@ def test_warm_add_is_fast(env: Env) -> None:
     median = statistics.median(times)
     print(f"warm ADD of kmesh-cni: median {median:.1f} ms, min {min(times):.1f} ms over 10")
     assert median < 100, f"warm ADD takes {median:.1f} ms (median of 10): {sorted(times)}"
-    env.runtime.delete(netns, container, ("mesh", "fast"))
+    env.runtime.delete(pod)
+
+
+@pytest.mark.root
+def test_a_failed_add_is_undone_and_named(env: Env, tmp_path: Path) -> None:
+    """host-local out of addresses (a /30 holds the gateway and one pod): the runtime
+    reports the plugin's own error and runs DEL, so the pod keeps no interface, no
+    address and no cache entry."""
+    conf_dir = tmp_path / "small"
+    conf_dir.mkdir()
+    ipam = tmp_path / "ipam"
+    (conf_dir / "10-small.conflist").write_text(json.dumps({"cniVersion": "1.0.0", "name": "small", "plugins": [
+        {"type": "bridge", "bridge": "kmcnibr1", "isGateway": True,
+         "ipam": {"type": "host-local", "dataDir": str(ipam), "ranges": [[{"subnet": "10.77.0.0/30"}]]}}]}))
+    runtime = CniRuntime(conf_dir, [REFERENCE_BIN_DIR], tmp_path / "cache", env.runtime.node_netns)
+    first, second = env.pod("one", "plain"), env.pod("two", "plain")
+    assert runtime.add(first)[-1]["ips"][0]["address"] == "10.77.0.2/30"
+    with pytest.raises(CniError, match=r"^CNI ADD of pod plain/two: plugin bridge failed: .*no IP addresses"):
+        runtime.add(second)
+    links = subprocess.run(["ip", "-n", Path(second.netns).name, "-o", "link"], capture_output=True, text=True,
+                           check=True).stdout
+    assert "eth0" not in links
+    assert runtime.cached_pods() == [first]
+    runtime.delete(first)
+    assert runtime.cached_pods() == []
+    assert not (ipam / "small" / "10.77.0.2").exists()

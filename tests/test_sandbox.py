@@ -1,6 +1,11 @@
 """The local sandbox on the real kernel with a real Envoy: up, status, exec, the
 waypoint's weighted routing (fed live over delta ADS), down, and down after a killed up.
 
+Its pods are made through the real CNI chain (Debian's bridge + host-local + loopback, the
+kmesh plugin the real node agent chained last): each mesh pod is seen enrolled in the
+kernel's km_manage with no process in its netns yet, the moment `up` reports its ADD, and
+each DEL of `down` is seen releasing the pod from km_manage and its host-local address.
+
 Traffic to the waypoint is sent here the way Kmesh's eBPF sends it: a PROXY v2 header
 naming the Service VIP:port, then HTTP (the eBPF path itself is covered by the demo tests).
 """
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +25,9 @@ from pathlib import Path
 import pytest
 
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.podnet import NETNS_DIR
+from kmeshctl.maps import DataplaneMaps
+from kmeshctl.podnet import NETNS_DIR, netns_cookie
+from kmeshctl.sandbox import pods as sandbox_pods
 from kmeshctl.sandbox import sandbox as sb
 from kmeshctl.sandbox.manifests import default_files
 from kmeshctl.sandbox.state import SandboxState, state_dir
@@ -77,10 +85,71 @@ def host_links() -> set[str]:
     return _host_links()
 
 
+def _processes_in(netns: Path) -> list[int]:
+    target = os.stat(netns)
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            st = os.stat(f"/proc/{pid}/ns/net")
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
+            found.append(int(pid))
+    return found
+
+
+def _in_km_manage(name: str, cookie: int) -> bool:
+    with DataplaneMaps(SandboxState(name=name).bpffs) as maps:
+        return maps.is_enrolled(cookie)
+
+
+class Observer:
+    """`up`'s and `down`'s progress callback: at each pod's line, what the kernel and the
+    node show at that very moment (recorded, never raised: `up` must go on)."""
+
+    ADD = re.compile(r"^pod (\S+)/(\S+): (\S+) \(CNI ADD\), (enrolled by the kmesh CNI plugin|not enrolled)")
+    DEL = re.compile(r"^pod (\S+)/(\S+): CNI DEL done \((\S+) released\)")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.state = SandboxState(name=name)  # the names derived from the sandbox's name
+        self.added: dict[str, dict] = {}
+        self.deleted: dict[str, dict] = {}
+        self.cookies: dict[str, int] = {}
+
+    def __call__(self, line: str) -> None:
+        try:
+            if match := self.ADD.match(line):
+                self._on_add(match.group(2), match.group(4))
+            elif match := self.DEL.match(line):
+                self._on_del(match.group(2), match.group(3))
+        except Exception as err:  # noqa: BLE001 - reported by the test's asserts
+            (self.added if "ADD" in line else self.deleted)[line] = {"error": repr(err)}
+
+    def _on_add(self, pod: str, said: str) -> None:
+        netns = NETNS_DIR / f"{self.state.netns_prefix}-{pod}"
+        cookie = self.cookies[pod] = netns_cookie(netns)
+        self.added[pod] = {"said": said, "processes": _processes_in(netns),
+                           "enrolled": _in_km_manage(self.name, cookie)}
+
+    def _on_del(self, pod: str, ip: str) -> None:
+        self.deleted[pod] = {"enrolled": _in_km_manage(self.name, self.cookies[pod]),
+                             "address_reserved": (self.state.cni_ipam_dir / sandbox_pods.NETWORK_NAME / ip).exists(),
+                             "plugin_log": self.state.cni_plugin_log.read_text()}
+
+
+MESH_PODS = {"fortio-v1-0", "fortio-v2-0", "netutils-0"}
+
+
 @pytest.fixture(scope="module")
-def sandbox(run_id: str, host_links: set[str]):
-    name = f"t{run_id}"
-    sb.up(name, default_files())
+def observer(run_id: str) -> Observer:
+    return Observer(f"t{run_id}")
+
+
+@pytest.fixture(scope="module")
+def sandbox(observer: Observer, host_links: set[str]):
+    name = observer.name
+    sb.up(name, default_files(), progress=observer)
     yield name
     sb.down(name)
 
@@ -129,13 +198,38 @@ def test_exec_runs_in_the_pod_netns_and_cgroup(sandbox: str) -> None:
 
 def test_the_pod_network_has_no_way_out(sandbox: str) -> None:
     state = SandboxState.load(sandbox)
-    router = f"{state.netns_prefix}-net"
-    links = subprocess.run(["ip", "-n", router, "-o", "link"], capture_output=True, text=True,
+    links = subprocess.run(["ip", "-n", state.node_netns, "-o", "link"], capture_output=True, text=True,
                            check=True).stdout
     names = {line.split(":")[1].strip().split("@")[0] for line in links.splitlines()}
-    assert names == {"lo", "br0"} | {f"veth{i}" for i in range(len(state.pods))}
+    veths = {n for n in names if n.startswith("veth")}  # the bridge plugin's host ends, one per pod
+    assert names == {"lo", sandbox_pods.BRIDGE} | veths and len(veths) == len(state.pods)
     routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True).stdout
     assert "10.244.0." not in routes and "10.96.0." not in routes
+
+
+def test_mesh_pods_were_enrolled_by_cni_add_before_any_process_ran(sandbox: str, observer: Observer) -> None:
+    assert set(observer.added) == MESH_PODS | {"waypoint"}, observer.added
+    for pod in MESH_PODS:  # at the moment `up` reported the pod's ADD: in the kernel, and empty
+        assert observer.added[pod] == {"said": "enrolled by the kmesh CNI plugin", "processes": [],
+                                       "enrolled": True}, (pod, observer.added[pod])
+    assert observer.added["waypoint"] == {"said": "not enrolled", "processes": [], "enrolled": False}
+    state = SandboxState.load(sandbox)
+    report = sb.status(sandbox)
+    assert {p["name"]: p["enrolledBy"] for p in report["pods"]} == {
+        "waypoint": None, "fortio-v1-0": "cni", "fortio-v2-0": "cni", "netutils-0": "cni"}
+    agent_log = (state.logs_dir / "agent.log").read_text()
+    assert sorted(re.findall(r"event=pod_enrolled pod=default/(\S+) .* via=(\w+)", agent_log)) == sorted(
+        (pod, "cni") for pod in MESH_PODS)  # the CNI path, never another one
+    plugin_log = state.cni_plugin_log.read_text()
+    for pod in MESH_PODS:
+        assert re.search(rf"event=cni_add pod=default/{pod} .* enroll=True enrolled=True", plugin_log)
+        assert re.search(rf"event=cni_check pod=default/{pod} .* enrolled=True", plugin_log)
+    # The runtime ran the node's list as chained by the agent: bridge, then kmesh-cni last.
+    conf = json.loads(next(state.cni_conf_dir.glob("*.conflist")).read_text())
+    assert [p["type"] for p in conf["plugins"]] == ["bridge", "kmesh-cni"]
+    assert conf["plugins"][0]["ipam"]["dataDir"] == str(state.cni_ipam_dir)
+    reserved = {f.name for f in (state.cni_ipam_dir / sandbox_pods.NETWORK_NAME).iterdir() if f.name[0].isdigit()}
+    assert reserved == {p.ip for p in state.pods}
 
 
 def test_waypoint_splits_90_10_and_backends_only_see_the_waypoint(sandbox: str) -> None:
@@ -173,13 +267,18 @@ def test_up_twice_is_a_clear_error(sandbox: str) -> None:
     assert len(result.stderr.strip().splitlines()) <= 2  # "Creating..." + the error line
 
 
-def test_down_leaves_nothing_behind(sandbox: str, host_links: set[str]) -> None:
+def test_down_leaves_nothing_behind(sandbox: str, observer: Observer, host_links: set[str]) -> None:
     state = SandboxState.load(sandbox)
     pids = [p.pid for p in state.processes]
     assert pids and all(_alive(p) for p in pids)
-    result = subprocess.run([*KMESHCTL, "sandbox", "down", "--name", sandbox],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    assert sb.down(sandbox, progress=observer)
+    # Each pod's CNI DEL (while the agent still ran) took it out of km_manage and gave its
+    # address back to host-local, before its netns went.
+    assert set(observer.deleted) == MESH_PODS | {"waypoint"}, observer.deleted
+    for pod, seen in observer.deleted.items():
+        assert not seen["enrolled"] and not seen["address_reserved"], (pod, seen)
+    for pod in MESH_PODS:
+        assert re.search(rf"event=cni_del pod=default/{pod} .* reason=released", observer.deleted[pod]["plugin_log"])
     assert _leftovers(sandbox) == []
     assert not any(_alive(p) for p in pids)
     assert _host_links() == host_links
@@ -226,3 +325,17 @@ def test_without_root_one_line_says_so() -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "Error: the sandbox needs root (network namespaces, cgroups, eBPF): run it with sudo"]
+
+
+def test_without_the_cni_plugins_up_says_what_to_install_and_creates_nothing(run_id: str) -> None:
+    """/usr/lib/cni hidden (an empty tmpfs over it in a mount namespace of this test)."""
+    name = f"n{run_id}"
+    script = f"mount -t tmpfs none /usr/lib/cni && exec {' '.join(KMESHCTL)} sandbox up --name {name}"
+    result = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    [error] = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert error == ("Error: the sandbox creates its pods with the CNI reference plugins, and /usr/lib/cni/bridge, "
+                     "/usr/lib/cni/host-local, /usr/lib/cni/loopback are missing: run scripts/setup.sh "
+                     "(or apt-get install containernetworking-plugins)")
+    assert _leftovers(name) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -56,7 +57,7 @@ def cleanup(
     Examples:
 
       sudo kmeshctl node cleanup
-      sudo kmeshctl node cleanup --bpf-fs /sys/fs/bpf/kmesh --cgroup2-path /sys/fs/cgroup
+      sudo kmeshctl node cleanup --bpf-fs /sys/fs/bpf/kmesh
       sudo kmeshctl node cleanup --ignore-not-found
     """
     if cgroup2_path is not None and not cgroup2_path.exists():
@@ -70,6 +71,24 @@ def cleanup(
         typer.echo(line)
     if not done:
         typer.echo(f"nothing to clean up under {bpf_fs}")
+
+
+class LogLevel(str, Enum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+class Enrollment(str, Enum):
+    auto = "auto"
+    kubernetes = "kubernetes"
+    local = "local"
+
+
+class FailPolicy(str, Enum):
+    open = "open"
+    closed = "closed"
 
 
 @node_app.command("run")
@@ -102,8 +121,9 @@ def run(
     xds_tls_server_name: Annotated[Optional[str], typer.Option(
         "--xds-tls-server-name", metavar="NAME", help="Name istiod's certificate is checked against "
         "(default: the host of --xds-address; set it when that is an IP, e.g. istiod.istio-system.svc).")] = None,
-    enrollment: Annotated[str, typer.Option("--enrollment", help="auto (Kubernetes when reachable), "
-                                            "kubernetes, or local (admin POST /enroll).")] = "auto",
+    enrollment: Annotated[Enrollment, typer.Option("--enrollment", metavar="auto|kubernetes|local", help="auto "
+                                                   "(Kubernetes when reachable), kubernetes, or local (admin POST "
+                                                   "/enroll).")] = Enrollment.auto,
     proc_root: Annotated[Path, typer.Option("--proc-root", help="The host's /proc, to find pod netns.")] = Path(
         "/host/proc"),
     pod_name: Annotated[str, typer.Option("--pod-name", envvar="POD_NAME")] = "",
@@ -111,13 +131,20 @@ def run(
     instance_ip: Annotated[str, typer.Option("--instance-ip", envvar="INSTANCE_IP")] = "127.0.0.1",
     node_name: Annotated[str, typer.Option("--node-name", envvar="NODE_NAME")] = "",
     service_account: Annotated[str, typer.Option("--service-account", envvar="SERVICE_ACCOUNT")] = "",
-    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
+    log_level: Annotated[LogLevel, typer.Option("--log-level", metavar="debug|info|warning|error",
+                                                help="Log level.")] = LogLevel.info,
     cni_conf_dir: Annotated[Optional[Path], typer.Option(
         "--cni-conf-dir", envvar="CNI_CONF_DIR", help="Chain the kmesh CNI plugin into the node's CNI config "
         "here (e.g. /etc/cni/net.d); unset: the pod watch alone enrolls.")] = None,
     cni_bin_dir: Annotated[Path, typer.Option("--cni-bin-dir", envvar="CNI_BIN_DIR")] = Path("/opt/cni/bin"),
-    cni_fail_policy: Annotated[str, typer.Option("--cni-fail-policy", help="open: a pod starts unenrolled "
-                                                 "when the agent cannot answer; closed: it waits.")] = "open",
+    cni_fail_policy: Annotated[FailPolicy, typer.Option("--cni-fail-policy", metavar="open|closed", help="open: a "
+                                                        "pod starts unenrolled when the agent cannot answer; "
+                                                        "closed: it waits.")] = FailPolicy.open,
+    cni_socket: Annotated[Path, typer.Option("--cni-socket", metavar="PATH", help="The socket the CNI plugin "
+                                             "asks (root only).")] = Path("/var/run/kmesh-cni/cni.sock"),
+    local_pods: Annotated[Optional[Path], typer.Option(
+        "--local-pods", metavar="DIR", help="Local enrollment with --cni-conf-dir: the pod and namespace objects "
+        "(JSON) the CNI plugin's requests are decided from; the sandbox writes them.")] = None,
 ) -> None:
     """Run the node agent: load the data path, follow istiod's workload xDS, enroll pods."""
     import socket
@@ -125,7 +152,7 @@ def run(
     from kmeshctl.node.agent import Agent, AgentConfig, configure_logging
     from kmeshctl.xds.client import Identity
 
-    configure_logging(log_level)
+    configure_logging(log_level.value)
     identity = Identity(instance_ip=instance_ip, pod_name=pod_name or socket.gethostname(),
                         pod_namespace=pod_namespace, cluster_id=cluster_id, node_name=node_name,
                         service_account=service_account)
@@ -135,6 +162,6 @@ def run(
         xds_tls_server_name=xds_tls_server_name,
         enable_bypass=enable_bypass, enable_bpf_log=enable_bpf_log, bpf_fs=bpf_fs,
         cgroup2_path=cgroup2_path, admin_port=admin_port, admin_socket=admin_socket, metrics_port=metrics_port,
-        enrollment=enrollment, proc_root=proc_root, network=network, cni_conf_dir=cni_conf_dir,
-        cni_bin_dir=cni_bin_dir, cni_fail_policy=cni_fail_policy)
+        enrollment=enrollment.value, proc_root=proc_root, network=network, cni_conf_dir=cni_conf_dir,
+        cni_bin_dir=cni_bin_dir, cni_fail_policy=cni_fail_policy.value, cni_socket=cni_socket, local_pods=local_pods)
     Agent(config).run_until_signalled()

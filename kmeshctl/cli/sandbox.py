@@ -12,10 +12,12 @@ from rich.table import Table
 
 from kmeshctl import sandboxes
 from kmeshctl.cli.common import OutputFormat, OutputOption, app, is_data, print_data, suggest
+from kmeshctl.cli.conventions import flag_as_typed
+from kmeshctl.errors import UsageError
 from kmeshctl.cli.progress import Progress
 from kmeshctl.sandbox import sandbox as sandbox_mod
 from kmeshctl.sandbox.manifests import default_files
-from kmeshctl.sandbox.state import check_name, default_name
+from kmeshctl.sandbox.state import DEFAULT_NAME, NAME_ENV, check_name
 
 sandbox_app = typer.Typer(
     help="A local single-node mesh: pods as network namespaces, the eBPF data path, "
@@ -30,12 +32,18 @@ sandbox_app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 
-_NAME_HELP = "Sandbox name (several can coexist); default from $KMESHCTL_SANDBOX_NAME or 'kmesh'."
-NameOption = typer.Option(None, "--name", metavar="NAME", help=_NAME_HELP)
+_NAME_HELP = f"Sandbox name (several can coexist); default: '{DEFAULT_NAME}'."
+# From the environment too; an error about a value from there names the variable.
+NameOption = typer.Option(None, "--name", metavar="NAME", envvar=NAME_ENV, help=_NAME_HELP)
 
 
-def _name(name: Optional[str]) -> str:
-    return check_name(name) if name else default_name()
+def _name(name: Optional[str], other_version_ok: bool = False) -> str:
+    """The sandbox name (--name or $KMESHCTL_SANDBOX_NAME, checked); a record another
+    kmeshctl version wrote is refused, except where it is removed (``other_version_ok``)."""
+    chosen = check_name(name) if name else DEFAULT_NAME
+    if not other_version_ok:
+        sandboxes.check_version(chosen)
+    return chosen
 
 
 @sandbox_app.command("up")
@@ -58,6 +66,10 @@ def up(
       sudo kmeshctl sandbox up --name two -f examples/fortio/
     """
     sandbox_name = _name(name)
+    for path in files or ():
+        if not path.exists():
+            raise UsageError(f"{flag_as_typed('files')} {path}: no such file or directory; give a Kubernetes YAML "
+                             "file or a directory of them")
     with Progress(quiet=quiet) as progress:
         if not quiet:
             typer.echo(f"Creating sandbox {sandbox_name}...", err=True)
@@ -75,7 +87,7 @@ def down(name: Optional[str] = NameOption,
 
       sudo kmeshctl sandbox down --name demo
     """
-    sandbox_name = _name(name)
+    sandbox_name = _name(name, other_version_ok=True)
     if sandbox_mod.down(sandbox_name, Progress(quiet=quiet)):
         typer.echo(f"Sandbox {sandbox_name} removed.")
     else:
@@ -144,6 +156,8 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
     pods = Table("NAMESPACE", "POD", "IP", "STATE", "ENROLLED", title="Pods", title_justify="left")
     for pod in report["pods"]:
         enrolled = "-" if pod["enrolled"] is None else ("yes" if pod["enrolled"] else "no")
+        if pod.get("enrolledBy"):
+            enrolled += f" (by {pod['enrolledBy']})"
         if pod["waypoint"]:
             enrolled = "no (waypoint)"
         pods.add_row(pod["namespace"], pod["name"], pod["ip"], pod["state"], enrolled)

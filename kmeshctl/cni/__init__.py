@@ -9,4 +9,8 @@ creates it, before any container process runs.
 - ``install``: what the agent does to the node at start (chain the plugin into the
   node's CNI config list, copy it to the CNI bin dir, write its kubeconfig) and undoes
   at uninstall.
+- ``runtime``: the container runtime's side (what libcni does with a config list: ADD,
+  CHECK, DEL of each plugin with ``prevResult``); the local sandbox makes its pods with it.
+- ``localpods``: the pod and namespace objects the agent decides from on a node without
+  Kubernetes (the sandbox writes them).
 """

@@ -2,11 +2,13 @@
 connection (kmeshctl.cni.plugin describes the exchange).
 
 ADD: decide with the enrollment rules (the pod and its namespace from the pod watch's
-cache, or read from the API server when the watch has not seen the pod yet), read the
+cache, or read from the API server when the watch has not seen the pod yet; on a node
+without Kubernetes, the local sandbox, from ``kmeshctl.cni.localpods``), read the
 cookie of the netns the plugin passed as a descriptor, put it in ``km_manage`` and hand
 the pod to the watch (which releases it when it leaves the mesh); the annotations
 ``kmesh.net/redirection: enabled`` and ``kmesh.net/enrolled-by: cni`` are written after
-the reply, so the API's latency never delays the pod's start. DEL: release the cookie.
+the reply, so the API's latency never delays the pod's start (into the local pod objects:
+at once). DEL: release the cookie.
 CHECK: whether a pod that must be enrolled is.
 """
 
@@ -23,7 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from kmeshctl.enrollment import ENROLLED_BY_CNI, Decision, PodView, decide
+from kmeshctl.cni.localpods import LocalPods
+from kmeshctl.enrollment import (
+    ENROLLED_BY_ANNOTATION,
+    ENROLLED_BY_CNI,
+    REDIRECTION_ANNOTATION,
+    REDIRECTION_ENABLED,
+    Decision,
+    PodView,
+    decide,
+)
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.podnet import PodNetError, netns_cookie
 from kmeshctl.unixsock import RootOnlySocketServer
@@ -42,13 +53,16 @@ class CniEnrolled:
 
 class CniHandler:
     """Answers the plugin's requests. ``podwatch`` is the agent's PodWatcher (its caches
-    and its cookie book), ``core_api`` a CoreV1Api for pods the watch has not seen."""
+    and its cookie book), ``core_api`` a CoreV1Api for pods the watch has not seen; on a
+    node without Kubernetes both are None and ``local_pods`` holds the pods."""
 
-    def __init__(self, enroller: Any, podwatch: Any, core_api: Any, enable_bypass: bool) -> None:
+    def __init__(self, enroller: Any, podwatch: Any, core_api: Any, enable_bypass: bool,
+                 local_pods: Optional[LocalPods] = None) -> None:
         self.enroller = enroller
         self.podwatch = podwatch
         self.api = core_api
         self.enable_bypass = enable_bypass
+        self.local_pods = local_pods
         self._by_container: dict[str, CniEnrolled] = {}
         self._lock = threading.Lock()
 
@@ -93,6 +107,8 @@ class CniHandler:
         if self.podwatch is not None and self.podwatch.adopt(view, cookie):
             threading.Thread(target=self.podwatch.annotate, args=(view, ENROLLED_BY_CNI),
                              name="cni-annotate", daemon=True).start()
+        elif self.local_pods is not None:
+            self._annotate_local(view)
         return {"enroll": True, "enrolled": True, "reason": decision.reason, "cookie": cookie}
 
     def delete(self, request: dict, netns_fd: Optional[int]) -> dict:
@@ -121,12 +137,25 @@ class CniHandler:
 
     def _decide(self, request: dict) -> tuple[PodView, Decision]:
         namespace, name, uid = request["namespace"], request["pod"], request.get("uid", "")
+        if self.local_pods is not None:
+            view = PodView.from_k8s(self.local_pods.pod(namespace, name))
+            if uid and view.uid != uid:
+                raise KmeshctlError(f"pod {namespace}/{name} in {self.local_pods.root} has uid {view.uid}, "
+                                    f"the runtime asked for {uid}")
+            return view, decide(view, self.local_pods.namespace_labels(namespace), self.enable_bypass)
         view, ns_labels = self.podwatch.cached(namespace, name) if self.podwatch else (None, None)
         if view is None or (uid and view.uid != uid):  # not seen yet, or an older pod of that name
             view = PodView.from_k8s(self.api.read_namespaced_pod(name, namespace))
         if ns_labels is None:
             ns_labels = dict(self.api.read_namespace(namespace).metadata.labels or {})
         return view, decide(view, ns_labels, self.enable_bypass)
+
+    def _annotate_local(self, view: PodView) -> None:
+        try:
+            self.local_pods.annotate(view.namespace, view.name, {REDIRECTION_ANNOTATION: REDIRECTION_ENABLED,
+                                                                 ENROLLED_BY_ANNOTATION: ENROLLED_BY_CNI})
+        except (OSError, KmeshctlError) as err:  # the pod is enrolled; only the mark is missing
+            log.warning("event=pod_annotate_failed pod=%s/%s error=%r", view.namespace, view.name, str(err))
 
 
 def _cookie_of_fd(fd: int) -> int:

@@ -71,6 +71,9 @@ class AgentConfig:
     cni_bin_dir: Path = Path("/opt/cni/bin")
     cni_socket: Path = Path("/var/run/kmesh-cni/cni.sock")
     cni_fail_policy: str = "open"
+    # Local enrollment only: the directory of pod and namespace objects the CNI plugin's
+    # requests are decided from (kmeshctl.cni.localpods; the sandbox writes it).
+    local_pods: Optional[Path] = None
     # This node's network (the NETWORK routing preference; Istio's NETWORK env): "" is
     # the default network, as a Workload without `network`.
     network: str = ""
@@ -105,6 +108,9 @@ def _check_cni(cfg: "AgentConfig") -> None:
     if cfg.cni_fail_policy not in ("open", "closed"):
         raise UsageError(f"--cni-fail-policy {cfg.cni_fail_policy}: use open (a pod starts unenrolled when "
                          "the agent cannot answer; the watch enrolls it later) or closed")
+    if cfg.enrollment == "local" and cfg.local_pods is None:
+        raise UsageError("--cni-conf-dir with --enrollment local needs --local-pods DIR (the pod and namespace "
+                         "objects the plugin's requests are decided from), or leave --cni-conf-dir unset")
     for flag, path in (("--cni-conf-dir", cfg.cni_conf_dir), ("--cni-bin-dir", cfg.cni_bin_dir)):
         if not Path(path).is_dir():
             raise UsageError(f"{flag} {path} is not a directory: mount the node's CNI directory there "
@@ -244,6 +250,8 @@ class Agent:
             self.podwatch.start()
             if cfg.cni_conf_dir is not None:
                 self._start_cni(core_api)
+        elif cfg.cni_conf_dir is not None and cfg.local_pods is not None:  # the sandbox: no Kubernetes
+            self._start_cni(None)
 
     def _start_cni(self, core_api: Any) -> None:
         """Serve the CNI plugin's socket, then install the plugin on the node."""
@@ -255,8 +263,11 @@ class Agent:
             log.warning("event=cni_not_installed reason='the node has no /usr/bin/python3 for the plugin; pods "
                         "are enrolled by the pod watch only'")
             return
+        from kmeshctl.cni.localpods import LocalPods
+
+        local = LocalPods(cfg.local_pods) if core_api is None and cfg.local_pods is not None else None
         self.cni_server = CniServer(cfg.cni_socket, CniHandler(self.enroller, self.podwatch, core_api,
-                                                               cfg.enable_bypass))
+                                                               cfg.enable_bypass, local))
         self.cni_server.start()
         settings = CniSettings(Path(cfg.cni_conf_dir), cfg.cni_bin_dir, cfg.cni_socket, cfg.cni_fail_policy,
                                cfg.enable_bypass)

@@ -1,8 +1,11 @@
 """The node agent in the sandbox: `kmeshctl node run` against the sandbox control plane
 (plaintext delta ADS over a unix socket), its eBPF programs attached at the sandbox's
-cgroup and its maps pinned under the sandbox's own bpffs directory, enrolling pods
-through its local admin interface (there is no Kubernetes to watch here). Which pods
-are enrolled follows the Kmesh rules (`kmeshctl.enrollment`)."""
+cgroup and its maps pinned under the sandbox's own bpffs directory. It enrolls pods
+through its CNI plugin, as on a cluster node: at start it installs the plugin into the
+sandbox's CNI bin dir and chains it into the sandbox's CNI config list; the sandbox's CNI
+runtime then runs that list for each pod, and the agent decides each ADD with the Kmesh
+rules (`kmeshctl.enrollment`) from the pod and namespace objects the sandbox writes (there
+is no Kubernetes API here: `--local-pods`)."""
 
 from __future__ import annotations
 
@@ -11,18 +14,19 @@ import socket
 import sys
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
 from kmeshctl import enrollment, nodecheck
+from kmeshctl.cni.install import PLUGIN_TYPE
+from kmeshctl.cni.localpods import LocalPods
 from kmeshctl.node import loader
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.maps import DataplaneMaps
 from kmeshctl.podnet import NETNS_DIR, netns_cookie
-from kmeshctl import unixsock
-from kmeshctl.sandbox.state import PodRecord, SandboxState
+from kmeshctl.sandbox.manifests import Manifests
+from kmeshctl.sandbox.state import SandboxState
 from kmeshctl.sandbox.topology import SANDBOX_NODE
 
 READY_TIMEOUT_S = 90.0  # bcc compiles the programs at start
@@ -58,13 +62,18 @@ def agent_argv(state: SandboxState, admin_port: int, metrics_port: int) -> list[
         "--pod-name", f"kmesh-sandbox-{state.name}",
         "--node-name", SANDBOX_NODE,
         "--instance-ip", "127.0.0.1",
+        "--proc-root", "/proc",
+        "--cni-conf-dir", str(state.cni_conf_dir),
+        "--cni-bin-dir", str(state.cni_bin_dir),
+        "--cni-socket", str(state.cni_socket),
+        "--local-pods", str(state.local_pods_dir),
     ]
 
 
 def start(state: SandboxState, start_daemon: Callable[[SandboxState, str, list[str]], Any],
           progress: Progress, check: Callable[[], None] = lambda: None) -> None:
-    """Start the agent and wait until it is ready; `check` raises when another component
-    of the sandbox died meanwhile (the agent would then never become ready)."""
+    """Start the agent and wait until its CNI plugin is installed (pods can be created);
+    `check` raises when another component of the sandbox died meanwhile."""
     admin_port, metrics_port = _free_port(), _free_port()
     state.agent = {"admin": f"127.0.0.1:{admin_port}", "metrics": f"127.0.0.1:{metrics_port}",
                    "enrolled": []}
@@ -73,25 +82,74 @@ def start(state: SandboxState, start_daemon: Callable[[SandboxState, str, list[s
     process = start_daemon(state, "agent", agent_argv(state, admin_port, metrics_port))
     log = state.logs_dir / "agent.log"
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while not ready(state):
+    while not cni_installed(state, log):
         check()
         if process.poll() is not None:
             raise KmeshctlError(f"the node agent exited ({process.returncode}): see {log}")
         if time.monotonic() > deadline:
-            raise KmeshctlError(f"the node agent is not ready after {READY_TIMEOUT_S:.0f}s: see {log}")
+            raise KmeshctlError(f"the node agent did not install its CNI plugin within {READY_TIMEOUT_S:.0f}s: "
+                                f"see {log}")
         time.sleep(0.2)
-    progress(f"node agent ready (pid {process.pid}): programs at {state.cgroup}, "
-             f"maps in {state.bpffs}, admin http://{state.agent['admin']}")
+    progress(f"node agent running (pid {process.pid}): programs at {state.cgroup}, "
+             f"maps in {state.bpffs}, admin http://{state.agent['admin']}; CNI plugin {PLUGIN_TYPE} "
+             f"chained into {state.cni_conf_dir}")
+
+
+def cni_installed(state: SandboxState, log: Path) -> bool:
+    """Whether the agent runs with its plugin chained last. Its admin port opens only after
+    the data path is loaded and the CNI socket serves and the plugin is installed, so an
+    answer there with no plugin chained means the agent did not install it: raises."""
+    try:
+        status, _ = _request(state, "GET", "/debug/live")
+    except (OSError, ValueError):
+        return False
+    if status != 200:
+        return False
+    if not _chained(state):
+        raise KmeshctlError(f"the node agent runs but did not chain its CNI plugin into {state.cni_conf_dir}: "
+                            f"see {log} (event=cni_*)")
+    return True
+
+
+def _chained(state: SandboxState) -> bool:
+    try:
+        conf = json.loads(next(state.cni_conf_dir.glob("*.conflist")).read_text())
+    except (StopIteration, OSError, ValueError):
+        return False
+    plugins = conf.get("plugins") or []
+    return bool(plugins) and plugins[-1].get("type") == PLUGIN_TYPE
+
+
+def wait_synced(state: SandboxState, pods: dict[str, str], check: Callable[[], None],
+                timeout: float = READY_TIMEOUT_S) -> None:
+    """Until the agent's cache holds every pod's Workload (workload uid -> IP in ``pods``),
+    the response that brought them is ACKed (so it went through the maps) and the agent
+    is ready. ``check`` raises when a component died meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not _synced(state, pods):
+        check()
+        if time.monotonic() > deadline:
+            raise KmeshctlError(f"the node agent did not receive every pod's workload within {timeout:.0f}s: "
+                                f"see {state.logs_dir / 'agent.log'} and {state.logs_dir / 'controlplane.log'}")
+        time.sleep(0.1)
+
+
+def _synced(state: SandboxState, pods: dict[str, str]) -> bool:
+    try:
+        _, dump = _request(state, "GET", "/debug/config_dump/dual-engine")
+        have = {w.get("uid"): w.get("addresses") or [] for w in (dump or {}).get("workloads", [])}
+        if any(ip not in have.get(uid, []) for uid, ip in pods.items()):
+            return False
+        status, xds = _request(state, "GET", "/debug/xds")  # after the dump: what it showed is acked
+    except (OSError, ValueError):
+        return False
+    answered = sum((xds.get("acks") or {}).values()) + sum((xds.get("nacksByType") or {}).values())
+    return status == 200 and answered == sum((xds.get("responses") or {}).values()) and ready(state)
 
 
 def admin_socket(state: SandboxState) -> Path:
     """The agent's root-only admin socket (enrollment goes there: the port is read-only)."""
     return state.dir / "admin" / "admin.sock"
-
-
-def _post(state: SandboxState, path: str) -> tuple[int, Any]:
-    status, body = unixsock.request(admin_socket(state), "POST", path, HTTP_TIMEOUT_S)
-    return status, json.loads(body or b"null")
 
 
 def _admin_url(state: SandboxState, path: str) -> str:
@@ -117,30 +175,31 @@ def ready(state: SandboxState) -> bool:
     return status == 200
 
 
-def mesh_pods(state: SandboxState) -> list[tuple[PodRecord, enrollment.Decision]]:
-    """Every pod with the agent's decision for it (namespace labels from the manifests)."""
-    manifests = state.topology().manifests
-    result = []
-    for pod in state.pods:
-        view = enrollment.PodView(name=pod.name, namespace=pod.namespace, labels=pod.labels)
-        labels = manifests.namespace(pod.namespace).labels
-        result.append((pod, enrollment.decide(view, labels, enable_bypass=False)))
-    return result
+def decision(manifests: Manifests, namespace: str, name: str, labels: dict[str, str]) -> enrollment.Decision:
+    """What the agent decides for a pod (the same rules; for the sandbox's own messages)."""
+    view = enrollment.PodView(name=name, namespace=namespace, labels=labels)
+    return enrollment.decide(view, manifests.namespace(namespace).labels, enable_bypass=False)
 
 
-def enroll_mesh_pods(state: SandboxState, progress: Progress) -> None:
-    for pod, decision in mesh_pods(state):
-        if not decision.enroll:
-            progress(f"pod {pod.name}: not enrolled ({decision.reason})")
+def is_enrolled(state: SandboxState, netns: Path) -> bool:
+    """Whether the netns's cookie is in the kernel's km_manage map now."""
+    with DataplaneMaps(state.bpffs) as maps:
+        return maps.is_enrolled(netns_cookie(netns))
+
+
+def enrolled_by(state: SandboxState) -> dict[str, str]:
+    """Pod name -> the path that enrolled it (the ``kmesh.net/enrolled-by`` annotation the
+    agent wrote into the pod's object)."""
+    pods = LocalPods(state.local_pods_dir)
+    found = {}
+    for record in state.pods:
+        try:
+            annotations = (pods.pod(record.namespace, record.name).get("metadata") or {}).get("annotations") or {}
+        except KmeshctlError:
             continue
-        query = urllib.parse.urlencode({"netns": str(NETNS_DIR / pod.netns),
-                                        "pod": f"{pod.namespace}/{pod.name}"})
-        status, body = _post(state, f"/enroll?{query}")
-        if status != 200:
-            raise KmeshctlError(f"the node agent refused to enroll pod {pod.name}: {body}")
-        state.agent["enrolled"].append(pod.name)
-        state.save()
-        progress(f"pod {pod.name}: enrolled ({decision.reason})")
+        if annotations.get(enrollment.ENROLLED_BY_ANNOTATION):
+            found[record.name] = annotations[enrollment.ENROLLED_BY_ANNOTATION]
+    return found
 
 
 def enrolled_pods(state: SandboxState) -> set[str] | None:

@@ -9,8 +9,11 @@
   Authorization resources istiod would make of the AuthorizationPolicies
   (`kmeshctl.sandbox.authz`).
 
-It reads the sandbox record (state.json + manifests.yaml). SIGHUP re-reads it and pushes
-only what changed, so a new VirtualService weight reaches Envoy live, without a restart.
+It reads the sandbox record (state.json + manifests.yaml). Its sockets serve from the
+start, but it publishes nothing until every pod has its network (`sandbox up` creates the
+pods through CNI once the node agent runs, then sends SIGHUP), as istiod knows a pod's
+Workload only once the pod has an IP. SIGHUP re-reads the record and pushes only what
+changed, so a new VirtualService weight reaches Envoy live, without a restart.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from kmeshctl.errors import KmeshctlError
 from kmeshctl.sandbox.authz import authorization_resources
 from kmeshctl.sandbox.envoy_config import build_waypoint_resources
 from kmeshctl.sandbox.state import SandboxState
-from kmeshctl.sandbox.topology import Topology
+from kmeshctl.sandbox.topology import Topology, waypoint_keys
 from kmeshctl.sandbox.workloads import build_workload_resources
 from kmeshctl.waypoint.controller import publish_ordered
 from kmeshctl.xds.server import XdsServer
@@ -42,12 +45,13 @@ class ControlPlane:
 
     def start(self) -> None:
         topology = self.state.topology()
-        for waypoint in topology.waypoints:
+        for namespace, name in waypoint_keys(topology.manifests):
             server = XdsServer()
-            server.add_listener(f"unix:{self.state.waypoint_xds_socket(waypoint)}")
-            self.waypoint_servers[(waypoint.namespace, waypoint.name)] = server
+            server.add_listener(f"unix:{self.state.waypoint_xds_socket(namespace, name)}")
+            self.waypoint_servers[(namespace, name)] = server
         self.agent_server = _agent_server(self.state)
-        self.publish(topology)
+        if self.state.pods_ready:
+            self.publish(topology)
         for server in self._servers():
             server.start()
 
@@ -79,6 +83,9 @@ class ControlPlane:
             log.error("not reloading, the sandbox record is invalid: %s", err)
             return
         self.state = state
+        if not state.pods_ready:
+            log.info("pods are still being created: nothing to publish yet")
+            return
         self.publish(topology)
         log.info("configuration reloaded and pushed")
 

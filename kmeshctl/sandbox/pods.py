@@ -1,18 +1,33 @@
-"""Pods of the sandbox: one network namespace + one cgroup per replica (via
-`kmeshctl.podnet`), addresses from the pod range, Service VIPs from the service range.
-The VIPs exist only as keys the data path knows; no interface carries them."""
+"""Pods of the sandbox, made the way a container runtime makes them: the pod's object in
+the sandbox's pod store (`kmeshctl.cni.localpods`, what the node agent decides from), a
+fresh network namespace and cgroup, then the node's CNI config list run for it
+(`kmeshctl.cni.runtime`): Debian's reference plugins (bridge + host-local, loopback) and
+the kmesh plugin the node agent chained last, which enrolls the pod before any of its
+processes exists. `sandbox down` runs DEL the same way. Service VIPs come from the
+service range and exist only as keys the data path knows; no interface carries them.
+
+The bridge lives in the sandbox's own node namespace (no uplink, nothing in the host's
+network namespace), host-local keeps its reservations under the sandbox's record, so two
+sandboxes never share a name, an address file or a cache entry."""
 
 from __future__ import annotations
 
 import ipaddress
+import json
+import secrets
 import socket
 import subprocess
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from kmeshctl.errors import UsageError
-from kmeshctl.podnet import Pod, PodNetwork, enter_netns
+from kmeshctl.cni.localpods import LocalPods
+from kmeshctl.cni.runtime import REFERENCE_BIN_DIR, CniError, CniPod, CniRuntime, missing_reference_plugins
+from kmeshctl.cni.install import write_atomic
+from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.podnet import NETNS_DIR, POD_CGROUP_PREFIX, Pod, PodNetwork, enter_netns
 from kmeshctl.sandbox.containers import ProcessSpec, process_for
 from kmeshctl.sandbox.manifests import Manifests
 from kmeshctl.sandbox.state import (
@@ -23,10 +38,18 @@ from kmeshctl.sandbox.state import (
     SandboxState,
 )
 from kmeshctl.sandbox.topology import (
+    SANDBOX_NODE,
     WAYPOINT_MANAGED_LABEL,
     WAYPOINT_MANAGED_VALUE,
     waypoint_keys,
 )
+
+# The bridge the bridge plugin makes in the sandbox's node namespace (private to the
+# sandbox, so the name never meets another sandbox's).
+BRIDGE = "kmbr0"
+NETWORK_NAME = "kmesh-sandbox"
+CONF_NAME = "10-kmesh-sandbox.conflist"
+WAYPOINT_CONTAINER = "waypoint"
 
 WAYPOINT_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 
@@ -41,19 +64,21 @@ class PodPlan:
     labels: dict[str, str]
     processes: tuple[ProcessSpec, ...]
     waypoint: bool = False
+    containers: tuple[str, ...] = ()  # container names, as the pod object lists them
 
 
 def plan_pods(manifests: Manifests) -> list[PodPlan]:
     """Every pod `up` will create, validated (images, unique names) before anything exists."""
     plans = [PodPlan(name, namespace, name,
                      {WAYPOINT_MANAGED_LABEL: WAYPOINT_MANAGED_VALUE, WAYPOINT_NAME_LABEL: name},
-                     (), waypoint=True)
+                     (), waypoint=True, containers=(WAYPOINT_CONTAINER,))
              for namespace, name in waypoint_keys(manifests)]
     for deployment in manifests.deployments:
         processes = tuple(process_for(c, deployment) for c in deployment.containers)
         for index in range(deployment.replicas):
             plans.append(PodPlan(f"{deployment.name}-{index}", deployment.namespace,
-                                 deployment.name, dict(deployment.pod_labels), processes))
+                                 deployment.name, dict(deployment.pod_labels), processes,
+                                 containers=tuple(c.name for c in deployment.containers)))
     seen: set[str] = set()
     for plan in plans:
         if plan.name in seen:
@@ -72,17 +97,123 @@ def plan_vips(manifests: Manifests) -> dict[str, str]:
             for i, s in enumerate(manifests.services)}
 
 
-def pod_network(state: SandboxState) -> PodNetwork:
-    return PodNetwork(state.netns_prefix, ipaddress.IPv4Network(POD_SUBNET), state.pods_cgroup)
+def check_cni_plugins(bin_dir: Path = REFERENCE_BIN_DIR) -> None:
+    """The reference plugins the sandbox's pods are made with; one line naming the fix."""
+    missing = missing_reference_plugins(bin_dir)
+    if missing:
+        raise KmeshctlError(f"the sandbox creates its pods with the CNI reference plugins, and "
+                            f"{', '.join(str(bin_dir / m) for m in missing)} "
+                            f"{'is' if len(missing) == 1 else 'are'} missing: run scripts/setup.sh "
+                            "(or apt-get install containernetworking-plugins)")
 
 
-def add_pod(network: PodNetwork, state: SandboxState, plan: PodPlan) -> Pod:
-    """Create the pod and record it right away, so a crash leaves it findable."""
-    pod = network.add_pod(plan.name)
-    state.pods.append(PodRecord(plan.name, plan.namespace, plan.deployment, plan.labels,
-                                str(pod.ip), pod.netns, str(pod.cgroup), plan.waypoint))
+def network_config(state: SandboxState) -> dict:
+    """The node's CNI config list before the agent chains its plugin: a bridge in the
+    node namespace, the pod's gateway on it, addresses from host-local (dataDir: ours)."""
+    subnet = ipaddress.IPv4Network(POD_SUBNET)
+    ipam = {"type": "host-local", "dataDir": str(state.cni_ipam_dir),
+            "ranges": [[{"subnet": str(subnet), "gateway": str(subnet.network_address + 1)}]],
+            "routes": [{"dst": "0.0.0.0/0"}]}
+    return {"cniVersion": "1.0.0", "name": NETWORK_NAME, "plugins": [
+        {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": False, "ipam": ipam}]}
+
+
+def create_node(state: SandboxState, manifests: Manifests) -> Path:
+    """The node namespace, the CNI config the runtime reads (the agent chains into it) and
+    the namespace objects. Returns the config's path."""
+    for directory in (state.cni_conf_dir, state.cni_bin_dir, state.cni_ipam_dir, state.cni_cache_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    _ip("netns", "add", state.node_netns)
+    _ip("-n", state.node_netns, "link", "set", "lo", "up")
+    conf = state.cni_conf_dir / CONF_NAME
+    write_atomic(conf, (json.dumps(network_config(state), indent=2) + "\n").encode())
+    pods = LocalPods(state.local_pods_dir)
+    namespaces = {d.namespace for d in manifests.deployments} | {ns for ns, _ in waypoint_keys(manifests)}
+    for namespace in sorted(namespaces):
+        pods.put_namespace(namespace, manifests.namespace(namespace).labels)
+    return conf
+
+
+def cni_runtime(state: SandboxState) -> CniRuntime:
+    """The runtime side: the node's config list, our bin dir (the kmesh plugin) before the
+    reference plugins, the runtime's cache, plugins run in the node namespace."""
+    return CniRuntime(state.cni_conf_dir, [state.cni_bin_dir, REFERENCE_BIN_DIR], state.cni_cache_dir,
+                      NETNS_DIR / state.node_netns)
+
+
+def cni_pod(record: PodRecord) -> CniPod:
+    return CniPod(record.container_id, str(NETNS_DIR / record.netns), record.namespace, record.name, record.uid)
+
+
+def add_pod(state: SandboxState, plan: PodPlan, runtime: CniRuntime) -> Pod:
+    """Create the pod as a runtime does (module docstring), recorded before anything exists
+    so `down` finds what a crash left; ADD then CHECK. Raises CniError (the ADD undone)."""
+    record = PodRecord(plan.name, plan.namespace, plan.deployment, plan.labels, "",
+                       f"{state.netns_prefix}-{plan.name}",
+                       str(state.pods_cgroup / f"{POD_CGROUP_PREFIX}{plan.name}"), plan.waypoint,
+                       container_id=secrets.token_hex(32), uid=str(uuid.uuid4()))
+    LocalPods(state.local_pods_dir).put_pod(plan.namespace, plan.name, record.uid, plan.labels,
+                                            list(plan.containers), SANDBOX_NODE)
+    state.pods.append(record)
     state.save()
-    return pod
+    _ip("netns", "add", record.netns)
+    Path(record.cgroup).mkdir(exist_ok=True)
+    results = runtime.add(cni_pod(record))
+    runtime.check(cni_pod(record))
+    record.ip = _pod_address(results[-1], plan.name)
+    state.save()
+    return pod_of(record)
+
+
+def _pod_address(result: dict, name: str) -> str:
+    for ip in result.get("ips") or []:
+        address = ipaddress.ip_interface(ip.get("address", "0.0.0.0/0"))
+        if address.version == 4:
+            return str(address.ip)
+    raise CniError(f"CNI ADD of pod {name} gave no IPv4 address: {json.dumps(result)[:300]}")
+
+
+def remove_pods(state: SandboxState, progress: Callable[[str], None]) -> None:
+    """DEL of every pod the runtime's cache knows (ADD begun), while the node agent still
+    runs: the kmesh plugin releases the pod, host-local its address, the bridge its veth.
+    Then the pod objects and network namespaces go. A failed DEL is reported and the
+    rest goes on: deleting the netns and the record removes what it left."""
+    runtime = cni_runtime(state)
+    pods = LocalPods(state.local_pods_dir)
+    created = [r.container_id for r in state.pods]
+    last_first = sorted(runtime.cached_pods(), key=lambda p: -created.index(p.container_id)
+                        if p.container_id in created else 1)
+    for pod in last_first:
+        result = runtime.result(pod)
+        address = _pod_address(result, pod.name) if result else "no address yet"
+        try:
+            runtime.delete(pod)
+        except CniError as err:
+            progress(f"pod {pod.namespace}/{pod.name}: {err} (its netns and the record go anyway)")
+        else:
+            progress(f"pod {pod.namespace}/{pod.name}: CNI DEL done ({address} released)")
+    for record in state.pods:
+        try:
+            pods.delete_pod(record.namespace, record.name)
+        except KmeshctlError:
+            pass
+        _delete_netns(record.netns)
+
+
+def destroy_network(state: SandboxState) -> None:
+    """Whatever is left, found by name alone (pod cgroups, every netns of the sandbox)."""
+    PodNetwork(state.netns_prefix, ipaddress.IPv4Network(POD_SUBNET), state.pods_cgroup).destroy()
+
+
+def _ip(*args: str) -> None:
+    result = subprocess.run(["ip", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise KmeshctlError(f"'ip {' '.join(args)}' failed: {result.stderr.strip()}")
+
+
+def _delete_netns(name: str) -> None:
+    if (NETNS_DIR / name).exists():
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
 def pod_of(record: PodRecord) -> Pod:

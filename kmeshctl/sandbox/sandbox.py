@@ -18,17 +18,17 @@ import yaml
 
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.podnet import NETNS_DIR, Pod, join_cgroup, kill_cgroup_tree, remove_cgroup_tree
+from kmeshctl.sandbox import pods as pods_mod
 from kmeshctl.sandbox import agent as agent_mod
 from kmeshctl.sandbox import health
 from kmeshctl.sandbox import manifests as manifests_mod
+from kmeshctl.sandbox import state as state_mod
 from kmeshctl.sandbox.envoy_config import route_cluster_keys, route_name
 from kmeshctl.sandbox.health import ComponentFailed, Launched, ProcessHealth
 from kmeshctl.sandbox.pods import (
     PodPlan,
-    add_pod,
     plan_pods,
     plan_vips,
-    pod_network,
     pod_of,
     start_process,
     tcp_open,
@@ -41,7 +41,7 @@ from kmeshctl.sandbox.state import (
     failed_up_logs,
     new_state,
 )
-from kmeshctl.sandbox.topology import Topology, WaypointInfo, check_no_name_clash
+from kmeshctl.sandbox.topology import Topology, WaypointInfo, check_no_name_clash, waypoint_keys
 from kmeshctl.sandbox.waypoint import (
     EnvoyAdmin,
     envoy_binary,
@@ -81,6 +81,7 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet) -> Sandbox
     plans = plan_pods(manifests)
     vips = plan_vips(manifests)
     envoy_binary()
+    pods_mod.check_cni_plugins()
     agent_mod.preflight()
     _refuse_existing(name)
     shutil.rmtree(failed_up_logs(name), ignore_errors=True)
@@ -89,7 +90,7 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet) -> Sandbox
     state.save()
     state.manifests_file.write_text(yaml.safe_dump_all(manifests.documents, sort_keys=False))
     try:
-        _create(state, plans, progress)
+        _create(state, manifests, plans, progress)
     except BaseException as err:
         kept = _keep_logs(state)
         progress("sandbox up failed: removing what was created"
@@ -110,6 +111,8 @@ def _keep_logs(state: SandboxState) -> Path | None:
     kept = failed_up_logs(state.name)
     shutil.rmtree(kept, ignore_errors=True)
     shutil.copytree(state.logs_dir, kept)
+    if state.cni_plugin_log.exists():
+        shutil.copy(state.cni_plugin_log, kept / "cni-plugin.log")
     return kept
 
 
@@ -134,11 +137,12 @@ def _refuse_existing(name: str) -> None:
                         "run `kmeshctl sandbox down` to clean it up, then up again")
 
 
-def _create(state: SandboxState, plans: list[PodPlan], progress: Progress) -> None:
+def _create(state: SandboxState, manifests: manifests_mod.Manifests, plans: list[PodPlan],
+            progress: Progress) -> None:
     """Create everything, watching every process started so far: the first one that
     ends is what is reported, whatever step was waiting at that moment."""
     try:
-        _create_steps(state, plans, progress)
+        _create_steps(state, manifests, plans, progress)
         _wait_stable(state)
     except ComponentFailed:
         raise
@@ -150,28 +154,52 @@ def _create(state: SandboxState, plans: list[PodPlan], progress: Progress) -> No
         raise ComponentFailed.of(failure) from err
 
 
-def _create_steps(state: SandboxState, plans: list[PodPlan], progress: Progress) -> None:
+def _create_steps(state: SandboxState, manifests: manifests_mod.Manifests, plans: list[PodPlan],
+                  progress: Progress) -> None:
+    """The order of a node: the control plane and the node agent (which installs its CNI
+    plugin), then each pod through the CNI chain (enrolled before anything runs in it),
+    then the control plane publishes the pods and the agent takes them into its maps, then
+    the pods' processes and the waypoints' Envoys start."""
     for cgroup in (state.cgroup, state.pods_cgroup, state.system_cgroup):
         cgroup.mkdir(exist_ok=True)
-    network = pod_network(state)
-    network.create()
-    progress(f"pod network {network.subnet} (bridge in netns {network.router_netns})")
-    pods: dict[str, Pod] = {}
-    for plan in plans:
-        pods[plan.name] = add_pod(network, state, plan)
-        progress(f"pod {plan.namespace}/{plan.name}: {pods[plan.name].ip}")
-        if plan.waypoint:
-            state.waypoints.append(vars(WaypointInfo(plan.deployment, plan.namespace, plan.name,
-                                                     str(pods[plan.name].ip))))
-    state.save()
+    conf = pods_mod.create_node(state, manifests)
+    progress(f"node network: CNI config {conf} (bridge {pods_mod.BRIDGE} in netns {state.node_netns}, "
+             f"host-local {state_mod.POD_SUBNET})")
     _start_control_plane(state, progress)
     agent_mod.start(state, start_daemon, progress, check=lambda: check_processes(state))
-    agent_mod.enroll_mesh_pods(state, progress)
+    pods = _create_pods(state, manifests, plans, progress)
+    state.pods_ready = True
+    state.save()
+    _signal_control_plane(state, signal.SIGHUP)
+    workloads = {f"Kubernetes//Pod/{r.namespace}/{r.name}": r.ip for r in state.pods}
+    agent_mod.wait_synced(state, workloads, lambda: check_processes(state))
+    progress(f"node agent ready: the {len(workloads)} pods' workloads are in its BPF maps")
     for plan in plans:
         if not plan.waypoint:
             _start_containers(state, plan, pods[plan.name], progress)
     for waypoint in state.waypoint_infos():
         _start_waypoint(state, waypoint, pods[waypoint.pod], progress)
+
+
+def _create_pods(state: SandboxState, manifests: manifests_mod.Manifests, plans: list[PodPlan],
+                 progress: Progress) -> dict[str, Pod]:
+    """Each pod through the CNI chain; a mesh pod must come out of its ADD enrolled."""
+    runtime = pods_mod.cni_runtime(state)
+    pods: dict[str, Pod] = {}
+    for plan in plans:
+        check_processes(state)
+        pod = pods[plan.name] = pods_mod.add_pod(state, plan, runtime)
+        decision = agent_mod.decision(manifests, plan.namespace, plan.name, plan.labels)
+        if decision.enroll and not agent_mod.is_enrolled(state, pod.netns_path):
+            raise KmeshctlError(f"pod {plan.name}: the kmesh CNI plugin did not enroll it ({decision.reason}): "
+                                f"see {state.cni_plugin_log} and {state.logs_dir / 'agent.log'}")
+        verdict = (f"enrolled by the kmesh CNI plugin ({decision.reason})" if decision.enroll
+                   else f"not enrolled ({decision.reason})")
+        progress(f"pod {plan.namespace}/{plan.name}: {pod.ip} (CNI ADD), {verdict}")
+        if plan.waypoint:
+            state.waypoints.append(vars(WaypointInfo(plan.deployment, plan.namespace, plan.name, str(pod.ip))))
+            state.save()
+    return pods
 
 
 def _launch(state: SandboxState, record: ProcessRecord, argv: list[str],
@@ -217,7 +245,8 @@ def _start_control_plane(state: SandboxState, progress: Progress) -> None:
 
 
 def _control_plane_sockets(state: SandboxState) -> list[Path]:
-    return [state.xds_socket] + [state.waypoint_xds_socket(w) for w in state.waypoint_infos()]
+    manifests = manifests_mod.load([state.manifests_file])
+    return [state.xds_socket] + [state.waypoint_xds_socket(ns, name) for ns, name in waypoint_keys(manifests)]
 
 
 def _start_containers(state: SandboxState, plan: PodPlan, pod: Pod, progress: Progress) -> None:
@@ -244,7 +273,8 @@ def _start_waypoint(state: SandboxState, waypoint: WaypointInfo, pod: Pod, progr
     workdir.mkdir(parents=True, exist_ok=True)
     bootstrap = workdir / "envoy-bootstrap.json"
     admin_socket = state.envoy_admin_socket(waypoint)
-    write_bootstrap(bootstrap, waypoint, state.waypoint_xds_socket(waypoint), admin_socket)
+    write_bootstrap(bootstrap, waypoint, state.waypoint_xds_socket(waypoint.namespace, waypoint.name),
+                    admin_socket)
     log = state.logs_dir / f"{waypoint.pod}.log"
     component = f"waypoint {waypoint.namespace}/{waypoint.name}: Envoy in pod {waypoint.pod}"
     record = ProcessRecord("waypoint", 0, waypoint.pod, str(log), component=component,
@@ -328,10 +358,15 @@ def teardown(state: SandboxState, progress: Progress) -> None:
     """Processes first (one kill of the whole cgroup tree), then BPF objects, pods,
     cgroups and the record. Safe to repeat; every step tolerates a half-made sandbox."""
     _stop_up_process(state)
-    killed = kill_cgroup_tree(state.cgroup)
+    # The pods' processes first, then their networks through CNI DEL while the node agent
+    # still runs (its plugin releases each pod), as the kubelet stops a pod's containers
+    # before StopPodSandbox; then the daemons.
+    killed = kill_cgroup_tree(state.pods_cgroup)
+    pods_mod.remove_pods(state, progress)
+    killed += kill_cgroup_tree(state.cgroup)
     progress(f"stopped {killed} processes")
     agent_mod.cleanup(state, progress)
-    pod_network(state).destroy()
+    pods_mod.destroy_network(state)
     progress("removed pods and the pod network")
     remove_cgroup_tree(state.cgroup)
     shutil.rmtree(state.dir, ignore_errors=True)
@@ -371,9 +406,10 @@ def status(name: str) -> dict[str, Any]:
     state = loaded_state(name)
     topology = state.topology() if state.manifests_file.exists() else None
     enrolled = agent_mod.enrolled_pods(state)
+    enrolled_by = agent_mod.enrolled_by(state)
     processes = [(record, _process_health(state, record)) for record in state.processes]
     report: dict[str, Any] = {
-        "pods": [_pod_status(pod, processes, enrolled) for pod in state.pods],
+        "pods": [_pod_status(pod, processes, enrolled, enrolled_by) for pod in state.pods],
         "services": [_service_status(topology, s) for s in
                      (topology.manifests.services if topology else [])],
         "waypoints": [_waypoint_status(state, w, processes) for w in state.waypoint_infos()],
@@ -388,15 +424,19 @@ def status(name: str) -> dict[str, Any]:
 Processes = list[tuple[ProcessRecord, ProcessHealth]]
 
 
-def _pod_status(record: PodRecord, processes: Processes, enrolled: set[str] | None) -> dict[str, Any]:
+def _pod_status(record: PodRecord, processes: Processes, enrolled: set[str] | None,
+                enrolled_by: dict[str, str]) -> dict[str, Any]:
     mine = [h for r, h in processes if r.pod == record.name]
     state = "Pending" if not mine else ("Failed" if any(h.failed for h in mine) else "Running")
+    in_kernel = None if enrolled is None else record.name in enrolled
     return {
         "name": record.name,
         "namespace": record.namespace,
         "ip": record.ip,
         "state": state,
-        "enrolled": None if enrolled is None else record.name in enrolled,
+        "enrolled": in_kernel,
+        # which path enrolled it: the kmesh.net/enrolled-by annotation of its object ("cni")
+        "enrolledBy": enrolled_by.get(record.name) if in_kernel else None,
         "waypoint": record.waypoint,
         "processes": [h.to_dict() for h in mine],
     }

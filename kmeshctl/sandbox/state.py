@@ -62,6 +62,8 @@ class PodRecord:
     netns: str
     cgroup: str
     waypoint: bool = False
+    container_id: str = ""  # the pod sandbox's id the CNI runtime passes (CNI_CONTAINERID)
+    uid: str = ""  # the pod object's metadata.uid (K8S_POD_UID)
 
 
 @dataclass
@@ -88,6 +90,8 @@ class SandboxState:
     waypoints: list[dict[str, Any]] = field(default_factory=list)
     processes: list[ProcessRecord] = field(default_factory=list)
     agent: dict[str, Any] = field(default_factory=dict)  # how to reach the node agent
+    # Every pod has its network (CNI ADD done): the control plane publishes only then.
+    pods_ready: bool = False
 
     # ----- names derived from the sandbox name --------------------------------------
 
@@ -132,8 +136,50 @@ class SandboxState:
     def xds_socket(self) -> Path:
         return self.dir / "xds.sock"
 
-    def waypoint_xds_socket(self, waypoint: WaypointInfo) -> Path:
-        return self.dir / f"xds-{waypoint.namespace}-{waypoint.name}.sock"
+    def waypoint_xds_socket(self, namespace: str, name: str) -> Path:
+        return self.dir / f"xds-{namespace}-{name}.sock"
+
+    @property
+    def node_netns(self) -> str:
+        """The sandbox's node: the network namespace the pod bridge lives in (no uplink)."""
+        return f"{self.netns_prefix}-net"
+
+    # ----- the pods' CNI: config, plugins, IPAM, the runtime's cache, the pod objects ------
+
+    @property
+    def cni_dir(self) -> Path:
+        return self.dir / "cni"
+
+    @property
+    def cni_conf_dir(self) -> Path:
+        return self.cni_dir / "net.d"
+
+    @property
+    def cni_bin_dir(self) -> Path:
+        """Where the node agent installs the kmesh plugin (the reference plugins stay in /usr/lib/cni)."""
+        return self.cni_dir / "bin"
+
+    @property
+    def cni_socket(self) -> Path:
+        return self.cni_dir / "run" / "cni.sock"
+
+    @property
+    def cni_plugin_log(self) -> Path:
+        return self.cni_socket.parent / "plugin.log"
+
+    @property
+    def cni_ipam_dir(self) -> Path:
+        """host-local's dataDir: one file per reserved address."""
+        return self.cni_dir / "ipam"
+
+    @property
+    def cni_cache_dir(self) -> Path:
+        return self.cni_dir / "cache"
+
+    @property
+    def local_pods_dir(self) -> Path:
+        """The pod and namespace objects the agent decides CNI requests from."""
+        return self.dir / "objects"
 
     def envoy_admin_socket(self, waypoint: WaypointInfo) -> Path:
         return self.dir / f"envoy-admin-{waypoint.namespace}-{waypoint.name}.sock"
@@ -155,9 +201,12 @@ class SandboxState:
             return None
         except (OSError, ValueError):
             return cls(name=name)  # unreadable: the derived names still allow cleanup
-        raw["pods"] = [PodRecord(**p) for p in raw.get("pods", [])]
-        raw["processes"] = [ProcessRecord(**p) for p in raw.get("processes", [])]
-        return cls(**raw)
+        try:
+            raw["pods"] = [PodRecord(**p) for p in raw.get("pods", [])]
+            raw["processes"] = [ProcessRecord(**p) for p in raw.get("processes", [])]
+            return cls(**raw)
+        except TypeError:  # another kmeshctl version's fields: the derived names still allow cleanup
+            return cls(name=name)
 
     # ----- views ------------------------------------------------------------------------
 

@@ -263,6 +263,10 @@ def route_weights(route_config: dict) -> dict[str, int]:
 
 def build_listener(snap: Snapshot, waypoint: WaypointRef, services: list[Service]) -> listener_pb2.Listener:
     listener = listener_pb2.Listener(name=LISTENER_NAME, address=socket_address("0.0.0.0", waypoint.port))
+    # Stock Envoy closes a connection whose FIN arrives before its listener filters have
+    # looked at the socket (the header and data unread, so the kernel sends RST): a client
+    # that half-closes right after its first send can lose that race. No listener or
+    # filter setting changes it (tests/test_sandbox_waypoint_tcp.py, docs/testing.md).
     listener.listener_filters.add(name="envoy.filters.listener.proxy_protocol",
                                   typed_config=pack(proxy_protocol_pb2.ProxyProtocol()))
     sniffing = any(p.protocol == "auto" for s in services for p in s.ports)
