@@ -148,14 +148,16 @@ def primary_config(conf_dir: Path) -> Optional[Path]:
     return names[0] if names else None
 
 
-def _read_json(path: Path) -> dict:
+def read_json_object(path: Path, what: str) -> dict:
+    """The JSON object in ``path``; KmeshctlError naming ``what`` when the file cannot be
+    read, is not JSON, or holds something else than an object."""
     try:
-        conf = json.loads(path.read_text())
+        obj = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        raise KmeshctlError(f"CNI config {path} is not readable JSON: {err}") from err
-    if not isinstance(conf, dict):
-        raise KmeshctlError(f"CNI config {path} is not a JSON object")
-    return conf
+        raise KmeshctlError(f"{what} {path} is not readable JSON: {err}") from err
+    if not isinstance(obj, dict):
+        raise KmeshctlError(f"{what} {path} is not a JSON object")
+    return obj
 
 
 def _ours(plugin_conf: dict) -> bool:
@@ -265,7 +267,7 @@ class CniInstaller:
             log.info("event=cni_config_pending conf_dir=%s reason='no CNI config yet (the node's network "
                      "plugin writes one); chaining when it appears'", self.settings.conf_dir)
             return
-        conf, entry = _read_json(path), self.settings.entry()
+        conf, entry = read_json_object(path, "CNI config"), self.settings.entry()
         if "plugins" in conf:
             if is_chained(conf, entry):
                 if not only_if_missing:

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Mapping, Optional
 
-from kmeshctl.cni.install import write_atomic
+from kmeshctl.cni.install import read_json_object, write_atomic
 from kmeshctl.errors import KmeshctlError
 
 # A DNS-1123 subdomain: also what keeps a name from naming a path outside the directory.
@@ -83,15 +83,9 @@ class LocalPods:
         write_atomic(path, (json.dumps(obj, indent=2) + "\n").encode(), 0o600)
 
     def _read(self, path: Path, what: str) -> dict:
-        try:
-            obj = json.loads(path.read_text())
-        except FileNotFoundError as err:
-            raise KmeshctlError(f"{what} is not in {self.root} (no {path.relative_to(self.root)})") from err
-        except (OSError, ValueError) as err:
-            raise KmeshctlError(f"{what}: {path} is not readable JSON: {err}") from err
-        if not isinstance(obj, dict):
-            raise KmeshctlError(f"{what}: {path} is not a JSON object")
-        return obj
+        if not path.exists():
+            raise KmeshctlError(f"{what} is not in {self.root} (no {path.relative_to(self.root)})")
+        return read_json_object(path, f"{what}:")
 
 
 def _checked(name: str) -> str:

@@ -18,39 +18,31 @@ from typing import Optional, Union
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 
-class HashedIPv4Address(ipaddress.IPv4Address):
-    """An ``ipaddress.IPv4Address`` that computes its hash once. The standard class
-    hashes in Python (``hash(hex(int))``) at every dict or set lookup, and an address of
-    the model is looked up about ten times on its way to the maps (cache index, owners,
-    frontend plan, mirror). Equal to, and hashing like, the standard class's objects."""
+class _HashedOnce:
+    """Computes an address's hash once. The standard classes hash in Python
+    (``hash(hex(int))``) at every dict or set lookup, and an address of the model is
+    looked up about ten times on its way to the maps (cache index, owners, frontend plan,
+    mirror). Equal to, and hashing like, the standard classes' objects."""
 
-    __slots__ = ("_hash",)
+    __slots__ = ()
 
     def __init__(self, address: object) -> None:
-        super().__init__(address)
+        super().__init__(address)  # type: ignore[call-arg]
         self._hash = super().__hash__()
 
     def __hash__(self) -> int:
         return self._hash
 
     def __repr__(self) -> str:
-        return f"IPv4Address('{self}')"
+        return f"IPv{self.version}Address('{self}')"  # type: ignore[attr-defined]
 
 
-class HashedIPv6Address(ipaddress.IPv6Address):
-    """``HashedIPv4Address`` for IPv6."""
-
+class HashedIPv4Address(_HashedOnce, ipaddress.IPv4Address):
     __slots__ = ("_hash",)
 
-    def __init__(self, address: object) -> None:
-        super().__init__(address)
-        self._hash = super().__hash__()
 
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __repr__(self) -> str:
-        return f"IPv6Address('{self}')"
+class HashedIPv6Address(_HashedOnce, ipaddress.IPv6Address):
+    __slots__ = ("_hash",)
 
 
 def ip_of(raw: bytes) -> IPAddress:
