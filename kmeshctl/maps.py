@@ -1215,21 +1215,24 @@ class TypedMap(Generic[K, V]):
         raises ``MapFullError`` naming the first entry that did not fit; the entries before
         it are written. Returns the number written."""
         self._require_writable()
-        # Packed bytes, not a list of C structs: bytes are not tracked by the garbage
-        # collector, which otherwise rescans every live struct of a 100,000-entry batch.
-        keys = b"".join([bytes(k.to_c()) for k, _ in entries])  # type: ignore[attr-defined]
-        values = b"".join([bytes(v.to_c()) for _, v in entries])  # type: ignore[attr-defined]
+        # The C structs appended to one buffer per side: no per-entry object outlives its
+        # line (a list of bytes cost ~20 MB more at a 100,000-entry peak; assigning into a
+        # ctypes array keeps a reference to every struct assigned, twice that).
+        keys, values = bytearray(), bytearray()
+        for key, value in entries:
+            keys += key.to_c()  # type: ignore[attr-defined]
+            values += value.to_c()  # type: ignore[attr-defined]
         written = 0
         for start in range(0, len(entries), BATCH_CHUNK):
             written += self._write_chunk(entries, keys, values, start)
         return written
 
-    def _write_chunk(self, entries: Sequence[tuple[K, V]], keys: bytes, values: bytes,
+    def _write_chunk(self, entries: Sequence[tuple[K, V]], keys: bytearray, values: bytearray,
                      start: int) -> int:
         count = min(BATCH_CHUNK, len(entries) - start)
-        key_array = (self.spec.key_c * count).from_buffer_copy(keys, start * ctypes.sizeof(self.spec.key_c))
-        value_array = (self.spec.value_c * count).from_buffer_copy(
-            values, start * ctypes.sizeof(self.spec.value_c))
+        # views into the arrays (no copy)
+        key_array = (self.spec.key_c * count).from_buffer(keys, start * ctypes.sizeof(self.spec.key_c))
+        value_array = (self.spec.value_c * count).from_buffer(values, start * ctypes.sizeof(self.spec.value_c))
         try:
             return bpfsys.map_update_batch(self.fd, key_array, value_array, count)
         except bpfsys.BpfError as err:

@@ -178,6 +178,9 @@ class Affected:
     members: dict[str, set[str]]
 
 
+_SHARED_ID_TUPLES = 65536  # distinct service-id tuples shared (beyond: not shared)
+
+
 class Translator:
     """Desired map entries for the cache's services and workloads.
 
@@ -194,6 +197,17 @@ class Translator:
         self._wp_of: dict[User, WaypointTarget] = {}  # user -> its waypoint
         self.cidr_vips_unmapped = 0  # (service, range) VIPs that got no frontend, ever
         self._cidr_warned: set[tuple[str, IPAddress, int]] = set()
+        # the service-id tuples of backends, one object per distinct value: the pods of
+        # one Service have the same one (100,000 backends, a few thousand tuples)
+        self._id_tuples: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+    def _shared_ids(self, ids: tuple[int, ...]) -> tuple[int, ...]:
+        found = self._id_tuples.get(ids)
+        if found is not None:
+            return found
+        if len(self._id_tuples) < _SHARED_ID_TUPLES:
+            self._id_tuples[ids] = ids
+        return ids
 
     # ----- what a delta affects ---------------------------------------------------------
 
@@ -373,7 +387,7 @@ class Translator:
         waypoint_id = self.workload_waypoint(wl)
         if waypoint_id is None:
             log.warning("event=waypoint_unresolved workload=%s action=reject_connects", clip(wl.uid))
-        return BackendValue(one_per_family(wl.addresses), tuple(service_ids), waypoint_id or 0,
+        return BackendValue(one_per_family(wl.addresses), self._shared_ids(tuple(service_ids)), waypoint_id or 0,
                             tunnel_of(wl), waypoint_unresolved=waypoint_id is None)
 
     @staticmethod
