@@ -169,17 +169,22 @@ def fortio_demo() -> tuple[list[dict], DemoSubject]:
 
 def parse_weight_sets(text: str | None, subject: DemoSubject) -> list[list[int]]:
     """`90/10,50/50` -> [[90, 10], [50, 50]]; default: the VirtualService's own weights."""
-    if not text:
+    if text is None:
         return [list(subject.default_weights)]
+    names = "/".join(v.subset for v in subject.versions)
+    example = "/".join(str(w) for w in subject.default_weights)
+    if not text.strip():
+        raise UsageError(f"--weights {text!r}: empty; give weight sets like {example},50/50 (or leave the flag "
+                         "out for the VirtualService's own)")
     sets = []
-    for part in text.split(","):
+    for number, part in enumerate(text.split(","), start=1):
+        where = f"--weights {text!r}: set {number} ({part.strip()!r})"
         try:
             weights = [int(w) for w in part.strip().split("/")]
         except ValueError:
-            raise UsageError(f"--weights {part!r} is not like 90/10: give integers separated by /")
+            raise UsageError(f"{where} is not like {example}: give integers separated by /, sets by ,") from None
         if len(weights) != len(subject.versions) or sum(weights) != 100 or min(weights) < 0:
-            names = "/".join(v.subset for v in subject.versions)
-            raise UsageError(f"--weights {part!r}: give {len(subject.versions)} weights ({names}) "
+            raise UsageError(f"{where}: give {len(subject.versions)} weights ({names}) "
                              "that are >= 0 and add up to 100")
         sets.append(weights)
     return sets
@@ -189,14 +194,17 @@ def parse_weight_sets(text: str | None, subject: DemoSubject) -> list[list[int]]
 
 
 def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
-                  sandbox_name: str | None = None) -> tuple[DemoTarget, str]:
+                  sandbox_name: str | None = None, cluster_flags: str = "") -> tuple[DemoTarget, str]:
     """The target for --target auto|local|cluster, and one line saying which and why
     (naming the sandbox or the cluster).
 
     auto: a configured cluster that answers, else the local sandbox (``sandbox_name``,
     default $KMESHCTL_SANDBOX_NAME or kmesh); a sandbox name given means local. A
     kubeconfig or context the user named that does not load is an error, never a silent
-    local run. cluster: that cluster, or an error naming why it cannot be used."""
+    local run; so is any cluster the user chose on the command line (``cluster_flags``,
+    e.g. "--context prod") that cannot be reached: exit 2 for bad input (no such
+    context or file), 1 when it does not answer. cluster: that cluster, or an error
+    naming why it cannot be used."""
     from kmeshctl.demo_cluster import ClusterTarget, reachable_cluster
     from kmeshctl.kube import kubeconfig_named
     from kmeshctl.sandbox.demo_target import LocalTarget
@@ -204,6 +212,9 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
 
     if choice == "cluster" and sandbox_name:
         raise UsageError("--name names a local sandbox: leave it out with --target cluster")
+    if choice == "auto" and sandbox_name and cluster_flags:
+        raise UsageError(f"--name names a local sandbox, {cluster_flags} a cluster: give one of them "
+                         "(or --target local|cluster)")
     name = check_name(sandbox_name) if sandbox_name else default_name()
     vs = subject.virtual_service
     if choice == "local" or (choice == "auto" and sandbox_name):
@@ -214,8 +225,11 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
             note = f"Target: cluster {client.host}" + (" (auto: it answers)" if choice == "auto" else "")
             return ClusterTarget(client, documents, (vs.namespace, vs.name)), note
         assert error is not None
-        if choice == "cluster":
-            raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(f"--target cluster: {error}")
+        if choice == "cluster" or cluster_flags:
+            named = all(value in str(error) for value in cluster_flags.split()[1::2])
+            why = f"--target cluster: {error}" if choice == "cluster" else str(error) if named else \
+                f"{cluster_flags}: {error}"
+            raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(why)
         if isinstance(error, UsageError) and kubeconfig_named():
             raise UsageError(f"--target auto: {error}")
         reason = str(error).split(";")[0]  # the fix part is for --target cluster

@@ -8,12 +8,13 @@ from pathlib import Path
 from kmeshctl.errors import UsageError
 
 
-def check_plot_path(path: Path) -> None:
-    """Before any traffic: a .png whose directory exists."""
+def check_plot_path(path: Path, flag: str = "--plot") -> None:
+    """Before any traffic: a .png file name that can be written (kmeshctl.cli.outpaths)."""
+    from kmeshctl.cli.outpaths import check_output_file
+
     if path.suffix.lower() != ".png":
-        raise UsageError(f"--plot {path}: give a .png file name, e.g. --plot demo.png")
-    if not path.parent.resolve().is_dir():
-        raise UsageError(f"--plot {path}: directory {path.parent} does not exist")
+        raise UsageError(f"{flag} {path}: give a .png file name, e.g. {flag} demo.png")
+    check_output_file(flag, path)
 
 
 def plot_shares(report: dict, path: Path) -> None:

@@ -128,6 +128,9 @@ def _origin_text(files: list[str], context: Optional[str]) -> str:
 
 
 def _one_line(err: BaseException) -> str:
+    """The reason alone: an OSError's text without its file name (the message names it)."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
     return " ".join(str(err).split()) or "no detail"
 
 
@@ -142,6 +145,9 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> list[
     their contexts (they are listed)."""
     files = [os.path.expanduser(p) for p in path.split(os.pathsep) if p]
     present = [p for p in files if os.path.exists(p)]
+    if not present and not explicit and context is not None:
+        raise UsageError(f"--context {context}: no kubeconfig to look it up in ({files[0] if files else path} does "
+                         "not exist); pass --kubeconfig PATH of the file that has it")
     if not present and not explicit:
         raise KmeshctlError(f"no cluster configured: {files[0] if files else path} does not exist; point "
                             "kmeshctl at a cluster with --kubeconfig PATH (or KUBECONFIG=PATH) and "
@@ -151,6 +157,10 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> list[
         raise _config_error(f"cannot load kubeconfig: {what}; pass --kubeconfig PATH of an existing file "
                             "(or fix KUBECONFIG)", path)
     names, current = _contexts_of(present, path if explicit else None)
+    if not names:
+        raise _config_error(f"kubeconfig {path} has no contexts (empty, or not a kubeconfig): pass --kubeconfig "
+                            "PATH of one that has (`kubectl config get-contexts` lists a file's contexts)",
+                            path if explicit else context)
     if context is not None and context not in names:
         raise UsageError(f"--context {context}: no such context in {path} (contexts: "
                          f"{', '.join(names) or 'none'}); pass --context with one of them")
@@ -177,6 +187,17 @@ def _contexts_of(files: list[str], explicit: Optional[str]) -> tuple[list[str], 
         names += [c.get("name", "") for c in config.get("contexts") or [] if isinstance(c, dict)]
         current = current or str(config.get("current-context") or "")
     return names, current
+
+
+def context_names() -> list[str]:
+    """The contexts of the kubeconfig in use (--kubeconfig / KUBECONFIG / ~/.kube/config);
+    empty when there is none or it does not load (for shell completion)."""
+    path = TARGET.kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser(DEFAULT_KUBECONFIG)
+    files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
+    try:
+        return _contexts_of(files, None)[0]
+    except KmeshctlError:
+        return []
 
 
 def kubeconfig_named() -> bool:

@@ -186,12 +186,24 @@ def admin_port(state: SandboxState) -> int:
 # ------------------------------------------------------------------ sandbox list
 
 
+PHASE_NOT_READY = "not ready"
+
+
 def summary(state: SandboxState) -> dict:
-    """One row of `sandbox list`."""
+    """One row of `sandbox list`: `phase` is `ready` only when `up` finished and every
+    process still runs (the process part of `sandbox status`'s check, which also asks the
+    daemons; `problems` says what is wrong); `pods` counts every pod, the waypoints' too,
+    as `sandbox status` lists them."""
+    from kmeshctl.sandbox.sandbox import process_problems
+
+    problems = process_problems(state)
+    phase = PHASE_NOT_READY if problems and state.phase == PHASE_READY else state.phase
     return {
         "name": state.name,
-        "phase": state.phase,
-        "pods": len([p for p in state.pods if not p.waypoint]),
+        "phase": phase,
+        "ready": not problems,
+        "problems": problems,
+        "pods": len(state.pods),
         "waypoints": len(state.waypoints),
         "agentAdmin": state.agent.get("admin"),
         "bpffs": str(state.bpffs),
@@ -201,7 +213,8 @@ def summary(state: SandboxState) -> dict:
 
 def _other_version_row(name: str) -> dict:
     state = SandboxState(name=name)
-    return {"name": name, "phase": "other version (sandbox down, then up)", "pods": 0, "waypoints": 0,
+    return {"name": name, "phase": "other version (sandbox down, then up)", "ready": False,
+            "problems": ["made by another kmeshctl version"], "pods": 0, "waypoints": 0,
             "agentAdmin": None, "bpffs": str(state.bpffs), "age": "-"}
 
 

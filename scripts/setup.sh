@@ -91,8 +91,21 @@ build_tier() {
   ln -sfn "$fortio" .venv/bin/fortio
 }
 
+# `kmeshctl ...` as the hints and docs spell it: /usr/local/bin/kmeshctl is this
+# repository's .venv/bin/kmeshctl (re-pointed on each run; another file there is left alone).
+link_kmeshctl() {
+  local link=/usr/local/bin/kmeshctl
+  if [ -e "$link" ] && [ ! -L "$link" ]; then
+    log "$link exists and is not a link: not replacing it (run .venv/bin/kmeshctl)"
+    return 0
+  fi
+  mkdir -p /usr/local/bin
+  ln -sfn "$PWD/.venv/bin/kmeshctl" "$link"
+}
+
 install_apt_packages
 link_kernel_headers
 make_venv
+link_kmeshctl
 build_tier
-log "ready: .venv/bin/kmeshctl"
+log "ready: kmeshctl (/usr/local/bin/kmeshctl -> .venv/bin/kmeshctl)"

@@ -4,6 +4,7 @@ on a private bridge, and the real TCP endpoints of bpf_podtool.py running inside
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -125,3 +126,17 @@ def udp_send(pod: Pod, host: str, port: int, text: str) -> dict[str, Any]:
     """connect() a UDP socket in the pod and send ``text`` once: {"peer": getpeername()}."""
     result = pod.run([PYTHON, str(PODTOOL), "udpsend", host, str(port), text], timeout=30)
     return json.loads(result.stdout)
+
+
+def processes_in(netns: str | os.PathLike[str]) -> list[int]:
+    """Pids of the processes whose network namespace is the one mounted at ``netns``."""
+    target = os.stat(netns)
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            st = os.stat(f"/proc/{pid}/ns/net")
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
+            found.append(int(pid))
+    return found

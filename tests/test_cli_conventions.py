@@ -199,7 +199,8 @@ def test_an_unknown_context_lists_the_contexts_exit_2(cluster) -> None:  # noqa:
 
 def test_demo_auto_with_a_broken_named_kubeconfig_is_an_error(tmp_path: Path) -> None:
     result = run("--kubeconfig", str(tmp_path / "nope"), "demo", "traffic-shift", home=tmp_path)
-    assert result.returncode == 2 and result.stderr.startswith("Error: --target auto: cannot load kubeconfig")
+    assert result.returncode == 2 and result.stderr.startswith("Error: cannot load kubeconfig: ")
+    assert str(tmp_path / "nope") in result.stderr
     assert "Target: local" not in result.stderr
 
 

@@ -31,6 +31,7 @@ from kmeshctl.cni.runtime import REFERENCE_BIN_DIR, CniError, CniPod, CniRuntime
 from kmeshctl.cni.server import CniHandler, CniServer
 from kmeshctl.podnet import netns_cookie
 from kmeshctl.node.podwatch import NetnsEnroller, PodWatcher
+from bpf_testlib import processes_in
 from standin_apiserver import StandinApiServer, core_v1_client
 
 NODE = "node-cni"
@@ -202,16 +203,6 @@ def env(run_id: str, tmp_path: Path, loaded) -> Iterator[Env]:
         loaded.maps.manage.clear()
 
 
-def _no_process_in(netns: str) -> bool:
-    target = os.stat(netns)
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            st = os.stat(f"/proc/{pid}/ns/net")
-        except OSError:
-            continue
-        if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
-            return False
-    return True
 
 
 def _wait(predicate, timeout: float = 10.0) -> bool:
@@ -231,7 +222,7 @@ def test_add_check_del_enrolls_mesh_pod_before_any_process(env: Env) -> None:
     assert ours == bridge_result  # the previous result, unchanged
     assert bridge_result["ips"][0]["address"].startswith("10.78.0.")
     cookie = netns_cookie(Path(pod.netns))
-    assert _no_process_in(pod.netns)
+    assert not processes_in(pod.netns)
     assert cookie in env.maps.enrolled()  # enrolled before anything runs in the pod
     assert _wait(lambda: env.annotations("web", "mesh").get("kmesh.net/enrolled-by") == "cni")
     assert env.annotations("web", "mesh")["kmesh.net/redirection"] == "enabled"

@@ -150,7 +150,7 @@ def check_paths(names: list[str]) -> list[PathSpec]:
                          exit_code=2)
     if os.geteuid() != 0:
         raise BenchError("the data-plane benchmark needs root (netns, cgroups, BPF): run it "
-                         "with sudo")
+                         "as root")
     specs = [PATHS[n] for n in names]
     for tool, package in (("nginx", "nginx-light"), ("wrk", "wrk"), ("taskset", "util-linux"),
                           ("setpriv", "util-linux")):

@@ -14,6 +14,7 @@ import typer
 from kmeshctl import __version__
 from kmeshctl.cli.common import OutputFormat, OutputOption, app, check_namespace_flags, is_data, print_data
 from kmeshctl.cli.conventions import COMPLETE_VAR
+from kmeshctl.errors import UsageError
 
 # Importing a command module registers its commands on `app`.
 from kmeshctl.cli import cluster as _cluster  # noqa: F401,E402
@@ -52,7 +53,7 @@ def version(
         return
     typer.echo(f"Client: {report['client']['version']}")
     if report["clusterError"]:
-        typer.echo(f"Cluster: not asked ({report['clusterError']})", err=True)
+        typer.echo(f"Cluster: could not reach one ({report['clusterError']})", err=True)
     elif report["cluster"] is not None:
         cluster = report["cluster"]
         typer.echo(f"Cluster: {cluster['server']}")
@@ -70,8 +71,18 @@ class Shell(str, Enum):
     fish = "fish"
 
 
+def _shell(value: str) -> Shell:
+    try:
+        return Shell(value)
+    except ValueError:
+        raise UsageError(f"completion: {value or repr(value)} is not a supported shell; use bash, zsh or fish") \
+            from None
+
+
 @app.command()
-def completion(shell: Annotated[Shell, typer.Argument(metavar="bash|zsh|fish", help="The shell.")]) -> None:
+def completion(shell: Annotated[str, typer.Argument(
+        metavar="bash|zsh|fish", help="The shell.",
+        autocompletion=lambda incomplete: [s.value for s in Shell if s.value.startswith(incomplete)])]) -> None:
     """Print the shell completion script of kmeshctl.
 
     Examples:
@@ -82,7 +93,8 @@ def completion(shell: Annotated[Shell, typer.Argument(metavar="bash|zsh|fish", h
     """
     from typer._completion_shared import get_completion_script
 
-    typer.echo(get_completion_script(prog_name="kmeshctl", complete_var=COMPLETE_VAR, shell=shell.value))
+    chosen = _shell(shell)
+    typer.echo(get_completion_script(prog_name="kmeshctl", complete_var=COMPLETE_VAR, shell=chosen.value))
 
 
 PIPED_TABLE_WIDTH = "220"

@@ -119,13 +119,26 @@ def check_values_present(command: _click.Command, ctx: _click.Context, args: Seq
     value is followed by nothing, or by another option of ``command`` (`status -n -o json`
     would otherwise make "-o" the namespace). Nothing after `--` is looked at."""
     options = [p for p in command.params if p.param_type_name == "option"]
-    value_opts = {opt for p in options if takes_value(p) for opt in p.opts}
+    value_params = {opt: p for p in options if takes_value(p) for opt in p.opts}
     known = {opt for p in options for opt in (*p.opts, *p.secondary_opts)} | set(extra_names)
     for i, arg in enumerate(args):
         if arg == "--":
             return
-        if arg not in value_opts:
+        flag, equals, inline = arg.partition("=")
+        if equals and flag in value_params and not inline:
+            raise empty_value(flag, value_params[flag], ctx)
+        if arg not in value_params:
             continue
         following = args[i + 1] if i + 1 < len(args) else None
         if following is None or following in known or following.split("=", 1)[0] in known:
             raise _click.exceptions.BadOptionUsage(arg, f"Option '{arg}' requires an argument.", ctx=ctx)
+        if following == "":
+            raise empty_value(arg, value_params[arg], ctx)
+
+
+def empty_value(flag: str, param: Optional[_click.Parameter], ctx: Optional[_click.Context]
+                ) -> _click.exceptions.BadOptionUsage:
+    """`--name ''`: an empty name or value is bad input, never "use the default"."""
+    metavar = (getattr(param, "metavar", None) or "").strip() if param is not None else ""
+    want = f"one of {', '.join(metavar.split('|'))}" if "|" in metavar else (metavar or "a value")
+    return _click.exceptions.BadOptionUsage(flag, f"{flag} '': empty value; give {want}", ctx=ctx)

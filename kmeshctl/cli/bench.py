@@ -15,9 +15,14 @@ from typing import Any, Iterable, Optional
 import typer
 
 from kmeshctl.cli.common import app, print_json
+from kmeshctl.cli.conventions import flag_as_typed
+from kmeshctl.cli.outpaths import check_output_dir
 from kmeshctl.errors import UsageError
 
-bench_app = typer.Typer(help="Benchmarks of the data path. Needs root.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks of the data path. Needs root.\n\n"
+                             "Examples:\n\n"
+                             "  kmeshctl bench dataplane --paths direct,kmesh-l4 --repeats 1\n"
+                             "  kmeshctl bench cleanup", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
 
@@ -62,10 +67,10 @@ def _terminate_cleanly(_signum: int, _frame: Any) -> None:
 @bench_app.command("dataplane")
 def dataplane(
     paths: str = typer.Option(
-        "direct,kmesh-l4,kmesh-waypoint,ambient-style,sidecar-style", "--paths",
+        "direct,kmesh-l4,kmesh-waypoint,ambient-style,sidecar-style", "--paths", metavar="NAMES",
         help="Comma-separated paths to compare."),
     loads: str = typer.Option(
-        "paced-1k,paced-4k,max-64", "--loads",
+        "paced-1k,paced-4k,max-64", "--loads", metavar="NAMES",
         help="Comma-separated loads: paced-1k, paced-4k, closed-4, max-64."),
     repeats: int = typer.Option(5, "--repeats", min=1, metavar="COUNT", help="Runs per path and load (interleaved)."),
     duration: int = typer.Option(10, "--duration", min=1, metavar="SECONDS", help="Seconds per run."),
@@ -84,9 +89,9 @@ def dataplane(
 
     Examples:
 
-      sudo kmeshctl bench dataplane
-      sudo kmeshctl bench dataplane --paths direct,kmesh-l4 --repeats 1
-      sudo kmeshctl bench dataplane -o json --out /tmp/bench
+      kmeshctl bench dataplane
+      kmeshctl bench dataplane --paths direct,kmesh-l4 --repeats 1
+      kmeshctl bench dataplane -o json --out /tmp/bench
     """
     from kmeshctl.bench import report
     from kmeshctl.bench.dataplane import BenchConfig, run_dataplane
@@ -95,8 +100,7 @@ def dataplane(
 
     default_cpus = default_cpu_plan()
     out_dir = out or Path("benchmarks") / "results" / date.today().isoformat()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir}: a file is there; give a directory")
+    check_output_dir(flag_as_typed("out"), out_dir)
     config = BenchConfig(
         paths=_csv(paths, "--paths", PATHS), loads=_csv(loads, "--loads", LOADS), repeats=repeats,
         duration_s=duration, warmup_s=warmup,
@@ -125,8 +129,8 @@ def cleanup(
 
     Examples:
 
-      sudo kmeshctl bench cleanup
-      sudo kmeshctl bench cleanup --run-id 3f9a1c
+      kmeshctl bench cleanup
+      kmeshctl bench cleanup --run-id 3f9a1c
     """
     from kmeshctl.bench.topology import cleanup_run, leftover_run_ids
 

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from kmeshctl.cli.tables import cli_console
+
 from kmeshctl import apply as applier
 from kmeshctl import config_dump
 from kmeshctl import install as installer
@@ -56,8 +58,8 @@ TimeoutOption = Annotated[
 
 def out(output: OutputFormat = OutputFormat.table) -> Console:
     if output is OutputFormat.wide:
-        return Console(highlight=False, soft_wrap=True, width=WIDE_WIDTH)
-    return Console(highlight=False, soft_wrap=True)
+        return cli_console(highlight=False, soft_wrap=True, width=WIDE_WIDTH)
+    return cli_console(highlight=False, soft_wrap=True)
 
 
 def err() -> Console:

@@ -27,7 +27,7 @@ app = typer.Typer(
          "  kmeshctl status -o wide\n"
          "  # The fortio 90/10 demo (cluster, else a local sandbox: root)\n"
          "  kmeshctl demo traffic-shift\n"
-         "  sudo kmeshctl sandbox up\n\n"
+         "  kmeshctl sandbox up\n\n"
          "Every command takes -h/--help, and --kubeconfig/--context before or after it.",
     no_args_is_help=True,
     add_completion=False,
@@ -35,6 +35,28 @@ app = typer.Typer(
     cls=KmeshctlGroup,
     context_settings={"help_option_names": HELP_OPTION_NAMES},
 )
+
+
+def complete_sandbox_names(incomplete: str) -> list[str]:
+    """Shell completion of --name / --sandbox: the sandboxes on this machine."""
+    from kmeshctl import sandboxes
+
+    try:
+        return [n for n in sandboxes.names() if n.startswith(incomplete)]
+    except OSError:
+        return []
+
+
+def complete_contexts(incomplete: str) -> list[str]:
+    """Shell completion of --context: the contexts of the kubeconfig in use."""
+    from kmeshctl.kube import context_names
+
+    return [n for n in context_names() if n.startswith(incomplete)]
+
+
+def completer(values: "list[str] | tuple[str, ...]"):  # type: ignore[no-untyped-def]
+    """Shell completion of a free-text option from a fixed list (e.g. --map)."""
+    return lambda incomplete: [v for v in values if v.startswith(incomplete)]
 
 
 # The kube layer holds the cluster target; this name is kept for callers of the CLI module.
@@ -52,7 +74,8 @@ def _global_options(
     kubeconfig: Optional[str] = typer.Option(
         None, "--kubeconfig", envvar="KUBECONFIG", metavar="PATH", help="Path to the kubeconfig file."
     ),
-    context: Optional[str] = typer.Option(None, "--context", metavar="NAME", help="Kubeconfig context to use."),
+    context: Optional[str] = typer.Option(None, "--context", metavar="NAME", help="Kubeconfig context to use.",
+                                          autocompletion=complete_contexts),
     version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
                                           help="Print the kmeshctl version and exit.")] = False,
 ) -> None:

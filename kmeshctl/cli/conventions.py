@@ -27,7 +27,7 @@ from typer._click.core import ParameterSource
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
-from kmeshctl.cli.badinput import bad_value_line, check_values_present, typed_flag
+from kmeshctl.cli.badinput import bad_value_line, check_values_present, empty_value, typed_flag
 from kmeshctl.errors import KmeshctlError
 
 class _WholeWords(_click_textwrap.TextWrapper):
@@ -85,7 +85,8 @@ class KmeshctlGroup(TyperGroup):
     def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
         if ctx.parent is None:
             _ARGS[:] = args
-            _global_values_present(ctx, args)
+            if not ctx.resilient_parsing:  # shell completion parses half-typed lines
+                _global_values_present(ctx, args)
             args = hoist_global_flags(args)
         return super().parse_args(ctx, args)
 
@@ -113,9 +114,20 @@ def _global_values_present(ctx: _click.Context, args: list[str]) -> None:
     for i, arg in enumerate(args):
         if arg == "--":
             return
-        following = args[i + 1] if i + 1 < len(args) else ""
-        if arg in GLOBAL_FLAGS and (not following or (following.startswith("-") and following != "-")):
+        flag, equals, inline = arg.partition("=")
+        if equals and flag in GLOBAL_FLAGS and not inline:
+            raise empty_value(flag, _global_param(ctx, flag), ctx)
+        if arg not in GLOBAL_FLAGS:
+            continue
+        following = args[i + 1] if i + 1 < len(args) else None
+        if following is None or (following.startswith("-") and following != "-"):
             raise _click.exceptions.BadOptionUsage(arg, f"Option '{arg}' requires an argument.", ctx=ctx)
+        if following == "":
+            raise empty_value(arg, _global_param(ctx, arg), ctx)
+
+
+def _global_param(ctx: _click.Context, flag: str) -> Optional[_click.Parameter]:
+    return next((p for p in ctx.command.params if flag in p.opts), None)
 
 
 def _values_required(command: _click.Command) -> None:
@@ -124,7 +136,8 @@ def _values_required(command: _click.Command) -> None:
     parse = command.parse_args
 
     def parse_args(ctx: _click.Context, args: list[str]) -> list[str]:
-        check_values_present(command, ctx, args, HELP_OPTION_NAMES)
+        if not ctx.resilient_parsing:  # shell completion parses half-typed lines (`--name <TAB>`)
+            check_values_present(command, ctx, args, HELP_OPTION_NAMES)
         return parse(ctx, args)
 
     command.parse_args = parse_args  # type: ignore[method-assign]
@@ -167,7 +180,18 @@ def tidy_metavars(command: _click.Command) -> None:
         label = param.display_type(ctx).strip("<>")
         if label.startswith("list[") and label.endswith("]"):
             label = label[5:-1]
-        param.metavar = label if "|" in label else _TYPE_WORDS.get(label, label.upper())
+        word = label if "|" in label else _TYPE_WORDS.get(label, label.upper())
+        param.metavar = _text_word(param.name or "") if word == "TEXT" else word
+
+
+def _text_word(name: str) -> str:
+    """What a free-text option holds, from its name: never the bare type word TEXT."""
+    if any(part in name for part in ("address", "_ip", "host", "server")):
+        return "ADDRESS"
+    if any(part in name for part in ("path", "file", "dir", "socket", "cert", "token")):
+        return "PATH"
+    return "NAME" if any(name.endswith(end) for end in ("name", "namespace", "context", "id", "account",
+                                                        "network", "revision", "image")) else "VALUE"
 
 
 def _plain_help_option(command: _click.Command) -> None:
@@ -351,6 +375,6 @@ def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
         return err.exit_code
     except PermissionError as err:
         where = f" ({err.filename})" if err.filename else ""
-        _fail(f"Error: {err.strerror or 'permission denied'}{where}: run as root (sudo)")
+        _fail(f"Error: {err.strerror or 'permission denied'}{where}: run as root")
         return 1
     return code if isinstance(code, int) else 0

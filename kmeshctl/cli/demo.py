@@ -10,15 +10,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kmeshctl.cli.tables import cli_console
+
 from kmeshctl import demo, sandboxes
-from kmeshctl.cli.common import OutputFormat, OutputOption, app, is_data, print_data
+from kmeshctl.cli.common import OutputFormat, OutputOption, app, complete_sandbox_names, is_data, print_data
+from kmeshctl.cli.conventions import flag_as_typed, given_flags
 from kmeshctl.cli.progress import Progress
 
 demo_app = typer.Typer(
     help="Demos of the mesh at work.\n\n"
          "Examples:\n\n"
          "  kmeshctl demo traffic-shift\n"
-         "  sudo kmeshctl demo traffic-shift --name demo -c 200 --weights 90/10,0/100",
+         "  kmeshctl demo traffic-shift --name demo -c 200 --weights 90/10,0/100",
     no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 
@@ -40,7 +43,7 @@ def traffic_shift(
                                            help="auto: a reachable cluster if one is configured, else "
                                                 "the local sandbox.")] = Target.auto,
     name: Annotated[Optional[str], typer.Option(
-        "--name", metavar="NAME", help="Local sandbox to use (implies --target local with auto); default "
+        "--name", metavar="NAME", autocompletion=complete_sandbox_names, help="Local sandbox to use (implies --target local with auto); default "
                                        "$KMESHCTL_SANDBOX_NAME or 'kmesh'. Brought up (and removed "
                                        "afterwards) when it is not up.")] = None,
     weights: Annotated[Optional[str], typer.Option(
@@ -64,18 +67,18 @@ def traffic_shift(
     Examples:
 
       kmeshctl demo traffic-shift
-      sudo kmeshctl demo traffic-shift --name demo -c 200 --weights 90/10,0/100
+      kmeshctl demo traffic-shift --name demo -c 200 --weights 90/10,0/100
       kmeshctl --context prod demo traffic-shift -o json --plot split.png
     """
     from kmeshctl.demo_plot import check_plot_path, plot_shares
 
     if plot is not None:
-        check_plot_path(plot)
+        check_plot_path(plot, flag_as_typed("plot"))
     if name is None:
         sandboxes.name_from_env()  # a bad $KMESHCTL_SANDBOX_NAME is named as such, before anything runs
     documents, subject = demo.fortio_demo()
     weight_sets = demo.parse_weight_sets(weights, subject)
-    chosen, note = demo.choose_target(target.value, documents, subject, name)
+    chosen, note = demo.choose_target(target.value, documents, subject, name, _cluster_flags())
     err = Progress(quiet=quiet, indent="")
     err(note)
     as_table = not is_data(output)
@@ -98,6 +101,13 @@ def traffic_shift(
         typer.echo(f"Plot: {plot}", err=True)
     if not report.passed:
         raise typer.Exit(1)
+
+
+def _cluster_flags() -> str:
+    """The --kubeconfig / --context typed on this command line ("" when none): they
+    choose a cluster, so the demo never quietly runs locally instead."""
+    given = given_flags()
+    return " ".join(f"{flag} {value}" for key, (flag, value) in given.items() if key in ("kubeconfig", "context"))
 
 
 class RequestPrinter:
@@ -145,8 +155,7 @@ class RequestPrinter:
 
 
 def _print_summary(report: demo.DemoReport, subject: demo.DemoSubject, output: OutputFormat) -> None:
-    console = Console(width=10_000) if output is OutputFormat.wide else Console()
-    console.print()
+    console = cli_console(wide=output is OutputFormat.wide)
     for number, phase in enumerate(report.phases, start=1):
         traffic = phase.traffic
         ok = traffic.requests - traffic.failures

@@ -10,10 +10,13 @@ from typing import Annotated, Iterator, Optional
 import typer
 from rich.console import Console
 
+from kmeshctl.cli.tables import cli_console
+
 from kmeshctl import config_dump, sandboxes
 from kmeshctl import dump as dumper
 from kmeshctl.config_dump import AGENT_NAMESPACE
-from kmeshctl.cli.common import OutputFormat, OutputOption, app, check_namespace_flags, is_data, print_data
+from kmeshctl.cli.common import (OutputFormat, OutputOption, app, check_namespace_flags, complete_sandbox_names,
+                                 completer, is_data, print_data)
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import connect_reachable
 from kmeshctl.maps import DEFAULT_BPF_FS, MAP_NAMES, MapError, MapMissingError
@@ -22,8 +25,8 @@ dump_app = typer.Typer(
     help="Show data-path state (BPF maps, agent config).\n\n"
          "Examples:\n\n"
          "  # This node's maps (or the only sandbox's)\n"
-         "  sudo kmeshctl dump maps\n"
-         "  sudo kmeshctl dump maps --sandbox demo --map km_backend -o wide\n"
+         "  kmeshctl dump maps\n"
+         "  kmeshctl dump maps --sandbox demo --map km_backend -o wide\n"
          "  kmeshctl dump config --pod kmesh-5jnht -n kmesh-system",
     no_args_is_help=True)
 app.add_typer(dump_app, name="dump")
@@ -36,7 +39,8 @@ BpfFsOption = Annotated[
                                  f"(default: {DEFAULT_BPF_FS}, or the only sandbox's when that has none).")
 ]
 SandboxOption = Annotated[
-    Optional[str], typer.Option("--sandbox", metavar="NAME", help="A local sandbox (see `kmeshctl sandbox list`).")
+    Optional[str], typer.Option("--sandbox", metavar="NAME", help="A local sandbox (see `kmeshctl sandbox list`).",
+                                autocompletion=complete_sandbox_names)
 ]
 PodOption = Annotated[
     Optional[str], typer.Option("--pod", metavar="NAME", help="Node agent pod to ask (port-forward).")
@@ -86,14 +90,15 @@ def _maps_of(target: sandboxes.LocalTarget) -> Iterator[None]:
 
 
 def _console(output: OutputFormat) -> Console:
-    return Console(width=WIDE_WIDTH) if output is OutputFormat.wide else Console()
+    return cli_console(wide=output is OutputFormat.wide)
 
 
 @dump_app.command("maps")
 def dump_maps(
     map_name: Annotated[
         Optional[str],
-        typer.Option("--map", metavar="NAME", help=f"Only this map: {', '.join(MAP_NAMES)}."),
+        typer.Option("--map", metavar="NAME", help=f"Only this map: {', '.join(MAP_NAMES)}.",
+                     autocompletion=completer(MAP_NAMES)),
     ] = None,
     output: OutputOption = OutputFormat.table,
     bpf_fs: BpfFsOption = None,
@@ -110,9 +115,9 @@ def dump_maps(
 
     Examples:
 
-      sudo kmeshctl dump maps
-      sudo kmeshctl dump maps --sandbox demo --map km_manage
-      sudo kmeshctl dump maps -o wide
+      kmeshctl dump maps
+      kmeshctl dump maps --sandbox demo --map km_manage
+      kmeshctl dump maps -o wide
       kmeshctl dump maps --pod kmesh-5jnht -n kmesh-system -o json
     """
     dumper.check_map_name(map_name)
@@ -168,7 +173,7 @@ def dump_config(
     Examples:
 
       # This node's agent, or the only sandbox's
-      sudo kmeshctl dump config
+      kmeshctl dump config
       kmeshctl dump config --sandbox demo -o json
       kmeshctl dump config --pod kmesh-5jnht -n kmesh-system
     """

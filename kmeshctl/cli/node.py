@@ -11,10 +11,16 @@ import typer
 from kmeshctl import nodecheck
 from kmeshctl.node import loader
 from kmeshctl.cli.common import app
+from kmeshctl.cli.conventions import flag_as_typed
+from kmeshctl.cli.outpaths import check_optional_file, check_output_file
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
 
-node_app = typer.Typer(help="Node-side commands: the eBPF data path of this machine.",
+node_app = typer.Typer(help="Node-side commands: the eBPF data path of this machine. Run as root.\n\n"
+                            "Examples:\n\n"
+                            "  kmeshctl node preflight\n"
+                            "  kmeshctl node run --xds-address istiod.istio-system.svc:15012\n"
+                            "  kmeshctl node cleanup --ignore-not-found",
                        no_args_is_help=True)
 app.add_typer(node_app, name="node")
 
@@ -32,7 +38,13 @@ Cgroup2PathOption = Annotated[
 def preflight(
     no_mount: Annotated[bool, typer.Option("--no-mount", help="Report missing mounts instead of mounting them.")] = False,
 ) -> None:
-    """Check this node can run the data path (BPF, cgroup v2, bpffs, bcc, kernel headers)."""
+    """Check this node can run the data path (BPF, cgroup v2, bpffs, bcc, kernel headers).
+
+    Examples:
+
+      kmeshctl node preflight
+      kmeshctl node preflight --no-mount
+    """
     results = nodecheck.run_preflight(mount_missing=not no_mount)
     for result in results:
         mark = typer.style("ok  ", fg=typer.colors.GREEN) if result.ok else typer.style("FAIL", fg=typer.colors.RED)
@@ -56,9 +68,9 @@ def cleanup(
 
     Examples:
 
-      sudo kmeshctl node cleanup
-      sudo kmeshctl node cleanup --bpf-fs /sys/fs/bpf/kmesh
-      sudo kmeshctl node cleanup --ignore-not-found
+      kmeshctl node cleanup
+      kmeshctl node cleanup --bpf-fs /sys/fs/bpf/kmesh
+      kmeshctl node cleanup --ignore-not-found
     """
     if cgroup2_path is not None and not cgroup2_path.exists():
         raise UsageError(f"--cgroup2-path {cgroup2_path} does not exist: give the cgroup v2 directory the "
@@ -93,11 +105,14 @@ class FailPolicy(str, Enum):
 
 @node_app.command("run")
 def run(
-    mode: Annotated[str, typer.Option("--mode", help="Data-plane mode (only dual-engine).")] = "dual-engine",
+    # Checked by the agent's config (one line naming the only mode); completes and shows as a choice.
+    mode: Annotated[str, typer.Option("--mode", metavar="dual-engine", help="Data-plane mode (only dual-engine).",
+                                      autocompletion=lambda incomplete: ["dual-engine"])] = "dual-engine",
     xds_address: Annotated[str, typer.Option("--xds-address", envvar="XDS_ADDRESS", metavar="HOST:PORT",
                                              help="istiod xDS address, or unix:/path.")] = "istiod.istio-system.svc:15012",
-    cluster_id: Annotated[str, typer.Option("--cluster-id", envvar="CLUSTER_ID")] = "Kubernetes",
-    network: Annotated[str, typer.Option("--network", envvar="NETWORK", help="This node's network, for "
+    cluster_id: Annotated[str, typer.Option("--cluster-id", envvar="CLUSTER_ID", metavar="NAME",
+                                            help="The mesh's cluster id, as istiod knows it.")] = "Kubernetes",
+    network: Annotated[str, typer.Option("--network", envvar="NETWORK", metavar="NAME", help="This node's network, for "
                                          "the NETWORK routing preference (default: the default network).")] = "",
     enable_bypass: Annotated[bool, typer.Option("--enable-bypass/--no-enable-bypass",
                                                 help="Never redirect pods labelled kmesh.net/bypass=enabled.")] = False,
@@ -114,9 +129,11 @@ def run(
         "actions (logger levels, local enrollment); the admin port is read-only.")] = None,
     xds_insecure: Annotated[bool, typer.Option("--xds-insecure", help="Plaintext xDS without token "
                                                "(local sandbox only; never against a real istiod).")] = False,
-    xds_root_cert: Annotated[Path, typer.Option("--xds-root-cert", metavar="PEM")] = Path(
+    xds_root_cert: Annotated[Path, typer.Option("--xds-root-cert", metavar="PATH", help="PEM file of the "
+                                                "CA istiod's serving certificate is checked against.")] = Path(
         "/var/run/secrets/istio/root-cert.pem"),
-    xds_token: Annotated[Path, typer.Option("--xds-token", metavar="FILE")] = Path(
+    xds_token: Annotated[Path, typer.Option("--xds-token", metavar="PATH", help="File of the projected "
+                                            "service-account token (audience istio-ca) sent to istiod.")] = Path(
         "/var/run/secrets/tokens/istio-token"),
     xds_tls_server_name: Annotated[Optional[str], typer.Option(
         "--xds-tls-server-name", metavar="NAME", help="Name istiod's certificate is checked against "
@@ -124,19 +141,29 @@ def run(
     enrollment: Annotated[Enrollment, typer.Option("--enrollment", metavar="auto|kubernetes|local", help="auto "
                                                    "(Kubernetes when reachable), kubernetes, or local (admin POST "
                                                    "/enroll).")] = Enrollment.auto,
-    proc_root: Annotated[Path, typer.Option("--proc-root", help="The host's /proc, to find pod netns.")] = Path(
+    proc_root: Annotated[Path, typer.Option("--proc-root", metavar="PATH",
+                                            help="The host's /proc, to find pod netns.")] = Path(
         "/host/proc"),
-    pod_name: Annotated[str, typer.Option("--pod-name", envvar="POD_NAME")] = "",
-    pod_namespace: Annotated[str, typer.Option("--pod-namespace", envvar="POD_NAMESPACE")] = "kmesh-system",
-    instance_ip: Annotated[str, typer.Option("--instance-ip", envvar="INSTANCE_IP")] = "127.0.0.1",
-    node_name: Annotated[str, typer.Option("--node-name", envvar="NODE_NAME")] = "",
-    service_account: Annotated[str, typer.Option("--service-account", envvar="SERVICE_ACCOUNT")] = "",
+    pod_name: Annotated[str, typer.Option("--pod-name", envvar="POD_NAME", metavar="NAME",
+                                          help="This agent's pod (default: the host name).")] = "",
+    pod_namespace: Annotated[str, typer.Option("--pod-namespace", envvar="POD_NAMESPACE", metavar="NAME",
+                                               help="This agent's namespace.")] = "kmesh-system",
+    instance_ip: Annotated[str, typer.Option("--instance-ip", envvar="INSTANCE_IP", metavar="ADDRESS",
+                                             help="This agent's IP, in its xDS node identity.")] = "127.0.0.1",
+    node_name: Annotated[str, typer.Option("--node-name", envvar="NODE_NAME", metavar="NAME",
+                                           help="The Kubernetes node this agent runs on (its pods are "
+                                                "enrolled).")] = "",
+    service_account: Annotated[str, typer.Option("--service-account", envvar="SERVICE_ACCOUNT", metavar="NAME",
+                                                 help="This agent's service account, in its xDS node "
+                                                      "identity.")] = "",
     log_level: Annotated[LogLevel, typer.Option("--log-level", metavar="debug|info|warning|error",
                                                 help="Log level.")] = LogLevel.info,
     cni_conf_dir: Annotated[Optional[Path], typer.Option(
-        "--cni-conf-dir", envvar="CNI_CONF_DIR", help="Chain the kmesh CNI plugin into the node's CNI config "
+        "--cni-conf-dir", envvar="CNI_CONF_DIR", metavar="DIR", help="Chain the kmesh CNI plugin into the node's CNI config "
         "here (e.g. /etc/cni/net.d); unset: the pod watch alone enrolls.")] = None,
-    cni_bin_dir: Annotated[Path, typer.Option("--cni-bin-dir", envvar="CNI_BIN_DIR")] = Path("/opt/cni/bin"),
+    cni_bin_dir: Annotated[Path, typer.Option("--cni-bin-dir", envvar="CNI_BIN_DIR", metavar="DIR",
+                                              help="Where the kmesh CNI plugin binary is installed, next to "
+                                                   "the node's other plugins.")] = Path("/opt/cni/bin"),
     cni_fail_policy: Annotated[FailPolicy, typer.Option("--cni-fail-policy", metavar="open|closed", help="open: a "
                                                         "pod starts unenrolled when the agent cannot answer; "
                                                         "closed: it waits.")] = FailPolicy.open,
@@ -146,8 +173,20 @@ def run(
         "--local-pods", metavar="DIR", help="Local enrollment with --cni-conf-dir: the pod and namespace objects "
         "(JSON) the CNI plugin's requests are decided from; the sandbox writes them.")] = None,
 ) -> None:
-    """Run the node agent: load the data path, follow istiod's workload xDS, enroll pods."""
+    """Run the node agent: load the data path, follow istiod's workload xDS, enroll pods.
+
+    The DaemonSet `kmeshctl install` makes runs this on every node, as root.
+
+    Examples:
+
+      kmeshctl node run --xds-address istiod.istio-system.svc:15012
+      kmeshctl node run --cluster-id c1 --enrollment kubernetes
+    """
     import socket
+
+    check_optional_file(flag_as_typed("admin_socket"), admin_socket, create_parents=True, probe_file=False)
+    if cni_conf_dir is not None:
+        check_output_file(flag_as_typed("cni_socket"), cni_socket, create_parents=True, probe_file=False)
 
     from kmeshctl.node.agent import Agent, AgentConfig, configure_logging
     from kmeshctl.xds.client import Identity

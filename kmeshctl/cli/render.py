@@ -46,7 +46,8 @@ ClusterIdOption = Annotated[
 ]
 ImageOption = Annotated[str, typer.Option("--image", help="Node agent image.")]
 NamespaceOption = Annotated[str, typer.Option("-n", "--namespace", help="Namespace kmeshctl creates for the node agent.")]
-ModeOption = Annotated[str, typer.Option("--mode", help="Data-plane mode (only dual-engine).")]
+ModeOption = Annotated[str, typer.Option("--mode", metavar="dual-engine", help="Data-plane mode (only dual-engine).",
+                                         autocompletion=lambda incomplete: ["dual-engine"])]
 EnableBypassOption = Annotated[
     bool,
     typer.Option("--enable-bypass/--no-enable-bypass", help="Never redirect pods labelled kmesh.net/bypass=enabled."),

@@ -10,8 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from kmeshctl.cli.tables import cli_console
+
 from kmeshctl import sandboxes
-from kmeshctl.cli.common import OutputFormat, OutputOption, app, is_data, print_data, suggest
+from kmeshctl.cli.common import (OutputFormat, OutputOption, app, complete_sandbox_names, is_data, print_data,
+                                 suggest)
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.errors import UsageError
 from kmeshctl.cli.progress import Progress
@@ -23,18 +26,19 @@ sandbox_app = typer.Typer(
     help="A local single-node mesh: pods as network namespaces, the eBPF data path, "
          "a real Envoy waypoint. Needs root.\n\n"
          "Examples:\n\n"
-         "  sudo kmeshctl sandbox up --name demo\n"
-         "  sudo kmeshctl sandbox list\n"
-         "  sudo kmeshctl sandbox status --name demo\n"
-         "  sudo kmeshctl sandbox exec netutils --name demo -- curl -sv fortio:80\n"
-         "  sudo kmeshctl sandbox down --name demo",
+         "  kmeshctl sandbox up --name demo\n"
+         "  kmeshctl sandbox list\n"
+         "  kmeshctl sandbox status --name demo\n"
+         "  kmeshctl sandbox exec netutils --name demo -- curl -sv fortio:80\n"
+         "  kmeshctl sandbox down --name demo",
     no_args_is_help=True,
 )
 app.add_typer(sandbox_app, name="sandbox")
 
 _NAME_HELP = f"Sandbox name (several can coexist); default: '{DEFAULT_NAME}'."
 # From the environment too; an error about a value from there names the variable.
-NameOption = typer.Option(None, "--name", metavar="NAME", envvar=NAME_ENV, help=_NAME_HELP)
+NameOption = typer.Option(None, "--name", metavar="NAME", envvar=NAME_ENV, help=_NAME_HELP,
+                          autocompletion=complete_sandbox_names)
 
 
 def _name(name: Optional[str], other_version_ok: bool = False) -> str:
@@ -44,6 +48,24 @@ def _name(name: Optional[str], other_version_ok: bool = False) -> str:
     if not other_version_ok:
         sandboxes.check_version(chosen)
     return chosen
+
+
+def _existing_name(name: Optional[str], other_version_ok: bool = False) -> str:
+    """For the commands that work on a sandbox that exists (status, down, exec): the one
+    named; else the only one there is (said on stderr when it is not the default); with
+    several and none named, a UsageError listing them (as `dump maps` decides)."""
+    if name:
+        return _name(name, other_version_ok)
+    found = sandboxes.names()
+    if len(found) > 1 and DEFAULT_NAME not in found:
+        raise UsageError(f"several sandboxes are up ({', '.join(found)}): pass --name NAME")
+    if len(found) > 1:
+        raise UsageError(f"several sandboxes are up ({', '.join(found)}): pass --name NAME "
+                         f"(--name {DEFAULT_NAME} for the default one)")
+    if len(found) == 1 and found[0] != DEFAULT_NAME:
+        typer.echo(f"Using sandbox {found[0]} (the only one up; --name NAME chooses)", err=True)
+        return _name(found[0], other_version_ok)
+    return _name(None, other_version_ok)
 
 
 @sandbox_app.command("up")
@@ -62,18 +84,20 @@ def up(
 
     Examples:
 
-      sudo kmeshctl sandbox up
-      sudo kmeshctl sandbox up --name two -f examples/fortio/
+      kmeshctl sandbox up
+      kmeshctl sandbox up --name two -f examples/fortio/
     """
     sandbox_name = _name(name)
     for path in files or ():
         if not path.exists():
             raise UsageError(f"{flag_as_typed('files')} {path}: no such file or directory; give a Kubernetes YAML "
                              "file or a directory of them")
+    chosen = files or default_files()
+    plan = sandbox_mod.check_up(sandbox_name, chosen)  # every refusal before "Creating"
     with Progress(quiet=quiet) as progress:
         if not quiet:
             typer.echo(f"Creating sandbox {sandbox_name}...", err=True)
-        sandbox_mod.up(sandbox_name, files or default_files(), progress)
+        sandbox_mod.up(sandbox_name, chosen, progress, plan)
     typer.echo(f"Sandbox {sandbox_name} is up. Try: {suggest('kmeshctl sandbox status')}; "
                f"{suggest('kmeshctl demo traffic-shift')}")
 
@@ -85,9 +109,9 @@ def down(name: Optional[str] = NameOption,
 
     Examples:
 
-      sudo kmeshctl sandbox down --name demo
+      kmeshctl sandbox down --name demo
     """
-    sandbox_name = _name(name, other_version_ok=True)
+    sandbox_name = _existing_name(name, other_version_ok=True)
     if sandbox_mod.down(sandbox_name, Progress(quiet=quiet)):
         typer.echo(f"Sandbox {sandbox_name} removed.")
     else:
@@ -130,10 +154,10 @@ def status(output: OutputOption = OutputFormat.table, name: Optional[str] = Name
 
     Examples:
 
-      sudo kmeshctl sandbox status --name demo
-      sudo kmeshctl sandbox status -o yaml
+      kmeshctl sandbox status --name demo
+      kmeshctl sandbox status -o yaml
     """
-    report = sandbox_mod.status(_name(name))
+    report = sandbox_mod.status(_existing_name(name))
     if is_data(output):
         print_data(report, output)
     else:
@@ -143,7 +167,7 @@ def status(output: OutputOption = OutputFormat.table, name: Optional[str] = Name
 
 
 def _console(output: OutputFormat) -> Console:
-    return Console(width=10_000) if output is OutputFormat.wide else Console()
+    return cli_console(wide=output is OutputFormat.wide)
 
 
 def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
@@ -209,8 +233,8 @@ def exec_(
 
     Examples:
 
-      sudo kmeshctl sandbox exec netutils -- curl -sv 10.96.0.10:80
-      sudo kmeshctl sandbox exec fortio-v1 --name demo -- ip addr
+      kmeshctl sandbox exec netutils -- curl -sv 10.96.0.10:80
+      kmeshctl sandbox exec fortio-v1 --name demo -- ip addr
     """
-    code = sandbox_mod.exec_in_pod(_name(name), pod, command or [])
+    code = sandbox_mod.exec_in_pod(_existing_name(name), pod, command or [])
     raise typer.Exit(code)

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from typer._click.globals import get_current_context
 from rich.table import Table
+
+from kmeshctl.cli.tables import cli_console
 
 from kmeshctl.cli.common import (OutputFormat, OutputOption, app, check_namespace_flags, is_data, print_data,
                                  print_json, print_yaml_documents)
@@ -132,7 +133,7 @@ def list_cmd(
     for s in states:
         table.add_row(s.namespace, s.name, "yes" if s.managed else "no", f"{s.ready_pods}/{len(s.pods)}",
                       ", ".join(s.addresses) or f"- ({s.gateway_reason})", ", ".join(s.services) or "-")
-    Console(width=10_000 if output is OutputFormat.wide else None).print(table)
+    cli_console(wide=output is OutputFormat.wide).print(table)
 
 
 @waypoint_app.command("status")

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import yaml
@@ -67,14 +68,25 @@ def _quiet(_: str) -> None:
 def require_root() -> None:
     if os.geteuid() != 0:
         raise KmeshctlError("the sandbox needs root (network namespaces, cgroups, eBPF): "
-                            "run it with sudo")
+                            "run it as root")
 
 
 # ---------------------------------------------------------------- up
 
 
-def up(name: str, files: Sequence[Path], progress: Progress = _quiet) -> SandboxState:
-    """Create the sandbox. Everything is validated first; on failure what was made is removed."""
+@dataclass(frozen=True)
+class UpPlan:
+    """What `up` will create, validated (check_up), before anything is made."""
+
+    name: str
+    manifests: manifests_mod.Manifests
+    plans: list[PodPlan]
+    vips: dict[str, str]
+
+
+def check_up(name: str, files: Sequence[Path]) -> UpPlan:
+    """Every check of `up` (root, manifests, tools, the kernel, the name free), nothing made:
+    a refusal comes before anything says "Creating"."""
     require_root()
     manifests = manifests_mod.load(files)
     check_no_name_clash(manifests)
@@ -84,6 +96,15 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet) -> Sandbox
     pods_mod.check_cni_plugins()
     agent_mod.preflight()
     _refuse_existing(name)
+    return UpPlan(name, manifests, plans, vips)
+
+
+def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
+       plan: UpPlan | None = None) -> SandboxState:
+    """Create the sandbox. Everything is validated first (``plan``: by check_up already);
+    on failure what was made is removed."""
+    plan = plan if plan is not None and plan.name == name else check_up(name, files)
+    manifests, plans, vips = plan.manifests, plan.plans, plan.vips
     shutil.rmtree(failed_up_logs(name), ignore_errors=True)
     state = new_state(name)
     state.vips = vips
@@ -465,14 +486,27 @@ def _agent_status(state: SandboxState, processes: Processes) -> dict[str, Any]:
 
 def _problems(state: SandboxState, report: dict[str, Any], processes: Processes) -> list[str]:
     """Why the sandbox is not ready, one phrase each (empty: ready)."""
+    found = _process_problems(state, processes)
+    if state.phase == PHASE_READY:
+        found += _not_answering(state, report)
+    return found
+
+
+def _process_problems(state: SandboxState, processes: Processes) -> list[str]:
+    """The part of the health check that asks nothing over the network: `up` finished,
+    and every process of the sandbox still runs (its pid in its cgroup, no exit status)."""
     found = []
     if state.phase != PHASE_READY:
         found.append(f"`sandbox up` (pid {state.up_pid}) is still creating it" if state.up_is_running()
                      else "a `sandbox up` did not finish: run `kmeshctl sandbox down`, then up again")
     found += [f"{h.component} (pid {h.pid}) {h.reason}: see {h.log}" for _, h in processes if h.failed]
-    if state.phase == PHASE_READY:
-        found += _not_answering(state, report)
     return found
+
+
+def process_problems(state: SandboxState) -> list[str]:
+    """Cheap form of `status`'s health check for `sandbox list` (no root, no requests):
+    why the sandbox is not ready as far as its processes tell (empty: they all run)."""
+    return _process_problems(state, [(r, _process_health(state, r)) for r in state.processes])
 
 
 def _not_answering(state: SandboxState, report: dict[str, Any]) -> list[str]:
@@ -547,16 +581,50 @@ def find_pod(state: SandboxState, name: str) -> Pod:
     return pod_of(record)
 
 
+CLUSTER_DOMAIN = "cluster.local"
+# Runs in the pod's own mount namespace (unshare): its /etc/hosts over the host's, then the command.
+_WITH_HOSTS = 'mount --bind "$0" /etc/hosts && exec "$@"'
+
+
+def hosts_lines(topology: Topology, namespace: str, pod_ip: str, pod_name: str) -> list[str]:
+    """/etc/hosts of a pod: what cluster DNS answers there. Each Service as
+    NAME.NS.svc.cluster.local, NAME.NS.svc and NAME.NS, and as NAME in its own namespace
+    (the pod's search domain), at its VIP; the pod's own name at its IP."""
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", f"{pod_ip}\t{pod_name}"]
+    for service in topology.manifests.services:
+        n, ns = service.name, service.namespace
+        names = [f"{n}.{ns}.svc.{CLUSTER_DOMAIN}", f"{n}.{ns}.svc", f"{n}.{ns}"] + ([n] if ns == namespace else [])
+        lines.append(f"{topology.vip(service)}\t{' '.join(names)}")
+    return lines
+
+
+def _write_hosts(state: SandboxState, record: PodRecord) -> Path:
+    path = state.dir / "pods" / record.name / "hosts"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(hosts_lines(state.topology(), record.namespace, record.ip, record.name)) + "\n")
+    return path
+
+
 def exec_in_pod(name: str, pod_name: str, argv: Sequence[str]) -> int:
-    """Run a command inside a pod (its cgroup, then its netns), with our stdin/stdout."""
+    """Run a command inside a pod (its cgroup, then its netns, then a mount namespace of
+    its own where /etc/hosts resolves the sandbox's Service names, as cluster DNS would),
+    with our stdin/stdout."""
     require_root()
     if not argv:
         raise UsageError("give the command to run after `--`")
-    pod = find_pod(loaded_state(name), pod_name)
+    if shutil.which(argv[0]) is None:
+        raise UsageError(f"command {argv[0]} not found on this host (the pods run the host's programs)")
+    state = loaded_state(name)
+    pod = find_pod(state, pod_name)
+    record = state.pod(pod.name)
+    command = list(argv)
+    if record is not None and state.manifests_file.exists():
+        command = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _WITH_HOSTS,
+                   str(_write_hosts(state, record)), *argv]
     try:
-        process = pod.popen(list(argv))
+        process = pod.popen(command)
     except FileNotFoundError as err:
-        raise UsageError(f"command {argv[0]} not found on this host") from err
+        raise UsageError(f"command {command[0]} not found on this host") from err
     try:
         return process.wait()
     except KeyboardInterrupt:

@@ -1,0 +1,66 @@
+"""Output paths checked before any work (`demo --plot`, `bench --out`, the agent's
+sockets): a run never ends in a traceback because its last step cannot write. Each
+check names the flag and the path in one line (exit 2) and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+from kmeshctl.errors import UsageError
+
+
+def _nearest_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path("/")
+
+
+def _probe_dir(flag: str, path: Path, shown: Path) -> None:
+    """Create and remove a temporary directory in ``path``: the real test of writing
+    there (root passes access(2) on a read-only mount or /proc)."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".kmeshctl-probe-", dir=path))
+    except OSError as err:
+        raise UsageError(f"{flag} {shown}: cannot write in {path} ({err.strerror}); give a path you can "
+                         "write to") from None
+
+
+def check_output_file(flag: str, path: Path, create_parents: bool = False, probe_file: bool = True) -> None:
+    """``path`` can be written as a file: not a directory; its directory exists (or, with
+    ``create_parents``, can be made) and takes new files. ``probe_file``: also open an
+    existing file for appending (not for sockets, which the writer replaces)."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path}: is a directory; give a file name")
+    parent = path.parent
+    if not parent.exists() and not create_parents:
+        raise UsageError(f"{flag} {path}: directory {parent} does not exist")
+    base = _nearest_existing(parent)
+    if not base.is_dir():
+        raise UsageError(f"{flag} {path}: {base} is not a directory")
+    _probe_dir(flag, base, path)
+    if probe_file and path.is_file():
+        try:
+            with open(path, "ab"):
+                pass
+        except OSError as err:
+            raise UsageError(f"{flag} {path}: cannot write it ({err.strerror}); give a path you can write to") \
+                from None
+
+
+def check_output_dir(flag: str, path: Path) -> None:
+    """``path`` is a directory that can be written, or can be created (nothing is made)."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path}: a file is there; give a directory")
+    base = _nearest_existing(path)
+    if not base.is_dir():
+        raise UsageError(f"{flag} {path}: {base} is not a directory")
+    _probe_dir(flag, base, path)
+
+
+def check_optional_file(flag: str, path: Optional[Path], **kwargs: bool) -> None:
+    if path is not None:
+        check_output_file(flag, path, **kwargs)
