@@ -46,8 +46,14 @@ class HashedIPv6Address(_HashedOnce, ipaddress.IPv6Address):
 
 
 def ip_of(raw: bytes) -> IPAddress:
-    """The address of 4 or 16 bytes (the wire's form), hashing once."""
-    return HashedIPv4Address(raw) if len(raw) == 4 else HashedIPv6Address(raw)
+    """The address of 4 or 16 bytes (the wire's form), hashing once. Raises ValueError
+    for any other length."""
+    if len(raw) == 4:  # the common case, without ipaddress's checks of other input kinds
+        address = HashedIPv4Address.__new__(HashedIPv4Address)
+        address._ip = int.from_bytes(raw, "big")
+        address._hash = hash(hex(address._ip))
+        return address
+    return HashedIPv6Address(raw)
 
 # istio.workload.LoadBalancing.Mode
 MODE_UNSPECIFIED, MODE_STRICT, MODE_FAILOVER, MODE_PASSTHROUGH = 0, 1, 2, 3

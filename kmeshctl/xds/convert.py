@@ -83,11 +83,15 @@ def _ports(ports: Any) -> tuple[model.Port, ...]:
 def _services(entries: Any) -> tuple[tuple[str, tuple[model.Port, ...]], ...]:
     """A Workload's ``services`` (key, ports) pairs sorted by key, shared by value: the
     pods of one Deployment list the same services with the same ports, so they hold
-    one tuple (looked up by plain strings and ints)."""
-    plain = tuple(sorted([(key, _port_numbers(port_list.ports)) for key, port_list in entries.items()]))
+    one tuple."""
+    if not entries:
+        return ()
+    # looked up by each entry's encoding: one C call, where reading every port's fields
+    # would cost more than the rest of the conversion
+    plain = tuple(sorted([(key, port_list.SerializeToString()) for key, port_list in entries.items()]))
     found = _service_lists.get(plain)
     if found is None:
-        found = tuple([(_intern(key), _ports_of(numbers)) for key, numbers in plain])
+        found = tuple([(_intern(key), _ports(entries[key].ports)) for key, _ in plain])
         if len(_service_lists) < _SHARED_LIMIT:
             _service_lists[plain] = found
     return found
@@ -126,7 +130,7 @@ def workload_of(wl: workload_pb2.Workload, name: str = "") -> model.Workload:
     uid = wl.uid
     return model.Workload(
         uid=name if name == uid else uid, name=wl.name, namespace=_intern(wl.namespace),
-        addresses=tuple(ip_of(a) for a in wl.addresses), network=_intern(wl.network),
+        addresses=tuple([ip_of(a) for a in wl.addresses]), network=_intern(wl.network),
         node=_intern(wl.node), cluster_id=_intern(wl.cluster_id),
         service_account=_intern(wl.service_account), trust_domain=_intern(wl.trust_domain),
         status=wl.status, network_mode=wl.network_mode,
@@ -135,7 +139,7 @@ def workload_of(wl: workload_pb2.Workload, name: str = "") -> model.Workload:
         application_tunnel=(_shared.get(model.ApplicationTunnel(tunnel.protocol, tunnel.port))
                             if wl.HasField("application_tunnel") else None),
         services=_services(wl.services),
-        authorization_policies=tuple(_intern(p) for p in wl.authorization_policies))
+        authorization_policies=tuple([_intern(p) for p in wl.authorization_policies]))
 
 
 AddressModel = Union[model.Service, model.Workload]

@@ -103,12 +103,16 @@ def workload_problems(name: str, workload: workload_pb2.Workload, resolves: Host
         problems.append("workload has no uid")
     elif name != workload.uid:
         problems.append(f"resource name does not match uid {clip(workload.uid)}")
+    # The labels of problems are built only when there is one: this runs for every pod.
     for i, address in enumerate(workload.addresses):
-        problems += _ip_problem(f"address {i}", address)
+        if len(address) not in IP_LENGTHS:
+            problems += _ip_problem(f"address {i}", address)
     for key, port_list in workload.services.items():
-        if key.count("/") != 1 or not all(key.split("/")) or "\0" in key:
+        if key.count("/") != 1 or key[0] == "/" or key[-1] == "/" or "\0" in key:
             problems.append(f"services key {clip(key)!r} is not namespace/hostname")
-        problems += _port_problems(f"service {clip(key)}", list(port_list.ports))
+        ports = port_list.ports
+        if any(p.service_port > MAX_PORT or p.target_port > MAX_PORT for p in ports):
+            problems += _port_problems(f"service {clip(key)}", list(ports))
     if workload.HasField("waypoint"):
         problems += _waypoint_problems("workload", workload.waypoint, resolves)
     if workload.application_tunnel.port > MAX_PORT:
