@@ -424,7 +424,7 @@ def test_render_with_crd_file_validates_istio_kinds_silently(capsys, monkeypatch
         (["--xds-address", "istiod.istio-system.svc", "--cluster-id", "c1"], "--xds-address"),
         (["--xds-address", "istiod:70000", "--cluster-id", "c1"], "1..65535"),
         (["--xds-address", SEED_ADDRESS], "--cluster-id is required"),
-        (["--xds-address", SEED_ADDRESS, "--cluster-id", ""], "--cluster-id is empty"),
+        (["--xds-address", SEED_ADDRESS, "--cluster-id", ""], "--cluster-id '': empty value"),
         (["--xds-address", SEED_ADDRESS, "--cluster-id", "c1", "--image", "not an image"], "--image"),
         (["--xds-address", SEED_ADDRESS, "--cluster-id", "c1", "--mode", "kernel-native"], "--mode"),
         (["--xds-address", SEED_ADDRESS, "--cluster-id", "c1", "--namespace", "Kmesh"], "--namespace"),
