@@ -30,7 +30,9 @@ def fetch_local(path: str, port: int) -> Any:
     except urllib.error.HTTPError as err:
         raise KmeshctlError(f"agent admin {url} answered {err.code}: {_error_text(err.read())}") from err
     except (urllib.error.URLError, OSError) as err:
-        raise KmeshctlError(f"no node agent admin endpoint at 127.0.0.1:{port} ({err}): run this on a "
+        why = err.reason if isinstance(err, urllib.error.URLError) else err
+        why = getattr(why, "strerror", None) or str(why)
+        raise KmeshctlError(f"no node agent admin endpoint at 127.0.0.1:{port} ({why}): run this on a "
                             "node with `kmeshctl node run`, pass --admin-port, or use --pod NAME") from err
 
 

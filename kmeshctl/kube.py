@@ -107,9 +107,12 @@ def load_configuration() -> k8s.Configuration:
         return cfg
     path = TARGET.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
     files = check_kubeconfig(path, TARGET.context, explicit=TARGET.kubeconfig is not None)
+    # Named always: with a KUBECONFIG list, the client library takes the last file's
+    # current-context, kubectl (and the messages here) the first file's that sets one.
+    context = TARGET.context or _contexts_of(files, None)[1] or None
     try:
         k8s_config.load_kube_config(
-            config_file=os.pathsep.join(files), context=TARGET.context, client_configuration=cfg,
+            config_file=os.pathsep.join(files), context=context, client_configuration=cfg,
             persist_config=False
         )
     except (ConfigException, OSError, ValueError) as err:
@@ -157,6 +160,9 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> list[
         raise KmeshctlError(f"no cluster configured: {files[0] if files else path} does not exist; point "
                             "kmeshctl at a cluster with --kubeconfig PATH (or KUBECONFIG=PATH) and "
                             "--context NAME")
+    if not files:
+        raise _config_error(f"the kubeconfig path {path!r} names no file; pass --kubeconfig PATH "
+                            "(or set KUBECONFIG to a file)", path)
     if not present:
         what = f"{files[0]} does not exist" if len(files) == 1 else f"none of {', '.join(files)} exists"
         raise _config_error(f"cannot load kubeconfig: {what}; pass --kubeconfig PATH of an existing file "

@@ -26,10 +26,14 @@ def names() -> list[str]:
     return sorted(d.name[len("sandbox-"):] for d in root.glob("sandbox-*") if (d / "state.json").exists())
 
 
-def known_text() -> str:
-    """`sandboxes: a, b` or `no sandbox exists`, for error messages."""
+def known_text(name: Optional[str] = None) -> str:
+    """`sandboxes: a, b` or `no sandbox exists`, for error messages; the command that
+    makes one keeps ``name`` (the one the user asked for)."""
     found = names()
-    return f"sandboxes: {', '.join(found)}" if found else "no sandbox exists (`kmeshctl sandbox up` makes one)"
+    if found:
+        return f"sandboxes: {', '.join(found)}"
+    up = f"kmeshctl sandbox up --name {name}" if name else "kmeshctl sandbox up"
+    return f"no sandbox exists; `{up}` makes one"
 
 
 # ------------------------------------------------------------------ names
@@ -105,7 +109,7 @@ def require(name: str, flag: str = "--sandbox") -> SandboxState:
     """The record of sandbox ``name``; a UsageError listing the existing ones otherwise."""
     state = load(check_name(name))
     if state is None:
-        raise UsageError(f"{flag} {name}: no such sandbox ({known_text()})")
+        raise UsageError(f"{flag} {name}: no such sandbox ({known_text(name)})")
     return state
 
 

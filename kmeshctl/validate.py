@@ -182,8 +182,10 @@ def _crd_versions(crd: dict) -> dict[GVK, CrdVersion]:
 
 def _load_yaml_documents(path: Path) -> Iterator[dict]:
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
         docs = list(yaml.load_all(text, Loader=_YAML_LOADER))
+    except UnicodeDecodeError as err:
+        raise UsageError(f"--crd-file {path}: not UTF-8 text (byte {err.start}); give a YAML file") from err
     except OSError as err:
         raise UsageError(f"--crd-file {path}: cannot read ({err.strerror}); give an existing file") from err
     except yaml.YAMLError as err:

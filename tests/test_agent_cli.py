@@ -36,6 +36,13 @@ def test_bad_xds_address(tmp_path: Path) -> None:
     assert result.returncode == 2 and "is not HOST:PORT" in result.stderr
 
 
+def test_a_bad_instance_ip_is_named(tmp_path: Path) -> None:
+    result = run("--xds-insecure", "--enrollment", "local", "--bpf-fs", str(tmp_path / "bpf"),
+                 "--instance-ip", "notanip")
+    assert result.returncode == 2 and result.stderr.startswith("Error: --instance-ip 'notanip' is not an IP")
+    assert not (tmp_path / "bpf").exists()
+
+
 def test_kubernetes_enrollment_needs_the_node_name() -> None:
     result = run("--xds-insecure", "--enrollment", "kubernetes")
     assert result.returncode == 2 and "NODE_NAME" in result.stderr

@@ -66,3 +66,22 @@ def test_precheck_with_a_kubeconfig_the_user_gave_that_does_not_load_is_bad_inpu
     result = missing.kmeshctl("precheck", "-o", "json")
     assert result.code == 2 and not result.out
     assert f"cannot load kubeconfig: {tmp_path / 'no-such-kubeconfig'} does not exist" in result.err
+
+
+def test_a_kubeconfig_list_uses_the_first_files_current_context(tmp_path, monkeypatch) -> None:
+    # kubectl: in a KUBECONFIG list the first file that sets current-context wins (the
+    # client library alone would take the last one's, and talk to another cluster)
+    def kubeconfig(name: str, server: str) -> Path:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": name,
+            "clusters": [{"name": name, "cluster": {"server": server}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            "users": [{"name": name, "user": {"token": "t"}}]}))
+        return path
+
+    first, second = kubeconfig("first", "https://127.0.0.1:1"), kubeconfig("second", "https://127.0.0.1:2")
+    monkeypatch.setattr(kube.TARGET, "context", None)
+    for order, server in (([first, second], "https://127.0.0.1:1"), ([second, first], "https://127.0.0.1:2")):
+        monkeypatch.setattr(kube.TARGET, "kubeconfig", ":".join(map(str, order)))
+        assert kube.load_configuration().host == server

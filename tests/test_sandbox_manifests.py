@@ -85,6 +85,13 @@ def test_unsupported_or_malformed_objects_are_one_line_errors(tmp_path: Path, te
     assert problem in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_file_that_is_not_text_is_a_one_line_error(tmp_path: Path) -> None:
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(UsageError, match="is not UTF-8 text"):
+        m.load([binary])
+
+
 def _with_route(tmp_path: Path, route: str) -> Path:
     text = (EXAMPLES / "fortio-route.yaml").read_text()
     original = "          weight: 90\n"

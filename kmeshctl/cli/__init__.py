@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from enum import Enum
 from typing import Annotated, Iterator
@@ -115,11 +116,18 @@ def _tables_not_cut_when_piped() -> Iterator[None]:
             os.environ.pop("COLUMNS", None)
 
 
+def _terminate_cleanly(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Run the CLI; every failure ends as one line on stderr and a script-friendly exit code."""
     from typer.completion import completion_init
 
     completion_init()
+    # SIGTERM (timeout, a CI runner, kill) unwinds like Ctrl-C, so every command's
+    # cleanup runs (a half-made sandbox is removed, demo weights restored)
+    signal.signal(signal.SIGTERM, _terminate_cleanly)
     command = typer.main.get_command(app)
     with _tables_not_cut_when_piped():
         command.main(prog_name="kmeshctl", complete_var=COMPLETE_VAR)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 import shlex
-import signal
 import sys
 from datetime import date
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Iterable, Optional
 
 import typer
 
@@ -60,15 +59,13 @@ def _cpus(value: Optional[str], flag: str, default: str) -> str:
     return value
 
 
-def _terminate_cleanly(_signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt  # unwinds through the teardown in run_dataplane
-
-
 @bench_app.command("dataplane")
 def dataplane(
     paths: str = typer.Option(
         "direct,kmesh-l4,kmesh-waypoint,ambient-style,sidecar-style", "--paths", metavar="NAMES",
-        help="Comma-separated paths to compare."),
+        show_default=False,  # too long for one help line: named in the help text
+        help="Comma-separated paths to compare: direct, kmesh-l4, kmesh-waypoint, ambient-style, "
+             "sidecar-style (default: all)."),
     loads: str = typer.Option(
         "paced-1k,paced-4k,max-64", "--loads", metavar="NAMES",
         help="Comma-separated loads: paced-1k, paced-4k, closed-4, max-64."),
@@ -107,7 +104,6 @@ def dataplane(
         cpus=CpuPlan(_cpus(client_cpus, "--client-cpus", default_cpus.client),
                      _cpus(mesh_cpus, "--mesh-cpus", default_cpus.mesh)))
     command = "kmeshctl " + shlex.join(sys.argv[1:])
-    signal.signal(signal.SIGTERM, _terminate_cleanly)
     records, env = run_dataplane(config, _progress)
     files = report.write_results(out_dir, records, env, command)
     summary = report.summarize(records)

@@ -115,7 +115,7 @@ def down(name: Optional[str] = NameOption,
     if sandbox_mod.down(sandbox_name, Progress(quiet=quiet)):
         typer.echo(f"Sandbox {sandbox_name} removed.")
     else:
-        typer.echo(f"Sandbox {sandbox_name} is not up; nothing to remove ({sandboxes.known_text()}).")
+        typer.echo(f"Sandbox {sandbox_name} is not up; nothing to remove ({sandboxes.known_text(sandbox_name)}).")
 
 
 @sandbox_app.command("list")

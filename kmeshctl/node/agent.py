@@ -9,6 +9,7 @@ and the next agent takes over (``kmeshctl node cleanup`` removes everything).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
 import socket
@@ -84,6 +85,7 @@ class AgentConfig:
             raise UsageError(f"--mode {self.mode} is not supported: only --mode=dual-engine "
                              "(kernel-native mode is out of scope)")
         _check_address(self.xds_address)
+        _check_ip("--instance-ip", self.identity.instance_ip)
         for flag, port in (("--admin-port", self.admin_port), ("--metrics-port", self.metrics_port)):
             if not 0 <= port <= 65535:
                 raise UsageError(f"{flag} {port} is not a port: pass 1..65535")
@@ -115,6 +117,14 @@ def _check_cni(cfg: "AgentConfig") -> None:
         if not Path(path).is_dir():
             raise UsageError(f"{flag} {path} is not a directory: mount the node's CNI directory there "
                              "(hostPath) or leave --cni-conf-dir unset to enroll by the pod watch only")
+
+
+def _check_ip(flag: str, value: str) -> None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise UsageError(f"{flag} {value!r} is not an IP address: pass this node's pod-network "
+                         "address (the DaemonSet passes status.podIP as INSTANCE_IP)") from None
 
 
 def _check_address(address: str) -> None:

@@ -244,7 +244,9 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
 
 def _documents(path: Path) -> list[dict[str, Any]]:
     try:
-        docs = list(yaml.safe_load_all(path.read_text()))
+        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path} is not UTF-8 text (byte {err.start}): pass -f FILE with YAML manifests") from err
     except yaml.YAMLError as err:
         raise UsageError(f"{path} is not valid YAML ({_first_line(err)}): fix the file") from err
     result = []

@@ -413,7 +413,7 @@ def loaded_state(name: str) -> SandboxState:
     state = SandboxState.load(name)
     if state is None:
         from kmeshctl.sandboxes import known_text
-        raise UsageError(f"sandbox {name} is not up ({known_text()}): run `kmeshctl sandbox up --name {name}`, "
+        raise UsageError(f"sandbox {name} is not up ({known_text(name)}): run `kmeshctl sandbox up --name {name}`, "
                          "or pass --name of one that is")
     return state
 

@@ -86,7 +86,8 @@ class Topology:
         key = waypoint_key(self.manifests, service)
         if key is None:
             return None
-        return next(w for w in self.waypoints if (w.namespace, w.name) == key)
+        # None also while a sandbox is being made (its waypoint not started yet)
+        return next((w for w in self.waypoints if (w.namespace, w.name) == key), None)
 
     def services_of(self, waypoint: WaypointInfo) -> list[Service]:
         return [s for s in self.manifests.services if self.waypoint_of(s) == waypoint]
