@@ -81,8 +81,8 @@ def ensure_bpffs(bpf_fs: Path) -> None:
     """Mount bpffs at /sys/fs/bpf when ``bpf_fs`` is not on one already."""
     if not bpffs_mounted(bpf_fs):
         if BPFFS_MOUNT not in Path(bpf_fs).resolve().parents and Path(bpf_fs) != BPFFS_MOUNT:
-            raise KmeshctlError(f"{bpf_fs} is not on a bpf filesystem: pick a directory "
-                                f"under {BPFFS_MOUNT}")
+            raise UsageError(f"--bpf-fs {bpf_fs} is not on a bpf filesystem: pick a directory "
+                             f"under {BPFFS_MOUNT}")
         _mount("bpf", BPFFS_MOUNT, "bpf")
 
 
