@@ -13,7 +13,8 @@ from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import (BackendKey, EndpointKey, FrontendKey, IdKind, LbPolicy, ServiceKey,
                            WaypointHeader)
 from kmeshctl.node import model
-from kmeshctl.node.mapsync import MapSync, regroup
+from kmeshctl.node import mapsync
+from kmeshctl.node.mapsync import RECONCILE_CHUNK, MapSync, regroup
 from kmeshctl.node.translate import NodeInfo, lb_policy, priority, service_ports
 from kmeshctl.xds.convert import models, service_of, workload_of
 from kmeshctl.node.workload_cache import WorkloadCache
@@ -118,8 +119,10 @@ def loaded(run_id: str):
     yield from loaded_dataplane(run_id, "msync")
 
 
-@pytest.fixture
-def synced(loaded) -> Iterator[Synced]:
+@pytest.fixture(params=[RECONCILE_CHUNK, 1], ids=["one-chunk", "chunk-of-1"])
+def synced(loaded, request, monkeypatch) -> Iterator[Synced]:
+    # a reconcile written one entry at a time must end exactly like one written at once
+    monkeypatch.setattr(mapsync, "RECONCILE_CHUNK", request.param)
     for table in (loaded.maps.frontend, loaded.maps.endpoint, loaded.maps.service,
                   loaded.maps.backend, loaded.maps.idreg):
         table.clear()

@@ -14,7 +14,8 @@ from kmeshctl.node.frontend_owners import FrontendOwners
 from kmeshctl.node.ids import IdRegistry, registry_name
 from kmeshctl.maps import (BACKEND, ENDPOINT, FRONTEND, IDREG, ID_NAME_LEN, SERVICE, FrontendKey,
                            IdKind, MapError, ServiceKey, TypedMap)
-from kmeshctl.node.mapsync import MapSync, NodeInfo
+from kmeshctl.node import mapsync
+from kmeshctl.node.mapsync import RECONCILE_CHUNK, MapSync, NodeInfo
 from kmeshctl.xds.convert import models
 from kmeshctl.node.workload_cache import WorkloadCache
 from kmeshctl.xds.builders import addresses, service, workload
@@ -111,8 +112,10 @@ def loaded(run_id: str):
     yield from loaded_dataplane(run_id, "capown")
 
 
-@pytest.fixture
-def maps(loaded) -> Iterator:
+@pytest.fixture(params=[RECONCILE_CHUNK, 1], ids=["one-chunk", "chunk-of-1"])
+def maps(loaded, request, monkeypatch) -> Iterator:
+    # a reconcile written one entry at a time must end exactly like one written at once
+    monkeypatch.setattr(mapsync, "RECONCILE_CHUNK", request.param)
     for table in (loaded.maps.frontend, loaded.maps.endpoint, loaded.maps.service,
                   loaded.maps.backend, loaded.maps.idreg):
         table.clear()

@@ -36,6 +36,7 @@ log = logging.getLogger("kmeshctl.mapsync")
 
 _EMPTY_SLOT = EndpointValue(0)
 BATCH_MIN = 64  # below this, per-entry writes (batch syscalls pay off only in bulk)
+RECONCILE_CHUNK = 4096  # entries planned and written at a time by a reconcile
 
 __all__ = ["MapSync", "NodeInfo", "Plan", "SyncResult", "regroup"]
 
@@ -268,15 +269,100 @@ class MapSync:
             self._plan_service_removal(plan, sid)
         for bid in stale_backends:
             self._plan_backend_removal(plan, bid)
-        self._plan_within_capacity(plan, services, workloads)
-        self._resolve_frontends(plan, sweep=True)
-        self._execute(plan)
+        allocated = self._allocate_ids(services, workloads)
+        if self._fits_in_chunks(*allocated):
+            writes = self._reconcile_in_chunks(plan, *allocated)
+        else:
+            self._plan_within_capacity(plan, *allocated)
+            self._resolve_frontends(plan, sweep=True)
+            self._execute(plan)
+            writes = len(plan)
+        self.last_writes = writes
         self._release_ids(stale_services + stale_backends)
         if inherited_ids:
             self._release_unused_ids()
         self._retry_pending(plan)
         log.info("event=maps_reconciled services=%d backends=%d frontends=%d writes=%d",
-                 len(self.mirror.services), len(self.mirror.backends), len(self.mirror.frontends), len(plan))
+                 len(self.mirror.services), len(self.mirror.backends), len(self.mirror.frontends), writes)
+
+    # ----- reconcile in chunks ----------------------------------------------------------
+
+    def _fits_in_chunks(self, services: list[str], workloads: list[str]) -> bool:
+        """Even if every resource's entries were new, the maps hold them (the usual case,
+        and every first sync's): counted from the cache, without planning anything."""
+        m, free = self.mirror, self._free()
+        new_backends = sum(1 for u in workloads if self.ids.lookup(IdKind.BACKEND, u) not in m.backends)
+        new_services = sum(1 for k in services if self.ids.lookup(IdKind.SERVICE, k) not in m.services)
+        slots = sum(self.cache.member_count(k) for k in services)
+        addresses = sum(len(self.cache.workloads[u].addresses) for u in workloads) + \
+            sum(len(self.cache.services[k].addresses) for k in services)
+        return (new_backends <= free[BACKEND.name] and new_services <= free[SERVICE.name]
+                and slots <= free[ENDPOINT.name] and addresses <= free[FRONTEND.name])
+
+    def _reconcile_in_chunks(self, removals: Plan, services: list[str], workloads: list[str]) -> int:
+        """Plan and write a reconcile a few thousand entries at a time, in the order one
+        plan would: backends, then slots and services, then frontends, then every delete.
+        A first sync of 300,000 entries never holds them all as objects at once.
+        ``removals``: the stale entries' deletes; returns the writes made."""
+        live_services = [k for k in services if k in self.cache.services]
+        live_workloads = [u for u in workloads if u in self.cache.workloads]
+        writes = 0
+        for chunk in _chunks(live_workloads, RECONCILE_CHUNK):
+            sub = Plan()
+            self._plan_backends(sub, chunk)
+            writes += self._execute_writes(sub, removals)
+        for chunk in self._service_chunks(live_services):
+            sub = Plan()
+            self._plan_services(sub, chunk)
+            writes += self._execute_writes(sub, removals)
+        removals.claims.clear()  # stale upstreams claim nothing, and the owners start empty
+        for chunk in _chunks(self._swept_addresses(), RECONCILE_CHUNK):
+            sub = Plan()
+            self._plan_winners(sub, chunk)
+            writes += self._execute_writes(sub, removals)
+        self._execute(removals)
+        self._settle_pending(live_services, live_workloads)
+        return writes + len(removals)
+
+    def _service_chunks(self, keys: list[str]) -> Iterable[list[str]]:
+        """Services in groups of about RECONCILE_CHUNK endpoint slots."""
+        chunk: list[str] = []
+        slots = 0
+        for key in keys:
+            chunk.append(key)
+            slots += self.cache.member_count(key) + 1
+            if slots >= RECONCILE_CHUNK:
+                yield chunk
+                chunk, slots = [], 0
+        if chunk:
+            yield chunk
+
+    def _execute_writes(self, sub: Plan, deferred: Plan) -> int:
+        """Claim ``sub``'s addresses, write its entries now, and leave its deletes to
+        ``deferred`` (run after every write, as in one plan)."""
+        for upstream, ips in sub.claims:
+            self.owners.claim(upstream, ips)
+        sub.claims.clear()
+        for name in ("frontend_deletes", "service_deletes", "slot_deletes", "backend_deletes"):
+            getattr(deferred, name).extend(getattr(sub, name))
+            getattr(sub, name).clear()
+        self._execute(sub)
+        return len(sub)
+
+    def _swept_addresses(self) -> list[IPAddress]:
+        """Every address claimed now, and every one in the maps that nobody claims."""
+        claimed = list(self.owners.addresses())
+        return claimed + [ip for ip in self.mirror.frontends if not self.owners.is_claimed(ip)]
+
+    def _plan_winners(self, plan: Plan, ips: Iterable[IPAddress]) -> None:
+        """Each address's entry names its winning owner, or goes when nobody claims it."""
+        for ip in ips:
+            winner = self.owners.winner(ip)
+            if winner is None:
+                if ip in self.mirror.frontends:
+                    plan.frontend_deletes.append(FrontendKey(ip))
+            elif self.mirror.frontends.get(ip) != winner:
+                plan.frontends.append((FrontendKey(ip), FrontendValue(winner)))
 
     def _read_maps(self) -> _Mirror:
         mirror = _Mirror()
@@ -592,13 +678,7 @@ class MapSync:
             # missing or name another upstream (a previous agent's state, a failed write)
             touched |= {ip for _, ips in plan.claims for ip in ips}
             touched |= {ip for ip in self.mirror.frontends if not self.owners.is_claimed(ip)}
-        for ip in touched:
-            winner = self.owners.winner(ip)
-            if winner is None:
-                if ip in self.mirror.frontends:
-                    plan.frontend_deletes.append(FrontendKey(ip))
-            elif self.mirror.frontends.get(ip) != winner:
-                plan.frontends.append((FrontendKey(ip), FrontendValue(winner)))
+        self._plan_winners(plan, touched)
 
     def _backend_present(self, bid: int) -> bool:
         """In the maps, or written by the plan being made (a slot never names a backend
@@ -684,6 +764,11 @@ class MapSync:
             name, kind = self.ids.name_of(id_), self.ids.kind_of(id_)
             if name is not None:
                 self.ids.release(name, kind)
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _find(uid_groups: list[list[int]], bid: int) -> Optional[tuple[int, int]]:

@@ -209,6 +209,10 @@ class WorkloadCache:
         with self._lock:
             return set(self._members.get(key, ()))
 
+    def member_count(self, key: str) -> int:
+        """How many workloads list service ``key``."""
+        return len(self._members.get(key, ()))
+
     def member_workloads(self, key: str) -> list[Workload]:
         """The workloads that list service ``key``, by uid."""
         with self._lock:
