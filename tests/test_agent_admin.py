@@ -62,7 +62,7 @@ def stack(tmp_path: Path):
     metrics = MetricsServer(make_registry(MetricSources(
         client_stats=lambda: client.stats, cache_counts=cache.counts,
         map_usage=lambda: {"km_service": (1, 5000)}, enrolled_pods=lambda: len(enrollments.netns),
-        map_write_errors=lambda: 0, last_sync_seconds=lambda: client.stats.last_apply_seconds)),
+        map_write_errors=lambda: 0, last_sync_seconds=lambda: max(client.stats.apply_seconds.values(), default=0.0))),
         port=0, host="127.0.0.1")
     sock = AdminSocketServer(admin.sources, tmp_path / "admin" / "admin.sock")
     admin.start()

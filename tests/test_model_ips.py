@@ -28,3 +28,23 @@ def test_a_model_address_is_interchangeable_with_the_standard_one(text: str) -> 
                                   "Kubernetes//Pod/ns/" + "x" * 240, "名前/ü"])
 def test_the_id_hash_is_fnv1a_32(name: str) -> None:
     assert fnv1a_32(name.encode()) == fnv1a_32_reference(name.encode())
+
+
+def test_shared_values_hand_out_one_object_per_key_up_to_their_limit() -> None:
+    from kmeshctl.node.model import SharedValues
+
+    built: list[tuple[int, ...]] = []
+
+    def build(key: tuple[int, ...]) -> list[int]:
+        built.append(key)
+        return list(key)
+
+    shared: SharedValues[tuple[int, ...], list[int]] = SharedValues(limit=2)
+    first = shared.get((1, 2), build)
+    assert shared.get((1, 2), build) is first and built == [(1, 2)]
+    assert shared.get((3,), build) == [3] and len(shared) == 2
+    # past the limit: still the right value, built each time, never kept
+    assert shared.get((4,), build) == [4] and shared.get((4,), build) is not shared.get((4,), build)
+    assert len(shared) == 2
+    key = (7, 8)
+    assert SharedValues().get(key) is key  # without build, the key is its own value

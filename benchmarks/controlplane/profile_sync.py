@@ -59,6 +59,8 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=5000)
     parser.add_argument("--endpoints", type=int, default=20)
     parser.add_argument("--cprofile", type=int, default=0, help="print the top N functions by cumulative time")
+    parser.add_argument("--sort", choices=("cumulative", "tottime"), default="cumulative",
+                        help="order of --cprofile's functions")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -103,7 +105,7 @@ def main() -> None:
             import pstats
             profiler = cProfile.Profile()
             reply = phase("handle (profiled)", lambda: profiler.runcall(client._handle, response))
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.cprofile)
+            pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.cprofile)
         else:
             reply = phase("handle: check, convert, cache, plan, write", lambda: client._handle(response))
         del response

@@ -13,9 +13,35 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Callable, Generic, Hashable, Optional, TypeVar, Union
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+SHARED_LIMIT = 65536  # distinct values one SharedValues keeps (beyond: built, not shared)
+
+
+class SharedValues(Generic[K, V]):
+    """One object per distinct key, so 100,000 resources that carry equal values (a
+    Deployment's port list, a locality, a service-id tuple) hold one object, not
+    100,000 copies. Bounded: past ``limit`` distinct keys, values are built unshared."""
+
+    def __init__(self, limit: int = SHARED_LIMIT) -> None:
+        self._values: dict[K, V] = {}
+        self._limit = limit
+
+    def get(self, key: K, build: Optional[Callable[[K], V]] = None) -> V:
+        """The shared value of ``key``: ``build(key)`` on the first miss (without
+        ``build``, the key is its own value)."""
+        found = self._values.get(key)
+        if found is None:
+            found = key if build is None else build(key)  # type: ignore[assignment]
+            if len(self._values) < self._limit:
+                self._values[key] = found
+        return found
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 class _HashedOnce:

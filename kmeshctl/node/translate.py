@@ -178,7 +178,6 @@ class Affected:
     members: dict[str, set[str]]
 
 
-_SHARED_ID_TUPLES = 65536  # distinct service-id tuples shared (beyond: not shared)
 
 
 class Translator:
@@ -199,15 +198,10 @@ class Translator:
         self._cidr_warned: set[tuple[str, IPAddress, int]] = set()
         # the service-id tuples of backends, one object per distinct value: the pods of
         # one Service have the same one (100,000 backends, a few thousand tuples)
-        self._id_tuples: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self._id_tuples: model.SharedValues[tuple[int, ...], tuple[int, ...]] = model.SharedValues()
 
     def _shared_ids(self, ids: tuple[int, ...]) -> tuple[int, ...]:
-        found = self._id_tuples.get(ids)
-        if found is not None:
-            return found
-        if len(self._id_tuples) < _SHARED_ID_TUPLES:
-            self._id_tuples[ids] = ids
-        return ids
+        return self._id_tuples.get(ids)
 
     # ----- what a delta affects ---------------------------------------------------------
 

@@ -106,7 +106,6 @@ class ClientStats:
     ports_truncated: int = 0  # accepted Service versions with more than MAX_PORTS ports
     waypoint_pending: int = 0  # resources held until their waypoint hostname is known
     last_error: str = ""
-    last_apply_seconds: float = 0.0
     apply_seconds: dict[str, float] = field(default_factory=dict)  # per type URL, the last response
 
 
@@ -312,8 +311,7 @@ class XdsClient:
         except Exception as err:  # noqa: BLE001 - a malformed push must not kill the agent
             log.exception("event=xds_apply_failed type=%s nonce=%s", clip(type_url), clip(response.nonce))
             problems = [f"internal error applying the response: {clip(str(err))}"]
-        self.stats.last_apply_seconds = time.monotonic() - started
-        self.stats.apply_seconds[type_url] = self.stats.last_apply_seconds
+        self.stats.apply_seconds[type_url] = time.monotonic() - started
         if response.resource_count >= _TRIM_AFTER_RESOURCES:
             _return_freed_memory()
         return self._reply(response, problems)

@@ -14,33 +14,14 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from typing import Any, Iterable, TypeVar, Union
+from typing import Any, Iterable, Union
 
 from google.protobuf import json_format
 
 from kmeshctl.node import model
 from kmeshctl.xds.protos import authorization_pb2, workload_pb2
 
-T = TypeVar("T")
-_SHARED_LIMIT = 65536  # distinct shared values kept (beyond: converted without sharing)
-
-
-class _Shared:
-    """One instance per distinct value (ports tuples, localities)."""
-
-    def __init__(self) -> None:
-        self._values: dict[Any, Any] = {}
-
-    def get(self, value: T) -> T:
-        found = self._values.get(value)
-        if found is not None:
-            return found
-        if len(self._values) < _SHARED_LIMIT:
-            self._values[value] = value
-        return value
-
-
-_shared = _Shared()
+_shared: model.SharedValues = model.SharedValues()  # LoadBalancing, ApplicationTunnel
 _intern = sys.intern
 
 
@@ -57,8 +38,8 @@ def _waypoint(gw: workload_pb2.GatewayAddress) -> model.Waypoint:
                           hbone_mtls_port=gw.hbone_mtls_port)
 
 
-_port_tuples: dict[tuple, tuple[model.Port, ...]] = {}
-_service_lists: dict[tuple, tuple[tuple[str, tuple[model.Port, ...]], ...]] = {}
+_port_tuples: model.SharedValues[tuple, tuple[model.Port, ...]] = model.SharedValues()
+_service_lists: model.SharedValues[tuple, tuple[tuple[str, tuple[model.Port, ...]], ...]] = model.SharedValues()
 
 
 def _port_numbers(ports: Any) -> tuple[tuple[int, int, int], ...]:
@@ -68,12 +49,7 @@ def _port_numbers(ports: Any) -> tuple[tuple[int, int, int], ...]:
 def _ports_of(numbers: tuple[tuple[int, int, int], ...]) -> tuple[model.Port, ...]:
     """Shared by value, looked up by plain ints (hashing ints is cheaper than hashing
     the dataclasses), so 100,000 workloads of one port list hold one tuple."""
-    found = _port_tuples.get(numbers)
-    if found is None:
-        found = tuple(model.Port(*n) for n in numbers)
-        if len(_port_tuples) < _SHARED_LIMIT:
-            _port_tuples[numbers] = found
-    return found
+    return _port_tuples.get(numbers, lambda plain: tuple(model.Port(*n) for n in plain))
 
 
 def _ports(ports: Any) -> tuple[model.Port, ...]:
@@ -89,12 +65,8 @@ def _services(entries: Any) -> tuple[tuple[str, tuple[model.Port, ...]], ...]:
     # looked up by each entry's encoding: one C call, where reading every port's fields
     # would cost more than the rest of the conversion
     plain = tuple(sorted([(key, port_list.SerializeToString()) for key, port_list in entries.items()]))
-    found = _service_lists.get(plain)
-    if found is None:
-        found = tuple([(_intern(key), _ports(entries[key].ports)) for key, _ in plain])
-        if len(_service_lists) < _SHARED_LIMIT:
-            _service_lists[plain] = found
-    return found
+    return _service_lists.get(plain, lambda _: tuple([(_intern(key), _ports(entries[key].ports))
+                                                      for key, _ in plain]))
 
 
 def service_of(svc: workload_pb2.Service) -> model.Service:
@@ -110,16 +82,11 @@ def service_of(svc: workload_pb2.Service) -> model.Service:
         load_balancing=balancing, ip_families=svc.ip_families)
 
 
-_localities: dict[tuple[str, str, str], model.Locality] = {}
+_localities: model.SharedValues[tuple[str, str, str], model.Locality] = model.SharedValues()
 
 
 def _locality(region: str, zone: str, subzone: str) -> model.Locality:
-    found = _localities.get((region, zone, subzone))
-    if found is None:
-        found = model.Locality(region, zone, subzone)
-        if len(_localities) < _SHARED_LIMIT:
-            _localities[(region, zone, subzone)] = found
-    return found
+    return _localities.get((region, zone, subzone), lambda names: model.Locality(*names))
 
 
 def workload_of(wl: workload_pb2.Workload, name: str = "") -> model.Workload:
