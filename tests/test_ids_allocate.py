@@ -9,6 +9,7 @@ from typing import Iterator
 import pytest
 
 from bpf_testlib import LoadedEnv, loaded_dataplane
+from kmeshctl.node import ids
 from kmeshctl.node.ids import IdRegistry, fnv1a_32
 from kmeshctl.maps import MAX_IDS, BadEntryError, IdKind, IdRegKey, IdRegValue, MapFullError
 
@@ -20,6 +21,13 @@ NAMES = [f"Kubernetes//Pod/ids/pod-{i}" for i in range(300)]
 @pytest.fixture(scope="module")
 def dp(run_id: str) -> Iterator[LoadedEnv]:
     yield from loaded_dataplane(run_id, "ids")
+
+
+@pytest.fixture(autouse=True, params=[ids.PERSIST_CHUNK, 7], ids=["one-batch", "batches-of-7"])
+def persist_chunk(request, monkeypatch) -> int:
+    """Every rule holds whether the new entries go out in one batch or in many."""
+    monkeypatch.setattr(ids, "PERSIST_CHUNK", request.param)
+    return request.param
 
 
 @pytest.fixture
@@ -54,6 +62,8 @@ def test_batch_probes_past_taken_ids_and_duplicates_share_one(dp: LoadedEnv, reg
 def test_bad_name_allocates_nothing(dp: LoadedEnv, registry: IdRegistry) -> None:
     with pytest.raises(BadEntryError, match="id name"):
         registry.allocate(IdKind.BACKEND, ["good-1", "bad\0name", "good-2"])
+    with pytest.raises(BadEntryError, match="id name"):
+        registry.allocate(IdKind.BACKEND, NAMES[:20] + ["bad\0name"])  # after whole batches
     assert len(registry) == 0 and registry.lookup(IdKind.BACKEND, "good-1") is None
     assert len(dp.maps.idreg) == 0
 

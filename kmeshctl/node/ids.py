@@ -26,6 +26,7 @@ _U32 = 0xFFFFFFFF
 
 
 _DIGEST_CHARS = 32  # 128 bits of SHA-256, in hex
+PERSIST_CHUNK = 4096  # new entries written per batch
 
 
 def registry_name(name: str) -> str:
@@ -89,28 +90,37 @@ class IdRegistry:
         return self._id_for(IdKind.BACKEND, uid)
 
     def allocate(self, kind: IdKind, names: Iterable[str]) -> list[int]:
-        """Ids of ``names`` (one kind), in order. Names without an id get one in memory,
-        then every new entry is written to ``km_idreg`` in batches before this returns.
-        A bad name raises ``BadEntryError`` with nothing allocated; a failed write raises
+        """Ids of ``names`` (one kind), in order. Names without an id get one, written to
+        ``km_idreg`` in batches of ``PERSIST_CHUNK`` as they are chosen (a first sync's
+        100,000 entries are never all held as objects), all before this returns. A bad
+        name raises ``BadEntryError`` with nothing allocated; a failed write raises
         ``MapError`` and the registry keeps exactly what reached the map."""
         kind = IdKind(kind)
         known = self._ids[kind]
+        stored = [registry_name(n) for n in names]
+        for name in stored:
+            if name not in known:
+                IdRegValue(kind, name)  # validates the name: raises before anything is allocated
         ids: list[int] = []
         new: list[tuple[IdRegKey, IdRegValue]] = []
         try:
-            for name in map(registry_name, names):
+            for name in stored:
                 id_ = known.get(name)
                 if id_ is None:
-                    entry = IdRegValue(kind, name)  # validates the name
                     id_ = self._free_slot(fnv1a_32(name.encode()))
                     self._remember(id_, kind, name)
-                    new.append((IdRegKey(id_), entry))
+                    new.append((IdRegKey(id_), IdRegValue(kind, name)))
+                    if len(new) >= PERSIST_CHUNK:
+                        self._persist(new)
+                        new = []
                 ids.append(id_)
+            self._persist(new)
+        except MapError:
+            raise  # _persist reloaded: the registry is what the map holds
         except BaseException:
-            for key, entry in new:
+            for key, _ in new:  # chosen, not written yet
                 self._forget(key.id)
             raise
-        self._persist(new)
         return ids
 
     def lookup(self, kind: IdKind, name: str) -> int | None:
