@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Iterable, KeysView, Optional, Sequence
 
 from kmeshctl.bounded import clip
 from kmeshctl.node.frontend_owners import FrontendOwners
@@ -256,14 +256,9 @@ class MapSync:
         self.pending_workloads.clear()
         self.translator.learn_locality(self.cache.workloads_on_node(self.node.node_name))
         self.translator.track_waypoints(None)
-        services = set(self.cache.services)
-        workloads = set(self.cache.workloads)
-        stored_services = {registry_name(k) for k in services}
-        stored_workloads = {registry_name(u) for u in workloads}
-        stale_services = [sid for sid in self.mirror.services
-                          if self._name(sid, IdKind.SERVICE) not in stored_services]
-        stale_backends = [bid for bid in self.mirror.backends
-                          if self._name(bid, IdKind.BACKEND) not in stored_workloads]
+        services, workloads = self.cache.services.keys(), self.cache.workloads.keys()
+        stale_services = self._stale(self.mirror.services, IdKind.SERVICE, services)
+        stale_backends = self._stale(self.mirror.backends, IdKind.BACKEND, workloads)
         plan = Plan()
         for sid in stale_services:
             self._plan_service_removal(plan, sid)
@@ -363,6 +358,12 @@ class MapSync:
                     plan.frontend_deletes.append(FrontendKey(ip))
             elif self.mirror.frontends.get(ip) != winner:
                 plan.frontends.append((FrontendKey(ip), FrontendValue(winner)))
+
+    def _stale(self, ids: Iterable[int], kind: IdKind, names: KeysView[str]) -> list[int]:
+        """The ids (of ``kind``) in the maps whose name is none of ``names``."""
+        # a name longer than the registry's slot is stored hashed: only those need a set
+        hashed = {stored for stored in map(registry_name, names) if stored not in names}
+        return [id_ for id_ in ids if (name := self._name(id_, kind)) not in names and name not in hashed]
 
     def _read_maps(self) -> _Mirror:
         mirror = _Mirror()

@@ -351,13 +351,15 @@ class XdsClient:
         for name in checked.removed:
             held.pop(name, None)
         held.update(checked.versions)
+        accepted = list(checked.versions)
+        checked.versions.clear()  # 100,000 entries on a first sync: gone before the maps are built
         first_sync = type_url == WORKLOAD_ADDRESS_TYPE and not self.synced.is_set()
         if delta or first_sync:  # the first sync goes to the sink even when empty (an empty mesh)
             report = self.sink(delta)
             if report is not None:
                 # Kept in the cache (and the version held): the sink writes them as soon
                 # as it can; the NACK tells istiod's operators they are not in effect.
-                checked.problems += report.problems_for(checked.versions)
+                checked.problems += report.problems_for(accepted)
         if first_sync:
             self.synced.set()
             log.info("event=xds_first_sync services=%d workloads=%d",
