@@ -203,6 +203,21 @@ def test_a_policy_change_switches_tables_and_frees_the_old(env: Env) -> None:
     _refused(env.connect("other", 8080))
 
 
+def test_policy_churn_reuses_ids_and_keeps_km_authz_pol_small(env: Env) -> None:
+    for n in range(40):  # one policy replaced by another, forty times over
+        env.policies(_policy(f"deny-foo-{n}", DENY, Match(namespaces=_ns("foo"))))
+        pinned = {v.name: k.id for k, v in env.dp.maps.authz_pol.items()}
+        assert list(pinned) == [f"shop/deny-foo-{n}"], pinned
+        assert env.sync.policy_names() == {i: name for name, i in pinned.items()}
+    assert max(env.sync.policy_names()) <= 2  # ids are reused, not counted up
+    last = "shop/deny-foo-39"
+    _refused(env.connect("client", 8080))
+    assert env.count(last, AuthzVerdict.DENY_POLICY) == 1  # a reused id counts from zero
+    env.policies()
+    assert not list(env.dp.maps.authz_pol.items()) and not env.sync.policy_names()
+    assert not [k for k in env.dp.maps.authz_stats.keys() if k.policy]
+
+
 def test_unenforceable_table_fails_closed_and_is_reported(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(authz, "MAX_RULES_PER_TABLE", 1)
     deny = _policy("deny-foo-big", DENY, Match(namespaces=_ns("foo")))

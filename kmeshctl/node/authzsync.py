@@ -142,6 +142,7 @@ class AuthzSync:
             else:
                 self._remove_pinned(dst, table_id)
             del self._stale_dsts[dst]
+        self._release_unused_policy_ids()
 
     def _problem(self, report: AuthzReport, policy: str, message: str, uid: str) -> None:
         lines = report.problems.setdefault(policy, [])
@@ -166,6 +167,24 @@ class AuthzSync:
             if self.maps.authz_pol.lookup(AuthzPolKey(known)) != value:
                 self.maps.authz_pol.update(AuthzPolKey(known), value)
         return known
+
+    def _release_unused_policy_ids(self) -> None:
+        """Free the id, ``km_authz_pol`` entry and counters of every policy that no table
+        in force names (policies come and go: without this the map fills up). Kept while
+        a previous agent's tables are in force: their rules name ids by number only."""
+        if self._stale_dsts:
+            return
+        named = {name for held in self._in_force.values() for decision in held.compiled.rules.values()
+                 for name in (decision.policy, decision.shadow_policy)}
+        unused = {id_: key for key, id_ in self._policy_ids.items() if key not in named}
+        if not unused:
+            return
+        for stat in [k for k in self.maps.authz_stats.keys() if k.policy in unused]:
+            self.maps.authz_stats.delete(stat)  # a reused id starts its counts from zero
+        for id_, key in unused.items():
+            self.maps.authz_pol.delete(AuthzPolKey(id_))
+            del self._policy_ids[key]
+            log.info("event=authz_policy_id_released policy=%s id=%d", clip(key), id_)
 
     def policy_names(self) -> dict[int, str]:
         return {i: k for k, i in self._policy_ids.items()}
