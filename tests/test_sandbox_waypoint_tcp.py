@@ -30,22 +30,7 @@ from kmeshctl.waypoint.envoy import EnvoyAdmin
 
 pytestmark = pytest.mark.root
 
-TCP_ECHO = """
-apiVersion: v1
-kind: Service
-metadata:
-  name: tcp-echo
-  namespace: default
-  labels:
-    istio.io/use-waypoint: waypoint
-spec:
-  selector:
-    app: fortio
-  ports:
-    - name: tcp
-      port: 9000
-      targetPort: 8078
-"""
+TCP_ECHO = Path(__file__).resolve().parent / "manifests" / "tcp-echo.yaml"
 PAYLOAD = b"\x00\x01 not HTTP at all \xff\xfe\r\n\r\nGET / HTTP/1.1\r\n"
 ROUND_TRIPS = 200
 EARLY_CLOSES = 100
@@ -78,13 +63,11 @@ for i in range(count):
 
 
 @pytest.fixture(scope="module")
-def tcp_sandbox(run_id: str, tmp_path_factory: pytest.TempPathFactory):
+def tcp_sandbox(run_id: str):
     if fortio_binary() is None:
         pytest.skip("needs the real fortio (its TCP echo server); bash scripts/setup.sh links it into .venv/bin")
-    extra = tmp_path_factory.mktemp("manifests") / "tcp-echo.yaml"
-    extra.write_text(TCP_ECHO)
     name = f"u{run_id}"
-    sb.up(name, [*default_files(), Path(extra)])
+    sb.up(name, [*default_files(), TCP_ECHO])
     yield name
     sb.down(name)
 

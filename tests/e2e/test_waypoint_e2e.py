@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import re
 
+from pathlib import Path
+
 import pytest
 
 from tests.e2e.test_cluster_e2e import (
@@ -31,22 +33,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
 GUIDE_CURLS = 20
 DEMO_REQUESTS = 1000
-TCP_ECHO = """
-apiVersion: v1
-kind: Service
-metadata:
-  name: tcp-echo
-  namespace: default
-  labels:
-    istio.io/use-waypoint: waypoint
-spec:
-  selector:
-    app: fortio
-  ports:
-    - name: tcp
-      port: 9000
-      targetPort: 8078
-"""
+TCP_ECHO = (Path(__file__).resolve().parents[1] / "manifests" / "tcp-echo.yaml").read_text()
 TCP_PAYLOAD = "hello kmesh, not HTTP at all\\001\\002\\377\\n"  # printf(1) escapes
 
 
