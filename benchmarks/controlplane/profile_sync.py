@@ -9,8 +9,11 @@ so the compiler's memory is not in this process). gRPC and the network are left 
 
     sudo .venv/bin/python benchmarks/controlplane/profile_sync.py --services 5000
     sudo .venv/bin/python benchmarks/controlplane/profile_sync.py --services 5000 --cprofile 30
+    sudo .venv/bin/python benchmarks/controlplane/profile_sync.py --services 5000 --objects
 
-Prints, per phase, wall and CPU seconds (this process) and its VmRSS / VmHWM (MiB) after it.
+Prints, per phase, wall and CPU seconds (this process) and its VmRSS / VmHWM (MiB) after it;
+``--objects`` also the memory the agent's long-lived structures hold after the sync (each
+object counted once, in the first structure that reaches it, in the order listed).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import json  # noqa: E402
 import secrets  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
+import types  # noqa: E402
 from typing import Any, Callable  # noqa: E402
 
 
@@ -54,6 +58,40 @@ def _response_bytes(services: int, endpoints: int) -> bytes:
     return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=REPO_ROOT).stdout
 
 
+def _deep_size(root: Any, seen: set[int]) -> int:
+    """Bytes of ``root`` and everything it reaches that ``seen`` does not hold yet
+    (classes, modules and functions are left out)."""
+    total, stack = 0, [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, (type, types.ModuleType, types.FunctionType, types.MethodType)):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        stack.extend(gc.get_referents(obj))
+    return total
+
+
+def _structures(client: Any, cache: Any, sync: Any) -> list[tuple[str, Any]]:
+    """The agent's long-lived state after a sync, by owner."""
+    parts = [(f"cache.{k}", v) for k, v in vars(cache).items() if not k.startswith("_lock")]
+    parts += [(f"mirror.{k}", v) for k, v in vars(sync.mirror).items()]
+    parts += [(f"ids.{k}", v) for k, v in vars(sync.ids).items() if k != "_map"]
+    parts += [(f"owners.{k}", v) for k, v in vars(sync.owners).items() if k != "_rank"]
+    parts += [(f"translator.{k}", v) for k, v in vars(sync.translator).items() if k not in ("cache", "ids")]
+    return parts + [(f"client.{k}", v) for k, v in vars(client).items() if k in ("held", "_awaiting_waypoint")]
+
+
+def _print_objects(client: Any, cache: Any, sync: Any) -> None:
+    gc.collect()
+    seen = {id(sync.maps), id(sync.ids._map), id(cache._lock)}
+    sizes = [(name, _deep_size(value, seen)) for name, value in _structures(client, cache, sync)]
+    for name, size in sizes:
+        if size >= 1 << 20:
+            print(f"{name:<40} {size / 2**20:7.1f} MiB")
+    print(f"{'all of the above':<40} {sum(s for _, s in sizes) / 2**20:7.1f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=5000)
@@ -61,6 +99,8 @@ def main() -> None:
     parser.add_argument("--cprofile", type=int, default=0, help="print the top N functions by cumulative time")
     parser.add_argument("--sort", choices=("cumulative", "tottime"), default="cumulative",
                         help="order of --cprofile's functions")
+    parser.add_argument("--objects", action="store_true",
+                        help="print the memory of the agent's long-lived structures after the sync")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -112,6 +152,8 @@ def main() -> None:
         phase("response freed", lambda: None)
         if reply.HasField("error_detail"):
             raise SystemExit(f"NACK: {reply.error_detail.message[:500]}")
+        if args.objects:
+            _print_objects(client, cache, sync)
         maps.close()
     finally:
         loader.cleanup(bpf_fs, cgroup)
