@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional, Protocol
 
+from kmeshctl.asciinum import parse_int
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.sandbox import manifests as m
 from kmeshctl.splitstats import split_test
@@ -180,7 +181,7 @@ def parse_weight_sets(text: str | None, subject: DemoSubject) -> list[list[int]]
     for number, part in enumerate(text.split(","), start=1):
         where = f"--weights {text!r}: set {number} ({part.strip()!r})"
         try:
-            weights = [int(w) for w in part.strip().split("/")]
+            weights = [parse_int(w.strip(), signed=True) for w in part.strip().split("/")]
         except ValueError:
             raise UsageError(f"{where} is not like {example}: give integers separated by /, sets by ,") from None
         if len(weights) != len(subject.versions) or sum(weights) != 100 or min(weights) < 0:

@@ -303,59 +303,70 @@ _TABLES = {
 }
 
 
-# Columns that tell rows apart: never wrapped or cut in a terminal (others wrap instead).
-_IDENTIFYING = ("id", "uid", "cookie", "name", "pod", "service", "backend", "upstream", "address", "local")
+# The columns that tell a map's rows apart (its key, the key's name and short ids), per
+# map: kept whole in any width, in front of the others, which wrap and, when the table
+# still does not fit, are left out from the right (-o wide shows every column).
+_KEY_COLUMNS = {
+    FRONTEND.name: ("address", "upstream id", "upstream"),
+    SERVICE.name: ("service id", "service"),
+    ENDPOINT.name: ("service", "prio", "index", "backend uid"),
+    BACKEND.name: ("backend uid", "backend"),
+    MANAGE.name: ("netns cookie", "pod"),
+    SOCKET.name: ("local", "waypoint (remote)"),
+    IDREG.name: ("id", "name"),
+    AUTHZ_DST.name: ("address", "table"),
+    AUTHZ_PORT.name: ("table", "port"),
+    AUTHZ_RULE.name: ("table", "port class", "source"),
+    AUTHZ_POL.name: ("id", "name"),
+    AUTHZ_STATS.name: ("policy", "verdict", "dry run"),
+}
 _MIN_OTHER = 12  # the width a wrapping column keeps at least
 _WIDE = 10_000
-
-
-def _identifying(header: str) -> bool:
-    return any(word in header.lower().split() for word in _IDENTIFYING)
 
 
 def _longest(column: Any) -> int:
     return max([len(str(column.header))] + [len(str(c)) for c in column._cells])
 
 
-def _needed(columns: list[Any]) -> int:
-    """Console width for ``columns``: identifying ones whole, the others wrapped."""
-    return 1 + sum((_longest(c) if _identifying(str(c.header)) else min(_longest(c), _MIN_OTHER)) + 3
+def _needed(columns: list[Any], keys: tuple[str, ...]) -> int:
+    """Console width for ``columns``: key columns whole, the others wrapped."""
+    return 1 + sum((_longest(c) if str(c.header) in keys else min(_longest(c), _MIN_OTHER)) + 3
                    for c in columns)
 
 
-def _fit(table: Table, width: int, wide: bool) -> tuple[Table, list[str], int]:
+def _fit(table: Table, width: int, wide: bool, keys: tuple[str, ...]) -> tuple[Table, list[str], int]:
     """The table to print in ``width`` columns, the headers left out and the width to
-    print at. Identifying columns are never cut or wrapped; the others wrap, and when the
-    table still does not fit they are left out from the right (``wide``: every column whole,
-    nothing left out)."""
+    print at. Key columns are never left out or cut; the others wrap, and when the table
+    still does not fit they are left out from the right; key columns alone wider than
+    ``width`` are printed whole, wider. ``wide``: every column whole, nothing left out."""
     for column in table.columns:
-        column.no_wrap = wide or _identifying(str(column.header))
+        column.no_wrap = wide or str(column.header) in keys
     if wide:
         return table, [], _WIDE
     kept = list(table.columns)
     dropped: list[str] = []
-    while _needed(kept) > width:
-        others = [c for c in kept if not _identifying(str(c.header))]
+    while _needed(kept, keys) > width:
+        others = [c for c in kept if str(c.header) not in keys]
         if not others:
-            break  # only identifying columns left: printed whole, wider than the terminal
+            break
         kept.remove(others[-1])
         dropped.insert(0, str(others[-1].header))
-    if not dropped:
-        return table, [], max(width, _needed(kept))
-    narrow = Table(show_header=table.show_header)
-    for column in kept:
-        narrow.add_column(column.header, no_wrap=column.no_wrap)
-    for row in zip(*(c._cells for c in kept)):
-        narrow.add_row(*row)
-    return narrow, dropped, max(width, _needed(kept))
+    narrow = Table(show_header=table.show_header) if dropped else table
+    if dropped:
+        for column in kept:
+            narrow.add_column(column.header, no_wrap=column.no_wrap)
+        for row in zip(*(c._cells for c in kept)):
+            narrow.add_row(*row)
+    return narrow, dropped, max(width, _needed(kept, keys))
 
 
 def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
                   pods: dict[int, str] | None = None, wide: bool = False) -> None:
-    """One table per map. ``pods``: netns cookie -> pod for km_manage. In a narrow
-    terminal the identifying columns (ids, names, addresses, cookies, pods) stay whole,
-    the others wrap, and those that still do not fit are left out with a line naming
-    them; ``wide`` prints every column whole."""
+    """One table per map. ``pods``: netns cookie -> pod for km_manage. At the console's
+    width the columns that tell rows apart (the map's key and its names: ids, names,
+    prio, index, addresses, cookies, pods) are always shown whole, the others wrap, and
+    those that still do not fit are left out with a line naming them; ``wide`` prints
+    every column whole."""
     names = _policy_names(dumps)
     for dump in dumps:
         authz_table = _AUTHZ_TABLES.get(dump.spec.name)
@@ -366,7 +377,7 @@ def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
             table = build(dump.entries, ids, names)
         else:
             table = _manage_table(dump.entries, ids, pods) if dump.spec is MANAGE else build(dump.entries, ids)
-        table, dropped, needed = _fit(table, console.width, wide)
+        table, dropped, needed = _fit(table, console.width, wide, _KEY_COLUMNS.get(dump.spec.name, ()))
         _print_at_least(console, table, needed)
         if dropped:
             note = f"(not shown at this width: {', '.join(dropped)}; -o wide shows every column)"

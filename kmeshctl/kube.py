@@ -106,19 +106,19 @@ def load_configuration() -> k8s.Configuration:
         ORIGIN[id(cfg)] = "the in-cluster service account"
         return cfg
     path = TARGET.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
-    files = check_kubeconfig(path, TARGET.context, explicit=TARGET.kubeconfig is not None)
+    found = check_kubeconfig(path, TARGET.context, explicit=TARGET.kubeconfig is not None)
     # Named always: with a KUBECONFIG list, the client library takes the last file's
     # current-context, kubectl (and the messages here) the first file's that sets one.
-    context = TARGET.context or _contexts_of(files, None)[1] or None
+    context = TARGET.context or found.current or None
     try:
         k8s_config.load_kube_config(
-            config_file=os.pathsep.join(files), context=context, client_configuration=cfg,
+            config_file=os.pathsep.join(found.files), context=context, client_configuration=cfg,
             persist_config=False
         )
     except (ConfigException, OSError, ValueError) as err:
         raise _config_error(f"cannot load kubeconfig {path} ({_one_line(err)}); pass --kubeconfig PATH "
                             "and --context NAME of a cluster you can reach", TARGET.kubeconfig) from err
-    ORIGIN[id(cfg)] = _origin_text(files, TARGET.context)
+    ORIGIN[id(cfg)] = _origin_text(found, TARGET.context)
     return cfg
 
 
@@ -127,12 +127,9 @@ DEFAULT_KUBECONFIG = "~/.kube/config"
 ORIGIN: dict[int, str] = {}
 
 
-def _origin_text(files: list[str], context: Optional[str]) -> str:
+def _origin_text(found: "KubeconfigFiles", context: Optional[str]) -> str:
     """`kubeconfig /root/.kube/config, context prod` (the current context when none was given)."""
-    if context is None:
-        _, current = _contexts_of(files, None)
-        context = current or "none"
-    return f"kubeconfig {os.pathsep.join(files)}, context {context}"
+    return f"kubeconfig {os.pathsep.join(found.files)}, context {context or found.current or 'none'}"
 
 
 def _one_line(err: BaseException) -> str:
@@ -147,10 +144,20 @@ def _config_error(message: str, explicit: Optional[str]) -> KmeshctlError:
     return UsageError(message) if explicit is not None or TARGET.context else KmeshctlError(message)
 
 
-def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> list[str]:
+@dataclass(frozen=True)
+class KubeconfigFiles:
+    """The kubeconfig files in use (each parsed once): the paths that exist, their context
+    names (merged as kubectl does) and the current context ("" when none is set)."""
+
+    files: list[str]
+    contexts: list[str]
+    current: str
+
+
+def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> KubeconfigFiles:
     """The files of ``path`` that exist (a KUBECONFIG-style list: as kubectl, missing
-    entries are skipped); a one-line error when none does, or ``context`` is not one of
-    their contexts (they are listed)."""
+    entries are skipped) with their contexts; a one-line error when none exists, or
+    ``context`` is not one of their contexts (they are listed)."""
     files = [os.path.expanduser(p) for p in path.split(os.pathsep) if p]
     present = [p for p in files if os.path.exists(p)]
     if not present and not explicit and context is not None:
@@ -178,7 +185,7 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> list[
     if context is None and not current:
         raise _config_error(f"kubeconfig {path} has no current-context: pass --context NAME "
                             f"(contexts: {', '.join(names) or 'none'})", path if explicit else None)
-    return present
+    return KubeconfigFiles(present, names, current)
 
 
 def _contexts_of(files: list[str], explicit: Optional[str]) -> tuple[list[str], str]:
@@ -187,8 +194,7 @@ def _contexts_of(files: list[str], explicit: Optional[str]) -> tuple[list[str], 
     current = ""
     for file in files:
         try:
-            with open(file, encoding="utf-8") as handle:
-                config = yaml.safe_load(handle) or {}
+            config = _read_kubeconfig(file)
         except (OSError, yaml.YAMLError) as err:
             raise _config_error(f"cannot load kubeconfig {file} ({_one_line(err)}); pass --kubeconfig "
                                 "PATH of a valid kubeconfig", explicit) from err
@@ -200,10 +206,17 @@ def _contexts_of(files: list[str], explicit: Optional[str]) -> tuple[list[str], 
     return names, current
 
 
-def context_names() -> list[str]:
-    """The contexts of the kubeconfig in use (--kubeconfig / KUBECONFIG / ~/.kube/config);
-    empty when there is none or it does not load (for shell completion)."""
-    path = TARGET.kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser(DEFAULT_KUBECONFIG)
+def _read_kubeconfig(file: str) -> Any:
+    """One kubeconfig file parsed (the only place kmeshctl reads one itself)."""
+    with open(file, encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}
+
+
+def context_names(kubeconfig: Optional[str] = None) -> list[str]:
+    """The contexts of ``kubeconfig`` (else the one in use: --kubeconfig / KUBECONFIG /
+    ~/.kube/config); empty when there is none or it does not load (for shell completion)."""
+    path = kubeconfig or TARGET.kubeconfig or os.environ.get("KUBECONFIG") or \
+        os.path.expanduser(DEFAULT_KUBECONFIG)
     files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
     try:
         return _contexts_of(files, None)[0]

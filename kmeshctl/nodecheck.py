@@ -77,12 +77,20 @@ def _mount(source: str, target: Path, fstype: str) -> None:
                             f"or mount it yourself (mount -t {fstype} {source} {target})")
 
 
+def check_bpffs_dir(bpf_fs: Path, flag: str = "--bpf-fs") -> None:
+    """UsageError unless ``bpf_fs`` can hold pinned objects: a directory (or one to be made)
+    on a bpf filesystem, or under /sys/fs/bpf where ensure_bpffs mounts one. Changes nothing."""
+    path = Path(bpf_fs)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {bpf_fs} is not a directory: pick a directory under {BPFFS_MOUNT}")
+    if not bpffs_mounted(path) and BPFFS_MOUNT not in path.resolve().parents and path != BPFFS_MOUNT:
+        raise UsageError(f"{flag} {bpf_fs} is not on a bpf filesystem: pick a directory under {BPFFS_MOUNT}")
+
+
 def ensure_bpffs(bpf_fs: Path) -> None:
     """Mount bpffs at /sys/fs/bpf when ``bpf_fs`` is not on one already."""
+    check_bpffs_dir(bpf_fs)
     if not bpffs_mounted(bpf_fs):
-        if BPFFS_MOUNT not in Path(bpf_fs).resolve().parents and Path(bpf_fs) != BPFFS_MOUNT:
-            raise UsageError(f"--bpf-fs {bpf_fs} is not on a bpf filesystem: pick a directory "
-                             f"under {BPFFS_MOUNT}")
         _mount("bpf", BPFFS_MOUNT, "bpf")
 
 

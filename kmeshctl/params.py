@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import kmeshctl
+from kmeshctl.asciinum import is_digits
 from kmeshctl.errors import UsageError
 
 DEFAULT_IMAGE = f"docker.io/kmeshctl/kmeshctl-node:{kmeshctl.__version__}"
@@ -69,41 +70,45 @@ _DNS_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DNS_NAME_RE = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*\.?$")
 
 
-def check_xds_address(value: str) -> None:
-    """HOST:PORT with a DNS name, IPv4 address or [IPv6] address and a port 1..65535."""
-    host, port = _split_host_port(value)
-    _check_host(value, host)
-    _check_port(value, port)
+def check_xds_address(value: str, flag: str = "--xds-address", allow_unix: bool = False) -> None:
+    """HOST:PORT with a DNS name, IPv4 address or [IPv6] address and a port 1..65535 (and,
+    with ``allow_unix``, unix:/path). The one check of an xDS address: render, install and
+    node run word the same mistake the same way; ``flag`` is how the user gave the value
+    (`--xds-address`, or `$XDS_ADDRESS`)."""
+    form = "HOST:PORT or unix:/path" if allow_unix else "HOST:PORT"
+    fix = f"use {form}, e.g. --xds-address {XDS_ADDRESS_EXAMPLE}"
+    if allow_unix and value.startswith("unix:"):
+        if not value[len("unix:"):].strip():
+            raise UsageError(f"{flag} {value!r}: no socket path after unix:; {fix}")
+        return
+    host, port = _split_host_port(value, flag, fix)
+    _check_host(value, host, flag, fix)
+    _check_port(value, port, flag)
 
 
-def _split_host_port(value: str) -> tuple[str, str]:
-    fix = f"use HOST:PORT, e.g. --xds-address {XDS_ADDRESS_EXAMPLE}"
+def _split_host_port(value: str, flag: str, fix: str) -> tuple[str, str]:
     if not value or value.strip() != value:
-        raise UsageError(f"--xds-address {value!r}: empty or has spaces; {fix}")
+        raise UsageError(f"{flag} {value!r}: empty or has spaces; {fix}")
     if "://" in value:
         scheme = value.split("://", 1)[0]
-        raise UsageError(f"--xds-address {value!r}: no scheme ({scheme}://), istiod's xDS is gRPC over TLS "
-                         f"on HOST:PORT, e.g. --xds-address {XDS_ADDRESS_EXAMPLE}")
+        raise UsageError(f"{flag} {value!r}: no scheme ({scheme}://), istiod's xDS is gRPC over TLS; {fix}")
     if value.startswith("["):
         host, sep, rest = value[1:].partition("]")
         if not sep or not rest.startswith(":"):
-            raise UsageError(f"--xds-address {value!r}: missing port; {fix}")
+            raise UsageError(f"{flag} {value!r}: missing port; {fix}")
         return host, rest[1:]
     host, sep, port = value.rpartition(":")
     if not sep:
-        raise UsageError(f"--xds-address {value!r}: missing port; {fix}")
+        raise UsageError(f"{flag} {value!r}: missing port; {fix}")
     if ":" in host:
-        raise UsageError(f"--xds-address {value!r}: write an IPv6 host in brackets, e.g. [fd00::1]:15012")
+        raise UsageError(f"{flag} {value!r}: write an IPv6 host in brackets, e.g. [fd00::1]:15012")
     return host, port
 
 
-def _check_host(value: str, host: str) -> None:
+def _check_host(value: str, host: str, flag: str, fix: str) -> None:
     if _is_ip_address(host) or (len(host) <= 253 and _DNS_NAME_RE.match(host)):
         return
-    raise UsageError(
-        f"--xds-address {value!r}: {host!r} is not a host name or IP address; "
-        f"use HOST:PORT, e.g. {XDS_ADDRESS_EXAMPLE}"
-    )
+    raise UsageError(f"{flag} {value!r}: {host!r} is not a host name or IP address; {fix}")
 
 
 def _is_ip_address(host: str) -> bool:
@@ -114,12 +119,10 @@ def _is_ip_address(host: str) -> bool:
     return True
 
 
-def _check_port(value: str, port: str) -> None:
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise UsageError(
-            f"--xds-address {value!r}: port {port!r} is not a number in 1..65535; "
-            "istiod serves xDS on 15012"
-        )
+def _check_port(value: str, port: str, flag: str) -> None:
+    if not is_digits(port) or not 1 <= int(port) <= 65535:
+        raise UsageError(f"{flag} {value!r}: port {port!r} is not a port number (1..65535); istiod serves xDS "
+                         "on 15012")
 
 
 # --- other flags --------------------------------------------------------------------
@@ -206,5 +209,5 @@ def check_kubernetes_version(value: str) -> None:
 
 def normalize_kubernetes_version(value: str) -> str:
     """'v1.30.2' / '1.30' -> '1.30'; anything else is returned unchanged (and rejected)."""
-    match = re.match(r"^v?(\d+)\.(\d+)(?:\.\d+)?$", value)
+    match = re.match(r"^v?([0-9]+)\.([0-9]+)(?:\.[0-9]+)?$", value)
     return f"{match.group(1)}.{match.group(2)}" if match else value

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import uuid
 from pathlib import Path
 
 KMESHCTL = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kmeshctl")
@@ -18,33 +19,41 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           env={**clean, **(env or {})})
 
 
-def test_other_modes_are_a_usage_error(tmp_path: Path) -> None:
-    result = run("--mode", "kernel-native", "--xds-insecure", "--bpf-fs", str(tmp_path / "bpf"))
+def _unmade_bpffs() -> Path:
+    """A --bpf-fs the agent would accept (under /sys/fs/bpf) that no run makes: the
+    tests check it is still not there after a refusal."""
+    return Path("/sys/fs/bpf") / f"kmeshctl-test-{uuid.uuid4().hex[:12]}"
+
+
+def test_other_modes_are_a_usage_error() -> None:
+    bpf = _unmade_bpffs()
+    result = run("--mode", "kernel-native", "--xds-insecure", "--bpf-fs", str(bpf))
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "--mode kernel-native is not supported: only --mode=dual-engine" in result.stderr
-    assert not (tmp_path / "bpf").exists()
+    assert not bpf.exists()
 
 
 def test_secure_mode_needs_the_root_cert(tmp_path: Path) -> None:
-    result = run("--xds-root-cert", str(tmp_path / "none.pem"), "--bpf-fs", str(tmp_path / "bpf"))
+    bpf = _unmade_bpffs()
+    result = run("--xds-root-cert", str(tmp_path / "none.pem"), "--bpf-fs", str(bpf))
     assert result.returncode == 2 and "istiod root certificate" in result.stderr
-    assert not (tmp_path / "bpf").exists()
+    assert not bpf.exists()
 
 
 def test_bad_xds_address(tmp_path: Path) -> None:
     result = run("--xds-insecure", env={"XDS_ADDRESS": "istiod-no-port"})
-    assert result.returncode == 2 and "is not HOST:PORT" in result.stderr
+    assert result.returncode == 2 and "$XDS_ADDRESS 'istiod-no-port': missing port; use HOST:PORT" in result.stderr
 
 
-def test_a_bad_instance_ip_is_named(tmp_path: Path) -> None:
-    result = run("--xds-insecure", "--enrollment", "local", "--bpf-fs", str(tmp_path / "bpf"),
-                 "--instance-ip", "notanip")
+def test_a_bad_instance_ip_is_named() -> None:
+    bpf = _unmade_bpffs()
+    result = run("--xds-insecure", "--enrollment", "local", "--bpf-fs", str(bpf), "--instance-ip", "notanip")
     assert result.returncode == 2 and result.stderr.startswith("Error: --instance-ip 'notanip' is not an IP")
-    assert not (tmp_path / "bpf").exists()
+    assert not bpf.exists()
 
 
 def test_kubernetes_enrollment_needs_the_node_name() -> None:
-    result = run("--xds-insecure", "--enrollment", "kubernetes")
+    result = run("--xds-insecure", "--enrollment", "kubernetes", "--proc-root", "/proc")
     assert result.returncode == 2 and "NODE_NAME" in result.stderr
 
 

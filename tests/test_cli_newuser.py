@@ -11,6 +11,7 @@ means the cluster; 6 empty values; 7 examples on every help, docs/sandbox.md's J
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import shlex
@@ -396,3 +397,411 @@ def test_outside_a_terminal_rich_is_not_asked_to_draw() -> None:
     buffer = io.StringIO()
     cli_console(file=buffer).print(table)
     assert buffer.getvalue() == "T\nA   B\nx\n"
+
+
+# ================================================================== issue 14, fourth pass
+# One test per kind the fourth new-user pass found: (1) global-flag completion anywhere,
+# (2) relevant "did you mean", (3) one xDS-address wording, (4) paths that must exist,
+# (5) non-object manifest documents, (6) exec options before `--`, (7) the demo JSON as
+# documented, (8) km_endpoint at 80 columns, (9) upper bounds, (10) ASCII digits,
+# (11) piped tables never wrap, (12) name flags, (13) one kubeconfig parse per connect.
+
+DEAD_KUBECONFIG_CONTEXTS = ["dead", "prod"]
+
+
+def _two_context_kubeconfig(path: Path) -> Path:
+    _dead_kubeconfig(path)
+    text = path.read_text().replace("current-context: dead\n",
+                                    "- name: prod\n  context: {cluster: c, user: u}\ncurrent-context: dead\n")
+    path.write_text(text)
+    return path
+
+
+def _leaf_words() -> list[list[str]]:
+    return [[*words, *REQUIRED_ARGS.get(tuple(words), [])] for words, command in leaf_commands()
+            if not command.hidden]
+
+
+# ------------------------------------------------------------------ 1. --context completion anywhere
+
+
+def test_context_completes_after_any_subcommand_from_the_kubeconfig_typed_on_the_line(
+        tmp_path: Path, capsys, monkeypatch, no_env) -> None:
+    kubeconfig = _two_context_kubeconfig(tmp_path / "kc")
+    for words in _leaf_words():
+        line = " ".join(["kmeshctl", *words, "--kubeconfig", str(kubeconfig), "--context", ""])
+        code, found, err = _complete(capsys, monkeypatch, line)
+        assert code == 0 and not err and found == DEAD_KUBECONFIG_CONTEXTS, (line, found, err)
+    for line in (f"kmeshctl --kubeconfig {kubeconfig} status -o json --context p",
+                 f"kmeshctl status --kubeconfig={kubeconfig} --context=p"):
+        assert _complete(capsys, monkeypatch, line)[1] == ["prod"], line
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    assert _complete(capsys, monkeypatch, "kmeshctl dump maps --context d")[1] == ["dead"]
+    monkeypatch.delenv("KUBECONFIG")
+    # After `--` the words are a command's (sandbox exec): nothing of kmeshctl's completes there.
+    assert _complete(capsys, monkeypatch, f"kmeshctl sandbox exec p -- x --kubeconfig {kubeconfig} "
+                                          "--context ")[1] != DEAD_KUBECONFIG_CONTEXTS
+
+
+# ------------------------------------------------------------------ 2. "did you mean"
+
+
+def _typo(option: str) -> str:
+    """The option with one letter of its name left out (`--nmespace`)."""
+    name = option[2:]
+    middle = len(name) // 2
+    return "--" + name[:middle] + name[middle + 1:]
+
+
+def test_a_mistyped_option_suggests_the_close_ones_global_flags_included(capsys, no_env) -> None:
+    from kmeshctl.cli.conventions import GLOBAL_FLAGS, SUGGEST_CLOSENESS
+    import difflib
+
+    for words, command in leaf_commands():
+        required = REQUIRED_ARGS.get(tuple(words), [])
+        options = {o for p in command.params if p.param_type_name == "option" for o in (*p.opts, *p.secondary_opts)}
+        targets = [o for p in command.params if p.param_type_name == "option" and not p.hidden
+                   for o in p.opts if o.startswith("--")] + list(GLOBAL_FLAGS)
+        for target in targets:
+            typo = _typo(target)
+            if typo in options or typo in GLOBAL_FLAGS or len(typo) < 4:
+                continue
+            code, _, err = cli(capsys, *words, *required, typo, "x")
+            assert code == 2 and len(err.strip().splitlines()) == 1, (words, typo, err)
+            suggested = re.search(r"did you mean (.*)\?", err)
+            assert suggested and target in re.split(r", | or ", suggested.group(1)), (words, typo, err)
+            for name in re.split(r", | or ", suggested.group(1)):  # relevant, or not offered at all
+                ratio = difflib.SequenceMatcher(None, typo[2:], name[2:]).ratio()
+                assert ratio >= SUGGEST_CLOSENESS or name[2:].startswith(typo[2:]), (typo, name)
+    code, _, err = cli(capsys, "status", "--contxt", "x")
+    assert "did you mean --context?" in err and "--output" not in err, err
+    code, _, err = cli(capsys, "status", "--wide")
+    assert code == 2 and "did you mean" not in err and "Possible options" not in err, err
+    code, _, err = cli(capsys, "--kubconfig", "x", "status")
+    assert "did you mean --kubeconfig?" in err, err
+
+
+# ------------------------------------------------------------------ 3. one xDS-address wording
+
+
+@pytest.fixture
+def agent_validates_only(monkeypatch) -> None:
+    """`node run` in-process with the agent's start replaced by its own validation (a
+    stand-in: nothing is loaded, bound or contacted); passing validation fails the test."""
+    from kmeshctl.node import agent
+
+    def validate_only(self: Any) -> None:
+        self.config.validate()
+        pytest.fail("node run got past every check: the agent would start")
+
+    monkeypatch.setattr(agent.Agent, "run_until_signalled", validate_only)
+    monkeypatch.setattr(agent, "configure_logging", lambda level: None)
+
+
+@pytest.mark.parametrize("address", ["istiod.istio-system.svc", "istiod:70000", "istiod:０", "istiod:",
+                                     "http://istiod:15012", "bad_host!:15012", "fd00::7:15012", " istiod:15012"])
+def test_an_xds_address_mistake_reads_the_same_on_every_command(address: str, tmp_path: Path, capsys,
+                                                                no_env, agent_validates_only) -> None:
+    dead = str(_dead_kubeconfig(tmp_path / "dead"))
+    problems = {}
+    for args in (["render", "--cluster-id", "c1"], ["--kubeconfig", dead, "install", "--cluster-id", "c1"],
+                 ["--kubeconfig", dead, "install", "--cluster-id", "c1", "--dry-run"],
+                 ["node", "run", "--xds-insecure"]):
+        code, out, err = cli(capsys, *args, "--xds-address", address)
+        assert code == 2 and not out and len(err.strip().splitlines()) == 1, (args, err)
+        assert err.startswith(f"Error: --xds-address {address!r}: "), (args, err)
+        problems[args[0] if args[0] != "--kubeconfig" else "install"] = err.split("; use ")[0]
+    assert len(set(problems.values())) == 1, problems
+    code, _, err = cli(capsys, "node", "run", "--xds-insecure", "--xds-address", "unix:")
+    assert code == 2 and "--xds-address 'unix:': no socket path after unix:" in err, err
+
+
+def test_port_flags_share_the_range_wording() -> None:
+    for args in (["node", "run", "--admin-port", "0"], ["node", "run", "--metrics-port", "70000"],
+                 ["dump", "maps", "--admin-port", "0"], ["dump", "config", "--admin-port", "65536"]):
+        result = run(*args)
+        assert result.returncode == 2 and "out of range; use an integer from 1 to 65535" in result.stderr, \
+            (args, result.stderr)
+
+
+# ------------------------------------------------------------------ 4. paths that must exist
+
+
+# Every Path flag of every command: read (must exist, checked here) or written (checked by
+# test_every_output_path_is_checked_before_any_work).
+OUTPUT_PATH_FLAGS = {("node", "run", "admin_socket"), ("node", "run", "cni_socket"), ("demo", "traffic-shift", "plot"),
+                     ("bench", "dataplane", "out")}
+_NO = "/nonexistent-kmeshctl-qa/x"
+
+
+def _input_path_cases(tmp_path: Path) -> dict[tuple[str, ...], tuple[list[str], str]]:
+    """(command words, param) -> (arguments, the flag the error must name)."""
+    afile = tmp_path / "a-file"
+    afile.write_text("")
+    dead = str(_dead_kubeconfig(tmp_path / "dead"))
+    insecure = ["node", "run", "--xds-insecure"]
+    return {
+        ("node", "run", "bpf_fs"): ([*insecure, "--bpf-fs", _NO], "--bpf-fs"),
+        ("node", "run", "cgroup2_path"): ([*insecure, "--cgroup2-path", _NO], "--cgroup2-path"),
+        ("node", "run", "proc_root"): ([*insecure, "--proc-root", _NO], "--proc-root"),
+        ("node", "run", "xds_root_cert"): (["node", "run", "--xds-root-cert", _NO], "--xds-root-cert"),
+        ("node", "run", "xds_token"): (["node", "run", "--xds-root-cert", str(afile), "--xds-token", _NO],
+                                       "--xds-token"),
+        ("node", "run", "cni_conf_dir"): ([*insecure, "--enrollment", "kubernetes", "--node-name", "n",
+                                           "--proc-root", "/proc", "--cni-conf-dir", _NO], "--cni-conf-dir"),
+        ("node", "run", "cni_bin_dir"): ([*insecure, "--enrollment", "kubernetes", "--node-name", "n",
+                                          "--proc-root", "/proc", "--cni-conf-dir", str(tmp_path),
+                                          "--cni-socket", str(tmp_path / "s" / "cni.sock"), "--cni-bin-dir", _NO],
+                                         "--cni-bin-dir"),
+        ("node", "run", "local_pods"): ([*insecure, "--local-pods", str(afile)], "--local-pods"),
+        ("node", "cleanup", "bpf_fs"): (["node", "cleanup", "--bpf-fs", _NO], "--bpf-fs"),
+        ("node", "cleanup", "cgroup2_path"): (["node", "cleanup", "--cgroup2-path", _NO], "--cgroup2-path"),
+        ("dump", "maps", "bpf_fs"): (["dump", "maps", "--bpf-fs", _NO], "--bpf-fs"),
+        ("render", "crd_file"): (["render", "--xds-address", "a:1", "--cluster-id", "c", "--crd-file", _NO],
+                                 "--crd-file"),
+        ("install", "crd_file"): (["--kubeconfig", dead, "install", "--cluster-id", "c", "--crd-file", _NO],
+                                  "--crd-file"),
+        ("sandbox", "up", "files"): (["sandbox", "up", "--name", "qa", "-f", _NO], "-f"),
+        ("kubeconfig",): (["--kubeconfig", _NO, "status"], "--kubeconfig"),
+    }
+
+
+def test_every_path_a_command_reads_is_checked_first_naming_the_flag(tmp_path: Path, state_root, capsys, no_env,
+                                                                      agent_validates_only) -> None:
+    cases = _input_path_cases(tmp_path)
+    for words, command in leaf_commands():
+        for param in command.params:
+            annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+            if "Path" in str(annotation) and not command.hidden:
+                key = (*words, param.name)
+                assert key in cases or key in OUTPUT_PATH_FLAGS, f"add {key} to the path cases"
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for key, (args, flag) in cases.items():
+        code, out, err = cli(capsys, *args)
+        assert code == 2 and not out and len(err.strip().splitlines()) == 1, (key, err)
+        assert flag in err and "Traceback" not in err, (key, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing made
+    assert not Path(_NO).parent.exists()
+
+
+# ------------------------------------------------------------------ 5. manifest documents
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("hello\n", "document 1 is not a Kubernetes object but the text 'hello'"),
+    ("- a\n- b\n", "document 1 is not a Kubernetes object but a list of 2 item(s)"),
+    ("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n42\n", "document 2 is not a Kubernetes object "
+     "but the number 42"),
+    ("kind: Service\nmetadata: {name: s}\n", "document 1 (Service) has no apiVersion: add one (apiVersion: v1)"),
+    ("foo: bar\n", "document 1 has no kind: each document must be a mapping with apiVersion, kind and "
+     "metadata.name"),
+    ("apiVersion: v1\nkind: List\nitems: [null]\n", "document 1, item 1 is not a Kubernetes object but null"),
+    ("apiVersion: v1\nkind: Service\nmetadata: s\n", "document 1 (Service): metadata is the text 's', not a mapping"),
+    ("---\n---\napiVersion: v1\nkind: Service\n", "document 2 (Service) has no metadata.name: add one"),
+])
+def test_a_document_that_is_not_an_object_is_named_by_its_number(text: str, problem: str, tmp_path: Path,
+                                                                  state_root, capsys, no_env) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    code, out, err = cli(capsys, "sandbox", "up", "--name", "qa", "-f", str(path))
+    assert code == 2 and not out and err.startswith(f"Error: {path}: {problem}"), err
+    assert len(err.strip().splitlines()) == 1 and "None" not in err and "Creating" not in err, err
+
+
+# ------------------------------------------------------------------ 6. exec: options before `--`
+
+
+@pytest.mark.root  # sandbox exec runs as root only
+def test_exec_parses_options_before_the_double_dash_as_kubectl_exec_does(state_root, capsys, no_env) -> None:
+    _record("alpha", (("netutils-0", False),))
+    code, _, err = cli(capsys, "sandbox", "exec", "netutils", "-n", "other", "--", "true")
+    assert code == 2 and "no pod netutils in namespace other of sandbox alpha (pods: default/netutils-0)" in err, err
+    code, _, err = cli(capsys, "sandbox", "exec", "netutils", "--namespace", "Bad_NS", "--", "true")
+    assert code == 2 and err.startswith("Error: --namespace 'Bad_NS': not a valid namespace name"), err
+    code, _, err = cli(capsys, "sandbox", "exec", "netutils", "curl", "-sv", "fortio")
+    assert code == 2 and "No such option: -s" in err and "after `--`" in err, err
+    code, _, err = cli(capsys, "sandbox", "exec", "netutils", "--", "-n", "default")
+    assert code == 2 and "command -n not found" in err, err  # after `--` it is the command's
+
+
+# ------------------------------------------------------------------ 7. the demo JSON, as documented
+
+
+def _doc_row(field: str) -> str:
+    text = (REPO / "docs" / "usage.md").read_text()
+    return re.search(rf"^\| `{re.escape(field)}` \| (.*) \|$", text, re.M).group(1)
+
+
+def test_the_demo_json_is_what_docs_usage_says() -> None:
+    _, subject = demo.fortio_demo()
+    traffic, switch = demo.TrafficCount(), demo.TrafficCount()
+    traffic.add(demo.RequestResult(1, 0, 200, "1"))
+    for i in range(3):
+        switch.add(demo.RequestResult(i + 1, 0, 200, "2"))
+    same = demo._phase_report(subject, [90, 10], traffic, None)  # the VirtualService's own weights
+    switched = demo._phase_report(subject, [0, 100], traffic, switch)
+    data = demo.DemoReport("local", 1, [same, switched], subject, "k").to_json()
+    totals_row = _doc_row("totals")
+    assert set(re.findall(r"`(\w+)` \(", totals_row)) == set(data["totals"])
+    assert "a request count" in totals_row and data["totals"]["during_changes"] == 3
+    assert data["totals"]["requests"] == 1 + 1 + 3  # the phases' and the switch's
+    phases_row = _doc_row("phases[]")
+    for key in data["phases"][0]:
+        assert f"`{key}`" in phases_row, key
+    assert "`null` when no switch came before the phase" in phases_row
+    assert data["phases"][0]["during_change"] is None
+    assert set(data["phases"][1]["during_change"]) == {"requests", "failures", "counts", "other_servers",
+                                                        "counts_by_server", "failed_requests"}
+    for key in data:
+        assert re.search(rf"^\| [^|]*`{key}(\[\])?`", (REPO / "docs" / "usage.md").read_text(), re.M), key
+    # run_traffic_shift switches (and so counts a change) exactly when the weights differ.
+    source = inspect.getsource(demo.run_traffic_shift)
+    assert "if weights != current:" in source and "current = list(subject.default_weights)" in source
+
+
+# ------------------------------------------------------------------ 8. km_endpoint at 80 columns
+
+
+def test_endpoint_rows_keep_service_prio_index_and_backend_id_in_80_columns() -> None:
+    import io
+
+    from rich.console import Console
+
+    from kmeshctl import dump
+    from kmeshctl.maps import ENDPOINT, EndpointKey, EndpointValue
+
+    class Names:  # the id registry's two lookups, for two ids
+        def name_of(self, id_: int) -> str:
+            return {3: "default/fortio.default.svc.cluster.local", 7: "default/fortio-v1-596b55cb8b-sfktr"}[id_]
+
+        def kind_of(self, _id: int) -> None:
+            return None
+
+    dumps = [dump.MapDump(ENDPOINT, [(EndpointKey(3, 0, 1), EndpointValue(7, (8080,))),
+                                     (EndpointKey(3, 1, 2), EndpointValue(7))])]
+    out = io.StringIO()
+    dump.render_tables(dumps, Names(), Console(file=out, width=80), pods={})  # type: ignore[arg-type]
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    header = next(line for line in text.splitlines() if "service" in line and "prio" in line)
+    assert [w for w in re.split(r"[\s┃│]+", header) if w] == ["service", "prio", "index", "backend", "uid"]
+    assert re.search(r"default/fortio\.default\.svc\.cluster\.local │ 0 +│ 1 +│ 7 ", text)
+    assert re.search(r"│ 1 +│ 2 +│ 7 ", text)
+    assert "not shown at this width: backend, own target ports; -o wide shows every column" in " ".join(text.split())
+    wide = io.StringIO()
+    dump.render_tables(dumps, Names(), Console(file=wide, width=80), pods={}, wide=True)  # type: ignore[arg-type]
+    assert "default/fortio-v1-596b55cb8b-sfktr" in wide.getvalue() and "8080" in wide.getvalue()
+
+
+# ------------------------------------------------------------------ 9. upper bounds
+
+
+def _numeric_options() -> list[tuple[list[str], Any]]:
+    found = []
+    for words, command in leaf_commands():
+        for param in command.params:
+            descriptor = getattr(param, "type_descriptor", None)
+            annotation = getattr(descriptor, "annotation", None)
+            kinds = (annotation, *getattr(annotation, "__args__", ()))
+            if takes_value(param) and (int in kinds or float in kinds):
+                found.append((words, param))
+    return found
+
+
+def test_every_duration_timeout_count_and_port_flag_has_a_range(capsys, no_env) -> None:
+    for words, param in _numeric_options():
+        info = param.type_descriptor.parameter_info
+        assert info.min is not None and info.max is not None, (words, param.opts)
+        required = REQUIRED_ARGS.get(tuple(words), [])
+        flag = max(param.opts, key=len)
+        for value in ("inf", "1e400", "nan", "1e9", str(info.max * 10 + 1)):
+            code, out, err = cli(capsys, *words, *required, flag, value)
+            assert code == 2 and not out and len(err.strip().splitlines()) == 1, (words, flag, value, err)
+            assert err.startswith(f"Error: {flag} {value}: ") and f"from {info.min:g} to {info.max:g}" in err, err
+
+
+# ------------------------------------------------------------------ 10. ASCII digits only
+
+
+def test_numbers_take_ascii_digits_only(capsys, no_env) -> None:
+    from kmeshctl.asciinum import is_digits, parse_int
+
+    for value in ("９０", "٩٠", "1_0", " 9", "", "+5"):
+        assert not is_digits(value)
+        with pytest.raises(ValueError):
+            parse_int(value)
+    assert parse_int("-5", signed=True) == -5 and parse_int("15012") == 15012
+    for words, param in _numeric_options():
+        code, _, err = cli(capsys, *words, *REQUIRED_ARGS.get(tuple(words), []), max(param.opts, key=len), "９")
+        assert code == 2 and "９: not " in err, (words, err)
+    for args in (["demo", "traffic-shift", "--weights", "９０/１０"],
+                 ["demo", "traffic-shift", "--weights", "90/10,٥٠/٥٠"],
+                 ["render", "--cluster-id", "c", "--xds-address", "istiod:１５０１２"],
+                 ["render", "--cluster-id", "c", "--xds-address", "a:1", "--kubernetes-version", "１.３０"],
+                 ["bench", "dataplane", "--client-cpus", "１"], ["bench", "dataplane", "--mesh-cpus", "0-３"]):
+        code, _, err = cli(capsys, *args)
+        assert code == 2 and args[-2] in err, (args, err)
+
+
+# ------------------------------------------------------------------ 11. piped tables never wrap
+
+
+def test_piped_tables_keep_each_row_on_one_line_and_terminals_fit(tmp_path: Path, capsys, monkeypatch,
+                                                                  no_env) -> None:
+    import io
+
+    from kmeshctl.cli import cluster as cluster_cli
+    from kmeshctl.cli.tables import cli_console
+
+    dead = _dead_kubeconfig(tmp_path / "dead")
+    monkeypatch.setenv("COLUMNS", "80")  # piped, whatever COLUMNS says
+    code, out, _ = cli(capsys, "--kubeconfig", str(dead), "precheck")
+    assert code == 1
+    header, row = out.splitlines()
+    assert header.split()[:3] == ["CHECK", "RESULT", "DETAIL"]
+    assert row.startswith("API reachable") and "cannot reach the Kubernetes API at https://127.0.0.1:1" in row
+    assert f"kubeconfig {dead}, context dead" in row and row.endswith("download its kubeconfig)"), row
+    results = [cluster_cli.checks.CheckResult("API reachable", "fail", "x " * 80, "y " * 30)]
+    screen = io.StringIO()
+    monkeypatch.setattr(cluster_cli, "out", lambda output=None: cli_console(file=screen, force_terminal=True, width=80))
+    cluster_cli._print_checks(results, cluster_cli.OutputFormat.table)
+    assert max(len(re.sub(r"\x1b\[[0-9;]*m", "", line)) for line in screen.getvalue().splitlines()) <= 80
+
+
+# ------------------------------------------------------------------ 12. name flags
+
+
+@pytest.mark.parametrize("args,named", [
+    (["version", "-n", "BAD_NS", "--client"], "-n 'BAD_NS': not a valid namespace name"),
+    (["node", "run", "--pod-namespace", "BAD_NS"], "--pod-namespace 'BAD_NS': not a valid namespace name"),
+    (["node", "run", "--pod-name", "Bad_Pod"], "--pod-name 'Bad_Pod': not a valid pod name"),
+    (["node", "run", "--node-name", "-n1"], "--node-name '-n1': not a valid node name"),
+    (["node", "run", "--service-account", "A"], "--service-account 'A': not a valid service account name"),
+    (["node", "run", "--cluster-id", "a b"], "--cluster-id 'a b': use letters"),
+    (["node", "run", "--network", "a b"], "--network 'a b': use letters"),
+    (["dump", "maps", "--pod", "Bad"], "--pod 'Bad': not a valid pod name"),
+    (["sandbox", "exec", "p", "-n", "X", "--", "true"], "-n 'X': not a valid namespace name"),
+])
+def test_every_name_flag_is_checked_before_anything(args: list[str], named: str, tmp_path: Path, state_root,
+                                                    capsys, no_env, agent_validates_only) -> None:
+    dead = _dead_kubeconfig(tmp_path / "dead")
+    code, out, err = cli(capsys, "--kubeconfig", str(dead), *args)
+    assert code == 2 and not out and err.startswith(f"Error: {named}"), err
+
+
+def test_every_namespace_flag_of_every_command_is_a_checked_name(tmp_path: Path, state_root, capsys, no_env,
+                                                                 agent_validates_only) -> None:
+    dead = _dead_kubeconfig(tmp_path / "dead")
+    checked = 0
+    for words, command in leaf_commands():
+        for param in command.params:
+            if param.name and param.name.endswith("namespace") and takes_value(param):
+                flag = max(param.opts, key=len)
+                code, _, err = cli(capsys, "--kubeconfig", str(dead), *words, *REQUIRED_ARGS.get(tuple(words), []),
+                                   flag, "BAD_NS")
+                assert code == 2 and err.startswith(f"Error: {flag} 'BAD_NS': not a valid namespace name (an "
+                                                    "RFC 1123 label"), (words, err)
+                checked += 1
+    assert checked >= 15
+    result = run("node", "run", env={"POD_NAMESPACE": "Bad_NS"})
+    assert result.returncode == 2 and result.stderr.startswith("Error: $POD_NAMESPACE 'Bad_NS': not a valid")

@@ -125,6 +125,7 @@ def test_parse_result_line_ignores_noise() -> None:
 def test_echo_debug_says_who_asked_like_fortio(echo_url: str) -> None:
     # The sandbox tests ask the backends' peer through /debug, which real fortio answers
     # with `... request from IP:port`: the built-in echo server answers it the same way.
-    out = subprocess.run(["curl", "-sS", "--local-port", "40123", echo_url + "debug"],
+    out = subprocess.run(["curl", "-sS", "-w", "\nlocal port %{local_port}", echo_url + "debug"],
                          capture_output=True, text=True, timeout=30).stdout
-    assert "request from 127.0.0.1:40123" in out and "GET /debug HTTP/1.1" in out
+    body, _, port = out.rpartition("\nlocal port ")
+    assert port.isdigit() and f"request from 127.0.0.1:{port}" in body and "GET /debug HTTP/1.1" in body

@@ -85,3 +85,32 @@ def test_a_kubeconfig_list_uses_the_first_files_current_context(tmp_path, monkey
     for order, server in (([first, second], "https://127.0.0.1:1"), ([second, first], "https://127.0.0.1:2")):
         monkeypatch.setattr(kube.TARGET, "kubeconfig", ":".join(map(str, order)))
         assert kube.load_configuration().host == server
+
+
+def test_one_connect_parses_each_kubeconfig_file_once(tmp_path, monkeypatch) -> None:
+    """check_kubeconfig's one parse gives the files, the contexts and the current context;
+    the context passed to the client and the "cannot reach" origin text reuse it."""
+    def kubeconfig(name: str, current: bool) -> Path:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", **({"current-context": name} if current else {}),
+            "clusters": [{"name": name, "cluster": {"server": "https://127.0.0.1:1"}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            "users": [{"name": name, "user": {"token": "t"}}]}))
+        return path
+
+    files = [kubeconfig("a", False), kubeconfig("b", True)]
+    reads: list[str] = []
+    read = kube._read_kubeconfig
+    monkeypatch.setattr(kube, "_read_kubeconfig", lambda file: reads.append(file) or read(file))
+    monkeypatch.setattr(kube.TARGET, "kubeconfig", ":".join(map(str, files)))
+    monkeypatch.setattr(kube.TARGET, "context", None)
+    cfg = kube.load_configuration()
+    assert reads == [str(f) for f in files]  # once each, in order
+    assert kube.ORIGIN[id(cfg)] == f"kubeconfig {files[0]}:{files[1]}, context b"
+    found = kube.check_kubeconfig(":".join(map(str, files)), None, explicit=True)
+    assert (found.files, found.contexts, found.current) == ([str(f) for f in files], ["a", "b"], "b")
+    reads.clear()
+    monkeypatch.setattr(kube.TARGET, "context", "a")
+    cfg = kube.load_configuration()
+    assert len(reads) == 2 and kube.ORIGIN[id(cfg)].endswith("context a")

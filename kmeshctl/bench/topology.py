@@ -21,6 +21,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kmeshctl.asciinum import parse_int
 from kmeshctl.bench import kmesh
 from kmeshctl.bench.capture import (InboundCapture, OutboundCapture, apply_capture,
                                     flush_connections, remove_capture)
@@ -64,7 +65,7 @@ def parse_cpu_list(text: str) -> set[int]:
     try:
         for part in text.split(","):
             low, _, high = part.strip().partition("-")
-            cpus.update(range(int(low), int(high or low) + 1))
+            cpus.update(range(parse_int(low.strip()), parse_int((high or low).strip()) + 1))
     except ValueError:
         raise BenchError(f"CPU list {text!r} is not like 1, 0,2 or 0-3", exit_code=2) from None
     return cpus

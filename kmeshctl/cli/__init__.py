@@ -14,7 +14,7 @@ import typer
 
 from kmeshctl import __version__
 from kmeshctl.cli.common import OutputFormat, OutputOption, app, check_namespace_flags, is_data, print_data
-from kmeshctl.cli.conventions import COMPLETE_VAR
+from kmeshctl.cli.conventions import COMPLETE_VAR, complete_global_flags_anywhere
 from kmeshctl.errors import UsageError
 
 # Importing a command module registers its commands on `app`.
@@ -125,6 +125,7 @@ def main() -> None:
     from typer.completion import completion_init
 
     completion_init()
+    complete_global_flags_anywhere()
     # SIGTERM (timeout, a CI runner, kill) unwinds like Ctrl-C, so every command's
     # cleanup runs (a half-made sandbox is removed, demo weights restored)
     signal.signal(signal.SIGTERM, _terminate_cleanly)

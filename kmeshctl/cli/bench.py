@@ -13,7 +13,7 @@ from typing import Iterable, Optional
 
 import typer
 
-from kmeshctl.cli.common import app, print_json
+from kmeshctl.cli.common import MAX_REPEATS, MAX_RUN_S, app, print_json
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.outpaths import check_output_dir
 from kmeshctl.errors import UsageError
@@ -69,9 +69,11 @@ def dataplane(
     loads: str = typer.Option(
         "paced-1k,paced-4k,max-64", "--loads", metavar="NAMES",
         help="Comma-separated loads: paced-1k, paced-4k, closed-4, max-64."),
-    repeats: int = typer.Option(5, "--repeats", min=1, metavar="COUNT", help="Runs per path and load (interleaved)."),
-    duration: int = typer.Option(10, "--duration", min=1, metavar="SECONDS", help="Seconds per run."),
-    warmup: int = typer.Option(2, "--warmup", min=0, metavar="SECONDS", help="Seconds of unrecorded warm-up per path."),
+    repeats: int = typer.Option(5, "--repeats", min=1, max=MAX_REPEATS, metavar="COUNT",
+                                help="Runs per path and load (interleaved)."),
+    duration: int = typer.Option(10, "--duration", min=1, max=MAX_RUN_S, metavar="SECONDS", help="Seconds per run."),
+    warmup: int = typer.Option(2, "--warmup", min=0, max=MAX_RUN_S, metavar="SECONDS",
+                               help="Seconds of unrecorded warm-up per path."),
     client_cpus: Optional[str] = typer.Option(
         None, "--client-cpus", metavar="CPUS", help="CPUs for wrk (taskset list); default 0."),
     mesh_cpus: Optional[str] = typer.Option(

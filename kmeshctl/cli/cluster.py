@@ -17,7 +17,8 @@ from kmeshctl import config_dump
 from kmeshctl import install as installer
 from kmeshctl import namespaces as ns_ops
 from kmeshctl import precheck as checks
-from kmeshctl.cli.common import OutputFormat, app, check_namespace_flags, is_data, print_data, print_json, suggest
+from kmeshctl.cli.common import (MAX_TIMEOUT_S, OutputFormat, app, check_namespace_flags, is_data, print_data,
+                                 print_json, suggest)
 from kmeshctl.cli.common import OutputOption as DataOutputOption
 from kmeshctl.cli.render import (
     ClusterIdOption,
@@ -52,7 +53,8 @@ from kmeshctl.uninstall import DeleteResult, installed_objects, uninstall as uni
 TableOutputOption = DataOutputOption
 WIDE_WIDTH = 10_000  # -o wide: rich never cuts or wraps a column
 TimeoutOption = Annotated[
-    float, typer.Option("--timeout", min=1, metavar="SECONDS", help="Give up waiting after this many seconds.")
+    float, typer.Option("--timeout", min=1, max=MAX_TIMEOUT_S, metavar="SECONDS",
+                        help="Give up waiting after this many seconds.")
 ]
 
 

@@ -47,17 +47,25 @@ def complete_sandbox_names(incomplete: str) -> list[str]:
         return []
 
 
-def complete_contexts(incomplete: str) -> list[str]:
-    """Shell completion of --context: the contexts of the kubeconfig in use."""
+def complete_contexts(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of --context: the contexts of the kubeconfig in use, the one typed
+    on the line (--kubeconfig FILE, before or after the subcommand) first of all."""
     from kmeshctl.kube import context_names
 
-    return [n for n in context_names() if n.startswith(incomplete)]
+    return [n for n in context_names(ctx.find_root().params.get("kubeconfig")) if n.startswith(incomplete)]
 
 
 def completer(values: "list[str] | tuple[str, ...]"):  # type: ignore[no-untyped-def]
     """Shell completion of a free-text option from a fixed list (e.g. --map)."""
     return lambda incomplete: [v for v in values if v.startswith(incomplete)]
 
+
+# The accepted range of every duration, timeout and count flag (one line naming the flag
+# and the range, exit 2, for anything outside: `--timeout inf`, `--duration 1e9`).
+MAX_TIMEOUT_S = 86_400  # a day: any wait longer than that is a mistake, not a plan
+MAX_RUN_S = 3_600  # one benchmark run, or a warm-up
+MAX_REPEATS = 100
+PORT_MIN, PORT_MAX = 1, 65_535
 
 # The kube layer holds the cluster target; this name is kept for callers of the CLI module.
 GLOBAL = TARGET

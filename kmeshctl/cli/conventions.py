@@ -27,7 +27,8 @@ from typer._click.core import ParameterSource
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
-from kmeshctl.cli.badinput import bad_value_line, check_values_present, empty_value, typed_flag
+from kmeshctl.cli.badinput import bad_value_line, check_values_present, empty_value, source_name, typed_flag
+from kmeshctl.cli.names import names_checked
 from kmeshctl.errors import KmeshctlError
 
 class _WholeWords(_click_textwrap.TextWrapper):
@@ -81,6 +82,7 @@ class KmeshctlGroup(TyperGroup):
             command.rich_markup_mode = None  # plain help, wrapped like kubectl's (see _reflow_help)
             if command is not self:
                 _values_required(command)
+                names_checked(command, lambda: _ARGS)
 
     def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
         if ctx.parent is None:
@@ -99,6 +101,50 @@ class KmeshctlGroup(TyperGroup):
         if not standalone_mode:
             return run()
         sys.exit(run_reporting_errors(run, self))
+
+
+def complete_global_flags_anywhere() -> None:
+    """Shell completion of `--context <TAB>` / `--kubeconfig <TAB>` after a subcommand too
+    (click resolves a value's completion in the subcommand, which does not know the global
+    flags: they are hoisted only when the line runs), and of contexts from the
+    `--kubeconfig FILE` typed on the line. Wraps each shell's completion class once."""
+    from typer._click.shell_completion import _available_shells
+
+    for name, cls in list(_available_shells.items()):
+        if getattr(cls, "_globals_anywhere", False):
+            continue
+        _available_shells[name] = type(cls.__name__, (cls,), {
+            "_globals_anywhere": True, "get_completions": _completions_with_globals(cls)})
+
+
+def _completions_with_globals(base: type) -> Callable[..., Any]:
+    def get_completions(self: Any, args: list[str], incomplete: str) -> list[Any]:
+        found = complete_global_value(self.cli, self.prog_name, args, incomplete)
+        return base.get_completions(self, args, incomplete) if found is None else found
+
+    return get_completions
+
+
+def complete_global_value(root: _click.Command, prog_name: str, args: list[str],
+                          incomplete: str) -> Optional[list[Any]]:
+    """The completions of a global flag's value being typed anywhere on the line (None:
+    the word is not one): the root's own completion of it, with the line's other
+    words (and so a typed --kubeconfig) parsed as they will be when it runs."""
+    args = list(args)
+    if "--" in args:
+        return None
+    flag, equals, value = incomplete.partition("=")
+    if equals and flag in GLOBAL_FLAGS:
+        incomplete = value
+    elif args and args[-1] in GLOBAL_FLAGS:
+        flag = args.pop()
+    else:
+        return None
+    param = next((p for p in root.params if flag in p.opts), None)
+    if param is None:
+        return None
+    with root.make_context(prog_name, args, resilient_parsing=True) as ctx:
+        return param.shell_complete(ctx, incomplete)
 
 
 def walk(command: _click.Command) -> Iterable[_click.Command]:
@@ -255,6 +301,25 @@ def flag_as_typed(param_name: str) -> str:
     return "--" + param_name.replace("_", "-")
 
 
+def given_as(param_name: str) -> str:
+    """How the value of ``param_name`` was given on the command being run, for a message
+    about it: `$XDS_ADDRESS` when it came from that variable, else the flag as typed."""
+    for ctx in reversed(_INVOKED):
+        for param in ctx.command.params:
+            if param.name == param_name:
+                return source_name(ctx, param, _ARGS)
+    return flag_as_typed(param_name)
+
+
+def given_on_command_line(param_name: str) -> bool:
+    """The user gave ``param_name`` (flag or environment), rather than leaving the default."""
+    for ctx in reversed(_INVOKED):
+        if param_name in ctx.params:
+            source = ctx.get_parameter_source(param_name)
+            return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    return False
+
+
 def name_env_sources(message: str) -> str:
     """`--name x: ...` -> `$KMESHCTL_SANDBOX_NAME=x: ...` when x came from that variable:
     the user did not type --name, so a message naming it would send them looking for it."""
@@ -344,6 +409,46 @@ def _with_help_pointer(line: str, err: Any) -> str:
     return line if ctx is None else f"{line} (see '{ctx.command_path} --help')"
 
 
+SUGGEST_CLOSENESS = 0.75  # difflib ratio of the names without dashes: a typo, not a look-alike
+MAX_SUGGESTIONS = 5
+
+
+def option_suggestions(typed: str, command: _click.Command) -> list[str]:
+    """The options of ``command`` (its own, and the global ones it takes anywhere on the
+    line) that ``typed`` is a typo or a prefix of, closest first; none when nothing is
+    close: `--kubconfig` -> --kubeconfig, `--pod` -> --pod-name, --pod-namespace."""
+    import difflib
+
+    names = {o for p in command.params if not getattr(p, "hidden", False) and p.param_type_name == "option"
+             for o in (*p.opts, *p.secondary_opts) if o.startswith("--")}
+    names |= set(GLOBAL_FLAGS) | {"--help"}
+    word = typed.lstrip("-")
+    scored = []
+    for name in names:
+        bare = name.lstrip("-")
+        ratio = difflib.SequenceMatcher(None, word, bare).ratio()
+        prefix = len(word) >= 3 and bare.startswith(word)
+        if ratio >= SUGGEST_CLOSENESS or prefix:
+            scored.append((-ratio, name))
+    return [name for _, name in sorted(scored)[:MAX_SUGGESTIONS]]
+
+
+def _no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
+    """click's "No such option" with only relevant suggestions (click's own difflib
+    cut-off lets `--contxt` suggest --output, and never offers the global flags)."""
+    ctx = err.ctx
+    line = f"Error: No such option: {err.option_name}"
+    if ctx is not None and err.option_name.startswith("--"):
+        found = option_suggestions(err.option_name.partition("=")[0], ctx.command)
+        if found:
+            line += f"; did you mean {' or '.join(found) if len(found) <= 2 else ', '.join(found)}?"
+    takes_command = ctx is not None and any(str(getattr(p, "metavar", "") or "").startswith("-- ")
+                                            for p in ctx.command.params)
+    if takes_command and "--" not in _ARGS:
+        line += f" (the command to run goes after `--`: {ctx.command_path} POD -- COMMAND...)"
+    return _with_help_pointer(line, err)
+
+
 def _fail(line: str) -> None:
     typer.secho(line, fg=typer.colors.RED, err=True)
 
@@ -363,6 +468,9 @@ def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
             _fail(_one_line_usage_error(err))
         else:
             _fail(_with_help_pointer(f"Error: {bad_value_line(err, _ARGS)}", err))
+        return 2
+    except _click.exceptions.NoSuchOption as err:
+        _fail(_no_such_option_line(err))
         return 2
     except TyperException as err:
         _fail(_one_line_usage_error(err))

@@ -11,10 +11,11 @@ import typer
 from kmeshctl import nodecheck
 from kmeshctl.node import loader
 from kmeshctl.cli.common import app
-from kmeshctl.cli.conventions import flag_as_typed
+from kmeshctl.cli.conventions import flag_as_typed, given_as, given_on_command_line
 from kmeshctl.cli.outpaths import check_optional_file, check_output_file
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
+from kmeshctl.params import check_xds_address
 
 node_app = typer.Typer(help="Node-side commands: the eBPF data path of this machine. Run as root.\n\n"
                             "Examples:\n\n"
@@ -83,6 +84,20 @@ def cleanup(
         typer.echo(line)
     if not done:
         typer.echo(f"nothing to clean up under {bpf_fs}")
+
+
+def _check_paths(bpf_fs: Path, proc_root: Path, local_pods: Optional[Path], used_proc_root: bool) -> None:
+    """The paths `node run` reads, checked before anything starts (one line naming the
+    flag, exit 2): --bpf-fs on a bpf filesystem; --proc-root a directory when it will be
+    read (Kubernetes enrollment, the CNI plugin) or was given; --local-pods a directory
+    when it exists (the sandbox makes it)."""
+    nodecheck.check_bpffs_dir(bpf_fs, given_as("bpf_fs"))
+    if (used_proc_root or given_on_command_line("proc_root")) and not proc_root.is_dir():
+        raise UsageError(f"{given_as('proc_root')} {proc_root}: no such directory; give the host's /proc "
+                         "(the DaemonSet mounts it at /host/proc)")
+    if local_pods is not None and local_pods.exists() and not local_pods.is_dir():
+        raise UsageError(f"{given_as('local_pods')} {local_pods}: a file is there; give the directory of "
+                         "the pod and namespace objects")
 
 
 class LogLevel(str, Enum):
@@ -184,6 +199,7 @@ def run(
     """
     import socket
 
+    check_xds_address(xds_address, given_as("xds_address"), allow_unix=True)
     check_optional_file(flag_as_typed("admin_socket"), admin_socket, create_parents=True, probe_file=False)
     if cni_conf_dir is not None:
         check_output_file(flag_as_typed("cni_socket"), cni_socket, create_parents=True, probe_file=False)
@@ -203,4 +219,6 @@ def run(
         cgroup2_path=cgroup2_path, admin_port=admin_port, admin_socket=admin_socket, metrics_port=metrics_port,
         enrollment=enrollment.value, proc_root=proc_root, network=network, cni_conf_dir=cni_conf_dir,
         cni_bin_dir=cni_bin_dir, cni_fail_policy=cni_fail_policy.value, cni_socket=cni_socket, local_pods=local_pods)
+    _check_paths(bpf_fs, proc_root, local_pods, used_proc_root=enrollment is Enrollment.kubernetes or
+                 cni_conf_dir is not None)
     Agent(config).run_until_signalled()

@@ -222,19 +222,25 @@ def _ended(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in processes if "pid" in p and not p["running"]]
 
 
-@sandbox_app.command(
-    "exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+# Options before `--` are kmeshctl's (an unknown one is an error, as with kubectl exec);
+# everything after it is the command.
+@sandbox_app.command("exec")
 def exec_(
     pod: str = typer.Argument(..., metavar="POD", help="Pod name, or a Deployment name for its first pod."),
     command: List[str] = typer.Argument(None, metavar="-- COMMAND...", help="The command, after `--`."),
     name: Optional[str] = NameOption,
+    namespace: Optional[str] = typer.Option(None, "-n", "--namespace", metavar="NAMESPACE",
+                                            help="Namespace of the pod (default: any)."),
 ) -> None:
     """Run a command inside a pod (its netns and cgroup), like `kubectl exec`.
+
+    Options go before `--`, the command after it.
 
     Examples:
 
       kmeshctl sandbox exec netutils -- curl -sv 10.96.0.10:80
+      kmeshctl sandbox exec netutils -n default -- curl -sv fortio:80
       kmeshctl sandbox exec fortio-v1 --name demo -- ip addr
     """
-    code = sandbox_mod.exec_in_pod(_existing_name(name), pod, command or [])
+    code = sandbox_mod.exec_in_pod(_existing_name(name), pod, command or [], namespace)
     raise typer.Exit(code)

@@ -1,6 +1,7 @@
-"""The console every command prints tables with. In a terminal: rich's tables. Piped
-(a file, `| grep`, `| awk`): plain columns as kubectl prints them (no box-drawing
-characters, no edge), each line as long as its text (no trailing padding)."""
+"""The console every command prints tables with. In a terminal: rich's tables, fitted
+to the terminal's width. Piped (a file, `| grep`, `| awk`): plain columns as kubectl
+prints them (no box-drawing characters, no edge), each row on one line however long
+(nothing wrapped or cut, whatever COLUMNS says), without trailing padding."""
 
 from __future__ import annotations
 
@@ -42,7 +43,11 @@ def plain_columns(table: Table) -> None:
 
 
 def cli_console(wide: bool = False, **kwargs: Any) -> Console:
-    """The console of a command's stdout (``wide``: -o wide, nothing cut)."""
+    """The console of a command's stdout (``wide``: -o wide, nothing cut; piped: never
+    wrapped either, as kubectl's output)."""
     if wide:
         kwargs.setdefault("width", WIDE_WIDTH)
-    return PipeFriendlyConsole(**kwargs)
+    console = PipeFriendlyConsole(**kwargs)
+    if not console.is_terminal and "width" not in kwargs:
+        console.width = WIDE_WIDTH
+    return console

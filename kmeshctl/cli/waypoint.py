@@ -15,8 +15,8 @@ from rich.table import Table
 
 from kmeshctl.cli.tables import cli_console
 
-from kmeshctl.cli.common import (OutputFormat, OutputOption, app, check_namespace_flags, is_data, print_data,
-                                 print_json, print_yaml_documents)
+from kmeshctl.cli.common import (MAX_RUN_S, MAX_TIMEOUT_S, PORT_MAX, PORT_MIN, OutputFormat, OutputOption, app,
+                                 check_namespace_flags, is_data, print_data, print_json, print_yaml_documents)
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.render import ManifestFormat
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -68,7 +68,7 @@ def apply_cmd(
                         ] = deploy.DEFAULT_REPLICAS,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until its pods are ready and "
                                        "istiod has programmed its Gateway.")] = False,
-    timeout: Annotated[float, typer.Option(metavar="SECONDS", min=1, help="How long --wait waits.")
+    timeout: Annotated[float, typer.Option(metavar="SECONDS", min=1, max=MAX_TIMEOUT_S, help="How long --wait waits.")
                        ] = deploy.WAIT_TIMEOUT_S,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the objects, apply nothing.")] = False,
     output: Annotated[Optional[ManifestFormat], typer.Option(
@@ -214,8 +214,10 @@ def envoy_cmd(
     namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
     name: NameOpt = deploy.DEFAULT_NAME,
     xds_socket: Annotated[Path, typer.Option(help="The controller's xDS unix socket.")] = Path(f"{deploy.XDS_DIR}/xds.sock"),
-    admin_port: Annotated[int, typer.Option(help="Envoy admin port on 127.0.0.1.")] = deploy.ADMIN_PORT,
-    socket_wait: Annotated[float, typer.Option(help="Seconds to wait for the controller's socket.")] = 60.0,
+    admin_port: Annotated[int, typer.Option(min=PORT_MIN, max=PORT_MAX, help="Envoy admin port on 127.0.0.1.")
+                          ] = deploy.ADMIN_PORT,
+    socket_wait: Annotated[float, typer.Option(min=0, max=MAX_RUN_S, help="Seconds to wait for the controller's "
+                                               "socket.")] = 60.0,
 ) -> None:
     """(In a waypoint pod.) Write Envoy's bootstrap and exec Envoy."""
     from kmeshctl.waypoint.envoy import exec_envoy
@@ -228,9 +230,12 @@ def controller_cmd(
     namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
     name: NameOpt = deploy.DEFAULT_NAME,
     xds_socket: Annotated[Path, typer.Option(help="Where to serve xDS to Envoy.")] = Path(f"{deploy.XDS_DIR}/xds.sock"),
-    envoy_admin_port: Annotated[int, typer.Option(help="Envoy's admin port on 127.0.0.1.")] = deploy.ADMIN_PORT,
-    status_port: Annotated[int, typer.Option(help="Port of /ready and /status.")] = deploy.STATUS_PORT,
-    port: Annotated[int, typer.Option(help="Envoy's PROXY-protocol listener port.")] = deploy.PROXY_PORT,
+    envoy_admin_port: Annotated[int, typer.Option(min=PORT_MIN, max=PORT_MAX, help="Envoy's admin port on "
+                                                  "127.0.0.1.")] = deploy.ADMIN_PORT,
+    status_port: Annotated[int, typer.Option(min=PORT_MIN, max=PORT_MAX, help="Port of /ready and /status.")
+                           ] = deploy.STATUS_PORT,
+    port: Annotated[int, typer.Option(min=PORT_MIN, max=PORT_MAX, help="Envoy's PROXY-protocol listener port.")
+                    ] = deploy.PROXY_PORT,
 ) -> None:
     """(In a waypoint pod.) Serve Envoy its configuration from the API server's objects."""
     import logging
@@ -241,8 +246,6 @@ def controller_cmd(
     from kmeshctl.waypoint.controller import Controller, status_server
     from kmeshctl.waypoint.envoy import EnvoyAdmin
 
-    if not 1 <= port <= 65535:
-        raise UsageError(f"--port {port} is not a port number")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     controller = Controller(connect(), WaypointRef(namespace, name, port), f"unix:{xds_socket}",

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from kmeshctl import __version__, nodecheck
+from kmeshctl.params import check_xds_address
 from kmeshctl.node.admin import AdminServer, AdminSocketServer, AdminSources
 from kmeshctl.bounded import LINE_LIMIT, clip
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -84,11 +85,11 @@ class AgentConfig:
         if self.mode != MODE:
             raise UsageError(f"--mode {self.mode} is not supported: only --mode=dual-engine "
                              "(kernel-native mode is out of scope)")
-        _check_address(self.xds_address)
+        check_xds_address(self.xds_address, allow_unix=True)
         _check_ip("--instance-ip", self.identity.instance_ip)
         for flag, port in (("--admin-port", self.admin_port), ("--metrics-port", self.metrics_port)):
-            if not 0 <= port <= 65535:
-                raise UsageError(f"{flag} {port} is not a port: pass 1..65535")
+            if not 1 <= port <= 65535:
+                raise UsageError(f"{flag} {port}: out of range; use an integer from 1 to 65535")
         if self.enrollment not in ENROLLMENT_MODES:
             raise UsageError(f"--enrollment {self.enrollment}: use one of {', '.join(ENROLLMENT_MODES)}")
         if not self.xds_insecure:
@@ -125,15 +126,6 @@ def _check_ip(flag: str, value: str) -> None:
     except ValueError:
         raise UsageError(f"{flag} {value!r} is not an IP address: pass this node's pod-network "
                          "address (the DaemonSet passes status.podIP as INSTANCE_IP)") from None
-
-
-def _check_address(address: str) -> None:
-    if address.startswith("unix:"):
-        return
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) <= 65535:
-        raise UsageError(f"--xds-address {address!r} is not HOST:PORT (e.g. "
-                         f"istiod-1-22.istio-system.svc:15012) or unix:/path")
 
 
 def _need_file(path: Path, what: str, fix: str) -> None:

@@ -34,6 +34,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
+from kmeshctl.asciinum import is_digits
 from kmeshctl.node import model
 from kmeshctl.errors import KmeshctlError, UsageError
 
@@ -156,7 +157,7 @@ def _networks(values: Iterable[Any], where: str) -> list[ipaddress.IPv4Network |
 def _ports(values: Iterable[Any], where: str) -> list[int]:
     ports = []
     for value in values:
-        if not str(value).isdigit() or not 0 < int(value) <= 65535:
+        if not is_digits(str(value)) or not 0 < int(value) <= 65535:
             raise UsageError(f"{where}: {value!r} is not a port number (1-65535)")
         ports.append(int(value))
     return ports

@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from kmeshctl.asciinum import is_digits
 from kmeshctl.errors import UsageError
 from kmeshctl.paths import examples_dir
 from kmeshctl.sandbox import authz as authz_mod
@@ -213,17 +214,19 @@ def load(paths: Iterable[Path]) -> Manifests:
     """Read every YAML document of the files (or *.yaml in directories) and validate."""
     manifests = Manifests()
     for path in _expand(paths):
-        for doc in _documents(path):
-            _add(manifests, doc, str(path))
+        for where, doc in _documents(path):
+            _add(manifests, doc, str(path), where)
     validate(manifests)
     return manifests
 
 
-def from_documents(documents: Iterable[dict[str, Any]], source: str = "sandbox record") -> Manifests:
+def from_documents(documents: Iterable[Any], source: str = "sandbox record") -> Manifests:
     """The same as `load` for objects already parsed (e.g. an edited VirtualService)."""
     manifests = Manifests()
-    for doc in documents:
-        _add(manifests, doc, source)
+    for number, doc in enumerate(documents, start=1):
+        if doc is not None:
+            where = f"{source}: document {number}"
+            _add(manifests, _as_object(doc, where), source, where)
     validate(manifests)
     return manifests
 
@@ -242,7 +245,10 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def _documents(path: Path) -> list[dict[str, Any]]:
+def _documents(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """The objects of a file, each with where it is in words (`FILE: document 2`, `...,
+    item 3` of a List); empty documents are skipped (as kubectl does), anything else that
+    is not an object is a UsageError saying which document and what it is."""
     try:
         docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
     except UnicodeDecodeError as err:
@@ -250,26 +256,66 @@ def _documents(path: Path) -> list[dict[str, Any]]:
     except yaml.YAMLError as err:
         raise UsageError(f"{path} is not valid YAML ({_first_line(err)}): fix the file") from err
     result = []
-    for doc in docs:
+    for number, doc in enumerate(docs, start=1):
         if doc is None:
             continue
-        if not isinstance(doc, dict):
-            raise UsageError(f"{path}: a document is not a Kubernetes object: fix the file")
-        if doc.get("kind") == "List":
-            result.extend(doc.get("items") or [])
+        where = f"{path}: document {number}"
+        obj = _as_object(doc, where)
+        if obj.get("kind") == "List":
+            items = obj.get("items") or []
+            if not isinstance(items, list):
+                raise UsageError(f"{where} is a List whose items is {_what(items)}, not a list of objects: "
+                                 "fix the file")
+            result.extend((f"{where}, item {i}", _as_object(item, f"{where}, item {i}"))
+                          for i, item in enumerate(items, start=1))
         else:
-            result.append(doc)
+            result.append((where, obj))
     return result
+
+
+_OBJECT_FIELDS = "a mapping with apiVersion, kind and metadata.name"
+
+
+def _what(value: Any) -> str:
+    """A YAML value in words: `a list`, `the number 3`, `null`, `the text 'abc'`."""
+    if value is None:
+        return "null (empty)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value[:40] + '...' if len(value) > 40 else value!r}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item(s)"
+    return f"a {type(value).__name__}"
+
+
+def _as_object(doc: Any, where: str) -> dict[str, Any]:
+    """``doc`` when it can be a Kubernetes object (a mapping with apiVersion and kind,
+    given as text), else a UsageError saying what ``where`` holds instead."""
+    if not isinstance(doc, dict):
+        raise UsageError(f"{where} is not a Kubernetes object but {_what(doc)}: each document must be "
+                         f"{_OBJECT_FIELDS}")
+    kind = doc.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise UsageError(f"{where} has no kind" + (f" (kind is {_what(kind)})" if kind is not None else "")
+                         + f": each document must be {_OBJECT_FIELDS}")
+    api_version = doc.get("apiVersion")
+    if not isinstance(api_version, str) or not api_version:
+        hint = f" (apiVersion: {' or '.join(SUPPORTED_KINDS[kind])})" if kind in SUPPORTED_KINDS else ""
+        raise UsageError(f"{where} ({kind}) has no apiVersion: add one{hint}")
+    return doc
 
 
 def _first_line(err: Exception) -> str:
     return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
-def _add(manifests: Manifests, doc: dict[str, Any], path: str) -> None:
+def _add(manifests: Manifests, doc: dict[str, Any], path: str, position: str = "") -> None:
     kind = doc.get("kind")
     api_version = doc.get("apiVersion")
-    name = _name(doc, path)
+    name = _name(doc, position or path)
     where = f"{path}: {kind} {name}"
     if kind not in SUPPORTED_KINDS:
         raise UsageError(f"{where}: kind {kind} is not supported in the sandbox "
@@ -286,15 +332,20 @@ def _add(manifests: Manifests, doc: dict[str, Any], path: str) -> None:
         raise UsageError(f"{where}: {err}") from err
 
 
-def _name(doc: dict[str, Any], path: str) -> str:
-    name = (doc.get("metadata") or {}).get("name")
+def _name(doc: dict[str, Any], where: str) -> str:
+    """The object's metadata.name, checked; ``where``: the document in words."""
+    metadata = doc.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise UsageError(f"{where} ({doc['kind']}): metadata is {_what(metadata)}, not a mapping: give "
+                         "metadata: {name: NAME}")
+    name = (metadata or {}).get("name")
     if not isinstance(name, str) or not name:
-        raise UsageError(f"{path}: a {doc.get('kind')} has no metadata.name: fix the file")
+        raise UsageError(f"{where} ({doc['kind']}) has no metadata.name: add one")
     if doc.get("kind") in _NAME_RULES:
         try:
             check_name(doc["kind"], name)
         except UsageError as err:
-            raise UsageError(f"{path}: {doc['kind']}: {err}") from err
+            raise UsageError(f"{where}: {doc['kind']}: {err}") from err
     return name
 
 
@@ -331,7 +382,7 @@ def _service_port(raw: dict[str, Any]) -> ServicePort:
     protocol = raw.get("protocol", "TCP")
     if protocol != "TCP":
         raise UsageError(f"protocol {protocol} is not supported in the sandbox (use TCP)")
-    target_port: int | str = target if isinstance(target, str) and not target.isdigit() \
+    target_port: int | str = target if isinstance(target, str) and not is_digits(target) \
         else _port_number(int(target), "targetPort")
     return ServicePort(str(raw.get("name", "")), port, target_port, protocol)
 

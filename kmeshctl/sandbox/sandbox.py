@@ -571,13 +571,16 @@ def _waypoint_status(state: SandboxState, waypoint: WaypointInfo, processes: Pro
 # ---------------------------------------------------------------- exec
 
 
-def find_pod(state: SandboxState, name: str) -> Pod:
-    """A pod by name, or the first pod of a Deployment (`netutils` -> `netutils-0`)."""
-    record = state.pod(name) or next((p for p in state.pods if p.deployment == name
-                                      and not p.waypoint), None)
+def find_pod(state: SandboxState, name: str, namespace: str | None = None) -> Pod:
+    """A pod by name, or the first pod of a Deployment (`netutils` -> `netutils-0`);
+    with ``namespace``, only a pod of that namespace (as `kubectl exec -n`)."""
+    pods = [p for p in state.pods if namespace is None or p.namespace == namespace]
+    record = next((p for p in pods if p.name == name), None) or next(
+        (p for p in pods if p.deployment == name and not p.waypoint), None)
     if record is None:
-        known = ", ".join(p.name for p in state.pods)
-        raise UsageError(f"no pod {name} in sandbox {state.name} (pods: {known})")
+        where = f" namespace {namespace} of" if namespace is not None else ""
+        known = ", ".join(f"{p.namespace}/{p.name}" if namespace is not None else p.name for p in state.pods)
+        raise UsageError(f"no pod {name} in{where} sandbox {state.name} (pods: {known})")
     return pod_of(record)
 
 
@@ -605,17 +608,17 @@ def _write_hosts(state: SandboxState, record: PodRecord) -> Path:
     return path
 
 
-def exec_in_pod(name: str, pod_name: str, argv: Sequence[str]) -> int:
+def exec_in_pod(name: str, pod_name: str, argv: Sequence[str], namespace: str | None = None) -> int:
     """Run a command inside a pod (its cgroup, then its netns, then a mount namespace of
     its own where /etc/hosts resolves the sandbox's Service names, as cluster DNS would),
-    with our stdin/stdout."""
+    with our stdin/stdout; ``namespace``: the pod's (None: any)."""
     require_root()
     if not argv:
         raise UsageError("give the command to run after `--`")
     if shutil.which(argv[0]) is None:
         raise UsageError(f"command {argv[0]} not found on this host (the pods run the host's programs)")
     state = loaded_state(name)
-    pod = find_pod(state, pod_name)
+    pod = find_pod(state, pod_name, namespace)
     record = state.pod(pod.name)
     command = list(argv)
     if record is not None and state.manifests_file.exists():

@@ -1,0 +1,86 @@
+"""Kubernetes names given as flags, checked on every command before it does anything:
+a namespace flag (-n/--namespace, --istio-namespace, --pod-namespace) is an RFC 1123
+label, a pod, node or service-account name an RFC 1123 subdomain, the cluster id and
+network what istiod accepts. One line naming the flag as typed (or the environment
+variable the value came from) and the rule; exit 2 (a UsageError)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Mapping
+
+from typer import _click
+
+from kmeshctl.cli.badinput import source_name
+from kmeshctl.errors import UsageError
+from kmeshctl.namespaces import DNS1123_RULE
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+SUBDOMAIN_RULE = ("an RFC 1123 subdomain: at most 253 lower-case letters, digits, '-' or '.', starting and "
+                  "ending with a letter or digit")
+
+# parameter name -> (what it names, pattern, rule, example)
+_RULES: dict[str, tuple[str, re.Pattern[str], str, str]] = {
+    "namespace": ("namespace name", _LABEL, DNS1123_RULE, "default"),
+    "istio_namespace": ("namespace name", _LABEL, DNS1123_RULE, "istio-system"),
+    "pod_namespace": ("namespace name", _LABEL, DNS1123_RULE, "kmesh-system"),
+    "pod_name": ("pod name", _SUBDOMAIN, SUBDOMAIN_RULE, "kmesh-5jnht"),
+    "pod": ("pod name", _SUBDOMAIN, SUBDOMAIN_RULE, "kmesh-5jnht"),
+    "node_name": ("node name", _SUBDOMAIN, SUBDOMAIN_RULE, "node-1"),
+    "service_account": ("service account name", _SUBDOMAIN, SUBDOMAIN_RULE, "kmesh"),
+}
+
+
+def _other_checks() -> dict[str, Callable[[str], None]]:
+    """Flags with their own rule in kmeshctl.params (the same check install applies)."""
+    from kmeshctl.params import check_cluster_id, check_network
+
+    return {"cluster_id": check_cluster_id, "network": check_network}
+
+
+def check_name_flags(ctx: _click.Context, values: Mapping[str, Any], args: list[str]) -> None:
+    """Raise UsageError for the first name flag of ``ctx``'s command whose value (from
+    ``values``, the command's parameters) is not a valid Kubernetes name. Unset ("" or
+    None) values are left to the command (they mean "the default")."""
+    for param in ctx.command.params:
+        value = values.get(param.name or "")
+        if param.param_type_name != "option" or not isinstance(value, str) or not value:
+            continue
+        rule = _RULES.get(param.name or "")
+        if rule is not None:
+            _check(source_name(ctx, param, args), value, *rule)
+        elif param.name in ("cluster_id", "network"):
+            _check_other(ctx, param, value, args)
+
+
+def _check(flag: str, value: str, kind: str, pattern: re.Pattern[str], rule: str, example: str) -> None:
+    if not pattern.match(value):
+        raise UsageError(f"{flag} {value!r}: not a valid {kind} ({rule}), e.g. {example}")
+
+
+def _check_other(ctx: _click.Context, param: _click.Parameter, value: str, args: list[str]) -> None:
+    try:
+        _other_checks()[param.name or ""](value)
+    except UsageError as err:
+        typed = source_name(ctx, param, args)
+        long = "--" + (param.name or "").replace("_", "-")
+        message = str(err)
+        raise UsageError(typed + message[len(long):] if message.startswith(long) else message) from None
+
+
+def names_checked(command: _click.Command, args: Callable[[], list[str]]) -> None:
+    """Wrap ``command``'s callback: its name flags are checked before it runs."""
+    callback = command.callback
+    if callback is None or getattr(callback, "_names_checked", False):
+        return
+
+    def checked(*positional: Any, **values: Any) -> Any:
+        from typer._click.globals import get_current_context
+
+        check_name_flags(get_current_context(), values, args())
+        return callback(*positional, **values)
+
+    checked._names_checked = True  # type: ignore[attr-defined]
+    command.callback = checked
+
