@@ -52,6 +52,25 @@ def test_a_bad_instance_ip_is_named() -> None:
     assert not bpf.exists()
 
 
+def test_admin_and_metrics_on_one_port_is_bad_input() -> None:
+    bpf = _unmade_bpffs()
+    result = run("--xds-insecure", "--enrollment", "local", "--bpf-fs", str(bpf),
+                 "--admin-port", "15931", "--metrics-port", "15931")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "--metrics-port 15931: the same port as --admin-port" in result.stderr
+    assert not bpf.exists()
+
+
+def test_cni_flags_without_cni_conf_dir_are_refused_not_ignored() -> None:
+    bpf = _unmade_bpffs()
+    for flag, value in (("--cni-socket", "/nonexist/dir/x.sock"), ("--local-pods", "/nonexist"),
+                        ("--cni-fail-policy", "closed")):
+        result = run("--xds-insecure", "--enrollment", "local", "--bpf-fs", str(bpf), flag, value)
+        assert result.returncode == 2, (flag, result.stderr)
+        assert result.stderr.startswith(f"Error: {flag} applies only with --cni-conf-dir"), result.stderr
+    assert not bpf.exists()
+
+
 def test_kubernetes_enrollment_needs_the_node_name() -> None:
     result = run("--xds-insecure", "--enrollment", "kubernetes", "--proc-root", "/proc")
     assert result.returncode == 2 and "NODE_NAME" in result.stderr

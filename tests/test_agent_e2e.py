@@ -5,6 +5,7 @@ correct through adds, removals, NACKs, waypoints, a server restart and an agent 
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import time
@@ -316,6 +317,16 @@ def test_sigterm_leaves_traffic_flowing_and_next_agent_takes_over(env: Env) -> N
         time.sleep(0.2)
         log_text = (env.tmp / "agent2.log").read_text()
     assert f"-> {env.net.pods['be1'].ip}:8080" in log_text, log_text[-2000:]
+
+
+def test_ctrl_c_stops_the_agent_with_130_and_leaves_the_data_path(env: Env) -> None:
+    env.agent.wait_ready()
+    env.agent.proc.send_signal(signal.SIGINT)
+    assert env.agent.proc.wait(timeout=20) == 130  # interrupted, as every kmeshctl command
+    assert loader.is_loaded(env.bpf_fs)
+    assert "event=signal name=SIGINT" in env.agent.log_path.read_text()
+    env.agent = AgentProcess(env.server.addresses[0], env.bpf_fs, env.cgroup, env.tmp / "agent3.log")
+    env.agent.wait_ready()
 
 
 def _endpoint_backends(env: Env) -> list[str]:

@@ -10,7 +10,7 @@ import typer
 
 from kmeshctl import nodecheck
 from kmeshctl.node import loader
-from kmeshctl.cli.common import app
+from kmeshctl.cli.common import OutputFormat, OutputOption, app, is_data, print_data
 from kmeshctl.cli.conventions import flag_as_typed, given_as, given_on_command_line
 from kmeshctl.cli.outpaths import check_optional_file, check_output_file
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -38,6 +38,7 @@ Cgroup2PathOption = Annotated[
 @node_app.command("preflight")
 def preflight(
     no_mount: Annotated[bool, typer.Option("--no-mount", help="Report missing mounts instead of mounting them.")] = False,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
     """Check this node can run the data path (BPF, cgroup v2, bpffs, bcc, kernel headers).
 
@@ -45,14 +46,24 @@ def preflight(
 
       kmeshctl node preflight
       kmeshctl node preflight --no-mount
+      kmeshctl node preflight -o json
     """
     results = nodecheck.run_preflight(mount_missing=not no_mount)
+    if is_data(output):
+        print_data({"checks": [{"name": r.name, "ok": r.ok, "detail": r.detail} for r in results],
+                    "ok": all(r.ok for r in results)}, output)
+    else:
+        _print_checks(results)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise KmeshctlError(f"{len(failed)} preflight check(s) failed: fix the lines marked FAIL"
+                            if not is_data(output) else f"{len(failed)} preflight check(s) failed")
+
+
+def _print_checks(results: list) -> None:
     for result in results:
         mark = typer.style("ok  ", fg=typer.colors.GREEN) if result.ok else typer.style("FAIL", fg=typer.colors.RED)
         typer.echo(f"{mark} {result.name}: {result.detail}")
-    failed = [r for r in results if not r.ok]
-    if failed:
-        raise KmeshctlError(f"{len(failed)} preflight check(s) failed: fix the lines marked FAIL")
 
 
 @node_app.command("cleanup")
@@ -84,6 +95,15 @@ def cleanup(
         typer.echo(line)
     if not done:
         typer.echo(f"nothing to clean up under {bpf_fs}")
+
+
+def _refuse_cni_only_flags() -> None:
+    """Flags that only mean something with --cni-conf-dir: given without it, they would be
+    silently ignored."""
+    for param in ("cni_socket", "local_pods", "cni_bin_dir", "cni_fail_policy"):
+        if given_on_command_line(param):
+            raise UsageError(f"{given_as(param)} applies only with --cni-conf-dir (the kmesh CNI plugin): "
+                             f"add --cni-conf-dir DIR, or leave {flag_as_typed(param)} out")
 
 
 def _check_paths(bpf_fs: Path, proc_root: Path, local_pods: Optional[Path], used_proc_root: bool) -> None:
@@ -203,6 +223,8 @@ def run(
     check_optional_file(flag_as_typed("admin_socket"), admin_socket, create_parents=True, probe_file=False)
     if cni_conf_dir is not None:
         check_output_file(flag_as_typed("cni_socket"), cni_socket, create_parents=True, probe_file=False)
+    else:
+        _refuse_cni_only_flags()
 
     from kmeshctl.node.agent import Agent, AgentConfig, configure_logging
     from kmeshctl.xds.client import Identity
@@ -221,4 +243,4 @@ def run(
         cni_bin_dir=cni_bin_dir, cni_fail_policy=cni_fail_policy.value, cni_socket=cni_socket, local_pods=local_pods)
     _check_paths(bpf_fs, proc_root, local_pods, used_proc_root=enrollment is Enrollment.kubernetes or
                  cni_conf_dir is not None)
-    Agent(config).run_until_signalled()
+    raise typer.Exit(Agent(config).run_until_signalled())

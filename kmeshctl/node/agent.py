@@ -90,6 +90,9 @@ class AgentConfig:
         for flag, port in (("--admin-port", self.admin_port), ("--metrics-port", self.metrics_port)):
             if not 1 <= port <= 65535:
                 raise UsageError(f"{flag} {port}: out of range; use an integer from 1 to 65535")
+        if self.admin_port == self.metrics_port:
+            raise UsageError(f"--metrics-port {self.metrics_port}: the same port as --admin-port; give each "
+                             "its own (defaults: admin 15200, metrics 15020)")
         if self.enrollment not in ENROLLMENT_MODES:
             raise UsageError(f"--enrollment {self.enrollment}: use one of {', '.join(ENROLLMENT_MODES)}")
         if not self.xds_insecure:
@@ -469,11 +472,19 @@ class Agent:
         identity = self.config.identity
         return decide_shutdown(self._core_api, apps, identity.pod_name, identity.pod_namespace)
 
-    def run_until_signalled(self) -> None:
+    def run_until_signalled(self) -> int:
+        """Run until SIGTERM (how the kubelet stops a pod: exit status 0) or SIGINT
+        (Ctrl-C: 130, as every kmeshctl command); returns that exit status."""
         done = threading.Event()
+        received: list[int] = []
+
+        def stop(signum: int, _frame: object) -> None:
+            log.info("event=signal name=%s", signal.Signals(signum).name)
+            received.append(signum)
+            done.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda signum, _frame: (log.info("event=signal name=%s",
-                                                                signal.Signals(signum).name), done.set()))
+            signal.signal(sig, stop)
         self.start()
         uninstall = False
         try:
@@ -484,6 +495,7 @@ class Agent:
             uninstall = decision.kind == "uninstall"
         finally:
             self.stop(uninstall=uninstall)
+        return 130 if received and received[0] == signal.SIGINT else 0
 
 
 def load_in_child(bpf_fs: Path, cgroup2_path: Optional[Path]) -> bool:
