@@ -10,7 +10,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 from urllib.parse import quote
 
 import yaml
@@ -18,12 +18,16 @@ import yaml
 from kmeshctl.errors import KmeshctlError, UsageError
 
 if TYPE_CHECKING:
+    import threading
+
     from kubernetes import client as k8s
 
 FIELD_MANAGER = "kmeshctl"
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
+WATCH_TIMEOUT_S = 300  # a watch's timeoutSeconds: the server ends the stream then
+WATCH_READ_SLACK_S = 30.0  # a watch's read timeout beyond that: only a dead connection hits it
 SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 
@@ -316,11 +320,7 @@ class KubeClient:
             )
             response.read()
         except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise ApiUnreachable(
-                f"cannot reach the Kubernetes API at {self.host} ({transport_reason(err)}; "
-                f"{self.origin}): check that the cluster is up, or pass --kubeconfig/--context of one "
-                "that is"
-            ) from err
+            raise self._unreachable(err) from err
         if method == "GET" and response.status == 404:
             return None
         data = _decode(response.data)
@@ -427,6 +427,113 @@ class KubeClient:
                 return False
             raise
         return True
+
+
+    # -- list + watch (informers) ----------------------------------------------
+
+    def list_with_version(
+        self, api_version: str, kind: str, namespace: Optional[str] = None, label_selector: Optional[str] = None
+    ) -> tuple[list[dict], str]:
+        """LIST a collection: its items and the list's ``metadata.resourceVersion``, the
+        version a watch of the same collection starts from. Raises KindNotServed when the
+        collection answers 404 (its CRD went away since discovery), else as `request`."""
+        path = self.kind(api_version, kind).collection_path(namespace)
+        data = self.request("GET", path, {"labelSelector": label_selector})
+        if data is None:
+            raise KindNotServed(f"the cluster no longer serves {kind} ({api_version}): GET {path} answered 404")
+        return data.get("items") or [], str((data.get("metadata") or {}).get("resourceVersion") or "")
+
+    def watch(
+        self,
+        api_version: str,
+        kind: str,
+        resource_version: str,
+        timeout_seconds: int = WATCH_TIMEOUT_S,
+        stop: Optional["threading.Event"] = None,
+        namespace: Optional[str] = None,
+        label_selector: Optional[str] = None,
+    ) -> Iterator[dict]:
+        """WATCH a collection from ``resource_version`` (a list's, or the last event's), with
+        bookmarks: yields each event as the server sends it, ``{"type": "ADDED" | "MODIFIED" |
+        "DELETED", "object": obj}`` or ``{"type": "BOOKMARK", "object": {"metadata":
+        {"resourceVersion": rv}}}``. Ends when the server ends the stream (after
+        ``timeout_seconds``: watch again from the last version seen), or between two events
+        once ``stop`` is set.
+
+        Raises ApiError for a refused watch and for an ERROR event (``.status`` 410: the
+        version is no longer kept, LIST again), KindNotServed on 404, ApiUnreachable when the
+        connection fails or breaks mid-stream."""
+        import urllib3
+
+        path = self.kind(api_version, kind).collection_path(namespace)
+        query = [("watch", "1"), ("resourceVersion", resource_version), ("allowWatchBookmarks", "true"),
+                 ("timeoutSeconds", str(int(timeout_seconds)))]
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        _, url, headers, _, _ = self._api.param_serialize(
+            "GET", path, query_params=query, header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        try:  # the client never preloads a body: the answer is read below, line by line
+            response = self._api.call_api("GET", url, header_params=headers, _request_timeout=(
+                REQUEST_TIMEOUT[0], timeout_seconds + WATCH_READ_SLACK_S))
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise self._unreachable(err) from err
+        raw, finished = response.response, False
+        try:
+            if response.status == 404:
+                raise KindNotServed(f"the cluster no longer serves {kind} ({api_version}): "
+                                    f"WATCH {path} answered 404")
+            if not 200 <= response.status < 300:
+                raise _api_error(response.status, "WATCH", path, _decode(response.read()))
+            for line in _stream_lines(raw):
+                if stop is not None and stop.is_set():
+                    return
+                yield _watch_event(line, path)
+            finished = True
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise self._unreachable(err) from err
+        finally:
+            if not finished:  # left mid-stream: the connection cannot serve another request
+                raw.close()
+            raw.release_conn()
+
+    def rediscovered(self) -> "KubeClient":
+        """A client on the same connection whose discovery starts afresh (each client keeps
+        what the cluster serves for its lifetime): to notice CRDs installed or removed since."""
+        return KubeClient(self._api)
+
+    def _unreachable(self, err: BaseException) -> ApiUnreachable:
+        return ApiUnreachable(
+            f"cannot reach the Kubernetes API at {self.host} ({transport_reason(err)}; {self.origin}): check "
+            "that the cluster is up, or pass --kubeconfig/--context of one that is"
+        )
+
+
+def _stream_lines(raw: Any) -> Iterator[bytes]:
+    """The non-empty lines of a streamed answer (urllib3's), each as soon as it is complete."""
+    pending = b""
+    for chunk in raw.stream(amt=None, decode_content=True):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        yield from (line for line in lines if line.strip())
+    if pending.strip():
+        yield pending
+
+
+def _watch_event(line: bytes, path: str) -> dict:
+    """One watch event; an ERROR event (its object a Status) raised as the ApiError it carries."""
+    try:
+        event = json.loads(line)
+    except ValueError as err:
+        raise KmeshctlError(f"WATCH {path}: the API server sent a line that is not a JSON event: "
+                            f"{line[:80]!r}") from err
+    if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
+        raise KmeshctlError(f"WATCH {path}: the API server sent an event without an object: {line[:80]!r}")
+    if event.get("type") == "ERROR":
+        status = event["object"]
+        raise _api_error(int(status.get("code") or 500), "WATCH", path, status)
+    return event
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+|timed out|Name or service not known|certificate verify failed")

@@ -1,14 +1,18 @@
 """The waypoint controller (`kmeshctl waypoint controller`, a container beside Envoy in
-each waypoint pod): reads Namespaces, Services, EndpointSlices, Pods, VirtualServices
-and DestinationRules from the API server, builds the waypoint's Envoy configuration with
-`kmeshctl.waypoint.config` and serves it to the Envoy of its pod over delta ADS on a unix
-socket (shared emptyDir). Only what changed is pushed, so a new weight is one
-RouteConfiguration update: Envoy is never restarted and no connection is dropped.
+each waypoint pod): keeps Namespaces, Services, EndpointSlices, Pods, VirtualServices
+and DestinationRules in memory as a Kubernetes controller does (per kind one LIST, then a
+WATCH from its resourceVersion: `kmeshctl.waypoint.informer`), builds the waypoint's Envoy
+configuration with `kmeshctl.waypoint.config` when they change (a burst of events is one
+build) and serves it to the Envoy of its pod over delta ADS on a unix socket (shared
+emptyDir). Only what changed is pushed, so a new weight is one RouteConfiguration
+update: Envoy is never restarted and no connection is dropped.
 
 Its status port (default 15020) answers:
-  /ready   200 once Envoy is LIVE and has ACKed the latest configuration (the pod's readiness)
+  /ready   200 once every served kind was listed and Envoy is LIVE and has ACKed the latest
+           configuration (the pod's readiness)
   /status  JSON: the Services served, per route the weights Envoy itself reports
-           (its config_dump), ACK state, problems found in the objects
+           (its config_dump), ACK state, problems found in the objects, per kind what its
+           informer did (lists, watches, events, last error)
 """
 
 from __future__ import annotations
@@ -34,13 +38,16 @@ from kmeshctl.waypoint.config import (
     route_weights,
 )
 from kmeshctl.waypoint.envoy import EnvoyAdmin
+from kmeshctl.waypoint.informer import Informers, Timing, unserved_problem
 from kmeshctl.xds.server import XdsServer
 
 log = logging.getLogger("kmeshctl.waypoint.controller")
 
-RESYNC_S = 1.0
-# (apiVersion, kind) listed cluster-wide every resync; Istio's kinds are skipped (and
-# reported) when the cluster does not serve them.
+DEBOUNCE_S = 0.1  # after a change, wait this long so that a burst of events is one build
+FULL_REBUILD_S = 60.0  # and build from the stores this often anyway (a safety net, no LIST)
+STOP_WAIT_S = 1.0
+# (apiVersion, kind) watched cluster-wide; Istio's kinds are skipped (and reported) when
+# the cluster does not serve them.
 WATCHED = (("v1", "Namespace"), ("v1", "Service"), ("discovery.k8s.io/v1", "EndpointSlice"),
            ("v1", "Pod"), ("networking.istio.io/v1", "VirtualService"),
            ("networking.istio.io/v1", "DestinationRule"))
@@ -64,13 +71,14 @@ def publish_ordered(server: XdsServer, resources: dict[str, dict[str, Message]])
 
 
 def list_objects(client: Any) -> tuple[list[dict], list[str]]:
-    """Every watched object (with its kind set), and what could not be listed."""
+    """Every watched object (with its kind set), and what could not be listed: one LIST of
+    each kind (what the informers' stores hold, in the same order)."""
     objects: list[dict] = []
     problems: list[str] = []
     for api_version, kind in WATCHED:
         version = _served_version(client, api_version, kind)
         if version is None:
-            problems.append(f"the cluster does not serve {kind}: it is not used")
+            problems.append(unserved_problem(kind))
             continue
         for item in client.list(version, kind):
             item.setdefault("kind", kind)
@@ -79,10 +87,13 @@ def list_objects(client: Any) -> tuple[list[dict], list[str]]:
     return objects, problems
 
 
-def _served_version(client: Any, api_version: str, kind: str) -> Optional[str]:
-    candidates = (api_version, *ISTIO_FALLBACK_VERSIONS) if api_version.startswith("networking.istio.io") \
+def _versions(api_version: str) -> tuple[str, ...]:
+    return (api_version, *ISTIO_FALLBACK_VERSIONS) if api_version.startswith("networking.istio.io") \
         else (api_version,)
-    return next((v for v in candidates if client.is_served(v, kind)), None)
+
+
+def _served_version(client: Any, api_version: str, kind: str) -> Optional[str]:
+    return next((v for v in _versions(api_version) if client.is_served(v, kind)), None)
 
 
 @dataclass
@@ -94,21 +105,38 @@ class ControllerStatus:
 
 
 class Controller:
+    """One waypoint's controller. `debounce_s`: how long after a change it builds (seconds);
+    `full_rebuild_s`: how often it builds from memory anyway; `timing`: the informers' watch
+    timeouts, back-off and re-check of kinds not served."""
+
     def __init__(self, client: Any, waypoint: WaypointRef, xds_address: str, envoy_admin: EnvoyAdmin,
-                 resync_s: float = RESYNC_S) -> None:
+                 debounce_s: float = DEBOUNCE_S, full_rebuild_s: float = FULL_REBUILD_S,
+                 timing: Timing = Timing()) -> None:
         self.client = client
         self.waypoint = waypoint
         self.xds = XdsServer()
         self.xds.add_listener(xds_address)
         self.envoy = envoy_admin
-        self.resync_s = resync_s
+        self.debounce_s = debounce_s
+        self.full_rebuild_s = full_rebuild_s
         self.status = ControllerStatus([], [], 0, 0.0)
         self._last: Optional[dict] = None
         self._stop = threading.Event()
+        self._changed = threading.Event()
+        self.informers = Informers(client, [(kind, _versions(v)) for v, kind in WATCHED], self._changed.set,
+                                   self._stop, timing)
 
     def sync_once(self) -> bool:
-        """List, build, publish; True when the configuration changed."""
-        objects, problems = list_objects(self.client)
+        """LIST everything, build, publish (one-shot; `run` keeps watching instead); True
+        when the configuration changed."""
+        return self.publish(*list_objects(self.client))
+
+    def rebuild(self) -> bool:
+        """Build from the informers' stores and publish; True when the configuration changed."""
+        return self.publish(*self.informers.objects())
+
+    def publish(self, objects: list[dict], problems: list[str]) -> bool:
+        """Build the configuration of these objects and push what changed."""
         snap = model.snapshot_from_objects(objects)
         resources = build_resources(snap, self.waypoint).by_type()
         fingerprint = {t: {n: m.SerializeToString(deterministic=True) for n, m in named.items()}
@@ -127,17 +155,34 @@ class Controller:
         return True
 
     def run(self) -> None:
+        """Serve xDS, start the informers, and build on every change (debounced) and every
+        `full_rebuild_s`, once every kind was listed; until `stop`."""
         self.xds.start()
+        self.informers.start()
+        next_full = time.monotonic() + self.full_rebuild_s
         while not self._stop.is_set():
-            try:
-                self.sync_once()
-            except KmeshctlError as err:  # API server unreachable: keep the last configuration
-                log.warning("sync failed, keeping the last configuration: %s", err)
-            self._stop.wait(self.resync_s)
+            changed = self._changed.wait(max(0.0, next_full - time.monotonic()))
+            if self._stop.is_set():
+                break
+            if changed:
+                self._stop.wait(self.debounce_s)  # let a burst of events land first
+                self._changed.clear()
+            else:
+                next_full = time.monotonic() + self.full_rebuild_s
+            if self.informers.synced():
+                self._rebuild_logged()
+        self.informers.join(STOP_WAIT_S)
         self.xds.stop()
+
+    def _rebuild_logged(self) -> None:
+        try:
+            self.rebuild()
+        except Exception:  # noqa: BLE001 - keep the last configuration and keep watching
+            log.exception("building the configuration failed, keeping the last one")
 
     def stop(self) -> None:
         self._stop.set()
+        self._changed.set()
 
     # ----- status ---------------------------------------------------------------------
 
@@ -150,7 +195,7 @@ class Controller:
                    for info in streams for t in info.last_nonce)
 
     def ready(self) -> bool:
-        return self._last is not None and self.envoy.ready() and self.acked()
+        return self._last is not None and self.informers.synced() and self.envoy.ready() and self.acked()
 
     def report(self) -> dict[str, Any]:
         routes: dict[str, dict[str, int]] = {}
@@ -169,6 +214,7 @@ class Controller:
             "pushes": self.status.pushes,
             "lastChange": self.status.last_change,
             "problems": self.status.problems,
+            "kinds": self.informers.status(),
         }
 
 

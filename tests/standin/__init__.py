@@ -4,8 +4,8 @@ No Kubernetes API server can run here, so the tests start this one: a real HTTP 
 (in a thread on 127.0.0.1, random port) that behaves like the real API for what kmeshctl
 and its node agent use. One module per concern:
 
-- `resources`: served kinds (core, apps incl. Deployment/ReplicaSet, RBAC, CRDs, access
-  reviews), `Status` errors;
+- `resources`: served kinds (core, apps incl. Deployment/ReplicaSet, EndpointSlice, RBAC,
+  CRDs, access reviews), `Status` errors;
 - `server`: the state and verbs: get / list (label and field selectors) / create /
   replace / delete, server-side apply with field ownership and real-format 409 conflicts,
   merge patches, `dryRun=All`, a validating-admission hook, namespace termination, the

@@ -38,6 +38,7 @@ BUILTIN = [
     SERVICE,
     POD,
     Resource("", "v1", "ConfigMap", "configmaps", True),
+    Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
     DAEMONSET,
     DEPLOYMENT,
     REPLICASET,
