@@ -33,6 +33,18 @@ def test_deltas_hold_only_real_changes_with_old_and_new() -> None:
     assert removed.workloads["Kubernetes//Pod/default/web-1"].new is None
 
 
+def test_an_untracked_update_says_everything_and_keeps_no_changes() -> None:
+    cache = WorkloadCache()
+    first = cache.apply_addresses(models(addresses(web(), pod(1), pod(2))), [], track=False)
+    assert first and first.everything and not (first.services or first.workloads)
+    assert set(cache.workloads) == {"Kubernetes//Pod/default/web-1", "Kubernetes//Pod/default/web-2"}
+    assert cache.members(KEY) == set(cache.workloads)  # indexed as when tracked
+    later = cache.apply_addresses({}, ["Kubernetes//Pod/default/web-2"])
+    assert not later.everything and list(later.workloads) == ["Kubernetes//Pod/default/web-2"]
+    first.merge(later)
+    assert first.everything and list(first.workloads) == ["Kubernetes//Pod/default/web-2"]
+
+
 def test_indexes_follow_updates() -> None:
     cache = WorkloadCache()
     cache.apply_addresses(models(addresses(web(), pod(1), pod(2, node="n1"))), [])

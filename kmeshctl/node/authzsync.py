@@ -88,7 +88,7 @@ class AuthzSync:
 
     def apply(self, delta: Optional[CacheDelta] = None) -> AuthzReport:
         """Recompile this node's workloads and write what changed. Never raises."""
-        if delta is not None and not (delta.workloads or delta.authorizations) and self._in_force:
+        if delta is not None and not (delta.everything or delta.workloads or delta.authorizations) and self._in_force:
             return AuthzReport()
         if not (self.cache.authorizations or self._in_force or self._stale_dsts or self.pending):
             # No policy anywhere and nothing enforced: nothing to compile. Without this, every

@@ -204,7 +204,7 @@ class MapSync:
         errors_before = self.write_errors
         with self._lock:
             try:
-                if not self.initialized.is_set() or self._dirty:
+                if not self.initialized.is_set() or self._dirty or delta.everything:
                     self._reconcile()
                     self.initialized.set()
                 else:

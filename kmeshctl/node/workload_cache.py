@@ -35,14 +35,19 @@ class Change(Generic[T]):
 
 @dataclass
 class CacheDelta:
+    """What an update changed, resource by resource; ``everything``: changes were not
+    tracked (a first sync: whoever consumes it must look at the whole cache)."""
+
     services: dict[str, Change[Service]] = field(default_factory=dict)
     workloads: dict[str, Change[Workload]] = field(default_factory=dict)
     authorizations: dict[str, Change[Policy]] = field(default_factory=dict)
+    everything: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.services or self.workloads or self.authorizations)
+        return bool(self.everything or self.services or self.workloads or self.authorizations)
 
     def merge(self, later: "CacheDelta") -> None:
+        self.everything = self.everything or later.everything
         for mine, theirs in ((self.services, later.services), (self.workloads, later.workloads),
                              (self.authorizations, later.authorizations)):
             for key, change in theirs.items():
@@ -111,19 +116,23 @@ class WorkloadCache:
     # ----- updates ----------------------------------------------------------------------
 
     def apply_addresses(self, upserts: Union[Mapping[str, Address], Iterable[tuple[str, Address]]],
-                        removed: Iterable[str]) -> CacheDelta:
+                        removed: Iterable[str], track: bool = True) -> CacheDelta:
         """Remove, then add or update (``upserts``: name -> Service or Workload; may be a
-        generator)."""
+        generator). ``track=False`` (a first sync, whose consumers reconcile everything):
+        no per-resource changes are kept, 100,000 of them would be 10 MB for nothing; the
+        delta says ``everything``."""
         delta = CacheDelta()
+        changes = delta if track else None
         items = upserts.items() if isinstance(upserts, Mapping) else upserts
         with self._lock:
             for name in removed:
-                self._remove_address(name, delta)
+                self._remove_address(name, changes)
             for name, address in items:
                 if isinstance(address, Service):
-                    self._put_service(name, address, delta)
+                    self._put_service(name, address, changes)
                 else:
-                    self._put_workload(name, address, delta)
+                    self._put_workload(name, address, changes)
+        delta.everything = not track
         return delta
 
     def apply_authorizations(self, upserts: Mapping[str, Policy], removed: Iterable[str]) -> CacheDelta:
@@ -140,33 +149,37 @@ class WorkloadCache:
                     delta.authorizations[name] = Change(old, policy)
         return delta
 
-    def _remove_address(self, name: str, delta: CacheDelta) -> None:
+    def _remove_address(self, name: str, delta: Optional[CacheDelta]) -> None:
         old_service = self.services.pop(name, None)
         if old_service is not None:
             self._index_service(name, old_service, None)
-            delta.services[name] = Change(old_service, None)
+            if delta is not None:
+                delta.services[name] = Change(old_service, None)
         old_workload = self.workloads.pop(name, None)
         if old_workload is not None:
             self._index(name, old_workload, None)
-            delta.workloads[name] = Change(old_workload, None)
+            if delta is not None:
+                delta.workloads[name] = Change(old_workload, None)
 
-    def _put_service(self, name: str, service: Service, delta: CacheDelta) -> None:
+    def _put_service(self, name: str, service: Service, delta: Optional[CacheDelta]) -> None:
         if name in self.workloads:
             self._remove_address(name, delta)
         old = self.services.get(name)
         if old != service:
             self.services[name] = service
             self._index_service(name, old, service)
-            delta.services[name] = Change(old, service)
+            if delta is not None:
+                delta.services[name] = Change(old, service)
 
-    def _put_workload(self, name: str, workload: Workload, delta: CacheDelta) -> None:
+    def _put_workload(self, name: str, workload: Workload, delta: Optional[CacheDelta]) -> None:
         if name in self.services:
             self._remove_address(name, delta)
         old = self.workloads.get(name)
         if old != workload:
             self.workloads[name] = workload
             self._index(name, old, workload)
-            delta.workloads[name] = Change(old, workload)
+            if delta is not None:
+                delta.workloads[name] = Change(old, workload)
 
     def _index(self, uid: str, old: Optional[Workload], new: Optional[Workload]) -> None:
         _reindex(self._members, uid, old.service_keys() if old else (), new.service_keys() if new else ())

@@ -337,7 +337,9 @@ class XdsClient:
         type_url = response.type_url
         if type_url == WORKLOAD_ADDRESS_TYPE:
             checked = _Checked(removed=list(response.removed_resources))
-            delta = self.cache.apply_addresses(self._valid_addresses(response, checked), checked.removed)
+            # the first sync is reconciled whole: its per-resource changes are not kept
+            delta = self.cache.apply_addresses(self._valid_addresses(response, checked), checked.removed,
+                                               track=self.synced.is_set())
             response.release()  # in the cache now: the maps are planned without the response
             delta.merge(self._settle_waypoints(checked))
             self.stats.waypoint_pending = len(self._awaiting_waypoint)
