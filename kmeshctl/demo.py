@@ -12,6 +12,7 @@ a real cluster (`kmeshctl.demo_cluster`). Both run the same request loop script.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -199,43 +200,80 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
     """The target for --target auto|local|cluster, and one line saying which and why
     (naming the sandbox or the cluster).
 
-    auto: a configured cluster that answers, else the local sandbox (``sandbox_name``,
-    default $KMESHCTL_SANDBOX_NAME or kmesh); a sandbox name given means local. A
-    kubeconfig or context the user named that does not load is an error, never a silent
-    local run; so is any cluster the user chose on the command line (``cluster_flags``,
-    e.g. "--context prod") that cannot be reached: exit 2 for bad input (no such
-    context or file), 1 when it does not answer. cluster: that cluster, or an error
-    naming why it cannot be used."""
+    auto: a configured cluster that answers, else the local sandbox (local_sandbox()
+    decides which: ``sandbox_name``, $KMESHCTL_SANDBOX_NAME, the only one up, or a new
+    one); a sandbox name given means local. A kubeconfig or context the user named that
+    does not load is an error, never a silent local run; so is any cluster the user chose
+    on the command line (``cluster_flags``, e.g. "--context prod") that cannot be reached:
+    exit 2 for bad input (no such context or file), 1 when it does not answer. cluster:
+    that cluster, or an error naming why it cannot be used."""
     from kmeshctl.demo_cluster import ClusterTarget, reachable_cluster
     from kmeshctl.kube import kubeconfig_named
     from kmeshctl.sandbox.demo_target import LocalTarget
-    from kmeshctl.sandbox.state import check_name, default_name
 
     if choice == "cluster" and sandbox_name:
         raise UsageError("--name names a local sandbox: leave it out with --target cluster")
     if choice == "auto" and sandbox_name and cluster_flags:
         raise UsageError(f"--name names a local sandbox, {cluster_flags} a cluster: give one of them "
                          "(or --target local|cluster)")
-    name = check_name(sandbox_name) if sandbox_name else default_name()
     vs = subject.virtual_service
-    if choice == "local" or (choice == "auto" and sandbox_name):
-        note = f"Target: local sandbox {name}"
-    else:
+    why = ""
+    if choice == "auto" and not sandbox_name:
         client, error = reachable_cluster()
         if client is not None:
-            note = f"Target: cluster {client.host}" + (" (auto: it answers)" if choice == "auto" else "")
-            return ClusterTarget(client, documents, (vs.namespace, vs.name)), note
+            return ClusterTarget(client, documents, (vs.namespace, vs.name)), \
+                f"Target: cluster {client.host} (auto: it answers)"
         assert error is not None
-        if choice == "cluster" or cluster_flags:
+        if cluster_flags:
             named = all(value in str(error) for value in cluster_flags.split()[1::2])
-            why = f"--target cluster: {error}" if choice == "cluster" else str(error) if named else \
-                f"{cluster_flags}: {error}"
-            raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(why)
+            raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(
+                str(error) if named else f"{cluster_flags}: {error}")
         if isinstance(error, UsageError) and kubeconfig_named():
             raise UsageError(f"--target auto: {error}")
-        reason = str(error).split(";")[0]  # the fix part is for --target cluster
-        note = f"Target: local sandbox {name} (auto: no reachable cluster: {reason})"
-    return LocalTarget(name, (vs.namespace, vs.name), list(subject.default_weights)), note
+        why = f"auto: no reachable cluster: {without_fix(str(error))}"
+    elif choice == "cluster":
+        client, error = reachable_cluster()
+        if client is None:
+            assert error is not None
+            raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(f"--target cluster: {error}")
+        return ClusterTarget(client, documents, (vs.namespace, vs.name)), f"Target: cluster {client.host}"
+    name, how = local_sandbox(sandbox_name)
+    notes = "; ".join(n for n in (why, how) if n)
+    target = LocalTarget(name, (vs.namespace, vs.name), list(subject.default_weights))
+    return target, f"Target: local sandbox {name}" + (f" ({notes})" if notes else "")
+
+
+def local_sandbox(sandbox_name: str | None) -> tuple[str, str]:
+    """Which local sandbox the demo uses, and how it was chosen ("" when named): --name,
+    else $KMESHCTL_SANDBOX_NAME, else the only sandbox on this machine (kept up, as
+    `sandbox status` and `dump maps` pick it), else a new one by the default name (removed
+    afterwards). Several and none named: a UsageError listing them, nothing started."""
+    from kmeshctl import sandboxes
+    from kmeshctl.sandbox.state import DEFAULT_NAME, check_name
+
+    if sandbox_name:
+        return check_name(sandbox_name), ""
+    from_env = sandboxes.name_from_env()
+    if from_env:
+        return from_env, ""
+    found = sandboxes.names()
+    if len(found) > 1:
+        raise UsageError(f"several sandboxes are up ({', '.join(found)}): pass --name NAME")
+    if found:
+        return found[0], "the only sandbox up, left up afterwards; --name NAME chooses"
+    return DEFAULT_NAME, ""
+
+
+def without_fix(message: str) -> str:
+    """An error message without its fix (the part after the first `; ` or `: check`
+    outside parentheses), its parentheses balanced: for a note, not an error."""
+    depth = 0
+    for index, char in enumerate(message):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and (message.startswith("; ", index) or message.startswith(": check ", index)):
+            message = message[:index]
+            break
+    return message + ")" * max(0, message.count("(") - message.count(")"))
 
 
 # ---------------------------------------------------------------- the run
@@ -360,9 +398,11 @@ def run_traffic_shift(target: DemoTarget, subject: DemoSubject, requests: int,
             current = weights
         on_phase(number, weights)
         traffic = TrafficCount()
-        for result in _results(target.run_loop(loop_argv(target.service_url(), requests))):
-            traffic.add(result)
-            on_request(number, result, _version_of(subject, result.server))
+        # closed at once when the demo stops early (Ctrl-C, SIGTERM): that ends the loop
+        with contextlib.closing(target.run_loop(loop_argv(target.service_url(), requests))) as lines:
+            for result in _results(lines):
+                traffic.add(result)
+                on_request(number, result, _version_of(subject, result.server))
         phases.append(_phase_report(subject, weights, traffic, change))
     where = getattr(target, "sandbox_name", "") or getattr(getattr(target, "client", None), "host", "")
     return DemoReport(target.name, requests, phases, subject, where)
@@ -387,9 +427,10 @@ def _change_under_traffic(target: DemoTarget, weights: list[int]) -> TrafficCoun
     started = threading.Event()
 
     def run() -> None:
-        for result in _results(target.run_loop(argv)):
-            started.set()
-            background.add(result)
+        with contextlib.closing(target.run_loop(argv)) as lines:
+            for result in _results(lines):
+                started.set()
+                background.add(result)
 
     thread = threading.Thread(target=run, name="demo-background", daemon=True)
     thread.start()

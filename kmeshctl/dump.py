@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from kmeshctl.errors import UsageError
+from kmeshctl.params import NOT_ACCEPTED, bad_value, one_of
 from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import (WAYPOINT_TLV_PORT, BACKEND, ENDPOINT, FRONTEND, IDREG, MANAGE, MAP_NAMES, MAP_SPECS,
                            SERVICE, SOCKET, BackendKey, BackendValue, DataplaneMaps, EndpointKey,
@@ -39,7 +39,7 @@ class MapDump:
 
 def check_map_name(name: str | None) -> None:
     if name is not None and name not in SPECS_BY_NAME:
-        raise UsageError(f"--map {name}: unknown map; pick one of {', '.join(MAP_NAMES)}")
+        raise bad_value("--map", name, NOT_ACCEPTED, one_of(MAP_NAMES))
 
 
 def read_maps(maps: DataplaneMaps, name: str | None = None) -> list[MapDump]:
@@ -209,11 +209,27 @@ def _backend_table(entries: list[tuple[BackendKey, BackendValue]], ids: IdRegist
     return table
 
 
+class NoAnswer(dict):
+    """The ``pods`` of a dump whose agent was asked and did not answer (empty; ``reason``
+    says why): km_manage's pod column says so instead of "(agent not asked)"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+def _unknown_pod(pods: dict[int, str] | None) -> str:
+    """The pod column of a cookie the agent's list does not name."""
+    if isinstance(pods, NoAnswer):
+        return "(agent did not answer)"
+    return "(agent not asked)" if pods is None else "-"
+
+
 def _manage_table(entries: list[tuple[ManageKey, ManageValue]], ids: IdRegistry,
                   pods: dict[int, str] | None = None) -> Table:
     table = Table("netns cookie", "pod", "managed")
     for key, value in entries:
-        pod = (pods or {}).get(key.netns_cookie) or ("-" if pods else "(agent not asked)")
+        pod = (pods or {}).get(key.netns_cookie) or _unknown_pod(pods)
         table.add_row(str(key.netns_cookie), pod, "yes" if value.managed else "no")
     return table
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shlex
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import kmeshctl
 from kmeshctl.asciinum import is_digits
@@ -26,6 +27,53 @@ PLACEHOLDER_XDS_ADDRESS = "istiod.istio-system.svc:15012"
 # kmeshctl creates the install namespace and `uninstall` deletes it again, so it must
 # never be a namespace the cluster or Istio already depends on.
 RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+
+
+# --- the one form of a bad value ------------------------------------------------------
+# Every range, choice and number mistake of every command reads
+# `FLAG VALUE: PROBLEM; use WHAT` (docs/usage.md), whichever module finds it.
+NOT_ACCEPTED = "not an accepted value"
+OUT_OF_RANGE = "out of range"
+NOT_A_NUMBER = "not a number"
+NOT_AN_INTEGER = "not an integer"
+
+
+def shown(value: object) -> str:
+    """A value as a message shows it: bare, quoted only when a shell would need it."""
+    text = str(value)
+    return shlex.quote(text) if text else "''"
+
+
+def one_of(choices: Iterable[object]) -> str:
+    return "one of " + ", ".join(str(c) for c in choices)
+
+
+def integer_range(low: int, high: int) -> str:
+    return f"an integer from {low} to {high}"
+
+
+def bad_value(flag: str, value: object, problem: str, want: str) -> UsageError:
+    """The UsageError `FLAG VALUE: PROBLEM; use WANT` (exit 2)."""
+    given = f"{flag}={value}" if flag.startswith("$") else f"{flag} {shown(value)}"  # $VAR=value
+    return UsageError(f"{given}: {problem}; use {want}")
+
+
+def check_choices(flag: str, value: str, known: Iterable[str], what: str = "") -> tuple[str, ...]:
+    """A comma-separated list of names from ``known``, each once: the items; a UsageError
+    in the one form naming the first unknown or repeated item otherwise (``what``: how
+    the list is described in the fix, default `a comma-separated list of ...`)."""
+    known = tuple(known)
+    want = what or f"a comma-separated list of {', '.join(known)}"
+    items = tuple(item.strip() for item in value.split(","))
+    if not value.strip() or not all(items):
+        raise bad_value(flag, value, "empty item" if value.strip() else "empty value", want)
+    for item in items:
+        if item not in known:
+            raise bad_value(flag, value, f"{item} is {NOT_ACCEPTED}", want)
+    for i, item in enumerate(items):
+        if item in items[:i]:
+            raise bad_value(flag, value, f"{item} is given twice", "each name once")
+    return items
 
 
 @dataclass(frozen=True)
@@ -79,7 +127,7 @@ def check_xds_address(value: str, flag: str = "--xds-address", allow_unix: bool 
     fix = f"use {form}, e.g. --xds-address {XDS_ADDRESS_EXAMPLE}"
     if allow_unix and value.startswith("unix:"):
         if not value[len("unix:"):].strip():
-            raise UsageError(f"{flag} {value!r}: no socket path after unix:; {fix}")
+            raise UsageError(f"{flag} {shown(value)}: no socket path after unix:; {fix}")
         return
     host, port = _split_host_port(value, flag, fix)
     _check_host(value, host, flag, fix)
@@ -88,27 +136,27 @@ def check_xds_address(value: str, flag: str = "--xds-address", allow_unix: bool 
 
 def _split_host_port(value: str, flag: str, fix: str) -> tuple[str, str]:
     if not value or value.strip() != value:
-        raise UsageError(f"{flag} {value!r}: empty or has spaces; {fix}")
+        raise UsageError(f"{flag} {shown(value)}: empty or has spaces; {fix}")
     if "://" in value:
         scheme = value.split("://", 1)[0]
-        raise UsageError(f"{flag} {value!r}: no scheme ({scheme}://), istiod's xDS is gRPC over TLS; {fix}")
+        raise UsageError(f"{flag} {shown(value)}: no scheme ({scheme}://), istiod's xDS is gRPC over TLS; {fix}")
     if value.startswith("["):
         host, sep, rest = value[1:].partition("]")
         if not sep or not rest.startswith(":"):
-            raise UsageError(f"{flag} {value!r}: missing port; {fix}")
+            raise UsageError(f"{flag} {shown(value)}: missing port; {fix}")
         return host, rest[1:]
     host, sep, port = value.rpartition(":")
     if not sep:
-        raise UsageError(f"{flag} {value!r}: missing port; {fix}")
+        raise UsageError(f"{flag} {shown(value)}: missing port; {fix}")
     if ":" in host:
-        raise UsageError(f"{flag} {value!r}: write an IPv6 host in brackets, e.g. [fd00::1]:15012")
+        raise UsageError(f"{flag} {shown(value)}: write an IPv6 host in brackets, e.g. [fd00::1]:15012")
     return host, port
 
 
 def _check_host(value: str, host: str, flag: str, fix: str) -> None:
     if _is_ip_address(host) or (len(host) <= 253 and _DNS_NAME_RE.match(host)):
         return
-    raise UsageError(f"{flag} {value!r}: {host!r} is not a host name or IP address; {fix}")
+    raise UsageError(f"{flag} {shown(value)}: {host!r} is not a host name or IP address; {fix}")
 
 
 def _is_ip_address(host: str) -> bool:
@@ -120,9 +168,11 @@ def _is_ip_address(host: str) -> bool:
 
 
 def _check_port(value: str, port: str, flag: str) -> None:
-    if not is_digits(port) or not 1 <= int(port) <= 65535:
-        raise UsageError(f"{flag} {value!r}: port {port!r} is not a port number (1..65535); istiod serves xDS "
-                         "on 15012")
+    want = f"{integer_range(1, 65535)} (istiod serves xDS on 15012)"
+    if not is_digits(port):
+        raise bad_value(flag, value, f"port {shown(port)} is {NOT_AN_INTEGER}", want)
+    if not 1 <= int(port) <= 65535:
+        raise bad_value(flag, value, f"port {port} is {OUT_OF_RANGE}", want)
 
 
 # --- other flags --------------------------------------------------------------------
@@ -172,7 +222,7 @@ def check_image(value: str) -> None:
 
 def check_mode(value: str) -> None:
     if value not in SUPPORTED_MODES:
-        raise UsageError(f"--mode {value!r} is not supported; use --mode {SUPPORTED_MODES[0]}")
+        raise bad_value("--mode", value, NOT_ACCEPTED, one_of(SUPPORTED_MODES))
 
 
 _DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -201,10 +251,7 @@ def check_kubernetes_version(value: str) -> None:
 
     supported = supported_kubernetes_versions()
     if normalize_kubernetes_version(value) not in supported:
-        raise UsageError(
-            f"--kubernetes-version {value!r} is not supported; "
-            f"use one of {supported[0]}..{supported[-1]} (MAJOR.MINOR)"
-        )
+        raise bad_value("--kubernetes-version", value, NOT_ACCEPTED, one_of(supported))
 
 
 def normalize_kubernetes_version(value: str) -> str:

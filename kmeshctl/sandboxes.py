@@ -15,7 +15,8 @@ from typing import Optional
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
 from kmeshctl.sandbox import state as state_mod
-from kmeshctl.sandbox.state import NAME_ENV, PHASE_READY, ProcessRecord, PodRecord, SandboxState, check_name
+from kmeshctl.sandbox.state import (NAME_ENV, PHASE_NOT_READY, PHASE_READY, ProcessRecord, PodRecord,  # noqa: F401
+                                    SandboxState, check_name, shown_phase)
 
 
 def names() -> list[str]:
@@ -168,7 +169,7 @@ def local_target(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Opt
     state = require(found[0])
     return LocalTarget(state.bpffs, agent_port(state), state,
                        f"Using sandbox {state.name} (the only one up; this node has no data path of its own); "
-                       "pass --sandbox NAME, --bpf-fs or --admin-port to choose")
+                       f"pass --sandbox NAME or {own_flag} to choose")
 
 
 def agent_port(state: SandboxState) -> Optional[int]:
@@ -190,9 +191,6 @@ def admin_port(state: SandboxState) -> int:
 # ------------------------------------------------------------------ sandbox list
 
 
-PHASE_NOT_READY = "not ready"
-
-
 def summary(state: SandboxState) -> dict:
     """One row of `sandbox list`: `phase` is `ready` only when `up` finished and every
     process still runs (the process part of `sandbox status`'s check, which also asks the
@@ -201,7 +199,7 @@ def summary(state: SandboxState) -> dict:
     from kmeshctl.sandbox.sandbox import process_problems
 
     problems = process_problems(state)
-    phase = PHASE_NOT_READY if problems and state.phase == PHASE_READY else state.phase
+    phase = shown_phase(state.phase, problems)
     return {
         "name": state.name,
         "phase": phase,

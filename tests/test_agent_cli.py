@@ -29,7 +29,7 @@ def test_other_modes_are_a_usage_error() -> None:
     bpf = _unmade_bpffs()
     result = run("--mode", "kernel-native", "--xds-insecure", "--bpf-fs", str(bpf))
     assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert "--mode kernel-native is not supported: only --mode=dual-engine" in result.stderr
+    assert "--mode kernel-native: not an accepted value; use one of dual-engine" in result.stderr
     assert not bpf.exists()
 
 
@@ -42,7 +42,7 @@ def test_secure_mode_needs_the_root_cert(tmp_path: Path) -> None:
 
 def test_bad_xds_address(tmp_path: Path) -> None:
     result = run("--xds-insecure", env={"XDS_ADDRESS": "istiod-no-port"})
-    assert result.returncode == 2 and "$XDS_ADDRESS 'istiod-no-port': missing port; use HOST:PORT" in result.stderr
+    assert result.returncode == 2 and "$XDS_ADDRESS istiod-no-port: missing port; use HOST:PORT" in result.stderr
 
 
 def test_a_bad_instance_ip_is_named() -> None:

@@ -80,7 +80,7 @@ def test_cli_rejects_unknown_load() -> None:
         [sys.executable, "-m", "kmeshctl", "bench", "dataplane", "--loads", "huge"],
         capture_output=True, text=True, cwd=REPO_ROOT)
     assert result.returncode == 2
-    assert "--loads huge: unknown huge; use a comma-separated list of" in result.stderr
+    assert "--loads huge: huge is not an accepted value; use a comma-separated list of" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 

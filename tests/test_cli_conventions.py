@@ -344,5 +344,5 @@ def test_precheck_and_dump_take_a_bad_path_or_kubeconfig_as_bad_input(tmp_path: 
     precheck = run("precheck", "--kubeconfig", str(tmp_path / "nope"), "-o", "json", home=tmp_path)
     assert precheck.returncode == 2 and "cannot load kubeconfig" in precheck.stderr and not precheck.stdout
     dump = run("dump", "maps", "--bpf-fs", str(tmp_path / "nonexist"), home=tmp_path)
-    assert dump.returncode == 2 and f"--bpf-fs {tmp_path / 'nonexist'} does not exist" in dump.stderr
+    assert dump.returncode == 2 and f"--bpf-fs {tmp_path / 'nonexist'}: does not exist" in dump.stderr
     assert "node run" not in dump.stderr  # no suggestion to start an agent on a mistyped path

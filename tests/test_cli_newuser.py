@@ -7,7 +7,8 @@ test_cli_kinds; a dead API address where a cluster must not answer).
 and pod count; 4 help examples use flags that exist; 5 a typed --kubeconfig/--context
 means the cluster; 6 empty values; 7 examples on every help, docs/sandbox.md's JSON;
 8 no sudo, kmeshctl on PATH; 9 refusals before "Creating"; 10 the only sandbox picked;
-11 option help and value words; 12 message wording; 13 piped output."""
+11 option help and value words; 12 message wording; 13 piped output. Then the fourth
+pass's findings (see its section at the end), numbered as that pass numbered them."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import pytest
 
 from kmeshctl import demo, sandboxes
 from kmeshctl.cli.badinput import takes_value
+from kmeshctl.params import shown
 from kmeshctl.sandbox import state as state_mod
 from test_cli_kinds import (REQUIRED_ARGS, ROOT, _dead_kubeconfig, cli, commands, example_lines,  # noqa: F401
                             leaf_commands, no_env, run, state_root)
@@ -509,11 +511,11 @@ def test_an_xds_address_mistake_reads_the_same_on_every_command(address: str, tm
                  ["node", "run", "--xds-insecure"]):
         code, out, err = cli(capsys, *args, "--xds-address", address)
         assert code == 2 and not out and len(err.strip().splitlines()) == 1, (args, err)
-        assert err.startswith(f"Error: --xds-address {address!r}: "), (args, err)
+        assert err.startswith(f"Error: --xds-address {shown(address)}: "), (args, err)
         problems[args[0] if args[0] != "--kubeconfig" else "install"] = err.split("; use ")[0]
     assert len(set(problems.values())) == 1, problems
     code, _, err = cli(capsys, "node", "run", "--xds-insecure", "--xds-address", "unix:")
-    assert code == 2 and "--xds-address 'unix:': no socket path after unix:" in err, err
+    assert code == 2 and "--xds-address unix:: no socket path after unix:" in err, err
 
 
 def test_port_flags_share_the_range_wording() -> None:
@@ -805,3 +807,326 @@ def test_every_namespace_flag_of_every_command_is_a_checked_name(tmp_path: Path,
     assert checked >= 15
     result = run("node", "run", env={"POD_NAMESPACE": "Bad_NS"})
     assert result.returncode == 2 and result.stderr.startswith("Error: $POD_NAMESPACE 'Bad_NS': not a valid")
+
+
+# ==================================================================== fourth new-user pass
+# Numbers are the pass's: 1 output that cannot be written; 3/13 hints and paths; 7 `-X=v`;
+# 8 kubectl habits; 9 the flag typed; 10 an agent that did not answer; 11 $KUBECONFIG;
+# 12 one form of bad values; 16 usage lines; 17 waypoint's List; 18 global flags
+# completed; 19 contradicting flags; 20 non-UTF-8 arguments, plurals.
+
+
+class _FullStream:
+    """A named stand-in for stdout on a full disk, in-process (every write fails with
+    ENOSPC); the subprocess tests below write to the real /dev/full and a closed fd 1."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def write(self, _text: str) -> int:
+        raise OSError(28, "No space left on device")
+
+    def flush(self) -> None:
+        raise OSError(28, "No space left on device")
+
+    def isatty(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("words", [w for w, _ in commands()], ids=lambda w: " ".join(w) or "kmeshctl")
+def test_help_of_every_command_to_a_full_disk_is_one_line(words: list[str], capsys, monkeypatch, no_env) -> None:
+    monkeypatch.setattr("sys.stdout", _FullStream())
+    code, _, err = cli(capsys, *words, "--help")
+    assert code == 1 and err == "Error: cannot write the output to stdout: No space left on device\n", err
+
+
+@pytest.mark.parametrize("shell_line", [
+    "kmeshctl render --xds-address istiod:15012 --cluster-id c1 > /dev/full",
+    "kmeshctl sandbox list -o json > /dev/full",
+    "kmeshctl version --client -o yaml > /dev/full",
+    "kmeshctl help status > /dev/full",
+    "kmeshctl version --client >&-",
+    "kmeshctl render --xds-address istiod:15012 --cluster-id c1 >&-"])
+def test_output_that_cannot_be_written_is_one_line_exit_1(shell_line: str, tmp_path: Path) -> None:
+    import subprocess
+
+    result = subprocess.run(["sh", "-c", shell_line.replace("kmeshctl", shlex.quote(KMESHCTL_BIN), 1)],
+                            capture_output=True, text=True, timeout=120, env=_clean_env())
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("Warning:")]
+    why = "Bad file descriptor (it is closed)" if ">&-" in shell_line else "No space left on device"
+    assert result.returncode == 1 and lines == [f"Error: cannot write the output to stdout: {why}"], result.stderr
+
+
+def test_a_closed_pipe_stays_quiet() -> None:
+    import subprocess
+
+    line = f"{shlex.quote(KMESHCTL_BIN)} render --xds-address istiod:15012 --cluster-id c1 -o json | head -c 1"
+    result = subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=120, env=_clean_env())
+    assert result.stdout == "{" and "Traceback" not in result.stderr and "Error" not in result.stderr
+
+
+KMESHCTL_BIN = str(REPO / ".venv" / "bin" / "kmeshctl")
+
+
+def _clean_env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "COLUMNS", "KMESHCTL_SANDBOX_NAME")}
+
+
+# ------------------------------------------------------------------ 7. -X=value
+
+
+def _short_value_options() -> list[tuple[list[str], str]]:
+    return [(words, opt) for words, command in leaf_commands() for param in command.params
+            if takes_value(param) for opt in param.opts if len(opt) == 2]
+
+
+@pytest.mark.parametrize("words,opt", _short_value_options(), ids=lambda x: " ".join(x) if isinstance(x, list) else x)
+def test_every_short_option_reads_an_equals_value_as_kubectl_does(words: list[str], opt: str, capsys,
+                                                                  no_env) -> None:
+    # `-X=` is -X with an empty value (not the value "="): the '=' was read as pflag reads it
+    code, _, err = cli(capsys, *words, *REQUIRED_ARGS.get(tuple(words), []), f"{opt}=")
+    assert code == 2 and err.startswith(f"Error: {opt} '': empty value"), err
+
+
+def test_short_equals_values_are_the_values(tmp_path: Path, capsys, no_env) -> None:
+    dead = str(_dead_kubeconfig(tmp_path / "dead"))
+    code, _, err = cli(capsys, "--kubeconfig", dead, "status", "-o=json")
+    assert code == 1 and "cannot reach the Kubernetes API" in err, err  # -o json was accepted
+    code, _, err = cli(capsys, "status", "-n=Foo")
+    assert code == 2 and err.startswith("Error: -n 'Foo': not a valid namespace name"), err
+    code, out, _ = cli(capsys, "render", "--xds-address", "istiod:15012", "--cluster-id", "c1", "-o=json")
+    assert code == 0 and json.loads(out)["kind"] == "List"
+    code, _, err = cli(capsys, "sandbox", "exec", "p", "--", "ls", "-o=json")  # after `--`: the command's own
+    assert "-o" not in err.split("Error:")[-1][:20], err
+
+
+# ------------------------------------------------------------------ 8. kubectl habits
+
+
+def _commands_with_namespace() -> list[list[str]]:
+    return [words for words, command in leaf_commands()
+            if any("-n" in p.opts for p in command.params) and not command.hidden]
+
+
+@pytest.mark.parametrize("words", _commands_with_namespace(), ids=" ".join)
+def test_namespace_before_the_command_means_the_same_as_after(words: list[str], tmp_path: Path, state_root,
+                                                               capsys, no_env, agent_validates_only) -> None:
+    dead = str(_dead_kubeconfig(tmp_path / "dead"))
+    required = REQUIRED_ARGS.get(tuple(words), [])
+    before = cli(capsys, "--kubeconfig", dead, "-n", "BAD_NS", *words, *required)
+    after = cli(capsys, "--kubeconfig", dead, *words, *required, "-n", "BAD_NS")
+    assert before == after and before[0] == 2 and before[2].startswith("Error: -n 'BAD_NS': not a valid"), before
+
+
+def test_namespace_before_a_command_without_one_gets_a_hint(capsys, no_env) -> None:
+    code, _, err = cli(capsys, "-n", "foo", "sandbox", "list")
+    assert code == 2 and err.startswith("Error: kmeshctl sandbox list takes no -n/--namespace"), err
+    code, _, err = cli(capsys, "-n", "foo")
+    assert code == 2 and err.startswith("Error: -n goes after the command: kmeshctl COMMAND -n foo"), err
+    code, _, err = cli(capsys, "demo", "traffic-shift", "-n", "10")
+    assert code == 2 and "the request count is -c/--requests" in err, err
+
+
+@pytest.mark.parametrize("words", [w for w, c in commands() if not c.hidden], ids=lambda w: " ".join(w) or "root")
+def test_help_command_prints_the_commands_help(words: list[str], capsys, no_env) -> None:
+    code, out, err = cli(capsys, "help", *words)
+    _, expected, _ = cli(capsys, *words, "--help")
+    assert code == 0 and not err and out.rstrip("\n") == expected.rstrip("\n")
+
+
+def test_help_of_a_command_that_does_not_exist_is_bad_input(capsys, no_env) -> None:
+    for args, path in ((["nope"], "kmeshctl nope"), (["sandbox", "nope"], "kmeshctl sandbox nope")):
+        code, out, err = cli(capsys, "help", *args)
+        assert code == 2 and not out and err.startswith(f"Error: help: no command '{path}'"), err
+
+
+# ------------------------------------------------------------------ 9. the flag as typed
+
+
+def test_every_sandbox_flag_names_itself(capsys, no_env) -> None:
+    found = 0
+    for words, command in leaf_commands():
+        if any(p.name == "sandbox" for p in command.params):
+            code, _, err = cli(capsys, *words, "--sandbox", "Bad!")
+            assert code == 2 and err.startswith("Error: --sandbox Bad!: not a sandbox name"), (words, err)
+            assert "--name" not in err
+            found += 1
+    assert found >= 2
+
+
+# ------------------------------------------------------------------ 3 / 13. hints and paths
+
+
+def _choice_hint_flags(note: str) -> list[str]:
+    return re.findall(r"(--[a-z-]+)", note.split("pass ", 1)[1])
+
+
+def test_the_only_sandbox_note_names_flags_the_command_has(state_root, capsys, no_env) -> None:
+    _record("solo")
+    for words in (["dump", "maps"], ["dump", "config"]):
+        _, _, err = cli(capsys, *words)
+        note = next(line for line in err.splitlines() if line.startswith("Using sandbox solo"))
+        opts = {o for p in ROOT.commands["dump"].commands[words[1]].params for o in p.opts}
+        assert _choice_hint_flags(note) and set(_choice_hint_flags(note)) <= opts, note
+    code, _, err = cli(capsys, "dump", "maps", "--admin-port", "1")  # chooses no data path by itself
+    assert "Using sandbox solo" in err and "/sys/fs/bpf/kmesh does not exist" not in err, err
+
+
+def test_a_path_of_the_wrong_type_says_so(tmp_path: Path, capsys, no_env) -> None:
+    afile = tmp_path / "f"
+    afile.write_text("")
+    code, _, err = cli(capsys, "dump", "maps", "--bpf-fs", str(afile))
+    assert code == 2 and f"--bpf-fs {afile}: is not a directory" in err, err
+    code, _, err = cli(capsys, "dump", "maps", "--bpf-fs", str(tmp_path))
+    assert code == 2 and f"--bpf-fs {tmp_path}: is not on a bpf filesystem" in err and "node run" not in err, err
+    for words in (["render", "--xds-address", "a:1", "--cluster-id", "c"], ["install", "--cluster-id", "c"]):
+        for path in (str(tmp_path), "/dev/null"):
+            code, _, err = cli(capsys, "--kubeconfig", str(_dead_kubeconfig(tmp_path / "dead")), *words,
+                               "--crd-file", path)
+            assert code == 2 and err.startswith(f"Error: --crd-file {path}: is not a file"), err
+
+
+def test_input_path_words() -> None:
+    from kmeshctl.cli.outpaths import DIRECTORY, FILE, FILE_OR_DIRECTORY, input_path_problem
+
+    assert input_path_problem(Path("/dev/null"), FILE_OR_DIRECTORY) == "is not a file or directory"
+    assert input_path_problem(Path("/dev/null"), FILE) == "is not a file"
+    assert input_path_problem(Path("/etc/hostname"), DIRECTORY) == "is not a directory"
+    assert input_path_problem(Path("/nonexistent-h25"), FILE) == "does not exist"
+    assert input_path_problem(Path("/etc"), FILE_OR_DIRECTORY) is None
+
+
+def test_a_suggestion_never_carries_a_bpf_fs_that_cannot_work(tmp_path: Path) -> None:
+    from kmeshctl.cli import conventions
+
+    assert not conventions._could_work("bpf_fs", tmp_path)  # not on a bpf filesystem
+    assert conventions._could_work("bpf_fs", Path("/sys/fs/bpf/kmeshctl-h25-not-made"))
+    assert conventions._could_work("name", "x")
+
+
+# ------------------------------------------------------------------ 10. an agent that did not answer
+
+
+def test_km_manage_says_the_agent_did_not_answer_when_it_was_asked(capsys) -> None:
+    from kmeshctl import dump as dumper
+    from kmeshctl.cli import dump as dump_cli
+    from kmeshctl.maps import ManageKey, ManageValue
+
+    def refused() -> dict:
+        raise ConnectionRefusedError("[Errno 111] Connection refused")
+
+    pods = dump_cli._pod_names(refused, "at 127.0.0.1:1")
+    assert isinstance(pods, dumper.NoAnswer)
+    assert "the node agent at 127.0.0.1:1 did not answer" in capsys.readouterr().err
+    entries = [(ManageKey(7), ManageValue(True))]
+    for given, shown_as in ((pods, "(agent did not answer)"), (None, "(agent not asked)"), ({}, "-")):
+        table = dumper._manage_table(entries, None, given)  # type: ignore[arg-type]
+        assert list(table.columns[1].cells) == [shown_as]
+
+
+# ------------------------------------------------------------------ 11. $KUBECONFIG named
+
+
+def test_a_kubeconfig_from_the_environment_is_named_as_such(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexist"
+    result = run("status", env={"KUBECONFIG": str(missing)})
+    assert result.returncode == 2 and f"{missing} (from $KUBECONFIG) does not exist" in result.stderr
+    listed = run("status", env={"KUBECONFIG": f"{missing}:{tmp_path / 'other'}"})
+    assert f"none of {missing}, {tmp_path / 'other'} (from $KUBECONFIG) exists" in listed.stderr
+    typed = run("--kubeconfig", str(missing), "status")
+    assert typed.returncode == 2 and "$KUBECONFIG" not in typed.stderr.split(";")[0]
+
+
+# ------------------------------------------------------------------ 12. one form
+
+
+ONE_FORM = re.compile(r"^Error: (\S+) (\S+): (.+ is )?(not an accepted value|out of range|not a number|"
+                      r"not an integer|given twice); use \S")
+
+
+@pytest.mark.parametrize("args", [
+    ["render", "--xds-address", "istiod:99999", "--cluster-id", "c1"],
+    ["render", "--xds-address", "istiod:x", "--cluster-id", "c1"],
+    ["render", "--xds-address", "a:1", "--cluster-id", "c1", "--kubernetes-version", "2"],
+    ["render", "--xds-address", "a:1", "--cluster-id", "c1", "--mode", "kernel-native"],
+    ["bench", "dataplane", "--paths", "foo"], ["bench", "dataplane", "--loads", "paced-1k,x"],
+    ["bench", "dataplane", "--paths", "direct,direct"],
+    ["dump", "maps", "--map", "nope"], ["enable-ns", "default", "--timeout", "nan"],
+    ["enable-ns", "default", "--timeout", "inf"], ["status", "-o", "xml"], ["dump", "maps", "--admin-port", "0"],
+    ["waypoint", "apply", "--replicas", "21"]])
+def test_every_range_choice_and_number_mistake_reads_in_the_one_form(args: list[str], capsys, no_env) -> None:
+    code, _, err = cli(capsys, *args)
+    assert code == 2 and ONE_FORM.match(err), err
+    assert ("not a number" in err) == (args[-1] == "nan")
+
+
+def test_the_docs_show_the_one_form() -> None:
+    docs = (REPO / "docs" / "usage.md").read_text()
+    for example in ("Error: --timeout nan: not a number", "Error: --xds-address istiod:70000: port 70000 is out of "
+                    "range; use an integer from 1 to 65535", "--paths direct,foo: foo is not an accepted value"):
+        assert example in " ".join(docs.split()), example
+
+
+# ------------------------------------------------------------------ 16 / 17 / 18 / 19 / 20
+
+
+@pytest.mark.parametrize("words", [w for w, _ in leaf_commands()], ids=" ".join)
+def test_usage_lines_read_as_kubectls(words: list[str], capsys, no_env) -> None:
+    _, out, _ = cli(capsys, *words, "--help")
+    usage = out.splitlines()[0]
+    assert "{" not in usage and "]..." not in usage and "......" not in usage, usage
+
+
+def test_usage_words_of_arguments(capsys, no_env) -> None:
+    assert cli(capsys, "enable-ns", "-h")[1].startswith("Usage: kmeshctl enable-ns [OPTIONS] NAMESPACE...\n")
+    assert cli(capsys, "help", "-h")[1].startswith("Usage: kmeshctl help [OPTIONS] [COMMAND...]\n")
+
+
+def test_waypoint_dry_run_json_is_the_list_render_prints(capsys, no_env) -> None:
+    code, out, _ = cli(capsys, "waypoint", "apply", "--dry-run", "-o", "json")
+    data = json.loads(out)
+    assert code == 0 and data["apiVersion"] == "v1" and data["kind"] == "List" and data["items"]
+    _, rendered, _ = cli(capsys, "render", "--xds-address", "a:1", "--cluster-id", "c", "-o", "json")
+    assert set(json.loads(rendered)) == set(data)
+
+
+@pytest.mark.parametrize("words", [w for w, c in leaf_commands() if not c.hidden], ids=" ".join)
+def test_option_completion_offers_the_global_flags_too(words: list[str], state_root, capsys, monkeypatch,
+                                                       no_env) -> None:
+    line = " ".join(["kmeshctl", *words, *REQUIRED_ARGS.get(tuple(words), []), "--"])
+    if words == ["sandbox", "exec"]:
+        line = "kmeshctl sandbox exec pod --"
+    code, offered, err = _complete(capsys, monkeypatch, line)
+    assert code == 0 and not err and {"--kubeconfig", "--context", "--help"} <= set(offered), (line, offered)
+    _, after, _ = _complete(capsys, monkeypatch, "kmeshctl status --context x --")
+    assert "--context" not in after and "--kubeconfig" in after
+
+
+def test_flags_that_contradict_are_bad_input_before_anything(tmp_path: Path, capsys, no_env) -> None:
+    dead = str(_dead_kubeconfig(tmp_path / "dead"))
+    for words in (["waypoint", "apply"], ["install", "--cluster-id", "c1"]):
+        code, out, err = cli(capsys, "--kubeconfig", dead, *words, "--dry-run", "--wait")
+        assert code == 2 and not out and err.startswith("Error: --dry-run and --wait do not go together"), err
+    code, _, err = cli(capsys, "bench", "dataplane", "--paths", "direct,direct")
+    assert code == 2 and err.startswith("Error: --paths direct,direct: direct is given twice"), err
+
+
+@pytest.mark.parametrize("args", [["status", "-n", b"\xff"], ["completion", b"\xff"],
+                                  ["dump", "maps", "--map", b"a\xff"], ["dump", "maps", "--sandbox", b"\xff"],
+                                  [b"\xff"]])
+def test_a_non_utf8_argument_is_echoed_as_its_byte(args: list) -> None:
+    import os
+    import subprocess
+
+    argv = [os.fsencode(KMESHCTL_BIN), *(a if isinstance(a, bytes) else a.encode() for a in args)]
+    result = subprocess.run(argv, capture_output=True, timeout=120, env=_clean_env())
+    err = result.stderr.decode()
+    assert result.returncode == 2 and "\\xff" in err and "udcff" not in err, err
+
+
+def test_counts_agree_with_their_number() -> None:
+    from kmeshctl.cli.tables import count_of
+
+    assert [count_of(n, "request") for n in (0, 1, 2)] == ["0 requests", "1 request", "2 requests"]

@@ -285,6 +285,7 @@ def test_list_and_status_agree_on_health_and_pods(sandbox: str) -> None:
     row = listed()
     code, report = status()
     assert row["phase"] == "not ready" and not row["ready"] and code == 1 and not report["ready"]
+    assert report["phase"] == row["phase"]  # one phase for the table, -o json|yaml and `sandbox list`
     assert any("fortio-v2-0" in p for p in row["problems"]) and set(row["problems"]) <= set(report["problems"])
 
 
@@ -312,7 +313,10 @@ def test_down_leaves_nothing_behind(sandbox: str, observer: Observer, host_links
     assert not any(_alive(p) for p in pids)
     assert _host_links() == host_links
     again = subprocess.run([*KMESHCTL, "sandbox", "down", "--name", sandbox], capture_output=True, text=True)
-    assert again.returncode == 0 and "not up" in again.stdout
+    assert again.returncode == 1 and f"sandbox {sandbox} not found" in again.stderr, again.stderr  # kubectl delete
+    quiet = subprocess.run([*KMESHCTL, "sandbox", "down", "--name", sandbox, "--ignore-not-found"],
+                           capture_output=True, text=True)
+    assert quiet.returncode == 0 and not quiet.stdout and not quiet.stderr, quiet.stderr
     with pytest.raises(KmeshctlError, match="not up"):
         sb.status(sandbox)
 
@@ -348,9 +352,10 @@ def test_down_after_a_killed_up_cleans_everything(run_id: str, host_links: set[s
         sb.down(name)
 
 
-def test_without_root_one_line_says_so() -> None:
-    result = subprocess.run([*KMESHCTL, "sandbox", "status"], capture_output=True, text=True,
-                            preexec_fn=lambda: os.setuid(65534))
+def test_without_root_one_line_says_so(run_id: str) -> None:
+    # a name of its own: another sandbox up on the machine would otherwise be the one chosen
+    result = subprocess.run([*KMESHCTL, "sandbox", "status", "--name", f"nr{run_id}"], capture_output=True,
+                            text=True, preexec_fn=lambda: os.setuid(65534))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "Error: the sandbox needs root (network namespaces, cgroups, eBPF): run it as root"]

@@ -119,8 +119,8 @@ def _warm_up(topology: BenchTopology, specs: list[PathSpec], seconds: int,
     for spec in specs:
         record = measure(topology, spec, LOADS[WARMUP_LOAD], max(1, seconds), repeat=-1)
         if record.result.requests == 0 or record.result.error_count:
-            raise BenchError(f"path {spec.name} fails: {record.result.requests} requests, "
-                             f"errors {record.result.errors}")
+            count = f"{record.result.requests} request" + ("" if record.result.requests == 1 else "s")
+            raise BenchError(f"path {spec.name} fails: {count}, errors {record.result.errors}")
         progress(f"warm-up {spec.name}: {record.result.rps:,.0f} req/s, route ok")
 
 

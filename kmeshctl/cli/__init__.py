@@ -4,11 +4,12 @@ commands only parse flags, call the module that does the work, and print."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import sys
 from enum import Enum
-from typing import Annotated, Iterator
+from typing import Annotated, Iterator, Optional
 
 import typer
 
@@ -66,6 +67,41 @@ def version(
                        + (f", image {agent['image']})" if output is OutputFormat.wide else ")"))
 
 
+def _complete_command_words(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of `help WORD...`: the subcommands at the words typed so far."""
+    group: object = ctx.find_root().command
+    for word in ctx.params.get("words") or ():
+        group = getattr(group, "commands", {}).get(word)
+    return [name for name, sub in sorted(getattr(group, "commands", {}).items())
+            if name.startswith(incomplete) and not sub.hidden]
+
+
+@app.command("help")
+def help_command(words: Annotated[Optional[list[str]], typer.Argument(
+        metavar="[COMMAND...]", help="The command to describe.", autocompletion=_complete_command_words)] = None,
+                 ) -> None:
+    """Print the help of kmeshctl or of a command (the same as COMMAND --help).
+
+    Examples:
+
+      kmeshctl help
+      kmeshctl help status
+      kmeshctl help sandbox up
+    """
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context().find_root()
+    command = ctx.command
+    for word in words or ():
+        sub = getattr(command, "commands", {}).get(word)
+        if sub is None or sub.hidden:
+            raise UsageError(f"help: no command '{ctx.command_path} {word}'; the commands are listed by "
+                             f"`{ctx.command_path} --help`")
+        ctx = sub.make_context(word, [], parent=ctx, resilient_parsing=True)
+        command = sub
+    typer.echo(command.get_help(ctx))
+
+
 class Shell(str, Enum):
     bash = "bash"
     zsh = "zsh"
@@ -116,6 +152,76 @@ def _tables_not_cut_when_piped() -> Iterator[None]:
             os.environ.pop("COLUMNS", None)
 
 
+class OutputUnwritable(Exception):
+    """stdout or stderr cannot be written (a full disk, a closed descriptor): not an
+    OSError, so no command's own `except OSError` mistakes it for its work failing."""
+
+    def __init__(self, stream: str, strerror: str) -> None:
+        super().__init__(f"cannot write the output to {stream}: {strerror}")
+        self.stream = stream
+
+
+class _NamedStream:
+    """sys.stdout / sys.stderr, raising OutputUnwritable when a write or flush fails
+    (a closed pipe, EPIPE, passes through: `| head` stays quiet); a closed descriptor
+    (the stream is None) fails on its first write only, so a command that prints
+    nothing there still runs."""
+
+    def __init__(self, name: str, stream: object) -> None:
+        self._name = name
+        self._stream = stream
+
+    def _call(self, method: str, *args: object) -> object:
+        if self._stream is None:
+            raise OutputUnwritable(self._name, os.strerror(errno.EBADF) + " (it is closed)")
+        try:
+            return getattr(self._stream, method)(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise OutputUnwritable(self._name, err.strerror or str(err)) from None
+
+    def write(self, text: str) -> object:
+        return self._call("write", text)
+
+    def flush(self) -> object:
+        return None if self._stream is None else self._call("flush")
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        if self._stream is None:
+            raise AttributeError(name)
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _output_failures_named() -> Iterator[None]:
+    """Every write to stdout/stderr goes through _NamedStream while the command runs."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout = _NamedStream("stdout", saved[0])  # type: ignore[assignment]
+    sys.stderr = _NamedStream("stderr", saved[1])  # type: ignore[assignment]
+    try:
+        yield
+        sys.stdout.flush()
+    finally:
+        # click puts its own wrapper around a closed pipe's streams: keep that one
+        if isinstance(sys.stdout, _NamedStream):
+            sys.stdout = saved[0]  # type: ignore[assignment]
+        if isinstance(sys.stderr, _NamedStream):
+            sys.stderr = saved[1]  # type: ignore[assignment]
+
+
+def _report_unwritable(err: OutputUnwritable) -> None:
+    """One line on stderr (nothing when stderr is the stream that failed); exit 1."""
+    if err.stream != "stderr" and sys.stderr is not None:
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"Error: {err}\n")
+            sys.stderr.flush()
+    sys.exit(1)
+
+
 def _terminate_cleanly(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -130,8 +236,11 @@ def main() -> None:
     # cleanup runs (a half-made sandbox is removed, demo weights restored)
     signal.signal(signal.SIGTERM, _terminate_cleanly)
     command = typer.main.get_command(app)
-    with _tables_not_cut_when_piped():
-        command.main(prog_name="kmeshctl", complete_var=COMPLETE_VAR)
+    try:
+        with _output_failures_named(), _tables_not_cut_when_piped():
+            command.main(prog_name="kmeshctl", complete_var=COMPLETE_VAR)
+    except OutputUnwritable as err:
+        _report_unwritable(err)
 
 
 __all__ = ["app", "main", "__version__"]

@@ -12,6 +12,8 @@ from typing import Any, Optional, Sequence
 from typer import _click
 from typer._click.core import ParameterSource
 
+from kmeshctl.params import NOT_A_NUMBER, NOT_ACCEPTED, OUT_OF_RANGE
+
 _WORD = {int: "an integer", float: "a number"}
 
 
@@ -77,9 +79,10 @@ def _problem(err: _click.exceptions.BadParameter, param: _click.Parameter) -> st
         return f"not {_WORD.get(_number_kind(param.type_descriptor.annotation), 'a valid value')}" \
             if hasattr(param, "type_descriptor") else "not a valid value"
     if kind.startswith(("greater_than", "less_than")):
-        return "out of range"
+        given = (_given_value(err) or "").strip().lower().lstrip("+-")
+        return NOT_A_NUMBER if given == "nan" else OUT_OF_RANGE  # nan is not a number; inf is one, too big
     if kind == "value_error" or kind == "enum":
-        return "not an accepted value"
+        return NOT_ACCEPTED
     return " ".join(err.message.split()).rstrip(".")  # click's own text (e.g. a path check)
 
 

@@ -17,6 +17,7 @@ from kmeshctl.cli.common import MAX_REPEATS, MAX_RUN_S, app, print_json
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.outpaths import check_output_dir
 from kmeshctl.errors import UsageError
+from kmeshctl.params import check_choices
 
 bench_app = typer.Typer(help="Benchmarks of the data path. Needs root.\n\n"
                              "Examples:\n\n"
@@ -35,15 +36,8 @@ def _progress(line: str) -> None:
 
 
 def _csv(value: str, flag: str, known: Iterable[str]) -> tuple[str, ...]:
-    """A comma-separated list of names from ``known``; errors name ``flag``."""
-    choices = ", ".join(known)
-    items = tuple(item.strip() for item in value.split(",") if item.strip())
-    if not items:
-        raise UsageError(f"{flag} is empty: give a comma-separated list of {choices}")
-    unknown = [item for item in items if item not in known]
-    if unknown:
-        raise UsageError(f"{flag} {value}: unknown {', '.join(unknown)}; use a comma-separated list of {choices}")
-    return items
+    """A comma-separated list of names from ``known``, each once; errors name ``flag``."""
+    return check_choices(flag, value, known)
 
 
 def _cpus(value: Optional[str], flag: str, default: str) -> str:

@@ -21,6 +21,7 @@ from kmeshctl.cli.common import (MAX_TIMEOUT_S, OutputFormat, app, check_namespa
                                  print_json, suggest)
 from kmeshctl.cli.common import OutputOption as DataOutputOption
 from kmeshctl.cli.render import (
+    check_crd_files,
     ClusterIdOption,
     CrdFileOption,
     EnableBpfLogOption,
@@ -108,6 +109,7 @@ def install(
       kmeshctl install --cluster-id c1 --dry-run -o json
     """
     check_namespace_flags()
+    check_crd_files(crd_file)
     options = dict(image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
                    enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace,
                    kubernetes_version=kubernetes_version, network=network)

@@ -30,6 +30,7 @@ from typer.exceptions import Abort, Exit, TyperException
 from kmeshctl.cli.badinput import bad_value_line, check_values_present, empty_value, source_name, typed_flag
 from kmeshctl.cli.names import names_checked
 from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import UsageError as KmeshctlUsageError
 
 class _WholeWords(_click_textwrap.TextWrapper):
     """Help wraps between words only: `--cni-conf-dir` or `read-only` never split at a '-'."""
@@ -83,13 +84,16 @@ class KmeshctlGroup(TyperGroup):
             if command is not self:
                 _values_required(command)
                 names_checked(command, lambda: _ARGS)
+                _conflicts_checked(command)
 
     def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
         if ctx.parent is None:
+            args = split_short_equals(args, self)
             _ARGS[:] = args
             if not ctx.resilient_parsing:  # shell completion parses half-typed lines
                 _global_values_present(ctx, args)
             args = hoist_global_flags(args)
+            args = lower_namespace_flag(self, ctx, args)
         return super().parse_args(ctx, args)
 
     def main(self, args: Any = None, prog_name: Optional[str] = None, complete_var: Optional[str] = None,
@@ -101,6 +105,33 @@ class KmeshctlGroup(TyperGroup):
         if not standalone_mode:
             return run()
         sys.exit(run_reporting_errors(run, self))
+
+
+# Flags that contradict each other when both are given (`waypoint apply --dry-run --wait`:
+# nothing is applied, so there is nothing to wait for): bad input rather than one ignored.
+CONFLICTS = (("dry_run", "wait", "nothing is applied, so there is nothing to wait for"),)
+
+
+def _conflicts_checked(command: _click.Command) -> None:
+    """Wrap ``command``'s callback: two CONFLICTS flags typed together are a UsageError."""
+    callback = command.callback
+    names = {p.name for p in command.params}
+    pairs = [pair for pair in CONFLICTS if set(pair[:2]) <= names]
+    if callback is None or not pairs:
+        return
+
+    def checked(*positional: Any, **values: Any) -> Any:
+        from typer._click.globals import get_current_context
+
+        ctx = get_current_context()
+        for first, second, why in pairs:
+            if all(values.get(n) and ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
+                   for n in (first, second)):
+                raise KmeshctlUsageError(f"{flag_as_typed(first)} and {flag_as_typed(second)} do not go together "
+                                         f"({why}): give one of them")
+        return callback(*positional, **values)
+
+    command.callback = checked
 
 
 def complete_global_flags_anywhere() -> None:
@@ -120,9 +151,24 @@ def complete_global_flags_anywhere() -> None:
 def _completions_with_globals(base: type) -> Callable[..., Any]:
     def get_completions(self: Any, args: list[str], incomplete: str) -> list[Any]:
         found = complete_global_value(self.cli, self.prog_name, args, incomplete)
-        return base.get_completions(self, args, incomplete) if found is None else found
+        if found is not None:
+            return found
+        return with_global_flags(base.get_completions(self, args, incomplete), args, incomplete)
 
     return get_completions
+
+
+def with_global_flags(items: list[Any], args: list[str], incomplete: str) -> list[Any]:
+    """`status --<TAB>`: the command's options and the global ones it takes anywhere on the
+    line (--kubeconfig, --context), unless typed already or after `--`."""
+    from typer._click.shell_completion import CompletionItem
+
+    if not incomplete.startswith("-") or "--" in args:
+        return items
+    have = {item.value for item in items}
+    extra = [CompletionItem(flag) for flag in GLOBAL_FLAGS
+             if flag.startswith(incomplete) and flag not in have and flag not in args]
+    return items + extra
 
 
 def complete_global_value(root: _click.Command, prog_name: str, args: list[str],
@@ -212,12 +258,111 @@ def hoist_global_flags(args: list[str]) -> list[str]:
     return front + rest
 
 
+def _short_options(root: _click.Command) -> set[str]:
+    """Every short option (`-o`, `-n`, `-c`, `-f`, ...) of any command."""
+    return {opt for command in walk(root) for p in command.params if p.param_type_name == "option"
+            for opt in (*p.opts, *p.secondary_opts) if len(opt) == 2 and opt[0] == "-" and opt[1] != "-"}
+
+
+def split_short_equals(args: list[str], root: _click.Command) -> list[str]:
+    """`-o=json` -> `-o json`, as kubectl (pflag) reads a short flag with `=`; click would
+    take "=json" as the value. Nothing after `--` changes."""
+    shorts = _short_options(root)
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        if len(arg) >= 3 and arg[2] == "=" and arg[:2] in shorts:
+            out += [arg[:2], arg[3:]]
+        else:
+            out.append(arg)
+    return out
+
+
+NAMESPACE_FLAGS = ("-n", "--namespace")
+
+
+def _leading_namespace(args: list[str]) -> tuple[list[str], list[str]]:
+    """(the -n/--namespace words given before the first command word, the other words)."""
+    taken: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--" or not arg.startswith("-"):
+            return taken, rest + args[i:]
+        if arg in NAMESPACE_FLAGS and i + 1 < len(args):
+            taken += args[i:i + 2]
+            i += 2
+            continue
+        if arg.partition("=")[0] in NAMESPACE_FLAGS and "=" in arg:
+            taken.append(arg)
+        else:
+            rest.append(arg)
+            if arg in GLOBAL_FLAGS and i + 1 < len(args):
+                rest.append(args[i + 1])
+                i += 1
+        i += 1
+    return taken, rest
+
+
+def _word_positions(args: list[str]) -> list[int]:
+    """The indexes of the words of ``args`` that are not flags or a global flag's value."""
+    found: list[int] = []
+    skip = False
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if skip:
+            skip = False
+        elif arg in GLOBAL_FLAGS:
+            skip = True
+        elif not arg.startswith("-"):
+            found.append(i)
+    return found
+
+
+def _command_words(args: list[str]) -> list[str]:
+    return [args[i] for i in _word_positions(args)]
+
+
+def _position_after_words(args: list[str], count: int) -> int:
+    """The index just after the ``count``-th command word of ``args``."""
+    return _word_positions(args)[count - 1] + 1
+
+
+def lower_namespace_flag(root: _click.Command, ctx: _click.Context, args: list[str]) -> list[str]:
+    """`kmeshctl -n foo status` as kubectl reads it: -n/--namespace always means a
+    Kubernetes namespace, so it moves after the command when that command takes it; a
+    command without one gets a one-line hint instead of "No such option"."""
+    taken, rest = _leading_namespace(args)
+    if not taken:
+        return args
+    words = _command_words(rest)
+    command, used = _resolve(root, words)
+    shown = " ".join(taken)
+    if command is None or hasattr(command, "commands"):
+        path = " ".join(["kmeshctl", *words[:used]])
+        if ctx.resilient_parsing:
+            return rest
+        raise _click.exceptions.UsageError(f"{taken[0].partition('=')[0]} goes after the command: "
+                                           f"{path} COMMAND {shown}", ctx=ctx)
+    path = " ".join(["kmeshctl", *words[:used]])
+    if not any(flag in p.opts for p in command.params for flag in NAMESPACE_FLAGS):
+        if ctx.resilient_parsing:
+            return rest
+        raise _click.exceptions.UsageError(f"{path} takes no -n/--namespace (see '{path} --help')")
+    last = _position_after_words(rest, used)
+    return rest[:last] + taken + rest[last:]
+
+
 def tidy_metavars(command: _click.Command) -> None:
     """Give every option a help word instead of typer's Python type (`<bool>`, `<str>`)."""
     ctx = _click.Context(command)
     for param in command.params:
         if param.param_type_name == "argument":
             param.display_type_rich = lambda ctx: None  # its metavar already says what it is
+            _kubectl_usage_word(param)
         if param.metavar is not None or not hasattr(param, "display_type"):
             continue
         if getattr(param, "is_flag", False):
@@ -228,6 +373,19 @@ def tidy_metavars(command: _click.Command) -> None:
             label = label[5:-1]
         word = label if "|" in label else _TYPE_WORDS.get(label, label.upper())
         param.metavar = _text_word(param.name or "") if word == "TEXT" else word
+
+
+def _kubectl_usage_word(param: _click.Parameter) -> None:
+    """An argument in the usage line as kubectl writes it: `NAMESPACE...`, `POD`,
+    `[COMMAND...]`, not typer's `{NAMESPACE...}...` (braces for required, "..." added
+    after a metavar that already says it repeats)."""
+    metavar = param.metavar
+    if not metavar or not hasattr(param, "_usage_display_name"):
+        return
+    repeats = "" if param.nargs == 1 or "..." in metavar else "..."
+    word = metavar + repeats
+    shown = word if param.required or word.startswith("[") else f"[{word}]"
+    param._usage_display_name = lambda: shown  # type: ignore[attr-defined]
 
 
 def _text_word(name: str) -> str:
@@ -286,9 +444,25 @@ def given_flags() -> dict[str, tuple[str, str]]:
             value = ctx.params.get(param.name)
             if value is None or isinstance(value, bool):
                 continue
+            if not _could_work(param.name, value):
+                continue
             long = next((o for o in param.opts if o.startswith("--")), param.opts[0])
             found[param.name] = (long, str(value) if not isinstance(value, Path) else str(value))
     return found
+
+
+def _could_work(name: str, value: Any) -> bool:
+    """A given value a suggested command may carry: never one it would refuse (a
+    --bpf-fs that is a file or not on a bpf filesystem: `node run --bpf-fs /tmp`)."""
+    if name != "bpf_fs":
+        return True
+    from kmeshctl.nodecheck import check_bpffs_dir
+
+    try:
+        check_bpffs_dir(Path(value))
+    except KmeshctlError:
+        return False
+    return True
 
 
 def flag_as_typed(param_name: str) -> str:
@@ -332,6 +506,26 @@ def name_env_sources(message: str) -> str:
             if envvar and value is not None:
                 for opt in param.opts:
                     message = _outside_backticks(message, f"{opt} {value}", f"${envvar}={value}")
+                if f"${envvar}" not in message:
+                    message = _mark_source(message, str(value), envvar)
+    return message
+
+
+def _mark_source(message: str, value: str, envvar: str) -> str:
+    """`cannot load kubeconfig: /x does not exist` -> `... /x (from $KUBECONFIG) does not
+    exist`: the first mention of the value (or of one entry of a path list) in the prose."""
+    import os
+
+    entries = [e for e in value.split(os.pathsep) if e]
+    for word in [value, ", ".join(entries), *entries]:
+        if len(word) < 2:
+            continue
+        parts = message.split("`")
+        for i in range(0, len(parts), 2):
+            found = re.search(rf"(?<![\w/.-]){re.escape(word)}(?![\w/.-])", parts[i])
+            if found:
+                parts[i] = parts[i][:found.end()] + f" (from ${envvar})" + parts[i][found.end():]
+                return "`".join(parts)
     return message
 
 
@@ -433,6 +627,23 @@ def option_suggestions(typed: str, command: _click.Command) -> list[str]:
     return [name for _, name in sorted(scored)[:MAX_SUGGESTIONS]]
 
 
+# Flags other tools spell differently: (typed, the parameter kmeshctl has for it, its hint).
+HABITS = (("-n", "requests", "; the request count is -c/--requests (-n is always a namespace in kmeshctl)"),
+          ("--namespace", "requests", "; the request count is -c/--requests"),
+          ("-n", "", "; this command takes no namespace"),
+          ("--namespace", "", "; this command takes no namespace"))
+
+
+def _habit_hint(typed: str, command: _click.Command) -> str:
+    """A hint for a flag the user knows from kubectl/fortio that this command spells
+    otherwise (`demo traffic-shift -n 10` -> -c/--requests); empty when none applies."""
+    names = {p.name for p in command.params}
+    for flag, param, hint in HABITS:
+        if typed == flag and (param in names or not param):
+            return hint
+    return ""
+
+
 def _no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     """click's "No such option" with only relevant suggestions (click's own difflib
     cut-off lets `--contxt` suggest --output, and never offers the global flags)."""
@@ -442,6 +653,8 @@ def _no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
         found = option_suggestions(err.option_name.partition("=")[0], ctx.command)
         if found:
             line += f"; did you mean {' or '.join(found) if len(found) <= 2 else ', '.join(found)}?"
+    if ctx is not None:
+        line += _habit_hint(err.option_name.partition("=")[0], ctx.command)
     takes_command = ctx is not None and any(str(getattr(p, "metavar", "") or "").startswith("-- ")
                                             for p in ctx.command.params)
     if takes_command and "--" not in _ARGS:
@@ -449,8 +662,20 @@ def _no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     return _with_help_pointer(line, err)
 
 
+_UNDECODED = re.compile(r"[\udc80-\udcff]|\\udc([89a-f][0-9a-f])")
+
+
+def visible(text: str) -> str:
+    """An argument that was not UTF-8 (Python keeps its bytes as lone surrogates, which
+    repr() spells `\\udcff`) shown as kubectl would: the byte, `\\xff`."""
+    def byte(match: re.Match[str]) -> str:
+        return f"\\x{match.group(1)}" if match.group(1) else f"\\x{ord(match.group()) - 0xdc00:02x}"
+
+    return _UNDECODED.sub(byte, text)
+
+
 def _fail(line: str) -> None:
-    typer.secho(line, fg=typer.colors.RED, err=True)
+    typer.secho(visible(line), fg=typer.colors.RED, err=True)
 
 
 def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:

@@ -15,7 +15,8 @@ from kmeshctl.cli.tables import cli_console
 from kmeshctl import demo, sandboxes
 from kmeshctl.cli.common import OutputFormat, OutputOption, app, complete_sandbox_names, is_data, print_data
 from kmeshctl.cli.conventions import flag_as_typed, given_flags
-from kmeshctl.cli.progress import Progress
+from kmeshctl.cli.progress import HEARTBEAT_S, Progress
+from kmeshctl.errors import UsageError
 
 demo_app = typer.Typer(
     help="Demos of the mesh at work.\n\n"
@@ -43,9 +44,9 @@ def traffic_shift(
                                            help="auto: a reachable cluster if one is configured, else "
                                                 "the local sandbox.")] = Target.auto,
     name: Annotated[Optional[str], typer.Option(
-        "--name", metavar="NAME", autocompletion=complete_sandbox_names, help="Local sandbox to use (implies --target local with auto); default "
-                                       "$KMESHCTL_SANDBOX_NAME or 'kmesh'. Brought up (and removed "
-                                       "afterwards) when it is not up.")] = None,
+        "--name", metavar="NAME", autocompletion=complete_sandbox_names,
+        help="Local sandbox to use (implies --target local with auto); default $KMESHCTL_SANDBOX_NAME, "
+             "else the only sandbox up (it stays up), else a new one, 'kmesh', removed afterwards.")] = None,
     weights: Annotated[Optional[str], typer.Option(
         "--weights", metavar="V1/V2,...", help="Weight sets v1/v2, one phase each, e.g. 90/10,50/50,0/100 "
                                                "(default: the VirtualService's own).")] = None,
@@ -62,7 +63,9 @@ def traffic_shift(
     implausible (p < 0.001).
 
     Progress goes to stderr, the result to stdout (-o json|yaml: the documented schema of
-    docs/usage.md). The first line names the sandbox or cluster used.
+    docs/usage.md). The first line names the sandbox or cluster used. Locally, without
+    --name, the only sandbox up is used (and left up, its weights restored); with none
+    up, one is brought up and removed afterwards; with several, pass --name.
 
     Examples:
 
@@ -72,6 +75,9 @@ def traffic_shift(
     """
     from kmeshctl.demo_plot import check_plot_path, plot_shares
 
+    if verbose and quiet:
+        raise UsageError(f"{flag_as_typed('verbose')} and {flag_as_typed('quiet')} contradict each other: "
+                         "give one of them")
     if plot is not None:
         check_plot_path(plot, flag_as_typed("plot"))
     if name is None:
@@ -79,17 +85,20 @@ def traffic_shift(
     documents, subject = demo.fortio_demo()
     weight_sets = demo.parse_weight_sets(weights, subject)
     chosen, note = demo.choose_target(target.value, documents, subject, name, _cluster_flags())
-    err = Progress(quiet=quiet, indent="")
-    err(note)
+    Progress(quiet=quiet, indent="")(note)
     as_table = not is_data(output)
-    printer = RequestPrinter(requests, subject, verbose, quiet, to_stdout=False)  # progress: stderr, always
-    with Progress(quiet=quiet) as progress:
-        try:
+    # One heartbeat per stage, so "still working ... after: X" always names the stage's
+    # own last line: the setup's step, or the request lines (it stays quiet while they flow).
+    try:
+        with Progress(quiet=quiet, heartbeat_s=HEARTBEAT_S) as progress:
             chosen.prepare(progress)
-            err(f"Sending {requests} request(s) per phase to {chosen.service_url()} from the netutils pod")
+        with Progress(quiet=quiet, indent="", heartbeat_s=HEARTBEAT_S) as lines:
+            lines(f"Sending {requests} request(s) per phase to {chosen.service_url()} from the netutils pod")
+            printer = RequestPrinter(requests, subject, verbose, quiet, echo=lines)  # stderr: progress
             report = demo.run_traffic_shift(chosen, subject, requests, weight_sets,
                                             on_request=printer.request, on_phase=printer.phase)
-        finally:
+    finally:
+        with Progress(quiet=quiet, heartbeat_s=HEARTBEAT_S) as progress:
             chosen.finish(progress)
     data = report.to_json()
     if as_table:
@@ -116,18 +125,19 @@ class RequestPrinter:
     (stdout carries only the result, as docs/usage.md says); nothing with --quiet."""
 
     def __init__(self, total: int, subject: demo.DemoSubject, verbose: bool, quiet: bool,
-                 to_stdout: bool) -> None:
+                 to_stdout: bool = False, echo: Optional[Callable[[str], None]] = None) -> None:
+        """``echo``: where lines go (default: stderr, stdout with ``to_stdout``)."""
         self.total = total
         self.subject = subject
         self.verbose = verbose
         self.quiet = quiet
-        self.to_stdout = to_stdout
+        self.echo = echo or (lambda line: typer.echo(line, err=not to_stdout))
         self.width = len(str(total))
         self.failed = 0
 
     def _echo(self, line: str) -> None:
         if not self.quiet:
-            typer.echo(line, err=not self.to_stdout)
+            self.echo(line)
 
     def phase(self, number: int, weights: list[int]) -> None:
         self.failed = 0
@@ -160,7 +170,7 @@ def _print_summary(report: demo.DemoReport, subject: demo.DemoSubject, output: O
         traffic = phase.traffic
         ok = traffic.requests - traffic.failures
         table = Table("VERSION", "SERVER", "CONFIGURED", "OBSERVED", "SHARE",
-                      title=f"Phase {number}: {traffic.requests} requests, {traffic.failures} failed",
+                      title=f"Phase {number}: {_count(traffic.requests, 'request')}, {traffic.failures} failed",
                       title_justify="left")
         for version, weight in zip(subject.versions, phase.weights.values()):
             count = traffic.counts.get(version.server, 0)
@@ -190,6 +200,10 @@ def _print_failures(console: Console, traffic: demo.TrafficCount) -> None:
         reasons[result.reason] = reasons.get(result.reason, 0) + 1
     for reason, count in sorted(reasons.items()):
         console.print(f"  failed: {count} x {reason}", highlight=False)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _share(count: int, total: int) -> str:

@@ -10,6 +10,8 @@ from typing import Annotated, Iterator, Optional
 import typer
 from rich.console import Console
 
+from kmeshctl.cli.conventions import flag_as_typed
+from kmeshctl.cli.outpaths import DIRECTORY, check_input_path
 from kmeshctl.cli.tables import cli_console
 
 from kmeshctl import config_dump, sandboxes
@@ -125,9 +127,14 @@ def dump_maps(
         _pod_flags(pod, namespace, bpf_fs=bpf_fs, sandbox=sandbox)
         _print_agent_maps(pod, namespace, admin_port or ADMIN_PORT, map_name, output)
         return
-    target = _local(bpf_fs, admin_port, sandbox)
-    port = target.admin_port or ADMIN_PORT
-    pods = _pod_names(lambda: config_dump.fetch_local(config_dump.CACHE_PATH, port)) \
+    if bpf_fs is not None:
+        _check_bpf_fs(bpf_fs)
+    # --admin-port only says where to ask for pod names: alone it chooses no data path
+    chooses = bpf_fs is not None or sandbox is not None
+    target = _local(bpf_fs, admin_port if chooses else None, sandbox)
+    port = admin_port or target.admin_port or ADMIN_PORT
+    pods = _pod_names(lambda: config_dump.fetch_local(config_dump.CACHE_PATH, port), f"at 127.0.0.1:{port}",
+                      admin_port is not None or target.sandbox is not None) \
         if map_name in (None, "km_manage") else {}
     with _maps_of(target):
         if is_data(output):
@@ -137,10 +144,24 @@ def dump_maps(
                                 wide=output is OutputFormat.wide)
 
 
+def _check_bpf_fs(bpf_fs: Path) -> None:
+    """--bpf-fs is a directory on a bpf filesystem (where pinned maps can be), before
+    anything is read: a file or a plain directory is named as such, and no hint then
+    suggests a command with it."""
+    from kmeshctl.nodecheck import bpffs_mounted
+
+    fix = (f"pass the directory the agent pins its maps in (default {DEFAULT_BPF_FS}; a sandbox's: "
+           "`kmeshctl sandbox list -o wide`)")
+    flag = flag_as_typed("bpf_fs")
+    check_input_path(flag, bpf_fs, DIRECTORY, fix)
+    if not bpffs_mounted(bpf_fs):
+        raise UsageError(f"{flag} {bpf_fs}: is not on a bpf filesystem; {fix}")
+
+
 def _print_agent_maps(pod: str, namespace: str, port: int, map_name: Optional[str], output: OutputFormat) -> None:
     data = config_dump.fetch(config_dump.BPF_PATH, pod, namespace, port)
     data = {k: v for k, v in data.items() if map_name in (None, k)}
-    pods = _pod_names(lambda: config_dump.fetch(config_dump.CACHE_PATH, pod, namespace, port)) \
+    pods = _pod_names(lambda: config_dump.fetch(config_dump.CACHE_PATH, pod, namespace, port), f"pod {pod}") \
         if map_name in (None, "km_manage") else {}
     if is_data(output):
         print_data(dumper.with_pods(data, pods), output)
@@ -149,13 +170,23 @@ def _print_agent_maps(pod: str, namespace: str, port: int, map_name: Optional[st
                                               wide=output is OutputFormat.wide)
 
 
-def _pod_names(fetch) -> dict[int, str]:
-    """netns cookie -> pod, from the agent's cache dump; empty when the agent does not answer
-    (the table then says so in its pod column)."""
+def _pod_names(fetch, where: str, named: bool = True) -> dict[int, str]:
+    """netns cookie -> pod, from the agent's cache dump; dumper.NoAnswer when the agent does
+    not answer (the table then says so in its pod column; with ``named``, an agent the user
+    pointed at, a line on stderr says why)."""
     try:
         return dumper.pods_by_cookie(fetch())
-    except Exception:  # noqa: BLE001 - best effort: the maps are shown either way
-        return {}
+    except Exception as err:  # noqa: BLE001 - best effort: the maps are shown either way
+        reason = " ".join(str(err).split())
+        if named:
+            _note(f"Pods not named: the node agent {where} did not answer{_first_clause(reason)}")
+        return dumper.NoAnswer(reason)
+
+
+def _first_clause(reason: str) -> str:
+    """` (Connection refused)`-like: the cause without the message's own hint."""
+    cause = reason.split(": ")[0]
+    return f" ({cause})" if cause else ""
 
 
 @dump_app.command("config")

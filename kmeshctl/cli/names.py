@@ -48,10 +48,24 @@ def check_name_flags(ctx: _click.Context, values: Mapping[str, Any], args: list[
         if param.param_type_name != "option" or not isinstance(value, str) or not value:
             continue
         rule = _RULES.get(param.name or "")
-        if rule is not None:
+        if param.name == "sandbox":
+            _check_sandbox(source_name(ctx, param, args), value)
+        elif rule is not None:
             _check(source_name(ctx, param, args), value, *rule)
         elif param.name in ("cluster_id", "network"):
             _check_other(ctx, param, value, args)
+
+
+def _check_sandbox(flag: str, value: str) -> None:
+    """--sandbox NAME (dump maps / config): the sandbox name rule, naming --sandbox (the
+    sandbox module's own check names --name, the flag of the sandbox commands)."""
+    from kmeshctl.sandbox.state import check_name
+
+    try:
+        check_name(value)
+    except UsageError:
+        raise UsageError(f"{flag} {value}: not a sandbox name; use 1-16 lowercase letters or digits, "
+                         f"e.g. {flag} demo") from None
 
 
 def _check(flag: str, value: str, kind: str, pattern: re.Pattern[str], rule: str, example: str) -> None:

@@ -84,6 +84,9 @@ def cleanup(
       kmeshctl node cleanup --bpf-fs /sys/fs/bpf/kmesh
       kmeshctl node cleanup --ignore-not-found
     """
+    if cgroup2_path is not None and cgroup2_path.exists() and not cgroup2_path.is_dir():
+        raise UsageError(f"--cgroup2-path {cgroup2_path} is not a directory: give the cgroup v2 directory the "
+                         "agent attached at (default: the cgroup v2 root)")
     if cgroup2_path is not None and not cgroup2_path.exists():
         raise UsageError(f"--cgroup2-path {cgroup2_path} does not exist: give the cgroup v2 directory the "
                          "agent attached at (default: the cgroup v2 root)")
@@ -113,7 +116,8 @@ def _check_paths(bpf_fs: Path, proc_root: Path, local_pods: Optional[Path], used
     when it exists (the sandbox makes it)."""
     nodecheck.check_bpffs_dir(bpf_fs, given_as("bpf_fs"))
     if (used_proc_root or given_on_command_line("proc_root")) and not proc_root.is_dir():
-        raise UsageError(f"{given_as('proc_root')} {proc_root}: no such directory; give the host's /proc "
+        problem = "is not a directory" if proc_root.exists() else "no such directory"
+        raise UsageError(f"{given_as('proc_root')} {proc_root}: {problem}; give the host's /proc "
                          "(the DaemonSet mounts it at /host/proc)")
     if local_pods is not None and local_pods.exists() and not local_pods.is_dir():
         raise UsageError(f"{given_as('local_pods')} {local_pods}: a file is there; give the directory of "

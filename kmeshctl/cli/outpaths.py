@@ -1,4 +1,5 @@
-"""Output paths checked before any work (`demo --plot`, `bench --out`, the agent's
+"""Input paths (a flag's file or directory that must exist) and output paths checked
+before any work; output paths (`demo --plot`, `bench --out`, the agent's
 sockets): a run never ends in a traceback because its last step cannot write. Each
 check names the flag and the path in one line (exit 2) and leaves nothing behind."""
 
@@ -64,3 +65,32 @@ def check_output_dir(flag: str, path: Path) -> None:
 def check_optional_file(flag: str, path: Optional[Path], **kwargs: bool) -> None:
     if path is not None:
         check_output_file(flag, path, **kwargs)
+
+
+# ------------------------------------------------------------------ input paths
+
+FILE, DIRECTORY, FILE_OR_DIRECTORY = "a file", "a directory", "a file or directory"
+
+
+def input_path_problem(path: Path, kind: str = FILE) -> Optional[str]:
+    """Why ``path`` cannot be read as ``kind`` (FILE, DIRECTORY, FILE_OR_DIRECTORY), in the
+    words every path flag uses: `does not exist`, `is not a directory`, `is not a file`
+    (a device, a fifo: `/dev/null`); None when it can."""
+    if not path.exists():
+        return "does not exist"
+    if kind == DIRECTORY and not path.is_dir():
+        return "is not a directory"
+    if kind == FILE and not path.is_file():
+        return "is not a file"
+    if kind == FILE_OR_DIRECTORY and not (path.is_file() or path.is_dir()):
+        return "is not a file or directory"
+    return None
+
+
+def check_input_path(flag: str, path: Path, kind: str = FILE, fix: str = "") -> None:
+    """UsageError `FLAG PATH: PROBLEM; FIX` (exit 2) unless ``path`` is an existing
+    ``kind``; ``fix`` defaults to `give an existing <kind>`. The one check of every
+    path a command reads (`sandbox up -f` should call it with FILE_OR_DIRECTORY)."""
+    problem = input_path_problem(Path(path), kind)
+    if problem is not None:
+        raise UsageError(f"{flag} {path}: {problem}; {fix or 'give an existing ' + kind.removeprefix('a ')}")

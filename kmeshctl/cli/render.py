@@ -14,6 +14,8 @@ from typing import Annotated, Optional
 import typer
 
 from kmeshctl.cli.common import app, check_namespace_flags, print_yaml_documents
+from kmeshctl.cli.conventions import flag_as_typed
+from kmeshctl.cli.outpaths import FILE, check_input_path
 from kmeshctl.errors import UsageError
 from kmeshctl.params import (
     DEFAULT_IMAGE,
@@ -76,6 +78,12 @@ CrdFileOption = Annotated[
 OutputOption = Annotated[ManifestFormat, typer.Option("-o", "--output", help="Manifest format: yaml or json.")]
 
 
+def check_crd_files(paths: Optional[list[Path]]) -> None:
+    """Each --crd-file an existing file, before anything (render, install)."""
+    for path in paths or ():
+        check_input_path(flag_as_typed("crd_file"), path, FILE, "give a YAML file of CRDs")
+
+
 def print_manifests(objects: list[dict], output: ManifestFormat, yaml_text: str | None = None) -> None:
     """JSON: one v1 List. YAML: `yaml_text` when given (the rendered templates, with
     their comments; must be the text `objects` were parsed from), else dumped objects."""
@@ -110,6 +118,7 @@ def render(
       kmeshctl render --xds-address istiod:15012 --cluster-id c1 -o json
     """
     check_namespace_flags()
+    check_crd_files(crd_file)
     if xds_address is None:
         raise UsageError(f"render is offline; pass --xds-address HOST:PORT (e.g. {XDS_ADDRESS_EXAMPLE})")
     params = install_params(

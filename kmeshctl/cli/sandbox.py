@@ -7,6 +7,8 @@ from typing import Any, List, Optional
 
 import typer
 from rich.console import Console
+from typer import _click as click
+from typer.core import TyperCommand
 from rich.markup import escape
 from rich.table import Table
 
@@ -16,11 +18,11 @@ from kmeshctl import sandboxes
 from kmeshctl.cli.common import (OutputFormat, OutputOption, app, complete_sandbox_names, is_data, print_data,
                                  suggest)
 from kmeshctl.cli.conventions import flag_as_typed
-from kmeshctl.errors import UsageError
+from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.cli.progress import Progress
 from kmeshctl.sandbox import sandbox as sandbox_mod
 from kmeshctl.sandbox.manifests import default_files
-from kmeshctl.sandbox.state import DEFAULT_NAME, NAME_ENV, check_name
+from kmeshctl.sandbox.state import DEFAULT_NAME, NAME_ENV, PHASE_NOT_READY, PHASE_READY, check_name
 
 sandbox_app = typer.Typer(
     help="A local single-node mesh: pods as network namespaces, the eBPF data path, "
@@ -39,6 +41,11 @@ _NAME_HELP = f"Sandbox name (several can coexist); default: '{DEFAULT_NAME}'."
 # From the environment too; an error about a value from there names the variable.
 NameOption = typer.Option(None, "--name", metavar="NAME", envvar=NAME_ENV, help=_NAME_HELP,
                           autocompletion=complete_sandbox_names)
+
+
+# `up --name` completes nothing: every sandbox that exists would be refused as already up.
+NewNameOption = typer.Option(None, "--name", metavar="NAME", envvar=NAME_ENV, help=_NAME_HELP,
+                             autocompletion=lambda incomplete: [])
 
 
 def _name(name: Optional[str], other_version_ok: bool = False) -> str:
@@ -73,7 +80,7 @@ def up(
     files: Optional[List[Path]] = typer.Option(
         None, "-f", "--filename", metavar="PATH", help="Kubernetes YAML file or directory (repeatable); "
                                                        "default: examples/fortio/"),
-    name: Optional[str] = NameOption,
+    name: Optional[str] = NewNameOption,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines, only the result."),
 ) -> None:
     """Create the sandbox from Kubernetes YAML (Namespace, Service, Deployment,
@@ -104,18 +111,33 @@ def up(
 
 @sandbox_app.command("down")
 def down(name: Optional[str] = NameOption,
-         quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines.")) -> None:
+         quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines."),
+         ignore_not_found: bool = typer.Option(False, "--ignore-not-found",
+                                               help="Exit 0 when the sandbox does not exist (for scripts).")) -> None:
     """Remove every namespace, link, cgroup, pinned object and process of the sandbox.
+
+    A sandbox that does not exist is an error (exit 1, the existing ones listed), as with
+    `kubectl delete`; --ignore-not-found makes it a quiet success. Interrupted, it says
+    which sandbox is half-removed and how to finish (exit 130).
 
     Examples:
 
       kmeshctl sandbox down --name demo
+      kmeshctl sandbox down --name demo --ignore-not-found
     """
     sandbox_name = _existing_name(name, other_version_ok=True)
-    if sandbox_mod.down(sandbox_name, Progress(quiet=quiet)):
+    try:
+        removed = sandbox_mod.down(sandbox_name, Progress(quiet=quiet))
+    except KeyboardInterrupt:
+        typer.echo(f"Error: interrupted: sandbox {sandbox_name} is half-removed; run "
+                   f"`kmeshctl sandbox down --name {sandbox_name}` to finish", err=True)
+        raise typer.Exit(130) from None
+    if removed:
         typer.echo(f"Sandbox {sandbox_name} removed.")
-    else:
-        typer.echo(f"Sandbox {sandbox_name} is not up; nothing to remove ({sandboxes.known_text(sandbox_name)}).")
+    elif not ignore_not_found:
+        others = sandboxes.names()
+        known = f"sandboxes: {', '.join(others)}" if others else "no sandbox exists"
+        raise KmeshctlError(f"sandbox {sandbox_name} not found ({known}); --ignore-not-found makes this exit 0")
 
 
 @sandbox_app.command("list")
@@ -173,7 +195,7 @@ def _console(output: OutputFormat) -> Console:
 def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
     console = _console(output)
     verdict = "ready" if report["ready"] else "[red]NOT READY[/red]" + (
-        "" if report["phase"] == "ready" else f" (phase {report['phase']})")
+        "" if report["phase"] in (PHASE_READY, PHASE_NOT_READY) else f" (phase {report['phase']})")
     console.print(f"Sandbox [bold]{escape(report['name'])}[/bold]: {verdict}")
     for problem in report["problems"]:
         console.print(f"  [red]-[/red] {escape(problem)}")
@@ -222,11 +244,34 @@ def _ended(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in processes if "pid" in p and not p["running"]]
 
 
+class _ExecCommand(TyperCommand):
+    """Its usage line as `kubectl exec` writes it: `POD -- COMMAND [args...]`."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return [self.options_metavar or "[OPTIONS]", "POD", "--", "COMMAND", "[args...]"]
+
+
+def _complete_pods(ctx: click.Context, incomplete: str) -> list[str]:
+    """`sandbox exec <TAB>`: the pods of the sandbox (--name, $KMESHCTL_SANDBOX_NAME or the
+    only one), and the Deployments they belong to."""
+    try:
+        found = sandboxes.names()
+        name = ctx.params.get("name") or (found[0] if len(found) == 1 else DEFAULT_NAME)
+        state = sandboxes.load(check_name(name))
+    except (OSError, UsageError, sandboxes.OtherVersion):
+        return []
+    if state is None:
+        return []
+    words = [p.name for p in state.pods] + sorted({p.deployment for p in state.pods if not p.waypoint})
+    return [w for w in dict.fromkeys(words) if w.startswith(incomplete)]
+
+
 # Options before `--` are kmeshctl's (an unknown one is an error, as with kubectl exec);
 # everything after it is the command.
-@sandbox_app.command("exec")
+@sandbox_app.command("exec", cls=_ExecCommand)
 def exec_(
-    pod: str = typer.Argument(..., metavar="POD", help="Pod name, or a Deployment name for its first pod."),
+    pod: str = typer.Argument(..., metavar="POD", autocompletion=_complete_pods,
+                              help="Pod name, or a Deployment name for its first pod."),
     command: List[str] = typer.Argument(None, metavar="-- COMMAND...", help="The command, after `--`."),
     name: Optional[str] = NameOption,
     namespace: Optional[str] = typer.Option(None, "-n", "--namespace", metavar="NAMESPACE",
@@ -242,5 +287,7 @@ def exec_(
       kmeshctl sandbox exec netutils -n default -- curl -sv fortio:80
       kmeshctl sandbox exec fortio-v1 --name demo -- ip addr
     """
+    if not pod:
+        raise UsageError("POD '': empty value; give a pod name, e.g. netutils (see `kmeshctl sandbox status`)")
     code = sandbox_mod.exec_in_pod(_existing_name(name), pod, command or [], namespace)
     raise typer.Exit(code)

@@ -51,3 +51,8 @@ def cli_console(wide: bool = False, **kwargs: Any) -> Console:
     if not console.is_terminal and "width" not in kwargs:
         console.width = WIDE_WIDTH
     return console
+
+
+def count_of(number: int, noun: str) -> str:
+    """`1 request`, `2 requests`, `0 requests`: a count with its noun (a regular plural)."""
+    return f"{number} {noun}" + ("" if number == 1 else "s")

@@ -16,9 +16,9 @@ from rich.table import Table
 from kmeshctl.cli.tables import cli_console
 
 from kmeshctl.cli.common import (MAX_RUN_S, MAX_TIMEOUT_S, PORT_MAX, PORT_MIN, OutputFormat, OutputOption, app,
-                                 check_namespace_flags, is_data, print_data, print_json, print_yaml_documents)
+                                 check_namespace_flags, is_data, print_data, print_json)
 from kmeshctl.cli.conventions import flag_as_typed
-from kmeshctl.cli.render import ManifestFormat
+from kmeshctl.cli.render import ManifestFormat, print_manifests
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.namespaces import check_names
 from kmeshctl.waypoint import deploy
@@ -86,10 +86,7 @@ def apply_cmd(
     params = deploy.WaypointParams(namespace, name, image, replicas)
     objs = deploy.render(params)  # every flag checked before any connection
     if dry_run:
-        if output == ManifestFormat.json:
-            print_json(objs)
-        else:
-            print_yaml_documents(objs)
+        print_manifests(objs, output or ManifestFormat.yaml)  # the `kind: List` of render -o json
         return
     from kmeshctl.demo_cluster import validation_version
 

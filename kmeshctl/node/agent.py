@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from kmeshctl import __version__, nodecheck
-from kmeshctl.params import check_xds_address
+from kmeshctl.params import (NOT_ACCEPTED, OUT_OF_RANGE, bad_value, check_mode, check_xds_address,
+                             integer_range, one_of)
 from kmeshctl.node.admin import AdminServer, AdminSocketServer, AdminSources
 from kmeshctl.bounded import LINE_LIMIT, clip
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -82,19 +83,17 @@ class AgentConfig:
 
     def validate(self) -> None:
         """Every check that needs no change to the system; raises UsageError."""
-        if self.mode != MODE:
-            raise UsageError(f"--mode {self.mode} is not supported: only --mode=dual-engine "
-                             "(kernel-native mode is out of scope)")
+        check_mode(self.mode)  # kernel-native mode is out of scope
         check_xds_address(self.xds_address, allow_unix=True)
         _check_ip("--instance-ip", self.identity.instance_ip)
         for flag, port in (("--admin-port", self.admin_port), ("--metrics-port", self.metrics_port)):
             if not 1 <= port <= 65535:
-                raise UsageError(f"{flag} {port}: out of range; use an integer from 1 to 65535")
+                raise bad_value(flag, port, OUT_OF_RANGE, integer_range(1, 65535))
         if self.admin_port == self.metrics_port:
             raise UsageError(f"--metrics-port {self.metrics_port}: the same port as --admin-port; give each "
                              "its own (defaults: admin 15200, metrics 15020)")
         if self.enrollment not in ENROLLMENT_MODES:
-            raise UsageError(f"--enrollment {self.enrollment}: use one of {', '.join(ENROLLMENT_MODES)}")
+            raise bad_value("--enrollment", self.enrollment, NOT_ACCEPTED, one_of(ENROLLMENT_MODES))
         if not self.xds_insecure:
             _need_file(self.root_cert, "istiod root certificate", "mount the istio-ca-root-cert ConfigMap "
                        "there, or pass --xds-root-cert (plaintext only with --xds-insecure)")
@@ -132,8 +131,10 @@ def _check_ip(flag: str, value: str) -> None:
 
 
 def _need_file(path: Path, what: str, fix: str) -> None:
-    if not Path(path).is_file():
+    if not Path(path).exists():
         raise UsageError(f"{what} {path} not found: {fix}")
+    if not Path(path).is_file():
+        raise UsageError(f"{what} {path} is not a file: {fix}")
 
 
 class OneLineFormatter(logging.Formatter):

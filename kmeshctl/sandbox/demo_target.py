@@ -4,6 +4,8 @@ sandbox control plane (returning once the waypoint's Envoy routes with them)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 from pathlib import Path
 from typing import Callable, Iterator
@@ -14,6 +16,29 @@ from kmeshctl.sandbox.manifests import Manifests, default_files, load
 from kmeshctl.sandbox.state import PHASE_READY, SandboxState
 
 CLIENT_DEPLOYMENT = "netutils"
+LOOP_EXIT_TIMEOUT_S = 5.0
+
+
+def stop_loop(process: subprocess.Popen, kill: bool, timeout: float = LOOP_EXIT_TIMEOUT_S) -> None:
+    """Wait for a request loop (its own session: sh and its curl), at most ``timeout``
+    seconds; ``kill``: SIGKILL its group first, and close our end of its pipe."""
+    if kill:
+        _kill_group(process)
+    if process.stdout is not None:
+        process.stdout.close()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        process.wait(timeout)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 class LocalTarget:
@@ -42,7 +67,7 @@ class LocalTarget:
             self._started_here = True
         elif state.phase != PHASE_READY:
             raise KmeshctlError(f"sandbox {self.sandbox_name} is half-created: run "
-                                "`kmeshctl sandbox down`, then the demo again")
+                                f"`kmeshctl sandbox down --name {self.sandbox_name}`, then the demo again")
         self._state = SandboxState.load(self.sandbox_name)
         if "default/fortio" not in self._state.vips:
             raise KmeshctlError(f"sandbox {self.sandbox_name} has no fortio Service: bring it up "
@@ -53,14 +78,20 @@ class LocalTarget:
         return f"http://{self._state.vips['default/fortio']}:80/"
 
     def run_loop(self, argv: list[str]) -> Iterator[str]:
+        """The loop's output lines. Closed early (the demo interrupted), the loop's whole
+        process group is killed before it is waited for: a loop left running would block
+        writing to a pipe nobody reads, and the wait would never end."""
         assert self._state is not None
         client = sb.find_pod(self._state, CLIENT_DEPLOYMENT)
-        process = client.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process = client.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+        ended = False
         try:
             assert process.stdout is not None
             yield from process.stdout
+            ended = True  # end of output: the loop has exited (it removed its stop file)
         finally:
-            process.wait()
+            stop_loop(process, kill=not ended)
 
     def touch(self, path: str) -> None:
         Path(path).touch()  # pods share the host's filesystem

@@ -114,8 +114,8 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
         _create(state, manifests, plans, progress)
     except BaseException as err:
         kept = _keep_logs(state)
-        progress("sandbox up failed: removing what was created"
-                 + (f" (its logs are kept in {kept})" if kept else ""))
+        what = "interrupted" if isinstance(err, KeyboardInterrupt) else "sandbox up failed"
+        progress(f"{what}: removing what was created" + (f" (its logs are kept in {kept})" if kept else ""))
         teardown(state, _quiet)
         if kept:
             _point_at_kept_logs(err, state.logs_dir, kept)
@@ -412,9 +412,12 @@ def _stop_up_process(state: SandboxState) -> None:
 def loaded_state(name: str) -> SandboxState:
     state = SandboxState.load(name)
     if state is None:
-        from kmeshctl.sandboxes import known_text
-        raise UsageError(f"sandbox {name} is not up ({known_text(name)}): run `kmeshctl sandbox up --name {name}`, "
-                         "or pass --name of one that is")
+        from kmeshctl.sandboxes import names
+        others = names()
+        if not others:
+            raise UsageError(f"sandbox {name} is not up (no sandbox exists): run `kmeshctl sandbox up --name {name}`")
+        raise UsageError(f"sandbox {name} is not up (sandboxes: {', '.join(others)}): pass --name of one of them, "
+                         f"or run `kmeshctl sandbox up --name {name}`")
     return state
 
 
@@ -438,7 +441,7 @@ def status(name: str) -> dict[str, Any]:
         "agent": _agent_status(state, processes),
     }
     problems = _problems(state, report, processes)
-    return {"name": state.name, "phase": state.phase, "ready": not problems,
+    return {"name": state.name, "phase": state_mod.shown_phase(state.phase, problems), "ready": not problems,
             "problems": problems, **report}
 
 

@@ -31,6 +31,13 @@ _NAME = re.compile(r"^[a-z0-9]{1,16}$")
 
 PHASE_CREATING = "creating"
 PHASE_READY = "ready"
+PHASE_NOT_READY = "not ready"
+
+
+def shown_phase(recorded: str, problems: list[str]) -> str:
+    """The phase `sandbox list` and `sandbox status` show (one rule for both): the
+    recorded one, but `not ready` for a finished `up` that now has problems."""
+    return PHASE_NOT_READY if problems and recorded == PHASE_READY else recorded
 
 
 def cgroup2_root() -> Path:
