@@ -247,21 +247,32 @@ def local_sandbox(sandbox_name: str | None) -> tuple[str, str]:
     """Which local sandbox the demo uses, and how it was chosen ("" when named): --name,
     else $KMESHCTL_SANDBOX_NAME, else the only sandbox on this machine (kept up, as
     `sandbox status` and `dump maps` pick it), else a new one by the default name (removed
-    afterwards). Several and none named: a UsageError listing them, nothing started."""
+    afterwards). Several and none named, or a --name that is not up while others are: a
+    UsageError listing them, nothing started ($KMESHCTL_SANDBOX_NAME is made when not up)."""
     from kmeshctl import sandboxes
     from kmeshctl.sandbox.state import DEFAULT_NAME, check_name
 
-    if sandbox_name:
-        return check_name(sandbox_name), ""
-    from_env = sandboxes.name_from_env()
-    if from_env:
-        return from_env, ""
     found = sandboxes.names()
+    if sandbox_name:
+        return _named_sandbox(check_name(sandbox_name), "--name", found), ""
+    from_env = sandboxes.name_from_env()
+    if from_env:  # set on purpose by a script (one sandbox per run): made when not up
+        return from_env, ""
     if len(found) > 1:
         raise UsageError(f"several sandboxes are up ({', '.join(found)}): pass --name NAME")
     if found:
         return found[0], "the only sandbox up, left up afterwards; --name NAME chooses"
     return DEFAULT_NAME, ""
+
+
+def _named_sandbox(name: str, source: str, found: list[str]) -> str:
+    """``name`` when it is up, or when no sandbox is (the demo then makes it, as without
+    a name); a typed name that is not up while others are is taken for a typo (as
+    `kubectl -n`): a UsageError listing them, nothing started."""
+    if name in found or not found:
+        return name
+    raise UsageError(f"{source} {name}: no such sandbox (sandboxes: {', '.join(found)}); pass one of them, "
+                     f"or run `kmeshctl sandbox up --name {name}` first")
 
 
 def without_fix(message: str) -> str:

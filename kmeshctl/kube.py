@@ -199,6 +199,9 @@ def _contexts_of(files: list[str], explicit: Optional[str]) -> tuple[list[str], 
     for file in files:
         try:
             config = _read_kubeconfig(file)
+        except UnicodeDecodeError as err:
+            raise _config_error(f"cannot load kubeconfig {file} (not UTF-8 text); pass --kubeconfig "
+                                "PATH of a valid kubeconfig", explicit) from err
         except (OSError, yaml.YAMLError) as err:
             raise _config_error(f"cannot load kubeconfig {file} ({_one_line(err)}); pass --kubeconfig "
                                 "PATH of a valid kubeconfig", explicit) from err

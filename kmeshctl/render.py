@@ -15,7 +15,7 @@ import yaml
 import kmeshctl
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.maps import DEFAULT_BPF_FS
-from kmeshctl.params import InstallParams, check_install_params
+from kmeshctl.params import InstallParams, check_install_params, normalize_kubernetes_version
 from kmeshctl.paths import templates_dir
 
 # Templates in dependency (apply) order.
@@ -110,7 +110,7 @@ def _template_context(p: InstallParams) -> dict:
 
 
 def _version(text: str) -> tuple[int, int]:
-    major, minor = text.split(".")[:2]
+    major, minor = normalize_kubernetes_version(text).split(".")[:2]
     return int(major), int(minor)
 
 

@@ -151,6 +151,8 @@ class CrdSchemas:
             found = [doc for doc in _load_yaml_documents(path) if doc.get("kind") == "CustomResourceDefinition"]
             if not found:
                 raise UsageError(f"--crd-file {path}: holds no CustomResourceDefinition; pass the Istio CRDs file")
+            for crd in found:
+                _check_crd_shape(path, crd)
             crds.extend(found)
         return cls.from_crd_objects(crds)
 
@@ -165,6 +167,46 @@ def crd_schemas_from_files(paths: list[Path] | None) -> CrdSchemas | None:
     """The schemas of --crd-file; None when none is given (the cluster's own CRDs are
     used then, or offline the custom kinds go without a schema)."""
     return CrdSchemas.from_files(paths) if paths else None
+
+
+def _check_crd_shape(path: Path, crd: dict) -> None:
+    """UsageError naming the file and the field when a CRD of --crd-file is malformed (a
+    hand-edited or truncated file), before anything reads its fields."""
+    name = (crd.get("metadata") or {}).get("name", "?") if isinstance(crd.get("metadata"), dict) else "?"
+
+    def bad(field: str, want: str) -> UsageError:
+        return UsageError(f"--crd-file {path}: CustomResourceDefinition {name}: {field} is not {want}; "
+                          "pass a valid CRD file (e.g. Istio's crd-all.gen.yaml)")
+
+    spec = crd.get("spec", {})
+    if not isinstance(spec, dict):
+        raise bad("spec", "a mapping")
+    if not isinstance(spec.get("names", {}), dict):
+        raise bad("spec.names", "a mapping")
+    versions = spec.get("versions", [])
+    if not isinstance(versions, list):
+        raise bad("spec.versions", "a list")
+    for i, version in enumerate(versions):
+        where = f"spec.versions[{i}]"
+        if not isinstance(version, dict):
+            raise bad(where, "a mapping")
+        if not isinstance(version.get("name"), str):
+            raise bad(f"{where}.name", "a string")
+        schema = version.get("schema", {})
+        if not isinstance(schema, dict):
+            raise bad(f"{where}.schema", "a mapping")
+        openapi = schema.get("openAPIV3Schema")
+        if openapi is None:
+            continue
+        if not isinstance(openapi, dict):
+            raise bad(f"{where}.schema.openAPIV3Schema", "a mapping")
+        try:
+            jsonschema.Draft4Validator.check_schema(openapi)
+        except jsonschema.SchemaError as err:
+            at = ".".join(str(p) for p in err.absolute_path) or "(root)"
+            raise UsageError(f"--crd-file {path}: CustomResourceDefinition {name}: {where}.schema.openAPIV3Schema "
+                             f"at {at} is not a valid schema ({_one_line(err.message)}); pass a valid CRD "
+                             "file") from err
 
 
 def _crd_versions(crd: dict) -> dict[GVK, CrdVersion]:

@@ -1130,3 +1130,116 @@ def test_counts_agree_with_their_number() -> None:
     from kmeshctl.cli.tables import count_of
 
     assert [count_of(n, "request") for n in (0, 1, 2)] == ["0 requests", "1 request", "2 requests"]
+
+
+# ------------------------------------------------------------------ pass 5: one-line errors, names, manifests
+
+
+@pytest.mark.parametrize("command", [["status"], ["version"], ["precheck"]])
+def test_a_non_utf8_kubeconfig_is_one_line_bad_input(command: list[str], tmp_path: Path, capsys, no_env) -> None:
+    config = tmp_path / "bin.yaml"
+    config.write_bytes(b"\xff\xfe")
+    code, out, err = cli(capsys, *command, "--kubeconfig", str(config))
+    assert code == 2 and not out, err
+    assert err.strip().splitlines() == [f"Error: cannot load kubeconfig {config} (not UTF-8 text); pass "
+                                        "--kubeconfig PATH of a valid kubeconfig"], err
+
+
+def test_a_kubernetes_version_with_a_v_prefix_is_accepted_as_kubectl_writes_it(capsys, no_env) -> None:
+    base = ["render", "--xds-address", "istiod:15012", "--cluster-id", "c1", "--kubernetes-version"]
+    code_v, out_v, err_v = cli(capsys, *base, "v1.30")
+    code, out, err = cli(capsys, *base, "1.30")
+    assert code_v == 0 and "Traceback" not in err_v, err_v
+    assert code == 0 and out_v == out and "kind: DaemonSet" in out
+    code, out, err = cli(capsys, *base, "v1.x")
+    assert code == 2 and not out and len(err.strip().splitlines()) == 1 and "--kubernetes-version" in err, err
+
+
+_CRD_HEAD = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: foos.x.io}\n"
+
+
+@pytest.mark.parametrize("spec,field", [
+    ("5", "spec is not a mapping"),
+    ("{group: x.io, names: {kind: Foo}, versions: 5}", "spec.versions is not a list"),
+    ("{group: x.io, names: 3, versions: []}", "spec.names is not a mapping"),
+    ("{group: x.io, names: {kind: Foo}, versions: [7]}", "spec.versions[0] is not a mapping"),
+    ("{group: x.io, names: {kind: Foo}, versions: [{served: true}]}", "spec.versions[0].name is not a string"),
+    ("{group: x.io, names: {kind: Foo}, versions: [{name: v1, schema: 7}]}", "spec.versions[0].schema is not"),
+    ("{group: x.io, names: {kind: Foo}, versions: [{name: v1, schema: {openAPIV3Schema: [1]}}]}",
+     "spec.versions[0].schema.openAPIV3Schema is not a mapping"),
+    ("{group: x.io, names: {kind: Foo}, versions: [{name: v1, schema: {openAPIV3Schema: {type: bogus}}}]}",
+     "spec.versions[0].schema.openAPIV3Schema at type is not a valid schema"),
+    ("{group: x.io, names: {kind: Foo}, versions: [{name: v1, schema: {openAPIV3Schema: {properties: 4}}}]}",
+     "spec.versions[0].schema.openAPIV3Schema at properties is not a valid schema"),
+])
+def test_a_malformed_crd_file_is_one_line_naming_the_file_and_field(spec: str, field: str, tmp_path: Path, capsys,
+                                                                    no_env) -> None:
+    crd = tmp_path / "crd.yaml"
+    crd.write_text(f"{_CRD_HEAD}spec: {spec}\n")
+    for command in (["render", "--xds-address", "istiod:15012", "--cluster-id", "c1"],
+                    ["install", "--cluster-id", "c1", "--dry-run",
+                     "--kubeconfig", str(_dead_kubeconfig(tmp_path / "kc"))]):
+        code, out, err = cli(capsys, *command, "--crd-file", str(crd))
+        assert code == 2 and not out and len(err.strip().splitlines()) == 1, err
+        assert err.startswith(f"Error: --crd-file {crd}: CustomResourceDefinition foos.x.io: {field}"), err
+
+
+def test_a_valid_crd_file_still_passes_the_shape_check(tmp_path: Path, capsys, no_env) -> None:
+    crd = tmp_path / "crd.yaml"
+    crd.write_text(f"{_CRD_HEAD}spec: {{group: x.io, names: {{kind: Foo}}, versions: [{{name: v1, served: true, "
+                   "schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object}}}}}]}\n")
+    code, out, err = cli(capsys, "render", "--xds-address", "istiod:15012", "--cluster-id", "c1", "--crd-file",
+                         str(crd))
+    assert code == 2 and "no served CRD for EnvoyFilter" in err and "Traceback" not in err, err  # checked, not crashed
+
+
+_LONG = "a" * 300
+
+
+@pytest.mark.parametrize("args", [
+    ["demo", "traffic-shift", "--plot", f"/tmp/h28-none/{_LONG}.png"],
+    ["bench", "dataplane", "--out", f"/tmp/h28-none/{_LONG}"],
+    ["render", "--xds-address", "istiod:15012", "--cluster-id", "c1", "--crd-file", f"/tmp/{_LONG}.yaml"],
+    ["sandbox", "up", "--name", "h28long", "-f", f"/tmp/{_LONG}.yaml"],
+    ["dump", "maps", "--bpf-fs", f"/tmp/{_LONG}"],
+    ["demo", "traffic-shift", "--plot", "/tmp/" + "/".join(["b" * 200] * 25) + ".png"],
+])
+def test_a_path_too_long_for_linux_is_bad_input_for_every_path_flag(args: list[str], state_root, capsys,
+                                                                    no_env) -> None:
+    code, out, err = cli(capsys, *args)
+    assert code == 2 and not out and len(err.strip().splitlines()) == 1, err
+    assert " too long " in err and "give a shorter path" in err and "Traceback" not in err, err
+    assert sandboxes.names() == []
+
+
+def test_the_demo_with_a_name_not_up_while_others_are_lists_them(state_root, capsys, monkeypatch, no_env) -> None:
+    _record("alpha")
+    code, out, err = cli(capsys, "demo", "traffic-shift", "--target", "local", "--name", "nope", "-c", "5")
+    assert code == 2 and not out, err
+    assert err.strip() == "Error: --name nope: no such sandbox (sandboxes: alpha); pass one of them, or run " \
+                          "`kmeshctl sandbox up --name nope` first", err
+    assert sandboxes.names() == ["alpha"]  # nothing made
+    monkeypatch.setenv("KMESHCTL_SANDBOX_NAME", "mine")  # a script's own sandbox: made even with others up
+    assert demo.local_sandbox(None) == ("mine", "")
+
+
+def test_the_demo_with_a_name_and_no_sandbox_up_makes_that_one(state_root, no_env) -> None:
+    documents, subject = demo.fortio_demo()
+    target, note = demo.choose_target("local", documents, subject, "gamma")
+    assert note == "Target: local sandbox gamma" and target.sandbox_name == "gamma"
+    _record("gamma")
+    target, note = demo.choose_target("local", documents, subject, "gamma")  # up: used as it is
+    assert target.sandbox_name == "gamma"
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "---\n---\n", "\n\n"])
+def test_sandbox_up_of_a_manifest_without_objects_is_bad_input_and_makes_nothing(text: str, tmp_path: Path,
+                                                                                  state_root, capsys,
+                                                                                  no_env) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text(text)
+    code, out, err = cli(capsys, "sandbox", "up", "--name", "h28empty", "-f", str(empty))
+    assert code == 2 and not out, err
+    assert err.strip() == f"Error: no Kubernetes objects in {empty} (empty or only comments): pass -f FILE with " \
+                          "the objects to run", err
+    assert sandboxes.names() == [] and not state_root.joinpath("sandbox-h28empty").exists()

@@ -65,11 +65,13 @@ def _loops_in(name: str) -> list[str]:
     return found
 
 
-def _start_demo(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path]:
+def _start_demo(tmp_path: Path, *args: str, sandbox_env: str = "") -> tuple[subprocess.Popen, Path]:
+    """``sandbox_env``: $KMESHCTL_SANDBOX_NAME, the way to a new sandbox while others are up."""
     err = tmp_path / "demo.err"
+    env = {**_env(), "KMESHCTL_SANDBOX_NAME": sandbox_env} if sandbox_env else _env()
     with open(err, "w") as out:
         process = subprocess.Popen([*KMESHCTL, "demo", "traffic-shift", "--target", "local", *args],
-                                   stdout=subprocess.DEVNULL, stderr=out, env=_env())
+                                   stdout=subprocess.DEVNULL, stderr=out, env=env)
     return process, err
 
 
@@ -110,7 +112,7 @@ def test_sigterm_while_sending_ends_the_loop_and_the_demo_at_once(sandbox: str, 
 
 def test_sigterm_removes_the_sandbox_the_demo_brought_up(run_id: str, tmp_path: Path) -> None:
     name = f"h26j{run_id}"
-    process, err = _start_demo(tmp_path, "--name", name, "-c", "100000")
+    process, err = _start_demo(tmp_path, "-c", "100000", sandbox_env=name)
     try:
         _wait_for_requests(process, err, 180)
         code, took = _terminate(process, err, 60)

@@ -186,6 +186,40 @@ def test_exec_runs_in_the_pod_netns_and_cgroup(sandbox: str) -> None:
     assert code == 7
 
 
+@pytest.mark.parametrize("sig,status", [("TERM", 143), ("KILL", 137), ("HUP", 129), ("INT", 130)])
+def test_exec_of_a_command_killed_by_a_signal_exits_128_plus_n(sandbox: str, sig: str, status: int) -> None:
+    code = subprocess.run([*KMESHCTL, "sandbox", "exec", "--name", sandbox, "netutils", "--",
+                           "sh", "-c", f"kill -{sig} $$"], timeout=60).returncode
+    assert code == status
+
+
+def _child_running(parent: int, comm: str) -> bool:
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            name = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent and name == comm:
+            return True
+    return False
+
+
+def test_exec_interrupted_by_ctrl_c_exits_130(sandbox: str) -> None:
+    process = subprocess.Popen([*KMESHCTL, "sandbox", "exec", "--name", sandbox, "netutils", "--", "sleep", "30"])
+    try:
+        deadline = time.monotonic() + 30
+        while not _child_running(process.pid, "sleep"):
+            assert process.poll() is None and time.monotonic() < deadline, "sleep never started in the pod"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)  # to kmeshctl only, as a terminal's Ctrl-C reaches it first
+        assert process.wait(timeout=20) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def test_the_pod_network_has_no_way_out(sandbox: str) -> None:
     state = SandboxState.load(sandbox)
     links = subprocess.run(["ip", "-n", state.node_netns, "-o", "link"], capture_output=True, text=True,

@@ -55,8 +55,8 @@ def test_the_demo_with_no_sandbox_names_the_one_it_makes(state_root, capsys, no_
     target, note = demo.choose_target("local", documents, subject)
     assert note == "Target: local sandbox kmesh" and target.sandbox_name == "kmesh"
     _record("beta")
-    target, note = demo.choose_target("local", documents, subject, "gamma")  # --name wins
-    assert note == "Target: local sandbox gamma"
+    target, note = demo.choose_target("local", documents, subject, "beta")  # --name wins
+    assert note == "Target: local sandbox beta"
 
 
 def test_a_note_without_its_fix_keeps_its_parentheses_balanced() -> None:

@@ -13,6 +13,21 @@ from typing import Optional
 from kmeshctl.errors import UsageError
 
 
+# Linux limits (NAME_MAX, PATH_MAX in bytes): longer names fail every call with ENAMETOOLONG.
+NAME_MAX, PATH_MAX = 255, 4096
+
+
+def check_name_length(flag: str, path: Path) -> None:
+    """UsageError (exit 2) when a component of ``path`` or the whole path is longer than
+    Linux allows; every other check here stats the path, which would raise OSError."""
+    too_long = [part for part in Path(path).parts if len(os.fsencode(part)) > NAME_MAX]
+    if too_long:
+        raise UsageError(f"{flag} {path}: file name too long ({len(os.fsencode(too_long[0]))} bytes, at most "
+                         f"{NAME_MAX} per name); give a shorter path")
+    if len(os.fsencode(str(path))) >= PATH_MAX:
+        raise UsageError(f"{flag} {path}: path too long (at most {PATH_MAX - 1} bytes); give a shorter path")
+
+
 def _nearest_existing(path: Path) -> Path:
     for candidate in (path, *path.parents):
         if candidate.exists():
@@ -34,6 +49,7 @@ def check_output_file(flag: str, path: Path, create_parents: bool = False, probe
     """``path`` can be written as a file: not a directory; its directory exists (or, with
     ``create_parents``, can be made) and takes new files. ``probe_file``: also open an
     existing file for appending (not for sockets, which the writer replaces)."""
+    check_name_length(flag, path)
     if path.is_dir():
         raise UsageError(f"{flag} {path}: is a directory; give a file name")
     parent = path.parent
@@ -54,6 +70,7 @@ def check_output_file(flag: str, path: Path, create_parents: bool = False, probe
 
 def check_output_dir(flag: str, path: Path) -> None:
     """``path`` is a directory that can be written, or can be created (nothing is made)."""
+    check_name_length(flag, path)
     if path.exists() and not path.is_dir():
         raise UsageError(f"{flag} {path}: a file is there; give a directory")
     base = _nearest_existing(path)
@@ -91,6 +108,7 @@ def check_input_path(flag: str, path: Path, kind: str = FILE, fix: str = "") -> 
     """UsageError `FLAG PATH: PROBLEM; FIX` (exit 2) unless ``path`` is an existing
     ``kind``; ``fix`` defaults to `give an existing <kind>`. The one check of every
     path a command reads (`sandbox up -f` should call it with FILE_OR_DIRECTORY)."""
+    check_name_length(flag, Path(path))
     problem = input_path_problem(Path(path), kind)
     if problem is not None:
         raise UsageError(f"{flag} {path}: {problem}; {fix or 'give an existing ' + kind.removeprefix('a ')}")

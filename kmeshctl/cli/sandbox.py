@@ -18,6 +18,7 @@ from kmeshctl import sandboxes
 from kmeshctl.cli.common import (OutputFormat, OutputOption, app, complete_sandbox_names, is_data, print_data,
                                  suggest)
 from kmeshctl.cli.conventions import flag_as_typed
+from kmeshctl.cli.outpaths import check_name_length
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.cli.progress import Progress
 from kmeshctl.sandbox import sandbox as sandbox_mod
@@ -96,6 +97,7 @@ def up(
     """
     sandbox_name = _name(name)
     for path in files or ():
+        check_name_length(flag_as_typed('files'), path)
         if not path.exists():
             raise UsageError(f"{flag_as_typed('files')} {path}: no such file or directory; give a Kubernetes YAML "
                              "file or a directory of them")

@@ -212,10 +212,15 @@ def default_files() -> list[Path]:
 
 def load(paths: Iterable[Path]) -> Manifests:
     """Read every YAML document of the files (or *.yaml in directories) and validate."""
+    paths = list(paths)
     manifests = Manifests()
     for path in _expand(paths):
         for where, doc in _documents(path):
             _add(manifests, doc, str(path), where)
+    if not manifests.documents:
+        shown = ", ".join(str(p) for p in paths)
+        raise UsageError(f"no Kubernetes objects in {shown} (empty or only comments): pass -f FILE with "
+                         "the objects to run")
     validate(manifests)
     return manifests
 

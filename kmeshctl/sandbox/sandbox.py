@@ -632,10 +632,16 @@ def exec_in_pod(name: str, pod_name: str, argv: Sequence[str], namespace: str | 
     except FileNotFoundError as err:
         raise UsageError(f"command {command[0]} not found on this host") from err
     try:
-        return process.wait()
+        return shell_status(process.wait())
     except KeyboardInterrupt:
         process.send_signal(signal.SIGINT)
-        return process.wait()
+        return shell_status(process.wait())
+
+
+def shell_status(returncode: int) -> int:
+    """A child's exit status as shells and kubectl report it: 128+N when signal N killed it
+    (Popen gives -N, which as an exit code would wrap to 256-N)."""
+    return 128 - returncode if returncode < 0 else returncode
 
 
 # ---------------------------------------------------------------- live changes
