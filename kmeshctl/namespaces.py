@@ -4,7 +4,6 @@ annotation `kmesh.net/redirection: enabled` (facts section 5)."""
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
@@ -12,6 +11,7 @@ from typing import Callable, Iterable, Optional
 from kmeshctl.enrollment import MODE_LABEL, REDIRECTION_ANNOTATION, PodView, decide, is_annotated, namespace_enabled
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeClient
+from kmeshctl.params import DNS1123_LABEL_RE
 
 MODE_VALUE = "Kmesh"
 
@@ -39,8 +39,7 @@ class PodEnrollment:
                 "annotated": self.annotated, "expected": self.expected}
 
 
-# A namespace name is an RFC 1123 label (Kubernetes' DNS-1123 label rule).
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# A namespace name is an RFC 1123 label (params.DNS1123_LABEL_RE).
 DNS1123_RULE = ("an RFC 1123 label: at most 63 lower-case letters, digits or '-', starting and ending "
                 "with a letter or digit")
 
@@ -49,7 +48,7 @@ def check_names(what: str, names: Iterable[str], kind: str = "namespace name", e
     """A UsageError naming ``what`` (the flag or argument as typed) and the rule for the
     first name that cannot be a ``kind`` (an RFC 1123 label); called before anything connects."""
     for name in names:
-        if not _DNS1123_LABEL.match(name):
+        if not DNS1123_LABEL_RE.match(name):
             raise UsageError(f"{what} {name!r}: not a valid {kind} ({DNS1123_RULE}), e.g. {example}")
 
 

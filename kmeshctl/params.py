@@ -225,11 +225,12 @@ def check_mode(value: str) -> None:
         raise bad_value("--mode", value, NOT_ACCEPTED, one_of(SUPPORTED_MODES))
 
 
-_DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Kubernetes' DNS-1123 label rule: namespace names (and every other label-shaped name)
+DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def check_namespace_name(flag: str, value: str) -> None:
-    if not _DNS1123_LABEL_RE.match(value):
+    if not DNS1123_LABEL_RE.match(value):
         raise UsageError(
             f"{flag} {value!r} is not a valid namespace name; use lower-case letters, "
             "digits and '-' (max 63), starting and ending with a letter or digit"

@@ -14,17 +14,17 @@ from typer import _click
 from kmeshctl.cli.badinput import source_name
 from kmeshctl.errors import UsageError
 from kmeshctl.namespaces import DNS1123_RULE
+from kmeshctl.params import DNS1123_LABEL_RE
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 SUBDOMAIN_RULE = ("an RFC 1123 subdomain: at most 253 lower-case letters, digits, '-' or '.', starting and "
                   "ending with a letter or digit")
 
 # parameter name -> (what it names, pattern, rule, example)
 _RULES: dict[str, tuple[str, re.Pattern[str], str, str]] = {
-    "namespace": ("namespace name", _LABEL, DNS1123_RULE, "default"),
-    "istio_namespace": ("namespace name", _LABEL, DNS1123_RULE, "istio-system"),
-    "pod_namespace": ("namespace name", _LABEL, DNS1123_RULE, "kmesh-system"),
+    "namespace": ("namespace name", DNS1123_LABEL_RE, DNS1123_RULE, "default"),
+    "istio_namespace": ("namespace name", DNS1123_LABEL_RE, DNS1123_RULE, "istio-system"),
+    "pod_namespace": ("namespace name", DNS1123_LABEL_RE, DNS1123_RULE, "kmesh-system"),
     "pod_name": ("pod name", _SUBDOMAIN, SUBDOMAIN_RULE, "kmesh-5jnht"),
     "pod": ("pod name", _SUBDOMAIN, SUBDOMAIN_RULE, "kmesh-5jnht"),
     "node_name": ("node name", _SUBDOMAIN, SUBDOMAIN_RULE, "node-1"),
