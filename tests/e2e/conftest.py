@@ -1,7 +1,8 @@
 """The e2e tier's fixture: one real single-node cluster for the e2e package (tests/e2e/tier.py), torn down before the rest of the suite runs.
 
 Skipped (with the reason) only when Go is not on the machine; with Go present, missing
-binaries or images FAIL the tests and say how to build them.
+binaries or images FAIL the tests and say how to build them. KMESHCTL_TIER_REUSE=ID runs
+the tests on a tier already up (`python -m tests.e2e.tier up --hold`) and leaves it up.
 """
 
 from __future__ import annotations
@@ -35,8 +36,14 @@ def tier() -> Iterator[Tier]:
         load_inputs()
     except MissingInputs as e:
         pytest.fail(str(e), pytrace=False)
-    _refresh_images()
     logging.getLogger("kmeshctl.tier").setLevel(logging.INFO)
+    reuse = os.environ.get("KMESHCTL_TIER_REUSE")
+    if reuse:  # a developer's running tier (`python -m tests.e2e.tier up --hold`): kept afterwards
+        if reuse not in Tier.existing_ids():
+            pytest.fail(f"KMESHCTL_TIER_REUSE={reuse}: no such tier; running: {Tier.existing_ids()}", pytrace=False)
+        yield Tier(reuse)
+        return
+    _refresh_images()
     # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the finalizer below runs;
     # Tier.up()'s atexit hook is the last resort.
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)

@@ -147,9 +147,13 @@ def test_opaque_tcp_goes_through_the_waypoint_bytes_unchanged(tier: Tier) -> Non
     vip = tier.kubectl_json("get", "service", "tcp-echo")["spec"]["clusterIP"]
     stat = "tcp.inbound_vip_9000_tcp-echo.default_tcp.downstream_cx_total"
 
+    # nc half-closes one second after sending, not at once: stock Envoy resets a connection
+    # whose FIN arrives before its listener filters ran (proxy_protocol here; docs/testing.md,
+    # tests/test_sandbox_waypoint_tcp.py pins that race down), and on a quick machine an
+    # immediate half-close loses it every time.
     def echoed() -> str | None:
         done = tier.kubectl("exec", "deploy/netutils", "--", "sh", "-c",
-                            f"printf '{TCP_PAYLOAD}' | nc -q 2 {vip} 9000 | od -An -c", check=False)
+                            f"(printf '{TCP_PAYLOAD}'; sleep 1) | nc -q 2 {vip} 9000 | od -An -c", check=False)
         return done.stdout if done.returncode == 0 and done.stdout.strip() else None
 
     out = wait_for("fortio's TCP echo through the waypoint", echoed, timeout=60, every=2)
