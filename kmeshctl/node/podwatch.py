@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
+from kmeshctl.backoff import jittered
 from kmeshctl.enrollment import (ENROLLED_BY_ANNOTATION, ENROLLED_BY_CNI, ENROLLED_BY_WATCH,
                                  REDIRECTION_ANNOTATION, REDIRECTION_ENABLED, PodView, decide,
                                  is_annotated)
@@ -30,6 +30,7 @@ from kmeshctl.podnet import PodNetError, netns_cookie
 log = logging.getLogger("kmeshctl.podwatch")
 
 DEFAULT_PROC_ROOT = Path("/host/proc")
+WATCH_BACKOFF_CAP_S = 30.0  # the longest wait before listing again after a watch failed
 
 
 class EnrollError(KmeshctlError):
@@ -369,7 +370,7 @@ class PodWatcher:
             except Exception as err:  # noqa: BLE001 - any watch failure: relist, then watch again
                 failures += 1
                 resource_version = None
-                delay = min(30.0, 2 ** min(failures, 5)) * (0.5 + random.random() / 2)
+                delay = jittered(failures, 1.0, WATCH_BACKOFF_CAP_S)
                 log.warning("event=watch_error what=%s error=%r relist_in=%.1fs",
                             list_call.__name__, str(err)[:200], delay)
                 self._stop.wait(delay)

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from kmeshctl.backoff import jittered
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.kube import ApiError, KindNotServed
 
@@ -43,7 +44,7 @@ class Timing:
 
     def backoff(self, failures: int) -> float:
         """The wait before LIST number `failures` (>= 1) in a row after an error, with jitter."""
-        return min(self.backoff_cap_s, self.backoff_base_s * 2 ** min(failures - 1, 10)) * random.uniform(0.5, 1.0)
+        return jittered(failures - 1, self.backoff_base_s, self.backoff_cap_s)
 
 
 def object_key(obj: dict) -> str:

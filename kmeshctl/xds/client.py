@@ -30,6 +30,7 @@ from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 
+from kmeshctl.backoff import jittered
 from kmeshctl.bounded import DETAIL_LIMIT, clip, join_bounded
 from kmeshctl.node.workload_cache import CacheDelta, WorkloadCache
 from kmeshctl.xds import (AUTHORIZATION_TYPE, KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS,
@@ -149,8 +150,7 @@ def next_backoff(attempt: int, initial: float, cap: float, rand: Callable[[], fl
     initial nor above cap (1..2 s, 2..4 s, 4..8 s ... 15..30 s with the defaults). Even
     the first wait is jittered: when istiod restarts, every agent loses its stream at
     the same moment, and a fixed first delay would bring them all back at once."""
-    ceiling = min(cap, initial * (2 ** min(attempt + 1, 30)))
-    return max(initial, ceiling * (0.5 + 0.5 * rand()))
+    return max(initial, jittered(attempt + 1, initial, cap, rand))
 
 
 class XdsClient:
