@@ -10,7 +10,7 @@ update: Envoy is never restarted and no connection is dropped.
 Its status port (default 15020) answers:
   /ready   200 once every served kind was listed and Envoy is LIVE and has ACKed the latest
            configuration (the pod's readiness)
-  /status  JSON: the Services served, per route the weights Envoy itself reports
+  /status  JSON: the Services served, per route served the weights Envoy itself reports
            (its config_dump), ACK state, problems found in the objects, per kind what its
            informer did (lists, watches, events, last error)
 """
@@ -200,9 +200,10 @@ class Controller:
     def report(self) -> dict[str, Any]:
         routes: dict[str, dict[str, int]] = {}
         envoy_error = ""
-        try:
+        served = set(self.xds.resources(ROUTE_TYPE))
+        try:  # Envoy may keep a removed route a while: only the routes served now are reported
             routes = {c["name"]: route_weights(c) for c in self.envoy.route_configs()
-                      if c.get("virtual_hosts")}
+                      if c.get("virtual_hosts") and c.get("name") in served}
         except (OSError, KmeshctlError, KeyError, ValueError) as err:
             envoy_error = str(err) or type(err).__name__
         return {
