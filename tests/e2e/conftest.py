@@ -39,8 +39,9 @@ def tier() -> Iterator[Tier]:
     logging.getLogger("kmeshctl.tier").setLevel(logging.INFO)
     reuse = os.environ.get("KMESHCTL_TIER_REUSE")
     if reuse:  # a developer's running tier (`python -m tests.e2e.tier up --hold`): kept afterwards
-        if reuse not in Tier.existing_ids():
-            pytest.fail(f"KMESHCTL_TIER_REUSE={reuse}: no such tier; running: {Tier.existing_ids()}", pytrace=False)
+        running = Tier.existing_ids()
+        if reuse not in running:
+            pytest.fail(f"KMESHCTL_TIER_REUSE={reuse}: no such tier; running: {running}", pytrace=False)
         yield Tier(reuse)
         return
     _refresh_images()
