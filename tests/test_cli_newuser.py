@@ -711,6 +711,8 @@ def _numeric_options() -> list[tuple[list[str], Any]]:
 
 
 def test_every_duration_timeout_count_and_port_flag_has_a_range(capsys, no_env) -> None:
+    from kmeshctl.asciinum import duration_words
+
     for words, param in _numeric_options():
         info = param.type_descriptor.parameter_info
         assert info.min is not None and info.max is not None, (words, param.opts)
@@ -719,7 +721,9 @@ def test_every_duration_timeout_count_and_port_flag_has_a_range(capsys, no_env) 
         for value in ("inf", "1e400", "nan", "1e9", str(info.max * 10 + 1)):
             code, out, err = cli(capsys, *words, *required, flag, value)
             assert code == 2 and not out and len(err.strip().splitlines()) == 1, (words, flag, value, err)
-            assert err.startswith(f"Error: {flag} {value}: ") and f"from {info.min:g} to {info.max:g}" in err, err
+            span = f"from {duration_words(info.min)} to {duration_words(info.max)}" if param.metavar == "DURATION" \
+                else f"from {info.min:g} to {info.max:g}"  # pass 6: a duration's range reads as one
+            assert err.startswith(f"Error: {flag} {value}: ") and span in err, err
 
 
 # ------------------------------------------------------------------ 10. ASCII digits only
@@ -779,8 +783,8 @@ def test_piped_tables_keep_each_row_on_one_line_and_terminals_fit(tmp_path: Path
     (["node", "run", "--pod-name", "Bad_Pod"], "--pod-name 'Bad_Pod': not a valid pod name"),
     (["node", "run", "--node-name", "-n1"], "--node-name '-n1': not a valid node name"),
     (["node", "run", "--service-account", "A"], "--service-account 'A': not a valid service account name"),
-    (["node", "run", "--cluster-id", "a b"], "--cluster-id 'a b': use letters"),
-    (["node", "run", "--network", "a b"], "--network 'a b': use letters"),
+    (["node", "run", "--cluster-id", "a b"], "--cluster-id 'a b': not a cluster id; use letters"),
+    (["node", "run", "--network", "a b"], "--network 'a b': not a network name; use letters"),
     (["dump", "maps", "--pod", "Bad"], "--pod 'Bad': not a valid pod name"),
     (["sandbox", "exec", "p", "-n", "X", "--", "true"], "-n 'X': not a valid namespace name"),
 ])
@@ -1215,7 +1219,7 @@ def test_a_path_too_long_for_linux_is_bad_input_for_every_path_flag(args: list[s
 def test_the_demo_with_a_name_not_up_while_others_are_lists_them(state_root, capsys, monkeypatch, no_env) -> None:
     _record("alpha")
     code, out, err = cli(capsys, "demo", "traffic-shift", "--target", "local", "--name", "nope", "-c", "5")
-    assert code == 2 and not out, err
+    assert code == 1 and not out, err  # NotFound (issue 14, fifth pass)
     assert err.strip() == "Error: --name nope: no such sandbox (sandboxes: alpha); pass one of them, or run " \
                           "`kmeshctl sandbox up --name nope` first", err
     assert sandboxes.names() == ["alpha"]  # nothing made
