@@ -30,10 +30,12 @@ def fetch_local(path: str, port: int) -> Any:
     except urllib.error.HTTPError as err:
         raise KmeshctlError(f"agent admin {url} answered {err.code}: {_error_text(err.read())}") from err
     except (urllib.error.URLError, OSError) as err:
-        why = err.reason if isinstance(err, urllib.error.URLError) else err
-        why = getattr(why, "strerror", None) or str(why)
-        raise KmeshctlError(f"no node agent admin endpoint at 127.0.0.1:{port} ({why}): run this on a "
-                            "node with `kmeshctl node run`, pass --admin-port, or use --pod NAME") from err
+        from kmeshctl.kube import transport_reason
+
+        why = transport_reason(err)  # `connection refused`, as kubectl words it
+        raise KmeshctlError(f"no node agent admin endpoint at 127.0.0.1:{port} ({why}): start the agent on "
+                            "this host (`kmeshctl node run`, or `kmeshctl sandbox up`), or ask one in a "
+                            "cluster with --pod NAME") from err
 
 
 def fetch_from_pod(path: str, pod: str, namespace: str, port: int) -> Any:
@@ -54,13 +56,14 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int) -> Any:
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
         raw, failure = _read_http(sock), ""
     except OSError as err:
-        raw, failure = b"", str(err)
+        raw, failure = b"", kube.transport_reason(err)
     finally:
         forward.close()
     if not raw:  # the pod side refused or closed: the error channel says why
         why = " ".join((forward.error(port) or failure or "connection closed").split())
-        raise KmeshctlError(f"no agent admin endpoint at port {port} of {namespace}/{pod} ({why}): pass the "
-                            "agent's --admin-port")
+        raise KmeshctlError(f"no agent admin endpoint at port {port} of {namespace}/{pod} ({why}): check the "
+                            f"port the agent serves (its --admin-port: `kubectl get pod -n {namespace} {pod} -o "
+                            "yaml`)")
     status, body = _parse_http(raw)
     if status != 200:
         raise KmeshctlError(f"agent {namespace}/{pod} answered {status}: {_error_text(body)}")

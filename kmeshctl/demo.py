@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Iterator, Optional, Protocol
 
 from kmeshctl.asciinum import parse_int
 from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.params import bad_value, quoted
 from kmeshctl.sandbox import manifests as m
 from kmeshctl.splitstats import split_test
 
@@ -169,6 +170,9 @@ def fortio_demo() -> tuple[list[dict], DemoSubject]:
     return manifests.documents, demo_subject(manifests)
 
 
+MAX_WEIGHT_SETS = 20  # phases of one run: each sends -c requests and waits for the new weights
+
+
 def parse_weight_sets(text: str | None, subject: DemoSubject) -> list[list[int]]:
     """`90/10,50/50` -> [[90, 10], [50, 50]]; default: the VirtualService's own weights."""
     if text is None:
@@ -178,9 +182,13 @@ def parse_weight_sets(text: str | None, subject: DemoSubject) -> list[list[int]]
     if not text.strip():
         raise UsageError(f"--weights {text!r}: empty; give weight sets like {example},50/50 (or leave the flag "
                          "out for the VirtualService's own)")
+    parts = text.split(",")
+    if len(parts) > MAX_WEIGHT_SETS:
+        raise bad_value("--weights", text, f"{len(parts)} weight sets",
+                        f"at most {MAX_WEIGHT_SETS} (one phase each), e.g. {example},50/50")
     sets = []
-    for number, part in enumerate(text.split(","), start=1):
-        where = f"--weights {text!r}: set {number} ({part.strip()!r})"
+    for number, part in enumerate(parts, start=1):
+        where = f"--weights {quoted(text)}: set {number} ({quoted(part.strip())})"
         try:
             weights = [parse_int(w.strip(), signed=True) for w in part.strip().split("/")]
         except ValueError:
@@ -247,8 +255,8 @@ def local_sandbox(sandbox_name: str | None) -> tuple[str, str]:
     """Which local sandbox the demo uses, and how it was chosen ("" when named): --name,
     else $KMESHCTL_SANDBOX_NAME, else the only sandbox on this machine (kept up, as
     `sandbox status` and `dump maps` pick it), else a new one by the default name (removed
-    afterwards). Several and none named, or a --name that is not up while others are: a
-    UsageError listing them, nothing started ($KMESHCTL_SANDBOX_NAME is made when not up)."""
+    afterwards). Several and none named: a UsageError listing them; a --name that is not
+    up while others are: NotFound listing them; nothing started ($KMESHCTL_SANDBOX_NAME is made when not up)."""
     from kmeshctl import sandboxes
     from kmeshctl.sandbox.state import DEFAULT_NAME, check_name
 
@@ -267,12 +275,15 @@ def local_sandbox(sandbox_name: str | None) -> tuple[str, str]:
 
 def _named_sandbox(name: str, source: str, found: list[str]) -> str:
     """``name`` when it is up, or when no sandbox is (the demo then makes it, as without
-    a name); a typed name that is not up while others are is taken for a typo (as
-    `kubectl -n`): a UsageError listing them, nothing started."""
+    a name); a typed name that is not up while others are is taken for a typo: NotFound
+    (exit 1, as every command naming a sandbox that does not exist) listing them,
+    nothing started."""
+    from kmeshctl.sandboxes import NotFound
+
     if name in found or not found:
         return name
-    raise UsageError(f"{source} {name}: no such sandbox (sandboxes: {', '.join(found)}); pass one of them, "
-                     f"or run `kmeshctl sandbox up --name {name}` first")
+    raise NotFound(f"{source} {name}: no such sandbox (sandboxes: {', '.join(found)}); pass one of them, "
+                   f"or run `kmeshctl sandbox up --name {name}` first")
 
 
 def without_fix(message: str) -> str:
@@ -319,6 +330,16 @@ def _shares(counts: dict[str, int]) -> dict[str, float | None]:
     return {k: (round(n / total, 6) if total else None) for k, n in counts.items()}
 
 
+P_VALUE_DIGITS = 4  # significant digits of a p-value as shown (JSON and text)
+
+
+def shown_p_value(p_value: Optional[float]) -> Optional[float]:
+    """``p_value`` rounded to P_VALUE_DIGITS significant digits (0.2880382 -> 0.288,
+    1.234567e-09 -> 1.235e-09): the test's precision, not the float's. The verdict is
+    taken on the unrounded value."""
+    return None if p_value is None else float(f"{p_value:.{P_VALUE_DIGITS}g}")
+
+
 @dataclass
 class PhaseReport:
     weights: dict[str, int]
@@ -341,7 +362,7 @@ class PhaseReport:
             "other_servers": traffic["other_servers"],
             "counts_by_server": traffic["counts_by_server"],
             "test": self.test,
-            "p_value": self.p_value,
+            "p_value": shown_p_value(self.p_value),
             "consistent": self.p_value is not None and self.p_value >= P_VALUE_FLOOR,
             "requests": traffic["requests"],
             "failures": traffic["failures"],

@@ -25,7 +25,7 @@ from kmeshctl.maps import (WAYPOINT_TLV_PORT, BACKEND, ENDPOINT, FRONTEND, IDREG
                            SERVICE, SOCKET, BackendKey, BackendValue, DataplaneMaps, EndpointKey,
                            EndpointValue, FrontendKey, FrontendValue, IdRegKey, IdRegValue,
                            ManageKey, ManageValue, MapSpec, ServiceKey, ServiceValue, SockKey,
-                           SockValue, Tunnel)
+                           SockValue, Tunnel, MapMissingError)
 from kmeshctl.maps import AUTHZ_DST, AUTHZ_POL, AUTHZ_PORT, AUTHZ_RULE, AUTHZ_STATS
 
 SPECS_BY_NAME: dict[str, MapSpec] = {spec.name: spec for spec in MAP_SPECS}
@@ -40,6 +40,28 @@ class MapDump:
 def check_map_name(name: str | None) -> None:
     if name is not None and name not in SPECS_BY_NAME:
         raise bad_value("--map", name, NOT_ACCEPTED, one_of(MAP_NAMES))
+
+
+def check_pinned(bpf_fs: Path, name: str | None = None) -> None:
+    """MapMissingError naming the map asked for (``name``; else the first missing) and
+    the directory, before any map is opened: every map is opened to name ids, so a
+    directory without ours must not be blamed on the first map opened (km_frontend)."""
+    if not Path(bpf_fs).is_dir():
+        return  # open_pinned says so, naming --bpf-fs
+    missing = [n for n in MAP_NAMES if not (Path(bpf_fs) / n).exists()]
+    if not missing:
+        return
+    asked = name if name in missing else None
+    if len(missing) == len(MAP_NAMES):
+        what = (f"no pinned map {asked} in {bpf_fs} (nor any other map of the data path)" if asked
+                else f"no map of the data path is pinned in {bpf_fs}")
+    elif asked:
+        what = f"no pinned map {asked} in {bpf_fs}"
+    else:
+        what = f"no pinned map {missing[0]} in {bpf_fs}" + (f" (nor {', '.join(missing[1:])})" if missing[1:] else "")
+    if name and not asked:
+        what += f" (needed beside {name} to name ids)"
+    raise MapMissingError(f"{what}: load the data path first (`kmeshctl node run`) or pass the right --bpf-fs")
 
 
 def read_maps(maps: DataplaneMaps, name: str | None = None) -> list[MapDump]:
@@ -136,6 +158,7 @@ def dump_json(bpf_fs: Path, name: str | None = None, pods: dict[int, str] | None
               ) -> dict[str, list[dict[str, Any]]]:
     """Read the pinned maps under ``bpf_fs`` and return them as JSON-ready data."""
     check_map_name(name)
+    check_pinned(bpf_fs, name)
     with DataplaneMaps(bpf_fs) as maps:
         return to_json(read_maps(maps, name), IdRegistry(maps), pods)
 
@@ -418,5 +441,6 @@ def _print_at_least(console: Console, table: Table, width: int) -> None:
 def print_tables(bpf_fs: Path, name: str | None = None, console: Console | None = None,
                  pods: dict[int, str] | None = None, wide: bool = False) -> None:
     check_map_name(name)
+    check_pinned(bpf_fs, name)
     with DataplaneMaps(bpf_fs) as maps:
         render_tables(read_maps(maps, name), IdRegistry(maps), console or Console(), pods, wide)

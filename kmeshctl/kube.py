@@ -6,16 +6,21 @@ Objects are plain dicts (the API's JSON), so rendered manifests go out unchanged
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
+import logging
 import os
 import re
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 from urllib.parse import quote
 
 import yaml
 
 from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.params import bounded, yaml_where
 
 if TYPE_CHECKING:
     import threading
@@ -67,6 +72,15 @@ class ApiUnreachable(KmeshctlError):
     """No answer from the API server at all."""
 
 
+class NotKubernetes(KmeshctlError):
+    """Something answers at the server address, but not as a Kubernetes API server does
+    (no version document at /version, no /api discovery)."""
+
+
+class NoClusterConfigured(KmeshctlError):
+    """No kubeconfig at all (none named, ~/.kube/config missing) and not inside a pod."""
+
+
 class KindNotServed(KmeshctlError):
     """The cluster does not serve this apiVersion/kind (for example: no Istio CRDs)."""
 
@@ -108,27 +122,37 @@ def load_configuration() -> k8s.Configuration:
     if TARGET.kubeconfig is None and TARGET.context is None and running_in_cluster():
         k8s_config.load_incluster_config(client_configuration=cfg)
         ORIGIN[id(cfg)] = "the in-cluster service account"
+        CREDENTIALS[id(cfg)] = "the in-cluster service account"
         return cfg
     path = TARGET.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
     found = check_kubeconfig(path, TARGET.context, explicit=TARGET.kubeconfig is not None)
     # Named always: with a KUBECONFIG list, the client library takes the last file's
     # current-context, kubectl (and the messages here) the first file's that sets one.
-    context = TARGET.context or found.current or None
+    context = TARGET.context or found.current
+    # The client gets the files as already read (a --kubeconfig <(...) pipe can be read
+    # only once), merged as kubectl merges them, after the entries it will use are checked.
+    merged = merged_kubeconfig(found, context)
+    check_context_entries(merged, context, path)
     try:
-        k8s_config.load_kube_config(
-            config_file=os.pathsep.join(found.files), context=context, client_configuration=cfg,
-            persist_config=False
-        )
+        with _library_errors() as logged:
+            k8s_config.load_kube_config_from_dict(merged, context=context, client_configuration=cfg,
+                                                  persist_config=False)
     except (ConfigException, OSError, ValueError) as err:
         raise _config_error(f"cannot load kubeconfig {path} ({_one_line(err)}); pass --kubeconfig PATH "
                             "and --context NAME of a cluster you can reach", TARGET.kubeconfig) from err
+    if logged:  # the library logs a failed exec plugin and carries on without credentials
+        raise _plugin_failed(merged, context, path, logged[0])
     ORIGIN[id(cfg)] = _origin_text(found, TARGET.context)
+    user = (_entry(merged, "contexts", context) or {}).get("user")
+    CREDENTIALS[id(cfg)] = f"user {user or '(none)'} in kubeconfig {path}"
     return cfg
 
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 # Where each loaded configuration came from, for "cannot reach" messages: keyed by id().
 ORIGIN: dict[int, str] = {}
+# Whose credentials each loaded configuration sends (`user me in kubeconfig kc.yaml`), for 401s.
+CREDENTIALS: dict[int, str] = {}
 
 
 def _origin_text(found: "KubeconfigFiles", context: Optional[str]) -> str:
@@ -151,11 +175,13 @@ def _config_error(message: str, explicit: Optional[str]) -> KmeshctlError:
 @dataclass(frozen=True)
 class KubeconfigFiles:
     """The kubeconfig files in use (each parsed once): the paths that exist, their context
-    names (merged as kubectl does) and the current context ("" when none is set)."""
+    names (merged as kubectl does), the current context ("" when none is set) and each
+    file's parsed content, in the order of ``files``."""
 
     files: list[str]
     contexts: list[str]
     current: str
+    configs: list[dict] = field(default_factory=list)
 
 
 def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> KubeconfigFiles:
@@ -168,7 +194,7 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> Kubec
         raise UsageError(f"--context {context}: no kubeconfig to look it up in ({files[0] if files else path} does "
                          "not exist); pass --kubeconfig PATH of the file that has it")
     if not present and not explicit:
-        raise KmeshctlError(f"no cluster configured: {files[0] if files else path} does not exist; point "
+        raise NoClusterConfigured(f"no cluster configured: {files[0] if files else path} does not exist; point "
                             "kmeshctl at a cluster with --kubeconfig PATH (or KUBECONFIG=PATH) and "
                             "--context NAME")
     if not files:
@@ -178,7 +204,8 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> Kubec
         what = f"{files[0]} does not exist" if len(files) == 1 else f"none of {', '.join(files)} exists"
         raise _config_error(f"cannot load kubeconfig: {what}; pass --kubeconfig PATH of an existing file "
                             "(or fix KUBECONFIG)", path)
-    names, current = _contexts_of(present, path if explicit else None)
+    configs = _parsed(present, path if explicit else None)
+    names, current = _contexts_in(configs)
     if not names:
         raise _config_error(f"kubeconfig {path} has no contexts (empty, or not a kubeconfig): pass --kubeconfig "
                             "PATH of one that has (`kubectl config get-contexts` lists a file's contexts)",
@@ -189,34 +216,230 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> Kubec
     if context is None and not current:
         raise _config_error(f"kubeconfig {path} has no current-context: pass --context NAME "
                             f"(contexts: {', '.join(names) or 'none'})", path if explicit else None)
-    return KubeconfigFiles(present, names, current)
+    if context is None and current not in names:
+        raise _config_error(f"kubeconfig {path}: current-context {current} is not one of its contexts "
+                            f"(contexts: {', '.join(names)}); pass --context with one of them, or fix "
+                            "current-context", path if explicit else None)
+    return KubeconfigFiles(present, names, current, configs)
 
 
-def _contexts_of(files: list[str], explicit: Optional[str]) -> tuple[list[str], str]:
-    """The context names of the kubeconfig files (merged as kubectl does) and the current one."""
+def _contexts_in(configs: list[dict]) -> tuple[list[str], str]:
+    """The context names of the parsed kubeconfig files (merged as kubectl does) and the current one."""
     names: list[str] = []
     current = ""
+    for config in configs:
+        names += [c.get("name", "") for c in config.get("contexts") or [] if isinstance(c, dict)]
+        current = current or str(config.get("current-context") or "")
+    return names, current
+
+
+def _parsed(files: list[str], explicit: Optional[str]) -> list[dict]:
+    """Each kubeconfig file read once and parsed (a one-line error naming the file when it
+    does not load)."""
+    configs: list[dict] = []
     for file in files:
         try:
             config = _read_kubeconfig(file)
         except UnicodeDecodeError as err:
             raise _config_error(f"cannot load kubeconfig {file} (not UTF-8 text); pass --kubeconfig "
                                 "PATH of a valid kubeconfig", explicit) from err
-        except (OSError, yaml.YAMLError) as err:
+        except yaml.YAMLError as err:
+            raise _config_error(f"cannot load kubeconfig {file}: not valid YAML at {yaml_where(file, err)}; pass "
+                                "--kubeconfig PATH of a valid kubeconfig", explicit) from err
+        except OSError as err:
             raise _config_error(f"cannot load kubeconfig {file} ({_one_line(err)}); pass --kubeconfig "
                                 "PATH of a valid kubeconfig", explicit) from err
         if not isinstance(config, dict):
             raise _config_error(f"cannot load kubeconfig {file} (not a kubeconfig mapping); pass "
                                 "--kubeconfig PATH of a valid kubeconfig", explicit)
-        names += [c.get("name", "") for c in config.get("contexts") or [] if isinstance(c, dict)]
-        current = current or str(config.get("current-context") or "")
-    return names, current
+        configs.append(config)
+    return configs
 
 
 def _read_kubeconfig(file: str) -> Any:
     """One kubeconfig file parsed (the only place kmeshctl reads one itself)."""
     with open(file, encoding="utf-8") as handle:
         return yaml.safe_load(handle) or {}
+
+
+# --- the entries of the context in use ------------------------------------------------
+# Kubeconfig fields holding a path, which kubectl resolves against the directory of the
+# file that holds them (the client library, given a merged document, would not).
+_CLUSTER_FILES = ("certificate-authority",)
+_USER_FILES = ("client-certificate", "client-key", "tokenFile")
+
+
+def merged_kubeconfig(found: KubeconfigFiles, context: str) -> dict:
+    """One kubeconfig document from the files of ``found``, merged as kubectl merges them:
+    of each cluster, context and user name the first file's entry wins; relative paths are
+    made absolute against their own file's directory; ``context`` is the current one."""
+    merged: dict[str, Any] = {"apiVersion": "v1", "kind": "Config", "clusters": [], "contexts": [], "users": [],
+                              "current-context": context}
+    for file, config in zip(found.files, found.configs):
+        base = os.path.dirname(os.path.abspath(file))
+        for section in ("clusters", "contexts", "users"):
+            seen = {e.get("name") for e in merged[section] if isinstance(e, dict)}
+            for entry in config.get(section) or []:
+                if isinstance(entry, dict) and entry.get("name") in seen:
+                    continue
+                merged[section].append(_with_absolute_paths(copy.deepcopy(entry), section, base))
+    return merged
+
+
+def _with_absolute_paths(entry: Any, section: str, base: str) -> Any:
+    body = entry.get(section[:-1]) if isinstance(entry, dict) else None
+    if not isinstance(body, dict):
+        return entry
+    for key in _CLUSTER_FILES if section == "clusters" else _USER_FILES if section == "users" else ():
+        if isinstance(body.get(key), str) and body[key] and not os.path.isabs(body[key]):
+            body[key] = os.path.normpath(os.path.join(base, os.path.expanduser(body[key])))
+    plugin = body.get("exec") if section == "users" else None
+    command = plugin.get("command") if isinstance(plugin, dict) else None
+    if isinstance(command, str) and "/" in command and not os.path.isabs(command):
+        plugin["command"] = os.path.normpath(os.path.join(base, command))  # as kubectl: relative with a slash
+    server = body.get("server") if section == "clusters" else None
+    if isinstance(server, str) and server and "://" not in server and not any(c.isspace() for c in server):
+        body["server"] = "https://" + server  # as kubectl: a server without a scheme speaks TLS
+    return entry
+
+
+def _entry(config: dict, section: str, name: Any) -> Optional[dict]:
+    """The body of the entry ``name`` of ``section`` (the `cluster:` of a cluster)."""
+    for entry in config.get(section) or []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            body = entry.get(section[:-1])
+            return body if isinstance(body, dict) else {}
+    return None
+
+
+def check_context_entries(config: dict, context: str, path: str) -> None:
+    """A one-line error (exit 2 for a kubeconfig or context the user named, else 1) for what
+    the client library would otherwise turn into noise or a wrong address: the context's
+    cluster missing or without a server, a file it names (tokenFile, certificates) missing,
+    an exec credential plugin that is not installed."""
+    where = f"in kubeconfig {path}"
+    body = _entry(config, "contexts", context) or {}
+    cluster_name = body.get("cluster")
+    cluster = _entry(config, "clusters", cluster_name)
+    if cluster is None:
+        names = ", ".join(str(e.get("name")) for e in config.get("clusters") or [] if isinstance(e, dict))
+        raise _config_error(f"context {context} {where} names cluster {cluster_name or '(none)'}, which is not "
+                            f"there (clusters: {names or 'none'}); add it, or pass --context NAME of another "
+                            "context", TARGET.kubeconfig)
+    server = cluster.get("server")
+    if not server:
+        raise _config_error(f"the cluster {cluster_name} {where} has no server (context {context}); add its "
+                            "server: https://HOST:PORT, or pass --context NAME of another cluster", TARGET.kubeconfig)
+    problem = server_url_problem(server)
+    if problem:
+        raise _config_error(f"the cluster {cluster_name} {where} has server {server!r}: {problem} (context "
+                            f"{context}); use https://HOST:PORT", TARGET.kubeconfig)
+    _check_files(cluster, _CLUSTER_FILES, f"the cluster {cluster_name} {where}", TARGET.kubeconfig)
+    _check_base64(cluster, ("certificate-authority-data",), f"the cluster {cluster_name} {where}")
+    user_name = body.get("user")
+    user = _entry(config, "users", user_name) if user_name else None
+    if user_name and user is None:
+        names = ", ".join(str(e.get("name")) for e in config.get("users") or [] if isinstance(e, dict))
+        raise _config_error(f"context {context} {where} names user {user_name}, which is not there (users: "
+                            f"{names or 'none'}); add it, or pass --context NAME of another context",
+                            TARGET.kubeconfig)
+    if user:
+        _check_user(user, f"user {user_name} {where}, context {context}", TARGET.kubeconfig)
+        _check_base64(user, ("client-certificate-data", "client-key-data"), f"user {user_name} {where}")
+
+
+def server_url_problem(server: Any) -> str:
+    """Why ``server`` is not an http(s)://HOST[:PORT] address ("" when it is one)."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(server, str) or any(c.isspace() for c in server):
+        return "not a URL"
+    try:
+        parts = urlsplit(server)
+        port = parts.port
+    except ValueError:
+        port_text = server.split("://", 1)[-1].split("/", 1)[0].rpartition(":")[2]
+        if port_text.isdigit():
+            return f"port {port_text} is out of range (1-65535)"
+        return "not a URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "not a URL"
+    if port == 0:
+        return "port 0 is out of range (1-65535)"
+    return ""
+
+
+def _check_base64(body: dict, keys: tuple[str, ...], owner: str) -> None:
+    import base64
+    import binascii
+
+    for key in keys:
+        data = body.get(key)
+        if not data:
+            continue
+        try:
+            base64.b64decode(str(data), validate=True)
+        except (binascii.Error, ValueError) as err:
+            raise _config_error(f"{owner}: {key} is not valid base64 ({_one_line(err)}); paste the PEM file's "
+                                "base64 (`base64 -w0 FILE`), or pass --context NAME of another context",
+                                TARGET.kubeconfig) from err
+
+
+def _check_files(body: dict, keys: tuple[str, ...], owner: str, path: str) -> None:
+    for key in keys:
+        file = body.get(key)
+        if not file or body.get(f"{key}-data") or (key == "tokenFile" and body.get("token")):
+            continue  # the inline data (or token) is what the client uses
+        if not os.path.isfile(str(file)):
+            problem = "does not exist" if not os.path.exists(str(file)) else "is not a file"
+            raise _config_error(f"{owner}: {key} {file} {problem}; fix the path in the kubeconfig, or pass "
+                                "--context NAME of another context", TARGET.kubeconfig)
+
+
+def _check_user(user: dict, owner: str, path: str) -> None:
+    _check_files(user, _USER_FILES, owner, path)
+    plugin = user.get("exec")
+    if not isinstance(plugin, dict) or user.get("auth-provider") or user.get("token") or user.get("tokenFile"):
+        return  # the library uses those before an exec plugin
+    command = plugin.get("command")
+    if not command or not isinstance(command, str):
+        raise _config_error(f"{owner}: exec has no command; fix the user in the kubeconfig, or pass "
+                            "--context NAME of another context", TARGET.kubeconfig)
+    found = os.access(command, os.X_OK) and os.path.isfile(command) if "/" in command else shutil.which(command)
+    if not found:
+        raise _config_error(f"exec: executable {command} not found ({owner}): install the credential plugin "
+                            "or put it on PATH, or pass --context NAME of another context", TARGET.kubeconfig)
+
+
+@contextlib.contextmanager
+def _library_errors() -> Iterator[list[str]]:
+    """The messages the client library logs at ERROR while loading (a failed exec plugin
+    is logged, not raised), kept from stderr: with no handler of its own, logging.error()
+    would also switch on every library's warnings (urllib3's retries)."""
+    messages: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    root = logging.getLogger()
+    handler = Keep(logging.ERROR)
+    root.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        root.removeHandler(handler)
+
+
+def _plugin_failed(config: dict, context: str, path: str, logged: str) -> KmeshctlError:
+    """A credential plugin that ran and failed: a failure (exit 1), as kubectl reports it."""
+    body = _entry(config, "contexts", context) or {}
+    user = _entry(config, "users", body.get("user")) or {}
+    command = (user.get("exec") or {}).get("command", "?") if isinstance(user.get("exec"), dict) else "?"
+    reason = bounded(" ".join(logged.split()), 300)
+    return KmeshctlError(f"getting credentials: exec plugin {command} of user {body.get('user')} in kubeconfig "
+                         f"{path} (context {context}) failed: {reason}; run it by hand to see why, or pass "
+                         "--context NAME of another context")
 
 
 def context_names(kubeconfig: Optional[str] = None) -> list[str]:
@@ -226,7 +449,7 @@ def context_names(kubeconfig: Optional[str] = None) -> list[str]:
         os.path.expanduser(DEFAULT_KUBECONFIG)
     files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
     try:
-        return _contexts_of(files, None)[0]
+        return _contexts_in(_parsed(files, None))[0]
     except KmeshctlError:
         return []
 
@@ -304,7 +527,19 @@ class KubeClient:
         body: Any = None,
         content_type: str = "application/json",
     ) -> Optional[dict]:
-        """One API call; returns the decoded JSON body (None on 404 for GET)."""
+        """One API call; returns the decoded JSON body (None on 404 for GET). Raises
+        ApiError for another non-2xx answer (401 / 403 worded as kubectl words them),
+        ApiUnreachable when nothing answers."""
+        status, data = self._call(method, path, query, body, content_type)
+        if method == "GET" and status == 404:
+            return None
+        if not 200 <= status < 300:
+            raise self._refused(status, method, path, data)
+        return data
+
+    def _call(self, method: str, path: str, query: Optional[dict[str, str]] = None, body: Any = None,
+              content_type: str = "application/json") -> tuple[int, Optional[dict]]:
+        """The HTTP status and decoded body of one call, whatever the status."""
         headers = {"Accept": "application/json"}
         if body is not None:
             # The REST layer sends dicts as JSON for JSON and YAML content types alike
@@ -324,21 +559,34 @@ class KubeClient:
             response.read()
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise self._unreachable(err) from err
-        if method == "GET" and response.status == 404:
-            return None
-        data = _decode(response.data)
-        if not 200 <= response.status < 300:
-            raise _api_error(response.status, method, path, data)
-        return data
+        return response.status, _decode(response.data)
+
+    def _refused(self, status: int, method: str, path: str, data: Optional[dict]) -> ApiError:
+        credentials = CREDENTIALS.get(id(self._api.configuration), "the kubeconfig user in use")
+        return _api_error(status, method, path, data, credentials)
 
     # -- discovery -----------------------------------------------------------
 
     def server_version(self) -> dict:
-        return self.request("GET", "/version") or {}
+        """The server's version document (``gitVersion``, ``major``, ``minor``, ...).
+        NotKubernetes when what answers is not a Kubernetes API server."""
+        status, data = self._call("GET", "/version")
+        if not 200 <= status < 300 and status != 404:
+            raise self._refused(status, "GET", "/version", data)
+        if status == 404 or not is_version_document(data):
+            what = "answered 404" if status == 404 else "answered, but not with a Kubernetes version document"
+            raise self._not_kubernetes(f"GET /version {what}")
+        return data or {}
+
+    def _not_kubernetes(self, why: str) -> NotKubernetes:
+        return NotKubernetes(f"{self.host} is not a Kubernetes API server ({why}; {self.origin}): pass "
+                             "--kubeconfig/--context of a Kubernetes cluster")
 
     def served_group_versions(self) -> set[str]:
         if self._group_versions is None:
-            core = self.request("GET", "/api") or {}
+            core = self.request("GET", "/api")
+            if not isinstance(core, dict) or not core.get("versions"):
+                raise self._not_kubernetes("GET /api has no API versions")
             groups = self.request("GET", "/apis") or {}
             served = set(core.get("versions", []))
             for group in groups.get("groups", []):
@@ -488,7 +736,7 @@ class KubeClient:
                 raise KindNotServed(f"the cluster no longer serves {kind} ({api_version}): "
                                     f"WATCH {path} answered 404")
             if not 200 <= response.status < 300:
-                raise _api_error(response.status, "WATCH", path, _decode(response.read()))
+                raise self._refused(response.status, "WATCH", path, _decode(response.read()))
             for line in _stream_lines(raw):
                 if stop is not None and stop.is_set():
                     return
@@ -539,13 +787,55 @@ def _watch_event(line: bytes, path: str) -> dict:
     return event
 
 
-_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+|timed out|Name or service not known|certificate verify failed")
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]>]+)")
+# Transport failures as kubectl (Go's net/http) words them; the first that matches wins.
+_TRANSPORT_WORDS = (
+    (re.compile(r"WRONG_VERSION_NUMBER|record layer failure|wrong version number|http request", re.I),
+     "server gave HTTP response to HTTPS client"),
+    (re.compile(r"certificate verify failed", re.I), "x509: certificate verify failed"),
+    (re.compile(r"Name or service not known|nodename nor servname|No address associated", re.I), "no such host"),
+    (re.compile(r"Temporary failure in name resolution", re.I), "no such host (temporary failure in name resolution)"),
+    (re.compile(r"timed out", re.I), "i/o timeout"),
+    (re.compile(r"RemoteDisconnected|Connection aborted|connection reset", re.I), "connection reset by peer"),
+)
 
 
 def transport_reason(err: BaseException) -> str:
-    """What went wrong on the wire, in words (urllib3 wraps it in its own class names)."""
-    found = _ERRNO.search(str(err))
-    return found.group(0).strip() if found else "no answer"
+    """What went wrong on the wire, in kubectl's words (`connection refused`, `no such host`,
+    `i/o timeout`): urllib3 wraps the reason in its own class names and Python's errno text."""
+    text = str(err)
+    for pattern, words in _TRANSPORT_WORDS:
+        if pattern.search(text):
+            return words
+    found = _ERRNO.search(text)
+    if found:
+        reason = found.group(1).strip()
+        return reason[:1].lower() + reason[1:]
+    return "no answer"
+
+
+def is_version_document(data: Any) -> bool:
+    """``data`` is what a Kubernetes API server answers at /version (`gitVersion`: v1.30.2)."""
+    return isinstance(data, dict) and isinstance(data.get("gitVersion"), str) and \
+        bool(re.match(r"^v?\d+\.\d+", data["gitVersion"])) and "major" in data and "minor" in data
+
+
+# The RBAC verb of each method (GET of a collection is `list`).
+_VERBS = {"POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete", "WATCH": "watch"}
+_RESOURCE_PATH = re.compile(r"^/(?:api/[^/]+|apis/([^/]+)/[^/]+)(?:/namespaces/([^/]+))?/([^/]+)(?:/([^/]+))?")
+
+
+def rbac_request(method: str, path: str) -> str:
+    """`get daemonsets.apps in namespace kmesh-system`, `get path /version`: what a 403 refused."""
+    found = _RESOURCE_PATH.match(path.split("?", 1)[0])
+    if not found:
+        return f"{method.lower() if method != 'GET' else 'get'} path {path}"
+    group, namespace, resource, name = found.groups()
+    if resource == "namespaces" and namespace is None and name:
+        namespace, resource, name = None, "namespaces", name
+    verb = _VERBS.get(method, "get" if name else "list")
+    where = f" in namespace {namespace}" if namespace else ""
+    return f"{verb} {resource}{'.' + group if group else ''}{where}"
 
 
 def _decode(raw: bytes) -> Optional[dict]:
@@ -557,13 +847,22 @@ def _decode(raw: bytes) -> Optional[dict]:
         return {"message": raw.decode("utf-8", "replace")[:200]}
 
 
-def _api_error(status: int, method: str, path: str, data: Optional[dict]) -> ApiError:
+def _api_error(status: int, method: str, path: str, data: Optional[dict],
+               credentials: str = "the kubeconfig user in use") -> ApiError:
+    """The ApiError of a refused call; 401 and 403 worded as kubectl words them, with the fix."""
     data = data or {}
     reason = data.get("reason", "")
     message = " ".join((data.get("message") or f"HTTP {status}").split())  # one line
-    if status in (401, 403):
-        message += " (check your credentials / RBAC: `kmeshctl precheck` lists what is missing)"
     causes = tuple((data.get("details") or {}).get("causes") or ())
+    if status == 401:
+        return ApiError(status, reason or "Unauthorized", f"You must be logged in to the server (Unauthorized): "
+                        f"{method} {path} was refused; fix the credentials of {credentials} (an expired token or "
+                        "certificate: log in again and refresh the kubeconfig)", causes)
+    if status == 403:
+        wanted = rbac_request(method, path)
+        return ApiError(status, reason or "Forbidden", f"Forbidden: {message}; ask a cluster "
+                        f"admin for RBAC permission to {wanted} (`kmeshctl precheck` lists what install needs)",
+                        causes)
     return ApiError(status, reason, f"{method} {path} failed: {message}", causes)
 
 

@@ -30,6 +30,19 @@ class CheckResult:
     ok: bool
     detail: str  # what was found, or the one-line problem + fix
 
+    def to_dict(self) -> dict:
+        """The shape of a `precheck` check: ``{"name", "status": "pass" | "fail", "detail",
+        "fix"}`` (a failure's "problem: fix" detail split in two)."""
+        detail, fix = self.detail, ""
+        if not self.ok and ": " in self.detail:
+            detail, fix = self.detail.split(": ", 1)
+        return {"name": self.name, "status": "pass" if self.ok else "fail", "detail": detail, "fix": fix}
+
+
+def to_json(results: list[CheckResult]) -> dict:
+    """`{"ok": bool, "checks": [{"name", "status", "detail", "fix"}]}`, as `precheck -o json`."""
+    return {"ok": all(r.ok for r in results), "checks": [r.to_dict() for r in results]}
+
 
 def _mounts() -> list[tuple[str, str]]:
     """(mount point, fs type) of every mount of this process."""
@@ -58,7 +71,7 @@ def resolve_cgroup2_dir(path: Path | str) -> Path:
     for candidate in (path, path / "unified"):
         if (candidate / "cgroup.controllers").exists():
             return candidate
-    raise UsageError(f"--cgroup2-path {path} is not a cgroup v2 directory: pass a directory of "
+    raise UsageError(f"--cgroup2-path {path}: is not a cgroup v2 directory; use a directory of "
                      f"the cgroup v2 tree (mounted at {cgroup2_root() or 'nowhere: mount cgroup2'})")
 
 
@@ -82,9 +95,9 @@ def check_bpffs_dir(bpf_fs: Path, flag: str = "--bpf-fs") -> None:
     on a bpf filesystem, or under /sys/fs/bpf where ensure_bpffs mounts one. Changes nothing."""
     path = Path(bpf_fs)
     if path.exists() and not path.is_dir():
-        raise UsageError(f"{flag} {bpf_fs} is not a directory: pick a directory under {BPFFS_MOUNT}")
+        raise UsageError(f"{flag} {bpf_fs}: is not a directory; use a directory under {BPFFS_MOUNT}")
     if not bpffs_mounted(path) and BPFFS_MOUNT not in path.resolve().parents and path != BPFFS_MOUNT:
-        raise UsageError(f"{flag} {bpf_fs} is not on a bpf filesystem: pick a directory under {BPFFS_MOUNT}")
+        raise UsageError(f"{flag} {bpf_fs}: is not on a bpf filesystem; use a directory under {BPFFS_MOUNT}")
 
 
 def ensure_bpffs(bpf_fs: Path) -> None:

@@ -38,10 +38,42 @@ NOT_A_NUMBER = "not a number"
 NOT_AN_INTEGER = "not an integer"
 
 
-def shown(value: object) -> str:
-    """A value as a message shows it: bare, quoted only when a shell would need it."""
+# An echoed value longer than this is cut (a 10,000-character argument must not make a
+# 10,000-character error line): its head, an ellipsis and its length.
+MAX_SHOWN = 80
+SHOWN_HEAD = 60
+
+
+def bounded(value: object, limit: int = MAX_SHOWN) -> str:
+    """``value`` as text, cut to its first characters plus `... (N characters)` when it is
+    longer than ``limit``."""
     text = str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:min(SHOWN_HEAD, limit)]}... ({len(text)} characters)"
+
+
+def shown(value: object) -> str:
+    """A value as a message shows it: bare, quoted only when a shell would need it, cut
+    (see bounded) when long."""
+    text = str(value)
+    if not text.isprintable():  # a newline or control character: escaped, the message stays one line
+        return quoted(text)
+    if len(text) > MAX_SHOWN:
+        return f"{shlex.quote(text[:SHOWN_HEAD])}... ({len(text)} characters)"
     return shlex.quote(text) if text else "''"
+
+
+def quoted(value: object) -> str:
+    """A name in quotes as the name checks show it (`'BAD_NS'`), cut when long."""
+    text = str(value)
+    return repr(text) if len(text) <= MAX_SHOWN else f"{text[:SHOWN_HEAD]!r}... ({len(text)} characters)"
+
+
+def shown_plain(value: object) -> str:
+    """A value shown bare (as typed, `９`), quoted only when empty or with spaces, cut when long."""
+    text = str(value)
+    return shown(text) if not text or any(c.isspace() for c in text) else bounded(text)
 
 
 def one_of(choices: Iterable[object]) -> str:
@@ -94,7 +126,7 @@ def install_params(xds_address: str, cluster_id: Optional[str], **options: Any) 
     """Checked InstallParams from the flags of `render` / `install` (`options`: the other
     InstallParams fields); raises UsageError naming the first bad flag."""
     if cluster_id is None:
-        raise UsageError("--cluster-id is required; pass the id of this cluster (for ACK: the cluster id)")
+        raise UsageError(f"--cluster-id is required; use {CLUSTER_ID_WANT}")
     params = InstallParams(xds_address=xds_address, cluster_id=cluster_id, **options)
     check_install_params(params)
     return params
@@ -115,7 +147,7 @@ def check_install_params(p: InstallParams) -> None:
 # --- xDS address -------------------------------------------------------------------
 
 _DNS_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_DNS_NAME_RE = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*\.?$")
+_DNS_NAME_RE = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*\.?\Z")
 
 
 def check_xds_address(value: str, flag: str = "--xds-address", allow_unix: bool = False) -> None:
@@ -129,6 +161,11 @@ def check_xds_address(value: str, flag: str = "--xds-address", allow_unix: bool 
         if not value[len("unix:"):].strip():
             raise UsageError(f"{flag} {shown(value)}: no socket path after unix:; {fix}")
         return
+    if value.startswith("unix:"):
+        # Only a node agent can reach a socket on its own machine: the DaemonSet's agents
+        # reach istiod over the network, by its Service's HOST:PORT.
+        raise bad_value(flag, value, "a unix socket is only for `kmeshctl node run` (the installed agents "
+                        "reach istiod over the network)", f"HOST:PORT of istiod's Service, e.g. {XDS_ADDRESS_EXAMPLE}")
     host, port = _split_host_port(value, flag, fix)
     _check_host(value, host, flag, fix)
     _check_port(value, port, flag)
@@ -149,14 +186,15 @@ def _split_host_port(value: str, flag: str, fix: str) -> tuple[str, str]:
     if not sep:
         raise UsageError(f"{flag} {shown(value)}: missing port; {fix}")
     if ":" in host:
-        raise UsageError(f"{flag} {shown(value)}: write an IPv6 host in brackets, e.g. [fd00::1]:15012")
+        raise UsageError(f"{flag} {shown(value)}: write an IPv6 host in brackets; use [HOST]:PORT, "
+                         "e.g. [fd00::1]:15012")
     return host, port
 
 
 def _check_host(value: str, host: str, flag: str, fix: str) -> None:
     if _is_ip_address(host) or (len(host) <= 253 and _DNS_NAME_RE.match(host)):
         return
-    raise UsageError(f"{flag} {shown(value)}: {host!r} is not a host name or IP address; {fix}")
+    raise UsageError(f"{flag} {shown(value)}: {shown(host)} is not a host name or IP address; {fix}")
 
 
 def _is_ip_address(host: str) -> bool:
@@ -179,25 +217,32 @@ def _check_port(value: str, port: str, flag: str) -> None:
 
 # Sent to istiod as gRPC metadata `clusterid` and used as the node's CLUSTER_ID: keep it
 # to the characters cluster ids (ACK ids, Istio cluster names) are made of.
-_LABEL_VALUE_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
-_CLUSTER_ID_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
+_LABEL_VALUE_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?\Z")
+_CLUSTER_ID_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?\Z")
 
 
-def check_network(value: str) -> None:
+def check_network(value: str, flag: str = "--network") -> None:
     """Istio network names are label values: 63 characters of letters, digits, '.', '_', '-'."""
     if value and not _LABEL_VALUE_RE.match(value):
-        raise UsageError(f"--network {value!r}: use letters, digits, '.', '_' or '-' (max 63), starting and "
-                         "ending with a letter or digit, e.g. --network network1")
+        raise UsageError(f"{flag} {quoted(value)}: not a network name; use letters, digits, '.', '_' or '-' "
+                         f"(max 63), starting and ending with a letter or digit, e.g. {flag} network1")
 
 
-def check_cluster_id(value: str) -> None:
+# What a "not installed" message suggests: the placeholder ID is spelled as one and the
+# words say to replace it (pasted as is, it would install with cluster id "ID").
+INSTALL_COMMAND = "kmeshctl install --cluster-id ID"
+INSTALL_HINT = f"run `{INSTALL_COMMAND}` with ID this cluster's id; `kmeshctl install --help` lists the flags"
+
+# The one description of an accepted --cluster-id, in every message about the flag.
+CLUSTER_ID_WANT = ("letters, digits, '.', '_' or '-' (max 253), starting and ending with a letter or digit, "
+                   "e.g. c1: the cluster's id as istiod knows it (ACK: the cluster id)")
+
+
+def check_cluster_id(value: str, flag: str = "--cluster-id") -> None:
     if not value:
-        raise UsageError("--cluster-id is empty; pass the id of the cluster (for ACK: the cluster id shown in the console)")
+        raise bad_value(flag, value, "empty value", CLUSTER_ID_WANT)
     if not _CLUSTER_ID_RE.match(value):
-        raise UsageError(
-            f"--cluster-id {value!r}: use letters, digits, '.', '_' or '-' (max 253), "
-            "starting and ending with a letter or digit"
-        )
+        raise bad_value(flag, value, "not a cluster id", CLUSTER_ID_WANT)
 
 
 # The OCI / Docker reference grammar: [registry[:port]/]path[:tag][@digest].
@@ -207,17 +252,16 @@ _IMAGE_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _IMAGE_NAME = rf"(?:{_IMAGE_DOMAIN}/)?{_IMAGE_PATH_COMPONENT}(?:/{_IMAGE_PATH_COMPONENT})*"
 _IMAGE_TAG = r"[\w][\w.-]{0,127}"
 _IMAGE_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-_IMAGE_RE = re.compile(rf"^(?P<name>{_IMAGE_NAME})(?::{_IMAGE_TAG})?(?:@{_IMAGE_DIGEST})?$")
+_IMAGE_RE = re.compile(rf"^(?P<name>{_IMAGE_NAME})(?::{_IMAGE_TAG})?(?:@{_IMAGE_DIGEST})?\Z", re.ASCII)
 _IMAGE_NAME_MAX = 255
 
 
-def check_image(value: str) -> None:
+def check_image(value: str, flag: str = "--image", example: str = DEFAULT_IMAGE) -> None:
+    """An OCI image reference, as the kubelet takes it (install's and the waypoint's --image)."""
     match = _IMAGE_RE.match(value)
     if not match or len(match.group("name")) > _IMAGE_NAME_MAX:
-        raise UsageError(
-            f"--image {value!r} is not an image reference; "
-            f"use REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST], e.g. {DEFAULT_IMAGE}"
-        )
+        raise bad_value(flag, value, "not an image reference",
+                        f"REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST], e.g. {example}")
 
 
 def check_mode(value: str) -> None:
@@ -226,24 +270,22 @@ def check_mode(value: str) -> None:
 
 
 # Kubernetes' DNS-1123 label rule: namespace names (and every other label-shaped name)
-DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 
 
 def check_namespace_name(flag: str, value: str) -> None:
     if not DNS1123_LABEL_RE.match(value):
         raise UsageError(
-            f"{flag} {value!r} is not a valid namespace name; use lower-case letters, "
+            f"{flag} {quoted(value)}: not a valid namespace name; use lower-case letters, "
             "digits and '-' (max 63), starting and ending with a letter or digit"
         )
 
 
-def check_install_namespace(namespace: str, istio_namespace: str) -> None:
-    check_namespace_name("--namespace", namespace)
+def check_install_namespace(namespace: str, istio_namespace: str, flag: str = "--namespace") -> None:
+    check_namespace_name(flag, namespace)
     if namespace in RESERVED_NAMESPACES or namespace == istio_namespace:
-        raise UsageError(
-            f"--namespace {namespace!r}: kmeshctl creates this namespace and uninstall deletes it; "
-            f"choose a dedicated one (default {DEFAULT_NAMESPACE})"
-        )
+        raise bad_value(flag, namespace, "kmeshctl creates this namespace and uninstall deletes it",
+                        f"a dedicated one (default {DEFAULT_NAMESPACE})")
 
 
 def check_kubernetes_version(value: str) -> None:
@@ -257,5 +299,24 @@ def check_kubernetes_version(value: str) -> None:
 
 def normalize_kubernetes_version(value: str) -> str:
     """'v1.30.2' / '1.30' -> '1.30'; anything else is returned unchanged (and rejected)."""
-    match = re.match(r"^v?([0-9]+)\.([0-9]+)(?:\.[0-9]+)?$", value)
+    match = re.fullmatch(r"v?([0-9]+)\.([0-9]+)(?:\.[0-9]+)?", value)
     return f"{match.group(1)}.{match.group(2)}" if match else value
+
+
+# --- files the user gives ----------------------------------------------------------
+
+
+def bad_yaml(flag: str, path: object, err: Exception) -> UsageError:
+    """The UsageError for a file that does not parse as YAML, one line in the one form:
+    `--crd-file crds.yaml: not valid YAML at crds.yaml:4:3 (did not find expected node
+    content while parsing a flow node); use a valid YAML file`."""
+    return UsageError(f"{flag} {shown(path)}: not valid YAML at {yaml_where(path, err)}; use a valid YAML file")
+
+
+def yaml_where(path: object, err: Exception) -> str:
+    """`FILE:LINE:COLUMN (what the parser says)` of a YAML error, on one line."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    where = f"{bounded(path)}:{mark.line + 1}:{mark.column + 1}" if mark is not None else bounded(path)
+    words = [getattr(err, "problem", None), getattr(err, "context", None)]
+    reason = " ".join(w for w in words if w) or str(err)
+    return f"{where} ({bounded(' '.join(reason.split()), 200)})"

@@ -9,7 +9,7 @@ from typing import Callable, Literal
 
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import XDS_PORT, istiod_addresses
-from kmeshctl.kube import KubeClient, connect
+from kmeshctl.kube import ApiError, KubeClient, NotKubernetes, connect
 from kmeshctl.uninstall import installed_objects
 
 Status = Literal["pass", "warn", "fail"]
@@ -75,7 +75,17 @@ def check_api_reachable(client: KubeClient) -> CheckResult:
 
 
 def _unreachable(err: KmeshctlError) -> CheckResult:
-    return CheckResult("API reachable", "fail", str(err), UNREACHABLE_FIX)
+    return CheckResult("API reachable", "fail", str(err), _unreachable_fix(err))
+
+
+def _unreachable_fix(err: KmeshctlError) -> str:
+    if isinstance(err, ApiError) and err.status == 401:
+        return "log in again (refresh the kubeconfig user's token or certificate)"
+    if isinstance(err, ApiError) and err.status == 403:
+        return "ask a cluster admin for the RBAC permission named"
+    if isinstance(err, NotKubernetes):
+        return "pass --kubeconfig/--context of a Kubernetes cluster"
+    return UNREACHABLE_FIX
 
 
 def parse_server_version(version: dict) -> tuple[int, int]:
@@ -143,10 +153,12 @@ def check_node_kernels(client: KubeClient) -> CheckResult:
 
 def check_permissions(client: KubeClient, namespace: str, istio_namespace: str) -> CheckResult:
     name = "permissions to install"
-    denied = []
+    denied, unchecked, checked = [], [], 0
     for obj in installed_objects(namespace, istio_namespace):
         if not client.is_served(obj["apiVersion"], obj["kind"]):
-            continue  # reported by the CRD check
+            unchecked.append(obj["kind"])  # the CRD check says why
+            continue
+        checked += 1
         kind = client.kind(obj["apiVersion"], obj["kind"])
         obj_namespace = obj["metadata"].get("namespace", "")
         for verb in INSTALL_VERBS:
@@ -156,6 +168,13 @@ def check_permissions(client: KubeClient, namespace: str, istio_namespace: str) 
     if denied:
         return CheckResult(name, "fail", "denied: " + ", ".join(dict.fromkeys(denied)),
                            "ask a cluster admin for these permissions (e.g. bind cluster-admin for the install)")
+    if not checked:
+        return CheckResult(name, "fail", "not checked: the cluster serves none of the kinds install creates",
+                           "fix the failed checks above, then re-run")
+    if unchecked:
+        return CheckResult(name, "warn", "not checked for " + ", ".join(dict.fromkeys(unchecked)) +
+                           " (not served); may get/create/patch every other object install creates",
+                           "fix the failed checks above, then re-run")
     return CheckResult(name, "pass", "may get/create/patch every object install creates")
 
 
@@ -166,7 +185,9 @@ def can_i(client: KubeClient, verb: str, group: str, resource: str, namespace: s
                                         "namespace": namespace}},
     }
     answer = client.create("authorization.k8s.io/v1", "SelfSubjectAccessReview", review)
-    return bool(answer.get("status", {}).get("allowed"))
+    if not isinstance(answer.get("status"), dict):  # never counted as allowed: it was not checked
+        raise KmeshctlError(f"the SelfSubjectAccessReview for {verb} {resource} came back without a status")
+    return bool(answer["status"].get("allowed"))
 
 
 def passed(results: list[CheckResult]) -> bool:

@@ -106,11 +106,26 @@ def load(name: str) -> Optional[SandboxState]:
     return SandboxState.load(name)
 
 
+class NotFound(KmeshctlError):
+    """A sandbox named (by a flag or $KMESHCTL_SANDBOX_NAME) that does not exist: exit 1,
+    as kubectl's NotFound; a name that cannot be a sandbox's is bad input (exit 2)."""
+
+
+def not_found(name: str, fix: str = "") -> NotFound:
+    """`sandbox NAME not found (sandboxes: a, b; ... makes it)`, or `(no sandbox exists;
+    ... makes one)`; ``fix`` follows after `; `."""
+    known = known_text(name)
+    if names():
+        known += f"; `kmeshctl sandbox up --name {name}` makes it"
+    return NotFound(f"sandbox {name} not found ({known})" + (f"; {fix}" if fix else ""))
+
+
 def require(name: str, flag: str = "--sandbox") -> SandboxState:
-    """The record of sandbox ``name``; a UsageError listing the existing ones otherwise."""
+    """The record of sandbox ``name`` (checked: a bad name is a UsageError naming
+    ``flag``); NotFound listing the existing ones when there is none."""
     state = load(check_name(name))
     if state is None:
-        raise UsageError(f"{flag} {name}: no such sandbox ({known_text(name)})")
+        raise not_found(name)
     return state
 
 
@@ -148,15 +163,20 @@ class LocalTarget:
 def local_target(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[str],
                  own_flag: str = "--bpf-fs DIR") -> LocalTarget:
     """What `dump maps` and `dump config` read on this machine: --sandbox NAME; else
-    --bpf-fs / --admin-port as given; else this node's data path when it has one; else the
-    only sandbox (with a note); several sandboxes: a UsageError listing them; none: an
-    error saying what to start (``own_flag``: the command's flag for a place of its own)."""
+    --bpf-fs / --admin-port as given (a --bpf-fs that is a sandbox's: that sandbox, its
+    agent's port); else this node's data path when it has one; else the only sandbox
+    (with a note); several sandboxes: a UsageError listing them; none: an error saying
+    what to start (``own_flag``: the command's flag for a place of its own)."""
     if sandbox is not None:
         if bpf_fs is not None or admin_port is not None:
             given = "--bpf-fs" if bpf_fs is not None else "--admin-port"
             raise UsageError(f"give {given} or --sandbox NAME, not both")
         state = require(sandbox)
         return LocalTarget(state.bpffs, agent_port(state), state)
+    if bpf_fs is not None:
+        owner = owner_of_bpffs(bpf_fs)
+        if owner is not None:
+            return LocalTarget(bpf_fs, admin_port or agent_port(owner), owner)
     if bpf_fs is not None or admin_port is not None or DEFAULT_BPF_FS.exists():
         return LocalTarget(bpf_fs or DEFAULT_BPF_FS, admin_port)
     found = names()
@@ -170,6 +190,23 @@ def local_target(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Opt
     return LocalTarget(state.bpffs, agent_port(state), state,
                        f"Using sandbox {state.name} (the only one up; this node has no data path of its own); "
                        f"pass --sandbox NAME or {own_flag} to choose")
+
+
+def owner_of_bpffs(bpf_fs: Path) -> Optional[SandboxState]:
+    """The sandbox whose bpffs directory ``bpf_fs`` is (the same directory, however it
+    is spelled), or None; a record another version wrote is skipped."""
+    try:
+        wanted = bpf_fs.resolve()
+    except OSError:
+        return None
+    for name in names():
+        try:
+            state = load(name)
+        except OtherVersion:
+            continue
+        if state is not None and state.bpffs.resolve() == wanted:
+            return state
+    return None
 
 
 def agent_port(state: SandboxState) -> Optional[int]:

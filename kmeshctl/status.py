@@ -10,6 +10,7 @@ from typing import Callable, Optional
 from kmeshctl.config_dump import XDS_PATH
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.kube import KubeClient
+from kmeshctl.params import INSTALL_HINT
 from kmeshctl.namespaces import REDIRECTION_ANNOTATION, enrolled_namespaces
 from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME
 from kmeshctl.rollout import PodState, daemonset_pods
@@ -50,7 +51,7 @@ class MeshStatus:
     def problems(self) -> list[str]:
         """Why the mesh is not healthy, one phrase each (empty: healthy)."""
         if self.daemonset is None:
-            return [f"DaemonSet {DAEMONSET_NAME} not found in {self.namespace} (kmeshctl install)"]
+            return [f"DaemonSet {DAEMONSET_NAME} not found in {self.namespace} ({INSTALL_HINT})"]
         ds = self.daemonset
         found = []
         if ds["desired"] == 0:

@@ -23,6 +23,7 @@ import yaml
 from referencing import Registry, Resource
 
 from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.params import bad_yaml
 
 # The API server (and `kmeshctl precheck`) require at least this version.
 MIN_KUBERNETES_VERSION = "1.26"
@@ -231,7 +232,7 @@ def _load_yaml_documents(path: Path) -> Iterator[dict]:
     except OSError as err:
         raise UsageError(f"--crd-file {path}: cannot read ({err.strerror}); give an existing file") from err
     except yaml.YAMLError as err:
-        raise UsageError(f"--crd-file {path}: not valid YAML ({_one_line(str(err))})") from err
+        raise bad_yaml("--crd-file", path, err) from err
     for doc in docs:
         if isinstance(doc, dict) and doc.get("kind", "").endswith("List"):
             yield from (item for item in doc.get("items", []) if isinstance(item, dict))

@@ -35,19 +35,33 @@ def agent_versions(client: Any, namespace: str, fetch: AdminFetch) -> list[dict]
 
 
 def version_report(namespace: str, connect: Optional[Callable[[], Any]], fetch: AdminFetch) -> dict:
-    """``{"client": {"version"}, "cluster": {"server", "namespace", "agents": [...]} | None,
-    "clusterError": str | None}``; ``connect`` None: client only. A kubeconfig that does
-    not load (bad input) is raised; a cluster that does not answer is reported."""
-    report: dict[str, Any] = {"client": {"version": __version__}, "cluster": None, "clusterError": None}
+    """``{"client": {"version"}, "cluster": {"server", "serverVersion", "namespace", "agents": [...]} | None,
+    "clusterError": str | None, "clusterConfigured": bool}``; ``connect`` None: client only
+    (clusterConfigured false). A kubeconfig that does not load (bad input) is raised; a
+    cluster that does not answer is reported (see exit_code)."""
+    from kmeshctl.kube import NoClusterConfigured
+
+    report: dict[str, Any] = {"client": {"version": __version__}, "cluster": None, "clusterError": None,
+                              "clusterConfigured": connect is not None}
     if connect is None:
         return report
     try:
         client = connect()
+        server_version = client.server_version().get("gitVersion")
     except UsageError:
         raise
+    except NoClusterConfigured as err:
+        report["clusterError"], report["clusterConfigured"] = str(err), False
+        return report
     except KmeshctlError as err:
         report["clusterError"] = str(err)
         return report
-    report["cluster"] = {"server": client.host, "namespace": namespace,
+    report["cluster"] = {"server": client.host, "serverVersion": server_version, "namespace": namespace,
                          "agents": agent_versions(client, namespace, fetch)}
     return report
+
+
+def exit_code(report: dict) -> int:
+    """1 when a cluster is configured (--kubeconfig, --context, KUBECONFIG, ~/.kube/config,
+    in-cluster) and could not be asked, as `kubectl version` does; else 0 (client only)."""
+    return 1 if report["clusterConfigured"] and report["clusterError"] else 0

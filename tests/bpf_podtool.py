@@ -55,6 +55,9 @@ def serve(name: str, ports: list[int]) -> None:
                     pass
 
 
+_PRINT_LOCK = threading.Lock()
+
+
 def _drain(conn: socket.socket, peer: tuple) -> None:
     chunks = []
     with conn:
@@ -69,7 +72,8 @@ def _drain(conn: socket.socket, peer: tuple) -> None:
         except OSError:
             pass
     line = json.dumps({"peer": _peer(peer), "data": b"".join(chunks).hex()})
-    print(line, flush=True)
+    with _PRINT_LOCK:  # print() from two threads can interleave two records on one line
+        print(line, flush=True)
 
 
 def sink(port: int) -> None:

@@ -36,7 +36,7 @@ def test_other_modes_are_a_usage_error() -> None:
 def test_secure_mode_needs_the_root_cert(tmp_path: Path) -> None:
     bpf = _unmade_bpffs()
     result = run("--xds-root-cert", str(tmp_path / "none.pem"), "--bpf-fs", str(bpf))
-    assert result.returncode == 2 and "istiod root certificate" in result.stderr
+    assert result.returncode == 2 and "--xds-root-cert" in result.stderr and "istiod's root CA" in result.stderr
     assert not bpf.exists()
 
 

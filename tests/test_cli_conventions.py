@@ -150,7 +150,7 @@ def test_a_group_without_subcommand_prints_help_and_no_empty_error(group: list[s
 
 def test_an_unknown_sandbox_lists_the_existing_ones_and_suggests_its_own_name() -> None:
     result = run("sandbox", "status", "--name", "zz9none")
-    assert result.returncode == 2
+    assert result.returncode == 1  # NotFound, as kubectl (issue 14, fifth pass)
     assert "sandboxes:" in result.stderr or "no sandbox exists" in result.stderr
     assert "`kmeshctl sandbox up --name zz9none`" in result.stderr
 
@@ -172,7 +172,7 @@ def test_sandbox_list_exists() -> None:
 def test_dump_takes_a_sandbox_and_refuses_an_unknown_one() -> None:
     for args in (["dump", "maps", "--sandbox", "zz9none"], ["dump", "config", "--sandbox", "zz9none"]):
         result = run(*args)
-        assert result.returncode == 2 and "--sandbox zz9none: no such sandbox" in result.stderr
+        assert result.returncode == 1 and "sandbox zz9none not found" in result.stderr  # NotFound
 
 
 def test_the_demos_first_line_names_the_sandbox() -> None:

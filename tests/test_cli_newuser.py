@@ -617,7 +617,7 @@ def test_a_document_that_is_not_an_object_is_named_by_its_number(text: str, prob
 def test_exec_parses_options_before_the_double_dash_as_kubectl_exec_does(state_root, capsys, no_env) -> None:
     _record("alpha", (("netutils-0", False),))
     code, _, err = cli(capsys, "sandbox", "exec", "netutils", "-n", "other", "--", "true")
-    assert code == 2 and "no pod netutils in namespace other of sandbox alpha (pods: default/netutils-0)" in err, err
+    assert code == 1 and "no pod netutils in namespace other of sandbox alpha (pods: default/netutils-0)" in err, err
     code, _, err = cli(capsys, "sandbox", "exec", "netutils", "--namespace", "Bad_NS", "--", "true")
     assert code == 2 and err.startswith("Error: --namespace 'Bad_NS': not a valid namespace name"), err
     code, _, err = cli(capsys, "sandbox", "exec", "netutils", "curl", "-sv", "fortio")
@@ -711,6 +711,8 @@ def _numeric_options() -> list[tuple[list[str], Any]]:
 
 
 def test_every_duration_timeout_count_and_port_flag_has_a_range(capsys, no_env) -> None:
+    from kmeshctl.asciinum import duration_words
+
     for words, param in _numeric_options():
         info = param.type_descriptor.parameter_info
         assert info.min is not None and info.max is not None, (words, param.opts)
@@ -719,7 +721,9 @@ def test_every_duration_timeout_count_and_port_flag_has_a_range(capsys, no_env) 
         for value in ("inf", "1e400", "nan", "1e9", str(info.max * 10 + 1)):
             code, out, err = cli(capsys, *words, *required, flag, value)
             assert code == 2 and not out and len(err.strip().splitlines()) == 1, (words, flag, value, err)
-            assert err.startswith(f"Error: {flag} {value}: ") and f"from {info.min:g} to {info.max:g}" in err, err
+            span = f"from {duration_words(info.min)} to {duration_words(info.max)}" if param.metavar == "DURATION" \
+                else f"from {info.min:g} to {info.max:g}"  # pass 6: a duration's range reads as one
+            assert err.startswith(f"Error: {flag} {value}: ") and span in err, err
 
 
 # ------------------------------------------------------------------ 10. ASCII digits only
@@ -763,10 +767,10 @@ def test_piped_tables_keep_each_row_on_one_line_and_terminals_fit(tmp_path: Path
     assert header.split()[:3] == ["CHECK", "RESULT", "DETAIL"]
     assert row.startswith("API reachable") and "cannot reach the Kubernetes API at https://127.0.0.1:1" in row
     assert f"kubeconfig {dead}, context dead" in row and row.endswith("download its kubeconfig)"), row
-    results = [cluster_cli.checks.CheckResult("API reachable", "fail", "x " * 80, "y " * 30)]
+    rows = [{"name": "API reachable", "status": "fail", "detail": "x " * 80, "fix": "y " * 30}]
     screen = io.StringIO()
     monkeypatch.setattr(cluster_cli, "out", lambda output=None: cli_console(file=screen, force_terminal=True, width=80))
-    cluster_cli._print_checks(results, cluster_cli.OutputFormat.table)
+    cluster_cli.print_checks(rows, cluster_cli.OutputFormat.table)
     assert max(len(re.sub(r"\x1b\[[0-9;]*m", "", line)) for line in screen.getvalue().splitlines()) <= 80
 
 
@@ -779,8 +783,8 @@ def test_piped_tables_keep_each_row_on_one_line_and_terminals_fit(tmp_path: Path
     (["node", "run", "--pod-name", "Bad_Pod"], "--pod-name 'Bad_Pod': not a valid pod name"),
     (["node", "run", "--node-name", "-n1"], "--node-name '-n1': not a valid node name"),
     (["node", "run", "--service-account", "A"], "--service-account 'A': not a valid service account name"),
-    (["node", "run", "--cluster-id", "a b"], "--cluster-id 'a b': use letters"),
-    (["node", "run", "--network", "a b"], "--network 'a b': use letters"),
+    (["node", "run", "--cluster-id", "a b"], "--cluster-id 'a b': not a cluster id; use letters"),
+    (["node", "run", "--network", "a b"], "--network 'a b': not a network name; use letters"),
     (["dump", "maps", "--pod", "Bad"], "--pod 'Bad': not a valid pod name"),
     (["sandbox", "exec", "p", "-n", "X", "--", "true"], "-n 'X': not a valid namespace name"),
 ])
@@ -1064,7 +1068,7 @@ def test_every_range_choice_and_number_mistake_reads_in_the_one_form(args: list[
 
 def test_the_docs_show_the_one_form() -> None:
     docs = (REPO / "docs" / "usage.md").read_text()
-    for example in ("Error: --timeout nan: not a number", "Error: --xds-address istiod:70000: port 70000 is out of "
+    for example in ("Error: --timeout abc: not a duration; use a duration from 1s to 24h", "Error: --xds-address istiod:70000: port 70000 is out of "
                     "range; use an integer from 1 to 65535", "--paths direct,foo: foo is not an accepted value"):
         assert example in " ".join(docs.split()), example
 
@@ -1215,7 +1219,7 @@ def test_a_path_too_long_for_linux_is_bad_input_for_every_path_flag(args: list[s
 def test_the_demo_with_a_name_not_up_while_others_are_lists_them(state_root, capsys, monkeypatch, no_env) -> None:
     _record("alpha")
     code, out, err = cli(capsys, "demo", "traffic-shift", "--target", "local", "--name", "nope", "-c", "5")
-    assert code == 2 and not out, err
+    assert code == 1 and not out, err  # NotFound (issue 14, fifth pass)
     assert err.strip() == "Error: --name nope: no such sandbox (sandboxes: alpha); pass one of them, or run " \
                           "`kmeshctl sandbox up --name nope` first", err
     assert sandboxes.names() == ["alpha"]  # nothing made

@@ -98,11 +98,11 @@ def test_down_of_a_missing_sandbox_is_not_found_unless_ignore_not_found(state_ro
 
 def test_status_of_a_missing_sandbox_gives_the_fix_once(state_root, capsys, no_env) -> None:
     code, _, err = cli(capsys, "sandbox", "status", "--name", "h26none")
-    assert code == 2 and err.strip() == ("Error: sandbox h26none is not up (no sandbox exists): run "
-                                         "`kmeshctl sandbox up --name h26none`"), err
+    assert code == 1 and err.strip() == ("Error: sandbox h26none not found (no sandbox exists; "
+                                         "`kmeshctl sandbox up --name h26none` makes one)"), err
     _record("alpha")
     code, _, err = cli(capsys, "sandbox", "status", "--name", "h26none")
-    assert code == 2 and err.count("kmeshctl sandbox up --name h26none") == 1 and "(sandboxes: alpha)" in err, err
+    assert code == 1 and err.count("kmeshctl sandbox up --name h26none") == 1 and "(sandboxes: alpha;" in err, err
 
 
 def test_exec_with_an_empty_pod_is_an_empty_value(state_root, capsys, no_env) -> None:

@@ -71,6 +71,8 @@ def test_pods_and_vips_are_planned_from_the_examples() -> None:
 
 @pytest.mark.parametrize("text, problem", [
     ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", "not supported in the sandbox"),
+    # a kubeconfig passed as a manifest: its kind is named, not its missing metadata.name
+    ("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n", "kind Config is not supported in the sandbox"),
     ("apiVersion: networking.istio.io/v1alpha3\nkind: Gateway\nmetadata: {name: g}\n",
      "not supported in the sandbox"),
     ("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {type: NodePort, ports: [{port: 80}]}\n",

@@ -71,13 +71,25 @@ def parse_cpu_list(text: str) -> set[int]:
     return cpus
 
 
+def cpu_list_text(cpus: set[int]) -> str:
+    """CPUs as a taskset list: {0, 1, 2, 5} -> `0-2,5`."""
+    runs: list[list[int]] = []
+    for cpu in sorted(cpus):
+        if runs and cpu == runs[-1][1] + 1:
+            runs[-1][1] = cpu
+        else:
+            runs.append([cpu, cpu])
+    return ",".join(f"{low}" if low == high else f"{low}-{high}" for low, high in runs)
+
+
 def check_cpu_plan(plan: CpuPlan) -> None:
     usable = os.sched_getaffinity(0)
     for what, text in (("--client-cpus", plan.client), ("--mesh-cpus", plan.mesh)):
         missing = parse_cpu_list(text) - usable
         if missing:
-            raise BenchError(f"{what} {text}: CPU {sorted(missing)} not available here "
-                             f"(usable: {sorted(usable)})", exit_code=2)
+            many = "s" if len(missing) > 1 else ""
+            raise BenchError(f"{what} {text}: CPU{many} {cpu_list_text(missing)} not available here; use CPUs "
+                             f"of {cpu_list_text(usable)}, e.g. {what} {min(usable)}", exit_code=2)
 
 
 def default_cpu_plan() -> CpuPlan:

@@ -16,7 +16,7 @@ import typer
 from kmeshctl import __version__
 from kmeshctl.cli.common import OutputFormat, OutputOption, app, check_namespace_flags, is_data, print_data
 from kmeshctl.cli.conventions import COMPLETE_VAR, complete_global_flags_anywhere
-from kmeshctl.errors import UsageError
+from kmeshctl.errors import KmeshctlError, UsageError
 
 # Importing a command module registers its commands on `app`.
 from kmeshctl.cli import cluster as _cluster  # noqa: F401,E402
@@ -45,22 +45,28 @@ def version(
     """
     from kmeshctl import config_dump
     from kmeshctl.kube import connect_reachable
-    from kmeshctl.versions import version_report
+    from kmeshctl.cli.common import fix_hint
+    from kmeshctl.params import INSTALL_HINT
+    from kmeshctl.versions import exit_code, version_report
 
     if not client:
         check_namespace_flags()
+    # A kubeconfig that does not load is bad input, raised before anything is printed (as
+    # kubectl); a cluster that does not answer is reported after the client's version.
     report = version_report(namespace, None if client else connect_reachable, config_dump.fetch_from_pod)
     if is_data(output):
         print_data(report, output)
-        return
+        raise typer.Exit(exit_code(report))
     typer.echo(f"Client: {report['client']['version']}")
+    if exit_code(report):  # the client's version is printed; the cluster named could not be asked
+        raise KmeshctlError(report["clusterError"])
     if report["clusterError"]:
         typer.echo(f"Cluster: could not reach one ({report['clusterError']})", err=True)
     elif report["cluster"] is not None:
         cluster = report["cluster"]
         typer.echo(f"Cluster: {cluster['server']}")
         if not cluster["agents"]:
-            typer.echo(f"Agents: none in namespace {namespace} (run `kmeshctl install`)")
+            typer.echo(fix_hint(f"Agents: none in namespace {namespace} ({INSTALL_HINT})"))
         for agent in cluster["agents"]:
             seen = agent["version"] or f"unknown ({agent['error']})"
             typer.echo(f"Agent on {agent['node'] or '-'}: {seen} (pod {agent['pod']}"
@@ -153,17 +159,19 @@ def _tables_not_cut_when_piped() -> Iterator[None]:
 
 
 class OutputUnwritable(Exception):
-    """stdout or stderr cannot be written (a full disk, a closed descriptor): not an
-    OSError, so no command's own `except OSError` mistakes it for its work failing."""
+    """stdout or stderr cannot be written (a full disk, a closed descriptor, a pipe whose
+    reader has gone): not an OSError, so no command's own `except OSError` mistakes it
+    for its work failing, and click's own EPIPE handling never sees it either."""
 
-    def __init__(self, stream: str, strerror: str) -> None:
+    def __init__(self, stream: str, strerror: str, closed_pipe: bool = False) -> None:
         super().__init__(f"cannot write the output to {stream}: {strerror}")
         self.stream = stream
+        self.closed_pipe = closed_pipe
 
 
 class _NamedStream:
     """sys.stdout / sys.stderr, raising OutputUnwritable when a write or flush fails
-    (a closed pipe, EPIPE, passes through: `| head` stays quiet); a closed descriptor
+    (a closed pipe, EPIPE, too: marked, so `| head` stays quiet); a closed descriptor
     (the stream is None) fails on its first write only, so a command that prints
     nothing there still runs."""
 
@@ -176,8 +184,8 @@ class _NamedStream:
             raise OutputUnwritable(self._name, os.strerror(errno.EBADF) + " (it is closed)")
         try:
             return getattr(self._stream, method)(*args)
-        except BrokenPipeError:
-            raise
+        except BrokenPipeError as err:
+            raise OutputUnwritable(self._name, err.strerror or "Broken pipe", closed_pipe=True) from None
         except OSError as err:
             raise OutputUnwritable(self._name, err.strerror or str(err)) from None
 
@@ -214,12 +222,26 @@ def _output_failures_named() -> Iterator[None]:
 
 
 def _report_unwritable(err: OutputUnwritable) -> None:
-    """One line on stderr (nothing when stderr is the stream that failed); exit 1."""
-    if err.stream != "stderr" and sys.stderr is not None:
+    """Exit 1 on every command: one line on stderr, except when stderr is the stream
+    that failed or stdout is a pipe its reader closed (`| head`: nothing went wrong
+    that the user needs told; the reader chose to stop)."""
+    if err.closed_pipe:
+        _silence_closed_stream(err.stream)
+    elif err.stream != "stderr" and sys.stderr is not None:
         with contextlib.suppress(OSError):
             sys.stderr.write(f"Error: {err}\n")
             sys.stderr.flush()
     sys.exit(1)
+
+
+def _silence_closed_stream(stream: str) -> None:
+    """Point the closed pipe's descriptor at /dev/null: what Python still holds in its
+    buffer is dropped at exit instead of a second "Broken pipe" (and exit 120)."""
+    target = sys.__stdout__ if stream == "stdout" else sys.__stderr__
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, target.fileno())
+        os.close(devnull)
 
 
 def _terminate_cleanly(_signum: int, _frame: object) -> None:

@@ -12,7 +12,11 @@ from typing import Any, Optional, Sequence
 from typer import _click
 from typer._click.core import ParameterSource
 
-from kmeshctl.params import NOT_A_NUMBER, NOT_ACCEPTED, OUT_OF_RANGE
+from kmeshctl.asciinum import DURATION_EXAMPLES, duration_words, is_duration_text, is_integer_text, is_number_text, \
+    parse_duration
+from kmeshctl.params import NOT_A_NUMBER, NOT_ACCEPTED, NOT_AN_INTEGER, OUT_OF_RANGE, bounded, shown_plain
+
+NOT_A_DURATION = "not a duration"
 
 _WORD = {int: "an integer", float: "a number"}
 
@@ -44,6 +48,8 @@ def accepted(param: _click.Parameter) -> str:
     if kind is None:
         return ""
     low, high = descriptor.parameter_info.min, descriptor.parameter_info.max
+    if is_duration(param):
+        return _duration_range(low, high)
     if low is not None and high is not None:
         return f"{_WORD[kind]} from {low:g} to {high:g}"
     if low is not None:
@@ -51,6 +57,24 @@ def accepted(param: _click.Parameter) -> str:
     if high is not None:
         return f"{_WORD[kind]} <= {high:g}"
     return _WORD[kind]
+
+
+DURATION_METAVAR = "DURATION"
+
+
+def is_duration(param: _click.Parameter) -> bool:
+    """A duration flag (metavar DURATION): takes `300`, `300s`, `5m`, `1m30s`, `1h`."""
+    return getattr(param, "metavar", None) == DURATION_METAVAR
+
+
+def _duration_range(low: Optional[float], high: Optional[float]) -> str:
+    if low is not None and high is not None:
+        span = f"from {duration_words(low)} to {duration_words(high)}"
+    elif low is not None:
+        span = f">= {duration_words(low)}"
+    else:
+        span = f"<= {duration_words(high)}" if high is not None else ""
+    return f"a duration {span} ({DURATION_EXAMPLES})".replace("duration  (", "duration (")
 
 
 def _number_kind(annotation: Any) -> Optional[type]:
@@ -62,6 +86,10 @@ def _number_kind(annotation: Any) -> Optional[type]:
 
 def _given_value(err: _click.exceptions.BadParameter) -> Optional[str]:
     """The value as typed, from pydantic's error when typer's coercion raised it."""
+    if isinstance(err, NotANumber):
+        return err.given
+    if err.param is not None and getattr(err.param, "_typed_duration", None) is not None:
+        return err.param._typed_duration  # type: ignore[attr-defined]
     cause = err.__cause__
     errors = getattr(cause, "errors", None)
     if callable(errors):
@@ -72,6 +100,8 @@ def _given_value(err: _click.exceptions.BadParameter) -> Optional[str]:
 
 
 def _problem(err: _click.exceptions.BadParameter, param: _click.Parameter) -> str:
+    if isinstance(err, NotANumber):
+        return err.problem
     cause = err.__cause__
     errors = cause.errors() if callable(getattr(cause, "errors", None)) else []
     kind = errors[0].get("type", "") if errors else ""
@@ -102,10 +132,80 @@ def bad_value_line(err: _click.exceptions.BadParameter, args: Sequence[str]) -> 
         return " ".join(err.format_message().split())
     name = source_name(err.ctx, param, args)
     value = _given_value(err)
-    shown = f"{name}={value}" if name.startswith("$") and value is not None else \
-        f"{name} {value}" if value is not None else name
+    shown = f"{name}={bounded(value)}" if name.startswith("$") and value is not None else \
+        f"{name} {shown_plain(value)}" if value is not None else name
     want = accepted(param)
     return f"{shown}: {_problem(err, param)}" + (f"; use {want}" if want else "")
+
+
+# ------------------------------------------------------------------ strict numbers
+
+
+MAX_INT_DIGITS = 18  # more digits than any bounded count or port could need
+
+
+class NotANumber(_click.exceptions.BadParameter):
+    """A number flag's value that is not spelled by kmeshctl.asciinum's rule."""
+
+    def __init__(self, given: str, problem: str, ctx: _click.Context, param: _click.Parameter) -> None:
+        super().__init__(f"{given}: {problem}", ctx=ctx, param=param)
+        self.given = given
+        self.problem = problem
+
+
+def strict_numbers(command: _click.Command) -> None:
+    """Every int / float option of ``command`` takes only what kmeshctl.asciinum spells
+    as a number (pydantic's lax parsing, which typer uses, also takes `8_0`, `+80`,
+    `' 80'` and `80.0` for an integer): anything else is `FLAG VALUE: not an integer`."""
+    for param in command.params:
+        descriptor = getattr(param, "type_descriptor", None)
+        kind = _number_kind(descriptor.annotation) if descriptor is not None else None
+        if kind is None or getattr(param, "_strict_numbers", False):
+            continue
+        param.process_value = _strict(param, kind, param.process_value)  # type: ignore[method-assign]
+        param._strict_numbers = True  # type: ignore[attr-defined]
+
+
+def _strict(param: _click.Parameter, kind: type, process: Any) -> Any:
+    def checked(ctx: _click.Context, value: Any) -> Any:
+        if is_duration(param):
+            value = _as_seconds(value, kind, ctx, param)
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(item, str):
+                _check_number_text(item, kind, ctx, param)
+        return process(ctx, value)
+
+    return checked
+
+
+def _as_seconds(value: Any, kind: type, ctx: _click.Context, param: _click.Parameter) -> Any:
+    """A duration flag's text (`5m`) as the number of seconds its type takes (`300`)."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_as_seconds(v, kind, ctx, param) for v in value)
+    if not isinstance(value, str):
+        return value
+    if not is_duration_text(value):
+        raise NotANumber(value, NOT_A_DURATION, ctx, param)
+    param._typed_duration = value  # type: ignore[attr-defined]  # a range error shows it as typed
+    seconds = parse_duration(value)
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        return value  # nan / inf: the range check names them
+    if kind is int:
+        if is_number_text(value) and not is_integer_text(value, signed=True):
+            raise NotANumber(value, NOT_AN_INTEGER, ctx, param)  # a plain number stays digits: `80.0` is not one
+        if seconds != int(seconds):
+            raise NotANumber(value, "not a whole number of seconds", ctx, param)
+        return str(int(seconds))
+    return repr(seconds)
+
+
+def _check_number_text(text: str, kind: type, ctx: _click.Context, param: _click.Parameter) -> None:
+    if kind is int and not is_integer_text(text, signed=True):
+        raise NotANumber(text, NOT_AN_INTEGER, ctx, param)
+    if kind is int and len(text.lstrip("-")) > MAX_INT_DIGITS:  # pydantic's own limit says "exceeded maximum size"
+        raise NotANumber(text, OUT_OF_RANGE, ctx, param)
+    if kind is float and not is_number_text(text):
+        raise NotANumber(text, NOT_A_NUMBER, ctx, param)
 
 
 # ------------------------------------------------------------------ missing values
@@ -145,3 +245,45 @@ def empty_value(flag: str, param: Optional[_click.Parameter], ctx: Optional[_cli
     metavar = (getattr(param, "metavar", None) or "").strip() if param is not None else ""
     want = f"one of {', '.join(metavar.split('|'))}" if "|" in metavar else (metavar or "a value")
     return _click.exceptions.BadOptionUsage(flag, f"{flag} '': empty value; give {want}", ctx=ctx)
+
+
+# ------------------------------------------------------------------ long values
+
+MAX_LINE = 1000  # a longer error line holds an echoed value with spaces: its middle is cut
+MAX_WORD = 200  # a longer word of an error line is an echoed value: cut (params.bounded)
+
+
+def _bounded_word(word: str) -> str:
+    """A word cut when overlong, its trailing punctuation (`VALUE:`) kept."""
+    if len(word) <= MAX_WORD:
+        return word
+    body = word.rstrip(":;,.)")
+    return bounded(body, MAX_WORD) + word[len(body):]
+
+
+def bounded_line(line: str) -> str:
+    """An error line with each overlong word (an echoed value, however the message was
+    formed: ours, click's "No such option: ...") cut to its head and length."""
+    line = " ".join(_bounded_word(word) for word in line.split(" "))
+    if len(line) <= MAX_LINE:
+        return line
+    # A value with spaces: keep the start (flag, value's head) and the end (the fix).
+    return f"{line[:MAX_LINE // 2]}... ({len(line) - MAX_LINE * 3 // 4} characters cut) ...{line[-(MAX_LINE // 4):]}"
+
+
+# ------------------------------------------------------------------ flags as typed
+
+
+def name_typed_flags(message: str, contexts: Sequence[_click.Context], args: Sequence[str]) -> str:
+    """A message that starts with a flag's long name (`--namespace kube-system: ...`, as a
+    check outside the CLI words it) names the flag as the user typed it (`-n`)."""
+    for ctx in contexts:
+        for param in ctx.command.params:
+            if param.param_type_name != "option" or not param.name or \
+                    ctx.get_parameter_source(param.name) != ParameterSource.COMMANDLINE:
+                continue
+            long = max(param.opts, key=len)
+            typed = typed_flag(param, args)
+            if typed != long and message.startswith((f"{long} ", f"{long}=", f"{long}:")):
+                return typed + message[len(long):]
+    return message

@@ -17,7 +17,7 @@ from kmeshctl.cli.common import MAX_REPEATS, MAX_RUN_S, app, print_json
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.outpaths import check_output_dir
 from kmeshctl.errors import UsageError
-from kmeshctl.params import check_choices
+from kmeshctl.params import bad_value, check_choices
 
 bench_app = typer.Typer(help="Benchmarks of the data path. Needs root.\n\n"
                              "Examples:\n\n"
@@ -65,20 +65,24 @@ def dataplane(
         help="Comma-separated loads: paced-1k, paced-4k, closed-4, max-64."),
     repeats: int = typer.Option(5, "--repeats", min=1, max=MAX_REPEATS, metavar="COUNT",
                                 help="Runs per path and load (interleaved)."),
-    duration: int = typer.Option(10, "--duration", min=1, max=MAX_RUN_S, metavar="SECONDS", help="Seconds per run."),
-    warmup: int = typer.Option(2, "--warmup", min=0, max=MAX_RUN_S, metavar="SECONDS",
-                               help="Seconds of unrecorded warm-up per path."),
+    duration: int = typer.Option(10, "--duration", min=1, max=MAX_RUN_S, metavar="DURATION",
+                                 help="Time per run (e.g. 10s, 1m; a plain number is seconds)."),
+    warmup: int = typer.Option(2, "--warmup", min=0, max=MAX_RUN_S, metavar="DURATION",
+                               help="Unrecorded warm-up per path (e.g. 2s; a plain number is seconds)."),
     client_cpus: Optional[str] = typer.Option(
         None, "--client-cpus", metavar="CPUS", help="CPUs for wrk (taskset list); default 0."),
     mesh_cpus: Optional[str] = typer.Option(
         None, "--mesh-cpus", metavar="CPUS", help="CPUs for nginx and every Envoy; default 1."),
     out: Optional[Path] = typer.Option(
-        None, "--out", metavar="DIR", help="Results folder; default benchmarks/results/<date>/."),
+        None, "--out", metavar="DIR",
+        help="Results folder; default: ./benchmarks/results/<date>/ (under the current directory)."),
     output: BenchOutput = typer.Option(BenchOutput.table, "-o", "--output",
                                        help="table: the markdown table; json: the summary."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines, only the result."),
 ) -> None:
     """Run the same load over five paths and report latency percentiles, throughput,
-    proxy CPU, ratios to direct and the targets; results go to --out.
+    proxy CPU, ratios to direct and the targets; results go to --out. Progress goes to
+    stderr (-q: none).
 
     Examples:
 
@@ -100,7 +104,7 @@ def dataplane(
         cpus=CpuPlan(_cpus(client_cpus, "--client-cpus", default_cpus.client),
                      _cpus(mesh_cpus, "--mesh-cpus", default_cpus.mesh)))
     command = "kmeshctl " + shlex.join(sys.argv[1:])
-    records, env = run_dataplane(config, _progress)
+    records, env = run_dataplane(config, (lambda _line: None) if quiet else _progress)
     files = report.write_results(out_dir, records, env, command)
     summary = report.summarize(records)
     checks = report.check_targets(summary)
@@ -127,8 +131,10 @@ def cleanup(
     from kmeshctl.bench.topology import cleanup_run, leftover_run_ids
 
     found = leftover_run_ids()
-    if run_id is not None and not re.fullmatch(r"[0-9a-f]{6}", run_id):
-        raise UsageError(f"--run-id {run_id!r} is not 6 hex digits: see the id in the bench output")
+    if run_id is not None and not re.fullmatch(r"[0-9a-fA-F]{6}", run_id):  # ids are printed lower-case
+        raise bad_value(flag_as_typed("run_id"), run_id, "not a run id",
+                        "the 6 hex digits of the id in the bench output, e.g. 3f9a1c")
+    run_id = run_id.lower() if run_id is not None else None
     run_ids = [r for r in found if r == run_id] if run_id else found
     for run_id in run_ids:
         cleanup_run(run_id)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Optional
 
 import typer
@@ -17,8 +18,8 @@ from kmeshctl import config_dump
 from kmeshctl import install as installer
 from kmeshctl import namespaces as ns_ops
 from kmeshctl import precheck as checks
-from kmeshctl.cli.common import (MAX_TIMEOUT_S, OutputFormat, app, check_namespace_flags, is_data, print_data,
-                                 print_json, suggest)
+from kmeshctl.cli.common import (MAX_TIMEOUT_S, OutputFormat, app, check_namespace_flags, fix_hint, is_data,
+                                 print_data, print_json, suggest)
 from kmeshctl.cli.common import OutputOption as DataOutputOption
 from kmeshctl.cli.render import (
     check_crd_files,
@@ -40,6 +41,7 @@ from kmeshctl.cli.render import (
 )
 from kmeshctl.kube import KubeClient, connect_reachable
 from kmeshctl.params import (
+    INSTALL_HINT,
     DEFAULT_IMAGE,
     DEFAULT_ISTIO_NAMESPACE,
     DEFAULT_KUBERNETES_VERSION,
@@ -53,9 +55,11 @@ from kmeshctl.uninstall import DeleteResult, installed_objects, uninstall as uni
 
 TableOutputOption = DataOutputOption
 WIDE_WIDTH = 10_000  # -o wide: rich never cuts or wraps a column
+# Every long command has it (issue 14, fifth pass): no progress lines, only the result.
+QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines while waiting, only the result.")]
 TimeoutOption = Annotated[
-    float, typer.Option("--timeout", min=1, max=MAX_TIMEOUT_S, metavar="SECONDS",
-                        help="Give up waiting after this many seconds.")
+    float, typer.Option("--timeout", min=1, max=MAX_TIMEOUT_S, metavar="DURATION",
+                        help="Give up waiting after this long (e.g. 300s, 5m, 1h; a plain number is seconds).")
 ]
 
 
@@ -89,6 +93,7 @@ def install(
         "--dry-run", help="Render, validate (and dry-run on the cluster if reachable), print, apply nothing.")] = False,
     output: OutputOption = ManifestFormat.yaml,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the DaemonSet rollout.")] = True,
+    quiet: QuietOption = False,
     timeout: TimeoutOption = 300,
 ) -> None:
     """Install the node agent DaemonSet and the waypoint EnvoyFilters (server-side apply).
@@ -125,7 +130,7 @@ def install(
     _apply_and_report(plan, output)
     if wait:
         assert plan.client is not None
-        _wait_rollout(plan.client, plan.params.namespace, timeout, output)
+        _wait_rollout(plan.client, plan.params.namespace, timeout, output, quiet)
 
 
 def _print_dry_run(report: installer.DryRunReport, crd_file_given: bool) -> None:
@@ -159,9 +164,11 @@ def _apply_and_report(plan: installer.InstallPlan, output: ManifestFormat) -> No
         console.print("Nothing to do: the cluster already matches.")
 
 
-def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: ManifestFormat) -> None:
+def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: ManifestFormat,
+                  quiet: bool = False) -> None:
     try:
-        wait_for_rollout(client, namespace, DAEMONSET_NAME, timeout, console=err())
+        wait_for_rollout(client, namespace, DAEMONSET_NAME, timeout,
+                         console=Console(stderr=True, quiet=True) if quiet else err())
     except RolloutTimeout as error:
         console = err()
         console.print("[red]Pods not ready:[/]")
@@ -241,22 +248,26 @@ def precheck(
       kmeshctl --context ack-prod precheck -o json
     """
     check_namespace_flags()
-    results = checks.precheck_target(namespace, istio_namespace)
+    results = [replace(r, detail=fix_hint(r.detail), fix=fix_hint(r.fix))
+               for r in checks.precheck_target(namespace, istio_namespace)]
+    report = checks.to_json(results)
     if is_data(output):
-        print_data(checks.to_json(results), output)
+        print_data(report, output)
     else:
-        _print_checks(results, output)
+        print_checks(report["checks"], output)
     if not checks.passed(results):
         raise typer.Exit(1)
 
 
-def _print_checks(results: list[checks.CheckResult], output: OutputFormat) -> None:
+def print_checks(rows: list[dict], output: OutputFormat) -> None:
+    """The CHECK / RESULT / DETAIL / FIX table of `precheck` and `node preflight` (rows as
+    in their JSON: name, status, detail, fix)."""
     table = Table(show_edge=False, pad_edge=False)
     for column in ("CHECK", "RESULT", "DETAIL", "FIX"):
         table.add_column(column)
     style = {"pass": "green", "warn": "yellow", "fail": "red"}
-    for r in results:
-        table.add_row(r.name, f"[{style[r.status]}]{r.status}[/]", escape(r.detail), escape(r.fix))
+    for r in rows:
+        table.add_row(r["name"], f"[{style[r['status']]}]{r['status']}[/]", escape(r["detail"]), escape(r["fix"]))
     out(output).print(table)
 
 
@@ -294,7 +305,7 @@ def _print_status(state: MeshStatus, output: OutputFormat) -> None:
     console = out(output)
     if state.daemonset is None:
         console.print(f"[red]Not installed:[/] no DaemonSet {DAEMONSET_NAME} in namespace {state.namespace} "
-                      f"(run `{escape(suggest('kmeshctl install'))}`)")
+                      f"({escape(fix_hint(INSTALL_HINT))})")
     else:
         ds = state.daemonset
         console.print(f"DaemonSet {state.namespace}/{ds['name']}: desired {ds['desired']}  updated {ds['updated']}  "
@@ -337,6 +348,7 @@ def enable_ns(
     wait: WaitOption = False,
     timeout: TimeoutOption = 300,
     output: TableOutputOption = OutputFormat.table,
+    quiet: QuietOption = False,
 ) -> None:
     """Enroll namespaces: label them istio.io/dataplane-mode=Kmesh (all must exist, else nothing changes).
 
@@ -345,7 +357,7 @@ def enable_ns(
       kmeshctl enable-ns default
       kmeshctl enable-ns default demo --wait --timeout 60
     """
-    _set_mode(namespaces, True, wait, timeout, output)
+    _set_mode(namespaces, True, wait, timeout, output, quiet)
 
 
 @app.command("disable-ns")
@@ -354,6 +366,7 @@ def disable_ns(
     wait: WaitOption = False,
     timeout: TimeoutOption = 300,
     output: TableOutputOption = OutputFormat.table,
+    quiet: QuietOption = False,
 ) -> None:
     """Release namespaces: remove the label istio.io/dataplane-mode (all must exist, else nothing changes).
 
@@ -361,10 +374,11 @@ def disable_ns(
 
       kmeshctl disable-ns default
     """
-    _set_mode(namespaces, False, wait, timeout, output)
+    _set_mode(namespaces, False, wait, timeout, output, quiet)
 
 
-def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output: OutputFormat) -> None:
+def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output: OutputFormat,
+              quiet: bool = False) -> None:
     ns_ops.check_names("namespace", names)
     client = connect_reachable()
     changes = ns_ops.set_mode_label(client, names, enable)
@@ -379,7 +393,7 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
                         "pods with a sidecar are never enrolled (remove istio-injection / istio.io/rev)[/]")
     namespaces = [c.name for c in changes]  # each once
     if wait:
-        pods = ns_ops.wait_for_annotations(client, namespaces, timeout, on_poll=_progress_printer(timeout, as_json))
+        pods = ns_ops.wait_for_annotations(client, namespaces, timeout, on_poll=_progress_printer(timeout, as_json or quiet))
     else:
         pods = ns_ops.pods_of(client, namespaces)
     if as_json:

@@ -27,7 +27,8 @@ from typer._click.core import ParameterSource
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
-from kmeshctl.cli.badinput import bad_value_line, check_values_present, empty_value, source_name, typed_flag
+from kmeshctl.cli.badinput import (bad_value_line, bounded_line, check_values_present, empty_value,
+                                   name_typed_flags, source_name, strict_numbers, typed_flag)
 from kmeshctl.cli.names import names_checked
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.errors import UsageError as KmeshctlUsageError
@@ -81,9 +82,11 @@ class KmeshctlGroup(TyperGroup):
             _one_line_short_help(command)
             _reflow_help(command)
             command.rich_markup_mode = None  # plain help, wrapped like kubectl's (see _reflow_help)
+            _durations_shown(command)
             if command is not self:
                 _values_required(command)
                 names_checked(command, lambda: _ARGS)
+                strict_numbers(command)
                 _conflicts_checked(command)
 
     def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
@@ -93,7 +96,8 @@ class KmeshctlGroup(TyperGroup):
             if not ctx.resilient_parsing:  # shell completion parses half-typed lines
                 _global_values_present(ctx, args)
             args = hoist_global_flags(args)
-            args = lower_namespace_flag(self, ctx, args)
+            args = lower_namespace_flag(self, ctx, args)  # first: `-o json` is no command word
+            args = lower_help_flag(self, args)
         return super().parse_args(ctx, args)
 
     def main(self, args: Any = None, prog_name: Optional[str] = None, complete_var: Optional[str] = None,
@@ -105,6 +109,28 @@ class KmeshctlGroup(TyperGroup):
         if not standalone_mode:
             return run()
         sys.exit(run_reporting_errors(run, self))
+
+
+DURATION_METAVAR = "DURATION"  # kmeshctl.cli.badinput parses it: 300, 300s, 5m, 1m30s
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as help shows it: `180s (3m)`, `300s (5m)`, `10s`, `0.5s` (the flag
+    takes seconds, so the seconds come first; never a float's `180.0`)."""
+    value: float | int = int(seconds) if float(seconds).is_integer() else seconds
+    text = f"{value}s"
+    if isinstance(value, int) and value >= 60 and value % 60 == 0:
+        text += f" ({value // 3600}h)" if value % 3600 == 0 else f" ({value // 60}m)"
+    return text
+
+
+def _durations_shown(command: _click.Command) -> None:
+    """Every duration flag (value word DURATION) shows its default as a duration."""
+    for param in command.params:
+        default = param.default
+        if param.metavar != DURATION_METAVAR or isinstance(default, bool) or not isinstance(default, (int, float)):
+            continue
+        param._get_default_string = lambda *_, _text=duration_text(default), **__: _text  # type: ignore[attr-defined]
 
 
 # Flags that contradict each other when both are given (`waypoint apply --dry-run --wait`:
@@ -280,23 +306,35 @@ def split_short_equals(args: list[str], root: _click.Command) -> list[str]:
 
 
 NAMESPACE_FLAGS = ("-n", "--namespace")
+# The command's own flags kubectl users also type before the command (`kubectl -n foo get
+# pods`, `kubectl -o json get pods`, `kubectl -A get pods`): (spellings, takes a value).
+LEADING_FLAGS = ((NAMESPACE_FLAGS, True), (("-o", "--output"), True), (("-A", "--all-namespaces"), False))
+HELP_FLAGS = tuple(HELP_OPTION_NAMES)
 
 
-def _leading_namespace(args: list[str]) -> tuple[list[str], list[str]]:
-    """(the -n/--namespace words given before the first command word, the other words)."""
-    taken: list[str] = []
+def _leading_flag(arg: str) -> Optional[tuple[tuple[str, ...], bool]]:
+    """The LEADING_FLAGS entry ``arg`` is (as `-o` or `-o=json`), or None."""
+    flag = arg.partition("=")[0]
+    return next((entry for entry in LEADING_FLAGS if flag in entry[0]), None)
+
+
+def _leading_flags(args: list[str]) -> tuple[list[list[str]], list[str]]:
+    """(the LEADING_FLAGS given before the first command word, each as its words; the
+    other words)."""
+    taken: list[list[str]] = []
     rest: list[str] = []
     i = 0
     while i < len(args):
         arg = args[i]
         if arg == "--" or not arg.startswith("-"):
             return taken, rest + args[i:]
-        if arg in NAMESPACE_FLAGS and i + 1 < len(args):
-            taken += args[i:i + 2]
+        entry = _leading_flag(arg)
+        if entry is not None and entry[1] and "=" not in arg and i + 1 < len(args):
+            taken.append(args[i:i + 2])
             i += 2
             continue
-        if arg.partition("=")[0] in NAMESPACE_FLAGS and "=" in arg:
-            taken.append(arg)
+        if entry is not None and (not entry[1] or "=" in arg):
+            taken.append([arg])
         else:
             rest.append(arg)
             if arg in GLOBAL_FLAGS and i + 1 < len(args):
@@ -304,6 +342,12 @@ def _leading_namespace(args: list[str]) -> tuple[list[str], list[str]]:
                 i += 1
         i += 1
     return taken, rest
+
+
+def _leading_namespace(args: list[str]) -> tuple[list[str], list[str]]:
+    """(the -n/--namespace words given before the first command word, the other words)."""
+    taken, rest = _leading_flags(args)
+    return [w for words in taken if words[0].partition("=")[0] in NAMESPACE_FLAGS for w in words], rest
 
 
 def _word_positions(args: list[str]) -> list[int]:
@@ -332,28 +376,45 @@ def _position_after_words(args: list[str], count: int) -> int:
 
 
 def lower_namespace_flag(root: _click.Command, ctx: _click.Context, args: list[str]) -> list[str]:
-    """`kmeshctl -n foo status` as kubectl reads it: -n/--namespace always means a
-    Kubernetes namespace, so it moves after the command when that command takes it; a
-    command without one gets a one-line hint instead of "No such option"."""
-    taken, rest = _leading_namespace(args)
+    """`kmeshctl -n foo status`, `kmeshctl -o json sandbox list`, `kmeshctl -A waypoint
+    list` as kubectl reads them: such a flag given before the command moves after it when
+    that command takes it; a command without it gets a one-line hint instead of "No such
+    option". (-n/--namespace always means a Kubernetes namespace.)"""
+    taken, rest = _leading_flags(args)
     if not taken:
         return args
     words = _command_words(rest)
     command, used = _resolve(root, words)
-    shown = " ".join(taken)
-    if command is None or hasattr(command, "commands"):
-        path = " ".join(["kmeshctl", *words[:used]])
-        if ctx.resilient_parsing:
-            return rest
-        raise _click.exceptions.UsageError(f"{taken[0].partition('=')[0]} goes after the command: "
-                                           f"{path} COMMAND {shown}", ctx=ctx)
+    first = taken[0][0].partition("=")[0]
     path = " ".join(["kmeshctl", *words[:used]])
-    if not any(flag in p.opts for p in command.params for flag in NAMESPACE_FLAGS):
+    if command is None or hasattr(command, "commands"):
         if ctx.resilient_parsing:
             return rest
-        raise _click.exceptions.UsageError(f"{path} takes no -n/--namespace (see '{path} --help')")
+        shown = " ".join(w for words_ in taken for w in words_)
+        raise _click.exceptions.UsageError(f"{first} goes after the command: {path} COMMAND {shown}", ctx=ctx)
+    for flag_words in taken:
+        flag = flag_words[0].partition("=")[0]
+        spellings = _leading_flag(flag)[0]  # type: ignore[index]
+        if not any(opt in p.opts for p in command.params for opt in spellings) and not ctx.resilient_parsing:
+            raise _click.exceptions.UsageError(f"{path} takes no {'/'.join(spellings)} (see '{path} --help')")
     last = _position_after_words(rest, used)
-    return rest[:last] + taken + rest[last:]
+    return rest[:last] + [w for flag_words in taken for w in flag_words] + rest[last:]
+
+
+def lower_help_flag(root: _click.Command, args: list[str]) -> list[str]:
+    """`kmeshctl -h sandbox` (or `kmeshctl --help sandbox up`) prints the help of the
+    command named, as `kmeshctl help sandbox` does, not the top-level help."""
+    first_word = _word_positions(args)[0] if _word_positions(args) else len(args)
+    helps = [i for i, arg in enumerate(args[:first_word]) if arg in HELP_FLAGS]
+    if not helps or "--" in args[:first_word]:
+        return args
+    rest = [arg for i, arg in enumerate(args) if i not in helps]
+    words = _command_words(rest)
+    _, used = _resolve(root, words)
+    if not used:
+        return args
+    last = _position_after_words(rest, used)
+    return rest[:last] + [args[helps[0]]] + rest[last:]
 
 
 def tidy_metavars(command: _click.Command) -> None:
@@ -545,6 +606,10 @@ def _resolve(root: _click.Command, words: list[str]) -> tuple[Optional[_click.Co
     return (command if used else None), used
 
 
+# Commands that never talk to a cluster: a suggestion of one carries no kubeconfig flags.
+LOCAL_GROUPS = frozenset({"sandbox", "node", "render", "bench", "completion"})
+
+
 def with_given_flags(suggestion: str, root: _click.Command) -> str:
     """`kmeshctl sandbox down` -> `kmeshctl sandbox down --name x` when the user ran
     `... --name x`; kubeconfig flags go right after `kmeshctl`."""
@@ -563,7 +628,11 @@ def with_given_flags(suggestion: str, root: _click.Command) -> str:
     for name, (flag, value) in given_flags().items():
         if any(w == flag or w.startswith(flag + "=") for w in words):
             continue
+        if name == "namespace" and any(w in ("-A", "--all-namespaces") for w in words):
+            continue  # every namespace already: -n with -A is refused
         if name in ("kubeconfig", "context"):
+            if words and words[0] in LOCAL_GROUPS:
+                continue  # a local command: a cluster flag would only be noise (or a bad context)
             global_part += [flag, value]
         elif name in accepted:
             local_part += [flag, value]
@@ -630,6 +699,9 @@ def option_suggestions(typed: str, command: _click.Command) -> list[str]:
 # Flags other tools spell differently: (typed, the parameter kmeshctl has for it, its hint).
 HABITS = (("-n", "requests", "; the request count is -c/--requests (-n is always a namespace in kmeshctl)"),
           ("--namespace", "requests", "; the request count is -c/--requests"),
+          ("-c", "stdin", "; sandbox pods have no containers (a pod is a network namespace and a cgroup): "
+                          "leave out -c"),
+          ("--container", "stdin", "; sandbox pods have no containers: leave out --container"),
           ("-n", "", "; this command takes no namespace"),
           ("--namespace", "", "; this command takes no namespace"))
 
@@ -675,7 +747,7 @@ def visible(text: str) -> str:
 
 
 def _fail(line: str) -> None:
-    typer.secho(visible(line), fg=typer.colors.RED, err=True)
+    typer.secho(bounded_line(visible(line)), fg=typer.colors.RED, err=True)
 
 
 def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
@@ -704,7 +776,7 @@ def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
         _fail("Aborted.")
         return 130
     except KmeshctlError as err:
-        _fail(f"Error: {paste_ready(name_env_sources(str(err)), root)}")
+        _fail(f"Error: {paste_ready(name_env_sources(name_typed_flags(str(err), _INVOKED, _ARGS)), root)}")
         return err.exit_code
     except PermissionError as err:
         where = f" ({err.filename})" if err.filename else ""

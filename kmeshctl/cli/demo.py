@@ -215,7 +215,7 @@ def _verdict(phase: demo.PhaseReport) -> str:
         return "Split check: no successful request to check."
     consistent = phase.p_value >= demo.P_VALUE_FLOOR
     words = "consistent with the weights" if consistent else "[red]NOT consistent with the weights[/]"
-    return f"Split check ({phase.test} test): p = {phase.p_value:.3g}, {words}."
+    return f"Split check ({phase.test} test): p = {demo.shown_p_value(phase.p_value):.{demo.P_VALUE_DIGITS}g}, {words}."
 
 
 OnLine = Callable[[str], None]

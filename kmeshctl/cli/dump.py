@@ -9,6 +9,8 @@ from typing import Annotated, Iterator, Optional
 
 import typer
 from rich.console import Console
+from typer._click.core import ParameterSource
+from typer._click.globals import get_current_context
 
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.outpaths import DIRECTORY, check_input_path
@@ -22,6 +24,7 @@ from kmeshctl.cli.common import (OutputFormat, OutputOption, app, check_namespac
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import connect_reachable
 from kmeshctl.maps import DEFAULT_BPF_FS, MAP_NAMES, MapError, MapMissingError
+from kmeshctl.sandbox.state import NAME_ENV
 
 dump_app = typer.Typer(
     help="Show data-path state (BPF maps, agent config).\n\n"
@@ -41,7 +44,9 @@ BpfFsOption = Annotated[
                                  f"(default: {DEFAULT_BPF_FS}, or the only sandbox's when that has none).")
 ]
 SandboxOption = Annotated[
-    Optional[str], typer.Option("--sandbox", metavar="NAME", help="A local sandbox (see `kmeshctl sandbox list`).",
+    Optional[str], typer.Option("--sandbox", metavar="NAME", envvar=NAME_ENV,
+                                help="A local sandbox (see `kmeshctl sandbox list`); default: this node's data "
+                                     "path, else the only sandbox up.",
                                 autocompletion=complete_sandbox_names)
 ]
 PodOption = Annotated[
@@ -56,6 +61,15 @@ AdminPortOption = Annotated[
 
 def _note(line: str) -> None:
     typer.echo(line, err=True)
+
+
+def _typed_place_wins(sandbox: Optional[str], **typed: object) -> Optional[str]:
+    """--sandbox, or $KMESHCTL_SANDBOX_NAME unless a place was typed (--pod, --bpf-fs,
+    --admin-port: a flag on the line says more than the environment of the shell)."""
+    if sandbox is None or not any(value is not None for value in typed.values()):
+        return sandbox
+    source = get_current_context().get_parameter_source("sandbox")
+    return None if source == ParameterSource.ENVIRONMENT else sandbox
 
 
 def _local(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[str],
@@ -123,6 +137,7 @@ def dump_maps(
       kmeshctl dump maps --pod kmesh-5jnht -n kmesh-system -o json
     """
     dumper.check_map_name(map_name)
+    sandbox = _typed_place_wins(sandbox, pod=pod, bpf_fs=bpf_fs, admin_port=admin_port)
     if pod:
         _pod_flags(pod, namespace, bpf_fs=bpf_fs, sandbox=sandbox)
         _print_agent_maps(pod, namespace, admin_port or ADMIN_PORT, map_name, output)
@@ -208,6 +223,7 @@ def dump_config(
       kmeshctl dump config --sandbox demo -o json
       kmeshctl dump config --pod kmesh-5jnht -n kmesh-system
     """
+    sandbox = _typed_place_wins(sandbox, pod=pod, admin_port=admin_port)
     if pod:
         _pod_flags(pod, namespace, sandbox=sandbox)
         data = config_dump.fetch_from_pod(config_dump.CACHE_PATH, pod, namespace, admin_port or ADMIN_PORT)

@@ -14,9 +14,9 @@ from typer import _click
 from kmeshctl.cli.badinput import source_name
 from kmeshctl.errors import UsageError
 from kmeshctl.namespaces import DNS1123_RULE
-from kmeshctl.params import DNS1123_LABEL_RE
+from kmeshctl.params import DNS1123_LABEL_RE, quoted, shown_plain
 
-_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_SUBDOMAIN = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 SUBDOMAIN_RULE = ("an RFC 1123 subdomain: at most 253 lower-case letters, digits, '-' or '.', starting and "
                   "ending with a letter or digit")
 
@@ -64,13 +64,13 @@ def _check_sandbox(flag: str, value: str) -> None:
     try:
         check_name(value)
     except UsageError:
-        raise UsageError(f"{flag} {value}: not a sandbox name; use 1-16 lowercase letters or digits, "
+        raise UsageError(f"{flag} {shown_plain(value)}: not a sandbox name; use 1-16 lowercase letters or digits, "
                          f"e.g. {flag} demo") from None
 
 
 def _check(flag: str, value: str, kind: str, pattern: re.Pattern[str], rule: str, example: str) -> None:
     if not pattern.match(value):
-        raise UsageError(f"{flag} {value!r}: not a valid {kind} ({rule}), e.g. {example}")
+        raise UsageError(f"{flag} {quoted(value)}: not a valid {kind} ({rule}), e.g. {example}")
 
 
 def _check_other(ctx: _click.Context, param: _click.Parameter, value: str, args: list[str]) -> None:

@@ -12,7 +12,7 @@ from kmeshctl import nodecheck
 from kmeshctl.node import loader
 from kmeshctl.cli.common import OutputFormat, OutputOption, app, is_data, print_data
 from kmeshctl.cli.conventions import flag_as_typed, given_as, given_on_command_line
-from kmeshctl.cli.outpaths import check_optional_file, check_output_file
+from kmeshctl.cli.outpaths import DIRECTORY, FILE, check_input_path, check_name_length, check_optional_file, check_output_file
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
 from kmeshctl.params import check_xds_address
@@ -48,22 +48,18 @@ def preflight(
       kmeshctl node preflight --no-mount
       kmeshctl node preflight -o json
     """
+    from kmeshctl.cli.cluster import print_checks
+
     results = nodecheck.run_preflight(mount_missing=not no_mount)
+    report = nodecheck.to_json(results)
     if is_data(output):
-        print_data({"checks": [{"name": r.name, "ok": r.ok, "detail": r.detail} for r in results],
-                    "ok": all(r.ok for r in results)}, output)
+        print_data(report, output)
     else:
-        _print_checks(results)
+        print_checks(report["checks"], output)
     failed = [r for r in results if not r.ok]
     if failed:
-        raise KmeshctlError(f"{len(failed)} preflight check(s) failed: fix the lines marked FAIL"
+        raise KmeshctlError(f"{len(failed)} preflight check(s) failed: fix the rows marked fail"
                             if not is_data(output) else f"{len(failed)} preflight check(s) failed")
-
-
-def _print_checks(results: list) -> None:
-    for result in results:
-        mark = typer.style("ok  ", fg=typer.colors.GREEN) if result.ok else typer.style("FAIL", fg=typer.colors.RED)
-        typer.echo(f"{mark} {result.name}: {result.detail}")
 
 
 @node_app.command("cleanup")
@@ -84,15 +80,14 @@ def cleanup(
       kmeshctl node cleanup --bpf-fs /sys/fs/bpf/kmesh
       kmeshctl node cleanup --ignore-not-found
     """
-    if cgroup2_path is not None and cgroup2_path.exists() and not cgroup2_path.is_dir():
-        raise UsageError(f"--cgroup2-path {cgroup2_path} is not a directory: give the cgroup v2 directory the "
+    if cgroup2_path is not None:
+        check_input_path(given_as("cgroup2_path"), cgroup2_path, DIRECTORY, "use the cgroup v2 directory the "
                          "agent attached at (default: the cgroup v2 root)")
-    if cgroup2_path is not None and not cgroup2_path.exists():
-        raise UsageError(f"--cgroup2-path {cgroup2_path} does not exist: give the cgroup v2 directory the "
-                         "agent attached at (default: the cgroup v2 root)")
+    check_name_length(given_as("bpf_fs"), bpf_fs)
     if not loader.cleanup_dir(bpf_fs).exists() and not ignore_not_found:
-        raise UsageError(f"--bpf-fs {bpf_fs} does not exist: give the directory `kmeshctl node run --bpf-fs` "
-                         f"used (default {DEFAULT_BPF_FS}), or add --ignore-not-found when it may be gone already")
+        raise UsageError(f"{given_as('bpf_fs')} {bpf_fs}: does not exist; use the directory `kmeshctl node run "
+                         f"--bpf-fs` used (default {DEFAULT_BPF_FS}), or add --ignore-not-found when it may be gone "
+                         "already")
     done = loader.cleanup(bpf_fs, cgroup2_path)
     for line in done:
         typer.echo(line)
@@ -149,7 +144,7 @@ def run(
                                       autocompletion=lambda incomplete: ["dual-engine"])] = "dual-engine",
     xds_address: Annotated[str, typer.Option("--xds-address", envvar="XDS_ADDRESS", metavar="HOST:PORT",
                                              help="istiod xDS address, or unix:/path.")] = "istiod.istio-system.svc:15012",
-    cluster_id: Annotated[str, typer.Option("--cluster-id", envvar="CLUSTER_ID", metavar="NAME",
+    cluster_id: Annotated[str, typer.Option("--cluster-id", envvar="CLUSTER_ID", metavar="ID",
                                             help="The mesh's cluster id, as istiod knows it.")] = "Kubernetes",
     network: Annotated[str, typer.Option("--network", envvar="NETWORK", metavar="NAME", help="This node's network, for "
                                          "the NETWORK routing preference (default: the default network).")] = "",
@@ -230,6 +225,8 @@ def run(
     else:
         _refuse_cni_only_flags()
 
+    _check_given_secrets(xds_insecure, xds_root_cert, xds_token)
+
     from kmeshctl.node.agent import Agent, AgentConfig, configure_logging
     from kmeshctl.xds.client import Identity
 
@@ -248,3 +245,17 @@ def run(
     _check_paths(bpf_fs, proc_root, local_pods, used_proc_root=enrollment is Enrollment.kubernetes or
                  cni_conf_dir is not None)
     raise typer.Exit(Agent(config).run_until_signalled())
+
+
+def _check_given_secrets(xds_insecure: bool, root_cert: Path, token: Path) -> None:
+    """A --xds-root-cert / --xds-token the user gave must exist; the fix is another file (the
+    agent's own check, of the defaults, suggests passing the flag)."""
+    if xds_insecure:
+        return
+    if given_on_command_line("xds_root_cert"):
+        check_input_path(given_as("xds_root_cert"), root_cert, FILE, "use the PEM file of istiod's root CA (the "
+                         "istio-ca-root-cert ConfigMap's root-cert.pem), or --xds-insecure for a plaintext "
+                         "local istiod")
+    if given_on_command_line("xds_token"):
+        check_input_path(given_as("xds_token"), token, FILE, "use the projected ServiceAccount token file "
+                         "(audience istio-ca), or --xds-insecure for a plaintext local istiod")

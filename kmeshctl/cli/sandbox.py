@@ -38,14 +38,15 @@ sandbox_app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 
-_NAME_HELP = f"Sandbox name (several can coexist); default: '{DEFAULT_NAME}'."
+_NAME_HELP = f"The sandbox (see `kmeshctl sandbox list`); default: the only sandbox up, else '{DEFAULT_NAME}'."
+_NEW_NAME_HELP = f"Name of the new sandbox (several can coexist); default: '{DEFAULT_NAME}'."
 # From the environment too; an error about a value from there names the variable.
 NameOption = typer.Option(None, "--name", metavar="NAME", envvar=NAME_ENV, help=_NAME_HELP,
                           autocompletion=complete_sandbox_names)
 
 
 # `up --name` completes nothing: every sandbox that exists would be refused as already up.
-NewNameOption = typer.Option(None, "--name", metavar="NAME", envvar=NAME_ENV, help=_NAME_HELP,
+NewNameOption = typer.Option(None, "--name", metavar="NAME", envvar=NAME_ENV, help=_NEW_NAME_HELP,
                              autocompletion=lambda incomplete: [])
 
 
@@ -76,11 +77,27 @@ def _existing_name(name: Optional[str], other_version_ok: bool = False) -> str:
     return _name(None, other_version_ok)
 
 
+def _existing_state(name: Optional[str]) -> sandboxes.SandboxState:
+    """The record of the sandbox a command works on (see _existing_name); a sandbox that
+    does not exist is NotFound (exit 1, as kubectl's), the existing ones listed."""
+    chosen = _existing_name(name)
+    state = sandboxes.load(chosen)
+    if state is None:
+        raise sandboxes.not_found(chosen)
+    return state
+
+
+def _default_dir() -> str:
+    """Where the default manifests of `up` really are (the installed package's copy)."""
+    found = default_files()
+    return f"{found[0].parent}/" if found else "examples/fortio/ (not installed)"
+
+
 @sandbox_app.command("up")
 def up(
     files: Optional[List[Path]] = typer.Option(
         None, "-f", "--filename", metavar="PATH", help="Kubernetes YAML file or directory (repeatable); "
-                                                       "default: examples/fortio/"),
+                                                       f"default: the fortio demo, {_default_dir()}"),
     name: Optional[str] = NewNameOption,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines, only the result."),
 ) -> None:
@@ -181,7 +198,7 @@ def status(output: OutputOption = OutputFormat.table, name: Optional[str] = Name
       kmeshctl sandbox status --name demo
       kmeshctl sandbox status -o yaml
     """
-    report = sandbox_mod.status(_existing_name(name))
+    report = sandbox_mod.status(_existing_state(name).name)
     if is_data(output):
         print_data(report, output)
     else:
@@ -246,11 +263,44 @@ def _ended(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in processes if "pid" in p and not p["running"]]
 
 
+POD_MISSING = "kmeshctl.pod_missing"
+
+
 class _ExecCommand(TyperCommand):
-    """Its usage line as `kubectl exec` writes it: `POD -- COMMAND [args...]`."""
+    """Its usage line as `kubectl exec` writes it: `POD -- COMMAND [args...]`; a line
+    with no POD before `--` is marked (click would take the command's first word for it)."""
 
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
         return [self.options_metavar or "[OPTIONS]", "POD", "--", "COMMAND", "[args...]"]
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[POD_MISSING] = not _word_before_dashes(self, args)
+        return super().parse_args(ctx, args)
+
+
+def _word_before_dashes(command: click.Command, args: list[str]) -> bool:
+    """Whether ``args`` has a word that is no option or option value before `--`."""
+    valued = {opt for p in command.params if p.param_type_name == "option" and not getattr(p, "is_flag", False)
+              and not getattr(p, "count", False)
+              for opt in (*p.opts, *p.secondary_opts)}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return False
+        if not arg.startswith("-") or arg == "-":
+            return True
+        i += 2 if arg in valued else 1
+    return False
+
+
+def _pod_required(name: Optional[str]) -> UsageError:
+    """`POD is required`, with the pods of the sandbox to choose from."""
+    chosen = _existing_name(name)
+    state = sandboxes.load(chosen)
+    where = (f"the pods of sandbox {chosen}: {', '.join(p.name for p in state.pods)}" if state is not None
+             else f"there is no sandbox {chosen} to list the pods of: {sandboxes.known_text(chosen)}")
+    return UsageError(f"POD is required before `--` (kmeshctl sandbox exec POD -- COMMAND...); {where}")
 
 
 def _complete_pods(ctx: click.Context, incomplete: str) -> list[str]:
@@ -272,24 +322,40 @@ def _complete_pods(ctx: click.Context, incomplete: str) -> list[str]:
 # everything after it is the command.
 @sandbox_app.command("exec", cls=_ExecCommand)
 def exec_(
-    pod: str = typer.Argument(..., metavar="POD", autocompletion=_complete_pods,
-                              help="Pod name, or a Deployment name for its first pod."),
+    pod: Optional[str] = typer.Argument(None, metavar="POD", autocompletion=_complete_pods, show_default=False,
+                                        help="Pod name, or a Deployment name for its first pod."),
     command: List[str] = typer.Argument(None, metavar="-- COMMAND...", help="The command, after `--`."),
     name: Optional[str] = NameOption,
     namespace: Optional[str] = typer.Option(None, "-n", "--namespace", metavar="NAMESPACE",
                                             help="Namespace of the pod (default: any)."),
+    stdin: bool = typer.Option(False, "-i", "--stdin", help="Pass stdin to the command (always done: accepted "
+                                                            "as kubectl exec takes it)."),
+    tty: bool = typer.Option(False, "-t", "--tty", help="Keep the terminal (always done: the command runs on "
+                                                        "kmeshctl's own terminal)."),
 ) -> None:
     """Run a command inside a pod (its netns and cgroup), like `kubectl exec`.
 
-    Options go before `--`, the command after it.
+    Options go before `--`, the command after it. Sandbox pods have no containers (a pod
+    is a network namespace and a cgroup), so there is no -c; the command always gets
+    kmeshctl's stdin and terminal (-i, -t and -it are accepted).
 
     Examples:
 
       kmeshctl sandbox exec netutils -- curl -sv 10.96.0.10:80
       kmeshctl sandbox exec netutils -n default -- curl -sv fortio:80
+      kmeshctl sandbox exec -it netutils -- sh
       kmeshctl sandbox exec fortio-v1 --name demo -- ip addr
     """
+    from typer._click.globals import get_current_context
+
+    if get_current_context().meta.get(POD_MISSING):
+        raise _pod_required(name)
     if not pod:
         raise UsageError("POD '': empty value; give a pod name, e.g. netutils (see `kmeshctl sandbox status`)")
-    code = sandbox_mod.exec_in_pod(_existing_name(name), pod, command or [], namespace)
+    state = _existing_state(name)
+    try:
+        sandbox_mod.find_pod(state, pod, namespace)
+    except UsageError as err:  # a pod that does not exist: NotFound, as `kubectl exec`
+        raise sandboxes.NotFound(str(err)) from None
+    code = sandbox_mod.exec_in_pod(state.name, pod, command or [], namespace)
     raise typer.Exit(code)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import threading
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -37,13 +36,6 @@ NamespaceOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace 
 NameOpt = Annotated[str, typer.Option("--name", help="Name of the waypoint (its Gateway, Service, Deployment).")]
 
 
-class StatusFormat(str, Enum):
-    """-o of `waypoint status`: its report is lines of text, or data."""
-
-    json = "json"
-    yaml = "yaml"
-
-
 def _client():
     """A reachable cluster, after the name flags were checked (nothing connects before)."""
     from kmeshctl.kube import connect_reachable
@@ -68,13 +60,17 @@ def apply_cmd(
                         ] = deploy.DEFAULT_REPLICAS,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until its pods are ready and "
                                        "istiod has programmed its Gateway.")] = False,
-    timeout: Annotated[float, typer.Option(metavar="SECONDS", min=1, max=MAX_TIMEOUT_S, help="How long --wait waits.")
+    timeout: Annotated[float, typer.Option(metavar="DURATION", min=1, max=MAX_TIMEOUT_S,
+                                           help="How long --wait waits (e.g. 300s, 5m).")
                        ] = deploy.WAIT_TIMEOUT_S,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the objects, apply nothing.")] = False,
     output: Annotated[Optional[ManifestFormat], typer.Option(
         "--output", "-o", help="With --dry-run: manifest format; otherwise json prints each object's result.")] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines (each object, the wait), "
+                                        "only the result.")] = False,
 ) -> None:
-    """Deploy a waypoint into NAMESPACE (Services opt in with the label istio.io/use-waypoint=NAME).
+    """Deploy a waypoint into the namespace of -n (Services opt in with the label
+    istio.io/use-waypoint=<its --name>).
 
     Examples:
 
@@ -91,9 +87,10 @@ def apply_cmd(
     from kmeshctl.demo_cluster import validation_version
 
     client = _client()
-    results = deploy.apply(client, params, validation_version(client), typer.echo)
+    say = (lambda _line: None) if quiet else typer.echo
+    results = deploy.apply(client, params, validation_version(client), say)
     if wait:
-        deploy.wait_ready(client, params, timeout, typer.echo)
+        deploy.wait_ready(client, params, timeout, say)
     if output == ManifestFormat.json:
         print_json([{"object": r.ref, "action": r.action} for r in results])
     else:
@@ -137,8 +134,7 @@ def list_cmd(
 def status_cmd(
     namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
     name: NameOpt = deploy.DEFAULT_NAME,
-    output: Annotated[Optional[StatusFormat], typer.Option(
-        "--output", "-o", metavar="json|yaml", help="Print the report as json or yaml (default: text).")] = None,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
     """What each pod of a waypoint serves: Services, routes with the weights Envoy applies,
     whether Envoy ACKed the latest configuration. Exit 1 when a pod is not in sync.
@@ -155,10 +151,10 @@ def status_cmd(
                             f"--name {name}` (or check `kmeshctl waypoint list -A`)")
     reports = {pod: _pod_report(namespace, pod) for pod in state.pods}
     healthy = all(r.get("envoy", {}).get("ready") and r.get("envoy", {}).get("acked") for r in reports.values())
-    if output is not None:
-        print_data({"waypoint": state.as_dict(), "pods": reports, "healthy": healthy}, OutputFormat(output.value))
+    if is_data(output):
+        print_data({"waypoint": state.as_dict(), "pods": reports, "healthy": healthy}, output)
     else:
-        _print_status(state, reports)
+        _print_status(state, reports, wide=output is OutputFormat.wide)
     raise typer.Exit(0 if healthy else 1)
 
 
@@ -169,9 +165,14 @@ def _pod_report(namespace: str, pod: str) -> dict:
         return {"error": str(err)}
 
 
-def _print_status(state: deploy.WaypointState, reports: dict[str, dict]) -> None:
+def _print_status(state: deploy.WaypointState, reports: dict[str, dict], wide: bool = False) -> None:
+    """The report as lines (never cut, so -o table and -o wide differ only in what wide
+    adds: the Services that use the waypoint, and whether kmeshctl made it)."""
     typer.echo(f"Waypoint {state.namespace}/{state.name}: {state.ready_pods}/{len(state.pods)} pods ready; "
                f"istiod address: {', '.join(state.addresses) or '- (' + state.gateway_reason + ')'}")
+    if wide:
+        typer.echo(f"  made by kmeshctl: {'yes' if state.managed else 'no'}; used by: "
+                   f"{', '.join(state.services) or '-'}")
     for pod, report in reports.items():
         if "error" in report:
             typer.echo(f"  {pod}: cannot ask its controller ({report['error']})")
@@ -190,17 +191,28 @@ def _print_status(state: deploy.WaypointState, reports: dict[str, dict]) -> None
 def delete_cmd(
     namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
     name: NameOpt = deploy.DEFAULT_NAME,
+    ignore_not_found: Annotated[bool, typer.Option(
+        "--ignore-not-found", help="Exit 0 when the waypoint does not exist (for scripts).")] = False,
 ) -> None:
     """Delete a waypoint made by `waypoint apply` (Services labelled to use it then go direct).
+
+    A waypoint that does not exist is an error (NotFound, exit 1), as with `kubectl
+    delete`; --ignore-not-found makes it a success that says "Nothing to delete".
 
     Examples:
 
       kmeshctl waypoint delete -n default
-      kmeshctl waypoint delete -n demo --name east
+      kmeshctl waypoint delete -n demo --name east --ignore-not-found
     """
-    found = deploy.delete(_client(), deploy.WaypointParams(namespace, name), typer.echo)
-    if not found:
+    client = _client()
+    params = deploy.WaypointParams(namespace, name)
+    if not deploy.exists(client, params):
+        if not ignore_not_found:
+            raise KmeshctlError(f"waypoint {namespace}/{name} not found (see `kmeshctl waypoint list -A`); "
+                                "--ignore-not-found makes this exit 0")
         typer.echo(f"Nothing to delete: waypoint {namespace}/{name} does not exist.")
+        return
+    deploy.delete(client, params, typer.echo)
 
 
 # ---------------------------------------------------------------- inside the waypoint pod
@@ -213,7 +225,8 @@ def envoy_cmd(
     xds_socket: Annotated[Path, typer.Option(help="The controller's xDS unix socket.")] = Path(f"{deploy.XDS_DIR}/xds.sock"),
     admin_port: Annotated[int, typer.Option(min=PORT_MIN, max=PORT_MAX, help="Envoy admin port on 127.0.0.1.")
                           ] = deploy.ADMIN_PORT,
-    socket_wait: Annotated[float, typer.Option(min=0, max=MAX_RUN_S, help="Seconds to wait for the controller's "
+    socket_wait: Annotated[float, typer.Option(min=0, max=MAX_RUN_S, metavar="DURATION",
+                                               help="How long to wait for the controller's "
                                                "socket.")] = 60.0,
 ) -> None:
     """(In a waypoint pod.) Write Envoy's bootstrap and exec Envoy."""

@@ -355,15 +355,16 @@ def cleanup_dir(bpf_fs: Path | str) -> Path:
     resolved = Path(os.path.realpath(bpf_fs))
     if not resolved.exists():
         return resolved
+    where = f" (it resolves to {resolved})" if str(resolved) != str(bpf_fs).rstrip("/") else ""
     if not resolved.is_dir():
-        raise UsageError(f"--bpf-fs {bpf_fs} is not a directory: pass the directory of the pinned "
+        raise UsageError(f"--bpf-fs {bpf_fs}: is not a directory{where}; use the directory of the pinned "
                          f"data path (default {DEFAULT_BPF_FS})")
     if not nodecheck.bpffs_mounted(resolved):
-        raise UsageError(f"--bpf-fs {bpf_fs} ({resolved}) is not on a bpf filesystem: pass the bpffs "
+        raise UsageError(f"--bpf-fs {bpf_fs}: is not on a bpf filesystem{where}; use the bpffs "
                          f"directory of the pinned data path (default {DEFAULT_BPF_FS})")
     if not _our_pins(resolved) and any(resolved.iterdir()):
-        raise UsageError(f"--bpf-fs {bpf_fs} ({resolved}) holds no pin of kmeshctl's data path "
-                         f"({', '.join(PROGRAM_NAMES[:2])}, ...): refusing to touch it; pass the directory "
+        raise UsageError(f"--bpf-fs {bpf_fs}: holds no pin of kmeshctl's data path{where} "
+                         f"({', '.join(PROGRAM_NAMES[:2])}, ...), so it is left alone; use the directory "
                          f"`node run --bpf-fs` used (default {DEFAULT_BPF_FS})")
     return resolved
 

@@ -14,6 +14,7 @@ import yaml
 
 from kmeshctl.asciinum import is_digits
 from kmeshctl.errors import UsageError
+from kmeshctl.params import bad_yaml
 from kmeshctl.paths import examples_dir
 from kmeshctl.sandbox import authz as authz_mod
 
@@ -259,7 +260,7 @@ def _documents(path: Path) -> list[tuple[str, dict[str, Any]]]:
     except UnicodeDecodeError as err:
         raise UsageError(f"{path} is not UTF-8 text (byte {err.start}): pass -f FILE with YAML manifests") from err
     except yaml.YAMLError as err:
-        raise UsageError(f"{path} is not valid YAML ({_first_line(err)}): fix the file") from err
+        raise bad_yaml("--filename", path, err) from err
     result = []
     for number, doc in enumerate(docs, start=1):
         if doc is None:
@@ -313,18 +314,14 @@ def _as_object(doc: Any, where: str) -> dict[str, Any]:
     return doc
 
 
-def _first_line(err: Exception) -> str:
-    return str(err).splitlines()[0] if str(err) else type(err).__name__
-
-
 def _add(manifests: Manifests, doc: dict[str, Any], path: str, position: str = "") -> None:
     kind = doc.get("kind")
     api_version = doc.get("apiVersion")
+    if kind not in SUPPORTED_KINDS:  # before its name: a kubeconfig (kind Config) has none
+        raise UsageError(f"{position or path}: kind {kind} is not supported in the sandbox "
+                         f"(supported: {', '.join(SUPPORTED_KINDS)}); remove it from the files")
     name = _name(doc, position or path)
     where = f"{path}: {kind} {name}"
-    if kind not in SUPPORTED_KINDS:
-        raise UsageError(f"{where}: kind {kind} is not supported in the sandbox "
-                         f"(supported: {', '.join(SUPPORTED_KINDS)}); remove it from the files")
     if api_version not in SUPPORTED_KINDS[kind]:
         raise UsageError(f"{where}: apiVersion {api_version} is not supported in the sandbox "
                          f"(use {' or '.join(SUPPORTED_KINDS[kind])})")

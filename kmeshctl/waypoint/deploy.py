@@ -20,6 +20,7 @@ from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeClient
 import kmeshctl
+from kmeshctl.params import check_image
 from kmeshctl.paths import templates_dir
 from kmeshctl.render import COMMON_LABELS, parse_manifests
 
@@ -61,8 +62,7 @@ def check_params(p: WaypointParams) -> None:
             raise UsageError(f"{what} {value!r} is not a DNS label (lower-case letters, digits, '-'): fix it")
     if not 1 <= p.replicas <= 20:
         raise UsageError(f"--replicas {p.replicas} is out of range 1-20")
-    if not p.image or any(c.isspace() for c in p.image):
-        raise UsageError(f"--image {p.image!r} is not an image reference, e.g. {DEFAULT_IMAGE}")
+    check_image(p.image, example=DEFAULT_IMAGE)  # the one image-reference check, install's too
 
 
 def binding_name(p: WaypointParams) -> str:
@@ -192,6 +192,18 @@ def _waypoint_users(client: KubeClient) -> dict[tuple[str, str], list[str]]:
 
 
 # ---------------------------------------------------------------- delete
+
+
+def exists(client: KubeClient, p: WaypointParams) -> bool:
+    """Whether any object of the waypoint is there (the ClusterRole shared by every
+    kmeshctl waypoint does not count): what `waypoint delete` would find to delete."""
+    for obj in render(p):
+        if obj["kind"] == "ClusterRole" or (obj["kind"] == "Gateway" and not client.is_served(GATEWAY_API, "Gateway")):
+            continue
+        meta = obj["metadata"]
+        if client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")) is not None:
+            return True
+    return False
 
 
 def delete(client: KubeClient, p: WaypointParams, progress: Callable[[str], None]) -> int:

@@ -168,7 +168,9 @@ def test_waypoint_delete_removes_its_objects(tier: Tier) -> None:
     assert "Gateway default/waypoint deleted" in out and "ClusterRole kmeshctl-waypoint deleted" in out, out
     assert not tier.kubectl_json("get", "gateway,deployment,service,serviceaccount", "-n", "default",
                                  "-l", "kmeshctl.io/waypoint=waypoint")["items"]
-    again = tier.kmeshctl("waypoint", "delete", "-n", "default").stdout
-    assert "Nothing to delete" in again
+    again = tier.kmeshctl("waypoint", "delete", "-n", "default", check=False)
+    assert again.returncode == 1 and "not found" in again.stderr and "--ignore-not-found" in again.stderr, again
+    ignored = tier.kmeshctl("waypoint", "delete", "-n", "default", "--ignore-not-found")
+    assert ignored.returncode == 0 and "Nothing to delete" in ignored.stdout, ignored
     tier.kmeshctl("uninstall", "--timeout", "120", timeout=180)
     tier.kmeshctl("disable-ns", "default")
