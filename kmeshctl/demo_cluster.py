@@ -119,7 +119,7 @@ class ClusterTarget:
                 reasons = "; ".join(f"{p.name}: {p.reason}" for p in pods if not p.ready) or "no pods"
                 raise KmeshctlError(f"Deployment {meta['namespace']}/{meta['name']}: {len(ready)}/"
                                     f"{wanted} pods ready after {self._ready_timeout_s:.0f}s ({reasons}); "
-                                    "check `kubectl describe pod`")
+                                    f"check `kubectl describe pod -n {meta['namespace']} -l {selector}`")
             progress(f"waiting for Deployment {meta['name']}: {len(ready)}/{wanted} ready "
                      f"({time.monotonic() - started:.0f}s of {self._ready_timeout_s:.0f}s)")
             time.sleep(POLL_S)
@@ -220,6 +220,14 @@ class ClusterTarget:
         return [(waypoint[0], p["metadata"]["name"]) for p in pods
                 if (p.get("status") or {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
 
+    def _waypoint_ref(self, pod: tuple[str, str]) -> tuple[str, str]:
+        """(namespace, waypoint name) of a kmeshctl waypoint pod, from its labels."""
+        from kmeshctl.waypoint import deploy
+
+        live = self.client.get("v1", "Pod", pod[1], pod[0]) or {}
+        labels = (live.get("metadata") or {}).get("labels") or {}
+        return pod[0], labels.get(deploy.WAYPOINT_LABEL) or deploy.DEFAULT_NAME
+
     def _wait_waypoint_weights(self, pods: list[tuple[str, str]], vs: dict, routes: list[dict]) -> None:
         from kmeshctl.waypoint import deploy, model
 
@@ -244,9 +252,11 @@ class ClusterTarget:
             if not pending:
                 return
             if time.monotonic() > deadline:
+                waypoint_ns, waypoint_name = self._waypoint_ref(pending[0])
                 raise KmeshctlError(f"waypoint pod(s) {', '.join(f'{n}/{p}' for n, p in pending)} did not apply "
                                     f"weights {wanted} within {WAYPOINT_APPLY_TIMEOUT_S:.0f}s{last_error and ' (' + last_error + ')'}: "
-                                    "see `kmeshctl waypoint status` and the controller's log")
+                                    f"see `kmeshctl waypoint status -n {waypoint_ns} --name {waypoint_name}` "
+                                    "and the controller's log")
             time.sleep(WAYPOINT_POLL_S)
 
     def finish(self, progress: Callable[[str], None]) -> None:

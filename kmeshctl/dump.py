@@ -407,21 +407,31 @@ def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
     those that still do not fit are left out with a line naming them; ``wide`` prints
     every column whole."""
     names = _policy_names(dumps)
-    for dump in dumps:
+    for number, dump in enumerate(dumps):
         authz_table = _AUTHZ_TABLES.get(dump.spec.name)
         build, title = authz_table or _TABLES[dump.spec.name]
-        count = f"{len(dump.entries)}/{dump.spec.max_entries}"
+        count = f"{len(dump.entries)} of {dump.spec.max_entries} entries"
+        if number:
+            console.print()  # a blank line between maps, as `cilium bpf ... list` / kubectl's sections
         console.print(f"[bold]{dump.spec.name}[/bold]: {title} ({count})", highlight=False)
         if authz_table:
             table = build(dump.entries, ids, names)
         else:
             table = _manage_table(dump.entries, ids, pods) if dump.spec is MANAGE else build(dump.entries, ids)
-        table, dropped, needed = _fit(table, console.width, wide, _KEY_COLUMNS.get(dump.spec.name, ()))
+        keys = tuple(key.upper() for key in _KEY_COLUMNS.get(dump.spec.name, ()))
+        _upper_headers(table)
+        table, dropped, needed = _fit(table, console.width, wide, keys)
         _print_at_least(console, table, needed)
         if dropped:
             note = f"(not shown at this width: {', '.join(dropped)}; -o wide shows every column)"
             for line in textwrap.wrap(note, max(console.width, 40)):
                 console.print(line, highlight=False, soft_wrap=True)
+
+
+def _upper_headers(table: Table) -> None:
+    """Column headers in capitals, as kubectl and cilium print them (`NETNS COOKIE`)."""
+    for column in table.columns:
+        column.header = str(column.header).upper()
 
 
 def _print_at_least(console: Console, table: Table, width: int) -> None:

@@ -256,10 +256,24 @@ def _parsed(files: list[str], explicit: Optional[str]) -> list[dict]:
     return configs
 
 
+# A kubeconfig that is not a regular file (`--kubeconfig <(vault read ...)`: a pipe) can be
+# read only once: its parsed content, keyed by the pipe itself, for the process's next look.
+_PIPED: dict[tuple[str, int, int], Any] = {}
+
+
 def _read_kubeconfig(file: str) -> Any:
     """One kubeconfig file parsed (the only place kmeshctl reads one itself)."""
+    import stat
+
+    info = os.stat(file)
+    key = (file, info.st_dev, info.st_ino)
+    if not stat.S_ISREG(info.st_mode) and key in _PIPED:
+        return copy.deepcopy(_PIPED[key])
     with open(file, encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
+        config = yaml.safe_load(handle) or {}
+    if not stat.S_ISREG(info.st_mode):
+        _PIPED[key] = copy.deepcopy(config)
+    return config
 
 
 # --- the entries of the context in use ------------------------------------------------
@@ -452,6 +466,60 @@ def context_names(kubeconfig: Optional[str] = None) -> list[str]:
         return _contexts_in(_parsed(files, None))[0]
     except KmeshctlError:
         return []
+
+
+def check_given_target(kubeconfig_typed: bool, context_typed: bool) -> None:
+    """The --kubeconfig / --context the user typed checked without connecting, on every
+    command (kubectl's rule: a cluster flag that is wrong is an error even where the
+    command would not use it): the file exists and is a kubeconfig with contexts, the
+    context is one of the kubeconfig's. UsageError (exit 2) naming the flag; the
+    contexts are listed."""
+    if not kubeconfig_typed and not context_typed:
+        return
+    path = TARGET.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
+    files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
+    if not files and not kubeconfig_typed:
+        raise UsageError(f"--context {TARGET.context}: no kubeconfig to look it up in ({path} does not exist); "
+                         "pass --kubeconfig PATH of the file that has it")
+    if not files:
+        listed = [os.path.expanduser(f) for f in path.split(os.pathsep) if f]
+        what = f"{listed[0]} does not exist" if len(listed) == 1 else f"none of {', '.join(listed) or repr(path)} exists"
+        raise UsageError(f"cannot load kubeconfig: {what}; pass --kubeconfig PATH of an existing file")
+    names, _ = _contexts_in(_parsed(files, path))
+    if not names:
+        raise UsageError(f"kubeconfig {path} has no contexts (empty, or not a kubeconfig): pass --kubeconfig "
+                         "PATH of one that has")
+    if context_typed and TARGET.context not in names:
+        raise UsageError(f"--context {TARGET.context}: no such context in {path} (contexts: {', '.join(names)}); "
+                         "pass --context with one of them")
+
+
+DEFAULT_OBJECT_NAMESPACE = "default"
+IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+def default_namespace() -> str:
+    """The namespace a command acting on the user's objects uses without -n, as kubectl:
+    the `namespace` of the kubeconfig context in use (--context, else current-context),
+    inside a pod its own namespace, else "default". Never connects; a kubeconfig that does
+    not load gives "default" (the command's connection reports it)."""
+    if TARGET.kubeconfig is None and TARGET.context is None and running_in_cluster():
+        with contextlib.suppress(OSError):
+            with open(IN_CLUSTER_NAMESPACE, encoding="utf-8") as handle:
+                return handle.read().strip() or DEFAULT_OBJECT_NAMESPACE
+    path = TARGET.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
+    files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
+    try:
+        configs = _parsed(files, None)
+    except KmeshctlError:
+        return DEFAULT_OBJECT_NAMESPACE
+    context = TARGET.context or _contexts_in(configs)[1]
+    for config in configs:  # the first file's entry of a name wins, as kubectl merges them
+        body = _entry(config, "contexts", context)
+        if body is not None:
+            namespace = body.get("namespace")
+            return namespace if isinstance(namespace, str) and namespace else DEFAULT_OBJECT_NAMESPACE
+    return DEFAULT_OBJECT_NAMESPACE
 
 
 def kubeconfig_named() -> bool:

@@ -124,9 +124,10 @@ def check_istiod(client: KubeClient, istio_namespace: str) -> CheckResult:
         return CheckResult(name, "pass", found[0])
     if found:
         return CheckResult(name, "warn", f"several revisions: {', '.join(found)}",
-                           "pass the one to use with install --xds-address")
+                           f"name the one to use: `kmeshctl install --cluster-id ID --xds-address {found[0]}`")
     return CheckResult(name, "fail", f"no istiod* Service exposing {XDS_PORT} in {istio_namespace}",
-                       "check --istio-namespace, or pass install --xds-address HOST:PORT")
+                       "check --istio-namespace, or name istiod: `kmeshctl install --cluster-id ID "
+                       "--xds-address HOST:PORT`")
 
 
 def parse_kernel(version: str) -> tuple[int, int] | None:

@@ -40,6 +40,24 @@ def known_text(name: Optional[str] = None) -> str:
 # ------------------------------------------------------------------ names
 
 
+def picks_alone(name: str) -> bool:
+    """Whether a sandbox command given no --name would act on sandbox ``name``: no other
+    sandbox exists and $KMESHCTL_SANDBOX_NAME names no other one."""
+    env = os.environ.get(NAME_ENV)
+    return set(names()) <= {name} and env in (None, "", name)
+
+
+def for_sandbox(command: str, name: str, flag: str = "--name") -> str:
+    """``command`` (a `kmeshctl sandbox|demo ...` hint, no backticks) as it must be pasted
+    to act on sandbox ``name``: with ``flag NAME`` unless the command alone picks it (see
+    picks_alone); a command already naming one is left as it is. ``flag``: `--sandbox` for
+    `dump`, which reads this node's own data path before any sandbox, so it always names it."""
+    words = command.split()
+    if flag in words or (flag == "--name" and picks_alone(name)):
+        return command
+    return f"{command} {flag} {name}"
+
+
 def name_from_env() -> Optional[str]:
     """$KMESHCTL_SANDBOX_NAME when set, checked; the message names the variable, not --name."""
     value = os.environ.get(NAME_ENV)

@@ -93,8 +93,8 @@ def node_results(namespace: str, agents: list[AgentPod], marked: dict[str, list[
         left = marked.get(agent.node, [])
         if left:
             detail = (f"pods still marked {REDIRECTION_ANNOTATION} ({', '.join(left[:5])}): the agent did not "
-                      f"remove the node's data path; {NODE_CLEANUP_FIX}, then `kubectl annotate pod "
-                      f"{REDIRECTION_ANNOTATION}-` on them")
+                      f"remove the node's data path; {NODE_CLEANUP_FIX}, then "
+                      + " and ".join(f"`{command}`" for command in unmark_commands(left[:5])))
             results.append(DeleteResult(ref, "needs cleanup", detail))
         elif not agent.running:
             detail = (f"was not running ({agent.state}), so it could not clean up after an earlier agent; "
@@ -103,6 +103,17 @@ def node_results(namespace: str, agents: list[AgentPod], marked: dict[str, list[
         else:
             results.append(DeleteResult(ref, "stopped", "data path removed"))
     return results
+
+
+def unmark_commands(pods: list[str]) -> list[str]:
+    """One `kubectl annotate pod -n NS POD... kmesh.net/redirection-` per namespace of
+    ``pods`` (namespace/name), each a command that works when pasted."""
+    by_namespace: dict[str, list[str]] = {}
+    for ref in pods:
+        namespace, _, name = ref.partition("/")
+        by_namespace.setdefault(namespace, []).append(name)
+    return [f"kubectl annotate pod -n {namespace} {' '.join(names)} {REDIRECTION_ANNOTATION}-"
+            for namespace, names in by_namespace.items()]
 
 
 def wait_gone(client: KubeClient, obj: dict, deadline: float, poll: float = 0.5) -> None:

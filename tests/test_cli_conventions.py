@@ -25,6 +25,7 @@ from kmeshctl.cli.progress import Progress
 from kmeshctl.demo_plot import plot_shares
 from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import MANAGE, ManageKey, ManageValue
+from kmeshctl.sandbox import state as state_mod
 from standin_apiserver import StandinCluster, cluster  # noqa: F401 (fixture)
 
 KMESHCTL = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kmeshctl")
@@ -175,7 +176,8 @@ def test_dump_takes_a_sandbox_and_refuses_an_unknown_one() -> None:
         assert result.returncode == 1 and "sandbox zz9none not found" in result.stderr  # NotFound
 
 
-def test_the_demos_first_line_names_the_sandbox() -> None:
+def test_the_demos_first_line_names_the_sandbox(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(state_mod, "STATE_ROOT", tmp_path / "run")  # not the machine's sandboxes
     documents, subject = demo.fortio_demo()
     target, note = demo.choose_target("local", documents, subject, "abc")
     assert note == "Target: local sandbox abc" and target.sandbox_name == "abc"

@@ -276,7 +276,7 @@ def test_a_narrow_table_keeps_ids_and_names_whole_and_leaves_other_columns_out()
     text = out.getvalue()
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "default/fortio-v1-596b55cb8b-sfktr" in text and "│ 7 " in text
-    assert "not shown at this width: services, waypoint, as a waypoint; -o wide shows every column" in \
+    assert "not shown at this width: SERVICES, WAYPOINT, AS A WAYPOINT; -o wide shows every column" in \
         " ".join(text.split())
     wide = io.StringIO()
     dump.render_tables(dumps, _Ids(), Console(file=wide, width=80), pods={}, wide=True)  # type: ignore[arg-type]

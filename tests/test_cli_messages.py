@@ -32,8 +32,13 @@ def _short_options() -> list[tuple[list[str], str, str]]:
 def test_a_short_flag_is_named_as_typed(words: list[str], short: str, name: str, tmp_path: Path, capsys,
                                         no_env) -> None:
     args = [*words, *REQUIRED_ARGS.get(tuple(words), []), short, BAD[name]]
-    code, out, err = cli(capsys, "--kubeconfig", str(tmp_path / "none"), *args, *(["--", "true"] if "exec" in words
-                                                                                 else []))
+    # a kubeconfig that loads (a typed one that does not is refused on every command) of
+    # a cluster never asked: the bad flag is refused first
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: "
+                          "{server: 'https://127.0.0.1:9'}}]\ncontexts: [{name: c, context: {cluster: c}}]\n")
+    code, out, err = cli(capsys, "--kubeconfig", str(kubeconfig), *args, *(["--", "true"] if "exec" in words
+                                                                          else []))
     assert code == 2 and not out and len(err.strip().splitlines()) == 1, err
     assert err.startswith(f"Error: {short} "), err
 

@@ -685,11 +685,11 @@ def test_endpoint_rows_keep_service_prio_index_and_backend_id_in_80_columns() ->
     dump.render_tables(dumps, Names(), Console(file=out, width=80), pods={})  # type: ignore[arg-type]
     text = out.getvalue()
     assert max(len(line) for line in text.splitlines()) <= 80, text
-    header = next(line for line in text.splitlines() if "service" in line and "prio" in line)
-    assert [w for w in re.split(r"[\s┃│]+", header) if w] == ["service", "prio", "index", "backend", "uid"]
+    header = next(line for line in text.splitlines() if "SERVICE" in line and "PRIO" in line)
+    assert [w for w in re.split(r"[\s┃│]+", header) if w] == ["SERVICE", "PRIO", "INDEX", "BACKEND", "UID"]
     assert re.search(r"default/fortio\.default\.svc\.cluster\.local │ 0 +│ 1 +│ 7 ", text)
     assert re.search(r"│ 1 +│ 2 +│ 7 ", text)
-    assert "not shown at this width: backend, own target ports; -o wide shows every column" in " ".join(text.split())
+    assert "not shown at this width: BACKEND, OWN TARGET PORTS; -o wide shows every column" in " ".join(text.split())
     wide = io.StringIO()
     dump.render_tables(dumps, Names(), Console(file=wide, width=80), pods={}, wide=True)  # type: ignore[arg-type]
     assert "default/fortio-v1-596b55cb8b-sfktr" in wide.getvalue() and "8080" in wide.getvalue()

@@ -146,6 +146,9 @@ def test_the_exit_code_rule_is_in_the_docs() -> None:
 
 
 def test_waypoint_delete_of_a_missing_waypoint_is_not_found_unless_ignored(cluster) -> None:  # noqa: F811
+    from test_cli_cluster_context import gateway_crd
+
+    cluster.server.put(gateway_crd())  # a cluster that serves the Gateway API (without it: that error)
     missing = cluster.kmeshctl("waypoint", "delete", "-n", "default", "--name", "zz9none")
     assert missing.code == 1 and not missing.out, missing
     # the suggested command works when pasted: it keeps --kubeconfig, and -n never goes with -A

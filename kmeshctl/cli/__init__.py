@@ -134,10 +134,10 @@ def completion(shell: Annotated[str, typer.Argument(
       kmeshctl completion zsh > "${fpath[1]}/_kmeshctl"
       kmeshctl completion fish > ~/.config/fish/completions/kmeshctl.fish
     """
-    from typer._completion_shared import get_completion_script
+    from kmeshctl.cli.completion import script
 
     chosen = _shell(shell)
-    typer.echo(get_completion_script(prog_name="kmeshctl", complete_var=COMPLETE_VAR, shell=chosen.value))
+    typer.echo(script(chosen.value, COMPLETE_VAR))
 
 
 PIPED_TABLE_WIDTH = "220"
@@ -253,6 +253,9 @@ def main() -> None:
     from typer.completion import completion_init
 
     completion_init()
+    from kmeshctl.cli.completion import install as install_path_completion
+
+    install_path_completion()  # paths complete as files / directories (before the global-flag wrapper)
     complete_global_flags_anywhere()
     # SIGTERM (timeout, a CI runner, kill) unwinds like Ctrl-C, so every command's
     # cleanup runs (a half-made sandbox is removed, demo weights restored)

@@ -192,6 +192,8 @@ def uninstall(
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
     istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
     timeout: TimeoutOption = 300,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines (each object as it goes), only "
+                                        "the result: what needs a fix, and the summary.")] = False,
 ) -> None:
     """Delete what install created, in reverse order, waiting for each object to go; each
     node's agent removes its data path as its DaemonSet goes.
@@ -204,6 +206,7 @@ def uninstall(
 
       kmeshctl uninstall
       kmeshctl uninstall -n kmesh-system --istio-namespace istio-system
+      kmeshctl uninstall --quiet
     """
     check_namespace_flags()
     objs = installed_objects(namespace, istio_namespace)  # checks the namespace flags first
@@ -211,13 +214,18 @@ def uninstall(
     console = out()
 
     def report(result: DeleteResult) -> None:
+        if quiet and result.outcome != "needs cleanup":
+            return
         style = {"deleted": "green", "stopped": "green", "needs cleanup": "red"}.get(result.outcome, "dim")
-        detail = f" ({escape(result.detail)})" if result.detail else ""
+        detail = f" ({escape(fix_hint(result.detail))})" if result.detail else ""
         console.print(f"{escape(result.ref)} [{style}]{result.outcome}[/]{detail}")
 
     results = uninstall_objects(client, objs, timeout, report)
-    if not any(r.outcome == "deleted" for r in results):
+    deleted = sum(1 for r in results if r.outcome == "deleted")
+    if not deleted:
         console.print("Nothing to uninstall: none of the objects exist.")
+    elif quiet:
+        console.print(f"Uninstalled: {deleted} objects deleted.")
     enrolled = ns_ops.enrolled_namespaces(client)
     if enrolled:
         names = " ".join(enrolled)

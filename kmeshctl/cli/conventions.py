@@ -85,6 +85,7 @@ class KmeshctlGroup(TyperGroup):
             _durations_shown(command)
             if command is not self:
                 _values_required(command)
+                _cluster_flags_checked(command)  # innermost: a bad name or value is reported first
                 names_checked(command, lambda: _ARGS)
                 strict_numbers(command)
                 _conflicts_checked(command)
@@ -158,6 +159,34 @@ def _conflicts_checked(command: _click.Command) -> None:
         return callback(*positional, **values)
 
     command.callback = checked
+
+
+# Commands that only print help: a wrong cluster flag is reported when a command runs.
+HELP_ONLY_COMMANDS = frozenset({"help"})
+
+
+def _cluster_flags_checked(command: _click.Command) -> None:
+    """Wrap a leaf command's callback: the --kubeconfig / --context typed on the line are
+    checked before it runs, on every command, local ones too (as kubectl: a cluster flag
+    that is wrong is bad input, exit 2, even where the command would not use it)."""
+    callback = command.callback
+    if callback is None or hasattr(command, "commands") or command.name in HELP_ONLY_COMMANDS:
+        return
+
+    def checked(*positional: Any, **values: Any) -> Any:
+        from typer._click.globals import get_current_context
+
+        from kmeshctl.kube import check_given_target
+
+        root = get_current_context().find_root()
+        typed = [root.get_parameter_source(name) == ParameterSource.COMMANDLINE for name in GLOBAL_PARAMS]
+        check_given_target(*typed)
+        return callback(*positional, **values)
+
+    command.callback = checked
+
+
+GLOBAL_PARAMS = ("kubeconfig", "context")
 
 
 def complete_global_flags_anywhere() -> None:
@@ -402,18 +431,24 @@ def lower_namespace_flag(root: _click.Command, ctx: _click.Context, args: list[s
 
 
 def lower_help_flag(root: _click.Command, args: list[str]) -> list[str]:
-    """`kmeshctl -h sandbox` (or `kmeshctl --help sandbox up`) prints the help of the
-    command named, as `kmeshctl help sandbox` does, not the top-level help."""
-    first_word = _word_positions(args)[0] if _word_positions(args) else len(args)
-    helps = [i for i, arg in enumerate(args[:first_word]) if arg in HELP_FLAGS]
-    if not helps or "--" in args[:first_word]:
+    """`kmeshctl -h sandbox` (or `kmeshctl --help sandbox up`, `kmeshctl sandbox -h up`)
+    prints the help of the command named, as `kmeshctl help sandbox` does; `kmeshctl -h
+    nosuch` fails as `kmeshctl nosuch -h` does ("No such command", exit 2), never the
+    help of the group the unknown word was given to."""
+    positions = _word_positions(args)
+    words = [args[i] for i in positions]
+    command, used = _resolve(root, words)
+    naming = used
+    if (command is None or hasattr(command, "commands")) and used < len(words):
+        naming += 1  # the word a group would refuse: the help flag goes after it, so click refuses it
+    if not naming:
+        return args
+    end = positions[naming - 1] + 1
+    helps = [i for i, arg in enumerate(args[:end]) if arg in HELP_FLAGS]
+    if not helps or "--" in args[:end]:
         return args
     rest = [arg for i, arg in enumerate(args) if i not in helps]
-    words = _command_words(rest)
-    _, used = _resolve(root, words)
-    if not used:
-        return args
-    last = _position_after_words(rest, used)
+    last = end - len(helps)
     return rest[:last] + [args[helps[0]]] + rest[last:]
 
 
@@ -622,14 +657,17 @@ def with_given_flags(suggestion: str, root: _click.Command) -> str:
     command, used = _resolve(root, words)
     if command is None:
         return suggestion
-    accepted = {p.name for p in command.params}
+    accepted = {p.name: p for p in command.params}
     global_part: list[str] = []
     local_part: list[str] = []
     for name, (flag, value) in given_flags().items():
-        if any(w == flag or w.startswith(flag + "=") for w in words):
-            continue
+        spellings = {flag, *(accepted[name].opts if name in accepted else ())}
+        if any(_spelled(w, spellings) for w in words):
+            continue  # the suggestion names it already (-n, --namespace, -nX, --namespace=X)
         if name == "namespace" and any(w in ("-A", "--all-namespaces") for w in words):
             continue  # every namespace already: -n with -A is refused
+        if name == "namespace" and namespace_meaning(words[:used]) != namespace_meaning(_running_path()):
+            continue  # kmesh's own namespace (install, status) is not the namespace of a waypoint
         if name in ("kubeconfig", "context"):
             if words and words[0] in LOCAL_GROUPS:
                 continue  # a local command: a cluster flag would only be noise (or a bad context)
@@ -639,6 +677,29 @@ def with_given_flags(suggestion: str, root: _click.Command) -> str:
     if not global_part and not local_part:
         return suggestion
     return shlex.join(["kmeshctl", *global_part, *words[:used], *local_part, *words[used:]])
+
+
+def _spelled(word: str, spellings: set[str]) -> bool:
+    """``word`` is one of the flag's spellings, with or without its value attached."""
+    return any(word == f or word.startswith(f + "=") or (len(f) == 2 and word.startswith(f) and len(word) > 2)
+               for f in spellings)
+
+
+# Commands whose -n/--namespace is kmesh's own install namespace (default kmesh-system, as
+# istioctl's and cilium's system namespace); every other -n is the namespace of the
+# objects the command acts on (default: the kubeconfig context's namespace).
+SYSTEM_NAMESPACE_COMMANDS = frozenset({("install",), ("uninstall",), ("precheck",), ("status",), ("version",),
+                                       ("render",), ("dump", "maps"), ("dump", "config")})
+
+
+def namespace_meaning(words: "list[str] | tuple[str, ...]") -> str:
+    """"system" when -n of the command ``words`` names kmesh's namespace, else "objects"."""
+    return "system" if tuple(words) in SYSTEM_NAMESPACE_COMMANDS else "objects"
+
+
+def _running_path() -> list[str]:
+    """The words of the command being run (`waypoint status`)."""
+    return [ctx.info_name or "" for ctx in _INVOKED[1:]]
 
 
 def _kubectl_with_given_flags(suggestion: str, words: list[str]) -> str:

@@ -110,12 +110,11 @@ def _check_paths(bpf_fs: Path, proc_root: Path, local_pods: Optional[Path], used
     read (Kubernetes enrollment, the CNI plugin) or was given; --local-pods a directory
     when it exists (the sandbox makes it)."""
     nodecheck.check_bpffs_dir(bpf_fs, given_as("bpf_fs"))
-    if (used_proc_root or given_on_command_line("proc_root")) and not proc_root.is_dir():
-        problem = "is not a directory" if proc_root.exists() else "no such directory"
-        raise UsageError(f"{given_as('proc_root')} {proc_root}: {problem}; give the host's /proc "
-                         "(the DaemonSet mounts it at /host/proc)")
+    if used_proc_root or given_on_command_line("proc_root"):
+        check_input_path(given_as("proc_root"), proc_root, DIRECTORY, "give the host's /proc (the DaemonSet "
+                         "mounts it at /host/proc)")
     if local_pods is not None and local_pods.exists() and not local_pods.is_dir():
-        raise UsageError(f"{given_as('local_pods')} {local_pods}: a file is there; give the directory of "
+        raise UsageError(f"{given_as('local_pods')} {local_pods}: is not a directory; give the directory of "
                          "the pod and namespace objects")
 
 
@@ -226,6 +225,9 @@ def run(
         _refuse_cni_only_flags()
 
     _check_given_secrets(xds_insecure, xds_root_cert, xds_token)
+    # before logging is set up: a refused path changes nothing, not even the log handlers
+    _check_paths(bpf_fs, proc_root, local_pods, used_proc_root=enrollment is Enrollment.kubernetes or
+                 cni_conf_dir is not None)
 
     from kmeshctl.node.agent import Agent, AgentConfig, configure_logging
     from kmeshctl.xds.client import Identity
@@ -242,8 +244,6 @@ def run(
         cgroup2_path=cgroup2_path, admin_port=admin_port, admin_socket=admin_socket, metrics_port=metrics_port,
         enrollment=enrollment.value, proc_root=proc_root, network=network, cni_conf_dir=cni_conf_dir,
         cni_bin_dir=cni_bin_dir, cni_fail_policy=cni_fail_policy.value, cni_socket=cni_socket, local_pods=local_pods)
-    _check_paths(bpf_fs, proc_root, local_pods, used_proc_root=enrollment is Enrollment.kubernetes or
-                 cni_conf_dir is not None)
     raise typer.Exit(Agent(config).run_until_signalled())
 
 

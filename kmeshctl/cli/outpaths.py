@@ -54,7 +54,7 @@ def check_output_file(flag: str, path: Path, create_parents: bool = False, probe
         raise UsageError(f"{flag} {path}: is a directory; give a file name")
     parent = path.parent
     if not parent.exists() and not create_parents:
-        raise UsageError(f"{flag} {path}: directory {parent} does not exist")
+        raise UsageError(f"{flag} {path}: directory {parent} does not exist; give a file in an existing directory")
     base = _nearest_existing(parent)
     if not base.is_dir():
         raise UsageError(f"{flag} {path}: {base} is not a directory")
@@ -72,7 +72,7 @@ def check_output_dir(flag: str, path: Path) -> None:
     """``path`` is a directory that can be written, or can be created (nothing is made)."""
     check_name_length(flag, path)
     if path.exists() and not path.is_dir():
-        raise UsageError(f"{flag} {path}: a file is there; give a directory")
+        raise UsageError(f"{flag} {path}: {input_path_problem(path, DIRECTORY)}; give a directory")
     base = _nearest_existing(path)
     if not base.is_dir():
         raise UsageError(f"{flag} {path}: {base} is not a directory")

@@ -18,7 +18,7 @@ from kmeshctl import sandboxes
 from kmeshctl.cli.common import (OutputFormat, OutputOption, app, complete_sandbox_names, is_data, print_data,
                                  suggest)
 from kmeshctl.cli.conventions import flag_as_typed
-from kmeshctl.cli.outpaths import check_name_length
+from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.cli.progress import Progress
 from kmeshctl.sandbox import sandbox as sandbox_mod
@@ -114,18 +114,27 @@ def up(
     """
     sandbox_name = _name(name)
     for path in files or ():
-        check_name_length(flag_as_typed('files'), path)
-        if not path.exists():
-            raise UsageError(f"{flag_as_typed('files')} {path}: no such file or directory; give a Kubernetes YAML "
-                             "file or a directory of them")
+        check_input_path(flag_as_typed("files"), path, FILE_OR_DIRECTORY,
+                         "give a Kubernetes YAML file or a directory of them")
     chosen = files or default_files()
     plan = sandbox_mod.check_up(sandbox_name, chosen)  # every refusal before "Creating"
     with Progress(quiet=quiet) as progress:
         if not quiet:
             typer.echo(f"Creating sandbox {sandbox_name}...", err=True)
         sandbox_mod.up(sandbox_name, chosen, progress, plan)
-    typer.echo(f"Sandbox {sandbox_name} is up. Try: {suggest('kmeshctl sandbox status')}; "
-               f"{suggest('kmeshctl demo traffic-shift')}")
+    typer.echo(up_hint(sandbox_name))
+
+
+def up_hint(name: str) -> str:
+    """`Sandbox NAME is up. Try: ...`: commands that act on sandbox ``name`` when pasted
+    (with --name NAME whenever the bare command would pick another one or refuse as
+    ambiguous), carrying the flags the user gave."""
+    from typer._click.globals import get_current_context
+
+    commands = [sandboxes.for_sandbox(c, name) for c in ("kmeshctl sandbox status", "kmeshctl demo traffic-shift")]
+    if get_current_context(silent=True) is not None:
+        commands = [suggest(c) for c in commands]
+    return f"Sandbox {name} is up. Try: {'; '.join(commands)}"
 
 
 @sandbox_app.command("down")
@@ -351,7 +360,8 @@ def exec_(
     if get_current_context().meta.get(POD_MISSING):
         raise _pod_required(name)
     if not pod:
-        raise UsageError("POD '': empty value; give a pod name, e.g. netutils (see `kmeshctl sandbox status`)")
+        shown = sandboxes.for_sandbox("kmeshctl sandbox status", name) if name else "kmeshctl sandbox status"
+        raise UsageError(f"POD '': empty value; give a pod name, e.g. netutils (see `{shown}`)")
     state = _existing_state(name)
     try:
         sandbox_mod.find_pod(state, pod, namespace)

@@ -32,7 +32,18 @@ waypoint_app = typer.Typer(
     no_args_is_help=True)
 app.add_typer(waypoint_app, name="waypoint")
 
-NamespaceOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the waypoint.")]
+NAMESPACE_DEFAULT_HELP = "default: the kubeconfig context's namespace, else default"
+NamespaceOpt = Annotated[Optional[str], typer.Option("--namespace", "-n", show_default=False,
+                                                     help=f"Namespace of the waypoint ({NAMESPACE_DEFAULT_HELP}).")]
+# The in-pod commands get -n from their Deployment: no kubeconfig to read there.
+PodNamespaceOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the waypoint.")]
+
+
+def _namespace(given: Optional[str]) -> str:
+    """-n as typed, else the namespace kubectl would use (kmeshctl.kube.default_namespace)."""
+    from kmeshctl.kube import default_namespace
+
+    return given if given is not None else default_namespace()
 NameOpt = Annotated[str, typer.Option("--name", help="Name of the waypoint (its Gateway, Service, Deployment).")]
 
 
@@ -53,7 +64,7 @@ def _check_names() -> None:
 
 @waypoint_app.command("apply")
 def apply_cmd(
-    namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
+    namespace: NamespaceOpt = None,
     name: NameOpt = deploy.DEFAULT_NAME,
     image: Annotated[str, typer.Option(help="Image with kmeshctl and Envoy (Dockerfile.waypoint).")] = deploy.DEFAULT_IMAGE,
     replicas: Annotated[int, typer.Option(min=1, max=20, metavar="COUNT", help="Waypoint pods.")
@@ -79,6 +90,7 @@ def apply_cmd(
       kubectl label service fortio istio.io/use-waypoint=waypoint
     """
     _check_names()
+    namespace = _namespace(namespace)
     params = deploy.WaypointParams(namespace, name, image, replicas)
     objs = deploy.render(params)  # every flag checked before any connection
     if dry_run:
@@ -100,7 +112,8 @@ def apply_cmd(
 
 @waypoint_app.command("list")
 def list_cmd(
-    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Only this namespace.")] = None,
+    namespace: Annotated[Optional[str], typer.Option(
+        "--namespace", "-n", help=f"Only this namespace ({NAMESPACE_DEFAULT_HELP}).")] = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Waypoints of every namespace.")
                               ] = False,
     output: OutputOption = OutputFormat.table,
@@ -116,12 +129,13 @@ def list_cmd(
     if all_namespaces and namespace is not None:
         raise UsageError("give -n NAMESPACE or -A (--all-namespaces), not both")
     client = _client()
-    states = deploy.list_waypoints(client, None if all_namespaces else (namespace or deploy.DEFAULT_NAMESPACE))
+    where = None if all_namespaces else _namespace(namespace)
+    states = deploy.list_waypoints(client, where)
     if is_data(output):
         print_data([s.as_dict() for s in states], output)
         return
     if not states:
-        typer.echo("No waypoints found.")
+        typer.echo(f"No waypoints found in namespace {where}." if where else "No waypoints found.")
         return
     table = Table("NAMESPACE", "NAME", "BY KMESHCTL", "READY", "ISTIOD ADDRESS", "SERVICES")
     for s in states:
@@ -132,7 +146,7 @@ def list_cmd(
 
 @waypoint_app.command("status")
 def status_cmd(
-    namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
+    namespace: NamespaceOpt = None,
     name: NameOpt = deploy.DEFAULT_NAME,
     output: OutputOption = OutputFormat.table,
 ) -> None:
@@ -145,6 +159,7 @@ def status_cmd(
       kmeshctl waypoint status -n default --name waypoint -o json
     """
     client = _client()
+    namespace = _namespace(namespace)
     state = deploy.waypoint_state(client, namespace, name)
     if not state.pods:
         raise KmeshctlError(f"waypoint {namespace}/{name} has no pods: run `kmeshctl waypoint apply -n {namespace} "
@@ -189,7 +204,7 @@ def _print_status(state: deploy.WaypointState, reports: dict[str, dict], wide: b
 
 @waypoint_app.command("delete")
 def delete_cmd(
-    namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
+    namespace: NamespaceOpt = None,
     name: NameOpt = deploy.DEFAULT_NAME,
     ignore_not_found: Annotated[bool, typer.Option(
         "--ignore-not-found", help="Exit 0 when the waypoint does not exist (for scripts).")] = False,
@@ -205,6 +220,7 @@ def delete_cmd(
       kmeshctl waypoint delete -n demo --name east --ignore-not-found
     """
     client = _client()
+    namespace = _namespace(namespace)
     params = deploy.WaypointParams(namespace, name)
     if not deploy.exists(client, params):
         if not ignore_not_found:
@@ -220,7 +236,7 @@ def delete_cmd(
 
 @waypoint_app.command("envoy", hidden=True)
 def envoy_cmd(
-    namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
+    namespace: PodNamespaceOpt = deploy.DEFAULT_NAMESPACE,
     name: NameOpt = deploy.DEFAULT_NAME,
     xds_socket: Annotated[Path, typer.Option(help="The controller's xDS unix socket.")] = Path(f"{deploy.XDS_DIR}/xds.sock"),
     admin_port: Annotated[int, typer.Option(min=PORT_MIN, max=PORT_MAX, help="Envoy admin port on 127.0.0.1.")
@@ -237,7 +253,7 @@ def envoy_cmd(
 
 @waypoint_app.command("controller", hidden=True)
 def controller_cmd(
-    namespace: NamespaceOpt = deploy.DEFAULT_NAMESPACE,
+    namespace: PodNamespaceOpt = deploy.DEFAULT_NAMESPACE,
     name: NameOpt = deploy.DEFAULT_NAME,
     xds_socket: Annotated[Path, typer.Option(help="Where to serve xDS to Envoy.")] = Path(f"{deploy.XDS_DIR}/xds.sock"),
     envoy_admin_port: Annotated[int, typer.Option(min=PORT_MIN, max=PORT_MAX, help="Envoy's admin port on "

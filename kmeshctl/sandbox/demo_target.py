@@ -41,6 +41,32 @@ def _kill_group(process: subprocess.Popen) -> None:
             pass
 
 
+def remake_command(name: str) -> str:
+    """The commands that give sandbox ``name`` the demo's manifests: `sandbox up` refuses
+    a sandbox that exists (it adds nothing to one), so it is removed and made again."""
+    files = default_files()
+    where = f" -f {files[0].parent}/" if files else ""
+    return f"kmeshctl sandbox down --name {name} && kmeshctl sandbox up --name {name}{where}"
+
+
+def check_demo_ready(state: SandboxState) -> None:
+    """KmeshctlError (exit 1) unless sandbox ``state`` can run the demo: it has the fortio
+    Service and the netutils client, and every process of it still runs (the cheap,
+    process-only part of `sandbox status`: no request is sent). A demo on a sandbox whose
+    agent or waypoint died would measure nothing."""
+    name = state.name
+    has_client = any(p.deployment == CLIENT_DEPLOYMENT and not p.waypoint for p in state.pods)
+    if "default/fortio" not in state.vips or not has_client:
+        missing = "fortio Service" if "default/fortio" not in state.vips else f"{CLIENT_DEPLOYMENT} pod"
+        raise KmeshctlError(f"sandbox {name} has no {missing} (it was made without the fortio demo's "
+                            f"manifests): run `{remake_command(name)}`, or pass --name of a sandbox that has it")
+    problems = sb.process_problems(state)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise KmeshctlError(f"sandbox {name} is not ready: {problems[0]}{more}; see "
+                            f"`kmeshctl sandbox status --name {name}`, or make it again: `{remake_command(name)}`")
+
+
 class LocalTarget:
     name = "local"
 
@@ -69,9 +95,8 @@ class LocalTarget:
             raise KmeshctlError(f"sandbox {self.sandbox_name} is half-created: run "
                                 f"`kmeshctl sandbox down --name {self.sandbox_name}`, then the demo again")
         self._state = SandboxState.load(self.sandbox_name)
-        if "default/fortio" not in self._state.vips:
-            raise KmeshctlError(f"sandbox {self.sandbox_name} has no fortio Service: bring it up "
-                                "from examples/fortio/ (`kmeshctl sandbox up`)")
+        if not self._started_here:
+            check_demo_ready(self._state)
 
     def service_url(self) -> str:
         assert self._state is not None

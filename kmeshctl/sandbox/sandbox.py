@@ -149,13 +149,13 @@ def _refuse_existing(name: str) -> None:
     if state is None and not _leftovers(SandboxState(name=name)):
         return
     if state is not None and state.phase == PHASE_READY:
-        raise KmeshctlError(f"sandbox {name} is already up (see `kmeshctl sandbox status`); "
-                            "run `kmeshctl sandbox down` first")
+        raise KmeshctlError(f"sandbox {name} is already up (see `kmeshctl sandbox status --name {name}`); "
+                            f"run `kmeshctl sandbox down --name {name}` first")
     if state is not None and state.up_is_running():
         raise KmeshctlError(f"sandbox {name} is being created by pid {state.up_pid}; "
-                            "wait for it, or run `kmeshctl sandbox down`")
+                            f"wait for it, or run `kmeshctl sandbox down --name {name}`")
     raise KmeshctlError(f"a previous `sandbox up` of {name} did not finish: "
-                        "run `kmeshctl sandbox down` to clean it up, then up again")
+                        f"run `kmeshctl sandbox down --name {name}` to clean it up, then up again")
 
 
 def _create(state: SandboxState, manifests: manifests_mod.Manifests, plans: list[PodPlan],
@@ -394,7 +394,7 @@ def teardown(state: SandboxState, progress: Progress) -> None:
     remaining = _leftovers(state)
     if remaining:
         raise KmeshctlError(f"sandbox {state.name}: could not remove {', '.join(remaining)}; "
-                            "run `kmeshctl sandbox down` again")
+                            f"run `kmeshctl sandbox down --name {state.name}` again")
 
 
 def _stop_up_process(state: SandboxState) -> None:
@@ -501,7 +501,8 @@ def _process_problems(state: SandboxState, processes: Processes) -> list[str]:
     found = []
     if state.phase != PHASE_READY:
         found.append(f"`sandbox up` (pid {state.up_pid}) is still creating it" if state.up_is_running()
-                     else "a `sandbox up` did not finish: run `kmeshctl sandbox down`, then up again")
+                     else f"a `sandbox up` did not finish: run `kmeshctl sandbox down --name {state.name}`, "
+                          "then up again")
     found += [f"{h.component} (pid {h.pid}) {h.reason}: see {h.log}" for _, h in processes if h.failed]
     return found
 
@@ -687,7 +688,7 @@ def _signal_control_plane(state: SandboxState, sig: signal.Signals) -> None:
     records = state.processes_of("controlplane")
     if not records or not _alive_in(records[-1].pid, state.system_cgroup / "controlplane"):
         raise KmeshctlError(f"the control plane of sandbox {state.name} is not running: "
-                            "run `kmeshctl sandbox down` and up again")
+                            f"run `kmeshctl sandbox down --name {state.name}` and up again")
     os.kill(records[-1].pid, sig)
 
 

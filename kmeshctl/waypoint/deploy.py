@@ -43,6 +43,9 @@ CLUSTER_ROLE = "kmeshctl-waypoint"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 GATEWAY_CLASS = "istio-waypoint"
 TEMPLATE = "waypoint/waypoint.yaml.j2"
+# The Gateway API release Istio's ambient docs install (its standard channel has Gateway v1).
+GATEWAY_API_INSTALL = ("kubectl apply -f https://github.com/kubernetes-sigs/gateway-api/releases/download/"
+                       "v1.2.1/standard-install.yaml")
 POLL_S = 1.0
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -63,6 +66,19 @@ def check_params(p: WaypointParams) -> None:
     if not 1 <= p.replicas <= 20:
         raise UsageError(f"--replicas {p.replicas} is out of range 1-20")
     check_image(p.image, example=DEFAULT_IMAGE)  # the one image-reference check, install's too
+
+
+class GatewayApiMissing(KmeshctlError):
+    """The cluster does not serve the Gateway API's Gateway kind (its CRDs are not installed)."""
+
+
+def require_gateway_api(client: KubeClient, outcome: str = "") -> None:
+    """GatewayApiMissing (exit 1), one line with the command that installs the CRDs, when
+    ``client``'s cluster does not serve Gateway: every waypoint is a Gateway of class
+    istio-waypoint, so no waypoint command means anything without it."""
+    if not client.is_served(GATEWAY_API, "Gateway"):
+        raise GatewayApiMissing(f"the cluster does not serve the Gateway API (kind Gateway, {GATEWAY_API}), "
+                                f"which waypoints need{outcome}; install its CRDs: `{GATEWAY_API_INSTALL}`")
 
 
 def binding_name(p: WaypointParams) -> str:
@@ -94,9 +110,7 @@ def apply(client: KubeClient, p: WaypointParams, kubernetes_version: str,
     objs = render(p)
     if client.get("v1", "Namespace", p.namespace) is None:
         raise UsageError(f"namespace {p.namespace} does not exist: create it or pass -n NAMESPACE")
-    if not client.is_served(GATEWAY_API, "Gateway"):
-        raise KmeshctlError("the cluster does not serve Gateway (gateway.networking.k8s.io/v1); nothing was "
-                            "applied. Fix: install the Gateway API CRDs (istiod needs them for waypoints)")
+    require_gateway_api(client, "; nothing was applied")
     applier.preflight(client, objs, kubernetes_version, None)
     return applier.apply_all(client, objs, lambda r: progress(f"{r.ref} {r.action}"))
 
@@ -141,6 +155,8 @@ class WaypointState:
 
 
 def waypoint_state(client: KubeClient, namespace: str, name: str, gateway: Optional[dict] = None) -> WaypointState:
+    """The waypoint's Gateway status and pods (GatewayApiMissing when Gateway is not served)."""
+    require_gateway_api(client)
     gateway = gateway if gateway is not None else client.get(GATEWAY_API, "Gateway", name, namespace)
     labels = ((gateway or {}).get("metadata") or {}).get("labels") or {}
     state = WaypointState(namespace, name, labels.get(WAYPOINT_LABEL) == name)
@@ -164,8 +180,7 @@ def _pod_ready(pod: dict) -> bool:
 
 def list_waypoints(client: KubeClient, namespace: Optional[str]) -> list[WaypointState]:
     """Every Gateway of class istio-waypoint (ours and others), with the Services using it."""
-    if not client.is_served(GATEWAY_API, "Gateway"):
-        return []
+    require_gateway_api(client)
     gateways = [g for g in client.list(GATEWAY_API, "Gateway", namespace)
                 if (g.get("spec") or {}).get("gatewayClassName") == GATEWAY_CLASS]
     users = _waypoint_users(client)
@@ -196,9 +211,11 @@ def _waypoint_users(client: KubeClient) -> dict[tuple[str, str], list[str]]:
 
 def exists(client: KubeClient, p: WaypointParams) -> bool:
     """Whether any object of the waypoint is there (the ClusterRole shared by every
-    kmeshctl waypoint does not count): what `waypoint delete` would find to delete."""
+    kmeshctl waypoint does not count): what `waypoint delete` would find to delete.
+    GatewayApiMissing when the cluster does not serve Gateway."""
+    require_gateway_api(client)
     for obj in render(p):
-        if obj["kind"] == "ClusterRole" or (obj["kind"] == "Gateway" and not client.is_served(GATEWAY_API, "Gateway")):
+        if obj["kind"] == "ClusterRole":
             continue
         meta = obj["metadata"]
         if client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")) is not None:
