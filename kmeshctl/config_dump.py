@@ -130,8 +130,14 @@ def _waypoint(item: dict) -> str:
     return f"{target}:{wp.get('hbone_mtls_port', 0)}"
 
 
+# The columns that tell rows apart, never cut (see kmeshctl.dump.print_section).
+SERVICE_KEYS = ("NAMESPACE/HOSTNAME",)
+WORKLOAD_KEYS = ("UID",)
+POLICY_KEYS = ("NAMESPACE/NAME",)
+
+
 def services_table(dump: dict) -> Table:
-    table = Table(title=f"services ({len(dump['services'])})")
+    table = Table()
     for column in ("NAMESPACE/HOSTNAME", "VIPS", "PORTS", "WAYPOINT", "LB"):
         table.add_column(column)
     for svc in dump["services"]:
@@ -143,7 +149,7 @@ def services_table(dump: dict) -> Table:
 
 
 def workloads_table(dump: dict) -> Table:
-    table = Table(title=f"workloads ({len(dump['workloads'])})")
+    table = Table()
     for column in ("UID", "ADDRESSES", "SERVICES", "WAYPOINT", "STATUS", "NODE"):
         table.add_column(column)
     for wl in dump["workloads"]:
@@ -155,7 +161,7 @@ def workloads_table(dump: dict) -> Table:
 
 
 def policies_table(dump: dict) -> Table:
-    table = Table(title=f"authorization policies ({len(dump['policies'])})")
+    table = Table()
     for column in ("NAMESPACE/NAME", "SCOPE", "ACTION", "RULES", "DRY RUN"):
         table.add_column(column)
     for policy in dump["policies"]:
@@ -165,10 +171,20 @@ def policies_table(dump: dict) -> Table:
     return table
 
 
-def print_cache_tables(dump: dict, console: Optional[Console] = None) -> None:
+def print_cache_tables(dump: dict, console: Optional[Console] = None, wide: bool = False) -> None:
+    """The cache as three titled tables, fitted as `dump maps` fits its own (the columns
+    that tell rows apart whole, a line naming the columns left out; ``wide``: all whole)."""
+    from kmeshctl.dump import print_section
+
     console = console or Console()
-    for table in (services_table(dump), workloads_table(dump), policies_table(dump)):
-        console.print(table)
+    sections = [(f"[bold]services[/bold] ({len(dump['services'])})", services_table(dump), SERVICE_KEYS),
+                (f"[bold]workloads[/bold] ({len(dump['workloads'])})", workloads_table(dump), WORKLOAD_KEYS),
+                (f"[bold]authorization policies[/bold] ({len(dump['policies'])})", policies_table(dump),
+                 POLICY_KEYS)]
+    for number, (title, table, keys) in enumerate(sections):
+        print_section(console, title, table, keys, wide, first=not number)
+    if dump.get("enrolled") or dump.get("node"):
+        console.print()
     enrolled = dump.get("enrolled", [])
     if enrolled:
         console.print(f"enrolled locally: {', '.join(e.get('pod') or e['netns'] for e in enrolled)}")

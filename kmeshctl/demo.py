@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator, Optional, Protocol
 
 from kmeshctl.asciinum import parse_int
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.params import bad_value, quoted
+from kmeshctl.params import bad_value, shown
 from kmeshctl.sandbox import manifests as m
 from kmeshctl.splitstats import split_test
 
@@ -180,24 +180,41 @@ def parse_weight_sets(text: str | None, subject: DemoSubject) -> list[list[int]]
     names = "/".join(v.subset for v in subject.versions)
     example = "/".join(str(w) for w in subject.default_weights)
     if not text.strip():
-        raise UsageError(f"--weights {text!r}: empty; give weight sets like {example},50/50 (or leave the flag "
-                         "out for the VirtualService's own)")
+        raise bad_value("--weights", text, "empty", f"weight sets like {example},50/50 (or leave the flag out "
+                        "for the VirtualService's own)")
     parts = text.split(",")
     if len(parts) > MAX_WEIGHT_SETS:
         raise bad_value("--weights", text, f"{len(parts)} weight sets",
                         f"at most {MAX_WEIGHT_SETS} (one phase each), e.g. {example},50/50")
     sets = []
     for number, part in enumerate(parts, start=1):
-        where = f"--weights {quoted(text)}: set {number} ({quoted(part.strip())})"
-        try:
-            weights = [parse_int(w.strip(), signed=True) for w in part.strip().split("/")]
-        except ValueError:
-            raise UsageError(f"{where} is not like {example}: give integers separated by /, sets by ,") from None
-        if len(weights) != len(subject.versions) or sum(weights) != 100 or min(weights) < 0:
-            raise UsageError(f"{where}: give {len(subject.versions)} weights ({names}) "
-                             "that are >= 0 and add up to 100")
+        weights = _weight_set(text, part, number if len(parts) > 1 else 0, subject, example, names)
         sets.append(weights)
     return sets
+
+
+def _weight_set(text: str, part: str, number: int, subject: DemoSubject, example: str, names: str) -> list[int]:
+    """One set of --weights (``number`` 0: the only one), or the UsageError in the one
+    form `--weights 90/20: weights add up to 110; use weights that add up to 100, e.g. 90/10`."""
+    which = f"set {number} ({shown(part.strip())}) " if number else ""
+    examples = f"{example},50/50" if number else example
+    try:
+        weights = [parse_int(w.strip(), signed=True) for w in part.strip().split("/")]
+    except ValueError:
+        problem = f"set {number} is empty" if not part.strip() else f"{which}not integers separated by /"
+        raise bad_value("--weights", text, problem.replace(") not", "): not"),
+                        f"integers separated by / (sets by ,), e.g. {examples}") from None
+    count = len(subject.versions)
+    if len(weights) != count:
+        raise bad_value("--weights", text, f"{which}{len(weights)} weight{'s' if len(weights) != 1 else ''} "
+                        f"for {count} versions ({names})", f"{count} weights that add up to 100, e.g. {examples}")
+    if min(weights) < 0:
+        raise bad_value("--weights", text, f"{which}negative weight {min(weights)}",
+                        f"weights >= 0 that add up to 100, e.g. {examples}")
+    if sum(weights) != 100:
+        raise bad_value("--weights", text, f"{which or 'weights '}add{'s' if number else ''} up to {sum(weights)}",
+                        f"weights that add up to 100, e.g. {examples}")
+    return weights
 
 
 # ---------------------------------------------------------------- where it runs

@@ -380,6 +380,8 @@ def _fit(table: Table, width: int, wide: bool, keys: tuple[str, ...]) -> tuple[T
     ``width`` are printed whole, wider. ``wide``: every column whole, nothing left out."""
     for column in table.columns:
         column.no_wrap = wide or str(column.header) in keys
+        if not column.no_wrap:
+            column.overflow = "fold"  # a long word wraps too: no cell loses its end to "…"
     if wide:
         return table, [], _WIDE
     kept = list(table.columns)
@@ -393,7 +395,7 @@ def _fit(table: Table, width: int, wide: bool, keys: tuple[str, ...]) -> tuple[T
     narrow = Table(show_header=table.show_header) if dropped else table
     if dropped:
         for column in kept:
-            narrow.add_column(column.header, no_wrap=column.no_wrap)
+            narrow.add_column(column.header, no_wrap=column.no_wrap, overflow=column.overflow)
         for row in zip(*(c._cells for c in kept)):
             narrow.add_row(*row)
     return narrow, dropped, max(width, _needed(kept, keys))
@@ -411,21 +413,32 @@ def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
         authz_table = _AUTHZ_TABLES.get(dump.spec.name)
         build, title = authz_table or _TABLES[dump.spec.name]
         count = f"{len(dump.entries)} of {dump.spec.max_entries} entries"
-        if number:
-            console.print()  # a blank line between maps, as `cilium bpf ... list` / kubectl's sections
-        console.print(f"[bold]{dump.spec.name}[/bold]: {title} ({count})", highlight=False)
         if authz_table:
             table = build(dump.entries, ids, names)
         else:
             table = _manage_table(dump.entries, ids, pods) if dump.spec is MANAGE else build(dump.entries, ids)
         keys = tuple(key.upper() for key in _KEY_COLUMNS.get(dump.spec.name, ()))
-        _upper_headers(table)
-        table, dropped, needed = _fit(table, console.width, wide, keys)
-        _print_at_least(console, table, needed)
-        if dropped:
-            note = f"(not shown at this width: {', '.join(dropped)}; -o wide shows every column)"
-            for line in textwrap.wrap(note, max(console.width, 40)):
-                console.print(line, highlight=False, soft_wrap=True)
+        print_section(console, f"[bold]{dump.spec.name}[/bold]: {title} ({count})", table, keys, wide,
+                      first=not number)
+
+
+def print_section(console: Console, title: str, table: Table, keys: tuple[str, ...], wide: bool,
+                  first: bool = True) -> None:
+    """One titled table, as every dump prints them: a blank line before it (unless
+    ``first``), the title on one left-aligned line (never wrapped mid-phrase: a terminal
+    narrower than it folds it), the table fitted to the console's width with the columns
+    named in ``keys`` (upper-case headers) whole, and a line naming the columns left out;
+    ``wide`` prints every column whole."""
+    if not first:
+        console.print()  # a blank line between sections, as `cilium bpf ... list` / kubectl's
+    console.print(title, highlight=False, soft_wrap=True)
+    _upper_headers(table)
+    table, dropped, needed = _fit(table, console.width, wide, keys)
+    _print_at_least(console, table, needed)
+    if dropped:
+        note = f"(not shown at this width: {', '.join(dropped)}; -o wide shows every column)"
+        for line in textwrap.wrap(note, max(console.width, 40), break_on_hyphens=False):
+            console.print(line, highlight=False, soft_wrap=True)
 
 
 def _upper_headers(table: Table) -> None:

@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import resolve_xds_address
-from kmeshctl.kube import KubeClient, connect_reachable
+from kmeshctl.kube import KubeClient, NoClusterConfigured, connect_reachable
 from kmeshctl.params import (
     DEFAULT_ISTIO_NAMESPACE,
     PLACEHOLDER_XDS_ADDRESS,
@@ -60,18 +60,24 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
 
 
 def _cluster_for_dry_run(xds_address: Optional[str]) -> tuple[Optional[KubeClient], Optional[str]]:
-    """The cluster when one answers; offline (None, why) only when --xds-address is given."""
+    """The cluster configured (--kubeconfig, --context, $KUBECONFIG, ~/.kube/config, the
+    in-cluster account) when it answers. A configured cluster that does not answer is an
+    error, exit 1 (a CI dry run against prod must touch prod or fail); offline, (None, why),
+    only when no cluster is configured at all and --xds-address is given."""
     try:
         return connect_reachable(), None
-    except UsageError:
-        raise  # a --kubeconfig / --context the user gave that does not work: not a reason to go offline
-    except KmeshctlError as error:
+    except NoClusterConfigured as error:
         if xds_address is None:
-            raise UsageError(
+            raise KmeshctlError(
                 f"no cluster to find istiod in ({error}); pass --xds-address HOST:PORT "
                 f"(e.g. {XDS_ADDRESS_EXAMPLE}) for an offline dry run"
             ) from error
         return None, str(error)
+    except UsageError:
+        raise  # a --kubeconfig / --context the user gave that does not load: exit 2, its own words
+    except KmeshctlError as error:
+        raise KmeshctlError(f"{error}; to validate without a cluster: `kmeshctl render`",
+                            error.exit_code) from error
 
 
 def dry_run(plan: InstallPlan) -> DryRunReport:

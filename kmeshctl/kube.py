@@ -451,9 +451,19 @@ def _plugin_failed(config: dict, context: str, path: str, logged: str) -> Kmeshc
     user = _entry(config, "users", body.get("user")) or {}
     command = (user.get("exec") or {}).get("command", "?") if isinstance(user.get("exec"), dict) else "?"
     reason = bounded(" ".join(logged.split()), 300)
+    if _NOT_JSON in logged:  # the library's json error ("Expecting value: line 1 column 1 (char 0)") says nothing
+        version = (user.get("exec") or {}).get("apiVersion") if isinstance(user.get("exec"), dict) else None
+        return KmeshctlError(f"getting credentials: exec plugin {command} of user {body.get('user')} in kubeconfig "
+                             f"{path} (context {context}): its output is not an ExecCredential JSON object "
+                             f"(kind: ExecCredential, apiVersion: {version or EXEC_CREDENTIAL_VERSION}, status.token); run "
+                             "it by hand to see what it prints, or pass --context NAME of another context")
     return KmeshctlError(f"getting credentials: exec plugin {command} of user {body.get('user')} in kubeconfig "
                          f"{path} (context {context}) failed: {reason}; run it by hand to see why, or pass "
                          "--context NAME of another context")
+
+
+_NOT_JSON = "failed to decode process output"  # the kubernetes client's log line for a plugin's non-JSON output
+EXEC_CREDENTIAL_VERSION = "client.authentication.k8s.io/v1"
 
 
 def context_names(kubeconfig: Optional[str] = None) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Optional
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
 from kmeshctl.sandbox import state as state_mod
-from kmeshctl.sandbox.state import (NAME_ENV, PHASE_NOT_READY, PHASE_READY, ProcessRecord, PodRecord,  # noqa: F401
+from kmeshctl.sandbox.state import (NAME_ENV, PHASE_NOT_READY, PHASE_READY, PHASE_REMOVING, ProcessRecord, PodRecord,  # noqa: F401
                                     SandboxState, check_name, shown_phase)
 
 
@@ -156,6 +156,9 @@ def only_one() -> Optional[SandboxState]:
 def maps_of_other_version(state: SandboxState, err: Exception) -> KmeshctlError:
     """The error for a sandbox whose pinned maps this version cannot read: still being
     made (not ready yet), or made by another version (other layout, maps missing)."""
+    if state.phase == PHASE_REMOVING:
+        return KmeshctlError(f"sandbox {state.name} is being removed (a `sandbox down` started): run "
+                             f"`kmeshctl sandbox down --name {state.name}` to finish")
     if state.phase != PHASE_READY:
         return KmeshctlError(f"sandbox {state.name} is not ready yet (phase {state.phase}): wait for "
                              f"`kmeshctl sandbox up --name {state.name}` to finish, or see "

@@ -330,7 +330,7 @@ def test_every_option_has_help_and_a_value_word_not_text(capsys, no_env) -> None
 
 def test_messages_say_what_is_wrong_once(tmp_path: Path, capsys, no_env) -> None:
     code, _, err = cli(capsys, "demo", "traffic-shift", "--weights", "90/10,")
-    assert code == 2 and err.startswith("Error: --weights '90/10,': set 2 ('')"), err
+    assert code == 2 and err.startswith("Error: --weights 90/10,: set 2 is empty"), err
     empty = tmp_path / "empty.yaml"
     empty.write_text("")
     code, _, err = cli(capsys, "--kubeconfig", str(empty), "status")

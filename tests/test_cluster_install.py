@@ -238,14 +238,17 @@ def test_dry_run_validates_with_cluster_crds_and_applies_nothing(cluster):
     assert any("customresourcedefinitions/envoyfilters.networking.istio.io" in r.path for r in cluster.server.requests)
 
 
-def test_dry_run_without_a_cluster_needs_the_address(make_cluster):
+def test_dry_run_against_a_configured_cluster_that_is_gone_fails(make_cluster):
+    # A configured cluster that does not answer is never a reason to validate offline (a CI
+    # dry run against prod must reach prod); offline is for no cluster configured at all
+    # (tests/test_cli_validation_words.py).
     gone = make_cluster()
     gone.server.stop()
-    offline = gone.kmeshctl("install", "--cluster-id", "c1", "--dry-run", "--xds-address", XDS)
-    assert offline.code == 0, offline.err
-    assert "validating offline" in offline.err and "kind: DaemonSet" in offline.out
-    no_address = gone.kmeshctl("install", "--cluster-id", "c1", "--dry-run")
-    assert no_address.code == 2 and "--xds-address" in no_address.err
+    for address in (["--xds-address", XDS], []):
+        result = gone.kmeshctl("install", "--cluster-id", "c1", "--dry-run", *address)
+        assert result.code == 1 and not result.out, result.err
+        assert "cannot reach the Kubernetes API" in result.err and "validating offline" not in result.err
+        assert "`kmeshctl render`" in result.err
 
 
 def test_uninstall_reverse_order_waits_and_is_idempotent(cluster):

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import signal
+import stat
 import sys
+import threading
 from enum import Enum
 from typing import Annotated, Iterator, Optional
 
@@ -160,8 +163,7 @@ def _tables_not_cut_when_piped() -> Iterator[None]:
 
 class OutputUnwritable(Exception):
     """stdout or stderr cannot be written (a full disk, a closed descriptor, a pipe whose
-    reader has gone): not an OSError, so no command's own `except OSError` mistakes it
-    for its work failing, and click's own EPIPE handling never sees it either."""
+    reader has gone): reported once the command has finished, never raised into it."""
 
     def __init__(self, stream: str, strerror: str, closed_pipe: bool = False) -> None:
         super().__init__(f"cannot write the output to {stream}: {strerror}")
@@ -169,30 +171,76 @@ class OutputUnwritable(Exception):
         self.closed_pipe = closed_pipe
 
 
-class _NamedStream:
-    """sys.stdout / sys.stderr, raising OutputUnwritable when a write or flush fails
-    (a closed pipe, EPIPE, too: marked, so `| head` stays quiet); a closed descriptor
-    (the stream is None) fails on its first write only, so a command that prints
-    nothing there still runs."""
+PIPE_HOLD_BYTES = 64 * 1024  # a Linux pipe's capacity: output up to it is one write
 
-    def __init__(self, name: str, stream: object) -> None:
+
+class _NamedStream:
+    """sys.stdout / sys.stderr while a command runs. A write that fails (a closed pipe,
+    a full disk, a closed descriptor) never interrupts the command: it would stop work
+    that changes state halfway (a sandbox half-removed, demo weights not restored). The
+    first failure is recorded, the stream is silenced (later writes dropped) and the
+    command runs to its end; main() then exits 1. Piped stdout is held and written in
+    one piece (before any stderr line, at the end, or at a pipe's capacity), so whether
+    `| head -1` sees the reader go depends on the output's size only, on every command."""
+
+    failures: list[OutputUnwritable] = []
+
+    def __init__(self, name: str, stream: object, hold: bool = False, before_write: object = None) -> None:
         self._name = name
         self._stream = stream
+        self._hold = hold
+        self._held: list[str] = []
+        self._held_size = 0
+        self._before_write = before_write
+        self._dead = False
+        self._lock = threading.RLock()
+
+    def _fail(self, error: OutputUnwritable) -> None:
+        self._dead = True
+        self._held.clear()
+        _NamedStream.failures.append(error)
+        _silence(self._stream)
 
     def _call(self, method: str, *args: object) -> object:
+        if self._dead:
+            return len(args[0]) if method == "write" else None  # type: ignore[arg-type]
         if self._stream is None:
-            raise OutputUnwritable(self._name, os.strerror(errno.EBADF) + " (it is closed)")
+            self._fail(OutputUnwritable(self._name, os.strerror(errno.EBADF) + " (it is closed)"))
+            return None
         try:
             return getattr(self._stream, method)(*args)
         except BrokenPipeError as err:
-            raise OutputUnwritable(self._name, err.strerror or "Broken pipe", closed_pipe=True) from None
+            self._fail(OutputUnwritable(self._name, err.strerror or "Broken pipe", closed_pipe=True))
         except OSError as err:
-            raise OutputUnwritable(self._name, err.strerror or str(err)) from None
+            self._fail(OutputUnwritable(self._name, err.strerror or str(err)))
+        return len(args[0]) if method == "write" else None  # type: ignore[arg-type]
 
     def write(self, text: str) -> object:
-        return self._call("write", text)
+        if not isinstance(text, str) and self._stream is not None:  # click probes with b"": TypeError
+            return self._stream.write(text)  # type: ignore[attr-defined]
+        with self._lock:
+            if self._before_write is not None:
+                self._before_write()  # type: ignore[operator]
+            if not self._hold or self._dead:
+                return self._call("write", text)
+            self._held.append(text)
+            self._held_size += len(text)
+            if self._held_size >= PIPE_HOLD_BYTES:
+                self.release()
+            return len(text)
+
+    def release(self) -> None:
+        """Write what is held, then flush."""
+        with self._lock:
+            text, self._held, self._held_size = "".join(self._held), [], 0
+            if text:
+                self._call("write", text)
+            if self._stream is not None:
+                self._call("flush")
 
     def flush(self) -> object:
+        if self._hold:
+            return None  # released at the end, before stderr, or at the pipe's capacity
         return None if self._stream is None else self._call("flush")
 
     def isatty(self) -> bool:
@@ -204,16 +252,34 @@ class _NamedStream:
         return getattr(self._stream, name)
 
 
+def _silence(stream: object) -> None:
+    """Point a failed stream's descriptor at /dev/null: what Python still holds in its
+    buffer is dropped at exit instead of a second error (and exit 120)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        fd = stream.fileno()  # type: ignore[attr-defined]
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+
+def _is_pipe(stream: object) -> bool:
+    with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode)  # type: ignore[attr-defined]
+    return False
+
+
 @contextlib.contextmanager
 def _output_failures_named() -> Iterator[None]:
     """Every write to stdout/stderr goes through _NamedStream while the command runs."""
     saved = sys.stdout, sys.stderr
-    sys.stdout = _NamedStream("stdout", saved[0])  # type: ignore[assignment]
-    sys.stderr = _NamedStream("stderr", saved[1])  # type: ignore[assignment]
+    _NamedStream.failures = []
+    out = _NamedStream("stdout", saved[0], hold=_is_pipe(saved[0]))
+    sys.stdout = out  # type: ignore[assignment]
+    sys.stderr = _NamedStream("stderr", saved[1], before_write=out.release)  # type: ignore[assignment]
     try:
         yield
-        sys.stdout.flush()
     finally:
+        out.release()
         # click puts its own wrapper around a closed pipe's streams: keep that one
         if isinstance(sys.stdout, _NamedStream):
             sys.stdout = saved[0]  # type: ignore[assignment]
@@ -225,23 +291,12 @@ def _report_unwritable(err: OutputUnwritable) -> None:
     """Exit 1 on every command: one line on stderr, except when stderr is the stream
     that failed or stdout is a pipe its reader closed (`| head`: nothing went wrong
     that the user needs told; the reader chose to stop)."""
-    if err.closed_pipe:
-        _silence_closed_stream(err.stream)
-    elif err.stream != "stderr" and sys.stderr is not None:
-        with contextlib.suppress(OSError):
+    failed_streams = {f.stream for f in _NamedStream.failures}
+    if not err.closed_pipe and "stderr" not in failed_streams and sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):
             sys.stderr.write(f"Error: {err}\n")
             sys.stderr.flush()
     sys.exit(1)
-
-
-def _silence_closed_stream(stream: str) -> None:
-    """Point the closed pipe's descriptor at /dev/null: what Python still holds in its
-    buffer is dropped at exit instead of a second "Broken pipe" (and exit 120)."""
-    target = sys.__stdout__ if stream == "stdout" else sys.__stderr__
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, target.fileno())
-        os.close(devnull)
 
 
 def _terminate_cleanly(_signum: int, _frame: object) -> None:
@@ -261,11 +316,15 @@ def main() -> None:
     # cleanup runs (a half-made sandbox is removed, demo weights restored)
     signal.signal(signal.SIGTERM, _terminate_cleanly)
     command = typer.main.get_command(app)
+    code: object = 0
     try:
         with _output_failures_named(), _tables_not_cut_when_piped():
             command.main(prog_name="kmeshctl", complete_var=COMPLETE_VAR)
-    except OutputUnwritable as err:
-        _report_unwritable(err)
+    except SystemExit as done:
+        code = done.code
+    if _NamedStream.failures and code in (0, None):  # the command finished; its output did not
+        _report_unwritable(_NamedStream.failures[0])
+    sys.exit(code)
 
 
 __all__ = ["app", "main", "__version__"]

@@ -90,7 +90,8 @@ def install(
     network: NetworkOption = "",
     crd_file: CrdFileOption = None,
     dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Render, validate (and dry-run on the cluster if reachable), print, apply nothing.")] = False,
+        "--dry-run", help="Render, validate, dry-run on the cluster (which must answer; offline only when "
+                     "no cluster is configured), print, apply nothing.")] = False,
     output: OutputOption = ManifestFormat.yaml,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the DaemonSet rollout.")] = True,
     quiet: QuietOption = False,
@@ -271,12 +272,24 @@ def print_checks(rows: list[dict], output: OutputFormat) -> None:
     """The CHECK / RESULT / DETAIL / FIX table of `precheck` and `node preflight` (rows as
     in their JSON: name, status, detail, fix)."""
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("CHECK", "RESULT", "DETAIL", "FIX"):
-        table.add_column(column)
+    table.add_column("CHECK")
+    table.add_column("RESULT", no_wrap=True)
+    # Nothing is cut with an ellipsis (a fix must stay readable in 80 columns): lines break
+    # between words, and FIX is as wide as its longest word (`--kubeconfig/--context`) so
+    # a flag is never split; only DETAIL folds a word longer than its column (a URL).
+    table.add_column("DETAIL", overflow="fold")
+    table.add_column("FIX", overflow="fold", min_width=_longest_word([r["fix"] for r in rows]))
     style = {"pass": "green", "warn": "yellow", "fail": "red"}
     for r in rows:
         table.add_row(r["name"], f"[{style[r['status']]}]{r['status']}[/]", escape(r["detail"]), escape(r["fix"]))
     out(output).print(table)
+
+
+MAX_FIX_WORD = 32  # a longer word of a fix (a path) may fold rather than squeeze DETAIL away
+
+
+def _longest_word(texts: list[str]) -> int:
+    return min(MAX_FIX_WORD, max((len(w) for t in texts for w in t.split()), default=0))
 
 
 # -- status -------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from typer.exceptions import Abort, Exit, TyperException
 
 from kmeshctl.cli.badinput import (bad_value_line, bounded_line, check_values_present, empty_value,
                                    name_typed_flags, source_name, strict_numbers, typed_flag)
+from kmeshctl.asciinum import duration_words
 from kmeshctl.cli.names import names_checked
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.errors import UsageError as KmeshctlUsageError
@@ -125,8 +126,31 @@ def duration_text(seconds: float) -> str:
     return text
 
 
+def range_text(low: Optional[float], high: Optional[float], duration: bool) -> Optional[str]:
+    """A flag's range as help shows it, without click's `1<=x<=65535`: `1-65535`,
+    `>= 1`, and for a duration `1s to 24h`; None without bounds."""
+    def shown(value: float) -> str:
+        return duration_words(value) if duration else f"{value:g}"
+
+    if low is not None and high is not None:
+        return f"{shown(low)} to {shown(high)}" if duration else f"{shown(low)}-{shown(high)}"
+    if low is not None:
+        return f">= {shown(low)}"
+    return f"<= {shown(high)}" if high is not None else None
+
+
+def _ranges_shown(command: _click.Command) -> None:
+    """Every number flag's range in help as range_text words it."""
+    for param in command.params:
+        if hasattr(param, "_get_number_range_help_str") and (getattr(param, "min", None) is not None or
+                                                             getattr(param, "max", None) is not None):
+            text = range_text(param.min, param.max, param.metavar == DURATION_METAVAR)  # type: ignore[attr-defined]
+            param._get_number_range_help_str = lambda _text=text: _text  # type: ignore[attr-defined]
+
+
 def _durations_shown(command: _click.Command) -> None:
     """Every duration flag (value word DURATION) shows its default as a duration."""
+    _ranges_shown(command)
     for param in command.params:
         default = param.default
         if param.metavar != DURATION_METAVAR or isinstance(default, bool) or not isinstance(default, (int, float)):
@@ -725,7 +749,32 @@ COMPLETE_VAR = "_KMESHCTL_COMPLETE"
 
 def _one_line_usage_error(err: Any) -> str:
     """Click's usage errors as one line, with where to look instead of the usage block."""
-    return _with_help_pointer(f"Error: {' '.join(err.format_message().split())}", err)
+    message = " ".join(err.format_message().split())
+    return _with_help_pointer(f"Error: {message}{_positional_name_hint(message, err)}", err)
+
+
+_EXTRA_ARGUMENTS = re.compile(r"^Got unexpected extra arguments? ?(?:\(s\))? \((.*)\)$")
+
+
+def _positional_name_hint(message: str, err: Any) -> str:
+    """istioctl's `waypoint delete NAME` typed where kmeshctl takes `--name NAME`: the
+    command as it would be accepted (every command with --name and no positional
+    argument); empty for any other error."""
+    ctx = getattr(err, "ctx", None)
+    found = _EXTRA_ARGUMENTS.match(message)
+    if ctx is None or found is None:
+        return ""
+    params = ctx.command.params
+    name_flag = next((p for p in params if p.param_type_name == "option" and "--name" in p.opts), None)
+    if name_flag is None or any(p.param_type_name == "argument" for p in params):
+        return ""
+    extras = found.group(1).split()
+    if len(extras) != 1:
+        return "; this command takes no positional arguments: give one name with --name NAME"
+    words = list(_ARGS)
+    at = len(words) - 1 - words[::-1].index(extras[0]) if extras[0] in words else len(words)
+    words[at:at + 1] = ["--name", extras[0]]
+    return f"; give the name with --name: `{shlex.join(['kmeshctl', *words])}`"
 
 
 def _with_help_pointer(line: str, err: Any) -> str:
@@ -771,10 +820,32 @@ def _habit_hint(typed: str, command: _click.Command) -> str:
     """A hint for a flag the user knows from kubectl/fortio that this command spells
     otherwise (`demo traffic-shift -n 10` -> -c/--requests); empty when none applies."""
     names = {p.name for p in command.params}
+    if typed in ("-n", "--namespace") and "namespace" not in names and _takes_namespace_arguments(command):
+        return _namespaces_as_arguments_hint(typed)
     for flag, param, hint in HABITS:
         if typed == flag and (param in names or not param):
             return hint
     return ""
+
+
+def _takes_namespace_arguments(command: _click.Command) -> bool:
+    """A command whose positional arguments are namespaces (enable-ns NAMESPACE...)."""
+    return any(p.param_type_name == "argument" and str(getattr(p, "metavar", "") or "").startswith("NAMESPACE")
+               for p in command.params)
+
+
+def _namespaces_as_arguments_hint(typed: str) -> str:
+    """`enable-ns -n foo` -> `kmeshctl enable-ns foo`: the namespaces are its arguments."""
+    words = list(_ARGS)
+    for i, word in enumerate(words):
+        if word == typed:
+            del words[i]
+            break
+        if word.startswith(typed + "=") or (typed == "-n" and word.startswith("-n") and len(word) > 2
+                                             and not word.startswith("--")):
+            words[i] = word[len(typed) + 1:] if word.startswith(typed + "=") else word[2:]
+            break
+    return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *words])}`"
 
 
 def _no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:

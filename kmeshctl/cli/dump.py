@@ -232,14 +232,33 @@ def dump_config(
     if is_data(output):
         print_data(data, output)
     else:
-        config_dump.print_cache_tables(data, _console(output))
+        config_dump.print_cache_tables(data, _console(output), wide=output is OutputFormat.wide)
+
+
+def _with_sandboxes_named(err: KmeshctlError, port: int) -> KmeshctlError:
+    """No agent at ``port`` while sandboxes are up: point at their agents (starting an
+    agent, `sandbox up`, would make one more sandbox), as `dump maps --bpf-fs` does."""
+    found = sandboxes.names()
+    if not found or "no node agent admin endpoint" not in str(err):
+        return err
+    problem = str(err).split(": start the agent")[0]
+    if len(found) == 1:
+        up, ask = f"sandbox {found[0]} is up: ask its agent", f"--sandbox {found[0]}"
+    else:
+        up, ask = f"sandboxes {', '.join(found)} are up: ask the agent of one", "--sandbox NAME"
+    return KmeshctlError(f"{problem}; {up} with `kmeshctl dump config {ask}` "
+                         "(agent addresses: `kmeshctl sandbox list -o wide`)")
 
 
 def _local_cache(target: sandboxes.LocalTarget) -> dict:
     """The cache of this node's agent, or of the sandbox's (whose failure points at
     `sandbox status`, not at starting an agent on this node)."""
     if target.sandbox is None:
-        return config_dump.fetch_local(config_dump.CACHE_PATH, target.admin_port or ADMIN_PORT)
+        port = target.admin_port or ADMIN_PORT
+        try:
+            return config_dump.fetch_local(config_dump.CACHE_PATH, port)
+        except KmeshctlError as err:
+            raise _with_sandboxes_named(err, port) from err
     name = target.sandbox.name
     port = sandboxes.admin_port(target.sandbox)
     try:

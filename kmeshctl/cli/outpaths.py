@@ -5,6 +5,7 @@ check names the flag and the path in one line (exit 2) and leaves nothing behind
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -38,11 +39,56 @@ def _nearest_existing(path: Path) -> Path:
 def _probe_dir(flag: str, path: Path, shown: Path) -> None:
     """Create and remove a temporary directory in ``path``: the real test of writing
     there (root passes access(2) on a read-only mount or /proc)."""
+    where = "" if Path(shown) == path else f"{path} "
+    fs_type = _filesystem_type(path)
+    if fs_type in KERNEL_FILESYSTEMS:  # probed, a cgroup2 mkdir would succeed: a cgroup, not a directory
+        raise UsageError(f"{flag} {shown}: {where}is not writable (a kernel filesystem, {fs_type}); give a path "
+                         "you can write to")
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".kmeshctl-probe-", dir=path))
     except OSError as err:
-        raise UsageError(f"{flag} {shown}: cannot write in {path} ({err.strerror}); give a path you can "
-                         "write to") from None
+        raise UsageError(f"{flag} {shown}: {where}is not writable ({_why_not_writable(path, err)}); give a path "
+                         "you can write to") from None
+
+
+# Filesystems the kernel makes up (files are views of its state, nothing can be created).
+KERNEL_FILESYSTEMS = {"proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "configfs",
+                      "pstore", "efivarfs", "fusectl", "binfmt_misc", "selinuxfs", "nsfs", "autofs"}
+
+
+def _why_not_writable(path: Path, err: OSError) -> str:
+    """The reason in the words of every path flag: `a kernel filesystem, proc`, `a
+    read-only filesystem`, `permission denied`; never the raw errno text of the probe."""
+    fs_type = _filesystem_type(path)
+    if fs_type in KERNEL_FILESYSTEMS:
+        return f"a kernel filesystem, {fs_type}"
+    if err.errno == errno.EROFS:
+        return "a read-only filesystem"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if err.errno == errno.ENOSPC:
+        return "its filesystem is full"
+    return f"{fs_type} filesystem" if fs_type else "new files cannot be made there"
+
+
+def _filesystem_type(path: Path) -> str:
+    """The type of the filesystem ``path`` is on (the longest mount point above it in
+    /proc/self/mounts); "" when that cannot be read."""
+    try:
+        resolved = str(Path(path).resolve())
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return ""
+    best, fs_type = "", ""
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        mount = fields[1].replace("\\040", " ")
+        inside = resolved == mount or resolved.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) >= len(best):
+            best, fs_type = mount, fields[2]
+    return fs_type
 
 
 def check_output_file(flag: str, path: Path, create_parents: bool = False, probe_file: bool = True) -> None:
@@ -64,8 +110,8 @@ def check_output_file(flag: str, path: Path, create_parents: bool = False, probe
             with open(path, "ab"):
                 pass
         except OSError as err:
-            raise UsageError(f"{flag} {path}: cannot write it ({err.strerror}); give a path you can write to") \
-                from None
+            raise UsageError(f"{flag} {path}: is not writable ({_why_not_writable(path, err)}); give a path you "
+                             "can write to") from None
 
 
 def check_output_dir(flag: str, path: Path) -> None:

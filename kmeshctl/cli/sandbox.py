@@ -227,7 +227,10 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
     console.print(f"Sandbox [bold]{escape(report['name'])}[/bold]: {verdict}")
     for problem in report["problems"]:
         console.print(f"  [red]-[/red] {escape(problem)}")
-    pods = Table("NAMESPACE", "POD", "IP", "STATE", "ENROLLED", title="Pods", title_justify="left")
+    from kmeshctl.dump import print_section
+
+    wide = output is OutputFormat.wide
+    pods = Table("NAMESPACE", "POD", "IP", "STATE", "ENROLLED")
     for pod in report["pods"]:
         enrolled = "-" if pod["enrolled"] is None else ("yes" if pod["enrolled"] else "no")
         if pod.get("enrolledBy"):
@@ -235,13 +238,13 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
         if pod["waypoint"]:
             enrolled = "no (waypoint)"
         pods.add_row(pod["namespace"], pod["name"], pod["ip"], pod["state"], enrolled)
-    console.print(pods)
-    services = Table("NAMESPACE", "SERVICE", "VIP", "PORTS", "WAYPOINT", title="Services",
-                     title_justify="left")
+    # pod and Service names are never cut (fortio-v1-0 and fortio-v2-0 both `fortio-v…`)
+    print_section(console, "Pods", pods, ("NAMESPACE", "POD", "IP"), wide)
+    services = Table("NAMESPACE", "SERVICE", "VIP", "PORTS", "WAYPOINT")
     for svc in report["services"]:
         services.add_row(svc["namespace"], svc["name"], svc["vip"], ", ".join(svc["ports"]),
                          svc["waypoint"] or "-")
-    console.print(services)
+    print_section(console, "Services", services, ("NAMESPACE", "SERVICE", "VIP"), wide)
     for waypoint in report["waypoints"]:
         health = "ready" if waypoint["ready"] else "NOT READY"
         extra = (f", {waypoint['listeners']} listener(s), {waypoint['clusters']} cluster(s)"

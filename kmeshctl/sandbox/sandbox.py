@@ -4,6 +4,7 @@ module puts them in order, records every step on disk, and undoes them."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import shutil
@@ -379,6 +380,7 @@ def teardown(state: SandboxState, progress: Progress) -> None:
     """Processes first (one kill of the whole cgroup tree), then BPF objects, pods,
     cgroups and the record. Safe to repeat; every step tolerates a half-made sandbox."""
     _stop_up_process(state)
+    _mark_removing(state)
     # The pods' processes first, then their networks through CNI DEL while the node agent
     # still runs (its plugin releases each pod), as the kubelet stops a pod's containers
     # before StopPodSandbox; then the daemons.
@@ -395,6 +397,15 @@ def teardown(state: SandboxState, progress: Progress) -> None:
     if remaining:
         raise KmeshctlError(f"sandbox {state.name}: could not remove {', '.join(remaining)}; "
                             f"run `kmeshctl sandbox down --name {state.name}` again")
+
+
+def _mark_removing(state: SandboxState) -> None:
+    """Recorded first, so a `down` that does not finish (killed, power lost) is named as
+    such by `sandbox status` / `list`, with the command that finishes it."""
+    if (state.dir / "state.json").exists():
+        state.phase = state_mod.PHASE_REMOVING
+        with contextlib.suppress(OSError):
+            state.save()
 
 
 def _stop_up_process(state: SandboxState) -> None:
@@ -499,7 +510,9 @@ def _process_problems(state: SandboxState, processes: Processes) -> list[str]:
     """The part of the health check that asks nothing over the network: `up` finished,
     and every process of the sandbox still runs (its pid in its cgroup, no exit status)."""
     found = []
-    if state.phase != PHASE_READY:
+    if state.phase == state_mod.PHASE_REMOVING:
+        found.append(f"a `sandbox down` did not finish: run `kmeshctl sandbox down --name {state.name}`")
+    elif state.phase != PHASE_READY:
         found.append(f"`sandbox up` (pid {state.up_pid}) is still creating it" if state.up_is_running()
                      else f"a `sandbox up` did not finish: run `kmeshctl sandbox down --name {state.name}`, "
                           "then up again")

@@ -32,6 +32,7 @@ _NAME = re.compile(r"^[a-z0-9]{1,16}$")
 PHASE_CREATING = "creating"
 PHASE_READY = "ready"
 PHASE_NOT_READY = "not ready"
+PHASE_REMOVING = "removing"  # a `sandbox down` started (and, when it stays, did not finish)
 
 
 def shown_phase(recorded: str, problems: list[str]) -> str:
