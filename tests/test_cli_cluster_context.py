@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -256,20 +255,11 @@ SUGGESTED = re.compile(r"`(kmeshctl [^`]*)`")
 def _paste(line: str, cluster: Any, *, replace: tuple[str, str] = ("", ""), extra: tuple[str, ...] = ()) -> Any:
     """Run the first suggested `kmeshctl ...` of ``line`` as pasted (without the fixture's
     own --kubeconfig: the suggestion must carry it)."""
-    from kmeshctl.cli import main
-
     command = SUGGESTED.search(line).group(1).replace(*replace) if replace[0] else SUGGESTED.search(line).group(1)
-    cluster.capsys.readouterr()
-    saved, sys.argv = sys.argv, [*shlex.split(command), *extra]
-    try:
-        main()
-        code = 0
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else 1
-    finally:
-        sys.argv = saved
-    captured = cluster.capsys.readouterr()
-    return command, code, captured.out, captured.err
+    argv = shlex.split(command)
+    assert argv[0] == "kmeshctl", command
+    code, out, err = cli(cluster.capsys, *argv[1:], *extra)
+    return command, code, out, err
 
 
 def test_suggestions_carry_the_typed_flags_and_work_when_pasted(cluster, monkeypatch) -> None:  # noqa: F811
