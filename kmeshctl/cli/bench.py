@@ -13,7 +13,7 @@ from typing import Iterable, Optional
 
 import typer
 
-from kmeshctl.cli.common import MAX_REPEATS, MAX_RUN_S, app, print_json
+from kmeshctl.cli.common import MAX_REPEATS, MAX_RUN_S, OutputFormat, app, print_data
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.outpaths import check_output_dir
 from kmeshctl.errors import UsageError
@@ -29,6 +29,7 @@ app.add_typer(bench_app, name="bench")
 class BenchOutput(str, Enum):
     table = "table"
     json = "json"
+    yaml = "yaml"
 
 
 def _progress(line: str) -> None:
@@ -77,7 +78,7 @@ def dataplane(
         None, "--out", metavar="DIR",
         help="Results folder; default: ./benchmarks/results/<date>/ (under the current directory)."),
     output: BenchOutput = typer.Option(BenchOutput.table, "-o", "--output",
-                                       help="table: the markdown table; json: the summary."),
+                                       help="table: the markdown table; json or yaml: the summary."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines, only the result."),
 ) -> None:
     """Run the same load over five paths and report latency percentiles, throughput,
@@ -108,9 +109,9 @@ def dataplane(
     files = report.write_results(out_dir, records, env, command)
     summary = report.summarize(records)
     checks = report.check_targets(summary)
-    if output == BenchOutput.json:
-        print_json(report.to_json(records, summary, checks, env, command) | {
-            "files": {k: str(v) for k, v in files.items()}})
+    if output != BenchOutput.table:
+        print_data(report.to_json(records, summary, checks, env, command) | {
+            "files": {k: str(v) for k, v in files.items()}}, OutputFormat(output.value))
         return
     typer.echo(files["markdown"].read_text())
     typer.echo(f"Results: {', '.join(str(p) for p in files.values())}", err=True)

@@ -239,7 +239,7 @@ def envoy_cmd(
     namespace: PodNamespaceOpt = deploy.DEFAULT_NAMESPACE,
     name: NameOpt = deploy.DEFAULT_NAME,
     xds_socket: Annotated[Path, typer.Option(help="The controller's xDS unix socket.")] = Path(f"{deploy.XDS_DIR}/xds.sock"),
-    admin_port: Annotated[int, typer.Option(min=PORT_MIN, max=PORT_MAX, help="Envoy admin port on 127.0.0.1.")
+    admin_port: Annotated[int, typer.Option(min=PORT_MIN, max=PORT_MAX, metavar="PORT", help="Envoy admin port on 127.0.0.1.")
                           ] = deploy.ADMIN_PORT,
     socket_wait: Annotated[float, typer.Option(min=0, max=MAX_RUN_S, metavar="DURATION",
                                                help="How long to wait for the controller's "
@@ -256,11 +256,11 @@ def controller_cmd(
     namespace: PodNamespaceOpt = deploy.DEFAULT_NAMESPACE,
     name: NameOpt = deploy.DEFAULT_NAME,
     xds_socket: Annotated[Path, typer.Option(help="Where to serve xDS to Envoy.")] = Path(f"{deploy.XDS_DIR}/xds.sock"),
-    envoy_admin_port: Annotated[int, typer.Option(min=PORT_MIN, max=PORT_MAX, help="Envoy's admin port on "
+    envoy_admin_port: Annotated[int, typer.Option(min=PORT_MIN, max=PORT_MAX, metavar="PORT", help="Envoy's admin port on "
                                                   "127.0.0.1.")] = deploy.ADMIN_PORT,
-    status_port: Annotated[int, typer.Option(min=PORT_MIN, max=PORT_MAX, help="Port of /ready and /status.")
+    status_port: Annotated[int, typer.Option(min=PORT_MIN, max=PORT_MAX, metavar="PORT", help="Port of /ready and /status.")
                            ] = deploy.STATUS_PORT,
-    port: Annotated[int, typer.Option(min=PORT_MIN, max=PORT_MAX, help="Envoy's PROXY-protocol listener port.")
+    port: Annotated[int, typer.Option(min=PORT_MIN, max=PORT_MAX, metavar="PORT", help="Envoy's PROXY-protocol listener port.")
                     ] = deploy.PROXY_PORT,
 ) -> None:
     """(In a waypoint pod.) Serve Envoy its configuration from the API server's objects."""
