@@ -243,3 +243,20 @@ def test_precheck_fix_column_keeps_flags_whole_in_80_columns(monkeypatch) -> Non
     assert all(len(line) <= 80 for line in text.splitlines()), text
     fix_cells = " ".join(line.split("│")[-1].strip() for line in text.splitlines() if "│" in line)
     assert "--kubeconfig/--context" in fix_cells and "--kubeconfig PATH" in fix_cells, text
+
+
+# ------------------------------------------------------------------ eighth pass: kubectl's `--flag=value` on/off forms
+
+
+@pytest.mark.parametrize("args,fix", [
+    (["waypoint", "delete", "--name", "x", "--ignore-not-found=true"],
+     "write --ignore-not-found to turn it on, leave it out for off"),
+    (["install", "--cluster-id", "c1", "--wait=false"], "write --wait or --no-wait"),
+    (["install", "--cluster-id", "c1", "--dry-run=client"], "write --dry-run to turn it on, leave it out for off"),
+    (["enable-ns", "default", "--wait=true"], "write --wait or --no-wait"),
+])
+def test_an_on_off_flag_given_a_value_says_how_to_spell_it(capsys, no_env, args, fix) -> None:  # noqa: F811
+    code, _, err = cli(capsys, *args)
+    flag = next(a for a in args if "=" in a).split("=")[0]
+    assert code == 2 and err.strip() == (f"Error: Option '{flag}' does not take a value; on/off flags take no "
+                                         f"value here: {fix}"), err

@@ -750,7 +750,29 @@ COMPLETE_VAR = "_KMESHCTL_COMPLETE"
 def _one_line_usage_error(err: Any) -> str:
     """Click's usage errors as one line, with where to look instead of the usage block."""
     message = " ".join(err.format_message().split())
-    return _with_help_pointer(f"Error: {message}{_positional_name_hint(message, err)}", err)
+    hint = _positional_name_hint(message, err) or _flag_value_hint(message)
+    if hint.startswith("; on/off"):
+        message = message.rstrip(".")
+    return _with_help_pointer(f"Error: {message}{hint}", err)
+
+
+_TAKES_NO_VALUE = re.compile(r"^Option '(--[\w-]+)' does not take a value\.$")
+
+
+def _flag_value_hint(message: str) -> str:
+    """kubectl's `--ignore-not-found=true` / `--wait=false` / `--dry-run=server` typed for
+    an on/off flag: how kmeshctl spells on and off (empty for any other error)."""
+    found = _TAKES_NO_VALUE.match(message)
+    if found is None or not _INVOKED:
+        return ""
+    flag = found.group(1)
+    option = next((p for p in _INVOKED[-1].command.params
+                   if p.param_type_name == "option" and flag in (*p.opts, *p.secondary_opts)), None)
+    if option is None:
+        return ""
+    if option.secondary_opts:
+        return f"; on/off flags take no value here: write {option.opts[0]} or {option.secondary_opts[0]}"
+    return f"; on/off flags take no value here: write {flag} to turn it on, leave it out for off"
 
 
 _EXTRA_ARGUMENTS = re.compile(r"^Got unexpected extra arguments? ?(?:\(s\))? \((.*)\)$")
