@@ -9,7 +9,6 @@
 #define KM_COMMON_H
 
 #include <uapi/linux/bpf.h>
-#include <linux/socket.h>
 
 #ifndef KM_PIN_DIR
 #error "compile with -DKM_PIN_DIR=\"/sys/fs/bpf/<dir>\" (the loader does this)"

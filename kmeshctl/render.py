@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
-import jinja2
 import yaml
 
 import kmeshctl
@@ -17,6 +17,9 @@ from kmeshctl.errors import KmeshctlError
 from kmeshctl.maps import DEFAULT_BPF_FS
 from kmeshctl.params import InstallParams, check_install_params, normalize_kubernetes_version
 from kmeshctl.paths import templates_dir
+
+if TYPE_CHECKING:
+    import jinja2
 
 # Templates in dependency (apply) order.
 TEMPLATES = (
@@ -78,6 +81,8 @@ def parse_manifests(text: str) -> list[dict]:
 
 
 def _environment() -> jinja2.Environment:
+    import jinja2  # when used: the node agent shares the CLI's process and never renders
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
@@ -115,6 +120,8 @@ def _version(text: str) -> tuple[int, int]:
 
 
 def _render_template(env: jinja2.Environment, name: str, context: dict) -> str:
+    import jinja2
+
     try:
         text = env.get_template(name).render(context)
     except jinja2.TemplateError as err:

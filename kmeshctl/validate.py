@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import jsonschema
 import yaml
-from referencing import Registry, Resource
+
+if TYPE_CHECKING:
+    import jsonschema
+    from referencing import Registry
 
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.params import bad_yaml
@@ -90,6 +92,8 @@ def _schema_dir(kubernetes_version: str) -> Any:
 
 @cache
 def _kubernetes_registry(kubernetes_version: str) -> Registry:
+    from referencing import Registry, Resource
+
     definitions = json.loads((_schema_dir(kubernetes_version) / "_definitions.json").read_text())
     return Resource.from_contents(definitions) @ Registry()
 
@@ -201,6 +205,8 @@ def _check_crd_shape(path: Path, crd: dict) -> None:
             continue
         if not isinstance(openapi, dict):
             raise bad(f"{where}.schema.openAPIV3Schema", "a mapping")
+        import jsonschema  # when used: the node agent shares the CLI's process
+
         try:
             jsonschema.Draft4Validator.check_schema(openapi)
         except jsonschema.SchemaError as err:
@@ -291,7 +297,7 @@ def _custom_resource_problems(obj: dict, kubernetes_version: str, crds: CrdSchem
         meta, {"$ref": _OBJECT_META_REF}, _kubernetes_registry(kubernetes_version), prefix="metadata"
     )
     body = {k: v for k, v in obj.items() if k not in _IMPLICIT_ROOT_FIELDS}
-    yield from _schema_problems(body, _structural_schema(crd_version.schema), None, validator=jsonschema.Draft4Validator)
+    yield from _schema_problems(body, _structural_schema(crd_version.schema), None, draft4=True)
     yield from _unknown_fields(body, crd_version.schema, "")
 
 
@@ -307,8 +313,11 @@ def _schema_problems(
     schema: dict,
     registry: Registry | None,
     prefix: str = "",
-    validator: type = jsonschema.Draft202012Validator,
+    draft4: bool = False,
 ) -> Iterator[str]:
+    import jsonschema
+
+    validator = jsonschema.Draft4Validator if draft4 else jsonschema.Draft202012Validator
     kwargs = {"registry": registry} if registry is not None else {}
     checker = validator(schema, **kwargs)
     for error in sorted(checker.iter_errors(instance), key=_path_sort_key):

@@ -502,29 +502,17 @@ class Agent:
 def load_in_child(bpf_fs: Path, cgroup2_path: Optional[Path]) -> bool:
     """Compile, load, pin and attach the data path in a short-lived child process; True
     when it replaced a running one. Programs and maps stay pinned and attached when the
-    child exits, and the compiler's memory (about 140 MiB) goes with it instead of
-    staying in the long-running agent."""
-    argv = [sys.executable, "-c", "from kmeshctl.node.agent import _load_main; _load_main()",
+    child exits, and the compiler's memory goes with it instead of staying in the
+    long-running agent. The child imports the loader alone (not the agent's gRPC,
+    protobuf and admin modules): its peak is bcc's with LLVM plus the compile, about
+    150 MiB instead of 175 (docs/agent.md "Scale")."""
+    argv = [sys.executable, "-c", "from kmeshctl.node.loader import child_main; child_main()",
             str(bpf_fs), str(cgroup2_path or "")]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=LOAD_TIMEOUT_S)
     if result.returncode != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         raise KmeshctlError(lines[-1] if lines else f"loading the data path failed (exit {result.returncode})")
     return result.stdout.strip() == "replaced"
-
-
-def _load_main() -> None:
-    """Child side of ``load_in_child``: prints "replaced" or "loaded"; errors as one line."""
-    from kmeshctl.node import loader
-
-    bpf_fs, cgroup = sys.argv[1], sys.argv[2] or None
-    try:
-        dataplane = loader.load(Path(bpf_fs), Path(cgroup) if cgroup else None)
-    except KmeshctlError as err:
-        print(err, file=sys.stderr)
-        sys.exit(1)
-    print("replaced" if dataplane.replaced else "loaded")
-    dataplane.close()
 
 
 def _kubernetes_configured() -> bool:

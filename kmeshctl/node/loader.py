@@ -24,6 +24,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -406,3 +407,17 @@ def cleanup(bpf_fs: Path | str = DEFAULT_BPF_FS,
     except OSError:
         pass  # something not ours is pinned there
     return done
+
+
+def child_main() -> None:
+    """The loader child of ``kmeshctl.node.agent.load_in_child``: argv is ``BPF_FS
+    [CGROUP2_PATH]``; prints "replaced" or "loaded"; an error is one line on stderr and
+    exit 1. Imports nothing of the agent beyond this module, so the child's peak is bcc's."""
+    bpf_fs, cgroup = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else ""
+    try:
+        dataplane = load(Path(bpf_fs), Path(cgroup) if cgroup else None)
+    except KmeshctlError as err:
+        print(err, file=sys.stderr)
+        sys.exit(1)
+    print("replaced" if dataplane.replaced else "loaded")
+    dataplane.close()

@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-import jinja2
 
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -60,9 +59,13 @@ class WaypointParams:
 
 
 def check_params(p: WaypointParams) -> None:
-    for what, value in (("--name", p.name), ("--namespace", p.namespace)):
+    from kmeshctl.namespaces import DNS1123_RULE
+    from kmeshctl.params import shown
+
+    for what, value, kind, example in (("--name", p.name, "waypoint name", DEFAULT_NAME),
+                                       ("--namespace", p.namespace, "namespace name", "default")):
         if not _DNS_LABEL.match(value):
-            raise UsageError(f"{what} {value!r} is not a DNS label (lower-case letters, digits, '-'): fix it")
+            raise UsageError(f"{what} {shown(value)}: not a valid {kind} ({DNS1123_RULE}), e.g. {what} {example}")
     if not 1 <= p.replicas <= 20:
         raise UsageError(f"--replicas {p.replicas} is out of range 1-20")
     check_image(p.image, example=DEFAULT_IMAGE)  # the one image-reference check, install's too
@@ -89,6 +92,8 @@ def render(p: WaypointParams) -> list[dict]:
     """The waypoint's objects in apply order (checks `p` first)."""
     check_params(p)
     labels = {**COMMON_LABELS, WAYPOINT_LABEL: p.name}
+    import jinja2  # when used: the node agent shares the CLI's process and never renders
+
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
                              undefined=jinja2.StrictUndefined, autoescape=False)
     text = env.get_template(TEMPLATE).render(
@@ -105,13 +110,20 @@ def render(p: WaypointParams) -> list[dict]:
 # ---------------------------------------------------------------- apply
 
 
-def apply(client: KubeClient, p: WaypointParams, kubernetes_version: str,
-          progress: Callable[[str], None]) -> list[applier.ApplyResult]:
+def check_apply(client: KubeClient, p: WaypointParams, kubernetes_version: str) -> list[dict]:
+    """Every check apply makes before its first write (the namespace exists, the Gateway
+    API is served, the API server's own dry run of each object); the objects, in order."""
     objs = render(p)
     if client.get("v1", "Namespace", p.namespace) is None:
         raise UsageError(f"namespace {p.namespace} does not exist: create it or pass -n NAMESPACE")
     require_gateway_api(client, "; nothing was applied")
     applier.preflight(client, objs, kubernetes_version, None)
+    return objs
+
+
+def apply(client: KubeClient, p: WaypointParams, kubernetes_version: str,
+          progress: Callable[[str], None]) -> list[applier.ApplyResult]:
+    objs = check_apply(client, p, kubernetes_version)
     return applier.apply_all(client, objs, lambda r: progress(f"{r.ref} {r.action}"))
 
 
