@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator, Optional, Protocol
 
 from kmeshctl.asciinum import parse_int
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.params import bad_value, shown
+from kmeshctl.params import bad_value, shown, refuse_spaces
 from kmeshctl.sandbox import manifests as m
 from kmeshctl.splitstats import split_test
 
@@ -182,10 +182,12 @@ def parse_weight_sets(text: str | None, subject: DemoSubject) -> list[list[int]]
     if not text.strip():
         raise bad_value("--weights", text, "empty", f"weight sets like {example},50/50 (or leave the flag out "
                         "for the VirtualService's own)")
+    refuse_spaces("--weights", text)
     parts = text.split(",")
     if len(parts) > MAX_WEIGHT_SETS:
         raise bad_value("--weights", text, f"{len(parts)} weight sets",
                         f"at most {MAX_WEIGHT_SETS} (one phase each), e.g. {example},50/50")
+    _check_sets_not_split(text, parts, len(subject.versions), example)
     sets = []
     for number, part in enumerate(parts, start=1):
         weights = _weight_set(text, part, number if len(parts) > 1 else 0, subject, example, names)
@@ -193,16 +195,35 @@ def parse_weight_sets(text: str | None, subject: DemoSubject) -> list[list[int]]
     return sets
 
 
+def _check_sets_not_split(text: str, parts: list[str], count: int, example: str) -> None:
+    """`--weights 90,10` (a comma where the / of one set goes): the UsageError names the
+    mix-up and offers the value meant, `did you mean --weights 90/10?`, when regrouping
+    the numbers by the versions' count gives valid sets."""
+    if len(parts) < 2 or len(parts) % count or any("/" in p for p in parts):
+        return
+    try:
+        numbers = [parse_int(p.strip(), signed=True) for p in parts]
+    except ValueError:
+        return
+    groups = [numbers[i:i + count] for i in range(0, len(numbers), count)]
+    problem = (f"--weights {shown(text)}: {len(parts)} weight sets of 1 weight each (',' separates the sets, "
+               "'/' the weights of one set)")
+    if any(min(g) < 0 or sum(g) != 100 for g in groups):
+        raise UsageError(f"{problem}; use {count} weights per set that add up to 100, e.g. --weights {example}")
+    meant = ",".join("/".join(str(w) for w in g) for g in groups)
+    raise UsageError(f"{problem}; did you mean --weights {meant}?")
+
+
 def _weight_set(text: str, part: str, number: int, subject: DemoSubject, example: str, names: str) -> list[int]:
     """One set of --weights (``number`` 0: the only one), or the UsageError in the one
     form `--weights 90/20: weights add up to 110; use weights that add up to 100, e.g. 90/10`."""
-    which = f"set {number} ({shown(part.strip())}) " if number else ""
+    which = f"set {number} ({shown(part.strip())}): " if number else ""
     examples = f"{example},50/50" if number else example
     try:
         weights = [parse_int(w.strip(), signed=True) for w in part.strip().split("/")]
     except ValueError:
         problem = f"set {number} is empty" if not part.strip() else f"{which}not integers separated by /"
-        raise bad_value("--weights", text, problem.replace(") not", "): not"),
+        raise bad_value("--weights", text, problem,
                         f"integers separated by / (sets by ,), e.g. {examples}") from None
     count = len(subject.versions)
     if len(weights) != count:

@@ -19,7 +19,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from kmeshctl.params import NOT_ACCEPTED, bad_value, one_of
+from kmeshctl.errors import UsageError
+from kmeshctl.params import NOT_ACCEPTED, bad_value, given_text, one_of
 from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import (WAYPOINT_TLV_PORT, BACKEND, ENDPOINT, FRONTEND, IDREG, MANAGE, MAP_NAMES, MAP_SPECS,
                            SERVICE, SOCKET, BackendKey, BackendValue, DataplaneMaps, EndpointKey,
@@ -38,8 +39,28 @@ class MapDump:
 
 
 def check_map_name(name: str | None) -> None:
-    if name is not None and name not in SPECS_BY_NAME:
+    """UsageError for a --map that is no map's name, offering the closest names first
+    (`backend` -> km_backend, `km_servce` -> km_service), then every name."""
+    if name is None or name in SPECS_BY_NAME:
+        return
+    close = close_map_names(name)
+    if not close:
         raise bad_value("--map", name, NOT_ACCEPTED, one_of(MAP_NAMES))
+    raise UsageError(f"{given_text('--map', name)}: {NOT_ACCEPTED}; did you mean {' or '.join(close)}? "
+                     f"(every map: {', '.join(MAP_NAMES)})")
+
+
+def close_map_names(name: str) -> list[str]:
+    """The map names ``name`` most likely meant: the one it names without the `km_` prefix
+    (`backend`, `authz_pol`), or a name it is one typo away from (difflib), at most 3."""
+    import difflib
+
+    typed = name.strip().lower()
+    wanted = [n for n in MAP_NAMES if n in (typed, f"km_{typed}") or n.removeprefix("km_") == typed]
+    wanted += [n for n in difflib.get_close_matches(typed, MAP_NAMES, n=3, cutoff=0.75) if n not in wanted]
+    if not wanted:
+        wanted = difflib.get_close_matches(f"km_{typed}", MAP_NAMES, n=3, cutoff=0.75)
+    return wanted[:3]
 
 
 def check_pinned(bpf_fs: Path, name: str | None = None) -> None:

@@ -4,6 +4,7 @@ objects; and the dry run, online or offline. Applying them is kmeshctl/apply.py.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -11,7 +12,8 @@ from typing import Any, Callable, Optional
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import resolve_xds_address
-from kmeshctl.kube import KubeClient, NoClusterConfigured, connect_reachable
+from kmeshctl.kube import (DEFAULT_KUBECONFIG, KubeClient, NoClusterConfigured, connect_reachable, kubeconfig_named,
+                           running_in_cluster)
 from kmeshctl.params import (
     DEFAULT_ISTIO_NAMESPACE,
     PLACEHOLDER_XDS_ADDRESS,
@@ -41,6 +43,40 @@ class DryRunReport:
     unvalidated_kinds: list[str] = field(default_factory=list)  # offline, no CRD schemas
 
 
+class DryRunClusterUnreachable(KmeshctlError):
+    """A dry run's configured cluster does not answer (exit 1): ``reason`` says why; the
+    command line adds the offline command to run instead (its flags are the user's)."""
+
+    def __init__(self, reason: KmeshctlError) -> None:
+        super().__init__(f"{reason}; to validate without a cluster: `kmeshctl render`", reason.exit_code)
+        self.reason = str(reason)
+
+
+class NoClusterForIstiod(KmeshctlError):
+    """A dry run without --xds-address and with no cluster configured to find istiod in
+    (exit 1, as every command with no cluster); ``reason``: the NoClusterConfigured text."""
+
+    def __init__(self, reason: KmeshctlError) -> None:
+        super().__init__(f"no cluster to find istiod in ({reason}); pass --xds-address HOST:PORT "
+                         f"(e.g. {XDS_ADDRESS_EXAMPLE}) for an offline dry run")
+        self.reason = str(reason)
+
+
+def cluster_configured() -> bool:
+    """A cluster is configured (--kubeconfig, --context, $KUBECONFIG, ~/.kube/config, the
+    in-cluster account), without reading or asking it."""
+    return kubeconfig_named() or running_in_cluster() or os.path.exists(os.path.expanduser(DEFAULT_KUBECONFIG))
+
+
+def missing_required(xds_address: Optional[str], cluster_id: Optional[str], dry_run: bool) -> list[str]:
+    """The required parameters left out, all at once: cluster_id always; xds_address for a
+    dry run with no cluster configured to find istiod in (it then runs offline)."""
+    missing = ["cluster_id"] if cluster_id is None else []
+    if xds_address is None and dry_run and missing and not cluster_configured():
+        missing.append("xds_address")
+    return missing
+
+
 def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options: dict[str, Any],
                  crd_files: Optional[list[Path]], dry_run: bool) -> InstallPlan:
     """`options`: the InstallParams fields other than xds_address and cluster_id.
@@ -68,16 +104,12 @@ def _cluster_for_dry_run(xds_address: Optional[str]) -> tuple[Optional[KubeClien
         return connect_reachable(), None
     except NoClusterConfigured as error:
         if xds_address is None:
-            raise KmeshctlError(
-                f"no cluster to find istiod in ({error}); pass --xds-address HOST:PORT "
-                f"(e.g. {XDS_ADDRESS_EXAMPLE}) for an offline dry run"
-            ) from error
+            raise NoClusterForIstiod(error) from error
         return None, str(error)
     except UsageError:
         raise  # a --kubeconfig / --context the user gave that does not load: exit 2, its own words
     except KmeshctlError as error:
-        raise KmeshctlError(f"{error}; to validate without a cluster: `kmeshctl render`",
-                            error.exit_code) from error
+        raise DryRunClusterUnreachable(error) from error
 
 
 def dry_run(plan: InstallPlan) -> DryRunReport:

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import yaml
 
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.params import bounded, yaml_where
+from kmeshctl.params import DEFAULT_REQUEST_TIMEOUT_S, bounded, shown, yaml_where
 
 if TYPE_CHECKING:
     import threading
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 FIELD_MANAGER = "kmeshctl"
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
-REQUEST_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
+REQUEST_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds of a watch's connection (a request: --request-timeout)
+WAITING_NOTE_AFTER_S = 1.0  # the first request silent this long: say what is being waited for
 WATCH_TIMEOUT_S = 300  # a watch's timeoutSeconds: the server ends the stream then
 WATCH_READ_SLACK_S = 30.0  # a watch's read timeout beyond that: only a dead connection hits it
 SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -42,6 +43,7 @@ class KubeTarget:
 
     kubeconfig: Optional[str] = None
     context: Optional[str] = None
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S  # --request-timeout, seconds per request; 0: no limit
 
 
 # The one target of this process; the CLI's global --kubeconfig/--context set it.
@@ -75,6 +77,20 @@ class ApiUnreachable(KmeshctlError):
 class NotKubernetes(KmeshctlError):
     """Something answers at the server address, but not as a Kubernetes API server does
     (no version document at /version, no /api discovery)."""
+
+
+class CredentialPluginFailed(KmeshctlError):
+    """The kubeconfig user's exec credential plugin ran and failed (exit 1): its command
+    (``command``) is what to fix."""
+
+    def __init__(self, message: str, command: str) -> None:
+        super().__init__(message)
+        self.command = command
+
+
+class KubeconfigProblem(KmeshctlError):
+    """The kubeconfig in use (not one the user named: that is a UsageError) cannot give a
+    working client: the file or an entry of it is what to fix."""
 
 
 class NoClusterConfigured(KmeshctlError):
@@ -133,6 +149,7 @@ def load_configuration() -> k8s.Configuration:
     # only once), merged as kubectl merges them, after the entries it will use are checked.
     merged = merged_kubeconfig(found, context)
     check_context_entries(merged, context, path)
+    merged = with_exec_credentials(merged, context, path)
     try:
         with _library_errors() as logged:
             k8s_config.load_kube_config_from_dict(merged, context=context, client_configuration=cfg,
@@ -169,7 +186,7 @@ def _one_line(err: BaseException) -> str:
 
 def _config_error(message: str, explicit: Optional[str]) -> KmeshctlError:
     """Bad input (exit 2) when the user named the kubeconfig or context, else a failure."""
-    return UsageError(message) if explicit is not None or TARGET.context else KmeshctlError(message)
+    return UsageError(message) if explicit is not None or TARGET.context else KubeconfigProblem(message)
 
 
 @dataclass(frozen=True)
@@ -198,12 +215,10 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> Kubec
                             "kmeshctl at a cluster with --kubeconfig PATH (or KUBECONFIG=PATH) and "
                             "--context NAME")
     if not files:
-        raise _config_error(f"the kubeconfig path {path!r} names no file; pass --kubeconfig PATH "
+        raise _config_error(f"the kubeconfig path {shown(path)} names no file; pass --kubeconfig PATH "
                             "(or set KUBECONFIG to a file)", path)
     if not present:
-        what = f"{files[0]} does not exist" if len(files) == 1 else f"none of {', '.join(files)} exists"
-        raise _config_error(f"cannot load kubeconfig: {what}; pass --kubeconfig PATH of an existing file "
-                            "(or fix KUBECONFIG)", path)
+        raise _config_error(_missing_kubeconfig(path, files), path)
     configs = _parsed(present, path if explicit else None)
     names, current = _contexts_in(configs)
     if not names:
@@ -247,13 +262,43 @@ def _parsed(files: list[str], explicit: Optional[str]) -> list[dict]:
             raise _config_error(f"cannot load kubeconfig {file}: not valid YAML at {yaml_where(file, err)}; pass "
                                 "--kubeconfig PATH of a valid kubeconfig", explicit) from err
         except OSError as err:
-            raise _config_error(f"cannot load kubeconfig {file} ({_one_line(err)}); pass --kubeconfig "
-                                "PATH of a valid kubeconfig", explicit) from err
+            raise _config_error(f"{_kubeconfig_flag(explicit)} {file}: {_path_problem(err)}; pass --kubeconfig "
+                                "PATH of a kubeconfig file", explicit) from err
         if not isinstance(config, dict):
             raise _config_error(f"cannot load kubeconfig {file} (not a kubeconfig mapping); pass "
                                 "--kubeconfig PATH of a valid kubeconfig", explicit)
         configs.append(config)
     return configs
+
+
+KUBECONFIG_FIX = "pass --kubeconfig PATH of an existing kubeconfig file"
+
+
+def _kubeconfig_flag(explicit: Optional[str]) -> str:
+    """How a kubeconfig path problem names the path's source: `--kubeconfig` when the user
+    gave it (a KUBECONFIG value is renamed $KUBECONFIG when reported), else `kubeconfig`."""
+    return "--kubeconfig" if explicit is not None else "kubeconfig"
+
+
+def _missing_kubeconfig(path: str, files: list[str]) -> str:
+    """`--kubeconfig /x: does not exist; FIX` (a list: `none of a, b exists`), in the words
+    of every path flag (kmeshctl.cli.outpaths.input_path_problem)."""
+    if len(files) == 1:
+        return f"--kubeconfig {files[0]}: does not exist; {KUBECONFIG_FIX}"
+    return f"--kubeconfig {shown(path)}: none of {', '.join(files) or 'its entries'} exists; {KUBECONFIG_FIX}"
+
+
+def _path_problem(err: OSError) -> str:
+    """A read that failed, in the path words of every flag: never an errno text."""
+    import errno
+
+    if err.errno == errno.EISDIR:
+        return "is not a file"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return "is not readable (permission denied)"
+    if err.errno == errno.ENOENT:
+        return "does not exist"
+    return f"cannot be read ({_one_line(err)})"
 
 
 # A kubeconfig that is not a regular file (`--kubeconfig <(vault read ...)`: a pipe) can be
@@ -312,7 +357,8 @@ def _with_absolute_paths(entry: Any, section: str, base: str) -> Any:
     if isinstance(command, str) and "/" in command and not os.path.isabs(command):
         plugin["command"] = os.path.normpath(os.path.join(base, command))  # as kubectl: relative with a slash
     server = body.get("server") if section == "clusters" else None
-    if isinstance(server, str) and server and "://" not in server and not any(c.isspace() for c in server):
+    if isinstance(server, str) and server and "://" not in server and not any(c.isspace() for c in server) \
+            and not _MISSPELT_SCHEME.match(server):
         body["server"] = "https://" + server  # as kubectl: a server without a scheme speaks TLS
     return entry
 
@@ -346,7 +392,7 @@ def check_context_entries(config: dict, context: str, path: str) -> None:
                             "server: https://HOST:PORT, or pass --context NAME of another cluster", TARGET.kubeconfig)
     problem = server_url_problem(server)
     if problem:
-        raise _config_error(f"the cluster {cluster_name} {where} has server {server!r}: {problem} (context "
+        raise _config_error(f"the cluster {cluster_name} {where} has server {shown(server)}: {problem} (context "
                             f"{context}); use https://HOST:PORT", TARGET.kubeconfig)
     _check_files(cluster, _CLUSTER_FILES, f"the cluster {cluster_name} {where}", TARGET.kubeconfig)
     _check_base64(cluster, ("certificate-authority-data",), f"the cluster {cluster_name} {where}")
@@ -363,23 +409,70 @@ def check_context_entries(config: dict, context: str, path: str) -> None:
 
 
 def server_url_problem(server: Any) -> str:
-    """Why ``server`` is not an http(s)://HOST[:PORT] address ("" when it is one)."""
-    from urllib.parse import urlsplit
+    """Why ``server`` is not an http(s)://HOST[:PORT] address ("" when it is one), each
+    mistake by its own name: a misspelt or unsupported scheme, an unclosed `[`, two `:`,
+    a port that is not a number or out of range. A server without a scheme is HOST[:PORT]
+    (taken as https://, as kubectl)."""
+    if not isinstance(server, str):
+        return f"not a URL (a {type(server).__name__})"
+    if any(c.isspace() for c in server):
+        return "not a URL (it has a space)"
+    scheme, sep, rest = server.partition("://")
+    if not sep:
+        misspelt = _MISSPELT_SCHEME.match(server)
+        if misspelt:
+            return f"not a URL: it starts with {shown(misspelt.group(0))}, which is not a scheme (write https://)"
+        scheme, rest = "", server
+    elif not _SCHEME.match(scheme):
+        return f"not a URL: {shown(scheme + '://')} is not a scheme (write https://)"
+    elif scheme.lower() not in ("http", "https"):
+        return f"scheme {scheme} is not supported (an API server speaks https://)"
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0].rpartition("@")[2]
+    if not authority:
+        return f"not a URL: no host after {scheme}://" if scheme else "not a URL: no host"
+    if authority.startswith("["):
+        return _bracketed_problem(authority)
+    host, colon, port = authority.rpartition(":") if ":" in authority else (authority, "", "")
+    if colon and ":" in host:
+        return (f"{shown(authority)} has more than one ':' (an IPv6 address is written in brackets: "
+                "https://[ADDRESS]:PORT)")
+    if not host:
+        return "not a URL: no host before :PORT"
+    if not _HOST.match(host):
+        return f"{shown(host)} is not a host name or IP address"
+    return _port_problem(port) if colon else ""
 
-    if not isinstance(server, str) or any(c.isspace() for c in server):
-        return "not a URL"
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*\Z")
+# `htps//host`, `https:/host`, `https:host/`: a scheme misspelt, which must not be taken as a host
+_MISSPELT_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*(?::/+|//+)")
+_HOST = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?\Z")
+
+
+def _bracketed_problem(authority: str) -> str:
+    """`[ADDRESS]` or `[ADDRESS]:PORT`: why not ("" when it is)."""
+    import ipaddress
+
+    address, closed, after = authority[1:].partition("]")
+    if not closed:
+        return (f"the [ of {shown(authority)} is not closed (an IPv6 address is written in brackets: "
+                "https://[ADDRESS]:PORT)")
     try:
-        parts = urlsplit(server)
-        port = parts.port
+        ipaddress.IPv6Address(address)
     except ValueError:
-        port_text = server.split("://", 1)[-1].split("/", 1)[0].rpartition(":")[2]
-        if port_text.isdigit():
-            return f"port {port_text} is out of range (1-65535)"
-        return "not a URL"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "not a URL"
-    if port == 0:
-        return "port 0 is out of range (1-65535)"
+        return f"[{address}] is not an IPv6 address"
+    if after and not after.startswith(":"):
+        return f"{shown(after)} after [{address}] is not :PORT"
+    return _port_problem(after[1:]) if after else ""
+
+
+def _port_problem(port: str) -> str:
+    if not port:
+        return "no port after ':'"
+    if not (port.isascii() and port.isdigit()):
+        return f"port {shown(port)} is not a number"
+    if not 1 <= int(port) <= 65535:
+        return f"port {port} is out of range (1-65535)"
     return ""
 
 
@@ -445,25 +538,131 @@ def _library_errors() -> Iterator[list[str]]:
         root.removeHandler(handler)
 
 
-def _plugin_failed(config: dict, context: str, path: str, logged: str) -> KmeshctlError:
-    """A credential plugin that ran and failed: a failure (exit 1), as kubectl reports it."""
-    body = _entry(config, "contexts", context) or {}
-    user = _entry(config, "users", body.get("user")) or {}
-    command = (user.get("exec") or {}).get("command", "?") if isinstance(user.get("exec"), dict) else "?"
-    reason = bounded(" ".join(logged.split()), 300)
-    if _NOT_JSON in logged:  # the library's json error ("Expecting value: line 1 column 1 (char 0)") says nothing
-        version = (user.get("exec") or {}).get("apiVersion") if isinstance(user.get("exec"), dict) else None
-        return KmeshctlError(f"getting credentials: exec plugin {command} of user {body.get('user')} in kubeconfig "
-                             f"{path} (context {context}): its output is not an ExecCredential JSON object "
-                             f"(kind: ExecCredential, apiVersion: {version or EXEC_CREDENTIAL_VERSION}, status.token); run "
-                             "it by hand to see what it prints, or pass --context NAME of another context")
-    return KmeshctlError(f"getting credentials: exec plugin {command} of user {body.get('user')} in kubeconfig "
-                         f"{path} (context {context}) failed: {reason}; run it by hand to see why, or pass "
-                         "--context NAME of another context")
-
-
-_NOT_JSON = "failed to decode process output"  # the kubernetes client's log line for a plugin's non-JSON output
 EXEC_CREDENTIAL_VERSION = "client.authentication.k8s.io/v1"
+EXEC_TIMEOUT_S = 30.0  # a plugin that has not answered by then hangs (kubectl would wait forever)
+EXEC_INTERACTIVE_TIMEOUT_S = 300.0  # one that may prompt a person (stdin a terminal) gets longer
+EXEC_SHOWN_OUTPUT = 60  # characters of a plugin's wrong output shown in the message
+
+
+def with_exec_credentials(config: dict, context: str, path: str) -> dict:
+    """``config`` with the exec credential plugin of ``context``'s user run once, here, and
+    replaced by the credentials it printed (token or client certificate), so each way it can
+    fail is told apart (the client library reports a plugin that hangs, prints nothing or
+    prints garbage all as a JSON decoding error, or not at all). CredentialPluginFailed
+    (exit 1) names the plugin and what it did. A user without an exec plugin: unchanged."""
+    body = _entry(config, "contexts", context) or {}
+    user_name = body.get("user")
+    user = _entry(config, "users", user_name) if user_name else None
+    plugin = user.get("exec") if user else None
+    if not isinstance(plugin, dict) or user.get("auth-provider") or user.get("token") or user.get("tokenFile"):
+        return config  # the library uses those before an exec plugin
+    owner = f"exec plugin {plugin.get('command')} of user {user_name} in kubeconfig {path} (context {context})"
+    cluster = _entry(config, "clusters", body.get("cluster")) or {}
+    status = _run_exec_plugin(plugin, cluster if plugin.get("provideClusterInfo") else None, owner)
+    credentials = {k: v for k, v in user.items() if k != "exec"}
+    if status.get("token"):
+        credentials["token"] = str(status["token"])
+    else:
+        import base64
+
+        for field_name, key in (("clientCertificateData", "client-certificate-data"),
+                                ("clientKeyData", "client-key-data")):
+            credentials[key] = base64.b64encode(str(status[field_name]).encode()).decode()
+    config = copy.deepcopy(config)
+    for entry in config.get("users") or []:
+        if isinstance(entry, dict) and entry.get("name") == user_name:
+            entry["user"] = credentials
+            break
+    return config
+
+
+def _run_exec_plugin(plugin: dict, cluster: Optional[dict], owner: str) -> dict:
+    """The `status` of the ExecCredential the plugin prints, or CredentialPluginFailed
+    saying which: it could not start, did not answer in time, exited non-zero (its
+    stderr), printed nothing, printed something that is not JSON, or JSON that is not
+    an ExecCredential with a token or a client certificate."""
+    import subprocess
+    import sys
+
+    command = str(plugin.get("command"))
+    version = str(plugin.get("apiVersion") or EXEC_CREDENTIAL_VERSION)
+    interactive = sys.stdin is not None and sys.stdin.isatty() and plugin.get("interactiveMode") != "Never"
+    info: dict[str, Any] = {"apiVersion": version, "kind": "ExecCredential", "spec": {"interactive": interactive}}
+    if cluster is not None:
+        info["spec"]["cluster"] = cluster
+    env = dict(os.environ)
+    env.update({str(e.get("name")): str(e.get("value")) for e in plugin.get("env") or [] if isinstance(e, dict)})
+    env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
+    timeout = EXEC_INTERACTIVE_TIMEOUT_S if interactive else EXEC_TIMEOUT_S
+    fix = "fix the credential plugin (run it by hand to see what it does), or pass --context NAME of another context"
+    try:
+        done = _run_bounded([command, *[str(a) for a in plugin.get("args") or []]], env, timeout, interactive)
+    except subprocess.TimeoutExpired:
+        raise CredentialPluginFailed(f"getting credentials: {owner} did not answer within {timeout:g}s (it was "
+                                     f"stopped); {fix}", command) from None
+    except OSError as err:
+        raise CredentialPluginFailed(f"getting credentials: {owner} could not be run ({_one_line(err)}); {fix}",
+                                     command) from err
+    if done.returncode != 0:
+        how = f"was killed by signal {-done.returncode}" if done.returncode < 0 else \
+            f"exited with status {done.returncode}"
+        said = " ".join((done.stderr or "").split())
+        raise CredentialPluginFailed(f"getting credentials: {owner} {how}" + (f" ({bounded(said, 300)})" if said else "")
+                                     + f"; {fix}", command)
+    wanted = f"an ExecCredential JSON object (kind: ExecCredential, apiVersion: {version}, status.token)"
+    output = (done.stdout or "").strip()
+    if not output:
+        raise CredentialPluginFailed(f"getting credentials: {owner} printed nothing on stdout ({wanted} was "
+                                     f"expected); {fix}", command)
+    try:
+        data = json.loads(output)
+    except ValueError:
+        head = bounded(" ".join(output.split()), EXEC_SHOWN_OUTPUT)
+        raise CredentialPluginFailed(f"getting credentials: {owner} printed something that is not JSON ({shown(head)}; "
+                                     f"{wanted} was expected); {fix}", command) from None
+    status = data.get("status") if isinstance(data, dict) else None
+    has_cert = isinstance(status, dict) and status.get("clientCertificateData") and status.get("clientKeyData")
+    if not isinstance(data, dict) or data.get("kind") != "ExecCredential" or not isinstance(status, dict) or \
+            not (status.get("token") or has_cert):
+        raise CredentialPluginFailed(f"getting credentials: {owner} printed JSON that is not {wanted} with a token "
+                                     f"or a client certificate; {fix}", command)
+    if data.get("apiVersion") != version:
+        raise CredentialPluginFailed(f"getting credentials: {owner} answered apiVersion {data.get('apiVersion')}, "
+                                     f"not the {version} the kubeconfig asks for; fix the kubeconfig's exec "
+                                     "apiVersion or the plugin, or pass --context NAME of another context", command)
+    return status
+
+
+def _run_bounded(argv: list[str], env: dict[str, str], timeout: float, interactive: bool) -> Any:
+    """Run a credential plugin, its stdout (and, unless ``interactive``, stderr) captured;
+    subprocess.TimeoutExpired after ``timeout`` seconds, once it and every process it
+    started (its own process group: a script's `sleep` would hold the pipe open) are killed."""
+    import signal
+    import subprocess
+
+    process = subprocess.Popen(argv, env=env, stdin=None if interactive else subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=None if interactive else subprocess.PIPE,
+                               text=True, errors="replace", start_new_session=not interactive)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL) if not interactive else process.kill()
+        process.communicate()
+        raise
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return subprocess.CompletedProcess(argv, process.returncode, out, err)
+
+
+def _plugin_failed(config: dict, context: str, path: str, logged: str) -> KmeshctlError:
+    """A failure the client library logged while loading (kmeshctl runs exec plugins
+    itself, see with_exec_credentials): a failure (exit 1) with its words."""
+    reason = bounded(" ".join(logged.split()), 300)
+    return KubeconfigProblem(f"loading kubeconfig {path} (context {context}) failed: {reason}; fix the kubeconfig, "
+                             "or pass --context NAME of another context")
 
 
 def context_names(kubeconfig: Optional[str] = None) -> list[str]:
@@ -492,9 +691,7 @@ def check_given_target(kubeconfig_typed: bool, context_typed: bool) -> None:
         raise UsageError(f"--context {TARGET.context}: no kubeconfig to look it up in ({path} does not exist); "
                          "pass --kubeconfig PATH of the file that has it")
     if not files:
-        listed = [os.path.expanduser(f) for f in path.split(os.pathsep) if f]
-        what = f"{listed[0]} does not exist" if len(listed) == 1 else f"none of {', '.join(listed) or repr(path)} exists"
-        raise UsageError(f"cannot load kubeconfig: {what}; pass --kubeconfig PATH of an existing file")
+        raise UsageError(_missing_kubeconfig(path, [os.path.expanduser(f) for f in path.split(os.pathsep) if f]))
     names, _ = _contexts_in(_parsed(files, path))
     if not names:
         raise UsageError(f"kubeconfig {path} has no contexts (empty, or not a kubeconfig): pass --kubeconfig "
@@ -512,11 +709,13 @@ def default_namespace() -> str:
     """The namespace a command acting on the user's objects uses without -n, as kubectl:
     the `namespace` of the kubeconfig context in use (--context, else current-context),
     inside a pod its own namespace, else "default". Never connects; a kubeconfig that does
-    not load gives "default" (the command's connection reports it)."""
+    not load gives "default" (the command's connection reports it). A namespace there
+    that is not a valid name is a UsageError naming where it came from and the fix."""
     if TARGET.kubeconfig is None and TARGET.context is None and running_in_cluster():
         with contextlib.suppress(OSError):
             with open(IN_CLUSTER_NAMESPACE, encoding="utf-8") as handle:
-                return handle.read().strip() or DEFAULT_OBJECT_NAMESPACE
+                namespace = handle.read().strip() or DEFAULT_OBJECT_NAMESPACE
+            return _checked_namespace(namespace, f"in {IN_CLUSTER_NAMESPACE} (this pod's service account)", "")
     path = TARGET.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
     files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
     try:
@@ -524,12 +723,27 @@ def default_namespace() -> str:
     except KmeshctlError:
         return DEFAULT_OBJECT_NAMESPACE
     context = TARGET.context or _contexts_in(configs)[1]
-    for config in configs:  # the first file's entry of a name wins, as kubectl merges them
+    for file, config in zip(files, configs):  # the first file's entry of a name wins, as kubectl merges them
         body = _entry(config, "contexts", context)
         if body is not None:
             namespace = body.get("namespace")
-            return namespace if isinstance(namespace, str) and namespace else DEFAULT_OBJECT_NAMESPACE
+            if namespace is None or namespace == "":
+                return DEFAULT_OBJECT_NAMESPACE
+            fix = f", or correct the context: `kubectl config set-context {context} --namespace=NAMESPACE`"
+            return _checked_namespace(str(namespace), f"of context {context} in kubeconfig {file}", fix)
     return DEFAULT_OBJECT_NAMESPACE
+
+
+def _checked_namespace(namespace: str, origin: str, fix: str) -> str:
+    """``namespace`` when it is a valid name; else a UsageError naming ``origin`` (where it
+    was read) and the fix: -n, or ``fix`` (how to correct that place)."""
+    from kmeshctl.namespaces import DNS1123_RULE
+    from kmeshctl.params import DNS1123_LABEL_RE, shown
+
+    if DNS1123_LABEL_RE.match(namespace):
+        return namespace
+    raise UsageError(f"namespace {shown(namespace)} {origin}: not a valid namespace name ({DNS1123_RULE}); "
+                     f"pass -n NAMESPACE{fix}")
 
 
 def kubeconfig_named() -> bool:
@@ -545,7 +759,7 @@ def running_in_cluster() -> bool:
 def connect() -> "KubeClient":
     from kubernetes import client as k8s
 
-    return KubeClient(k8s.ApiClient(load_configuration()))
+    return KubeClient(k8s.ApiClient(_bounded(load_configuration())))
 
 
 def connect_reachable() -> "KubeClient":
@@ -554,6 +768,67 @@ def connect_reachable() -> "KubeClient":
     client = connect()
     client.server_version()
     return client
+
+
+def request_timeout_text() -> str:
+    """`--request-timeout 30s` (or `--request-timeout 0: no limit`), for messages."""
+    from kmeshctl.asciinum import duration_words
+
+    limit = TARGET.request_timeout
+    return f"--request-timeout {duration_words(limit)}" if limit else "--request-timeout 0: no limit"
+
+
+@contextlib.contextmanager
+def _waiting_note(host: str) -> Iterator[None]:
+    """`waiting for the Kubernetes API at URL (--request-timeout 30s)` on stderr once the
+    request inside has gone WAITING_NOTE_AFTER_S without an answer (a server that
+    accepts and never answers is otherwise silence until the limit)."""
+    import sys
+    import threading
+
+    def note() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"waiting for the Kubernetes API at {host} ({request_timeout_text()})\n")
+            sys.stderr.flush()
+
+    timer = threading.Timer(WAITING_NOTE_AFTER_S, note)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _bounded(cfg: "k8s.Configuration") -> "k8s.Configuration":
+    """Every request of ``cfg`` ends within --request-timeout: urllib3 retries a stale
+    or refused connection as before, never a request that timed out (each try would
+    wait the whole limit again: 4 x 5 s of silence was 21 s)."""
+    import urllib3
+
+    class TimeoutsNotRetried(urllib3.Retry):
+        def increment(self, *args: Any, **kwargs: Any) -> urllib3.Retry:
+            error = kwargs.get("error")
+            if error is not None and _timed_out(error):
+                raise urllib3.exceptions.MaxRetryError(kwargs.get("_pool"), kwargs.get("url") or "", error)
+            return super().increment(*args, **kwargs)
+
+    cfg.retries = TimeoutsNotRetried(3)
+    return cfg
+
+
+def _timed_out(error: BaseException) -> bool:
+    import socket
+
+    import urllib3
+
+    return isinstance(error, (socket.timeout, TimeoutError, urllib3.exceptions.TimeoutError)) or \
+        "timed out" in str(error).lower()
+
+
+def _request_limit() -> Optional[float]:
+    """urllib3's limit for one request: --request-timeout seconds in all (None: no limit)."""
+    return TARGET.request_timeout or None
 
 
 def core_v1_api() -> k8s.CoreV1Api:
@@ -583,6 +858,7 @@ class KubeClient:
 
     def __init__(self, api_client: k8s.ApiClient) -> None:
         self._api = api_client
+        self._answered = False  # until the server first answers, a slow request says what it waits for
         self._group_versions: Optional[set[str]] = None
         self._resources: dict[str, dict[str, ResourceKind]] = {}
 
@@ -631,12 +907,14 @@ class KubeClient:
         import urllib3
 
         try:
-            response = self._api.call_api(
-                method, url, header_params=headers, body=body, _request_timeout=REQUEST_TIMEOUT
-            )
-            response.read()
+            with contextlib.nullcontext() if self._answered else _waiting_note(self.host):
+                response = self._api.call_api(
+                    method, url, header_params=headers, body=body, _request_timeout=_request_limit()
+                )
+                response.read()
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise self._unreachable(err) from err
+        self._answered = True
         return response.status, _decode(response.data)
 
     def _refused(self, status: int, method: str, path: str, data: Optional[dict]) -> ApiError:
@@ -833,8 +1111,15 @@ class KubeClient:
         return KubeClient(self._api)
 
     def _unreachable(self, err: BaseException) -> ApiUnreachable:
+        reason = transport_reason(err)
+        if reason == "i/o timeout" and TARGET.request_timeout:
+            return ApiUnreachable(
+                f"cannot reach the Kubernetes API at {self.host} (i/o timeout: no answer within "
+                f"{request_timeout_text()[len('--request-timeout '):]}; {self.origin}): check that the cluster is "
+                "up, pass --kubeconfig/--context of one that is, or wait longer with --request-timeout DURATION"
+            )
         return ApiUnreachable(
-            f"cannot reach the Kubernetes API at {self.host} ({transport_reason(err)}; {self.origin}): check "
+            f"cannot reach the Kubernetes API at {self.host} ({reason}; {self.origin}): check "
             "that the cluster is up, or pass --kubeconfig/--context of one that is"
         )
 

@@ -11,7 +11,7 @@ from typing import Callable, Iterable, Optional
 from kmeshctl.enrollment import MODE_LABEL, REDIRECTION_ANNOTATION, PodView, decide, is_annotated, namespace_enabled
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeClient
-from kmeshctl.params import DNS1123_LABEL_RE
+from kmeshctl.params import DNS1123_LABEL_RE, shown
 
 MODE_VALUE = "Kmesh"
 
@@ -49,7 +49,7 @@ def check_names(what: str, names: Iterable[str], kind: str = "namespace name", e
     first name that cannot be a ``kind`` (an RFC 1123 label); called before anything connects."""
     for name in names:
         if not DNS1123_LABEL_RE.match(name):
-            raise UsageError(f"{what} {name!r}: not a valid {kind} ({DNS1123_RULE}), e.g. {example}")
+            raise UsageError(f"{what} {shown(name)}: not a valid {kind} ({DNS1123_RULE}), e.g. {example}")
 
 
 def enrolled_namespaces(client: KubeClient) -> list[str]:

@@ -18,6 +18,8 @@ DEFAULT_IMAGE = f"docker.io/kmeshctl/kmeshctl-node:{kmeshctl.__version__}"
 DEFAULT_NAMESPACE = "kmesh-system"
 DEFAULT_ISTIO_NAMESPACE = "istio-system"
 DEFAULT_KUBERNETES_VERSION = "1.30"
+# --request-timeout: how long one Kubernetes API request may take (kubectl's flag; 0: no limit)
+DEFAULT_REQUEST_TIMEOUT_S = 30.0
 SUPPORTED_MODES = ("dual-engine",)
 XDS_ADDRESS_EXAMPLE = "istiod-1-22-6.istio-system.svc:15012"
 # Stands in for istiod's address where only the other parameters matter (flag checks
@@ -54,26 +56,35 @@ def bounded(value: object, limit: int = MAX_SHOWN) -> str:
 
 
 def shown(value: object) -> str:
-    """A value as a message shows it: bare, quoted only when a shell would need it, cut
-    (see bounded) when long."""
+    """A value echoed in an error, by the one quoting rule of every message: as a shell
+    would need it typed (shlex.quote: bare when nothing in it is special, `'Bad Name'`
+    when it is), a control character escaped (`'a\\nb'`: the message stays one line),
+    cut (see bounded) when long."""
     text = str(value)
-    if not text.isprintable():  # a newline or control character: escaped, the message stays one line
-        return quoted(text)
-    if len(text) > MAX_SHOWN:
-        return f"{shlex.quote(text[:SHOWN_HEAD])}... ({len(text)} characters)"
-    return shlex.quote(text) if text else "''"
+    head = text if len(text) <= MAX_SHOWN else text[:SHOWN_HEAD]
+    more = "" if head is text else f"... ({len(text)} characters)"
+    if not head.isprintable():
+        return "'" + head.encode("unicode_escape").decode("ascii").replace("'", "\\'") + "'" + more
+    if head and not _SHELL_SPECIAL.search(head):
+        return head + more  # letters and digits of any script are safe (`９`): shown as typed
+    return (shlex.quote(head) if head else "''") + more
 
 
-def quoted(value: object) -> str:
-    """A name in quotes as the name checks show it (`'BAD_NS'`), cut when long."""
-    text = str(value)
-    return repr(text) if len(text) <= MAX_SHOWN else f"{text[:SHOWN_HEAD]!r}... ({len(text)} characters)"
+# shlex.quote's safe characters, with \w taken in the Unicode sense (a shell needs no quotes
+# around `９` or `é`): anything else in a value makes it quoted.
+_SHELL_SPECIAL = re.compile(r"[^\w@%+=:,./-]")
 
 
-def shown_plain(value: object) -> str:
-    """A value shown bare (as typed, `９`), quoted only when empty or with spaces, cut when long."""
-    text = str(value)
-    return shown(text) if not text or any(c.isspace() for c in text) else bounded(text)
+# One rule: the names kept for the callers that quoted names (`'BAD_NS'`) or showed
+# values bare (`Bad Name`) before the rule existed.
+quoted = shown
+shown_plain = shown
+
+
+def given_text(flag: str, value: object) -> str:
+    """How an error echoes a value and where it came from: `--name 'Bad Name'`, or
+    `$VAR='Bad Name'` for an environment variable."""
+    return f"{flag}={shown(value)}" if flag.startswith("$") else f"{flag} {shown(value)}"
 
 
 def one_of(choices: Iterable[object]) -> str:
@@ -86,8 +97,7 @@ def integer_range(low: int, high: int) -> str:
 
 def bad_value(flag: str, value: object, problem: str, want: str) -> UsageError:
     """The UsageError `FLAG VALUE: PROBLEM; use WANT` (exit 2)."""
-    given = f"{flag}={value}" if flag.startswith("$") else f"{flag} {shown(value)}"  # $VAR=value
-    return UsageError(f"{given}: {problem}; use {want}")
+    return UsageError(f"{given_text(flag, value)}: {problem}; use {want}")
 
 
 def check_choices(flag: str, value: str, known: Iterable[str], what: str = "") -> tuple[str, ...]:
@@ -320,3 +330,12 @@ def yaml_where(path: object, err: Exception) -> str:
     words = [getattr(err, "problem", None), getattr(err, "context", None)]
     reason = " ".join(w for w in words if w) or str(err)
     return f"{where} ({bounded(' '.join(reason.split()), 200)})"
+
+
+def refuse_spaces(flag: str, value: str, want: str = "") -> None:
+    """The one rule of number-bearing text flags (--weights 90/10, --client-cpus 0,2):
+    numbers are written plain, as -c 5 is; a space anywhere is a UsageError offering the
+    value without it (``want``: what is accepted, when the value without spaces is not)."""
+    if any(char.isspace() for char in value) and value.strip():
+        meant = "".join(value.split())
+        raise bad_value(flag, value, "contains spaces", want or f"the numbers without spaces: {flag} {meant}")

@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import datetime, timezone
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Optional
 
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
+from kmeshctl.params import shown
 from kmeshctl.sandbox import state as state_mod
 from kmeshctl.sandbox.state import (NAME_ENV, PHASE_NOT_READY, PHASE_READY, PHASE_REMOVING, ProcessRecord, PodRecord,  # noqa: F401
                                     SandboxState, check_name, shown_phase)
@@ -25,6 +27,29 @@ def names() -> list[str]:
     if not root.is_dir():
         return []
     return sorted(d.name[len("sandbox-"):] for d in root.glob("sandbox-*") if (d / "state.json").exists())
+
+
+FAILED_UP_PREFIX = "failed-up-"
+PHASE_FAILED = "failed"  # `sandbox list`: only the logs of a failed `sandbox up` are left
+
+
+def failed_up_names() -> list[str]:
+    """Names whose failed `sandbox up` left its logs (/run/kmeshctl/failed-up-NAME) and no
+    sandbox: `sandbox list` shows them, `sandbox down --name NAME` removes them."""
+    root = state_mod.STATE_ROOT
+    if not root.is_dir():
+        return []
+    have = set(names())
+    found = (d.name[len(FAILED_UP_PREFIX):] for d in root.glob(f"{FAILED_UP_PREFIX}*") if d.is_dir())
+    return sorted(n for n in found if n not in have)
+
+
+def none_up() -> "NotFound":
+    """A command that needs a sandbox, given no name, with none on this machine."""
+    failed = failed_up_names()
+    left = (f" (the logs of a failed `sandbox up` are kept for {', '.join(failed)}: see `kmeshctl sandbox list`)"
+            if failed else "")
+    return NotFound(f"no sandbox is up{left}; start one with `kmeshctl sandbox up`")
 
 
 def known_text(name: Optional[str] = None) -> str:
@@ -66,7 +91,7 @@ def name_from_env() -> Optional[str]:
     try:
         return check_name(value)
     except UsageError:
-        raise UsageError(f"${NAME_ENV}={value}: not a sandbox name; use 1-16 lowercase letters or digits "
+        raise UsageError(f"${NAME_ENV}={shown(value)}: not a sandbox name; use {state_mod.NAME_RULE} "
                          f"(e.g. export {NAME_ENV}=demo), or unset it") from None
 
 
@@ -267,18 +292,41 @@ def summary(state: SandboxState) -> dict:
         "waypoints": len(state.waypoints),
         "agentAdmin": state.agent.get("admin"),
         "bpffs": str(state.bpffs),
+        "created": created_text(state.created_at),
         "age": _age(state.created_at),
     }
+
+
+def created_text(created_at: float) -> Optional[str]:
+    """RFC 3339 UTC (`2026-12-01T06:30:00Z`), as Kubernetes' creationTimestamp; None when unknown."""
+    if not created_at:
+        return None
+    return datetime.fromtimestamp(created_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _other_version_row(name: str) -> dict:
     state = SandboxState(name=name)
     return {"name": name, "phase": "other version (sandbox down, then up)", "ready": False,
             "problems": ["made by another kmeshctl version"], "pods": 0, "waypoints": 0,
-            "agentAdmin": None, "bpffs": str(state.bpffs), "age": "-"}
+            "agentAdmin": None, "bpffs": str(state.bpffs), "created": None, "age": "-"}
+
+
+def _failed_up_row(name: str) -> dict:
+    logs = state_mod.failed_up_logs(name)
+    try:
+        when = logs.stat().st_mtime
+    except OSError:
+        when = 0.0
+    return {"name": name, "phase": PHASE_FAILED, "ready": False,
+            "problems": [f"`sandbox up` failed; only its logs are left, in {logs}: `kmeshctl sandbox down "
+                         f"--name {name}` removes them"],
+            "pods": 0, "waypoints": 0, "agentAdmin": None, "bpffs": str(SandboxState(name=name).bpffs),
+            "created": created_text(when), "age": _age(when)}
 
 
 def list_all() -> list[dict]:
+    """One row per sandbox (see summary), and one per failed `sandbox up` whose logs are
+    all that is left (phase `failed`), by name."""
     rows = []
     for name in names():
         try:
@@ -288,7 +336,8 @@ def list_all() -> list[dict]:
             continue
         if state is not None:
             rows.append(summary(state))
-    return rows
+    rows += [_failed_up_row(name) for name in failed_up_names()]
+    return sorted(rows, key=lambda row: row["name"])
 
 
 def bpffs_of(state: SandboxState) -> Path:

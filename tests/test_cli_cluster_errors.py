@@ -233,7 +233,8 @@ def test_5_bad_base64_names_the_field_and_the_cluster(tmp_path, capsys, no_env) 
 
 @pytest.mark.parametrize("server,problem", [("not a url", "'not a url': not a URL"),
                                             ("https://127.0.0.1:99999", "port 99999 is out of range (1-65535)"),
-                                            ("https://", "not a URL"), ("ftp://host:1", "not a URL")])
+                                            ("https://", "not a URL"),
+                                            ("ftp://host:1", "scheme ftp is not supported")])
 def test_6_a_malformed_server_is_bad_input_not_no_answer(server, problem, tmp_path, capsys, no_env) -> None:
     config = kubeconfig(tmp_path / "kc.yaml", server)
     for args in (["status"], ["precheck"], ["version"]):

@@ -81,7 +81,8 @@ def test_an_exec_plugin_that_fails_says_why_once(tmp_path: Path, capsys, no_env)
     config = kubeconfig(tmp_path / "kc", user=exec_user("./login.sh"))  # relative: to the kubeconfig's directory
     code, _, err = cli(capsys, "--kubeconfig", str(config), "status")
     line = one_line(err)
-    assert code == 1 and "exec plugin" in line and "returned 3" in line and "token expired: run login" in line, line
+    assert code == 1 and "exec plugin" in line and "exited with status 3 (token expired: run login)" in line, line
+    assert line.count("token expired") == 1, line
 
 
 def test_a_working_exec_plugin_relative_to_the_kubeconfig_logs_in(cluster, tmp_path: Path, monkeypatch) -> None:

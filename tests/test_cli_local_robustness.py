@@ -94,7 +94,8 @@ def test_a_down_that_did_not_finish_is_named_with_its_fix(state_root, capsys, no
     code, out, _ = cli(capsys, "sandbox", "list", "-o", "json")
     row = json.loads(out)[0]
     assert code == 0 and not row["ready"] and row["phase"] == "removing"
-    assert row["problems"][0] == ("a `sandbox down` did not finish: run `kmeshctl sandbox down --name h36gone`")
+    assert row["problems"][0] == ("half-removed: a `sandbox down` did not finish: run "
+                                  "`kmeshctl sandbox down --name h36gone`")
 
 
 # ------------------------------------------------------------------ 2. columns that tell rows apart

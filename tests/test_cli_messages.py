@@ -78,7 +78,7 @@ def test_messages_read_in_the_one_form(args: list[str], start: str, capsys, no_e
 
 def test_a_run_id_is_taken_in_either_case(capsys, no_env) -> None:
     code, out, err = cli(capsys, "bench", "cleanup", "--run-id", "3F9A1C")
-    assert code == 0 and "nothing to clean up" in out, err
+    assert code == 1 and not out and "benchmark run 3f9a1c not found" in err, err  # no such run: NotFound
 
 
 @pytest.mark.parametrize("args,problem", [

@@ -606,7 +606,7 @@ def test_a_document_that_is_not_an_object_is_named_by_its_number(text: str, prob
     path = tmp_path / "m.yaml"
     path.write_text(text)
     code, out, err = cli(capsys, "sandbox", "up", "--name", "qa", "-f", str(path))
-    assert code == 2 and not out and err.startswith(f"Error: {path}: {problem}"), err
+    assert code == 2 and not out and err.startswith(f"Error: -f {path}: {problem}"), err
     assert len(err.strip().splitlines()) == 1 and "None" not in err and "Creating" not in err, err
 
 
@@ -619,11 +619,11 @@ def test_exec_parses_options_before_the_double_dash_as_kubectl_exec_does(state_r
     code, _, err = cli(capsys, "sandbox", "exec", "netutils", "-n", "other", "--", "true")
     assert code == 1 and "no pod netutils in namespace other of sandbox alpha (pods: default/netutils-0)" in err, err
     code, _, err = cli(capsys, "sandbox", "exec", "netutils", "--namespace", "Bad_NS", "--", "true")
-    assert code == 2 and err.startswith("Error: --namespace 'Bad_NS': not a valid namespace name"), err
+    assert code == 2 and err.startswith("Error: --namespace Bad_NS: not a valid namespace name"), err
     code, _, err = cli(capsys, "sandbox", "exec", "netutils", "curl", "-sv", "fortio")
     assert code == 2 and "No such option: -s" in err and "after `--`" in err, err
     code, _, err = cli(capsys, "sandbox", "exec", "netutils", "--", "-n", "default")
-    assert code == 2 and "command -n not found" in err, err  # after `--` it is the command's
+    assert code == 127 and "-n: command not found" in err, err  # after `--` it is the command's (shell's 127)
 
 
 # ------------------------------------------------------------------ 7. the demo JSON, as documented
@@ -778,15 +778,15 @@ def test_piped_tables_keep_each_row_on_one_line_and_terminals_fit(tmp_path: Path
 
 
 @pytest.mark.parametrize("args,named", [
-    (["version", "-n", "BAD_NS", "--client"], "-n 'BAD_NS': not a valid namespace name"),
-    (["node", "run", "--pod-namespace", "BAD_NS"], "--pod-namespace 'BAD_NS': not a valid namespace name"),
-    (["node", "run", "--pod-name", "Bad_Pod"], "--pod-name 'Bad_Pod': not a valid pod name"),
-    (["node", "run", "--node-name", "-n1"], "--node-name '-n1': not a valid node name"),
-    (["node", "run", "--service-account", "A"], "--service-account 'A': not a valid service account name"),
+    (["version", "-n", "BAD_NS", "--client"], "-n BAD_NS: not a valid namespace name"),
+    (["node", "run", "--pod-namespace", "BAD_NS"], "--pod-namespace BAD_NS: not a valid namespace name"),
+    (["node", "run", "--pod-name", "Bad_Pod"], "--pod-name Bad_Pod: not a valid pod name"),
+    (["node", "run", "--node-name", "-n1"], "--node-name -n1: not a valid node name"),
+    (["node", "run", "--service-account", "A"], "--service-account A: not a valid service account name"),
     (["node", "run", "--cluster-id", "a b"], "--cluster-id 'a b': not a cluster id; use letters"),
     (["node", "run", "--network", "a b"], "--network 'a b': not a network name; use letters"),
-    (["dump", "maps", "--pod", "Bad"], "--pod 'Bad': not a valid pod name"),
-    (["sandbox", "exec", "p", "-n", "X", "--", "true"], "-n 'X': not a valid namespace name"),
+    (["dump", "maps", "--pod", "Bad"], "--pod Bad: not a valid pod name"),
+    (["sandbox", "exec", "p", "-n", "X", "--", "true"], "-n X: not a valid namespace name"),
 ])
 def test_every_name_flag_is_checked_before_anything(args: list[str], named: str, tmp_path: Path, state_root,
                                                     capsys, no_env, agent_validates_only) -> None:
@@ -805,12 +805,12 @@ def test_every_namespace_flag_of_every_command_is_a_checked_name(tmp_path: Path,
                 flag = max(param.opts, key=len)
                 code, _, err = cli(capsys, "--kubeconfig", str(dead), *words, *REQUIRED_ARGS.get(tuple(words), []),
                                    flag, "BAD_NS")
-                assert code == 2 and err.startswith(f"Error: {flag} 'BAD_NS': not a valid namespace name (an "
+                assert code == 2 and err.startswith(f"Error: {flag} BAD_NS: not a valid namespace name (an "
                                                     "RFC 1123 label"), (words, err)
                 checked += 1
     assert checked >= 15
     result = run("node", "run", env={"POD_NAMESPACE": "Bad_NS"})
-    assert result.returncode == 2 and result.stderr.startswith("Error: $POD_NAMESPACE 'Bad_NS': not a valid")
+    assert result.returncode == 2 and result.stderr.startswith("Error: $POD_NAMESPACE=Bad_NS: not a valid")
 
 
 # ==================================================================== fourth new-user pass
@@ -899,7 +899,7 @@ def test_short_equals_values_are_the_values(tmp_path: Path, capsys, no_env) -> N
     code, _, err = cli(capsys, "--kubeconfig", dead, "status", "-o=json")
     assert code == 1 and "cannot reach the Kubernetes API" in err, err  # -o json was accepted
     code, _, err = cli(capsys, "status", "-n=Foo")
-    assert code == 2 and err.startswith("Error: -n 'Foo': not a valid namespace name"), err
+    assert code == 2 and err.startswith("Error: -n Foo: not a valid namespace name"), err
     code, out, _ = cli(capsys, "render", "--xds-address", "istiod:15012", "--cluster-id", "c1", "-o=json")
     assert code == 0 and json.loads(out)["kind"] == "List"
     code, _, err = cli(capsys, "sandbox", "exec", "p", "--", "ls", "-o=json")  # after `--`: the command's own
@@ -921,7 +921,7 @@ def test_namespace_before_the_command_means_the_same_as_after(words: list[str], 
     required = REQUIRED_ARGS.get(tuple(words), [])
     before = cli(capsys, "--kubeconfig", dead, "-n", "BAD_NS", *words, *required)
     after = cli(capsys, "--kubeconfig", dead, *words, *required, "-n", "BAD_NS")
-    assert before == after and before[0] == 2 and before[2].startswith("Error: -n 'BAD_NS': not a valid"), before
+    assert before == after and before[0] == 2 and before[2].startswith("Error: -n BAD_NS: not a valid"), before
 
 
 def test_namespace_before_a_command_without_one_gets_a_hint(capsys, no_env) -> None:
@@ -954,7 +954,7 @@ def test_every_sandbox_flag_names_itself(capsys, no_env) -> None:
     for words, command in leaf_commands():
         if any(p.name == "sandbox" for p in command.params):
             code, _, err = cli(capsys, *words, "--sandbox", "Bad!")
-            assert code == 2 and err.startswith("Error: --sandbox Bad!: not a sandbox name"), (words, err)
+            assert code == 2 and err.startswith("Error: --sandbox 'Bad!': not a sandbox name"), (words, err)
             assert "--name" not in err
             found += 1
     assert found >= 2
@@ -1036,9 +1036,10 @@ def test_km_manage_says_the_agent_did_not_answer_when_it_was_asked(capsys) -> No
 def test_a_kubeconfig_from_the_environment_is_named_as_such(tmp_path: Path) -> None:
     missing = tmp_path / "nonexist"
     result = run("status", env={"KUBECONFIG": str(missing)})
-    assert result.returncode == 2 and f"{missing} (from $KUBECONFIG) does not exist" in result.stderr
+    assert result.returncode == 2 and f"$KUBECONFIG={missing}: does not exist" in result.stderr
     listed = run("status", env={"KUBECONFIG": f"{missing}:{tmp_path / 'other'}"})
-    assert f"none of {missing}, {tmp_path / 'other'} (from $KUBECONFIG) exists" in listed.stderr
+    assert listed.stderr.startswith("Error: $KUBECONFIG=") and \
+        f"none of {missing}, {tmp_path / 'other'} exists" in listed.stderr
     typed = run("--kubeconfig", str(missing), "status")
     assert typed.returncode == 2 and "$KUBECONFIG" not in typed.stderr.split(";")[0]
 
@@ -1146,7 +1147,8 @@ def test_a_non_utf8_kubeconfig_is_one_line_bad_input(command: list[str], tmp_pat
     code, out, err = cli(capsys, *command, "--kubeconfig", str(config))
     assert code == 2 and not out, err
     assert err.strip().splitlines() == [f"Error: cannot load kubeconfig {config} (not UTF-8 text); pass "
-                                        "--kubeconfig PATH of a valid kubeconfig"], err
+                                        f"--kubeconfig PATH of a valid kubeconfig (see 'kmeshctl {command[0]} "
+                                        "--help')"], err
 
 
 def test_a_kubernetes_version_with_a_v_prefix_is_accepted_as_kubectl_writes_it(capsys, no_env) -> None:
@@ -1244,6 +1246,6 @@ def test_sandbox_up_of_a_manifest_without_objects_is_bad_input_and_makes_nothing
     empty.write_text(text)
     code, out, err = cli(capsys, "sandbox", "up", "--name", "h28empty", "-f", str(empty))
     assert code == 2 and not out, err
-    assert err.strip() == f"Error: no Kubernetes objects in {empty} (empty or only comments): pass -f FILE with " \
-                          "the objects to run", err
+    assert err.strip() == f"Error: -f {empty}: no Kubernetes objects (empty or only comments); pass a file with " \
+                          "the objects to run (see 'kmeshctl sandbox up --help')", err
     assert sandboxes.names() == [] and not state_root.joinpath("sandbox-h28empty").exists()

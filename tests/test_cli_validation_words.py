@@ -116,7 +116,9 @@ def test_a_positional_name_points_at_the_name_flag_with_the_command_to_paste(wor
 
 def test_a_positional_word_on_a_command_without_name_keeps_click_s_words(capsys, no_env) -> None:
     code, _, err = cli(capsys, "status", "extra")
-    assert code == 2 and "Got unexpected extra argument(s) (extra)" in err and "--name" not in err, err
+    # no --name there: the flag the value would belong to (issue 14 eighth pass: every such command)
+    assert code == 2 and "Got unexpected extra argument(s) (extra)" in err and "--name " not in err, err
+    assert "give the namespace with --namespace: `kmeshctl status --namespace extra`" in err, err
 
 
 # ------------------------------------------------------------------ 3. -n on namespace arguments
@@ -173,14 +175,15 @@ def test_an_exec_plugin_that_prints_no_json_is_named_in_kubectl_s_words(tmp_path
         "interactiveMode: Never}}}]\ncontexts: [{name: ctx, context: {cluster: c, user: u}}]\ncurrent-context: ctx\n")
     code, _, err = cli(capsys, "--kubeconfig", str(kubeconfig), "status")
     assert code == 1 and len(err.strip().splitlines()) == 1, err
-    assert f"exec plugin {plugin} of user u" in err and "its output is not an ExecCredential JSON object" in err
+    assert f"exec plugin {plugin} of user u" in err and "printed something that is not JSON ('hello, not json';" \
+        in err and "an ExecCredential JSON object" in err, err
     assert "client.authentication.k8s.io/v1beta1" in err  # the version the kubeconfig asks for
     assert "Expecting value" not in err and "char 0" not in err and "decode" not in err, err
 
 
 @pytest.mark.parametrize("weights,expected", [
     ("90/20", "--weights 90/20: weights add up to 110; use weights that add up to 100, e.g. 90/10"),
-    ("90/10,50/60", "--weights 90/10,50/60: set 2 (50/60) adds up to 110; use weights that add up to 100, "
+    ("90/10,50/60", "--weights 90/10,50/60: set 2 (50/60): adds up to 110; use weights that add up to 100, "
                     "e.g. 90/10,50/50"),
     ("90", "--weights 90: 1 weight for 2 versions (v1/v2); use 2 weights that add up to 100, e.g. 90/10"),
     ("110/-10", "--weights 110/-10: negative weight -10; use weights >= 0 that add up to 100, e.g. 90/10"),
@@ -189,7 +192,7 @@ def test_an_exec_plugin_that_prints_no_json_is_named_in_kubectl_s_words(tmp_path
 ])
 def test_weights_errors_are_the_one_message_form(weights: str, expected: str, capsys, no_env) -> None:
     code, out, err = cli(capsys, "demo", "traffic-shift", "--weights", weights)
-    assert code == 2 and not out and err.strip() == f"Error: {expected}", err
+    assert code == 2 and not out and err.strip() == f"Error: {expected} (see 'kmeshctl demo traffic-shift --help')", err
 
 
 # ------------------------------------------------------------------ 5. commands named in the docs
@@ -252,11 +255,14 @@ def test_precheck_fix_column_keeps_flags_whole_in_80_columns(monkeypatch) -> Non
     (["waypoint", "delete", "--name", "x", "--ignore-not-found=true"],
      "write --ignore-not-found to turn it on, leave it out for off"),
     (["install", "--cluster-id", "c1", "--wait=false"], "write --wait or --no-wait"),
-    (["install", "--cluster-id", "c1", "--dry-run=client"], "write --dry-run to turn it on, leave it out for off"),
+    (["install", "--cluster-id", "c1", "--dry-run=client"],
+     "write --dry-run (it is kubectl's --dry-run=server: the API server checks every object, nothing is changed); "
+     "the offline (client) form is `kmeshctl render --cluster-id c1`"),
     (["enable-ns", "default", "--wait=true"], "write --wait or --no-wait"),
 ])
 def test_an_on_off_flag_given_a_value_says_how_to_spell_it(capsys, no_env, args, fix) -> None:  # noqa: F811
     code, _, err = cli(capsys, *args)
     flag = next(a for a in args if "=" in a).split("=")[0]
+    words = " ".join(args[:2] if args[0] == "waypoint" else args[:1])
     assert code == 2 and err.strip() == (f"Error: Option '{flag}' does not take a value; on/off flags take no "
-                                         f"value here: {fix}"), err
+                                         f"value here: {fix} (see 'kmeshctl {words} --help')"), err

@@ -31,8 +31,8 @@ def test_subject_maps_subsets_to_server_headers() -> None:
 def test_weight_sets_are_parsed_and_checked() -> None:
     subject = _subject()
     assert demo.parse_weight_sets(None, subject) == [[90, 10]]
-    assert demo.parse_weight_sets("90/10, 50/50,0/100", subject) == [[90, 10], [50, 50], [0, 100]]
-    for bad in ("90/20", "90", "a/b", "110/-10", "30/30/40"):
+    assert demo.parse_weight_sets("90/10,50/50,0/100", subject) == [[90, 10], [50, 50], [0, 100]]
+    for bad in ("90/20", "90", "a/b", "110/-10", "30/30/40", "90/10, 50/50"):  # numbers are plain: no spaces
         with pytest.raises(UsageError):
             demo.parse_weight_sets(bad, subject)
 

@@ -420,10 +420,10 @@ def test_render_with_crd_file_validates_istio_kinds_silently(capsys, monkeypatch
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--cluster-id", "c1"], "render is offline; pass --xds-address"),
+        (["--cluster-id", "c1"], "--xds-address is required (render is offline)"),
         (["--xds-address", "istiod.istio-system.svc", "--cluster-id", "c1"], "--xds-address"),
         (["--xds-address", "istiod:70000", "--cluster-id", "c1"], "out of range; use an integer from 1 to 65535"),
-        (["--xds-address", SEED_ADDRESS], "--cluster-id is required"),
+        (["--xds-address", SEED_ADDRESS], "--cluster-id is required (render is offline)"),
         (["--xds-address", SEED_ADDRESS, "--cluster-id", ""], "--cluster-id '': empty value"),
         (["--xds-address", SEED_ADDRESS, "--cluster-id", "c1", "--image", "not an image"], "--image"),
         (["--xds-address", SEED_ADDRESS, "--cluster-id", "c1", "--mode", "kernel-native"], "--mode"),

@@ -45,7 +45,8 @@ def test_the_demo_with_several_sandboxes_and_no_name_lists_them(state_root, caps
     _record("alpha")
     _record("beta")
     code, out, err = cli(capsys, "demo", "traffic-shift", "--target", "local")
-    assert code == 2 and not out and err.strip() == "Error: several sandboxes are up (alpha, beta): pass --name NAME"
+    assert code == 2 and not out and err.strip() == ("Error: several sandboxes are up (alpha, beta): pass --name NAME "
+                                                "(see 'kmeshctl demo traffic-shift --help')")
 
 
 def test_the_demo_with_no_sandbox_names_the_one_it_makes(state_root, capsys, no_env) -> None:
@@ -149,4 +150,5 @@ def test_exec_completes_the_pods_and_up_offers_no_existing_name(state_root, caps
     code, words, err = _complete(capsys, monkeypatch, "kmeshctl sandbox exec --name beta ")
     assert code == 0 and words == ["other-0", "other"], words
     code, words, err = _complete(capsys, monkeypatch, "kmeshctl sandbox up --name ")
-    assert code == 0 and not err and words == [], words
+    # a new name: nothing to offer, and the shell is told not to offer file names either
+    assert code == 0 and not err and words == [":kmeshctl-complete-nothing:"], words

@@ -118,10 +118,12 @@ class Shell(str, Enum):
 
 
 def _shell(value: str) -> Shell:
+    from kmeshctl.params import shown
+
     try:
         return Shell(value)
     except ValueError:
-        raise UsageError(f"completion: {value or repr(value)} is not a supported shell; use bash, zsh or fish") \
+        raise UsageError(f"completion: {shown(value)} is not a supported shell; use bash, zsh or fish") \
             from None
 
 
@@ -245,6 +247,13 @@ class _NamedStream:
 
     def isatty(self) -> bool:
         return self._stream is not None and self._stream.isatty()  # type: ignore[attr-defined]
+
+    @property
+    def encoding(self) -> str:
+        """What rich draws for (it reads this): ASCII table borders under LANG=C."""
+        from kmeshctl.cli.tables import drawing_encoding
+
+        return drawing_encoding(self._stream)
 
     def __getattr__(self, name: str) -> object:
         if self._stream is None:

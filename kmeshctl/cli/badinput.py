@@ -132,7 +132,7 @@ def bad_value_line(err: _click.exceptions.BadParameter, args: Sequence[str]) -> 
         return " ".join(err.format_message().split())
     name = source_name(err.ctx, param, args)
     value = _given_value(err)
-    shown = f"{name}={bounded(value)}" if name.startswith("$") and value is not None else \
+    shown = f"{name}={shown_plain(value)}" if name.startswith("$") and value is not None else \
         f"{name} {shown_plain(value)}" if value is not None else name
     want = accepted(param)
     return f"{shown}: {_problem(err, param)}" + (f"; use {want}" if want else "")

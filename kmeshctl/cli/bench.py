@@ -16,8 +16,8 @@ import typer
 from kmeshctl.cli.common import MAX_REPEATS, MAX_RUN_S, OutputFormat, app, print_data
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.outpaths import check_output_dir
-from kmeshctl.errors import UsageError
-from kmeshctl.params import bad_value, check_choices
+from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.params import bad_value, check_choices, refuse_spaces
 
 bench_app = typer.Typer(help="Benchmarks of the data path. Needs root.\n\n"
                              "Examples:\n\n"
@@ -47,6 +47,7 @@ def _cpus(value: Optional[str], flag: str, default: str) -> str:
 
     if value is None:
         return default
+    refuse_spaces(flag, value)
     try:
         parse_cpu_list(value)
     except BenchError:
@@ -119,10 +120,20 @@ def dataplane(
 
 @bench_app.command("cleanup")
 def cleanup(
-    run_id: Optional[str] = typer.Option(None, "--run-id", metavar="ID", help="Only this run (6 hex digits)."),
+    run_id: Optional[str] = typer.Option(None, "--run-id", metavar="ID", help="Only this run (6 hex digits); "
+                                         "a run with nothing left is NotFound (exit 1)."),
+    ignore_not_found: bool = typer.Option(False, "--ignore-not-found",
+                                          help="Exit 0 when --run-id names a run with nothing left (for scripts)."),
 ) -> None:
-    """Remove what killed benchmark runs left behind (pods, processes, cgroups, pinned BPF
-    objects, files). Also stops benchmark runs in progress.
+    """Remove what benchmark runs left behind, found by their names alone: network
+    namespaces kmdpID-*, cgroups <cgroup v2>/kmdp-ID (their processes are killed), pinned
+    BPF objects /sys/fs/bpf/kmdp-ID and work directories $TMPDIR/kmdp-ID-*. Nothing else
+    (sandboxes, this node's data path) is touched.
+
+    A `bench dataplane` still running owns such names too: cleanup stops it (use --run-id
+    to spare other runs). Without --run-id and with nothing left it says so, exit 0; a
+    --run-id with nothing left is an error (exit 1), as `kubectl delete` of a missing
+    object, unless --ignore-not-found.
 
     Examples:
 
@@ -131,14 +142,19 @@ def cleanup(
     """
     from kmeshctl.bench.topology import cleanup_run, leftover_run_ids
 
-    found = leftover_run_ids()
     if run_id is not None and not re.fullmatch(r"[0-9a-fA-F]{6}", run_id):  # ids are printed lower-case
         raise bad_value(flag_as_typed("run_id"), run_id, "not a run id",
                         "the 6 hex digits of the id in the bench output, e.g. 3f9a1c")
-    run_id = run_id.lower() if run_id is not None else None
-    run_ids = [r for r in found if r == run_id] if run_id else found
-    for run_id in run_ids:
-        cleanup_run(run_id)
-        typer.echo(f"removed benchmark run {run_id}")
+    found = leftover_run_ids()
+    wanted = run_id.lower() if run_id is not None else None
+    run_ids = [r for r in found if r == wanted] if wanted else found
+    if wanted and not run_ids:
+        if ignore_not_found:
+            return
+        others = f"runs with leftovers: {', '.join(found)}" if found else "no run left anything"
+        raise KmeshctlError(f"benchmark run {wanted} not found ({others}); --ignore-not-found makes this exit 0")
+    for one in run_ids:
+        cleanup_run(one)
+        typer.echo(f"removed benchmark run {one}")
     if not run_ids:
-        typer.echo("nothing to clean up")
+        typer.echo("nothing to clean up: no benchmark run left anything")

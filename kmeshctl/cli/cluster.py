@@ -36,9 +36,14 @@ from kmeshctl.cli.render import (
     NetworkOption,
     OutputOption,
     XdsAddressOption,
+    CLUSTER_ID_NEEDED,
+    XDS_ADDRESS_NEEDED,
     print_manifests,
+    required_flags_error,
+    same_work_command,
     warn_unvalidated_custom_kinds,
 )
+from kmeshctl.errors import KmeshctlError
 from kmeshctl.kube import KubeClient, connect_reachable
 from kmeshctl.params import (
     INSTALL_HINT,
@@ -46,6 +51,7 @@ from kmeshctl.params import (
     DEFAULT_ISTIO_NAMESPACE,
     DEFAULT_KUBERNETES_VERSION,
     DEFAULT_NAMESPACE,
+    XDS_ADDRESS_EXAMPLE,
 )
 from kmeshctl.render import DAEMONSET_NAME
 from kmeshctl.rollout import RolloutTimeout, wait_for_rollout
@@ -116,10 +122,11 @@ def install(
     """
     check_namespace_flags()
     check_crd_files(crd_file)
+    _check_required(xds_address, cluster_id, dry_run)
     options = dict(image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
                    enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace,
                    kubernetes_version=kubernetes_version, network=network)
-    plan = installer.plan_install(xds_address, cluster_id, options, crd_file, dry_run)
+    plan = _plan(xds_address, cluster_id, options, crd_file, dry_run)
     if plan.offline_because:
         err().print(f"[yellow]No reachable cluster ({plan.offline_because}): validating offline[/]")
     if plan.xds_found_in:
@@ -132,6 +139,29 @@ def install(
     if wait:
         assert plan.client is not None
         _wait_rollout(plan.client, plan.params.namespace, timeout, output, quiet)
+
+
+def _check_required(xds_address: Optional[str], cluster_id: Optional[str], dry_run: bool) -> None:
+    """Every required flag left out, named in one line (exit 2)."""
+    needs = {"cluster_id": CLUSTER_ID_NEEDED, "xds_address": XDS_ADDRESS_NEEDED}
+    missing = installer.missing_required(xds_address, cluster_id, dry_run)
+    if missing:
+        why = "with no cluster configured, --dry-run validates offline" if "xds_address" in missing else ""
+        raise required_flags_error(["install"], [needs[name] for name in missing], why)
+
+
+def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, crd_file: Optional[list],
+          dry_run: bool) -> installer.InstallPlan:
+    """installer.plan_install; a suggested command instead carries every flag typed that it takes."""
+    try:
+        return installer.plan_install(xds_address, cluster_id, options, crd_file, dry_run)
+    except installer.DryRunClusterUnreachable as error:
+        raise KmeshctlError(f"{error.reason}; to validate without a cluster: `{same_work_command(['render'])}`",
+                            error.exit_code) from error
+    except installer.NoClusterForIstiod as error:
+        offline = same_work_command(["install"], ["--dry-run", "--xds-address", XDS_ADDRESS_EXAMPLE])
+        raise KmeshctlError(f"no cluster to find istiod in ({error.reason}); pass --xds-address HOST:PORT for an "
+                            f"offline dry run, e.g. `{offline}`", error.exit_code) from error
 
 
 def _print_dry_run(report: installer.DryRunReport, crd_file_given: bool) -> None:
@@ -420,7 +450,7 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
     if as_json:
         print_data({"namespaces": [c.to_dict() for c in changes], "pods": [p.to_dict() for p in pods]}, output)
     else:
-        _print_pods(pods, output)
+        _print_pods(pods, output, namespaces)
 
 
 def _progress_printer(timeout: float, quiet: bool):
@@ -434,10 +464,13 @@ def _progress_printer(timeout: float, quiet: bool):
     return show
 
 
-def _print_pods(pods: list[ns_ops.PodEnrollment], output: OutputFormat) -> None:
+def _print_pods(pods: list[ns_ops.PodEnrollment], output: OutputFormat, namespaces: list[str]) -> None:
     table = Table(show_edge=False, pad_edge=False)
     for column in ("NAMESPACE", "POD", "PHASE", "ANNOTATED"):
         table.add_column(column)
     for pod in pods:
         table.add_row(pod.namespace, pod.name, pod.phase, "yes" if pod.annotated else "no")
-    out(output).print(table if pods else "No pods.")
+    if not pods:  # as kubectl's "No resources found": stdout holds rows only
+        err().print(f"No pods in namespace{'s' if len(namespaces) != 1 else ''} {', '.join(namespaces)}.")
+        return
+    out(output).print(table)

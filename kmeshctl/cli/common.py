@@ -14,6 +14,7 @@ from typer._click.globals import get_current_context
 from kmeshctl import __version__
 from kmeshctl.cli.conventions import HELP_OPTION_NAMES, KmeshctlGroup, flag_as_typed, paste_ready
 from kmeshctl.kube import TARGET
+from kmeshctl.params import DEFAULT_REQUEST_TIMEOUT_S
 
 app = typer.Typer(
     name="kmeshctl",
@@ -84,11 +85,16 @@ def _global_options(
     ),
     context: Optional[str] = typer.Option(None, "--context", metavar="NAME", help="Kubeconfig context to use.",
                                           autocompletion=complete_contexts),
+    request_timeout: Annotated[float, typer.Option(
+        "--request-timeout", metavar="DURATION", min=0, max=MAX_TIMEOUT_S,
+        help="How long one Kubernetes API request may take before it is given up (as kubectl's; e.g. 10s, "
+             "1m; 0: no limit).")] = DEFAULT_REQUEST_TIMEOUT_S,
     version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
                                           help="Print the kmeshctl version and exit.")] = False,
 ) -> None:
     TARGET.kubeconfig = kubeconfig
     TARGET.context = context
+    TARGET.request_timeout = request_timeout
 
 
 class OutputFormat(str, Enum):
@@ -145,7 +151,11 @@ def check_namespace_flags(*names: str) -> None:
     connects (kmeshctl.namespaces.check_names)."""
     from kmeshctl.namespaces import check_names
 
-    params = get_current_context().params
+    ctx = get_current_context()
+    defaults = {p.name: p.default for p in ctx.command.params}
     for name in names or ("namespace", "istio_namespace"):
-        if params.get(name) is not None:
-            check_names(flag_as_typed(name), [params[name]])
+        if ctx.params.get(name) is not None:
+            # the example is one this flag takes: its own default (kmesh-system for kmesh's namespace)
+            example = defaults.get(name)
+            check_names(flag_as_typed(name), [ctx.params[name]],
+                        **({"example": example} if isinstance(example, str) and example else {}))

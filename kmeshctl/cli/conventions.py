@@ -31,7 +31,7 @@ from kmeshctl.cli.badinput import (bad_value_line, bounded_line, check_values_pr
                                    name_typed_flags, source_name, strict_numbers, typed_flag)
 from kmeshctl.asciinum import duration_words
 from kmeshctl.cli.names import names_checked
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import EXIT_USAGE, KmeshctlError
 from kmeshctl.errors import UsageError as KmeshctlUsageError
 
 class _WholeWords(_click_textwrap.TextWrapper):
@@ -46,9 +46,11 @@ class _WholeWords(_click_textwrap.TextWrapper):
 _click_textwrap.TextWrapper = _WholeWords  # type: ignore[misc]
 
 HELP_OPTION_NAMES = ["-h", "--help"]
-GLOBAL_FLAGS = ("--kubeconfig", "--context")
+GLOBAL_FLAGS = ("--kubeconfig", "--context", "--request-timeout")
 # Flags that choose *what* a command acts on: a suggested command keeps them.
-CARRIED_FLAGS = ("kubeconfig", "context", "name", "sandbox", "namespace", "istio_namespace", "bpf_fs")
+CARRIED_FLAGS = ("kubeconfig", "context", "request_timeout", "name", "sandbox", "namespace", "istio_namespace",
+                 "bpf_fs")
+CLUSTER_FLAGS = ("kubeconfig", "context", "request_timeout")  # which cluster and how long to wait for it
 
 _TYPE_WORDS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "path": "PATH", "Path": "PATH",
                "file": "PATH", "directory": "DIR", "int range": "INTEGER", "float range": "NUMBER"}
@@ -84,20 +86,23 @@ class KmeshctlGroup(TyperGroup):
             _reflow_help(command)
             command.rich_markup_mode = None  # plain help, wrapped like kubectl's (see _reflow_help)
             _durations_shown(command)
+            strict_numbers(command)  # the root's too: --request-timeout is a duration
             if command is not self:
                 _values_required(command)
                 _cluster_flags_checked(command)  # innermost: a bad name or value is reported first
                 names_checked(command, lambda: _ARGS)
-                strict_numbers(command)
                 _conflicts_checked(command)
 
     def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
         if ctx.parent is None:
+            if not ctx.resilient_parsing:
+                refuse_short_flag_values(args, self)
             args = split_short_equals(args, self)
             _ARGS[:] = args
             if not ctx.resilient_parsing:  # shell completion parses half-typed lines
                 _global_values_present(ctx, args)
             args = hoist_global_flags(args)
+            args = lower_group_flags(self, ctx, args)  # `kmeshctl sandbox -o json list`, `kmeshctl -q ...`
             args = lower_namespace_flag(self, ctx, args)  # first: `-o json` is no command word
             args = lower_help_flag(self, args)
         return super().parse_args(ctx, args)
@@ -358,6 +363,31 @@ def split_short_equals(args: list[str], root: _click.Command) -> list[str]:
     return out
 
 
+def refuse_short_flag_values(args: list[str], root: _click.Command) -> None:
+    """kubectl's `-A=true` / `-q=false` typed for an on/off short flag of the command
+    named: the same one line as `--wait=false` (how kmeshctl spells on and off), never
+    "=true" split off as an extra argument. Nothing after `--` is looked at."""
+    words = _command_words(args)
+    command, used = _resolve(root, words)
+    command = command or root
+    path = " ".join(["kmeshctl", *words[:used]])
+    for arg in args:
+        if arg == "--":
+            return
+        if len(arg) < 3 or arg[2] != "=" or arg[0] != "-" or arg[1] == "-":
+            continue
+        option = _option_spelled(command, arg[:2]) or _option_spelled(root, arg[:2])
+        if option is not None and getattr(option, "is_flag", False) and not getattr(option, "count", False):
+            raise KmeshctlUsageError(f"Option '{arg[:2]}' does not take a value{on_off_hint(option, arg[:2])} "
+                                     f"(see '{path} --help')")
+
+
+def _option_spelled(command: _click.Command, flag: str) -> Optional[_click.Parameter]:
+    """The option of ``command`` that ``flag`` is a spelling of, or None."""
+    return next((p for p in command.params
+                 if p.param_type_name == "option" and flag in (*p.opts, *p.secondary_opts)), None)
+
+
 NAMESPACE_FLAGS = ("-n", "--namespace")
 # The command's own flags kubectl users also type before the command (`kubectl -n foo get
 # pods`, `kubectl -o json get pods`, `kubectl -A get pods`): (spellings, takes a value).
@@ -449,9 +479,91 @@ def lower_namespace_flag(root: _click.Command, ctx: _click.Context, args: list[s
         flag = flag_words[0].partition("=")[0]
         spellings = _leading_flag(flag)[0]  # type: ignore[index]
         if not any(opt in p.opts for p in command.params for opt in spellings) and not ctx.resilient_parsing:
-            raise _click.exceptions.UsageError(f"{path} takes no {'/'.join(spellings)} (see '{path} --help')")
+            hint = _leading_namespace_as_argument(command, flag_words, rest, used) \
+                if spellings == NAMESPACE_FLAGS else ""
+            raise _click.exceptions.UsageError(f"{path} takes no {'/'.join(spellings)}{hint} (see '{path} --help')")
     last = _position_after_words(rest, used)
     return rest[:last] + [w for flag_words in taken for w in flag_words] + rest[last:]
+
+
+# Flags kubectl users give anywhere, as kubectl's global ones: (spellings, takes a value).
+ANYWHERE_FLAGS = LEADING_FLAGS + ((("-q", "--quiet"), False),)
+# A command without it prints no progress lines: -q given there has nothing to quiet.
+NOTHING_TO_QUIET = ("-q", "--quiet")
+
+
+def _option_below(command: _click.Command, flag: str) -> Optional[_click.Parameter]:
+    """An option spelled ``flag`` of ``command`` or of a command below it (first found)."""
+    for sub in walk(command):
+        found = _option_spelled(sub, flag)
+        if found is not None:
+            return found
+    return None
+
+
+def lower_group_flags(root: _click.Command, ctx: _click.Context, args: list[str]) -> list[str]:
+    """Flags given between a group and its subcommand (`kmeshctl sandbox -o json list`,
+    `kmeshctl dump -o json maps`, `kmeshctl waypoint -n foo list`) and -q before the
+    command (`kmeshctl -q sandbox list`): -o, -n, -A and -q are global as in kubectl and
+    move after the command that takes them (-q is dropped where there is no progress to
+    quiet); a flag of the subcommand itself is refused with the line to paste (`put
+    --name after the subcommand: kmeshctl sandbox status --name nu9a`). Anything else is
+    left to click. Nothing after `--` moves."""
+    command, i, kept, moved = root, 0, [], []
+    while i < len(args) and args[i] != "--":
+        arg = args[i]
+        if arg.startswith("-") and arg != "-":
+            flag, equals, _ = arg.partition("=")
+            entry = next((e for e in ANYWHERE_FLAGS if flag in e[0]), None)
+            if flag in GLOBAL_FLAGS or (command is root and flag not in NOTHING_TO_QUIET):
+                step = 1 if equals or flag not in GLOBAL_FLAGS else 2  # the root's: the other steps
+                kept += args[i:i + step]
+                i += step
+                continue
+            option = _option_below(command, flag)
+            if option is None:
+                return args  # unknown here: click says so
+            takes = entry[1] if entry is not None else not getattr(option, "is_flag", False)
+            words = args[i:i + (2 if takes and not equals else 1)]
+            moved.append((flag, entry, words))
+            i += len(words)
+            continue
+        sub = getattr(command, "commands", {}).get(arg)
+        if sub is None:
+            break
+        kept.append(arg)
+        command, i = sub, i + 1
+        if not hasattr(command, "commands"):
+            break
+    path = " ".join(["kmeshctl", *[w for w in kept if not w.startswith("-")]])
+    if moved and hasattr(command, "commands") and moved[0][1] is not None and not ctx.resilient_parsing             and command is not root and not (i < len(args) and args[i] in HELP_FLAGS):
+        shown = " ".join(w for _, _, words in moved for w in words)
+        raise _click.exceptions.UsageError(f"{moved[0][0]} goes after the command: {path} COMMAND {shown}", ctx=ctx)
+    if not moved or hasattr(command, "commands"):
+        return args
+    rest, after = args[i:], []
+    for flag, entry, words in moved:
+        if _option_spelled(command, flag) is not None:
+            if entry is None and not ctx.resilient_parsing:  # the subcommand's own flag
+                fixed = shlex.join(["kmeshctl", *kept, *[w for _, _, ws in moved for w in ws], *rest])
+                raise KmeshctlUsageError(f"put {flag} after the subcommand: `{fixed}` (see '{path} --help')")
+            after += words
+        elif entry is not None and flag in NOTHING_TO_QUIET:
+            continue
+        elif not ctx.resilient_parsing:
+            raise KmeshctlUsageError(f"{path} takes no {'/'.join(entry[0]) if entry else flag} (see '{path} --help')")
+    return kept + after + rest
+
+
+def _leading_namespace_as_argument(command: _click.Command, flag_words: list[str], rest: list[str],
+                                   used: int) -> str:
+    """`kmeshctl -n foo enable-ns bar` -> "; give the namespaces as arguments: `kmeshctl
+    enable-ns foo bar`" (a command whose arguments are namespaces); else empty."""
+    if not _takes_namespace_arguments(command):
+        return ""
+    value = flag_words[1] if len(flag_words) > 1 else flag_words[0].partition("=")[2]
+    last = _position_after_words(rest, used)
+    return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *rest[:last], value, *rest[last:]])}`"
 
 
 def lower_help_flag(root: _click.Command, args: list[str]) -> list[str]:
@@ -567,8 +679,18 @@ def given_flags() -> dict[str, tuple[str, str]]:
             if not _could_work(param.name, value):
                 continue
             long = next((o for o in param.opts if o.startswith("--")), param.opts[0])
-            found[param.name] = (long, str(value) if not isinstance(value, Path) else str(value))
+            found[param.name] = (long, _flag_text(param.name, value))
     return found
+
+
+def _flag_text(name: str, value: Any) -> str:
+    """A given value as a suggested command spells it (--request-timeout 2.0 -> 2s, as
+    kubectl takes it too)."""
+    if name == "request_timeout":
+        from kmeshctl.asciinum import duration_words
+
+        return duration_words(float(value)) if value else "0"
+    return str(value)
 
 
 def _could_work(name: str, value: Any) -> bool:
@@ -624,7 +746,10 @@ def name_env_sources(message: str) -> str:
             envvar = param.envvar if isinstance(param.envvar, str) else next(iter(param.envvar or ()), None)
             value = ctx.params.get(param.name)
             if envvar and value is not None:
+                from kmeshctl.params import shown
+
                 for opt in param.opts:
+                    message = _outside_backticks(message, f"{opt} {shown(value)}", f"${envvar}={shown(value)}")
                     message = _outside_backticks(message, f"{opt} {value}", f"${envvar}={value}")
                 if f"${envvar}" not in message:
                     message = _mark_source(message, str(value), envvar)
@@ -690,9 +815,11 @@ def with_given_flags(suggestion: str, root: _click.Command) -> str:
             continue  # the suggestion names it already (-n, --namespace, -nX, --namespace=X)
         if name == "namespace" and any(w in ("-A", "--all-namespaces") for w in words):
             continue  # every namespace already: -n with -A is refused
+        if name in ("bpf_fs", "admin_port") and any(_spelled(w, {"--sandbox"}) for w in words):
+            continue  # --sandbox names the place itself: with --bpf-fs or --admin-port it is refused
         if name == "namespace" and namespace_meaning(words[:used]) != namespace_meaning(_running_path()):
             continue  # kmesh's own namespace (install, status) is not the namespace of a waypoint
-        if name in ("kubeconfig", "context"):
+        if name in CLUSTER_FLAGS:
             if words and words[0] in LOCAL_GROUPS:
                 continue  # a local command: a cluster flag would only be noise (or a bad context)
             global_part += [flag, value]
@@ -730,7 +857,7 @@ def _kubectl_with_given_flags(suggestion: str, words: list[str]) -> str:
     """A suggested kubectl command talks to the same cluster: the user's --kubeconfig and
     --context (kubectl spells them alike) go with it."""
     extra: list[str] = []
-    for name in ("kubeconfig", "context"):
+    for name in CLUSTER_FLAGS:
         flag, value = given_flags().get(name, (None, None))
         if flag and not any(w == flag or w.startswith(flag + "=") for w in words):
             extra += [flag, value]
@@ -766,42 +893,75 @@ def _flag_value_hint(message: str) -> str:
     if found is None or not _INVOKED:
         return ""
     flag = found.group(1)
-    option = next((p for p in _INVOKED[-1].command.params
-                   if p.param_type_name == "option" and flag in (*p.opts, *p.secondary_opts)), None)
-    if option is None:
-        return ""
+    option = _option_spelled(_INVOKED[-1].command, flag)
+    if option is not None and flag == "--dry-run":  # kubectl's --dry-run=client|server|none
+        from kmeshctl.cli.render import dry_run_value_hint
+
+        return dry_run_value_hint(_INVOKED[-1].command, _ARGS, _INVOKED[0].command)
+    return "" if option is None else on_off_hint(option, flag)
+
+
+def on_off_hint(option: _click.Parameter, flag: str) -> str:
+    """`; on/off flags take no value here: write -A to turn it on, leave it out for off`
+    (``flag``: the spelling typed; a flag with an off form names both)."""
     if option.secondary_opts:
-        return f"; on/off flags take no value here: write {option.opts[0]} or {option.secondary_opts[0]}"
+        on = flag if flag in option.opts else option.opts[0]
+        return f"; on/off flags take no value here: write {on} or {option.secondary_opts[0]}"
     return f"; on/off flags take no value here: write {flag} to turn it on, leave it out for off"
 
 
 _EXTRA_ARGUMENTS = re.compile(r"^Got unexpected extra arguments? ?(?:\(s\))? \((.*)\)$")
 
 
+# The flag a value typed as a positional argument most likely belongs to, on a command that
+# takes no positional argument (istioctl's `waypoint delete NAME`, `dump maps km_backend`,
+# `dump config POD`), first found wins: (flag, what it names).
+POSITIONAL_AS_FLAG = (("--name", "name"), ("--map", "map"), ("--pod", "pod"), ("--run-id", "run id"),
+                      ("--cluster-id", "cluster id"), ("--namespace", "namespace"), ("--bpf-fs", "bpffs directory"))
+
+
 def _positional_name_hint(message: str, err: Any) -> str:
-    """istioctl's `waypoint delete NAME` typed where kmeshctl takes `--name NAME`: the
-    command as it would be accepted (every command with --name and no positional
-    argument); empty for any other error."""
+    """A value typed where the command takes it only as a flag: the command as it would be
+    accepted ("; give the map with --map: `kmeshctl dump maps --map km_backend`"), on
+    every command with no positional argument; empty for any other error."""
     ctx = getattr(err, "ctx", None)
     found = _EXTRA_ARGUMENTS.match(message)
     if ctx is None or found is None:
         return ""
     params = ctx.command.params
-    name_flag = next((p for p in params if p.param_type_name == "option" and "--name" in p.opts), None)
-    if name_flag is None or any(p.param_type_name == "argument" for p in params):
+    if any(p.param_type_name == "argument" for p in params):
         return ""
+    option = next(((p, what) for flag, what in POSITIONAL_AS_FLAG for p in params
+                   if p.param_type_name == "option" and flag in p.opts), None)
+    if option is None:
+        return "; this command takes no positional arguments"
+    param, what = option
+    flag = max(param.opts, key=len)
+    metavar = (param.metavar or "VALUE").strip()
     extras = found.group(1).split()
-    if len(extras) != 1:
-        return "; this command takes no positional arguments: give one name with --name NAME"
+    given = any(_spelled(w, set(param.opts)) for w in _ARGS)
+    if len(extras) != 1 or given:
+        return f"; this command takes no positional arguments: give one {what} with {flag} {metavar}"
     words = list(_ARGS)
     at = len(words) - 1 - words[::-1].index(extras[0]) if extras[0] in words else len(words)
-    words[at:at + 1] = ["--name", extras[0]]
-    return f"; give the name with --name: `{shlex.join(['kmeshctl', *words])}`"
+    words[at:at + 1] = [flag, extras[0]]
+    return f"; give the {what} with {flag}: `{shlex.join(['kmeshctl', *words])}`"
 
 
 def _with_help_pointer(line: str, err: Any) -> str:
     ctx = getattr(err, "ctx", None)
-    return line if ctx is None else f"{line} (see '{ctx.command_path} --help')"
+    return _with_running_help_pointer(line) if ctx is None else f"{line} (see '{ctx.command_path} --help')"
+
+
+HELP_POINTER = re.compile(r" \(see '[^']*--help'\)$")
+
+
+def _with_running_help_pointer(line: str) -> str:
+    """A bad-input line (exit 2) ends as click's do: `(see 'kmeshctl COMMAND --help')`,
+    naming the command being run (the innermost one parsed so far)."""
+    if HELP_POINTER.search(line) or not _INVOKED:
+        return line
+    return f"{line} (see '{_INVOKED[-1].command_path} --help')"
 
 
 SUGGEST_CLOSENESS = 0.75  # difflib ratio of the names without dashes: a typo, not a look-alike
@@ -835,7 +995,17 @@ HABITS = (("-n", "requests", "; the request count is -c/--requests (-n is always
                           "leave out -c"),
           ("--container", "stdin", "; sandbox pods have no containers: leave out --container"),
           ("-n", "", "; this command takes no namespace"),
-          ("--namespace", "", "; this command takes no namespace"))
+          ("--namespace", "", "; this command takes no namespace"),
+          # synonyms of other tools (fortio -n, hey -n, ab -n; kubectl's --sandbox-less names)
+          ("--count", "requests", "; did you mean -c/--requests?"),
+          ("--num", "requests", "; did you mean -c/--requests?"),
+          ("--number", "requests", "; did you mean -c/--requests?"),
+          ("--sandbox", "name", "; did you mean --name? (the sandbox commands and the demo name it by --name)"),
+          ("--name", "sandbox", "; did you mean --sandbox? (dump names a sandbox by --sandbox)"),
+          ("--runs", "repeats", "; did you mean --repeats?"),
+          ("--iterations", "repeats", "; did you mean --repeats?"),
+          ("--time", "duration", "; did you mean --duration?"),
+          ("--file", "files", "; did you mean -f/--filename?"))
 
 
 def _habit_hint(typed: str, command: _click.Command) -> str:
@@ -875,12 +1045,12 @@ def _no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     cut-off lets `--contxt` suggest --output, and never offers the global flags)."""
     ctx = err.ctx
     line = f"Error: No such option: {err.option_name}"
-    if ctx is not None and err.option_name.startswith("--"):
+    habit = _habit_hint(err.option_name.partition("=")[0], ctx.command) if ctx is not None else ""
+    if ctx is not None and err.option_name.startswith("--") and "did you mean" not in habit:
         found = option_suggestions(err.option_name.partition("=")[0], ctx.command)
         if found:
             line += f"; did you mean {' or '.join(found) if len(found) <= 2 else ', '.join(found)}?"
-    if ctx is not None:
-        line += _habit_hint(err.option_name.partition("=")[0], ctx.command)
+    line += habit
     takes_command = ctx is not None and any(str(getattr(p, "metavar", "") or "").startswith("-- ")
                                             for p in ctx.command.params)
     if takes_command and "--" not in _ARGS:
@@ -930,7 +1100,8 @@ def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
         _fail("Aborted.")
         return 130
     except KmeshctlError as err:
-        _fail(f"Error: {paste_ready(name_env_sources(name_typed_flags(str(err), _INVOKED, _ARGS)), root)}")
+        line = f"Error: {paste_ready(name_env_sources(name_typed_flags(str(err), _INVOKED, _ARGS)), root)}"
+        _fail(_with_running_help_pointer(line) if err.exit_code == EXIT_USAGE else line)
         return err.exit_code
     except PermissionError as err:
         where = f" ({err.filename})" if err.filename else ""

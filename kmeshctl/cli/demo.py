@@ -17,6 +17,7 @@ from kmeshctl.cli.common import OutputFormat, OutputOption, app, complete_sandbo
 from kmeshctl.cli.conventions import flag_as_typed, given_flags
 from kmeshctl.cli.progress import HEARTBEAT_S, Progress
 from kmeshctl.errors import UsageError
+from kmeshctl.sandbox.state import NAME_RULE
 
 demo_app = typer.Typer(
     help="Demos of the mesh at work.\n\n"
@@ -46,7 +47,8 @@ def traffic_shift(
     name: Annotated[Optional[str], typer.Option(
         "--name", metavar="NAME", autocompletion=complete_sandbox_names,
         help="Local sandbox to use (implies --target local with auto); default $KMESHCTL_SANDBOX_NAME, "
-             "else the only sandbox up (it stays up), else a new one, 'kmesh', removed afterwards.")] = None,
+             "else the only sandbox up (it stays up), else a new one, 'kmesh', removed afterwards. A name is "
+             f"{NAME_RULE}.")] = None,
     weights: Annotated[Optional[str], typer.Option(
         "--weights", metavar="V1/V2,...", help="Weight sets v1/v2, one phase each, e.g. 90/10,50/50,0/100 "
                                                "(default: the VirtualService's own).")] = None,

@@ -24,7 +24,7 @@ from kmeshctl.cli.common import (OutputFormat, OutputOption, app, check_namespac
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import connect_reachable
 from kmeshctl.maps import DEFAULT_BPF_FS, MAP_NAMES, MapError, MapMissingError
-from kmeshctl.sandbox.state import NAME_ENV
+from kmeshctl.sandbox.state import NAME_ENV, NAME_RULE
 
 dump_app = typer.Typer(
     help="Show data-path state (BPF maps, agent config).\n\n"
@@ -46,13 +46,14 @@ BpfFsOption = Annotated[
 SandboxOption = Annotated[
     Optional[str], typer.Option("--sandbox", metavar="NAME", envvar=NAME_ENV,
                                 help="A local sandbox (see `kmeshctl sandbox list`); default: this node's data "
-                                     "path, else the only sandbox up.",
+                                     f"path, else the only sandbox up. A name is {NAME_RULE}.",
                                 autocompletion=complete_sandbox_names)
 ]
 PodOption = Annotated[
     Optional[str], typer.Option("--pod", metavar="NAME", help="Node agent pod to ask (port-forward).")
 ]
-NamespaceOption = Annotated[str, typer.Option("-n", "--namespace", help="Namespace of the agent pod.")]
+NamespaceOption = Annotated[str, typer.Option("-n", "--namespace", help="Namespace of the agent pod (with --pod "
+                                              "only: a local data path is shown whole).")]
 AdminPortOption = Annotated[
     Optional[int], typer.Option("--admin-port", min=1, max=65535, metavar="PORT",
                                 help=f"The agent's admin port (default: {ADMIN_PORT}, or the sandbox agent's).")
@@ -76,9 +77,33 @@ def _local(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[
            own_flag: str = "--bpf-fs DIR") -> sandboxes.LocalTarget:
     """The one resolver of both dump commands (see kmeshctl.sandboxes.local_target)."""
     target = sandboxes.local_target(bpf_fs, admin_port, sandbox, own_flag)
+    if target.sandbox is not None:
+        _check_finished(target.sandbox)
     if target.note:
         _note(target.note)
     return target
+
+
+def _check_finished(state: sandboxes.SandboxState) -> None:
+    """A sandbox whose `up` or `down` did not finish has maps half-filled or half-removed:
+    say so (exit 1) instead of printing them as if they were the data path."""
+    from kmeshctl.sandbox.sandbox import unfinished
+
+    problem = unfinished(state, f"{get_current_context().command_path} --sandbox {state.name}")
+    if problem:
+        raise KmeshctlError(problem)
+
+
+def _refuse_namespace_without_pod() -> None:
+    """-n/--namespace is where --pod's agent pod is; a local data path (a sandbox, --bpf-fs,
+    this node) is read whole, so a namespace there would be silently ignored: refused."""
+    ctx = get_current_context()
+    if ctx.get_parameter_source("namespace") in (None, ParameterSource.DEFAULT):
+        return
+    flag = flag_as_typed("namespace")
+    raise UsageError(f"{flag} {ctx.params['namespace']}: {flag} is the namespace of the agent pod --pod names; "
+                     "the local data path is shown whole, not by namespace: leave out "
+                     f"{flag} (or add --pod POD to ask a cluster's agent)")
 
 
 def _pod_flags(pod: str, namespace: str, **local: object) -> None:
@@ -100,9 +125,23 @@ def _maps_of(target: sandboxes.LocalTarget) -> Iterator[None]:
         yield
     except MapError as err:
         layout = isinstance(err, MapMissingError) or "key/value sizes" in str(err)
+        if target.sandbox is None and isinstance(err, MapMissingError) and sandboxes.names():
+            raise _point_at_sandboxes(err) from err
         if target.sandbox is None or not layout:
             raise
         raise sandboxes.maps_of_other_version(target.sandbox, err) from err
+
+
+def _point_at_sandboxes(err: MapMissingError) -> KmeshctlError:
+    """No maps in a directory that is no sandbox's while sandboxes are up: the maps the user
+    wants are most likely a sandbox's (loading a data path here would make another one)."""
+    problem = str(err).split(": load the data path first")[0]
+    found = sandboxes.names()
+    if len(found) == 1:
+        up = f"sandbox {found[0]} is up: `kmeshctl dump maps --sandbox {found[0]}` reads its maps"
+    else:
+        up = f"sandboxes {', '.join(found)} are up: `kmeshctl dump maps --sandbox NAME` reads one's maps"
+    return KmeshctlError(f"{problem}; {up} (their bpffs directories: `kmeshctl sandbox list -o wide`)")
 
 
 def _console(output: OutputFormat) -> Console:
@@ -142,6 +181,7 @@ def dump_maps(
         _pod_flags(pod, namespace, bpf_fs=bpf_fs, sandbox=sandbox)
         _print_agent_maps(pod, namespace, admin_port or ADMIN_PORT, map_name, output)
         return
+    _refuse_namespace_without_pod()
     if bpf_fs is not None:
         _check_bpf_fs(bpf_fs)
     # --admin-port only says where to ask for pod names: alone it chooses no data path
@@ -228,7 +268,8 @@ def dump_config(
         _pod_flags(pod, namespace, sandbox=sandbox)
         data = config_dump.fetch_from_pod(config_dump.CACHE_PATH, pod, namespace, admin_port or ADMIN_PORT)
     else:
-        data = _local_cache(_local(None, admin_port, sandbox, "--admin-port PORT"))
+        _refuse_namespace_without_pod()
+        data = _local_cache(_local(None, admin_port, sandbox, "--admin-port PORT"), admin_port is not None)
     if is_data(output):
         print_data(data, output)
     else:
@@ -250,14 +291,33 @@ def _with_sandboxes_named(err: KmeshctlError, port: int) -> KmeshctlError:
                          "(agent addresses: `kmeshctl sandbox list -o wide`)")
 
 
-def _local_cache(target: sandboxes.LocalTarget) -> dict:
+def _nothing_at_given_port(err: KmeshctlError, port: int) -> KmeshctlError:
+    """--admin-port named an address where no agent answers: the message is about that
+    address (starting an agent would not help); sandboxes that are up are named too."""
+    why = str(err).partition("(")[2].partition(")")[0] or "no answer"
+    flag = flag_as_typed("admin_port")
+    message = (f"nothing answers at 127.0.0.1:{port} ({why}), the address {flag} {port} names: check the port, or "
+               f"leave out {flag} to find the agent automatically")
+    found = sandboxes.names()
+    if len(found) == 1:
+        message += f"; sandbox {found[0]} is up: ask its agent with `kmeshctl dump config --sandbox {found[0]}`"
+    elif found:
+        message += (f"; sandboxes {', '.join(found)} are up: ask the agent of one with `kmeshctl dump config "
+                    "--sandbox NAME`")
+    return KmeshctlError(message + (" (agent addresses: `kmeshctl sandbox list -o wide`)" if found else ""))
+
+
+def _local_cache(target: sandboxes.LocalTarget, port_given: bool = False) -> dict:
     """The cache of this node's agent, or of the sandbox's (whose failure points at
-    `sandbox status`, not at starting an agent on this node)."""
+    `sandbox status`, not at starting an agent on this node); with ``port_given`` (the
+    user typed --admin-port) a failure is about that address, not about starting an agent."""
     if target.sandbox is None:
         port = target.admin_port or ADMIN_PORT
         try:
             return config_dump.fetch_local(config_dump.CACHE_PATH, port)
         except KmeshctlError as err:
+            if port_given and "no node agent admin endpoint" in str(err):
+                raise _nothing_at_given_port(err, port) from err
             raise _with_sandboxes_named(err, port) from err
     name = target.sandbox.name
     port = sandboxes.admin_port(target.sandbox)

@@ -14,7 +14,7 @@ from typer import _click
 from kmeshctl.cli.badinput import source_name
 from kmeshctl.errors import UsageError
 from kmeshctl.namespaces import DNS1123_RULE
-from kmeshctl.params import DNS1123_LABEL_RE, quoted, shown_plain
+from kmeshctl.params import DNS1123_LABEL_RE, given_text
 
 _SUBDOMAIN = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 SUBDOMAIN_RULE = ("an RFC 1123 subdomain: at most 253 lower-case letters, digits, '-' or '.', starting and "
@@ -51,9 +51,16 @@ def check_name_flags(ctx: _click.Context, values: Mapping[str, Any], args: list[
         if param.name == "sandbox":
             _check_sandbox(source_name(ctx, param, args), value)
         elif rule is not None:
-            _check(source_name(ctx, param, args), value, *rule)
+            _check(source_name(ctx, param, args), value, *rule[:3], _example(param, rule))
         elif param.name in ("cluster_id", "network"):
             _check_other(ctx, param, value, args)
+
+
+def _example(param: _click.Parameter, rule: tuple[str, re.Pattern[str], str, str]) -> str:
+    """An example this flag takes: its own default when it is a valid name (kmesh-system
+    for kmesh's namespace, which refuses `default`), else the rule's."""
+    default = param.default
+    return default if isinstance(default, str) and rule[1].match(default) else rule[3]
 
 
 def _check_sandbox(flag: str, value: str) -> None:
@@ -64,13 +71,15 @@ def _check_sandbox(flag: str, value: str) -> None:
     try:
         check_name(value)
     except UsageError:
-        raise UsageError(f"{flag} {shown_plain(value)}: not a sandbox name; use 1-16 lowercase letters or digits, "
-                         f"e.g. {flag} demo") from None
+        from kmeshctl.sandbox.state import NAME_RULE
+
+        raise UsageError(f"{given_text(flag, value)}: not a sandbox name; use {NAME_RULE}, "
+                         f"e.g. {given_text(flag, 'demo')}") from None
 
 
 def _check(flag: str, value: str, kind: str, pattern: re.Pattern[str], rule: str, example: str) -> None:
     if not pattern.match(value):
-        raise UsageError(f"{flag} {quoted(value)}: not a valid {kind} ({rule}), e.g. {example}")
+        raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}), e.g. {example}")
 
 
 def _check_other(ctx: _click.Context, param: _click.Parameter, value: str, args: list[str]) -> None:

@@ -7,9 +7,10 @@ the `...Option` aliases in its signature; `kmeshctl.params.install_params` check
 from __future__ import annotations
 
 import json
+import shlex
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional, Sequence
 
 import typer
 
@@ -34,17 +35,24 @@ class ManifestFormat(str, Enum):
     json = "json"
 
 
-XdsAddressOption = Annotated[
+REQUIRED = "(required)"  # in help, as kubectl's and cilium's: a flag the command cannot run without
+_XDS_HELP = f"istiod's xDS Service, e.g. {XDS_ADDRESS_EXAMPLE} (ASM: the istiod-<revision> Service)"
+XdsAddressOption = Annotated[  # install: found in --istio-namespace when left out
     Optional[str],
     typer.Option(
         "--xds-address",
         metavar="HOST:PORT",
-        help=f"istiod's xDS Service, e.g. {XDS_ADDRESS_EXAMPLE} (ASM: the istiod-<revision> Service).",
+        help=f"{_XDS_HELP}; default: found in --istio-namespace (required with --dry-run when no cluster "
+             "is configured).",
     ),
+]
+RenderXdsAddressOption = Annotated[
+    Optional[str], typer.Option("--xds-address", metavar="HOST:PORT", help=f"{_XDS_HELP}. {REQUIRED}"),
 ]
 ClusterIdOption = Annotated[
     Optional[str],
-    typer.Option("--cluster-id", metavar="ID", help="Id of this cluster as istiod knows it (ACK: the cluster id)."),
+    typer.Option("--cluster-id", metavar="ID",
+                 help=f"Id of this cluster as istiod knows it (ACK: the cluster id). {REQUIRED}"),
 ]
 ImageOption = Annotated[str, typer.Option("--image", help="Node agent image.")]
 NamespaceOption = Annotated[str, typer.Option("-n", "--namespace", help="Namespace kmeshctl creates for the node agent.")]
@@ -78,6 +86,110 @@ CrdFileOption = Annotated[
 OutputOption = Annotated[ManifestFormat, typer.Option("-o", "--output", help="Manifest format: yaml or json.")]
 
 
+def _flag_words(param: Any, value: Any) -> list[str]:
+    """``value`` of ``param`` as words of a command line (`--crd-file a --crd-file b`,
+    `--no-enable-bypass`, `-o json`), the flag as the user typed it."""
+    if isinstance(value, bool):
+        if value:
+            return [param.opts[0]]
+        return [param.secondary_opts[0]] if param.secondary_opts else []
+    flag = flag_as_typed(param.name)
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return [word for item in values for word in (flag, str(getattr(item, "value", item)))]
+
+
+def typed_flags_for(words: Sequence[str]) -> list[str]:
+    """Every flag typed on the command being run that the command ``words`` (`["render"]`)
+    also takes, as words, in that command's order: a suggested form of the same work
+    (install -> render) keeps all of them, not only the flags that choose a target."""
+    from typer._click.core import ParameterSource
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context()
+    target = ctx.find_root().command
+    for word in words:
+        target = target.commands[word]  # type: ignore[attr-defined]
+    running = {p.name for p in ctx.command.params}
+    found: list[str] = []
+    for param in target.params:
+        if param.param_type_name != "option" or param.name not in running or \
+                ctx.get_parameter_source(param.name) != ParameterSource.COMMANDLINE:
+            continue
+        found += _flag_words(param, ctx.params.get(param.name))
+    return found
+
+
+def same_work_command(words: Sequence[str], extra: Sequence[str] = ()) -> str:
+    """`kmeshctl WORDS FLAGS... EXTRA...`: another command for the work being run, with
+    every flag the user typed that it takes (typed_flags_for), ready to paste (an
+    ``extra`` flag typed already is not added again)."""
+    typed = typed_flags_for(words)
+    return shlex.join(["kmeshctl", *words, *typed, *(w for w in extra if not (w.startswith("-") and w in typed))])
+
+
+def required_flags_error(words: Sequence[str], missing: Sequence[tuple[str, str, str]], why: str) -> UsageError:
+    """All the required flags left out, in one line (never one per run): ``missing`` is
+    (flag, example value, what it gives); ``why`` the reason they are needed, if any.
+    `--xds-address and --cluster-id are required (render is offline): give istiod's xDS
+    Service and this cluster's id; e.g. `kmeshctl render --xds-address ... --cluster-id c1``."""
+    flags = [flag for flag, _, _ in missing]
+    names = " and ".join(flags) if len(flags) <= 2 else ", ".join(flags[:-1]) + f" and {flags[-1]}"
+    verb = "is" if len(flags) == 1 else "are"
+    gives = " and ".join(what for _, _, what in missing)
+    example = same_work_command(words, [w for flag, value, _ in missing for w in (flag, value)])
+    return UsageError(f"{names} {verb} required{f' ({why})' if why else ''}: give {gives}; e.g. `{example}`")
+
+
+# The offline (client-side) form of a command whose --dry-run asks the API server.
+OFFLINE_FORMS = {"install": ["render"]}
+DRY_RUN_IS_SERVER = "it is kubectl's --dry-run=server: the API server checks every object, nothing is changed"
+
+
+def dry_run_value_hint(command: Any, args: Sequence[str], root: Any) -> str:
+    """kubectl's `--dry-run=client|server|none` typed on a command whose --dry-run is an
+    on/off flag: what kmeshctl's --dry-run is, and the offline form to run instead (with
+    the flags typed that it takes). ``command``: the click command being parsed;
+    ``args``: the words of the command line; ``root``: the kmeshctl group."""
+    offline = OFFLINE_FORMS.get(command.name)
+    hint = f"; on/off flags take no value here: write --dry-run ({DRY_RUN_IS_SERVER})"
+    if offline is None:
+        return hint + "; there is no offline (client) form: with no cluster configured at all, --dry-run " \
+                      "prints the objects unchecked"
+    target = root
+    for word in offline:
+        target = target.commands[word]
+    words = ["kmeshctl", *offline, *_typed_words_for(command, target, args)]
+    return hint + f"; the offline (client) form is `{shlex.join(words)}`"
+
+
+def _typed_words_for(source: Any, target: Any, args: Sequence[str]) -> list[str]:
+    """The option words of ``args`` (a command line that did not parse) that ``target``
+    takes too, as typed: what typed_flags_for gives once a line has parsed."""
+    def option(command: Any, flag: str) -> Any:
+        return next((p for p in command.params if p.param_type_name == "option"
+                     and flag in (*p.opts, *p.secondary_opts)), None)
+
+    kept: list[str] = []
+    i = 0
+    while i < len(args) and args[i] != "--":
+        word, i = args[i], i + 1
+        if not word.startswith("-") or word == "-":
+            continue
+        flag, equals, _ = word.partition("=")
+        param = option(source, flag)
+        takes_value = param is not None and not getattr(param, "is_flag", False) and not equals
+        value = [args[i]] if takes_value and i < len(args) else []
+        i += len(value)
+        if param is not None and option(target, flag) is not None and \
+                not (getattr(param, "is_flag", False) and equals):
+            kept += [word, *value]
+    return kept
+
+
+XDS_ADDRESS_NEEDED = ("--xds-address", XDS_ADDRESS_EXAMPLE, "istiod's xDS Service (HOST:PORT)")
+CLUSTER_ID_NEEDED = ("--cluster-id", "c1", "this cluster's id as istiod knows it (ACK: the cluster id)")
+
+
 def check_crd_files(paths: Optional[list[Path]]) -> None:
     """Each --crd-file an existing file, before anything (render, install)."""
     for path in paths or ():
@@ -97,7 +209,7 @@ def print_manifests(objects: list[dict], output: ManifestFormat, yaml_text: str 
 
 @app.command()
 def render(
-    xds_address: XdsAddressOption = None,
+    xds_address: RenderXdsAddressOption = None,
     cluster_id: ClusterIdOption = None,
     image: ImageOption = DEFAULT_IMAGE,
     namespace: NamespaceOption = DEFAULT_NAMESPACE,
@@ -119,8 +231,10 @@ def render(
     """
     check_namespace_flags()
     check_crd_files(crd_file)
-    if xds_address is None:
-        raise UsageError(f"render is offline; pass --xds-address HOST:PORT (e.g. {XDS_ADDRESS_EXAMPLE})")
+    missing = [need for need, value in ((XDS_ADDRESS_NEEDED, xds_address), (CLUSTER_ID_NEEDED, cluster_id))
+               if value is None]
+    if missing:
+        raise required_flags_error(["render"], missing, "render is offline")
     params = install_params(
         xds_address, cluster_id, image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
         enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace, kubernetes_version=kubernetes_version,
@@ -139,7 +253,7 @@ def warn_unvalidated_custom_kinds(kinds: list[str]) -> None:
     if kinds:
         typer.secho(
             f"Warning: {', '.join(kinds)} not schema-validated (no CRD schemas offline); "
-            "give --crd-file, or run install --dry-run with a reachable cluster",
+            f"give --crd-file, or run `{same_work_command(['install'], ['--dry-run'])}` with a reachable cluster",
             fg=typer.colors.YELLOW,
             err=True,
         )

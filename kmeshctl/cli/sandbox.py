@@ -22,8 +22,9 @@ from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.cli.progress import Progress
 from kmeshctl.sandbox import sandbox as sandbox_mod
-from kmeshctl.sandbox.manifests import default_files
-from kmeshctl.sandbox.state import DEFAULT_NAME, NAME_ENV, PHASE_NOT_READY, PHASE_READY, check_name
+from kmeshctl.sandbox.manifests import STDIN, default_files, kinds_text
+from kmeshctl.sandbox.state import (DEFAULT_NAME, NAME_ENV, NAME_RULE, PHASE_NOT_READY, PHASE_READY, check_name,
+                                   failed_up_logs)
 
 sandbox_app = typer.Typer(
     help="A local single-node mesh: pods as network namespaces, the eBPF data path, "
@@ -38,8 +39,10 @@ sandbox_app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 
-_NAME_HELP = f"The sandbox (see `kmeshctl sandbox list`); default: the only sandbox up, else '{DEFAULT_NAME}'."
-_NEW_NAME_HELP = f"Name of the new sandbox (several can coexist); default: '{DEFAULT_NAME}'."
+_NAME_HELP = (f"The sandbox (see `kmeshctl sandbox list`); default: the only sandbox up, else '{DEFAULT_NAME}'. "
+              f"A name is {NAME_RULE}.")
+_NEW_NAME_HELP = (f"Name of the new sandbox (several can coexist): {NAME_RULE}, e.g. demo or team-a; "
+                  f"default: '{DEFAULT_NAME}'.")
 # From the environment too; an error about a value from there names the variable.
 NameOption = typer.Option(None, "--name", metavar="NAME", envvar=NAME_ENV, help=_NAME_HELP,
                           autocompletion=complete_sandbox_names)
@@ -74,6 +77,8 @@ def _existing_name(name: Optional[str], other_version_ok: bool = False) -> str:
     if len(found) == 1 and found[0] != DEFAULT_NAME:
         typer.echo(f"Using sandbox {found[0]} (the only one up; --name NAME chooses)", err=True)
         return _name(found[0], other_version_ok)
+    if not found:
+        raise sandboxes.none_up()  # not `sandbox kmesh not found`: the user named no sandbox
     return _name(None, other_version_ok)
 
 
@@ -93,45 +98,68 @@ def _default_dir() -> str:
     return f"{found[0].parent}/" if found else "examples/fortio/ (not installed)"
 
 
-@sandbox_app.command("up")
-def up(
-    files: Optional[List[Path]] = typer.Option(
-        None, "-f", "--filename", metavar="PATH", help="Kubernetes YAML file or directory (repeatable); "
-                                                       f"default: the fortio demo, {_default_dir()}"),
-    name: Optional[str] = NewNameOption,
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines, only the result."),
-) -> None:
-    """Create the sandbox from Kubernetes YAML (Namespace, Service, Deployment,
-    VirtualService, DestinationRule).
+UP_HELP = f"""Create the sandbox from Kubernetes YAML ({kinds_text()}).
 
     Progress goes to stderr; the node agent's start includes bcc compiling the eBPF
-    programs (tens of seconds).
+    programs (tens of seconds). `-f -` reads the YAML from stdin, as kubectl does.
 
     Examples:
 
       kmeshctl sandbox up
-      kmeshctl sandbox up --name two -f examples/fortio/
+      kmeshctl sandbox up --name team-a -f examples/fortio/
+      kubectl kustomize overlay/ | kmeshctl sandbox up --name b -f -
     """
+
+
+@sandbox_app.command("up", help=UP_HELP)
+def up(
+    files: Optional[List[Path]] = typer.Option(
+        None, "-f", "--filename", metavar="PATH", help="Kubernetes YAML file or directory (repeatable; - reads "
+                                                       f"stdin); default: the fortio demo, {_default_dir()}"),
+    name: Optional[str] = NewNameOption,
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines, only the result."),
+) -> None:
     sandbox_name = _name(name)
+    flag = flag_as_typed("files")
     for path in files or ():
-        check_input_path(flag_as_typed("files"), path, FILE_OR_DIRECTORY,
-                         "give a Kubernetes YAML file or a directory of them")
+        if str(path) != STDIN:
+            check_input_path(flag, path, FILE_OR_DIRECTORY, "give a Kubernetes YAML file or a directory of them "
+                                                            "(or - for stdin)")
     chosen = files or default_files()
-    plan = sandbox_mod.check_up(sandbox_name, chosen)  # every refusal before "Creating"
+    try:
+        plan = sandbox_mod.check_up(sandbox_name, chosen)  # every refusal before "Creating"
+    except UsageError as err:
+        raise _about_typed_files(err, flag, files or []) from None
     with Progress(quiet=quiet) as progress:
         if not quiet:
             typer.echo(f"Creating sandbox {sandbox_name}...", err=True)
-        sandbox_mod.up(sandbox_name, chosen, progress, plan)
-    typer.echo(up_hint(sandbox_name))
+        state = sandbox_mod.up(sandbox_name, chosen, progress, plan)
+    typer.echo(up_hint(sandbox_name, state))
 
 
-def up_hint(name: str) -> str:
+def _about_typed_files(err: UsageError, flag: str, files: List[Path]) -> UsageError:
+    """A manifest error starts with the file it is about: put the flag before it (`-f
+    x.yaml: document 1: ...`), as every other bad value names its flag first."""
+    message = str(err)
+    typed = [str(p) for p in files]
+    if any(message.startswith(path) for path in typed):
+        return UsageError(f"{flag} {message}")
+    return err
+
+
+def up_hint(name: str, state: Optional[sandboxes.SandboxState] = None) -> str:
     """`Sandbox NAME is up. Try: ...`: commands that act on sandbox ``name`` when pasted
     (with --name NAME whenever the bare command would pick another one or refuse as
-    ambiguous), carrying the flags the user gave."""
+    ambiguous), carrying the flags the user gave; the demo only when ``state`` (the
+    sandbox made) has what it needs, else `dump maps` of the sandbox."""
     from typer._click.globals import get_current_context
 
-    commands = [sandboxes.for_sandbox(c, name) for c in ("kmeshctl sandbox status", "kmeshctl demo traffic-shift")]
+    from kmeshctl.sandbox.demo_target import demo_missing
+
+    runs_demo = state is None or not demo_missing(state)
+    commands = [sandboxes.for_sandbox("kmeshctl sandbox status", name)]
+    commands.append(sandboxes.for_sandbox("kmeshctl demo traffic-shift", name) if runs_demo
+                    else sandboxes.for_sandbox("kmeshctl dump maps", name, "--sandbox"))
     if get_current_context(silent=True) is not None:
         commands = [suggest(c) for c in commands]
     return f"Sandbox {name} is up. Try: {'; '.join(commands)}"
@@ -153,7 +181,13 @@ def down(name: Optional[str] = NameOption,
       kmeshctl sandbox down --name demo
       kmeshctl sandbox down --name demo --ignore-not-found
     """
+    if not name and not sandboxes.names():
+        name = _only_failed_up(ignore_not_found)
+        if name is None:
+            return
     sandbox_name = _existing_name(name, other_version_ok=True)
+    logs = failed_up_logs(sandbox_name)
+    had_logs = logs.is_dir()
     try:
         removed = sandbox_mod.down(sandbox_name, Progress(quiet=quiet))
     except KeyboardInterrupt:
@@ -162,10 +196,26 @@ def down(name: Optional[str] = NameOption,
         raise typer.Exit(130) from None
     if removed:
         typer.echo(f"Sandbox {sandbox_name} removed.")
+    elif had_logs:
+        typer.echo(f"Sandbox {sandbox_name} did not exist; removed the logs its failed `sandbox up` left in {logs}.")
     elif not ignore_not_found:
         others = sandboxes.names()
         known = f"sandboxes: {', '.join(others)}" if others else "no sandbox exists"
         raise KmeshctlError(f"sandbox {sandbox_name} not found ({known}); --ignore-not-found makes this exit 0")
+
+
+def _only_failed_up(ignore_not_found: bool) -> Optional[str]:
+    """`sandbox down` with no name and no sandbox: the name whose failed `up` left logs
+    when there is one; else None with --ignore-not-found, or NotFound."""
+    failed = sandboxes.failed_up_names()
+    if len(failed) == 1:
+        return failed[0]
+    if ignore_not_found:
+        return None
+    if failed:
+        raise UsageError(f"no sandbox is up; failed `sandbox up`s left logs for {', '.join(failed)}: pass --name "
+                         "NAME to remove them")
+    raise sandboxes.NotFound("no sandbox is up: nothing to remove; --ignore-not-found makes this exit 0")
 
 
 @sandbox_app.command("list")
@@ -182,7 +232,7 @@ def list_(output: OutputOption = OutputFormat.table) -> None:
         print_data(rows, output)
         return
     if not rows:
-        typer.echo("No sandboxes. Create one with: kmeshctl sandbox up")
+        typer.echo("No sandboxes. Create one with: kmeshctl sandbox up", err=True)  # stdout stays empty (kubectl)
         return
     columns = ["NAME", "PHASE", "PODS", "AGE"] + (["AGENT ADMIN", "BPFFS"] if output is OutputFormat.wide else [])
     table = Table(*columns, show_edge=False, pad_edge=False)
@@ -308,6 +358,9 @@ def _word_before_dashes(command: click.Command, args: list[str]) -> bool:
 
 def _pod_required(name: Optional[str]) -> UsageError:
     """`POD is required`, with the pods of the sandbox to choose from."""
+    if not name and not sandboxes.names():
+        return UsageError("POD is required before `--` (kmeshctl sandbox exec POD -- COMMAND...); no sandbox is "
+                          "up: `kmeshctl sandbox up` makes one")
     chosen = _existing_name(name)
     state = sandboxes.load(chosen)
     where = (f"the pods of sandbox {chosen}: {', '.join(p.name for p in state.pods)}" if state is not None
@@ -366,6 +419,8 @@ def exec_(
         shown = sandboxes.for_sandbox("kmeshctl sandbox status", name) if name else "kmeshctl sandbox status"
         raise UsageError(f"POD '': empty value; give a pod name, e.g. netutils (see `{shown}`)")
     state = _existing_state(name)
+    if state.phase != PHASE_READY:  # its pods are half-made or half-removed
+        raise KmeshctlError(sandbox_mod.unfinished(state, f"kmeshctl sandbox up --name {state.name}"))
     try:
         sandbox_mod.find_pod(state, pod, namespace)
     except UsageError as err:  # a pod that does not exist: NotFound, as `kubectl exec`

@@ -55,6 +55,19 @@ def _client():
     return connect_reachable()
 
 
+def _dry_run_cluster():
+    """The cluster a dry run checks against, as `install --dry-run`: the one configured
+    (--kubeconfig, --context, $KUBECONFIG, ~/.kube/config, the in-cluster account) must
+    answer (a broken flag the user typed: exit 2; a cluster that does not answer: exit 1);
+    None, offline, only when no cluster is configured at all."""
+    from kmeshctl.kube import NoClusterConfigured, connect_reachable
+
+    try:
+        return connect_reachable()
+    except NoClusterConfigured:
+        return None  # nothing configured to check against: the objects as rendered
+
+
 def _check_names() -> None:
     check_namespace_flags()
     params = get_current_context().params
@@ -74,7 +87,7 @@ def apply_cmd(
     timeout: Annotated[float, typer.Option(metavar="DURATION", min=1, max=MAX_TIMEOUT_S,
                                            help="How long --wait waits (e.g. 300s, 5m).")
                        ] = deploy.WAIT_TIMEOUT_S,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the objects, apply nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the objects, apply nothing; the configured cluster (which must answer; offline only when none is configured) checks them first, as install --dry-run.")] = False,
     output: Annotated[Optional[ManifestFormat], typer.Option(
         "--output", "-o", help="With --dry-run: manifest format; otherwise json prints each object's result.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines (each object, the wait), "
@@ -93,11 +106,14 @@ def apply_cmd(
     namespace = _namespace(namespace)
     params = deploy.WaypointParams(namespace, name, image, replicas)
     objs = deploy.render(params)  # every flag checked before any connection
-    if dry_run:
-        print_manifests(objs, output or ManifestFormat.yaml)  # the `kind: List` of render -o json
-        return
     from kmeshctl.demo_cluster import validation_version
 
+    if dry_run:
+        client = _dry_run_cluster()
+        if client is not None:
+            deploy.check_apply(client, params, validation_version(client))
+        print_manifests(objs, output or ManifestFormat.yaml)  # the `kind: List` of render -o json
+        return
     client = _client()
     say = (lambda _line: None) if quiet else typer.echo
     results = deploy.apply(client, params, validation_version(client), say)
@@ -128,14 +144,16 @@ def list_cmd(
     """
     if all_namespaces and namespace is not None:
         raise UsageError("give -n NAMESPACE or -A (--all-namespaces), not both")
+    _check_names()
+    where = None if all_namespaces else _namespace(namespace)  # a bad context namespace: before connecting
     client = _client()
-    where = None if all_namespaces else _namespace(namespace)
     states = deploy.list_waypoints(client, where)
     if is_data(output):
         print_data([s.as_dict() for s in states], output)
         return
     if not states:
-        typer.echo(f"No waypoints found in namespace {where}." if where else "No waypoints found.")
+        # as kubectl's "No resources found": on stderr, so a script reading stdout sees no rows
+        typer.echo(f"No waypoints found in namespace {where}." if where else "No waypoints found.", err=True)
         return
     table = Table("NAMESPACE", "NAME", "BY KMESHCTL", "READY", "ISTIOD ADDRESS", "SERVICES")
     for s in states:
@@ -158,8 +176,9 @@ def status_cmd(
       kmeshctl waypoint status
       kmeshctl waypoint status -n default --name waypoint -o json
     """
+    _check_names()
+    namespace = _namespace(namespace)  # a bad context namespace: before connecting
     client = _client()
-    namespace = _namespace(namespace)
     state = deploy.waypoint_state(client, namespace, name)
     if not state.pods:
         raise KmeshctlError(f"waypoint {namespace}/{name} has no pods: run `kmeshctl waypoint apply -n {namespace} "
@@ -219,8 +238,9 @@ def delete_cmd(
       kmeshctl waypoint delete -n default
       kmeshctl waypoint delete -n demo --name east --ignore-not-found
     """
+    _check_names()
+    namespace = _namespace(namespace)  # a bad context namespace: before connecting
     client = _client()
-    namespace = _namespace(namespace)
     params = deploy.WaypointParams(namespace, name)
     if not deploy.exists(client, params):
         if not ignore_not_found:

@@ -49,15 +49,23 @@ def remake_command(name: str) -> str:
     return f"kmeshctl sandbox down --name {name} && kmeshctl sandbox up --name {name}{where}"
 
 
+def demo_missing(state: SandboxState) -> str:
+    """What sandbox ``state`` lacks to run the demo (`fortio Service`, `netutils pod`), or ''."""
+    if "default/fortio" not in state.vips:
+        return "fortio Service"
+    if not any(p.deployment == CLIENT_DEPLOYMENT and not p.waypoint for p in state.pods):
+        return f"{CLIENT_DEPLOYMENT} pod"
+    return ""
+
+
 def check_demo_ready(state: SandboxState) -> None:
     """KmeshctlError (exit 1) unless sandbox ``state`` can run the demo: it has the fortio
     Service and the netutils client, and every process of it still runs (the cheap,
     process-only part of `sandbox status`: no request is sent). A demo on a sandbox whose
     agent or waypoint died would measure nothing."""
     name = state.name
-    has_client = any(p.deployment == CLIENT_DEPLOYMENT and not p.waypoint for p in state.pods)
-    if "default/fortio" not in state.vips or not has_client:
-        missing = "fortio Service" if "default/fortio" not in state.vips else f"{CLIENT_DEPLOYMENT} pod"
+    missing = demo_missing(state)
+    if missing:
         raise KmeshctlError(f"sandbox {name} has no {missing} (it was made without the fortio demo's "
                             f"manifests): run `{remake_command(name)}`, or pass --name of a sandbox that has it")
     problems = sb.process_problems(state)
@@ -92,8 +100,7 @@ class LocalTarget:
             sb.up(self.sandbox_name, default_files(), progress)
             self._started_here = True
         elif state.phase != PHASE_READY:
-            raise KmeshctlError(f"sandbox {self.sandbox_name} is half-created: run "
-                                f"`kmeshctl sandbox down --name {self.sandbox_name}`, then the demo again")
+            raise KmeshctlError(sb.unfinished(state, f"kmeshctl demo traffic-shift --name {self.sandbox_name}"))
         self._state = SandboxState.load(self.sandbox_name)
         if not self._started_here:
             check_demo_ready(self._state)

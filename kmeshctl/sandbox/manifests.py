@@ -6,6 +6,7 @@ sandbox" error naming the file and the object."""
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -220,7 +221,7 @@ def load(paths: Iterable[Path]) -> Manifests:
             _add(manifests, doc, str(path), where)
     if not manifests.documents:
         shown = ", ".join(str(p) for p in paths)
-        raise UsageError(f"no Kubernetes objects in {shown} (empty or only comments): pass -f FILE with "
+        raise UsageError(f"{shown}: no Kubernetes objects (empty or only comments); pass a file with "
                          "the objects to run")
     validate(manifests)
     return manifests
@@ -237,18 +238,45 @@ def from_documents(documents: Iterable[Any], source: str = "sandbox record") -> 
     return manifests
 
 
+def kinds_text() -> str:
+    """The kinds the sandbox reads, in words: the one list of `sandbox up`'s help and errors."""
+    return ", ".join(SUPPORTED_KINDS)
+
+
 def _expand(paths: Iterable[Path]) -> list[Path]:
+    """Files to read: each file, each directory's *.yaml and *.yml, `-` for stdin (as kubectl)."""
     files: list[Path] = []
     for path in map(Path, paths):
-        if path.is_dir():
-            files.extend(sorted([*path.glob("*.yaml"), *path.glob("*.yml")]))
+        if str(path) == STDIN:
+            files.append(path)
+        elif path.is_dir():
+            found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+            if not found:
+                raise UsageError(f"{_typed(path)}: no YAML manifests in this directory (no *.yaml or *.yml "
+                                 "file); pass a directory or file with Kubernetes objects")
+            files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
-            raise UsageError(f"manifest {path} does not exist: pass a YAML file or directory")
-    if not files:
-        raise UsageError("no YAML manifests found: pass -f FILE with Kubernetes objects")
+            raise UsageError(f"{path}: does not exist; pass a YAML file or directory")
     return files
+
+
+STDIN = "-"  # `-f -`: the manifests come from stdin, as with `kubectl apply -f -`
+_stdin_text: list[str] = []  # read once: `-f - -f -` does not wait for a second end of input
+
+
+def _typed(path: Path) -> str:
+    """A directory as typed (`emptydir/` keeps its slash: Path drops it)."""
+    return f"{path}/" if path.is_dir() and not str(path).endswith("/") else str(path)
+
+
+def _read(path: Path) -> str:
+    if str(path) != STDIN:
+        return path.read_text(encoding="utf-8")
+    if not _stdin_text:
+        _stdin_text.append(sys.stdin.read())
+    return _stdin_text[0]
 
 
 def _documents(path: Path) -> list[tuple[str, dict[str, Any]]]:
@@ -256,7 +284,7 @@ def _documents(path: Path) -> list[tuple[str, dict[str, Any]]]:
     item 3` of a List); empty documents are skipped (as kubectl does), anything else that
     is not an object is a UsageError saying which document and what it is."""
     try:
-        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        docs = list(yaml.safe_load_all(_read(path)))
     except UnicodeDecodeError as err:
         raise UsageError(f"{path} is not UTF-8 text (byte {err.start}): pass -f FILE with YAML manifests") from err
     except yaml.YAMLError as err:
@@ -319,7 +347,7 @@ def _add(manifests: Manifests, doc: dict[str, Any], path: str, position: str = "
     api_version = doc.get("apiVersion")
     if kind not in SUPPORTED_KINDS:  # before its name: a kubeconfig (kind Config) has none
         raise UsageError(f"{position or path}: kind {kind} is not supported in the sandbox "
-                         f"(supported: {', '.join(SUPPORTED_KINDS)}); remove it from the files")
+                         f"(supported: {kinds_text()}); remove it from the files")
     name = _name(doc, position or path)
     where = f"{path}: {kind} {name}"
     if api_version not in SUPPORTED_KINDS[kind]:

@@ -152,11 +152,28 @@ def _refuse_existing(name: str) -> None:
     if state is not None and state.phase == PHASE_READY:
         raise KmeshctlError(f"sandbox {name} is already up (see `kmeshctl sandbox status --name {name}`); "
                             f"run `kmeshctl sandbox down --name {name}` first")
-    if state is not None and state.up_is_running():
-        raise KmeshctlError(f"sandbox {name} is being created by pid {state.up_pid}; "
-                            f"wait for it, or run `kmeshctl sandbox down --name {name}`")
-    raise KmeshctlError(f"a previous `sandbox up` of {name} did not finish: "
-                        f"run `kmeshctl sandbox down --name {name}` to clean it up, then up again")
+    raise KmeshctlError(unfinished(state or SandboxState(name=name), f"kmeshctl sandbox up --name {name}"))
+
+
+def unfinished(state: SandboxState, then: str = "") -> str:
+    """Why sandbox ``state`` (not ready: its `up` or `down` did not finish) cannot be used,
+    with a fix that works when pasted: a `down` that finishes it, then ``then`` (the
+    command the user ran; `sandbox up` first when it needs the sandbox to exist)."""
+    name = state.name
+    if state.phase == PHASE_READY:
+        return ""
+    if state.phase != state_mod.PHASE_REMOVING and state.up_is_running():
+        return (f"sandbox {name} is being created by pid {state.up_pid} (not ready yet): wait for that "
+                f"`kmeshctl sandbox up` to finish, or stop it with `kmeshctl sandbox down --name {name}`")
+    what = ("half-removed (a `sandbox down` did not finish)" if state.phase == state_mod.PHASE_REMOVING
+            else "half-created (a `sandbox up` did not finish)")
+    steps = [f"kmeshctl sandbox down --name {name}"]
+    up = f"kmeshctl sandbox up --name {name}"
+    if then and not then.startswith(up):
+        steps.append(up)
+    if then:
+        steps.append(then)
+    return f"sandbox {name} is {what}: run `{' && '.join(steps)}`"
 
 
 def _create(state: SandboxState, manifests: manifests_mod.Manifests, plans: list[PodPlan],
@@ -511,11 +528,12 @@ def _process_problems(state: SandboxState, processes: Processes) -> list[str]:
     and every process of the sandbox still runs (its pid in its cgroup, no exit status)."""
     found = []
     if state.phase == state_mod.PHASE_REMOVING:
-        found.append(f"a `sandbox down` did not finish: run `kmeshctl sandbox down --name {state.name}`")
+        found.append(f"half-removed: a `sandbox down` did not finish: run "
+                     f"`kmeshctl sandbox down --name {state.name}`")
     elif state.phase != PHASE_READY:
         found.append(f"`sandbox up` (pid {state.up_pid}) is still creating it" if state.up_is_running()
-                     else f"a `sandbox up` did not finish: run `kmeshctl sandbox down --name {state.name}`, "
-                          "then up again")
+                     else f"half-created: a `sandbox up` did not finish: run `kmeshctl sandbox down --name "
+                          f"{state.name} && kmeshctl sandbox up --name {state.name}`")
     found += [f"{h.component} (pid {h.pid}) {h.reason}: see {h.log}" for _, h in processes if h.failed]
     return found
 
@@ -632,8 +650,7 @@ def exec_in_pod(name: str, pod_name: str, argv: Sequence[str], namespace: str | 
     require_root()
     if not argv:
         raise UsageError("give the command to run after `--`")
-    if shutil.which(argv[0]) is None:
-        raise UsageError(f"command {argv[0]} not found on this host (the pods run the host's programs)")
+    check_command(argv[0])
     state = loaded_state(name)
     pod = find_pod(state, pod_name, namespace)
     record = state.pod(pod.name)
@@ -644,12 +661,37 @@ def exec_in_pod(name: str, pod_name: str, argv: Sequence[str], namespace: str | 
     try:
         process = pod.popen(command)
     except FileNotFoundError as err:
-        raise UsageError(f"command {command[0]} not found on this host") from err
+        raise KmeshctlError(f"{command[0]}: command not found on this host", EXIT_NOT_FOUND) from err
+    except PermissionError as err:
+        raise KmeshctlError(f"{command[0]}: not executable (permission denied)", EXIT_NOT_EXECUTABLE) from err
     try:
         return shell_status(process.wait())
     except KeyboardInterrupt:
         process.send_signal(signal.SIGINT)
         return shell_status(process.wait())
+
+
+EXIT_NOT_EXECUTABLE = 126  # the shell's codes, so scripts tell them from the command's own exit status
+EXIT_NOT_FOUND = 127
+
+
+def check_command(program: str) -> None:
+    """KmeshctlError with the shell's exit status unless ``program`` (a name looked up in
+    PATH, or a path) can run: 127 when there is no such command, 126 when it is not an
+    executable file (a directory, no x bit). Pods run the host's programs."""
+    if "/" not in program:
+        if shutil.which(program) is None:
+            raise KmeshctlError(f"{program}: command not found on this host (the pods run the host's programs; "
+                                "give a command on PATH or its path)", EXIT_NOT_FOUND)
+        return
+    path = Path(program)
+    if not path.exists():
+        raise KmeshctlError(f"{program}: does not exist on this host (the pods run the host's programs)",
+                            EXIT_NOT_FOUND)
+    if path.is_dir() or not os.access(path, os.X_OK):
+        what = "a directory" if path.is_dir() else "not executable (no x permission)"
+        raise KmeshctlError(f"{program}: {what}: permission denied; give an executable file",
+                            EXIT_NOT_EXECUTABLE)
 
 
 def shell_status(returncode: int) -> int:

@@ -27,7 +27,11 @@ NAME_ENV = "KMESHCTL_SANDBOX_NAME"
 POD_SUBNET = "10.244.0.0/24"
 SERVICE_SUBNET = "10.96.0.0/24"
 FIRST_VIP_OFFSET = 10  # .1 is the `kubernetes` Service in a real cluster
-_NAME = re.compile(r"^[a-z0-9]{1,16}$")
+# At most 16: the sandbox's unix sockets (/run/kmeshctl/sandbox-NAME/envoy-admin-NS-WAYPOINT.sock)
+# must fit the kernel's 108-byte sun_path with the waypoints' names too.
+NAME_MAX = 16
+_NAME = re.compile(rf"^(?=.{{1,{NAME_MAX}}}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+NAME_RULE = (f"1-{NAME_MAX} lowercase letters, digits or '-', starting and ending with a letter or digit")
 
 PHASE_CREATING = "creating"
 PHASE_READY = "ready"
@@ -51,8 +55,9 @@ def cgroup2_root() -> Path:
 
 def check_name(name: str) -> str:
     if not _NAME.match(name):
-        raise UsageError(f"--name {name}: not a sandbox name; use 1-16 lowercase letters or digits, "
-                         "e.g. --name demo")
+        from kmeshctl.params import shown  # the one quoting rule of echoed values
+
+        raise UsageError(f"--name {shown(name)}: not a sandbox name; use {NAME_RULE}, e.g. --name demo")
     return name
 
 
@@ -109,7 +114,9 @@ class SandboxState:
 
     @property
     def netns_prefix(self) -> str:
-        return f"ksb{self.name}"
+        """`ksbNAME`, '-' spelled '_': every netns is PREFIX-..., and `down` removes all
+        of them by prefix, so sandbox `a` must not own `ksba-b-net` of sandbox `a-b`."""
+        return f"ksb{self.name.replace('-', '_')}"
 
     @property
     def cgroup(self) -> Path:

@@ -1,0 +1,58 @@
+"""Issue 14, kind "tables a terminal can draw": in a terminal whose locale is not UTF-8
+(LANG=C LC_ALL=C) every table has ASCII borders; with a UTF-8 locale rich's box
+characters. Runs the real kmeshctl in a real pseudo-terminal (precheck's table against a
+kubeconfig whose server refuses connections)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import time
+from pathlib import Path
+
+import pytest
+
+from test_cli_kinds import KMESHCTL, _dead_kubeconfig
+
+BOX = set("┃━╇│")
+
+
+def _in_terminal(argv: list[str], env: dict[str, str]) -> str:
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(argv[0], argv, env)
+    output = b""
+    end = time.monotonic() + 60
+    try:
+        while time.monotonic() < end:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                output += chunk
+    finally:
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return output.decode("utf-8", errors="replace")
+
+
+@pytest.mark.parametrize("locale,ascii_only", [({"LANG": "C", "LC_ALL": "C"}, True),
+                                               ({"LANG": "POSIX"}, True),
+                                               ({"LC_ALL": "en_US.ISO-8859-1"}, True),
+                                               ({"LANG": "C.UTF-8"}, False),
+                                               ({"LC_ALL": "en_US.utf8"}, False)])
+def test_a_table_in_a_terminal_is_ascii_unless_the_locale_is_utf8(locale: dict, ascii_only: bool,
+                                                                   tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("LANG", "LC_ALL", "LC_CTYPE", "KUBECONFIG")}
+    env.update(locale, COLUMNS="100", TERM="xterm", HOME=str(tmp_path))
+    shown = _in_terminal([KMESHCTL, "--kubeconfig", str(_dead_kubeconfig(tmp_path / "dead")), "precheck"], env)
+    assert "CHECK" in shown and "RESULT" in shown and "fail" in shown, shown
+    if ascii_only:
+        assert not BOX & set(shown) and "-+-" in shown and " | " in shown, shown
+        assert shown.isascii() or not any(ord(c) > 127 for c in shown.replace("\ufffd", "")), shown
+    else:
+        assert BOX & set(shown), shown
