@@ -7,14 +7,13 @@ the command names; likewise every global flag with a value (-o, -n, --context,
 from __future__ import annotations
 
 import os
-import pty
-import select
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+import shell_pty
 
 KMESHCTL = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kmeshctl"
 FORMATS = ["table", "wide", "json", "yaml"]
@@ -56,36 +55,7 @@ def fish(line: str, cwd: Path) -> list[str]:
 
 
 def type_tab(argv: list[str], setup: list[str], line: str, cwd: Path) -> str:
-    """What the real interactive shell shows after ``line`` and TAB, in a pseudo-terminal."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(cwd)
-        os.execvpe(argv[0], argv, _env(cwd / "home"))
-    output = b""
-
-    def read(seconds: float) -> None:
-        nonlocal output
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if select.select([fd], [], [], 0.1)[0]:
-                try:
-                    output += os.read(fd, 65536)
-                except OSError:
-                    return
-
-    try:
-        read(1.0)
-        for command in setup:
-            os.write(fd, command.encode() + b"\n")
-            read(2.0)
-        output = b""
-        os.write(fd, line.encode() + b"\t\t")  # twice: bash lists several candidates on the second
-        read(4.0)
-    finally:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        os.close(fd)
-    return output.decode(errors="replace")
+    return shell_pty.type_tab(argv, setup, line, cwd, _env(cwd / "home"), tabs=2)
 
 
 def test_bash_completes_the_value_of_a_flag_before_the_command(tree: Path) -> None:

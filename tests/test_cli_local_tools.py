@@ -13,9 +13,7 @@ from __future__ import annotations
 import io
 import ipaddress
 import os
-import pty
 import re
-import select
 import shutil
 import subprocess
 import time
@@ -31,6 +29,7 @@ from kmeshctl.sandbox import sandbox as sandbox_mod
 from kmeshctl.sandbox import state as state_mod
 from kmeshctl.sandbox.demo_target import check_demo_ready, remake_command
 from kmeshctl.sandbox.manifests import default_files
+import shell_pty
 from test_cli_kinds import KMESHCTL, cli, no_env, state_root  # noqa: F401
 from test_cli_newuser import _record
 
@@ -197,36 +196,7 @@ def test_bash_completes_files_for_path_flags_and_directories_for_dir_flags(tree:
 
 
 def _type_tab(argv: list[str], setup: list[str], line: str, cwd: Path) -> str:
-    """What the real interactive shell shows after ``line`` and TAB, in a pseudo-terminal."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(cwd)
-        os.execvpe(argv[0], argv, {**_shell_env(), "HOME": str(cwd)})
-    output = b""
-
-    def read(seconds: float) -> None:
-        nonlocal output
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if select.select([fd], [], [], 0.1)[0]:
-                try:
-                    output += os.read(fd, 65536)
-                except OSError:
-                    return
-
-    try:
-        read(1.0)
-        for command in setup:
-            os.write(fd, command.encode() + b"\n")
-            read(2.0)
-        output = b""
-        os.write(fd, line.encode() + b"\t")
-        read(4.0)
-    finally:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        os.close(fd)
-    return output.decode(errors="replace")
+    return shell_pty.type_tab(argv, setup, line, cwd, {**_shell_env(), "HOME": str(cwd)})
 
 
 def test_bash_interactive_tab_completes_a_path_flag(tree: Path) -> None:

@@ -17,10 +17,8 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 from pathlib import Path
-from typing import Any, Callable
 
 import pytest
 
@@ -30,6 +28,7 @@ from kmeshctl.sandbox import sandbox as sb
 from kmeshctl.sandbox.manifests import default_files
 from kmeshctl.sandbox.state import SandboxState, failed_up_logs
 from test_cli_kinds import KMESHCTL, cli
+from test_sandbox_interrupt import _then_sigterm
 
 pytestmark = pytest.mark.root
 
@@ -44,15 +43,6 @@ def _no_env(monkeypatch) -> None:
 
 def _netns(prefix: str) -> list[str]:
     return sorted(n.name for n in NETNS_DIR.iterdir() if n.name.startswith(prefix)) if NETNS_DIR.is_dir() else []
-
-
-def _then_sigterm(real: Callable[..., Any]) -> Callable[..., Any]:
-    """``real``, then a real SIGTERM to this process (the CLI turns it into Ctrl-C)."""
-    def step(*args: Any, **kwargs: Any) -> Any:
-        result = real(*args, **kwargs)
-        os.kill(os.getpid(), signal.SIGTERM)
-        return result
-    return step
 
 
 def _down(*names: str) -> None:
