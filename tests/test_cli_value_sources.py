@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import socket
-import stat
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,7 @@ from kmeshctl.cli.conventions import walk
 from kmeshctl.sandbox import state as state_mod
 from standin_apiserver import cluster  # noqa: F401 (fixture)
 from test_cli_kinds import ROOT, cli, no_env  # noqa: F401
+from test_cli_kubeconfig import plugin
 
 
 def closed_port() -> int:
@@ -47,12 +47,6 @@ def write_kubeconfig(path: Path, server: str, user: dict | None = None, context_
         "clusters": [{"name": "cl", "cluster": {"server": server}}],
         "contexts": [{"name": "ctx", "context": context}],
         "users": [{"name": "me", "user": user or {"token": "x"}}]}))
-    return path
-
-
-def plugin(path: Path, body: str) -> Path:
-    path.write_text("#!/bin/sh\n" + body)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return path
 
 
