@@ -75,12 +75,6 @@ def shown(value: object) -> str:
 _SHELL_SPECIAL = re.compile(r"[^\w@%+=:,./-]")
 
 
-# One rule: the names kept for the callers that quoted names (`'BAD_NS'`) or showed
-# values bare (`Bad Name`) before the rule existed.
-quoted = shown
-shown_plain = shown
-
-
 def given_text(flag: str, value: object) -> str:
     """How an error echoes a value and where it came from: `--name 'Bad Name'`, or
     `$VAR='Bad Name'` for an environment variable."""
@@ -234,7 +228,7 @@ _CLUSTER_ID_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?\Z"
 def check_network(value: str, flag: str = "--network") -> None:
     """Istio network names are label values: 63 characters of letters, digits, '.', '_', '-'."""
     if value and not _LABEL_VALUE_RE.match(value):
-        raise UsageError(f"{flag} {quoted(value)}: not a network name; use letters, digits, '.', '_' or '-' "
+        raise UsageError(f"{flag} {shown(value)}: not a network name; use letters, digits, '.', '_' or '-' "
                          f"(max 63), starting and ending with a letter or digit, e.g. {flag} network1")
 
 
@@ -286,7 +280,7 @@ DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 def check_namespace_name(flag: str, value: str) -> None:
     if not DNS1123_LABEL_RE.match(value):
         raise UsageError(
-            f"{flag} {quoted(value)}: not a valid namespace name; use lower-case letters, "
+            f"{flag} {shown(value)}: not a valid namespace name; use lower-case letters, "
             "digits and '-' (max 63), starting and ending with a letter or digit"
         )
 

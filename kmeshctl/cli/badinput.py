@@ -14,7 +14,7 @@ from typer._click.core import ParameterSource
 
 from kmeshctl.asciinum import DURATION_EXAMPLES, duration_words, is_duration_text, is_integer_text, is_number_text, \
     parse_duration
-from kmeshctl.params import NOT_A_NUMBER, NOT_ACCEPTED, NOT_AN_INTEGER, OUT_OF_RANGE, bounded, shown_plain
+from kmeshctl.params import NOT_A_NUMBER, NOT_ACCEPTED, NOT_AN_INTEGER, OUT_OF_RANGE, bounded, given_text
 
 NOT_A_DURATION = "not a duration"
 
@@ -132,10 +132,9 @@ def bad_value_line(err: _click.exceptions.BadParameter, args: Sequence[str]) -> 
         return " ".join(err.format_message().split())
     name = source_name(err.ctx, param, args)
     value = _given_value(err)
-    shown = f"{name}={shown_plain(value)}" if name.startswith("$") and value is not None else \
-        f"{name} {shown_plain(value)}" if value is not None else name
+    given = given_text(name, value) if value is not None else name
     want = accepted(param)
-    return f"{shown}: {_problem(err, param)}" + (f"; use {want}" if want else "")
+    return f"{given}: {_problem(err, param)}" + (f"; use {want}" if want else "")
 
 
 # ------------------------------------------------------------------ strict numbers
