@@ -242,7 +242,8 @@ def _weight_set(text: str, part: str, number: int, subject: DemoSubject, example
 
 
 def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
-                  sandbox_name: str | None = None, cluster_flags: str = "") -> tuple[DemoTarget, str]:
+                  sandbox_name: str | None = None, cluster_flags: str = "",
+                  namespace: str | None = None) -> tuple[DemoTarget, str]:
     """The target for --target auto|local|cluster, and one line saying which and why
     (naming the sandbox or the cluster).
 
@@ -252,11 +253,17 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
     does not load is an error, never a silent local run; so is any cluster the user chose
     on the command line (``cluster_flags``, e.g. "--context prod") that cannot be reached:
     exit 2 for bad input (no such context or file), 1 when it does not answer. cluster:
-    that cluster, or an error naming why it cannot be used."""
-    from kmeshctl.demo_cluster import ClusterTarget, reachable_cluster
+    that cluster, or an error naming why it cannot be used. ``namespace`` (-n) is where
+    the cluster demo deploys; it means the cluster, as --name means local."""
+    from kmeshctl.demo_cluster import ClusterTarget, in_namespace, reachable_cluster
     from kmeshctl.kube import kubeconfig_named
     from kmeshctl.sandbox.demo_target import LocalTarget
 
+    chosen_by = "--target cluster"
+    if namespace:  # the CLI refused it with --name or --target local
+        chosen_by = "--target cluster" if choice == "cluster" else f"--namespace {namespace} (the cluster demo)"
+        choice = "cluster"
+        documents = in_namespace(documents, namespace)
     if choice == "cluster" and sandbox_name:
         raise UsageError("--name names a local sandbox: leave it out with --target cluster")
     if choice == "auto" and sandbox_name and cluster_flags:
@@ -267,7 +274,7 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
     if choice == "auto" and not sandbox_name:
         client, error = reachable_cluster()
         if client is not None:
-            return ClusterTarget(client, documents, (vs.namespace, vs.name)), \
+            return ClusterTarget(client, documents, (namespace or vs.namespace, vs.name)), \
                 f"Target: cluster {client.host} (auto: it answers)"
         assert error is not None
         if cluster_flags:
@@ -281,8 +288,8 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
         client, error = reachable_cluster()
         if client is None:
             assert error is not None
-            raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(f"--target cluster: {error}")
-        return ClusterTarget(client, documents, (vs.namespace, vs.name)), f"Target: cluster {client.host}"
+            raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(f"{chosen_by}: {error}")
+        return ClusterTarget(client, documents, (namespace or vs.namespace, vs.name)), f"Target: cluster {client.host}"
     name, how = local_sandbox(sandbox_name)
     notes = "; ".join(n for n in (why, how) if n)
     target = LocalTarget(name, (vs.namespace, vs.name), list(subject.default_weights))

@@ -51,6 +51,20 @@ def _check_exit(status_json: str, command: str, where: str) -> None:
                             "and curl (the example's netutils image has both)")
 
 
+def in_namespace(documents: list[dict], namespace: Optional[str]) -> list[dict]:
+    """The demo's objects moved to ``namespace`` (-n/--namespace of the cluster demo): the
+    Namespace object is that one, every other object lives in it; None: as written."""
+    if not namespace:
+        return documents
+    moved = [copy.deepcopy(d) for d in documents]
+    for obj in moved:
+        if obj["kind"] == "Namespace":
+            obj["metadata"]["name"] = namespace
+        else:
+            obj["metadata"]["namespace"] = namespace
+    return moved
+
+
 def validation_version(client: KubeClient) -> str:
     """The cluster's MAJOR.MINOR, clamped to the schemas kubernetes-validate ships."""
     major, minor = parse_server_version(client.server_version())

@@ -53,8 +53,9 @@ TARGET = KubeTarget()
 class ApiError(KmeshctlError):
     """The API server answered with a non-2xx status (its Status message and causes are kept)."""
 
-    def __init__(self, status: int, reason: str, message: str, causes: tuple[dict, ...] = ()) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, reason: str, message: str, causes: tuple[dict, ...] = (), *,
+                 fix: str = "", see: str = "") -> None:
+        super().__init__(message, fix=fix, see=see)
         self.status = status
         self.reason = reason
         self.causes = causes
@@ -66,12 +67,16 @@ class ApplyConflict(ApiError):
     FIX = "remove that manager's values for these fields (or delete the object), then re-run"
 
     def __init__(self, obj: dict, err: ApiError) -> None:
-        self.problem = conflict_problem(obj, err)
-        super().__init__(409, err.reason, f"{self.problem}. Fix: {self.FIX}", err.causes)
+        problem = conflict_problem(obj, err)
+        super().__init__(409, err.reason, f"{problem}. Fix: {self.FIX}", err.causes)
+        self.problem, self.fix = problem, self.FIX
 
 
 class ApiUnreachable(KmeshctlError):
     """No answer from the API server at all."""
+
+
+NOT_KUBERNETES_FIX = "pass --kubeconfig/--context of a Kubernetes cluster"
 
 
 class NotKubernetes(KmeshctlError):
@@ -83,8 +88,8 @@ class CredentialPluginFailed(KmeshctlError):
     """The kubeconfig user's exec credential plugin ran and failed (exit 1): its command
     (``command``) is what to fix."""
 
-    def __init__(self, message: str, command: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, command: str, fix: str = "") -> None:
+        super().__init__(message, fix=fix)
         self.command = command
 
 
@@ -396,6 +401,7 @@ def check_context_entries(config: dict, context: str, path: str) -> None:
                             f"{context}); use https://HOST:PORT", TARGET.kubeconfig)
     _check_files(cluster, _CLUSTER_FILES, f"the cluster {cluster_name} {where}", TARGET.kubeconfig)
     _check_base64(cluster, ("certificate-authority-data",), f"the cluster {cluster_name} {where}")
+    _check_ca(cluster, f"the cluster {cluster_name} {where}")
     user_name = body.get("user")
     user = _entry(config, "users", user_name) if user_name else None
     if user_name and user is None:
@@ -492,6 +498,39 @@ def _check_base64(body: dict, keys: tuple[str, ...], owner: str) -> None:
                                 TARGET.kubeconfig) from err
 
 
+def _check_ca(cluster: dict, owner: str) -> None:
+    """The cluster's CA (inline or a file) is one or more PEM certificates: the TLS layer
+    would otherwise fail on every request, reported as no answer from the server."""
+    import base64
+    import ssl
+
+    if cluster.get("insecure-skip-tls-verify") is True:
+        return  # no CA is used then
+    key, data = "certificate-authority-data", cluster.get("certificate-authority-data")
+    if data:
+        text = base64.b64decode(str(data)).decode("utf-8", "replace")
+    elif cluster.get("certificate-authority"):
+        key = f"certificate-authority {cluster['certificate-authority']}"
+        try:
+            with open(str(cluster["certificate-authority"]), encoding="utf-8", errors="replace") as handle:
+                text = handle.read(1 << 20)
+        except OSError as err:
+            raise _config_error(f"{owner}: {key} {_path_problem(err)}; fix the path in the kubeconfig, or pass "
+                                "--context NAME of another context", TARGET.kubeconfig) from err
+    else:
+        return
+    try:
+        if "-----BEGIN CERTIFICATE-----" in text:
+            ssl.create_default_context(cadata=text)
+            return
+    except (ssl.SSLError, ValueError):
+        pass
+    reason = "is not a PEM certificate (-----BEGIN CERTIFICATE----- ...) that loads"
+    fix = ("paste the CA certificate's base64 (`base64 -w0 ca.crt`), or pass --context NAME of another context"
+           if data else "point it at the cluster's CA certificate (PEM), or pass --context NAME of another context")
+    raise _config_error(f"{owner}: {key} {reason}; {fix}", TARGET.kubeconfig)
+
+
 def _check_files(body: dict, keys: tuple[str, ...], owner: str, path: str) -> None:
     for key in keys:
         file = body.get(key)
@@ -539,8 +578,7 @@ def _library_errors() -> Iterator[list[str]]:
 
 
 EXEC_CREDENTIAL_VERSION = "client.authentication.k8s.io/v1"
-EXEC_TIMEOUT_S = 30.0  # a plugin that has not answered by then hangs (kubectl would wait forever)
-EXEC_INTERACTIVE_TIMEOUT_S = 300.0  # one that may prompt a person (stdin a terminal) gets longer
+EXEC_INTERACTIVE_TIMEOUT_S = 300.0  # at least this long for one that may prompt a person (stdin a terminal)
 EXEC_SHOWN_OUTPUT = 60  # characters of a plugin's wrong output shown in the message
 
 
@@ -593,13 +631,16 @@ def _run_exec_plugin(plugin: dict, cluster: Optional[dict], owner: str) -> dict:
     env = dict(os.environ)
     env.update({str(e.get("name")): str(e.get("value")) for e in plugin.get("env") or [] if isinstance(e, dict)})
     env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
-    timeout = EXEC_INTERACTIVE_TIMEOUT_S if interactive else EXEC_TIMEOUT_S
+    timeout = _exec_timeout(interactive)
     fix = "fix the credential plugin (run it by hand to see what it does), or pass --context NAME of another context"
     try:
         done = _run_bounded([command, *[str(a) for a in plugin.get("args") or []]], env, timeout, interactive)
     except subprocess.TimeoutExpired:
-        raise CredentialPluginFailed(f"getting credentials: {owner} did not answer within {timeout:g}s (it was "
-                                     f"stopped); {fix}", command) from None
+        from kmeshctl.asciinum import duration_words
+
+        raise CredentialPluginFailed(f"getting credentials: {owner} did not answer within "
+                                     f"{duration_words(timeout or 0)} (--request-timeout; it was stopped); {fix}",
+                                     command) from None
     except OSError as err:
         raise CredentialPluginFailed(f"getting credentials: {owner} could not be run ({_one_line(err)}); {fix}",
                                      command) from err
@@ -630,7 +671,35 @@ def _run_exec_plugin(plugin: dict, cluster: Optional[dict], owner: str) -> dict:
         raise CredentialPluginFailed(f"getting credentials: {owner} answered apiVersion {data.get('apiVersion')}, "
                                      f"not the {version} the kubeconfig asks for; fix the kubeconfig's exec "
                                      "apiVersion or the plugin, or pass --context NAME of another context", command)
+    expires = status.get("expirationTimestamp")
+    if expires is not None and not is_rfc3339(expires):
+        raise CredentialPluginFailed(f"getting credentials: {owner} printed status.expirationTimestamp "
+                                     f"{shown(bounded(str(expires), EXEC_SHOWN_OUTPUT))}, which is not an RFC 3339 "
+                                     f"time (e.g. 2030-01-02T15:04:05Z); {fix}", command)
     return status
+
+
+def _exec_timeout(interactive: bool) -> Optional[float]:
+    """How long a credential plugin may run: --request-timeout (None: no limit), at least
+    EXEC_INTERACTIVE_TIMEOUT_S when it may prompt a person at the terminal."""
+    limit = TARGET.request_timeout or None
+    return max(limit, EXEC_INTERACTIVE_TIMEOUT_S) if interactive and limit else limit
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z")
+
+
+def is_rfc3339(value: Any) -> bool:
+    """``value`` is an RFC 3339 date-time (`2030-01-02T15:04:05Z`, with a real date and time)."""
+    import datetime
+
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        return False
+    try:
+        datetime.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def _run_bounded(argv: list[str], env: dict[str, str], timeout: float, interactive: bool) -> Any:
@@ -935,8 +1004,8 @@ class KubeClient:
         return data or {}
 
     def _not_kubernetes(self, why: str) -> NotKubernetes:
-        return NotKubernetes(f"{self.host} is not a Kubernetes API server ({why}; {self.origin}): pass "
-                             "--kubeconfig/--context of a Kubernetes cluster")
+        return NotKubernetes(f"{self.host} is not a Kubernetes API server ({why}; {self.origin})",
+                             fix=NOT_KUBERNETES_FIX)
 
     def served_group_versions(self) -> set[str]:
         if self._group_versions is None:
@@ -1111,17 +1180,14 @@ class KubeClient:
         return KubeClient(self._api)
 
     def _unreachable(self, err: BaseException) -> ApiUnreachable:
-        reason = transport_reason(err)
+        reason, fix = _transport_kind(err)
         if reason == "i/o timeout" and TARGET.request_timeout:
             return ApiUnreachable(
                 f"cannot reach the Kubernetes API at {self.host} (i/o timeout: no answer within "
-                f"{request_timeout_text()[len('--request-timeout '):]}; {self.origin}): check that the cluster is "
-                "up, pass --kubeconfig/--context of one that is, or wait longer with --request-timeout DURATION"
-            )
-        return ApiUnreachable(
-            f"cannot reach the Kubernetes API at {self.host} ({reason}; {self.origin}): check "
-            "that the cluster is up, or pass --kubeconfig/--context of one that is"
-        )
+                f"{request_timeout_text()[len('--request-timeout '):]}; {self.origin})",
+                fix="check that the cluster is up, pass --kubeconfig/--context of one that is, or wait longer "
+                    "with --request-timeout DURATION")
+        return ApiUnreachable(f"cannot reach the Kubernetes API at {self.host} ({reason}; {self.origin})", fix=fix)
 
 
 def _stream_lines(raw: Any) -> Iterator[bytes]:
@@ -1150,31 +1216,84 @@ def _watch_event(line: bytes, path: str) -> dict:
     return event
 
 
+# Where a 403 points (dropped where precheck itself shows the error: never "run what you are running").
+PRECHECK_LISTS = "`kmeshctl precheck` lists what install needs"
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]>]+)")
-# Transport failures as kubectl (Go's net/http) words them; the first that matches wins.
-_TRANSPORT_WORDS = (
+UP_FIX = ("check that the cluster is up and its server address is right, or pass --kubeconfig/--context of one "
+          "that is")
+CA_FIX = ("set the cluster's certificate-authority-data (or certificate-authority) in the kubeconfig to the CA "
+          "that signed the API server's certificate, or pass --kubeconfig/--context of another cluster")
+# Transport failures as kubectl (Go's net/http) words them, each with its one fix; the first that matches wins.
+_TRANSPORT_KINDS = (
     (re.compile(r"WRONG_VERSION_NUMBER|record layer failure|wrong version number|http request", re.I),
-     "server gave HTTP response to HTTPS client"),
-    (re.compile(r"certificate verify failed", re.I), "x509: certificate verify failed"),
-    (re.compile(r"Name or service not known|nodename nor servname|No address associated", re.I), "no such host"),
-    (re.compile(r"Temporary failure in name resolution", re.I), "no such host (temporary failure in name resolution)"),
-    (re.compile(r"timed out", re.I), "i/o timeout"),
-    (re.compile(r"RemoteDisconnected|Connection aborted|connection reset", re.I), "connection reset by peer"),
+     "the server gave an HTTP response to an HTTPS client",
+     "the server speaks plain HTTP: write http:// in the kubeconfig's server, or check the port (it is not the "
+     "API server's HTTPS port)"),
+    (re.compile(r"Hostname mismatch|IP address mismatch|doesn't match", re.I),
+     "x509: certificate is not valid for the server's host name",
+     "use the host name the API server's certificate names in the kubeconfig's server (or set tls-server-name), "
+     "or pass --kubeconfig/--context of another cluster"),
+    (re.compile(r"certificate verify failed|CERTIFICATE_VERIFY_FAILED", re.I), "x509: certificate verify failed",
+     CA_FIX),
+    (re.compile(r"SSLZeroReturnError|UNEXPECTED_EOF|EOF occurred|connection has been closed \(EOF\)", re.I),
+     "EOF: the server closed the connection during the TLS handshake",
+     "check the server's scheme and port in the kubeconfig (is an HTTPS API server listening there?), or pass "
+     "--kubeconfig/--context of another cluster"),
+    (re.compile(r"Name or service not known|nodename nor servname|No address associated", re.I), "no such host",
+     "check the server's host name in the kubeconfig, or pass --kubeconfig/--context of another cluster"),
+    (re.compile(r"Temporary failure in name resolution", re.I),
+     "no such host (temporary failure in name resolution)", "check this machine's DNS and the server's host name in the kubeconfig, then re-run"),
+    (re.compile(r"timed out", re.I), "i/o timeout", UP_FIX),
+    (re.compile(r"RemoteDisconnected|Connection aborted|connection reset", re.I), "connection reset by peer",
+     UP_FIX),
 )
 
 
 def transport_reason(err: BaseException) -> str:
     """What went wrong on the wire, in kubectl's words (`connection refused`, `no such host`,
     `i/o timeout`): urllib3 wraps the reason in its own class names and Python's errno text."""
+    return _transport_kind(err)[0]
+
+
+def transport_fix(err: BaseException) -> str:
+    """The one fix of a transport failure's kind (every command words it the same)."""
+    return _transport_kind(err)[1]
+
+
+def _transport_kind(err: BaseException) -> tuple[str, str]:
     text = str(err)
-    for pattern, words in _TRANSPORT_WORDS:
+    for pattern, words, fix in _TRANSPORT_KINDS:
         if pattern.search(text):
-            return words
+            return words, fix
     found = _ERRNO.search(text)
     if found:
         reason = found.group(1).strip()
-        return reason[:1].lower() + reason[1:]
-    return "no answer"
+        return reason[:1].lower() + reason[1:], UP_FIX
+    return "no answer", UP_FIX
+
+
+def diagnosis(err: BaseException) -> tuple[str, str]:
+    """(problem, fix) of a failure to use the cluster: the one place a fix is chosen for
+    each kind, so every command (and precheck's DETAIL / FIX) says the same. The fix an
+    error was raised with wins (transport failures get theirs from _TRANSPORT_KINDS);
+    a kind raised without one gets its kind's here."""
+    problem = getattr(err, "problem", "") or str(err)
+    fix = getattr(err, "fix", "")
+    if fix:
+        return problem, fix
+    for kind, kind_fix in _KIND_FIXES:
+        if isinstance(err, kind):
+            return problem, kind_fix
+    return problem, "fix the error shown, then re-run"
+
+
+_KIND_FIXES: tuple[tuple[type, str], ...] = (
+    (ApiError, "the API server answered with an error: check its health (`kubectl get --raw /readyz`), then re-run"),
+    (NotKubernetes, NOT_KUBERNETES_FIX),
+    (ApiUnreachable, UP_FIX),
+    ((KubeconfigProblem, UsageError, NoClusterConfigured, CredentialPluginFailed),
+     "fix the kubeconfig entry named, or pass --kubeconfig/--context of another cluster"),
+)
 
 
 def is_version_document(data: Any) -> bool:
@@ -1219,13 +1338,12 @@ def _api_error(status: int, method: str, path: str, data: Optional[dict],
     causes = tuple((data.get("details") or {}).get("causes") or ())
     if status == 401:
         return ApiError(status, reason or "Unauthorized", f"You must be logged in to the server (Unauthorized): "
-                        f"{method} {path} was refused; fix the credentials of {credentials} (an expired token or "
-                        "certificate: log in again and refresh the kubeconfig)", causes)
+                        f"{method} {path} was refused", causes, fix=f"fix the credentials of {credentials} (an "
+                        "expired token or certificate: log in again and refresh the kubeconfig)")
     if status == 403:
-        wanted = rbac_request(method, path)
-        return ApiError(status, reason or "Forbidden", f"Forbidden: {message}; ask a cluster "
-                        f"admin for RBAC permission to {wanted} (`kmeshctl precheck` lists what install needs)",
-                        causes)
+        return ApiError(status, reason or "Forbidden", f"Forbidden: {message}", causes,
+                        fix=f"ask a cluster admin for RBAC permission to {rbac_request(method, path)}",
+                        see=PRECHECK_LISTS)
     return ApiError(status, reason, f"{method} {path} failed: {message}", causes)
 
 

@@ -20,8 +20,12 @@ DEFAULT_ISTIO_NAMESPACE = "istio-system"
 DEFAULT_KUBERNETES_VERSION = "1.30"
 # --request-timeout: how long one Kubernetes API request may take (kubectl's flag; 0: no limit)
 DEFAULT_REQUEST_TIMEOUT_S = 30.0
+# Shell completion asks the cluster (`enable-ns <TAB>`: its namespaces) at most this long in
+# all (loading the client included), then offers nothing: a TAB must never hang the shell.
+COMPLETION_LOOKUP_TIMEOUT_S = 2.0
 SUPPORTED_MODES = ("dual-engine",)
 XDS_ADDRESS_EXAMPLE = "istiod-1-22-6.istio-system.svc:15012"
+DEMO_NAMESPACE = "default"  # `demo traffic-shift -n`: where examples/fortio/ puts the demo's objects
 # Stands in for istiod's address where only the other parameters matter (flag checks
 # before discovery, the names uninstall deletes); it never reaches a cluster.
 PLACEHOLDER_XDS_ADDRESS = "istiod.istio-system.svc:15012"

@@ -9,8 +9,7 @@ from typing import Callable, Literal
 
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import XDS_PORT, istiod_addresses
-from kmeshctl.kube import (ApiError, ApiUnreachable, CredentialPluginFailed, KubeClient, KubeconfigProblem,
-                           NoClusterConfigured, NotKubernetes, connect)
+from kmeshctl.kube import KubeClient, connect, diagnosis
 from kmeshctl.uninstall import installed_objects
 
 Status = Literal["pass", "warn", "fail"]
@@ -22,8 +21,6 @@ ISTIO_KINDS = [  # (apiVersion, kind, needed by)
     ("networking.istio.io/v1alpha3", "DestinationRule", "the fortio demo's subsets"),
 ]
 INSTALL_VERBS = ("get", "create", "patch")  # server-side apply = patch, plus create when absent
-UNREACHABLE_FIX = ("check that the cluster is up and its server address is right, or pass "
-                   "--kubeconfig/--context of a reachable cluster (ACK: download its kubeconfig)")
 
 
 @dataclass(frozen=True)
@@ -64,18 +61,9 @@ def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str) -> l
         try:
             results.extend(check())
         except KmeshctlError as err:  # e.g. the caller may not even list nodes
-            results.append(CheckResult(name, "fail", f"could not check: {err}", _could_not_check_fix(err)))
+            problem, fix = diagnosis(err)
+            results.append(CheckResult(name, "fail", f"could not check: {problem}", fix))
     return results
-
-
-def _could_not_check_fix(err: KmeshctlError) -> str:
-    """The FIX of a check the cluster would not let run: its cause's (a permission, the
-    cluster going away), else the error's own words."""
-    if isinstance(err, ApiError) and err.status == 403:
-        return "ask a cluster admin for the RBAC permission named (precheck reads nodes, services and CRDs)"
-    if isinstance(err, (ApiUnreachable, ApiError)):
-        return _unreachable_fix(err)
-    return "fix the error shown, then re-run"
 
 
 def check_api_reachable(client: KubeClient) -> CheckResult:
@@ -87,32 +75,10 @@ def check_api_reachable(client: KubeClient) -> CheckResult:
 
 
 def _unreachable(err: KmeshctlError) -> CheckResult:
-    return CheckResult("API reachable", "fail", str(err), _unreachable_fix(err))
-
-
-def _unreachable_fix(err: KmeshctlError) -> str:
-    """The FIX of a failed "API reachable": the real cause's own fix (the credential
-    plugin, the kubeconfig, the certificate, the login, the permission), never a generic
-    "pass a reachable cluster" for a cluster that may well be reachable."""
-    if isinstance(err, CredentialPluginFailed):
-        return (f"fix the kubeconfig's credential plugin {err.command} (it failed, see DETAIL; run it by hand), "
-                "or pass --context of another user")
-    if isinstance(err, NoClusterConfigured):
-        return "point kmeshctl at a cluster: --kubeconfig PATH or KUBECONFIG=PATH (ACK: download its kubeconfig)"
-    if isinstance(err, KubeconfigProblem):
-        return "fix the kubeconfig entry named in DETAIL, or pass --kubeconfig/--context of another cluster"
-    if isinstance(err, ApiError) and err.status == 401:
-        return "log in again (refresh the kubeconfig user's token or certificate)"
-    if isinstance(err, ApiError) and err.status == 403:
-        return "ask a cluster admin for the RBAC permission named"
-    if isinstance(err, ApiError):
-        return "the API server answered with an error: check its health (`kubectl get --raw /readyz`), then re-run"
-    if isinstance(err, NotKubernetes):
-        return "pass --kubeconfig/--context of a Kubernetes cluster"
-    if isinstance(err, ApiUnreachable) and "x509" in str(err):
-        return ("fix the cluster's certificate-authority in the kubeconfig (the server's certificate is not "
-                "trusted), or pass --kubeconfig/--context of another cluster")
-    return UNREACHABLE_FIX
+    """The failed first check: the error's problem as DETAIL and its one fix as FIX (each
+    once; the fix every other command gives for the same failure, kmeshctl.kube.diagnosis)."""
+    problem, fix = diagnosis(err)
+    return CheckResult("API reachable", "fail", problem, fix)
 
 
 def parse_server_version(version: dict) -> tuple[int, int]:

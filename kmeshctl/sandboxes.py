@@ -86,8 +86,12 @@ def for_sandbox(command: str, name: str, flag: str = "--name") -> str:
 def name_from_env() -> Optional[str]:
     """$KMESHCTL_SANDBOX_NAME when set, checked; the message names the variable, not --name."""
     value = os.environ.get(NAME_ENV)
-    if not value:
-        return None
+    return checked_env_name(value) if value else None
+
+
+def checked_env_name(value: str) -> str:
+    """``value`` (of $KMESHCTL_SANDBOX_NAME) checked: the one wording of every command that
+    uses a sandbox, naming the variable and a valid example (checked only where used)."""
     try:
         return check_name(value)
     except UsageError:

@@ -34,34 +34,42 @@ def agent_versions(client: Any, namespace: str, fetch: AdminFetch) -> list[dict]
     return rows
 
 
-def version_report(namespace: str, connect: Optional[Callable[[], Any]], fetch: AdminFetch) -> dict:
-    """``{"client": {"version"}, "cluster": {"server", "serverVersion", "namespace", "agents": [...]} | None,
-    "clusterError": str | None, "clusterConfigured": bool}``; ``connect`` None: client only
-    (clusterConfigured false). A kubeconfig that does not load (bad input) is raised; a
-    cluster that does not answer is reported (see exit_code)."""
+def version_report(namespace: str, connect: Optional[Callable[[], Any]], fetch: AdminFetch,
+                   check: Callable[[], None] = lambda: None) -> tuple[dict, Optional[KmeshctlError]]:
+    """``({"client": {"version"}, "cluster": {"server", "serverVersion", "namespace", "agents": [...]} | None,
+    "clusterError": str | None, "clusterConfigured": bool}, the failure or None)``.
+
+    Never raises: the client's version is always reported first, as `kubectl version`
+    does, whatever the cluster did (``check``: the cluster flags typed, a UsageError when
+    wrong; then connecting, discovery, the agents). ``connect`` None: client only, the
+    cluster not contacted; clusterConfigured still says whether one is configured."""
+    from kmeshctl.install import cluster_configured
     from kmeshctl.kube import NoClusterConfigured
 
     report: dict[str, Any] = {"client": {"version": __version__}, "cluster": None, "clusterError": None,
-                              "clusterConfigured": connect is not None}
-    if connect is None:
-        return report
+                              "clusterConfigured": cluster_configured()}
     try:
+        check()
+        if connect is None:
+            return report, None
         client = connect()
-        server_version = client.server_version().get("gitVersion")
-    except UsageError:
-        raise
+        cluster = {"server": client.host, "serverVersion": client.server_version().get("gitVersion"),
+                   "namespace": namespace}
+        cluster["agents"] = agent_versions(client, namespace, fetch)
     except NoClusterConfigured as err:
         report["clusterError"], report["clusterConfigured"] = str(err), False
-        return report
+        return report, err
     except KmeshctlError as err:
         report["clusterError"] = str(err)
-        return report
-    report["cluster"] = {"server": client.host, "serverVersion": server_version, "namespace": namespace,
-                         "agents": agent_versions(client, namespace, fetch)}
-    return report
+        return report, err
+    report["cluster"] = cluster
+    return report, None
 
 
-def exit_code(report: dict) -> int:
+def exit_code(report: dict, failure: Optional[KmeshctlError] = None) -> int:
     """1 when a cluster is configured (--kubeconfig, --context, KUBECONFIG, ~/.kube/config,
-    in-cluster) and could not be asked, as `kubectl version` does; else 0 (client only)."""
+    in-cluster) and could not be asked, as `kubectl version` does (2: a cluster flag or
+    kubeconfig that is bad input); else 0 (client only)."""
+    if isinstance(failure, UsageError):
+        return failure.exit_code
     return 1 if report["clusterConfigured"] and report["clusterError"] else 0

@@ -48,7 +48,9 @@ def _in_terminal(argv: list[str], env: dict[str, str]) -> str:
 def test_a_table_in_a_terminal_is_ascii_unless_the_locale_is_utf8(locale: dict, ascii_only: bool,
                                                                    tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("LANG", "LC_ALL", "LC_CTYPE", "KUBECONFIG")}
-    env.update(locale, COLUMNS="100", TERM="xterm", HOME=str(tmp_path))
+    # wide enough for the table (the tmp kubeconfig path is one long word: narrower, precheck
+    # prints one block per check rather than split it)
+    env.update(locale, COLUMNS="200", TERM="xterm", HOME=str(tmp_path))
     shown = _in_terminal([KMESHCTL, "--kubeconfig", str(_dead_kubeconfig(tmp_path / "dead")), "precheck"], env)
     assert "CHECK" in shown and "RESULT" in shown and "fail" in shown, shown
     if ascii_only:

@@ -46,7 +46,9 @@ def test_output_and_all_namespaces_before_the_command_mean_the_same_as_after(fla
         if _takes(command, flag):
             assert code == 0 and out.startswith(f"Usage: kmeshctl {' '.join(words)}"), (words, err)
         else:
-            assert code == 2 and err.strip().startswith(f"Error: kmeshctl {' '.join(words)} takes no "), (words, err)
+            refused = f"Error: {flag}: kmeshctl {' '.join(words)} has no all-namespaces form" \
+                if flag in ("-A", "--all-namespaces") else f"Error: kmeshctl {' '.join(words)} takes no "
+            assert code == 2 and err.strip().startswith(refused), (words, err)
             assert len(err.strip().splitlines()) == 1 and "No such option" not in err, err
 
 

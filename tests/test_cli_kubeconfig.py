@@ -48,6 +48,14 @@ def exec_user(command: str) -> dict:
     return {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": command, "args": ["token"]}}
 
 
+def first_output(args: list[str]) -> str:
+    """What a command prints before a kubeconfig error: `version` the client's version
+    (as `kubectl version`), every other command nothing."""
+    from kmeshctl import __version__
+
+    return f"Client: {__version__}\n" if args == ["version"] else ""
+
+
 def one_line(err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and not any(n in err for n in NOISE), err
@@ -62,7 +70,7 @@ def test_a_missing_exec_plugin_is_named_in_one_line(args: list[str], tmp_path: P
     config = kubeconfig(tmp_path / "kc", user=exec_user("kmesh-qa-no-such-plugin"))
     code, out, err = cli(capsys, "--kubeconfig", str(config), *args)
     line = one_line(err)
-    assert code == 2 and not out, err
+    assert code == 2 and out == first_output(args), err
     assert line.startswith("Error: exec: executable kmesh-qa-no-such-plugin not found (user me in kubeconfig "
                            f"{config}, context ctx)"), line
 
@@ -110,7 +118,7 @@ def test_a_cluster_without_a_server_is_named(args: list[str], tmp_path: Path, ca
     config = kubeconfig(tmp_path / "kc", cluster={"insecure-skip-tls-verify": True})
     code, out, err = cli(capsys, "--kubeconfig", str(config), *args)
     line = one_line(err)
-    assert code == 2 and not out
+    assert code == 2 and out == first_output(args)
     assert line.startswith(f"Error: the cluster cl in kubeconfig {config} has no server (context ctx)"), line
     assert "https://HOST:PORT" in line and "cannot reach" not in line
 
@@ -138,7 +146,7 @@ def test_a_token_file_that_does_not_exist_is_named(args: list[str], tmp_path: Pa
     config = kubeconfig(tmp_path / "kc", user={"tokenFile": "secrets/token"})
     code, out, err = cli(capsys, "--kubeconfig", str(config), *args)
     line = one_line(err)
-    assert code == 2 and not out
+    assert code == 2 and out == first_output(args)
     assert f"tokenFile {tmp_path}/secrets/token does not exist" in line and "user me" in line, line
 
 

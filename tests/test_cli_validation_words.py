@@ -257,7 +257,8 @@ def test_precheck_fix_column_keeps_flags_whole_in_80_columns(monkeypatch) -> Non
     (["install", "--cluster-id", "c1", "--wait=false"], "write --wait or --no-wait"),
     (["install", "--cluster-id", "c1", "--dry-run=client"],
      "write --dry-run (it is kubectl's --dry-run=server: the API server checks every object, nothing is changed); "
-     "the offline (client) form is `kmeshctl render --cluster-id c1`"),
+     "the offline (client) form is `kmeshctl render --cluster-id c1 --xds-address "
+     "istiod-1-22-6.istio-system.svc:15012`"),
     (["enable-ns", "default", "--wait=true"], "write --wait or --no-wait"),
 ])
 def test_an_on_off_flag_given_a_value_says_how_to_spell_it(capsys, no_env, args, fix) -> None:  # noqa: F811

@@ -49,20 +49,21 @@ def version(
     from kmeshctl import config_dump
     from kmeshctl.kube import connect_reachable
     from kmeshctl.cli.common import fix_hint
+    from kmeshctl.cli.conventions import check_typed_cluster_flags
     from kmeshctl.params import INSTALL_HINT
     from kmeshctl.versions import exit_code, version_report
 
     if not client:
         check_namespace_flags()
-    # A kubeconfig that does not load is bad input, raised before anything is printed (as
-    # kubectl); a cluster that does not answer is reported after the client's version.
-    report = version_report(namespace, None if client else connect_reachable, config_dump.fetch_from_pod)
+    # As kubectl: the client's version first, whatever the cluster (or the kubeconfig) did.
+    report, failure = version_report(namespace, None if client else connect_reachable, config_dump.fetch_from_pod,
+                                     check_typed_cluster_flags)
     if is_data(output):
         print_data(report, output)
-        raise typer.Exit(exit_code(report))
+        raise typer.Exit(exit_code(report, failure))
     typer.echo(f"Client: {report['client']['version']}")
-    if exit_code(report):  # the client's version is printed; the cluster named could not be asked
-        raise KmeshctlError(report["clusterError"])
+    if exit_code(report, failure):  # the client's version is printed; the cluster named could not be asked
+        raise failure or KmeshctlError(report["clusterError"])
     if report["clusterError"]:
         typer.echo(f"Cluster: could not reach one ({report['clusterError']})", err=True)
     elif report["cluster"] is not None:
@@ -316,6 +317,9 @@ def main() -> None:
     """Run the CLI; every failure ends as one line on stderr and a script-friendly exit code."""
     from typer.completion import completion_init
 
+    from kmeshctl.errors import silence_library_warnings
+
+    silence_library_warnings()  # a library's warning is its path and source line: never the user's
     completion_init()
     from kmeshctl.cli.completion import install as install_path_completion
 

@@ -252,12 +252,12 @@ def uninstall(
         console.print(f"{escape(result.ref)} [{style}]{result.outcome}[/]{detail}")
 
     results = uninstall_objects(client, objs, timeout, report)
+    enrolled = ns_ops.enrolled_namespaces(client)  # asked before the summary: a failure is then alone
     deleted = sum(1 for r in results if r.outcome == "deleted")
     if not deleted:
         console.print("Nothing to uninstall: none of the objects exist.")
     elif quiet:
         console.print(f"Uninstalled: {deleted} objects deleted.")
-    enrolled = ns_ops.enrolled_namespaces(client)
     if enrolled:
         names = " ".join(enrolled)
         err().print(f"[yellow]Namespaces still labelled {ns_ops.MODE_LABEL}={ns_ops.MODE_VALUE}: {names} "
@@ -312,7 +312,37 @@ def print_checks(rows: list[dict], output: OutputFormat) -> None:
     style = {"pass": "green", "warn": "yellow", "fail": "red"}
     for r in rows:
         table.add_row(r["name"], f"[{style[r['status']]}]{r['status']}[/]", escape(r["detail"]), escape(r["fix"]))
-    out(output).print(table)
+    console = out(output)
+    if console.is_terminal and not _words_fit(table, [[r["name"], r["status"], r["detail"], r["fix"]] for r in rows],
+                                              console.width):
+        _print_checks_stacked(rows, console, style)  # a table would split words: one block per check instead
+        return
+    console.print(table)
+
+
+def _words_fit(table: Table, cells: list[list[str]], width: int) -> bool:
+    """Each column of ``table`` can be as wide as its longest word (header included)
+    within ``width``: no word needs splitting."""
+    longest = [max(len(w) for text in [column.header, *(row[i] for row in cells)] for w in str(text).split())
+               for i, column in enumerate(table.columns)]
+    overhead = table._extra_width + sum(table._get_padding_width(i) for i in range(len(table.columns)))
+    return sum(longest) + overhead <= width
+
+
+def _print_checks_stacked(rows: list[dict], console: Console, style: dict[str, str]) -> None:
+    """`CHECK: RESULT`, then DETAIL and FIX indented, wrapped at spaces only (a word longer
+    than the line stays whole on its own line)."""
+    import textwrap
+
+    def wrapped(label: str, text: str) -> str:
+        return escape(textwrap.fill(text, max(20, console.width), initial_indent=f"  {label}",
+                                    subsequent_indent="    ", break_long_words=False, break_on_hyphens=False))
+
+    for r in rows:
+        console.print(f"{escape(r['name'])}: [{style[r['status']]}]{r['status']}[/]")
+        console.print(wrapped("", r["detail"]), soft_wrap=True)
+        if r["fix"]:
+            console.print(wrapped("FIX: ", r["fix"]), soft_wrap=True)
 
 
 MAX_FIX_WORD = 32  # a longer word of a fix (a path) may fold rather than squeeze DETAIL away

@@ -3,11 +3,24 @@
 in bash, zsh and fish. typer's completion classes answer such an option with nothing,
 which bash (`complete -o default`) and zsh (`_files`) take for "any file" but never
 "directories only"; these classes answer `file` or `dir` instead, and the scripts of
-`kmeshctl completion SHELL` turn that into the shell's own file or directory completion."""
+`kmeshctl completion SHELL` turn that into the shell's own file or directory completion.
+
+Every other word with no candidate (`enable-ns <TAB>` with no cluster answering, a
+command that takes no argument) completes nothing, never file names: only after `--`
+(`sandbox exec POD -- COMMAND`) does the shell's own completion apply. The values of
+the parameters declared without a completer are completed by the rules of value_rule
+(namespaces, pods and waypoints from the cluster, within COMPLETION_LOOKUP_TIMEOUT_S,
+the accepted Kubernetes versions, ...), so every command taking such a value offers them."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import contextlib
+import functools
+import json
+import os
+import sys
+import threading
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from typer._click.shell_completion import CompletionItem, _resolve_context, add_completion_class
 from typer._completion_classes import BashComplete, FishComplete, ZshComplete
@@ -159,37 +172,244 @@ def leading_flag_value(cli: Any, prog_name: str, args: list[str], incomplete: st
     return [CompletionItem(v) for v in sorted(values, key=lambda v: order.get(v, len(order)))]
 
 
-def completing_a_value(cli: Any, prog_name: str, args: list[str], incomplete: str) -> bool:
-    """The word being completed is the value of an option (not a command, argument or flag)."""
-    if leading_flag_value(cli, prog_name, args, incomplete) is not None:
-        return True
-    param = _option_before(cli, prog_name, args, incomplete)
-    return param is not None and not getattr(param, "is_flag", False) and param.param_type_name == "option"
+# ------------------------------------------------------------------ values by rule
+
+Completer = Callable[[Any, Any, str], list[CompletionItem]]
+# Parameters naming a namespace of the cluster (-n of every cluster command, enable-ns's
+# NAMESPACE..., --istio-namespace, node run's --pod-namespace).
+NAMESPACE_PARAMS = ("namespace", "namespaces", "istio_namespace", "pod_namespace")
+
+
+def _offered(words: Iterable[str], incomplete: str, skip: Iterable[str] = ()) -> list[CompletionItem]:
+    """The words starting with ``incomplete``, each once, in their order, but ``skip``."""
+    left = set(skip)
+    return [CompletionItem(w) for w in dict.fromkeys(words) if w.startswith(incomplete) and w not in left]
+
+
+def _typed(ctx: Any, param: Any) -> list[str]:
+    """The values of an argument taking several (NAMESPACE...) already on the line."""
+    if param.param_type_name != "argument":
+        return []
+    value = ctx.params.get(param.name)
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
+
+
+def complete_namespaces(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]:
+    """The namespaces of the cluster the line names (--kubeconfig / --context / KUBECONFIG),
+    when it answers within COMPLETION_LOOKUP_TIMEOUT_S; none otherwise."""
+    return _offered(_cluster_names(ctx, "/api/v1/namespaces"), incomplete, _typed(ctx, param))
+
+
+def complete_pods(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]:
+    """`dump config --pod`: the pods of -n (kmesh's namespace: its node agents)."""
+    namespace = ctx.params.get("namespace")
+    return _offered(_cluster_names(ctx, f"/api/v1/namespaces/{namespace}/pods"), incomplete) if namespace else []
+
+
+def complete_waypoints(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]:
+    """`waypoint status --name`: the waypoints (Gateways of the waypoint class) of -n, else
+    of the namespace kubectl would use."""
+    from kmeshctl.waypoint.deploy import GATEWAY_API, GATEWAY_CLASS
+
+    namespace = ctx.params.get("namespace") or _default_namespace(ctx)
+    path = f"/apis/{GATEWAY_API}/namespaces/{namespace}/gateways"
+    return _offered(_cluster_names(ctx, path, GATEWAY_CLASS), incomplete)
+
+
+def _cluster_names(ctx: Any, path: str, gateway_class: Optional[str] = None) -> tuple[str, ...]:
+    root = ctx.find_root().params
+    return cluster_names(root.get("kubeconfig"), root.get("context"), path, gateway_class)
+
+
+def _default_namespace(ctx: Any) -> str:
+    from kmeshctl import kube
+
+    root = ctx.find_root().params
+    with _target(root.get("kubeconfig"), root.get("context")):
+        try:
+            return kube.default_namespace()
+        except Exception:  # a context's namespace that is no name: the command will say so
+            return kube.DEFAULT_OBJECT_NAMESPACE
+
+
+@functools.lru_cache(maxsize=None)
+def cluster_names(kubeconfig: Optional[str], context: Optional[str], path: str,
+                  gateway_class: Optional[str] = None) -> tuple[str, ...]:
+    """The names of the objects of the collection at ``path`` (those of ``gateway_class``
+    when given), sorted; () when the cluster does not answer in time (the lookup runs in a
+    thread left behind: a TAB never waits longer). Cached: `-n <TAB>` before the command
+    asks once for all the commands below."""
+    from kmeshctl.params import COMPLETION_LOOKUP_TIMEOUT_S
+
+    found: list[tuple[str, ...]] = []
+    saved_stdin = sys.stdin
+    sys.stdin = None  # type: ignore[assignment]  # a credential plugin must not prompt on a TAB
+    try:
+        worker = threading.Thread(daemon=True, target=lambda: found.append(
+            _list_names(kubeconfig, context, path, gateway_class)))
+        worker.start()
+        worker.join(COMPLETION_LOOKUP_TIMEOUT_S)
+    finally:
+        sys.stdin = saved_stdin
+    return found[0] if found else ()
+
+
+@contextlib.contextmanager
+def _target(kubeconfig: Optional[str], context: Optional[str]) -> Iterator[None]:
+    """kmeshctl.kube's target set to the line's --kubeconfig / --context (the global
+    options' callback does not run while completing), restored after."""
+    from kmeshctl import kube
+
+    saved = kube.TARGET.kubeconfig, kube.TARGET.context
+    kube.TARGET.kubeconfig, kube.TARGET.context = kubeconfig, context
+    try:
+        yield
+    finally:
+        kube.TARGET.kubeconfig, kube.TARGET.context = saved
+
+
+def _list_names(kubeconfig: Optional[str], context: Optional[str], path: str,
+                gateway_class: Optional[str]) -> tuple[str, ...]:
+    from kmeshctl import kube
+    from kmeshctl.params import COMPLETION_LOOKUP_TIMEOUT_S
+
+    try:
+        from kubernetes import client as k8s
+
+        with _target(kubeconfig, context):
+            config = kube.load_configuration()
+        config.retries = 0  # one try: urllib3 would log each retry on stderr, into the user's line
+        # The raw call: importing the typed CoreV1Api alone takes over a second.
+        api = k8s.ApiClient(config)
+        _, url, headers, _, _ = api.param_serialize("GET", path, auth_settings=["BearerToken"],
+                                                    header_params={"Accept": "application/json"})
+        answer = api.call_api("GET", url, header_params=headers, _request_timeout=COMPLETION_LOOKUP_TIMEOUT_S)
+        answer.read()
+        items = (json.loads(answer.data).get("items") or []) if answer.status == 200 else []
+        return tuple(sorted(str(i["metadata"]["name"]) for i in items
+                            if gateway_class is None or (i.get("spec") or {}).get("gatewayClassName") == gateway_class))
+    except Exception:  # no kubeconfig, a cluster that refuses, does not answer or lacks the kind: nothing
+        return ()
+
+
+def complete_sandbox_namespaces(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]:
+    """`sandbox exec -n <TAB>`: the namespaces of the sandbox's pods (--name, else the only one)."""
+    from kmeshctl import sandboxes
+    from kmeshctl.errors import UsageError
+    from kmeshctl.sandbox.state import DEFAULT_NAME, check_name
+
+    try:
+        found = sandboxes.names()
+        name = ctx.params.get("name") or os.environ.get(sandboxes.NAME_ENV) or \
+            (found[0] if len(found) == 1 else DEFAULT_NAME)
+        state = sandboxes.load(check_name(name))
+    except (OSError, UsageError, sandboxes.OtherVersion):
+        return []
+    return _offered(sorted({p.namespace for p in state.pods}) if state else [], incomplete)
+
+
+def complete_kubernetes_versions(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]:
+    """--kubernetes-version: the MAJOR.MINOR versions it accepts (params.check_kubernetes_version)."""
+    from kmeshctl.validate import supported_kubernetes_versions
+
+    return _offered(supported_kubernetes_versions(), incomplete.removeprefix("v"))
+
+
+def comma_list(choices: Callable[[], Iterable[str]]) -> Completer:
+    """A `--paths a,b,c` value: the choices for the word after the last comma, the ones
+    given before it left out, each offered with what is typed before it."""
+    def complete(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]:
+        done, comma, last = incomplete.rpartition(",")
+        given = done.split(",") if comma else []
+        return [CompletionItem(done + comma + item.value) for item in _offered(choices(), last, given)]
+    return complete
+
+
+def _bench_paths() -> list[str]:
+    from kmeshctl.bench.topology import PATHS
+
+    return list(PATHS)
+
+
+def _bench_loads() -> list[str]:
+    from kmeshctl.bench.wrk import LOADS
+
+    return list(LOADS)
+
+
+def complete_run_ids(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]:
+    """`bench cleanup --run-id`: the runs that left something behind."""
+    from kmeshctl.bench.topology import leftover_run_ids
+
+    try:
+        return _offered(leftover_run_ids(), incomplete)
+    except OSError:
+        return []
+
+
+def value_rule(path: tuple[str, ...], param: Any) -> Optional[Completer]:
+    """The completer of the parameter ``param`` of the command ``path`` (`("sandbox",
+    "exec")`) declared without one, by its name (as kmeshctl.cli.names checks them); None:
+    no rule (a free-form value: a count, an address, an image)."""
+    if param.name == "namespace" and path == ("sandbox", "exec"):
+        return complete_sandbox_namespaces  # a sandbox pod's namespace, not the cluster's
+    if param.name in NAMESPACE_PARAMS:
+        return complete_namespaces
+    if param.name == "kubernetes_version":
+        return complete_kubernetes_versions
+    if path == ("bench", "dataplane") and param.name in ("paths", "loads"):
+        return comma_list(_bench_paths if param.name == "paths" else _bench_loads)
+    if path == ("bench", "cleanup") and param.name == "run_id":
+        return complete_run_ids
+    if path[:1] == ("dump",) and param.name == "pod":
+        return complete_pods
+    if path in (("waypoint", "status"), ("waypoint", "delete")) and param.name == "name":
+        return complete_waypoints
+    return None
+
+
+def _commands_with_paths(command: Any, path: tuple[str, ...]) -> Iterable[tuple[tuple[str, ...], Any]]:
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands_with_paths(sub, (*path, name))
+
+
+def attach_value_completers(cli: Any) -> None:
+    """Give each parameter of ``cli``'s commands without a completer the one of its rule."""
+    if getattr(cli, "_kmeshctl_values_attached", False):
+        return
+    for path, command in _commands_with_paths(cli, ()):
+        for param in command.params:
+            if getattr(param, "_custom_shell_complete", True) is None and path_kind(param) is None:
+                param._custom_shell_complete = value_rule(path, param)
+    cli._kmeshctl_values_attached = True
 
 
 class _PathAware:
     """Mixin: completes a path option's value as FILE or DIR, a leading flag's value
-    (`kmeshctl -o <TAB>`) with that flag's values, an option's value with nothing to
-    offer as nothing, every other word as typer does."""
+    (`kmeshctl -o <TAB>`) with that flag's values, the values of value_rule's parameters,
+    a word with nothing to offer as nothing (but after `--`), every other word as typer does."""
 
     def path_item(self, args: list[str], incomplete: str) -> Optional[str]:
         param = _option_before(self.cli, self.prog_name, args, incomplete)  # type: ignore[attr-defined]
         return path_kind(param) if param is not None else None
 
     def get_completions(self, args: list[str], incomplete: str) -> list[CompletionItem]:
+        attach_value_completers(self.cli)  # type: ignore[attr-defined]
         found = leading_flag_value(self.cli, self.prog_name, args, incomplete)  # type: ignore[attr-defined]
         if found is not None:
             return found
         return super().get_completions(args, incomplete)  # type: ignore[misc]
 
     def kind(self, args: list[str], incomplete: str, items: list[CompletionItem]) -> Optional[str]:
-        """FILE, DIR, NOTHING (a value with no candidates), or None: the items as they are."""
+        """FILE, DIR, NOTHING (no candidates: never file names, but after `--`), or None:
+        the items as they are."""
         path = self.path_item(args, incomplete)
         if path is not None:
             return path
         if any(item.type == FILE for item in items):
             return FILE
-        if not items and completing_a_value(self.cli, self.prog_name, args, incomplete):  # type: ignore[attr-defined]
+        if not items and "--" not in args:
             return NOTHING
         return None
 

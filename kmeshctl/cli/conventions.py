@@ -28,7 +28,7 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
 from kmeshctl.cli.badinput import (bad_value_line, bounded_line, check_values_present, empty_value,
-                                   name_typed_flags, source_name, strict_numbers, typed_flag)
+                                   name_typed_flags, source_name, strict_numbers, takes_value, typed_flag)
 from kmeshctl.asciinum import duration_words
 from kmeshctl.cli.names import names_checked
 from kmeshctl.errors import EXIT_USAGE, KmeshctlError
@@ -88,6 +88,7 @@ class KmeshctlGroup(TyperGroup):
             _durations_shown(command)
             strict_numbers(command)  # the root's too: --request-timeout is a duration
             if command is not self:
+                _global_flags_named(command)
                 _values_required(command)
                 _cluster_flags_checked(command)  # innermost: a bad name or value is reported first
                 names_checked(command, lambda: _ARGS)
@@ -102,6 +103,8 @@ class KmeshctlGroup(TyperGroup):
             if not ctx.resilient_parsing:  # shell completion parses half-typed lines
                 _global_values_present(ctx, args)
             args = hoist_global_flags(args)
+            if not ctx.resilient_parsing:
+                refuse_leading_command_flags(self, args)  # `kmeshctl --dry-run install`
             args = lower_group_flags(self, ctx, args)  # `kmeshctl sandbox -o json list`, `kmeshctl -q ...`
             args = lower_namespace_flag(self, ctx, args)  # first: `-o json` is no command word
             args = lower_help_flag(self, args)
@@ -192,6 +195,19 @@ def _conflicts_checked(command: _click.Command) -> None:
 
 # Commands that only print help: a wrong cluster flag is reported when a command runs.
 HELP_ONLY_COMMANDS = frozenset({"help"})
+# Commands that check the cluster flags themselves (check_typed_cluster_flags), after
+# output that comes first whatever the flags are: `version` prints the client's version.
+SELF_CHECKED_COMMANDS = frozenset({"version"})
+
+
+def check_typed_cluster_flags() -> None:
+    """The --kubeconfig / --context typed on the line checked (UsageError when wrong)."""
+    from typer._click.globals import get_current_context
+
+    from kmeshctl.kube import check_given_target
+
+    root = get_current_context().find_root()
+    check_given_target(*[root.get_parameter_source(name) == ParameterSource.COMMANDLINE for name in GLOBAL_PARAMS])
 
 
 def _cluster_flags_checked(command: _click.Command) -> None:
@@ -199,17 +215,12 @@ def _cluster_flags_checked(command: _click.Command) -> None:
     checked before it runs, on every command, local ones too (as kubectl: a cluster flag
     that is wrong is bad input, exit 2, even where the command would not use it)."""
     callback = command.callback
-    if callback is None or hasattr(command, "commands") or command.name in HELP_ONLY_COMMANDS:
+    if callback is None or hasattr(command, "commands") or \
+            command.name in HELP_ONLY_COMMANDS | SELF_CHECKED_COMMANDS:
         return
 
     def checked(*positional: Any, **values: Any) -> Any:
-        from typer._click.globals import get_current_context
-
-        from kmeshctl.kube import check_given_target
-
-        root = get_current_context().find_root()
-        typed = [root.get_parameter_source(name) == ParameterSource.COMMANDLINE for name in GLOBAL_PARAMS]
-        check_given_target(*typed)
+        check_typed_cluster_flags()
         return callback(*positional, **values)
 
     command.callback = checked
@@ -474,11 +485,17 @@ def lower_namespace_flag(root: _click.Command, ctx: _click.Context, args: list[s
         if ctx.resilient_parsing:
             return rest
         shown = " ".join(w for words_ in taken for w in words_)
+        if command is None and "--version" in rest:  # the root's --version prints the bare version
+            raise _click.exceptions.UsageError(
+                f"--version takes no {first}: for the version as data run `kmeshctl version --client {shown}`",
+                ctx=ctx)
         raise _click.exceptions.UsageError(f"{first} goes after the command: {path} COMMAND {shown}", ctx=ctx)
     for flag_words in taken:
         flag = flag_words[0].partition("=")[0]
         spellings = _leading_flag(flag)[0]  # type: ignore[index]
         if not any(opt in p.opts for p in command.params for opt in spellings) and not ctx.resilient_parsing:
+            if spellings == ALL_NAMESPACES_FLAGS:
+                raise KmeshctlUsageError(f"{flag}{all_namespaces_hint(command, path)} (see '{path} --help')")
             hint = _leading_namespace_as_argument(command, flag_words, rest, used) \
                 if spellings == NAMESPACE_FLAGS else ""
             raise _click.exceptions.UsageError(f"{path} takes no {'/'.join(spellings)}{hint} (see '{path} --help')")
@@ -550,9 +567,43 @@ def lower_group_flags(root: _click.Command, ctx: _click.Context, args: list[str]
             after += words
         elif entry is not None and flag in NOTHING_TO_QUIET:
             continue
+        elif not ctx.resilient_parsing and flag in ALL_NAMESPACES_FLAGS:
+            raise KmeshctlUsageError(f"{flag}{all_namespaces_hint(command, path)} (see '{path} --help')")
         elif not ctx.resilient_parsing:
             raise KmeshctlUsageError(f"{path} takes no {'/'.join(entry[0]) if entry else flag} (see '{path} --help')")
     return kept + after + rest
+
+
+def refuse_leading_command_flags(root: _click.Command, args: list[str]) -> None:
+    """A command's own flag typed before the command (`kmeshctl --dry-run install ...`):
+    one line with the command as it is accepted (the flag after the command), as for a
+    flag between a group and its subcommand; never "No such option" from the root."""
+    root_flags = {o for p in root.params for o in (*p.opts, *p.secondary_opts)} | set(HELP_FLAGS)
+    anywhere = {f for spellings, _ in ANYWHERE_FLAGS for f in spellings}
+    at = next((i for i, a in enumerate(args) if a == "--" or (not a.startswith("-") and a in
+                                                              getattr(root, "commands", {}))), None)
+    if at is None or args[at] == "--":
+        return
+    leading = args[:at]
+    words = _command_words(args[at:])
+    command, used = _resolve(root, words)
+    if command is None or hasattr(command, "commands"):
+        return
+    for i, arg in enumerate(leading):
+        flag = arg.partition("=")[0]
+        if not arg.startswith("-") or flag in root_flags or flag in anywhere:
+            continue
+        option = _option_spelled(command, flag)
+        if option is None:
+            return  # not the command's either: click says "No such option"
+        takes = takes_value(option) and "=" not in arg and i + 1 < len(leading)
+        moved = leading[i:i + 2] if takes else [arg]
+        before = leading[:i] + leading[i + len(moved):]
+        end = at + _position_after_words(args[at:], used)
+        path = " ".join(["kmeshctl", *words[:used]])
+        fixed = shlex.join(["kmeshctl", *before, *args[at:end], *moved, *args[end:]])
+        raise KmeshctlUsageError(f"{flag} is a flag of {path}: put it after the command, `{fixed}` "
+                                 f"(see '{path} --help')")
 
 
 def _leading_namespace_as_argument(command: _click.Command, flag_words: list[str], rest: list[str],
@@ -651,6 +702,17 @@ def _reflow_help(command: _click.Command) -> None:
         return
     paragraphs = inspect.cleandoc(command.help).split("\n\n")
     command.help = "\n\n".join("\b\n" + p if p.startswith(" ") else " ".join(p.split()) for p in paragraphs)
+
+
+GLOBAL_FLAGS_LINE = ("Global flags: --kubeconfig PATH, --context NAME, --request-timeout DURATION, before or "
+                     "after the command (see 'kmeshctl --help').")
+
+
+def _global_flags_named(command: _click.Command) -> None:
+    """Each command's help ends as kubectl's ("Use 'kubectl options' for a list of global
+    command-line options"): the global flags it takes too are named."""
+    if not command.epilog:
+        command.epilog = GLOBAL_FLAGS_LINE
 
 
 def _one_line_short_help(command: _click.Command) -> None:
@@ -752,13 +814,17 @@ def name_env_sources(message: str) -> str:
                     message = _outside_backticks(message, f"{opt} {shown(value)}", f"${envvar}={shown(value)}")
                     message = _outside_backticks(message, f"{opt} {value}", f"${envvar}={value}")
                 if f"${envvar}" not in message:
-                    message = _mark_source(message, str(value), envvar)
+                    message = _mark_source(message, str(value), envvar, param.opts)
     return message
 
 
-def _mark_source(message: str, value: str, envvar: str) -> str:
+_FLAG_BEFORE = re.compile(r"(?:^|\s)(-{1,2}[A-Za-z][\w-]*)[ =]$")
+
+
+def _mark_source(message: str, value: str, envvar: str, opts: Any = ()) -> str:
     """`cannot load kubeconfig: /x does not exist` -> `... /x (from $KUBECONFIG) does not
-    exist`: the first mention of the value (or of one entry of a path list) in the prose."""
+    exist`: the first mention of the value (or of one entry of a path list) in the prose
+    that is this parameter's: never the same text given to another flag (`--crd-file /x`)."""
     import os
 
     entries = [e for e in value.split(os.pathsep) if e]
@@ -767,11 +833,18 @@ def _mark_source(message: str, value: str, envvar: str) -> str:
             continue
         parts = message.split("`")
         for i in range(0, len(parts), 2):
-            found = re.search(rf"(?<![\w/.-]){re.escape(word)}(?![\w/.-])", parts[i])
+            found = next((m for m in re.finditer(rf"(?<![\w/.-]){re.escape(word)}(?![\w/.-])", parts[i])
+                          if not _other_flags_value(parts[i][:m.start()], opts)), None)
             if found:
                 parts[i] = parts[i][:found.end()] + f" (from ${envvar})" + parts[i][found.end():]
                 return "`".join(parts)
     return message
+
+
+def _other_flags_value(before: str, opts: Any) -> bool:
+    """The text right before a mention is another flag than ``opts`` (the value is that flag's)."""
+    flag = _FLAG_BEFORE.search(before)
+    return flag is not None and flag.group(1) not in opts
 
 
 def _outside_backticks(message: str, old: str, new: str) -> str:
@@ -877,10 +950,135 @@ COMPLETE_VAR = "_KMESHCTL_COMPLETE"
 def _one_line_usage_error(err: Any) -> str:
     """Click's usage errors as one line, with where to look instead of the usage block."""
     message = " ".join(err.format_message().split())
+    own = _own_words(message, err)
+    if own:
+        return _with_help_pointer(f"Error: {own}", err)
     hint = _positional_name_hint(message, err) or _flag_value_hint(message)
     if hint.startswith("; on/off"):
         message = message.rstrip(".")
     return _with_help_pointer(f"Error: {message}{hint}", err)
+
+
+_REQUIRES_VALUE = re.compile(r"^Option '([^']+)' requires an argument\.$")
+_MISSING_ARGUMENT = re.compile(r"^Missing argument '([^']+)'\.$")
+_NO_SUCH_COMMAND = re.compile(r"^No such command '(.*?)'\.")
+DRY_RUN_VALUES = ("client", "server", "none")
+
+
+def _own_words(message: str, err: Any) -> str:
+    """click's own texts ("Option '-n' requires an argument.", "Missing argument 'X'.",
+    "No such command 'x'.") in kmeshctl's words: the problem and a valid example; also
+    kubectl's old `--dry-run client` (the value as a separate word). Empty for others."""
+    ctx = getattr(err, "ctx", None)
+    found = _REQUIRES_VALUE.match(message)
+    if found:
+        return value_needed_line(found.group(1), ctx)
+    found = _MISSING_ARGUMENT.match(message)
+    if found and ctx is not None:
+        return _missing_argument_line(found.group(1), ctx)
+    found = _NO_SUCH_COMMAND.match(message)
+    if found and ctx is not None:
+        return _no_such_command_line(found.group(1), ctx)
+    if message == "Missing command." and ctx is not None:
+        return _missing_command_line(ctx)
+    return _spaced_dry_run_value(message, ctx)
+
+
+def _param_of(ctx: Optional[_click.Context], flag: str) -> Optional[_click.Parameter]:
+    """The option spelled ``flag`` of the context's command, else of the root (a global flag)."""
+    for each in (ctx, ctx.find_root() if ctx is not None else None):
+        found = _option_spelled(each.command, flag) if each is not None else None
+        if found is not None:
+            return found
+    return None
+
+
+def flag_example(param: Optional[_click.Parameter]) -> str:
+    """A value ``param`` takes, for an example: its default when it has one, the first
+    choice, a name its rule accepts; empty when none can be given (a kubeconfig path)."""
+    from kmeshctl.cli.names import example_name
+
+    if param is None:
+        return ""
+    default = param.default
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is not None and descriptor.is_choice and descriptor.choices:
+        first = descriptor.choices[0]
+        return str(getattr(first, "value", first))
+    named = example_name(param)
+    if named:
+        return named
+    if isinstance(default, bool) or default is None or default == "":
+        return ""
+    if isinstance(default, (int, float)):
+        return f"{default:g}"
+    return str(getattr(default, "value", default))
+
+
+def value_needed_line(flag: str, ctx: Optional[_click.Context]) -> str:
+    """`-n needs a value: -n NAMESPACE, e.g. -n kmesh-system`."""
+    param = _param_of(ctx, flag)
+    metavar = ((getattr(param, "metavar", None) or "VALUE") if param is not None else "VALUE").strip()
+    example = flag_example(param)
+    return f"{flag} needs a value: {flag} {metavar}" + (f", e.g. {flag} {shlex.quote(example)}" if example else "")
+
+
+def _missing_argument_line(name: str, ctx: _click.Context) -> str:
+    """`NAMESPACE... is required: e.g. `kmeshctl enable-ns default``: the command's own
+    first example that gives it."""
+    example = next(iter(own_examples(ctx.command, ctx.command_path)), "")
+    return f"{name} is required" + (f": e.g. `{example}`" if example else f": {ctx.command_path} {name}")
+
+
+_EXAMPLE_END = re.compile(r"[)<>|;&]")
+
+
+def own_examples(command: _click.Command, path: str) -> list[str]:
+    """The example lines of ``command``'s help that run it (`kmeshctl enable-ns default`;
+    `kmeshctl completion bash` out of `source <(kmeshctl completion bash)`)."""
+    found: list[str] = []
+    for paragraph in inspect.cleandoc(command.help or "").split("\n\n"):
+        for line in paragraph.lstrip("\b\n").splitlines():
+            at = line.find(path + " ")
+            if at >= 0 and not line.strip().startswith("#"):
+                found.append(_EXAMPLE_END.split(line[at:])[0].strip())
+    return found
+
+
+def _missing_command_line(ctx: _click.Context) -> str:
+    """`kmeshctl --context prod`: the flags given, and a command to give them to."""
+    path = ctx.command_path.split()
+    typed = [w for w in _ARGS if w not in path[1:]][:_ARGS.index("--") if "--" in _ARGS else len(_ARGS)]
+    first = "status" if "status" in getattr(ctx.command, "commands", {}) else sorted(ctx.command.commands)[0]
+    example = shlex.join([*path, *typed, first])
+    return f"{ctx.command_path} needs a command after its flags: e.g. `{example}`"
+
+
+def _no_such_command_line(word: str, ctx: _click.Context) -> str:
+    """`kmeshctl has no command 'stauts'; did you mean status?`, else the commands it has."""
+    import difflib
+
+    names = [n for n, sub in sorted(getattr(ctx.command, "commands", {}).items()) if not sub.hidden]
+    close = difflib.get_close_matches(word, names, n=2, cutoff=SUGGEST_CLOSENESS)
+    fix = f"did you mean {' or '.join(close)}?" if close else f"its commands: {', '.join(names)}"
+    from kmeshctl.params import shown
+
+    return f"{ctx.command_path} has no command {shown(word) if word else repr(word)}; {fix}"
+
+
+def _spaced_dry_run_value(message: str, ctx: Optional[_click.Context]) -> str:
+    """kubectl's old `--dry-run client` (a separate word): the same line as `--dry-run=client`."""
+    found = _EXTRA_ARGUMENTS.match(message)
+    if found is None or ctx is None or _option_spelled(ctx.command, "--dry-run") is None:
+        return ""
+    extras = found.group(1).split()
+    spaced = any(_ARGS[i] == "--dry-run" and _ARGS[i + 1] in DRY_RUN_VALUES and _ARGS[i + 1] in extras
+                 for i in range(len(_ARGS) - 1))
+    if not spaced:
+        return ""
+    from kmeshctl.cli.render import dry_run_value_hint
+
+    return "Option '--dry-run' does not take a value" + dry_run_value_hint(ctx.command, _ARGS, _INVOKED[0].command)
 
 
 _TAKES_NO_VALUE = re.compile(r"^Option '(--[\w-]+)' does not take a value\.$")
@@ -989,9 +1187,7 @@ def option_suggestions(typed: str, command: _click.Command) -> list[str]:
 
 
 # Flags other tools spell differently: (typed, the parameter kmeshctl has for it, its hint).
-HABITS = (("-n", "requests", "; the request count is -c/--requests (-n is always a namespace in kmeshctl)"),
-          ("--namespace", "requests", "; the request count is -c/--requests"),
-          ("-c", "stdin", "; sandbox pods have no containers (a pod is a network namespace and a cgroup): "
+HABITS = (("-c", "stdin", "; sandbox pods have no containers (a pod is a network namespace and a cgroup): "
                           "leave out -c"),
           ("--container", "stdin", "; sandbox pods have no containers: leave out --container"),
           ("-n", "", "; this command takes no namespace"),
@@ -1040,10 +1236,49 @@ def _namespaces_as_arguments_hint(typed: str) -> str:
     return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *words])}`"
 
 
+ALL_NAMESPACES_FLAGS = ("-A", "--all-namespaces")
+# What to do instead of -A on a command without it: (command words, the advice).
+ALL_NAMESPACES_INSTEAD = (
+    (("sandbox", "list"), "it lists every sandbox on this machine already"),
+    (("sandbox", "status"), "it shows the sandbox's pods of every namespace already"),
+    (("sandbox", "exec"), "without -n the pod is looked for in every namespace"),
+    (("dump",), "it shows the data path whole, the pods of every namespace already"),
+    (("render",), "it renders kmesh's own objects, which live in the namespace of its -n"),
+    (("waypoint",), "it acts on one namespace: give it with -n NAMESPACE (`kmeshctl waypoint list -A` lists every "
+                    "namespace's waypoints)"),
+)
+
+
+def all_namespaces_hint(command: _click.Command, path: str) -> str:
+    """`; status has no all-namespaces form: it covers every namespace already, leave out
+    -A`: what the command does instead (kubectl users type -A on every command)."""
+    words = tuple(path.split()[1:])
+    flag = next((w.partition("=")[0] for w in _ARGS if w.partition("=")[0] in ALL_NAMESPACES_FLAGS), "-A")
+    if _takes_namespace_arguments(command):
+        example = next(iter(own_examples(command, path)), f"{path} NAMESPACE...")
+        return f": {path} has no all-namespaces form; give the namespaces by name, e.g. `{example}`"
+    instead = next((text for prefix, text in ALL_NAMESPACES_INSTEAD if words[:len(prefix)] == prefix), None)
+    if instead is None and words in SYSTEM_NAMESPACE_COMMANDS:
+        instead = "it covers every namespace already (its -n is kmesh's own namespace, not a filter)"
+    if instead is None:
+        instead = "it works on no Kubernetes namespaces"
+    leave = "" if "-n NAMESPACE" in instead else f"; leave out {flag}"
+    return f": {path} has no all-namespaces form: {instead}{leave}"
+
+
 def _no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     """click's "No such option" with only relevant suggestions (click's own difflib
     cut-off lets `--contxt` suggest --output, and never offers the global flags)."""
     ctx = err.ctx
+    typed = err.option_name.partition("=")[0]
+    if ctx is not None and typed in ALL_NAMESPACES_FLAGS:
+        words = _command_words(_ARGS)
+        command, used = _resolve(ctx.find_root().command, words)
+        if command is None or hasattr(command, "commands"):
+            command, path = ctx.command, ctx.command_path
+        else:  # `sandbox -A list`: the group refused it; the advice is the subcommand's
+            path = " ".join(["kmeshctl", *words[:used]])
+        return f"Error: {typed}{all_namespaces_hint(command, path)} (see '{path} --help')"
     line = f"Error: No such option: {err.option_name}"
     habit = _habit_hint(err.option_name.partition("=")[0], ctx.command) if ctx is not None else ""
     if ctx is not None and err.option_name.startswith("--") and "did you mean" not in habit:

@@ -14,9 +14,10 @@ from kmeshctl.cli.tables import cli_console
 
 from kmeshctl import demo, sandboxes
 from kmeshctl.cli.common import OutputFormat, OutputOption, app, complete_sandbox_names, is_data, print_data
-from kmeshctl.cli.conventions import flag_as_typed, given_flags
+from kmeshctl.cli.conventions import flag_as_typed, given_flags, given_on_command_line
 from kmeshctl.cli.progress import HEARTBEAT_S, Progress
 from kmeshctl.errors import UsageError
+from kmeshctl.params import DEMO_NAMESPACE
 from kmeshctl.sandbox.state import NAME_RULE
 
 demo_app = typer.Typer(
@@ -49,6 +50,10 @@ def traffic_shift(
         help="Local sandbox to use (implies --target local with auto); default $KMESHCTL_SANDBOX_NAME, "
              "else the only sandbox up (it stays up), else a new one, 'kmesh', removed afterwards. A name is "
              f"{NAME_RULE}.")] = None,
+    namespace: Annotated[str, typer.Option(
+        "-n", "--namespace", metavar="NAMESPACE",
+        help="Cluster demo (given, it implies --target cluster with auto): the namespace fortio, netutils and "
+             "their Services are deployed in (the default is the manifests' own).")] = DEMO_NAMESPACE,
     weights: Annotated[Optional[str], typer.Option(
         "--weights", metavar="V1/V2,...", help="Weight sets v1/v2, one phase each, e.g. 90/10,50/50,0/100 "
                                                "(default: the VirtualService's own).")] = None,
@@ -74,6 +79,7 @@ def traffic_shift(
       kmeshctl demo traffic-shift
       kmeshctl demo traffic-shift --name demo -c 200 --weights 90/10,0/100
       kmeshctl --context prod demo traffic-shift -o json --plot split.png
+      kmeshctl demo traffic-shift --target cluster -n demo
     """
     from kmeshctl.demo_plot import check_plot_path, plot_shares
 
@@ -82,11 +88,14 @@ def traffic_shift(
                          "give one of them")
     if plot is not None:
         check_plot_path(plot, flag_as_typed("plot"))
-    if name is None:
+    chosen_namespace = namespace if given_on_command_line("namespace") else None
+    if chosen_namespace is not None:
+        _check_cluster_namespace(chosen_namespace, name, target)
+    if name is None and target is Target.local:
         sandboxes.name_from_env()  # a bad $KMESHCTL_SANDBOX_NAME is named as such, before anything runs
     documents, subject = demo.fortio_demo()
     weight_sets = demo.parse_weight_sets(weights, subject)
-    chosen, note = demo.choose_target(target.value, documents, subject, name, _cluster_flags())
+    chosen, note = demo.choose_target(target.value, documents, subject, name, _cluster_flags(), chosen_namespace)
     Progress(quiet=quiet, indent="")(note)
     as_table = not is_data(output)
     # One heartbeat per stage, so "still working ... after: X" always names the stage's
@@ -112,6 +121,24 @@ def traffic_shift(
         typer.echo(f"Plot: {plot}", err=True)
     if not report.passed:
         raise typer.Exit(1)
+
+
+def _check_cluster_namespace(namespace: str, name: Optional[str], target: Target) -> None:
+    """-n is the cluster demo's namespace: with a local sandbox (--name, --target local) it
+    would be ignored, so it is refused."""
+    from kmeshctl.params import shown
+
+    flag = flag_as_typed("namespace")
+    if namespace.isdigit() and target is not Target.cluster:  # fortio's and hey's -n is a request count
+        raise UsageError(f"{flag} {namespace}: {flag} is the cluster demo's namespace (as on every command); the "
+                         f"request count is -c/--requests, e.g. -c {namespace} (a namespace of digits: add "
+                         "--target cluster)")
+    if name is not None:
+        raise UsageError(f"{flag_as_typed('name')} names a local sandbox, {flag} {shown(namespace)} the cluster "
+                         "demo's namespace: give one of them")
+    if target is Target.local:
+        raise UsageError(f"{flag} {shown(namespace)} is the cluster demo's namespace (the local sandbox uses its "
+                         f"manifests' own): leave out {flag}, or use --target cluster")
 
 
 def _cluster_flags() -> str:

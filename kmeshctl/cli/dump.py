@@ -67,10 +67,11 @@ def _note(line: str) -> None:
 def _typed_place_wins(sandbox: Optional[str], **typed: object) -> Optional[str]:
     """--sandbox, or $KMESHCTL_SANDBOX_NAME unless a place was typed (--pod, --bpf-fs,
     --admin-port: a flag on the line says more than the environment of the shell)."""
-    if sandbox is None or not any(value is not None for value in typed.values()):
-        return sandbox
     source = get_current_context().get_parameter_source("sandbox")
-    return None if source == ParameterSource.ENVIRONMENT else sandbox
+    from_env = sandbox is not None and source == ParameterSource.ENVIRONMENT
+    if from_env and any(value is not None for value in typed.values()):
+        return None
+    return sandboxes.checked_env_name(sandbox) if from_env else sandbox  # type: ignore[arg-type]
 
 
 def _local(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[str],

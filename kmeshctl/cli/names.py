@@ -49,7 +49,9 @@ def check_name_flags(ctx: _click.Context, values: Mapping[str, Any], args: list[
             continue
         rule = _RULES.get(param.name or "")
         if param.name == "sandbox":
-            _check_sandbox(source_name(ctx, param, args), value)
+            source = source_name(ctx, param, args)
+            if not source.startswith("$"):  # from the environment: checked where a sandbox is used
+                _check_sandbox(source, value)
         elif rule is not None:
             _check(source_name(ctx, param, args), value, *rule[:3], _example(param, rule))
         elif param.name in ("cluster_id", "network"):
@@ -107,3 +109,15 @@ def names_checked(command: _click.Command, args: Callable[[], list[str]]) -> Non
     checked._names_checked = True  # type: ignore[attr-defined]
     command.callback = checked
 
+
+
+def example_name(param: _click.Parameter) -> str:
+    """A name ``param`` (a name flag) accepts, for an example; empty for other flags."""
+    from kmeshctl.sandbox.state import NAME_ENV
+
+    rule = _RULES.get(param.name or "")
+    if rule is not None:
+        return _example(param, rule)
+    if param.name == "sandbox" or getattr(param, "envvar", None) == NAME_ENV:
+        return "demo"
+    return {"cluster_id": "c1"}.get(param.name or "", "")

@@ -124,7 +124,31 @@ def same_work_command(words: Sequence[str], extra: Sequence[str] = ()) -> str:
     every flag the user typed that it takes (typed_flags_for), ready to paste (an
     ``extra`` flag typed already is not added again)."""
     typed = typed_flags_for(words)
-    return shlex.join(["kmeshctl", *words, *typed, *(w for w in extra if not (w.startswith("-") and w in typed))])
+    return shlex.join(with_required(["kmeshctl", *words, *typed, *_not_typed(extra, typed)]))
+
+
+def _not_typed(extra: Sequence[str], typed: Sequence[str]) -> list[str]:
+    """``extra`` (flags, each with its value when it takes one) without the flags ``typed``
+    gives already, and without their values."""
+    kept: list[str] = []
+    skipping = False
+    for word in extra:
+        if word.startswith("-"):
+            skipping = word.partition("=")[0] in {t.partition("=")[0] for t in typed if t.startswith("-")}
+            if not skipping:
+                kept.append(word)
+        elif not skipping:
+            kept.append(word)
+    return kept
+
+
+def with_required(words: list[str]) -> list[str]:
+    """A suggested `kmeshctl WORDS ...` with an example of each flag the command cannot run
+    without that it lacks (`render` needs --xds-address and --cluster-id): pasted, it
+    passes the command's own checks."""
+    needs = REQUIRED_FLAGS.get(tuple(words[1:2]), ())
+    given = {w.partition("=")[0] for w in words if w.startswith("-")}
+    return words + [w for flag, value, _ in needs if flag not in given for w in (flag, value)]
 
 
 def required_flags_error(words: Sequence[str], missing: Sequence[tuple[str, str, str]], why: str) -> UsageError:
@@ -158,7 +182,7 @@ def dry_run_value_hint(command: Any, args: Sequence[str], root: Any) -> str:
     target = root
     for word in offline:
         target = target.commands[word]
-    words = ["kmeshctl", *offline, *_typed_words_for(command, target, args)]
+    words = with_required(["kmeshctl", *offline, *_typed_words_for(command, target, args)])
     return hint + f"; the offline (client) form is `{shlex.join(words)}`"
 
 
@@ -188,6 +212,8 @@ def _typed_words_for(source: Any, target: Any, args: Sequence[str]) -> list[str]
 
 XDS_ADDRESS_NEEDED = ("--xds-address", XDS_ADDRESS_EXAMPLE, "istiod's xDS Service (HOST:PORT)")
 CLUSTER_ID_NEEDED = ("--cluster-id", "c1", "this cluster's id as istiod knows it (ACK: the cluster id)")
+# The flags a command cannot run without: a suggestion of it carries an example of each.
+REQUIRED_FLAGS = {("render",): (XDS_ADDRESS_NEEDED, CLUSTER_ID_NEEDED)}
 
 
 def check_crd_files(paths: Optional[list[Path]]) -> None:

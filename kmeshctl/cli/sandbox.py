@@ -56,10 +56,17 @@ NewNameOption = typer.Option(None, "--name", metavar="NAME", envvar=NAME_ENV, he
 def _name(name: Optional[str], other_version_ok: bool = False) -> str:
     """The sandbox name (--name or $KMESHCTL_SANDBOX_NAME, checked); a record another
     kmeshctl version wrote is refused, except where it is removed (``other_version_ok``)."""
-    chosen = check_name(name) if name else DEFAULT_NAME
+    chosen = _checked_name(name) if name else DEFAULT_NAME
     if not other_version_ok:
         sandboxes.check_version(chosen)
     return chosen
+
+
+def _checked_name(name: str) -> str:
+    """--name checked; from $KMESHCTL_SANDBOX_NAME, in the one wording naming the variable."""
+    from kmeshctl.cli.conventions import given_as
+
+    return sandboxes.checked_env_name(name) if given_as("name") == f"${NAME_ENV}" else check_name(name)
 
 
 def _existing_name(name: Optional[str], other_version_ok: bool = False) -> str:
@@ -418,6 +425,12 @@ def exec_(
     if not pod:
         shown = sandboxes.for_sandbox("kmeshctl sandbox status", name) if name else "kmeshctl sandbox status"
         raise UsageError(f"POD '': empty value; give a pod name, e.g. netutils (see `{shown}`)")
+    if not command:  # refused before any sandbox is looked up or anything runs
+        import shlex
+
+        example = suggest(shlex.join(["kmeshctl", "sandbox", "exec", pod, "--", "sh"]))
+        raise UsageError(f"COMMAND is required after `--` (kmeshctl sandbox exec POD -- COMMAND...): "
+                         f"e.g. `{example}`")
     state = _existing_state(name)
     if state.phase != PHASE_READY:  # its pods are half-made or half-removed
         raise KmeshctlError(sandbox_mod.unfinished(state, f"kmeshctl sandbox up --name {state.name}"))

@@ -64,8 +64,10 @@ def _dry_run_cluster():
 
     try:
         return connect_reachable()
-    except NoClusterConfigured:
-        return None  # nothing configured to check against: the objects as rendered
+    except NoClusterConfigured as err:  # nothing configured to check against: the objects as rendered
+        typer.secho(f"No reachable cluster ({err}): rendered offline, not checked by an API server",
+                    fg=typer.colors.YELLOW, err=True)
+        return None
 
 
 def _check_names() -> None:
