@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(python3 python3-venv python3-bpfcc bpfcc-tools linux-headers-amd64
               iproute2 curl nginx-light wrk kmod nftables
-              containernetworking-plugins)  # /usr/lib/cni: the sandbox's pods, the e2e tier, the CNI tests
+              containernetworking-plugins  # /usr/lib/cni: the sandbox's pods, the e2e tier, the CNI tests
+              containerd runc)  # the e2e tier node's container runtime
 
 log() { printf 'setup: %s\n' "$*"; }
 
