@@ -2,8 +2,10 @@
 write (every kind served, Istio kinds valid against the cluster's own CRDs, install
 namespace not being deleted, and the API server's own dry run of every object), then
 server-side apply in order, reporting per object whether it was created, configured or
-left unchanged. All or nothing: an object the server would reject stops the run before
-anything is written."""
+left unchanged. The checks are the all-or-nothing part: an object the server would reject
+stops the run before anything is written. A failure during the real apply after them (the
+API server or its storage failing mid-way) stops there: PartialApply says what was
+applied and what was not; re-running the same install applies the rest."""
 
 from __future__ import annotations
 
@@ -147,6 +149,19 @@ def _changed(before: dict, after: dict) -> bool:
     return True
 
 
+class PartialApply(KmeshctlError):
+    """The real apply of ``failed`` failed after the checks passed: ``applied`` stays
+    applied (it is not rolled back: deleting a half-installed agent is uninstall's work),
+    ``not_applied`` (``failed`` first) was not."""
+
+    def __init__(self, applied: list[ApplyResult], not_applied: list[dict], cause: KmeshctlError) -> None:
+        self.applied, self.not_applied, self.cause = applied, not_applied, cause
+        self.failed = object_ref(not_applied[0])
+        total = len(applied) + len(not_applied)
+        self.counts = f"{len(applied)} of {total} objects applied, {len(not_applied)} not"
+        super().__init__(f"{self.failed} could not be applied: {cause.problem}; {self.counts}")
+
+
 def apply_all(
     client: KubeClient, objs: list[dict], on_result: Callable[[ApplyResult], None] = lambda r: None
 ) -> list[ApplyResult]:
@@ -158,11 +173,24 @@ def apply_all(
     are deleted again, so bad input leaves nothing behind."""
     new_namespaces = namespaces_to_create(client, objs)
     first = [o for o in objs if o["kind"] == "Namespace" and o["metadata"]["name"] in new_namespaces]
-    results = [_apply_reported(client, obj, on_result) for obj in first]
+    rest = [o for o in objs if not any(o is f for f in first)]
+    results = _apply_in_order(client, first, rest, [], on_result)
     created = [obj["metadata"]["name"] for obj, r in zip(first, results) if r.action == "created"]
     _dry_run_in_new_namespaces(client, in_namespaces(client, objs, new_namespaces), created)
-    rest = [o for o in objs if not any(o is f for f in first)]
-    return results + [_apply_reported(client, obj, on_result) for obj in rest]
+    return _apply_in_order(client, rest, [], results, on_result)
+
+
+def _apply_in_order(client: KubeClient, objs: list[dict], later: list[dict], done: list[ApplyResult],
+                    on_result: Callable[[ApplyResult], None]) -> list[ApplyResult]:
+    """``done`` plus the result of applying each of ``objs``; PartialApply naming ``later``
+    too when one fails."""
+    results = list(done)
+    for index, obj in enumerate(objs):
+        try:
+            results.append(_apply_reported(client, obj, on_result))
+        except KmeshctlError as err:
+            raise PartialApply(results, objs[index:] + later, err) from err
+    return results
 
 
 def _apply_reported(client: KubeClient, obj: dict, on_result: Callable[[ApplyResult], None]) -> ApplyResult:

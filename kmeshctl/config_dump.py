@@ -190,8 +190,10 @@ def print_cache_tables(dump: dict, console: Optional[Console] = None, wide: bool
         console.print(f"enrolled locally: {', '.join(e.get('pod') or e['netns'] for e in enrolled)}")
     node = dump.get("node")
     if node:
-        console.print(f"node {node.get('name') or '-'}: locality {_locality(node.get('locality'))} "
-                      f"(from {node.get('locality_source', 'unknown')})")
+        source = node.get("locality_source")
+        known = node.get("locality") and source and source != "unknown"
+        console.print(f"node {node.get('name') or '-'}: locality {_locality(node.get('locality'))}"
+                      + (f" (from {source})" if known else ""), highlight=False)
 
 
 def _locality(locality: Optional[dict]) -> str:

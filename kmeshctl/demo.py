@@ -114,6 +114,13 @@ class DemoTarget(Protocol):
     def finish(self, progress: Callable[[str], None]) -> None: ...
 
 
+def lost_reason(target: DemoTarget) -> str:
+    """Why ``target`` went away mid-run ('' when it did not, or cannot tell): a local
+    sandbox removed by `sandbox down`."""
+    lost = getattr(target, "lost", None)
+    return lost() if callable(lost) else ""
+
+
 # ---------------------------------------------------------------- the demo's subject
 
 
@@ -282,7 +289,8 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
             raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(
                 str(error) if named else f"{cluster_flags}: {error}")
         if isinstance(error, UsageError) and kubeconfig_named():
-            raise UsageError(f"--target auto: {error}")
+            raise UsageError(f"--target auto: {error}; or run the demo in a local sandbox: "
+                             f"{_local_choice()}")
         why = f"auto: no reachable cluster: {without_fix(str(error))}"
     elif choice == "cluster":
         client, error = reachable_cluster()
@@ -290,10 +298,24 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
             assert error is not None
             raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(f"{chosen_by}: {error}")
         return ClusterTarget(client, documents, (namespace or vs.namespace, vs.name)), f"Target: cluster {client.host}"
-    name, how = local_sandbox(sandbox_name)
+    try:
+        name, how = local_sandbox(sandbox_name)
+    except KmeshctlError as error:
+        if not why:
+            raise
+        # the sandbox choice alone would hide that the configured cluster was tried first
+        raise type(error)(f"--target {why}; so a local sandbox, but {error}", error.exit_code) from error
     notes = "; ".join(n for n in (why, how) if n)
     target = LocalTarget(name, (vs.namespace, vs.name), list(subject.default_weights))
     return target, f"Target: local sandbox {name}" + (f" ({notes})" if notes else "")
+
+
+def _local_choice() -> str:
+    """How to pick the local sandbox instead: --name of each one up, else --target local."""
+    from kmeshctl import sandboxes
+
+    found = sandboxes.names()
+    return " or ".join(f"--name {n}" for n in found) if found else "--target local"
 
 
 def local_sandbox(sandbox_name: str | None) -> tuple[str, str]:
@@ -426,14 +448,19 @@ class DemoReport:
     phases: list[PhaseReport]
     subject: Optional["DemoSubject"] = None
     where: str = ""  # the sandbox name or the cluster's API address
+    stopped: str = ""  # why the run ended before sending every request ('' when it did not)
 
     @property
     def failures(self) -> int:
         return sum(p.traffic.failures + (p.change.failures if p.change else 0) for p in self.phases)
 
     @property
+    def sent(self) -> int:
+        return sum(p.traffic.requests + (p.change.requests if p.change else 0) for p in self.phases)
+
+    @property
     def passed(self) -> bool:
-        return self.failures == 0 and all(
+        return not self.stopped and self.failures == 0 and all(
             p.p_value is not None and p.p_value >= P_VALUE_FLOOR for p in self.phases)
 
     def to_json(self) -> dict:
@@ -455,6 +482,7 @@ class DemoReport:
             "p_value_floor": P_VALUE_FLOOR,
             "phases": phases,
             "passed": self.passed,
+            "error": self.stopped or None,
         }
 
 
@@ -466,13 +494,21 @@ def run_traffic_shift(target: DemoTarget, subject: DemoSubject, requests: int,
                       on_phase: Callable[[int, list[int]], None]) -> DemoReport:
     if requests < 1:
         raise UsageError("--requests must be at least 1")
-    phases = []
+    phases: list[PhaseReport] = []
+    where = getattr(target, "sandbox_name", "") or getattr(getattr(target, "client", None), "host", "")
+    report = DemoReport(target.name, requests, phases, subject, where)
     current = list(subject.default_weights)
     for number, weights in enumerate(weight_sets, start=1):
         change = None
-        if weights != current:
-            change = _change_under_traffic(target, weights)
-            current = weights
+        try:
+            if weights != current:
+                change = _change_under_traffic(target, weights)
+                current = weights
+        except KmeshctlError:
+            if not lost_reason(target):
+                raise
+            report.stopped = _stopped_text(target, report, requests * len(weight_sets))
+            return report
         on_phase(number, weights)
         traffic = TrafficCount()
         # closed at once when the demo stops early (Ctrl-C, SIGTERM): that ends the loop
@@ -481,8 +517,16 @@ def run_traffic_shift(target: DemoTarget, subject: DemoSubject, requests: int,
                 traffic.add(result)
                 on_request(number, result, _version_of(subject, result.server))
         phases.append(_phase_report(subject, weights, traffic, change))
-    where = getattr(target, "sandbox_name", "") or getattr(getattr(target, "client", None), "host", "")
-    return DemoReport(target.name, requests, phases, subject, where)
+        if traffic.requests < requests:  # the loop ended early: its pod (or sandbox) is gone
+            report.stopped = _stopped_text(target, report, requests * len(weight_sets))
+            return report
+    return report
+
+
+def _stopped_text(target: DemoTarget, report: DemoReport, planned: int) -> str:
+    """`sandbox S went away during the demo (404 of 3000 requests sent)`."""
+    why = lost_reason(target) or "the request loop ended early (its pod's processes were stopped)"
+    return f"{why} ({report.sent} of {planned} requests sent)"
 
 
 def _results(lines: Iterable[str]) -> Iterator[RequestResult]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kmeshctl.errors import UsageError
+from kmeshctl.params import shown
 
 
 def check_plot_path(path: Path, flag: str = "--plot") -> None:
@@ -13,7 +14,7 @@ def check_plot_path(path: Path, flag: str = "--plot") -> None:
     from kmeshctl.cli.outpaths import check_output_file
 
     if path.suffix.lower() != ".png":
-        raise UsageError(f"{flag} {path}: give a .png file name, e.g. {flag} demo.png")
+        raise UsageError(f"{flag} {shown(path)}: give a .png file name, e.g. {flag} demo.png")
     check_output_file(flag, path)
 
 
@@ -46,9 +47,27 @@ def plot_shares(report: dict, path: Path) -> None:
     # reaches the top, whatever the number of phases)
     ax.legend(fontsize=8, ncol=2 * len(subsets), loc="lower center", bbox_to_anchor=(0.5, 1.0),
               frameon=False)
-    fig.tight_layout()
+    _widened_to_fit(fig, [ax.get_legend(), ax.title])
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _widened_to_fit(fig, artists: list) -> None:
+    """Lay out ``fig``, widening it until every artist (the legend, the title: centred
+    over the axes, wider than one phase's bars) lies inside it with a margin."""
+    margin_in = 0.15
+    for _ in range(4):
+        fig.tight_layout()
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        needed = max(a.get_window_extent(renderer).width for a in artists) / fig.dpi + 2 * margin_in
+        left = min(a.get_window_extent(renderer).x0 for a in artists) / fig.dpi
+        right = max(a.get_window_extent(renderer).x1 for a in artists) / fig.dpi
+        width = fig.get_figwidth()
+        if left >= margin_in - 0.01 and right <= width - margin_in + 0.01:
+            return
+        # centred on the axes, not the figure (the y label takes the left): widen by both overhangs
+        fig.set_figwidth(max(needed, width) + max(0.0, margin_in - left) + max(0.0, right - width + margin_in))
 
 
 def _p(value: float | None) -> str:

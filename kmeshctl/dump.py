@@ -384,42 +384,18 @@ _MIN_OTHER = 12  # the width a wrapping column keeps at least
 _WIDE = 10_000
 
 
-def _longest(column: Any) -> int:
-    return max([len(str(column.header))] + [len(str(c)) for c in column._cells])
-
-
-def _needed(columns: list[Any], keys: tuple[str, ...]) -> int:
-    """Console width for ``columns``: key columns whole, the others wrapped."""
-    return 1 + sum((_longest(c) if str(c.header) in keys else min(_longest(c), _MIN_OTHER)) + 3
-                   for c in columns)
-
-
 def _fit(table: Table, width: int, wide: bool, keys: tuple[str, ...]) -> tuple[Table, list[str], int]:
     """The table to print in ``width`` columns, the headers left out and the width to
-    print at. Key columns are never left out or cut; the others wrap, and when the table
-    still does not fit they are left out from the right; key columns alone wider than
-    ``width`` are printed whole, wider. ``wide``: every column whole, nothing left out."""
-    for column in table.columns:
-        column.no_wrap = wide or str(column.header) in keys
-        if not column.no_wrap:
-            column.overflow = "fold"  # a long word wraps too: no cell loses its end to "…"
+    print at (kmeshctl.cli.tables.fit_columns: never wider than ``width``). ``wide``:
+    every column whole, nothing left out."""
+    from kmeshctl.cli.tables import fit_columns
+
     if wide:
+        for column in table.columns:
+            column.no_wrap = True
         return table, [], _WIDE
-    kept = list(table.columns)
-    dropped: list[str] = []
-    while _needed(kept, keys) > width:
-        others = [c for c in kept if str(c.header) not in keys]
-        if not others:
-            break
-        kept.remove(others[-1])
-        dropped.insert(0, str(others[-1].header))
-    narrow = Table(show_header=table.show_header) if dropped else table
-    if dropped:
-        for column in kept:
-            narrow.add_column(column.header, no_wrap=column.no_wrap, overflow=column.overflow)
-        for row in zip(*(c._cells for c in kept)):
-            narrow.add_row(*row)
-    return narrow, dropped, max(width, _needed(kept, keys))
+    narrow, dropped = fit_columns(table, width, keys, _MIN_OTHER)
+    return narrow, dropped, width
 
 
 def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,

@@ -124,8 +124,9 @@ def dry_run(plan: InstallPlan) -> DryRunReport:
 
 
 def apply(plan: InstallPlan, on_result: Callable[[applier.ApplyResult], None]) -> list[applier.ApplyResult]:
-    """All checks before the first write (preflight: CRDs, the API server's dry run), then
-    server-side apply in order; all or nothing."""
+    """All checks before the first write (preflight: CRDs, the API server's dry run): a
+    rejected object stops it with nothing applied; then server-side apply in order (a
+    failure there is applier.PartialApply, naming what was applied and what was not)."""
     assert plan.client is not None  # only a dry run goes offline
     applier.preflight(plan.client, plan.objects, plan.params.kubernetes_version, plan.crds)
     return applier.apply_all(plan.client, plan.objects, on_result)

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 from urllib.parse import quote
 
 import yaml
@@ -848,10 +848,11 @@ def request_timeout_text() -> str:
 
 
 @contextlib.contextmanager
-def _waiting_note(host: str) -> Iterator[None]:
+def _waiting_note(host: str, noted: Callable[[], None] = lambda: None) -> Iterator[None]:
     """`waiting for the Kubernetes API at URL (--request-timeout 30s)` on stderr once the
     request inside has gone WAITING_NOTE_AFTER_S without an answer (a server that
-    accepts and never answers is otherwise silence until the limit)."""
+    accepts and never answers is otherwise silence until the limit); ``noted`` is called
+    once the line is written."""
     import sys
     import threading
 
@@ -859,6 +860,7 @@ def _waiting_note(host: str) -> Iterator[None]:
         with contextlib.suppress(OSError, ValueError):
             sys.stderr.write(f"waiting for the Kubernetes API at {host} ({request_timeout_text()})\n")
             sys.stderr.flush()
+        noted()
 
     timer = threading.Timer(WAITING_NOTE_AFTER_S, note)
     timer.daemon = True
@@ -867,6 +869,7 @@ def _waiting_note(host: str) -> Iterator[None]:
         yield
     finally:
         timer.cancel()
+
 
 
 def _bounded(cfg: "k8s.Configuration") -> "k8s.Configuration":
@@ -927,7 +930,10 @@ class KubeClient:
 
     def __init__(self, api_client: k8s.ApiClient) -> None:
         self._api = api_client
-        self._answered = False  # until the server first answers, a slow request says what it waits for
+        self._answered = False
+        # Any request silent for a second says what it waits for, once per client: after
+        # /version answered, a server may still hang on the rest (h49)
+        self._noted = False
         self._group_versions: Optional[set[str]] = None
         self._resources: dict[str, dict[str, ResourceKind]] = {}
 
@@ -976,19 +982,24 @@ class KubeClient:
         import urllib3
 
         try:
-            with contextlib.nullcontext() if self._answered else _waiting_note(self.host):
+            with contextlib.nullcontext() if self._noted else _waiting_note(self.host, self._note_written):
                 response = self._api.call_api(
                     method, url, header_params=headers, body=body, _request_timeout=_request_limit()
                 )
                 response.read()
         except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise self._unreachable(err) from err
+            # after an answer (GET /version), say which request went unanswered: "cannot
+            # reach" alone would contradict precheck's "API reachable: pass"
+            raise self._unreachable(err, f"{method} {path}" if self._answered else "") from err
         self._answered = True
         return response.status, _decode(response.data)
 
+    def _note_written(self) -> None:
+        self._noted = True
+
     def _refused(self, status: int, method: str, path: str, data: Optional[dict]) -> ApiError:
         credentials = CREDENTIALS.get(id(self._api.configuration), "the kubeconfig user in use")
-        return _api_error(status, method, path, data, credentials)
+        return _api_error(status, method, path, data, credentials, host=self.host)
 
     # -- discovery -----------------------------------------------------------
 
@@ -1179,15 +1190,18 @@ class KubeClient:
         what the cluster serves for its lifetime): to notice CRDs installed or removed since."""
         return KubeClient(self._api)
 
-    def _unreachable(self, err: BaseException) -> ApiUnreachable:
+    def _unreachable(self, err: BaseException, request: str = "") -> ApiUnreachable:
+        """``request``: the call that went unanswered after earlier ones were answered."""
         reason, fix = _transport_kind(err)
+        after = f" to {request}, though earlier requests were answered" if request else ""
         if reason == "i/o timeout" and TARGET.request_timeout:
             return ApiUnreachable(
                 f"cannot reach the Kubernetes API at {self.host} (i/o timeout: no answer within "
-                f"{request_timeout_text()[len('--request-timeout '):]}; {self.origin})",
+                f"{request_timeout_text()[len('--request-timeout '):]}{after}; {self.origin})",
                 fix="check that the cluster is up, pass --kubeconfig/--context of one that is, or wait longer "
                     "with --request-timeout DURATION")
-        return ApiUnreachable(f"cannot reach the Kubernetes API at {self.host} ({reason}; {self.origin})", fix=fix)
+        return ApiUnreachable(f"cannot reach the Kubernetes API at {self.host} ({reason}{after}; {self.origin})",
+                              fix=fix)
 
 
 def _stream_lines(raw: Any) -> Iterator[bytes]:
@@ -1281,6 +1295,8 @@ def diagnosis(err: BaseException) -> tuple[str, str]:
     fix = getattr(err, "fix", "")
     if fix:
         return problem, fix
+    if isinstance(err, ApiError):
+        return problem, server_error_fix()
     for kind, kind_fix in _KIND_FIXES:
         if isinstance(err, kind):
             return problem, kind_fix
@@ -1329,9 +1345,23 @@ def _decode(raw: bytes) -> Optional[dict]:
         return {"message": raw.decode("utf-8", "replace")[:200]}
 
 
+def kubectl_command(args: str) -> str:
+    """`kubectl ARGS` with the user's --kubeconfig/--context, ready to paste (h49)."""
+    import shlex
+
+    flags = [w for flag, value in (("--kubeconfig", TARGET.kubeconfig), ("--context", TARGET.context)) if value
+             for w in (flag, value)]
+    return " ".join(["kubectl", args, *([shlex.join(flags)] if flags else [])])
+
+
+def server_error_fix() -> str:
+    """The one fix of an API server answering 5xx (etcd, webhook or apiserver trouble)."""
+    return f"check its health with `{kubectl_command('get --raw /readyz')}`, then retry"
+
+
 def _api_error(status: int, method: str, path: str, data: Optional[dict],
-               credentials: str = "the kubeconfig user in use") -> ApiError:
-    """The ApiError of a refused call; 401 and 403 worded as kubectl words them, with the fix."""
+               credentials: str = "the kubeconfig user in use", host: str = "") -> ApiError:
+    """The ApiError of a refused call; 401, 403 and 5xx worded as kubectl words them, with the fix."""
     data = data or {}
     reason = data.get("reason", "")
     message = " ".join((data.get("message") or f"HTTP {status}").split())  # one line
@@ -1344,6 +1374,10 @@ def _api_error(status: int, method: str, path: str, data: Optional[dict],
         return ApiError(status, reason or "Forbidden", f"Forbidden: {message}", causes,
                         fix=f"ask a cluster admin for RBAC permission to {rbac_request(method, path)}",
                         see=PRECHECK_LISTS)
+    if status >= 500:
+        server = f"the API server at {host}" if host else "the API server"
+        return ApiError(status, reason, f"{server} answered {status} ({message}) to {method} {path}", causes,
+                        fix=server_error_fix())
     return ApiError(status, reason, f"{method} {path} failed: {message}", causes)
 
 

@@ -11,7 +11,7 @@ from typing import Callable, Iterable, Optional
 from kmeshctl.enrollment import MODE_LABEL, REDIRECTION_ANNOTATION, PodView, decide, is_annotated, namespace_enabled
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeClient
-from kmeshctl.params import DNS1123_LABEL_RE, shown
+from kmeshctl.params import DNS1123_LABEL_RE, counted, shown
 
 MODE_VALUE = "Kmesh"
 
@@ -54,7 +54,9 @@ def check_names(what: str, names: Iterable[str], kind: str = "namespace name", e
 
 def enrolled_namespaces(client: KubeClient) -> list[str]:
     labelled = client.list("v1", "Namespace", label_selector=MODE_LABEL)
-    return sorted(ns["metadata"]["name"] for ns in labelled if namespace_enabled(ns["metadata"]["labels"]))
+    # a real API server leaves out empty labels: none is not enrolled
+    return sorted(ns["metadata"]["name"] for ns in labelled
+                  if namespace_enabled(ns["metadata"].get("labels") or {}))
 
 
 def has_sidecar_injection(namespace: dict) -> bool:
@@ -138,7 +140,7 @@ def wait_for_annotations(
         if waited >= timeout:
             names = ", ".join(f"{p.namespace}/{p.name}" for p in pending)
             raise KmeshctlError(
-                f"{len(pending)} running pod(s) not yet (un)marked {REDIRECTION_ANNOTATION} after {timeout:g} s: "
+                f"{counted(len(pending), 'running pod')} not yet (un)marked {REDIRECTION_ANNOTATION} after {timeout:g} s: "
                 f"{names}; fix: check the node agent (`kmeshctl status`) or wait longer with --timeout"
             )
         time.sleep(min(poll, max(timeout - waited, 0.05)))

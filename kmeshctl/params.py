@@ -46,6 +46,11 @@ NOT_AN_INTEGER = "not an integer"
 
 # An echoed value longer than this is cut (a 10,000-character argument must not make a
 # 10,000-character error line): its head, an ellipsis and its length.
+# Terminal tables (kmeshctl.cli.tables): a column this wide or narrower is "short" (a
+# check's name, a state, an id) and wraps only after the long ones have narrowed, which
+# fold their words down to TABLE_FOLD_FLOOR characters first.
+TABLE_SHORT_COLUMN = 16
+TABLE_FOLD_FLOOR = 12
 MAX_SHOWN = 80
 SHOWN_HEAD = 60
 
@@ -57,6 +62,12 @@ def bounded(value: object, limit: int = MAX_SHOWN) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:min(SHOWN_HEAD, limit)]}... ({len(text)} characters)"
+
+
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """`1 pod`, `2 pods`, `0 pods`: a count with its noun in the right number (never
+    `pod(s)`); ``plural`` when not the noun + s."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
 def shown(value: object) -> str:
@@ -287,6 +298,16 @@ def check_namespace_name(flag: str, value: str) -> None:
             f"{flag} {shown(value)}: not a valid namespace name; use lower-case letters, "
             "digits and '-' (max 63), starting and ending with a letter or digit"
         )
+
+
+DNS1123_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+
+
+def check_pod_name(what: str, value: str) -> None:
+    """A pod name as Kubernetes allows it (an RFC 1123 subdomain); bad input otherwise."""
+    if len(value) > 253 or not DNS1123_SUBDOMAIN_RE.match(value):
+        raise UsageError(f"{what} {shown(value)}: not a valid pod name (RFC 1123: lower-case letters, digits, "
+                         "'-' and '.', starting and ending with a letter or digit, max 253)")
 
 
 def check_install_namespace(namespace: str, istio_namespace: str, flag: str = "--namespace") -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Callable, Literal
+from typing import Callable, Literal, Optional
 
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import XDS_PORT, istiod_addresses
-from kmeshctl.kube import KubeClient, connect, diagnosis
+from kmeshctl.kube import ApiUnreachable, KubeClient, NotKubernetes, connect, diagnosis
+from kmeshctl.params import counted
 from kmeshctl.uninstall import installed_objects
 
 Status = Literal["pass", "warn", "fail"]
@@ -57,12 +58,19 @@ def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str) -> l
         ("permissions to install", lambda: [check_permissions(client, namespace, istio_namespace)]),
     ]
     results = [reachable]
+    silent: Optional[CheckResult] = None  # set once the API stops answering: no check waits again
     for name, check in checks:
+        if silent is not None:
+            results.append(CheckResult(name, "fail", f"not checked: the API server stopped answering (see "
+                                                     f"{silent.name} above)"))
+            continue
         try:
             results.extend(check())
         except KmeshctlError as err:  # e.g. the caller may not even list nodes
             problem, fix = diagnosis(err)
             results.append(CheckResult(name, "fail", f"could not check: {problem}", fix))
+            if isinstance(err, ApiUnreachable):
+                silent = results[-1]
     return results
 
 
@@ -71,6 +79,12 @@ def check_api_reachable(client: KubeClient) -> CheckResult:
         version = client.server_version()
     except KmeshctlError as err:
         return _unreachable(err)
+    try:  # discovery too (GET /api, /apis): every command needs it, so "reachable" means it answers
+        client.is_served("v1", "Namespace")
+    except (ApiUnreachable, NotKubernetes) as err:
+        return _unreachable(err)
+    except KmeshctlError:
+        pass  # a refusal: the later checks name it, with the permission each lacks
     return CheckResult("API reachable", "pass", f"{client.host} answers ({version.get('gitVersion', '?')})")
 
 
@@ -142,7 +156,7 @@ def check_node_kernels(client: KubeClient) -> CheckResult:
     if too_old:
         return CheckResult(name, "fail", f"too old: {', '.join(too_old)}",
                            "use nodes with kernel 5.10 or later (e.g. Alibaba Cloud Linux 3)")
-    return CheckResult(name, "pass", f"{len(nodes)} node(s) ok")
+    return CheckResult(name, "pass", f"{counted(len(nodes), 'node')} ok")
 
 
 def check_permissions(client: KubeClient, namespace: str, istio_namespace: str) -> CheckResult:

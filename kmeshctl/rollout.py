@@ -146,20 +146,30 @@ def wait_for_rollout(
     poll: float = POLL_SECONDS,
     clock: Callable[[], float] = time.monotonic,
 ) -> RolloutState:
-    """Poll until every desired pod is updated and ready; RolloutTimeout after `timeout` s."""
+    """Poll until every desired pod is updated and ready; RolloutTimeout after `timeout` s
+    (math.inf: no limit). On a terminal a live view; otherwise (a CI log) plain lines, each
+    printed as the state changes."""
     console = console or Console()
     start = clock()
     state = read_rollout(client, namespace, name)
-    with Live(rollout_view(namespace, name, state, 0, timeout), console=console, auto_refresh=False) as live:
-        while not state.done:
-            waited = clock() - start
-            if waited >= timeout:
-                break
-            time.sleep(min(poll, max(timeout - waited, 0)))
-            state = read_rollout(client, namespace, name)
-            live.update(rollout_view(namespace, name, state, clock() - start, timeout), refresh=True)
-    if not console.is_terminal:
-        console.line()  # Live leaves its last render unterminated when output is not a terminal
+    if console.is_terminal:
+        with Live(rollout_view(namespace, name, state, 0, timeout), console=console, auto_refresh=False) as live:
+            state = _poll(client, namespace, name, timeout, state, poll, clock, start,
+                          lambda s, waited: live.update(rollout_view(namespace, name, s, waited, timeout),
+                                                        refresh=True))
+    else:
+        shown: list[list[str]] = [[]]
+
+        def show(current: RolloutState, waited: float) -> None:
+            lines = rollout_lines(namespace, name, current)
+            if lines != shown[0]:
+                shown[0] = lines
+                console.print("\n".join([f"{lines[0]} (waited {waited:.0f} s of {limit_text(timeout)})",
+                                          *lines[1:]]), markup=False, highlight=False, soft_wrap=True)
+                console.file.flush()
+
+        show(state, 0)
+        state = _poll(client, namespace, name, timeout, state, poll, clock, start, show)
     if not state.done:
         stuck = state.not_ready()
         reasons = sorted({p.reason.split(":")[0] for p in stuck}) or ["no pods scheduled"]
@@ -172,6 +182,34 @@ def wait_for_rollout(
     return state
 
 
+def _poll(client: KubeClient, namespace: str, name: str, timeout: float, state: RolloutState, poll: float,
+          clock: Callable[[], float], start: float, show: Callable[[RolloutState, float], None]) -> RolloutState:
+    while not state.done:
+        waited = clock() - start
+        if waited >= timeout:
+            break
+        time.sleep(min(poll, max(timeout - waited, 0)))
+        state = read_rollout(client, namespace, name)
+        show(state, clock() - start)
+    return state
+
+
+def limit_text(timeout: float) -> str:
+    """`300 s limit`, or `no limit` (--timeout 0)."""
+    return f"{timeout:g} s limit" if timeout != float("inf") else "no limit"
+
+
+def rollout_lines(namespace: str, name: str, state: RolloutState) -> list[str]:
+    """The rollout as plain lines (no table rules, no trailing spaces): for a log."""
+    if not state.found:
+        return [f"DaemonSet {namespace}/{name}: not found yet"]
+    lines = [f"DaemonSet {namespace}/{name}: desired {state.desired}, updated {state.updated}, ready {state.ready}"]
+    for pod in state.pods:
+        state = "ready" if pod.ready else f"not ready ({pod.reason})"
+        lines.append(f"  pod {pod.name} on node {pod.node or '-'}: {state}")
+    return lines
+
+
 def rollout_view(namespace: str, name: str, state: RolloutState, waited: float, timeout: float) -> Group:
     if not state.found:
         summary = Text(f"DaemonSet {namespace}/{name}: not found yet", style="yellow")
@@ -181,7 +219,7 @@ def rollout_view(namespace: str, name: str, state: RolloutState, waited: float, 
             f"DaemonSet {namespace}/{name}: desired {state.desired}  updated {state.updated}  "
             f"ready {state.ready}", style=style,
         )
-    limit = Text(f"waited {waited:.0f} s of {timeout:g} s limit", style="dim")
+    limit = Text(f"waited {waited:.0f} s of {limit_text(timeout)}", style="dim")
     return Group(summary, limit, pods_table(state.pods))
 
 

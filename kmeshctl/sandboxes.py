@@ -222,10 +222,12 @@ def local_target(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Opt
             given = "--bpf-fs" if bpf_fs is not None else "--admin-port"
             raise UsageError(f"give {given} or --sandbox NAME, not both")
         state = require(sandbox)
+        check_data_path(state)
         return LocalTarget(state.bpffs, agent_port(state), state)
     if bpf_fs is not None:
         owner = owner_of_bpffs(bpf_fs)
         if owner is not None:
+            check_data_path(owner)
             return LocalTarget(bpf_fs, admin_port or agent_port(owner), owner)
     if bpf_fs is not None or admin_port is not None or DEFAULT_BPF_FS.exists():
         return LocalTarget(bpf_fs or DEFAULT_BPF_FS, admin_port)
@@ -237,9 +239,22 @@ def local_target(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Opt
         raise KmeshctlError(f"no data path here: {DEFAULT_BPF_FS} does not exist and no sandbox is up; start one "
                             f"(`kmeshctl sandbox up`, or `kmeshctl node run` on a node), or pass {own_flag}")
     state = require(found[0])
+    check_data_path(state)
     return LocalTarget(state.bpffs, agent_port(state), state,
                        f"Using sandbox {state.name} (the only one up; this node has no data path of its own); "
                        f"pass --sandbox NAME or {own_flag} to choose")
+
+
+def check_data_path(state: SandboxState) -> None:
+    """A state failure (exit 1, naming the sandbox) when ready sandbox ``state`` lost its
+    pinned data path (e.g. `node cleanup` run on its directory): never a --bpf-fs error,
+    a flag the user did not type. A sandbox not ready is left to maps_of_other_version."""
+    from kmeshctl.sandbox.sandbox import data_path_gone
+
+    if data_path_gone(state):
+        raise KmeshctlError(f"sandbox {state.name} has no data path: nothing is pinned in {state.bpffs} (was "
+                            f"`kmeshctl node cleanup` run on it?): run `kmeshctl sandbox down --name {state.name} "
+                            f"&& kmeshctl sandbox up --name {state.name}`")
 
 
 def owner_of_bpffs(bpf_fs: Path) -> Optional[SandboxState]:
@@ -315,6 +330,35 @@ def _other_version_row(name: str) -> dict:
             "agentAdmin": None, "bpffs": str(state.bpffs), "created": None, "age": "-"}
 
 
+def up_ended(name: str) -> str:
+    """How the last `sandbox up` of ``name`` that left only logs ended: `interrupted`
+    (Ctrl-C, SIGTERM, a `sandbox down`) or `failed`."""
+    from kmeshctl.sandbox.sandbox import UP_END_FILE
+
+    try:
+        how = (state_mod.failed_up_logs(name) / UP_END_FILE).read_text().strip()
+    except OSError:
+        return "failed"
+    return how if how in ("failed", "interrupted") else "failed"
+
+
+def failed_up_problem(name: str) -> str:
+    """The one problem of a failed-up name (`sandbox list`, `sandbox status`), with the fix."""
+    logs = state_mod.failed_up_logs(name)
+    how = "was interrupted" if up_ended(name) == "interrupted" else "failed"
+    return (f"`sandbox up` {how}; only its logs are left, in {logs}: `kmeshctl sandbox down --name {name}` "
+            "removes them")
+
+
+def failed_up_status(name: str) -> dict:
+    """`sandbox status` of a name whose failed `up` left only logs (exit 1): the phase
+    `sandbox list` shows, the problem and its fix."""
+    row = _failed_up_row(name)
+    empty: dict = {"running": False, "ready": False}
+    return {"name": name, "phase": row["phase"], "ready": False, "problems": row["problems"], "pods": [],
+            "services": [], "waypoints": [], "controlplane": empty, "agent": dict(empty)}
+
+
 def _failed_up_row(name: str) -> dict:
     logs = state_mod.failed_up_logs(name)
     try:
@@ -322,8 +366,7 @@ def _failed_up_row(name: str) -> dict:
     except OSError:
         when = 0.0
     return {"name": name, "phase": PHASE_FAILED, "ready": False,
-            "problems": [f"`sandbox up` failed; only its logs are left, in {logs}: `kmeshctl sandbox down "
-                         f"--name {name}` removes them"],
+            "problems": [failed_up_problem(name)],
             "pods": 0, "waypoints": 0, "agentAdmin": None, "bpffs": str(SandboxState(name=name).bpffs),
             "created": created_text(when), "age": _age(when)}
 

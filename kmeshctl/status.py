@@ -80,8 +80,8 @@ class MeshStatus:
 
 
 def daemonset_summary(ds: dict) -> dict:
-    status = ds.get("status", {})
-    containers = ds["spec"]["template"]["spec"].get("containers", [])
+    status = ds.get("status") or {}
+    containers = (((ds.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
     return {
         "name": ds["metadata"]["name"],
         "desired": int(status.get("desiredNumberScheduled", 0)),

@@ -16,7 +16,8 @@ from typing import Callable, Literal
 
 from kmeshctl.enrollment import REDIRECTION_ANNOTATION, PodView, is_annotated
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.kube import KubeClient, object_ref
+from kmeshctl.asciinum import duration_words
+from kmeshctl.kube import KubeClient, kubectl_command, object_ref
 from kmeshctl.params import PLACEHOLDER_XDS_ADDRESS, InstallParams
 from kmeshctl.render import render_manifests
 
@@ -116,15 +117,26 @@ def unmark_commands(pods: list[str]) -> list[str]:
             for namespace, names in by_namespace.items()]
 
 
-def wait_gone(client: KubeClient, obj: dict, deadline: float, poll: float = 0.5) -> None:
+def wait_gone(client: KubeClient, obj: dict, deadline: float, poll: float = 0.5, timeout: float = 0) -> None:
+    """Until ``obj`` is gone; past ``deadline`` an error naming the --timeout (``timeout``
+    seconds) and the kubectl command that shows what holds it."""
     meta = obj["metadata"]
     while client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")) is not None:
         if time.monotonic() >= deadline:
+            limit = f"the --timeout {duration_words(timeout)} limit" if timeout else "the time limit"
             raise KmeshctlError(
-                f"{object_ref(obj)} still exists after the time limit (finalizers?); "
-                "fix: check it with kubectl describe, then re-run uninstall (it is safe to repeat)"
-            )
+                f"{object_ref(obj)} still exists after {limit} (a finalizer or a pod still stopping?)",
+                fix=f"check what holds it with `{kubectl_command(describe_args(obj))}`, then re-run "
+                    "`kmeshctl uninstall` (it is safe to repeat), with a longer --timeout if it was only slow")
         time.sleep(poll)
+
+
+def describe_args(obj: dict) -> str:
+    """`describe daemonset.apps kmesh -n kmesh-system`: kubectl's words for ``obj``."""
+    group = obj["apiVersion"].rpartition("/")[0]
+    resource = obj["kind"].lower() + (f".{group}" if group else "")
+    namespace = obj["metadata"].get("namespace")
+    return f"describe {resource} {obj['metadata']['name']}" + (f" -n {namespace}" if namespace else "")
 
 
 def uninstall(
@@ -134,13 +146,13 @@ def uninstall(
     on_result: Callable[[DeleteResult], None] = lambda r: None,
 ) -> list[DeleteResult]:
     """Delete `objs` in reverse order, each gone before the next; all within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout  # math.inf: no limit
     results = []
     for obj in reversed(objs):
         pods = agent_pods(client, obj) if obj["kind"] == "DaemonSet" and client.is_served("v1", "Pod") else []
         result = delete_one(client, obj)
         if result.outcome == "deleted":
-            wait_gone(client, obj, deadline)
+            wait_gone(client, obj, deadline, timeout=timeout)
         on_result(result)
         results.append(result)
         if result.outcome == "deleted" and pods:

@@ -35,14 +35,17 @@ def agent_versions(client: Any, namespace: str, fetch: AdminFetch) -> list[dict]
 
 
 def version_report(namespace: str, connect: Optional[Callable[[], Any]], fetch: AdminFetch,
-                   check: Callable[[], None] = lambda: None) -> tuple[dict, Optional[KmeshctlError]]:
+                   check: Callable[[], None] = lambda: None,
+                   seen: Optional[dict] = None) -> tuple[dict, Optional[KmeshctlError]]:
     """``({"client": {"version"}, "cluster": {"server", "serverVersion", "namespace", "agents": [...]} | None,
     "clusterError": str | None, "clusterConfigured": bool}, the failure or None)``.
 
     Never raises: the client's version is always reported first, as `kubectl version`
     does, whatever the cluster did (``check``: the cluster flags typed, a UsageError when
     wrong; then connecting, discovery, the agents). ``connect`` None: client only, the
-    cluster not contacted; clusterConfigured still says whether one is configured."""
+    cluster not contacted; clusterConfigured still says whether one is configured. ``seen``
+    gets "serverVersion" as soon as GET /version answers, even when a later call fails
+    (the text form prints it as kubectl's `Server Version:`)."""
     from kmeshctl.install import cluster_configured
     from kmeshctl.kube import NoClusterConfigured
 
@@ -55,6 +58,8 @@ def version_report(namespace: str, connect: Optional[Callable[[], Any]], fetch: 
         client = connect()
         cluster = {"server": client.host, "serverVersion": client.server_version().get("gitVersion"),
                    "namespace": namespace}
+        if seen is not None:
+            seen["serverVersion"] = cluster["serverVersion"]
         cluster["agents"] = agent_versions(client, namespace, fetch)
     except NoClusterConfigured as err:
         report["clusterError"], report["clusterConfigured"] = str(err), False

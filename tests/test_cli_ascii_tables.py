@@ -6,38 +6,14 @@ kubeconfig whose server refuses connections)."""
 from __future__ import annotations
 
 import os
-import pty
-import select
-import time
 from pathlib import Path
 
 import pytest
 
+from shell_pty import run_in_terminal
 from test_cli_kinds import KMESHCTL, _dead_kubeconfig
 
 BOX = set("┃━╇│")
-
-
-def _in_terminal(argv: list[str], env: dict[str, str]) -> str:
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execvpe(argv[0], argv, env)
-    output = b""
-    end = time.monotonic() + 60
-    try:
-        while time.monotonic() < end:
-            if select.select([fd], [], [], 0.2)[0]:
-                try:
-                    chunk = os.read(fd, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                output += chunk
-    finally:
-        os.waitpid(pid, 0)
-        os.close(fd)
-    return output.decode("utf-8", errors="replace")
 
 
 @pytest.mark.parametrize("locale,ascii_only", [({"LANG": "C", "LC_ALL": "C"}, True),
@@ -51,7 +27,7 @@ def test_a_table_in_a_terminal_is_ascii_unless_the_locale_is_utf8(locale: dict, 
     # wide enough for the table (the tmp kubeconfig path is one long word: narrower, precheck
     # prints one block per check rather than split it)
     env.update(locale, COLUMNS="200", TERM="xterm", HOME=str(tmp_path))
-    shown = _in_terminal([KMESHCTL, "--kubeconfig", str(_dead_kubeconfig(tmp_path / "dead")), "precheck"], env)
+    shown = run_in_terminal([KMESHCTL, "--kubeconfig", str(_dead_kubeconfig(tmp_path / "dead")), "precheck"], env)
     assert "CHECK" in shown and "RESULT" in shown and "fail" in shown, shown
     if ascii_only:
         assert not BOX & set(shown) and "-+-" in shown and " | " in shown, shown

@@ -309,7 +309,10 @@ def test_manage_rows_name_the_pod_and_ids_are_never_cut() -> None:
     out = io.StringIO()
     dump.render_tables(dumps, _NoIds(), Console(file=out, width=30), pods={cookie: "default/netutils-0"})  # type: ignore[arg-type]
     text = out.getvalue()
-    assert str(cookie) in text and "default/netutils-0" in text
+    # never wider than the terminal (issue 14): the id whole, the pod's name folded, all of it there
+    drawn = [line for line in text.splitlines() if set(line) & set("│┃━")]
+    assert str(cookie) in text and drawn and all(len(line) <= 30 for line in drawn), text
+    assert "default/netutils-0" in "".join(line.split("│")[-1].strip() for line in text.splitlines()[3:]), text
     wide = io.StringIO()
     dump.render_tables(dumps, _NoIds(), Console(file=wide, width=30), pods={}, wide=True)  # type: ignore[arg-type]
     assert str(cookie) in wide.getvalue()

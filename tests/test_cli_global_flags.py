@@ -123,7 +123,7 @@ def test_enable_ns_wait_quiet_prints_no_progress(cluster) -> None:  # noqa: F811
     cluster.server.put(app_pod("fortio-v1", "demo"))  # never marked: the wait runs to its timeout
     loud = cluster.kmeshctl("enable-ns", "demo", "--wait", "--timeout", "1")
     quiet = cluster.kmeshctl("enable-ns", "demo", "--wait", "--timeout", "1", "-q")
-    assert loud.code == quiet.code == 1 and "waiting for 1 pod(s)" in loud.err, loud
+    assert loud.code == quiet.code == 1 and "waiting for 1 pod " in loud.err, loud
     assert "waiting for" not in quiet.err and "demo/fortio-v1" in quiet.err, quiet.err  # the result stays
 
 

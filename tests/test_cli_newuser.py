@@ -591,7 +591,7 @@ def test_every_path_a_command_reads_is_checked_first_naming_the_flag(tmp_path: P
 
 @pytest.mark.parametrize("text,problem", [
     ("hello\n", "document 1 is not a Kubernetes object but the text 'hello'"),
-    ("- a\n- b\n", "document 1 is not a Kubernetes object but a list of 2 item(s)"),
+    ("- a\n- b\n", "document 1 is not a Kubernetes object but a list of 2 items"),
     ("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n42\n", "document 2 is not a Kubernetes object "
      "but the number 42"),
     ("kind: Service\nmetadata: {name: s}\n", "document 1 (Service) has no apiVersion: add one (apiVersion: v1)"),
@@ -1069,7 +1069,7 @@ def test_every_range_choice_and_number_mistake_reads_in_the_one_form(args: list[
 
 def test_the_docs_show_the_one_form() -> None:
     docs = (REPO / "docs" / "usage.md").read_text()
-    for example in ("Error: --timeout abc: not a duration; use a duration from 1s to 24h", "Error: --xds-address istiod:70000: port 70000 is out of "
+    for example in ("Error: --timeout abc: not a duration; use a duration from 0s to 24h", "Error: --xds-address istiod:70000: port 70000 is out of "
                     "range; use an integer from 1 to 65535", "--paths direct,foo: foo is not an accepted value"):
         assert example in " ".join(docs.split()), example
 

@@ -158,7 +158,7 @@ def test_range_words_for_durations_ports_and_counts(capsys, monkeypatch, no_env)
     monkeypatch.setenv("COLUMNS", "200")
     shown = {" ".join(w): " ".join(cli(capsys, *w, "--help")[1].split()) for w in (["install"], ["dump", "maps"], ["node", "run"],
                                                                  ["demo", "traffic-shift"])}
-    assert "[default: 300s (5m); 1s to 24h]" in shown["install"]
+    assert "[default: 300s (5m); 0s to 24h]" in shown["install"]  # 0: no limit (h49)
     assert "[default: 15200; 1-65535]" in shown["node run"]
     assert "1-65535" in shown["dump maps"]
     assert "[default: 20; 1-100000]" in shown["demo traffic-shift"]

@@ -248,8 +248,10 @@ def test_dry_run_against_a_configured_cluster_that_is_gone_fails(make_cluster):
         result = gone.kmeshctl("install", "--cluster-id", "c1", "--dry-run", *address)
         assert result.code == 1 and not result.out, result.err
         assert "cannot reach the Kubernetes API" in result.err and "validating offline" not in result.err
-        # the offline form carries the flags given (tests/test_cli_suggest_same_work.py)
-        assert f"`kmeshctl render {' '.join(address)}{' ' if address else ''}--cluster-id c1`" in result.err
+        # the offline form carries the flags given (tests/test_cli_suggest_same_work.py), and an
+        # example of each one render requires that was not given (tests/test_cli_pasted_hints.py)
+        given = f"`kmeshctl render {' '.join(address)}{' ' if address else ''}--cluster-id c1"
+        assert given + ("`" if address else " --xds-address ") in result.err
 
 
 def test_uninstall_reverse_order_waits_and_is_idempotent(cluster):

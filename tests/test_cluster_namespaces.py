@@ -74,7 +74,7 @@ def test_wait_until_the_agent_marks_running_pods(cluster):
     finally:
         timer.cancel()
     assert result.code == 0, result.err
-    assert "waiting for 1 pod(s)" in result.err and "of 20 s limit" in result.err
+    assert "waiting for 1 pod " in result.err and "of 20 s limit" in result.err
     row = next(line for line in result.out.splitlines() if "fortio-v1" in line)
     assert row.split()[-1] == "yes"
 

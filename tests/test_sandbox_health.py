@@ -197,7 +197,7 @@ def test_up_names_a_control_plane_killed_while_it_waits_and_leaves_nothing(run_i
         assert up.returncode == 1
         error = stderr[stderr.index("Error: "):]
         assert error.startswith(f"Error: the control plane (pid {control_plane.pid}) was killed by SIGKILL "
-                                "(exit status 137); last lines of ")
+                                "(exit status 137): ")
         assert "node agent is not ready" not in stderr
         kept = failed_up_logs(name)
         assert f"{kept}/controlplane.log" in error  # the log outlives the sandbox, for the user
@@ -224,7 +224,7 @@ def test_up_names_the_pod_whose_container_crashes_and_leaves_nothing(run_id: str
         error = result.stderr[result.stderr.index("Error: "):]
         assert error.startswith("Error: pod web-0: ")
         assert "(container 2 of 2)" in error.splitlines()[0]
-        assert "exited with status 1; last lines of " in error.splitlines()[0]
+        assert "exited with status 1: " in error.splitlines()[0] and "(log: " in error.splitlines()[0]
         assert "address already in use" in error.lower()  # the container's own reason, from its log
         assert "Sandbox" not in result.stdout  # no "is up"
         assert _leftovers(name) == []

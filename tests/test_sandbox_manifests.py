@@ -114,9 +114,11 @@ def test_unknown_subset_is_refused(tmp_path: Path) -> None:
 
 def test_unsupported_image_is_refused(tmp_path: Path) -> None:
     text = (EXAMPLES / "netutils.yaml").read_text().replace("hwchiu/netutils:latest", "nginx:1.27")
-    manifests = m.load([_write(tmp_path, text)])
-    with pytest.raises(UsageError, match="image nginx:1.27 is not supported in the sandbox"):
-        plan_pods(manifests)
+    path = _write(tmp_path, text)
+    # refused while the file is read, naming it (issue 14): `FILE: Deployment NAME: image ...`
+    with pytest.raises(UsageError, match=f"^{path}: Deployment netutils: image nginx:1.27 is not supported in the "
+                                         "sandbox"):
+        m.load([path])
 
 
 def test_a_directory_is_read_whole() -> None:
@@ -168,7 +170,7 @@ spec:
   template:
     metadata: {{labels: {{app: a}}}}
     spec:
-      containers: [{{name: {container}, image: busybox}}]
+      containers: [{{name: {container}, image: fortio/fortio}}]
 """
 
 

@@ -64,8 +64,12 @@ def parse_cpu_list(text: str) -> set[int]:
     cpus: set[int] = set()
     try:
         for part in text.split(","):
-            low, _, high = part.strip().partition("-")
-            cpus.update(range(parse_int(low.strip()), parse_int((high or low).strip()) + 1))
+            low, dash, high = part.strip().partition("-")
+            first, last = parse_int(low.strip()), parse_int((high if dash else low).strip())
+            if first > last:
+                raise BenchError(f"CPU range {part.strip()} runs backwards; write the lower CPU first, "
+                                 f"e.g. {last}-{first}", exit_code=2)
+            cpus.update(range(first, last + 1))
     except ValueError:
         raise BenchError(f"CPU list {text!r} is not like 1, 0,2 or 0-3", exit_code=2) from None
     return cpus

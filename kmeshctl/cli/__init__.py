@@ -51,17 +51,24 @@ def version(
     from kmeshctl.cli.common import fix_hint
     from kmeshctl.cli.conventions import check_typed_cluster_flags
     from kmeshctl.params import INSTALL_HINT
+    from kmeshctl.kube import NotKubernetes
     from kmeshctl.versions import exit_code, version_report
 
     if not client:
         check_namespace_flags()
     # As kubectl: the client's version first, whatever the cluster (or the kubeconfig) did.
+    seen: dict = {}
     report, failure = version_report(namespace, None if client else connect_reachable, config_dump.fetch_from_pod,
-                                     check_typed_cluster_flags)
+                                     check_typed_cluster_flags, seen)
+    if report["clusterError"]:
+        report["clusterError"] = fix_hint(report["clusterError"])  # as the error line words it
     if is_data(output):
         print_data(report, output)
         raise typer.Exit(exit_code(report, failure))
     typer.echo(f"Client: {report['client']['version']}")
+    if seen.get("serverVersion") and not isinstance(failure, NotKubernetes):  # /version answered, whatever
+        # the later calls did (unless they showed the server is not Kubernetes at all)
+        typer.echo(f"Server Version: {seen['serverVersion']}")
     if exit_code(report, failure):  # the client's version is printed; the cluster named could not be asked
         raise failure or KmeshctlError(report["clusterError"])
     if report["clusterError"]:
@@ -72,8 +79,8 @@ def version(
         if not cluster["agents"]:
             typer.echo(fix_hint(f"Agents: none in namespace {namespace} ({INSTALL_HINT})"))
         for agent in cluster["agents"]:
-            seen = agent["version"] or f"unknown ({agent['error']})"
-            typer.echo(f"Agent on {agent['node'] or '-'}: {seen} (pod {agent['pod']}"
+            found = agent["version"] or f"unknown ({fix_hint(agent['error'])})"
+            typer.echo(f"Agent on {agent['node'] or '-'}: {found} (pod {agent['pod']}"
                        + (f", image {agent['image']})" if output is OutputFormat.wide else ")"))
 
 
@@ -297,16 +304,17 @@ def _output_failures_named() -> Iterator[None]:
             sys.stderr = saved[1]  # type: ignore[assignment]
 
 
-def _report_unwritable(err: OutputUnwritable) -> None:
-    """Exit 1 on every command: one line on stderr, except when stderr is the stream
-    that failed or stdout is a pipe its reader closed (`| head`: nothing went wrong
-    that the user needs told; the reader chose to stop)."""
+def _report_unwritable(err: OutputUnwritable, code: object = 0) -> None:
+    """Exit 1 on every command (or the command's own non-zero code: `status` of an
+    unhealthy mesh still exits 1, a bad flag 2): one line on stderr whatever the code,
+    except when stderr is the stream that failed or stdout is a pipe its reader closed
+    (`| head`: nothing went wrong that the user needs told; the reader chose to stop)."""
     failed_streams = {f.stream for f in _NamedStream.failures}
     if not err.closed_pipe and "stderr" not in failed_streams and sys.stderr is not None:
         with contextlib.suppress(OSError, ValueError):
             sys.stderr.write(f"Error: {err}\n")
             sys.stderr.flush()
-    sys.exit(1)
+    sys.exit(code if isinstance(code, int) and code else 1)
 
 
 def _terminate_cleanly(_signum: int, _frame: object) -> None:
@@ -335,8 +343,8 @@ def main() -> None:
             command.main(prog_name="kmeshctl", complete_var=COMPLETE_VAR)
     except SystemExit as done:
         code = done.code
-    if _NamedStream.failures and code in (0, None):  # the command finished; its output did not
-        _report_unwritable(_NamedStream.failures[0])
+    if _NamedStream.failures:  # the command finished (well or not); its output did not
+        _report_unwritable(_NamedStream.failures[0], code)
     sys.exit(code)
 
 

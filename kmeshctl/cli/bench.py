@@ -3,6 +3,7 @@ ambient-style, sidecar-style), written as markdown, JSON and a PNG chart."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -17,7 +18,7 @@ from kmeshctl.cli.common import MAX_REPEATS, MAX_RUN_S, OutputFormat, app, print
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.outpaths import check_output_dir
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.params import bad_value, check_choices, refuse_spaces
+from kmeshctl.params import bad_value, check_choices, refuse_spaces, shown
 
 bench_app = typer.Typer(help="Benchmarks of the data path. Needs root.\n\n"
                              "Examples:\n\n"
@@ -43,15 +44,24 @@ def _csv(value: str, flag: str, known: Iterable[str]) -> tuple[str, ...]:
 
 def _cpus(value: Optional[str], flag: str, default: str) -> str:
     """A taskset CPU list ("1", "0,2", "0-3"); errors name ``flag``."""
-    from kmeshctl.bench.topology import BenchError, parse_cpu_list
+    from kmeshctl.bench.topology import BenchError, cpu_list_text, parse_cpu_list
 
     if value is None:
         return default
     refuse_spaces(flag, value)
     try:
-        parse_cpu_list(value)
-    except BenchError:
-        raise UsageError(f"{flag} {value}: not a CPU list; use e.g. 1, 0,2 or 0-3") from None
+        cpus = parse_cpu_list(value)
+    except BenchError as error:
+        why = str(error).split("; ")[0].replace("CPU range", "range") if "backwards" in str(error) else ""
+        if why:
+            raise UsageError(f"{flag} {shown(value)}: {why}; write the lower CPU first, "
+                             f"e.g. {flag} {str(error).rsplit('e.g. ', 1)[1]}") from None
+        raise UsageError(f"{flag} {shown(value)}: not a CPU list; use e.g. 1, 0,2 or 0-1") from None
+    usable = os.sched_getaffinity(0)
+    if cpus - usable:
+        missing = cpu_list_text(cpus - usable)
+        raise UsageError(f"{flag} {shown(value)}: CPU{'s' if len(cpus - usable) > 1 else ''} {missing} not on this "
+                         f"machine; use CPUs of {cpu_list_text(usable)}, e.g. {flag} {min(usable)}")
     return value
 
 

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Annotated, Optional
 
 import typer
+import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -44,8 +46,9 @@ from kmeshctl.cli.render import (
     warn_unvalidated_custom_kinds,
 )
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.kube import KubeClient, connect_reachable
+from kmeshctl.kube import KubeClient, connect_reachable, object_ref
 from kmeshctl.params import (
+    counted,
     INSTALL_HINT,
     DEFAULT_IMAGE,
     DEFAULT_ISTIO_NAMESPACE,
@@ -54,19 +57,32 @@ from kmeshctl.params import (
     XDS_ADDRESS_EXAMPLE,
 )
 from kmeshctl.render import DAEMONSET_NAME
-from kmeshctl.rollout import RolloutTimeout, wait_for_rollout
+from kmeshctl.rollout import RolloutTimeout, limit_text, wait_for_rollout
 from kmeshctl.status import AgentXds, MeshStatus, agent_xds, mesh_status
 from kmeshctl.uninstall import DeleteResult, installed_objects, uninstall as uninstall_objects
 
 
 TableOutputOption = DataOutputOption
+# -n says what each command does with kmesh's namespace (render's own: the one install creates).
+StatusNamespaceOption = Annotated[str, typer.Option(
+    "-n", "--namespace", help="Namespace of the installed node agent (the DaemonSet status reads).")]
+UninstallNamespaceOption = Annotated[str, typer.Option(
+    "-n", "--namespace", help="Namespace install created for the node agent (uninstall deletes it).")]
+PrecheckNamespaceOption = Annotated[str, typer.Option(
+    "-n", "--namespace", help="Namespace install would create for the node agent (checked for permission).")]
 WIDE_WIDTH = 10_000  # -o wide: rich never cuts or wraps a column
 # Every long command has it (issue 14, fifth pass): no progress lines, only the result.
 QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines while waiting, only the result.")]
 TimeoutOption = Annotated[
-    float, typer.Option("--timeout", min=1, max=MAX_TIMEOUT_S, metavar="DURATION",
-                        help="Give up waiting after this long (e.g. 300s, 5m, 1h; a plain number is seconds).")
+    float, typer.Option("--timeout", min=0, max=MAX_TIMEOUT_S, metavar="DURATION",
+                        help="Give up waiting after this long (e.g. 300s, 5m, 1h; a plain number is seconds; "
+                             "0: no limit, as kubectl's).")
 ]
+
+
+def wait_limit(timeout: float) -> float:
+    """--timeout as a limit in seconds: 0 is no limit (kubectl rollout status --timeout=0)."""
+    return timeout or math.inf
 
 
 def out(output: OutputFormat = OutputFormat.table) -> Console:
@@ -75,8 +91,8 @@ def out(output: OutputFormat = OutputFormat.table) -> Console:
     return cli_console(highlight=False, soft_wrap=True)
 
 
-def err() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+def err(quiet: bool = False) -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True, quiet=quiet)
 
 
 # -- install ------------------------------------------------------------------------------
@@ -97,7 +113,7 @@ def install(
     crd_file: CrdFileOption = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Render, validate, dry-run on the cluster (which must answer; offline only when "
-                     "no cluster is configured), print, apply nothing.")] = False,
+                     "no cluster is configured), print, apply nothing. --dry-run=server is the same.")] = False,
     output: OutputOption = ManifestFormat.yaml,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the DaemonSet rollout.")] = True,
     quiet: QuietOption = False,
@@ -109,9 +125,12 @@ def install(
     validation (Istio kinds against the cluster's own CRDs, or --crd-file), that the
     cluster serves every kind, and a server-side dry run of every object (admission,
     validation, field-manager conflicts): a rejected object stops the install with
-    nothing applied. Re-running with the same flags changes nothing.
+    nothing applied. Re-running with the same flags changes nothing. Should the real
+    apply fail after those checks (the API server failing mid-way), the error names the
+    objects applied and not, and re-running the same command applies the rest.
     With --dry-run the manifests are printed (-o yaml|json) and nothing is applied;
-    otherwise -o json prints the result of each apply as JSON.
+    otherwise one line per object, or with -o json / an explicit -o yaml the result of
+    each apply as JSON / YAML.
 
     Examples:
 
@@ -127,19 +146,40 @@ def install(
                    enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace,
                    kubernetes_version=kubernetes_version, network=network)
     plan = _plan(xds_address, cluster_id, options, crd_file, dry_run)
+    note = err(quiet)  # -q: no line on stderr but errors
     if plan.offline_because:
-        err().print(f"[yellow]No reachable cluster ({plan.offline_because}): validating offline[/]")
+        note.print(f"[yellow]No reachable cluster ({plan.offline_because}): validating offline[/]")
     if plan.xds_found_in:
-        err().print(f"Using istiod at {plan.params.xds_address} (found in namespace {plan.xds_found_in})")
+        note.print(f"Using istiod at {plan.params.xds_address} (found in namespace {plan.xds_found_in})")
     if dry_run:
-        _print_dry_run(installer.dry_run(plan), plan.crds is not None)
+        _print_dry_run(installer.dry_run(plan), plan.crds is not None, quiet)
         print_manifests(plan.objects, output)
         return
-    _apply_and_report(plan, output)
+    _apply_and_report(plan, _result_format(output))
     if wait:
         assert plan.client is not None
-        _wait_rollout(plan.client, plan.params.namespace, timeout, output, quiet)
+        _wait_interruptible(plan.client, plan.params.namespace, wait_limit(timeout), output, quiet)
 
+
+def _result_format(output: ManifestFormat) -> Optional[ManifestFormat]:
+    """How install prints what it applied: None (one line per object) unless -o was typed."""
+    from typer._click.core import ParameterSource
+    from typer._click.globals import get_current_context
+
+    typed = get_current_context().get_parameter_source("output") != ParameterSource.DEFAULT
+    return output if typed or output is ManifestFormat.json else None
+
+
+def _wait_interruptible(client: KubeClient, namespace: str, timeout: float, output: ManifestFormat,
+                        quiet: bool) -> None:
+    """The rollout wait; Ctrl-C there says what was done (the objects stay applied)."""
+    try:
+        _wait_rollout(client, namespace, timeout, output, quiet)
+    except KeyboardInterrupt:
+        check = suggest(f"kmeshctl status -n {namespace}")
+        err().print(f"interrupted: the objects were applied; the rollout was not awaited: `{escape(check)}` "
+                    "shows it", soft_wrap=True)
+        raise
 
 def _check_required(xds_address: Optional[str], cluster_id: Optional[str], dry_run: bool) -> None:
     """Every required flag left out, named in one line (exit 2)."""
@@ -164,7 +204,9 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
                             f"offline dry run, e.g. `{offline}`", error.exit_code) from error
 
 
-def _print_dry_run(report: installer.DryRunReport, crd_file_given: bool) -> None:
+def _print_dry_run(report: installer.DryRunReport, crd_file_given: bool, quiet: bool = False) -> None:
+    if quiet:
+        return
     if report.online:
         source = "--crd-file" if crd_file_given else "the cluster's CRDs"
         err().print(f"Dry run: validated against {source}; the API server's own dry run accepted "
@@ -178,21 +220,51 @@ def _print_dry_run(report: installer.DryRunReport, crd_file_given: bool) -> None
         err().print("Dry run: nothing applied.")
 
 
-def _apply_and_report(plan: installer.InstallPlan, output: ManifestFormat) -> None:
-    as_json = output is ManifestFormat.json
+def _apply_and_report(plan: installer.InstallPlan, output: Optional[ManifestFormat]) -> None:
+    """Apply, one line per object as it goes (``output`` None) or the results as one
+    JSON / YAML document at the end; a failure mid-way prints the document of what was
+    applied too, then the error naming what was not and the command that finishes."""
     console = out()
 
     def report(result: applier.ApplyResult) -> None:
-        if not as_json:
+        if output is None:
             style = {"created": "green", "configured": "yellow", "unchanged": "dim"}[result.action]
             console.print(f"{result.ref} [{style}]{result.action}[/]")
 
-    results = installer.apply(plan, report)
-    unchanged = applier.nothing_changed(results)
-    if as_json:
-        print_json({"applied": [{"object": r.ref, "action": r.action} for r in results], "changed": not unchanged})
-    elif unchanged:
+    try:
+        results = installer.apply(plan, report)
+    except applier.PartialApply as failure:
+        error = partial_apply_error(failure)
+        if output is not None:
+            _print_results(failure.applied, output, notApplied=[object_ref(o) for o in failure.not_applied],
+                           error=str(error))
+        raise error from failure
+    if output is not None:
+        _print_results(results, output)
+    elif applier.nothing_changed(results):
         console.print("Nothing to do: the cluster already matches.")
+
+
+def _print_results(results: list[applier.ApplyResult], output: ManifestFormat, **failure: object) -> None:
+    document: dict = {"applied": [{"object": r.ref, "action": r.action} for r in results],
+                      "changed": not applier.nothing_changed(results) if results else False}
+    document.update(failure)
+    if output is ManifestFormat.json:
+        print_json(document)
+    else:
+        typer.echo(yaml.safe_dump(document, sort_keys=False), nl=False)
+
+
+def partial_apply_error(failure: applier.PartialApply) -> KmeshctlError:
+    """The one line of an install stopped mid-apply: the object, why, what was applied and
+    not, and the two commands that end it (finish it, or remove what was applied)."""
+    cause_fix = getattr(failure.cause, "fix", "")
+    first = f"{cause_fix.removesuffix(', then retry')}, then " if cause_fix else ""
+    again, remove = same_work_command(["install"]), same_work_command(["uninstall"])
+    return KmeshctlError(f"{failure.failed} could not be applied: {failure.cause.problem}; {failure.counts} "
+                         f"(nothing is rolled back)",
+                         fix=f"{first}re-run `{again}` (it applies the rest; the applied objects stay as they "
+                             f"are), or remove what was applied with `{remove}`")
 
 
 def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: ManifestFormat,
@@ -210,9 +282,9 @@ def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: Ma
             agent = agents.get(pod.name)
             if agent is not None and agent.xds is not None and not agent.connected:
                 # A running agent that is not ready is usually one istiod refuses: say why.
-                console.print(f"    istiod {agent.xds.get('address')}: {escape(_xds_text(agent))}")
+                console.print(f"    istiod {agent.xds.get('address')}: {escape(fix_hint(_xds_text(agent)))}")
         raise
-    err().print(f"[green]DaemonSet {namespace}/{DAEMONSET_NAME} is ready.[/]")
+    err(quiet).print(f"[green]DaemonSet {namespace}/{DAEMONSET_NAME} is ready.[/]")
 
 
 # -- uninstall ------------------------------------------------------------------------------
@@ -220,7 +292,7 @@ def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: Ma
 
 @app.command()
 def uninstall(
-    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+    namespace: UninstallNamespaceOption = DEFAULT_NAMESPACE,
     istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
     timeout: TimeoutOption = 300,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines (each object as it goes), only "
@@ -251,7 +323,7 @@ def uninstall(
         detail = f" ({escape(fix_hint(result.detail))})" if result.detail else ""
         console.print(f"{escape(result.ref)} [{style}]{result.outcome}[/]{detail}")
 
-    results = uninstall_objects(client, objs, timeout, report)
+    results = uninstall_objects(client, objs, wait_limit(timeout), report)
     enrolled = ns_ops.enrolled_namespaces(client)  # asked before the summary: a failure is then alone
     deleted = sum(1 for r in results if r.outcome == "deleted")
     if not deleted:
@@ -271,7 +343,7 @@ def uninstall(
 
 @app.command()
 def precheck(
-    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+    namespace: PrecheckNamespaceOption = DEFAULT_NAMESPACE,
     istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
     output: TableOutputOption = OutputFormat.table,
 ) -> None:
@@ -357,7 +429,7 @@ def _longest_word(texts: list[str]) -> int:
 
 @app.command()
 def status(
-    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+    namespace: StatusNamespaceOption = DEFAULT_NAMESPACE,
     output: TableOutputOption = OutputFormat.table,
 ) -> None:
     """Show the node-agent DaemonSet and its pods with each agent's istiod connection,
@@ -392,17 +464,78 @@ def _print_status(state: MeshStatus, output: OutputFormat) -> None:
         console.print(f"DaemonSet {state.namespace}/{ds['name']}: desired {ds['desired']}  updated {ds['updated']}  "
                       f"ready {ds['ready']}  image {ds['image']}")
         table = Table(show_edge=False, pad_edge=False)
-        for column in ("NODE", "POD", "READY", "ISTIOD", "RESTARTS", "AGE", "IMAGE"):
+        for column in ("NODE", "POD"):  # names are never cut (kubectl's, and -o wide's, promise)
+            table.add_column(column, no_wrap=True, overflow="ignore")
+        for column in ("READY", "ISTIOD", "RESTARTS", "AGE"):
             table.add_column(column)
+        table.add_column("IMAGE", overflow="fold")  # an id: folded at the edge, never cut with …
         agents = {a.pod: a for a in state.agents}
-        for pod in state.pods:
-            table.add_row(pod.node, pod.name, "yes" if pod.ready else f"no ({escape(pod.reason)})",
-                          escape(_xds_text(agents.get(pod.name))), str(pod.restarts), pod.to_dict()["age"], pod.image)
-        console.print(table)
+        rows = [[pod.node, pod.name, "yes" if pod.ready else f"no ({pod.reason})", _xds_cell(agents.get(pod.name)),
+                 str(pod.restarts), pod.to_dict()["age"], pod.image] for pod in state.pods]
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row))
+        _table_console(console, table, rows).print(table)
+        _print_agent_errors(console, state.agents)
     console.print(f"Enrolled namespaces: {', '.join(state.enrolled_namespaces) or '(none)'}")
     console.print(f"Pods with kmesh.net/redirection=enabled: {', '.join(state.redirected_pods) or '(none)'}")
     if state.daemonset is not None and state.problems:
-        console.print(f"[red]Not healthy:[/] {escape('; '.join(state.problems))}")
+        console.print(f"[red]Not healthy:[/] {escape(fix_hint('; '.join(_short_problems(state))))}")
+
+
+def _table_console(console: Console, table: Table, rows: list[list[str]]) -> Console:
+    """``console``, or in a terminal too narrow for the whole names (NODE, POD) and each
+    other column's longest word, one as wide as that: the terminal then folds the long
+    lines, and no name is cut or squeezed out (kubectl prints such lines whole too)."""
+    if not console.is_terminal:
+        return console
+    widest = [max(len(str(c.header)), *(len(r[i]) if i < 2 else max((len(w) for w in r[i].split()), default=0)
+                                        for r in rows)) for i, c in enumerate(table.columns)]
+    needed = sum(widest) + table._extra_width + sum(table._get_padding_width(i) for i in range(len(widest)))
+    return console if needed <= console.width else cli_console(highlight=False, soft_wrap=True, width=needed)
+
+
+def _xds_cell(agent: Optional[AgentXds]) -> str:
+    """The ISTIOD cell: a few words; why an agent could not be asked is printed once
+    below the table (a port-forward error is a paragraph, not a cell)."""
+    if agent is not None and agent.xds is None and agent.error:
+        return f"unknown ({_error_kind(agent.error)})"
+    return _xds_text(agent)
+
+
+def _error_kind(error: str) -> str:
+    if error.startswith("cannot port-forward"):
+        return "port-forward failed"
+    if error.startswith("no agent admin endpoint"):
+        return "no admin endpoint"
+    if error.startswith("pod is "):
+        return error
+    return "not answered"
+
+
+def _print_agent_errors(console: Console, agents: list[AgentXds]) -> None:
+    """Each distinct reason an agent could not be asked, once, with the pods it hit."""
+    by_error: dict[str, list[str]] = {}
+    for agent in agents:
+        if agent.xds is None and agent.error and not agent.error.startswith("pod is "):
+            by_error.setdefault(agent.error, []).append(agent.pod)
+    for error, pods in by_error.items():
+        console.print(f"Agent {', '.join(pods)}: {escape(fix_hint(error))}")
+
+
+def _short_problems(state: MeshStatus) -> list[str]:
+    """state.problems, an agent that could not be asked named in a few words (its detail
+    is printed under the table)."""
+    unasked = {a.pod: a.error for a in state.agents if a.xds is None and a.error}
+    return [f"agent {pod} not connected to istiod (unknown: {_error_kind(error)})"
+            if problem.startswith(f"agent {pod} not connected") else problem
+            for problem in state.problems for pod, error in [_agent_of(problem, unasked)]]
+
+
+def _agent_of(problem: str, unasked: dict[str, str]) -> tuple[str, str]:
+    for pod, error in unasked.items():
+        if problem.startswith(f"agent {pod} not connected"):
+            return pod, error
+    return "\0", ""
 
 
 def _xds_text(agent: Optional[AgentXds]) -> str:
@@ -474,7 +607,8 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
                         "pods with a sidecar are never enrolled (remove istio-injection / istio.io/rev)[/]")
     namespaces = [c.name for c in changes]  # each once
     if wait:
-        pods = ns_ops.wait_for_annotations(client, namespaces, timeout, on_poll=_progress_printer(timeout, as_json or quiet))
+        pods = ns_ops.wait_for_annotations(client, namespaces, wait_limit(timeout),
+                                           on_poll=_progress_printer(wait_limit(timeout), as_json or quiet))
     else:
         pods = ns_ops.pods_of(client, namespaces)
     if as_json:
@@ -488,8 +622,8 @@ def _progress_printer(timeout: float, quiet: bool):
 
     def show(pods: list[ns_ops.PodEnrollment], waited: float) -> None:
         if not quiet and ns_ops.pending_pods(pods):
-            console.print(f"waiting for {len(ns_ops.pending_pods(pods))} pod(s) "
-                          f"({waited:.0f} s of {timeout:g} s limit)")
+            console.print(f"waiting for {counted(len(ns_ops.pending_pods(pods)), 'pod')} "
+                          f"({waited:.0f} s of {limit_text(timeout)})")
 
     return show
 

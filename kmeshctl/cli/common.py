@@ -12,7 +12,7 @@ import yaml
 from typer._click.globals import get_current_context
 
 from kmeshctl import __version__
-from kmeshctl.cli.conventions import HELP_OPTION_NAMES, KmeshctlGroup, flag_as_typed, paste_ready
+from kmeshctl.cli.conventions import HELP_OPTION_NAMES, KmeshctlGroup, as_the_user_reads, flag_as_typed, paste_ready
 from kmeshctl.kube import TARGET
 from kmeshctl.params import DEFAULT_REQUEST_TIMEOUT_S
 
@@ -117,7 +117,8 @@ def is_data(output: OutputFormat) -> bool:
 
 
 def print_data(data: Any, output: OutputFormat) -> None:
-    """JSON or YAML of ``data`` on stdout."""
+    """JSON or YAML of ``data`` on stdout (a hint in it pastes as the text form's does)."""
+    data = _hints_pasteable(json.loads(json.dumps(data, default=str)))
     if output is OutputFormat.yaml:
         typer.echo(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False), nl=False)
     else:
@@ -140,9 +141,22 @@ def suggest(command: str) -> str:
 
 
 def fix_hint(message: str) -> str:
-    """``message`` with each backticked `kmeshctl ...` command made paste-ready."""
-    root = get_current_context().find_root().command
-    return paste_ready(message, root)
+    """``message`` as the user reads it: each backticked `kmeshctl ...` / `kubectl ...`
+    command made paste-ready (the user's --kubeconfig / --context with it), a value from
+    a variable named so (conventions.as_the_user_reads, as every error line)."""
+    ctx = get_current_context(silent=True)
+    return as_the_user_reads(message, ctx.find_root().command) if ctx is not None and message else message
+
+
+def _hints_pasteable(data: Any) -> Any:
+    """Every string of ``data`` with its suggested commands made paste-ready."""
+    if isinstance(data, str):
+        return fix_hint(data) if "`" in data else data
+    if isinstance(data, dict):
+        return {k: _hints_pasteable(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_hints_pasteable(v) for v in data]
+    return data
 
 
 def check_namespace_flags(*names: str) -> None:

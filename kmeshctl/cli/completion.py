@@ -25,8 +25,11 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 from typer._click.shell_completion import CompletionItem, _resolve_context, add_completion_class
 from typer._completion_classes import BashComplete, FishComplete, ZshComplete
 
-FILE, DIR, NOTHING = "file", "dir", "nothing"
+FILE, DIR, NOTHING, COMMAND = "file", "dir", "nothing", "command"
 FILE_LINE, DIR_LINE = ":kmeshctl-complete-file:", ":kmeshctl-complete-directory:"
+# The first word after `--` (`sandbox exec POD -- cu<TAB>`): a command name of this
+# host, as bash completes `kubectl exec POD -- cu<TAB>`; the words after it: files.
+COMMAND_LINE = ":kmeshctl-complete-command:"
 # An option's value with nothing to offer (`-n <TAB>`, `--context <TAB>` without a
 # kubeconfig): no candidates, never file names or command names (kubectl's NoFileComp).
 NOTHING_LINE = ":kmeshctl-complete-nothing:"
@@ -56,6 +59,7 @@ _kmeshctl_completion() {
         case "$line" in
             %(file)s) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
             %(dir)s) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
+            %(command)s) COMPREPLY=($(compgen -c -- "$cur")); return 0 ;;
             %(nothing)s) compopt +o default 2>/dev/null; COMPREPLY=(); return 0 ;;
             *) COMPREPLY+=("$line") ;;
         esac
@@ -83,6 +87,8 @@ function __kmeshctl_complete
                 for path in (__fish_complete_directories $token '')
                     echo $prefix$path
                 end
+            case '%(command)s'
+                __fish_complete_command $token
             case '%(nothing)s'
                 return
             case '*'
@@ -402,8 +408,10 @@ class _PathAware:
         return super().get_completions(args, incomplete)  # type: ignore[misc]
 
     def kind(self, args: list[str], incomplete: str, items: list[CompletionItem]) -> Optional[str]:
-        """FILE, DIR, NOTHING (no candidates: never file names, but after `--`), or None:
-        the items as they are."""
+        """FILE, DIR, NOTHING (no candidates: never file names, but after `--`), COMMAND
+        (the first word after `--`), or None: the items as they are."""
+        if "--" in args:
+            return COMMAND if args[-1] == "--" else FILE
         path = self.path_item(args, incomplete)
         if path is not None:
             return path
@@ -419,7 +427,7 @@ class _PathAware:
             self.get_completions(args, incomplete)  # type: ignore[attr-defined]
         kind = self.kind(args, incomplete, items)
         if kind is not None:
-            return [{FILE: FILE_LINE, DIR: DIR_LINE, NOTHING: NOTHING_LINE}[kind]]
+            return [{FILE: FILE_LINE, DIR: DIR_LINE, NOTHING: NOTHING_LINE, COMMAND: COMMAND_LINE}[kind]]
         return [self.shown(item) for item in items]
 
     def shown(self, item: CompletionItem) -> str:
@@ -449,6 +457,8 @@ class PathZshComplete(_PathAware, ZshComplete):
         kind = self.kind(args, incomplete, items)
         if kind == NOTHING:
             return "return 1"  # no candidates (typer's answer to none is _files)
+        if kind == COMMAND:
+            return "_command_names -e"
         if kind is not None:
             return "_files -/" if kind == DIR else "_files"
         if not items:
@@ -472,10 +482,10 @@ def script(shell: str, complete_var: str) -> str:
     classes keep)."""
     if shell == "bash":
         return (BASH_SCRIPT % {"var": complete_var, "file": FILE_LINE, "dir": DIR_LINE,
-                               "nothing": NOTHING_LINE}).strip()
+                               "nothing": NOTHING_LINE, "command": COMMAND_LINE}).strip()
     if shell == "fish":
         return (FISH_SCRIPT % {"var": complete_var, "file": FILE_LINE, "dir": DIR_LINE,
-                               "nothing": NOTHING_LINE}).strip()
+                               "nothing": NOTHING_LINE, "command": COMMAND_LINE}).strip()
     from typer._completion_shared import get_completion_script
 
     return get_completion_script(prog_name="kmeshctl", complete_var=complete_var, shell=shell)

@@ -99,6 +99,7 @@ class KmeshctlGroup(TyperGroup):
             if not ctx.resilient_parsing:
                 refuse_short_flag_values(args, self)
             args = split_short_equals(args, self)
+            args = server_dry_run_as_flag(args)
             _ARGS[:] = args
             if not ctx.resilient_parsing:  # shell completion parses half-typed lines
                 _global_values_present(ctx, args)
@@ -942,6 +943,14 @@ def paste_ready(message: str, root: _click.Command) -> str:
     return _SUGGESTED.sub(lambda m: f"`{with_given_flags(m.group(1), root)}`", message)
 
 
+def as_the_user_reads(message: str, root: _click.Command) -> str:
+    """The one rewrite of every message kmeshctl shows (an error line, a JSON error
+    field, a table cell's detail): flags named as typed, a value that came from a
+    variable named so (`(from $KUBECONFIG)`), and each suggested kmeshctl / kubectl
+    command carrying the user's --kubeconfig / --context and other flags it takes."""
+    return paste_ready(name_env_sources(name_typed_flags(message, _INVOKED, _ARGS)), root)
+
+
 # ------------------------------------------------------------------ errors
 
 COMPLETE_VAR = "_KMESHCTL_COMPLETE"
@@ -1064,6 +1073,13 @@ def _no_such_command_line(word: str, ctx: _click.Context) -> str:
     from kmeshctl.params import shown
 
     return f"{ctx.command_path} has no command {shown(word) if word else repr(word)}; {fix}"
+
+
+def server_dry_run_as_flag(args: list[str]) -> list[str]:
+    """kubectl's `--dry-run=server` is what kmeshctl's --dry-run does (the API server checks
+    every object, nothing changes): read as --dry-run (before `--` only)."""
+    end = args.index("--") if "--" in args else len(args)
+    return ["--dry-run" if word == "--dry-run=server" else word for word in args[:end]] + args[end:]
 
 
 def _spaced_dry_run_value(message: str, ctx: Optional[_click.Context]) -> str:
@@ -1335,7 +1351,7 @@ def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
         _fail("Aborted.")
         return 130
     except KmeshctlError as err:
-        line = f"Error: {paste_ready(name_env_sources(name_typed_flags(str(err), _INVOKED, _ARGS)), root)}"
+        line = f"Error: {as_the_user_reads(str(err), root)}"
         _fail(_with_running_help_pointer(line) if err.exit_code == EXIT_USAGE else line)
         return err.exit_code
     except PermissionError as err:

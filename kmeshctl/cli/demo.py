@@ -17,7 +17,7 @@ from kmeshctl.cli.common import OutputFormat, OutputOption, app, complete_sandbo
 from kmeshctl.cli.conventions import flag_as_typed, given_flags, given_on_command_line
 from kmeshctl.cli.progress import HEARTBEAT_S, Progress
 from kmeshctl.errors import UsageError
-from kmeshctl.params import DEMO_NAMESPACE
+from kmeshctl.params import DEMO_NAMESPACE, counted
 from kmeshctl.sandbox.state import NAME_RULE
 
 demo_app = typer.Typer(
@@ -47,13 +47,15 @@ def traffic_shift(
                                                 "the local sandbox.")] = Target.auto,
     name: Annotated[Optional[str], typer.Option(
         "--name", metavar="NAME", autocompletion=complete_sandbox_names,
-        help="Local sandbox to use (implies --target local with auto); default $KMESHCTL_SANDBOX_NAME, "
-             "else the only sandbox up (it stays up), else a new one, 'kmesh', removed afterwards. A name is "
-             f"{NAME_RULE}.")] = None,
+        help="Local sandbox to use (implies --target local with auto); one not up is made (and removed "
+             "afterwards) only when no sandbox is up, else it is taken for a typo. Default: "
+             "$KMESHCTL_SANDBOX_NAME, a script's own sandbox, made even while others are up; else the only "
+             f"sandbox up (it stays up), else a new one, 'kmesh', removed afterwards. A name is {NAME_RULE}.")] = None,
     namespace: Annotated[str, typer.Option(
         "-n", "--namespace", metavar="NAMESPACE",
         help="Cluster demo (given, it implies --target cluster with auto): the namespace fortio, netutils and "
-             "their Services are deployed in (the default is the manifests' own).")] = DEMO_NAMESPACE,
+             f"their Services are deployed in (default: {DEMO_NAMESPACE}, where the demo's manifests put them).",
+        show_default=False)] = DEMO_NAMESPACE,
     weights: Annotated[Optional[str], typer.Option(
         "--weights", metavar="V1/V2,...", help="Weight sets v1/v2, one phase each, e.g. 90/10,50/50,0/100 "
                                                "(default: the VirtualService's own).")] = None,
@@ -104,7 +106,7 @@ def traffic_shift(
         with Progress(quiet=quiet, heartbeat_s=HEARTBEAT_S) as progress:
             chosen.prepare(progress)
         with Progress(quiet=quiet, indent="", heartbeat_s=HEARTBEAT_S) as lines:
-            lines(f"Sending {requests} request(s) per phase to {chosen.service_url()} from the netutils pod")
+            lines(f"Sending {counted(requests, 'request')} per phase to {chosen.service_url()} from the netutils pod")
             printer = RequestPrinter(requests, subject, verbose, quiet, echo=lines)  # stderr: progress
             report = demo.run_traffic_shift(chosen, subject, requests, weight_sets,
                                             on_request=printer.request, on_phase=printer.phase)
@@ -119,6 +121,8 @@ def traffic_shift(
     if plot is not None:
         plot_shares(data, plot)
         typer.echo(f"Plot: {plot}", err=True)
+    if report.stopped:  # e.g. the sandbox removed by `sandbox down --force` mid-run
+        typer.echo(f"Error: {report.stopped}", err=True)
     if not report.passed:
         raise typer.Exit(1)
 
@@ -219,7 +223,7 @@ def _print_summary(report: demo.DemoReport, subject: demo.DemoSubject, output: O
     style = "green" if report.passed else "red"
     verdict = "PASS" if report.passed else "FAIL"
     where = f" {report.where}" if report.where else ""
-    console.print(f"[{style}]{verdict}[/]: target {report.target}{where}, {report.failures} failed request(s), "
+    console.print(f"[{style}]{verdict}[/]: target {report.target}{where}, {counted(report.failures, 'failed request')}, "
                   f"split check threshold p >= {demo.P_VALUE_FLOOR}", highlight=False)
 
 

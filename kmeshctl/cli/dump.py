@@ -24,6 +24,7 @@ from kmeshctl.cli.common import (OutputFormat, OutputOption, app, check_namespac
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import connect_reachable
 from kmeshctl.maps import DEFAULT_BPF_FS, MAP_NAMES, MapError, MapMissingError
+from kmeshctl.params import shown
 from kmeshctl.sandbox.state import NAME_ENV, NAME_RULE
 
 dump_app = typer.Typer(
@@ -211,7 +212,7 @@ def _check_bpf_fs(bpf_fs: Path) -> None:
     flag = flag_as_typed("bpf_fs")
     check_input_path(flag, bpf_fs, DIRECTORY, fix)
     if not bpffs_mounted(bpf_fs):
-        raise UsageError(f"{flag} {bpf_fs}: is not on a bpf filesystem; {fix}")
+        raise UsageError(f"{flag} {shown(bpf_fs)}: is not on a bpf filesystem; {fix}")
 
 
 def _print_agent_maps(pod: str, namespace: str, port: int, map_name: Optional[str], output: OutputFormat) -> None:

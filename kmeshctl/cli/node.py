@@ -15,7 +15,7 @@ from kmeshctl.cli.conventions import flag_as_typed, given_as, given_on_command_l
 from kmeshctl.cli.outpaths import DIRECTORY, FILE, check_input_path, check_name_length, check_optional_file, check_output_file
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
-from kmeshctl.params import check_xds_address
+from kmeshctl.params import check_xds_address, counted
 
 node_app = typer.Typer(help="Node-side commands: the eBPF data path of this machine. Run as root.\n\n"
                             "Examples:\n\n"
@@ -58,8 +58,8 @@ def preflight(
         print_checks(report["checks"], output)
     failed = [r for r in results if not r.ok]
     if failed:
-        raise KmeshctlError(f"{len(failed)} preflight check(s) failed: fix the rows marked fail"
-                            if not is_data(output) else f"{len(failed)} preflight check(s) failed")
+        checks = counted(len(failed), "preflight check")
+        raise KmeshctlError(f"{checks} failed: fix the rows marked fail" if not is_data(output) else f"{checks} failed")
 
 
 @node_app.command("cleanup")
@@ -71,8 +71,11 @@ def cleanup(
 ) -> None:
     """Detach and unpin every program and map the data path created under --bpf-fs.
 
-    A --bpf-fs that does not exist is an error (a typo must not look like success); scripts
-    that repeat the cleanup pass --ignore-not-found, as with kubectl delete.
+    A --bpf-fs that does not exist is an error (a typo must not look like success); with
+    no --bpf-fs and no data path at the default one, there is nothing to clean up (exit 1,
+    as kubectl delete's NotFound and `sandbox down`); scripts that repeat the cleanup pass
+    --ignore-not-found (exit 0). A local sandbox's directory is refused while its node
+    agent runs: `kmeshctl sandbox down` removes a sandbox.
 
     Examples:
 
@@ -84,7 +87,11 @@ def cleanup(
         check_input_path(given_as("cgroup2_path"), cgroup2_path, DIRECTORY, "use the cgroup v2 directory the "
                          "agent attached at (default: the cgroup v2 root)")
     check_name_length(given_as("bpf_fs"), bpf_fs)
+    _refuse_live_sandbox(bpf_fs)
     if not loader.cleanup_dir(bpf_fs).exists() and not ignore_not_found:
+        if not given_on_command_line("bpf_fs"):
+            raise KmeshctlError(f"nothing to clean up: no kmesh data path at {bpf_fs}; --ignore-not-found makes "
+                                "this exit 0 (another directory: --bpf-fs DIR)")
         raise UsageError(f"{given_as('bpf_fs')} {bpf_fs}: does not exist; use the directory `kmeshctl node run "
                          f"--bpf-fs` used (default {DEFAULT_BPF_FS}), or add --ignore-not-found when it may be gone "
                          "already")
@@ -93,6 +100,19 @@ def cleanup(
         typer.echo(line)
     if not done:
         typer.echo(f"nothing to clean up under {bpf_fs}")
+
+
+def _refuse_live_sandbox(bpf_fs: Path) -> None:
+    """`node cleanup` of a local sandbox's bpffs directory while its node agent runs would
+    cut its pods off behind its back: refused (exit 1), pointing at `sandbox down`."""
+    from kmeshctl import sandboxes
+    from kmeshctl.sandbox.sandbox import process_alive
+
+    owner = sandboxes.owner_of_bpffs(bpf_fs)
+    agents = [r for r in owner.processes_of("agent") if process_alive(owner, r)] if owner else []
+    if owner is not None and agents:
+        raise KmeshctlError(f"{given_as('bpf_fs')} {bpf_fs}: in use by sandbox {owner.name} (agent pid "
+                            f"{agents[-1].pid}): use `kmeshctl sandbox down --name {owner.name}`")
 
 
 def _refuse_cni_only_flags() -> None:

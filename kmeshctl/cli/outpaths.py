@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
+from kmeshctl import params
 from kmeshctl.errors import UsageError
 
 
@@ -23,10 +24,10 @@ def check_name_length(flag: str, path: Path) -> None:
     Linux allows; every other check here stats the path, which would raise OSError."""
     too_long = [part for part in Path(path).parts if len(os.fsencode(part)) > NAME_MAX]
     if too_long:
-        raise UsageError(f"{flag} {path}: file name too long ({len(os.fsencode(too_long[0]))} bytes, at most "
+        raise UsageError(f"{flag} {params.shown(path)}: file name too long ({len(os.fsencode(too_long[0]))} bytes, at most "
                          f"{NAME_MAX} per name); give a shorter path")
     if len(os.fsencode(str(path))) >= PATH_MAX:
-        raise UsageError(f"{flag} {path}: path too long (at most {PATH_MAX - 1} bytes); give a shorter path")
+        raise UsageError(f"{flag} {params.shown(path)}: path too long (at most {PATH_MAX - 1} bytes); give a shorter path")
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -42,12 +43,12 @@ def _probe_dir(flag: str, path: Path, shown: Path) -> None:
     where = "" if Path(shown) == path else f"{path} "
     fs_type = _filesystem_type(path)
     if fs_type in KERNEL_FILESYSTEMS:  # probed, a cgroup2 mkdir would succeed: a cgroup, not a directory
-        raise UsageError(f"{flag} {shown}: {where}is not writable (a kernel filesystem, {fs_type}); give a path "
+        raise UsageError(f"{flag} {params.shown(shown)}: {where}is not writable (a kernel filesystem, {fs_type}); give a path "
                          "you can write to")
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".kmeshctl-probe-", dir=path))
     except OSError as err:
-        raise UsageError(f"{flag} {shown}: {where}is not writable ({_why_not_writable(path, err)}); give a path "
+        raise UsageError(f"{flag} {params.shown(shown)}: {where}is not writable ({_why_not_writable(path, err)}); give a path "
                          "you can write to") from None
 
 
@@ -97,20 +98,20 @@ def check_output_file(flag: str, path: Path, create_parents: bool = False, probe
     existing file for appending (not for sockets, which the writer replaces)."""
     check_name_length(flag, path)
     if path.is_dir():
-        raise UsageError(f"{flag} {path}: is a directory; give a file name")
+        raise UsageError(f"{flag} {params.shown(path)}: is a directory; give a file name")
     parent = path.parent
     if not parent.exists() and not create_parents:
-        raise UsageError(f"{flag} {path}: directory {parent} does not exist; give a file in an existing directory")
+        raise UsageError(f"{flag} {params.shown(path)}: directory {params.shown(parent)} does not exist; give a file in an existing directory")
     base = _nearest_existing(parent)
     if not base.is_dir():
-        raise UsageError(f"{flag} {path}: {base} is not a directory")
+        raise UsageError(f"{flag} {params.shown(path)}: {params.shown(base)} is not a directory")
     _probe_dir(flag, base, path)
     if probe_file and path.is_file():
         try:
             with open(path, "ab"):
                 pass
         except OSError as err:
-            raise UsageError(f"{flag} {path}: is not writable ({_why_not_writable(path, err)}); give a path you "
+            raise UsageError(f"{flag} {params.shown(path)}: is not writable ({_why_not_writable(path, err)}); give a path you "
                              "can write to") from None
 
 
@@ -118,10 +119,10 @@ def check_output_dir(flag: str, path: Path) -> None:
     """``path`` is a directory that can be written, or can be created (nothing is made)."""
     check_name_length(flag, path)
     if path.exists() and not path.is_dir():
-        raise UsageError(f"{flag} {path}: {input_path_problem(path, DIRECTORY)}; give a directory")
+        raise UsageError(f"{flag} {params.shown(path)}: {input_path_problem(path, DIRECTORY)}; give a directory")
     base = _nearest_existing(path)
     if not base.is_dir():
-        raise UsageError(f"{flag} {path}: {base} is not a directory")
+        raise UsageError(f"{flag} {params.shown(path)}: {params.shown(base)} is not a directory")
     _probe_dir(flag, base, path)
 
 
@@ -157,4 +158,4 @@ def check_input_path(flag: str, path: Path, kind: str = FILE, fix: str = "") -> 
     check_name_length(flag, Path(path))
     problem = input_path_problem(Path(path), kind)
     if problem is not None:
-        raise UsageError(f"{flag} {path}: {problem}; {fix or 'give an existing ' + kind.removeprefix('a ')}")
+        raise UsageError(f"{flag} {params.shown(path)}: {problem}; {fix or 'give an existing ' + kind.removeprefix('a ')}")

@@ -55,7 +55,9 @@ ClusterIdOption = Annotated[
                  help=f"Id of this cluster as istiod knows it (ACK: the cluster id). {REQUIRED}"),
 ]
 ImageOption = Annotated[str, typer.Option("--image", help="Node agent image.")]
-NamespaceOption = Annotated[str, typer.Option("-n", "--namespace", help="Namespace kmeshctl creates for the node agent.")]
+NamespaceOption = Annotated[str, typer.Option("-n", "--namespace", help="Namespace install creates for the node agent.")]
+RenderNamespaceOption = Annotated[str, typer.Option(
+    "-n", "--namespace", help="Namespace the manifests put the node agent in (install creates it).")]
 ModeOption = Annotated[str, typer.Option("--mode", metavar="dual-engine", help="Data-plane mode (only dual-engine).",
                                          autocompletion=lambda incomplete: ["dual-engine"])]
 EnableBypassOption = Annotated[
@@ -95,7 +97,16 @@ def _flag_words(param: Any, value: Any) -> list[str]:
         return [param.secondary_opts[0]] if param.secondary_opts else []
     flag = flag_as_typed(param.name)
     values = value if isinstance(value, (list, tuple)) else [value]
-    return [word for item in values for word in (flag, str(getattr(item, "value", item)))]
+    return [word for item in values for word in (flag, _value_word(param, item))]
+
+
+def _value_word(param: Any, item: Any) -> str:
+    """A value as typed: a duration as `8s` (not `8.0`), an enum by its value."""
+    if isinstance(item, float) and param.metavar == "DURATION":
+        from kmeshctl.asciinum import duration_words
+
+        return duration_words(item)
+    return str(getattr(item, "value", item))
 
 
 def typed_flags_for(words: Sequence[str]) -> list[str]:
@@ -238,7 +249,7 @@ def render(
     xds_address: RenderXdsAddressOption = None,
     cluster_id: ClusterIdOption = None,
     image: ImageOption = DEFAULT_IMAGE,
-    namespace: NamespaceOption = DEFAULT_NAMESPACE,
+    namespace: RenderNamespaceOption = DEFAULT_NAMESPACE,
     mode: ModeOption = "dual-engine",
     enable_bypass: EnableBypassOption = False,
     enable_bpf_log: EnableBpfLogOption = False,

@@ -12,7 +12,7 @@ from typer.core import TyperCommand
 from rich.markup import escape
 from rich.table import Table
 
-from kmeshctl.cli.tables import cli_console
+from kmeshctl.cli.tables import cli_console, count_of as counted, print_or_note
 
 from kmeshctl import sandboxes
 from kmeshctl.cli.common import (OutputFormat, OutputOption, app, complete_sandbox_names, is_data, print_data,
@@ -21,6 +21,7 @@ from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.cli.progress import Progress
+from kmeshctl.params import check_pod_name, shown
 from kmeshctl.sandbox import sandbox as sandbox_mod
 from kmeshctl.sandbox.manifests import STDIN, default_files, kinds_text
 from kmeshctl.sandbox.state import (DEFAULT_NAME, NAME_ENV, NAME_RULE, PHASE_NOT_READY, PHASE_READY, check_name,
@@ -46,6 +47,19 @@ _NEW_NAME_HELP = (f"Name of the new sandbox (several can coexist): {NAME_RULE}, 
 # From the environment too; an error about a value from there names the variable.
 NameOption = typer.Option(None, "--name", metavar="NAME", envvar=NAME_ENV, help=_NAME_HELP,
                           autocompletion=complete_sandbox_names)
+
+
+def _complete_down_names(incomplete: str) -> list[str]:
+    """`sandbox down --name <TAB>`: every sandbox, and the names whose failed `up` left logs."""
+    try:
+        found = sorted({*sandboxes.names(), *sandboxes.failed_up_names()})
+    except OSError:
+        return []
+    return [n for n in found if n.startswith(incomplete)]
+
+
+DownNameOption = typer.Option(None, "--name", metavar="NAME", envvar=NAME_ENV, help=_NAME_HELP,
+                              autocompletion=_complete_down_names)
 
 
 # `up --name` completes nothing: every sandbox that exists would be refused as already up.
@@ -173,20 +187,29 @@ def up_hint(name: str, state: Optional[sandboxes.SandboxState] = None) -> str:
 
 
 @sandbox_app.command("down")
-def down(name: Optional[str] = NameOption,
+def down(name: Optional[str] = DownNameOption,
          quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines."),
          ignore_not_found: bool = typer.Option(False, "--ignore-not-found",
-                                               help="Exit 0 when the sandbox does not exist (for scripts).")) -> None:
+                                               help="Exit 0 when the sandbox does not exist (for scripts)."),
+         force: bool = typer.Option(False, "--force", help="Remove the sandbox even while a `demo traffic-shift` "
+                                                           "uses it (the demo then fails).")) -> None:
     """Remove every namespace, link, cgroup, pinned object and process of the sandbox.
 
     A sandbox that does not exist is an error (exit 1, the existing ones listed), as with
     `kubectl delete`; --ignore-not-found makes it a quiet success. Interrupted, it says
     which sandbox is half-removed and how to finish (exit 130).
 
+    A sandbox a `demo traffic-shift` is using is refused (exit 1, naming the demo's pid)
+    unless --force; another `sandbox down` of it running is refused with its pid. A
+    `sandbox up` still creating it gets SIGTERM (it removes what it made and says so),
+    SIGKILL only after a grace period; the pods' processes (`sandbox exec` commands)
+    get SIGTERM before SIGKILL too.
+
     Examples:
 
       kmeshctl sandbox down --name demo
       kmeshctl sandbox down --name demo --ignore-not-found
+      kmeshctl sandbox down --name demo --force
     """
     if not name and not sandboxes.names():
         name = _only_failed_up(ignore_not_found)
@@ -196,7 +219,7 @@ def down(name: Optional[str] = NameOption,
     logs = failed_up_logs(sandbox_name)
     had_logs = logs.is_dir()
     try:
-        removed = sandbox_mod.down(sandbox_name, Progress(quiet=quiet))
+        removed = sandbox_mod.down(sandbox_name, Progress(quiet=quiet), force=force)
     except KeyboardInterrupt:
         typer.echo(f"Error: interrupted: sandbox {sandbox_name} is half-removed; run "
                    f"`kmeshctl sandbox down --name {sandbox_name}` to finish", err=True)
@@ -264,7 +287,10 @@ def status(output: OutputOption = OutputFormat.table, name: Optional[str] = Name
       kmeshctl sandbox status --name demo
       kmeshctl sandbox status -o yaml
     """
-    report = sandbox_mod.status(_existing_state(name).name)
+    if name and name not in sandboxes.names() and name in sandboxes.failed_up_names():
+        report = sandboxes.failed_up_status(_name(name))  # only a failed `up`'s logs: its phase and the fix
+    else:
+        report = sandbox_mod.status(_existing_state(name).name)
     if is_data(output):
         print_data(report, output)
     else:
@@ -296,15 +322,17 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
             enrolled = "no (waypoint)"
         pods.add_row(pod["namespace"], pod["name"], pod["ip"], pod["state"], enrolled)
     # pod and Service names are never cut (fortio-v1-0 and fortio-v2-0 both `fortio-v…`)
-    print_section(console, "Pods", pods, ("NAMESPACE", "POD", "IP"), wide)
+    print_or_note(console, f"No pods in sandbox {shown(report['name'])}.", pods,
+                  lambda: print_section(console, "Pods", pods, ("NAMESPACE", "POD", "IP"), wide))
     services = Table("NAMESPACE", "SERVICE", "VIP", "PORTS", "WAYPOINT")
     for svc in report["services"]:
         services.add_row(svc["namespace"], svc["name"], svc["vip"], ", ".join(svc["ports"]),
                          svc["waypoint"] or "-")
-    print_section(console, "Services", services, ("NAMESPACE", "SERVICE", "VIP"), wide)
+    print_or_note(console, f"No services in sandbox {shown(report['name'])}.", services,
+                  lambda: print_section(console, "Services", services, ("NAMESPACE", "SERVICE", "VIP"), wide))
     for waypoint in report["waypoints"]:
         health = "ready" if waypoint["ready"] else "NOT READY"
-        extra = (f", {waypoint['listeners']} listener(s), {waypoint['clusters']} cluster(s)"
+        extra = (f", {counted(waypoint['listeners'], 'listener')}, {counted(waypoint['clusters'], 'cluster')}"
                  if waypoint["ready"] else "")
         console.print(f"Waypoint {waypoint['name']} (pod {waypoint['pod']}, {waypoint['address']}): "
                       f"{health}{extra}; admin {waypoint['admin']}")
@@ -343,24 +371,29 @@ class _ExecCommand(TyperCommand):
         return [self.options_metavar or "[OPTIONS]", "POD", "--", "COMMAND", "[args...]"]
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        ctx.meta[POD_MISSING] = not _word_before_dashes(self, args)
+        words = _words_before_dashes(self, args)
+        ctx.meta[POD_MISSING] = not words
+        ctx.meta[WORDS_BEFORE_DASHES] = words if "--" in args else []
         return super().parse_args(ctx, args)
 
 
-def _word_before_dashes(command: click.Command, args: list[str]) -> bool:
-    """Whether ``args`` has a word that is no option or option value before `--`."""
+WORDS_BEFORE_DASHES = "kmeshctl.exec.words_before_dashes"
+
+
+def _words_before_dashes(command: click.Command, args: list[str]) -> list[str]:
+    """The words of ``args`` before `--` that are no option or option value."""
     valued = {opt for p in command.params if p.param_type_name == "option" and not getattr(p, "is_flag", False)
               and not getattr(p, "count", False)
               for opt in (*p.opts, *p.secondary_opts)}
-    i = 0
+    i, words = 0, []
     while i < len(args):
         arg = args[i]
         if arg == "--":
-            return False
+            break
         if not arg.startswith("-") or arg == "-":
-            return True
+            words.append(arg)
         i += 2 if arg in valued else 1
-    return False
+    return words
 
 
 def _pod_required(name: Optional[str]) -> UsageError:
@@ -420,11 +453,18 @@ def exec_(
     """
     from typer._click.globals import get_current_context
 
-    if get_current_context().meta.get(POD_MISSING):
+    meta = get_current_context().meta
+    if meta.get(POD_MISSING):
         raise _pod_required(name)
+    extra = meta.get(WORDS_BEFORE_DASHES, [])
+    if len(extra) > 1:
+        raise UsageError(f"sandbox exec takes one POD before --; got {' '.join(shown(w) for w in extra)} "
+                         f"(for a namespace use -n {shown(extra[1])})")
+    if pod:
+        check_pod_name("POD", pod)
     if not pod:
-        shown = sandboxes.for_sandbox("kmeshctl sandbox status", name) if name else "kmeshctl sandbox status"
-        raise UsageError(f"POD '': empty value; give a pod name, e.g. netutils (see `{shown}`)")
+        status = sandboxes.for_sandbox("kmeshctl sandbox status", name) if name else "kmeshctl sandbox status"
+        raise UsageError(f"POD '': empty value; give a pod name, e.g. netutils (see `{status}`)")
     if not command:  # refused before any sandbox is looked up or anything runs
         import shlex
 
@@ -432,7 +472,7 @@ def exec_(
         raise UsageError(f"COMMAND is required after `--` (kmeshctl sandbox exec POD -- COMMAND...): "
                          f"e.g. `{example}`")
     state = _existing_state(name)
-    if state.phase != PHASE_READY:  # its pods are half-made or half-removed
+    if state.phase != PHASE_READY or sandbox_mod.lock_mod.removed_by(state.name):  # half-made or being removed
         raise KmeshctlError(sandbox_mod.unfinished(state, f"kmeshctl sandbox up --name {state.name}"))
     try:
         sandbox_mod.find_pod(state, pod, namespace)

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kmeshctl.params import TABLE_FOLD_FLOOR as _FOLD_FLOOR, TABLE_SHORT_COLUMN as _SHORT_COLUMN
+
 WIDE_WIDTH = 10_000  # -o wide: never cut or wrap a column
 
 
@@ -47,6 +49,7 @@ class PipeFriendlyConsole(Console):
         if self.is_terminal:
             for item in objects:
                 if isinstance(item, Table):
+                    terminal_style(item)
                     words_kept_whole(item, self)
             if not kwargs.get("soft_wrap") and all(isinstance(o, (str, Text)) for o in objects) and objects:
                 objects, kwargs = (wrapped_at_spaces(self, objects, kwargs),), {**kwargs, "soft_wrap": True}
@@ -87,6 +90,76 @@ def wrapped_at_spaces(console: Console, objects: tuple[Any, ...], kwargs: dict[s
     return Text("\n").join(pieces)
 
 
+def terminal_style(table: Table) -> None:
+    """The one look of every table in a terminal, whichever command prints it: a bold
+    header rule and lines between the columns, no outer box (as `sandbox list` and
+    `precheck` always drew; dump, demo and status drew a full box)."""
+    table.show_edge = False
+    table.pad_edge = False
+
+
+def overhead(table: Table) -> int:
+    """The characters ``table`` draws besides its cells (rules, padding), in its style."""
+    return table._extra_width + sum(table._get_padding_width(i) for i in range(len(table.columns)))
+
+
+def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int) -> tuple[Table, list[str]]:
+    """``table`` for a terminal ``width`` columns wide, and the headers of the columns
+    left out. The ``keys`` columns (ids, names: what tells the rows apart) are kept; the
+    others wrap (at least ``min_other`` wide) and, while the table is still too wide, are
+    left out from the right. When the keys alone are too wide, the longest of them (a
+    name) fold and the short ones (ids) stay whole: never wider than ``width``."""
+    terminal_style(table)
+    for column in table.columns:
+        column.no_wrap = str(column.header) in keys
+        if not column.no_wrap:
+            column.overflow = "fold"  # a long word wraps too: no cell loses its end to "…"
+    kept = list(table.columns)
+    dropped: list[str] = []
+    while _needed(table, kept, keys, min_other) > width:
+        others = [c for c in kept if str(c.header) not in keys]
+        if not others:
+            break
+        kept.remove(others[-1])
+        dropped.insert(0, str(others[-1].header))
+    narrow = table
+    if dropped:
+        narrow = Table(show_header=table.show_header)
+        terminal_style(narrow)
+        for column in kept:
+            narrow.add_column(column.header, no_wrap=column.no_wrap, overflow=column.overflow)
+        for row in zip(*(c._cells for c in kept)):
+            narrow.add_row(*row)
+    _fold_longest_keys(narrow, width, min_other)
+    return narrow, dropped
+
+
+def _needed(table: Table, columns: list[Any], keys: tuple[str, ...], min_other: int) -> int:
+    widths = [_natural(c) if str(c.header) in keys else min(_natural(c), min_other) for c in columns]
+    per_column = overhead(table) / max(1, len(table.columns))
+    return sum(widths) + round(per_column * len(columns))
+
+
+def _natural(column: Any) -> int:
+    return max(len(line) for text in (_plain(column.header), *(_plain(c) for c in column._cells))
+               for line in text.split("\n"))
+
+
+def _fold_longest_keys(table: Table, width: int, min_other: int) -> None:
+    """Whole key columns wider than ``width`` together: the longest names fold, one by
+    one, until the rest fit whole; ids (digits only) never fold."""
+    def named(column: Any) -> bool:
+        return any(not _plain(c).replace(".", "").isdigit() for c in column._cells)
+
+    for column in sorted(table.columns, key=_natural, reverse=True):
+        whole = sum(_natural(c) for c in table.columns if c.no_wrap)
+        wrapping = sum(min(_natural(c), min_other) for c in table.columns if not c.no_wrap)
+        if whole + wrapping + overhead(table) <= width:
+            return
+        if column.no_wrap and _natural(column) > _SHORT_COLUMN and named(column):
+            column.no_wrap, column.overflow = False, "fold"
+
+
 def plain_columns(table: Table) -> None:
     """kubectl's layout: a header row and columns separated by spaces."""
     table.box = None
@@ -110,9 +183,23 @@ def cli_console(wide: bool = False, **kwargs: Any) -> Console:
     return console
 
 
+def print_or_note(console: Console, note: str, table: Table, show: Any) -> None:
+    """``show()`` the table, or when it has no rows the kubectl-style ``note`` (`No pods
+    in sandbox S.`) on stderr instead of a table of headers only."""
+    if table.row_count:
+        show()
+        return
+    import sys
+
+    console.file.flush()
+    print(note, file=sys.stderr, flush=True)
+
+
 def count_of(number: int, noun: str) -> str:
     """`1 request`, `2 requests`, `0 requests`: a count with its noun (a regular plural)."""
-    return f"{number} {noun}" + ("" if number == 1 else "s")
+    from kmeshctl.params import counted
+
+    return counted(number, noun)
 
 
 def _plain(cell: Any) -> str:
@@ -126,33 +213,40 @@ def _plain(cell: Any) -> str:
 def words_kept_whole(table: Table, console: Console) -> None:
     """A table wider than the terminal: rich narrows the columns that wrap as if words
     did not matter, so a free-text column (precheck's DETAIL) splits `reachable` or a
-    path mid-word. Instead give each wrapping column at least its longest word and share
-    what is left by how much more each needs; only a word longer than any column could
-    be (the longest words are narrowed first) is still broken. The spare width goes to
-    the columns that need least first (a short CHECK name stays on one line)."""
+    path mid-word, and a short cell (`kernel version`) wraps inside its row. Instead the
+    long columns narrow first, widest first, down to their longest word; then further,
+    folding their longest words (never below min_width: FIX keeps a flag whole); only
+    then do the short columns (names of checks, states) wrap, between words; anything
+    still too wide is rich's own fitting."""
     columns = table.columns
     texts = [[_plain(column.header), *(_plain(c) for c in column._cells)] for column in columns]
     natural = [max((len(line) for t in cells for line in t.split("\n")), default=0) for cells in texts]
     longest = [max((len(word) for t in cells for word in t.split()), default=0) for cells in texts]
-    overhead = table._extra_width + sum(table._get_padding_width(i) for i in range(len(columns)))
-    available = console.width - overhead
+    available = console.width - overhead(table)
     if sum(natural) <= available or available <= 0:
         return
     wraps = [c.width is None and not c.no_wrap for c in columns]
-    widths = [n if not w else min(n, max(l, c.min_width or 0))
-              for n, l, w, c in zip(natural, longest, wraps, columns)]
-    while sum(widths) > available:
-        candidates = [i for i, w in enumerate(wraps) if w and widths[i] > 1]
-        if not candidates:
-            return  # nothing can narrow: rich's own fitting
-        widest = max(candidates, key=lambda i: widths[i])
-        widths[widest] -= 1
-    spare = available - sum(widths)
-    wants = {i: natural[i] - widths[i] for i in range(len(columns)) if wraps[i] and natural[i] > widths[i]}
-    for count, i in enumerate(sorted(wants, key=wants.__getitem__)):  # a short column whole first
-        share = min(wants[i], spare // (len(wants) - count))
-        widths[i] += share
-        spare -= share
+    widths = list(natural)
+    short = [n <= _SHORT_COLUMN for n in natural]
+    floors = [  # per stage: how far each wrapping column may narrow (None: not in this stage)
+        [max(l, c.min_width or 0) if w and not s else None for l, c, w, s in zip(longest, columns, wraps, short)],
+        [max(_FOLD_FLOOR, c.min_width or 0) if w and not s else None for c, w, s in zip(columns, wraps, short)],
+        [max(l, c.min_width or 0) if w and s else None for l, c, w, s in zip(longest, columns, wraps, short)],
+    ]
+    for floor in floors:
+        _narrow(widths, floor, available)
+    if sum(widths) > available:
+        return  # nothing more narrows without breaking short words: rich's own fitting
     for column, width, wrap in zip(columns, widths, wraps):
         if wrap:
             column.width = width
+
+
+def _narrow(widths: list[int], floor: list[int | None], available: int) -> None:
+    """Narrow the widest column above its ``floor`` one character at a time until the
+    widths fit ``available``."""
+    while sum(widths) > available:
+        candidates = [i for i, f in enumerate(floor) if f is not None and widths[i] > f]
+        if not candidates:
+            return
+        widths[max(candidates, key=lambda i: widths[i])] -= 1

@@ -86,8 +86,8 @@ def apply_cmd(
                         ] = deploy.DEFAULT_REPLICAS,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until its pods are ready and "
                                        "istiod has programmed its Gateway.")] = False,
-    timeout: Annotated[float, typer.Option(metavar="DURATION", min=1, max=MAX_TIMEOUT_S,
-                                           help="How long --wait waits (e.g. 300s, 5m).")
+    timeout: Annotated[float, typer.Option(metavar="DURATION", min=0, max=MAX_TIMEOUT_S,
+                                           help="How long --wait waits (e.g. 300s, 5m; 0: no limit).")
                        ] = deploy.WAIT_TIMEOUT_S,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the objects, apply nothing; the configured cluster (which must answer; offline only when none is configured) checks them first, as install --dry-run.")] = False,
     output: Annotated[Optional[ManifestFormat], typer.Option(
@@ -120,7 +120,7 @@ def apply_cmd(
     say = (lambda _line: None) if quiet else typer.echo
     results = deploy.apply(client, params, validation_version(client), say)
     if wait:
-        deploy.wait_ready(client, params, timeout, say)
+        deploy.wait_ready(client, params, timeout or float("inf"), say)  # 0: no limit, as kubectl's
     if output == ManifestFormat.json:
         print_json([{"object": r.ref, "action": r.action} for r in results])
     else:

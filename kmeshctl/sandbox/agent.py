@@ -240,5 +240,6 @@ def cleanup(state: SandboxState, progress: Progress) -> None:
         for leftover in sorted(state.bpffs.rglob("*"), key=lambda p: len(p.parts), reverse=True):
             leftover.rmdir() if leftover.is_dir() else leftover.unlink()
         state.bpffs.rmdir()
-    progress(f"removed the data path ({len(done)} step(s)) from {state.bpffs}")
+    steps = f" ({len(done)} step{'' if len(done) == 1 else 's'})" if done else ""
+    progress(f"removed the data path{steps} from {state.bpffs}")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from kmeshctl.errors import UsageError
+from kmeshctl.params import shown
 from kmeshctl.sandbox.echo_server import parse_listen
 from kmeshctl.sandbox.manifests import Container, Deployment
 
@@ -49,6 +50,14 @@ def image_name(image: str) -> str:
     if parts[0] == "library":
         parts = parts[1:]
     return "/".join(parts)
+
+
+def check_images(containers: tuple[Container, ...]) -> None:
+    """Every container's image is one the sandbox runs; a UsageError naming it else."""
+    for container in containers:
+        if _BUILDERS.get(image_name(container.image)) is None:
+            raise UsageError(f"image {shown(container.image)} is not supported in the sandbox (supported: "
+                             f"{', '.join(_BUILDERS)}); use a real cluster for it")
 
 
 def process_for(container: Container, deployment: Deployment) -> ProcessSpec:

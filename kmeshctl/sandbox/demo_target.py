@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from kmeshctl.errors import KmeshctlError
+from kmeshctl.sandbox import lock as lock_mod
 from kmeshctl.sandbox import sandbox as sb
 from kmeshctl.sandbox.manifests import Manifests, default_files, load
 from kmeshctl.sandbox.state import PHASE_READY, SandboxState
@@ -93,7 +94,11 @@ class LocalTarget:
         return load(default_files())
 
     def prepare(self, progress: Callable[[str], None]) -> None:
+        """Take the sandbox's lock (one demo at a time: two would change each other's
+        weights; released by finish, or stale once this process is gone), then bring
+        it up when it is not, or check it can run the demo."""
         sb.require_root()
+        lock_mod.acquire(self.sandbox_name, lock_mod.DEMO)
         state = SandboxState.load(self.sandbox_name)
         if state is None:
             progress(f"bringing up sandbox {self.sandbox_name} (it will be removed afterwards)")
@@ -132,10 +137,22 @@ class LocalTarget:
         sb.set_route_weights(self.sandbox_name, *self._vs, weights)
         self._changed = True
 
+    def lost(self) -> str:
+        """Why the sandbox can no longer serve the demo ('' while it can): a `sandbox
+        down` removes or removed it."""
+        state = SandboxState.load(self.sandbox_name)
+        remover = lock_mod.removed_by(self.sandbox_name)
+        if remover is not None or state is None or state.phase != PHASE_READY:
+            return f"sandbox {self.sandbox_name} went away during the demo"
+        return ""
+
     def finish(self, progress: Callable[[str], None]) -> None:
-        if self._started_here:
-            progress(f"removing sandbox {self.sandbox_name}")
-            sb.down(self.sandbox_name)
-        elif self._changed:
-            progress("restoring the VirtualService's weights")
-            sb.set_route_weights(self.sandbox_name, *self._vs, self._original)
+        try:
+            if self._started_here and not lock_mod.removed_by(self.sandbox_name):
+                progress(f"removing sandbox {self.sandbox_name}")
+                sb.down(self.sandbox_name)
+            elif self._changed and not self.lost():
+                progress("restoring the VirtualService's weights")
+                sb.set_route_weights(self.sandbox_name, *self._vs, self._original)
+        finally:
+            lock_mod.release(self.sandbox_name)

@@ -10,6 +10,7 @@ process's (killing it is what a crash looks like), not the supervisor's.
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -95,6 +96,34 @@ def read_exit_status(exit_file: str) -> tuple[int, float] | None:
         return None
 
 
+# A log line that says what went wrong (fortio's `flag provided but not defined: -x`,
+# Go's `panic:`, a Python exception's last line, `bind: address already in use`).
+_CAUSE_RE = re.compile(r"error|fatal|panic|not defined|invalid|unknown|failed|cannot|can't|no such|denied|"
+                       r"refused|already in use|not found|exception", re.IGNORECASE)
+
+
+def log_cause(log: str | Path) -> str:
+    """The one line of a dead process's log naming why it ended: a Python traceback's
+    exception line, else the first error-looking line, else the first line ('' when the
+    log is empty). Usage text printed after it (fortio's, click's) is not the cause."""
+    try:
+        with open(log, "rb") as f:
+            text = f.read(_TAIL_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    if any(line.startswith("Traceback (most recent call last)") for line in lines):
+        for tail in log_tail(log, 50)[::-1]:  # the exception: the last line not indented
+            if not tail.startswith((" ", "\t")):
+                return _cut(tail)
+    found = next((line for line in lines if _CAUSE_RE.search(line)), lines[0] if lines else "")
+    return _cut(found)
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= LOG_LINE_MAX else line[:LOG_LINE_MAX] + "..."
+
+
 def log_tail(log: str | Path, lines: int = LOG_TAIL_LINES) -> list[str]:
     """The last non-empty lines of a log file ([] when there is none)."""
     try:
@@ -178,7 +207,8 @@ def first_failure(processes: list[ProcessHealth]) -> ProcessHealth | None:
 @dataclass(eq=False)  # eq would make the exception unhashable
 class ComponentFailed(KmeshctlError):
     """A component of the sandbox died (or never became ready). The message names it,
-    says how it ended and quotes the end of its log."""
+    says how it ended, quotes the one log line naming the cause (log_cause) and gives
+    the log's path (`tail` keeps the end of the log for `sandbox status -o json`)."""
 
     component: str
     pid: int
@@ -199,10 +229,10 @@ class ComponentFailed(KmeshctlError):
         return f"{self.component} (pid {self.pid}) {self.reason}"
 
     def __str__(self) -> str:
-        if not self.tail:
+        cause = log_cause(self.log) or (self.tail[0] if self.tail else "")
+        if not cause:
             return f"{self.summary}; its log {self.log} is empty"
-        lines = "\n".join(f"  | {line}" for line in self.tail)
-        return f"{self.summary}; last lines of {self.log}:\n{lines}"
+        return f"{self.summary}: {cause} (log: {self.log})"
 
 
 def wait_until(ready: Callable[[], bool], check: Callable[[], None], timeout: float,

@@ -321,7 +321,7 @@ def _what(value: Any) -> str:
     if isinstance(value, str):
         return f"the text {value[:40] + '...' if len(value) > 40 else value!r}"
     if isinstance(value, list):
-        return f"a list of {len(value)} item(s)"
+        return f"a list of {len(value)} item{'' if len(value) == 1 else 's'}"
     return f"a {type(value).__name__}"
 
 
@@ -442,6 +442,9 @@ def _parse_deployment(manifests: Manifests, doc: dict[str, Any], name: str) -> N
         raise UsageError("a Deployment needs at least one container")
     account = pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default"
     account = check_name("ServiceAccount", account, "serviceAccountName")
+    from kmeshctl.sandbox.containers import check_images  # (containers imports this module)
+
+    check_images(containers)  # while the file is known: `-f FILE: Deployment NAME: image ...`
     manifests.deployments.append(Deployment(name, namespace, replicas, pod_labels, containers, account))
 
 

@@ -23,6 +23,7 @@ from kmeshctl.podnet import NETNS_DIR, Pod, join_cgroup, kill_cgroup_tree, remov
 from kmeshctl.sandbox import pods as pods_mod
 from kmeshctl.sandbox import agent as agent_mod
 from kmeshctl.sandbox import health
+from kmeshctl.sandbox import lock as lock_mod
 from kmeshctl.sandbox import manifests as manifests_mod
 from kmeshctl.sandbox import state as state_mod
 from kmeshctl.sandbox.envoy_config import route_cluster_keys, route_name
@@ -58,7 +59,13 @@ EXIT_SETTLE_S = 2.0  # how long a process gone from its cgroup may take to get i
 # `up` succeeds only once every process has run this long: one that dies at once (a bad
 # flag, a port already taken) fails `up` instead of leaving a sandbox that looks fine.
 STABLE_S = 1.0
+# `down` stops a `sandbox up` still creating the sandbox with SIGTERM (it then removes
+# what it made and says why), and SIGKILLs it only after this long.
+UP_STOP_GRACE_S = 30.0
+# The pods' processes (a `sandbox exec` among them) get SIGTERM this long before SIGKILL.
+POD_STOP_GRACE_S = 2.0
 CONTROL_PLANE = "the control plane"
+PINNED_MAP = "km_manage"  # one pin of the agent's data path: gone, the pods are no longer served
 NODE_AGENT = "the node agent"
 
 
@@ -114,25 +121,35 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
     try:
         _create(state, manifests, plans, progress)
     except BaseException as err:
-        kept = _keep_logs(state)
-        what = "interrupted" if isinstance(err, KeyboardInterrupt) else "sandbox up failed"
+        interrupted = isinstance(err, KeyboardInterrupt)
+        kept = _keep_logs(state, "interrupted" if interrupted else "failed")
+        what = "interrupted" if interrupted else "sandbox up failed"
+        remover = lock_mod.removed_by(name) if interrupted else None
         progress(f"{what}: removing what was created" + (f" (its logs are kept in {kept})" if kept else ""))
         teardown(state, _quiet)
         if kept:
             _point_at_kept_logs(err, state.logs_dir, kept)
+        if remover is not None:
+            raise KmeshctlError(f"sandbox {name} was removed by 'sandbox down' (pid {remover.pid}) while it was "
+                                "being created") from None
         raise
     state.phase = PHASE_READY
     state.save()
     return state
 
 
-def _keep_logs(state: SandboxState) -> Path | None:
-    """A copy of the logs for the error to point at: `teardown` removes the record."""
+UP_END_FILE = "up-ended"  # in the kept logs: `failed` or `interrupted`, for `sandbox list` / `status`
+
+
+def _keep_logs(state: SandboxState, how: str = "failed") -> Path | None:
+    """A copy of the logs for the error to point at: `teardown` removes the record;
+    ``how`` the `up` ended (`failed`, `interrupted`) is kept beside them."""
     if not state.logs_dir.is_dir():
         return None
     kept = failed_up_logs(state.name)
     shutil.rmtree(kept, ignore_errors=True)
     shutil.copytree(state.logs_dir, kept)
+    (kept / UP_END_FILE).write_text(how + "\n")
     if state.cni_plugin_log.exists():
         shutil.copy(state.cni_plugin_log, kept / "cni-plugin.log")
     return kept
@@ -160,6 +177,9 @@ def unfinished(state: SandboxState, then: str = "") -> str:
     with a fix that works when pasted: a `down` that finishes it, then ``then`` (the
     command the user ran; `sandbox up` first when it needs the sandbox to exist)."""
     name = state.name
+    remover = lock_mod.removed_by(name)
+    if remover is not None:
+        return lock_mod.in_use_text(name, remover)
     if state.phase == PHASE_READY:
         return ""
     if state.phase != state_mod.PHASE_REMOVING and state.up_is_running():
@@ -212,7 +232,8 @@ def _create_steps(state: SandboxState, manifests: manifests_mod.Manifests, plans
     _signal_control_plane(state, signal.SIGHUP)
     workloads = {f"Kubernetes//Pod/{r.namespace}/{r.name}": r.ip for r in state.pods}
     agent_mod.wait_synced(state, workloads, lambda: check_processes(state))
-    progress(f"node agent ready: the {len(workloads)} pods' workloads are in its BPF maps")
+    progress("node agent ready: " + ("no pods to wait for" if not workloads else "the pod's workload is in its BPF "
+             "maps" if len(workloads) == 1 else f"the {len(workloads)} pods' workloads are in its BPF maps"))
     for plan in plans:
         if not plan.waypoint:
             _start_containers(state, plan, pods[plan.name], progress)
@@ -339,6 +360,11 @@ def _process_health(state: SandboxState, record: ProcessRecord) -> ProcessHealth
                           record.exit_file, cgroup)
 
 
+def process_alive(state: SandboxState, record: ProcessRecord) -> bool:
+    """Whether the sandbox's process ``record`` still runs."""
+    return not _process_health(state, record).failed
+
+
 def _cgroup_of(state: SandboxState, record: ProcessRecord) -> str:
     pod = state.pod(record.pod) if record.pod else None
     return pod.cgroup if pod else str(state.system_cgroup / record.role)
@@ -375,15 +401,21 @@ def check_processes(state: SandboxState) -> None:
 # ---------------------------------------------------------------- down
 
 
-def down(name: str, progress: Progress = _quiet) -> bool:
-    """Remove the sandbox; False when there was nothing to remove."""
+def down(name: str, progress: Progress = _quiet, force: bool = False) -> bool:
+    """Remove the sandbox; False when there was nothing to remove. Refused (lock.InUse)
+    while another `down` removes it, or a demo uses it unless ``force``."""
     require_root()
-    state = SandboxState.load(name) or SandboxState(name=name)
-    shutil.rmtree(failed_up_logs(name), ignore_errors=True)
-    if not state.dir.exists() and not _leftovers(state):
-        return False
-    teardown(state, progress)
-    return True
+    taken = lock_mod.acquire(name, lock_mod.DOWN, force)
+    try:
+        state = SandboxState.load(name) or SandboxState(name=name)
+        shutil.rmtree(failed_up_logs(name), ignore_errors=True)
+        if not state.dir.exists() and not _leftovers(state):
+            return False
+        teardown(state, progress)
+        return True
+    finally:
+        if taken:
+            lock_mod.release(name)
 
 
 def _leftovers(state: SandboxState) -> list[str]:
@@ -401,6 +433,7 @@ def teardown(state: SandboxState, progress: Progress) -> None:
     # The pods' processes first, then their networks through CNI DEL while the node agent
     # still runs (its plugin releases each pod), as the kubelet stops a pod's containers
     # before StopPodSandbox; then the daemons.
+    _terminate_tree(state.pods_cgroup)
     killed = kill_cgroup_tree(state.pods_cgroup)
     pods_mod.remove_pods(state, progress)
     killed += kill_cgroup_tree(state.cgroup)
@@ -425,13 +458,42 @@ def _mark_removing(state: SandboxState) -> None:
             state.save()
 
 
-def _stop_up_process(state: SandboxState) -> None:
-    """A `sandbox up` still creating this sandbox (not us) is stopped first."""
-    if state.phase != PHASE_READY and state.up_pid != os.getpid() and state.up_is_running():
-        try:
+def _terminate_tree(cgroup: Path, grace: float = POD_STOP_GRACE_S) -> None:
+    """SIGTERM every process under ``cgroup`` and give them ``grace`` seconds to end, as
+    the kubelet stops a container: a `sandbox exec` command ends by a signal it can
+    report, not by a silent SIGKILL."""
+    pids = _tree_pids(cgroup)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while pids and _tree_pids(cgroup) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _tree_pids(cgroup: Path) -> list[int]:
+    if not cgroup.is_dir():
+        return []
+    pids: list[int] = []
+    for procs in cgroup.rglob("cgroup.procs"):
+        with contextlib.suppress(OSError):
+            pids += [int(p) for p in procs.read_text().split()]
+    return pids
+
+
+def _stop_up_process(state: SandboxState, grace: float = UP_STOP_GRACE_S) -> None:
+    """A `sandbox up` still creating this sandbox (not us) is stopped first: SIGTERM, so
+    it removes what it made and says why (see up), SIGKILL only after ``grace`` seconds."""
+    if state.phase == PHASE_READY or state.up_pid == os.getpid() or not state.up_is_running():
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(state.up_pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while state.up_is_running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if state.up_is_running():
+        with contextlib.suppress(ProcessLookupError):
             os.kill(state.up_pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 # ---------------------------------------------------------------- status
@@ -535,7 +597,27 @@ def _process_problems(state: SandboxState, processes: Processes) -> list[str]:
                      else f"half-created: a `sandbox up` did not finish: run `kmeshctl sandbox down --name "
                           f"{state.name} && kmeshctl sandbox up --name {state.name}`")
     found += [f"{h.component} (pid {h.pid}) {h.reason}: see {h.log}" for _, h in processes if h.failed]
+    if data_path_gone(state):
+        found.append(f"the data path is gone: nothing pinned in {state.bpffs} (was `kmeshctl node cleanup` run on "
+                     f"it?): run `kmeshctl sandbox down --name {state.name} && kmeshctl sandbox up --name "
+                     f"{state.name}`")
     return found
+
+
+def data_path_gone(state: SandboxState) -> bool:
+    """Whether ready sandbox ``state``, its agent running, has lost its pinned data path
+    (e.g. to `node cleanup`). False when this user cannot look (bpffs is root's), and
+    when the agent ended (that is the problem reported)."""
+    agents = state.processes_of("agent")
+    if state.phase != PHASE_READY or not agents or not process_alive(state, agents[-1]):
+        return False
+    try:
+        os.stat(state.bpffs / PINNED_MAP)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def process_problems(state: SandboxState) -> list[str]:
@@ -665,10 +747,20 @@ def exec_in_pod(name: str, pod_name: str, argv: Sequence[str], namespace: str | 
     except PermissionError as err:
         raise KmeshctlError(f"{command[0]}: not executable (permission denied)", EXIT_NOT_EXECUTABLE) from err
     try:
-        return shell_status(process.wait())
+        code = process.wait()
     except KeyboardInterrupt:
         process.send_signal(signal.SIGINT)
-        return shell_status(process.wait())
+        code = process.wait()
+    if code < 0 and _removed_meanwhile(name):
+        print(f"Error: sandbox {name} was removed by 'sandbox down' while the command ran (it "
+              f"{health.exit_text(shell_status(code))})", file=sys.stderr, flush=True)
+    return shell_status(code)
+
+
+def _removed_meanwhile(name: str) -> bool:
+    """Whether a `sandbox down` is removing sandbox ``name``, or removed it."""
+    state = SandboxState.load(name)
+    return lock_mod.removed_by(name) is not None or state is None or state.phase == state_mod.PHASE_REMOVING
 
 
 EXIT_NOT_EXECUTABLE = 126  # the shell's codes, so scripts tell them from the command's own exit status

@@ -19,7 +19,7 @@ from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeClient
 import kmeshctl
-from kmeshctl.params import check_image
+from kmeshctl.params import check_image, counted
 from kmeshctl.paths import templates_dir
 from kmeshctl.render import COMMON_LABELS, parse_manifests
 
@@ -134,7 +134,7 @@ def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: 
     while True:
         state = waypoint_state(client, p.namespace, p.name)
         if state.ready_pods >= p.replicas and state.addresses:
-            progress(f"waypoint {p.namespace}/{p.name}: {state.ready_pods} pod(s) ready; istiod: "
+            progress(f"waypoint {p.namespace}/{p.name}: {counted(state.ready_pods, 'pod')} ready; istiod: "
                      f"{', '.join(state.addresses)}")
             return
         elapsed = time.monotonic() - started
@@ -144,7 +144,8 @@ def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: 
                                 f"check `kubectl -n {p.namespace} describe pod -l {GATEWAY_LABEL}={p.name}` "
                                 "and istiod's log")
         progress(f"waiting for waypoint {p.namespace}/{p.name}: {state.ready_pods}/{p.replicas} pods ready, "
-                 f"Gateway {state.gateway_reason} ({elapsed:.0f}s of {timeout:.0f}s)")
+                 f"Gateway {state.gateway_reason} ({elapsed:.0f}s of "
+                 f"{f'{timeout:.0f}s' if timeout != float('inf') else 'no limit'})")
         time.sleep(POLL_S)
 
 

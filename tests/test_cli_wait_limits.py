@@ -1,0 +1,61 @@
+"""Issue 14, kind "a time limit is named, and 0 means none (as kubectl's)": uninstall's
+object that outlives --timeout is named with the limit typed and a pasteable `kubectl
+describe` with the user's --kubeconfig/--context; --timeout 0 is no limit on every wait
+of the cluster commands (install's rollout, uninstall, enable-ns --wait) (h49).
+
+Real parts: kmeshctl.cli.main in-process against the stand-in API server, whose delete
+of one EnvoyFilter is accepted but leaves it in place (as a finalizer would)."""
+
+from __future__ import annotations
+
+import shlex
+import time
+
+from standin_apiserver import cluster, namespace  # noqa: F401 (fixture)
+
+HELD = "skip-tunneling"
+
+
+def hold_on_delete(server, name: str) -> None:
+    original = server.delete
+
+    def delete(res, key, dry_run=False):
+        if key[-1] == name and not dry_run:
+            return dict(server.objects[key])  # accepted; a finalizer keeps it
+        return original(res, key, dry_run)
+
+    server.delete = delete
+
+
+def test_an_object_outliving_the_limit_names_it_and_the_describe_to_paste(cluster) -> None:  # noqa: F811
+    assert cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait").code == 0
+    hold_on_delete(cluster.server, HELD)
+    result = cluster.kmeshctl("--context", "standin", "uninstall", "--timeout", "1s")
+    error = result.err.strip().splitlines()[-1]
+    assert result.code == 1, result
+    assert error.startswith(f"Error: EnvoyFilter istio-system/{HELD} still exists after the --timeout 1s limit"), error
+    describe = next(c for c in error.split("`")[1::2] if c.startswith("kubectl describe"))
+    assert shlex.split(describe) == ["kubectl", "describe", "envoyfilter.networking.istio.io", HELD, "-n",
+                                     "istio-system", "--kubeconfig", str(cluster.kubeconfig), "--context",
+                                     "standin"], describe
+    assert "re-run `kmeshctl --kubeconfig" in error and "--context standin uninstall`" in error, error
+
+
+def test_timeout_zero_is_no_limit(cluster) -> None:  # noqa: F811
+    cluster.server.daemonset_controller = "ready"
+    result = cluster.kmeshctl("install", "--cluster-id", "c1", "--timeout", "0")
+    assert result.code == 0 and "of no limit" in result.err and "is ready" in result.err, result
+    cluster.server.put(namespace("h49-apps"))
+    enabled = cluster.kmeshctl("enable-ns", "h49-apps", "--wait", "--timeout", "0")
+    assert enabled.code == 0, enabled
+    started = time.monotonic()
+    removed = cluster.kmeshctl("uninstall", "--timeout", "0")
+    assert removed.code == 0 and time.monotonic() - started < 30, removed
+
+
+def test_timeout_help_says_zero_is_no_limit(capsys) -> None:
+    from test_cli_kinds import cli
+
+    for command in (["install"], ["uninstall"], ["enable-ns"], ["disable-ns"], ["waypoint", "apply"]):
+        code, out, _ = cli(capsys, *command, "--help")
+        assert code == 0 and "0: no limit" in " ".join(out.split()), out
