@@ -146,8 +146,11 @@ def test_the_demo_refuses_a_sandbox_whose_process_ended_in_one_line_and_cheaply(
                                                                                 capsys, no_env) -> None:
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
-        _fortio_record("live", processes=[_agent_record(tmp_path, sleeper.pid, f"{sleeper.pid}\n")])
-        check_demo_ready(state_mod.SandboxState.load("live"))  # a running agent passes
+        live = _fortio_record("live", processes=[_agent_record(tmp_path, sleeper.pid, f"{sleeper.pid}\n")])
+        pin = live.bpffs / sandbox_mod.PINNED_MAP  # the data path's pin (a stand-in file: bpffs needs root)
+        pin.parent.mkdir(parents=True, exist_ok=True)
+        pin.write_text("")
+        check_demo_ready(state_mod.SandboxState.load("live"))  # a running agent with its data path passes
         _fortio_record("dead", processes=[_agent_record(tmp_path, sleeper.pid, "")])
     finally:
         sleeper.kill()
