@@ -86,3 +86,11 @@ def test_a_kubeconfig_from_the_variable_is_named_so_in_every_form(args, tmp_path
     text = " ".join((out + err).split())
     assert code == 1 and str(dead) in text, (out, err)
     assert f"{dead} (from $KUBECONFIG)" in text, (out, err)
+
+
+def test_a_missing_argument_example_keeps_the_typed_cluster_flags(tmp_path, capsys) -> None:
+    # click's "Missing argument" becomes the command's own example, pasteable as typed
+    config = _kubeconfig(tmp_path / "k.yaml", {"ctx": "https://127.0.0.1:9"})
+    code, out, err = cli(capsys, "--kubeconfig", str(config), "--context", "ctx", "enable-ns")
+    assert code == 2 and not out, err
+    assert f"e.g. `kmeshctl --kubeconfig {config} --context ctx enable-ns default`" in err, err

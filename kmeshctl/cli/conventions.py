@@ -960,6 +960,9 @@ def _one_line_usage_error(err: Any) -> str:
     """Click's usage errors as one line, with where to look instead of the usage block."""
     message = " ".join(err.format_message().split())
     own = _own_words(message, err)
+    ctx = getattr(err, "ctx", None)
+    if own and ctx is not None:
+        own = paste_ready(own, ctx.find_root().command)  # its example keeps the user's flags
     if own:
         return _with_help_pointer(f"Error: {own}", err)
     hint = _positional_name_hint(message, err) or _flag_value_hint(message)
