@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kmeshctl.errors import KmeshctlError
+from kmeshctl.params import TABLE_EMPTY as EMPTY
 
 CACHE_PATH = "/debug/config_dump/dual-engine"
 BPF_PATH = "/debug/config_dump/bpf/dual-engine"
@@ -116,13 +117,13 @@ def _error_text(body: bytes) -> str:
 
 
 def _ports(ports: list[dict]) -> str:
-    return ", ".join(f"{p.get('service_port', 0)}->{p.get('target_port', 0)}" for p in ports) or "-"
+    return ", ".join(f"{p.get('service_port', 0)}->{p.get('target_port', 0)}" for p in ports) or EMPTY
 
 
 def _waypoint(item: dict) -> str:
     wp = item.get("waypoint")
     if not wp:
-        return "-"
+        return EMPTY
     if "hostname" in wp:
         target = f"{wp['hostname'].get('namespace', '')}/{wp['hostname'].get('hostname', '')}"
     else:
@@ -134,6 +135,9 @@ def _waypoint(item: dict) -> str:
 SERVICE_KEYS = ("NAMESPACE/HOSTNAME",)
 WORKLOAD_KEYS = ("UID",)
 POLICY_KEYS = ("NAMESPACE/NAME",)
+# The detail columns only -o wide shows: how a service balances, where a workload runs.
+SERVICE_DETAIL = ("LB",)
+WORKLOAD_DETAIL = ("NODE",)
 
 
 def services_table(dump: dict) -> Table:
@@ -144,7 +148,7 @@ def services_table(dump: dict) -> Table:
         lb = svc.get("load_balancing", {})
         table.add_row(f"{svc.get('namespace', '')}/{svc.get('hostname', '')}", ", ".join(svc["addresses"]),
                       _ports(svc.get("ports", [])), _waypoint(svc),
-                      " ".join([lb.get("mode", "")] + lb.get("routing_preference", [])).strip() or "-")
+                      " ".join([lb.get("mode", "")] + lb.get("routing_preference", [])).strip() or EMPTY)
     return table
 
 
@@ -155,8 +159,8 @@ def workloads_table(dump: dict) -> Table:
     for wl in dump["workloads"]:
         services = ", ".join(f"{key} ({_ports(ports.get('ports', []))})"
                              for key, ports in sorted(wl.get("services", {}).items()))
-        table.add_row(wl.get("uid", ""), ", ".join(wl["addresses"]), services or "-", _waypoint(wl),
-                      wl.get("status", "HEALTHY"), wl.get("node", "") or "-")
+        table.add_row(wl.get("uid", ""), ", ".join(wl["addresses"]), services or EMPTY, _waypoint(wl),
+                      wl.get("status", "HEALTHY"), wl.get("node", "") or EMPTY)
     return table
 
 
@@ -173,16 +177,19 @@ def policies_table(dump: dict) -> Table:
 
 def print_cache_tables(dump: dict, console: Optional[Console] = None, wide: bool = False) -> None:
     """The cache as three titled tables, fitted as `dump maps` fits its own (the columns
-    that tell rows apart whole, a line naming the columns left out; ``wide``: all whole)."""
+    that tell rows apart whole, a line naming the columns left out; ``wide``: the detail
+    columns too, all whole)."""
     from kmeshctl.dump import print_section
 
     console = console or Console()
-    sections = [(f"[bold]services[/bold] ({len(dump['services'])})", services_table(dump), SERVICE_KEYS),
-                (f"[bold]workloads[/bold] ({len(dump['workloads'])})", workloads_table(dump), WORKLOAD_KEYS),
+    sections = [(f"[bold]services[/bold] ({len(dump['services'])})", services_table(dump), SERVICE_KEYS,
+                 SERVICE_DETAIL),
+                (f"[bold]workloads[/bold] ({len(dump['workloads'])})", workloads_table(dump), WORKLOAD_KEYS,
+                 WORKLOAD_DETAIL),
                 (f"[bold]authorization policies[/bold] ({len(dump['policies'])})", policies_table(dump),
-                 POLICY_KEYS)]
-    for number, (title, table, keys) in enumerate(sections):
-        print_section(console, title, table, keys, wide, first=not number)
+                 POLICY_KEYS, ())]
+    for number, (title, table, keys, detail) in enumerate(sections):
+        print_section(console, title, table, keys, wide, first=not number, detail=detail)
     if dump.get("enrolled") or dump.get("node"):
         console.print()
     enrolled = dump.get("enrolled", [])

@@ -13,6 +13,7 @@ a real cluster (`kmeshctl.demo_cluster`). Both run the same request loop script.
 from __future__ import annotations
 
 import contextlib
+import signal
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -250,7 +251,7 @@ def _weight_set(text: str, part: str, number: int, subject: DemoSubject, example
 
 def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
                   sandbox_name: str | None = None, cluster_flags: str = "",
-                  namespace: str | None = None) -> tuple[DemoTarget, str]:
+                  namespace: str | None = None, sandbox_flag: str = "--sandbox") -> tuple[DemoTarget, str]:
     """The target for --target auto|local|cluster, and one line saying which and why
     (naming the sandbox or the cluster).
 
@@ -261,20 +262,22 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
     on the command line (``cluster_flags``, e.g. "--context prod") that cannot be reached:
     exit 2 for bad input (no such context or file), 1 when it does not answer. cluster:
     that cluster, or an error naming why it cannot be used. ``namespace`` (-n) is where
-    the cluster demo deploys; it means the cluster, as --name means local."""
+    the cluster demo deploys; it means the cluster, as --sandbox means local.
+    ``sandbox_flag``: the spelling of the sandbox flag typed (--sandbox or --name), for
+    messages about it."""
     from kmeshctl.demo_cluster import ClusterTarget, in_namespace, reachable_cluster
     from kmeshctl.kube import kubeconfig_named
     from kmeshctl.sandbox.demo_target import LocalTarget
 
     chosen_by = "--target cluster"
-    if namespace:  # the CLI refused it with --name or --target local
+    if namespace:  # the CLI refused it with --sandbox or --target local
         chosen_by = "--target cluster" if choice == "cluster" else f"--namespace {namespace} (the cluster demo)"
         choice = "cluster"
         documents = in_namespace(documents, namespace)
     if choice == "cluster" and sandbox_name:
-        raise UsageError("--name names a local sandbox: leave it out with --target cluster")
+        raise UsageError(f"{sandbox_flag} names a local sandbox: leave it out with --target cluster")
     if choice == "auto" and sandbox_name and cluster_flags:
-        raise UsageError(f"--name names a local sandbox, {cluster_flags} a cluster: give one of them "
+        raise UsageError(f"{sandbox_flag} names a local sandbox, {cluster_flags} a cluster: give one of them "
                          "(or --target local|cluster)")
     vs = subject.virtual_service
     why = ""
@@ -299,7 +302,7 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
             raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(f"{chosen_by}: {error}")
         return ClusterTarget(client, documents, (namespace or vs.namespace, vs.name)), f"Target: cluster {client.host}"
     try:
-        name, how = local_sandbox(sandbox_name)
+        name, how = local_sandbox(sandbox_name, sandbox_flag)
     except KmeshctlError as error:
         if not why:
             raise
@@ -311,46 +314,46 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
 
 
 def _local_choice() -> str:
-    """How to pick the local sandbox instead: --name of each one up, else --target local."""
+    """How to pick the local sandbox instead: --sandbox of each one up, else --target local."""
     from kmeshctl import sandboxes
 
     found = sandboxes.names()
-    return " or ".join(f"--name {n}" for n in found) if found else "--target local"
+    return " or ".join(f"--sandbox {n}" for n in found) if found else "--target local"
 
 
-def local_sandbox(sandbox_name: str | None) -> tuple[str, str]:
-    """Which local sandbox the demo uses, and how it was chosen ("" when named): --name,
-    else $KMESHCTL_SANDBOX_NAME, else the only sandbox on this machine (kept up, as
-    `sandbox status` and `dump maps` pick it), else a new one by the default name (removed
-    afterwards). Several and none named: a UsageError listing them; a --name that is not
-    up while others are: NotFound listing them; nothing started ($KMESHCTL_SANDBOX_NAME is made when not up)."""
+def local_sandbox(sandbox_name: str | None, flag: str = "--sandbox") -> tuple[str, str]:
+    """Which local sandbox the demo uses, and how it was chosen ("" when named): the one
+    named (``flag``: the flag as typed, --sandbox or --name), else $KMESHCTL_SANDBOX_NAME,
+    else the only sandbox on this machine (kept up, as `sandbox status` and `dump maps`
+    pick it), else a new one by the default name (removed afterwards). Several and none
+    named: a UsageError listing them; a name that is not up while others are: NotFound
+    listing them; nothing started ($KMESHCTL_SANDBOX_NAME is made when not up)."""
     from kmeshctl import sandboxes
-    from kmeshctl.sandbox.state import DEFAULT_NAME, check_name
+    from kmeshctl.sandbox.state import DEFAULT_NAME
 
     found = sandboxes.names()
     if sandbox_name:
-        return _named_sandbox(check_name(sandbox_name), "--name", found), ""
+        return _named_sandbox(sandboxes.checked_name(sandbox_name, flag), found), ""
     from_env = sandboxes.name_from_env()
     if from_env:  # set on purpose by a script (one sandbox per run): made when not up
         return from_env, ""
     if len(found) > 1:
-        raise UsageError(f"several sandboxes are up ({', '.join(found)}): pass --name NAME")
+        raise UsageError(f"several sandboxes are up ({', '.join(found)}): pass --sandbox NAME")
     if found:
-        return found[0], "the only sandbox up, left up afterwards; --name NAME chooses"
+        return found[0], "the only sandbox up, left up afterwards; --sandbox NAME chooses"
     return DEFAULT_NAME, ""
 
 
-def _named_sandbox(name: str, source: str, found: list[str]) -> str:
+def _named_sandbox(name: str, found: list[str]) -> str:
     """``name`` when it is up, or when no sandbox is (the demo then makes it, as without
     a name); a typed name that is not up while others are is taken for a typo: NotFound
-    (exit 1, as every command naming a sandbox that does not exist) listing them,
-    nothing started."""
-    from kmeshctl.sandboxes import NotFound
+    (exit 1, in the one wording of every command naming a sandbox that does not exist)
+    listing them, nothing started."""
+    from kmeshctl.sandboxes import not_found
 
     if name in found or not found:
         return name
-    raise NotFound(f"{source} {name}: no such sandbox (sandboxes: {', '.join(found)}); pass one of them, "
-                   f"or run `kmeshctl sandbox up --name {name}` first")
+    raise not_found(name)
 
 
 def without_fix(message: str) -> str:
@@ -449,6 +452,7 @@ class DemoReport:
     subject: Optional["DemoSubject"] = None
     where: str = ""  # the sandbox name or the cluster's API address
     stopped: str = ""  # why the run ended before sending every request ('' when it did not)
+    planned: int = 0  # requests of every phase (--requests times the weight sets)
 
     @property
     def failures(self) -> int:
@@ -489,44 +493,103 @@ class DemoReport:
 OnRequest = Callable[[int, RequestResult, Version | None], None]
 
 
+def new_report(target: DemoTarget, subject: DemoSubject, requests: int, phases: int) -> DemoReport:
+    """The empty report of a run on ``target`` of ``phases`` weight sets: run_traffic_shift
+    fills it, so what was sent before a stop (Ctrl-C, SIGTERM) is still in it."""
+    where = getattr(target, "sandbox_name", "") or getattr(getattr(target, "client", None), "host", "")
+    return DemoReport(target.name, requests, [], subject, where, planned=requests * phases)
+
+
 def run_traffic_shift(target: DemoTarget, subject: DemoSubject, requests: int,
                       weight_sets: list[list[int]], on_request: OnRequest,
-                      on_phase: Callable[[int, list[int]], None]) -> DemoReport:
+                      on_phase: Callable[[int, list[int]], None],
+                      report: Optional[DemoReport] = None) -> DemoReport:
+    """Send the phases into ``report`` (default: a new one). Stopped by a KeyboardInterrupt
+    (Ctrl-C, or Stopped for SIGTERM), the phase under way goes into the report with the
+    requests it sent, and the interrupt goes on."""
     if requests < 1:
         raise UsageError("--requests must be at least 1")
-    phases: list[PhaseReport] = []
-    where = getattr(target, "sandbox_name", "") or getattr(getattr(target, "client", None), "host", "")
-    report = DemoReport(target.name, requests, phases, subject, where)
+    report = report or new_report(target, subject, requests, len(weight_sets))
+    phases = report.phases
     current = list(subject.default_weights)
     for number, weights in enumerate(weight_sets, start=1):
-        change = None
+        change, traffic = None, TrafficCount()
         try:
-            if weights != current:
-                change = _change_under_traffic(target, weights)
-                current = weights
-        except KmeshctlError:
-            if not lost_reason(target):
-                raise
-            report.stopped = _stopped_text(target, report, requests * len(weight_sets))
-            return report
-        on_phase(number, weights)
-        traffic = TrafficCount()
-        # closed at once when the demo stops early (Ctrl-C, SIGTERM): that ends the loop
-        with contextlib.closing(target.run_loop(loop_argv(target.service_url(), requests))) as lines:
-            for result in _results(lines):
-                traffic.add(result)
-                on_request(number, result, _version_of(subject, result.server))
+            try:
+                if weights != current:
+                    change = TrafficCount()
+                    _change_under_traffic(target, weights, change)
+                    current = weights
+            except KmeshctlError:
+                if not lost_reason(target):
+                    raise
+                report.stopped = _stopped_text(target, report)
+                return report
+            on_phase(number, weights)
+            # closed at once when the demo stops early (Ctrl-C, SIGTERM): that ends the loop
+            with contextlib.closing(target.run_loop(loop_argv(target.service_url(), requests))) as lines:
+                for result in _results(lines):
+                    traffic.add(result)
+                    on_request(number, result, _version_of(subject, result.server))
+        except KeyboardInterrupt:
+            phases.append(_phase_report(subject, weights, traffic, change))
+            raise
         phases.append(_phase_report(subject, weights, traffic, change))
         if traffic.requests < requests:  # the loop ended early: its pod (or sandbox) is gone
-            report.stopped = _stopped_text(target, report, requests * len(weight_sets))
+            report.stopped = _stopped_text(target, report)
             return report
     return report
 
 
-def _stopped_text(target: DemoTarget, report: DemoReport, planned: int) -> str:
+def _stopped_text(target: DemoTarget, report: DemoReport) -> str:
     """`sandbox S went away during the demo (404 of 3000 requests sent)`."""
     why = lost_reason(target) or "the request loop ended early (its pod's processes were stopped)"
-    return f"{why} ({report.sent} of {planned} requests sent)"
+    return f"{why} ({sent_text(report)})"
+
+
+def sent_text(report: DemoReport) -> str:
+    """`404 of 3000 requests sent`; with several phases or a weight change, each phase's
+    count too: `1392 of 3000 requests sent; phase 1: 1000 of 1000, phase 2: 340 of 1000
+    and 52 while switching to its weights`."""
+    text = f"{report.sent} of {report.planned or report.requests} requests sent"
+    if report.planned <= report.requests and not any(p.change for p in report.phases):
+        return text
+    phases = []
+    for number, phase in enumerate(report.phases, start=1):
+        during = f" and {phase.change.requests} while switching to its weights" if phase.change else ""
+        phases.append(f"phase {number}: {phase.traffic.requests} of {report.requests}{during}")
+    return f"{text}; {', '.join(phases)}" if phases else text
+
+
+class Stopped(KeyboardInterrupt):
+    """The demo stopped by a signal: SIGINT (Ctrl-C) or SIGTERM (kill, a CI timeout). A
+    KeyboardInterrupt, so every cleanup written for Ctrl-C runs for SIGTERM too; it exits
+    128 + the signal's number, as a shell reports a command a signal ended (130, 143)."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    @property
+    def how(self) -> str:
+        return "Ctrl-C (SIGINT)" if self.signum == signal.SIGINT else signal.Signals(self.signum).name
+
+
+def stopped_by(err: KeyboardInterrupt) -> Stopped:
+    """``err`` as a Stopped: a plain KeyboardInterrupt is Ctrl-C's."""
+    return err if isinstance(err, Stopped) else Stopped(signal.SIGINT)
+
+
+def stop_text(stop: Stopped, report: Optional[DemoReport]) -> str:
+    """The one line of a stopped demo: `stopped by SIGTERM (340 of 3000 requests sent;
+    phase 1: ...)`, or `... before any request was sent`."""
+    if report is None or not report.phases:
+        return f"stopped by {stop.how} before any request was sent"
+    return f"stopped by {stop.how} ({sent_text(report)})"
 
 
 def _results(lines: Iterable[str]) -> Iterator[RequestResult]:
@@ -540,10 +603,10 @@ def _version_of(subject: DemoSubject, server: str) -> Version | None:
     return next((v for v in subject.versions if v.server == server), None)
 
 
-def _change_under_traffic(target: DemoTarget, weights: list[int]) -> TrafficCount:
-    """Switch the weights while a background loop keeps sending requests."""
+def _change_under_traffic(target: DemoTarget, weights: list[int], background: TrafficCount) -> None:
+    """Switch the weights while a background loop keeps sending requests (counted into
+    ``background``, so a stop mid-change still knows them)."""
     stop_file = f"/tmp/kmeshctl-demo-stop-{uuid.uuid4().hex[:12]}"
-    background = TrafficCount()
     argv = loop_argv(target.service_url(), 0, stop_file, MAX_BACKGROUND_S)
     started = threading.Event()
 
@@ -563,7 +626,6 @@ def _change_under_traffic(target: DemoTarget, weights: list[int]) -> TrafficCoun
     finally:
         target.touch(stop_file)
         thread.join(MAX_BACKGROUND_S)
-    return background
 
 
 def _phase_report(subject: DemoSubject, weights: list[int], traffic: TrafficCount,

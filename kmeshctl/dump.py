@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kmeshctl.errors import UsageError
-from kmeshctl.params import NOT_ACCEPTED, bad_value, given_text, one_of
+from kmeshctl.params import NOT_ACCEPTED, TABLE_EMPTY as EMPTY, bad_value, given_text, one_of
 from kmeshctl.node.ids import IdRegistry
 from kmeshctl.maps import (WAYPOINT_TLV_PORT, BACKEND, ENDPOINT, FRONTEND, IDREG, MANAGE, MAP_NAMES, MAP_SPECS,
                            SERVICE, SOCKET, BackendKey, BackendValue, DataplaneMaps, EndpointKey,
@@ -195,7 +195,7 @@ def _waypoint_text(ids: IdRegistry, waypoint_id: int, unresolved: bool = False) 
     if unresolved:
         return "unresolved (connects refused)"
     if not waypoint_id:
-        return "none"
+        return EMPTY
     kind = ids.kind_of(waypoint_id)
     return f"{_named(ids, waypoint_id)} ({kind.name.lower() if kind else '?'} {waypoint_id})"
 
@@ -208,7 +208,7 @@ def _tunnel_text(tunnel: Tunnel | None) -> str:
 
 
 def _ports_text(value: ServiceValue) -> str:
-    return ", ".join(f"{s}->{t}" for s, t in value.ports) or "none"
+    return ", ".join(f"{s}->{t}" for s, t in value.ports) or EMPTY
 
 
 def _counts_text(value: ServiceValue) -> str:
@@ -236,7 +236,7 @@ def _service_table(entries: list[tuple[ServiceKey, ServiceValue]], ids: IdRegist
 def _endpoint_table(entries: list[tuple[EndpointKey, EndpointValue]], ids: IdRegistry) -> Table:
     table = Table("service", "prio", "index", "backend uid", "backend", "own target ports")
     for key, value in entries:
-        own = ", ".join(str(p) if p else "-" for p in value.target_ports) or "none"
+        own = ", ".join(str(p) if p else "-" for p in value.target_ports) or EMPTY
         table.add_row(_named(ids, key.service_id), str(key.prio), str(key.backend_index),
                       str(value.backend_uid), _named(ids, value.backend_uid), own)
     return table
@@ -245,7 +245,7 @@ def _endpoint_table(entries: list[tuple[EndpointKey, EndpointValue]], ids: IdReg
 def _backend_table(entries: list[tuple[BackendKey, BackendValue]], ids: IdRegistry) -> Table:
     table = Table("backend uid", "backend", "addresses", "services", "waypoint", "as a waypoint")
     for key, value in entries:
-        services = ", ".join(_named(ids, s) for s in value.service) or "none"
+        services = ", ".join(_named(ids, s) for s in value.service) or EMPTY
         table.add_row(str(key.backend_uid), _named(ids, key.backend_uid),
                       ", ".join(str(a) for a in value.addresses), services,
                       _waypoint_text(ids, value.waypoint_id, value.waypoint_unresolved),
@@ -266,7 +266,7 @@ def _unknown_pod(pods: dict[int, str] | None) -> str:
     """The pod column of a cookie the agent's list does not name."""
     if isinstance(pods, NoAnswer):
         return "(agent did not answer)"
-    return "(agent not asked)" if pods is None else "-"
+    return "(agent not asked)" if pods is None else EMPTY
 
 
 def _manage_table(entries: list[tuple[ManageKey, ManageValue]], ids: IdRegistry,
@@ -323,7 +323,7 @@ def _authz_rule_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> 
     table = Table("table", "port class", "source", "verdict", "dry-run verdict")
     for key, value in entries:
         shadow = (_verdict_text(value.shadow_verdict, value.shadow_policy, names)
-                  if value.shadow_policy else "-")
+                  if value.shadow_policy else EMPTY)
         table.add_row(str(key.table), "other ports" if key.port_class == 0 else str(key.port_class),
                       str(key.src), _verdict_text(value.verdict, value.policy, names), shadow)
     return table
@@ -339,7 +339,7 @@ def _authz_pol_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> T
 def _authz_stats_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> Table:
     table = Table("policy", "verdict", "dry run", "connections")
     for key, value in entries:
-        table.add_row(names.get(key.policy, str(key.policy)) if key.policy else "-", key.verdict.name.lower(),
+        table.add_row(names.get(key.policy, str(key.policy)) if key.policy else EMPTY, key.verdict.name.lower(),
                       "yes" if key.dry_run else "no", str(value.count))
     return table
 
@@ -365,7 +365,7 @@ _TABLES = {
 
 # The columns that tell a map's rows apart (its key, the key's name and short ids), per
 # map: kept whole in any width, in front of the others, which wrap and, when the table
-# still does not fit, are left out from the right (-o wide shows every column).
+# still does not fit, are left out from the right (-o wide shows every column whole).
 _KEY_COLUMNS = {
     FRONTEND.name: ("address", "upstream id", "upstream"),
     SERVICE.name: ("service id", "service"),
@@ -380,6 +380,15 @@ _KEY_COLUMNS = {
     AUTHZ_POL.name: ("id", "name"),
     AUTHZ_STATS.name: ("policy", "verdict", "dry run"),
 }
+# The detail columns of each map (ids and cookies the names beside them stand for, the
+# tunnel a backend takes as a waypoint): only -o wide shows them.
+_DETAIL_COLUMNS = {
+    FRONTEND.name: ("upstream id",),
+    SERVICE.name: ("service id",),
+    ENDPOINT.name: ("backend uid",),
+    BACKEND.name: ("backend uid", "as a waypoint"),
+    SOCKET.name: ("socket cookie",),
+}
 _MIN_OTHER = 12  # the width a wrapping column keeps at least
 _WIDE = 10_000
 
@@ -388,9 +397,10 @@ def _fit(table: Table, width: int, wide: bool, keys: tuple[str, ...]) -> tuple[T
     """The table to print in ``width`` columns, the headers left out and the width to
     print at (kmeshctl.cli.tables.fit_columns: never wider than ``width``). ``wide``:
     every column whole, nothing left out."""
-    from kmeshctl.cli.tables import fit_columns
+    from kmeshctl.cli.tables import fit_columns, terminal_style
 
     if wide:
+        terminal_style(table)
         for column in table.columns:
             column.no_wrap = True
         return table, [], _WIDE
@@ -416,20 +426,23 @@ def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
             table = _manage_table(dump.entries, ids, pods) if dump.spec is MANAGE else build(dump.entries, ids)
         keys = tuple(key.upper() for key in _KEY_COLUMNS.get(dump.spec.name, ()))
         print_section(console, f"[bold]{dump.spec.name}[/bold]: {title} ({count})", table, keys, wide,
-                      first=not number)
+                      first=not number, detail=_DETAIL_COLUMNS.get(dump.spec.name, ()))
 
 
 def print_section(console: Console, title: str, table: Table, keys: tuple[str, ...], wide: bool,
-                  first: bool = True) -> None:
+                  first: bool = True, detail: tuple[str, ...] = ()) -> None:
     """One titled table, as every dump prints them: a blank line before it (unless
     ``first``), the title on one left-aligned line (never wrapped mid-phrase: a terminal
     narrower than it folds it), the table fitted to the console's width with the columns
     named in ``keys`` (upper-case headers) whole, and a line naming the columns left out;
-    ``wide`` prints every column whole."""
+    ``wide`` adds the ``detail`` columns and prints every column whole."""
+    from kmeshctl.cli.tables import wide_only
+
     if not first:
         console.print()  # a blank line between sections, as `cilium bpf ... list` / kubectl's
     console.print(title, highlight=False, soft_wrap=True)
     _upper_headers(table)
+    wide_only(table, detail, wide)
     table, dropped, needed = _fit(table, console.width, wide, keys)
     _print_at_least(console, table, needed)
     if dropped:

@@ -160,8 +160,8 @@ def load_configuration() -> k8s.Configuration:
             k8s_config.load_kube_config_from_dict(merged, context=context, client_configuration=cfg,
                                                   persist_config=False)
     except (ConfigException, OSError, ValueError) as err:
-        raise _config_error(f"cannot load kubeconfig {path} ({_one_line(err)}); pass --kubeconfig PATH "
-                            "and --context NAME of a cluster you can reach", TARGET.kubeconfig) from err
+        raise _config_error(f"cannot load kubeconfig {path} ({_one_line(err)})", TARGET.kubeconfig,
+                            "pass --kubeconfig PATH and --context NAME of a cluster you can reach") from err
     if logged:  # the library logs a failed exec plugin and carries on without credentials
         raise _plugin_failed(merged, context, path, logged[0])
     ORIGIN[id(cfg)] = _origin_text(found, TARGET.context)
@@ -189,9 +189,10 @@ def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or "no detail"
 
 
-def _config_error(message: str, explicit: Optional[str]) -> KmeshctlError:
+def _config_error(message: str, explicit: Optional[str], fix: str = "") -> KmeshctlError:
     """Bad input (exit 2) when the user named the kubeconfig or context, else a failure."""
-    return UsageError(message) if explicit is not None or TARGET.context else KubeconfigProblem(message)
+    return UsageError(message, fix=fix) if explicit is not None or TARGET.context else \
+        KubeconfigProblem(message, fix=fix)
 
 
 @dataclass(frozen=True)
@@ -214,32 +215,32 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> Kubec
     present = [p for p in files if os.path.exists(p)]
     if not present and not explicit and context is not None:
         raise UsageError(f"--context {context}: no kubeconfig to look it up in ({files[0] if files else path} does "
-                         "not exist); pass --kubeconfig PATH of the file that has it")
+                         "not exist)", fix="pass --kubeconfig PATH of the file that has it")
     if not present and not explicit:
-        raise NoClusterConfigured(f"no cluster configured: {files[0] if files else path} does not exist; point "
-                            "kmeshctl at a cluster with --kubeconfig PATH (or KUBECONFIG=PATH) and "
-                            "--context NAME")
+        raise NoClusterConfigured(f"no cluster configured: {files[0] if files else path} does not exist",
+                                  fix="point kmeshctl at a cluster with --kubeconfig PATH (or KUBECONFIG=PATH) and "
+                                      "--context NAME")
     if not files:
-        raise _config_error(f"the kubeconfig path {shown(path)} names no file; pass --kubeconfig PATH "
-                            "(or set KUBECONFIG to a file)", path)
+        raise _config_error(f"the kubeconfig path {shown(path)} names no file", path,
+                            "pass --kubeconfig PATH (or set KUBECONFIG to a file)")
     if not present:
-        raise _config_error(_missing_kubeconfig(path, files), path)
+        raise _config_error(_missing_kubeconfig(path, files), path, KUBECONFIG_FIX)
     configs = _parsed(present, path if explicit else None)
     names, current = _contexts_in(configs)
     if not names:
-        raise _config_error(f"kubeconfig {path} has no contexts (empty, or not a kubeconfig): pass --kubeconfig "
-                            "PATH of one that has (`kubectl config get-contexts` lists a file's contexts)",
-                            path if explicit else context)
+        raise _config_error(f"kubeconfig {path} has no contexts (empty, or not a kubeconfig)", path if explicit
+                            else context, "pass --kubeconfig PATH of one that has (`kubectl config get-contexts` "
+                            "lists a file's contexts)")
     if context is not None and context not in names:
         raise UsageError(f"--context {context}: no such context in {path} (contexts: "
-                         f"{', '.join(names) or 'none'}); pass --context with one of them")
+                         f"{', '.join(names) or 'none'})", fix="pass --context with one of them")
     if context is None and not current:
-        raise _config_error(f"kubeconfig {path} has no current-context: pass --context NAME "
-                            f"(contexts: {', '.join(names) or 'none'})", path if explicit else None)
+        raise _config_error(f"kubeconfig {path} has no current-context", path if explicit else None,
+                            f"pass --context NAME (contexts: {', '.join(names) or 'none'})")
     if context is None and current not in names:
         raise _config_error(f"kubeconfig {path}: current-context {current} is not one of its contexts "
-                            f"(contexts: {', '.join(names)}); pass --context with one of them, or fix "
-                            "current-context", path if explicit else None)
+                            f"(contexts: {', '.join(names)})", path if explicit else None,
+                            "pass --context with one of them, or fix current-context")
     return KubeconfigFiles(present, names, current, configs)
 
 
@@ -261,17 +262,17 @@ def _parsed(files: list[str], explicit: Optional[str]) -> list[dict]:
         try:
             config = _read_kubeconfig(file)
         except UnicodeDecodeError as err:
-            raise _config_error(f"cannot load kubeconfig {file} (not UTF-8 text); pass --kubeconfig "
-                                "PATH of a valid kubeconfig", explicit) from err
+            raise _config_error(f"cannot load kubeconfig {file} (not UTF-8 text)", explicit,
+                                "pass --kubeconfig PATH of a valid kubeconfig") from err
         except yaml.YAMLError as err:
-            raise _config_error(f"cannot load kubeconfig {file}: not valid YAML at {yaml_where(file, err)}; pass "
-                                "--kubeconfig PATH of a valid kubeconfig", explicit) from err
+            raise _config_error(f"cannot load kubeconfig {file}: not valid YAML at {yaml_where(file, err)}", explicit,
+                                "pass --kubeconfig PATH of a valid kubeconfig") from err
         except OSError as err:
-            raise _config_error(f"{_kubeconfig_flag(explicit)} {file}: {_path_problem(err)}; pass --kubeconfig "
-                                "PATH of a kubeconfig file", explicit) from err
+            raise _config_error(f"{_kubeconfig_flag(explicit)} {file}: {_path_problem(err)}", explicit,
+                                "pass --kubeconfig PATH of a kubeconfig file") from err
         if not isinstance(config, dict):
-            raise _config_error(f"cannot load kubeconfig {file} (not a kubeconfig mapping); pass "
-                                "--kubeconfig PATH of a valid kubeconfig", explicit)
+            raise _config_error(f"cannot load kubeconfig {file} (not a kubeconfig mapping)", explicit,
+                                "pass --kubeconfig PATH of a valid kubeconfig")
         configs.append(config)
     return configs
 
@@ -286,11 +287,11 @@ def _kubeconfig_flag(explicit: Optional[str]) -> str:
 
 
 def _missing_kubeconfig(path: str, files: list[str]) -> str:
-    """`--kubeconfig /x: does not exist; FIX` (a list: `none of a, b exists`), in the words
-    of every path flag (kmeshctl.cli.outpaths.input_path_problem)."""
+    """`--kubeconfig /x: does not exist` (a list: `none of a, b exists`), in the words
+    of every path flag (kmeshctl.cli.outpaths.input_path_problem); its fix: KUBECONFIG_FIX."""
     if len(files) == 1:
-        return f"--kubeconfig {files[0]}: does not exist; {KUBECONFIG_FIX}"
-    return f"--kubeconfig {shown(path)}: none of {', '.join(files) or 'its entries'} exists; {KUBECONFIG_FIX}"
+        return f"--kubeconfig {files[0]}: does not exist"
+    return f"--kubeconfig {shown(path)}: none of {', '.join(files) or 'its entries'} exists"
 
 
 def _path_problem(err: OSError) -> str:
@@ -389,16 +390,16 @@ def check_context_entries(config: dict, context: str, path: str) -> None:
     if cluster is None:
         names = ", ".join(str(e.get("name")) for e in config.get("clusters") or [] if isinstance(e, dict))
         raise _config_error(f"context {context} {where} names cluster {cluster_name or '(none)'}, which is not "
-                            f"there (clusters: {names or 'none'}); add it, or pass --context NAME of another "
-                            "context", TARGET.kubeconfig)
+                            f"there (clusters: {names or 'none'})", TARGET.kubeconfig,
+                            "add it, or pass --context NAME of another context")
     server = cluster.get("server")
     if not server:
-        raise _config_error(f"the cluster {cluster_name} {where} has no server (context {context}); add its "
-                            "server: https://HOST:PORT, or pass --context NAME of another cluster", TARGET.kubeconfig)
+        raise _config_error(f"the cluster {cluster_name} {where} has no server (context {context})", TARGET.kubeconfig,
+                            "add its server: https://HOST:PORT, or pass --context NAME of another cluster")
     problem = server_url_problem(server)
     if problem:
         raise _config_error(f"the cluster {cluster_name} {where} has server {shown(server)}: {problem} (context "
-                            f"{context}); use https://HOST:PORT", TARGET.kubeconfig)
+                            f"{context})", TARGET.kubeconfig, "use https://HOST:PORT")
     _check_files(cluster, _CLUSTER_FILES, f"the cluster {cluster_name} {where}", TARGET.kubeconfig)
     _check_base64(cluster, ("certificate-authority-data",), f"the cluster {cluster_name} {where}")
     _check_ca(cluster, f"the cluster {cluster_name} {where}")
@@ -407,8 +408,7 @@ def check_context_entries(config: dict, context: str, path: str) -> None:
     if user_name and user is None:
         names = ", ".join(str(e.get("name")) for e in config.get("users") or [] if isinstance(e, dict))
         raise _config_error(f"context {context} {where} names user {user_name}, which is not there (users: "
-                            f"{names or 'none'}); add it, or pass --context NAME of another context",
-                            TARGET.kubeconfig)
+                            f"{names or 'none'})", TARGET.kubeconfig, "add it, or pass --context NAME of another context")
     if user:
         _check_user(user, f"user {user_name} {where}, context {context}", TARGET.kubeconfig)
         _check_base64(user, ("client-certificate-data", "client-key-data"), f"user {user_name} {where}")
@@ -493,9 +493,9 @@ def _check_base64(body: dict, keys: tuple[str, ...], owner: str) -> None:
         try:
             base64.b64decode(str(data), validate=True)
         except (binascii.Error, ValueError) as err:
-            raise _config_error(f"{owner}: {key} is not valid base64 ({_one_line(err)}); paste the PEM file's "
-                                "base64 (`base64 -w0 FILE`), or pass --context NAME of another context",
-                                TARGET.kubeconfig) from err
+            raise _config_error(f"{owner}: {key} is not valid base64 ({_one_line(err)})", TARGET.kubeconfig,
+                                "paste the PEM file's base64 (`base64 -w0 FILE`), or pass --context NAME of another "
+                                "context") from err
 
 
 def _check_ca(cluster: dict, owner: str) -> None:
@@ -515,8 +515,8 @@ def _check_ca(cluster: dict, owner: str) -> None:
             with open(str(cluster["certificate-authority"]), encoding="utf-8", errors="replace") as handle:
                 text = handle.read(1 << 20)
         except OSError as err:
-            raise _config_error(f"{owner}: {key} {_path_problem(err)}; fix the path in the kubeconfig, or pass "
-                                "--context NAME of another context", TARGET.kubeconfig) from err
+            raise _config_error(f"{owner}: {key} {_path_problem(err)}", TARGET.kubeconfig,
+                                "fix the path in the kubeconfig, or pass --context NAME of another context") from err
     else:
         return
     try:
@@ -528,7 +528,7 @@ def _check_ca(cluster: dict, owner: str) -> None:
     reason = "is not a PEM certificate (-----BEGIN CERTIFICATE----- ...) that loads"
     fix = ("paste the CA certificate's base64 (`base64 -w0 ca.crt`), or pass --context NAME of another context"
            if data else "point it at the cluster's CA certificate (PEM), or pass --context NAME of another context")
-    raise _config_error(f"{owner}: {key} {reason}; {fix}", TARGET.kubeconfig)
+    raise _config_error(f"{owner}: {key} {reason}", TARGET.kubeconfig, fix)
 
 
 def _check_files(body: dict, keys: tuple[str, ...], owner: str, path: str) -> None:
@@ -538,8 +538,8 @@ def _check_files(body: dict, keys: tuple[str, ...], owner: str, path: str) -> No
             continue  # the inline data (or token) is what the client uses
         if not os.path.isfile(str(file)):
             problem = "does not exist" if not os.path.exists(str(file)) else "is not a file"
-            raise _config_error(f"{owner}: {key} {file} {problem}; fix the path in the kubeconfig, or pass "
-                                "--context NAME of another context", TARGET.kubeconfig)
+            raise _config_error(f"{owner}: {key} {file} {problem}", TARGET.kubeconfig,
+                                "fix the path in the kubeconfig, or pass --context NAME of another context")
 
 
 def _check_user(user: dict, owner: str, path: str) -> None:
@@ -549,12 +549,13 @@ def _check_user(user: dict, owner: str, path: str) -> None:
         return  # the library uses those before an exec plugin
     command = plugin.get("command")
     if not command or not isinstance(command, str):
-        raise _config_error(f"{owner}: exec has no command; fix the user in the kubeconfig, or pass "
-                            "--context NAME of another context", TARGET.kubeconfig)
+        raise _config_error(f"{owner}: exec has no command", TARGET.kubeconfig,
+                            "fix the user in the kubeconfig, or pass --context NAME of another context")
     found = os.access(command, os.X_OK) and os.path.isfile(command) if "/" in command else shutil.which(command)
     if not found:
-        raise _config_error(f"exec: executable {command} not found ({owner}): install the credential plugin "
-                            "or put it on PATH, or pass --context NAME of another context", TARGET.kubeconfig)
+        raise _config_error(f"exec: executable {command} not found ({owner})", TARGET.kubeconfig,
+                            "install the credential plugin or put it on PATH, or pass --context NAME of another "
+                            "context")
 
 
 @contextlib.contextmanager
@@ -639,43 +640,44 @@ def _run_exec_plugin(plugin: dict, cluster: Optional[dict], owner: str) -> dict:
         from kmeshctl.asciinum import duration_words
 
         raise CredentialPluginFailed(f"getting credentials: {owner} did not answer within "
-                                     f"{duration_words(timeout or 0)} (--request-timeout; it was stopped); {fix}",
-                                     command) from None
+                                     f"{duration_words(timeout or 0)} (--request-timeout; it was stopped)",
+                                     command, fix) from None
     except OSError as err:
-        raise CredentialPluginFailed(f"getting credentials: {owner} could not be run ({_one_line(err)}); {fix}",
-                                     command) from err
+        raise CredentialPluginFailed(f"getting credentials: {owner} could not be run ({_one_line(err)})",
+                                     command, fix) from err
     if done.returncode != 0:
         how = f"was killed by signal {-done.returncode}" if done.returncode < 0 else \
             f"exited with status {done.returncode}"
         said = " ".join((done.stderr or "").split())
-        raise CredentialPluginFailed(f"getting credentials: {owner} {how}" + (f" ({bounded(said, 300)})" if said else "")
-                                     + f"; {fix}", command)
+        raise CredentialPluginFailed(f"getting credentials: {owner} {how}" + (f" ({bounded(said, 300)})" if said else ""),
+                                     command, fix)
     wanted = f"an ExecCredential JSON object (kind: ExecCredential, apiVersion: {version}, status.token)"
     output = (done.stdout or "").strip()
     if not output:
         raise CredentialPluginFailed(f"getting credentials: {owner} printed nothing on stdout ({wanted} was "
-                                     f"expected); {fix}", command)
+                                     "expected)", command, fix)
     try:
         data = json.loads(output)
     except ValueError:
         head = bounded(" ".join(output.split()), EXEC_SHOWN_OUTPUT)
         raise CredentialPluginFailed(f"getting credentials: {owner} printed something that is not JSON ({shown(head)}; "
-                                     f"{wanted} was expected); {fix}", command) from None
+                                     f"{wanted} was expected)", command, fix) from None
     status = data.get("status") if isinstance(data, dict) else None
     has_cert = isinstance(status, dict) and status.get("clientCertificateData") and status.get("clientKeyData")
     if not isinstance(data, dict) or data.get("kind") != "ExecCredential" or not isinstance(status, dict) or \
             not (status.get("token") or has_cert):
         raise CredentialPluginFailed(f"getting credentials: {owner} printed JSON that is not {wanted} with a token "
-                                     f"or a client certificate; {fix}", command)
+                                     "or a client certificate", command, fix)
     if data.get("apiVersion") != version:
         raise CredentialPluginFailed(f"getting credentials: {owner} answered apiVersion {data.get('apiVersion')}, "
-                                     f"not the {version} the kubeconfig asks for; fix the kubeconfig's exec "
-                                     "apiVersion or the plugin, or pass --context NAME of another context", command)
+                                     f"not the {version} the kubeconfig asks for", command,
+                                     "fix the kubeconfig's exec apiVersion or the plugin, or pass --context NAME of "
+                                     "another context")
     expires = status.get("expirationTimestamp")
     if expires is not None and not is_rfc3339(expires):
         raise CredentialPluginFailed(f"getting credentials: {owner} printed status.expirationTimestamp "
                                      f"{shown(bounded(str(expires), EXEC_SHOWN_OUTPUT))}, which is not an RFC 3339 "
-                                     f"time (e.g. 2030-01-02T15:04:05Z); {fix}", command)
+                                     "time (e.g. 2030-01-02T15:04:05Z)", command, fix)
     return status
 
 
@@ -730,8 +732,8 @@ def _plugin_failed(config: dict, context: str, path: str, logged: str) -> Kmeshc
     """A failure the client library logged while loading (kmeshctl runs exec plugins
     itself, see with_exec_credentials): a failure (exit 1) with its words."""
     reason = bounded(" ".join(logged.split()), 300)
-    return KubeconfigProblem(f"loading kubeconfig {path} (context {context}) failed: {reason}; fix the kubeconfig, "
-                             "or pass --context NAME of another context")
+    return KubeconfigProblem(f"loading kubeconfig {path} (context {context}) failed: {reason}",
+                             fix="fix the kubeconfig, or pass --context NAME of another context")
 
 
 def context_names(kubeconfig: Optional[str] = None) -> list[str]:
@@ -757,17 +759,18 @@ def check_given_target(kubeconfig_typed: bool, context_typed: bool) -> None:
     path = TARGET.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
     files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
     if not files and not kubeconfig_typed:
-        raise UsageError(f"--context {TARGET.context}: no kubeconfig to look it up in ({path} does not exist); "
-                         "pass --kubeconfig PATH of the file that has it")
+        raise UsageError(f"--context {TARGET.context}: no kubeconfig to look it up in ({path} does not exist)",
+                         fix="pass --kubeconfig PATH of the file that has it")
     if not files:
-        raise UsageError(_missing_kubeconfig(path, [os.path.expanduser(f) for f in path.split(os.pathsep) if f]))
+        raise UsageError(_missing_kubeconfig(path, [os.path.expanduser(f) for f in path.split(os.pathsep) if f]),
+                         fix=KUBECONFIG_FIX)
     names, _ = _contexts_in(_parsed(files, path))
     if not names:
-        raise UsageError(f"kubeconfig {path} has no contexts (empty, or not a kubeconfig): pass --kubeconfig "
-                         "PATH of one that has")
+        raise UsageError(f"kubeconfig {path} has no contexts (empty, or not a kubeconfig)",
+                         fix="pass --kubeconfig PATH of one that has")
     if context_typed and TARGET.context not in names:
-        raise UsageError(f"--context {TARGET.context}: no such context in {path} (contexts: {', '.join(names)}); "
-                         "pass --context with one of them")
+        raise UsageError(f"--context {TARGET.context}: no such context in {path} (contexts: {', '.join(names)})",
+                         fix="pass --context with one of them")
 
 
 DEFAULT_OBJECT_NAMESPACE = "default"
@@ -811,8 +814,8 @@ def _checked_namespace(namespace: str, origin: str, fix: str) -> str:
 
     if DNS1123_LABEL_RE.match(namespace):
         return namespace
-    raise UsageError(f"namespace {shown(namespace)} {origin}: not a valid namespace name ({DNS1123_RULE}); "
-                     f"pass -n NAMESPACE{fix}")
+    raise UsageError(f"namespace {shown(namespace)} {origin}: not a valid namespace name ({DNS1123_RULE})",
+                     fix=f"pass -n NAMESPACE{fix}")
 
 
 def kubeconfig_named() -> bool:
@@ -1102,13 +1105,14 @@ class KubeClient:
         return self.request("POST", path, {"fieldManager": FIELD_MANAGER}, body) or {}
 
     def delete(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None,
-               propagation: str = "Background") -> bool:
+               propagation: str = "Background", dry_run: bool = False) -> bool:
         """Delete with ``propagation`` (Background, Foreground, Orphan); False when the
-        object was already gone."""
+        object was already gone. ``dry_run``: the API server checks the delete (dryRun=All:
+        admission, RBAC) and deletes nothing."""
         path = self.kind(api_version, kind).object_path(name, namespace)
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
         try:
-            self.request("DELETE", path, body=body)
+            self.request("DELETE", path, {"dryRun": "All"} if dry_run else None, body=body)
         except ApiError as err:
             if err.status == 404:
                 return False
@@ -1345,18 +1349,11 @@ def _decode(raw: bytes) -> Optional[dict]:
         return {"message": raw.decode("utf-8", "replace")[:200]}
 
 
-def kubectl_command(args: str) -> str:
-    """`kubectl ARGS` with the user's --kubeconfig/--context, ready to paste (h49)."""
-    import shlex
-
-    flags = [w for flag, value in (("--kubeconfig", TARGET.kubeconfig), ("--context", TARGET.context)) if value
-             for w in (flag, value)]
-    return " ".join(["kubectl", args, *([shlex.join(flags)] if flags else [])])
-
-
 def server_error_fix() -> str:
-    """The one fix of an API server answering 5xx (etcd, webhook or apiserver trouble)."""
-    return f"check its health with `{kubectl_command('get --raw /readyz')}`, then retry"
+    """The one fix of an API server answering 5xx (etcd, webhook or apiserver trouble).
+    The CLI adds the user's --kubeconfig/--context to the backticked kubectl command as it
+    prints it (conventions.as_the_user_reads), as to every other one."""
+    return "check its health with `kubectl get --raw /readyz`, then retry"
 
 
 def _api_error(status: int, method: str, path: str, data: Optional[dict],

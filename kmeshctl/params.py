@@ -51,6 +51,7 @@ NOT_AN_INTEGER = "not an integer"
 # fold their words down to TABLE_FOLD_FLOOR characters first.
 TABLE_SHORT_COLUMN = 16
 TABLE_FOLD_FLOOR = 12
+TABLE_EMPTY = "<none>"  # the empty cell of every table (kubectl's marker); JSON / YAML keep null or []
 MAX_SHOWN = 80
 SHOWN_HEAD = 60
 

@@ -52,14 +52,10 @@ def none_up() -> "NotFound":
     return NotFound(f"no sandbox is up{left}; start one with `kmeshctl sandbox up`")
 
 
-def known_text(name: Optional[str] = None) -> str:
-    """`sandboxes: a, b` or `no sandbox exists`, for error messages; the command that
-    makes one keeps ``name`` (the one the user asked for)."""
+def known_text() -> str:
+    """`sandboxes: a, b` or `no sandbox exists`, for error messages."""
     found = names()
-    if found:
-        return f"sandboxes: {', '.join(found)}"
-    up = f"kmeshctl sandbox up --name {name}" if name else "kmeshctl sandbox up"
-    return f"no sandbox exists; `{up}` makes one"
+    return f"sandboxes: {', '.join(found)}" if found else "no sandbox exists"
 
 
 # ------------------------------------------------------------------ names
@@ -72,21 +68,45 @@ def picks_alone(name: str) -> bool:
     return set(names()) <= {name} and env in (None, "", name)
 
 
-def for_sandbox(command: str, name: str, flag: str = "--name") -> str:
-    """``command`` (a `kmeshctl sandbox|demo ...` hint, no backticks) as it must be pasted
-    to act on sandbox ``name``: with ``flag NAME`` unless the command alone picks it (see
-    picks_alone); a command already naming one is left as it is. ``flag``: `--sandbox` for
-    `dump`, which reads this node's own data path before any sandbox, so it always names it."""
+# The flag that picks a sandbox, in two spellings of one meaning: every command that picks
+# one takes both; help shows --name in the `sandbox` group, --sandbox on demo and dump.
+SANDBOX_FLAGS = ("--sandbox", "--name")
+
+
+def sandbox_flag(command: str) -> str:
+    """The spelling of the sandbox flag help shows for ``command`` (`kmeshctl sandbox
+    status` -> --name, `kmeshctl dump maps` -> --sandbox): suggestions use it."""
+    return "--name" if command.split()[1:2] == ["sandbox"] else "--sandbox"
+
+
+def for_sandbox(command: str, name: str, flag: Optional[str] = None) -> str:
+    """``command`` (a `kmeshctl sandbox|demo|dump ...` hint, no backticks) as it must be
+    pasted to act on sandbox ``name``: with ``flag NAME`` (default: the command's own
+    spelling, see sandbox_flag) unless the command alone picks it (see picks_alone); a
+    command already naming one is left as it is. `dump` reads this node's own data path
+    before any sandbox, so it always names it."""
     words = command.split()
-    if flag in words or (flag == "--name" and picks_alone(name)):
+    if any(w.partition("=")[0] in SANDBOX_FLAGS for w in words):
         return command
-    return f"{command} {flag} {name}"
+    if words[1:2] != ["dump"] and picks_alone(name):
+        return command
+    return f"{command} {flag or sandbox_flag(command)} {name}"
 
 
 def name_from_env() -> Optional[str]:
     """$KMESHCTL_SANDBOX_NAME when set, checked; the message names the variable, not --name."""
     value = os.environ.get(NAME_ENV)
     return checked_env_name(value) if value else None
+
+
+def checked_name(value: str, flag: str = "--name") -> str:
+    """``value`` of ``flag`` (--name or --sandbox, as typed: both spellings name a sandbox
+    on every command that picks one) checked, the message naming that flag."""
+    try:
+        return check_name(value)
+    except UsageError:
+        raise UsageError(f"{flag} {shown(value)}: not a sandbox name; use {state_mod.NAME_RULE}, "
+                         f"e.g. {flag} demo") from None
 
 
 def checked_env_name(value: str) -> str:
@@ -159,18 +179,19 @@ class NotFound(KmeshctlError):
 
 
 def not_found(name: str, fix: str = "") -> NotFound:
-    """`sandbox NAME not found (sandboxes: a, b; ... makes it)`, or `(no sandbox exists;
-    ... makes one)`; ``fix`` follows after `; `."""
-    known = known_text(name)
-    if names():
-        known += f"; `kmeshctl sandbox up --name {name}` makes it"
-    return NotFound(f"sandbox {name} not found ({known})" + (f"; {fix}" if fix else ""))
+    """The one wording, on every command, of sandbox ``name`` (named by a flag or
+    $KMESHCTL_SANDBOX_NAME) that does not exist: `sandbox NAME not found (sandboxes: a, b);
+    pass one of them, or make it: `kmeshctl sandbox up --name NAME``, or `(no sandbox
+    exists); make it: ...`. ``fix`` replaces the fix (`sandbox down`: --ignore-not-found)."""
+    make = f"`kmeshctl sandbox up --name {name}`"
+    default = f"pass one of them, or make it: {make}" if names() else f"make it: {make}"
+    return NotFound(f"sandbox {name} not found ({known_text()}); {fix or default}")
 
 
 def require(name: str, flag: str = "--sandbox") -> SandboxState:
     """The record of sandbox ``name`` (checked: a bad name is a UsageError naming
     ``flag``); NotFound listing the existing ones when there is none."""
-    state = load(check_name(name))
+    state = load(checked_name(name, flag))
     if state is None:
         raise not_found(name)
     return state
@@ -211,17 +232,18 @@ class LocalTarget:
 
 
 def local_target(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[str],
-                 own_flag: str = "--bpf-fs DIR") -> LocalTarget:
+                 own_flag: str = "--bpf-fs DIR", sandbox_flag: str = "--sandbox") -> LocalTarget:
     """What `dump maps` and `dump config` read on this machine: --sandbox NAME; else
     --bpf-fs / --admin-port as given (a --bpf-fs that is a sandbox's: that sandbox, its
     agent's port); else this node's data path when it has one; else the only sandbox
     (with a note); several sandboxes: a UsageError listing them; none: an error saying
-    what to start (``own_flag``: the command's flag for a place of its own)."""
+    what to start (``own_flag``: the command's flag for a place of its own; ``sandbox_flag``:
+    the sandbox flag as typed, --sandbox or --name)."""
     if sandbox is not None:
         if bpf_fs is not None or admin_port is not None:
             given = "--bpf-fs" if bpf_fs is not None else "--admin-port"
-            raise UsageError(f"give {given} or --sandbox NAME, not both")
-        state = require(sandbox)
+            raise UsageError(f"give {given} or {sandbox_flag} NAME, not both")
+        state = require(sandbox, sandbox_flag)
         check_data_path(state)
         return LocalTarget(state.bpffs, agent_port(state), state)
     if bpf_fs is not None:

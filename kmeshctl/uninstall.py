@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable, Literal, Optional
 
 from kmeshctl.enrollment import REDIRECTION_ANNOTATION, PodView, is_annotated
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.asciinum import duration_words
-from kmeshctl.kube import KubeClient, kubectl_command, object_ref
+from kmeshctl.kube import KubeClient, object_ref
 from kmeshctl.params import PLACEHOLDER_XDS_ADDRESS, InstallParams
 from kmeshctl.render import render_manifests
 
-Outcome = Literal["deleted", "not found", "kind not served", "stopped", "needs cleanup"]
+Outcome = Literal["deleted", "would be deleted", "not found", "kind not served", "stopped", "needs cleanup"]
+ABSENT: tuple[Outcome, ...] = ("not found", "kind not served")
+UNCHECKED = "not checked: no cluster configured"
 NODE_CLEANUP_FIX = "run `kmeshctl node cleanup` on the node (as root)"
 # Only the names of the rendered objects matter here; this value never reaches the cluster.
 _PLACEHOLDER_CLUSTER = "uninstall"
@@ -50,13 +52,16 @@ def installed_objects(namespace: str, istio_namespace: str) -> list[dict]:
     return render_manifests(params)
 
 
-def delete_one(client: KubeClient, obj: dict) -> DeleteResult:
+def delete_one(client: KubeClient, obj: dict, dry_run: bool = False) -> DeleteResult:
+    """Delete ``obj``; ``dry_run``: the API server checks the delete (dryRun=All), nothing goes."""
     if not client.is_served(obj["apiVersion"], obj["kind"]):
         return DeleteResult(object_ref(obj), "kind not served")
     meta = obj["metadata"]
     propagation = "Foreground" if obj["kind"] == "DaemonSet" else "Background"
-    deleted = client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"), propagation)
-    return DeleteResult(object_ref(obj), "deleted" if deleted else "not found")
+    deleted = client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"), propagation,
+                            dry_run=dry_run)
+    done: Outcome = "would be deleted" if dry_run else "deleted"
+    return DeleteResult(object_ref(obj), done if deleted else "not found")
 
 
 def agent_pods(client: KubeClient, ds: dict) -> list[AgentPod]:
@@ -126,7 +131,7 @@ def wait_gone(client: KubeClient, obj: dict, deadline: float, poll: float = 0.5,
             limit = f"the --timeout {duration_words(timeout)} limit" if timeout else "the time limit"
             raise KmeshctlError(
                 f"{object_ref(obj)} still exists after {limit} (a finalizer or a pod still stopping?)",
-                fix=f"check what holds it with `{kubectl_command(describe_args(obj))}`, then re-run "
+                fix=f"check what holds it with `kubectl {describe_args(obj)}`, then re-run "
                     "`kmeshctl uninstall` (it is safe to repeat), with a longer --timeout if it was only slow")
         time.sleep(poll)
 
@@ -159,4 +164,21 @@ def uninstall(
             for node_result in node_results(obj["metadata"]["namespace"], pods, marked_pods_by_node(client)):
                 on_result(node_result)
                 results.append(node_result)
+    return results
+
+
+def dry_run(
+    client: Optional[KubeClient],
+    objs: list[dict],
+    on_result: Callable[[DeleteResult], None] = lambda r: None,
+) -> list[DeleteResult]:
+    """What `uninstall` would delete, in its order, nothing deleted: each delete sent with
+    dryRun=All (the API server answers for what exists, admission and RBAC); with no
+    ``client`` (no cluster configured) every object, unchecked."""
+    results = []
+    for obj in reversed(objs):
+        result = (DeleteResult(object_ref(obj), "would be deleted", UNCHECKED) if client is None
+                  else delete_one(client, obj, dry_run=True))
+        on_result(result)
+        results.append(result)
     return results

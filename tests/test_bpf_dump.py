@@ -113,10 +113,13 @@ def test_dump_json_uses_c_field_names_and_resolves_ids(dp: LoadedEnv, written: d
 def test_dump_table_renders_readable_fields(dp: LoadedEnv, written: dict) -> None:
     out = _dump_cli(dp)
     for text in ("km_service", "shop/web.shop.svc.cluster.local", "RANDOM", "FAILOVER",
-                 "80->8080", "Kubernetes//Pod/shop/waypoint-0 (backend", "15021 (PROXY v2)",
-                 "15019 (Kmesh TLV)", "10.1.0.99, fd00::99",
+                 "80->8080", "Kubernetes//Pod/shop/waypoint-0 (backend", "10.1.0.99, fd00::99",
                  "10.96.0.10", "fd00::10", "Kubernetes//Pod/shop/web-1", "4242"):
         assert text in out, text
+    wide = _dump_cli(dp, "-o", "wide")  # the tunnel a backend takes as a waypoint is a detail column
+    assert "15021 (PROXY v2)" not in out and "AS A WAYPOINT" not in out, out
+    for text in ("15021 (PROXY v2)", "15019 (Kmesh TLV)", str(written["wp_proxy"])):
+        assert text in wide, text
 
 
 def test_dump_unknown_map_is_a_usage_error(dp: LoadedEnv) -> None:

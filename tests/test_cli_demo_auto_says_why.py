@@ -36,7 +36,7 @@ def test_a_dead_cluster_and_several_sandboxes_are_both_named(two_sandboxes, tmp_
     code, out, err = cli(capsys, "--request-timeout", "2", "demo", "traffic-shift")
     assert code == 2 and not out and err.count("\n") == 1, err
     assert "no reachable cluster: cannot reach the Kubernetes API at https://127.0.0.1:1" in err, err
-    assert "; so a local sandbox, but several sandboxes are up (h50-a, h50-b): pass --name NAME" in err, err
+    assert "; so a local sandbox, but several sandboxes are up (h50-a, h50-b): pass --sandbox NAME" in err, err
 
 
 def test_a_kubeconfig_variable_that_does_not_load_offers_the_sandbox_up(two_sandboxes, tmp_path, capsys,
@@ -44,4 +44,4 @@ def test_a_kubeconfig_variable_that_does_not_load_offers_the_sandbox_up(two_sand
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "nonexist"))
     code, out, err = cli(capsys, "demo", "traffic-shift")
     assert code == 2 and not out and "does not exist" in err, err
-    assert "--kubeconfig PATH" in err and "--name h50-a or --name h50-b" in err, err
+    assert "--kubeconfig PATH" in err and "--sandbox h50-a or --sandbox h50-b" in err, err

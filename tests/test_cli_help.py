@@ -101,8 +101,9 @@ def test_a_sandbox_flag_says_the_only_sandbox_up_is_the_default(capsys, no_env) 
         text = _help(words, capsys)
         assert "the only sandbox up" in text, words
         assert "default: 'kmesh'." not in text, words
-    assert "Name of the new sandbox (several can coexist): 1-16 lowercase letters, digits or '-', starting and " \
-           "ending with a letter or digit, e.g. demo or team-a; default: 'kmesh'." in _help(["sandbox", "up"], capsys)
+    assert "Name of the new sandbox (also --sandbox NAME; several can coexist): 1-16 lowercase letters, digits or " \
+           "'-', starting and ending with a letter or digit, e.g. demo or team-a; default: 'kmesh'." in \
+        _help(["sandbox", "up"], capsys)
 
 
 # ------------------------------------------------------------------ 3e. default paths as they really are

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from kmeshctl.cli.tables import PipeFriendlyConsole
 from kmeshctl.sandbox import state as state_mod
 from standin_apiserver import cluster, namespace  # noqa: F401 (fixtures)
 from test_cli_kinds import cli, no_env  # noqa: F401
+from test_cli_output_style import headers, plain_cells
 
 DETAIL = ("getting credentials: exec plugin /tmp/h8/plugin.sh of user u2 in kubeconfig h8/kc.yaml (context c2) "
           "exited with status 3 (boom); fix the credential plugin (run it by hand to see what it does), or pass "
@@ -53,8 +53,9 @@ def _checks_table(rows: list[tuple[str, str, str, str]]) -> Table:
 
 
 def _cells(lines: list[str], column: int) -> list[str]:
-    """The text of one column, line by line (the box's vertical bars split the columns)."""
-    return [re.split(r"[│┃]", line)[column].strip() for line in lines if re.search(r"[│┃]", line)]
+    """The text of one column, line by line, its header first (plain columns: each starts
+    where its header does)."""
+    return [headers(lines[0])[column], *plain_cells(lines, column)]
 
 
 @pytest.mark.parametrize("width", [60, 72, 80])

@@ -56,7 +56,7 @@ def test_exec_without_a_pod_says_pod_is_required_and_lists_the_pods(args: list[s
 
 def test_exec_without_a_pod_in_a_sandbox_that_does_not_exist_says_both(state_root, capsys, no_env) -> None:
     code, _, err = cli(capsys, "sandbox", "exec", "--name", "x", "--", "true")
-    assert code == 2 and err.startswith("Error: POD is required") and "no sandbox x" in err, err
+    assert code == 2 and err.startswith("Error: POD is required") and "sandbox x not found" in err, err
 
 
 # ------------------------------------------------------------------ 2a. --bpf-fs of a sandbox

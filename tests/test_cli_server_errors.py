@@ -13,6 +13,7 @@ import json
 import pytest
 
 from test_cli_cluster_errors import kubeconfig, status_body, url, web  # noqa: F401 (fixture)
+from standin_apiserver import cluster  # noqa: F401 (fixture)
 from test_cli_kinds import cli, no_env  # noqa: F401
 
 ETCD = "etcdserver: request timed out"
@@ -44,15 +45,37 @@ def test_precheck_gives_the_same_fix(web, tmp_path, capsys, no_env) -> None:  # 
     assert check["fix"] == f"check its health with `kubectl get --raw /readyz --kubeconfig {config}`, then retry", check
 
 
-def test_the_fix_is_one_function_for_every_kind_of_caller() -> None:
-    from kmeshctl.kube import ApiError, TARGET, diagnosis, server_error_fix
+def test_the_fix_is_one_function_for_every_kind_of_caller(web, tmp_path, capsys, no_env) -> None:  # noqa: F811
+    """kube.server_error_fix writes the plain `kubectl ...`; the CLI adds the user's
+    --kubeconfig/--context (quoted when it must be) to the line it prints, in every format."""
+    from kmeshctl.kube import ApiError, diagnosis, server_error_fix
 
-    saved = (TARGET.kubeconfig, TARGET.context)
-    TARGET.kubeconfig, TARGET.context = "my config.yaml", "prod"
-    try:
-        fix = server_error_fix()
-        assert fix == "check its health with `kubectl get --raw /readyz --kubeconfig 'my config.yaml' --context " \
-                      "prod`, then retry", fix
-        assert diagnosis(ApiError(500, "InternalError", "GET /x failed"))[1] == fix  # raised without a fix
-    finally:
-        TARGET.kubeconfig, TARGET.context = saved
+    assert diagnosis(ApiError(500, "InternalError", "GET /x failed"))[1] == server_error_fix()  # raised without one
+    server = web(500, status_body(500, "InternalError", ETCD))
+    config = kubeconfig(tmp_path / "h56 my config.yaml", url(server))
+    flags = ["--kubeconfig", str(config), "--context", "ctx"]
+    printed = f"check its health with `kubectl get --raw /readyz --kubeconfig '{config}' --context ctx`, then retry"
+    code, _, err = cli(capsys, *flags, "status")
+    assert code == 1 and err.strip().splitlines()[-1].endswith(printed), err
+    code, out, err = cli(capsys, *flags, "status", "-o", "json")  # an error of a JSON command: the same line
+    assert code == 1 and not out and err.strip().splitlines()[-1].endswith(printed), (out, err)
+    code, out, _ = cli(capsys, *flags, "precheck", "-o", "json")  # the JSON field too
+    assert code == 1 and json.loads(out)["checks"][0]["fix"] == printed, out
+    code, out, err = cli(capsys, *flags, "uninstall", "-o", "json")  # no cluster to ask: no document, the line
+    assert code == 1 and not out and err.strip().splitlines()[-1].endswith(printed), (out, err)
+
+
+def test_install_json_error_field_carries_the_users_flags(cluster) -> None:  # noqa: F811
+    """install -o json|yaml after a failure mid-apply: the document's error is the stderr
+    line, its kubectl health check with the user's --kubeconfig/--context (h56)."""
+    import yaml
+
+    from test_cli_partial_apply import fail_real_daemonset_apply
+
+    fail_real_daemonset_apply(cluster.server)
+    for fmt, load in (("json", json.loads), ("yaml", yaml.safe_load)):
+        result = cluster.kmeshctl("--context", "standin", "install", "--cluster-id", "c1", "--no-wait", "-o", fmt)
+        error = load(result.out)["error"]
+        assert result.code == 1 and result.err.strip().splitlines()[-1] == f"Error: {error}", result
+        health = next(c for c in error.split("`")[1::2] if c.startswith("kubectl get --raw /readyz"))
+        assert health.endswith(f"--kubeconfig {cluster.kubeconfig} --context standin"), error

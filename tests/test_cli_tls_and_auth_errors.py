@@ -270,9 +270,9 @@ def test_4_every_error_kind_has_one_problem_and_one_fix() -> None:
 
     errors = [kube._api_error(401, "GET", "/version", None), kube._api_error(403, "GET", "/api/v1/nodes", None),
               kube.NotKubernetes("x is not a Kubernetes API server", fix=kube.NOT_KUBERNETES_FIX),
-              kube.NoClusterConfigured("no cluster configured: /x does not exist; point kmeshctl at a cluster"),
-              kube.CredentialPluginFailed("getting credentials: p exited with status 1; fix the credential plugin",
-                                          "p")]
+              kube.NoClusterConfigured("no cluster configured: /x does not exist", fix="point kmeshctl at a cluster"),
+              kube.CredentialPluginFailed("getting credentials: p exited with status 1", "p",
+                                          "fix the credential plugin")]  # each raiser passes fix= (h56)
     for err in errors:
         problem, fix = kube.diagnosis(err)
         assert problem and fix and str(err).startswith(f"{problem}; {fix}"), (problem, fix, str(err))

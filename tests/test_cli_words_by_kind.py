@@ -106,7 +106,7 @@ def test_the_try_line_offers_the_demo_only_to_a_sandbox_that_can_run_it(state_ro
     fortio = _fortio("demo")
     assert up_hint("bare", bare) == ("Sandbox bare is up. Try: kmeshctl sandbox status --name bare; "
                                      "kmeshctl dump maps --sandbox bare")
-    assert "kmeshctl demo traffic-shift --name demo" in up_hint("demo", fortio)
+    assert "kmeshctl demo traffic-shift --sandbox demo" in up_hint("demo", fortio)
 
 
 # ------------------------------------------------------------------ 3. half-created / half-removed
@@ -281,9 +281,6 @@ def test_an_unknown_map_name_gets_the_closest_names(typed: str, meant: str, caps
     (["demo", "traffic-shift", "--count", "5"], "did you mean -c/--requests?"),
     (["demo", "traffic-shift", "--num=5"], "did you mean -c/--requests?"),
     (["demo", "traffic-shift", "--number", "5"], "did you mean -c/--requests?"),
-    (["demo", "traffic-shift", "--sandbox", "x"], "did you mean --name?"),
-    (["sandbox", "status", "--sandbox", "x"], "did you mean --name?"),
-    (["dump", "maps", "--name", "x"], "did you mean --sandbox?"),
     (["bench", "dataplane", "--runs", "1"], "did you mean --repeats?"),
     (["sandbox", "up", "--file", "x.yaml"], "did you mean -f/--filename?"),
 ])

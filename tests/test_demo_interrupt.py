@@ -105,7 +105,7 @@ def test_sigterm_while_sending_ends_the_loop_and_the_demo_at_once(sandbox: str, 
     finally:
         if process.poll() is None:
             process.kill()
-    assert code == 130 and took < RETURN_S, (code, took, err.read_text()[-2000:])
+    assert code == 143 and took < RETURN_S, (code, took, err.read_text()[-2000:])  # 128 + SIGTERM
     assert _loops_in(sandbox) == []  # killed with its process group, not left sending
     assert SandboxState.load(sandbox) is not None and sb.status(sandbox)["ready"]  # not the demo's to remove
 
@@ -117,7 +117,7 @@ def test_sigterm_removes_the_sandbox_the_demo_brought_up(run_id: str, tmp_path: 
         _wait_for_requests(process, err, 180)
         code, took = _terminate(process, err, 60)
         text = err.read_text()
-        assert code == 130 and f"bringing up sandbox {name}" in text and f"removing sandbox {name}" in text, text
+        assert code == 143 and f"bringing up sandbox {name}" in text and f"removing sandbox {name}" in text, text
         assert not state_dir(name).exists()
         assert not SandboxState(name=name).cgroup.exists() and not SandboxState(name=name).bpffs.exists()
     finally:
@@ -134,7 +134,7 @@ def test_without_a_name_the_only_sandbox_up_is_used_and_left_up(sandbox: str, tm
                             timeout=240)
     assert result.returncode == 0, result.stderr
     first = result.stderr.splitlines()[0]
-    assert first == f"Target: local sandbox {sandbox} (the only sandbox up, left up afterwards; --name NAME chooses)"
+    assert first == f"Target: local sandbox {sandbox} (the only sandbox up, left up afterwards; --sandbox NAME chooses)"
     assert "bringing up" not in result.stderr and "removing sandbox" not in result.stderr
     assert '"sandbox": "' + sandbox + '"' in result.stdout
     assert sb.status(sandbox)["ready"]  # still up, with the example's weights back

@@ -35,7 +35,7 @@ def test_the_demo_uses_the_only_sandbox_up_and_names_kubeconfig_and_context(tmp_
     assert line.startswith("Target: local sandbox solo (auto: no reachable cluster: cannot reach the Kubernetes "
                            "API at https://127.0.0.1:1 ("), err
     assert f"kubeconfig {tmp_path / 'kc'}, context dead" in line, line
-    assert "the only sandbox up, left up afterwards; --name NAME chooses)" in line, line
+    assert "the only sandbox up, left up afterwards; --sandbox NAME chooses)" in line, line
     assert line.count("(") == line.count(")") and line.endswith(")"), line
     assert "bringing up" not in err and "sandbox solo has no fortio Service" in err and code == 1, err
     assert state_mod.SandboxState.load("solo") is not None  # not removed: the demo did not make it
@@ -45,7 +45,7 @@ def test_the_demo_with_several_sandboxes_and_no_name_lists_them(state_root, caps
     _record("alpha")
     _record("beta")
     code, out, err = cli(capsys, "demo", "traffic-shift", "--target", "local")
-    assert code == 2 and not out and err.strip() == ("Error: several sandboxes are up (alpha, beta): pass --name NAME "
+    assert code == 2 and not out and err.strip() == ("Error: several sandboxes are up (alpha, beta): pass --sandbox NAME "
                                                 "(see 'kmeshctl demo traffic-shift --help')")
 
 
@@ -99,11 +99,11 @@ def test_down_of_a_missing_sandbox_is_not_found_unless_ignore_not_found(state_ro
 
 def test_status_of_a_missing_sandbox_gives_the_fix_once(state_root, capsys, no_env) -> None:
     code, _, err = cli(capsys, "sandbox", "status", "--name", "h26none")
-    assert code == 1 and err.strip() == ("Error: sandbox h26none not found (no sandbox exists; "
-                                         "`kmeshctl sandbox up --name h26none` makes one)"), err
+    assert code == 1 and err.strip() == ("Error: sandbox h26none not found (no sandbox exists); make it: "
+                                         "`kmeshctl sandbox up --name h26none`"), err
     _record("alpha")
     code, _, err = cli(capsys, "sandbox", "status", "--name", "h26none")
-    assert code == 1 and err.count("kmeshctl sandbox up --name h26none") == 1 and "(sandboxes: alpha;" in err, err
+    assert code == 1 and err.count("kmeshctl sandbox up --name h26none") == 1 and "(sandboxes: alpha);" in err, err
 
 
 def test_exec_with_an_empty_pod_is_an_empty_value(state_root, capsys, no_env) -> None:

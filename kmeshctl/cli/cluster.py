@@ -8,12 +8,11 @@ from dataclasses import replace
 from typing import Annotated, Optional
 
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from kmeshctl.cli.tables import cli_console
+from kmeshctl.cli.tables import cli_console, wide_only
 
 from kmeshctl import apply as applier
 from kmeshctl import config_dump
@@ -21,7 +20,7 @@ from kmeshctl import install as installer
 from kmeshctl import namespaces as ns_ops
 from kmeshctl import precheck as checks
 from kmeshctl.cli.common import (MAX_TIMEOUT_S, OutputFormat, app, check_namespace_flags, fix_hint, is_data,
-                                 print_data, print_json, suggest)
+                                 print_data, suggest)
 from kmeshctl.cli.common import OutputOption as DataOutputOption
 from kmeshctl.cli.render import (
     check_crd_files,
@@ -46,7 +45,7 @@ from kmeshctl.cli.render import (
     warn_unvalidated_custom_kinds,
 )
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.kube import KubeClient, connect_reachable, object_ref
+from kmeshctl.kube import KubeClient, NoClusterConfigured, connect_reachable, object_ref
 from kmeshctl.params import (
     counted,
     INSTALL_HINT,
@@ -59,7 +58,8 @@ from kmeshctl.params import (
 from kmeshctl.render import DAEMONSET_NAME
 from kmeshctl.rollout import RolloutTimeout, limit_text, wait_for_rollout
 from kmeshctl.status import AgentXds, MeshStatus, agent_xds, mesh_status
-from kmeshctl.uninstall import DeleteResult, installed_objects, uninstall as uninstall_objects
+from kmeshctl.uninstall import ABSENT, DeleteResult, installed_objects, uninstall as uninstall_objects
+from kmeshctl.uninstall import dry_run as uninstall_dry_run
 
 
 TableOutputOption = DataOutputOption
@@ -249,10 +249,7 @@ def _print_results(results: list[applier.ApplyResult], output: ManifestFormat, *
     document: dict = {"applied": [{"object": r.ref, "action": r.action} for r in results],
                       "changed": not applier.nothing_changed(results) if results else False}
     document.update(failure)
-    if output is ManifestFormat.json:
-        print_json(document)
-    else:
-        typer.echo(yaml.safe_dump(document, sort_keys=False), nl=False)
+    print_data(document, OutputFormat(output.value))  # its error's commands with the user's flags
 
 
 def partial_apply_error(failure: applier.PartialApply) -> KmeshctlError:
@@ -290,10 +287,22 @@ def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: Ma
 # -- uninstall ------------------------------------------------------------------------------
 
 
+UninstallOutputOption = Annotated[Optional[ManifestFormat], typer.Option(
+    "-o", "--output", metavar="json|yaml", show_default=False,
+    help="Print what was (with --dry-run: would be) deleted, what was already absent and any error as one "
+         "JSON / YAML document (schema: docs/usage.md) instead of one line per object.")]
+
+
 @app.command()
 def uninstall(
     namespace: UninstallNamespaceOption = DEFAULT_NAMESPACE,
     istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="List what would be deleted, in order, deleting nothing: each delete is sent with "
+                          "dryRun=All, so the API server answers for what exists (admission, RBAC). "
+                          "--dry-run=server is the same; with no cluster configured at all, every object is "
+                          "listed unchecked.")] = False,
+    output: UninstallOutputOption = None,
     timeout: TimeoutOption = 300,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines (each object as it goes), only "
                                         "the result: what needs a fix, and the summary.")] = False,
@@ -304,38 +313,97 @@ def uninstall(
     Safe to repeat. Namespaces still labelled istio.io/dataplane-mode=Kmesh are listed
     (disable them with `kmeshctl disable-ns`). Exit 1 when a node may keep a data path
     (its agent did not run or did not clean up): the line names the fix.
+    With --dry-run nothing is deleted: the objects that would be are listed in the order
+    they would go. -o json|yaml prints the result as one document.
 
     Examples:
 
       kmeshctl uninstall
       kmeshctl uninstall -n kmesh-system --istio-namespace istio-system
-      kmeshctl uninstall --quiet
+      kmeshctl uninstall --dry-run
+      kmeshctl uninstall -o json
     """
     check_namespace_flags()
     objs = installed_objects(namespace, istio_namespace)  # checks the namespace flags first
-    client = connect_reachable()
+    client = _uninstall_client(dry_run)
     console = out()
+    results: list[DeleteResult] = []
 
     def report(result: DeleteResult) -> None:
-        if quiet and result.outcome != "needs cleanup":
+        results.append(result)
+        if output is not None or (quiet and result.outcome != "needs cleanup"):
             return
-        style = {"deleted": "green", "stopped": "green", "needs cleanup": "red"}.get(result.outcome, "dim")
+        style = {"deleted": "green", "stopped": "green", "would be deleted": "yellow",
+                 "needs cleanup": "red"}.get(result.outcome, "dim")
         detail = f" ({escape(fix_hint(result.detail))})" if result.detail else ""
         console.print(f"{escape(result.ref)} [{style}]{result.outcome}[/]{detail}")
 
-    results = uninstall_objects(client, objs, wait_limit(timeout), report)
-    enrolled = ns_ops.enrolled_namespaces(client)  # asked before the summary: a failure is then alone
-    deleted = sum(1 for r in results if r.outcome == "deleted")
-    if not deleted:
-        console.print("Nothing to uninstall: none of the objects exist.")
-    elif quiet:
-        console.print(f"Uninstalled: {deleted} objects deleted.")
+    try:
+        if dry_run:
+            uninstall_dry_run(client, objs, report)
+        else:
+            assert client is not None
+            uninstall_objects(client, objs, wait_limit(timeout), report)
+        enrolled = ns_ops.enrolled_namespaces(client) if client is not None else []  # before the summary
+    except KmeshctlError as error:
+        if output is not None:
+            _print_uninstall(results, output, dry_run, client is not None, [], [str(error)])
+        raise
+    if output is not None:
+        _print_uninstall(results, output, dry_run, client is not None, enrolled, [])
+    else:
+        _uninstall_summary(results, dry_run, quiet, console)
     if enrolled:
         names = " ".join(enrolled)
         err().print(f"[yellow]Namespaces still labelled {ns_ops.MODE_LABEL}={ns_ops.MODE_VALUE}: {names} "
                     f"(run: `{escape(suggest('kmeshctl disable-ns ' + names))}`)[/]")
     if any(r.outcome == "needs cleanup" for r in results):
         raise typer.Exit(1)
+
+
+def _uninstall_client(dry_run: bool) -> Optional[KubeClient]:
+    """The cluster; for --dry-run None when none is configured at all (the objects are then
+    listed unchecked). A configured cluster that does not answer is an error either way."""
+    if not dry_run:
+        return connect_reachable()
+    try:
+        return connect_reachable()
+    except NoClusterConfigured as error:
+        err().print(f"[yellow]No cluster configured ({escape(str(error))}): listing every object unchecked[/]")
+        return None
+
+
+def _uninstall_summary(results: list[DeleteResult], dry_run: bool, quiet: bool, console: Console) -> None:
+    if dry_run:
+        count = sum(1 for r in results if r.outcome == "would be deleted")
+        console.print(f"Dry run: {counted(count, 'object')} would be deleted; nothing deleted." if count else
+                      "Dry run: nothing to uninstall: none of the objects exist.")
+        return
+    deleted = sum(1 for r in results if r.outcome == "deleted")
+    if not deleted:
+        console.print("Nothing to uninstall: none of the objects exist.")
+    elif quiet:
+        console.print(f"Uninstalled: {deleted} objects deleted.")
+
+
+def uninstall_document(results: list[DeleteResult], dry_run: bool, checked: bool, enrolled: list[str],
+                       errors: list[str]) -> dict:
+    """`uninstall -o json|yaml` (docs/usage.md): objects in the order they went (or would)."""
+    return {
+        "dryRun": dry_run,
+        "checked": checked,
+        "deleted": [r.ref for r in results if r.outcome in ("deleted", "would be deleted")],
+        "absent": [{"object": r.ref, "reason": r.outcome} for r in results if r.outcome in ABSENT],
+        "nodes": [{"agent": r.ref, "outcome": r.outcome, "detail": r.detail} for r in results
+                  if r.outcome in ("stopped", "needs cleanup")],
+        "enrolledNamespaces": enrolled,
+        "errors": errors,
+    }
+
+
+def _print_uninstall(results: list[DeleteResult], output: ManifestFormat, dry_run: bool, checked: bool,
+                     enrolled: list[str], errors: list[str]) -> None:
+    print_data(uninstall_document(results, dry_run, checked, enrolled, errors), OutputFormat(output.value))
 
 
 # -- precheck ---------------------------------------------------------------------------------
@@ -474,6 +542,7 @@ def _print_status(state: MeshStatus, output: OutputFormat) -> None:
                  str(pod.restarts), pod.to_dict()["age"], pod.image] for pod in state.pods]
         for row in rows:
             table.add_row(*(escape(cell) for cell in row))
+        wide_only(table, ("IMAGE",), output is OutputFormat.wide)  # the DaemonSet line names it
         _table_console(console, table, rows).print(table)
         _print_agent_errors(console, state.agents)
     console.print(f"Enrolled namespaces: {', '.join(state.enrolled_namespaces) or '(none)'}")

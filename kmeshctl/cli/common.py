@@ -98,8 +98,8 @@ def _global_options(
 
 
 class OutputFormat(str, Enum):
-    """-o of every command that prints data: table (default), wide (a table that never
-    cuts a column), json, yaml."""
+    """-o of every command that prints data: table (default), wide (the table plus its
+    detail columns, where it has them, never cut), json, yaml."""
 
     table = "table"
     wide = "wide"
@@ -107,7 +107,8 @@ class OutputFormat(str, Enum):
     yaml = "yaml"
 
 
-OUTPUT_HELP = "Output format: table, wide (nothing cut), json or yaml."
+OUTPUT_HELP = ("Output format: table, wide (the table plus its detail columns, such as ids, cookies, "
+               "node or image, where it has them; never cut), json or yaml.")
 OutputOption = Annotated[OutputFormat, typer.Option("-o", "--output", metavar="table|wide|json|yaml",
                                                     help=OUTPUT_HELP)]
 

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 from typer._click.shell_completion import CompletionItem, _resolve_context, add_completion_class
 from typer._completion_classes import BashComplete, FishComplete, ZshComplete
+from typer.core import TyperCommand
 
 FILE, DIR, NOTHING, COMMAND = "file", "dir", "nothing", "command"
 FILE_LINE, DIR_LINE = ":kmeshctl-complete-file:", ":kmeshctl-complete-directory:"
@@ -135,6 +136,31 @@ def _option_before(cli: Any, prog_name: str, args: list[str], incomplete: str) -
             if flag in (*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())):
                 return param
     return None
+
+
+class SandboxFlagCommand(TyperCommand):
+    """A command that picks a sandbox: its flag takes both spellings (kmeshctl.sandboxes.
+    SANDBOX_FLAGS, one parameter, so the sandbox names complete after either); help shows
+    only the spelling declared first, the command's own, and its text names the other."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from kmeshctl.sandboxes import SANDBOX_FLAGS
+
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if sorted(getattr(param, "opts", ())) == sorted(SANDBOX_FLAGS):
+                _first_spelling_in_help(param)
+
+
+def _first_spelling_in_help(option: Any) -> None:
+    """Help's row of ``option`` names its first spelling alone (`--sandbox NAME`)."""
+    record = option.get_help_record
+
+    def first_only(ctx: Any) -> Optional[tuple[str, str]]:
+        found = record(ctx)
+        return None if found is None else (f"{option.opts[0]} {option.metavar}", found[1])
+
+    option.get_help_record = first_only
 
 
 def _option_of(command: Any, flag: str) -> Optional[Any]:

@@ -1133,8 +1133,9 @@ _EXTRA_ARGUMENTS = re.compile(r"^Got unexpected extra arguments? ?(?:\(s\))? \((
 # The flag a value typed as a positional argument most likely belongs to, on a command that
 # takes no positional argument (istioctl's `waypoint delete NAME`, `dump maps km_backend`,
 # `dump config POD`), first found wins: (flag, what it names).
-POSITIONAL_AS_FLAG = (("--name", "name"), ("--map", "map"), ("--pod", "pod"), ("--run-id", "run id"),
-                      ("--cluster-id", "cluster id"), ("--namespace", "namespace"), ("--bpf-fs", "bpffs directory"))
+POSITIONAL_AS_FLAG = (("--name", "name"), ("--map", "map"), ("--pod", "pod"), ("--sandbox", "name"),
+                      ("--run-id", "run id"), ("--cluster-id", "cluster id"), ("--namespace", "namespace"),
+                      ("--bpf-fs", "bpffs directory"))
 
 
 def _positional_name_hint(message: str, err: Any) -> str:
@@ -1148,12 +1149,13 @@ def _positional_name_hint(message: str, err: Any) -> str:
     params = ctx.command.params
     if any(p.param_type_name == "argument" for p in params):
         return ""
-    option = next(((p, what) for flag, what in POSITIONAL_AS_FLAG for p in params
-                   if p.param_type_name == "option" and flag in p.opts), None)
+    # a flag's first long spelling: --name is the sandbox commands' own, dump's other one
+    option = next(((p, what, flag) for flag, what in POSITIONAL_AS_FLAG for p in params
+                   if p.param_type_name == "option" and flag == next((o for o in p.opts if o.startswith("--")), "")),
+                  None)
     if option is None:
         return "; this command takes no positional arguments"
-    param, what = option
-    flag = max(param.opts, key=len)
+    param, what, flag = option
     metavar = (param.metavar or "VALUE").strip()
     extras = found.group(1).split()
     given = any(_spelled(w, set(param.opts)) for w in _ARGS)
@@ -1215,8 +1217,6 @@ HABITS = (("-c", "stdin", "; sandbox pods have no containers (a pod is a network
           ("--count", "requests", "; did you mean -c/--requests?"),
           ("--num", "requests", "; did you mean -c/--requests?"),
           ("--number", "requests", "; did you mean -c/--requests?"),
-          ("--sandbox", "name", "; did you mean --name? (the sandbox commands and the demo name it by --name)"),
-          ("--name", "sandbox", "; did you mean --sandbox? (dump names a sandbox by --sandbox)"),
           ("--runs", "repeats", "; did you mean --repeats?"),
           ("--iterations", "repeats", "; did you mean --repeats?"),
           ("--time", "duration", "; did you mean --duration?"),

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated, Callable, Iterator, NoReturn, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from kmeshctl.cli.tables import cli_console
+from kmeshctl.cli.tables import EMPTY, cli_console
 
 from kmeshctl import demo, sandboxes
 from kmeshctl.cli.common import OutputFormat, OutputOption, app, complete_sandbox_names, is_data, print_data
+from kmeshctl.cli.completion import SandboxFlagCommand
 from kmeshctl.cli.conventions import flag_as_typed, given_flags, given_on_command_line
 from kmeshctl.cli.progress import HEARTBEAT_S, Progress
 from kmeshctl.errors import UsageError
@@ -24,7 +28,7 @@ demo_app = typer.Typer(
     help="Demos of the mesh at work.\n\n"
          "Examples:\n\n"
          "  kmeshctl demo traffic-shift\n"
-         "  kmeshctl demo traffic-shift --name demo -c 200 --weights 90/10,0/100",
+         "  kmeshctl demo traffic-shift --sandbox demo -c 200 --weights 90/10,0/100",
     no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 
@@ -38,7 +42,7 @@ class Target(str, Enum):
     cluster = "cluster"
 
 
-@demo_app.command("traffic-shift")
+@demo_app.command("traffic-shift", cls=SandboxFlagCommand)
 def traffic_shift(
     requests: Annotated[int, typer.Option("-c", "--requests", min=1, max=100_000, metavar="COUNT",
                                           help="Requests per phase.")] = 20,
@@ -46,9 +50,9 @@ def traffic_shift(
                                            help="auto: a reachable cluster if one is configured, else "
                                                 "the local sandbox.")] = Target.auto,
     name: Annotated[Optional[str], typer.Option(
-        "--name", metavar="NAME", autocompletion=complete_sandbox_names,
-        help="Local sandbox to use (implies --target local with auto); one not up is made (and removed "
-             "afterwards) only when no sandbox is up, else it is taken for a typo. Default: "
+        "--sandbox", "--name", metavar="NAME", autocompletion=complete_sandbox_names,
+        help="Local sandbox to use (also --name NAME; implies --target local with auto); one not up is made "
+             "(and removed afterwards) only when no sandbox is up, else it is taken for a typo. Default: "
              "$KMESHCTL_SANDBOX_NAME, a script's own sandbox, made even while others are up; else the only "
              f"sandbox up (it stays up), else a new one, 'kmesh', removed afterwards. A name is {NAME_RULE}.")] = None,
     namespace: Annotated[str, typer.Option(
@@ -73,13 +77,13 @@ def traffic_shift(
 
     Progress goes to stderr, the result to stdout (-o json|yaml: the documented schema of
     docs/usage.md). The first line names the sandbox or cluster used. Locally, without
-    --name, the only sandbox up is used (and left up, its weights restored); with none
-    up, one is brought up and removed afterwards; with several, pass --name.
+    --sandbox, the only sandbox up is used (and left up, its weights restored); with none
+    up, one is brought up and removed afterwards; with several, pass --sandbox.
 
     Examples:
 
       kmeshctl demo traffic-shift
-      kmeshctl demo traffic-shift --name demo -c 200 --weights 90/10,0/100
+      kmeshctl demo traffic-shift --sandbox demo -c 200 --weights 90/10,0/100
       kmeshctl --context prod demo traffic-shift -o json --plot split.png
       kmeshctl demo traffic-shift --target cluster -n demo
     """
@@ -97,22 +101,18 @@ def traffic_shift(
         sandboxes.name_from_env()  # a bad $KMESHCTL_SANDBOX_NAME is named as such, before anything runs
     documents, subject = demo.fortio_demo()
     weight_sets = demo.parse_weight_sets(weights, subject)
-    chosen, note = demo.choose_target(target.value, documents, subject, name, _cluster_flags(), chosen_namespace)
-    Progress(quiet=quiet, indent="")(note)
-    as_table = not is_data(output)
-    # One heartbeat per stage, so "still working ... after: X" always names the stage's
-    # own last line: the setup's step, or the request lines (it stays quiet while they flow).
+    report: Optional[demo.DemoReport] = None
     try:
-        with Progress(quiet=quiet, heartbeat_s=HEARTBEAT_S) as progress:
-            chosen.prepare(progress)
-        with Progress(quiet=quiet, indent="", heartbeat_s=HEARTBEAT_S) as lines:
-            lines(f"Sending {counted(requests, 'request')} per phase to {chosen.service_url()} from the netutils pod")
-            printer = RequestPrinter(requests, subject, verbose, quiet, echo=lines)  # stderr: progress
-            report = demo.run_traffic_shift(chosen, subject, requests, weight_sets,
-                                            on_request=printer.request, on_phase=printer.phase)
-    finally:
-        with Progress(quiet=quiet, heartbeat_s=HEARTBEAT_S) as progress:
-            chosen.finish(progress)
+        with _sigterm_stops():
+            chosen, note = demo.choose_target(target.value, documents, subject, name, _cluster_flags(),
+                                              chosen_namespace, flag_as_typed("name"))
+            Progress(quiet=quiet, indent="")(note)
+            report = demo.new_report(chosen, subject, requests, len(weight_sets))
+            _run(chosen, report, weight_sets, verbose, quiet)
+    except KeyboardInterrupt as err:  # after the target's finish: weights restored, a sandbox made removed
+        _report_stop(demo.stopped_by(err), report, output)
+    assert report is not None
+    as_table = not is_data(output)
     data = report.to_json()
     if as_table:
         _print_summary(report, subject, output)
@@ -127,8 +127,58 @@ def traffic_shift(
         raise typer.Exit(1)
 
 
+def _run(chosen: demo.DemoTarget, report: demo.DemoReport, weight_sets: list[list[int]], verbose: bool,
+         quiet: bool) -> None:
+    """Prepare the target, send the phases into ``report``, and always finish the target."""
+    assert report.subject is not None
+    # One heartbeat per stage, so "still working ... after: X" always names the stage's
+    # own last line: the setup's step, or the request lines (it stays quiet while they flow).
+    try:
+        with Progress(quiet=quiet, heartbeat_s=HEARTBEAT_S) as progress:
+            chosen.prepare(progress)
+        with Progress(quiet=quiet, indent="", heartbeat_s=HEARTBEAT_S) as lines:
+            lines(f"Sending {counted(report.requests, 'request')} per phase to {chosen.service_url()} from the "
+                  "netutils pod")
+            printer = RequestPrinter(report.requests, report.subject, verbose, quiet, echo=lines)  # stderr: progress
+            demo.run_traffic_shift(chosen, report.subject, report.requests, weight_sets,
+                                   on_request=printer.request, on_phase=printer.phase, report=report)
+    finally:
+        with Progress(quiet=quiet, heartbeat_s=HEARTBEAT_S) as progress:
+            chosen.finish(progress)
+
+
+@contextlib.contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """SIGTERM raises demo.Stopped(SIGTERM) while the demo runs: it unwinds as Ctrl-C does
+    (the CLI's own handler raises a plain KeyboardInterrupt, which reads as Ctrl-C's), but
+    is told apart (exit 143, not 130). Only the main thread may set a handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise demo.Stopped(signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _report_stop(stop: demo.Stopped, report: Optional[demo.DemoReport], output: OutputFormat) -> NoReturn:
+    """A stopped demo: the requests sent per phase on one stderr line (and in -o json|yaml
+    the report, its `error` saying the same); exit 128 + the signal (130 Ctrl-C, 143 SIGTERM)."""
+    text = demo.stop_text(stop, report)
+    if report is not None and is_data(output):
+        report.stopped = text
+        print_data(report.to_json(), output)
+    typer.echo(f"Error: {text}", err=True)
+    raise typer.Exit(stop.exit_code)
+
+
 def _check_cluster_namespace(namespace: str, name: Optional[str], target: Target) -> None:
-    """-n is the cluster demo's namespace: with a local sandbox (--name, --target local) it
+    """-n is the cluster demo's namespace: with a local sandbox (--sandbox, --target local) it
     would be ignored, so it is refused."""
     from kmeshctl.params import shown
 
@@ -240,7 +290,7 @@ def _count(number: int, noun: str) -> str:
 
 
 def _share(count: int, total: int) -> str:
-    return f"{100.0 * count / total:.1f}%" if total else "-"
+    return f"{100.0 * count / total:.1f}%" if total else EMPTY
 
 
 def _verdict(phase: demo.PhaseReport) -> str:

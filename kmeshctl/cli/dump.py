@@ -12,6 +12,7 @@ from rich.console import Console
 from typer._click.core import ParameterSource
 from typer._click.globals import get_current_context
 
+from kmeshctl.cli.completion import SandboxFlagCommand
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.outpaths import DIRECTORY, check_input_path
 from kmeshctl.cli.tables import cli_console
@@ -45,9 +46,9 @@ BpfFsOption = Annotated[
                                  f"(default: {DEFAULT_BPF_FS}, or the only sandbox's when that has none).")
 ]
 SandboxOption = Annotated[
-    Optional[str], typer.Option("--sandbox", metavar="NAME", envvar=NAME_ENV,
-                                help="A local sandbox (see `kmeshctl sandbox list`); default: this node's data "
-                                     f"path, else the only sandbox up. A name is {NAME_RULE}.",
+    Optional[str], typer.Option("--sandbox", "--name", metavar="NAME", envvar=NAME_ENV,
+                                help="A local sandbox (also --name NAME; see `kmeshctl sandbox list`); default: "
+                                     f"this node's data path, else the only sandbox up. A name is {NAME_RULE}.",
                                 autocompletion=complete_sandbox_names)
 ]
 PodOption = Annotated[
@@ -78,7 +79,7 @@ def _typed_place_wins(sandbox: Optional[str], **typed: object) -> Optional[str]:
 def _local(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[str],
            own_flag: str = "--bpf-fs DIR") -> sandboxes.LocalTarget:
     """The one resolver of both dump commands (see kmeshctl.sandboxes.local_target)."""
-    target = sandboxes.local_target(bpf_fs, admin_port, sandbox, own_flag)
+    target = sandboxes.local_target(bpf_fs, admin_port, sandbox, own_flag, flag_as_typed("sandbox"))
     if target.sandbox is not None:
         _check_finished(target.sandbox)
     if target.note:
@@ -112,7 +113,7 @@ def _pod_flags(pod: str, namespace: str, **local: object) -> None:
     """--pod asks a cluster's agent: the local flags make no sense with it; the namespace
     must be a valid name before anything connects. Then the cluster must answer (so an
     API server that is down is named as such, not blamed on the pod name)."""
-    given = [f"--{name.replace('_', '-')}" for name, value in local.items() if value is not None]
+    given = [flag_as_typed(name) for name, value in local.items() if value is not None]
     if given:
         raise UsageError(f"--pod asks a cluster's agent: leave out {' and '.join(given)}")
     check_namespace_flags()
@@ -150,7 +151,7 @@ def _console(output: OutputFormat) -> Console:
     return cli_console(wide=output is OutputFormat.wide)
 
 
-@dump_app.command("maps")
+@dump_app.command("maps", cls=SandboxFlagCommand)
 def dump_maps(
     map_name: Annotated[
         Optional[str],
@@ -168,7 +169,8 @@ def dump_maps(
     km_manage's netns cookies to pods when the agent answers. With --pod, ask that node
     agent pod (port-forward to its admin port).
 
-    In a terminal the id and name columns are never cut; -o wide shows every column whole.
+    In a terminal the id and name columns are never cut; -o wide adds the id, cookie and
+    tunnel columns and cuts none.
 
     Examples:
 
@@ -246,7 +248,7 @@ def _first_clause(reason: str) -> str:
     return f" ({cause})" if cause else ""
 
 
-@dump_app.command("config")
+@dump_app.command("config", cls=SandboxFlagCommand)
 def dump_config(
     pod: PodOption = None,
     namespace: NamespaceOption = AGENT_NAMESPACE,

@@ -8,15 +8,15 @@ from typing import Any, List, Optional
 import typer
 from rich.console import Console
 from typer import _click as click
-from typer.core import TyperCommand
 from rich.markup import escape
 from rich.table import Table
 
-from kmeshctl.cli.tables import cli_console, count_of as counted, print_or_note
+from kmeshctl.cli.tables import EMPTY, cli_console, count_of as counted, print_or_note
 
 from kmeshctl import sandboxes
 from kmeshctl.cli.common import (OutputFormat, OutputOption, app, complete_sandbox_names, is_data, print_data,
                                  suggest)
+from kmeshctl.cli.completion import SandboxFlagCommand
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -40,12 +40,14 @@ sandbox_app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 
-_NAME_HELP = (f"The sandbox (see `kmeshctl sandbox list`); default: the only sandbox up, else '{DEFAULT_NAME}'. "
-              f"A name is {NAME_RULE}.")
-_NEW_NAME_HELP = (f"Name of the new sandbox (several can coexist): {NAME_RULE}, e.g. demo or team-a; "
-                  f"default: '{DEFAULT_NAME}'.")
+_NAME_HELP = (f"The sandbox (also --sandbox NAME; see `kmeshctl sandbox list`); default: the only sandbox up, "
+              f"else '{DEFAULT_NAME}'. A name is {NAME_RULE}.")
+_NEW_NAME_HELP = (f"Name of the new sandbox (also --sandbox NAME; several can coexist): {NAME_RULE}, e.g. demo or "
+                  f"team-a; default: '{DEFAULT_NAME}'.")
+# --name, and --sandbox as demo and dump spell it (kmeshctl.sandboxes.SANDBOX_FLAGS)
+_SPELLINGS = ("--name", "--sandbox")
 # From the environment too; an error about a value from there names the variable.
-NameOption = typer.Option(None, "--name", metavar="NAME", envvar=NAME_ENV, help=_NAME_HELP,
+NameOption = typer.Option(None, *_SPELLINGS, metavar="NAME", envvar=NAME_ENV, help=_NAME_HELP,
                           autocompletion=complete_sandbox_names)
 
 
@@ -58,12 +60,12 @@ def _complete_down_names(incomplete: str) -> list[str]:
     return [n for n in found if n.startswith(incomplete)]
 
 
-DownNameOption = typer.Option(None, "--name", metavar="NAME", envvar=NAME_ENV, help=_NAME_HELP,
+DownNameOption = typer.Option(None, *_SPELLINGS, metavar="NAME", envvar=NAME_ENV, help=_NAME_HELP,
                               autocompletion=_complete_down_names)
 
 
 # `up --name` completes nothing: every sandbox that exists would be refused as already up.
-NewNameOption = typer.Option(None, "--name", metavar="NAME", envvar=NAME_ENV, help=_NEW_NAME_HELP,
+NewNameOption = typer.Option(None, *_SPELLINGS, metavar="NAME", envvar=NAME_ENV, help=_NEW_NAME_HELP,
                              autocompletion=lambda incomplete: [])
 
 
@@ -77,10 +79,12 @@ def _name(name: Optional[str], other_version_ok: bool = False) -> str:
 
 
 def _checked_name(name: str) -> str:
-    """--name checked; from $KMESHCTL_SANDBOX_NAME, in the one wording naming the variable."""
+    """--name (or --sandbox) checked, naming the flag as typed; from $KMESHCTL_SANDBOX_NAME,
+    in the one wording naming the variable."""
     from kmeshctl.cli.conventions import given_as
 
-    return sandboxes.checked_env_name(name) if given_as("name") == f"${NAME_ENV}" else check_name(name)
+    source = given_as("name")
+    return sandboxes.checked_env_name(name) if source == f"${NAME_ENV}" else sandboxes.checked_name(name, source)
 
 
 def _existing_name(name: Optional[str], other_version_ok: bool = False) -> str:
@@ -132,7 +136,7 @@ UP_HELP = f"""Create the sandbox from Kubernetes YAML ({kinds_text()}).
     """
 
 
-@sandbox_app.command("up", help=UP_HELP)
+@sandbox_app.command("up", help=UP_HELP, cls=SandboxFlagCommand)
 def up(
     files: Optional[List[Path]] = typer.Option(
         None, "-f", "--filename", metavar="PATH", help="Kubernetes YAML file or directory (repeatable; - reads "
@@ -186,7 +190,7 @@ def up_hint(name: str, state: Optional[sandboxes.SandboxState] = None) -> str:
     return f"Sandbox {name} is up. Try: {'; '.join(commands)}"
 
 
-@sandbox_app.command("down")
+@sandbox_app.command("down", cls=SandboxFlagCommand)
 def down(name: Optional[str] = DownNameOption,
          quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines."),
          ignore_not_found: bool = typer.Option(False, "--ignore-not-found",
@@ -229,9 +233,7 @@ def down(name: Optional[str] = DownNameOption,
     elif had_logs:
         typer.echo(f"Sandbox {sandbox_name} did not exist; removed the logs its failed `sandbox up` left in {logs}.")
     elif not ignore_not_found:
-        others = sandboxes.names()
-        known = f"sandboxes: {', '.join(others)}" if others else "no sandbox exists"
-        raise KmeshctlError(f"sandbox {sandbox_name} not found ({known}); --ignore-not-found makes this exit 0")
+        raise sandboxes.not_found(sandbox_name, "--ignore-not-found makes this exit 0")
 
 
 def _only_failed_up(ignore_not_found: bool) -> Optional[str]:
@@ -267,14 +269,15 @@ def list_(output: OutputOption = OutputFormat.table) -> None:
     columns = ["NAME", "PHASE", "PODS", "AGE"] + (["AGENT ADMIN", "BPFFS"] if output is OutputFormat.wide else [])
     table = Table(*columns, show_edge=False, pad_edge=False)
     for row in rows:
-        cells = [row["name"], row["phase"], str(row["pods"]), row["age"]]
+        age = EMPTY if row["age"] in (None, "", "-") else row["age"]
+        cells = [row["name"], row["phase"], str(row["pods"]), age]
         if output is OutputFormat.wide:
-            cells += [row["agentAdmin"] or "-", row["bpffs"]]
+            cells += [row["agentAdmin"] or EMPTY, row["bpffs"]]
         table.add_row(*cells)
     _console(output).print(table)
 
 
-@sandbox_app.command("status")
+@sandbox_app.command("status", cls=SandboxFlagCommand)
 def status(output: OutputOption = OutputFormat.table, name: Optional[str] = NameOption) -> None:
     """Pods, Services, the waypoint, the control plane and the agent.
 
@@ -315,7 +318,7 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
     wide = output is OutputFormat.wide
     pods = Table("NAMESPACE", "POD", "IP", "STATE", "ENROLLED")
     for pod in report["pods"]:
-        enrolled = "-" if pod["enrolled"] is None else ("yes" if pod["enrolled"] else "no")
+        enrolled = EMPTY if pod["enrolled"] is None else ("yes" if pod["enrolled"] else "no")
         if pod.get("enrolledBy"):
             enrolled += f" (by {pod['enrolledBy']})"
         if pod["waypoint"]:
@@ -327,7 +330,7 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
     services = Table("NAMESPACE", "SERVICE", "VIP", "PORTS", "WAYPOINT")
     for svc in report["services"]:
         services.add_row(svc["namespace"], svc["name"], svc["vip"], ", ".join(svc["ports"]),
-                         svc["waypoint"] or "-")
+                         svc["waypoint"] or EMPTY)
     print_or_note(console, f"No services in sandbox {shown(report['name'])}.", services,
                   lambda: print_section(console, "Services", services, ("NAMESPACE", "SERVICE", "VIP"), wide))
     for waypoint in report["waypoints"]:
@@ -363,7 +366,7 @@ def _ended(report: dict[str, Any]) -> list[dict[str, Any]]:
 POD_MISSING = "kmeshctl.pod_missing"
 
 
-class _ExecCommand(TyperCommand):
+class _ExecCommand(SandboxFlagCommand):
     """Its usage line as `kubectl exec` writes it: `POD -- COMMAND [args...]`; a line
     with no POD before `--` is marked (click would take the command's first word for it)."""
 
@@ -404,7 +407,7 @@ def _pod_required(name: Optional[str]) -> UsageError:
     chosen = _existing_name(name)
     state = sandboxes.load(chosen)
     where = (f"the pods of sandbox {chosen}: {', '.join(p.name for p in state.pods)}" if state is not None
-             else f"there is no sandbox {chosen} to list the pods of: {sandboxes.known_text(chosen)}")
+             else str(sandboxes.not_found(chosen)))
     return UsageError(f"POD is required before `--` (kmeshctl sandbox exec POD -- COMMAND...); {where}")
 
 

@@ -1,7 +1,12 @@
-"""The console every command prints tables with. In a terminal: rich's tables, fitted
-to the terminal's width. Piped (a file, `| grep`, `| awk`): plain columns as kubectl
-prints them (no box-drawing characters, no edge), each row on one line however long
-(nothing wrapped or cut, whatever COLUMNS says), without trailing padding."""
+"""The console every command prints tables with, and the rules every table follows.
+
+One style everywhere: plain columns as kubectl prints them (UPPERCASE headers, columns
+separated by spaces, no box-drawing characters); in a terminal the headers are bold and
+the table is fitted to the terminal's width, piped (a file, `| grep`, `| awk`) each row
+is on one line however long (nothing wrapped or cut, whatever COLUMNS says). An empty
+value is printed as EMPTY; a column empty in every row is left out. -o wide adds a
+table's detail columns (ids, cookies, addresses, node, image: see wide_only) and never
+cuts a column."""
 
 from __future__ import annotations
 
@@ -12,9 +17,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kmeshctl.params import TABLE_FOLD_FLOOR as _FOLD_FLOOR, TABLE_SHORT_COLUMN as _SHORT_COLUMN
+from kmeshctl.params import TABLE_EMPTY as _EMPTY, TABLE_FOLD_FLOOR as _FOLD_FLOOR, TABLE_SHORT_COLUMN as _SHORT_COLUMN
 
 WIDE_WIDTH = 10_000  # -o wide: never cut or wrap a column
+EMPTY = _EMPTY  # an empty cell of every table (kubectl's marker); JSON / YAML keep null or []
 
 
 def locale_is_utf8() -> bool:
@@ -46,6 +52,9 @@ class PipeFriendlyConsole(Console):
     """A rich Console whose output, when it is not a terminal, is plain text columns."""
 
     def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        for item in objects:
+            if isinstance(item, Table):
+                drop_empty_columns(item)
         if self.is_terminal:
             for item in objects:
                 if isinstance(item, Table):
@@ -91,11 +100,32 @@ def wrapped_at_spaces(console: Console, objects: tuple[Any, ...], kwargs: dict[s
 
 
 def terminal_style(table: Table) -> None:
-    """The one look of every table in a terminal, whichever command prints it: a bold
-    header rule and lines between the columns, no outer box (as `sandbox list` and
-    `precheck` always drew; dump, demo and status drew a full box)."""
-    table.show_edge = False
-    table.pad_edge = False
+    """The one look of every table in a terminal, whichever command prints it: the plain
+    columns of a piped table (kubectl's), only the headers bold."""
+    plain_columns(table)
+
+
+def drop_empty_columns(table: Table) -> None:
+    """Leave out each column that is empty in every row (preflight's FIX when every check
+    passed): a header over nothing only puzzles. A table without rows keeps its columns."""
+    if not table.row_count:
+        return
+    _keep_columns(table, [c for c in table.columns if any(_plain(cell).strip() for cell in c._cells)])
+
+
+def wide_only(table: Table, headers: tuple[str, ...], wide: bool) -> Table:
+    """``table`` without its detail columns ``headers`` (ids, cookies, addresses, node,
+    image) unless ``wide``: -o wide adds them, as kubectl's does, whatever the terminal."""
+    if not wide:
+        _keep_columns(table, [c for c in table.columns if str(c.header).upper() not in {h.upper() for h in headers}])
+    return table
+
+
+def _keep_columns(table: Table, kept: list[Any]) -> None:
+    """``table`` with only the ``kept`` columns (rich lays a column out by its index)."""
+    table.columns[:] = kept
+    for index, column in enumerate(kept):
+        column._index = index
 
 
 def overhead(table: Table) -> int:

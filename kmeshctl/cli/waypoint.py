@@ -12,7 +12,7 @@ import typer
 from typer._click.globals import get_current_context
 from rich.table import Table
 
-from kmeshctl.cli.tables import cli_console
+from kmeshctl.cli.tables import EMPTY, cli_console
 
 from kmeshctl.cli.common import (MAX_RUN_S, MAX_TIMEOUT_S, PORT_MAX, PORT_MIN, OutputFormat, OutputOption, app,
                                  check_namespace_flags, is_data, print_data, print_json)
@@ -160,7 +160,7 @@ def list_cmd(
     table = Table("NAMESPACE", "NAME", "BY KMESHCTL", "READY", "ISTIOD ADDRESS", "SERVICES")
     for s in states:
         table.add_row(s.namespace, s.name, "yes" if s.managed else "no", f"{s.ready_pods}/{len(s.pods)}",
-                      ", ".join(s.addresses) or f"- ({s.gateway_reason})", ", ".join(s.services) or "-")
+                      ", ".join(s.addresses) or f"{EMPTY} ({s.gateway_reason})", ", ".join(s.services) or EMPTY)
     cli_console(wide=output is OutputFormat.wide).print(table)
 
 

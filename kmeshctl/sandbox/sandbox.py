@@ -502,12 +502,9 @@ def _stop_up_process(state: SandboxState, grace: float = UP_STOP_GRACE_S) -> Non
 def loaded_state(name: str) -> SandboxState:
     state = SandboxState.load(name)
     if state is None:
-        from kmeshctl.sandboxes import names
-        others = names()
-        if not others:
-            raise UsageError(f"sandbox {name} is not up (no sandbox exists): run `kmeshctl sandbox up --name {name}`")
-        raise UsageError(f"sandbox {name} is not up (sandboxes: {', '.join(others)}): pass --name of one of them, "
-                         f"or run `kmeshctl sandbox up --name {name}`")
+        from kmeshctl.sandboxes import not_found
+
+        raise not_found(name)
     return state
 
 
