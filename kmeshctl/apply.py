@@ -32,9 +32,9 @@ def check_kinds_served(client: KubeClient, objs: list[dict]) -> None:
     missing = sorted({f"{o['kind']} ({o['apiVersion']})" for o in objs if not client.is_served(o["apiVersion"], o["kind"])})
     if missing:
         raise KmeshctlError(
-            f"the cluster does not serve {', '.join(missing)}; nothing was applied. Fix: install Istio / "
-            "add the cluster to an ASM instance so its CRDs exist, then re-run (`kmeshctl precheck` checks it)"
-        )
+            f"the cluster does not serve {', '.join(missing)}; nothing was applied",
+            fix="install Istio / add the cluster to an ASM instance so its CRDs exist, then re-run (`kmeshctl "
+                "precheck` checks it)")
 
 
 def fetch_crds(client: KubeClient, objs: list[dict], kubernetes_version: str) -> list[dict]:
@@ -59,18 +59,16 @@ def check_namespaces_not_terminating(client: KubeClient, objs: list[dict]) -> No
         current = client.get("v1", "Namespace", obj["metadata"]["name"])
         if current and current["metadata"].get("deletionTimestamp"):
             raise KmeshctlError(
-                f"namespace {obj['metadata']['name']} is still being deleted (uninstall in progress); "
-                "nothing was applied. Fix: wait until it is gone, then re-run"
-            )
+                f"namespace {obj['metadata']['name']} is still being deleted (uninstall in progress); nothing was "
+                "applied", fix="wait until it is gone, then re-run")
 
 
 class DryRunRejected(KmeshctlError):
     """The API server's dry run rejected an object (conflict, admission, validation)."""
 
     def __init__(self, problem: str, fix: str, outcome: str = "nothing was applied") -> None:
-        super().__init__(f"{problem}; {outcome}. Fix: {fix}")
+        super().__init__(f"{problem}; {outcome}", fix=fix)
         self.problem = problem
-        self.fix = fix
 
 
 def namespaces_to_create(client: KubeClient, objs: list[dict]) -> set[str]:

@@ -145,11 +145,21 @@ def services_table(dump: dict) -> Table:
     for column in ("NAMESPACE/HOSTNAME", "VIPS", "PORTS", "WAYPOINT", "LB"):
         table.add_column(column)
     for svc in dump["services"]:
-        lb = svc.get("load_balancing", {})
         table.add_row(f"{svc.get('namespace', '')}/{svc.get('hostname', '')}", ", ".join(svc["addresses"]),
-                      _ports(svc.get("ports", [])), _waypoint(svc),
-                      " ".join([lb.get("mode", "")] + lb.get("routing_preference", [])).strip() or EMPTY)
+                      _ports(svc.get("ports", [])), _waypoint(svc), lb_text(svc.get("load_balancing") or {}))
     return table
+
+
+def lb_text(lb: dict) -> str:
+    """The LB cell: the mode the data path applies, as `dump maps` names it (km_service's
+    LB POLICY), then the routing preference; a mode the Service leaves unset is the
+    default's: `RANDOM (default)`, or `FAILOVER (default) ...` with a routing preference
+    (kmeshctl.node.translate.lb_policy)."""
+    preference = [str(p) for p in lb.get("routing_preference") or []]
+    mode = str(lb.get("mode") or "")
+    if mode in ("", "UNSPECIFIED_MODE"):
+        mode = f"{'FAILOVER' if preference else 'RANDOM'} (default)"
+    return " ".join([mode, *preference])
 
 
 def workloads_table(dump: dict) -> Table:
@@ -233,5 +243,5 @@ def print_maps_json_as_tables(data: dict, map_name: Optional[str], console: Opti
     idreg = [dumper.entry_from_json(IDREG.name, e) for e in data.get(IDREG.name, [])]
     ids = IdRegistry(_IdRegEntries(idreg))  # type: ignore[arg-type]
     dumps = [dumper.MapDump(dumper.SPECS_BY_NAME[name], [dumper.entry_from_json(name, e) for e in rows])
-             for name, rows in data.items() if map_name in (None, name)]
+             for name, rows in data.items() if map_name in (None, name) and name != dumper.SIZES]
     dumper.render_tables(dumps, ids, console or Console(), pods, wide)

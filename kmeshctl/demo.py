@@ -13,6 +13,7 @@ a real cluster (`kmeshctl.demo_cluster`). Both run the same request loop script.
 from __future__ import annotations
 
 import contextlib
+import shlex
 import signal
 import threading
 import uuid
@@ -21,7 +22,7 @@ from typing import Callable, Iterable, Iterator, Optional, Protocol
 
 from kmeshctl.asciinum import parse_int
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.params import bad_value, shown, refuse_spaces
+from kmeshctl.params import bad_value, given_text, shown, refuse_spaces
 from kmeshctl.sandbox import manifests as m
 from kmeshctl.splitstats import split_test
 
@@ -230,9 +231,11 @@ def _weight_set(text: str, part: str, number: int, subject: DemoSubject, example
     try:
         weights = [parse_int(w.strip(), signed=True) for w in part.strip().split("/")]
     except ValueError:
-        problem = f"set {number} is empty" if not part.strip() else f"{which}not integers separated by /"
-        raise bad_value("--weights", text, problem,
-                        f"integers separated by / (sets by ,), e.g. {examples}") from None
+        if not part.strip():
+            raise bad_value("--weights", text, f"set {number} is empty",
+                            f"whole numbers separated by / (sets by ,), e.g. {examples}") from None
+        raise UsageError(f"{given_text('--weights', text)}: {which}weights must be whole numbers separated by / "
+                         f"(sets by ,); e.g. {examples}") from None
     count = len(subject.versions)
     if len(weights) != count:
         raise bad_value("--weights", text, f"{which}{len(weights)} weight{'s' if len(weights) != 1 else ''} "
@@ -337,8 +340,7 @@ def local_sandbox(sandbox_name: str | None, flag: str = "--sandbox") -> tuple[st
     from_env = sandboxes.name_from_env()
     if from_env:  # set on purpose by a script (one sandbox per run): made when not up
         return from_env, ""
-    if len(found) > 1:
-        raise UsageError(f"several sandboxes are up ({', '.join(found)}): pass --sandbox NAME")
+    sandboxes.pick("kmeshctl demo traffic-shift")  # several (a failed one counts): a UsageError listing them
     if found:
         return found[0], "the only sandbox up, left up afterwards; --sandbox NAME chooses"
     return DEFAULT_NAME, ""
@@ -348,12 +350,79 @@ def _named_sandbox(name: str, found: list[str]) -> str:
     """``name`` when it is up, or when no sandbox is (the demo then makes it, as without
     a name); a typed name that is not up while others are is taken for a typo: NotFound
     (exit 1, in the one wording of every command naming a sandbox that does not exist)
-    listing them, nothing started."""
+    listing them, nothing started; its fix makes the sandbox and runs the demo there."""
     from kmeshctl.sandboxes import not_found
 
     if name in found or not found:
         return name
-    raise not_found(name)
+    raise not_found(name, f"pass one of them, or make it: `kmeshctl sandbox up --name {name} && "
+                          f"{rerun_command(name)}`")
+
+
+# ---------------------------------------------------------------- suggested re-runs
+
+DEMO_WORDS = ("demo", "traffic-shift")
+_SANDBOX_SPELLINGS = ("--sandbox", "--name")
+
+
+def rerun_command(sandbox: str) -> str:
+    """The demo being run, again, on sandbox ``sandbox``: `kmeshctl demo traffic-shift
+    --sandbox NAME -c 1 --weights ...`, every flag the user typed kept (as `install` ->
+    `render` keeps them: kmeshctl.cli.render.typed_flags_for) but the sandbox's, which
+    the fix replaces. Outside a demo run: the bare command."""
+    return shlex.join(["kmeshctl", *DEMO_WORDS, "--sandbox", sandbox, *_typed_demo_flags()])
+
+
+def _typed_demo_flags() -> list[str]:
+    """The flags typed on the `demo traffic-shift` being run, without --sandbox/--name."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    path = []
+    while ctx is not None and ctx.parent is not None:
+        path.insert(0, ctx.info_name)
+        ctx = ctx.parent
+    if tuple(path) != DEMO_WORDS:
+        return []
+    from kmeshctl.cli.render import typed_flags_for
+
+    words, kept, skip = typed_flags_for(DEMO_WORDS), [], False
+    for word in words:
+        if skip:
+            skip = False
+        elif word.partition("=")[0] in _SANDBOX_SPELLINGS:
+            skip = "=" not in word  # its value is the next word
+        else:
+            kept.append(word)
+    return kept
+
+
+NEW_SANDBOX_SUFFIX = "-demo"
+
+
+def in_new_sandbox(name: str) -> str:
+    """`kmeshctl sandbox up --name NAME-demo && kmeshctl demo traffic-shift --sandbox
+    NAME-demo ...`: the demo in a sandbox of its own (one no sandbox uses, made with the
+    demo's manifests), for a sandbox ``name`` that lacks them: never a fix that removes
+    the user's sandbox and workloads."""
+    new = free_sandbox_name(name)
+    return f"kmeshctl sandbox up --name {new} && {rerun_command(new)}"
+
+
+def free_sandbox_name(base: str) -> str:
+    """`BASE-demo` (then `BASE-demo2`, ...), cut to a valid sandbox name, that names no
+    sandbox nor the logs of a failed `sandbox up`."""
+    from kmeshctl import sandboxes
+    from kmeshctl.sandbox.state import NAME_MAX
+
+    taken = set(sandboxes.names()) | set(sandboxes.failed_up_names())
+    for number in range(1, 100):
+        suffix = NEW_SANDBOX_SUFFIX + (str(number) if number > 1 else "")
+        candidate = base[:NAME_MAX - len(suffix)].rstrip("-") + suffix
+        if candidate not in taken:
+            return candidate
+    raise KmeshctlError(f"no free sandbox name like {base}{NEW_SANDBOX_SUFFIX}: remove some with "
+                        "`kmeshctl sandbox down --name NAME`")
 
 
 def without_fix(message: str) -> str:

@@ -13,6 +13,9 @@ def check_plot_path(path: Path, flag: str = "--plot") -> None:
     """Before any traffic: a .png file name that can be written (kmeshctl.cli.outpaths)."""
     from kmeshctl.cli.outpaths import check_output_file
 
+    if _is_dir(path):
+        raise UsageError(f"{flag} {shown(path)}: is a directory; give a .png file name, e.g. {flag} "
+                         f"{shown(path / 'demo.png')}")
     if path.suffix.lower() != ".png":
         raise UsageError(f"{flag} {shown(path)}: give a .png file name, e.g. {flag} demo.png")
     check_output_file(flag, path)
@@ -72,3 +75,11 @@ def _widened_to_fit(fig, artists: list) -> None:
 
 def _p(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
+
+
+def _is_dir(path: Path) -> bool:
+    """``path`` is a directory (False for a path too long to ask about: check_output_file names that)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False

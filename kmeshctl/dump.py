@@ -11,13 +11,17 @@ when the node agent did not name it.
 from __future__ import annotations
 
 
+import re
 import textwrap
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions
+from rich.containers import Lines
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from kmeshctl.errors import UsageError
 from kmeshctl.params import NOT_ACCEPTED, TABLE_EMPTY as EMPTY, bad_value, given_text, one_of
@@ -135,10 +139,15 @@ def _annotate(spec: MapSpec, key: Any, value: Any, ids: IdRegistry, policies: di
     return k, v
 
 
+SIZES = "sizes"  # the JSON's one key that is no map's: {map: {"entries", "capacity"}}
+
+
 def to_json(dumps: list[MapDump], ids: IdRegistry, pods: dict[int, str] | None = None
-            ) -> dict[str, list[dict[str, Any]]]:
-    """``pods``: netns cookie -> `namespace/name`, for km_manage's ``pod`` field."""
-    result: dict[str, list[dict[str, Any]]] = {}
+            ) -> dict[str, Any]:
+    """{map name: [{"key", "value"}], ..., "sizes": {map name: {"entries": n,
+    "capacity": max entries}}} (the table titles' `5 of 105000 entries`). ``pods``:
+    netns cookie -> `namespace/name`, for km_manage's ``pod`` field."""
+    result: dict[str, Any] = {}
     policies = _policy_names(dumps)
     for dump in dumps:
         rows = []
@@ -148,6 +157,7 @@ def to_json(dumps: list[MapDump], ids: IdRegistry, pods: dict[int, str] | None =
                 k["pod"] = pod_json((pods or {}).get(key.netns_cookie))
             rows.append({"key": k, "value": v})
         result[dump.spec.name] = rows
+    result[SIZES] = {d.spec.name: {"entries": len(d.entries), "capacity": d.spec.max_entries} for d in dumps}
     return result
 
 
@@ -159,7 +169,7 @@ def pod_json(pod: str | None) -> dict[str, str] | None:
     return {"namespace": namespace, "name": name}
 
 
-def with_pods(data: dict[str, list[dict[str, Any]]], pods: dict[int, str]) -> dict[str, list[dict[str, Any]]]:
+def with_pods(data: dict[str, Any], pods: dict[int, str]) -> dict[str, Any]:
     """An agent's map JSON (`dump maps --pod`) with km_manage's ``pod`` filled in as
     ``dump_json`` fills it."""
     for entry in data.get(MANAGE.name, []):
@@ -176,7 +186,7 @@ def entry_from_json(map_name: str, entry: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def dump_json(bpf_fs: Path, name: str | None = None, pods: dict[int, str] | None = None
-              ) -> dict[str, list[dict[str, Any]]]:
+              ) -> dict[str, Any]:
     """Read the pinned maps under ``bpf_fs`` and return them as JSON-ready data."""
     check_map_name(name)
     check_pinned(bpf_fs, name)
@@ -192,12 +202,20 @@ def _named(ids: IdRegistry, id_: int) -> str:
 
 
 def _waypoint_text(ids: IdRegistry, waypoint_id: int, unresolved: bool = False) -> str:
+    """The waypoint's name (its id is the wide-only WAYPOINT ID column's)."""
     if unresolved:
         return "unresolved (connects refused)"
     if not waypoint_id:
         return EMPTY
+    return _named(ids, waypoint_id)
+
+
+def _waypoint_id_text(ids: IdRegistry, waypoint_id: int) -> str:
+    """-o wide's WAYPOINT ID: `774230474 (backend)`, the id and the kind it is registered as."""
+    if not waypoint_id:
+        return EMPTY
     kind = ids.kind_of(waypoint_id)
-    return f"{_named(ids, waypoint_id)} ({kind.name.lower() if kind else '?'} {waypoint_id})"
+    return f"{waypoint_id} ({kind.name.lower() if kind else '?'})"
 
 
 def _tunnel_text(tunnel: Tunnel | None) -> str:
@@ -226,10 +244,11 @@ def _frontend_table(entries: list[tuple[FrontendKey, FrontendValue]], ids: IdReg
 
 
 def _service_table(entries: list[tuple[ServiceKey, ServiceValue]], ids: IdRegistry) -> Table:
-    table = Table("service id", "service", "lb policy", "endpoints", "ports", "waypoint")
+    table = Table("service id", "service", "lb policy", "endpoints", "ports", "waypoint", "waypoint id")
     for key, value in entries:
         table.add_row(str(key.service_id), _named(ids, key.service_id), value.lb_policy.name,
-                      _counts_text(value), _ports_text(value), _waypoint_text(ids, value.waypoint_id))
+                      _counts_text(value), _ports_text(value), _waypoint_text(ids, value.waypoint_id),
+                      _waypoint_id_text(ids, value.waypoint_id))
     return table
 
 
@@ -243,13 +262,13 @@ def _endpoint_table(entries: list[tuple[EndpointKey, EndpointValue]], ids: IdReg
 
 
 def _backend_table(entries: list[tuple[BackendKey, BackendValue]], ids: IdRegistry) -> Table:
-    table = Table("backend uid", "backend", "addresses", "services", "waypoint", "as a waypoint")
+    table = Table("backend uid", "backend", "addresses", "services", "waypoint", "waypoint id", "as a waypoint")
     for key, value in entries:
         services = ", ".join(_named(ids, s) for s in value.service) or EMPTY
         table.add_row(str(key.backend_uid), _named(ids, key.backend_uid),
                       ", ".join(str(a) for a in value.addresses), services,
                       _waypoint_text(ids, value.waypoint_id, value.waypoint_unresolved),
-                      _tunnel_text(value.tunnel))
+                      _waypoint_id_text(ids, value.waypoint_id), _tunnel_text(value.tunnel))
     return table
 
 
@@ -369,7 +388,7 @@ _TABLES = {
 _KEY_COLUMNS = {
     FRONTEND.name: ("address", "upstream id", "upstream"),
     SERVICE.name: ("service id", "service"),
-    ENDPOINT.name: ("service", "prio", "index", "backend uid"),
+    ENDPOINT.name: ("service", "prio", "index", "backend uid", "backend"),
     BACKEND.name: ("backend uid", "backend"),
     MANAGE.name: ("netns cookie", "pod"),
     SOCKET.name: ("local", "waypoint (remote)"),
@@ -384,9 +403,9 @@ _KEY_COLUMNS = {
 # tunnel a backend takes as a waypoint): only -o wide shows them.
 _DETAIL_COLUMNS = {
     FRONTEND.name: ("upstream id",),
-    SERVICE.name: ("service id",),
+    SERVICE.name: ("service id", "waypoint id"),
     ENDPOINT.name: ("backend uid",),
-    BACKEND.name: ("backend uid", "as a waypoint"),
+    BACKEND.name: ("backend uid", "waypoint id", "as a waypoint"),
     SOCKET.name: ("socket cookie",),
 }
 _MIN_OTHER = 12  # the width a wrapping column keeps at least
@@ -442,6 +461,7 @@ def print_section(console: Console, title: str, table: Table, keys: tuple[str, .
         console.print()  # a blank line between sections, as `cilium bpf ... list` / kubectl's
     console.print(title, highlight=False, soft_wrap=True)
     _upper_headers(table)
+    _boundary_cells(table)
     wide_only(table, detail, wide)
     table, dropped, needed = _fit(table, console.width, wide, keys)
     _print_at_least(console, table, needed)
@@ -449,6 +469,60 @@ def print_section(console: Console, title: str, table: Table, keys: tuple[str, .
         note = f"(not shown at this width: {', '.join(dropped)}; -o wide shows every column)"
         for line in textwrap.wrap(note, max(console.width, 40), break_on_hyphens=False):
             console.print(line, highlight=False, soft_wrap=True)
+
+
+# Where a name may wrap: after a `/` or `.` (`default/fortio.` / `default.svc.`), or at a space.
+_SEGMENT = re.compile(r"[^/.\s]*(?:[/.]|\s+)|[^/.\s]+")
+
+
+class BoundaryText(Text):
+    """A cell that wraps only between words, after a `/` or a `.`: a name or id is never
+    split mid-word (`default/fortio.def` / `ault...`), so each line copies as a piece
+    of it. Only a segment wider than the whole column folds."""
+
+    def least_width(self) -> int:
+        """The width of its longest unbreakable piece (kmeshctl.cli.tables.fit_columns)."""
+        return max((len(m.group().rstrip()) for line in self.plain.split("\n") for m in _SEGMENT.finditer(line)),
+                   default=0)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.least_width(), max(len(line) for line in self.plain.split("\n")))
+
+    def wrap(self, console: Console, width: int, **kwargs: Any) -> Lines:
+        if kwargs.get("no_wrap") or width <= 0:
+            return super().wrap(console, width, **kwargs)
+        pieces = [self[start:end] for start, end in _fold_ranges(self.plain, width)]
+        return Text("\n").join(pieces).wrap(console, width, **kwargs)
+
+
+def _fold_ranges(text: str, width: int) -> list[tuple[int, int]]:
+    """The [start, end) of each line of ``text`` wrapped at ``width`` at segment ends."""
+    ranges: list[tuple[int, int]] = []
+    offset = 0
+    for line in text.split("\n"):
+        start = end = offset
+        for m in _SEGMENT.finditer(line):
+            if end > start and len(text[start:offset + m.end()].rstrip()) > width:
+                ranges.append((start, start + len(text[start:end].rstrip())))
+                start = offset + m.start()
+            end = offset + m.end()
+        ranges.append((start, start + len(text[start:end].rstrip())))
+        offset += len(line) + 1
+    return ranges
+
+
+def _boundary_cells(table: Table) -> None:
+    """Every cell of ``table`` as a BoundaryText (markup of a str cell kept as its style)."""
+    for column in table.columns:
+        cells = []
+        for cell in column._cells:
+            if isinstance(cell, str):
+                cell = Text.from_markup(cell)
+            if isinstance(cell, Text) and not isinstance(cell, BoundaryText):
+                cell = BoundaryText(cell.plain, style=cell.style, spans=list(cell.spans), justify=cell.justify,
+                                    overflow=cell.overflow, no_wrap=cell.no_wrap, end=cell.end)
+            cells.append(cell)
+        column._cells[:] = cells
 
 
 def _upper_headers(table: Table) -> None:

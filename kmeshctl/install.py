@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.istiod import resolve_xds_address
+from kmeshctl.istiod import check_istio_namespace, check_xds_service, resolve_xds_address
 from kmeshctl.kube import (DEFAULT_KUBECONFIG, KubeClient, NoClusterConfigured, connect_reachable, kubeconfig_named,
                            running_in_cluster)
 from kmeshctl.params import (
@@ -86,10 +86,15 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
     install_params(xds_address or PLACEHOLDER_XDS_ADDRESS, cluster_id, **options)
     crds = crd_schemas_from_files(crd_files)
     client, offline_because = _cluster_for_dry_run(xds_address) if dry_run else (connect_reachable(), None)
+    istio_namespace = options.get("istio_namespace", DEFAULT_ISTIO_NAMESPACE)
+    if client is not None:  # what the flags name in the cluster exists, before anything is sent
+        check_istio_namespace(client, istio_namespace)
+        if xds_address is not None:
+            check_xds_service(client, xds_address)
     found_in = None
     if xds_address is None:
         assert client is not None  # without --xds-address, _cluster_for_dry_run needs a cluster
-        found_in = options.get("istio_namespace", DEFAULT_ISTIO_NAMESPACE)
+        found_in = istio_namespace
         xds_address = resolve_xds_address(client, found_in)
     params = install_params(xds_address, cluster_id, **options)
     return InstallPlan(params, render_manifests(params), client, crds, found_in, offline_because)

@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Optional
+
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeClient
 
@@ -29,12 +32,121 @@ def resolve_xds_address(client: KubeClient, istio_namespace: str) -> str:
     found = istiod_addresses(client, istio_namespace)
     if not found:
         raise KmeshctlError(
-            f"no istiod Service exposing port {XDS_PORT} in namespace {istio_namespace}; "
-            "fix: pass --xds-address HOST:PORT of your ASM istiod, or --istio-namespace where istiod runs"
-        )
+            f"no istiod Service exposing port {XDS_PORT} in namespace {istio_namespace}",
+            fix="pass --xds-address HOST:PORT of your ASM istiod, or --istio-namespace where istiod runs")
     if len(found) > 1:
         raise UsageError(
             f"several istiod revisions in {istio_namespace}: {', '.join(found)}; "
             "choose one with --xds-address"
         )
     return found[0]
+
+
+# -- checking an --xds-address / --istio-namespace against the cluster (before any write) ------
+
+# A cluster Service's DNS name: NAME.NAMESPACE.svc, or .svc.cluster.local (optionally rooted).
+_SERVICE_HOST = re.compile(r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?)\.([a-z0-9]([a-z0-9-]*[a-z0-9])?)\.svc"
+                           r"(\.cluster\.local)?\.?$")
+# Stands for istiod's address in a suggested command when it could not be found: not a
+# host name (the `_`), so pasted as is it is refused, never installed.
+XDS_ADDRESS_UNKNOWN = "ISTIOD_HOST:15012"
+
+
+class XdsServiceMissing(UsageError):
+    """--xds-address names a cluster Service that does not exist or lacks the port
+    (exit 2); ``found``: the istiod addresses the cluster has."""
+
+    def __init__(self, problem: str, found: list[str]) -> None:
+        super().__init__(problem)
+        self.found = found
+
+
+class IstioNamespaceMissing(UsageError):
+    """--istio-namespace names no namespace (exit 2); ``with_istiod``: the namespaces
+    that have an istiod Service."""
+
+    def __init__(self, problem: str, with_istiod: list[str]) -> None:
+        super().__init__(problem)
+        self.with_istiod = with_istiod
+
+
+def cluster_service(address: str) -> Optional[tuple[str, str, int]]:
+    """(name, namespace, port) when ``address`` (a checked HOST:PORT) names a cluster
+    Service by its DNS name; None for an IP, an outside host or a short name."""
+    host, _, port = address.rpartition(":")
+    found = _SERVICE_HOST.match(host.lower())
+    return (found.group(1), found.group(3), int(port)) if found and port.isdigit() else None
+
+
+def istiod_addresses_anywhere(client: KubeClient) -> list[str]:
+    """Every istiod Service exposing the xDS port, in every namespace ([] when the caller
+    may not list Services cluster-wide: only a suggestion depends on it)."""
+    try:
+        services = client.list("v1", "Service")
+    except KmeshctlError:
+        return []
+    return sorted(f"{svc['metadata']['name']}.{svc['metadata'].get('namespace', '')}.svc:{XDS_PORT}"
+                  for svc in services if svc["metadata"]["name"].startswith("istiod") and _exposes_xds(svc))
+
+
+def check_xds_service(client: KubeClient, address: str, flag: str = "--xds-address") -> None:
+    """A Service named by ``address`` exists with that port; else XdsServiceMissing
+    naming the istiod Services found. Nothing is checked for an address outside the
+    cluster's Service names (an IP, a load balancer's host)."""
+    named = cluster_service(address)
+    if named is None:
+        return
+    name, namespace, port = named
+    service = client.get("v1", "Service", name, namespace)
+    if service is not None:
+        ports = sorted(int(p.get("port", 0)) for p in (service.get("spec") or {}).get("ports") or [])
+        if port in ports:
+            return
+        problem = f"Service {namespace}/{name} has no port {port} (its ports: {', '.join(map(str, ports)) or 'none'})"
+    else:
+        problem = f"no Service {name} in namespace {namespace}"
+    found = istiod_addresses_anywhere(client)
+    listed = f"istiod Services found: {', '.join(found)}" if found else "no istiod Service found in the cluster"
+    raise XdsServiceMissing(f"{flag} {address}: {problem}; {listed}", found)
+
+
+def check_istio_namespace(client: KubeClient, namespace: str, flag: str = "--istio-namespace") -> None:
+    """The Istio namespace exists (the EnvoyFilters go there); else IstioNamespaceMissing
+    naming the namespaces that have an istiod."""
+    if client.get("v1", "Namespace", namespace) is not None:
+        return
+    with_istiod = sorted({a.split(".")[1] for a in istiod_addresses_anywhere(client)})
+    raise IstioNamespaceMissing(f"{flag} {namespace}: no such namespace (namespaces with istiod: "
+                                f"{', '.join(with_istiod) or 'none found'})", with_istiod)
+
+
+def istiod_address_quickly(kubeconfig: Optional[str], context: Optional[str], istio_namespace: str,
+                           limit: float) -> Optional[str]:
+    """The one istiod address of the cluster ``kubeconfig`` / ``context`` names, when it
+    answers within ``limit`` seconds (for a hint printed after a command line did not
+    parse: the global options were not applied); None otherwise. The lookup runs in a
+    thread left behind when it is slow; a credential plugin cannot prompt."""
+    import os
+    import sys
+    import threading
+
+    from kmeshctl import kube
+
+    found: list[list[str]] = []
+
+    def look() -> None:
+        try:
+            found.append(istiod_addresses(kube.connect(), istio_namespace))
+        except Exception:  # no kubeconfig, no answer, no permission: no address to offer
+            found.append([])
+
+    saved = kube.TARGET.kubeconfig, kube.TARGET.context, kube.TARGET.request_timeout, sys.stdin
+    kube.TARGET.kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
+    kube.TARGET.context, kube.TARGET.request_timeout, sys.stdin = context, limit, None  # type: ignore[assignment]
+    try:
+        worker = threading.Thread(target=look, daemon=True)
+        worker.start()
+        worker.join(limit)
+    finally:
+        kube.TARGET.kubeconfig, kube.TARGET.context, kube.TARGET.request_timeout, sys.stdin = saved
+    return found[0][0] if found and len(found[0]) == 1 else None

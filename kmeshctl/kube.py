@@ -68,8 +68,7 @@ class ApplyConflict(ApiError):
 
     def __init__(self, obj: dict, err: ApiError) -> None:
         problem = conflict_problem(obj, err)
-        super().__init__(409, err.reason, f"{problem}. Fix: {self.FIX}", err.causes)
-        self.problem, self.fix = problem, self.FIX
+        super().__init__(409, err.reason, problem, err.causes, fix=self.FIX)
 
 
 class ApiUnreachable(KmeshctlError):
@@ -1110,9 +1109,12 @@ class KubeClient:
         object was already gone. ``dry_run``: the API server checks the delete (dryRun=All:
         admission, RBAC) and deletes nothing."""
         path = self.kind(api_version, kind).object_path(name, namespace)
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        # kube-apiserver reads a DELETE's options from its body when it has one and then
+        # ignores the query: dryRun must be in the body, or the delete is real.
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation,
+                **({"dryRun": ["All"]} if dry_run else {})}
         try:
-            self.request("DELETE", path, {"dryRun": "All"} if dry_run else None, body=body)
+            self.request("DELETE", path, None, body=body)
         except ApiError as err:
             if err.status == 404:
                 return False

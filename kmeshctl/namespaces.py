@@ -33,10 +33,13 @@ class PodEnrollment:
     phase: str
     annotated: bool
     expected: Optional[bool]  # should carry the annotation once the agent has seen it
+    ip: str = ""  # status.podIP (empty until the pod has one)
+    node: str = ""  # spec.nodeName (empty until scheduled)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "namespace": self.namespace, "phase": self.phase,
-                "annotated": self.annotated, "expected": self.expected}
+                "annotated": self.annotated, "expected": self.expected, "podIP": self.ip or None,
+                "node": self.node or None}
 
 
 # A namespace name is an RFC 1123 label (params.DNS1123_LABEL_RE).
@@ -69,11 +72,29 @@ def fetch_all(client: KubeClient, names: list[str]) -> list[dict]:
     found = {name: client.get("v1", "Namespace", name) for name in dict.fromkeys(names)}
     missing = [name for name, ns in found.items() if ns is None]
     if missing:
-        raise UsageError(
-            f"namespace(s) not found: {', '.join(missing)}; nothing was changed. "
-            "Fix: create them first or correct the names (`kubectl get namespaces`)"
-        )
+        raise UsageError(f"namespace(s) not found: {', '.join(missing)} (nothing was changed)",
+                         fix="create them first or correct the names (`kubectl get namespaces`)")
     return list(found.values())  # type: ignore[arg-type]
+
+
+def agent_namespaces(client: KubeClient) -> list[str]:
+    """The namespaces a kmesh DaemonSet made by `kmeshctl install` is in (any namespace:
+    install's -n chooses it): empty when the node agents are not installed."""
+    from kmeshctl.render import DAEMONSET_NAME, MANAGED_BY_SELECTOR
+
+    return sorted(d["metadata"]["namespace"] for d in client.list("apps/v1", "DaemonSet", None, MANAGED_BY_SELECTOR)
+                  if d["metadata"]["name"] == DAEMONSET_NAME)
+
+
+def check_agents_for_wait(client: KubeClient) -> None:
+    """--wait with no node agent installed would wait its whole limit for marks nobody
+    makes: a failure at once (exit 1, nothing changed) instead."""
+    from kmeshctl.params import DEFAULT_NAMESPACE, INSTALL_COMMAND
+
+    if not agent_namespaces(client):
+        raise KmeshctlError(f"the kmesh DaemonSet is not installed (none in {DEFAULT_NAMESPACE} or any other "
+                            "namespace): --wait would wait for an agent that is not there (nothing was changed)",
+                            fix=f"install first: `{INSTALL_COMMAND}`, or leave out --wait")
 
 
 def set_mode_label(client: KubeClient, names: list[str], enable: bool) -> list[NamespaceChange]:
@@ -108,6 +129,7 @@ def pod_enrollment(client: KubeClient, namespace: str) -> list[PodEnrollment]:
             name=pod["metadata"]["name"], namespace=namespace, phase=phase,
             annotated=is_annotated(PodView.from_k8s(pod)),
             expected=expected_enrollment(pod, ns_labels) if phase == "Running" else False,
+            ip=pod.get("status", {}).get("podIP") or "", node=(pod.get("spec") or {}).get("nodeName") or "",
         ))
     return result
 
@@ -121,6 +143,12 @@ def pending_pods(pods: list[PodEnrollment]) -> list[PodEnrollment]:
     return [p for p in pods if p.phase == "Running" and p.expected is not None and p.annotated != p.expected]
 
 
+def direction(pods: list[PodEnrollment]) -> str:
+    """`marked`, `unmarked` (or both) for what the pending ``pods`` wait for."""
+    wanted = {p.expected for p in pods}
+    return "marked or unmarked" if len(wanted) > 1 else ("marked" if wanted == {True} else "unmarked")
+
+
 def wait_for_annotations(
     client: KubeClient,
     namespaces: list[str],
@@ -128,7 +156,7 @@ def wait_for_annotations(
     on_poll: Callable[[list[PodEnrollment], float], None] = lambda pods, waited: None,
     poll: float = 1.0,
 ) -> list[PodEnrollment]:
-    """Until every running pod of the namespaces is (un)annotated as its enrollment says."""
+    """Until every running pod of the namespaces is annotated (or not) as its enrollment says."""
     start = time.monotonic()
     while True:
         pods = pods_of(client, namespaces)
@@ -140,7 +168,7 @@ def wait_for_annotations(
         if waited >= timeout:
             names = ", ".join(f"{p.namespace}/{p.name}" for p in pending)
             raise KmeshctlError(
-                f"{counted(len(pending), 'running pod')} not yet (un)marked {REDIRECTION_ANNOTATION} after {timeout:g} s: "
-                f"{names}; fix: check the node agent (`kmeshctl status`) or wait longer with --timeout"
-            )
+                f"{counted(len(pending), 'running pod')} not yet {direction(pending)} {REDIRECTION_ANNOTATION} "
+                f"after {timeout:g} s: {names}",
+                fix="check the node agent (`kmeshctl status`) or wait longer with --timeout")
         time.sleep(min(poll, max(timeout - waited, 0.05)))

@@ -32,8 +32,9 @@ class CheckResult:
 
     def to_dict(self) -> dict:
         """The shape of a `precheck` check: ``{"name", "status": "pass" | "fail", "detail",
-        "fix"}`` (a failure's "problem: fix" detail split in two)."""
-        detail, fix = self.detail, ""
+        "fix"}`` (a failure's "problem: fix" detail split in two; no fix: null, as every
+        empty JSON value)."""
+        detail, fix = self.detail, None
         if not self.ok and ": " in self.detail:
             detail, fix = self.detail.split(": ", 1)
         return {"name": self.name, "status": "pass" if self.ok else "fail", "detail": detail, "fix": fix}

@@ -33,10 +33,22 @@ class PodState:
     reason: str  # why it is not ready ("" when ready)
     created: str
 
+    @property
+    def status(self) -> str:
+        """kubectl's STATUS word (`Running`, `ErrImagePull`, `CrashLoopBackOff`, `Pending`):
+        what a table cell shows; ``reason`` (the kubelet's message) is for the text below it."""
+        head = self.reason.split(":")[0].strip()
+        return self.phase if self.ready or not head or head in _CONDITION_ONLY else head
+
     def to_dict(self) -> dict:
         return {"name": self.name, "namespace": self.namespace, "node": self.node, "phase": self.phase,
-                "ready": self.ready, "restarts": self.restarts, "image": self.image, "reason": self.reason,
-                "age": age(self.created)}
+                "ready": self.ready, "status": self.status, "restarts": self.restarts, "image": self.image,
+                "reason": self.reason, "age": age(self.created)}
+
+
+# A pod condition's reason that says no more than the phase (kubectl shows the phase then).
+_CONDITION_ONLY = frozenset({"ContainersNotReady", "PodCompleted"})
+IMAGE_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"})
 
 
 @dataclass(frozen=True)
@@ -57,9 +69,31 @@ class RolloutState:
 
 
 class RolloutTimeout(KmeshctlError):
-    def __init__(self, message: str, state: RolloutState) -> None:
-        super().__init__(message)
+    """The rollout did not finish in time; its fix is chosen by the cause (timeout_fix),
+    the caller may choose again knowing more (the agents' istiod connection)."""
+
+    def __init__(self, problem: str, state: RolloutState, fix: str) -> None:
+        super().__init__(problem, fix=fix)
         self.state = state
+
+
+def timeout_fix(state: RolloutState, namespace: str, istiod_unreached: str = "") -> str:
+    """The fix of a rollout that timed out, by its cause: ``istiod_unreached`` (why the
+    agents cannot reach istiod, when they said so) names --xds-address; an image that
+    cannot be pulled --image; a crashing agent its logs; otherwise where to look."""
+    stuck = state.not_ready()
+    statuses = {p.status for p in stuck}
+    again = "re-run install, or wait longer with --timeout"
+    if istiod_unreached:
+        return f"the agents cannot reach istiod ({istiod_unreached}): fix --xds-address, then {again}"
+    if statuses & IMAGE_REASONS:
+        return f"the image cannot be pulled: fix --image (or the nodes' registry access), then {again}"
+    if "CrashLoopBackOff" in statuses:
+        return (f"see why the agent exits with `kubectl logs -n {namespace} {stuck[0].name} --previous`, "
+                f"then {again}")
+    if not state.pods:
+        return f"no agent pod was scheduled: check the nodes (`kubectl get nodes`), then {again}"
+    return f"see each pod's state with `kmeshctl status -n {namespace}`, then {again}"
 
 
 # -- reading pods -------------------------------------------------------------------------
@@ -164,21 +198,16 @@ def wait_for_rollout(
             lines = rollout_lines(namespace, name, current)
             if lines != shown[0]:
                 shown[0] = lines
-                console.print("\n".join([f"{lines[0]} (waited {waited:.0f} s of {limit_text(timeout)})",
-                                          *lines[1:]]), markup=False, highlight=False, soft_wrap=True)
+                console.print("\n".join([lines[0], waited_text(waited, timeout), *lines[1:]]), markup=False,
+                              highlight=False, soft_wrap=True)
                 console.file.flush()
 
         show(state, 0)
         state = _poll(client, namespace, name, timeout, state, poll, clock, start, show)
     if not state.done:
-        stuck = state.not_ready()
-        reasons = sorted({p.reason.split(":")[0] for p in stuck}) or ["no pods scheduled"]
-        raise RolloutTimeout(
-            f"DaemonSet {namespace}/{name} not ready after {timeout:g} s ({state.ready}/{state.desired} ready; "
-            f"{', '.join(reasons)}); fix the cause shown above (e.g. --image), re-run install, "
-            "or wait longer with --timeout",
-            state,
-        )
+        reasons = sorted({p.status for p in state.not_ready()}) or ["no pods scheduled"]
+        raise RolloutTimeout(f"DaemonSet {namespace}/{name} not ready after {timeout:g} s ({state.ready}/"
+                             f"{state.desired} ready; {', '.join(reasons)})", state, timeout_fix(state, namespace))
     return state
 
 
@@ -199,14 +228,26 @@ def limit_text(timeout: float) -> str:
     return f"{timeout:g} s limit" if timeout != float("inf") else "no limit"
 
 
+def counts_text(desired: int, updated: int, ready: int) -> str:
+    """`desired 2  updated 2  ready 0`: the one wording of a DaemonSet's counts (install's
+    progress, live or in a log, and status)."""
+    return f"desired {desired}  updated {updated}  ready {ready}"
+
+
+def waited_text(waited: float, timeout: float) -> str:
+    return f"waited {waited:.0f} s of {limit_text(timeout)}"
+
+
 def rollout_lines(namespace: str, name: str, state: RolloutState) -> list[str]:
-    """The rollout as plain lines (no table rules, no trailing spaces): for a log."""
+    """The rollout as plain lines (no table rules, no trailing spaces): for a log. The
+    same words as the live view; each pod's state as its STATUS word (the kubelet's
+    message is in the list of pods not ready, should the wait end without them)."""
     if not state.found:
         return [f"DaemonSet {namespace}/{name}: not found yet"]
-    lines = [f"DaemonSet {namespace}/{name}: desired {state.desired}, updated {state.updated}, ready {state.ready}"]
+    lines = [f"DaemonSet {namespace}/{name}: {counts_text(state.desired, state.updated, state.ready)}"]
     for pod in state.pods:
-        state = "ready" if pod.ready else f"not ready ({pod.reason})"
-        lines.append(f"  pod {pod.name} on node {pod.node or '-'}: {state}")
+        lines.append(f"  pod {pod.name} on node {pod.node or '-'}: "
+                     + ("ready" if pod.ready else f"not ready ({pod.status})"))
     return lines
 
 
@@ -215,11 +256,9 @@ def rollout_view(namespace: str, name: str, state: RolloutState, waited: float, 
         summary = Text(f"DaemonSet {namespace}/{name}: not found yet", style="yellow")
     else:
         style = "green" if state.done else "yellow"
-        summary = Text(
-            f"DaemonSet {namespace}/{name}: desired {state.desired}  updated {state.updated}  "
-            f"ready {state.ready}", style=style,
-        )
-    limit = Text(f"waited {waited:.0f} s of {limit_text(timeout)}", style="dim")
+        summary = Text(f"DaemonSet {namespace}/{name}: {counts_text(state.desired, state.updated, state.ready)}",
+                       style=style)
+    limit = Text(waited_text(waited, timeout), style="dim")
     return Group(summary, limit, pods_table(state.pods))
 
 
@@ -228,5 +267,5 @@ def pods_table(pods: list[PodState]) -> Table:
     for column in ("NODE", "POD", "READY", "STATUS"):
         table.add_column(column)
     for pod in pods:
-        table.add_row(pod.node, pod.name, "yes" if pod.ready else "no", pod.phase if pod.ready else escape(pod.reason))
+        table.add_row(pod.node, pod.name, "yes" if pod.ready else "no", escape(pod.status))  # a word, as kubectl
     return table

@@ -183,6 +183,8 @@ def not_found(name: str, fix: str = "") -> NotFound:
     $KMESHCTL_SANDBOX_NAME) that does not exist: `sandbox NAME not found (sandboxes: a, b);
     pass one of them, or make it: `kmeshctl sandbox up --name NAME``, or `(no sandbox
     exists); make it: ...`. ``fix`` replaces the fix (`sandbox down`: --ignore-not-found)."""
+    if name in failed_up_names():
+        return failed(name)
     make = f"`kmeshctl sandbox up --name {name}`"
     default = f"pass one of them, or make it: {make}" if names() else f"make it: {make}"
     return NotFound(f"sandbox {name} not found ({known_text()}); {fix or default}")
@@ -195,6 +197,46 @@ def require(name: str, flag: str = "--sandbox") -> SandboxState:
     if state is None:
         raise not_found(name)
     return state
+
+
+def existing() -> dict[str, str]:
+    """Every sandbox on this machine, a failed `sandbox up`'s leftovers too, by name, with
+    the phase `sandbox list` shows (`ready`, `failed`, `not-ready`...)."""
+    return {row["name"]: _short_phase(row["phase"]) for row in list_all()}
+
+
+def _short_phase(phase: str) -> str:
+    return "other version" if phase.startswith("other version") else phase
+
+
+def several(found: dict[str, str], command: str, after: str = "") -> UsageError:
+    """The one wording of a command given no name while several sandboxes exist (a failed
+    one counts): each with its phase, and ``command`` (`kmeshctl sandbox down`) as it must
+    be pasted for one of them (for `down` a failed one, else a ready one), ``after`` (the
+    rest of the line, e.g. `-- COMMAND` of `sandbox exec`) after the flag."""
+    flag = sandbox_flag(command)
+    ready = [n for n, phase in found.items() if phase == PHASE_READY]
+    others = [n for n in found if n not in ready]
+    pick = (others + ready if command.split()[1:3] == ["sandbox", "down"] else ready + others)[0]
+    listed = ", ".join(f"{n} {phase}" for n, phase in found.items())
+    line = f"{command} {flag} {pick}" + (f" {after}" if after else "")
+    return UsageError(f"several sandboxes exist ({listed}): pass {flag} NAME, e.g. `{line}`")
+
+
+def pick(command: str, after: str = "") -> Optional[str]:
+    """The sandbox ``command`` (`kmeshctl sandbox status`, `kmeshctl demo traffic-shift`),
+    given no name, works on: the only one that exists, a failed one included; None when
+    none does; several: a UsageError listing them (see several). Every command that
+    picks a sandbox by itself decides here."""
+    found = existing()
+    if len(found) > 1:
+        raise several(found, command, after)
+    return next(iter(found), None)
+
+
+def failed(name: str) -> NotFound:
+    """Sandbox ``name`` is only the logs of a failed `sandbox up`: nothing to work on."""
+    return NotFound(f"sandbox {name} failed (its up did not finish); remove it: `kmeshctl sandbox down --name {name}`")
 
 
 def only_one() -> Optional[SandboxState]:
@@ -253,14 +295,14 @@ def local_target(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Opt
             return LocalTarget(bpf_fs, admin_port or agent_port(owner), owner)
     if bpf_fs is not None or admin_port is not None or DEFAULT_BPF_FS.exists():
         return LocalTarget(bpf_fs or DEFAULT_BPF_FS, admin_port)
-    found = names()
-    if len(found) > 1:
-        raise UsageError(f"this node has no data path of its own ({DEFAULT_BPF_FS}) and several sandboxes are "
-                         f"up ({', '.join(found)}): pass --sandbox NAME")
-    if not found:
+    try:
+        only = pick("kmeshctl dump maps" if own_flag.startswith("--bpf-fs") else "kmeshctl dump config")
+    except UsageError as err:
+        raise UsageError(f"this node has no data path of its own ({DEFAULT_BPF_FS}) and {err}") from None
+    if only is None:
         raise KmeshctlError(f"no data path here: {DEFAULT_BPF_FS} does not exist and no sandbox is up; start one "
                             f"(`kmeshctl sandbox up`, or `kmeshctl node run` on a node), or pass {own_flag}")
-    state = require(found[0])
+    state = require(only)
     check_data_path(state)
     return LocalTarget(state.bpffs, agent_port(state), state,
                        f"Using sandbox {state.name} (the only one up; this node has no data path of its own); "
@@ -332,7 +374,7 @@ def summary(state: SandboxState) -> dict:
         "pods": len(state.pods),
         "waypoints": len(state.waypoints),
         "agentAdmin": state.agent.get("admin"),
-        "bpffs": str(state.bpffs),
+        "bpffs": bpffs_if_there(state.bpffs),
         "created": created_text(state.created_at),
         "age": _age(state.created_at),
     }
@@ -349,7 +391,7 @@ def _other_version_row(name: str) -> dict:
     state = SandboxState(name=name)
     return {"name": name, "phase": "other version (sandbox down, then up)", "ready": False,
             "problems": ["made by another kmeshctl version"], "pods": 0, "waypoints": 0,
-            "agentAdmin": None, "bpffs": str(state.bpffs), "created": None, "age": "-"}
+            "agentAdmin": None, "bpffs": bpffs_if_there(state.bpffs), "created": None, "age": "-"}
 
 
 def up_ended(name: str) -> str:
@@ -378,19 +420,43 @@ def failed_up_status(name: str) -> dict:
     row = _failed_up_row(name)
     empty: dict = {"running": False, "ready": False}
     return {"name": name, "phase": row["phase"], "ready": False, "problems": row["problems"], "pods": [],
-            "services": [], "waypoints": [], "controlplane": empty, "agent": dict(empty)}
+            "services": [], "notes": [], "waypoints": [], "controlplane": empty, "agent": dict(empty)}
 
 
 def _failed_up_row(name: str) -> dict:
-    logs = state_mod.failed_up_logs(name)
-    try:
-        when = logs.stat().st_mtime
-    except OSError:
-        when = 0.0
+    when = up_started(name)
     return {"name": name, "phase": PHASE_FAILED, "ready": False,
             "problems": [failed_up_problem(name)],
-            "pods": 0, "waypoints": 0, "agentAdmin": None, "bpffs": str(SandboxState(name=name).bpffs),
+            "pods": 0, "waypoints": 0, "agentAdmin": None, "bpffs": bpffs_if_there(SandboxState(name=name).bpffs),
             "created": created_text(when), "age": _age(when)}
+
+
+def up_started(name: str) -> float:
+    """When the failed `sandbox up` of ``name`` started (its record's creation time, kept
+    with its logs); the logs' time when an older version kept them without it."""
+    from kmeshctl.sandbox.sandbox import UP_START_FILE
+
+    logs = state_mod.failed_up_logs(name)
+    try:
+        return float((logs / UP_START_FILE).read_text().strip())
+    except (OSError, ValueError):
+        pass
+    try:
+        return logs.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def bpffs_if_there(path: Path) -> Optional[str]:
+    """``path`` (a sandbox's bpffs directory) when it exists, None when it is gone; kept
+    when this user may not look (bpffs is root's): the record says it is there."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        pass
+    return str(path)
 
 
 def list_all() -> list[dict]:

@@ -4,16 +4,19 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from kmeshctl.config_dump import XDS_PATH
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.kube import KubeClient
-from kmeshctl.params import INSTALL_HINT
+from kmeshctl.istiod import cluster_service
+from kmeshctl.kube import ApiError, KubeClient, object_ref
+from kmeshctl.params import DEFAULT_IMAGE, DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE, INSTALL_HINT
 from kmeshctl.namespaces import REDIRECTION_ANNOTATION, enrolled_namespaces
-from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME
+from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, MANAGED_BY_SELECTOR
 from kmeshctl.rollout import PodState, daemonset_pods
+from kmeshctl.uninstall import installed_objects
 
 # (admin path, pod, namespace, port) -> the agent's JSON answer; raises KmeshctlError.
 AdminFetch = Callable[[str, str, str, int], dict]
@@ -46,6 +49,9 @@ class MeshStatus:
     enrolled_namespaces: list[str] = field(default_factory=list)
     redirected_pods: list[str] = field(default_factory=list)  # namespace/name
     agents: list[AgentXds] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # objects install creates that are not there
+    expected: int = 0  # how many objects install creates (of which ``missing``)
+    reinstall: str = ""  # the `kmeshctl install ...` that puts them back (its flags read from the DaemonSet)
 
     @property
     def problems(self) -> list[str]:
@@ -63,6 +69,9 @@ class MeshStatus:
         found += [f"pod {p.name} on {p.node or '?'} not ready ({p.reason or p.phase})" for p in self.pods if not p.ready]
         found += [f"agent {a.pod} not connected to istiod ({a.error or (a.xds or {}).get('lastError') or 'disconnected'})"
                   for a in self.agents if not a.connected]
+        if self.missing:
+            found.append(f"{len(self.missing)} of the {self.expected} objects install creates missing: "
+                         f"{', '.join(self.missing)} (put them back with `{self.reinstall}`)")
         return found
 
     @property
@@ -75,7 +84,7 @@ class MeshStatus:
             "problems": self.problems,
             "daemonset": self.daemonset, "pods": [p.to_dict() for p in self.pods],
             "enrolledNamespaces": self.enrolled_namespaces, "redirectedPods": self.redirected_pods,
-            "agents": [a.to_dict() for a in self.agents],
+            "agents": [a.to_dict() for a in self.agents], "missingObjects": self.missing,
         }
 
 
@@ -119,6 +128,7 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
     """The mesh as the API server and, with ``fetch``, each agent's admin endpoint see it."""
     ds = client.get("apps/v1", "DaemonSet", DAEMONSET_NAME, namespace)
     pods = daemonset_pods(client, ds) if ds else []
+    expected = expected_objects(namespace, istio_namespace_of(client, ds)) if ds else []
     return MeshStatus(
         namespace=namespace,
         daemonset=daemonset_summary(ds) if ds else None,
@@ -126,4 +136,82 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         enrolled_namespaces=enrolled_namespaces(client),
         redirected_pods=redirected_pods(client),
         agents=agent_xds(pods, namespace, fetch) if fetch else [],
+        missing=missing_objects(client, expected),
+        expected=len(expected),
+        reinstall=install_command(ds, istio_namespace_of(client, ds)) if ds else "",
     )
+
+
+# -- every object install creates -------------------------------------------------------------
+
+
+def expected_objects(namespace: str, istio_namespace: str) -> list[dict]:
+    """uninstall.installed_objects: the one list of what install creates ([] for
+    namespaces no install could have used: then only the DaemonSet is checked)."""
+    try:
+        return installed_objects(namespace, istio_namespace)
+    except KmeshctlError:
+        return []
+
+
+def missing_objects(client: KubeClient, expected: list[dict]) -> list[str]:
+    """The refs of ``expected`` (the objects install creates, uninstall.installed_objects)
+    not in the cluster. A built-in kind the cluster does not serve is not expected (an
+    older Kubernetes: install renders it only from 1.30); an Istio kind not served is
+    missing (its CRD went)."""
+    missing = []
+    for obj in expected:
+        served = client.is_served(obj["apiVersion"], obj["kind"])
+        if not served and not obj["apiVersion"].split("/")[0].endswith("istio.io"):
+            continue
+        if not served or _absent(client, obj):
+            missing.append(object_ref(obj) + ("" if served else " (kind not served)"))
+    return missing
+
+
+def _absent(client: KubeClient, obj: dict) -> bool:
+    meta = obj["metadata"]
+    try:
+        return client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")) is None
+    except ApiError:  # refused (RBAC): not known to be missing; an unreachable API still fails status
+        return False
+
+
+def _container(ds: dict) -> dict:
+    return ((((ds.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or [{}])[0]
+
+
+def _env(ds: dict) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in _container(ds).get("env") or [] if "value" in e}
+
+
+def istio_namespace_of(client: KubeClient, ds: Optional[dict]) -> str:
+    """Where install put the EnvoyFilters: where kmeshctl's EnvoyFilters are, else the
+    namespace of the istiod Service the agents use, else the default."""
+    try:
+        filters = client.list("networking.istio.io/v1alpha3", "EnvoyFilter", label_selector=MANAGED_BY_SELECTOR)
+    except KmeshctlError:  # the kind is not served: missing_objects says so
+        filters = []
+    if filters:
+        return filters[0]["metadata"]["namespace"]
+    service = cluster_service(_env(ds).get("XDS_ADDRESS", "")) if ds else None
+    return service[1] if service else DEFAULT_ISTIO_NAMESPACE
+
+
+def install_command(ds: dict, istio_namespace: str) -> str:
+    """The `kmeshctl install ...` that made ``ds``, its flags read back from it (only
+    those not at their default), so re-running it restores what is missing."""
+    env = _env(ds)
+    container = _container(ds)
+    args = container.get("args") or []
+    words = ["kmeshctl", "install", "--cluster-id", env.get("CLUSTER_ID") or "ID",
+             "--xds-address", env.get("XDS_ADDRESS") or "ISTIOD_HOST:15012"]
+    namespace = ds["metadata"]["namespace"]
+    for flag, value, default in (("-n", namespace, DEFAULT_NAMESPACE), ("--image", container.get("image", ""),
+                                                                        DEFAULT_IMAGE),
+                                 ("--istio-namespace", istio_namespace, DEFAULT_ISTIO_NAMESPACE),
+                                 ("--network", env.get("NETWORK", ""), "")):
+        if value and value != default:
+            words += [flag, value]
+    words += [flag for flag in ("--enable-bypass", "--enable-bpf-log") if flag in args]
+    return shlex.join(words)

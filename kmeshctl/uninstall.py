@@ -10,14 +10,17 @@ with the command that removes it."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Literal, Optional
+from typing import Callable, Iterator, Literal, Optional
 
 from kmeshctl.enrollment import REDIRECTION_ANNOTATION, PodView, is_annotated
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.asciinum import duration_words
-from kmeshctl.kube import KubeClient, object_ref
+from kmeshctl.kube import ApiError, KubeClient, object_ref
 from kmeshctl.params import PLACEHOLDER_XDS_ADDRESS, InstallParams
 from kmeshctl.render import render_manifests
 
@@ -50,6 +53,31 @@ def installed_objects(namespace: str, istio_namespace: str) -> list[dict]:
     params = InstallParams(PLACEHOLDER_XDS_ADDRESS, _PLACEHOLDER_CLUSTER, namespace=namespace,
                            istio_namespace=istio_namespace)
     return render_manifests(params)
+
+
+def install_namespaces(client: KubeClient, objs: list[dict]) -> list[str]:
+    """The namespaces the install on the cluster runs its node agent in, whatever -n says:
+    the ServiceAccount namespace the ClusterRoleBinding binds, or (that binding gone, after
+    an earlier partial uninstall) the namespaces of kmeshctl's agent DaemonSets. Empty when
+    neither is there, or this user may not read them."""
+    binding = next(o for o in objs if o["kind"] == "ClusterRoleBinding")
+    account = next(o for o in objs if o["kind"] == "ServiceAccount")["metadata"]["name"]
+    ds = next(o for o in objs if o["kind"] == "DaemonSet")
+    try:
+        found = client.get(binding["apiVersion"], binding["kind"], binding["metadata"]["name"]) or {}
+        namespaces = {s.get("namespace") for s in found.get("subjects") or []
+                      if s.get("kind") == "ServiceAccount" and s.get("name") == account}
+        if not namespaces and client.is_served(ds["apiVersion"], ds["kind"]):
+            selector = ",".join(f"{k}={v}" for k, v in ds["metadata"]["labels"].items()
+                                if k in ("app", "app.kubernetes.io/managed-by"))
+            agents = client.list(ds["apiVersion"], ds["kind"], label_selector=selector,
+                                 field_selector=f"metadata.name={ds['metadata']['name']}")
+            namespaces = {a["metadata"].get("namespace") for a in agents}
+    except ApiError as err:
+        if err.status not in (401, 403, 404):
+            raise
+        return []  # not readable: the deletes themselves say what this user may do
+    return sorted(filter(None, namespaces))
 
 
 def delete_one(client: KubeClient, obj: dict, dry_run: bool = False) -> DeleteResult:
@@ -149,14 +177,17 @@ def uninstall(
     objs: list[dict],
     timeout: float,
     on_result: Callable[[DeleteResult], None] = lambda r: None,
+    on_sent: Callable[[str], None] = lambda ref: None,
 ) -> list[DeleteResult]:
-    """Delete `objs` in reverse order, each gone before the next; all within `timeout` seconds."""
+    """Delete `objs` in reverse order, each gone before the next; all within `timeout` seconds.
+    ``on_sent``: an object's delete was accepted (it is awaited next)."""
     deadline = time.monotonic() + timeout  # math.inf: no limit
     results = []
     for obj in reversed(objs):
         pods = agent_pods(client, obj) if obj["kind"] == "DaemonSet" and client.is_served("v1", "Pod") else []
         result = delete_one(client, obj)
         if result.outcome == "deleted":
+            on_sent(result.ref)
             wait_gone(client, obj, deadline, timeout=timeout)
         on_result(result)
         results.append(result)
@@ -182,3 +213,40 @@ def dry_run(
         on_result(result)
         results.append(result)
     return results
+
+
+def stopped_text(how: str, objs: list[dict], results: list[DeleteResult], sent: list[str], dry_run: bool) -> str:
+    """The one line of an uninstall a signal stopped: what was deleted, what was being
+    deleted (the API server finishes that one), and what was not."""
+    if dry_run:
+        return f"uninstall --dry-run stopped by {how}; nothing was deleted"
+    done = [r.ref for r in results if r.outcome == "deleted"]
+    handled = {r.ref for r in results}
+    going = [ref for ref in sent if ref not in handled]
+    left = [ref for ref in map(object_ref, reversed(objs)) if ref not in handled and ref not in going]
+    parts = [f"deleted {', '.join(done)}" if done else "nothing deleted yet"]
+    if going:
+        parts.append(f"{', '.join(going)} being deleted (the cluster finishes it)")
+    if left:
+        parts.append(f"not deleted: {', '.join(left)}")
+    return f"uninstall stopped by {how}: " + "; ".join(parts)
+
+
+@contextlib.contextmanager
+def sigterm_stops() -> Iterator[None]:
+    """SIGTERM unwinds uninstall as Ctrl-C does (kmeshctl.demo.Stopped, a KeyboardInterrupt)
+    but is told apart: exit 143, not 130. Only the main thread may set a handler."""
+    from kmeshctl.demo import Stopped
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise Stopped(signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -78,9 +78,11 @@ def _dump_cli(dp: LoadedEnv, *args: str) -> str:
 
 def test_dump_json_round_trips_what_was_written(dp: LoadedEnv, written: dict) -> None:
     data = json.loads(_dump_cli(dp, "-o", "json"))
+    sizes = data.pop("sizes")  # each map's entries and capacity, as the table titles (h62)
     assert set(data) == {"km_frontend", "km_service", "km_endpoint", "km_backend", "km_manage",
                          "km_socket", "km_idreg", "km_authz_dst", "km_authz_port", "km_authz_rule",
-                         "km_authz_pol", "km_authz_stats"}
+                         "km_authz_pol", "km_authz_stats"} == set(sizes)
+    assert all(sizes[name]["entries"] == len(entries) and sizes[name]["capacity"] > 0 for name, entries in data.items())
     decoded = {name: [dumper.entry_from_json(name, e) for e in entries] for name, entries in data.items()}
     assert {(k.service_id, v) for k, v in decoded["km_service"]} == written["km_service"]
     assert {(k.backend_uid, v) for k, v in decoded["km_backend"]} == written["km_backend"]
@@ -93,7 +95,7 @@ def test_dump_json_round_trips_what_was_written(dp: LoadedEnv, written: dict) ->
 
 def test_dump_json_uses_c_field_names_and_resolves_ids(dp: LoadedEnv, written: dict) -> None:
     data = json.loads(_dump_cli(dp, "--map", "km_service", "-o", "json"))
-    assert list(data) == ["km_service"]
+    assert list(data) == ["km_service", "sizes"] and list(data["sizes"]) == ["km_service"]
     api = next(e for e in data["km_service"] if e["key"]["service_name"].startswith("shop/api"))
     assert api["value"] == {
         "prio_endpoint_count": [0, 1, 0, 0, 0, 0, 0], "lb_policy": "FAILOVER",
@@ -113,13 +115,16 @@ def test_dump_json_uses_c_field_names_and_resolves_ids(dp: LoadedEnv, written: d
 def test_dump_table_renders_readable_fields(dp: LoadedEnv, written: dict) -> None:
     out = _dump_cli(dp)
     for text in ("km_service", "shop/web.shop.svc.cluster.local", "RANDOM", "FAILOVER",
-                 "80->8080", "Kubernetes//Pod/shop/waypoint-0 (backend", "10.1.0.99, fd00::99",
+                 "80->8080", "Kubernetes//Pod/shop/waypoint-0", "10.1.0.99, fd00::99",
                  "10.96.0.10", "fd00::10", "Kubernetes//Pod/shop/web-1", "4242"):
         assert text in out, text
     wide = _dump_cli(dp, "-o", "wide")  # the tunnel a backend takes as a waypoint is a detail column
     assert "15021 (PROXY v2)" not in out and "AS A WAYPOINT" not in out, out
     for text in ("15021 (PROXY v2)", "15019 (Kmesh TLV)", str(written["wp_proxy"])):
         assert text in wide, text
+    # the waypoint's id is the wide-only WAYPOINT ID column's (h62)
+    assert f"{written['wp_proxy']} (backend)" in wide and "WAYPOINT ID" in wide, wide
+    assert f"(backend {written['wp_proxy']})" not in out and "WAYPOINT ID" not in out, out
 
 
 def test_dump_unknown_map_is_a_usage_error(dp: LoadedEnv) -> None:

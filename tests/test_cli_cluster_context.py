@@ -116,7 +116,7 @@ def test_the_waypoint_commands_default_to_the_context_namespace(cluster) -> None
     with_context_namespaces(cluster.kubeconfig, {"standin": "team", "plain": None})
     assert cluster.kmeshctl("waypoint", "list").err.strip() == "No waypoints found in namespace team."
     status = cluster.kmeshctl("waypoint", "status")
-    assert status.code == 1 and "waypoint team/waypoint has no pods" in status.err, status
+    assert status.code == 1 and "waypoint team/waypoint not found (waypoints in team: none" in status.err, status
     delete = cluster.kmeshctl("waypoint", "delete")
     assert delete.code == 1 and "waypoint team/waypoint not found" in delete.err, delete
     dry = cluster.kmeshctl("waypoint", "apply", "--dry-run", "-o", "json")

@@ -119,6 +119,9 @@ def test_every_long_command_has_quiet() -> None:
 def test_enable_ns_wait_quiet_prints_no_progress(cluster) -> None:  # noqa: F811
     from standin_apiserver import app_pod, namespace
 
+    from test_cli_enable_ns_wait import kmesh_agent_installed
+
+    kmesh_agent_installed(cluster.server)
     cluster.server.put(namespace("demo"))
     cluster.server.put(app_pod("fortio-v1", "demo"))  # never marked: the wait runs to its timeout
     loud = cluster.kmeshctl("enable-ns", "demo", "--wait", "--timeout", "1")

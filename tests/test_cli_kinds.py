@@ -212,7 +212,7 @@ def test_dump_maps_and_config_share_one_resolver_that_lists_several_sandboxes(st
     _record("beta")
     for args in (["dump", "maps"], ["dump", "config"]):
         code, _, err = cli(capsys, *args)
-        assert code == 2 and "several sandboxes are up (alpha, beta): pass --sandbox NAME" in err, err
+        assert code == 2 and "several sandboxes exist (alpha ready, beta ready): pass --sandbox NAME, e.g. " in err, err
     target = sandboxes.local_target(None, None, "beta")
     assert target.sandbox is not None and target.sandbox.name == "beta" and target.admin_port == 1
 

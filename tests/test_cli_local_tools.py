@@ -91,8 +91,8 @@ def test_every_sandbox_and_demo_message_names_the_sandbox_it_means(state_root, t
     messages += sandbox_mod.process_problems(kmesh)
     lacking = _record("bare", (("netutils-0", False),))
     with pytest.raises(KmeshctlError) as no_fortio:
-        check_demo_ready(lacking)
-    messages.append(str(no_fortio.value).replace("bare", "kmesh"))
+        check_demo_ready(lacking)  # the demo goes to a new sandbox, never the user's (h62)
+    assert all(_names_sandbox(c, "bare-demo") for c in _suggested(str(no_fortio.value))), no_fortio.value
     for message in messages:
         commands = _suggested(message)
         assert commands, message
@@ -110,23 +110,18 @@ def test_the_try_line_of_sandbox_up_is_short_for_the_only_sandbox(state_root, no
 # ------------------------------------------------------------------ 2. the demo's fix for a sandbox without fortio
 
 
-def test_the_demo_on_a_sandbox_without_fortio_suggests_down_then_up_with_the_demo_manifests(state_root, capsys,
-                                                                                         no_env) -> None:
+def test_the_demo_on_a_sandbox_without_fortio_suggests_a_new_sandbox_not_a_down(state_root, capsys,
+                                                                                no_env) -> None:
+    """(h62: `down && up -f` of the user's sandbox deleted their workload and dropped -c.)"""
     _record("plain", (("netutils-0", False),))
     code, out, err = cli(capsys, "demo", "traffic-shift", "--name", "plain", "-c", "1")
     lines = err.strip().splitlines()
     assert code == 1 and not out and lines[0] == "Target: local sandbox plain" and len(lines) == 2, err
-    fix = remake_command("plain")
+    fix = "kmeshctl sandbox up --name plain-demo && kmeshctl demo traffic-shift --sandbox plain-demo -c 1"
     assert f"`{fix}`" in lines[1] and "has no fortio Service" in lines[1], lines[1]
-    down, up = fix.split(" && ")
-    assert down == "kmeshctl sandbox down --name plain"
-    directory = Path(up.split(" -f ")[1])
-    assert up.startswith("kmeshctl sandbox up --name plain -f ")
-    assert directory.is_dir() and {p.name for p in directory.iterdir()} >= {"fortio-route.yaml", "netutils.yaml"}
+    # the demo's manifests are `sandbox up`'s own default: no -f needed
+    directory = Path(remake_command("plain").split(" -f ")[1])
     assert directory == default_files()[0].parent
-    # `sandbox up` of the sandbox that exists is refused (it adds nothing): the down is needed
-    with pytest.raises(KmeshctlError, match="is already up"):
-        sandbox_mod._refuse_existing("plain")
 
 
 # ------------------------------------------------------------------ 3. the demo refuses a sandbox that is not ready
@@ -160,7 +155,8 @@ def test_the_demo_refuses_a_sandbox_whose_process_ended_in_one_line_and_cheaply(
     lines = err.strip().splitlines()
     assert code == 1 and not out and len(lines) == 2 and lines[0] == "Target: local sandbox dead", err
     assert lines[1].startswith(f"Error: sandbox dead is not ready: the node agent (pid {sleeper.pid}) "), lines[1]
-    assert "`kmeshctl sandbox status --name dead`" in lines[1] and f"`{remake_command('dead')}`" in lines[1]
+    assert "`kmeshctl sandbox status --name dead`" in lines[1]
+    assert f"`{remake_command('dead')} && kmeshctl demo traffic-shift --sandbox dead -c 1`" in lines[1], lines[1]
     assert "Sending" not in err and time.monotonic() - started < 5
 
 

@@ -301,7 +301,8 @@ def test_status_down_and_exec_pick_the_only_sandbox_or_ask(state_root, capsys, n
     _record("other")
     for args in (["sandbox", "status"], ["sandbox", "down"], ["sandbox", "exec", "netutils", "--", "true"]):
         code, _, err = cli(capsys, *args)
-        assert code == 2 and "several sandboxes are up (other, solo): pass --name NAME" in err, (args, err)
+        assert code == 2 and "several sandboxes exist (other ready, solo ready): pass --name NAME, e.g. " in err, \
+            (args, err)
     assert sandboxes.names() == ["other", "solo"]  # nothing removed
 
 
@@ -689,8 +690,10 @@ def test_endpoint_rows_keep_service_prio_index_and_backend_id_in_80_columns() ->
     header = next(line for line in text.splitlines() if "SERVICE" in line and "PRIO" in line)
     # the backend's uid is a detail column (-o wide); its name stands for it, folded, never cut
     assert [w for w in re.split(r"\s{2,}", header) if w] == ["SERVICE", "PRIO", "INDEX", "BACKEND"]
-    assert re.search(r"default/fortio\.default\.svc\.cluster\.local +0 +1 +default/fortio-v1", text)
-    assert re.search(r"local +1 +2 +default/fortio-v1", text)
+    # names fold only after a / or . (h62): the service yields, the pod's name stays whole
+    assert re.search(r"default/fortio\.default\.svc\. +0 +1 +default/fortio-v1-596b55cb8b-sfktr\n"
+                     r"cluster\.local", text), text
+    assert re.search(r"default/fortio\.default\.svc\. +1 +2 +default/fortio-v1-596b55cb8b-sfktr", text), text
     assert "not shown at this width: OWN TARGET PORTS; -o wide shows every column" in " ".join(text.split())
     out = io.StringIO()
     dump.render_tables(dumps, Names(), Console(file=out, width=80), pods={}, wide=True)  # type: ignore[arg-type]
@@ -1230,7 +1233,8 @@ def test_the_demo_with_a_name_not_up_while_others_are_lists_them(state_root, cap
     code, out, err = cli(capsys, "demo", "traffic-shift", "--target", "local", "--name", "nope", "-c", "5")
     assert code == 1 and not out, err  # NotFound (issue 14, fifth pass)
     assert err.strip() == "Error: sandbox nope not found (sandboxes: alpha); pass one of them, or make it: " \
-                          "`kmeshctl sandbox up --name nope`", err
+                          "`kmeshctl sandbox up --name nope && kmeshctl demo traffic-shift --sandbox nope " \
+                          "-c 5 --target local`", err  # the demo run there, as typed (h62)
     assert sandboxes.names() == ["alpha"]  # nothing made
     monkeypatch.setenv("KMESHCTL_SANDBOX_NAME", "mine")  # a script's own sandbox: made even with others up
     assert demo.local_sandbox(None) == ("mine", "")

@@ -91,7 +91,7 @@ def test_an_overlong_integer_is_out_of_range_in_a_bounded_line(capsys, no_env) -
 @pytest.mark.parametrize("weights", ["+90/10", "90/+10", "9_0/10", "90/10.0", "90/1e1"])
 def test_weights_take_plain_digits(weights: str, capsys, no_env) -> None:
     code, out, err = cli(capsys, "demo", "traffic-shift", "--weights", weights)
-    assert code == 2 and not out and err.startswith("Error: --weights ") and "not integers separated by /" in err, err
+    assert code == 2 and not out and err.startswith("Error: --weights ") and "weights must be whole numbers" in err, err
 
 
 def test_weights_have_a_bounded_number_of_phases(capsys, no_env) -> None:

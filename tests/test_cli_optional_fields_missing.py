@@ -21,6 +21,9 @@ class _Omitting:
             return [{"metadata": {"name": "bare"}}, {"metadata": {"name": "nulls", "labels": None}}]
         return [{"metadata": {"name": "p", "namespace": "default"}}]
 
+    def is_served(self, api_version: str, kind: str) -> bool:
+        return True
+
     def get(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None) -> Any:
         if kind == "DaemonSet":
             return {"metadata": {"name": name, "namespace": namespace, "uid": "u"},

@@ -236,5 +236,5 @@ def test_status_shows_each_pods_image_only_in_wide(terminal: bool) -> None:
         finally:
             cluster.out = saved
         shown[output] = next(line for line in buffer.getvalue().splitlines() if line.startswith("NODE"))
-    assert headers(shown[OutputFormat.table]) == ["NODE", "POD", "READY", "ISTIOD", "RESTARTS", "AGE"], shown
+    assert headers(shown[OutputFormat.table]) == ["NODE", "POD", "READY", "STATUS", "ISTIOD", "RESTARTS", "AGE"], shown
     assert headers(shown[OutputFormat.wide])[-1] == "IMAGE", shown

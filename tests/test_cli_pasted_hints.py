@@ -66,7 +66,13 @@ def test_the_offline_form_named_for_kubectls_dry_run_values_runs_when_pasted(spe
     assert err.rstrip().endswith("(see 'kmeshctl install --help')"), err
     render = [w for w in _suggested(err) if w[1] == "render"]
     assert render and "--xds-address" in render[0] and "--cluster-id" in render[0], err
-    code, out, err = _passes_its_checks(capsys, render[0])
+    # No cluster here: istiod's address cannot be found, so the hint carries the placeholder
+    # ISTIOD_HOST (and says to replace it), which no check accepts; replaced, it runs.
+    assert "ISTIOD_HOST:15012" in render[0] and "replace ISTIOD_HOST" in err, err
+    code, _, refused = cli(capsys, *render[0][1:])
+    assert code == 2 and "--xds-address ISTIOD_HOST:15012" in refused, refused
+    replaced = [w.replace("ISTIOD_HOST", "istiod.istio-system.svc") for w in render[0]]
+    code, out, err = _passes_its_checks(capsys, replaced)
     assert code == 0 and "kind: DaemonSet" in out, err
 
 

@@ -187,8 +187,8 @@ def test_an_exec_plugin_that_prints_no_json_is_named_in_kubectl_s_words(tmp_path
                     "e.g. 90/10,50/50"),
     ("90", "--weights 90: 1 weight for 2 versions (v1/v2); use 2 weights that add up to 100, e.g. 90/10"),
     ("110/-10", "--weights 110/-10: negative weight -10; use weights >= 0 that add up to 100, e.g. 90/10"),
-    ("90/x", "--weights 90/x: not integers separated by /; use integers separated by / (sets by ,), e.g. 90/10"),
-    ("90/10,", "--weights 90/10,: set 2 is empty; use integers separated by / (sets by ,), e.g. 90/10,50/50"),
+    ("90/x", "--weights 90/x: weights must be whole numbers separated by / (sets by ,); e.g. 90/10"),
+    ("90/10,", "--weights 90/10,: set 2 is empty; use whole numbers separated by / (sets by ,), e.g. 90/10,50/50"),
 ])
 def test_weights_errors_are_the_one_message_form(weights: str, expected: str, capsys, no_env) -> None:
     code, out, err = cli(capsys, "demo", "traffic-shift", "--weights", weights)
@@ -258,7 +258,7 @@ def test_precheck_fix_column_keeps_flags_whole_in_80_columns(monkeypatch) -> Non
     (["install", "--cluster-id", "c1", "--dry-run=client"],
      "write --dry-run (it is kubectl's --dry-run=server: the API server checks every object, nothing is changed); "
      "the offline (client) form is `kmeshctl render --cluster-id c1 --xds-address "
-     "istiod-1-22-6.istio-system.svc:15012`"),
+     "ISTIOD_HOST:15012` (replace ISTIOD_HOST with istiod's Service: none was found)"),
     (["enable-ns", "default", "--wait=true"], "write --wait or --no-wait"),
 ])
 def test_an_on_off_flag_given_a_value_says_how_to_spell_it(capsys, no_env, args, fix) -> None:  # noqa: F811

@@ -147,7 +147,7 @@ def test_field_owned_by_another_manager_is_a_clear_conflict_and_nothing_is_writt
     server.requests.clear()
     error = install_error(cluster, "--cluster-id", "c2", "--image", "docker.io/kmesh/node:3")
     assert 'DaemonSet kmesh-system/kmesh: field manager "helm" owns .spec.template.spec.containers' in error
-    assert "nothing was applied" in error and "Fix:" in error
+    assert "; nothing was applied; remove that manager's values" in error and "Fix:" not in error
     assert server.writes() == []
     assert [dry for _, dry in patch_sequence(server)] == [True] * 7  # stopped at the DaemonSet's dry run
     assert installed_state(server) == before

@@ -6,6 +6,7 @@ import json
 import threading
 
 from standin_apiserver import app_pod, cluster, namespace  # noqa: F401 (fixture)
+from test_cli_enable_ns_wait import kmesh_agent_installed
 
 MODE = "istio.io/dataplane-mode"
 
@@ -57,6 +58,7 @@ def test_sidecar_injection_warns_and_pods_are_listed(cluster):
 
 def test_wait_until_the_agent_marks_running_pods(cluster):
     server = cluster.server
+    kmesh_agent_installed(server)
     server.put(namespace("demo"))
     server.put(app_pod("fortio-v1", "demo"))
     server.put(app_pod("host-agent", "demo", hostNetwork=True))  # never enrolled: not waited for
@@ -80,6 +82,7 @@ def test_wait_until_the_agent_marks_running_pods(cluster):
 
 
 def test_wait_times_out_naming_unmarked_pods(cluster):
+    kmesh_agent_installed(cluster.server)
     cluster.server.put(namespace("demo"))
     cluster.server.put(app_pod("fortio-v1", "demo"))
     result = cluster.kmeshctl("enable-ns", "demo", "--wait", "--timeout", "1")

@@ -1,6 +1,7 @@
-"""`sandbox up` and `sandbox down` interrupted (SIGTERM, which the CLI turns into what
-Ctrl-C does): up says it was interrupted (not that it failed) and removes what it made;
-down says which sandbox is half-removed and the command that finishes it, exit 130, and
+"""`sandbox up` and `sandbox down` interrupted (SIGTERM, which the sandbox commands turn
+into what Ctrl-C does, exit 143 instead of 130): up says it was interrupted (not that it
+failed) and removes what it made; down says which sandbox is half-removed and the
+command that finishes it, exit 143, and
 that command finishes it. Real sandboxes on the real kernel; the CLI in-process
 (kmeshctl.cli.main), the signal sent to ourselves by a real kill(2) right after one real
 step of the work, so it lands at a known point."""
@@ -37,13 +38,14 @@ def _then_sigterm(real: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def test_an_interrupted_up_says_interrupted_and_removes_what_it_made(run_id: str, capsys, monkeypatch) -> None:
-    name = f"h26u{run_id}"
+    name = f"h61u{run_id}"
     monkeypatch.delenv("KMESHCTL_SANDBOX_NAME", raising=False)
     monkeypatch.setattr(sb, "_start_control_plane", _then_sigterm(sb._start_control_plane))
     try:
         code, _, err = cli(capsys, "sandbox", "up", "--name", name)
-        assert code == 130, err
+        assert code == 143, err
         assert "interrupted: removing what was created" in err and "up failed" not in err, err
+        assert f"Error: terminated (SIGTERM): sandbox {name} was not created" in err, err
         assert _leftovers(name) == [] and not state_dir(name).exists()
     finally:
         sb.down(name)
@@ -51,15 +53,15 @@ def test_an_interrupted_up_says_interrupted_and_removes_what_it_made(run_id: str
 
 
 def test_an_interrupted_down_names_the_half_removed_sandbox_and_the_fix(run_id: str, capsys, monkeypatch) -> None:
-    name = f"h26d{run_id}"
+    name = f"h61d{run_id}"
     monkeypatch.delenv("KMESHCTL_SANDBOX_NAME", raising=False)
     sb.up(name, default_files())
     try:
         with monkeypatch.context() as patch:
             patch.setattr(pods_mod, "remove_pods", _then_sigterm(pods_mod.remove_pods))
             code, out, err = cli(capsys, "sandbox", "down", "--name", name)
-        assert code == 130 and "removed." not in out, (out, err)
-        assert err.strip().splitlines()[-1] == (f"Error: interrupted: sandbox {name} is half-removed; run "
+        assert code == 143 and "removed." not in out, (out, err)
+        assert err.strip().splitlines()[-1] == (f"Error: terminated (SIGTERM): sandbox {name} is half-removed; run "
                                                 f"`kmeshctl sandbox down --name {name}` to finish"), err
         assert _leftovers(name)  # half-removed indeed
         code, out, err = cli(capsys, "sandbox", "down", "--name", name)

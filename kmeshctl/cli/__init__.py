@@ -50,7 +50,7 @@ def version(
     from kmeshctl.kube import connect_reachable
     from kmeshctl.cli.common import fix_hint
     from kmeshctl.cli.conventions import check_typed_cluster_flags
-    from kmeshctl.params import INSTALL_HINT
+    from kmeshctl.params import INSTALL_HINT, TABLE_EMPTY
     from kmeshctl.kube import NotKubernetes
     from kmeshctl.versions import exit_code, version_report
 
@@ -80,7 +80,7 @@ def version(
             typer.echo(fix_hint(f"Agents: none in namespace {namespace} ({INSTALL_HINT})"))
         for agent in cluster["agents"]:
             found = agent["version"] or f"unknown ({fix_hint(agent['error'])})"
-            typer.echo(f"Agent on {agent['node'] or '-'}: {found} (pod {agent['pod']}"
+            typer.echo(f"Agent on {agent['node'] or TABLE_EMPTY}: {found} (pod {agent['pod']}"
                        + (f", image {agent['image']})" if output is OutputFormat.wide else ")"))
 
 

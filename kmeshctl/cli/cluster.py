@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import math
+import re
+import shlex
 from dataclasses import replace
 from typing import Annotated, Optional
 
@@ -12,11 +14,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.tables import cli_console, wide_only
 
 from kmeshctl import apply as applier
 from kmeshctl import config_dump
 from kmeshctl import install as installer
+from kmeshctl import istiod
 from kmeshctl import namespaces as ns_ops
 from kmeshctl import precheck as checks
 from kmeshctl.cli.common import (MAX_TIMEOUT_S, OutputFormat, app, check_namespace_flags, fix_hint, is_data,
@@ -34,8 +38,8 @@ from kmeshctl.cli.render import (
     ManifestFormat,
     ModeOption,
     NamespaceOption,
+    InstallOutputOption,
     NetworkOption,
-    OutputOption,
     XdsAddressOption,
     CLUSTER_ID_NEEDED,
     XDS_ADDRESS_NEEDED,
@@ -44,7 +48,7 @@ from kmeshctl.cli.render import (
     same_work_command,
     warn_unvalidated_custom_kinds,
 )
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeClient, NoClusterConfigured, connect_reachable, object_ref
 from kmeshctl.params import (
     counted,
@@ -56,9 +60,11 @@ from kmeshctl.params import (
     XDS_ADDRESS_EXAMPLE,
 )
 from kmeshctl.render import DAEMONSET_NAME
-from kmeshctl.rollout import RolloutTimeout, limit_text, wait_for_rollout
+from kmeshctl.rollout import RolloutTimeout, counts_text, limit_text, timeout_fix, wait_for_rollout
 from kmeshctl.status import AgentXds, MeshStatus, agent_xds, mesh_status
-from kmeshctl.uninstall import ABSENT, DeleteResult, installed_objects, uninstall as uninstall_objects
+from kmeshctl.uninstall import (ABSENT, DeleteResult, install_namespaces, installed_objects, sigterm_stops,
+                                stopped_text)
+from kmeshctl.uninstall import uninstall as uninstall_objects
 from kmeshctl.uninstall import dry_run as uninstall_dry_run
 
 
@@ -114,7 +120,7 @@ def install(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Render, validate, dry-run on the cluster (which must answer; offline only when "
                      "no cluster is configured), print, apply nothing. --dry-run=server is the same.")] = False,
-    output: OutputOption = ManifestFormat.yaml,
+    output: InstallOutputOption = ManifestFormat.yaml,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the DaemonSet rollout.")] = True,
     quiet: QuietOption = False,
     timeout: TimeoutOption = 300,
@@ -198,10 +204,32 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
     except installer.DryRunClusterUnreachable as error:
         raise KmeshctlError(f"{error.reason}; to validate without a cluster: `{same_work_command(['render'])}`",
                             error.exit_code) from error
+    except istiod.XdsServiceMissing as error:
+        if len(error.found) == 1:
+            raise KmeshctlError(f"{error}; use `{_install_with('xds_address', error.found[0])}`",
+                                error.exit_code) from error
+        raise
+    except istiod.IstioNamespaceMissing as error:
+        if len(error.with_istiod) == 1:
+            raise KmeshctlError(f"{error}; use `{_install_with('istio_namespace', error.with_istiod[0])}`",
+                                error.exit_code) from error
+        raise
     except installer.NoClusterForIstiod as error:
         offline = same_work_command(["install"], ["--dry-run", "--xds-address", XDS_ADDRESS_EXAMPLE])
         raise KmeshctlError(f"no cluster to find istiod in ({error.reason}); pass --xds-address HOST:PORT for an "
                             f"offline dry run, e.g. `{offline}`", error.exit_code) from error
+
+
+def _install_with(name: str, value: str) -> str:
+    """This install command, as typed, with the flag of parameter ``name`` set to ``value``."""
+    words = shlex.split(same_work_command(["install"]))
+    flag = flag_as_typed(name)
+    for i, word in enumerate(words):
+        if word == flag and i + 1 < len(words):
+            return shlex.join([*words[:i + 1], value, *words[i + 2:]])
+        if word.startswith(f"{flag}="):
+            return shlex.join([*words[:i], f"{flag}={value}", *words[i + 1:]])
+    return shlex.join([*words, flag, value])
 
 
 def _print_dry_run(report: installer.DryRunReport, crd_file_given: bool, quiet: bool = False) -> None:
@@ -274,14 +302,28 @@ def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: Ma
         console.print("[red]Pods not ready:[/]")
         not_ready = error.state.not_ready()
         agents = {a.pod: a for a in agent_xds(not_ready, namespace, config_dump.fetch_from_pod)}
+        unreached = [a for a in agents.values() if a.xds is not None and not a.connected]
         for pod in not_ready:
             console.print(f"  {pod.name} (node {pod.node or '-'}): {escape(pod.reason)}")
             agent = agents.get(pod.name)
-            if agent is not None and agent.xds is not None and not agent.connected:
+            if agent in unreached:
                 # A running agent that is not ready is usually one istiod refuses: say why.
                 console.print(f"    istiod {agent.xds.get('address')}: {escape(fix_hint(_xds_text(agent)))}")
-        raise
+        if not unreached:
+            raise
+        raise KmeshctlError(error.problem, fix=timeout_fix(error.state, namespace, _istiod_unreached(
+            client, unreached[0]))) from error
     err(quiet).print(f"[green]DaemonSet {namespace}/{DAEMONSET_NAME} is ready.[/]")
+
+
+def _istiod_unreached(client: KubeClient, agent: AgentXds) -> str:
+    """Why ``agent`` cannot reach istiod, in a few words, with the istiod Services the
+    cluster has when the address is not one of them."""
+    xds = agent.xds or {}
+    address = xds.get("address") or "?"
+    found = istiod.istiod_addresses_anywhere(client)
+    others = f"; istiod Services found: {', '.join(found)}" if found and address not in found else ""
+    return f"{address}: {xds.get('lastError') or 'not yet connected'}{others}"
 
 
 # -- uninstall ------------------------------------------------------------------------------
@@ -310,7 +352,9 @@ def uninstall(
     """Delete what install created, in reverse order, waiting for each object to go; each
     node's agent removes its data path as its DaemonSet goes.
 
-    Safe to repeat. Namespaces still labelled istio.io/dataplane-mode=Kmesh are listed
+    Safe to repeat. A -n that is not the namespace of the install on the cluster is
+    refused before anything is deleted. Ctrl-C says what was deleted and what was not.
+    Namespaces still labelled istio.io/dataplane-mode=Kmesh are listed
     (disable them with `kmeshctl disable-ns`). Exit 1 when a node may keep a data path
     (its agent did not run or did not clean up): the line names the fix.
     With --dry-run nothing is deleted: the objects that would be are listed in the order
@@ -328,6 +372,7 @@ def uninstall(
     client = _uninstall_client(dry_run)
     console = out()
     results: list[DeleteResult] = []
+    sent: list[str] = []  # deletes accepted, awaited: what a Ctrl-C leaves going
 
     def report(result: DeleteResult) -> None:
         results.append(result)
@@ -339,14 +384,19 @@ def uninstall(
         console.print(f"{escape(result.ref)} [{style}]{result.outcome}[/]{detail}")
 
     try:
-        if dry_run:
-            uninstall_dry_run(client, objs, report)
-        else:
-            assert client is not None
-            uninstall_objects(client, objs, wait_limit(timeout), report)
-        enrolled = ns_ops.enrolled_namespaces(client) if client is not None else []  # before the summary
+        with sigterm_stops():
+            if client is not None:
+                _check_install_namespace(client, objs, namespace)
+            if dry_run:
+                uninstall_dry_run(client, objs, report)
+            else:
+                assert client is not None
+                uninstall_objects(client, objs, wait_limit(timeout), report, sent.append)
+            enrolled = ns_ops.enrolled_namespaces(client) if client is not None else []  # before the summary
+    except KeyboardInterrupt as stop:
+        _uninstall_stopped(stop, objs, results, sent, dry_run, output, client is not None)
     except KmeshctlError as error:
-        if output is not None:
+        if output is not None and not isinstance(error, UsageError):  # bad -n: nothing ran
             _print_uninstall(results, output, dry_run, client is not None, [], [str(error)])
         raise
     if output is not None:
@@ -359,6 +409,47 @@ def uninstall(
                     f"(run: `{escape(suggest('kmeshctl disable-ns ' + names))}`)[/]")
     if any(r.outcome == "needs cleanup" for r in results):
         raise typer.Exit(1)
+
+
+def _check_install_namespace(client: KubeClient, objs: list[dict], namespace: str) -> None:
+    """Before any delete: -n names the namespace of the install on the cluster, or the
+    cluster-scoped objects of another namespace's install would go with nothing else."""
+    found = install_namespaces(client, objs)
+    if not found or namespace in found:
+        return
+    import shlex
+
+    from kmeshctl.cli.render import typed_flags_for
+
+    typed = typed_flags_for(["uninstall"])
+    flag = next((w for w in typed if w in ("-n", "--namespace")), "-n")  # as typed
+    kept = [w for i, w in enumerate(typed) if not _is_namespace_word(typed, i)]
+    command = shlex.join(["kmeshctl", "uninstall", flag, found[0], *kept])
+    raise UsageError(f"kmesh is installed in namespace {found[0]}, not {namespace}; pass {flag} {found[0]}: "
+                     f"`{command}`")
+
+
+def _is_namespace_word(words: list[str], i: int) -> bool:
+    """``words[i]`` is the -n/--namespace flag of typed_flags_for's words, or its value."""
+    flags = ("-n", "--namespace")
+    return words[i] in flags or (i > 0 and words[i - 1] in flags)
+
+
+def _uninstall_stopped(stop: KeyboardInterrupt, objs: list[dict], results: list[DeleteResult], sent: list[str],
+                       dry_run: bool, output: Optional[ManifestFormat], checked: bool) -> None:
+    """A signal stopped uninstall: one stderr line (what went, what was going, what did not,
+    and the command that removes the rest); with -o the document so far, its error the same."""
+    from kmeshctl.demo import stopped_by
+
+    how = stopped_by(stop)
+    again = same_work_command(["uninstall"])
+    line = (f"{stopped_text(how.how, objs, results, sent, dry_run)}; re-run `{again}` "
+            f"{'to list it' if dry_run else 'to remove the rest (it is safe to repeat)'}")
+    line = fix_hint(line)
+    if output is not None:
+        _print_uninstall(results, output, dry_run, checked, [], [line])
+    err().print(f"Error: {escape(line)}", soft_wrap=True)
+    raise typer.Exit(how.exit_code)
 
 
 def _uninstall_client(dry_run: bool) -> Optional[KubeClient]:
@@ -529,17 +620,15 @@ def _print_status(state: MeshStatus, output: OutputFormat) -> None:
                       f"({escape(fix_hint(INSTALL_HINT))})")
     else:
         ds = state.daemonset
-        console.print(f"DaemonSet {state.namespace}/{ds['name']}: desired {ds['desired']}  updated {ds['updated']}  "
-                      f"ready {ds['ready']}  image {ds['image']}")
+        console.print(f"DaemonSet {state.namespace}/{ds['name']}: {counts_text(ds['desired'], ds['updated'], ds['ready'])}"
+                      f"  image {ds['image']}")
         table = Table(show_edge=False, pad_edge=False)
         for column in ("NODE", "POD"):  # names are never cut (kubectl's, and -o wide's, promise)
             table.add_column(column, no_wrap=True, overflow="ignore")
-        for column in ("READY", "ISTIOD", "RESTARTS", "AGE"):
+        for column in ("READY", "STATUS", "ISTIOD", "RESTARTS", "AGE"):
             table.add_column(column)
         table.add_column("IMAGE", overflow="fold")  # an id: folded at the edge, never cut with …
-        agents = {a.pod: a for a in state.agents}
-        rows = [[pod.node, pod.name, "yes" if pod.ready else f"no ({pod.reason})", _xds_cell(agents.get(pod.name)),
-                 str(pod.restarts), pod.to_dict()["age"], pod.image] for pod in state.pods]
+        rows = status_rows(state)
         for row in rows:
             table.add_row(*(escape(cell) for cell in row))
         wide_only(table, ("IMAGE",), output is OutputFormat.wide)  # the DaemonSet line names it
@@ -563,11 +652,35 @@ def _table_console(console: Console, table: Table, rows: list[list[str]]) -> Con
     return console if needed <= console.width else cli_console(highlight=False, soft_wrap=True, width=needed)
 
 
+STATUS_CELL_MAX = 32  # a status cell longer than this is a message: it belongs under the table
+
+
+def status_rows(state: MeshStatus) -> list[list[str]]:
+    """The status table's cells: NODE, POD, READY, STATUS, ISTIOD, RESTARTS, AGE, IMAGE.
+    Every cell but the names and the image is a few words, as kubectl's (READY `no`,
+    STATUS `ErrImagePull`): each goes through short_cell, so no message (the kubelet's,
+    an agent's last error, a port-forward failure) can widen the table; the messages are
+    under it (`Agent ...:`, `Not healthy: ...`)."""
+    agents = {a.pod: a for a in state.agents}
+    return [[pod.node, pod.name, *map(short_cell, ("yes" if pod.ready else "no", pod.status,
+                                                   _xds_cell(agents.get(pod.name)), str(pod.restarts),
+                                                   pod.to_dict()["age"])), pod.image] for pod in state.pods]
+
+
+def short_cell(text: str) -> str:
+    """``text`` when it is a few words, else its head (before the first `:` or ` (`)."""
+    if len(text) <= STATUS_CELL_MAX:
+        return text
+    return re.split(r":| \(", text, maxsplit=1)[0][:STATUS_CELL_MAX]
+
+
 def _xds_cell(agent: Optional[AgentXds]) -> str:
-    """The ISTIOD cell: a few words; why an agent could not be asked is printed once
-    below the table (a port-forward error is a paragraph, not a cell)."""
+    """The ISTIOD cell: a few words; why an agent could not be asked, or its last error,
+    is printed below the table (a port-forward error is a paragraph, not a cell)."""
     if agent is not None and agent.xds is None and agent.error:
         return f"unknown ({_error_kind(agent.error)})"
+    if agent is not None and agent.xds is not None and not agent.connected:
+        return "disconnected"
     return _xds_text(agent)
 
 
@@ -664,6 +777,8 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
               quiet: bool = False) -> None:
     ns_ops.check_names("namespace", names)
     client = connect_reachable()
+    if wait:
+        ns_ops.check_agents_for_wait(client)
     changes = ns_ops.set_mode_label(client, names, enable)
     as_json = is_data(output)
     for change in changes:
@@ -687,22 +802,36 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
 
 
 def _progress_printer(timeout: float, quiet: bool):
+    """A line per poll in a terminal; piped (a CI log), a line only when the pods waited
+    for change (as install's rollout)."""
     console = err()
+    shown: list[object] = [None]
 
     def show(pods: list[ns_ops.PodEnrollment], waited: float) -> None:
-        if not quiet and ns_ops.pending_pods(pods):
-            console.print(f"waiting for {counted(len(ns_ops.pending_pods(pods)), 'pod')} "
-                          f"({waited:.0f} s of {limit_text(timeout)})")
+        pending = ns_ops.pending_pods(pods)
+        state = sorted((p.namespace, p.name, p.expected) for p in pending)
+        if quiet or not pending or (state == shown[0] and not console.is_terminal):
+            return
+        shown[0] = state
+        console.print(f"waiting for {counted(len(pending), 'pod')} to be {ns_ops.direction(pending)} "
+                      f"({waited:.0f} s of {limit_text(timeout)})")
 
     return show
 
 
+ENROLLMENT_WIDE = ("IP", "NODE")  # -o wide: where each pod is, as `kubectl get pods -o wide`
+
+
 def _print_pods(pods: list[ns_ops.PodEnrollment], output: OutputFormat, namespaces: list[str]) -> None:
+    from kmeshctl.cli.tables import EMPTY
+
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("NAMESPACE", "POD", "PHASE", "ANNOTATED"):
+    for column in ("NAMESPACE", "POD", "PHASE", "ANNOTATED", *ENROLLMENT_WIDE):
         table.add_column(column)
     for pod in pods:
-        table.add_row(pod.namespace, pod.name, pod.phase, "yes" if pod.annotated else "no")
+        table.add_row(pod.namespace, pod.name, pod.phase, "yes" if pod.annotated else "no", pod.ip or EMPTY,
+                      pod.node or EMPTY)
+    wide_only(table, ENROLLMENT_WIDE, output is OutputFormat.wide)
     if not pods:  # as kubectl's "No resources found": stdout holds rows only
         err().print(f"No pods in namespace{'s' if len(namespaces) != 1 else ''} {', '.join(namespaces)}.")
         return

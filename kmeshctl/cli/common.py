@@ -91,7 +91,12 @@ def _global_options(
              "1m; 0: no limit).")] = DEFAULT_REQUEST_TIMEOUT_S,
     version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
                                           help="Print the kmeshctl version and exit.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No line on stderr but errors (no progress, no "
+                                        "`Using sandbox ...` notes); before or after any command.")] = False,
 ) -> None:
+    from kmeshctl.cli.progress import set_quiet
+
+    set_quiet(quiet)
     TARGET.kubeconfig = kubeconfig
     TARGET.context = context
     TARGET.request_timeout = request_timeout

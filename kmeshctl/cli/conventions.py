@@ -104,6 +104,7 @@ class KmeshctlGroup(TyperGroup):
             if not ctx.resilient_parsing:  # shell completion parses half-typed lines
                 _global_values_present(ctx, args)
             args = hoist_global_flags(args)
+            args = gather_quiet_flag(self, args)  # `-q` in any place: the root's, and the command's own
             if not ctx.resilient_parsing:
                 refuse_leading_command_flags(self, args)  # `kmeshctl --dry-run install`
             args = lower_group_flags(self, ctx, args)  # `kmeshctl sandbox -o json list`, `kmeshctl -q ...`
@@ -505,9 +506,30 @@ def lower_namespace_flag(root: _click.Command, ctx: _click.Context, args: list[s
 
 
 # Flags kubectl users give anywhere, as kubectl's global ones: (spellings, takes a value).
-ANYWHERE_FLAGS = LEADING_FLAGS + ((("-q", "--quiet"), False),)
-# A command without it prints no progress lines: -q given there has nothing to quiet.
-NOTHING_TO_QUIET = ("-q", "--quiet")
+QUIET_FLAGS = ("-q", "--quiet")
+ANYWHERE_FLAGS = LEADING_FLAGS + ((QUIET_FLAGS, False),)
+
+
+def gather_quiet_flag(root: _click.Command, args: list[str]) -> list[str]:
+    """`-q/--quiet` anywhere before `--` (before the group, between group and subcommand,
+    after the subcommand) moves to the front, where the root parses it (every quiet-aware
+    line reads it: kmeshctl.cli.progress), and also after the command when that command
+    has a -q of its own. Typed twice, it is still one flag."""
+    cut = args.index("--") if "--" in args else len(args)
+    quiet = [i for i, arg in enumerate(args[:cut]) if arg in QUIET_FLAGS and
+             not (i and args[i - 1] in GLOBAL_FLAGS)]  # `--context -q` is a (bad) value, not the flag
+    if not quiet:
+        return args
+    rest = [arg for i, arg in enumerate(args) if i not in quiet]
+    command, end = root, 0
+    for i in _word_positions(rest):
+        if not hasattr(command, "commands"):
+            break
+        if rest[i] in command.commands:  # another word is a leading flag's value (`-n foo status`)
+            command, end = command.commands[rest[i]], i + 1
+    if end and _option_spelled(command, "-q") is not None:
+        rest = rest[:end] + ["-q"] + rest[end:]
+    return ["-q", *rest]
 
 
 def _option_below(command: _click.Command, flag: str) -> Optional[_click.Parameter]:
@@ -521,10 +543,9 @@ def _option_below(command: _click.Command, flag: str) -> Optional[_click.Paramet
 
 def lower_group_flags(root: _click.Command, ctx: _click.Context, args: list[str]) -> list[str]:
     """Flags given between a group and its subcommand (`kmeshctl sandbox -o json list`,
-    `kmeshctl dump -o json maps`, `kmeshctl waypoint -n foo list`) and -q before the
-    command (`kmeshctl -q sandbox list`): -o, -n, -A and -q are global as in kubectl and
-    move after the command that takes them (-q is dropped where there is no progress to
-    quiet); a flag of the subcommand itself is refused with the line to paste (`put
+    `kmeshctl dump -o json maps`, `kmeshctl waypoint -n foo list`): -o, -n and -A are
+    global as in kubectl and move after the command that takes them (-q is the root's
+    by now, wherever it was typed: gather_quiet_flag); a flag of the subcommand itself is refused with the line to paste (`put
     --name after the subcommand: kmeshctl sandbox status --name nu9a`). Anything else is
     left to click. Nothing after `--` moves."""
     command, i, kept, moved = root, 0, [], []
@@ -533,7 +554,7 @@ def lower_group_flags(root: _click.Command, ctx: _click.Context, args: list[str]
         if arg.startswith("-") and arg != "-":
             flag, equals, _ = arg.partition("=")
             entry = next((e for e in ANYWHERE_FLAGS if flag in e[0]), None)
-            if flag in GLOBAL_FLAGS or (command is root and flag not in NOTHING_TO_QUIET):
+            if flag in GLOBAL_FLAGS or command is root:
                 step = 1 if equals or flag not in GLOBAL_FLAGS else 2  # the root's: the other steps
                 kept += args[i:i + step]
                 i += step
@@ -566,8 +587,6 @@ def lower_group_flags(root: _click.Command, ctx: _click.Context, args: list[str]
                 fixed = shlex.join(["kmeshctl", *kept, *[w for _, _, ws in moved for w in ws], *rest])
                 raise KmeshctlUsageError(f"put {flag} after the subcommand: `{fixed}` (see '{path} --help')")
             after += words
-        elif entry is not None and flag in NOTHING_TO_QUIET:
-            continue
         elif not ctx.resilient_parsing and flag in ALL_NAMESPACES_FLAGS:
             raise KmeshctlUsageError(f"{flag}{all_namespaces_hint(command, path)} (see '{path} --help')")
         elif not ctx.resilient_parsing:
@@ -1138,6 +1157,11 @@ POSITIONAL_AS_FLAG = (("--name", "name"), ("--map", "map"), ("--pod", "pod"), ("
                       ("--bpf-fs", "bpffs directory"))
 
 
+# (group, command) -> what the stray words most likely mean on this machine (a hint, or ""
+# for POSITIONAL_AS_FLAG's): `dump config WORD` without a cluster is no --pod (kmeshctl.cli.dump).
+POSITIONAL_READERS: dict[tuple[str, ...], Callable[[list[str], list[str]], str]] = {}
+
+
 def _positional_name_hint(message: str, err: Any) -> str:
     """A value typed where the command takes it only as a flag: the command as it would be
     accepted ("; give the map with --map: `kmeshctl dump maps --map km_backend`"), on
@@ -1149,6 +1173,10 @@ def _positional_name_hint(message: str, err: Any) -> str:
     params = ctx.command.params
     if any(p.param_type_name == "argument" for p in params):
         return ""
+    reader = POSITIONAL_READERS.get(tuple(ctx.command_path.split()[-2:]))
+    read = reader(found.group(1).split(), list(_ARGS)) if reader else ""
+    if read:
+        return read  # the command's own reading of the word (a sandbox's name, no cluster for --pod)
     # a flag's first long spelling: --name is the sandbox commands' own, dump's other one
     option = next(((p, what, flag) for flag, what in POSITIONAL_AS_FLAG for p in params
                    if p.param_type_name == "option" and flag == next((o for o in p.opts if o.startswith("--")), "")),
@@ -1169,7 +1197,25 @@ def _positional_name_hint(message: str, err: Any) -> str:
 
 def _with_help_pointer(line: str, err: Any) -> str:
     ctx = getattr(err, "ctx", None)
-    return _with_running_help_pointer(line) if ctx is None else f"{line} (see '{ctx.command_path} --help')"
+    if ctx is None:
+        return _with_running_help_pointer(line)
+    # the root refuses a global flag (`status --context ''`) before the command is parsed:
+    # the help of the command typed (it lists the global flags too), not kmeshctl's
+    path = typed_command_path(ctx.find_root().command, _ARGS) if ctx.parent is None else ctx.command_path
+    return f"{line} (see '{path} --help')"
+
+
+def typed_command_path(root: _click.Command, args: list[str]) -> str:
+    """`kmeshctl sandbox status` for the words ``args`` (flags and their values skipped,
+    wherever they are): the command the line names, as far as it names one."""
+    command, words = root, ["kmeshctl"]
+    for i in _word_positions(args):
+        if not hasattr(command, "commands"):
+            break
+        if args[i] in command.commands:  # another word is a leading flag's value (`-n foo status`)
+            command = command.commands[args[i]]
+            words.append(args[i])
+    return " ".join(words)
 
 
 HELP_POINTER = re.compile(r" \(see '[^']*--help'\)$")

@@ -4,6 +4,7 @@ node (or of a local sandbox) directly; run it on the node, as root."""
 from __future__ import annotations
 
 import contextlib
+import shlex
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
@@ -13,7 +14,7 @@ from typer._click.core import ParameterSource
 from typer._click.globals import get_current_context
 
 from kmeshctl.cli.completion import SandboxFlagCommand
-from kmeshctl.cli.conventions import flag_as_typed
+from kmeshctl.cli.conventions import POSITIONAL_READERS, flag_as_typed
 from kmeshctl.cli.outpaths import DIRECTORY, check_input_path
 from kmeshctl.cli.tables import cli_console
 
@@ -63,7 +64,9 @@ AdminPortOption = Annotated[
 
 
 def _note(line: str) -> None:
-    typer.echo(line, err=True)
+    from kmeshctl.cli.progress import note
+
+    note(line)  # silenced by -q
 
 
 def _typed_place_wins(sandbox: Optional[str], **typed: object) -> Optional[str]:
@@ -147,6 +150,45 @@ def _point_at_sandboxes(err: MapMissingError) -> KmeshctlError:
     return KmeshctlError(f"{problem}; {up} (their bpffs directories: `kmeshctl sandbox list -o wide`)")
 
 
+CONFIG_SECTIONS = ("services", "workloads", "policies")  # the sections `dump config` prints
+
+
+def _cluster_configured() -> bool:
+    """A cluster --pod could be asked on: a kubeconfig or context named, the in-cluster
+    account, or the default kubeconfig file."""
+    import os
+
+    from kmeshctl import kube
+
+    return kube.kubeconfig_named() or kube.running_in_cluster() or \
+        os.path.exists(os.path.expanduser(kube.DEFAULT_KUBECONFIG))
+
+
+def _stray_word(command: str, words: list[str], args: list[str]) -> str:
+    """What `dump maps|config WORD` most likely meant, read on this machine ("" to leave it
+    to the generic --map / --pod reading): an existing sandbox's name; a section of the
+    config; with no cluster configured, not a --pod (it needs one) but what works here."""
+    if len(words) != 1:
+        return ""
+    word = words[0]
+    typed = [w for w in args if w != word]
+    if word in sandboxes.names():
+        return f"; give the sandbox with --sandbox: `{shlex.join(['kmeshctl', *typed, '--sandbox', word])}`"
+    if command == "maps":
+        return ""  # --map WORD: a wrong map name is then named with the maps there are
+    if word in CONFIG_SECTIONS:
+        return (f"; `kmeshctl dump config` prints every section ({', '.join(CONFIG_SECTIONS)}); its "
+                f"`-o json` holds each under its own key: `kmeshctl dump config -o json`")
+    if _cluster_configured():
+        return ""
+    found = sandboxes.names()
+    local = (f"`kmeshctl dump config --sandbox {found[0]}`" if len(found) == 1 else
+             f"`kmeshctl dump config --sandbox NAME` (sandboxes: {', '.join(found)})" if found else
+             "`kmeshctl dump config` (this node's agent; `kmeshctl sandbox up` starts a local one)")
+    return (f"; {word} names no sandbox here, and --pod {word} (a cluster's agent pod) needs a cluster, none is "
+            f"configured: on this machine run {local}")
+
+
 def _console(output: OutputFormat) -> Console:
     return cli_console(wide=output is OutputFormat.wide)
 
@@ -219,7 +261,10 @@ def _check_bpf_fs(bpf_fs: Path) -> None:
 
 def _print_agent_maps(pod: str, namespace: str, port: int, map_name: Optional[str], output: OutputFormat) -> None:
     data = config_dump.fetch(config_dump.BPF_PATH, pod, namespace, port)
+    sizes = data.get(dumper.SIZES)
     data = {k: v for k, v in data.items() if map_name in (None, k)}
+    if map_name is not None and isinstance(sizes, dict):  # --map of an agent's whole dump
+        data[dumper.SIZES] = {k: v for k, v in sizes.items() if k == map_name}
     pods = _pod_names(lambda: config_dump.fetch(config_dump.CACHE_PATH, pod, namespace, port), f"pod {pod}") \
         if map_name in (None, "km_manage") else {}
     if is_data(output):
@@ -330,3 +375,7 @@ def _local_cache(target: sandboxes.LocalTarget, port_given: bool = False) -> dic
     except KmeshctlError as err:
         raise KmeshctlError(f"the node agent of sandbox {name} does not answer at 127.0.0.1:{port}: see "
                             f"`kmeshctl sandbox status --name {name}`") from err
+
+
+POSITIONAL_READERS[("dump", "maps")] = lambda words, args: _stray_word("maps", words, args)
+POSITIONAL_READERS[("dump", "config")] = lambda words, args: _stray_word("config", words, args)

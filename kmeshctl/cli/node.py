@@ -15,7 +15,7 @@ from kmeshctl.cli.conventions import flag_as_typed, given_as, given_on_command_l
 from kmeshctl.cli.outpaths import DIRECTORY, FILE, check_input_path, check_name_length, check_optional_file, check_output_file
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
-from kmeshctl.params import check_xds_address, counted
+from kmeshctl.params import TABLE_EMPTY as EMPTY, check_xds_address, counted
 
 node_app = typer.Typer(help="Node-side commands: the eBPF data path of this machine. Run as root.\n\n"
                             "Examples:\n\n"
@@ -55,11 +55,19 @@ def preflight(
     if is_data(output):
         print_data(report, output)
     else:
-        print_checks(report["checks"], output)
+        print_checks(_cells(report["checks"]), output)
     failed = [r for r in results if not r.ok]
     if failed:
         checks = counted(len(failed), "preflight check")
         raise KmeshctlError(f"{checks} failed: fix the rows marked fail" if not is_data(output) else f"{checks} failed")
+
+
+def _cells(rows: list[dict]) -> list[dict]:
+    """The rows as table cells: an empty one reads <none>, as in every table (JSON keeps
+    null); a column empty in every row (FIX when every check passed) stays empty, so the
+    table leaves it out."""
+    shown = {key for row in rows for key, value in row.items() if value not in (None, "")}
+    return [{k: (EMPTY if k in shown else "") if v in (None, "") else v for k, v in row.items()} for row in rows]
 
 
 @node_app.command("cleanup")

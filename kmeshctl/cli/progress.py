@@ -12,13 +12,35 @@ import typer
 
 HEARTBEAT_S = 10.0
 
+# -q/--quiet as the root parsed it for the command being run (typed anywhere on the line:
+# kmeshctl.cli.conventions.gather_quiet_flag); reset on every run.
+_QUIET = threading.Event()
+
+
+def set_quiet(on: bool) -> None:
+    if on:
+        _QUIET.set()
+    else:
+        _QUIET.clear()
+
+
+def quiet_run() -> bool:
+    """True when -q/--quiet was given anywhere on the command line."""
+    return _QUIET.is_set()
+
+
+def note(line: str) -> None:
+    """A line on stderr that is not an error (`Using sandbox ...`): silenced by -q."""
+    if not quiet_run():
+        typer.echo(line, err=True)
+
 
 class Progress:
     """Call it with a line; use as a context manager to get the heartbeat. Quiet: prints nothing."""
 
     def __init__(self, quiet: bool = False, indent: str = "  ", heartbeat_s: float = HEARTBEAT_S,
                  echo: Optional[Callable[[str], None]] = None) -> None:
-        self.quiet = quiet
+        self.quiet = quiet or quiet_run()
         self.indent = indent
         self.heartbeat_s = heartbeat_s
         self._echo = echo or (lambda line: typer.echo(line, err=True))

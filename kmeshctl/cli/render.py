@@ -86,6 +86,13 @@ CrdFileOption = Annotated[
     ),
 ]
 OutputOption = Annotated[ManifestFormat, typer.Option("-o", "--output", help="Manifest format: yaml or json.")]
+# install's -o does a different thing in each mode: its help says both (no "[default: yaml]":
+# without -o and --dry-run install prints one line per object).
+InstallOutputOption = Annotated[ManifestFormat, typer.Option(
+    "-o", "--output", metavar="yaml|json", show_default=False,
+    help="With --dry-run: the manifests' format (default yaml). Otherwise: print the result of each apply "
+         "as one YAML / JSON document (applied, changed; after a failure also notApplied, error) instead "
+         "of the default one line per object.")]
 
 
 def _flag_words(param: Any, value: Any) -> list[str]:
@@ -193,8 +200,41 @@ def dry_run_value_hint(command: Any, args: Sequence[str], root: Any) -> str:
     target = root
     for word in offline:
         target = target.commands[word]
-    words = with_required(["kmeshctl", *offline, *_typed_words_for(command, target, args)])
-    return hint + f"; the offline (client) form is `{shlex.join(words)}`"
+    typed = _typed_words_for(command, target, args)
+    address, note = _xds_address_for_hint(typed, args)
+    words = with_required(["kmeshctl", *offline, *typed, *address])
+    return hint + f"; the offline (client) form is `{shlex.join(words)}`{note}"
+
+
+def _xds_address_for_hint(typed: Sequence[str], args: Sequence[str]) -> tuple[list[str], str]:
+    """The --xds-address words a suggested render needs when none was typed: this
+    cluster's istiod when it can be found quickly, else a placeholder that no check
+    accepts (never an example address that pastes as if it were this cluster's), and
+    the note that says so."""
+    from kmeshctl.istiod import XDS_ADDRESS_UNKNOWN, istiod_address_quickly
+    from kmeshctl.params import COMPLETION_LOOKUP_TIMEOUT_S
+
+    if any(word.partition("=")[0] == "--xds-address" for word in typed):
+        return [], ""
+    found = istiod_address_quickly(_typed_value(args, "--kubeconfig"), _typed_value(args, "--context"),
+                                   _typed_value(args, "--istio-namespace") or DEFAULT_ISTIO_NAMESPACE,
+                                   COMPLETION_LOOKUP_TIMEOUT_S)
+    if found:
+        return ["--xds-address", found], ""
+    host = XDS_ADDRESS_UNKNOWN.partition(":")[0]
+    return ["--xds-address", XDS_ADDRESS_UNKNOWN], f" (replace {host} with istiod's Service: none was found)"
+
+
+def _typed_value(args: Sequence[str], flag: str) -> Optional[str]:
+    """The value typed for ``flag`` (`FLAG VALUE` or `FLAG=VALUE`), else None."""
+    for i, word in enumerate(args):
+        if word == "--":
+            break
+        if word == flag and i + 1 < len(args):
+            return args[i + 1]
+        if word.startswith(f"{flag}="):
+            return word.partition("=")[2]
+    return None
 
 
 def _typed_words_for(source: Any, target: Any, args: Sequence[str]) -> list[str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import shlex
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 import typer
 from rich.console import Console
@@ -11,7 +13,7 @@ from typer import _click as click
 from rich.markup import escape
 from rich.table import Table
 
-from kmeshctl.cli.tables import EMPTY, cli_console, count_of as counted, print_or_note
+from kmeshctl.cli.tables import EMPTY, cli_console, count_of as counted, print_or_note, wide_only
 
 from kmeshctl import sandboxes
 from kmeshctl.cli.common import (OutputFormat, OutputOption, app, complete_sandbox_names, is_data, print_data,
@@ -39,6 +41,27 @@ sandbox_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(sandbox_app, name="sandbox")
+
+
+@sandbox_app.callback()
+def _sandbox_group() -> None:
+    """SIGTERM stops every sandbox command as Ctrl-C does (the same cleanup), exit 143."""
+    sandbox_mod.terminate_on_sigterm()
+
+
+def _sigterm_exits_143(command: Callable[..., None]) -> Callable[..., None]:
+    """The command stopped by SIGTERM (sandbox_mod.Terminated, see _sandbox_group) exits
+    143 with one line; typer would turn any KeyboardInterrupt into Ctrl-C's 130."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except sandbox_mod.Terminated as err:
+            typer.echo("Error: terminated (SIGTERM)", err=True)
+            raise typer.Exit(err.exit_code) from None
+
+    return run
 
 _NAME_HELP = (f"The sandbox (also --sandbox NAME; see `kmeshctl sandbox list`); default: the only sandbox up, "
               f"else '{DEFAULT_NAME}'. A name is {NAME_RULE}.")
@@ -87,30 +110,30 @@ def _checked_name(name: str) -> str:
     return sandboxes.checked_env_name(name) if source == f"${NAME_ENV}" else sandboxes.checked_name(name, source)
 
 
-def _existing_name(name: Optional[str], other_version_ok: bool = False) -> str:
+def _existing_name(name: Optional[str], other_version_ok: bool = False,
+                   command: str = "kmeshctl sandbox status", after: str = "") -> str:
     """For the commands that work on a sandbox that exists (status, down, exec): the one
-    named; else the only one there is (said on stderr when it is not the default); with
-    several and none named, a UsageError listing them (as `dump maps` decides)."""
+    named; else the only one there is, a failed one included (said on stderr when it is
+    not the default); with several and none named, a UsageError listing them with a line
+    of ``command`` to paste (kmeshctl.sandboxes.pick decides)."""
     if name:
         return _name(name, other_version_ok)
-    found = sandboxes.names()
-    if len(found) > 1 and DEFAULT_NAME not in found:
-        raise UsageError(f"several sandboxes are up ({', '.join(found)}): pass --name NAME")
-    if len(found) > 1:
-        raise UsageError(f"several sandboxes are up ({', '.join(found)}): pass --name NAME "
-                         f"(--name {DEFAULT_NAME} for the default one)")
-    if len(found) == 1 and found[0] != DEFAULT_NAME:
-        typer.echo(f"Using sandbox {found[0]} (the only one up; --name NAME chooses)", err=True)
-        return _name(found[0], other_version_ok)
-    if not found:
+    only = sandboxes.pick(command, after)
+    if only is None:
         raise sandboxes.none_up()  # not `sandbox kmesh not found`: the user named no sandbox
-    return _name(None, other_version_ok)
+    if only != DEFAULT_NAME:
+        from kmeshctl.cli.progress import note
+
+        note(f"Using sandbox {only} (the only one up; --name NAME chooses)")  # silenced by -q
+    return _name(only, other_version_ok)
 
 
-def _existing_state(name: Optional[str]) -> sandboxes.SandboxState:
+def _existing_state(name: Optional[str], command: str = "kmeshctl sandbox status",
+                    after: str = "") -> sandboxes.SandboxState:
     """The record of the sandbox a command works on (see _existing_name); a sandbox that
-    does not exist is NotFound (exit 1, as kubectl's), the existing ones listed."""
-    chosen = _existing_name(name)
+    does not exist is NotFound (exit 1, as kubectl's), the existing ones listed; one whose
+    `up` failed says so."""
+    chosen = _existing_name(name, command=command, after=after)
     state = sandboxes.load(chosen)
     if state is None:
         raise sandboxes.not_found(chosen)
@@ -137,6 +160,7 @@ UP_HELP = f"""Create the sandbox from Kubernetes YAML ({kinds_text()}).
 
 
 @sandbox_app.command("up", help=UP_HELP, cls=SandboxFlagCommand)
+@_sigterm_exits_143
 def up(
     files: Optional[List[Path]] = typer.Option(
         None, "-f", "--filename", metavar="PATH", help="Kubernetes YAML file or directory (repeatable; - reads "
@@ -155,10 +179,17 @@ def up(
         plan = sandbox_mod.check_up(sandbox_name, chosen)  # every refusal before "Creating"
     except UsageError as err:
         raise _about_typed_files(err, flag, files or []) from None
-    with Progress(quiet=quiet) as progress:
-        if not quiet:
-            typer.echo(f"Creating sandbox {sandbox_name}...", err=True)
-        state = sandbox_mod.up(sandbox_name, chosen, progress, plan)
+    try:
+        with sandbox_mod.sigterm_terminates(), Progress(quiet=quiet) as progress:
+            if not quiet:
+                typer.echo(f"Creating sandbox {sandbox_name}...", err=True)
+            state = sandbox_mod.up(sandbox_name, chosen, progress, plan)
+    except sandbox_mod.Terminated as err:  # what it made is removed (sandbox_mod.up); Ctrl-C: "Aborted.", 130
+        typer.echo(f"Error: terminated (SIGTERM): sandbox {sandbox_name} was not created", err=True)
+        raise typer.Exit(err.exit_code) from None
+    note = sandbox_mod.unenrolled_note(state)
+    if note:
+        typer.echo(f"Warning: {note}", err=True)
     typer.echo(up_hint(sandbox_name, state))
 
 
@@ -179,18 +210,23 @@ def up_hint(name: str, state: Optional[sandboxes.SandboxState] = None) -> str:
     sandbox made) has what it needs, else `dump maps` of the sandbox."""
     from typer._click.globals import get_current_context
 
+    from kmeshctl.cli.conventions import given_flags
     from kmeshctl.sandbox.demo_target import demo_missing
 
     runs_demo = state is None or not demo_missing(state)
     commands = [sandboxes.for_sandbox("kmeshctl sandbox status", name)]
-    commands.append(sandboxes.for_sandbox("kmeshctl demo traffic-shift", name) if runs_demo
-                    else sandboxes.for_sandbox("kmeshctl dump maps", name, "--sandbox"))
+    demo = sandboxes.for_sandbox("kmeshctl demo traffic-shift", name)
+    if get_current_context(silent=True) is not None and "name" in given_flags() and demo.split()[-2:-1] != \
+            ["--sandbox"]:
+        demo += f" --sandbox {name}"  # named in the demo's own spelling, not carried as the --name typed here
+    commands.append(demo if runs_demo else sandboxes.for_sandbox("kmeshctl dump maps", name, "--sandbox"))
     if get_current_context(silent=True) is not None:
         commands = [suggest(c) for c in commands]
     return f"Sandbox {name} is up. Try: {'; '.join(commands)}"
 
 
 @sandbox_app.command("down", cls=SandboxFlagCommand)
+@_sigterm_exits_143
 def down(name: Optional[str] = DownNameOption,
          quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines."),
          ignore_not_found: bool = typer.Option(False, "--ignore-not-found",
@@ -201,7 +237,7 @@ def down(name: Optional[str] = DownNameOption,
 
     A sandbox that does not exist is an error (exit 1, the existing ones listed), as with
     `kubectl delete`; --ignore-not-found makes it a quiet success. Interrupted, it says
-    which sandbox is half-removed and how to finish (exit 130).
+    which sandbox is half-removed and how to finish (exit 130; 143 for SIGTERM).
 
     A sandbox a `demo traffic-shift` is using is refused (exit 1, naming the demo's pid)
     unless --force; another `sandbox down` of it running is refused with its pid. A
@@ -215,19 +251,21 @@ def down(name: Optional[str] = DownNameOption,
       kmeshctl sandbox down --name demo --ignore-not-found
       kmeshctl sandbox down --name demo --force
     """
-    if not name and not sandboxes.names():
-        name = _only_failed_up(ignore_not_found)
-        if name is None:
+    if not name and not sandboxes.existing():
+        if ignore_not_found:
             return
-    sandbox_name = _existing_name(name, other_version_ok=True)
+        raise sandboxes.NotFound("no sandbox is up: nothing to remove; --ignore-not-found makes this exit 0")
+    sandbox_name = _existing_name(name, other_version_ok=True, command="kmeshctl sandbox down")
     logs = failed_up_logs(sandbox_name)
     had_logs = logs.is_dir()
     try:
-        removed = sandbox_mod.down(sandbox_name, Progress(quiet=quiet), force=force)
-    except KeyboardInterrupt:
-        typer.echo(f"Error: interrupted: sandbox {sandbox_name} is half-removed; run "
+        with sandbox_mod.sigterm_terminates():
+            removed = sandbox_mod.down(sandbox_name, Progress(quiet=quiet), force=force)
+    except KeyboardInterrupt as err:
+        how = "terminated (SIGTERM)" if isinstance(err, sandbox_mod.Terminated) else "interrupted"
+        typer.echo(f"Error: {how}: sandbox {sandbox_name} is half-removed; run "
                    f"`kmeshctl sandbox down --name {sandbox_name}` to finish", err=True)
-        raise typer.Exit(130) from None
+        raise typer.Exit(sandbox_mod.interrupt_status(err)) from None
     if removed:
         typer.echo(f"Sandbox {sandbox_name} removed.")
     elif had_logs:
@@ -236,21 +274,8 @@ def down(name: Optional[str] = DownNameOption,
         raise sandboxes.not_found(sandbox_name, "--ignore-not-found makes this exit 0")
 
 
-def _only_failed_up(ignore_not_found: bool) -> Optional[str]:
-    """`sandbox down` with no name and no sandbox: the name whose failed `up` left logs
-    when there is one; else None with --ignore-not-found, or NotFound."""
-    failed = sandboxes.failed_up_names()
-    if len(failed) == 1:
-        return failed[0]
-    if ignore_not_found:
-        return None
-    if failed:
-        raise UsageError(f"no sandbox is up; failed `sandbox up`s left logs for {', '.join(failed)}: pass --name "
-                         "NAME to remove them")
-    raise sandboxes.NotFound("no sandbox is up: nothing to remove; --ignore-not-found makes this exit 0")
-
-
 @sandbox_app.command("list")
+@_sigterm_exits_143
 def list_(output: OutputOption = OutputFormat.table) -> None:
     """List the sandboxes on this machine.
 
@@ -272,12 +297,13 @@ def list_(output: OutputOption = OutputFormat.table) -> None:
         age = EMPTY if row["age"] in (None, "", "-") else row["age"]
         cells = [row["name"], row["phase"], str(row["pods"]), age]
         if output is OutputFormat.wide:
-            cells += [row["agentAdmin"] or EMPTY, row["bpffs"]]
+            cells += [row["agentAdmin"] or EMPTY, row["bpffs"] or EMPTY]
         table.add_row(*cells)
     _console(output).print(table)
 
 
 @sandbox_app.command("status", cls=SandboxFlagCommand)
+@_sigterm_exits_143
 def status(output: OutputOption = OutputFormat.table, name: Optional[str] = NameOption) -> None:
     """Pods, Services, the waypoint, the control plane and the agent.
 
@@ -290,10 +316,11 @@ def status(output: OutputOption = OutputFormat.table, name: Optional[str] = Name
       kmeshctl sandbox status --name demo
       kmeshctl sandbox status -o yaml
     """
-    if name and name not in sandboxes.names() and name in sandboxes.failed_up_names():
-        report = sandboxes.failed_up_status(_name(name))  # only a failed `up`'s logs: its phase and the fix
+    chosen = _existing_name(name, command="kmeshctl sandbox status")
+    if chosen not in sandboxes.names() and chosen in sandboxes.failed_up_names():
+        report = sandboxes.failed_up_status(chosen)  # only a failed `up`'s logs: its phase and the fix
     else:
-        report = sandbox_mod.status(_existing_state(name).name)
+        report = sandbox_mod.status(_existing_state(chosen).name)
     if is_data(output):
         print_data(report, output)
     else:
@@ -313,17 +340,20 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
     console.print(f"Sandbox [bold]{escape(report['name'])}[/bold]: {verdict}")
     for problem in report["problems"]:
         console.print(f"  [red]-[/red] {escape(problem)}")
+    for note in report.get("notes") or []:
+        console.print(f"Note: {escape(note)}")
     from kmeshctl.dump import print_section
 
     wide = output is OutputFormat.wide
-    pods = Table("NAMESPACE", "POD", "IP", "STATE", "ENROLLED")
+    pods = Table("NAMESPACE", "POD", "IP", "STATE", "ENROLLED", *WIDE_POD_COLUMNS)
     for pod in report["pods"]:
         enrolled = EMPTY if pod["enrolled"] is None else ("yes" if pod["enrolled"] else "no")
         if pod.get("enrolledBy"):
             enrolled += f" (by {pod['enrolledBy']})"
         if pod["waypoint"]:
             enrolled = "no (waypoint)"
-        pods.add_row(pod["namespace"], pod["name"], pod["ip"], pod["state"], enrolled)
+        pods.add_row(pod["namespace"], pod["name"], pod["ip"], pod["state"], enrolled, *_process_cells(pod))
+    wide_only(pods, WIDE_POD_COLUMNS, wide)
     # pod and Service names are never cut (fortio-v1-0 and fortio-v2-0 both `fortio-v…`)
     print_or_note(console, f"No pods in sandbox {shown(report['name'])}.", pods,
                   lambda: print_section(console, "Pods", pods, ("NAMESPACE", "POD", "IP"), wide))
@@ -337,15 +367,29 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
         health = "ready" if waypoint["ready"] else "NOT READY"
         extra = (f", {counted(waypoint['listeners'], 'listener')}, {counted(waypoint['clusters'], 'cluster')}"
                  if waypoint["ready"] else "")
+        envoy = waypoint.get("process") or {}
+        detail = f"; pid {envoy['pid']}, log {envoy.get('log') or EMPTY}" if wide and "pid" in envoy else ""
         console.print(f"Waypoint {waypoint['name']} (pod {waypoint['pod']}, {waypoint['address']}): "
-                      f"{health}{extra}; admin {waypoint['admin']}")
+                      f"{health}{extra}; admin {waypoint['admin']}{escape(detail)}")
     for role in ("controlplane", "agent"):
         daemon = report[role]
-        console.print(f"{'Control plane' if role == 'controlplane' else 'Node agent'}: {_daemon_text(daemon)}")
+        log = f"; log {escape(daemon['log'])}" if wide and daemon.get("log") else ""
+        console.print(f"{'Control plane' if role == 'controlplane' else 'Node agent'}: {_daemon_text(daemon)}{log}")
     for process in _ended(report):
         console.print(f"\nLast lines of {escape(process['log'])} ({escape(process['component'])}):")
         for line in process.get("logTail") or ["(empty)"]:
             console.print(f"  | {escape(line)}", highlight=False, soft_wrap=True)
+
+
+WIDE_POD_COLUMNS = ("PIDS", "LOG")  # -o wide only: the detail `-o json` has too
+
+
+def _process_cells(pod: dict[str, Any]) -> tuple[str, str]:
+    """A pod's processes' pids and their log (one per pod; several joined)."""
+    processes = pod.get("processes") or []
+    pids = ",".join(str(p["pid"]) for p in processes if "pid" in p)
+    logs = ", ".join(dict.fromkeys(str(p["log"]) for p in processes if p.get("log")))
+    return pids or EMPTY, logs or EMPTY
 
 
 def _daemon_text(daemon: dict[str, Any]) -> str:
@@ -429,6 +473,7 @@ def _complete_pods(ctx: click.Context, incomplete: str) -> list[str]:
 # Options before `--` are kmeshctl's (an unknown one is an error, as with kubectl exec);
 # everything after it is the command.
 @sandbox_app.command("exec", cls=_ExecCommand)
+@_sigterm_exits_143
 def exec_(
     pod: Optional[str] = typer.Argument(None, metavar="POD", autocompletion=_complete_pods, show_default=False,
                                         help="Pod name, or a Deployment name for its first pod."),
@@ -469,12 +514,10 @@ def exec_(
         status = sandboxes.for_sandbox("kmeshctl sandbox status", name) if name else "kmeshctl sandbox status"
         raise UsageError(f"POD '': empty value; give a pod name, e.g. netutils (see `{status}`)")
     if not command:  # refused before any sandbox is looked up or anything runs
-        import shlex
-
         example = suggest(shlex.join(["kmeshctl", "sandbox", "exec", pod, "--", "sh"]))
         raise UsageError(f"COMMAND is required after `--` (kmeshctl sandbox exec POD -- COMMAND...): "
                          f"e.g. `{example}`")
-    state = _existing_state(name)
+    state = _existing_state(name, f"kmeshctl sandbox exec {shlex.quote(pod)}", "-- " + shlex.join(command))
     if state.phase != PHASE_READY or sandbox_mod.lock_mod.removed_by(state.name):  # half-made or being removed
         raise KmeshctlError(sandbox_mod.unfinished(state, f"kmeshctl sandbox up --name {state.name}"))
     try:

@@ -101,8 +101,21 @@ def wrapped_at_spaces(console: Console, objects: tuple[Any, ...], kwargs: dict[s
 
 def terminal_style(table: Table) -> None:
     """The one look of every table in a terminal, whichever command prints it: the plain
-    columns of a piped table (kubectl's), only the headers bold."""
+    columns of a piped table (kubectl's), only the headers bold (not under NO_COLOR or
+    TERM=dumb: no styling at all there)."""
     plain_columns(table)
+    if not styled_terminal():
+        table.header_style = ""
+        for column in table.columns:
+            column.header_style = ""
+
+
+def styled_terminal() -> bool:
+    """Styles (bold headers) are wanted: NO_COLOR (https://no-color.org: set and not empty)
+    and TERM=dumb turn them off."""
+    import os
+
+    return not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 def drop_empty_columns(table: Table) -> None:
@@ -165,9 +178,16 @@ def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int)
 
 
 def _needed(table: Table, columns: list[Any], keys: tuple[str, ...], min_other: int) -> int:
-    widths = [_natural(c) if str(c.header) in keys else min(_natural(c), min_other) for c in columns]
+    widths = [_natural(c) if str(c.header) in keys else _wrapped(c, min_other) for c in columns]
     per_column = overhead(table) / max(1, len(table.columns))
     return sum(widths) + round(per_column * len(columns))
+
+
+def _wrapped(column: Any, min_other: int) -> int:
+    """The width a wrapping column needs: ``min_other``, or more for a cell that wraps only
+    at its own boundaries (kmeshctl.dump.BoundaryText: a name never split mid-word)."""
+    least = max((c.least_width() for c in column._cells if hasattr(c, "least_width")), default=0)
+    return min(_natural(column), max(min_other, least))
 
 
 def _natural(column: Any) -> int:
@@ -183,7 +203,7 @@ def _fold_longest_keys(table: Table, width: int, min_other: int) -> None:
 
     for column in sorted(table.columns, key=_natural, reverse=True):
         whole = sum(_natural(c) for c in table.columns if c.no_wrap)
-        wrapping = sum(min(_natural(c), min_other) for c in table.columns if not c.no_wrap)
+        wrapping = sum(_wrapped(c, min_other) for c in table.columns if not c.no_wrap)
         if whole + wrapping + overhead(table) <= width:
             return
         if column.no_wrap and _natural(column) > _SHORT_COLUMN and named(column):

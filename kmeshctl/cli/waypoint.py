@@ -65,8 +65,11 @@ def _dry_run_cluster():
     try:
         return connect_reachable()
     except NoClusterConfigured as err:  # nothing configured to check against: the objects as rendered
-        typer.secho(f"No reachable cluster ({err}): rendered offline, not checked by an API server",
-                    fg=typer.colors.YELLOW, err=True)
+        from kmeshctl.cli.progress import quiet_run
+
+        if not quiet_run():
+            typer.secho(f"No reachable cluster ({err}): rendered offline, not checked by an API server",
+                        fg=typer.colors.YELLOW, err=True)
         return None
 
 
@@ -182,9 +185,13 @@ def status_cmd(
     namespace = _namespace(namespace)  # a bad context namespace: before connecting
     client = _client()
     state = deploy.waypoint_state(client, namespace, name)
+    if not state.pods and not deploy.exists(client, deploy.WaypointParams(namespace, name)):
+        raise _not_found(client, namespace, name, f"create it: `kmeshctl waypoint apply -n {namespace} --name "
+                                                  f"{name}`", look_first=False)
     if not state.pods:
-        raise KmeshctlError(f"waypoint {namespace}/{name} has no pods: run `kmeshctl waypoint apply -n {namespace} "
-                            f"--name {name}` (or check `kmeshctl waypoint list -A`)")
+        raise KmeshctlError(f"waypoint {namespace}/{name} has no pods",
+                            fix=f"run `kmeshctl waypoint apply -n {namespace} --name {name}` (or check "
+                                "`kmeshctl waypoint list -A`)")
     reports = {pod: _pod_report(namespace, pod) for pod in state.pods}
     healthy = all(r.get("envoy", {}).get("ready") and r.get("envoy", {}).get("acked") for r in reports.values())
     if is_data(output):
@@ -205,10 +212,10 @@ def _print_status(state: deploy.WaypointState, reports: dict[str, dict], wide: b
     """The report as lines (never cut, so -o table and -o wide differ only in what wide
     adds: the Services that use the waypoint, and whether kmeshctl made it)."""
     typer.echo(f"Waypoint {state.namespace}/{state.name}: {state.ready_pods}/{len(state.pods)} pods ready; "
-               f"istiod address: {', '.join(state.addresses) or '- (' + state.gateway_reason + ')'}")
+               f"istiod address: {', '.join(state.addresses) or f'{EMPTY} ({state.gateway_reason})'}")
     if wide:
         typer.echo(f"  made by kmeshctl: {'yes' if state.managed else 'no'}; used by: "
-                   f"{', '.join(state.services) or '-'}")
+                   f"{', '.join(state.services) or EMPTY}")
     for pod, report in reports.items():
         if "error" in report:
             typer.echo(f"  {pod}: cannot ask its controller ({report['error']})")
@@ -216,7 +223,7 @@ def _print_status(state: deploy.WaypointState, reports: dict[str, dict], wide: b
         envoy = report["envoy"]
         typer.echo(f"  {pod}: Envoy {'ready' if envoy['ready'] else 'NOT ready'}, "
                    f"{'in sync (ACKed)' if envoy['acked'] else 'NOT in sync'}; "
-                   f"services: {', '.join(report['services']) or '-'}")
+                   f"services: {', '.join(report['services']) or EMPTY}")
         for route, weights in sorted(report["routes"].items()):
             typer.echo(f"    {route}: " + ", ".join(f"{c} {w}" for c, w in weights.items()))
         for problem in report["problems"]:
@@ -246,11 +253,25 @@ def delete_cmd(
     params = deploy.WaypointParams(namespace, name)
     if not deploy.exists(client, params):
         if not ignore_not_found:
-            raise KmeshctlError(f"waypoint {namespace}/{name} not found (see `kmeshctl waypoint list -A`); "
-                                "--ignore-not-found makes this exit 0")
+            raise _not_found(client, namespace, name, "--ignore-not-found makes this exit 0")
         typer.echo(f"Nothing to delete: waypoint {namespace}/{name} does not exist.")
         return
     deploy.delete(client, params, typer.echo)
+
+
+LIST_ALL = "see `kmeshctl waypoint list -A`"
+
+
+def _not_found(client, namespace: str, name: str, fix: str,  # type: ignore[no-untyped-def]
+               look_first: bool = True) -> KmeshctlError:
+    """One wording for a waypoint that does not exist (status, delete): the waypoints that
+    are in the namespace; none there: where to look for them (before ``fix``, or after it
+    when ``look_first`` is False: the first command of a line is the one a user pastes)."""
+    names = deploy.waypoint_names(client, namespace)
+    there = ", ".join(names) or ("none; " + LIST_ALL if look_first else "none")
+    if not names and not look_first:
+        fix = f"{fix} (or {LIST_ALL})"
+    return KmeshctlError(f"waypoint {namespace}/{name} not found (waypoints in {namespace}: {there})", fix=fix)
 
 
 # ---------------------------------------------------------------- inside the waypoint pod

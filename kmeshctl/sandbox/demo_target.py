@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Callable, Iterator
 
+from kmeshctl import demo
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.sandbox import lock as lock_mod
 from kmeshctl.sandbox import sandbox as sb
@@ -68,12 +69,14 @@ def check_demo_ready(state: SandboxState) -> None:
     missing = demo_missing(state)
     if missing:
         raise KmeshctlError(f"sandbox {name} has no {missing} (it was made without the fortio demo's "
-                            f"manifests): run `{remake_command(name)}`, or pass --name of a sandbox that has it")
+                            f"manifests): run the demo in a new sandbox: `{demo.in_new_sandbox(name)}`, or pass "
+                            "--sandbox of a sandbox that has it")
     problems = sb.process_problems(state)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise KmeshctlError(f"sandbox {name} is not ready: {problems[0]}{more}; see "
-                            f"`kmeshctl sandbox status --name {name}`, or make it again: `{remake_command(name)}`")
+                            f"`kmeshctl sandbox status --name {name}`, or make it again: "
+                            f"`{remake_command(name)} && {demo.rerun_command(name)}`")
 
 
 class LocalTarget:
@@ -105,7 +108,7 @@ class LocalTarget:
             sb.up(self.sandbox_name, default_files(), progress)
             self._started_here = True
         elif state.phase != PHASE_READY:
-            raise KmeshctlError(sb.unfinished(state, f"kmeshctl demo traffic-shift --name {self.sandbox_name}"))
+            raise KmeshctlError(sb.unfinished(state, demo.rerun_command(self.sandbox_name)))
         self._state = SandboxState.load(self.sandbox_name)
         if not self._started_here:
             check_demo_ready(self._state)

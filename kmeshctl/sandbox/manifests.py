@@ -216,15 +216,41 @@ def load(paths: Iterable[Path]) -> Manifests:
     """Read every YAML document of the files (or *.yaml in directories) and validate."""
     paths = list(paths)
     manifests = Manifests()
-    for path in _expand(paths):
-        for where, doc in _documents(path):
-            _add(manifests, doc, str(path), where)
+    defined: dict[tuple[str, str, str], tuple[str, Path, Path]] = {}
+    for typed in paths:
+        for path in _expand([typed]):
+            for where, doc in _documents(path):
+                _add(manifests, doc, str(path), where)
+                _check_defined_once(defined, doc, (where, Path(typed), path))
     if not manifests.documents:
         shown = ", ".join(str(p) for p in paths)
         raise UsageError(f"{shown}: no Kubernetes objects (empty or only comments); pass a file with "
                          "the objects to run")
     validate(manifests)
     return manifests
+
+
+UNIQUE_KINDS = ("Service", "Deployment", "VirtualService", "DestinationRule", "AuthorizationPolicy")
+
+
+def _check_defined_once(defined: dict[tuple[str, str, str], tuple[str, Path, Path]], doc: dict[str, Any],
+                        source: tuple[str, Path, Path]) -> None:
+    """A second definition of an object is refused naming both places (``source``: the
+    document's place in words, the path typed, the file read): the file and document of
+    each, and when both are one file given twice (a directory and a file in it), that."""
+    kind, meta = doc.get("kind"), doc.get("metadata") or {}
+    if kind not in UNIQUE_KINDS or not isinstance(meta, dict):
+        return
+    key = (str(kind), str(meta.get("namespace") or DEFAULT_NAMESPACE), str(meta.get("name")))
+    if key not in defined:
+        defined[key] = source
+        return
+    (first, first_typed, first_file), (where, typed, path) = defined[key], source
+    also = first.replace(": document", ", document")
+    if first_file.resolve() == path.resolve():
+        raise UsageError(f"{where}: {kind} {key[1]}/{key[2]} is defined twice (also in {also}: the same file, "
+                         f"given as {_typed(first_typed)} and as {_typed(typed)}); give each file once")
+    raise UsageError(f"{where}: {kind} {key[1]}/{key[2]} is defined twice (also in {also}); keep one")
 
 
 def from_documents(documents: Iterable[Any], source: str = "sandbox record") -> Manifests:

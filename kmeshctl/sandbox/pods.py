@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import secrets
-import socket
 import subprocess
 import threading
 import uuid
@@ -229,15 +228,48 @@ def start_process(pod: Pod, argv: tuple[str, ...] | list[str], log: Path,
                          stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd)
 
 
+TCP_LISTEN = "0A"  # the state column of /proc/net/tcp for LISTEN
+
+
+def _proc_address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address of /proc/net/tcp{,6}: 32-bit words in hex, each in the host's (little-endian) order."""
+    words = [bytes.fromhex(hex_address[i:i + 8])[::-1] for i in range(0, len(hex_address), 8)]
+    return ipaddress.ip_address(b"".join(words))
+
+
+def listens_in(proc_net_tcp: str, ip: ipaddress.IPv4Address, port: int) -> bool:
+    """Whether /proc/net/tcp or tcp6 text ``proc_net_tcp`` has a LISTEN socket that accepts
+    connections to ``ip``:``port`` (bound to it, to the wildcard, or to ``ip`` v4-mapped)."""
+    for line in proc_net_tcp.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 4 or fields[3] != TCP_LISTEN:
+            continue
+        hex_address, _, hex_port = fields[1].partition(":")
+        try:
+            address = _proc_address(hex_address)
+        except ValueError:
+            continue
+        if int(hex_port, 16) != port:
+            continue
+        mapped = getattr(address, "ipv4_mapped", None)
+        if address.is_unspecified or address == ip or mapped == ip:
+            return True
+    return False
+
+
 def tcp_open(pod: Pod, port: int) -> bool:
-    """Whether something accepts connections on pod_ip:port, tried from inside the pod."""
+    """Whether a process of the pod listens on pod_ip:port: a LISTEN socket in the pod's
+    network namespace, not a connection, which the data path would subject to the pod's
+    AuthorizationPolicies (kubelet's probes are not)."""
     result: dict[str, bool] = {}
 
     def probe() -> None:
         try:
             enter_netns(pod.netns_path)
-            with socket.create_connection((str(pod.ip), port), timeout=0.5):
-                result["open"] = True
+            # /proc/thread-self/net: the netns of this thread, the one setns() moved
+            texts = [Path(f"/proc/thread-self/net/{f}").read_text() for f in ("tcp", "tcp6")
+                     if Path(f"/proc/thread-self/net/{f}").exists()]
+            result["open"] = any(listens_in(text, pod.ip, port) for text in texts)
         except OSError:
             result["open"] = False
 

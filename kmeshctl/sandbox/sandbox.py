@@ -11,10 +11,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import yaml
 
@@ -71,6 +72,44 @@ NODE_AGENT = "the node agent"
 
 def _quiet(_: str) -> None:
     pass
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, a CI timeout) during a sandbox command: a KeyboardInterrupt, so every
+    cleanup written for Ctrl-C runs, told apart by its exit status, 128 + 15, as a shell
+    reports a command SIGTERM ended (Ctrl-C: 130)."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+def interrupt_status(err: KeyboardInterrupt) -> int:
+    """The exit status of a command ``err`` stopped: 143 for SIGTERM, 130 for Ctrl-C."""
+    return Terminated.exit_code if isinstance(err, Terminated) else 128 + signal.SIGINT
+
+
+def _raise_terminated(_signum: int, _frame: object) -> None:
+    raise Terminated("SIGTERM")
+
+
+def terminate_on_sigterm() -> None:
+    """From now on SIGTERM raises Terminated (the main thread only may set a handler)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+@contextlib.contextmanager
+def sigterm_terminates() -> Iterator[None]:
+    """While inside, SIGTERM raises Terminated (the CLI's own handler raises a plain
+    KeyboardInterrupt, which reads as Ctrl-C's 130). Only the main thread may set one."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def require_root() -> None:
@@ -139,6 +178,7 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
 
 
 UP_END_FILE = "up-ended"  # in the kept logs: `failed` or `interrupted`, for `sandbox list` / `status`
+UP_START_FILE = "up-started"  # in the kept logs: when that `up` started (its AGE in `sandbox list`)
 
 
 def _keep_logs(state: SandboxState, how: str = "failed") -> Path | None:
@@ -150,6 +190,7 @@ def _keep_logs(state: SandboxState, how: str = "failed") -> Path | None:
     shutil.rmtree(kept, ignore_errors=True)
     shutil.copytree(state.logs_dir, kept)
     (kept / UP_END_FILE).write_text(how + "\n")
+    (kept / UP_START_FILE).write_text(f"{state.created_at}\n")
     if state.cni_plugin_log.exists():
         shutil.copy(state.cni_plugin_log, kept / "cni-plugin.log")
     return kept
@@ -528,8 +569,27 @@ def status(name: str) -> dict[str, Any]:
         "agent": _agent_status(state, processes),
     }
     problems = _problems(state, report, processes)
+    notes = [note] if (note := unenrolled_note(state)) else []
     return {"name": state.name, "phase": state_mod.shown_phase(state.phase, problems), "ready": not problems,
-            "problems": problems, **report}
+            "problems": problems, "notes": notes, **report}
+
+
+def unenrolled_note(state: SandboxState) -> str:
+    """One line ('' when none): the pods Kmesh does not enroll cannot reach the Services
+    by ClusterIP, since the sandbox has no kube-proxy; the data path balances Service
+    traffic for enrolled pods only, as Kmesh does. Not a problem: said, not failed."""
+    if not state.manifests_file.exists():
+        return ""
+    manifests = state.topology().manifests
+    services = [f"{s.namespace}/{s.name}" for s in manifests.services]
+    pods = [f"{p.namespace}/{p.name}" for p in state.pods
+            if not p.waypoint and not agent_mod.decision(manifests, p.namespace, p.name, p.labels).enroll]
+    if not pods or not services:
+        return ""
+    return (f"pods not enrolled in Kmesh ({', '.join(pods)}) cannot reach Services by ClusterIP "
+            f"({', '.join(services)}): the sandbox has no kube-proxy and balances Service traffic only for "
+            "enrolled pods, as Kmesh does; label their namespace istio.io/dataplane-mode=Kmesh, or reach "
+            "pod IPs (see docs/sandbox.md)")
 
 
 Processes = list[tuple[ProcessRecord, ProcessHealth]]

@@ -205,6 +205,12 @@ def list_waypoints(client: KubeClient, namespace: Optional[str]) -> list[Waypoin
     return states
 
 
+def waypoint_names(client: KubeClient, namespace: str) -> list[str]:
+    """The names of the waypoints (Gateways of class istio-waypoint) in ``namespace``."""
+    return sorted(g["metadata"]["name"] for g in client.list(GATEWAY_API, "Gateway", namespace)
+                  if (g.get("spec") or {}).get("gatewayClassName") == GATEWAY_CLASS)
+
+
 def _waypoint_users(client: KubeClient) -> dict[tuple[str, str], list[str]]:
     from kmeshctl.waypoint import model
 

@@ -250,6 +250,51 @@ def test_curl_to_the_fortio_clusterip_goes_through_the_ebpf_path(tier: Tier) -> 
     assert curl_remote_ip(tier, vip) in pods  # connect() itself went to a pod, not the ClusterIP
 
 
+def live_installed_objects(tier: Tier) -> dict[str, tuple[str, str | None]]:
+    """Each object install created, as kubectl reads it now: ref -> (uid, deletionTimestamp);
+    one that is gone is missing. The agent pod too: a real delete of its DaemonSet takes it."""
+    from kmeshctl.kube import object_ref
+    from kmeshctl.uninstall import installed_objects
+
+    found = {}
+    for obj in installed_objects(AGENT_NAMESPACE, "istio-system"):
+        group = obj["apiVersion"].rpartition("/")[0]
+        meta = obj["metadata"]
+        where = ["-n", meta["namespace"]] if meta.get("namespace") else []
+        got = tier.kubectl("get", obj["kind"].lower() + (f".{group}" if group else ""), meta["name"], *where,
+                           "-o", "json", check=False)
+        if got.returncode == 0:
+            live = json.loads(got.stdout)["metadata"]
+            found[object_ref(obj)] = (live["uid"], live.get("deletionTimestamp"))
+    pod = agent_pod(tier)["metadata"]
+    found[f"Pod {AGENT_NAMESPACE}/{pod['name']}"] = (pod["uid"], pod.get("deletionTimestamp"))
+    return found
+
+
+def test_uninstall_dry_run_and_a_wrong_namespace_delete_nothing(tier: Tier) -> None:
+    """The real kube-apiserver takes a DELETE's options from its body and ignores the query:
+    every dry-run delete must carry dryRun there. And -n naming no install is refused before
+    the shared cluster-scoped objects of the real one go."""
+    before = live_installed_objects(tier)
+    assert len(before) == 11 and not any(gone for _, gone in before.values()), before
+
+    listed = tier.kmeshctl("uninstall", "--dry-run")
+    assert "Dry run: 10 objects would be deleted; nothing deleted." in listed.stdout, listed.stdout
+    document = kmeshctl_json(tier, "uninstall", "--dry-run")
+    assert document["dryRun"] and document["checked"] and len(document["deleted"]) == 10, document
+    assert not document["absent"] and not document["errors"], document
+    for extra in ((), ("--dry-run", "-o", "json")):
+        wrong = tier.kmeshctl("uninstall", "-n", "h59-none", *extra, check=False)
+        assert wrong.returncode == 2 and not wrong.stdout, wrong.stdout + wrong.stderr
+        assert wrong.stderr.startswith("Error: kmesh is installed in namespace kmesh-system, not h59-none; "
+                                       "pass -n kmesh-system: `kmeshctl "), wrong.stderr
+        assert len(wrong.stderr.strip().splitlines()) == 1, wrong.stderr
+
+    # Every object is still there, the same one (uid), none being deleted; the agent too.
+    assert live_installed_objects(tier) == before
+    assert kmeshctl_json(tier, "status")["healthy"]
+
+
 def test_uninstall_removes_every_object_and_the_data_path(tier: Tier) -> None:
     ours = pinned_prog_ids(tier)
     assert set(ours) == {"km_connect4", "km_connect6", "km_sockops", "km_sk_msg", "km_authz"}, ours

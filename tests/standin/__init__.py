@@ -8,7 +8,8 @@ and its node agent use. One module per concern:
   CRDs, access reviews), `Status` errors;
 - `server`: the state and verbs: get / list (label and field selectors) / create /
   replace / delete, server-side apply with field ownership and real-format 409 conflicts,
-  merge patches, `dryRun=All`, a validating-admission hook, namespace termination, the
+  merge patches, `dryRun=All` (a DELETE with a body: only the body's, as kube-apiserver),
+  a validating-admission hook, namespace termination, the
   garbage collector, discovery (custom resource groups come from the stored CRDs), a
   request log, SelfSubjectAccessReview, bearer-token authentication;
 - `watch`: `?watch=1` streams with resourceVersion, selectors, bookmarks, timeouts and

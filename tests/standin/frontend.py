@@ -118,15 +118,21 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         values = parse_qs(url.query, keep_blank_values=True)
         query = {k: v[0] for k, v in values.items()}
-        dry_run = values.get("dryRun", []) == ["All"]
         watching = method == "GET" and query.get("watch") in TRUE_VALUES
-        self.api.requests.append(Request(method, url.path, dry_run, watching))
         try:
             body = self.read_body()
+        except HttpError as err:
+            self.api.requests.append(Request(method, url.path, False, watching))
+            self.send_json(err.code, err.status())
+            return
+        asked = self.dry_run_asked(method, values, body)
+        dry_run = asked == ["All"]
+        self.api.requests.append(Request(method, url.path, dry_run, watching))
+        try:
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 raise HttpError(401, "Unauthorized", "Unauthorized")
-            if "dryRun" in values and not dry_run:
-                raise HttpError(400, "BadRequest", f"invalid dry run value: {values['dryRun']} (only All is valid)")
+            if asked and not dry_run:
+                raise HttpError(400, "BadRequest", f"invalid dry run value: {asked} (only All is valid)")
             parts = [unquote(p) for p in url.path.strip("/").split("/")]
             with self.api.lock:
                 answer: Answer = self.route(method, parts, query, values, body, dry_run)
@@ -136,6 +142,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_json(*answer)
         else:
             answer.serve(self)
+
+    @staticmethod
+    def dry_run_asked(method: str, values: dict[str, list[str]], body: Any) -> list[str]:
+        """The dryRun values the request asks for ([] none, ["All"] a dry run). A DELETE
+        with a body (even `{}`) takes its options, dryRun among them, from the DeleteOptions
+        body alone and ignores the query, as kube-apiserver's delete handler decodes them:
+        a dryRun only in the query then deletes for real there."""
+        if method == "DELETE" and body is not None:
+            return list(body.get("dryRun") or []) if isinstance(body, dict) else []
+        return values.get("dryRun", [])
 
     def read_body(self) -> Optional[Any]:
         length = int(self.headers.get("Content-Length") or 0)

@@ -25,7 +25,8 @@ from .watch import Event, EventLog, Expired, WatchRequest, WatchSession
 
 
 class Request(NamedTuple):
-    """One entry of the request log; `dry_run` when the request carried dryRun=All,
+    """One entry of the request log; `dry_run` when the request was a dry run (dryRun=All
+    where the server reads it: the query, or a DELETE's DeleteOptions body),
     `watch` when it was a watch."""
     method: str
     path: str
