@@ -27,9 +27,9 @@ def fetch_local(path: str, port: int) -> Any:
     url = f"http://127.0.0.1:{port}{path}"
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:
-            return json.loads(resp.read())
+            body = resp.read()
     except urllib.error.HTTPError as err:
-        raise KmeshctlError(f"agent admin {url} answered {err.code}: {_error_text(err.read())}") from err
+        raise _refused(f"agent admin {url}", err.code, str(err.reason or ""), err.read(), LOCAL_FIX) from err
     except (urllib.error.URLError, OSError) as err:
         from kmeshctl.kube import transport_reason
 
@@ -37,6 +37,7 @@ def fetch_local(path: str, port: int) -> Any:
         raise KmeshctlError(f"no node agent admin endpoint at 127.0.0.1:{port} ({why}): start the agent on "
                             "this host (`kmeshctl node run`, or `kmeshctl sandbox up`), or ask one in a "
                             "cluster with --pod NAME") from err
+    return checked(path, body, f"agent admin 127.0.0.1:{port}", LOCAL_FIX)
 
 
 def fetch_from_pod(path: str, pod: str, namespace: str, port: int) -> Any:
@@ -65,10 +66,11 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int) -> Any:
         raise KmeshctlError(f"no agent admin endpoint at port {port} of {namespace}/{pod} ({why}): check the "
                             f"port the agent serves (its --admin-port: `kubectl get pod -n {namespace} {pod} -o "
                             "yaml`)")
-    status, body = _parse_http(raw)
+    status, reason, body = _parse_http(raw)
+    fix = pod_fix(pod, namespace)
     if status != 200:
-        raise KmeshctlError(f"agent {namespace}/{pod} answered {status}: {_error_text(body)}")
-    return json.loads(body)
+        raise _refused(f"agent {namespace}/{pod}", status, reason, body, fix)
+    return checked(path, body, f"agent {namespace}/{pod} (port {port})", fix)
 
 
 def fetch(path: str, pod: Optional[str], namespace: str, port: int) -> Any:
@@ -97,27 +99,123 @@ def _complete(data: bytes) -> bool:
     return False
 
 
-def _parse_http(raw: bytes) -> tuple[int, bytes]:
+def _parse_http(raw: bytes) -> tuple[int, str, bytes]:
+    """(status, reason phrase, body) of a raw HTTP/1.1 response."""
     head, _, body = raw.partition(b"\r\n\r\n")
+    words = head.split(b"\r\n", 1)[0].split(b" ", 2)
     try:
-        status = int(head.split(b" ", 2)[1])
+        status = int(words[1])
     except (IndexError, ValueError) as err:
         raise KmeshctlError(f"the agent sent no HTTP response ({raw[:80]!r})") from err
-    return status, body
+    return status, (words[2].decode(errors="replace").strip() if len(words) > 2 else ""), body
 
 
-def _error_text(body: bytes) -> str:
+def pod_fix(pod: str, namespace: str) -> str:
+    return (f"check the pod is a kmesh agent and its admin port (--admin-port; `kubectl get pod -n {namespace} "
+            f"{pod} -o yaml`), or the agent's version (kmeshctl version)")
+
+
+def _refused(who: str, status: int, reason: str, body: bytes, fix: str) -> KmeshctlError:
+    """One line for a non-200 answer: the status, and at most a short line of its body
+    (an HTML error page says nothing the status does not; a 404 most likely means the
+    port is not a kmesh agent's)."""
+    from kmeshctl.kube import body_line
+
+    said = body_line(body)
+    status_text = " ".join(str(part) for part in (status, reason) if part)
+    if _agent_error(body) and not said.startswith("no such endpoint"):
+        return KmeshctlError(f"{who} answered {status_text}: {said}")  # the agent's own words say what failed
+    guess = " (not a kmesh agent?)" if status == 404 and not said else ""
+    return KmeshctlError(f"{who} answered {status_text}{': ' + said if said else ''}{guess}", fix=fix)
+
+
+def _agent_error(body: bytes) -> bool:
+    """``body`` is a kmesh agent's error answer: a JSON object with an `error` text."""
     try:
-        return json.loads(body).get("error", body.decode(errors="replace"))
-    except (ValueError, AttributeError):
-        return body.decode(errors="replace").strip()
+        data = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and isinstance(data.get("error"), str)
+
+
+# ----------------------------------------------------------------- the answer's shape
+
+LOCAL_FIX = "check --admin-port, or the agent's version (kmeshctl version)"
+# What `dump config` reads of each entry, and the JSON type it must have when present: the
+# agent writes proto3 JSON, which leaves out empty fields, so an absent field is no error.
+_ENTRY_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "services": {"addresses": list, "ports": list, "waypoint": dict, "load_balancing": dict,
+                 "namespace": str, "hostname": str},
+    "workloads": {"addresses": list, "services": dict, "waypoint": dict, "uid": str, "status": str, "node": str},
+    "policies": {"rules": list, "namespace": str, "name": str, "scope": str, "action": str},
+}
+
+
+def checked(path: str, body: bytes, who: str, fix: str) -> Any:
+    """The decoded JSON answer of ``path``, its shape checked where `dump` reads it: an
+    answer of something that is not a kmesh agent (or of another version) is one line."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = _NOT_JSON
+    problem = _shape_problem(path, data)
+    if problem:
+        raise KmeshctlError(f"{who} did not answer as a kmesh agent ({problem} in {path})", fix=fix)
+    return data
+
+
+_NOT_JSON = object()
+
+
+def _shape_problem(path: str, data: Any) -> str:
+    if data is _NOT_JSON:
+        return "no JSON"
+    if not isinstance(data, dict):  # every admin endpoint answers an object
+        return f"a JSON {_json_type(data)}, not an object"
+    if path == CACHE_PATH:
+        return cache_problem(data)
+    if path == BPF_PATH:
+        return next((f"{name!r} is not a list" for name, rows in data.items()
+                     if not isinstance(rows, (list, dict))), "")
+    return ""
+
+
+def cache_problem(dump: dict) -> str:
+    """What makes ``dump`` no cache dump of a kmesh agent ('' when it is one)."""
+    for section, fields in _ENTRY_FIELDS.items():
+        entries = dump.get(section)
+        if not isinstance(entries, list):
+            return f"no {section!r} list"
+        for number, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                return f"{section}[{number}] is a JSON {_json_type(entry)}, not an object"
+            wrong = next((name for name, kind in fields.items()
+                          if name in entry and not isinstance(entry[name], kind)), None)
+            if wrong:
+                return f"{section}[{number}].{wrong} is a JSON {_json_type(entry[wrong])}"
+    for name, kind in (("enrolled", list), ("node", dict)):
+        if dump.get(name) is not None and not isinstance(dump[name], kind):
+            return f"{name!r} is a JSON {_json_type(dump[name])}"
+    if any(not isinstance(e, dict) for e in dump.get("enrolled") or []):
+        return "an 'enrolled' entry is not an object"
+    return ""
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 # ----------------------------------------------------------------- tables
 
 
 def _ports(ports: list[dict]) -> str:
-    return ", ".join(f"{p.get('service_port', 0)}->{p.get('target_port', 0)}" for p in ports) or EMPTY
+    return ", ".join(f"{p.get('service_port', 0)}->{p.get('target_port', 0)}" for p in ports
+                     if isinstance(p, dict)) or EMPTY
+
+
+def _addresses(item: dict) -> str:
+    return ", ".join(str(a) for a in item.get("addresses") or [])
 
 
 def _waypoint(item: dict) -> str:
@@ -145,7 +243,7 @@ def services_table(dump: dict) -> Table:
     for column in ("NAMESPACE/HOSTNAME", "VIPS", "PORTS", "WAYPOINT", "LB"):
         table.add_column(column)
     for svc in dump["services"]:
-        table.add_row(f"{svc.get('namespace', '')}/{svc.get('hostname', '')}", ", ".join(svc["addresses"]),
+        table.add_row(f"{svc.get('namespace', '')}/{svc.get('hostname', '')}", _addresses(svc),
                       _ports(svc.get("ports", [])), _waypoint(svc), lb_text(svc.get("load_balancing") or {}))
     return table
 
@@ -168,8 +266,8 @@ def workloads_table(dump: dict) -> Table:
         table.add_column(column)
     for wl in dump["workloads"]:
         services = ", ".join(f"{key} ({_ports(ports.get('ports', []))})"
-                             for key, ports in sorted(wl.get("services", {}).items()))
-        table.add_row(wl.get("uid", ""), ", ".join(wl["addresses"]), services or EMPTY, _waypoint(wl),
+                             for key, ports in sorted(wl.get("services", {}).items()) if isinstance(ports, dict))
+        table.add_row(wl.get("uid", ""), _addresses(wl), services or EMPTY, _waypoint(wl),
                       wl.get("status", "HEALTHY"), wl.get("node", "") or EMPTY)
     return table
 
@@ -204,7 +302,7 @@ def print_cache_tables(dump: dict, console: Optional[Console] = None, wide: bool
         console.print()
     enrolled = dump.get("enrolled", [])
     if enrolled:
-        console.print(f"enrolled locally: {', '.join(e.get('pod') or e['netns'] for e in enrolled)}")
+        console.print(f"enrolled locally: {', '.join(e.get('pod') or e.get('netns') or '?' for e in enrolled)}")
     node = dump.get("node")
     if node:
         source = node.get("locality_source")
@@ -214,7 +312,7 @@ def print_cache_tables(dump: dict, console: Optional[Console] = None, wide: bool
 
 
 def _locality(locality: Optional[dict]) -> str:
-    if not locality:
+    if not isinstance(locality, dict) or not locality:
         return "unknown"
     return "/".join(locality.get(part) or "-" for part in ("region", "zone", "subzone"))
 
@@ -240,8 +338,14 @@ def print_maps_json_as_tables(data: dict, map_name: Optional[str], console: Opti
     from kmeshctl.maps import IDREG
 
     dumper.check_map_name(map_name)
-    idreg = [dumper.entry_from_json(IDREG.name, e) for e in data.get(IDREG.name, [])]
+    try:
+        idreg = [dumper.entry_from_json(IDREG.name, e) for e in data.get(IDREG.name, [])]
+        # a map this kmeshctl does not know (a newer agent's) is left out, not an error
+        dumps = [dumper.MapDump(dumper.SPECS_BY_NAME[name], [dumper.entry_from_json(name, e) for e in rows])
+                 for name, rows in data.items() if map_name in (None, name) and name in dumper.SPECS_BY_NAME]
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        why = f"{type(err).__name__}: {' '.join(str(err).split())[:80]}"
+        raise KmeshctlError(f"the agent's map dump has an entry this kmeshctl cannot read ({why})",
+                            fix="check the agent's version (kmeshctl version)") from err
     ids = IdRegistry(_IdRegEntries(idreg))  # type: ignore[arg-type]
-    dumps = [dumper.MapDump(dumper.SPECS_BY_NAME[name], [dumper.entry_from_json(name, e) for e in rows])
-             for name, rows in data.items() if map_name in (None, name) and name != dumper.SIZES]
     dumper.render_tables(dumps, ids, console or Console(), pods, wide)

@@ -72,7 +72,7 @@ def missing_required(xds_address: Optional[str], cluster_id: Optional[str], dry_
     """The required parameters left out, all at once: cluster_id always; xds_address for a
     dry run with no cluster configured to find istiod in (it then runs offline)."""
     missing = ["cluster_id"] if cluster_id is None else []
-    if xds_address is None and dry_run and missing and not cluster_configured():
+    if xds_address is None and dry_run and not cluster_configured():
         missing.append("xds_address")
     return missing
 

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import re
 from typing import Optional
 
@@ -121,11 +123,12 @@ def check_istio_namespace(client: KubeClient, namespace: str, flag: str = "--ist
 
 
 def istiod_address_quickly(kubeconfig: Optional[str], context: Optional[str], istio_namespace: str,
-                           limit: float) -> Optional[str]:
-    """The one istiod address of the cluster ``kubeconfig`` / ``context`` names, when it
-    answers within ``limit`` seconds (for a hint printed after a command line did not
-    parse: the global options were not applied); None otherwise. The lookup runs in a
-    thread left behind when it is slow; a credential plugin cannot prompt."""
+                           limit: float) -> tuple[Optional[str], bool]:
+    """(the one istiod address of the cluster ``kubeconfig`` / ``context`` names, when it
+    answers within ``limit`` seconds, else None; whether the cluster answered the lookup
+    at all: False with no cluster, an unreachable or slow one). For a hint printed after
+    a command line did not parse: the global options were not applied. The lookup runs
+    in a thread left behind when it is slow; a credential plugin cannot prompt."""
     import os
     import sys
     import threading
@@ -135,10 +138,8 @@ def istiod_address_quickly(kubeconfig: Optional[str], context: Optional[str], is
     found: list[list[str]] = []
 
     def look() -> None:
-        try:
+        with contextlib.suppress(Exception):  # no kubeconfig, no answer, no permission: no address to offer
             found.append(istiod_addresses(kube.connect(), istio_namespace))
-        except Exception:  # no kubeconfig, no answer, no permission: no address to offer
-            found.append([])
 
     saved = kube.TARGET.kubeconfig, kube.TARGET.context, kube.TARGET.request_timeout, sys.stdin
     kube.TARGET.kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
@@ -149,4 +150,5 @@ def istiod_address_quickly(kubeconfig: Optional[str], context: Optional[str], is
         worker.join(limit)
     finally:
         kube.TARGET.kubeconfig, kube.TARGET.context, kube.TARGET.request_timeout, sys.stdin = saved
-    return found[0][0] if found and len(found[0]) == 1 else None
+    answered = list(found)  # the thread may still be running: read it once
+    return (answered[0][0] if answered and len(answered[0]) == 1 else None), bool(answered)

@@ -44,6 +44,7 @@ class KubeTarget:
     kubeconfig: Optional[str] = None
     context: Optional[str] = None
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S  # --request-timeout, seconds per request; 0: no limit
+    quiet: bool = False  # -q: no `waiting for the Kubernetes API` note
 
 
 # The one target of this process; the CLI's global --kubeconfig/--context set it.
@@ -103,6 +104,20 @@ class NoClusterConfigured(KmeshctlError):
 
 class KindNotServed(KmeshctlError):
     """The cluster does not serve this apiVersion/kind (for example: no Istio CRDs)."""
+
+
+KIND_NOT_SERVED_FIX = ("check the cluster's version and installed APIs (`kubectl version`, `kubectl api-resources`), "
+                       "or pass --kubeconfig/--context of another cluster")
+
+
+def _all_text(values: Any) -> bool:
+    return isinstance(values, list) and all(isinstance(v, str) for v in values)
+
+
+def _is_resource(res: Any) -> bool:
+    """One entry of a group/version's resource list, as discovery reads it."""
+    return isinstance(res, dict) and isinstance(res.get("name"), str) and isinstance(res.get("kind"), str) \
+        and isinstance(res.get("namespaced"), bool)
 
 
 @dataclass(frozen=True)
@@ -860,6 +875,8 @@ def _waiting_note(host: str, noted: Callable[[], None] = lambda: None) -> Iterat
 
     def note() -> None:
         with contextlib.suppress(OSError, ValueError):
+            if TARGET.quiet:
+                return
             sys.stderr.write(f"waiting for the Kubernetes API at {host} ({request_timeout_text()})\n")
             sys.stderr.flush()
         noted()
@@ -1023,14 +1040,27 @@ class KubeClient:
     def served_group_versions(self) -> set[str]:
         if self._group_versions is None:
             core = self.request("GET", "/api")
-            if not isinstance(core, dict) or not core.get("versions"):
+            versions = core.get("versions") if isinstance(core, dict) else None
+            if not versions or not _all_text(versions):
                 raise self._not_kubernetes("GET /api has no API versions")
-            groups = self.request("GET", "/apis") or {}
-            served = set(core.get("versions", []))
-            for group in groups.get("groups", []):
-                served.update(v["groupVersion"] for v in group.get("versions", []))
+            served = set(versions)
+            for group in self._groups():
+                served.update(v["groupVersion"] for v in group.get("versions") or [])
             self._group_versions = served
         return self._group_versions
+
+    def _groups(self) -> list[dict]:
+        """The API groups of /apis, their shape checked: each an object whose `versions`
+        are objects naming a `groupVersion` (NotKubernetes otherwise)."""
+        listing = self.request("GET", "/apis")
+        groups = listing.get("groups") if isinstance(listing, dict) else None
+        good = isinstance(groups, list) and all(
+            isinstance(g, dict) and isinstance(g.get("versions") or [], list)
+            and all(isinstance(v, dict) and isinstance(v.get("groupVersion"), str) for v in g.get("versions") or [])
+            for g in groups)
+        if not good:
+            raise self._not_kubernetes("GET /apis answered no API group list")
+        return groups
 
     def resources_of(self, api_version: str) -> dict[str, ResourceKind]:
         """The kinds served under one apiVersion (empty when the group/version is not served)."""
@@ -1043,9 +1073,14 @@ class KubeClient:
             return {}
         group, _, version = api_version.rpartition("/")
         path = f"/apis/{api_version}" if group else f"/api/{api_version}"
-        listing = self.request("GET", path) or {}
+        listing = self.request("GET", path)
+        if listing is None:  # served a moment ago, gone now (a CRD deleted): serves nothing
+            return {}
+        resources = listing.get("resources") if isinstance(listing, dict) else None
+        if not isinstance(resources, list) or not all(_is_resource(r) for r in resources):
+            raise self._not_kubernetes(f"GET {path} answered no API resource list")
         kinds: dict[str, ResourceKind] = {}
-        for res in listing.get("resources", []):
+        for res in resources:
             if "/" in res["name"]:  # subresources such as daemonsets/status
                 continue
             kinds[res["kind"]] = ResourceKind(group, version, res["kind"], res["name"], res["namespaced"])
@@ -1057,7 +1092,8 @@ class KubeClient:
     def kind(self, api_version: str, kind: str) -> ResourceKind:
         found = self.resources_of(api_version).get(kind)
         if found is None:
-            raise KindNotServed(f"the cluster does not serve {kind} ({api_version})")
+            raise KindNotServed(f"the cluster does not serve {kind} ({api_version}; {self.origin})",
+                                fix=KIND_NOT_SERVED_FIX)
         return found
 
     # -- verbs ---------------------------------------------------------------
@@ -1348,7 +1384,28 @@ def _decode(raw: bytes) -> Optional[dict]:
     try:
         return json.loads(raw)
     except ValueError:
-        return {"message": raw.decode("utf-8", "replace")[:200]}
+        return {"message": body_line(raw)} if body_line(raw) else {}
+
+
+BODY_LINE_CHARS = 120  # at most this much of an answer's text in an error line
+
+
+def body_line(body: bytes | str) -> str:
+    """A response body shortened for an error line: the `error` / `message` of a JSON
+    body, else the first line of a text body, at most BODY_LINE_CHARS; '' for an HTML
+    page or an empty body (its markup says nothing the status does not)."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error") or data.get("message"), str):
+        line = " ".join((data.get("error") or data.get("message")).split())  # the whole message
+    elif data is not None or text.lstrip().startswith("<"):
+        return ""
+    else:
+        line = " ".join(next((ln for ln in text.splitlines() if ln.strip()), "").split())
+    return line if len(line) <= BODY_LINE_CHARS else line[:BODY_LINE_CHARS - 3] + "..."
 
 
 def server_error_fix() -> str:

@@ -42,6 +42,6 @@ def test_without_a_cluster_a_placeholder_that_cannot_pass_is_suggested(capsys, n
     assert code == 2 and "istiod-1-22-6" not in err, err
     words = _offline_form(err)
     assert words[-2:] == ["--xds-address", "ISTIOD_HOST:15012"], err
-    assert "(replace ISTIOD_HOST with istiod's Service: none was found)" in err, err
+    assert "(replace ISTIOD_HOST with istiod's Service: no cluster to look istiod up in)" in err, err
     code, out, pasted = cli(capsys, *words[1:])  # pasted as is, it is refused, not rendered
     assert code == 2 and not out and "--xds-address ISTIOD_HOST:15012" in pasted, pasted

@@ -19,7 +19,7 @@ def test_global_flags_between_a_group_and_its_subcommand_work_as_after_it(capsys
     assert cli(capsys, "sandbox", "-o=json", "list")[:2] == cli(capsys, "sandbox", "list", "-o", "json")[:2]
     for args in (["-q", "sandbox", "list"], ["sandbox", "-q", "list"], ["sandbox", "--quiet", "list"]):
         code, out, err = cli(capsys, *args)
-        assert code == 0 and "No sandboxes" in err, (args, err)
+        assert (code, out, err) == (0, "", ""), (args, err)  # parsed, and -q silences the empty-list note
 
 
 def test_dump_takes_o_before_its_subcommand(capsys, no_env) -> None:

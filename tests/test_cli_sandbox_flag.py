@@ -61,7 +61,8 @@ def test_down_takes_both_spellings(flag, state_root, capsys, no_env) -> None:
     _record("alpha")
     code, out, err = cli(capsys, "sandbox", "down", flag, "nope")
     assert code == 1 and not out
-    assert err.strip() == "Error: sandbox nope not found (sandboxes: alpha); --ignore-not-found makes this exit 0"
+    assert err.strip() == "Error: sandbox nope not found (sandboxes: alpha); `kmeshctl sandbox down " \
+        f"{flag} nope --ignore-not-found` makes this exit 0"
     code, out, err = cli(capsys, "sandbox", "down", flag, "nope", "--ignore-not-found")
     assert code == 0 and not out and not err, err
 

@@ -154,7 +154,8 @@ def test_waypoint_delete_of_a_missing_waypoint_is_not_found_unless_ignored(clust
     # the suggested command works when pasted: it keeps --kubeconfig, and -n never goes with -A
     assert missing.err.strip() == ("Error: waypoint default/zz9none not found (waypoints in default: none; see "
                                    f"`kmeshctl --kubeconfig {cluster.kubeconfig} waypoint list -A`); "
-                                   "--ignore-not-found makes this exit 0"), \
+                                   f"`kmeshctl --kubeconfig {cluster.kubeconfig} waypoint delete -n default --name "
+                                   "zz9none --ignore-not-found` makes this exit 0"), \
         missing.err
     ignored = cluster.kmeshctl("waypoint", "delete", "-n", "default", "--name", "zz9none", "--ignore-not-found")
     assert ignored.code == 0 and ignored.out.strip() == \

@@ -70,8 +70,9 @@ def test_with_no_cluster_configured_a_dry_run_is_offline_and_needs_the_address(t
     assert code == 0 and "kind: DaemonSet" in out, err
     assert "No reachable cluster (no cluster configured:" in err and "validating offline" in err
     code, out, err = cli(capsys, *DRY_RUN)
-    assert code == 1 and not out, err  # no cluster is exit 1, as everywhere else
-    assert "no cluster to find istiod in" in err and "pass --xds-address HOST:PORT" in err
+    assert code == 2 and not out, err  # a required flag left out: bad input, as --cluster-id
+    assert err.startswith("Error: --xds-address is required (with no cluster configured, --dry-run validates "
+                          "offline)") and "e.g. `kmeshctl install --cluster-id c1 --dry-run --xds-address " in err, err
 
 
 @pytest.mark.parametrize("words", [["uninstall"], ["precheck"], ["status"], ["enable-ns", "default"],
@@ -258,7 +259,7 @@ def test_precheck_fix_column_keeps_flags_whole_in_80_columns(monkeypatch) -> Non
     (["install", "--cluster-id", "c1", "--dry-run=client"],
      "write --dry-run (it is kubectl's --dry-run=server: the API server checks every object, nothing is changed); "
      "the offline (client) form is `kmeshctl render --cluster-id c1 --xds-address "
-     "ISTIOD_HOST:15012` (replace ISTIOD_HOST with istiod's Service: none was found)"),
+     "ISTIOD_HOST:15012` (replace ISTIOD_HOST with istiod's Service: no cluster to look istiod up in)"),
     (["enable-ns", "default", "--wait=true"], "write --wait or --no-wait"),
 ])
 def test_an_on_off_flag_given_a_value_says_how_to_spell_it(capsys, no_env, args, fix) -> None:  # noqa: F811

@@ -197,7 +197,7 @@ def test_bench_cleanup_of_a_run_that_left_nothing_is_not_found_like_every_delete
     code, out, err = cli(capsys, "bench", "cleanup", "--run-id", "abcdef")
     assert code == 1 and not out, err
     assert _one_error_line(err).startswith("Error: benchmark run abcdef not found (") and \
-        err.rstrip().endswith("; --ignore-not-found makes this exit 0"), err
+        err.rstrip().endswith("; `kmeshctl bench cleanup --run-id abcdef --ignore-not-found` makes this exit 0"), err
     code, out, err = cli(capsys, "bench", "cleanup", "--run-id", "abcdef", "--ignore-not-found")
     assert code == 0 and not out and not err
     help_text = " ".join(ROOT.commands["bench"].commands["cleanup"].help.split())
@@ -300,7 +300,7 @@ def test_with_no_sandbox_a_command_says_none_is_up_not_a_default_name(args: list
     code, out, err = cli(capsys, *args)
     line = _one_error_line(err)
     assert code == 1 and not out and line.startswith("Error: no sandbox is up") and "sandbox kmesh" not in line, err
-    assert ("nothing to remove; --ignore-not-found makes this exit 0" if "down" in args
+    assert ("nothing to remove; `kmeshctl sandbox down --ignore-not-found` makes this exit 0" if "down" in args
             else "start one with `kmeshctl sandbox up`") in line, err
 
 

@@ -351,7 +351,7 @@ def test_down_leaves_nothing_behind(sandbox: str, observer: Observer, host_links
     quiet = subprocess.run([*KMESHCTL, "sandbox", "down", "--name", sandbox, "--ignore-not-found"],
                            capture_output=True, text=True)
     assert quiet.returncode == 0 and not quiet.stdout and not quiet.stderr, quiet.stderr
-    with pytest.raises(KmeshctlError, match="not up"):
+    with pytest.raises(KmeshctlError, match="not found"):
         sb.status(sandbox)
 
 

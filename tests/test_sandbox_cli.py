@@ -88,8 +88,8 @@ def test_down_of_a_missing_sandbox_is_not_found_unless_ignore_not_found(state_ro
     _record("beta")
     code, out, err = cli(capsys, "sandbox", "down", "--name", "h26none")
     assert code == 1 and not out, err
-    assert err.strip() == "Error: sandbox h26none not found (sandboxes: alpha, beta); --ignore-not-found makes " \
-                          "this exit 0", err
+    assert err.strip() == "Error: sandbox h26none not found (sandboxes: alpha, beta); `kmeshctl sandbox down " \
+                          "--name h26none --ignore-not-found` makes this exit 0", err
     code, out, err = cli(capsys, "sandbox", "down", "--name", "h26none", "--ignore-not-found")
     assert code == 0 and not out and not err, err
     assert state_mod.SandboxState.load("alpha") and state_mod.SandboxState.load("beta")  # untouched

@@ -171,7 +171,7 @@ def test_node_cleanup_with_nothing_installed_says_so(capsys, no_env) -> None:
     code, out, err = cli(capsys, "node", "cleanup")
     assert code == 1 and not out, err
     assert err.startswith("Error: nothing to clean up: no kmesh data path at /sys/fs/bpf/kmesh; "
-                          "--ignore-not-found makes this exit 0"), err
+                          "`kmeshctl node cleanup --ignore-not-found` makes this exit 0"), err
     code, out, err = cli(capsys, "node", "cleanup", "--ignore-not-found")
     assert code == 0 and "nothing to clean up" in out, err
 

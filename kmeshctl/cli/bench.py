@@ -161,8 +161,11 @@ def cleanup(
     if wanted and not run_ids:
         if ignore_not_found:
             return
+        from kmeshctl.cli.common import ignore_not_found_fix
+
         others = f"runs with leftovers: {', '.join(found)}" if found else "no run left anything"
-        raise KmeshctlError(f"benchmark run {wanted} not found ({others}); --ignore-not-found makes this exit 0")
+        raise KmeshctlError(f"benchmark run {wanted} not found ({others}); "
+                            f"{ignore_not_found_fix(['bench', 'cleanup'])}")
     for one in run_ids:
         cleanup_run(one)
         typer.echo(f"removed benchmark run {one}")

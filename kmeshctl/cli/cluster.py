@@ -143,7 +143,8 @@ def install(
       kmeshctl install --cluster-id c1
       # istiod named instead of found (ASM: the istiod-<revision> Service)
       kmeshctl install --cluster-id c1 --xds-address istiod.istio-system.svc:15012
-      kmeshctl install --cluster-id c1 --dry-run -o json
+      # nothing applied; with no cluster configured it validates offline
+      kmeshctl install --cluster-id c1 --xds-address istiod:15012 --dry-run
     """
     check_namespace_flags()
     check_crd_files(crd_file)
@@ -460,7 +461,11 @@ def _uninstall_client(dry_run: bool) -> Optional[KubeClient]:
     try:
         return connect_reachable()
     except NoClusterConfigured as error:
-        err().print(f"[yellow]No cluster configured ({escape(str(error))}): listing every object unchecked[/]")
+        from kmeshctl.cli.progress import note
+
+        why = error.problem.removeprefix("no cluster configured: ")  # the line says it once
+        fix = f"; to check them, {error.fix}" if error.fix else ""
+        note(f"No cluster configured ({why}): listing every object unchecked{fix}")
         return None
 
 

@@ -100,6 +100,7 @@ def _global_options(
     TARGET.kubeconfig = kubeconfig
     TARGET.context = context
     TARGET.request_timeout = request_timeout
+    TARGET.quiet = quiet
 
 
 class OutputFormat(str, Enum):
@@ -144,6 +145,14 @@ def suggest(command: str) -> str:
     that it takes too (see kmeshctl.cli.conventions)."""
     root = get_current_context().find_root().command
     return paste_ready(f"`{command}`", root).strip("`")
+
+
+def ignore_not_found_fix(words: "list[str] | tuple[str, ...]") -> str:
+    """"`kmeshctl sandbox down --name x --ignore-not-found` makes this exit 0": the command
+    being run (``words``) with the flags typed, pasteable, for a not-found error."""
+    from kmeshctl.cli.render import same_work_command
+
+    return f"`{same_work_command(list(words), ['--ignore-not-found'])}` makes this exit 0"
 
 
 def fix_hint(message: str) -> str:

@@ -98,7 +98,7 @@ class KmeshctlGroup(TyperGroup):
         if ctx.parent is None:
             if not ctx.resilient_parsing:
                 refuse_short_flag_values(args, self)
-            args = split_short_equals(args, self)
+            args = split_short_equals(split_glued_shorts(args, self), self)
             args = server_dry_run_as_flag(args)
             _ARGS[:] = args
             if not ctx.resilient_parsing:  # shell completion parses half-typed lines
@@ -257,7 +257,8 @@ def _completions_with_globals(base: type) -> Callable[..., Any]:
 
 def with_global_flags(items: list[Any], args: list[str], incomplete: str) -> list[Any]:
     """`status --<TAB>`: the command's options and the global ones it takes anywhere on the
-    line (--kubeconfig, --context), unless typed already or after `--`."""
+    line (--kubeconfig, --context, --request-timeout, -q/--quiet), unless typed already or
+    after `--`."""
     from typer._click.shell_completion import CompletionItem
 
     if not incomplete.startswith("-") or "--" in args:
@@ -265,6 +266,8 @@ def with_global_flags(items: list[Any], args: list[str], incomplete: str) -> lis
     have = {item.value for item in items}
     extra = [CompletionItem(flag) for flag in GLOBAL_FLAGS
              if flag.startswith(incomplete) and flag not in have and flag not in args]
+    if not any(flag in have or flag in args for flag in QUIET_FLAGS):  # -q: typed once, in any place
+        extra += [CompletionItem(flag) for flag in QUIET_FLAGS if flag.startswith(incomplete)]
     return items + extra
 
 
@@ -359,6 +362,42 @@ def _short_options(root: _click.Command) -> set[str]:
     """Every short option (`-o`, `-n`, `-c`, `-f`, ...) of any command."""
     return {opt for command in walk(root) for p in command.params if p.param_type_name == "option"
             for opt in (*p.opts, *p.secondary_opts) if len(opt) == 2 and opt[0] == "-" and opt[1] != "-"}
+
+
+def _options_by_kind(root: _click.Command) -> tuple[set[str], set[str]]:
+    """(the options that take a value in every command, those that never do)."""
+    kinds: dict[str, set[bool]] = {}
+    for command in walk(root):
+        for p in command.params:
+            for opt in (*p.opts, *p.secondary_opts) if p.param_type_name == "option" else ():
+                kinds.setdefault(opt, set()).add(takes_value(p))
+    return {o for o, k in kinds.items() if k == {True}}, {o for o, k in kinds.items() if k == {False}}
+
+
+def _unglued(arg: str, valued: set[str], flags: set[str]) -> list[str]:
+    """`-nfoo` -> `-n foo`, `-qojson` -> `-q -o json`, `-qA` -> `-q -A`; any other word as is."""
+    if len(arg) < 3 or arg[0] != "-" or arg[1] == "-" or arg[2] == "=":
+        return [arg]
+    if arg[:2] in valued:
+        return [arg[:2], arg[2:]]
+    if arg[:2] in flags and f"-{arg[2]}" in valued | flags:
+        return [arg[:2], *_unglued(f"-{arg[2:]}", valued, flags)]
+    return [arg]
+
+
+def split_glued_shorts(args: list[str], root: _click.Command) -> list[str]:
+    """Short options as pflag reads them, spelled apart so every step that moves a flag
+    (before the command, between group and subcommand, -q anywhere) sees them: a value
+    glued on (`-nfoo`, `-ojson`) and on/off flags combined (`-qA`, `-qo json`, `-qojson`).
+    Nothing after `--`, and no option's value (`--node-name -n1`), changes."""
+    valued, flags = _options_by_kind(root)
+    shorts = {o for o in valued if len(o) == 2}, {o for o in flags if len(o) == 2}
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        out += [arg] if i and args[i - 1] in valued | set(GLOBAL_FLAGS) else _unglued(arg, *shorts)
+    return out
 
 
 def split_short_equals(args: list[str], root: _click.Command) -> list[str]:
@@ -724,8 +763,8 @@ def _reflow_help(command: _click.Command) -> None:
     command.help = "\n\n".join("\b\n" + p if p.startswith(" ") else " ".join(p.split()) for p in paragraphs)
 
 
-GLOBAL_FLAGS_LINE = ("Global flags: --kubeconfig PATH, --context NAME, --request-timeout DURATION, before or "
-                     "after the command (see 'kmeshctl --help').")
+GLOBAL_FLAGS_LINE = ("Global flags: --kubeconfig PATH, --context NAME, --request-timeout DURATION, -q/--quiet "
+                     "(no line on stderr but errors), before or after the command (see 'kmeshctl --help').")
 
 
 def _global_flags_named(command: _click.Command) -> None:
@@ -1173,8 +1212,9 @@ def _positional_name_hint(message: str, err: Any) -> str:
     params = ctx.command.params
     if any(p.param_type_name == "argument" for p in params):
         return ""
+    typed = _without_separator(list(_ARGS))
     reader = POSITIONAL_READERS.get(tuple(ctx.command_path.split()[-2:]))
-    read = reader(found.group(1).split(), list(_ARGS)) if reader else ""
+    read = reader(found.group(1).split(), typed) if reader else ""
     if read:
         return read  # the command's own reading of the word (a sandbox's name, no cluster for --pod)
     # a flag's first long spelling: --name is the sandbox commands' own, dump's other one
@@ -1189,10 +1229,16 @@ def _positional_name_hint(message: str, err: Any) -> str:
     given = any(_spelled(w, set(param.opts)) for w in _ARGS)
     if len(extras) != 1 or given:
         return f"; this command takes no positional arguments: give one {what} with {flag} {metavar}"
-    words = list(_ARGS)
+    words = typed
     at = len(words) - 1 - words[::-1].index(extras[0]) if extras[0] in words else len(words)
     words[at:at + 1] = [flag, extras[0]]
     return f"; give the {what} with {flag}: `{shlex.join(['kmeshctl', *words])}`"
+
+
+def _without_separator(args: list[str]) -> list[str]:
+    """``args`` without their first `--`: a command that takes no arguments reads nothing
+    after it, and the flag the fix adds in the stray word's place must not follow it."""
+    return args[:args.index("--")] + args[args.index("--") + 1:] if "--" in args else args
 
 
 def _with_help_pointer(line: str, err: Any) -> str:
@@ -1371,7 +1417,9 @@ def visible(text: str) -> str:
 
 
 def _fail(line: str) -> None:
-    typer.secho(bounded_line(visible(line)), fg=typer.colors.RED, err=True)
+    from kmeshctl.cli.progress import echo_coloured
+
+    echo_coloured(bounded_line(visible(line)), typer.colors.RED)
 
 
 def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:

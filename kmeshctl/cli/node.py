@@ -98,8 +98,10 @@ def cleanup(
     _refuse_live_sandbox(bpf_fs)
     if not loader.cleanup_dir(bpf_fs).exists() and not ignore_not_found:
         if not given_on_command_line("bpf_fs"):
-            raise KmeshctlError(f"nothing to clean up: no kmesh data path at {bpf_fs}; --ignore-not-found makes "
-                                "this exit 0 (another directory: --bpf-fs DIR)")
+            from kmeshctl.cli.common import ignore_not_found_fix
+
+            raise KmeshctlError(f"nothing to clean up: no kmesh data path at {bpf_fs}; "
+                                f"{ignore_not_found_fix(['node', 'cleanup'])} (another directory: --bpf-fs DIR)")
         raise UsageError(f"{given_as('bpf_fs')} {bpf_fs}: does not exist; use the directory `kmeshctl node run "
                          f"--bpf-fs` used (default {DEFAULT_BPF_FS}), or add --ignore-not-found when it may be gone "
                          "already")

@@ -35,6 +35,15 @@ def note(line: str) -> None:
         typer.echo(line, err=True)
 
 
+def echo_coloured(line: str, colour: str) -> None:
+    """``line`` on stderr in ``colour`` (a typer.colors name) where colour is allowed: never
+    with NO_COLOR or TERM=dumb (kmeshctl.cli.tables.styled_terminal decides for every
+    styled line), nor off a terminal (click strips it there)."""
+    from kmeshctl.cli.tables import styled_terminal
+
+    typer.secho(line, fg=colour if styled_terminal() else None, err=True)
+
+
 class Progress:
     """Call it with a line; use as a context manager to get the heartbeat. Quiet: prints nothing."""
 

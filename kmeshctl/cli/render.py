@@ -216,13 +216,14 @@ def _xds_address_for_hint(typed: Sequence[str], args: Sequence[str]) -> tuple[li
 
     if any(word.partition("=")[0] == "--xds-address" for word in typed):
         return [], ""
-    found = istiod_address_quickly(_typed_value(args, "--kubeconfig"), _typed_value(args, "--context"),
+    found, looked = istiod_address_quickly(_typed_value(args, "--kubeconfig"), _typed_value(args, "--context"),
                                    _typed_value(args, "--istio-namespace") or DEFAULT_ISTIO_NAMESPACE,
                                    COMPLETION_LOOKUP_TIMEOUT_S)
     if found:
         return ["--xds-address", found], ""
     host = XDS_ADDRESS_UNKNOWN.partition(":")[0]
-    return ["--xds-address", XDS_ADDRESS_UNKNOWN], f" (replace {host} with istiod's Service: none was found)"
+    why = "none was found" if looked else "no cluster to look istiod up in"
+    return ["--xds-address", XDS_ADDRESS_UNKNOWN], f" (replace {host} with istiod's Service: {why})"
 
 
 def _typed_value(args: Sequence[str], flag: str) -> Optional[str]:
@@ -328,9 +329,8 @@ def warn_unvalidated_custom_kinds(kinds: list[str]) -> None:
     """One warning line on stderr naming the custom kinds validated without a schema
     (offline, no --crd-file); shared by `render` and offline `install --dry-run`."""
     if kinds:
-        typer.secho(
-            f"Warning: {', '.join(kinds)} not schema-validated (no CRD schemas offline); "
-            f"give --crd-file, or run `{same_work_command(['install'], ['--dry-run'])}` with a reachable cluster",
-            fg=typer.colors.YELLOW,
-            err=True,
-        )
+        from kmeshctl.cli.progress import echo_coloured
+
+        echo_coloured(f"Warning: {', '.join(kinds)} not schema-validated (no CRD schemas offline); "
+                      f"give --crd-file, or run `{same_work_command(['install'], ['--dry-run'])}` with a reachable "
+                      "cluster", typer.colors.YELLOW)

@@ -16,13 +16,13 @@ from rich.table import Table
 from kmeshctl.cli.tables import EMPTY, cli_console, count_of as counted, print_or_note, wide_only
 
 from kmeshctl import sandboxes
-from kmeshctl.cli.common import (OutputFormat, OutputOption, app, complete_sandbox_names, is_data, print_data,
-                                 suggest)
+from kmeshctl.cli.common import (OutputFormat, OutputOption, app, complete_sandbox_names, ignore_not_found_fix, is_data,
+                                 print_data, suggest)
 from kmeshctl.cli.completion import SandboxFlagCommand
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.cli.progress import Progress
+from kmeshctl.cli.progress import Progress, note
 from kmeshctl.params import check_pod_name, shown
 from kmeshctl.sandbox import sandbox as sandbox_mod
 from kmeshctl.sandbox.manifests import STDIN, default_files, kinds_text
@@ -254,7 +254,7 @@ def down(name: Optional[str] = DownNameOption,
     if not name and not sandboxes.existing():
         if ignore_not_found:
             return
-        raise sandboxes.NotFound("no sandbox is up: nothing to remove; --ignore-not-found makes this exit 0")
+        raise sandboxes.NotFound(f"no sandbox is up: nothing to remove; {ignore_not_found_fix(['sandbox', 'down'])}")
     sandbox_name = _existing_name(name, other_version_ok=True, command="kmeshctl sandbox down")
     logs = failed_up_logs(sandbox_name)
     had_logs = logs.is_dir()
@@ -271,7 +271,7 @@ def down(name: Optional[str] = DownNameOption,
     elif had_logs:
         typer.echo(f"Sandbox {sandbox_name} did not exist; removed the logs its failed `sandbox up` left in {logs}.")
     elif not ignore_not_found:
-        raise sandboxes.not_found(sandbox_name, "--ignore-not-found makes this exit 0")
+        raise sandboxes.not_found(sandbox_name, ignore_not_found_fix(["sandbox", "down"]))
 
 
 @sandbox_app.command("list")
@@ -289,7 +289,7 @@ def list_(output: OutputOption = OutputFormat.table) -> None:
         print_data(rows, output)
         return
     if not rows:
-        typer.echo("No sandboxes. Create one with: kmeshctl sandbox up", err=True)  # stdout stays empty (kubectl)
+        note("No sandboxes. Create one with: kmeshctl sandbox up")  # stdout stays empty (kubectl)
         return
     columns = ["NAME", "PHASE", "PODS", "AGE"] + (["AGENT ADMIN", "BPFFS"] if output is OutputFormat.wide else [])
     table = Table(*columns, show_edge=False, pad_edge=False)

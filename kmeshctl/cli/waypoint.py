@@ -15,7 +15,7 @@ from rich.table import Table
 from kmeshctl.cli.tables import EMPTY, cli_console
 
 from kmeshctl.cli.common import (MAX_RUN_S, MAX_TIMEOUT_S, PORT_MAX, PORT_MIN, OutputFormat, OutputOption, app,
-                                 check_namespace_flags, is_data, print_data, print_json)
+                                 check_namespace_flags, ignore_not_found_fix, is_data, print_data, print_json)
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.render import ManifestFormat, print_manifests
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -65,11 +65,11 @@ def _dry_run_cluster():
     try:
         return connect_reachable()
     except NoClusterConfigured as err:  # nothing configured to check against: the objects as rendered
-        from kmeshctl.cli.progress import quiet_run
+        from kmeshctl.cli.progress import echo_coloured, quiet_run
 
         if not quiet_run():
-            typer.secho(f"No reachable cluster ({err}): rendered offline, not checked by an API server",
-                        fg=typer.colors.YELLOW, err=True)
+            echo_coloured(f"No reachable cluster ({err}): rendered offline, not checked by an API server",
+                          typer.colors.YELLOW)
         return None
 
 
@@ -253,7 +253,7 @@ def delete_cmd(
     params = deploy.WaypointParams(namespace, name)
     if not deploy.exists(client, params):
         if not ignore_not_found:
-            raise _not_found(client, namespace, name, "--ignore-not-found makes this exit 0")
+            raise _not_found(client, namespace, name, ignore_not_found_fix(["waypoint", "delete"]))
         typer.echo(f"Nothing to delete: waypoint {namespace}/{name} does not exist.")
         return
     deploy.delete(client, params, typer.echo)
