@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import shlex
-import signal
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.params import bad_value, given_text, shown, refuse_spaces
 from kmeshctl.sandbox import manifests as m
 from kmeshctl.splitstats import split_test
+from kmeshctl.stopping import Stopped
 
 P_VALUE_FLOOR = 0.001
 CURL_TIMEOUT_S = 5
@@ -628,29 +628,6 @@ def sent_text(report: DemoReport) -> str:
         during = f" and {phase.change.requests} while switching to its weights" if phase.change else ""
         phases.append(f"phase {number}: {phase.traffic.requests} of {report.requests}{during}")
     return f"{text}; {', '.join(phases)}" if phases else text
-
-
-class Stopped(KeyboardInterrupt):
-    """The demo stopped by a signal: SIGINT (Ctrl-C) or SIGTERM (kill, a CI timeout). A
-    KeyboardInterrupt, so every cleanup written for Ctrl-C runs for SIGTERM too; it exits
-    128 + the signal's number, as a shell reports a command a signal ended (130, 143)."""
-
-    def __init__(self, signum: int = signal.SIGINT) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = int(signum)
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum
-
-    @property
-    def how(self) -> str:
-        return "Ctrl-C (SIGINT)" if self.signum == signal.SIGINT else signal.Signals(self.signum).name
-
-
-def stopped_by(err: KeyboardInterrupt) -> Stopped:
-    """``err`` as a Stopped: a plain KeyboardInterrupt is Ctrl-C's."""
-    return err if isinstance(err, Stopped) else Stopped(signal.SIGINT)
 
 
 def stop_text(stop: Stopped, report: Optional[DemoReport]) -> str:

@@ -10,12 +10,9 @@ with the command that removes it."""
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, Literal, Optional
+from typing import Callable, Literal, Optional
 
 from kmeshctl.enrollment import REDIRECTION_ANNOTATION, PodView, is_annotated
 from kmeshctl.errors import KmeshctlError
@@ -23,6 +20,7 @@ from kmeshctl.asciinum import duration_words
 from kmeshctl.kube import ApiError, KubeClient, object_ref
 from kmeshctl.params import PLACEHOLDER_XDS_ADDRESS, InstallParams
 from kmeshctl.render import render_manifests
+
 
 Outcome = Literal["deleted", "would be deleted", "not found", "kind not served", "stopped", "needs cleanup"]
 ABSENT: tuple[Outcome, ...] = ("not found", "kind not served")
@@ -230,23 +228,3 @@ def stopped_text(how: str, objs: list[dict], results: list[DeleteResult], sent: 
     if left:
         parts.append(f"not deleted: {', '.join(left)}")
     return f"uninstall stopped by {how}: " + "; ".join(parts)
-
-
-@contextlib.contextmanager
-def sigterm_stops() -> Iterator[None]:
-    """SIGTERM unwinds uninstall as Ctrl-C does (kmeshctl.demo.Stopped, a KeyboardInterrupt)
-    but is told apart: exit 143, not 130. Only the main thread may set a handler."""
-    from kmeshctl.demo import Stopped
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, _frame: object) -> None:
-        raise Stopped(signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -62,7 +62,8 @@ from kmeshctl.params import (
 from kmeshctl.render import DAEMONSET_NAME
 from kmeshctl.rollout import RolloutTimeout, counts_text, limit_text, timeout_fix, wait_for_rollout
 from kmeshctl.status import AgentXds, MeshStatus, agent_xds, mesh_status
-from kmeshctl.uninstall import (ABSENT, DeleteResult, install_namespaces, installed_objects, sigterm_stops,
+from kmeshctl.stopping import sigterm_stops
+from kmeshctl.uninstall import (ABSENT, DeleteResult, install_namespaces, installed_objects,
                                 stopped_text)
 from kmeshctl.uninstall import uninstall as uninstall_objects
 from kmeshctl.uninstall import dry_run as uninstall_dry_run
@@ -440,7 +441,7 @@ def _uninstall_stopped(stop: KeyboardInterrupt, objs: list[dict], results: list[
                        dry_run: bool, output: Optional[ManifestFormat], checked: bool) -> None:
     """A signal stopped uninstall: one stderr line (what went, what was going, what did not,
     and the command that removes the rest); with -o the document so far, its error the same."""
-    from kmeshctl.demo import stopped_by
+    from kmeshctl.stopping import stopped_by
 
     how = stopped_by(stop)
     again = same_work_command(["uninstall"])

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, NoReturn, Optional
+from typing import Annotated, Callable, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -23,6 +20,7 @@ from kmeshctl.cli.progress import HEARTBEAT_S, Progress
 from kmeshctl.errors import UsageError
 from kmeshctl.params import DEMO_NAMESPACE, counted
 from kmeshctl.sandbox.state import NAME_RULE
+from kmeshctl.stopping import Stopped, sigterm_stops, stopped_by
 
 demo_app = typer.Typer(
     help="Demos of the mesh at work.\n\n"
@@ -103,14 +101,14 @@ def traffic_shift(
     weight_sets = demo.parse_weight_sets(weights, subject)
     report: Optional[demo.DemoReport] = None
     try:
-        with _sigterm_stops():
+        with sigterm_stops():
             chosen, note = demo.choose_target(target.value, documents, subject, name, _cluster_flags(),
                                               chosen_namespace, flag_as_typed("name"))
             Progress(quiet=quiet, indent="")(note)
             report = demo.new_report(chosen, subject, requests, len(weight_sets))
             _run(chosen, report, weight_sets, verbose, quiet)
     except KeyboardInterrupt as err:  # after the target's finish: weights restored, a sandbox made removed
-        _report_stop(demo.stopped_by(err), report, output)
+        _report_stop(stopped_by(err), report, output)
     assert report is not None
     as_table = not is_data(output)
     data = report.to_json()
@@ -147,26 +145,7 @@ def _run(chosen: demo.DemoTarget, report: demo.DemoReport, weight_sets: list[lis
             chosen.finish(progress)
 
 
-@contextlib.contextmanager
-def _sigterm_stops() -> Iterator[None]:
-    """SIGTERM raises demo.Stopped(SIGTERM) while the demo runs: it unwinds as Ctrl-C does
-    (the CLI's own handler raises a plain KeyboardInterrupt, which reads as Ctrl-C's), but
-    is told apart (exit 143, not 130). Only the main thread may set a handler."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, _frame: object) -> None:
-        raise demo.Stopped(signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _report_stop(stop: demo.Stopped, report: Optional[demo.DemoReport], output: OutputFormat) -> NoReturn:
+def _report_stop(stop: Stopped, report: Optional[demo.DemoReport], output: OutputFormat) -> NoReturn:
     """A stopped demo: the requests sent per phase on one stderr line (and in -o json|yaml
     the report, its `error` saying the same); exit 128 + the signal (130 Ctrl-C, 143 SIGTERM)."""
     text = demo.stop_text(stop, report)
