@@ -95,7 +95,7 @@ def server_dry_run(client: KubeClient, objs: list[dict]) -> None:
         try:
             client.apply(obj, dry_run=True)
         except ApplyConflict as err:
-            raise DryRunRejected(err.problem, err.FIX) from err
+            raise DryRunRejected(err.problem, err.fix) from err
         except ApiError as err:
             raise DryRunRejected(f"{object_ref(obj)} rejected by the API server: {err}", REJECTED_FIX) from err
 

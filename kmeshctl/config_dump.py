@@ -5,16 +5,20 @@ a port-forward to the agent pod, and the cache shown as tables.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from rich.console import Console
 from rich.table import Table
 
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.params import TABLE_EMPTY as EMPTY
+
+if TYPE_CHECKING:
+    from kmeshctl.kube import KubeClient, KubeTarget
 
 CACHE_PATH = "/debug/config_dump/dual-engine"
 BPF_PATH = "/debug/config_dump/bpf/dual-engine"
@@ -23,10 +27,18 @@ AGENT_NAMESPACE = "kmesh-system"
 TIMEOUT_S = 10.0
 
 
-def fetch_local(path: str, port: int) -> Any:
+class AgentTimeout(KmeshctlError):
+    """The agent's admin endpoint took the connection and sent nothing back in time: it
+    is there (a stopped or hung agent), so not "no endpoint"."""
+
+
+def fetch_local(path: str, port: int, quiet: bool = True, sandbox: Optional[str] = None) -> Any:
+    """GET ``path`` from the agent admin endpoint on 127.0.0.1:``port``; after
+    WAITING_NOTE_AFTER_S without an answer a `waiting for ...` line on stderr unless
+    ``quiet``; ``sandbox``: the sandbox whose agent it is, for the fix of a timeout."""
     url = f"http://127.0.0.1:{port}{path}"
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:
+        with _waiting_note(f"127.0.0.1:{port}", quiet), urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:
             body = resp.read()
     except urllib.error.HTTPError as err:
         raise _refused(f"agent admin {url}", err.code, str(err.reason or ""), err.read(), LOCAL_FIX) from err
@@ -34,19 +46,64 @@ def fetch_local(path: str, port: int) -> Any:
         from kmeshctl.kube import transport_reason
 
         why = transport_reason(err)  # `connection refused`, as kubectl words it
+        if _timed_out(err) or why == "i/o timeout":
+            raise timeout_error(port, sandbox) from err
         raise KmeshctlError(f"no node agent admin endpoint at 127.0.0.1:{port} ({why}): start the agent on "
                             "this host (`kmeshctl node run`, or `kmeshctl sandbox up`), or ask one in a "
                             "cluster with --pod NAME") from err
     return checked(path, body, f"agent admin 127.0.0.1:{port}", LOCAL_FIX)
 
 
-def fetch_from_pod(path: str, pod: str, namespace: str, port: int) -> Any:
-    """GET ``path`` from the agent pod's admin port through a Kubernetes port-forward."""
+def timeout_error(port: int, sandbox: Optional[str]) -> AgentTimeout:
+    """The one wording of an agent admin endpoint that took the request and did not answer."""
+    fix = (f"check `kmeshctl sandbox status --name {sandbox}`" if sandbox else
+           "check the node agent's process on this host")
+    return AgentTimeout(f"the node agent admin endpoint at 127.0.0.1:{port} did not answer in {TIMEOUT_S:g} s "
+                        f"(is the agent stopped?); {fix}")
+
+
+def _timed_out(err: BaseException) -> bool:
+    import socket
+
+    reason = getattr(err, "reason", None)
+    return any(isinstance(e, (socket.timeout, TimeoutError)) for e in (err, reason))
+
+
+@contextlib.contextmanager
+def _waiting_note(address: str, quiet: bool) -> Iterator[None]:
+    """`waiting for the node agent admin endpoint at ADDR (up to 10 s)` on stderr once the
+    request inside has gone WAITING_NOTE_AFTER_S without an answer (a stopped agent takes
+    the connection and says nothing: silence until the limit otherwise)."""
+    import sys
+    import threading
+
+    from kmeshctl.kube import WAITING_NOTE_AFTER_S
+
+    def note() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"waiting for the node agent admin endpoint at {address} (up to {TIMEOUT_S:g} s)\n")
+            sys.stderr.flush()
+
+    if quiet:
+        yield
+        return
+    timer = threading.Timer(WAITING_NOTE_AFTER_S, note)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "KubeTarget") -> Any:
+    """GET ``path`` from the agent pod's admin port through a Kubernetes port-forward to
+    the cluster ``target`` names (an AdminFetch once ``target`` is bound)."""
     from kubernetes.stream import portforward
 
     from kmeshctl import kube
 
-    core = kube.core_v1_api()
+    core = kube.core_v1_api(target)
     try:
         forward = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
     except Exception as err:  # noqa: BLE001 - ApiException (handshake refused) and transport errors alike
@@ -73,8 +130,61 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int) -> Any:
     return checked(path, body, f"agent {namespace}/{pod} (port {port})", fix)
 
 
-def fetch(path: str, pod: Optional[str], namespace: str, port: int) -> Any:
-    return fetch_from_pod(path, pod, namespace, port) if pod else fetch_local(path, port)
+# The labels every kmesh agent pod carries: the DaemonSet's pod template's, which its
+# selector matches too (templates/daemonset.yaml.j2).
+AGENT_POD_LABELS = {"app": "kmesh"}
+AGENT_PODS_NAMED = 3  # at most this many agent pods named in one message
+
+
+def check_agent_pod(client: "KubeClient", pod: str, namespace: str, command: str) -> None:
+    """--pod names a kmesh agent pod, before any port-forward: an app's pod is bad input
+    (exit 2), named with the agent pods to pass instead. A pod that cannot be read (not
+    found, forbidden) is left to the port-forward to report."""
+    from kmeshctl.errors import UsageError
+    from kmeshctl.kube import ApiError
+
+    try:
+        found = client.get("v1", "Pod", pod, namespace)
+    except ApiError:
+        return
+    labels = ((found or {}).get("metadata") or {}).get("labels") or {}
+    if found is None or all(labels.get(k) == v for k, v in AGENT_POD_LABELS.items()):
+        return
+    agents = agent_pod_refs(client)
+    if agents is None:  # this user may not list pods: the label is what to look for
+        raise UsageError(f"pod {namespace}/{pod} is not a kmesh agent (no label {_selector()}); pass --pod "
+                         f"with an agent pod: `kubectl get pods -A -l {_selector()}` lists them")
+    if not agents:
+        raise UsageError(f"pod {namespace}/{pod} is not a kmesh agent, and no pod of this cluster is "
+                         f"(`kubectl get pods -A -l {_selector()}` lists none): install kmesh first")
+    shown = ", ".join(agents[:AGENT_PODS_NAMED]) + (f" and {len(agents) - AGENT_PODS_NAMED} more"
+                                                     if len(agents) > AGENT_PODS_NAMED else "")
+    agent_ns, _, agent = agents[0].partition("/")
+    raise UsageError(f"pod {namespace}/{pod} is not a kmesh agent (agent pods: {shown}); pass --pod with one "
+                     f"of them: `{command} --pod {agent} -n {agent_ns}`")
+
+
+def _selector() -> str:
+    return ",".join(f"{k}={v}" for k, v in AGENT_POD_LABELS.items())
+
+
+def agent_pod_refs(client: "KubeClient") -> Optional[list[str]]:
+    """`namespace/name` of every kmesh agent pod (by the agent's labels), in every namespace
+    or, when this user may not list them all, in kmesh's default one; None when neither
+    may be listed."""
+    from kmeshctl.kube import ApiError
+
+    for namespace in (None, AGENT_NAMESPACE):
+        try:
+            pods = client.list("v1", "Pod", namespace, label_selector=_selector())
+        except ApiError:
+            continue
+        return sorted(f"{p['metadata'].get('namespace', '')}/{p['metadata']['name']}" for p in pods)
+    return None
+
+
+def fetch(path: str, pod: Optional[str], namespace: str, port: int, target: "KubeTarget") -> Any:
+    return fetch_from_pod(path, pod, namespace, port, target) if pod else fetch_local(path, port)
 
 
 def _read_http(sock: Any) -> bytes:
@@ -287,7 +397,7 @@ def print_cache_tables(dump: dict, console: Optional[Console] = None, wide: bool
     """The cache as three titled tables, fitted as `dump maps` fits its own (the columns
     that tell rows apart whole, a line naming the columns left out; ``wide``: the detail
     columns too, all whole)."""
-    from kmeshctl.dump import print_section
+    from kmeshctl.dump import print_sections
 
     console = console or Console()
     sections = [(f"[bold]services[/bold] ({len(dump['services'])})", services_table(dump), SERVICE_KEYS,
@@ -296,9 +406,9 @@ def print_cache_tables(dump: dict, console: Optional[Console] = None, wide: bool
                  WORKLOAD_DETAIL),
                 (f"[bold]authorization policies[/bold] ({len(dump['policies'])})", policies_table(dump),
                  POLICY_KEYS, ())]
-    for number, (title, table, keys, detail) in enumerate(sections):
-        print_section(console, title, table, keys, wide, first=not number, detail=detail)
-    if dump.get("enrolled") or dump.get("node"):
+    # an empty section is left out; all empty: one note on stderr
+    printed = print_sections(console, sections, wide, "No services, workloads or authorization policies.")
+    if printed and (dump.get("enrolled") or dump.get("node")):
         console.print()
     enrolled = dump.get("enrolled", [])
     if enrolled:

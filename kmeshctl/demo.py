@@ -13,7 +13,6 @@ a real cluster (`kmeshctl.demo_cluster`). Both run the same request loop script.
 from __future__ import annotations
 
 import contextlib
-import shlex
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -21,9 +20,10 @@ from typing import Callable, Iterable, Iterator, Optional, Protocol
 
 from kmeshctl.asciinum import parse_int
 from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.kube import KubeTarget
 from kmeshctl.params import bad_value, given_text, shown, refuse_spaces
 from kmeshctl.sandbox import manifests as m
-from kmeshctl.splitstats import split_test
+from kmeshctl.splitstats import min_requests, split_test
 from kmeshctl.stopping import Stopped
 
 P_VALUE_FLOOR = 0.001
@@ -254,7 +254,8 @@ def _weight_set(text: str, part: str, number: int, subject: DemoSubject, example
 
 def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
                   sandbox_name: str | None = None, cluster_flags: str = "",
-                  namespace: str | None = None, sandbox_flag: str = "--sandbox") -> tuple[DemoTarget, str]:
+                  namespace: str | None = None, sandbox_flag: str = "--sandbox",
+                  kube_target: KubeTarget = KubeTarget()) -> tuple[DemoTarget, str]:
     """The target for --target auto|local|cluster, and one line saying which and why
     (naming the sandbox or the cluster).
 
@@ -267,9 +268,8 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
     that cluster, or an error naming why it cannot be used. ``namespace`` (-n) is where
     the cluster demo deploys; it means the cluster, as --sandbox means local.
     ``sandbox_flag``: the spelling of the sandbox flag typed (--sandbox or --name), for
-    messages about it."""
+    messages about it. ``kube_target``: the cluster configured (--kubeconfig, --context)."""
     from kmeshctl.demo_cluster import ClusterTarget, in_namespace, reachable_cluster
-    from kmeshctl.kube import kubeconfig_named
     from kmeshctl.sandbox.demo_target import LocalTarget
 
     chosen_by = "--target cluster"
@@ -285,7 +285,7 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
     vs = subject.virtual_service
     why = ""
     if choice == "auto" and not sandbox_name:
-        client, error = reachable_cluster()
+        client, error = reachable_cluster(kube_target)
         if client is not None:
             return ClusterTarget(client, documents, (namespace or vs.namespace, vs.name)), \
                 f"Target: cluster {client.host} (auto: it answers)"
@@ -294,12 +294,12 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
             named = all(value in str(error) for value in cluster_flags.split()[1::2])
             raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(
                 str(error) if named else f"{cluster_flags}: {error}")
-        if isinstance(error, UsageError) and kubeconfig_named():
+        if isinstance(error, UsageError) and kube_target.named:
             raise UsageError(f"--target auto: {error}; or run the demo in a local sandbox: "
                              f"{_local_choice()}")
         why = f"auto: no reachable cluster: {without_fix(str(error))}"
     elif choice == "cluster":
-        client, error = reachable_cluster()
+        client, error = reachable_cluster(kube_target)
         if client is None:
             assert error is not None
             raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(f"{chosen_by}: {error}")
@@ -340,9 +340,10 @@ def local_sandbox(sandbox_name: str | None, flag: str = "--sandbox") -> tuple[st
     from_env = sandboxes.name_from_env()
     if from_env:  # set on purpose by a script (one sandbox per run): made when not up
         return from_env, ""
-    sandboxes.pick("kmeshctl demo traffic-shift")  # several (a failed one counts): a UsageError listing them
+    only = sandboxes.pick("kmeshctl demo traffic-shift")  # several up: a UsageError listing them
     if found:
-        return found[0], "the only sandbox up, left up afterwards; --sandbox NAME chooses"
+        left = sandboxes.failed_note(only or found[0])
+        return found[0], f"the only sandbox up, left up afterwards; --sandbox NAME chooses{left}"
     return DEFAULT_NAME, ""
 
 
@@ -362,39 +363,16 @@ def _named_sandbox(name: str, found: list[str]) -> str:
 # ---------------------------------------------------------------- suggested re-runs
 
 DEMO_WORDS = ("demo", "traffic-shift")
-_SANDBOX_SPELLINGS = ("--sandbox", "--name")
 
 
 def rerun_command(sandbox: str) -> str:
     """The demo being run, again, on sandbox ``sandbox``: `kmeshctl demo traffic-shift
-    --sandbox NAME -c 1 --weights ...`, every flag the user typed kept (as `install` ->
-    `render` keeps them: kmeshctl.cli.render.typed_flags_for) but the sandbox's, which
-    the fix replaces. Outside a demo run: the bare command."""
-    return shlex.join(["kmeshctl", *DEMO_WORDS, "--sandbox", sandbox, *_typed_demo_flags()])
+    --sandbox NAME -c 1 --weights ...`, every flag the user typed kept but the sandbox's,
+    which the fix replaces (kmeshctl.sandboxes.rerun_line: the one way every fix that
+    names a sandbox repeats the command). Outside a demo run: the bare command."""
+    from kmeshctl.sandboxes import rerun_line
 
-
-def _typed_demo_flags() -> list[str]:
-    """The flags typed on the `demo traffic-shift` being run, without --sandbox/--name."""
-    from typer._click.globals import get_current_context
-
-    ctx = get_current_context(silent=True)
-    path = []
-    while ctx is not None and ctx.parent is not None:
-        path.insert(0, ctx.info_name)
-        ctx = ctx.parent
-    if tuple(path) != DEMO_WORDS:
-        return []
-    from kmeshctl.cli.render import typed_flags_for
-
-    words, kept, skip = typed_flags_for(DEMO_WORDS), [], False
-    for word in words:
-        if skip:
-            skip = False
-        elif word.partition("=")[0] in _SANDBOX_SPELLINGS:
-            skip = "=" not in word  # its value is the next word
-        else:
-            kept.append(word)
-    return kept
+    return rerun_line(" ".join(["kmeshctl", *DEMO_WORDS]), "--sandbox", sandbox)
 
 
 NEW_SANDBOX_SUFFIX = "-demo"
@@ -487,6 +465,17 @@ class PhaseReport:
     p_value: Optional[float]
     test: str
     change: Optional[TrafficCount] = None  # the background traffic while switching to it
+    needed: int = 0  # successful requests the check needs to tell the weights from an even spread
+
+    @property
+    def consistent(self) -> bool:
+        return self.p_value is not None and self.p_value >= P_VALUE_FLOOR
+
+    @property
+    def judged(self) -> bool:
+        """False for a split that passed the check on too few requests to mean anything
+        (splitstats.min_requests); a rejection stands at any count."""
+        return sum(self.traffic.counts.values()) >= self.needed or not self.consistent
 
     def to_json(self, number: int, subject: "DemoSubject") -> dict:
         """One phase of the documented schema (docs/usage.md, "The demo's JSON")."""
@@ -502,7 +491,9 @@ class PhaseReport:
             "counts_by_server": traffic["counts_by_server"],
             "test": self.test,
             "p_value": shown_p_value(self.p_value),
-            "consistent": self.p_value is not None and self.p_value >= P_VALUE_FLOOR,
+            "consistent": self.consistent,
+            "needed_requests": self.needed,
+            "judged": self.judged,
             "requests": traffic["requests"],
             "failures": traffic["failures"],
             "failed_requests": traffic["failed_requests"],
@@ -522,6 +513,7 @@ class DemoReport:
     where: str = ""  # the sandbox name or the cluster's API address
     stopped: str = ""  # why the run ended before sending every request ('' when it did not)
     planned: int = 0  # requests of every phase (--requests times the weight sets)
+    reason: str = ""  # why it did not pass, as far as the demo can tell ('' when it passed or cannot tell)
 
     @property
     def failures(self) -> int:
@@ -533,8 +525,7 @@ class DemoReport:
 
     @property
     def passed(self) -> bool:
-        return not self.stopped and self.failures == 0 and all(
-            p.p_value is not None and p.p_value >= P_VALUE_FLOOR for p in self.phases)
+        return not self.stopped and self.failures == 0 and all(p.consistent and p.judged for p in self.phases)
 
     def to_json(self) -> dict:
         """The documented, stable schema (docs/usage.md, "The demo's JSON")."""
@@ -556,6 +547,7 @@ class DemoReport:
             "phases": phases,
             "passed": self.passed,
             "error": self.stopped or None,
+            "reason": self.reason or None,
         }
 
 
@@ -638,6 +630,27 @@ def stop_text(stop: Stopped, report: Optional[DemoReport]) -> str:
     return f"stopped by {stop.how} ({sent_text(report)})"
 
 
+def too_few_text(report: DemoReport) -> str:
+    """`too few requests to judge (need at least 12 for these weights): re-run with -c 12`
+    when a phase passed the check on too few requests, else ''."""
+    needed = max((p.needed for p in report.phases if not p.judged), default=0)
+    if not needed:
+        return ""
+    return f"too few requests to judge (need at least {needed} for these weights): re-run with -c {needed}"
+
+
+def fail_reason(target: DemoTarget, report: DemoReport) -> str:
+    """Why the run did not pass, in one phrase ('' when it passed, stopped, or nothing
+    tells): a request failed or a split was rejected: what the target sees wrong
+    (its ``fail_reason``: the cluster's kmesh, namespace, waypoint); else too few requests."""
+    if report.passed or report.stopped:
+        return ""
+    if report.failures or not all(p.consistent for p in report.phases):
+        ask = getattr(target, "fail_reason", None)
+        return ask(report) if callable(ask) else ""
+    return too_few_text(report)
+
+
 def _results(lines: Iterable[str]) -> Iterator[RequestResult]:
     for line in lines:
         result = parse_result_line(line)
@@ -679,6 +692,7 @@ def _phase_report(subject: DemoSubject, weights: list[int], traffic: TrafficCoun
     expected = {v.server: w for v, w in zip(subject.versions, weights)}
     tested = split_test(traffic.counts, expected)
     return PhaseReport(
+        needed=min_requests(expected, P_VALUE_FLOOR),
         weights={v.subset: w for v, w in zip(subject.versions, weights)},
         expected=expected,
         traffic=traffic,

@@ -4,21 +4,29 @@ pods, and execs the request loop in the netutils pod against the fortio ClusterI
 Weight changes patch the VirtualService. With a kmeshctl waypoint (`kmeshctl waypoint
 apply`) the demo then asks each waypoint pod's controller (its /status: the weights
 Envoy's own config_dump shows) until every pod applies the new weights; with another
-waypoint (ASM's, istiod's) it cannot observe that and waits a settle time instead."""
+waypoint (ASM's, istiod's) it cannot observe that and waits a settle time instead.
+
+Before it applies or sends anything it checks what the VirtualService's split needs (the
+kmesh DaemonSet ready, the namespace enrolled, the Service's waypoint there and programmed)
+and refuses with the command that fixes the first thing missing; a run that fails anyway
+names the likeliest reason it can see (``fail_reason``)."""
 
 from __future__ import annotations
 
 import copy
 import json
 import time
-from typing import Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, TypeVar
 
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.kube import KubeClient, connect_reachable, core_v1_api, stream_refusal
+from kmeshctl.kube import ApiError, KubeClient, KubeTarget, connect_reachable, core_v1_api, stream_refusal
 from kmeshctl.precheck import parse_server_version
 from kmeshctl.rollout import pod_state, selector_string
 from kmeshctl.validate import supported_kubernetes_versions
+
+if TYPE_CHECKING:
+    from kmeshctl.demo import DemoReport
 
 POD_READY_TIMEOUT_S = 300.0
 POLL_S = 1.0
@@ -26,15 +34,19 @@ SETTLE_S = 3.0  # istiod -> waypoint propagation of a VirtualService change (a w
 WAYPOINT_APPLY_TIMEOUT_S = 30.0
 WAYPOINT_POLL_S = 0.2
 VS_API = "networking.istio.io/v1alpha3"
+T = TypeVar("T")
 ERROR_CHANNEL = 3  # exec's status channel: a Status once the command ended
 CLIENT_APP = "netutils"
+SERVICE = "fortio"
+NOTHING_CHANGED = "nothing was changed"
+NOTHING_SENT = "no request was sent"
 
 
-def reachable_cluster() -> tuple[Optional[KubeClient], Optional[KmeshctlError]]:
-    """(client, None) when a configured cluster answers, else (None, the error saying why
-    not: a UsageError when the kubeconfig or context given does not load)."""
+def reachable_cluster(target: KubeTarget) -> tuple[Optional[KubeClient], Optional[KmeshctlError]]:
+    """(client, None) when the cluster ``target`` names answers, else (None, the error
+    saying why not: a UsageError when the kubeconfig or context given does not load)."""
     try:
-        return connect_reachable(), None
+        return connect_reachable(target), None
     except KmeshctlError as err:
         return None, err
 
@@ -83,6 +95,152 @@ def _applies(status: dict, route_suffix: str, wanted: dict[str, int]) -> bool:
     return bool(routes) and all({c.split("|")[2]: w for c, w in r.items()} == wanted for r in routes)
 
 
+# ----- what the VirtualService's split needs ------------------------------------------
+
+
+def split_needs_error(client: KubeClient, objs: list[dict], planned: bool, outcome: str) -> Optional[KmeshctlError]:
+    """The first thing the split lacks, as the one-line error naming its fix (None: all
+    there): the kmesh DaemonSet ready, the demo namespace enrolled, the waypoint the fortio
+    Service uses there and programmed. ``planned``: ``objs`` are about to be applied, so
+    their labels count as set. ``outcome``: what the refusal left as it was."""
+    return (_kmesh_error(client, outcome) or _enrollment_error(client, objs, planned, outcome)
+            or _waypoint_error(client, objs, planned, outcome))
+
+
+def _readable(read: Callable[[], T]) -> tuple[bool, Optional[T]]:
+    """(False, None) when the user may not read it (403): the check is skipped, the run tells."""
+    try:
+        return True, read()
+    except ApiError as err:
+        if err.status == 403:
+            return False, None
+        raise
+
+
+def _kmesh_daemonset(client: KubeClient) -> tuple[bool, Optional[dict]]:
+    """The kmesh DaemonSet where `status` looks (kmesh-system), else in the namespace
+    another install put it (namespaces.agent_namespaces)."""
+    from kmeshctl.namespaces import agent_namespaces
+    from kmeshctl.params import DEFAULT_NAMESPACE
+    from kmeshctl.render import DAEMONSET_NAME
+
+    readable, ds = _readable(lambda: client.get("apps/v1", "DaemonSet", DAEMONSET_NAME, DEFAULT_NAMESPACE))
+    if ds is None and readable:
+        listed, elsewhere = _readable(lambda: agent_namespaces(client))
+        if listed and elsewhere:
+            return _readable(lambda: client.get("apps/v1", "DaemonSet", DAEMONSET_NAME, elsewhere[0]))
+    return readable, ds
+
+
+def _kmesh_error(client: KubeClient, outcome: str) -> Optional[KmeshctlError]:
+    from kmeshctl.params import DEFAULT_NAMESPACE, INSTALL_HINT
+    from kmeshctl.render import DAEMONSET_NAME
+    from kmeshctl.rollout import daemonset_pods
+    from kmeshctl.status import MeshStatus, daemonset_summary
+
+    readable, ds = _kmesh_daemonset(client)
+    if not readable:
+        return None
+    if ds is None:
+        return KmeshctlError(f"kmesh is not installed (no DaemonSet {DAEMONSET_NAME} in {DEFAULT_NAMESPACE}; "
+                             f"{outcome})", fix=INSTALL_HINT)
+    namespace = ds["metadata"]["namespace"]
+    problems = MeshStatus(namespace, daemonset_summary(ds), pods=daemonset_pods(client, ds)).problems
+    if not problems:
+        return None
+    status = "kmeshctl status" + ("" if namespace == DEFAULT_NAMESPACE else f" -n {namespace}")
+    return KmeshctlError(f"kmesh is not ready in {namespace} ({problems[0]}; {outcome})",
+                         fix=f"see why with `{status}`, then re-run the demo")
+
+
+def _labels(obj: Optional[dict]) -> dict[str, str]:
+    return dict(((obj or {}).get("metadata") or {}).get("labels") or {})
+
+
+def _live_and_planned(client: KubeClient, doc: dict, planned: bool) -> dict:
+    """``doc``'s object as the cluster has it, with ``doc``'s labels when it is about to be applied."""
+    meta = doc["metadata"]
+    live = client.get(doc["apiVersion"], doc["kind"], meta["name"], meta.get("namespace")) or {}
+    labels = {**_labels(live), **(_labels(doc) if planned else {})}
+    return {**live, "kind": doc["kind"], "metadata": {**(live.get("metadata") or meta), "labels": labels}}
+
+
+def _enrollment_error(client: KubeClient, objs: list[dict], planned: bool, outcome: str) -> Optional[KmeshctlError]:
+    from kmeshctl.enrollment import MODE_LABEL, namespace_enabled
+    from kmeshctl.namespaces import MODE_VALUE
+
+    doc = _demo_namespace(objs)
+    readable, namespace = _readable(lambda: _live_and_planned(client, doc, planned))
+    if not readable or namespace_enabled(_labels(namespace)):
+        return None
+    name = doc["metadata"]["name"]
+    return KmeshctlError(f"namespace {name} is not enrolled in kmesh (no label {MODE_LABEL}={MODE_VALUE}: its "
+                         f"pods' requests bypass kmesh and the waypoint; {outcome})",
+                         fix=f"run `kmeshctl enable-ns {name}`")
+
+
+def _demo_namespace(objs: list[dict]) -> dict:
+    """The Namespace object of the demo (-n moves it)."""
+    service = _fortio_service(objs)
+    found = next((o for o in objs if o["kind"] == "Namespace"), None)
+    return found or {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": service["metadata"]["namespace"]}}
+
+
+def _fortio_service(objs: list[dict]) -> dict:
+    return next(o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] == SERVICE)
+
+
+def service_waypoint(client: KubeClient, objs: list[dict], planned: bool) -> Optional[tuple[str, str, str]]:
+    """(namespace, name, where the label is) of the waypoint the fortio Service uses (its
+    `istio.io/use-waypoint` label, else its namespace's: model.Snapshot.waypoint_of);
+    None when it uses none."""
+    from kmeshctl.waypoint import model
+
+    service = _live_and_planned(client, _fortio_service(objs), planned)
+    namespace = _live_and_planned(client, _demo_namespace(objs), planned)
+    snap = model.snapshot_from_objects([namespace, service])
+    found = snap.waypoint_of(snap.services[0]) if snap.services else None
+    if found is None:
+        return None
+    on = (f"Service {snap.services[0].namespace}/{SERVICE}" if model.USE_WAYPOINT_LABEL in _labels(service)
+          else f"namespace {namespace['metadata']['name']}")
+    return found[0], found[1], on
+
+
+def _waypoint_error(client: KubeClient, objs: list[dict], planned: bool, outcome: str) -> Optional[KmeshctlError]:
+    from kmeshctl.waypoint import deploy, model
+
+    service_ns = _fortio_service(objs)["metadata"]["namespace"]
+    who = f"Service {service_ns}/{SERVICE}"
+    readable, ref = _readable(lambda: service_waypoint(client, objs, planned))
+    if not readable:
+        return None
+    if ref is None:
+        return KmeshctlError(f"{who} uses no waypoint (no label {model.USE_WAYPOINT_LABEL} on it or its namespace: "
+                             f"the VirtualService's split is done by one; {outcome})",
+                             fix=f"run `kmeshctl waypoint apply -n {service_ns} --wait` and label the Service "
+                                 f"`kubectl label service {SERVICE} -n {service_ns} "
+                                 f"{model.USE_WAYPOINT_LABEL}={deploy.DEFAULT_NAME}`")
+    namespace, name, on = ref
+    apply = f"kmeshctl waypoint apply -n {namespace} --name {name}"
+    deploy.require_gateway_api(client, f" (the waypoint {namespace}/{name} that {who} uses is one; {outcome})")
+    readable, waypoint = _readable(lambda: deploy.waypoint_state(client, namespace, name))
+    if not readable or waypoint is None:
+        return None
+    labelled = f"label {model.USE_WAYPOINT_LABEL}={name} on {on}"
+    if waypoint.gateway_reason == "not found":
+        return KmeshctlError(f"{who} uses waypoint {namespace}/{name} ({labelled}), which does not exist "
+                             f"({outcome})", fix=f"run `{apply} --wait`")
+    pods_needed = waypoint.managed or waypoint.pods
+    if waypoint.addresses and (waypoint.ready_pods or not pods_needed):
+        return None
+    why = (f"Gateway {waypoint.gateway_reason}" if not waypoint.addresses
+           else f"0/{len(waypoint.pods)} pods ready")
+    return KmeshctlError(f"waypoint {namespace}/{name}, which {who} uses, is not ready ({why}; {outcome})",
+                         fix=f"see `kmeshctl waypoint status -n {namespace} --name {name}`, or re-apply it: "
+                             f"`{apply} --wait`")
+
+
 class ClusterTarget:
     name = "cluster"
 
@@ -99,6 +257,7 @@ class ClusterTarget:
         self._client_pod = ""
         self._client_namespace = ""
         self._core = None
+        self._objs: list[dict] = []
 
     # ----- setup ----------------------------------------------------------------------
 
@@ -107,14 +266,23 @@ class ClusterTarget:
         for obj in objs:
             if obj["kind"] != "Namespace":
                 obj["metadata"].setdefault("namespace", "default")
+        self._objs = objs
+        progress("checking what the split needs: kmesh, the namespace's enrollment, the waypoint")
+        self._refuse_when_lacking(planned=True, outcome=NOTHING_CHANGED)
         applier.preflight(self.client, objs, validation_version(self.client), None)
         applier.apply_all(self.client, objs, lambda r: progress(f"{r.ref} {r.action}"))
         for obj in objs:
             if obj["kind"] == "Deployment":
                 self._wait_pods(obj, progress)
+        self._refuse_when_lacking(planned=False, outcome=NOTHING_SENT)
         self._cluster_ip = self._fortio_cluster_ip(objs)
         self._client_namespace, self._client_pod = self._pick_client(objs)
         progress(f"fortio ClusterIP {self._cluster_ip}; client pod {self._client_pod}")
+
+    def _refuse_when_lacking(self, planned: bool, outcome: str) -> None:
+        error = split_needs_error(self.client, self._objs, planned, outcome)
+        if error is not None:
+            raise error
 
     def _wait_pods(self, deployment: dict, progress: Callable[[str], None]) -> None:
         meta, spec = deployment["metadata"], deployment["spec"]
@@ -164,7 +332,7 @@ class ClusterTarget:
 
     def _core_api(self):
         if self._core is None:
-            self._core = core_v1_api()
+            self._core = core_v1_api(self.client.target)
         return self._core
 
     def run_loop(self, argv: list[str]) -> Iterator[str]:
@@ -257,7 +425,7 @@ class ClusterTarget:
             still = []
             for pod in pending:
                 try:
-                    applied = _applies(deploy.pod_status(*pod), suffix, wanted)
+                    applied = _applies(deploy.pod_status(*pod, self.client.target), suffix, wanted)
                 except KmeshctlError as err:  # a port-forward can fail once; the deadline decides
                     applied, last_error = False, str(err)
                 if not applied:
@@ -272,6 +440,48 @@ class ClusterTarget:
                                     f"see `kmeshctl waypoint status -n {waypoint_ns} --name {waypoint_name}` "
                                     "and the controller's log")
             time.sleep(WAYPOINT_POLL_S)
+
+    # ----- why a run failed ---------------------------------------------------------------
+
+    def fail_reason(self, report: "DemoReport") -> str:
+        """The likeliest reason the run failed that the cluster shows ('' when none): what
+        the split needs gone since the start (kmesh, enrollment, the waypoint), the client
+        pod not redirected by kmesh, or a split that looks like an even spread over the pods
+        (the requests did not go through the waypoint)."""
+        if not self._objs:
+            return ""
+        try:
+            error = split_needs_error(self.client, self._objs, planned=False, outcome="seen after the run")
+            reason = str(error) if error else (self._unredirected_client() or self._even_spread(report))
+        except KmeshctlError:  # the diagnosis is a hint: the verdict stands without it
+            return ""
+        return f"likeliest reason: {reason}" if reason else ""
+
+    def _unredirected_client(self) -> str:
+        from kmeshctl.enrollment import REDIRECTION_ANNOTATION, REDIRECTION_ENABLED
+
+        pod = self.client.get("v1", "Pod", self._client_pod, self._client_namespace) if self._client_pod else None
+        annotations = ((pod or {}).get("metadata") or {}).get("annotations") or {}
+        if pod is None or annotations.get(REDIRECTION_ANNOTATION) == REDIRECTION_ENABLED:
+            return ""
+        return (f"pod {self._client_namespace}/{self._client_pod} is not marked {REDIRECTION_ANNOTATION}="
+                f"{REDIRECTION_ENABLED} (kmesh does not redirect its requests, so no waypoint sees them); "
+                f"wait for the agent to mark it: `kmeshctl enable-ns {self._client_namespace} --wait`")
+
+    def _even_spread(self, report: "DemoReport") -> str:
+        """A rejected phase whose counts an even spread over the versions explains."""
+        from kmeshctl.demo import P_VALUE_FLOOR
+        from kmeshctl.splitstats import split_test
+
+        for phase in report.phases:
+            even = split_test(phase.traffic.counts, {server: 1 for server in phase.expected})
+            if phase.consistent or even is None or even.p_value < P_VALUE_FLOOR:
+                continue
+            found = service_waypoint(self.client, self._objs, planned=False)
+            where = f" -n {found[0]} --name {found[1]}" if found else ""
+            return ("the observed split fits an even spread over the fortio pods (what kube-proxy does): the "
+                    f"requests seem not to pass the waypoint; see `kmeshctl waypoint status{where}`")
+        return ""
 
     def finish(self, progress: Callable[[str], None]) -> None:
         if self._original_http is not None:

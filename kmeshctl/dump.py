@@ -11,17 +11,13 @@ when the node agent did not name it.
 from __future__ import annotations
 
 
-import re
 import textwrap
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console, ConsoleOptions
-from rich.containers import Lines
-from rich.measure import Measurement
+from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from kmeshctl.errors import UsageError
 from kmeshctl.params import NOT_ACCEPTED, TABLE_EMPTY as EMPTY, bad_value, given_text, one_of
@@ -382,13 +378,14 @@ _TABLES = {
 }
 
 
-# The columns that tell a map's rows apart (its key, the key's name and short ids), per
-# map: kept whole in any width, in front of the others, which wrap and, when the table
-# still does not fit, are left out from the right (-o wide shows every column whole).
+# The columns that tell a map's rows apart (its BPF key and the key's name), per map:
+# kept whole in any width, in front of the others, which wrap and, when the table still
+# does not fit, are left out from the right (-o wide shows every column whole). A value
+# (km_frontend's upstream, km_endpoint's backend) is never one: a long one wraps first.
 _KEY_COLUMNS = {
-    FRONTEND.name: ("address", "upstream id", "upstream"),
+    FRONTEND.name: ("address",),
     SERVICE.name: ("service id", "service"),
-    ENDPOINT.name: ("service", "prio", "index", "backend uid", "backend"),
+    ENDPOINT.name: ("service", "prio", "index"),
     BACKEND.name: ("backend uid", "backend"),
     MANAGE.name: ("netns cookie", "pod"),
     SOCKET.name: ("local", "waypoint (remote)"),
@@ -408,6 +405,8 @@ _DETAIL_COLUMNS = {
     BACKEND.name: ("backend uid", "waypoint id", "as a waypoint"),
     SOCKET.name: ("socket cookie",),
 }
+# The headers -o wide adds, each once (what `dump maps --help` says -o wide shows).
+WIDE_COLUMNS = tuple(dict.fromkeys(header.upper() for headers in _DETAIL_COLUMNS.values() for header in headers))
 _MIN_OTHER = 12  # the width a wrapping column keeps at least
 _WIDE = 10_000
 
@@ -448,6 +447,26 @@ def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
                       first=not number, detail=_DETAIL_COLUMNS.get(dump.spec.name, ()))
 
 
+# A titled table of print_sections: title, table, key columns, detail columns (-o wide).
+Section = tuple[str, Table, tuple[str, ...], tuple[str, ...]]
+
+
+def print_sections(console: Console, sections: list[Section], wide: bool, none: str) -> bool:
+    """Each section with rows as a titled table (print_section), a blank line between
+    them; an empty section prints nothing (no title over nothing), and when every one is
+    empty the note ``none`` goes to stderr, as kubectl's `No resources found` (stdout stays
+    one piece). Whether any table was printed."""
+    import sys
+
+    shown = [section for section in sections if section[1].row_count]
+    for number, (title, table, keys, detail) in enumerate(shown):
+        print_section(console, title, table, keys, wide, first=not number, detail=detail)
+    if not shown:
+        console.file.flush()
+        print(none, file=sys.stderr, flush=True)
+    return bool(shown)
+
+
 def print_section(console: Console, title: str, table: Table, keys: tuple[str, ...], wide: bool,
                   first: bool = True, detail: tuple[str, ...] = ()) -> None:
     """One titled table, as every dump prints them: a blank line before it (unless
@@ -455,12 +474,13 @@ def print_section(console: Console, title: str, table: Table, keys: tuple[str, .
     narrower than it folds it), the table fitted to the console's width with the columns
     named in ``keys`` (upper-case headers) whole, and a line naming the columns left out;
     ``wide`` adds the ``detail`` columns and prints every column whole."""
-    from kmeshctl.cli.tables import wide_only
+    from kmeshctl.cli.tables import drop_empty_columns, wide_only
 
     if not first:
         console.print()  # a blank line between sections, as `cilium bpf ... list` / kubectl's
     console.print(title, highlight=False, soft_wrap=True)
     _upper_headers(table)
+    drop_empty_columns(table)  # before fitting: a column of <none> only would push others out
     _boundary_cells(table)
     wide_only(table, detail, wide)
     table, dropped, needed = _fit(table, console.width, wide, keys)
@@ -471,58 +491,12 @@ def print_section(console: Console, title: str, table: Table, keys: tuple[str, .
             console.print(line, highlight=False, soft_wrap=True)
 
 
-# Where a name may wrap: after a `/` or `.` (`default/fortio.` / `default.svc.`), or at a space.
-_SEGMENT = re.compile(r"[^/.\s]*(?:[/.]|\s+)|[^/.\s]+")
-
-
-class BoundaryText(Text):
-    """A cell that wraps only between words, after a `/` or a `.`: a name or id is never
-    split mid-word (`default/fortio.def` / `ault...`), so each line copies as a piece
-    of it. Only a segment wider than the whole column folds."""
-
-    def least_width(self) -> int:
-        """The width of its longest unbreakable piece (kmeshctl.cli.tables.fit_columns)."""
-        return max((len(m.group().rstrip()) for line in self.plain.split("\n") for m in _SEGMENT.finditer(line)),
-                   default=0)
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement(self.least_width(), max(len(line) for line in self.plain.split("\n")))
-
-    def wrap(self, console: Console, width: int, **kwargs: Any) -> Lines:
-        if kwargs.get("no_wrap") or width <= 0:
-            return super().wrap(console, width, **kwargs)
-        pieces = [self[start:end] for start, end in _fold_ranges(self.plain, width)]
-        return Text("\n").join(pieces).wrap(console, width, **kwargs)
-
-
-def _fold_ranges(text: str, width: int) -> list[tuple[int, int]]:
-    """The [start, end) of each line of ``text`` wrapped at ``width`` at segment ends."""
-    ranges: list[tuple[int, int]] = []
-    offset = 0
-    for line in text.split("\n"):
-        start = end = offset
-        for m in _SEGMENT.finditer(line):
-            if end > start and len(text[start:offset + m.end()].rstrip()) > width:
-                ranges.append((start, start + len(text[start:end].rstrip())))
-                start = offset + m.start()
-            end = offset + m.end()
-        ranges.append((start, start + len(text[start:end].rstrip())))
-        offset += len(line) + 1
-    return ranges
-
-
 def _boundary_cells(table: Table) -> None:
-    """Every cell of ``table`` as a BoundaryText (markup of a str cell kept as its style)."""
-    for column in table.columns:
-        cells = []
-        for cell in column._cells:
-            if isinstance(cell, str):
-                cell = Text.from_markup(cell)
-            if isinstance(cell, Text) and not isinstance(cell, BoundaryText):
-                cell = BoundaryText(cell.plain, style=cell.style, spans=list(cell.spans), justify=cell.justify,
-                                    overflow=cell.overflow, no_wrap=cell.no_wrap, end=cell.end)
-            cells.append(cell)
-        column._cells[:] = cells
+    """Every cell of ``table`` as a WholeWordsText: a name wraps only after a `/` or a `.`,
+    never mid-word (markup of a str cell kept as its style)."""
+    from kmeshctl.cli.tables import whole_words, with_cells
+
+    with_cells(table, lambda _column, cell: whole_words(cell))
 
 
 def _upper_headers(table: Table) -> None:

@@ -11,17 +11,20 @@ from typing import Any, Callable, Optional
 
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.istiod import check_istio_namespace, check_xds_service, resolve_xds_address
-from kmeshctl.kube import (DEFAULT_KUBECONFIG, KubeClient, NoClusterConfigured, connect_reachable, kubeconfig_named,
+from kmeshctl.istiod import (XDS_PORT, IstioNamespaceMissing, check_istio_namespace, check_xds_service,
+                             istiod_addresses, istiod_addresses_anywhere, resolve_xds_address)
+from kmeshctl.kube import (DEFAULT_KUBECONFIG, KubeClient, KubeTarget, NoClusterConfigured, connect_reachable,
                            running_in_cluster)
 from kmeshctl.params import (
     DEFAULT_ISTIO_NAMESPACE,
+    DEFAULT_NAMESPACE,
     PLACEHOLDER_XDS_ADDRESS,
     XDS_ADDRESS_EXAMPLE,
     InstallParams,
     install_params,
 )
 from kmeshctl.render import render_manifests
+from kmeshctl.uninstall import check_install_namespaces, installed_objects
 from kmeshctl.validate import CrdSchemas, crd_schemas_from_files, validate_offline
 
 
@@ -62,32 +65,37 @@ class NoClusterForIstiod(KmeshctlError):
         self.reason = str(reason)
 
 
-def cluster_configured() -> bool:
-    """A cluster is configured (--kubeconfig, --context, $KUBECONFIG, ~/.kube/config, the
-    in-cluster account), without reading or asking it."""
-    return kubeconfig_named() or running_in_cluster() or os.path.exists(os.path.expanduser(DEFAULT_KUBECONFIG))
+def cluster_configured(target: KubeTarget) -> bool:
+    """A cluster is configured (``target``'s --kubeconfig, --context or $KUBECONFIG,
+    ~/.kube/config, the in-cluster account), without reading or asking it."""
+    return target.named or running_in_cluster() or os.path.exists(os.path.expanduser(DEFAULT_KUBECONFIG))
 
 
-def missing_required(xds_address: Optional[str], cluster_id: Optional[str], dry_run: bool) -> list[str]:
+def missing_required(xds_address: Optional[str], cluster_id: Optional[str], dry_run: bool,
+                     target: KubeTarget) -> list[str]:
     """The required parameters left out, all at once: cluster_id always; xds_address for a
     dry run with no cluster configured to find istiod in (it then runs offline)."""
     missing = ["cluster_id"] if cluster_id is None else []
-    if xds_address is None and dry_run and not cluster_configured():
+    if xds_address is None and dry_run and not cluster_configured(target):
         missing.append("xds_address")
     return missing
 
 
 def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options: dict[str, Any],
-                 crd_files: Optional[list[Path]], dry_run: bool) -> InstallPlan:
+                 crd_files: Optional[list[Path]], dry_run: bool, target: KubeTarget) -> InstallPlan:
     """`options`: the InstallParams fields other than xds_address and cluster_id.
 
     Flags (and --crd-file) are checked before the cluster is contacted, so a bad flag
     never waits for, or touches, the cluster."""
     install_params(xds_address or PLACEHOLDER_XDS_ADDRESS, cluster_id, **options)
     crds = crd_schemas_from_files(crd_files)
-    client, offline_because = _cluster_for_dry_run(xds_address) if dry_run else (connect_reachable(), None)
+    client, offline_because = _cluster_for_dry_run(xds_address, target) if dry_run else \
+        (connect_reachable(target), None)
     istio_namespace = options.get("istio_namespace", DEFAULT_ISTIO_NAMESPACE)
     if client is not None:  # what the flags name in the cluster exists, before anything is sent
+        namespace = options.get("namespace", DEFAULT_NAMESPACE)
+        # An install in other namespaces would lose its cluster-scoped objects to this one.
+        check_install_namespaces(client, installed_objects(namespace, istio_namespace), namespace, istio_namespace)
         check_istio_namespace(client, istio_namespace)
         if xds_address is not None:
             check_xds_service(client, xds_address)
@@ -95,18 +103,34 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
     if xds_address is None:
         assert client is not None  # without --xds-address, _cluster_for_dry_run needs a cluster
         found_in = istio_namespace
-        xds_address = resolve_xds_address(client, found_in)
+        xds_address = _istiod_in(client, istio_namespace)
     params = install_params(xds_address, cluster_id, **options)
     return InstallPlan(params, render_manifests(params), client, crds, found_in, offline_because)
 
 
-def _cluster_for_dry_run(xds_address: Optional[str]) -> tuple[Optional[KubeClient], Optional[str]]:
+def _istiod_in(client: KubeClient, istio_namespace: str) -> str:
+    """The one istiod address in ``istio_namespace``; a namespace without istiod is bad
+    input (exit 2) naming the namespaces that have one, as a namespace that does not
+    exist is (check_istio_namespace). Only with no istiod anywhere and the default
+    namespace is it the cluster's lack (exit 1, resolve_xds_address's error)."""
+    if istiod_addresses(client, istio_namespace):
+        return resolve_xds_address(client, istio_namespace)
+    with_istiod = sorted({address.split(".")[1] for address in istiod_addresses_anywhere(client)})
+    if not with_istiod and istio_namespace == DEFAULT_ISTIO_NAMESPACE:
+        return resolve_xds_address(client, istio_namespace)
+    listed = ", ".join(with_istiod) or "none found; name istiod with --xds-address HOST:PORT"
+    raise IstioNamespaceMissing(f"--istio-namespace {istio_namespace}: no istiod Service exposing port {XDS_PORT} "
+                                f"in it (namespaces with istiod: {listed})", with_istiod)
+
+
+def _cluster_for_dry_run(xds_address: Optional[str], target: KubeTarget
+                         ) -> tuple[Optional[KubeClient], Optional[str]]:
     """The cluster configured (--kubeconfig, --context, $KUBECONFIG, ~/.kube/config, the
     in-cluster account) when it answers. A configured cluster that does not answer is an
     error, exit 1 (a CI dry run against prod must touch prod or fail); offline, (None, why),
     only when no cluster is configured at all and --xds-address is given."""
     try:
-        return connect_reachable(), None
+        return connect_reachable(target), None
     except NoClusterConfigured as error:
         if xds_address is None:
             raise NoClusterForIstiod(error) from error

@@ -123,9 +123,9 @@ def check_istio_namespace(client: KubeClient, namespace: str, flag: str = "--ist
 
 
 def istiod_address_quickly(kubeconfig: Optional[str], context: Optional[str], istio_namespace: str,
-                           limit: float) -> tuple[Optional[str], bool]:
-    """(the one istiod address of the cluster ``kubeconfig`` / ``context`` names, when it
-    answers within ``limit`` seconds, else None; whether the cluster answered the lookup
+                           limit: float) -> tuple[list[str], bool]:
+    """(the istiod addresses of the cluster ``kubeconfig`` / ``context`` names, when it
+    answers within ``limit`` seconds, else []; whether the cluster answered the lookup
     at all: False with no cluster, an unreachable or slow one). For a hint printed after
     a command line did not parse: the global options were not applied. The lookup runs
     in a thread left behind when it is slow; a credential plugin cannot prompt."""
@@ -136,19 +136,18 @@ def istiod_address_quickly(kubeconfig: Optional[str], context: Optional[str], is
     from kmeshctl import kube
 
     found: list[list[str]] = []
+    target = kube.KubeTarget(kubeconfig or os.environ.get("KUBECONFIG") or None, context, limit)
 
     def look() -> None:
         with contextlib.suppress(Exception):  # no kubeconfig, no answer, no permission: no address to offer
-            found.append(istiod_addresses(kube.connect(), istio_namespace))
+            found.append(istiod_addresses(kube.connect(target), istio_namespace))
 
-    saved = kube.TARGET.kubeconfig, kube.TARGET.context, kube.TARGET.request_timeout, sys.stdin
-    kube.TARGET.kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
-    kube.TARGET.context, kube.TARGET.request_timeout, sys.stdin = context, limit, None  # type: ignore[assignment]
+    saved_stdin, sys.stdin = sys.stdin, None  # type: ignore[assignment]
     try:
         worker = threading.Thread(target=look, daemon=True)
         worker.start()
         worker.join(limit)
     finally:
-        kube.TARGET.kubeconfig, kube.TARGET.context, kube.TARGET.request_timeout, sys.stdin = saved
+        sys.stdin = saved_stdin
     answered = list(found)  # the thread may still be running: read it once
-    return (answered[0][0] if answered and len(answered[0]) == 1 else None), bool(answered)
+    return (answered[0] if answered else []), bool(answered)

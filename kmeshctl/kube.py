@@ -37,18 +37,22 @@ WATCH_READ_SLACK_S = 30.0  # a watch's read timeout beyond that: only a dead con
 SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 
-@dataclass
+@dataclass(frozen=True)
 class KubeTarget:
-    """Which cluster to talk to: a kubeconfig file and context (None: the defaults)."""
+    """Which cluster to talk to and how: a kubeconfig file and context (None: the
+    defaults), the limit of one request, and -q. The CLI's root callback builds one per
+    run from the global flags (kmeshctl.cli.common); every function here that loads a
+    configuration or connects is given it."""
 
     kubeconfig: Optional[str] = None
     context: Optional[str] = None
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S  # --request-timeout, seconds per request; 0: no limit
     quiet: bool = False  # -q: no `waiting for the Kubernetes API` note
 
-
-# The one target of this process; the CLI's global --kubeconfig/--context set it.
-TARGET = KubeTarget()
+    @property
+    def named(self) -> bool:
+        """The user chose a kubeconfig or context (flag or KUBECONFIG), rather than the defaults."""
+        return self.kubeconfig is not None or self.context is not None
 
 
 class ApiError(KmeshctlError):
@@ -67,9 +71,11 @@ class ApplyConflict(ApiError):
 
     FIX = "remove that manager's values for these fields (or delete the object), then re-run"
 
-    def __init__(self, obj: dict, err: ApiError) -> None:
+    def __init__(self, obj: dict, err: ApiError, force_command: str = "") -> None:
         problem = conflict_problem(obj, err)
-        super().__init__(409, err.reason, problem, err.causes, fix=self.FIX)
+        fix = self.FIX + (f"; to take them back for kmeshctl, re-run with --force-conflicts: `{force_command}`"
+                          if force_command else "")
+        super().__init__(409, err.reason, problem, err.causes, fix=fix)
 
 
 class ApiUnreachable(KmeshctlError):
@@ -142,7 +148,7 @@ class ResourceKind:
         return f"{self.collection_path(namespace)}/{quote(name, safe='')}"
 
 
-def load_configuration() -> k8s.Configuration:
+def load_configuration(target: KubeTarget) -> k8s.Configuration:
     """Kubeconfig from --kubeconfig/KUBECONFIG (+ --context), else in-cluster, else ~/.kube/config.
 
     A named kubeconfig that is missing, does not parse, or lacks the --context asked for is
@@ -154,31 +160,31 @@ def load_configuration() -> k8s.Configuration:
     from kubernetes.config.config_exception import ConfigException
 
     cfg = k8s.Configuration()
-    if TARGET.kubeconfig is None and TARGET.context is None and running_in_cluster():
+    if not target.named and running_in_cluster():
         k8s_config.load_incluster_config(client_configuration=cfg)
         ORIGIN[id(cfg)] = "the in-cluster service account"
         CREDENTIALS[id(cfg)] = "the in-cluster service account"
         return cfg
-    path = TARGET.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
-    found = check_kubeconfig(path, TARGET.context, explicit=TARGET.kubeconfig is not None)
+    path = target.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
+    found = check_kubeconfig(path, target.context, explicit=target.kubeconfig is not None)
     # Named always: with a KUBECONFIG list, the client library takes the last file's
     # current-context, kubectl (and the messages here) the first file's that sets one.
-    context = TARGET.context or found.current
+    context = target.context or found.current
     # The client gets the files as already read (a --kubeconfig <(...) pipe can be read
     # only once), merged as kubectl merges them, after the entries it will use are checked.
     merged = merged_kubeconfig(found, context)
-    check_context_entries(merged, context, path)
-    merged = with_exec_credentials(merged, context, path)
+    check_context_entries(merged, context, path, target)
+    merged = with_exec_credentials(merged, context, path, target)
     try:
         with _library_errors() as logged:
             k8s_config.load_kube_config_from_dict(merged, context=context, client_configuration=cfg,
                                                   persist_config=False)
     except (ConfigException, OSError, ValueError) as err:
-        raise _config_error(f"cannot load kubeconfig {path} ({_one_line(err)})", TARGET.kubeconfig,
+        raise _config_error(f"cannot load kubeconfig {path} ({_one_line(err)})", _named(target),
                             "pass --kubeconfig PATH and --context NAME of a cluster you can reach") from err
     if logged:  # the library logs a failed exec plugin and carries on without credentials
         raise _plugin_failed(merged, context, path, logged[0])
-    ORIGIN[id(cfg)] = _origin_text(found, TARGET.context)
+    ORIGIN[id(cfg)] = _origin_text(found, target.context)
     user = (_entry(merged, "contexts", context) or {}).get("user")
     CREDENTIALS[id(cfg)] = f"user {user or '(none)'} in kubeconfig {path}"
     return cfg
@@ -204,9 +210,14 @@ def _one_line(err: BaseException) -> str:
 
 
 def _config_error(message: str, explicit: Optional[str], fix: str = "") -> KmeshctlError:
-    """Bad input (exit 2) when the user named the kubeconfig or context, else a failure."""
-    return UsageError(message, fix=fix) if explicit is not None or TARGET.context else \
-        KubeconfigProblem(message, fix=fix)
+    """Bad input (exit 2) when the user named the kubeconfig or context (``explicit``:
+    what they named, None when neither), else a failure."""
+    return UsageError(message, fix=fix) if explicit is not None else KubeconfigProblem(message, fix=fix)
+
+
+def _named(target: KubeTarget) -> Optional[str]:
+    """What the user named of ``target`` (its kubeconfig, else its context), for _config_error."""
+    return target.kubeconfig if target.kubeconfig is not None else target.context or None
 
 
 @dataclass(frozen=True)
@@ -239,7 +250,7 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> Kubec
                             "pass --kubeconfig PATH (or set KUBECONFIG to a file)")
     if not present:
         raise _config_error(_missing_kubeconfig(path, files), path, KUBECONFIG_FIX)
-    configs = _parsed(present, path if explicit else None)
+    configs = _parsed(present, path if explicit else None, context)
     names, current = _contexts_in(configs)
     if not names:
         raise _config_error(f"kubeconfig {path} has no contexts (empty, or not a kubeconfig)", path if explicit
@@ -268,24 +279,25 @@ def _contexts_in(configs: list[dict]) -> tuple[list[str], str]:
     return names, current
 
 
-def _parsed(files: list[str], explicit: Optional[str]) -> list[dict]:
+def _parsed(files: list[str], explicit: Optional[str], context: Optional[str] = None) -> list[dict]:
     """Each kubeconfig file read once and parsed (a one-line error naming the file when it
-    does not load)."""
+    does not load: bad input when ``explicit``, the kubeconfig typed, or ``context``)."""
     configs: list[dict] = []
+    named = explicit if explicit is not None else context or None
     for file in files:
         try:
             config = _read_kubeconfig(file)
         except UnicodeDecodeError as err:
-            raise _config_error(f"cannot load kubeconfig {file} (not UTF-8 text)", explicit,
+            raise _config_error(f"cannot load kubeconfig {file} (not UTF-8 text)", named,
                                 "pass --kubeconfig PATH of a valid kubeconfig") from err
         except yaml.YAMLError as err:
-            raise _config_error(f"cannot load kubeconfig {file}: not valid YAML at {yaml_where(file, err)}", explicit,
+            raise _config_error(f"cannot load kubeconfig {file}: not valid YAML at {yaml_where(file, err)}", named,
                                 "pass --kubeconfig PATH of a valid kubeconfig") from err
         except OSError as err:
-            raise _config_error(f"{_kubeconfig_flag(explicit)} {file}: {_path_problem(err)}", explicit,
+            raise _config_error(f"{_kubeconfig_flag(explicit)} {file}: {_path_problem(err)}", named,
                                 "pass --kubeconfig PATH of a kubeconfig file") from err
         if not isinstance(config, dict):
-            raise _config_error(f"cannot load kubeconfig {file} (not a kubeconfig mapping)", explicit,
+            raise _config_error(f"cannot load kubeconfig {file} (not a kubeconfig mapping)", named,
                                 "pass --kubeconfig PATH of a valid kubeconfig")
         configs.append(config)
     return configs
@@ -392,40 +404,41 @@ def _entry(config: dict, section: str, name: Any) -> Optional[dict]:
     return None
 
 
-def check_context_entries(config: dict, context: str, path: str) -> None:
+def check_context_entries(config: dict, context: str, path: str, target: KubeTarget) -> None:
     """A one-line error (exit 2 for a kubeconfig or context the user named, else 1) for what
     the client library would otherwise turn into noise or a wrong address: the context's
     cluster missing or without a server, a file it names (tokenFile, certificates) missing,
     an exec credential plugin that is not installed."""
     where = f"in kubeconfig {path}"
+    named = _named(target)
     body = _entry(config, "contexts", context) or {}
     cluster_name = body.get("cluster")
     cluster = _entry(config, "clusters", cluster_name)
     if cluster is None:
         names = ", ".join(str(e.get("name")) for e in config.get("clusters") or [] if isinstance(e, dict))
         raise _config_error(f"context {context} {where} names cluster {cluster_name or '(none)'}, which is not "
-                            f"there (clusters: {names or 'none'})", TARGET.kubeconfig,
+                            f"there (clusters: {names or 'none'})", named,
                             "add it, or pass --context NAME of another context")
     server = cluster.get("server")
     if not server:
-        raise _config_error(f"the cluster {cluster_name} {where} has no server (context {context})", TARGET.kubeconfig,
+        raise _config_error(f"the cluster {cluster_name} {where} has no server (context {context})", named,
                             "add its server: https://HOST:PORT, or pass --context NAME of another cluster")
     problem = server_url_problem(server)
     if problem:
         raise _config_error(f"the cluster {cluster_name} {where} has server {shown(server)}: {problem} (context "
-                            f"{context})", TARGET.kubeconfig, "use https://HOST:PORT")
-    _check_files(cluster, _CLUSTER_FILES, f"the cluster {cluster_name} {where}", TARGET.kubeconfig)
-    _check_base64(cluster, ("certificate-authority-data",), f"the cluster {cluster_name} {where}")
-    _check_ca(cluster, f"the cluster {cluster_name} {where}")
+                            f"{context})", named, "use https://HOST:PORT")
+    _check_files(cluster, _CLUSTER_FILES, f"the cluster {cluster_name} {where}", named)
+    _check_base64(cluster, ("certificate-authority-data",), f"the cluster {cluster_name} {where}", named)
+    _check_ca(cluster, f"the cluster {cluster_name} {where}", named)
     user_name = body.get("user")
     user = _entry(config, "users", user_name) if user_name else None
     if user_name and user is None:
         names = ", ".join(str(e.get("name")) for e in config.get("users") or [] if isinstance(e, dict))
         raise _config_error(f"context {context} {where} names user {user_name}, which is not there (users: "
-                            f"{names or 'none'})", TARGET.kubeconfig, "add it, or pass --context NAME of another context")
+                            f"{names or 'none'})", named, "add it, or pass --context NAME of another context")
     if user:
-        _check_user(user, f"user {user_name} {where}, context {context}", TARGET.kubeconfig)
-        _check_base64(user, ("client-certificate-data", "client-key-data"), f"user {user_name} {where}")
+        _check_user(user, f"user {user_name} {where}, context {context}", named)
+        _check_base64(user, ("client-certificate-data", "client-key-data"), f"user {user_name} {where}", named)
 
 
 def server_url_problem(server: Any) -> str:
@@ -496,7 +509,7 @@ def _port_problem(port: str) -> str:
     return ""
 
 
-def _check_base64(body: dict, keys: tuple[str, ...], owner: str) -> None:
+def _check_base64(body: dict, keys: tuple[str, ...], owner: str, named: Optional[str]) -> None:
     import base64
     import binascii
 
@@ -507,12 +520,12 @@ def _check_base64(body: dict, keys: tuple[str, ...], owner: str) -> None:
         try:
             base64.b64decode(str(data), validate=True)
         except (binascii.Error, ValueError) as err:
-            raise _config_error(f"{owner}: {key} is not valid base64 ({_one_line(err)})", TARGET.kubeconfig,
+            raise _config_error(f"{owner}: {key} is not valid base64 ({_one_line(err)})", named,
                                 "paste the PEM file's base64 (`base64 -w0 FILE`), or pass --context NAME of another "
                                 "context") from err
 
 
-def _check_ca(cluster: dict, owner: str) -> None:
+def _check_ca(cluster: dict, owner: str, named: Optional[str]) -> None:
     """The cluster's CA (inline or a file) is one or more PEM certificates: the TLS layer
     would otherwise fail on every request, reported as no answer from the server."""
     import base64
@@ -529,7 +542,7 @@ def _check_ca(cluster: dict, owner: str) -> None:
             with open(str(cluster["certificate-authority"]), encoding="utf-8", errors="replace") as handle:
                 text = handle.read(1 << 20)
         except OSError as err:
-            raise _config_error(f"{owner}: {key} {_path_problem(err)}", TARGET.kubeconfig,
+            raise _config_error(f"{owner}: {key} {_path_problem(err)}", named,
                                 "fix the path in the kubeconfig, or pass --context NAME of another context") from err
     else:
         return
@@ -542,32 +555,32 @@ def _check_ca(cluster: dict, owner: str) -> None:
     reason = "is not a PEM certificate (-----BEGIN CERTIFICATE----- ...) that loads"
     fix = ("paste the CA certificate's base64 (`base64 -w0 ca.crt`), or pass --context NAME of another context"
            if data else "point it at the cluster's CA certificate (PEM), or pass --context NAME of another context")
-    raise _config_error(f"{owner}: {key} {reason}", TARGET.kubeconfig, fix)
+    raise _config_error(f"{owner}: {key} {reason}", named, fix)
 
 
-def _check_files(body: dict, keys: tuple[str, ...], owner: str, path: str) -> None:
+def _check_files(body: dict, keys: tuple[str, ...], owner: str, named: Optional[str]) -> None:
     for key in keys:
         file = body.get(key)
         if not file or body.get(f"{key}-data") or (key == "tokenFile" and body.get("token")):
             continue  # the inline data (or token) is what the client uses
         if not os.path.isfile(str(file)):
             problem = "does not exist" if not os.path.exists(str(file)) else "is not a file"
-            raise _config_error(f"{owner}: {key} {file} {problem}", TARGET.kubeconfig,
+            raise _config_error(f"{owner}: {key} {file} {problem}", named,
                                 "fix the path in the kubeconfig, or pass --context NAME of another context")
 
 
-def _check_user(user: dict, owner: str, path: str) -> None:
-    _check_files(user, _USER_FILES, owner, path)
+def _check_user(user: dict, owner: str, named: Optional[str]) -> None:
+    _check_files(user, _USER_FILES, owner, named)
     plugin = user.get("exec")
     if not isinstance(plugin, dict) or user.get("auth-provider") or user.get("token") or user.get("tokenFile"):
         return  # the library uses those before an exec plugin
     command = plugin.get("command")
     if not command or not isinstance(command, str):
-        raise _config_error(f"{owner}: exec has no command", TARGET.kubeconfig,
+        raise _config_error(f"{owner}: exec has no command", named,
                             "fix the user in the kubeconfig, or pass --context NAME of another context")
     found = os.access(command, os.X_OK) and os.path.isfile(command) if "/" in command else shutil.which(command)
     if not found:
-        raise _config_error(f"exec: executable {command} not found ({owner})", TARGET.kubeconfig,
+        raise _config_error(f"exec: executable {command} not found ({owner})", named,
                             "install the credential plugin or put it on PATH, or pass --context NAME of another "
                             "context")
 
@@ -597,7 +610,7 @@ EXEC_INTERACTIVE_TIMEOUT_S = 300.0  # at least this long for one that may prompt
 EXEC_SHOWN_OUTPUT = 60  # characters of a plugin's wrong output shown in the message
 
 
-def with_exec_credentials(config: dict, context: str, path: str) -> dict:
+def with_exec_credentials(config: dict, context: str, path: str, target: KubeTarget) -> dict:
     """``config`` with the exec credential plugin of ``context``'s user run once, here, and
     replaced by the credentials it printed (token or client certificate), so each way it can
     fail is told apart (the client library reports a plugin that hangs, prints nothing or
@@ -611,7 +624,8 @@ def with_exec_credentials(config: dict, context: str, path: str) -> dict:
         return config  # the library uses those before an exec plugin
     owner = f"exec plugin {plugin.get('command')} of user {user_name} in kubeconfig {path} (context {context})"
     cluster = _entry(config, "clusters", body.get("cluster")) or {}
-    status = _run_exec_plugin(plugin, cluster if plugin.get("provideClusterInfo") else None, owner)
+    status = _run_exec_plugin(plugin, cluster if plugin.get("provideClusterInfo") else None, owner,
+                              target.request_timeout)
     credentials = {k: v for k, v in user.items() if k != "exec"}
     if status.get("token"):
         credentials["token"] = str(status["token"])
@@ -629,7 +643,7 @@ def with_exec_credentials(config: dict, context: str, path: str) -> dict:
     return config
 
 
-def _run_exec_plugin(plugin: dict, cluster: Optional[dict], owner: str) -> dict:
+def _run_exec_plugin(plugin: dict, cluster: Optional[dict], owner: str, request_timeout: float) -> dict:
     """The `status` of the ExecCredential the plugin prints, or CredentialPluginFailed
     saying which: it could not start, did not answer in time, exited non-zero (its
     stderr), printed nothing, printed something that is not JSON, or JSON that is not
@@ -646,7 +660,7 @@ def _run_exec_plugin(plugin: dict, cluster: Optional[dict], owner: str) -> dict:
     env = dict(os.environ)
     env.update({str(e.get("name")): str(e.get("value")) for e in plugin.get("env") or [] if isinstance(e, dict)})
     env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
-    timeout = _exec_timeout(interactive)
+    timeout = _exec_timeout(interactive, request_timeout)
     fix = "fix the credential plugin (run it by hand to see what it does), or pass --context NAME of another context"
     try:
         done = _run_bounded([command, *[str(a) for a in plugin.get("args") or []]], env, timeout, interactive)
@@ -695,10 +709,10 @@ def _run_exec_plugin(plugin: dict, cluster: Optional[dict], owner: str) -> dict:
     return status
 
 
-def _exec_timeout(interactive: bool) -> Optional[float]:
+def _exec_timeout(interactive: bool, request_timeout: float) -> Optional[float]:
     """How long a credential plugin may run: --request-timeout (None: no limit), at least
     EXEC_INTERACTIVE_TIMEOUT_S when it may prompt a person at the terminal."""
-    limit = TARGET.request_timeout or None
+    limit = request_timeout or None
     return max(limit, EXEC_INTERACTIVE_TIMEOUT_S) if interactive and limit else limit
 
 
@@ -751,9 +765,9 @@ def _plugin_failed(config: dict, context: str, path: str, logged: str) -> Kmeshc
 
 
 def context_names(kubeconfig: Optional[str] = None) -> list[str]:
-    """The contexts of ``kubeconfig`` (else the one in use: --kubeconfig / KUBECONFIG /
-    ~/.kube/config); empty when there is none or it does not load (for shell completion)."""
-    path = kubeconfig or TARGET.kubeconfig or os.environ.get("KUBECONFIG") or \
+    """The contexts of ``kubeconfig`` (else KUBECONFIG's, else ~/.kube/config's); empty
+    when there is none or it does not load (for shell completion)."""
+    path = kubeconfig or os.environ.get("KUBECONFIG") or \
         os.path.expanduser(DEFAULT_KUBECONFIG)
     files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
     try:
@@ -762,7 +776,7 @@ def context_names(kubeconfig: Optional[str] = None) -> list[str]:
         return []
 
 
-def check_given_target(kubeconfig_typed: bool, context_typed: bool) -> None:
+def check_given_target(target: KubeTarget, kubeconfig_typed: bool, context_typed: bool) -> None:
     """The --kubeconfig / --context the user typed checked without connecting, on every
     command (kubectl's rule: a cluster flag that is wrong is an error even where the
     command would not use it): the file exists and is a kubeconfig with contexts, the
@@ -770,10 +784,10 @@ def check_given_target(kubeconfig_typed: bool, context_typed: bool) -> None:
     contexts are listed."""
     if not kubeconfig_typed and not context_typed:
         return
-    path = TARGET.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
+    path = target.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
     files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
     if not files and not kubeconfig_typed:
-        raise UsageError(f"--context {TARGET.context}: no kubeconfig to look it up in ({path} does not exist)",
+        raise UsageError(f"--context {target.context}: no kubeconfig to look it up in ({path} does not exist)",
                          fix="pass --kubeconfig PATH of the file that has it")
     if not files:
         raise UsageError(_missing_kubeconfig(path, [os.path.expanduser(f) for f in path.split(os.pathsep) if f]),
@@ -782,8 +796,8 @@ def check_given_target(kubeconfig_typed: bool, context_typed: bool) -> None:
     if not names:
         raise UsageError(f"kubeconfig {path} has no contexts (empty, or not a kubeconfig)",
                          fix="pass --kubeconfig PATH of one that has")
-    if context_typed and TARGET.context not in names:
-        raise UsageError(f"--context {TARGET.context}: no such context in {path} (contexts: {', '.join(names)})",
+    if context_typed and target.context not in names:
+        raise UsageError(f"--context {target.context}: no such context in {path} (contexts: {', '.join(names)})",
                          fix="pass --context with one of them")
 
 
@@ -791,24 +805,24 @@ DEFAULT_OBJECT_NAMESPACE = "default"
 IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
-def default_namespace() -> str:
+def default_namespace(target: KubeTarget) -> str:
     """The namespace a command acting on the user's objects uses without -n, as kubectl:
     the `namespace` of the kubeconfig context in use (--context, else current-context),
     inside a pod its own namespace, else "default". Never connects; a kubeconfig that does
     not load gives "default" (the command's connection reports it). A namespace there
     that is not a valid name is a UsageError naming where it came from and the fix."""
-    if TARGET.kubeconfig is None and TARGET.context is None and running_in_cluster():
+    if not target.named and running_in_cluster():
         with contextlib.suppress(OSError):
             with open(IN_CLUSTER_NAMESPACE, encoding="utf-8") as handle:
                 namespace = handle.read().strip() or DEFAULT_OBJECT_NAMESPACE
             return _checked_namespace(namespace, f"in {IN_CLUSTER_NAMESPACE} (this pod's service account)", "")
-    path = TARGET.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
+    path = target.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
     files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
     try:
         configs = _parsed(files, None)
     except KmeshctlError:
         return DEFAULT_OBJECT_NAMESPACE
-    context = TARGET.context or _contexts_in(configs)[1]
+    context = target.context or _contexts_in(configs)[1]
     for file, config in zip(files, configs):  # the first file's entry of a name wins, as kubectl merges them
         body = _entry(config, "contexts", context)
         if body is not None:
@@ -832,52 +846,48 @@ def _checked_namespace(namespace: str, origin: str, fix: str) -> str:
                      fix=f"pass -n NAMESPACE{fix}")
 
 
-def kubeconfig_named() -> bool:
-    """The user chose a kubeconfig or context (flag or KUBECONFIG), rather than the defaults."""
-    return TARGET.kubeconfig is not None or TARGET.context is not None
-
-
 def running_in_cluster() -> bool:
     """Inside a pod with a service account: the in-cluster config is usable."""
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(SERVICE_ACCOUNT_TOKEN)
 
 
-def connect() -> "KubeClient":
+def connect(target: KubeTarget) -> "KubeClient":
+    """A client of the cluster ``target`` names (nothing is asked of it yet)."""
     from kubernetes import client as k8s
 
-    return KubeClient(k8s.ApiClient(_bounded(load_configuration())))
+    return KubeClient(k8s.ApiClient(_bounded(load_configuration(target))), target)
 
 
-def connect_reachable() -> "KubeClient":
+def connect_reachable(target: KubeTarget) -> "KubeClient":
     """A client of a cluster that answers: asks its version, so an unreachable or
     unauthorized cluster fails here with a clear message, before any other call."""
-    client = connect()
+    client = connect(target)
     client.server_version()
     return client
 
 
-def request_timeout_text() -> str:
+def request_timeout_text(limit: float) -> str:
     """`--request-timeout 30s` (or `--request-timeout 0: no limit`), for messages."""
     from kmeshctl.asciinum import duration_words
 
-    limit = TARGET.request_timeout
     return f"--request-timeout {duration_words(limit)}" if limit else "--request-timeout 0: no limit"
 
 
 @contextlib.contextmanager
-def _waiting_note(host: str, noted: Callable[[], None] = lambda: None) -> Iterator[None]:
+def _waiting_note(host: str, target: KubeTarget, noted: Callable[[], None] = lambda: None) -> Iterator[None]:
     """`waiting for the Kubernetes API at URL (--request-timeout 30s)` on stderr once the
     request inside has gone WAITING_NOTE_AFTER_S without an answer (a server that
     accepts and never answers is otherwise silence until the limit); ``noted`` is called
-    once the line is written."""
+    once the line is written. Silent with -q (``target.quiet``)."""
     import sys
     import threading
 
     def note() -> None:
         with contextlib.suppress(OSError, ValueError):
-            if TARGET.quiet:
+            if target.quiet:
                 return
-            sys.stderr.write(f"waiting for the Kubernetes API at {host} ({request_timeout_text()})\n")
+            sys.stderr.write(f"waiting for the Kubernetes API at {host} "
+                             f"({request_timeout_text(target.request_timeout)})\n")
             sys.stderr.flush()
         noted()
 
@@ -917,16 +927,11 @@ def _timed_out(error: BaseException) -> bool:
         "timed out" in str(error).lower()
 
 
-def _request_limit() -> Optional[float]:
-    """urllib3's limit for one request: --request-timeout seconds in all (None: no limit)."""
-    return TARGET.request_timeout or None
-
-
-def core_v1_api() -> k8s.CoreV1Api:
+def core_v1_api(target: KubeTarget) -> k8s.CoreV1Api:
     """The official typed client, for what the JSON client does not do (watch, exec, port-forward)."""
     from kubernetes import client as k8s
 
-    return k8s.CoreV1Api(k8s.ApiClient(load_configuration()))
+    return k8s.CoreV1Api(k8s.ApiClient(load_configuration(target)))
 
 
 def stream_refusal(err: BaseException) -> str:
@@ -947,14 +952,19 @@ def stream_refusal(err: BaseException) -> str:
 class KubeClient:
     """A thin JSON client: one method per API verb the commands use."""
 
-    def __init__(self, api_client: k8s.ApiClient) -> None:
+    def __init__(self, api_client: k8s.ApiClient, target: KubeTarget = KubeTarget()) -> None:
         self._api = api_client
+        self.target = target  # the cluster it was made for: --request-timeout and -q apply to each request
         self._answered = False
         # Any request silent for a second says what it waits for, once per client: after
         # /version answered, a server may still hang on the rest (h49)
         self._noted = False
         self._group_versions: Optional[set[str]] = None
         self._resources: dict[str, dict[str, ResourceKind]] = {}
+        # install --force-conflicts: apply with force=true (kubectl apply --server-side --force-conflicts)
+        self.force_conflicts = False
+        # the command that would force, for a conflict's fix (`kmeshctl install --force-conflicts`); "" none
+        self.force_command = ""
 
     @property
     def host(self) -> str:
@@ -1001,9 +1011,9 @@ class KubeClient:
         import urllib3
 
         try:
-            with contextlib.nullcontext() if self._noted else _waiting_note(self.host, self._note_written):
+            with contextlib.nullcontext() if self._noted else _waiting_note(self.host, self.target, self._note_written):
                 response = self._api.call_api(
-                    method, url, header_params=headers, body=body, _request_timeout=_request_limit()
+                    method, url, header_params=headers, body=body, _request_timeout=self.target.request_timeout or None
                 )
                 response.read()
         except (urllib3.exceptions.HTTPError, OSError) as err:
@@ -1114,19 +1124,21 @@ class KubeClient:
         return (self.request("GET", path, query) or {}).get("items", [])
 
     def apply(self, obj: dict, dry_run: bool = False) -> dict:
-        """Server-side apply as field manager `kmeshctl`, never forcing another manager's fields.
+        """Server-side apply as field manager `kmeshctl`, never forcing another manager's
+        fields unless ``force_conflicts`` is set (then the server hands them to kmeshctl).
 
         `dry_run`: dryRun=All, the API server's whole write path (admission, validation,
         field-manager conflicts) without storing anything."""
         meta = obj["metadata"]
         path = self.kind(obj["apiVersion"], obj["kind"]).object_path(meta["name"], meta.get("namespace"))
-        query = {"fieldManager": FIELD_MANAGER, "force": "false", "dryRun": "All" if dry_run else None}
+        force = "true" if self.force_conflicts else "false"
+        query = {"fieldManager": FIELD_MANAGER, "force": force, "dryRun": "All" if dry_run else None}
         try:
             return self.request("PATCH", path, query, obj, APPLY_PATCH) or {}
         except ApiError as err:
             if err.status != 409:
                 raise
-            raise ApplyConflict(obj, err) from err
+            raise ApplyConflict(obj, err, self.force_command) from err
 
     def merge_patch(
         self, api_version: str, kind: str, name: str, patch: dict, namespace: Optional[str] = None
@@ -1230,16 +1242,16 @@ class KubeClient:
     def rediscovered(self) -> "KubeClient":
         """A client on the same connection whose discovery starts afresh (each client keeps
         what the cluster serves for its lifetime): to notice CRDs installed or removed since."""
-        return KubeClient(self._api)
+        return KubeClient(self._api, self.target)
 
     def _unreachable(self, err: BaseException, request: str = "") -> ApiUnreachable:
         """``request``: the call that went unanswered after earlier ones were answered."""
         reason, fix = _transport_kind(err)
         after = f" to {request}, though earlier requests were answered" if request else ""
-        if reason == "i/o timeout" and TARGET.request_timeout:
+        if reason == "i/o timeout" and self.target.request_timeout:
             return ApiUnreachable(
                 f"cannot reach the Kubernetes API at {self.host} (i/o timeout: no answer within "
-                f"{request_timeout_text()[len('--request-timeout '):]}{after}; {self.origin})",
+                f"{request_timeout_text(self.target.request_timeout)[len('--request-timeout '):]}{after}; {self.origin})",
                 fix="check that the cluster is up, pass --kubeconfig/--context of one that is, or wait longer "
                     "with --request-timeout DURATION")
         return ApiUnreachable(f"cannot reach the Kubernetes API at {self.host} ({reason}{after}; {self.origin})",

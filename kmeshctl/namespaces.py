@@ -67,14 +67,34 @@ def has_sidecar_injection(namespace: dict) -> bool:
     return labels.get("istio-injection") == "enabled" or "istio.io/rev" in labels
 
 
-def fetch_all(client: KubeClient, names: list[str]) -> list[dict]:
-    """Every named namespace, or a UsageError naming the missing ones (nothing changed)."""
+SHOWN_NAMESPACES = 5  # a mistyped name's fix lists at most this many to choose from
+
+
+def fetch_all(client: KubeClient, names: list[str], enable: bool = True) -> list[dict]:
+    """Every named namespace, or a UsageError naming the missing ones (nothing changed).
+    Enrolling, a missing namespace may be one to create; releasing, only a mistyped name
+    (those enrolled, else a few that exist, are listed)."""
     found = {name: client.get("v1", "Namespace", name) for name in dict.fromkeys(names)}
     missing = [name for name, ns in found.items() if ns is None]
     if missing:
-        raise UsageError(f"namespace(s) not found: {', '.join(missing)} (nothing was changed)",
-                         fix="create them first or correct the names (`kubectl get namespaces`)")
+        fix = "create them first or correct the names (`kubectl get namespaces`)" if enable else \
+            f"correct the names ({_namespaces_to_release(client)})"
+        raise UsageError(f"namespace(s) not found: {', '.join(missing)} (nothing was changed)", fix=fix)
     return list(found.values())  # type: ignore[arg-type]
+
+
+def _namespaces_to_release(client: KubeClient) -> str:
+    """`enrolled: demo, prod`, else `none is enrolled; namespaces: default, kube-system, ...`."""
+    enrolled = enrolled_namespaces(client)
+    if enrolled:
+        return f"enrolled: {_few(enrolled)}"
+    existing = sorted(ns["metadata"]["name"] for ns in client.list("v1", "Namespace"))
+    return f"none is enrolled; namespaces: {_few(existing)}"
+
+
+def _few(names: list[str]) -> str:
+    more = len(names) - SHOWN_NAMESPACES
+    return ", ".join(names[:SHOWN_NAMESPACES]) + (f" and {more} more (`kubectl get namespaces`)" if more > 0 else "")
 
 
 def agent_namespaces(client: KubeClient) -> list[str]:
@@ -100,7 +120,7 @@ def check_agents_for_wait(client: KubeClient) -> None:
 def set_mode_label(client: KubeClient, names: list[str], enable: bool) -> list[NamespaceChange]:
     """Add (enable) or remove the mesh label on every namespace, after checking they all exist."""
     changes = []
-    for ns in fetch_all(client, names):
+    for ns in fetch_all(client, names, enable):
         labels = ns["metadata"].get("labels") or {}
         needs_change = namespace_enabled(labels) != enable
         if needs_change:

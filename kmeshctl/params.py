@@ -25,7 +25,10 @@ DEFAULT_REQUEST_TIMEOUT_S = 30.0
 COMPLETION_LOOKUP_TIMEOUT_S = 2.0
 SUPPORTED_MODES = ("dual-engine",)
 XDS_ADDRESS_EXAMPLE = "istiod-1-22-6.istio-system.svc:15012"
+XDS_HOST_EXAMPLE = "istiod.istio-system.svc"  # istiod's Service without a revision (upstream Istio)
+XDS_PORT_EXAMPLE = 15012
 DEMO_NAMESPACE = "default"  # `demo traffic-shift -n`: where examples/fortio/ puts the demo's objects
+DEMO_REQUESTS = 20  # `demo traffic-shift -c`: requests per phase (enough to judge 90/10, 50/50, 0/100; 80/20 needs 24)
 # Stands in for istiod's address where only the other parameters matter (flag checks
 # before discovery, the names uninstall deletes); it never reaches a cluster.
 PLACEHOLDER_XDS_ADDRESS = "istiod.istio-system.svc:15012"
@@ -187,8 +190,8 @@ def check_xds_address(value: str, flag: str = "--xds-address", allow_unix: bool 
         raise bad_value(flag, value, "a unix socket is only for `kmeshctl node run` (the installed agents "
                         "reach istiod over the network)", f"HOST:PORT of istiod's Service, e.g. {XDS_ADDRESS_EXAMPLE}")
     host, port = _split_host_port(value, flag, fix)
-    _check_host(value, host, flag, fix)
-    _check_port(value, port, flag)
+    _check_host(value, host, port, flag, fix)
+    _check_port(value, host, port, flag)
 
 
 def _split_host_port(value: str, flag: str, fix: str) -> tuple[str, str]:
@@ -211,10 +214,34 @@ def _split_host_port(value: str, flag: str, fix: str) -> tuple[str, str]:
     return host, port
 
 
-def _check_host(value: str, host: str, flag: str, fix: str) -> None:
-    if _is_ip_address(host) or (len(host) <= 253 and _DNS_NAME_RE.match(host)):
+def _check_host(value: str, host: str, port: str, flag: str, fix: str) -> None:
+    service = _as_typed(flag, _with_port(XDS_HOST_EXAMPLE, port))
+    if not host:
+        raise bad_value(flag, value, "missing host before the port", f"HOST:PORT with istiod's Service as HOST, "
+                        f"e.g. {service}")
+    if _is_ip_address(host):
+        return
+    if _IPV4_LIKE_RE.match(host):  # all digits and dots: a resolver reads it as an address, never a name
+        raise bad_value(flag, value, f"{shown(host)} is not an IPv4 address (4 numbers from 0 to 255, no leading "
+                        "zeros)", f"a valid address or istiod's Service, e.g. "
+                        f"{_as_typed(flag, _with_port('10.0.0.7', port))} or {service}")
+    if len(host) <= 253 and _DNS_NAME_RE.match(host):
         return
     raise UsageError(f"{flag} {shown(value)}: {shown(host)} is not a host name or IP address; {fix}")
+
+
+_IPV4_LIKE_RE = re.compile(r"^[0-9.]+\Z")
+
+
+def _with_port(host: str, port: str) -> str:
+    """HOST:PORT keeping the port typed when it is a good one (else istiod's 15012)."""
+    good = is_digits(port) and not port.startswith("0") and int(port) <= 65535
+    return f"{host}:{port if good else XDS_PORT_EXAMPLE}"
+
+
+def _as_typed(flag: str, value: str) -> str:
+    """How the user gives ``value`` to ``flag``: `--xds-address V`, or `$XDS_ADDRESS=V`."""
+    return f"{flag}={value}" if flag.startswith("$") else f"{flag} {value}"
 
 
 def _is_ip_address(host: str) -> bool:
@@ -225,12 +252,15 @@ def _is_ip_address(host: str) -> bool:
     return True
 
 
-def _check_port(value: str, port: str, flag: str) -> None:
+def _check_port(value: str, host: str, port: str, flag: str) -> None:
     want = f"{integer_range(1, 65535)} (istiod serves xDS on 15012)"
     if not is_digits(port):
         raise bad_value(flag, value, f"port {shown(port)} is {NOT_AN_INTEGER}", want)
     if not 1 <= int(port) <= 65535:
         raise bad_value(flag, value, f"port {port} is {OUT_OF_RANGE}", want)
+    if port.startswith("0"):  # 015012: a typo, or octal to some readers; never what a port is written as
+        bracketed = f"[{host}]" if ":" in host else host
+        raise bad_value(flag, value, f"port {port} has a leading zero", _as_typed(flag, f"{bracketed}:{int(port)}"))
 
 
 # --- other flags --------------------------------------------------------------------
@@ -265,23 +295,57 @@ def check_cluster_id(value: str, flag: str = "--cluster-id") -> None:
         raise bad_value(flag, value, "not a cluster id", CLUSTER_ID_WANT)
 
 
-# The OCI / Docker reference grammar: [registry[:port]/]path[:tag][@digest].
+# The OCI / Docker reference grammar: [registry[:port]/]path[:tag][@digest]. A registry
+# (a host name) may have capitals, a repository path may not.
 _IMAGE_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_IMAGE_DOMAIN = rf"(?:{_IMAGE_DOMAIN_COMPONENT}(?:\.{_IMAGE_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?"
+_IMAGE_DOMAIN_RE = re.compile(
+    rf"(?:{_IMAGE_DOMAIN_COMPONENT}(?:\.{_IMAGE_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?", re.ASCII)
 _IMAGE_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_IMAGE_NAME = rf"(?:{_IMAGE_DOMAIN}/)?{_IMAGE_PATH_COMPONENT}(?:/{_IMAGE_PATH_COMPONENT})*"
 _IMAGE_TAG = r"[\w][\w.-]{0,127}"
 _IMAGE_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-_IMAGE_RE = re.compile(rf"^(?P<name>{_IMAGE_NAME})(?::{_IMAGE_TAG})?(?:@{_IMAGE_DIGEST})?\Z", re.ASCII)
+_IMAGE_REST_RE = re.compile(
+    rf"(?P<path>{_IMAGE_PATH_COMPONENT}(?:/{_IMAGE_PATH_COMPONENT})*)(?::{_IMAGE_TAG})?(?:@{_IMAGE_DIGEST})?",
+    re.ASCII)
 _IMAGE_NAME_MAX = 255
 
 
 def check_image(value: str, flag: str = "--image", example: str = DEFAULT_IMAGE) -> None:
-    """An OCI image reference, as the kubelet takes it (install's and the waypoint's --image)."""
-    match = _IMAGE_RE.match(value)
-    if not match or len(match.group("name")) > _IMAGE_NAME_MAX:
-        raise bad_value(flag, value, "not an image reference",
-                        f"REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST], e.g. {example}")
+    """An OCI image reference, as the kubelet takes it (install's and the waypoint's --image).
+    A repository with capitals is refused with the lower-case reference to use instead."""
+    registry, rest = _split_registry(value)
+    if _is_image(registry, rest):
+        return
+    end = _repository_end(rest)
+    lowered = rest[:end].lower() + rest[end:]
+    if _is_image(registry, lowered):
+        fixed = f"{registry}/{lowered}" if registry is not None else lowered
+        pasteable = shlex.quote(fixed) if len(fixed) <= 2 * _IMAGE_NAME_MAX else shown(fixed)  # a digest is long
+        raise bad_value(flag, value, f"repository {shown(rest[:end])} has capital letters (image repositories are "
+                        "lower-case)", f"a lower-case repository: {flag} {pasteable}")
+    raise bad_value(flag, value, "not an image reference", f"REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST], e.g. {example}")
+
+
+def _split_registry(value: str) -> tuple[Optional[str], str]:
+    """(the registry, the rest): the first component is a registry when a path follows it
+    and it has a '.' or ':' or is localhost, as `docker pull` reads it (except that a
+    capital alone does not make one: `UPPER/case` is a mistyped repository, not a host)."""
+    head, slash, rest = value.partition("/")
+    if slash and (head == "localhost" or any(char in head for char in ".:[")):
+        return head, rest
+    return None, value
+
+
+def _repository_end(rest: str) -> int:
+    """Where the repository path of ``rest`` (a reference without its registry) ends: at
+    its tag's ':' or its digest's '@'."""
+    return min((i for i in (rest.find(":"), rest.find("@")) if i >= 0), default=len(rest))
+
+
+def _is_image(registry: Optional[str], rest: str) -> bool:
+    match = _IMAGE_REST_RE.fullmatch(rest)
+    if match is None or (registry is not None and not _IMAGE_DOMAIN_RE.fullmatch(registry)):
+        return False
+    return len(match.group("path")) + (len(registry) + 1 if registry is not None else 0) <= _IMAGE_NAME_MAX
 
 
 def check_mode(value: str) -> None:

@@ -9,7 +9,7 @@ from typing import Callable, Literal, Optional
 
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import XDS_PORT, istiod_addresses
-from kmeshctl.kube import ApiUnreachable, KubeClient, NotKubernetes, connect, diagnosis
+from kmeshctl.kube import ApiUnreachable, KubeClient, KubeTarget, NotKubernetes, connect, diagnosis
 from kmeshctl.params import counted
 from kmeshctl.uninstall import installed_objects
 
@@ -22,6 +22,9 @@ ISTIO_KINDS = [  # (apiVersion, kind, needed by)
     ("networking.istio.io/v1alpha3", "DestinationRule", "the fortio demo's subsets"),
 ]
 INSTALL_VERBS = ("get", "create", "patch")  # server-side apply = patch, plus create when absent
+UNINSTALL_VERBS = ("get", "delete")  # each delete is awaited with gets until the object is gone
+# Beyond the objects: uninstall reads the agent pods and the pods still marked, in every namespace.
+UNINSTALL_LISTS = (("list", "", "pods"),)
 
 
 @dataclass(frozen=True)
@@ -32,21 +35,24 @@ class CheckResult:
     fix: str = ""
 
 
-def precheck_target(namespace: str, istio_namespace: str) -> list[CheckResult]:
-    """Every check against the configured cluster. Bad namespace flags are a UsageError
+def precheck_target(namespace: str, istio_namespace: str, target: KubeTarget,
+                    uninstall: bool = False) -> list[CheckResult]:
+    """Every check against the cluster ``target`` names. Bad namespace flags are a UsageError
     first, and so is a --kubeconfig / --context the user gave that does not load (exit 2,
     as every cluster command); an unreachable cluster is the first failed check."""
     installed_objects(namespace, istio_namespace)  # checks the namespace flags
     try:
-        client = connect()
+        client = connect(target)
     except UsageError:
         raise
     except KmeshctlError as err:
         return [_unreachable(err)]
-    return run_prechecks(client, namespace, istio_namespace)
+    return run_prechecks(client, namespace, istio_namespace, uninstall)
 
 
-def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str) -> list[CheckResult]:
+def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str,
+                  uninstall: bool = False) -> list[CheckResult]:
+    """Install's checks; ``uninstall``: the permissions uninstall needs instead."""
     reachable = check_api_reachable(client)
     if reachable.status == "fail":
         return [reachable]
@@ -57,6 +63,9 @@ def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str) -> l
         (f"node kernels >= {MIN_KERNEL[0]}.{MIN_KERNEL[1]}", lambda: [check_node_kernels(client)]),
         ("permissions to install", lambda: [check_permissions(client, namespace, istio_namespace)]),
     ]
+    if uninstall:
+        checks = [("permissions to uninstall", lambda: [check_permissions(
+            client, namespace, istio_namespace, UNINSTALL_VERBS, "uninstall", UNINSTALL_LISTS)])]
     results = [reachable]
     silent: Optional[CheckResult] = None  # set once the API stops answering: no check waits again
     for name, check in checks:
@@ -159,8 +168,12 @@ def check_node_kernels(client: KubeClient) -> CheckResult:
     return CheckResult(name, "pass", f"{counted(len(nodes), 'node')} ok")
 
 
-def check_permissions(client: KubeClient, namespace: str, istio_namespace: str) -> CheckResult:
-    name = "permissions to install"
+def check_permissions(client: KubeClient, namespace: str, istio_namespace: str,
+                      verbs: tuple[str, ...] = INSTALL_VERBS, command: str = "install",
+                      lists: tuple[tuple[str, str, str], ...] = ()) -> CheckResult:
+    """May this user ``verbs`` every object install creates (and ``lists``: (verb, group,
+    resource) in every namespace), as ``command`` does? One SelfSubjectAccessReview each."""
+    name = f"permissions to {command}"
     denied, unchecked, checked = [], [], 0
     for obj in installed_objects(namespace, istio_namespace):
         if not client.is_served(obj["apiVersion"], obj["kind"]):
@@ -169,21 +182,30 @@ def check_permissions(client: KubeClient, namespace: str, istio_namespace: str) 
         checked += 1
         kind = client.kind(obj["apiVersion"], obj["kind"])
         obj_namespace = obj["metadata"].get("namespace", "")
-        for verb in INSTALL_VERBS:
+        for verb in verbs:
             if not can_i(client, verb, kind.group, kind.plural, obj_namespace):
-                resource = f"{kind.plural}.{kind.group}" if kind.group else kind.plural
-                denied.append(f"{verb} {resource}" + (f" in {obj_namespace}" if obj_namespace else ""))
+                denied.append(_permission(verb, kind.group, kind.plural, obj_namespace))
+    denied += [_permission(verb, group, resource, "", "in every namespace") for verb, group, resource in lists
+               if not can_i(client, verb, group, resource, "")]
+    verbs_text = "/".join(verbs)
     if denied:
         return CheckResult(name, "fail", "denied: " + ", ".join(dict.fromkeys(denied)),
-                           "ask a cluster admin for these permissions (e.g. bind cluster-admin for the install)")
+                           f"ask a cluster admin for these permissions (e.g. bind cluster-admin for the {command})")
     if not checked:
-        return CheckResult(name, "fail", "not checked: the cluster serves none of the kinds install creates",
+        return CheckResult(name, "fail", f"not checked: the cluster serves none of the kinds {command} "
+                                         f"{'creates' if command == 'install' else 'deletes'}",
                            "fix the failed checks above, then re-run")
     if unchecked:
         return CheckResult(name, "warn", "not checked for " + ", ".join(dict.fromkeys(unchecked)) +
-                           " (not served); may get/create/patch every other object install creates",
+                           f" (not served); may {verbs_text} every other object install creates",
                            "fix the failed checks above, then re-run")
-    return CheckResult(name, "pass", "may get/create/patch every object install creates")
+    return CheckResult(name, "pass", f"may {verbs_text} every object install creates")
+
+
+def _permission(verb: str, group: str, plural: str, namespace: str, everywhere: str = "") -> str:
+    """`create daemonsets.apps in kmesh-system`: one permission, as kubectl auth can-i names it."""
+    resource = f"{plural}.{group}" if group else plural
+    return f"{verb} {resource}" + (f" in {namespace}" if namespace else f" {everywhere}" if everywhere else "")
 
 
 def can_i(client: KubeClient, verb: str, group: str, resource: str, namespace: str) -> bool:

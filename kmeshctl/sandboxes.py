@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 from datetime import datetime, timezone
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
@@ -209,29 +210,106 @@ def _short_phase(phase: str) -> str:
     return "other version" if phase.startswith("other version") else phase
 
 
-def several(found: dict[str, str], command: str, after: str = "") -> UsageError:
-    """The one wording of a command given no name while several sandboxes exist (a failed
-    one counts): each with its phase, and ``command`` (`kmeshctl sandbox down`) as it must
-    be pasted for one of them (for `down` a failed one, else a ready one), ``after`` (the
-    rest of the line, e.g. `-- COMMAND` of `sandbox exec`) after the flag."""
+def several(found: dict[str, str], command: str, after: str = "", why: str = "") -> UsageError:
+    """The one wording of a command given no name while several sandboxes could be the one:
+    each with its phase, and the command being run as it must be pasted for one of them
+    (see rerun_line: every flag and argument typed kept; for `down` a failed one, else a
+    ready one). ``command`` (`kmeshctl sandbox down`) and ``after`` (`-- COMMAND` of `sandbox
+    exec`) spell it outside a run; ``why`` says why these (`have pod web`)."""
     flag = sandbox_flag(command)
     ready = [n for n, phase in found.items() if phase == PHASE_READY]
     others = [n for n in found if n not in ready]
     pick = (others + ready if command.split()[1:3] == ["sandbox", "down"] else ready + others)[0]
     listed = ", ".join(f"{n} {phase}" for n, phase in found.items())
-    line = f"{command} {flag} {pick}" + (f" {after}" if after else "")
-    return UsageError(f"several sandboxes exist ({listed}): pass {flag} NAME, e.g. `{line}`")
+    line = rerun_line(command, flag, pick, after)
+    what = f"several sandboxes {why}" if why else "several sandboxes exist"
+    return UsageError(f"{what} ({listed}): pass {flag} NAME, e.g. `{line}`")
 
 
-def pick(command: str, after: str = "") -> Optional[str]:
+def rerun_line(command: str, flag: str, name: str, after: str = "") -> str:
+    """The command being run again on sandbox ``name``: `kmeshctl dump maps --sandbox NAME
+    -o json --map km_manage`, every argument and flag typed kept (the sandbox flag
+    replaced), `-- COMMAND` last; a fix that drops what the user typed would run another
+    command. Outside a run of ``command`` (no click context): ``command flag name after``."""
+    typed = _typed_words(command)
+    if typed is None:
+        return f"{command} {flag} {name}" + (f" {after}" if after else "")
+    path, arguments, options, dashed = typed
+    return shlex.join(["kmeshctl", *path, *arguments, flag, name, *options, *dashed])
+
+
+def _typed_words(command: str) -> Optional[tuple[list[str], list[str], list[str], list[str]]]:
+    """(command words, arguments, options but the sandbox flag, `--` and what follows) of
+    the command being run, when it is ``command``'s; None otherwise."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return None
+    path: list[str] = []
+    walk = ctx
+    while walk is not None and walk.parent is not None:
+        path.insert(0, walk.info_name or "")
+        walk = walk.parent
+    if command.split()[1:1 + len(path)] != path:
+        return None
+    from kmeshctl.cli.render import typed_flags_for
+
+    options = _without_sandbox_flag(typed_flags_for(path))
+    arguments: list[str] = []
+    dashed: list[str] = []
+    for param in ctx.command.params:
+        if param.param_type_name != "argument":
+            continue
+        value = ctx.params.get(param.name or "")
+        values = [str(v) for v in (value if isinstance(value, (list, tuple)) else [value]) if v is not None]
+        if str(getattr(param, "metavar", "") or "").startswith("-- "):
+            dashed = ["--", *values] if values else []
+        else:
+            arguments += values
+    return path, arguments, options, dashed
+
+
+def _without_sandbox_flag(words: list[str]) -> list[str]:
+    kept, skip = [], False
+    for word in words:
+        if skip:
+            skip = False
+        elif word.partition("=")[0] in SANDBOX_FLAGS:
+            skip = "=" not in word  # its value is the next word
+        else:
+            kept.append(word)
+    return kept
+
+
+def pick(command: str, after: str = "", has: Optional[Callable[[str], bool]] = None, what: str = "") -> Optional[str]:
     """The sandbox ``command`` (`kmeshctl sandbox status`, `kmeshctl demo traffic-shift`),
-    given no name, works on: the only one that exists, a failed one included; None when
-    none does; several: a UsageError listing them (see several). Every command that
-    picks a sandbox by itself decides here."""
+    given no name, works on: the only one up (a failed `up`'s leftovers do not count, see
+    failed_note; when nothing else is there, the only failed one, which the command then
+    reports as failed; `sandbox down` counts them: removing the wrong one would lose work);
+    None when none exists; several: a UsageError listing them (see several). ``has``: only
+    the sandboxes it holds true of count (`sandbox exec POD`: those with the pod, ``what``
+    saying so, e.g. `have pod web`). Every command that picks a sandbox by itself decides here."""
     found = existing()
+    if command.split()[1:3] != ["sandbox", "down"]:
+        up = {n: phase for n, phase in found.items() if phase != PHASE_FAILED}
+        found = up or found
+    if has is not None and len(found) > 1:
+        holding = {n: phase for n, phase in found.items() if has(n)}
+        if len(holding) > 1:
+            raise several(holding, command, after, what)
+        if holding:
+            return next(iter(holding))
     if len(found) > 1:
         raise several(found, command, after)
     return next(iter(found), None)
+
+
+def failed_note(chosen: str) -> str:
+    """`; h61c failed; remove it with ...`: the failed `up`s left beside the sandbox
+    ``chosen`` a command picked by itself ('' when none): said, never in the way."""
+    left = [n for n in failed_up_names() if n != chosen]
+    return "".join(f"; {n} failed; remove it with `kmeshctl sandbox down --name {n}`" for n in left)
 
 
 def failed(name: str) -> NotFound:
@@ -306,7 +384,7 @@ def local_target(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Opt
     check_data_path(state)
     return LocalTarget(state.bpffs, agent_port(state), state,
                        f"Using sandbox {state.name} (the only one up; this node has no data path of its own); "
-                       f"pass --sandbox NAME or {own_flag} to choose")
+                       f"pass --sandbox NAME or {own_flag} to choose{failed_note(state.name)}")
 
 
 def check_data_path(state: SandboxState) -> None:

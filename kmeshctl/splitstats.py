@@ -7,6 +7,7 @@ impossible (p = 0). Pure math, no SciPy."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -107,3 +108,65 @@ def _gamma_q_continued_fraction(a: float, x: float) -> float:
         if abs(delta - 1) < _EPS:
             break
     return h * math.exp(-x + a * math.log(x) - math.lgamma(a))
+
+
+# -- how many requests a verdict needs ---------------------------------------------------------
+
+_SCAN_LIMIT = 64  # counted one by one up to here; beyond, found by doubling and bisection
+MAX_NEEDED = 1_000_000
+
+
+def min_requests(weights: dict[str, float], floor: float) -> int:
+    """The fewest requests at which the split test at ``floor`` can tell ``weights`` from
+    routing that ignores them (an even spread over the versions, as kube-proxy spreads
+    over pods): below it an exactly even split would still pass. Weights that are even
+    themselves: the fewest at which any outcome at all can be rejected."""
+    return _min_requests(tuple(sorted(weights.items())), floor)
+
+
+@functools.lru_cache(maxsize=64)
+def _min_requests(items: tuple[tuple[str, float], ...], floor: float) -> int:
+    weights = dict(items)
+    if not any(w > 0 for w in weights.values()):
+        return 1
+    live = [w for w in weights.values() if w > 0]
+    if len(live) == len(weights) and max(live) == min(live):
+        return _first(lambda n: _any_rejected(n, weights, floor))
+    return _first(lambda n: _rejected(even_counts(n, weights), weights, floor))
+
+
+def even_counts(requests: int, weights: dict[str, float]) -> dict[str, int]:
+    """``requests`` spread evenly over the versions, the remainder to the heaviest ones
+    (the even split closest to the weights: the hardest one to reject)."""
+    order = sorted(weights, key=lambda k: -weights[k])
+    base, extra = divmod(requests, len(order))
+    return {k: base + (1 if i < extra else 0) for i, k in enumerate(order)}
+
+
+def _rejected(observed: dict[str, int], weights: dict[str, float], floor: float) -> bool:
+    tested = split_test(observed, weights)
+    return tested is not None and tested.p_value < floor
+
+
+def _any_rejected(requests: int, weights: dict[str, float], floor: float) -> bool:
+    """Whether the most extreme outcome (every request to the lightest version) is rejected."""
+    lightest = min(weights, key=lambda k: weights[k])
+    return _rejected({lightest: requests}, weights, floor)
+
+
+def _first(rejects) -> int:  # type: ignore[no-untyped-def]
+    """The smallest n with rejects(n): a scan, then doubling and bisection for large n."""
+    for n in range(1, _SCAN_LIMIT + 1):
+        if rejects(n):
+            return n
+    low, high = _SCAN_LIMIT, 2 * _SCAN_LIMIT
+    while not rejects(high):
+        if high >= MAX_NEEDED:
+            return MAX_NEEDED
+        low, high = high, min(2 * high, MAX_NEEDED)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if rejects(middle) else (middle, high)
+    # near the threshold the discrete test is not monotone: a few smaller counts may reject
+    window = _SCAN_LIMIT if high <= 1_000 else 8  # each look costs O(n)
+    return min([n for n in range(max(_SCAN_LIMIT + 1, high - window), high) if rejects(n)] or [high])

@@ -12,11 +12,11 @@ from kmeshctl.config_dump import XDS_PATH
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.istiod import cluster_service
 from kmeshctl.kube import ApiError, KubeClient, object_ref
-from kmeshctl.params import DEFAULT_IMAGE, DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE, INSTALL_HINT
+from kmeshctl.params import DEFAULT_IMAGE, DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE, INSTALL_HINT, counted
 from kmeshctl.namespaces import REDIRECTION_ANNOTATION, enrolled_namespaces
-from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, MANAGED_BY_SELECTOR
+from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME
 from kmeshctl.rollout import PodState, daemonset_pods
-from kmeshctl.uninstall import installed_objects
+from kmeshctl.uninstall import check_install_namespaces, install_istio_namespaces, installed_objects
 
 # (admin path, pod, namespace, port) -> the agent's JSON answer; raises KmeshctlError.
 AdminFetch = Callable[[str, str, str, int], dict]
@@ -52,11 +52,17 @@ class MeshStatus:
     missing: list[str] = field(default_factory=list)  # objects install creates that are not there
     expected: int = 0  # how many objects install creates (of which ``missing``)
     reinstall: str = ""  # the `kmeshctl install ...` that puts them back (its flags read from the DaemonSet)
+    drifted: list[str] = field(default_factory=list)  # RBAC objects unlike what install renders, and how
+    remaining: list[str] = field(default_factory=list)  # no DaemonSet: the objects install creates still there
+    uninstall: str = ""  # the `kmeshctl uninstall ...` that removes ``remaining``
 
     @property
     def problems(self) -> list[str]:
         """Why the mesh is not healthy, one phrase each (empty: healthy)."""
         if self.daemonset is None:
+            if self.remaining:
+                return [f"partly uninstalled: {counted(len(self.remaining), 'object')} remain "
+                        f"({', '.join(self.remaining)}); run `{self.uninstall}`"]
             return [f"DaemonSet {DAEMONSET_NAME} not found in {self.namespace} ({INSTALL_HINT})"]
         ds = self.daemonset
         found = []
@@ -66,12 +72,14 @@ class MeshStatus:
             found.append(f"{ds['ready']}/{ds['desired']} agent pods ready")
         if ds["updated"] < ds["desired"]:
             found.append(f"{ds['updated']}/{ds['desired']} agent pods run the current template")
-        found += [f"pod {p.name} on {p.node or '?'} not ready ({p.reason or p.phase})" for p in self.pods if not p.ready]
+        found += [pod_problem(p) for p in self.pods if not p.ready]
         found += [f"agent {a.pod} not connected to istiod ({a.error or (a.xds or {}).get('lastError') or 'disconnected'})"
                   for a in self.agents if not a.connected]
         if self.missing:
             found.append(f"{len(self.missing)} of the {self.expected} objects install creates missing: "
                          f"{', '.join(self.missing)} (put them back with `{self.reinstall}`)")
+        # another field manager (kubectl edit/patch) owns the drifted fields: only a forced apply takes them back
+        found += [f"{drift} (restore it with `{self.reinstall} --force-conflicts`)" for drift in self.drifted]
         return found
 
     @property
@@ -85,7 +93,15 @@ class MeshStatus:
             "daemonset": self.daemonset, "pods": [p.to_dict() for p in self.pods],
             "enrolledNamespaces": self.enrolled_namespaces, "redirectedPods": self.redirected_pods,
             "agents": [a.to_dict() for a in self.agents], "missingObjects": self.missing,
+            "differingObjects": self.drifted, "remainingObjects": self.remaining,
         }
+
+
+def pod_problem(pod: PodState) -> str:
+    """`pod kmesh-x on node-a not ready (CrashLoopBackOff)`; a pod no node took: `pod
+    kmesh-x not scheduled (Unschedulable: ...)`."""
+    why = pod.reason or pod.phase
+    return f"pod {pod.name} on {pod.node} not ready ({why})" if pod.node else f"pod {pod.name} not scheduled ({why})"
 
 
 def daemonset_summary(ds: dict) -> dict:
@@ -127,8 +143,11 @@ def agent_xds(pods: list[PodState], namespace: str, fetch: AdminFetch,
 def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] = None) -> MeshStatus:
     """The mesh as the API server and, with ``fetch``, each agent's admin endpoint see it."""
     ds = client.get("apps/v1", "DaemonSet", DAEMONSET_NAME, namespace)
+    istio_namespace = istio_namespace_of(client, ds)
+    expected = expected_objects(namespace, istio_namespace)
+    if ds is None and expected:  # installed elsewhere: InstalledElsewhere (exit 2), as uninstall
+        check_install_namespaces(client, expected, namespace, istio_namespace)
     pods = daemonset_pods(client, ds) if ds else []
-    expected = expected_objects(namespace, istio_namespace_of(client, ds)) if ds else []
     return MeshStatus(
         namespace=namespace,
         daemonset=daemonset_summary(ds) if ds else None,
@@ -136,9 +155,12 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         enrolled_namespaces=enrolled_namespaces(client),
         redirected_pods=redirected_pods(client),
         agents=agent_xds(pods, namespace, fetch) if fetch else [],
-        missing=missing_objects(client, expected),
+        missing=missing_objects(client, expected) if ds else [],
         expected=len(expected),
-        reinstall=install_command(ds, istio_namespace_of(client, ds)) if ds else "",
+        reinstall=install_command(ds, istio_namespace) if ds else "",
+        drifted=rbac_drift(client, expected) if ds else [],
+        remaining=[] if ds else present_objects(client, expected),
+        uninstall="" if ds else uninstall_command(namespace, istio_namespace),
     )
 
 
@@ -169,6 +191,111 @@ def missing_objects(client: KubeClient, expected: list[dict]) -> list[str]:
     return missing
 
 
+def present_objects(client: KubeClient, expected: list[dict]) -> list[str]:
+    """The refs of ``expected`` in the cluster (those of a kind it serves)."""
+    return [object_ref(obj) for obj in expected
+            if client.is_served(obj["apiVersion"], obj["kind"]) and _present(client, obj)]
+
+
+def _present(client: KubeClient, obj: dict) -> bool:
+    meta = obj["metadata"]
+    try:
+        return client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")) is not None
+    except ApiError:  # refused (RBAC): not known to remain
+        return False
+
+
+def uninstall_command(namespace: str, istio_namespace: str) -> str:
+    """The `kmeshctl uninstall ...` for these namespaces (flags only when not the default)."""
+    words = ["kmeshctl", "uninstall"]
+    for flag, value, default in (("-n", namespace, DEFAULT_NAMESPACE),
+                                 ("--istio-namespace", istio_namespace, DEFAULT_ISTIO_NAMESPACE)):
+        if value != default:
+            words += [flag, value]
+    return shlex.join(words)
+
+
+# -- the cluster-scoped RBAC objects as install renders them ------------------------------------
+
+_RULE_FIELDS = ("verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs")
+
+
+def rbac_drift(client: KubeClient, expected: list[dict]) -> list[str]:
+    """How the ClusterRole's rules, the ClusterRoleBinding's subjects and role, and the
+    ValidatingAdmissionPolicy's match conditions in the cluster differ from ``expected``
+    (what install renders for this install): one phrase per object that differs. A
+    missing object is missing_objects' to report; an unreadable one is not compared."""
+    found = []
+    for obj in expected:
+        compare = _COMPARED.get(obj["kind"])
+        current = _current(client, obj) if compare else None
+        if compare and current is not None:
+            found += [f"{object_ref(obj)} {how}" for how in compare(obj, current)]
+    return found
+
+
+def _current(client: KubeClient, obj: dict) -> Optional[dict]:
+    if not client.is_served(obj["apiVersion"], obj["kind"]):
+        return None
+    try:
+        return client.get(obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
+    except ApiError:
+        return None
+
+
+def _rule(rule: dict) -> tuple:
+    return tuple(tuple(sorted(rule.get(name) or ())) for name in _RULE_FIELDS)
+
+
+def _rule_text(rule: tuple) -> str:
+    """`get,list,watch pods` (`apps/daemonsets` for a group, `/kmesh` for names)."""
+    verbs, groups, resources, names, urls = rule
+    what = ",".join(f"{g}/{r}" if g else r for g in groups or ("",) for r in resources) or ",".join(urls)
+    return f"{','.join(verbs)} {what}" + (f" ({','.join(names)})" if names else "")
+
+
+def _role_drift(want: dict, have: dict) -> list[str]:
+    wanted, had = set(map(_rule, want.get("rules") or [])), set(map(_rule, have.get("rules") or []))
+    if not had:
+        return [f"has no rules (install renders {counted(len(wanted), 'rule')}): the agent is refused"]
+    parts = []
+    if wanted - had:
+        parts.append("lacks " + "; ".join(sorted(map(_rule_text, wanted - had))))
+    if had - wanted:
+        parts.append("has rules install does not render: " + "; ".join(sorted(map(_rule_text, had - wanted))))
+    return [", and ".join(parts)] if parts else []
+
+
+def _subject(subject: dict) -> str:
+    namespace = subject.get("namespace")
+    return f"{subject.get('kind')} {namespace + '/' if namespace else ''}{subject.get('name')}"
+
+
+def _binding_drift(want: dict, have: dict) -> list[str]:
+    found = []
+    wanted = sorted(map(_subject, want.get("subjects") or []))
+    had = sorted(map(_subject, have.get("subjects") or []))
+    if wanted != had:
+        found.append(f"binds {', '.join(had) or 'no one'}, not {', '.join(wanted)}")
+    role, had_role = want.get("roleRef") or {}, have.get("roleRef") or {}
+    if (role.get("kind"), role.get("name")) != (had_role.get("kind"), had_role.get("name")):
+        found.append(f"grants {had_role.get('kind')} {had_role.get('name')}, not {role.get('kind')} {role.get('name')}")
+    return found
+
+
+def _policy_drift(want: dict, have: dict) -> list[str]:
+    def expressions(obj: dict) -> list[str]:
+        return sorted(c.get("expression", "") for c in (obj.get("spec") or {}).get("matchConditions") or [])
+
+    if expressions(want) != expressions(have):
+        return [f"matches {' or '.join(expressions(have)) or 'every request'}, not {' or '.join(expressions(want))}"]
+    return []
+
+
+_COMPARED = {"ClusterRole": _role_drift, "ClusterRoleBinding": _binding_drift,
+             "ValidatingAdmissionPolicy": _policy_drift}
+
+
 def _absent(client: KubeClient, obj: dict) -> bool:
     meta = obj["metadata"]
     try:
@@ -188,12 +315,9 @@ def _env(ds: dict) -> dict[str, str]:
 def istio_namespace_of(client: KubeClient, ds: Optional[dict]) -> str:
     """Where install put the EnvoyFilters: where kmeshctl's EnvoyFilters are, else the
     namespace of the istiod Service the agents use, else the default."""
-    try:
-        filters = client.list("networking.istio.io/v1alpha3", "EnvoyFilter", label_selector=MANAGED_BY_SELECTOR)
-    except KmeshctlError:  # the kind is not served: missing_objects says so
-        filters = []
+    filters = install_istio_namespaces(client, expected_objects(DEFAULT_NAMESPACE, DEFAULT_ISTIO_NAMESPACE))
     if filters:
-        return filters[0]["metadata"]["namespace"]
+        return filters[0]
     service = cluster_service(_env(ds).get("XDS_ADDRESS", "")) if ds else None
     return service[1] if service else DEFAULT_ISTIO_NAMESPACE
 

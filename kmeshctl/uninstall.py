@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 from kmeshctl.enrollment import REDIRECTION_ANNOTATION, PodView, is_annotated
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.asciinum import duration_words
 from kmeshctl.kube import ApiError, KubeClient, object_ref
 from kmeshctl.params import PLACEHOLDER_XDS_ADDRESS, InstallParams
@@ -25,6 +25,8 @@ from kmeshctl.render import render_manifests
 Outcome = Literal["deleted", "would be deleted", "not found", "kind not served", "stopped", "needs cleanup"]
 ABSENT: tuple[Outcome, ...] = ("not found", "kind not served")
 UNCHECKED = "not checked: no cluster configured"
+UNSCHEDULED = "(unscheduled)"  # the node of a pod no node took
+NEVER_SCHEDULED = "never scheduled: it ran on no node, so left nothing to clean up"
 NODE_CLEANUP_FIX = "run `kmeshctl node cleanup` on the node (as root)"
 # Only the names of the rendered objects matter here; this value never reaches the cluster.
 _PLACEHOLDER_CLUSTER = "uninstall"
@@ -43,6 +45,7 @@ class AgentPod:
     name: str
     running: bool  # every container started: it can clean its node at SIGTERM (ready or not)
     state: str  # phase or waiting reason when not running
+    scheduled: bool = True  # False: never bound to a node, so it never ran anywhere
 
 
 def installed_objects(namespace: str, istio_namespace: str) -> list[dict]:
@@ -55,27 +58,75 @@ def installed_objects(namespace: str, istio_namespace: str) -> list[dict]:
 
 def install_namespaces(client: KubeClient, objs: list[dict]) -> list[str]:
     """The namespaces the install on the cluster runs its node agent in, whatever -n says:
-    the ServiceAccount namespace the ClusterRoleBinding binds, or (that binding gone, after
-    an earlier partial uninstall) the namespaces of kmeshctl's agent DaemonSets. Empty when
-    neither is there, or this user may not read them."""
+    those of kmeshctl's agent DaemonSets, then any other the ClusterRoleBinding binds the
+    ServiceAccount of (its DaemonSet gone, after an earlier partial uninstall). Empty when
+    neither is there, or this user may not read them. One function for install, status
+    and uninstall: each refuses a -n that is not one of these."""
     binding = next(o for o in objs if o["kind"] == "ClusterRoleBinding")
     account = next(o for o in objs if o["kind"] == "ServiceAccount")["metadata"]["name"]
     ds = next(o for o in objs if o["kind"] == "DaemonSet")
+    bound = _readable(lambda: client.get(binding["apiVersion"], binding["kind"], binding["metadata"]["name"]))
+    subjects = {s.get("namespace") for s in (bound or {}).get("subjects") or []
+                if s.get("kind") == "ServiceAccount" and s.get("name") == account}
+    agents = _readable(lambda: _managed(client, ds, f"metadata.name={ds['metadata']['name']}")) or []
+    running = sorted(filter(None, {a["metadata"].get("namespace") for a in agents}))
+    return running + sorted(filter(None, subjects - set(running)))
+
+
+def install_istio_namespaces(client: KubeClient, objs: list[dict]) -> list[str]:
+    """The namespaces holding the EnvoyFilters an install on the cluster applied (those
+    ``objs`` names, labelled as kmeshctl's), whatever --istio-namespace says; empty when
+    there are none, or the kind is not served or not readable."""
+    filters = [o for o in objs if o["kind"] == "EnvoyFilter"]
+    if not filters:
+        return []
+    names = {o["metadata"]["name"] for o in filters}
+    found = _readable(lambda: _managed(client, filters[0])) or []
+    return sorted({f["metadata"].get("namespace") for f in found if f["metadata"]["name"] in names} - {None})
+
+
+class InstalledElsewhere(UsageError):
+    """The install on the cluster uses another namespace than a flag says (exit 2):
+    ``parameter`` (namespace or istio_namespace) is the flag's, ``found`` the install's.
+    Acting on the flag's namespace would rebind or delete the install's cluster-scoped
+    objects, or leave its EnvoyFilters behind."""
+
+    def __init__(self, problem: str, parameter: str, found: str) -> None:
+        super().__init__(problem)
+        self.parameter, self.found = parameter, found
+
+
+def check_install_namespaces(client: KubeClient, objs: list[dict], namespace: str, istio_namespace: str) -> None:
+    """Before any write: ``namespace`` / ``istio_namespace`` are those of the install on
+    the cluster (install_namespaces, install_istio_namespaces), when there is one; else
+    InstalledElsewhere naming the install's."""
+    found = install_namespaces(client, objs)
+    if found and namespace not in found:
+        raise InstalledElsewhere(f"kmesh is installed in namespace {found[0]}, not {namespace}", "namespace", found[0])
+    filters = install_istio_namespaces(client, objs)
+    if filters and istio_namespace not in filters:
+        raise InstalledElsewhere(f"kmesh's EnvoyFilters are in namespace {filters[0]}, not {istio_namespace}",
+                                 "istio_namespace", filters[0])
+
+
+def _managed(client: KubeClient, obj: dict, field_selector: Optional[str] = None) -> list[dict]:
+    """The objects of ``obj``'s kind in every namespace with its app / managed-by labels."""
+    if not client.is_served(obj["apiVersion"], obj["kind"]):
+        return []
+    selector = ",".join(f"{k}={v}" for k, v in obj["metadata"]["labels"].items()
+                        if k in ("app", "app.kubernetes.io/managed-by"))
+    return client.list(obj["apiVersion"], obj["kind"], label_selector=selector, field_selector=field_selector)
+
+
+def _readable(read: Callable[[], Any]) -> Any:
+    """``read()``, or None when this user may not (the deletes or applies themselves
+    then say what this user may do)."""
     try:
-        found = client.get(binding["apiVersion"], binding["kind"], binding["metadata"]["name"]) or {}
-        namespaces = {s.get("namespace") for s in found.get("subjects") or []
-                      if s.get("kind") == "ServiceAccount" and s.get("name") == account}
-        if not namespaces and client.is_served(ds["apiVersion"], ds["kind"]):
-            selector = ",".join(f"{k}={v}" for k, v in ds["metadata"]["labels"].items()
-                                if k in ("app", "app.kubernetes.io/managed-by"))
-            agents = client.list(ds["apiVersion"], ds["kind"], label_selector=selector,
-                                 field_selector=f"metadata.name={ds['metadata']['name']}")
-            namespaces = {a["metadata"].get("namespace") for a in agents}
+        return read()
     except ApiError as err:
         if err.status not in (401, 403, 404):
             raise
-        return []  # not readable: the deletes themselves say what this user may do
-    return sorted(filter(None, namespaces))
+        return None
 
 
 def delete_one(client: KubeClient, obj: dict, dry_run: bool = False) -> DeleteResult:
@@ -104,8 +155,9 @@ def _agent_pod(pod: dict) -> AgentPod:
     running = status.get("phase") == "Running" and bool(statuses) and all(
         "running" in (c.get("state") or {}) for c in statuses)
     waiting = [c["state"]["waiting"].get("reason", "") for c in statuses if "waiting" in (c.get("state") or {})]
-    return AgentPod(node=(pod.get("spec") or {}).get("nodeName") or "(unscheduled)", name=pod["metadata"]["name"],
-                    running=running, state=", ".join(filter(None, waiting)) or status.get("phase", "Unknown"))
+    node = (pod.get("spec") or {}).get("nodeName") or ""
+    return AgentPod(node=node or UNSCHEDULED, name=pod["metadata"]["name"], running=running,
+                    state=", ".join(filter(None, waiting)) or status.get("phase", "Unknown"), scheduled=bool(node))
 
 
 def marked_pods_by_node(client: KubeClient) -> dict[str, list[str]]:
@@ -113,7 +165,7 @@ def marked_pods_by_node(client: KubeClient) -> dict[str, list[str]]:
     marked: dict[str, list[str]] = {}
     for view in map(PodView.from_k8s, client.list("v1", "Pod")):
         if is_annotated(view):
-            marked.setdefault(view.node_name or "(unscheduled)", []).append(f"{view.namespace}/{view.name}")
+            marked.setdefault(view.node_name or UNSCHEDULED, []).append(f"{view.namespace}/{view.name}")
     return marked
 
 
@@ -122,8 +174,10 @@ def node_results(namespace: str, agents: list[AgentPod], marked: dict[str, list[
     results = []
     for agent in agents:
         ref = f"node {agent.node}: agent pod {namespace}/{agent.name}"
-        left = marked.get(agent.node, [])
-        if left:
+        left = marked.get(agent.node, []) if agent.scheduled else []
+        if not agent.scheduled:  # a pod no node took never ran: it left nothing anywhere
+            results.append(DeleteResult(ref, "stopped", NEVER_SCHEDULED))
+        elif left:
             detail = (f"pods still marked {REDIRECTION_ANNOTATION} ({', '.join(left[:5])}): the agent did not "
                       f"remove the node's data path; {NODE_CLEANUP_FIX}, then "
                       + " and ".join(f"`{command}`" for command in unmark_commands(left[:5])))

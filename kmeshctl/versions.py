@@ -7,6 +7,7 @@ from typing import Any, Callable, Optional
 
 from kmeshctl import __version__
 from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.kube import KubeTarget
 from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME
 from kmeshctl.rollout import daemonset_pods
 
@@ -35,39 +36,36 @@ def agent_versions(client: Any, namespace: str, fetch: AdminFetch) -> list[dict]
 
 
 def version_report(namespace: str, connect: Optional[Callable[[], Any]], fetch: AdminFetch,
-                   check: Callable[[], None] = lambda: None,
-                   seen: Optional[dict] = None) -> tuple[dict, Optional[KmeshctlError]]:
-    """``({"client": {"version"}, "cluster": {"server", "serverVersion", "namespace", "agents": [...]} | None,
-    "clusterError": str | None, "clusterConfigured": bool}, the failure or None)``.
+                   check: Callable[[], None] = lambda: None, *,
+                   target: KubeTarget) -> tuple[dict, Optional[KmeshctlError]]:
+    """``({"client": {"version"}, "cluster": {"server", "serverVersion", "namespace", "agents": [...] | None}
+    | None, "clusterError": str | None, "clusterConfigured": bool}, the failure or None)``.
 
     Never raises: the client's version is always reported first, as `kubectl version`
     does, whatever the cluster did (``check``: the cluster flags typed, a UsageError when
     wrong; then connecting, discovery, the agents). ``connect`` None: client only, the
-    cluster not contacted; clusterConfigured still says whether one is configured. ``seen``
-    gets "serverVersion" as soon as GET /version answers, even when a later call fails
-    (the text form prints it as kubectl's `Server Version:`)."""
+    cluster not contacted; clusterConfigured still says whether one is configured. Once
+    GET /version has answered, "cluster" holds the server's version even when a later call
+    (discovery, the agents) fails: "agents" is None then and clusterError says why."""
     from kmeshctl.install import cluster_configured
     from kmeshctl.kube import NoClusterConfigured
 
     report: dict[str, Any] = {"client": {"version": __version__}, "cluster": None, "clusterError": None,
-                              "clusterConfigured": cluster_configured()}
+                              "clusterConfigured": cluster_configured(target)}
     try:
         check()
         if connect is None:
             return report, None
         client = connect()
-        cluster = {"server": client.host, "serverVersion": client.server_version().get("gitVersion"),
-                   "namespace": namespace}
-        if seen is not None:
-            seen["serverVersion"] = cluster["serverVersion"]
-        cluster["agents"] = agent_versions(client, namespace, fetch)
+        report["cluster"] = {"server": client.host, "serverVersion": client.server_version().get("gitVersion"),
+                             "namespace": namespace, "agents": None}
+        report["cluster"]["agents"] = agent_versions(client, namespace, fetch)
     except NoClusterConfigured as err:
         report["clusterError"], report["clusterConfigured"] = str(err), False
         return report, err
     except KmeshctlError as err:
         report["clusterError"] = str(err)
         return report, err
-    report["cluster"] = cluster
     return report, None
 
 

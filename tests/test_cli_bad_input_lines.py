@@ -98,6 +98,9 @@ def test_a_value_given_positionally_names_the_flag_that_takes_it(words: list[str
     if suggested is None:
         assert "this command takes no positional arguments" in line, line
         return
+    if words == ["sandbox", "list"]:  # one sandbox's state is another command's (h76)
+        assert suggested.group(1) == "kmeshctl sandbox status --name value1", line
+        return
     flag = re.search(r"give the [\w ]+ with (--[\w-]+):", line).group(1)
     assert shlex.split(suggested.group(1)) == ["kmeshctl", *words, flag, "value1"], line
     command = dict((tuple(w), c) for w, c in POSITIONAL)[tuple(words)]

@@ -66,7 +66,7 @@ def test_agents_that_cannot_reach_istiod_are_blamed_on_xds_address(cluster, monk
     stuck = rollout.RolloutState(True, 2, 2, 0, True, [_running_not_ready("kmesh-node-a", "node-a"),
                                                        _running_not_ready("kmesh-node-b", "node-b")])
     monkeypatch.setattr(rollout, "read_rollout", lambda *args: stuck)
-    monkeypatch.setattr(config_dump, "fetch_from_pod", lambda path, pod, ns, port: {
+    monkeypatch.setattr(config_dump, "fetch_from_pod", lambda path, pod, ns, port, target: {
         "address": "10.0.0.99:15012", "connected": False, "lastError": "dial tcp 10.0.0.99:15012: i/o timeout"})
     result = cluster.kmeshctl("install", "--cluster-id", "c1", "--xds-address", "10.0.0.99:15012", "--timeout", "1")
     assert result.code == 1, result

@@ -207,19 +207,14 @@ def test_broken_discovery_is_not_a_kubernetes_api_server(case, command, serve, t
 
 
 def test_a_kind_not_served_names_the_cluster_and_the_fix(serve, tmp_path) -> None:
-    from kmeshctl.kube import KindNotServed, KubeClient, connect, TARGET
+    from kmeshctl.kube import KindNotServed, KubeClient, KubeTarget, connect
 
     port = serve({"/version": VERSION, "/api": API, "/apis": APIS,
                   "/apis/apps/v1": _json({"resources": []})})
     config = kubeconfig(tmp_path / "h65.yaml", f"http://127.0.0.1:{port}")
-    saved = (TARGET.kubeconfig, TARGET.context)
-    TARGET.kubeconfig, TARGET.context = str(config), None
-    try:
-        client: KubeClient = connect()
-        with pytest.raises(KindNotServed) as raised:
-            client.kind("apps/v1", "DaemonSet")
-    finally:
-        TARGET.kubeconfig, TARGET.context = saved
+    client: KubeClient = connect(KubeTarget(str(config)))
+    with pytest.raises(KindNotServed) as raised:
+        client.kind("apps/v1", "DaemonSet")
     text = str(raised.value)
     assert text.startswith("the cluster does not serve DaemonSet (apps/v1; "), text
     assert str(config) in text and "kubectl api-resources" in text and "\n" not in text, text

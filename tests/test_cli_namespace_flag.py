@@ -36,7 +36,7 @@ class _Client:
 def test_a_namespace_chooses_the_cluster_demo_in_that_namespace(choice: str, monkeypatch) -> None:
     import kmeshctl.demo_cluster as demo_cluster
 
-    monkeypatch.setattr(demo_cluster, "reachable_cluster", lambda: (_Client(), None))
+    monkeypatch.setattr(demo_cluster, "reachable_cluster", lambda _target: (_Client(), None))
     documents, subject = demo.fortio_demo()
     target, note = demo.choose_target(choice, documents, subject, namespace="h45demo")
     assert isinstance(target, ClusterTarget) and note.startswith("Target: cluster"), note

@@ -16,7 +16,7 @@ class _Omitting:
     host = "https://127.0.0.1:1"
 
     def list(self, api_version: str, kind: str, namespace: Optional[str] = None,
-             label_selector: Optional[str] = None) -> list[dict]:
+             label_selector: Optional[str] = None, field_selector: Optional[str] = None) -> list[dict]:
         if kind == "Namespace":
             return [{"metadata": {"name": "bare"}}, {"metadata": {"name": "nulls", "labels": None}}]
         return [{"metadata": {"name": "p", "namespace": "default"}}]

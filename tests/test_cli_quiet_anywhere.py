@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from kmeshctl.cli.progress import Progress, note, quiet_run
+from kmeshctl.cli.progress import Progress, note
 from test_cli_kinds import cli, leaf_commands, no_env, state_root, _record  # noqa: F401
 
 
@@ -75,16 +75,12 @@ def test_dump_note_goes_through_the_quiet_aware_note(capsys, no_env, monkeypatch
         assert "Using sandbox" not in err, (args, err)
 
 
-def test_progress_and_note_read_the_run_s_quiet(capsys) -> None:
-    from kmeshctl.cli.progress import set_quiet
-
-    set_quiet(True)
-    try:
-        assert quiet_run() and Progress().quiet
-        note("h63 hidden")
-    finally:
-        set_quiet(False)
-    note("h63 shown")
+def test_progress_and_note_take_the_run_s_quiet(capsys) -> None:
+    """-q is passed in (the run's KubeTarget on ctx.obj: kmeshctl.cli.common.run_options),
+    never read from a module-level switch."""
+    assert Progress(quiet=True).quiet and not Progress().quiet
+    note("h63 hidden", True)
+    note("h63 shown", False)
     assert capsys.readouterr().err == "h63 shown\n"
 
 

@@ -28,7 +28,7 @@ GONE = [("rbac.authorization.k8s.io/v1", "ClusterRole", "kmesh", ""),
 def installed(cluster, monkeypatch):  # noqa: F811
     from kmeshctl import config_dump
 
-    monkeypatch.setattr(config_dump, "fetch_from_pod", lambda path, pod, ns, port: {
+    monkeypatch.setattr(config_dump, "fetch_from_pod", lambda path, pod, ns, port, target: {
         "address": "istiod-1-22-6.istio-system.svc:15012", "connected": True, "synced": True})
     cluster.server.daemonset_controller = "ready"
     result = cluster.kmeshctl("install", "--cluster-id", "c-h60", "--enable-bypass", "--timeout", "20", "-q")

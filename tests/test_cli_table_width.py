@@ -73,7 +73,7 @@ def _firsts(lines: list[str]) -> list[str]:
     return plain_cells(lines, 0)
 
 
-@pytest.mark.parametrize("columns", [100, 80, 60, 40, 30])
+@pytest.mark.parametrize("columns", [100, 80, 60, 40])  # narrower: names overflow whole (test_cli_paths_kept_whole)
 def test_map_tables_are_never_wider_than_columns(columns: int, monkeypatch) -> None:
     console, buffer = _terminal(monkeypatch, columns)
     dump.render_tables(_dumps(), _Ids(), console)  # type: ignore[arg-type]

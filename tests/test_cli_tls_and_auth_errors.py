@@ -174,14 +174,16 @@ def test_2_version_prints_the_client_before_any_cluster_error(web, tmp_path: Pat
 
     version_doc = json.dumps({"major": "1", "minor": "30", "gitVersion": "v1.30.2"}).encode()
     server = web(200, version_doc)  # a /version, but no /api: not a Kubernetes API server
+    # /version answered, so its Server Version line is printed before the error of what failed after
     cases = {
-        "not kubernetes": (kubeconfig(tmp_path / "web.yaml", url(server)), 1, "is not a Kubernetes API server"),
-        "bad yaml": (tmp_path / "bad.yaml", 2, "not valid YAML at"),
+        "not kubernetes": (kubeconfig(tmp_path / "web.yaml", url(server)), 1, "is not a Kubernetes API server",
+                           "Server Version: v1.30.2\n"),
+        "bad yaml": (tmp_path / "bad.yaml", 2, "not valid YAML at", ""),
     }
     (tmp_path / "bad.yaml").write_text("apiVersion: v1\nclusters: [\n  - bad: : x\n")
-    for name, (config, want, words) in cases.items():
+    for name, (config, want, words, server_line) in cases.items():
         code, out, err = cli(capsys, "--kubeconfig", str(config), "version")
-        assert code == want and out == f"Client: {__version__}\n", (name, out, err)
+        assert code == want and out == f"Client: {__version__}\n{server_line}", (name, out, err)
         assert one_line(err).startswith("Error: ") and words in err, (name, err)
         code, out, _ = cli(capsys, "--kubeconfig", str(config), "version", "-o", "json")
         report = json.loads(out)

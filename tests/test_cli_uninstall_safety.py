@@ -67,8 +67,7 @@ def test_a_delete_with_a_body_ignores_dry_run_in_the_query_as_kube_apiserver_doe
     from kmeshctl import kube
 
     _installed(cluster)
-    monkeypatch.setattr(kube.TARGET, "kubeconfig", str(cluster.kubeconfig))
-    client = kube.connect()
+    client = kube.connect(kube.KubeTarget(str(cluster.kubeconfig)))
     path = client.kind("v1", "ServiceAccount").object_path("kmesh", "kmesh-system")
     client.delete("v1", "ServiceAccount", "kmesh", "kmesh-system", dry_run=True)
     assert "ServiceAccount kmesh-system/kmesh" in _present(cluster)

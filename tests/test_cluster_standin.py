@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from kmeshctl.kube import TARGET, ApiError, ApplyConflict, KindNotServed, connect
+from kmeshctl.kube import ApiError, ApplyConflict, KindNotServed, KubeTarget, connect
 from standin_apiserver import app_pod, cluster, make_cluster, namespace  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
-def client(cluster, monkeypatch):
-    monkeypatch.setattr(TARGET, "kubeconfig", str(cluster.kubeconfig))
-    monkeypatch.setattr(TARGET, "context", None)
-    return connect()
+def client(cluster):
+    return connect(KubeTarget(str(cluster.kubeconfig)))
 
 
 def test_apply_create_merge_noop_and_managed_fields(client):
@@ -55,8 +53,7 @@ def test_label_selectors(client):
 
 def test_discovery_follows_the_crds(make_cluster, monkeypatch):
     bare = make_cluster(with_istio=False)
-    monkeypatch.setattr(TARGET, "kubeconfig", str(bare.kubeconfig))
-    client = connect()
+    client = connect(KubeTarget(str(bare.kubeconfig)))
     assert client.is_served("apps/v1", "DaemonSet")
     assert not client.is_served("networking.istio.io/v1alpha3", "EnvoyFilter")
     with pytest.raises(KindNotServed):

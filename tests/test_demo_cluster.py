@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -20,6 +21,7 @@ from kmeshctl import kube
 from kmeshctl.demo_cluster import ClusterTarget
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.kube import KubeClient, connect
+from demo_mesh_seed import seed_mesh
 from standin import HostNetworkBackend, StandinApiServer, istio_crds, namespace, node
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "fortio"
@@ -32,17 +34,17 @@ def _documents() -> list[dict]:
 
 @pytest.fixture()
 def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    def start(pods: str = "ready") -> tuple[StandinApiServer, KubeClient]:
+    def start(pods: str = "ready", **mesh: Any) -> tuple[StandinApiServer, KubeClient]:
+        """``mesh``: seed_mesh's (default: kmesh ready, the waypoint programmed)."""
         server = StandinApiServer(crds=istio_crds())
         server.deployment_controller = pods
         server.controller_delay = 0.05
         server.put(namespace("default"))
         server.put(node("node-a"))
+        seed_mesh(server, **mesh)
         server.start()
         started.append(server)
-        monkeypatch.setattr(kube.TARGET, "kubeconfig", str(server.write_kubeconfig(tmp_path / "kubeconfig")))
-        monkeypatch.setattr(kube.TARGET, "context", None)
-        return server, connect()
+        return server, connect(kube.KubeTarget(str(server.write_kubeconfig(tmp_path / "kubeconfig"))))
 
     started: list[StandinApiServer] = []
     yield start

@@ -33,6 +33,7 @@ from kmeshctl.sandbox.manifests import default_files
 from kmeshctl.sandbox.pods import pod_of
 from kmeshctl.sandbox.state import SandboxState
 from kmeshctl.sandbox.waypoint import EnvoyAdmin, route_weights
+from demo_mesh_seed import seed_mesh
 from standin import PodnetBackend, StandinApiServer, istio_crds, namespace, node
 
 pytestmark = pytest.mark.root
@@ -112,6 +113,7 @@ def cluster(sandbox: SandboxState, tmp_path: Path) -> Iterator[tuple[StandinApiS
     api.controller_delay = 0.05
     api.put(namespace("default"))
     api.put(node("node-a"))
+    seed_mesh(api)  # what the demo checks first: kmesh ready, the Service's waypoint programmed
     api.ips.pin("default", "fortio", sandbox.vips["default/fortio"])  # the VIP its data plane serves
     api.pod_backend_resolver = SandboxKubelet(sandbox)
     api.start()

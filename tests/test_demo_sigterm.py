@@ -24,6 +24,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from demo_mesh_seed import seed_mesh
 from standin import StandinApiServer, istio_crds, namespace, node
 
 VS_API = "networking.istio.io/v1alpha3"
@@ -69,6 +70,7 @@ def cluster(tmp_path: Path) -> Iterator[tuple[StandinApiServer, Path]]:
     api.controller_delay = 0.05
     api.put(namespace("default"))
     api.put(node("node-a"))
+    seed_mesh(api)  # what the demo checks first: kmesh ready, the Service's waypoint programmed
     pod = FakeLoopPod()
     api.pod_backend_resolver = lambda p: pod if p["metadata"].get("labels", {}).get("app") == "netutils" else None
     api.start()

@@ -52,9 +52,7 @@ def test_global_context_and_kubeconfig_reach_the_client(cluster, tmp_path) -> No
 
 
 def test_typed_client_follows_the_target(cluster, monkeypatch) -> None:
-    monkeypatch.setattr(kube.TARGET, "kubeconfig", str(cluster.kubeconfig))
-    monkeypatch.setattr(kube.TARGET, "context", None)
-    names = {ns.metadata.name for ns in kube.core_v1_api().list_namespace().items}
+    names = {ns.metadata.name for ns in kube.core_v1_api(kube.KubeTarget(str(cluster.kubeconfig))).list_namespace().items}
     assert "istio-system" in names  # seeded by the stand-in
     assert cluster.server.requests[-1].path == "/api/v1/namespaces"
 
@@ -81,10 +79,8 @@ def test_a_kubeconfig_list_uses_the_first_files_current_context(tmp_path, monkey
         return path
 
     first, second = kubeconfig("first", "https://127.0.0.1:1"), kubeconfig("second", "https://127.0.0.1:2")
-    monkeypatch.setattr(kube.TARGET, "context", None)
     for order, server in (([first, second], "https://127.0.0.1:1"), ([second, first], "https://127.0.0.1:2")):
-        monkeypatch.setattr(kube.TARGET, "kubeconfig", ":".join(map(str, order)))
-        assert kube.load_configuration().host == server
+        assert kube.load_configuration(kube.KubeTarget(":".join(map(str, order)))).host == server
 
 
 def test_one_connect_parses_each_kubeconfig_file_once(tmp_path, monkeypatch) -> None:
@@ -103,14 +99,11 @@ def test_one_connect_parses_each_kubeconfig_file_once(tmp_path, monkeypatch) -> 
     reads: list[str] = []
     read = kube._read_kubeconfig
     monkeypatch.setattr(kube, "_read_kubeconfig", lambda file: reads.append(file) or read(file))
-    monkeypatch.setattr(kube.TARGET, "kubeconfig", ":".join(map(str, files)))
-    monkeypatch.setattr(kube.TARGET, "context", None)
-    cfg = kube.load_configuration()
+    cfg = kube.load_configuration(kube.KubeTarget(":".join(map(str, files))))
     assert reads == [str(f) for f in files]  # once each, in order
     assert kube.ORIGIN[id(cfg)] == f"kubeconfig {files[0]}:{files[1]}, context b"
     found = kube.check_kubeconfig(":".join(map(str, files)), None, explicit=True)
     assert (found.files, found.contexts, found.current) == ([str(f) for f in files], ["a", "b"], "b")
     reads.clear()
-    monkeypatch.setattr(kube.TARGET, "context", "a")
-    cfg = kube.load_configuration()
+    cfg = kube.load_configuration(kube.KubeTarget(":".join(map(str, files)), "a"))
     assert len(reads) == 2 and kube.ORIGIN[id(cfg)].endswith("context a")

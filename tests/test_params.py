@@ -57,7 +57,7 @@ def test_good_xds_addresses(address: str) -> None:
         ("istiod:65536", "port 65536 is out of range; use an integer from 1 to 65535"),
         ("istiod:http", "port http is not an integer; use an integer from 1 to 65535"),
         ("istiod:", "port '' is not an integer; use an integer from 1 to 65535"),
-        (":15012", "not a host name"),
+        (":15012", "missing host before the port"),
         ("bad_host!:15012", "not a host name"),
         ("fd00::7:15012", "IPv6 host in brackets"),
         ("http://istiod:15012", "no scheme (http://)"),  # not mistaken for an IPv6 host

@@ -46,8 +46,8 @@ def test_the_demo_with_several_sandboxes_and_no_name_lists_them(state_root, caps
     _record("beta")
     code, out, err = cli(capsys, "demo", "traffic-shift", "--target", "local")
     assert code == 2 and not out and err.strip() == ("Error: several sandboxes exist (alpha ready, beta ready): pass "
-                                                "--sandbox NAME, e.g. `kmeshctl demo traffic-shift --sandbox alpha` "
-                                                "(see 'kmeshctl demo traffic-shift --help')")
+                                                "--sandbox NAME, e.g. `kmeshctl demo traffic-shift --sandbox alpha --target "
+                                                "local` (see 'kmeshctl demo traffic-shift --help')")
 
 
 def test_the_demo_with_no_sandbox_names_the_one_it_makes(state_root, capsys, no_env) -> None:

@@ -45,7 +45,7 @@ def test_an_interrupted_up_says_interrupted_and_removes_what_it_made(run_id: str
         code, _, err = cli(capsys, "sandbox", "up", "--name", name)
         assert code == 143, err
         assert "interrupted: removing what was created" in err and "up failed" not in err, err
-        assert f"Error: terminated (SIGTERM): sandbox {name} was not created" in err, err
+        assert f"Error: stopped by SIGTERM: sandbox {name} was not created" in err, err
         assert _leftovers(name) == [] and not state_dir(name).exists()
     finally:
         sb.down(name)
@@ -61,7 +61,7 @@ def test_an_interrupted_down_names_the_half_removed_sandbox_and_the_fix(run_id: 
             patch.setattr(pods_mod, "remove_pods", _then_sigterm(pods_mod.remove_pods))
             code, out, err = cli(capsys, "sandbox", "down", "--name", name)
         assert code == 143 and "removed." not in out, (out, err)
-        assert err.strip().splitlines()[-1] == (f"Error: terminated (SIGTERM): sandbox {name} is half-removed; run "
+        assert err.strip().splitlines()[-1] == (f"Error: stopped by SIGTERM: sandbox {name} is half-removed; run "
                                                 f"`kmeshctl sandbox down --name {name}` to finish"), err
         assert _leftovers(name)  # half-removed indeed
         code, out, err = cli(capsys, "sandbox", "down", "--name", name)

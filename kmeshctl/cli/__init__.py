@@ -3,40 +3,72 @@ commands only parse flags, call the module that does the work, and print."""
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import io
 import os
-import signal
-import stat
 import sys
-import threading
-from enum import Enum
-from typing import Annotated, Iterator, Optional
 
-import typer
 
-from kmeshctl import __version__
-from kmeshctl.cli.common import OutputFormat, OutputOption, app, check_namespace_flags, is_data, print_data
-from kmeshctl.cli.conventions import COMPLETE_VAR, complete_global_flags_anywhere
-from kmeshctl.errors import KmeshctlError, UsageError
+def _interrupted() -> None:
+    """Ctrl-C while Python still loads the command (its first second or two) or before it
+    runs: what Ctrl-C during a command prints, one line and exit 130, never a traceback."""
+    try:
+        os.write(2, b"Aborted.\n")
+    except OSError:
+        pass
+    raise SystemExit(130)
 
-# Importing a command module registers its commands on `app`.
-from kmeshctl.cli import cluster as _cluster  # noqa: F401,E402
-from kmeshctl.cli import dump as _dump  # noqa: F401,E402
-from kmeshctl.cli import node as _node  # noqa: F401,E402
-from kmeshctl.cli import render as _render  # noqa: F401,E402
-from kmeshctl.cli import sandbox as _sandbox  # noqa: F401,E402
-from kmeshctl.cli import demo as _demo  # noqa: F401,E402
-from kmeshctl.cli import bench as _bench  # noqa: F401,E402
-from kmeshctl.cli import waypoint as _waypoint  # noqa: F401,E402
+
+def _by_ctrl_c(err: BaseException) -> bool:
+    """``err`` is a Ctrl-C, or what Python 3.11 makes of one in a class body (`RuntimeError:
+    Error calling __set_name__`, the KeyboardInterrupt its cause)."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+try:  # every heavy import: a KeyboardInterrupt in any of them is the user's Ctrl-C
+    import contextlib
+    import errno
+    import io
+    import signal
+    import stat
+    import threading
+    from enum import Enum
+    from typing import Annotated, Iterator, Optional
+
+    import typer
+
+    from kmeshctl import __version__
+    from kmeshctl.cli.common import OutputFormat, app, check_namespace_flags, is_data, output_option, print_data
+    from kmeshctl.cli.conventions import COMPLETE_VAR, complete_global_flags_anywhere
+    from kmeshctl.errors import KmeshctlError, UsageError
+
+    # Importing a command module registers its commands on `app`.
+    from kmeshctl.cli import cluster as _cluster  # noqa: F401,E402
+    from kmeshctl.cli import dump as _dump  # noqa: F401,E402
+    from kmeshctl.cli import node as _node  # noqa: F401,E402
+    from kmeshctl.cli import render as _render  # noqa: F401,E402
+    from kmeshctl.cli import sandbox as _sandbox  # noqa: F401,E402
+    from kmeshctl.cli import demo as _demo  # noqa: F401,E402
+    from kmeshctl.cli import bench as _bench  # noqa: F401,E402
+    from kmeshctl.cli import waypoint as _waypoint  # noqa: F401,E402
+except BaseException as err:  # noqa: B036 (only a Ctrl-C is turned into exit 130)
+    if not _by_ctrl_c(err):
+        raise
+    _interrupted()
+
+
+# -o wide adds each agent's image to its line
+VersionOutputOption = output_option("each agent's image on its line")
 
 
 @app.command()
 def version(
     client: Annotated[bool, typer.Option("--client", help="Only this client's version; do not ask a cluster.")] = False,
     namespace: Annotated[str, typer.Option("-n", "--namespace", help="Namespace of the node agents.")] = "kmesh-system",
-    output: OutputOption = OutputFormat.table,
+    output: VersionOutputOption = OutputFormat.table,
 ) -> None:
     """Print the kmeshctl version and, when a cluster answers, each node agent's version.
 
@@ -46,33 +78,35 @@ def version(
       kmeshctl version --client
       kmeshctl --context prod version -o json
     """
+    import functools
+
     from kmeshctl import config_dump
     from kmeshctl.kube import connect_reachable
-    from kmeshctl.cli.common import fix_hint
+    from kmeshctl.cli.common import fix_hint, run_options
     from kmeshctl.cli.conventions import check_typed_cluster_flags
     from kmeshctl.params import INSTALL_HINT, TABLE_EMPTY
-    from kmeshctl.kube import NotKubernetes
     from kmeshctl.versions import exit_code, version_report
 
     if not client:
         check_namespace_flags()
     # As kubectl: the client's version first, whatever the cluster (or the kubeconfig) did.
-    seen: dict = {}
-    report, failure = version_report(namespace, None if client else connect_reachable, config_dump.fetch_from_pod,
-                                     check_typed_cluster_flags, seen)
+    target = run_options()
+    report, failure = version_report(namespace, None if client else lambda: connect_reachable(target),
+                                     functools.partial(config_dump.fetch_from_pod, target=target),
+                                     check_typed_cluster_flags, target=target)
     if report["clusterError"]:
         report["clusterError"] = fix_hint(report["clusterError"])  # as the error line words it
     if is_data(output):
         print_data(report, output)
         raise typer.Exit(exit_code(report, failure))
     typer.echo(f"Client: {report['client']['version']}")
-    if seen.get("serverVersion") and not isinstance(failure, NotKubernetes):  # /version answered, whatever
-        # the later calls did (unless they showed the server is not Kubernetes at all)
-        typer.echo(f"Server Version: {seen['serverVersion']}")
+    if report["cluster"] is not None:  # GET /version answered, whatever the later calls did
+        typer.echo(f"Server Version: {report['cluster']['serverVersion']}")
     if exit_code(report, failure):  # the client's version is printed; the cluster named could not be asked
         raise failure or KmeshctlError(report["clusterError"])
-    if report["clusterError"]:
-        typer.echo(f"Cluster: could not reach one ({report['clusterError']})", err=True)
+    if report["clusterError"]:  # exit 0: no cluster is configured at all, so none was asked
+        why = report["clusterError"].removeprefix("no cluster configured: ")  # the line says it once
+        typer.echo(f"Cluster: none configured ({why})", err=True)
     elif report["cluster"] is not None:
         cluster = report["cluster"]
         typer.echo(f"Cluster: {cluster['server']}")
@@ -111,9 +145,10 @@ def help_command(words: Annotated[Optional[list[str]], typer.Argument(
     command = ctx.command
     for word in words or ():
         sub = getattr(command, "commands", {}).get(word)
-        if sub is None or sub.hidden:
-            raise UsageError(f"help: no command '{ctx.command_path} {word}'; the commands are listed by "
-                             f"`{ctx.command_path} --help`")
+        if sub is None or sub.hidden:  # `help sandox`: the closest commands, as `kmeshctl sandox`
+            from kmeshctl.cli.conventions import _no_such_command_line
+
+            raise UsageError(f"help: {_no_such_command_line(word, ctx)}")
         ctx = sub.make_context(word, [], parent=ctx, resilient_parsing=True)
         command = sub
     typer.echo(command.get_help(ctx))
@@ -323,6 +358,15 @@ def _terminate_cleanly(_signum: int, _frame: object) -> None:
 
 def main() -> None:
     """Run the CLI; every failure ends as one line on stderr and a script-friendly exit code."""
+    try:
+        _main()
+    except (KeyboardInterrupt, RuntimeError) as err:  # before or after the command (during it, the command
+        if not _by_ctrl_c(err):  # reports it)
+            raise
+        _interrupted()
+
+
+def _main() -> None:
     from typer.completion import completion_init
 
     from kmeshctl.errors import silence_library_warnings

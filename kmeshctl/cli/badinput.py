@@ -134,7 +134,27 @@ def bad_value_line(err: _click.exceptions.BadParameter, args: Sequence[str]) -> 
     value = _given_value(err)
     given = given_text(name, value) if value is not None else name
     want = accepted(param)
+    close = _closest_choices(param, value)
+    if close and want:  # `-o JSON`, `-o jsn`, `--output=yml`: the closest names first, as every closed list
+        return f"{given}: {_problem(err, param)}; did you mean {' or '.join(close)}? (use {want})"
     return f"{given}: {_problem(err, param)}" + (f"; use {want}" if want else "")
+
+
+CHOICE_CLOSENESS = 0.7  # difflib ratio, case ignored: `jsn`, `yml`, `JSON`, `tabel`; not `xml` for yaml
+
+
+def _closest_choices(param: _click.Parameter, value: Optional[str]) -> list[str]:
+    """The choices of a closed-list flag that ``value`` is a typo or the wrong case of,
+    closest first; none for a value like no choice (kubectl refuses `-o JSON` too)."""
+    import difflib
+
+    descriptor = getattr(param, "type_descriptor", None)
+    if value is None or descriptor is None or not descriptor.is_choice:
+        return []
+    names = [str(c.value if isinstance(c, Enum) else c) for c in descriptor.choices]
+    by_lower = {name.lower(): name for name in names}
+    close = difflib.get_close_matches(value.lower(), list(by_lower), n=2, cutoff=CHOICE_CLOSENESS)
+    return [by_lower[name] for name in close]
 
 
 # ------------------------------------------------------------------ strict numbers
@@ -286,3 +306,83 @@ def name_typed_flags(message: str, contexts: Sequence[_click.Context], args: Seq
             if typed != long and message.startswith((f"{long} ", f"{long}=", f"{long}:")):
                 return typed + message[len(long):]
     return message
+
+
+# ------------------------------------------------------------------ kubectl's flags on a command without them
+
+# (command path words, flag) -> what that command does instead; {flag} is the flag as typed.
+_STATUS_ONCE = "; status shows the state once, it has no watch mode: leave {flag} out and re-run it"
+COMMAND_HABITS: dict[tuple[str, str], str] = {
+    ("uninstall", "--ignore-not-found"): "; uninstall is already idempotent (what is not found is skipped, exit 0): "
+                                         "leave {flag} out",
+    ("uninstall", "--wait"): "; uninstall always waits for each object to go (each node's agent cleans up as it "
+                             "stops): leave {flag} out; --timeout DURATION bounds the wait",
+    ("uninstall", "-y"): "; uninstall does not ask: leave {flag} out",
+    ("uninstall", "--yes"): "; uninstall does not ask: leave {flag} out",
+    ("status", "-w"): _STATUS_ONCE,
+    ("status", "--watch"): _STATUS_ONCE,
+}
+
+
+def command_habit_hint(command_path: str, typed: str) -> str:
+    """`; uninstall does not ask: leave -y out`: for a flag of kubectl's (``typed``, its
+    `=value` left off) that the command (``command_path``, `kmeshctl uninstall`) does not
+    take, what it does instead; "" for any other."""
+    words = " ".join(command_path.split()[1:])
+    hint = COMMAND_HABITS.get((words, typed.partition("=")[0]), "")
+    return hint.format(flag=typed.partition("=")[0])
+
+
+# ------------------------------------------------------------------ a command's words before `--`
+
+
+def with_dashes(ctx: _click.Context, args: Sequence[str], option: str) -> str:
+    """`sandbox exec netutils --name t70a curl -s fortio` refused for -s: the line as it
+    should have been typed, `--` after the POD (before the command's first word), pasteable;
+    "" when where the command starts cannot be told."""
+    import shlex
+
+    command, root = ctx.command, ctx.find_root().command
+    if not any(str(getattr(p, "metavar", "") or "").startswith("-- ") for p in command.params):
+        return ""  # a command that runs no command of the user's
+    path = ctx.command_path.split()[1:]  # `sandbox exec`
+    valued = {opt for c in (root, command) for p in c.params if takes_value(p)
+              for opt in (*p.opts, *p.secondary_opts)}
+    known = {opt for c in (root, command) for p in c.params for opt in (*p.opts, *p.secondary_opts)}
+    words, index, pod = list(args), 0, None
+    while index < len(words):
+        word = words[index]
+        if word == "--":
+            return ""
+        if word.startswith("-") and word != "-":
+            if word.partition("=")[0] not in known and pod is not None:
+                break  # the command's own flag (`curl -s`): `--` goes before it
+            index += 2 if word in valued else 1
+            continue
+        if path:
+            path = path[1:] if word == path[0] else path
+        elif pod is None:
+            pod = index
+        else:
+            break  # the command's first word
+        index += 1
+    if pod is None or index >= len(words) or path:
+        return ""
+    return shlex.join([ctx.find_root().info_name or "kmeshctl", *words[:index], "--", *words[index:]])
+
+
+# ------------------------------------------------------------------ kubectl's, kind's and docker's command words
+
+# a word another tool uses -> the commands of ours that do its work, most likely first
+COMMAND_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "ls": ("list",), "rm": ("down", "delete"), "delete": ("down",), "del": ("down", "delete"),
+    "remove": ("down", "delete"), "stop": ("down",), "destroy": ("down", "delete"),
+    "create": ("up",), "start": ("up",), "run": ("up",),
+    "get": ("status", "list"), "describe": ("status",), "show": ("status",), "info": ("status",),
+}
+
+
+def command_synonyms(word: str, names: Sequence[str]) -> list[str]:
+    """The commands among ``names`` that do what ``word`` does in kubectl, kind or docker
+    (`sandbox rm` -> down, `sandbox get` -> status or list); none for any other word."""
+    return [name for name in COMMAND_SYNONYMS.get(word.lower(), ()) if name in names]

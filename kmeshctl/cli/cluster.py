@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import shlex
@@ -15,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kmeshctl.cli.conventions import flag_as_typed
-from kmeshctl.cli.tables import cli_console, wide_only
+from kmeshctl.cli.tables import cli_console, overhead, wide_only
 
 from kmeshctl import apply as applier
 from kmeshctl import config_dump
@@ -24,8 +25,8 @@ from kmeshctl import istiod
 from kmeshctl import namespaces as ns_ops
 from kmeshctl import precheck as checks
 from kmeshctl.cli.common import (MAX_TIMEOUT_S, OutputFormat, app, check_namespace_flags, fix_hint, is_data,
-                                 print_data, suggest)
-from kmeshctl.cli.common import OutputOption as DataOutputOption
+                                 print_data, run_options, suggest)
+from kmeshctl.cli.common import output_option
 from kmeshctl.cli.render import (
     check_crd_files,
     ClusterIdOption,
@@ -49,7 +50,7 @@ from kmeshctl.cli.render import (
     warn_unvalidated_custom_kinds,
 )
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.kube import KubeClient, NoClusterConfigured, connect_reachable, object_ref
+from kmeshctl.kube import ApiError, KubeClient, NoClusterConfigured, connect_reachable, object_ref
 from kmeshctl.params import (
     counted,
     INSTALL_HINT,
@@ -63,13 +64,18 @@ from kmeshctl.render import DAEMONSET_NAME
 from kmeshctl.rollout import RolloutTimeout, counts_text, limit_text, timeout_fix, wait_for_rollout
 from kmeshctl.status import AgentXds, MeshStatus, agent_xds, mesh_status
 from kmeshctl.stopping import sigterm_stops
-from kmeshctl.uninstall import (ABSENT, DeleteResult, install_namespaces, installed_objects,
-                                stopped_text)
+from kmeshctl.uninstall import (ABSENT, DeleteResult, InstalledElsewhere, check_install_namespaces,
+                                installed_objects, stopped_text)
 from kmeshctl.uninstall import uninstall as uninstall_objects
 from kmeshctl.uninstall import dry_run as uninstall_dry_run
 
 
-TableOutputOption = DataOutputOption
+# -o's help names what -o wide adds to each command's own table
+ENROLLMENT_WIDE = ("IP", "NODE")  # -o wide: where each pod is, as `kubectl get pods -o wide`
+STATUS_WIDE = ("IMAGE",)  # -o wide: each agent's image (the DaemonSet line names it otherwise)
+PrecheckOutputOption = output_option(None)  # CHECK/RESULT/DETAIL/FIX is all of it; wide only stops cutting
+StatusOutputOption = output_option(STATUS_WIDE)
+EnrollmentOutputOption = output_option(ENROLLMENT_WIDE)
 # -n says what each command does with kmesh's namespace (render's own: the one install creates).
 StatusNamespaceOption = Annotated[str, typer.Option(
     "-n", "--namespace", help="Namespace of the installed node agent (the DaemonSet status reads).")]
@@ -121,6 +127,10 @@ def install(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Render, validate, dry-run on the cluster (which must answer; offline only when "
                      "no cluster is configured), print, apply nothing. --dry-run=server is the same.")] = False,
+    force_conflicts: Annotated[bool, typer.Option(
+        "--force-conflicts", help="Take back fields another field manager (kubectl edit/patch) now owns: "
+                                  "server-side apply with force, as `kubectl apply --server-side "
+                                  "--force-conflicts` (with --dry-run: a forced server dry run).")] = False,
     output: InstallOutputOption = ManifestFormat.yaml,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the DaemonSet rollout.")] = True,
     quiet: QuietOption = False,
@@ -154,6 +164,7 @@ def install(
                    enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace,
                    kubernetes_version=kubernetes_version, network=network)
     plan = _plan(xds_address, cluster_id, options, crd_file, dry_run)
+    _set_force(plan.client, force_conflicts)
     note = err(quiet)  # -q: no line on stderr but errors
     if plan.offline_because:
         note.print(f"[yellow]No reachable cluster ({plan.offline_because}): validating offline[/]")
@@ -167,6 +178,13 @@ def install(
     if wait:
         assert plan.client is not None
         _wait_interruptible(plan.client, plan.params.namespace, wait_limit(timeout), output, quiet)
+
+
+def _set_force(client: Optional[KubeClient], force_conflicts: bool) -> None:
+    """Apply with force=true when --force-conflicts; otherwise a conflict's fix offers it."""
+    if client is not None:
+        client.force_conflicts = force_conflicts
+        client.force_command = "" if force_conflicts else same_work_command(["install"], ["--force-conflicts"])
 
 
 def _result_format(output: ManifestFormat) -> Optional[ManifestFormat]:
@@ -192,7 +210,7 @@ def _wait_interruptible(client: KubeClient, namespace: str, timeout: float, outp
 def _check_required(xds_address: Optional[str], cluster_id: Optional[str], dry_run: bool) -> None:
     """Every required flag left out, named in one line (exit 2)."""
     needs = {"cluster_id": CLUSTER_ID_NEEDED, "xds_address": XDS_ADDRESS_NEEDED}
-    missing = installer.missing_required(xds_address, cluster_id, dry_run)
+    missing = installer.missing_required(xds_address, cluster_id, dry_run, run_options())
     if missing:
         why = "with no cluster configured, --dry-run validates offline" if "xds_address" in missing else ""
         raise required_flags_error(["install"], [needs[name] for name in missing], why)
@@ -202,7 +220,7 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
           dry_run: bool) -> installer.InstallPlan:
     """installer.plan_install; a suggested command instead carries every flag typed that it takes."""
     try:
-        return installer.plan_install(xds_address, cluster_id, options, crd_file, dry_run)
+        return installer.plan_install(xds_address, cluster_id, options, crd_file, dry_run, run_options())
     except installer.DryRunClusterUnreachable as error:
         raise KmeshctlError(f"{error.reason}; to validate without a cluster: `{same_work_command(['render'])}`",
                             error.exit_code) from error
@@ -211,6 +229,8 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
             raise KmeshctlError(f"{error}; use `{_install_with('xds_address', error.found[0])}`",
                                 error.exit_code) from error
         raise
+    except InstalledElsewhere as error:
+        raise UsageError(elsewhere_line(error, ["install"], " (or uninstall it first)")) from error
     except istiod.IstioNamespaceMissing as error:
         if len(error.with_istiod) == 1:
             raise KmeshctlError(f"{error}; use `{_install_with('istio_namespace', error.with_istiod[0])}`",
@@ -224,14 +244,34 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
 
 def _install_with(name: str, value: str) -> str:
     """This install command, as typed, with the flag of parameter ``name`` set to ``value``."""
-    words = shlex.split(same_work_command(["install"]))
-    flag = flag_as_typed(name)
+    return command_with(["install"], name, value)
+
+
+def command_with(command: list[str], name: str, value: str) -> str:
+    """`kmeshctl COMMAND` with the flags typed that it takes (same_work_command), the flag
+    of parameter ``name`` set to ``value`` (where it was typed, else added at the end)."""
+    words = shlex.split(same_work_command(command))
+    flag = _flag_for(name)
     for i, word in enumerate(words):
         if word == flag and i + 1 < len(words):
             return shlex.join([*words[:i + 1], value, *words[i + 2:]])
         if word.startswith(f"{flag}="):
             return shlex.join([*words[:i], f"{flag}={value}", *words[i + 1:]])
     return shlex.join([*words, flag, value])
+
+
+def _flag_for(name: str) -> str:
+    """The flag of parameter ``name`` as typed; -n for a namespace not typed."""
+    from kmeshctl.cli.conventions import given_on_command_line
+
+    return "-n" if name == "namespace" and not given_on_command_line(name) else flag_as_typed(name)
+
+
+def elsewhere_line(error: InstalledElsewhere, command: list[str], aside: str = "") -> str:
+    """`kmesh is installed in namespace A, not B; pass -n A: `kmeshctl COMMAND -n A ...``:
+    the refusal of a namespace flag that is not the install's, with the command to paste."""
+    flag = _flag_for(error.parameter)
+    return f"{error.problem}; pass {flag} {error.found}{aside}: `{command_with(command, error.parameter, error.found)}`"
 
 
 def _print_dry_run(report: installer.DryRunReport, crd_file_given: bool, quiet: bool = False) -> None:
@@ -246,7 +286,7 @@ def _print_dry_run(report: installer.DryRunReport, crd_file_given: bool, quiet: 
             err().print(f"The other {len(report.deferred)} live in namespace {namespaces}, which install "
                         "creates: the API server checks them once it exists, before anything else is written.")
     else:
-        warn_unvalidated_custom_kinds(report.unvalidated_kinds)
+        warn_unvalidated_custom_kinds(report.unvalidated_kinds, quiet)
         err().print("Dry run: nothing applied.")
 
 
@@ -303,7 +343,8 @@ def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: Ma
         console = err()
         console.print("[red]Pods not ready:[/]")
         not_ready = error.state.not_ready()
-        agents = {a.pod: a for a in agent_xds(not_ready, namespace, config_dump.fetch_from_pod)}
+        fetch = functools.partial(config_dump.fetch_from_pod, target=client.target)
+        agents = {a.pod: a for a in agent_xds(not_ready, namespace, fetch)}
         unreached = [a for a in agents.values() if a.xds is not None and not a.connected]
         for pod in not_ready:
             console.print(f"  {pod.name} (node {pod.node or '-'}): {escape(pod.reason)}")
@@ -388,7 +429,7 @@ def uninstall(
     try:
         with sigterm_stops():
             if client is not None:
-                _check_install_namespace(client, objs, namespace)
+                _check_install_namespace(client, objs, namespace, istio_namespace)
             if dry_run:
                 uninstall_dry_run(client, objs, report)
             else:
@@ -398,9 +439,10 @@ def uninstall(
     except KeyboardInterrupt as stop:
         _uninstall_stopped(stop, objs, results, sent, dry_run, output, client is not None)
     except KmeshctlError as error:
+        error = _uninstall_refusal(error)
         if output is not None and not isinstance(error, UsageError):  # bad -n: nothing ran
             _print_uninstall(results, output, dry_run, client is not None, [], [str(error)])
-        raise
+        raise error
     if output is not None:
         _print_uninstall(results, output, dry_run, client is not None, enrolled, [])
     else:
@@ -413,28 +455,24 @@ def uninstall(
         raise typer.Exit(1)
 
 
-def _check_install_namespace(client: KubeClient, objs: list[dict], namespace: str) -> None:
-    """Before any delete: -n names the namespace of the install on the cluster, or the
-    cluster-scoped objects of another namespace's install would go with nothing else."""
-    found = install_namespaces(client, objs)
-    if not found or namespace in found:
-        return
-    import shlex
-
-    from kmeshctl.cli.render import typed_flags_for
-
-    typed = typed_flags_for(["uninstall"])
-    flag = next((w for w in typed if w in ("-n", "--namespace")), "-n")  # as typed
-    kept = [w for i, w in enumerate(typed) if not _is_namespace_word(typed, i)]
-    command = shlex.join(["kmeshctl", "uninstall", flag, found[0], *kept])
-    raise UsageError(f"kmesh is installed in namespace {found[0]}, not {namespace}; pass {flag} {found[0]}: "
-                     f"`{command}`")
+def _check_install_namespace(client: KubeClient, objs: list[dict], namespace: str, istio_namespace: str) -> None:
+    """Before any delete: -n and --istio-namespace name those of the install on the
+    cluster, or the cluster-scoped objects of another namespace's install would go with
+    nothing else (or its EnvoyFilters would stay)."""
+    try:
+        check_install_namespaces(client, objs, namespace, istio_namespace)
+    except InstalledElsewhere as error:
+        raise UsageError(elsewhere_line(error, ["uninstall"])) from error
 
 
-def _is_namespace_word(words: list[str], i: int) -> bool:
-    """``words[i]`` is the -n/--namespace flag of typed_flags_for's words, or its value."""
-    flags = ("-n", "--namespace")
-    return words[i] in flags or (i > 0 and words[i - 1] in flags)
+def _uninstall_refusal(error: KmeshctlError) -> KmeshctlError:
+    """A 403 during uninstall points at `precheck --uninstall` (what uninstall needs),
+    not at precheck's install checks; any other error as it is."""
+    if not isinstance(error, ApiError) or error.status != 403:
+        return error
+    check = same_work_command(["precheck"], ["--uninstall"])
+    return ApiError(error.status, error.reason, error.problem, error.causes, fix=error.fix,
+                    see=f"`{check}` lists what uninstall needs")
 
 
 def _uninstall_stopped(stop: KeyboardInterrupt, objs: list[dict], results: list[DeleteResult], sent: list[str],
@@ -457,16 +495,17 @@ def _uninstall_stopped(stop: KeyboardInterrupt, objs: list[dict], results: list[
 def _uninstall_client(dry_run: bool) -> Optional[KubeClient]:
     """The cluster; for --dry-run None when none is configured at all (the objects are then
     listed unchecked). A configured cluster that does not answer is an error either way."""
+    target = run_options()
     if not dry_run:
-        return connect_reachable()
+        return connect_reachable(target)
     try:
-        return connect_reachable()
+        return connect_reachable(target)
     except NoClusterConfigured as error:
         from kmeshctl.cli.progress import note
 
         why = error.problem.removeprefix("no cluster configured: ")  # the line says it once
         fix = f"; to check them, {error.fix}" if error.fix else ""
-        note(f"No cluster configured ({why}): listing every object unchecked{fix}")
+        note(f"No cluster configured ({why}): listing every object unchecked{fix}", target.quiet)
         return None
 
 
@@ -510,22 +549,27 @@ def _print_uninstall(results: list[DeleteResult], output: ManifestFormat, dry_ru
 def precheck(
     namespace: PrecheckNamespaceOption = DEFAULT_NAMESPACE,
     istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
-    output: TableOutputOption = OutputFormat.table,
+    output: PrecheckOutputOption = OutputFormat.table,
+    for_uninstall: Annotated[bool, typer.Option(
+        "--uninstall", help="Check the permissions uninstall needs (get and delete on each object install "
+                            "creates, list pods in every namespace) instead of install's checks.")] = False,
 ) -> None:
     """Check the cluster is ready for install (pass / warn / fail, with a fix for each failure).
 
     Checks: API reachable, Kubernetes >= 1.26, Istio CRDs served, the istiod Service with
     port 15012, node kernels >= 5.10, permission to create what install creates.
+    With --uninstall: API reachable and permission to delete what install creates.
     Exit 0 when nothing fails, 1 otherwise.
 
     Examples:
 
       kmeshctl precheck
       kmeshctl --context ack-prod precheck -o json
+      kmeshctl precheck --uninstall
     """
     check_namespace_flags()
     results = [replace(r, detail=fix_hint(r.detail), fix=fix_hint(r.fix))
-               for r in checks.precheck_target(namespace, istio_namespace)]
+               for r in checks.precheck_target(namespace, istio_namespace, run_options(), for_uninstall)]
     report = checks.to_json(results)
     if is_data(output):
         print_data(report, output)
@@ -562,8 +606,7 @@ def _words_fit(table: Table, cells: list[list[str]], width: int) -> bool:
     within ``width``: no word needs splitting."""
     longest = [max(len(w) for text in [column.header, *(row[i] for row in cells)] for w in str(text).split())
                for i, column in enumerate(table.columns)]
-    overhead = table._extra_width + sum(table._get_padding_width(i) for i in range(len(table.columns)))
-    return sum(longest) + overhead <= width
+    return sum(longest) + overhead(table) <= width
 
 
 def _print_checks_stacked(rows: list[dict], console: Console, style: dict[str, str]) -> None:
@@ -595,7 +638,7 @@ def _longest_word(texts: list[str]) -> int:
 @app.command()
 def status(
     namespace: StatusNamespaceOption = DEFAULT_NAMESPACE,
-    output: TableOutputOption = OutputFormat.table,
+    output: StatusOutputOption = OutputFormat.table,
 ) -> None:
     """Show the node-agent DaemonSet and its pods with each agent's istiod connection,
     enrolled namespaces and redirected pods.
@@ -610,7 +653,12 @@ def status(
       kmeshctl status -o json
     """
     check_namespace_flags()
-    state = mesh_status(connect_reachable(), namespace, fetch=config_dump.fetch_from_pod)
+    client = connect_reachable(run_options())
+    try:
+        state = mesh_status(client, namespace,
+                            fetch=functools.partial(config_dump.fetch_from_pod, target=client.target))
+    except InstalledElsewhere as error:
+        raise UsageError(elsewhere_line(error, ["status"])) from error
     if is_data(output):
         print_data(state.to_dict(), output)
     else:
@@ -621,7 +669,9 @@ def status(
 
 def _print_status(state: MeshStatus, output: OutputFormat) -> None:
     console = out(output)
-    if state.daemonset is None:
+    if state.daemonset is None and state.remaining:
+        console.print(f"[red]Partly uninstalled:[/] {escape(fix_hint(state.problems[0].partition(': ')[2]))}")
+    elif state.daemonset is None:
         console.print(f"[red]Not installed:[/] no DaemonSet {DAEMONSET_NAME} in namespace {state.namespace} "
                       f"({escape(fix_hint(INSTALL_HINT))})")
     else:
@@ -637,7 +687,7 @@ def _print_status(state: MeshStatus, output: OutputFormat) -> None:
         rows = status_rows(state)
         for row in rows:
             table.add_row(*(escape(cell) for cell in row))
-        wide_only(table, ("IMAGE",), output is OutputFormat.wide)  # the DaemonSet line names it
+        wide_only(table, STATUS_WIDE, output is OutputFormat.wide)  # the DaemonSet line names it
         _table_console(console, table, rows).print(table)
         _print_agent_errors(console, state.agents)
     console.print(f"Enrolled namespaces: {', '.join(state.enrolled_namespaces) or '(none)'}")
@@ -654,10 +704,11 @@ def _table_console(console: Console, table: Table, rows: list[list[str]]) -> Con
         return console
     widest = [max(len(str(c.header)), *(len(r[i]) if i < 2 else max((len(w) for w in r[i].split()), default=0)
                                         for r in rows)) for i, c in enumerate(table.columns)]
-    needed = sum(widest) + table._extra_width + sum(table._get_padding_width(i) for i in range(len(widest)))
+    needed = sum(widest) + overhead(table)
     return console if needed <= console.width else cli_console(highlight=False, soft_wrap=True, width=needed)
 
 
+NOT_SCHEDULED = "<not scheduled>"  # the NODE cell of a pod no node took (never blank: the column stays)
 STATUS_CELL_MAX = 32  # a status cell longer than this is a message: it belongs under the table
 
 
@@ -668,7 +719,7 @@ def status_rows(state: MeshStatus) -> list[list[str]]:
     an agent's last error, a port-forward failure) can widen the table; the messages are
     under it (`Agent ...:`, `Not healthy: ...`)."""
     agents = {a.pod: a for a in state.agents}
-    return [[pod.node, pod.name, *map(short_cell, ("yes" if pod.ready else "no", pod.status,
+    return [[pod.node or NOT_SCHEDULED, pod.name, *map(short_cell, ("yes" if pod.ready else "no", pod.status,
                                                    _xds_cell(agents.get(pod.name)), str(pod.restarts),
                                                    pod.to_dict()["age"])), pod.image] for pod in state.pods]
 
@@ -749,7 +800,7 @@ def enable_ns(
     namespaces: NamespacesArgument,
     wait: WaitOption = False,
     timeout: TimeoutOption = 300,
-    output: TableOutputOption = OutputFormat.table,
+    output: EnrollmentOutputOption = OutputFormat.table,
     quiet: QuietOption = False,
 ) -> None:
     """Enroll namespaces: label them istio.io/dataplane-mode=Kmesh (all must exist, else nothing changes).
@@ -767,7 +818,7 @@ def disable_ns(
     namespaces: NamespacesArgument,
     wait: WaitOption = False,
     timeout: TimeoutOption = 300,
-    output: TableOutputOption = OutputFormat.table,
+    output: EnrollmentOutputOption = OutputFormat.table,
     quiet: QuietOption = False,
 ) -> None:
     """Release namespaces: remove the label istio.io/dataplane-mode (all must exist, else nothing changes).
@@ -782,7 +833,7 @@ def disable_ns(
 def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output: OutputFormat,
               quiet: bool = False) -> None:
     ns_ops.check_names("namespace", names)
-    client = connect_reachable()
+    client = connect_reachable(run_options())
     if wait:
         ns_ops.check_agents_for_wait(client)
     changes = ns_ops.set_mode_label(client, names, enable)
@@ -825,7 +876,6 @@ def _progress_printer(timeout: float, quiet: bool):
     return show
 
 
-ENROLLMENT_WIDE = ("IP", "NODE")  # -o wide: where each pod is, as `kubectl get pods -o wide`
 
 
 def _print_pods(pods: list[ns_ops.PodEnrollment], output: OutputFormat, namespaces: list[str]) -> None:

@@ -10,10 +10,11 @@ from typing import Annotated, Any, Optional
 import typer
 import yaml
 from typer._click.globals import get_current_context
+from typer.core import TyperCommand
 
 from kmeshctl import __version__
 from kmeshctl.cli.conventions import HELP_OPTION_NAMES, KmeshctlGroup, as_the_user_reads, flag_as_typed, paste_ready
-from kmeshctl.kube import TARGET
+from kmeshctl.kube import KubeTarget
 from kmeshctl.params import DEFAULT_REQUEST_TIMEOUT_S
 
 app = typer.Typer(
@@ -68,8 +69,30 @@ MAX_RUN_S = 3_600  # one benchmark run, or a warm-up
 MAX_REPEATS = 100
 PORT_MIN, PORT_MAX = 1, 65_535
 
-# The kube layer holds the cluster target; this name is kept for callers of the CLI module.
-GLOBAL = TARGET
+
+class SandboxFlagCommand(TyperCommand):
+    """A command that picks a sandbox: its flag takes both spellings (kmeshctl.sandboxes.
+    SANDBOX_FLAGS, one parameter, so the sandbox names complete after either); help shows
+    only the spelling declared first, the command's own, and its text names the other."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from kmeshctl.sandboxes import SANDBOX_FLAGS
+
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if sorted(getattr(param, "opts", ())) == sorted(SANDBOX_FLAGS):
+                _first_spelling_in_help(param)
+
+
+def _first_spelling_in_help(option: Any) -> None:
+    """Help's row of ``option`` names its first spelling alone (`--sandbox NAME`)."""
+    record = option.get_help_record
+
+    def first_only(ctx: Any) -> Optional[tuple[str, str]]:
+        found = record(ctx)
+        return None if found is None else (f"{option.opts[0]} {option.metavar}", found[1])
+
+    option.get_help_record = first_only
 
 
 def _print_version(value: bool) -> None:
@@ -80,6 +103,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _global_options(
+    ctx: typer.Context,
     kubeconfig: Optional[str] = typer.Option(
         None, "--kubeconfig", envvar="KUBECONFIG", metavar="PATH", help="Path to the kubeconfig file."
     ),
@@ -94,13 +118,17 @@ def _global_options(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No line on stderr but errors (no progress, no "
                                         "`Using sandbox ...` notes); before or after any command.")] = False,
 ) -> None:
-    from kmeshctl.cli.progress import set_quiet
+    ctx.obj = KubeTarget(kubeconfig, context, request_timeout, quiet)
 
-    set_quiet(quiet)
-    TARGET.kubeconfig = kubeconfig
-    TARGET.context = context
-    TARGET.request_timeout = request_timeout
-    TARGET.quiet = quiet
+
+def run_options(ctx: Optional[typer.Context] = None) -> KubeTarget:
+    """The global flags of this run (--kubeconfig, --context, --request-timeout, -q), as
+    the root callback put them on the context (``ctx``, else the current one): commands
+    pass it to kmeshctl.kube and take -q from it. Outside a run (the root callback has
+    not run: shell completion), the defaults."""
+    ctx = ctx if ctx is not None else get_current_context(silent=True)
+    found = ctx.find_root().obj if ctx is not None else None
+    return found if isinstance(found, KubeTarget) else KubeTarget()
 
 
 class OutputFormat(str, Enum):
@@ -113,10 +141,25 @@ class OutputFormat(str, Enum):
     yaml = "yaml"
 
 
-OUTPUT_HELP = ("Output format: table, wide (the table plus its detail columns, such as ids, cookies, "
-               "node or image, where it has them; never cut), json or yaml.")
-OutputOption = Annotated[OutputFormat, typer.Option("-o", "--output", metavar="table|wide|json|yaml",
-                                                    help=OUTPUT_HELP)]
+def output_help(wide: str | tuple[str, ...] | None = "") -> str:
+    """-o's help, naming what -o wide adds to this command's table: ``wide``, its own
+    detail columns (headers, or words: `the pods' PIDS and LOG columns`), None when it
+    has none, "" for the generic words."""
+    if isinstance(wide, tuple):
+        wide = f"the {', '.join(wide[:-1])} and {wide[-1]} columns" if len(wide) > 1 else f"the {wide[0]} column"
+    adds = ("the same table: it has no detail columns" if wide is None else f"the table plus {wide}" if wide
+            else "the table plus its detail columns, where it has them")
+    return f"Output format: table, wide ({adds}; never cut), json or yaml."
+
+
+def output_option(wide: str | tuple[str, ...] | None = "") -> Any:
+    """The -o option of a command whose -o wide adds ``wide`` (see output_help)."""
+    return Annotated[OutputFormat, typer.Option("-o", "--output", metavar="table|wide|json|yaml",
+                                                help=output_help(wide))]
+
+
+OUTPUT_HELP = output_help()
+OutputOption = output_option()
 
 
 def is_data(output: OutputFormat) -> bool:

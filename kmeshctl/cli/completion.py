@@ -14,17 +14,18 @@ the accepted Kubernetes versions, ...), so every command taking such a value off
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
 import sys
 import threading
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 from typer._click.shell_completion import CompletionItem, _resolve_context, add_completion_class
 from typer._completion_classes import BashComplete, FishComplete, ZshComplete
-from typer.core import TyperCommand
+
+if TYPE_CHECKING:
+    from kmeshctl.kube import KubeTarget
 
 FILE, DIR, NOTHING, COMMAND = "file", "dir", "nothing", "command"
 FILE_LINE, DIR_LINE = ":kmeshctl-complete-file:", ":kmeshctl-complete-directory:"
@@ -138,31 +139,6 @@ def _option_before(cli: Any, prog_name: str, args: list[str], incomplete: str) -
     return None
 
 
-class SandboxFlagCommand(TyperCommand):
-    """A command that picks a sandbox: its flag takes both spellings (kmeshctl.sandboxes.
-    SANDBOX_FLAGS, one parameter, so the sandbox names complete after either); help shows
-    only the spelling declared first, the command's own, and its text names the other."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from kmeshctl.sandboxes import SANDBOX_FLAGS
-
-        super().__init__(*args, **kwargs)
-        for param in self.params:
-            if sorted(getattr(param, "opts", ())) == sorted(SANDBOX_FLAGS):
-                _first_spelling_in_help(param)
-
-
-def _first_spelling_in_help(option: Any) -> None:
-    """Help's row of ``option`` names its first spelling alone (`--sandbox NAME`)."""
-    record = option.get_help_record
-
-    def first_only(ctx: Any) -> Optional[tuple[str, str]]:
-        found = record(ctx)
-        return None if found is None else (f"{option.opts[0]} {option.metavar}", found[1])
-
-    option.get_help_record = first_only
-
-
 def _option_of(command: Any, flag: str) -> Optional[Any]:
     return next((p for p in command.params if p.param_type_name == "option"
                  and flag in (*p.opts, *p.secondary_opts)), None)
@@ -257,11 +233,10 @@ def _default_namespace(ctx: Any) -> str:
     from kmeshctl import kube
 
     root = ctx.find_root().params
-    with _target(root.get("kubeconfig"), root.get("context")):
-        try:
-            return kube.default_namespace()
-        except Exception:  # a context's namespace that is no name: the command will say so
-            return kube.DEFAULT_OBJECT_NAMESPACE
+    try:
+        return kube.default_namespace(_target(root.get("kubeconfig"), root.get("context")))
+    except Exception:  # a context's namespace that is no name: the command will say so
+        return kube.DEFAULT_OBJECT_NAMESPACE
 
 
 @functools.lru_cache(maxsize=None)
@@ -286,18 +261,12 @@ def cluster_names(kubeconfig: Optional[str], context: Optional[str], path: str,
     return found[0] if found else ()
 
 
-@contextlib.contextmanager
-def _target(kubeconfig: Optional[str], context: Optional[str]) -> Iterator[None]:
-    """kmeshctl.kube's target set to the line's --kubeconfig / --context (the global
-    options' callback does not run while completing), restored after."""
-    from kmeshctl import kube
+def _target(kubeconfig: Optional[str], context: Optional[str]) -> "KubeTarget":
+    """The cluster of the line's --kubeconfig / --context (the global options' callback,
+    which builds the run's target, does not run while completing)."""
+    from kmeshctl.kube import KubeTarget
 
-    saved = kube.TARGET.kubeconfig, kube.TARGET.context
-    kube.TARGET.kubeconfig, kube.TARGET.context = kubeconfig, context
-    try:
-        yield
-    finally:
-        kube.TARGET.kubeconfig, kube.TARGET.context = saved
+    return KubeTarget(kubeconfig, context)
 
 
 def _list_names(kubeconfig: Optional[str], context: Optional[str], path: str,
@@ -308,8 +277,7 @@ def _list_names(kubeconfig: Optional[str], context: Optional[str], path: str,
     try:
         from kubernetes import client as k8s
 
-        with _target(kubeconfig, context):
-            config = kube.load_configuration()
+        config = kube.load_configuration(_target(kubeconfig, context))
         config.retries = 0  # one try: urllib3 would log each retry on stderr, into the user's line
         # The raw call: importing the typed CoreV1Api alone takes over a second.
         api = k8s.ApiClient(config)

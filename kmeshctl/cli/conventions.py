@@ -27,8 +27,9 @@ from typer._click.core import ParameterSource
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
-from kmeshctl.cli.badinput import (bad_value_line, bounded_line, check_values_present, empty_value,
-                                   name_typed_flags, source_name, strict_numbers, takes_value, typed_flag)
+from kmeshctl.cli.badinput import (bad_value_line, bounded_line, check_values_present, command_habit_hint,
+                                   empty_value, name_typed_flags, source_name, strict_numbers, takes_value, typed_flag,
+                                   command_synonyms, with_dashes)
 from kmeshctl.asciinum import duration_words
 from kmeshctl.cli.names import names_checked
 from kmeshctl.errors import EXIT_USAGE, KmeshctlError
@@ -61,6 +62,8 @@ _SUGGESTED = re.compile(r"`((?:kmeshctl|kubectl)(?: [^`]*)?)`")
 _INVOKED: list[_click.Context] = []
 # The words of the command line being run: how the user spelled a flag (-o or --output).
 _ARGS: list[str] = []
+# The same words as typed, before combined short flags were spelled apart (`-qx`).
+_TYPED: list[str] = []
 
 
 class _RecordingContext(_click.Context):
@@ -96,6 +99,7 @@ class KmeshctlGroup(TyperGroup):
 
     def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
         if ctx.parent is None:
+            _TYPED[:] = args
             if not ctx.resilient_parsing:
                 refuse_short_flag_values(args, self)
             args = split_short_equals(split_glued_shorts(args, self), self)
@@ -206,10 +210,12 @@ def check_typed_cluster_flags() -> None:
     """The --kubeconfig / --context typed on the line checked (UsageError when wrong)."""
     from typer._click.globals import get_current_context
 
+    from kmeshctl.cli.common import run_options
     from kmeshctl.kube import check_given_target
 
     root = get_current_context().find_root()
-    check_given_target(*[root.get_parameter_source(name) == ParameterSource.COMMANDLINE for name in GLOBAL_PARAMS])
+    check_given_target(run_options(root),
+                       *[root.get_parameter_source(name) == ParameterSource.COMMANDLINE for name in GLOBAL_PARAMS])
 
 
 def _cluster_flags_checked(command: _click.Command) -> None:
@@ -1129,7 +1135,7 @@ def _no_such_command_line(word: str, ctx: _click.Context) -> str:
     import difflib
 
     names = [n for n, sub in sorted(getattr(ctx.command, "commands", {}).items()) if not sub.hidden]
-    close = difflib.get_close_matches(word, names, n=2, cutoff=SUGGEST_CLOSENESS)
+    close = command_synonyms(word, names) or difflib.get_close_matches(word, names, n=2, cutoff=SUGGEST_CLOSENESS)
     fix = f"did you mean {' or '.join(close)}?" if close else f"its commands: {', '.join(names)}"
     from kmeshctl.params import shown
 
@@ -1390,9 +1396,17 @@ def _no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
         else:  # `sandbox -A list`: the group refused it; the advice is the subcommand's
             path = " ".join(["kmeshctl", *words[:used]])
         return f"Error: {typed}{all_namespaces_hint(command, path)} (see '{path} --help')"
+    cluster = _unknown_in_cluster(err.option_name, ctx)
+    fixed = with_dashes(ctx, _ARGS, err.option_name) if cluster and "--" not in _ARGS else ""  # `curl -sv`
+    if fixed:
+        return _with_help_pointer(f"Error: {cluster.partition(';')[0]} (the command to run goes after `--`: "
+                                  f"{fixed})", err)
+    if cluster:
+        return _with_help_pointer(f"Error: {cluster}", err)
     line = f"Error: No such option: {err.option_name}"
-    habit = _habit_hint(err.option_name.partition("=")[0], ctx.command) if ctx is not None else ""
-    if ctx is not None and err.option_name.startswith("--") and "did you mean" not in habit:
+    own = command_habit_hint(ctx.command_path, err.option_name) if ctx is not None else ""  # cli/badinput.py
+    habit = own or (_habit_hint(err.option_name.partition("=")[0], ctx.command) if ctx is not None else "")
+    if ctx is not None and err.option_name.startswith("--") and not own and "did you mean" not in habit:
         found = option_suggestions(err.option_name.partition("=")[0], ctx.command)
         if found:
             line += f"; did you mean {' or '.join(found) if len(found) <= 2 else ', '.join(found)}?"
@@ -1400,8 +1414,40 @@ def _no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     takes_command = ctx is not None and any(str(getattr(p, "metavar", "") or "").startswith("-- ")
                                             for p in ctx.command.params)
     if takes_command and "--" not in _ARGS:
-        line += f" (the command to run goes after `--`: {ctx.command_path} POD -- COMMAND...)"
+        fixed = with_dashes(ctx, _ARGS, err.option_name)  # cli/badinput.py: the line typed, with `--`
+        line += f" (the command to run goes after `--`: {fixed or ctx.command_path + ' POD -- COMMAND...'})"
     return _with_help_pointer(line, err)
+
+
+def _short_flags_of(command: _click.Command, root: _click.Command) -> dict[str, bool]:
+    """The short flags ``command`` takes (its own, the root's: -q anywhere, -h), each with
+    whether it takes a value."""
+    found = {opt: takes_value(p) for c in (root, command) for p in c.params if p.param_type_name == "option"
+             for opt in (*p.opts, *p.secondary_opts) if len(opt) == 2 and opt[1] != "-"}
+    return {**found, **{opt: False for opt in HELP_OPTION_NAMES if len(opt) == 2}}
+
+
+def _unknown_in_cluster(reported: str, ctx: Optional[_click.Context]) -> str:
+    """For short flags typed together (`status -qx`): `No such option: -x in -qx; kmeshctl
+    status's short flags: -h, -n, -o, -q`, naming the letter that is none of the
+    command's (click names the first letter it could not place, which may be a good one,
+    -q, that only the root takes); "" when ``reported`` did not come from such a word."""
+    if ctx is None or len(reported) != 2 or reported[1] == "-":
+        return ""
+    known = _short_flags_of(ctx.command, ctx.find_root().command)
+    valued = _options_by_kind(ctx.find_root().command)[0]
+    words = _TYPED[:_TYPED.index("--")] if "--" in _TYPED else list(_TYPED)
+    for word in words:
+        if len(word) < 3 or word[0] != "-" or word[1] == "-" or not word[1:].isalpha() \
+                or reported[1] not in word[1:] or known.get(word[:2], word[:2] in valued):
+            continue  # no cluster of flags: `-nfoo` is -n's value glued on (here or on another command)
+        for letter in word[1:]:
+            if f"-{letter}" not in known:
+                listed = ", ".join(sorted(known, key=lambda o: (o.lower(), o)))
+                return f"No such option: -{letter} in {word}; {ctx.command_path}'s short flags: {listed}"
+            if known[f"-{letter}"]:
+                break  # the rest is that flag's value
+    return ""
 
 
 _UNDECODED = re.compile(r"[\udc80-\udcff]|\\udc([89a-f][0-9a-f])")

@@ -8,17 +8,19 @@ from typing import Annotated, Callable, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kmeshctl.cli.tables import EMPTY, cli_console
 
 from kmeshctl import demo, sandboxes
-from kmeshctl.cli.common import OutputFormat, OutputOption, app, complete_sandbox_names, is_data, print_data
-from kmeshctl.cli.completion import SandboxFlagCommand
+from kmeshctl.cli.common import (OutputFormat, app, complete_sandbox_names, fix_hint, is_data,
+                                 output_option, print_data, run_options)
+from kmeshctl.cli.common import SandboxFlagCommand
 from kmeshctl.cli.conventions import flag_as_typed, given_flags, given_on_command_line
 from kmeshctl.cli.progress import HEARTBEAT_S, Progress
 from kmeshctl.errors import UsageError
-from kmeshctl.params import DEMO_NAMESPACE, counted
+from kmeshctl.params import DEMO_NAMESPACE, DEMO_REQUESTS, counted
 from kmeshctl.sandbox.state import NAME_RULE
 from kmeshctl.stopping import Stopped, sigterm_stops, stopped_by
 
@@ -40,10 +42,13 @@ class Target(str, Enum):
     cluster = "cluster"
 
 
+DemoOutputOption = output_option(None)  # each phase's table is all of it: wide only stops cutting
+
+
 @demo_app.command("traffic-shift", cls=SandboxFlagCommand)
 def traffic_shift(
     requests: Annotated[int, typer.Option("-c", "--requests", min=1, max=100_000, metavar="COUNT",
-                                          help="Requests per phase.")] = 20,
+                                          help="Requests per phase.")] = DEMO_REQUESTS,
     target: Annotated[Target, typer.Option("--target", metavar="auto|local|cluster",
                                            help="auto: a reachable cluster if one is configured, else "
                                                 "the local sandbox.")] = Target.auto,
@@ -61,7 +66,7 @@ def traffic_shift(
     weights: Annotated[Optional[str], typer.Option(
         "--weights", metavar="V1/V2,...", help="Weight sets v1/v2, one phase each, e.g. 90/10,50/50,0/100 "
                                                "(default: the VirtualService's own).")] = None,
-    output: OutputOption = OutputFormat.table,
+    output: DemoOutputOption = OutputFormat.table,
     plot: Annotated[Optional[Path], typer.Option(
         "--plot", metavar="FILE.png", help="Also draw configured vs observed share per phase.")] = None,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show every request, not only the "
@@ -70,8 +75,11 @@ def traffic_shift(
                                         "result.")] = False,
 ) -> None:
     """Send requests from netutils to the fortio Service and check the observed split
-    against the VirtualService weights. Exit 1 if any request failed or the split is
-    implausible (p < 0.001).
+    against the VirtualService weights. Exit 1 if any request failed, the split is
+    implausible (p < 0.001), or too few requests were sent to tell the weights from an
+    even spread (the result line says how many are needed: 12 for 90/10). On a cluster,
+    it first checks that kmesh is ready, the namespace enrolled and the fortio Service's
+    waypoint programmed, and refuses (nothing changed) naming the command that fixes it.
 
     Progress goes to stderr, the result to stdout (-o json|yaml: the documented schema of
     docs/usage.md). The first line names the sandbox or cluster used. Locally, without
@@ -103,10 +111,11 @@ def traffic_shift(
     try:
         with sigterm_stops():
             chosen, note = demo.choose_target(target.value, documents, subject, name, _cluster_flags(),
-                                              chosen_namespace, flag_as_typed("name"))
+                                              chosen_namespace, flag_as_typed("name"), run_options())
             Progress(quiet=quiet, indent="")(note)
             report = demo.new_report(chosen, subject, requests, len(weight_sets))
             _run(chosen, report, weight_sets, verbose, quiet)
+            report.reason = demo.fail_reason(chosen, report)
     except KeyboardInterrupt as err:  # after the target's finish: weights restored, a sandbox made removed
         _report_stop(stopped_by(err), report, output)
     assert report is not None
@@ -252,8 +261,9 @@ def _print_summary(report: demo.DemoReport, subject: demo.DemoSubject, output: O
     style = "green" if report.passed else "red"
     verdict = "PASS" if report.passed else "FAIL"
     where = f" {report.where}" if report.where else ""
+    reason = f"; {escape(fix_hint(report.reason))}" if report.reason else ""
     console.print(f"[{style}]{verdict}[/]: target {report.target}{where}, {counted(report.failures, 'failed request')}, "
-                  f"split check threshold p >= {demo.P_VALUE_FLOOR}", highlight=False)
+                  f"split check threshold p >= {demo.P_VALUE_FLOOR}{reason}", highlight=False)
 
 
 def _print_failures(console: Console, traffic: demo.TrafficCount) -> None:
@@ -275,8 +285,12 @@ def _share(count: int, total: int) -> str:
 def _verdict(phase: demo.PhaseReport) -> str:
     if phase.p_value is None:
         return "Split check: no successful request to check."
-    consistent = phase.p_value >= demo.P_VALUE_FLOOR
-    words = "consistent with the weights" if consistent else "[red]NOT consistent with the weights[/]"
+    if not phase.judged:
+        words = f"[red]too few requests to judge (need at least {phase.needed} for these weights)[/]"
+    elif phase.consistent:
+        words = "consistent with the weights"
+    else:
+        words = "[red]NOT consistent with the weights[/]"
     return f"Split check ({phase.test} test): p = {demo.shown_p_value(phase.p_value):.{demo.P_VALUE_DIGITS}g}, {words}."
 
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from typer._click.core import ParameterSource
 from typer._click.globals import get_current_context
 
-from kmeshctl.cli.completion import SandboxFlagCommand
+from kmeshctl.cli.common import SandboxFlagCommand
 from kmeshctl.cli.conventions import POSITIONAL_READERS, flag_as_typed
 from kmeshctl.cli.outpaths import DIRECTORY, check_input_path
 from kmeshctl.cli.tables import cli_console
@@ -21,8 +21,8 @@ from kmeshctl.cli.tables import cli_console
 from kmeshctl import config_dump, sandboxes
 from kmeshctl import dump as dumper
 from kmeshctl.config_dump import AGENT_NAMESPACE
-from kmeshctl.cli.common import (OutputFormat, OutputOption, app, check_namespace_flags, complete_sandbox_names,
-                                 completer, is_data, print_data)
+from kmeshctl.cli.common import (OutputFormat, app, check_namespace_flags, complete_sandbox_names, completer, is_data,
+                                 output_option, print_data, run_options)
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import connect_reachable
 from kmeshctl.maps import DEFAULT_BPF_FS, MAP_NAMES, MapError, MapMissingError
@@ -57,6 +57,10 @@ PodOption = Annotated[
 ]
 NamespaceOption = Annotated[str, typer.Option("-n", "--namespace", help="Namespace of the agent pod (with --pod "
                                               "only: a local data path is shown whole).")]
+# -o's help names what -o wide adds to each command's own tables
+MapsOutputOption = output_option(dumper.WIDE_COLUMNS)
+ConfigOutputOption = output_option(f"the services' {', '.join(config_dump.SERVICE_DETAIL)} and the workloads' "
+                                   f"{', '.join(config_dump.WORKLOAD_DETAIL)} columns")
 AdminPortOption = Annotated[
     Optional[int], typer.Option("--admin-port", min=1, max=65535, metavar="PORT",
                                 help=f"The agent's admin port (default: {ADMIN_PORT}, or the sandbox agent's).")
@@ -66,7 +70,7 @@ AdminPortOption = Annotated[
 def _note(line: str) -> None:
     from kmeshctl.cli.progress import note
 
-    note(line)  # silenced by -q
+    note(line, run_options().quiet)  # silenced by -q
 
 
 def _typed_place_wins(sandbox: Optional[str], **typed: object) -> Optional[str]:
@@ -95,7 +99,7 @@ def _check_finished(state: sandboxes.SandboxState) -> None:
     say so (exit 1) instead of printing them as if they were the data path."""
     from kmeshctl.sandbox.sandbox import unfinished
 
-    problem = unfinished(state, f"{get_current_context().command_path} --sandbox {state.name}")
+    problem = unfinished(state, sandboxes.rerun_line(get_current_context().command_path, "--sandbox", state.name))
     if problem:
         raise KmeshctlError(problem)
 
@@ -115,12 +119,14 @@ def _refuse_namespace_without_pod() -> None:
 def _pod_flags(pod: str, namespace: str, **local: object) -> None:
     """--pod asks a cluster's agent: the local flags make no sense with it; the namespace
     must be a valid name before anything connects. Then the cluster must answer (so an
-    API server that is down is named as such, not blamed on the pod name)."""
+    API server that is down is named as such, not blamed on the pod name), and the pod
+    must be a kmesh agent's (an app's pod is named as such, not port-forwarded to)."""
     given = [flag_as_typed(name) for name, value in local.items() if value is not None]
     if given:
         raise UsageError(f"--pod asks a cluster's agent: leave out {' and '.join(given)}")
     check_namespace_flags()
-    connect_reachable()
+    client = connect_reachable(run_options())
+    config_dump.check_agent_pod(client, pod, namespace, get_current_context().command_path)
 
 
 @contextlib.contextmanager
@@ -160,7 +166,7 @@ def _cluster_configured() -> bool:
 
     from kmeshctl import kube
 
-    return kube.kubeconfig_named() or kube.running_in_cluster() or \
+    return run_options().named or kube.running_in_cluster() or \
         os.path.exists(os.path.expanduser(kube.DEFAULT_KUBECONFIG))
 
 
@@ -200,7 +206,7 @@ def dump_maps(
         typer.Option("--map", metavar="NAME", help=f"Only this map: {', '.join(MAP_NAMES)}.",
                      autocompletion=completer(MAP_NAMES)),
     ] = None,
-    output: OutputOption = OutputFormat.table,
+    output: MapsOutputOption = OutputFormat.table,
     bpf_fs: BpfFsOption = None,
     sandbox: SandboxOption = None,
     pod: PodOption = None,
@@ -234,7 +240,9 @@ def dump_maps(
     chooses = bpf_fs is not None or sandbox is not None
     target = _local(bpf_fs, admin_port if chooses else None, sandbox)
     port = admin_port or target.admin_port or ADMIN_PORT
-    pods = _pod_names(lambda: config_dump.fetch_local(config_dump.CACHE_PATH, port), f"at 127.0.0.1:{port}",
+    named = target.sandbox.name if target.sandbox is not None else None
+    pods = _pod_names(lambda: config_dump.fetch_local(config_dump.CACHE_PATH, port, run_options().quiet, named),
+                      f"at 127.0.0.1:{port}",
                       admin_port is not None or target.sandbox is not None) \
         if map_name in (None, "km_manage") else {}
     with _maps_of(target):
@@ -260,12 +268,12 @@ def _check_bpf_fs(bpf_fs: Path) -> None:
 
 
 def _print_agent_maps(pod: str, namespace: str, port: int, map_name: Optional[str], output: OutputFormat) -> None:
-    data = config_dump.fetch(config_dump.BPF_PATH, pod, namespace, port)
+    data = config_dump.fetch(config_dump.BPF_PATH, pod, namespace, port, run_options())
     sizes = data.get(dumper.SIZES)
     data = {k: v for k, v in data.items() if map_name in (None, k)}
     if map_name is not None and isinstance(sizes, dict):  # --map of an agent's whole dump
         data[dumper.SIZES] = {k: v for k, v in sizes.items() if k == map_name}
-    pods = _pod_names(lambda: config_dump.fetch(config_dump.CACHE_PATH, pod, namespace, port), f"pod {pod}") \
+    pods = _pod_names(lambda: config_dump.fetch(config_dump.CACHE_PATH, pod, namespace, port, run_options()), f"pod {pod}") \
         if map_name in (None, "km_manage") else {}
     if is_data(output):
         print_data(dumper.with_pods(data, pods), output)
@@ -283,7 +291,8 @@ def _pod_names(fetch, where: str, named: bool = True) -> dict[int, str]:
     except Exception as err:  # noqa: BLE001 - best effort: the maps are shown either way
         reason = " ".join(str(err).split())
         if named:
-            _note(f"Pods not named: the node agent {where} did not answer{_first_clause(reason)}")
+            _note(f"Pods not named: {reason}" if isinstance(err, config_dump.AgentTimeout) else
+                  f"Pods not named: the node agent {where} did not answer{_first_clause(reason)}")
         return dumper.NoAnswer(reason)
 
 
@@ -299,7 +308,7 @@ def dump_config(
     namespace: NamespaceOption = AGENT_NAMESPACE,
     admin_port: AdminPortOption = None,
     sandbox: SandboxOption = None,
-    output: OutputOption = OutputFormat.table,
+    output: ConfigOutputOption = OutputFormat.table,
 ) -> None:
     """Show a node agent's workload cache (services, workloads, policies): the local agent
     (127.0.0.1, --admin-port; a sandbox's agent is found by itself), or with --pod the
@@ -315,7 +324,7 @@ def dump_config(
     sandbox = _typed_place_wins(sandbox, pod=pod, admin_port=admin_port)
     if pod:
         _pod_flags(pod, namespace, sandbox=sandbox)
-        data = config_dump.fetch_from_pod(config_dump.CACHE_PATH, pod, namespace, admin_port or ADMIN_PORT)
+        data = config_dump.fetch_from_pod(config_dump.CACHE_PATH, pod, namespace, admin_port or ADMIN_PORT, run_options())
     else:
         _refuse_namespace_without_pod()
         data = _local_cache(_local(None, admin_port, sandbox, "--admin-port PORT"), admin_port is not None)
@@ -363,7 +372,9 @@ def _local_cache(target: sandboxes.LocalTarget, port_given: bool = False) -> dic
     if target.sandbox is None:
         port = target.admin_port or ADMIN_PORT
         try:
-            return config_dump.fetch_local(config_dump.CACHE_PATH, port)
+            return config_dump.fetch_local(config_dump.CACHE_PATH, port, run_options().quiet)
+        except config_dump.AgentTimeout:
+            raise  # an agent is there and did not answer: nothing to start, nothing else to ask
         except KmeshctlError as err:
             if port_given and "no node agent admin endpoint" in str(err):
                 raise _nothing_at_given_port(err, port) from err
@@ -371,7 +382,9 @@ def _local_cache(target: sandboxes.LocalTarget, port_given: bool = False) -> dic
     name = target.sandbox.name
     port = sandboxes.admin_port(target.sandbox)
     try:
-        return config_dump.fetch_local(config_dump.CACHE_PATH, port)
+        return config_dump.fetch_local(config_dump.CACHE_PATH, port, run_options().quiet, name)
+    except config_dump.AgentTimeout:
+        raise
     except KmeshctlError as err:
         raise KmeshctlError(f"the node agent of sandbox {name} does not answer at 127.0.0.1:{port}: see "
                             f"`kmeshctl sandbox status --name {name}`") from err

@@ -121,3 +121,29 @@ def example_name(param: _click.Parameter) -> str:
     if param.name == "sandbox" or getattr(param, "envvar", None) == NAME_ENV:
         return "demo"
     return {"cluster_id": "c1"}.get(param.name or "", "")
+
+
+# ------------------------------------------------------------------ kubectl exec's TYPE/NAME
+
+POD_TYPES = ("pod", "pods", "po")
+DEPLOYMENT_TYPES = ("deploy", "deployment", "deployments", "deployment.apps", "deployments.apps")
+# what kubectl exec also takes (it picks one of their pods) and the sandbox has not
+OTHER_TYPES = ("svc", "service", "services", "sts", "statefulset", "statefulsets", "ds", "daemonset",
+               "daemonsets", "rs", "replicaset", "replicasets", "job", "jobs")
+
+
+def split_exec_target(word: str) -> tuple[str, str]:
+    """kubectl exec's `TYPE/NAME` read: ("pod", NAME) for pod/NAME, ("deploy", NAME) for
+    deploy/NAME or deployment/NAME, ("other", TYPE) for another kind, ("namespace", NS)
+    for NS/NAME (kubectl takes no namespace there: -n NS NAME); ("", word) for a bare name."""
+    head, slash, name = word.partition("/")
+    if not slash:
+        return "", word
+    kind = head.lower()
+    if kind in POD_TYPES:
+        return "pod", name
+    if kind in DEPLOYMENT_TYPES:
+        return "deploy", name
+    if kind in OTHER_TYPES:
+        return "other", head
+    return "namespace", head

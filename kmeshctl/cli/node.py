@@ -10,7 +10,7 @@ import typer
 
 from kmeshctl import nodecheck
 from kmeshctl.node import loader
-from kmeshctl.cli.common import OutputFormat, OutputOption, app, is_data, print_data
+from kmeshctl.cli.common import OutputFormat, app, is_data, output_option, print_data, run_options
 from kmeshctl.cli.conventions import flag_as_typed, given_as, given_on_command_line
 from kmeshctl.cli.outpaths import DIRECTORY, FILE, check_input_path, check_name_length, check_optional_file, check_output_file
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -35,10 +35,13 @@ Cgroup2PathOption = Annotated[
 ]
 
 
+PreflightOutputOption = output_option(None)  # -o wide: the same table, it has no detail columns
+
+
 @node_app.command("preflight")
 def preflight(
     no_mount: Annotated[bool, typer.Option("--no-mount", help="Report missing mounts instead of mounting them.")] = False,
-    output: OutputOption = OutputFormat.table,
+    output: PreflightOutputOption = OutputFormat.table,
 ) -> None:
     """Check this node can run the data path (BPF, cgroup v2, bpffs, bcc, kernel headers).
 
@@ -273,7 +276,7 @@ def run(
         enable_bypass=enable_bypass, enable_bpf_log=enable_bpf_log, bpf_fs=bpf_fs,
         cgroup2_path=cgroup2_path, admin_port=admin_port, admin_socket=admin_socket, metrics_port=metrics_port,
         enrollment=enrollment.value, proc_root=proc_root, network=network, cni_conf_dir=cni_conf_dir,
-        cni_bin_dir=cni_bin_dir, cni_fail_policy=cni_fail_policy.value, cni_socket=cni_socket, local_pods=local_pods)
+        cni_bin_dir=cni_bin_dir, cni_fail_policy=cni_fail_policy.value, cni_socket=cni_socket, local_pods=local_pods, kube_target=run_options())
     raise typer.Exit(Agent(config).run_until_signalled())
 
 

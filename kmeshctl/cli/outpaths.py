@@ -99,6 +99,10 @@ def check_output_file(flag: str, path: Path, create_parents: bool = False, probe
     check_name_length(flag, path)
     if path.is_dir():
         raise UsageError(f"{flag} {params.shown(path)}: is a directory; give a file name")
+    typed = _typed_with_slash(flag, path)
+    if typed:
+        raise UsageError(f"{flag} {params.shown(typed)}: ends in /, so names a directory; pass a file name such "
+                         f"as {params.shown(path)}")
     parent = path.parent
     if not parent.exists() and not create_parents:
         raise UsageError(f"{flag} {params.shown(path)}: directory {params.shown(parent)} does not exist; give a file in an existing directory")
@@ -113,6 +117,22 @@ def check_output_file(flag: str, path: Path, create_parents: bool = False, probe
         except OSError as err:
             raise UsageError(f"{flag} {params.shown(path)}: is not writable ({_why_not_writable(path, err)}); give a path you "
                              "can write to") from None
+
+
+def _typed_with_slash(flag: str, path: Path) -> str:
+    """``path`` as typed after ``flag`` when that ends in / (a Path drops the slash, so
+    `--plot out.png/` would write out.png); "" else."""
+    from kmeshctl.cli import conventions
+
+    words = conventions._ARGS
+    for index, word in enumerate(words):
+        if word == "--":
+            break
+        value = words[index + 1] if word == flag and index + 1 < len(words) else \
+            word.partition("=")[2] if word.startswith(f"{flag}=") else ""
+        if value.endswith("/") and value.rstrip("/") and Path(value) == path:
+            return value
+    return ""
 
 
 def check_output_dir(flag: str, path: Path) -> None:

@@ -12,26 +12,11 @@ import typer
 
 HEARTBEAT_S = 10.0
 
-# -q/--quiet as the root parsed it for the command being run (typed anywhere on the line:
-# kmeshctl.cli.conventions.gather_quiet_flag); reset on every run.
-_QUIET = threading.Event()
 
-
-def set_quiet(on: bool) -> None:
-    if on:
-        _QUIET.set()
-    else:
-        _QUIET.clear()
-
-
-def quiet_run() -> bool:
-    """True when -q/--quiet was given anywhere on the command line."""
-    return _QUIET.is_set()
-
-
-def note(line: str) -> None:
-    """A line on stderr that is not an error (`Using sandbox ...`): silenced by -q."""
-    if not quiet_run():
+def note(line: str, quiet: bool) -> None:
+    """A line on stderr that is not an error (`Using sandbox ...`), unless ``quiet``: the
+    run's -q (kmeshctl.cli.common.run_options), never kept here."""
+    if not quiet:
         typer.echo(line, err=True)
 
 
@@ -49,7 +34,7 @@ class Progress:
 
     def __init__(self, quiet: bool = False, indent: str = "  ", heartbeat_s: float = HEARTBEAT_S,
                  echo: Optional[Callable[[str], None]] = None) -> None:
-        self.quiet = quiet or quiet_run()
+        self.quiet = quiet
         self.indent = indent
         self.heartbeat_s = heartbeat_s
         self._echo = echo or (lambda line: typer.echo(line, err=True))

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Optional, Sequence
 
 import typer
 
-from kmeshctl.cli.common import app, check_namespace_flags, print_yaml_documents
+from kmeshctl.cli.common import app, check_namespace_flags, print_yaml_documents, run_options
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.outpaths import FILE, check_input_path
 from kmeshctl.errors import UsageError
@@ -219,10 +219,11 @@ def _xds_address_for_hint(typed: Sequence[str], args: Sequence[str]) -> tuple[li
     found, looked = istiod_address_quickly(_typed_value(args, "--kubeconfig"), _typed_value(args, "--context"),
                                    _typed_value(args, "--istio-namespace") or DEFAULT_ISTIO_NAMESPACE,
                                    COMPLETION_LOOKUP_TIMEOUT_S)
-    if found:
-        return ["--xds-address", found], ""
+    if len(found) == 1:
+        return ["--xds-address", found[0]], ""
     host = XDS_ADDRESS_UNKNOWN.partition(":")[0]
-    why = "none was found" if looked else "no cluster to look istiod up in"
+    why = (f"several were found, {', '.join(found)}; pick one with --xds-address" if found
+           else "none was found" if looked else "no cluster to look istiod up in")
     return ["--xds-address", XDS_ADDRESS_UNKNOWN], f" (replace {host} with istiod's Service: {why})"
 
 
@@ -321,14 +322,15 @@ def render(
     crds = crd_schemas_from_files(crd_file)
     text = render_yaml(params)
     objects = parse_manifests(text)
-    warn_unvalidated_custom_kinds(validate_offline(objects, params.kubernetes_version, crds))
+    warn_unvalidated_custom_kinds(validate_offline(objects, params.kubernetes_version, crds), run_options().quiet)
     print_manifests(objects, output, yaml_text=text)
 
 
-def warn_unvalidated_custom_kinds(kinds: list[str]) -> None:
+def warn_unvalidated_custom_kinds(kinds: list[str], quiet: bool) -> None:
     """One warning line on stderr naming the custom kinds validated without a schema
-    (offline, no --crd-file); shared by `render` and offline `install --dry-run`."""
-    if kinds:
+    (offline, no --crd-file); shared by `render` and offline `install --dry-run`. None
+    with -q (``quiet``): a warning is no error."""
+    if kinds and not quiet:
         from kmeshctl.cli.progress import echo_coloured
 
         echo_coloured(f"Warning: {', '.join(kinds)} not schema-validated (no CRD schemas offline); "

@@ -16,10 +16,10 @@ from rich.table import Table
 from kmeshctl.cli.tables import EMPTY, cli_console, count_of as counted, print_or_note, wide_only
 
 from kmeshctl import sandboxes
-from kmeshctl.cli.common import (OutputFormat, OutputOption, app, complete_sandbox_names, ignore_not_found_fix, is_data,
-                                 print_data, suggest)
-from kmeshctl.cli.completion import SandboxFlagCommand
-from kmeshctl.cli.conventions import flag_as_typed
+from kmeshctl.cli.common import (OutputFormat, app, complete_sandbox_names, ignore_not_found_fix, is_data,
+                                 output_option, print_data, suggest)
+from kmeshctl.cli.common import SandboxFlagCommand, run_options
+from kmeshctl.cli.conventions import POSITIONAL_READERS, flag_as_typed
 from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.cli.progress import Progress, note
@@ -28,6 +28,7 @@ from kmeshctl.sandbox import sandbox as sandbox_mod
 from kmeshctl.sandbox.manifests import STDIN, default_files, kinds_text
 from kmeshctl.sandbox.state import (DEFAULT_NAME, NAME_ENV, NAME_RULE, PHASE_NOT_READY, PHASE_READY, check_name,
                                    failed_up_logs)
+from kmeshctl.stopping import Stopped, sigterm_stops, stopped_by
 
 sandbox_app = typer.Typer(
     help="A local single-node mesh: pods as network namespaces, the eBPF data path, "
@@ -43,25 +44,28 @@ sandbox_app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox")
 
 
-@sandbox_app.callback()
-def _sandbox_group() -> None:
-    """SIGTERM stops every sandbox command as Ctrl-C does (the same cleanup), exit 143."""
-    sandbox_mod.terminate_on_sigterm()
-
-
 def _sigterm_exits_143(command: Callable[..., None]) -> Callable[..., None]:
-    """The command stopped by SIGTERM (sandbox_mod.Terminated, see _sandbox_group) exits
-    143 with one line; typer would turn any KeyboardInterrupt into Ctrl-C's 130."""
+    """SIGTERM stops the sandbox command as Ctrl-C does (the same cleanup: kmeshctl.stopping)
+    and it exits 143 (Ctrl-C 130) with one line in one wording, `stopped by SIGTERM`; typer
+    would turn any KeyboardInterrupt into Ctrl-C's 130 and a bare `Aborted.`."""
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> None:
         try:
-            command(*args, **kwargs)
-        except sandbox_mod.Terminated as err:
-            typer.echo("Error: terminated (SIGTERM)", err=True)
-            raise typer.Exit(err.exit_code) from None
+            with sigterm_stops():
+                command(*args, **kwargs)
+        except KeyboardInterrupt as err:
+            stop = stopped_by(err)
+            typer.echo(f"Error: {stopped_text(stop)}", err=True)
+            raise typer.Exit(stop.exit_code) from None
 
     return run
+
+
+def stopped_text(stop: Stopped, what: str = "") -> str:
+    """The one wording of a sandbox command stopped by a signal, Ctrl-C or SIGTERM alike:
+    `stopped by SIGTERM: WHAT`."""
+    return f"stopped by {stop.how}" + (f": {what}" if what else "")
 
 _NAME_HELP = (f"The sandbox (also --sandbox NAME; see `kmeshctl sandbox list`); default: the only sandbox up, "
               f"else '{DEFAULT_NAME}'. A name is {NAME_RULE}.")
@@ -111,29 +115,32 @@ def _checked_name(name: str) -> str:
 
 
 def _existing_name(name: Optional[str], other_version_ok: bool = False,
-                   command: str = "kmeshctl sandbox status", after: str = "") -> str:
+                   command: str = "kmeshctl sandbox status", after: str = "",
+                   has: Optional[Callable[[str], bool]] = None, what: str = "") -> str:
     """For the commands that work on a sandbox that exists (status, down, exec): the one
     named; else the only one there is, a failed one included (said on stderr when it is
     not the default); with several and none named, a UsageError listing them with a line
     of ``command`` to paste (kmeshctl.sandboxes.pick decides)."""
     if name:
         return _name(name, other_version_ok)
-    only = sandboxes.pick(command, after)
+    only = sandboxes.pick(command, after, has, what)
     if only is None:
         raise sandboxes.none_up()  # not `sandbox kmesh not found`: the user named no sandbox
-    if only != DEFAULT_NAME:
+    left = sandboxes.failed_note(only)
+    if only != DEFAULT_NAME or left:
         from kmeshctl.cli.progress import note
 
-        note(f"Using sandbox {only} (the only one up; --name NAME chooses)")  # silenced by -q
+        why = f"the only one that {what.replace('have ', 'has ', 1)}" if has is not None and len(sandboxes.names()) > 1 else "the only one up"
+        note(f"Using sandbox {only} ({why}; --name NAME chooses){left}", run_options().quiet)  # silenced by -q
     return _name(only, other_version_ok)
 
 
-def _existing_state(name: Optional[str], command: str = "kmeshctl sandbox status",
-                    after: str = "") -> sandboxes.SandboxState:
+def _existing_state(name: Optional[str], command: str = "kmeshctl sandbox status", after: str = "",
+                    has: Optional[Callable[[str], bool]] = None, what: str = "") -> sandboxes.SandboxState:
     """The record of the sandbox a command works on (see _existing_name); a sandbox that
     does not exist is NotFound (exit 1, as kubectl's), the existing ones listed; one whose
     `up` failed says so."""
-    chosen = _existing_name(name, command=command, after=after)
+    chosen = _existing_name(name, command=command, after=after, has=has, what=what)
     state = sandboxes.load(chosen)
     if state is None:
         raise sandboxes.not_found(chosen)
@@ -180,16 +187,17 @@ def up(
     except UsageError as err:
         raise _about_typed_files(err, flag, files or []) from None
     try:
-        with sandbox_mod.sigterm_terminates(), Progress(quiet=quiet) as progress:
+        with Progress(quiet=quiet) as progress:
             if not quiet:
                 typer.echo(f"Creating sandbox {sandbox_name}...", err=True)
             state = sandbox_mod.up(sandbox_name, chosen, progress, plan)
-    except sandbox_mod.Terminated as err:  # what it made is removed (sandbox_mod.up); Ctrl-C: "Aborted.", 130
-        typer.echo(f"Error: terminated (SIGTERM): sandbox {sandbox_name} was not created", err=True)
-        raise typer.Exit(err.exit_code) from None
-    note = sandbox_mod.unenrolled_note(state)
-    if note:
-        typer.echo(f"Warning: {note}", err=True)
+    except KeyboardInterrupt as err:  # what it made is removed (sandbox_mod.up); one line even under -q
+        stop = stopped_by(err)
+        typer.echo(f"Error: {stopped_text(stop, f'sandbox {sandbox_name} was not created')}", err=True)
+        raise typer.Exit(stop.exit_code) from None
+    unenrolled = sandbox_mod.unenrolled_note(state)
+    if unenrolled:  # a warning, not an error: -q (up's own or the run's) silences it
+        note(f"Warning: {unenrolled}", quiet or run_options().quiet)
     typer.echo(up_hint(sandbox_name, state))
 
 
@@ -232,7 +240,9 @@ def down(name: Optional[str] = DownNameOption,
          ignore_not_found: bool = typer.Option(False, "--ignore-not-found",
                                                help="Exit 0 when the sandbox does not exist (for scripts)."),
          force: bool = typer.Option(False, "--force", help="Remove the sandbox even while a `demo traffic-shift` "
-                                                           "uses it (the demo then fails).")) -> None:
+                                                           "uses it (the demo then fails)."),
+         every: bool = typer.Option(False, "--all", help="Remove every sandbox on this machine (as `kind delete "
+                                                         "clusters --all`), one line each.")) -> None:
     """Remove every namespace, link, cgroup, pinned object and process of the sandbox.
 
     A sandbox that does not exist is an error (exit 1, the existing ones listed), as with
@@ -250,22 +260,53 @@ def down(name: Optional[str] = DownNameOption,
       kmeshctl sandbox down --name demo
       kmeshctl sandbox down --name demo --ignore-not-found
       kmeshctl sandbox down --name demo --force
+      kmeshctl sandbox down --all
     """
+    if every:
+        _down_all(name, quiet, force)
+        return
     if not name and not sandboxes.existing():
         if ignore_not_found:
             return
         raise sandboxes.NotFound(f"no sandbox is up: nothing to remove; {ignore_not_found_fix(['sandbox', 'down'])}")
-    sandbox_name = _existing_name(name, other_version_ok=True, command="kmeshctl sandbox down")
+    _remove(_existing_name(name, other_version_ok=True, command="kmeshctl sandbox down"), quiet, force,
+            ignore_not_found)
+
+
+def _down_all(name: Optional[str], quiet: bool, force: bool) -> None:
+    """`sandbox down --all`: every sandbox (and failed `up`'s leftovers), one line each;
+    none is a success (nothing to remove), as `kind delete clusters --all`."""
+    from kmeshctl.cli.conventions import given_as
+
+    if name and not given_as("name").startswith("$"):  # $KMESHCTL_SANDBOX_NAME is no choice made here
+        raise UsageError(f"--all removes every sandbox; give --all or {given_as('name')} {shown(name)}, not both")
+    found = sorted(sandboxes.existing())
+    if not found:
+        note("No sandboxes: nothing to remove.", quiet or run_options().quiet)
+        return
+    failed: list[str] = []
+    for sandbox_name in found:
+        try:
+            _remove(sandbox_name, quiet, force, ignore_not_found=True)
+        except KmeshctlError as err:  # the others are still removed; exit 1 names what was left
+            typer.echo(f"Error: sandbox {sandbox_name}: {err}", err=True)
+            failed.append(sandbox_name)
+    if failed:
+        raise KmeshctlError(f"{len(failed)} of {len(found)} sandboxes not removed ({', '.join(failed)}); "
+                            "see the lines above")
+
+
+def _remove(sandbox_name: str, quiet: bool, force: bool, ignore_not_found: bool) -> None:
     logs = failed_up_logs(sandbox_name)
     had_logs = logs.is_dir()
     try:
-        with sandbox_mod.sigterm_terminates():
-            removed = sandbox_mod.down(sandbox_name, Progress(quiet=quiet), force=force)
+        removed = sandbox_mod.down(sandbox_name, Progress(quiet=quiet), force=force)
     except KeyboardInterrupt as err:
-        how = "terminated (SIGTERM)" if isinstance(err, sandbox_mod.Terminated) else "interrupted"
-        typer.echo(f"Error: {how}: sandbox {sandbox_name} is half-removed; run "
-                   f"`kmeshctl sandbox down --name {sandbox_name}` to finish", err=True)
-        raise typer.Exit(sandbox_mod.interrupt_status(err)) from None
+        stop = stopped_by(err)
+        half = (f"sandbox {sandbox_name} is half-removed; run `kmeshctl sandbox down --name {sandbox_name}` "
+                "to finish")
+        typer.echo(f"Error: {stopped_text(stop, half)}", err=True)
+        raise typer.Exit(stop.exit_code) from None
     if removed:
         typer.echo(f"Sandbox {sandbox_name} removed.")
     elif had_logs:
@@ -274,9 +315,17 @@ def down(name: Optional[str] = DownNameOption,
         raise sandboxes.not_found(sandbox_name, ignore_not_found_fix(["sandbox", "down"]))
 
 
+WIDE_LIST_COLUMNS = ("AGENT ADMIN", "BPFFS")  # -o wide only: where to reach each sandbox's agent and maps
+WIDE_POD_COLUMNS = ("PIDS", "LOG")  # -o wide only: the detail `-o json` has too
+# -o's help names what -o wide adds to each command's own table
+ListOutputOption = output_option(WIDE_LIST_COLUMNS)
+StatusOutputOption = output_option(f"the pods' {' and '.join(WIDE_POD_COLUMNS)} columns, and the logs of the "
+                                   "waypoint, control plane and agent")
+
+
 @sandbox_app.command("list")
 @_sigterm_exits_143
-def list_(output: OutputOption = OutputFormat.table) -> None:
+def list_(output: ListOutputOption = OutputFormat.table) -> None:
     """List the sandboxes on this machine.
 
     Examples:
@@ -289,9 +338,9 @@ def list_(output: OutputOption = OutputFormat.table) -> None:
         print_data(rows, output)
         return
     if not rows:
-        note("No sandboxes. Create one with: kmeshctl sandbox up")  # stdout stays empty (kubectl)
+        note("No sandboxes. Create one with: kmeshctl sandbox up", run_options().quiet)  # stdout stays empty (kubectl)
         return
-    columns = ["NAME", "PHASE", "PODS", "AGE"] + (["AGENT ADMIN", "BPFFS"] if output is OutputFormat.wide else [])
+    columns = ["NAME", "PHASE", "PODS", "AGE"] + (list(WIDE_LIST_COLUMNS) if output is OutputFormat.wide else [])
     table = Table(*columns, show_edge=False, pad_edge=False)
     for row in rows:
         age = EMPTY if row["age"] in (None, "", "-") else row["age"]
@@ -302,9 +351,24 @@ def list_(output: OutputOption = OutputFormat.table) -> None:
     _console(output).print(table)
 
 
+def _list_word(words: list[str], args: list[str]) -> str:
+    """`sandbox list t70a` (as `kind get nodes --name`, `kubectl get pod NAME`): one
+    sandbox's state is `sandbox status --name NAME`, the line typed made so."""
+    if len(words) != 1 or "list" not in args:
+        return "; sandbox list takes none (it lists every sandbox): one sandbox's state is " \
+            "`kmeshctl sandbox status --name NAME`"
+    typed = [w for w in args if w != words[0]]
+    typed[typed.index("list")] = "status"
+    return (f"; sandbox list takes none (it lists every sandbox); did you mean "
+            f"`{shlex.join(['kmeshctl', *typed, '--name', words[0]])}`?")
+
+
+POSITIONAL_READERS[("sandbox", "list")] = _list_word
+
+
 @sandbox_app.command("status", cls=SandboxFlagCommand)
 @_sigterm_exits_143
-def status(output: OutputOption = OutputFormat.table, name: Optional[str] = NameOption) -> None:
+def status(output: StatusOutputOption = OutputFormat.table, name: Optional[str] = NameOption) -> None:
     """Pods, Services, the waypoint, the control plane and the agent.
 
     Exit 1 when the sandbox is not ready: a pod's process or a daemon (control plane,
@@ -381,9 +445,6 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
             console.print(f"  | {escape(line)}", highlight=False, soft_wrap=True)
 
 
-WIDE_POD_COLUMNS = ("PIDS", "LOG")  # -o wide only: the detail `-o json` has too
-
-
 def _process_cells(pod: dict[str, Any]) -> tuple[str, str]:
     """A pod's processes' pids and their log (one per pod; several joined)."""
     processes = pod.get("processes") or []
@@ -443,6 +504,19 @@ def _words_before_dashes(command: click.Command, args: list[str]) -> list[str]:
     return words
 
 
+def _has_pod(sandbox: str, pod: str, namespace: Optional[str]) -> bool:
+    """Sandbox ``sandbox`` has ``pod`` (a pod or a Deployment's, see find_pod): given no
+    --name, `sandbox exec` works on the one that has it."""
+    try:
+        state = sandboxes.load(sandbox)
+        if state is None:
+            return False
+        sandbox_mod.find_pod(state, pod, namespace)
+    except (KmeshctlError, OSError):
+        return False
+    return True
+
+
 def _pod_required(name: Optional[str]) -> UsageError:
     """`POD is required`, with the pods of the sandbox to choose from."""
     if not name and not sandboxes.names():
@@ -453,6 +527,26 @@ def _pod_required(name: Optional[str]) -> UsageError:
     where = (f"the pods of sandbox {chosen}: {', '.join(p.name for p in state.pods)}" if state is not None
              else str(sandboxes.not_found(chosen)))
     return UsageError(f"POD is required before `--` (kmeshctl sandbox exec POD -- COMMAND...); {where}")
+
+
+def _exec_target(word: str, namespace: Optional[str], name: Optional[str], command: List[str]) -> str:
+    """The pod (or Deployment) of kubectl's `pod/NAME` and `deploy/NAME`, as `kubectl exec`
+    takes them (a Deployment: its first pod); any other TYPE/NAME or NS/NAME refused with
+    the line to type instead."""
+    from kmeshctl.cli.names import split_exec_target
+
+    kind, found = split_exec_target(word)
+    rest = word.partition("/")[2]
+    if kind in ("pod", "deploy"):
+        return found
+    if kind == "other":
+        raise UsageError(f"POD {shown(word)}: sandbox exec runs in a pod, not a {found}; give pod/NAME, "
+                         f"deploy/NAME or NAME (the pods: `{suggest('kmeshctl sandbox status')}`)")
+    words = ["kmeshctl", "sandbox", "exec", "-n", found, rest] + (["--name", name] if name else [])
+    fixed = suggest(shlex.join(words + ["--", *(command or ["sh"])]))
+    given = f" (not -n {namespace})" if namespace and namespace != found else ""
+    raise UsageError(f"POD {shown(word)}: NAMESPACE/NAME is not a pod name (kubectl exec takes none either); "
+                     f"give the namespace with -n{given}: `{fixed}`")
 
 
 def _complete_pods(ctx: click.Context, incomplete: str) -> list[str]:
@@ -508,6 +602,8 @@ def exec_(
     if len(extra) > 1:
         raise UsageError(f"sandbox exec takes one POD before --; got {' '.join(shown(w) for w in extra)} "
                          f"(for a namespace use -n {shown(extra[1])})")
+    if pod and "/" in pod:  # kubectl's pod/NAME, deploy/NAME; NS/NAME
+        pod = _exec_target(pod, namespace, name, command)
     if pod:
         check_pod_name("POD", pod)
     if not pod:
@@ -517,7 +613,8 @@ def exec_(
         example = suggest(shlex.join(["kmeshctl", "sandbox", "exec", pod, "--", "sh"]))
         raise UsageError(f"COMMAND is required after `--` (kmeshctl sandbox exec POD -- COMMAND...): "
                          f"e.g. `{example}`")
-    state = _existing_state(name, f"kmeshctl sandbox exec {shlex.quote(pod)}", "-- " + shlex.join(command))
+    state = _existing_state(name, f"kmeshctl sandbox exec {shlex.quote(pod)}", "-- " + shlex.join(command),
+                            has=lambda n: _has_pod(n, pod, namespace), what=f"have pod {pod}")
     if state.phase != PHASE_READY or sandbox_mod.lock_mod.removed_by(state.name):  # half-made or being removed
         raise KmeshctlError(sandbox_mod.unfinished(state, f"kmeshctl sandbox up --name {state.name}"))
     try:

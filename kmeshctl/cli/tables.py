@@ -3,18 +3,25 @@
 One style everywhere: plain columns as kubectl prints them (UPPERCASE headers, columns
 separated by spaces, no box-drawing characters); in a terminal the headers are bold and
 the table is fitted to the terminal's width, piped (a file, `| grep`, `| awk`) each row
-is on one line however long (nothing wrapped or cut, whatever COLUMNS says). An empty
-value is printed as EMPTY; a column empty in every row is left out. -o wide adds a
+is on one line however long (nothing wrapped or cut, whatever COLUMNS says); a path or a
+name is never split mid-word (WholeWordsText). An empty value is printed as EMPTY; a
+column empty (blank or EMPTY) in every row is left out. -o wide adds a
 table's detail columns (ids, cookies, addresses, node, image: see wide_only) and never
 cuts a column."""
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import re
-from typing import Any
+from dataclasses import fields
+from typing import Any, Callable, Iterator
 
-from rich.console import Console
-from rich.table import Table
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions
+from rich.containers import Lines
+from rich.measure import Measurement
+from rich.table import Column, Table
 from rich.text import Text
 
 from kmeshctl.params import TABLE_EMPTY as _EMPTY, TABLE_FOLD_FLOOR as _FOLD_FLOOR, TABLE_SHORT_COLUMN as _SHORT_COLUMN
@@ -56,13 +63,14 @@ class PipeFriendlyConsole(Console):
             if isinstance(item, Table):
                 drop_empty_columns(item)
         if self.is_terminal:
+            needed = self.width
             for item in objects:
                 if isinstance(item, Table):
                     terminal_style(item)
-                    words_kept_whole(item, self)
+                    needed = max(needed, words_kept_whole(item, self))
             if not kwargs.get("soft_wrap") and all(isinstance(o, (str, Text)) for o in objects) and objects:
                 objects, kwargs = (wrapped_at_spaces(self, objects, kwargs),), {**kwargs, "soft_wrap": True}
-            with self.capture() as captured:
+            with self.capture() as captured, _at_least(self, needed):
                 super().print(*objects, **kwargs)
             self.file.write(_TRAILING_BLANKS.sub(r"\1", captured.get()))  # a table's title pads to its width
             self.file.flush()
@@ -77,6 +85,21 @@ class PipeFriendlyConsole(Console):
         self.file.flush()
 
 
+@contextlib.contextmanager
+def _at_least(console: Console, width: int) -> Iterator[None]:
+    """While inside, ``console`` is at least ``width`` wide: a table whose words do not fit
+    whole is printed wider (the terminal folds the line) rather than split mid-word."""
+    previous = console.width
+    if width <= previous:
+        yield
+        return
+    console.width = width
+    try:
+        yield
+    finally:
+        console.width = previous
+
+
 # Spaces before a line's end, style codes after them kept: no line ends in blanks.
 _TRAILING_BLANKS = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
 
@@ -85,18 +108,27 @@ def wrapped_at_spaces(console: Console, objects: tuple[Any, ...], kwargs: dict[s
     """Text lines wrapped to the terminal at spaces only: a word longer than a line (a
     path, a name) stays whole on its own line (the terminal folds it, the output never
     splits it), and no line ends in the space it was broken at (rich's wrap keeps it)."""
-    from rich._wrap import divide_line
-
     text = Text(kwargs.get("sep", " ")).join(
         o if isinstance(o, Text) else console.render_str(o, markup=kwargs.get("markup"),
                                                           highlight=kwargs.get("highlight"))
         for o in objects)
     pieces = []
     for line in text.split("\n", allow_blank=True):
-        for piece in line.divide(divide_line(str(line), console.width, fold=False)):
+        for piece in line.divide(_space_breaks(line.plain, console.width)):
             piece.rstrip()
             pieces.append(piece)
     return Text("\n").join(pieces)
+
+
+def _space_breaks(line: str, width: int) -> list[int]:
+    """Where ``line`` breaks to fit ``width`` cells: before each word that would pass the
+    end; a word longer than a whole line stays whole on its own."""
+    breaks, start = [], 0
+    for word in re.finditer(r"\s*\S+\s*", line):
+        if word.start() > start and cell_len(line[start:word.end()].rstrip()) > width:
+            breaks.append(word.start())
+            start = word.start()
+    return breaks
 
 
 def terminal_style(table: Table) -> None:
@@ -119,31 +151,80 @@ def styled_terminal() -> bool:
 
 
 def drop_empty_columns(table: Table) -> None:
-    """Leave out each column that is empty in every row (preflight's FIX when every check
-    passed): a header over nothing only puzzles. A table without rows keeps its columns."""
+    """Leave out each column that is empty in every row, blank or EMPTY (preflight's FIX when
+    every check passed, a map's WAYPOINT when no service has one): a header over nothing
+    only puzzles. A table without rows keeps its columns."""
     if not table.row_count:
         return
-    _keep_columns(table, [c for c in table.columns if any(_plain(cell).strip() for cell in c._cells)])
+    kept = [c for c in table.columns if any(_plain(cell).strip() not in ("", EMPTY) for cell in c.cells)]
+    if len(kept) < len(table.columns):
+        _keep_columns(table, kept)
 
 
 def wide_only(table: Table, headers: tuple[str, ...], wide: bool) -> Table:
     """``table`` without its detail columns ``headers`` (ids, cookies, addresses, node,
     image) unless ``wide``: -o wide adds them, as kubectl's does, whatever the terminal."""
-    if not wide:
-        _keep_columns(table, [c for c in table.columns if str(c.header).upper() not in {h.upper() for h in headers}])
+    kept = [c for c in table.columns if wide or str(c.header).upper() not in {h.upper() for h in headers}]
+    if len(kept) < len(table.columns):
+        _keep_columns(table, kept)
     return table
 
 
-def _keep_columns(table: Table, kept: list[Any]) -> None:
-    """``table`` with only the ``kept`` columns (rich lays a column out by its index)."""
-    table.columns[:] = kept
-    for index, column in enumerate(kept):
-        column._index = index
+def _keep_columns(table: Table, kept: list[Column]) -> None:
+    """``table`` itself with only the ``kept`` columns, in that order (callers keep their
+    reference to it): emptied and filled again through rich's public add_column / add_row,
+    which number the columns as rich lays them out."""
+    _refill(table, table, kept)
+
+
+def with_columns(table: Table, kept: list[Column]) -> Table:
+    """A new table of ``table``'s style with only the ``kept`` columns and their cells."""
+    new = copy.copy(table)
+    new.columns, new.rows = [], []
+    _refill(new, table, kept)
+    return new
+
+
+def with_cells(table: Table, convert: Callable[[Column, Any], Any]) -> None:
+    """``table`` itself with every cell replaced by ``convert(column, cell)``."""
+    _refill(table, table, list(table.columns), convert)
+
+
+# What a column is made with (Column's public fields): header, widths, overflow, styles...
+_COLUMN_SETTINGS = tuple(f.name for f in fields(Column) if not f.name.startswith("_"))
+
+
+def _refill(target: Table, source: Table, kept: list[Column],
+            convert: Callable[[Column, Any], Any] | None = None) -> None:
+    """``target`` emptied, then given the ``kept`` columns of ``source`` and every row of
+    ``source`` (its style and section end kept) restricted to them."""
+    cells = [[convert(c, cell) if convert else cell for cell in c.cells] for c in kept]
+    settings = [{name: getattr(c, name) for name in _COLUMN_SETTINGS} for c in kept]
+    rows = list(source.rows)
+    target.columns.clear()
+    target.rows.clear()
+    for setting in settings:
+        target.add_column(**setting)
+    for number, row in enumerate(rows):
+        target.add_row(*(column[number] for column in cells), style=row.style, end_section=row.end_section)
 
 
 def overhead(table: Table) -> int:
-    """The characters ``table`` draws besides its cells (rules, padding), in its style."""
-    return table._extra_width + sum(table._get_padding_width(i) for i in range(len(table.columns)))
+    """The characters ``table`` draws besides its cells (rules, padding), in its style:
+    rich's own layout rules, read from the table's public settings."""
+    count = len(table.columns)
+    rules = (count - 1 + (2 if table.show_edge else 0)) if table.box and count else 0
+    return rules + sum(_padding_width(table, index) for index in range(count))
+
+
+def _padding_width(table: Table, index: int) -> int:
+    _, right, _, left = table.padding
+    if table.collapse_padding:
+        left = 0
+    if not table.pad_edge:
+        left = 0 if index == 0 else left
+        right = 0 if index == len(table.columns) - 1 else right
+    return left + right
 
 
 def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int) -> tuple[Table, list[str]]:
@@ -151,7 +232,8 @@ def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int)
     left out. The ``keys`` columns (ids, names: what tells the rows apart) are kept; the
     others wrap (at least ``min_other`` wide) and, while the table is still too wide, are
     left out from the right. When the keys alone are too wide, the longest of them (a
-    name) fold and the short ones (ids) stay whole: never wider than ``width``."""
+    name) fold, after a `/` or a `.`, and the short ones (ids) stay whole: never wider
+    than ``width`` unless one piece of a name is (words_kept_whole: it then overflows)."""
     terminal_style(table)
     for column in table.columns:
         column.no_wrap = str(column.header) in keys
@@ -165,14 +247,7 @@ def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int)
             break
         kept.remove(others[-1])
         dropped.insert(0, str(others[-1].header))
-    narrow = table
-    if dropped:
-        narrow = Table(show_header=table.show_header)
-        terminal_style(narrow)
-        for column in kept:
-            narrow.add_column(column.header, no_wrap=column.no_wrap, overflow=column.overflow)
-        for row in zip(*(c._cells for c in kept)):
-            narrow.add_row(*row)
+    narrow = with_columns(table, kept) if dropped else table
     _fold_longest_keys(narrow, width, min_other)
     return narrow, dropped
 
@@ -185,13 +260,13 @@ def _needed(table: Table, columns: list[Any], keys: tuple[str, ...], min_other: 
 
 def _wrapped(column: Any, min_other: int) -> int:
     """The width a wrapping column needs: ``min_other``, or more for a cell that wraps only
-    at its own boundaries (kmeshctl.dump.BoundaryText: a name never split mid-word)."""
-    least = max((c.least_width() for c in column._cells if hasattr(c, "least_width")), default=0)
+    at its own boundaries (WholeWordsText: a name never split mid-word)."""
+    least = max((c.least_width() for c in column.cells if isinstance(c, WholeWordsText)), default=0)
     return min(_natural(column), max(min_other, least))
 
 
 def _natural(column: Any) -> int:
-    return max(len(line) for text in (_plain(column.header), *(_plain(c) for c in column._cells))
+    return max(len(line) for text in (_plain(column.header), *(_plain(c) for c in column.cells))
                for line in text.split("\n"))
 
 
@@ -199,7 +274,7 @@ def _fold_longest_keys(table: Table, width: int, min_other: int) -> None:
     """Whole key columns wider than ``width`` together: the longest names fold, one by
     one, until the rest fit whole; ids (digits only) never fold."""
     def named(column: Any) -> bool:
-        return any(not _plain(c).replace(".", "").isdigit() for c in column._cells)
+        return any(not _plain(c).replace(".", "").isdigit() for c in column.cells)
 
     for column in sorted(table.columns, key=_natural, reverse=True):
         whole = sum(_natural(c) for c in table.columns if c.no_wrap)
@@ -208,6 +283,62 @@ def _fold_longest_keys(table: Table, width: int, min_other: int) -> None:
             return
         if column.no_wrap and _natural(column) > _SHORT_COLUMN and named(column):
             column.no_wrap, column.overflow = False, "fold"
+
+
+# Where a word longer than its column may break: after a `/` or a `.` (a path
+# `/lib/modules/` `6.18.44/`, a name `default/fortio.` `default.svc`; `//` stays whole),
+# never inside a piece.
+_PIECE = re.compile(r"[^/.]*[/.]+|[^/.]+")
+
+
+def _least_width(text: str) -> int:
+    """The width of the longest piece of ``text`` no line may split (see _PIECE)."""
+    return max((len(piece) for word in text.split() for piece in _PIECE.findall(word)), default=0)
+
+
+class WholeWordsText(Text):
+    """A cell that wraps between words, and a word longer than the column (a path, a name)
+    only after a `/` or a `.`: never mid-word, so each line copies as a piece of it (not
+    `/lib/modules/6.18/buil` + `d`). Its least width is its longest piece."""
+
+    def least_width(self) -> int:
+        return _least_width(self.plain)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.least_width(), max(len(line) for line in self.plain.split("\n")))
+
+    def wrap(self, console: Console, width: int, **kwargs: Any) -> Lines:
+        if kwargs.get("no_wrap") or width <= 0:
+            return super().wrap(console, width, **kwargs)
+        cuts = _cuts(self.plain, width)
+        broken = Text("\n").join(self.divide(cuts)) if cuts else self.copy()
+        return Text.wrap(broken, console, width, **kwargs)
+
+
+def _cuts(text: str, width: int) -> list[int]:
+    """Where each word of ``text`` longer than ``width`` is broken, after a `/` or a `.`, so
+    that each of its lines is at most ``width`` wide (a piece wider stays whole)."""
+    cuts: list[int] = []
+    for word in re.finditer(r"\S+", text):
+        if len(word.group()) <= width:
+            continue
+        line_start = end = word.start()
+        for piece in _PIECE.finditer(word.group()):
+            if end > line_start and word.start() + piece.end() - line_start > width:
+                cuts.append(end)
+                line_start = end
+            end = word.start() + piece.end()
+    return cuts
+
+
+def whole_words(cell: Any) -> Any:
+    """``cell`` (a str with markup, or a Text) as a WholeWordsText, styles kept; anything
+    else (a nested renderable) as it is."""
+    if isinstance(cell, WholeWordsText) or not isinstance(cell, (str, Text)):
+        return cell
+    text = Text.from_markup(cell) if isinstance(cell, str) else cell
+    return WholeWordsText(text.plain, style=text.style, justify=text.justify, overflow=text.overflow,
+                          no_wrap=text.no_wrap, end=text.end, tab_size=text.tab_size, spans=list(text.spans))
 
 
 def plain_columns(table: Table) -> None:
@@ -260,36 +391,43 @@ def _plain(cell: Any) -> str:
     return ""
 
 
-def words_kept_whole(table: Table, console: Console) -> None:
+def words_kept_whole(table: Table, console: Console) -> int:
     """A table wider than the terminal: rich narrows the columns that wrap as if words
     did not matter, so a free-text column (precheck's DETAIL) splits `reachable` or a
     path mid-word, and a short cell (`kernel version`) wraps inside its row. Instead the
     long columns narrow first, widest first, down to their longest word; then further,
-    folding their longest words (never below min_width: FIX keeps a flag whole); only
-    then do the short columns (names of checks, states) wrap, between words; anything
-    still too wide is rich's own fitting."""
+    a word longer than its column breaking only after a `/` or a `.` (a path, a name:
+    WholeWordsText; never below min_width: FIX keeps a flag whole); only then do the
+    short columns (names of checks, states) wrap, between words; last, any wrapping
+    column narrows to its longest piece between those breaks. Still too wide, every
+    word stays whole: the width the table needs is returned, wider than the console (the
+    terminal folds its lines; the output never splits a word); else the console's."""
     columns = table.columns
-    texts = [[_plain(column.header), *(_plain(c) for c in column._cells)] for column in columns]
+    texts = [[_plain(column.header), *(_plain(c) for c in column.cells)] for column in columns]
     natural = [max((len(line) for t in cells for line in t.split("\n")), default=0) for cells in texts]
     longest = [max((len(word) for t in cells for word in t.split()), default=0) for cells in texts]
+    least = [max((_least_width(t) for t in cells), default=0) for cells in texts]
     available = console.width - overhead(table)
     if sum(natural) <= available or available <= 0:
-        return
+        return console.width
     wraps = [c.width is None and not c.no_wrap for c in columns]
     widths = list(natural)
     short = [n <= _SHORT_COLUMN for n in natural]
     floors = [  # per stage: how far each wrapping column may narrow (None: not in this stage)
         [max(l, c.min_width or 0) if w and not s else None for l, c, w, s in zip(longest, columns, wraps, short)],
-        [max(_FOLD_FLOOR, c.min_width or 0) if w and not s else None for c, w, s in zip(columns, wraps, short)],
+        [max(_FOLD_FLOOR, p, c.min_width or 0) if w and not s else None
+         for p, c, w, s in zip(least, columns, wraps, short)],
         [max(l, c.min_width or 0) if w and s else None for l, c, w, s in zip(longest, columns, wraps, short)],
+        [max(p, c.min_width or 0) if w else None for p, c, w in zip(least, columns, wraps)],
     ]
     for floor in floors:
         _narrow(widths, floor, available)
-    if sum(widths) > available:
-        return  # nothing more narrows without breaking short words: rich's own fitting
     for column, width, wrap in zip(columns, widths, wraps):
         if wrap:
             column.width = width
+    with_cells(table, lambda column, cell: whole_words(cell) if column.width is not None and not column.no_wrap
+               else cell)
+    return max(console.width, sum(widths) + overhead(table))
 
 
 def _narrow(widths: list[int], floor: list[int | None], available: int) -> None:

@@ -3,6 +3,7 @@ kmeshctl controller), and the two commands that run inside a waypoint pod."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -14,8 +15,9 @@ from rich.table import Table
 
 from kmeshctl.cli.tables import EMPTY, cli_console
 
-from kmeshctl.cli.common import (MAX_RUN_S, MAX_TIMEOUT_S, PORT_MAX, PORT_MIN, OutputFormat, OutputOption, app,
-                                 check_namespace_flags, ignore_not_found_fix, is_data, print_data, print_json)
+from kmeshctl.cli.common import (MAX_RUN_S, MAX_TIMEOUT_S, PORT_MAX, PORT_MIN, OutputFormat, app,
+                                 check_namespace_flags, ignore_not_found_fix, is_data, print_data, print_json,
+                                 output_option, run_options)
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.render import ManifestFormat, print_manifests
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -43,7 +45,29 @@ def _namespace(given: Optional[str]) -> str:
     """-n as typed, else the namespace kubectl would use (kmeshctl.kube.default_namespace)."""
     from kmeshctl.kube import default_namespace
 
-    return given if given is not None else default_namespace()
+    return given if given is not None else default_namespace(run_options())
+
+
+def _namespace_origin(given: Optional[str], namespace: str) -> str:
+    """Where ``namespace`` came from when -n was not typed (`from context prod`), for an
+    error that names it; "" when typed, or the plain default."""
+    from kmeshctl.kube import DEFAULT_KUBECONFIG, DEFAULT_OBJECT_NAMESPACE, check_kubeconfig, running_in_cluster
+
+    target = run_options()
+    if given is not None or namespace == DEFAULT_OBJECT_NAMESPACE:
+        return ""
+    if not target.named and running_in_cluster():
+        return "from this pod's service account"
+    context = target.context
+    if context is None:
+        try:
+            context = check_kubeconfig(target.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG), None,
+                                       False).current
+        except KmeshctlError:
+            return "from the kubeconfig context"
+    return f"from context {context}"
+
+
 NameOpt = Annotated[str, typer.Option("--name", help="Name of the waypoint (its Gateway, Service, Deployment).")]
 
 
@@ -52,7 +76,7 @@ def _client():
     from kmeshctl.kube import connect_reachable
 
     _check_names()
-    return connect_reachable()
+    return connect_reachable(run_options())
 
 
 def _dry_run_cluster():
@@ -62,12 +86,13 @@ def _dry_run_cluster():
     None, offline, only when no cluster is configured at all."""
     from kmeshctl.kube import NoClusterConfigured, connect_reachable
 
+    target = run_options()
     try:
-        return connect_reachable()
+        return connect_reachable(target)
     except NoClusterConfigured as err:  # nothing configured to check against: the objects as rendered
-        from kmeshctl.cli.progress import echo_coloured, quiet_run
+        from kmeshctl.cli.progress import echo_coloured
 
-        if not quiet_run():
+        if not target.quiet:
             echo_coloured(f"No reachable cluster ({err}): rendered offline, not checked by an API server",
                           typer.colors.YELLOW)
         return None
@@ -108,27 +133,41 @@ def apply_cmd(
       kubectl label service fortio istio.io/use-waypoint=waypoint
     """
     _check_names()
-    namespace = _namespace(namespace)
+    given, namespace = namespace, _namespace(namespace)
     params = deploy.WaypointParams(namespace, name, image, replicas)
     objs = deploy.render(params)  # every flag checked before any connection
+    from kmeshctl.apply import nothing_changed
     from kmeshctl.demo_cluster import validation_version
 
     if dry_run:
         client = _dry_run_cluster()
         if client is not None:
-            deploy.check_apply(client, params, validation_version(client))
+            deploy.check_apply(client, params, validation_version(client), _namespace_origin(given, namespace))
         print_manifests(objs, output or ManifestFormat.yaml)  # the `kind: List` of render -o json
         return
     client = _client()
-    say = (lambda _line: None) if quiet else typer.echo
-    results = deploy.apply(client, params, validation_version(client), say)
-    if wait:
-        deploy.wait_ready(client, params, timeout or float("inf"), say)  # 0: no limit, as kubectl's
+    say = (lambda _line: None) if quiet or run_options().quiet else typer.echo
+    results = deploy.apply(client, params, validation_version(client), say, _namespace_origin(given, namespace))
+    if wait:  # 0: no limit, as kubectl's; piped (a log): a line only when the wait's state changes
+        deploy.wait_ready(client, params, timeout or float("inf"), say, every_poll=_stdout_is_terminal())
     if output == ManifestFormat.json:
         print_json([{"object": r.ref, "action": r.action} for r in results])
+    elif nothing_changed(results):
+        typer.echo(f"Nothing to do: waypoint {namespace}/{name} is up to date.")
     else:
         typer.echo(f"waypoint {namespace}/{name} applied. Label a Service or namespace "
                    f"istio.io/use-waypoint={name} to send its traffic through it.")
+
+
+def _stdout_is_terminal() -> bool:
+    from rich.console import Console
+
+    return Console().is_terminal
+
+
+# -o's help says what -o wide adds to each command's own output
+ListOutputOption = output_option(None)  # every column is in the table already: wide only stops cutting
+StatusOutputOption = output_option("a line saying whether kmeshctl made the waypoint and which Services use it")
 
 
 @waypoint_app.command("list")
@@ -137,7 +176,7 @@ def list_cmd(
         "--namespace", "-n", help=f"Only this namespace ({NAMESPACE_DEFAULT_HELP}).")] = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Waypoints of every namespace.")
                               ] = False,
-    output: OutputOption = OutputFormat.table,
+    output: ListOutputOption = OutputFormat.table,
 ) -> None:
     """Waypoints (Gateways of class istio-waypoint), their pods, istiod's address and users.
 
@@ -171,7 +210,7 @@ def list_cmd(
 def status_cmd(
     namespace: NamespaceOpt = None,
     name: NameOpt = deploy.DEFAULT_NAME,
-    output: OutputOption = OutputFormat.table,
+    output: StatusOutputOption = OutputFormat.table,
 ) -> None:
     """What each pod of a waypoint serves: Services, routes with the weights Envoy applies,
     whether Envoy ACKed the latest configuration. Exit 1 when a pod is not in sync.
@@ -203,9 +242,24 @@ def status_cmd(
 
 def _pod_report(namespace: str, pod: str) -> dict:
     try:
-        return deploy.pod_status(namespace, pod)
+        return _expected_errors_dropped(deploy.pod_status(namespace, pod, run_options()))
     except KmeshctlError as err:
         return {"error": str(err)}
+
+
+# What Envoy's admin answers for /config_dump?resource=dynamic_route_configs while it has
+# no route at all: expected until a Service uses the waypoint (kmeshctl.waypoint.envoy).
+NO_ROUTES_YET = "Envoy admin /config_dump answered 404"
+
+
+def _expected_errors_dropped(report: dict) -> dict:
+    """The controller's report, without the error it records when Envoy has no routes to
+    show because no Service uses the waypoint yet: -o json and the table then agree that
+    nothing is wrong (any other error the table shows, as json carries it)."""
+    envoy = report.get("envoy")
+    if isinstance(envoy, dict) and envoy.get("error") == NO_ROUTES_YET and not report.get("services"):
+        report["envoy"] = {**envoy, "error": ""}
+    return report
 
 
 def _print_status(state: deploy.WaypointState, reports: dict[str, dict], wide: bool = False) -> None:
@@ -224,6 +278,8 @@ def _print_status(state: deploy.WaypointState, reports: dict[str, dict], wide: b
         typer.echo(f"  {pod}: Envoy {'ready' if envoy['ready'] else 'NOT ready'}, "
                    f"{'in sync (ACKed)' if envoy['acked'] else 'NOT in sync'}; "
                    f"services: {', '.join(report['services']) or EMPTY}")
+        if envoy.get("error"):
+            typer.echo(f"    cannot read Envoy's routes: {envoy['error']}")
         for route, weights in sorted(report["routes"].items()):
             typer.echo(f"    {route}: " + ", ".join(f"{c} {w}" for c, w in weights.items()))
         for problem in report["problems"]:
@@ -254,9 +310,10 @@ def delete_cmd(
     if not deploy.exists(client, params):
         if not ignore_not_found:
             raise _not_found(client, namespace, name, ignore_not_found_fix(["waypoint", "delete"]))
-        typer.echo(f"Nothing to delete: waypoint {namespace}/{name} does not exist.")
+        if not run_options().quiet:
+            typer.echo(f"Nothing to delete: waypoint {namespace}/{name} does not exist.")
         return
-    deploy.delete(client, params, typer.echo)
+    deploy.delete(client, params, (lambda _line: None) if run_options().quiet else typer.echo)
 
 
 LIST_ALL = "see `kmeshctl waypoint list -A`"
@@ -317,7 +374,7 @@ def controller_cmd(
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    controller = Controller(connect(), WaypointRef(namespace, name, port), f"unix:{xds_socket}",
+    controller = Controller(connect(run_options()), WaypointRef(namespace, name, port), f"unix:{xds_socket}",
                             EnvoyAdmin(port=envoy_admin_port, timeout=2.0))
     server = status_server(controller, status_port)
     server.start()

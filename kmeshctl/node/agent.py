@@ -27,6 +27,7 @@ from kmeshctl.params import (NOT_ACCEPTED, OUT_OF_RANGE, bad_value, check_mode, 
 from kmeshctl.node.admin import AdminServer, AdminSocketServer, AdminSources
 from kmeshctl.bounded import LINE_LIMIT, clip
 from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.kube import KubeTarget
 from kmeshctl.node.metrics import MetricSources, MetricsServer, make_registry
 from kmeshctl.node.workload_cache import WorkloadCache
 from kmeshctl.xds.client import DEFAULT_ROOT_CERT, DEFAULT_TOKEN, ClientConfig, Identity, XdsClient
@@ -80,6 +81,9 @@ class AgentConfig:
     # This node's network (the NETWORK routing preference; Istio's NETWORK env): "" is
     # the default network, as a Workload without `network`.
     network: str = ""
+    # The cluster pods are enrolled from (--kubeconfig / --context / --request-timeout);
+    # the defaults: in-cluster, else ~/.kube/config.
+    kube_target: KubeTarget = field(default_factory=KubeTarget)
 
     def validate(self) -> None:
         """Every check that needs no change to the system; raises UsageError."""
@@ -309,9 +313,9 @@ class Agent:
         from kmeshctl import kube
 
         mode = self.config.enrollment
-        if mode == "local" or (mode == "auto" and not _kubernetes_configured()):
+        if mode == "local" or (mode == "auto" and not _kubernetes_configured(self.config.kube_target)):
             return None
-        return kube.core_v1_api()
+        return kube.core_v1_api(self.config.kube_target)
 
     def _start_bpf_log(self) -> None:
         bpf_log = logging.getLogger("kmeshctl.bpf")
@@ -515,7 +519,7 @@ def load_in_child(bpf_fs: Path, cgroup2_path: Optional[Path]) -> bool:
     return result.stdout.strip() == "replaced"
 
 
-def _kubernetes_configured() -> bool:
+def _kubernetes_configured(target: KubeTarget) -> bool:
     from kmeshctl import kube
 
-    return kube.running_in_cluster() or kube.TARGET.kubeconfig is not None
+    return kube.running_in_cluster() or target.kubeconfig is not None

@@ -66,7 +66,10 @@ def process_for(container: Container, deployment: Deployment) -> ProcessSpec:
         raise UsageError(
             f"Deployment {deployment.name}: image {container.image} is not supported in the "
             f"sandbox (supported: {', '.join(_BUILDERS)}); use a real cluster for it")
-    return builder(container, deployment)
+    try:
+        return builder(container)
+    except UsageError as err:
+        raise UsageError(f"Deployment {deployment.name}: {err}") from None
 
 
 def fortio_binary() -> Optional[str]:
@@ -74,9 +77,9 @@ def fortio_binary() -> Optional[str]:
     return shutil.which("fortio") or shutil.which("fortio", path=str(Path(sys.executable).parent))
 
 
-def _fortio(container: Container, deployment: Deployment) -> ProcessSpec:
+def _fortio(container: Container) -> ProcessSpec:
     argv = list(container.command or ("fortio",)) + list(container.args)
-    where = f"Deployment {deployment.name}: container {container.name}"
+    where = f"container {container.name}"
     if argv[0].rsplit("/", 1)[-1] != "fortio" or len(argv) < 2 or argv[1] != "server":
         raise UsageError(f"{where}: only `fortio server ...` is supported in the sandbox")
     flags = parse_go_flags(argv[2:], where)
@@ -100,9 +103,9 @@ def _listen_port(listen: str, where: str) -> int:
     try:
         _, port = parse_listen(listen)
     except ValueError as err:
-        raise UsageError(f"{where}: -http-port {listen!r} is not HOST:PORT or PORT") from err
+        raise UsageError(f"{where}: -http-port {shown(listen)} is not HOST:PORT or PORT") from err
     if not 1 <= port <= 65535:
-        raise UsageError(f"{where}: -http-port {listen!r} is not a valid port")
+        raise UsageError(f"{where}: -http-port {shown(listen)} is not a valid port (1-65535)")
     return port
 
 
@@ -113,7 +116,7 @@ def parse_go_flags(args: list[str], where: str) -> dict[str, str]:
     while i < len(args):
         arg = args[i]
         if not arg.startswith("-") or arg in ("-", "--"):
-            raise UsageError(f"{where}: unexpected argument {arg!r} to `fortio server`")
+            raise UsageError(f"{where}: unexpected argument {shown(arg)} to `fortio server`")
         name, eq, value = arg.lstrip("-").partition("=")
         if not eq:
             if i + 1 >= len(args):
@@ -125,14 +128,14 @@ def parse_go_flags(args: list[str], where: str) -> dict[str, str]:
     return flags
 
 
-def _netutils(container: Container, deployment: Deployment) -> ProcessSpec:
+def _netutils(container: Container) -> ProcessSpec:
     if container.command or container.args:
-        raise UsageError(f"Deployment {deployment.name}: a command for {NETUTILS_IMAGE} is not "
+        raise UsageError(f"container {container.name}: a command for {NETUTILS_IMAGE} is not "
                          "supported in the sandbox (its pod only sleeps; use `sandbox exec`)")
     return ProcessSpec(("sleep", "infinity"), (), "sleep (exec curl into it)")
 
 
-_BUILDERS: dict[str, Callable[[Container, Deployment], ProcessSpec]] = {
+_BUILDERS: dict[str, Callable[[Container], ProcessSpec]] = {
     FORTIO_IMAGE: _fortio,
     NETUTILS_IMAGE: _netutils,
 }

@@ -105,7 +105,11 @@ class LocalTarget:
         state = SandboxState.load(self.sandbox_name)
         if state is None:
             progress(f"bringing up sandbox {self.sandbox_name} (it will be removed afterwards)")
-            sb.up(self.sandbox_name, default_files(), progress)
+            try:
+                sb.up(self.sandbox_name, default_files(), progress)
+            except KeyboardInterrupt:  # Ctrl-C, SIGTERM: finish removes it whole, the logs `up` keeps too
+                self._started_here = True
+                raise
             self._started_here = True
         elif state.phase != PHASE_READY:
             raise KmeshctlError(sb.unfinished(state, demo.rerun_command(self.sandbox_name)))

@@ -182,6 +182,13 @@ class Manifests:
     destination_rules: list[DestinationRule] = field(default_factory=list)
     authorization_policies: list[authz_mod.AuthorizationPolicy] = field(default_factory=list)
     documents: list[dict[str, Any]] = field(default_factory=list)  # as read, for the record
+    # (kind, namespace, name) -> the file it came from: errors of the checks across objects start with it
+    sources: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def source(self, kind: str, namespace: str, name: str) -> str:
+        """`FILE: ` for an error about the object (the CLI shows it as `-f FILE: `)."""
+        path = self.sources.get((kind, namespace, name))
+        return f"{path}: " if path else ""
 
     def namespace(self, name: str) -> Namespace:
         """Namespaces not declared in the files exist implicitly, without labels."""
@@ -382,6 +389,8 @@ def _add(manifests: Manifests, doc: dict[str, Any], path: str, position: str = "
     try:
         _PARSERS[kind](manifests, doc, name)
         manifests.documents.append(doc)
+        namespace = str((doc.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE)
+        manifests.sources[(kind, namespace, name)] = path
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise UsageError(f"{where}: malformed ({type(err).__name__}: {err}); fix the object") from err
     except UsageError as err:
@@ -513,8 +522,10 @@ def _http_route(raw: dict[str, Any]) -> HttpRoute:
     destinations = tuple(_destination(d) for d in raw["route"])
     if not destinations:
         raise UsageError("an http route needs at least one destination")
-    if len(destinations) > 1 and sum(d.weight for d in destinations) != 100:
-        raise UsageError("route weights must add up to 100")
+    total = sum(d.weight for d in destinations)
+    if len(destinations) > 1 and total != 100:
+        raise UsageError(f"route weights {'/'.join(str(d.weight) for d in destinations)} add up to {total}; "
+                         "make them add up to 100")
     return HttpRoute(matches, destinations)
 
 
@@ -581,7 +592,8 @@ def validate(manifests: Manifests) -> None:
     _check_unique("AuthorizationPolicy", [(p.namespace, p.name) for p in manifests.authorization_policies])
     for rule in manifests.destination_rules:
         if manifests.service_for_host(rule.host, rule.namespace) is None:
-            raise UsageError(f"DestinationRule {rule.name}: host {rule.host} is not a Service "
+            raise UsageError(f"{manifests.source('DestinationRule', rule.namespace, rule.name)}"
+                             f"DestinationRule {rule.name}: host {rule.host} is not a Service "
                              "in the files; add the Service or fix the host")
     for vs in manifests.virtual_services:
         _check_virtual_service(manifests, vs)
@@ -596,17 +608,17 @@ def _check_unique(kind: str, keys: list[tuple[str, str]]) -> None:
 
 
 def _check_virtual_service(manifests: Manifests, vs: VirtualService) -> None:
+    where = f"{manifests.source('VirtualService', vs.namespace, vs.name)}VirtualService {vs.name}"
     for host in vs.hosts:
         if manifests.service_for_host(host, vs.namespace) is None:
-            raise UsageError(f"VirtualService {vs.name}: host {host} is not a Service in the files")
+            raise UsageError(f"{where}: host {host} is not a Service in the files")
     for route in vs.http:
         for dest in route.destinations:
             service = manifests.service_for_host(dest.host, vs.namespace)
             if service is None:
-                raise UsageError(f"VirtualService {vs.name}: destination host {dest.host} "
-                                 "is not a Service in the files")
+                raise UsageError(f"{where}: destination host {dest.host} is not a Service in the files")
             if dest.subset and dest.subset not in subset_names(manifests, service):
-                raise UsageError(f"VirtualService {vs.name}: subset {dest.subset} of {dest.host} "
+                raise UsageError(f"{where}: subset {dest.subset} of {dest.host} "
                                  "is not defined by a DestinationRule; add it")
 
 

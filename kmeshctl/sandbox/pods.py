@@ -16,6 +16,7 @@ import ipaddress
 import json
 import secrets
 import subprocess
+import sys
 import threading
 import uuid
 from dataclasses import dataclass
@@ -73,7 +74,11 @@ def plan_pods(manifests: Manifests) -> list[PodPlan]:
                      (), waypoint=True, containers=(WAYPOINT_CONTAINER,))
              for namespace, name in waypoint_keys(manifests)]
     for deployment in manifests.deployments:
-        processes = tuple(process_for(c, deployment) for c in deployment.containers)
+        try:
+            processes = tuple(process_for(c, deployment) for c in deployment.containers)
+        except UsageError as err:  # `-f FILE: Deployment NAME: container ...`, as every file error
+            raise UsageError(f"{manifests.source('Deployment', deployment.namespace, deployment.name)}{err}") \
+                from None
         for index in range(deployment.replicas):
             plans.append(PodPlan(f"{deployment.name}-{index}", deployment.namespace,
                                  deployment.name, dict(deployment.pod_labels), processes,
@@ -231,9 +236,14 @@ def start_process(pod: Pod, argv: tuple[str, ...] | list[str], log: Path,
 TCP_LISTEN = "0A"  # the state column of /proc/net/tcp for LISTEN
 
 
-def _proc_address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """An address of /proc/net/tcp{,6}: 32-bit words in hex, each in the host's (little-endian) order."""
-    words = [bytes.fromhex(hex_address[i:i + 8])[::-1] for i in range(0, len(hex_address), 8)]
+def _proc_address(hex_address: str, byteorder: str | None = None) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address of /proc/net/tcp{,6}: the kernel prints the address's bytes as 32-bit words,
+    each read in the host's byte order (``byteorder``, default sys.byteorder) and shown in
+    hex (`0100007F` is 127.0.0.1 on x86, `7F000001` on s390x): each word's bytes are its
+    value in that order."""
+    order = byteorder or sys.byteorder
+    words = [int(hex_address[i:i + 8], 16).to_bytes(4, order)  # type: ignore[arg-type]
+             for i in range(0, len(hex_address), 8)]
     return ipaddress.ip_address(b"".join(words))
 
 

@@ -11,11 +11,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import yaml
 
@@ -27,6 +26,7 @@ from kmeshctl.sandbox import health
 from kmeshctl.sandbox import lock as lock_mod
 from kmeshctl.sandbox import manifests as manifests_mod
 from kmeshctl.sandbox import state as state_mod
+from kmeshctl import stopping
 from kmeshctl.sandbox.envoy_config import route_cluster_keys, route_name
 from kmeshctl.sandbox.health import ComponentFailed, Launched, ProcessHealth
 from kmeshctl.sandbox.pods import (
@@ -72,44 +72,6 @@ NODE_AGENT = "the node agent"
 
 def _quiet(_: str) -> None:
     pass
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (kill, a CI timeout) during a sandbox command: a KeyboardInterrupt, so every
-    cleanup written for Ctrl-C runs, told apart by its exit status, 128 + 15, as a shell
-    reports a command SIGTERM ended (Ctrl-C: 130)."""
-
-    exit_code = 128 + signal.SIGTERM
-
-
-def interrupt_status(err: KeyboardInterrupt) -> int:
-    """The exit status of a command ``err`` stopped: 143 for SIGTERM, 130 for Ctrl-C."""
-    return Terminated.exit_code if isinstance(err, Terminated) else 128 + signal.SIGINT
-
-
-def _raise_terminated(_signum: int, _frame: object) -> None:
-    raise Terminated("SIGTERM")
-
-
-def terminate_on_sigterm() -> None:
-    """From now on SIGTERM raises Terminated (the main thread only may set a handler)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_terminated)
-
-
-@contextlib.contextmanager
-def sigterm_terminates() -> Iterator[None]:
-    """While inside, SIGTERM raises Terminated (the CLI's own handler raises a plain
-    KeyboardInterrupt, which reads as Ctrl-C's 130). Only the main thread may set one."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def require_root() -> None:
@@ -159,6 +121,7 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
     state.manifests_file.write_text(yaml.safe_dump_all(manifests.documents, sort_keys=False))
     try:
         _create(state, manifests, plans, progress)
+        _check_not_stopped(name)
     except BaseException as err:
         interrupted = isinstance(err, KeyboardInterrupt)
         kept = _keep_logs(state, "interrupted" if interrupted else "failed")
@@ -175,6 +138,15 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
     state.phase = PHASE_READY
     state.save()
     return state
+
+
+def _check_not_stopped(name: str) -> None:
+    """Before `up` reports success: a signal whose exception was swallowed where it was
+    raised (logging's lock release, a __del__) still stops it, and so does a `sandbox
+    down` that began removing it meanwhile."""
+    stopping.check_not_stopped()
+    if lock_mod.removed_by(name) is not None or SandboxState.load(name) is None:
+        raise stopping.Stopped(signal.SIGTERM)
 
 
 UP_END_FILE = "up-ended"  # in the kept logs: `failed` or `interrupted`, for `sandbox list` / `status`
@@ -803,15 +775,23 @@ def exec_in_pod(name: str, pod_name: str, argv: Sequence[str], namespace: str | 
         raise KmeshctlError(f"{command[0]}: command not found on this host", EXIT_NOT_FOUND) from err
     except PermissionError as err:
         raise KmeshctlError(f"{command[0]}: not executable (permission denied)", EXIT_NOT_EXECUTABLE) from err
-    try:
-        code = process.wait()
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGINT)
-        code = process.wait()
+    code = _wait_forwarding(process)
     if code < 0 and _removed_meanwhile(name):
         print(f"Error: sandbox {name} was removed by 'sandbox down' while the command ran (it "
               f"{health.exit_text(shell_status(code))})", file=sys.stderr, flush=True)
     return shell_status(code)
+
+
+def _wait_forwarding(process: subprocess.Popen) -> int:
+    """The command's exit status; a signal that stops kmeshctl meanwhile (SIGINT, SIGTERM,
+    SIGHUP: kmeshctl.stopping) is passed on as it came, as a shell or `kubectl exec` does,
+    and the command decides: its own exit code, or 128+N when the signal kills it."""
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt as err:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(stopping.stopped_by(err).signum)
 
 
 def _removed_meanwhile(name: str) -> bool:

@@ -17,11 +17,11 @@ from typing import Any, Callable, Optional
 
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.kube import KubeClient
+from kmeshctl.kube import ApiError, KubeClient, KubeTarget
 import kmeshctl
 from kmeshctl.params import check_image, counted
 from kmeshctl.paths import templates_dir
-from kmeshctl.render import COMMON_LABELS, parse_manifests
+from kmeshctl.render import COMMON_LABELS, MANAGED_BY_LABEL, parse_manifests
 
 # Defaults of the waypoint commands.
 DEFAULT_NAME = "waypoint"
@@ -110,27 +110,67 @@ def render(p: WaypointParams) -> list[dict]:
 # ---------------------------------------------------------------- apply
 
 
-def check_apply(client: KubeClient, p: WaypointParams, kubernetes_version: str) -> list[dict]:
+def check_apply(client: KubeClient, p: WaypointParams, kubernetes_version: str,
+                namespace_origin: str = "") -> list[dict]:
     """Every check apply makes before its first write (the namespace exists, the Gateway
-    API is served, the API server's own dry run of each object); the objects, in order."""
+    API is served, no object of the waypoint's names belongs to something else, the API
+    server's own dry run of each object); the objects, in order. ``namespace_origin``:
+    where -n's value came from when it was not typed (`from context prod`), for the error."""
     objs = render(p)
     if client.get("v1", "Namespace", p.namespace) is None:
-        raise UsageError(f"namespace {p.namespace} does not exist: create it or pass -n NAMESPACE")
+        where = f" ({namespace_origin})" if namespace_origin else ""
+        raise UsageError(f"namespace {p.namespace}{where} does not exist", fix="create it or pass -n NAMESPACE")
     require_gateway_api(client, "; nothing was applied")
+    check_names_free(client, p, objs)
     applier.preflight(client, objs, kubernetes_version, None)
     return objs
 
 
+def is_ours(obj: dict, live: dict, p: WaypointParams) -> bool:
+    """Whether ``live`` (the cluster's object of rendered ``obj``'s name) carries the labels
+    render puts on waypoint ``p``'s objects: made by kmeshctl and labelled with its name
+    (the ClusterRole every kmeshctl waypoint shares: made by kmeshctl)."""
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    if labels.get(MANAGED_BY_LABEL[0]) != MANAGED_BY_LABEL[1]:
+        return False
+    return obj["kind"] == "ClusterRole" or labels.get(WAYPOINT_LABEL) == p.name
+
+
+def _live(client: KubeClient, obj: dict) -> Optional[dict]:
+    meta = obj["metadata"]
+    return client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+
+
+def check_names_free(client: KubeClient, p: WaypointParams, objs: list[dict]) -> None:
+    """UsageError (nothing applied) when an object the waypoint would write exists and is
+    not waypoint ``p``'s: server-side apply as kmeshctl would take over the user's object
+    of that name (the demo's app Service is kmeshctl's too, so no conflict would stop it)."""
+    for obj in objs:
+        live = _live(client, obj)
+        if live is None or is_ours(obj, live, p):
+            continue
+        if obj["kind"] == "ClusterRole":
+            raise UsageError(f"ClusterRole {CLUSTER_ROLE} exists and was not made by kmeshctl (no "
+                             f"{MANAGED_BY_LABEL[0]}={MANAGED_BY_LABEL[1]} label)",
+                             fix="remove or rename it (every kmeshctl waypoint binds that name), then re-run")
+        raise UsageError(f"{obj['kind']} {_ref(obj['metadata'])} exists and is not waypoint {p.name}'s",
+                         fix="choose another --name")
+
+
 def apply(client: KubeClient, p: WaypointParams, kubernetes_version: str,
-          progress: Callable[[str], None]) -> list[applier.ApplyResult]:
-    objs = check_apply(client, p, kubernetes_version)
+          progress: Callable[[str], None], namespace_origin: str = "") -> list[applier.ApplyResult]:
+    objs = check_apply(client, p, kubernetes_version, namespace_origin)
     return applier.apply_all(client, objs, lambda r: progress(f"{r.ref} {r.action}"))
 
 
-def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: Callable[[str], None]) -> None:
+def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: Callable[[str], None],
+               every_poll: bool = True) -> None:
     """Until the waypoint's pods are ready and istiod has programmed its Gateway (its
-    status carries the Service's address, which is what istiod hands to the agents)."""
+    status carries the Service's address, which is what istiod hands to the agents).
+    A progress line each poll (``every_poll``: a terminal), else only when the pods or
+    the Gateway changed (a log)."""
     started = time.monotonic()
+    shown: Optional[tuple[int, str]] = None
     while True:
         state = waypoint_state(client, p.namespace, p.name)
         if state.ready_pods >= p.replicas and state.addresses:
@@ -143,9 +183,11 @@ def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: 
                                 f"({state.ready_pods}/{p.replicas} pods ready; Gateway: {state.gateway_reason}); "
                                 f"check `kubectl -n {p.namespace} describe pod -l {GATEWAY_LABEL}={p.name}` "
                                 "and istiod's log")
-        progress(f"waiting for waypoint {p.namespace}/{p.name}: {state.ready_pods}/{p.replicas} pods ready, "
-                 f"Gateway {state.gateway_reason} ({elapsed:.0f}s of "
-                 f"{f'{timeout:.0f}s' if timeout != float('inf') else 'no limit'})")
+        if every_poll or shown != (state.ready_pods, state.gateway_reason):
+            shown = (state.ready_pods, state.gateway_reason)
+            progress(f"waiting for waypoint {p.namespace}/{p.name}: {state.ready_pods}/{p.replicas} pods ready, "
+                     f"Gateway {state.gateway_reason} ({elapsed:.0f}s of "
+                     f"{f'{timeout:.0f}s' if timeout != float('inf') else 'no limit'})")
         time.sleep(POLL_S)
 
 
@@ -229,22 +271,25 @@ def _waypoint_users(client: KubeClient) -> dict[tuple[str, str], list[str]]:
 
 
 def exists(client: KubeClient, p: WaypointParams) -> bool:
-    """Whether any object of the waypoint is there (the ClusterRole shared by every
-    kmeshctl waypoint does not count): what `waypoint delete` would find to delete.
-    GatewayApiMissing when the cluster does not serve Gateway."""
+    """Whether waypoint ``p`` is there: its Gateway (whoever made it), or any object
+    labelled as its own (what a stopped apply leaves); an object that only has its name
+    (the user's Deployment `plainapp`) does not count, nor does the ClusterRole every
+    kmeshctl waypoint shares. GatewayApiMissing when the cluster does not serve Gateway."""
     require_gateway_api(client)
     for obj in render(p):
         if obj["kind"] == "ClusterRole":
             continue
-        meta = obj["metadata"]
-        if client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")) is not None:
+        live = _live(client, obj)
+        if live is not None and (obj["kind"] == "Gateway" or is_ours(obj, live, p)):
             return True
     return False
 
 
 def delete(client: KubeClient, p: WaypointParams, progress: Callable[[str], None]) -> int:
     """Delete the waypoint's objects (the Gateway first, so istiod stops sending it);
-    the shared ClusterRole goes with the last kmeshctl waypoint. Returns how many existed."""
+    the shared ClusterRole goes with the last kmeshctl waypoint. Only objects labelled as
+    waypoint ``p``'s go: another object of the same name is left and reported so.
+    Returns how many were deleted."""
     gateway = client.get(GATEWAY_API, "Gateway", p.name, p.namespace) \
         if client.is_served(GATEWAY_API, "Gateway") else None
     if gateway is not None and (gateway["metadata"].get("labels") or {}).get(WAYPOINT_LABEL) != p.name:
@@ -256,11 +301,50 @@ def delete(client: KubeClient, p: WaypointParams, progress: Callable[[str], None
             continue
         if obj["kind"] == "Gateway" and gateway is None:
             continue
-        meta = obj["metadata"]
-        existed = client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
-        found += 1 if existed else 0
-        progress(f"{obj['kind']} {_ref(meta)} {'deleted' if existed else 'not found'}")
+        outcome = _delete_if_ours(client, obj, p)
+        found += 1 if outcome == DELETED else 0
+        progress(f"{obj['kind']} {_ref(obj['metadata'])} {outcome}")
     return found
+
+
+DELETED = "deleted"
+DELETE_ATTEMPTS = 3  # reads and deletes of one object that changes in between
+
+
+def _delete_if_ours(client: KubeClient, obj: dict, p: WaypointParams) -> str:
+    """Read the object, then delete exactly the version read if it is waypoint ``p``'s:
+    its outcome (deleted, not found, left: not waypoint p's)."""
+    for _ in range(DELETE_ATTEMPTS):
+        live = _live(client, obj)
+        if live is None:
+            return "not found"
+        if not is_ours(obj, live, p):
+            return f"left: not waypoint {p.name}'s"
+        try:
+            return DELETED if _delete_version(client, obj, live) else "not found"
+        except ApiError as err:
+            if err.status != 409:  # 409: it changed since it was read (its labels may have too)
+                raise
+    raise KmeshctlError(f"{obj['kind']} {_ref(obj['metadata'])} changed each time it was read, "
+                        f"{DELETE_ATTEMPTS} times; not deleted",
+                        fix=f"re-run `kmeshctl waypoint delete -n {p.namespace} --name {p.name}`")
+
+
+def _delete_version(client: KubeClient, obj: dict, live: dict) -> bool:
+    """DELETE with preconditions (uid, resourceVersion): the API server deletes the
+    object only as it was read, else answers 409. False when it is already gone."""
+    meta, read = obj["metadata"], live.get("metadata") or {}
+    path = client.kind(obj["apiVersion"], obj["kind"]).object_path(meta["name"], meta.get("namespace"))
+    preconditions = {k: read[k] for k in ("uid", "resourceVersion") if read.get(k)}
+    body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background",
+            "preconditions": preconditions}
+    try:
+        client.request("DELETE", path, None, body=body)
+    except ApiError as err:
+        if err.status == 404:
+            return False
+        raise
+    return True
 
 
 def _other_waypoints(client: KubeClient, p: WaypointParams) -> bool:
@@ -275,8 +359,9 @@ def _ref(meta: dict) -> str:
 # ---------------------------------------------------------------- status
 
 
-def pod_status(namespace: str, pod: str) -> dict[str, Any]:
-    """The controller's /status of one waypoint pod, through a port-forward."""
+def pod_status(namespace: str, pod: str, target: KubeTarget) -> dict[str, Any]:
+    """The controller's /status of one waypoint pod, through a port-forward in the
+    cluster ``target`` names."""
     from kmeshctl.config_dump import fetch_from_pod
 
-    return fetch_from_pod("/status", pod, namespace, STATUS_PORT)
+    return fetch_from_pod("/status", pod, namespace, STATUS_PORT, target)

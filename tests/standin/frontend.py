@@ -251,6 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise not_found(res, name)
             return 200, copy.deepcopy(api.objects[key])
         if method == "DELETE":
+            check_preconditions(api.objects.get(key), body)
             return 200, api.delete(res, key, dry_run)
         if not isinstance(body, dict):
             raise HttpError(400, "BadRequest", "the request body must be an object")
@@ -312,6 +313,17 @@ class _Handler(BaseHTTPRequestHandler):
         if backend is None:
             raise HttpError(400, "BadRequest", f'unable to upgrade connection: container not found ("{container}")')
         return backend
+
+
+def check_preconditions(obj: Optional[dict], body: Any) -> None:
+    """A DELETE's DeleteOptions.preconditions (uid, resourceVersion): 409 Conflict, as
+    kube-apiserver answers, when the stored object is not the one they name."""
+    wanted = (body.get("preconditions") or {}) if isinstance(body, dict) else {}
+    meta = (obj or {}).get("metadata", {})
+    for field in ("uid", "resourceVersion"):
+        if obj is not None and wanted.get(field) and wanted[field] != meta.get(field):
+            raise HttpError(409, "Conflict", f"Precondition failed: {field} in precondition: {wanted[field]}, "
+                            f"{field} in object meta: {meta.get(field)}")
 
 
 def check_body_matches(res: Resource, body: dict, namespace: str, name: Optional[str]) -> None:

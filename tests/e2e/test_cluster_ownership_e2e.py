@@ -1,0 +1,300 @@
+"""kmeshctl never takes over or deletes objects it did not make, on the real cluster of the
+e2e tier: the user's objects are created as kubectl would (another field manager, none of
+kmeshctl's labels), the kmeshctl command is refused, and the real kube-apiserver shows
+every object as it was (same uid, resourceVersion, spec) and nothing created or deleted.
+
+  - `waypoint delete --name X` with no waypoint X, but the user's Deployment, Service and
+    ServiceAccount X: not found (exit 1), nothing deleted; the user's Gateway X: exit 2.
+  - `waypoint apply --name fortio` over the user's app Service fortio: exit 2, nothing applied.
+  - `install -n OTHER` while kmesh runs in kmesh-system: exit 2 before any write, the
+    ClusterRoleBinding still binds kmesh-system's agent; --dry-run the same.
+Then, on the same install: status after the ClusterRole's rules were emptied by hand is
+not healthy, and the restoring install it names (with --force-conflicts: kubectl patch's
+field manager owns .rules) repairs it when pasted; status after an uninstall stopped by Ctrl-C says "partly uninstalled".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from typing import Iterator, Optional
+
+import pytest
+import yaml
+
+from tests.e2e.test_cluster_e2e import AGENT_NAMESPACE, XDS_ADDRESS, agent_pod, kmeshctl_json, wait_for
+from tests.e2e.tier import Tier
+
+pytestmark = [pytest.mark.e2e, pytest.mark.root]
+
+NS = "h78-own"  # the user's namespace of the waypoint cases
+OTHER_NS = "h78-kmesh-other"  # the namespace of the refused second install
+USER_MANAGER = "h78-user"  # the user's field manager (kubectl's own is kubectl-create)
+COMPARED = ("spec", "subjects", "roleRef", "rules")
+
+
+def kube_resource(obj: dict) -> str:
+    """kubectl's name of obj's kind, group-qualified (clusterrole.rbac.authorization.k8s.io)."""
+    group = obj["apiVersion"].rpartition("/")[0]
+    return obj["kind"].lower() + (f".{group}" if group else "")
+
+
+def snapshot(tier: Tier, objs: list[dict]) -> dict[str, Optional[tuple]]:
+    """Each object as the API server has it now: ref -> (uid, resourceVersion, labels, the
+    fields of COMPARED it has), None when it does not exist."""
+    found: dict[str, Optional[tuple]] = {}
+    for obj in objs:
+        meta = obj["metadata"]
+        where = ["-n", meta["namespace"]] if meta.get("namespace") else []
+        ref = f"{obj['kind']} {meta.get('namespace', '')}/{meta['name']}"
+        got = tier.kubectl("get", kube_resource(obj), meta["name"], *where, "-o", "json", check=False)
+        if got.returncode != 0:
+            assert "NotFound" in got.stderr, got.stderr
+            found[ref] = None
+            continue
+        live = json.loads(got.stdout)
+        found[ref] = (live["metadata"]["uid"], live["metadata"]["resourceVersion"],
+                      json.dumps(live["metadata"].get("labels"), sort_keys=True),
+                      json.dumps({k: live.get(k) for k in COMPARED}, sort_keys=True))
+    return found
+
+
+def create_as_user(tier: Tier, *objs: dict) -> None:
+    """A plain create, as `kubectl create -f` (the user's field manager, no kmeshctl labels)."""
+    tier.kubectl("create", f"--field-manager={USER_MANAGER}", "-f", "-",
+                 input=yaml.safe_dump_all(objs))
+
+
+def user_app(name: str) -> list[dict]:
+    """The user's app named ``name``: ServiceAccount, Service, Deployment (0 replicas: a
+    settled object the controllers stop writing to)."""
+    labels = {"app": name}
+    meta = {"name": name, "namespace": NS, "labels": labels}
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
+        {"apiVersion": "v1", "kind": "Service", "metadata": meta,
+         "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+         "spec": {"replicas": 0, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels},
+                               "spec": {"serviceAccountName": name,
+                                        "containers": [{"name": "app", "image": "h78.invalid/app:1"}]}}}},
+    ]
+
+
+def deployment_settled(tier: Tier, name: str) -> bool:
+    d = tier.kubectl_json("get", "deployment", "-n", NS, name)
+    return d.get("status", {}).get("observedGeneration") == d["metadata"]["generation"]
+
+
+def present(found: dict[str, Optional[tuple]]) -> list[str]:
+    """The refs found, but for the ClusterRole every kmeshctl waypoint shares (another
+    test file's waypoint may have it)."""
+    return [ref for ref, v in found.items() if v is not None and not ref.startswith("ClusterRole ")]
+
+
+def waypoint_objects(name: str) -> list[dict]:
+    from kmeshctl.waypoint import deploy
+
+    return deploy.render(deploy.WaypointParams(NS, name))
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    assert not result.stdout, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def user_namespace(tier: Tier) -> Iterator[str]:
+    tier.kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", timeout=180)
+    tier.kubectl("create", "namespace", NS, f"--field-manager={USER_MANAGER}")
+    try:
+        yield NS
+    finally:
+        tier.kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", check=False, timeout=180)
+
+
+def test_waypoint_delete_of_a_name_only_the_users_app_has_deletes_nothing(tier: Tier, user_namespace) -> None:
+    name = "h78-app"
+    create_as_user(tier, *user_app(name))
+    wait_for("the user's Deployment to settle", lambda: deployment_settled(tier, name))
+    before = snapshot(tier, waypoint_objects(name))
+    assert len(present(before)) == 3, before
+
+    missing = tier.kmeshctl("waypoint", "delete", "-n", NS, "--name", name, check=False)
+    assert missing.returncode == 1, missing.stdout + missing.stderr
+    assert one_error_line(missing).startswith(f"Error: waypoint {NS}/{name} not found (waypoints in {NS}: none"), \
+        missing.stderr
+    ignored = tier.kmeshctl("waypoint", "delete", "-n", NS, "--name", name, "--ignore-not-found", check=False)
+    assert ignored.returncode == 0, ignored.stdout + ignored.stderr
+    assert ignored.stdout == f"Nothing to delete: waypoint {NS}/{name} does not exist.\n", ignored.stdout
+
+    assert snapshot(tier, waypoint_objects(name)) == before
+
+
+def test_waypoint_delete_refuses_the_users_own_gateway(tier: Tier, user_namespace) -> None:
+    name = "h78-gw"
+    create_as_user(tier, *user_app(name), {
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": name, "namespace": NS},
+        # a class nothing implements: no controller acts on (or writes to) this Gateway
+        "spec": {"gatewayClassName": "h78-no-such-class",
+                 "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}})
+    wait_for("the user's Deployment to settle", lambda: deployment_settled(tier, name))
+    before = snapshot(tier, waypoint_objects(name))
+    assert len(present(before)) == 4, before
+
+    refused = tier.kmeshctl("waypoint", "delete", "-n", NS, "--name", name, check=False)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert one_error_line(refused).startswith(f"Error: Gateway {NS}/{name} was not made by kmeshctl waypoint apply"), \
+        refused.stderr
+
+    assert snapshot(tier, waypoint_objects(name)) == before
+
+
+def test_waypoint_apply_over_the_users_app_service_applies_nothing(tier: Tier, user_namespace) -> None:
+    name = "h78-fortio"
+    service = user_app(name)[1]
+    create_as_user(tier, service)
+    before = snapshot(tier, waypoint_objects(name))
+    assert present(before) == [f"Service {NS}/{name}"], before
+
+    for extra in ((), ("--dry-run",), ("--dry-run", "-o", "json")):
+        refused = tier.kmeshctl("waypoint", "apply", "-n", NS, "--name", name, *extra, check=False)
+        assert refused.returncode == 2, (extra, refused.stdout + refused.stderr)
+        assert one_error_line(refused).startswith(f"Error: Service {NS}/{name} exists and is not waypoint "
+                                                  f"{name}'s; choose another --name"), refused.stderr
+        assert snapshot(tier, waypoint_objects(name)) == before, extra
+    live = tier.kubectl_json("get", "service", "-n", NS, name, "--show-managed-fields")
+    assert live["spec"]["selector"] == {"app": name}
+    assert {m["manager"] for m in live["metadata"]["managedFields"]} == {USER_MANAGER}
+
+
+# ------------------------------------------------------------------ on an install
+
+
+@pytest.fixture(scope="module")
+def installed(tier: Tier) -> Iterator[None]:
+    tier.kmeshctl("uninstall", "--timeout", "120", timeout=180)  # whatever an earlier file left
+    result = tier.kmeshctl("install", *install_flags(tier), "--timeout", "300", timeout=420)
+    assert "DaemonSet kmesh-system/kmesh is ready" in result.stdout + result.stderr, result.stderr
+    try:
+        yield
+    finally:
+        tier.kmeshctl("uninstall", "--timeout", "120", check=False, timeout=180)
+        tier.kubectl("delete", "namespace", OTHER_NS, "--ignore-not-found", check=False)
+
+
+def install_flags(tier: Tier) -> list[str]:
+    return ["--xds-address", XDS_ADDRESS, "--cluster-id", tier.cluster_id, "--image", tier.image("kmeshctl-node")]
+
+
+def install_objects() -> list[dict]:
+    """What an install in kmesh-system and one in OTHER_NS would write (the cluster-scoped
+    objects are the same names)."""
+    from kmeshctl.uninstall import installed_objects
+
+    return installed_objects(AGENT_NAMESPACE, "istio-system") + [
+        o for o in installed_objects(OTHER_NS, "istio-system") if o["metadata"].get("namespace") == OTHER_NS
+        or o["kind"] == "Namespace"]
+
+
+def binding_subjects(tier: Tier) -> list[dict]:
+    return tier.kubectl_json("get", "clusterrolebinding", "kmesh")["subjects"]
+
+
+def test_install_in_another_namespace_is_refused_before_any_write(tier: Tier, installed) -> None:
+    subjects = binding_subjects(tier)
+    assert subjects == [{"kind": "ServiceAccount", "name": "kmesh", "namespace": AGENT_NAMESPACE}], subjects
+    pod = agent_pod(tier)["metadata"]["uid"]
+    before = snapshot(tier, install_objects())
+    assert [ref for ref, v in before.items() if v is None] == [
+        f"Namespace /{OTHER_NS}", f"ServiceAccount {OTHER_NS}/kmesh", f"DaemonSet {OTHER_NS}/kmesh"], before
+
+    for extra in ((), ("--dry-run",), ("--dry-run", "-o", "json")):
+        refused = tier.kmeshctl("install", "-n", OTHER_NS, *install_flags(tier), *extra, check=False, timeout=120)
+        assert refused.returncode == 2, (extra, refused.stdout + refused.stderr)
+        line = one_error_line(refused)
+        assert line.startswith(f"Error: kmesh is installed in namespace {AGENT_NAMESPACE}, not {OTHER_NS}; pass -n "
+                               f"{AGENT_NAMESPACE} (or uninstall it first): `kmeshctl "), line
+        assert f"-n {AGENT_NAMESPACE} " in line and OTHER_NS not in line.split("`")[1], line
+        assert snapshot(tier, install_objects()) == before, extra
+        assert binding_subjects(tier) == subjects
+    assert agent_pod(tier)["metadata"]["uid"] == pod
+    assert kmeshctl_json(tier, "status")["healthy"] is True
+
+
+def test_status_is_not_healthy_when_the_clusterrole_has_no_rules(tier: Tier, installed) -> None:
+    assert kmeshctl_json(tier, "status")["healthy"] is True
+    tier.kubectl("patch", "clusterrole", "kmesh", "--type=json", "-p",
+                 json.dumps([{"op": "replace", "path": "/rules", "value": []}]))
+    assert tier.kubectl_json("get", "clusterrole", "kmesh").get("rules") in (None, [])
+    result = tier.kmeshctl("status", "-o", "json", check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    state = json.loads(result.stdout)
+    assert state["healthy"] is False
+    assert any("ClusterRole kmesh has no rules" in p for p in state["problems"]), state["problems"]
+    table = tier.kmeshctl("status", check=False)
+    assert table.returncode == 1 and "has no rules" in table.stdout, table.stdout
+
+    restore = table.stdout.split("restore it with `")[1].split("`")[0]
+    assert restore.startswith("kmeshctl ") and " install " in restore, table.stdout
+
+    # kubectl patch's field manager now owns .rules: a plain install is refused by the real
+    # API server, and its error offers --force-conflicts.
+    again = tier.kmeshctl("install", *install_flags(tier), "--no-wait", check=False)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert 'ClusterRole kmesh: field manager "kubectl-patch" owns .rules' in again.stderr, again.stderr
+    assert "re-run with --force-conflicts: `" in again.stderr, again.stderr
+    # The install status names carries --force-conflicts: pasted as is, it repairs the drift.
+    words = shlex.split(restore)
+    assert words[-1] == "--force-conflicts", restore
+    pasted = tier.exec_in_node([sys.executable, "-m", "kmeshctl", *words[1:]], check=False, timeout=600,
+                               env={"PYTHONPATH": str(tier.repo)})
+    assert pasted.returncode == 0, pasted.stdout + pasted.stderr
+    assert tier.kubectl_json("get", "clusterrole", "kmesh").get("rules")
+    wait_for("status healthy again", lambda: kmeshctl_json(tier, "status")["healthy"], timeout=60)
+
+
+HOLD = "h78.test/hold"  # a finalizer that keeps the ClusterRoleBinding until the test removes it
+
+
+def test_status_after_an_uninstall_stopped_by_ctrl_c_says_partly_uninstalled(tier: Tier, installed) -> None:
+    # The binding's finalizer holds uninstall in its wait for that object: Ctrl-C there
+    # is an interrupt at a known point (the DaemonSet and what comes before it gone).
+    tier.kubectl("patch", "clusterrolebinding", "kmesh", "--type=merge", "-p",
+                 json.dumps({"metadata": {"finalizers": [HOLD]}}))
+    argv = [*tier.nsenter(), sys.executable, "-m", "kmeshctl", f"--kubeconfig={tier.kubeconfig}",
+            f"--context={tier.context}", "uninstall", "--timeout", "120"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(tier.repo)})
+    try:
+        wait_for("uninstall to delete the ClusterRoleBinding", lambda: tier.kubectl_json(
+            "get", "clusterrolebinding", "kmesh")["metadata"].get("deletionTimestamp"), timeout=150, every=0.5)
+        proc.send_signal(signal.SIGINT)
+        out, errors = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        tier.kubectl("patch", "clusterrolebinding", "kmesh", "--type=json", "-p",
+                     json.dumps([{"op": "remove", "path": "/metadata/finalizers"}]), check=False)
+    assert proc.returncode == 130, out + errors
+    assert "uninstall stopped by Ctrl-C (SIGINT): deleted " in errors, errors
+    assert "not deleted: ClusterRole kmesh" in errors, errors
+    assert tier.kubectl("get", "daemonset", "-n", AGENT_NAMESPACE, "kmesh", check=False).returncode != 0
+
+    result = tier.kmeshctl("status", "-o", "json", check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    state = json.loads(result.stdout)
+    assert state["healthy"] is False and "ClusterRole kmesh" in state["remainingObjects"], state
+    assert state["problems"][0].startswith("partly uninstalled: "), state["problems"]
+    assert "; run `kmeshctl " in state["problems"][0] and " uninstall" in state["problems"][0], state["problems"]
+    table = tier.kmeshctl("status", check=False)
+    assert table.returncode == 1 and "Partly uninstalled: " in table.stdout, table.stdout

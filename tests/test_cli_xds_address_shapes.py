@@ -1,0 +1,56 @@
+"""Issue 14, kind "an --xds-address that cannot be istiod's is refused with one that can":
+a port with a leading zero (`istiod:015012`), a host of digits and dots that is not an IPv4
+address (`300.1.1.1`, `1.2.3`, `01.2.3.4`: resolvers read such a host as an address, never
+as a name) and a missing host (`:15012`) are bad input, one line naming the flag, the
+problem and an accepted value, which passes when pasted. `node run` words them the same
+for $XDS_ADDRESS.
+
+Real parts: kmeshctl.cli.main in-process (render, offline); kmeshctl.params."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from kmeshctl.errors import UsageError
+from kmeshctl.params import check_xds_address, shown
+from test_cli_kinds import cli, no_env  # noqa: F401 (fixture)
+
+RENDER = ["render", "--cluster-id", "c1"]
+CASES = [
+    ("istiod:015012", "port 015012 has a leading zero", "istiod:15012"),
+    ("[fd00::7]:015012", "port 015012 has a leading zero", "[fd00::7]:15012"),
+    ("300.1.1.1:15012", "300.1.1.1 is not an IPv4 address (4 numbers from 0 to 255, no leading zeros)",
+     "10.0.0.7:15012"),
+    ("1.2.3:15012", "1.2.3 is not an IPv4 address", "10.0.0.7:15012"),
+    ("01.2.3.4:15012", "01.2.3.4 is not an IPv4 address", "10.0.0.7:15012"),
+    (":15012", "missing host before the port; use HOST:PORT with istiod's Service as HOST",
+     "istiod.istio-system.svc:15012"),
+    (":15010", "missing host before the port", "istiod.istio-system.svc:15010"),  # the port typed is kept
+]
+
+
+@pytest.mark.parametrize("value,problem,accepted", CASES)
+def test_the_line_names_the_flag_the_problem_and_a_value_that_passes(value, problem, accepted, capsys,
+                                                                    no_env) -> None:  # noqa: F811
+    code, out, err = cli(capsys, *RENDER, "--xds-address", value)
+    assert code == 2 and not out and err.count("\n") == 1, (code, out, err)
+    assert err.startswith(f"Error: --xds-address {shown(value)}: {problem}"), err
+    assert f"--xds-address {accepted}" in err, err
+    code, out, err = cli(capsys, *RENDER, "--xds-address", accepted)
+    assert code == 0 and out, err
+
+
+@pytest.mark.parametrize("value", ["300.1.1.1:15012", "istiod:015012", ":15012"])
+def test_the_agents_environment_variable_is_named_the_same_way(value) -> None:
+    with pytest.raises(UsageError) as raised:
+        check_xds_address(value, flag="$XDS_ADDRESS", allow_unix=True)
+    text = str(raised.value)
+    assert text.startswith(f"$XDS_ADDRESS={value}: ") and re.search(r"\$XDS_ADDRESS=\S+:\d+", text), text
+
+
+@pytest.mark.parametrize("value", ["10.0.0.7:15012", "255.255.255.255:1", "istiod-1-22-6.istio-system.svc:15012",
+                                   "[fd00::7]:15012", "istiod:1", "4.example:15012"])
+def test_good_addresses_still_pass(value) -> None:
+    check_xds_address(value)
