@@ -9,7 +9,7 @@ import contextlib
 import json
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rich.console import Console
 from rich.table import Table
@@ -69,31 +69,12 @@ def _timed_out(err: BaseException) -> bool:
     return any(isinstance(e, (socket.timeout, TimeoutError)) for e in (err, reason))
 
 
-@contextlib.contextmanager
-def _waiting_note(address: str, quiet: bool) -> Iterator[None]:
-    """`waiting for the node agent admin endpoint at ADDR (up to 10 s)` on stderr once the
-    request inside has gone WAITING_NOTE_AFTER_S without an answer (a stopped agent takes
-    the connection and says nothing: silence until the limit otherwise)."""
-    import sys
-    import threading
+def _waiting_note(address: str, quiet: bool) -> contextlib.AbstractContextManager[None]:
+    """`waiting for the node agent admin endpoint at ADDR (up to 10 s)`, as
+    kmeshctl.kube.waiting_note (a stopped agent takes the connection and says nothing)."""
+    from kmeshctl.kube import waiting_note
 
-    from kmeshctl.kube import WAITING_NOTE_AFTER_S
-
-    def note() -> None:
-        with contextlib.suppress(OSError, ValueError):
-            sys.stderr.write(f"waiting for the node agent admin endpoint at {address} (up to {TIMEOUT_S:g} s)\n")
-            sys.stderr.flush()
-
-    if quiet:
-        yield
-        return
-    timer = threading.Timer(WAITING_NOTE_AFTER_S, note)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
+    return waiting_note(f"waiting for the node agent admin endpoint at {address} (up to {TIMEOUT_S:g} s)", quiet)
 
 
 def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "KubeTarget") -> Any:

@@ -874,23 +874,22 @@ def request_timeout_text(limit: float) -> str:
 
 
 @contextlib.contextmanager
-def _waiting_note(host: str, target: KubeTarget, noted: Callable[[], None] = lambda: None) -> Iterator[None]:
-    """`waiting for the Kubernetes API at URL (--request-timeout 30s)` on stderr once the
-    request inside has gone WAITING_NOTE_AFTER_S without an answer (a server that
-    accepts and never answers is otherwise silence until the limit); ``noted`` is called
-    once the line is written. Silent with -q (``target.quiet``)."""
+def waiting_note(line: str, quiet: bool, noted: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """``line`` on stderr once the request inside has gone WAITING_NOTE_AFTER_S without an
+    answer (a peer that accepts and never answers is otherwise silence until the limit);
+    ``noted`` is called once the line is written. Nothing with -q (``quiet``)."""
     import sys
     import threading
 
     def note() -> None:
         with contextlib.suppress(OSError, ValueError):
-            if target.quiet:
-                return
-            sys.stderr.write(f"waiting for the Kubernetes API at {host} "
-                             f"({request_timeout_text(target.request_timeout)})\n")
+            sys.stderr.write(f"{line}\n")
             sys.stderr.flush()
         noted()
 
+    if quiet:
+        yield
+        return
     timer = threading.Timer(WAITING_NOTE_AFTER_S, note)
     timer.daemon = True
     timer.start()
@@ -899,6 +898,12 @@ def _waiting_note(host: str, target: KubeTarget, noted: Callable[[], None] = lam
     finally:
         timer.cancel()
 
+
+def _waiting_note(host: str, target: KubeTarget,
+                  noted: Callable[[], None] = lambda: None) -> contextlib.AbstractContextManager[None]:
+    """`waiting for the Kubernetes API at URL (--request-timeout 30s)`, as waiting_note."""
+    return waiting_note(f"waiting for the Kubernetes API at {host} ({request_timeout_text(target.request_timeout)})",
+                        target.quiet, noted)
 
 
 def _bounded(cfg: "k8s.Configuration") -> "k8s.Configuration":
