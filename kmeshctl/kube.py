@@ -1157,15 +1157,18 @@ class KubeClient:
         return self.request("POST", path, {"fieldManager": FIELD_MANAGER}, body) or {}
 
     def delete(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None,
-               propagation: str = "Background", dry_run: bool = False) -> bool:
+               propagation: str = "Background", dry_run: bool = False,
+               preconditions: Optional[dict[str, str]] = None) -> bool:
         """Delete with ``propagation`` (Background, Foreground, Orphan); False when the
         object was already gone. ``dry_run``: the API server checks the delete (dryRun=All:
-        admission, RBAC) and deletes nothing."""
+        admission, RBAC) and deletes nothing. ``preconditions`` (uid, resourceVersion): the
+        object is deleted only as it was read, else the API server answers 409."""
         path = self.kind(api_version, kind).object_path(name, namespace)
         # kube-apiserver reads a DELETE's options from its body when it has one and then
         # ignores the query: dryRun must be in the body, or the delete is real.
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation,
-                **({"dryRun": ["All"]} if dry_run else {})}
+                **({"dryRun": ["All"]} if dry_run else {}),
+                **({"preconditions": preconditions} if preconditions is not None else {})}
         try:
             self.request("DELETE", path, None, body=body)
         except ApiError as err:

@@ -331,20 +331,12 @@ def _delete_if_ours(client: KubeClient, obj: dict, p: WaypointParams) -> str:
 
 
 def _delete_version(client: KubeClient, obj: dict, live: dict) -> bool:
-    """DELETE with preconditions (uid, resourceVersion): the API server deletes the
-    object only as it was read, else answers 409. False when it is already gone."""
+    """Delete ``obj`` only as it was read (``live``'s uid and resourceVersion as
+    preconditions: else the API server answers 409). False when it is already gone."""
     meta, read = obj["metadata"], live.get("metadata") or {}
-    path = client.kind(obj["apiVersion"], obj["kind"]).object_path(meta["name"], meta.get("namespace"))
     preconditions = {k: read[k] for k in ("uid", "resourceVersion") if read.get(k)}
-    body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background",
-            "preconditions": preconditions}
-    try:
-        client.request("DELETE", path, None, body=body)
-    except ApiError as err:
-        if err.status == 404:
-            return False
-        raise
-    return True
+    return client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"),
+                         preconditions=preconditions)
 
 
 def _other_waypoints(client: KubeClient, p: WaypointParams) -> bool:
