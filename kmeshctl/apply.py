@@ -12,13 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Literal, Optional
 
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import ApiError, ApplyConflict, KubeClient, object_ref
+from kmeshctl.render import NOT_OURS, made_by_kmeshctl
 from kmeshctl.validate import CrdSchemas, custom_objects, validate_manifests
 
 Action = Literal["created", "configured", "unchanged"]
 REJECTED_FIX = "change what the server objects to (flags, RBAC, or the cluster's admission policy), then re-run"
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+# The agent pods run on the host network with added capabilities and host paths
+PSA_NEEDED = "privileged"
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,50 @@ def check_namespaces_not_terminating(client: KubeClient, objs: list[dict]) -> No
                 "applied", fix="wait until it is gone, then re-run")
 
 
+class ForeignObject(UsageError):
+    """An object install would write exists and kmeshctl did not make it (exit 2): install
+    never overwrites or adopts it; nothing was written."""
+
+
+def kubectl_words(obj: dict) -> str:
+    """`daemonset kmesh -n kmesh-system`: kubectl's words for ``obj``."""
+    namespace = obj["metadata"].get("namespace")
+    return f"{obj['kind'].lower()} {obj['metadata']['name']}" + (f" -n {namespace}" if namespace else "")
+
+
+def check_ownership(client: KubeClient, objs: list[dict], agent_namespace: str) -> list[dict]:
+    """Before any write (a dry run too): ``objs`` but the Namespace objects that exist and
+    kmeshctl did not make (used as they are: never labelled, never deleted by uninstall);
+    ForeignObject for any other object of ``objs`` that exists without kmeshctl's label,
+    or a namespace of the user's whose Pod Security level would refuse the agent."""
+    kept = []
+    for obj in objs:
+        meta = obj["metadata"]
+        current = (client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+                   if client.is_served(obj["apiVersion"], obj["kind"]) else None)
+        if current is None or made_by_kmeshctl(current):
+            kept.append(obj)
+        elif obj["kind"] == "Namespace":
+            check_pod_security(current)
+        else:
+            elsewhere = " or install into another namespace (-n)" if meta.get("namespace") == agent_namespace else ""
+            raise ForeignObject(f"{object_ref(obj)} exists and was {NOT_OURS}; delete it (`kubectl delete "
+                                f"{kubectl_words(obj)}`){elsewhere}; nothing was applied")
+    return kept
+
+
+def check_pod_security(namespace: dict) -> None:
+    """The user's namespace lets the agent pods run: it enforces no Pod Security level
+    but privileged (none set: the cluster's default, which precheck cannot see either)."""
+    name = namespace["metadata"]["name"]
+    level = (namespace["metadata"].get("labels") or {}).get(PSA_ENFORCE)
+    if level not in (None, PSA_NEEDED):
+        raise ForeignObject(
+            f"namespace {name} enforces Pod Security level {level}, and the agent pods need {PSA_NEEDED} (host "
+            f"network, capabilities, host paths); nothing was applied; allow it with `kubectl label namespace "
+            f"{name} {PSA_ENFORCE}={PSA_NEEDED} --overwrite` or install into another namespace (-n)")
+
+
 class DryRunRejected(KmeshctlError):
     """The API server's dry run rejected an object (conflict, admission, validation)."""
 
@@ -97,6 +145,10 @@ def server_dry_run(client: KubeClient, objs: list[dict]) -> None:
         except ApplyConflict as err:
             raise DryRunRejected(err.problem, err.fix) from err
         except ApiError as err:
+            if obj["kind"] == "ClusterRoleBinding" and "cannot change roleRef" in str(err):
+                raise DryRunRejected(f"{object_ref(obj)} grants another role than install's, and a binding's "
+                                     "roleRef cannot change", f"delete it (`kubectl delete {kubectl_words(obj)}`), "
+                                     "then re-run install") from err
             raise DryRunRejected(f"{object_ref(obj)} rejected by the API server: {err}", REJECTED_FIX) from err
 
 

@@ -88,8 +88,12 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "Kube
     try:
         forward = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
     except Exception as err:  # noqa: BLE001 - ApiException (handshake refused) and transport errors alike
-        raise KmeshctlError(f"cannot port-forward to {namespace}/{pod}:{port} ({kube.stream_refusal(err)}): check "
-                            f"the pod name (`kubectl get pods -n {namespace}`) and your access") from err
+        refusal = kube.stream_refusal(err)
+        fix = (f"this user may not port-forward to pods in {namespace}: grant it create on pods/portforward "
+               f"(`kubectl auth can-i create pods --subresource=portforward -n {namespace}` checks it)"
+               if "answered 403" in refusal else
+               f"check the pod name (`kubectl get pods -n {namespace}`) and your access")
+        raise KmeshctlError(f"cannot port-forward to {namespace}/{pod}:{port} ({refusal}): {fix}") from err
     try:
         sock = forward.socket(port)
         sock.settimeout(TIMEOUT_S)
@@ -380,7 +384,7 @@ def print_cache_tables(dump: dict, console: Optional[Console] = None, wide: bool
     columns too, all whole)."""
     from kmeshctl.dump import print_sections
 
-    console = console or Console()
+    console = console or Console(highlight=False)
     sections = [(f"[bold]services[/bold] ({len(dump['services'])})", services_table(dump), SERVICE_KEYS,
                  SERVICE_DETAIL),
                 (f"[bold]workloads[/bold] ({len(dump['workloads'])})", workloads_table(dump), WORKLOAD_KEYS,
@@ -439,4 +443,4 @@ def print_maps_json_as_tables(data: dict, map_name: Optional[str], console: Opti
         raise KmeshctlError(f"the agent's map dump has an entry this kmeshctl cannot read ({why})",
                             fix="check the agent's version (kmeshctl version)") from err
     ids = IdRegistry(_IdRegEntries(idreg))  # type: ignore[arg-type]
-    dumper.render_tables(dumps, ids, console or Console(), pods, wide)
+    dumper.render_tables(dumps, ids, console or Console(highlight=False), pods, wide)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator, Optional, Protocol
 
 from kmeshctl.asciinum import parse_int
@@ -23,6 +23,7 @@ from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeTarget
 from kmeshctl.params import bad_value, given_text, shown, refuse_spaces
 from kmeshctl.sandbox import manifests as m
+from kmeshctl.sandboxes import Rerun, rerun_line
 from kmeshctl.splitstats import min_requests, split_test
 from kmeshctl.stopping import Stopped
 
@@ -103,7 +104,10 @@ def loop_argv(url: str, count: int, stop_file: str = "", max_seconds: int = 3600
 
 
 class DemoTarget(Protocol):
-    """Where the demo runs (local sandbox or a cluster)."""
+    """Where the demo runs (local sandbox or a cluster). Optional methods: ``subject``
+    (its own VirtualService: subject_of), ``ensure_weights`` (push phase 1's weights when
+    they are the VirtualService's own: never assumed in force, since a demo killed mid-run
+    leaves its own), ``lost`` and ``fail_reason``."""
 
     name: str  # "local" | "cluster"
     description: str
@@ -141,15 +145,18 @@ class DemoSubject:
     default_weights: tuple[int, ...]
 
 
-def demo_subject(manifests: m.Manifests, service_name: str = "fortio") -> DemoSubject:
+def demo_subject(manifests: m.Manifests, service_name: str = "fortio",
+                 where: str = "the demo manifests") -> DemoSubject:
+    """The VirtualService routing ``service_name`` in ``manifests`` (``where``: their name
+    in messages, e.g. `sandbox kmesh`): its first route's subsets, in order, and weights."""
     vs = next((v for v in manifests.virtual_services if any(
         h.split(".")[0] == service_name for h in v.hosts)), None)
     if vs is None:
-        raise UsageError(f"no VirtualService for {service_name} in the demo manifests")
+        raise UsageError(f"no VirtualService for {service_name} in {where}")
     service = manifests.service_for_host(vs.hosts[0], vs.namespace)
     rule = manifests.destination_rule_for(service) if service else None
     if service is None or rule is None:
-        raise UsageError(f"the demo needs the Service and DestinationRule of {service_name}")
+        raise UsageError(f"the demo needs the Service and DestinationRule of {service_name} ({where} lacks them)")
     versions = []
     for dest in vs.http[0].destinations:
         subset = next(s for s in rule.subsets if s.name == dest.subset)
@@ -179,11 +186,25 @@ def fortio_demo() -> tuple[list[dict], DemoSubject]:
     return manifests.documents, demo_subject(manifests)
 
 
+def subject_of(target: "DemoTarget", default: DemoSubject) -> DemoSubject:
+    """What the demo measures on ``target``: its own VirtualService (a local sandbox's,
+    whatever its weights and subsets), else ``default``, the demo's manifests' (a cluster,
+    where prepare applies them; a sandbox the demo brings up from them)."""
+    own = getattr(target, "subject", None)
+    return own(default) if callable(own) else default
+
+
+def with_weights(subject: DemoSubject, weights: Iterable[int]) -> DemoSubject:
+    return replace(subject, default_weights=tuple(weights))
+
+
 MAX_WEIGHT_SETS = 20  # phases of one run: each sends -c requests and waits for the new weights
 
 
-def parse_weight_sets(text: str | None, subject: DemoSubject) -> list[list[int]]:
-    """`90/10,50/50` -> [[90, 10], [50, 50]]; default: the VirtualService's own weights."""
+def parse_weight_sets(text: str | None, subject: DemoSubject, check_count: bool = True) -> list[list[int]]:
+    """`90/10,50/50` -> [[90, 10], [50, 50]]; default: the VirtualService's own weights.
+    ``check_count`` False: only what holds whatever the VirtualService's subsets (whole
+    numbers >= 0 adding up to 100), before the target, and so its subsets, is known."""
     if text is None:
         return [list(subject.default_weights)]
     names = "/".join(v.subset for v in subject.versions)
@@ -196,10 +217,11 @@ def parse_weight_sets(text: str | None, subject: DemoSubject) -> list[list[int]]
     if len(parts) > MAX_WEIGHT_SETS:
         raise bad_value("--weights", text, f"{len(parts)} weight sets",
                         f"at most {MAX_WEIGHT_SETS} (one phase each), e.g. {example},50/50")
-    _check_sets_not_split(text, parts, len(subject.versions), example)
+    if check_count:  # `90,10`: what was meant depends on the subsets' count
+        _check_sets_not_split(text, parts, len(subject.versions), example)
     sets = []
     for number, part in enumerate(parts, start=1):
-        weights = _weight_set(text, part, number if len(parts) > 1 else 0, subject, example, names)
+        weights = _weight_set(text, part, number if len(parts) > 1 else 0, subject, example, names, check_count)
         sets.append(weights)
     return sets
 
@@ -208,7 +230,7 @@ def _check_sets_not_split(text: str, parts: list[str], count: int, example: str)
     """`--weights 90,10` (a comma where the / of one set goes): the UsageError names the
     mix-up and offers the value meant, `did you mean --weights 90/10?`, when regrouping
     the numbers by the versions' count gives valid sets."""
-    if len(parts) < 2 or len(parts) % count or any("/" in p for p in parts):
+    if count < 2 or len(parts) < 2 or len(parts) % count or any("/" in p for p in parts):
         return
     try:
         numbers = [parse_int(p.strip(), signed=True) for p in parts]
@@ -223,7 +245,8 @@ def _check_sets_not_split(text: str, parts: list[str], count: int, example: str)
     raise UsageError(f"{problem}; did you mean --weights {meant}?")
 
 
-def _weight_set(text: str, part: str, number: int, subject: DemoSubject, example: str, names: str) -> list[int]:
+def _weight_set(text: str, part: str, number: int, subject: DemoSubject, example: str, names: str,
+                check_count: bool = True) -> list[int]:
     """One set of --weights (``number`` 0: the only one), or the UsageError in the one
     form `--weights 90/20: weights add up to 110; use weights that add up to 100, e.g. 90/10`."""
     which = f"set {number} ({shown(part.strip())}): " if number else ""
@@ -237,7 +260,9 @@ def _weight_set(text: str, part: str, number: int, subject: DemoSubject, example
         raise UsageError(f"{given_text('--weights', text)}: {which}weights must be whole numbers separated by / "
                          f"(sets by ,); e.g. {examples}") from None
     count = len(subject.versions)
-    if len(weights) != count:
+    if not check_count and len(weights) == 1:
+        return weights  # one weight: a set of a single-destination route, or a mistake the count names
+    if check_count and len(weights) != count:
         raise bad_value("--weights", text, f"{which}{len(weights)} weight{'s' if len(weights) != 1 else ''} "
                         f"for {count} versions ({names})", f"{count} weights that add up to 100, e.g. {examples}")
     if min(weights) < 0:
@@ -255,7 +280,7 @@ def _weight_set(text: str, part: str, number: int, subject: DemoSubject, example
 def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
                   sandbox_name: str | None = None, cluster_flags: str = "",
                   namespace: str | None = None, sandbox_flag: str = "--sandbox",
-                  kube_target: KubeTarget = KubeTarget()) -> tuple[DemoTarget, str]:
+                  kube_target: KubeTarget = KubeTarget(), rerun: Rerun = rerun_line) -> tuple[DemoTarget, str]:
     """The target for --target auto|local|cluster, and one line saying which and why
     (naming the sandbox or the cluster).
 
@@ -268,7 +293,8 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
     that cluster, or an error naming why it cannot be used. ``namespace`` (-n) is where
     the cluster demo deploys; it means the cluster, as --sandbox means local.
     ``sandbox_flag``: the spelling of the sandbox flag typed (--sandbox or --name), for
-    messages about it. ``kube_target``: the cluster configured (--kubeconfig, --context)."""
+    messages about it. ``kube_target``: the cluster configured (--kubeconfig, --context).
+    ``rerun``: how a fix repeats the demo on a sandbox (the CLI's keeps every flag typed)."""
     from kmeshctl.demo_cluster import ClusterTarget, in_namespace, reachable_cluster
     from kmeshctl.sandbox.demo_target import LocalTarget
 
@@ -305,14 +331,14 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
             raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(f"{chosen_by}: {error}")
         return ClusterTarget(client, documents, (namespace or vs.namespace, vs.name)), f"Target: cluster {client.host}"
     try:
-        name, how = local_sandbox(sandbox_name, sandbox_flag)
+        name, how = local_sandbox(sandbox_name, sandbox_flag, rerun)
     except KmeshctlError as error:
         if not why:
             raise
         # the sandbox choice alone would hide that the configured cluster was tried first
         raise type(error)(f"--target {why}; so a local sandbox, but {error}", error.exit_code) from error
     notes = "; ".join(n for n in (why, how) if n)
-    target = LocalTarget(name, (vs.namespace, vs.name), list(subject.default_weights))
+    target = LocalTarget(name, (vs.namespace, vs.name), list(subject.default_weights), rerun, sandbox_flag)
     return target, f"Target: local sandbox {name}" + (f" ({notes})" if notes else "")
 
 
@@ -324,30 +350,31 @@ def _local_choice() -> str:
     return " or ".join(f"--sandbox {n}" for n in found) if found else "--target local"
 
 
-def local_sandbox(sandbox_name: str | None, flag: str = "--sandbox") -> tuple[str, str]:
+def local_sandbox(sandbox_name: str | None, flag: str = "--sandbox", rerun: Rerun = rerun_line) -> tuple[str, str]:
     """Which local sandbox the demo uses, and how it was chosen ("" when named): the one
     named (``flag``: the flag as typed, --sandbox or --name), else $KMESHCTL_SANDBOX_NAME,
     else the only sandbox on this machine (kept up, as `sandbox status` and `dump maps`
     pick it), else a new one by the default name (removed afterwards). Several and none
     named: a UsageError listing them; a name that is not up while others are: NotFound
-    listing them; nothing started ($KMESHCTL_SANDBOX_NAME is made when not up)."""
+    listing them; nothing started ($KMESHCTL_SANDBOX_NAME is made when not up). ``rerun``:
+    see rerun_command."""
     from kmeshctl import sandboxes
     from kmeshctl.sandbox.state import DEFAULT_NAME
 
     found = sandboxes.names()
     if sandbox_name:
-        return _named_sandbox(sandboxes.checked_name(sandbox_name, flag), found), ""
+        return _named_sandbox(sandboxes.checked_name(sandbox_name, flag), found, rerun), ""
     from_env = sandboxes.name_from_env()
     if from_env:  # set on purpose by a script (one sandbox per run): made when not up
         return from_env, ""
-    only = sandboxes.pick("kmeshctl demo traffic-shift")  # several up: a UsageError listing them
+    only = sandboxes.pick(DEMO_COMMAND, rerun=rerun)  # several up: a UsageError listing them
     if found:
         left = sandboxes.failed_note(only or found[0])
         return found[0], f"the only sandbox up, left up afterwards; --sandbox NAME chooses{left}"
     return DEFAULT_NAME, ""
 
 
-def _named_sandbox(name: str, found: list[str]) -> str:
+def _named_sandbox(name: str, found: list[str], rerun: Rerun = rerun_line) -> str:
     """``name`` when it is up, or when no sandbox is (the demo then makes it, as without
     a name); a typed name that is not up while others are is taken for a typo: NotFound
     (exit 1, in the one wording of every command naming a sandbox that does not exist)
@@ -357,34 +384,34 @@ def _named_sandbox(name: str, found: list[str]) -> str:
     if name in found or not found:
         return name
     raise not_found(name, f"pass one of them, or make it: `kmeshctl sandbox up --name {name} && "
-                          f"{rerun_command(name)}`")
+                          f"{rerun_command(name, rerun)}`")
 
 
 # ---------------------------------------------------------------- suggested re-runs
 
 DEMO_WORDS = ("demo", "traffic-shift")
+DEMO_COMMAND = " ".join(["kmeshctl", *DEMO_WORDS])
 
 
-def rerun_command(sandbox: str) -> str:
-    """The demo being run, again, on sandbox ``sandbox``: `kmeshctl demo traffic-shift
-    --sandbox NAME -c 1 --weights ...`, every flag the user typed kept but the sandbox's,
-    which the fix replaces (kmeshctl.sandboxes.rerun_line: the one way every fix that
-    names a sandbox repeats the command). Outside a demo run: the bare command."""
-    from kmeshctl.sandboxes import rerun_line
-
-    return rerun_line(" ".join(["kmeshctl", *DEMO_WORDS]), "--sandbox", sandbox)
+def rerun_command(sandbox: str, rerun: Rerun = rerun_line) -> str:
+    """The demo, again, on sandbox ``sandbox``, as ``rerun`` spells it: the CLI passes one
+    (kmeshctl.cli.render.rerun_line, the one way every fix that names a sandbox repeats the
+    command) that keeps every flag the user typed but the sandbox's, which the fix
+    replaces: `kmeshctl demo traffic-shift --sandbox NAME -c 1 --weights ...`; by default
+    (outside a demo run) the bare command."""
+    return rerun(DEMO_COMMAND, "--sandbox", sandbox, "")
 
 
 NEW_SANDBOX_SUFFIX = "-demo"
 
 
-def in_new_sandbox(name: str) -> str:
+def in_new_sandbox(name: str, rerun: Rerun = rerun_line) -> str:
     """`kmeshctl sandbox up --name NAME-demo && kmeshctl demo traffic-shift --sandbox
     NAME-demo ...`: the demo in a sandbox of its own (one no sandbox uses, made with the
     demo's manifests), for a sandbox ``name`` that lacks them: never a fix that removes
-    the user's sandbox and workloads."""
+    the user's sandbox and workloads. ``rerun``: see rerun_command."""
     new = free_sandbox_name(name)
-    return f"kmeshctl sandbox up --name {new} && {rerun_command(new)}"
+    return f"kmeshctl sandbox up --name {new} && {rerun_command(new, rerun)}"
 
 
 def free_sandbox_name(base: str) -> str:
@@ -573,6 +600,7 @@ def run_traffic_shift(target: DemoTarget, subject: DemoSubject, requests: int,
     report = report or new_report(target, subject, requests, len(weight_sets))
     phases = report.phases
     current = list(subject.default_weights)
+    ensure = getattr(target, "ensure_weights", None)
     for number, weights in enumerate(weight_sets, start=1):
         change, traffic = None, TrafficCount()
         try:
@@ -581,6 +609,8 @@ def run_traffic_shift(target: DemoTarget, subject: DemoSubject, requests: int,
                     change = TrafficCount()
                     _change_under_traffic(target, weights, change)
                     current = weights
+                elif number == 1 and callable(ensure):
+                    ensure(weights)  # never assumed in force: a demo killed mid-run leaves its own
             except KmeshctlError:
                 if not lost_reason(target):
                     raise

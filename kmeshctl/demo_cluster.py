@@ -19,7 +19,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, TypeVar
 
 from kmeshctl import apply as applier
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import ApiError, KubeClient, KubeTarget, connect_reachable, core_v1_api, stream_refusal
 from kmeshctl.precheck import parse_server_version
 from kmeshctl.rollout import pod_state, selector_string
@@ -40,6 +40,9 @@ CLIENT_APP = "netutils"
 SERVICE = "fortio"
 NOTHING_CHANGED = "nothing was changed"
 NOTHING_SENT = "no request was sent"
+# On the demo's VirtualService (examples/fortio): with kmeshctl's field manager, it tells the
+# demo's own (whose weights the demo sets, by force) from a user's of the same name.
+DEMO_LABEL = ("app.kubernetes.io/part-of", "kmeshctl-demo")
 
 
 def reachable_cluster(target: KubeTarget) -> tuple[Optional[KubeClient], Optional[KmeshctlError]]:
@@ -135,8 +138,7 @@ def _kmesh_daemonset(client: KubeClient) -> tuple[bool, Optional[dict]]:
 def _kmesh_error(client: KubeClient, outcome: str) -> Optional[KmeshctlError]:
     from kmeshctl.params import DEFAULT_NAMESPACE, INSTALL_HINT
     from kmeshctl.render import DAEMONSET_NAME
-    from kmeshctl.rollout import daemonset_pods
-    from kmeshctl.status import MeshStatus, daemonset_summary
+    from kmeshctl.status import daemonset_problems
 
     readable, ds = _kmesh_daemonset(client)
     if not readable:
@@ -145,7 +147,7 @@ def _kmesh_error(client: KubeClient, outcome: str) -> Optional[KmeshctlError]:
         return KmeshctlError(f"kmesh is not installed (no DaemonSet {DAEMONSET_NAME} in {DEFAULT_NAMESPACE}; "
                              f"{outcome})", fix=INSTALL_HINT)
     namespace = ds["metadata"]["namespace"]
-    problems = MeshStatus(namespace, daemonset_summary(ds), pods=daemonset_pods(client, ds)).problems
+    problems = daemonset_problems(client, ds)
     if not problems:
         return None
     status = "kmeshctl status" + ("" if namespace == DEFAULT_NAMESPACE else f" -n {namespace}")
@@ -196,7 +198,10 @@ def service_waypoint(client: KubeClient, objs: list[dict], planned: bool) -> Opt
     None when it uses none."""
     from kmeshctl.waypoint import model
 
-    service = _live_and_planned(client, _fortio_service(objs), planned)
+    # a Service in the cluster counts as it is (a user's own may lack the label the demo's
+    # manifest has); one not there yet as the demo will create it
+    doc = _fortio_service(objs)
+    service = _live_and_planned(client, doc, planned and not _service_exists(client, doc))
     namespace = _live_and_planned(client, _demo_namespace(objs), planned)
     snap = model.snapshot_from_objects([namespace, service])
     found = snap.waypoint_of(snap.services[0]) if snap.services else None
@@ -207,11 +212,18 @@ def service_waypoint(client: KubeClient, objs: list[dict], planned: bool) -> Opt
     return found[0], found[1], on
 
 
+def _service_exists(client: KubeClient, doc: dict) -> bool:
+    return client.get("v1", "Service", doc["metadata"]["name"], doc["metadata"]["namespace"]) is not None
+
+
 def _waypoint_error(client: KubeClient, objs: list[dict], planned: bool, outcome: str) -> Optional[KmeshctlError]:
     from kmeshctl.waypoint import deploy, model
 
     service_ns = _fortio_service(objs)["metadata"]["namespace"]
-    who = f"Service {service_ns}/{SERVICE}"
+    readable, exists = _readable(lambda: _service_exists(client, _fortio_service(objs)))
+    # what the cluster has: the Service, or none yet (the demo creates it)
+    missing = readable and not exists
+    who, uses = f"Service {service_ns}/{SERVICE}", "will use (the demo creates it)" if missing else "uses"
     readable, ref = _readable(lambda: service_waypoint(client, objs, planned))
     if not readable:
         return None
@@ -223,22 +235,84 @@ def _waypoint_error(client: KubeClient, objs: list[dict], planned: bool, outcome
                                  f"{model.USE_WAYPOINT_LABEL}={deploy.DEFAULT_NAME}`")
     namespace, name, on = ref
     apply = f"kmeshctl waypoint apply -n {namespace} --name {name}"
-    deploy.require_gateway_api(client, f" (the waypoint {namespace}/{name} that {who} uses is one; {outcome})")
+    deploy.require_gateway_api(client, f" (the waypoint {namespace}/{name} that {who} {uses} is one; {outcome})")
     readable, waypoint = _readable(lambda: deploy.waypoint_state(client, namespace, name))
     if not readable or waypoint is None:
         return None
-    labelled = f"label {model.USE_WAYPOINT_LABEL}={name} on {on}"
     if waypoint.gateway_reason == "not found":
-        return KmeshctlError(f"{who} uses waypoint {namespace}/{name} ({labelled}), which does not exist "
-                             f"({outcome})", fix=f"run `{apply} --wait`")
+        return KmeshctlError(_no_waypoint_words(who, missing, (namespace, name), on, outcome),
+                             fix=f"run `{apply} --wait`")
     pods_needed = waypoint.managed or waypoint.pods
     if waypoint.addresses and (waypoint.ready_pods or not pods_needed):
         return None
     why = (f"Gateway {waypoint.gateway_reason}" if not waypoint.addresses
            else f"0/{len(waypoint.pods)} pods ready")
-    return KmeshctlError(f"waypoint {namespace}/{name}, which {who} uses, is not ready ({why}; {outcome})",
+    return KmeshctlError(f"waypoint {namespace}/{name}, which {who} {uses}, is not ready ({why}; {outcome})",
                          fix=f"see `kmeshctl waypoint status -n {namespace} --name {name}`, or re-apply it: "
                              f"`{apply} --wait`")
+
+
+def _no_waypoint_words(who: str, missing: bool, waypoint: tuple[str, str], on: str, outcome: str) -> str:
+    """The waypoint the Service would use does not exist, said as the cluster has it: the
+    Service and its label there, or no Service yet (the demo's manifest gives the label)."""
+    from kmeshctl.waypoint import model
+
+    namespace, name = waypoint
+    if missing and on.startswith("Service"):
+        return (f"no {who} in the cluster yet (the demo creates it, labelled {model.USE_WAYPOINT_LABEL}={name}) and "
+                f"the waypoint {namespace}/{name} it would use does not exist ({outcome})")
+    return (f"{who} {'will use (the demo creates it)' if missing else 'uses'} waypoint {namespace}/{name} "
+            f"(label {model.USE_WAYPOINT_LABEL}={name} on {on}), which does not exist ({outcome})")
+
+
+def made_by_demo(obj: dict) -> bool:
+    """The object carries the demo's label (the example applied by the demo or by kubectl)
+    or was applied by kmeshctl's field manager (a demo run before the label existed)."""
+    from kmeshctl.kube import FIELD_MANAGER
+
+    meta = obj.get("metadata") or {}
+    return (meta.get("labels") or {}).get(DEMO_LABEL[0]) == DEMO_LABEL[1] or \
+        any(entry.get("manager") == FIELD_MANAGER for entry in meta.get("managedFields") or [])
+
+
+def spec_managers(obj: dict) -> list[str]:
+    """The field managers other than kmeshctl that own part of the object's spec
+    (`kubectl-patch` after `kubectl patch`), sorted."""
+    from kmeshctl.kube import FIELD_MANAGER
+
+    return sorted({entry.get("manager", "?") for entry in (obj.get("metadata") or {}).get("managedFields") or []
+                   if entry.get("manager") != FIELD_MANAGER and "f:spec" in (entry.get("fieldsV1") or {})})
+
+
+class ForeignVirtualService(UsageError):
+    """A VirtualService of the demo's name that the demo did not make: never changed."""
+
+    def __init__(self, namespace: str, name: str) -> None:
+        super().__init__(f"VirtualService {namespace}/{name} was not made by kmeshctl demo ({NOTHING_CHANGED})",
+                         fix=f"run the demo in another namespace (-n) or delete it (`kubectl delete virtualservice "
+                             f"{name} -n {namespace}`)")
+
+
+class _ForcedVirtualService:
+    """``client``, its server-side apply of the demo's own VirtualService forced (the demo's
+    weights are the demo's to set, whoever patched them since); every other object is
+    applied as usual, never taking another manager's fields."""
+
+    def __init__(self, client: KubeClient, ref: tuple[str, str]) -> None:
+        self._client, self._ref = client, ref
+
+    def __getattr__(self, name: str):
+        return getattr(self._client, name)
+
+    def apply(self, obj: dict, dry_run: bool = False) -> dict:
+        meta = obj["metadata"]
+        if obj["kind"] != "VirtualService" or (meta.get("namespace"), meta["name"]) != self._ref:
+            return self._client.apply(obj, dry_run)
+        saved, self._client.force_conflicts = self._client.force_conflicts, True
+        try:
+            return self._client.apply(obj, dry_run)
+        finally:
+            self._client.force_conflicts = saved
 
 
 class ClusterTarget:
@@ -267,10 +341,11 @@ class ClusterTarget:
             if obj["kind"] != "Namespace":
                 obj["metadata"].setdefault("namespace", "default")
         self._objs = objs
+        writer = self._virtual_service_writer(progress)
         progress("checking what the split needs: kmesh, the namespace's enrollment, the waypoint")
         self._refuse_when_lacking(planned=True, outcome=NOTHING_CHANGED)
-        applier.preflight(self.client, objs, validation_version(self.client), None)
-        applier.apply_all(self.client, objs, lambda r: progress(f"{r.ref} {r.action}"))
+        applier.preflight(writer, objs, validation_version(self.client), None)
+        applier.apply_all(writer, objs, lambda r: progress(f"{r.ref} {r.action}"))
         for obj in objs:
             if obj["kind"] == "Deployment":
                 self._wait_pods(obj, progress)
@@ -278,6 +353,21 @@ class ClusterTarget:
         self._cluster_ip = self._fortio_cluster_ip(objs)
         self._client_namespace, self._client_pod = self._pick_client(objs)
         progress(f"fortio ClusterIP {self._cluster_ip}; client pod {self._client_pod}")
+
+    def _virtual_service_writer(self, progress: Callable[[str], None]) -> KubeClient:
+        """The client to apply with: the demo's own VirtualService (made_by_demo) applied by
+        force, said when another manager set its spec; one the demo did not make refused
+        (ForeignVirtualService), before any change."""
+        live = self.client.get(VS_API, "VirtualService", self._vs_name, self._vs_namespace)
+        if live is None:
+            return self.client
+        if not made_by_demo(live):
+            raise ForeignVirtualService(self._vs_namespace, self._vs_name)
+        others = spec_managers(live)
+        if others:
+            progress(f"VirtualService {self._vs_namespace}/{self._vs_name} is the demo's, its spec changed by "
+                     f"{', '.join(others)}: applying the demo's weights with force (server-side apply force)")
+        return _ForcedVirtualService(self.client, (self._vs_namespace, self._vs_name))  # type: ignore[return-value]
 
     def _refuse_when_lacking(self, planned: bool, outcome: str) -> None:
         error = split_needs_error(self.client, self._objs, planned, outcome)

@@ -22,7 +22,7 @@ from rich.table import Table
 from kmeshctl.errors import UsageError
 from kmeshctl.params import NOT_ACCEPTED, TABLE_EMPTY as EMPTY, bad_value, given_text, one_of
 from kmeshctl.node.ids import IdRegistry
-from kmeshctl.maps import (WAYPOINT_TLV_PORT, BACKEND, ENDPOINT, FRONTEND, IDREG, MANAGE, MAP_NAMES, MAP_SPECS,
+from kmeshctl.maps import (BACKEND, ENDPOINT, FRONTEND, IDREG, MANAGE, MAP_NAMES, MAP_SPECS,
                            SERVICE, SOCKET, BackendKey, BackendValue, DataplaneMaps, EndpointKey,
                            EndpointValue, FrontendKey, FrontendValue, IdRegKey, IdRegValue,
                            ManageKey, ManageValue, MapSpec, ServiceKey, ServiceValue, SockKey,
@@ -215,8 +215,10 @@ def _waypoint_id_text(ids: IdRegistry, waypoint_id: int) -> str:
 
 
 def _tunnel_text(tunnel: Tunnel | None) -> str:
+    """What the entry holds: none (tunnel_port 0) for most backends, never a default a
+    waypoint would take, which read as if every pod were one."""
     if tunnel is None:
-        return f"{WAYPOINT_TLV_PORT} (Kmesh TLV)"
+        return EMPTY
     fmt = "Kmesh TLV" if tunnel.header.name == "KMESH_TLV" else "PROXY v2"
     return f"{tunnel.port} ({fmt})"
 
@@ -524,4 +526,4 @@ def print_tables(bpf_fs: Path, name: str | None = None, console: Console | None 
     check_map_name(name)
     check_pinned(bpf_fs, name)
     with DataplaneMaps(bpf_fs) as maps:
-        render_tables(read_maps(maps, name), IdRegistry(maps), console or Console(), pods, wide)
+        render_tables(read_maps(maps, name), IdRegistry(maps), console or Console(highlight=False), pods, wide)

@@ -36,6 +36,7 @@ class InstallPlan:
     crds: Optional[CrdSchemas]  # from --crd-file; None: the cluster's own CRDs (or none offline)
     xds_found_in: Optional[str] = None  # the namespace istiod was found in, when discovered
     offline_because: Optional[str] = None  # why a dry run runs offline
+    users_namespaces: list[str] = field(default_factory=list)  # exist, not kmeshctl's: used as is, not in objects
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,12 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
         found_in = istio_namespace
         xds_address = _istiod_in(client, istio_namespace)
     params = install_params(xds_address, cluster_id, **options)
-    return InstallPlan(params, render_manifests(params), client, crds, found_in, offline_because)
+    objects, users = render_manifests(params), []
+    if client is not None:  # an object of kmeshctl's names it did not make is refused (or, a namespace, used as is)
+        owned = applier.check_ownership(client, objects, params.namespace)
+        users = [o["metadata"]["name"] for o in objects if not any(o is kept for kept in owned)]
+        objects = owned
+    return InstallPlan(params, objects, client, crds, found_in, offline_because, users)
 
 
 def _istiod_in(client: KubeClient, istio_namespace: str) -> str:

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import yaml
 
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.params import DEFAULT_REQUEST_TIMEOUT_S, bounded, shown, yaml_where
+from kmeshctl.params import DEFAULT_REQUEST_TIMEOUT_S, WAITING_NOTE_AFTER_S, bounded, shown, yaml_where
 
 if TYPE_CHECKING:
     import threading
@@ -31,7 +31,6 @@ FIELD_MANAGER = "kmeshctl"
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds of a watch's connection (a request: --request-timeout)
-WAITING_NOTE_AFTER_S = 1.0  # the first request silent this long: say what is being waited for
 WATCH_TIMEOUT_S = 300  # a watch's timeoutSeconds: the server ends the stream then
 WATCH_READ_SLACK_S = 30.0  # a watch's read timeout beyond that: only a dead connection hits it
 SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -243,8 +242,7 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> Kubec
                          "not exist)", fix="pass --kubeconfig PATH of the file that has it")
     if not present and not explicit:
         raise NoClusterConfigured(f"no cluster configured: {files[0] if files else path} does not exist",
-                                  fix="point kmeshctl at a cluster with --kubeconfig PATH (or KUBECONFIG=PATH) and "
-                                      "--context NAME")
+                                  fix=NO_CLUSTER_FIX)
     if not files:
         raise _config_error(f"the kubeconfig path {shown(path)} names no file", path,
                             "pass --kubeconfig PATH (or set KUBECONFIG to a file)")
@@ -276,7 +274,7 @@ def _contexts_in(configs: list[dict]) -> tuple[list[str], str]:
     for config in configs:
         names += [c.get("name", "") for c in config.get("contexts") or [] if isinstance(c, dict)]
         current = current or str(config.get("current-context") or "")
-    return names, current
+    return list(dict.fromkeys(names)), current  # a name in two files is one context (the first file's)
 
 
 def _parsed(files: list[str], explicit: Optional[str], context: Optional[str] = None) -> list[dict]:
@@ -304,6 +302,8 @@ def _parsed(files: list[str], explicit: Optional[str], context: Optional[str] = 
 
 
 KUBECONFIG_FIX = "pass --kubeconfig PATH of an existing kubeconfig file"
+# No kubeconfig at all (kubectl's flags, and its variable)
+NO_CLUSTER_FIX = "pass --kubeconfig PATH (or set KUBECONFIG) and --context NAME"
 
 
 def _kubeconfig_flag(explicit: Optional[str]) -> str:
@@ -787,7 +787,10 @@ def check_given_target(target: KubeTarget, kubeconfig_typed: bool, context_typed
     path = target.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
     files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
     if not files and not kubeconfig_typed:
-        raise UsageError(f"--context {target.context}: no kubeconfig to look it up in ({path} does not exist)",
+        entries = [os.path.expanduser(f) for f in path.split(os.pathsep) if f]
+        missing = (f"none of the $KUBECONFIG files exist ({', '.join(entries)})" if len(entries) > 1
+                   else f"{path} does not exist")
+        raise UsageError(f"--context {target.context}: no kubeconfig to look it up in ({missing})",
                          fix="pass --kubeconfig PATH of the file that has it")
     if not files:
         raise UsageError(_missing_kubeconfig(path, [os.path.expanduser(f) for f in path.split(os.pathsep) if f]),
@@ -1476,7 +1479,7 @@ def conflict_problem(obj: dict, err: ApiError) -> str:
         detail = "; ".join(f'field manager "{m}" owns {", ".join(fields)}' for m, fields in owned.items())
     else:
         detail = f"conflict: {err}"
-    return f"{object_ref(obj)}: {detail} (kmeshctl never takes fields from another manager)"
+    return f"{object_ref(obj)}: {detail} (kmeshctl takes another manager's fields only with install --force-conflicts)"
 
 
 def _display_name(meta: dict) -> str:

@@ -8,9 +8,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
-from kmeshctl.enrollment import MODE_LABEL, REDIRECTION_ANNOTATION, PodView, decide, is_annotated, namespace_enabled
+from kmeshctl.enrollment import (MODE_KMESH, MODE_LABEL, MODE_NONE, REDIRECTION_ANNOTATION, PodView, decide,
+                                 is_annotated, namespace_enabled)
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.kube import KubeClient
+from kmeshctl.kube import ApiError, KubeClient
 from kmeshctl.params import DNS1123_LABEL_RE, counted, shown
 
 MODE_VALUE = "Kmesh"
@@ -21,6 +22,7 @@ class NamespaceChange:
     name: str
     changed: bool
     sidecar_injection: bool  # the namespace also asks for Istio sidecars
+    other_mode: str = ""  # another data plane's label value it had (enable: replaced; disable: left)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "changed": self.changed, "sidecarInjection": self.sidecar_injection}
@@ -99,7 +101,8 @@ def _few(names: list[str]) -> str:
 
 def agent_namespaces(client: KubeClient) -> list[str]:
     """The namespaces a kmesh DaemonSet made by `kmeshctl install` is in (any namespace:
-    install's -n chooses it): empty when the node agents are not installed."""
+    install's -n chooses it), sorted: empty when the node agents are not installed. The one
+    DaemonSet lookup: install, status and uninstall ask it too (kmeshctl.uninstall.install_namespaces)."""
     from kmeshctl.render import DAEMONSET_NAME, MANAGED_BY_SELECTOR
 
     return sorted(d["metadata"]["namespace"] for d in client.list("apps/v1", "DaemonSet", None, MANAGED_BY_SELECTOR)
@@ -117,16 +120,92 @@ def check_agents_for_wait(client: KubeClient) -> None:
                             fix=f"install first: `{INSTALL_COMMAND}`, or leave out --wait")
 
 
-def set_mode_label(client: KubeClient, names: list[str], enable: bool) -> list[NamespaceChange]:
-    """Add (enable) or remove the mesh label on every namespace, after checking they all exist."""
+class NotToEnroll(UsageError):
+    """enable-ns named a namespace that is never enrolled (nothing was changed): ``names``
+    the refused ones, ``reasons`` why each (a phrase)."""
+
+    def __init__(self, reasons: dict[str, str]) -> None:
+        self.names, self.reasons = list(reasons), reasons
+        said = "; ".join(f"namespace {name} {why}" for name, why in reasons.items())
+        super().__init__(f"{said}: enrolling {'it' if len(reasons) == 1 else 'them'} makes no sense "
+                         "(nothing was changed)")
+
+
+class EnrolledElsewhere(UsageError):
+    """enable-ns over another data plane's label, without --overwrite (as `kubectl label`):
+    ``found`` maps each such namespace to its label's value (nothing was changed)."""
+
+    def __init__(self, found: dict[str, str]) -> None:
+        self.found = found
+        said = ", ".join(f"namespace {name} is {_elsewhere_words(value)}" for name, value in found.items())
+        super().__init__(f"{said} (nothing was changed)")
+
+
+def _elsewhere_words(value: str) -> str:
+    if value.lower() == MODE_NONE:
+        return f"opted out of every data plane ({MODE_LABEL}={value})"
+    return f"enrolled in another data plane ({MODE_LABEL}={value})"
+
+
+def other_data_plane(namespace: dict) -> Optional[str]:
+    """The value of the namespace's mode label when it is another data plane's (`ambient`,
+    or `none`, an opt-out); None when unlabelled or kmesh's."""
+    value = (namespace["metadata"].get("labels") or {}).get(MODE_LABEL)
+    return value if value and value.lower() != MODE_KMESH else None
+
+
+def never_enrolled(client: KubeClient) -> dict[str, str]:
+    """The namespaces enable-ns refuses, each with why: where kmesh's own node agent runs
+    (install's namespace, found from its DaemonSet), Istio's root namespace and Kubernetes'
+    own. A user who may not list DaemonSets gets the default install namespace only."""
+    from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE, RESERVED_NAMESPACES
+
+    try:
+        running = agent_namespaces(client)
+    except ApiError as error:
+        if error.status not in (401, 403, 404):
+            raise
+        running = []
+    # `default` is reserved for install's -n, yet the usual home of an app: enrollable
+    reasons = {name: "is Kubernetes' own" for name in sorted(RESERVED_NAMESPACES - {"default"})}
+    reasons[DEFAULT_ISTIO_NAMESPACE] = "holds Istio's control plane (istiod)"
+    from kmeshctl.render import DAEMONSET_NAME
+
+    reasons[DEFAULT_NAMESPACE] = "is kmesh's own (where install puts the node agent)"
+    for name in running:
+        reasons[name] = f"is where the kmesh node agent runs (DaemonSet {name}/{DAEMONSET_NAME})"
+    return reasons
+
+
+def check_enrollable(client: KubeClient, found: list[dict], overwrite: bool) -> None:
+    """Before any change: no namespace that is never enrolled (NotToEnroll), and, unless
+    ``overwrite``, none another data plane has (EnrolledElsewhere)."""
+    names = [ns["metadata"]["name"] for ns in found]
+    refused = never_enrolled(client)
+    own = {name: refused[name] for name in names if name in refused}
+    if own:
+        raise NotToEnroll(own)
+    elsewhere = {ns["metadata"]["name"]: value for ns in found if (value := other_data_plane(ns))}
+    if elsewhere and not overwrite:
+        raise EnrolledElsewhere(elsewhere)
+
+
+def set_mode_label(client: KubeClient, names: list[str], enable: bool, overwrite: bool = False) -> list[NamespaceChange]:
+    """Add (enable) or remove the mesh label on every namespace, after checking they all
+    exist and (enable) may be enrolled: nothing changes unless every one can. Releasing
+    leaves another data plane's label as it is (NamespaceChange.other_mode says so)."""
+    found = fetch_all(client, names, enable)
+    if enable:
+        check_enrollable(client, found, overwrite)
     changes = []
-    for ns in fetch_all(client, names, enable):
+    for ns in found:
         labels = ns["metadata"].get("labels") or {}
         needs_change = namespace_enabled(labels) != enable
         if needs_change:
             value = MODE_VALUE if enable else None  # merge-patch null removes the label
             client.merge_patch("v1", "Namespace", ns["metadata"]["name"], {"metadata": {"labels": {MODE_LABEL: value}}})
-        changes.append(NamespaceChange(ns["metadata"]["name"], needs_change, has_sidecar_injection(ns)))
+        changes.append(NamespaceChange(ns["metadata"]["name"], needs_change, has_sidecar_injection(ns),
+                                       other_data_plane(ns) or ""))
     return changes
 
 

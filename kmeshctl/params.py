@@ -23,6 +23,9 @@ DEFAULT_REQUEST_TIMEOUT_S = 30.0
 # Shell completion asks the cluster (`enable-ns <TAB>`: its namespaces) at most this long in
 # all (loading the client included), then offers nothing: a TAB must never hang the shell.
 COMPLETION_LOOKUP_TIMEOUT_S = 2.0
+# A request (the API server's, an agent's admin endpoint) silent this long: a `waiting for ...`
+# line on stderr says what is being waited for (kmeshctl.kube, kmeshctl.config_dump).
+WAITING_NOTE_AFTER_S = 1.0
 SUPPORTED_MODES = ("dual-engine",)
 XDS_ADDRESS_EXAMPLE = "istiod-1-22-6.istio-system.svc:15012"
 XDS_HOST_EXAMPLE = "istiod.istio-system.svc"  # istiod's Service without a revision (upstream Istio)
@@ -191,6 +194,7 @@ def check_xds_address(value: str, flag: str = "--xds-address", allow_unix: bool 
                         "reach istiod over the network)", f"HOST:PORT of istiod's Service, e.g. {XDS_ADDRESS_EXAMPLE}")
     host, port = _split_host_port(value, flag, fix)
     _check_host(value, host, port, flag, fix)
+    _check_brackets(value, host, port, flag)
     _check_port(value, host, port, flag)
 
 
@@ -226,8 +230,21 @@ def _check_host(value: str, host: str, port: str, flag: str, fix: str) -> None:
                         "zeros)", f"a valid address or istiod's Service, e.g. "
                         f"{_as_typed(flag, _with_port('10.0.0.7', port))} or {service}")
     if len(host) <= 253 and _DNS_NAME_RE.match(host):
+        last = host.rstrip(".").rpartition(".")[2]
+        if is_digits(last):  # no top-level domain is all digits (RFC 3696): neither a name nor an address
+            raise bad_value(flag, value, f"{shown(host)} is neither a host name (its last label {last} is all "
+                            "digits) nor an IP address", f"istiod's Service or an address, e.g. {service} or "
+                            f"{_as_typed(flag, _with_port('10.0.0.7', port))}")
         return
     raise UsageError(f"{flag} {shown(value)}: {shown(host)} is not a host name or IP address; {fix}")
+
+
+def _check_brackets(value: str, host: str, port: str, flag: str) -> None:
+    """[HOST]:PORT is for an IPv6 address only (RFC 3986): `[istiod]:15012` is refused,
+    with the host unbracketed as the fix."""
+    if value.startswith("[") and ":" not in host:
+        raise bad_value(flag, value, f"brackets are only for an IPv6 address, {shown(host)} is not one",
+                        _as_typed(flag, _with_port(host, port)))
 
 
 _IPV4_LIKE_RE = re.compile(r"^[0-9.]+\Z")

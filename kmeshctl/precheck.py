@@ -141,9 +141,30 @@ def check_istiod(client: KubeClient, istio_namespace: str) -> CheckResult:
     if found:
         return CheckResult(name, "warn", f"several revisions: {', '.join(found)}",
                            f"name the one to use: `kmeshctl install --cluster-id ID --xds-address {found[0]}`")
-    return CheckResult(name, "fail", f"no istiod* Service exposing {XDS_PORT} in {istio_namespace}",
-                       "check --istio-namespace, or name istiod: `kmeshctl install --cluster-id ID "
-                       "--xds-address HOST:PORT`")
+    return _no_istiod(name, client, istio_namespace)
+
+
+def _no_istiod(name: str, client: KubeClient, istio_namespace: str) -> CheckResult:
+    """No istiod in ``istio_namespace``: whether the namespace exists, which namespaces
+    have an istiod, and the same precheck on the one that has (the typed flags are kept
+    by the CLI: kmeshctl.cli.common.fix_hint)."""
+    from kmeshctl.istiod import istiod_addresses_anywhere
+
+    with_istiod = sorted({address.split(".")[1] for address in istiod_addresses_anywhere(client)})
+    listed = f"namespaces with istiod: {', '.join(with_istiod)}" if with_istiod else \
+        "no istiod Service found in any namespace"
+    missing = client.get("v1", "Namespace", istio_namespace) is None
+    detail = (f"namespace {istio_namespace} does not exist ({listed})" if missing else
+              f"no istiod* Service exposing {XDS_PORT} in namespace {istio_namespace} ({listed})")
+    if len(with_istiod) == 1:
+        fix = f"check with the namespace istiod runs in: `kmeshctl precheck --istio-namespace {with_istiod[0]}`"
+    elif with_istiod:
+        fix = (f"give --istio-namespace one of {', '.join(with_istiod)}, e.g. "
+               f"`kmeshctl precheck --istio-namespace {with_istiod[0]}`")
+    else:
+        fix = ("install Istio or add the cluster to an ASM instance, then re-run; if istiod runs in a namespace "
+               "you may not list, give it with --istio-namespace")
+    return CheckResult(name, "fail", detail, fix)
 
 
 def parse_kernel(version: str) -> tuple[int, int] | None:
@@ -225,4 +246,6 @@ def passed(results: list[CheckResult]) -> bool:
 
 
 def to_json(results: list[CheckResult]) -> dict:
-    return {"ok": passed(results), "checks": [asdict(r) for r in results]}
+    """`{"ok", "checks": [{"name", "status", "detail", "fix"}]}`: a check with no fix has
+    `"fix": null`, as `node preflight -o json`."""
+    return {"ok": passed(results), "checks": [{**asdict(r), "fix": r.fix or None} for r in results]}

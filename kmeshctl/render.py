@@ -53,6 +53,15 @@ COMMON_LABELS = {
     "app.kubernetes.io/version": kmeshctl.__version__,
 }
 MANAGED_BY_SELECTOR = f"{MANAGED_BY_LABEL[0]}={MANAGED_BY_LABEL[1]}"
+NOT_OURS = "not made by kmeshctl"  # an object of one of kmeshctl's names without its label
+
+
+def made_by_kmeshctl(obj: dict | None) -> bool:
+    """``obj`` (as read from the cluster) carries kmeshctl's managed-by label: kmeshctl
+    made it, so it may change or delete it. Any other object is the user's (or another
+    tool's), whatever its name: kmeshctl never deletes, overwrites or adopts it."""
+    labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+    return labels.get(MANAGED_BY_LABEL[0]) == MANAGED_BY_LABEL[1]
 
 WAYPOINT_LABEL = ("gateway.istio.io/managed", "istio.io-mesh-controller")
 ORIGINAL_DST_CLUSTER = "kmesh_original_dst_cluster"

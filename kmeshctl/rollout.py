@@ -77,13 +77,17 @@ class RolloutTimeout(KmeshctlError):
         self.state = state
 
 
-def timeout_fix(state: RolloutState, namespace: str, istiod_unreached: str = "") -> str:
+def timeout_fix(state: RolloutState, namespace: str, istiod_unreached: str = "", xds_command: str = "") -> str:
     """The fix of a rollout that timed out, by its cause: ``istiod_unreached`` (why the
-    agents cannot reach istiod, when they said so) names --xds-address; an image that
-    cannot be pulled --image; a crashing agent its logs; otherwise where to look."""
+    agents cannot reach istiod, when they said so) names --xds-address, with
+    ``xds_command`` (the install to paste, every flag typed, that address set); an image
+    that cannot be pulled --image; a crashing agent its logs; otherwise where to look."""
     stuck = state.not_ready()
     statuses = {p.status for p in stuck}
     again = "re-run install, or wait longer with --timeout"
+    if istiod_unreached and xds_command:
+        return (f"the agents cannot reach istiod ({istiod_unreached}): re-run install with istiod's address: "
+                f"`{xds_command}`, or wait longer with --timeout")
     if istiod_unreached:
         return f"the agents cannot reach istiod ({istiod_unreached}): fix --xds-address, then {again}"
     if statuses & IMAGE_REASONS:
@@ -186,7 +190,7 @@ def wait_for_rollout(
     console = console or Console()
     start = clock()
     state = read_rollout(client, namespace, name)
-    if console.is_terminal:
+    if console.is_terminal and not console.is_dumb_terminal:  # TERM=dumb cannot redraw: lines as in a log
         with Live(rollout_view(namespace, name, state, 0, timeout), console=console, auto_refresh=False) as live:
             state = _poll(client, namespace, name, timeout, state, poll, clock, start,
                           lambda s, waited: live.update(rollout_view(namespace, name, s, waited, timeout),
@@ -242,30 +246,42 @@ def rollout_lines(namespace: str, name: str, state: RolloutState) -> list[str]:
     """The rollout as plain lines (no table rules, no trailing spaces): for a log. The
     same words as the live view; each pod's state as its STATUS word (the kubelet's
     message is in the list of pods not ready, should the wait end without them)."""
+    from kmeshctl.cli.tables import EMPTY
+
     if not state.found:
         return [f"DaemonSet {namespace}/{name}: not found yet"]
     lines = [f"DaemonSet {namespace}/{name}: {counts_text(state.desired, state.updated, state.ready)}"]
     for pod in state.pods:
-        lines.append(f"  pod {pod.name} on node {pod.node or '-'}: "
+        lines.append(f"  pod {pod.name} on node {pod.node or EMPTY}: "
                      + ("ready" if pod.ready else f"not ready ({pod.status})"))
     return lines
 
 
 def rollout_view(namespace: str, name: str, state: RolloutState, waited: float, timeout: float) -> Group:
+    """The live view: the counts, the time waited and the pods, in the one table style of
+    every command (kmeshctl.cli.tables), colour only where styles are wanted (never under
+    NO_COLOR or TERM=dumb)."""
+    from kmeshctl.cli.tables import styled_terminal
+
+    styled = styled_terminal()
     if not state.found:
-        summary = Text(f"DaemonSet {namespace}/{name}: not found yet", style="yellow")
+        summary = Text(f"DaemonSet {namespace}/{name}: not found yet", style="yellow" if styled else "")
     else:
-        style = "green" if state.done else "yellow"
+        style = ("green" if state.done else "yellow") if styled else ""
         summary = Text(f"DaemonSet {namespace}/{name}: {counts_text(state.desired, state.updated, state.ready)}",
                        style=style)
-    limit = Text(waited_text(waited, timeout), style="dim")
+    limit = Text(waited_text(waited, timeout), style="dim" if styled else "")
     return Group(summary, limit, pods_table(state.pods))
 
 
 def pods_table(pods: list[PodState]) -> Table:
-    table = Table(show_edge=False, pad_edge=False)
+    from kmeshctl.cli.tables import EMPTY, terminal_style
+
+    table = Table()
     for column in ("NODE", "POD", "READY", "STATUS"):
         table.add_column(column)
     for pod in pods:
-        table.add_row(pod.node, pod.name, "yes" if pod.ready else "no", escape(pod.status))  # a word, as kubectl
+        # a word, as kubectl
+        table.add_row(pod.node or EMPTY, pod.name, "yes" if pod.ready else "no", escape(pod.status))
+    terminal_style(table)
     return table

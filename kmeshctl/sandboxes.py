@@ -5,12 +5,10 @@ say which exist when a name is wrong, and tell a sandbox another kmeshctl versio
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
 import time
 from datetime import datetime, timezone
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -124,54 +122,44 @@ def checked_env_name(value: str) -> str:
 
 
 class OtherVersion(KmeshctlError):
-    """The sandbox was made by another kmeshctl version: remove it and make it again."""
+    """The sandbox's record is another kmeshctl version's: remove it and make it again.
+    DamagedRecord is one too (the fix is the same), so catching this catches both."""
 
     def __init__(self, name: str, why: str) -> None:
-        super().__init__(f"sandbox {name} was made by another kmeshctl version ({why}): run "
-                         f"`kmeshctl sandbox down --name {name}`, then `kmeshctl sandbox up --name {name}`")
+        super().__init__(f"sandbox {name} was made by another kmeshctl version ({why}): run {_remake_fix(name)}")
         self.name = name
 
 
-def _field_names(cls: type) -> set[str]:
-    return {f.name for f in fields(cls)}
+class DamagedRecord(OtherVersion):
+    """The sandbox's record is damaged (no version wrote it so): `sandbox down` removes it
+    all the same, finding what to remove by the sandbox's name."""
+
+    def __init__(self, name: str, why: str) -> None:
+        KmeshctlError.__init__(self, f"sandbox {name}'s record is damaged ({why}): run {_remake_fix(name)}")
+        self.name = name
 
 
-def _record_mismatch(raw: object) -> str:
-    """Why a state.json was not written by this version ('' when it was). This version
-    writes every field of its records at once (SandboxState.save), so a field missing is
-    an older layout and a field it does not know another one."""
-    if not isinstance(raw, dict) or "name" not in raw:
-        return "its record is not an object with a name"
-    differ = _differ(raw, SandboxState, "")
-    for key, cls in (("pods", PodRecord), ("processes", ProcessRecord)):
-        for item in raw.get(key) or []:
-            differ |= _differ(item if isinstance(item, dict) else {}, cls, f"{key}.")
-    return f"its record's fields differ: {', '.join(sorted(differ))}" if differ else ""
+def _remake_fix(name: str) -> str:
+    """`` `kmeshctl sandbox down --name NAME`, then `kmeshctl sandbox up --name NAME ...` ``:
+    the up with the manifests the sandbox was made from (kmeshctl.sandbox.sandbox.remake_steps)."""
+    from kmeshctl.sandbox.sandbox import remake_steps
 
-
-def _differ(raw: dict, cls: type, prefix: str) -> set[str]:
-    known = _field_names(cls)
-    return {f"{prefix}{k} (unknown)" for k in set(raw) - known} | \
-        {f"{prefix}{k} (missing)" for k in known - set(raw)}
+    return ", then ".join(f"`{step}`" for step in remake_steps(name))
 
 
 def check_version(name: str) -> None:
-    """Raise OtherVersion when sandbox ``name``'s record is another version's."""
-    path = state_mod.state_dir(name) / "state.json"
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return  # no record (or a half-written one): not a question of versions
-    why = _record_mismatch(raw)
-    if why:
-        raise OtherVersion(name, f"{why}; {path}")
+    """Raise OtherVersion (DamagedRecord for a damaged one) unless sandbox ``name``'s
+    record, if any, is this version's."""
+    load(name)
 
 
 def load(name: str) -> Optional[SandboxState]:
-    """The record of sandbox ``name`` (None when there is none); OtherVersion when another
-    kmeshctl version wrote it."""
-    check_version(name)
-    return SandboxState.load(name)
+    """The record of sandbox ``name``, checked (None when there is none); OtherVersion when
+    another kmeshctl version wrote it, DamagedRecord when it is damaged."""
+    try:
+        return SandboxState.read(name)
+    except state_mod.RecordError as err:
+        raise (DamagedRecord if err.damaged else OtherVersion)(name, str(err)) from None
 
 
 class NotFound(KmeshctlError):
@@ -210,86 +198,48 @@ def _short_phase(phase: str) -> str:
     return "other version" if phase.startswith("other version") else phase
 
 
-def several(found: dict[str, str], command: str, after: str = "", why: str = "") -> UsageError:
+PHASE_DAMAGED = "damaged"  # `sandbox list`: a record no version wrote so; `sandbox down` removes it
+
+
+# ``command`` run again on sandbox ``name``: (command, flag, name, after) -> the line to
+# paste. A library only knows the bare one (rerun_line); the CLI passes one that keeps
+# every flag and argument the user typed (kmeshctl.cli.render.rerun_line).
+Rerun = Callable[[str, str, str, str], str]
+
+
+def rerun_line(command: str, flag: str, name: str, after: str = "") -> str:
+    """``command flag name after``: ``command`` (`kmeshctl dump maps`) again on sandbox
+    ``name``, `-- COMMAND` (``after``) last; the Rerun outside a run of the command."""
+    return f"{command} {flag} {name}" + (f" {after}" if after else "")
+
+
+def several(found: dict[str, str], command: str, after: str = "", why: str = "",
+            rerun: Rerun = rerun_line) -> UsageError:
     """The one wording of a command given no name while several sandboxes could be the one:
     each with its phase, and the command being run as it must be pasted for one of them
-    (see rerun_line: every flag and argument typed kept; for `down` a failed one, else a
-    ready one). ``command`` (`kmeshctl sandbox down`) and ``after`` (`-- COMMAND` of `sandbox
+    (``rerun``: the CLI's keeps every flag and argument typed; for `down` a failed one, else
+    a ready one). ``command`` (`kmeshctl sandbox down`) and ``after`` (`-- COMMAND` of `sandbox
     exec`) spell it outside a run; ``why`` says why these (`have pod web`)."""
     flag = sandbox_flag(command)
     ready = [n for n, phase in found.items() if phase == PHASE_READY]
     others = [n for n in found if n not in ready]
     pick = (others + ready if command.split()[1:3] == ["sandbox", "down"] else ready + others)[0]
     listed = ", ".join(f"{n} {phase}" for n, phase in found.items())
-    line = rerun_line(command, flag, pick, after)
+    line = rerun(command, flag, pick, after)
     what = f"several sandboxes {why}" if why else "several sandboxes exist"
     return UsageError(f"{what} ({listed}): pass {flag} NAME, e.g. `{line}`")
 
 
-def rerun_line(command: str, flag: str, name: str, after: str = "") -> str:
-    """The command being run again on sandbox ``name``: `kmeshctl dump maps --sandbox NAME
-    -o json --map km_manage`, every argument and flag typed kept (the sandbox flag
-    replaced), `-- COMMAND` last; a fix that drops what the user typed would run another
-    command. Outside a run of ``command`` (no click context): ``command flag name after``."""
-    typed = _typed_words(command)
-    if typed is None:
-        return f"{command} {flag} {name}" + (f" {after}" if after else "")
-    path, arguments, options, dashed = typed
-    return shlex.join(["kmeshctl", *path, *arguments, flag, name, *options, *dashed])
-
-
-def _typed_words(command: str) -> Optional[tuple[list[str], list[str], list[str], list[str]]]:
-    """(command words, arguments, options but the sandbox flag, `--` and what follows) of
-    the command being run, when it is ``command``'s; None otherwise."""
-    from typer._click.globals import get_current_context
-
-    ctx = get_current_context(silent=True)
-    if ctx is None:
-        return None
-    path: list[str] = []
-    walk = ctx
-    while walk is not None and walk.parent is not None:
-        path.insert(0, walk.info_name or "")
-        walk = walk.parent
-    if command.split()[1:1 + len(path)] != path:
-        return None
-    from kmeshctl.cli.render import typed_flags_for
-
-    options = _without_sandbox_flag(typed_flags_for(path))
-    arguments: list[str] = []
-    dashed: list[str] = []
-    for param in ctx.command.params:
-        if param.param_type_name != "argument":
-            continue
-        value = ctx.params.get(param.name or "")
-        values = [str(v) for v in (value if isinstance(value, (list, tuple)) else [value]) if v is not None]
-        if str(getattr(param, "metavar", "") or "").startswith("-- "):
-            dashed = ["--", *values] if values else []
-        else:
-            arguments += values
-    return path, arguments, options, dashed
-
-
-def _without_sandbox_flag(words: list[str]) -> list[str]:
-    kept, skip = [], False
-    for word in words:
-        if skip:
-            skip = False
-        elif word.partition("=")[0] in SANDBOX_FLAGS:
-            skip = "=" not in word  # its value is the next word
-        else:
-            kept.append(word)
-    return kept
-
-
-def pick(command: str, after: str = "", has: Optional[Callable[[str], bool]] = None, what: str = "") -> Optional[str]:
+def pick(command: str, after: str = "", has: Optional[Callable[[str], bool]] = None, what: str = "",
+         rerun: Rerun = rerun_line) -> Optional[str]:
     """The sandbox ``command`` (`kmeshctl sandbox status`, `kmeshctl demo traffic-shift`),
     given no name, works on: the only one up (a failed `up`'s leftovers do not count, see
     failed_note; when nothing else is there, the only failed one, which the command then
     reports as failed; `sandbox down` counts them: removing the wrong one would lose work);
     None when none exists; several: a UsageError listing them (see several). ``has``: only
     the sandboxes it holds true of count (`sandbox exec POD`: those with the pod, ``what``
-    saying so, e.g. `have pod web`). Every command that picks a sandbox by itself decides here."""
+    saying so, e.g. `have pod web`; ``rerun``: see several). Every command that picks a
+    sandbox by itself decides here."""
     found = existing()
     if command.split()[1:3] != ["sandbox", "down"]:
         up = {n: phase for n, phase in found.items() if phase != PHASE_FAILED}
@@ -297,11 +247,11 @@ def pick(command: str, after: str = "", has: Optional[Callable[[str], bool]] = N
     if has is not None and len(found) > 1:
         holding = {n: phase for n, phase in found.items() if has(n)}
         if len(holding) > 1:
-            raise several(holding, command, after, what)
+            raise several(holding, command, after, what, rerun)
         if holding:
             return next(iter(holding))
     if len(found) > 1:
-        raise several(found, command, after)
+        raise several(found, command, after, rerun=rerun)
     return next(iter(found), None)
 
 
@@ -352,13 +302,14 @@ class LocalTarget:
 
 
 def local_target(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[str],
-                 own_flag: str = "--bpf-fs DIR", sandbox_flag: str = "--sandbox") -> LocalTarget:
+                 own_flag: str = "--bpf-fs DIR", sandbox_flag: str = "--sandbox",
+                 rerun: Rerun = rerun_line) -> LocalTarget:
     """What `dump maps` and `dump config` read on this machine: --sandbox NAME; else
     --bpf-fs / --admin-port as given (a --bpf-fs that is a sandbox's: that sandbox, its
     agent's port); else this node's data path when it has one; else the only sandbox
     (with a note); several sandboxes: a UsageError listing them; none: an error saying
     what to start (``own_flag``: the command's flag for a place of its own; ``sandbox_flag``:
-    the sandbox flag as typed, --sandbox or --name)."""
+    the sandbox flag as typed, --sandbox or --name; ``rerun``: see several)."""
     if sandbox is not None:
         if bpf_fs is not None or admin_port is not None:
             given = "--bpf-fs" if bpf_fs is not None else "--admin-port"
@@ -374,7 +325,7 @@ def local_target(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Opt
     if bpf_fs is not None or admin_port is not None or DEFAULT_BPF_FS.exists():
         return LocalTarget(bpf_fs or DEFAULT_BPF_FS, admin_port)
     try:
-        only = pick("kmeshctl dump maps" if own_flag.startswith("--bpf-fs") else "kmeshctl dump config")
+        only = pick("kmeshctl dump maps" if own_flag.startswith("--bpf-fs") else "kmeshctl dump config", rerun=rerun)
     except UsageError as err:
         raise UsageError(f"this node has no data path of its own ({DEFAULT_BPF_FS}) and {err}") from None
     if only is None:
@@ -391,12 +342,12 @@ def check_data_path(state: SandboxState) -> None:
     """A state failure (exit 1, naming the sandbox) when ready sandbox ``state`` lost its
     pinned data path (e.g. `node cleanup` run on its directory): never a --bpf-fs error,
     a flag the user did not type. A sandbox not ready is left to maps_of_other_version."""
-    from kmeshctl.sandbox.sandbox import data_path_gone
+    from kmeshctl.sandbox.sandbox import data_path_gone, remake_text
 
     if data_path_gone(state):
+
         raise KmeshctlError(f"sandbox {state.name} has no data path: nothing is pinned in {state.bpffs} (was "
-                            f"`kmeshctl node cleanup` run on it?): run `kmeshctl sandbox down --name {state.name} "
-                            f"&& kmeshctl sandbox up --name {state.name}`")
+                            f"`kmeshctl node cleanup` run on it?): run {remake_text(state.name)}")
 
 
 def owner_of_bpffs(bpf_fs: Path) -> Optional[SandboxState]:
@@ -465,10 +416,12 @@ def created_text(created_at: float) -> Optional[str]:
     return datetime.fromtimestamp(created_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _other_version_row(name: str) -> dict:
+def _other_version_row(name: str, err: OtherVersion) -> dict:
+    """The row of a record this version cannot use: `damaged` or `other version`, the
+    error (why, and the fix) its one problem."""
     state = SandboxState(name=name)
-    return {"name": name, "phase": "other version (sandbox down, then up)", "ready": False,
-            "problems": ["made by another kmeshctl version"], "pods": 0, "waypoints": 0,
+    phase = PHASE_DAMAGED if isinstance(err, DamagedRecord) else "other version (sandbox down, then up)"
+    return {"name": name, "phase": phase, "ready": False, "problems": [str(err)], "pods": 0, "waypoints": 0,
             "agentAdmin": None, "bpffs": bpffs_if_there(state.bpffs), "created": None, "age": "-"}
 
 
@@ -544,8 +497,8 @@ def list_all() -> list[dict]:
     for name in names():
         try:
             state = load(name)
-        except OtherVersion:
-            rows.append(_other_version_row(name))
+        except OtherVersion as err:
+            rows.append(_other_version_row(name, err))
             continue
         if state is not None:
             rows.append(summary(state))

@@ -127,8 +127,8 @@ def min_requests(weights: dict[str, float], floor: float) -> int:
 @functools.lru_cache(maxsize=64)
 def _min_requests(items: tuple[tuple[str, float], ...], floor: float) -> int:
     weights = dict(items)
-    if not any(w > 0 for w in weights.values()):
-        return 1
+    if len(weights) == 1 or not any(w > 0 for w in weights.values()):
+        return 1  # one version: any answer from another is rejected, every other passes
     live = [w for w in weights.values() if w > 0]
     if len(live) == len(weights) and max(live) == min(live):
         return _first(lambda n: _any_rejected(n, weights, floor))

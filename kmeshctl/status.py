@@ -12,9 +12,10 @@ from kmeshctl.config_dump import XDS_PATH
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.istiod import cluster_service
 from kmeshctl.kube import ApiError, KubeClient, object_ref
-from kmeshctl.params import DEFAULT_IMAGE, DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE, INSTALL_HINT, counted
+from kmeshctl.params import (DEFAULT_IMAGE, DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE, INSTALL_COMMAND, INSTALL_HINT,
+                             counted)
 from kmeshctl.namespaces import REDIRECTION_ANNOTATION, enrolled_namespaces
-from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME
+from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, NOT_OURS, made_by_kmeshctl
 from kmeshctl.rollout import PodState, daemonset_pods
 from kmeshctl.uninstall import check_install_namespaces, install_istio_namespaces, installed_objects
 
@@ -55,19 +56,26 @@ class MeshStatus:
     drifted: list[str] = field(default_factory=list)  # RBAC objects unlike what install renders, and how
     remaining: list[str] = field(default_factory=list)  # no DaemonSet: the objects install creates still there
     uninstall: str = ""  # the `kmeshctl uninstall ...` that removes ``remaining``
+    conflicts: list[str] = field(default_factory=list)  # objects of install's names kmeshctl did not make: the fix each
 
     @property
     def problems(self) -> list[str]:
         """Why the mesh is not healthy, one phrase each (empty: healthy)."""
         if self.daemonset is None:
             if self.remaining:
-                return [f"partly uninstalled: {counted(len(self.remaining), 'object')} remain "
-                        f"({', '.join(self.remaining)}); run `{self.uninstall}`"]
-            return [f"DaemonSet {DAEMONSET_NAME} not found in {self.namespace} ({INSTALL_HINT})"]
+                found = [f"partly installed or partly uninstalled: {len(self.remaining)} of {self.expected} objects "
+                         f"exist ({', '.join(self.remaining)}); re-run `{self.reinstall}` (with the flags it had) "
+                         f"or `{self.uninstall}`"]
+            else:
+                found = [f"DaemonSet {DAEMONSET_NAME} not found in {self.namespace} ({INSTALL_HINT})"]
+            return found + self.conflicts
         ds = self.daemonset
-        found = []
+        found = list(self.conflicts)
         if ds["desired"] == 0:
-            found.append("the DaemonSet wants 0 pods (no node matches its nodeSelector / tolerations)")
+            found.append("the DaemonSet wants 0 pods: no node matches its nodeSelector / tolerations (compare "
+                         f"`kubectl get daemonset {ds['name']} -n {self.namespace} "
+                         "-o jsonpath='{.spec.template.spec}'` with `kubectl get nodes --show-labels`, then fix the "
+                         "nodes or re-install)")
         elif ds["ready"] < ds["desired"]:
             found.append(f"{ds['ready']}/{ds['desired']} agent pods ready")
         if ds["updated"] < ds["desired"]:
@@ -94,6 +102,7 @@ class MeshStatus:
             "enrolledNamespaces": self.enrolled_namespaces, "redirectedPods": self.redirected_pods,
             "agents": [a.to_dict() for a in self.agents], "missingObjects": self.missing,
             "differingObjects": self.drifted, "remainingObjects": self.remaining,
+            "conflictingObjects": self.conflicts,
         }
 
 
@@ -114,6 +123,12 @@ def daemonset_summary(ds: dict) -> dict:
         "ready": int(status.get("numberReady", 0)),
         "image": ", ".join(c.get("image", "") for c in containers),
     }
+
+
+def daemonset_problems(client: KubeClient, ds: dict) -> list[str]:
+    """Why the agent DaemonSet ``ds`` (as read from the cluster) is not healthy, in
+    `status`'s words: its counts and its pods only, no agent is asked (empty: healthy)."""
+    return MeshStatus(ds["metadata"]["namespace"], daemonset_summary(ds), pods=daemonset_pods(client, ds)).problems
 
 
 def redirected_pods(client: KubeClient) -> list[str]:
@@ -141,10 +156,12 @@ def agent_xds(pods: list[PodState], namespace: str, fetch: AdminFetch,
 
 
 def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] = None) -> MeshStatus:
-    """The mesh as the API server and, with ``fetch``, each agent's admin endpoint see it."""
+    """The mesh as the API server and, with ``fetch``, each agent's admin endpoint see it:
+    only kmeshctl's objects count; one of its names it did not make is a conflict."""
     ds = client.get("apps/v1", "DaemonSet", DAEMONSET_NAME, namespace)
+    ds = ds if made_by_kmeshctl(ds) else None  # a DaemonSet kmesh of the user's is no agent of kmeshctl's
     istio_namespace = istio_namespace_of(client, ds)
-    expected = expected_objects(namespace, istio_namespace)
+    expected = [o for o in expected_objects(namespace, istio_namespace) if not _users_namespace(client, o)]
     if ds is None and expected:  # installed elsewhere: InstalledElsewhere (exit 2), as uninstall
         check_install_namespaces(client, expected, namespace, istio_namespace)
     pods = daemonset_pods(client, ds) if ds else []
@@ -157,10 +174,11 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         agents=agent_xds(pods, namespace, fetch) if fetch else [],
         missing=missing_objects(client, expected) if ds else [],
         expected=len(expected),
-        reinstall=install_command(ds, istio_namespace) if ds else "",
+        reinstall=install_command(ds, istio_namespace) if ds else bare_install_command(namespace, istio_namespace),
         drifted=rbac_drift(client, expected) if ds else [],
         remaining=[] if ds else present_objects(client, expected),
         uninstall="" if ds else uninstall_command(namespace, istio_namespace),
+        conflicts=conflicts(client, expected),
     )
 
 
@@ -174,6 +192,41 @@ def expected_objects(namespace: str, istio_namespace: str) -> list[dict]:
         return installed_objects(namespace, istio_namespace)
     except KmeshctlError:
         return []
+
+
+def _read(client: KubeClient, obj: dict) -> Optional[dict]:
+    """``obj`` as the cluster has it; None when absent, not served, or refused (RBAC: not
+    known to be there or missing; an unreachable API still fails status)."""
+    meta = obj["metadata"]
+    if not client.is_served(obj["apiVersion"], obj["kind"]):
+        return None
+    try:
+        return client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+    except ApiError:
+        return None
+
+
+def _users_namespace(client: KubeClient, obj: dict) -> bool:
+    """``obj`` is a Namespace that exists and kmeshctl did not make: install uses it as
+    it is, so it is not one of the objects install creates."""
+    if obj["kind"] != "Namespace":
+        return False
+    current = _read(client, obj)
+    return current is not None and not made_by_kmeshctl(current)
+
+
+def conflicts(client: KubeClient, expected: list[dict]) -> list[str]:
+    """One problem per object of ``expected`` (a Namespace aside: install uses the user's)
+    that exists and kmeshctl did not make: install refuses it, and its fix."""
+    from kmeshctl.apply import kubectl_words
+
+    found = []
+    for obj in expected:
+        current = _read(client, obj) if obj["kind"] != "Namespace" else None
+        if current is not None and not made_by_kmeshctl(current):
+            found.append(f"{object_ref(obj)} exists and was {NOT_OURS}, which blocks install: delete it "
+                         f"(`kubectl delete {kubectl_words(obj)}`) if it is not needed")
+    return found
 
 
 def missing_objects(client: KubeClient, expected: list[dict]) -> list[str]:
@@ -192,17 +245,19 @@ def missing_objects(client: KubeClient, expected: list[dict]) -> list[str]:
 
 
 def present_objects(client: KubeClient, expected: list[dict]) -> list[str]:
-    """The refs of ``expected`` in the cluster (those of a kind it serves)."""
-    return [object_ref(obj) for obj in expected
-            if client.is_served(obj["apiVersion"], obj["kind"]) and _present(client, obj)]
+    """The refs of ``expected`` in the cluster that kmeshctl made (those of a kind it serves)."""
+    return [object_ref(obj) for obj in expected if made_by_kmeshctl(_read(client, obj))]
 
 
-def _present(client: KubeClient, obj: dict) -> bool:
-    meta = obj["metadata"]
-    try:
-        return client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")) is not None
-    except ApiError:  # refused (RBAC): not known to remain
-        return False
+def bare_install_command(namespace: str, istio_namespace: str) -> str:
+    """`kmeshctl install --cluster-id ID` for these namespaces (flags only when not the
+    default): with no DaemonSet to read the install's other flags back from."""
+    words = shlex.split(INSTALL_COMMAND)
+    for flag, value, default in (("-n", namespace, DEFAULT_NAMESPACE),
+                                 ("--istio-namespace", istio_namespace, DEFAULT_ISTIO_NAMESPACE)):
+        if value != default:
+            words += [flag, value]
+    return shlex.join(words)
 
 
 def uninstall_command(namespace: str, istio_namespace: str) -> str:
@@ -229,7 +284,7 @@ def rbac_drift(client: KubeClient, expected: list[dict]) -> list[str]:
     for obj in expected:
         compare = _COMPARED.get(obj["kind"])
         current = _current(client, obj) if compare else None
-        if compare and current is not None:
+        if compare and current is not None and made_by_kmeshctl(current):  # another's is a conflict
             found += [f"{object_ref(obj)} {how}" for how in compare(obj, current)]
     return found
 
@@ -297,6 +352,7 @@ _COMPARED = {"ClusterRole": _role_drift, "ClusterRoleBinding": _binding_drift,
 
 
 def _absent(client: KubeClient, obj: dict) -> bool:
+    """Not there (one of kmeshctl's names it did not make is a conflict, not missing)."""
     meta = obj["metadata"]
     try:
         return client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")) is None

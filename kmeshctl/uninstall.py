@@ -18,12 +18,23 @@ from kmeshctl.enrollment import REDIRECTION_ANNOTATION, PodView, is_annotated
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.asciinum import duration_words
 from kmeshctl.kube import ApiError, KubeClient, object_ref
-from kmeshctl.params import PLACEHOLDER_XDS_ADDRESS, InstallParams
-from kmeshctl.render import render_manifests
+from kmeshctl.namespaces import agent_namespaces
+from kmeshctl.params import PLACEHOLDER_XDS_ADDRESS, WAITING_NOTE_AFTER_S, InstallParams
+from kmeshctl.render import DAEMONSET_NAME, NOT_OURS, made_by_kmeshctl, render_manifests
 
 
-Outcome = Literal["deleted", "would be deleted", "not found", "kind not served", "stopped", "needs cleanup"]
+Outcome = Literal["deleted", "would be deleted", "not found", "kind not served", "stopped", "needs cleanup",
+                  "left alone", "kept"]
 ABSENT: tuple[Outcome, ...] = ("not found", "kind not served")
+# Not deleted: an object of one of kmeshctl's names it did not make, or its namespace holding the user's objects
+SPARED: tuple[Outcome, ...] = ("left alone", "kept")
+# The kinds a namespace kmeshctl made is checked for before it goes: one a user commonly keeps there
+# (a fixed list, not discovery of every kind); a namespace holding any kmeshctl did not make is kept.
+USER_KINDS = (("v1", "Pod"), ("v1", "Service"), ("v1", "ConfigMap"), ("v1", "Secret"), ("apps/v1", "Deployment"),
+              ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"), ("batch/v1", "Job"))
+# What the cluster (and Istio) put in every namespace: not the user's
+CLUSTER_CONFIGMAPS = ("kube-root-ca.crt", "istio-ca-root-cert")
+TOKEN_SECRET = "kubernetes.io/service-account-token"
 UNCHECKED = "not checked: no cluster configured"
 UNSCHEDULED = "(unscheduled)"  # the node of a pod no node took
 NEVER_SCHEDULED = "never scheduled: it ran on no node, so left nothing to clean up"
@@ -37,6 +48,16 @@ class DeleteResult:
     ref: str
     outcome: Outcome
     detail: str = ""
+
+    @property
+    def text(self) -> str:
+        """The result's line: `ClusterRole kmesh: not made by kmeshctl, left alone`,
+        `Namespace x kept: it holds ...`, else `REF OUTCOME (DETAIL)`."""
+        if self.outcome in SPARED and self.detail == NOT_OURS:
+            return f"{self.ref}: {NOT_OURS}, {self.outcome}"
+        if self.outcome == "kept":
+            return f"{self.ref} kept: {self.detail}"
+        return f"{self.ref} {self.outcome}" + (f" ({self.detail})" if self.detail else "")
 
 
 @dataclass(frozen=True)
@@ -58,18 +79,18 @@ def installed_objects(namespace: str, istio_namespace: str) -> list[dict]:
 
 def install_namespaces(client: KubeClient, objs: list[dict]) -> list[str]:
     """The namespaces the install on the cluster runs its node agent in, whatever -n says:
-    those of kmeshctl's agent DaemonSets, then any other the ClusterRoleBinding binds the
-    ServiceAccount of (its DaemonSet gone, after an earlier partial uninstall). Empty when
-    neither is there, or this user may not read them. One function for install, status
-    and uninstall: each refuses a -n that is not one of these."""
+    those of kmeshctl's agent DaemonSets (kmeshctl.namespaces.agent_namespaces, the one
+    lookup), then any other the ClusterRoleBinding binds the ServiceAccount of (its
+    DaemonSet gone, after an earlier partial uninstall). Empty when neither is there, or
+    this user may not read them. One function for install, status and uninstall: each
+    refuses a -n that is not one of these."""
     binding = next(o for o in objs if o["kind"] == "ClusterRoleBinding")
     account = next(o for o in objs if o["kind"] == "ServiceAccount")["metadata"]["name"]
-    ds = next(o for o in objs if o["kind"] == "DaemonSet")
     bound = _readable(lambda: client.get(binding["apiVersion"], binding["kind"], binding["metadata"]["name"]))
+    bound = bound if made_by_kmeshctl(bound) else None  # a binding of that name kmeshctl did not make says nothing
     subjects = {s.get("namespace") for s in (bound or {}).get("subjects") or []
                 if s.get("kind") == "ServiceAccount" and s.get("name") == account}
-    agents = _readable(lambda: _managed(client, ds, f"metadata.name={ds['metadata']['name']}")) or []
-    running = sorted(filter(None, {a["metadata"].get("namespace") for a in agents}))
+    running = _readable(lambda: agent_namespaces(client)) or []
     return running + sorted(filter(None, subjects - set(running)))
 
 
@@ -130,15 +151,84 @@ def _readable(read: Callable[[], Any]) -> Any:
 
 
 def delete_one(client: KubeClient, obj: dict, dry_run: bool = False) -> DeleteResult:
-    """Delete ``obj``; ``dry_run``: the API server checks the delete (dryRun=All), nothing goes."""
-    if not client.is_served(obj["apiVersion"], obj["kind"]):
-        return DeleteResult(object_ref(obj), "kind not served")
+    """Delete ``obj`` when it is kmeshctl's (else the result of deletable saying why not);
+    ``dry_run``: the API server checks the delete (dryRun=All), nothing goes."""
+    current, spared = deletable(client, obj)
+    if current is None:
+        assert spared is not None
+        return spared
     meta = obj["metadata"]
     propagation = "Foreground" if obj["kind"] == "DaemonSet" else "Background"
+    # only the object read as kmeshctl's: one made meanwhile under that name is another object (409)
     deleted = client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"), propagation,
-                            dry_run=dry_run)
+                            dry_run=dry_run, preconditions={"uid": current["metadata"]["uid"]}
+                            if current["metadata"].get("uid") else None)
     done: Outcome = "would be deleted" if dry_run else "deleted"
     return DeleteResult(object_ref(obj), done if deleted else "not found")
+
+
+def deletable(client: KubeClient, obj: dict) -> tuple[Optional[dict], Optional[DeleteResult]]:
+    """(``obj`` as the cluster has it, None) when uninstall may delete it: it exists and
+    kmeshctl made it, and, a namespace, holds nothing kmeshctl did not make; else (None,
+    the result saying why not: absent, not kmeshctl's, or kept for the user's objects)."""
+    ref, meta = object_ref(obj), obj["metadata"]
+    if not client.is_served(obj["apiVersion"], obj["kind"]):
+        return None, DeleteResult(ref, "kind not served")
+    try:
+        current = client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+    except ApiError as err:
+        if err.status not in (401, 403):
+            raise
+        raise ApiError(err.status, err.reason, f"cannot tell whether kmeshctl made {ref}, so nothing more was "
+                       f"deleted: {err.problem}", err.causes,
+                       fix=err.fix or "grant this user get on it (`kmeshctl precheck --uninstall` lists what "
+                                      "uninstall needs)") from err
+    if current is None:
+        return None, DeleteResult(ref, "not found")
+    if not made_by_kmeshctl(current):
+        return None, DeleteResult(ref, "kept" if obj["kind"] == "Namespace" else "left alone", NOT_OURS)
+    if obj["kind"] == "Namespace":
+        held = user_objects(client, meta["name"])
+        if held:
+            return None, DeleteResult(ref, "kept", held)
+    return current, None
+
+
+def user_objects(client: KubeClient, namespace: str) -> str:
+    """`it holds objects kmeshctl did not make (ConfigMap ns/foo, ...)`: those of USER_KINDS
+    in ``namespace`` (not the cluster's in every namespace, nor the agent DaemonSet's
+    pods), a few named; empty when none. A kind this user may not list keeps it too."""
+    found: list[str] = []
+    for api_version, kind in USER_KINDS:
+        if not client.is_served(api_version, kind):
+            continue
+        try:
+            objs = client.list(api_version, kind, namespace)
+        except ApiError as err:
+            if err.status not in (401, 403):
+                raise
+            return f"this user may not list its {kind} objects, so cannot tell it holds only kmeshctl's"
+        found += [f"{kind} {namespace}/{o['metadata']['name']}" for o in objs if not _cluster_made(kind, o)]
+    if not found:
+        return ""
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    return f"it holds objects kmeshctl did not make ({', '.join(found[:5])}{more})"
+
+
+def _cluster_made(kind: str, obj: dict) -> bool:
+    """kmeshctl's own, or what the cluster puts in each namespace (the CA ConfigMaps,
+    service-account token Secrets), or a pod of kmeshctl's agent DaemonSet."""
+    meta = obj["metadata"]
+    if made_by_kmeshctl(obj):
+        return True
+    if kind == "ConfigMap":
+        return meta["name"] in CLUSTER_CONFIGMAPS
+    if kind == "Secret":
+        return obj.get("type") == TOKEN_SECRET
+    if kind == "Pod":
+        return any(o.get("kind") == "DaemonSet" and o.get("name") == DAEMONSET_NAME
+                   for o in meta.get("ownerReferences") or [])
+    return False
 
 
 def agent_pods(client: KubeClient, ds: dict) -> list[AgentPod]:
@@ -202,26 +292,41 @@ def unmark_commands(pods: list[str]) -> list[str]:
             for namespace, names in by_namespace.items()]
 
 
-def wait_gone(client: KubeClient, obj: dict, deadline: float, poll: float = 0.5, timeout: float = 0) -> None:
+def wait_gone(client: KubeClient, obj: dict, deadline: float, poll: float = 0.5, timeout: float = 0,
+              on_wait: Callable[[str], None] = lambda line: None) -> None:
     """Until ``obj`` is gone; past ``deadline`` an error naming the --timeout (``timeout``
-    seconds) and the kubectl command that shows what holds it."""
+    seconds) and the kubectl command that shows what holds it. Once it has not gone
+    within WAITING_NOTE_AFTER_S, ``on_wait`` gets one line saying what it waits for."""
     meta = obj["metadata"]
-    while client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")) is not None:
+    started, noted = time.monotonic(), False
+    while (current := client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))) is not None:
         if time.monotonic() >= deadline:
             limit = f"the --timeout {duration_words(timeout)} limit" if timeout else "the time limit"
             raise KmeshctlError(
-                f"{object_ref(obj)} still exists after {limit} (a finalizer or a pod still stopping?)",
-                fix=f"check what holds it with `kubectl {describe_args(obj)}`, then re-run "
+                f"{object_ref(obj)} still exists after {limit} ({_holding(current)})",
+                fix=f"check what holds it with `kubectl {finalizers_args(obj)}`, then re-run "
                     "`kmeshctl uninstall` (it is safe to repeat), with a longer --timeout if it was only slow")
+        if not noted and time.monotonic() - started >= WAITING_NOTE_AFTER_S:
+            noted = True
+            limit = f"limit {duration_words(timeout)}" if timeout else "no limit"
+            on_wait(f"waiting for {object_ref(obj)} to go ({_holding(current)}), {limit}")
         time.sleep(poll)
 
 
-def describe_args(obj: dict) -> str:
-    """`describe daemonset.apps kmesh -n kmesh-system`: kubectl's words for ``obj``."""
+def _holding(current: dict) -> str:
+    """`finalizers: a, b`, or what else may hold an object being deleted."""
+    finalizers = current["metadata"].get("finalizers") or []
+    return f"finalizers: {', '.join(finalizers)}" if finalizers else "no finalizer: pods or dependents still stopping?"
+
+
+def finalizers_args(obj: dict) -> str:
+    """`get serviceaccount kmesh -n kmesh-system -o jsonpath='{.metadata.finalizers}'`:
+    kubectl's words that show what holds ``obj``."""
     group = obj["apiVersion"].rpartition("/")[0]
-    resource = obj["kind"].lower() + (f".{group}" if group else "")
+    resource = obj["kind"].lower() + (f".{group}" if group and "." in group else "")
     namespace = obj["metadata"].get("namespace")
-    return f"describe {resource} {obj['metadata']['name']}" + (f" -n {namespace}" if namespace else "")
+    return (f"get {resource} {obj['metadata']['name']}" + (f" -n {namespace}" if namespace else "")
+            + " -o jsonpath='{.metadata.finalizers}'")
 
 
 def uninstall(
@@ -230,17 +335,20 @@ def uninstall(
     timeout: float,
     on_result: Callable[[DeleteResult], None] = lambda r: None,
     on_sent: Callable[[str], None] = lambda ref: None,
+    on_wait: Callable[[str], None] = lambda line: None,
 ) -> list[DeleteResult]:
     """Delete `objs` in reverse order, each gone before the next; all within `timeout` seconds.
-    ``on_sent``: an object's delete was accepted (it is awaited next)."""
+    ``on_sent``: an object's delete was accepted (it is awaited next); ``on_wait``: the
+    line of an object slow to go (wait_gone)."""
     deadline = time.monotonic() + timeout  # math.inf: no limit
     results = []
     for obj in reversed(objs):
-        pods = agent_pods(client, obj) if obj["kind"] == "DaemonSet" and client.is_served("v1", "Pod") else []
+        ours = obj["kind"] == "DaemonSet" and deletable(client, obj)[0] is not None
+        pods = agent_pods(client, obj) if ours and client.is_served("v1", "Pod") else []
         result = delete_one(client, obj)
         if result.outcome == "deleted":
             on_sent(result.ref)
-            wait_gone(client, obj, deadline, timeout=timeout)
+            wait_gone(client, obj, deadline, timeout=timeout, on_wait=on_wait)
         on_result(result)
         results.append(result)
         if result.outcome == "deleted" and pods:

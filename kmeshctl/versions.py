@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional
 from kmeshctl import __version__
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeTarget
-from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME
+from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, made_by_kmeshctl
 from kmeshctl.rollout import daemonset_pods
 
 VERSION_PATH = "/version"
@@ -19,7 +19,7 @@ def agent_versions(client: Any, namespace: str, fetch: AdminFetch) -> list[dict]
     """One row per agent pod: ``{"node", "pod", "version", "image", "error"}``
     (version None and error set when the agent could not be asked)."""
     ds = client.get("apps/v1", "DaemonSet", DAEMONSET_NAME, namespace)
-    if ds is None:
+    if not made_by_kmeshctl(ds):  # absent, or the user's DaemonSet of that name: no agent of kmeshctl's
         return []
     rows = []
     for pod in daemonset_pods(client, ds):

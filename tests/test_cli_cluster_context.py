@@ -254,7 +254,7 @@ def test_uninstall_quiet_prints_only_the_result(cluster) -> None:  # noqa: F811
     assert quiet.code == 0, quiet.err
     assert quiet.out.strip() == "Uninstalled: 10 objects deleted.", quiet.out
     again = cluster.kmeshctl("uninstall", "-q")
-    assert again.code == 0 and again.out.strip() == "Nothing to uninstall: none of the objects exist.", again
+    assert again.code == 0 and again.out.strip() == "Nothing to uninstall: none of kmeshctl's objects exist.", again
 
 
 # ------------------------------------------------------------------ 6. suggestions carry the flags

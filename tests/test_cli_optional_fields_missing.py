@@ -26,7 +26,8 @@ class _Omitting:
 
     def get(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None) -> Any:
         if kind == "DaemonSet":
-            return {"metadata": {"name": name, "namespace": namespace, "uid": "u"},
+            return {"metadata": {"name": name, "namespace": namespace, "uid": "u",  # kmeshctl's: status reads it
+                                 "labels": {"app.kubernetes.io/managed-by": "kmeshctl"}},
                     "spec": {"template": {"spec": {}}, "selector": {"matchLabels": {"app": "kmesh"}}}}
         return {"metadata": {"name": name}}
 

@@ -16,7 +16,7 @@ from test_cli_kinds import cli, no_env  # noqa: F401
 
 def test_uninstall_with_nothing_there_is_a_success(cluster) -> None:  # noqa: F811
     result = cluster.kmeshctl("uninstall", "--timeout", "20")
-    assert result.code == 0 and "Nothing to uninstall: none of the objects exist." in result.out, result
+    assert result.code == 0 and "Nothing to uninstall: none of kmeshctl's objects exist." in result.out, result
 
 
 def test_uninstall_that_fails_after_finding_nothing_says_only_the_failure(cluster, monkeypatch) -> None:  # noqa: F811

@@ -142,9 +142,11 @@ def test_error_lines_honour_no_color(env, monkeypatch) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     seen: list = []
-    monkeypatch.setattr(typer, "secho", lambda line, fg=None, err=False: seen.append(fg))
+    monkeypatch.setattr(typer, "secho", lambda line, fg=None, err=False: seen.append(("secho", fg)))
+    monkeypatch.setattr(typer, "echo", lambda line, err=False: seen.append(("echo", line)))
     progress.echo_coloured("Error: h66", typer.colors.RED)
-    assert seen == [None if env else typer.colors.RED]
+    # h84: not secho without a colour either: click ends that line with a reset code (\e[0m) on a terminal
+    assert seen == [("echo", "Error: h66") if env else ("secho", typer.colors.RED)]
 
 
 # ------------------------------------------------------------------ 6. -q is discoverable

@@ -2,7 +2,8 @@
 there or not what install renders":
 
 - M3: an uninstall stopped after the DaemonSet left the other objects: `partly
-  uninstalled: 6 objects remain (...); run `kmeshctl uninstall``, exit 1, the JSON lists them;
+  installed or partly uninstalled: 6 of 10 objects exist (...); re-run `kmeshctl install ...` or
+  `kmeshctl uninstall``, exit 1, the JSON lists them (h84: an interrupted install looks the same);
 - M1: the ClusterRoleBinding binding another namespace's ServiceAccount, or the
   ClusterRole's rules emptied, is a problem naming the object and the install that
   restores it (its flags read back from the DaemonSet), exit 1;
@@ -66,19 +67,23 @@ def test_a_partly_uninstalled_mesh_names_what_remains_and_the_uninstall(installe
     result = installed.kmeshctl("--context", "standin", "status")
     assert result.code == 1, result
     line = result.out.splitlines()[0]
-    assert line.startswith(f"Partly uninstalled: 6 objects remain ({', '.join(REMAINING)}); run `"), line
-    assert "Not installed" not in result.out and "install --" not in result.out, result
-    assert _pasted(line) == ["kmeshctl", "--kubeconfig", str(installed.kubeconfig), "--context", "standin",
-                             "uninstall"], line
+    assert line.startswith(f"Partly installed or partly uninstalled: 6 of 10 objects exist ({', '.join(REMAINING)}); "
+                           "re-run `"), line
+    assert "Not installed" not in result.out, result
+    commands = [shlex.split(c) for c in line.split("`")[1::2]]
+    prefix = ["kmeshctl", "--kubeconfig", str(installed.kubeconfig), "--context", "standin"]
+    assert commands == [[*prefix, "install", "--cluster-id", "ID"], [*prefix, "uninstall"]], line
     data = json.loads(installed.kmeshctl("status", "-o", "json").out)
     assert not data["installed"] and not data["healthy"], data
     assert data["remainingObjects"] == REMAINING, data
-    assert data["problems"][0].startswith("partly uninstalled: 6 objects remain"), data
+    assert data["problems"][0].startswith("partly installed or partly uninstalled: 6 of 10 objects exist"), data
 
 
 def test_the_pasted_uninstall_finishes_it(installed) -> None:
     _stopped_after_the_daemonset(installed)
-    words = _pasted(installed.kmeshctl("status").out.splitlines()[0])
+    line = installed.kmeshctl("status").out.splitlines()[0]
+    words = shlex.split(line.split("`")[3])
+    assert words[-1] == "uninstall", line
     assert installed.kmeshctl(*words[3:], "-q").code == 0
     result = installed.kmeshctl("status")
     assert result.code == 1 and result.out.startswith("Not installed:"), result

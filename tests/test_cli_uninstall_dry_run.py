@@ -49,14 +49,14 @@ def test_dry_run_server_is_the_same_and_json_has_the_documented_fields(cluster) 
     result = cluster.kmeshctl("uninstall", "--dry-run=server", "-o", "json")
     document = json.loads(result.out)
     assert result.code == 0, result
-    assert document == {"dryRun": True, "checked": True, "deleted": ORDER, "absent": [], "nodes": [],
+    assert document == {"dryRun": True, "checked": True, "deleted": ORDER, "absent": [], "spared": [], "nodes": [],
                         "enrolledNamespaces": [], "errors": []}, document
     assert all(r.dry_run for r in _deletes(cluster)), _deletes(cluster)
 
 
 def test_dry_run_with_nothing_installed_says_so(cluster) -> None:  # noqa: F811
     result = cluster.kmeshctl("uninstall", "--dry-run", "-q")
-    assert result.code == 0 and result.out.strip() == "Dry run: nothing to uninstall: none of the objects exist.", \
+    assert result.code == 0 and result.out.strip() == "Dry run: nothing to uninstall: none of kmeshctl's objects exist.", \
         result
 
 
@@ -91,7 +91,7 @@ def test_json_reports_deleted_then_absent(cluster) -> None:  # noqa: F811
 def test_yaml_is_the_same_document(cluster) -> None:  # noqa: F811
     result = cluster.kmeshctl("uninstall", "-o", "yaml")
     document = yaml.safe_load(result.out)
-    assert result.code == 0 and list(document) == ["dryRun", "checked", "deleted", "absent", "nodes",
+    assert result.code == 0 and list(document) == ["dryRun", "checked", "deleted", "absent", "spared", "nodes",
                                                    "enrolledNamespaces", "errors"], result
 
 
@@ -105,6 +105,6 @@ def test_json_after_a_timeout_has_what_was_deleted_and_the_error_with_the_users_
     assert document["deleted"] == ORDER[:ORDER.index(f"EnvoyFilter istio-system/{HELD}")], document
     [error] = document["errors"]
     assert error.startswith(f"EnvoyFilter istio-system/{HELD} still exists after the --timeout 1s limit"), error
-    describe = next(c for c in error.split("`")[1::2] if c.startswith("kubectl describe"))
+    describe = next(c for c in error.split("`")[1::2] if c.startswith("kubectl get"))
     assert shlex.split(describe)[-4:] == ["--kubeconfig", str(cluster.kubeconfig), "--context", "standin"], error
     assert result.err.strip().splitlines()[-1] == f"Error: {error}", result.err  # the same line on stderr

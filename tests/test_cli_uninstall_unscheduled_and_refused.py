@@ -90,7 +90,7 @@ def test_precheck_uninstall_passes_when_every_delete_is_allowed(cluster) -> None
     assert result.code == 0, result
     check = json.loads(result.out)["checks"][-1]
     assert check == {"name": "permissions to uninstall", "status": "pass",
-                     "detail": "may get/delete every object install creates", "fix": ""}, check
+                     "detail": "may get/delete every object install creates", "fix": None}, check
     reviews = [r for r in cluster.server.requests if "selfsubjectaccessreviews" in r.path]
     assert len(reviews) == 10 * 2 + 1  # get/delete on each object, list pods everywhere
 

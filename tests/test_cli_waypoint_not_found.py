@@ -14,9 +14,9 @@ def _namespaces(cluster) -> None:  # noqa: F811
         cluster.server.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
 
-def _gateway(name: str, namespace: str, gateway_class: str = "istio-waypoint") -> dict:
+def _gateway(name: str, namespace: str, gateway_class: str = "istio-waypoint", labels: dict | None = None) -> dict:
     return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-            "metadata": {"name": name, "namespace": namespace},
+            "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
             "spec": {"gatewayClassName": gateway_class, "listeners": []}}
 
 
@@ -49,7 +49,9 @@ def test_a_namespace_without_waypoints_says_none_and_where_to_look(cluster) -> N
 
 
 def test_a_waypoint_whose_gateway_exists_without_pods_still_says_it_has_no_pods(cluster) -> None:  # noqa: F811
+    from kmeshctl.render import COMMON_LABELS
+
     _namespaces(cluster)
-    cluster.server.put(_gateway("h63-a", "default"))
+    cluster.server.put(_gateway("h63-a", "default", labels={**COMMON_LABELS, "kmeshctl.io/waypoint": "h63-a"}))
     status = cluster.kmeshctl("waypoint", "status", "-n", "default", "--name", "h63-a")
     assert status.code == 1 and "waypoint default/h63-a has no pods; run `kmeshctl" in status.err, status

@@ -161,8 +161,8 @@ def test_apply_refuses_a_name_whose_service_is_the_user_s(cluster, manager: str,
     result = cluster.kmeshctl("waypoint", "apply", "-n", "default", "--name", "fortio",
                               *(["--dry-run"] if dry_run else []))
     assert result.code == 2 and not result.out, result
-    assert result.err.startswith("Error: Service default/fortio exists and is not waypoint fortio's; choose "
-                                 "another --name"), result.err
+    assert result.err.startswith("Error: Service default/fortio exists and was not made by kmeshctl waypoint "
+                                 "apply --name fortio; choose another --name"), result.err
     assert "delete the object" not in result.err and "manager" not in result.err
     assert _get(cluster, "Service", "fortio") == before
     assert _get(cluster, "ServiceAccount", "fortio") is None and _get(cluster, "Gateway", "fortio") is None
@@ -175,7 +175,8 @@ def test_apply_refuses_another_tool_s_gateway_of_the_name(cluster) -> None:  # n
                         "metadata": {"name": "east", "namespace": "default"},
                         "spec": {"gatewayClassName": "istio-waypoint", "listeners": []}})
     result = cluster.kmeshctl("waypoint", "apply", "-n", "default", "--name", "east")
-    assert result.code == 2 and "Gateway default/east exists and is not waypoint east's" in result.err, result
+    assert result.code == 2 and "Gateway default/east exists and was not made by kmeshctl waypoint apply --name " \
+        "east; choose another --name" in result.err, result
     assert _get(cluster, "ServiceAccount", "east") is None
 
 
@@ -224,7 +225,7 @@ class _States:
     def __init__(self, *states: tuple[int, list[str], str]) -> None:
         self.states = list(states)
 
-    def __call__(self, _client: Any, namespace: str, name: str) -> deploy.WaypointState:
+    def __call__(self, _client: Any, namespace: str, name: str, **_: Any) -> deploy.WaypointState:
         ready, addresses, reason = self.states.pop(0) if len(self.states) > 1 else self.states[0]
         return deploy.WaypointState(namespace, name, True, ready, [], addresses, reason)
 
@@ -271,7 +272,8 @@ def test_status_table_and_json_agree_on_envoy_s_error(cluster, monkeypatch, serv
         "name": "wp-1", "namespace": "default", "labels": {deploy.GATEWAY_LABEL: "wp"}},
         "spec": {"containers": [{"name": "envoy", "image": "x"}]}, "status": {"phase": "Running"}})
     cluster.server.put({"apiVersion": deploy.GATEWAY_API, "kind": "Gateway", "metadata": {
-        "name": "wp", "namespace": "default"}, "spec": {"gatewayClassName": "istio-waypoint", "listeners": []}})
+        "name": "wp", "namespace": "default", "labels": {**COMMON_LABELS, deploy.WAYPOINT_LABEL: "wp"}},
+        "spec": {"gatewayClassName": "istio-waypoint", "listeners": []}})
     error = "Envoy admin /config_dump answered 404"
     monkeypatch.setattr(deploy, "pod_status", lambda *_: _report(error, services))
     table = cluster.kmeshctl("waypoint", "status", "-n", "default", "--name", "wp")
@@ -289,9 +291,11 @@ def test_a_missing_context_namespace_names_the_context(cluster) -> None:  # noqa
     _ready(cluster)
     with_context_namespaces(cluster.kubeconfig, {"kmeshctl-tier": "nosuchns"})
     result = cluster.kmeshctl("waypoint", "apply")
-    assert result.code == 2 and result.err.startswith("Error: namespace nosuchns (from context kmeshctl-tier) does "
-                                                      "not exist; create it or pass -n NAMESPACE"), result
+    assert result.code == 2 and result.err.startswith(
+        "Error: namespace nosuchns (from context kmeshctl-tier) does not exist (namespaces: default, istio-system); "
+        "create it with `kubectl create namespace nosuchns"), result
+    assert "or pass -n NAMESPACE" in result.err, result
     dry = cluster.kmeshctl("waypoint", "apply", "--dry-run")
     assert dry.code == 2 and "namespace nosuchns (from context kmeshctl-tier) does not exist" in dry.err, dry
     typed = cluster.kmeshctl("waypoint", "apply", "-n", "nosuchns")
-    assert typed.code == 2 and "Error: namespace nosuchns does not exist; create it" in typed.err, typed
+    assert typed.code == 2 and "Error: namespace nosuchns does not exist (namespaces: " in typed.err, typed

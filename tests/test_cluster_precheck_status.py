@@ -88,7 +88,9 @@ def test_status_is_not_healthy_when_the_daemonset_wants_no_pod():
 
     state = MeshStatus("kmesh-system", _ds(0, 0, 0))
     assert not state.healthy
-    assert state.problems == ["the DaemonSet wants 0 pods (no node matches its nodeSelector / tolerations)"]
+    [problem] = state.problems
+    assert problem.startswith("the DaemonSet wants 0 pods: no node matches its nodeSelector / tolerations (compare "
+                              "`kubectl get daemonset kmesh -n kmesh-system -o jsonpath="), problem
     assert state.to_dict()["problems"] == state.problems
 
 

@@ -9,10 +9,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
 from kmeshctl.maps import DataplaneMaps
+from kmeshctl.sandbox import demo_target
 from kmeshctl.sandbox import sandbox as sb
 from kmeshctl.sandbox.manifests import default_files
 from kmeshctl.sandbox.state import SandboxState, state_dir
@@ -98,15 +100,47 @@ def test_weights_90_10_then_0_100_live_without_a_failed_request(sandbox: str) ->
     assert route_weights(routes[f"inbound-vip|80|http|{FQDN}"]) == {V1: 90, V2: 10}
 
 
-def test_an_implausible_split_fails_the_demo(sandbox: str) -> None:
-    # The sandbox serves 50/50 while the demo checks against the example's 90/10.
-    sb.set_route_weights(sandbox, "default", "fortio", [50, 50])
+def _envoy_weights(name: str) -> dict[str, int]:
+    return route_weights({c["name"]: c for c in _admin(name).route_configs()}[f"inbound-vip|80|http|{FQDN}"])
+
+
+def test_the_sandboxs_own_weights_are_measured_and_put_back(sandbox: str) -> None:
+    # A sandbox routing 80/20 is checked against 80/20 (not the example's 90/10), and a
+    # run with other weights puts 80/20 back, not 90/10.
+    sb.set_route_weights(sandbox, "default", "fortio", [80, 20])
     try:
-        code, report, _ = _demo(sandbox, "--requests", "200", "--weights", "90/10")
+        code, report, stderr = _demo(sandbox, "--requests", "400")
+        assert code == 0, stderr
+        assert report["phases"][0]["weights"] == {"v1": 80, "v2": 20} and report["phases"][0]["consistent"]
+        code, report, stderr = _demo(sandbox, "--requests", "100", "--weights", "50/50")
+        assert code == 0, stderr
+        assert _envoy_weights(sandbox) == {V1: 80, V2: 20}
+        code, report, stderr = _demo(sandbox, "--requests", "400")
+        assert code == 0 and report["phases"][0]["weights"] == {"v1": 80, "v2": 20}, stderr
     finally:
         sb.set_route_weights(sandbox, "default", "fortio", [90, 10])
-    assert code == 1
-    assert report["phases"][0]["p_value"] < 0.001 and report["failures"] == 0
+
+
+def test_weights_a_demo_killed_by_sigkill_left_are_put_back(sandbox: str) -> None:
+    env = {**os.environ, "KMESHCTL_SANDBOX_NAME": sandbox}
+    killed = subprocess.Popen([sys.executable, "-m", "kmeshctl", "demo", "traffic-shift", "--target", "local",
+                               "-c", "3000", "--weights", "0/100", "-q"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while _envoy_weights(sandbox) != {V2: 100}:
+            assert time.monotonic() < deadline and killed.poll() is None
+            time.sleep(0.1)
+    finally:
+        killed.kill()
+        killed.wait()
+    state = SandboxState.load(sandbox)
+    assert "left by a demo that was stopped" in demo_target.weights_note(state)
+    code, report, stderr = _demo(sandbox, "--requests", "200")
+    assert code == 0, stderr
+    assert "putting back the VirtualService's weights 90/10 (a demo that was stopped left 0/100)" in stderr
+    assert report["phases"][0]["weights"] == {"v1": 90, "v2": 10} and report["phases"][0]["consistent"]
+    assert _envoy_weights(sandbox) == {V1: 90, V2: 10} and demo_target.weights_note(state) == ""
 
 
 def test_demo_brings_a_sandbox_up_and_removes_it_afterwards(run_id: str) -> None:

@@ -127,16 +127,18 @@ def test_a_kmesh_not_ready_is_refused_with_status(make) -> None:
 def test_a_deleted_waypoint_is_refused_with_waypoint_apply(make) -> None:
     cluster = make(waypoint=None)
     line = _refused(cluster)
-    assert line == ("Error: Service default/fortio uses waypoint default/waypoint (label "
-                    "istio.io/use-waypoint=waypoint on Service default/fortio), which does not exist (nothing was "
-                    "changed); run "
+    # no Service fortio in the cluster yet: said so, never a label on a Service that is not there
+    assert line == ("Error: no Service default/fortio in the cluster yet (the demo creates it, labelled "
+                    "istio.io/use-waypoint=waypoint) and the waypoint default/waypoint it would use does not exist "
+                    "(nothing was changed); run "
                     f"`kmeshctl {_flags(cluster)} waypoint apply -n default --name waypoint --wait`"), line
 
 
 def test_a_waypoint_istiod_has_not_programmed_is_refused(make) -> None:
     cluster = make(waypoint="pending")
     line = _refused(cluster)
-    assert line.startswith("Error: waypoint default/waypoint, which Service default/fortio uses, is not ready "
+    assert line.startswith("Error: waypoint default/waypoint, which Service default/fortio will use (the demo "
+                           "creates it), is not ready "
                            "(Gateway Pending; nothing was changed); see `kmeshctl "), line
     assert f"`kmeshctl {_flags(cluster)} waypoint status -n default --name waypoint`" in line, line
 
@@ -145,13 +147,13 @@ def test_without_the_gateway_api_the_waypoint_cannot_exist(make) -> None:
     cluster = make(gateway_api=False)
     line = _refused(cluster)
     assert "does not serve the Gateway API" in line and "waypoint default/waypoint that Service default/fortio " \
-                                                        "uses" in line and "nothing was changed" in line, line
+                                                        "will use (the demo creates it)" in line and "nothing was changed" in line, line
 
 
 def test_the_demo_namespace_of_dash_n_is_the_one_named(make) -> None:
     cluster = make(waypoint=None)
     line = _refused(cluster, "-n", "team")
-    assert "Service team/fortio uses waypoint team/waypoint" in line, line
+    assert "no Service team/fortio in the cluster yet" in line and "waypoint team/waypoint it would use" in line, line
     assert "waypoint apply -n team --name waypoint --wait`" in line, line
 
 

@@ -43,3 +43,29 @@ def test_the_node_agent_has_a_package_of_its_own() -> None:
     node = {p.stem for p in (PACKAGE / "node").glob("*.py")}
     assert {"agent", "model", "workload_cache", "translate", "mapsync", "loader", "admin", "metrics"} <= node
     assert not (PACKAGE / "agent.py").exists() and not (PACKAGE / "mapsync.py").exists()
+
+
+# The CLI's own: what the user typed (click's context) and the CLI modules that read it.
+# A library gets what it needs from the CLI as an argument (e.g. kmeshctl.sandboxes.Rerun).
+CLI_FRAMEWORKS = ("typer", "click")
+CONTEXT_FREE_CLI = ("kmeshctl.cli.tables", "kmeshctl.cli.outpaths")  # formatting and path checks only
+
+
+def command_line_imports(path: Path) -> set[str]:
+    """What module ``path`` imports of the command line: typer, click, or a kmeshctl/cli/
+    module that reads what was typed."""
+    found = imported_modules(path)
+    framework = {m for m in found if m.split(".")[0] in CLI_FRAMEWORKS}
+    cli = {m for m in found if m.startswith("kmeshctl.cli.")
+           and not any(m == ok or m.startswith(f"{ok}.") for ok in CONTEXT_FREE_CLI)}
+    return framework | cli
+
+
+def test_only_the_cli_knows_the_command_line() -> None:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] == "cli" or rel.name == "__main__.py":
+            continue
+        found = command_line_imports(path)
+        assert not found, f"{rel} imports {sorted(found)}: only kmeshctl/cli/ reads the command line; " \
+                          "pass what the library needs down from it"

@@ -323,7 +323,7 @@ def test_down_during_up_stops_it_with_sigterm_and_it_says_why(run_id: str) -> No
         down = _run("sandbox", "down", "--name", name, env=env)
         assert down.returncode == 0, down
         _, err = up.communicate(timeout=120)
-        assert up.returncode == 1, err
+        assert up.returncode == 143, err
         assert f"Error: sandbox {name} was removed by 'sandbox down' (pid " in err, err
         assert "while it was being created" in err and "Killed" not in err, err
         assert sb._leftovers(state_mod.SandboxState(name=name)) == []

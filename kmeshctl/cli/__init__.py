@@ -6,33 +6,34 @@ from __future__ import annotations
 import os
 import sys
 
-
-def _interrupted() -> None:
-    """Ctrl-C while Python still loads the command (its first second or two) or before it
-    runs: what Ctrl-C during a command prints, one line and exit 130, never a traceback."""
-    try:
-        os.write(2, b"Aborted.\n")
-    except OSError:
-        pass
-    raise SystemExit(130)
+from kmeshctl import stopping
 
 
-def _by_ctrl_c(err: BaseException) -> bool:
-    """``err`` is a Ctrl-C, or what Python 3.11 makes of one in a class body (`RuntimeError:
-    Error calling __set_name__`, the KeyboardInterrupt its cause)."""
-    seen: BaseException | None = err
-    while seen is not None:
-        if isinstance(seen, KeyboardInterrupt):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+def _launched_as_kmeshctl() -> bool:
+    """This process is the kmeshctl program (its console script, `python -m kmeshctl`),
+    not a program that imports the CLI (tests): only then may the import set signal handlers."""
+    main_file = str(getattr(sys.modules.get("__main__"), "__file__", None) or "")
+    parts = main_file.replace(os.sep, "/").split("/")
+    return parts[-1] == "kmeshctl" or parts[-2:] == ["kmeshctl", "__main__.py"]
+
+
+if _launched_as_kmeshctl():  # first: a signal while Python loads the commands is a stop like any other
+    stopping.own_process()
+
+
+def _stopped_while_loading(stop: stopping.Stopped) -> None:
+    """A signal while Python still loads the commands (their first second): what a stop
+    during a command prints, one line and 128 + the signal, never a traceback."""
+    stop = stopping.first_of_run() or stop
+    stopping.stop_at_once()  # a second signal: the same exit, the line said once
+    stopping.say_once(stop)
+    raise SystemExit(stop.exit_code)
 
 
 try:  # every heavy import: a KeyboardInterrupt in any of them is the user's Ctrl-C
     import contextlib
     import errno
     import io
-    import signal
     import stat
     import threading
     from enum import Enum
@@ -54,10 +55,11 @@ try:  # every heavy import: a KeyboardInterrupt in any of them is the user's Ctr
     from kmeshctl.cli import demo as _demo  # noqa: F401,E402
     from kmeshctl.cli import bench as _bench  # noqa: F401,E402
     from kmeshctl.cli import waypoint as _waypoint  # noqa: F401,E402
-except BaseException as err:  # noqa: B036 (only a Ctrl-C is turned into exit 130)
-    if not _by_ctrl_c(err):
+except BaseException as err:  # noqa: B036 (only a stop is turned into its exit code)
+    _stop = stopping.stop_in(err)
+    if _stop is None:
         raise
-    _interrupted()
+    _stopped_while_loading(_stop)
 
 
 # -o wide adds each agent's image to its line
@@ -266,6 +268,8 @@ class _NamedStream:
         with self._lock:
             if self._before_write is not None:
                 self._before_write()  # type: ignore[operator]
+            if self._name == "stderr":
+                stopping.note_output(text)
             if not self._hold or self._dead:
                 return self._call("write", text)
             self._held.append(text)
@@ -339,7 +343,7 @@ def _output_failures_named() -> Iterator[None]:
             sys.stderr = saved[1]  # type: ignore[assignment]
 
 
-def _report_unwritable(err: OutputUnwritable, code: object = 0) -> None:
+def _report_unwritable(err: OutputUnwritable, code: object = 0) -> int:
     """Exit 1 on every command (or the command's own non-zero code: `status` of an
     unhealthy mesh still exits 1, a bad flag 2): one line on stderr whatever the code,
     except when stderr is the stream that failed or stdout is a pipe its reader closed
@@ -349,24 +353,50 @@ def _report_unwritable(err: OutputUnwritable, code: object = 0) -> None:
         with contextlib.suppress(OSError, ValueError):
             sys.stderr.write(f"Error: {err}\n")
             sys.stderr.flush()
-    sys.exit(code if isinstance(code, int) and code else 1)
-
-
-def _terminate_cleanly(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
+    return code if isinstance(code, int) and code else 1
 
 
 def main() -> None:
-    """Run the CLI; every failure ends as one line on stderr and a script-friendly exit code."""
+    """Run the CLI; every failure ends as one line on stderr and a script-friendly exit code.
+    A signal, whenever it comes (click's parsing, the command, its cleanup, the exit), ends
+    it with 128 + the signal's number (SIGTERM 143, Ctrl-C 130) and one line, the command's
+    own (`Error: stopped by SIGTERM: sandbox demo was not created`) or `Error: stopped by SIGTERM`."""
+    owns_process = stopping.installed()  # since the import: this process is kmeshctl (else: tests)
+    previous = stopping.install()
+    code: object = 1
+    escaped: stopping.Stopped | None = None
     try:
-        _main()
-    except (KeyboardInterrupt, RuntimeError) as err:  # before or after the command (during it, the command
-        if not _by_ctrl_c(err):  # reports it)
+        code, escaped = _run()
+    except BaseException as err:  # noqa: B036 (a stop outside typer's own handling; anything else re-raised)
+        escaped = stopping.stop_in(err)
+        if escaped is None:
             raise
-        _interrupted()
+    finally:  # from here a signal no longer raises: it says its line (if none was said) and exits
+        if owns_process:
+            stopping.stop_at_once()
+        else:
+            stopping.restore(previous)
+    code = _exit_code(code, escaped)
+    if owns_process:
+        stopping.exit_process(code)
+    sys.exit(code)
 
 
-def _main() -> None:
+def _exit_code(code: object, escaped: stopping.Stopped | None) -> object:
+    """The exit code of the run: the first signal's, whatever the command returned (one
+    `Error: stopped by` line when the command said none); else the command's own."""
+    stop = stopping.first_of_run() or escaped
+    if stop is not None:
+        stopping.say_once(stop)
+        return stop.exit_code
+    if _NamedStream.failures:  # the command finished (well or not); its output did not
+        return _report_unwritable(_NamedStream.failures[0], code)
+    return code
+
+
+def _run() -> tuple[object, stopping.Stopped | None]:
+    """The command's exit code; a stop it lets out is said and exited with by
+    run_reporting_errors (a command that handles its stop says its own line)."""
     from typer.completion import completion_init
 
     from kmeshctl.errors import silence_library_warnings
@@ -377,19 +407,16 @@ def _main() -> None:
 
     install_path_completion()  # paths complete as files / directories (before the global-flag wrapper)
     complete_global_flags_anywhere()
-    # SIGTERM (timeout, a CI runner, kill) unwinds like Ctrl-C, so every command's
-    # cleanup runs (a half-made sandbox is removed, demo weights restored)
-    signal.signal(signal.SIGTERM, _terminate_cleanly)
     command = typer.main.get_command(app)
-    code: object = 0
+    swallowed = stopping.first_of_run()  # while loading, where its exception was lost (an import's callback)
+    if swallowed is not None:
+        raise swallowed
     try:
         with _output_failures_named(), _tables_not_cut_when_piped():
             command.main(prog_name="kmeshctl", complete_var=COMPLETE_VAR)
     except SystemExit as done:
-        code = done.code
-    if _NamedStream.failures:  # the command finished (well or not); its output did not
-        _report_unwritable(_NamedStream.failures[0], code)
-    sys.exit(code)
+        return done.code, None
+    return 0, None
 
 
 __all__ = ["app", "main", "__version__"]

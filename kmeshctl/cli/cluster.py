@@ -60,11 +60,11 @@ from kmeshctl.params import (
     DEFAULT_NAMESPACE,
     XDS_ADDRESS_EXAMPLE,
 )
-from kmeshctl.render import DAEMONSET_NAME
+from kmeshctl.render import DAEMONSET_NAME, NOT_OURS
 from kmeshctl.rollout import RolloutTimeout, counts_text, limit_text, timeout_fix, wait_for_rollout
 from kmeshctl.status import AgentXds, MeshStatus, agent_xds, mesh_status
-from kmeshctl.stopping import sigterm_stops
-from kmeshctl.uninstall import (ABSENT, DeleteResult, InstalledElsewhere, check_install_namespaces,
+from kmeshctl.stopping import sigterm_stops, stopped_by
+from kmeshctl.uninstall import (ABSENT, SPARED, DeleteResult, InstalledElsewhere, check_install_namespaces,
                                 installed_objects, stopped_text)
 from kmeshctl.uninstall import uninstall as uninstall_objects
 from kmeshctl.uninstall import dry_run as uninstall_dry_run
@@ -170,6 +170,8 @@ def install(
         note.print(f"[yellow]No reachable cluster ({plan.offline_because}): validating offline[/]")
     if plan.xds_found_in:
         note.print(f"Using istiod at {plan.params.xds_address} (found in namespace {plan.xds_found_in})")
+    for name in plan.users_namespaces:
+        note.print(f"Namespace {name}: {NOT_OURS}, used as is (not labelled; uninstall keeps it)")
     if dry_run:
         _print_dry_run(installer.dry_run(plan), plan.crds is not None, quiet)
         print_manifests(plan.objects, output)
@@ -198,14 +200,16 @@ def _result_format(output: ManifestFormat) -> Optional[ManifestFormat]:
 
 def _wait_interruptible(client: KubeClient, namespace: str, timeout: float, output: ManifestFormat,
                         quiet: bool) -> None:
-    """The rollout wait; Ctrl-C there says what was done (the objects stay applied)."""
+    """The rollout wait; Ctrl-C or SIGTERM there says what was done (the objects stay
+    applied) and exits 130 / 143."""
     try:
-        _wait_rollout(client, namespace, timeout, output, quiet)
-    except KeyboardInterrupt:
+        with sigterm_stops():
+            _wait_rollout(client, namespace, timeout, output, quiet)
+    except KeyboardInterrupt as stop:
         check = suggest(f"kmeshctl status -n {namespace}")
         err().print(f"interrupted: the objects were applied; the rollout was not awaited: `{escape(check)}` "
                     "shows it", soft_wrap=True)
-        raise
+        raise typer.Exit(stopped_by(stop).exit_code) from stop
 
 def _check_required(xds_address: Optional[str], cluster_id: Optional[str], dry_run: bool) -> None:
     """Every required flag left out, named in one line (exit 2)."""
@@ -295,14 +299,19 @@ def _apply_and_report(plan: installer.InstallPlan, output: Optional[ManifestForm
     JSON / YAML document at the end; a failure mid-way prints the document of what was
     applied too, then the error naming what was not and the command that finishes."""
     console = out()
+    applied: list[applier.ApplyResult] = []
 
     def report(result: applier.ApplyResult) -> None:
+        applied.append(result)
         if output is None:
             style = {"created": "green", "configured": "yellow", "unchanged": "dim"}[result.action]
             console.print(f"{result.ref} [{style}]{result.action}[/]")
 
     try:
-        results = installer.apply(plan, report)
+        with sigterm_stops():
+            results = installer.apply(plan, report)
+    except KeyboardInterrupt as stop:
+        _install_stopped(stop, plan.objects, applied, output)
     except applier.PartialApply as failure:
         error = partial_apply_error(failure)
         if output is not None:
@@ -313,6 +322,25 @@ def _apply_and_report(plan: installer.InstallPlan, output: Optional[ManifestForm
         _print_results(results, output)
     elif applier.nothing_changed(results):
         console.print("Nothing to do: the cluster already matches.")
+
+
+def _install_stopped(stop: KeyboardInterrupt, objs: list[dict], applied: list[applier.ApplyResult],
+                     output: Optional[ManifestFormat]) -> None:
+    """A signal stopped install while applying: one Error line (what was applied, what
+    was not, the two ways on), with -o the document so far too; exit 130 / 143."""
+    how = stopped_by(stop)
+    done = [r.ref for r in applied]
+    left = [object_ref(o) for o in objs if object_ref(o) not in done]
+    again, remove = same_work_command(["install"]), same_work_command(["uninstall"])
+    what = (f"applied {', '.join(done)}; not applied: {', '.join(left)} ({left[0]} may have been, as it was being "
+            f"sent)" if done else f"nothing applied ({left[0]} may have been, if it was being sent)") if left else \
+        f"every object applied ({len(done)})"
+    line = fix_hint(f"install stopped by {how.how}: {what}; re-run `{again}` to apply the rest, or remove what was "
+                    f"applied with `{remove}`")
+    if output is not None:
+        _print_results(applied, output, notApplied=left, error=line)
+    err().print(f"Error: {escape(line)}", soft_wrap=True)
+    raise typer.Exit(how.exit_code)
 
 
 def _print_results(results: list[applier.ApplyResult], output: ManifestFormat, **failure: object) -> None:
@@ -355,8 +383,18 @@ def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: Ma
         if not unreached:
             raise
         raise KmeshctlError(error.problem, fix=timeout_fix(error.state, namespace, _istiod_unreached(
-            client, unreached[0]))) from error
+            client, unreached[0]), _install_with("xds_address", _xds_to_suggest(client, unreached[0])))) from error
     err(quiet).print(f"[green]DaemonSet {namespace}/{DAEMONSET_NAME} is ready.[/]")
+
+
+def _xds_to_suggest(client: KubeClient, agent: AgentXds) -> str:
+    """The --xds-address of the install to paste after the agents could not reach
+    istiod: the one istiod Service the cluster has when it is another, else a placeholder
+    no check accepts (what to put is said next to it: the istiod Services found)."""
+    from kmeshctl.istiod import XDS_ADDRESS_UNKNOWN
+
+    found = [a for a in istiod.istiod_addresses_anywhere(client) if a != (agent.xds or {}).get("address")]
+    return found[0] if len(found) == 1 else XDS_ADDRESS_UNKNOWN
 
 
 def _istiod_unreached(client: KubeClient, agent: AgentXds) -> str:
@@ -422,7 +460,10 @@ def uninstall(
         if output is not None or (quiet and result.outcome != "needs cleanup"):
             return
         style = {"deleted": "green", "stopped": "green", "would be deleted": "yellow",
-                 "needs cleanup": "red"}.get(result.outcome, "dim")
+                 "needs cleanup": "red", "left alone": "yellow", "kept": "yellow"}.get(result.outcome, "dim")
+        if result.outcome in SPARED:
+            console.print(f"[{style}]{escape(fix_hint(result.text))}[/]")
+            return
         detail = f" ({escape(fix_hint(result.detail))})" if result.detail else ""
         console.print(f"{escape(result.ref)} [{style}]{result.outcome}[/]{detail}")
 
@@ -434,7 +475,8 @@ def uninstall(
                 uninstall_dry_run(client, objs, report)
             else:
                 assert client is not None
-                uninstall_objects(client, objs, wait_limit(timeout), report, sent.append)
+                uninstall_objects(client, objs, wait_limit(timeout), report, sent.append,
+                                  on_wait=lambda line: err(quiet or output is not None).print(escape(line)))
             enrolled = ns_ops.enrolled_namespaces(client) if client is not None else []  # before the summary
     except KeyboardInterrupt as stop:
         _uninstall_stopped(stop, objs, results, sent, dry_run, output, client is not None)
@@ -468,7 +510,7 @@ def _check_install_namespace(client: KubeClient, objs: list[dict], namespace: st
 def _uninstall_refusal(error: KmeshctlError) -> KmeshctlError:
     """A 403 during uninstall points at `precheck --uninstall` (what uninstall needs),
     not at precheck's install checks; any other error as it is."""
-    if not isinstance(error, ApiError) or error.status != 403:
+    if not isinstance(error, ApiError) or error.status != 403 or "precheck --uninstall" in error.fix:
         return error
     check = same_work_command(["precheck"], ["--uninstall"])
     return ApiError(error.status, error.reason, error.problem, error.causes, fix=error.fix,
@@ -509,17 +551,24 @@ def _uninstall_client(dry_run: bool) -> Optional[KubeClient]:
         return None
 
 
+NOTHING_OURS = "none of kmeshctl's objects exist"
+
+
 def _uninstall_summary(results: list[DeleteResult], dry_run: bool, quiet: bool, console: Console) -> None:
+    """The last line; `Nothing to uninstall` when nothing of kmeshctl's exists (objects
+    of its names it did not make were left alone, each said so above)."""
+    kept = [r for r in results if r.outcome == "kept" and r.detail != NOT_OURS]
     if dry_run:
         count = sum(1 for r in results if r.outcome == "would be deleted")
         console.print(f"Dry run: {counted(count, 'object')} would be deleted; nothing deleted." if count else
-                      "Dry run: nothing to uninstall: none of the objects exist.")
+                      f"Dry run: nothing to uninstall: {NOTHING_OURS}." if not kept else
+                      "Dry run: nothing would be deleted.")
         return
     deleted = sum(1 for r in results if r.outcome == "deleted")
     if not deleted:
-        console.print("Nothing to uninstall: none of the objects exist.")
+        console.print(f"Nothing to uninstall: {NOTHING_OURS}." if not kept else "Nothing deleted.")
     elif quiet:
-        console.print(f"Uninstalled: {deleted} objects deleted.")
+        console.print(f"Uninstalled: {counted(deleted, 'object')} deleted.")
 
 
 def uninstall_document(results: list[DeleteResult], dry_run: bool, checked: bool, enrolled: list[str],
@@ -530,6 +579,8 @@ def uninstall_document(results: list[DeleteResult], dry_run: bool, checked: bool
         "checked": checked,
         "deleted": [r.ref for r in results if r.outcome in ("deleted", "would be deleted")],
         "absent": [{"object": r.ref, "reason": r.outcome} for r in results if r.outcome in ABSENT],
+        "spared": [{"object": r.ref, "outcome": r.outcome, "reason": r.detail} for r in results
+                   if r.outcome in SPARED],
         "nodes": [{"agent": r.ref, "outcome": r.outcome, "detail": r.detail} for r in results
                   if r.outcome in ("stopped", "needs cleanup")],
         "enrolledNamespaces": enrolled,
@@ -574,7 +625,7 @@ def precheck(
     if is_data(output):
         print_data(report, output)
     else:
-        print_checks(report["checks"], output)
+        print_checks([{**row, "fix": row["fix"] or ""} for row in report["checks"]], output)
     if not checks.passed(results):
         raise typer.Exit(1)
 
@@ -670,10 +721,14 @@ def status(
 def _print_status(state: MeshStatus, output: OutputFormat) -> None:
     console = out(output)
     if state.daemonset is None and state.remaining:
-        console.print(f"[red]Partly uninstalled:[/] {escape(fix_hint(state.problems[0].partition(': ')[2]))}")
+        console.print(f"[red]Partly installed or partly uninstalled:[/] "
+                      f"{escape(fix_hint(state.problems[0].partition(': ')[2]))}")
     elif state.daemonset is None:
         console.print(f"[red]Not installed:[/] no DaemonSet {DAEMONSET_NAME} in namespace {state.namespace} "
                       f"({escape(fix_hint(INSTALL_HINT))})")
+    if state.daemonset is None:
+        for conflict in state.conflicts:
+            console.print(f"[red]Conflict:[/] {escape(fix_hint(conflict))}")
     else:
         ds = state.daemonset
         console.print(f"DaemonSet {state.namespace}/{ds['name']}: {counts_text(ds['desired'], ds['updated'], ds['ready'])}"
@@ -688,7 +743,10 @@ def _print_status(state: MeshStatus, output: OutputFormat) -> None:
         for row in rows:
             table.add_row(*(escape(cell) for cell in row))
         wide_only(table, STATUS_WIDE, output is OutputFormat.wide)  # the DaemonSet line names it
-        _table_console(console, table, rows).print(table)
+        if rows:
+            _table_console(console, table, rows).print(table)
+        else:  # no header over nothing: why there are no pods is in the Not healthy line
+            console.print("Agent pods: (none)")
         _print_agent_errors(console, state.agents)
     console.print(f"Enrolled namespaces: {', '.join(state.enrolled_namespaces) or '(none)'}")
     console.print(f"Pods with kmesh.net/redirection=enabled: {', '.join(state.redirected_pods) or '(none)'}")
@@ -802,15 +860,22 @@ def enable_ns(
     timeout: TimeoutOption = 300,
     output: EnrollmentOutputOption = OutputFormat.table,
     quiet: QuietOption = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Move a namespace another data plane has (istio.io/dataplane-mode=ambient, or "
+                            "none) to kmesh; without it such a namespace is refused, as `kubectl label` does.")] = False,
 ) -> None:
     """Enroll namespaces: label them istio.io/dataplane-mode=Kmesh (all must exist, else nothing changes).
+
+    Refused, nothing changed: a namespace another data plane has (unless --overwrite), and
+    kmesh's own, Istio's and Kubernetes' system namespaces.
 
     Examples:
 
       kmeshctl enable-ns default
       kmeshctl enable-ns default demo --wait --timeout 60
+      kmeshctl enable-ns team-b --overwrite
     """
-    _set_mode(namespaces, True, wait, timeout, output, quiet)
+    _set_mode(namespaces, True, wait, timeout, output, quiet, overwrite)
 
 
 @app.command("disable-ns")
@@ -831,18 +896,16 @@ def disable_ns(
 
 
 def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output: OutputFormat,
-              quiet: bool = False) -> None:
+              quiet: bool = False, overwrite: bool = False) -> None:
     ns_ops.check_names("namespace", names)
     client = connect_reachable(run_options())
     if wait:
         ns_ops.check_agents_for_wait(client)
-    changes = ns_ops.set_mode_label(client, names, enable)
+    changes = _set_mode_label(client, names, enable, overwrite)
     as_json = is_data(output)
     for change in changes:
         if not as_json:
-            verb = ("enrolled" if change.changed else "already enrolled") if enable else (
-                "released" if change.changed else "not enrolled")
-            out().print(f"namespace {change.name} {verb}")
+            out().print(f"namespace {change.name} {_change_words(change, enable)}")
         if enable and change.sidecar_injection:
             err().print(f"[yellow]Warning: namespace {change.name} also has Istio sidecar injection on; "
                         "pods with a sidecar are never enrolled (remove istio-injection / istio.io/rev)[/]")
@@ -856,6 +919,35 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
         print_data({"namespaces": [c.to_dict() for c in changes], "pods": [p.to_dict() for p in pods]}, output)
     else:
         _print_pods(pods, output, namespaces)
+
+
+def _set_mode_label(client: KubeClient, names: list[str], enable: bool, overwrite: bool) -> list[ns_ops.NamespaceChange]:
+    """ns_ops.set_mode_label, its refusals with the command to paste (every flag typed kept)."""
+    from kmeshctl.cli.render import this_command
+
+    try:
+        return ns_ops.set_mode_label(client, names, enable, overwrite)
+    except ns_ops.EnrolledElsewhere as error:
+        them = "it" if len(error.found) == 1 else "them"
+        raise UsageError(error.problem, fix=f"pass --overwrite to move {them} to kmesh: "
+                                            f"`{this_command(['--overwrite'])}`") from None
+    except ns_ops.NotToEnroll as error:
+        rest = [name for name in dict.fromkeys(names) if name not in error.names]
+        them = "it" if len(error.names) == 1 else "them"
+        fix = f"leave {them} out: `{this_command(arguments=rest)}`" if rest else \
+            "enroll the namespaces your applications run in (`kubectl get namespaces`)"
+        raise UsageError(error.problem, fix=fix) from None
+
+
+def _change_words(change: ns_ops.NamespaceChange, enable: bool) -> str:
+    """`enrolled`, `already enrolled`, `released`, `not enrolled`, and another data plane's
+    label replaced (enable --overwrite) or left as it was (disable)."""
+    was = f"{ns_ops.MODE_LABEL}={change.other_mode}"
+    if enable:
+        return ("enrolled" + (f" (was {was})" if change.other_mode else "")) if change.changed else "already enrolled"
+    if change.other_mode:
+        return f"not enrolled in kmesh ({was} is another data plane's: left as it is)"
+    return "released" if change.changed else "not enrolled"
 
 
 def _progress_printer(timeout: float, quiet: bool):

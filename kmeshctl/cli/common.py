@@ -17,6 +17,20 @@ from kmeshctl.cli.conventions import HELP_OPTION_NAMES, KmeshctlGroup, as_the_us
 from kmeshctl.kube import KubeTarget
 from kmeshctl.params import DEFAULT_REQUEST_TIMEOUT_S
 
+_VERSION_ASKED = "kmeshctl.version_asked"
+
+
+class _RootGroup(KmeshctlGroup):
+    """`kmeshctl --version` prints the version once the line is parsed: alone, as click
+    refuses any word it does not expect (`kmeshctl --version extra`: exit 2)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        if ctx.meta.get(_VERSION_ASKED) and not ctx.resilient_parsing:
+            _print_version_alone([*ctx._protected_args, *rest])  # the command word, then its arguments
+        return rest
+
+
 app = typer.Typer(
     name="kmeshctl",
     help="Deploy and run a Kmesh-style dual-engine eBPF service mesh with Istio / ASM.\n\n"
@@ -34,7 +48,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    cls=KmeshctlGroup,
+    cls=_RootGroup,
     context_settings={"help_option_names": HELP_OPTION_NAMES},
 )
 
@@ -95,10 +109,20 @@ def _first_spelling_in_help(option: Any) -> None:
     option.get_help_record = first_only
 
 
-def _print_version(value: bool) -> None:
+def _print_version(ctx: typer.Context, value: bool) -> None:
     if value:
-        typer.echo(__version__)
-        raise typer.Exit(0)
+        ctx.meta[_VERSION_ASKED] = True  # printed once the rest of the line is known (_RootGroup)
+
+
+def _print_version_alone(rest: list[str]) -> None:
+    from kmeshctl.errors import UsageError
+    from kmeshctl.params import shown
+
+    if rest:
+        raise UsageError(f"--version takes no command or argument, got {' '.join(shown(w) for w in rest)}; "
+                         "run `kmeshctl --version` alone, or `kmeshctl version` for the agents' versions too")
+    typer.echo(__version__)
+    raise typer.Exit(0)
 
 
 @app.callback()

@@ -30,6 +30,7 @@ from typer.exceptions import Abort, Exit, TyperException
 from kmeshctl.cli.badinput import (bad_value_line, bounded_line, check_values_present, command_habit_hint,
                                    empty_value, name_typed_flags, source_name, strict_numbers, takes_value, typed_flag,
                                    command_synonyms, with_dashes)
+from kmeshctl import stopping
 from kmeshctl.asciinum import duration_words
 from kmeshctl.cli.names import names_checked
 from kmeshctl.errors import EXIT_USAGE, KmeshctlError
@@ -96,6 +97,14 @@ class KmeshctlGroup(TyperGroup):
                 _cluster_flags_checked(command)  # innermost: a bad name or value is reported first
                 names_checked(command, lambda: _ARGS)
                 _conflicts_checked(command)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> _click.Context:
+        with stopping.past_click():  # a stop while click parses: kmeshctl.stopping's exit, not typer's 130
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: _click.Context) -> Any:
+        with stopping.past_click():
+            return super().invoke(ctx)
 
     def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
         if ctx.parent is None:
@@ -892,6 +901,8 @@ def _mark_source(message: str, value: str, envvar: str, opts: Any = ()) -> str:
     that is this parameter's: never the same text given to another flag (`--crd-file /x`)."""
     import os
 
+    if f"${envvar}" in message:  # it names the variable itself (`none of the $KUBECONFIG files exist`)
+        return message
     entries = [e for e in value.split(os.pathsep) if e]
     for word in [value, ", ".join(entries), *entries]:
         if len(word) < 2:
@@ -1359,6 +1370,8 @@ ALL_NAMESPACES_INSTEAD = (
     (("sandbox", "list"), "it lists every sandbox on this machine already"),
     (("sandbox", "status"), "it shows the sandbox's pods of every namespace already"),
     (("sandbox", "exec"), "without -n the pod is looked for in every namespace"),
+    (("sandbox", "down"), "sandboxes have no namespace; `kmeshctl sandbox down --all` removes every sandbox on this "
+                          "machine"),
     (("dump",), "it shows the data path whole, the pods of every namespace already"),
     (("render",), "it renders kmesh's own objects, which live in the namespace of its -n"),
     (("waypoint",), "it acts on one namespace: give it with -n NAMESPACE (`kmeshctl waypoint list -A` lists every "
@@ -1485,14 +1498,23 @@ def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
             _fail(_with_help_pointer(f"Error: {bad_value_line(err, _ARGS)}", err))
         return 2
     except _click.exceptions.NoSuchOption as err:
+        if err.ctx is not None and err.option_name.partition("=")[0] in ALL_NAMESPACES_FLAGS and \
+                {"--help", "-h"} & set(_ARGS[:_ARGS.index("--")] if "--" in _ARGS else _ARGS):
+            typer.echo(err.ctx.get_help())  # `down -A --help`: the help asked for, which says what to use
+            return 0
         _fail(_no_such_option_line(err))
         return 2
     except TyperException as err:
         _fail(_one_line_usage_error(err))
         return getattr(err, "exit_code", 2)
-    except (Abort, KeyboardInterrupt):
-        _fail("Aborted.")
-        return 130
+    except (Abort, KeyboardInterrupt, stopping.LetOut) as err:
+        stop = stopping.stop_in(err)  # a signal, or Ctrl-C's KeyboardInterrupt; never click's `Aborted.`
+        if stop is None:
+            _fail("Aborted.")
+            return 130
+        stop = stopping.first_of_run() or stop
+        stopping.say_once(stop)
+        return stop.exit_code
     except KmeshctlError as err:
         line = f"Error: {as_the_user_reads(str(err), root)}"
         _fail(_with_running_help_pointer(line) if err.exit_code == EXIT_USAGE else line)

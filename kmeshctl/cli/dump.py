@@ -86,7 +86,9 @@ def _typed_place_wins(sandbox: Optional[str], **typed: object) -> Optional[str]:
 def _local(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[str],
            own_flag: str = "--bpf-fs DIR") -> sandboxes.LocalTarget:
     """The one resolver of both dump commands (see kmeshctl.sandboxes.local_target)."""
-    target = sandboxes.local_target(bpf_fs, admin_port, sandbox, own_flag, flag_as_typed("sandbox"))
+    from kmeshctl.cli.render import rerun_line
+
+    target = sandboxes.local_target(bpf_fs, admin_port, sandbox, own_flag, flag_as_typed("sandbox"), rerun_line)
     if target.sandbox is not None:
         _check_finished(target.sandbox)
     if target.note:
@@ -97,9 +99,10 @@ def _local(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[
 def _check_finished(state: sandboxes.SandboxState) -> None:
     """A sandbox whose `up` or `down` did not finish has maps half-filled or half-removed:
     say so (exit 1) instead of printing them as if they were the data path."""
+    from kmeshctl.cli.render import rerun_line
     from kmeshctl.sandbox.sandbox import unfinished
 
-    problem = unfinished(state, sandboxes.rerun_line(get_current_context().command_path, "--sandbox", state.name))
+    problem = unfinished(state, rerun_line(get_current_context().command_path, "--sandbox", state.name))
     if problem:
         raise KmeshctlError(problem)
 

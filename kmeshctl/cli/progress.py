@@ -26,7 +26,10 @@ def echo_coloured(line: str, colour: str) -> None:
     styled line), nor off a terminal (click strips it there)."""
     from kmeshctl.cli.tables import styled_terminal
 
-    typer.secho(line, fg=colour if styled_terminal() else None, err=True)
+    if styled_terminal():
+        typer.secho(line, fg=colour, err=True)
+    else:  # secho without a colour still ends the line with a reset code (\e[0m) on a terminal
+        typer.echo(line, err=True)
 
 
 class Progress:

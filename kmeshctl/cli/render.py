@@ -145,6 +145,84 @@ def same_work_command(words: Sequence[str], extra: Sequence[str] = ()) -> str:
     return shlex.join(with_required(["kmeshctl", *words, *typed, *_not_typed(extra, typed)]))
 
 
+def rerun_line(command: str, flag: str, name: str, after: str = "") -> str:
+    """The command being run again on sandbox ``name`` (a kmeshctl.sandboxes.Rerun, which
+    the CLI passes to the library): `kmeshctl dump maps --sandbox NAME -o json --map
+    km_manage`, every argument and flag typed kept (the sandbox flag replaced), `-- COMMAND`
+    last; a fix that drops what the user typed would run another command. Outside a run
+    of ``command``: the bare line (kmeshctl.sandboxes.rerun_line)."""
+    from kmeshctl.sandboxes import rerun_line as bare_line
+
+    typed = _typed_words(command)
+    if typed is None:
+        return bare_line(command, flag, name, after)
+    path, arguments, options, dashed = typed
+    return shlex.join(["kmeshctl", *path, *arguments, flag, name, *options, *dashed])
+
+
+def this_command(extra: Sequence[str] = (), arguments: Optional[Sequence[str]] = None) -> str:
+    """The command being run, ready to paste: `kmeshctl WORDS ARGUMENTS FLAGS... EXTRA...`,
+    every argument (or ``arguments`` instead) and flag typed kept, ``extra`` added unless
+    typed already. A fix that drops what the user typed would run another command."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context()
+    path: list[str] = []
+    walk = ctx
+    while walk.parent is not None:
+        path.insert(0, walk.info_name or "")
+        walk = walk.parent
+    found = _typed_words(shlex.join(["kmeshctl", *path]))
+    assert found is not None  # the path is the running command's own
+    _, typed_arguments, options, dashed = found
+    kept = list(typed_arguments if arguments is None else arguments)
+    return shlex.join(["kmeshctl", *path, *kept, *options, *_not_typed(extra, options), *dashed])
+
+
+def _typed_words(command: str) -> Optional[tuple[list[str], list[str], list[str], list[str]]]:
+    """(command words, arguments, options but the sandbox flag, `--` and what follows) of
+    the command being run, when it is ``command``'s; None otherwise."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return None
+    path: list[str] = []
+    walk = ctx
+    while walk is not None and walk.parent is not None:
+        path.insert(0, walk.info_name or "")
+        walk = walk.parent
+    if command.split()[1:1 + len(path)] != path:
+        return None
+    options = _without_sandbox_flag(typed_flags_for(path))
+    arguments: list[str] = []
+    dashed: list[str] = []
+    for param in ctx.command.params:
+        if param.param_type_name != "argument":
+            continue
+        value = ctx.params.get(param.name or "")
+        values = [str(v) for v in (value if isinstance(value, (list, tuple)) else [value]) if v is not None]
+        if str(getattr(param, "metavar", "") or "").startswith("-- "):
+            dashed = ["--", *values] if values else []
+        else:
+            arguments += values
+    return path, arguments, options, dashed
+
+
+def _without_sandbox_flag(words: list[str]) -> list[str]:
+    from kmeshctl.sandboxes import SANDBOX_FLAGS
+
+    kept, skip = [], False
+    for word in words:
+        if skip:
+            skip = False
+        elif word.partition("=")[0] in SANDBOX_FLAGS:
+            skip = "=" not in word  # its value is the next word
+        else:
+            kept.append(word)
+    return kept
+
+
 def _not_typed(extra: Sequence[str], typed: Sequence[str]) -> list[str]:
     """``extra`` (flags, each with its value when it takes one) without the flags ``typed``
     gives already, and without their values."""
@@ -331,8 +409,10 @@ def warn_unvalidated_custom_kinds(kinds: list[str], quiet: bool) -> None:
     (offline, no --crd-file); shared by `render` and offline `install --dry-run`. None
     with -q (``quiet``): a warning is no error."""
     if kinds and not quiet:
+        from kmeshctl.cli.common import fix_hint
         from kmeshctl.cli.progress import echo_coloured
 
-        echo_coloured(f"Warning: {', '.join(kinds)} not schema-validated (no CRD schemas offline); "
-                      f"give --crd-file, or run `{same_work_command(['install'], ['--dry-run'])}` with a reachable "
-                      "cluster", typer.colors.YELLOW)
+        # fix_hint: the pasted install keeps the --kubeconfig / --context typed (the reachable cluster)
+        echo_coloured(fix_hint(f"Warning: {', '.join(kinds)} not schema-validated (no CRD schemas offline); "
+                               f"give --crd-file, or run `{same_work_command(['install'], ['--dry-run'])}` with a "
+                               "reachable cluster"), typer.colors.YELLOW)

@@ -67,8 +67,13 @@ def stopped_text(stop: Stopped, what: str = "") -> str:
     `stopped by SIGTERM: WHAT`."""
     return f"stopped by {stop.how}" + (f": {what}" if what else "")
 
-_NAME_HELP = (f"The sandbox (also --sandbox NAME; see `kmeshctl sandbox list`); default: the only sandbox up, "
-              f"else '{DEFAULT_NAME}'. A name is {NAME_RULE}.")
+_NAME_HELP = (f"The sandbox (also --sandbox NAME; see `kmeshctl sandbox list`); default: ${NAME_ENV}, else the "
+              "only sandbox up (none: an error saying no sandbox is up; several: an error listing them). A name "
+              f"is {NAME_RULE}.")
+_DOWN_NAME_HELP = (f"The sandbox to remove (also --sandbox NAME); default: ${NAME_ENV}, else the only sandbox up "
+                   "or failed `up` on this machine, said on stderr (none: an error, or nothing with "
+                   "--ignore-not-found; several: an error listing them). A name is "
+                   f"{NAME_RULE}.")
 _NEW_NAME_HELP = (f"Name of the new sandbox (also --sandbox NAME; several can coexist): {NAME_RULE}, e.g. demo or "
                   f"team-a; default: '{DEFAULT_NAME}'.")
 # --name, and --sandbox as demo and dump spell it (kmeshctl.sandboxes.SANDBOX_FLAGS)
@@ -87,7 +92,7 @@ def _complete_down_names(incomplete: str) -> list[str]:
     return [n for n in found if n.startswith(incomplete)]
 
 
-DownNameOption = typer.Option(None, *_SPELLINGS, metavar="NAME", envvar=NAME_ENV, help=_NAME_HELP,
+DownNameOption = typer.Option(None, *_SPELLINGS, metavar="NAME", envvar=NAME_ENV, help=_DOWN_NAME_HELP,
                               autocompletion=_complete_down_names)
 
 
@@ -123,11 +128,13 @@ def _existing_name(name: Optional[str], other_version_ok: bool = False,
     of ``command`` to paste (kmeshctl.sandboxes.pick decides)."""
     if name:
         return _name(name, other_version_ok)
-    only = sandboxes.pick(command, after, has, what)
+    from kmeshctl.cli.render import rerun_line
+
+    only = sandboxes.pick(command, after, has, what, rerun_line)
     if only is None:
         raise sandboxes.none_up()  # not `sandbox kmesh not found`: the user named no sandbox
     left = sandboxes.failed_note(only)
-    if only != DEFAULT_NAME or left:
+    if only != DEFAULT_NAME or left or command == "kmeshctl sandbox down":
         from kmeshctl.cli.progress import note
 
         why = f"the only one that {what.replace('have ', 'has ', 1)}" if has is not None and len(sandboxes.names()) > 1 else "the only one up"
@@ -269,8 +276,19 @@ def down(name: Optional[str] = DownNameOption,
         if ignore_not_found:
             return
         raise sandboxes.NotFound(f"no sandbox is up: nothing to remove; {ignore_not_found_fix(['sandbox', 'down'])}")
-    _remove(_existing_name(name, other_version_ok=True, command="kmeshctl sandbox down"), quiet, force,
-            ignore_not_found)
+    chosen = _existing_name(name, other_version_ok=True, command="kmeshctl sandbox down")
+    if force and not name:
+        _refuse_forced_guess(chosen)
+    _remove(chosen, quiet, force, ignore_not_found)
+
+
+def _refuse_forced_guess(chosen: str) -> None:
+    """`sandbox down --force` given no name: --force removes a sandbox a demo is using, so
+    that sandbox must be named, not guessed."""
+    holder = sandbox_mod.lock_mod.holder(chosen)
+    if holder is not None and holder.command == sandbox_mod.lock_mod.DEMO and not holder.ours:
+        raise UsageError(f"sandbox {chosen} is in use by a `demo traffic-shift` (pid {holder.pid}): --force removes it "
+                         f"only when named: `kmeshctl sandbox down --name {chosen} --force`")
 
 
 def _down_all(name: Optional[str], quiet: bool, force: bool) -> None:
@@ -340,6 +358,7 @@ def list_(output: ListOutputOption = OutputFormat.table) -> None:
     if not rows:
         note("No sandboxes. Create one with: kmeshctl sandbox up", run_options().quiet)  # stdout stays empty (kubectl)
         return
+    _damaged_notes(rows)
     columns = ["NAME", "PHASE", "PODS", "AGE"] + (list(WIDE_LIST_COLUMNS) if output is OutputFormat.wide else [])
     table = Table(*columns, show_edge=False, pad_edge=False)
     for row in rows:
@@ -349,6 +368,13 @@ def list_(output: ListOutputOption = OutputFormat.table) -> None:
             cells += [row["agentAdmin"] or EMPTY, row["bpffs"] or EMPTY]
         table.add_row(*cells)
     _console(output).print(table)
+
+
+def _damaged_notes(rows: list[dict[str, Any]]) -> None:
+    """One stderr line per damaged record: what is wrong and the `sandbox down` that removes it."""
+    for row in rows:
+        if row["phase"] == sandboxes.PHASE_DAMAGED:
+            note(f"Warning: {row['problems'][0]}", run_options().quiet)
 
 
 def _list_word(words: list[str], args: list[str]) -> str:
@@ -384,7 +410,11 @@ def status(output: StatusOutputOption = OutputFormat.table, name: Optional[str] 
     if chosen not in sandboxes.names() and chosen in sandboxes.failed_up_names():
         report = sandboxes.failed_up_status(chosen)  # only a failed `up`'s logs: its phase and the fix
     else:
-        report = sandbox_mod.status(_existing_state(chosen).name)
+        from kmeshctl.sandbox.demo_target import weights_note
+
+        state = _existing_state(chosen)
+        report = sandbox_mod.status(state.name)
+        report["notes"] += [note] if (note := weights_note(state)) else []  # a demo's weights in force
     if is_data(output):
         print_data(report, output)
     else:
@@ -430,7 +460,7 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
     for waypoint in report["waypoints"]:
         health = "ready" if waypoint["ready"] else "NOT READY"
         extra = (f", {counted(waypoint['listeners'], 'listener')}, {counted(waypoint['clusters'], 'cluster')}"
-                 if waypoint["ready"] else "")
+                 if "listeners" in waypoint else "")
         envoy = waypoint.get("process") or {}
         detail = f"; pid {envoy['pid']}, log {envoy.get('log') or EMPTY}" if wide and "pid" in envoy else ""
         console.print(f"Waypoint {waypoint['name']} (pod {waypoint['pod']}, {waypoint['address']}): "
@@ -517,16 +547,29 @@ def _has_pod(sandbox: str, pod: str, namespace: Optional[str]) -> bool:
     return True
 
 
-def _pod_required(name: Optional[str]) -> UsageError:
-    """`POD is required`, with the pods of the sandbox to choose from."""
+def _pod_required(name: Optional[str], first: Optional[str], rest: List[str], namespace: Optional[str]) -> UsageError:
+    """`POD is required`: for `exec -- POD COMMAND...` (``first``, ``rest``: the words after
+    `--`, ``first`` a pod of the sandbox) with the line to type; else with the pods of the
+    sandbox to choose from. Said before any `Using sandbox` note: nothing ran."""
+    usage = "POD is required before `--` (kmeshctl sandbox exec POD -- COMMAND...)"
     if not name and not sandboxes.names():
-        return UsageError("POD is required before `--` (kmeshctl sandbox exec POD -- COMMAND...); no sandbox is "
-                          "up: `kmeshctl sandbox up` makes one")
-    chosen = _existing_name(name)
-    state = sandboxes.load(chosen)
-    where = (f"the pods of sandbox {chosen}: {', '.join(p.name for p in state.pods)}" if state is not None
-             else str(sandboxes.not_found(chosen)))
-    return UsageError(f"POD is required before `--` (kmeshctl sandbox exec POD -- COMMAND...); {where}")
+        return UsageError(f"{usage}; no sandbox is up: `kmeshctl sandbox up` makes one")
+    holds = (lambda n: _has_pod(n, first, namespace)) if first else None
+    try:
+        chosen = _name(name) if name else sandboxes.pick("kmeshctl sandbox exec", has=holds, what=f"have pod {first}")
+        state = sandboxes.load(chosen) if chosen else None
+    except KmeshctlError as err:
+        return UsageError(f"{usage}; {err}")
+    if state is None:
+        return UsageError(f"{usage}; {sandboxes.not_found(chosen) if chosen else sandboxes.none_up()}")
+    if first and rest and _has_pod(state.name, first, namespace):
+        from kmeshctl.cli.conventions import given_as
+
+        typed = given_as("name") if name else ""
+        words = ["kmeshctl", "sandbox", "exec", first, *(["-n", namespace] if namespace else []),
+                 *([typed, name] if name and not typed.startswith("$") else []), "--", *rest]
+        return UsageError(f"{usage}: `{suggest(shlex.join(words))}`")
+    return UsageError(f"{usage}; the pods of sandbox {state.name}: {', '.join(p.name for p in state.pods)}")
 
 
 def _exec_target(word: str, namespace: Optional[str], name: Optional[str], command: List[str]) -> str:
@@ -597,7 +640,7 @@ def exec_(
 
     meta = get_current_context().meta
     if meta.get(POD_MISSING):
-        raise _pod_required(name)
+        raise _pod_required(name, pod, command, namespace)
     extra = meta.get(WORDS_BEFORE_DASHES, [])
     if len(extra) > 1:
         raise UsageError(f"sandbox exec takes one POD before --; got {' '.join(shown(w) for w in extra)} "

@@ -353,12 +353,24 @@ def plain_columns(table: Table) -> None:
     table.title_justify = "left"
 
 
+def plain_styles(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Every Console's settings: no automatic highlighting (rich would bold a `(`, colour
+    numbers and addresses), and with NO_COLOR (or TERM=dumb) no escape at all, bold and
+    italic too (rich's own NO_COLOR drops colours only)."""
+    import os
+
+    kwargs.setdefault("highlight", False)
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        kwargs.setdefault("color_system", None)
+    return kwargs
+
+
 def cli_console(wide: bool = False, **kwargs: Any) -> Console:
     """The console of a command's stdout (``wide``: -o wide, nothing cut; piped: never
     wrapped either, as kubectl's output)."""
     if wide:
         kwargs.setdefault("width", WIDE_WIDTH)
-    console = PipeFriendlyConsole(**kwargs)
+    console = PipeFriendlyConsole(**plain_styles(kwargs))
     if not console.is_terminal and "width" not in kwargs:
         console.width = WIDE_WIDTH
     return console

@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 from typer._click.globals import get_current_context
@@ -15,14 +15,21 @@ from rich.table import Table
 
 from kmeshctl.cli.tables import EMPTY, cli_console
 
+from kmeshctl.apply import ApplyResult, PartialApply, nothing_changed
 from kmeshctl.cli.common import (MAX_RUN_S, MAX_TIMEOUT_S, PORT_MAX, PORT_MIN, OutputFormat, app,
-                                 check_namespace_flags, ignore_not_found_fix, is_data, print_data, print_json,
+                                 check_namespace_flags, fix_hint, ignore_not_found_fix, is_data, print_data,
                                  output_option, run_options)
 from kmeshctl.cli.conventions import flag_as_typed
-from kmeshctl.cli.render import ManifestFormat, print_manifests
+from kmeshctl.cli.render import ManifestFormat, print_manifests, same_work_command
 from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.kube import KubeClient, object_ref
 from kmeshctl.namespaces import check_names
+from kmeshctl.params import counted
+from kmeshctl.stopping import check_not_stopped, sigterm_stops, stopped_by
 from kmeshctl.waypoint import deploy
+
+if TYPE_CHECKING:
+    from kmeshctl.waypoint import model
 
 waypoint_app = typer.Typer(
     help="Deploy and inspect waypoints (stock Envoy configured by kmeshctl).\n\n"
@@ -118,13 +125,21 @@ def apply_cmd(
                                            help="How long --wait waits (e.g. 300s, 5m; 0: no limit).")
                        ] = deploy.WAIT_TIMEOUT_S,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the objects, apply nothing; the configured cluster (which must answer; offline only when none is configured) checks them first, as install --dry-run.")] = False,
+    force_conflicts: Annotated[bool, typer.Option(
+        "--force-conflicts", help="Take back fields of this waypoint's own objects that another field manager "
+                                  "(kubectl scale/edit/patch) now owns: server-side apply with force, as "
+                                  "install --force-conflicts. Objects of its names that it did not make stay "
+                                  "refused.")] = False,
     output: Annotated[Optional[ManifestFormat], typer.Option(
-        "--output", "-o", help="With --dry-run: manifest format; otherwise json prints each object's result.")] = None,
+        "--output", "-o", help="With --dry-run: manifest format; otherwise the result of each object's apply as "
+                               "one JSON / YAML document on stdout (progress on stderr).")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines (each object, the wait), "
                                         "only the result.")] = False,
 ) -> None:
     """Deploy a waypoint into the namespace of -n (Services opt in with the label
     istio.io/use-waypoint=<its --name>).
+
+    Ctrl-C or SIGTERM says what was applied and what not (exit 130 / 143).
 
     Examples:
 
@@ -136,27 +151,125 @@ def apply_cmd(
     given, namespace = namespace, _namespace(namespace)
     params = deploy.WaypointParams(namespace, name, image, replicas)
     objs = deploy.render(params)  # every flag checked before any connection
-    from kmeshctl.apply import nothing_changed
     from kmeshctl.demo_cluster import validation_version
 
     if dry_run:
         client = _dry_run_cluster()
         if client is not None:
+            _set_force(client, force_conflicts)
             deploy.check_apply(client, params, validation_version(client), _namespace_origin(given, namespace))
         print_manifests(objs, output or ManifestFormat.yaml)  # the `kind: List` of render -o json
         return
     client = _client()
-    say = (lambda _line: None) if quiet or run_options().quiet else typer.echo
-    results = deploy.apply(client, params, validation_version(client), say, _namespace_origin(given, namespace))
-    if wait:  # 0: no limit, as kubectl's; piped (a log): a line only when the wait's state changes
-        deploy.wait_ready(client, params, timeout or float("inf"), say, every_poll=_stdout_is_terminal())
-    if output == ManifestFormat.json:
-        print_json([{"object": r.ref, "action": r.action} for r in results])
-    elif nothing_changed(results):
-        typer.echo(f"Nothing to do: waypoint {namespace}/{name} is up to date.")
-    else:
-        typer.echo(f"waypoint {namespace}/{name} applied. Label a Service or namespace "
-                   f"istio.io/use-waypoint={name} to send its traffic through it.")
+    _set_force(client, force_conflicts)
+    quiet = quiet or run_options().quiet
+    run = _ApplyRun(params, [object_ref(o) for o in objs], output)
+    say = (lambda _line: None) if quiet else (lambda line: typer.echo(line, err=output is not None))
+    try:
+        with sigterm_stops():
+            run.results = deploy.apply(client, params, validation_version(client), run.reported(say),
+                                       _namespace_origin(given, namespace), run.started.append)
+            if wait:  # 0: no limit, as kubectl's; piped (a log): a line only when the wait's state changes
+                run.waiting = True
+                deploy.wait_ready(client, params, timeout or float("inf"), say, every_poll=_stdout_is_terminal())
+            check_not_stopped()
+    except KeyboardInterrupt as stop:
+        run.stopped(stop)
+    except PartialApply as failure:
+        run.failed(failure)
+    except KmeshctlError as error:
+        if run.results:  # applied, then the wait failed: the document says what was applied
+            run.print_document(error=str(error))
+        raise
+    run.done()
+
+
+def _set_force(client: KubeClient, force_conflicts: bool) -> None:
+    """Apply with force when --force-conflicts (as install); otherwise a conflict's fix
+    offers the command typed with --force-conflicts added."""
+    client.force_conflicts = force_conflicts
+    client.force_command = "" if force_conflicts else same_work_command(["waypoint", "apply"],
+                                                                        ["--force-conflicts"])
+
+
+class _ApplyRun:
+    """One `waypoint apply`: what it applied so far, and how it reports its end (done,
+    failed mid-way, stopped by a signal) as text or as the -o document."""
+
+    def __init__(self, params: deploy.WaypointParams, refs: list[str], output: Optional[ManifestFormat]) -> None:
+        self.params, self.refs, self.output = params, refs, output
+        self.results: list[ApplyResult] = []
+        self.started: list[str] = []
+        self.waiting = False
+
+    def reported(self, say: Callable[[str], None]) -> Callable[[ApplyResult], None]:
+        def report(result: ApplyResult) -> None:
+            self.results.append(result)
+            if self.output is None:  # with -o, as install: the document says it
+                say(f"{result.ref} {result.action}")
+        return report
+
+    @property
+    def waypoint(self) -> str:
+        return f"{self.params.namespace}/{self.params.name}"
+
+    def print_document(self, **extra: object) -> None:
+        if self.output is None:
+            return
+        document: dict = {"waypoint": self.waypoint,
+                          "applied": [{"object": r.ref, "action": r.action} for r in self.results],
+                          "changed": not nothing_changed(self.results) if self.results else False}
+        print_data({**document, **extra}, OutputFormat(self.output.value))
+
+    def done(self) -> None:
+        if self.output is not None:
+            self.print_document()
+        elif nothing_changed(self.results):
+            typer.echo(f"Nothing to do: waypoint {self.waypoint} is up to date.")
+        else:
+            typer.echo(f"waypoint {self.waypoint} applied. Label a Service or namespace "
+                       f"istio.io/use-waypoint={self.params.name} to send its traffic through it.")
+
+    def failed(self, failure: PartialApply) -> None:
+        cause_fix = getattr(failure.cause, "fix", "")
+        first = f"{cause_fix.removesuffix(', then retry').removesuffix(', then re-run')}, then " if cause_fix else ""
+        error = KmeshctlError(f"{failure.failed} could not be applied: {failure.cause.problem}; {failure.counts} "
+                              "(nothing is rolled back)",
+                              fix=f"{first}re-run `{same_work_command(['waypoint', 'apply'])}` (it applies the "
+                                  f"rest), or remove what was applied with `{_delete_command()}`")
+        self.print_document(notApplied=[object_ref(o) for o in failure.not_applied], error=str(error))
+        raise error from failure
+
+    def stopped(self, stop: KeyboardInterrupt) -> None:
+        how = stopped_by(stop)
+        line = self.stopped_text(how.how)
+        done = {r.ref for r in self.results}
+        self.print_document(notApplied=[ref for ref in self.refs if ref not in done], error=line)
+        typer.echo(f"Error: {fix_hint(line)}", err=True)
+        raise typer.Exit(how.exit_code)
+
+    def stopped_text(self, how: str) -> str:
+        """The one line of an apply a signal stopped: what was applied, what was being
+        applied (it may have been), what was not, and the commands that go on."""
+        again = f"re-run `{same_work_command(['waypoint', 'apply'])}`"
+        if self.waiting:
+            status = same_work_command(["waypoint", "status"])
+            return (f"waypoint apply stopped by {how} while waiting: all {counted(len(self.results), 'object')} of "
+                    f"waypoint {self.waypoint} applied, its pods and Gateway not awaited; `{status}` shows them")
+        done = [r.ref for r in self.results]
+        going = [ref for ref in self.started if ref not in done]
+        left = [ref for ref in self.refs if ref not in done and ref not in going]
+        if not done and not going:
+            return f"waypoint apply stopped by {how} before anything was applied; {again} to apply it"
+        parts = [f"applied {', '.join(done)}" if done else "nothing applied yet"]
+        parts += [f"{', '.join(going)} being applied (it may have been)"] if going else []
+        parts += [f"not applied: {', '.join(left)}"] if left else []
+        return (f"waypoint apply stopped by {how}: " + "; ".join(parts) +
+                f"; {again} to apply the rest, or remove what was applied with `{_delete_command()}`")
+
+
+def _delete_command() -> str:
+    return same_work_command(["waypoint", "delete"])
 
 
 def _stdout_is_terminal() -> bool:
@@ -213,7 +326,9 @@ def status_cmd(
     output: StatusOutputOption = OutputFormat.table,
 ) -> None:
     """What each pod of a waypoint serves: Services, routes with the weights Envoy applies,
-    whether Envoy ACKed the latest configuration. Exit 1 when a pod is not in sync.
+    whether Envoy ACKed the latest configuration. Exit 1 when a pod is not in sync, or
+    when the Gateway of that name was not made by `waypoint apply` (istioctl's: it says
+    whose it is).
 
     Examples:
 
@@ -221,10 +336,14 @@ def status_cmd(
       kmeshctl waypoint status -n default --name waypoint -o json
     """
     _check_names()
-    namespace = _namespace(namespace)  # a bad context namespace: before connecting
+    given, namespace = namespace, _namespace(namespace)  # a bad context namespace: before connecting
     client = _client()
-    state = deploy.waypoint_state(client, namespace, name)
+    gateway = _gateway(client, namespace, name)
+    if gateway is not None and not deploy.made_by_kmeshctl(gateway, name):
+        raise _not_kmeshctls(client, gateway, namespace, name)
+    state = deploy.waypoint_state(client, namespace, name, gateway, deploy.services_of(client, namespace, name))
     if not state.pods and not deploy.exists(client, deploy.WaypointParams(namespace, name)):
+        deploy.check_namespace(client, namespace, _namespace_origin(given, namespace))  # not "create the waypoint"
         raise _not_found(client, namespace, name, f"create it: `kmeshctl waypoint apply -n {namespace} --name "
                                                   f"{name}`", look_first=False)
     if not state.pods:
@@ -286,37 +405,162 @@ def _print_status(state: deploy.WaypointState, reports: dict[str, dict], wide: b
             typer.echo(f"    problem: {problem}")
 
 
+DeleteOutputOption = Annotated[Optional[ManifestFormat], typer.Option(
+    "-o", "--output", metavar="json|yaml", show_default=False,
+    help="Print what was deleted, left and absent, the Services still using it and any error as one JSON / "
+         "YAML document (schema: docs/usage.md) instead of one line per object.")]
+
+
 @waypoint_app.command("delete")
 def delete_cmd(
     namespace: NamespaceOpt = None,
     name: NameOpt = deploy.DEFAULT_NAME,
     ignore_not_found: Annotated[bool, typer.Option(
         "--ignore-not-found", help="Exit 0 when the waypoint does not exist (for scripts).")] = False,
+    output: DeleteOutputOption = None,
 ) -> None:
     """Delete a waypoint made by `waypoint apply` (Services labelled to use it then go direct).
 
     A waypoint that does not exist is an error (NotFound, exit 1), as with `kubectl
     delete`; --ignore-not-found makes it a success that says "Nothing to delete".
+    Services still labelled to use it are named on stderr with the command that
+    unlabels them. Ctrl-C or SIGTERM says what was deleted and what not (exit 130 / 143).
 
     Examples:
 
       kmeshctl waypoint delete -n default
       kmeshctl waypoint delete -n demo --name east --ignore-not-found
+      kmeshctl waypoint delete -n default -o json
     """
     _check_names()
     namespace = _namespace(namespace)  # a bad context namespace: before connecting
     client = _client()
     params = deploy.WaypointParams(namespace, name)
+    run = _DeleteRun(params, output)
     if not deploy.exists(client, params):
         if not ignore_not_found:
-            raise _not_found(client, namespace, name, ignore_not_found_fix(["waypoint", "delete"]))
-        if not run_options().quiet:
+            error = _not_found(client, namespace, name, ignore_not_found_fix(["waypoint", "delete"]))
+            run.print_document(error=str(error))
+            raise error
+        if output is None and not run_options().quiet:
             typer.echo(f"Nothing to delete: waypoint {namespace}/{name} does not exist.")
+        run.print_document()
         return
-    deploy.delete(client, params, (lambda _line: None) if run_options().quiet else typer.echo)
+    run.users = _users(client, params)
+    _warn_in_use(params, run.users)
+    say = (lambda _line: None) if run_options().quiet or output is not None else typer.echo
+    try:
+        with sigterm_stops():
+            deploy.delete(client, params, run.reported(say), run.started.append)
+            check_not_stopped()
+    except KeyboardInterrupt as stop:
+        run.stopped(stop)
+    except KmeshctlError as error:
+        if not isinstance(error, UsageError):  # a refusal: nothing ran
+            run.print_document(error=str(error))
+        raise
+    run.print_document()
+
+
+def _users(client: KubeClient, p: deploy.WaypointParams) -> "list[model.Service]":
+    """The Services using the waypoint, for a warning: none when this user may not read
+    them (the delete does not depend on it)."""
+    from kmeshctl.kube import ApiError
+
+    try:
+        return deploy.waypoint_users(client, p.namespace).get((p.namespace, p.name), [])
+    except ApiError:
+        return []
+
+
+def _warn_in_use(p: deploy.WaypointParams, users: "list[model.Service]") -> None:
+    """A warning, not a refusal: Services labelled to use the waypoint go direct once it
+    is gone (istiod drops the waypoint from them), which may be what the user wants."""
+    if not users:
+        return
+    refs = ", ".join(f"{s.namespace}/{s.name}" for s in users)
+    commands = " and ".join(f"`{c}`" for c in dict.fromkeys(deploy.unlabel_command(s) for s in users[:5]))
+    uses = "Service {} still uses" if len(users) == 1 else "Services {} still use"
+    typer.echo(fix_hint(f"Warning: {uses.format(refs)} waypoint {p.namespace}/{p.name} (label "
+                        f"istio.io/use-waypoint={p.name}); their traffic goes direct once it is gone; to stop "
+                        f"that first: {commands}"), err=True)
+
+
+class _DeleteRun:
+    """One `waypoint delete`: each object's outcome so far, reported as lines or as the
+    -o document, and the line of a delete a signal stopped."""
+
+    def __init__(self, params: deploy.WaypointParams, output: Optional[ManifestFormat]) -> None:
+        self.params, self.output = params, output
+        self.results: list[tuple[str, str]] = []
+        self.started: list[str] = []
+        self.users: list = []
+
+    def reported(self, say: Callable[[str], None]) -> Callable[[str, str], None]:
+        def report(ref: str, outcome: str) -> None:
+            self.results.append((ref, outcome))
+            say(f"{ref} {outcome}")
+        return report
+
+    def print_document(self, **extra: object) -> None:
+        """`waypoint delete -o json|yaml` (docs/usage.md)."""
+        if self.output is None:
+            return
+        document = {
+            "waypoint": f"{self.params.namespace}/{self.params.name}",
+            "deleted": [ref for ref, outcome in self.results if outcome == deploy.DELETED],
+            "absent": [ref for ref, outcome in self.results if outcome == "not found"],
+            "left": [{"object": ref, "reason": outcome.removeprefix("left: ")} for ref, outcome in self.results
+                     if outcome.startswith("left")],
+            "usedBy": [f"{s.namespace}/{s.name}" for s in self.users],
+            "errors": [str(extra["error"])] if "error" in extra else [],
+        }
+        print_data(document, OutputFormat(self.output.value))
+
+    def stopped(self, stop: KeyboardInterrupt) -> None:
+        how = stopped_by(stop)
+        line = self.stopped_text(how.how)
+        self.print_document(error=line)
+        typer.echo(f"Error: {fix_hint(line)}", err=True)
+        raise typer.Exit(how.exit_code)
+
+    def stopped_text(self, how: str) -> str:
+        """What was deleted, what was being deleted (it may be gone), what was not reached,
+        and the command that deletes the rest."""
+        done = [ref for ref, outcome in self.results if outcome == deploy.DELETED]
+        handled = {ref for ref, _ in self.results}
+        going = [ref for ref in self.started if ref not in handled]
+        left = [ref for ref in deploy.deleted_objects(self.params) if ref not in handled and ref not in going]
+        parts = [f"deleted {', '.join(done)}" if done else "nothing deleted yet"]
+        parts += [f"{', '.join(going)} being deleted (it may be gone)"] if going else []
+        parts += [f"not deleted: {', '.join(left)}"] if left else []
+        return (f"waypoint delete stopped by {how}: " + "; ".join(parts) +
+                f"; re-run `{same_work_command(['waypoint', 'delete'])}` to delete the rest")
 
 
 LIST_ALL = "see `kmeshctl waypoint list -A`"
+OTHER_NAME_SUFFIX = "-kmesh"  # the --name suggested beside a waypoint kmeshctl did not make
+
+
+def _gateway(client: KubeClient, namespace: str, name: str) -> Optional[dict]:
+    deploy.require_gateway_api(client)
+    return client.get(deploy.GATEWAY_API, "Gateway", name, namespace)
+
+
+def _not_kmeshctls(client: KubeClient, gateway: dict, namespace: str, name: str) -> KmeshctlError:
+    """`waypoint status` of a Gateway another tool made (istioctl's, istiod's): whose it
+    is, and a name `waypoint apply` would take (never one it refuses), exit 1."""
+    problem = (f"Gateway {namespace}/{name} ({deploy.gateway_maker(gateway)}) was not made by kmeshctl waypoint "
+               "apply: `kmeshctl waypoint status` reports only kmeshctl's waypoints")
+    look = f"`kubectl get gateway {name} -n {namespace} -o yaml` shows it"
+    other = f"{name}{OTHER_NAME_SUFFIX}"[:63]
+    try:
+        deploy.check_names_free(client, deploy.WaypointParams(namespace, other), deploy.render(
+            deploy.WaypointParams(namespace, other)))
+    except UsageError:  # that name is taken too: no command that would be refused
+        return KmeshctlError(problem, fix=look)
+    return KmeshctlError(problem, fix=f"{look}; for a kmeshctl waypoint there choose another --name: "
+                                      f"`kmeshctl waypoint apply -n {namespace} --name {other}`")
 
 
 def _not_found(client, namespace: str, name: str, fix: str,  # type: ignore[no-untyped-def]

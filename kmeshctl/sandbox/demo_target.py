@@ -1,9 +1,16 @@
 """The demo's local target: the sandbox. Brings it up when it is not (and down again
 afterwards), runs the request loop in the netutils pod, and changes weights through the
-sandbox control plane (returning once the waypoint's Envoy routes with them)."""
+sandbox control plane (returning once the waypoint's Envoy routes with them).
+
+What it measures is the sandbox's own VirtualService (its subsets and weights, whatever
+the manifests it was made with). Before a demo first changes the weights it records the
+VirtualService's own in the sandbox's directory, and removes the record once it put them
+back: a demo killed before that (SIGKILL) leaves the record, and the next demo puts those
+weights back first (`sandbox status` says so meanwhile)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,14 +18,16 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from kmeshctl import demo
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.sandbox import lock as lock_mod
 from kmeshctl.sandbox import sandbox as sb
 from kmeshctl.sandbox.manifests import Manifests, default_files, load
 from kmeshctl.sandbox.state import PHASE_READY, SandboxState
+from kmeshctl.sandboxes import Rerun, rerun_line
 
 CLIENT_DEPLOYMENT = "netutils"
 LOOP_EXIT_TIMEOUT_S = 5.0
+WEIGHTS_RECORD = "demo-weights.json"
 
 
 def stop_loop(process: subprocess.Popen, kill: bool, timeout: float = LOOP_EXIT_TIMEOUT_S) -> None:
@@ -44,11 +53,9 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 def remake_command(name: str) -> str:
-    """The commands that give sandbox ``name`` the demo's manifests: `sandbox up` refuses
-    a sandbox that exists (it adds nothing to one), so it is removed and made again."""
-    files = default_files()
-    where = f" -f {files[0].parent}/" if files else ""
-    return f"kmeshctl sandbox down --name {name} && kmeshctl sandbox up --name {name}{where}"
+    """The commands that make sandbox ``name`` again from the manifests it was made from
+    (they have what the demo needs: demo_missing passed): see sb.remake_line."""
+    return sb.remake_line(name)
 
 
 def demo_missing(state: SandboxState) -> str:
@@ -60,62 +67,178 @@ def demo_missing(state: SandboxState) -> str:
     return ""
 
 
-def check_demo_ready(state: SandboxState) -> None:
+def check_demo_ready(state: SandboxState, rerun: Rerun = rerun_line) -> None:
     """KmeshctlError (exit 1) unless sandbox ``state`` can run the demo: it has the fortio
     Service and the netutils client, and every process of it still runs (the cheap,
     process-only part of `sandbox status`: no request is sent). A demo on a sandbox whose
-    agent or waypoint died would measure nothing."""
+    agent or waypoint died would measure nothing. ``rerun``: see demo.rerun_command."""
     name = state.name
     missing = demo_missing(state)
     if missing:
         raise KmeshctlError(f"sandbox {name} has no {missing} (it was made without the fortio demo's "
-                            f"manifests): run the demo in a new sandbox: `{demo.in_new_sandbox(name)}`, or pass "
+                            f"manifests): run the demo in a new sandbox: `{demo.in_new_sandbox(name, rerun)}`, or pass "
                             "--sandbox of a sandbox that has it")
     problems = sb.process_problems(state)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise KmeshctlError(f"sandbox {name} is not ready: {problems[0]}{more}; see "
                             f"`kmeshctl sandbox status --name {name}`, or make it again: "
-                            f"`{remake_command(name)} && {demo.rerun_command(name)}`")
+                            f"`{remake_command(name)} && {demo.rerun_command(name, rerun)}`")
+
+
+# ---------------------------------------------------------------- the VirtualService's own weights
+
+
+def weights_record(state: SandboxState) -> Path:
+    """Where a demo keeps the VirtualService's own weights while others are in force."""
+    return state.dir / WEIGHTS_RECORD
+
+
+def recorded_weights(state: SandboxState) -> tuple[str, list[int]] | None:
+    """(`namespace/name` of the VirtualService, its own weights) a demo recorded and has
+    not put back yet, or None."""
+    try:
+        raw = json.loads(weights_record(state).read_text())
+        found = (str(raw["virtualService"]), [int(w) for w in raw["weights"]])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return found
+
+
+def _record_weights(state: SandboxState, vs: tuple[str, str], weights: list[int]) -> None:
+    tmp = weights_record(state).with_suffix(".tmp")
+    tmp.write_text(json.dumps({"virtualService": "/".join(vs), "weights": weights, "pid": os.getpid()}))
+    tmp.replace(weights_record(state))
+
+
+def sandbox_subject(state: SandboxState) -> demo.DemoSubject:
+    """What the demo measures in sandbox ``state``: its own VirtualService for fortio, with
+    the weights a demo recorded in place of the ones it left in force."""
+    subject = demo.demo_subject(load([state.manifests_file]), where=f"sandbox {state.name}")
+    vs = subject.virtual_service
+    recorded = recorded_weights(state)
+    if recorded and recorded[0] == f"{vs.namespace}/{vs.name}" and len(recorded[1]) == len(subject.versions):
+        return demo.with_weights(subject, recorded[1])
+    return subject
+
+
+def _in_force(state: SandboxState) -> demo.DemoSubject:
+    """The sandbox's VirtualService as its record says now (the weights in force)."""
+    return demo.demo_subject(load([state.manifests_file]), where=f"sandbox {state.name}")
+
+
+def _shown(subject: demo.DemoSubject, weights: tuple[int, ...] | list[int], sep: str = ", ") -> str:
+    return sep.join(f"{v.subset}={w}" for v, w in zip(subject.versions, weights))
+
+
+def weights_note(state: SandboxState) -> str:
+    """For `sandbox status` ('' when none): the weights in force while a demo has not put
+    the VirtualService's own back, a demo running now or one killed before it could."""
+    recorded = recorded_weights(state)
+    if recorded is None or not state.manifests_file.exists():
+        return ""
+    try:
+        now = _in_force(state)
+    except KmeshctlError:
+        return ""
+    vs, own = recorded
+    routes = f"VirtualService {vs} routes {_shown(now, now.default_weights)}"
+    running = lock_mod.holder(state.name)
+    if running is not None and running.command == lock_mod.DEMO:
+        return f"{routes} for demo pid {running.pid}, which puts back its own weights, {_shown(now, own)}, at the end"
+    return (f"{routes}, left by a demo that was stopped; its own weights, {_shown(now, own)}, come back with the "
+            f"next demo: `kmeshctl demo traffic-shift --sandbox {state.name}`")
+
+
+# ---------------------------------------------------------------- the target
 
 
 class LocalTarget:
     name = "local"
 
     def __init__(self, sandbox_name: str, subject_vs: tuple[str, str],
-                 original_weights: list[int]) -> None:
+                 original_weights: list[int], rerun: Rerun = rerun_line, sandbox_flag: str = "--sandbox") -> None:
+        """``original_weights``: the VirtualService's own (put back by finish) for a sandbox
+        the demo brings up; subject() reads them from a sandbox that is up. ``sandbox_flag``:
+        the flag as typed (--sandbox or --name), for messages."""
         self.sandbox_name = sandbox_name
+        self._rerun = rerun  # how a fix repeats the demo (see demo.rerun_command)
+        self._flag = sandbox_flag
         self.description = f"local sandbox {sandbox_name}"
         self._vs = subject_vs
-        self._original = original_weights
+        self._original = list(original_weights)
         self._started_here = False
-        self._changed = False
+        self._ready = False  # prepared: the lock taken, the sandbox checked
         self._state: SandboxState | None = None
 
     @staticmethod
     def manifests() -> Manifests:
         return load(default_files())
 
+    def subject(self, default: demo.DemoSubject) -> demo.DemoSubject:
+        """What the demo measures here: the sandbox's own VirtualService (its subsets and
+        weights); ``default``, the demo's manifests', for a sandbox the demo brings up from
+        them, or one that prepare refuses (not ready, without the fortio Service)."""
+        state = SandboxState.load(self.sandbox_name)
+        if state is None or state.phase != PHASE_READY or demo_missing(state) or not state.manifests_file.exists():
+            return default
+        try:
+            subject = sandbox_subject(state)
+        except UsageError as error:  # the sandbox's manifests, not this command's input
+            raise KmeshctlError(f"{error}: run the demo in a new sandbox: "
+                                f"`{demo.in_new_sandbox(self.sandbox_name, self._rerun)}`") from None
+        self._vs = (subject.virtual_service.namespace, subject.virtual_service.name)
+        self._original = list(subject.default_weights)
+        return subject
+
     def prepare(self, progress: Callable[[str], None]) -> None:
         """Take the sandbox's lock (one demo at a time: two would change each other's
         weights; released by finish, or stale once this process is gone), then bring
-        it up when it is not, or check it can run the demo."""
+        it up when it is not, or check it can run the demo, and put back the weights a
+        demo killed before it could left in force."""
         sb.require_root()
-        lock_mod.acquire(self.sandbox_name, lock_mod.DEMO)
+        self._lock()
         state = SandboxState.load(self.sandbox_name)
         if state is None:
             progress(f"bringing up sandbox {self.sandbox_name} (it will be removed afterwards)")
             try:
-                sb.up(self.sandbox_name, default_files(), progress)
+                sb.up(self.sandbox_name, default_files(), progress, keep_logs_if_interrupted=False)
             except KeyboardInterrupt:  # Ctrl-C, SIGTERM: finish removes it whole, the logs `up` keeps too
                 self._started_here = True
                 raise
             self._started_here = True
         elif state.phase != PHASE_READY:
-            raise KmeshctlError(sb.unfinished(state, demo.rerun_command(self.sandbox_name)))
+            raise KmeshctlError(sb.unfinished(state, demo.rerun_command(self.sandbox_name, self._rerun)))
         self._state = SandboxState.load(self.sandbox_name)
         if not self._started_here:
-            check_demo_ready(self._state)
+            check_demo_ready(self._state, self._rerun)
+        self._ready = True
+        if not self._started_here:
+            self._put_back_left_weights(progress)
+
+    def _lock(self) -> None:
+        try:
+            lock_mod.acquire(self.sandbox_name, lock_mod.DEMO)
+        except lock_mod.InUse as error:
+            if error.holder.command != lock_mod.DEMO:
+                raise
+            raise lock_mod.InUse(f"sandbox {self.sandbox_name} is in use by demo pid {error.holder.pid}; wait for "
+                                 f"it or pass {self._flag} of another sandbox", error.holder) from None
+
+    def _put_back_left_weights(self, progress: Callable[[str], None]) -> None:
+        """A record left by a demo that was killed (this one holds the lock now): its
+        weights are the VirtualService's own."""
+        assert self._state is not None
+        recorded = recorded_weights(self._state)
+        if recorded is None:
+            return
+        if recorded[0] == "/".join(self._vs):
+            self._original = recorded[1]
+            now = _in_force(self._state)
+            progress(f"putting back the VirtualService's weights {'/'.join(map(str, self._original))} "
+                     f"(a demo that was stopped left {'/'.join(map(str, now.default_weights))})")
+            sb.set_route_weights(self.sandbox_name, *self._vs, self._original)
+        weights_record(self._state).unlink(missing_ok=True)
 
     def service_url(self) -> str:
         assert self._state is not None
@@ -141,8 +264,15 @@ class LocalTarget:
         Path(path).touch()  # pods share the host's filesystem
 
     def set_weights(self, weights: list[int]) -> None:
-        sb.set_route_weights(self.sandbox_name, *self._vs, weights)
-        self._changed = True
+        """Route with ``weights`` once the waypoint's Envoy does; other than the
+        VirtualService's own, recorded first (so a killed demo's are put back)."""
+        assert self._state is not None
+        if list(weights) != self._original and not weights_record(self._state).exists():
+            _record_weights(self._state, self._vs, self._original)
+        sb.set_route_weights(self.sandbox_name, *self._vs, list(weights))
+
+    def ensure_weights(self, weights: list[int]) -> None:
+        self.set_weights(weights)
 
     def lost(self) -> str:
         """Why the sandbox can no longer serve the demo ('' while it can): a `sandbox
@@ -158,8 +288,10 @@ class LocalTarget:
             if self._started_here and not lock_mod.removed_by(self.sandbox_name):
                 progress(f"removing sandbox {self.sandbox_name}")
                 sb.down(self.sandbox_name)
-            elif self._changed and not self.lost():
+            elif self._ready and self._state is not None and weights_record(self._state).exists() \
+                    and not self.lost():
                 progress("restoring the VirtualService's weights")
                 sb.set_route_weights(self.sandbox_name, *self._vs, self._original)
+                weights_record(self._state).unlink(missing_ok=True)
         finally:
             lock_mod.release(self.sandbox_name)

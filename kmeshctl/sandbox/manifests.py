@@ -51,6 +51,7 @@ _NAME_RULES = {
     "ServiceAccount": (_DNS1123_SUBDOMAIN, 253, "RFC 1123 subdomain"),
     "AuthorizationPolicy": (_DNS1123_SUBDOMAIN, 253, "RFC 1123 subdomain"),
     "container": (_DNS1123_LABEL, 63, "RFC 1123 label"),
+    "port": (_DNS1123_LABEL, 63, "RFC 1123 label"),  # a Service port's name
 }
 
 
@@ -434,26 +435,67 @@ def _parse_service(manifests: Manifests, doc: dict[str, Any], name: str) -> None
         raise UsageError(f"Service type {kind} is not supported in the sandbox (use ClusterIP)")
     if spec.get("clusterIP") not in (None, ""):
         raise UsageError("a fixed spec.clusterIP is not supported in the sandbox (remove it)")
-    ports = tuple(_service_port(p) for p in spec.get("ports") or [])
-    if not ports:
-        raise UsageError("a Service needs at least one port")
+    ports = _service_ports(spec.get("ports") or [])
     selector = {str(k): str(v) for k, v in (spec.get("selector") or {}).items()}
     manifests.services.append(Service(name, namespace, labels, selector, ports))
 
 
-def _service_port(raw: dict[str, Any]) -> ServicePort:
-    port = _port_number(raw["port"], "port")
+def _service_ports(raw_ports: Any) -> tuple[ServicePort, ...]:
+    """spec.ports, checked as the API server checks them (it refuses the same Service): a
+    port twice would give the waypoint two listeners with one match, which Envoy rejects."""
+    if not isinstance(raw_ports, list):
+        raise UsageError(f"spec.ports is {_what(raw_ports)}, not a list of ports: give ports: [{{port: 80}}]")
+    if not raw_ports:
+        raise UsageError("a Service needs at least one port (spec.ports)")
+    ports = tuple(_service_port(raw, f"spec.ports[{i}]") for i, raw in enumerate(raw_ports))
+    seen_names: dict[str, int] = {}
+    seen_ports: dict[tuple[int, str], int] = {}
+    for i, port in enumerate(ports):
+        where = f"spec.ports[{i}]"
+        key = (port.port, port.protocol)
+        if key in seen_ports:
+            raise UsageError(f"{where}: port {port.port}/{port.protocol} is also spec.ports[{seen_ports[key]}] "
+                             "(Kubernetes refuses a duplicate too): remove one or give it another port")
+        if len(ports) > 1 and not port.name:
+            raise UsageError(f"{where}.name is required when a Service has several ports (Kubernetes refuses it "
+                             "too): name each port, e.g. name: http")
+        if port.name in seen_names:
+            raise UsageError(f"{where}.name {port.name!r} is also the name of spec.ports[{seen_names[port.name]}] "
+                             "(Kubernetes refuses a duplicate too): give each port its own name")
+        if port.name:
+            seen_names[port.name] = i
+        seen_ports[key] = i
+    return ports
+
+
+_IANA_SVC_NAME = re.compile(r"(?=.{1,15}$)(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*")
+
+
+def _service_port(raw: Any, where: str) -> ServicePort:
+    if not isinstance(raw, dict):
+        raise UsageError(f"{where} is {_what(raw)}, not a port: give {{port: 80, targetPort: 8080}}")
+    if "port" not in raw:
+        raise UsageError(f"{where}.port is required: add one, e.g. port: 80")
+    port = _port_number(raw["port"], f"{where}.port")
+    name = raw.get("name", "")
+    if name not in (None, ""):
+        check_name("port", name, f"{where}.name")
     target = raw.get("targetPort", port)
     protocol = raw.get("protocol", "TCP")
     if protocol != "TCP":
-        raise UsageError(f"protocol {protocol} is not supported in the sandbox (use TCP)")
-    target_port: int | str = target if isinstance(target, str) and not is_digits(target) \
-        else _port_number(int(target), "targetPort")
-    return ServicePort(str(raw.get("name", "")), port, target_port, protocol)
+        raise UsageError(f"{where}.protocol {protocol} is not supported in the sandbox (use TCP)")
+    if isinstance(target, str) and not is_digits(target):
+        if not _IANA_SVC_NAME.fullmatch(target):
+            raise UsageError(f"{where}.targetPort {target!r} is neither a port number (1-65535) nor a port name "
+                             "(1-15 lower-case letters, digits and '-', at least one letter)")
+        target_port: int | str = target
+    else:
+        target_port = _port_number(int(target) if isinstance(target, str) else target, f"{where}.targetPort")
+    return ServicePort(str(name or ""), port, target_port, protocol)
 
 
 def _port_number(value: Any, what: str) -> int:
-    if not isinstance(value, int) or not 1 <= value <= 65535:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
         raise UsageError(f"{what} {value!r} is not a port number (1-65535)")
     return value
 
@@ -523,6 +565,11 @@ def _http_route(raw: dict[str, Any]) -> HttpRoute:
     if not destinations:
         raise UsageError("an http route needs at least one destination")
     total = sum(d.weight for d in destinations)
+    unweighted = sum(1 for r in raw["route"] if "weight" not in r)
+    if len(destinations) > 1 and unweighted:  # Istio gives 100 to a lone destination only
+        which = "without weights" if unweighted == len(destinations) else f"{unweighted} of them without a weight"
+        raise UsageError(f"route to {destinations[0].host} has {len(destinations)} destinations {which}; "
+                         "give weights that add up to 100")
     if len(destinations) > 1 and total != 100:
         raise UsageError(f"route weights {'/'.join(str(d.weight) for d in destinations)} add up to {total}; "
                          "make them add up to 100")

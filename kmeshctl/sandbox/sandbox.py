@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -49,6 +51,7 @@ from kmeshctl.sandbox.topology import Topology, WaypointInfo, check_no_name_clas
 from kmeshctl.sandbox.waypoint import (
     EnvoyAdmin,
     envoy_binary,
+    listener_problem,
     route_weights,
     write_bootstrap,
 )
@@ -109,9 +112,10 @@ def check_up(name: str, files: Sequence[Path]) -> UpPlan:
 
 
 def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
-       plan: UpPlan | None = None) -> SandboxState:
+       plan: UpPlan | None = None, keep_logs_if_interrupted: bool = True) -> SandboxState:
     """Create the sandbox. Everything is validated first (``plan``: by check_up already);
-    on failure what was made is removed."""
+    on failure what was made is removed, its logs kept (failed_up_logs); interrupted too,
+    unless not ``keep_logs_if_interrupted`` (a demo's own sandbox, removed whole)."""
     plan = plan if plan is not None and plan.name == name else check_up(name, files)
     manifests, plans, vips = plan.manifests, plan.plans, plan.vips
     shutil.rmtree(failed_up_logs(name), ignore_errors=True)
@@ -119,12 +123,14 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
     state.vips = vips
     state.save()
     state.manifests_file.write_text(yaml.safe_dump_all(manifests.documents, sort_keys=False))
+    _write_sources(state, files)
     try:
         _create(state, manifests, plans, progress)
         _check_not_stopped(name)
     except BaseException as err:
         interrupted = isinstance(err, KeyboardInterrupt)
-        kept = _keep_logs(state, "interrupted" if interrupted else "failed")
+        keep = keep_logs_if_interrupted or not interrupted
+        kept = _keep_logs(state, "interrupted" if interrupted else "failed") if keep else None
         what = "interrupted" if interrupted else "sandbox up failed"
         remover = lock_mod.removed_by(name) if interrupted else None
         progress(f"{what}: removing what was created" + (f" (its logs are kept in {kept})" if kept else ""))
@@ -138,6 +144,84 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
     state.phase = PHASE_READY
     state.save()
     return state
+
+
+# ---------------------------------------------------------------- making it again
+
+SOURCES_FILE = "sources.json"  # in the record's directory: the -f paths `up` was given
+KEPT_MANIFESTS = "manifests-{name}.yaml"  # beside the records: where a fix copies the record's manifests
+
+
+def _write_sources(state: SandboxState, files: Sequence[Path]) -> None:
+    """What `up` was given, for a fix that makes the sandbox again (remake_steps): the
+    -f paths as absolute ones (`-` for stdin), or none for the default manifests."""
+    given = [str(p) if str(p) == manifests_mod.STDIN else str(Path(p).absolute()) for p in files]
+    default = [str(p) for p in manifests_mod.default_files()]
+    (state.dir / SOURCES_FILE).write_text(json.dumps({"files": [] if given == default else given}))
+
+
+def _sources(name: str) -> list[str] | None:
+    """The -f paths sandbox ``name`` was made from ([] for the default manifests); None
+    when unknown (no record of them, or not readable)."""
+    try:
+        files = json.loads((state_mod.state_dir(name) / SOURCES_FILE).read_text()).get("files")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return files if isinstance(files, list) and all(isinstance(f, str) for f in files) else None
+
+
+def _recorded_documents(name: str) -> list[Any] | None:
+    try:
+        return [d for d in yaml.safe_load_all((state_mod.state_dir(name) / "manifests.yaml").read_text()) if d]
+    except (OSError, yaml.YAMLError):
+        return None
+
+
+def _same_as_recorded(files: list[str], recorded: list[Any] | None) -> bool:
+    """Whether ``files`` (no stdin) still hold exactly the objects the sandbox was made
+    from (as kept in its record: live changes, e.g. the demo's weights, count too)."""
+    if recorded is None or manifests_mod.STDIN in files:
+        return False
+    paths = [Path(f) for f in files] if files else manifests_mod.default_files()
+    try:
+        documents = manifests_mod.load(paths).documents
+    except (UsageError, OSError):
+        return False
+    return documents == recorded
+
+
+def remake_steps(name: str) -> list[str]:
+    """The commands that make sandbox ``name`` again from the objects it was made from
+    (`sandbox up` refuses one that exists): `down`, then `up` with the same -f paths while
+    they still hold those objects, else with a copy of the record's manifests (made first:
+    `down` removes the record), e.g. when they came from stdin."""
+    down = f"kmeshctl sandbox down --name {name}"
+    up = f"kmeshctl sandbox up --name {name}"
+    files, recorded = _sources(name), _recorded_documents(name)
+    if files is not None and _same_as_recorded(files, recorded):
+        return [down, up + "".join(f" -f {shlex.quote(f)}" for f in files)]
+    if recorded is None:
+        return [down, up]
+    kept = state_mod.STATE_ROOT / KEPT_MANIFESTS.format(name=name)
+    copy = f"cp {shlex.quote(str(state_mod.state_dir(name) / 'manifests.yaml'))} {shlex.quote(str(kept))}"
+    return [copy, down, f"{up} -f {shlex.quote(str(kept))}"]
+
+
+def remake_line(name: str) -> str:
+    """remake_steps as one line to paste (`A && B && C`)."""
+    return " && ".join(remake_steps(name))
+
+
+def remake_text(name: str) -> str:
+    """remake_line in backticks, saying why a copy is made when that is not plain: the
+    manifests came from stdin, or the files changed since."""
+    steps = remake_steps(name)
+    why = ""
+    if steps[0].startswith("cp "):
+        files = _sources(name) or []
+        why = (" (its manifests came from stdin: this uses the copy its record keeps)" if manifests_mod.STDIN in files
+               else " (this uses the copy of its manifests its record keeps)")
+    return f"`{' && '.join(steps)}`{why}"
 
 
 def _check_not_stopped(name: str) -> None:
@@ -200,12 +284,10 @@ def unfinished(state: SandboxState, then: str = "") -> str:
                 f"`kmeshctl sandbox up` to finish, or stop it with `kmeshctl sandbox down --name {name}`")
     what = ("half-removed (a `sandbox down` did not finish)" if state.phase == state_mod.PHASE_REMOVING
             else "half-created (a `sandbox up` did not finish)")
-    steps = [f"kmeshctl sandbox down --name {name}"]
     up = f"kmeshctl sandbox up --name {name}"
-    if then and not then.startswith(up):
-        steps.append(up)
-    if then:
-        steps.append(then)
+    if then.startswith(up):  # the user's own `up`, with the manifests they chose
+        return f"sandbox {name} is {what}: run `kmeshctl sandbox down --name {name} && {then}`"
+    steps = remake_steps(name) + ([then] if then else [])
     return f"sandbox {name} is {what}: run `{' && '.join(steps)}`"
 
 
@@ -356,8 +438,28 @@ def _start_waypoint(state: SandboxState, waypoint: WaypointInfo, pod: Pod, progr
             lambda argv: start_process(pod, argv, log, cwd=workdir))
     admin = EnvoyAdmin(admin_socket)
     _wait(state, admin.ready, f"is not ready after {READY_TIMEOUT_S:.0f}s (admin unix:{admin_socket})")
+    _wait_listener(state, waypoint, admin, log)
     progress(f"waypoint {waypoint.namespace}/{waypoint.name}: Envoy ready on "
              f"{waypoint.ip}:{waypoint.port} (PROXY protocol), admin unix:{admin_socket}")
+
+
+def _wait_listener(state: SandboxState, waypoint: WaypointInfo, admin: EnvoyAdmin, log: Path) -> None:
+    """Until the waypoint's Envoy serves the listener the control plane sent: Envoy says
+    LIVE even when it rejected it, and then every request through the waypoint fails."""
+    found: list[str] = []
+
+    def configured() -> bool:
+        try:
+            problem = listener_problem(admin)
+        except (OSError, KmeshctlError, ValueError):  # the admin API busy a moment: asked again
+            return False
+        found[:] = [problem] if problem else []
+        return problem is not None
+
+    _wait(state, configured, f"has no listener after {READY_TIMEOUT_S:.0f}s (admin unix:{admin.socket_path}): "
+                             f"see {state.logs_dir / 'controlplane.log'}")
+    if found:
+        raise KmeshctlError(f"waypoint {waypoint.namespace}/{waypoint.name}: {found[0]}: see {log}")
 
 
 def _wait(state: SandboxState, ready: Callable[[], bool], not_ready: str) -> None:
@@ -415,8 +517,10 @@ def check_processes(state: SandboxState) -> None:
 
 
 def down(name: str, progress: Progress = _quiet, force: bool = False) -> bool:
-    """Remove the sandbox; False when there was nothing to remove. Refused (lock.InUse)
-    while another `down` removes it, or a demo uses it unless ``force``."""
+    """Remove the sandbox (and the logs a failed `up` of it kept); False when there was
+    nothing to remove. Refused (lock.InUse) while another `down` removes it, or a demo
+    uses it unless ``force``. A record it cannot read (damaged, another version's) is no
+    obstacle: what of it reads is used, the names derived from ``name`` find the rest."""
     require_root()
     taken = lock_mod.acquire(name, lock_mod.DOWN, force)
     try:
@@ -623,13 +727,11 @@ def _process_problems(state: SandboxState, processes: Processes) -> list[str]:
                      f"`kmeshctl sandbox down --name {state.name}`")
     elif state.phase != PHASE_READY:
         found.append(f"`sandbox up` (pid {state.up_pid}) is still creating it" if state.up_is_running()
-                     else f"half-created: a `sandbox up` did not finish: run `kmeshctl sandbox down --name "
-                          f"{state.name} && kmeshctl sandbox up --name {state.name}`")
+                     else f"half-created: a `sandbox up` did not finish: run {remake_text(state.name)}")
     found += [f"{h.component} (pid {h.pid}) {h.reason}: see {h.log}" for _, h in processes if h.failed]
     if data_path_gone(state):
         found.append(f"the data path is gone: nothing pinned in {state.bpffs} (was `kmeshctl node cleanup` run on "
-                     f"it?): run `kmeshctl sandbox down --name {state.name} && kmeshctl sandbox up --name "
-                     f"{state.name}`")
+                     f"it?): run {remake_text(state.name)}")
     return found
 
 
@@ -671,7 +773,10 @@ def _not_answering(state: SandboxState, report: dict[str, Any]) -> list[str]:
                      f"({agent['admin']}/debug/ready): see {agent['log']}")
     for waypoint in report["waypoints"]:
         envoy = waypoint.get("process") or {}
-        if envoy.get("running") and not waypoint["ready"]:
+        if envoy.get("running") and waypoint.get("configProblem"):
+            found.append(f"{envoy['component']} (pid {envoy['pid']}) runs but serves nothing: "
+                         f"{waypoint['configProblem']}: see {envoy['log']}")
+        elif envoy.get("running") and not waypoint["ready"]:
             found.append(f"{envoy['component']} (pid {envoy['pid']}) runs but is not ready "
                          f"({waypoint['admin']}/ready): see {envoy['log']}")
     return found
@@ -711,7 +816,19 @@ def _waypoint_status(state: SandboxState, waypoint: WaypointInfo, processes: Pro
         stats = admin.stats(r"^(listener_manager\.total_listeners_active|cluster_manager\.active_clusters)$")
         result["listeners"] = stats.get("listener_manager.total_listeners_active", 0)
         result["clusters"] = stats.get("cluster_manager.active_clusters", 0)
+        problem = _listener_problem(admin)
+        if problem:
+            result["ready"], result["configProblem"] = False, problem
     return result
+
+
+def _listener_problem(admin: EnvoyAdmin) -> str:
+    """Why a live waypoint Envoy serves nothing ('' when it serves its listener)."""
+    try:
+        problem = listener_problem(admin)
+    except (OSError, KmeshctlError, ValueError) as err:
+        return f"its admin API did not answer the listener check ({err})"
+    return "it has no listener (none received from the control plane)" if problem is None else problem
 
 
 # ---------------------------------------------------------------- exec
@@ -791,7 +908,7 @@ def _wait_forwarding(process: subprocess.Popen) -> int:
             return process.wait()
         except KeyboardInterrupt as err:
             with contextlib.suppress(ProcessLookupError):
-                process.send_signal(stopping.stopped_by(err).signum)
+                process.send_signal(stopping.pass_on(err))  # the command decides the exit code
 
 
 def _removed_meanwhile(name: str) -> bool:
@@ -872,7 +989,7 @@ def _signal_control_plane(state: SandboxState, sig: signal.Signals) -> None:
     records = state.processes_of("controlplane")
     if not records or not _alive_in(records[-1].pid, state.system_cgroup / "controlplane"):
         raise KmeshctlError(f"the control plane of sandbox {state.name} is not running: "
-                            f"run `kmeshctl sandbox down --name {state.name}` and up again")
+                            f"make the sandbox again: {remake_text(state.name)}")
     os.kill(records[-1].pid, sig)
 
 

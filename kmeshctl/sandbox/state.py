@@ -12,9 +12,9 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 from kmeshctl.errors import UsageError
 from kmeshctl.sandbox.manifests import load
@@ -209,19 +209,34 @@ class SandboxState:
 
     @classmethod
     def load(cls, name: str) -> "SandboxState | None":
-        path = state_dir(name) / "state.json"
+        """The record of sandbox ``name`` for the code that acts on it (None when there is
+        none): never an error, for `down` must remove even a record it cannot read. A
+        damaged or other version's record gives what of it checks out (see salvage), the
+        rest defaults; the names derived from ``name`` still find everything to remove."""
         try:
-            raw = json.loads(path.read_text())
+            raw = json.loads(record_path(name).read_text())
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
-            return cls(name=name)  # unreadable: the derived names still allow cleanup
-        try:
-            raw["pods"] = [PodRecord(**p) for p in raw.get("pods", [])]
-            raw["processes"] = [ProcessRecord(**p) for p in raw.get("processes", [])]
-            return cls(**raw)
-        except TypeError:  # another kmeshctl version's fields: the derived names still allow cleanup
             return cls(name=name)
+        return salvage(name, raw)
+
+    @classmethod
+    def read(cls, name: str) -> "SandboxState | None":
+        """The record of sandbox ``name``, checked (None when there is none): RecordError
+        when it is damaged or another version's (see parse)."""
+        path = record_path(name)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise RecordError(f"cannot read {path}: {err.strerror or err}", damaged=True) from None
+        try:
+            raw = json.loads(text)
+        except ValueError as err:
+            raise RecordError(f"{path} is not JSON ({err})", damaged=True) from None
+        return parse(name, raw, str(path))
 
     # ----- views ------------------------------------------------------------------------
 
@@ -247,6 +262,175 @@ class SandboxState:
 
 def state_dir(name: str) -> Path:
     return STATE_ROOT / f"sandbox-{name}"
+
+
+def record_path(name: str) -> Path:
+    return state_dir(name) / "state.json"
+
+
+# ----- the record read back: every field checked against this version's layout ------------
+
+
+class RecordError(ValueError):
+    """A record this version cannot use: ``damaged`` (not JSON, not an object, a field of
+    another type, another sandbox's name) or written by another kmeshctl version (the same
+    types, but fields missing or unknown: SandboxState.save writes every field at once)."""
+
+    def __init__(self, why: str, damaged: bool) -> None:
+        super().__init__(why)
+        self.damaged = damaged
+
+
+_BAD = object()  # a value that does not fit its field
+
+
+def parse(name: str, raw: Any, where: str = "the record") -> SandboxState:
+    """``raw`` (state.json as read) as sandbox ``name``'s record; RecordError when it is
+    not this version's record of that sandbox."""
+    problems: list[str] = []
+    state = _build(SandboxState, raw, "", problems)
+    if not problems and isinstance(raw, dict) and "name" in raw and raw["name"] != name:
+        problems.append(f"name is {raw['name']!r}, not {name!r}")
+    if not problems and state is not _BAD:
+        problems += _meaning_problems(state)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise RecordError(f"{where}: {problems[0]}{more}", damaged=True)
+    differ = sorted(_layout_differs(raw, SandboxState, ""))
+    if differ or state is _BAD:
+        raise RecordError(f"{where}: its fields differ: {', '.join(differ)}", damaged=False)
+    return state  # type: ignore[return-value]
+
+
+PHASES = (PHASE_CREATING, PHASE_READY, PHASE_REMOVING)
+_AGENT_ADDRESSES = ("admin", "metrics")
+
+
+def _meaning_problems(state: SandboxState) -> list[str]:
+    """What the types allow but the code reading the record does not: an unknown phase,
+    an agent address that is no text, a waypoint that is not one."""
+    problems = []
+    if state.phase not in PHASES:
+        problems.append(f"phase is {state.phase!r}, not one of {', '.join(PHASES)}")
+    problems += [f"agent.{key} is {_what(state.agent[key])}, not a string" for key in _AGENT_ADDRESSES
+                 if key in state.agent and not isinstance(state.agent[key], str)]
+    for i, waypoint in enumerate(state.waypoints):
+        if _build(WaypointInfo, waypoint, f"waypoints[{i}].", problems) is _BAD and not problems:
+            problems.append(f"waypoints[{i}] lacks a field of a waypoint (name, namespace, pod, ip)")
+    return problems
+
+
+def salvage(name: str, raw: Any) -> SandboxState:
+    """What of ``raw`` fits this version's record of sandbox ``name``: each field that
+    checks out (a pod or process only whole), the others at their defaults; the name is
+    always ``name`` (the directory's): a record naming another sandbox must not send
+    `down` to that one."""
+    if not isinstance(raw, dict):
+        return SandboxState(name=name)
+    hints = _hints(SandboxState)
+    kept: dict[str, Any] = {}
+    for f in fields(SandboxState):
+        if f.name == "name" or f.name not in raw:
+            continue
+        if f.name in ("pods", "processes") and isinstance(raw[f.name], list):
+            item = get_args(hints[f.name])[0]
+            values = [_build(item, v, "", []) for v in raw[f.name]]
+            kept[f.name] = [v for v in values if v is not _BAD]
+            continue
+        problems: list[str] = []
+        value = _convert(raw[f.name], hints[f.name], f.name, problems)
+        if not problems and value is not _BAD:
+            kept[f.name] = value
+    state = SandboxState(name=name, **kept)
+    built = [_build(WaypointInfo, w, "", []) for w in state.waypoints]
+    state.waypoints = [vars(w) for w in built if w is not _BAD]
+    if state.phase not in PHASES:
+        state.phase = PHASE_CREATING  # unknown: not ready, and `down` stops no `up` it cannot name
+    state.agent = {k: v for k, v in state.agent.items() if k not in _AGENT_ADDRESSES or isinstance(v, str)}
+    return state
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+def _build(cls: type, raw: Any, where: str, problems: list[str]) -> Any:
+    """A ``cls`` (a record dataclass) from ``raw``, each field checked; _BAD when it does
+    not fit (the type problems appended to ``problems``; a field missing adds none: that is
+    another layout, see _layout_differs)."""
+    if not isinstance(raw, dict):
+        problems.append(f"{where.rstrip('.') or 'the record'} is {_what(raw)}, not an object")
+        return _BAD
+    hints = _hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name in raw:
+            value = _convert(raw[f.name], hints[f.name], f"{where}{f.name}", problems)
+            if value is not _BAD:
+                kwargs[f.name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError:  # a field without a default missing
+        return _BAD
+
+
+def _convert(value: Any, hint: Any, where: str, problems: list[str]) -> Any:
+    """``value`` as a field of type ``hint`` (str, int, float, bool, Any, a record, list or
+    dict of those), or _BAD with the problem appended."""
+    origin, args = get_origin(hint), get_args(hint)
+    if isinstance(hint, type) and is_dataclass(hint):
+        return _build(hint, value, f"{where}.", problems)
+    if origin is list:
+        if not isinstance(value, list):
+            return _wrong(value, "a list", where, problems)
+        items = [_convert(v, args[0], f"{where}[{i}]", problems) for i, v in enumerate(value)]
+        return _BAD if any(i is _BAD for i in items) else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            return _wrong(value, "an object", where, problems)
+        pairs = {k: _convert(v, args[1], f"{where}.{k}", problems) for k, v in value.items()}
+        return _BAD if any(v is _BAD for v in pairs.values()) else pairs
+    if hint is Any:
+        return value
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    fits = {str: isinstance(value, str), bool: isinstance(value, bool), float: number,
+            int: number and isinstance(value, int)}.get(hint, False)
+    if not fits:
+        return _wrong(value, {str: "a string", bool: "true or false", float: "a number", int: "an integer"}
+                      .get(hint, str(hint)), where, problems)
+    return float(value) if hint is float else value
+
+
+def _wrong(value: Any, wanted: str, where: str, problems: list[str]) -> Any:
+    problems.append(f"{where} is {_what(value)}, not {wanted}")
+    return _BAD
+
+
+def _what(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value[:30]!r}"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _layout_differs(raw: Any, cls: type, prefix: str) -> set[str]:
+    """The fields of ``raw`` (checked by _build already) this version does not write
+    (`x (unknown)`) or would have written (`x (missing)`), its pods' and processes' too."""
+    if not isinstance(raw, dict):
+        return set()
+    known = {f.name for f in fields(cls)}
+    differ = {f"{prefix}{k} (unknown)" for k in set(raw) - known} | \
+        {f"{prefix}{k} (missing)" for k in known - set(raw)}
+    if cls is SandboxState:
+        for key, item in (("pods", PodRecord), ("processes", ProcessRecord), ("waypoints", WaypointInfo)):
+            for value in raw.get(key) if isinstance(raw.get(key), list) else []:
+                differ |= _layout_differs(value, item, f"{key}.")
+    return differ
 
 
 def failed_up_logs(name: str) -> Path:

@@ -12,16 +12,19 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.kube import ApiError, KubeClient, KubeTarget
+from kmeshctl.kube import ApiError, KubeClient, KubeTarget, object_ref
 import kmeshctl
 from kmeshctl.params import check_image, counted
 from kmeshctl.paths import templates_dir
 from kmeshctl.render import COMMON_LABELS, MANAGED_BY_LABEL, parse_manifests
+
+if TYPE_CHECKING:
+    from kmeshctl.waypoint import model
 
 # Defaults of the waypoint commands.
 DEFAULT_NAME = "waypoint"
@@ -117,13 +120,31 @@ def check_apply(client: KubeClient, p: WaypointParams, kubernetes_version: str,
     server's own dry run of each object); the objects, in order. ``namespace_origin``:
     where -n's value came from when it was not typed (`from context prod`), for the error."""
     objs = render(p)
-    if client.get("v1", "Namespace", p.namespace) is None:
-        where = f" ({namespace_origin})" if namespace_origin else ""
-        raise UsageError(f"namespace {p.namespace}{where} does not exist", fix="create it or pass -n NAMESPACE")
+    check_namespace(client, p.namespace, namespace_origin)
     require_gateway_api(client, "; nothing was applied")
     check_names_free(client, p, objs)
     applier.preflight(client, objs, kubernetes_version, None)
     return objs
+
+
+NAMESPACES_SHOWN = 8  # the existing namespaces a missing one's error lists
+
+
+def check_namespace(client: KubeClient, namespace: str, origin: str = "") -> None:
+    """UsageError (exit 2, as every command's missing namespace) naming the namespaces
+    there are and the command that makes it; ``origin``: where -n's value came from when
+    it was not typed (`from context prod`)."""
+    if client.get("v1", "Namespace", namespace) is not None:
+        return
+    where = f" ({origin})" if origin else ""
+    try:
+        names = sorted(n["metadata"]["name"] for n in client.list("v1", "Namespace"))
+    except ApiError:  # may not list them: the line without the list
+        names = []
+    shown = ", ".join(names[:NAMESPACES_SHOWN]) + (", ..." if len(names) > NAMESPACES_SHOWN else "")
+    there = f" (namespaces: {shown})" if names else ""
+    raise UsageError(f"namespace {namespace}{where} does not exist{there}",
+                     fix=f"create it with `kubectl create namespace {namespace}`, or pass -n NAMESPACE")
 
 
 def is_ours(obj: dict, live: dict, p: WaypointParams) -> bool:
@@ -153,14 +174,27 @@ def check_names_free(client: KubeClient, p: WaypointParams, objs: list[dict]) ->
             raise UsageError(f"ClusterRole {CLUSTER_ROLE} exists and was not made by kmeshctl (no "
                              f"{MANAGED_BY_LABEL[0]}={MANAGED_BY_LABEL[1]} label)",
                              fix="remove or rename it (every kmeshctl waypoint binds that name), then re-run")
-        raise UsageError(f"{obj['kind']} {_ref(obj['metadata'])} exists and is not waypoint {p.name}'s",
-                         fix="choose another --name")
+        raise UsageError(f"{obj['kind']} {_ref(obj['metadata'])} exists and was not made by kmeshctl waypoint "
+                         f"apply --name {p.name}", fix="choose another --name")
 
 
 def apply(client: KubeClient, p: WaypointParams, kubernetes_version: str,
-          progress: Callable[[str], None], namespace_origin: str = "") -> list[applier.ApplyResult]:
+          on_result: Callable[[applier.ApplyResult], None], namespace_origin: str = "",
+          on_start: Callable[[str], None] = lambda ref: None) -> list[applier.ApplyResult]:
+    """Check, then server-side apply each object in order (``on_start`` before each write,
+    for a stop's report: that object may or may not be applied). PartialApply when one
+    fails: what was applied and what not (nothing is rolled back)."""
     objs = check_apply(client, p, kubernetes_version, namespace_origin)
-    return applier.apply_all(client, objs, lambda r: progress(f"{r.ref} {r.action}"))
+    results: list[applier.ApplyResult] = []
+    for index, obj in enumerate(objs):
+        on_start(object_ref(obj))
+        try:
+            result = applier.apply_one(client, obj)
+        except KmeshctlError as err:
+            raise applier.PartialApply(results, objs[index:], err) from err
+        results.append(result)
+        on_result(result)
+    return results
 
 
 def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: Callable[[str], None],
@@ -206,15 +240,36 @@ class WaypointState:
     services: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        """`waypoint list|status -o json|yaml` (docs/usage.md): camelCase, as every kmeshctl document."""
+        return {"namespace": self.namespace, "name": self.name, "managed": self.managed,
+                "readyPods": self.ready_pods, "pods": self.pods, "addresses": self.addresses,
+                "gatewayReason": self.gateway_reason, "services": self.services}
 
 
-def waypoint_state(client: KubeClient, namespace: str, name: str, gateway: Optional[dict] = None) -> WaypointState:
-    """The waypoint's Gateway status and pods (GatewayApiMissing when Gateway is not served)."""
+def made_by_kmeshctl(gateway: dict, name: str) -> bool:
+    """Whether ``gateway`` carries the labels `waypoint apply --name NAME` puts on it."""
+    labels = (gateway.get("metadata") or {}).get("labels") or {}
+    return labels.get(MANAGED_BY_LABEL[0]) == MANAGED_BY_LABEL[1] and labels.get(WAYPOINT_LABEL) == name
+
+
+def gateway_maker(gateway: dict) -> str:
+    """Who a Gateway not made by kmeshctl belongs to, as far as it says: `class
+    istio-waypoint, managed by istioctl` (its managed-by label), or `no managed-by label`."""
+    labels = (gateway.get("metadata") or {}).get("labels") or {}
+    klass = (gateway.get("spec") or {}).get("gatewayClassName") or "none"
+    owner = labels.get(MANAGED_BY_LABEL[0])
+    return f"class {klass}, " + (f"managed by {owner}" if owner else f"no {MANAGED_BY_LABEL[0]} label")
+
+
+def waypoint_state(client: KubeClient, namespace: str, name: str, gateway: Optional[dict] = None,
+                   services: Optional[list[str]] = None) -> WaypointState:
+    """The waypoint's Gateway status and pods, with ``services`` as the Services that use
+    it (services_of: the one lookup of list, status and delete; None: not looked up).
+    GatewayApiMissing when Gateway is not served."""
     require_gateway_api(client)
     gateway = gateway if gateway is not None else client.get(GATEWAY_API, "Gateway", name, namespace)
-    labels = ((gateway or {}).get("metadata") or {}).get("labels") or {}
-    state = WaypointState(namespace, name, labels.get(WAYPOINT_LABEL) == name)
+    state = WaypointState(namespace, name, gateway is not None and made_by_kmeshctl(gateway, name))
+    state.services = list(services or [])
     if gateway is not None:
         status = gateway.get("status") or {}
         state.addresses = [a.get("value", "") for a in status.get("addresses") or []]
@@ -238,12 +293,11 @@ def list_waypoints(client: KubeClient, namespace: Optional[str]) -> list[Waypoin
     require_gateway_api(client)
     gateways = [g for g in client.list(GATEWAY_API, "Gateway", namespace)
                 if (g.get("spec") or {}).get("gatewayClassName") == GATEWAY_CLASS]
-    users = _waypoint_users(client)
+    users = waypoint_users(client)
     states = []
     for gw in sorted(gateways, key=lambda g: (g["metadata"]["namespace"], g["metadata"]["name"])):
-        state = waypoint_state(client, gw["metadata"]["namespace"], gw["metadata"]["name"], gw)
-        state.services = users.get((state.namespace, state.name), [])
-        states.append(state)
+        key = (gw["metadata"]["namespace"], gw["metadata"]["name"])
+        states.append(waypoint_state(client, *key, gw, [_ref_of(s) for s in users.get(key, [])]))
     return states
 
 
@@ -253,18 +307,49 @@ def waypoint_names(client: KubeClient, namespace: str) -> list[str]:
                   if (g.get("spec") or {}).get("gatewayClassName") == GATEWAY_CLASS)
 
 
-def _waypoint_users(client: KubeClient) -> dict[tuple[str, str], list[str]]:
+def services_of(client: KubeClient, namespace: str, name: str) -> list[str]:
+    """`namespace/name` of each Service that uses waypoint namespace/name (waypoint_users)."""
+    return [_ref_of(s) for s in waypoint_users(client, namespace).get((namespace, name), [])]
+
+
+def waypoint_users(client: KubeClient, namespace: Optional[str] = None
+                   ) -> "dict[tuple[str, str], list[model.Service]]":
+    """(namespace, name) of a waypoint -> the Services labelled to use it (their own
+    istio.io/use-waypoint label, else their namespace's): the one answer of `waypoint
+    list`, `status` and `delete`'s warning. Every namespace's; those of ``namespace``
+    only when this user may not list Services cluster-wide."""
     from kmeshctl.waypoint import model
 
-    objects = [{**n, "kind": "Namespace"} for n in client.list("v1", "Namespace")]
-    objects += [{**s, "kind": "Service"} for s in client.list("v1", "Service")]
+    try:
+        objects = [{**n, "kind": "Namespace"} for n in client.list("v1", "Namespace")]
+        objects += [{**s, "kind": "Service"} for s in client.list("v1", "Service")]
+    except ApiError as err:
+        if err.status != 403 or namespace is None:
+            raise
+        objects = [{**n, "kind": "Namespace"} for n in filter(None, [client.get("v1", "Namespace", namespace)])]
+        objects += [{**s, "kind": "Service"} for s in client.list("v1", "Service", namespace)]
     snap = model.snapshot_from_objects(objects)
-    users: dict[tuple[str, str], list[str]] = {}
-    for service in snap.services:
+    users: dict[tuple[str, str], list[model.Service]] = {}
+    for service in sorted(snap.services, key=lambda s: (s.namespace, s.name)):
         key = snap.waypoint_of(service)
-        if key is not None:
-            users.setdefault(key, []).append(f"{service.namespace}/{service.name}")
+        # a waypoint's own Service (in a namespace labelled to use it) does not use itself
+        if key is not None and key != (service.namespace, service.name):
+            users.setdefault(key, []).append(service)
     return users
+
+
+def _ref_of(service: "model.Service") -> str:
+    return f"{service.namespace}/{service.name}"
+
+
+def unlabel_command(service: "model.Service") -> str:
+    """The kubectl command that stops ``service`` using its waypoint: its own label
+    removed, or its namespace's when it has none of its own."""
+    from kmeshctl.waypoint.model import USE_WAYPOINT_LABEL
+
+    if USE_WAYPOINT_LABEL in service.labels:
+        return f"kubectl label service {service.name} -n {service.namespace} {USE_WAYPOINT_LABEL}-"
+    return f"kubectl label namespace {service.namespace} {USE_WAYPOINT_LABEL}-"
 
 
 # ---------------------------------------------------------------- delete
@@ -285,26 +370,36 @@ def exists(client: KubeClient, p: WaypointParams) -> bool:
     return False
 
 
-def delete(client: KubeClient, p: WaypointParams, progress: Callable[[str], None]) -> int:
+def delete(client: KubeClient, p: WaypointParams, on_result: Callable[[str, str], None],
+           on_start: Callable[[str], None] = lambda ref: None) -> int:
     """Delete the waypoint's objects (the Gateway first, so istiod stops sending it);
     the shared ClusterRole goes with the last kmeshctl waypoint. Only objects labelled as
     waypoint ``p``'s go: another object of the same name is left and reported so.
-    Returns how many were deleted."""
+    ``on_result(ref, outcome)`` for each object, ``on_start(ref)`` before it is read and
+    deleted (for a stop's report). Returns how many were deleted."""
     gateway = client.get(GATEWAY_API, "Gateway", p.name, p.namespace) \
         if client.is_served(GATEWAY_API, "Gateway") else None
-    if gateway is not None and (gateway["metadata"].get("labels") or {}).get(WAYPOINT_LABEL) != p.name:
-        raise UsageError(f"Gateway {p.namespace}/{p.name} was not made by kmeshctl waypoint apply: "
-                         "delete it with the tool that made it")
+    if gateway is not None and not made_by_kmeshctl(gateway, p.name):
+        raise UsageError(f"Gateway {p.namespace}/{p.name} ({gateway_maker(gateway)}) was not made by kmeshctl "
+                         "waypoint apply: delete it with the tool that made it")
     found = 0
     for obj in reversed(render(p)):
         if obj["kind"] == "ClusterRole" and _other_waypoints(client, p):
             continue
         if obj["kind"] == "Gateway" and gateway is None:
             continue
+        ref = f"{obj['kind']} {_ref(obj['metadata'])}"
+        on_start(ref)
         outcome = _delete_if_ours(client, obj, p)
         found += 1 if outcome == DELETED else 0
-        progress(f"{obj['kind']} {_ref(obj['metadata'])} {outcome}")
+        on_result(ref, outcome)
     return found
+
+
+def deleted_objects(p: WaypointParams) -> list[str]:
+    """`Kind namespace/name` of the objects delete goes through, in its order (the shared
+    ClusterRole last): what a stopped delete did not reach."""
+    return [f"{o['kind']} {_ref(o['metadata'])}" for o in reversed(render(p))]
 
 
 DELETED = "deleted"

@@ -10,7 +10,18 @@ every object as it was (same uid, resourceVersion, spec) and nothing created or 
     ClusterRoleBinding still binds kmesh-system's agent; --dry-run the same.
 Then, on the same install: status after the ClusterRole's rules were emptied by hand is
 not healthy, and the restoring install it names (with --force-conflicts: kubectl patch's
-field manager owns .rules) repairs it when pasted; status after an uninstall stopped by Ctrl-C says "partly uninstalled".
+field manager owns .rules) repairs it when pasted; status after an uninstall stopped by Ctrl-C says "partly
+installed or partly uninstalled".
+
+kmeshctl owns exactly the objects labelled app.kubernetes.io/managed-by=kmeshctl (h84):
+  - H1: `uninstall -n NS` with nothing of kmeshctl's anywhere keeps the user's namespace NS
+    and says `Nothing to uninstall` (exit 0), --dry-run too;
+  - H2/H4: objects of kmesh's names made as upstream Kmesh's YAML makes them are left alone
+    by uninstall, are conflicts (not "remaining") for status, no agent for version, and
+    make install refuse before any write (exit 2, the kubectl delete fix), --dry-run too;
+  - H3: install into the user's namespace leaves it unlabelled and uninstall keeps it; one
+    enforcing Pod Security baseline is refused before any write with the kubectl label fix;
+    a namespace kmeshctl made that holds the user's ConfigMap is kept by uninstall.
 """
 
 from __future__ import annotations
@@ -176,6 +187,187 @@ def test_waypoint_apply_over_the_users_app_service_applies_nothing(tier: Tier, u
     assert {m["manager"] for m in live["metadata"]["managedFields"]} == {USER_MANAGER}
 
 
+# ------------------------------------------------------------------ objects kmeshctl did not make (h84)
+
+TEAM_A = "h84-team-a"  # the user's namespace install is pointed at (Pod Security privileged, set by the user)
+TEAM_B = "h84-team-b"  # the user's namespace enforcing Pod Security baseline
+NO_NODE = {"h84.test/no-such-node": "true"}  # the user's DaemonSet runs no pod: a settled object
+
+
+@pytest.fixture
+def nothing_installed(tier: Tier) -> None:
+    tier.kmeshctl("uninstall", "--timeout", "120", timeout=180)  # whatever an earlier file left
+    assert json.loads(tier.kmeshctl("status", "-o", "json", check=False).stdout)["installed"] is False
+
+
+def upstream_kmesh_objects() -> list[dict]:
+    """What upstream Kmesh's own YAML makes under kmesh's names (kubectl create: no kmeshctl label)."""
+    labels = {"app": "kmesh"}
+    rbac = "rbac.authorization.k8s.io"
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": AGENT_NAMESPACE}},
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "h84-kmesh-config", "namespace": AGENT_NAMESPACE}, "data": {"mode": "dual-engine"}},
+        {"apiVersion": f"{rbac}/v1", "kind": "ClusterRole", "metadata": {"name": "kmesh"},
+         "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
+        {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "kmesh"},
+         "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "kmesh"},
+         "subjects": [{"kind": "ServiceAccount", "name": "kmesh", "namespace": AGENT_NAMESPACE}]},
+        {"apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+         "metadata": {"name": "add-listener-filter", "namespace": "istio-system"},
+         "spec": {"configPatches": []}},
+        {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "kmesh", "namespace": AGENT_NAMESPACE},
+         "spec": {"selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels},
+                               "spec": {"nodeSelector": NO_NODE,
+                                        "containers": [{"name": "kmesh", "image": "registry.k8s.io/pause:3.10"}]}}}},
+    ]
+
+
+@pytest.fixture
+def upstream_kmesh(tier: Tier, nothing_installed) -> Iterator[list[dict]]:
+    objs = upstream_kmesh_objects()
+    create_as_user(tier, *objs)
+    try:
+        yield objs
+    finally:
+        for obj in reversed(objs):
+            meta = obj["metadata"]
+            where = ["-n", meta["namespace"]] if meta.get("namespace") else []
+            tier.kubectl("delete", kube_resource(obj), meta["name"], *where, "--ignore-not-found", "--wait=true",
+                         check=False, timeout=180)
+
+
+def test_uninstall_with_nothing_installed_keeps_the_users_namespace(tier: Tier, user_namespace,
+                                                                    nothing_installed) -> None:
+    namespace = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}]
+    before = snapshot(tier, namespace)
+    assert before[f"Namespace /{NS}"] is not None, before
+    for extra in (("--dry-run",), ()):
+        result = tier.kmeshctl("uninstall", "-n", NS, *extra, check=False, timeout=180)
+        assert result.returncode == 0, (extra, result.stdout + result.stderr)
+        assert f"Namespace {NS}: not made by kmeshctl, kept\n" in result.stdout, result.stdout
+        assert result.stdout.splitlines()[-1].lower().endswith("nothing to uninstall: none of kmeshctl's objects "
+                                                               "exist."), result.stdout
+        assert " deleted" not in result.stdout, result.stdout
+        assert snapshot(tier, namespace) == before, extra
+
+
+def test_objects_of_kmesh_names_kmeshctl_did_not_make_are_left_alone_and_block_install(
+        tier: Tier, upstream_kmesh) -> None:
+    before = snapshot(tier, upstream_kmesh)
+    assert all(v is not None for v in before.values()), before
+
+    for extra in (("--dry-run",), ()):
+        result = tier.kmeshctl("uninstall", *extra, check=False, timeout=180)
+        assert result.returncode == 0, (extra, result.stdout + result.stderr)
+        for ref in ("ClusterRole kmesh", "ClusterRoleBinding kmesh", "EnvoyFilter istio-system/add-listener-filter",
+                    f"DaemonSet {AGENT_NAMESPACE}/kmesh"):
+            assert f"{ref}: not made by kmeshctl, left alone\n" in result.stdout, (extra, ref, result.stdout)
+        assert f"Namespace {AGENT_NAMESPACE}: not made by kmeshctl, kept\n" in result.stdout, result.stdout
+        assert "nothing to uninstall" in result.stdout.lower(), result.stdout
+        assert snapshot(tier, upstream_kmesh) == before, extra
+
+    status = tier.kmeshctl("status", "-o", "json", check=False)
+    assert status.returncode == 1, status.stdout + status.stderr
+    state = json.loads(status.stdout)
+    assert state["installed"] is False and state["remainingObjects"] == [], state
+    assert {c.split(" exists")[0] for c in state["conflictingObjects"]} == {
+        "ClusterRole kmesh", "ClusterRoleBinding kmesh", "EnvoyFilter istio-system/add-listener-filter",
+        f"DaemonSet {AGENT_NAMESPACE}/kmesh"}, state
+    table = tier.kmeshctl("status", check=False)
+    assert table.returncode == 1 and "Partly" not in table.stdout, table.stdout
+    assert (f"Conflict: DaemonSet {AGENT_NAMESPACE}/kmesh exists and was not made by kmeshctl, which blocks install: "
+            f"delete it (`kubectl delete daemonset kmesh -n {AGENT_NAMESPACE}") in table.stdout, table.stdout
+    assert "pause:3.10" not in table.stdout, table.stdout
+    assert kmeshctl_json(tier, "version")["cluster"]["agents"] == []
+
+    for extra in ((), ("--dry-run",), ("--dry-run", "-o", "json")):
+        refused = tier.kmeshctl("install", *install_flags(tier), "--no-wait", *extra, check=False, timeout=120)
+        assert refused.returncode == 2, (extra, refused.stdout + refused.stderr)
+        line = one_error_line(refused)
+        # the first object of install's order that is not kmeshctl's (the Namespace is used as is)
+        assert line.startswith("Error: ClusterRole kmesh exists and was not made by kmeshctl; delete it (`kubectl "
+                               "delete clusterrole kmesh"), line
+        assert "--force-conflicts" not in line, line
+        assert snapshot(tier, upstream_kmesh) == before, extra
+    assert tier.kubectl("get", "serviceaccount", "-n", AGENT_NAMESPACE, "kmesh", check=False).returncode != 0
+
+
+def test_install_over_the_users_daemonset_alone_is_refused_with_the_namespace_fix(tier: Tier, upstream_kmesh) -> None:
+    for obj in upstream_kmesh:  # only the Namespace and the DaemonSet stay
+        if obj["kind"] in ("ClusterRole", "ClusterRoleBinding", "EnvoyFilter"):
+            where = ["-n", obj["metadata"]["namespace"]] if obj["metadata"].get("namespace") else []
+            tier.kubectl("delete", kube_resource(obj), obj["metadata"]["name"], *where, "--wait=true")
+    kept = [o for o in upstream_kmesh if o["kind"] in ("Namespace", "ConfigMap", "DaemonSet")]
+    before = snapshot(tier, kept + install_objects())
+    for extra in ((), ("--dry-run",)):
+        refused = tier.kmeshctl("install", *install_flags(tier), "--no-wait", *extra, check=False, timeout=120)
+        assert refused.returncode == 2, (extra, refused.stdout + refused.stderr)
+        line = one_error_line(refused)
+        assert line.startswith(f"Error: DaemonSet {AGENT_NAMESPACE}/kmesh exists and was not made by kmeshctl; "
+                               f"delete it (`kubectl delete daemonset kmesh -n {AGENT_NAMESPACE}"), line
+        assert "or install into another namespace (-n)" in line, line
+        assert snapshot(tier, kept + install_objects()) == before, extra
+    live = tier.kubectl_json("get", "daemonset", "-n", AGENT_NAMESPACE, "kmesh", "--show-managed-fields")
+    assert {m["manager"] for m in live["metadata"]["managedFields"]} == {USER_MANAGER}, live["metadata"]
+
+
+@pytest.fixture
+def team_namespaces(tier: Tier, nothing_installed) -> Iterator[None]:
+    for name, level in ((TEAM_A, "privileged"), (TEAM_B, "baseline")):
+        tier.kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true", timeout=180)
+        tier.kubectl("create", "namespace", name, f"--field-manager={USER_MANAGER}")
+        tier.kubectl("label", "namespace", name, f"pod-security.kubernetes.io/enforce={level}",
+                     f"--field-manager={USER_MANAGER}")
+    create_as_user(tier, {"apiVersion": "v1", "kind": "ConfigMap",
+                          "metadata": {"name": "h84-app", "namespace": TEAM_A}, "data": {"k": "v"}})
+    try:
+        yield
+    finally:
+        tier.kmeshctl("uninstall", "-n", TEAM_A, "--timeout", "120", check=False, timeout=180)
+        for name in (TEAM_A, TEAM_B):
+            tier.kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true", check=False, timeout=180)
+
+
+def test_a_namespace_enforcing_baseline_is_refused_before_any_write(tier: Tier, team_namespaces) -> None:
+    objs = installed_objects_in(TEAM_B)
+    before = snapshot(tier, objs)
+    for extra in ((), ("--dry-run",)):
+        refused = tier.kmeshctl("install", "-n", TEAM_B, *install_flags(tier), "--no-wait", *extra, check=False,
+                                timeout=120)
+        assert refused.returncode == 2, (extra, refused.stdout + refused.stderr)
+        line = one_error_line(refused)
+        assert line.startswith(f"Error: namespace {TEAM_B} enforces Pod Security level baseline, and the agent pods "
+                               "need privileged"), line
+        assert f"`kubectl label namespace {TEAM_B} pod-security.kubernetes.io/enforce=privileged --overwrite" in line, \
+            line
+        assert snapshot(tier, objs) == before, extra
+
+
+def test_install_into_the_users_namespace_neither_labels_it_nor_lets_uninstall_delete_it(
+        tier: Tier, team_namespaces) -> None:
+    labels = tier.kubectl_json("get", "namespace", TEAM_A)["metadata"]["labels"]
+    result = tier.kmeshctl("install", "-n", TEAM_A, *install_flags(tier), "--timeout", "300", timeout=420)
+    assert f"Namespace {TEAM_A}: not made by kmeshctl, used as is" in result.stderr, result.stderr
+    assert f"DaemonSet {TEAM_A}/kmesh is ready" in result.stdout + result.stderr, result.stderr
+    assert tier.kubectl_json("get", "namespace", TEAM_A)["metadata"]["labels"] == labels
+
+    gone = tier.kmeshctl("uninstall", "-n", TEAM_A, "--timeout", "120", timeout=180)
+    assert f"Namespace {TEAM_A}: not made by kmeshctl, kept\n" in gone.stdout, gone.stdout
+    assert f"DaemonSet {TEAM_A}/kmesh deleted" in gone.stdout, gone.stdout
+    live = tier.kubectl_json("get", "namespace", TEAM_A)
+    assert not live["metadata"].get("deletionTimestamp") and live["metadata"]["labels"] == labels, live
+    assert tier.kubectl_json("get", "configmap", "-n", TEAM_A, "h84-app")["data"] == {"k": "v"}
+    assert tier.kubectl("get", "daemonset", "-n", TEAM_A, "kmesh", check=False).returncode != 0
+
+
+def installed_objects_in(namespace: str) -> list[dict]:
+    from kmeshctl.uninstall import installed_objects
+
+    return installed_objects(namespace, "istio-system")
+
+
 # ------------------------------------------------------------------ on an install
 
 
@@ -265,7 +457,8 @@ def test_status_is_not_healthy_when_the_clusterrole_has_no_rules(tier: Tier, ins
 HOLD = "h78.test/hold"  # a finalizer that keeps the ClusterRoleBinding until the test removes it
 
 
-def test_status_after_an_uninstall_stopped_by_ctrl_c_says_partly_uninstalled(tier: Tier, installed) -> None:
+def test_status_after_an_uninstall_stopped_by_ctrl_c_says_partly_installed_or_uninstalled(tier: Tier,
+                                                                                          installed) -> None:
     # The binding's finalizer holds uninstall in its wait for that object: Ctrl-C there
     # is an interrupt at a known point (the DaemonSet and what comes before it gone).
     tier.kubectl("patch", "clusterrolebinding", "kmesh", "--type=merge", "-p",
@@ -294,7 +487,28 @@ def test_status_after_an_uninstall_stopped_by_ctrl_c_says_partly_uninstalled(tie
     assert result.returncode == 1, result.stdout + result.stderr
     state = json.loads(result.stdout)
     assert state["healthy"] is False and "ClusterRole kmesh" in state["remainingObjects"], state
-    assert state["problems"][0].startswith("partly uninstalled: "), state["problems"]
-    assert "; run `kmeshctl " in state["problems"][0] and " uninstall" in state["problems"][0], state["problems"]
+    assert state["problems"][0].startswith("partly installed or partly uninstalled: "), state["problems"]
+    assert "; re-run `kmeshctl " in state["problems"][0] and " uninstall`" in state["problems"][0], state["problems"]
     table = tier.kmeshctl("status", check=False)
-    assert table.returncode == 1 and "Partly uninstalled: " in table.stdout, table.stdout
+    assert table.returncode == 1 and "Partly installed or partly uninstalled: " in table.stdout, table.stdout
+
+
+def test_uninstall_keeps_the_namespace_it_made_while_it_holds_the_users_objects(tier: Tier, installed) -> None:
+    # after the Ctrl-C test above: put the install back whole first
+    tier.kmeshctl("install", *install_flags(tier), "--timeout", "300", timeout=420)
+    create_as_user(tier, {"apiVersion": "v1", "kind": "ConfigMap",
+                          "metadata": {"name": "h84-user", "namespace": AGENT_NAMESPACE}, "data": {"k": "v"}})
+    kept = (f"Namespace {AGENT_NAMESPACE} kept: it holds objects kmeshctl did not make "
+            f"(ConfigMap {AGENT_NAMESPACE}/h84-user)\n")
+    try:
+        dry = tier.kmeshctl("uninstall", "--dry-run", check=False, timeout=180)
+        assert dry.returncode == 0 and kept in dry.stdout, dry.stdout + dry.stderr
+        gone = tier.kmeshctl("uninstall", "--timeout", "120", check=False, timeout=180)
+        assert gone.returncode == 0 and kept in gone.stdout, gone.stdout + gone.stderr
+        assert f"DaemonSet {AGENT_NAMESPACE}/kmesh deleted" in gone.stdout, gone.stdout
+        assert not tier.kubectl_json("get", "namespace", AGENT_NAMESPACE)["metadata"].get("deletionTimestamp")
+        assert tier.kubectl_json("get", "configmap", "-n", AGENT_NAMESPACE, "h84-user")["data"] == {"k": "v"}
+    finally:
+        tier.kubectl("delete", "configmap", "-n", AGENT_NAMESPACE, "h84-user", "--ignore-not-found", check=False)
+    again = tier.kmeshctl("uninstall", "--timeout", "120", timeout=180)
+    assert f"Namespace {AGENT_NAMESPACE} deleted" in again.stdout, again.stdout

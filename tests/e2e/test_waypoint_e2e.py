@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.e2e.test_cluster_e2e import (
     XDS_ADDRESS,
@@ -71,7 +72,19 @@ def test_install_enable_ns_and_waypoint_apply(tier: Tier) -> None:
     # istiod reports our Service (its ClusterIP and hostname): the hostname is what it sends agents.
     assert "waypoint.default.svc.cluster.local" in [a["value"] for a in gateway["status"]["addresses"]]
     listed = json.loads(tier.kmeshctl("waypoint", "list", "-n", "default", "-o", "json").stdout)
-    assert [(w["name"], w["managed"], w["ready_pods"]) for w in listed] == [("waypoint", True, 1)]
+    assert [(w["name"], w["managed"], w["readyPods"]) for w in listed] == [("waypoint", True, 1)]
+
+
+def test_waypoint_apply_o_json_and_yaml_print_only_the_document(tier: Tier) -> None:
+    """H6: stdout is the document alone (it began with `ServiceAccount default/waypoint
+    unchanged` lines before), so a script can parse it; the same apply again changes nothing."""
+    image = tier.image("kmeshctl-waypoint")
+    as_json = tier.kmeshctl("waypoint", "apply", "-n", "default", "--image", image, "-o", "json")
+    document = json.loads(as_json.stdout)
+    assert document["waypoint"] == "default/waypoint" and document["changed"] is False, document
+    assert {a["action"] for a in document["applied"]} == {"unchanged"} and len(document["applied"]) == 6, document
+    as_yaml = tier.kmeshctl("waypoint", "apply", "-n", "default", "--image", image, "-o", "yaml")
+    assert yaml.safe_load(as_yaml.stdout) == document, as_yaml.stdout
 
 
 def test_istiod_marks_the_waypoint_and_the_fortio_service(tier: Tier) -> None:
@@ -98,6 +111,23 @@ def test_istiod_marks_the_waypoint_and_the_fortio_service(tier: Tier) -> None:
              lambda: tier.kubectl("exec", "deploy/netutils", "--", "curl", "-sS", "-m", "5", "-o", "/dev/null",
                                   "-w", "%{remote_ip}", f"http://{vip}:80/", check=False).stdout == wp_ip,
              timeout=60, every=2)
+
+
+def test_waypoint_status_and_list_name_the_same_services(tier: Tier) -> None:
+    """M1: `waypoint status -o wide|json` said no Service used the waypoint while its pod
+    line and `waypoint list` named default/fortio (labelled istio.io/use-waypoint=waypoint)."""
+    listed = json.loads(tier.kmeshctl("waypoint", "list", "-n", "default", "-o", "json").stdout)
+    assert [w["services"] for w in listed if w["name"] == "waypoint"] == [["default/fortio"]], listed
+
+    def status() -> dict | None:
+        doc = json.loads(tier.kmeshctl("waypoint", "status", "-n", "default", "-o", "json", check=False).stdout)
+        [pod] = doc["pods"].values()
+        return doc if pod.get("services") == ["default/fortio"] else None
+
+    doc = wait_for("the waypoint's controller to serve default/fortio", status, timeout=60, every=2)
+    assert doc["waypoint"]["services"] == ["default/fortio"], doc
+    wide = tier.kmeshctl("waypoint", "status", "-n", "default", "-o", "wide", check=False).stdout
+    assert "made by kmeshctl: yes; used by: default/fortio" in wide and "services: default/fortio" in wide, wide
 
 
 def test_the_guides_twenty_curls_show_the_server_header_through_the_waypoint(tier: Tier) -> None:
