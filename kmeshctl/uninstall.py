@@ -32,8 +32,9 @@ SPARED: tuple[Outcome, ...] = ("left alone", "kept")
 # (a fixed list, not discovery of every kind); a namespace holding any kmeshctl did not make is kept.
 USER_KINDS = (("v1", "Pod"), ("v1", "Service"), ("v1", "ConfigMap"), ("v1", "Secret"), ("apps/v1", "Deployment"),
               ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"), ("batch/v1", "Job"))
-# What the cluster (and Istio) put in every namespace: not the user's
-CLUSTER_CONFIGMAPS = ("kube-root-ca.crt", "istio-ca-root-cert")
+# What the cluster (and istiod's namespace controller: the root cert and its CRL) put in every
+# namespace: not the user's
+CLUSTER_CONFIGMAPS = ("kube-root-ca.crt", "istio-ca-root-cert", "istio-ca-crl")
 TOKEN_SECRET = "kubernetes.io/service-account-token"
 UNCHECKED = "not checked: no cluster configured"
 UNSCHEDULED = "(unscheduled)"  # the node of a pod no node took

@@ -70,8 +70,9 @@ def test_every_command_that_prints_data_takes_the_four_formats() -> None:
         for param in command.params:
             if "-o" not in param.opts or command.hidden:
                 continue
-            if words[-1] in ("render", "install", "uninstall", "dataplane") or (words[-1] == "apply" and words[0] == "waypoint"):
-                continue  # manifests and (un)install reports (-o yaml|json) and the benchmark's markdown/JSON summary: no rows
+            if words[-1] in ("render", "install", "uninstall", "dataplane") or (words[0] == "waypoint" and words[-1] in ("apply", "delete")):
+                # manifests, (un)install and waypoint apply/delete reports (-o yaml|json) and the
+                continue  # benchmark's markdown/JSON summary: no rows
             assert param.metavar == "table|wide|json|yaml", (words, param.metavar)
 
 

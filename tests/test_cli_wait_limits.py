@@ -27,17 +27,17 @@ def hold_on_delete(server, name: str) -> None:
     server.delete = delete
 
 
-def test_an_object_outliving_the_limit_names_it_and_the_describe_to_paste(cluster) -> None:  # noqa: F811
+def test_an_object_outliving_the_limit_names_it_and_the_finalizer_check_to_paste(cluster) -> None:  # noqa: F811
     assert cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait").code == 0
     hold_on_delete(cluster.server, HELD)
     result = cluster.kmeshctl("--context", "standin", "uninstall", "--timeout", "1s")
     error = result.err.strip().splitlines()[-1]
     assert result.code == 1, result
     assert error.startswith(f"Error: EnvoyFilter istio-system/{HELD} still exists after the --timeout 1s limit"), error
-    describe = next(c for c in error.split("`")[1::2] if c.startswith("kubectl describe"))
-    assert shlex.split(describe) == ["kubectl", "describe", "envoyfilter.networking.istio.io", HELD, "-n",
-                                     "istio-system", "--kubeconfig", str(cluster.kubeconfig), "--context",
-                                     "standin"], describe
+    check = next(c for c in error.split("`")[1::2] if c.startswith("kubectl get"))
+    assert shlex.split(check) == ["kubectl", "get", "envoyfilter.networking.istio.io", HELD, "-n", "istio-system",
+                                  "-o", "jsonpath={.metadata.finalizers}", "--kubeconfig", str(cluster.kubeconfig),
+                                  "--context", "standin"], check
     assert "re-run `kmeshctl --kubeconfig" in error and "--context standin uninstall`" in error, error
 
 

@@ -53,7 +53,7 @@ class FakeAdmin:
     (FakeAdmin(1), ""),
     (FakeAdmin(0), None),
     (FakeAdmin(0, 1, REJECTED), f"Envoy rejected its listener configuration: listener waypoint: {REJECTED}"),
-    (FakeAdmin(0, 2), "Envoy rejected its listener configuration (2 update(s) rejected: "
+    (FakeAdmin(0, 2), "Envoy rejected its listener configuration (2 updates rejected: "
                       "listener_manager.lds.update_rejected)"),
     (FakeAdmin(1, 1, REJECTED), f"Envoy rejected its listener configuration: listener waypoint: {REJECTED}"),
 ])

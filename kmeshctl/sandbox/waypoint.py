@@ -10,6 +10,7 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
+from kmeshctl.params import counted
 from kmeshctl.sandbox.topology import WaypointInfo
 from kmeshctl.waypoint.config import build_bootstrap, pipe_address, route_weights
 from kmeshctl.waypoint.envoy import ENVOY_LOG_LEVEL, EnvoyAdmin, envoy_binary
@@ -45,7 +46,7 @@ def listener_problem(admin: EnvoyAdmin) -> str | None:
     active = stats.get("listener_manager.total_listeners_active", 0)
     refusals = stats.get("listener_manager.lds.update_rejected", 0)
     if not active and refusals:
-        return (f"Envoy rejected its listener configuration ({refusals} update(s) rejected: "
+        return (f"Envoy rejected its listener configuration ({counted(refusals, 'update')} rejected: "
                 "listener_manager.lds.update_rejected)")
     return "" if active else None
 

@@ -134,6 +134,8 @@ def demo_namespace(tier: Tier, installed) -> Iterator[str]:
                       "--timeout", "240", timeout=300)
         yield DEMO_NS
     finally:
+        # its ClusterRoleBinding is cluster-scoped: deleting the namespace would leave it behind
+        tier.kmeshctl("waypoint", "delete", "-n", DEMO_NS, "--ignore-not-found", check=False, timeout=180)
         delete_namespaces(tier, DEMO_NS)
 
 
@@ -181,7 +183,9 @@ def test_a_users_virtual_service_fortio_is_refused_before_any_change(tier: Tier,
     before = tier.kubectl_json("get", VS_API, "fortio", "-n", ns)["metadata"]
     refused = run_demo(tier, ns)
     assert refused.returncode == 2, refused.stdout + refused.stderr
-    line = one_error_line(refused)
+    # the demo's first line names its target, then the one Error line
+    target, line = refused.stderr.strip().splitlines()
+    assert target.startswith("Target: cluster ") and not refused.stdout, refused.stdout + refused.stderr
     assert line.startswith(f"Error: VirtualService {ns}/fortio was not made by kmeshctl demo (nothing was changed); "
                            f"run the demo in another namespace (-n) or delete it (`kubectl delete virtualservice "
                            f"fortio -n {ns}"), line
