@@ -22,6 +22,7 @@ import kmeshctl
 from kmeshctl.params import check_image, counted
 from kmeshctl.paths import templates_dir
 from kmeshctl.render import COMMON_LABELS, MANAGED_BY_LABEL, parse_manifests
+from kmeshctl.render import made_by_kmeshctl as labelled_by_kmeshctl
 
 if TYPE_CHECKING:
     from kmeshctl.waypoint import model
@@ -151,10 +152,9 @@ def is_ours(obj: dict, live: dict, p: WaypointParams) -> bool:
     """Whether ``live`` (the cluster's object of rendered ``obj``'s name) carries the labels
     render puts on waypoint ``p``'s objects: made by kmeshctl and labelled with its name
     (the ClusterRole every kmeshctl waypoint shares: made by kmeshctl)."""
-    labels = (live.get("metadata") or {}).get("labels") or {}
-    if labels.get(MANAGED_BY_LABEL[0]) != MANAGED_BY_LABEL[1]:
+    if not labelled_by_kmeshctl(live):
         return False
-    return obj["kind"] == "ClusterRole" or labels.get(WAYPOINT_LABEL) == p.name
+    return obj["kind"] == "ClusterRole" or _names_waypoint(live, p.name)
 
 
 def _live(client: KubeClient, obj: dict) -> Optional[dict]:
@@ -248,8 +248,11 @@ class WaypointState:
 
 def made_by_kmeshctl(gateway: dict, name: str) -> bool:
     """Whether ``gateway`` carries the labels `waypoint apply --name NAME` puts on it."""
-    labels = (gateway.get("metadata") or {}).get("labels") or {}
-    return labels.get(MANAGED_BY_LABEL[0]) == MANAGED_BY_LABEL[1] and labels.get(WAYPOINT_LABEL) == name
+    return labelled_by_kmeshctl(gateway) and _names_waypoint(gateway, name)
+
+
+def _names_waypoint(live: dict, name: str) -> bool:
+    return ((live.get("metadata") or {}).get("labels") or {}).get(WAYPOINT_LABEL) == name
 
 
 def gateway_maker(gateway: dict) -> str:
