@@ -23,6 +23,8 @@ DEFAULT_REQUEST_TIMEOUT_S = 30.0
 # Shell completion asks the cluster (`enable-ns <TAB>`: its namespaces) at most this long in
 # all (loading the client included), then offers nothing: a TAB must never hang the shell.
 COMPLETION_LOOKUP_TIMEOUT_S = 2.0
+# A process started into a pod's (or the sandbox's) cgroup is waited for until it is there.
+CGROUP_JOIN_TIMEOUT_S = 5.0
 # A request (the API server's, an agent's admin endpoint) silent this long: a `waiting for ...`
 # line on stderr says what is being waited for (kmeshctl.kube, kmeshctl.config_dump).
 WAITING_NOTE_AFTER_S = 1.0

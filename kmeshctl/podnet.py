@@ -5,7 +5,10 @@ its own (the "router" namespace, no uplink, no forwarding), and one veth per pod
 it. Nothing is added to the host's network namespace, so nothing inside can reach
 outside. Every pod process is put into the pod's cgroup before it enters the pod's
 network namespace: cgroup-attached BPF programs then see it, and we never need
-`ip netns exec` (which remounts /sys and hides the cgroup v2 tree).
+`ip netns exec` (which remounts /sys and hides the cgroup v2 tree). Both steps happen
+between fork and exec without Python (`entering`): Python code in a forked child of a
+threaded process (a `preexec_fn`) is not safe, and gRPC's fork handlers abort such a
+child about once in a hundred forks.
 
 Teardown is derived from names alone (netns prefix, cgroup parent), so a crashed
 creator can be cleaned up by a new `PodNetwork` with the same prefix.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import ipaddress
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from kmeshctl.errors import KmeshctlError
+from kmeshctl.params import CGROUP_JOIN_TIMEOUT_S
 
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
@@ -63,6 +68,45 @@ def join_cgroup(cgroup: Path, pid: int = 0) -> None:
     (cgroup / "cgroup.procs").write_text(f"{pid or os.getpid()}\n")
 
 
+def entering(argv: Sequence[str], cgroup: Path | None = None,
+             netns: Path | None = None) -> list[str]:
+    """`argv` wrapped so its process first joins `cgroup` (a cgroup v2 directory), then
+    enters `netns` (a netns path), then execs `argv` under the same pid: `/bin/sh` writes
+    its own pid to cgroup.procs and execs `nsenter --net`, which execs `argv`. A command
+    that cannot be run exits 126/127 with nsenter's message, as a shell's would."""
+    command = list(argv)
+    if netns is not None:
+        command = [shutil.which("nsenter") or "/usr/bin/nsenter", f"--net={netns}", "--", *command]
+    if cgroup is not None:
+        # "$0" is the first argument after the script: the cgroup.procs file.
+        command = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(cgroup / "cgroup.procs"),
+                   *command]
+    return command
+
+
+def popen_entering(argv: Sequence[str], cgroup: Path, netns: Path | None = None,
+                   **kwargs: Any) -> subprocess.Popen:
+    """Start `argv` through `entering` and return once the process is in `cgroup` (or has
+    already exited), so a caller that kills the cgroup right after never misses it.
+    Raises PodNetError if it is not there within CGROUP_JOIN_TIMEOUT_S."""
+    process = subprocess.Popen(entering(argv, cgroup=cgroup, netns=netns), **kwargs)
+    deadline = time.monotonic() + CGROUP_JOIN_TIMEOUT_S
+    while process.poll() is None and not _in_cgroup(process.pid, cgroup):
+        if time.monotonic() > deadline:
+            process.kill()
+            raise PodNetError(f"process {argv[0]} did not join cgroup {cgroup} within "
+                              f"{CGROUP_JOIN_TIMEOUT_S:g}s")
+        time.sleep(0.001)
+    return process
+
+
+def _in_cgroup(pid: int, cgroup: Path) -> bool:
+    try:
+        return str(pid) in (cgroup / "cgroup.procs").read_text().split()
+    except OSError:
+        return False
+
+
 def netns_cookie(netns_path: Path) -> int:
     """The kernel's cookie of a network namespace (what BPF's bpf_get_netns_cookie returns)."""
     result: dict[str, Any] = {}
@@ -98,15 +142,16 @@ class Pod:
     def netns_path(self) -> Path:
         return NETNS_DIR / self.netns
 
-    def _enter(self) -> None:
-        join_cgroup(self.cgroup)
-        enter_netns(self.netns_path)
+    def command(self, argv: Sequence[str]) -> list[str]:
+        """`argv` as run inside the pod: in its cgroup first, then its netns."""
+        return entering(argv, cgroup=self.cgroup, netns=self.netns_path)
 
     def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen:
-        """Start a process inside the pod (its cgroup first, then its netns)."""
+        """Start a process inside the pod (its cgroup first, then its netns); the
+        Popen's pid is the command's own."""
         if "preexec_fn" in kwargs:
-            raise ValueError("Pod.popen sets preexec_fn itself")
-        return subprocess.Popen(list(argv), preexec_fn=self._enter, **kwargs)
+            raise ValueError("Pod.popen must not run Python in the child: no preexec_fn")
+        return popen_entering(argv, self.cgroup, self.netns_path, **kwargs)
 
     def run(
         self,
@@ -117,8 +162,7 @@ class Pod:
     ) -> subprocess.CompletedProcess:
         """Run a command inside the pod and capture its output (text)."""
         result = subprocess.run(
-            list(argv),
-            preexec_fn=self._enter,
+            self.command(argv),
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -102,11 +102,13 @@ def test_a_stopped_demo_restores_the_weights_and_says_what_each_phase_sent(signu
                                                             "KUBERNETES_SERVICE_HOST")}
     err = tmp_path / "demo.err"
     with open(err, "w") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "kmeshctl", "--kubeconfig", str(kubeconfig), "demo",
-                                    "traffic-shift", "--target", "cluster", "-c", str(REQUESTS), "--weights",
-                                    "90/10,0/100", "-o", "json"], stdout=subprocess.PIPE, stderr=stderr, text=True,
-                                   env={**env, "HOME": str(tmp_path)},
-                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        # env resets SIGINT (a background CI shell ignores it) without a preexec_fn, which is
+        # unsafe in this threaded process
+        process = subprocess.Popen(["env", "--default-signal=INT", sys.executable, "-m", "kmeshctl",
+                                    "--kubeconfig", str(kubeconfig), "demo", "traffic-shift", "--target",
+                                    "cluster", "-c", str(REQUESTS), "--weights", "90/10,0/100", "-o", "json"],
+                                   stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                   env={**env, "HOME": str(tmp_path)})
     try:
         _wait_for_phase_2(process, err, 120)
         assert _weights(api) == [0, 100]

@@ -69,3 +69,27 @@ def test_only_the_cli_knows_the_command_line() -> None:
         found = command_line_imports(path)
         assert not found, f"{rel} imports {sorted(found)}: only kmeshctl/cli/ reads the command line; " \
                           "pass what the library needs down from it"
+
+
+FORK_UNSAFE = ("preexec_fn", "user", "group", "extra_groups")  # each makes subprocess fork(), not vfork()
+
+
+def _unsafe_spawn_arguments(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            found += [f"{path.name}:{node.lineno} {k.arg}=" for k in node.keywords if k.arg in FORK_UNSAFE
+                      and isinstance(node.func, ast.Attribute) and node.func.attr in ("Popen", "run")]
+    return found
+
+
+def test_no_subprocess_forks_a_threaded_process_with_work_between_fork_and_exec() -> None:
+    """With gRPC loaded (the agent, the sandbox, the test process), a child that runs code
+    between fork() and exec() is aborted by gRPC's fork handlers about once in a hundred
+    spawns (seen in CI: a pod's `ss -K` exited -6). Without these arguments CPython
+    spawns with vfork(), which runs no fork handlers; podnet.entering does the work with
+    sh and nsenter instead."""
+    root = PACKAGE.parent
+    files = [*PACKAGE.rglob("*.py"), *(root / "tests").rglob("*.py"), *(root / "benchmarks").rglob("*.py")]
+    found = [hit for path in sorted(files) for hit in _unsafe_spawn_arguments(path)]
+    assert not found, f"spawn with work in the forked child (use podnet.entering, setpriv or env): {found}"

@@ -82,3 +82,25 @@ def test_destroy_removes_everything_even_from_a_fresh_object(network: PodNetwork
     proc.wait(timeout=5)
     assert not any(p.name.startswith(network.prefix) for p in NETNS_DIR.iterdir())
     assert not pod.cgroup.exists()
+
+
+def test_pod_commands_survive_a_busy_grpc_process(network: PodNetwork) -> None:
+    """gRPC's fork handlers aborted about 1 in 100 pod commands spawned with a preexec_fn
+    while a gRPC server ran in the same process; pod commands now spawn with vfork."""
+    grpc = pytest.importorskip("grpc")
+    from concurrent import futures
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        grpc.channel_ready_future(channel).result(timeout=5)
+        pod = network.add_pod("grpcbusy")
+        codes = [pod.run(["true"], check=False).returncode for _ in range(400)]
+        assert codes == [0] * 400, f"{len([c for c in codes if c])} of 400 failed: {set(codes)}"
+        inside = pod.run(["cat", "/proc/self/cgroup"]).stdout
+        assert inside.strip().endswith(str(pod.cgroup.relative_to(CGROUP_ROOT))), inside
+    finally:
+        channel.close()
+        server.stop(None)

@@ -388,8 +388,9 @@ def test_down_after_a_killed_up_cleans_everything(run_id: str, host_links: set[s
 
 def test_without_root_one_line_says_so(run_id: str) -> None:
     # a name of its own: another sandbox up on the machine would otherwise be the one chosen
-    result = subprocess.run([*KMESHCTL, "sandbox", "up", "--name", f"nr{run_id}"], capture_output=True,
-                            text=True, preexec_fn=lambda: os.setuid(65534))
+    # setpriv, not a preexec_fn: Python in a forked child of this threaded process is unsafe
+    result = subprocess.run(["setpriv", "--reuid=65534", "--keep-groups", *KMESHCTL, "sandbox", "up",
+                             "--name", f"nr{run_id}"], capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "Error: the sandbox needs root (network namespaces, cgroups, eBPF): run it as root"]

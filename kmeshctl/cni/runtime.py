@@ -28,7 +28,7 @@ from typing import Optional, Sequence
 
 from kmeshctl.cni.install import primary_config, write_atomic
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.podnet import enter_netns
+from kmeshctl.podnet import entering
 
 REFERENCE_BIN_DIR = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
 REFERENCE_PLUGINS = ("bridge", "host-local", "loopback")
@@ -183,8 +183,9 @@ class CniRuntime:
                "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
         what = f"CNI {command} of pod {pod.namespace}/{pod.name}: plugin {kind}"
         try:
-            done = subprocess.run([str(self._binary(kind))], input=json.dumps(stdin), capture_output=True,
-                                  text=True, env=env, timeout=PLUGIN_TIMEOUT_S, preexec_fn=self._enter_node)
+            done = subprocess.run(entering([str(self._binary(kind))], netns=self.node_netns),
+                                  input=json.dumps(stdin), capture_output=True, text=True, env=env,
+                                  timeout=PLUGIN_TIMEOUT_S)
         except (OSError, subprocess.SubprocessError) as err:
             raise CniError(f"{what} could not run: {err}") from err
         if done.returncode != 0:
@@ -204,10 +205,6 @@ class CniRuntime:
                 return directory / kind
         raise CniError(f"CNI plugin {kind} not found in {os.pathsep.join(map(str, self.bin_dirs))}: "
                        "install it (Debian: apt-get install containernetworking-plugins)")
-
-    def _enter_node(self) -> None:
-        if self.node_netns is not None:
-            enter_netns(self.node_netns)
 
     # ----- the cache ----------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import yaml
 
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.podnet import NETNS_DIR, Pod, join_cgroup, kill_cgroup_tree, remove_cgroup_tree
+from kmeshctl.podnet import NETNS_DIR, Pod, kill_cgroup_tree, popen_entering, remove_cgroup_tree
 from kmeshctl.sandbox import pods as pods_mod
 from kmeshctl.sandbox import agent as agent_mod
 from kmeshctl.sandbox import health
@@ -381,9 +381,8 @@ def start_daemon(state: SandboxState, role: str, argv: list[str]) -> Launched:
 
     def popen(command: list[str]) -> subprocess.Popen:
         with open(log, "ab") as out:
-            return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True,
-                                    preexec_fn=lambda: join_cgroup(cgroup))
+            return popen_entering(command, cgroup, stdin=subprocess.DEVNULL, stdout=out,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
 
     component = {"controlplane": CONTROL_PLANE, "agent": NODE_AGENT}.get(role, f"the {role}")
     record = ProcessRecord(role, 0, "", str(log), component=component, cgroup=str(cgroup))

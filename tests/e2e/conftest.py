@@ -63,6 +63,25 @@ def tier() -> Iterator[Tier]:
             signal.signal(signal.SIGTERM, previous)
 
 
+def install_flags(tier: Tier) -> list[str]:
+    """The flags of an install into the tier: its istiod, its cluster id, its node image."""
+    from tests.e2e.test_cluster_e2e import XDS_ADDRESS
+
+    return ["--xds-address", XDS_ADDRESS, "--cluster-id", tier.cluster_id, "--image", tier.image("kmeshctl-node")]
+
+
+@pytest.fixture(scope="module")
+def installed(tier: Tier) -> Iterator[None]:
+    """kmesh installed in kmesh-system for a test module, uninstalled after it."""
+    tier.kmeshctl("uninstall", "--timeout", "120", timeout=180)  # whatever an earlier file left
+    result = tier.kmeshctl("install", *install_flags(tier), "--timeout", "300", timeout=420)
+    assert "DaemonSet kmesh-system/kmesh is ready" in result.stdout + result.stderr, result.stderr
+    try:
+        yield
+    finally:
+        tier.kmeshctl("uninstall", "--timeout", "120", check=False, timeout=180)
+
+
 def _refresh_images() -> None:
     """The node image is built from this checkout's sources: rebuild it when they changed
     since the last build (seconds when nothing did), so the tests never run old code."""

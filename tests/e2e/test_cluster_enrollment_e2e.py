@@ -23,7 +23,7 @@ from typing import Iterator
 import pytest
 
 from tests.e2e.test_cluster_e2e import AGENT_NAMESPACE, wait_for
-from tests.e2e.test_cluster_ownership_e2e import install_flags, one_error_line
+from tests.e2e.test_cluster_ownership_e2e import one_error_line
 from tests.e2e.tier import Tier
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
@@ -54,17 +54,6 @@ def create_namespace_as_user(tier: Tier, name: str, labels: dict[str, str]) -> N
 def delete_namespaces(tier: Tier, *names: str) -> None:
     for name in names:
         tier.kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true", check=False, timeout=180)
-
-
-@pytest.fixture(scope="module")
-def installed(tier: Tier) -> Iterator[None]:
-    tier.kmeshctl("uninstall", "--timeout", "120", timeout=180)  # whatever an earlier file left
-    result = tier.kmeshctl("install", *install_flags(tier), "--timeout", "300", timeout=420)
-    assert "DaemonSet kmesh-system/kmesh is ready" in result.stdout + result.stderr, result.stderr
-    try:
-        yield
-    finally:
-        tier.kmeshctl("uninstall", "--timeout", "120", check=False, timeout=180)
 
 
 @pytest.fixture

@@ -37,7 +37,8 @@ from typing import Iterator, Optional
 import pytest
 import yaml
 
-from tests.e2e.test_cluster_e2e import AGENT_NAMESPACE, XDS_ADDRESS, agent_pod, kmeshctl_json, wait_for
+from tests.e2e.test_cluster_e2e import AGENT_NAMESPACE, agent_pod, kmeshctl_json, wait_for
+from tests.e2e.conftest import install_flags
 from tests.e2e.tier import Tier
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
@@ -377,19 +378,12 @@ def installed_objects_in(namespace: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def installed(tier: Tier) -> Iterator[None]:
-    tier.kmeshctl("uninstall", "--timeout", "120", timeout=180)  # whatever an earlier file left
-    result = tier.kmeshctl("install", *install_flags(tier), "--timeout", "300", timeout=420)
-    assert "DaemonSet kmesh-system/kmesh is ready" in result.stdout + result.stderr, result.stderr
+def installed(installed: None, tier: Tier) -> Iterator[None]:
+    """conftest's install, and OTHER_NS (made by some tests here) removed after the module."""
     try:
         yield
     finally:
-        tier.kmeshctl("uninstall", "--timeout", "120", check=False, timeout=180)
         tier.kubectl("delete", "namespace", OTHER_NS, "--ignore-not-found", check=False)
-
-
-def install_flags(tier: Tier) -> list[str]:
-    return ["--xds-address", XDS_ADDRESS, "--cluster-id", tier.cluster_id, "--image", tier.image("kmeshctl-node")]
 
 
 def install_objects() -> list[dict]:
