@@ -78,37 +78,114 @@ def kubectl_words(obj: dict) -> str:
     return f"{obj['kind'].lower()} {obj['metadata']['name']}" + (f" -n {namespace}" if namespace else "")
 
 
-def check_ownership(client: KubeClient, objs: list[dict], agent_namespace: str) -> list[dict]:
+@dataclass(frozen=True)
+class Ownership:
+    """What check_ownership found: ``objects``, those install writes (the user's
+    namespaces left out); ``users_namespaces``, the names of those left out; ``existing``,
+    the refs of ``objects`` already in the cluster (kmeshctl's, from an earlier install)."""
+
+    objects: list[dict]
+    users_namespaces: list[str]
+    existing: list[str]
+
+
+def current_object(client: KubeClient, obj: dict) -> Optional[dict]:
+    """``obj`` as the cluster has it; None when absent or its kind is not served."""
+    meta = obj["metadata"]
+    if not client.is_served(obj["apiVersion"], obj["kind"]):
+        return None
+    return client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+
+
+def foreign_objects(client: KubeClient, objs: list[dict],
+                    read: Callable[[KubeClient, dict], Optional[dict]] = current_object) -> list[dict]:
+    """The objects of ``objs`` that exist and kmeshctl did not make, each of which
+    blocks install; a Namespace aside (install uses the user's as it is). The one
+    finder of install, precheck and status (``read``: how each is read)."""
+    found = []
+    for obj in objs:
+        current = read(client, obj) if obj["kind"] != "Namespace" else None
+        if current is not None and not made_by_kmeshctl(current):
+            found.append(obj)
+    return found
+
+
+def delete_fix(foreign: list[dict], agent_namespace: str) -> str:
+    """`delete it (`kubectl delete ...`)` for each of ``foreign``; installing into another
+    namespace (-n) is offered only when every one of them is in ``agent_namespace`` (a
+    cluster-scoped or Istio-namespace object blocks every namespace alike)."""
+    them = "it" if len(foreign) == 1 else "them"
+    commands = ", ".join(f"`kubectl delete {kubectl_words(obj)}`" for obj in foreign)
+    elsewhere = all(obj["metadata"].get("namespace") == agent_namespace for obj in foreign)
+    return f"delete {them} ({commands})" + (" or install into another namespace (-n)" if elsewhere else "")
+
+
+def foreign_problem(foreign: list[dict]) -> str:
+    """`ClusterRole kmesh exists and was not made by kmeshctl` (`A, B and C exist and were ...`)."""
+    refs = [object_ref(obj) for obj in foreign]
+    if len(refs) == 1:
+        return f"{refs[0]} exists and was {NOT_OURS}"
+    return f"{', '.join(refs[:-1])} and {refs[-1]} exist and were {NOT_OURS}"
+
+
+def check_ownership(client: KubeClient, objs: list[dict], agent_namespace: str) -> Ownership:
     """Before any write (a dry run too): ``objs`` but the Namespace objects that exist and
     kmeshctl did not make (used as they are: never labelled, never deleted by uninstall);
-    ForeignObject for any other object of ``objs`` that exists without kmeshctl's label,
-    or a namespace of the user's whose Pod Security level would refuse the agent."""
-    kept = []
+    ForeignObject naming every other object of ``objs`` that exists without kmeshctl's
+    label, or a namespace of the user's whose Pod Security level would refuse the agent."""
+    read = {id(obj): current_object(client, obj) for obj in objs}  # each object read once
+    kept, users = [], []
     for obj in objs:
-        meta = obj["metadata"]
-        current = (client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
-                   if client.is_served(obj["apiVersion"], obj["kind"]) else None)
-        if current is None or made_by_kmeshctl(current):
-            kept.append(obj)
-        elif obj["kind"] == "Namespace":
+        current = read[id(obj)]
+        if obj["kind"] == "Namespace" and current is not None:
+            check_not_enrolled(current)
+        if obj["kind"] == "Namespace" and current is not None and not made_by_kmeshctl(current):
             check_pod_security(current)
+            users.append(obj["metadata"]["name"])
         else:
-            elsewhere = " or install into another namespace (-n)" if meta.get("namespace") == agent_namespace else ""
-            raise ForeignObject(f"{object_ref(obj)} exists and was {NOT_OURS}; delete it (`kubectl delete "
-                                f"{kubectl_words(obj)}`){elsewhere}; nothing was applied")
-    return kept
+            kept.append(obj)
+    foreign = foreign_objects(client, kept, lambda _, obj: read[id(obj)])
+    if foreign:
+        raise ForeignObject(f"{foreign_problem(foreign)}; {delete_fix(foreign, agent_namespace)}; nothing was "
+                            "applied")
+    existing = [object_ref(obj) for obj in kept if read[id(obj)] is not None]
+    return Ownership(kept, users, existing)
 
 
 def check_pod_security(namespace: dict) -> None:
     """The user's namespace lets the agent pods run: it enforces no Pod Security level
     but privileged (none set: the cluster's default, which precheck cannot see either)."""
+    refused = pod_security_refusal(namespace)
+    if refused is not None:
+        problem, fix = refused
+        raise ForeignObject(f"{problem}; nothing was applied; {fix}")
+
+
+def check_not_enrolled(namespace: dict) -> None:
+    """The agent's namespace is in no data plane (istio.io/dataplane-mode Kmesh or another's,
+    `none` aside): kmesh's own pods would be redirected. enable-ns refuses to enroll it;
+    install refuses it the same way, before any write."""
+    from kmeshctl.enrollment import MODE_LABEL, MODE_NONE
+
+    name = namespace["metadata"]["name"]
+    value = (namespace["metadata"].get("labels") or {}).get(MODE_LABEL)
+    if value and value.lower() != MODE_NONE:
+        raise ForeignObject(f"namespace {name} is enrolled in a data plane ({MODE_LABEL}={value}), and the node "
+                            f"agent's own pods must not be redirected; nothing was applied; remove the label "
+                            f"(`kubectl label namespace {name} {MODE_LABEL}-`) or install into another namespace (-n)")
+
+
+def pod_security_refusal(namespace: dict) -> Optional[tuple[str, str]]:
+    """(problem, fix) when ``namespace`` enforces a Pod Security level the agent pods
+    cannot run under; None otherwise. install refuses with it, precheck reports it."""
     name = namespace["metadata"]["name"]
     level = (namespace["metadata"].get("labels") or {}).get(PSA_ENFORCE)
-    if level not in (None, PSA_NEEDED):
-        raise ForeignObject(
-            f"namespace {name} enforces Pod Security level {level}, and the agent pods need {PSA_NEEDED} (host "
-            f"network, capabilities, host paths); nothing was applied; allow it with `kubectl label namespace "
-            f"{name} {PSA_ENFORCE}={PSA_NEEDED} --overwrite` or install into another namespace (-n)")
+    if level in (None, PSA_NEEDED):
+        return None
+    return (f"namespace {name} enforces Pod Security level {level}, and the agent pods need {PSA_NEEDED} (host "
+            f"network, capabilities, host paths)",
+            f"allow it with `kubectl label namespace {name} {PSA_ENFORCE}={PSA_NEEDED} --overwrite` or install "
+            f"into another namespace (-n)")
 
 
 class DryRunRejected(KmeshctlError):

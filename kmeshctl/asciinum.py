@@ -82,3 +82,11 @@ def duration_words(seconds: float) -> str:
             text += f"{whole // size}{unit}"
             whole %= size
     return text
+
+
+def limit_words(timeout_s: float) -> str:
+    """`limit 5m`, or `no limit` for a --timeout of 0 or inf (math.inf: what 0 becomes),
+    the one spelling of a wait's limit in the lines that say what a command waits for."""
+    if not timeout_s or timeout_s != timeout_s or timeout_s == float("inf"):  # 0, nan, inf
+        return "no limit"
+    return f"limit {duration_words(timeout_s)}"

@@ -187,9 +187,10 @@ def fortio_demo() -> tuple[list[dict], DemoSubject]:
 
 
 def subject_of(target: "DemoTarget", default: DemoSubject) -> DemoSubject:
-    """What the demo measures on ``target``: its own VirtualService (a local sandbox's,
-    whatever its weights and subsets), else ``default``, the demo's manifests' (a cluster,
-    where prepare applies them; a sandbox the demo brings up from them)."""
+    """What the demo measures on ``target``: its own VirtualService (a local sandbox's, the
+    demo's own in a cluster, whatever its weights and subsets), else ``default``, the demo's
+    manifests' (a cluster without it yet, where prepare applies them; a sandbox the demo
+    brings up from them)."""
     own = getattr(target, "subject", None)
     return own(default) if callable(own) else default
 
@@ -652,12 +653,21 @@ def sent_text(report: DemoReport) -> str:
     return f"{text}; {', '.join(phases)}" if phases else text
 
 
-def stop_text(stop: Stopped, report: Optional[DemoReport]) -> str:
+def stop_text(stop: Stopped, report: Optional[DemoReport], made: str = "") -> str:
     """The one line of a stopped demo: `stopped by SIGTERM (340 of 3000 requests sent;
-    phase 1: ...)`, or `... before any request was sent`."""
+    phase 1: ...)`, or `... before any request was sent` and then ``made`` (made_text):
+    a run that sent requests left its objects as any run does, one that sent none only
+    them, so it says so."""
     if report is None or not report.phases:
-        return f"stopped by {stop.how} before any request was sent"
+        return f"stopped by {stop.how} before any request was sent" + (f"; {made}" if made else "")
     return f"stopped by {stop.how} ({sent_text(report)})"
+
+
+def made_text(target: Optional[DemoTarget]) -> str:
+    """What ``target``'s run left behind and how to remove it ('' for none: a sandbox
+    made for the run is removed by its finish)."""
+    said = getattr(target, "made_text", None)
+    return said() if callable(said) else ""
 
 
 def too_few_text(report: DemoReport) -> str:

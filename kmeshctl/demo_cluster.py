@@ -26,7 +26,8 @@ from kmeshctl.rollout import pod_state, selector_string
 from kmeshctl.validate import supported_kubernetes_versions
 
 if TYPE_CHECKING:
-    from kmeshctl.demo import DemoReport
+    from kmeshctl.demo import DemoReport, DemoSubject
+    from kmeshctl.sandbox import manifests as m
 
 POD_READY_TIMEOUT_S = 300.0
 POLL_S = 1.0
@@ -43,6 +44,9 @@ NOTHING_SENT = "no request was sent"
 # On the demo's VirtualService (examples/fortio): with kmeshctl's field manager, it tells the
 # demo's own (whose weights the demo sets, by force) from a user's of the same name.
 DEMO_LABEL = ("app.kubernetes.io/part-of", "kmeshctl-demo")
+# On the demo's own VirtualService while a run has changed its weights: its http routes as
+# the run found them (JSON), so that the next run puts back what a killed one (SIGKILL) left.
+ORIGINAL_WEIGHTS = "kmeshctl.io/demo-original-weights"
 
 
 def reachable_cluster(target: KubeTarget) -> tuple[Optional[KubeClient], Optional[KmeshctlError]]:
@@ -106,8 +110,23 @@ def split_needs_error(client: KubeClient, objs: list[dict], planned: bool, outco
     there): the kmesh DaemonSet ready, the demo namespace enrolled, the waypoint the fortio
     Service uses there and programmed. ``planned``: ``objs`` are about to be applied, so
     their labels count as set. ``outcome``: what the refusal left as it was."""
-    return (_kmesh_error(client, outcome) or _enrollment_error(client, objs, planned, outcome)
-            or _waypoint_error(client, objs, planned, outcome))
+    return (_kmesh_error(client, outcome) or _namespace_error(client, objs, outcome)
+            or _enrollment_error(client, objs, planned, outcome) or _waypoint_error(client, objs, planned, outcome))
+
+
+def _namespace_error(client: KubeClient, objs: list[dict], outcome: str) -> Optional[UsageError]:
+    """The demo's namespace does not exist (-n demo): its waypoint cannot be there either,
+    so it is created first, then the waypoint (bad input: exit 2)."""
+    from kmeshctl.waypoint import deploy
+
+    name = _demo_namespace(objs)["metadata"]["name"]
+    readable, live = _readable(lambda: client.get("v1", "Namespace", name))
+    if not readable or live is not None:
+        return None
+    return UsageError(f"namespace {name} does not exist (the demo deploys into it, beside the waypoint "
+                      f"{name}/{deploy.DEFAULT_NAME} its Service uses; {outcome})",
+                      fix=f"create it, then its waypoint: `kubectl create namespace {name}`, then "
+                          f"`kmeshctl waypoint apply -n {name} --wait`")
 
 
 def _readable(read: Callable[[], T]) -> tuple[bool, Optional[T]]:
@@ -120,19 +139,25 @@ def _readable(read: Callable[[], T]) -> tuple[bool, Optional[T]]:
         raise
 
 
-def _kmesh_daemonset(client: KubeClient) -> tuple[bool, Optional[dict]]:
-    """The kmesh DaemonSet where `status` looks (kmesh-system), else in the namespace
-    another install put it (namespaces.agent_namespaces)."""
+def _kmesh_daemonset(client: KubeClient) -> tuple[bool, Optional[dict], Optional[dict]]:
+    """(readable, the kmesh DaemonSet kmeshctl made, a DaemonSet kmesh in kmesh-system it
+    did not make): where `status` looks (kmesh-system), else in the namespace another install
+    put it (namespaces.agent_namespaces). A user's DaemonSet kmesh is no agent of kmeshctl's,
+    as status, version and enable-ns decide (render.made_by_kmeshctl)."""
     from kmeshctl.namespaces import agent_namespaces
     from kmeshctl.params import DEFAULT_NAMESPACE
-    from kmeshctl.render import DAEMONSET_NAME
+    from kmeshctl.render import DAEMONSET_NAME, made_by_kmeshctl
 
     readable, ds = _readable(lambda: client.get("apps/v1", "DaemonSet", DAEMONSET_NAME, DEFAULT_NAMESPACE))
-    if ds is None and readable:
+    if ds is not None and made_by_kmeshctl(ds):
+        return True, ds, None
+    foreign = ds
+    if readable:
         listed, elsewhere = _readable(lambda: agent_namespaces(client))
         if listed and elsewhere:
-            return _readable(lambda: client.get("apps/v1", "DaemonSet", DAEMONSET_NAME, elsewhere[0]))
-    return readable, ds
+            readable, ds = _readable(lambda: client.get("apps/v1", "DaemonSet", DAEMONSET_NAME, elsewhere[0]))
+            return readable, ds, foreign
+    return readable, None, foreign
 
 
 def _kmesh_error(client: KubeClient, outcome: str) -> Optional[KmeshctlError]:
@@ -140,9 +165,15 @@ def _kmesh_error(client: KubeClient, outcome: str) -> Optional[KmeshctlError]:
     from kmeshctl.render import DAEMONSET_NAME
     from kmeshctl.status import daemonset_problems
 
-    readable, ds = _kmesh_daemonset(client)
+    readable, ds, foreign = _kmesh_daemonset(client)
     if not readable:
         return None
+    if ds is None and foreign is not None:
+        return KmeshctlError(f"kmesh is not installed (DaemonSet {DEFAULT_NAMESPACE}/{DAEMONSET_NAME} was not made "
+                             f"by kmeshctl; {outcome})",
+                             fix=f"install kmesh in another namespace: `kmeshctl install -n kmesh --cluster-id ID` "
+                                 f"(ID this cluster's id), or delete that DaemonSet if it is not needed (`kubectl "
+                                 f"delete daemonset {DAEMONSET_NAME} -n {DEFAULT_NAMESPACE}`) and {INSTALL_HINT}")
     if ds is None:
         return KmeshctlError(f"kmesh is not installed (no DaemonSet {DAEMONSET_NAME} in {DEFAULT_NAMESPACE}; "
                              f"{outcome})", fix=INSTALL_HINT)
@@ -266,13 +297,33 @@ def _no_waypoint_words(who: str, missing: bool, waypoint: tuple[str, str], on: s
 
 
 def made_by_demo(obj: dict) -> bool:
-    """The object carries the demo's label (the example applied by the demo or by kubectl)
-    or was applied by kmeshctl's field manager (a demo run before the label existed)."""
+    """The object carries the demo's label (the example applied by the demo or by kubectl);
+    a VirtualService applied by kmeshctl's field manager too (a demo run before it had the
+    label). Not another kind so applied: a demo before the ownership check wrote into a
+    user's Deployment netutils and Service fortio with that manager, which must stay theirs."""
     from kmeshctl.kube import FIELD_MANAGER
 
     meta = obj.get("metadata") or {}
-    return (meta.get("labels") or {}).get(DEMO_LABEL[0]) == DEMO_LABEL[1] or \
+    if (meta.get("labels") or {}).get(DEMO_LABEL[0]) == DEMO_LABEL[1]:
+        return True
+    return obj.get("kind") == "VirtualService" and \
         any(entry.get("manager") == FIELD_MANAGER for entry in meta.get("managedFields") or [])
+
+
+def foreign_objects(client: KubeClient, objs: list[dict]) -> list[dict]:
+    """The objects of ``objs`` (the Namespace aside: check_enrollable decides on it) that
+    exist in the cluster and the demo did not make (made_by_demo), in ``objs``' order; an
+    object the user may not read, or of a kind not served, is left to the apply to report."""
+    found = []
+    for doc in objs:
+        meta = doc["metadata"]
+        if doc["kind"] == "Namespace" or not client.is_served(doc["apiVersion"], doc["kind"]):
+            continue
+        readable, live = _readable(lambda: client.get(doc["apiVersion"], doc["kind"], meta["name"],
+                                                      meta.get("namespace")))
+        if readable and live is not None and not made_by_demo({**live, "kind": doc["kind"]}):
+            found.append(doc)
+    return found
 
 
 def spec_managers(obj: dict) -> list[str]:
@@ -284,13 +335,189 @@ def spec_managers(obj: dict) -> list[str]:
                    if entry.get("manager") != FIELD_MANAGER and "f:spec" in (entry.get("fieldsV1") or {})})
 
 
-class ForeignVirtualService(UsageError):
-    """A VirtualService of the demo's name that the demo did not make: never changed."""
+# ----- the routing in force -------------------------------------------------------------
 
-    def __init__(self, namespace: str, name: str) -> None:
-        super().__init__(f"VirtualService {namespace}/{name} was not made by kmeshctl demo ({NOTHING_CHANGED})",
-                         fix=f"run the demo in another namespace (-n) or delete it (`kubectl delete virtualservice "
-                             f"{name} -n {namespace}`)")
+
+def route_weights_text(vs: dict) -> str:
+    """`v1=70, v2=30`: the first http route's destinations (subset, else host) and weights."""
+    routes = ((vs.get("spec") or {}).get("http") or [{}])[0].get("route") or []
+    return ", ".join(f"{(r.get('destination') or {}).get('subset') or (r.get('destination') or {}).get('host')}="
+                     f"{r.get('weight', 100)}" for r in routes)
+
+
+def recorded_http(vs: Optional[dict]) -> Optional[list]:
+    """The http routes a run recorded on the VirtualService before changing its weights
+    (ORIGINAL_WEIGHTS), None when none is (or it is not a list of routes)."""
+    text = (((vs or {}).get("metadata") or {}).get("annotations") or {}).get(ORIGINAL_WEIGHTS)
+    try:
+        http = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return http if isinstance(http, list) and http and all(isinstance(r, dict) for r in http) else None
+
+
+def routing_in_force(client: KubeClient, objs: list[dict], live_vs: dict) -> list[dict]:
+    """``objs`` with the routing the cluster has: the demo's own VirtualService's http routes
+    (``live_vs``: its weights and subsets) and the DestinationRule's subsets when there is
+    one, so that applying ``objs`` changes neither."""
+    ref = (live_vs["metadata"].get("namespace"), live_vs["metadata"]["name"])
+    kept = copy.deepcopy(objs)
+    for obj in kept:
+        meta = obj["metadata"]
+        if obj["kind"] == "VirtualService" and (meta.get("namespace"), meta["name"]) == ref:
+            obj["spec"]["http"] = copy.deepcopy((live_vs.get("spec") or {}).get("http") or [])
+        elif obj["kind"] == "DestinationRule":
+            live = client.get(obj["apiVersion"], "DestinationRule", meta["name"], meta.get("namespace"))
+            if live is not None and (live.get("spec") or {}).get("subsets"):
+                obj["spec"]["subsets"] = copy.deepcopy(live["spec"]["subsets"])
+    return kept
+
+
+def cluster_subject(client: KubeClient, objs: list[dict], live_vs: dict) -> "DemoSubject":
+    """The DemoSubject of the demo's own VirtualService in the cluster (``objs``: the demo's
+    objects with the routing in force): its first route's subsets and weights, and the
+    `Server:` header each subset's pods answer with, from the cluster's Deployments (a
+    fortio-v3 the user added too) else the manifests'; demo.demo_subject does the matching."""
+    from kmeshctl import demo
+    from kmeshctl.sandbox import manifests as m
+
+    meta = live_vs["metadata"]
+    where = f"VirtualService {meta.get('namespace')}/{meta['name']} in the cluster"
+    undo = (f"fix its route, or delete it so that the demo applies its own: `kubectl delete virtualservice "
+            f"{meta['name']} -n {meta.get('namespace')}`")
+    vs = next(o for o in objs if o["kind"] == "VirtualService")
+    service, rule = _fortio_service(objs), next((o for o in objs if o["kind"] == "DestinationRule"), None)
+    live_service = client.get("v1", "Service", SERVICE, service["metadata"]["namespace"]) or service
+    found = m.Manifests(
+        services=[_as_service(live_service)], virtual_services=[_as_virtual_service(vs, where, undo)],
+        destination_rules=[_as_destination_rule(rule)] if rule else [],
+        deployments=_deployments(client, objs, service["metadata"]["namespace"]))
+    _check_subsets(found, where, undo)
+    try:
+        return demo.demo_subject(found, SERVICE, where=where)
+    except UsageError as error:  # the cluster's objects, not this command's input
+        raise KmeshctlError(f"{error}", fix=undo) from None
+
+
+def _as_service(doc: dict) -> "m.Service":
+    from kmeshctl.sandbox import manifests as m
+
+    meta, spec = doc["metadata"], doc.get("spec") or {}
+    return m.Service(meta["name"], meta.get("namespace") or "default", dict(meta.get("labels") or {}),
+                     {str(k): str(v) for k, v in (spec.get("selector") or {}).items()}, ())
+
+
+def _as_virtual_service(doc: dict, where: str, undo: str) -> "m.VirtualService":
+    """The VirtualService's first http route as the demo measures it: weights that add up to
+    100 (a lone destination's default 100), else a KmeshctlError naming them."""
+    from kmeshctl.sandbox import manifests as m
+
+    meta, spec = doc["metadata"], doc.get("spec") or {}
+    routes = ((spec.get("http") or [{}])[0]).get("route") or []
+    if not routes:
+        raise KmeshctlError(f"{where} has no http route to measure", fix=undo)
+    destinations = tuple(m.Destination(str(r["destination"]["host"]), str(r["destination"].get("subset", "")),
+                                       None, int(r.get("weight", 100 if len(routes) == 1 else 0))) for r in routes)
+    total = sum(d.weight for d in destinations)
+    if total != 100:
+        weights = "/".join(str(d.weight) for d in destinations)
+        raise KmeshctlError(f"{where} routes with weights {weights}, which add up to {total}, not 100", fix=undo)
+    return m.VirtualService(meta["name"], meta.get("namespace") or "default", tuple(spec.get("hosts") or ()),
+                            (m.HttpRoute((), destinations),))
+
+
+def _as_destination_rule(doc: dict) -> "m.DestinationRule":
+    from kmeshctl.sandbox import manifests as m
+
+    meta, spec = doc["metadata"], doc.get("spec") or {}
+    subsets = tuple(m.Subset(str(s["name"]), {str(k): str(v) for k, v in (s.get("labels") or {}).items()})
+                    for s in spec.get("subsets") or [])
+    return m.DestinationRule(meta["name"], meta.get("namespace") or "default", str(spec.get("host", "")), subsets)
+
+
+def _deployments(client: KubeClient, objs: list[dict], namespace: str) -> list["m.Deployment"]:
+    """The manifests' Deployments, each replaced by the cluster's of the same name, and the
+    cluster's other Deployments of the namespace (a fortio-v3 of a third subset)."""
+    docs = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Deployment"}
+    docs.update({d["metadata"]["name"]: d for d in client.list("apps/v1", "Deployment", namespace)})
+    return [_as_deployment(d, namespace) for d in docs.values()]
+
+
+def _as_deployment(doc: dict, namespace: str) -> "m.Deployment":
+    from kmeshctl.sandbox import manifests as m
+
+    template = (doc.get("spec") or {}).get("template") or {}
+    labels = {str(k): str(v) for k, v in ((template.get("metadata") or {}).get("labels") or {}).items()}
+    containers = tuple(m.Container(str(c.get("name", "")), str(c.get("image", "")), (),
+                                   tuple(str(a) for a in c.get("args") or []), ())
+                       for c in (template.get("spec") or {}).get("containers") or [])
+    return m.Deployment(doc["metadata"]["name"], namespace, 1, labels, containers)
+
+
+def _check_subsets(found: "m.Manifests", where: str, undo: str) -> None:
+    """Every subset the route names is one the DestinationRule defines (demo_subject assumes it)."""
+    vs = found.virtual_services[0]
+    rule = found.destination_rules[0] if found.destination_rules else None
+    defined = {s.name for s in rule.subsets} if rule else set()
+    for dest in vs.http[0].destinations:
+        if dest.subset not in defined:
+            rule_name = f"DestinationRule {rule.namespace}/{rule.name}" if rule else "no DestinationRule"
+            raise KmeshctlError(f"{where} routes to subset {dest.subset or '(none)'} of {dest.host}, which "
+                                f"{rule_name} does not define", fix=undo)
+
+
+# ----- the demo's namespace ---------------------------------------------------------------
+
+
+def namespace_label_error(client: KubeClient, name: str) -> Optional[UsageError]:
+    """The refusal (None: none) to apply the demo's Namespace object over namespace ``name``:
+    one enable-ns refuses without --overwrite (namespaces.check_enrollable: another data
+    plane's label, a system namespace), or one with Istio sidecar injection on (the demo's
+    pods would get sidecars, which kmesh never enrolls)."""
+    from kmeshctl import namespaces as ns_ops
+    from kmeshctl.enrollment import MODE_LABEL
+
+    readable, live = _readable(lambda: client.get("v1", "Namespace", name))
+    if not readable:
+        return None
+    found = {**(live or {"metadata": {"name": name}}), "kind": "Namespace"}
+    elsewhere = "run the demo in another namespace (-n)"
+    try:
+        ns_ops.check_enrollable(client, [found], overwrite=False)
+    except ns_ops.EnrolledElsewhere as error:
+        said = error.problem.removesuffix(f" ({NOTHING_CHANGED})")
+        return UsageError(f"{said}: the demo's Namespace object would relabel it {MODE_LABEL}={ns_ops.MODE_VALUE} "
+                          f"({NOTHING_CHANGED})",
+                          fix=f"{elsewhere}, or move it to kmesh first: `kmeshctl enable-ns {name} --overwrite`")
+    except ns_ops.NotToEnroll as error:
+        return UsageError(error.problem, fix=elsewhere)
+    if live is not None and ns_ops.has_sidecar_injection(found):
+        labels = _labels(found)
+        key = "istio-injection" if labels.get("istio-injection") == "enabled" else "istio.io/rev"
+        return UsageError(f"namespace {name} has Istio sidecar injection on ({key}={labels[key]}): the demo's "
+                          f"pods would get sidecars, and kmesh never enrolls a pod with one ({NOTHING_CHANGED})",
+                          fix=f"{elsewhere}, or turn injection off: `kubectl label namespace {name} {key}-`")
+    return None
+
+
+class ForeignObjects(UsageError):
+    """Objects the demo would apply exist and the demo did not make them (a user's own
+    Deployment netutils, Service fortio, VirtualService or DestinationRule fortio): never
+    changed; nothing was written."""
+
+    def __init__(self, found: list[dict]) -> None:
+        from kmeshctl.kube import object_ref
+
+        self.found = found
+        names = ", ".join(object_ref(o) for o in found)
+        one = len(found) == 1
+        namespaces = sorted({o["metadata"]["namespace"] for o in found})
+        delete = " ".join(f"{o['kind'].lower()}/{o['metadata']['name']}" for o in found)
+        where = f"-n {namespaces[0]} " if len(namespaces) == 1 else ""
+        super().__init__(f"{names} {'exists' if one else 'exist'} and {'was' if one else 'were'} not made by "
+                         f"kmeshctl demo ({NOTHING_CHANGED})",
+                         fix=f"run the demo in another namespace (-n) or delete {'it' if one else 'them'}: "
+                             f"`kubectl delete {where}{delete}`")
 
 
 class _ForcedVirtualService:
@@ -332,20 +559,61 @@ class ClusterTarget:
         self._client_namespace = ""
         self._core = None
         self._objs: list[dict] = []
+        self._made: list[tuple[dict, str]] = []  # (object, "created" | "configured") this run applied
+        self._enrolling = ""  # the namespace this run's apply enrolls (its Namespace object's label)
 
     # ----- setup ----------------------------------------------------------------------
 
-    def prepare(self, progress: Callable[[str], None]) -> None:
+    def _namespaced(self) -> list[dict]:
         objs = [copy.deepcopy(d) for d in self._documents]
         for obj in objs:
             if obj["kind"] != "Namespace":
                 obj["metadata"].setdefault("namespace", "default")
+        return objs
+
+    def _live_own_vs(self) -> Optional[dict]:
+        """The demo's own VirtualService in the cluster (made_by_demo), else None."""
+        live = self.client.get(VS_API, "VirtualService", self._vs_name, self._vs_namespace)
+        return live if live is not None and made_by_demo(live) else None
+
+    def _own_vs_in_force(self) -> tuple[Optional[dict], Optional[list]]:
+        """(the demo's own VirtualService with the routes it had before a killed run changed
+        them (ORIGINAL_WEIGHTS), those routes or None when no run left any)."""
+        live = self._live_own_vs()
+        left = recorded_http(live)
+        if live is None or left is None:
+            return live, None
+        return {**live, "spec": {**(live.get("spec") or {}), "http": left}}, left
+
+    def subject(self, default: "DemoSubject") -> "DemoSubject":
+        """What the demo measures here: the demo's own VirtualService as the cluster has it
+        (its subsets and weights in force, each subset's pods answering as the cluster's
+        Deployments say); ``default``, the demo's manifests', when it is not there yet or
+        is a user's (prepare refuses that one)."""
+        live, _ = self._own_vs_in_force()
+        if live is None:
+            return default
+        objs = routing_in_force(self.client, self._namespaced(), live)
+        return cluster_subject(self.client, objs, live)
+
+    def prepare(self, progress: Callable[[str], None]) -> None:
+        objs = self._namespaced()
+        self._refuse_namespace_label(objs)
+        foreign = foreign_objects(self.client, objs)
+        if foreign:
+            raise ForeignObjects(foreign)
+        live, left = self._own_vs_in_force()
+        if live is not None:  # its weights and subsets stay as they are: the demo measures those
+            objs = routing_in_force(self.client, objs, live)
         self._objs = objs
         writer = self._virtual_service_writer(progress)
         progress("checking what the split needs: kmesh, the namespace's enrollment, the waypoint")
         self._refuse_when_lacking(planned=True, outcome=NOTHING_CHANGED)
         applier.preflight(writer, objs, validation_version(self.client), None)
-        applier.apply_all(writer, objs, lambda r: progress(f"{r.ref} {r.action}"))
+        if left is not None:
+            self._put_back_left_weights(left, progress)
+        self._enrolling = self._not_enrolled(objs)
+        applier.apply_all(writer, objs, lambda r: self._applied(r, objs, progress))
         for obj in objs:
             if obj["kind"] == "Deployment":
                 self._wait_pods(obj, progress)
@@ -354,20 +622,76 @@ class ClusterTarget:
         self._client_namespace, self._client_pod = self._pick_client(objs)
         progress(f"fortio ClusterIP {self._cluster_ip}; client pod {self._client_pod}")
 
+    def _not_enrolled(self, objs: list[dict]) -> str:
+        """The demo's namespace when it is not in kmesh yet (applying its Namespace object
+        enrolls it), else ''."""
+        from kmeshctl.enrollment import namespace_enabled
+
+        name = _demo_namespace(objs)["metadata"]["name"]
+        readable, live = _readable(lambda: self.client.get("v1", "Namespace", name))
+        return name if readable and not namespace_enabled(_labels(live)) else ""
+
+    def _put_back_left_weights(self, http: list, progress: Callable[[str], None]) -> None:
+        """A run killed after changing the weights left them (and ORIGINAL_WEIGHTS): the
+        weights it found go back, said, and the annotation goes."""
+        live = self.client.get(VS_API, "VirtualService", self._vs_name, self._vs_namespace) or {}
+        progress(f"VirtualService {self._vs_namespace}/{self._vs_name}: a demo stopped before it could put its "
+                 f"weights back left {route_weights_text(live)}; putting back {route_weights_text({'spec': {'http': http}})}")
+        self._restore(http)
+
+    def _restore(self, http: list) -> None:
+        self.client.merge_patch(VS_API, "VirtualService", self._vs_name,
+                                {"metadata": {"annotations": {ORIGINAL_WEIGHTS: None}}, "spec": {"http": http}},
+                                self._vs_namespace)
+
+    def _applied(self, result: "applier.ApplyResult", objs: list[dict], progress: Callable[[str], None]) -> None:
+        from kmeshctl.kube import object_ref
+
+        progress(f"{result.ref} {result.action}")
+        obj = next((o for o in objs if object_ref(o) == result.ref), None)
+        if obj is not None and result.action != "unchanged":
+            self._made.append((obj, result.action))
+
+    def made_text(self) -> str:
+        """What this run left in the cluster and how to remove it ('' when nothing): `it
+        enrolled namespace team-x and created Service team-x/fortio, ... (they stay; remove
+        them: `kubectl delete -n team-x service/fortio ...`, `kmeshctl disable-ns team-x`)`."""
+        from kmeshctl.kube import object_ref
+
+        created = [o for o, action in self._made if action == "created" and o["kind"] != "Namespace"]
+        enrolled = [o["metadata"]["name"] for o, _ in self._made
+                    if o["kind"] == "Namespace" and o["metadata"]["name"] == self._enrolling]
+        if not created and not enrolled:
+            return ""
+        said = ([f"enrolled namespace {enrolled[0]}"] if enrolled else []) + \
+            ([f"created {', '.join(object_ref(o) for o in created)}"] if created else [])
+        undo = []
+        if created:
+            namespace = created[0]["metadata"]["namespace"]
+            undo.append(f"`kubectl delete -n {namespace} "
+                        f"{' '.join(o['kind'].lower() + '/' + o['metadata']['name'] for o in created)}`")
+        if enrolled:
+            undo.append(f"`kmeshctl disable-ns {enrolled[0]}`")
+        return f"it {' and '.join(said)}, which stay (remove them: {', then '.join(undo)})"
+
     def _virtual_service_writer(self, progress: Callable[[str], None]) -> KubeClient:
         """The client to apply with: the demo's own VirtualService (made_by_demo) applied by
-        force, said when another manager set its spec; one the demo did not make refused
-        (ForeignVirtualService), before any change."""
-        live = self.client.get(VS_API, "VirtualService", self._vs_name, self._vs_namespace)
+        force, said when another manager set its spec (one the demo did not make was
+        refused before: ForeignObjects)."""
+        live = self._live_own_vs()
         if live is None:
             return self.client
-        if not made_by_demo(live):
-            raise ForeignVirtualService(self._vs_namespace, self._vs_name)
         others = spec_managers(live)
         if others:
             progress(f"VirtualService {self._vs_namespace}/{self._vs_name} is the demo's, its spec changed by "
-                     f"{', '.join(others)}: applying the demo's weights with force (server-side apply force)")
+                     f"{', '.join(others)}: measuring the weights in force, {route_weights_text(live)}, and "
+                     "putting them back afterwards (server-side apply force)")
         return _ForcedVirtualService(self.client, (self._vs_namespace, self._vs_name))  # type: ignore[return-value]
+
+    def _refuse_namespace_label(self, objs: list[dict]) -> None:
+        error = namespace_label_error(self.client, _demo_namespace(objs)["metadata"]["name"])
+        if error is not None:
+            raise error
 
     def _refuse_when_lacking(self, planned: bool, outcome: str) -> None:
         error = split_needs_error(self.client, self._objs, planned, outcome)
@@ -464,7 +788,9 @@ class ClusterTarget:
             self._original_http = copy.deepcopy(http)
         for route, weight in zip(http[0]["route"], weights):
             route["weight"] = weight
-        self.client.merge_patch(VS_API, "VirtualService", self._vs_name, {"spec": {"http": http}},
+        # the weights found go with the change, in one write: a run killed after it leaves them
+        recorded = {"metadata": {"annotations": {ORIGINAL_WEIGHTS: json.dumps(self._original_http)}}}
+        self.client.merge_patch(VS_API, "VirtualService", self._vs_name, {**recorded, "spec": {"http": http}},
                                 self._vs_namespace)
         pods = self._kmeshctl_waypoint_pods(current)
         if pods:
@@ -576,5 +902,4 @@ class ClusterTarget:
     def finish(self, progress: Callable[[str], None]) -> None:
         if self._original_http is not None:
             progress("restoring the VirtualService's weights")
-            self.client.merge_patch(VS_API, "VirtualService", self._vs_name,
-                                    {"spec": {"http": self._original_http}}, self._vs_namespace)
+            self._restore(self._original_http)

@@ -380,14 +380,15 @@ _TABLES = {
 }
 
 
-# The columns that tell a map's rows apart (its BPF key and the key's name), per map:
-# kept whole in any width, in front of the others, which wrap and, when the table still
-# does not fit, are left out from the right (-o wide shows every column whole). A value
-# (km_frontend's upstream, km_endpoint's backend) is never one: a long one wraps first.
+# The columns that tell a map's rows apart (its BPF key and the key's name, and the pod
+# name of km_endpoint's backend), per map: kept whole at any width (narrower than they
+# are, the lines are wider than the terminal), in front of the others, which wrap and,
+# when the table still does not fit, are left out from the right (-o wide shows every
+# column whole). Another value (km_frontend's upstream) is never one: it wraps first.
 _KEY_COLUMNS = {
     FRONTEND.name: ("address",),
     SERVICE.name: ("service id", "service"),
-    ENDPOINT.name: ("service", "prio", "index"),
+    ENDPOINT.name: ("service", "prio", "index", "backend"),
     BACKEND.name: ("backend uid", "backend"),
     MANAGE.name: ("netns cookie", "pod"),
     SOCKET.name: ("local", "waypoint (remote)"),
@@ -415,8 +416,8 @@ _WIDE = 10_000
 
 def _fit(table: Table, width: int, wide: bool, keys: tuple[str, ...]) -> tuple[Table, list[str], int]:
     """The table to print in ``width`` columns, the headers left out and the width to
-    print at (kmeshctl.cli.tables.fit_columns: never wider than ``width``). ``wide``:
-    every column whole, nothing left out."""
+    print at (kmeshctl.cli.tables.fit_columns: wider than ``width`` only when the id and
+    name columns alone are). ``wide``: every column whole, nothing left out."""
     from kmeshctl.cli.tables import fit_columns, terminal_style
 
     if wide:
@@ -424,8 +425,7 @@ def _fit(table: Table, width: int, wide: bool, keys: tuple[str, ...]) -> tuple[T
         for column in table.columns:
             column.no_wrap = True
         return table, [], _WIDE
-    narrow, dropped = fit_columns(table, width, keys, _MIN_OTHER)
-    return narrow, dropped, width
+    return fit_columns(table, width, keys, _MIN_OTHER)
 
 
 def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,

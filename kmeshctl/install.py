@@ -37,6 +37,13 @@ class InstallPlan:
     xds_found_in: Optional[str] = None  # the namespace istiod was found in, when discovered
     offline_because: Optional[str] = None  # why a dry run runs offline
     users_namespaces: list[str] = field(default_factory=list)  # exist, not kmeshctl's: used as is, not in objects
+    existing: list[str] = field(default_factory=list)  # refs of objects kmeshctl made before this run
+
+    @property
+    def installed_before(self) -> bool:
+        """Objects of an earlier install exist: a stopped or failed run leaves them
+        (partly updated), so removing what was applied would remove that install."""
+        return bool(self.existing)
 
 
 @dataclass(frozen=True)
@@ -106,12 +113,11 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
         found_in = istio_namespace
         xds_address = _istiod_in(client, istio_namespace)
     params = install_params(xds_address, cluster_id, **options)
-    objects, users = render_manifests(params), []
+    objects, users, existing = render_manifests(params), [], []
     if client is not None:  # an object of kmeshctl's names it did not make is refused (or, a namespace, used as is)
-        owned = applier.check_ownership(client, objects, params.namespace)
-        users = [o["metadata"]["name"] for o in objects if not any(o is kept for kept in owned)]
-        objects = owned
-    return InstallPlan(params, objects, client, crds, found_in, offline_because, users)
+        ownership = applier.check_ownership(client, objects, params.namespace)
+        objects, users, existing = ownership.objects, ownership.users_namespaces, ownership.existing
+    return InstallPlan(params, objects, client, crds, found_in, offline_because, users, existing)
 
 
 def _istiod_in(client: KubeClient, istio_namespace: str) -> str:

@@ -119,6 +119,13 @@ def _all_text(values: Any) -> bool:
     return isinstance(values, list) and all(isinstance(v, str) for v in values)
 
 
+def _preferred_first(group: dict) -> list[str]:
+    """The group versions of one /apis entry, its preferred version first."""
+    versions = [v["groupVersion"] for v in group.get("versions") or []]
+    preferred = (group.get("preferredVersion") or {}).get("groupVersion")
+    return sorted(versions, key=lambda v: v != preferred)
+
+
 def _is_resource(res: Any) -> bool:
     """One entry of a group/version's resource list, as discovery reads it."""
     return isinstance(res, dict) and isinstance(res.get("name"), str) and isinstance(res.get("kind"), str) \
@@ -132,6 +139,7 @@ class ResourceKind:
     kind: str
     plural: str
     namespaced: bool
+    verbs: tuple[str, ...] = field(default=(), compare=False)  # as discovery lists them
 
     @property
     def api_version(self) -> str:
@@ -1101,8 +1109,27 @@ class KubeClient:
         for res in resources:
             if "/" in res["name"]:  # subresources such as daemonsets/status
                 continue
-            kinds[res["kind"]] = ResourceKind(group, version, res["kind"], res["name"], res["namespaced"])
+            verbs = tuple(v for v in res.get("verbs") or () if isinstance(v, str))
+            kinds[res["kind"]] = ResourceKind(group, version, res["kind"], res["name"], res["namespaced"], verbs)
         return kinds
+
+    def served_kinds(self) -> tuple[list[ResourceKind], list[str]]:
+        """Every kind the cluster serves, once per group and resource (at the group's
+        preferred version when several serve it), and the group versions whose discovery
+        failed (an aggregated API that is down, or one this user may not read)."""
+        groups = [("", ["v1"])] + [(g.get("name", ""), _preferred_first(g)) for g in self._groups()]
+        kinds: dict[tuple[str, str], ResourceKind] = {}
+        failed: list[str] = []
+        for group, versions in groups:
+            for api_version in versions:
+                try:
+                    found = self.resources_of(api_version)
+                except ApiError:
+                    failed.append(api_version)
+                    continue
+                for kind in found.values():
+                    kinds.setdefault((group, kind.plural), kind)
+        return list(kinds.values()), failed
 
     def is_served(self, api_version: str, kind: str) -> bool:
         return kind in self.resources_of(api_version)

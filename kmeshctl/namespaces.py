@@ -15,6 +15,8 @@ from kmeshctl.kube import ApiError, KubeClient
 from kmeshctl.params import DNS1123_LABEL_RE, counted, shown
 
 MODE_VALUE = "Kmesh"
+# enable-ns --overwrite keeps the data plane label it replaced here; disable-ns puts it back
+PREVIOUS_MODE_ANNOTATION = "kmeshctl.io/previous-dataplane-mode"
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class NamespaceChange:
     changed: bool
     sidecar_injection: bool  # the namespace also asks for Istio sidecars
     other_mode: str = ""  # another data plane's label value it had (enable: replaced; disable: left)
+    restored: str = ""  # disable: the label value enable-ns --overwrite had replaced, put back
 
     def to_dict(self) -> dict:
         return {"name": self.name, "changed": self.changed, "sidecarInjection": self.sidecar_injection}
@@ -154,24 +157,31 @@ def other_data_plane(namespace: dict) -> Optional[str]:
     return value if value and value.lower() != MODE_KMESH else None
 
 
+def system_namespaces() -> dict[str, str]:
+    """never_enrolled's namespaces known without a cluster (Kubernetes', Istio's, kmesh's
+    default install namespace), each with why; `waypoint apply` refuses them too."""
+    from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE, RESERVED_NAMESPACES
+
+    # `default` is reserved for install's -n, yet the usual home of an app: enrollable
+    reasons = {name: "is Kubernetes' own" for name in sorted(RESERVED_NAMESPACES - {"default"})}
+    reasons[DEFAULT_ISTIO_NAMESPACE] = "holds Istio's control plane (istiod)"
+    reasons[DEFAULT_NAMESPACE] = "is kmesh's own (where install puts the node agent)"
+    return reasons
+
+
 def never_enrolled(client: KubeClient) -> dict[str, str]:
     """The namespaces enable-ns refuses, each with why: where kmesh's own node agent runs
     (install's namespace, found from its DaemonSet), Istio's root namespace and Kubernetes'
     own. A user who may not list DaemonSets gets the default install namespace only."""
-    from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE, RESERVED_NAMESPACES
-
     try:
         running = agent_namespaces(client)
     except ApiError as error:
         if error.status not in (401, 403, 404):
             raise
         running = []
-    # `default` is reserved for install's -n, yet the usual home of an app: enrollable
-    reasons = {name: "is Kubernetes' own" for name in sorted(RESERVED_NAMESPACES - {"default"})}
-    reasons[DEFAULT_ISTIO_NAMESPACE] = "holds Istio's control plane (istiod)"
+    reasons = system_namespaces()
     from kmeshctl.render import DAEMONSET_NAME
 
-    reasons[DEFAULT_NAMESPACE] = "is kmesh's own (where install puts the node agent)"
     for name in running:
         reasons[name] = f"is where the kmesh node agent runs (DaemonSet {name}/{DAEMONSET_NAME})"
     return reasons
@@ -201,12 +211,31 @@ def set_mode_label(client: KubeClient, names: list[str], enable: bool, overwrite
     for ns in found:
         labels = ns["metadata"].get("labels") or {}
         needs_change = namespace_enabled(labels) != enable
+        restored = "" if enable or not needs_change else previous_mode(ns)
         if needs_change:
-            value = MODE_VALUE if enable else None  # merge-patch null removes the label
-            client.merge_patch("v1", "Namespace", ns["metadata"]["name"], {"metadata": {"labels": {MODE_LABEL: value}}})
+            client.merge_patch("v1", "Namespace", ns["metadata"]["name"], _mode_patch(ns, enable))
         changes.append(NamespaceChange(ns["metadata"]["name"], needs_change, has_sidecar_injection(ns),
-                                       other_data_plane(ns) or ""))
+                                       other_data_plane(ns) or "", restored))
     return changes
+
+
+def previous_mode(namespace: dict) -> str:
+    """The data plane label value enable-ns --overwrite replaced on ``namespace`` ("" if none)."""
+    return (namespace["metadata"].get("annotations") or {}).get(PREVIOUS_MODE_ANNOTATION, "")
+
+
+def _mode_patch(namespace: dict, enable: bool) -> dict:
+    """The merge patch that enrolls or releases ``namespace`` (null removes a key).
+    Enrolling over another data plane's label (--overwrite) records that label's value
+    in PREVIOUS_MODE_ANNOTATION; releasing puts a recorded value back (an opt-out `none`
+    is not lost) and drops the annotation; without one the label is removed."""
+    if enable:
+        other = other_data_plane(namespace)
+        return {"metadata": {"labels": {MODE_LABEL: MODE_VALUE},
+                             **({"annotations": {PREVIOUS_MODE_ANNOTATION: other}} if other else {})}}
+    previous = previous_mode(namespace)
+    return {"metadata": {"labels": {MODE_LABEL: previous or None},
+                         **({"annotations": {PREVIOUS_MODE_ANNOTATION: None}} if previous else {})}}
 
 
 def expected_enrollment(pod: dict, namespace_labels: dict[str, str]) -> Optional[bool]:

@@ -28,6 +28,10 @@ CGROUP_JOIN_TIMEOUT_S = 5.0
 # A request (the API server's, an agent's admin endpoint) silent this long: a `waiting for ...`
 # line on stderr says what is being waited for (kmeshctl.kube, kmeshctl.config_dump).
 WAITING_NOTE_AFTER_S = 1.0
+# `waypoint apply --wait --timeout`: how long its pods and istiod's Gateway status are awaited.
+WAYPOINT_WAIT_TIMEOUT_S = 180.0
+# `waypoint delete --timeout`: how long its objects are awaited until they are gone (0: no limit).
+WAYPOINT_DELETE_TIMEOUT_S = 120.0
 SUPPORTED_MODES = ("dual-engine",)
 XDS_ADDRESS_EXAMPLE = "istiod-1-22-6.istio-system.svc:15012"
 XDS_HOST_EXAMPLE = "istiod.istio-system.svc"  # istiod's Service without a revision (upstream Istio)
@@ -396,9 +400,13 @@ def check_pod_name(what: str, value: str) -> None:
 
 def check_install_namespace(namespace: str, istio_namespace: str, flag: str = "--namespace") -> None:
     check_namespace_name(flag, namespace)
-    if namespace in RESERVED_NAMESPACES or namespace == istio_namespace:
-        raise bad_value(flag, namespace, "kmeshctl creates this namespace and uninstall deletes it",
-                        f"a dedicated one (default {DEFAULT_NAMESPACE})")
+    # The node agent's privileged pods need a namespace of their own (h101: an existing one is used as is and kept).
+    if namespace == istio_namespace:
+        raise bad_value(flag, namespace, "the Istio namespace (--istio-namespace), and the node agent needs a "
+                        "namespace of its own", f"a dedicated one (default {DEFAULT_NAMESPACE})")
+    if namespace in RESERVED_NAMESPACES:
+        raise bad_value(flag, namespace, "reserved for Kubernetes (default, kube-*), and the node agent needs a "
+                        "namespace of its own", f"a dedicated one (default {DEFAULT_NAMESPACE})")
 
 
 def check_kubernetes_version(value: str) -> None:
@@ -442,3 +450,22 @@ def refuse_spaces(flag: str, value: str, want: str = "") -> None:
     if any(char.isspace() for char in value) and value.strip():
         meant = "".join(value.split())
         raise bad_value(flag, value, "contains spaces", want or f"the numbers without spaces: {flag} {meant}")
+
+
+# --- the local sandbox (kmeshctl.sandbox) -------------------------------------------
+
+DEFAULT_SANDBOX_NAME = "kmesh"  # `sandbox up` and `demo traffic-shift` without --name or $KMESHCTL_SANDBOX_NAME
+SANDBOX_POD_SUBNET = "10.244.0.0/24"  # the sandbox's pods (host-local IPAM on its own bridge)
+SANDBOX_SERVICE_SUBNET = "10.96.0.0/24"  # the sandbox's Service VIPs
+# A local demo's request loop (sh and its curl in the netutils pod) is waited for this long
+# when it ends or is stopped, then SIGKILLed with its process group.
+DEMO_LOOP_EXIT_TIMEOUT_S = 5.0
+
+# --- uninstall: is the namespace kmeshctl made still holding the user's objects? (h98) ---------
+
+# Items asked per list request when looking through a namespace's objects of one kind (the
+# cluster's and install's own are skipped, so a page may hold none of the user's).
+NAMESPACE_CHECK_PAGE = 100
+# The user's objects named per kind, and in all, in the line of a namespace kept for them.
+NAMESPACE_KEPT_NAMES_PER_KIND = 2
+NAMESPACE_KEPT_NAMES = 6

@@ -4,13 +4,17 @@ and, when it does not pass, how to fix it."""
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import asdict, dataclass
 from typing import Callable, Literal, Optional
 
+from kmeshctl.apply import (PSA_ENFORCE, PSA_NEEDED, delete_fix, foreign_objects, foreign_problem,
+                            pod_security_refusal)
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import XDS_PORT, istiod_addresses
 from kmeshctl.kube import ApiUnreachable, KubeClient, KubeTarget, NotKubernetes, connect, diagnosis
 from kmeshctl.params import counted
+from kmeshctl.render import made_by_kmeshctl
 from kmeshctl.uninstall import installed_objects
 
 Status = Literal["pass", "warn", "fail"]
@@ -27,6 +31,19 @@ UNINSTALL_VERBS = ("get", "delete")  # each delete is awaited with gets until th
 UNINSTALL_LISTS = (("list", "", "pods"),)
 
 
+# A fix that runs precheck or install again with some flags set: (command, {parameter:
+# value}) -> the command line. The library knows only the bare line (bare_command); the
+# CLI passes one that keeps every flag the user typed that the command takes (-o, -n,
+# --kubeconfig...; kmeshctl.cli.cluster.precheck_fix_command), as kmeshctl.sandboxes.Rerun.
+FixCommand = Callable[[str, dict[str, str]], str]
+
+
+def bare_command(command: str, values: dict[str, str]) -> str:
+    """`kmeshctl COMMAND --flag value...`: only the flags ``values`` names."""
+    return shlex.join(["kmeshctl", command, *(w for name, value in values.items()
+                                               for w in ("--" + name.replace("_", "-"), value))])
+
+
 @dataclass(frozen=True)
 class CheckResult:
     name: str
@@ -36,7 +53,7 @@ class CheckResult:
 
 
 def precheck_target(namespace: str, istio_namespace: str, target: KubeTarget,
-                    uninstall: bool = False) -> list[CheckResult]:
+                    uninstall: bool = False, fix_command: FixCommand = bare_command) -> list[CheckResult]:
     """Every check against the cluster ``target`` names. Bad namespace flags are a UsageError
     first, and so is a --kubeconfig / --context the user gave that does not load (exit 2,
     as every cluster command); an unreachable cluster is the first failed check."""
@@ -47,11 +64,11 @@ def precheck_target(namespace: str, istio_namespace: str, target: KubeTarget,
         raise
     except KmeshctlError as err:
         return [_unreachable(err)]
-    return run_prechecks(client, namespace, istio_namespace, uninstall)
+    return run_prechecks(client, namespace, istio_namespace, uninstall, fix_command)
 
 
 def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str,
-                  uninstall: bool = False) -> list[CheckResult]:
+                  uninstall: bool = False, fix_command: FixCommand = bare_command) -> list[CheckResult]:
     """Install's checks; ``uninstall``: the permissions uninstall needs instead."""
     reachable = check_api_reachable(client)
     if reachable.status == "fail":
@@ -59,8 +76,10 @@ def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str,
     checks: list[tuple[str, Callable[[], list[CheckResult]]]] = [
         ("Kubernetes version", lambda: [check_server_version(client)]),
         ("Istio CRDs", lambda: check_istio_kinds(client)),
-        (f"istiod Service :{XDS_PORT}", lambda: [check_istiod(client, istio_namespace)]),
+        (f"istiod Service :{XDS_PORT}", lambda: [check_istiod(client, istio_namespace, fix_command)]),
         (f"node kernels >= {MIN_KERNEL[0]}.{MIN_KERNEL[1]}", lambda: [check_node_kernels(client)]),
+        (POD_SECURITY_CHECK, lambda: [check_pod_security(client, namespace)]),
+        (FOREIGN_CHECK, lambda: [check_foreign_objects(client, namespace, istio_namespace)]),
         ("permissions to install", lambda: [check_permissions(client, namespace, istio_namespace)]),
     ]
     if uninstall:
@@ -133,21 +152,22 @@ def check_istio_kinds(client: KubeClient) -> list[CheckResult]:
     return results
 
 
-def check_istiod(client: KubeClient, istio_namespace: str) -> CheckResult:
+def check_istiod(client: KubeClient, istio_namespace: str, fix_command: FixCommand = bare_command) -> CheckResult:
     name = f"istiod Service :{XDS_PORT}"
     found = istiod_addresses(client, istio_namespace)
     if len(found) == 1:
         return CheckResult(name, "pass", found[0])
     if found:
-        return CheckResult(name, "warn", f"several revisions: {', '.join(found)}",
-                           f"name the one to use: `kmeshctl install --cluster-id ID --xds-address {found[0]}`")
-    return _no_istiod(name, client, istio_namespace)
+        install = fix_command("install", {"cluster_id": "ID", "xds_address": found[0]})
+        return CheckResult(name, "warn", f"several revisions: {', '.join(found)}", f"name the one to use: `{install}`")
+    return _no_istiod(name, client, istio_namespace, fix_command)
 
 
-def _no_istiod(name: str, client: KubeClient, istio_namespace: str) -> CheckResult:
+def _no_istiod(name: str, client: KubeClient, istio_namespace: str,
+               fix_command: FixCommand = bare_command) -> CheckResult:
     """No istiod in ``istio_namespace``: whether the namespace exists, which namespaces
-    have an istiod, and the same precheck on the one that has (the typed flags are kept
-    by the CLI: kmeshctl.cli.common.fix_hint)."""
+    have an istiod, and the same precheck on the one that has (``fix_command``: with the
+    flags typed)."""
     from kmeshctl.istiod import istiod_addresses_anywhere
 
     with_istiod = sorted({address.split(".")[1] for address in istiod_addresses_anywhere(client)})
@@ -156,11 +176,11 @@ def _no_istiod(name: str, client: KubeClient, istio_namespace: str) -> CheckResu
     missing = client.get("v1", "Namespace", istio_namespace) is None
     detail = (f"namespace {istio_namespace} does not exist ({listed})" if missing else
               f"no istiod* Service exposing {XDS_PORT} in namespace {istio_namespace} ({listed})")
+    again = fix_command("precheck", {"istio_namespace": with_istiod[0]}) if with_istiod else ""
     if len(with_istiod) == 1:
-        fix = f"check with the namespace istiod runs in: `kmeshctl precheck --istio-namespace {with_istiod[0]}`"
+        fix = f"check with the namespace istiod runs in: `{again}`"
     elif with_istiod:
-        fix = (f"give --istio-namespace one of {', '.join(with_istiod)}, e.g. "
-               f"`kmeshctl precheck --istio-namespace {with_istiod[0]}`")
+        fix = f"give --istio-namespace one of {', '.join(with_istiod)}, e.g. `{again}`"
     else:
         fix = ("install Istio or add the cluster to an ASM instance, then re-run; if istiod runs in a namespace "
                "you may not list, give it with --istio-namespace")
@@ -187,6 +207,44 @@ def check_node_kernels(client: KubeClient) -> CheckResult:
         return CheckResult(name, "fail", f"too old: {', '.join(too_old)}",
                            "use nodes with kernel 5.10 or later (e.g. Alibaba Cloud Linux 3)")
     return CheckResult(name, "pass", f"{counted(len(nodes), 'node')} ok")
+
+
+POD_SECURITY_CHECK = "Pod Security level"
+
+
+def check_pod_security(client: KubeClient, namespace: str) -> CheckResult:
+    """Would install run its agent pods in ``namespace``? A namespace of the user's that
+    enforces a Pod Security level but privileged is refused by install (its check,
+    kmeshctl.apply.pod_security_refusal, with its fix); its own namespace install labels
+    privileged. No level set: the cluster's default, which no API shows."""
+    current = client.get("v1", "Namespace", namespace)
+    if current is None:
+        return CheckResult(POD_SECURITY_CHECK, "pass", f"namespace {namespace} does not exist: install creates it "
+                                                       f"with {PSA_ENFORCE}={PSA_NEEDED}")
+    if made_by_kmeshctl(current):
+        return CheckResult(POD_SECURITY_CHECK, "pass", f"namespace {namespace} is kmeshctl's: install labels it "
+                                                       f"{PSA_ENFORCE}={PSA_NEEDED}")
+    refused = pod_security_refusal(current)
+    if refused is not None:
+        problem, fix = refused
+        return CheckResult(POD_SECURITY_CHECK, "fail", f"{problem}: install would refuse it", fix)
+    level = (current["metadata"].get("labels") or {}).get(PSA_ENFORCE)
+    enforced = f"enforces {level}" if level else "enforces no level (the cluster's default applies)"
+    return CheckResult(POD_SECURITY_CHECK, "pass", f"namespace {namespace} (not made by kmeshctl) {enforced}")
+
+
+FOREIGN_CHECK = "objects install would write"
+
+
+def check_foreign_objects(client: KubeClient, namespace: str, istio_namespace: str) -> CheckResult:
+    """Would install refuse an object it writes that exists and kmeshctl did not make?
+    install's own finder and fix (kmeshctl.apply.foreign_objects, delete_fix)."""
+    foreign = foreign_objects(client, installed_objects(namespace, istio_namespace))
+    if foreign:
+        return CheckResult(FOREIGN_CHECK, "fail", f"{foreign_problem(foreign)}: install would refuse "
+                                                  f"{'it' if len(foreign) == 1 else 'them'}",
+                           delete_fix(foreign, namespace))
+    return CheckResult(FOREIGN_CHECK, "pass", "none exists that kmeshctl did not make")
 
 
 def check_permissions(client: KubeClient, namespace: str, istio_namespace: str,

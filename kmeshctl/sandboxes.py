@@ -101,11 +101,7 @@ def name_from_env() -> Optional[str]:
 def checked_name(value: str, flag: str = "--name") -> str:
     """``value`` of ``flag`` (--name or --sandbox, as typed: both spellings name a sandbox
     on every command that picks one) checked, the message naming that flag."""
-    try:
-        return check_name(value)
-    except UsageError:
-        raise UsageError(f"{flag} {shown(value)}: not a sandbox name; use {state_mod.NAME_RULE}, "
-                         f"e.g. {flag} demo") from None
+    return check_name(value, flag)
 
 
 def checked_env_name(value: str) -> str:
@@ -421,8 +417,25 @@ def _other_version_row(name: str, err: OtherVersion) -> dict:
     error (why, and the fix) its one problem."""
     state = SandboxState(name=name)
     phase = PHASE_DAMAGED if isinstance(err, DamagedRecord) else "other version (sandbox down, then up)"
+    when = _record_created(name)
     return {"name": name, "phase": phase, "ready": False, "problems": [str(err)], "pods": 0, "waypoints": 0,
-            "agentAdmin": None, "bpffs": bpffs_if_there(state.bpffs), "created": None, "age": "-"}
+            "agentAdmin": None, "bpffs": bpffs_if_there(state.bpffs), "created": created_text(when),
+            "age": _age(when)}
+
+
+def _record_created(name: str) -> float:
+    """When a record this version cannot use was made: its created_at when that reads,
+    else when its `up` wrote it (`sandbox list` keeps its AGE column for it)."""
+    salvaged = SandboxState.load(name)
+    if salvaged is not None and salvaged.created_at:
+        return salvaged.created_at
+    directory = state_mod.state_dir(name)
+    for path in (directory / "sources.json", directory):  # the first written once, by its `up`
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            pass
+    return 0.0
 
 
 def up_ended(name: str) -> str:

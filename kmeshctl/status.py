@@ -57,11 +57,21 @@ class MeshStatus:
     remaining: list[str] = field(default_factory=list)  # no DaemonSet: the objects install creates still there
     uninstall: str = ""  # the `kmeshctl uninstall ...` that removes ``remaining``
     conflicts: list[str] = field(default_factory=list)  # objects of install's names kmeshctl did not make: the fix each
+    terminating: str = ""  # ``namespace`` is being deleted: why (its conditions), "" when it is not
+
+    @property
+    def terminating_problem(self) -> str:
+        """The namespace being deleted, why, and that install waits until it is gone."""
+        return (f"namespace {self.namespace} is Terminating ({self.terminating}); install refuses it until it is "
+                f"gone: remove what holds it or wait (`kubectl get namespace {self.namespace} -o yaml` shows its "
+                "conditions)")
 
     @property
     def problems(self) -> list[str]:
         """Why the mesh is not healthy, one phrase each (empty: healthy)."""
         if self.daemonset is None:
+            if self.terminating:  # no install command: install refuses the namespace until it is gone
+                return [self.terminating_problem] + self.conflicts
             if self.remaining:
                 found = [f"partly installed or partly uninstalled: {len(self.remaining)} of {self.expected} objects "
                          f"exist ({', '.join(self.remaining)}); re-run `{self.reinstall}` (with the flags it had) "
@@ -70,7 +80,7 @@ class MeshStatus:
                 found = [f"DaemonSet {DAEMONSET_NAME} not found in {self.namespace} ({INSTALL_HINT})"]
             return found + self.conflicts
         ds = self.daemonset
-        found = list(self.conflicts)
+        found = ([self.terminating_problem] if self.terminating else []) + list(self.conflicts)
         if ds["desired"] == 0:
             found.append("the DaemonSet wants 0 pods: no node matches its nodeSelector / tolerations (compare "
                          f"`kubectl get daemonset {ds['name']} -n {self.namespace} "
@@ -102,7 +112,7 @@ class MeshStatus:
             "enrolledNamespaces": self.enrolled_namespaces, "redirectedPods": self.redirected_pods,
             "agents": [a.to_dict() for a in self.agents], "missingObjects": self.missing,
             "differingObjects": self.drifted, "remainingObjects": self.remaining,
-            "conflictingObjects": self.conflicts,
+            "conflictingObjects": self.conflicts, "namespaceTerminating": self.terminating or None,
         }
 
 
@@ -160,10 +170,7 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
     only kmeshctl's objects count; one of its names it did not make is a conflict."""
     ds = client.get("apps/v1", "DaemonSet", DAEMONSET_NAME, namespace)
     ds = ds if made_by_kmeshctl(ds) else None  # a DaemonSet kmesh of the user's is no agent of kmeshctl's
-    istio_namespace = istio_namespace_of(client, ds)
-    expected = [o for o in expected_objects(namespace, istio_namespace) if not _users_namespace(client, o)]
-    if ds is None and expected:  # installed elsewhere: InstalledElsewhere (exit 2), as uninstall
-        check_install_namespaces(client, expected, namespace, istio_namespace)
+    istio_namespace, expected = expected_here(client, namespace, ds)
     pods = daemonset_pods(client, ds) if ds else []
     return MeshStatus(
         namespace=namespace,
@@ -179,7 +186,19 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         remaining=[] if ds else present_objects(client, expected),
         uninstall="" if ds else uninstall_command(namespace, istio_namespace),
         conflicts=conflicts(client, expected),
+        terminating=terminating_namespace(client, namespace),
     )
+
+
+def expected_here(client: KubeClient, namespace: str, ds: Optional[dict]) -> tuple[str, list[dict]]:
+    """(the install's Istio namespace, the objects install creates for ``namespace``);
+    with no agent DaemonSet of kmeshctl's (``ds`` None) in ``namespace`` while kmesh is
+    installed in another, InstalledElsewhere (exit 2) naming it: status and version alike."""
+    istio_namespace = istio_namespace_of(client, ds)
+    expected = [o for o in expected_objects(namespace, istio_namespace) if not _users_namespace(client, o)]
+    if ds is None and expected:
+        check_install_namespaces(client, expected, namespace, istio_namespace)
+    return istio_namespace, expected
 
 
 # -- every object install creates -------------------------------------------------------------
@@ -216,17 +235,24 @@ def _users_namespace(client: KubeClient, obj: dict) -> bool:
 
 
 def conflicts(client: KubeClient, expected: list[dict]) -> list[str]:
-    """One problem per object of ``expected`` (a Namespace aside: install uses the user's)
-    that exists and kmeshctl did not make: install refuses it, and its fix."""
-    from kmeshctl.apply import kubectl_words
+    """One problem per object of ``expected`` that blocks install (apply.foreign_objects,
+    install's and precheck's finder: it exists and kmeshctl did not make it), and its fix."""
+    from kmeshctl.apply import foreign_objects, kubectl_words
 
-    found = []
-    for obj in expected:
-        current = _read(client, obj) if obj["kind"] != "Namespace" else None
-        if current is not None and not made_by_kmeshctl(current):
-            found.append(f"{object_ref(obj)} exists and was {NOT_OURS}, which blocks install: delete it "
-                         f"(`kubectl delete {kubectl_words(obj)}`) if it is not needed")
-    return found
+    return [f"{object_ref(obj)} exists and was {NOT_OURS}, which blocks install: delete it "
+            f"(`kubectl delete {kubectl_words(obj)}`) if it is not needed"
+            for obj in foreign_objects(client, expected, _read)]
+
+
+def terminating_namespace(client: KubeClient, namespace: str) -> str:
+    """Why ``namespace`` is being deleted, from its status.conditions that hold (`Some
+    content in the namespace has finalizers remaining: ...`); "" when it is not."""
+    current = _read(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    if current is None or not current["metadata"].get("deletionTimestamp"):
+        return ""
+    held = [c.get("message") or c.get("type") or "" for c in (current.get("status") or {}).get("conditions") or []
+            if c.get("status") == "True"]
+    return "; ".join(m for m in held if m) or "being deleted"
 
 
 def missing_objects(client: KubeClient, expected: list[dict]) -> list[str]:

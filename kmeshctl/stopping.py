@@ -1,9 +1,16 @@
 """A command stopped by a signal: SIGINT (Ctrl-C), SIGTERM (kill, a CI timeout) or SIGHUP
 (a closed terminal), told apart so the exit code is 128 + the signal's number (130, 143,
-129), as a shell reports it. One handler (_on_signal) for all of them: the CLI installs it
-for the whole run (install, on its first line), sigterm_stops for a block of code run
-outside the CLI; a command cleans up in `except KeyboardInterrupt`, and kmeshctl.cli.main
-decides the exit code from the first signal the run received.
+129), as a shell reports it. One handler (_on_signal) for all of them, for the length of
+a sigterm_stops block: kmeshctl.cli.main runs the whole command in one, the kmeshctl
+program installs it on its first line (own_process); a command cleans up in
+`except KeyboardInterrupt`, says its own line with say(), and main decides the exit code
+from the first signal of the run.
+
+Once the command's work is done and its exit code decided, the process still has
+Python's own exit ahead (threads joined, atexit calls run, output flushed: 180 to 460 ms
+measured on a loaded machine): a signal there says the line, if none was said, and exits
+at once with the run's code (stop_at_once); the last atexit call exits with the code
+main decided (own_process, exiting), so no later signal can change it.
 
 Imports nothing but built-in modules: the CLI imports this first, and until the handler
 is installed a signal kills it without a word (signal.py alone, with enum, took 5 ms to
@@ -12,6 +19,7 @@ is installed a signal kills it without a word (signal.py alone, with enum, took 
 from __future__ import annotations
 
 import _signal  # signal.py's C half: the same functions, without importing enum
+import atexit
 import os
 import sys
 
@@ -57,24 +65,34 @@ def _name(signum: int) -> str:
     return signal.Signals(signum).name
 
 
-# The signals _on_signal received, kept after their exception: that exception can be
-# swallowed where no code may raise (logging's lock release, a __del__, an import's
-# weakref callback), so a command checks here (check_not_stopped) before it reports
-# success. _received: inside one sigterm_stops block; _of_run: since install (the CLI's
-# exit code is the first one's).
-_received: list[int] = []
+# Every stop signal _on_signal received, in order, kept after its exception: that can be
+# swallowed where no code may raise (logging's lock release, a __del__, an import's weakref
+# callback), so a command checks here (check_not_stopped) before it reports success. Never
+# cleared: a run reads it from where its outermost block began (_open[0]), so a nested
+# block forgets nothing; a signal passed on to a child (pass_on) becomes _PASSED_ON.
 _of_run: list[int] = []
+_PASSED_ON = 0  # signal 0 is no signal
+# Where each open sigterm_stops block began in _of_run, outermost first (own_process's,
+# at 0, is never closed: the kmeshctl program is one run).
+_open: list[int] = []
 
 
 def _on_signal(signum: int, _frame: object) -> None:
-    _received.append(int(signum))
     _of_run.append(int(signum))
     raise Stopped(signum)
 
 
+def _first_since(start: int) -> Stopped | None:
+    return next((Stopped(signum) for signum in _of_run[start:] if signum != _PASSED_ON), None)
+
+
 def received() -> Stopped | None:
-    """The stop a signal asked for inside sigterm_stops, even if its exception was lost."""
-    return Stopped(_received[-1]) if _received else None
+    """The first stop of the run (since its outermost sigterm_stops block began), even if
+    its exception was lost: its line and its exit code are this one's, whatever came after."""
+    return _first_since(_open[0]) if _open else None
+
+
+first_of_run = received  # the CLI's name for the same question: what stopped the run
 
 
 def check_not_stopped() -> None:
@@ -94,56 +112,61 @@ def pass_on(err: KeyboardInterrupt) -> int:
     """The signal of ``err``, to pass on to a child that decides the exit code itself
     (`sandbox exec`, as a shell does): no longer a stop of kmeshctl's own."""
     signum = stopped_by(err).signum
-    for record in (_received, _of_run):
-        if signum in record:
-            record.remove(signum)
+    for index in range(len(_of_run) - 1, -1, -1):  # the latest: the one that raised ``err``
+        if _of_run[index] == signum:
+            _of_run[index] = _PASSED_ON
+            break
     return signum
 
 
-def first_of_run() -> Stopped | None:
-    """The first signal received since install: what stopped the run, whatever came after."""
-    return Stopped(_of_run[0]) if _of_run else None
-
-
 def _replaceable(handler: object) -> bool:
-    """A handler we may replace: nobody else's, and not SIG_IGN (nohup, a background job)."""
-    return handler is None or handler in (_signal.default_int_handler, _signal.SIG_DFL, _on_signal)
+    """A handler we may replace: nobody else's, not SIG_IGN (nohup, a background job), and
+    not one set from C (getsignal() is None: it could not be put back)."""
+    return handler in (_signal.default_int_handler, _signal.SIG_DFL, _on_signal)
 
 
-def install() -> dict[int, Any]:
-    """_on_signal for every stop signal nobody else handles; returns the handlers it
-    replaced, for restore (none outside the main thread, where no handler can be set).
-    Its first call of a run forgets earlier stops."""
+class _Previous:
+    """What install replaced, for restore."""
+
+    def __init__(self, handlers: dict[int, Any], unraisablehook: Any = None) -> None:
+        self.handlers = handlers
+        self.unraisablehook = unraisablehook
+
+
+def install() -> _Previous:
+    """_on_signal for every stop signal nobody else handles; returns what it replaced, for
+    restore (no handler outside the main thread, where none can be set)."""
     previous = {sig: _signal.getsignal(sig) for sig in STOP_SIGNALS}
-    if not installed():
-        _of_run.clear()
-        _said.clear()
     try:
         for sig, handler in previous.items():
             if _replaceable(handler):
                 _signal.signal(sig, _on_signal)
     except ValueError:  # not the main thread
-        return {}
-    _silence_swallowed_stops()
-    return previous
+        return _Previous({})
+    return _Previous(previous, _silence_swallowed_stops())
 
 
 def installed() -> bool:
+    """Whether a SIGTERM now raises Stopped (_on_signal is its handler)."""
     return _signal.getsignal(SIGTERM) is _on_signal
 
 
-def restore(previous: dict[int, Any]) -> None:
-    for sig, handler in previous.items():
-        if handler is not None:
+def restore(previous: _Previous) -> None:
+    """Put back the handlers (and sys.unraisablehook) that install replaced."""
+    for sig, handler in previous.handlers.items():
+        if handler is not None:  # one set from C: install left it in place
             _signal.signal(sig, handler)
+    if previous.unraisablehook is not None and getattr(sys.unraisablehook, "stops_silenced", False):
+        sys.unraisablehook = previous.unraisablehook
 
 
-def _silence_swallowed_stops() -> None:
+def _silence_swallowed_stops() -> Any:
     """A Stopped raised where Python cannot raise (a weakref callback while importing, a
-    __del__) is recorded (first_of_run): no `Exception ignored in` traceback for it."""
+    __del__) is recorded (received): no `Exception ignored in` traceback for it. Returns
+    the hook it replaced (None: already silenced)."""
     hook = sys.unraisablehook
     if getattr(hook, "stops_silenced", False):
-        return
+        return None
 
     def unraisable(info: Any) -> None:
         if not isinstance(info.exc_value, Stopped):
@@ -151,52 +174,55 @@ def _silence_swallowed_stops() -> None:
 
     unraisable.stops_silenced = True  # type: ignore[attr-defined]
     sys.unraisablehook = unraisable
+    return hook
 
 
-# Whether the run said why it stopped (its own line, e.g. `Error: stopped by SIGTERM:
-# sandbox demo was not created`, or say_once's): it is said once.
-_said: list[bool] = []
-
-
-def note_output(text: str) -> None:
-    """Notice a stop's line among what the run writes to stderr."""
-    if not _said and any(line.startswith("Error: ") and ("stopped by Ctrl-C" in line or "stopped by SIG" in line)
-                         for line in text.splitlines()):
-        _said.append(True)
+# Whether the run said why it stopped (a command's own line, e.g. `Error: stopped by
+# SIGTERM: sandbox demo was not created`, or say_once's): it is said once.
+_said = False
 
 
 def said() -> bool:
-    return bool(_said)
+    """Whether the run has said its stop's line."""
+    return _said
 
 
-def say_once(stop: Stopped) -> None:
-    """The stop's line on stderr, unless the run said one; straight to the descriptor
-    when the stream fails (closed, or in the middle of a write the signal interrupted)."""
-    if _said:
-        return
-    _said.append(True)
+def say(message: str) -> None:
+    """`Error: MESSAGE` on stderr, the one line of a stopped command (it names the stop),
+    recorded so that none is said after it; straight to the descriptor when the stream
+    fails (closed, or in the middle of a write the signal interrupted)."""
+    global _said
+    _said = True
+    line = f"Error: {message}\n"
     try:
         sys.stdout.flush()
     except Exception:  # noqa: BLE001 (a pipe gone, a flush under way: the line still goes)
         pass
     try:
-        sys.stderr.write(f"{stop.line}\n")
+        sys.stderr.write(line)
         sys.stderr.flush()
     except Exception:  # noqa: BLE001
         try:
-            os.write(2, f"{stop.line}\n".encode())
+            os.write(2, line.encode())
         except OSError:
             pass
 
 
+def say_once(stop: Stopped) -> None:
+    """The stop's line (`Error: stopped by SIGTERM`), unless the run said one."""
+    if not _said:
+        say(f"stopped by {stop.how}")
+
+
 def stop_in(err: BaseException) -> Stopped | None:
-    """The stop ``err`` is, or was caused by (Python 3.11 turns a KeyboardInterrupt in a
-    class body into `RuntimeError: Error calling __set_name__`)."""
+    """The stop ``err`` is, or was raised from: LetOut, and Python 3.11's `RuntimeError:
+    Error calling __set_name__` for a KeyboardInterrupt in a class body. Not an exception
+    raised while handling one (a bug in a cleanup): that is its own error."""
     seen: BaseException | None = err
     while seen is not None:
         if isinstance(seen, KeyboardInterrupt):
             return stopped_by(seen)
-        seen = seen.__cause__ or seen.__context__
+        seen = seen.__cause__
     return None
 
 
@@ -217,23 +243,63 @@ class past_click:  # noqa: N801 (a context manager: `with past_click():`)
             raise LetOut() from err
 
 
+_owned = False  # own_process ran: this process is the kmeshctl program
+_exit_code: int | None = None  # what the program exits with, once main decided it (exiting)
+
+
+def owns_process() -> bool:
+    """Whether this process is the kmeshctl program (own_process ran), not a program that
+    imports the CLI (a test): only then may kmeshctl end the process itself."""
+    return _owned
+
+
 def own_process() -> None:
-    """For the kmeshctl program (not a test importing it): install, and a stop that
-    reaches the top (a module's body while Python loads the commands) says its line and
-    exits with 128 + the signal, instead of a traceback and Python's own exit code."""
+    """For the kmeshctl program (not a test importing it): its exit code is the one main
+    decided (exiting), whatever Python's own exit meets; the stop handlers for the whole
+    process; a stop that reaches the top (a module's body while Python loads the commands)
+    says its line and exits 128 + the signal, not a traceback and Python's own exit code."""
+    global _owned
+    if _owned:
+        return
+    _owned = True
+    atexit.register(_exit_at_end)  # first: atexit calls the last registered first, so this runs last
+    _open.append(len(_of_run))
     install()
     previous = sys.excepthook
 
     def top_level(kind: type[BaseException], err: BaseException, trace: Any) -> None:
-        stop = stop_in(err)
-        if stop is None:
-            previous(kind, err, trace)
-            return
-        stop = first_of_run() or stop
-        say_once(stop)
-        os._exit(stop.exit_code)
+        escaped = stop_in(err)
+        if escaped is None:
+            previous(kind, err, trace)  # a bug, a stop's cleanup's too: its traceback
+        stop = received() or escaped
+        if stop is not None:
+            stop_at_once()
+            say_once(stop)
+            exiting(stop.exit_code)
 
     sys.excepthook = top_level
+
+
+def exiting(code: object) -> None:
+    """The code the kmeshctl program exits with (a Python exit's: None 0, a text 1), from
+    its last atexit call; nothing in a process that is not kmeshctl's."""
+    global _exit_code
+    if _owned:
+        _exit_code = code if isinstance(code, int) else 0 if code is None else 1
+
+
+def _exit_at_end() -> None:
+    """The last atexit call: once the threads are joined and every other atexit call ran,
+    exit with the code main decided, before a signal in the rest of Python's teardown
+    could go unheard or kill it with no line."""
+    if _exit_code is None:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 (as Python's exit: nothing more to report it to)
+            pass
+    os._exit(_exit_code)
 
 
 def stop_at_once() -> None:
@@ -242,7 +308,7 @@ def stop_at_once() -> None:
     catches it."""
     def exit_now(signum: int, _frame: object) -> None:
         _of_run.append(int(signum))
-        stop = first_of_run() or Stopped(signum)
+        stop = received() or Stopped(signum)
         try:
             say_once(stop)
         finally:
@@ -253,38 +319,29 @@ def stop_at_once() -> None:
             _signal.signal(sig, exit_now)
 
 
-def exit_process(code: object) -> None:
-    """Exit as Python's exit does (threads awaited, atexit calls run, output flushed),
-    then at once: a signal in Python's own teardown (a tenth of a second on a loaded
-    machine) would otherwise go unheard, or kill it with no line."""
-    import atexit
-    import threading
-
-    shutdown = getattr(threading, "_shutdown", None)  # what Python's exit calls: waits for the threads
-    if shutdown is not None:
-        shutdown()
-    atexit._run_exitfuncs()
-    if code is not None and not isinstance(code, int):  # sys.exit("text"): the text, exit 1
-        print(code, file=sys.stderr)
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:  # noqa: BLE001 (what Python's exit does: nothing more to report it to)
-            pass
-    os._exit(code or 0)
-
-
 class sigterm_stops:  # noqa: N801 (used as a context manager: `with sigterm_stops():`)
     """While inside, SIGTERM raises Stopped(SIGTERM): it unwinds as Ctrl-C does but exits
     143, not 130; Ctrl-C and SIGHUP raise a Stopped of their own. Each is recorded too
     (received). Inside the CLI the handlers are already the run's; outside the main
-    thread this does nothing."""
+    thread this does nothing. The outermost block begins a run: its stops, its line."""
 
-    def __enter__(self) -> None:
-        _received.clear()
+    def __enter__(self) -> sigterm_stops:
+        global _said
+        start = len(_of_run)  # before the handlers: a signal as they are set is this block's
         self._previous = install()
+        self._main_thread = bool(self._previous.handlers)  # only there are handlers and a run
+        if self._main_thread:
+            if not _open:
+                _said = False
+            _open.append(start)
+        self.start = _open[0] if _open else len(_of_run)
+        return self
 
     def __exit__(self, *_exc: object) -> None:
         restore(self._previous)
-        _received.clear()
+        if self._main_thread:
+            _open.pop()
+
+    def first(self) -> Stopped | None:
+        """The first stop of the run this block is part of, after it ended too."""
+        return _first_since(self.start)

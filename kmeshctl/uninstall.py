@@ -10,17 +10,20 @@ with the command that removes it."""
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Literal, Optional
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Literal, Optional, Sequence
 
 from kmeshctl.enrollment import REDIRECTION_ANNOTATION, PodView, is_annotated
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.asciinum import duration_words
-from kmeshctl.kube import ApiError, KubeClient, object_ref
+from kmeshctl.asciinum import duration_words, limit_words
+from kmeshctl.kube import ApiError, KubeClient, ResourceKind, object_ref
 from kmeshctl.namespaces import agent_namespaces
-from kmeshctl.params import PLACEHOLDER_XDS_ADDRESS, WAITING_NOTE_AFTER_S, InstallParams
-from kmeshctl.render import DAEMONSET_NAME, NOT_OURS, made_by_kmeshctl, render_manifests
+from kmeshctl.params import (NAMESPACE_CHECK_PAGE, NAMESPACE_KEPT_NAMES, NAMESPACE_KEPT_NAMES_PER_KIND,
+                             PLACEHOLDER_XDS_ADDRESS, WAITING_NOTE_AFTER_S, InstallParams)
+from kmeshctl.render import MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl, render_manifests
+from kmeshctl.waypoint.deploy import WAYPOINT_LABEL
 
 
 Outcome = Literal["deleted", "would be deleted", "not found", "kind not served", "stopped", "needs cleanup",
@@ -28,20 +31,33 @@ Outcome = Literal["deleted", "would be deleted", "not found", "kind not served",
 ABSENT: tuple[Outcome, ...] = ("not found", "kind not served")
 # Not deleted: an object of one of kmeshctl's names it did not make, or its namespace holding the user's objects
 SPARED: tuple[Outcome, ...] = ("left alone", "kept")
-# The kinds a namespace kmeshctl made is checked for before it goes: one a user commonly keeps there
-# (a fixed list, not discovery of every kind); a namespace holding any kmeshctl did not make is kept.
-USER_KINDS = (("v1", "Pod"), ("v1", "Service"), ("v1", "ConfigMap"), ("v1", "Secret"), ("apps/v1", "Deployment"),
-              ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"), ("batch/v1", "Job"))
+# Before the namespace kmeshctl made goes, every namespaced kind the cluster serves that can be
+# listed is looked through (discovery, not a fixed list: a PVC, a Role, a CronJob, an Istio route,
+# a waypoint are the user's too); a namespace holding anything install did not make is kept.
+# Kinds the cluster itself writes into every namespace (events, endpoints), and metrics.k8s.io,
+# which stores nothing (its objects mirror the pods listed anyway), are not looked through.
+CLUSTER_KINDS = (("", "events"), ("events.k8s.io", "events"), ("", "endpoints"), ("discovery.k8s.io", "endpointslices"))
+DERIVED_GROUPS = ("metrics.k8s.io",)
 # What the cluster (and istiod's namespace controller: the root cert and its CRL) put in every
 # namespace: not the user's
 CLUSTER_CONFIGMAPS = ("kube-root-ca.crt", "istio-ca-root-cert", "istio-ca-crl")
+CLUSTER_SERVICE_ACCOUNT = "default"
 TOKEN_SECRET = "kubernetes.io/service-account-token"
+# A list answered so is a kind that could not be looked through (the namespace is then kept):
+# not allowed (401/403), not there (404: an API gone or not routed), no list (405), API down (503)
+UNLISTABLE = (401, 403, 404, 405, 503)
+# DeleteResult.reason: why an object was spared
+NOT_OURS_REASON = "not-ours"
+USER_OBJECTS_REASON = "holds-user-objects"
 UNCHECKED = "not checked: no cluster configured"
 UNSCHEDULED = "(unscheduled)"  # the node of a pod no node took
 NEVER_SCHEDULED = "never scheduled: it ran on no node, so left nothing to clean up"
 NODE_CLEANUP_FIX = "run `kmeshctl node cleanup` on the node (as root)"
+POD_CHECK_FAILED = (f"could not check pods (this user may not list pods in every namespace), so pods still marked "
+                    f"{REDIRECTION_ANNOTATION} may remain")
 # Only the names of the rendered objects matter here; this value never reaches the cluster.
 _PLACEHOLDER_CLUSTER = "uninstall"
+_PLACEHOLDER_ISTIO = "uninstall-istio"  # deletable's default objs: only those in the install's namespace count
 
 
 @dataclass(frozen=True)
@@ -49,12 +65,13 @@ class DeleteResult:
     ref: str
     outcome: Outcome
     detail: str = ""
+    reason: str = ""  # why spared: NOT_OURS_REASON or USER_OBJECTS_REASON ("" otherwise)
 
     @property
     def text(self) -> str:
         """The result's line: `ClusterRole kmesh: not made by kmeshctl, left alone`,
         `Namespace x kept: it holds ...`, else `REF OUTCOME (DETAIL)`."""
-        if self.outcome in SPARED and self.detail == NOT_OURS:
+        if self.outcome in SPARED and self.reason == NOT_OURS_REASON:
             return f"{self.ref}: {NOT_OURS}, {self.outcome}"
         if self.outcome == "kept":
             return f"{self.ref} kept: {self.detail}"
@@ -131,13 +148,13 @@ def check_install_namespaces(client: KubeClient, objs: list[dict], namespace: st
                                  "istio_namespace", filters[0])
 
 
-def _managed(client: KubeClient, obj: dict, field_selector: Optional[str] = None) -> list[dict]:
+def _managed(client: KubeClient, obj: dict) -> list[dict]:
     """The objects of ``obj``'s kind in every namespace with its app / managed-by labels."""
     if not client.is_served(obj["apiVersion"], obj["kind"]):
         return []
     selector = ",".join(f"{k}={v}" for k, v in obj["metadata"]["labels"].items()
-                        if k in ("app", "app.kubernetes.io/managed-by"))
-    return client.list(obj["apiVersion"], obj["kind"], label_selector=selector, field_selector=field_selector)
+                        if k in ("app", MANAGED_BY_LABEL[0]))
+    return client.list(obj["apiVersion"], obj["kind"], label_selector=selector)
 
 
 def _readable(read: Callable[[], Any]) -> Any:
@@ -151,10 +168,16 @@ def _readable(read: Callable[[], Any]) -> Any:
         return None
 
 
-def delete_one(client: KubeClient, obj: dict, dry_run: bool = False) -> DeleteResult:
-    """Delete ``obj`` when it is kmeshctl's (else the result of deletable saying why not);
-    ``dry_run``: the API server checks the delete (dryRun=All), nothing goes."""
-    current, spared = deletable(client, obj)
+Checked = tuple[Optional[dict], Optional[DeleteResult]]  # what deletable answered
+
+
+def delete_one(client: KubeClient, obj: dict, dry_run: bool = False, objs: Sequence[dict] = (),
+               checked: Optional[Checked] = None) -> DeleteResult:
+    """Delete ``obj`` when it is kmeshctl's (else the result of deletable saying why not;
+    ``checked``: its answer already read, so the object is read and decided on once);
+    ``objs``: install's objects (deletable); ``dry_run``: the API server checks the delete
+    (dryRun=All), nothing goes."""
+    current, spared = checked or deletable(client, obj, objs)
     if current is None:
         assert spared is not None
         return spared
@@ -168,10 +191,11 @@ def delete_one(client: KubeClient, obj: dict, dry_run: bool = False) -> DeleteRe
     return DeleteResult(object_ref(obj), done if deleted else "not found")
 
 
-def deletable(client: KubeClient, obj: dict) -> tuple[Optional[dict], Optional[DeleteResult]]:
+def deletable(client: KubeClient, obj: dict, objs: Sequence[dict] = ()) -> Checked:
     """(``obj`` as the cluster has it, None) when uninstall may delete it: it exists and
-    kmeshctl made it, and, a namespace, holds nothing kmeshctl did not make; else (None,
-    the result saying why not: absent, not kmeshctl's, or kept for the user's objects)."""
+    kmeshctl made it, and, a namespace, holds nothing but what install made (``objs``,
+    its objects; by default those install makes for that namespace); else (None, the
+    result saying why not: absent, not kmeshctl's, or kept for the user's objects)."""
     ref, meta = object_ref(obj), obj["metadata"]
     if not client.is_served(obj["apiVersion"], obj["kind"]):
         return None, DeleteResult(ref, "kind not served")
@@ -187,49 +211,96 @@ def deletable(client: KubeClient, obj: dict) -> tuple[Optional[dict], Optional[D
     if current is None:
         return None, DeleteResult(ref, "not found")
     if not made_by_kmeshctl(current):
-        return None, DeleteResult(ref, "kept" if obj["kind"] == "Namespace" else "left alone", NOT_OURS)
+        return None, DeleteResult(ref, "kept" if obj["kind"] == "Namespace" else "left alone", NOT_OURS,
+                                  NOT_OURS_REASON)
     if obj["kind"] == "Namespace":
-        held = user_objects(client, meta["name"])
+        held = user_objects(client, meta["name"], objs or installed_objects(meta["name"], _PLACEHOLDER_ISTIO))
         if held:
-            return None, DeleteResult(ref, "kept", held)
+            return None, DeleteResult(ref, "kept", held, USER_OBJECTS_REASON)
     return current, None
 
 
-def user_objects(client: KubeClient, namespace: str) -> str:
-    """`it holds objects kmeshctl did not make (ConfigMap ns/foo, ...)`: those of USER_KINDS
-    in ``namespace`` (not the cluster's in every namespace, nor the agent DaemonSet's
-    pods), a few named; empty when none. A kind this user may not list keeps it too."""
-    found: list[str] = []
-    for api_version, kind in USER_KINDS:
-        if not client.is_served(api_version, kind):
-            continue
+def user_objects(client: KubeClient, namespace: str, objs: Sequence[dict]) -> str:
+    """`it holds PersistentVolumeClaim data, Role reader, ... (not made by kmeshctl install)`:
+    what ``namespace`` holds of every namespaced kind the cluster serves and lists, but
+    install's own objects (``objs``) and their dependents, and what the cluster puts in
+    every namespace; then `could not check KINDS` for the kinds whose list failed (not
+    allowed, not there, API down): the namespace is kept for those too. Empty: only
+    install's objects are there, it may go."""
+    kinds, failed = client.served_kinds()
+    ours = {(o["kind"], o["metadata"]["name"]) for o in objs if o["metadata"].get("namespace") == namespace}
+    found: list[tuple[bool, str]] = []  # (a dependent of another object, `Kind name`)
+    unchecked = [gv for gv in failed if gv.rpartition("/")[0] not in DERIVED_GROUPS]
+    for kind in filter(_looked_through, kinds):
         try:
-            objs = client.list(api_version, kind, namespace)
+            held = _users_of_kind(client, kind, namespace, ours)
         except ApiError as err:
-            if err.status not in (401, 403):
+            if err.status not in UNLISTABLE:
                 raise
-            return f"this user may not list its {kind} objects, so cannot tell it holds only kmeshctl's"
-        found += [f"{kind} {namespace}/{o['metadata']['name']}" for o in objs if not _cluster_made(kind, o)]
-    if not found:
-        return ""
-    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
-    return f"it holds objects kmeshctl did not make ({', '.join(found[:5])}{more})"
+            held = None
+        if held is None:
+            unchecked.append(kind.kind)
+        found += held or []
+    return _held_text([name for _, name in sorted(found, key=lambda f: f[0])], unchecked)
 
 
-def _cluster_made(kind: str, obj: dict) -> bool:
-    """kmeshctl's own, or what the cluster puts in each namespace (the CA ConfigMaps,
-    service-account token Secrets), or a pod of kmeshctl's agent DaemonSet."""
-    meta = obj["metadata"]
-    if made_by_kmeshctl(obj):
+def _looked_through(kind: ResourceKind) -> bool:
+    """A namespaced kind that can be listed, and not one the cluster writes into every
+    namespace (CLUSTER_KINDS) or that stores nothing (DERIVED_GROUPS)."""
+    return (kind.namespaced and "list" in kind.verbs and (kind.group, kind.plural) not in CLUSTER_KINDS
+            and kind.group not in DERIVED_GROUPS)
+
+
+def _users_of_kind(client: KubeClient, kind: ResourceKind, namespace: str,
+                   ours: set[tuple[str, str]]) -> Optional[list[tuple[bool, str]]]:
+    """The first few objects of ``kind`` in ``namespace`` install did not make, a page of
+    NAMESPACE_CHECK_PAGE at a time until enough are found (install's and the cluster's
+    are skipped, so one page may hold none of the user's); None when the list answered 404."""
+    query = {"limit": str(NAMESPACE_CHECK_PAGE)}
+    found: list[tuple[bool, str]] = []
+    while True:
+        page = client.request("GET", kind.collection_path(namespace), query)
+        if page is None:
+            return None
+        found += [(bool(o["metadata"].get("ownerReferences")), f"{kind.kind} {o['metadata']['name']}")
+                  for o in page.get("items") or [] if not _not_the_users(kind, o, ours)]
+        more = (page.get("metadata") or {}).get("continue")
+        if len(found) >= NAMESPACE_KEPT_NAMES_PER_KIND or not more:
+            return found[:NAMESPACE_KEPT_NAMES_PER_KIND]
+        query = {"limit": str(NAMESPACE_CHECK_PAGE), "continue": more}
+
+
+def _not_the_users(kind: ResourceKind, obj: dict, ours: set[tuple[str, str]]) -> bool:
+    """One of install's objects (``ours``: kind and name, with kmeshctl's label and no
+    waypoint's: `kmeshctl waypoint apply` objects are the user's), a dependent of one
+    (the agent DaemonSet's pods and revisions), or what the cluster and istiod put in
+    every namespace (the CA ConfigMaps, the `default` ServiceAccount, token Secrets)."""
+    meta, core = obj["metadata"], kind.group == ""
+    labels = meta.get("labels") or {}
+    if made_by_kmeshctl(obj) and WAYPOINT_LABEL not in labels and (kind.kind, meta["name"]) in ours:
         return True
-    if kind == "ConfigMap":
+    if any((o.get("kind"), o.get("name")) in ours for o in meta.get("ownerReferences") or []):
+        return True
+    if core and kind.plural == "configmaps":
         return meta["name"] in CLUSTER_CONFIGMAPS
-    if kind == "Secret":
+    if core and kind.plural == "serviceaccounts":
+        return meta["name"] == CLUSTER_SERVICE_ACCOUNT
+    if core and kind.plural == "secrets":
         return obj.get("type") == TOKEN_SECRET
-    if kind == "Pod":
-        return any(o.get("kind") == "DaemonSet" and o.get("name") == DAEMONSET_NAME
-                   for o in meta.get("ownerReferences") or [])
     return False
+
+
+def _held_text(found: list[str], unchecked: list[str]) -> str:
+    """The reason a namespace is kept: what it holds (a few named) and what could not be
+    looked through; empty when neither."""
+    parts = []
+    if found:
+        more = ", ..." if len(found) > NAMESPACE_KEPT_NAMES else ""
+        parts.append(f"it holds {', '.join(found[:NAMESPACE_KEPT_NAMES])}{more} (not made by kmeshctl install)")
+    if unchecked:
+        parts.append(f"could not check {', '.join(unchecked)} (not listable by this user, or its API is down), "
+                     "so it may hold objects install did not make")
+    return "; ".join(parts)
 
 
 def agent_pods(client: KubeClient, ds: dict) -> list[AgentPod]:
@@ -302,14 +373,14 @@ def wait_gone(client: KubeClient, obj: dict, deadline: float, poll: float = 0.5,
     started, noted = time.monotonic(), False
     while (current := client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))) is not None:
         if time.monotonic() >= deadline:
-            limit = f"the --timeout {duration_words(timeout)} limit" if timeout else "the time limit"
+            limit = f"the --timeout {duration_words(timeout)} limit" if 0 < timeout < math.inf else "the time limit"
             raise KmeshctlError(
                 f"{object_ref(obj)} still exists after {limit} ({_holding(current)})",
-                fix=f"check what holds it with `kubectl {finalizers_args(obj)}`, then re-run "
-                    "`kmeshctl uninstall` (it is safe to repeat), with a longer --timeout if it was only slow")
+                fix=f"{_holding_check(obj, current)}, then re-run `kmeshctl uninstall` (it is safe to repeat), "
+                    "with a longer --timeout if it was only slow")
         if not noted and time.monotonic() - started >= WAITING_NOTE_AFTER_S:
             noted = True
-            limit = f"limit {duration_words(timeout)}" if timeout else "no limit"
+            limit = limit_words(timeout)
             on_wait(f"waiting for {object_ref(obj)} to go ({_holding(current)}), {limit}")
         time.sleep(poll)
 
@@ -320,14 +391,33 @@ def _holding(current: dict) -> str:
     return f"finalizers: {', '.join(finalizers)}" if finalizers else "no finalizer: pods or dependents still stopping?"
 
 
+def _holding_check(obj: dict, current: dict) -> str:
+    """The kubectl check that agrees with _holding: the finalizers when it has some; with
+    none, what it still waits for (its events and conditions: the pods or contents going)."""
+    if current["metadata"].get("finalizers"):
+        return f"check what holds it with `kubectl {finalizers_args(obj)}`"
+    return f"see what it still waits for with `kubectl {describe_args(obj)}`"
+
+
 def finalizers_args(obj: dict) -> str:
     """`get serviceaccount kmesh -n kmesh-system -o jsonpath='{.metadata.finalizers}'`:
     kubectl's words that show what holds ``obj``."""
+    return f"get {_kubectl_object(obj)} -o jsonpath='{{.metadata.finalizers}}'"
+
+
+def describe_args(obj: dict) -> str:
+    """`describe daemonset.apps kmesh -n kmesh-system`: kubectl's words for what ``obj``
+    waits for (its events, a namespace's conditions)."""
+    return f"describe {_kubectl_object(obj)}"
+
+
+def _kubectl_object(obj: dict) -> str:
+    """`envoyfilter.networking.istio.io skip-tunneling -n istio-system`: ``obj`` as kubectl
+    names it (the group with the kind where the short kind could be another API's)."""
     group = obj["apiVersion"].rpartition("/")[0]
     resource = obj["kind"].lower() + (f".{group}" if group and "." in group else "")
     namespace = obj["metadata"].get("namespace")
-    return (f"get {resource} {obj['metadata']['name']}" + (f" -n {namespace}" if namespace else "")
-            + " -o jsonpath='{.metadata.finalizers}'")
+    return f"{resource} {obj['metadata']['name']}" + (f" -n {namespace}" if namespace else "")
 
 
 def uninstall(
@@ -344,19 +434,32 @@ def uninstall(
     deadline = time.monotonic() + timeout  # math.inf: no limit
     results = []
     for obj in reversed(objs):
-        ours = obj["kind"] == "DaemonSet" and deletable(client, obj)[0] is not None
+        checked = deletable(client, obj, objs)
+        ours = obj["kind"] == "DaemonSet" and checked[0] is not None
         pods = agent_pods(client, obj) if ours and client.is_served("v1", "Pod") else []
-        result = delete_one(client, obj)
+        result = delete_one(client, obj, objs=objs, checked=checked)
         if result.outcome == "deleted":
             on_sent(result.ref)
             wait_gone(client, obj, deadline, timeout=timeout, on_wait=on_wait)
         on_result(result)
         results.append(result)
         if result.outcome == "deleted" and pods:
-            for node_result in node_results(obj["metadata"]["namespace"], pods, marked_pods_by_node(client)):
+            for node_result in _node_results(client, obj["metadata"]["namespace"], pods):
                 on_result(node_result)
                 results.append(node_result)
     return results
+
+
+def _node_results(client: KubeClient, namespace: str, pods: list[AgentPod]) -> list[DeleteResult]:
+    """node_results after the DaemonSet went; when this user may not list every pod (to
+    find those still marked), one result per node saying it could not be checked, and
+    uninstall goes on (its ServiceAccount, RBAC and namespace still to remove)."""
+    marked = _readable(lambda: marked_pods_by_node(client))
+    results = node_results(namespace, pods, marked or {})
+    if marked is not None:
+        return results
+    return [r if r.detail == NEVER_SCHEDULED else replace(r, detail=f"{r.detail}; {POD_CHECK_FAILED}")
+            for r in results]
 
 
 def dry_run(
@@ -370,7 +473,7 @@ def dry_run(
     results = []
     for obj in reversed(objs):
         result = (DeleteResult(object_ref(obj), "would be deleted", UNCHECKED) if client is None
-                  else delete_one(client, obj, dry_run=True))
+                  else delete_one(client, obj, dry_run=True, objs=objs))
         on_result(result)
         results.append(result)
     return results

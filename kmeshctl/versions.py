@@ -20,6 +20,14 @@ def agent_versions(client: Any, namespace: str, fetch: AdminFetch) -> list[dict]
     (version None and error set when the agent could not be asked)."""
     ds = client.get("apps/v1", "DaemonSet", DAEMONSET_NAME, namespace)
     if not made_by_kmeshctl(ds):  # absent, or the user's DaemonSet of that name: no agent of kmeshctl's
+        from kmeshctl.kube import ApiError
+        from kmeshctl.status import expected_here
+
+        try:  # installed in another namespace: InstalledElsewhere, as status
+            expected_here(client, namespace, None)
+        except ApiError as err:
+            if err.status not in (401, 403):  # one who may not look elsewhere still gets the agents (none here)
+                raise
         return []
     rows = []
     for pod in daemonset_pods(client, ds):

@@ -98,7 +98,7 @@ def test_exec_accepts_i_and_t_as_kubectl_exec_does(flags: list[str], state_root,
 def test_exec_with_a_container_gets_a_one_line_hint(flag: str, state_root, capsys, no_env) -> None:
     code, _, err = cli(capsys, "sandbox", "exec", flag, "app", "netutils", "--", "sh")
     assert code == 2 and len(err.strip().splitlines()) == 1, err
-    assert "sandbox pods have no containers" in err and f"leave out {flag}" in err, err
+    assert "sandbox exec cannot choose a container" in err and f"leave out {flag}" in err, err
 
 
 # ------------------------------------------------------------------ 4d. --quiet on every long command

@@ -106,6 +106,7 @@ def test_no_waypoints_leaves_stdout_empty(cluster) -> None:  # noqa: F811
     from test_cli_cluster_context import gateway_crd
 
     cluster.server.put(gateway_crd())
+    cluster.server.put(namespace("default"))  # as on a real cluster (a missing one is an error: h92)
     for args in (["-n", "default"], ["-A"], ["-A", "-o", "wide"]):
         listed = cluster.kmeshctl("waypoint", "list", *args)
         assert listed.code == 0 and listed.out == "" and listed.err.startswith("No waypoints found"), listed

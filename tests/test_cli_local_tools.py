@@ -27,7 +27,7 @@ from kmeshctl.errors import KmeshctlError
 from kmeshctl.maps import BACKEND, MANAGE, BackendKey, BackendValue, ManageKey, ManageValue
 from kmeshctl.sandbox import sandbox as sandbox_mod
 from kmeshctl.sandbox import state as state_mod
-from kmeshctl.sandbox.demo_target import check_demo_ready, remake_command
+from kmeshctl.sandbox.demo_target import check_demo_ready
 import shell_pty
 from test_cli_kinds import KMESHCTL, cli, no_env, state_root  # noqa: F401
 from test_cli_newuser import _record
@@ -119,7 +119,7 @@ def test_the_demo_on_a_sandbox_without_fortio_suggests_a_new_sandbox_not_a_down(
     fix = "kmeshctl sandbox up --name plain-demo && kmeshctl demo traffic-shift --sandbox plain-demo -c 1"
     assert f"`{fix}`" in lines[1] and "has no fortio Service" in lines[1], lines[1]
     # made again from what it was made from (h88): a record without manifests gets the plain `up`
-    assert remake_command("plain") == "kmeshctl sandbox down --name plain && kmeshctl sandbox up --name plain"
+    assert sandbox_mod.remake_line("plain") == "kmeshctl sandbox down --name plain && kmeshctl sandbox up --name plain"
 
 
 # ------------------------------------------------------------------ 3. the demo refuses a sandbox that is not ready
@@ -154,7 +154,7 @@ def test_the_demo_refuses_a_sandbox_whose_process_ended_in_one_line_and_cheaply(
     assert code == 1 and not out and len(lines) == 2 and lines[0] == "Target: local sandbox dead", err
     assert lines[1].startswith(f"Error: sandbox dead is not ready: the node agent (pid {sleeper.pid}) "), lines[1]
     assert "`kmeshctl sandbox status --name dead`" in lines[1]
-    assert f"`{remake_command('dead')} && kmeshctl demo traffic-shift --sandbox dead -c 1`" in lines[1], lines[1]
+    assert f"`{sandbox_mod.remake_line('dead')} && kmeshctl demo traffic-shift --sandbox dead -c 1`" in lines[1], lines[1]
     assert "Sending" not in err and time.monotonic() - started < 5
 
 

@@ -49,7 +49,7 @@ def test_the_install_namespace_checks_name_the_flag_as_typed(words: list[str], c
     for short in ("-n", "--namespace"):
         code, _, err = cli(capsys, *words, "--cluster-id", "c1", short, "kube-system")
         assert code == 2 and ONE_FORM.match(err), err
-        assert err.startswith(f"Error: {short} kube-system: kmeshctl creates this namespace"), err
+        assert err.startswith(f"Error: {short} kube-system: reserved for Kubernetes (default, kube-*)"), err
 
 
 # ------------------------------------------------------------------ the one form

@@ -686,14 +686,17 @@ def test_endpoint_rows_keep_service_prio_index_and_backend_id_in_80_columns() ->
     out = io.StringIO()
     dump.render_tables(dumps, Names(), Console(file=out, width=80), pods={})  # type: ignore[arg-type]
     text = out.getvalue()
-    assert max(len(line) for line in text.splitlines()) <= 80, text
     header = next(line for line in text.splitlines() if "SERVICE" in line and "PRIO" in line)
-    # the key (service, prio, index) whole; the backend is the value: it yields first (h77: its
-    # uid is a detail column, -o wide; its name's pieces do not fit beside the key here)
-    assert [w for w in re.split(r"\s{2,}", header) if w] == ["SERVICE", "PRIO", "INDEX"]
-    assert re.search(r"default/fortio\.default\.svc\.cluster\.local +0 +1 *\n", text), text
-    assert re.search(r"default/fortio\.default\.svc\.cluster\.local +1 +2 *\n", text), text
-    assert ("not shown at this width: BACKEND, OWN TARGET PORTS; -o wide shows every column"
+    # the key (service, prio, index) and the backend's pod name whole (h103: a name column is never
+    # cut nor left out; the line is then wider than 80); its uid is a detail column (-o wide)
+    assert [w for w in re.split(r"\s{2,}", header) if w] == ["SERVICE", "PRIO", "INDEX", "BACKEND"]
+    assert re.search(r"default/fortio\.default\.svc\.cluster\.local +0 +1 +default/fortio-v1-596b55cb8b-sfktr *\n",
+                     text), text
+    assert re.search(r"default/fortio\.default\.svc\.cluster\.local +1 +2 +default/fortio-v1-596b55cb8b-sfktr *\n",
+                     text), text
+    rows = [line.rstrip() for line in text.splitlines() if line.startswith("default/")]
+    assert max(len(line) for line in text.splitlines() if not line.startswith("km_")) == max(map(len, rows)), text
+    assert ("not shown at this width: OWN TARGET PORTS; -o wide shows every column"
             in " ".join(text.split())), text
     out = io.StringIO()
     dump.render_tables(dumps, Names(), Console(file=out, width=80), pods={}, wide=True)  # type: ignore[arg-type]

@@ -21,11 +21,12 @@ def test_a_missing_istio_namespace_is_named_with_the_one_that_has_istiod(cluster
     row = _istiod_row(result)
     assert row["status"] == "fail"
     assert row["detail"] == "namespace nosuch does not exist (namespaces with istiod: istio-system)", row
+    # every flag typed kept as typed, -o json too (h93)
     assert row["fix"] == (f"check with the namespace istiod runs in: `kmeshctl --kubeconfig {cluster.kubeconfig} "
-                          "precheck --namespace kmesh-h86 --istio-namespace istio-system`"), row
+                          "precheck -n kmesh-h86 --istio-namespace istio-system -o json`"), row
     assert "nosuch" not in row["fix"] and "HOST:PORT" not in row["fix"] and " ID" not in row["fix"]
     pasted = shlex.split(row["fix"].split("`")[1])[1:]
-    again = cluster.kmeshctl(*pasted[2:], "-o", "json")  # the fixture adds its own --kubeconfig
+    again = cluster.kmeshctl(*pasted[2:])  # the fixture adds its own --kubeconfig
     assert _istiod_row(again)["status"] == "pass", again.out
 
 

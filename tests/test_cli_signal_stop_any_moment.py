@@ -154,10 +154,16 @@ def test_a_plain_keyboard_interrupt_is_ctrl_c(capsys, monkeypatch, no_env) -> No
     assert code == 130 and err.strip().splitlines() == [LINES[signal.SIGINT]], (code, err)
 
 
-def test_a_command_that_says_its_stop_is_not_said_twice() -> None:
-    stopping._said.clear()
-    stopping.note_output("Error: waypoint apply stopped by SIGTERM: applied Gateway x\n")
-    assert stopping.said()
-    stopping._said.clear()
-    stopping.note_output("Error: the pod stopped answering\n")
-    assert not stopping.said()
+def test_a_command_that_says_its_stop_is_not_said_twice(capsys) -> None:
+    """A command's own line (stopping.say) is the run's stop line: no second one after it,
+    whatever its wording; an error line that is not said with say is no stop line."""
+    with stopping.sigterm_stops():
+        print("Error: the pod stopped answering", file=sys.stderr)
+        assert not stopping.said()
+        stopping.say("waypoint apply stopped by SIGTERM: applied Gateway x")
+        stopping.say_once(stopping.Stopped(signal.SIGTERM))
+        assert stopping.said()
+    assert capsys.readouterr().err.splitlines() == [
+        "Error: the pod stopped answering", "Error: waypoint apply stopped by SIGTERM: applied Gateway x"]
+    with stopping.sigterm_stops():  # the next run says its own
+        assert not stopping.said()

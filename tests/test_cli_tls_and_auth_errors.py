@@ -314,6 +314,9 @@ def test_5_a_check_refused_names_the_permission_whole() -> None:
         def list(self, api_version: str, kind: str, *args: object, **kwargs: object) -> list:
             raise kube._api_error(403, "GET", "/api/v1/nodes" if kind == "Node" else "/api/v1/services", None)
 
+        def get(self, api_version: str, kind: str, name: str, *args: object) -> dict:  # the Pod Security check (h93)
+            raise kube._api_error(403, "GET", f"/api/v1/namespaces/{name}", None)
+
     rows = run_prechecks(Refusing(), "kmesh-system", "istio-system")  # type: ignore[arg-type]
     failed = [r for r in rows if r.status == "fail"]
     assert failed and all(r.fix.startswith("ask a cluster admin for RBAC permission to ") for r in failed), rows

@@ -220,10 +220,10 @@ def test_a_stopped_dry_run_says_nothing_was_deleted(cluster, monkeypatch) -> Non
     _installed(cluster)
     real_delete_one = uninstall_module.delete_one
 
-    def delete_one(client, obj, dry_run=False):
+    def delete_one(client, obj, dry_run=False, **kwargs):
         if obj["kind"] == "DaemonSet":
             raise KeyboardInterrupt
-        return real_delete_one(client, obj, dry_run)
+        return real_delete_one(client, obj, dry_run, **kwargs)
 
     monkeypatch.setattr(uninstall_module, "delete_one", delete_one)
     result = cluster.kmeshctl("uninstall", "--dry-run")

@@ -99,7 +99,8 @@ def test_without_an_admin_port_the_hint_still_says_how_to_start_an_agent(capsys,
 # ------------------------------------------------------------------ 2. dry runs contact the cluster
 
 DRY_RUN_ARGS = {("install",): ["--cluster-id", "c1", "--xds-address", "istiod.istio-system.svc:15012"],
-                ("waypoint", "apply"): ["-n", "default"], ("uninstall",): []}
+                ("waypoint", "apply"): ["-n", "default"], ("waypoint", "delete"): ["-n", "default"],
+                ("uninstall",): []}
 
 
 def dry_run_commands() -> list[tuple[str, ...]]:
@@ -158,13 +159,24 @@ def test_a_dry_run_from_kubeconfig_env_contacts_that_cluster(words, tmp_path: Pa
     assert code == 1 and not out and "cannot reach the Kubernetes API" in err, err
 
 
-@pytest.mark.parametrize("words", sorted(DRY_RUN_ARGS), ids=" ".join)
+OFFLINE_DRY_RUNS = sorted(w for w in DRY_RUN_ARGS if w != ("waypoint", "delete"))  # it must read what it deletes
+
+
+@pytest.mark.parametrize("words", OFFLINE_DRY_RUNS, ids=" ".join)
 def test_a_dry_run_without_any_cluster_configured_is_offline(words, tmp_path: Path, capsys, no_env,
                                                             monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
     code, out, err = cli(capsys, *words, *DRY_RUN_ARGS[words], "--dry-run", "-o", "json")
     document = json.loads(out)  # the manifests; uninstall's: its report, every object listed unchecked (h56)
     assert code == 0 and (document.get("kind") == "List" or document.get("checked") is False), err
+
+
+def test_a_waypoint_delete_dry_run_without_any_cluster_says_so_in_one_line(tmp_path: Path, capsys, no_env,
+                                                                          monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    code, out, err = cli(capsys, "waypoint", "delete", "-n", "default", "--dry-run", "-o", "json")
+    assert code == 1 and not out and err.startswith("Error: no cluster configured: "), err
+    assert len(err.strip().splitlines()) == 1, err
 
 
 def test_a_waypoint_dry_run_is_checked_by_the_cluster(cluster) -> None:  # noqa: F811

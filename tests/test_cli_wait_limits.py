@@ -16,12 +16,21 @@ from standin_apiserver import cluster, namespace  # noqa: F401 (fixture)
 HELD = "skip-tunneling"
 
 
-def hold_on_delete(server, name: str) -> None:
+HOLD = "h93.test/hold"
+
+
+def hold_on_delete(server, name: str, finalizers: tuple[str, ...] = (HOLD,)) -> None:
+    """The delete of ``name`` is accepted and leaves it in place: held by ``finalizers``
+    (none: as an object waiting for its pods or contents)."""
     original = server.delete
 
     def delete(res, key, dry_run=False):
         if key[-1] == name and not dry_run:
-            return dict(server.objects[key])  # accepted; a finalizer keeps it
+            held = server.objects[key]
+            held["metadata"].setdefault("deletionTimestamp", "2026-12-01T00:00:00Z")
+            if finalizers:
+                held["metadata"]["finalizers"] = list(finalizers)
+            return dict(held)
         return original(res, key, dry_run)
 
     server.delete = delete
@@ -39,6 +48,22 @@ def test_an_object_outliving_the_limit_names_it_and_the_finalizer_check_to_paste
                                   "-o", "jsonpath={.metadata.finalizers}", "--kubeconfig", str(cluster.kubeconfig),
                                   "--context", "standin"], check
     assert "re-run `kmeshctl --kubeconfig" in error and "--context standin uninstall`" in error, error
+    assert f"(finalizers: {HOLD}); check what holds it with `kubectl get" in error, error
+
+
+def test_an_object_with_no_finalizer_is_not_sent_to_check_finalizers(cluster) -> None:  # noqa: F811
+    """h93: the line said `(no finalizer: ...)` and then to check the finalizers."""
+    assert cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait").code == 0
+    hold_on_delete(cluster.server, HELD, finalizers=())
+    result = cluster.kmeshctl("uninstall", "--timeout", "1s")
+    error = result.err.strip().splitlines()[-1]
+    assert result.code == 1, result
+    assert "(no finalizer: pods or dependents still stopping?); see what it still waits for with `kubectl " \
+           "describe" in error, error
+    assert "finalizers}" not in error and "check what holds" not in error, error
+    check = next(c for c in error.split("`")[1::2] if c.startswith("kubectl describe"))
+    assert shlex.split(check) == ["kubectl", "describe", "envoyfilter.networking.istio.io", HELD, "-n",
+                                  "istio-system", "--kubeconfig", str(cluster.kubeconfig)], check
 
 
 def test_timeout_zero_is_no_limit(cluster) -> None:  # noqa: F811

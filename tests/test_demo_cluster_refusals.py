@@ -152,6 +152,7 @@ def test_without_the_gateway_api_the_waypoint_cannot_exist(make) -> None:
 
 def test_the_demo_namespace_of_dash_n_is_the_one_named(make) -> None:
     cluster = make(waypoint=None)
+    cluster.server.put(namespace("team"))  # one that does not exist is its own refusal (h99)
     line = _refused(cluster, "-n", "team")
     assert "no Service team/fortio in the cluster yet" in line and "waypoint team/waypoint it would use" in line, line
     assert "waypoint apply -n team --name waypoint --wait`" in line, line

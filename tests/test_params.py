@@ -120,8 +120,11 @@ def test_bad_namespace_names(flag: str, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["default", "kube-system", "kube-public", "kube-node-lease", "istio-system"])
-def test_install_namespace_is_never_one_uninstall_must_not_delete(name: str) -> None:
-    assert "uninstall deletes it" in str(rejected(with_(namespace=name)))
+def test_install_namespace_is_never_istios_nor_a_reserved_one(name: str) -> None:
+    # h101: the real reason (an existing namespace is used as is and kept), a dedicated one as the fix
+    why = "the Istio namespace" if name == "istio-system" else "reserved for Kubernetes"
+    text = str(rejected(with_(namespace=name)))
+    assert f"--namespace {name}: {why}" in text and text.endswith("use a dedicated one (default kmesh-system)"), text
 
 
 def test_install_namespace_equal_to_custom_istio_namespace_rejected() -> None:

@@ -201,6 +201,7 @@ def test_a_container_name_kubernetes_would_refuse_is_refused(tmp_path: Path) -> 
 
 
 def test_names_kubernetes_accepts_are_accepted(tmp_path: Path) -> None:
-    path = _write(tmp_path, _DEPLOYMENT.format(name="web.v1-2", namespace="ns-1", container="c-1"))
+    path = _write(tmp_path, "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns-1}\n---"
+                  + _DEPLOYMENT.format(name="web.v1-2", namespace="ns-1", container="c-1"))
     [deployment] = m.load([path]).deployments
     assert (deployment.name, deployment.namespace) == ("web.v1-2", "ns-1")

@@ -27,6 +27,7 @@ def _stopped_while_loading(stop: stopping.Stopped) -> None:
     stop = stopping.first_of_run() or stop
     stopping.stop_at_once()  # a second signal: the same exit, the line said once
     stopping.say_once(stop)
+    stopping.exiting(stop.exit_code)
     raise SystemExit(stop.exit_code)
 
 
@@ -87,6 +88,7 @@ def version(
     from kmeshctl.cli.common import fix_hint, run_options
     from kmeshctl.cli.conventions import check_typed_cluster_flags
     from kmeshctl.params import INSTALL_HINT, TABLE_EMPTY
+    from kmeshctl.uninstall import InstalledElsewhere
     from kmeshctl.versions import exit_code, version_report
 
     if not client:
@@ -96,6 +98,11 @@ def version(
     report, failure = version_report(namespace, None if client else lambda: connect_reachable(target),
                                      functools.partial(config_dump.fetch_from_pod, target=target),
                                      check_typed_cluster_flags, target=target)
+    if isinstance(failure, InstalledElsewhere):  # as status: the install's -n, with the command to paste (h101)
+        from kmeshctl.cli.cluster import elsewhere_line
+
+        failure = UsageError(elsewhere_line(failure, ["version"]))
+        report["clusterError"] = str(failure)
     if report["clusterError"]:
         report["clusterError"] = fix_hint(report["clusterError"])  # as the error line words it
     if is_data(output):
@@ -146,6 +153,8 @@ def help_command(words: Annotated[Optional[list[str]], typer.Argument(
     ctx = get_current_context().find_root()
     command = ctx.command
     for word in words or ():
+        if not hasattr(command, "commands"):  # `help sandbox up extra`: no list of none to offer
+            raise UsageError(f"help: {ctx.command_path} has no subcommands")
         sub = getattr(command, "commands", {}).get(word)
         if sub is None or sub.hidden:  # `help sandox`: the closest commands, as `kmeshctl sandox`
             from kmeshctl.cli.conventions import _no_such_command_line
@@ -268,8 +277,6 @@ class _NamedStream:
         with self._lock:
             if self._before_write is not None:
                 self._before_write()  # type: ignore[operator]
-            if self._name == "stderr":
-                stopping.note_output(text)
             if not self._hold or self._dead:
                 return self._call("write", text)
             self._held.append(text)
@@ -361,31 +368,32 @@ def main() -> None:
     A signal, whenever it comes (click's parsing, the command, its cleanup, the exit), ends
     it with 128 + the signal's number (SIGTERM 143, Ctrl-C 130) and one line, the command's
     own (`Error: stopped by SIGTERM: sandbox demo was not created`) or `Error: stopped by SIGTERM`."""
-    owns_process = stopping.installed()  # since the import: this process is kmeshctl (else: tests)
-    previous = stopping.install()
+    owned = stopping.owns_process()  # the kmeshctl program, not a program calling main (tests)
+    run = stopping.sigterm_stops()  # the caller's handlers back at its end (the program's are its own)
     code: object = 1
     escaped: stopping.Stopped | None = None
     try:
-        code, escaped = _run()
+        with run:
+            code = _run()
     except BaseException as err:  # noqa: B036 (a stop outside typer's own handling; anything else re-raised)
         escaped = stopping.stop_in(err)
-        if escaped is None:
+        if escaped is None and run.first() is None:
             raise
+        if escaped is None:  # a bug in the cleanup of a stop: its traceback, then the stop's line and code
+            import traceback
+
+            traceback.print_exception(err)
     finally:  # from here a signal no longer raises: it says its line (if none was said) and exits
-        if owns_process:
+        if owned:
             stopping.stop_at_once()
-        else:
-            stopping.restore(previous)
-    code = _exit_code(code, escaped)
-    if owns_process:
-        stopping.exit_process(code)
+    code = _exit_code(code, run.first() or escaped)
+    stopping.exiting(code)  # the program's exit code, whatever a signal or an atexit call does after
     sys.exit(code)
 
 
-def _exit_code(code: object, escaped: stopping.Stopped | None) -> object:
+def _exit_code(code: object, stop: stopping.Stopped | None) -> object:
     """The exit code of the run: the first signal's, whatever the command returned (one
     `Error: stopped by` line when the command said none); else the command's own."""
-    stop = stopping.first_of_run() or escaped
     if stop is not None:
         stopping.say_once(stop)
         return stop.exit_code
@@ -394,7 +402,7 @@ def _exit_code(code: object, escaped: stopping.Stopped | None) -> object:
     return code
 
 
-def _run() -> tuple[object, stopping.Stopped | None]:
+def _run() -> object:
     """The command's exit code; a stop it lets out is said and exited with by
     run_reporting_errors (a command that handles its stop says its own line)."""
     from typer.completion import completion_init
@@ -415,8 +423,8 @@ def _run() -> tuple[object, stopping.Stopped | None]:
         with _output_failures_named(), _tables_not_cut_when_piped():
             command.main(prog_name="kmeshctl", complete_var=COMPLETE_VAR)
     except SystemExit as done:
-        return done.code, None
-    return 0, None
+        return done.code
+    return 0
 
 
 __all__ = ["app", "main", "__version__"]

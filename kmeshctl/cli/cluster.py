@@ -63,7 +63,7 @@ from kmeshctl.params import (
 from kmeshctl.render import DAEMONSET_NAME, NOT_OURS
 from kmeshctl.rollout import RolloutTimeout, counts_text, limit_text, timeout_fix, wait_for_rollout
 from kmeshctl.status import AgentXds, MeshStatus, agent_xds, mesh_status
-from kmeshctl.stopping import sigterm_stops, stopped_by
+from kmeshctl.stopping import say, sigterm_stops, stopped_by
 from kmeshctl.uninstall import (ABSENT, SPARED, DeleteResult, InstalledElsewhere, check_install_namespaces,
                                 installed_objects, stopped_text)
 from kmeshctl.uninstall import uninstall as uninstall_objects
@@ -176,7 +176,7 @@ def install(
         _print_dry_run(installer.dry_run(plan), plan.crds is not None, quiet)
         print_manifests(plan.objects, output)
         return
-    _apply_and_report(plan, _result_format(output))
+    _apply_and_report(plan, _result_format(output), quiet)
     if wait:
         assert plan.client is not None
         _wait_interruptible(plan.client, plan.params.namespace, wait_limit(timeout), output, quiet)
@@ -200,16 +200,19 @@ def _result_format(output: ManifestFormat) -> Optional[ManifestFormat]:
 
 def _wait_interruptible(client: KubeClient, namespace: str, timeout: float, output: ManifestFormat,
                         quiet: bool) -> None:
-    """The rollout wait; Ctrl-C or SIGTERM there says what was done (the objects stay
-    applied) and exits 130 / 143."""
+    """The rollout wait; Ctrl-C or SIGTERM there is one Error line, as a stop while
+    applying (_install_stopped): what was done (every object applied, the rollout goes
+    on) and the command that shows it; exit 130 / 143."""
     try:
         with sigterm_stops():
             _wait_rollout(client, namespace, timeout, output, quiet)
     except KeyboardInterrupt as stop:
-        check = suggest(f"kmeshctl status -n {namespace}")
-        err().print(f"interrupted: the objects were applied; the rollout was not awaited: `{escape(check)}` "
-                    "shows it", soft_wrap=True)
-        raise typer.Exit(stopped_by(stop).exit_code) from stop
+        how = stopped_by(stop)
+        line = fix_hint(f"install stopped by {how.how} while waiting for the rollout: every object applied; "
+                        f"the rollout goes on without kmeshctl: `kmeshctl status -n {namespace}` shows it")
+        say(line)
+        raise typer.Exit(how.exit_code) from stop
+
 
 def _check_required(xds_address: Optional[str], cluster_id: Optional[str], dry_run: bool) -> None:
     """Every required flag left out, named in one line (exit 2)."""
@@ -254,14 +257,43 @@ def _install_with(name: str, value: str) -> str:
 def command_with(command: list[str], name: str, value: str) -> str:
     """`kmeshctl COMMAND` with the flags typed that it takes (same_work_command), the flag
     of parameter ``name`` set to ``value`` (where it was typed, else added at the end)."""
-    words = shlex.split(same_work_command(command))
-    flag = _flag_for(name)
+    return shlex.join(_set_flag(shlex.split(same_work_command(command)), _flag_for(name), value))
+
+
+def _set_flag(words: list[str], flag: str, value: str) -> list[str]:
+    """``words`` with ``flag`` set to ``value``: where it was typed, else added at the end."""
     for i, word in enumerate(words):
         if word == flag and i + 1 < len(words):
-            return shlex.join([*words[:i + 1], value, *words[i + 2:]])
+            return [*words[:i + 1], value, *words[i + 2:]]
         if word.startswith(f"{flag}="):
-            return shlex.join([*words[:i], f"{flag}={value}", *words[i + 1:]])
-    return shlex.join([*words, flag, value])
+            return [*words[:i], f"{flag}={value}", *words[i + 1:]]
+    return [*words, flag, value]
+
+
+def _without_flag(words: list[str], name: str) -> list[str]:
+    """``words`` without the flag of parameter ``name`` (as typed) and its value."""
+    flag = _flag_for(name)
+    kept, skip = [], False
+    for word in words:
+        if skip:
+            skip = False
+        elif word == flag:
+            skip = True
+        elif not word.startswith(f"{flag}="):
+            kept.append(word)
+    return kept
+
+
+def precheck_fix_command(command: str, values: dict[str, str]) -> str:
+    """A fix of precheck's that runs precheck or install again (kmeshctl.precheck.FixCommand):
+    every flag typed that ``command`` takes, each of ``values`` set. Not precheck's -o for
+    install: there it is another thing (the apply results), and table / wide are refused."""
+    words = shlex.split(same_work_command([command]))
+    if command != "precheck":
+        words = _without_flag(words, "output")
+    for name, value in values.items():
+        words = _set_flag(words, _flag_for(name), value)
+    return shlex.join(words)
 
 
 def _flag_for(name: str) -> str:
@@ -294,16 +326,17 @@ def _print_dry_run(report: installer.DryRunReport, crd_file_given: bool, quiet: 
         err().print("Dry run: nothing applied.")
 
 
-def _apply_and_report(plan: installer.InstallPlan, output: Optional[ManifestFormat]) -> None:
-    """Apply, one line per object as it goes (``output`` None) or the results as one
-    JSON / YAML document at the end; a failure mid-way prints the document of what was
-    applied too, then the error naming what was not and the command that finishes."""
+def _apply_and_report(plan: installer.InstallPlan, output: Optional[ManifestFormat], quiet: bool = False) -> None:
+    """Apply, one line per object as it goes (``output`` None; -q: only the summary line,
+    as uninstall -q) or the results as one JSON / YAML document at the end; a failure
+    mid-way prints the document of what was applied too, then the error naming what was
+    not and the command that finishes."""
     console = out()
     applied: list[applier.ApplyResult] = []
 
     def report(result: applier.ApplyResult) -> None:
         applied.append(result)
-        if output is None:
+        if output is None and not quiet:
             style = {"created": "green", "configured": "yellow", "unchanged": "dim"}[result.action]
             console.print(f"{result.ref} [{style}]{result.action}[/]")
 
@@ -311,9 +344,9 @@ def _apply_and_report(plan: installer.InstallPlan, output: Optional[ManifestForm
         with sigterm_stops():
             results = installer.apply(plan, report)
     except KeyboardInterrupt as stop:
-        _install_stopped(stop, plan.objects, applied, output)
+        _install_stopped(stop, plan, applied, output)
     except applier.PartialApply as failure:
-        error = partial_apply_error(failure)
+        error = partial_apply_error(failure, plan.installed_before)
         if output is not None:
             _print_results(failure.applied, output, notApplied=[object_ref(o) for o in failure.not_applied],
                            error=str(error))
@@ -322,24 +355,42 @@ def _apply_and_report(plan: installer.InstallPlan, output: Optional[ManifestForm
         _print_results(results, output)
     elif applier.nothing_changed(results):
         console.print("Nothing to do: the cluster already matches.")
+    elif quiet:
+        console.print(f"Installed: {install_summary(results)}.")
 
 
-def _install_stopped(stop: KeyboardInterrupt, objs: list[dict], applied: list[applier.ApplyResult],
+def install_summary(results: list[applier.ApplyResult]) -> str:
+    """`10 objects applied (3 created, 7 unchanged)`: install -q's one line."""
+    actions = [f"{sum(1 for r in results if r.action == a)} {a}" for a in ("created", "configured", "unchanged")
+               if any(r.action == a for r in results)]
+    return f"{counted(len(results), 'object')} applied ({', '.join(actions)})"
+
+
+def _ways_on(plan: installer.InstallPlan, applied: list[applier.ApplyResult]) -> str:
+    """How to end a stopped or failed install: re-run it; remove what was applied only
+    when there was no install before this run (uninstall would remove that one too)."""
+    again = same_work_command(["install"])
+    if plan.installed_before:
+        how = "partly updated" if not applier.nothing_changed(applied) else "unchanged"
+        return (f"the earlier install is {how}: re-run `{again}` to finish (it applies the rest; the applied "
+                "objects stay as they are)")
+    return f"re-run `{again}` to apply the rest, or remove what was applied with `{same_work_command(['uninstall'])}`"
+
+
+def _install_stopped(stop: KeyboardInterrupt, plan: installer.InstallPlan, applied: list[applier.ApplyResult],
                      output: Optional[ManifestFormat]) -> None:
     """A signal stopped install while applying: one Error line (what was applied, what
-    was not, the two ways on), with -o the document so far too; exit 130 / 143."""
+    was not, the ways on), with -o the document so far too; exit 130 / 143."""
     how = stopped_by(stop)
     done = [r.ref for r in applied]
-    left = [object_ref(o) for o in objs if object_ref(o) not in done]
-    again, remove = same_work_command(["install"]), same_work_command(["uninstall"])
+    left = [object_ref(o) for o in plan.objects if object_ref(o) not in done]
     what = (f"applied {', '.join(done)}; not applied: {', '.join(left)} ({left[0]} may have been, as it was being "
             f"sent)" if done else f"nothing applied ({left[0]} may have been, if it was being sent)") if left else \
         f"every object applied ({len(done)})"
-    line = fix_hint(f"install stopped by {how.how}: {what}; re-run `{again}` to apply the rest, or remove what was "
-                    f"applied with `{remove}`")
+    line = fix_hint(f"install stopped by {how.how}: {what}; {_ways_on(plan, applied)}")
     if output is not None:
         _print_results(applied, output, notApplied=left, error=line)
-    err().print(f"Error: {escape(line)}", soft_wrap=True)
+    say(line)
     raise typer.Exit(how.exit_code)
 
 
@@ -350,16 +401,22 @@ def _print_results(results: list[applier.ApplyResult], output: ManifestFormat, *
     print_data(document, OutputFormat(output.value))  # its error's commands with the user's flags
 
 
-def partial_apply_error(failure: applier.PartialApply) -> KmeshctlError:
+def partial_apply_error(failure: applier.PartialApply, installed_before: bool = False) -> KmeshctlError:
     """The one line of an install stopped mid-apply: the object, why, what was applied and
-    not, and the two commands that end it (finish it, or remove what was applied)."""
+    not, and the ways to end it (finish it; or, with no install before this run, remove
+    what was applied)."""
     cause_fix = getattr(failure.cause, "fix", "")
     first = f"{cause_fix.removesuffix(', then retry')}, then " if cause_fix else ""
     again, remove = same_work_command(["install"]), same_work_command(["uninstall"])
+    if installed_before:
+        how = "partly updated" if not applier.nothing_changed(failure.applied) else "unchanged"
+        fix = (f"{first}re-run `{again}` to finish (it applies the rest; the applied objects stay as they are; the "
+               f"earlier install is {how})")
+    else:
+        fix = (f"{first}re-run `{again}` (it applies the rest; the applied objects stay as they are), or remove "
+               f"what was applied with `{remove}`")
     return KmeshctlError(f"{failure.failed} could not be applied: {failure.cause.problem}; {failure.counts} "
-                         f"(nothing is rolled back)",
-                         fix=f"{first}re-run `{again}` (it applies the rest; the applied objects stay as they "
-                             f"are), or remove what was applied with `{remove}`")
+                         f"(nothing is rolled back)", fix=fix)
 
 
 def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: ManifestFormat,
@@ -530,7 +587,7 @@ def _uninstall_stopped(stop: KeyboardInterrupt, objs: list[dict], results: list[
     line = fix_hint(line)
     if output is not None:
         _print_uninstall(results, output, dry_run, checked, [], [line])
-    err().print(f"Error: {escape(line)}", soft_wrap=True)
+    say(line)
     raise typer.Exit(how.exit_code)
 
 
@@ -608,7 +665,10 @@ def precheck(
     """Check the cluster is ready for install (pass / warn / fail, with a fix for each failure).
 
     Checks: API reachable, Kubernetes >= 1.26, Istio CRDs served, the istiod Service with
-    port 15012, node kernels >= 5.10, permission to create what install creates.
+    port 15012, node kernels >= 5.10, the Pod Security level of an existing -n namespace
+    (install refuses one enforcing another level than privileged), no object install would
+    write that kmeshctl did not make (install refuses those), permission to create what
+    install creates.
     With --uninstall: API reachable and permission to delete what install creates.
     Exit 0 when nothing fails, 1 otherwise.
 
@@ -620,7 +680,8 @@ def precheck(
     """
     check_namespace_flags()
     results = [replace(r, detail=fix_hint(r.detail), fix=fix_hint(r.fix))
-               for r in checks.precheck_target(namespace, istio_namespace, run_options(), for_uninstall)]
+               for r in checks.precheck_target(namespace, istio_namespace, run_options(), for_uninstall,
+                                               precheck_fix_command)]
     report = checks.to_json(results)
     if is_data(output):
         print_data(report, output)
@@ -720,7 +781,9 @@ def status(
 
 def _print_status(state: MeshStatus, output: OutputFormat) -> None:
     console = out(output)
-    if state.daemonset is None and state.remaining:
+    if state.daemonset is None and state.terminating:  # install refuses it until it is gone: not suggested
+        console.print(f"[red]Being deleted:[/] {escape(fix_hint(state.terminating_problem))}")
+    elif state.daemonset is None and state.remaining:
         console.print(f"[red]Partly installed or partly uninstalled:[/] "
                       f"{escape(fix_hint(state.problems[0].partition(': ')[2]))}")
     elif state.daemonset is None:
@@ -888,6 +951,9 @@ def disable_ns(
 ) -> None:
     """Release namespaces: remove the label istio.io/dataplane-mode (all must exist, else nothing changes).
 
+    A namespace enable-ns --overwrite took from another data plane gets that label back
+    (recorded in its annotation kmeshctl.io/previous-dataplane-mode).
+
     Examples:
 
       kmeshctl disable-ns default
@@ -947,6 +1013,8 @@ def _change_words(change: ns_ops.NamespaceChange, enable: bool) -> str:
         return ("enrolled" + (f" (was {was})" if change.other_mode else "")) if change.changed else "already enrolled"
     if change.other_mode:
         return f"not enrolled in kmesh ({was} is another data plane's: left as it is)"
+    if change.restored:
+        return f"released ({ns_ops.MODE_LABEL}={change.restored} put back, as before enable-ns --overwrite)"
     return "released" if change.changed else "not enrolled"
 
 

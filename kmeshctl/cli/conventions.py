@@ -1146,7 +1146,8 @@ def _no_such_command_line(word: str, ctx: _click.Context) -> str:
     import difflib
 
     names = [n for n, sub in sorted(getattr(ctx.command, "commands", {}).items()) if not sub.hidden]
-    close = command_synonyms(word, names) or difflib.get_close_matches(word, names, n=2, cutoff=SUGGEST_CLOSENESS)
+    close = (command_synonyms(word, names) or difflib.get_close_matches(word, names, n=2, cutoff=SUGGEST_CLOSENESS)
+             or [n for n in names if len(word) >= 3 and n.startswith(word)][:2])  # `demo traffic`: traffic-shift
     fix = f"did you mean {' or '.join(close)}?" if close else f"its commands: {', '.join(names)}"
     from kmeshctl.params import shown
 
@@ -1393,7 +1394,8 @@ def all_namespaces_hint(command: _click.Command, path: str) -> str:
     if instead is None:
         instead = "it works on no Kubernetes namespaces"
     leave = "" if "-n NAMESPACE" in instead else f"; leave out {flag}"
-    return f": {path} has no all-namespaces form: {instead}{leave}"
+    hint = f": {path} has no all-namespaces form: {instead}{leave}"
+    return paste_ready(hint, _INVOKED[0].command) if _INVOKED else hint  # its commands carry --kubeconfig
 
 
 def _no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:

@@ -22,7 +22,7 @@ from kmeshctl.cli.progress import HEARTBEAT_S, Progress, note as progress_note
 from kmeshctl.errors import UsageError
 from kmeshctl.params import DEMO_NAMESPACE, DEMO_REQUESTS, counted
 from kmeshctl.sandbox.state import NAME_RULE
-from kmeshctl.stopping import Stopped, sigterm_stops, stopped_by
+from kmeshctl.stopping import Stopped, say, sigterm_stops, stopped_by
 
 demo_app = typer.Typer(
     help="Demos of the mesh at work.\n\n"
@@ -67,7 +67,8 @@ def traffic_shift(
         "--weights", metavar="V1/V2,...", help="Weight sets, one phase each: a weight per subset of the "
                                                "VirtualService's route, in its order (v1/v2 in the demo's "
                                                "manifests), e.g. 90/10,50/50,0/100 (default: the "
-                                               "VirtualService's own; a local sandbox's as it was made).")] = None,
+                                               "VirtualService's own: a local sandbox's as it was made, the "
+                                               "demo's in the cluster as it is).")] = None,
     output: DemoOutputOption = OutputFormat.table,
     plot: Annotated[Optional[Path], typer.Option(
         "--plot", metavar="FILE.png", help="Also draw configured vs observed share per phase.")] = None,
@@ -81,7 +82,9 @@ def traffic_shift(
     implausible (p < 0.001), or too few requests were sent to tell the weights from an
     even spread (the result line says how many are needed: 12 for 90/10). On a cluster,
     it first checks that kmesh is ready, the namespace enrolled and the fortio Service's
-    waypoint programmed, and refuses (nothing changed) naming the command that fixes it.
+    waypoint programmed, and refuses (nothing changed) naming the command that fixes it;
+    it changes only its own objects (labelled app.kubernetes.io/part-of=kmeshctl-demo) and
+    refuses any of its names that it did not make.
 
     Progress goes to stderr, the result to stdout (-o json|yaml: the documented schema of
     docs/usage.md). The first line names the sandbox or cluster used. Locally, without
@@ -109,8 +112,9 @@ def traffic_shift(
     if name is None and target is Target.local:
         sandboxes.name_from_env()  # a bad $KMESHCTL_SANDBOX_NAME is named as such, before anything runs
     documents, subject = demo.fortio_demo()
-    _check_weights_early(weights, subject, target is Target.cluster or chosen_namespace is not None)
+    _check_weights_early(weights, subject)
     report: Optional[demo.DemoReport] = None
+    chosen: Optional[demo.DemoTarget] = None
     try:
         with sigterm_stops():
             chosen, note = demo.choose_target(target.value, documents, subject, name, _cluster_flags(),
@@ -122,7 +126,7 @@ def traffic_shift(
             _run(chosen, report, weight_sets, verbose, quiet)
             report.reason = demo.fail_reason(chosen, report)
     except KeyboardInterrupt as err:  # after the target's finish: weights restored, a sandbox made removed
-        _report_stop(stopped_by(err), report, output)
+        _report_stop(stopped_by(err), report, output, demo.made_text(chosen))
     assert report is not None
     as_table = not is_data(output)
     data = report.to_json()
@@ -159,14 +163,17 @@ def _run(chosen: demo.DemoTarget, report: demo.DemoReport, weight_sets: list[lis
             chosen.finish(progress)
 
 
-def _report_stop(stop: Stopped, report: Optional[demo.DemoReport], output: OutputFormat) -> NoReturn:
-    """A stopped demo: the requests sent per phase on one stderr line (and in -o json|yaml
-    the report, its `error` saying the same); exit 128 + the signal (130 Ctrl-C, 143 SIGTERM)."""
-    text = demo.stop_text(stop, report)
+def _report_stop(stop: Stopped, report: Optional[demo.DemoReport], output: OutputFormat,
+                 made: str = "") -> NoReturn:
+    """A stopped demo: the requests sent per phase, and what the run left in the cluster
+    (``made``: the objects it created, the namespace it enrolled, and how to remove them), on
+    one stderr line (and in -o json|yaml the report, its `error` saying the same); exit 128
+    + the signal (130 Ctrl-C, 143 SIGTERM)."""
+    text = demo.stop_text(stop, report, fix_hint(made))  # its commands keep --kubeconfig/--context
     if report is not None and is_data(output):
         report.stopped = text
         print_data(report.to_json(), output)
-    typer.echo(f"Error: {text}", err=True)
+    say(text)
     raise typer.Exit(stop.exit_code)
 
 
@@ -188,15 +195,14 @@ def _check_cluster_namespace(namespace: str, name: Optional[str], target: Target
                          f"manifests' own): leave out {flag}, or use --target cluster")
 
 
-def _check_weights_early(weights: Optional[str], subject: demo.DemoSubject, cluster: bool) -> None:
-    """Bad --weights named before anything runs: all of it against the demo's manifests on a
-    cluster (it applies them); locally, the sandbox's own VirtualService may have other
-    subsets, so only what holds whatever their count (whole numbers >= 0 adding up to 100)."""
+def _check_weights_early(weights: Optional[str], subject: demo.DemoSubject) -> None:
+    """Bad --weights named before anything runs: the VirtualService measured (a sandbox's own,
+    the demo's own in the cluster) may have other subsets than the manifests, so only what
+    holds whatever their count (whole numbers >= 0 adding up to 100); the count once it is
+    known."""
     try:
         demo.parse_weight_sets(weights, subject)
     except UsageError:
-        if cluster:
-            raise
         demo.parse_weight_sets(weights, subject, check_count=False)
 
 

@@ -220,8 +220,10 @@ def dump_maps(
     km_manage's netns cookies to pods when the agent answers. With --pod, ask that node
     agent pod (port-forward to its admin port).
 
-    In a terminal the id and name columns are never cut; -o wide adds the id, cookie and
-    tunnel columns and cuts none.
+    In a terminal the id and name columns (km_endpoint's BACKEND too) are never cut:
+    the other columns wrap, then are left out from the right, named on a line under the
+    table; a terminal narrower than the id and name columns gets lines wider than it.
+    -o wide adds the id, cookie and tunnel columns and cuts none.
 
     Examples:
 

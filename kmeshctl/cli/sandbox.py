@@ -19,16 +19,17 @@ from kmeshctl import sandboxes
 from kmeshctl.cli.common import (OutputFormat, app, complete_sandbox_names, ignore_not_found_fix, is_data,
                                  output_option, print_data, suggest)
 from kmeshctl.cli.common import SandboxFlagCommand, run_options
+from kmeshctl.cli.badinput import COMMAND_HABITS
 from kmeshctl.cli.conventions import POSITIONAL_READERS, flag_as_typed
 from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.cli.progress import Progress, note
 from kmeshctl.params import check_pod_name, shown
 from kmeshctl.sandbox import sandbox as sandbox_mod
-from kmeshctl.sandbox.manifests import STDIN, default_files, kinds_text
+from kmeshctl.sandbox.manifests import STDIN, default_files, is_url, kinds_text, url_refused
 from kmeshctl.sandbox.state import (DEFAULT_NAME, NAME_ENV, NAME_RULE, PHASE_NOT_READY, PHASE_READY, check_name,
                                    failed_up_logs)
-from kmeshctl.stopping import Stopped, sigterm_stops, stopped_by
+from kmeshctl.stopping import Stopped, say, sigterm_stops, stopped_by
 
 sandbox_app = typer.Typer(
     help="A local single-node mesh: pods as network namespaces, the eBPF data path, "
@@ -56,7 +57,7 @@ def _sigterm_exits_143(command: Callable[..., None]) -> Callable[..., None]:
                 command(*args, **kwargs)
         except KeyboardInterrupt as err:
             stop = stopped_by(err)
-            typer.echo(f"Error: {stopped_text(stop)}", err=True)
+            say(stopped_text(stop))
             raise typer.Exit(stop.exit_code) from None
 
     return run
@@ -185,6 +186,8 @@ def up(
     sandbox_name = _name(name)
     flag = flag_as_typed("files")
     for path in files or ():
+        if is_url(str(path)):
+            raise UsageError(f"{flag} {url_refused(_typed_url(path))}")
         if str(path) != STDIN:
             check_input_path(flag, path, FILE_OR_DIRECTORY, "give a Kubernetes YAML file or a directory of them "
                                                             "(or - for stdin)")
@@ -200,12 +203,34 @@ def up(
             state = sandbox_mod.up(sandbox_name, chosen, progress, plan)
     except KeyboardInterrupt as err:  # what it made is removed (sandbox_mod.up); one line even under -q
         stop = stopped_by(err)
-        typer.echo(f"Error: {stopped_text(stop, f'sandbox {sandbox_name} was not created')}", err=True)
+        say(stopped_text(stop, f'sandbox {sandbox_name} was not created'))
         raise typer.Exit(stop.exit_code) from None
     unenrolled = sandbox_mod.unenrolled_note(state)
     if unenrolled:  # a warning, not an error: -q (up's own or the run's) silences it
         note(f"Warning: {unenrolled}", quiet or run_options().quiet)
+    for warning in manifest_warnings(getattr(plan, "manifests", None)):  # accepted, as Kubernetes accepts them
+        note(f"Warning: {warning}", quiet or run_options().quiet)
     typer.echo(up_hint(sandbox_name, state))
+
+
+def manifest_warnings(manifests: Any) -> list[str]:
+    """What the manifests leave without a pod to answer (a subset or Service selecting
+    none, a targetPort naming no container port): said by `up` and `status` alike."""
+    from kmeshctl.sandbox.manifests import Manifests, warnings
+
+    return warnings(manifests) if isinstance(manifests, Manifests) else []
+
+
+def _typed_url(path: Path) -> str:
+    """The URL as typed: a Path keeps one slash of `https://` (`https:/host/x.yaml`)."""
+    from kmeshctl.cli import conventions
+
+    text = str(path)
+    for word in conventions._ARGS:
+        for value in (word, word.partition("=")[2], word[2:] if word.startswith("-f") else ""):
+            if value and is_url(value) and str(Path(value)) == text:
+                return value
+    return text.replace(":/", "://", 1)
 
 
 def _about_typed_files(err: UsageError, flag: str, files: List[Path]) -> UsageError:
@@ -317,17 +342,26 @@ def _down_all(name: Optional[str], quiet: bool, force: bool) -> None:
 def _remove(sandbox_name: str, quiet: bool, force: bool, ignore_not_found: bool) -> None:
     logs = failed_up_logs(sandbox_name)
     had_logs = logs.is_dir()
+    existed, said_removed = bool(sandbox_mod.leftovers(sandbox_name)), False
     try:
         removed = sandbox_mod.down(sandbox_name, Progress(quiet=quiet), force=force)
+        if removed:
+            typer.echo(f"Sandbox {sandbox_name} removed.")
+            said_removed = True
     except KeyboardInterrupt as err:
         stop = stopped_by(err)
+        if existed and not sandbox_mod.leftovers(sandbox_name):  # the stop came once the work was done (h103)
+            if not said_removed:
+                typer.echo(f"Sandbox {sandbox_name} removed.")
+            say(stopped_text(stop))
+            raise typer.Exit(stop.exit_code) from None
         half = (f"sandbox {sandbox_name} is half-removed; run `kmeshctl sandbox down --name {sandbox_name}` "
                 "to finish")
-        typer.echo(f"Error: {stopped_text(stop, half)}", err=True)
+        say(stopped_text(stop, half))
         raise typer.Exit(stop.exit_code) from None
     if removed:
-        typer.echo(f"Sandbox {sandbox_name} removed.")
-    elif had_logs:
+        return
+    if had_logs:
         typer.echo(f"Sandbox {sandbox_name} did not exist; removed the logs its failed `sandbox up` left in {logs}.")
     elif not ignore_not_found:
         raise sandboxes.not_found(sandbox_name, ignore_not_found_fix(["sandbox", "down"]))
@@ -390,6 +424,15 @@ def _list_word(words: list[str], args: list[str]) -> str:
 
 
 POSITIONAL_READERS[("sandbox", "list")] = _list_word
+for _flag in _SPELLINGS:  # `sandbox list --name x`: the command for one sandbox
+    COMMAND_HABITS[("sandbox list", _flag)] = ("; sandbox list lists every sandbox; for one: "
+                                               "`kmeshctl sandbox status {flag} NAME`")
+# `sandbox exec -c NAME` (kubectl's container): the command runs in the pod's network
+# namespace and cgroup, which its containers share, on the host's filesystem
+for _flag in ("-c", "--container"):
+    COMMAND_HABITS[("sandbox exec", _flag)] = (
+        "; sandbox exec cannot choose a container: the command runs in the pod's network namespace and cgroup, "
+        "which all its containers share, with the host's files (no container image); leave out {flag}")
 
 
 @sandbox_app.command("status", cls=SandboxFlagCommand)
@@ -415,6 +458,8 @@ def status(output: StatusOutputOption = OutputFormat.table, name: Optional[str] 
         state = _existing_state(chosen)
         report = sandbox_mod.status(state.name)
         report["notes"] += [note] if (note := weights_note(state)) else []  # a demo's weights in force
+        if state.manifests_file.exists():  # what `up` warned of, still true: a subset with no pod...
+            report["notes"] += manifest_warnings(state.topology().manifests)
     if is_data(output):
         print_data(report, output)
     else:
@@ -592,6 +637,14 @@ def _exec_target(word: str, namespace: Optional[str], name: Optional[str], comma
                      f"give the namespace with -n{given}: `{fixed}`")
 
 
+def _no_deployment(state: sandboxes.SandboxState, name: str, namespace: Optional[str]) -> str:
+    """`deploy/NAME` naming no Deployment: said as a Deployment, with the ones there are."""
+    where = f"namespace {namespace} of sandbox {state.name}" if namespace else f"sandbox {state.name}"
+    known = dict.fromkeys(f"{p.namespace}/{p.deployment}" for p in state.pods
+                          if not p.waypoint and (namespace is None or p.namespace == namespace))
+    return f"no Deployment {name} in {where} (Deployments: {', '.join(known) or 'none'})"
+
+
 def _complete_pods(ctx: click.Context, incomplete: str) -> list[str]:
     """`sandbox exec <TAB>`: the pods of the sandbox (--name, $KMESHCTL_SANDBOX_NAME or the
     only one), and the Deployments they belong to."""
@@ -625,9 +678,9 @@ def exec_(
 ) -> None:
     """Run a command inside a pod (its netns and cgroup), like `kubectl exec`.
 
-    Options go before `--`, the command after it. Sandbox pods have no containers (a pod
-    is a network namespace and a cgroup), so there is no -c; the command always gets
-    kmeshctl's stdin and terminal (-i, -t and -it are accepted).
+    Options go before `--`, the command after it. The command runs in the pod's network
+    namespace and cgroup, which all its containers share, with the host's files, so there
+    is no -c; it always gets kmeshctl's stdin and terminal (-i, -t and -it are accepted).
 
     Examples:
 
@@ -645,6 +698,9 @@ def exec_(
     if len(extra) > 1:
         raise UsageError(f"sandbox exec takes one POD before --; got {' '.join(shown(w) for w in extra)} "
                          f"(for a namespace use -n {shown(extra[1])})")
+    from kmeshctl.cli.names import split_exec_target
+
+    deployment = bool(pod) and split_exec_target(pod)[0] == "deploy"  # deploy/NAME: said as a Deployment
     if pod and "/" in pod:  # kubectl's pod/NAME, deploy/NAME; NS/NAME
         pod = _exec_target(pod, namespace, name, command)
     if pod:
@@ -663,6 +719,6 @@ def exec_(
     try:
         sandbox_mod.find_pod(state, pod, namespace)
     except UsageError as err:  # a pod that does not exist: NotFound, as `kubectl exec`
-        raise sandboxes.NotFound(str(err)) from None
+        raise sandboxes.NotFound(_no_deployment(state, pod, namespace) if deployment else str(err)) from None
     code = sandbox_mod.exec_in_pod(state.name, pod, command or [], namespace)
     raise typer.Exit(code)

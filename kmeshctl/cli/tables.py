@@ -2,7 +2,8 @@
 
 One style everywhere: plain columns as kubectl prints them (UPPERCASE headers, columns
 separated by spaces, no box-drawing characters); in a terminal the headers are bold and
-the table is fitted to the terminal's width, piped (a file, `| grep`, `| awk`) each row
+the table is fitted to the terminal's width (a table's id and name columns are never cut:
+narrower than they are, its lines are wider than the terminal), piped (a file, `| grep`, `| awk`) each row
 is on one line however long (nothing wrapped or cut, whatever COLUMNS says); a path or a
 name is never split mid-word (WholeWordsText). An empty value is printed as EMPTY; a
 column empty (blank or EMPTY) in every row is left out. -o wide adds a
@@ -227,13 +228,13 @@ def _padding_width(table: Table, index: int) -> int:
     return left + right
 
 
-def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int) -> tuple[Table, list[str]]:
-    """``table`` for a terminal ``width`` columns wide, and the headers of the columns
-    left out. The ``keys`` columns (ids, names: what tells the rows apart) are kept; the
-    others wrap (at least ``min_other`` wide) and, while the table is still too wide, are
-    left out from the right. When the keys alone are too wide, the longest of them (a
-    name) fold, after a `/` or a `.`, and the short ones (ids) stay whole: never wider
-    than ``width`` unless one piece of a name is (words_kept_whole: it then overflows)."""
+def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int) -> tuple[Table, list[str], int]:
+    """``table`` for a terminal ``width`` columns wide, the headers of the columns left
+    out, and the width to print it at. The ``keys`` columns (ids, names: what tells the
+    rows apart) are kept whole at any width; the others wrap (at least ``min_other``
+    wide) and, while the table is still too wide, are left out from the right. When the
+    keys alone are wider than ``width``, the width returned is theirs: the line is wider
+    than the terminal (it folds it) rather than a name cut or split."""
     terminal_style(table)
     for column in table.columns:
         column.no_wrap = str(column.header) in keys
@@ -248,8 +249,8 @@ def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int)
         kept.remove(others[-1])
         dropped.insert(0, str(others[-1].header))
     narrow = with_columns(table, kept) if dropped else table
-    _fold_longest_keys(narrow, width, min_other)
-    return narrow, dropped
+    whole = sum(_natural(c) if c.no_wrap else _wrapped(c, min_other) for c in narrow.columns)
+    return narrow, dropped, max(width, whole + overhead(narrow))
 
 
 def _needed(table: Table, columns: list[Any], keys: tuple[str, ...], min_other: int) -> int:
@@ -268,21 +269,6 @@ def _wrapped(column: Any, min_other: int) -> int:
 def _natural(column: Any) -> int:
     return max(len(line) for text in (_plain(column.header), *(_plain(c) for c in column.cells))
                for line in text.split("\n"))
-
-
-def _fold_longest_keys(table: Table, width: int, min_other: int) -> None:
-    """Whole key columns wider than ``width`` together: the longest names fold, one by
-    one, until the rest fit whole; ids (digits only) never fold."""
-    def named(column: Any) -> bool:
-        return any(not _plain(c).replace(".", "").isdigit() for c in column.cells)
-
-    for column in sorted(table.columns, key=_natural, reverse=True):
-        whole = sum(_natural(c) for c in table.columns if c.no_wrap)
-        wrapping = sum(_wrapped(c, min_other) for c in table.columns if not c.no_wrap)
-        if whole + wrapping + overhead(table) <= width:
-            return
-        if column.no_wrap and _natural(column) > _SHORT_COLUMN and named(column):
-            column.no_wrap, column.overflow = False, "fold"
 
 
 # Where a word longer than its column may break: after a `/` or a `.` (a path

@@ -3,6 +3,7 @@ kmeshctl controller), and the two commands that run inside a waypoint pod."""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
@@ -24,7 +25,8 @@ from kmeshctl.cli.render import ManifestFormat, print_manifests, same_work_comma
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeClient, object_ref
 from kmeshctl.namespaces import check_names
-from kmeshctl.params import counted
+from kmeshctl.params import WAYPOINT_DELETE_TIMEOUT_S, WAYPOINT_WAIT_TIMEOUT_S, counted
+from kmeshctl import stopping
 from kmeshctl.stopping import check_not_stopped, sigterm_stops, stopped_by
 from kmeshctl.waypoint import deploy
 
@@ -123,7 +125,7 @@ def apply_cmd(
                                        "istiod has programmed its Gateway.")] = False,
     timeout: Annotated[float, typer.Option(metavar="DURATION", min=0, max=MAX_TIMEOUT_S,
                                            help="How long --wait waits (e.g. 300s, 5m; 0: no limit).")
-                       ] = deploy.WAIT_TIMEOUT_S,
+                       ] = WAYPOINT_WAIT_TIMEOUT_S,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the objects, apply nothing; the configured cluster (which must answer; offline only when none is configured) checks them first, as install --dry-run.")] = False,
     force_conflicts: Annotated[bool, typer.Option(
         "--force-conflicts", help="Take back fields of this waypoint's own objects that another field manager "
@@ -151,6 +153,7 @@ def apply_cmd(
     given, namespace = namespace, _namespace(namespace)
     params = deploy.WaypointParams(namespace, name, image, replicas)
     objs = deploy.render(params)  # every flag checked before any connection
+    deploy.check_apply_namespace(params)  # kube-system, istio's, kmesh's: offline dry runs too
     from kmeshctl.demo_cluster import validation_version
 
     if dry_run:
@@ -245,7 +248,7 @@ class _ApplyRun:
         line = self.stopped_text(how.how)
         done = {r.ref for r in self.results}
         self.print_document(notApplied=[ref for ref in self.refs if ref not in done], error=line)
-        typer.echo(f"Error: {fix_hint(line)}", err=True)
+        stopping.say(fix_hint(line))
         raise typer.Exit(how.exit_code)
 
     def stopped_text(self, how: str) -> str:
@@ -305,6 +308,9 @@ def list_cmd(
     where = None if all_namespaces else _namespace(namespace)  # a bad context namespace: before connecting
     client = _client()
     states = deploy.list_waypoints(client, where)
+    if not states and where is not None:  # as status: never "No waypoints found" in a namespace not there
+        _check_listed_namespace(client, where, _namespace_origin(namespace, where))
+    _note_leftovers(client)
     if is_data(output):
         print_data([s.as_dict() for s in states], output)
         return
@@ -317,6 +323,36 @@ def list_cmd(
         table.add_row(s.namespace, s.name, "yes" if s.managed else "no", f"{s.ready_pods}/{len(s.pods)}",
                       ", ".join(s.addresses) or f"{EMPTY} ({s.gateway_reason})", ", ".join(s.services) or EMPTY)
     cli_console(wide=output is OutputFormat.wide).print(table)
+
+
+def _check_listed_namespace(client: KubeClient, namespace: str, origin: str) -> None:
+    """deploy.check_namespace's UsageError when ``namespace`` does not exist; nothing when
+    this user may not read it (the list said what it could)."""
+    from kmeshctl.kube import ApiError
+
+    try:
+        deploy.check_namespace(client, namespace, origin)
+    except ApiError as err:
+        if err.status != 403:
+            raise
+
+
+def _note_leftovers(client: KubeClient) -> None:
+    """A note on stderr for each waypoint ClusterRoleBinding a deleted namespace left
+    (nothing when this user may not list them): `waypoint delete` removes them."""
+    from kmeshctl.kube import ApiError
+
+    if run_options().quiet:
+        return
+    try:
+        leftovers = deploy.leftover_bindings(client)
+    except ApiError:
+        return
+    for binding, namespace in leftovers:
+        name = binding["metadata"]["labels"][deploy.WAYPOINT_LABEL]
+        typer.echo(fix_hint(f"Note: ClusterRoleBinding {binding['metadata']['name']} was left by deleted namespace "
+                            f"{namespace}; `kmeshctl waypoint delete -n {namespace} --name {name}` removes it"),
+                   err=True)
 
 
 @waypoint_app.command("status")
@@ -339,17 +375,12 @@ def status_cmd(
     given, namespace = namespace, _namespace(namespace)  # a bad context namespace: before connecting
     client = _client()
     gateway = _gateway(client, namespace, name)
-    if gateway is not None and not deploy.made_by_kmeshctl(gateway, name):
+    if gateway is not None and not deploy.made_by_waypoint_apply(gateway, name):
         raise _not_kmeshctls(client, gateway, namespace, name)
     state = deploy.waypoint_state(client, namespace, name, gateway, deploy.services_of(client, namespace, name))
-    if not state.pods and not deploy.exists(client, deploy.WaypointParams(namespace, name)):
-        deploy.check_namespace(client, namespace, _namespace_origin(given, namespace))  # not "create the waypoint"
-        raise _not_found(client, namespace, name, f"create it: `kmeshctl waypoint apply -n {namespace} --name "
-                                                  f"{name}`", look_first=False)
     if not state.pods:
-        raise KmeshctlError(f"waypoint {namespace}/{name} has no pods",
-                            fix=f"run `kmeshctl waypoint apply -n {namespace} --name {name}` (or check "
-                                "`kmeshctl waypoint list -A`)")
+        raise _no_pods(client, gateway is not None, deploy.WaypointParams(namespace, name),
+                       _namespace_origin(given, namespace))
     reports = {pod: _pod_report(namespace, pod) for pod in state.pods}
     healthy = all(r.get("envoy", {}).get("ready") and r.get("envoy", {}).get("acked") for r in reports.values())
     if is_data(output):
@@ -357,6 +388,71 @@ def status_cmd(
     else:
         _print_status(state, reports, wide=output is OutputFormat.wide)
     raise typer.Exit(0 if healthy else 1)
+
+
+def _no_pods(client: KubeClient, has_gateway: bool, p: deploy.WaypointParams, origin: str) -> KmeshctlError:
+    """`waypoint status` of a waypoint without pods: not found when it has no Gateway
+    (naming what it left: a stopped apply's objects, the binding of a deleted namespace);
+    else what keeps its pods away, with a fix `waypoint apply` accepts."""
+    own, foreign = deploy.objects_of(client, p)
+    where = f"{p.namespace}/{p.name}"
+    if not has_gateway:
+        if client.get("v1", "Namespace", p.namespace) is None:
+            if not own:  # nothing of it anywhere: the namespace is what is missing
+                deploy.check_namespace(client, p.namespace, origin)
+            them = "it" if len(own) == 1 else "them"
+            return KmeshctlError(f"waypoint {where} not found: namespace {p.namespace} does not exist; leftovers: "
+                                 f"{', '.join(own)}", fix=f"`{_delete_of(p)}` removes {them}")
+        return _not_found(client, p.namespace, p.name, _create_fix(client, p, own, foreign), look_first=False,
+                          leftovers=own)
+    if foreign:
+        replaced = ", ".join(foreign) + (" was replaced by an object" if len(foreign) == 1 else
+                                         " were replaced by objects")
+        kubectl = " and ".join(f"`{deploy.delete_command(ref)}`" for ref in foreign)
+        return KmeshctlError(f"waypoint {where} has no pods: {replaced} kmeshctl did not make (waypoint apply never "
+                             "takes one over, --force-conflicts neither)",
+                             fix=f"{kubectl}, then `{_apply_of(p)}`; or remove this waypoint with `{_delete_of(p)}`")
+    return KmeshctlError(f"waypoint {where} has no pods",
+                         fix=f"run `{_apply_of(p)}` (or check `kmeshctl waypoint list -A`)")
+
+
+def _apply_of(p: deploy.WaypointParams) -> str:
+    return f"kmeshctl waypoint apply -n {p.namespace} --name {p.name}"
+
+
+def _delete_of(p: deploy.WaypointParams) -> str:
+    return f"kmeshctl waypoint delete -n {p.namespace} --name {p.name}"
+
+
+def _create_fix(client: KubeClient, p: deploy.WaypointParams, own: list[str], foreign: list[str]) -> str:
+    """The fix of a waypoint status did not find: the status of the kmeshctl waypoint
+    that is in the namespace, and a `waypoint apply` it accepts (another --name when
+    objects of this one's names are not kmeshctl's), or the delete of its leftovers."""
+    ours = [g["metadata"]["name"] for g in client.list(deploy.GATEWAY_API, "Gateway", p.namespace)
+            if deploy.made_by_waypoint_apply(g, g["metadata"]["name"])]
+    look = ""
+    if ours:
+        others = f" (or --name {', '.join(ours[1:])})" if len(ours) > 1 else ""
+        look = f"`kmeshctl waypoint status -n {p.namespace} --name {ours[0]}` shows {ours[0]}{others}; "
+    if own and not foreign:
+        return f"{look}re-create it with `{_apply_of(p)}`, or remove them with `{_delete_of(p)}`"
+    if not foreign:
+        return f"{look}create it: `{_apply_of(p)}`"
+    other = _free_name(client, p.namespace, p.name)
+    taken = f"{', '.join(foreign)} {'is' if len(foreign) == 1 else 'are'} not kmeshctl's"
+    if other is None:
+        return f"{look}{taken}: choose a --name that is free for `kmeshctl waypoint apply -n {p.namespace}`"
+    another = "another" if ours else "one"
+    return f"{look}to create {another}, choose a --name that is free ({taken}): " \
+           f"`{_apply_of(deploy.WaypointParams(p.namespace, other))}`"
+
+
+def _free_name(client: KubeClient, namespace: str, name: str) -> Optional[str]:
+    """A --name beside ``name`` that `waypoint apply` would accept in ``namespace``
+    (no object of its names there that kmeshctl did not make), else None."""
+    other = f"{name}{OTHER_NAME_SUFFIX}"[:63].rstrip("-")
+    _own, foreign = deploy.objects_of(client, deploy.WaypointParams(namespace, other))
+    return None if foreign or _gateway(client, namespace, other) is not None else other
 
 
 def _pod_report(namespace: str, pod: str) -> dict:
@@ -418,17 +514,27 @@ def delete_cmd(
     ignore_not_found: Annotated[bool, typer.Option(
         "--ignore-not-found", help="Exit 0 when the waypoint does not exist (for scripts).")] = False,
     output: DeleteOutputOption = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Say what would be deleted (the same reads and ownership decisions), delete nothing.")
+                       ] = False,
+    timeout: Annotated[float, typer.Option(
+        metavar="DURATION", min=0, max=MAX_TIMEOUT_S,
+        help="How long to wait for its objects to go (e.g. 60s, 5m; 0: no limit, as kubectl's).")
+                       ] = WAYPOINT_DELETE_TIMEOUT_S,
 ) -> None:
     """Delete a waypoint made by `waypoint apply` (Services labelled to use it then go direct).
 
     A waypoint that does not exist is an error (NotFound, exit 1), as with `kubectl
     delete`; --ignore-not-found makes it a success that says "Nothing to delete".
     Services still labelled to use it are named on stderr with the command that
-    unlabels them. Ctrl-C or SIGTERM says what was deleted and what not (exit 130 / 143).
+    unlabels them. Each object is awaited until it is gone (--timeout). With --dry-run
+    nothing is deleted: what would be is listed. Ctrl-C or SIGTERM says what was deleted
+    and what not (exit 130 / 143).
 
     Examples:
 
       kmeshctl waypoint delete -n default
+      kmeshctl waypoint delete -n default --dry-run
       kmeshctl waypoint delete -n demo --name east --ignore-not-found
       kmeshctl waypoint delete -n default -o json
     """
@@ -436,7 +542,7 @@ def delete_cmd(
     namespace = _namespace(namespace)  # a bad context namespace: before connecting
     client = _client()
     params = deploy.WaypointParams(namespace, name)
-    run = _DeleteRun(params, output)
+    run = _DeleteRun(params, output, dry_run)
     if not deploy.exists(client, params):
         if not ignore_not_found:
             error = _not_found(client, namespace, name, ignore_not_found_fix(["waypoint", "delete"]))
@@ -447,11 +553,14 @@ def delete_cmd(
         run.print_document()
         return
     run.users = _users(client, params)
-    _warn_in_use(params, run.users)
+    _warn_in_use(params, run.users, dry_run)
     say = (lambda _line: None) if run_options().quiet or output is not None else typer.echo
     try:
         with sigterm_stops():
-            deploy.delete(client, params, run.reported(say), run.started.append)
+            if not dry_run:  # what a stop reports as not deleted: only what would have been
+                run.plan = deploy.delete_plan(client, params)
+            deploy.delete(client, params, run.reported(say), run.started.append, run.removed(say), dry_run=dry_run,
+                          timeout=timeout or math.inf)
             check_not_stopped()
     except KeyboardInterrupt as stop:
         run.stopped(stop)
@@ -473,7 +582,7 @@ def _users(client: KubeClient, p: deploy.WaypointParams) -> "list[model.Service]
         return []
 
 
-def _warn_in_use(p: deploy.WaypointParams, users: "list[model.Service]") -> None:
+def _warn_in_use(p: deploy.WaypointParams, users: "list[model.Service]", dry_run: bool = False) -> None:
     """A warning, not a refusal: Services labelled to use the waypoint go direct once it
     is gone (istiod drops the waypoint from them), which may be what the user wants."""
     if not users:
@@ -481,25 +590,34 @@ def _warn_in_use(p: deploy.WaypointParams, users: "list[model.Service]") -> None
     refs = ", ".join(f"{s.namespace}/{s.name}" for s in users)
     commands = " and ".join(f"`{c}`" for c in dict.fromkeys(deploy.unlabel_command(s) for s in users[:5]))
     uses = "Service {} still uses" if len(users) == 1 else "Services {} still use"
+    would = " would" if dry_run else ""
     typer.echo(fix_hint(f"Warning: {uses.format(refs)} waypoint {p.namespace}/{p.name} (label "
-                        f"istio.io/use-waypoint={p.name}); their traffic goes direct once it is gone; to stop "
-                        f"that first: {commands}"), err=True)
+                        f"istio.io/use-waypoint={p.name}); their traffic{would} go{'' if would else 'es'} direct once "
+                        f"it is gone; to stop that first: {commands}"), err=True)
 
 
 class _DeleteRun:
     """One `waypoint delete`: each object's outcome so far, reported as lines or as the
     -o document, and the line of a delete a signal stopped."""
 
-    def __init__(self, params: deploy.WaypointParams, output: Optional[ManifestFormat]) -> None:
-        self.params, self.output = params, output
+    def __init__(self, params: deploy.WaypointParams, output: Optional[ManifestFormat], dry_run: bool = False) -> None:
+        self.params, self.output, self.dry_run = params, output, dry_run
+        self.plan: Optional[list[str]] = None  # what the delete would delete, once read
         self.results: list[tuple[str, str]] = []
         self.started: list[str] = []
         self.users: list = []
+        self.leftovers: list[tuple[str, str]] = []  # (ref, namespace) of bindings deleted namespaces left
 
     def reported(self, say: Callable[[str], None]) -> Callable[[str, str], None]:
         def report(ref: str, outcome: str) -> None:
             self.results.append((ref, outcome))
             say(f"{ref} {outcome}")
+        return report
+
+    def removed(self, say: Callable[[str], None]) -> Callable[[str, str], None]:
+        def report(ref: str, namespace: str) -> None:
+            self.leftovers.append((ref, namespace))
+            say(deploy.leftover_line(ref, namespace, self.dry_run))
         return report
 
     def print_document(self, **extra: object) -> None:
@@ -508,11 +626,13 @@ class _DeleteRun:
             return
         document = {
             "waypoint": f"{self.params.namespace}/{self.params.name}",
-            "deleted": [ref for ref, outcome in self.results if outcome == deploy.DELETED],
+            "dryRun": self.dry_run,
+            "deleted": [ref for ref, outcome in self.results if outcome in (deploy.DELETED, deploy.WOULD_DELETE)],
             "absent": [ref for ref, outcome in self.results if outcome == "not found"],
             "left": [{"object": ref, "reason": outcome.removeprefix("left: ")} for ref, outcome in self.results
                      if outcome.startswith("left")],
             "usedBy": [f"{s.namespace}/{s.name}" for s in self.users],
+            "leftoversRemoved": [{"object": ref, "namespace": ns} for ref, ns in self.leftovers],
             "errors": [str(extra["error"])] if "error" in extra else [],
         }
         print_data(document, OutputFormat(self.output.value))
@@ -521,16 +641,22 @@ class _DeleteRun:
         how = stopped_by(stop)
         line = self.stopped_text(how.how)
         self.print_document(error=line)
-        typer.echo(f"Error: {fix_hint(line)}", err=True)
+        stopping.say(fix_hint(line))
         raise typer.Exit(how.exit_code)
 
     def stopped_text(self, how: str) -> str:
         """What was deleted, what was being deleted (it may be gone), what was not reached,
         and the command that deletes the rest."""
+        if self.dry_run:
+            return f"waypoint delete --dry-run stopped by {how}; nothing was deleted"
         done = [ref for ref, outcome in self.results if outcome == deploy.DELETED]
-        handled = {ref for ref, _ in self.results}
+        done += [ref for ref, _ in self.leftovers]
+        handled = {ref for ref, _ in self.results + self.leftovers}
         going = [ref for ref in self.started if ref not in handled]
-        left = [ref for ref in deploy.deleted_objects(self.params) if ref not in handled and ref not in going]
+        if self.plan is None:  # stopped while reading what to delete
+            return (f"waypoint delete stopped by {how} before anything was deleted; re-run "
+                    f"`{same_work_command(['waypoint', 'delete'])}` to delete it")
+        left = [ref for ref in self.plan if ref not in handled and ref not in going]
         parts = [f"deleted {', '.join(done)}" if done else "nothing deleted yet"]
         parts += [f"{', '.join(going)} being deleted (it may be gone)"] if going else []
         parts += [f"not deleted: {', '.join(left)}"] if left else []
@@ -553,26 +679,25 @@ def _not_kmeshctls(client: KubeClient, gateway: dict, namespace: str, name: str)
     problem = (f"Gateway {namespace}/{name} ({deploy.gateway_maker(gateway)}) was not made by kmeshctl waypoint "
                "apply: `kmeshctl waypoint status` reports only kmeshctl's waypoints")
     look = f"`kubectl get gateway {name} -n {namespace} -o yaml` shows it"
-    other = f"{name}{OTHER_NAME_SUFFIX}"[:63]
-    try:
-        deploy.check_names_free(client, deploy.WaypointParams(namespace, other), deploy.render(
-            deploy.WaypointParams(namespace, other)))
-    except UsageError:  # that name is taken too: no command that would be refused
+    other = _free_name(client, namespace, name)
+    if other is None:  # that name is taken too: no command that would be refused
         return KmeshctlError(problem, fix=look)
     return KmeshctlError(problem, fix=f"{look}; for a kmeshctl waypoint there choose another --name: "
                                       f"`kmeshctl waypoint apply -n {namespace} --name {other}`")
 
 
 def _not_found(client, namespace: str, name: str, fix: str,  # type: ignore[no-untyped-def]
-               look_first: bool = True) -> KmeshctlError:
+               look_first: bool = True, leftovers: "list[str] | tuple[str, ...]" = ()) -> KmeshctlError:
     """One wording for a waypoint that does not exist (status, delete): the waypoints that
-    are in the namespace; none there: where to look for them (before ``fix``, or after it
-    when ``look_first`` is False: the first command of a line is the one a user pastes)."""
+    are in the namespace and what this one left (``leftovers``); none there: where to look
+    for them (before ``fix``, or after it when ``look_first`` is False: the first command
+    of a line is the one a user pastes)."""
     names = deploy.waypoint_names(client, namespace)
     there = ", ".join(names) or ("none; " + LIST_ALL if look_first else "none")
     if not names and not look_first:
         fix = f"{fix} (or {LIST_ALL})"
-    return KmeshctlError(f"waypoint {namespace}/{name} not found (waypoints in {namespace}: {there})", fix=fix)
+    left = f"; its leftovers: {', '.join(leftovers)}" if leftovers else ""
+    return KmeshctlError(f"waypoint {namespace}/{name} not found (waypoints in {namespace}: {there}{left})", fix=fix)
 
 
 # ---------------------------------------------------------------- inside the waypoint pod

@@ -10,27 +10,31 @@ weights back first (`sandbox status` says so meanwhile)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 from kmeshctl import demo
 from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.params import DEMO_LOOP_EXIT_TIMEOUT_S
 from kmeshctl.sandbox import lock as lock_mod
 from kmeshctl.sandbox import sandbox as sb
 from kmeshctl.sandbox.manifests import Manifests, default_files, load
 from kmeshctl.sandbox.state import PHASE_READY, SandboxState
 from kmeshctl.sandboxes import Rerun, rerun_line
+from kmeshctl.sandboxes import load as sandboxes_load
 
 CLIENT_DEPLOYMENT = "netutils"
-LOOP_EXIT_TIMEOUT_S = 5.0
+FORTIO_SERVICE = "default/fortio"  # the key of the fortio Service's VIP in the sandbox's record
 WEIGHTS_RECORD = "demo-weights.json"
 
 
-def stop_loop(process: subprocess.Popen, kill: bool, timeout: float = LOOP_EXIT_TIMEOUT_S) -> None:
+def stop_loop(process: subprocess.Popen, kill: bool, timeout: float = DEMO_LOOP_EXIT_TIMEOUT_S) -> None:
     """Wait for a request loop (its own session: sh and its curl), at most ``timeout``
     seconds; ``kill``: SIGKILL its group first, and close our end of its pipe."""
     if kill:
@@ -41,30 +45,30 @@ def stop_loop(process: subprocess.Popen, kill: bool, timeout: float = LOOP_EXIT_
         process.wait(timeout)
     except subprocess.TimeoutExpired:
         _kill_group(process)
-        process.wait(timeout)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILLed: it ends once the kernel lets it
+            process.wait(timeout)
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def remake_command(name: str) -> str:
-    """The commands that make sandbox ``name`` again from the manifests it was made from
-    (they have what the demo needs: demo_missing passed): see sb.remake_line."""
-    return sb.remake_line(name)
+    """SIGKILL the loop's whole group, its leader gone or not: a curl outlives its sh."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def demo_missing(state: SandboxState) -> str:
     """What sandbox ``state`` lacks to run the demo (`fortio Service`, `netutils pod`), or ''."""
-    if "default/fortio" not in state.vips:
+    if FORTIO_SERVICE not in state.vips:
         return "fortio Service"
     if not any(p.deployment == CLIENT_DEPLOYMENT and not p.waypoint for p in state.pods):
         return f"{CLIENT_DEPLOYMENT} pod"
     return ""
+
+
+def checked_record(name: str) -> SandboxState | None:
+    """Sandbox ``name``'s record (None: no sandbox), checked as `status` and `dump` check
+    it: a damaged one, or another version's, is that error with its fix (kmeshctl.sandboxes.load),
+    not what of it reads (a dropped pod list would be `no netutils pod`)."""
+    return sandboxes_load(name)
 
 
 def check_demo_ready(state: SandboxState, rerun: Rerun = rerun_line) -> None:
@@ -83,7 +87,7 @@ def check_demo_ready(state: SandboxState, rerun: Rerun = rerun_line) -> None:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise KmeshctlError(f"sandbox {name} is not ready: {problems[0]}{more}; see "
                             f"`kmeshctl sandbox status --name {name}`, or make it again: "
-                            f"`{remake_command(name)} && {demo.rerun_command(name, rerun)}`")
+                            f"`{sb.remake_line(name)} && {demo.rerun_command(name, rerun)}`")
 
 
 # ---------------------------------------------------------------- the VirtualService's own weights
@@ -94,37 +98,79 @@ def weights_record(state: SandboxState) -> Path:
     return state.dir / WEIGHTS_RECORD
 
 
-def recorded_weights(state: SandboxState) -> tuple[str, list[int]] | None:
-    """(`namespace/name` of the VirtualService, its own weights) a demo recorded and has
-    not put back yet, or None."""
+@dataclass(frozen=True)
+class LeftWeights:
+    """A VirtualService's own weights, as a demo recorded them before changing them."""
+
+    vs: tuple[str, str]  # (namespace, name)
+    weights: list[int]
+    problem: str = ""  # why they cannot be put back ('' when they can): the record is damaged
+
+    @property
+    def vs_text(self) -> str:
+        return "/".join(self.vs)
+
+
+def left_weights(state: SandboxState, subject: demo.DemoSubject) -> LeftWeights | None:
+    """The weights a demo recorded in sandbox ``state`` and has not put back yet (None when
+    there is no record), checked against the sandbox's VirtualService they belong to
+    (``subject``'s, or another one of its manifests): one whole number >= 0 per
+    destination, adding up to 100. A record that fails has its ``problem`` set."""
+    path = weights_record(state)
     try:
-        raw = json.loads(weights_record(state).read_text())
-        found = (str(raw["virtualService"]), [int(w) for w in raw["weights"]])
-    except (OSError, ValueError, KeyError, TypeError):
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
         return None
-    return found
+    except (OSError, ValueError) as err:
+        return LeftWeights(("", ""), [], f"{path} cannot be read ({err})")
+    named = raw.get("virtualService") if isinstance(raw, dict) else None
+    if not isinstance(named, str) or named.count("/") != 1:
+        return LeftWeights(("", ""), [], f"{path} names no VirtualService (namespace/name)")
+    found = LeftWeights(tuple(named.split("/")), raw.get("weights"))  # type: ignore[arg-type]
+    problem = _weights_problem(state, subject, found)
+    return found if not problem else LeftWeights(found.vs, [], f"{path}: {problem}")
+
+
+def _weights_problem(state: SandboxState, subject: demo.DemoSubject, found: LeftWeights) -> str:
+    weights = found.weights
+    if not isinstance(weights, list) or \
+            not all(isinstance(w, int) and not isinstance(w, bool) and w >= 0 for w in weights):
+        return f"weights {json.dumps(weights)} are not a list of whole numbers >= 0"
+    own = subject.virtual_service
+    if found.vs == (own.namespace, own.name):
+        count = len(subject.versions)
+    else:
+        vs = next((v for v in load([state.manifests_file]).virtual_services
+                   if (v.namespace, v.name) == found.vs), None)
+        if vs is None:
+            return f"VirtualService {found.vs_text} is not in sandbox {state.name}"
+        count = len(vs.http[0].destinations)
+    if len(weights) != count or sum(weights) != 100:
+        return (f"weights {'/'.join(map(str, weights))} do not fit VirtualService {found.vs_text} "
+                f"({count} destinations, weights adding up to 100)")
+    return ""
 
 
 def _record_weights(state: SandboxState, vs: tuple[str, str], weights: list[int]) -> None:
     tmp = weights_record(state).with_suffix(".tmp")
-    tmp.write_text(json.dumps({"virtualService": "/".join(vs), "weights": weights, "pid": os.getpid()}))
+    tmp.write_text(json.dumps({"virtualService": "/".join(vs), "weights": weights}))
     tmp.replace(weights_record(state))
-
-
-def sandbox_subject(state: SandboxState) -> demo.DemoSubject:
-    """What the demo measures in sandbox ``state``: its own VirtualService for fortio, with
-    the weights a demo recorded in place of the ones it left in force."""
-    subject = demo.demo_subject(load([state.manifests_file]), where=f"sandbox {state.name}")
-    vs = subject.virtual_service
-    recorded = recorded_weights(state)
-    if recorded and recorded[0] == f"{vs.namespace}/{vs.name}" and len(recorded[1]) == len(subject.versions):
-        return demo.with_weights(subject, recorded[1])
-    return subject
 
 
 def _in_force(state: SandboxState) -> demo.DemoSubject:
     """The sandbox's VirtualService as its record says now (the weights in force)."""
     return demo.demo_subject(load([state.manifests_file]), where=f"sandbox {state.name}")
+
+
+def sandbox_subject(state: SandboxState) -> demo.DemoSubject:
+    """What the demo measures in sandbox ``state``: its own VirtualService for fortio, with
+    the weights a demo recorded in place of the ones it left in force."""
+    subject = _in_force(state)
+    left = left_weights(state, subject)
+    own = (subject.virtual_service.namespace, subject.virtual_service.name)
+    if left is not None and not left.problem and left.vs == own:
+        return demo.with_weights(subject, left.weights)
+    return subject
 
 
 def _shown(subject: demo.DemoSubject, weights: tuple[int, ...] | list[int], sep: str = ", ") -> str:
@@ -134,20 +180,23 @@ def _shown(subject: demo.DemoSubject, weights: tuple[int, ...] | list[int], sep:
 def weights_note(state: SandboxState) -> str:
     """For `sandbox status` ('' when none): the weights in force while a demo has not put
     the VirtualService's own back, a demo running now or one killed before it could."""
-    recorded = recorded_weights(state)
-    if recorded is None or not state.manifests_file.exists():
+    if not weights_record(state).exists() or not state.manifests_file.exists():
         return ""
     try:
         now = _in_force(state)
+        left = left_weights(state, now)
     except KmeshctlError:
         return ""
-    vs, own = recorded
-    routes = f"VirtualService {vs} routes {_shown(now, now.default_weights)}"
+    own = (now.virtual_service.namespace, now.virtual_service.name)
+    if left is None or left.problem or left.vs != own:
+        return ""
+    routes = f"VirtualService {left.vs_text} routes {_shown(now, now.default_weights)}"
     running = lock_mod.holder(state.name)
     if running is not None and running.command == lock_mod.DEMO:
-        return f"{routes} for demo pid {running.pid}, which puts back its own weights, {_shown(now, own)}, at the end"
-    return (f"{routes}, left by a demo that was stopped; its own weights, {_shown(now, own)}, come back with the "
-            f"next demo: `kmeshctl demo traffic-shift --sandbox {state.name}`")
+        return (f"{routes} for demo pid {running.pid}, which puts back its own weights, {_shown(now, left.weights)}, "
+                "at the end")
+    return (f"{routes}, left by a demo that was stopped; its own weights, {_shown(now, left.weights)}, come back "
+            f"with the next demo: `kmeshctl demo traffic-shift --sandbox {state.name}`")
 
 
 # ---------------------------------------------------------------- the target
@@ -179,7 +228,7 @@ class LocalTarget:
         """What the demo measures here: the sandbox's own VirtualService (its subsets and
         weights); ``default``, the demo's manifests', for a sandbox the demo brings up from
         them, or one that prepare refuses (not ready, without the fortio Service)."""
-        state = SandboxState.load(self.sandbox_name)
+        state = checked_record(self.sandbox_name)
         if state is None or state.phase != PHASE_READY or demo_missing(state) or not state.manifests_file.exists():
             return default
         try:
@@ -198,7 +247,7 @@ class LocalTarget:
         demo killed before it could left in force."""
         sb.require_root()
         self._lock()
-        state = SandboxState.load(self.sandbox_name)
+        state = checked_record(self.sandbox_name)
         if state is None:
             progress(f"bringing up sandbox {self.sandbox_name} (it will be removed afterwards)")
             try:
@@ -229,20 +278,27 @@ class LocalTarget:
         """A record left by a demo that was killed (this one holds the lock now): its
         weights are the VirtualService's own."""
         assert self._state is not None
-        recorded = recorded_weights(self._state)
-        if recorded is None:
+        now = _in_force(self._state)
+        left = left_weights(self._state, now)
+        if left is None:
             return
-        if recorded[0] == "/".join(self._vs):
-            self._original = recorded[1]
-            now = _in_force(self._state)
+        if left.problem:
+            progress(f"removing the record of the weights a stopped demo left, which cannot be put back "
+                     f"({left.problem}); the weights in force stay")
+        elif left.vs == self._vs:
+            self._original = left.weights
             progress(f"putting back the VirtualService's weights {'/'.join(map(str, self._original))} "
                      f"(a demo that was stopped left {'/'.join(map(str, now.default_weights))})")
             sb.set_route_weights(self.sandbox_name, *self._vs, self._original)
+        else:
+            progress(f"putting back VirtualService {left.vs_text}'s weights {'/'.join(map(str, left.weights))} "
+                     "(a demo that was stopped changed them)")
+            sb.set_route_weights(self.sandbox_name, *left.vs, left.weights)
         weights_record(self._state).unlink(missing_ok=True)
 
     def service_url(self) -> str:
         assert self._state is not None
-        return f"http://{self._state.vips['default/fortio']}:80/"
+        return f"http://{self._state.vips[FORTIO_SERVICE]}:80/"
 
     def run_loop(self, argv: list[str]) -> Iterator[str]:
         """The loop's output lines. Closed early (the demo interrupted), the loop's whole

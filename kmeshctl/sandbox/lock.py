@@ -27,7 +27,7 @@ class Holder:
     command: str  # DEMO | DOWN
 
     def alive(self) -> bool:
-        return bool(self.started) and state_mod.process_start_time(self.pid) == self.started
+        return state_mod.same_process(self.pid, self.started)
 
     @property
     def ours(self) -> bool:

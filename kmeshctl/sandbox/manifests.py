@@ -192,7 +192,7 @@ class Manifests:
         return f"{path}: " if path else ""
 
     def namespace(self, name: str) -> Namespace:
-        """Namespaces not declared in the files exist implicitly, without labels."""
+        """A namespace the files do not declare (one every cluster has: BUILTIN_NAMESPACES) has no labels."""
         return self.namespaces.get(name, Namespace(name))
 
     def service_for_host(self, host: str, namespace: str) -> Service | None:
@@ -235,7 +235,23 @@ def load(paths: Iterable[Path]) -> Manifests:
         raise UsageError(f"{shown}: no Kubernetes objects (empty or only comments); pass a file with "
                          "the objects to run")
     validate(manifests)
+    check_namespaces_defined(manifests)
     return manifests
+
+
+# The namespaces every cluster has (and a mesh's: istio-system, the root namespace of
+# AuthorizationPolicies): objects may be in them with no Namespace in the files.
+BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "istio-system")
+
+
+def check_namespaces_defined(manifests: Manifests) -> None:
+    """As the API server refuses an object in a namespace that does not exist (`kubectl
+    apply` says `namespaces "other" not found`), an object in a namespace the files do
+    not define is refused (`from_documents`, for objects already accepted, does not check)."""
+    for kind, namespace, name in manifests.sources:
+        if kind != "Namespace" and namespace not in manifests.namespaces and namespace not in BUILTIN_NAMESPACES:
+            raise UsageError(f"{manifests.source(kind, namespace, name)}{kind} {namespace}/{name}: namespace "
+                             f"{namespace} is not defined in the files; add a Namespace {namespace} (kind: Namespace)")
 
 
 UNIQUE_KINDS = ("Service", "Deployment", "VirtualService", "DestinationRule", "AuthorizationPolicy")
@@ -256,6 +272,8 @@ def _check_defined_once(defined: dict[tuple[str, str, str], tuple[str, Path, Pat
     (first, first_typed, first_file), (where, typed, path) = defined[key], source
     also = first.replace(": document", ", document")
     if first_file.resolve() == path.resolve():
+        if str(first_typed) == str(typed):  # `-f a.yaml -f a.yaml`: said as typed, not `given as a.yaml and as a.yaml`
+            raise UsageError(f"{_typed(typed)} given twice; give each file once")
         raise UsageError(f"{where}: {kind} {key[1]}/{key[2]} is defined twice (also in {also}: the same file, "
                          f"given as {_typed(first_typed)} and as {_typed(typed)}); give each file once")
     raise UsageError(f"{where}: {kind} {key[1]}/{key[2]} is defined twice (also in {also}); keep one")
@@ -283,6 +301,8 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
     for path in map(Path, paths):
         if str(path) == STDIN:
             files.append(path)
+        elif is_url(str(path)):
+            raise url_refused(str(path))
         elif path.is_dir():
             found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
             if not found:
@@ -294,6 +314,22 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
         else:
             raise UsageError(f"{path}: does not exist; pass a YAML file or directory")
     return files
+
+
+# `https://...`, `http:/...` (a Path keeps one slash): a URL, never a file name on purpose
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
+
+
+def is_url(text: str) -> bool:
+    return bool(_URL.match(text))
+
+
+def url_refused(text: str) -> UsageError:
+    """A URL given as a manifest file: the sandbox never fetches anything (no network
+    access is assumed); how to get the file instead."""
+    name = text.rstrip("/").rsplit("/", 1)[-1] or "manifests.yaml"
+    return UsageError(f"{text}: URLs are not supported; download it first (curl -o {name} {text}) "
+                      "and pass the file")
 
 
 STDIN = "-"  # `-f -`: the manifests come from stdin, as with `kubectl apply -f -`
@@ -318,7 +354,9 @@ def _documents(path: Path) -> list[tuple[str, dict[str, Any]]]:
     item 3` of a List); empty documents are skipped (as kubectl does), anything else that
     is not an object is a UsageError saying which document and what it is."""
     try:
-        docs = list(yaml.safe_load_all(_read(path)))
+        docs = list(yaml.load_all(_read(path), Loader=_UniqueKeyLoader))
+    except DuplicateKey as err:
+        raise UsageError(f"{path}: {err}") from err
     except UnicodeDecodeError as err:
         raise UsageError(f"{path} is not UTF-8 text (byte {err.start}): pass -f FILE with YAML manifests") from err
     except yaml.YAMLError as err:
@@ -339,6 +377,40 @@ def _documents(path: Path) -> list[tuple[str, dict[str, Any]]]:
         else:
             result.append((where, obj))
     return result
+
+
+class DuplicateKey(yaml.YAMLError):
+    """A mapping key given twice (kubectl refuses it; PyYAML would keep the last one)."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a mapping key given twice, as kubectl's YAML reader does:
+    two objects run together without `---` would otherwise become one, the last wins."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` merges; its keys may repeat
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: SafeLoader says so itself
+                continue
+            if first is not None:
+                raise DuplicateKey(_duplicate_text(key, line, first, node))
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _duplicate_text(key: Any, line: int, first: int, node: yaml.MappingNode) -> str:
+    """`line 6: mapping key "kind" already defined at line 2; ...`, with the likely cause
+    when a top-level object key repeats (two objects with no `---` between them)."""
+    text = f'line {line}: mapping key "{key}" already defined at line {first}'
+    if node.start_mark.column == 0 and key in ("apiVersion", "kind", "metadata", "spec"):
+        return f"{text}; separate two objects with a line `---`, or remove one of the keys"
+    return f"{text}; remove one of them"
 
 
 _OBJECT_FIELDS = "a mapping with apiVersion, kind and metadata.name"
@@ -602,9 +674,25 @@ def _parse_destination_rule(manifests: Manifests, doc: dict[str, Any], name: str
     unsupported = set(spec) - {"host", "subsets", "exportTo"}
     if unsupported:
         raise UsageError(f"spec.{sorted(unsupported)[0]} is not supported in the sandbox")
-    subsets = tuple(Subset(str(s["name"]), {str(k): str(v) for k, v in (s.get("labels") or {}).items()})
+    subsets = tuple(Subset(_subset_name(s["name"]), {str(k): str(v) for k, v in (s.get("labels") or {}).items()})
                     for s in spec.get("subsets") or [])
     manifests.destination_rules.append(DestinationRule(name, namespace, str(spec["host"]), subsets))
+
+
+def _subset_name(name: Any) -> str:
+    """A subset's name as Istio checks it: a DNS-1123 label (it becomes part of Envoy's
+    cluster names, `outbound|80|v1|fortio...`)."""
+    if isinstance(name, str) and len(name) <= 63 and _DNS1123_LABEL.fullmatch(name):
+        return name
+    raise UsageError(f"subset name {name!r} is not a DNS-1123 label (Istio refuses it too: lower-case letters, "
+                     "digits and '-', starting and ending with an alphanumeric, at most 63 characters); "
+                     f"rename it, e.g. {_label_like(name)}")
+
+
+def _label_like(name: Any) -> str:
+    """``name`` made a DNS-1123 label, for the example of an error (`Blue` -> blue)."""
+    text = re.sub(r"[^a-z0-9-]+", "-", str(name).lower()).strip("-")[:63].strip("-")
+    return text or "v1"
 
 
 def _parse_service_account(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
@@ -640,10 +728,75 @@ def validate(manifests: Manifests) -> None:
     for rule in manifests.destination_rules:
         if manifests.service_for_host(rule.host, rule.namespace) is None:
             raise UsageError(f"{manifests.source('DestinationRule', rule.namespace, rule.name)}"
-                             f"DestinationRule {rule.name}: host {rule.host} is not a Service "
-                             "in the files; add the Service or fix the host")
+                             f"DestinationRule {rule.name}: host {rule.host}: {_no_service(rule.host, rule.namespace)}"
+                             "; add the Service or fix the host")
     for vs in manifests.virtual_services:
         _check_virtual_service(manifests, vs)
+
+
+def warnings(manifests: Manifests) -> list[str]:
+    """What Kubernetes accepts but leaves a Service or subset without a pod to send to (the
+    demo then sees 503s): one line each, said by `up` and `status`; never a refusal."""
+    found: list[str] = []
+    for service in manifests.services:
+        found += _service_warnings(manifests, service)
+    for rule in manifests.destination_rules:
+        service = manifests.service_for_host(rule.host, rule.namespace)
+        if service is not None:
+            found += [w for subset in rule.subsets if (w := _subset_warning(manifests, rule, service, subset))]
+    return found
+
+
+def _selected(manifests: Manifests, namespace: str, *selectors: dict[str, str]) -> list[Deployment]:
+    """The Deployments of ``namespace`` whose pods every selector selects."""
+    return [d for d in manifests.deployments if d.namespace == namespace
+            and all(d.pod_labels.get(k) == v for sel in selectors for k, v in sel.items())]
+
+
+def _no_pod(deployments: list[Deployment]) -> str:
+    """`selects no pod`, or why the pods selected do not run (replicas: 0)."""
+    if not deployments:
+        return "selects no pod"
+    names = ", ".join(f"{d.namespace}/{d.name}" for d in deployments)
+    return f"selects no running pod (replicas: 0 in Deployment {names})"
+
+
+def _labels_text(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in labels.items()) or "no labels"
+
+
+def _service_warnings(manifests: Manifests, service: Service) -> list[str]:
+    if not service.selector:  # a Service without a selector gets its endpoints by hand: none here
+        return []
+    selected = _selected(manifests, service.namespace, service.selector)
+    where = f"Service {service.namespace}/{service.name}"
+    if not any(d.replicas for d in selected):
+        return [f"{where} (selector {_labels_text(service.selector)}) {_no_pod(selected)}: its traffic gets no "
+                "answer; fix the selector or the pods' labels"]
+    found = []
+    for port in service.ports:
+        if isinstance(port.target_port, int):
+            continue
+        lacking = [d for d in selected if not any(c.name == port.target_port
+                                                   for ct in d.containers for c in ct.ports)]
+        if len(lacking) == len(selected):
+            whose = "of its pods"
+        elif lacking:
+            whose = f"in Deployment {', '.join(f'{d.namespace}/{d.name}' for d in lacking)} (those pods get none)"
+        else:
+            continue
+        found.append(f"{where} targetPort {port.target_port} names no container port {whose}; name a "
+                     f"containerPort {port.target_port} or give the port number")
+    return found
+
+
+def _subset_warning(manifests: Manifests, rule: DestinationRule, service: Service, subset: Subset) -> str:
+    selected = _selected(manifests, service.namespace, service.selector, subset.labels) if service.selector else []
+    if any(d.replicas for d in selected):
+        return ""
+    return (f"DestinationRule {rule.namespace}/{rule.name} subset {subset.name} ({_labels_text(subset.labels)}) "
+            f"{_no_pod(selected)} of Service {service.namespace}/{service.name}: requests routed to it fail "
+            "(HTTP 503); fix the subset's labels or the pods'")
 
 
 def _check_unique(kind: str, keys: list[tuple[str, str]]) -> None:
@@ -658,15 +811,24 @@ def _check_virtual_service(manifests: Manifests, vs: VirtualService) -> None:
     where = f"{manifests.source('VirtualService', vs.namespace, vs.name)}VirtualService {vs.name}"
     for host in vs.hosts:
         if manifests.service_for_host(host, vs.namespace) is None:
-            raise UsageError(f"{where}: host {host} is not a Service in the files")
+            raise UsageError(f"{where}: host {host}: {_no_service(host, vs.namespace)}; add the Service or fix "
+                             "the host")
     for route in vs.http:
         for dest in route.destinations:
             service = manifests.service_for_host(dest.host, vs.namespace)
             if service is None:
-                raise UsageError(f"{where}: destination host {dest.host} is not a Service in the files")
+                raise UsageError(f"{where}: destination host {dest.host}: {_no_service(dest.host, vs.namespace)}; "
+                                 "add the Service or fix the host")
             if dest.subset and dest.subset not in subset_names(manifests, service):
                 raise UsageError(f"{where}: subset {dest.subset} of {dest.host} "
                                  "is not defined by a DestinationRule; add it")
+
+
+def _no_service(host: str, namespace: str) -> str:
+    """`no Service fortio in namespace other in the files`: where a host was looked for
+    (a short name is relative to the object's namespace, as in Istio)."""
+    looked_in, name = resolve_host(host, namespace)
+    return f"no Service {name} in namespace {looked_in} in the files"
 
 
 def subset_names(manifests: Manifests, service: Service) -> list[str]:

@@ -97,8 +97,8 @@ class UpPlan:
 
 
 def check_up(name: str, files: Sequence[Path]) -> UpPlan:
-    """Every check of `up` (root, manifests, tools, the kernel, the name free), nothing made:
-    a refusal comes before anything says "Creating"."""
+    """Every check of `up` (root, manifests, tools, the kernel, the name free, the socket
+    paths), nothing made: a refusal comes before anything says "Creating"."""
     require_root()
     manifests = manifests_mod.load(files)
     check_no_name_clash(manifests)
@@ -108,7 +108,25 @@ def check_up(name: str, files: Sequence[Path]) -> UpPlan:
     pods_mod.check_cni_plugins()
     agent_mod.preflight()
     _refuse_existing(name)
+    check_socket_paths(name, manifests)
     return UpPlan(name, manifests, plans, vips)
+
+
+def check_socket_paths(name: str, manifests: manifests_mod.Manifests) -> None:
+    """UsageError unless every unix socket sandbox ``name`` would bind (the control plane's
+    xDS sockets, the waypoints' Envoy admin, the agent's admin and CNI sockets) fits the
+    kernel's sun_path: the waypoints' namespaces and names are part of their paths."""
+    state = SandboxState(name=name)
+    paths = [state.xds_socket, state.cni_socket, agent_mod.admin_socket(state)]
+    for namespace, waypoint in waypoint_keys(manifests):
+        paths += [state.waypoint_xds_socket(namespace, waypoint),
+                  state.envoy_admin_socket(WaypointInfo(waypoint, namespace, waypoint, ""))]
+    for path in paths:
+        size = len(os.fsencode(str(path)))
+        if size > state_mod.SUN_PATH_MAX:
+            raise UsageError(f"unix socket {path} would be {size} bytes long, over the kernel's limit of "
+                             f"{state_mod.SUN_PATH_MAX}: use a shorter sandbox name, or a shorter waypoint name "
+                             "or namespace in the manifests")
 
 
 def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
@@ -121,12 +139,14 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
     shutil.rmtree(failed_up_logs(name), ignore_errors=True)
     state = new_state(name)
     state.vips = vips
-    state.save()
-    state.manifests_file.write_text(yaml.safe_dump_all(manifests.documents, sort_keys=False))
-    _write_sources(state, files)
-    try:
+    try:  # from the record's first byte: a stop while it is written removes it too (teardown)
+        state.save()
+        state.manifests_file.write_text(yaml.safe_dump_all(manifests.documents, sort_keys=False))
+        _write_sources(state, files)
         _create(state, manifests, plans, progress)
         _check_not_stopped(name)
+        state.phase = PHASE_READY
+        state.save()  # in the try too: a stop while `up` says ready still removes it
     except BaseException as err:
         interrupted = isinstance(err, KeyboardInterrupt)
         keep = keep_logs_if_interrupted or not interrupted
@@ -141,8 +161,6 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
             raise KmeshctlError(f"sandbox {name} was removed by 'sandbox down' (pid {remover.pid}) while it was "
                                 "being created") from None
         raise
-    state.phase = PHASE_READY
-    state.save()
     return state
 
 
@@ -198,13 +216,33 @@ def remake_steps(name: str) -> list[str]:
     down = f"kmeshctl sandbox down --name {name}"
     up = f"kmeshctl sandbox up --name {name}"
     files, recorded = _sources(name), _recorded_documents(name)
-    if files is not None and _same_as_recorded(files, recorded):
+    kept = kept_manifests(name)
+    # made from the copy: copied again (fresh, so the `down` keeps it: kept_copy_used)
+    if files is not None and files != [str(kept)] and _same_as_recorded(files, recorded):
         return [down, up + "".join(f" -f {shlex.quote(f)}" for f in files)]
     if recorded is None:
         return [down, up]
-    kept = state_mod.STATE_ROOT / KEPT_MANIFESTS.format(name=name)
     copy = f"cp {shlex.quote(str(state_mod.state_dir(name) / 'manifests.yaml'))} {shlex.quote(str(kept))}"
     return [copy, down, f"{up} -f {shlex.quote(str(kept))}"]
+
+
+def kept_manifests(name: str) -> Path:
+    """Where a fix (remake_steps) copies sandbox ``name``'s manifests before its `down`."""
+    return state_mod.STATE_ROOT / KEPT_MANIFESTS.format(name=name)
+
+
+def kept_copy_used(state: SandboxState) -> Path | None:
+    """The copy a fix made (remake_steps) when sandbox ``state`` was made from it, for its
+    `down` to remove with the record (None: none, or not that one). Not a copy written
+    since the sandbox was created: that is a fix's own `cp`, for the `up` after this
+    `down` to read. A failed `up` keeps it: its fix runs that `up` again."""
+    kept = kept_manifests(state.name)
+    if _sources(state.name) != [str(kept)]:
+        return None
+    try:
+        return kept if kept.stat().st_mtime < state.created_at else None
+    except OSError:
+        return None
 
 
 def remake_line(name: str) -> str:
@@ -527,11 +565,20 @@ def down(name: str, progress: Progress = _quiet, force: bool = False) -> bool:
         shutil.rmtree(failed_up_logs(name), ignore_errors=True)
         if not state.dir.exists() and not _leftovers(state):
             return False
+        copy = kept_copy_used(state)
         teardown(state, progress)
+        if copy is not None:
+            copy.unlink(missing_ok=True)
         return True
     finally:
         if taken:
             lock_mod.release(name)
+
+
+def leftovers(name: str) -> list[str]:
+    """What of sandbox ``name`` is on this machine (its record, cgroup, bpffs, netns): none
+    once a `down` of it finished."""
+    return _leftovers(SandboxState(name=name))
 
 
 def _leftovers(state: SandboxState) -> list[str]:
@@ -544,16 +591,22 @@ def _leftovers(state: SandboxState) -> list[str]:
 def teardown(state: SandboxState, progress: Progress) -> None:
     """Processes first (one kill of the whole cgroup tree), then BPF objects, pods,
     cgroups and the record. Safe to repeat; every step tolerates a half-made sandbox."""
-    _stop_up_process(state)
+    if _stop_up_process(state):  # what it recorded meanwhile (pods, processes) is to remove too
+        state = SandboxState.load(state.name) or state
     _mark_removing(state)
     # The pods' processes first, then their networks through CNI DEL while the node agent
     # still runs (its plugin releases each pod), as the kubelet stops a pod's containers
     # before StopPodSandbox; then the daemons.
+    # Counted as they are stopped: each process seen in the sandbox's cgroups, its
+    # supervisor too (those SIGTERM ends are gone before the SIGKILL counts).
+    stopped = set(_tree_pids(state.cgroup))
     _terminate_tree(state.pods_cgroup)
-    killed = kill_cgroup_tree(state.pods_cgroup)
+    stopped |= set(_tree_pids(state.cgroup))
+    kill_cgroup_tree(state.pods_cgroup)
     pods_mod.remove_pods(state, progress)
-    killed += kill_cgroup_tree(state.cgroup)
-    progress(f"stopped {killed} processes")
+    stopped |= set(_tree_pids(state.cgroup))
+    kill_cgroup_tree(state.cgroup)
+    progress(f"stopped {len(stopped)} processes")
     agent_mod.cleanup(state, progress)
     pods_mod.destroy_network(state)
     progress("removed pods and the pod network")
@@ -597,11 +650,12 @@ def _tree_pids(cgroup: Path) -> list[int]:
     return pids
 
 
-def _stop_up_process(state: SandboxState, grace: float = UP_STOP_GRACE_S) -> None:
+def _stop_up_process(state: SandboxState, grace: float = UP_STOP_GRACE_S) -> bool:
     """A `sandbox up` still creating this sandbox (not us) is stopped first: SIGTERM, so
-    it removes what it made and says why (see up), SIGKILL only after ``grace`` seconds."""
+    it removes what it made and says why (see up), SIGKILL only after ``grace`` seconds.
+    True when there was one (the record on disk is then newer than ``state``)."""
     if state.phase == PHASE_READY or state.up_pid == os.getpid() or not state.up_is_running():
-        return
+        return False
     with contextlib.suppress(ProcessLookupError):
         os.kill(state.up_pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
@@ -610,6 +664,7 @@ def _stop_up_process(state: SandboxState, grace: float = UP_STOP_GRACE_S) -> Non
     if state.up_is_running():
         with contextlib.suppress(ProcessLookupError):
             os.kill(state.up_pid, signal.SIGKILL)
+    return True
 
 
 # ---------------------------------------------------------------- status

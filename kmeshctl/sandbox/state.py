@@ -8,28 +8,34 @@ a half-written record is enough to find what to remove.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import tempfile
 import time
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any
 
 from kmeshctl.errors import UsageError
+from kmeshctl.params import DEFAULT_SANDBOX_NAME as DEFAULT_NAME  # noqa: F401  (its importers' name)
+from kmeshctl.params import SANDBOX_POD_SUBNET as POD_SUBNET
+from kmeshctl.params import SANDBOX_SERVICE_SUBNET as SERVICE_SUBNET
+from kmeshctl.params import shown
 from kmeshctl.sandbox.manifests import load
 from kmeshctl.sandbox.topology import PodInfo, Topology, WaypointInfo
 
 STATE_ROOT = Path("/run/kmeshctl")
 BPFFS_ROOT = Path("/sys/fs/bpf")
-DEFAULT_NAME = "kmesh"
 NAME_ENV = "KMESHCTL_SANDBOX_NAME"
-POD_SUBNET = "10.244.0.0/24"
-SERVICE_SUBNET = "10.96.0.0/24"
 FIRST_VIP_OFFSET = 10  # .1 is the `kubernetes` Service in a real cluster
-# At most 16: the sandbox's unix sockets (/run/kmeshctl/sandbox-NAME/envoy-admin-NS-WAYPOINT.sock)
-# must fit the kernel's 108-byte sun_path with the waypoints' names too.
+# At most 16: short host-side names (netns, cgroup, bpffs) and room in the sandbox's unix
+# socket paths for the waypoints' namespaces and names; those can still be too long for the
+# kernel's sun_path (see SUN_PATH_MAX): sandbox.check_socket_paths refuses them before `up` makes anything.
 NAME_MAX = 16
+# A unix socket's path is at most 107 bytes: sun_path holds 108, the last one the NUL.
+SUN_PATH_MAX = 107
 _NAME = re.compile(rf"^(?=.{{1,{NAME_MAX}}}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 NAME_RULE = (f"1-{NAME_MAX} lowercase letters, digits or '-', starting and ending with a letter or digit")
 
@@ -53,16 +59,12 @@ def cgroup2_root() -> Path:
     return Path("/sys/fs/cgroup")
 
 
-def check_name(name: str) -> str:
+def check_name(name: str, flag: str = "--name") -> str:
+    """``name`` when it is a sandbox name; else a UsageError naming ``flag`` (--name or
+    --sandbox, as typed)."""
     if not _NAME.match(name):
-        from kmeshctl.params import shown  # the one quoting rule of echoed values
-
-        raise UsageError(f"--name {shown(name)}: not a sandbox name; use {NAME_RULE}, e.g. --name demo")
+        raise UsageError(f"{flag} {shown(name)}: not a sandbox name; use {NAME_RULE}, e.g. {flag} demo")
     return name
-
-
-def default_name() -> str:
-    return check_name(os.environ.get(NAME_ENV) or DEFAULT_NAME)
 
 
 @dataclass
@@ -202,10 +204,18 @@ class SandboxState:
     # ----- persistence ----------------------------------------------------------------
 
     def save(self) -> None:
+        """Write the record whole (a reader sees the old one or the new one); a temporary
+        file of its own per call, for `up` and `down` may save at the same moment."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / "state.json.tmp"
-        tmp.write_text(json.dumps(asdict(self), indent=2))
-        tmp.replace(self.dir / "state.json")
+        fd, tmp = tempfile.mkstemp(prefix="state.json.", suffix=".tmp", dir=self.dir)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(json.dumps(asdict(self), indent=2))
+            os.chmod(tmp, 0o644)  # as readable as the record it replaces (mkstemp makes it 0600)
+            os.replace(tmp, self.dir / "state.json")
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, name: str) -> "SandboxState | None":
@@ -257,7 +267,7 @@ class SandboxState:
         return Topology(manifests, pods, vips, self.waypoint_infos())  # type: ignore[arg-type]
 
     def up_is_running(self) -> bool:
-        return self.up_pid > 0 and process_start_time(self.up_pid) == self.up_started
+        return same_process(self.up_pid, self.up_started)
 
 
 def state_dir(name: str) -> Path:
@@ -281,25 +291,22 @@ class RecordError(ValueError):
         self.damaged = damaged
 
 
-_BAD = object()  # a value that does not fit its field
-
-
 def parse(name: str, raw: Any, where: str = "the record") -> SandboxState:
     """``raw`` (state.json as read) as sandbox ``name``'s record; RecordError when it is
     not this version's record of that sandbox."""
-    problems: list[str] = []
-    state = _build(SandboxState, raw, "", problems)
+    state, errors = _validated(SandboxState, raw)
+    problems = [_problem(e) for e in errors if e["type"] != "missing"]
     if not problems and isinstance(raw, dict) and "name" in raw and raw["name"] != name:
         problems.append(f"name is {raw['name']!r}, not {name!r}")
-    if not problems and state is not _BAD:
+    if not problems and state is not None:
         problems += _meaning_problems(state)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise RecordError(f"{where}: {problems[0]}{more}", damaged=True)
     differ = sorted(_layout_differs(raw, SandboxState, ""))
-    if differ or state is _BAD:
+    if differ or state is None:
         raise RecordError(f"{where}: its fields differ: {', '.join(differ)}", damaged=False)
-    return state  # type: ignore[return-value]
+    return state
 
 
 PHASES = (PHASE_CREATING, PHASE_READY, PHASE_REMOVING)
@@ -315,7 +322,9 @@ def _meaning_problems(state: SandboxState) -> list[str]:
     problems += [f"agent.{key} is {_what(state.agent[key])}, not a string" for key in _AGENT_ADDRESSES
                  if key in state.agent and not isinstance(state.agent[key], str)]
     for i, waypoint in enumerate(state.waypoints):
-        if _build(WaypointInfo, waypoint, f"waypoints[{i}].", problems) is _BAD and not problems:
+        built, errors = _validated(WaypointInfo, waypoint, ("waypoints", i))
+        problems += [_problem(e) for e in errors if e["type"] != "missing"]
+        if built is None and not problems:
             problems.append(f"waypoints[{i}] lacks a field of a waypoint (name, namespace, pod, ip)")
     return problems
 
@@ -324,86 +333,61 @@ def salvage(name: str, raw: Any) -> SandboxState:
     """What of ``raw`` fits this version's record of sandbox ``name``: each field that
     checks out (a pod or process only whole), the others at their defaults; the name is
     always ``name`` (the directory's): a record naming another sandbox must not send
-    `down` to that one."""
+    `down` to that one. Driven by where each error is: `pods[2].ip` drops that pod,
+    `vips.x` the whole of vips."""
     if not isinstance(raw, dict):
         return SandboxState(name=name)
-    hints = _hints(SandboxState)
-    kept: dict[str, Any] = {}
-    for f in fields(SandboxState):
-        if f.name == "name" or f.name not in raw:
-            continue
-        if f.name in ("pods", "processes") and isinstance(raw[f.name], list):
-            item = get_args(hints[f.name])[0]
-            values = [_build(item, v, "", []) for v in raw[f.name]]
-            kept[f.name] = [v for v in values if v is not _BAD]
-            continue
-        problems: list[str] = []
-        value = _convert(raw[f.name], hints[f.name], f.name, problems)
-        if not problems and value is not _BAD:
-            kept[f.name] = value
-    state = SandboxState(name=name, **kept)
-    built = [_build(WaypointInfo, w, "", []) for w in state.waypoints]
-    state.waypoints = [vars(w) for w in built if w is not _BAD]
+    _, errors = _validated(SandboxState, raw)
+    kept = {k: v for k, v in raw.items() if k != "name"}
+    dropped: dict[str, set[int]] = {"pods": set(), "processes": set()}
+    for loc in (e["loc"] for e in errors if e["loc"]):
+        if loc[0] in dropped and len(loc) > 1 and isinstance(loc[1], int):
+            dropped[loc[0]].add(loc[1])
+        else:
+            kept.pop(loc[0], None)
+    for key, indexes in dropped.items():
+        if isinstance(kept.get(key), list):
+            kept[key] = [item for i, item in enumerate(kept[key]) if i not in indexes]
+    state, _ = _validated(SandboxState, {**kept, "name": name})
+    state = state or SandboxState(name=name)
+    built = (_validated(WaypointInfo, w)[0] for w in state.waypoints)
+    state.waypoints = [vars(w) for w in built if w is not None]
     if state.phase not in PHASES:
         state.phase = PHASE_CREATING  # unknown: not ready, and `down` stops no `up` it cannot name
     state.agent = {k: v for k, v in state.agent.items() if k not in _AGENT_ADDRESSES or isinstance(v, str)}
     return state
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    return get_type_hints(cls)
+@functools.cache
+def _adapter(cls: type) -> Any:
+    from pydantic import TypeAdapter  # here: its import costs every command, only these need it
+
+    return TypeAdapter(cls)
 
 
-def _build(cls: type, raw: Any, where: str, problems: list[str]) -> Any:
-    """A ``cls`` (a record dataclass) from ``raw``, each field checked; _BAD when it does
-    not fit (the type problems appended to ``problems``; a field missing adds none: that is
-    another layout, see _layout_differs)."""
-    if not isinstance(raw, dict):
-        problems.append(f"{where.rstrip('.') or 'the record'} is {_what(raw)}, not an object")
-        return _BAD
-    hints = _hints(cls)
-    kwargs: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name in raw:
-            value = _convert(raw[f.name], hints[f.name], f"{where}{f.name}", problems)
-            if value is not _BAD:
-                kwargs[f.name] = value
+def _validated(cls: type, raw: Any, at: tuple[Any, ...] = ()) -> tuple[Any, list[dict[str, Any]]]:
+    """``raw`` as a ``cls`` (a record dataclass), strictly (JSON's types: no "1" for 1,
+    no true for 1), unknown fields ignored (see _layout_differs): (the record, []), or
+    (None, pydantic's errors, each ``loc`` prefixed with ``at``)."""
+    from pydantic import ValidationError
+
     try:
-        return cls(**kwargs)
-    except TypeError:  # a field without a default missing
-        return _BAD
+        return _adapter(cls).validate_json(json.dumps(raw), strict=True), []
+    except ValidationError as err:
+        return None, [{**e, "loc": at + tuple(e["loc"])} for e in err.errors(include_url=False)]
 
 
-def _convert(value: Any, hint: Any, where: str, problems: list[str]) -> Any:
-    """``value`` as a field of type ``hint`` (str, int, float, bool, Any, a record, list or
-    dict of those), or _BAD with the problem appended."""
-    origin, args = get_origin(hint), get_args(hint)
-    if isinstance(hint, type) and is_dataclass(hint):
-        return _build(hint, value, f"{where}.", problems)
-    if origin is list:
-        if not isinstance(value, list):
-            return _wrong(value, "a list", where, problems)
-        items = [_convert(v, args[0], f"{where}[{i}]", problems) for i, v in enumerate(value)]
-        return _BAD if any(i is _BAD for i in items) else items
-    if origin is dict:
-        if not isinstance(value, dict):
-            return _wrong(value, "an object", where, problems)
-        pairs = {k: _convert(v, args[1], f"{where}.{k}", problems) for k, v in value.items()}
-        return _BAD if any(v is _BAD for v in pairs.values()) else pairs
-    if hint is Any:
-        return value
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    fits = {str: isinstance(value, str), bool: isinstance(value, bool), float: number,
-            int: number and isinstance(value, int)}.get(hint, False)
-    if not fits:
-        return _wrong(value, {str: "a string", bool: "true or false", float: "a number", int: "an integer"}
-                      .get(hint, str(hint)), where, problems)
-    return float(value) if hint is float else value
+# The types of pydantic's errors, said as the record's fields are written (its own texts are
+# not shown: one wording for every message of kmeshctl).
+_WANTED = {"string_type": "a string", "int_type": "an integer", "float_type": "a number",
+           "bool_type": "true or false", "list_type": "a list", "dict_type": "an object",
+           "dataclass_type": "an object"}
 
 
-def _wrong(value: Any, wanted: str, where: str, problems: list[str]) -> Any:
-    problems.append(f"{where} is {_what(value)}, not {wanted}")
-    return _BAD
+def _problem(error: dict[str, Any]) -> str:
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]).lstrip(".")
+    wanted = _WANTED.get(error["type"], "a value of its type")
+    return f"{where or 'the record'} is {_what(error.get('input'))}, not {wanted}"
 
 
 def _what(value: Any) -> str:
@@ -419,8 +403,8 @@ def _what(value: Any) -> str:
 
 
 def _layout_differs(raw: Any, cls: type, prefix: str) -> set[str]:
-    """The fields of ``raw`` (checked by _build already) this version does not write
-    (`x (unknown)`) or would have written (`x (missing)`), its pods' and processes' too."""
+    """The fields of ``raw`` this version does not write (`x (unknown)`) or would have
+    written (`x (missing)`), its pods', processes' and waypoints' too."""
     if not isinstance(raw, dict):
         return set()
     known = {f.name for f in fields(cls)}
@@ -442,6 +426,13 @@ def new_state(name: str) -> SandboxState:
     pid = os.getpid()
     return SandboxState(name=name, up_pid=pid, up_started=process_start_time(pid),
                         created_at=time.time())
+
+
+def same_process(pid: int, started: str) -> bool:
+    """Whether ``pid`` still runs and is the process that started at ``started`` (its
+    /proc start time): False when ``started`` is unknown (''), for a reused pid cannot
+    then be told from the process recorded."""
+    return pid > 0 and bool(started) and process_start_time(pid) == started
 
 
 def process_start_time(pid: int) -> str:

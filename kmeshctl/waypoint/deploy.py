@@ -9,6 +9,7 @@ after the same checks as install (strict schemas, the cluster's CRDs, server dry
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -16,13 +17,13 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 
 from kmeshctl import apply as applier
+from kmeshctl.asciinum import duration_words, limit_words
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import ApiError, KubeClient, KubeTarget, object_ref
 import kmeshctl
 from kmeshctl.params import check_image, counted
 from kmeshctl.paths import templates_dir
-from kmeshctl.render import COMMON_LABELS, MANAGED_BY_LABEL, parse_manifests
-from kmeshctl.render import made_by_kmeshctl as labelled_by_kmeshctl
+from kmeshctl.render import COMMON_LABELS, MANAGED_BY_LABEL, MANAGED_BY_SELECTOR, made_by_kmeshctl, parse_manifests
 
 if TYPE_CHECKING:
     from kmeshctl.waypoint import model
@@ -33,7 +34,6 @@ DEFAULT_NAMESPACE = "default"
 DEFAULT_REPLICAS = 1
 # Built from Dockerfile.waypoint: kmeshctl and Envoy (the node image has no Envoy).
 DEFAULT_IMAGE = f"docker.io/kmeshctl/kmeshctl-waypoint:{kmeshctl.__version__}"
-WAIT_TIMEOUT_S = 180.0
 
 PROXY_PORT = 15019  # Envoy's listener: PROXY protocol v2 from the Kmesh agent
 HBONE_PORT = 15008  # the Gateway listener istiod expects on a waypoint
@@ -43,6 +43,7 @@ XDS_DIR = "/var/run/kmeshctl-waypoint"
 GATEWAY_LABEL = "gateway.networking.k8s.io/gateway-name"
 WAYPOINT_LABEL = "kmeshctl.io/waypoint"
 CLUSTER_ROLE = "kmeshctl-waypoint"
+RBAC_API = "rbac.authorization.k8s.io/v1"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 GATEWAY_CLASS = "istio-waypoint"
 TEMPLATE = "waypoint/waypoint.yaml.j2"
@@ -121,11 +122,30 @@ def check_apply(client: KubeClient, p: WaypointParams, kubernetes_version: str,
     server's own dry run of each object); the objects, in order. ``namespace_origin``:
     where -n's value came from when it was not typed (`from context prod`), for the error."""
     objs = render(p)
+    check_apply_namespace(p, client)
     check_namespace(client, p.namespace, namespace_origin)
     require_gateway_api(client, "; nothing was applied")
     check_names_free(client, p, objs)
     applier.preflight(client, objs, kubernetes_version, None)
     return objs
+
+
+def not_for_waypoints(client: Optional[KubeClient] = None) -> dict[str, str]:
+    """The namespaces `waypoint apply` refuses, each with why: those enable-ns never
+    enrolls (Kubernetes' own, Istio's, kmesh's; with ``client``, where the node agent
+    runs too), `default` excepted (the usual home of an app)."""
+    from kmeshctl.namespaces import never_enrolled, system_namespaces
+
+    return never_enrolled(client) if client is not None else system_namespaces()
+
+
+def check_apply_namespace(p: WaypointParams, client: Optional[KubeClient] = None) -> None:
+    """UsageError (exit 2, nothing applied) when -n names a namespace no Service of an app
+    lives in (not_for_waypoints): a waypoint serves the Services of its own namespace."""
+    why = not_for_waypoints(client).get(p.namespace)
+    if why is not None:
+        raise UsageError(f"namespace {p.namespace} {why}: a waypoint there serves no app (nothing was applied)",
+                         fix="pass -n with the namespace of the Services that will use it, e.g. -n default")
 
 
 NAMESPACES_SHOWN = 8  # the existing namespaces a missing one's error lists
@@ -152,7 +172,7 @@ def is_ours(obj: dict, live: dict, p: WaypointParams) -> bool:
     """Whether ``live`` (the cluster's object of rendered ``obj``'s name) carries the labels
     render puts on waypoint ``p``'s objects: made by kmeshctl and labelled with its name
     (the ClusterRole every kmeshctl waypoint shares: made by kmeshctl)."""
-    if not labelled_by_kmeshctl(live):
+    if not made_by_kmeshctl(live):
         return False
     return obj["kind"] == "ClusterRole" or _names_waypoint(live, p.name)
 
@@ -160,6 +180,31 @@ def is_ours(obj: dict, live: dict, p: WaypointParams) -> bool:
 def _live(client: KubeClient, obj: dict) -> Optional[dict]:
     meta = obj["metadata"]
     return client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+
+
+def objects_of(client: KubeClient, p: WaypointParams) -> tuple[list[str], list[str]]:
+    """`Kind namespace/name` of the objects of waypoint ``p``'s names that exist: those
+    labelled as its own (the shared ClusterRole left out), and those kmeshctl did not make
+    (apply refuses them, --force-conflicts too)."""
+    own: list[str] = []
+    foreign: list[str] = []
+    for obj in render(p):
+        live = _live(client, obj)
+        if live is None:
+            continue
+        ref = f"{obj['kind']} {_ref(obj['metadata'])}"
+        if not is_ours(obj, live, p):
+            foreign.append(ref)
+        elif obj["kind"] != "ClusterRole":
+            own.append(ref)
+    return own, foreign
+
+
+def delete_command(obj_ref: str) -> str:
+    """`kubectl delete deployment wp3 -n team-a` for `Deployment team-a/wp3`."""
+    kind, _, ref = obj_ref.partition(" ")
+    namespace, _, name = ref.rpartition("/")
+    return f"kubectl delete {kind.lower()} {name}" + (f" -n {namespace}" if namespace else "")
 
 
 def check_names_free(client: KubeClient, p: WaypointParams, objs: list[dict]) -> None:
@@ -213,15 +258,14 @@ def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: 
             return
         elapsed = time.monotonic() - started
         if elapsed > timeout:
-            raise KmeshctlError(f"waypoint {p.namespace}/{p.name} not ready after {timeout:.0f}s "
+            raise KmeshctlError(f"waypoint {p.namespace}/{p.name} not ready after {duration_words(timeout)} "
                                 f"({state.ready_pods}/{p.replicas} pods ready; Gateway: {state.gateway_reason}); "
                                 f"check `kubectl -n {p.namespace} describe pod -l {GATEWAY_LABEL}={p.name}` "
                                 "and istiod's log")
         if every_poll or shown != (state.ready_pods, state.gateway_reason):
             shown = (state.ready_pods, state.gateway_reason)
             progress(f"waiting for waypoint {p.namespace}/{p.name}: {state.ready_pods}/{p.replicas} pods ready, "
-                     f"Gateway {state.gateway_reason} ({elapsed:.0f}s of "
-                     f"{f'{timeout:.0f}s' if timeout != float('inf') else 'no limit'})")
+                     f"Gateway {state.gateway_reason} ({elapsed:.0f}s, {limit_words(timeout)})")
         time.sleep(POLL_S)
 
 
@@ -246,9 +290,10 @@ class WaypointState:
                 "gatewayReason": self.gateway_reason, "services": self.services}
 
 
-def made_by_kmeshctl(gateway: dict, name: str) -> bool:
-    """Whether ``gateway`` carries the labels `waypoint apply --name NAME` puts on it."""
-    return labelled_by_kmeshctl(gateway) and _names_waypoint(gateway, name)
+def made_by_waypoint_apply(gateway: dict, name: str) -> bool:
+    """Whether ``gateway`` carries the labels `waypoint apply --name NAME` puts on it
+    (render.made_by_kmeshctl's, and the waypoint label naming NAME)."""
+    return made_by_kmeshctl(gateway) and _names_waypoint(gateway, name)
 
 
 def _names_waypoint(live: dict, name: str) -> bool:
@@ -271,7 +316,7 @@ def waypoint_state(client: KubeClient, namespace: str, name: str, gateway: Optio
     GatewayApiMissing when Gateway is not served."""
     require_gateway_api(client)
     gateway = gateway if gateway is not None else client.get(GATEWAY_API, "Gateway", name, namespace)
-    state = WaypointState(namespace, name, gateway is not None and made_by_kmeshctl(gateway, name))
+    state = WaypointState(namespace, name, gateway is not None and made_by_waypoint_apply(gateway, name))
     state.services = list(services or [])
     if gateway is not None:
         status = gateway.get("status") or {}
@@ -374,39 +419,75 @@ def exists(client: KubeClient, p: WaypointParams) -> bool:
 
 
 def delete(client: KubeClient, p: WaypointParams, on_result: Callable[[str, str], None],
-           on_start: Callable[[str], None] = lambda ref: None) -> int:
-    """Delete the waypoint's objects (the Gateway first, so istiod stops sending it);
-    the shared ClusterRole goes with the last kmeshctl waypoint. Only objects labelled as
-    waypoint ``p``'s go: another object of the same name is left and reported so.
-    ``on_result(ref, outcome)`` for each object, ``on_start(ref)`` before it is read and
-    deleted (for a stop's report). Returns how many were deleted."""
-    gateway = client.get(GATEWAY_API, "Gateway", p.name, p.namespace) \
-        if client.is_served(GATEWAY_API, "Gateway") else None
-    if gateway is not None and not made_by_kmeshctl(gateway, p.name):
-        raise UsageError(f"Gateway {p.namespace}/{p.name} ({gateway_maker(gateway)}) was not made by kmeshctl "
-                         "waypoint apply: delete it with the tool that made it")
+           on_start: Callable[[str], None] = lambda ref: None,
+           on_leftover: Callable[[str, str], None] = lambda ref, namespace: None,
+           dry_run: bool = False, timeout: float = math.inf) -> int:
+    """Delete the waypoint's objects (the Gateway first, so istiod stops sending it),
+    each gone (within ``timeout`` seconds in all) before the next; the shared ClusterRole
+    goes with the last kmeshctl waypoint, once the bindings that deleted namespaces left
+    are removed (remove_leftovers, ``on_leftover(ref, namespace)`` each). Only objects
+    labelled as waypoint ``p``'s go: another object of the same name is left and reported
+    so. ``on_result(ref, outcome)`` for each object, ``on_start(ref)`` before it is read
+    and deleted (for a stop's report). ``dry_run``: the same reads and decisions, outcome
+    WOULD_DELETE, nothing written. Returns how many were (would be) deleted."""
+    gateway = _kmeshctls_gateway(client, p)
+    deadline = time.monotonic() + timeout
     found = 0
     for obj in reversed(render(p)):
-        if obj["kind"] == "ClusterRole" and _other_waypoints(client, p):
-            continue
+        if obj["kind"] == "ClusterRole":
+            removed = remove_leftovers(client, on_leftover, on_start, keep=binding_name(p), dry_run=dry_run)
+            if _other_waypoints(client, p, removed):
+                continue
         if obj["kind"] == "Gateway" and gateway is None:
             continue
         ref = f"{obj['kind']} {_ref(obj['metadata'])}"
         on_start(ref)
-        outcome = _delete_if_ours(client, obj, p)
-        found += 1 if outcome == DELETED else 0
+        outcome = _read_outcome(client, obj, p) if dry_run else _delete_if_ours(client, obj, p)
+        if outcome == DELETED:
+            _wait_gone(client, obj, p, deadline, timeout)
+        found += 1 if outcome in (DELETED, WOULD_DELETE) else 0
         on_result(ref, outcome)
     return found
 
 
-def deleted_objects(p: WaypointParams) -> list[str]:
-    """`Kind namespace/name` of the objects delete goes through, in its order (the shared
-    ClusterRole last): what a stopped delete did not reach."""
-    return [f"{o['kind']} {_ref(o['metadata'])}" for o in reversed(render(p))]
+def _kmeshctls_gateway(client: KubeClient, p: WaypointParams) -> Optional[dict]:
+    """The waypoint's Gateway (None when there is none, or the cluster serves no Gateway);
+    UsageError when another tool made it: its objects are not kmeshctl's to delete."""
+    gateway = client.get(GATEWAY_API, "Gateway", p.name, p.namespace) \
+        if client.is_served(GATEWAY_API, "Gateway") else None
+    if gateway is not None and not made_by_waypoint_apply(gateway, p.name):
+        raise UsageError(f"Gateway {p.namespace}/{p.name} ({gateway_maker(gateway)}) was not made by kmeshctl "
+                         "waypoint apply: delete it with the tool that made it")
+    return gateway
+
+
+def delete_plan(client: KubeClient, p: WaypointParams) -> list[str]:
+    """`Kind namespace/name` of what delete would delete, in its order (the leftover
+    bindings, and the shared ClusterRole only when no other waypoint uses it): what a
+    stopped delete reports as not deleted. Reads only."""
+    planned: list[str] = []
+    delete(client, p, lambda ref, outcome: planned.append(ref) if outcome == WOULD_DELETE else None,
+           on_leftover=lambda ref, _namespace: planned.append(ref), dry_run=True)
+    return planned
 
 
 DELETED = "deleted"
+WOULD_DELETE = "would be deleted"  # a dry run's DELETED
+NOT_FOUND = "not found"
 DELETE_ATTEMPTS = 3  # reads and deletes of one object that changes in between
+GONE_POLL_S = 0.5
+
+
+def _read_outcome(client: KubeClient, obj: dict, p: WaypointParams) -> str:
+    """What delete would do to the object as it is now (not found, left, WOULD_DELETE)."""
+    live = _live(client, obj)
+    if live is None:
+        return NOT_FOUND
+    return WOULD_DELETE if is_ours(obj, live, p) else _left(p)
+
+
+def _left(p: WaypointParams) -> str:
+    return f"left: not waypoint {p.name}'s"
 
 
 def _delete_if_ours(client: KubeClient, obj: dict, p: WaypointParams) -> str:
@@ -415,17 +496,34 @@ def _delete_if_ours(client: KubeClient, obj: dict, p: WaypointParams) -> str:
     for _ in range(DELETE_ATTEMPTS):
         live = _live(client, obj)
         if live is None:
-            return "not found"
+            return NOT_FOUND
         if not is_ours(obj, live, p):
-            return f"left: not waypoint {p.name}'s"
+            return _left(p)
         try:
-            return DELETED if _delete_version(client, obj, live) else "not found"
+            return DELETED if _delete_version(client, obj, live) else NOT_FOUND
         except ApiError as err:
             if err.status != 409:  # 409: it changed since it was read (its labels may have too)
                 raise
     raise KmeshctlError(f"{obj['kind']} {_ref(obj['metadata'])} changed each time it was read, "
                         f"{DELETE_ATTEMPTS} times; not deleted",
                         fix=f"re-run `kmeshctl waypoint delete -n {p.namespace} --name {p.name}`")
+
+
+def _wait_gone(client: KubeClient, obj: dict, p: WaypointParams, deadline: float, timeout: float) -> None:
+    """Until the deleted object is gone (a finalizer may hold it); past ``deadline`` an
+    error naming what holds it and the --timeout."""
+    while (live := _live(client, obj)) is not None:
+        if time.monotonic() >= deadline:
+            finalizers = (live.get("metadata") or {}).get("finalizers") or []
+            held = f"finalizers: {', '.join(finalizers)}" if finalizers else "no finalizer"
+            kind, meta = obj["kind"].lower(), obj["metadata"]
+            where = f" -n {meta['namespace']}" if meta.get("namespace") else ""
+            raise KmeshctlError(
+                f"{obj['kind']} {_ref(meta)} still exists after the --timeout {duration_words(timeout)} limit ({held})",
+                fix=f"see what holds it with `kubectl describe {kind} {meta['name']}{where}`, then re-run "
+                    f"`kmeshctl waypoint delete -n {p.namespace} --name {p.name}` (with a longer --timeout if it "
+                    "was only slow)")
+        time.sleep(GONE_POLL_S)
 
 
 def _delete_version(client: KubeClient, obj: dict, live: dict) -> bool:
@@ -437,9 +535,78 @@ def _delete_version(client: KubeClient, obj: dict, live: dict) -> bool:
                          preconditions=preconditions)
 
 
-def _other_waypoints(client: KubeClient, p: WaypointParams) -> bool:
-    bindings = client.list("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", None, WAYPOINT_LABEL)
-    return any(b["metadata"]["name"] != binding_name(p) for b in bindings)
+def _other_waypoints(client: KubeClient, p: WaypointParams, removed: list[str]) -> bool:
+    """Whether a waypoint binding other than ``p``'s and the ``removed`` leftovers is there."""
+    bindings = client.list(RBAC_API, "ClusterRoleBinding", None, WAYPOINT_LABEL)
+    return any(b["metadata"]["name"] not in (binding_name(p), *removed) for b in bindings)
+
+
+# ---------------------------------------------------------------- leftovers
+
+
+def leftover_bindings(client: KubeClient, keep: str = "") -> list[tuple[dict, str]]:
+    """(binding, namespace) of each waypoint ClusterRoleBinding kmeshctl made whose
+    ServiceAccount's namespace no longer exists: deleting a namespace deletes only its
+    namespaced objects, so its waypoint's cluster-scoped binding stays (and keeps the
+    shared ClusterRole in use). ``keep``: a binding's name to leave out (the one a delete
+    handles itself). A namespace this user may not read counts as existing."""
+    selector = f"{MANAGED_BY_SELECTOR},{WAYPOINT_LABEL}"
+    found = []
+    for binding in sorted(client.list(RBAC_API, "ClusterRoleBinding", None, selector),
+                          key=lambda b: b["metadata"]["name"]):
+        if binding["metadata"]["name"] == keep or not _is_waypoint_binding(binding):
+            continue
+        namespaces = sorted({s.get("namespace") or "" for s in binding.get("subjects") or []
+                             if s.get("kind") == "ServiceAccount"})
+        if namespaces and all(not _namespace_exists(client, ns) for ns in namespaces):
+            found.append((binding, namespaces[0]))
+    return found
+
+
+def _is_waypoint_binding(binding: dict) -> bool:
+    """Labelled as a kmeshctl waypoint's and binding the waypoints' ClusterRole."""
+    role = binding.get("roleRef") or {}
+    return (made_by_kmeshctl(binding) and bool((binding["metadata"].get("labels") or {}).get(WAYPOINT_LABEL))
+            and role.get("kind") == "ClusterRole" and role.get("name") == CLUSTER_ROLE)
+
+
+def _namespace_exists(client: KubeClient, namespace: str) -> bool:
+    if not namespace:
+        return True  # no namespace named: nothing says it is gone
+    try:
+        return client.get("v1", "Namespace", namespace) is not None
+    except ApiError as err:
+        if err.status == 403:
+            return True
+        raise
+
+
+def remove_leftovers(client: KubeClient, on_removed: Callable[[str, str], None],
+                     on_start: Callable[[str], None] = lambda ref: None, keep: str = "",
+                     dry_run: bool = False) -> list[str]:
+    """Delete each leftover_bindings binding as it was read (uid and resourceVersion
+    preconditions; one changed meanwhile is left for the next run); ``on_removed(ref,
+    namespace)`` for each. The names of those removed (``dry_run``: would be)."""
+    removed: list[str] = []
+    for binding, namespace in leftover_bindings(client, keep):
+        obj = {"apiVersion": RBAC_API, "kind": "ClusterRoleBinding", "metadata": {"name": binding["metadata"]["name"]}}
+        ref = f"ClusterRoleBinding {obj['metadata']['name']}"
+        on_start(ref)
+        try:
+            gone = dry_run or _delete_version(client, obj, binding)
+        except ApiError as err:
+            if err.status != 409:
+                raise
+            continue
+        if gone:
+            removed.append(obj["metadata"]["name"])
+            on_removed(ref, namespace)
+    return removed
+
+
+def leftover_line(ref: str, namespace: str, dry_run: bool = False) -> str:
+    """The one line of `waypoint delete` for each leftover binding it removed (would)."""
+    return f"{'would remove' if dry_run else 'removed'} {ref} left by deleted namespace {namespace}"
 
 
 def _ref(meta: dict) -> str:

@@ -290,11 +290,19 @@ def test_objects_of_kmesh_names_kmeshctl_did_not_make_are_left_alone_and_block_i
         refused = tier.kmeshctl("install", *install_flags(tier), "--no-wait", *extra, check=False, timeout=120)
         assert refused.returncode == 2, (extra, refused.stdout + refused.stderr)
         line = one_error_line(refused)
-        # the first object of install's order that is not kmeshctl's (the Namespace is used as is)
-        assert line.startswith("Error: ClusterRole kmesh exists and was not made by kmeshctl; delete it (`kubectl "
-                               "delete clusterrole kmesh"), line
-        assert "--force-conflicts" not in line, line
+        # every object of install's that is not kmeshctl's, in install's order (the Namespace is used as is), at
+        # once, with a delete each; no -n advice: cluster-scoped and Istio-namespace objects block any -n (h101)
+        assert line.startswith(f"Error: ClusterRole kmesh, ClusterRoleBinding kmesh, DaemonSet {AGENT_NAMESPACE}/kmesh "
+                               "and EnvoyFilter istio-system/add-listener-filter exist and were not made by kmeshctl; "
+                               "delete them (`kubectl delete clusterrole kmesh"), line
+        assert "`kubectl delete envoyfilter add-listener-filter -n istio-system" in line, line
+        assert "--force-conflicts" not in line and "(-n)" not in line.replace("--help", ""), line
         assert snapshot(tier, upstream_kmesh) == before, extra
+    # precheck fails where install refuses, with install's fix (h101)
+    checked = tier.kmeshctl("precheck", "-o", "json", check=False, timeout=120)
+    row = next(c for c in json.loads(checked.stdout)["checks"] if c["name"] == "objects install would write")
+    assert checked.returncode == 1 and row["status"] == "fail", row
+    assert row["fix"].startswith("delete them (`kubectl delete clusterrole kmesh"), row
     assert tier.kubectl("get", "serviceaccount", "-n", AGENT_NAMESPACE, "kmesh", check=False).returncode != 0
 
 
@@ -349,6 +357,12 @@ def test_a_namespace_enforcing_baseline_is_refused_before_any_write(tier: Tier, 
         assert f"`kubectl label namespace {TEAM_B} pod-security.kubernetes.io/enforce=privileged --overwrite" in line, \
             line
         assert snapshot(tier, objs) == before, extra
+    # precheck says it first, with install's fix (h93)
+    checked = tier.kmeshctl("precheck", "-n", TEAM_B, "-o", "json", check=False, timeout=120)
+    row = next(c for c in json.loads(checked.stdout)["checks"] if c["name"] == "Pod Security level")
+    assert checked.returncode == 1 and row["status"] == "fail", row
+    assert f"`kubectl label namespace {TEAM_B} pod-security.kubernetes.io/enforce=privileged --overwrite" in \
+        row["fix"], row
 
 
 def test_install_into_the_users_namespace_neither_labels_it_nor_lets_uninstall_delete_it(
@@ -497,8 +511,7 @@ def test_uninstall_keeps_the_namespace_it_made_while_it_holds_the_users_objects(
     tier.kmeshctl("install", *install_flags(tier), "--timeout", "300", timeout=420)
     create_as_user(tier, {"apiVersion": "v1", "kind": "ConfigMap",
                           "metadata": {"name": "h84-user", "namespace": AGENT_NAMESPACE}, "data": {"k": "v"}})
-    kept = (f"Namespace {AGENT_NAMESPACE} kept: it holds objects kmeshctl did not make "
-            f"(ConfigMap {AGENT_NAMESPACE}/h84-user)\n")
+    kept = f"Namespace {AGENT_NAMESPACE} kept: it holds ConfigMap h84-user (not made by kmeshctl install)\n"
     try:
         dry = tier.kmeshctl("uninstall", "--dry-run", check=False, timeout=180)
         assert dry.returncode == 0 and kept in dry.stdout, dry.stdout + dry.stderr
@@ -509,5 +522,51 @@ def test_uninstall_keeps_the_namespace_it_made_while_it_holds_the_users_objects(
         assert tier.kubectl_json("get", "configmap", "-n", AGENT_NAMESPACE, "h84-user")["data"] == {"k": "v"}
     finally:
         tier.kubectl("delete", "configmap", "-n", AGENT_NAMESPACE, "h84-user", "--ignore-not-found", check=False)
+    again = tier.kmeshctl("uninstall", "--timeout", "120", timeout=180)
+    assert f"Namespace {AGENT_NAMESPACE} deleted" in again.stdout, again.stdout
+
+
+H98_KINDS = ("persistentvolumeclaim", "role.rbac.authorization.k8s.io", "cronjob.batch")
+
+
+def h98_user_objects() -> list[dict]:
+    """A PVC (a class no provisioner serves: it stays Pending), a Role, a CronJob: kinds
+    the old fixed list of uninstall did not look for."""
+    meta = {"namespace": AGENT_NAMESPACE}
+    return [
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "h98-data", **meta},
+         "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "h98-none",
+                  "resources": {"requests": {"storage": "1Mi"}}}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "h98-reader", **meta},
+         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]},
+        {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "h98-nightly", **meta},
+         "spec": {"schedule": "0 3 * * *", "suspend": True, "jobTemplate": {"spec": {"template": {"spec": {
+             "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}}}}}},
+    ]
+
+
+def test_uninstall_keeps_its_namespace_for_a_pvc_a_role_and_a_cronjob(tier: Tier, installed) -> None:
+    # (h98) every namespaced kind the cluster serves is looked through, not a fixed list
+    tier.kmeshctl("install", *install_flags(tier), "--timeout", "300", timeout=420)
+    objs = h98_user_objects()
+    create_as_user(tier, *objs)
+    try:
+        before = snapshot(tier, objs)
+        assert all(before.values()), before
+        gone = tier.kmeshctl("uninstall", "--timeout", "120", check=False, timeout=180)
+        assert gone.returncode == 0, gone.stdout + gone.stderr
+        line = next(x for x in gone.stdout.splitlines() if x.startswith(f"Namespace {AGENT_NAMESPACE}"))
+        assert line.startswith(f"Namespace {AGENT_NAMESPACE} kept: it holds "), gone.stdout
+        for named in ("PersistentVolumeClaim h98-data", "Role h98-reader", "CronJob h98-nightly"):
+            assert named in line, line
+        assert f"DaemonSet {AGENT_NAMESPACE}/kmesh deleted" in gone.stdout, gone.stdout
+        assert not tier.kubectl_json("get", "namespace", AGENT_NAMESPACE)["metadata"].get("deletionTimestamp")
+        after = snapshot(tier, objs)
+        assert {ref: found[0] for ref, found in after.items() if found} == \
+            {ref: found[0] for ref, found in before.items() if found}, (before, after)  # same uids, all there
+    finally:
+        for kind, obj in zip(H98_KINDS, objs):
+            tier.kubectl("delete", kind, "-n", AGENT_NAMESPACE, obj["metadata"]["name"], "--ignore-not-found",
+                         "--wait=true", check=False)
     again = tier.kmeshctl("uninstall", "--timeout", "120", timeout=180)
     assert f"Namespace {AGENT_NAMESPACE} deleted" in again.stdout, again.stdout

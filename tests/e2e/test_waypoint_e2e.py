@@ -192,10 +192,40 @@ def test_opaque_tcp_goes_through_the_waypoint_bytes_unchanged(tier: Tier) -> Non
     assert envoy_stats(tier, stat).get(stat, 0) >= 1  # it was the waypoint's TCP proxy
 
 
+GONE_NS = "h92-gone"  # a namespace deleted under its waypoint
+GONE_BINDING = f"kmeshctl-waypoint-{GONE_NS}-waypoint"
+
+
+def leave_a_binding_behind(tier: Tier) -> None:
+    """A waypoint in GONE_NS, then the namespace deleted: the real namespace controller
+    deletes its namespaced objects only, so the waypoint's ClusterRoleBinding stays."""
+    tier.kubectl("create", "namespace", GONE_NS)
+    tier.kmeshctl("waypoint", "apply", "-n", GONE_NS, "--image", tier.image("kmeshctl-waypoint"))
+    tier.kubectl("delete", "namespace", GONE_NS, "--wait=true", timeout=180)
+    assert tier.kubectl_json("get", "clusterrolebinding", GONE_BINDING)["metadata"]["name"] == GONE_BINDING
+    listed = tier.kmeshctl("waypoint", "list", "-A")
+    assert f"Note: ClusterRoleBinding {GONE_BINDING} was left by deleted namespace {GONE_NS}" in listed.stderr, \
+        listed.stderr
+
+
 def test_waypoint_delete_removes_its_objects(tier: Tier) -> None:
     tier.kubectl("delete", "service", "tcp-echo", "--ignore-not-found")
-    out = tier.kmeshctl("waypoint", "delete", "-n", "default").stdout
+    try:
+        leave_a_binding_behind(tier)
+        status = tier.kmeshctl("waypoint", "status", "-n", GONE_NS, check=False)
+        dry = json.loads(tier.kmeshctl("waypoint", "delete", "-n", "default", "--dry-run", "-o", "json").stdout)
+        out = tier.kmeshctl("waypoint", "delete", "-n", "default").stdout
+    finally:
+        tier.kubectl("delete", "namespace", GONE_NS, "--ignore-not-found", "--wait=true", check=False, timeout=180)
+        tier.kubectl("delete", "clusterrolebinding", GONE_BINDING, "--ignore-not-found", check=False)
+    # h102: no Gateway, only the binding: not found, naming it and the delete that removes it
+    assert status.returncode == 1 and "has no pods" not in status.stderr, status
+    assert f"not found: namespace {GONE_NS} does not exist; leftovers: ClusterRoleBinding {GONE_BINDING}" \
+        in status.stderr and f"waypoint delete -n {GONE_NS} --name waypoint` removes it" in status.stderr, status
+    assert dry["dryRun"] is True and "Gateway default/waypoint" in dry["deleted"], dry
+    assert dry["leftoversRemoved"] == [{"object": f"ClusterRoleBinding {GONE_BINDING}", "namespace": GONE_NS}], dry
     assert "Gateway default/waypoint deleted" in out and "ClusterRole kmeshctl-waypoint deleted" in out, out
+    assert f"removed ClusterRoleBinding {GONE_BINDING} left by deleted namespace {GONE_NS}" in out, out
     assert not tier.kubectl_json("get", "gateway,deployment,service,serviceaccount", "-n", "default",
                                  "-l", "kmeshctl.io/waypoint=waypoint")["items"]
     again = tier.kmeshctl("waypoint", "delete", "-n", "default", check=False)

@@ -48,6 +48,8 @@ class StandinApiServer:
         self.bookmark_interval = 60.0  # the real server sends one about every minute
         self.stopping = threading.Event()
         self.denied: set[tuple[str, str, str]] = set()
+        # Built-in kinds a test adds to BUILTIN (PersistentVolumeClaim, Role, CronJob, ...): served as they are
+        self.extra_resources: list[Resource] = []
         self.daemonset_controller: Optional[str] = None  # "ready" | "stuck" | None (no controller)
         self.deployment_controller: Optional[str] = None  # "ready" | "stuck" | None
         self.controller_delay = 0.2
@@ -180,7 +182,7 @@ class StandinApiServer:
     # -- resources -----------------------------------------------------------------
 
     def served(self) -> list[Resource]:
-        served = list(BUILTIN)
+        served = list(BUILTIN) + self.extra_resources
         with self.lock:
             crds = [o for k, o in self.objects.items() if k[1] == "customresourcedefinitions"]
         for crd in crds:
