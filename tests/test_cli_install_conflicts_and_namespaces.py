@@ -23,26 +23,16 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 
 import pytest
 
 from standin_apiserver import cluster  # noqa: F401 (fixture)
+from test_cli_objects_not_made_by_kmeshctl import _commands, _one_error_line
 from standin_apiserver import namespace as namespace_object
 
 USER = "kubectl-create"
 RBAC = "rbac.authorization.k8s.io/v1"
-
-
-def _one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), err
-    return lines[0].removeprefix("Error: ")
-
-
-def _commands(line: str, tool: str) -> list[list[str]]:
-    return [shlex.split(c) for c in line.split("`")[1::2] if c.startswith(tool)]
 
 
 def _install(cluster, *args: str):  # noqa: F811
