@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator, Optional, Protocol
 from kmeshctl.asciinum import parse_int
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeTarget
-from kmeshctl.params import bad_value, given_text, shown, refuse_spaces
+from kmeshctl.params import bad_value, counted, given_text, shown, refuse_spaces
 from kmeshctl.sandbox import manifests as m
 from kmeshctl.sandboxes import Rerun, rerun_line
 from kmeshctl.splitstats import min_requests, split_test
@@ -161,7 +161,23 @@ def demo_subject(manifests: m.Manifests, service_name: str = "fortio",
     for dest in vs.http[0].destinations:
         subset = next(s for s in rule.subsets if s.name == dest.subset)
         versions.append(Version(dest.subset, _server_header_of(manifests, service, subset)))
+    _check_servers_differ(versions, service_name)
     return DemoSubject(vs, tuple(versions), tuple(d.weight for d in vs.http[0].destinations))
+
+
+def _check_servers_differ(versions: list[Version], service_name: str) -> None:
+    """Each subset answers with its own `Server:` header: responses are keyed to subsets
+    by it, so two subsets sharing one would each be counted every answer of both."""
+    seen: dict[str, Version] = {}
+    for version in versions:
+        first = seen.setdefault(version.server, version)
+        if first is not version and first.subset == version.subset:
+            raise UsageError(f"the route of {service_name} names subset {version.subset} twice: the demo cannot "
+                             "tell its two destinations' responses apart; name each subset once")
+        if first is not version:
+            raise UsageError(f"subsets {first.subset} and {version.subset} of {service_name} send the same Server "
+                             f"header ({shown(version.server)}): the demo cannot tell their responses apart; give "
+                             "each version its own `-echo-server-default-params header=server:N`")
 
 
 def _server_header_of(manifests: m.Manifests, service: m.Service, subset: m.Subset) -> str:
@@ -205,26 +221,53 @@ MAX_WEIGHT_SETS = 20  # phases of one run: each sends -c requests and waits for 
 def parse_weight_sets(text: str | None, subject: DemoSubject, check_count: bool = True) -> list[list[int]]:
     """`90/10,50/50` -> [[90, 10], [50, 50]]; default: the VirtualService's own weights.
     ``check_count`` False: only what holds whatever the VirtualService's subsets (whole
-    numbers >= 0 adding up to 100), before the target, and so its subsets, is known."""
+    numbers >= 0 adding up to 100), before the target, and so its subsets, is known: its
+    examples then say which subsets they are for, the target's may be others."""
     if text is None:
         return [list(subject.default_weights)]
     names = "/".join(v.subset for v in subject.versions)
-    example = "/".join(str(w) for w in subject.default_weights)
+    example, examples = weight_examples(subject)
+    if not check_count:
+        example, examples = (f"{e} (for {names}; one weight per subset)" for e in (example, examples))
     if not text.strip():
-        raise bad_value("--weights", text, "empty", f"weight sets like {example},50/50 (or leave the flag out "
-                        "for the VirtualService's own)")
+        raise bad_value("--weights", text, "empty", f"weight sets like {examples} (or leave the flag out for the "
+                        "VirtualService's own)")
     refuse_spaces("--weights", text)
     parts = text.split(",")
     if len(parts) > MAX_WEIGHT_SETS:
         raise bad_value("--weights", text, f"{len(parts)} weight sets",
-                        f"at most {MAX_WEIGHT_SETS} (one phase each), e.g. {example},50/50")
+                        f"at most {MAX_WEIGHT_SETS} (one phase each), e.g. {examples}")
     if check_count:  # `90,10`: what was meant depends on the subsets' count
         _check_sets_not_split(text, parts, len(subject.versions), example)
     sets = []
     for number, part in enumerate(parts, start=1):
-        weights = _weight_set(text, part, number if len(parts) > 1 else 0, subject, example, names, check_count)
+        shown_example = examples if len(parts) > 1 else example
+        weights = _weight_set(text, part, number if len(parts) > 1 else 0, subject, shown_example, names,
+                              check_count)
         sets.append(weights)
     return sets
+
+
+def weight_examples(subject: DemoSubject) -> tuple[str, str]:
+    """An example of one set and of two sets of --weights that fit ``subject``'s subsets:
+    (`90/10`, `90/10,50/50`), (`70/20/10`, `70/20/10,34/33/33`), (`100`, `100`)."""
+    count = len(subject.versions)
+    first = list(subject.default_weights) if sum(subject.default_weights) == 100 else _even(count)
+    if count < 2:
+        return "100", "100"
+    second = _even(count)
+    if second == first:
+        second = [0] * (count - 1) + [100]
+    if second == first:
+        second = [100] + [0] * (count - 1)
+    one = "/".join(map(str, first))
+    return one, f"{one},{'/'.join(map(str, second))}"
+
+
+def _even(count: int) -> list[int]:
+    """100 spread as evenly as whole numbers allow: 3 -> [34, 33, 33]."""
+    base, extra = divmod(100, max(count, 1))
+    return [base + (1 if i < extra else 0) for i in range(max(count, 1))]
 
 
 def _check_sets_not_split(text: str, parts: list[str], count: int, example: str) -> None:
@@ -241,17 +284,18 @@ def _check_sets_not_split(text: str, parts: list[str], count: int, example: str)
     problem = (f"--weights {shown(text)}: {len(parts)} weight sets of 1 weight each (',' separates the sets, "
                "'/' the weights of one set)")
     if any(min(g) < 0 or sum(g) != 100 for g in groups):
-        raise UsageError(f"{problem}; use {count} weights per set that add up to 100, e.g. --weights {example}")
+        raise UsageError(f"{problem}; use {counted(count, 'weight')} per set that add up to 100, "
+                         f"e.g. --weights {example}")
     meant = ",".join("/".join(str(w) for w in g) for g in groups)
     raise UsageError(f"{problem}; did you mean --weights {meant}?")
 
 
-def _weight_set(text: str, part: str, number: int, subject: DemoSubject, example: str, names: str,
+def _weight_set(text: str, part: str, number: int, subject: DemoSubject, examples: str, names: str,
                 check_count: bool = True) -> list[int]:
     """One set of --weights (``number`` 0: the only one), or the UsageError in the one
-    form `--weights 90/20: weights add up to 110; use weights that add up to 100, e.g. 90/10`."""
+    form `--weights 90/20: weights add up to 110; use weights that add up to 100, e.g. 90/10`
+    """
     which = f"set {number} ({shown(part.strip())}): " if number else ""
-    examples = f"{example},50/50" if number else example
     try:
         weights = [parse_int(w.strip(), signed=True) for w in part.strip().split("/")]
     except ValueError:
@@ -264,8 +308,9 @@ def _weight_set(text: str, part: str, number: int, subject: DemoSubject, example
     if not check_count and len(weights) == 1:
         return weights  # one weight: a set of a single-destination route, or a mistake the count names
     if check_count and len(weights) != count:
-        raise bad_value("--weights", text, f"{which}{len(weights)} weight{'s' if len(weights) != 1 else ''} "
-                        f"for {count} versions ({names})", f"{count} weights that add up to 100, e.g. {examples}")
+        raise bad_value("--weights", text, f"{which}{counted(len(weights), 'weight')} for "
+                        f"{counted(count, 'version')} ({names})",
+                        f"{counted(count, 'weight')} that add{'s' if count == 1 else ''} up to 100, e.g. {examples}")
     if min(weights) < 0:
         raise bad_value("--weights", text, f"{which}negative weight {min(weights)}",
                         f"weights >= 0 that add up to 100, e.g. {examples}")
@@ -542,6 +587,7 @@ class DemoReport:
     stopped: str = ""  # why the run ended before sending every request ('' when it did not)
     planned: int = 0  # requests of every phase (--requests times the weight sets)
     reason: str = ""  # why it did not pass, as far as the demo can tell ('' when it passed or cannot tell)
+    fix: str = ""  # the command that fixes it, when one does: the run again with the -c it needs
 
     @property
     def failures(self) -> int:
@@ -576,6 +622,7 @@ class DemoReport:
             "passed": self.passed,
             "error": self.stopped or None,
             "reason": self.reason or None,
+            "fix": self.fix or None,
         }
 
 
@@ -670,25 +717,42 @@ def made_text(target: Optional[DemoTarget]) -> str:
     return said() if callable(said) else ""
 
 
-def too_few_text(report: DemoReport) -> str:
+def too_few_text(report: DemoReport, rerun: Optional[Callable[[int], str]] = None) -> str:
     """`too few requests to judge (need at least 12 for these weights): re-run with -c 12`
-    when a phase passed the check on too few requests, else ''."""
-    needed = max((p.needed for p in report.phases if not p.judged), default=0)
+    when a phase passed the check on too few requests, else ''; with ``rerun`` (the demo
+    again with -c N, every other flag typed kept), ending `: `kmeshctl demo ... -c 12``
+    instead, ready to paste."""
+    needed = needed_requests(report)
     if not needed:
         return ""
-    return f"too few requests to judge (need at least {needed} for these weights): re-run with -c {needed}"
+    fix = f"`{rerun(needed)}`" if rerun else f"re-run with -c {needed}"
+    return f"too few requests to judge (need at least {needed} for these weights): {fix}"
 
 
-def fail_reason(target: DemoTarget, report: DemoReport) -> str:
+def needed_requests(report: DemoReport) -> int:
+    """The -c a run that passed on too few requests needs (0 when none did)."""
+    return max((p.needed for p in report.phases if not p.judged), default=0)
+
+
+def more_requests_needed(report: DemoReport) -> int:
+    """The -c that fixes a run whose only fault is too few requests to judge (0 when that
+    is not why it did not pass: a failed request, a rejected split, a stop)."""
+    if report.passed or report.stopped or report.failures or not all(p.consistent for p in report.phases):
+        return 0
+    return needed_requests(report)
+
+
+def fail_reason(target: DemoTarget, report: DemoReport, rerun: Optional[Callable[[int], str]] = None) -> str:
     """Why the run did not pass, in one phrase ('' when it passed, stopped, or nothing
     tells): a request failed or a split was rejected: what the target sees wrong
-    (its ``fail_reason``: the cluster's kmesh, namespace, waypoint); else too few requests."""
+    (its ``fail_reason``: the cluster's kmesh, namespace, waypoint); else too few requests
+    (``rerun``: see too_few_text)."""
     if report.passed or report.stopped:
         return ""
     if report.failures or not all(p.consistent for p in report.phases):
         ask = getattr(target, "fail_reason", None)
         return ask(report) if callable(ask) else ""
-    return too_few_text(report)
+    return too_few_text(report, rerun)
 
 
 def _results(lines: Iterable[str]) -> Iterator[RequestResult]:

@@ -183,13 +183,13 @@ def test_an_exec_plugin_that_prints_no_json_is_named_in_kubectl_s_words(tmp_path
 
 
 @pytest.mark.parametrize("weights,expected", [
-    ("90/20", "--weights 90/20: weights add up to 110; use weights that add up to 100, e.g. 90/10"),
+    ("90/20", "--weights 90/20: weights add up to 110; use weights that add up to 100, e.g. 90/10 (for v1/v2; one weight per subset)"),
     ("90/10,50/60", "--weights 90/10,50/60: set 2 (50/60): adds up to 110; use weights that add up to 100, "
-                    "e.g. 90/10,50/50"),
+                    "e.g. 90/10,50/50 (for v1/v2; one weight per subset)"),
     ("90", "--weights 90: 1 weight for 2 versions (v1/v2); use 2 weights that add up to 100, e.g. 90/10"),
-    ("110/-10", "--weights 110/-10: negative weight -10; use weights >= 0 that add up to 100, e.g. 90/10"),
-    ("90/x", "--weights 90/x: weights must be whole numbers separated by / (sets by ,); e.g. 90/10"),
-    ("90/10,", "--weights 90/10,: set 2 is empty; use whole numbers separated by / (sets by ,), e.g. 90/10,50/50"),
+    ("110/-10", "--weights 110/-10: negative weight -10; use weights >= 0 that add up to 100, e.g. 90/10 (for v1/v2; one weight per subset)"),
+    ("90/x", "--weights 90/x: weights must be whole numbers separated by / (sets by ,); e.g. 90/10 (for v1/v2; one weight per subset)"),
+    ("90/10,", "--weights 90/10,: set 2 is empty; use whole numbers separated by / (sets by ,), e.g. 90/10,50/50 (for v1/v2; one weight per subset)"),
 ])
 def test_weights_errors_are_the_one_message_form(weights: str, expected: str, capsys, no_env) -> None:
     code, out, err = cli(capsys, "demo", "traffic-shift", "--weights", weights)

@@ -218,13 +218,16 @@ def test_three_requests_cannot_tell_90_10_from_random_and_never_pass(make) -> No
     assert "too few requests to judge (need at least 12 for these weights)" in result.out, result.out
     last = result.out.strip().splitlines()[-1]
     assert last.startswith("FAIL: ") and "PASS" not in result.out, result.out
-    assert last.endswith("; too few requests to judge (need at least 12 for these weights): re-run with -c 12"), last
+    assert last.endswith("; too few requests to judge (need at least 12 for these weights): `kmeshctl --kubeconfig "
+                         f"{cluster.kubeconfig} demo traffic-shift --target cluster -q -c 12`"), last
     as_json = cluster.kmeshctl("demo", "traffic-shift", "--target", "cluster", "-c", "3", "-q", "-o", "json")
     report = json.loads(as_json.out)
     [phase] = report["phases"]
     assert as_json.code == 1 and report["passed"] is False and phase["consistent"] is True
     assert phase["judged"] is False and phase["needed_requests"] == 12
-    assert report["reason"] == "too few requests to judge (need at least 12 for these weights): re-run with -c 12"
+    fix = f"kmeshctl --kubeconfig {cluster.kubeconfig} demo traffic-shift --target cluster -o json -q -c 12"
+    assert report["reason"] == f"too few requests to judge (need at least 12 for these weights): `{fix}`", report
+    assert report["fix"] == fix, report
 
 
 def test_the_needed_count_is_where_an_even_split_stops_passing() -> None:

@@ -112,7 +112,7 @@ def traffic_shift(
     if name is None and target is Target.local:
         sandboxes.name_from_env()  # a bad $KMESHCTL_SANDBOX_NAME is named as such, before anything runs
     documents, subject = demo.fortio_demo()
-    _check_weights_early(weights, subject)
+    _check_weights_early(weights, subject, name)
     report: Optional[demo.DemoReport] = None
     chosen: Optional[demo.DemoTarget] = None
     try:
@@ -124,7 +124,9 @@ def traffic_shift(
             Progress(quiet=quiet, indent="")(note)
             report = demo.new_report(chosen, subject, requests, len(weight_sets))
             _run(chosen, report, weight_sets, verbose, quiet)
-            report.reason = demo.fail_reason(chosen, report)
+            report.reason = demo.fail_reason(chosen, report, _with_requests)
+            if demo.more_requests_needed(report):
+                report.fix = fix_hint(f"`{_with_requests(demo.more_requests_needed(report))}`").strip("`")
     except KeyboardInterrupt as err:  # after the target's finish: weights restored, a sandbox made removed
         _report_stop(stopped_by(err), report, output, demo.made_text(chosen))
     assert report is not None
@@ -195,15 +197,63 @@ def _check_cluster_namespace(namespace: str, name: Optional[str], target: Target
                          f"manifests' own): leave out {flag}, or use --target cluster")
 
 
-def _check_weights_early(weights: Optional[str], subject: demo.DemoSubject) -> None:
+def _check_weights_early(weights: Optional[str], subject: demo.DemoSubject, name: Optional[str]) -> None:
     """Bad --weights named before anything runs: the VirtualService measured (a sandbox's own,
     the demo's own in the cluster) may have other subsets than the manifests, so only what
-    holds whatever their count (whole numbers >= 0 adding up to 100); the count once it is
-    known."""
+    holds whatever their count (whole numbers >= 0 adding up to 100), its examples naming
+    the subsets they fit; the count once it is known: at once for a sandbox named (``name``)
+    whose own VirtualService is read from its record."""
+    own = _named_sandbox_subject(name)
+    if own is not None:
+        demo.parse_weight_sets(weights, own)
+        return
     try:
         demo.parse_weight_sets(weights, subject)
     except UsageError:
         demo.parse_weight_sets(weights, subject, check_count=False)
+
+
+def _named_sandbox_subject(name: Optional[str]) -> Optional[demo.DemoSubject]:
+    """Sandbox ``name``'s own subject, or None (no name, no such sandbox, or one whose record
+    or manifests the run itself refuses later, with the fix)."""
+    from kmeshctl.errors import KmeshctlError
+    from kmeshctl.sandbox.demo_target import measured_subject
+
+    if name is None:
+        return None
+    try:
+        return measured_subject(name)
+    except KmeshctlError:
+        return None
+
+
+def _with_requests(count: int) -> str:
+    """This demo again with -c ``count``: every flag typed kept (--sandbox, --weights,
+    --target, -n, ...) but the request count, replaced; a fix that dropped them would run
+    another demo."""
+    import shlex
+
+    from kmeshctl.cli.render import rerun_line, this_command
+
+    command = this_command()
+    if given_on_command_line("name"):  # this_command leaves the sandbox flag to rerun_line
+        flag, sandbox = flag_as_typed("name"), _typed_value("name")
+        command = rerun_line(demo.DEMO_COMMAND, flag, sandbox)
+    words, kept, skip = shlex.split(command), [], False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in ("-c", "--requests"):
+            skip = True  # its value is the next word
+        elif not word.startswith(("--requests=", "-c=")):
+            kept.append(word)
+    return shlex.join([*kept, "-c", str(count)])
+
+
+def _typed_value(param: str) -> str:
+    from typer._click.globals import get_current_context
+
+    return str(get_current_context().params.get(param))
 
 
 def _cluster_flags() -> str:

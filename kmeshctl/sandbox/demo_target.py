@@ -162,6 +162,16 @@ def _in_force(state: SandboxState) -> demo.DemoSubject:
     return demo.demo_subject(load([state.manifests_file]), where=f"sandbox {state.name}")
 
 
+def measured_subject(name: str) -> demo.DemoSubject | None:
+    """What the demo measures in sandbox ``name`` (sandbox_subject), or None when it would
+    use the demo's manifests: no such sandbox, or one not ready or without the demo's
+    objects (prepare brings it up, or refuses it)."""
+    state = checked_record(name)
+    if state is None or state.phase != PHASE_READY or demo_missing(state) or not state.manifests_file.exists():
+        return None
+    return sandbox_subject(state)
+
+
 def sandbox_subject(state: SandboxState) -> demo.DemoSubject:
     """What the demo measures in sandbox ``state``: its own VirtualService for fortio, with
     the weights a demo recorded in place of the ones it left in force."""
@@ -228,11 +238,10 @@ class LocalTarget:
         """What the demo measures here: the sandbox's own VirtualService (its subsets and
         weights); ``default``, the demo's manifests', for a sandbox the demo brings up from
         them, or one that prepare refuses (not ready, without the fortio Service)."""
-        state = checked_record(self.sandbox_name)
-        if state is None or state.phase != PHASE_READY or demo_missing(state) or not state.manifests_file.exists():
-            return default
         try:
-            subject = sandbox_subject(state)
+            subject = measured_subject(self.sandbox_name)
+            if subject is None:
+                return default
         except UsageError as error:  # the sandbox's manifests, not this command's input
             raise KmeshctlError(f"{error}: run the demo in a new sandbox: "
                                 f"`{demo.in_new_sandbox(self.sandbox_name, self._rerun)}`") from None
