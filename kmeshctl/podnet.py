@@ -91,7 +91,7 @@ def popen_entering(argv: Sequence[str], cgroup: Path, netns: Path | None = None,
     Raises PodNetError if it is not there within CGROUP_JOIN_TIMEOUT_S."""
     process = subprocess.Popen(entering(argv, cgroup=cgroup, netns=netns), **kwargs)
     deadline = time.monotonic() + CGROUP_JOIN_TIMEOUT_S
-    while process.poll() is None and not _in_cgroup(process.pid, cgroup):
+    while process.poll() is None and not in_cgroup(process.pid, cgroup):
         if time.monotonic() > deadline:
             process.kill()
             raise PodNetError(f"process {argv[0]} did not join cgroup {cgroup} within "
@@ -100,7 +100,8 @@ def popen_entering(argv: Sequence[str], cgroup: Path, netns: Path | None = None,
     return process
 
 
-def _in_cgroup(pid: int, cgroup: Path) -> bool:
+def in_cgroup(pid: int, cgroup: Path) -> bool:
+    """Whether process `pid` is directly in cgroup v2 directory `cgroup` (False if unreadable)."""
     try:
         return str(pid) in (cgroup / "cgroup.procs").read_text().split()
     except OSError:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import yaml
 
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.podnet import NETNS_DIR, Pod, kill_cgroup_tree, popen_entering, remove_cgroup_tree
+from kmeshctl.podnet import NETNS_DIR, Pod, in_cgroup, kill_cgroup_tree, popen_entering, remove_cgroup_tree
 from kmeshctl.sandbox import pods as pods_mod
 from kmeshctl.sandbox import agent as agent_mod
 from kmeshctl.sandbox import health
@@ -836,13 +836,6 @@ def _not_answering(state: SandboxState, report: dict[str, Any]) -> list[str]:
     return found
 
 
-def _alive_in(pid: int, cgroup: Path) -> bool:
-    try:
-        return str(pid) in (cgroup / "cgroup.procs").read_text().split()
-    except OSError:
-        return False
-
-
 def _service_status(topology: Topology, service: manifests_mod.Service) -> dict[str, Any]:
     waypoint = topology.waypoint_of(service)
     return {
@@ -1041,7 +1034,7 @@ def _find_document(documents: list[dict], kind: str, namespace: str, name: str) 
 
 def _signal_control_plane(state: SandboxState, sig: signal.Signals) -> None:
     records = state.processes_of("controlplane")
-    if not records or not _alive_in(records[-1].pid, state.system_cgroup / "controlplane"):
+    if not records or not in_cgroup(records[-1].pid, state.system_cgroup / "controlplane"):
         raise KmeshctlError(f"the control plane of sandbox {state.name} is not running: "
                             f"make the sandbox again: {remake_text(state.name)}")
     os.kill(records[-1].pid, sig)
