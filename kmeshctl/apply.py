@@ -162,17 +162,27 @@ def check_pod_security(namespace: dict) -> None:
 
 
 def check_not_enrolled(namespace: dict) -> None:
-    """The agent's namespace is in no data plane (istio.io/dataplane-mode Kmesh or another's,
-    `none` aside): kmesh's own pods would be redirected. enable-ns refuses to enroll it;
-    install refuses it the same way, before any write."""
+    """The agent's namespace is in no data plane (enrolled_refusal): enable-ns refuses to
+    enroll it; install refuses it the same way, before any write."""
+    refused = enrolled_refusal(namespace)
+    if refused is not None:
+        problem, fix = refused
+        raise ForeignObject(f"{problem}; nothing was applied; {fix}")
+
+
+def enrolled_refusal(namespace: dict) -> Optional[tuple[str, str]]:
+    """(problem, fix) when ``namespace`` is enrolled in a data plane (istio.io/dataplane-mode
+    Kmesh or another's, `none` aside): kmesh's own pods would be redirected; None otherwise.
+    install refuses with it, precheck reports it."""
     from kmeshctl.enrollment import MODE_LABEL, MODE_NONE
 
     name = namespace["metadata"]["name"]
     value = (namespace["metadata"].get("labels") or {}).get(MODE_LABEL)
-    if value and value.lower() != MODE_NONE:
-        raise ForeignObject(f"namespace {name} is enrolled in a data plane ({MODE_LABEL}={value}), and the node "
-                            f"agent's own pods must not be redirected; nothing was applied; remove the label "
-                            f"(`kubectl label namespace {name} {MODE_LABEL}-`) or install into another namespace (-n)")
+    if not value or value.lower() == MODE_NONE:
+        return None
+    return (f"namespace {name} is enrolled in a data plane ({MODE_LABEL}={value}), and the node agent's own pods "
+            "must not be redirected",
+            f"remove the label (`kubectl label namespace {name} {MODE_LABEL}-`) or install into another namespace (-n)")
 
 
 def pod_security_refusal(namespace: dict) -> Optional[tuple[str, str]]:
@@ -191,8 +201,8 @@ def pod_security_refusal(namespace: dict) -> Optional[tuple[str, str]]:
 class DryRunRejected(KmeshctlError):
     """The API server's dry run rejected an object (conflict, admission, validation)."""
 
-    def __init__(self, problem: str, fix: str, outcome: str = "nothing was applied") -> None:
-        super().__init__(f"{problem}; {outcome}", fix=fix)
+    def __init__(self, problem: str, fix: str, outcome: str = "nothing was applied", see: str = "") -> None:
+        super().__init__(f"{problem}; {outcome}", fix=fix, see=see)
         self.problem = problem
 
 
@@ -226,6 +236,9 @@ def server_dry_run(client: KubeClient, objs: list[dict]) -> None:
                 raise DryRunRejected(f"{object_ref(obj)} grants another role than install's, and a binding's "
                                      "roleRef cannot change", f"delete it (`kubectl delete {kubectl_words(obj)}`), "
                                      "then re-run install") from err
+            if err.status in (401, 403):  # its own fix (credentials, the permission refused) and pointer
+                raise DryRunRejected(f"{object_ref(obj)} rejected by the API server: {err.problem}", err.fix,
+                                     see=err.see) from err
             raise DryRunRejected(f"{object_ref(obj)} rejected by the API server: {err}", REJECTED_FIX) from err
 
 
@@ -331,7 +344,7 @@ def _dry_run_in_new_namespaces(client: KubeClient, objs: list[dict], created: li
         server_dry_run(client, objs)
     except DryRunRejected as err:
         undone = _delete_namespaces(client, created)
-        raise DryRunRejected(err.problem, err.fix, f"{undone}, nothing else was applied") from err
+        raise DryRunRejected(err.problem, err.fix, f"{undone}, nothing else was applied", err.see) from err
 
 
 def _delete_namespaces(client: KubeClient, names: list[str]) -> str:

@@ -90,3 +90,10 @@ def limit_words(timeout_s: float) -> str:
     if not timeout_s or timeout_s != timeout_s or timeout_s == float("inf"):  # 0, nan, inf
         return "no limit"
     return f"limit {duration_words(timeout_s)}"
+
+
+def waited_words(waited_s: float, timeout_s: float) -> str:
+    """`12s, limit 5m` (`12s, no limit`): how long a wait has gone on and its limit, the
+    one spelling of both in every progress line of a wait (install's rollout, enable-ns
+    --wait, waypoint apply)."""
+    return f"{waited_s:.0f}s, {limit_words(timeout_s)}"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from rich.console import Console
 from rich.table import Table
 
+from kmeshctl.asciinum import limit_words
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.params import TABLE_EMPTY as EMPTY
 
@@ -70,11 +71,11 @@ def _timed_out(err: BaseException) -> bool:
 
 
 def _waiting_note(address: str, quiet: bool) -> contextlib.AbstractContextManager[None]:
-    """`waiting for the node agent admin endpoint at ADDR (up to 10 s)`, as
+    """`waiting for the node agent admin endpoint at ADDR (limit 10s)`, as
     kmeshctl.kube.waiting_note (a stopped agent takes the connection and says nothing)."""
     from kmeshctl.kube import waiting_note
 
-    return waiting_note(f"waiting for the node agent admin endpoint at {address} (up to {TIMEOUT_S:g} s)", quiet)
+    return waiting_note(f"waiting for the node agent admin endpoint at {address} ({limit_words(TIMEOUT_S)})", quiet)
 
 
 def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "KubeTarget") -> Any:

@@ -1,7 +1,7 @@
 """`kmeshctl demo traffic-shift`: the Kmesh fortio demo, measured.
 
-curl runs in the netutils pod against the fortio Service VIP on port 80, once per
-request, as in the guide (`curl -v fortio:80 | grep Server:`). The `Server:` header
+curl runs in the netutils pod against the fortio Service VIP on its port (80 in the
+demo's manifests), once per request, as in the guide (`curl -v fortio:80 | grep Server:`). The `Server:` header
 says which version answered. One phase per weight set: between phases the
 VirtualService changes live while a background loop keeps sending requests, and every
 request of the phase and of the change is counted; none may fail.
@@ -24,13 +24,14 @@ from kmeshctl.kube import KubeTarget
 from kmeshctl.params import bad_value, counted, given_text, shown, refuse_spaces
 from kmeshctl.sandbox import manifests as m
 from kmeshctl.sandboxes import Rerun, rerun_line
-from kmeshctl.splitstats import min_requests, split_test
+from kmeshctl.splitstats import TELLABLE_LIMIT, like_unweighted, min_requests, split_test
 from kmeshctl.stopping import Stopped
 
 P_VALUE_FLOOR = 0.001
 CURL_TIMEOUT_S = 5
 CHANGE_LEAD_S = 0.5  # background traffic flows this long before the change is made
 MAX_BACKGROUND_S = 120
+MAX_REQUESTS = TELLABLE_LIMIT  # -c at most
 
 # Runs in the client pod: `sh -c SCRIPT sh URL COUNT STOP_FILE MAX_SECONDS`.
 # COUNT 0 = until STOP_FILE exists or MAX_SECONDS passed. One line per request:
@@ -134,6 +135,8 @@ def lost_reason(target: DemoTarget) -> str:
 class Version:
     subset: str  # "v1"
     server: str  # the Server header its pods send, "1"
+    pods: int = 1  # its pods (the replicas of its Deployments): routing without weights spreads over pods
+    deployments: tuple[str, ...] = field(default=(), compare=False)  # `namespace/name` of each
 
 
 @dataclass(frozen=True)
@@ -143,26 +146,85 @@ class DemoSubject:
     virtual_service: m.VirtualService
     versions: tuple[Version, ...]
     default_weights: tuple[int, ...]
+    route: int = 0  # the http route measured (its index): the one a plain GET / takes
+    port: int = 80  # the fortio Service port the requests go to
+
+    @property
+    def pod_counts(self) -> dict[str, int]:
+        """Server header -> pods: what routing that ignores the weights spreads over."""
+        return {v.server: v.pods for v in self.versions}
 
 
 def demo_subject(manifests: m.Manifests, service_name: str = "fortio",
-                 where: str = "the demo manifests") -> DemoSubject:
+                 where: str = "the demo manifests", namespace: str | None = None) -> DemoSubject:
     """The VirtualService routing ``service_name`` in ``manifests`` (``where``: their name
-    in messages, e.g. `sandbox kmesh`): its first route's subsets, in order, and weights."""
+    in messages, e.g. `sandbox kmesh`; ``namespace``: only one of that namespace): the
+    subsets, in order, and weights of the route a plain GET / takes (root_route), and the
+    Service port requests go to (request_port)."""
     vs = next((v for v in manifests.virtual_services if any(
-        h.split(".")[0] == service_name for h in v.hosts)), None)
+        h.split(".")[0] == service_name for h in v.hosts) and namespace in (None, v.namespace)), None)
     if vs is None:
-        raise UsageError(f"no VirtualService for {service_name} in {where}")
+        inside = f" in namespace {namespace}" if namespace is not None else ""
+        raise UsageError(f"no VirtualService for {service_name}{inside} in {where}")
     service = manifests.service_for_host(vs.hosts[0], vs.namespace)
     rule = manifests.destination_rule_for(service) if service else None
     if service is None or rule is None:
         raise UsageError(f"the demo needs the Service and DestinationRule of {service_name} ({where} lacks them)")
+    route = root_route(vs)
+    if route is None:
+        raise UsageError(f"no http route of VirtualService {vs.namespace}/{vs.name} in {where} takes a request "
+                         f"to / ({_matches_text(vs)}), which is what the demo sends; add a route without `match` "
+                         "(or with `uri: {prefix: /}`) last")
     versions = []
-    for dest in vs.http[0].destinations:
+    for dest in vs.http[route].destinations:
         subset = next(s for s in rule.subsets if s.name == dest.subset)
-        versions.append(Version(dest.subset, _server_header_of(manifests, service, subset)))
+        deployments = _subset_deployments(manifests, service, subset)
+        if not deployments:
+            raise UsageError(f"DestinationRule {rule.namespace}/{rule.name} subset {subset.name} "
+                             f"({_labels_text(subset.labels)}) selects no pod of Service {service.namespace}/"
+                             f"{service.name} in {where}: the demo cannot measure it (its requests get HTTP 503); "
+                             "fix the subset's labels or the pods'")
+        versions.append(Version(dest.subset, _server_header_of(deployments, subset),
+                                sum(d.replicas for d in deployments),
+                                tuple(f"{d.namespace}/{d.name}" for d in deployments)))
     _check_servers_differ(versions, service_name)
-    return DemoSubject(vs, tuple(versions), tuple(d.weight for d in vs.http[0].destinations))
+    return DemoSubject(vs, tuple(versions), tuple(d.weight for d in vs.http[route].destinations), route,
+                       request_port(service, vs.http[route]))
+
+
+def root_route(vs: m.VirtualService) -> int | None:
+    """The index of the http route a plain GET / (no special header) takes: the first
+    without a match, or with a uri match / accepts (None: none does; Envoy answers 404)."""
+    def takes_root(match: m.UriMatch) -> bool:
+        return match.value in ("", "/") if match.kind in ("prefix", "exact") else False
+    return next((i for i, r in enumerate(vs.http) if not r.matches or any(takes_root(x) for x in r.matches)), None)
+
+
+def _matches_text(vs: m.VirtualService) -> str:
+    """`route 1 matches uri prefix /canary`, each route's matches."""
+    return "; ".join(f"route {i} matches " + " or ".join(f"uri {x.kind} {x.value}" for x in r.matches)
+                     for i, r in enumerate(vs.http, start=1))
+
+
+def request_port(service: m.Service, route: m.HttpRoute) -> int:
+    """The Service port the demo sends to: the one the route's destinations name, else the
+    Service's only port, else 80 when it has one, else its first."""
+    ports = [p.port for p in service.ports]
+    named = [d.port for d in route.destinations if d.port in ports]
+    if named:
+        return named[0]
+    return ports[0] if len(ports) == 1 or 80 not in ports else 80
+
+
+def _subset_deployments(manifests: m.Manifests, service: m.Service, subset: m.Subset) -> list[m.Deployment]:
+    """The Deployments whose pods the Service and the subset both select."""
+    wanted = {**service.selector, **subset.labels}
+    return [d for d in manifests.deployments if d.namespace == service.namespace
+            and all(d.pod_labels.get(k) == v for k, v in wanted.items())]
+
+
+def _labels_text(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in labels.items()) or "no labels"
 
 
 def _check_servers_differ(versions: list[Version], service_name: str) -> None:
@@ -180,13 +242,9 @@ def _check_servers_differ(versions: list[Version], service_name: str) -> None:
                              "each version its own `-echo-server-default-params header=server:N`")
 
 
-def _server_header_of(manifests: m.Manifests, service: m.Service, subset: m.Subset) -> str:
+def _server_header_of(deployments: list[m.Deployment], subset: m.Subset) -> str:
     """The `header=server:N` a subset's fortio pods were started with."""
-    for deployment in manifests.deployments:
-        labels = deployment.pod_labels
-        if deployment.namespace != service.namespace or not all(
-                labels.get(k) == v for k, v in {**service.selector, **subset.labels}.items()):
-            continue
+    for deployment in deployments:
         for container in deployment.containers:
             for arg in container.args:
                 for param in arg.split("&"):
@@ -194,6 +252,21 @@ def _server_header_of(manifests: m.Manifests, service: m.Service, subset: m.Subs
                         return param.split(":", 1)[1]
     raise UsageError(f"no pod of subset {subset.name} sets `-echo-server-default-params "
                      "header=server:N`; the demo cannot tell the versions apart")
+
+
+def check_pods(subject: DemoSubject, weight_sets: list[list[int]], where: str) -> None:
+    """KmeshctlError (exit 1) before any request when a subset without a pod (replicas 0)
+    gets a weight > 0, in force now or in a weight set: its requests would fail (HTTP 503)."""
+    vs = subject.virtual_service
+    for index, version in enumerate(subject.versions):
+        own = subject.default_weights[index]
+        if version.pods or not (own or any(w[index] for w in weight_sets)):
+            continue
+        # its own weight > 0: even a switch to weights without it sends it requests first
+        fix = "" if own else "give it weight 0 in every --weights set, or "
+        raise KmeshctlError(f"subset {version.subset} of VirtualService {vs.namespace}/{vs.name} in {where} has no "
+                            f"pod (replicas 0 in Deployment {', '.join(version.deployments)}): its requests would "
+                            f"fail (HTTP 503); {fix}make the sandbox again with replicas >= 1 for it")
 
 
 def fortio_demo() -> tuple[list[dict], DemoSubject]:
@@ -246,6 +319,18 @@ def parse_weight_sets(text: str | None, subject: DemoSubject, check_count: bool 
                               check_count)
         sets.append(weights)
     return sets
+
+
+def telling_weights(unweighted: dict[str, float]) -> str:
+    """Weights far from ``unweighted`` (subset -> share routing without weights gives): the
+    most to the subset with the fewest pods, 10 to each other with pods, `10/90`,
+    `80/10/10` ('' with fewer than two subsets with pods: no weights change anything)."""
+    live = [k for k, share in unweighted.items() if share > 0]
+    if len(live) < 2:
+        return ""
+    lightest = min(live, key=lambda k: unweighted[k])
+    most = 100 - 10 * (len(live) - 1)
+    return "/".join(str(most if k == lightest else 10 if k in live else 0) for k in unweighted)
 
 
 def weight_examples(subject: DemoSubject) -> tuple[str, str]:
@@ -337,18 +422,15 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
     on the command line (``cluster_flags``, e.g. "--context prod") that cannot be reached:
     exit 2 for bad input (no such context or file), 1 when it does not answer. cluster:
     that cluster, or an error naming why it cannot be used. ``namespace`` (-n) is where
-    the cluster demo deploys; it means the cluster, as --sandbox means local.
-    ``sandbox_flag``: the spelling of the sandbox flag typed (--sandbox or --name), for
-    messages about it. ``kube_target``: the cluster configured (--kubeconfig, --context).
+    the demo's objects are: on a cluster where it deploys them, in a local sandbox where its
+    manifests put them (None: the sandbox's only such namespace, `default` first); it
+    chooses no target. ``sandbox_flag``: the spelling of the sandbox flag typed (--sandbox
+    or --name), for messages about it. ``kube_target``: the cluster configured (--kubeconfig, --context).
     ``rerun``: how a fix repeats the demo on a sandbox (the CLI's keeps every flag typed)."""
     from kmeshctl.demo_cluster import ClusterTarget, in_namespace, reachable_cluster
     from kmeshctl.sandbox.demo_target import LocalTarget
 
-    chosen_by = "--target cluster"
-    if namespace:  # the CLI refused it with --sandbox or --target local
-        chosen_by = "--target cluster" if choice == "cluster" else f"--namespace {namespace} (the cluster demo)"
-        choice = "cluster"
-        documents = in_namespace(documents, namespace)
+    documents = in_namespace(documents, namespace)  # the cluster demo deploys into -n
     if choice == "cluster" and sandbox_name:
         raise UsageError(f"{sandbox_flag} names a local sandbox: leave it out with --target cluster")
     if choice == "auto" and sandbox_name and cluster_flags:
@@ -374,7 +456,7 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
         client, error = reachable_cluster(kube_target)
         if client is None:
             assert error is not None
-            raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(f"{chosen_by}: {error}")
+            raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(f"--target cluster: {error}")
         return ClusterTarget(client, documents, (namespace or vs.namespace, vs.name)), f"Target: cluster {client.host}"
     try:
         name, how = local_sandbox(sandbox_name, sandbox_flag, rerun)
@@ -382,9 +464,12 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
         if not why:
             raise
         # the sandbox choice alone would hide that the configured cluster was tried first
-        raise type(error)(f"--target {why}; so a local sandbox, but {error}", error.exit_code) from error
+        # worded without --target: auto is what runs when it is not typed
+        raise type(error)(f"{why.removeprefix('auto: ')}; so a local sandbox, but {error}",
+                          error.exit_code) from error
     notes = "; ".join(n for n in (why, how) if n)
-    target = LocalTarget(name, (vs.namespace, vs.name), list(subject.default_weights), rerun, sandbox_flag)
+    target = LocalTarget(name, (namespace or vs.namespace, vs.name), list(subject.default_weights), rerun,
+                         sandbox_flag, namespace)
     return target, f"Target: local sandbox {name}" + (f" ({notes})" if notes else "")
 
 
@@ -437,6 +522,21 @@ def _named_sandbox(name: str, found: list[str], rerun: Rerun = rerun_line) -> st
 
 DEMO_WORDS = ("demo", "traffic-shift")
 DEMO_COMMAND = " ".join(["kmeshctl", *DEMO_WORDS])
+
+
+def with_namespace(command: str, namespace: str) -> str:
+    """``command`` (a demo line to paste) with `-n NAMESPACE` in place of any -n typed."""
+    import shlex
+
+    words, kept, skip = shlex.split(command), [], False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in ("-n", "--namespace"):
+            skip = True  # its value is the next word
+        elif not word.startswith("--namespace=") and not (word.startswith("-n") and word[2:3] != "-"):
+            kept.append(word)  # -nNS and --namespace=NS are dropped
+    return shlex.join([*kept, "-n", namespace])
 
 
 def rerun_command(sandbox: str, rerun: Rerun = rerun_line) -> str:
@@ -539,6 +639,8 @@ class PhaseReport:
     test: str
     change: Optional[TrafficCount] = None  # the background traffic while switching to it
     needed: int = 0  # successful requests the check needs to tell the weights from an even spread
+    unweighted: dict[str, float] = field(default_factory=dict)  # subset -> share routing without weights gives
+    like_unweighted: bool = False  # no count (up to MAX_REQUESTS) tells the weights from that share
 
     @property
     def consistent(self) -> bool:
@@ -602,16 +704,17 @@ class DemoReport:
         return not self.stopped and self.failures == 0 and all(p.consistent and p.judged for p in self.phases)
 
     def to_json(self) -> dict:
-        """The documented, stable schema (docs/usage.md, "The demo's JSON")."""
-        assert self.subject is not None
-        phases = [p.to_json(n, self.subject) for n, p in enumerate(self.phases, start=1)]
+        """The documented, stable schema (docs/usage.md, "The demo's JSON"); a run stopped
+        before its target or manifests were known has `target` null or no `subsets`."""
+        subject = self.subject
+        phases = [p.to_json(n, subject) for n, p in enumerate(self.phases, start=1)] if subject else []
         change_requests = sum(p.change.requests for p in self.phases if p.change)
         return {
             "schema": SCHEMA,
-            "target": self.target,
-            "sandbox": self.where if self.target == "local" else None,
-            "cluster": self.where if self.target == "cluster" else None,
-            "subsets": [{"subset": v.subset, "server": v.server} for v in self.subject.versions],
+            "target": self.target or None,
+            "sandbox": (self.where or None) if self.target == "local" else None,
+            "cluster": (self.where or None) if self.target == "cluster" else None,
+            "subsets": [{"subset": v.subset, "server": v.server} for v in subject.versions] if subject else [],
             "requests": self.requests,
             "totals": {"requests": sum(p.traffic.requests for p in self.phases) + change_requests,
                        "failures": self.failures, "phases": len(self.phases),
@@ -634,6 +737,16 @@ def new_report(target: DemoTarget, subject: DemoSubject, requests: int, phases: 
     fills it, so what was sent before a stop (Ctrl-C, SIGTERM) is still in it."""
     where = getattr(target, "sandbox_name", "") or getattr(getattr(target, "client", None), "host", "")
     return DemoReport(target.name, requests, [], subject, where, planned=requests * phases)
+
+
+def unstarted_report(target: Optional[DemoTarget], subject: Optional[DemoSubject], requests: int,
+                     typed_target: str = "") -> DemoReport:
+    """The report of a run stopped before new_report made one (reading the manifests,
+    choosing the target): no phase. ``typed_target``: --target as typed, for a target not
+    chosen yet ('' for auto: `target` null)."""
+    if target is not None and subject is not None:
+        return new_report(target, subject, requests, 0)
+    return DemoReport(typed_target, requests, [], subject)
 
 
 def run_traffic_shift(target: DemoTarget, subject: DemoSubject, requests: int,
@@ -703,11 +816,12 @@ def sent_text(report: DemoReport) -> str:
 def stop_text(stop: Stopped, report: Optional[DemoReport], made: str = "") -> str:
     """The one line of a stopped demo: `stopped by SIGTERM (340 of 3000 requests sent;
     phase 1: ...)`, or `... before any request was sent` and then ``made`` (made_text):
-    a run that sent requests left its objects as any run does, one that sent none only
-    them, so it says so."""
+    a run that sent requests left its objects as any run does, one that sent none (before
+    phase 1 or during it: `0 of 20 requests sent`) only them, so it says so."""
     if report is None or not report.phases:
         return f"stopped by {stop.how} before any request was sent" + (f"; {made}" if made else "")
-    return f"stopped by {stop.how} ({sent_text(report)})"
+    # phase 1 under way with nothing sent yet: what the run made is all it did
+    return f"stopped by {stop.how} ({sent_text(report)})" + (f"; {made}" if made and report.sent == 0 else "")
 
 
 def made_text(target: Optional[DemoTarget]) -> str:
@@ -795,8 +909,12 @@ def _phase_report(subject: DemoSubject, weights: list[int], traffic: TrafficCoun
                   change: TrafficCount | None) -> PhaseReport:
     expected = {v.server: w for v, w in zip(subject.versions, weights)}
     tested = split_test(traffic.counts, expected)
+    pods = subject.pod_counts
+    total_pods = sum(pods.values()) or 1
     return PhaseReport(
-        needed=min_requests(expected, P_VALUE_FLOOR),
+        needed=min_requests(expected, P_VALUE_FLOOR, pods),
+        unweighted={v.subset: round(v.pods / total_pods, 6) for v in subject.versions},
+        like_unweighted=like_unweighted(expected, pods, P_VALUE_FLOOR),
         weights={v.subset: w for v, w in zip(subject.versions, weights)},
         expected=expected,
         traffic=traffic,

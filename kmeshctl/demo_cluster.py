@@ -15,10 +15,17 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shlex
+import socket
 import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, TypeVar
 
 from kmeshctl import apply as applier
+from kmeshctl.asciinum import waited_words
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import ApiError, KubeClient, KubeTarget, connect_reachable, core_v1_api, stream_refusal
 from kmeshctl.precheck import parse_server_version
@@ -44,10 +51,99 @@ NOTHING_SENT = "no request was sent"
 # On the demo's VirtualService (examples/fortio): with kmeshctl's field manager, it tells the
 # demo's own (whose weights the demo sets, by force) from a user's of the same name.
 DEMO_LABEL = ("app.kubernetes.io/part-of", "kmeshctl-demo")
-# On the demo's own VirtualService while a run has changed its weights: its http routes as
-# the run found them (JSON), so that the next run puts back what a killed one (SIGKILL) left.
+# On the demo's own VirtualService while a run has changed its weights (WeightsRecord, JSON):
+# the http routes the run found and the ones it set last, and the run (host, pid, when), so
+# that the next run puts back what a killed one (SIGKILL) left, and only that.
 ORIGINAL_WEIGHTS = "kmeshctl.io/demo-original-weights"
+# A record another host's run rewrote this recently may be of a run still going (its pid
+# cannot be checked from here): a phase rewrites it at least every few minutes.
+OTHER_HOST_RUN_S = 600.0
+DEMO_WAYPOINT = "waypoint-demo"  # the name a fix gives when `waypoint` is taken by another object
 
+
+# ----- the request loop's guard in the client pod ----------------------------------------
+# Closing an exec stream does not reliably end the command in the pod (a real kubelet
+# leaves it running), so the loop script runs after GUARD: it writes a per-run marker
+# (LOOP_DIR/LOOP_MARKER_PREFIX<run>-<n>, holding the loop's pid) and ends the loop when
+# the demo removes the marker (its stop: KILL_LOOP), when the exec's stdin closes, or when
+# the demo's heartbeat (a line on stdin every HEARTBEAT_S) stops for LOOP_ORPHAN_S (a demo
+# killed by SIGKILL, a lost connection). A run's start ends loops earlier runs left (SWEEP).
+# The guard runs in the loop's own shell, so the loop's argv is the script's as before.
+LOOP_DIR = "/tmp"
+LOOP_MARKER_PREFIX = "kmeshctl-demo-loop-"
+HEARTBEAT_S = 1.0
+LOOP_ORPHAN_S = 15
+EXEC_TIMEOUT_S = 30  # a short command in the client pod (touch, the stop's kill, the sweep)
+# After `guard_marker=PATH; guard_limit=SECONDS`; `kill $$` in a subshell ends the loop's shell.
+GUARD = r"""
+: kmeshctl-demo-guard
+echo "$$" > "$guard_marker"; echo 0 > "$guard_marker.beat"
+exec 3<&0
+( n=0; while IFS= read -r _; do n=$((n + 1)); echo "$n" > "$guard_marker.beat"; done; kill $$ ) <&3 >/dev/null 2>&1 &
+guard_reader=$!
+exec 3<&-
+( seen=0; quiet=0
+  while kill -0 $$ 2>/dev/null; do
+    sleep 1
+    [ -e "$guard_marker" ] || { kill $$; break; }
+    now=; read -r now < "$guard_marker.beat"
+    if [ "$now" = "$seen" ]; then quiet=$((quiet + 1)); else quiet=0; seen=$now; fi
+    [ "$quiet" -ge "$guard_limit" ] && { kill $$; break; }
+  done
+  kill "$guard_reader"; rm -f "$guard_marker" "$guard_marker.beat" ) >/dev/null 2>&1 &
+guard_dog=$!
+trap 'kill "$guard_dog" "$guard_reader" 2>/dev/null; rm -f "$guard_marker" "$guard_marker.beat"' EXIT
+"""
+# `sh -c KILL_LOOP sh MARKER`: the demo's stop ends its loop (the guard then cleans up).
+KILL_LOOP = r"""
+[ -f "$1" ] || exit 0
+read -r pid < "$1"
+rm -f "$1"
+[ -n "$pid" ] && kill "$pid" 2>/dev/null
+exit 0
+"""
+# `sh -c SWEEP sh DIR PREFIX URL PROC`: ends the loops earlier runs left and prints how
+# many: a marker's whose heartbeat stands still (a run still going beats; its loop is not
+# left), then any loop without a guard (a kmeshctl before it) sending to URL (this demo's
+# Service), found by the loop script's text in PROC/PID/cmdline.
+SWEEP = r"""
+n=0; before=
+for m in "$1/$2"*; do
+  case $m in *.beat) continue ;; esac
+  [ -f "$m" ] || continue
+  b=; read -r b < "$m.beat" 2>/dev/null
+  before="$before $m=$b"
+done
+[ -n "$before" ] && sleep 3
+for e in $before; do
+  m=${e%=*}; b=${e##*=}
+  now=; read -r now < "$m.beat" 2>/dev/null
+  [ "$now" = "$b" ] || continue
+  pid=; read -r pid < "$m" 2>/dev/null
+  rm -f "$m" "$m.beat"
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && n=$((n + 1))
+done
+sig=END_OF; sig=${sig}_HEADERS; guard=kmeshctl-demo-; guard=${guard}guard
+for p in "$4"/[0-9]*; do
+  pid=${p##*/}
+  [ "$pid" = "$$" ] && continue
+  grep -q "$sig" "$p/cmdline" 2>/dev/null && grep -qF "$3" "$p/cmdline" 2>/dev/null || continue
+  grep -q "$guard" "$p/cmdline" 2>/dev/null && continue
+  ppid=; read -r _ _ _ ppid _ < "$p/stat" 2>/dev/null
+  grep -q "$sig" "$4/$ppid/cmdline" 2>/dev/null && continue
+  kill "$pid" 2>/dev/null && n=$((n + 1))
+done
+echo "$n"
+"""
+
+
+def guarded(argv: list[str], marker: str, orphan_s: int) -> list[str]:
+    """``argv`` with GUARD run first in its shell: `sh -c SCRIPT ...` keeps its arguments
+    (GUARD goes before SCRIPT); any other command is exec'd by a guarded shell."""
+    head = f"guard_marker={shlex.quote(marker)}; guard_limit={int(orphan_s)}\n{GUARD}"
+    if argv[:2] == ["sh", "-c"] and len(argv) >= 3:
+        return ["sh", "-c", head + argv[2], *argv[3:]]
+    return ["sh", "-c", head + 'exec "$@"', "sh", *argv]
 
 def reachable_cluster(target: KubeTarget) -> tuple[Optional[KubeClient], Optional[KmeshctlError]]:
     """(client, None) when the cluster ``target`` names answers, else (None, the error
@@ -68,6 +164,15 @@ def _check_exit(status_json: str, command: str, where: str) -> None:
         message = " ".join(str(status.get("message", "")).split())
         raise KmeshctlError(f"{command} in pod {where} failed: {message}; check that the pod has sh "
                             "and curl (the example's netutils image has both)")
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    """Best effort: a heartbeat or a stop's kill that fails changes nothing (the guard's
+    LOOP_ORPHAN_S ends the loop anyway)."""
+    try:
+        action()
+    except Exception:  # noqa: BLE001 - transport errors of a closing stream, KmeshctlError
+        pass
 
 
 def in_namespace(documents: list[dict], namespace: Optional[str]) -> list[dict]:
@@ -232,7 +337,7 @@ def service_waypoint(client: KubeClient, objs: list[dict], planned: bool) -> Opt
     # a Service in the cluster counts as it is (a user's own may lack the label the demo's
     # manifest has); one not there yet as the demo will create it
     doc = _fortio_service(objs)
-    service = _live_and_planned(client, doc, planned and not _service_exists(client, doc))
+    service = _live_and_planned(client, doc, planned and _applied_as_planned(client, doc))
     namespace = _live_and_planned(client, _demo_namespace(objs), planned)
     snap = model.snapshot_from_objects([namespace, service])
     found = snap.waypoint_of(snap.services[0]) if snap.services else None
@@ -241,6 +346,16 @@ def service_waypoint(client: KubeClient, objs: list[dict], planned: bool) -> Opt
     on = (f"Service {snap.services[0].namespace}/{SERVICE}" if model.USE_WAYPOINT_LABEL in _labels(service)
           else f"namespace {namespace['metadata']['name']}")
     return found[0], found[1], on
+
+
+def _applied_as_planned(client: KubeClient, doc: dict) -> bool:
+    """The demo's apply will set ``doc``'s labels: no such Service yet, or the demo's own
+    with a waypoint label (this run's --waypoint replaces the one an earlier run set; one
+    whose label was removed is said to lack it)."""
+    from kmeshctl.waypoint import model
+
+    live = client.get("v1", "Service", doc["metadata"]["name"], doc["metadata"]["namespace"])
+    return live is None or (made_by_demo({**live, "kind": "Service"}) and model.USE_WAYPOINT_LABEL in _labels(live))
 
 
 def _service_exists(client: KubeClient, doc: dict) -> bool:
@@ -272,7 +387,7 @@ def _waypoint_error(client: KubeClient, objs: list[dict], planned: bool, outcome
         return None
     if waypoint.gateway_reason == "not found":
         return KmeshctlError(_no_waypoint_words(who, missing, (namespace, name), on, outcome),
-                             fix=f"run `{apply} --wait`")
+                             fix=_waypoint_fix(client, namespace, name, apply))
     pods_needed = waypoint.managed or waypoint.pods
     if waypoint.addresses and (waypoint.ready_pods or not pods_needed):
         return None
@@ -281,6 +396,82 @@ def _waypoint_error(client: KubeClient, objs: list[dict], planned: bool, outcome
     return KmeshctlError(f"waypoint {namespace}/{name}, which {who} {uses}, is not ready ({why}; {outcome})",
                          fix=f"see `kmeshctl waypoint status -n {namespace} --name {name}`, or re-apply it: "
                              f"`{apply} --wait`")
+
+
+def _waypoint_fix(client: KubeClient, namespace: str, name: str, apply: str) -> str:
+    """`run `kmeshctl waypoint apply ... --wait``; when an object of the waypoint's names
+    exists and is not one (a user's Service `waypoint`), a free name instead, and the demo
+    again with --waypoint naming it (else the demo's Service would still use NAME)."""
+    if not _name_taken(client, namespace, name):
+        return f"run `{apply} --wait`"
+    free = next(n for n in (f"{DEMO_WAYPOINT}{'' if i == 1 else f'-{i}'}" for i in range(1, 100))
+                if not _name_taken(client, namespace, n))
+    return (f"{name} is taken there by {_taken_by(client, namespace, name)}: run `kmeshctl waypoint apply -n "
+            f"{namespace} --name {free} --wait`, then `kmeshctl demo traffic-shift --target cluster -n {namespace} "
+            f"--waypoint {free}`")
+
+
+def _name_taken(client: KubeClient, namespace: str, name: str) -> bool:
+    from kmeshctl.waypoint import deploy
+
+    readable, found = _readable(lambda: deploy.objects_of(client, deploy.WaypointParams(namespace, name))[1])
+    return bool(readable and found)
+
+
+def _taken_by(client: KubeClient, namespace: str, name: str) -> str:
+    from kmeshctl.waypoint import deploy
+
+    return ", ".join(deploy.objects_of(client, deploy.WaypointParams(namespace, name))[1]) + " (not a waypoint)"
+
+
+def found_waypoint(client: KubeClient, namespace: str) -> tuple[str, str]:
+    """(name, why) of the waypoint the demo's Service should use in ``namespace`` when the
+    user gave none (--waypoint): the one the namespace's own istio.io/use-waypoint label
+    names, else the only ready kmeshctl waypoint there; ('', '') when neither (the
+    manifest's `waypoint` stands)."""
+    from kmeshctl.waypoint import deploy, model
+
+    readable, live = _readable(lambda: client.get("v1", "Namespace", namespace))
+    labelled = _labels(live).get(model.USE_WAYPOINT_LABEL, "") if readable else ""
+    if labelled:
+        return labelled, f"namespace {namespace} is labelled {model.USE_WAYPOINT_LABEL}={labelled}"
+    try:
+        ready = [w.name for w in deploy.list_waypoints(client, namespace)
+                 if w.managed and w.addresses and w.ready_pods]
+    except (ApiError, KmeshctlError):  # not readable, or no Gateway API: the checks say what lacks
+        return "", ""
+    if len(ready) == 1:
+        return ready[0], f"the only ready kmeshctl waypoint in {namespace}"
+    return "", ""
+
+
+def waypoint_flag_target(waypoint: Optional[str], target: str, sandbox_flag: str) -> str:
+    """The --target a `--waypoint NAME` means (cluster only: with auto, the cluster); a UsageError (exit 2) for an invalid name, --target local or a sandbox
+    flag (``sandbox_flag``: --sandbox or --name as typed, '' when none)."""
+    from kmeshctl.namespaces import DNS1123_RULE
+    from kmeshctl.params import shown
+    from kmeshctl.waypoint import deploy
+
+    if waypoint is None:
+        return target
+    if not deploy._DNS_LABEL.match(waypoint):
+        raise UsageError(f"--waypoint {shown(waypoint)}: not a valid waypoint name ({DNS1123_RULE}), e.g. "
+                         f"--waypoint {DEMO_WAYPOINT}")
+    if sandbox_flag or target == "local":
+        why = f"{sandbox_flag} names a local sandbox" if sandbox_flag else "--target local"
+        raise UsageError(f"--waypoint names the cluster waypoint the demo's Service uses, and {why}: leave "
+                         "--waypoint out (a local sandbox has its own waypoint) or run on a cluster "
+                         "(--target cluster)")
+    return "cluster"
+
+def with_waypoint(objs: list[dict], name: str) -> list[dict]:
+    """``objs`` with the demo's fortio Service labelled to use waypoint ``name``."""
+    from kmeshctl.waypoint import model
+
+    labelled = copy.deepcopy(objs)
+    meta = _fortio_service(labelled)["metadata"]
+    meta["labels"] = {**(meta.get("labels") or {}), model.USE_WAYPOINT_LABEL: name}
+    return labelled
 
 
 def _no_waypoint_words(who: str, missing: bool, waypoint: tuple[str, str], on: str, outcome: str) -> str:
@@ -297,33 +488,82 @@ def _no_waypoint_words(who: str, missing: bool, waypoint: tuple[str, str], on: s
 
 
 def made_by_demo(obj: dict) -> bool:
-    """The object carries the demo's label (the example applied by the demo or by kubectl);
-    a VirtualService applied by kmeshctl's field manager too (a demo run before it had the
-    label). Not another kind so applied: a demo before the ownership check wrote into a
-    user's Deployment netutils and Service fortio with that manager, which must stay theirs."""
-    from kmeshctl.kube import FIELD_MANAGER
-
+    """One rule for every kind: the object carries the demo's label (the example applied by
+    the demo or by kubectl), or an older demo applied it before the label existed
+    (applied_only_by_demo). Not one with kmeshctl's manager beside another: a demo before
+    the ownership check wrote into a user's objects (a VirtualService fortio too) with that
+    manager, and they stay the user's."""
     meta = obj.get("metadata") or {}
     if (meta.get("labels") or {}).get(DEMO_LABEL[0]) == DEMO_LABEL[1]:
         return True
-    return obj.get("kind") == "VirtualService" and \
-        any(entry.get("manager") == FIELD_MANAGER for entry in meta.get("managedFields") or [])
+    return _older_demos(obj)
 
 
-def foreign_objects(client: KubeClient, objs: list[dict]) -> list[dict]:
-    """The objects of ``objs`` (the Namespace aside: check_enrollable decides on it) that
-    exist in the cluster and the demo did not make (made_by_demo), in ``objs``' order; an
-    object the user may not read, or of a kind not served, is left to the apply to report."""
-    found = []
+def _older_demos(obj: dict) -> bool:
+    """applied_only_by_demo, with the demo's own weight changes counted as its: on its
+    VirtualService an older demo merge-patched the weights with kmeshctl's field manager
+    (operation Update; nothing else of kmeshctl's patches a VirtualService fortio)."""
+    from kmeshctl.kube import FIELD_MANAGER
+
+    meta = obj.get("metadata") or {}
+    if obj.get("kind") == "VirtualService":
+        entries = [{**e, "operation": "Apply"} if e.get("manager") == FIELD_MANAGER else e
+                   for e in meta.get("managedFields") or []]
+        obj = {**obj, "metadata": {**meta, "managedFields": entries}}
+    return applied_only_by_demo(obj)
+
+
+def applied_only_by_demo(obj: dict) -> bool:
+    """An older demo's own object, made before the demo labelled its objects: every field
+    of it that anyone set was set by a server-side apply of kmeshctl's field manager (the
+    one the demo applies with), and it lacks the managed-by label that install's and
+    waypoint apply's objects (same field manager) carry. Writes through the status
+    subresource do not count: the API server keeps spec and labels out of them (the
+    Deployment controller's status and revision annotation). Any other writer (kubectl
+    create, apply, edit, scale, patch; a user's tool) and the object stays refused."""
+    from kmeshctl.kube import FIELD_MANAGER
+    from kmeshctl.render import made_by_kmeshctl
+
+    meta = obj.get("metadata") or {}
+    writes = [entry for entry in meta.get("managedFields") or [] if entry.get("subresource") != "status"]
+    return bool(writes) and not made_by_kmeshctl(obj) and \
+        all(entry.get("manager") == FIELD_MANAGER and entry.get("operation") == "Apply" for entry in writes)
+
+
+def _existing(client: KubeClient, objs: list[dict]) -> Iterator[tuple[dict, dict]]:
+    """(doc, the cluster's object) for each of ``objs`` that exists, the Namespace aside
+    (check_enrollable decides on it); one the user may not read, or of a kind not served,
+    is left to the apply to report."""
     for doc in objs:
         meta = doc["metadata"]
         if doc["kind"] == "Namespace" or not client.is_served(doc["apiVersion"], doc["kind"]):
             continue
         readable, live = _readable(lambda: client.get(doc["apiVersion"], doc["kind"], meta["name"],
                                                       meta.get("namespace")))
-        if readable and live is not None and not made_by_demo({**live, "kind": doc["kind"]}):
-            found.append(doc)
-    return found
+        if readable and live is not None:
+            yield doc, {**live, "kind": doc["kind"]}
+
+
+def foreign_objects(client: KubeClient, objs: list[dict]) -> list[dict]:
+    """The objects of ``objs`` that exist in the cluster and the demo did not make
+    (made_by_demo), in ``objs``' order."""
+    return [doc for doc, live in _existing(client, objs) if not made_by_demo(live)]
+
+
+def adopted_objects(client: KubeClient, objs: list[dict]) -> list[dict]:
+    """The objects of ``objs`` an older demo made without the demo's label
+    (applied_only_by_demo): the demo's own, which its apply now labels."""
+    return [doc for doc, live in _existing(client, objs)
+            if _labels(live).get(DEMO_LABEL[0]) != DEMO_LABEL[1] and _older_demos(live)]
+
+
+def adopted_line(docs: list[dict]) -> str:
+    """The progress line naming the objects adopted_objects found."""
+    from kmeshctl.kube import FIELD_MANAGER, object_ref
+
+    return (f"{', '.join(object_ref(d) for d in docs)}: an older kmeshctl demo's (applied only by field manager "
+            f"{FIELD_MANAGER}, without the label {DEMO_LABEL[0]}={DEMO_LABEL[1]}), the demo's own: labelled by "
+            "this apply")
 
 
 def spec_managers(obj: dict) -> list[str]:
@@ -345,15 +585,71 @@ def route_weights_text(vs: dict) -> str:
                      f"{r.get('weight', 100)}" for r in routes)
 
 
-def recorded_http(vs: Optional[dict]) -> Optional[list]:
-    """The http routes a run recorded on the VirtualService before changing its weights
-    (ORIGINAL_WEIGHTS), None when none is (or it is not a list of routes)."""
+@dataclass(frozen=True)
+class WeightsRecord:
+    """What a run that changed the weights wrote on the VirtualService (ORIGINAL_WEIGHTS):
+    the http routes it found and the ones it set last (None: an older demo's record, which
+    kept only the found), its host and pid, and when it set them (seconds since the epoch)."""
+
+    found: list
+    set: Optional[list]
+    host: str = ""
+    pid: int = 0
+    at: float = 0.0
+
+    def to_json(self) -> str:
+        when = datetime.fromtimestamp(self.at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return json.dumps({"found": self.found, "set": self.set, "run": {"host": self.host, "pid": self.pid},
+                           "at": when})
+
+
+def _routes(value: object) -> Optional[list]:
+    return value if isinstance(value, list) and value and all(isinstance(r, dict) for r in value) else None
+
+
+def weights_record(vs: Optional[dict]) -> Optional[WeightsRecord]:
+    """The record a run left on the VirtualService (ORIGINAL_WEIGHTS), None when none is
+    (or it is not one)."""
     text = (((vs or {}).get("metadata") or {}).get("annotations") or {}).get(ORIGINAL_WEIGHTS)
     try:
-        http = json.loads(text) if text else None
+        data = json.loads(text) if text else None
     except ValueError:
         return None
-    return http if isinstance(http, list) and http and all(isinstance(r, dict) for r in http) else None
+    if _routes(data) is not None:  # an older demo's: the routes found only
+        return WeightsRecord(data, None)
+    if not isinstance(data, dict) or _routes(data.get("found")) is None:
+        return None
+    run = data.get("run") if isinstance(data.get("run"), dict) else {}
+    try:
+        at = datetime.strptime(str(data.get("at")), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        at = 0.0
+    pid = run.get("pid")
+    return WeightsRecord(data["found"], _routes(data.get("set")), str(run.get("host") or ""),
+                         pid if isinstance(pid, int) else 0, at)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def running_elsewhere(record: WeightsRecord) -> str:
+    """Who may still be running the demo that wrote ``record`` ('' when none can be): on
+    this host, its pid while that process lives (this process's own is not another run); on
+    another host, any run that rewrote it within OTHER_HOST_RUN_S."""
+    if not record.pid:
+        return ""
+    if record.host == socket.gethostname():
+        alive = record.pid != os.getpid() and _pid_alive(record.pid)
+        return f"pid {record.pid}" if alive else ""
+    ago = time.time() - record.at
+    return f"pid {record.pid} on host {record.host}, {ago:.0f}s ago" if 0 <= ago < OTHER_HOST_RUN_S else ""
 
 
 def routing_in_force(client: KubeClient, objs: list[dict], live_vs: dict) -> list[dict]:
@@ -403,8 +699,10 @@ def _as_service(doc: dict) -> "m.Service":
     from kmeshctl.sandbox import manifests as m
 
     meta, spec = doc["metadata"], doc.get("spec") or {}
+    ports = tuple(m.ServicePort(str(p.get("name", "")), int(p["port"]), p.get("targetPort", p["port"]),
+                                str(p.get("protocol", "TCP"))) for p in spec.get("ports") or [] if "port" in p)
     return m.Service(meta["name"], meta.get("namespace") or "default", dict(meta.get("labels") or {}),
-                     {str(k): str(v) for k, v in (spec.get("selector") or {}).items()}, ())
+                     {str(k): str(v) for k, v in (spec.get("selector") or {}).items()}, ports)
 
 
 def _as_virtual_service(doc: dict, where: str, undo: str) -> "m.VirtualService":
@@ -514,10 +812,15 @@ class ForeignObjects(UsageError):
         namespaces = sorted({o["metadata"]["namespace"] for o in found})
         delete = " ".join(f"{o['kind'].lower()}/{o['metadata']['name']}" for o in found)
         where = f"-n {namespaces[0]} " if len(namespaces) == 1 else ""
+        vs = next((o for o in found if o["kind"] == "VirtualService"), None)
+        label = "" if vs is None else (
+            f"; if {object_ref(vs)} is the demo's (an older demo's, changed since), label it instead: `kubectl label "
+            f"virtualservice {vs['metadata']['name']} -n {vs['metadata']['namespace']} "
+            f"{DEMO_LABEL[0]}={DEMO_LABEL[1]}`")
         super().__init__(f"{names} {'exists' if one else 'exist'} and {'was' if one else 'were'} not made by "
                          f"kmeshctl demo ({NOTHING_CHANGED})",
                          fix=f"run the demo in another namespace (-n) or delete {'it' if one else 'them'}: "
-                             f"`kubectl delete {where}{delete}`")
+                             f"`kubectl delete {where}{delete}`{label}")
 
 
 class _ForcedVirtualService:
@@ -544,6 +847,7 @@ class _ForcedVirtualService:
 
 class ClusterTarget:
     name = "cluster"
+    waypoint = ""  # --waypoint: the waypoint the demo's Service uses ('': found_waypoint's, else the manifest's)
 
     def __init__(self, client: KubeClient, documents: list[dict], vs_ref: tuple[str, str],
                  settle_s: float = SETTLE_S, ready_timeout_s: float = POD_READY_TIMEOUT_S) -> None:
@@ -554,10 +858,14 @@ class ClusterTarget:
         self._settle_s = settle_s
         self._ready_timeout_s = ready_timeout_s
         self._original_http: Optional[list] = None
+        self._vs_uid = ""  # the demo's VirtualService prepare checked: every write is to that one
         self._cluster_ip = ""
         self._client_pod = ""
         self._client_namespace = ""
         self._core = None
+        self._run_id = uuid.uuid4().hex[:10]  # names this run's loop markers in the client pod
+        self._loops = 0
+        self.loop_dir, self.proc_dir, self.loop_orphan_s = LOOP_DIR, "/proc", LOOP_ORPHAN_S
         self._objs: list[dict] = []
         self._made: list[tuple[dict, str]] = []  # (object, "created" | "configured") this run applied
         self._enrolling = ""  # the namespace this run's apply enrolls (its Namespace object's label)
@@ -576,44 +884,57 @@ class ClusterTarget:
         live = self.client.get(VS_API, "VirtualService", self._vs_name, self._vs_namespace)
         return live if live is not None and made_by_demo(live) else None
 
-    def _own_vs_in_force(self) -> tuple[Optional[dict], Optional[list]]:
-        """(the demo's own VirtualService with the routes it had before a killed run changed
-        them (ORIGINAL_WEIGHTS), those routes or None when no run left any)."""
+    def _own_vs_in_force(self) -> tuple[Optional[dict], Optional[WeightsRecord], str]:
+        """(the demo's own VirtualService with the routes this run will measure, the record
+        a run left on it, what to do with that record): "restore" when the weights are still
+        the ones that run set (its found routes are measured), "drop" when they changed since
+        (the user's: measured as they are), "busy" when that run may still be going."""
         live = self._live_own_vs()
-        left = recorded_http(live)
-        if live is None or left is None:
-            return live, None
-        return {**live, "spec": {**(live.get("spec") or {}), "http": left}}, left
+        record = weights_record(live)
+        if live is None or record is None:
+            return live, None, ""
+        if running_elsewhere(record):
+            return live, record, "busy"
+        if record.set is None or (live.get("spec") or {}).get("http") != record.set:
+            return live, record, "drop"
+        return {**live, "spec": {**(live.get("spec") or {}), "http": record.found}}, record, "restore"
 
     def subject(self, default: "DemoSubject") -> "DemoSubject":
         """What the demo measures here: the demo's own VirtualService as the cluster has it
         (its subsets and weights in force, each subset's pods answering as the cluster's
         Deployments say); ``default``, the demo's manifests', when it is not there yet or
         is a user's (prepare refuses that one)."""
-        live, _ = self._own_vs_in_force()
+        live, _, _ = self._own_vs_in_force()
         if live is None:
             return default
         objs = routing_in_force(self.client, self._namespaced(), live)
         return cluster_subject(self.client, objs, live)
 
     def prepare(self, progress: Callable[[str], None]) -> None:
-        objs = self._namespaced()
+        objs = self._using_waypoint(self._namespaced(), progress)
         self._refuse_namespace_label(objs)
         foreign = foreign_objects(self.client, objs)
         if foreign:
             raise ForeignObjects(foreign)
-        live, left = self._own_vs_in_force()
+        adopted = adopted_objects(self.client, objs)
+        if adopted:
+            progress(adopted_line(adopted))
+        live, record, action = self._own_vs_in_force()
+        if record is not None and action == "busy":
+            raise self._busy_error(record)
         if live is not None:  # its weights and subsets stay as they are: the demo measures those
             objs = routing_in_force(self.client, objs, live)
         self._objs = objs
-        writer = self._virtual_service_writer(progress)
+        writer = self._virtual_service_writer()
         progress("checking what the split needs: kmesh, the namespace's enrollment, the waypoint")
         self._refuse_when_lacking(planned=True, outcome=NOTHING_CHANGED)
         applier.preflight(writer, objs, validation_version(self.client), None)
-        if left is not None:
-            self._put_back_left_weights(left, progress)
+        self._say_forced(live, progress)  # after the refusals: its promise is kept from here on
+        if record is not None:
+            self._settle_record(record, action, progress)
         self._enrolling = self._not_enrolled(objs)
         applier.apply_all(writer, objs, lambda r: self._applied(r, objs, progress))
+        self._vs_uid = self._remembered_uid()
         for obj in objs:
             if obj["kind"] == "Deployment":
                 self._wait_pods(obj, progress)
@@ -621,6 +942,17 @@ class ClusterTarget:
         self._cluster_ip = self._fortio_cluster_ip(objs)
         self._client_namespace, self._client_pod = self._pick_client(objs)
         progress(f"fortio ClusterIP {self._cluster_ip}; client pod {self._client_pod}")
+        self._end_left_loops(progress)
+
+    def _using_waypoint(self, objs: list[dict], progress: Callable[[str], None]) -> list[dict]:
+        """``objs`` with the fortio Service labelled for the waypoint to use (--waypoint,
+        else found_waypoint's), said; as they are when neither names one."""
+        namespace = _fortio_service(objs)["metadata"]["namespace"]
+        name, why = (self.waypoint, "--waypoint") if self.waypoint else found_waypoint(self.client, namespace)
+        if not name:
+            return objs
+        progress(f"Service {namespace}/{SERVICE} uses waypoint {namespace}/{name} ({why})")
+        return with_waypoint(objs, name)
 
     def _not_enrolled(self, objs: list[dict]) -> str:
         """The demo's namespace when it is not in kmesh yet (applying its Namespace object
@@ -631,18 +963,59 @@ class ClusterTarget:
         readable, live = _readable(lambda: self.client.get("v1", "Namespace", name))
         return name if readable and not namespace_enabled(_labels(live)) else ""
 
-    def _put_back_left_weights(self, http: list, progress: Callable[[str], None]) -> None:
-        """A run killed after changing the weights left them (and ORIGINAL_WEIGHTS): the
-        weights it found go back, said, and the annotation goes."""
-        live = self.client.get(VS_API, "VirtualService", self._vs_name, self._vs_namespace) or {}
-        progress(f"VirtualService {self._vs_namespace}/{self._vs_name}: a demo stopped before it could put its "
-                 f"weights back left {route_weights_text(live)}; putting back {route_weights_text({'spec': {'http': http}})}")
-        self._restore(http)
+    @property
+    def _vs_text(self) -> str:
+        return f"VirtualService {self._vs_namespace}/{self._vs_name}"
 
-    def _restore(self, http: list) -> None:
-        self.client.merge_patch(VS_API, "VirtualService", self._vs_name,
-                                {"metadata": {"annotations": {ORIGINAL_WEIGHTS: None}}, "spec": {"http": http}},
-                                self._vs_namespace)
+    def _busy_error(self, record: WeightsRecord) -> KmeshctlError:
+        return KmeshctlError(
+            f"{self._vs_text}: another demo ({running_elsewhere(record)}) may be running: it set the weights "
+            f"{route_weights_text({'spec': {'http': record.set or record.found}})} ({NOTHING_CHANGED})",
+            fix=f"wait for it; if no demo runs (it was killed), drop its record of the weights: `kubectl annotate "
+                f"virtualservice {self._vs_name} -n {self._vs_namespace} {ORIGINAL_WEIGHTS}-`")
+
+    def _settle_record(self, record: WeightsRecord, action: str, progress: Callable[[str], None]) -> None:
+        """A run killed after changing the weights left them and its record: the weights it
+        found go back when the VirtualService still has the ones it set; changed since (the
+        user's), they stay and only the record goes. Either is said."""
+        live = self.client.get(VS_API, "VirtualService", self._vs_name, self._vs_namespace)
+        if live is None:
+            return
+        found = route_weights_text({"spec": {"http": record.found}})
+        if action == "restore" and (live.get("spec") or {}).get("http") == record.set:  # as read before
+            progress(f"{self._vs_text}: a demo stopped before it could put its weights back left "
+                     f"{route_weights_text(live)}; putting back {found}")
+            self._restore(record.found, live)
+            return
+        progress(f"{self._vs_text}: a demo stopped before it could put back the weights it found ({found}), and "
+                 f"they were changed since (now {route_weights_text(live)}): keeping them, dropping its record")
+        self._patch(live, {"metadata": {"annotations": {ORIGINAL_WEIGHTS: None}}})
+
+    def _restore(self, http: list, live: dict) -> None:
+        self._patch(live, {"metadata": {"annotations": {ORIGINAL_WEIGHTS: None}}, "spec": {"http": http}})
+
+    def _patch(self, live: dict, patch: dict) -> None:
+        """Merge-patch the VirtualService ``live`` is, only as it was read (its uid and
+        resourceVersion: the API server answers 409 Conflict to a replaced or changed one)."""
+        meta = live["metadata"]
+        fence = {"uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")}
+        body = {**patch, "metadata": {**(patch.get("metadata") or {}), **{k: v for k, v in fence.items() if v}}}
+        self.client.merge_patch(VS_API, "VirtualService", self._vs_name, body, self._vs_namespace)
+
+    def _remembered_uid(self) -> str:
+        live = self.client.get(VS_API, "VirtualService", self._vs_name, self._vs_namespace) or {}
+        return str((live.get("metadata") or {}).get("uid") or "")
+
+    def _still_own_vs(self) -> tuple[Optional[dict], str]:
+        """(the VirtualService prepare checked, as it is now; else None and why not)."""
+        live = self.client.get(VS_API, "VirtualService", self._vs_name, self._vs_namespace)
+        if live is None:
+            return None, f"{self._vs_text} is gone"
+        uid = (live.get("metadata") or {}).get("uid")
+        if (self._vs_uid and uid != self._vs_uid) or not made_by_demo(live):
+            return None, (f"{self._vs_text} is no longer the one the demo checked (made again since, or not the "
+                          "demo's any more)")
+        return live, ""
 
     def _applied(self, result: "applier.ApplyResult", objs: list[dict], progress: Callable[[str], None]) -> None:
         from kmeshctl.kube import object_ref
@@ -674,19 +1047,21 @@ class ClusterTarget:
             undo.append(f"`kmeshctl disable-ns {enrolled[0]}`")
         return f"it {' and '.join(said)}, which stay (remove them: {', then '.join(undo)})"
 
-    def _virtual_service_writer(self, progress: Callable[[str], None]) -> KubeClient:
+    def _virtual_service_writer(self) -> KubeClient:
         """The client to apply with: the demo's own VirtualService (made_by_demo) applied by
-        force, said when another manager set its spec (one the demo did not make was
-        refused before: ForeignObjects)."""
-        live = self._live_own_vs()
-        if live is None:
+        force (one the demo did not make was refused before: ForeignObjects)."""
+        if self._live_own_vs() is None:
             return self.client
-        others = spec_managers(live)
-        if others:
-            progress(f"VirtualService {self._vs_namespace}/{self._vs_name} is the demo's, its spec changed by "
-                     f"{', '.join(others)}: measuring the weights in force, {route_weights_text(live)}, and "
-                     "putting them back afterwards (server-side apply force)")
         return _ForcedVirtualService(self.client, (self._vs_namespace, self._vs_name))  # type: ignore[return-value]
+
+    def _say_forced(self, measured: Optional[dict], progress: Callable[[str], None]) -> None:
+        """Say so when another manager set the spec of the demo's own VirtualService:
+        ``measured`` is it with the routes this run measures (_own_vs_in_force)."""
+        others = spec_managers(measured) if measured is not None else []
+        if others:
+            progress(f"{self._vs_text} is the demo's, its spec changed by {', '.join(others)}: measuring the "
+                     f"weights in force, {route_weights_text(measured)}, and putting them back afterwards "
+                     "(server-side apply force)")
 
     def _refuse_namespace_label(self, objs: list[dict]) -> None:
         error = namespace_label_error(self.client, _demo_namespace(objs)["metadata"]["name"])
@@ -717,7 +1092,7 @@ class ClusterTarget:
                                     f"{wanted} pods ready after {self._ready_timeout_s:.0f}s ({reasons}); "
                                     f"check `kubectl describe pod -n {meta['namespace']} -l {selector}`")
             progress(f"waiting for Deployment {meta['name']}: {len(ready)}/{wanted} ready "
-                     f"({time.monotonic() - started:.0f}s of {self._ready_timeout_s:.0f}s)")
+                     f"({waited_words(time.monotonic() - started, self._ready_timeout_s)})")
             time.sleep(POLL_S)
 
     def _fortio_cluster_ip(self, objs: list[dict]) -> str:
@@ -749,84 +1124,122 @@ class ClusterTarget:
             self._core = core_v1_api(self.client.target)
         return self._core
 
-    def run_loop(self, argv: list[str]) -> Iterator[str]:
-        """`kubectl exec` the loop in the client pod, yielding its output line by line."""
+    def _open_exec(self, argv: list[str], stdin: bool = False):
         from kubernetes.stream import stream
 
         where = f"{self._client_namespace}/{self._client_pod}"
         try:
-            response = stream(self._core_api().connect_get_namespaced_pod_exec, self._client_pod,
-                              self._client_namespace, command=argv, stdout=True, stderr=True,
-                              stdin=False, tty=False, _preload_content=False)
+            return stream(self._core_api().connect_get_namespaced_pod_exec, self._client_pod,
+                          self._client_namespace, command=argv, stdout=True, stderr=True,
+                          stdin=stdin, tty=False, _preload_content=False)
         except Exception as err:  # noqa: BLE001 - ApiException (upgrade refused) and transport errors
             raise KmeshctlError(f"cannot exec in pod {where} ({stream_refusal(err)}): check that it runs "
                                 "and that you may create pods/exec") from err
-        buffer = ""
+
+    def _exec(self, argv: list[str]) -> str:
+        """Run a short command in the client pod: its stdout (raises when it failed)."""
+        response = self._open_exec(argv)
+        try:
+            response.run_forever(timeout=EXEC_TIMEOUT_S)
+            out = response.read_stdout() if response.peek_stdout() else ""
+            _check_exit(response.read_channel(ERROR_CHANNEL), argv[0], f"{self._client_namespace}/{self._client_pod}")
+            return out
+        finally:
+            response.close()
+
+    def _loop_marker(self) -> str:
+        """A new marker path of this run's next loop: LOOP_DIR/LOOP_MARKER_PREFIX<run>-<n>."""
+        self._loops += 1
+        return f"{self.loop_dir}/{LOOP_MARKER_PREFIX}{self._run_id}-{self._loops}"
+
+    def run_loop(self, argv: list[str]) -> Iterator[str]:
+        """`kubectl exec` the loop in the client pod under GUARD, yielding its output
+        line by line and a heartbeat on its stdin; closed before its end (a stop), it
+        ends the loop in the pod (KILL_LOOP)."""
+        where = f"{self._client_namespace}/{self._client_pod}"
+        marker = self._loop_marker()
+        response = self._open_exec(guarded(argv, marker, self.loop_orphan_s), stdin=True)
+        buffer, ended, beat = "", False, 0.0
         try:
             while response.is_open():
-                response.update(timeout=1)
+                if time.monotonic() - beat >= HEARTBEAT_S:
+                    beat = time.monotonic()
+                    _quietly(lambda: response.write_stdin("\n"))
+                response.update(timeout=HEARTBEAT_S)
                 if response.peek_stdout():
                     buffer += response.read_stdout()
                     *lines, buffer = buffer.split("\n")
                     yield from lines
+            ended = True
             buffer += response.read_stdout() if response.peek_stdout() else ""
             yield from buffer.splitlines()
             _check_exit(response.read_channel(ERROR_CHANNEL), argv[0], where)
         finally:
             response.close()
+            if not ended:  # closing the stream may leave the loop running in the pod
+                _quietly(lambda: self._exec(["sh", "-c", KILL_LOOP, "sh", marker]))
+
+    def _end_left_loops(self, progress: Callable[[str], None]) -> None:
+        """End the request loops earlier runs left in the client pod (SWEEP), saying so."""
+        try:
+            out = self._exec(["sh", "-c", SWEEP, "sh", self.loop_dir, LOOP_MARKER_PREFIX, self.service_url(),
+                              self.proc_dir])
+        except KmeshctlError:  # no exec here: the loop's own exec says why, in its words
+            return
+        count = int(out.split()[-1]) if out.split() and out.split()[-1].isdigit() else 0
+        if count:
+            progress(f"ended {count} request loop{'s' if count != 1 else ''} an earlier demo left running in pod "
+                     f"{self._client_namespace}/{self._client_pod} (of a demo killed, or of an older "
+                     "kmeshctl, which did not end its loop)")
 
     def touch(self, path: str) -> None:
-        for _ in self.run_loop(["touch", path]):
-            pass
+        self._exec(["touch", path])
 
     def set_weights(self, weights: list[int]) -> None:
-        current = self.client.get(VS_API, "VirtualService", self._vs_name, self._vs_namespace)
+        current, why = self._still_own_vs()
         if current is None:
-            raise KmeshctlError(f"VirtualService {self._vs_namespace}/{self._vs_name} is gone")
+            raise KmeshctlError(f"{why}: its weights were not changed", fix="re-run the demo")
         http = copy.deepcopy(current["spec"]["http"])
         if self._original_http is None:
             self._original_http = copy.deepcopy(http)
         for route, weight in zip(http[0]["route"], weights):
             route["weight"] = weight
-        # the weights found go with the change, in one write: a run killed after it leaves them
-        recorded = {"metadata": {"annotations": {ORIGINAL_WEIGHTS: json.dumps(self._original_http)}}}
-        self.client.merge_patch(VS_API, "VirtualService", self._vs_name, {**recorded, "spec": {"http": http}},
-                                self._vs_namespace)
-        pods = self._kmeshctl_waypoint_pods(current)
-        if pods:
-            self._wait_waypoint_weights(pods, current, http[0]["route"])
+        # the record goes with the change, in one write: a run killed after it leaves both
+        record = WeightsRecord(self._original_http, http, socket.gethostname(), os.getpid(), time.time())
+        self._patch(current, {"metadata": {"annotations": {ORIGINAL_WEIGHTS: record.to_json()}},
+                              "spec": {"http": http}})
+        waypoint = self._kmeshctl_waypoint(current)
+        if waypoint is not None and self._waypoint_pods(waypoint):
+            self._wait_waypoint_weights(waypoint, current, http[0]["route"])
         else:
             time.sleep(self._settle_s)
 
     # ----- the waypoint applied the change --------------------------------------------
 
-    def _kmeshctl_waypoint_pods(self, vs: dict) -> list[tuple[str, str]]:
-        """(namespace, pod) of the kmeshctl waypoint serving the VirtualService's first host."""
-        from kmeshctl.waypoint import deploy, model
+    def _kmeshctl_waypoint(self, vs: dict) -> Optional[tuple[str, str]]:
+        """(namespace, name) of the waypoint serving the VirtualService's first host, None: none."""
+        from kmeshctl.waypoint import model
 
         host_ns, host = model.resolve_host(vs["spec"]["hosts"][0], self._vs_namespace)
         service = self.client.get("v1", "Service", host, host_ns)
         namespace = self.client.get("v1", "Namespace", host_ns)
         if service is None or namespace is None:
-            return []
+            return None
         snap = model.snapshot_from_objects([{**namespace, "kind": "Namespace"}, {**service, "kind": "Service"}])
-        waypoint = snap.waypoint_of(snap.services[0])
-        if waypoint is None:
-            return []
-        pods = self.client.list("v1", "Pod", waypoint[0], f"{deploy.GATEWAY_LABEL}={waypoint[1]},"
-                                f"{deploy.WAYPOINT_LABEL}={waypoint[1]}")
-        return [(waypoint[0], p["metadata"]["name"]) for p in pods
-                if (p.get("status") or {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+        return snap.waypoint_of(snap.services[0])
 
-    def _waypoint_ref(self, pod: tuple[str, str]) -> tuple[str, str]:
-        """(namespace, waypoint name) of a kmeshctl waypoint pod, from its labels."""
+    def _waypoint_pods(self, waypoint: tuple[str, str]) -> list[str]:
+        """The running pods of the kmeshctl waypoint ``waypoint`` (none: not kmeshctl's)."""
         from kmeshctl.waypoint import deploy
 
-        live = self.client.get("v1", "Pod", pod[1], pod[0]) or {}
-        labels = (live.get("metadata") or {}).get("labels") or {}
-        return pod[0], labels.get(deploy.WAYPOINT_LABEL) or deploy.DEFAULT_NAME
+        pods = self.client.list("v1", "Pod", waypoint[0], f"{deploy.GATEWAY_LABEL}={waypoint[1]},"
+                                f"{deploy.WAYPOINT_LABEL}={waypoint[1]}")
+        return [p["metadata"]["name"] for p in pods
+                if (p.get("status") or {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
 
-    def _wait_waypoint_weights(self, pods: list[tuple[str, str]], vs: dict, routes: list[dict]) -> None:
+    def _wait_waypoint_weights(self, waypoint: tuple[str, str], vs: dict, routes: list[dict]) -> None:
+        """Until every running pod of the waypoint (listed again each pass: a replaced pod's
+        successor counts) shows the weights in its controller's /status."""
         from kmeshctl.waypoint import deploy, model
 
         host_ns, host = model.resolve_host(vs["spec"]["hosts"][0], self._vs_namespace)
@@ -836,26 +1249,34 @@ class ClusterTarget:
         if len(wanted) == 1:
             wanted = {subset: 100 for subset in wanted}
         deadline = time.monotonic() + WAYPOINT_APPLY_TIMEOUT_S
-        pending, last_error = list(pods), ""
-        while pending:
-            still = []
+        done: set[str] = set()
+        last_error = ""
+        while True:
+            pending = [p for p in self._waypoint_pods(waypoint) if p not in done]
             for pod in pending:
                 try:
-                    applied = _applies(deploy.pod_status(*pod, self.client.target), suffix, wanted)
-                except KmeshctlError as err:  # a port-forward can fail once; the deadline decides
-                    applied, last_error = False, str(err)
-                if not applied:
-                    still.append(pod)
-            pending = still
-            if not pending:
+                    if _applies(deploy.pod_status(waypoint[0], pod, self.client.target), suffix, wanted):
+                        done.add(pod)
+                except KmeshctlError:  # a port-forward can fail once; the deadline decides
+                    last_error = (f"the controller's /status at port {deploy.STATUS_PORT} of {waypoint[0]}/{pod} "
+                                  "did not answer")
+            if done and not [p for p in pending if p not in done]:
                 return
             if time.monotonic() > deadline:
-                waypoint_ns, waypoint_name = self._waypoint_ref(pending[0])
-                raise KmeshctlError(f"waypoint pod(s) {', '.join(f'{n}/{p}' for n, p in pending)} did not apply "
-                                    f"weights {wanted} within {WAYPOINT_APPLY_TIMEOUT_S:.0f}s{last_error and ' (' + last_error + ')'}: "
-                                    f"see `kmeshctl waypoint status -n {waypoint_ns} --name {waypoint_name}` "
-                                    "and the controller's log")
+                raise self._waypoint_timeout(waypoint, [p for p in pending if p not in done], wanted, last_error)
             time.sleep(WAYPOINT_POLL_S)
+
+    def _waypoint_timeout(self, waypoint: tuple[str, str], pending: list[str], wanted: dict[str, int],
+                          last_error: str) -> KmeshctlError:
+        from kmeshctl.waypoint import deploy
+
+        namespace, name = waypoint
+        which = (f"waypoint pod(s) {', '.join(f'{namespace}/{p}' for p in pending)}" if pending
+                 else f"no running pod of waypoint {namespace}/{name}")
+        return KmeshctlError(f"{which} did not apply weights {wanted} within {WAYPOINT_APPLY_TIMEOUT_S:.0f}s"
+                             f"{last_error and ' (' + last_error + ')'}",
+                             fix=f"see `kmeshctl waypoint status -n {namespace} --name {name}` and the "
+                                 f"controller's log (`kubectl logs -n {namespace} -l {deploy.GATEWAY_LABEL}={name}`)")
 
     # ----- why a run failed ---------------------------------------------------------------
 
@@ -900,6 +1321,20 @@ class ClusterTarget:
         return ""
 
     def finish(self, progress: Callable[[str], None]) -> None:
-        if self._original_http is not None:
+        """Put back the weights the run found, on the VirtualService prepare checked only;
+        a failure is one line saying what stays and what the next run does."""
+        if self._original_http is None:
+            return
+        found = route_weights_text({"spec": {"http": self._original_http}})
+        live: Optional[dict] = None
+        try:
+            live, why = self._still_own_vs()
+            if live is None:
+                progress(f"{why}: the weights it had ({found}) are not put back")
+                return
             progress("restoring the VirtualService's weights")
-            self._restore(self._original_http)
+            self._restore(self._original_http, live)
+        except KmeshctlError as err:
+            left = f"weights left at {route_weights_text(live)}" if live is not None else "weights left as they are"
+            raise KmeshctlError(f"could not put back the weights of {self._vs_text} ({err.problem}): {left}; the "
+                                f"next `kmeshctl demo` puts back {found}") from err

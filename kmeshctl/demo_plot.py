@@ -9,8 +9,9 @@ from kmeshctl.errors import UsageError
 from kmeshctl.params import shown
 
 
-def check_plot_path(path: Path, flag: str = "--plot") -> None:
-    """Before any traffic: a .png file name that can be written (kmeshctl.cli.outpaths)."""
+def check_plot_path(path: Path, flag: str = "--plot", force: bool = False) -> None:
+    """Before any traffic: a .png file name that can be written (kmeshctl.cli.outpaths),
+    not an existing file unless ``force`` (--force)."""
     from kmeshctl.cli.outpaths import check_output_file
 
     if _is_dir(path):
@@ -18,7 +19,7 @@ def check_plot_path(path: Path, flag: str = "--plot") -> None:
                          f"{shown(path / 'demo.png')}")
     if path.suffix.lower() != ".png":
         raise UsageError(f"{flag} {shown(path)}: give a .png file name, e.g. {flag} demo.png")
-    check_output_file(flag, path)
+    check_output_file(flag, path, force=force)
 
 
 def plot_shares(report: dict, path: Path) -> None:

@@ -20,10 +20,25 @@ class KmeshctlError(Exception):
     exit_code = EXIT_FAILURE
 
     def __init__(self, message: str, exit_code: int | None = None, *, fix: str = "", see: str = "") -> None:
-        super().__init__(f"{message}; {fix}" + (f" ({see})" if see else "") if fix else message)
-        self.problem, self.fix = message, fix
+        super().__init__(_line(message, fix, see))
+        self.problem, self.fix, self.see, self._message = message, fix, see, message
         if exit_code is not None:
             self.exit_code = exit_code
+
+    def pointing_at(self, see: str) -> "KmeshctlError":
+        """This error (its class, problem and fix) with ``see`` as its pointer instead:
+        the command knows better where to look than the raiser (a 403 of install points at
+        precheck, which lists what install needs)."""
+        changed = type(self).__new__(type(self))  # not copy.copy: it re-calls __init__ with args only
+        changed.__dict__.update(self.__dict__)
+        changed.see = see
+        changed.args = (_line(self._message, self.fix, see),)
+        changed.__cause__, changed.__context__ = self.__cause__, self.__context__
+        return changed
+
+
+def _line(message: str, fix: str, see: str) -> str:
+    return f"{message}; {fix}" + (f" ({see})" if see else "") if fix else message
 
 
 class UsageError(KmeshctlError):

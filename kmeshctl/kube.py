@@ -10,9 +10,12 @@ import contextlib
 import copy
 import json
 import logging
+import math
 import os
 import re
+import shlex
 import shutil
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 from urllib.parse import quote
@@ -33,6 +36,8 @@ MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds of a watch's connection (a request: --request-timeout)
 WATCH_TIMEOUT_S = 300  # a watch's timeoutSeconds: the server ends the stream then
 WATCH_READ_SLACK_S = 30.0  # a watch's read timeout beyond that: only a dead connection hits it
+# A request started just before a deadline (KubeClient.within) still gets this long: urllib3 refuses 0
+DEADLINE_FLOOR_S = 0.05
 SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 
@@ -965,6 +970,17 @@ def stream_refusal(err: BaseException) -> str:
     return f"the API server answered {code}: {' '.join(str(message).split())}"
 
 
+@dataclass(frozen=True)
+class ServedKinds:
+    """What KubeClient.served_kinds found: the ``kinds``; the group versions of the groups
+    none of whose versions could be discovered: an error or no answer (``failed``), or
+    not asked before the deadline came (``late``)."""
+
+    kinds: list[ResourceKind]
+    failed: list[str] = field(default_factory=list)
+    late: list[str] = field(default_factory=list)
+
+
 class KubeClient:
     """A thin JSON client: one method per API verb the commands use."""
 
@@ -976,6 +992,8 @@ class KubeClient:
         # /version answered, a server may still hang on the rest (h49)
         self._noted = False
         self._group_versions: Optional[set[str]] = None
+        self._group_list: Optional[list[dict]] = None  # /apis, read once with _group_versions
+        self._deadline = math.inf  # within(): every request ends by then too (time.monotonic())
         self._resources: dict[str, dict[str, ResourceKind]] = {}
         # install --force-conflicts: apply with force=true (kubectl apply --server-side --force-conflicts)
         self.force_conflicts = False
@@ -1029,7 +1047,7 @@ class KubeClient:
         try:
             with contextlib.nullcontext() if self._noted else _waiting_note(self.host, self.target, self._note_written):
                 response = self._api.call_api(
-                    method, url, header_params=headers, body=body, _request_timeout=self.target.request_timeout or None
+                    method, url, header_params=headers, body=body, _request_timeout=self._request_limit()
                 )
                 response.read()
         except (urllib3.exceptions.HTTPError, OSError) as err:
@@ -1041,6 +1059,22 @@ class KubeClient:
 
     def _note_written(self) -> None:
         self._noted = True
+
+    @contextlib.contextmanager
+    def within(self, deadline: float) -> Iterator[None]:
+        """Every request made meanwhile ends by ``deadline`` (time.monotonic()) as well as
+        within --request-timeout: one that would not is cut (ApiUnreachable, i/o timeout),
+        for a caller that then says what it could not do in time."""
+        before, self._deadline = self._deadline, min(self._deadline, deadline)
+        try:
+            yield
+        finally:
+            self._deadline = before
+
+    def _request_limit(self) -> Optional[float]:
+        """One request's time limit: --request-timeout, less when within() ends sooner; None: no limit."""
+        limit = min(self.target.request_timeout or math.inf, max(self._deadline - time.monotonic(), DEADLINE_FLOOR_S))
+        return None if limit == math.inf else limit
 
     def _refused(self, status: int, method: str, path: str, data: Optional[dict]) -> ApiError:
         credentials = CREDENTIALS.get(id(self._api.configuration), "the kubeconfig user in use")
@@ -1070,7 +1104,8 @@ class KubeClient:
             if not versions or not _all_text(versions):
                 raise self._not_kubernetes("GET /api has no API versions")
             served = set(versions)
-            for group in self._groups():
+            self._group_list = self._groups()
+            for group in self._group_list:
                 served.update(v["groupVersion"] for v in group.get("versions") or [])
             self._group_versions = served
         return self._group_versions
@@ -1113,23 +1148,53 @@ class KubeClient:
             kinds[res["kind"]] = ResourceKind(group, version, res["kind"], res["name"], res["namespaced"], verbs)
         return kinds
 
-    def served_kinds(self) -> tuple[list[ResourceKind], list[str]]:
+    def served_kinds(self, deadline: float = math.inf) -> "ServedKinds":
         """Every kind the cluster serves, once per group and resource (at the group's
-        preferred version when several serve it), and the group versions whose discovery
-        failed (an aggregated API that is down, or one this user may not read)."""
-        groups = [("", ["v1"])] + [(g.get("name", ""), _preferred_first(g)) for g in self._groups()]
+        preferred version when several serve it), each group version discovered before
+        ``deadline`` (time.monotonic(); each request cut there too, KubeClient.within).
+
+        A group counts as discovered once one of its versions is: the versions of a group
+        serve the same stored objects, so a kind listed at one version shows the objects
+        written at another (a stale non-preferred version, say an APIService whose backend
+        is gone, does not make the group unknown). Only a group none of whose versions
+        could be discovered is ``failed`` (an error answer, a malformed resource list, no
+        answer within --request-timeout) or ``late`` (the deadline came first). Kinds only
+        a failed non-preferred version would serve are thus not seen: discovery cannot tell
+        which kinds an unanswered version has."""
+        self.served_group_versions()  # /apis read once (a cached list: its groups)
+        groups = [("", ["v1"])] + [(g.get("name", ""), _preferred_first(g)) for g in self._group_list or []]
         kinds: dict[tuple[str, str], ResourceKind] = {}
         failed: list[str] = []
-        for group, versions in groups:
-            for api_version in versions:
-                try:
-                    found = self.resources_of(api_version)
-                except ApiError:
-                    failed.append(api_version)
-                    continue
-                for kind in found.values():
+        late: list[str] = []
+        with self.within(deadline):
+            for group, versions in groups:
+                found, missed, past = self._group_kinds(versions, deadline)
+                for kind in found or ():
                     kinds.setdefault((group, kind.plural), kind)
-        return list(kinds.values()), failed
+                if found is None:
+                    failed += missed
+                    late += past
+        return ServedKinds(list(kinds.values()), failed, late)
+
+    def _group_kinds(self, versions: list[str],
+                     deadline: float) -> tuple[Optional[list[ResourceKind]], list[str], list[str]]:
+        """The kinds of one group's ``versions`` (preferred first; None when none of them
+        was discovered), the versions whose discovery failed, and those not discovered
+        before ``deadline``."""
+        found: Optional[list[ResourceKind]] = None
+        failed: list[str] = []
+        late: list[str] = []
+        for api_version in versions:
+            if time.monotonic() >= deadline:
+                late.append(api_version)
+                continue
+            try:
+                kinds = self.resources_of(api_version)
+            except (ApiError, NotKubernetes, ApiUnreachable):
+                (late if time.monotonic() >= deadline else failed).append(api_version)
+                continue
+            found = [*(found or []), *kinds.values()]
+        return found, failed, late
 
     def is_served(self, api_version: str, kind: str) -> bool:
         return kind in self.resources_of(api_version)
@@ -1322,7 +1387,8 @@ def _watch_event(line: bytes, path: str) -> dict:
     return event
 
 
-# Where a 403 points (dropped where precheck itself shows the error: never "run what you are running").
+# Where a 403 of install points (the CLI puts it in place of the `kubectl auth can-i` every other command's
+# 403 gives); precheck shows neither: never "run what you are running".
 PRECHECK_LISTS = "`kmeshctl precheck` lists what install needs"
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]>]+)")
 UP_FIX = ("check that the cluster is up and its server address is right, or pass --kubeconfig/--context of one "
@@ -1428,6 +1494,31 @@ def rbac_request(method: str, path: str) -> str:
     return f"{verb} {resource}{'.' + group if group else ''}{where}"
 
 
+def can_i_pointer(method: str, path: str) -> str:
+    """A 403's pointer: `(`kubectl auth can-i ...` checks it)` (is_can_i_pointer knows it)."""
+    return f"`{can_i_command(method, path)}` checks it"
+
+
+def is_can_i_pointer(see: str) -> bool:
+    return see.startswith("`kubectl auth can-i ") and see.endswith("` checks it")
+
+
+def can_i_command(method: str, path: str) -> str:
+    """`kubectl auth can-i get daemonsets.apps -n kmesh-system` (`-A`: in every namespace;
+    `get /version`: a path): whether the user may make the call a 403 refused. True for
+    any command, where precheck lists only what install needs."""
+    found = _RESOURCE_PATH.match(path.split("?", 1)[0])
+    if not found:
+        return shlex.join(["kubectl", "auth", "can-i", _VERBS.get(method, "get"), path.split("?", 1)[0]])
+    group, namespace, resource, name = found.groups()
+    verb = _VERBS.get(method, "get" if name else "list")
+    if resource == "namespaces" and namespace is None:
+        where: list[str] = []
+    else:
+        where = ["-n", namespace] if namespace else ["-A"]
+    return shlex.join(["kubectl", "auth", "can-i", verb, f"{resource}{'.' + group if group else ''}", *where])
+
+
 def _decode(raw: bytes) -> Optional[dict]:
     if not raw:
         return None
@@ -1479,7 +1570,7 @@ def _api_error(status: int, method: str, path: str, data: Optional[dict],
     if status == 403:
         return ApiError(status, reason or "Forbidden", f"Forbidden: {message}", causes,
                         fix=f"ask a cluster admin for RBAC permission to {rbac_request(method, path)}",
-                        see=PRECHECK_LISTS)
+                        see=can_i_pointer(method, path))
     if status >= 500:
         server = f"the API server at {host}" if host else "the API server"
         return ApiError(status, reason, f"{server} answered {status} ({message}) to {method} {path}", causes,

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
+from kmeshctl.asciinum import duration_words
 from kmeshctl.enrollment import (MODE_KMESH, MODE_LABEL, MODE_NONE, REDIRECTION_ANNOTATION, PodView, decide,
                                  is_annotated, namespace_enabled)
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -26,9 +27,17 @@ class NamespaceChange:
     sidecar_injection: bool  # the namespace also asks for Istio sidecars
     other_mode: str = ""  # another data plane's label value it had (enable: replaced; disable: left)
     restored: str = ""  # disable: the label value enable-ns --overwrite had replaced, put back
+    replaced: str = ""  # enable --overwrite: the other data plane's label value it replaced
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "changed": self.changed, "sidecarInjection": self.sidecar_injection}
+        """enable-ns / disable-ns -o json|yaml (docs/usage.md): the labels replaced and put
+        back as `istio.io/dataplane-mode=VALUE`, null when none was."""
+        return {"name": self.name, "changed": self.changed, "sidecarInjection": self.sidecar_injection,
+                "replacedLabel": _label(self.replaced), "restoredLabel": _label(self.restored)}
+
+
+def _label(value: str) -> Optional[str]:
+    return f"{MODE_LABEL}={value}" if value else None
 
 
 @dataclass(frozen=True)
@@ -214,8 +223,9 @@ def set_mode_label(client: KubeClient, names: list[str], enable: bool, overwrite
         restored = "" if enable or not needs_change else previous_mode(ns)
         if needs_change:
             client.merge_patch("v1", "Namespace", ns["metadata"]["name"], _mode_patch(ns, enable))
+        other = other_data_plane(ns) or ""
         changes.append(NamespaceChange(ns["metadata"]["name"], needs_change, has_sidecar_injection(ns),
-                                       other_data_plane(ns) or "", restored))
+                                       other, restored, other if enable and needs_change else ""))
     return changes
 
 
@@ -297,6 +307,6 @@ def wait_for_annotations(
             names = ", ".join(f"{p.namespace}/{p.name}" for p in pending)
             raise KmeshctlError(
                 f"{counted(len(pending), 'running pod')} not yet {direction(pending)} {REDIRECTION_ANNOTATION} "
-                f"after {timeout:g} s: {names}",
+                f"after {duration_words(timeout)}: {names}",
                 fix="check the node agent (`kmeshctl status`) or wait longer with --timeout")
         time.sleep(min(poll, max(timeout - waited, 0.05)))

@@ -32,6 +32,20 @@ WAITING_NOTE_AFTER_S = 1.0
 WAYPOINT_WAIT_TIMEOUT_S = 180.0
 # `waypoint delete --timeout`: how long its objects are awaited until they are gone (0: no limit).
 WAYPOINT_DELETE_TIMEOUT_S = 120.0
+# `waypoint apply` defaults (kmeshctl.waypoint.deploy): the waypoint's name, namespace, pods, image.
+WAYPOINT_DEFAULT_NAME = "waypoint"
+WAYPOINT_DEFAULT_NAMESPACE = "default"
+WAYPOINT_DEFAULT_REPLICAS = 1
+# Built from Dockerfile.waypoint: kmeshctl and Envoy (the node image has no Envoy).
+WAYPOINT_DEFAULT_IMAGE = f"docker.io/kmeshctl/kmeshctl-waypoint:{kmeshctl.__version__}"
+# How often `waypoint apply --wait` asks for the waypoint's pods and its Gateway's status.
+WAYPOINT_POLL_S = 1.0
+# How often `waypoint delete` asks whether a deleted object is gone yet.
+WAYPOINT_GONE_POLL_S = 0.5
+# `waypoint delete`: reads and deletes of one object replaced in between (a new uid) before it gives up.
+WAYPOINT_DELETE_ATTEMPTS = 3
+# The existing namespaces the error of a missing one lists (`waypoint apply -n typo`).
+WAYPOINT_NAMESPACES_SHOWN = 8
 SUPPORTED_MODES = ("dual-engine",)
 XDS_ADDRESS_EXAMPLE = "istiod-1-22-6.istio-system.svc:15012"
 XDS_HOST_EXAMPLE = "istiod.istio-system.svc"  # istiod's Service without a revision (upstream Istio)
@@ -400,7 +414,12 @@ def check_pod_name(what: str, value: str) -> None:
 
 def check_install_namespace(namespace: str, istio_namespace: str, flag: str = "--namespace") -> None:
     check_namespace_name(flag, namespace)
-    # The node agent's privileged pods need a namespace of their own (h101: an existing one is used as is and kept).
+    # The node agent's privileged pods need a namespace of their own (an existing one is used as is and kept).
+    if namespace == istio_namespace and namespace == DEFAULT_NAMESPACE:  # --istio-namespace is the one changed
+        raise bad_value("--istio-namespace", istio_namespace, f"the node agent's namespace ({flag}, default "
+                        f"{DEFAULT_NAMESPACE}), and the node agent needs a namespace apart from Istio's",
+                        f"the namespace istiod runs in (default {DEFAULT_ISTIO_NAMESPACE}), or give {flag} "
+                        "another namespace for the agent")
     if namespace == istio_namespace:
         raise bad_value(flag, namespace, "the Istio namespace (--istio-namespace), and the node agent needs a "
                         "namespace of its own", f"a dedicated one (default {DEFAULT_NAMESPACE})")
@@ -469,3 +488,10 @@ NAMESPACE_CHECK_PAGE = 100
 # The user's objects named per kind, and in all, in the line of a namespace kept for them.
 NAMESPACE_KEPT_NAMES_PER_KIND = 2
 NAMESPACE_KEPT_NAMES = 6
+
+# --- uninstall: its limit and its waits ---------------------------------------------
+
+# uninstall's --timeout when not given: every delete and wait, the namespace's check included
+UNINSTALL_TIMEOUT_S = 300
+# How often uninstall asks whether a deleted object is gone yet.
+UNINSTALL_POLL_S = 0.5

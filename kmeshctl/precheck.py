@@ -8,14 +8,14 @@ import shlex
 from dataclasses import asdict, dataclass
 from typing import Callable, Literal, Optional
 
-from kmeshctl.apply import (PSA_ENFORCE, PSA_NEEDED, delete_fix, foreign_objects, foreign_problem,
-                            pod_security_refusal)
+from kmeshctl.apply import (PSA_ENFORCE, PSA_NEEDED, delete_fix, enrolled_refusal, foreign_objects,
+                            foreign_problem, pod_security_refusal)
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import XDS_PORT, istiod_addresses
 from kmeshctl.kube import ApiUnreachable, KubeClient, KubeTarget, NotKubernetes, connect, diagnosis
 from kmeshctl.params import counted
 from kmeshctl.render import made_by_kmeshctl
-from kmeshctl.uninstall import installed_objects
+from kmeshctl.uninstall import InstalledElsewhere, check_install_namespaces, installed_objects
 
 Status = Literal["pass", "warn", "fail"]
 MIN_SERVER_VERSION = (1, 26)
@@ -78,7 +78,10 @@ def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str,
         ("Istio CRDs", lambda: check_istio_kinds(client)),
         (f"istiod Service :{XDS_PORT}", lambda: [check_istiod(client, istio_namespace, fix_command)]),
         (f"node kernels >= {MIN_KERNEL[0]}.{MIN_KERNEL[1]}", lambda: [check_node_kernels(client)]),
+        (INSTALL_NAMESPACES_CHECK, lambda: [check_install_namespace(client, namespace, istio_namespace,
+                                                                     fix_command)]),
         (POD_SECURITY_CHECK, lambda: [check_pod_security(client, namespace)]),
+        (ENROLLED_CHECK, lambda: [check_not_enrolled(client, namespace)]),
         (FOREIGN_CHECK, lambda: [check_foreign_objects(client, namespace, istio_namespace)]),
         ("permissions to install", lambda: [check_permissions(client, namespace, istio_namespace)]),
     ]
@@ -209,6 +212,25 @@ def check_node_kernels(client: KubeClient) -> CheckResult:
     return CheckResult(name, "pass", f"{counted(len(nodes), 'node')} ok")
 
 
+INSTALL_NAMESPACES_CHECK = "namespaces of the install on the cluster"
+
+
+def check_install_namespace(client: KubeClient, namespace: str, istio_namespace: str,
+                            fix_command: FixCommand = bare_command) -> CheckResult:
+    """Would install refuse -n / --istio-namespace for not being those of the install
+    already on the cluster? install's own check (uninstall.check_install_namespaces),
+    its reason, and its fix: the flag set to the install's namespace."""
+    try:
+        check_install_namespaces(client, installed_objects(namespace, istio_namespace), namespace, istio_namespace)
+    except InstalledElsewhere as refused:
+        flag = "-n" if refused.parameter == "namespace" else "--istio-namespace"
+        again = fix_command("precheck", {refused.parameter: refused.found})
+        return CheckResult(INSTALL_NAMESPACES_CHECK, "fail", f"{refused.problem}: install would refuse it",
+                           f"pass {flag} {refused.found} (or uninstall it first): `{again}`")
+    return CheckResult(INSTALL_NAMESPACES_CHECK, "pass", f"none found in other namespaces than -n {namespace}, "
+                                                       f"--istio-namespace {istio_namespace}")
+
+
 POD_SECURITY_CHECK = "Pod Security level"
 
 
@@ -231,6 +253,28 @@ def check_pod_security(client: KubeClient, namespace: str) -> CheckResult:
     level = (current["metadata"].get("labels") or {}).get(PSA_ENFORCE)
     enforced = f"enforces {level}" if level else "enforces no level (the cluster's default applies)"
     return CheckResult(POD_SECURITY_CHECK, "pass", f"namespace {namespace} (not made by kmeshctl) {enforced}")
+
+
+ENROLLED_CHECK = "namespace in no data plane"
+
+
+def check_not_enrolled(client: KubeClient, namespace: str) -> CheckResult:
+    """Would install refuse ``namespace`` for being enrolled in a data plane (its
+    istio.io/dataplane-mode label; kmesh's own pods must not be redirected)? install's
+    own check and fix (kmeshctl.apply.enrolled_refusal), whoever made the namespace."""
+    from kmeshctl.enrollment import MODE_LABEL
+
+    current = client.get("v1", "Namespace", namespace)
+    if current is None:
+        return CheckResult(ENROLLED_CHECK, "pass", f"namespace {namespace} does not exist: install creates it "
+                                                   "without a data plane label")
+    refused = enrolled_refusal(current)
+    if refused is not None:
+        problem, fix = refused
+        return CheckResult(ENROLLED_CHECK, "fail", f"{problem}: install would refuse it", fix)
+    value = (current["metadata"].get("labels") or {}).get(MODE_LABEL)
+    return CheckResult(ENROLLED_CHECK, "pass", f"namespace {namespace} " +
+                       (f"opted out ({MODE_LABEL}={value})" if value else f"has no {MODE_LABEL} label"))
 
 
 FOREIGN_CHECK = "objects install would write"

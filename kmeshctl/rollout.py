@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from kmeshctl.asciinum import duration_words, waited_words
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.kube import KubeClient
 
@@ -210,7 +211,7 @@ def wait_for_rollout(
         state = _poll(client, namespace, name, timeout, state, poll, clock, start, show)
     if not state.done:
         reasons = sorted({p.status for p in state.not_ready()}) or ["no pods scheduled"]
-        raise RolloutTimeout(f"DaemonSet {namespace}/{name} not ready after {timeout:g} s ({state.ready}/"
+        raise RolloutTimeout(f"DaemonSet {namespace}/{name} not ready after {duration_words(timeout)} ({state.ready}/"
                              f"{state.desired} ready; {', '.join(reasons)})", state, timeout_fix(state, namespace))
     return state
 
@@ -227,11 +228,6 @@ def _poll(client: KubeClient, namespace: str, name: str, timeout: float, state: 
     return state
 
 
-def limit_text(timeout: float) -> str:
-    """`300 s limit`, or `no limit` (--timeout 0)."""
-    return f"{timeout:g} s limit" if timeout != float("inf") else "no limit"
-
-
 def counts_text(desired: int, updated: int, ready: int) -> str:
     """`desired 2  updated 2  ready 0`: the one wording of a DaemonSet's counts (install's
     progress, live or in a log, and status)."""
@@ -239,7 +235,8 @@ def counts_text(desired: int, updated: int, ready: int) -> str:
 
 
 def waited_text(waited: float, timeout: float) -> str:
-    return f"waited {waited:.0f} s of {limit_text(timeout)}"
+    """`waited 12s, limit 5m` (`waited 12s, no limit`: --timeout 0), asciinum's spelling."""
+    return f"waited {waited_words(waited, timeout)}"
 
 
 def rollout_lines(namespace: str, name: str, state: RolloutState) -> list[str]:

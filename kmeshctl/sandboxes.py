@@ -451,11 +451,27 @@ def up_ended(name: str) -> str:
 
 
 def failed_up_problem(name: str) -> str:
-    """The one problem of a failed-up name (`sandbox list`, `sandbox status`), with the fix."""
+    """The one problem of a failed-up name (`sandbox list`, `sandbox status`), with the fix;
+    what else of the sandbox is left named (its removal cut short by a further signal)."""
     logs = state_mod.failed_up_logs(name)
     how = "was interrupted" if up_ended(name) == "interrupted" else "failed"
+    left = _left_of_failed_up(name)
+    if left:
+        return (f"`sandbox up` {how} and not all it made was removed ({', '.join(left)}); its logs are in {logs}: "
+                f"`kmeshctl sandbox down --name {name}` removes it all")
     return (f"`sandbox up` {how}; only its logs are left, in {logs}: `kmeshctl sandbox down --name {name}` "
             "removes them")
+
+
+def _left_of_failed_up(name: str) -> list[str]:
+    """What of sandbox ``name`` is on this machine besides its logs ([] when this user
+    cannot look: bpffs and the cgroups are root's)."""
+    from kmeshctl.sandbox.sandbox import leftovers
+
+    try:
+        return leftovers(name)
+    except OSError:
+        return []
 
 
 def failed_up_status(name: str) -> dict:

@@ -116,31 +116,71 @@ _SCAN_LIMIT = 64  # counted one by one up to here; beyond, found by doubling and
 MAX_NEEDED = 1_000_000
 
 
-def min_requests(weights: dict[str, float], floor: float) -> int:
+TELLABLE_LIMIT = 100_000  # the demo's largest -c: weights no count up to it tells from the even spread are like it
+
+
+def min_requests(weights: dict[str, float], floor: float, pods: dict[str, int] | None = None,
+                 limit: int = TELLABLE_LIMIT) -> int:
     """The fewest requests at which the split test at ``floor`` can tell ``weights`` from
-    routing that ignores them (an even spread over the versions, as kube-proxy spreads
-    over pods): below it an exactly even split would still pass. Weights that are even
-    themselves: the fewest at which any outcome at all can be rejected."""
-    return _min_requests(tuple(sorted(weights.items())), floor)
+    routing that ignores them (an even spread over the pods, ``pods`` per version, default
+    one each, as kube-proxy spreads): below it that split would still pass. Weights
+    like that spread (like_unweighted): the fewest at which any outcome at all can be rejected."""
+    pod_items = tuple(sorted((pods or {}).items()))
+    return _min_requests(tuple(sorted(weights.items())), floor, pod_items, limit)
 
 
 @functools.lru_cache(maxsize=64)
-def _min_requests(items: tuple[tuple[str, float], ...], floor: float) -> int:
+def _min_requests(items: tuple[tuple[str, float], ...], floor: float,
+                  pod_items: tuple[tuple[str, int], ...] = (), limit: int = TELLABLE_LIMIT) -> int:
     weights = dict(items)
+    pods = _pods(weights, dict(pod_items))
     if len(weights) == 1 or not any(w > 0 for w in weights.values()):
         return 1  # one version: any answer from another is rejected, every other passes
-    live = [w for w in weights.values() if w > 0]
-    if len(live) == len(weights) and max(live) == min(live):
+    if like_unweighted(weights, pods, floor, limit):
         return _first(lambda n: _any_rejected(n, weights, floor))
-    return _first(lambda n: _rejected(even_counts(n, weights), weights, floor))
+    return _first(lambda n: _rejected(unweighted_counts(n, weights, pods), weights, floor))
+
+
+def like_unweighted(weights: dict[str, float], pods: dict[str, int] | None, floor: float,
+                    limit: int = TELLABLE_LIMIT) -> bool:
+    """Whether ``weights`` are the spread routing without them gives (evenly over the pods,
+    ``pods`` per version), or so close to it that no count up to ``limit`` tells them apart."""
+    return _like_unweighted(tuple(sorted(weights.items())), tuple(sorted((pods or {}).items())), floor, limit)
+
+
+@functools.lru_cache(maxsize=64)
+def _like_unweighted(items: tuple[tuple[str, float], ...], pod_items: tuple[tuple[str, int], ...], floor: float,
+                     limit: int) -> bool:
+    weights = dict(items)
+    pods = _pods(weights, dict(pod_items))
+    if len(weights) < 2 or _proportional(weights, pods):
+        return len(weights) >= 2
+    return not _rejected(unweighted_counts(limit, weights, pods), weights, floor)
+
+
+def _pods(weights: dict[str, float], pods: dict[str, int]) -> dict[str, int]:
+    return {k: pods.get(k, 1) for k in weights}
+
+
+def _proportional(weights: dict[str, float], pods: dict[str, int]) -> bool:
+    total_w, total_p = sum(weights.values()), sum(pods.values())
+    return total_p > 0 and all(weights[k] * total_p == pods[k] * total_w for k in weights)
 
 
 def even_counts(requests: int, weights: dict[str, float]) -> dict[str, int]:
-    """``requests`` spread evenly over the versions, the remainder to the heaviest ones
-    (the even split closest to the weights: the hardest one to reject)."""
+    """``requests`` spread evenly over the versions (one pod each): unweighted_counts."""
+    return unweighted_counts(requests, weights, {k: 1 for k in weights})
+
+
+def unweighted_counts(requests: int, weights: dict[str, float], pods: dict[str, int]) -> dict[str, int]:
+    """``requests`` spread evenly over the pods (``pods`` per version), the remainder to the
+    heaviest versions (the spread closest to the weights: the hardest one to reject)."""
+    total = sum(pods.values()) or 1
+    counts = {k: requests * pods[k] // total for k in weights}
     order = sorted(weights, key=lambda k: -weights[k])
-    base, extra = divmod(requests, len(order))
-    return {k: base + (1 if i < extra else 0) for i, k in enumerate(order)}
+    for k in order[:requests - sum(counts.values())]:
+        counts[k] += 1
+    return counts
 
 
 def _rejected(observed: dict[str, int], weights: dict[str, float], floor: float) -> bool:

@@ -15,7 +15,8 @@ from kmeshctl.kube import ApiError, KubeClient, object_ref
 from kmeshctl.params import (DEFAULT_IMAGE, DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE, INSTALL_COMMAND, INSTALL_HINT,
                              counted)
 from kmeshctl.namespaces import REDIRECTION_ANNOTATION, enrolled_namespaces
-from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, NOT_OURS, made_by_kmeshctl
+from kmeshctl.apply import PSA_ENFORCE, PSA_NEEDED
+from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl
 from kmeshctl.rollout import PodState, daemonset_pods
 from kmeshctl.uninstall import check_install_namespaces, install_istio_namespaces, installed_objects
 
@@ -58,6 +59,9 @@ class MeshStatus:
     uninstall: str = ""  # the `kmeshctl uninstall ...` that removes ``remaining``
     conflicts: list[str] = field(default_factory=list)  # objects of install's names kmeshctl did not make: the fix each
     terminating: str = ""  # ``namespace`` is being deleted: why (its conditions), "" when it is not
+    kept: str = ""  # no DaemonSet: why uninstall keeps kmeshctl's ``namespace`` (the user's objects in it)
+    kept_labels: list[str] = field(default_factory=list)  # install's labels still on that kept namespace
+    enrolled_here: str = ""  # no DaemonSet: ``namespace`` is an app namespace enrolled (its label), "" when not
 
     @property
     def terminating_problem(self) -> str:
@@ -67,12 +71,37 @@ class MeshStatus:
                 "conditions)")
 
     @property
+    def app_namespace_problem(self) -> str:
+        """-n names an app namespace enrolled in the mesh: kmesh is not installed there, and
+        an install into it is refused, so the install suggested is one into its own namespace."""
+        install = shlex.join([*shlex.split(INSTALL_COMMAND)[:2], "-n", DEFAULT_NAMESPACE,
+                              *shlex.split(INSTALL_COMMAND)[2:]])
+        return (f"namespace {self.namespace} is an app namespace enrolled in a data plane ({self.enrolled_here}), "
+                f"not kmesh's: kmesh is not installed there, nor found in another namespace; install puts it in "
+                f"a namespace of its own: `{install}` (ID this cluster's id)")
+
+    @property
+    def kept_text(self) -> str:
+        """Why kmeshctl's namespace is still there with nothing of the install left, and
+        the labels install set that it still carries (one allows privileged pods)."""
+        if not self.kept:
+            return ""
+        text = f"namespace {self.namespace} is still there, kept by uninstall: {self.kept}"
+        if self.kept_labels:
+            removed = " ".join(f"{label.partition('=')[0]}-" for label in self.kept_labels)
+            text += (f"; it still carries install's labels {', '.join(self.kept_labels)} "
+                     f"(`kubectl label namespace {self.namespace} {removed}` makes it a plain namespace of yours)")
+        return text
+
+    @property
     def problems(self) -> list[str]:
         """Why the mesh is not healthy, one phrase each (empty: healthy)."""
         if self.daemonset is None:
             if self.terminating:  # no install command: install refuses the namespace until it is gone
                 return [self.terminating_problem] + self.conflicts
-            if self.remaining:
+            if self.enrolled_here and not self.remaining:
+                found = [self.app_namespace_problem]
+            elif self.remaining:
                 found = [f"partly installed or partly uninstalled: {len(self.remaining)} of {self.expected} objects "
                          f"exist ({', '.join(self.remaining)}); re-run `{self.reinstall}` (with the flags it had) "
                          f"or `{self.uninstall}`"]
@@ -113,6 +142,7 @@ class MeshStatus:
             "agents": [a.to_dict() for a in self.agents], "missingObjects": self.missing,
             "differingObjects": self.drifted, "remainingObjects": self.remaining,
             "conflictingObjects": self.conflicts, "namespaceTerminating": self.terminating or None,
+            "namespaceKept": {"reason": self.kept, "labels": self.kept_labels} if self.kept else None,
         }
 
 
@@ -172,6 +202,10 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
     ds = ds if made_by_kmeshctl(ds) else None  # a DaemonSet kmesh of the user's is no agent of kmeshctl's
     istio_namespace, expected = expected_here(client, namespace, ds)
     pods = daemonset_pods(client, ds) if ds else []
+    remaining = [] if ds else present_objects(client, expected)
+    kept, kept_labels = ("", []) if ds else kept_namespace(client, namespace, expected, remaining)
+    if kept:  # uninstall keeps it for the user's objects: no part of an install, nothing to re-run
+        remaining.remove(object_ref(_namespace_of(expected)))
     return MeshStatus(
         namespace=namespace,
         daemonset=daemonset_summary(ds) if ds else None,
@@ -183,11 +217,47 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         expected=len(expected),
         reinstall=install_command(ds, istio_namespace) if ds else bare_install_command(namespace, istio_namespace),
         drifted=rbac_drift(client, expected) if ds else [],
-        remaining=[] if ds else present_objects(client, expected),
+        remaining=remaining,
         uninstall="" if ds else uninstall_command(namespace, istio_namespace),
         conflicts=conflicts(client, expected),
         terminating=terminating_namespace(client, namespace),
+        kept=kept, kept_labels=kept_labels,
+        enrolled_here="" if ds else enrolled_label(client, namespace),
     )
+
+
+def _namespace_of(expected: list[dict]) -> dict:
+    return next(o for o in expected if o["kind"] == "Namespace")
+
+
+def kept_namespace(client: KubeClient, namespace: str, expected: list[dict],
+                   remaining: list[str]) -> tuple[str, list[str]]:
+    """(why uninstall keeps ``namespace``: uninstall.user_objects' words, the labels
+    install set that it still carries) when kmeshctl made it and it holds objects
+    install did not make; ("", []) otherwise."""
+    from kmeshctl.uninstall import user_objects
+
+    if not any(o["kind"] == "Namespace" for o in expected) or object_ref(_namespace_of(expected)) not in remaining:
+        return "", []
+    reason = user_objects(client, namespace, expected).text()
+    if not reason:
+        return "", []
+    current = _read(client, _namespace_of(expected)) or {}
+    labels = current.get("metadata", {}).get("labels") or {}
+    told = (MANAGED_BY_LABEL, (PSA_ENFORCE, PSA_NEEDED))  # whose it is, and that it lets pods run privileged
+    return reason, [f"{k}={v}" for k, v in told if labels.get(k) == v]
+
+
+def enrolled_label(client: KubeClient, namespace: str) -> str:
+    """`istio.io/dataplane-mode=Kmesh` when ``namespace`` is enrolled in a data plane
+    (install refuses it: kmeshctl.apply.enrolled_refusal), "" otherwise."""
+    from kmeshctl.apply import enrolled_refusal
+    from kmeshctl.enrollment import MODE_LABEL
+
+    current = _read(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    if current is None or made_by_kmeshctl(current) or enrolled_refusal(current) is None:  # kmesh's own: not an app's
+        return ""
+    return f"{MODE_LABEL}={current['metadata']['labels'][MODE_LABEL]}"
 
 
 def expected_here(client: KubeClient, namespace: str, ds: Optional[dict]) -> tuple[str, list[dict]]:

@@ -6,11 +6,16 @@ program installs it on its first line (own_process); a command cleans up in
 `except KeyboardInterrupt`, says its own line with say(), and main decides the exit code
 from the first signal of the run.
 
+A cleanup that must not be cut short (what a stopped `sandbox up` made, removed; the
+demo's weights, put back) runs in a `finishing` block: one signal there is recorded and
+waits for its end; only the one after it stops the cleanup at once, and the run's line
+then says what it left.
+
 Once the command's work is done and its exit code decided, the process still has
 Python's own exit ahead (threads joined, atexit calls run, output flushed: 180 to 460 ms
 measured on a loaded machine): a signal there says the line, if none was said, and exits
-at once with the run's code (stop_at_once); the last atexit call exits with the code
-main decided (own_process, exiting), so no later signal can change it.
+at once with the run's code (stop_at_once); the atexit call own_process registered exits
+with the code main decided (exiting), so no later signal can change it.
 
 Imports nothing but built-in modules: the CLI imports this first, and until the handler
 is installed a signal kills it without a word (signal.py alone, with enum, took 5 ms to
@@ -25,7 +30,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
 SIGINT, SIGTERM, SIGHUP = _signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP
 STOP_SIGNALS = (SIGINT, SIGTERM, SIGHUP)
@@ -79,6 +84,8 @@ _open: list[int] = []
 
 def _on_signal(signum: int, _frame: object) -> None:
     _of_run.append(int(signum))
+    if _finishing and _finishing[-1].spares(int(signum)):
+        return  # recorded: the cleanup goes on, the stop comes at its end
     raise Stopped(signum)
 
 
@@ -86,10 +93,20 @@ def _first_since(start: int) -> Stopped | None:
     return next((Stopped(signum) for signum in _of_run[start:] if signum != _PASSED_ON), None)
 
 
+# Where the latest outermost sigterm_stops block began: its run's first stop is still the
+# one a signal after the block ended exits with (stop_at_once).
+_last_run = 0
+
+
 def received() -> Stopped | None:
     """The first stop of the run (since its outermost sigterm_stops block began), even if
     its exception was lost: its line and its exit code are this one's, whatever came after."""
     return _first_since(_open[0]) if _open else None
+
+
+def _run_first() -> Stopped | None:
+    """received(), or once the run's outermost block ended, that run's first stop."""
+    return _first_since(_open[0] if _open else _last_run)
 
 
 first_of_run = received  # the CLI's name for the same question: what stopped the run
@@ -104,14 +121,20 @@ def check_not_stopped() -> None:
 
 
 def stopped_by(err: KeyboardInterrupt) -> Stopped:
-    """``err`` as a Stopped: a plain KeyboardInterrupt is Ctrl-C's."""
+    """The stop a command stopped by ``err`` reports: the first of its run while one is
+    open (a SIGTERM, then a SIGHUP that cut its cleanup short: SIGTERM's line and 143, the
+    code main exits with), else ``err`` as a Stopped (a plain KeyboardInterrupt is Ctrl-C's)."""
+    return received() or _as_stopped(err)
+
+
+def _as_stopped(err: KeyboardInterrupt) -> Stopped:
     return err if isinstance(err, Stopped) else Stopped(SIGINT)
 
 
 def pass_on(err: KeyboardInterrupt) -> int:
     """The signal of ``err``, to pass on to a child that decides the exit code itself
     (`sandbox exec`, as a shell does): no longer a stop of kmeshctl's own."""
-    signum = stopped_by(err).signum
+    signum = _as_stopped(err).signum
     for index in range(len(_of_run) - 1, -1, -1):  # the latest: the one that raised ``err``
         if _of_run[index] == signum:
             _of_run[index] = _PASSED_ON
@@ -133,16 +156,22 @@ class _Previous:
         self.unraisablehook = unraisablehook
 
 
+def on_main_thread() -> bool:
+    """Whether this is the main thread, the only one where handlers are set and a run is
+    (without importing threading: not imported, there is no other thread to be on)."""
+    threading = sys.modules.get("threading")
+    return threading is None or threading.current_thread() is threading.main_thread()
+
+
 def install() -> _Previous:
     """_on_signal for every stop signal nobody else handles; returns what it replaced, for
-    restore (no handler outside the main thread, where none can be set)."""
-    previous = {sig: _signal.getsignal(sig) for sig in STOP_SIGNALS}
-    try:
-        for sig, handler in previous.items():
-            if _replaceable(handler):
-                _signal.signal(sig, _on_signal)
-    except ValueError:  # not the main thread
+    restore (nothing outside the main thread, where none can be set)."""
+    if not on_main_thread():  # decided first: with no handler to replace, signal() would not tell
         return _Previous({})
+    previous = {sig: _signal.getsignal(sig) for sig in STOP_SIGNALS}
+    for sig, handler in previous.items():
+        if _replaceable(handler):
+            _signal.signal(sig, _on_signal)
     return _Previous(previous, _silence_swallowed_stops())
 
 
@@ -180,6 +209,21 @@ def _silence_swallowed_stops() -> Any:
 # Whether the run said why it stopped (a command's own line, e.g. `Error: stopped by
 # SIGTERM: sandbox demo was not created`, or say_once's): it is said once.
 _said = False
+# What the run made that a stop from now on leaves in place (leaves): said in its line.
+_left = ""
+
+
+def leaves(what: str) -> None:
+    """From now on the run's work is done and a stop no longer undoes it: its line says
+    ``what`` it leaves (`sandbox demo is up; remove it with ...`), not only `stopped by`,
+    which would read as if nothing had been made."""
+    global _left
+    _left = what
+
+
+def stop_text(stop: Stopped) -> str:
+    """`stopped by SIGTERM`, with what the run leaves in place once it said so (leaves)."""
+    return f"stopped by {stop.how}" + (f": {_left}" if _left else "")
 
 
 def said() -> bool:
@@ -189,29 +233,33 @@ def said() -> bool:
 
 def say(message: str) -> None:
     """`Error: MESSAGE` on stderr, the one line of a stopped command (it names the stop),
-    recorded so that none is said after it; straight to the descriptor when the stream
-    fails (closed, or in the middle of a write the signal interrupted)."""
+    with what the run leaves (leaves) when MESSAGE does not say it, recorded so that none
+    is said after it; straight to the descriptor when the stream fails (closed, or in the
+    middle of a write the signal interrupted)."""
     global _said
-    _said = True
+    if _left and _left not in message:  # what the run leaves, whichever command's wording
+        message = f"{message}; {_left}"
     line = f"Error: {message}\n"
     try:
         sys.stdout.flush()
-    except Exception:  # noqa: BLE001 (a pipe gone, a flush under way: the line still goes)
+    except BaseException:  # noqa: BLE001 (a pipe gone, a flush under way, a second signal: the line still goes)
         pass
     try:
         sys.stderr.write(line)
         sys.stderr.flush()
-    except Exception:  # noqa: BLE001
+    except BaseException:  # noqa: BLE001 (a second signal mid-write, e.g. timeout's to the group, loses no line)
         try:
             os.write(2, line.encode())
         except OSError:
             pass
+    # Recorded once written: a signal that cut the write short leaves it to be said again.
+    _said = True
 
 
 def say_once(stop: Stopped) -> None:
-    """The stop's line (`Error: stopped by SIGTERM`), unless the run said one."""
+    """The stop's line (`Error: stopped by SIGTERM`, see stop_text), unless the run said one."""
     if not _said:
-        say(f"stopped by {stop.how}")
+        say(stop_text(stop))
 
 
 def stop_in(err: BaseException) -> Stopped | None:
@@ -262,18 +310,22 @@ def own_process() -> None:
     if _owned:
         return
     _owned = True
-    atexit.register(_exit_at_end)  # first: atexit calls the last registered first, so this runs last
+    # atexit calls the last registered first: this one runs after every call registered
+    # later (all of kmeshctl's and its libraries'); one registered before (sitecustomize,
+    # a program that imported kmeshctl first) never runs, for this one ends the process.
+    atexit.register(_exit_at_end)
     _open.append(len(_of_run))
     install()
     previous = sys.excepthook
 
     def top_level(kind: type[BaseException], err: BaseException, trace: Any) -> None:
         escaped = stop_in(err)
+        stop = received() or escaped
+        if stop is not None:  # first: a signal while the traceback prints exits with the run's code
+            stop_at_once()
         if escaped is None:
             previous(kind, err, trace)  # a bug, a stop's cleanup's too: its traceback
-        stop = received() or escaped
         if stop is not None:
-            stop_at_once()
             say_once(stop)
             exiting(stop.exit_code)
 
@@ -289,9 +341,10 @@ def exiting(code: object) -> None:
 
 
 def _exit_at_end() -> None:
-    """The last atexit call: once the threads are joined and every other atexit call ran,
-    exit with the code main decided, before a signal in the rest of Python's teardown
-    could go unheard or kill it with no line."""
+    """Once the threads are joined and every atexit call registered after own_process's
+    ran (not those registered before it: os._exit ends the process here), exit with the
+    code main decided, before a signal in the rest of Python's teardown could go unheard
+    or kill it with no line."""
     if _exit_code is None:
         return
     for stream in (sys.stdout, sys.stderr):
@@ -308,7 +361,7 @@ def stop_at_once() -> None:
     catches it."""
     def exit_now(signum: int, _frame: object) -> None:
         _of_run.append(int(signum))
-        stop = received() or Stopped(signum)
+        stop = _run_first() or Stopped(signum)
         try:
             say_once(stop)
         finally:
@@ -326,22 +379,110 @@ class sigterm_stops:  # noqa: N801 (used as a context manager: `with sigterm_sto
     thread this does nothing. The outermost block begins a run: its stops, its line."""
 
     def __enter__(self) -> sigterm_stops:
-        global _said
+        global _said, _left, _last_run
         start = len(_of_run)  # before the handlers: a signal as they are set is this block's
+        self._main_thread = on_main_thread()  # only there are handlers and a run
         self._previous = install()
-        self._main_thread = bool(self._previous.handlers)  # only there are handlers and a run
         if self._main_thread:
             if not _open:
-                _said = False
+                _said, _left, _last_run = False, "", start
             _open.append(start)
         self.start = _open[0] if _open else len(_of_run)
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        restore(self._previous)
-        if self._main_thread:
-            _open.pop()
+        try:
+            restore(self._previous)
+        finally:  # a signal while restoring must not leave the block open: later runs would be its
+            if self._main_thread:
+                _open.pop()
 
     def first(self) -> Stopped | None:
         """The first stop of the run this block is part of, after it ended too."""
         return _first_since(self.start)
+
+
+class _Finishing:
+    """One open finishing block (see finishing)."""
+
+    def __init__(self, what: str, left: str | Callable[[], str], armed: bool) -> None:
+        self.what, self.left, self.armed = what, left, armed
+        self.spared: int | None = None  # the signal it let the cleanup go on after
+        self.cut = False  # a signal after that one stopped the cleanup
+
+    def spares(self, signum: int) -> bool:
+        """Whether the signal ``signum`` waits for the cleanup's end (the first once the
+        block is armed; the next one stops it at once, cut)."""
+        if not self.armed:
+            self.armed = True  # this stop starts the cleanup: the next signal waits for it
+            return False
+        if self.spared is not None:
+            self.cut = True
+            return False
+        self.spared = signum
+        _note(f"{_name(signum)}: still {self.what}; a further signal stops at once and leaves it unfinished")
+        return True
+
+    def left_text(self) -> str:
+        return self.left() if callable(self.left) else self.left
+
+
+# The open finishing blocks, innermost last: only it decides on a signal.
+_finishing: list[_Finishing] = []
+
+
+class finishing:  # noqa: N801 (a context manager: `with finishing(...):`)
+    """Around a cleanup a stop must not cut short (``what`` it does: `removing what
+    sandbox demo made`): one signal inside is recorded (the run's line and exit code stay
+    its first stop's) and the cleanup goes on; at its end that stop is raised (the run's
+    first), unless an exception already leaves the block. The next signal stops it at once
+    (a user who really wants out): the run's line then says ``left`` (a text or a callable
+    giving it, asked then: `sandbox demo is half-created; remove it with ...`).
+    ``armed=False``: around a step and its cleanup, for the step's own first stop to
+    raise (and start the cleanup) and only the following one to wait. On the main thread
+    only (elsewhere no signal arrives)."""
+
+    def __init__(self, what: str, left: str | Callable[[], str] = "", armed: bool = True) -> None:
+        self._block = _Finishing(what, left, armed)
+        self._main_thread = on_main_thread()
+
+    def __enter__(self) -> finishing:
+        if self._main_thread:
+            _finishing.append(self._block)
+        return self
+
+    def arm(self) -> None:
+        """The cleanup starts (a failure, not a stop, started it): the next signal waits."""
+        self._block.armed = True
+
+    def __exit__(self, kind: object, err: BaseException | None, _trace: object) -> None:
+        if not self._main_thread:
+            return
+        _finishing.remove(self._block)
+        if self._block.cut:
+            _leaves_unfinished(self._block)
+        elif err is None and self._block.spared is not None:
+            raise _run_first() or Stopped(self._block.spared)
+
+
+def _leaves_unfinished(block: _Finishing) -> None:
+    """A stop cut the cleanup short: the run's line says what it left (leaves)."""
+    try:
+        left = block.left_text()
+    except Exception:  # noqa: BLE001 (what is left cannot be read: the line says the cleanup did not finish)
+        left = ""
+    leaves(left or f"{block.what} did not finish")
+
+
+def _note(text: str) -> None:
+    """A line on stderr from a signal handler: straight to the descriptor when the stream
+    is in the middle of a write the signal interrupted."""
+    line = f"{text}\n"
+    try:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    except Exception:  # noqa: BLE001
+        try:
+            os.write(2, line.encode())
+        except OSError:
+            pass

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal, Optional, Sequence
 
 from kmeshctl.enrollment import REDIRECTION_ANNOTATION, PodView, is_annotated
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.asciinum import duration_words, limit_words
-from kmeshctl.kube import ApiError, KubeClient, ResourceKind, object_ref
+from kmeshctl.kube import ApiError, ApiUnreachable, KubeClient, ResourceKind, object_ref
 from kmeshctl.namespaces import agent_namespaces
 from kmeshctl.params import (NAMESPACE_CHECK_PAGE, NAMESPACE_KEPT_NAMES, NAMESPACE_KEPT_NAMES_PER_KIND,
-                             PLACEHOLDER_XDS_ADDRESS, WAITING_NOTE_AFTER_S, InstallParams)
+                             PLACEHOLDER_XDS_ADDRESS, UNINSTALL_POLL_S, WAITING_NOTE_AFTER_S, InstallParams)
 from kmeshctl.render import MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl, render_manifests
 from kmeshctl.waypoint.deploy import WAYPOINT_LABEL
 
@@ -44,12 +44,23 @@ CLUSTER_CONFIGMAPS = ("kube-root-ca.crt", "istio-ca-root-cert", "istio-ca-crl")
 CLUSTER_SERVICE_ACCOUNT = "default"
 TOKEN_SECRET = "kubernetes.io/service-account-token"
 # A list answered so is a kind that could not be looked through (the namespace is then kept):
-# not allowed (401/403), not there (404: an API gone or not routed), no list (405), API down (503)
-UNLISTABLE = (401, 403, 404, 405, 503)
+# not allowed (401/403), no list (405), API down (503). A 404 (an API gone) is no error:
+# KubeClient.request answers None, and _users_of_kind says so.
+UNLISTABLE = (401, 403, 405, 503)
 # DeleteResult.reason: why an object was spared
 NOT_OURS_REASON = "not-ours"
-USER_OBJECTS_REASON = "holds-user-objects"
+USER_OBJECTS_REASON = "holds-user-objects"  # found some: it is the user's namespace now (release_namespace)
+MAY_HOLD_REASON = "may-hold-user-objects"  # some kinds could not be looked through: a re-run may delete it
+# Install's labels whatever their value: the version of the kmeshctl that made the namespace
+VERSION_LABEL = "app.kubernetes.io/version"
+LABELS_REMOVED = "the labels install added removed"
+LABELS_LEFT = "the labels install added are still on it"
+LATE_REASON = "not-checked-in-time"  # the --timeout came before what a namespace holds was all looked through
+UNLISTED_WHY = "not listable by this user, or their API is down"
+UNDISCOVERED_WHY = "their API is down, or answered no resource list"
+MAY_HOLD = "so it may hold objects install did not make"
 UNCHECKED = "not checked: no cluster configured"
+UNANSWERED = "delete sent, answer not seen"
 UNSCHEDULED = "(unscheduled)"  # the node of a pod no node took
 NEVER_SCHEDULED = "never scheduled: it ran on no node, so left nothing to clean up"
 NODE_CLEANUP_FIX = "run `kmeshctl node cleanup` on the node (as root)"
@@ -65,7 +76,8 @@ class DeleteResult:
     ref: str
     outcome: Outcome
     detail: str = ""
-    reason: str = ""  # why spared: NOT_OURS_REASON or USER_OBJECTS_REASON ("" otherwise)
+    reason: str = ""  # why spared: one of the *_REASON ("" otherwise)
+    labels_removed: tuple[str, ...] = ()  # a namespace kept: the label keys install added, now removed
 
     @property
     def text(self) -> str:
@@ -172,17 +184,21 @@ Checked = tuple[Optional[dict], Optional[DeleteResult]]  # what deletable answer
 
 
 def delete_one(client: KubeClient, obj: dict, dry_run: bool = False, objs: Sequence[dict] = (),
-               checked: Optional[Checked] = None) -> DeleteResult:
+               checked: Optional[Checked] = None,
+               on_sending: Callable[[str], None] = lambda ref: None) -> DeleteResult:
     """Delete ``obj`` when it is kmeshctl's (else the result of deletable saying why not;
     ``checked``: its answer already read, so the object is read and decided on once);
     ``objs``: install's objects (deletable); ``dry_run``: the API server checks the delete
-    (dryRun=All), nothing goes."""
+    (dryRun=All), nothing goes. ``on_sending``: its ref just before the (real) DELETE is
+    sent, so a stop before the answer is read still knows the delete may have gone."""
     current, spared = checked or deletable(client, obj, objs)
     if current is None:
         assert spared is not None
         return spared
     meta = obj["metadata"]
     propagation = "Foreground" if obj["kind"] == "DaemonSet" else "Background"
+    if not dry_run:
+        on_sending(object_ref(obj))
     # only the object read as kmeshctl's: one made meanwhile under that name is another object (409)
     deleted = client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"), propagation,
                             dry_run=dry_run, preconditions={"uid": current["metadata"]["uid"]}
@@ -191,11 +207,13 @@ def delete_one(client: KubeClient, obj: dict, dry_run: bool = False, objs: Seque
     return DeleteResult(object_ref(obj), done if deleted else "not found")
 
 
-def deletable(client: KubeClient, obj: dict, objs: Sequence[dict] = ()) -> Checked:
+def deletable(client: KubeClient, obj: dict, objs: Sequence[dict] = (), deadline: float = math.inf,
+              timeout: float = 0) -> Checked:
     """(``obj`` as the cluster has it, None) when uninstall may delete it: it exists and
     kmeshctl made it, and, a namespace, holds nothing but what install made (``objs``,
     its objects; by default those install makes for that namespace); else (None, the
-    result saying why not: absent, not kmeshctl's, or kept for the user's objects)."""
+    result saying why not: absent, not kmeshctl's, or kept for the user's objects, or
+    for what could not be looked through before ``deadline``: --timeout ``timeout``)."""
     ref, meta = object_ref(obj), obj["metadata"]
     if not client.is_served(obj["apiVersion"], obj["kind"]):
         return None, DeleteResult(ref, "kind not served")
@@ -214,34 +232,138 @@ def deletable(client: KubeClient, obj: dict, objs: Sequence[dict] = ()) -> Check
         return None, DeleteResult(ref, "kept" if obj["kind"] == "Namespace" else "left alone", NOT_OURS,
                                   NOT_OURS_REASON)
     if obj["kind"] == "Namespace":
-        held = user_objects(client, meta["name"], objs or installed_objects(meta["name"], _PLACEHOLDER_ISTIO))
-        if held:
-            return None, DeleteResult(ref, "kept", held, USER_OBJECTS_REASON)
+        held = user_objects(client, meta["name"], objs or installed_objects(meta["name"], _PLACEHOLDER_ISTIO),
+                            deadline)
+        reason = held.text(timeout)
+        if reason:
+            why = LATE_REASON if held.late else USER_OBJECTS_REASON if held.found else MAY_HOLD_REASON
+            return None, DeleteResult(ref, "kept", reason, why)
     return current, None
 
 
-def user_objects(client: KubeClient, namespace: str, objs: Sequence[dict]) -> str:
-    """`it holds PersistentVolumeClaim data, Role reader, ... (not made by kmeshctl install)`:
-    what ``namespace`` holds of every namespaced kind the cluster serves and lists, but
-    install's own objects (``objs``) and their dependents, and what the cluster puts in
-    every namespace; then `could not check KINDS` for the kinds whose list failed (not
-    allowed, not there, API down): the namespace is kept for those too. Empty: only
-    install's objects are there, it may go."""
-    kinds, failed = client.served_kinds()
-    ours = {(o["kind"], o["metadata"]["name"]) for o in objs if o["metadata"].get("namespace") == namespace}
-    found: list[tuple[bool, str]] = []  # (a dependent of another object, `Kind name`)
-    unchecked = [gv for gv in failed if gv.rpartition("/")[0] not in DERIVED_GROUPS]
-    for kind in filter(_looked_through, kinds):
-        try:
-            held = _users_of_kind(client, kind, namespace, ours)
-        except ApiError as err:
-            if err.status not in UNLISTABLE:
-                raise
-            held = None
-        if held is None:
-            unchecked.append(kind.kind)
-        found += held or []
-    return _held_text([name for _, name in sorted(found, key=lambda f: f[0])], unchecked)
+def release_namespace(client: KubeClient, obj: dict, result: DeleteResult) -> DeleteResult:
+    """The namespace ``obj`` (install's), kept for the user's objects, made a plain one of
+    the user's: the labels install put on it removed (install_labels: a privileged Pod
+    Security level must not stay on a namespace of the user's pods), ``result`` saying so;
+    or, when they could not be, why and the kubectl command that removes them."""
+    name = obj["metadata"]["name"]
+    keys: list[str] = []
+    try:
+        current = client.get("v1", "Namespace", name)
+        keys = install_labels(obj, current)
+        if not keys or current is None:
+            return result
+        version = current["metadata"].get("resourceVersion")  # as read: one changed meanwhile answers 409
+        client.merge_patch("v1", "Namespace", name, {"metadata": {
+            "labels": dict.fromkeys(keys), **({"resourceVersion": version} if version else {})}})
+    except (ApiError, ApiUnreachable) as err:
+        if not keys:
+            return result
+        fix = f"kubectl label namespace {name} {' '.join(k + '-' for k in keys)}"
+        return replace(result, detail=f"{result.detail}; {LABELS_LEFT} ({err.problem}): remove them with `{fix}`")
+    return replace(result, detail=f"{result.detail}; {LABELS_REMOVED} ({', '.join(keys)}): it is a plain "
+                                  "namespace of yours now", labels_removed=tuple(keys))
+
+
+def install_labels(obj: dict, current: Optional[dict]) -> list[str]:
+    """The keys of the labels of ``current`` (a namespace as read) that install put there:
+    those ``obj`` (as install renders it) has with the same value (the version label with
+    any); none unless kmeshctl made it. A label the user added or changed is not listed."""
+    if not made_by_kmeshctl(current):
+        return []
+    assert current is not None
+    labels = current["metadata"].get("labels") or {}
+    return [k for k, v in (obj["metadata"].get("labels") or {}).items()
+            if k in labels and (labels[k] == v or k == VERSION_LABEL)]
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a namespace was found to hold (user_objects), and what could not be looked through."""
+
+    found: list[str]  # `Kind name` of the user's objects, dependents last
+    unlisted: list[str]  # kinds whose list failed
+    undiscovered: list[str]  # group versions whose kinds could not be discovered
+    late_kinds: list[str] = field(default_factory=list)  # kinds not listed before the deadline
+    late_groups: list[str] = field(default_factory=list)  # API groups not discovered before it
+
+    @property
+    def late(self) -> bool:
+        return bool(self.late_kinds or self.late_groups)
+
+    def text(self, timeout: float = 0) -> str:
+        """`it holds PersistentVolumeClaim data, Role reader, ... (not made by kmeshctl
+        install)`, then what could not be checked and why; empty: only install's objects
+        are there, it may go."""
+        parts = []
+        if self.found:  # a few of each kind: how many in all is not known
+            more = ", ..." if len(self.found) > NAMESPACE_KEPT_NAMES else ""
+            named = ", ".join(self.found[:NAMESPACE_KEPT_NAMES])
+            parts.append(f"it holds {named}{more} (not made by kmeshctl install)")
+        if self.unlisted:
+            parts.append(f"could not list its {_few(self.unlisted)} objects ({UNLISTED_WHY})")
+        if self.undiscovered:
+            parts.append(f"could not learn the kinds served at {_few(self.undiscovered)} ({UNDISCOVERED_WHY})")
+        if self.late:
+            what = [f"its {_few(self.late_kinds)} objects" if self.late_kinds else "",
+                    f"the kinds of API groups {_few(self.late_groups)}" if self.late_groups else ""]
+            parts.append(f"could not check within {limit_text(timeout)} {', nor '.join(filter(None, what))}")
+        if len(parts) > bool(self.found):
+            parts[-1] += f", {MAY_HOLD}"
+        return "; ".join(parts)
+
+
+def _few(names: list[str]) -> str:
+    """`a, b, c`, or the first NAMESPACE_KEPT_NAMES of them and `... (N in all)`."""
+    if len(names) <= NAMESPACE_KEPT_NAMES:
+        return ", ".join(names)
+    return f"{', '.join(names[:NAMESPACE_KEPT_NAMES])}, ... ({len(names)} in all)"
+
+
+def user_objects(client: KubeClient, namespace: str, objs: Sequence[dict], deadline: float = math.inf) -> Held:
+    """What ``namespace`` holds of every namespaced kind the cluster serves and lists,
+    but install's own objects (``objs``) and their dependents, and what the cluster puts
+    in every namespace; and the kinds whose list failed, the group versions whose
+    discovery failed (served_kinds), and what was not looked through before ``deadline``
+    (time.monotonic(); each request is cut there too): the namespace is kept for those.
+
+    A kind created in the namespace after this looked through it and before its delete
+    is not seen: docs/usage.md says so (looking again would take as long again)."""
+    with client.within(deadline):
+        served = client.served_kinds(deadline)
+        ours = {(o["kind"], o["metadata"]["name"]) for o in objs if o["metadata"].get("namespace") == namespace}
+        found: list[tuple[bool, str]] = []  # (a dependent of another object, `Kind name`)
+        unlisted: list[str] = []
+        late: list[str] = []
+        for kind in filter(_looked_through, served.kinds):
+            if time.monotonic() >= deadline:
+                late.append(kind.kind)
+                continue
+            held = _listed(client, kind, namespace, ours)
+            if held is None:
+                (late if time.monotonic() >= deadline else unlisted).append(kind.kind)
+            found += held or []
+    return Held([name for _, name in sorted(found, key=lambda f: f[0])], unlisted, _stored(served.failed), late,
+                list(dict.fromkeys(gv.rpartition("/")[0] or "core" for gv in _stored(served.late))))
+
+
+def _stored(group_versions: list[str]) -> list[str]:
+    """``group_versions`` but those of DERIVED_GROUPS (they store nothing)."""
+    return [gv for gv in group_versions if gv.rpartition("/")[0] not in DERIVED_GROUPS]
+
+
+def _listed(client: KubeClient, kind: ResourceKind, namespace: str,
+            ours: set[tuple[str, str]]) -> Optional[list[tuple[bool, str]]]:
+    """_users_of_kind, or None when the list could not be read: refused (UNLISTABLE), no
+    answer (a slow aggregated API, --request-timeout or the deadline), or not a list."""
+    try:
+        return _users_of_kind(client, kind, namespace, ours)
+    except ApiError as err:
+        if err.status not in UNLISTABLE:
+            raise
+    except ApiUnreachable:
+        pass
+    return None
 
 
 def _looked_through(kind: ResourceKind) -> bool:
@@ -255,19 +377,28 @@ def _users_of_kind(client: KubeClient, kind: ResourceKind, namespace: str,
                    ours: set[tuple[str, str]]) -> Optional[list[tuple[bool, str]]]:
     """The first few objects of ``kind`` in ``namespace`` install did not make, a page of
     NAMESPACE_CHECK_PAGE at a time until enough are found (install's and the cluster's
-    are skipped, so one page may hold none of the user's); None when the list answered 404."""
+    are skipped, so one page may hold none of the user's); None when the list answered 404
+    or something that is no list of objects (an aggregated API's own answer)."""
     query = {"limit": str(NAMESPACE_CHECK_PAGE)}
     found: list[tuple[bool, str]] = []
     while True:
         page = client.request("GET", kind.collection_path(namespace), query)
-        if page is None:
+        items = (page.get("items") or []) if isinstance(page, dict) else None
+        if not isinstance(items, list) or not all(map(_is_object, items)):
             return None
         found += [(bool(o["metadata"].get("ownerReferences")), f"{kind.kind} {o['metadata']['name']}")
-                  for o in page.get("items") or [] if not _not_the_users(kind, o, ours)]
-        more = (page.get("metadata") or {}).get("continue")
+                  for o in items if not _not_the_users(kind, o, ours)]
+        meta = page.get("metadata")
+        more = meta.get("continue") if isinstance(meta, dict) else None
         if len(found) >= NAMESPACE_KEPT_NAMES_PER_KIND or not more:
             return found[:NAMESPACE_KEPT_NAMES_PER_KIND]
         query = {"limit": str(NAMESPACE_CHECK_PAGE), "continue": more}
+
+
+def _is_object(item: Any) -> bool:
+    """An item of a list answer, as _users_of_kind reads it."""
+    return isinstance(item, dict) and isinstance(item.get("metadata"), dict) and \
+        isinstance(item["metadata"].get("name"), str)
 
 
 def _not_the_users(kind: ResourceKind, obj: dict, ours: set[tuple[str, str]]) -> bool:
@@ -288,19 +419,6 @@ def _not_the_users(kind: ResourceKind, obj: dict, ours: set[tuple[str, str]]) ->
     if core and kind.plural == "secrets":
         return obj.get("type") == TOKEN_SECRET
     return False
-
-
-def _held_text(found: list[str], unchecked: list[str]) -> str:
-    """The reason a namespace is kept: what it holds (a few named) and what could not be
-    looked through; empty when neither."""
-    parts = []
-    if found:
-        more = ", ..." if len(found) > NAMESPACE_KEPT_NAMES else ""
-        parts.append(f"it holds {', '.join(found[:NAMESPACE_KEPT_NAMES])}{more} (not made by kmeshctl install)")
-    if unchecked:
-        parts.append(f"could not check {', '.join(unchecked)} (not listable by this user, or its API is down), "
-                     "so it may hold objects install did not make")
-    return "; ".join(parts)
 
 
 def agent_pods(client: KubeClient, ds: dict) -> list[AgentPod]:
@@ -364,19 +482,27 @@ def unmark_commands(pods: list[str]) -> list[str]:
             for namespace, names in by_namespace.items()]
 
 
-def wait_gone(client: KubeClient, obj: dict, deadline: float, poll: float = 0.5, timeout: float = 0,
-              on_wait: Callable[[str], None] = lambda line: None) -> None:
+def limit_text(timeout: float) -> str:
+    """`the --timeout 2s limit` (`the time limit` for none given: 0 or math.inf)."""
+    return f"the --timeout {duration_words(timeout)} limit" if 0 < timeout < math.inf else "the time limit"
+
+
+def wait_gone(client: KubeClient, obj: dict, deadline: float, poll: float = UNINSTALL_POLL_S, timeout: float = 0,
+              on_wait: Callable[[str], None] = lambda line: None, again: str = "kmeshctl uninstall") -> None:
     """Until ``obj`` is gone; past ``deadline`` an error naming the --timeout (``timeout``
-    seconds) and the kubectl command that shows what holds it. Once it has not gone
-    within WAITING_NOTE_AFTER_S, ``on_wait`` gets one line saying what it waits for."""
+    seconds), the kubectl command that shows what holds it and ``again`` (the uninstall
+    as typed) to re-run. It is asked again once
+    ``poll`` after the first look before that error: the first look follows the delete
+    at once, when nearly any object (a namespace always) is still going. Once it has not
+    gone within WAITING_NOTE_AFTER_S, ``on_wait`` gets one line saying what it waits for."""
     meta = obj["metadata"]
-    started, noted = time.monotonic(), False
+    started, noted, looks = time.monotonic(), False, 0
     while (current := client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))) is not None:
-        if time.monotonic() >= deadline:
-            limit = f"the --timeout {duration_words(timeout)} limit" if 0 < timeout < math.inf else "the time limit"
+        looks += 1
+        if looks > 1 and time.monotonic() >= deadline:
             raise KmeshctlError(
-                f"{object_ref(obj)} still exists after {limit} ({_holding(current)})",
-                fix=f"{_holding_check(obj, current)}, then re-run `kmeshctl uninstall` (it is safe to repeat), "
+                f"{object_ref(obj)} still exists after {limit_text(timeout)} ({_holding(current)})",
+                fix=f"{_holding_check(obj, current)}, then re-run `{again}` (it is safe to repeat), "
                     "with a longer --timeout if it was only slow")
         if not noted and time.monotonic() - started >= WAITING_NOTE_AFTER_S:
             noted = True
@@ -427,27 +553,49 @@ def uninstall(
     on_result: Callable[[DeleteResult], None] = lambda r: None,
     on_sent: Callable[[str], None] = lambda ref: None,
     on_wait: Callable[[str], None] = lambda line: None,
+    again: str = "kmeshctl uninstall",
+    on_sending: Callable[[str], None] = lambda ref: None,
 ) -> list[DeleteResult]:
-    """Delete `objs` in reverse order, each gone before the next; all within `timeout` seconds.
-    ``on_sent``: an object's delete was accepted (it is awaited next); ``on_wait``: the
-    line of an object slow to go (wait_gone)."""
-    deadline = time.monotonic() + timeout  # math.inf: no limit
-    results = []
+    """Delete `objs` in reverse order, each gone before the next; all within `timeout` seconds
+    (math.inf: no limit): once it has passed, no further delete is sent and the error
+    (timed_out) names what was not deleted and ``again``, the command that finishes it.
+    ``on_sending``: an object's DELETE is about to be sent (a stop from then on may come
+    after the cluster took it: stopped_text's ``unanswered``); ``on_sent``: an object's
+    delete was accepted (it is awaited next); ``on_wait``: the line of an object slow to go
+    (wait_gone). A namespace kept for the user's objects loses the labels install put on
+    it (release_namespace)."""
+    deadline = time.monotonic() + timeout
+    results: list[DeleteResult] = []
     for obj in reversed(objs):
-        checked = deletable(client, obj, objs)
+        if time.monotonic() >= deadline:
+            raise timed_out(objs, results, f"reached before deleting {object_ref(obj)}", timeout, again)
+        checked = deletable(client, obj, objs, deadline, timeout)
         ours = obj["kind"] == "DaemonSet" and checked[0] is not None
         pods = agent_pods(client, obj) if ours and client.is_served("v1", "Pod") else []
-        result = delete_one(client, obj, objs=objs, checked=checked)
+        result = delete_one(client, obj, objs=objs, checked=checked, on_sending=on_sending)
         if result.outcome == "deleted":
             on_sent(result.ref)
-            wait_gone(client, obj, deadline, timeout=timeout, on_wait=on_wait)
+            wait_gone(client, obj, deadline, timeout=timeout, on_wait=on_wait, again=again)
+        if result.reason == USER_OBJECTS_REASON:
+            result = release_namespace(client, obj, result)
         on_result(result)
         results.append(result)
+        if result.reason == LATE_REASON:
+            raise timed_out(objs, results, f"reached before what {result.ref} holds was all checked", timeout, again)
         if result.outcome == "deleted" and pods:
             for node_result in _node_results(client, obj["metadata"]["namespace"], pods):
                 on_result(node_result)
                 results.append(node_result)
     return results
+
+
+def timed_out(objs: list[dict], results: list[DeleteResult], when: str, timeout: float, again: str) -> KmeshctlError:
+    """`uninstall stopped by the --timeout 2s limit (WHEN): deleted ...; not deleted: ...`,
+    its fix ``again`` to paste (the same uninstall: it is safe to repeat)."""
+    done = [r for r in results if r.reason != LATE_REASON]
+    return KmeshctlError(stopped_text(f"{limit_text(timeout)} ({when})", objs, done, [], False),
+                         fix=f"re-run `{again}` to remove the rest (it is safe to repeat), with a longer --timeout "
+                             "if it was only slow")
 
 
 def _node_results(client: KubeClient, namespace: str, pods: list[AgentPod]) -> list[DeleteResult]:
@@ -479,18 +627,23 @@ def dry_run(
     return results
 
 
-def stopped_text(how: str, objs: list[dict], results: list[DeleteResult], sent: list[str], dry_run: bool) -> str:
+def stopped_text(how: str, objs: list[dict], results: list[DeleteResult], sent: list[str], dry_run: bool,
+                 unanswered: Sequence[str] = ()) -> str:
     """The one line of an uninstall a signal stopped: what was deleted, what was being
-    deleted (the API server finishes that one), and what was not."""
+    deleted (``sent``: accepted; the API server finishes it), whose DELETE went out with
+    its answer not read (``unanswered``: it may have been taken), and what was not."""
     if dry_run:
         return f"uninstall --dry-run stopped by {how}; nothing was deleted"
     done = [r.ref for r in results if r.outcome == "deleted"]
     handled = {r.ref for r in results}
     going = [ref for ref in sent if ref not in handled]
-    left = [ref for ref in map(object_ref, reversed(objs)) if ref not in handled and ref not in going]
+    unseen = [ref for ref in unanswered if ref not in handled and ref not in going]
+    left = [ref for ref in map(object_ref, reversed(objs)) if ref not in handled and ref not in going + unseen]
     parts = [f"deleted {', '.join(done)}" if done else "nothing deleted yet"]
     if going:
         parts.append(f"{', '.join(going)} being deleted (the cluster finishes it)")
+    if unseen:
+        parts.append(f"{', '.join(unseen)}: {UNANSWERED}")
     if left:
         parts.append(f"not deleted: {', '.join(left)}")
     return f"uninstall stopped by {how}: " + "; ".join(parts)

@@ -66,7 +66,8 @@ def test_disable_leaves_another_data_planes_label_and_says_so(cluster) -> None: 
     assert labels_of(server, "team-b") == {MODE: "ambient"}
     assert server.writes() == []
     as_json = cluster.kmeshctl("disable-ns", "team-b", "-o", "json")
-    assert json.loads(as_json.out)["namespaces"] == [{"name": "team-b", "changed": False, "sidecarInjection": False}]
+    assert json.loads(as_json.out)["namespaces"] == [{"name": "team-b", "changed": False, "sidecarInjection": False,
+                                                      "replacedLabel": None, "restoredLabel": None}]
 
 
 def test_the_agents_own_namespace_is_refused_wherever_install_put_it(cluster) -> None:  # noqa: F811

@@ -54,8 +54,8 @@ def test_piped_progress_is_one_line_per_change_and_words_the_direction(cluster) 
     result = cluster.kmeshctl("enable-ns", "h63demo", "--wait", "--timeout", "3")
     assert result.code == 1, result
     waiting = [line for line in result.err.splitlines() if line.startswith("waiting for")]
-    assert waiting == ["waiting for 1 pod to be marked (0 s of 3 s limit)"], result.err
-    assert "(un)" not in result.err and "1 running pod not yet marked kmesh.net/redirection after 3 s: " \
+    assert waiting == ["waiting for 1 pod to be marked (0s, limit 3s)"], result.err
+    assert "(un)" not in result.err and "1 running pod not yet marked kmesh.net/redirection after 3s: " \
         "h63demo/fortio-v1; check the node agent" in result.err, result.err
 
 

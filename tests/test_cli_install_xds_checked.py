@@ -71,7 +71,7 @@ def test_agents_that_cannot_reach_istiod_are_blamed_on_xds_address(cluster, monk
     result = cluster.kmeshctl("install", "--cluster-id", "c1", "--xds-address", "10.0.0.99:15012", "--timeout", "1")
     assert result.code == 1, result
     last = result.err.strip().splitlines()[-1]
-    assert "not ready after 1 s (0/2 ready; Running)" in last, last
+    assert "not ready after 1s (0/2 ready; Running)" in last, last
     assert "the agents cannot reach istiod (10.0.0.99:15012: dial tcp 10.0.0.99:15012: i/o timeout; istiod " \
            "Services found: istiod-1-22-6.istio-system.svc:15012): re-run install with istiod's address: " in last, last
     # the install to paste: every flag typed, the one istiod found as --xds-address (h86)

@@ -44,10 +44,8 @@ def test_a_namespace_chooses_the_cluster_demo_in_that_namespace(choice: str, mon
     assert {d["metadata"]["namespace"] for d in target._documents if d["kind"] != "Namespace"} == {"h45demo"}
 
 
-@pytest.mark.parametrize("line,expected", [
-    (["-n", "h45demo", "--target", "local"], "is the cluster demo's namespace (the local sandbox uses its"),
-    (["--namespace", "h45demo", "--name", "demo"], "--name names a local sandbox, --namespace h45demo the cluster"),
-    (["-n", "10"], "-n 10: -n is the cluster demo's namespace (as on every command); the request count is "
+@pytest.mark.parametrize("line,expected", [  # h108: -n is the local demo's namespace too (test_demo_local_namespace)
+    (["-n", "10"], "-n 10: -n is the demo's namespace (as on every command); the request count is "
                    "-c/--requests, e.g. -c 10"),
 ], ids=lambda x: " ".join(x) if isinstance(x, list) else "")
 def test_the_demo_namespace_is_refused_where_it_would_be_ignored(line, expected, capsys, no_env) -> None:
@@ -60,5 +58,5 @@ def test_without_a_cluster_the_namespace_names_why_the_cluster_was_asked(capsys,
                                                                          monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    code, _, err = cli(capsys, "demo", "traffic-shift", "-n", "h45demo")
-    assert code == 1 and err.startswith("Error: -n h45demo (the cluster demo): no cluster configured"), err
+    code, _, err = cli(capsys, "demo", "traffic-shift", "-n", "h45demo", "--target", "cluster")
+    assert code == 1 and err.startswith("Error: --target cluster: no cluster configured"), err

@@ -939,7 +939,7 @@ def test_namespace_before_a_command_without_one_gets_a_hint(capsys, no_env) -> N
     code, _, err = cli(capsys, "-n", "foo", "sandbox", "list")
     assert code == 2 and err.startswith("Error: kmeshctl sandbox list takes no -n/--namespace"), err
     code, _, err = cli(capsys, "-n", "foo")
-    assert code == 2 and err.startswith("Error: -n goes after the command: kmeshctl COMMAND -n foo"), err
+    assert code == 2 and err.startswith("Error: -n goes after the command: `kmeshctl status -n foo`"), err
     code, _, err = cli(capsys, "demo", "traffic-shift", "-n", "10")
     assert code == 2 and "the request count is -c/--requests" in err, err
 

@@ -87,7 +87,7 @@ def test_rollout_progress_in_a_log_is_plain_lines(cluster) -> None:  # noqa: F81
     assert all(line == line.rstrip() for line in result.err.splitlines()), result.err
     # the live view's words (and status's): one wording of the counts
     assert "DaemonSet kmesh-system/kmesh: desired 2  updated 2  ready 2\nwaited " in result.err, result.err
-    assert "s of 20 s limit\n" in result.err and "  pod kmesh-" in result.err, result.err
+    assert "s, limit 20s\n" in result.err and "  pod kmesh-" in result.err, result.err
 
 
 def test_rollout_lines_are_flushed_as_the_state_changes(capsys) -> None:

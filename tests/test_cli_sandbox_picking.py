@@ -213,7 +213,7 @@ def test_a_silent_agent_is_waited_for_aloud_then_named_as_not_answering(quiet, s
     assert str(caught.value) == (f"the node agent admin endpoint at 127.0.0.1:{silent_agent} did not answer in "
                                  "1.5 s (is the agent stopped?); check `kmeshctl sandbox status --name h75s`")
     err = capsys.readouterr().err
-    waiting = f"waiting for the node agent admin endpoint at 127.0.0.1:{silent_agent} (up to 1.5 s)"
+    waiting = f"waiting for the node agent admin endpoint at 127.0.0.1:{silent_agent} (limit 1.5s)"
     assert (waiting in err) is not quiet, err
 
 

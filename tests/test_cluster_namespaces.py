@@ -52,7 +52,8 @@ def test_sidecar_injection_warns_and_pods_are_listed(cluster):
     assert result.code == 0, result.err
     assert "sidecar injection on" in result.err
     data = json.loads(result.out)
-    assert data["namespaces"] == [{"name": "legacy", "changed": True, "sidecarInjection": True}]
+    assert data["namespaces"] == [{"name": "legacy", "changed": True, "sidecarInjection": True,
+                                   "replacedLabel": None, "restoredLabel": None}]
     assert {p["name"]: p["annotated"] for p in data["pods"]} == {"web": True, "db": False}
 
 
@@ -76,7 +77,7 @@ def test_wait_until_the_agent_marks_running_pods(cluster):
     finally:
         timer.cancel()
     assert result.code == 0, result.err
-    assert "waiting for 1 pod " in result.err and "of 20 s limit" in result.err
+    assert "waiting for 1 pod " in result.err and "s, limit 20s)" in result.err
     row = next(line for line in result.out.splitlines() if "fortio-v1" in line)
     assert row.split()[-1] == "yes"
 

@@ -227,7 +227,7 @@ def test_the_weights_a_killed_run_left_are_put_back_by_the_next_run(make) -> Non
     first.prepare(lambda _: None)
     first.set_weights([0, 100])  # then SIGKILL: no finish
     assert _weights(cluster) == [0, 100]
-    assert [r["weight"] for r in json.loads(_annotations(cluster)[ORIGINAL_WEIGHTS])[0]["route"]] == [90, 10]
+    assert [r["weight"] for r in json.loads(_annotations(cluster)[ORIGINAL_WEIGHTS])["found"][0]["route"]] == [90, 10]
     lines: list[str] = []
     again = _target(cluster)
     assert [v for v in again.subject(None).default_weights] == [90, 10]  # measured as found, not as left

@@ -343,9 +343,9 @@ def test_quiet_silences_the_plot_line(fake_run, capsys, tmp_path: Path, no_env, 
     monkeypatch.setattr(kmeshctl.demo_plot, "plot_shares", lambda data, path: Path(path).write_text("png"))
     plot = tmp_path / "f.png"
     for args in (["demo", "traffic-shift", "-q"], ["-q", "demo", "traffic-shift"]):
-        code, out, err = cli(capsys, *args, "-c", "100", "--plot", str(plot))
+        code, out, err = cli(capsys, *args, "-c", "100", "--plot", str(plot), "--force")  # h112: replaces it
         assert code == 0 and "Plot:" not in err and not err.strip(), err
-    code, out, err = cli(capsys, "demo", "traffic-shift", "-c", "100", "--plot", str(plot))
+    code, out, err = cli(capsys, "demo", "traffic-shift", "-c", "100", "--plot", str(plot), "--force")
     assert code == 0 and f"Plot: {plot}" in err
 
 

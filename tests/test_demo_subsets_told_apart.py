@@ -116,7 +116,7 @@ def two_subsets(monkeypatch) -> FakeTarget:
     monkeypatch.setattr(demo, "CHANGE_LEAD_S", 0.01)
     target = FakeTarget(demo.demo_subject(from_documents(_edited([90, 10]))), [90, 10])
     monkeypatch.setattr(demo, "choose_target", lambda *a, **k: (target, "Target: local sandbox h104fake"))
-    monkeypatch.setattr(demo_target, "measured_subject", lambda name: None)
+    monkeypatch.setattr(demo_target, "measured_subject", lambda name, namespace=None: None)
     return target
 
 

@@ -12,6 +12,8 @@ from typing import Any, Sequence
 from kmeshctl.bench.dataplane import RunRecord
 
 PERCENTILES = ("p50", "p90", "p99", "p99_9")
+# What write_results puts in --out: `bench dataplane` refuses a folder holding any (without --force).
+RESULT_FILES = {"markdown": "dataplane.md", "json": "dataplane.json", "chart": "dataplane.png"}
 BASELINE = "direct"
 
 NOTES = (
@@ -252,8 +254,7 @@ def write_results(out_dir: Path, records: Sequence[RunRecord], env: dict[str, An
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize(records)
     checks = check_targets(summary)
-    files = {"markdown": out_dir / "dataplane.md", "json": out_dir / "dataplane.json",
-             "chart": out_dir / "dataplane.png"}
+    files = {kind: out_dir / name for kind, name in RESULT_FILES.items()}
     files["markdown"].write_text(markdown(summary, checks, env, command))
     files["json"].write_text(json.dumps(to_json(records, summary, checks, env, command),
                                         indent=2) + "\n")

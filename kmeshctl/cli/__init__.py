@@ -98,7 +98,7 @@ def version(
     report, failure = version_report(namespace, None if client else lambda: connect_reachable(target),
                                      functools.partial(config_dump.fetch_from_pod, target=target),
                                      check_typed_cluster_flags, target=target)
-    if isinstance(failure, InstalledElsewhere):  # as status: the install's -n, with the command to paste (h101)
+    if isinstance(failure, InstalledElsewhere):  # as status: the install's -n, with the command to paste
         from kmeshctl.cli.cluster import elsewhere_line
 
         failure = UsageError(elsewhere_line(failure, ["version"]))

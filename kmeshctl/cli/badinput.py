@@ -6,6 +6,7 @@ be a valid integer ...") or "No such option" for a global flag left without its 
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from typing import Any, Optional, Sequence
 
@@ -235,6 +236,23 @@ def takes_value(param: _click.Parameter) -> bool:
         not getattr(param, "count", False)
 
 
+def takes_number(param: Optional[_click.Parameter]) -> bool:
+    """An option whose value is a number or a duration (-c, --timeout, --request-timeout)."""
+    descriptor = getattr(param, "type_descriptor", None)
+    return param is not None and takes_value(param) and (
+        is_duration(param) or (descriptor is not None and _number_kind(descriptor.annotation) is not None))
+
+
+_NEGATIVE = re.compile(r"-(?:\.?\d|inf|nan)", re.IGNORECASE)
+
+
+def is_value_of(param: Optional[_click.Parameter], word: str) -> bool:
+    """``word`` after ``param``'s flag is its value, though it starts with '-': a negative
+    number (`-1`, `-0.5`, `-1s`) after a number or duration option, as click reads
+    `--flag=-1`; the range check then says `out of range`, not `needs a value`."""
+    return takes_number(param) and bool(_NEGATIVE.match(word))
+
+
 def check_values_present(command: _click.Command, ctx: _click.Context, args: Sequence[str],
                          extra_names: Sequence[str] = ()) -> None:
     """Raise click's own "Option '--x' requires an argument." when an option that takes a
@@ -252,7 +270,8 @@ def check_values_present(command: _click.Command, ctx: _click.Context, args: Seq
         if arg not in value_params:
             continue
         following = args[i + 1] if i + 1 < len(args) else None
-        if following is None or following in known or following.split("=", 1)[0] in known:
+        if following is None or ((following in known or following.split("=", 1)[0] in known) and
+                                 not is_value_of(value_params[arg], following)):
             raise _click.exceptions.BadOptionUsage(arg, f"Option '{arg}' requires an argument.", ctx=ctx)
         if following == "":
             raise empty_value(arg, value_params[arg], ctx)

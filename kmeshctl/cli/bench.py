@@ -87,20 +87,23 @@ def dataplane(
         None, "--mesh-cpus", metavar="CPUS", help="CPUs for nginx and every Envoy; default 1."),
     out: Optional[Path] = typer.Option(
         None, "--out", metavar="DIR",
-        help="Results folder; default: ./benchmarks/results/<date>/ (under the current directory)."),
+        help="Results folder; default: ./benchmarks/results/<date>/ (under the current directory); "
+             "earlier results there are refused unless --force."),
+    force: bool = typer.Option(False, "--force", help="Replace an earlier run's results in --out."),
     output: BenchOutput = typer.Option(BenchOutput.table, "-o", "--output",
                                        help="table: the markdown table; json or yaml: the summary."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines, only the result."),
 ) -> None:
     """Run the same load over five paths and report latency percentiles, throughput,
-    proxy CPU, ratios to direct and the targets; results go to --out. Progress goes to
-    stderr (-q: none).
+    proxy CPU, ratios to direct and the targets; results go to --out (dataplane.md,
+    dataplane.json, dataplane.png). A folder already holding any of them is refused
+    before the run (exit 2) unless --force. Progress goes to stderr (-q: none).
 
     Examples:
 
       kmeshctl bench dataplane
       kmeshctl bench dataplane --paths direct,kmesh-l4 --repeats 1
-      kmeshctl bench dataplane -o json --out /tmp/bench
+      kmeshctl bench dataplane -o json --out /tmp/bench --force
     """
     from kmeshctl.bench import report
     from kmeshctl.bench.dataplane import BenchConfig, run_dataplane
@@ -109,12 +112,12 @@ def dataplane(
 
     default_cpus = default_cpu_plan()
     out_dir = out or Path("benchmarks") / "results" / date.today().isoformat()
-    check_output_dir(flag_as_typed("out"), out_dir)
     config = BenchConfig(
         paths=_csv(paths, "--paths", PATHS), loads=_csv(loads, "--loads", LOADS), repeats=repeats,
         duration_s=duration, warmup_s=warmup,
         cpus=CpuPlan(_cpus(client_cpus, "--client-cpus", default_cpus.client),
                      _cpus(mesh_cpus, "--mesh-cpus", default_cpus.mesh)))
+    check_output_dir(flag_as_typed("out"), out_dir, tuple(report.RESULT_FILES.values()), force)
     command = "kmeshctl " + shlex.join(sys.argv[1:])
     records, env = run_dataplane(config, (lambda _line: None) if quiet else _progress)
     files = report.write_results(out_dir, records, env, command)

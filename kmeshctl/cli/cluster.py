@@ -50,7 +50,8 @@ from kmeshctl.cli.render import (
     warn_unvalidated_custom_kinds,
 )
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.kube import ApiError, KubeClient, NoClusterConfigured, connect_reachable, object_ref
+from kmeshctl.kube import (PRECHECK_LISTS, ApiError, KubeClient, NoClusterConfigured, connect_reachable,
+                           is_can_i_pointer, object_ref)
 from kmeshctl.params import (
     counted,
     INSTALL_HINT,
@@ -58,16 +59,19 @@ from kmeshctl.params import (
     DEFAULT_ISTIO_NAMESPACE,
     DEFAULT_KUBERNETES_VERSION,
     DEFAULT_NAMESPACE,
+    UNINSTALL_TIMEOUT_S,
     XDS_ADDRESS_EXAMPLE,
 )
 from kmeshctl.render import DAEMONSET_NAME, NOT_OURS
-from kmeshctl.rollout import RolloutTimeout, counts_text, limit_text, timeout_fix, wait_for_rollout
+from kmeshctl.asciinum import waited_words
+from kmeshctl.rollout import RolloutTimeout, counts_text, timeout_fix, wait_for_rollout
 from kmeshctl.status import AgentXds, MeshStatus, agent_xds, mesh_status
 from kmeshctl.stopping import say, sigterm_stops, stopped_by
 from kmeshctl.uninstall import (ABSENT, SPARED, DeleteResult, InstalledElsewhere, check_install_namespaces,
                                 installed_objects, stopped_text)
 from kmeshctl.uninstall import uninstall as uninstall_objects
 from kmeshctl.uninstall import dry_run as uninstall_dry_run
+from kmeshctl import uninstall as uninstall_mod
 
 
 # -o's help names what -o wide adds to each command's own table
@@ -160,6 +164,17 @@ def install(
     check_namespace_flags()
     check_crd_files(crd_file)
     _check_required(xds_address, cluster_id, dry_run)
+    try:
+        _install(xds_address, cluster_id, image, namespace, mode, enable_bypass, enable_bpf_log, istio_namespace,
+                 kubernetes_version, network, crd_file, dry_run, force_conflicts, output, wait, quiet, timeout)
+    except KmeshctlError as error:
+        raise _refusal_pointing_at(error, PRECHECK_LISTS) from None
+
+
+def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, namespace: str, mode: str,
+             enable_bypass: bool, enable_bpf_log: bool, istio_namespace: str, kubernetes_version: str, network: str,
+             crd_file: Optional[list], dry_run: bool, force_conflicts: bool, output: ManifestFormat, wait: bool,
+             quiet: bool, timeout: float) -> None:
     options = dict(image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
                    enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace,
                    kubernetes_version=kubernetes_version, network=network)
@@ -483,7 +498,7 @@ def uninstall(
                           "--dry-run=server is the same; with no cluster configured at all, every object is "
                           "listed unchecked.")] = False,
     output: UninstallOutputOption = None,
-    timeout: TimeoutOption = 300,
+    timeout: TimeoutOption = UNINSTALL_TIMEOUT_S,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines (each object as it goes), only "
                                         "the result: what needs a fix, and the summary.")] = False,
 ) -> None:
@@ -511,6 +526,7 @@ def uninstall(
     console = out()
     results: list[DeleteResult] = []
     sent: list[str] = []  # deletes accepted, awaited: what a Ctrl-C leaves going
+    sending: list[str] = []  # deletes sent: a Ctrl-C before the answer was read may leave one going
 
     def report(result: DeleteResult) -> None:
         results.append(result)
@@ -533,10 +549,11 @@ def uninstall(
             else:
                 assert client is not None
                 uninstall_objects(client, objs, wait_limit(timeout), report, sent.append,
-                                  on_wait=lambda line: err(quiet or output is not None).print(escape(line)))
+                                  on_wait=lambda line: err(quiet or output is not None).print(escape(line)),
+                                  again=same_work_command(["uninstall"]), on_sending=sending.append)
             enrolled = ns_ops.enrolled_namespaces(client) if client is not None else []  # before the summary
     except KeyboardInterrupt as stop:
-        _uninstall_stopped(stop, objs, results, sent, dry_run, output, client is not None)
+        _uninstall_stopped(stop, objs, results, sent, dry_run, output, client is not None, sending)
     except KmeshctlError as error:
         error = _uninstall_refusal(error)
         if output is not None and not isinstance(error, UsageError):  # bad -n: nothing ran
@@ -567,22 +584,30 @@ def _check_install_namespace(client: KubeClient, objs: list[dict], namespace: st
 def _uninstall_refusal(error: KmeshctlError) -> KmeshctlError:
     """A 403 during uninstall points at `precheck --uninstall` (what uninstall needs),
     not at precheck's install checks; any other error as it is."""
-    if not isinstance(error, ApiError) or error.status != 403 or "precheck --uninstall" in error.fix:
+    if "precheck --uninstall" in error.fix:
         return error
     check = same_work_command(["precheck"], ["--uninstall"])
-    return ApiError(error.status, error.reason, error.problem, error.causes, fix=error.fix,
-                    see=f"`{check}` lists what uninstall needs")
+    return _refusal_pointing_at(error, f"`{check}` lists what uninstall needs")
+
+
+def _refusal_pointing_at(error: KmeshctlError, see: str) -> KmeshctlError:
+    """A 403 of install / uninstall pointing at the precheck that lists what the command
+    needs (kube's own pointer, `kubectl auth can-i ...`, fits every other command); any
+    other error as it is."""
+    return error.pointing_at(see) if is_can_i_pointer(error.see) else error
 
 
 def _uninstall_stopped(stop: KeyboardInterrupt, objs: list[dict], results: list[DeleteResult], sent: list[str],
-                       dry_run: bool, output: Optional[ManifestFormat], checked: bool) -> None:
+                       dry_run: bool, output: Optional[ManifestFormat], checked: bool,
+                       sending: tuple[str, ...] | list[str] = ()) -> None:
     """A signal stopped uninstall: one stderr line (what went, what was going, what did not,
-    and the command that removes the rest); with -o the document so far, its error the same."""
+    and the command that removes the rest); with -o the document so far, its error the same.
+    ``sending``: deletes sent whose answer was not read (never `not deleted`)."""
     from kmeshctl.stopping import stopped_by
 
     how = stopped_by(stop)
     again = same_work_command(["uninstall"])
-    line = (f"{stopped_text(how.how, objs, results, sent, dry_run)}; re-run `{again}` "
+    line = (f"{stopped_text(how.how, objs, results, sent, dry_run, sending)}; re-run `{again}` "
             f"{'to list it' if dry_run else 'to remove the rest (it is safe to repeat)'}")
     line = fix_hint(line)
     if output is not None:
@@ -622,10 +647,24 @@ def _uninstall_summary(results: list[DeleteResult], dry_run: bool, quiet: bool, 
                       "Dry run: nothing would be deleted.")
         return
     deleted = sum(1 for r in results if r.outcome == "deleted")
+    also = _kept_words(kept) if quiet else ""  # -q showed no kept line
     if not deleted:
-        console.print(f"Nothing to uninstall: {NOTHING_OURS}." if not kept else "Nothing deleted.")
+        console.print(f"Nothing to uninstall: {NOTHING_OURS}." if not kept else f"Nothing deleted{also}.")
     elif quiet:
-        console.print(f"Uninstalled: {counted(deleted, 'object')} deleted.")
+        console.print(f"Uninstalled: {counted(deleted, 'object')} deleted{also}.")
+
+
+def _kept_words(kept: list[DeleteResult]) -> str:
+    """`; namespace kmesh-system kept (holds objects not made by kmeshctl; the labels
+    install added removed)`: -q's summary naming each namespace kept (its line not shown)."""
+    words = []
+    for result in kept:
+        why = "holds" if result.reason == uninstall_mod.USER_OBJECTS_REASON else "may hold"
+        removed = f"; {uninstall_mod.LABELS_REMOVED}" if result.labels_removed else ""
+        left = f"; {uninstall_mod.LABELS_LEFT}" if uninstall_mod.LABELS_LEFT in result.detail else ""
+        words.append(f"; {result.ref[0].lower()}{result.ref[1:]} kept ({why} objects not made by kmeshctl"
+                     f"{removed}{left})")
+    return "".join(words)
 
 
 def uninstall_document(results: list[DeleteResult], dry_run: bool, checked: bool, enrolled: list[str],
@@ -636,8 +675,8 @@ def uninstall_document(results: list[DeleteResult], dry_run: bool, checked: bool
         "checked": checked,
         "deleted": [r.ref for r in results if r.outcome in ("deleted", "would be deleted")],
         "absent": [{"object": r.ref, "reason": r.outcome} for r in results if r.outcome in ABSENT],
-        "spared": [{"object": r.ref, "outcome": r.outcome, "reason": r.detail} for r in results
-                   if r.outcome in SPARED],
+        "spared": [{"object": r.ref, "outcome": r.outcome, "reason": r.detail,
+                    "labelsRemoved": list(r.labels_removed)} for r in results if r.outcome in SPARED],
         "nodes": [{"agent": r.ref, "outcome": r.outcome, "detail": r.detail} for r in results
                   if r.outcome in ("stopped", "needs cleanup")],
         "enrolledNamespaces": enrolled,
@@ -665,7 +704,8 @@ def precheck(
     """Check the cluster is ready for install (pass / warn / fail, with a fix for each failure).
 
     Checks: API reachable, Kubernetes >= 1.26, Istio CRDs served, the istiod Service with
-    port 15012, node kernels >= 5.10, the Pod Security level of an existing -n namespace
+    port 15012, node kernels >= 5.10, that -n and --istio-namespace are those of an install
+    already on the cluster (install refuses others), the Pod Security level of an existing -n namespace
     (install refuses one enforcing another level than privileged), no object install would
     write that kmeshctl did not make (install refuses those), permission to create what
     install creates.
@@ -724,11 +764,11 @@ def _words_fit(table: Table, cells: list[list[str]], width: int) -> bool:
 def _print_checks_stacked(rows: list[dict], console: Console, style: dict[str, str]) -> None:
     """`CHECK: RESULT`, then DETAIL and FIX indented, wrapped at spaces only (a word longer
     than the line stays whole on its own line)."""
-    import textwrap
+    from kmeshctl.cli.tables import WholeWordsWrapper
 
     def wrapped(label: str, text: str) -> str:
-        return escape(textwrap.fill(text, max(20, console.width), initial_indent=f"  {label}",
-                                    subsequent_indent="    ", break_long_words=False, break_on_hyphens=False))
+        return escape(WholeWordsWrapper(max(20, console.width), initial_indent=f"  {label}",
+                                        subsequent_indent="    ").fill(text))
 
     for r in rows:
         console.print(f"{escape(r['name'])}: [{style[r['status']]}]{r['status']}[/]")
@@ -783,12 +823,16 @@ def _print_status(state: MeshStatus, output: OutputFormat) -> None:
     console = out(output)
     if state.daemonset is None and state.terminating:  # install refuses it until it is gone: not suggested
         console.print(f"[red]Being deleted:[/] {escape(fix_hint(state.terminating_problem))}")
+    elif state.daemonset is None and state.enrolled_here and not state.remaining:  # an install there is refused
+        console.print(f"[red]Not installed:[/] {escape(fix_hint(state.app_namespace_problem))}")
     elif state.daemonset is None and state.remaining:
         console.print(f"[red]Partly installed or partly uninstalled:[/] "
                       f"{escape(fix_hint(state.problems[0].partition(': ')[2]))}")
     elif state.daemonset is None:
         console.print(f"[red]Not installed:[/] no DaemonSet {DAEMONSET_NAME} in namespace {state.namespace} "
                       f"({escape(fix_hint(INSTALL_HINT))})")
+    if state.daemonset is None and state.kept:
+        console.print(f"[yellow]Kept:[/] {escape(fix_hint(state.kept_text))}")
     if state.daemonset is None:
         for conflict in state.conflicts:
             console.print(f"[red]Conflict:[/] {escape(fix_hint(conflict))}")
@@ -1031,7 +1075,7 @@ def _progress_printer(timeout: float, quiet: bool):
             return
         shown[0] = state
         console.print(f"waiting for {counted(len(pending), 'pod')} to be {ns_ops.direction(pending)} "
-                      f"({waited:.0f} s of {limit_text(timeout)})")
+                      f"({waited_words(waited, timeout)})")
 
     return show
 

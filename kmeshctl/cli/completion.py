@@ -292,20 +292,32 @@ def _list_names(kubeconfig: Optional[str], context: Optional[str], path: str,
         return ()
 
 
-def complete_sandbox_namespaces(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]:
-    """`sandbox exec -n <TAB>`: the namespaces of the sandbox's pods (--name, else the only one)."""
+def sandbox_exec_states(ctx: Any) -> list[Any]:
+    """The sandboxes `sandbox exec` could run in for this line: the one --name (or
+    $KMESHCTL_SANDBOX_NAME) names, else every sandbox (exec picks the one with the pod)."""
     from kmeshctl import sandboxes
     from kmeshctl.errors import UsageError
-    from kmeshctl.sandbox.state import DEFAULT_NAME, check_name
+    from kmeshctl.sandbox.state import check_name
 
     try:
-        found = sandboxes.names()
-        name = ctx.params.get("name") or os.environ.get(sandboxes.NAME_ENV) or \
-            (found[0] if len(found) == 1 else DEFAULT_NAME)
-        state = sandboxes.load(check_name(name))
+        name = ctx.params.get("name") or os.environ.get(sandboxes.NAME_ENV)
+        states = [sandboxes.load(check_name(n)) for n in ([name] if name else sandboxes.names())]
     except (OSError, UsageError, sandboxes.OtherVersion):
         return []
-    return _offered(sorted({p.namespace for p in state.pods}) if state else [], incomplete)
+    return [s for s in states if s is not None]
+
+
+def complete_sandbox_namespaces(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]:
+    """`sandbox exec [POD] -n <TAB>`: the namespaces of the pods of the sandbox (--name), else
+    of every sandbox; with POD typed, the namespaces that have it (a pod or a Deployment)."""
+    from kmeshctl.cli.sandbox import POD_WORDS
+
+    if not ctx.command_path.endswith("sandbox exec"):
+        return []  # `kmeshctl -n <TAB>` asks every command's -n: a sandbox pod's namespace is no cluster's
+    pods = [p for state in sandbox_exec_states(ctx) for p in state.pods]
+    typed = ctx.params.get("pod") or next(iter(ctx.meta.get(POD_WORDS, [])), None)  # `POD -n <TAB>`: not parsed
+    holding = [p for p in pods if typed in (p.name, p.deployment)] if typed else []
+    return _offered(sorted({p.namespace for p in holding or pods}), incomplete)
 
 
 def complete_kubernetes_versions(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]:

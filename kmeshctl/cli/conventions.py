@@ -29,19 +29,26 @@ from typer.exceptions import Abort, Exit, TyperException
 
 from kmeshctl.cli.badinput import (bad_value_line, bounded_line, check_values_present, command_habit_hint,
                                    empty_value, name_typed_flags, source_name, strict_numbers, takes_value, typed_flag,
-                                   command_synonyms, with_dashes)
+                                   command_synonyms, is_value_of, with_dashes)
 from kmeshctl import stopping
 from kmeshctl.asciinum import duration_words
 from kmeshctl.cli.names import names_checked
+from kmeshctl.cli.tables import WholeWordsWrapper
 from kmeshctl.errors import EXIT_USAGE, KmeshctlError
 from kmeshctl.errors import UsageError as KmeshctlUsageError
 
-class _WholeWords(_click_textwrap.TextWrapper):
-    """Help wraps between words only: `--cni-conf-dir` or `read-only` never split at a '-'."""
+class _WholeWords(WholeWordsWrapper, _click_textwrap.TextWrapper):
+    """Help wraps between words only: `--cni-conf-dir` or `read-only` never split at a '-',
+    a backticked command kept whole on a line when it fits one (help stays within its width:
+    a longer one, in an option's narrow column, starts a line and wraps at its spaces)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("break_on_hyphens", False)
-        super().__init__(*args, **kwargs)
+    def _handle_long_word(self, reversed_chunks: list[str], cur_line: list[str], cur_len: int,
+                          width: int) -> None:
+        words = re.findall(r"\s+|\S+", reversed_chunks[-1])
+        if len(words) > 1:  # a backticked span: its words, from the next line on
+            reversed_chunks[-1:] = reversed(words)
+            return
+        super()._handle_long_word(reversed_chunks, cur_line, cur_len, width)
 
 
 # click's help formatter builds its wrapper from this name each time it wraps.
@@ -327,7 +334,8 @@ def _global_values_present(ctx: _click.Context, args: list[str]) -> None:
         if arg not in GLOBAL_FLAGS:
             continue
         following = args[i + 1] if i + 1 < len(args) else None
-        if following is None or (following.startswith("-") and following != "-"):
+        if following is None or (following.startswith("-") and following != "-" and
+                                  not is_value_of(_global_param(ctx, arg), following)):
             raise _click.exceptions.BadOptionUsage(arg, f"Option '{arg}' requires an argument.", ctx=ctx)
         if following == "":
             raise empty_value(arg, _global_param(ctx, arg), ctx)
@@ -545,7 +553,8 @@ def lower_namespace_flag(root: _click.Command, ctx: _click.Context, args: list[s
             raise _click.exceptions.UsageError(
                 f"--version takes no {first}: for the version as data run `kmeshctl version --client {shown}`",
                 ctx=ctx)
-        raise _click.exceptions.UsageError(f"{first} goes after the command: {path} COMMAND {shown}", ctx=ctx)
+        raise _click.exceptions.UsageError(f"{first} goes after the command: "
+                                           f"{commands_taking(command or root, path, shown.split())}", ctx=ctx)
     for flag_words in taken:
         flag = flag_words[0].partition("=")[0]
         spellings = _leading_flag(flag)[0]  # type: ignore[index]
@@ -631,7 +640,8 @@ def lower_group_flags(root: _click.Command, ctx: _click.Context, args: list[str]
     path = " ".join(["kmeshctl", *[w for w in kept if not w.startswith("-")]])
     if moved and hasattr(command, "commands") and moved[0][1] is not None and not ctx.resilient_parsing             and command is not root and not (i < len(args) and args[i] in HELP_FLAGS):
         shown = " ".join(w for _, _, words in moved for w in words)
-        raise _click.exceptions.UsageError(f"{moved[0][0]} goes after the command: {path} COMMAND {shown}", ctx=ctx)
+        raise _click.exceptions.UsageError(f"{moved[0][0]} goes after the command: "
+                                           f"{commands_taking(command, path, shown.split())}", ctx=ctx)
     if not moved or hasattr(command, "commands"):
         return args
     rest, after = args[i:], []
@@ -646,6 +656,63 @@ def lower_group_flags(root: _click.Command, ctx: _click.Context, args: list[str]
         elif not ctx.resilient_parsing:
             raise KmeshctlUsageError(f"{path} takes no {'/'.join(entry[0]) if entry else flag} (see '{path} --help')")
     return kept + after + rest
+
+
+MAX_LISTED_COMMANDS = 3  # more commands take the flag: the first ones, and where to find the others
+# Listed first among the commands a misplaced flag could go with: they only read (a guess
+# pasted as is must never install or delete anything).
+READING_COMMANDS = ("status", "version", "sandbox status", "sandbox list", "waypoint list", "waypoint status",
+                    "dump maps", "dump config")
+
+
+def commands_taking(group: _click.Command, path: str, flag_words: list[str]) -> str:
+    """`kmeshctl dump maps -o json` or `kmeshctl dump config -o json`: each command below
+    ``group`` (spelled ``path``) that takes every flag of ``flag_words``, with them, ready
+    to paste (never a `COMMAND` placeholder)."""
+    flags = [w.partition("=")[0] for w in flag_words if w.startswith("-") and w != "-"]
+    found: list[str] = []
+
+    def visit(command: _click.Command, words: list[str]) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            if getattr(sub, "hidden", False) or name in HELP_ONLY_COMMANDS:
+                continue
+            if hasattr(sub, "commands"):
+                visit(sub, [*words, name])
+            elif all(_option_spelled(sub, flag) is not None for flag in flags):
+                found.append(f"`{_run_with(sub, [*path.split(), *words, name], flag_words)}`")
+
+    visit(group, [])
+    found.sort(key=lambda line: not any(line.startswith(f"`kmeshctl {c} ") for c in READING_COMMANDS))
+    if not found:
+        return f"no command of {path} takes {' and '.join(flags)}"
+    if len(found) > MAX_LISTED_COMMANDS:
+        return f"{', '.join(found[:MAX_LISTED_COMMANDS])} or another command that takes it"
+    return found[0] if len(found) == 1 else f"{', '.join(found[:-1])} or {found[-1]}"
+
+
+def _run_with(command: _click.Command, words: list[str], flag_words: list[str]) -> str:
+    """`kmeshctl WORDS FLAGS`; a command taking arguments (`sandbox exec POD -- COMMAND`):
+    its own first example, its spelling of these flags replaced by ``flag_words``."""
+    examples = own_examples(command, " ".join(words)) if any(
+        p.param_type_name == "argument" for p in command.params) else []
+    if not examples:
+        from kmeshctl.cli.render import with_required
+
+        return shlex.join(with_required([*words, *flag_words]))  # `render`: with --xds-address and --cluster-id
+    spellings = {o for w in flag_words if (p := _option_spelled(command, w.partition("=")[0])) is not None
+                 for o in (*p.opts, *p.secondary_opts)}
+    example, kept, i = shlex.split(examples[0]), [], 0
+    while i < len(example):
+        word = example[i]
+        if word == "--":
+            break
+        if word.partition("=")[0] in spellings:
+            option = _option_spelled(command, word.partition("=")[0])
+            i += 1 if "=" in word or getattr(option, "is_flag", False) else 2
+            continue
+        kept.append(word)
+        i += 1
+    return shlex.join([*kept, *flag_words, *example[i:]])
 
 
 def refuse_leading_command_flags(root: _click.Command, args: list[str]) -> None:
@@ -1387,7 +1454,8 @@ def all_namespaces_hint(command: _click.Command, path: str) -> str:
     flag = next((w.partition("=")[0] for w in _ARGS if w.partition("=")[0] in ALL_NAMESPACES_FLAGS), "-A")
     if _takes_namespace_arguments(command):
         example = next(iter(own_examples(command, path)), f"{path} NAMESPACE...")
-        return f": {path} has no all-namespaces form; give the namespaces by name, e.g. `{example}`"
+        hint = f": {path} has no all-namespaces form; give the namespaces by name, e.g. `{example}`"
+        return paste_ready(hint, _INVOKED[0].command) if _INVOKED else hint  # the example keeps --kubeconfig
     instead = next((text for prefix, text in ALL_NAMESPACES_INSTEAD if words[:len(prefix)] == prefix), None)
     if instead is None and words in SYSTEM_NAMESPACE_COMMANDS:
         instead = "it covers every namespace already (its -n is kmesh's own namespace, not a filter)"

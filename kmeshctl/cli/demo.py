@@ -13,13 +13,13 @@ from rich.table import Table
 
 from kmeshctl.cli.tables import EMPTY, cli_console
 
-from kmeshctl import demo, sandboxes
+from kmeshctl import demo, sandboxes, stopping
 from kmeshctl.cli.common import (OutputFormat, app, complete_sandbox_names, fix_hint, is_data,
                                  output_option, print_data, run_options)
 from kmeshctl.cli.common import SandboxFlagCommand
 from kmeshctl.cli.conventions import flag_as_typed, given_flags, given_on_command_line
 from kmeshctl.cli.progress import HEARTBEAT_S, Progress, note as progress_note
-from kmeshctl.errors import UsageError
+from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.params import DEMO_NAMESPACE, DEMO_REQUESTS, counted
 from kmeshctl.sandbox.state import NAME_RULE
 from kmeshctl.stopping import Stopped, say, sigterm_stops, stopped_by
@@ -60,9 +60,15 @@ def traffic_shift(
              f"sandbox up (it stays up), else a new one, 'kmesh', removed afterwards. A name is {NAME_RULE}.")] = None,
     namespace: Annotated[str, typer.Option(
         "-n", "--namespace", metavar="NAMESPACE",
-        help="Cluster demo (given, it implies --target cluster with auto): the namespace fortio, netutils and "
-             f"their Services are deployed in (default: {DEMO_NAMESPACE}, where the demo's manifests put them).",
+        help=f"The namespace of fortio, netutils and their Services (default: {DEMO_NAMESPACE}, or in a local "
+             "sandbox without them there the only namespace of its manifests that has them): on a cluster where "
+             "the demo deploys them, in a local sandbox where its manifests put them. It chooses no target.",
         show_default=False)] = DEMO_NAMESPACE,
+    waypoint: Annotated[Optional[str], typer.Option(
+        "--waypoint", metavar="NAME", show_default=False,
+        help="Cluster only (with --target auto it means the cluster): the waypoint of the demo's namespace its "
+             "fortio Service uses (default: the one the namespace's istio.io/use-waypoint label names, else the "
+             "only ready kmeshctl waypoint there, else 'waypoint').")] = None,
     weights: Annotated[Optional[str], typer.Option(
         "--weights", metavar="V1/V2,...", help="Weight sets, one phase each: a weight per subset of the "
                                                "VirtualService's route, in its order (v1/v2 in the demo's "
@@ -71,7 +77,9 @@ def traffic_shift(
                                                "demo's in the cluster as it is).")] = None,
     output: DemoOutputOption = OutputFormat.table,
     plot: Annotated[Optional[Path], typer.Option(
-        "--plot", metavar="FILE.png", help="Also draw configured vs observed share per phase.")] = None,
+        "--plot", metavar="FILE.png", help="Also draw configured vs observed share per phase (an existing "
+                                           "file is refused unless --force).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --plot file.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show every request, not only the "
                                           f"first {SHOWN_PER_PHASE} of each phase.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress and no request lines: only the "
@@ -97,39 +105,41 @@ def traffic_shift(
       kmeshctl demo traffic-shift --sandbox demo -c 200 --weights 90/10,0/100
       kmeshctl --context prod demo traffic-shift -o json --plot split.png
       kmeshctl demo traffic-shift --target cluster -n demo
+      kmeshctl demo traffic-shift -n team-a --waypoint waypoint-demo
+      kmeshctl demo traffic-shift --sandbox team -n team-a
     """
-    from kmeshctl.cli.render import rerun_line
-    from kmeshctl.demo_plot import check_plot_path, plot_shares
+    from kmeshctl.demo_cluster import waypoint_flag_target
 
-    if verbose and quiet:
-        raise UsageError(f"{flag_as_typed('verbose')} and {flag_as_typed('quiet')} contradict each other: "
-                         "give one of them")
-    if plot is not None:
-        check_plot_path(plot, flag_as_typed("plot"))
-    chosen_namespace = namespace if given_on_command_line("namespace") else None
-    if chosen_namespace is not None:
-        _check_cluster_namespace(chosen_namespace, name, target)
-    if name is None and target is Target.local:
-        sandboxes.name_from_env()  # a bad $KMESHCTL_SANDBOX_NAME is named as such, before anything runs
-    documents, subject = demo.fortio_demo()
-    _check_weights_early(weights, subject, name)
     report: Optional[demo.DemoReport] = None
     chosen: Optional[demo.DemoTarget] = None
+    subject: Optional[demo.DemoSubject] = None
     try:
-        with sigterm_stops():
+        with sigterm_stops():  # a stop at any point: with -o json|yaml still the one document
+            from kmeshctl.cli.render import rerun_line
+            from kmeshctl.demo_plot import plot_shares
+
+            chosen_namespace = _checked_flags(verbose, quiet, plot, namespace, name, target, force)
+            target = Target(waypoint_flag_target(waypoint, target.value, flag_as_typed("name") if name else ""))
+            documents, subject = demo.fortio_demo()
+            _check_weights_early(weights, subject, name, chosen_namespace)
             chosen, note = demo.choose_target(target.value, documents, subject, name, _cluster_flags(),
                                               chosen_namespace, flag_as_typed("name"), run_options(), rerun_line)
-            subject = demo.subject_of(chosen, subject)  # a sandbox's own VirtualService: its subsets, weights
+            if waypoint:
+                chosen.waypoint = waypoint  # type: ignore[union-attr]  # a ClusterTarget (waypoint_flag_target)
+            subject = _subject_of(chosen, subject, note, quiet)  # a sandbox's own VirtualService: subsets, weights
             weight_sets = demo.parse_weight_sets(weights, subject)
             Progress(quiet=quiet, indent="")(note)
+            if chosen.name == "local":
+                demo.check_pods(subject, weight_sets, f"sandbox {getattr(chosen, 'sandbox_name', '')}")
             report = demo.new_report(chosen, subject, requests, len(weight_sets))
             _run(chosen, report, weight_sets, verbose, quiet)
             report.reason = demo.fail_reason(chosen, report, _with_requests)
             if demo.more_requests_needed(report):
                 report.fix = fix_hint(f"`{_with_requests(demo.more_requests_needed(report))}`").strip("`")
     except KeyboardInterrupt as err:  # after the target's finish: weights restored, a sandbox made removed
+        report = report or demo.unstarted_report(chosen, subject, requests, _explicit(target))
         _report_stop(stopped_by(err), report, output, demo.made_text(chosen))
-    assert report is not None
+    assert report is not None and subject is not None
     as_table = not is_data(output)
     data = report.to_json()
     if as_table:
@@ -151,18 +161,36 @@ def _run(chosen: demo.DemoTarget, report: demo.DemoReport, weight_sets: list[lis
     assert report.subject is not None
     # One heartbeat per stage, so "still working ... after: X" always names the stage's
     # own last line: the setup's step, or the request lines (it stays quiet while they flow).
-    try:
-        with Progress(quiet=quiet, heartbeat_s=HEARTBEAT_S) as progress:
-            chosen.prepare(progress)
-        with Progress(quiet=quiet, indent="", heartbeat_s=HEARTBEAT_S) as lines:
-            lines(f"Sending {counted(report.requests, 'request')} per phase to {chosen.service_url()} from the "
-                  "netutils pod")
-            printer = RequestPrinter(report.requests, report.subject, verbose, quiet, echo=lines)  # stderr: progress
-            demo.run_traffic_shift(chosen, report.subject, report.requests, weight_sets,
-                                   on_request=printer.request, on_phase=printer.phase, report=report)
-    finally:
-        with Progress(quiet=quiet, heartbeat_s=HEARTBEAT_S) as progress:
+    # The first stop ends the run and starts the finish; from then on one more signal
+    # waits for the finish (the weights put back), and only a third cuts it short.
+    with stopping.finishing("finishing the demo (putting the weights back)", armed=False) as block:
+        try:
+            with Progress(quiet=quiet, heartbeat_s=HEARTBEAT_S) as progress:
+                chosen.prepare(progress)
+            with Progress(quiet=quiet, indent="", heartbeat_s=HEARTBEAT_S) as lines:
+                lines(f"Sending {counted(report.requests, 'request')} per phase to {chosen.service_url()} from "
+                      "the netutils pod")
+                printer = RequestPrinter(report.requests, report.subject, verbose, quiet, echo=lines)  # stderr
+                demo.run_traffic_shift(chosen, report.subject, report.requests, weight_sets,
+                                       on_request=printer.request, on_phase=printer.phase, report=report)
+        except BaseException:
+            block.arm()
+            _finish(chosen, quiet, under_way=True)
+            raise
+        block.arm()
+        _finish(chosen, quiet, under_way=False)
+
+
+def _finish(chosen: demo.DemoTarget, quiet: bool, under_way: bool) -> None:
+    """Finish the target. ``under_way``: the run already ends with its own error or stop,
+    which stays its outcome; finish's failure is then one line of its own before it."""
+    with Progress(quiet=quiet, heartbeat_s=HEARTBEAT_S) as progress:
+        try:
             chosen.finish(progress)
+        except KmeshctlError as err:
+            if not under_way:
+                raise
+            typer.echo(f"Error: {err}", err=True)  # not say(): the stop line must still follow
 
 
 def _report_stop(stop: Stopped, report: Optional[demo.DemoReport], output: OutputFormat,
@@ -179,31 +207,60 @@ def _report_stop(stop: Stopped, report: Optional[demo.DemoReport], output: Outpu
     raise typer.Exit(stop.exit_code)
 
 
-def _check_cluster_namespace(namespace: str, name: Optional[str], target: Target) -> None:
-    """-n is the cluster demo's namespace: with a local sandbox (--sandbox, --target local) it
-    would be ignored, so it is refused."""
-    from kmeshctl.params import shown
+def _subject_of(chosen: demo.DemoTarget, default: demo.DemoSubject, note: str, quiet: bool) -> demo.DemoSubject:
+    """demo.subject_of; a refusal of the target's own objects (exit 1) comes after the
+    `Target:` line naming it, as prepare's do; bad input (exit 2) stays one line."""
+    from kmeshctl.errors import KmeshctlError
 
+    try:
+        return demo.subject_of(chosen, default)
+    except KmeshctlError as error:
+        if not isinstance(error, UsageError):
+            Progress(quiet=quiet, indent="")(note)
+        raise
+
+
+def _checked_flags(verbose: bool, quiet: bool, plot: Optional[Path], namespace: str, name: Optional[str],
+                   target: Target, force: bool = False) -> Optional[str]:
+    """The flags checked before anything runs; -n as typed (None: not typed)."""
+    from kmeshctl.demo_plot import check_plot_path
+
+    if verbose and quiet:
+        raise UsageError(f"{flag_as_typed('verbose')} and {flag_as_typed('quiet')} contradict each other: "
+                         "give one of them")
+    if plot is not None:
+        check_plot_path(plot, flag_as_typed("plot"), force)
+    chosen_namespace = namespace if given_on_command_line("namespace") else None
+    if chosen_namespace is not None:
+        _check_namespace(chosen_namespace, target)
+    if name is None and target is Target.local:
+        sandboxes.name_from_env()  # a bad $KMESHCTL_SANDBOX_NAME is named as such, before anything runs
+    return chosen_namespace
+
+
+def _check_namespace(namespace: str, target: Target) -> None:
+    """-n is the namespace of the demo's objects, on a cluster and in a sandbox alike; only
+    fortio's and hey's habit, -n COUNT, is refused (unless --target is typed)."""
     flag = flag_as_typed("namespace")
-    if namespace.isdigit() and target is not Target.cluster:  # fortio's and hey's -n is a request count
-        raise UsageError(f"{flag} {namespace}: {flag} is the cluster demo's namespace (as on every command); the "
+    if namespace.isdigit() and target is Target.auto:
+        raise UsageError(f"{flag} {namespace}: {flag} is the demo's namespace (as on every command); the "
                          f"request count is -c/--requests, e.g. -c {namespace} (a namespace of digits: add "
-                         "--target cluster)")
-    if name is not None:
-        raise UsageError(f"{flag_as_typed('name')} names a local sandbox, {flag} {shown(namespace)} the cluster "
-                         "demo's namespace: give one of them")
-    if target is Target.local:
-        raise UsageError(f"{flag} {shown(namespace)} is the cluster demo's namespace (the local sandbox uses its "
-                         f"manifests' own): leave out {flag}, or use --target cluster")
+                         "--target local or --target cluster)")
 
 
-def _check_weights_early(weights: Optional[str], subject: demo.DemoSubject, name: Optional[str]) -> None:
+def _explicit(target: Target) -> str:
+    """The target typed ('' for auto: none is chosen before choose_target returns)."""
+    return "" if target is Target.auto else target.value
+
+
+def _check_weights_early(weights: Optional[str], subject: demo.DemoSubject, name: Optional[str],
+                         namespace: Optional[str] = None) -> None:
     """Bad --weights named before anything runs: the VirtualService measured (a sandbox's own,
     the demo's own in the cluster) may have other subsets than the manifests, so only what
     holds whatever their count (whole numbers >= 0 adding up to 100), its examples naming
     the subsets they fit; the count once it is known: at once for a sandbox named (``name``)
-    whose own VirtualService is read from its record."""
-    own = _named_sandbox_subject(name)
+    whose own VirtualService is read from its record (in ``namespace``, -n)."""
+    own = _named_sandbox_subject(name, namespace)
     if own is not None:
         demo.parse_weight_sets(weights, own)
         return
@@ -213,7 +270,7 @@ def _check_weights_early(weights: Optional[str], subject: demo.DemoSubject, name
         demo.parse_weight_sets(weights, subject, check_count=False)
 
 
-def _named_sandbox_subject(name: Optional[str]) -> Optional[demo.DemoSubject]:
+def _named_sandbox_subject(name: Optional[str], namespace: Optional[str] = None) -> Optional[demo.DemoSubject]:
     """Sandbox ``name``'s own subject, or None (no name, no such sandbox, or one whose record
     or manifests the run itself refuses later, with the fix)."""
     from kmeshctl.errors import KmeshctlError
@@ -222,7 +279,7 @@ def _named_sandbox_subject(name: Optional[str]) -> Optional[demo.DemoSubject]:
     if name is None:
         return None
     try:
-        return measured_subject(name)
+        return measured_subject(name, namespace)
     except KmeshctlError:
         return None
 
@@ -364,7 +421,20 @@ def _verdict(phase: demo.PhaseReport) -> str:
         words = "consistent with the weights"
     else:
         words = "[red]NOT consistent with the weights[/]"
-    return f"Split check ({phase.test} test): p = {demo.shown_p_value(phase.p_value):.{demo.P_VALUE_DIGITS}g}, {words}."
+    p_value = f"{demo.shown_p_value(phase.p_value):.{demo.P_VALUE_DIGITS}g}"
+    verdict = f"Split check ({phase.test} test): p = {p_value}, {words}."
+    telling = demo.telling_weights(phase.unweighted) if phase.like_unweighted else ""
+    return verdict + (f" {unweighted_note(phase, telling)}" if telling else "")
+
+
+def unweighted_note(phase: demo.PhaseReport, telling: str) -> str:
+    """Weights no request count tells from routing that ignores them (an even spread over
+    the subsets' pods), and weights that can be told apart (``telling``)."""
+    weights = "/".join(map(str, phase.weights.values()))
+    spread = "/".join(f"{100 * share:.4g}" for share in phase.unweighted.values())
+    return (f"But routing without the weights spreads requests evenly over the pods, {spread} here, and no request "
+            f"count tells {weights} from that: weights like {telling} show the "
+            "weights at work.")
 
 
 OnLine = Callable[[str], None]

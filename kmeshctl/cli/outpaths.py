@@ -1,7 +1,10 @@
 """Input paths (a flag's file or directory that must exist) and output paths checked
 before any work; output paths (`demo --plot`, `bench --out`, the agent's
 sockets): a run never ends in a traceback because its last step cannot write. Each
-check names the flag and the path in one line (exit 2) and leaves nothing behind."""
+check names the flag and the path in one line (exit 2) and leaves nothing behind. A
+file a run would replace (an earlier run's results, a plot) is refused in one wording,
+`pass --force to replace it, or another FLAG`, unless the command's --force (sockets,
+which their writer always replaces, are not checked)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import errno
 import os
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from kmeshctl import params
 from kmeshctl.errors import UsageError
@@ -92,10 +95,12 @@ def _filesystem_type(path: Path) -> str:
     return fs_type
 
 
-def check_output_file(flag: str, path: Path, create_parents: bool = False, probe_file: bool = True) -> None:
+def check_output_file(flag: str, path: Path, create_parents: bool = False, probe_file: bool = True,
+                      force: Optional[bool] = None) -> None:
     """``path`` can be written as a file: not a directory; its directory exists (or, with
     ``create_parents``, can be made) and takes new files. ``probe_file``: also open an
-    existing file for appending (not for sockets, which the writer replaces)."""
+    existing file for appending (not for sockets, which the writer replaces). ``force``
+    False: an existing file is refused (refuse_replacing); True or None (a socket): not."""
     check_name_length(flag, path)
     if path.is_dir():
         raise UsageError(f"{flag} {params.shown(path)}: is a directory; give a file name")
@@ -117,6 +122,8 @@ def check_output_file(flag: str, path: Path, create_parents: bool = False, probe
         except OSError as err:
             raise UsageError(f"{flag} {params.shown(path)}: is not writable ({_why_not_writable(path, err)}); give a path you "
                              "can write to") from None
+    if force is False:
+        refuse_replacing(flag, path, [path])
 
 
 def _typed_with_slash(flag: str, path: Path) -> str:
@@ -135,8 +142,9 @@ def _typed_with_slash(flag: str, path: Path) -> str:
     return ""
 
 
-def check_output_dir(flag: str, path: Path) -> None:
-    """``path`` is a directory that can be written, or can be created (nothing is made)."""
+def check_output_dir(flag: str, path: Path, writes: Sequence[str] = (), force: bool = False) -> None:
+    """``path`` is a directory that can be written, or can be created (nothing is made);
+    unless ``force``, none of the files the run ``writes`` there exists (refuse_replacing)."""
     check_name_length(flag, path)
     if path.exists() and not path.is_dir():
         raise UsageError(f"{flag} {params.shown(path)}: {input_path_problem(path, DIRECTORY)}; give a directory")
@@ -144,6 +152,25 @@ def check_output_dir(flag: str, path: Path) -> None:
     if not base.is_dir():
         raise UsageError(f"{flag} {params.shown(path)}: {params.shown(base)} is not a directory")
     _probe_dir(flag, base, path)
+    if not force:
+        refuse_replacing(flag, path, [path / name for name in writes])
+
+
+def refuse_replacing(flag: str, given: Path, paths: Sequence[Path]) -> None:
+    """UsageError (exit 2) when any of ``paths`` (what a run writes, ``given`` by ``flag``)
+    exists: a run never replaces earlier output silently. The one wording of every output
+    flag: `--out DIR: holds dataplane.md, dataplane.json from an earlier run; pass --force
+    to replace them, or another --out`, `--plot x.png: exists; pass --force to replace it,
+    or another --plot`."""
+    found = [p for p in paths if os.path.lexists(p)]  # a dangling link too: writing follows it
+    if not found:
+        return
+    if found == [given]:
+        raise UsageError(f"{flag} {params.shown(given)}: exists; pass --force to replace it, or another {flag}")
+    names = ", ".join(p.name for p in found)
+    them = "them" if len(found) > 1 else "it"
+    raise UsageError(f"{flag} {params.shown(given)}: holds {names} from an earlier run; pass --force to replace "
+                     f"{them}, or another {flag}")
 
 
 def check_optional_file(flag: str, path: Optional[Path], **kwargs: bool) -> None:

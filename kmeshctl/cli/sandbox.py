@@ -29,7 +29,7 @@ from kmeshctl.sandbox import sandbox as sandbox_mod
 from kmeshctl.sandbox.manifests import STDIN, default_files, is_url, kinds_text, url_refused
 from kmeshctl.sandbox.state import (DEFAULT_NAME, NAME_ENV, NAME_RULE, PHASE_NOT_READY, PHASE_READY, check_name,
                                    failed_up_logs)
-from kmeshctl.stopping import Stopped, say, sigterm_stops, stopped_by
+from kmeshctl.stopping import Stopped, leaves, said, say, sigterm_stops, stop_text, stopped_by
 
 sandbox_app = typer.Typer(
     help="A local single-node mesh: pods as network namespaces, the eBPF data path, "
@@ -57,7 +57,8 @@ def _sigterm_exits_143(command: Callable[..., None]) -> Callable[..., None]:
                 command(*args, **kwargs)
         except KeyboardInterrupt as err:
             stop = stopped_by(err)
-            say(stopped_text(stop))
+            if not said():  # a signal after the command's own line (up, down): that line stands
+                say(stopped_text(stop))
             raise typer.Exit(stop.exit_code) from None
 
     return run
@@ -65,8 +66,8 @@ def _sigterm_exits_143(command: Callable[..., None]) -> Callable[..., None]:
 
 def stopped_text(stop: Stopped, what: str = "") -> str:
     """The one wording of a sandbox command stopped by a signal, Ctrl-C or SIGTERM alike:
-    `stopped by SIGTERM: WHAT`."""
-    return f"stopped by {stop.how}" + (f": {what}" if what else "")
+    `stopped by SIGTERM: WHAT` (no ``what``: what the run said it leaves, if anything)."""
+    return f"stopped by {stop.how}: {what}" if what else stop_text(stop)
 
 _NAME_HELP = (f"The sandbox (also --sandbox NAME; see `kmeshctl sandbox list`); default: ${NAME_ENV}, else the "
               "only sandbox up (none: an error saying no sandbox is up; several: an error listing them). A name "
@@ -201,16 +202,37 @@ def up(
             if not quiet:
                 typer.echo(f"Creating sandbox {sandbox_name}...", err=True)
             state = sandbox_mod.up(sandbox_name, chosen, progress, plan)
-    except KeyboardInterrupt as err:  # what it made is removed (sandbox_mod.up); one line even under -q
+        leaves(_is_up_text(sandbox_name))  # a stop from here on, up to the exit, says so
+        _say_up(sandbox_name, state, plan, quiet)
+    except KeyboardInterrupt as err:  # one line even under -q
         stop = stopped_by(err)
-        say(stopped_text(stop, f'sandbox {sandbox_name} was not created'))
+        say(stopped_text(stop, _what_a_stopped_up_left(sandbox_name)))
         raise typer.Exit(stop.exit_code) from None
+
+
+def _say_up(name: str, state: sandboxes.SandboxState, plan: Any, quiet: bool) -> None:
+    """The warnings (-q, up's own or the run's, silences them) and `Sandbox NAME is up. Try: ...`."""
     unenrolled = sandbox_mod.unenrolled_note(state)
-    if unenrolled:  # a warning, not an error: -q (up's own or the run's) silences it
+    if unenrolled:  # a warning, not an error
         note(f"Warning: {unenrolled}", quiet or run_options().quiet)
     for warning in manifest_warnings(getattr(plan, "manifests", None)):  # accepted, as Kubernetes accepts them
         note(f"Warning: {warning}", quiet or run_options().quiet)
-    typer.echo(up_hint(sandbox_name, state))
+    typer.echo(up_hint(name, state))
+
+
+def _is_up_text(name: str) -> str:
+    return f"sandbox {name} is up; remove it with `kmeshctl sandbox down --name {name}`"
+
+
+def _what_a_stopped_up_left(name: str) -> str:
+    """What a stop of `sandbox up` leaves, read from the machine, not from how far the code
+    got: a stop before `up` returned has it removed (sandbox_mod.up: `was not created`),
+    unless a further signal cut that short (half-created); one after (the signal can
+    land between its return and the next line) leaves it up."""
+    state = sandboxes.SandboxState.load(name)
+    if state is not None and state.phase == PHASE_READY:
+        return _is_up_text(name)
+    return sandbox_mod.half_made_text(name) or f"sandbox {name} was not created"
 
 
 def manifest_warnings(manifests: Any) -> list[str]:
@@ -350,7 +372,7 @@ def _remove(sandbox_name: str, quiet: bool, force: bool, ignore_not_found: bool)
             said_removed = True
     except KeyboardInterrupt as err:
         stop = stopped_by(err)
-        if existed and not sandbox_mod.leftovers(sandbox_name):  # the stop came once the work was done (h103)
+        if existed and not sandbox_mod.leftovers(sandbox_name):  # the stop came once the work was done
             if not said_removed:
                 typer.echo(f"Sandbox {sandbox_name} removed.")
             say(stopped_text(stop))
@@ -544,6 +566,7 @@ def _ended(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 POD_MISSING = "kmeshctl.pod_missing"
+POD_WORDS = "kmeshctl.exec.pod_words"
 
 
 class _ExecCommand(SandboxFlagCommand):
@@ -556,6 +579,7 @@ class _ExecCommand(SandboxFlagCommand):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         words = _words_before_dashes(self, args)
         ctx.meta[POD_MISSING] = not words
+        ctx.meta[POD_WORDS] = words  # completion's: click leaves POD unset when the line ends in `-n`
         ctx.meta[WORDS_BEFORE_DASHES] = words if "--" in args else []
         return super().parse_args(ctx, args)
 
@@ -630,11 +654,39 @@ def _exec_target(word: str, namespace: Optional[str], name: Optional[str], comma
     if kind == "other":
         raise UsageError(f"POD {shown(word)}: sandbox exec runs in a pod, not a {found}; give pod/NAME, "
                          f"deploy/NAME or NAME (the pods: `{suggest('kmeshctl sandbox status')}`)")
-    words = ["kmeshctl", "sandbox", "exec", "-n", found, rest] + (["--name", name] if name else [])
+    words = _typed_exec_line(found, rest) or (["kmeshctl", "sandbox", "exec", "-n", found, rest] +
+                                               (["--name", name] if name else []))
     fixed = suggest(shlex.join(words + ["--", *(command or ["sh"])]))
     given = f" (not -n {namespace})" if namespace and namespace != found else ""
     raise UsageError(f"POD {shown(word)}: NAMESPACE/NAME is not a pod name (kubectl exec takes none either); "
                      f"give the namespace with -n{given}: `{fixed}`")
+
+
+def _typed_exec_line(namespace: str, pod: str) -> list[str]:
+    """`kmeshctl [typed before] sandbox exec -n NAMESPACE POD [every option typed]` (the
+    typed -n left out, the command after `--` not included): a fix keeps every flag the
+    user gave (-q, -it, --name). Empty outside a run of `sandbox exec`."""
+    from typer._click.globals import get_current_context
+
+    from kmeshctl.cli import conventions
+
+    head = list(conventions._ARGS)
+    head = head[:head.index("--")] if "--" in head else head
+    ctx = get_current_context(silent=True)
+    if ctx is None or "sandbox" not in head or "exec" not in head[head.index("sandbox"):]:
+        return []
+    start = head.index("exec", head.index("sandbox")) + 1
+    valued = {o for p in ctx.command.params if p.param_type_name == "option" and not getattr(p, "is_flag", False)
+              for o in p.opts} | set(conventions.GLOBAL_FLAGS)
+    options, i = [], start
+    while i < len(head):
+        word, taken = head[i], 1
+        if word.startswith("-") and word != "-":
+            taken = 2 if word in valued else 1
+            if word.partition("=")[0] not in ("-n", "--namespace"):
+                options += head[i:i + taken]
+        i += taken  # a positional word (the POD, a command typed without `--`) is left out
+    return ["kmeshctl", *head[:start], "-n", namespace, pod, *options]
 
 
 def _no_deployment(state: sandboxes.SandboxState, name: str, namespace: Optional[str]) -> str:
@@ -646,17 +698,14 @@ def _no_deployment(state: sandboxes.SandboxState, name: str, namespace: Optional
 
 
 def _complete_pods(ctx: click.Context, incomplete: str) -> list[str]:
-    """`sandbox exec <TAB>`: the pods of the sandbox (--name, $KMESHCTL_SANDBOX_NAME or the
-    only one), and the Deployments they belong to."""
-    try:
-        found = sandboxes.names()
-        name = ctx.params.get("name") or (found[0] if len(found) == 1 else DEFAULT_NAME)
-        state = sandboxes.load(check_name(name))
-    except (OSError, UsageError, sandboxes.OtherVersion):
-        return []
-    if state is None:
-        return []
-    words = [p.name for p in state.pods] + sorted({p.deployment for p in state.pods if not p.waypoint})
+    """`sandbox exec <TAB>`: the pods of the sandbox (--name or $KMESHCTL_SANDBOX_NAME), else
+    of every sandbox (exec runs in the one that has the pod), and their Deployments; only
+    those of -n when it is typed."""
+    from kmeshctl.cli.completion import sandbox_exec_states
+
+    namespace = ctx.params.get("namespace")
+    pods = [p for state in sandbox_exec_states(ctx) for p in state.pods if namespace in (None, p.namespace)]
+    words = [p.name for p in pods] + sorted({p.deployment for p in pods if not p.waypoint})
     return [w for w in dict.fromkeys(words) if w.startswith(incomplete)]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import re
+import textwrap
 from dataclasses import fields
 from typing import Any, Callable, Iterator
 
@@ -121,11 +122,43 @@ def wrapped_at_spaces(console: Console, objects: tuple[Any, ...], kwargs: dict[s
     return Text("\n").join(pieces)
 
 
+# A backticked span (a suggested command, pasted as it is) with the characters touching it
+# is one word: it is never split, and longer than a line it stays whole on its own line.
+_BACKTICKED = r"(?:[^\s`]*`[^`\n]*`)+[^\s`]*"
+_WORD = re.compile(rf"\s*(?:{_BACKTICKED}|\S+)\s*")
+_CHUNK = re.compile(rf"\s+|{_BACKTICKED}|\S+")
+
+
+def wrap_chunks(text: str) -> list[str]:
+    """``text`` as words and the spaces between them, each backticked span one word
+    (textwrap's chunks: see WholeWordsWrapper)."""
+    return _CHUNK.findall(text)
+
+
+class WholeWordsWrapper(textwrap.TextWrapper):
+    """textwrap that breaks lines at spaces only: never inside a backticked command (a
+    suggested fix stays pasteable), at a '-' or in a word longer than the line."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("break_on_hyphens", False)
+        kwargs.setdefault("break_long_words", False)
+        super().__init__(*args, **kwargs)
+
+    def _split(self, text: str) -> list[str]:
+        return wrap_chunks(text)
+
+    def _handle_long_word(self, reversed_chunks: list[str], cur_line: list[str], cur_len: int,
+                          width: int) -> None:
+        # textwrap's own (click's help wrapper cuts every long word, whatever break_long_words says)
+        textwrap.TextWrapper._handle_long_word(self, reversed_chunks, cur_line, cur_len, width)
+
+
 def _space_breaks(line: str, width: int) -> list[int]:
     """Where ``line`` breaks to fit ``width`` cells: before each word that would pass the
-    end; a word longer than a whole line stays whole on its own."""
+    end; a word longer than a whole line (a backticked command is one word) stays whole
+    on its own."""
     breaks, start = [], 0
-    for word in re.finditer(r"\s*\S+\s*", line):
+    for word in _WORD.finditer(line):
         if word.start() > start and cell_len(line[start:word.end()].rstrip()) > width:
             breaks.append(word.start())
             start = word.start()

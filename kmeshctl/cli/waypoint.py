@@ -161,6 +161,7 @@ def apply_cmd(
         if client is not None:
             _set_force(client, force_conflicts)
             deploy.check_apply(client, params, validation_version(client), _namespace_origin(given, namespace))
+            _note_leftovers_removable(client, params, quiet)
         print_manifests(objs, output or ManifestFormat.yaml)  # the `kind: List` of render -o json
         return
     client = _client()
@@ -171,7 +172,7 @@ def apply_cmd(
     try:
         with sigterm_stops():
             run.results = deploy.apply(client, params, validation_version(client), run.reported(say),
-                                       _namespace_origin(given, namespace), run.started.append)
+                                       _namespace_origin(given, namespace), run.started.append, run.removed(say))
             if wait:  # 0: no limit, as kubectl's; piped (a log): a line only when the wait's state changes
                 run.waiting = True
                 deploy.wait_ready(client, params, timeout or float("inf"), say, every_poll=_stdout_is_terminal())
@@ -185,6 +186,16 @@ def apply_cmd(
             run.print_document(error=str(error))
         raise
     run.done()
+
+
+def _note_leftovers_removable(client: KubeClient, params: deploy.WaypointParams, quiet: bool) -> None:
+    """`apply --dry-run`: on stderr (stdout is the manifests), the line of each leftover
+    binding the apply would remove, in delete --dry-run's words."""
+    if quiet or run_options().quiet:
+        return
+    deploy.remove_leftovers_if_listed(
+        client, lambda ref, ns: typer.echo(deploy.leftover_line(ref, ns, dry_run=True), err=True),
+        keep=deploy.binding_name(params), dry_run=True)
 
 
 def _set_force(client: KubeClient, force_conflicts: bool) -> None:
@@ -204,12 +215,21 @@ class _ApplyRun:
         self.results: list[ApplyResult] = []
         self.started: list[str] = []
         self.waiting = False
+        self.leftovers: list[tuple[str, str]] = []  # (ref, namespace) of bindings deleted namespaces left
 
     def reported(self, say: Callable[[str], None]) -> Callable[[ApplyResult], None]:
         def report(result: ApplyResult) -> None:
             self.results.append(result)
             if self.output is None:  # with -o, as install: the document says it
                 say(f"{result.ref} {result.action}")
+        return report
+
+    def removed(self, say: Callable[[str], None]) -> Callable[[str, str], None]:
+        """Each leftover binding removed after the apply: delete's line (not with -o)."""
+        def report(ref: str, namespace: str) -> None:
+            self.leftovers.append((ref, namespace))
+            if self.output is None:
+                say(deploy.leftover_line(ref, namespace))
         return report
 
     @property
@@ -221,14 +241,23 @@ class _ApplyRun:
             return
         document: dict = {"waypoint": self.waypoint,
                           "applied": [{"object": r.ref, "action": r.action} for r in self.results],
-                          "changed": not nothing_changed(self.results) if self.results else False}
+                          "changed": self.changed,
+                          "leftoversRemoved": [{"object": ref, "namespace": ns} for ref, ns in self.leftovers]}
         print_data({**document, **extra}, OutputFormat(self.output.value))
+
+    @property
+    def changed(self) -> bool:
+        """Whether the cluster changed: an object applied anew, or a leftover removed."""
+        return bool(self.leftovers) or (not nothing_changed(self.results) if self.results else False)
 
     def done(self) -> None:
         if self.output is not None:
             self.print_document()
-        elif nothing_changed(self.results):
+        elif not self.changed:
             typer.echo(f"Nothing to do: waypoint {self.waypoint} is up to date.")
+        elif nothing_changed(self.results):  # only leftovers removed: each has its line
+            typer.echo(f"waypoint {self.waypoint} is up to date; removed "
+                       f"{counted(len(self.leftovers), 'leftover ClusterRoleBinding')} of deleted namespaces.")
         else:
             typer.echo(f"waypoint {self.waypoint} applied. Label a Service or namespace "
                        f"istio.io/use-waypoint={self.params.name} to send its traffic through it.")
@@ -260,12 +289,15 @@ class _ApplyRun:
             return (f"waypoint apply stopped by {how} while waiting: all {counted(len(self.results), 'object')} of "
                     f"waypoint {self.waypoint} applied, its pods and Gateway not awaited; `{status}` shows them")
         done = [r.ref for r in self.results]
-        going = [ref for ref in self.started if ref not in done]
+        removed = [ref for ref, _ in self.leftovers]
+        going = [ref for ref in self.started if ref not in done and ref not in removed]
         left = [ref for ref in self.refs if ref not in done and ref not in going]
         if not done and not going:
             return f"waypoint apply stopped by {how} before anything was applied; {again} to apply it"
         parts = [f"applied {', '.join(done)}" if done else "nothing applied yet"]
-        parts += [f"{', '.join(going)} being applied (it may have been)"] if going else []
+        parts += [f"removed leftover {', '.join(removed)}"] if removed else []
+        parts += [f"{', '.join(going)} being {'applied' if going[0] in self.refs else 'removed'} (it may have "
+                  "been)"] if going else []
         parts += [f"not applied: {', '.join(left)}"] if left else []
         return (f"waypoint apply stopped by {how}: " + "; ".join(parts) +
                 f"; {again} to apply the rest, or remove what was applied with `{_delete_command()}`")
@@ -377,12 +409,15 @@ def status_cmd(
     gateway = _gateway(client, namespace, name)
     if gateway is not None and not deploy.made_by_waypoint_apply(gateway, name):
         raise _not_kmeshctls(client, gateway, namespace, name)
+    params = deploy.WaypointParams(namespace, name)
+    if gateway is None:  # no waypoint: pods of a Deployment of its name (not its own) are not counted
+        raise _no_pods(client, False, params, _namespace_origin(given, namespace))
     state = deploy.waypoint_state(client, namespace, name, gateway, deploy.services_of(client, namespace, name))
     if not state.pods:
-        raise _no_pods(client, gateway is not None, deploy.WaypointParams(namespace, name),
-                       _namespace_origin(given, namespace))
-    reports = {pod: _pod_report(namespace, pod) for pod in state.pods}
-    healthy = all(r.get("envoy", {}).get("ready") and r.get("envoy", {}).get("acked") for r in reports.values())
+        raise _no_pods(client, True, params, _namespace_origin(given, namespace))
+    reports = {pod: _pod_report(client, params, pod) for pod in state.pods}
+    healthy = state.ready_pods == len(state.pods) and all(
+        r.get("envoy", {}).get("ready") and r.get("envoy", {}).get("acked") for r in reports.values())
     if is_data(output):
         print_data({"waypoint": state.as_dict(), "pods": reports, "healthy": healthy}, output)
     else:
@@ -455,9 +490,14 @@ def _free_name(client: KubeClient, namespace: str, name: str) -> Optional[str]:
     return None if foreign or _gateway(client, namespace, other) is not None else other
 
 
-def _pod_report(namespace: str, pod: str) -> dict:
+def _pod_report(client: KubeClient, p: deploy.WaypointParams, pod: str) -> dict:
+    """The controller's report of a running pod; a pod not running: why (its container's
+    waiting reason) and the fix, without asking a controller that is not there."""
+    waiting = deploy.pod_not_running(client, p, pod)
+    if waiting:
+        return {"error": waiting}
     try:
-        return _expected_errors_dropped(deploy.pod_status(namespace, pod, run_options()))
+        return _expected_errors_dropped(deploy.pod_status(p.namespace, pod, run_options()))
     except KmeshctlError as err:
         return {"error": str(err)}
 
@@ -487,7 +527,9 @@ def _print_status(state: deploy.WaypointState, reports: dict[str, dict], wide: b
                    f"{', '.join(state.services) or EMPTY}")
     for pod, report in reports.items():
         if "error" in report:
-            typer.echo(f"  {pod}: cannot ask its controller ({report['error']})")
+            error = report["error"]
+            typer.echo(f"  {pod}: {error}" if error.startswith("not running") else
+                       f"  {pod}: cannot ask its controller ({error})")
             continue
         envoy = report["envoy"]
         typer.echo(f"  {pod}: Envoy {'ready' if envoy['ready'] else 'NOT ready'}, "
@@ -553,15 +595,18 @@ def delete_cmd(
         run.print_document()
         return
     run.users = _users(client, params)
-    _warn_in_use(params, run.users, dry_run)
+    if not run_options().quiet:  # -q: nothing but errors
+        _warn_in_use(params, run.users, dry_run)
     say = (lambda _line: None) if run_options().quiet or output is not None else typer.echo
     try:
         with sigterm_stops():
             if not dry_run:  # what a stop reports as not deleted: only what would have been
                 run.plan = deploy.delete_plan(client, params)
             deploy.delete(client, params, run.reported(say), run.started.append, run.removed(say), dry_run=dry_run,
-                          timeout=timeout or math.inf)
+                          timeout=timeout or math.inf, again=same_work_command(["waypoint", "delete"]))
             check_not_stopped()
+            # from here a stop's line says the work is done (not a bare `stopped by`)
+            stopping.leaves(f"waypoint {namespace}/{name} was {'not deleted (dry run)' if dry_run else 'deleted'}")
     except KeyboardInterrupt as stop:
         run.stopped(stop)
     except KmeshctlError as error:

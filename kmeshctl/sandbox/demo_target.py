@@ -3,7 +3,9 @@ afterwards), runs the request loop in the netutils pod, and changes weights thro
 sandbox control plane (returning once the waypoint's Envoy routes with them).
 
 What it measures is the sandbox's own VirtualService (its subsets and weights, whatever
-the manifests it was made with). Before a demo first changes the weights it records the
+the manifests it was made with), in the namespace -n names, else the only namespace of
+the sandbox with the demo's objects (`default` first), from the netutils pod of that
+namespace. Before a demo first changes the weights it records the
 VirtualService's own in the sandbox's directory, and removes the record once it put them
 back: a demo killed before that (SIGKILL) leaves the record, and the next demo puts those
 weights back first (`sandbox status` says so meanwhile)."""
@@ -19,10 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from kmeshctl import demo
+import yaml
+
+from kmeshctl import demo, stopping
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.params import DEMO_LOOP_EXIT_TIMEOUT_S
+from kmeshctl.params import DEMO_LOOP_EXIT_TIMEOUT_S, DEMO_NAMESPACE
 from kmeshctl.sandbox import lock as lock_mod
+from kmeshctl.sandbox import manifests as m
 from kmeshctl.sandbox import sandbox as sb
 from kmeshctl.sandbox.manifests import Manifests, default_files, load
 from kmeshctl.sandbox.state import PHASE_READY, SandboxState
@@ -30,7 +35,8 @@ from kmeshctl.sandboxes import Rerun, rerun_line
 from kmeshctl.sandboxes import load as sandboxes_load
 
 CLIENT_DEPLOYMENT = "netutils"
-FORTIO_SERVICE = "default/fortio"  # the key of the fortio Service's VIP in the sandbox's record
+SERVICE = "fortio"
+FORTIO_SERVICE = "default/fortio"  # the key of the demo's manifests' fortio VIP in the sandbox's record
 WEIGHTS_RECORD = "demo-weights.json"
 
 
@@ -55,13 +61,49 @@ def _kill_group(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def demo_missing(state: SandboxState) -> str:
-    """What sandbox ``state`` lacks to run the demo (`fortio Service`, `netutils pod`), or ''."""
-    if FORTIO_SERVICE not in state.vips:
-        return "fortio Service"
-    if not any(p.deployment == CLIENT_DEPLOYMENT and not p.waypoint for p in state.pods):
+def demo_missing(state: SandboxState, namespace: str = DEMO_NAMESPACE) -> str:
+    """What sandbox ``state`` lacks in ``namespace`` to run the demo (`fortio Service`,
+    `netutils pod`), or ''."""
+    if f"{namespace}/{SERVICE}" not in state.vips:
+        return f"{SERVICE} Service"
+    if not any(p.deployment == CLIENT_DEPLOYMENT and not p.waypoint and p.namespace == namespace
+               for p in state.pods):
         return f"{CLIENT_DEPLOYMENT} pod"
     return ""
+
+
+def demo_namespaces(state: SandboxState) -> list[str]:
+    """The namespaces of sandbox ``state`` with the demo's objects (a fortio Service and a
+    netutils pod), `default` first, then by name."""
+    found = {key.split("/", 1)[0] for key in state.vips if key.endswith(f"/{SERVICE}")}
+    return sorted((ns for ns in found if not demo_missing(state, ns)), key=lambda ns: (ns != DEMO_NAMESPACE, ns))
+
+
+class NamespaceChoice(UsageError):
+    """-n names a namespace of the sandbox without the demo's objects, or it is needed."""
+
+
+def demo_namespace(state: SandboxState, namespace: str | None, rerun: Rerun = rerun_line) -> str:
+    """The namespace the demo measures in sandbox ``state``: ``namespace`` (-n) when given
+    (a UsageError naming those that have the demo's objects when it has not), else the only
+    one that has them, `default` first; several others: a UsageError listing them, each
+    with the demo to paste. With none, `default` (check_demo_ready names what it lacks)."""
+    found = demo_namespaces(state)
+    if namespace is not None and (namespace in found or not found):
+        return namespace
+    if namespace is None and (not found or found[0] == DEMO_NAMESPACE or len(found) == 1):
+        return found[0] if found else DEMO_NAMESPACE
+    example = demo.with_namespace(demo.rerun_command(state.name, rerun), found[0])
+    if namespace is not None:
+        raise NamespaceChoice(f"-n {namespace}: sandbox {state.name} has no {demo_missing(state, namespace)} in "
+                              f"namespace {namespace} (the demo's objects are in {_listed(found)}); pass -n of one "
+                              f"of them, e.g. `{example}`")
+    raise NamespaceChoice(f"sandbox {state.name} has the demo's objects in several namespaces ({', '.join(found)}): "
+                          f"pass -n NAMESPACE, e.g. `{example}`")
+
+
+def _listed(namespaces: list[str]) -> str:
+    return f"namespace {namespaces[0]}" if len(namespaces) == 1 else f"namespaces {', '.join(namespaces)}"
 
 
 def checked_record(name: str) -> SandboxState | None:
@@ -71,23 +113,49 @@ def checked_record(name: str) -> SandboxState | None:
     return sandboxes_load(name)
 
 
-def check_demo_ready(state: SandboxState, rerun: Rerun = rerun_line) -> None:
+def check_demo_ready(state: SandboxState, rerun: Rerun = rerun_line, namespace: str = DEMO_NAMESPACE) -> None:
     """KmeshctlError (exit 1) unless sandbox ``state`` can run the demo: it has the fortio
-    Service and the netutils client, and every process of it still runs (the cheap,
-    process-only part of `sandbox status`: no request is sent). A demo on a sandbox whose
-    agent or waypoint died would measure nothing. ``rerun``: see demo.rerun_command."""
+    Service and the netutils client in ``namespace``, and every process of it still runs
+    (the cheap, process-only part of `sandbox status`: no request is sent). A demo on a
+    sandbox whose agent or waypoint died would measure nothing. ``rerun``: see
+    demo.rerun_command."""
     name = state.name
-    missing = demo_missing(state)
+    missing = demo_missing(state, namespace)
+    scaled_down = _no_replicas(state, namespace) if missing == f"{CLIENT_DEPLOYMENT} pod" else ""
+    if scaled_down:
+        raise KmeshctlError(f"sandbox {name} has no {CLIENT_DEPLOYMENT} pod in namespace {namespace}: {scaled_down}; "
+                            f"the demo sends its requests from that pod: make the sandbox again with replicas >= 1 "
+                            f"for it, or run the demo in a new sandbox, `{demo.in_new_sandbox(name, rerun)}`")
     if missing:
-        raise KmeshctlError(f"sandbox {name} has no {missing} (it was made without the fortio demo's "
-                            f"manifests): run the demo in a new sandbox: `{demo.in_new_sandbox(name, rerun)}`, or pass "
-                            "--sandbox of a sandbox that has it")
+        inside = f" in namespace {namespace}" if namespace != DEMO_NAMESPACE else ""
+        if inside:  # a new sandbox has the demo's objects in default
+            rerun = _in_default(rerun)
+        raise KmeshctlError(f"sandbox {name} has no {missing}{inside} (it was made without the fortio demo's "
+                            f"manifests); run the demo in a new sandbox, `{demo.in_new_sandbox(name, rerun)}`, or "
+                            "pass --sandbox of a sandbox that has it")
     problems = sb.process_problems(state)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise KmeshctlError(f"sandbox {name} is not ready: {problems[0]}{more}; see "
                             f"`kmeshctl sandbox status --name {name}`, or make it again: "
                             f"`{sb.remake_line(name)} && {demo.rerun_command(name, rerun)}`")
+
+
+def _no_replicas(state: SandboxState, namespace: str) -> str:
+    """`Deployment N/netutils has replicas 0` when the sandbox's manifests scale the client
+    to nothing ('' otherwise: they lack it)."""
+    try:
+        deployments = load([state.manifests_file]).deployments
+    except (KmeshctlError, OSError):
+        return ""
+    found = [d for d in deployments if d.namespace == namespace and d.name == CLIENT_DEPLOYMENT and not d.replicas]
+    return f"Deployment {namespace}/{CLIENT_DEPLOYMENT} has replicas 0" if found else ""
+
+
+def _in_default(rerun: Rerun) -> Rerun:
+    def line(command: str, flag: str, name: str, after: str = "") -> str:
+        return demo.with_namespace(rerun(command, flag, name, after), DEMO_NAMESPACE)
+    return line
 
 
 # ---------------------------------------------------------------- the VirtualService's own weights
@@ -144,11 +212,30 @@ def _weights_problem(state: SandboxState, subject: demo.DemoSubject, found: Left
                    if (v.namespace, v.name) == found.vs), None)
         if vs is None:
             return f"VirtualService {found.vs_text} is not in sandbox {state.name}"
-        count = len(vs.http[0].destinations)
+        count = len(vs.http[_route_of(vs)].destinations)
     if len(weights) != count or sum(weights) != 100:
         return (f"weights {'/'.join(map(str, weights))} do not fit VirtualService {found.vs_text} "
                 f"({count} destinations, weights adding up to 100)")
     return ""
+
+
+def _route_of(vs: m.VirtualService) -> int:
+    """The route of ``vs`` a demo measures (demo.root_route; the first when none takes /)."""
+    return demo.root_route(vs) or 0
+
+
+def _route_of_named(state: SandboxState, vs: tuple[str, str]) -> int:
+    found = next((v for v in load([state.manifests_file]).virtual_services if (v.namespace, v.name) == vs), None)
+    return _route_of(found) if found is not None else 0
+
+
+def _push(sandbox: str, vs: tuple[str, str], weights: list[int], route: int) -> None:
+    """Route ``vs``'s http route ``route`` with ``weights`` (sb.set_route_weights; its
+    first route, the usual one, without naming it)."""
+    if route:
+        sb.set_route_weights(sandbox, *vs, list(weights), route=route)
+    else:
+        sb.set_route_weights(sandbox, *vs, list(weights))
 
 
 def _record_weights(state: SandboxState, vs: tuple[str, str], weights: list[int]) -> None:
@@ -157,30 +244,45 @@ def _record_weights(state: SandboxState, vs: tuple[str, str], weights: list[int]
     tmp.replace(weights_record(state))
 
 
-def _in_force(state: SandboxState) -> demo.DemoSubject:
-    """The sandbox's VirtualService as its record says now (the weights in force)."""
-    return demo.demo_subject(load([state.manifests_file]), where=f"sandbox {state.name}")
+def _in_force(state: SandboxState, namespace: str | None = None) -> demo.DemoSubject:
+    """The sandbox's VirtualService (of ``namespace``, None: the first) as its record says
+    now (the weights in force)."""
+    return demo.demo_subject(load([state.manifests_file]), where=f"sandbox {state.name}", namespace=namespace)
 
 
-def measured_subject(name: str) -> demo.DemoSubject | None:
-    """What the demo measures in sandbox ``name`` (sandbox_subject), or None when it would
-    use the demo's manifests: no such sandbox, or one not ready or without the demo's
-    objects (prepare brings it up, or refuses it)."""
+def measured_subject(name: str, namespace: str | None = None) -> demo.DemoSubject | None:
+    """What the demo measures in sandbox ``name`` (sandbox_subject) in ``namespace`` (None:
+    demo_namespace's choice), or None when it would use the demo's manifests: no such
+    sandbox, or one not ready or without the demo's objects there (prepare brings it up,
+    or refuses it)."""
     state = checked_record(name)
-    if state is None or state.phase != PHASE_READY or demo_missing(state) or not state.manifests_file.exists():
+    if state is None or state.phase != PHASE_READY or not state.manifests_file.exists():
         return None
-    return sandbox_subject(state)
+    namespace = demo_namespace(state, namespace)
+    if demo_missing(state, namespace):
+        return None
+    return sandbox_subject(state, namespace)
 
 
-def sandbox_subject(state: SandboxState) -> demo.DemoSubject:
-    """What the demo measures in sandbox ``state``: its own VirtualService for fortio, with
-    the weights a demo recorded in place of the ones it left in force."""
-    subject = _in_force(state)
+def sandbox_subject(state: SandboxState, namespace: str | None = None) -> demo.DemoSubject:
+    """What the demo measures in sandbox ``state``: its own VirtualService for fortio (of
+    ``namespace``; None: the first), with the weights a demo recorded in place of the ones
+    it left in force."""
+    subject = _in_force(state, namespace)
     left = left_weights(state, subject)
     own = (subject.virtual_service.namespace, subject.virtual_service.name)
     if left is not None and not left.problem and left.vs == own:
         return demo.with_weights(subject, left.weights)
     return subject
+
+
+def _recorded_namespace(state: SandboxState) -> str | None:
+    """The namespace of the VirtualService a demo's weights record names (None: unreadable)."""
+    try:
+        named = json.loads(weights_record(state).read_text()).get("virtualService")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return named.split("/", 1)[0] if isinstance(named, str) and "/" in named else None
 
 
 def _shown(subject: demo.DemoSubject, weights: tuple[int, ...] | list[int], sep: str = ", ") -> str:
@@ -193,7 +295,7 @@ def weights_note(state: SandboxState) -> str:
     if not weights_record(state).exists() or not state.manifests_file.exists():
         return ""
     try:
-        now = _in_force(state)
+        now = _in_force(state, _recorded_namespace(state))
         left = left_weights(state, now)
     except KmeshctlError:
         return ""
@@ -216,10 +318,13 @@ class LocalTarget:
     name = "local"
 
     def __init__(self, sandbox_name: str, subject_vs: tuple[str, str],
-                 original_weights: list[int], rerun: Rerun = rerun_line, sandbox_flag: str = "--sandbox") -> None:
+                 original_weights: list[int], rerun: Rerun = rerun_line, sandbox_flag: str = "--sandbox",
+                 namespace: str | None = None) -> None:
         """``original_weights``: the VirtualService's own (put back by finish) for a sandbox
         the demo brings up; subject() reads them from a sandbox that is up. ``sandbox_flag``:
-        the flag as typed (--sandbox or --name), for messages."""
+        the flag as typed (--sandbox or --name), for messages. ``namespace``: -n, where the
+        demo's objects are (None: demo_namespace chooses; a sandbox the demo brings up gets
+        them there)."""
         self.sandbox_name = sandbox_name
         self._rerun = rerun  # how a fix repeats the demo (see demo.rerun_command)
         self._flag = sandbox_flag
@@ -229,24 +334,41 @@ class LocalTarget:
         self._started_here = False
         self._ready = False  # prepared: the lock taken, the sandbox checked
         self._state: SandboxState | None = None
+        self._asked = namespace
+        self._namespace = namespace or subject_vs[0]
+        self._route = 0  # the VirtualService's route measured (demo.root_route)
+        self._port = 80  # the fortio Service port requests go to (the demo's manifests': 80)
 
     @staticmethod
     def manifests() -> Manifests:
         return load(default_files())
+
+    def _choose_namespace(self, state: SandboxState | None) -> None:
+        """The namespace measured in sandbox ``state`` (None: one the demo brings up)."""
+        if state is not None and state.phase == PHASE_READY:
+            self._namespace = demo_namespace(state, self._asked, self._rerun)
+        self._vs = (self._namespace, self._vs[1])
 
     def subject(self, default: demo.DemoSubject) -> demo.DemoSubject:
         """What the demo measures here: the sandbox's own VirtualService (its subsets and
         weights); ``default``, the demo's manifests', for a sandbox the demo brings up from
         them, or one that prepare refuses (not ready, without the fortio Service)."""
         try:
-            subject = measured_subject(self.sandbox_name)
+            self._choose_namespace(checked_record(self.sandbox_name))
+            subject = measured_subject(self.sandbox_name, self._namespace)
             if subject is None:
                 return default
         except UsageError as error:  # the sandbox's manifests, not this command's input
-            raise KmeshctlError(f"{error}: run the demo in a new sandbox: "
-                                f"`{demo.in_new_sandbox(self.sandbox_name, self._rerun)}`") from None
+            if isinstance(error, NamespaceChoice):
+                raise  # -n: this command's input
+            rerun = self._rerun if self._namespace == DEMO_NAMESPACE else _in_default(self._rerun)
+            named = f"sandbox {self.sandbox_name}"
+            said = str(error) if f"{named} " in f"{error} " else f"{named}: {error}"
+            raise KmeshctlError(f"{said}; run the demo in a new sandbox, "
+                                f"`{demo.in_new_sandbox(self.sandbox_name, rerun)}`") from None
         self._vs = (subject.virtual_service.namespace, subject.virtual_service.name)
         self._original = list(subject.default_weights)
+        self._route, self._port = subject.route, subject.port
         return subject
 
     def prepare(self, progress: Callable[[str], None]) -> None:
@@ -257,22 +379,38 @@ class LocalTarget:
         sb.require_root()
         self._lock()
         state = checked_record(self.sandbox_name)
+        self._choose_namespace(state)
         if state is None:
             progress(f"bringing up sandbox {self.sandbox_name} (it will be removed afterwards)")
-            try:
-                sb.up(self.sandbox_name, default_files(), progress, keep_logs_if_interrupted=False)
-            except KeyboardInterrupt:  # Ctrl-C, SIGTERM: finish removes it whole, the logs `up` keeps too
-                self._started_here = True
-                raise
-            self._started_here = True
+            self._bring_up(progress)
         elif state.phase != PHASE_READY:
             raise KmeshctlError(sb.unfinished(state, demo.rerun_command(self.sandbox_name, self._rerun)))
         self._state = SandboxState.load(self.sandbox_name)
         if not self._started_here:
-            check_demo_ready(self._state, self._rerun)
+            check_demo_ready(self._state, self._rerun, self._namespace)
         self._ready = True
         if not self._started_here:
             self._put_back_left_weights(progress)
+
+    def _bring_up(self, progress: Callable[[str], None]) -> None:
+        """The sandbox, from the demo's manifests moved to -n's namespace (as the cluster
+        demo deploys them there)."""
+        import tempfile
+
+        from kmeshctl.demo_cluster import in_namespace
+
+        with tempfile.TemporaryDirectory(prefix=f"kmeshctl-demo-{self.sandbox_name}-") as tmp:
+            files = default_files()
+            if self._namespace != DEMO_NAMESPACE:
+                moved = in_namespace(load(files).documents, self._namespace)
+                files = [Path(tmp) / "fortio.yaml"]
+                files[0].write_text(yaml.safe_dump_all(moved, sort_keys=False))
+            try:
+                sb.up(self.sandbox_name, files, progress, keep_logs_if_interrupted=False)
+            except KeyboardInterrupt:  # Ctrl-C, SIGTERM: finish removes it whole, the logs `up` keeps too
+                self._started_here = True
+                raise
+            self._started_here = True
 
     def _lock(self) -> None:
         try:
@@ -287,7 +425,7 @@ class LocalTarget:
         """A record left by a demo that was killed (this one holds the lock now): its
         weights are the VirtualService's own."""
         assert self._state is not None
-        now = _in_force(self._state)
+        now = _in_force(self._state, self._vs[0])
         left = left_weights(self._state, now)
         if left is None:
             return
@@ -298,23 +436,23 @@ class LocalTarget:
             self._original = left.weights
             progress(f"putting back the VirtualService's weights {'/'.join(map(str, self._original))} "
                      f"(a demo that was stopped left {'/'.join(map(str, now.default_weights))})")
-            sb.set_route_weights(self.sandbox_name, *self._vs, self._original)
+            _push(self.sandbox_name, self._vs, self._original, self._route)
         else:
             progress(f"putting back VirtualService {left.vs_text}'s weights {'/'.join(map(str, left.weights))} "
                      "(a demo that was stopped changed them)")
-            sb.set_route_weights(self.sandbox_name, *left.vs, left.weights)
+            _push(self.sandbox_name, left.vs, left.weights, _route_of_named(self._state, left.vs))
         weights_record(self._state).unlink(missing_ok=True)
 
     def service_url(self) -> str:
         assert self._state is not None
-        return f"http://{self._state.vips[FORTIO_SERVICE]}:80/"
+        return f"http://{self._state.vips[f'{self._namespace}/{SERVICE}']}:{self._port}/"
 
     def run_loop(self, argv: list[str]) -> Iterator[str]:
         """The loop's output lines. Closed early (the demo interrupted), the loop's whole
         process group is killed before it is waited for: a loop left running would block
         writing to a pipe nobody reads, and the wait would never end."""
         assert self._state is not None
-        client = sb.find_pod(self._state, CLIENT_DEPLOYMENT)
+        client = sb.find_pod(self._state, CLIENT_DEPLOYMENT, self._namespace)
         process = client.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                stdin=subprocess.DEVNULL, start_new_session=True)
         ended = False
@@ -334,7 +472,7 @@ class LocalTarget:
         assert self._state is not None
         if list(weights) != self._original and not weights_record(self._state).exists():
             _record_weights(self._state, self._vs, self._original)
-        sb.set_route_weights(self.sandbox_name, *self._vs, list(weights))
+        _push(self.sandbox_name, self._vs, list(weights), self._route)
 
     def ensure_weights(self, weights: list[int]) -> None:
         self.set_weights(weights)
@@ -356,7 +494,16 @@ class LocalTarget:
             elif self._ready and self._state is not None and weights_record(self._state).exists() \
                     and not self.lost():
                 progress("restoring the VirtualService's weights")
-                sb.set_route_weights(self.sandbox_name, *self._vs, self._original)
-                weights_record(self._state).unlink(missing_ok=True)
+                # a second signal waits for the restore; a third leaves the weights, said
+                with stopping.finishing("restoring the VirtualService's weights", self._weights_left):
+                    _push(self.sandbox_name, self._vs, self._original, self._route)
+                    weights_record(self._state).unlink(missing_ok=True)
         finally:
             lock_mod.release(self.sandbox_name)
+
+    def _weights_left(self) -> str:
+        """What a stopped restore left in force, and what puts it back."""
+        assert self._state is not None
+        now = "/".join(map(str, _in_force(self._state, self._vs[0]).default_weights))
+        return (f"the VirtualService's weights were left at {now}; the next demo puts back "
+                f"{'/'.join(map(str, self._original))}: `kmeshctl demo traffic-shift --sandbox {self.sandbox_name}`")

@@ -836,9 +836,10 @@ def subset_names(manifests: Manifests, service: Service) -> list[str]:
     return [s.name for s in rule.subsets] if rule else []
 
 
-def with_weights(vs: VirtualService, weights: list[int]) -> VirtualService:
-    """The VirtualService with the weights of its first http route replaced (in order)."""
-    first = vs.http[0]
+def with_weights(vs: VirtualService, weights: list[int], route: int = 0) -> VirtualService:
+    """The VirtualService with the weights of its http route ``route`` (default the first)
+    replaced (in order)."""
+    first = vs.http[route]
     if len(weights) != len(first.destinations):
         raise UsageError(f"VirtualService {vs.name} has {len(first.destinations)} destinations; "
                          f"give {len(first.destinations)} weights, not {len(weights)}")
@@ -847,4 +848,4 @@ def with_weights(vs: VirtualService, weights: list[int]) -> VirtualService:
     destinations = tuple(Destination(d.host, d.subset, d.port, w)
                          for d, w in zip(first.destinations, weights))
     return VirtualService(vs.name, vs.namespace, vs.hosts,
-                          (HttpRoute(first.matches, destinations), *vs.http[1:]))
+                          (*vs.http[:route], HttpRoute(first.matches, destinations), *vs.http[route + 1:]))

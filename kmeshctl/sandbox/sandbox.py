@@ -139,29 +139,48 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
     shutil.rmtree(failed_up_logs(name), ignore_errors=True)
     state = new_state(name)
     state.vips = vips
-    try:  # from the record's first byte: a stop while it is written removes it too (teardown)
-        state.save()
-        state.manifests_file.write_text(yaml.safe_dump_all(manifests.documents, sort_keys=False))
-        _write_sources(state, files)
-        _create(state, manifests, plans, progress)
-        _check_not_stopped(name)
-        state.phase = PHASE_READY
-        state.save()  # in the try too: a stop while `up` says ready still removes it
-    except BaseException as err:
-        interrupted = isinstance(err, KeyboardInterrupt)
-        keep = keep_logs_if_interrupted or not interrupted
-        kept = _keep_logs(state, "interrupted" if interrupted else "failed") if keep else None
-        what = "interrupted" if interrupted else "sandbox up failed"
-        remover = lock_mod.removed_by(name) if interrupted else None
-        progress(f"{what}: removing what was created" + (f" (its logs are kept in {kept})" if kept else ""))
-        teardown(state, _quiet)
-        if kept:
-            _point_at_kept_logs(err, state.logs_dir, kept)
-        if remover is not None:
-            raise KmeshctlError(f"sandbox {name} was removed by 'sandbox down' (pid {remover.pid}) while it was "
-                                "being created") from None
-        raise
+    # The first stop stops the making; the next one waits for the removal of what was made
+    # (a second Ctrl-C, a SIGTERM after it), and only a third leaves it half-made.
+    with stopping.finishing(f"removing what sandbox {name} made", lambda: half_made_text(name),
+                            armed=False) as cleanup:
+        try:  # from the record's first byte: a stop while it is written removes it too (teardown)
+            state.save()
+            state.manifests_file.write_text(yaml.safe_dump_all(manifests.documents, sort_keys=False))
+            _write_sources(state, files)
+            _create(state, manifests, plans, progress)
+            _check_not_stopped(name)
+            state.phase = PHASE_READY
+            state.save()  # in the try too: a stop while `up` says ready still removes it
+        except BaseException as err:
+            cleanup.arm()
+            _undo_up(state, err, progress, keep_logs_if_interrupted)
+            raise
     return state
+
+
+def _undo_up(state: SandboxState, err: BaseException, progress: Progress, keep_logs_if_interrupted: bool) -> None:
+    """What a failed or stopped `up` made, removed (its logs kept, see up)."""
+    name = state.name
+    interrupted = isinstance(err, KeyboardInterrupt)
+    keep = keep_logs_if_interrupted or not interrupted
+    kept = _keep_logs(state, "interrupted" if interrupted else "failed") if keep else None
+    what = "interrupted" if interrupted else "sandbox up failed"
+    remover = lock_mod.removed_by(name) if interrupted else None
+    progress(f"{what}: removing what was created" + (f" (its logs are kept in {kept})" if kept else ""))
+    teardown(state, _quiet)
+    if kept:
+        _point_at_kept_logs(err, state.logs_dir, kept)
+    if remover is not None:
+        raise KmeshctlError(f"sandbox {name} was removed by 'sandbox down' (pid {remover.pid}) while it was "
+                            "being created") from None
+
+
+def half_made_text(name: str) -> str:
+    """What a `sandbox up` whose removal of what it made was cut short left ('' when
+    nothing: it had all been removed)."""
+    if not leftovers(name):
+        return ""
+    return f"sandbox {name} is half-created; remove it with `kmeshctl sandbox down --name {name}`"
 
 
 # ---------------------------------------------------------------- making it again
@@ -318,8 +337,9 @@ def unfinished(state: SandboxState, then: str = "") -> str:
     if state.phase == PHASE_READY:
         return ""
     if state.phase != state_mod.PHASE_REMOVING and state.up_is_running():
+        running = state_mod.kmeshctl_command(state.up_pid, f"kmeshctl sandbox up --name {name}")  # as it was typed
         return (f"sandbox {name} is being created by pid {state.up_pid} (not ready yet): wait for that "
-                f"`kmeshctl sandbox up` to finish, or stop it with `kmeshctl sandbox down --name {name}`")
+                f"`{running}` to finish, or stop it with `kmeshctl sandbox down --name {name}`")
     what = ("half-removed (a `sandbox down` did not finish)" if state.phase == state_mod.PHASE_REMOVING
             else "half-created (a `sandbox up` did not finish)")
     up = f"kmeshctl sandbox up --name {name}"
@@ -590,10 +610,12 @@ def _leftovers(state: SandboxState) -> list[str]:
 
 def teardown(state: SandboxState, progress: Progress) -> None:
     """Processes first (one kill of the whole cgroup tree), then BPF objects, pods,
-    cgroups and the record. Safe to repeat; every step tolerates a half-made sandbox."""
+    cgroups and the record (state.json last: while anything is left, the sandbox is
+    listed). Safe to repeat; every step tolerates a half-made sandbox."""
     if _stop_up_process(state):  # what it recorded meanwhile (pods, processes) is to remove too
         state = SandboxState.load(state.name) or state
-    _mark_removing(state)
+    if not _undoing_own_up(state):
+        _mark_removing(state)
     # The pods' processes first, then their networks through CNI DEL while the node agent
     # still runs (its plugin releases each pod), as the kubelet stops a pod's containers
     # before StopPodSandbox; then the daemons.
@@ -611,11 +633,31 @@ def teardown(state: SandboxState, progress: Progress) -> None:
     pods_mod.destroy_network(state)
     progress("removed pods and the pod network")
     remove_cgroup_tree(state.cgroup)
-    shutil.rmtree(state.dir, ignore_errors=True)
+    _remove_record(state)
     remaining = _leftovers(state)
     if remaining:
         raise KmeshctlError(f"sandbox {state.name}: could not remove {', '.join(remaining)}; "
                             f"run `kmeshctl sandbox down --name {state.name}` again")
+
+
+def _undoing_own_up(state: SandboxState) -> bool:
+    """Whether this is a `sandbox up` of this process removing what it made: cut short,
+    that leaves the sandbox half-created (its phase stays `creating`), not half-removed."""
+    return state.phase != PHASE_READY and state.up_pid == os.getpid()
+
+
+def _remove_record(state: SandboxState) -> None:
+    """The record's directory, state.json last: a stop in the middle leaves a sandbox that
+    `sandbox list` shows and `down` finishes, not files no command names."""
+    record = state.dir / "state.json"
+    with contextlib.suppress(OSError):
+        for path in [p for p in state.dir.iterdir() if p != record]:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        record.unlink(missing_ok=True)
+    shutil.rmtree(state.dir, ignore_errors=True)
 
 
 def _mark_removing(state: SandboxState) -> None:
@@ -997,17 +1039,17 @@ def shell_status(returncode: int) -> int:
 
 
 def set_route_weights(name: str, vs_namespace: str, vs_name: str, weights: list[int],
-                      timeout: float = 10.0) -> None:
-    """Change a VirtualService's weights (first http route, in order) and wait until the
-    waypoint's Envoy routes with them; no restart of anything."""
+                      timeout: float = 10.0, route: int = 0) -> None:
+    """Change a VirtualService's weights (of http route ``route``, default the first, in
+    order) and wait until the waypoint's Envoy routes with them; no restart of anything."""
     state = loaded_state(name)
     documents = list(yaml.safe_load_all(state.manifests_file.read_text()))
     doc = _find_document(documents, "VirtualService", vs_namespace, vs_name)
     current = _virtual_service(manifests_mod.from_documents(documents), vs_namespace, vs_name)
-    manifests_mod.with_weights(current, weights)  # wrong count or sum: UsageError, nothing changed
+    manifests_mod.with_weights(current, weights, route)  # wrong count or sum: UsageError, nothing changed
     updated = copy.deepcopy(doc)
-    for route, weight in zip(updated["spec"]["http"][0]["route"], weights):
-        route["weight"] = weight
+    for destination, weight in zip(updated["spec"]["http"][route]["route"], weights):
+        destination["weight"] = weight
     documents[documents.index(doc)] = updated
     manifests = manifests_mod.from_documents(documents)
     vs = _virtual_service(manifests, vs_namespace, vs_name)
@@ -1015,7 +1057,15 @@ def set_route_weights(name: str, vs_namespace: str, vs_name: str, weights: list[
     tmp.write_text(yaml.safe_dump_all(documents, sort_keys=False))
     tmp.replace(state.manifests_file)
     _signal_control_plane(state, signal.SIGHUP)
-    _wait_envoy_weights(state, manifests, vs, weights, timeout)
+    _wait_envoy_weights(state, manifests, vs, weights, timeout, route)
+
+
+def _route_weights_at(route_config: dict, index: int) -> dict[str, int]:
+    """cluster name -> weight of route ``index`` of a RouteConfiguration (route_weights: the first)."""
+    routes = route_config["virtual_hosts"][0]["routes"]
+    if index == 0 or index >= len(routes):
+        return route_weights(route_config)
+    return route_weights({"virtual_hosts": [{"routes": [routes[index]]}]})
 
 
 def _virtual_service(manifests: manifests_mod.Manifests, namespace: str, name: str
@@ -1041,7 +1091,8 @@ def _signal_control_plane(state: SandboxState, sig: signal.Signals) -> None:
 
 
 def _wait_envoy_weights(state: SandboxState, manifests: manifests_mod.Manifests,
-                        vs: manifests_mod.VirtualService, weights: list[int], timeout: float) -> None:
+                        vs: manifests_mod.VirtualService, weights: list[int], timeout: float,
+                        route: int = 0) -> None:
     current = state.topology()
     topology = Topology(manifests, current.pods, current.vips, current.waypoints)
     service = manifests.service_for_host(vs.hosts[0], vs.namespace)
@@ -1051,7 +1102,9 @@ def _wait_envoy_weights(state: SandboxState, manifests: manifests_mod.Manifests,
         return
     port = service.ports[0]
     plan = route_cluster_keys(topology, service, port)
-    expected = {key.name: weight for weight, key in plan[0][1] if weight > 0}
+    # Envoy has one route per match of each planned http route (one without a match)
+    at = sum(max(1, len(planned.matches)) for planned, _ in plan[:route]) if route < len(plan) else 0
+    expected = {key.name: weight for weight, key in plan[min(route, len(plan) - 1)][1] if weight > 0}
     if len(expected) == 1:
         expected = {name: 100 for name in expected}
     admin = EnvoyAdmin(state.envoy_admin_socket(waypoint))
@@ -1059,7 +1112,7 @@ def _wait_envoy_weights(state: SandboxState, manifests: manifests_mod.Manifests,
     deadline = time.monotonic() + timeout
     while True:
         configs = {c["name"]: c for c in admin.route_configs()}
-        if wanted_route in configs and route_weights(configs[wanted_route]) == expected:
+        if wanted_route in configs and _route_weights_at(configs[wanted_route], at) == expected:
             return
         if time.monotonic() > deadline:
             raise KmeshctlError(f"the waypoint did not receive weights {weights} within "

@@ -442,3 +442,19 @@ def process_start_time(pid: int) -> str:
     except OSError:
         return ""
     return stat.rsplit(")", 1)[1].split()[19]
+
+
+def kmeshctl_command(pid: int, fallback: str) -> str:
+    """The `kmeshctl ...` line process ``pid`` was started with (its /proc cmdline: `sandbox
+    up --name x`, or a demo that makes its own sandbox), for a message quoting what is
+    running; ``fallback`` when that cannot be read or is not a kmeshctl run."""
+    import shlex
+
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+    except OSError:
+        return fallback
+    for i, word in enumerate(argv[:3]):
+        if os.path.basename(word) == "kmeshctl" and (i < 2 or argv[1] == "-m"):  # kmeshctl, python [-m] kmeshctl
+            return shlex.join(["kmeshctl", *argv[i + 1:]])
+    return fallback

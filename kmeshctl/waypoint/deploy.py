@@ -20,7 +20,14 @@ from kmeshctl import apply as applier
 from kmeshctl.asciinum import duration_words, limit_words
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import ApiError, KubeClient, KubeTarget, object_ref
-import kmeshctl
+from kmeshctl.params import WAYPOINT_DEFAULT_IMAGE as DEFAULT_IMAGE
+from kmeshctl.params import WAYPOINT_DEFAULT_NAME as DEFAULT_NAME
+from kmeshctl.params import WAYPOINT_DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
+from kmeshctl.params import WAYPOINT_DEFAULT_REPLICAS as DEFAULT_REPLICAS
+from kmeshctl.params import WAYPOINT_DELETE_ATTEMPTS as DELETE_ATTEMPTS
+from kmeshctl.params import WAYPOINT_GONE_POLL_S as GONE_POLL_S
+from kmeshctl.params import WAYPOINT_NAMESPACES_SHOWN as NAMESPACES_SHOWN
+from kmeshctl.params import WAYPOINT_POLL_S as POLL_S
 from kmeshctl.params import check_image, counted
 from kmeshctl.paths import templates_dir
 from kmeshctl.render import COMMON_LABELS, MANAGED_BY_LABEL, MANAGED_BY_SELECTOR, made_by_kmeshctl, parse_manifests
@@ -28,12 +35,8 @@ from kmeshctl.render import COMMON_LABELS, MANAGED_BY_LABEL, MANAGED_BY_SELECTOR
 if TYPE_CHECKING:
     from kmeshctl.waypoint import model
 
-# Defaults of the waypoint commands.
-DEFAULT_NAME = "waypoint"
-DEFAULT_NAMESPACE = "default"
-DEFAULT_REPLICAS = 1
-# Built from Dockerfile.waypoint: kmeshctl and Envoy (the node image has no Envoy).
-DEFAULT_IMAGE = f"docker.io/kmeshctl/kmeshctl-waypoint:{kmeshctl.__version__}"
+# The defaults (DEFAULT_*, POLL_S, GONE_POLL_S, DELETE_ATTEMPTS, NAMESPACES_SHOWN) live in
+# kmeshctl.params; they keep their names here for the callers (and tests) that use them.
 
 PROXY_PORT = 15019  # Envoy's listener: PROXY protocol v2 from the Kmesh agent
 HBONE_PORT = 15008  # the Gateway listener istiod expects on a waypoint
@@ -50,7 +53,6 @@ TEMPLATE = "waypoint/waypoint.yaml.j2"
 # The Gateway API release Istio's ambient docs install (its standard channel has Gateway v1).
 GATEWAY_API_INSTALL = ("kubectl apply -f https://github.com/kubernetes-sigs/gateway-api/releases/download/"
                        "v1.2.1/standard-install.yaml")
-POLL_S = 1.0
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -148,9 +150,6 @@ def check_apply_namespace(p: WaypointParams, client: Optional[KubeClient] = None
                          fix="pass -n with the namespace of the Services that will use it, e.g. -n default")
 
 
-NAMESPACES_SHOWN = 8  # the existing namespaces a missing one's error lists
-
-
 def check_namespace(client: KubeClient, namespace: str, origin: str = "") -> None:
     """UsageError (exit 2, as every command's missing namespace) naming the namespaces
     there are and the command that makes it; ``origin``: where -n's value came from when
@@ -219,16 +218,24 @@ def check_names_free(client: KubeClient, p: WaypointParams, objs: list[dict]) ->
             raise UsageError(f"ClusterRole {CLUSTER_ROLE} exists and was not made by kmeshctl (no "
                              f"{MANAGED_BY_LABEL[0]}={MANAGED_BY_LABEL[1]} label)",
                              fix="remove or rename it (every kmeshctl waypoint binds that name), then re-run")
+        owner = _binding_owner(live)
+        if obj["kind"] == "ClusterRoleBinding" and owner not in (None, f"{p.namespace}/{p.name}"):
+            raise UsageError(f"ClusterRoleBinding {obj['metadata']['name']} exists and is waypoint {owner}'s: a "
+                             "waypoint's binding is named kmeshctl-waypoint-NAMESPACE-NAME, the same for waypoint "
+                             f"{p.namespace}/{p.name}", fix="choose another --name")
         raise UsageError(f"{obj['kind']} {_ref(obj['metadata'])} exists and was not made by kmeshctl waypoint "
                          f"apply --name {p.name}", fix="choose another --name")
 
 
 def apply(client: KubeClient, p: WaypointParams, kubernetes_version: str,
           on_result: Callable[[applier.ApplyResult], None], namespace_origin: str = "",
-          on_start: Callable[[str], None] = lambda ref: None) -> list[applier.ApplyResult]:
+          on_start: Callable[[str], None] = lambda ref: None,
+          on_leftover: Callable[[str, str], None] = lambda ref, namespace: None) -> list[applier.ApplyResult]:
     """Check, then server-side apply each object in order (``on_start`` before each write,
-    for a stop's report: that object may or may not be applied). PartialApply when one
-    fails: what was applied and what not (nothing is rolled back)."""
+    for a stop's report: that object may or may not be applied), then remove the bindings
+    deleted namespaces' waypoints left, as delete does (remove_leftovers, ``on_leftover(ref,
+    namespace)`` each). PartialApply when an object fails: what was applied and what not
+    (nothing is rolled back)."""
     objs = check_apply(client, p, kubernetes_version, namespace_origin)
     results: list[applier.ApplyResult] = []
     for index, obj in enumerate(objs):
@@ -239,7 +246,21 @@ def apply(client: KubeClient, p: WaypointParams, kubernetes_version: str,
             raise applier.PartialApply(results, objs[index:], err) from err
         results.append(result)
         on_result(result)
+    remove_leftovers_if_listed(client, on_leftover, on_start, keep=binding_name(p))
     return results
+
+
+def remove_leftovers_if_listed(client: KubeClient, on_removed: Callable[[str, str], None],
+                               on_start: Callable[[str], None] = lambda ref: None, keep: str = "",
+                               dry_run: bool = False) -> list[str]:
+    """remove_leftovers, or nothing when this user may not list or delete ClusterRoleBindings
+    (403): a tidy-up beside an apply that succeeded must not turn it into a failure."""
+    try:
+        return remove_leftovers(client, on_removed, on_start, keep=keep, dry_run=dry_run)
+    except ApiError as err:
+        if err.status != 403:
+            raise
+        return []
 
 
 def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: Callable[[str], None],
@@ -259,7 +280,8 @@ def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: 
         elapsed = time.monotonic() - started
         if elapsed > timeout:
             raise KmeshctlError(f"waypoint {p.namespace}/{p.name} not ready after {duration_words(timeout)} "
-                                f"({state.ready_pods}/{p.replicas} pods ready; Gateway: {state.gateway_reason}); "
+                                f"({state.ready_pods}/{p.replicas} pods ready; Gateway: {state.gateway_reason}"
+                                f"{not_ready_reasons(client, p)}); "
                                 f"check `kubectl -n {p.namespace} describe pod -l {GATEWAY_LABEL}={p.name}` "
                                 "and istiod's log")
         if every_poll or shown != (state.ready_pods, state.gateway_reason):
@@ -421,33 +443,31 @@ def exists(client: KubeClient, p: WaypointParams) -> bool:
 def delete(client: KubeClient, p: WaypointParams, on_result: Callable[[str, str], None],
            on_start: Callable[[str], None] = lambda ref: None,
            on_leftover: Callable[[str, str], None] = lambda ref, namespace: None,
-           dry_run: bool = False, timeout: float = math.inf) -> int:
-    """Delete the waypoint's objects (the Gateway first, so istiod stops sending it),
-    each gone (within ``timeout`` seconds in all) before the next; the shared ClusterRole
-    goes with the last kmeshctl waypoint, once the bindings that deleted namespaces left
-    are removed (remove_leftovers, ``on_leftover(ref, namespace)`` each). Only objects
-    labelled as waypoint ``p``'s go: another object of the same name is left and reported
-    so. ``on_result(ref, outcome)`` for each object, ``on_start(ref)`` before it is read
-    and deleted (for a stop's report). ``dry_run``: the same reads and decisions, outcome
-    WOULD_DELETE, nothing written. Returns how many were (would be) deleted."""
+           dry_run: bool = False, timeout: float = math.inf, again: str = "") -> int:
+    """Delete the waypoint's objects (the Gateway first, so istiod stops sending it), each
+    gone before the next, all within ``timeout`` seconds: once it has passed no delete is
+    sent, and the error names what was deleted, what not, and ``again`` (the command that
+    finishes it; default the bare `kmeshctl waypoint delete -n NS --name NAME`). The shared
+    ClusterRole goes with the last kmeshctl waypoint, once the bindings that deleted
+    namespaces left are removed (remove_leftovers, ``on_leftover(ref, namespace)`` each).
+    Only objects labelled as waypoint ``p``'s go: another object of the same name is left
+    and reported so. ``on_result(ref, outcome)`` for each object, ``on_start(ref)`` before
+    it is read and deleted (for a stop's report). ``dry_run``: the same reads and decisions,
+    outcome WOULD_DELETE, nothing written. Returns how many were (would be) deleted."""
     gateway = _kmeshctls_gateway(client, p)
-    deadline = time.monotonic() + timeout
-    found = 0
-    for obj in reversed(render(p)):
-        if obj["kind"] == "ClusterRole":
-            removed = remove_leftovers(client, on_leftover, on_start, keep=binding_name(p), dry_run=dry_run)
-            if _other_waypoints(client, p, removed):
-                continue
-        if obj["kind"] == "Gateway" and gateway is None:
-            continue
-        ref = f"{obj['kind']} {_ref(obj['metadata'])}"
-        on_start(ref)
-        outcome = _read_outcome(client, obj, p) if dry_run else _delete_if_ours(client, obj, p)
-        if outcome == DELETED:
-            _wait_gone(client, obj, p, deadline, timeout)
-        found += 1 if outcome in (DELETED, WOULD_DELETE) else 0
-        on_result(ref, outcome)
-    return found
+    order = [obj for obj in reversed(render(p)) if obj["kind"] != "Gateway" or gateway is not None]
+    # the limit is for the deletes and waits: it starts once the objects are rendered
+    run = _Deletion(client, p, on_result, on_start, on_leftover, dry_run, time.monotonic() + timeout, timeout,
+                    again or _delete_of(p))
+    for index, obj in enumerate(order):
+        run.rest = order[index:]
+        if obj["kind"] != "ClusterRole" or run.role_goes():
+            run.one(obj)
+    return run.found
+
+
+def _delete_of(p: WaypointParams) -> str:
+    return f"kmeshctl waypoint delete -n {p.namespace} --name {p.name}"
 
 
 def _kmeshctls_gateway(client: KubeClient, p: WaypointParams) -> Optional[dict]:
@@ -474,8 +494,129 @@ def delete_plan(client: KubeClient, p: WaypointParams) -> list[str]:
 DELETED = "deleted"
 WOULD_DELETE = "would be deleted"  # a dry run's DELETED
 NOT_FOUND = "not found"
-DELETE_ATTEMPTS = 3  # reads and deletes of one object that changes in between
-GONE_POLL_S = 0.5
+
+
+class ReplacedMeanwhile(KmeshctlError):
+    """An object was replaced (a new uid) each time it was read, DELETE_ATTEMPTS times."""
+
+
+@dataclass
+class _Deletion:
+    """One waypoint delete: its deadline, what it deleted, and which waypoint bindings are
+    going (they do not keep the shared ClusterRole)."""
+
+    client: KubeClient
+    p: WaypointParams
+    on_result: Callable[[str, str], None]
+    on_start: Callable[[str], None]
+    on_leftover: Callable[[str, str], None]
+    dry_run: bool
+    deadline: float
+    timeout: float
+    again: str
+    found: int = 0
+    deleted: list[str] = field(default_factory=list)  # refs deleted, leftover bindings too
+    binding_outcome: str = ""  # of the waypoint's own ClusterRoleBinding
+    going_uids: set[str] = field(default_factory=set)  # leftover bindings removed (would be)
+    rest: list[dict] = field(default_factory=list)  # the objects not done yet, the current one first
+
+    def one(self, obj: dict) -> None:
+        """Delete ``obj`` if it is the waypoint's (dry run: say whether it would), then wait
+        until it is gone."""
+        ref = _obj_ref(obj)
+        self.start(ref)
+        try:
+            outcome = _read_outcome(self.client, obj, self.p) if self.dry_run else \
+                _delete_if_ours(self.client, obj, self.p)
+        except ReplacedMeanwhile as err:
+            raise self.failed(err.problem, self.rest, fix=f"re-run `{self.again}` to delete the rest") from err
+        if outcome == DELETED:
+            self.wait_gone(obj)
+            self.deleted.append(ref)
+        if obj["kind"] == "ClusterRoleBinding":
+            self.binding_outcome = outcome
+        self.found += outcome in (DELETED, WOULD_DELETE)
+        self.on_result(ref, outcome)
+
+    def start(self, ref: str) -> None:
+        """Before each delete: the deadline (a delete sent after it would only be reported as
+        still there), then ``on_start``."""
+        if not self.dry_run and time.monotonic() >= self.deadline:
+            raise self.failed(f"waypoint delete stopped by {_limit(self.timeout)} before deleting {ref}", self.rest,
+                              fix=f"re-run `{self.again}` to delete the rest, with a longer --timeout if it was "
+                                  "only slow")
+        self.on_start(ref)
+
+    def role_goes(self) -> bool:
+        """Remove the leftover bindings of deleted namespaces; then whether the shared
+        ClusterRole is free: the bindings are listed again now (an apply may be running),
+        and only those this delete removed (would) are left out."""
+        removed = _remove_leftover_bindings(self.client, self.on_leftover, self.start, keep=binding_name(self.p),
+                                            dry_run=self.dry_run)
+        self.going_uids |= {_uid(b) for b in removed}
+        self.deleted += [] if self.dry_run else [_binding_ref(b) for b in removed]
+        skip = {binding_name(self.p)} if self.binding_outcome == WOULD_DELETE else set()
+        return not _waypoints_bound(self.client, skip, self.going_uids)
+
+    def wait_gone(self, obj: dict) -> None:
+        """Until the deleted ``obj`` is gone (a finalizer may hold it). Past the deadline an
+        error naming what holds it, but only after a second look: the first follows the
+        delete at once, when most objects are still going."""
+        looks = 0
+        while (live := _live(self.client, obj)) is not None:
+            looks += 1
+            if looks > 1 and time.monotonic() >= self.deadline:
+                raise self._still_there(obj, live)
+            time.sleep(GONE_POLL_S)
+
+    def _still_there(self, obj: dict, live: dict) -> KmeshctlError:
+        finalizers = (live.get("metadata") or {}).get("finalizers") or []
+        held = f"finalizers: {', '.join(finalizers)}" if finalizers else "no finalizer"
+        kind, meta = obj["kind"].lower(), obj["metadata"]
+        where = f" -n {meta['namespace']}" if meta.get("namespace") else ""
+        return self.failed(f"{_obj_ref(obj)} still exists after {_limit(self.timeout)} ({held})", self.rest[1:],
+                           fix=f"see what holds it with `kubectl describe {kind} {meta['name']}{where}`, then re-run "
+                               f"`{self.again}` (with a longer --timeout if it was only slow)")
+
+    def failed(self, problem: str, rest: list[dict], fix: str) -> KmeshctlError:
+        """``problem``, what was deleted and what is still to delete (read now), and ``fix``."""
+        parts = [f"deleted {', '.join(self.deleted)}"] if self.deleted else []
+        left = _still_to_delete(self.client, self.p, rest)
+        parts += [f"not deleted: {', '.join(left)}"] if left else []
+        return KmeshctlError("; ".join([problem, *parts]), fix=fix)
+
+
+def _limit(timeout: float) -> str:
+    return f"the --timeout {duration_words(timeout)} limit"
+
+
+def _obj_ref(obj: dict) -> str:
+    return f"{obj['kind']} {_ref(obj['metadata'])}"
+
+
+def _binding_ref(binding: dict) -> str:
+    """`ClusterRoleBinding NAME` of a binding as listed (list items carry no kind)."""
+    return f"ClusterRoleBinding {binding['metadata']['name']}"
+
+
+def _uid(obj: dict) -> str:
+    return (obj.get("metadata") or {}).get("uid") or ""
+
+
+def _still_to_delete(client: KubeClient, p: WaypointParams, rest: list[dict]) -> list[str]:
+    """`Kind namespace/name` of each of ``rest`` a delete would still delete (as a dry run
+    decides), the leftover bindings before the ClusterRole."""
+    refs: list[str] = []
+    for obj in rest:
+        if obj["kind"] == "ClusterRole":
+            leftovers = [b for b, _ in leftover_bindings(client, keep=binding_name(p))]
+            refs += [_binding_ref(b) for b in leftovers]
+            ours = {binding_name(p)} if _binding_ref({"metadata": {"name": binding_name(p)}}) in refs else set()
+            if _waypoints_bound(client, ours, {_uid(b) for b in leftovers}):
+                continue
+        if _read_outcome(client, obj, p) == WOULD_DELETE:
+            refs.append(_obj_ref(obj))
+    return refs
 
 
 def _read_outcome(client: KubeClient, obj: dict, p: WaypointParams) -> str:
@@ -491,8 +632,10 @@ def _left(p: WaypointParams) -> str:
 
 
 def _delete_if_ours(client: KubeClient, obj: dict, p: WaypointParams) -> str:
-    """Read the object, then delete exactly the version read if it is waypoint ``p``'s:
-    its outcome (deleted, not found, left: not waypoint p's)."""
+    """Read the object, then delete that object (its uid as precondition) if it is
+    waypoint ``p``'s: its outcome (deleted, not found, left: not waypoint p's). Only the uid:
+    a Deployment's status changes often right after an apply, and ownership is its
+    labels, read again when the uid no longer matches (the object was replaced)."""
     for _ in range(DELETE_ATTEMPTS):
         live = _live(client, obj)
         if live is None:
@@ -500,45 +643,29 @@ def _delete_if_ours(client: KubeClient, obj: dict, p: WaypointParams) -> str:
         if not is_ours(obj, live, p):
             return _left(p)
         try:
-            return DELETED if _delete_version(client, obj, live) else NOT_FOUND
+            return DELETED if _delete_version(client, obj, live, ("uid",)) else NOT_FOUND
         except ApiError as err:
-            if err.status != 409:  # 409: it changed since it was read (its labels may have too)
+            if err.status != 409:  # 409: replaced since it was read (its labels may differ)
                 raise
-    raise KmeshctlError(f"{obj['kind']} {_ref(obj['metadata'])} changed each time it was read, "
-                        f"{DELETE_ATTEMPTS} times; not deleted",
-                        fix=f"re-run `kmeshctl waypoint delete -n {p.namespace} --name {p.name}`")
+    raise ReplacedMeanwhile(f"{_obj_ref(obj)} was replaced each time it was read ({DELETE_ATTEMPTS} times)")
 
 
-def _wait_gone(client: KubeClient, obj: dict, p: WaypointParams, deadline: float, timeout: float) -> None:
-    """Until the deleted object is gone (a finalizer may hold it); past ``deadline`` an
-    error naming what holds it and the --timeout."""
-    while (live := _live(client, obj)) is not None:
-        if time.monotonic() >= deadline:
-            finalizers = (live.get("metadata") or {}).get("finalizers") or []
-            held = f"finalizers: {', '.join(finalizers)}" if finalizers else "no finalizer"
-            kind, meta = obj["kind"].lower(), obj["metadata"]
-            where = f" -n {meta['namespace']}" if meta.get("namespace") else ""
-            raise KmeshctlError(
-                f"{obj['kind']} {_ref(meta)} still exists after the --timeout {duration_words(timeout)} limit ({held})",
-                fix=f"see what holds it with `kubectl describe {kind} {meta['name']}{where}`, then re-run "
-                    f"`kmeshctl waypoint delete -n {p.namespace} --name {p.name}` (with a longer --timeout if it "
-                    "was only slow)")
-        time.sleep(GONE_POLL_S)
-
-
-def _delete_version(client: KubeClient, obj: dict, live: dict) -> bool:
-    """Delete ``obj`` only as it was read (``live``'s uid and resourceVersion as
-    preconditions: else the API server answers 409). False when it is already gone."""
+def _delete_version(client: KubeClient, obj: dict, live: dict,
+                    fields: tuple[str, ...] = ("uid", "resourceVersion")) -> bool:
+    """Delete ``obj`` only as it was read (``live``'s ``fields`` as preconditions: else
+    the API server answers 409). False when it is already gone."""
     meta, read = obj["metadata"], live.get("metadata") or {}
-    preconditions = {k: read[k] for k in ("uid", "resourceVersion") if read.get(k)}
+    preconditions = {k: read[k] for k in fields if read.get(k)}
     return client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"),
                          preconditions=preconditions)
 
 
-def _other_waypoints(client: KubeClient, p: WaypointParams, removed: list[str]) -> bool:
-    """Whether a waypoint binding other than ``p``'s and the ``removed`` leftovers is there."""
+def _waypoints_bound(client: KubeClient, skip_names: set[str], skip_uids: set[str]) -> list[str]:
+    """The names of the waypoint bindings there are (each keeps the shared ClusterRole),
+    those named in ``skip_names`` or with a uid in ``skip_uids`` (being deleted) left out."""
     bindings = client.list(RBAC_API, "ClusterRoleBinding", None, WAYPOINT_LABEL)
-    return any(b["metadata"]["name"] not in (binding_name(p), *removed) for b in bindings)
+    return [b["metadata"]["name"] for b in bindings
+            if b["metadata"]["name"] not in skip_names and _uid(b) not in skip_uids]
 
 
 # ---------------------------------------------------------------- leftovers
@@ -563,6 +690,15 @@ def leftover_bindings(client: KubeClient, keep: str = "") -> list[tuple[dict, st
     return found
 
 
+def _binding_owner(binding: dict) -> Optional[str]:
+    """`namespace/name` of the kmeshctl waypoint whose ClusterRoleBinding ``binding`` is
+    (the ServiceAccount it binds); None when it is no kmeshctl waypoint's."""
+    if not _is_waypoint_binding(binding):
+        return None
+    account = next((s for s in binding.get("subjects") or [] if s.get("kind") == "ServiceAccount"), None)
+    return f"{account.get('namespace')}/{account.get('name')}" if account else None
+
+
 def _is_waypoint_binding(binding: dict) -> bool:
     """Labelled as a kmeshctl waypoint's and binding the waypoints' ClusterRole."""
     role = binding.get("roleRef") or {}
@@ -585,12 +721,20 @@ def remove_leftovers(client: KubeClient, on_removed: Callable[[str, str], None],
                      on_start: Callable[[str], None] = lambda ref: None, keep: str = "",
                      dry_run: bool = False) -> list[str]:
     """Delete each leftover_bindings binding as it was read (uid and resourceVersion
-    preconditions; one changed meanwhile is left for the next run); ``on_removed(ref,
-    namespace)`` for each. The names of those removed (``dry_run``: would be)."""
-    removed: list[str] = []
+    preconditions: its subjects decided; one changed meanwhile is left for the next run);
+    ``on_removed(ref, namespace)`` for each. The names of those removed (``dry_run``:
+    would be)."""
+    removed = _remove_leftover_bindings(client, on_removed, on_start, keep, dry_run)
+    return [b["metadata"]["name"] for b in removed]
+
+
+def _remove_leftover_bindings(client: KubeClient, on_removed: Callable[[str, str], None],
+                              on_start: Callable[[str], None], keep: str, dry_run: bool) -> list[dict]:
+    """remove_leftovers: the bindings removed (would be), as they were read."""
+    removed: list[dict] = []
     for binding, namespace in leftover_bindings(client, keep):
         obj = {"apiVersion": RBAC_API, "kind": "ClusterRoleBinding", "metadata": {"name": binding["metadata"]["name"]}}
-        ref = f"ClusterRoleBinding {obj['metadata']['name']}"
+        ref = _obj_ref(obj)
         on_start(ref)
         try:
             gone = dry_run or _delete_version(client, obj, binding)
@@ -599,7 +743,7 @@ def remove_leftovers(client: KubeClient, on_removed: Callable[[str, str], None],
                 raise
             continue
         if gone:
-            removed.append(obj["metadata"]["name"])
+            removed.append(binding)
             on_removed(ref, namespace)
     return removed
 
@@ -614,6 +758,34 @@ def _ref(meta: dict) -> str:
 
 
 # ---------------------------------------------------------------- status
+
+
+def pod_not_running(client: KubeClient, p: WaypointParams, pod: str) -> str:
+    """Why waypoint pod ``pod`` is not running (its container's waiting reason, as
+    install's rollout names it: `ImagePullBackOff: Back-off pulling image ...`) with the
+    fix; "" when it runs (its controller can be asked)."""
+    from kmeshctl.rollout import IMAGE_REASONS, pod_state
+
+    live = client.get("v1", "Pod", pod, p.namespace)
+    if live is None or (live.get("status") or {}).get("phase") == "Running":
+        return ""
+    state = pod_state(live)
+    if state.status in IMAGE_REASONS:
+        fix = (f"the image cannot be pulled: re-apply with a correct one: `kmeshctl waypoint apply -n "
+               f"{p.namespace} --name {p.name} --image IMAGE`")
+    else:
+        fix = f"see `kubectl describe pod {pod} -n {p.namespace}`"
+    return f"not running ({state.reason or state.phase}): {fix}"
+
+
+def not_ready_reasons(client: KubeClient, p: WaypointParams) -> str:
+    """`; pod wp-x: ImagePullBackOff: Back-off pulling image ...` for each pod not ready
+    (rollout.not_ready_reason, install's words), "" when none."""
+    from kmeshctl.rollout import pod_state
+
+    pods = client.list("v1", "Pod", p.namespace, f"{GATEWAY_LABEL}={p.name}")
+    stuck = [pod_state(pod) for pod in pods if not _pod_ready(pod)]
+    return "".join(f"; pod {s.name}: {s.reason}" for s in stuck if s.reason)
 
 
 def pod_status(namespace: str, pod: str, target: KubeTarget) -> dict[str, Any]:

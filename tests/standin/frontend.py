@@ -273,6 +273,7 @@ class _Handler(BaseHTTPRequestHandler):
             code, obj = api.apply(res, key, body, manager, query.get("force") == "true", dry_run)
             return code, copy.deepcopy(obj)
         if content_type in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+            check_patch_preconditions(res, api.objects.get(key), body)
             return 200, copy.deepcopy(api.merge_patch(res, key, body, query.get("fieldManager", "unknown"), dry_run))
         raise HttpError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format "
                         f"- accepted media types include: application/json-patch+json, application/merge-"
@@ -313,6 +314,21 @@ class _Handler(BaseHTTPRequestHandler):
         if backend is None:
             raise HttpError(400, "BadRequest", f'unable to upgrade connection: container not found ("{container}")')
         return backend
+
+
+def check_patch_preconditions(res: Resource, current: Optional[dict], body: dict) -> None:
+    """A merge patch's metadata.uid and resourceVersion act as preconditions: 409 Conflict,
+    as kube-apiserver answers, when the object is another or was changed since."""
+    meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    have = (current or {}).get("metadata") or {}
+    if current is None:
+        return
+    if meta.get("uid") and meta["uid"] != have.get("uid"):
+        raise HttpError(409, "Conflict", f"Precondition failed: UID in precondition: {meta['uid']}, UID in object "
+                        f"meta: {have.get('uid')}")
+    if meta.get("resourceVersion") and meta["resourceVersion"] != have.get("resourceVersion"):
+        raise HttpError(409, "Conflict", f"Operation cannot be fulfilled on {res.plural} \"{have.get('name')}\": "
+                        "the object has been modified; please apply your changes to the latest version and try again")
 
 
 def check_preconditions(obj: Optional[dict], body: Any) -> None:
