@@ -526,17 +526,23 @@ DEMO_COMMAND = " ".join(["kmeshctl", *DEMO_WORDS])
 
 def with_namespace(command: str, namespace: str) -> str:
     """``command`` (a demo line to paste) with `-n NAMESPACE` in place of any -n typed."""
+    return with_option(command, "-n", "--namespace", namespace)
+
+
+def with_option(command: str, short: str, long: str, value: str) -> str:
+    """``command`` (a line to paste) with `SHORT VALUE` in place of the option typed in any
+    form (`-n NS`, `-nNS`, `-n=NS`, `--namespace NS`, `--namespace=NS`)."""
     import shlex
 
-    words, kept, skip = shlex.split(command), [], False
-    for word in words:
+    kept, skip = [], False
+    for word in shlex.split(command):
         if skip:
             skip = False
-        elif word in ("-n", "--namespace"):
+        elif word in (short, long):
             skip = True  # its value is the next word
-        elif not word.startswith("--namespace=") and not (word.startswith("-n") and word[2:3] != "-"):
-            kept.append(word)  # -nNS and --namespace=NS are dropped
-    return shlex.join([*kept, "-n", namespace])
+        elif not word.startswith((f"{long}=", short)):
+            kept.append(word)
+    return shlex.join([*kept, short, value])
 
 
 def rerun_command(sandbox: str, rerun: Rerun = rerun_line) -> str:

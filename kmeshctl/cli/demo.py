@@ -288,23 +288,13 @@ def _with_requests(count: int) -> str:
     """This demo again with -c ``count``: every flag typed kept (--sandbox, --weights,
     --target, -n, ...) but the request count, replaced; a fix that dropped them would run
     another demo."""
-    import shlex
-
     from kmeshctl.cli.render import rerun_line, this_command
 
     command = this_command()
     if given_on_command_line("name"):  # this_command leaves the sandbox flag to rerun_line
         flag, sandbox = flag_as_typed("name"), _typed_value("name")
         command = rerun_line(demo.DEMO_COMMAND, flag, sandbox)
-    words, kept, skip = shlex.split(command), [], False
-    for word in words:
-        if skip:
-            skip = False
-        elif word in ("-c", "--requests"):
-            skip = True  # its value is the next word
-        elif not word.startswith(("--requests=", "-c=")):
-            kept.append(word)
-    return shlex.join([*kept, "-c", str(count)])
+    return demo.with_option(command, "-c", "--requests", str(count))
 
 
 def _typed_value(param: str) -> str:
