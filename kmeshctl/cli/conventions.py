@@ -611,7 +611,7 @@ def lower_group_flags(root: _click.Command, ctx: _click.Context, args: list[str]
     by now, wherever it was typed: gather_quiet_flag); a flag of the subcommand itself is refused with the line to paste (`put
     --name after the subcommand: kmeshctl sandbox status --name nu9a`). Anything else is
     left to click. Nothing after `--` moves."""
-    command, i, kept, moved = root, 0, [], []
+    command, i, kept, moved, names = root, 0, [], [], []  # names: the commands typed
     while i < len(args) and args[i] != "--":
         arg = args[i]
         if arg.startswith("-") and arg != "-":
@@ -634,10 +634,11 @@ def lower_group_flags(root: _click.Command, ctx: _click.Context, args: list[str]
         if sub is None:
             break
         kept.append(arg)
+        names.append(arg)
         command, i = sub, i + 1
         if not hasattr(command, "commands"):
             break
-    path = " ".join(["kmeshctl", *[w for w in kept if not w.startswith("-")]])
+    path = " ".join(["kmeshctl", *names])  # not the global flags' values (a kubeconfig path)
     if moved and hasattr(command, "commands") and moved[0][1] is not None and not ctx.resilient_parsing             and command is not root and not (i < len(args) and args[i] in HELP_FLAGS):
         shown = " ".join(w for _, _, words in moved for w in words)
         raise _click.exceptions.UsageError(f"{moved[0][0]} goes after the command: "
@@ -755,7 +756,8 @@ def _leading_namespace_as_argument(command: _click.Command, flag_words: list[str
         return ""
     value = flag_words[1] if len(flag_words) > 1 else flag_words[0].partition("=")[2]
     last = _position_after_words(rest, used)
-    return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *rest[:last], value, *rest[last:]])}`"
+    given = [value] if value not in rest[last:] else []  # `-n foo enable-ns foo`: foo once
+    return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *rest[:last], *given, *rest[last:]])}`"
 
 
 def lower_help_flag(root: _click.Command, args: list[str]) -> list[str]:
@@ -1424,11 +1426,14 @@ def _namespaces_as_arguments_hint(typed: str) -> str:
     for i, word in enumerate(words):
         if word == typed:
             del words[i]
-            break
-        if word.startswith(typed + "=") or (typed == "-n" and word.startswith("-n") and len(word) > 2
-                                             and not word.startswith("--")):
+        elif word.startswith(typed + "=") or (typed == "-n" and word.startswith("-n") and len(word) > 2
+                                               and not word.startswith("--")):
             words[i] = word[len(typed) + 1:] if word.startswith(typed + "=") else word[2:]
-            break
+        else:
+            continue
+        if i < len(words) and words[i] in words[i + 1:]:  # `enable-ns -n foo foo`: foo once
+            del words[i]
+        break
     return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *words])}`"
 
 
