@@ -44,6 +44,7 @@ from test_cli_kinds import KMESHCTL, REQUIRED_ARGS, cli, leaf_commands
 from test_cli_request_timeout import SilentApiServer, _kubeconfig as silent_kubeconfig
 
 NAMESPACES = ["default", "h46-apps", "h46-team", "istio-system", "kmesh-system"]
+ENROLLABLE = ["default", "h46-apps", "h46-team"]  # Istio's and kmesh's own are refused
 AGENT_PODS = ["kmesh-h46a", "kmesh-h46b"]
 SANDBOXES = ["h46-alpha", "h46-beta"]
 WRAPPER = f"""#!{sys.executable}
@@ -185,10 +186,11 @@ fish_installed = pytest.mark.skipif(shutil.which("fish") is None, reason="fish i
 
 def test_namespaces_complete_from_the_cluster_the_line_names(tree: Path, standin: Path) -> None:
     kc = f"kmeshctl --kubeconfig {standin}"
-    assert bash(f"{kc} enable-ns ", tree) == NAMESPACES
+    assert bash(f"{kc} enable-ns ", tree) == ENROLLABLE  # not those enable-ns refuses
+    assert bash(f"{kc} waypoint apply -n ", tree) == ENROLLABLE  # waypoint apply refuses them too
     assert bash(f"{kc} disable-ns h46-", tree) == ["h46-apps", "h46-team"]
-    assert bash(f"{kc} enable-ns h46-apps ", tree) == [n for n in NAMESPACES if n != "h46-apps"]  # not twice
-    assert bash("kmeshctl enable-ns ", tree, KUBECONFIG=str(standin)) == NAMESPACES  # KUBECONFIG too
+    assert bash(f"{kc} enable-ns h46-apps ", tree) == [n for n in ENROLLABLE if n != "h46-apps"]  # not twice
+    assert bash("kmeshctl enable-ns ", tree, KUBECONFIG=str(standin)) == ENROLLABLE  # KUBECONFIG too
     assert bash(f"kmeshctl enable-ns --kubeconfig {standin} d", tree) == ["default"]  # given after the command
     for line in ("status -n ", "waypoint list -n ", "install --istio-namespace ", "dump config --pod x -n ",
                  "version --namespace="):
@@ -207,20 +209,20 @@ def test_pods_and_waypoints_complete_from_the_cluster(tree: Path, standin: Path)
 
 def test_namespaces_complete_in_the_interactive_shells(tree: Path, standin: Path) -> None:
     shown = interactive("bash", f"kmeshctl --kubeconfig {standin} enable-ns ", tree)
-    assert all(n in shown for n in NAMESPACES) and "kmesh-notes.txt" not in shown, shown
+    assert all(n in shown for n in ENROLLABLE) and "kmesh-notes.txt" not in shown, shown
 
 
 @zsh_installed
 def test_namespaces_complete_in_zsh(tree: Path, standin: Path) -> None:
     shown = interactive("zsh", f"kmeshctl --kubeconfig {standin} enable-ns ", tree)
-    assert all(n in shown for n in NAMESPACES) and "kmesh-notes.txt" not in shown, shown
+    assert all(n in shown for n in ENROLLABLE) and "kmesh-notes.txt" not in shown, shown
     shown = interactive("zsh", f"kmeshctl --kubeconfig {standin} status -n h46-t", tree)
     assert "h46-team" in shown, shown
 
 
 @fish_installed
 def test_namespaces_complete_in_fish(tree: Path, standin: Path) -> None:
-    assert fish(f"kmeshctl --kubeconfig {standin} enable-ns ", tree) == NAMESPACES
+    assert fish(f"kmeshctl --kubeconfig {standin} enable-ns ", tree) == ENROLLABLE
     assert fish(f"kmeshctl --kubeconfig {standin} waypoint list -n=h46-a", tree) == ["-n=h46-apps"]
 
 

@@ -204,8 +204,17 @@ def _typed(ctx: Any, param: Any) -> list[str]:
 
 def complete_namespaces(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]:
     """The namespaces of the cluster the line names (--kubeconfig / --context / KUBECONFIG),
-    when it answers within COMPLETION_LOOKUP_TIMEOUT_S; none otherwise."""
-    return _offered(_cluster_names(ctx, "/api/v1/namespaces"), incomplete, _typed(ctx, param))
+    when it answers within COMPLETION_LOOKUP_TIMEOUT_S; none otherwise. Not those the
+    command refuses: enable-ns and waypoint apply never take Kubernetes', Istio's or kmesh's."""
+    return _offered(_cluster_names(ctx, "/api/v1/namespaces"), incomplete, [*_typed(ctx, param), *_refused(ctx)])
+
+
+def _refused(ctx: Any) -> list[str]:
+    """The namespaces ctx's command refuses whatever the cluster holds (system_namespaces)."""
+    from kmeshctl.namespaces import system_namespaces
+
+    path = ctx.command_path.split()[1:]
+    return list(system_namespaces()) if path in (["enable-ns"], ["waypoint", "apply"]) else []
 
 
 def complete_pods(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]:
