@@ -88,5 +88,5 @@ def test_wait_times_out_naming_unmarked_pods(cluster):
     cluster.server.put(app_pod("fortio-v1", "demo"))
     result = cluster.kmeshctl("enable-ns", "demo", "--wait", "--timeout", "1")
     assert result.code == 1
-    assert "demo/fortio-v1" in result.err and "after 1 s" in result.err
+    assert "demo/fortio-v1" in result.err and "after 1s" in result.err
     assert labels_of(cluster.server, "demo")[MODE] == "Kmesh"  # the label change itself stays
