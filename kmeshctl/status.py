@@ -83,14 +83,14 @@ class MeshStatus:
     @property
     def kept_text(self) -> str:
         """Why kmeshctl's namespace is still there with nothing of the install left, and
-        the labels install set that it still carries (one allows privileged pods)."""
+        the Pod Security label install set if it still carries it (it allows privileged pods)."""
         if not self.kept:
             return ""
         text = f"namespace {self.namespace} is still there, kept by uninstall: {self.kept}"
         if self.kept_labels:
             removed = " ".join(f"{label.partition('=')[0]}-" for label in self.kept_labels)
-            text += (f"; it still carries install's labels {', '.join(self.kept_labels)} "
-                     f"(`kubectl label namespace {self.namespace} {removed}` makes it a plain namespace of yours)")
+            text += (f"; it still carries install's Pod Security label {', '.join(self.kept_labels)}, which lets "
+                     f"its pods run privileged (`kubectl label namespace {self.namespace} {removed}` removes it)")
         return text
 
     @property
@@ -244,8 +244,8 @@ def kept_namespace(client: KubeClient, namespace: str, expected: list[dict],
         return "", []
     current = _read(client, _namespace_of(expected)) or {}
     labels = current.get("metadata", {}).get("labels") or {}
-    told = (MANAGED_BY_LABEL, (PSA_ENFORCE, PSA_NEEDED))  # whose it is, and that it lets pods run privileged
-    return reason, [f"{k}={v}" for k, v in told if labels.get(k) == v]
+    # a privileged level on the user's pods (uninstall removes it; an older one did not)
+    return reason, [f"{PSA_ENFORCE}={PSA_NEEDED}"] if labels.get(PSA_ENFORCE) == PSA_NEEDED else []
 
 
 def enrolled_label(client: KubeClient, namespace: str) -> str:

@@ -53,8 +53,11 @@ USER_OBJECTS_REASON = "holds-user-objects"  # found some: it is the user's names
 MAY_HOLD_REASON = "may-hold-user-objects"  # some kinds could not be looked through: a re-run may delete it
 # Install's labels whatever their value: the version of the kmeshctl that made the namespace
 VERSION_LABEL = "app.kubernetes.io/version"
-LABELS_REMOVED = "the labels install added removed"
-LABELS_LEFT = "the labels install added are still on it"
+LABELS_REMOVED = "the Pod Security labels install added removed"
+LABELS_LEFT = "the Pod Security labels install added are still on it"
+# Only these go from a kept namespace: its ownership labels stay, so that uninstall deletes it
+# once the user's objects are gone, and install takes it back as its own.
+POD_SECURITY_PREFIX = "pod-security.kubernetes.io/"
 LATE_REASON = "not-checked-in-time"  # the --timeout came before what a namespace holds was all looked through
 UNLISTED_WHY = "not listable by this user, or their API is down"
 UNDISCOVERED_WHY = "their API is down, or answered no resource list"
@@ -242,9 +245,9 @@ def deletable(client: KubeClient, obj: dict, objs: Sequence[dict] = (), deadline
 
 
 def release_namespace(client: KubeClient, obj: dict, result: DeleteResult) -> DeleteResult:
-    """The namespace ``obj`` (install's), kept for the user's objects, made a plain one of
-    the user's: the labels install put on it removed (install_labels: a privileged Pod
-    Security level must not stay on a namespace of the user's pods), ``result`` saying so;
+    """The namespace ``obj`` (install's), kept for the user's objects: the Pod Security
+    labels install put on it removed (install_labels: a privileged level must not stay on a
+    namespace of the user's pods; its ownership labels stay), ``result`` saying so;
     or, when they could not be, why and the kubectl command that removes them."""
     name = obj["metadata"]["name"]
     keys: list[str] = []
@@ -261,20 +264,21 @@ def release_namespace(client: KubeClient, obj: dict, result: DeleteResult) -> De
             return result
         fix = f"kubectl label namespace {name} {' '.join(k + '-' for k in keys)}"
         return replace(result, detail=f"{result.detail}; {LABELS_LEFT} ({err.problem}): remove them with `{fix}`")
-    return replace(result, detail=f"{result.detail}; {LABELS_REMOVED} ({', '.join(keys)}): it is a plain "
-                                  "namespace of yours now", labels_removed=tuple(keys))
+    return replace(result, detail=f"{result.detail}; {LABELS_REMOVED} ({', '.join(keys)}): no privileged "
+                                  "level stays on your pods; uninstall again deletes it once they are gone",
+                   labels_removed=tuple(keys))
 
 
 def install_labels(obj: dict, current: Optional[dict]) -> list[str]:
-    """The keys of the labels of ``current`` (a namespace as read) that install put there:
-    those ``obj`` (as install renders it) has with the same value (the version label with
-    any); none unless kmeshctl made it. A label the user added or changed is not listed."""
+    """The keys of the Pod Security labels of ``current`` (a namespace as read) that install
+    put there: those ``obj`` (as install renders it) has with the same value; none unless
+    kmeshctl made it. A label the user added or changed is not listed."""
     if not made_by_kmeshctl(current):
         return []
     assert current is not None
     labels = current["metadata"].get("labels") or {}
     return [k for k, v in (obj["metadata"].get("labels") or {}).items()
-            if k in labels and (labels[k] == v or k == VERSION_LABEL)]
+            if k.startswith(POD_SECURITY_PREFIX) and labels.get(k) == v]
 
 
 @dataclass(frozen=True)

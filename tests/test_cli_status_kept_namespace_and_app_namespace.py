@@ -56,12 +56,12 @@ def test_a_namespace_kept_for_the_users_objects_is_not_installed(cluster) -> Non
     [kept] = [ln for ln in shown.out.splitlines() if ln.startswith("Kept:")]
     assert f"namespace {NS} is still there, kept by uninstall: it holds ConfigMap {MINE} (not made by kmeshctl " \
            "install)" in kept, kept
-    assert MANAGED in kept and PSA in kept, kept
-    assert (f"`kubectl label namespace {NS} app.kubernetes.io/managed-by- pod-security.kubernetes.io/enforce- "
-            f"--kubeconfig {cluster.kubeconfig}` makes it a plain namespace of yours") in kept, kept
+    assert f"it still carries install's Pod Security label {PSA}, which lets its pods run privileged" in kept, kept
+    assert (f"`kubectl label namespace {NS} pod-security.kubernetes.io/enforce- "
+            f"--kubeconfig {cluster.kubeconfig}` removes it") in kept, kept
     data = json.loads(cluster.kmeshctl("status", "-o", "json").out)
     assert data["installed"] is False and data["remainingObjects"] == [], data
-    assert data["namespaceKept"]["labels"] == [MANAGED, PSA], data
+    assert data["namespaceKept"]["labels"] == [PSA], data
     assert MINE in data["namespaceKept"]["reason"], data
 
 

@@ -97,7 +97,7 @@ def test_a_waypoint_kmeshctl_made_in_it_is_the_users_and_keeps_it(cluster) -> No
     result = cluster.kmeshctl("uninstall")
     assert result.code == 0, result
     assert ("Namespace kmesh-system kept: it holds ServiceAccount waypoint, Gateway waypoint "
-            "(not made by kmeshctl install); the labels install added removed (") in result.out, result.out
+            "(not made by kmeshctl install); the Pod Security labels install added removed (") in result.out, result.out
     assert cluster.server.get("v1", "ServiceAccount", "kmesh", NS) is None  # install's own still go
 
 

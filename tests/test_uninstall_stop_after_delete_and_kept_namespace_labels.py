@@ -23,8 +23,8 @@ NS = "kmesh-system"
 ORDER = [object_ref(o) for o in reversed(installed_objects(NS, "istio-system"))]
 DS = "DaemonSet kmesh-system/kmesh"
 MINE = "h119-mine"
-INSTALL_KEYS = ["pod-security.kubernetes.io/enforce", "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of",
-                "app.kubernetes.io/version"]
+PSA_KEY = "pod-security.kubernetes.io/enforce"
+INSTALL_KEYS = [PSA_KEY, "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of", "app.kubernetes.io/version"]
 USERS_LABEL = ("h119.example/team", "apps")
 
 
@@ -105,18 +105,20 @@ def _labels(cluster) -> dict[str, str]:  # noqa: F811
     return cluster.server.get("v1", "Namespace", NS)["metadata"].get("labels") or {}
 
 
-def test_a_kept_namespace_loses_installs_labels_and_keeps_the_users(cluster) -> None:  # noqa: F811
+def test_a_kept_namespace_loses_installs_pod_security_label_and_keeps_the_rest(cluster) -> None:  # noqa: F811
     _keep(cluster)
     result = cluster.kmeshctl("uninstall")
     assert result.code == 0, result
-    assert (f"Namespace {NS} kept: it holds ConfigMap {MINE} (not made by kmeshctl install); the labels install "
-            f"added removed ({', '.join(INSTALL_KEYS)}): it is a plain namespace of yours now\n") in result.out, \
-        result.out
+    assert (f"Namespace {NS} kept: it holds ConfigMap {MINE} (not made by kmeshctl install); the Pod Security "
+            f"labels install added removed ({PSA_KEY}): no privileged level stays on your pods; uninstall again "
+            "deletes it once they are gone\n") in result.out, result.out
     labels = _labels(cluster)
-    assert not set(INSTALL_KEYS) & set(labels) and labels[USERS_LABEL[0]] == USERS_LABEL[1], labels
-    again = cluster.kmeshctl("uninstall", "-q")  # the user's namespace now: left as it is
-    assert again.code == 0 and again.out == "Nothing to uninstall: none of kmeshctl's objects exist.\n", again
-    assert cluster.server.get("v1", "ConfigMap", MINE, NS) is not None and _labels(cluster) == labels
+    assert PSA_KEY not in labels and set(INSTALL_KEYS[1:]) <= set(labels), labels  # still kmeshctl's
+    assert labels[USERS_LABEL[0]] == USERS_LABEL[1], labels
+    cluster.server.delete_object("v1", "ConfigMap", MINE, NS)  # the user's objects gone: a re-run deletes it
+    again = cluster.kmeshctl("uninstall", "-q")
+    assert again.code == 0 and again.out == "Uninstalled: 1 object deleted.\n", again
+    assert cluster.server.get("v1", "Namespace", NS) is None
 
 
 def test_a_label_the_user_changed_is_the_users(cluster) -> None:  # noqa: F811
@@ -124,9 +126,8 @@ def test_a_label_the_user_changed_is_the_users(cluster) -> None:  # noqa: F811
     result = cluster.kmeshctl("uninstall", "-o", "json")
     assert result.code == 0, result
     [kept] = json.loads(result.out)["spared"]
-    assert kept["labelsRemoved"] == INSTALL_KEYS[1:], kept
-    assert kept["reason"].endswith(f"the labels install added removed ({', '.join(INSTALL_KEYS[1:])}): it is a "
-                                   "plain namespace of yours now"), kept
+    assert kept["labelsRemoved"] == [], kept  # baseline is the user's value: nothing of install's to remove
+    assert kept["reason"] == f"it holds ConfigMap {MINE} (not made by kmeshctl install)", kept
     assert _labels(cluster)["pod-security.kubernetes.io/enforce"] == "baseline"
 
 
@@ -135,7 +136,7 @@ def test_quiet_names_the_kept_namespace_in_its_one_line(cluster) -> None:  # noq
     result = cluster.kmeshctl("uninstall", "-q")
     assert result.code == 0, result
     assert result.out == (f"Uninstalled: {len(ORDER) - 1} objects deleted; namespace {NS} kept (holds objects not "
-                          "made by kmeshctl; the labels install added removed).\n"), result.out
+                          "made by kmeshctl; the Pod Security labels install added removed).\n"), result.out
 
 
 def test_labels_that_could_not_be_removed_are_named_with_the_command(cluster) -> None:  # noqa: F811
@@ -152,15 +153,16 @@ def test_labels_that_could_not_be_removed_are_named_with_the_command(cluster) ->
     result = cluster.kmeshctl("--context", "standin", "uninstall")
     assert result.code == 0, result
     [kept] = [ln for ln in result.out.splitlines() if ln.startswith(f"Namespace {NS} kept")]
-    assert "; the labels install added are still on it (Forbidden: namespaces \"kmesh-system\" is forbidden" \
+    assert "; the Pod Security labels install added are still on it (Forbidden: namespaces \"kmesh-system\" is " \
+           "forbidden" \
            in kept, kept
     fix = next(c for c in kept.split("`")[1::2] if c.startswith("kubectl label"))
-    assert shlex.split(fix) == ["kubectl", "label", "namespace", NS, *(k + "-" for k in INSTALL_KEYS),
+    assert shlex.split(fix) == ["kubectl", "label", "namespace", NS, PSA_KEY + "-",
                                 "--kubeconfig", str(cluster.kubeconfig), "--context", "standin"], fix
     assert set(INSTALL_KEYS) <= set(_labels(cluster))
     quiet = cluster.kmeshctl("uninstall", "-q")  # the namespace still kmeshctl's: kept again, not deleted
-    assert quiet.out.endswith(f"; namespace {NS} kept (holds objects not made by kmeshctl; the labels install "
-                              "added are still on it).\n"), quiet.out
+    assert quiet.out.endswith(f"; namespace {NS} kept (holds objects not made by kmeshctl; the Pod Security "
+                              "labels install added are still on it).\n"), quiet.out
 
 
 def test_a_namespace_kept_only_for_what_could_not_be_listed_keeps_its_labels(cluster) -> None:  # noqa: F811

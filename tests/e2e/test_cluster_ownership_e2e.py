@@ -516,8 +516,14 @@ def test_uninstall_keeps_the_namespace_it_made_while_it_holds_the_users_objects(
         dry = tier.kmeshctl("uninstall", "--dry-run", check=False, timeout=180)
         assert dry.returncode == 0 and kept in dry.stdout, dry.stdout + dry.stderr
         gone = tier.kmeshctl("uninstall", "--timeout", "120", check=False, timeout=180)
-        assert gone.returncode == 0 and kept in gone.stdout, gone.stdout + gone.stderr
+        released = kept.rstrip("\n") + "; the Pod Security labels install added removed (" \
+            "pod-security.kubernetes.io/enforce): no privileged level stays on your pods; uninstall again deletes " \
+            "it once they are gone\n"
+        assert gone.returncode == 0 and released in gone.stdout, gone.stdout + gone.stderr
         assert f"DaemonSet {AGENT_NAMESPACE}/kmesh deleted" in gone.stdout, gone.stdout
+        labels = tier.kubectl_json("get", "namespace", AGENT_NAMESPACE)["metadata"].get("labels") or {}
+        assert "pod-security.kubernetes.io/enforce" not in labels, labels  # no privileged level on the user's pods
+        assert labels.get("app.kubernetes.io/managed-by") == "kmeshctl", labels  # still kmeshctl's: a re-run deletes it
         assert not tier.kubectl_json("get", "namespace", AGENT_NAMESPACE)["metadata"].get("deletionTimestamp")
         assert tier.kubectl_json("get", "configmap", "-n", AGENT_NAMESPACE, "h84-user")["data"] == {"k": "v"}
     finally:
