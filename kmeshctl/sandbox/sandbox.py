@@ -1060,14 +1060,6 @@ def set_route_weights(name: str, vs_namespace: str, vs_name: str, weights: list[
     _wait_envoy_weights(state, manifests, vs, weights, timeout, route)
 
 
-def _route_weights_at(route_config: dict, index: int) -> dict[str, int]:
-    """cluster name -> weight of route ``index`` of a RouteConfiguration (route_weights: the first)."""
-    routes = route_config["virtual_hosts"][0]["routes"]
-    if index == 0 or index >= len(routes):
-        return route_weights(route_config)
-    return route_weights({"virtual_hosts": [{"routes": [routes[index]]}]})
-
-
 def _virtual_service(manifests: manifests_mod.Manifests, namespace: str, name: str
                      ) -> manifests_mod.VirtualService:
     return next(v for v in manifests.virtual_services if (v.namespace, v.name) == (namespace, name))
@@ -1112,7 +1104,7 @@ def _wait_envoy_weights(state: SandboxState, manifests: manifests_mod.Manifests,
     deadline = time.monotonic() + timeout
     while True:
         configs = {c["name"]: c for c in admin.route_configs()}
-        if wanted_route in configs and _route_weights_at(configs[wanted_route], at) == expected:
+        if wanted_route in configs and route_weights(configs[wanted_route], at) == expected:
             return
         if time.monotonic() > deadline:
             raise KmeshctlError(f"the waypoint did not receive weights {weights} within "

@@ -249,10 +249,11 @@ def _route(match: route_components_pb2.RouteMatch, route: Optional[HttpRoute], w
     return result
 
 
-def route_weights(route_config: dict) -> dict[str, int]:
-    """cluster name -> weight of the first route of a RouteConfiguration (JSON form, as
-    Envoy's config_dump shows it)."""
-    route = route_config["virtual_hosts"][0]["routes"][0]["route"]
+def route_weights(route_config: dict, index: int = 0) -> dict[str, int]:
+    """cluster name -> weight of route ``index`` (the first when it has no such route) of a
+    RouteConfiguration (JSON form, as Envoy's config_dump shows it)."""
+    routes = route_config["virtual_hosts"][0]["routes"]
+    route = routes[index if index < len(routes) else 0]["route"]
     if "cluster" in route:
         return {route["cluster"]: 100}
     return {c["name"]: int(c["weight"]) for c in route["weighted_clusters"]["clusters"]}
