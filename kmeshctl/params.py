@@ -20,6 +20,13 @@ DEFAULT_ISTIO_NAMESPACE = "istio-system"
 DEFAULT_KUBERNETES_VERSION = "1.30"
 # --request-timeout: how long one Kubernetes API request may take (kubectl's flag; 0: no limit)
 DEFAULT_REQUEST_TIMEOUT_S = 30.0
+# The node agent's requests to the API server (its lists and pod annotation patches): one that
+# takes longer is given up and retried, so a half-open connection never stalls enrollment.
+AGENT_API_TIMEOUT_S = 10.0
+# The agent's watches end on the server after this long (timeoutSeconds) and are resumed; one
+# silent past it plus the slack is taken for a dead connection (bookmarks come about every minute).
+AGENT_WATCH_SECONDS = 60
+AGENT_WATCH_READ_SLACK_S = 30.0
 # Shell completion asks the cluster (`enable-ns <TAB>`: its namespaces) at most this long in
 # all (loading the client included), then offers nothing: a TAB must never hang the shell.
 COMPLETION_LOOKUP_TIMEOUT_S = 2.0

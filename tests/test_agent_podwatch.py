@@ -172,3 +172,27 @@ def test_nothing_is_enrolled_after_stop(cluster: Cluster) -> None:
     assert cluster.annotations("a", "mesh") == {}
     watcher(cluster).resync(initial=True)  # a running watcher would have
     assert cluster.enroller.maps.is_enrolled(cluster.cookie(a))
+
+
+def test_a_failed_annotation_patch_is_retried_without_another_event(cluster: Cluster) -> None:
+    """A pod's annotation patch that fails (here: rejected by admission) is made again by the
+    retry pass; no further event may ever come for that pod."""
+    cluster.api.put(namespace("mesh", "Kmesh"))
+    a = cluster.add_pod("a", "mesh")
+    cluster.api.deny_admission("Pod", "a", "not now")
+    w = watcher(cluster)
+    w.resync(initial=True)
+    assert cluster.enroller.maps.is_enrolled(cluster.cookie(a))
+    assert cluster.annotations("a", "mesh") == {}
+    del cluster.api.admission_denials[("Pod", "a")]
+    w._retry_pod(w.pods[a])
+    assert cluster.annotations("a", "mesh") == {"kmesh.net/redirection": "enabled", "kmesh.net/enrolled-by": "watch"}
+
+    cluster.api.put(namespace("mesh", None))
+    cluster.api.deny_admission("Pod", "a", "not now")
+    w.resync()  # leaving the mesh: the release works, removing the annotation fails
+    assert not cluster.enroller.maps.is_enrolled(cluster.cookie(a))
+    assert cluster.annotations("a", "mesh") != {}
+    del cluster.api.admission_denials[("Pod", "a")]
+    w._retry_pod(w.pods[a])
+    assert "kmesh.net/redirection" not in cluster.annotations("a", "mesh")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -141,6 +142,27 @@ def test_weights_a_demo_killed_by_sigkill_left_are_put_back(sandbox: str) -> Non
     assert "putting back the VirtualService's weights 90/10 (a demo that was stopped left 0/100)" in stderr
     assert report["phases"][0]["weights"] == {"v1": 90, "v2": 10} and report["phases"][0]["consistent"]
     assert _envoy_weights(sandbox) == {V1: 90, V2: 10} and demo_target.weights_note(state) == ""
+
+
+def test_a_control_plane_that_pushes_nothing_fails_the_demo_with_its_document(sandbox: str) -> None:
+    # The control plane frozen (SIGSTOP): the new weights never reach Envoy. The demo fails
+    # (exit 1) naming what Envoy still routes with, and -o json still prints its document.
+    control_plane = SandboxState.load(sandbox).processes_of("controlplane")[-1].pid
+    os.kill(control_plane, signal.SIGSTOP)
+    try:
+        code, report, stderr = _demo(sandbox, "--requests", "20", "--weights", "50/50")
+    finally:
+        os.kill(control_plane, signal.SIGCONT)
+    assert code == 1, stderr
+    assert report["passed"] is False and report["phases"] == []
+    assert report["error"].startswith("the waypoint did not receive weights [50, 50] within 10s "
+                                      f"(its Envoy still routes {V1} 90, {V2} 10)"), report["error"]
+    assert report["error"].endswith("(0 of 20 requests sent)")
+    assert f"Error: {report['error'].rsplit(' (0 of', 1)[0]}" in stderr
+    deadline = time.monotonic() + 10  # the restore the demo wrote is pushed once it runs again
+    while _envoy_weights(sandbox) != {V1: 90, V2: 10}:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
 
 
 def test_demo_brings_a_sandbox_up_and_removes_it_afterwards(run_id: str) -> None:

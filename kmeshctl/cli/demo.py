@@ -139,6 +139,8 @@ def traffic_shift(
     except KeyboardInterrupt as err:  # after the target's finish: weights restored, a sandbox made removed
         report = report or demo.unstarted_report(chosen, subject, requests, _explicit(target))
         _report_stop(stopped_by(err), report, output, demo.made_text(chosen))
+    except KmeshctlError as err:
+        _report_error(err, report, output)
     assert report is not None and subject is not None
     as_table = not is_data(output)
     data = report.to_json()
@@ -205,6 +207,16 @@ def _report_stop(stop: Stopped, report: Optional[demo.DemoReport], output: Outpu
         print_data(report.to_json(), output)
     say(text)
     raise typer.Exit(stop.exit_code)
+
+
+def _report_error(err: KmeshctlError, report: Optional[demo.DemoReport], output: OutputFormat) -> NoReturn:
+    """A run that failed once it had begun: with -o json|yaml its document still comes, its
+    `error` the failure and the requests sent (as for a stop), then the error line as usual;
+    input refused before the run (exit 2) or a failure before it began prints none."""
+    if report is not None and is_data(output) and not isinstance(err, UsageError):
+        report.stopped = f"{err} ({demo.sent_text(report)})"
+        print_data(report.to_json(), output)
+    raise err
 
 
 def _subject_of(chosen: demo.DemoTarget, default: demo.DemoSubject, note: str, quiet: bool) -> demo.DemoSubject:

@@ -25,6 +25,7 @@ from kmeshctl.enrollment import (ENROLLED_BY_ANNOTATION, ENROLLED_BY_CNI, ENROLL
                                  is_annotated)
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.maps import DataplaneMaps, MapError
+from kmeshctl.params import AGENT_API_TIMEOUT_S, AGENT_WATCH_READ_SLACK_S, AGENT_WATCH_SECONDS
 from kmeshctl.podnet import PodNetError, netns_cookie
 
 log = logging.getLogger("kmeshctl.podwatch")
@@ -210,8 +211,9 @@ class PodWatcher:
     def resync(self, initial: bool = False) -> tuple[str, str]:
         """List namespaces and this node's pods and reconcile every pod; returns the
         resource versions to watch from."""
-        namespaces = self.api.list_namespace()
-        pods = self.api.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}")
+        namespaces = self.api.list_namespace(_request_timeout=AGENT_API_TIMEOUT_S)
+        pods = self.api.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}",
+                                                    _request_timeout=AGENT_API_TIMEOUT_S)
         versions = namespaces.metadata.resource_version, pods.metadata.resource_version
         with self._lock:
             if self._stop.is_set():  # a relist that finished after stop() changes nothing
@@ -284,7 +286,8 @@ class PodWatcher:
     def remove_annotations(self) -> int:
         """Uninstall: take kmesh.net/redirection off every pod of this node that has it
         (also those a previous agent marked). Returns how many pods were patched."""
-        pods = self.api.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}")
+        pods = self.api.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}",
+                                                    _request_timeout=AGENT_API_TIMEOUT_S)
         marked = [view for view in map(PodView.from_k8s, pods.items) if is_annotated(view)]
         for view in marked:
             self._annotate(view, None)
@@ -320,7 +323,7 @@ class PodWatcher:
     def _annotate(self, view: PodView, value: Optional[str], enrolled_by: Optional[str] = None) -> None:
         body = {"metadata": {"annotations": {REDIRECTION_ANNOTATION: value, ENROLLED_BY_ANNOTATION: enrolled_by}}}
         try:
-            self.api.patch_namespaced_pod(view.name, view.namespace, body)
+            self.api.patch_namespaced_pod(view.name, view.namespace, body, _request_timeout=AGENT_API_TIMEOUT_S)
         except Exception as err:  # noqa: BLE001 - ApiException or transport error; retried later
             log.warning("event=pod_annotate_failed pod=%s/%s error=%r", view.namespace, view.name, str(err))
 
@@ -332,9 +335,16 @@ class PodWatcher:
                 if self._stop.is_set():
                     return
                 for view in list(self.pods.values()):
-                    decision = decide(view, self.namespaces.get(view.namespace, {}), self.enable_bypass)
-                    if decision.enroll and view.uid not in self.cookies:
-                        self._reconcile_pod(view)
+                    self._retry_pod(view)
+
+    def _retry_pod(self, view: PodView) -> None:
+        """Finish what an event left undone: an enrollment whose netns was not there yet, or an
+        annotation patch that failed (no event may come for that pod again)."""
+        decision = decide(view, self.namespaces.get(view.namespace, {}), self.enable_bypass)
+        if decision.enroll and (view.uid not in self.cookies or not is_annotated(view)):
+            self._reconcile_pod(view)
+        elif not decision.enroll and view.uid not in self.cookies and is_annotated(view):
+            self._annotate(view, None)
 
     def _watch_namespaces(self, resource_version: str) -> None:
         self._watch_forever(self.api.list_namespace, {}, self._on_namespace_event, 0, resource_version)
@@ -355,8 +365,11 @@ class PodWatcher:
                     resource_version = self.resync()[index]
                 # Bookmarks keep a quiet watch's version current, so it resumes after its
                 # timeout instead of hitting 410 Gone and relisting once history moved on.
-                stream = watch.Watch().stream(list_call, resource_version=resource_version,
-                                              timeout_seconds=60, allow_watch_bookmarks=True, **kwargs)
+                stream = watch.Watch().stream(
+                    list_call, resource_version=resource_version, timeout_seconds=AGENT_WATCH_SECONDS,
+                    allow_watch_bookmarks=True,
+                    _request_timeout=(AGENT_API_TIMEOUT_S, AGENT_WATCH_SECONDS + AGENT_WATCH_READ_SLACK_S),
+                    **kwargs)
                 for event in stream:
                     if self._stop.is_set():
                         return

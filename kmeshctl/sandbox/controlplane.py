@@ -119,8 +119,18 @@ def main(argv: list[str] | None = None) -> None:
     while not stop_requested.is_set():
         if reload_requested.wait(0.2):
             reload_requested.clear()
-            control_plane.reload()
+            _reload(control_plane)
     control_plane.stop()
+
+
+def _reload(control_plane: ControlPlane) -> None:
+    """One reload; a failure is logged and the last configuration stays served (the next
+    SIGHUP tries again): the loop must outlive it, or no change would ever be pushed again
+    while the gRPC threads kept the process looking alive."""
+    try:
+        control_plane.reload()
+    except Exception:  # noqa: BLE001 - any failure of one reload
+        log.exception("reload failed; keeping the last configuration")
 
 
 if __name__ == "__main__":

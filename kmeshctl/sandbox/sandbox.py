@@ -1104,9 +1104,24 @@ def _wait_envoy_weights(state: SandboxState, manifests: manifests_mod.Manifests,
     deadline = time.monotonic() + timeout
     while True:
         configs = {c["name"]: c for c in admin.route_configs()}
-        if wanted_route in configs and route_weights(configs[wanted_route], at) == expected:
+        live = route_weights(configs[wanted_route], at) if wanted_route in configs else None
+        if live == expected:
             return
         if time.monotonic() > deadline:
-            raise KmeshctlError(f"the waypoint did not receive weights {weights} within "
-                                f"{timeout:.0f}s: see {state.logs_dir / 'controlplane.log'}")
+            raise KmeshctlError(f"the waypoint did not receive weights {weights} within {timeout:.0f}s "
+                                f"({_routes_now(wanted_route, live)}{_control_plane_trouble(state)}): "
+                                f"see {state.logs_dir / 'controlplane.log'}")
         time.sleep(0.05)
+
+
+def _routes_now(route: str, live: dict[str, int] | None) -> str:
+    if live is None:
+        return f"its Envoy has no route {route}"
+    return "its Envoy still routes " + ", ".join(f"{name} {weight}" for name, weight in live.items())
+
+
+def _control_plane_trouble(state: SandboxState) -> str:
+    """`; the control plane's last warning: ...` (a NACK, a failed reload), or ''."""
+    troubles = [line for line in health.log_tail(state.logs_dir / "controlplane.log", 200)
+                if " WARNING " in line or " ERROR " in line]
+    return f"; the control plane's last warning: {troubles[-1][:300]}" if troubles else ""
