@@ -265,14 +265,16 @@ class PodWatcher:
             self._annotate(view, REDIRECTION_ENABLED, self.enrolled_by.get(view.uid, ENROLLED_BY_WATCH))
 
     def _release(self, view: PodView, reason: str) -> None:
-        cookie = self.cookies.pop(view.uid, None)
-        self.enrolled_by.pop(view.uid, None)
+        cookie = self.cookies.get(view.uid)
         if cookie is None and is_annotated(view):  # enrolled by a previous agent
             netns = find_pod_netns(view.uid, self.proc_root)
             cookie = self.enroller.cookie_of(str(netns)) if netns else None
         if cookie is not None:
+            # Raises on failure: the cookie stays known, so the retry pass releases it again.
             self.enroller.release_cookie(cookie, f"{view.namespace}/{view.name}")
             log.info("event=pod_left_mesh pod=%s/%s reason=%r", view.namespace, view.name, reason)
+        self.cookies.pop(view.uid, None)
+        self.enrolled_by.pop(view.uid, None)
         if is_annotated(view):
             self._annotate(view, None)
 
@@ -338,13 +340,14 @@ class PodWatcher:
                     self._retry_pod(view)
 
     def _retry_pod(self, view: PodView) -> None:
-        """Finish what an event left undone: an enrollment whose netns was not there yet, or an
-        annotation patch that failed (no event may come for that pod again)."""
+        """Finish what an event left undone: an enrollment whose netns was not there yet, a
+        release whose km_manage delete failed, or an annotation patch that failed (no event
+        may come for that pod again)."""
         decision = decide(view, self.namespaces.get(view.namespace, {}), self.enable_bypass)
         if decision.enroll and (view.uid not in self.cookies or not is_annotated(view)):
             self._reconcile_pod(view)
-        elif not decision.enroll and view.uid not in self.cookies and is_annotated(view):
-            self._annotate(view, None)
+        elif not decision.enroll and (view.uid in self.cookies or is_annotated(view)):
+            self._reconcile_pod(view)
 
     def _watch_namespaces(self, resource_version: str) -> None:
         self._watch_forever(self.api.list_namespace, {}, self._on_namespace_event, 0, resource_version)

@@ -10,6 +10,8 @@ process's (killing it is what a crash looks like), not the supervisor's.
 
 from __future__ import annotations
 
+import os
+
 import re
 import signal
 import socket
@@ -124,12 +126,22 @@ def _cut(line: str) -> str:
     return line if len(line) <= LOG_LINE_MAX else line[:LOG_LINE_MAX] + "..."
 
 
-def log_tail(log: str | Path, lines: int = LOG_TAIL_LINES) -> list[str]:
-    """The last non-empty lines of a log file ([] when there is none)."""
+def log_size(log: str | Path) -> int:
+    """The log file's size in bytes now (0 when there is none): pass it as ``since`` to
+    ``log_tail`` to read only what is written after this moment."""
+    try:
+        return os.path.getsize(log)
+    except OSError:
+        return 0
+
+
+def log_tail(log: str | Path, lines: int = LOG_TAIL_LINES, since: int = 0) -> list[str]:
+    """The last non-empty lines of a log file written past byte offset ``since`` ([] when
+    there is none)."""
     try:
         with open(log, "rb") as f:
             f.seek(0, 2)
-            f.seek(max(0, f.tell() - _TAIL_BYTES))
+            f.seek(max(since, f.tell() - _TAIL_BYTES))
             data = f.read()
     except OSError:
         return []

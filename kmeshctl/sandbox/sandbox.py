@@ -1056,8 +1056,9 @@ def set_route_weights(name: str, vs_namespace: str, vs_name: str, weights: list[
     tmp = state.manifests_file.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump_all(documents, sort_keys=False))
     tmp.replace(state.manifests_file)
+    log_from = health.log_size(state.logs_dir / "controlplane.log")
     _signal_control_plane(state, signal.SIGHUP)
-    _wait_envoy_weights(state, manifests, vs, weights, timeout, route)
+    _wait_envoy_weights(state, manifests, vs, weights, timeout, route, log_from)
 
 
 def _virtual_service(manifests: manifests_mod.Manifests, namespace: str, name: str
@@ -1084,7 +1085,7 @@ def _signal_control_plane(state: SandboxState, sig: signal.Signals) -> None:
 
 def _wait_envoy_weights(state: SandboxState, manifests: manifests_mod.Manifests,
                         vs: manifests_mod.VirtualService, weights: list[int], timeout: float,
-                        route: int = 0) -> None:
+                        route: int = 0, log_from: int = 0) -> None:
     current = state.topology()
     topology = Topology(manifests, current.pods, current.vips, current.waypoints)
     service = manifests.service_for_host(vs.hosts[0], vs.namespace)
@@ -1109,7 +1110,7 @@ def _wait_envoy_weights(state: SandboxState, manifests: manifests_mod.Manifests,
             return
         if time.monotonic() > deadline:
             raise KmeshctlError(f"the waypoint did not receive weights {weights} within {timeout:.0f}s "
-                                f"({_routes_now(wanted_route, live)}{_control_plane_trouble(state)}): "
+                                f"({_routes_now(wanted_route, live)}{_control_plane_trouble(state, log_from)}): "
                                 f"see {state.logs_dir / 'controlplane.log'}")
         time.sleep(0.05)
 
@@ -1120,8 +1121,9 @@ def _routes_now(route: str, live: dict[str, int] | None) -> str:
     return "its Envoy still routes " + ", ".join(f"{name} {weight}" for name, weight in live.items())
 
 
-def _control_plane_trouble(state: SandboxState) -> str:
-    """`; the control plane's last warning: ...` (a NACK, a failed reload), or ''."""
-    troubles = [line for line in health.log_tail(state.logs_dir / "controlplane.log", 200)
+def _control_plane_trouble(state: SandboxState, since: int) -> str:
+    """`; the control plane's last warning: ...` (a NACK, a failed reload) among the lines it
+    logged past byte ``since`` of its log (this change's), or ''."""
+    troubles = [line for line in health.log_tail(state.logs_dir / "controlplane.log", 200, since)
                 if " WARNING " in line or " ERROR " in line]
     return f"; the control plane's last warning: {troubles[-1][:300]}" if troubles else ""
