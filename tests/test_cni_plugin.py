@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import time
 from dataclasses import dataclass
@@ -265,25 +264,22 @@ def test_agent_down_never_fails_a_pod_unless_fail_closed(env: Env) -> None:
 
 
 @pytest.mark.root
-def test_warm_add_is_fast(env: Env) -> None:
-    """The plugin's own ADD (after the bridge's): a Python start plus one socket round trip."""
-    pod = env.pod("fast", "mesh")
+def test_a_warm_add_repeated_returns_the_bridge_result(env: Env) -> None:
+    """The plugin's own ADD run again (after the chain's): each exits 0 and hands back the
+    previous plugin's result unchanged. Its speed is measured in benchmarks/cni_add.py."""
+    pod = env.pod("warm", "mesh")
     bridge_result = env.runtime.add(pod)[0]
     ours = env.runtime.network()["plugins"][-1]
     stdin = json.dumps({"cniVersion": "1.0.0", "name": "x", **ours, "prevResult": bridge_result})
     run_env = {"CNI_COMMAND": "ADD", "CNI_NETNS": pod.netns, "CNI_IFNAME": "eth0",
                "CNI_CONTAINERID": pod.container_id, "CNI_PATH": str(env.settings.bin_dir),
-               "CNI_ARGS": "K8S_POD_NAMESPACE=mesh;K8S_POD_NAME=fast"}
-    times = []
-    for _ in range(10):
-        t0 = time.perf_counter()
+               "CNI_ARGS": "K8S_POD_NAMESPACE=mesh;K8S_POD_NAME=warm"}
+    for _ in range(3):
         out = subprocess.run([str(env.settings.plugin_path)], input=stdin, capture_output=True, text=True,
                              env=run_env)
-        times.append((time.perf_counter() - t0) * 1000)
-        assert out.returncode == 0 and json.loads(out.stdout) == bridge_result
-    median = statistics.median(times)
-    print(f"warm ADD of kmesh-cni: median {median:.1f} ms, min {min(times):.1f} ms over 10")
-    assert median < 100, f"warm ADD takes {median:.1f} ms (median of 10): {sorted(times)}"
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert json.loads(out.stdout) == bridge_result
+    assert netns_cookie(Path(pod.netns)) in env.maps.enrolled()
     env.runtime.delete(pod)
 
 
