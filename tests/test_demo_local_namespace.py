@@ -26,19 +26,8 @@ from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.sandbox import demo_target
 from kmeshctl.sandbox import state as state_mod
 from kmeshctl.sandbox.manifests import default_files, load
+import local_demo_doubles
 from test_cli_kinds import cli, no_env, state_root  # noqa: F401
-
-# `sh -c FAKE sh COUNT STOP`: the loop's contract (kmeshctl.demo.REQUEST_LOOP), 80/20.
-FAKE_LOOP = r"""
-count=$1; stop=$2; i=0
-while :; do
-  if [ "$count" -gt 0 ]; then [ "$i" -ge "$count" ] && break; else [ -e "$stop" ] && break; sleep 0.01; fi
-  i=$((i + 1)); server=1; [ $((i % 5)) -eq 0 ] && server=2
-  echo "$i 0 200 $server"
-done
-if [ -n "$stop" ]; then rm -f "$stop"; fi
-"""
-
 
 def _documents(namespace: str, weights: tuple[int, int] = (80, 20)) -> list[dict]:
     docs = in_namespace(load(default_files()).documents, namespace)
@@ -65,31 +54,10 @@ def _sandbox(name: str, *namespaces: str) -> state_mod.SandboxState:
     return state
 
 
-class _Pod:
-    def __init__(self, namespace: str) -> None:
-        self.namespace = namespace
-
-    def popen(self, argv: list[str], **popen: Any) -> subprocess.Popen:
-        return subprocess.Popen(["sh", "-c", FAKE_LOOP, "sh", argv[5], argv[6]], **popen)
-
-
 @pytest.fixture
 def stand_ins(monkeypatch) -> dict[str, list]:
     """No root, no processes: the record is the sandbox; which pod runs the loop is kept."""
-    seen: dict[str, list] = {"clients": [], "pushes": []}
-
-    def find_pod(state: state_mod.SandboxState, name: str, namespace: str | None = None) -> _Pod:
-        seen["clients"].append((name, namespace))
-        return _Pod(namespace or "")
-
-    def push(name: str, namespace: str, vs_name: str, weights: list[int], timeout: float = 10.0) -> None:
-        seen["pushes"].append((namespace, vs_name, list(weights)))
-
-    monkeypatch.setattr(demo_target.sb, "require_root", lambda: None)
-    monkeypatch.setattr(demo_target.sb, "process_problems", lambda state: [])
-    monkeypatch.setattr(demo_target.sb, "find_pod", find_pod)
-    monkeypatch.setattr(demo_target.sb, "set_route_weights", push)
-    return seen
+    return local_demo_doubles.install(monkeypatch)
 
 
 def _target(name: str, namespace: str | None = None) -> tuple[demo_target.LocalTarget, demo.DemoSubject]:
@@ -113,7 +81,7 @@ def test_a_sandbox_with_the_demo_in_team_a_is_measured_there(asked, state_root, 
     assert stand_ins["clients"] == [("netutils", "team-a")]  # the client pod of that namespace
     target.ensure_weights([80, 20])
     target.finish(lambda line: None)
-    assert stand_ins["pushes"] == [("team-a", "fortio", [80, 20])]
+    assert stand_ins["pushes"] == [("team-a", "fortio", 0, [80, 20])]
 
 
 def test_default_comes_first_and_minus_n_picks_another(state_root, no_env, stand_ins) -> None:
@@ -222,7 +190,7 @@ def test_a_sandbox_the_demo_brings_up_gets_the_objects_in_the_namespace_given(st
     assert made == [[("team-a", "fortio-v1"), ("team-a", "fortio-v2"), ("team-a", "netutils")]]
     assert target.service_url() == "http://10.96.0.10:80/"
     target.set_weights([50, 50])
-    assert stand_ins["pushes"] == [("team-a", "fortio", [50, 50])]
+    assert stand_ins["pushes"] == [("team-a", "fortio", 0, [50, 50])]
 
 
 # ------------------------------------------------------------------ a real sandbox (root)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -40,18 +39,8 @@ from kmeshctl.sandbox import demo_target
 from kmeshctl.sandbox import manifests as m
 from kmeshctl.sandbox import state as state_mod
 from kmeshctl.sandbox.manifests import default_files, from_documents, load
+import local_demo_doubles
 from test_cli_kinds import _dead_kubeconfig, cli, no_env, state_root  # noqa: F401
-
-FAKE_LOOP = r"""
-count=$1; stop=$2; i=0
-while :; do
-  if [ "$count" -gt 0 ]; then [ "$i" -ge "$count" ] && break; else [ -e "$stop" ] && break; sleep 0.01; fi
-  i=$((i + 1)); server=1; [ $((i % 5)) -eq 0 ] && server=2
-  echo "$i 0 200 $server"
-done
-if [ -n "$stop" ]; then rm -f "$stop"; fi
-"""
-
 
 def _docs() -> list[dict]:
     return [json.loads(json.dumps(d)) for d in load(default_files()).documents]
@@ -94,27 +83,9 @@ def _sandbox(name: str, docs: list[dict]) -> state_mod.SandboxState:
     return state
 
 
-class _Pod:
-    def popen(self, argv: list[str], **popen: Any) -> subprocess.Popen:
-        return subprocess.Popen(["sh", "-c", FAKE_LOOP, "sh", argv[5], argv[6]], **popen)
-
-
 @pytest.fixture
 def stand_ins(monkeypatch) -> dict[str, list]:
-    seen: dict[str, list] = {"urls": [], "pushes": []}
-
-    def find_pod(state: state_mod.SandboxState, name: str, namespace: str | None = None) -> _Pod:
-        return _Pod()
-
-    def push(name: str, namespace: str, vs_name: str, weights: list[int], timeout: float = 10.0,
-             route: int = 0) -> None:
-        seen["pushes"].append((vs_name, route, list(weights)))
-
-    monkeypatch.setattr(demo_target.sb, "require_root", lambda: None)
-    monkeypatch.setattr(demo_target.sb, "process_problems", lambda state: [])
-    monkeypatch.setattr(demo_target.sb, "find_pod", find_pod)
-    monkeypatch.setattr(demo_target.sb, "set_route_weights", push)
-    return seen
+    return local_demo_doubles.install(monkeypatch)
 
 
 def _target(name: str) -> tuple[demo_target.LocalTarget, demo.DemoSubject]:
@@ -161,7 +132,7 @@ def test_the_catch_all_route_is_measured_and_its_weights_changed_and_put_back(st
     target.prepare(lambda line: None)
     target.set_weights([50, 50])
     target.finish(lambda line: None)
-    assert stand_ins["pushes"] == [("fortio", 1, [50, 50]), ("fortio", 1, [80, 20])]
+    assert stand_ins["pushes"] == [("default", "fortio", 1, [50, 50]), ("default", "fortio", 1, [80, 20])]
 
 
 def test_weights_of_the_route_taken_are_checked_against_its_subsets(state_root, no_env, stand_ins, capsys) -> None:

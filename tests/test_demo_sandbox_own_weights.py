@@ -75,12 +75,13 @@ def pushes(monkeypatch) -> list[list[int]]:
     """Every push to the waypoint (sb.set_route_weights), made to the sandbox's record only."""
     made: list[list[int]] = []
 
-    def push(name: str, namespace: str, vs_name: str, weights: list[int], timeout: float = 10.0) -> None:
+    def push(name: str, namespace: str, vs_name: str, weights: list[int], timeout: float = 10.0,
+             route: int = 0) -> None:
         state = state_mod.SandboxState.load(name)
         docs = list(yaml.safe_load_all(state.manifests_file.read_text()))
         vs = next(d for d in docs if d and d["kind"] == "VirtualService" and d["metadata"]["name"] == vs_name)
-        for route, weight in zip(vs["spec"]["http"][0]["route"], weights):
-            route["weight"] = weight
+        for destination, weight in zip(vs["spec"]["http"][route]["route"], weights):
+            destination["weight"] = weight
         state.manifests_file.write_text(yaml.safe_dump_all(docs, sort_keys=False))
         made.append(list(weights))
 

@@ -226,7 +226,7 @@ def test_another_virtual_services_weights_are_put_back_not_dropped(state_root, n
     pushed: list[tuple] = []
     target, subject = _target("h97h")
     assert subject.default_weights == (0, 100)
-    monkeypatch.setattr(demo_target.sb, "set_route_weights", lambda *a: pushed.append(a))
+    monkeypatch.setattr(demo_target.sb, "set_route_weights", lambda *a, **route: pushed.append(a))
     monkeypatch.setattr(demo_target.sb, "require_root", lambda: None)
     monkeypatch.setattr(demo_target, "check_demo_ready", lambda *a, **k: None)
     lines: list[str] = []

@@ -230,12 +230,8 @@ def _route_of_named(state: SandboxState, vs: tuple[str, str]) -> int:
 
 
 def _push(sandbox: str, vs: tuple[str, str], weights: list[int], route: int) -> None:
-    """Route ``vs``'s http route ``route`` with ``weights`` (sb.set_route_weights; its
-    first route, the usual one, without naming it)."""
-    if route:
-        sb.set_route_weights(sandbox, *vs, list(weights), route=route)
-    else:
-        sb.set_route_weights(sandbox, *vs, list(weights))
+    """Route ``vs``'s http route ``route`` with ``weights`` (sb.set_route_weights)."""
+    sb.set_route_weights(sandbox, *vs, list(weights), route=route)
 
 
 def _record_weights(state: SandboxState, vs: tuple[str, str], weights: list[int]) -> None:
