@@ -170,11 +170,7 @@ def demo_subject(manifests: m.Manifests, service_name: str = "fortio",
     rule = manifests.destination_rule_for(service) if service else None
     if service is None or rule is None:
         raise UsageError(f"the demo needs the Service and DestinationRule of {service_name} ({where} lacks them)")
-    route = root_route(vs)
-    if route is None:
-        raise UsageError(f"no http route of VirtualService {vs.namespace}/{vs.name} in {where} takes a request "
-                         f"to / ({_matches_text(vs)}), which is what the demo sends; add a route without `match` "
-                         "(or with `uri: {prefix: /}`) last")
+    route = measured_route(vs, where)
     versions = []
     for dest in vs.http[route].destinations:
         subset = next(s for s in rule.subsets if s.name == dest.subset)
@@ -198,6 +194,17 @@ def root_route(vs: m.VirtualService) -> int | None:
     def takes_root(match: m.UriMatch) -> bool:
         return match.value in ("", "/") if match.kind in ("prefix", "exact") else False
     return next((i for i, r in enumerate(vs.http) if not r.matches or any(takes_root(x) for x in r.matches)), None)
+
+
+def measured_route(vs: m.VirtualService, where: str) -> int:
+    """root_route of ``vs``, the route the demo measures and sets (the local and the cluster
+    demo alike); a UsageError listing the routes' matches when none takes a plain GET /."""
+    route = root_route(vs)
+    if route is None:
+        raise UsageError(f"no http route of VirtualService {vs.namespace}/{vs.name} in {where} takes a request "
+                         f"to / ({_matches_text(vs)}), which is what the demo sends; add a route without `match` "
+                         "(or with `uri: {prefix: /}`) last")
+    return route
 
 
 def _matches_text(vs: m.VirtualService) -> str:
@@ -694,6 +701,7 @@ class DemoReport:
     where: str = ""  # the sandbox name or the cluster's API address
     stopped: str = ""  # why the run ended before sending every request ('' when it did not)
     planned: int = 0  # requests of every phase (--requests times the weight sets)
+    began: bool = False  # the target was prepared: from here on requests could be sent
     reason: str = ""  # why it did not pass, as far as the demo can tell ('' when it passed or cannot tell)
     fix: str = ""  # the command that fixes it, when one does: the run again with the -c it needs
 
@@ -886,29 +894,66 @@ def _version_of(subject: DemoSubject, server: str) -> Version | None:
     return next((v for v in subject.versions if v.server == server), None)
 
 
+class _BackgroundLoop:
+    """The loop that sends requests while the weights change, on its own thread. Its
+    failure is kept for the main thread to raise (a thread's exception would only be
+    printed, the change then reported as measured)."""
+
+    def __init__(self, target: DemoTarget, counted: TrafficCount) -> None:
+        self.target, self.counted = target, counted
+        self.stop_file = f"/tmp/kmeshctl-demo-stop-{uuid.uuid4().hex[:12]}"
+        self.argv = loop_argv(target.service_url(), 0, self.stop_file, MAX_BACKGROUND_S)
+        self.error: Exception | None = None
+        self.ended = threading.Event()  # the loop ended: it removes no stop file made after
+        self.sending = threading.Event()  # its first result, or its end
+        self._thread = threading.Thread(target=self._run, name="demo-background", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with contextlib.closing(self.target.run_loop(self.argv)) as lines:
+                for result in _results(lines):
+                    self.sending.set()
+                    self.counted.add(result)
+        except Exception as err:  # noqa: BLE001 (raised on the main thread, by stop)
+            self.error = err
+        finally:
+            self.ended.set()
+            self.sending.set()
+
+    def stop(self) -> None:
+        """End the loop (the stop file it removes as it ends) and wait for it; a stop file
+        a failed loop may have left is removed."""
+        touched = not self.ended.is_set()  # an ended loop would never remove it
+        if touched:
+            self.target.touch(self.stop_file)
+        self._thread.join(MAX_BACKGROUND_S)
+        if touched and self.error is not None:
+            self._remove_stop_file()
+
+    def _remove_stop_file(self) -> None:
+        """Best effort, by a loop of no request and no time: it only removes its stop file."""
+        argv = loop_argv(self.target.service_url(), 0, self.stop_file, 0)
+        with contextlib.suppress(Exception), contextlib.closing(self.target.run_loop(argv)) as lines:
+            for _line in lines:
+                pass
+
+
 def _change_under_traffic(target: DemoTarget, weights: list[int], background: TrafficCount) -> None:
     """Switch the weights while a background loop keeps sending requests (counted into
-    ``background``, so a stop mid-change still knows them)."""
-    stop_file = f"/tmp/kmeshctl-demo-stop-{uuid.uuid4().hex[:12]}"
-    argv = loop_argv(target.service_url(), 0, stop_file, MAX_BACKGROUND_S)
-    started = threading.Event()
-
-    def run() -> None:
-        with contextlib.closing(target.run_loop(argv)) as lines:
-            for result in _results(lines):
-                started.set()
-                background.add(result)
-
-    thread = threading.Thread(target=run, name="demo-background", daemon=True)
-    thread.start()
+    ``background``, so a stop mid-change still knows them); its failure (exec refused,
+    pod gone) is raised here, as the phase loop's would be."""
+    loop = _BackgroundLoop(target, background)
     try:
-        started.wait(CHANGE_LEAD_S * 10)
-        threading.Event().wait(CHANGE_LEAD_S)
-        target.set_weights(weights)
-        threading.Event().wait(CHANGE_LEAD_S)
+        loop.sending.wait(CHANGE_LEAD_S * 10)
+        if loop.error is None:  # a loop that failed at once measures no change
+            threading.Event().wait(CHANGE_LEAD_S)
+            target.set_weights(weights)
+            threading.Event().wait(CHANGE_LEAD_S)
     finally:
-        target.touch(stop_file)
-        thread.join(MAX_BACKGROUND_S)
+        loop.stop()
+    if loop.error is not None:
+        raise loop.error
 
 
 def _phase_report(subject: DemoSubject, weights: list[int], traffic: TrafficCount,

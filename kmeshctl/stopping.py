@@ -408,7 +408,15 @@ class _Finishing:
     def __init__(self, what: str, left: str | Callable[[], str], armed: bool) -> None:
         self.what, self.left, self.armed = what, left, armed
         self.spared: int | None = None  # the signal it let the cleanup go on after
+        self.inherited = False  # spared by an enclosing block: that block's end raises it
         self.cut = False  # a signal after that one stopped the cleanup
+
+    def inherit(self, enclosing: list[_Finishing]) -> None:
+        """Opened while an enclosing block already spared a signal: that was the one let
+        wait, so the next signal cuts this block short rather than wait again."""
+        spared = next((b.spared for b in reversed(enclosing) if b.spared is not None), None)
+        if spared is not None:
+            self.armed, self.spared, self.inherited = True, spared, True
 
     def spares(self, signum: int) -> bool:
         """Whether the signal ``signum`` waits for the cleanup's end (the first once the
@@ -437,7 +445,8 @@ class finishing:  # noqa: N801 (a context manager: `with finishing(...):`)
     its first stop's) and the cleanup goes on; at its end that stop is raised (the run's
     first), unless an exception already leaves the block. The next signal stops it at once
     (a user who really wants out): the run's line then says ``left`` (a text or a callable
-    giving it, asked then: `sandbox demo is half-created; remove it with ...`).
+    giving it, asked then: `sandbox demo is half-created; remove it with ...`). A block
+    opened inside one that already let a signal wait lets none wait: the next one cuts it.
     ``armed=False``: around a step and its cleanup, for the step's own first stop to
     raise (and start the cleanup) and only the following one to wait. On the main thread
     only (elsewhere no signal arrives)."""
@@ -448,6 +457,7 @@ class finishing:  # noqa: N801 (a context manager: `with finishing(...):`)
 
     def __enter__(self) -> finishing:
         if self._main_thread:
+            self._block.inherit(_finishing)
             _finishing.append(self._block)
         return self
 
@@ -461,7 +471,7 @@ class finishing:  # noqa: N801 (a context manager: `with finishing(...):`)
         _finishing.remove(self._block)
         if self._block.cut:
             _leaves_unfinished(self._block)
-        elif err is None and self._block.spared is not None:
+        elif err is None and self._block.spared is not None and not self._block.inherited:
             raise _run_first() or Stopped(self._block.spared)
 
 

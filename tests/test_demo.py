@@ -157,8 +157,7 @@ def test_a_control_plane_that_pushes_nothing_fails_the_demo_with_its_document(sa
     assert report["passed"] is False and report["phases"] == []
     assert report["error"].startswith("the waypoint did not receive weights [50, 50] within 10s "
                                       f"(its Envoy still routes {V1} 90, {V2} 10)"), report["error"]
-    assert report["error"].endswith("(0 of 20 requests sent)")
-    assert f"Error: {report['error'].rsplit(' (0 of', 1)[0]}" in stderr
+    assert report["totals"]["requests"] == 0 and f"Error: {report['error']}" in stderr
     deadline = time.monotonic() + 10  # the restore the demo wrote is pushed once it runs again
     while _envoy_weights(sandbox) != {V1: 90, V2: 10}:
         assert time.monotonic() < deadline

@@ -169,6 +169,7 @@ def _run(chosen: demo.DemoTarget, report: demo.DemoReport, weight_sets: list[lis
         try:
             with Progress(quiet=quiet, heartbeat_s=HEARTBEAT_S) as progress:
                 chosen.prepare(progress)
+            report.began = True
             with Progress(quiet=quiet, indent="", heartbeat_s=HEARTBEAT_S) as lines:
                 lines(f"Sending {counted(report.requests, 'request')} per phase to {chosen.service_url()} from "
                       "the netutils pod")
@@ -210,11 +211,11 @@ def _report_stop(stop: Stopped, report: Optional[demo.DemoReport], output: Outpu
 
 
 def _report_error(err: KmeshctlError, report: Optional[demo.DemoReport], output: OutputFormat) -> NoReturn:
-    """A run that failed once it had begun: with -o json|yaml its document still comes, its
-    `error` the failure and the requests sent (as for a stop), then the error line as usual;
-    input refused before the run (exit 2) or a failure before it began prints none."""
-    if report is not None and is_data(output) and not isinstance(err, UsageError):
-        report.stopped = f"{err} ({demo.sent_text(report)})"
+    """A run that failed once it had begun (its target prepared): with -o json|yaml its
+    document still comes, its `error` the error line's words (the requests sent are in its
+    totals), then the error line as usual. A refusal or failure before that prints none."""
+    if report is not None and report.began and is_data(output):
+        report.stopped = str(err)
         print_data(report.to_json(), output)
     raise err
 
