@@ -814,10 +814,12 @@ def _stopped_text(target: DemoTarget, report: DemoReport) -> str:
 
 
 def sent_text(report: DemoReport) -> str:
-    """`404 of 3000 requests sent`; with several phases or a weight change, each phase's
-    count too: `1392 of 3000 requests sent; phase 1: 1000 of 1000, phase 2: 340 of 1000
-    and 52 while switching to its weights`."""
-    text = f"{report.sent} of {report.planned or report.requests} requests sent"
+    """`404 of 3000 requests sent`: the phases' requests of those planned; with several
+    phases or a weight change, each phase's count too, and those sent while switching
+    (not part of the plan): `1340 of 3000 requests sent; phase 1: 1000 of 1000, phase 2:
+    340 of 1000 and 52 while switching to its weights`."""
+    phase_sent = sum(p.traffic.requests for p in report.phases)
+    text = f"{phase_sent} of {report.planned or report.requests} requests sent"
     if report.planned <= report.requests and not any(p.change for p in report.phases):
         return text
     phases = []
