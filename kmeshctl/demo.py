@@ -831,13 +831,12 @@ def sent_text(report: DemoReport) -> str:
 
 def stop_text(stop: Stopped, report: Optional[DemoReport], made: str = "") -> str:
     """The one line of a stopped demo: `stopped by SIGTERM (340 of 3000 requests sent;
-    phase 1: ...)`, or `... before any request was sent` and then ``made`` (made_text):
-    a run that sent requests left its objects as any run does, one that sent none (before
-    phase 1 or during it: `0 of 20 requests sent`) only them, so it says so."""
-    if report is None or not report.phases:
+    phase 1: ...)`, or, when none was sent (before phase 1 or early in it), `... before
+    any request was sent` and then ``made`` (made_text): what the run made is then all it
+    did, so it says so (a run that sent requests left its objects as any run does)."""
+    if report is None or report.sent == 0:
         return f"stopped by {stop.how} before any request was sent" + (f"; {made}" if made else "")
-    # phase 1 under way with nothing sent yet: what the run made is all it did
-    return f"stopped by {stop.how} ({sent_text(report)})" + (f"; {made}" if made and report.sent == 0 else "")
+    return f"stopped by {stop.how} ({sent_text(report)})"
 
 
 def made_text(target: Optional[DemoTarget]) -> str:

@@ -1,4 +1,4 @@
-"""A demo stopped during phase 1 before its first request (`0 of 20 requests sent`) says
+"""A demo stopped during phase 1 before its first request says (in the same words)
 what it made and how to remove it, as one stopped a second earlier does; one that sent
 requests does not repeat it."""
 
@@ -23,7 +23,7 @@ def _report(sent: int) -> demo.DemoReport:
 
 def test_zero_requests_sent_in_phase_one_names_what_was_made() -> None:
     line = demo.stop_text(SimpleNamespace(how="Ctrl-C (SIGINT)"), _report(0), MADE)
-    assert line == f"stopped by Ctrl-C (SIGINT) (0 of 20 requests sent); {MADE}"
+    assert line == f"stopped by Ctrl-C (SIGINT) before any request was sent; {MADE}"  # one wording
 
 
 def test_before_phase_one_it_was_already_said() -> None:

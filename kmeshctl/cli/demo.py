@@ -108,14 +108,13 @@ def traffic_shift(
       kmeshctl demo traffic-shift -n team-a --waypoint waypoint-demo
       kmeshctl demo traffic-shift --sandbox team -n team-a
     """
-    from kmeshctl.demo_cluster import waypoint_flag_target
-
     report: Optional[demo.DemoReport] = None
     chosen: Optional[demo.DemoTarget] = None
     subject: Optional[demo.DemoSubject] = None
     try:
         with sigterm_stops():  # a stop at any point: with -o json|yaml still the one document
             from kmeshctl.cli.render import rerun_line
+            from kmeshctl.demo_cluster import waypoint_flag_target  # its import too (tens of ms)
             from kmeshctl.demo_plot import plot_shares
 
             chosen_namespace = _checked_flags(verbose, quiet, plot, namespace, name, target, force)
@@ -307,6 +306,8 @@ def _with_requests(count: int) -> str:
     if given_on_command_line("name"):  # this_command leaves the sandbox flag to rerun_line
         flag, sandbox = flag_as_typed("name"), _typed_value("name")
         command = rerun_line(demo.DEMO_COMMAND, flag, sandbox)
+    if given_on_command_line("plot") and not given_on_command_line("force"):
+        command = f"{command} --force"  # this run writes the plot: the re-run must replace it
     return demo.with_option(command, "-c", "--requests", str(count))
 
 
