@@ -205,7 +205,8 @@ def _report_stop(stop: Stopped, report: Optional[demo.DemoReport], output: Outpu
     if report is not None and is_data(output):
         report.stopped = text
         print_data(report.to_json(), output)
-    say(text)
+    if not stopping.said():  # a line said already (a `sandbox down` removed the one being made) stands
+        say(text)
     raise typer.Exit(stop.exit_code)
 
 
