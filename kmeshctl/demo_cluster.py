@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
+import re
 import shlex
+import signal
 import socket
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, TypeVar
 
@@ -28,6 +32,7 @@ from kmeshctl import apply as applier
 from kmeshctl.asciinum import waited_words
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import ApiError, KubeClient, KubeTarget, connect_reachable, core_v1_api, stream_refusal
+from kmeshctl.params import DEMO_RECORD_REFRESH_S
 from kmeshctl.precheck import parse_server_version
 from kmeshctl.rollout import pod_state, selector_string
 from kmeshctl.validate import supported_kubernetes_versions
@@ -43,6 +48,7 @@ WAYPOINT_APPLY_TIMEOUT_S = 30.0
 WAYPOINT_POLL_S = 0.2
 VS_API = "networking.istio.io/v1alpha3"
 T = TypeVar("T")
+log = logging.getLogger("kmeshctl.demo_cluster")
 ERROR_CHANNEL = 3  # exec's status channel: a Status once the command ended
 CLIENT_APP = "netutils"
 SERVICE = "fortio"
@@ -56,7 +62,8 @@ DEMO_LABEL = ("app.kubernetes.io/part-of", "kmeshctl-demo")
 # that the next run puts back what a killed one (SIGKILL) left, and only that.
 ORIGINAL_WEIGHTS = "kmeshctl.io/demo-original-weights"
 # A record another host's run rewrote this recently may be of a run still going (its pid
-# cannot be checked from here): a phase rewrites it at least every few minutes.
+# cannot be checked from here): set_weights writes it, and a phase rewrites its time every
+# params.DEMO_RECORD_REFRESH_S while it runs (_refresh_record).
 OTHER_HOST_RUN_S = 600.0
 DEMO_WAYPOINT = "waypoint-demo"  # the name a fix gives when `waypoint` is taken by another object
 
@@ -102,10 +109,12 @@ rm -f "$1"
 [ -n "$pid" ] && kill "$pid" 2>/dev/null
 exit 0
 """
-# `sh -c SWEEP sh DIR PREFIX URL PROC`: ends the loops earlier runs left and prints how
-# many: a marker's whose heartbeat stands still (a run still going beats; its loop is not
-# left), then any loop without a guard (a kmeshctl before it) sending to URL (this demo's
-# Service), found by the loop script's text in PROC/PID/cmdline.
+# `sh -c SWEEP sh DIR PREFIX URL PROC LOOP`: ends the loops earlier runs left and prints
+# how many: a marker's whose heartbeat stands still (a run still going beats; its loop is
+# not left) when PROC/PID/cmdline shows that pid still runs that marker's guard (else the
+# pid is another process's by now: only the marker goes), then any loop without a guard (a
+# kmeshctl before it) whose argv is exactly `sh -c LOOP sh URL ...` (demo.REQUEST_LOOP sent
+# to this demo's Service): a loop of another sandbox or Service on the same host stays.
 SWEEP = r"""
 n=0; before=
 for m in "$1/$2"*; do
@@ -121,16 +130,20 @@ for e in $before; do
   [ "$now" = "$b" ] || continue
   pid=; read -r pid < "$m" 2>/dev/null
   rm -f "$m" "$m.beat"
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && n=$((n + 1))
+  case $pid in ''|*[!0-9]*) continue ;; esac
+  grep -qF -e "guard_marker=$m;" -e "guard_marker='$m';" "$4/$pid/cmdline" 2>/dev/null || continue
+  kill "$pid" 2>/dev/null && n=$((n + 1))
 done
-sig=END_OF; sig=${sig}_HEADERS; guard=kmeshctl-demo-; guard=${guard}guard
+want=$(printf 'sh\001-c\001%s\001sh\001%s\001' "$5" "$3")
 for p in "$4"/[0-9]*; do
   pid=${p##*/}
   [ "$pid" = "$$" ] && continue
-  grep -q "$sig" "$p/cmdline" 2>/dev/null && grep -qF "$3" "$p/cmdline" 2>/dev/null || continue
-  grep -q "$guard" "$p/cmdline" 2>/dev/null && continue
+  grep -qF "$3" "$p/cmdline" 2>/dev/null || continue
+  c=$(tr '\000' '\001' < "$p/cmdline" 2>/dev/null) || continue
+  case $c in "$want"*) ;; *) continue ;; esac
   ppid=; read -r _ _ _ ppid _ < "$p/stat" 2>/dev/null
-  grep -q "$sig" "$4/$ppid/cmdline" 2>/dev/null && continue
+  c=$(tr '\000' '\001' < "$4/$ppid/cmdline" 2>/dev/null)
+  case $c in "$want"*) continue ;; esac
   kill "$pid" 2>/dev/null && n=$((n + 1))
 done
 echo "$n"
@@ -154,16 +167,94 @@ def reachable_cluster(target: KubeTarget) -> tuple[Optional[KubeClient], Optiona
         return None, err
 
 
-def _check_exit(status_json: str, command: str, where: str) -> None:
-    """Raise when the exec'd command did not succeed (its Status on the error channel)."""
+# Why a command in the client pod ended by a signal (its exit code 128+N), by N, and the
+# fix (DESCRIBE: the `kubectl describe pod` of that pod).
+SIGNAL_CAUSES: dict[int, tuple[str, str]] = {
+    int(signal.SIGKILL): ("killed by the container's memory limit (OOMKilled), or the pod deleted or restarted",
+                     "see DESCRIBE, then run the demo again"),
+    int(signal.SIGTERM): (f"ended by its guard once the demo's heartbeat stopped for {LOOP_ORPHAN_S}s (the demo "
+                     "suspended, Ctrl-Z, or its connection stalled), or by the pod stopping",
+                     "run the demo again without suspending it; if the pod was stopping, see DESCRIBE"),
+}
+SHOWN_EXEC_MESSAGE = 200  # characters of an exec's failure message (its argv, the scripts, cut out)
+
+
+def _check_exit(status_json: str, what: str, where: str) -> None:
+    """Raise when the exec'd command did not succeed (its Status on the error channel):
+    ``what`` (`the request loop`) in pod ``where`` (NAMESPACE/POD), one line."""
     try:
         status = json.loads(status_json) if status_json else {}
     except ValueError:
         status = {"status": "Failure", "message": status_json}
-    if status.get("status", "Success") != "Success":
-        message = " ".join(str(status.get("message", "")).split())
-        raise KmeshctlError(f"{command} in pod {where} failed: {message}; check that the pod has sh "
-                            "and curl (the example's netutils image has both)")
+    if isinstance(status, dict) and status.get("status", "Success") != "Success":
+        raise _exit_error(status, what, where)
+
+
+def _exit_code(status: dict) -> Optional[int]:
+    causes = (status.get("details") or {}).get("causes") or []
+    codes = [str(c.get("message")) for c in causes if isinstance(c, dict) and c.get("reason") == "ExitCode"]
+    return int(codes[0]) if codes and codes[0].isdigit() else None
+
+
+def _exit_error(status: dict, what: str, where: str) -> KmeshctlError:
+    """The failure a Status says, by its exit code: a signal (128+N), sh or curl missing
+    (126, 127), another code, or none (the exec itself failed); never the argv."""
+    namespace, _, pod = where.partition("/")
+    describe = f"`kubectl describe pod -n {namespace} {pod}`"
+    code = _exit_code(status)
+    if code is not None and 128 < code <= 128 + 64:
+        number = code - 128
+        cause, fix = SIGNAL_CAUSES.get(number, ("from outside the demo", "see DESCRIBE, then run the demo again"))
+        return KmeshctlError(f"{what} in pod {where} was stopped (signal {number}, {_signal_name(number)}: {cause})",
+                             fix=fix.replace("DESCRIBE", describe))
+    if code in (126, 127):
+        return KmeshctlError(f"{what} in pod {where} could not run a command it needs (exit code {code}: "
+                             f"{'not executable' if code == 126 else 'not found'})",
+                             fix="use a client pod that has sh and curl (the example's netutils image has both)")
+    if code is not None:
+        return KmeshctlError(f"{what} in pod {where} exited with code {code}", fix=f"see {describe}")
+    message = " ".join(re.sub(r"\[.*\]", "[...]", str(status.get("message", "")), flags=re.S).split())
+    return KmeshctlError(f"{what} in pod {where} failed: {message[:SHOWN_EXEC_MESSAGE]}",
+                         fix="check that the pod has sh and curl (the example's netutils image has both)")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # a real-time signal: no name
+        return f"SIGRTMIN+{number - signal.SIGRTMIN}" if number >= signal.SIGRTMIN else "no name"
+
+
+class _Heartbeat:
+    """The loop's heartbeat (a line on its stdin every ``every_s``) from a thread of its own,
+    so that a demo that does not read for a while (its stderr blocked: `-v 2>&1 | less`)
+    keeps its loop; the reader beats too between reads. ``lock``: one user of the stream
+    at a time (the reader holds it while it reads; the thread skips a beat meanwhile)."""
+
+    def __init__(self, response: object, every_s: float) -> None:
+        self.lock = threading.Lock()
+        self._response, self._every_s, self._last = response, every_s, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kmeshctl-demo-heartbeat", daemon=True)
+        self._thread.start()
+
+    def beat(self) -> None:
+        """A beat when one is due; the caller holds ``lock``."""
+        if time.monotonic() - self._last >= self._every_s:
+            self._last = time.monotonic()
+            _quietly(lambda: self._response.write_stdin("\n"))  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2 * self._every_s)  # a write stuck on a stalled stream ends with its close
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every_s / 2):
+            if self.lock.acquire(blocking=False):
+                try:
+                    self.beat()
+                finally:
+                    self.lock.release()
 
 
 def _quietly(action: Callable[[], object]) -> None:
@@ -376,9 +467,7 @@ def _waypoint_error(client: KubeClient, objs: list[dict], planned: bool, outcome
     if ref is None:
         return KmeshctlError(f"{who} uses no waypoint (no label {model.USE_WAYPOINT_LABEL} on it or its namespace: "
                              f"the VirtualService's split is done by one; {outcome})",
-                             fix=f"run `kmeshctl waypoint apply -n {service_ns} --wait` and label the Service "
-                                 f"`kubectl label service {SERVICE} -n {service_ns} "
-                                 f"{model.USE_WAYPOINT_LABEL}={deploy.DEFAULT_NAME}`")
+                             fix=_no_waypoint_fix(client, service_ns))
     namespace, name, on = ref
     apply = f"kmeshctl waypoint apply -n {namespace} --name {name}"
     deploy.require_gateway_api(client, f" (the waypoint {namespace}/{name} that {who} {uses} is one; {outcome})")
@@ -396,6 +485,44 @@ def _waypoint_error(client: KubeClient, objs: list[dict], planned: bool, outcome
     return KmeshctlError(f"waypoint {namespace}/{name}, which {who} {uses}, is not ready ({why}; {outcome})",
                          fix=f"see `kmeshctl waypoint status -n {namespace} --name {name}`, or re-apply it: "
                              f"`{apply} --wait`")
+
+
+def _no_waypoint_fix(client: KubeClient, namespace: str) -> str:
+    """The fix of a demo Service without a waypoint label: label it for a usable waypoint of
+    its namespace (`waypoint` first), else make one under a name free there and label it so."""
+    from kmeshctl.waypoint import deploy, model
+
+    label = f"`kubectl label service {SERVICE} -n {namespace} {model.USE_WAYPOINT_LABEL}="
+    usable = _usable_waypoints(client, namespace)
+    if usable:
+        name = deploy.DEFAULT_NAME if deploy.DEFAULT_NAME in usable else usable[0]
+        return f"label the Service for waypoint {namespace}/{name}, which is ready there: {label}{name}`"
+    name = _free_waypoint_name(client, namespace)
+    taken = "" if name == deploy.DEFAULT_NAME else \
+        f"{deploy.DEFAULT_NAME} is taken there by {_taken_by(client, namespace, deploy.DEFAULT_NAME)}: "
+    return (f"{taken}run `kmeshctl waypoint apply -n {namespace} --name {name} --wait` and label the Service "
+            f"{label}{name}`")
+
+
+def _usable_waypoints(client: KubeClient, namespace: str) -> list[str]:
+    """The names of the waypoints of ``namespace`` _waypoint_error would pass (programmed,
+    and a pod ready when it has or needs any), whatever made them; [] when none or unreadable."""
+    from kmeshctl.waypoint import deploy
+
+    try:
+        found = deploy.list_waypoints(client, namespace)
+    except (ApiError, KmeshctlError):  # not readable, or no Gateway API: the fix makes one
+        return []
+    return [w.name for w in found if w.addresses and (w.ready_pods or not (w.managed or w.pods))]
+
+
+def _free_waypoint_name(client: KubeClient, namespace: str) -> str:
+    """`waypoint` unless an object of its names there is not kmeshctl's, else the first free
+    of waypoint-demo, waypoint-demo-2, ..."""
+    from kmeshctl.waypoint import deploy
+
+    names = [deploy.DEFAULT_NAME] + [f"{DEMO_WAYPOINT}{'' if i == 1 else f'-{i}'}" for i in range(1, 100)]
+    return next((n for n in names if not _name_taken(client, namespace, n)), names[-1])
 
 
 def _waypoint_fix(client: KubeClient, namespace: str, name: str, apply: str) -> str:
@@ -424,25 +551,28 @@ def _taken_by(client: KubeClient, namespace: str, name: str) -> str:
     return ", ".join(deploy.objects_of(client, deploy.WaypointParams(namespace, name))[1]) + " (not a waypoint)"
 
 
-def found_waypoint(client: KubeClient, namespace: str) -> tuple[str, str]:
-    """(name, why) of the waypoint the demo's Service should use in ``namespace`` when the
-    user gave none (--waypoint): the one the namespace's own istio.io/use-waypoint label
-    names, else the only ready kmeshctl waypoint there; ('', '') when neither (the
-    manifest's `waypoint` stands)."""
+def found_waypoint(client: KubeClient, namespace: str) -> tuple[str, str, str]:
+    """(its namespace, name, why) of the waypoint the demo's Service should use in
+    ``namespace`` when the user gave none (--waypoint): the one the namespace's own
+    istio.io/use-waypoint label names, whatever made it (istioctl's, in the namespace its
+    istio.io/use-waypoint-namespace label names), else the only ready kmeshctl waypoint
+    there; ('', '', '') when neither (the manifest's `waypoint` stands)."""
     from kmeshctl.waypoint import deploy, model
 
     readable, live = _readable(lambda: client.get("v1", "Namespace", namespace))
-    labelled = _labels(live).get(model.USE_WAYPOINT_LABEL, "") if readable else ""
+    labels = _labels(live) if readable else {}
+    labelled = labels.get(model.USE_WAYPOINT_LABEL, "")
     if labelled:
-        return labelled, f"namespace {namespace} is labelled {model.USE_WAYPOINT_LABEL}={labelled}"
+        where = labels.get(model.USE_WAYPOINT_NAMESPACE_LABEL) or namespace
+        return where, labelled, f"namespace {namespace} is labelled {model.USE_WAYPOINT_LABEL}={labelled}"
     try:
         ready = [w.name for w in deploy.list_waypoints(client, namespace)
                  if w.managed and w.addresses and w.ready_pods]
     except (ApiError, KmeshctlError):  # not readable, or no Gateway API: the checks say what lacks
-        return "", ""
+        return "", "", ""
     if len(ready) == 1:
-        return ready[0], f"the only ready kmeshctl waypoint in {namespace}"
-    return "", ""
+        return namespace, ready[0], f"the only ready kmeshctl waypoint in {namespace}"
+    return "", "", ""
 
 
 def waypoint_flag_target(waypoint: Optional[str], target: str, sandbox_flag: str) -> str:
@@ -464,13 +594,17 @@ def waypoint_flag_target(waypoint: Optional[str], target: str, sandbox_flag: str
                          "(--target cluster)")
     return "cluster"
 
-def with_waypoint(objs: list[dict], name: str) -> list[dict]:
-    """``objs`` with the demo's fortio Service labelled to use waypoint ``name``."""
+def with_waypoint(objs: list[dict], name: str, namespace: str = "") -> list[dict]:
+    """``objs`` with the demo's fortio Service labelled to use waypoint ``name`` (of
+    ``namespace``, when not the Service's own: istio.io/use-waypoint-namespace)."""
     from kmeshctl.waypoint import model
 
     labelled = copy.deepcopy(objs)
     meta = _fortio_service(labelled)["metadata"]
-    meta["labels"] = {**(meta.get("labels") or {}), model.USE_WAYPOINT_LABEL: name}
+    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != model.USE_WAYPOINT_NAMESPACE_LABEL}
+    meta["labels"] = {**labels, model.USE_WAYPOINT_LABEL: name}
+    if namespace and namespace != meta.get("namespace"):
+        meta["labels"][model.USE_WAYPOINT_NAMESPACE_LABEL] = namespace
     return labelled
 
 
@@ -579,8 +713,9 @@ def spec_managers(obj: dict) -> list[str]:
 
 
 def route_weights_text(vs: dict) -> str:
-    """`v1=70, v2=30`: the first http route's destinations (subset, else host) and weights."""
-    routes = ((vs.get("spec") or {}).get("http") or [{}])[0].get("route") or []
+    """`v1=70, v2=30`: the measured http route's destinations (subset, else host) and weights."""
+    http = (vs.get("spec") or {}).get("http") or [{}]
+    routes = http[root_route_of(http) or 0].get("route") or []
     return ", ".join(f"{(r.get('destination') or {}).get('subset') or (r.get('destination') or {}).get('host')}="
                      f"{r.get('weight', 100)}" for r in routes)
 
@@ -671,9 +806,10 @@ def routing_in_force(client: KubeClient, objs: list[dict], live_vs: dict) -> lis
 
 def cluster_subject(client: KubeClient, objs: list[dict], live_vs: dict) -> "DemoSubject":
     """The DemoSubject of the demo's own VirtualService in the cluster (``objs``: the demo's
-    objects with the routing in force): its first route's subsets and weights, and the
-    `Server:` header each subset's pods answer with, from the cluster's Deployments (a
-    fortio-v3 the user added too) else the manifests'; demo.demo_subject does the matching."""
+    objects with the routing in force): the subsets and weights of the route a plain GET /
+    takes (demo.measured_route, as the local demo), and the `Server:` header and replicas of
+    each subset's pods, from the cluster's Deployments (a fortio-v3 the user added too) else
+    the manifests'; demo.demo_subject does the matching."""
     from kmeshctl import demo
     from kmeshctl.sandbox import manifests as m
 
@@ -688,9 +824,10 @@ def cluster_subject(client: KubeClient, objs: list[dict], live_vs: dict) -> "Dem
         services=[_as_service(live_service)], virtual_services=[_as_virtual_service(vs, where, undo)],
         destination_rules=[_as_destination_rule(rule)] if rule else [],
         deployments=_deployments(client, objs, service["metadata"]["namespace"]))
-    _check_subsets(found, where, undo)
     try:
-        return demo.demo_subject(found, SERVICE, where=where)
+        route = demo.measured_route(found.virtual_services[0], "the cluster")
+        _check_route(found, route, where, undo)
+        return demo.demo_subject(found, SERVICE, where="the cluster")
     except UsageError as error:  # the cluster's objects, not this command's input
         raise KmeshctlError(f"{error}", fix=undo) from None
 
@@ -706,22 +843,60 @@ def _as_service(doc: dict) -> "m.Service":
 
 
 def _as_virtual_service(doc: dict, where: str, undo: str) -> "m.VirtualService":
-    """The VirtualService's first http route as the demo measures it: weights that add up to
-    100 (a lone destination's default 100), else a KmeshctlError naming them."""
+    """The VirtualService as the demo's model: every http route, its uri matches and
+    destinations (a KmeshctlError when it has no http route)."""
     from kmeshctl.sandbox import manifests as m
 
     meta, spec = doc["metadata"], doc.get("spec") or {}
-    routes = ((spec.get("http") or [{}])[0]).get("route") or []
-    if not routes:
+    if not spec.get("http"):
         raise KmeshctlError(f"{where} has no http route to measure", fix=undo)
-    destinations = tuple(m.Destination(str(r["destination"]["host"]), str(r["destination"].get("subset", "")),
-                                       None, int(r.get("weight", 100 if len(routes) == 1 else 0))) for r in routes)
+    return m.VirtualService(meta["name"], meta.get("namespace") or "default", tuple(spec.get("hosts") or ()),
+                            as_routes(spec["http"]))
+
+
+def as_routes(http: list) -> tuple["m.HttpRoute", ...]:
+    """Http routes (the VirtualService's spec.http) as the demo's model, for root_route."""
+    from kmeshctl.sandbox import manifests as m
+
+    routes = []
+    for raw in http:
+        dests = (raw or {}).get("route") or []
+        routes.append(m.HttpRoute(tuple(_as_match(x) for x in (raw or {}).get("match") or []), tuple(
+            m.Destination(str((r.get("destination") or {}).get("host", "")),
+                          str((r.get("destination") or {}).get("subset", "")), None,
+                          int(r.get("weight", 100 if len(dests) == 1 else 0))) for r in dests)))
+    return tuple(routes)
+
+
+def _as_match(raw: dict) -> "m.UriMatch":
+    """One match of a route: its uri condition (none: any uri), `with headers, ...` added
+    for any other condition, which a plain GET / does not meet (root_route then skips it)."""
+    from kmeshctl.sandbox import manifests as m
+
+    uri = (raw or {}).get("uri") or {"prefix": "/"}
+    kind, value = next(iter(uri.items())) if isinstance(uri, dict) and uri else ("prefix", "/")
+    others = sorted(set(raw or {}) - {"uri", "name", "ignoreUriCase"})
+    return m.UriMatch(str(kind), f"{value} with {', '.join(others)}" if others else str(value))
+
+
+def root_route_of(http: list) -> Optional[int]:
+    """demo.root_route of a VirtualService's spec.http: the route a plain GET / takes."""
+    from kmeshctl import demo
+    from kmeshctl.sandbox import manifests as m
+
+    return demo.root_route(m.VirtualService("", "", (), as_routes(http)))
+
+
+def _check_route(found: "m.Manifests", route: int, where: str, undo: str) -> None:
+    """The measured route's weights add up to 100 and name subsets the DestinationRule has."""
+    destinations = found.virtual_services[0].http[route].destinations
+    if not destinations:
+        raise KmeshctlError(f"{where}: its route {route + 1}, which a GET / takes, has no destination", fix=undo)
     total = sum(d.weight for d in destinations)
     if total != 100:
         weights = "/".join(str(d.weight) for d in destinations)
         raise KmeshctlError(f"{where} routes with weights {weights}, which add up to {total}, not 100", fix=undo)
-    return m.VirtualService(meta["name"], meta.get("namespace") or "default", tuple(spec.get("hosts") or ()),
-                            (m.HttpRoute((), destinations),))
+    _check_subsets(found, route, where, undo)
 
 
 def _as_destination_rule(doc: dict) -> "m.DestinationRule":
@@ -749,15 +924,17 @@ def _as_deployment(doc: dict, namespace: str) -> "m.Deployment":
     containers = tuple(m.Container(str(c.get("name", "")), str(c.get("image", "")), (),
                                    tuple(str(a) for a in c.get("args") or []), ())
                        for c in (template.get("spec") or {}).get("containers") or [])
-    return m.Deployment(doc["metadata"]["name"], namespace, 1, labels, containers)
+    replicas = (doc.get("spec") or {}).get("replicas")  # unset: Kubernetes' default, 1
+    return m.Deployment(doc["metadata"]["name"], namespace, 1 if replicas is None else int(replicas), labels,
+                        containers)
 
 
-def _check_subsets(found: "m.Manifests", where: str, undo: str) -> None:
+def _check_subsets(found: "m.Manifests", route: int, where: str, undo: str) -> None:
     """Every subset the route names is one the DestinationRule defines (demo_subject assumes it)."""
     vs = found.virtual_services[0]
     rule = found.destination_rules[0] if found.destination_rules else None
     defined = {s.name for s in rule.subsets} if rule else set()
-    for dest in vs.http[0].destinations:
+    for dest in vs.http[route].destinations:
         if dest.subset not in defined:
             rule_name = f"DestinationRule {rule.namespace}/{rule.name}" if rule else "no DestinationRule"
             raise KmeshctlError(f"{where} routes to subset {dest.subset or '(none)'} of {dest.host}, which "
@@ -858,6 +1035,8 @@ class ClusterTarget:
         self._settle_s = settle_s
         self._ready_timeout_s = ready_timeout_s
         self._original_http: Optional[list] = None
+        self._set_http: Optional[list] = None  # the http routes this run last wrote (its weights in force)
+        self._record_at, self._record_thread = 0.0, 0  # when this run last wrote its record, and on which thread
         self._vs_uid = ""  # the demo's VirtualService prepare checked: every write is to that one
         self._cluster_ip = ""
         self._client_pod = ""
@@ -948,11 +1127,12 @@ class ClusterTarget:
         """``objs`` with the fortio Service labelled for the waypoint to use (--waypoint,
         else found_waypoint's), said; as they are when neither names one."""
         namespace = _fortio_service(objs)["metadata"]["namespace"]
-        name, why = (self.waypoint, "--waypoint") if self.waypoint else found_waypoint(self.client, namespace)
+        found = (namespace, self.waypoint, "--waypoint") if self.waypoint else found_waypoint(self.client, namespace)
+        where, name, why = found
         if not name:
             return objs
-        progress(f"Service {namespace}/{SERVICE} uses waypoint {namespace}/{name} ({why})")
-        return with_waypoint(objs, name)
+        progress(f"Service {namespace}/{SERVICE} uses waypoint {where}/{name} ({why})")
+        return with_waypoint(objs, name, where)
 
     def _not_enrolled(self, objs: list[dict]) -> str:
         """The demo's namespace when it is not in kmesh yet (applying its Namespace object
@@ -977,7 +1157,8 @@ class ClusterTarget:
     def _settle_record(self, record: WeightsRecord, action: str, progress: Callable[[str], None]) -> None:
         """A run killed after changing the weights left them and its record: the weights it
         found go back when the VirtualService still has the ones it set; changed since (the
-        user's), they stay and only the record goes. Either is said."""
+        user's), or an older demo's record (which cannot tell), they stay and only the record
+        goes. Each is said."""
         live = self.client.get(VS_API, "VirtualService", self._vs_name, self._vs_namespace)
         if live is None:
             return
@@ -987,8 +1168,14 @@ class ClusterTarget:
                      f"{route_weights_text(live)}; putting back {found}")
             self._restore(record.found, live)
             return
-        progress(f"{self._vs_text}: a demo stopped before it could put back the weights it found ({found}), and "
-                 f"they were changed since (now {route_weights_text(live)}): keeping them, dropping its record")
+        now = route_weights_text(live)
+        if record.set is None:  # an older demo's record: the weights it found only
+            progress(f"{self._vs_text}: an older demo stopped before it could put back the weights it found "
+                     f"({found}); its record cannot tell whether {now} are its weights: keeping them, dropping "
+                     "its record")
+        else:
+            progress(f"{self._vs_text}: a demo stopped before it could put back the weights it found ({found}), "
+                     f"and they were changed since (now {now}): keeping them, dropping its record")
         self._patch(live, {"metadata": {"annotations": {ORIGINAL_WEIGHTS: None}}})
 
     def _restore(self, http: list, live: dict) -> None:
@@ -1142,7 +1329,8 @@ class ClusterTarget:
         try:
             response.run_forever(timeout=EXEC_TIMEOUT_S)
             out = response.read_stdout() if response.peek_stdout() else ""
-            _check_exit(response.read_channel(ERROR_CHANNEL), argv[0], f"{self._client_namespace}/{self._client_pod}")
+            _check_exit(response.read_channel(ERROR_CHANNEL), f"command {argv[0]}",
+                        f"{self._client_namespace}/{self._client_pod}")
             return out
         finally:
             response.close()
@@ -1154,36 +1342,69 @@ class ClusterTarget:
 
     def run_loop(self, argv: list[str]) -> Iterator[str]:
         """`kubectl exec` the loop in the client pod under GUARD, yielding its output
-        line by line and a heartbeat on its stdin; closed before its end (a stop), it
-        ends the loop in the pod (KILL_LOOP)."""
+        line by line, with a heartbeat on its stdin (_Heartbeat, read or not) and this
+        run's weights record kept young (_refresh_record); closed before its end (a stop),
+        it ends the loop in the pod (KILL_LOOP)."""
         where = f"{self._client_namespace}/{self._client_pod}"
         marker = self._loop_marker()
         response = self._open_exec(guarded(argv, marker, self.loop_orphan_s), stdin=True)
-        buffer, ended, beat = "", False, 0.0
+        beats = _Heartbeat(response, HEARTBEAT_S)
+        buffer, ended = "", False
         try:
             while response.is_open():
-                if time.monotonic() - beat >= HEARTBEAT_S:
-                    beat = time.monotonic()
-                    _quietly(lambda: response.write_stdin("\n"))
-                response.update(timeout=HEARTBEAT_S)
-                if response.peek_stdout():
-                    buffer += response.read_stdout()
-                    *lines, buffer = buffer.split("\n")
-                    yield from lines
+                with beats.lock:
+                    beats.beat()
+                    response.update(timeout=HEARTBEAT_S)
+                    buffer += response.read_stdout() if response.peek_stdout() else ""
+                *lines, buffer = buffer.split("\n")
+                yield from lines
+                self._refresh_record()
             ended = True
+            beats.stop()
             buffer += response.read_stdout() if response.peek_stdout() else ""
             yield from buffer.splitlines()
-            _check_exit(response.read_channel(ERROR_CHANNEL), argv[0], where)
+            _check_exit(response.read_channel(ERROR_CHANNEL), "the request loop", where)
         finally:
+            beats.stop()
             response.close()
             if not ended:  # closing the stream may leave the loop running in the pod
                 _quietly(lambda: self._exec(["sh", "-c", KILL_LOOP, "sh", marker]))
 
+    def _refresh_record(self) -> None:
+        """Rewrite the time on this run's weights record every DEMO_RECORD_REFRESH_S while a
+        phase runs (another host's run takes a record younger than OTHER_HOST_RUN_S for a run
+        still going), on the VirtualService as this run left it only (fenced: uid and
+        resourceVersion); a failure is logged, the phase goes on. Only on the thread that set
+        the weights: a change's background loop runs on another one while set_weights writes."""
+        if self._set_http is None or threading.get_ident() != self._record_thread:
+            return
+        if time.time() - self._record_at < DEMO_RECORD_REFRESH_S:
+            return
+        self._record_at = time.time()  # tried: the next try one interval later
+        try:
+            live, _ = self._still_own_vs()
+            record = self._own_record(live)
+            if live is not None and record is not None:
+                fresh = replace(record, at=time.time()).to_json()
+                self._patch(live, {"metadata": {"annotations": {ORIGINAL_WEIGHTS: fresh}}})
+        except KmeshctlError as err:
+            log.info("%s: the time on the demo's weights record was not refreshed: %s", self._vs_text, err)
+
+    def _own_record(self, live: Optional[dict]) -> Optional[WeightsRecord]:
+        """The record on ``live`` when it is this run's and the weights this run set are in force."""
+        record = weights_record(live)
+        if live is None or record is None or (record.host, record.pid) != (socket.gethostname(), os.getpid()):
+            return None
+        in_force = (live.get("spec") or {}).get("http")
+        return record if record.set == self._set_http and in_force == self._set_http else None
+
     def _end_left_loops(self, progress: Callable[[str], None]) -> None:
         """End the request loops earlier runs left in the client pod (SWEEP), saying so."""
+        from kmeshctl.demo import REQUEST_LOOP
+
         try:
             out = self._exec(["sh", "-c", SWEEP, "sh", self.loop_dir, LOOP_MARKER_PREFIX, self.service_url(),
-                              self.proc_dir])
+                              self.proc_dir, REQUEST_LOOP])
         except KmeshctlError:  # no exec here: the loop's own exec says why, in its words
             return
         count = int(out.split()[-1]) if out.split() and out.split()[-1].isdigit() else 0
@@ -1196,23 +1417,48 @@ class ClusterTarget:
         self._exec(["touch", path])
 
     def set_weights(self, weights: list[int]) -> None:
+        """Set ``weights`` on the route a plain GET / takes (the one measured), recorded
+        in the same write, then wait until the waypoint routes with them."""
         current, why = self._still_own_vs()
         if current is None:
             raise KmeshctlError(f"{why}: its weights were not changed", fix="re-run the demo")
         http = copy.deepcopy(current["spec"]["http"])
+        index = self._measured_index(current)
         if self._original_http is None:
             self._original_http = copy.deepcopy(http)
-        for route, weight in zip(http[0]["route"], weights):
+        for route, weight in zip(http[index].get("route") or [], weights):
             route["weight"] = weight
         # the record goes with the change, in one write: a run killed after it leaves both
         record = WeightsRecord(self._original_http, http, socket.gethostname(), os.getpid(), time.time())
-        self._patch(current, {"metadata": {"annotations": {ORIGINAL_WEIGHTS: record.to_json()}},
-                              "spec": {"http": http}})
+        self._patch_weights(current, {"metadata": {"annotations": {ORIGINAL_WEIGHTS: record.to_json()}},
+                                      "spec": {"http": http}})
+        self._set_http = http
+        self._record_at, self._record_thread = record.at, threading.get_ident()  # see _refresh_record
         waypoint = self._kmeshctl_waypoint(current)
         if waypoint is not None and self._waypoint_pods(waypoint):
-            self._wait_waypoint_weights(waypoint, current, http[0]["route"])
+            self._wait_waypoint_weights(waypoint, current, http[index].get("route") or [])
         else:
             time.sleep(self._settle_s)
+
+    def _measured_index(self, vs: dict) -> int:
+        """The route of ``vs`` a plain GET / takes (demo.measured_route, as subject found it)."""
+        from kmeshctl import demo
+
+        try:
+            return demo.measured_route(_as_virtual_service(vs, self._vs_text, ""), "the cluster")
+        except UsageError as error:  # the cluster's object, changed since: not this command's input
+            raise KmeshctlError(f"{error}: its weights were not changed", fix="re-run the demo") from None
+
+    def _patch_weights(self, live: dict, patch: dict) -> None:
+        """_patch; a 409 Conflict (the VirtualService changed since it was read) as one line."""
+        try:
+            self._patch(live, patch)
+        except ApiError as err:
+            if err.status != 409:
+                raise
+            raise KmeshctlError(f"{self._vs_text} was changed by someone else while the demo ran (409 Conflict "
+                                "on the weights' write): the demo's weights were not set", fix="run the demo again") \
+                from None
 
     # ----- the waypoint applied the change --------------------------------------------
 
@@ -1306,12 +1552,13 @@ class ClusterTarget:
                 f"wait for the agent to mark it: `kmeshctl enable-ns {self._client_namespace} --wait`")
 
     def _even_spread(self, report: "DemoReport") -> str:
-        """A rejected phase whose counts an even spread over the versions explains."""
+        """A rejected phase whose counts an even spread over the pods explains."""
         from kmeshctl.demo import P_VALUE_FLOOR
         from kmeshctl.splitstats import split_test
 
+        pods = report.subject.pod_counts if report.subject else {}
         for phase in report.phases:
-            even = split_test(phase.traffic.counts, {server: 1 for server in phase.expected})
+            even = split_test(phase.traffic.counts, {server: pods.get(server, 1) for server in phase.expected})
             if phase.consistent or even is None or even.p_value < P_VALUE_FLOOR:
                 continue
             found = service_waypoint(self.client, self._objs, planned=False)
@@ -1321,9 +1568,11 @@ class ClusterTarget:
         return ""
 
     def finish(self, progress: Callable[[str], None]) -> None:
-        """Put back the weights the run found, on the VirtualService prepare checked only;
-        a failure is one line saying what stays and what the next run does."""
-        if self._original_http is None:
+        """Put back the weights the run found, on the VirtualService prepare checked only,
+        while it has the weights this run set (changed since by someone else, theirs stay
+        and only the record goes); a failure is one line saying what stays and what the
+        next run does."""
+        if self._original_http is None or self._set_http is None:
             return
         found = route_weights_text({"spec": {"http": self._original_http}})
         live: Optional[dict] = None
@@ -1331,6 +1580,11 @@ class ClusterTarget:
             live, why = self._still_own_vs()
             if live is None:
                 progress(f"{why}: the weights it had ({found}) are not put back")
+                return
+            if (live.get("spec") or {}).get("http") != self._set_http:
+                progress(f"{self._vs_text}'s routes were changed by someone else during the demo (now "
+                         f"{route_weights_text(live)}): keeping them, not putting back {found}")
+                self._patch(live, {"metadata": {"annotations": {ORIGINAL_WEIGHTS: None}}})
                 return
             progress("restoring the VirtualService's weights")
             self._restore(self._original_http, live)

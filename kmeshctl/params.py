@@ -59,6 +59,10 @@ XDS_HOST_EXAMPLE = "istiod.istio-system.svc"  # istiod's Service without a revis
 XDS_PORT_EXAMPLE = 15012
 DEMO_NAMESPACE = "default"  # `demo traffic-shift -n`: where examples/fortio/ puts the demo's objects
 DEMO_REQUESTS = 20  # `demo traffic-shift -c`: requests per phase (enough to judge 90/10, 50/50, 0/100; 80/20 needs 24)
+# While a cluster demo's phase runs, the time on its weights record (the VirtualService's
+# kmeshctl.io/demo-original-weights) is rewritten this often: another host's run takes a record
+# younger than demo_cluster.OTHER_HOST_RUN_S (600 s) for a run still going.
+DEMO_RECORD_REFRESH_S = 120.0
 # Stands in for istiod's address where only the other parameters matter (flag checks
 # before discovery, the names uninstall deletes); it never reaches a cluster.
 PLACEHOLDER_XDS_ADDRESS = "istiod.istio-system.svc:15012"

@@ -116,8 +116,8 @@ def test_the_loop_runs_through_exec_and_a_failing_command_is_an_error(cluster) -
     target.prepare(lambda _: None)
     server.back_pod("default", target._client_pod, HostNetworkBackend())  # harmless commands only
     assert list(target.run_loop(["sh", "-c", "echo 1 0 200 1; printf '2 0 200 2'"])) == ["1 0 200 1", "2 0 200 2"]
-    with pytest.raises(KmeshctlError, match=r"^sh in pod default/netutils-\S+ failed: command terminated with "
-                                            r"non-zero exit code: .*exit code 4; check"):
+    with pytest.raises(KmeshctlError, match=r"^the request loop in pod default/(netutils-\S+) exited with code 4; "
+                                            r"see `kubectl describe pod -n default \1`$"):
         list(target.run_loop(["sh", "-c", "echo partial; exit 4"]))
 
 

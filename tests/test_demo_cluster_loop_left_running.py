@@ -24,6 +24,7 @@ from kmeshctl.demo_cluster import LOOP_MARKER_PREFIX, ClusterTarget, guarded
 from kmeshctl.kube import connect
 from kmeshctl.sandbox.manifests import default_files, load
 from demo_mesh_seed import seed_mesh
+from demo_older_loop import older_loop
 from standin import HostNetworkBackend, StandinApiServer, istio_crds, namespace, node
 from standin import streams
 
@@ -155,9 +156,8 @@ def test_the_next_run_ends_loops_left_running_and_says_so(target) -> None:
     marker = f"{cluster.loop_dir}/{LOOP_MARKER_PREFIX}0123456789-1"
     argv = guarded(["sh", "-c", ANSWERS, "sh", url], marker, 600)
     left = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
-    # an older kmeshctl's loop: no guard, no marker, the loop script's text in its argv
-    old = subprocess.Popen(["sh", "-c", "while :; do sleep 1; done # END_OF_HEADERS", "sh", url, "1500"],
-                           stdout=subprocess.DEVNULL, start_new_session=True)
+    # an older kmeshctl's loop: no guard, no marker, exactly the loop script's argv
+    old = older_loop(Path(cluster.loop_dir).parent, url)
     try:
         deadline = time.monotonic() + 5
         while not os.path.exists(marker) and time.monotonic() < deadline:

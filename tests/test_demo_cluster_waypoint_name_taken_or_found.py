@@ -89,7 +89,8 @@ def test_the_only_ready_kmeshctl_waypoint_is_used(server, tmp_path) -> None:
     server.put(gateway)
     server.put({"apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": "waypoint-kmesh-0", "namespace": "default",
-                             "labels": {GATEWAY_LABEL: "waypoint-kmesh", WAYPOINT_LABEL: "waypoint-kmesh"}},
+                             "labels": {GATEWAY_LABEL: "waypoint-kmesh", WAYPOINT_LABEL: "waypoint-kmesh",
+                                        **COMMON_LABELS}},
                 "spec": {"containers": [{"name": "envoy", "image": "envoy:test"}]},
                 "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
     said: list[str] = []

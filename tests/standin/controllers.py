@@ -1,7 +1,9 @@
 """What the rest of a real control plane does to stored objects, simulated:
 
 - ClusterIP allocation for Services on create (the API server's own allocator): a free
-  address of the service range, or the one the Service asks for (422 when taken), or
+  address of the service range (from a /24 of its own per server, never 10.96.0.0/24: a
+  local sandbox's Service VIPs, whose demo loops on this host a demo's sweep must not
+  take for its own, nor another stand-in's), or the one the Service asks for (422 when taken), or
   one pinned by a test with `IpAllocator.pin` (to match a data plane that already serves
   the Service at that address); kept on update, released on delete;
 - the DaemonSet controller (`daemonset_controller = "ready" | "stuck"`): one pod per Node;
@@ -18,6 +20,7 @@ import copy
 import hashlib
 import ipaddress
 import json
+import random
 import secrets
 import threading
 from typing import TYPE_CHECKING, Optional
@@ -37,7 +40,7 @@ class IpAllocator:
     def __init__(self) -> None:
         self.cluster_ips: dict[str, str] = {}  # ip -> "namespace/name"
         self.pinned: dict[str, str] = {}  # "namespace/name" -> ip
-        self._next_service = FIRST_SERVICE_OFFSET
+        self._next_service = random.randint(1, 254) * 256 + FIRST_SERVICE_OFFSET
         self._next_pod = 2
 
     def pin(self, namespace: str, name: str, ip: str) -> None:
