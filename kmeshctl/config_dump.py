@@ -302,6 +302,20 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
+# ----------------------------------------------------------------- -o json|yaml
+
+# The objects of the cache dump keyed by names, not fields: a workload's Services (`namespace/hostname`).
+NAME_KEYED = frozenset({"services"})
+
+
+def cache_output(dump: dict) -> dict:
+    """`dump config -o json|yaml` of the agent's cache dump (the workload API's snake_case
+    field names): every field camelCase, as every kmeshctl document (docs/usage.md)."""
+    from kmeshctl.dump import camel_keys
+
+    return camel_keys(dump, NAME_KEYED)
+
+
 # ----------------------------------------------------------------- tables
 
 

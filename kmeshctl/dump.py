@@ -5,13 +5,13 @@ JSON shape: ``{"<map name>": [{"key": {...}, "value": {...}}, ...]}``. Each key/
 object has the fields of ``to_json`` of the ``kmeshctl.maps`` dataclasses (IPs as text,
 ports in host order, enums in words), so ``entry_from_json`` decodes it back; km_manage
 keys also carry ``pod``: ``{"namespace", "name"}`` of the netns cookie's pod, or null
-when the node agent did not name it.
+when the node agent did not name it. That is the agent's admin JSON; `dump maps -o
+json|yaml` prints it through ``maps_output``: the same fields in camelCase (docs/usage.md).
 """
 
 from __future__ import annotations
 
-
-import textwrap
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -174,11 +174,54 @@ def with_pods(data: dict[str, Any], pods: dict[int, str]) -> dict[str, Any]:
     return data
 
 
+_SNAKE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
+
+
+def camel(name: Any) -> Any:
+    """`netns_cookie` -> `netnsCookie`; a key that is no snake_case field name as it is."""
+    if not isinstance(name, str) or not _SNAKE.fullmatch(name):
+        return name
+    head, *rest = name.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def camel_keys(data: Any, data_keyed: frozenset[str] = frozenset()) -> Any:
+    """``data`` with every object key camelCase (kubectl's JSON), except the keys of an
+    object under a key of ``data_keyed``: those are names (a workload's Services), not fields."""
+    if isinstance(data, list):
+        return [camel_keys(item, data_keyed) for item in data]
+    if not isinstance(data, dict):
+        return data
+    return {camel(key): _names_kept(value, data_keyed) if key in data_keyed else camel_keys(value, data_keyed)
+            for key, value in data.items()}
+
+
+def _names_kept(data: Any, data_keyed: frozenset[str]) -> Any:
+    """An object keyed by names: its keys as they are, what they hold camelCase."""
+    if not isinstance(data, dict):
+        return camel_keys(data, data_keyed)
+    return {name: camel_keys(value, data_keyed) for name, value in data.items()}
+
+
+def maps_output(data: dict[str, Any]) -> dict[str, Any]:
+    """`dump maps -o json|yaml` of the maps' JSON (``to_json``, or an agent's): the map names
+    (the top keys, and those of ``sizes``) as the maps are named, every field camelCase."""
+    return {name: _names_kept(rows, frozenset()) if name == SIZES else camel_keys(rows)
+            for name, rows in data.items()}
+
+
 def entry_from_json(map_name: str, entry: dict[str, Any]) -> tuple[Any, Any]:
-    """The typed (key, value) of one JSON entry of ``map_name``."""
+    """The typed (key, value) of one JSON entry of ``map_name``: the agent's (C field names)
+    or `dump maps -o json`'s (the same in camelCase)."""
     check_map_name(map_name)
     spec = SPECS_BY_NAME[map_name]
-    return spec.key_type.from_json(entry["key"]), spec.value_type.from_json(entry["value"])
+    key, value = _snake_keys(entry["key"]), _snake_keys(entry["value"])
+    return spec.key_type.from_json(key), spec.value_type.from_json(value)
+
+
+def _snake_keys(fields_: dict[str, Any]) -> dict[str, Any]:
+    """`netnsCookie` -> `netns_cookie` (``camel`` undone), for the maps' from_json."""
+    return {re.sub(r"[A-Z]", lambda m: "_" + m.group().lower(), key): value for key, value in fields_.items()}
 
 
 def dump_json(bpf_fs: Path, name: str | None = None, pods: dict[int, str] | None = None
@@ -399,6 +442,12 @@ _KEY_COLUMNS = {
     AUTHZ_POL.name: ("id", "name"),
     AUTHZ_STATS.name: ("policy", "verdict", "dry run"),
 }
+# The columns of a map that name what a value's id stands for (km_frontend's UPSTREAM):
+# not keys (they wrap), but left out only after the map's other columns (a KIND
+# without the name it is the kind of tells nothing).
+_NAME_COLUMNS = {
+    FRONTEND.name: ("upstream",),
+}
 # The detail columns of each map (ids and cookies the names beside them stand for, the
 # tunnel a backend takes as a waypoint): only -o wide shows them.
 _DETAIL_COLUMNS = {
@@ -414,7 +463,8 @@ _MIN_OTHER = 12  # the width a wrapping column keeps at least
 _WIDE = 10_000
 
 
-def _fit(table: Table, width: int, wide: bool, keys: tuple[str, ...]) -> tuple[Table, list[str], int]:
+def _fit(table: Table, width: int, wide: bool, keys: tuple[str, ...], last: tuple[str, ...] = ()
+         ) -> tuple[Table, list[str], int]:
     """The table to print in ``width`` columns, the headers left out and the width to
     print at (kmeshctl.cli.tables.fit_columns: wider than ``width`` only when the id and
     name columns alone are). ``wide``: every column whole, nothing left out."""
@@ -425,7 +475,7 @@ def _fit(table: Table, width: int, wide: bool, keys: tuple[str, ...]) -> tuple[T
         for column in table.columns:
             column.no_wrap = True
         return table, [], _WIDE
-    return fit_columns(table, width, keys, _MIN_OTHER)
+    return fit_columns(table, width, keys, _MIN_OTHER, last)
 
 
 def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
@@ -446,7 +496,8 @@ def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
             table = _manage_table(dump.entries, ids, pods) if dump.spec is MANAGE else build(dump.entries, ids)
         keys = tuple(key.upper() for key in _KEY_COLUMNS.get(dump.spec.name, ()))
         print_section(console, f"[bold]{dump.spec.name}[/bold]: {title} ({count})", table, keys, wide,
-                      first=not number, detail=_DETAIL_COLUMNS.get(dump.spec.name, ()))
+                      first=not number, detail=_DETAIL_COLUMNS.get(dump.spec.name, ()),
+                      last=tuple(name.upper() for name in _NAME_COLUMNS.get(dump.spec.name, ())))
 
 
 # A titled table of print_sections: title, table, key columns, detail columns (-o wide).
@@ -470,12 +521,13 @@ def print_sections(console: Console, sections: list[Section], wide: bool, none: 
 
 
 def print_section(console: Console, title: str, table: Table, keys: tuple[str, ...], wide: bool,
-                  first: bool = True, detail: tuple[str, ...] = ()) -> None:
+                  first: bool = True, detail: tuple[str, ...] = (), last: tuple[str, ...] = ()) -> None:
     """One titled table, as every dump prints them: a blank line before it (unless
     ``first``), the title on one left-aligned line (never wrapped mid-phrase: a terminal
     narrower than it folds it), the table fitted to the console's width with the columns
     named in ``keys`` (upper-case headers) whole, and a line naming the columns left out;
-    ``wide`` adds the ``detail`` columns and prints every column whole."""
+    ``wide`` adds the ``detail`` columns and prints every column whole; the ``last`` columns
+    are left out only after the others."""
     from kmeshctl.cli.tables import drop_empty_columns, wide_only
 
     if not first:
@@ -485,12 +537,25 @@ def print_section(console: Console, title: str, table: Table, keys: tuple[str, .
     drop_empty_columns(table)  # before fitting: a column of <none> only would push others out
     _boundary_cells(table)
     wide_only(table, detail, wide)
-    table, dropped, needed = _fit(table, console.width, wide, keys)
+    table, dropped, needed = _fit(table, console.width, wide, keys, last)
     _print_at_least(console, table, needed)
     if dropped:
         note = f"(not shown at this width: {', '.join(dropped)}; -o wide shows every column)"
-        for line in textwrap.wrap(note, max(console.width, 40), break_on_hyphens=False):
+        for line in note_lines(note, console.width):
             console.print(line, highlight=False, soft_wrap=True)
+
+
+# A short flag and its value (`-o wide`): one word of a note, never split across lines.
+_FLAG_VALUE = re.compile(r"(?<!\S)(-[A-Za-z]) +(?=[a-z])")
+
+
+def note_lines(note: str, width: int) -> list[str]:
+    """``note`` wrapped to ``width`` at spaces (WholeWordsWrapper), a flag kept on the line
+    of its value (`-o wide` is pasted as one piece); a word longer than a line stays whole."""
+    from kmeshctl.cli.tables import WholeWordsWrapper
+
+    glued = _FLAG_VALUE.sub(lambda m: m.group(1) + "\0", note)
+    return [line.replace("\0", " ") for line in WholeWordsWrapper(max(width, 1)).wrap(glued)]
 
 
 def _boundary_cells(table: Table) -> None:

@@ -18,7 +18,7 @@ from typing import Iterator, Optional
 import pytest
 
 from bpf_testlib import PodProcess, connect, dataplane_paths, pod_network
-from kmeshctl import dump, unixsock
+from kmeshctl import config_dump, dump, unixsock
 from kmeshctl.node import loader
 from kmeshctl.podnet import PodNetwork, remove_cgroup_tree
 from kmeshctl.xds import WORKLOAD_ADDRESS_TYPE
@@ -252,7 +252,8 @@ def test_dump_config_cli_shows_the_cache(env: Env) -> None:
     port = str(env.agent.admin_port)
     as_json = subprocess.run([KMESHCTL, "dump", "config", "--admin-port", port, "-o", "json"],
                              capture_output=True, text=True, check=True)
-    assert json.loads(as_json.stdout) == json.loads(env.agent.http("/debug/config_dump/dual-engine")[1])
+    raw = json.loads(env.agent.http("/debug/config_dump/dual-engine")[1])
+    assert json.loads(as_json.stdout) == config_dump.cache_output(raw)  # the agent's fields in camelCase
     table = subprocess.run([KMESHCTL, "dump", "config", "--admin-port", port], capture_output=True,
                            text=True, check=True, env={"COLUMNS": "250", "PATH": "/usr/bin:/bin"})
     assert "default/echo.default.svc.cluster.local" in table.stdout and "80->8080" in table.stdout

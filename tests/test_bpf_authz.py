@@ -266,8 +266,8 @@ def test_dump_maps_decodes_the_authorization_maps(env: Env) -> None:
     rules = [e for e in data["km_authz_rule"] if e["key"]["table"] == dst["value"]["table"]]
     client_rule = next(e for e in rules if e["key"]["src"] == f"{env.ip('client')}/32")
     assert client_rule["value"]["verdict"] == "DENY_POLICY"
-    assert client_rule["value"]["policy_name"] == "shop/deny-foo"
-    assert any(e["key"]["policy_name"] == "shop/deny-foo" and e["value"]["count"] >= 1
+    assert client_rule["value"]["policyName"] == "shop/deny-foo"
+    assert any(e["key"]["policyName"] == "shop/deny-foo" and e["value"]["count"] >= 1
                for e in data["km_authz_stats"])
     table = runner.invoke(app, ["dump", "maps", "--bpf-fs", str(env.dp.bpf_fs)], env={"COLUMNS": "250"})
     assert table.exit_code == 0, table.output

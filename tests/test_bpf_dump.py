@@ -93,23 +93,23 @@ def test_dump_json_round_trips_what_was_written(dp: LoadedEnv, written: dict) ->
     assert {v.name for _, v in decoded["km_idreg"]} == written["names"]
 
 
-def test_dump_json_uses_c_field_names_and_resolves_ids(dp: LoadedEnv, written: dict) -> None:
+def test_dump_json_uses_c_field_names_in_camel_case_and_resolves_ids(dp: LoadedEnv, written: dict) -> None:
     data = json.loads(_dump_cli(dp, "--map", "km_service", "-o", "json"))
     assert list(data) == ["km_service", "sizes"] and list(data["sizes"]) == ["km_service"]
-    api = next(e for e in data["km_service"] if e["key"]["service_name"].startswith("shop/api"))
+    api = next(e for e in data["km_service"] if e["key"]["serviceName"].startswith("shop/api"))
     assert api["value"] == {
-        "prio_endpoint_count": [0, 1, 0, 0, 0, 0, 0], "lb_policy": "FAILOVER",
-        "service_port": [9000], "target_port": [9000], "waypoint_id": written["wp_proxy"],
-        "waypoint_name": "Kubernetes//Pod/shop/waypoint-0"}
+        "prioEndpointCount": [0, 1, 0, 0, 0, 0, 0], "lbPolicy": "FAILOVER",
+        "servicePort": [9000], "targetPort": [9000], "waypointId": written["wp_proxy"],
+        "waypointName": "Kubernetes//Pod/shop/waypoint-0"}
     backends = json.loads(_dump_cli(dp, "--map", "km_backend", "-o", "json"))["km_backend"]
-    wp = next(e for e in backends if e["key"]["backend_name"] == "Kubernetes//Pod/shop/waypoint-0")
-    assert wp["value"] == {"addr4": "10.1.0.99", "addr6": "fd00::99", "service": [], "service_count": 0,
-                           "waypoint_id": 0, "tunnel_port": 15021, "tunnel_hdr": "PROXY_V2",
-                           "waypoint_unresolved": False, "service_names": [], "waypoint_name": None}
+    wp = next(e for e in backends if e["key"]["backendName"] == "Kubernetes//Pod/shop/waypoint-0")
+    assert wp["value"] == {"addr4": "10.1.0.99", "addr6": "fd00::99", "service": [], "serviceCount": 0,
+                           "waypointId": 0, "tunnelPort": 15021, "tunnelHdr": "PROXY_V2",
+                           "waypointUnresolved": False, "serviceNames": [], "waypointName": None}
     front = json.loads(_dump_cli(dp, "--map", "km_frontend", "-o", "json"))["km_frontend"]
     v6 = next(e for e in front if e["key"]["addr"] == "fd00::10")
-    assert v6["value"]["upstream_name"] == "shop/api.shop.svc.cluster.local"
-    assert v6["value"]["upstream_kind"] == "SERVICE"
+    assert v6["value"]["upstreamName"] == "shop/api.shop.svc.cluster.local"
+    assert v6["value"]["upstreamKind"] == "SERVICE"
 
 
 def test_dump_table_renders_readable_fields(dp: LoadedEnv, written: dict) -> None:

@@ -20,6 +20,7 @@ from typing import Iterator
 import pytest
 
 from bpf_testlib import dataplane_paths
+from kmeshctl import config_dump
 from kmeshctl.podnet import remove_cgroup_tree
 from kmeshctl.node import loader
 from kmeshctl.params import install_params
@@ -132,7 +133,7 @@ def test_dump_config_pod_is_the_agents_cache(env: Env) -> None:
     before = len(forwards(env.api))
     result = env.dump("config", "-o", "json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == env.local("/debug/config_dump/dual-engine")
+    assert json.loads(result.stdout) == config_dump.cache_output(env.local("/debug/config_dump/dual-engine"))
     assert forwards(env.api)[before:] == [f"/api/v1/namespaces/kmesh-system/pods/{env.agent_pod}/portforward"]
     table = env.dump("config")
     assert table.returncode == 0, table.stderr

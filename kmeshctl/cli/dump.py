@@ -221,8 +221,8 @@ def dump_maps(
     agent pod (port-forward to its admin port).
 
     In a terminal the id and name columns (km_endpoint's BACKEND too) are never cut:
-    the other columns wrap, then are left out from the right, named on a line under the
-    table; a terminal narrower than the id and name columns gets lines wider than it.
+    the other columns wrap, then are left out from the right (a name, km_frontend's
+    UPSTREAM, last), named on a line under the table; a terminal narrower than the id and name columns gets lines wider than it.
     -o wide adds the id, cookie and tunnel columns and cuts none.
 
     Examples:
@@ -252,7 +252,7 @@ def dump_maps(
         if map_name in (None, "km_manage") else {}
     with _maps_of(target):
         if is_data(output):
-            print_data(dumper.dump_json(target.bpffs, map_name, pods), output)
+            print_data(dumper.maps_output(dumper.dump_json(target.bpffs, map_name, pods)), output)
         else:
             dumper.print_tables(target.bpffs, map_name, _console(output), pods=pods,
                                 wide=output is OutputFormat.wide)
@@ -281,7 +281,7 @@ def _print_agent_maps(pod: str, namespace: str, port: int, map_name: Optional[st
     pods = _pod_names(lambda: config_dump.fetch(config_dump.CACHE_PATH, pod, namespace, port, run_options()), f"pod {pod}") \
         if map_name in (None, "km_manage") else {}
     if is_data(output):
-        print_data(dumper.with_pods(data, pods), output)
+        print_data(dumper.maps_output(dumper.with_pods(data, pods)), output)
     else:
         config_dump.print_maps_json_as_tables(data, map_name, _console(output), pods=pods,
                                               wide=output is OutputFormat.wide)
@@ -334,7 +334,7 @@ def dump_config(
         _refuse_namespace_without_pod()
         data = _local_cache(_local(None, admin_port, sandbox, "--admin-port PORT"), admin_port is not None)
     if is_data(output):
-        print_data(data, output)
+        print_data(config_dump.cache_output(data), output)
     else:
         config_dump.print_cache_tables(data, _console(output), wide=output is OutputFormat.wide)
 

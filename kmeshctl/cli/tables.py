@@ -261,11 +261,13 @@ def _padding_width(table: Table, index: int) -> int:
     return left + right
 
 
-def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int) -> tuple[Table, list[str], int]:
+def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int,
+                last: tuple[str, ...] = ()) -> tuple[Table, list[str], int]:
     """``table`` for a terminal ``width`` columns wide, the headers of the columns left
     out, and the width to print it at. The ``keys`` columns (ids, names: what tells the
     rows apart) are kept whole at any width; the others wrap (at least ``min_other``
-    wide) and, while the table is still too wide, are left out from the right. When the
+    wide) and, while the table is still too wide, are left out from the right, the
+    ``last`` ones (a name a value stands for) only after every other. When the
     keys alone are wider than ``width``, the width returned is theirs: the line is wider
     than the terminal (it folds it) rather than a name cut or split."""
     terminal_style(table)
@@ -274,13 +276,12 @@ def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int)
         if not column.no_wrap:
             column.overflow = "fold"  # a long word wraps too: no cell loses its end to "…"
     kept = list(table.columns)
-    dropped: list[str] = []
     while _needed(table, kept, keys, min_other) > width:
         others = [c for c in kept if str(c.header) not in keys]
         if not others:
             break
-        kept.remove(others[-1])
-        dropped.insert(0, str(others[-1].header))
+        kept.remove(next((c for c in reversed(others) if str(c.header) not in last), others[-1]))
+    dropped = [str(c.header) for c in table.columns if c not in kept]  # in the table's order
     narrow = with_columns(table, kept) if dropped else table
     whole = sum(_natural(c) if c.no_wrap else _wrapped(c, min_other) for c in narrow.columns)
     return narrow, dropped, max(width, whole + overhead(narrow))

@@ -8,7 +8,7 @@ netns to enroll must be a network namespace file: anything else gets one answer
 ("not a network namespace"), whether it exists or not.
 
     GET  /debug/config_dump/dual-engine       the workload cache as JSON
-    GET  /debug/config_dump/bpf/dual-engine   the decoded BPF maps (same JSON as `dump maps -o json`)
+    GET  /debug/config_dump/bpf/dual-engine   the decoded BPF maps (`dump maps -o json`'s, C field names)
     GET  /version                             agent version and mode
     GET  /debug/live                          200 while every worker of the agent runs, 503 naming a
                                               dead one (liveness probe; the server opens only once

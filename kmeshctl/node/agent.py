@@ -368,7 +368,7 @@ class Agent:
         return connection_status(self.config.xds_address, self.client.stats if self.client else None, synced)
 
     def bpf_dump(self) -> dict:
-        """The same JSON as `kmeshctl dump maps -o json` on this node."""
+        """`kmeshctl dump maps -o json` of this node, with the C field names (kmeshctl.dump.to_json)."""
         from kmeshctl import dump
 
         if self.maps is None:
