@@ -117,7 +117,7 @@ class KmeshctlGroup(TyperGroup):
         if ctx.parent is None:
             _TYPED[:] = args
             if not ctx.resilient_parsing:
-                refuse_short_flag_values(args, self)
+                refuse_flag_values(args, self)
             args = split_short_equals(split_glued_shorts(args, self), self)
             args = server_dry_run_as_flag(args)
             _ARGS[:] = args
@@ -438,23 +438,54 @@ def split_short_equals(args: list[str], root: _click.Command) -> list[str]:
     return out
 
 
-def refuse_short_flag_values(args: list[str], root: _click.Command) -> None:
-    """kubectl's `-A=true` / `-q=false` typed for an on/off short flag of the command
-    named: the same one line as `--wait=false` (how kmeshctl spells on and off), never
-    "=true" split off as an extra argument. Nothing after `--` is looked at."""
-    words = _command_words(args)
-    command, used = _resolve(root, words)
-    command = command or root
-    path = " ".join(["kmeshctl", *words[:used]])
-    for arg in args:
+def refuse_flag_values(args: list[str], root: _click.Command) -> None:
+    """kubectl's `-A=true`, `--quiet=false`, `--force=true` typed for an on/off flag,
+    anywhere before `--` (before the group, between group and subcommand, after the
+    subcommand, a global flag such as -q/--quiet too): the one line of `--wait=false`, with
+    how kmeshctl spells on and off; never "No such option" for a global flag typed after
+    the command, nor "=true" split off as an extra argument. (kubectl's `--dry-run=server`
+    is accepted: server_dry_run_as_flag.)"""
+    chain = _commands_named(root, args)
+    path = " ".join(["kmeshctl", *(c.name for c in chain[1:] if c.name)])
+    for i, arg in enumerate(args):
         if arg == "--":
             return
-        if len(arg) < 3 or arg[2] != "=" or arg[0] != "-" or arg[1] == "-":
+        flag, equals, _ = arg.partition("=")
+        if not equals or not _is_flag_word(flag) or arg == "--dry-run=server" or flag in HELP_FLAGS or \
+                (i and args[i - 1] in GLOBAL_FLAGS):  # `--context --quiet=x` is a (bad) value
             continue
-        option = _option_spelled(command, arg[:2]) or _option_spelled(root, arg[:2])
+        option = next((o for c in reversed(chain) if (o := _option_spelled(c, flag)) is not None), None)
         if option is not None and getattr(option, "is_flag", False) and not getattr(option, "count", False):
-            raise KmeshctlUsageError(f"Option '{arg[:2]}' does not take a value{on_off_hint(option, arg[:2])} "
+            raise KmeshctlUsageError(f"Option '{flag}' does not take a value{_value_hint(option, flag, chain, args)} "
                                      f"(see '{path} --help')")
+
+
+def _is_flag_word(flag: str) -> bool:
+    """`-q`, `--quiet` (no glued short value such as `-nfoo`)."""
+    return flag.startswith("--") and len(flag) > 2 or len(flag) == 2 and flag[0] == "-" and flag[1] != "-"
+
+
+def _commands_named(root: _click.Command, args: list[str]) -> list[_click.Command]:
+    """The root and each command ``args`` name below it, before `--` (a word that names
+    none, such as a leading flag's value in `-n foo status`, is passed over)."""
+    chain = [root]
+    for word in _command_words(args):
+        subs = getattr(chain[-1], "commands", None)
+        if subs is None:
+            break
+        if word in subs:
+            chain.append(subs[word])
+    return chain
+
+
+def _value_hint(option: _click.Parameter, flag: str, chain: list[_click.Command], args: list[str]) -> str:
+    """How kmeshctl spells ``flag`` on and off; for --dry-run, what it is (kubectl's
+    --dry-run=client|server|none)."""
+    if flag != "--dry-run":
+        return on_off_hint(option, flag)
+    from kmeshctl.cli.render import dry_run_value_hint
+
+    return dry_run_value_hint(chain[-1], args, chain[0])
 
 
 def _option_spelled(command: _click.Command, flag: str) -> Optional[_click.Parameter]:

@@ -206,7 +206,8 @@ def up(
         _say_up(sandbox_name, state, plan, quiet)
     except KeyboardInterrupt as err:  # one line even under -q
         stop = stopped_by(err)
-        say(stopped_text(stop, _what_a_stopped_up_left(sandbox_name)))
+        if not said():  # up said why (a `sandbox down` removed it): that line stands
+            say(stopped_text(stop, _what_a_stopped_up_left(sandbox_name)))
         raise typer.Exit(stop.exit_code) from None
 
 
@@ -269,22 +270,39 @@ def up_hint(name: str, state: Optional[sandboxes.SandboxState] = None) -> str:
     """`Sandbox NAME is up. Try: ...`: commands that act on sandbox ``name`` when pasted
     (with --name NAME whenever the bare command would pick another one or refuse as
     ambiguous), carrying the flags the user gave; the demo only when ``state`` (the
-    sandbox made) has what it needs, else `dump maps` of the sandbox."""
+    sandbox made) has what it needs (in any namespace: `-n NS` when the demo needs it),
+    else `dump maps` of the sandbox."""
     from typer._click.globals import get_current_context
 
     from kmeshctl.cli.conventions import given_flags
-    from kmeshctl.sandbox.demo_target import demo_missing
 
-    runs_demo = state is None or not demo_missing(state)
+    namespace = _demo_namespace_of(state)
     commands = [sandboxes.for_sandbox("kmeshctl sandbox status", name)]
     demo = sandboxes.for_sandbox("kmeshctl demo traffic-shift", name)
     if get_current_context(silent=True) is not None and "name" in given_flags() and demo.split()[-2:-1] != \
             ["--sandbox"]:
         demo += f" --sandbox {name}"  # named in the demo's own spelling, not carried as the --name typed here
+    if namespace:
+        demo += f" -n {namespace}"
+    runs_demo = namespace is not None
     commands.append(demo if runs_demo else sandboxes.for_sandbox("kmeshctl dump maps", name, "--sandbox"))
     if get_current_context(silent=True) is not None:
         commands = [suggest(c) for c in commands]
     return f"Sandbox {name} is up. Try: {'; '.join(commands)}"
+
+
+def _demo_namespace_of(state: Optional[sandboxes.SandboxState]) -> Optional[str]:
+    """The -n the demo needs on sandbox ``state`` ('' when it picks the namespace by itself,
+    as with no ``state``: the default manifests); None when no namespace of it has the
+    demo's objects (custom manifests without them)."""
+    from kmeshctl.sandbox.demo_target import demo_missing, demo_namespaces
+
+    if state is None or not demo_missing(state):
+        return ""
+    found = demo_namespaces(state)
+    if not found:
+        return None
+    return "" if len(found) == 1 else found[0]  # several: the first, as the demo's own fix (demo_namespace)
 
 
 @sandbox_app.command("down", cls=SandboxFlagCommand)
@@ -616,6 +634,32 @@ def _has_pod(sandbox: str, pod: str, namespace: Optional[str]) -> bool:
     return True
 
 
+def _refuse_pod_in_no_sandbox(pod: str, namespace: Optional[str], kind: str = "pod") -> None:
+    """Given no --name, with several sandboxes up and none that has ``pod`` (in ``namespace``):
+    NotFound (exit 1, as `kubectl exec`) naming each sandbox looked in with its pods, not
+    "several sandboxes exist" and a line to paste that fails the same way."""
+    up = [n for n, phase in sandboxes.existing().items() if phase != sandboxes.PHASE_FAILED]
+    if len(up) < 2 or any(_has_pod(n, pod, namespace) for n in up):
+        return
+    where = f"namespace {namespace} of any sandbox" if namespace else "any sandbox"
+    looked = "; ".join(_pods_text(n, namespace, kind) for n in up)
+    raise sandboxes.NotFound(f"no {kind} {pod} in {where} ({looked}): pass a {kind} one of them has")
+
+
+def _pods_text(sandbox: str, namespace: Optional[str], kind: str = "pod") -> str:
+    """`a: netutils-0, web-0` (with ``namespace``: `a: default/netutils-0`, where they are;
+    ``kind`` Deployment: their Deployments)."""
+    try:
+        state = sandboxes.load(sandbox)
+    except KmeshctlError:
+        state = None
+    if state is None:
+        return f"{sandbox}: unreadable, see `kmeshctl sandbox status --name {sandbox}`"
+    names = [(p.namespace, p.deployment if kind == "Deployment" else p.name) for p in state.pods if not p.waypoint]
+    shown_names = dict.fromkeys(f"{ns}/{n}" if namespace else n for ns, n in names)
+    return f"{sandbox}: {', '.join(shown_names) or f'no {kind}s'}"
+
+
 def _pod_required(name: Optional[str], first: Optional[str], rest: List[str], namespace: Optional[str]) -> UsageError:
     """`POD is required`: for `exec -- POD COMMAND...` (``first``, ``rest``: the words after
     `--`, ``first`` a pod of the sandbox) with the line to type; else with the pods of the
@@ -761,6 +805,8 @@ def exec_(
         example = suggest(shlex.join(["kmeshctl", "sandbox", "exec", pod, "--", "sh"]))
         raise UsageError(f"COMMAND is required after `--` (kmeshctl sandbox exec POD -- COMMAND...): "
                          f"e.g. `{example}`")
+    if not name:
+        _refuse_pod_in_no_sandbox(pod, namespace, "Deployment" if deployment else "pod")
     state = _existing_state(name, f"kmeshctl sandbox exec {shlex.quote(pod)}", "-- " + shlex.join(command),
                             has=lambda n: _has_pod(n, pod, namespace), what=f"have pod {pod}")
     if state.phase != PHASE_READY or sandbox_mod.lock_mod.removed_by(state.name):  # half-made or being removed

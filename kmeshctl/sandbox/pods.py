@@ -29,7 +29,7 @@ from kmeshctl.cni.install import write_atomic
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.podnet import NETNS_DIR, POD_CGROUP_PREFIX, Pod, PodNetwork, enter_netns
 from kmeshctl.sandbox.containers import ProcessSpec, process_for
-from kmeshctl.sandbox.manifests import Manifests
+from kmeshctl.sandbox.manifests import USE_WAYPOINT_LABEL, Manifests
 from kmeshctl.sandbox.state import (
     FIRST_VIP_OFFSET,
     POD_SUBNET,
@@ -69,10 +69,7 @@ class PodPlan:
 
 def plan_pods(manifests: Manifests) -> list[PodPlan]:
     """Every pod `up` will create, validated (images, unique names) before anything exists."""
-    plans = [PodPlan(name, namespace, name,
-                     {WAYPOINT_MANAGED_LABEL: WAYPOINT_MANAGED_VALUE, WAYPOINT_NAME_LABEL: name},
-                     (), waypoint=True, containers=(WAYPOINT_CONTAINER,))
-             for namespace, name in waypoint_keys(manifests)]
+    plans: list[PodPlan] = []
     for deployment in manifests.deployments:
         try:
             processes = tuple(process_for(c, deployment) for c in deployment.containers)
@@ -83,13 +80,41 @@ def plan_pods(manifests: Manifests) -> list[PodPlan]:
             plans.append(PodPlan(f"{deployment.name}-{index}", deployment.namespace,
                                  deployment.name, dict(deployment.pod_labels), processes,
                                  containers=tuple(c.name for c in deployment.containers)))
-    seen: set[str] = set()
-    for plan in plans:
-        if plan.name in seen:
-            raise UsageError(f"two pods would be named {plan.name}: pod names must be unique "
-                             "across namespaces in the sandbox; rename a Deployment")
-        seen.add(plan.name)
+    plans = _waypoint_plans(manifests, {p.name for p in plans}) + plans  # waypoints first, as ever
+    _check_unique_names(plans)
     return plans
+
+
+def _waypoint_plans(manifests: Manifests, taken: set[str]) -> list[PodPlan]:
+    keys = waypoint_keys(manifests)
+    return [PodPlan(waypoint_pod_name(keys, namespace, name, taken), namespace, name,
+                    {WAYPOINT_MANAGED_LABEL: WAYPOINT_MANAGED_VALUE, WAYPOINT_NAME_LABEL: name},
+                    (), waypoint=True, containers=(WAYPOINT_CONTAINER,))
+            for namespace, name in keys]
+
+
+def waypoint_pod_name(keys: list[tuple[str, str]], namespace: str, name: str, taken: set[str]) -> str:
+    """The waypoint's name, or NAME-NAMESPACE when another namespace's waypoint has that
+    name too (each namespace may have its `waypoint`, as in Kubernetes) or a Deployment's
+    pod does: the sandbox's pod names are unique across namespaces (its netns, cgroup,
+    log and `sandbox exec POD` go by them). The waypoint keeps its name for routing."""
+    shared = sum(1 for _, other in keys if other == name) > 1
+    return f"{name}-{namespace}" if shared or name in taken else name
+
+
+def _check_unique_names(plans: list[PodPlan]) -> None:
+    seen: dict[str, PodPlan] = {}
+    for plan in plans:
+        first = seen.setdefault(plan.name, plan)
+        if first is not plan:
+            raise UsageError(f"two pods would be named {plan.name} ({_made_by(first)} and {_made_by(plan)}): "
+                             "pod names must be unique across namespaces in the sandbox; rename one of them")
+
+
+def _made_by(plan: PodPlan) -> str:
+    if plan.waypoint:
+        return f"the waypoint {plan.namespace}/{plan.deployment}, named by an {USE_WAYPOINT_LABEL} label"
+    return f"Deployment {plan.namespace}/{plan.deployment}"
 
 
 def plan_vips(manifests: Manifests) -> dict[str, str]:

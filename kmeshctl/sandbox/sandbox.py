@@ -160,19 +160,19 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
 
 def _undo_up(state: SandboxState, err: BaseException, progress: Progress, keep_logs_if_interrupted: bool) -> None:
     """What a failed or stopped `up` made, removed (its logs kept, see up)."""
-    name = state.name
     interrupted = isinstance(err, KeyboardInterrupt)
-    keep = keep_logs_if_interrupted or not interrupted
+    remover = lock_mod.removed_by(state.name) if interrupted else None
+    # a sandbox its user removed keeps no logs: `sandbox list` would show it as failed
+    keep = remover is None and (keep_logs_if_interrupted or not interrupted)
     kept = _keep_logs(state, "interrupted" if interrupted else "failed") if keep else None
     what = "interrupted" if interrupted else "sandbox up failed"
-    remover = lock_mod.removed_by(name) if interrupted else None
     progress(f"{what}: removing what was created" + (f" (its logs are kept in {kept})" if kept else ""))
     teardown(state, _quiet)
     if kept:
         _point_at_kept_logs(err, state.logs_dir, kept)
-    if remover is not None:
-        raise KmeshctlError(f"sandbox {name} was removed by 'sandbox down' (pid {remover.pid}) while it was "
-                            "being created") from None
+    if remover is not None:  # the stop's one line (exit 128 + its signal): why it came
+        stopping.say(f"sandbox {state.name} was removed by 'sandbox down' (pid {remover.pid}) while it was "
+                     "being created")
 
 
 def half_made_text(name: str) -> str:
@@ -587,6 +587,7 @@ def down(name: str, progress: Progress = _quiet, force: bool = False) -> bool:
             return False
         copy = kept_copy_used(state)
         teardown(state, progress)
+        shutil.rmtree(failed_up_logs(name), ignore_errors=True)  # an `up` it stopped may have kept some
         if copy is not None:
             copy.unlink(missing_ok=True)
         return True
