@@ -22,6 +22,7 @@ from kmeshctl.uninstall import check_install_namespaces, install_istio_namespace
 
 # (admin path, pod, namespace, port) -> the agent's JSON answer; raises KmeshctlError.
 AdminFetch = Callable[[str, str, str, int], dict]
+BEING_UNINSTALLED = "being uninstalled: "  # MeshStatus.deleting_problem's head (the CLI's `Being uninstalled:`)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class MeshStatus:
     kept: str = ""  # no DaemonSet: why uninstall keeps kmeshctl's ``namespace`` (the user's objects in it)
     kept_labels: list[str] = field(default_factory=list)  # install's labels still on that kept namespace
     enrolled_here: str = ""  # no DaemonSet: ``namespace`` is an app namespace enrolled (its label), "" when not
+    deleting: list[str] = field(default_factory=list)  # the DaemonSet and others being deleted: an uninstall going
 
     @property
     def terminating_problem(self) -> str:
@@ -69,6 +71,14 @@ class MeshStatus:
         return (f"namespace {self.namespace} is Terminating ({self.terminating}); install refuses it until it is "
                 f"gone: remove what holds it or wait (`kubectl get namespace {self.namespace} -o yaml` shows its "
                 "conditions)")
+
+    @property
+    def deleting_problem(self) -> str:
+        """The install being removed (an uninstall under way): what is being deleted, what
+        is gone, and to wait or finish it; never install, which would race the deletion."""
+        gone = f"; already gone: {', '.join(self.missing)}" if self.missing else ""
+        return (f"{BEING_UNINSTALLED}{', '.join(self.deleting)} being deleted (the cluster finishes it){gone}; wait "
+                f"for the uninstall to finish, or run `{self.uninstall}` to remove the rest (it is safe to repeat)")
 
     @property
     def app_namespace_problem(self) -> str:
@@ -110,6 +120,8 @@ class MeshStatus:
             return found + self.conflicts
         ds = self.daemonset
         found = ([self.terminating_problem] if self.terminating else []) + list(self.conflicts)
+        if self.deleting:  # its pods and objects going: neither their counts nor install's fix apply
+            return [self.deleting_problem] + found
         if ds["desired"] == 0:
             found.append("the DaemonSet wants 0 pods: no node matches its nodeSelector / tolerations (compare "
                          f"`kubectl get daemonset {ds['name']} -n {self.namespace} "
@@ -143,6 +155,7 @@ class MeshStatus:
             "differingObjects": self.drifted, "remainingObjects": self.remaining,
             "conflictingObjects": self.conflicts, "namespaceTerminating": self.terminating or None,
             "namespaceKept": {"reason": self.kept, "labels": self.kept_labels} if self.kept else None,
+            "beingDeleted": self.deleting,
         }
 
 
@@ -218,12 +231,21 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         reinstall=install_command(ds, istio_namespace) if ds else bare_install_command(namespace, istio_namespace),
         drifted=rbac_drift(client, expected) if ds else [],
         remaining=remaining,
-        uninstall="" if ds else uninstall_command(namespace, istio_namespace),
+        uninstall=uninstall_command(namespace, istio_namespace),
         conflicts=conflicts(client, expected),
         terminating=terminating_namespace(client, namespace),
         kept=kept, kept_labels=kept_labels,
         enrolled_here="" if ds else enrolled_label(client, namespace),
+        deleting=being_deleted(client, expected, ds) if ds and ds["metadata"].get("deletionTimestamp") else [],
     )
+
+
+def being_deleted(client: KubeClient, expected: list[dict], ds: dict) -> list[str]:
+    """The refs of the objects install creates that carry a deletionTimestamp, ``ds``
+    (the DaemonSet, as read) first; the namespace is terminating_namespace's."""
+    others = [object_ref(o) for o in expected if o["kind"] not in ("Namespace", "DaemonSet")
+              and ((_read(client, o) or {}).get("metadata") or {}).get("deletionTimestamp")]
+    return [object_ref(ds)] + others
 
 
 def _namespace_of(expected: list[dict]) -> dict:
@@ -233,13 +255,18 @@ def _namespace_of(expected: list[dict]) -> dict:
 def kept_namespace(client: KubeClient, namespace: str, expected: list[dict],
                    remaining: list[str]) -> tuple[str, list[str]]:
     """(why uninstall keeps ``namespace``: uninstall.user_objects' words, the labels
-    install set that it still carries) when kmeshctl made it and it holds objects
-    install did not make; ("", []) otherwise."""
-    from kmeshctl.uninstall import user_objects
+    install set that it still carries) when kmeshctl made it, it is all of the install
+    left (``remaining``: an uninstall stopped before it never kept it) and it holds
+    objects install did not make; ("", []) otherwise. The first kind of the core and apps APIs
+    holding some of the user's objects is enough to say it is kept (its objects named);
+    only when there is none is every kind the cluster serves looked through, as uninstall
+    does (a status runs this each time, with no DaemonSet)."""
+    from kmeshctl.uninstall import Held, first_user_objects, user_objects
 
-    if not any(o["kind"] == "Namespace" for o in expected) or object_ref(_namespace_of(expected)) not in remaining:
+    if not any(o["kind"] == "Namespace" for o in expected) or remaining != [object_ref(_namespace_of(expected))]:
         return "", []
-    reason = user_objects(client, namespace, expected).text()
+    found = first_user_objects(client, namespace, expected)
+    reason = Held(found, [], []).text() if found else user_objects(client, namespace, expected).text()
     if not reason:
         return "", []
     current = _read(client, _namespace_of(expected)) or {}

@@ -18,12 +18,13 @@ from typing import Any, Callable, Literal, Optional, Sequence
 from kmeshctl.enrollment import REDIRECTION_ANNOTATION, PodView, is_annotated
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.asciinum import duration_words, limit_words
-from kmeshctl.kube import ApiError, ApiUnreachable, KubeClient, ResourceKind, object_ref
+from kmeshctl.kube import FIELD_MANAGER, MERGE_PATCH, ApiError, ApiUnreachable, KubeClient, ResourceKind, object_ref
 from kmeshctl.namespaces import agent_namespaces
 from kmeshctl.params import (NAMESPACE_CHECK_PAGE, NAMESPACE_KEPT_NAMES, NAMESPACE_KEPT_NAMES_PER_KIND,
                              PLACEHOLDER_XDS_ADDRESS, UNINSTALL_POLL_S, WAITING_NOTE_AFTER_S, InstallParams)
 from kmeshctl.render import MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl, render_manifests
-from kmeshctl.waypoint.deploy import WAYPOINT_LABEL
+from kmeshctl.waypoint.deploy import UNANSWERED, WAYPOINT_LABEL
+from kmeshctl import waits
 
 
 Outcome = Literal["deleted", "would be deleted", "not found", "kind not served", "stopped", "needs cleanup",
@@ -44,9 +45,12 @@ CLUSTER_CONFIGMAPS = ("kube-root-ca.crt", "istio-ca-root-cert", "istio-ca-crl")
 CLUSTER_SERVICE_ACCOUNT = "default"
 TOKEN_SECRET = "kubernetes.io/service-account-token"
 # A list answered so is a kind that could not be looked through (the namespace is then kept):
-# not allowed (401/403), no list (405), API down (503). A 404 (an API gone) is no error:
-# KubeClient.request answers None, and _users_of_kind says so.
-UNLISTABLE = (401, 403, 405, 503)
+# not allowed (401/403), no list (405), too many requests (429), and any 5xx (_unlistable: its
+# API down, a CRD's conversion webhook failing, a gateway timeout). A 404 (an API gone) is no
+# error: KubeClient.request answers None, and _users_of_kind says so.
+UNLISTABLE = (401, 403, 405, 429)
+# first_user_objects' kinds: where the user's objects nearly always are, discovered by any caller already
+QUICK_LOOK_API_VERSIONS = ("v1", "apps/v1")
 # DeleteResult.reason: why an object was spared
 NOT_OURS_REASON = "not-ours"
 USER_OBJECTS_REASON = "holds-user-objects"  # found some: it is the user's namespace now (release_namespace)
@@ -55,15 +59,17 @@ MAY_HOLD_REASON = "may-hold-user-objects"  # some kinds could not be looked thro
 VERSION_LABEL = "app.kubernetes.io/version"
 LABELS_REMOVED = "the Pod Security labels install added removed"
 LABELS_LEFT = "the Pod Security labels install added are still on it"
+# --dry-run's words for the same: what the real run would do to a namespace it keeps
+LABELS_WOULD_GO = "the Pod Security labels install added would be removed"
+LABELS_WOULD_STAY = "the Pod Security labels install added would stay on it"
 # Only these go from a kept namespace: its ownership labels stay, so that uninstall deletes it
 # once the user's objects are gone, and install takes it back as its own.
 POD_SECURITY_PREFIX = "pod-security.kubernetes.io/"
 LATE_REASON = "not-checked-in-time"  # the --timeout came before what a namespace holds was all looked through
-UNLISTED_WHY = "not listable by this user, or their API is down"
+UNLISTED_WHY = "not listable by this user, or their API is down or failing"
 UNDISCOVERED_WHY = "their API is down, or answered no resource list"
 MAY_HOLD = "so it may hold objects install did not make"
 UNCHECKED = "not checked: no cluster configured"
-UNANSWERED = "delete sent, answer not seen"
 UNSCHEDULED = "(unscheduled)"  # the node of a pod no node took
 NEVER_SCHEDULED = "never scheduled: it ran on no node, so left nothing to clean up"
 NODE_CLEANUP_FIX = "run `kmeshctl node cleanup` on the node (as root)"
@@ -194,7 +200,7 @@ def delete_one(client: KubeClient, obj: dict, dry_run: bool = False, objs: Seque
     ``objs``: install's objects (deletable); ``dry_run``: the API server checks the delete
     (dryRun=All), nothing goes. ``on_sending``: its ref just before the (real) DELETE is
     sent, so a stop before the answer is read still knows the delete may have gone."""
-    current, spared = checked or deletable(client, obj, objs)
+    current, spared = checked or deletable(client, obj, objs, dry_run=dry_run)
     if current is None:
         assert spared is not None
         return spared
@@ -211,12 +217,14 @@ def delete_one(client: KubeClient, obj: dict, dry_run: bool = False, objs: Seque
 
 
 def deletable(client: KubeClient, obj: dict, objs: Sequence[dict] = (), deadline: float = math.inf,
-              timeout: float = 0) -> Checked:
+              timeout: float = 0, dry_run: bool = False) -> Checked:
     """(``obj`` as the cluster has it, None) when uninstall may delete it: it exists and
     kmeshctl made it, and, a namespace, holds nothing but what install made (``objs``,
     its objects; by default those install makes for that namespace); else (None, the
     result saying why not: absent, not kmeshctl's, or kept for the user's objects, or
-    for what could not be looked through before ``deadline``: --timeout ``timeout``)."""
+    for what could not be looked through before ``deadline``: --timeout ``timeout``).
+    A read refused (401/403) stops the run (``dry_run``: worded for the dry run), its
+    pointer kept for the command to replace (cli's _uninstall_refusal)."""
     ref, meta = object_ref(obj), obj["metadata"]
     if not client.is_served(obj["apiVersion"], obj["kind"]):
         return None, DeleteResult(ref, "kind not served")
@@ -225,10 +233,10 @@ def deletable(client: KubeClient, obj: dict, objs: Sequence[dict] = (), deadline
     except ApiError as err:
         if err.status not in (401, 403):
             raise
-        raise ApiError(err.status, err.reason, f"cannot tell whether kmeshctl made {ref}, so nothing more was "
-                       f"deleted: {err.problem}", err.causes,
-                       fix=err.fix or "grant this user get on it (`kmeshctl precheck --uninstall` lists what "
-                                      "uninstall needs)") from err
+        stops = "so the dry run stops here" if dry_run else "so nothing more was deleted"
+        raise ApiError(err.status, err.reason, f"cannot tell whether kmeshctl made {ref}, {stops}: {err.problem}",
+                       err.causes, fix=err.fix or "grant this user get on it (`kmeshctl precheck --uninstall` lists "
+                                                  "what uninstall needs)", see=err.see) from err
     if current is None:
         return None, DeleteResult(ref, "not found")
     if not made_by_kmeshctl(current):
@@ -244,11 +252,13 @@ def deletable(client: KubeClient, obj: dict, objs: Sequence[dict] = (), deadline
     return current, None
 
 
-def release_namespace(client: KubeClient, obj: dict, result: DeleteResult) -> DeleteResult:
+def release_namespace(client: KubeClient, obj: dict, result: DeleteResult, dry_run: bool = False) -> DeleteResult:
     """The namespace ``obj`` (install's), kept for the user's objects: the Pod Security
     labels install put on it removed (install_labels: a privileged level must not stay on a
     namespace of the user's pods; its ownership labels stay), ``result`` saying so;
-    or, when they could not be, why and the kubectl command that removes them."""
+    or, when they could not be, why and the kubectl command that removes them.
+    ``dry_run``: the same patch sent with dryRun=All (the API server answers as for the
+    deletes), nothing changed, ``result`` saying what the real run would do."""
     name = obj["metadata"]["name"]
     keys: list[str] = []
     try:
@@ -257,16 +267,28 @@ def release_namespace(client: KubeClient, obj: dict, result: DeleteResult) -> De
         if not keys or current is None:
             return result
         version = current["metadata"].get("resourceVersion")  # as read: one changed meanwhile answers 409
-        client.merge_patch("v1", "Namespace", name, {"metadata": {
-            "labels": dict.fromkeys(keys), **({"resourceVersion": version} if version else {})}})
+        _merge_patch(client, name, {"metadata": {
+            "labels": dict.fromkeys(keys), **({"resourceVersion": version} if version else {})}}, dry_run)
     except (ApiError, ApiUnreachable) as err:
         if not keys:
             return result
         fix = f"kubectl label namespace {name} {' '.join(k + '-' for k in keys)}"
-        return replace(result, detail=f"{result.detail}; {LABELS_LEFT} ({err.problem}): remove them with `{fix}`")
-    return replace(result, detail=f"{result.detail}; {LABELS_REMOVED} ({', '.join(keys)}): no privileged "
-                                  "level stays on your pods; uninstall again deletes it once they are gone",
+        left = LABELS_WOULD_STAY if dry_run else LABELS_LEFT
+        return replace(result, detail=f"{result.detail}; {left} ({err.problem}): remove them with `{fix}`")
+    said = (f"{LABELS_WOULD_GO} ({', '.join(keys)}): no privileged level would stay on your pods" if dry_run else
+            f"{LABELS_REMOVED} ({', '.join(keys)}): no privileged level stays on your pods")
+    return replace(result, detail=f"{result.detail}; {said}; uninstall again deletes it once they are gone",
                    labels_removed=tuple(keys))
+
+
+def _merge_patch(client: KubeClient, name: str, patch: dict, dry_run: bool) -> None:
+    """Merge-patch Namespace ``name``; ``dry_run``: with dryRun=All (KubeClient.merge_patch's
+    request plus that query), so nothing changes."""
+    if not dry_run:
+        client.merge_patch("v1", "Namespace", name, patch)
+        return
+    path = client.kind("v1", "Namespace").object_path(name, None)
+    client.request("PATCH", path, {"fieldManager": FIELD_MANAGER, "dryRun": "All"}, patch, MERGE_PATCH)
 
 
 def install_labels(obj: dict, current: Optional[dict]) -> list[str]:
@@ -335,7 +357,7 @@ def user_objects(client: KubeClient, namespace: str, objs: Sequence[dict], deadl
     is not seen: docs/usage.md says so (looking again would take as long again)."""
     with client.within(deadline):
         served = client.served_kinds(deadline)
-        ours = {(o["kind"], o["metadata"]["name"]) for o in objs if o["metadata"].get("namespace") == namespace}
+        ours = _ours_in(namespace, objs)
         found: list[tuple[bool, str]] = []  # (a dependent of another object, `Kind name`)
         unlisted: list[str] = []
         late: list[str] = []
@@ -351,6 +373,27 @@ def user_objects(client: KubeClient, namespace: str, objs: Sequence[dict], deadl
                 list(dict.fromkeys(gv.rpartition("/")[0] or "core" for gv in _stored(served.late))))
 
 
+def first_user_objects(client: KubeClient, namespace: str, objs: Sequence[dict],
+                       api_versions: Sequence[str] = QUICK_LOOK_API_VERSIONS) -> list[str]:
+    """`Kind name` of the user's objects (as user_objects counts them) of the first kind of
+    ``api_versions`` that has any in ``namespace``, dependents last; [] when none of those
+    kinds has any (or could be listed): then only user_objects can tell. One list per
+    kind, only until one has some, and no discovery but of ``api_versions`` (the core and
+    apps kinds every caller has discovered already): enough to know the namespace is kept."""
+    ours = _ours_in(namespace, objs)
+    for api_version in api_versions:
+        for kind in filter(_looked_through, client.resources_of(api_version).values()):
+            found = _listed(client, kind, namespace, ours)
+            if found:
+                return [name for _, name in sorted(found, key=lambda f: f[0])]
+    return []
+
+
+def _ours_in(namespace: str, objs: Sequence[dict]) -> set[tuple[str, str]]:
+    """(kind, name) of install's objects (``objs``) in ``namespace``."""
+    return {(o["kind"], o["metadata"]["name"]) for o in objs if o["metadata"].get("namespace") == namespace}
+
+
 def _stored(group_versions: list[str]) -> list[str]:
     """``group_versions`` but those of DERIVED_GROUPS (they store nothing)."""
     return [gv for gv in group_versions if gv.rpartition("/")[0] not in DERIVED_GROUPS]
@@ -358,16 +401,23 @@ def _stored(group_versions: list[str]) -> list[str]:
 
 def _listed(client: KubeClient, kind: ResourceKind, namespace: str,
             ours: set[tuple[str, str]]) -> Optional[list[tuple[bool, str]]]:
-    """_users_of_kind, or None when the list could not be read: refused (UNLISTABLE), no
-    answer (a slow aggregated API, --request-timeout or the deadline), or not a list."""
+    """_users_of_kind, or None when the list could not be read: refused or failed
+    (_unlistable), no answer (a slow aggregated API, --request-timeout or the deadline), or
+    not a list."""
     try:
         return _users_of_kind(client, kind, namespace, ours)
     except ApiError as err:
-        if err.status not in UNLISTABLE:
+        if not _unlistable(err.status):
             raise
     except ApiUnreachable:
         pass
     return None
+
+
+def _unlistable(status: int) -> bool:
+    """A list's answer that leaves one kind not looked through (UNLISTABLE, or any 5xx), not
+    an error of the whole uninstall: a kind whose API fails is reported, the namespace kept."""
+    return status in UNLISTABLE or 500 <= status <= 599
 
 
 def _looked_through(kind: ResourceKind) -> bool:
@@ -495,24 +545,28 @@ def wait_gone(client: KubeClient, obj: dict, deadline: float, poll: float = UNIN
               on_wait: Callable[[str], None] = lambda line: None, again: str = "kmeshctl uninstall") -> None:
     """Until ``obj`` is gone; past ``deadline`` an error naming the --timeout (``timeout``
     seconds), the kubectl command that shows what holds it and ``again`` (the uninstall
-    as typed) to re-run. It is asked again once
-    ``poll`` after the first look before that error: the first look follows the delete
-    at once, when nearly any object (a namespace always) is still going. Once it has not
-    gone within WAITING_NOTE_AFTER_S, ``on_wait`` gets one line saying what it waits for."""
+    as typed) to re-run. It is asked again once ``poll`` seconds after the first look
+    before that error (waits.wait_gone, `waypoint delete`'s wait too): the first look
+    follows the delete at once, when nearly any object (a namespace always) is still
+    going. Once it has not gone within WAITING_NOTE_AFTER_S, ``on_wait`` gets one line
+    saying what it waits for."""
     meta = obj["metadata"]
-    started, noted, looks = time.monotonic(), False, 0
-    while (current := client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))) is not None:
-        looks += 1
-        if looks > 1 and time.monotonic() >= deadline:
-            raise KmeshctlError(
-                f"{object_ref(obj)} still exists after {limit_text(timeout)} ({_holding(current)})",
-                fix=f"{_holding_check(obj, current)}, then re-run `{again}` (it is safe to repeat), "
-                    "with a longer --timeout if it was only slow")
+    started, noted = time.monotonic(), False
+
+    def note(current: dict) -> None:
+        nonlocal noted
         if not noted and time.monotonic() - started >= WAITING_NOTE_AFTER_S:
             noted = True
-            limit = limit_words(timeout)
-            on_wait(f"waiting for {object_ref(obj)} to go ({_holding(current)}), {limit}")
-        time.sleep(poll)
+            on_wait(f"waiting for {object_ref(obj)} to go ({_holding(current)}), {limit_words(timeout)}")
+
+    def still_there(current: dict) -> KmeshctlError:
+        return KmeshctlError(
+            f"{object_ref(obj)} still exists after {limit_text(timeout)} ({_holding(current)})",
+            fix=f"{_holding_check(obj, current)}, then re-run `{again}` (it is safe to repeat), "
+                "with a longer --timeout if it was only slow")
+
+    waits.wait_gone(lambda: client.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")),
+                    deadline, poll, still_there, note)
 
 
 def _holding(current: dict) -> str:
@@ -563,55 +617,119 @@ def uninstall(
     """Delete `objs` in reverse order, each gone before the next; all within `timeout` seconds
     (math.inf: no limit): once it has passed, no further delete is sent and the error
     (timed_out) names what was not deleted and ``again``, the command that finishes it.
+    Every request is cut there too (client.within): a DELETE cut so is named as sent, its
+    answer not seen, never as not deleted.
     ``on_sending``: an object's DELETE is about to be sent (a stop from then on may come
     after the cluster took it: stopped_text's ``unanswered``); ``on_sent``: an object's
     delete was accepted (it is awaited next); ``on_wait``: the line of an object slow to go
     (wait_gone). A namespace kept for the user's objects loses the labels install put on
     it (release_namespace)."""
-    deadline = time.monotonic() + timeout
-    results: list[DeleteResult] = []
-    for obj in reversed(objs):
-        if time.monotonic() >= deadline:
-            raise timed_out(objs, results, f"reached before deleting {object_ref(obj)}", timeout, again)
-        checked = deletable(client, obj, objs, deadline, timeout)
+    run = _Removal(client, objs, time.monotonic() + timeout, timeout, again, on_result, on_sent, on_wait, on_sending)
+    with client.within(run.deadline):
+        for obj in reversed(objs):
+            if time.monotonic() >= run.deadline:
+                raise run.timed_out(f"reached before deleting {object_ref(obj)}")
+            try:
+                run.one(obj)
+            except ApiUnreachable as err:
+                if time.monotonic() < run.deadline:
+                    raise
+                raise run.cut(obj) from err
+    return run.results
+
+
+@dataclass
+class _Removal:
+    """One uninstall: its deadline, callbacks, results, and the DELETEs sent (``sending``)
+    and taken (``accepted``), for the line of a request the deadline cut."""
+
+    client: KubeClient
+    objs: list[dict]
+    deadline: float
+    timeout: float
+    again: str
+    on_result: Callable[[DeleteResult], None]
+    on_sent: Callable[[str], None]
+    on_wait: Callable[[str], None]
+    on_sending: Callable[[str], None]
+    results: list[DeleteResult] = field(default_factory=list)
+    sending: list[str] = field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)
+
+    def one(self, obj: dict) -> None:
+        """Delete ``obj`` if it is kmeshctl's and wait for it to go; the DaemonSet's nodes reported."""
+        checked = deletable(self.client, obj, self.objs, self.deadline, self.timeout)
         ours = obj["kind"] == "DaemonSet" and checked[0] is not None
-        pods = agent_pods(client, obj) if ours and client.is_served("v1", "Pod") else []
-        result = delete_one(client, obj, objs=objs, checked=checked, on_sending=on_sending)
+        pods = agent_pods(self.client, obj) if ours and self.client.is_served("v1", "Pod") else []
+        result = delete_one(self.client, obj, objs=self.objs, checked=checked, on_sending=self._sending)
         if result.outcome == "deleted":
-            on_sent(result.ref)
-            wait_gone(client, obj, deadline, timeout=timeout, on_wait=on_wait, again=again)
+            self.accepted.append(result.ref)
+            self.on_sent(result.ref)
+            wait_gone(self.client, obj, self.deadline, timeout=self.timeout, on_wait=self.on_wait, again=self.again)
         if result.reason == USER_OBJECTS_REASON:
-            result = release_namespace(client, obj, result)
-        on_result(result)
-        results.append(result)
+            result = release_namespace(self.client, obj, result)
+        self.report(result)
         if result.reason == LATE_REASON:
-            raise timed_out(objs, results, f"reached before what {result.ref} holds was all checked", timeout, again)
+            raise self.timed_out(f"reached before what {result.ref} holds was all checked")
         if result.outcome == "deleted" and pods:
-            for node_result in _node_results(client, obj["metadata"]["namespace"], pods):
-                on_result(node_result)
-                results.append(node_result)
-    return results
+            for node_result in _node_results(self.client, obj["metadata"]["namespace"], pods, self.deadline,
+                                             self.timeout):
+                self.report(node_result)
+
+    def _sending(self, ref: str) -> None:
+        self.sending.append(ref)
+        self.on_sending(ref)
+
+    def report(self, result: DeleteResult) -> None:
+        self.on_result(result)
+        self.results.append(result)
+
+    def timed_out(self, when: str) -> KmeshctlError:
+        return timed_out(self.objs, self.results, when, self.timeout, self.again, self.accepted, self.sending)
+
+    def cut(self, obj: dict) -> KmeshctlError:
+        """The error of a request to ``obj`` the deadline cut: before its DELETE was sent,
+        or after (being deleted, or sent with its answer not seen)."""
+        ref = object_ref(obj)
+        return self.timed_out(f"reached while deleting {ref}" if ref in self.sending else
+                              f"reached before deleting {ref}")
 
 
-def timed_out(objs: list[dict], results: list[DeleteResult], when: str, timeout: float, again: str) -> KmeshctlError:
+def timed_out(objs: list[dict], results: list[DeleteResult], when: str, timeout: float, again: str,
+              accepted: Sequence[str] = (), sending: Sequence[str] = ()) -> KmeshctlError:
     """`uninstall stopped by the --timeout 2s limit (WHEN): deleted ...; not deleted: ...`,
-    its fix ``again`` to paste (the same uninstall: it is safe to repeat)."""
+    its fix ``again`` to paste (the same uninstall: it is safe to repeat). ``accepted``:
+    deletes the cluster took (being deleted); ``sending``: DELETEs sent (those not taken:
+    their answer not seen)."""
     done = [r for r in results if r.reason != LATE_REASON]
-    return KmeshctlError(stopped_text(f"{limit_text(timeout)} ({when})", objs, done, [], False),
+    return KmeshctlError(stopped_text(f"{limit_text(timeout)} ({when})", objs, done, list(accepted), False,
+                                      sending),
                          fix=f"re-run `{again}` to remove the rest (it is safe to repeat), with a longer --timeout "
                              "if it was only slow")
 
 
-def _node_results(client: KubeClient, namespace: str, pods: list[AgentPod]) -> list[DeleteResult]:
+def _node_results(client: KubeClient, namespace: str, pods: list[AgentPod], deadline: float = math.inf,
+                  timeout: float = 0) -> list[DeleteResult]:
     """node_results after the DaemonSet went; when this user may not list every pod (to
-    find those still marked), one result per node saying it could not be checked, and
-    uninstall goes on (its ServiceAccount, RBAC and namespace still to remove)."""
-    marked = _readable(lambda: marked_pods_by_node(client))
+    find those still marked), or the list is cut at ``deadline`` (--timeout ``timeout``),
+    one result per node saying it could not be checked, and uninstall goes on (its
+    ServiceAccount, RBAC and namespace still to remove, or the deadline's error)."""
+    try:
+        marked, why = _readable(lambda: marked_pods_by_node(client)), POD_CHECK_FAILED
+    except ApiUnreachable:
+        if time.monotonic() < deadline:
+            raise
+        marked, why = None, pods_unchecked_in_time(timeout)
     results = node_results(namespace, pods, marked or {})
     if marked is not None:
         return results
-    return [r if r.detail == NEVER_SCHEDULED else replace(r, detail=f"{r.detail}; {POD_CHECK_FAILED}")
-            for r in results]
+    return [r if r.detail == NEVER_SCHEDULED else replace(r, detail=f"{r.detail}; {why}") for r in results]
+
+
+def pods_unchecked_in_time(timeout: float) -> str:
+    """_node_results' words for a pod list the deadline cut."""
+    return (f"could not check pods within {limit_text(timeout)}, so pods still marked {REDIRECTION_ANNOTATION} "
+            "may remain")
 
 
 def dry_run(
@@ -620,12 +738,15 @@ def dry_run(
     on_result: Callable[[DeleteResult], None] = lambda r: None,
 ) -> list[DeleteResult]:
     """What `uninstall` would delete, in its order, nothing deleted: each delete sent with
-    dryRun=All (the API server answers for what exists, admission and RBAC); with no
-    ``client`` (no cluster configured) every object, unchecked."""
+    dryRun=All (the API server answers for what exists, admission and RBAC), and so is
+    the label removal of a namespace kept for the user's objects (release_namespace); with
+    no ``client`` (no cluster configured) every object, unchecked."""
     results = []
     for obj in reversed(objs):
         result = (DeleteResult(object_ref(obj), "would be deleted", UNCHECKED) if client is None
                   else delete_one(client, obj, dry_run=True, objs=objs))
+        if client is not None and result.reason == USER_OBJECTS_REASON:
+            result = release_namespace(client, obj, result, dry_run=True)
         on_result(result)
         results.append(result)
     return results

@@ -1,7 +1,8 @@
-"""`enable-ns/disable-ns --wait`: with no node agent installed, a failure at once (exit 1,
-nothing changed, how to install) instead of waiting the whole limit for marks nobody
-makes; piped, a progress line only when the pods waited for change; the words name the
-direction (`marked` for enable, `unmarked` for disable), never "(un)marked"."""
+"""`enable-ns/disable-ns --wait`: with no node agent installed, enable-ns fails at once
+(exit 1, nothing changed, how to install) instead of waiting the whole limit for marks
+nobody makes (disable-ns then has nothing to wait for: see
+test_cli_disable_ns_wait_without_kmesh); piped, a progress line only when the pods waited
+for change; the words name the direction (`marked` for enable, `unmarked` for disable), never "(un)marked"."""
 
 from __future__ import annotations
 
@@ -29,14 +30,13 @@ def _labels(server, name: str) -> dict:
 def test_wait_without_the_agent_fails_at_once_and_changes_nothing(cluster) -> None:  # noqa: F811
     cluster.server.put(namespace("h63demo"))
     cluster.server.put(app_pod("fortio-v1", "h63demo"))
-    for command in ("enable-ns", "disable-ns"):
-        result = cluster.kmeshctl(command, "h63demo", "--wait", "--timeout", "10")
-        assert result.code == 1 and not result.out, result
-        lines = result.err.strip().splitlines()
-        assert len(lines) == 1 and "waiting for" not in result.err, result.err
-        assert lines[0].startswith("Error: the kmesh DaemonSet is not installed (none in kmesh-system"), lines
-        assert "--wait would wait for an agent that is not there" in lines[0], lines
-        assert "; install first: `kmeshctl" in lines[0] and "install --cluster-id ID`" in lines[0], lines
+    result = cluster.kmeshctl("enable-ns", "h63demo", "--wait", "--timeout", "10")
+    assert result.code == 1 and not result.out, result
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and "waiting for" not in result.err, result.err
+    assert lines[0].startswith("Error: the kmesh DaemonSet is not installed (none in kmesh-system"), lines
+    assert "--wait would wait for an agent that is not there" in lines[0], lines
+    assert "; install first: `kmeshctl" in lines[0] and "install --cluster-id ID`" in lines[0], lines
     assert MODE not in _labels(cluster.server, "h63demo")
 
 

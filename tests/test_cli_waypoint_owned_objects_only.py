@@ -270,7 +270,8 @@ def test_status_table_and_json_agree_on_envoy_s_error(cluster, monkeypatch, serv
                                                       shown: bool) -> None:
     _ready(cluster)
     cluster.server.put({"apiVersion": "v1", "kind": "Pod", "metadata": {
-        "name": "wp-1", "namespace": "default", "labels": {deploy.GATEWAY_LABEL: "wp"}},
+        "name": "wp-1", "namespace": "default",
+        "labels": {deploy.GATEWAY_LABEL: "wp", **COMMON_LABELS, deploy.WAYPOINT_LABEL: "wp"}},
         "spec": {"containers": [{"name": "envoy", "image": "x"}]}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
     cluster.server.put({"apiVersion": deploy.GATEWAY_API, "kind": "Gateway", "metadata": {
         "name": "wp", "namespace": "default", "labels": {**COMMON_LABELS, deploy.WAYPOINT_LABEL: "wp"}},

@@ -25,7 +25,7 @@ def _gateway(cluster) -> None:  # noqa: F811
 
 def _pod(cluster, name: str, status: dict) -> None:  # noqa: F811
     cluster.server.put({"apiVersion": "v1", "kind": "Pod", "metadata": {
-        "name": name, "namespace": "default", "labels": {deploy.GATEWAY_LABEL: "wp"}},
+        "name": name, "namespace": "default", "labels": {deploy.GATEWAY_LABEL: "wp", **OURS}},
         "spec": {"containers": [{"name": "envoy", "image": "x"}]}, "status": status})
 
 

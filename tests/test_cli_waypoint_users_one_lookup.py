@@ -33,7 +33,8 @@ def _waypoint_with_a_pod(cluster, monkeypatch, applied: bool = False) -> None:  
             "name": "waypoint", "namespace": "default", "labels": {**COMMON_LABELS, deploy.WAYPOINT_LABEL: "waypoint"}},
             "spec": {"gatewayClassName": "istio-waypoint", "listeners": []}})
     cluster.server.put({"apiVersion": "v1", "kind": "Pod", "metadata": {
-        "name": "waypoint-0", "namespace": "default", "labels": {deploy.GATEWAY_LABEL: "waypoint"}},
+        "name": "waypoint-0", "namespace": "default",
+        "labels": {deploy.GATEWAY_LABEL: "waypoint", **COMMON_LABELS, deploy.WAYPOINT_LABEL: "waypoint"}},
         "spec": {"containers": [{"name": "envoy", "image": "x"}]}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
     cluster.server.put(_service("fortio", {"istio.io/use-waypoint": "waypoint"}))
     cluster.server.put(_service("plain", {}))

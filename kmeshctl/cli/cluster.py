@@ -8,7 +8,7 @@ import math
 import re
 import shlex
 from dataclasses import replace
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -65,8 +65,8 @@ from kmeshctl.params import (
 from kmeshctl.render import DAEMONSET_NAME, NOT_OURS
 from kmeshctl.asciinum import waited_words
 from kmeshctl.rollout import RolloutTimeout, counts_text, timeout_fix, wait_for_rollout
-from kmeshctl.status import AgentXds, MeshStatus, agent_xds, mesh_status
-from kmeshctl.stopping import say, sigterm_stops, stopped_by
+from kmeshctl.status import BEING_UNINSTALLED, AgentXds, MeshStatus, agent_xds, mesh_status
+from kmeshctl.stopping import check_not_stopped, say, sigterm_stops, stopped_by
 from kmeshctl.uninstall import (ABSENT, SPARED, DeleteResult, InstalledElsewhere, check_install_namespaces,
                                 installed_objects, stopped_text)
 from kmeshctl.uninstall import uninstall as uninstall_objects
@@ -191,10 +191,12 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
         _print_dry_run(installer.dry_run(plan), plan.crds is not None, quiet)
         print_manifests(plan.objects, output)
         return
-    _apply_and_report(plan, _result_format(output), quiet)
+    result_format = _result_format(output)
+    results = _apply_and_report(plan, result_format, quiet, document=not wait)
     if wait:
         assert plan.client is not None
-        _wait_interruptible(plan.client, plan.params.namespace, wait_limit(timeout), output, quiet)
+        document = functools.partial(_print_results, results, result_format) if result_format else _no_document
+        _wait_interruptible(plan.client, plan.params.namespace, wait_limit(timeout), output, quiet, document)
 
 
 def _set_force(client: Optional[KubeClient], force_conflicts: bool) -> None:
@@ -213,20 +215,32 @@ def _result_format(output: ManifestFormat) -> Optional[ManifestFormat]:
     return output if typed or output is ManifestFormat.json else None
 
 
+def _no_document(**_failure: object) -> None:
+    """No -o typed: the lines per object said what was applied."""
+
+
 def _wait_interruptible(client: KubeClient, namespace: str, timeout: float, output: ManifestFormat,
-                        quiet: bool) -> None:
-    """The rollout wait; Ctrl-C or SIGTERM there is one Error line, as a stop while
-    applying (_install_stopped): what was done (every object applied, the rollout goes
-    on) and the command that shows it; exit 130 / 143."""
+                        quiet: bool, document: Callable[..., None] = _no_document) -> None:
+    """The rollout wait, then the -o document (``document``): one that a script can tell
+    from success when the wait failed or was stopped (`error`: the Error line's words;
+    `notApplied` empty). Ctrl-C or SIGTERM is one Error line, as a stop while applying
+    (_install_stopped): every object applied, the rollout goes on, the command that
+    shows it; exit 130 / 143."""
     try:
         with sigterm_stops():
             _wait_rollout(client, namespace, timeout, output, quiet)
+            check_not_stopped()  # a stop whose exception was swallowed is no success either
     except KeyboardInterrupt as stop:
         how = stopped_by(stop)
         line = fix_hint(f"install stopped by {how.how} while waiting for the rollout: every object applied; "
                         f"the rollout goes on without kmeshctl: `kmeshctl status -n {namespace}` shows it")
+        document(notApplied=[], error=line)
         say(line)
         raise typer.Exit(how.exit_code) from stop
+    except KmeshctlError as error:
+        document(notApplied=[], error=str(_refusal_pointing_at(error, PRECHECK_LISTS)))  # install() says it so
+        raise
+    document()
 
 
 def _check_required(xds_address: Optional[str], cluster_id: Optional[str], dry_run: bool) -> None:
@@ -341,11 +355,13 @@ def _print_dry_run(report: installer.DryRunReport, crd_file_given: bool, quiet: 
         err().print("Dry run: nothing applied.")
 
 
-def _apply_and_report(plan: installer.InstallPlan, output: Optional[ManifestFormat], quiet: bool = False) -> None:
+def _apply_and_report(plan: installer.InstallPlan, output: Optional[ManifestFormat], quiet: bool = False,
+                      document: bool = True) -> list[applier.ApplyResult]:
     """Apply, one line per object as it goes (``output`` None; -q: only the summary line,
-    as uninstall -q) or the results as one JSON / YAML document at the end; a failure
-    mid-way prints the document of what was applied too, then the error naming what was
-    not and the command that finishes."""
+    as uninstall -q) or the results as one JSON / YAML document at the end (``document``
+    False: after the rollout wait, which the caller prints it after); a failure mid-way
+    prints the document of what was applied too, then the error naming what was not and
+    the command that finishes."""
     console = out()
     applied: list[applier.ApplyResult] = []
 
@@ -367,11 +383,13 @@ def _apply_and_report(plan: installer.InstallPlan, output: Optional[ManifestForm
                            error=str(error))
         raise error from failure
     if output is not None:
-        _print_results(results, output)
+        if document:
+            _print_results(results, output)
     elif applier.nothing_changed(results):
         console.print("Nothing to do: the cluster already matches.")
     elif quiet:
         console.print(f"Installed: {install_summary(results)}.")
+    return results
 
 
 def install_summary(results: list[applier.ApplyResult]) -> str:
@@ -592,9 +610,10 @@ def _uninstall_refusal(error: KmeshctlError) -> KmeshctlError:
 
 def _refusal_pointing_at(error: KmeshctlError, see: str) -> KmeshctlError:
     """A 403 of install / uninstall pointing at the precheck that lists what the command
-    needs (kube's own pointer, `kubectl auth can-i ...`, fits every other command); any
-    other error as it is."""
-    return error.pointing_at(see) if is_can_i_pointer(error.see) else error
+    needs (kube's own pointer, `kubectl auth can-i ...`, fits every other command; a 403
+    a raiser re-worded without it too); any other error as it is."""
+    refused = isinstance(error, ApiError) and error.status == 403 and not error.see
+    return error.pointing_at(see) if refused or is_can_i_pointer(error.see) else error
 
 
 def _uninstall_stopped(stop: KeyboardInterrupt, objs: list[dict], results: list[DeleteResult], sent: list[str],
@@ -640,30 +659,33 @@ def _uninstall_summary(results: list[DeleteResult], dry_run: bool, quiet: bool, 
     """The last line; `Nothing to uninstall` when nothing of kmeshctl's exists (objects
     of its names it did not make were left alone, each said so above)."""
     kept = [r for r in results if r.outcome == "kept" and r.detail != NOT_OURS]
+    also = _kept_words(kept, dry_run) if quiet else ""  # -q showed no kept line
     if dry_run:
         count = sum(1 for r in results if r.outcome == "would be deleted")
-        console.print(f"Dry run: {counted(count, 'object')} would be deleted; nothing deleted." if count else
+        console.print(f"Dry run: {counted(count, 'object')} would be deleted{also}; nothing deleted." if count else
                       f"Dry run: nothing to uninstall: {NOTHING_OURS}." if not kept else
-                      "Dry run: nothing would be deleted.")
+                      f"Dry run: nothing would be deleted{also}.")
         return
     deleted = sum(1 for r in results if r.outcome == "deleted")
-    also = _kept_words(kept) if quiet else ""  # -q showed no kept line
     if not deleted:
         console.print(f"Nothing to uninstall: {NOTHING_OURS}." if not kept else f"Nothing deleted{also}.")
     elif quiet:
         console.print(f"Uninstalled: {counted(deleted, 'object')} deleted{also}.")
 
 
-def _kept_words(kept: list[DeleteResult]) -> str:
+def _kept_words(kept: list[DeleteResult], dry_run: bool = False) -> str:
     """`; namespace kmesh-system kept (holds objects not made by kmeshctl; the labels
-    install added removed)`: -q's summary naming each namespace kept (its line not shown)."""
+    install added removed)`: -q's summary naming each namespace kept (its line not shown);
+    ``dry_run``: `would be kept`, and what would become of the labels."""
+    gone, stay = ((uninstall_mod.LABELS_WOULD_GO, uninstall_mod.LABELS_WOULD_STAY) if dry_run else
+                  (uninstall_mod.LABELS_REMOVED, uninstall_mod.LABELS_LEFT))
     words = []
     for result in kept:
         why = "holds" if result.reason == uninstall_mod.USER_OBJECTS_REASON else "may hold"
-        removed = f"; {uninstall_mod.LABELS_REMOVED}" if result.labels_removed else ""
-        left = f"; {uninstall_mod.LABELS_LEFT}" if uninstall_mod.LABELS_LEFT in result.detail else ""
-        words.append(f"; {result.ref[0].lower()}{result.ref[1:]} kept ({why} objects not made by kmeshctl"
-                     f"{removed}{left})")
+        removed = f"; {gone}" if result.labels_removed else ""
+        left = f"; {stay}" if stay in result.detail else ""
+        words.append(f"; {result.ref[0].lower()}{result.ref[1:]} {'would be ' if dry_run else ''}kept ({why} "
+                     f"objects not made by kmeshctl{removed}{left})")
     return "".join(words)
 
 
@@ -857,7 +879,10 @@ def _print_status(state: MeshStatus, output: OutputFormat) -> None:
         _print_agent_errors(console, state.agents)
     console.print(f"Enrolled namespaces: {', '.join(state.enrolled_namespaces) or '(none)'}")
     console.print(f"Pods with kmesh.net/redirection=enabled: {', '.join(state.redirected_pods) or '(none)'}")
-    if state.daemonset is not None and state.problems:
+    if state.daemonset is not None and state.deleting:  # an uninstall under way: install is no fix
+        said = "; ".join(state.problems).removeprefix(BEING_UNINSTALLED)
+        console.print(f"[red]Being uninstalled:[/] {escape(fix_hint(said))}")
+    elif state.daemonset is not None and state.problems:
         console.print(f"[red]Not healthy:[/] {escape(fix_hint('; '.join(_short_problems(state))))}")
 
 
@@ -996,7 +1021,8 @@ def disable_ns(
     """Release namespaces: remove the label istio.io/dataplane-mode (all must exist, else nothing changes).
 
     A namespace enable-ns --overwrite took from another data plane gets that label back
-    (recorded in its annotation kmeshctl.io/previous-dataplane-mode).
+    (recorded in its annotation kmeshctl.io/previous-dataplane-mode). With --wait and no
+    node agent installed there is nothing to wait for: the label goes all the same.
 
     Examples:
 
@@ -1009,8 +1035,7 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
               quiet: bool = False, overwrite: bool = False) -> None:
     ns_ops.check_names("namespace", names)
     client = connect_reachable(run_options())
-    if wait:
-        ns_ops.check_agents_for_wait(client)
+    awaited = wait and _agent_to_wait_for(client, enable)
     changes = _set_mode_label(client, names, enable, overwrite)
     as_json = is_data(output)
     for change in changes:
@@ -1020,15 +1045,39 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
             err().print(f"[yellow]Warning: namespace {change.name} also has Istio sidecar injection on; "
                         "pods with a sidecar are never enrolled (remove istio-injection / istio.io/rev)[/]")
     namespaces = [c.name for c in changes]  # each once
-    if wait:
+    if awaited:
         pods = ns_ops.wait_for_annotations(client, namespaces, wait_limit(timeout),
                                            on_poll=_progress_printer(wait_limit(timeout), as_json or quiet))
     else:
         pods = ns_ops.pods_of(client, namespaces)
+    if wait and not awaited:
+        err().print(escape(_nothing_to_wait_for(pods)))
     if as_json:
         print_data({"namespaces": [c.to_dict() for c in changes], "pods": [p.to_dict() for p in pods]}, output)
     else:
         _print_pods(pods, output, namespaces)
+
+
+def _agent_to_wait_for(client: KubeClient, enable: bool) -> bool:
+    """--wait: whether a node agent runs to wait for. enable-ns refuses without one (it
+    would wait its whole limit for marks nobody makes); disable-ns has nothing to wait for
+    then, and releasing a namespace from a mesh that is not there still makes sense."""
+    if enable:
+        ns_ops.check_agents_for_wait(client)
+        return True
+    return bool(ns_ops.agent_namespaces(client))
+
+
+def _nothing_to_wait_for(pods: list[ns_ops.PodEnrollment]) -> str:
+    """disable-ns --wait with no node agent: why it did not wait, and the marks it leaves."""
+    line = ("--wait: nothing to wait for: the kmesh DaemonSet is not installed, so no node agent runs to unmark "
+            "pods")
+    marked = ns_ops.pending_pods(pods)
+    if marked:
+        it = "it is" if len(marked) == 1 else "they are"
+        line += (f"; {counted(len(marked), 'pod')} still {'carries' if len(marked) == 1 else 'carry'} "
+                 f"{ns_ops.REDIRECTION_ANNOTATION} from an earlier agent, which stays until {it} restarted")
+    return line
 
 
 def _set_mode_label(client: KubeClient, names: list[str], enable: bool, overwrite: bool) -> list[ns_ops.NamespaceChange]:

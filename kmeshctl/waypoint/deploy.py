@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 
 from kmeshctl import apply as applier
+from kmeshctl import waits
 from kmeshctl.asciinum import duration_words, limit_words
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.kube import ApiError, KubeClient, KubeTarget, object_ref
+from kmeshctl.kube import ApiError, ApiUnreachable, KubeClient, KubeTarget, object_ref
 from kmeshctl.params import WAYPOINT_DEFAULT_IMAGE as DEFAULT_IMAGE
 from kmeshctl.params import WAYPOINT_DEFAULT_NAME as DEFAULT_NAME
 from kmeshctl.params import WAYPOINT_DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
@@ -345,10 +346,35 @@ def waypoint_state(client: KubeClient, namespace: str, name: str, gateway: Optio
         state.addresses = [a.get("value", "") for a in status.get("addresses") or []]
         programmed = next((c for c in status.get("conditions") or [] if c.get("type") == "Programmed"), None)
         state.gateway_reason = (f"{programmed.get('reason')}" if programmed else "no status from istiod yet")
-    pods = client.list("v1", "Pod", namespace, f"{GATEWAY_LABEL}={name}")
+    pods = waypoint_pods(client, namespace, name, state.managed)
     state.pods = sorted(p["metadata"]["name"] for p in pods)
     state.ready_pods = sum(1 for p in pods if _pod_ready(p))
     return state
+
+
+def pod_selector(name: str, managed: bool = True) -> str:
+    """The label selector of waypoint ``name``'s pods: those of the template of kmeshctl's
+    waypoint Deployment (its gateway, waypoint and managed-by labels) when ``managed`` (the
+    Gateway is kmeshctl's), else the Gateway API's gateway-name label alone (another tool's
+    waypoint: istiod labels its pods so)."""
+    selector = f"{GATEWAY_LABEL}={name}"
+    return f"{selector},{WAYPOINT_LABEL}={name},{MANAGED_BY_SELECTOR}" if managed else selector
+
+
+def waypoint_pods(client: KubeClient, namespace: str, name: str, managed: bool = True) -> list[dict]:
+    """The pods of waypoint namespace/name (pod_selector). A Deployment of its name that is
+    not kmeshctl waypoint NAME's means kmeshctl's Deployment is gone (replaced): none then,
+    whatever labels that Deployment's pods copied (`waypoint status` names the object)."""
+    pods = client.list("v1", "Pod", namespace, pod_selector(name, managed))
+    if not pods or not managed:
+        return pods
+    try:
+        deployment = client.get("apps/v1", "Deployment", name, namespace)
+    except ApiError as err:
+        if err.status != 403:
+            raise
+        return pods  # may not read Deployments: the pods' labels are all there is to go by
+    return [] if deployment is not None and not made_by_waypoint_apply(deployment, name) else pods
 
 
 def _pod_ready(pod: dict) -> bool:
@@ -459,10 +485,14 @@ def delete(client: KubeClient, p: WaypointParams, on_result: Callable[[str, str]
     # the limit is for the deletes and waits: it starts once the objects are rendered
     run = _Deletion(client, p, on_result, on_start, on_leftover, dry_run, time.monotonic() + timeout, timeout,
                     again or _delete_of(p))
-    for index, obj in enumerate(order):
-        run.rest = order[index:]
-        if obj["kind"] != "ClusterRole" or run.role_goes():
-            run.one(obj)
+    with client.within(math.inf if dry_run else run.deadline):  # every request ends by the deadline too
+        for index, obj in enumerate(order):
+            run.rest = order[index:]
+            try:
+                if obj["kind"] != "ClusterRole" or run.role_goes():
+                    run.one(obj)
+            except ApiUnreachable as err:
+                raise run.cut(err, obj) from err
     return run.found
 
 
@@ -500,6 +530,17 @@ class ReplacedMeanwhile(KmeshctlError):
     """An object was replaced (a new uid) each time it was read, DELETE_ATTEMPTS times."""
 
 
+class DeleteUnanswered(ApiUnreachable):
+    """The DELETE of ``ref`` went out and no answer came (the API server may have taken it)."""
+
+    def __init__(self, ref: str, err: ApiUnreachable) -> None:
+        super().__init__(err.problem, fix=err.fix, see=err.see)
+        self.ref = ref
+
+
+UNANSWERED = "delete sent, answer not seen"  # uninstall's words too (it imports them)
+
+
 @dataclass
 class _Deletion:
     """One waypoint delete: its deadline, what it deleted, and which waypoint bindings are
@@ -519,6 +560,7 @@ class _Deletion:
     binding_outcome: str = ""  # of the waypoint's own ClusterRoleBinding
     going_uids: set[str] = field(default_factory=set)  # leftover bindings removed (would be)
     rest: list[dict] = field(default_factory=list)  # the objects not done yet, the current one first
+    going: str = ""  # the ref deleted and awaited now
 
     def one(self, obj: dict) -> None:
         """Delete ``obj`` if it is the waypoint's (dry run: say whether it would), then wait
@@ -531,7 +573,9 @@ class _Deletion:
         except ReplacedMeanwhile as err:
             raise self.failed(err.problem, self.rest, fix=f"re-run `{self.again}` to delete the rest") from err
         if outcome == DELETED:
+            self.going = ref
             self.wait_gone(obj)
+            self.going = ""
             self.deleted.append(ref)
         if obj["kind"] == "ClusterRoleBinding":
             self.binding_outcome = outcome
@@ -561,13 +605,9 @@ class _Deletion:
     def wait_gone(self, obj: dict) -> None:
         """Until the deleted ``obj`` is gone (a finalizer may hold it). Past the deadline an
         error naming what holds it, but only after a second look: the first follows the
-        delete at once, when most objects are still going."""
-        looks = 0
-        while (live := _live(self.client, obj)) is not None:
-            looks += 1
-            if looks > 1 and time.monotonic() >= self.deadline:
-                raise self._still_there(obj, live)
-            time.sleep(GONE_POLL_S)
+        delete at once, when most objects are still going (waits.wait_gone, uninstall's too)."""
+        waits.wait_gone(lambda: _live(self.client, obj), self.deadline, GONE_POLL_S,
+                        lambda live: self._still_there(obj, live))
 
     def _still_there(self, obj: dict, live: dict) -> KmeshctlError:
         finalizers = (live.get("metadata") or {}).get("finalizers") or []
@@ -578,10 +618,26 @@ class _Deletion:
                            fix=f"see what holds it with `kubectl describe {kind} {meta['name']}{where}`, then re-run "
                                f"`{self.again}` (with a longer --timeout if it was only slow)")
 
+    def cut(self, err: ApiUnreachable, obj: dict) -> KmeshctlError:
+        """A request the deadline cut (before it: ``err`` as it is): the error naming what
+        was deleted, what was going (a DELETE sent or taken: never `not deleted`), what not."""
+        if self.dry_run or time.monotonic() < self.deadline:
+            return err
+        ref = self.going or (err.ref if isinstance(err, DeleteUnanswered) else "")
+        state = "being deleted, it may be gone" if self.going else UNANSWERED
+        when = f"while deleting {ref} ({state})" if ref else f"before deleting {_obj_ref(obj)}"
+        rest = [o for o in self.rest if _obj_ref(o) != ref]
+        return self.failed(f"waypoint delete stopped by {_limit(self.timeout)} {when}", rest,
+                           fix=f"re-run `{self.again}` to delete the rest, with a longer --timeout if it was only slow")
+
     def failed(self, problem: str, rest: list[dict], fix: str) -> KmeshctlError:
-        """``problem``, what was deleted and what is still to delete (read now), and ``fix``."""
+        """``problem``, what was deleted and what is still to delete (read now; past the
+        deadline, whose floor cuts slow reads, ``rest`` as planned), and ``fix``."""
         parts = [f"deleted {', '.join(self.deleted)}"] if self.deleted else []
-        left = _still_to_delete(self.client, self.p, rest)
+        try:
+            left = _still_to_delete(self.client, self.p, rest)
+        except ApiUnreachable:
+            left = [_obj_ref(o) for o in rest]
         parts += [f"not deleted: {', '.join(left)}"] if left else []
         return KmeshctlError("; ".join([problem, *parts]), fix=fix)
 
@@ -656,8 +712,11 @@ def _delete_version(client: KubeClient, obj: dict, live: dict,
     the API server answers 409). False when it is already gone."""
     meta, read = obj["metadata"], live.get("metadata") or {}
     preconditions = {k: read[k] for k in fields if read.get(k)}
-    return client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"),
-                         preconditions=preconditions)
+    try:
+        return client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"),
+                             preconditions=preconditions)
+    except ApiUnreachable as err:
+        raise DeleteUnanswered(_obj_ref(obj), err) from err
 
 
 def _waypoints_bound(client: KubeClient, skip_names: set[str], skip_uids: set[str]) -> list[str]:
@@ -783,7 +842,7 @@ def not_ready_reasons(client: KubeClient, p: WaypointParams) -> str:
     (rollout.not_ready_reason, install's words), "" when none."""
     from kmeshctl.rollout import pod_state
 
-    pods = client.list("v1", "Pod", p.namespace, f"{GATEWAY_LABEL}={p.name}")
+    pods = waypoint_pods(client, p.namespace, p.name)
     stuck = [pod_state(pod) for pod in pods if not _pod_ready(pod)]
     return "".join(f"; pod {s.name}: {s.reason}" for s in stuck if s.reason)
 
