@@ -142,8 +142,14 @@ def test_an_older_demos_record_of_the_found_weights_only_is_dropped(make) -> Non
     vs["metadata"]["annotations"][ORIGINAL_WEIGHTS] = json.dumps(found)  # the old format: no `set`
     vs["metadata"].pop("managedFields", None)
     cluster.server.put(vs, manager="kubectl-annotate")
-    _target(cluster).prepare(lambda _: None)
+    lines: list[str] = []
+    _target(cluster).prepare(lines.append)
     assert _vs_weights(cluster) == {"v1": 0, "v2": 100} and ORIGINAL_WEIGHTS not in _annotations(cluster)
+    # it cannot tell whether the weights in force are the ones it set: never "were changed since"
+    said = [line for line in lines if "stopped before" in line]
+    assert said == [f"{VS}: an older demo stopped before it could put back the weights it found (v1=90, v2=10); "
+                    "its record cannot tell whether v1=0, v2=100 are its weights: keeping them, dropping its "
+                    "record"], lines
 
 
 @pytest.fixture
