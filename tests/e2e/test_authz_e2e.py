@@ -194,7 +194,7 @@ def _rule_of(tier: Tier, src: str) -> tuple[str, str] | None:
     maps = kmeshctl_json(tier, "dump", "maps", "--pod", agent_pod(tier)["metadata"]["name"])
     for entry in maps["km_authz_rule"]:
         if entry["key"]["src"] == f"{src}/32":
-            return entry["value"]["verdict"], entry["value"]["policy_name"]
+            return entry["value"]["verdict"], entry["value"]["policyName"]
     return None
 
 
@@ -209,7 +209,7 @@ def istiod_sent(tier: Tier, key: str, *, listed_on_server: bool) -> dict:
         dump = _dump(tier)
         policy = next((p for p in dump["policies"] if f"{p['namespace']}/{p['name']}" == key), None)
         server = next((w for w in dump["workloads"] if w.get("name", "").startswith("authz-server-")), {})
-        listed = key in server.get("authorization_policies", [])
+        listed = key in server.get("authorizationPolicies", [])
         return policy if policy and listed == listed_on_server else None
 
     return wait_for(f"istiod's {key} in the agent's cache", arrived, timeout=90, every=1)

@@ -213,9 +213,9 @@ def test_enrolled_fortio_demo_is_in_the_maps_as_istiod_sent_it(tier: Tier) -> No
 
     def fortio_endpoints() -> set[str] | None:
         maps = kmeshctl_json(tier, "dump", "maps", "--pod", agent_pod(tier)["metadata"]["name"])
-        addr_of = {e["key"]["backend_name"]: e["value"]["addr4"] for e in maps["km_backend"]}
-        ends = [e for e in maps["km_endpoint"] if e["key"]["service_name"] == FORTIO_KEY]
-        ips = {addr_of.get(e["value"]["backend_name"]) for e in ends}
+        addr_of = {e["key"]["backendName"]: e["value"]["addr4"] for e in maps["km_backend"]}
+        ends = [e for e in maps["km_endpoint"] if e["key"]["serviceName"] == FORTIO_KEY]
+        ips = {addr_of.get(e["value"]["backendName"]) for e in ends}
         return ips if len(ends) == 2 and ips == fortio_ips else None
 
     wait_for("the fortio Service's two endpoints in the maps", fortio_endpoints, timeout=60, every=2)
@@ -224,7 +224,7 @@ def test_enrolled_fortio_demo_is_in_the_maps_as_istiod_sent_it(tier: Tier) -> No
     assert FORTIO_KEY in json.dumps(cache) and all(ip in json.dumps(cache) for ip in fortio_ips)
     svc = tier.kubectl_json("get", "service", "fortio")
     maps = kmeshctl_json(tier, "dump", "maps", "--pod", agent_pod(tier)["metadata"]["name"], "--map", "km_frontend")
-    assert any(e["value"].get("upstream_name") == FORTIO_KEY and str(e["key"]["addr"]) == svc["spec"]["clusterIP"]
+    assert any(e["value"].get("upstreamName") == FORTIO_KEY and str(e["key"]["addr"]) == svc["spec"]["clusterIP"]
                for e in maps["km_frontend"]), maps
 
 

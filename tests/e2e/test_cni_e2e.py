@@ -83,7 +83,7 @@ def test_first_connect_of_a_new_pod_goes_through_the_ebpf_path(tier: Tier) -> No
     def in_maps() -> bool:
         maps = kmeshctl_json(tier, "dump", "maps", "--pod", agent_pod(tier)["metadata"]["name"],
                              "--map", "km_frontend")
-        return any(e["value"].get("upstream_name") == SERVICE_KEY and str(e["key"]["addr"]) == vip
+        return any(e["value"].get("upstreamName") == SERVICE_KEY and str(e["key"]["addr"]) == vip
                    for e in maps["km_frontend"])
 
     wait_for("the Service's VIP in km_frontend", in_maps, timeout=90, every=2)
