@@ -321,7 +321,7 @@ def test_allow_only_from_a_service_account(tier: Tier, cast: Cast) -> None:
     apply_policy(tier, "allow-client-a", {"action": "ALLOW", "rules": [
         {"from": [{"source": {"serviceAccounts": [f"{NS_A}/other"]}}]}]})
     wait_for("istiod's new version in the agent's cache", lambda: only_match(_policies(tier)["default/allow-client-a"])
-             == {"service_accounts": [{"namespace": NS_A, "serviceAccount": "other"}]}, timeout=60)
+             == {"serviceAccounts": [{"namespace": NS_A, "serviceAccount": "other"}]}, timeout=60)
     run_case(tier, cast, [
         Expect("client-a", 80, False, "", "deny_no_allow", "authz_no_allow"),
         Expect("client-other", 80, True, "default/allow-client-a", "allow_policy", "authz_allow"),
@@ -333,7 +333,7 @@ def test_deny_a_port(tier: Tier, cast: Cast) -> None:
     apply_policy(tier, "deny-redirect-port", {"selector": {"matchLabels": {"app": "authz-server"}},
                                               "action": "DENY", "rules": [{"to": [{"operation": {"ports": [str(REDIRECT)]}}]}]})
     policy = istiod_sent(tier, "default/deny-redirect-port", listed_on_server=True)
-    assert only_match(policy) == {"destination_ports": [REDIRECT]}  # the pod's port, not the Service's
+    assert only_match(policy) == {"destinationPorts": [REDIRECT]}  # the pod's port, not the Service's
     run_case(tier, cast, [
         Expect("client-a", 81, False, "default/deny-redirect-port", "deny_policy", "authz_deny"),
         Expect("client-b", 81, False, "default/deny-redirect-port", "deny_policy", "authz_deny"),
@@ -350,7 +350,7 @@ def test_cidr_rules(tier: Tier, cast: Cast) -> None:
                                                "ipBlocks": ["10.244.0.0/24"],
                                                "notIpBlocks": [cast.ips["client-a"]]}}]}]})
     policy = istiod_sent(tier, "default/deny-pods-but-a", listed_on_server=True)
-    assert only_match(policy) == {"source_ips": ["10.244.0.0/24"], "not_source_ips": [f"{cast.ips['client-a']}/32"]}
+    assert only_match(policy) == {"sourceIps": ["10.244.0.0/24"], "notSourceIps": [f"{cast.ips['client-a']}/32"]}
     run_case(tier, cast, [
         Expect("client-other", 80, False, "default/deny-pods-but-a", "deny_policy", "authz_deny"),
         Expect("client-b", 81, False, "default/deny-pods-but-a", "deny_policy", "authz_deny"),
@@ -381,7 +381,7 @@ def test_a_root_namespace_policy_is_global(tier: Tier, cast: Cast) -> None:
     assert policy["scope"] == "GLOBAL"
     # One AuthorizationPolicy rule = one group of AND-ed clauses: its `to`, then its `from`.
     [rule] = policy["rules"]
-    assert [c["matches"] for c in rule["clauses"]] == [[{"destination_ports": [HTTP]}], [{"namespaces": [{"exact": NS_B}]}]]
+    assert [c["matches"] for c in rule["clauses"]] == [[{"destinationPorts": [HTTP]}], [{"namespaces": [{"exact": NS_B}]}]]
     run_case(tier, cast, [
         Expect("client-b", 80, False, f"{ROOT_NS}/deny-b-mesh-wide", "deny_policy", "authz_deny"),
         Expect("client-b", 81, True),
