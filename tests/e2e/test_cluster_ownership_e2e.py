@@ -514,7 +514,10 @@ def test_uninstall_keeps_the_namespace_it_made_while_it_holds_the_users_objects(
     kept = f"Namespace {AGENT_NAMESPACE} kept: it holds ConfigMap h84-user (not made by kmeshctl install)\n"
     try:
         dry = tier.kmeshctl("uninstall", "--dry-run", check=False, timeout=180)
-        assert dry.returncode == 0 and kept in dry.stdout, dry.stdout + dry.stderr
+        would = kept.rstrip("\n") + "; the Pod Security labels install added would be removed (" \
+            "pod-security.kubernetes.io/enforce): no privileged level would stay on your pods; uninstall again " \
+            "deletes it once they are gone\n"
+        assert dry.returncode == 0 and would in dry.stdout, dry.stdout + dry.stderr
         gone = tier.kmeshctl("uninstall", "--timeout", "120", check=False, timeout=180)
         released = kept.rstrip("\n") + "; the Pod Security labels install added removed (" \
             "pod-security.kubernetes.io/enforce): no privileged level stays on your pods; uninstall again deletes " \
