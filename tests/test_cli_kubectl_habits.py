@@ -38,11 +38,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _interrupted_at(delay: float) -> tuple[int, str]:
-    """`kmeshctl sandbox list` (the console script's own import line) sent SIGINT after ``delay`` s."""
-    script = "import sys; sys.argv = ['kmeshctl', 'sandbox', 'list']; from kmeshctl.cli import main; main()"
+    """`kmeshctl sandbox list`, the installed console script as users start it (under `python -c`
+    kmeshctl cannot take over signals at import), sent SIGINT after ``delay`` s."""
     env = {**os.environ, "KMESHCTL_SANDBOX_NAME": "", "PYTHONDONTWRITEBYTECODE": "1"}
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=env, cwd=REPO)
+    process = subprocess.Popen([str(REPO / ".venv" / "bin" / "kmeshctl"), "sandbox", "list"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
