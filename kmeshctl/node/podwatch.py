@@ -344,9 +344,8 @@ class PodWatcher:
         release whose km_manage delete failed, or an annotation patch that failed (no event
         may come for that pod again)."""
         decision = decide(view, self.namespaces.get(view.namespace, {}), self.enable_bypass)
-        if decision.enroll and (view.uid not in self.cookies or not is_annotated(view)):
-            self._reconcile_pod(view)
-        elif not decision.enroll and (view.uid in self.cookies or is_annotated(view)):
+        enrolled, marked = view.uid in self.cookies, is_annotated(view)
+        if (not (enrolled and marked)) if decision.enroll else (enrolled or marked):
             self._reconcile_pod(view)
 
     def _watch_namespaces(self, resource_version: str) -> None:
