@@ -1,0 +1,42 @@
+"""A pod that has finished (phase Succeeded or Failed) has no process left, so no network
+namespace: the agent neither looks for one on every retry pass nor keeps a finished pod
+in the mesh. Fakes only (no root)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kmeshctl.node import podwatch
+from kmeshctl.node.podwatch import NetnsEnroller, PodWatcher
+from test_agent_podwatch_retry import COOKIE, NODE, REDIRECTION, FlakyManage, OneNetnsEnroller, OnePodApi, retry_pass
+
+
+@pytest.mark.parametrize("phase", ["Succeeded", "Failed"])
+def test_a_finished_pod_is_not_looked_for(phase: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    scans: list[str] = []
+    monkeypatch.setattr(podwatch, "find_pod_netns", lambda uid, root: scans.append(uid))  # no netns
+    api = OnePodApi()
+    api.pod["status"]["phase"] = phase
+    watcher = PodWatcher(api, NODE, NetnsEnroller(FlakyManage()), False, proc_root=Path("/nonexistent"))
+    watcher.resync(initial=True)
+    for _ in range(3):
+        retry_pass(watcher)
+    assert scans == [] and watcher.cookies == {}
+    assert REDIRECTION not in api.pod["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize("phase", ["Succeeded", "Failed"])
+def test_a_pod_that_finishes_leaves_the_mesh(phase: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(podwatch, "find_pod_netns", lambda uid, root: Path("/proc/self/ns/net"))
+    api, manage = OnePodApi(), FlakyManage()
+    watcher = PodWatcher(api, NODE, OneNetnsEnroller(manage), False, proc_root=Path("/nonexistent"))
+    watcher.resync(initial=True)
+    assert manage.cookies == {COOKIE} and api.pod["metadata"]["annotations"][REDIRECTION] == "enabled"
+    api.pod["status"]["phase"] = phase
+    watcher.resync()  # the pod's MODIFIED event
+    assert manage.cookies == set() and watcher.cookies == {}
+    assert REDIRECTION not in api.pod["metadata"]["annotations"]
+    retry_pass(watcher)
+    assert manage.cookies == set() and REDIRECTION not in api.pod["metadata"]["annotations"]
