@@ -80,7 +80,7 @@ LOOP_DIR = "/tmp"
 LOOP_MARKER_PREFIX = "kmeshctl-demo-loop-"
 HEARTBEAT_S = 1.0
 LOOP_ORPHAN_S = 15
-EXEC_TIMEOUT_S = 30  # a short command in the client pod (touch, the stop's kill, the sweep)
+EXEC_TIMEOUT_S = 30  # a short command in the client pod (touch, the stop's kill; the sweep: plus loop_orphan_s)
 # After `guard_marker=PATH; guard_limit=SECONDS`; `kill $$` in a subshell ends the loop's shell.
 GUARD = r"""
 : kmeshctl-demo-guard
@@ -109,29 +109,41 @@ rm -f "$1"
 [ -n "$pid" ] && kill "$pid" 2>/dev/null
 exit 0
 """
-# `sh -c SWEEP sh DIR PREFIX URL PROC LOOP`: ends the loops earlier runs left and prints
-# how many: a marker's whose heartbeat stands still (a run still going beats; its loop is
-# not left) when PROC/PID/cmdline shows that pid still runs that marker's guard (else the
-# pid is another process's by now: only the marker goes), then any loop without a guard (a
-# kmeshctl before it) whose argv is exactly `sh -c LOOP sh URL ...` (demo.REQUEST_LOOP sent
-# to this demo's Service): a loop of another sandbox or Service on the same host stays.
+# `sh -c SWEEP sh DIR PREFIX URL PROC LOOP LIMIT`: ends the loops earlier runs left and
+# prints how many: a marker's whose heartbeat stood still for LIMIT seconds (the guard's own
+# limit: a run paused for less, Ctrl-Z, keeps its loop as its guard would; one that beats
+# ends the wait) when PROC/PID/cmdline shows that pid still runs that marker's guard (else
+# the pid is another process's by now: only the marker goes, at once), then any loop
+# without a guard (a kmeshctl before it) whose argv is exactly `sh -c LOOP sh URL ...`
+# (demo.REQUEST_LOOP sent to this demo's Service): a loop of another sandbox or Service on
+# the same host stays.
 SWEEP = r"""
-n=0; before=
+guards() { grep -qF -e "guard_marker=$1;" -e "guard_marker='$1';" "$2/$3/cmdline" 2>/dev/null; }
+n=0; still=
 for m in "$1/$2"*; do
   case $m in *.beat) continue ;; esac
   [ -f "$m" ] || continue
+  pid=; read -r pid < "$m" 2>/dev/null
+  case $pid in ''|*[!0-9]*) ;; *) guards "$m" "$4" "$pid" || { rm -f "$m" "$m.beat"; continue; } ;; esac
   b=; read -r b < "$m.beat" 2>/dev/null
-  before="$before $m=$b"
+  still="$still $m=$b"
 done
-[ -n "$before" ] && sleep 3
-for e in $before; do
-  m=${e%=*}; b=${e##*=}
-  now=; read -r now < "$m.beat" 2>/dev/null
-  [ "$now" = "$b" ] || continue
+quiet=0
+while [ -n "$still" ] && [ "$quiet" -lt "$6" ]; do
+  sleep 1; quiet=$((quiet + 1)); left=$still; still=
+  for e in $left; do
+    m=${e%=*}; b=${e##*=}
+    [ -f "$m" ] || continue
+    now=; read -r now < "$m.beat" 2>/dev/null
+    [ "$now" = "$b" ] && still="$still $e"
+  done
+done
+for e in $still; do
+  m=${e%=*}
   pid=; read -r pid < "$m" 2>/dev/null
   rm -f "$m" "$m.beat"
   case $pid in ''|*[!0-9]*) continue ;; esac
-  grep -qF -e "guard_marker=$m;" -e "guard_marker='$m';" "$4/$pid/cmdline" 2>/dev/null || continue
+  guards "$m" "$4" "$pid" || continue
   kill "$pid" 2>/dev/null && n=$((n + 1))
 done
 want=$(printf 'sh\001-c\001%s\001sh\001%s\001' "$5" "$3")
@@ -783,8 +795,8 @@ def running_elsewhere(record: WeightsRecord) -> str:
     if record.host == socket.gethostname():
         alive = record.pid != os.getpid() and _pid_alive(record.pid)
         return f"pid {record.pid}" if alive else ""
-    ago = time.time() - record.at
-    return f"pid {record.pid} on host {record.host}, {ago:.0f}s ago" if 0 <= ago < OTHER_HOST_RUN_S else ""
+    ago = max(0.0, time.time() - record.at)  # below 0: its clock ahead of this host's, a record just written
+    return f"pid {record.pid} on host {record.host}, {ago:.0f}s ago" if ago < OTHER_HOST_RUN_S else ""
 
 
 def routing_in_force(client: KubeClient, objs: list[dict], live_vs: dict) -> list[dict]:
@@ -1323,11 +1335,11 @@ class ClusterTarget:
             raise KmeshctlError(f"cannot exec in pod {where} ({stream_refusal(err)}): check that it runs "
                                 "and that you may create pods/exec") from err
 
-    def _exec(self, argv: list[str]) -> str:
+    def _exec(self, argv: list[str], timeout_s: float = EXEC_TIMEOUT_S) -> str:
         """Run a short command in the client pod: its stdout (raises when it failed)."""
         response = self._open_exec(argv)
         try:
-            response.run_forever(timeout=EXEC_TIMEOUT_S)
+            response.run_forever(timeout=timeout_s)
             out = response.read_stdout() if response.peek_stdout() else ""
             _check_exit(response.read_channel(ERROR_CHANNEL), f"command {argv[0]}",
                         f"{self._client_namespace}/{self._client_pod}")
@@ -1399,12 +1411,14 @@ class ClusterTarget:
         return record if record.set == self._set_http and in_force == self._set_http else None
 
     def _end_left_loops(self, progress: Callable[[str], None]) -> None:
-        """End the request loops earlier runs left in the client pod (SWEEP), saying so."""
+        """End the request loops earlier runs left in the client pod (SWEEP), saying so; a
+        loop's heartbeat is watched for up to loop_orphan_s first (the guard's own limit)."""
         from kmeshctl.demo import REQUEST_LOOP
 
+        argv = ["sh", "-c", SWEEP, "sh", self.loop_dir, LOOP_MARKER_PREFIX, self.service_url(), self.proc_dir,
+                REQUEST_LOOP, str(int(self.loop_orphan_s))]
         try:
-            out = self._exec(["sh", "-c", SWEEP, "sh", self.loop_dir, LOOP_MARKER_PREFIX, self.service_url(),
-                              self.proc_dir, REQUEST_LOOP])
+            out = self._exec(argv, EXEC_TIMEOUT_S + self.loop_orphan_s)
         except KmeshctlError:  # no exec here: the loop's own exec says why, in its words
             return
         count = int(out.split()[-1]) if out.split() and out.split()[-1].isdigit() else 0
