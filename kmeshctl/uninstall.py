@@ -18,12 +18,15 @@ from typing import Any, Callable, Literal, Optional, Sequence
 from kmeshctl.enrollment import REDIRECTION_ANNOTATION, PodView, is_annotated
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.asciinum import duration_words, limit_words
-from kmeshctl.kube import FIELD_MANAGER, MERGE_PATCH, ApiError, ApiUnreachable, KubeClient, ResourceKind, object_ref
+from kmeshctl.kube import (FIELD_MANAGER, MERGE_PATCH, ApiError, ApiUnreachable, KubeClient, ResourceKind, object_ref,
+                           request_timeout_text)
 from kmeshctl.namespaces import agent_namespaces
 from kmeshctl.params import (NAMESPACE_CHECK_PAGE, NAMESPACE_KEPT_NAMES, NAMESPACE_KEPT_NAMES_PER_KIND,
                              PLACEHOLDER_XDS_ADDRESS, UNINSTALL_POLL_S, WAITING_NOTE_AFTER_S, InstallParams)
+# as many reads of an object replaced between its read and its DELETE as `waypoint delete` makes
+from kmeshctl.params import WAYPOINT_DELETE_ATTEMPTS as DELETE_ATTEMPTS
 from kmeshctl.render import MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl, render_manifests
-from kmeshctl.waypoint.deploy import UNANSWERED, WAYPOINT_LABEL
+from kmeshctl.waypoint.deploy import UNANSWERED, WAYPOINT_LABEL, DeleteUnanswered, ReplacedMeanwhile
 from kmeshctl import waits
 
 
@@ -194,26 +197,53 @@ Checked = tuple[Optional[dict], Optional[DeleteResult]]  # what deletable answer
 
 def delete_one(client: KubeClient, obj: dict, dry_run: bool = False, objs: Sequence[dict] = (),
                checked: Optional[Checked] = None,
-               on_sending: Callable[[str], None] = lambda ref: None) -> DeleteResult:
+               on_sending: Callable[[str], None] = lambda ref: None,
+               deadline: float = math.inf, timeout: float = 0) -> DeleteResult:
     """Delete ``obj`` when it is kmeshctl's (else the result of deletable saying why not;
     ``checked``: its answer already read, so the object is read and decided on once);
     ``objs``: install's objects (deletable); ``dry_run``: the API server checks the delete
     (dryRun=All), nothing goes. ``on_sending``: its ref just before the (real) DELETE is
-    sent, so a stop before the answer is read still knows the delete may have gone."""
-    current, spared = checked or deletable(client, obj, objs, dry_run=dry_run)
-    if current is None:
-        assert spared is not None
-        return spared
-    meta = obj["metadata"]
+    sent, so a stop before the answer is read still knows the delete may have gone.
+    One replaced between its read and its DELETE (409) is read and decided on again
+    (``deadline``, ``timeout``: deletable's), up to DELETE_ATTEMPTS times, then
+    ReplacedMeanwhile; a DELETE sent and not answered is DeleteUnanswered."""
+    for _ in range(DELETE_ATTEMPTS):
+        current, spared = checked or deletable(client, obj, objs, deadline, timeout, dry_run)
+        if current is None:
+            assert spared is not None
+            return spared
+        try:
+            return _delete_as_read(client, obj, current, dry_run, on_sending)
+        except ApiError as err:
+            if err.status != 409:  # 409: replaced since it was read (it may not be kmeshctl's now)
+                raise
+        checked = None
+    raise replaced_error(obj)
+
+
+def _delete_as_read(client: KubeClient, obj: dict, current: dict, dry_run: bool,
+                    on_sending: Callable[[str], None]) -> DeleteResult:
+    """Delete ``obj`` only as ``current`` (read as kmeshctl's): its uid as precondition, so
+    one made meanwhile under that name is another object (409)."""
+    meta, uid = obj["metadata"], current["metadata"].get("uid")
     propagation = "Foreground" if obj["kind"] == "DaemonSet" else "Background"
     if not dry_run:
         on_sending(object_ref(obj))
-    # only the object read as kmeshctl's: one made meanwhile under that name is another object (409)
-    deleted = client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"), propagation,
-                            dry_run=dry_run, preconditions={"uid": current["metadata"]["uid"]}
-                            if current["metadata"].get("uid") else None)
+    try:
+        deleted = client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"), propagation,
+                                dry_run=dry_run, preconditions={"uid": uid} if uid else None)
+    except ApiUnreachable as err:
+        raise DeleteUnanswered(object_ref(obj), err) from err
     done: Outcome = "would be deleted" if dry_run else "deleted"
     return DeleteResult(object_ref(obj), done if deleted else "not found")
+
+
+def replaced_error(obj: dict) -> ReplacedMeanwhile:
+    """``obj`` replaced (a new uid) each time it was read: the check that shows what writes it."""
+    return ReplacedMeanwhile(f"{object_ref(obj)} was replaced each time it was read ({DELETE_ATTEMPTS} times), "
+                             "so it was not deleted",
+                             fix=f"see what re-creates it with `kubectl {managers_args(obj)}`, stop that, then "
+                                 "run uninstall again")
 
 
 def deletable(client: KubeClient, obj: dict, objs: Sequence[dict] = (), deadline: float = math.inf,
@@ -542,14 +572,15 @@ def limit_text(timeout: float) -> str:
 
 
 def wait_gone(client: KubeClient, obj: dict, deadline: float, poll: float = UNINSTALL_POLL_S, timeout: float = 0,
-              on_wait: Callable[[str], None] = lambda line: None, again: str = "kmeshctl uninstall") -> None:
+              on_wait: Callable[[str], None] = lambda line: None, again: str = "kmeshctl uninstall",
+              progress: Callable[[], str] = lambda: "") -> None:
     """Until ``obj`` is gone; past ``deadline`` an error naming the --timeout (``timeout``
-    seconds), the kubectl command that shows what holds it and ``again`` (the uninstall
-    as typed) to re-run. It is asked again once ``poll`` seconds after the first look
-    before that error (waits.wait_gone, `waypoint delete`'s wait too): the first look
-    follows the delete at once, when nearly any object (a namespace always) is still
-    going. Once it has not gone within WAITING_NOTE_AFTER_S, ``on_wait`` gets one line
-    saying what it waits for."""
+    seconds), what holds it, ``progress()`` (what the run deleted and did not), the kubectl
+    command that shows what holds it and ``again`` (the uninstall as typed) to re-run. It
+    is asked again once ``poll`` seconds after the first look before that error
+    (waits.wait_gone, `waypoint delete`'s wait too): the first look follows the delete at
+    once, when nearly any object (a namespace always) is still going. Once it has not gone
+    within WAITING_NOTE_AFTER_S, ``on_wait`` gets one line saying what it waits for."""
     meta = obj["metadata"]
     started, noted = time.monotonic(), False
 
@@ -560,8 +591,11 @@ def wait_gone(client: KubeClient, obj: dict, deadline: float, poll: float = UNIN
             on_wait(f"waiting for {object_ref(obj)} to go ({_holding(current)}), {limit_words(timeout)}")
 
     def still_there(current: dict) -> KmeshctlError:
+        done = progress()
+        # the line stays under the CLI's cut (badinput.MAX_LINE) with both commands' --kubeconfig
+        held = f"; {done}; it is still going ({_holding(current)})" if done else f" ({_holding(current)})"
         return KmeshctlError(
-            f"{object_ref(obj)} still exists after {limit_text(timeout)} ({_holding(current)})",
+            f"{object_ref(obj)} still exists after {limit_text(timeout)}{held}",
             fix=f"{_holding_check(obj, current)}, then re-run `{again}` (it is safe to repeat), "
                 "with a longer --timeout if it was only slow")
 
@@ -587,6 +621,12 @@ def finalizers_args(obj: dict) -> str:
     """`get serviceaccount kmesh -n kmesh-system -o jsonpath='{.metadata.finalizers}'`:
     kubectl's words that show what holds ``obj``."""
     return f"get {_kubectl_object(obj)} -o jsonpath='{{.metadata.finalizers}}'"
+
+
+def managers_args(obj: dict) -> str:
+    """`get serviceaccount kmesh -n kmesh-system -o jsonpath='{.metadata.managedFields[*].manager}'`:
+    kubectl's words that show what writes ``obj``."""
+    return f"get {_kubectl_object(obj)} -o jsonpath='{{.metadata.managedFields[*].manager}}'"
 
 
 def describe_args(obj: dict) -> str:
@@ -617,8 +657,9 @@ def uninstall(
     """Delete `objs` in reverse order, each gone before the next; all within `timeout` seconds
     (math.inf: no limit): once it has passed, no further delete is sent and the error
     (timed_out) names what was not deleted and ``again``, the command that finishes it.
-    Every request is cut there too (client.within): a DELETE cut so is named as sent, its
-    answer not seen, never as not deleted.
+    Every request is cut there too (client.within): a DELETE cut so, or unanswered sooner
+    (--request-timeout, the connection lost), is named as sent, its answer not seen, never
+    as not deleted, in the same line.
     ``on_sending``: an object's DELETE is about to be sent (a stop from then on may come
     after the cluster took it: stopped_text's ``unanswered``); ``on_sent``: an object's
     delete was accepted (it is awaited next); ``on_wait``: the line of an object slow to go
@@ -632,9 +673,9 @@ def uninstall(
             try:
                 run.one(obj)
             except ApiUnreachable as err:
-                if time.monotonic() < run.deadline:
+                if time.monotonic() < run.deadline and not isinstance(err, DeleteUnanswered):
                     raise
-                raise run.cut(obj) from err
+                raise run.cut(obj, err) from err
     return run.results
 
 
@@ -661,11 +702,16 @@ class _Removal:
         checked = deletable(self.client, obj, self.objs, self.deadline, self.timeout)
         ours = obj["kind"] == "DaemonSet" and checked[0] is not None
         pods = agent_pods(self.client, obj) if ours and self.client.is_served("v1", "Pod") else []
-        result = delete_one(self.client, obj, objs=self.objs, checked=checked, on_sending=self._sending)
+        try:
+            result = delete_one(self.client, obj, objs=self.objs, checked=checked, on_sending=self._sending,
+                                deadline=self.deadline, timeout=self.timeout)
+        except ReplacedMeanwhile as err:
+            raise self.replaced(obj) from err
         if result.outcome == "deleted":
             self.accepted.append(result.ref)
             self.on_sent(result.ref)
-            wait_gone(self.client, obj, self.deadline, timeout=self.timeout, on_wait=self.on_wait, again=self.again)
+            wait_gone(self.client, obj, self.deadline, timeout=self.timeout, on_wait=self.on_wait, again=self.again,
+                      progress=lambda: self.progress(result.ref))
         if result.reason == USER_OBJECTS_REASON:
             result = release_namespace(self.client, obj, result)
         self.report(result)
@@ -677,7 +723,8 @@ class _Removal:
                 self.report(node_result)
 
     def _sending(self, ref: str) -> None:
-        self.sending.append(ref)
+        if ref not in self.sending:  # sent again after a 409: one delete to report
+            self.sending.append(ref)
         self.on_sending(ref)
 
     def report(self, result: DeleteResult) -> None:
@@ -687,12 +734,34 @@ class _Removal:
     def timed_out(self, when: str) -> KmeshctlError:
         return timed_out(self.objs, self.results, when, self.timeout, self.again, self.accepted, self.sending)
 
-    def cut(self, obj: dict) -> KmeshctlError:
-        """The error of a request to ``obj`` the deadline cut: before its DELETE was sent,
-        or after (being deleted, or sent with its answer not seen)."""
+    def progress(self, shown: str) -> str:
+        """`deleted ...; not deleted: ...` so far, ``shown`` (named by the line already) left out."""
+        return "; ".join(stopped_parts(self.objs, self.results, self.accepted, self.sending, (shown,)))
+
+    def cut(self, obj: dict, err: ApiUnreachable) -> KmeshctlError:
+        """The error of a request to ``obj`` the deadline cut (before its DELETE was sent,
+        or after: being deleted, or sent with its answer not seen), or of its DELETE left
+        unanswered sooner (``err``: --request-timeout, the connection lost): the same words."""
         ref = object_ref(obj)
-        return self.timed_out(f"reached while deleting {ref}" if ref in self.sending else
-                              f"reached before deleting {ref}")
+        if time.monotonic() >= self.deadline:
+            return self.timed_out(f"reached while deleting {ref}" if ref in self.sending else
+                                  f"reached before deleting {ref}")
+        slow = "i/o timeout" in err.problem  # else the connection failed: nothing to wait longer for
+        how = (f"no answer to the DELETE of {ref} within {request_timeout_text(self.client.target.request_timeout)}"
+               if slow else f"the connection failing before the answer to the DELETE of {ref}")
+        return KmeshctlError(stopped_text(how, self.objs, self.results, self.accepted, False, self.sending),
+                             fix=f"re-run `{self.again}` to remove the rest (it is safe to repeat)"
+                                 + (", with a longer --request-timeout if it was only slow" if slow else ""))
+
+    def replaced(self, obj: dict) -> KmeshctlError:
+        """``obj`` replaced each time it was read (replaced_error): stopped there, what went and what not."""
+        ref = object_ref(obj)
+        answered = [sent for sent in self.sending if sent != ref]  # each of its DELETEs answered 409: none went
+        return KmeshctlError(
+            stopped_text(f"{ref} being replaced each time it was read ({DELETE_ATTEMPTS} times)", self.objs,
+                         self.results, self.accepted, False, answered),
+            fix=f"see what re-creates it with `kubectl {managers_args(obj)}`, stop that, then re-run `{self.again}` "
+                "(it is safe to repeat)")
 
 
 def timed_out(objs: list[dict], results: list[DeleteResult], when: str, timeout: float, again: str,
@@ -759,10 +828,18 @@ def stopped_text(how: str, objs: list[dict], results: list[DeleteResult], sent: 
     its answer not read (``unanswered``: it may have been taken), and what was not."""
     if dry_run:
         return f"uninstall --dry-run stopped by {how}; nothing was deleted"
+    return f"uninstall stopped by {how}: " + "; ".join(stopped_parts(objs, results, sent, unanswered))
+
+
+def stopped_parts(objs: list[dict], results: list[DeleteResult], sent: Sequence[str],
+                  unanswered: Sequence[str] = (), shown: Sequence[str] = ()) -> list[str]:
+    """stopped_text's parts: `deleted ...` (or `nothing deleted yet`), `... being deleted`,
+    `...: delete sent, answer not seen`, `not deleted: ...`; ``shown``: refs the line names
+    already (in none of them)."""
     done = [r.ref for r in results if r.outcome == "deleted"]
-    handled = {r.ref for r in results}
-    going = [ref for ref in sent if ref not in handled]
-    unseen = [ref for ref in unanswered if ref not in handled and ref not in going]
+    handled = {r.ref for r in results} | set(shown)
+    going = [ref for ref in dict.fromkeys(sent) if ref not in handled]
+    unseen = [ref for ref in dict.fromkeys(unanswered) if ref not in handled and ref not in going]
     left = [ref for ref in map(object_ref, reversed(objs)) if ref not in handled and ref not in going + unseen]
     parts = [f"deleted {', '.join(done)}" if done else "nothing deleted yet"]
     if going:
@@ -771,4 +848,4 @@ def stopped_text(how: str, objs: list[dict], results: list[DeleteResult], sent: 
         parts.append(f"{', '.join(unseen)}: {UNANSWERED}")
     if left:
         parts.append(f"not deleted: {', '.join(left)}")
-    return f"uninstall stopped by {how}: " + "; ".join(parts)
+    return parts

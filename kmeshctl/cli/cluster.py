@@ -50,8 +50,8 @@ from kmeshctl.cli.render import (
     warn_unvalidated_custom_kinds,
 )
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.kube import (PRECHECK_LISTS, ApiError, KubeClient, NoClusterConfigured, connect_reachable,
-                           is_can_i_pointer, object_ref)
+from kmeshctl.kube import (PRECHECK_LISTS, ApiError, ApiUnreachable, KubeClient, NoClusterConfigured,
+                           connect_reachable, is_can_i_pointer, object_ref)
 from kmeshctl.params import (
     counted,
     INSTALL_HINT,
@@ -569,7 +569,7 @@ def uninstall(
                 uninstall_objects(client, objs, wait_limit(timeout), report, sent.append,
                                   on_wait=lambda line: err(quiet or output is not None).print(escape(line)),
                                   again=same_work_command(["uninstall"]), on_sending=sending.append)
-            enrolled = ns_ops.enrolled_namespaces(client) if client is not None else []  # before the summary
+            enrolled = _still_enrolled(client)  # before the summary
     except KeyboardInterrupt as stop:
         _uninstall_stopped(stop, objs, results, sent, dry_run, output, client is not None, sending)
     except KmeshctlError as error:
@@ -587,6 +587,23 @@ def uninstall(
                     f"(run: `{escape(suggest('kmeshctl disable-ns ' + names))}`)[/]")
     if any(r.outcome == "needs cleanup" for r in results):
         raise typer.Exit(1)
+
+
+def _still_enrolled(client: Optional[KubeClient]) -> Optional[list[str]]:
+    """The namespaces still labelled for Kmesh, after the deletes; None when they could not
+    be listed (one stderr line says so, and how to look, as the line naming them would):
+    the uninstall is done all the same, so neither its summary nor its exit status depend
+    on this look."""
+    if client is None:
+        return []
+    try:
+        return ns_ops.enrolled_namespaces(client)
+    except (ApiError, ApiUnreachable) as error:
+        label = f"{ns_ops.MODE_LABEL}={ns_ops.MODE_VALUE}"
+        line = (f"Could not list the namespaces still labelled {label} ({error.problem}): "
+                f"see them with `kubectl get namespaces -l {label}`")
+        err().print(f"[yellow]{escape(fix_hint(line))}[/]")
+        return None
 
 
 def _check_install_namespace(client: KubeClient, objs: list[dict], namespace: str, istio_namespace: str) -> None:
@@ -689,9 +706,10 @@ def _kept_words(kept: list[DeleteResult], dry_run: bool = False) -> str:
     return "".join(words)
 
 
-def uninstall_document(results: list[DeleteResult], dry_run: bool, checked: bool, enrolled: list[str],
+def uninstall_document(results: list[DeleteResult], dry_run: bool, checked: bool, enrolled: Optional[list[str]],
                        errors: list[str]) -> dict:
-    """`uninstall -o json|yaml` (docs/usage.md): objects in the order they went (or would)."""
+    """`uninstall -o json|yaml` (docs/usage.md): objects in the order they went (or would);
+    ``enrolled`` None (null): the namespaces still labelled could not be listed."""
     return {
         "dryRun": dry_run,
         "checked": checked,
@@ -707,7 +725,7 @@ def uninstall_document(results: list[DeleteResult], dry_run: bool, checked: bool
 
 
 def _print_uninstall(results: list[DeleteResult], output: ManifestFormat, dry_run: bool, checked: bool,
-                     enrolled: list[str], errors: list[str]) -> None:
+                     enrolled: Optional[list[str]], errors: list[str]) -> None:
     print_data(uninstall_document(results, dry_run, checked, enrolled, errors), OutputFormat(output.value))
 
 
