@@ -375,21 +375,20 @@ def present_objects(client: KubeClient, expected: list[dict]) -> list[str]:
 def bare_install_command(namespace: str, istio_namespace: str) -> str:
     """`kmeshctl install --cluster-id ID` for these namespaces (flags only when not the
     default): with no DaemonSet to read the install's other flags back from."""
-    words = shlex.split(INSTALL_COMMAND)
-    for flag, value, default in (("-n", namespace, DEFAULT_NAMESPACE),
-                                 ("--istio-namespace", istio_namespace, DEFAULT_ISTIO_NAMESPACE)):
-        if value != default:
-            words += [flag, value]
-    return shlex.join(words)
+    return with_namespaces(shlex.split(INSTALL_COMMAND), namespace, istio_namespace)
 
 
 def uninstall_command(namespace: str, istio_namespace: str) -> str:
     """The `kmeshctl uninstall ...` for these namespaces (flags only when not the default)."""
-    words = ["kmeshctl", "uninstall"]
+    return with_namespaces(["kmeshctl", "uninstall"], namespace, istio_namespace)
+
+
+def with_namespaces(words: list[str], namespace: str, istio_namespace: str) -> str:
+    """The command ``words`` with -n and --istio-namespace, each only when not the default."""
     for flag, value, default in (("-n", namespace, DEFAULT_NAMESPACE),
                                  ("--istio-namespace", istio_namespace, DEFAULT_ISTIO_NAMESPACE)):
         if value != default:
-            words += [flag, value]
+            words = [*words, flag, value]
     return shlex.join(words)
 
 

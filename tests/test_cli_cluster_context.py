@@ -83,7 +83,7 @@ def test_the_waypoint_commands_are_the_four_checked_here() -> None:
 
 
 @pytest.mark.parametrize("words", [["apply"], ["list"], ["list", "-A"], ["list", "-n", "default"], ["status"],
-                                   ["delete"], ["delete", "--ignore-not-found"]], ids=" ".join)
+                                   ["delete"]], ids=" ".join)
 def test_every_waypoint_command_says_the_cluster_lacks_the_gateway_api(words: list[str], cluster) -> None:  # noqa: F811
     cluster.server.put(namespace("default"))
     result = cluster.kmeshctl("waypoint", *words)
@@ -95,6 +95,14 @@ def test_every_waypoint_command_says_the_cluster_lacks_the_gateway_api(words: li
     if words == ["apply"]:
         assert "nothing was applied" in line
         assert not [r for r in cluster.server.requests if r.method in ("PATCH", "POST", "DELETE")]
+
+
+def test_delete_ignore_not_found_without_the_gateway_api_has_nothing_to_delete(cluster) -> None:  # noqa: F811
+    cluster.server.put(namespace("default"))
+    result = cluster.kmeshctl("waypoint", "delete", "--ignore-not-found")
+    assert result.code == 0, result
+    assert "Nothing to delete" in result.out + result.err and "does not serve the Gateway API" in result.out + result.err
+    assert not [r for r in cluster.server.requests if r.method == "DELETE"]
 
 
 def test_with_the_gateway_api_an_empty_list_names_its_namespace(cluster) -> None:  # noqa: F811

@@ -234,7 +234,7 @@ def test_delete_timeout_names_what_holds_an_object(cluster, monkeypatch) -> None
     assert result.code == 1, result
     assert "Gateway default/waypoint still exists after the --timeout 0.05s limit (finalizers: example.com/hold)" \
         in result.err, result
-    assert "kubectl describe gateway waypoint -n default" in result.err, result
+    assert "kubectl describe gateway.gateway.networking.k8s.io waypoint -n default" in result.err, result
 
 
 def test_delete_timeout_default_lives_in_params(cluster) -> None:  # noqa: F811

@@ -140,5 +140,5 @@ def test_waypoint_deletes_words_are_unchanged(clock, monkeypatch) -> None:
     assert read.looks == 3 and clock.slept == [0.5, 0.5], (read.looks, clock.slept)
     assert str(late.value).startswith(
         "Gateway default/waypoint still exists after the --timeout 1s limit (finalizers: f19b.test/hold); see what "
-        "holds it with `kubectl describe gateway waypoint -n default`, then re-run `kmeshctl waypoint delete -n "
+        "holds it with `kubectl describe gateway.gateway.networking.k8s.io waypoint -n default`, then re-run `kmeshctl waypoint delete -n "
         "default` (with a longer --timeout if it was only slow)"), str(late.value)

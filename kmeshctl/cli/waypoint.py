@@ -172,7 +172,8 @@ def apply_cmd(
     try:
         with sigterm_stops():
             run.results = deploy.apply(client, params, validation_version(client), run.reported(say),
-                                       _namespace_origin(given, namespace), run.started.append, run.removed(say))
+                                       _namespace_origin(given, namespace), run.started.append, run.removed(say),
+                                       _warn)
             if wait:  # 0: no limit, as kubectl's; piped (a log): a line only when the wait's state changes
                 run.waiting = True
                 deploy.wait_ready(client, params, timeout or float("inf"), say, every_poll=_stdout_is_terminal())
@@ -195,7 +196,13 @@ def _note_leftovers_removable(client: KubeClient, params: deploy.WaypointParams,
         return
     deploy.remove_leftovers_if_listed(
         client, lambda ref, ns: typer.echo(deploy.leftover_line(ref, ns, dry_run=True), err=True),
-        keep=deploy.binding_name(params), dry_run=True)
+        keep=deploy.binding_name(params), dry_run=True, on_failed=_warn)
+
+
+def _warn(line: str) -> None:
+    """A warning on stderr (with -o too: stdout is the document); -q keeps it: it is no
+    progress line but something left undone."""
+    typer.echo(fix_hint(f"Warning: {line}"), err=True)
 
 
 def _set_force(client: KubeClient, force_conflicts: bool) -> None:
@@ -585,21 +592,15 @@ def delete_cmd(
     client = _client()
     params = deploy.WaypointParams(namespace, name)
     run = _DeleteRun(params, output, dry_run)
-    if not deploy.exists(client, params):
-        if not ignore_not_found:
-            error = _not_found(client, namespace, name, ignore_not_found_fix(["waypoint", "delete"]))
-            run.print_document(error=str(error))
-            raise error
-        if output is None and not run_options().quiet:
-            typer.echo(f"Nothing to delete: waypoint {namespace}/{name} does not exist.")
-        run.print_document()
-        return
-    run.users = _users(client, params)
-    if not run_options().quiet:  # -q: nothing but errors
-        _warn_in_use(params, run.users, dry_run)
     say = (lambda _line: None) if run_options().quiet or output is not None else typer.echo
     try:
         with sigterm_stops():
+            if not deploy.exists(client, params):
+                _nothing_to_delete(client, run, ignore_not_found)
+                return
+            run.users = _users(client, params)
+            if not run_options().quiet:  # -q: nothing but errors
+                _warn_in_use(params, run.users, dry_run)
             if not dry_run:  # what a stop reports as not deleted: only what would have been
                 run.plan = deploy.delete_plan(client, params)
             deploy.delete(client, params, run.reported(say), run.started.append, run.removed(say), dry_run=dry_run,
@@ -613,6 +614,21 @@ def delete_cmd(
         if not isinstance(error, UsageError):  # a refusal: nothing ran
             run.print_document(error=str(error))
         raise
+    run.print_document()
+
+
+def _nothing_to_delete(client: KubeClient, run: "_DeleteRun", ignore_not_found: bool) -> None:
+    """A waypoint that does not exist: NotFound (the cluster's lack of the Gateway API
+    first: no waypoint can exist there), or with --ignore-not-found the line (and document)
+    saying there is nothing to delete."""
+    p = run.params
+    served = client.is_served(deploy.GATEWAY_API, "Gateway")
+    if not ignore_not_found:
+        deploy.require_gateway_api(client)
+        raise _not_found(client, p.namespace, p.name, ignore_not_found_fix(["waypoint", "delete"]))
+    if run.output is None and not run_options().quiet:
+        why = "" if served else " (the cluster does not serve the Gateway API)"
+        typer.echo(f"Nothing to delete: waypoint {p.namespace}/{p.name} does not exist{why}.")
     run.print_document()
 
 

@@ -231,12 +231,13 @@ def check_names_free(client: KubeClient, p: WaypointParams, objs: list[dict]) ->
 def apply(client: KubeClient, p: WaypointParams, kubernetes_version: str,
           on_result: Callable[[applier.ApplyResult], None], namespace_origin: str = "",
           on_start: Callable[[str], None] = lambda ref: None,
-          on_leftover: Callable[[str, str], None] = lambda ref, namespace: None) -> list[applier.ApplyResult]:
+          on_leftover: Callable[[str, str], None] = lambda ref, namespace: None,
+          on_tidy_failed: Callable[[str], None] = lambda line: None) -> list[applier.ApplyResult]:
     """Check, then server-side apply each object in order (``on_start`` before each write,
     for a stop's report: that object may or may not be applied), then remove the bindings
     deleted namespaces' waypoints left, as delete does (remove_leftovers, ``on_leftover(ref,
-    namespace)`` each). PartialApply when an object fails: what was applied and what not
-    (nothing is rolled back)."""
+    namespace)`` each; ``on_tidy_failed(line)`` when that fails: the apply still succeeded).
+    PartialApply when an object fails: what was applied and what not (nothing is rolled back)."""
     objs = check_apply(client, p, kubernetes_version, namespace_origin)
     results: list[applier.ApplyResult] = []
     for index, obj in enumerate(objs):
@@ -247,21 +248,43 @@ def apply(client: KubeClient, p: WaypointParams, kubernetes_version: str,
             raise applier.PartialApply(results, objs[index:], err) from err
         results.append(result)
         on_result(result)
-    remove_leftovers_if_listed(client, on_leftover, on_start, keep=binding_name(p))
+    remove_leftovers_if_listed(client, on_leftover, on_start, keep=binding_name(p), on_failed=on_tidy_failed)
     return results
 
 
 def remove_leftovers_if_listed(client: KubeClient, on_removed: Callable[[str, str], None],
                                on_start: Callable[[str], None] = lambda ref: None, keep: str = "",
-                               dry_run: bool = False) -> list[str]:
-    """remove_leftovers, or nothing when this user may not list or delete ClusterRoleBindings
-    (403): a tidy-up beside an apply that succeeded must not turn it into a failure."""
+                               dry_run: bool = False,
+                               on_failed: Callable[[str], None] = lambda line: None) -> list[str]:
+    """remove_leftovers as a tidy-up beside an apply that succeeded, which it must not turn
+    into a failure: nothing when this user may not list or delete ClusterRoleBindings (403);
+    any other error (a 500, a timeout) is ``on_failed``'s one line (tidy_up_failed), and the
+    names of those removed before it are returned."""
+    tried: list[str] = []
+    removed: list[str] = []
+
+    def start(ref: str) -> None:
+        tried.append(ref)
+        on_start(ref)
+
+    def done(ref: str, namespace: str) -> None:
+        removed.append(ref.removeprefix("ClusterRoleBinding "))
+        on_removed(ref, namespace)
+
     try:
-        return remove_leftovers(client, on_removed, on_start, keep=keep, dry_run=dry_run)
-    except ApiError as err:
-        if err.status != 403:
-            raise
-        return []
+        return remove_leftovers(client, done, start, keep=keep, dry_run=dry_run)
+    except KmeshctlError as err:
+        if not (isinstance(err, ApiError) and err.status == 403):
+            on_failed(tidy_up_failed(tried[-1] if tried else "", err))
+        return removed
+
+
+def tidy_up_failed(ref: str, err: KmeshctlError) -> str:
+    """The warning of a leftover binding's removal that failed (``ref``: the one whose
+    DELETE failed; "": the look for them failed): the next apply or delete tries again."""
+    what = f"could not remove {ref} left by a deleted namespace" if ref else \
+        "could not look for the ClusterRoleBindings deleted namespaces' waypoints left"
+    return f"{what} ({err.problem}); the next waypoint apply or delete tries again"
 
 
 def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: Callable[[str], None],
@@ -453,12 +476,12 @@ def unlabel_command(service: "model.Service") -> str:
 
 def exists(client: KubeClient, p: WaypointParams) -> bool:
     """Whether waypoint ``p`` is there: its Gateway (whoever made it), or any object
-    labelled as its own (what a stopped apply leaves); an object that only has its name
-    (the user's Deployment `plainapp`) does not count, nor does the ClusterRole every
-    kmeshctl waypoint shares. GatewayApiMissing when the cluster does not serve Gateway."""
-    require_gateway_api(client)
+    labelled as its own (what a stopped apply leaves, or the Gateway API's CRDs removed
+    with its Gateway); an object that only has its name (the user's Deployment `plainapp`)
+    does not count, nor does the ClusterRole every kmeshctl waypoint shares."""
+    gateways = client.is_served(GATEWAY_API, "Gateway")
     for obj in render(p):
-        if obj["kind"] == "ClusterRole":
+        if obj["kind"] == "ClusterRole" or (obj["kind"] == "Gateway" and not gateways):
             continue
         live = _live(client, obj)
         if live is not None and (obj["kind"] == "Gateway" or is_ours(obj, live, p)):
@@ -501,8 +524,9 @@ def _delete_of(p: WaypointParams) -> str:
 
 
 def _kmeshctls_gateway(client: KubeClient, p: WaypointParams) -> Optional[dict]:
-    """The waypoint's Gateway (None when there is none, or the cluster serves no Gateway);
-    UsageError when another tool made it: its objects are not kmeshctl's to delete."""
+    """The waypoint's Gateway (None when there is none, or the cluster serves no Gateway:
+    the CRDs removed, its other objects left); UsageError when another tool made it: its
+    objects are not kmeshctl's to delete."""
     gateway = client.get(GATEWAY_API, "Gateway", p.name, p.namespace) \
         if client.is_served(GATEWAY_API, "Gateway") else None
     if gateway is not None and not made_by_waypoint_apply(gateway, p.name):
@@ -610,25 +634,34 @@ class _Deletion:
                         lambda live: self._still_there(obj, live))
 
     def _still_there(self, obj: dict, live: dict) -> KmeshctlError:
+        # imported here: uninstall imports this module
+        from kmeshctl.uninstall import describe_args
+
         finalizers = (live.get("metadata") or {}).get("finalizers") or []
         held = f"finalizers: {', '.join(finalizers)}" if finalizers else "no finalizer"
-        kind, meta = obj["kind"].lower(), obj["metadata"]
-        where = f" -n {meta['namespace']}" if meta.get("namespace") else ""
         return self.failed(f"{_obj_ref(obj)} still exists after {_limit(self.timeout)} ({held})", self.rest[1:],
-                           fix=f"see what holds it with `kubectl describe {kind} {meta['name']}{where}`, then re-run "
+                           fix=f"see what holds it with `kubectl {describe_args(obj)}`, then re-run "
                                f"`{self.again}` (with a longer --timeout if it was only slow)")
 
     def cut(self, err: ApiUnreachable, obj: dict) -> KmeshctlError:
-        """A request the deadline cut (before it: ``err`` as it is): the error naming what
-        was deleted, what was going (a DELETE sent or taken: never `not deleted`), what not."""
-        if self.dry_run or time.monotonic() < self.deadline:
-            return err
+        """A request left unanswered, by the deadline or before it (--request-timeout, a lost
+        connection): the error naming what was deleted, what was going (a DELETE sent or
+        taken: never `not deleted`), what not; ``err`` as it is only before the deadline
+        while this delete has changed nothing (nothing deleted, sent or going)."""
         ref = self.going or (err.ref if isinstance(err, DeleteUnanswered) else "")
+        past = time.monotonic() >= self.deadline
+        if self.dry_run or not (past or ref or self.deleted):
+            return err
         state = "being deleted, it may be gone" if self.going else UNANSWERED
         when = f"while deleting {ref} ({state})" if ref else f"before deleting {_obj_ref(obj)}"
         rest = [o for o in self.rest if _obj_ref(o) != ref]
-        return self.failed(f"waypoint delete stopped by {_limit(self.timeout)} {when}", rest,
-                           fix=f"re-run `{self.again}` to delete the rest, with a longer --timeout if it was only slow")
+        if past:
+            return self.failed(f"waypoint delete stopped by {_limit(self.timeout)} {when}", rest,
+                               fix=f"re-run `{self.again}` to delete the rest, with a longer --timeout if it was "
+                                   "only slow")
+        return self.failed(f"waypoint delete stopped {when}: {err.problem}", rest,
+                           fix=f"re-run `{self.again}` to delete the rest once the API server answers, with a "
+                               "longer --request-timeout if it was only slow")
 
     def failed(self, problem: str, rest: list[dict], fix: str) -> KmeshctlError:
         """``problem``, what was deleted and what is still to delete (read now; past the
