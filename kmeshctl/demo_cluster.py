@@ -32,7 +32,7 @@ from kmeshctl import apply as applier
 from kmeshctl.asciinum import waited_words
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import ApiError, KubeClient, KubeTarget, connect_reachable, core_v1_api, stream_refusal
-from kmeshctl.params import DEMO_RECORD_REFRESH_S
+from kmeshctl.params import DEMO_RECORD_REFRESH_S, WAITING_NOTE_AFTER_S
 from kmeshctl.precheck import parse_server_version
 from kmeshctl.rollout import pod_state, selector_string
 from kmeshctl.validate import supported_kubernetes_versions
@@ -1417,15 +1417,26 @@ class ClusterTarget:
 
         argv = ["sh", "-c", SWEEP, "sh", self.loop_dir, LOOP_MARKER_PREFIX, self.service_url(), self.proc_dir,
                 REQUEST_LOOP, str(int(self.loop_orphan_s))]
+        note = threading.Timer(WAITING_NOTE_AFTER_S, progress, [self._sweep_wait_words()])
+        note.daemon = True
+        note.start()
         try:
             out = self._exec(argv, EXEC_TIMEOUT_S + self.loop_orphan_s)
         except KmeshctlError:  # no exec here: the loop's own exec says why, in its words
             return
+        finally:
+            note.cancel()
         count = int(out.split()[-1]) if out.split() and out.split()[-1].isdigit() else 0
         if count:
             progress(f"ended {count} request loop{'s' if count != 1 else ''} an earlier demo left running in pod "
                      f"{self._client_namespace}/{self._client_pod} (of a demo killed, or of an older "
                      "kmeshctl, which did not end its loop)")
+
+    def _sweep_wait_words(self) -> str:
+        """The line said when the sweep is still watching a loop's heartbeat (the wait is
+        silent otherwise: up to loop_orphan_s)."""
+        return (f"waiting up to {int(self.loop_orphan_s)}s for the heartbeat of a request loop an earlier demo "
+                f"left in pod {self._client_namespace}/{self._client_pod} (a loop of a demo still running is kept)")
 
     def touch(self, path: str) -> None:
         self._exec(["touch", path])

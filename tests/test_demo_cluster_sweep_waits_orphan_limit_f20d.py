@@ -73,8 +73,8 @@ def prepared(standin) -> Iterator[ClusterTarget]:  # noqa: F811
     yield cluster
 
 
-def _sweep(cluster: ClusterTarget) -> tuple[list[str], float]:
-    said: list[str] = []
+def _sweep(cluster: ClusterTarget, said: list[str] | None = None) -> tuple[list[str], float]:
+    said = [] if said is None else said
     started = time.monotonic()
     cluster._end_left_loops(said.append)
     return [line for line in said if line.startswith("ended")], time.monotonic() - started
@@ -107,7 +107,9 @@ def test_a_marker_still_for_the_limit_is_ended_only_then(prepared) -> None:
     loop = GuardedLoop(prepared, 600)  # its guard would wait far longer: the sweep ends it
     try:
         loop.pause(3600)
+        said: list[str] = []
         ended, took = _sweep(prepared)
+        assert said[0].startswith(f"waiting up to {LIMIT_S}s for the heartbeat of a request loop"), said
         assert [line for line in ended if line.startswith("ended 1 request loop an earlier demo left")], ended
         assert took >= LIMIT_S, f"the sweep called the marker stale after {took:.1f}s, before the limit"
         assert loop.process.wait(5) is not None and _markers(prepared) == []
