@@ -108,8 +108,8 @@ def test_a_marker_still_for_the_limit_is_ended_only_then(prepared) -> None:
     try:
         loop.pause(3600)
         said: list[str] = []
-        ended, took = _sweep(prepared)
-        assert said[0].startswith(f"waiting up to {LIMIT_S}s for the heartbeat of a request loop"), said
+        ended, took = _sweep(prepared, said)
+        assert said and said[0].startswith(f"waiting up to {LIMIT_S}s for the heartbeat of a request loop"), (said, took)
         assert [line for line in ended if line.startswith("ended 1 request loop an earlier demo left")], ended
         assert took >= LIMIT_S, f"the sweep called the marker stale after {took:.1f}s, before the limit"
         assert loop.process.wait(5) is not None and _markers(prepared) == []
