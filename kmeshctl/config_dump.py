@@ -36,13 +36,17 @@ class AgentTimeout(KmeshctlError):
 def fetch_local(path: str, port: int, quiet: bool = True, sandbox: Optional[str] = None) -> Any:
     """GET ``path`` from the agent admin endpoint on 127.0.0.1:``port``; after
     WAITING_NOTE_AFTER_S without an answer a `waiting for ...` line on stderr unless
-    ``quiet``; ``sandbox``: the sandbox whose agent it is, for the fix of a timeout."""
+    ``quiet``; ``sandbox``: the sandbox whose agent it is, for the fix of a failure."""
     url = f"http://127.0.0.1:{port}{path}"
+    fix = local_fix(port, sandbox)
     try:
         with _waiting_note(f"127.0.0.1:{port}", quiet), urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:
             body = resp.read()
     except urllib.error.HTTPError as err:
-        raise _refused(f"agent admin {url}", err.code, str(err.reason or ""), err.read(), LOCAL_FIX) from err
+        status, reason, body = err.code, str(err.reason or ""), err.read()
+        if _not_an_agent(status, body):
+            raise _not_an_agent_port(port, path, f"{status} {reason}".strip(), sandbox) from err
+        raise _refused(f"agent admin {url}", status, reason, body, fix) from err
     except (urllib.error.URLError, OSError) as err:
         from kmeshctl.kube import transport_reason
 
@@ -52,7 +56,34 @@ def fetch_local(path: str, port: int, quiet: bool = True, sandbox: Optional[str]
         raise KmeshctlError(f"no node agent admin endpoint at 127.0.0.1:{port} ({why}): start the agent on "
                             "this host (`kmeshctl node run`, or `kmeshctl sandbox up`), or ask one in a "
                             "cluster with --pod NAME") from err
-    return checked(path, body, f"agent admin 127.0.0.1:{port}", LOCAL_FIX)
+    if _shape_problem(path, _decoded(body)) == "no JSON":
+        raise _not_an_agent_port(port, path, "with no JSON", sandbox)
+    return checked(path, body, f"agent admin 127.0.0.1:{port}", fix)
+
+
+class NotAnAgent(KmeshctlError):
+    """Something answered on the port, and not as a kmeshctl node agent's admin endpoint
+    does (a 404 of its own, no JSON): the port is another program's."""
+
+
+def _not_an_agent(status: int, body: bytes) -> bool:
+    """A 404 that is no agent's own error answer (the agent's names the endpoint it lacks)."""
+    return status == 404 and not _agent_error(body)
+
+
+def _not_an_agent_port(port: int, path: str, answer: str, sandbox: Optional[str]) -> NotAnAgent:
+    fix = (f"see `kmeshctl sandbox status --name {sandbox}`" if sandbox else
+           "pass the port the agent serves with --admin-port (a sandbox agent's: `kmeshctl sandbox list -o wide`)")
+    return NotAnAgent(f"127.0.0.1:{port} is not a kmeshctl node agent's admin port (it answered {answer} to "
+                      f"GET {path})", fix=fix)
+
+
+def local_fix(port: int, sandbox: Optional[str] = None) -> str:
+    """Where to look when the agent on this machine answered wrongly: a sandbox's status, else
+    the port and the agent's own version (`kmeshctl version` asks only a cluster's agents)."""
+    if sandbox:
+        return f"see `kmeshctl sandbox status --name {sandbox}`"
+    return f"check --admin-port, or the agent's version (`curl -s http://127.0.0.1:{port}/version`)"
 
 
 def timeout_error(port: int, sandbox: Optional[str]) -> AgentTimeout:
@@ -236,7 +267,6 @@ def _agent_error(body: bytes) -> bool:
 
 # ----------------------------------------------------------------- the answer's shape
 
-LOCAL_FIX = "check --admin-port, or the agent's version (kmeshctl version)"
 # What `dump config` reads of each entry, and the JSON type it must have when present: the
 # agent writes proto3 JSON, which leaves out empty fields, so an absent field is no error.
 _ENTRY_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -250,10 +280,7 @@ _ENTRY_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
 def checked(path: str, body: bytes, who: str, fix: str) -> Any:
     """The decoded JSON answer of ``path``, its shape checked where `dump` reads it: an
     answer of something that is not a kmesh agent (or of another version) is one line."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = _NOT_JSON
+    data = _decoded(body)
     problem = _shape_problem(path, data)
     if problem:
         raise KmeshctlError(f"{who} did not answer as a kmesh agent ({problem} in {path})", fix=fix)
@@ -261,6 +288,14 @@ def checked(path: str, body: bytes, who: str, fix: str) -> Any:
 
 
 _NOT_JSON = object()
+
+
+def _decoded(body: bytes) -> Any:
+    """The JSON ``body`` decoded, or _NOT_JSON."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        return _NOT_JSON
 
 
 def _shape_problem(path: str, data: Any) -> str:

@@ -95,7 +95,7 @@ def test_a_value_given_positionally_names_the_flag_that_takes_it(words: list[str
     line = err.strip()
     assert line.startswith("Error: Got unexpected extra argument(s) (value1); ") and line.endswith(_pointer(words))
     suggested = re.search(r"`(kmeshctl [^`]*)`", line)
-    if suggested is None:
+    if suggested is None or " refuses value1: " in line:  # a value its flag refuses is named so (t124 finding 5)
         assert "this command takes no positional arguments" in line, line
         return
     if words == ["sandbox", "list"]:  # one sandbox's state is another command's (h76)

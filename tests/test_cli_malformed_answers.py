@@ -100,8 +100,13 @@ def test_dump_config_of_something_not_an_agent_is_one_line(case, output, serve, 
     port = serve({CACHE: answer})
     code, out, err = cli(capsys, "dump", "config", "--admin-port", str(port), "-o", output)
     line = _one_line(code, err)
+    if why == "no JSON":  # it answered, and not as an agent: the port is another program's
+        assert line == (f"Error: 127.0.0.1:{port} is not a kmeshctl node agent's admin port (it answered with no "
+                        f"JSON to GET {CACHE}); pass the port the agent serves with --admin-port (a sandbox "
+                        "agent's: `kmeshctl sandbox list -o wide`)"), line
+        return
     assert line == (f"Error: agent admin 127.0.0.1:{port} did not answer as a kmesh agent ({why} in {CACHE}); "
-                    "check --admin-port, or the agent's version (kmeshctl version)"), line
+                    f"check --admin-port, or the agent's version (`curl -s http://127.0.0.1:{port}/version`)"), line
     assert out == "", out
 
 
@@ -127,8 +132,9 @@ def test_a_404_html_page_is_one_line_without_its_markup(serve, capsys, state_roo
     port = serve({CACHE: (404, HTML_404, "text/html")})
     code, _, err = cli(capsys, "dump", "config", "--admin-port", str(port))
     line = _one_line(code, err)
-    assert line == (f"Error: agent admin http://127.0.0.1:{port}{CACHE} answered 404 Not Found (not a kmesh agent?); "
-                    "check --admin-port, or the agent's version (kmeshctl version)"), line
+    assert line == (f"Error: 127.0.0.1:{port} is not a kmeshctl node agent's admin port (it answered 404 Not Found "
+                    f"to GET {CACHE}); pass the port the agent serves with --admin-port (a sandbox agent's: "
+                    "`kmeshctl sandbox list -o wide`)"), line
 
 
 def test_a_text_error_body_gives_its_first_line_only(serve, capsys, state_root, no_env) -> None:  # noqa: F811
@@ -150,7 +156,7 @@ def test_an_agent_without_the_endpoint_points_at_its_version(serve, capsys, stat
     code, _, err = cli(capsys, "dump", "config", "--admin-port", str(port))
     line = _one_line(code, err)
     assert line.endswith(f"answered 404 Not Found: no such endpoint {CACHE}; check --admin-port, or the agent's "
-                         "version (kmeshctl version)"), line
+                         f"version (`curl -s http://127.0.0.1:{port}/version`)"), line
 
 
 @pytest.mark.parametrize("body,expected", [

@@ -343,13 +343,44 @@ COMMAND_HABITS: dict[tuple[str, str], str] = {
 }
 
 
-def command_habit_hint(command_path: str, typed: str) -> str:
-    """`; uninstall does not ask: leave -y out`: for a flag of kubectl's (``typed``, its
-    `=value` left off) that the command (``command_path``, `kmeshctl uninstall`) does not
-    take, what it does instead; "" for any other."""
+# A flag another command has, typed where it does not exist: the command that does what it
+# asks ({value}: the value typed, NAME when none was or it is no sandbox name).
+_SANDBOX_DOWN = ("; node cleanup is for the node's own data path (--bpf-fs DIR): a sandbox's goes with the "
+                 "sandbox, `kmeshctl sandbox down --name {value}`")
+_SANDBOX_UP = "; a sandbox runs its own node agent: `kmeshctl sandbox up --name {value}`"
+_SANDBOX_STATUS = "; status is a cluster's: a sandbox's is `kmeshctl sandbox status --name {value}`"
+for _flag in ("--sandbox", "--name"):
+    COMMAND_HABITS[("node cleanup", _flag)] = _SANDBOX_DOWN
+    COMMAND_HABITS[("node run", _flag)] = _SANDBOX_UP
+    COMMAND_HABITS[("status", _flag)] = _SANDBOX_STATUS
+
+
+def command_habit_hint(command_path: str, typed: str, args: Sequence[str] = ()) -> str:
+    """`; uninstall does not ask: leave -y out`: for a flag of kubectl's or of another
+    command (``typed``, its `=value` left off) that the command (``command_path``,
+    `kmeshctl uninstall`) does not take, what it does instead; "" for any other. ``args``:
+    the words typed, where the flag's value is found."""
     words = " ".join(command_path.split()[1:])
-    hint = COMMAND_HABITS.get((words, typed.partition("=")[0]), "")
-    return hint.format(flag=typed.partition("=")[0])
+    flag = typed.partition("=")[0]
+    hint = COMMAND_HABITS.get((words, flag), "")
+    return hint.format(flag=flag, value=_sandbox_value(typed, args))
+
+
+def _sandbox_value(typed: str, args: Sequence[str]) -> str:
+    """The sandbox name typed with ``typed`` (`--sandbox x`, `--sandbox=x`), NAME when none
+    was or it is no sandbox name (the command shown must not be refused when pasted)."""
+    from kmeshctl.errors import UsageError
+    from kmeshctl.sandbox.state import check_name
+
+    flag, equals, value = typed.partition("=")
+    if not equals and flag in args and args.index(flag) + 1 < len(args):
+        value = args[args.index(flag) + 1]
+    elif not equals:  # click names `--name=x` as --name
+        value = next((w.partition("=")[2] for w in args if w.startswith(flag + "=")), "")
+    try:
+        return check_name(value)
+    except UsageError:
+        return "NAME"
 
 
 # ------------------------------------------------------------------ a command's words before `--`

@@ -497,7 +497,8 @@ def _option_spelled(command: _click.Command, flag: str) -> Optional[_click.Param
 NAMESPACE_FLAGS = ("-n", "--namespace")
 # The command's own flags kubectl users also type before the command (`kubectl -n foo get
 # pods`, `kubectl -o json get pods`, `kubectl -A get pods`): (spellings, takes a value).
-LEADING_FLAGS = ((NAMESPACE_FLAGS, True), (("-o", "--output"), True), (("-A", "--all-namespaces"), False))
+OUTPUT_FLAGS = ("-o", "--output")
+LEADING_FLAGS = ((NAMESPACE_FLAGS, True), (OUTPUT_FLAGS, True), (("-A", "--all-namespaces"), False))
 HELP_FLAGS = tuple(HELP_OPTION_NAMES)
 
 
@@ -1312,6 +1313,15 @@ _EXTRA_ARGUMENTS = re.compile(r"^Got unexpected extra arguments? ?(?:\(s\))? \((
 POSITIONAL_AS_FLAG = (("--name", "name"), ("--map", "map"), ("--pod", "pod"), ("--sandbox", "name"),
                       ("--run-id", "run id"), ("--cluster-id", "cluster id"), ("--namespace", "namespace"),
                       ("--bpf-fs", "bpffs directory"))
+# Values whose shape names their flag before the order above does: weight sets (`90/10`)
+# for --weights, a path for --bpf-fs; (flag, what it names, the shape).
+POSITIONAL_BY_SHAPE: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
+    ("--weights", "weight sets", lambda value: "/" in value and re.fullmatch(r"[\d/,.+-]+", value) is not None),
+    ("--bpf-fs", "bpffs directory", lambda value: "/" in value or value.startswith(".")),
+)
+# (command words..., parameter) -> the check a command applies to that flag's value when it
+# differs from kmeshctl.cli.names.flag_value_check's (`node cleanup --bpf-fs` must exist).
+POSITIONAL_CHECKS: dict[tuple[str, ...], Callable[[str, str], None]] = {}
 
 
 # (group, command) -> what the stray words most likely mean on this machine (a hint, or ""
@@ -1335,22 +1345,54 @@ def _positional_name_hint(message: str, err: Any) -> str:
     read = reader(found.group(1).split(), typed) if reader else ""
     if read:
         return read  # the command's own reading of the word (a sandbox's name, no cluster for --pod)
-    # a flag's first long spelling: --name is the sandbox commands' own, dump's other one
-    option = next(((p, what, flag) for flag, what in POSITIONAL_AS_FLAG for p in params
-                   if p.param_type_name == "option" and flag == next((o for o in p.opts if o.startswith("--")), "")),
-                  None)
+    extras = found.group(1).split()
+    option = _flag_for_word(params, extras[0] if len(extras) == 1 else "")
     if option is None:
         return "; this command takes no positional arguments"
     param, what, flag = option
     metavar = (param.metavar or "VALUE").strip()
-    extras = found.group(1).split()
     given = any(_spelled(w, set(param.opts)) for w in _ARGS)
     if len(extras) != 1 or given:
         return f"; this command takes no positional arguments: give one {what} with {flag} {metavar}"
+    refused = _refused_as(ctx, param, flag, extras[0])
+    if refused:
+        return f"; this command takes no positional arguments, and {flag} refuses {extras[0]}: {refused}"
     words = typed
     at = len(words) - 1 - words[::-1].index(extras[0]) if extras[0] in words else len(words)
     words[at:at + 1] = [flag, extras[0]]
     return f"; give the {what} with {flag}: `{shlex.join(['kmeshctl', *words])}`"
+
+
+def _flag_for_word(params: list[_click.Parameter], word: str) -> Optional[tuple[_click.Parameter, str, str]]:
+    """(option, what it names, its flag) a stray ``word`` most likely belongs to: the flag its
+    shape names (POSITIONAL_BY_SHAPE) when the command has it, else the first of
+    POSITIONAL_AS_FLAG the command has (a flag's first long spelling: --name is the sandbox
+    commands' own, dump's other one); None when it has none of them."""
+    def option(flag: str) -> Optional[_click.Parameter]:
+        return next((p for p in params if p.param_type_name == "option" and
+                     flag == next((o for o in p.opts if o.startswith("--")), "")), None)
+
+    shaped = ((option(flag), what, flag) for flag, what, shape in POSITIONAL_BY_SHAPE if word and shape(word))
+    ordered = ((option(flag), what, flag) for flag, what in POSITIONAL_AS_FLAG)
+    return next(((p, what, flag) for p, what, flag in (*shaped, *ordered) if p is not None), None)
+
+
+def _refused_as(ctx: _click.Context, param: _click.Parameter, flag: str, value: str) -> str:
+    """What the check ``flag`` applies on this command says of ``value`` (its own `FLAG VALUE: `
+    left off); "" when it takes it, or has no check."""
+    from kmeshctl.cli.names import flag_value_check
+
+    words = tuple(ctx.command_path.split()[1:])
+    check = POSITIONAL_CHECKS.get((*words, param.name or "")) or flag_value_check(param, words)
+    if check is None:
+        return ""
+    try:
+        check(flag, value)
+    except KmeshctlError as err:
+        message = " ".join(str(err).split())
+        head, sep, rest = message.partition(": ")
+        return rest if sep and head.startswith(flag) else message
+    return ""
 
 
 def _without_separator(args: list[str]) -> list[str]:
@@ -1522,8 +1564,10 @@ def _no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
                                   f"{fixed})", err)
     if cluster:
         return _with_help_pointer(f"Error: {cluster}", err)
+    if ctx is not None and typed in OUTPUT_FLAGS and _option_spelled(ctx.command, typed) is None:
+        return f"Error: {ctx.command_path} takes no {'/'.join(OUTPUT_FLAGS)} (see '{ctx.command_path} --help')"
     line = f"Error: No such option: {err.option_name}"
-    own = command_habit_hint(ctx.command_path, err.option_name) if ctx is not None else ""  # cli/badinput.py
+    own = command_habit_hint(ctx.command_path, err.option_name, _ARGS) if ctx is not None else ""  # cli/badinput.py
     habit = own or (_habit_hint(err.option_name.partition("=")[0], ctx.command) if ctx is not None else "")
     if ctx is not None and err.option_name.startswith("--") and not own and "did you mean" not in habit:
         found = option_suggestions(err.option_name.partition("=")[0], ctx.command)

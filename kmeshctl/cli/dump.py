@@ -14,7 +14,7 @@ from typer._click.core import ParameterSource
 from typer._click.globals import get_current_context
 
 from kmeshctl.cli.common import SandboxFlagCommand
-from kmeshctl.cli.conventions import POSITIONAL_READERS, flag_as_typed
+from kmeshctl.cli.conventions import POSITIONAL_CHECKS, POSITIONAL_READERS, flag_as_typed
 from kmeshctl.cli.outpaths import DIRECTORY, check_input_path
 from kmeshctl.cli.tables import cli_console
 
@@ -91,6 +91,7 @@ def _local(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[
     target = sandboxes.local_target(bpf_fs, admin_port, sandbox, own_flag, flag_as_typed("sandbox"), rerun_line)
     if target.sandbox is not None:
         _check_finished(target.sandbox)
+        _check_pinned(target.sandbox)
     if target.note:
         _note(target.note)
     return target
@@ -105,6 +106,25 @@ def _check_finished(state: sandboxes.SandboxState) -> None:
     problem = unfinished(state, rerun_line(get_current_context().command_path, "--sandbox", state.name))
     if problem:
         raise KmeshctlError(problem)
+
+
+def _check_pinned(state: sandboxes.SandboxState) -> None:
+    """A ready sandbox whose pins are gone (`node cleanup` run on its directory) has no data
+    path, whether its agent still runs or ended too (sandboxes.check_data_path says so only
+    while it runs): exit 1 naming the sandbox, never an error about a --bpf-fs nobody typed."""
+    from kmeshctl.sandbox.sandbox import PHASE_READY, PINNED_MAP, process_alive, remake_text
+
+    agents = state.processes_of("agent")
+    if state.phase != PHASE_READY or not agents or process_alive(state, agents[-1]):
+        return  # not ready (maps_of_other_version says what it is), or its agent runs (check_data_path's)
+    try:
+        (state.bpffs / PINNED_MAP).stat()
+    except FileNotFoundError:
+        raise KmeshctlError(f"sandbox {state.name} has no data path: nothing is pinned in {state.bpffs} (was "
+                            f"`kmeshctl node cleanup` run on it?), and its node agent has exited (`kmeshctl "
+                            f"sandbox status --name {state.name}`): run {remake_text(state.name)}") from None
+    except OSError:
+        return  # bpffs is root's: the read says so
 
 
 def _refuse_namespace_without_pod() -> None:
@@ -296,9 +316,18 @@ def _pod_names(fetch, where: str, named: bool = True) -> dict[int, str]:
     except Exception as err:  # noqa: BLE001 - best effort: the maps are shown either way
         reason = " ".join(str(err).split())
         if named:
-            _note(f"Pods not named: {reason}" if isinstance(err, config_dump.AgentTimeout) else
-                  f"Pods not named: the node agent {where} did not answer{_first_clause(reason)}")
+            _note(_unnamed_line(err, reason, where))
         return dumper.NoAnswer(reason)
+
+
+def _unnamed_line(err: Exception, reason: str, where: str) -> str:
+    """Why the pods are not named: the agent's timeout as it is; a port that answered as no
+    agent does, named so (it answered); else that the agent did not answer."""
+    if isinstance(err, config_dump.AgentTimeout):
+        return f"Pods not named: {reason}"
+    if isinstance(err, config_dump.NotAnAgent):
+        return f"Pods not named: {err.problem}"
+    return f"Pods not named: the node agent {where} did not answer{_first_clause(reason)}"
 
 
 def _first_clause(reason: str) -> str:
@@ -388,8 +417,8 @@ def _local_cache(target: sandboxes.LocalTarget, port_given: bool = False) -> dic
     port = sandboxes.admin_port(target.sandbox)
     try:
         return config_dump.fetch_local(config_dump.CACHE_PATH, port, run_options().quiet, name)
-    except config_dump.AgentTimeout:
-        raise
+    except (config_dump.AgentTimeout, config_dump.NotAnAgent):
+        raise  # it answered, or took the request: "does not answer" would be untrue
     except KmeshctlError as err:
         raise KmeshctlError(f"the node agent of sandbox {name} does not answer at 127.0.0.1:{port}: see "
                             f"`kmeshctl sandbox status --name {name}`") from err
@@ -397,3 +426,5 @@ def _local_cache(target: sandboxes.LocalTarget, port_given: bool = False) -> dic
 
 POSITIONAL_READERS[("dump", "maps")] = lambda words, args: _stray_word("maps", words, args)
 POSITIONAL_READERS[("dump", "config")] = lambda words, args: _stray_word("config", words, args)
+# `dump maps DIR`: offered as --bpf-fs DIR only when the command takes it
+POSITIONAL_CHECKS[("dump", "maps", "bpf_fs")] = lambda flag, value: _check_bpf_fs(Path(value))

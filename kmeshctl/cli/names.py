@@ -147,3 +147,74 @@ def split_exec_target(word: str) -> tuple[str, str]:
     if kind in OTHER_TYPES:
         return "other", head
     return "namespace", head
+
+
+# ------------------------------------------------------------------ a positional word as a flag's value
+
+RUN_ID = re.compile(r"[0-9a-fA-F]{6}\Z")  # bench cleanup --run-id: the ids bench prints
+
+
+def flag_value_check(param: _click.Parameter, command_words: tuple[str, ...]) -> Callable[[str, str], None] | None:
+    """The check option ``param`` of the command ``command_words`` (`waypoint delete`)
+    applies to its value, as check(flag, value) raising UsageError; None for a flag
+    without one. A value typed as a positional argument passes it before a fix offers the
+    flag with it (a fix that is refused when pasted helps no one)."""
+    name = param.name or ""
+    rule = _RULES.get(name)
+    if rule is not None:
+        return lambda flag, value: _check(flag, value, *rule[:3], _example(param, rule))
+    if name == "name" and command_words[:1] == ("waypoint",):
+        return _check_waypoint_name
+    return _VALUE_CHECKS.get(name)
+
+
+def _check_waypoint_name(flag: str, value: str) -> None:
+    from kmeshctl.namespaces import check_names
+
+    check_names(flag, [value], kind="waypoint name", example="--name waypoint")
+
+
+def _check_sandbox_name(flag: str, value: str) -> None:
+    from kmeshctl.sandbox.state import check_name
+
+    check_name(value, flag)
+
+
+def _check_cluster_id(flag: str, value: str) -> None:
+    from kmeshctl.params import check_cluster_id
+
+    check_cluster_id(value, flag)
+
+
+def _check_map(flag: str, value: str) -> None:
+    from kmeshctl.dump import check_map_name
+
+    check_map_name(value)
+
+
+def _check_run_id(flag: str, value: str) -> None:
+    from kmeshctl.params import bad_value
+
+    if not RUN_ID.match(value):
+        raise bad_value(flag, value, "not a run id", "the 6 hex digits of the id in the bench output, e.g. 3f9a1c")
+
+
+def _check_weights(flag: str, value: str) -> None:
+    """What holds for --weights whatever the target's subsets (whole numbers adding up to 100)."""
+    from kmeshctl import demo
+
+    demo.parse_weight_sets(value, demo.fortio_demo()[1], check_count=False)
+
+
+def _check_bpffs(flag: str, value: str) -> None:
+    from pathlib import Path
+
+    from kmeshctl.nodecheck import check_bpffs_dir
+
+    check_bpffs_dir(Path(value), flag)
+
+
+_VALUE_CHECKS: dict[str, Callable[[str, str], None]] = {
+    "name": _check_sandbox_name, "sandbox": _check_sandbox_name, "cluster_id": _check_cluster_id,
+    "map_name": _check_map, "run_id": _check_run_id, "weights": _check_weights, "bpf_fs": _check_bpffs,
+}

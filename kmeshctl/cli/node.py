@@ -11,7 +11,7 @@ import typer
 from kmeshctl import nodecheck
 from kmeshctl.node import loader
 from kmeshctl.cli.common import OutputFormat, app, is_data, output_option, print_data, run_options
-from kmeshctl.cli.conventions import flag_as_typed, given_as, given_on_command_line
+from kmeshctl.cli.conventions import POSITIONAL_CHECKS, flag_as_typed, given_as, given_on_command_line
 from kmeshctl.cli.outpaths import DIRECTORY, FILE, check_input_path, check_name_length, check_optional_file, check_output_file
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
@@ -97,22 +97,29 @@ def cleanup(
     if cgroup2_path is not None:
         check_input_path(given_as("cgroup2_path"), cgroup2_path, DIRECTORY, "use the cgroup v2 directory the "
                          "agent attached at (default: the cgroup v2 root)")
-    check_name_length(given_as("bpf_fs"), bpf_fs)
-    _refuse_live_sandbox(bpf_fs)
-    if not loader.cleanup_dir(bpf_fs).exists() and not ignore_not_found:
-        if not given_on_command_line("bpf_fs"):
-            from kmeshctl.cli.common import ignore_not_found_fix
-
-            raise KmeshctlError(f"nothing to clean up: no kmesh data path at {bpf_fs}; "
-                                f"{ignore_not_found_fix(['node', 'cleanup'])} (another directory: --bpf-fs DIR)")
-        raise UsageError(f"{given_as('bpf_fs')} {bpf_fs}: does not exist; use the directory `kmeshctl node run "
-                         f"--bpf-fs` used (default {DEFAULT_BPF_FS}), or add --ignore-not-found when it may be gone "
-                         "already")
+    _check_cleanup_dir(bpf_fs, ignore_not_found, given_on_command_line("bpf_fs"))
     done = loader.cleanup(bpf_fs, cgroup2_path)
     for line in done:
         typer.echo(line)
     if not done:
         typer.echo(f"nothing to clean up under {bpf_fs}")
+
+
+def _check_cleanup_dir(bpf_fs: Path, ignore_not_found: bool, typed: bool) -> None:
+    """--bpf-fs as cleanup takes it (``typed``: the user gave it): a directory of our pins,
+    no live sandbox's, that exists unless ``ignore_not_found``."""
+    check_name_length(given_as("bpf_fs"), bpf_fs)
+    _refuse_live_sandbox(bpf_fs)
+    if loader.cleanup_dir(bpf_fs).exists() or ignore_not_found:
+        return
+    if not typed:
+        from kmeshctl.cli.common import ignore_not_found_fix
+
+        raise KmeshctlError(f"nothing to clean up: no kmesh data path at {bpf_fs}; "
+                            f"{ignore_not_found_fix(['node', 'cleanup'])} (another directory: --bpf-fs DIR)")
+    raise UsageError(f"{given_as('bpf_fs')} {bpf_fs}: does not exist; use the directory `kmeshctl node run "
+                     f"--bpf-fs` used (default {DEFAULT_BPF_FS}), or add --ignore-not-found when it may be gone "
+                     "already")
 
 
 def _refuse_live_sandbox(bpf_fs: Path) -> None:
@@ -292,3 +299,7 @@ def _check_given_secrets(xds_insecure: bool, root_cert: Path, token: Path) -> No
     if given_on_command_line("xds_token"):
         check_input_path(given_as("xds_token"), token, FILE, "use the projected ServiceAccount token file "
                          "(audience istio-ca), or --xds-insecure for a plaintext local istiod")
+
+
+# `node cleanup DIR`: offered as --bpf-fs DIR only when cleanup takes it
+POSITIONAL_CHECKS[("node", "cleanup", "bpf_fs")] = lambda flag, value: _check_cleanup_dir(Path(value), False, True)
