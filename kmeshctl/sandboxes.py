@@ -213,17 +213,95 @@ def several(found: dict[str, str], command: str, after: str = "", why: str = "",
             rerun: Rerun = rerun_line) -> UsageError:
     """The one wording of a command given no name while several sandboxes could be the one:
     each with its phase, and the command being run as it must be pasted for one of them
-    (``rerun``: the CLI's keeps every flag and argument typed; for `down` a failed one, else
-    a ready one). ``command`` (`kmeshctl sandbox down`) and ``after`` (`-- COMMAND` of `sandbox
-    exec`) spell it outside a run; ``why`` says why these (`have pod web`)."""
+    that fits (see unfit: for `down` a failed one first, else a ready one; never one the
+    command would refuse), or, when none does, why each does not. ``command`` (`kmeshctl
+    sandbox down`) and ``after`` (`-- COMMAND` of `sandbox exec`) spell it outside a run;
+    ``why`` says why these (`have pod web`); ``rerun``: see Rerun."""
     flag = sandbox_flag(command)
     ready = [n for n, phase in found.items() if phase == PHASE_READY]
     others = [n for n in found if n not in ready]
-    pick = (others + ready if command.split()[1:3] == ["sandbox", "down"] else ready + others)[0]
+    order = others + ready if command.split()[1:3] == ["sandbox", "down"] else ready + others
+    reasons = {n: unfit(n, phase, command) for n, phase in found.items()}
+    fitting = sorted((n for n in order if not reasons[n]), key=lambda n: not suits(n, command))
     listed = ", ".join(f"{n} {phase}" for n, phase in found.items())
-    line = rerun(command, flag, pick, after)
     what = f"several sandboxes {why}" if why else "several sandboxes exist"
-    return UsageError(f"{what} ({listed}): pass {flag} NAME, e.g. `{line}`")
+    if fitting:
+        return UsageError(f"{what} ({listed}): pass {flag} NAME, e.g. `{rerun(command, flag, fitting[0], after)}`")
+    unfitting = "; ".join(f"{n}: {reasons[n]}" for n in order)
+    return UsageError(f"{what} ({listed}) and none can be used now ({unfitting}): {_none_fits_fix(command, rerun)}")
+
+
+def _none_fits_fix(command: str, rerun: Rerun) -> str:
+    """What to do when no sandbox fits ``command``: the demo in a sandbox of its own, else wait."""
+    if command.split()[1:3] == ["demo", "traffic-shift"]:
+        from kmeshctl import demo
+        from kmeshctl.sandbox.demo_target import DEMO_NAMESPACE
+
+        def in_default(command: str, flag: str, name: str, after: str = "") -> str:
+            # a new sandbox has the demo's objects in the default namespace
+            line = rerun(command, flag, name, after)
+            return demo.with_namespace(line, DEMO_NAMESPACE) if _demo_namespace_typed() else line
+
+        return f"run it in a new sandbox, `{demo.in_new_sandbox('kmesh', in_default)}`"
+    return "wait for one, or pass the name of one anyway"
+
+
+# The commands a sandbox another demo holds refuses: a fix must not suggest such a one.
+_LOCKING = (["demo", "traffic-shift"], ["sandbox", "down"])
+
+
+def unfit(name: str, phase: str, command: str) -> str:
+    """Why ``command`` (given sandbox ``name``, in ``phase``) would refuse it: held by
+    another demo (the demo, `down` without --force), without the demo's objects in the
+    namespace asked for (the demo); '' when it fits. One not ready fits (the command says
+    what is wrong and how to make it again), after those that are ready (see several)."""
+    words = command.split()[1:3]
+    if words in _LOCKING:
+        from kmeshctl.sandbox import lock as lock_mod
+
+        holder = lock_mod.holder(name)
+        if holder is not None and not holder.ours and holder.command == lock_mod.DEMO:
+            return f"in use by demo pid {holder.pid}"
+    namespace = _demo_namespace_typed() if words == ["demo", "traffic-shift"] else None
+    return _demo_missing_in(name, namespace) if namespace else ""
+
+
+def suits(name: str, command: str) -> bool:
+    """Whether sandbox ``name`` is a better example than one that merely fits: for the
+    demo given no -n, one with the demo's objects in some namespace."""
+    return command.split()[1:3] != ["demo", "traffic-shift"] or not _demo_missing_in(name, None)
+
+
+def _demo_missing_in(name: str, namespace: Optional[str]) -> str:
+    """`no fortio Service in namespace team-a`: what sandbox ``name`` lacks for the demo in
+    ``namespace`` (None: in every namespace); '' when it has it."""
+    from kmeshctl.sandbox.demo_target import demo_missing, demo_namespaces
+
+    try:
+        state = load(name)
+    except OtherVersion as err:
+        return str(err).split(":")[0]
+    if state is None:
+        return "no record"
+    if namespace is None:
+        return "" if demo_namespaces(state) else "no fortio Service with a netutils pod in any namespace"
+    missing = demo_missing(state, namespace)
+    return f"no {missing} in namespace {namespace}" if missing else ""
+
+
+def _demo_namespace_typed() -> Optional[str]:
+    """The demo's -n as typed on the running command (None: not typed, or not the demo):
+    the sandbox a fix suggests must have the namespace asked for."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    if ctx is None or ctx.command_path.split()[-2:] != ["demo", "traffic-shift"]:
+        return None
+    from typer._click.core import ParameterSource
+
+    value = ctx.params.get("namespace")
+    typed = ctx.get_parameter_source("namespace") not in (None, ParameterSource.DEFAULT)
+    return value if typed and isinstance(value, str) and value else None
 
 
 def pick(command: str, after: str = "", has: Optional[Callable[[str], bool]] = None, what: str = "",
@@ -259,8 +337,31 @@ def failed_note(chosen: str) -> str:
 
 
 def failed(name: str) -> NotFound:
-    """Sandbox ``name`` is only the logs of a failed `sandbox up`: nothing to work on."""
-    return NotFound(f"sandbox {name} failed (its up did not finish); remove it: `kmeshctl sandbox down --name {name}`")
+    """Sandbox ``name`` is only the logs of a failed (or interrupted) `sandbox up`: nothing
+    to work on; the fix, one line, removes them, makes it again from the manifests that
+    `up` was given and runs the command being run again (``down`` alone would leave a
+    name that is not found)."""
+    from kmeshctl.sandbox.sandbox import failed_up_remake_steps
+
+    how = "was interrupted" if up_ended(name) == "interrupted" else "did not finish"
+    steps = failed_up_remake_steps(name) + [step for step in [_rerun_here(name)] if step]
+    return NotFound(f"sandbox {name} failed (its up {how}); make it again: `{' && '.join(steps)}`")
+
+
+def _rerun_here(name: str) -> str:
+    """The command being run, again, on sandbox ``name``, every flag typed kept ('' when
+    none runs, or it is one that makes or removes sandboxes)."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return ""
+    command = ctx.command_path
+    if command.split()[1:3] in (["sandbox", "up"], ["sandbox", "down"], ["sandbox", "list"]):
+        return ""
+    from kmeshctl.cli.render import rerun_line as typed_line
+
+    return typed_line(command, sandbox_flag(command), name)
 
 
 def only_one() -> Optional[SandboxState]:

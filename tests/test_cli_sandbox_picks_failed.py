@@ -73,7 +73,10 @@ def test_the_only_failed_sandbox_is_the_one_down_and_status_pick(state_root, cap
 # ------------------------------------------------------------------ 4. a failed sandbox named
 
 
-FAILED = "sandbox h61c failed (its up did not finish); remove it: `kmeshctl sandbox down --name h61c`"
+# one chain that makes it again and runs the command (tester 124 finding 8: `down` alone left
+# a name that is not found)
+FAILED = ("sandbox h61c failed (its up did not finish); make it again: `kmeshctl sandbox down --name h61c && "
+          "kmeshctl sandbox up --name h61c && {again}`")
 
 
 @pytest.mark.parametrize("args", [
@@ -84,7 +87,8 @@ FAILED = "sandbox h61c failed (its up did not finish); remove it: `kmeshctl sand
 def test_a_failed_sandbox_named_says_it_failed_and_how_to_remove_it(args, state_root, capsys, no_env) -> None:
     _failed("h61c", time.time() - 35)
     code, out, err = cli(capsys, *args)
-    assert code == 1 and not out and err.strip() == f"Error: {FAILED}", err
+    again = " ".join(["kmeshctl", *args]) if args[0] == "dump" else "kmeshctl sandbox exec netutils --name h61c -- true"
+    assert code == 1 and not out and err.strip() == f"Error: {FAILED.format(again=again)}", err
 
 
 def test_a_failed_sandbox_ages_from_its_up_and_its_gone_bpffs_is_null(state_root, capsys, no_env) -> None:

@@ -90,7 +90,8 @@ def test_down_of_a_sandbox_a_demo_uses_is_refused_unless_force(state_root, capsy
     holders.append(_holder("shared", lock_mod.DEMO))
     code, out, err = cli(capsys, "sandbox", "down", "--name", "shared")
     assert code == 1 and not out, err
-    assert f"sandbox shared is in use by demo pid {holders[0].pid}: wait for it, or pass --force" in err, err
+    assert (f"sandbox shared is in use by demo pid {holders[0].pid}: wait for it, or remove it anyway (the demo then "
+            "fails): `kmeshctl sandbox down --name shared --force`") in err, err
     assert state_mod.SandboxState.load("shared") is not None  # nothing removed
     code, out, err = cli(capsys, "sandbox", "down", "--name", "shared", "--force")
     assert code == 0 and "Sandbox shared removed." in out, err

@@ -132,9 +132,10 @@ def traffic_shift(
                 demo.check_pods(subject, weight_sets, f"sandbox {getattr(chosen, 'sandbox_name', '')}")
             report = demo.new_report(chosen, subject, requests, len(weight_sets))
             _run(chosen, report, weight_sets, verbose, quiet)
-            report.reason = demo.fail_reason(chosen, report, _with_requests)
+            rerun = _rerun_with_requests(chosen)
+            report.reason = demo.fail_reason(chosen, report, rerun)
             if demo.more_requests_needed(report):
-                report.fix = fix_hint(f"`{_with_requests(demo.more_requests_needed(report))}`").strip("`")
+                report.fix = fix_hint(f"`{rerun(demo.more_requests_needed(report))}`").strip("`")
     except KeyboardInterrupt as err:  # after the target's finish: weights restored, a sandbox made removed
         report = report or demo.unstarted_report(chosen, subject, requests, _explicit(target))
         _report_stop(stopped_by(err), report, output, demo.made_text(chosen))
@@ -175,6 +176,7 @@ def _run(chosen: demo.DemoTarget, report: demo.DemoReport, weight_sets: list[lis
                 printer = RequestPrinter(report.requests, report.subject, verbose, quiet, echo=lines)  # stderr
                 demo.run_traffic_shift(chosen, report.subject, report.requests, weight_sets,
                                        on_request=printer.request, on_phase=printer.phase, report=report)
+                printer.end_phase()  # a last phase whose loop ended early
         except BaseException:
             block.arm()
             _finish(chosen, quiet, under_way=True)
@@ -253,12 +255,15 @@ def _checked_flags(verbose: bool, quiet: bool, plot: Optional[Path], namespace: 
 
 def _check_namespace(namespace: str, target: Target) -> None:
     """-n is the namespace of the demo's objects, on a cluster and in a sandbox alike; only
-    fortio's and hey's habit, -n COUNT, is refused (unless --target is typed)."""
+    fortio's and hey's habit, `-n COUNT`, is refused, pointing at -c (with --sandbox too: a
+    count is what `-n 10` means there as anywhere). The long form, and -n with --target
+    typed, are plainly the namespace; the refusal's way out for a namespace of digits
+    is the long form, which fits every other flag typed."""
     flag = flag_as_typed("namespace")
-    if namespace.isdigit() and target is Target.auto:
+    if namespace.isdigit() and target is Target.auto and flag != "--namespace":
         raise UsageError(f"{flag} {namespace}: {flag} is the demo's namespace (as on every command); the "
-                         f"request count is -c/--requests, e.g. -c {namespace} (a namespace of digits: add "
-                         "--target local or --target cluster)")
+                         f"request count is -c/--requests, e.g. -c {namespace} (a namespace of digits: spell "
+                         f"it --namespace {namespace})")
 
 
 def _explicit(target: Target) -> str:
@@ -297,19 +302,54 @@ def _named_sandbox_subject(name: Optional[str], namespace: Optional[str] = None)
         return None
 
 
-def _with_requests(count: int) -> str:
+def _rerun_with_requests(chosen: demo.DemoTarget) -> Callable[[int], str]:
+    """``_with_requests`` for a run on ``chosen``: naming the sandbox it ran on when the
+    command alone would not pick it (see _untyped_sandbox)."""
+    sandbox = _untyped_sandbox(chosen)
+    return lambda count: _with_requests(count, sandbox)
+
+
+def _untyped_sandbox(chosen: demo.DemoTarget) -> str:
+    """The sandbox a re-run must name although none was typed ('' when none must): one
+    from $KMESHCTL_SANDBOX_NAME (a pasted line runs without it), or one picked by itself,
+    still up, that the command alone would no longer pick (others are up now; one the run
+    made and removed cannot be named: --sandbox of it would be taken for a typo)."""
+    sandbox = getattr(chosen, "sandbox_name", "")
+    if chosen.name != "local" or not sandbox or given_on_command_line("name"):
+        return ""
+    if sandboxes.name_from_env() == sandbox:
+        return sandbox
+    return sandbox if sandbox in sandboxes.names() and not sandboxes.picks_alone(sandbox) else ""
+
+
+def _with_requests(count: int, sandbox: str = "") -> str:
     """This demo again with -c ``count``: every flag typed kept (--sandbox, --weights,
     --target, -n, ...) but the request count, replaced; a fix that dropped them would run
-    another demo."""
+    another demo. ``sandbox``: one to name although it was not typed (_untyped_sandbox)."""
     from kmeshctl.cli.render import rerun_line, this_command
 
     command = this_command()
     if given_on_command_line("name"):  # this_command leaves the sandbox flag to rerun_line
         flag, sandbox = flag_as_typed("name"), _typed_value("name")
         command = rerun_line(demo.DEMO_COMMAND, flag, sandbox)
+    elif sandbox:
+        command = _naming_sandbox(sandbox)
     if given_on_command_line("plot") and not given_on_command_line("force"):
         command = f"{command} --force"  # this run writes the plot: the re-run must replace it
     return demo.with_option(command, "-c", "--requests", str(count))
+
+
+def _naming_sandbox(sandbox: str) -> str:
+    """This demo on ``sandbox``: with --sandbox, unless the run made it from
+    $KMESHCTL_SANDBOX_NAME and removed it while others are up (--sandbox of a sandbox not
+    up is then taken for a typo): the variable is then set on the line itself."""
+    import shlex
+
+    from kmeshctl.cli.render import rerun_line, this_command
+
+    if sandbox in sandboxes.names() or not sandboxes.names():
+        return rerun_line(demo.DEMO_COMMAND, "--sandbox", sandbox)
+    return f"{sandboxes.NAME_ENV}={shlex.quote(sandbox)} {this_command()}"
 
 
 def _typed_value(param: str) -> str:
@@ -327,8 +367,10 @@ def _cluster_flags() -> str:
 
 class RequestPrinter:
     """Phase headings and request lines: the first SHOWN_PER_PHASE of a phase (all with
-    -v, failures always), then a progress line every PROGRESS_EVERY requests, on stderr
-    (stdout carries only the result, as docs/usage.md says); nothing with --quiet."""
+    -v), then a progress line every PROGRESS_EVERY requests; a failure past them is shown
+    until SHOWN_PER_PHASE of its reason were (a pod that died fails every request alike),
+    the rest counted by reason on one line at the phase's end; on stderr (stdout carries
+    only the result, as docs/usage.md says); nothing with --quiet."""
 
     def __init__(self, total: int, subject: demo.DemoSubject, verbose: bool, quiet: bool,
                  to_stdout: bool = False, echo: Optional[Callable[[str], None]] = None) -> None:
@@ -340,27 +382,51 @@ class RequestPrinter:
         self.echo = echo or (lambda line: typer.echo(line, err=not to_stdout))
         self.width = len(str(total))
         self.failed = 0
+        self.shown_failures: dict[str, int] = {}  # reason -> its failure lines shown this phase
+        self.hidden_failures: dict[str, int] = {}  # reason -> its failures not shown this phase
 
     def _echo(self, line: str) -> None:
         if not self.quiet:
             self.echo(line)
 
     def phase(self, number: int, weights: list[int]) -> None:
+        self.end_phase()  # a phase whose loop ended early never reached its last request
         self.failed = 0
         split = ", ".join(f"{v.subset}={w}" for v, w in zip(self.subject.versions, weights))
         self._echo(f"Phase {number}: {split}")
 
+    def end_phase(self) -> None:
+        """The failures of the phase not shown, counted by reason, on one line (none: nothing)."""
+        hidden, self.hidden_failures, self.shown_failures = self.hidden_failures, {}, {}
+        if hidden:
+            counts = ", ".join(f"{count} x {reason}" for reason, count in sorted(hidden.items()))
+            self._echo(f"  ... {counted(sum(hidden.values()), 'more failed request')} of this phase not shown, "
+                       f"like those above: {counts} (-v shows each)")
+
     def request(self, phase: int, result: demo.RequestResult, version: demo.Version | None) -> None:
         self.failed += 0 if result.ok else 1
         prefix = f"  [{result.index:>{self.width}}/{self.total}]"
-        if self.verbose or result.index <= SHOWN_PER_PHASE or not result.ok:
+        if self._shown(result):
             self._echo(self._line(prefix, result, version))
         if not self.verbose and result.index == SHOWN_PER_PHASE < self.total:
             self._echo(f"  ... the other {self.total - SHOWN_PER_PHASE} requests of this phase are counted, "
-                       "not shown (-v shows each; failures are always shown)")
+                       f"not shown (-v shows each; failures are shown, up to {SHOWN_PER_PHASE} of each reason)")
         elif not self.verbose and result.index > SHOWN_PER_PHASE and (
                 result.index % PROGRESS_EVERY == 0 or result.index == self.total):
             self._echo(f"  [{result.index:>{self.width}}/{self.total}] sent, {self.failed} failed")
+        if result.index == self.total:
+            self.end_phase()
+
+    def _shown(self, result: demo.RequestResult) -> bool:
+        """Whether ``result`` gets its own line; a failure not shown is counted for end_phase."""
+        if not result.ok:
+            shown = self.shown_failures.get(result.reason, 0)
+            if self.verbose or result.index <= SHOWN_PER_PHASE or shown < SHOWN_PER_PHASE:
+                self.shown_failures[result.reason] = shown + 1
+                return True
+            self.hidden_failures[result.reason] = self.hidden_failures.get(result.reason, 0) + 1
+            return False
+        return self.verbose or result.index <= SHOWN_PER_PHASE
 
     @staticmethod
     def _line(prefix: str, result: demo.RequestResult, version: demo.Version | None) -> str:

@@ -197,6 +197,8 @@ def up(
         plan = sandbox_mod.check_up(sandbox_name, chosen)  # every refusal before "Creating"
     except UsageError as err:
         raise _about_typed_files(err, flag, files or []) from None
+    except KmeshctlError as err:  # its fix runs `up` again: this one, as typed
+        raise _with_typed_up(err, sandbox_name, chosen) from None
     try:
         with Progress(quiet=quiet) as progress:
             if not quiet:
@@ -209,6 +211,20 @@ def up(
         if not said():  # up said why (a `sandbox down` removed it): that line stands
             say(stopped_text(stop, _what_a_stopped_up_left(sandbox_name)))
         raise typer.Exit(stop.exit_code) from None
+
+
+def _with_typed_up(err: KmeshctlError, name: str, files: List[Path]) -> KmeshctlError:
+    """``err`` with the `up` its fix runs again (the library's, the files given) as typed
+    here: -f as typed, -q and every other flag kept, sandbox ``name`` named (from
+    $KMESHCTL_SANDBOX_NAME too)."""
+    from kmeshctl.cli.render import rerun_line
+
+    typed = rerun_line("kmeshctl sandbox up", "--name", name)
+    line, text = sandbox_mod.up_line(name, files), str(err)
+    for before in ("&& ", "pipe the manifests to `"):  # the fix's own `up`, not a running one it names
+        text = text.replace(f"{before}{line}`", f"{before}{typed}`")
+    err.args = (text, *err.args[1:])
+    return err
 
 
 def _say_up(name: str, state: sandboxes.SandboxState, plan: Any, quiet: bool) -> None:
@@ -347,6 +363,17 @@ def down(name: Optional[str] = DownNameOption,
     _remove(chosen, quiet, force, ignore_not_found)
 
 
+def _forced_down_typed(err: KmeshctlError, name: str) -> KmeshctlError:
+    """InUse with its `sandbox down --force` fix as typed here (-q and every other flag kept)."""
+    from kmeshctl.cli.render import rerun_line
+
+    bare = f"kmeshctl sandbox down --name {name} --force"
+    typed = rerun_line("kmeshctl sandbox down", "--name", name)
+    typed += "" if " --force" in f"{typed} " else " --force"
+    err.args = (str(err).replace(bare, typed), *err.args[1:])
+    return err
+
+
 def _refuse_forced_guess(chosen: str) -> None:
     """`sandbox down --force` given no name: --force removes a sandbox a demo is using, so
     that sandbox must be named, not guessed."""
@@ -384,7 +411,10 @@ def _remove(sandbox_name: str, quiet: bool, force: bool, ignore_not_found: bool)
     had_logs = logs.is_dir()
     existed, said_removed = bool(sandbox_mod.leftovers(sandbox_name)), False
     try:
-        removed = sandbox_mod.down(sandbox_name, Progress(quiet=quiet), force=force)
+        try:
+            removed = sandbox_mod.down(sandbox_name, Progress(quiet=quiet), force=force)
+        except sandbox_mod.lock_mod.InUse as err:
+            raise _forced_down_typed(err, sandbox_name) from None
         if removed:
             typer.echo(f"Sandbox {sandbox_name} removed.")
             said_removed = True
@@ -404,7 +434,16 @@ def _remove(sandbox_name: str, quiet: bool, force: bool, ignore_not_found: bool)
     if had_logs:
         typer.echo(f"Sandbox {sandbox_name} did not exist; removed the logs its failed `sandbox up` left in {logs}.")
     elif not ignore_not_found:
-        raise sandboxes.not_found(sandbox_name, ignore_not_found_fix(["sandbox", "down"]))
+        raise sandboxes.not_found(sandbox_name, _down_ignoring_fix(sandbox_name))
+
+
+def _down_ignoring_fix(name: str) -> str:
+    """`` `kmeshctl sandbox down --name x --ignore-not-found` makes this exit 0``: the `down`
+    being run with every flag typed, naming sandbox ``name`` whenever the line alone would
+    act on another one (a name from $KMESHCTL_SANDBOX_NAME is not on the line)."""
+    fix = ignore_not_found_fix(["sandbox", "down"])
+    line, rest = fix[1:].split("`", 1)
+    return f"`{sandboxes.for_sandbox(line, name)}`{rest}"
 
 
 WIDE_LIST_COLUMNS = ("AGENT ADMIN", "BPFFS")  # -o wide only: where to reach each sandbox's agent and maps
@@ -679,10 +718,20 @@ def _pod_required(name: Optional[str], first: Optional[str], rest: List[str], na
         from kmeshctl.cli.conventions import given_as
 
         typed = given_as("name") if name else ""
-        words = ["kmeshctl", "sandbox", "exec", first, *(["-n", namespace] if namespace else []),
-                 *([typed, name] if name and not typed.startswith("$") else []), "--", *rest]
+        named = [typed, name] if name and not typed.startswith("$") else _env_named(name)
+        words = ["kmeshctl", "sandbox", "exec", first, *(["-n", namespace] if namespace else []), *named, "--", *rest]
         return UsageError(f"{usage}: `{suggest(shlex.join(words))}`")
     return UsageError(f"{usage}; the pods of sandbox {state.name}: {', '.join(p.name for p in state.pods)}")
+
+
+def _env_named(name: Optional[str]) -> list[str]:
+    """`--name NAME` for a fix when sandbox ``name`` came from $KMESHCTL_SANDBOX_NAME (not on
+    the line) and the line alone would act on another sandbox; [] otherwise."""
+    from kmeshctl.cli.conventions import given_as
+
+    if not name or not given_as("name").startswith("$") or sandboxes.picks_alone(name):
+        return []
+    return ["--name", name]
 
 
 def _exec_target(word: str, namespace: Optional[str], name: Optional[str], command: List[str]) -> str:
@@ -698,8 +747,9 @@ def _exec_target(word: str, namespace: Optional[str], name: Optional[str], comma
     if kind == "other":
         raise UsageError(f"POD {shown(word)}: sandbox exec runs in a pod, not a {found}; give pod/NAME, "
                          f"deploy/NAME or NAME (the pods: `{suggest('kmeshctl sandbox status')}`)")
-    words = _typed_exec_line(found, rest) or (["kmeshctl", "sandbox", "exec", "-n", found, rest] +
-                                               (["--name", name] if name else []))
+    words = _typed_exec_line(found, rest)
+    words = words + _env_named(name) if words else (["kmeshctl", "sandbox", "exec", "-n", found, rest] +
+                                                     (["--name", name] if name else []))
     fixed = suggest(shlex.join(words + ["--", *(command or ["sh"])]))
     given = f" (not -n {namespace})" if namespace and namespace != found else ""
     raise UsageError(f"POD {shown(word)}: NAMESPACE/NAME is not a pod name (kubectl exec takes none either); "
@@ -810,7 +860,11 @@ def exec_(
     state = _existing_state(name, f"kmeshctl sandbox exec {shlex.quote(pod)}", "-- " + shlex.join(command),
                             has=lambda n: _has_pod(n, pod, namespace), what=f"have pod {pod}")
     if state.phase != PHASE_READY or sandbox_mod.lock_mod.removed_by(state.name):  # half-made or being removed
-        raise KmeshctlError(sandbox_mod.unfinished(state, f"kmeshctl sandbox up --name {state.name}"))
+        from kmeshctl.cli.render import rerun_line
+
+        again = rerun_line(f"kmeshctl sandbox exec {shlex.quote(pod)}", "--name", state.name,
+                           "-- " + shlex.join(command))
+        raise KmeshctlError(sandbox_mod.unfinished(state, again))
     try:
         sandbox_mod.find_pod(state, pod, namespace)
     except UsageError as err:  # a pod that does not exist: NotFound, as `kubectl exec`

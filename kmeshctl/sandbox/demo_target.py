@@ -334,6 +334,7 @@ class LocalTarget:
         self._namespace = namespace or subject_vs[0]
         self._route = 0  # the VirtualService's route measured (demo.root_route)
         self._port = 80  # the fortio Service port requests go to (the demo's manifests': 80)
+        self._problems: list[str] | None = None  # its processes' problems as the run ended (finish)
 
     @staticmethod
     def manifests() -> Manifests:
@@ -415,7 +416,19 @@ class LocalTarget:
             if error.holder.command != lock_mod.DEMO:
                 raise
             raise lock_mod.InUse(f"sandbox {self.sandbox_name} is in use by demo pid {error.holder.pid}; wait for "
-                                 f"it or pass {self._flag} of another sandbox", error.holder) from None
+                                 f"it or pass {self._flag} of another sandbox{self._other_that_fits()}",
+                                 error.holder) from None
+
+    def _other_that_fits(self) -> str:
+        """`, e.g. `kmeshctl demo traffic-shift --sandbox b ...``: another sandbox the demo
+        can use now (not held, ready, with the namespace typed), '' when none is."""
+        from kmeshctl import sandboxes
+
+        for name, phase in sandboxes.existing().items():
+            if name != self.sandbox_name and not sandboxes.unfit(name, phase, demo.DEMO_COMMAND) and \
+                    sandboxes.suits(name, demo.DEMO_COMMAND):
+                return f", e.g. `{demo.rerun_command(name, self._rerun)}`"
+        return ""
 
     def _put_back_left_weights(self, progress: Callable[[str], None]) -> None:
         """A record left by a demo that was killed (this one holds the lock now): its
@@ -482,8 +495,34 @@ class LocalTarget:
             return f"sandbox {self.sandbox_name} went away during the demo"
         return ""
 
+    def fail_reason(self, report: demo.DemoReport) -> str:
+        """The likeliest reason requests failed or the split was off ('' when nothing
+        tells): a process of the sandbox that ended during the run (a fortio server, the
+        waypoint's Envoy, the agent), in the words of the pre-run check, and where to
+        look; its processes as they were when the run ended (a sandbox the demo made is
+        gone by now)."""
+        problems, still_there = self._problems, False
+        with contextlib.suppress(KmeshctlError, OSError):
+            problems = problems if problems is not None else self._process_problems()
+            still_there = SandboxState.load(self.sandbox_name) is not None
+        if not problems:
+            return ""
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        look = (f"see `kmeshctl sandbox status --name {self.sandbox_name}`" if still_there
+                else f"sandbox {self.sandbox_name} was the demo's own and is removed")
+        return f"likeliest reason: {problems[0]}{more}; {look}"
+
+    def _process_problems(self) -> list[str]:
+        """sb.process_problems of the sandbox when this run checked it ready ([] else)."""
+        state = SandboxState.load(self.sandbox_name) if self._ready else None
+        if state is None or state.phase != PHASE_READY:
+            return []
+        return sb.process_problems(state)
+
     def finish(self, progress: Callable[[str], None]) -> None:
         try:
+            with contextlib.suppress(KmeshctlError, OSError):  # a reason is a help, never in the way
+                self._problems = self._process_problems()  # before a sandbox made here is removed
             if self._started_here and not lock_mod.removed_by(self.sandbox_name):
                 progress(f"removing sandbox {self.sandbox_name}")
                 sb.down(self.sandbox_name)

@@ -68,8 +68,8 @@ def in_use_text(name: str, found: Holder, for_down: bool = False) -> str:
         return (f"sandbox {name} is being removed by pid {found.pid}: wait for that `kmeshctl sandbox down` "
                 f"to finish")
     if for_down:
-        return (f"sandbox {name} is in use by demo pid {found.pid}: wait for it, or pass --force to remove it "
-                f"anyway (the demo then fails)")
+        return (f"sandbox {name} is in use by demo pid {found.pid}: wait for it, or remove it anyway (the demo "
+                f"then fails): `kmeshctl sandbox down --name {name} --force`")
     return f"sandbox {name} is in use by demo pid {found.pid}; wait for it or pass --name of another sandbox"
 
 

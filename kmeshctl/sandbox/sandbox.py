@@ -98,7 +98,8 @@ class UpPlan:
 
 def check_up(name: str, files: Sequence[Path]) -> UpPlan:
     """Every check of `up` (root, manifests, tools, the kernel, the name free, the socket
-    paths), nothing made: a refusal comes before anything says "Creating"."""
+    paths), nothing made: a refusal comes before anything says "Creating"; a fix that
+    runs `up` again gives it the -f ``files`` (up_line)."""
     require_root()
     manifests = manifests_mod.load(files)
     check_no_name_clash(manifests)
@@ -107,7 +108,7 @@ def check_up(name: str, files: Sequence[Path]) -> UpPlan:
     envoy_binary()
     pods_mod.check_cni_plugins()
     agent_mod.preflight()
-    _refuse_existing(name)
+    _refuse_existing(name, up_line(name, files))
     check_socket_paths(name, manifests)
     return UpPlan(name, manifests, plans, vips)
 
@@ -197,19 +198,21 @@ def _write_sources(state: SandboxState, files: Sequence[Path]) -> None:
     (state.dir / SOURCES_FILE).write_text(json.dumps({"files": [] if given == default else given}))
 
 
-def _sources(name: str) -> list[str] | None:
-    """The -f paths sandbox ``name`` was made from ([] for the default manifests); None
-    when unknown (no record of them, or not readable)."""
+def _sources(name: str, directory: Path | None = None) -> list[str] | None:
+    """The -f paths sandbox ``name`` was made from ([] for the default manifests), as its
+    record (or ``directory``: the logs a failed `up` kept) says; None when unknown."""
     try:
-        files = json.loads((state_mod.state_dir(name) / SOURCES_FILE).read_text()).get("files")
+        where = directory if directory is not None else state_mod.state_dir(name)
+        files = json.loads((where / SOURCES_FILE).read_text()).get("files")
     except (OSError, ValueError, AttributeError):
         return None
     return files if isinstance(files, list) and all(isinstance(f, str) for f in files) else None
 
 
-def _recorded_documents(name: str) -> list[Any] | None:
+def _recorded_documents(name: str, directory: Path | None = None) -> list[Any] | None:
     try:
-        return [d for d in yaml.safe_load_all((state_mod.state_dir(name) / "manifests.yaml").read_text()) if d]
+        where = directory if directory is not None else state_mod.state_dir(name)
+        return [d for d in yaml.safe_load_all((where / "manifests.yaml").read_text()) if d]
     except (OSError, yaml.YAMLError):
         return None
 
@@ -227,22 +230,30 @@ def _same_as_recorded(files: list[str], recorded: list[Any] | None) -> bool:
     return documents == recorded
 
 
-def remake_steps(name: str) -> list[str]:
+def remake_steps(name: str, directory: Path | None = None) -> list[str]:
     """The commands that make sandbox ``name`` again from the objects it was made from
     (`sandbox up` refuses one that exists): `down`, then `up` with the same -f paths while
     they still hold those objects, else with a copy of the record's manifests (made first:
-    `down` removes the record), e.g. when they came from stdin."""
+    `down` removes the record), e.g. when they came from stdin. ``directory``: where the
+    record's sources and manifests are (default: its record; a failed `up`'s kept logs)."""
     down = f"kmeshctl sandbox down --name {name}"
     up = f"kmeshctl sandbox up --name {name}"
-    files, recorded = _sources(name), _recorded_documents(name)
+    files, recorded = _sources(name, directory), _recorded_documents(name, directory)
     kept = kept_manifests(name)
     # made from the copy: copied again (fresh, so the `down` keeps it: kept_copy_used)
     if files is not None and files != [str(kept)] and _same_as_recorded(files, recorded):
         return [down, up + "".join(f" -f {shlex.quote(f)}" for f in files)]
     if recorded is None:
         return [down, up]
-    copy = f"cp {shlex.quote(str(state_mod.state_dir(name) / 'manifests.yaml'))} {shlex.quote(str(kept))}"
+    where = directory if directory is not None else state_mod.state_dir(name)
+    copy = f"cp {shlex.quote(str(where / 'manifests.yaml'))} {shlex.quote(str(kept))}"
     return [copy, down, f"{up} -f {shlex.quote(str(kept))}"]
+
+
+def failed_up_remake_steps(name: str) -> list[str]:
+    """remake_steps of a name whose failed `up` left only its logs (they keep what it was
+    given: see _keep_logs): `down` removes the logs, `up` makes it from the same manifests."""
+    return remake_steps(name, failed_up_logs(name))
 
 
 def kept_manifests(name: str) -> Path:
@@ -304,6 +315,9 @@ def _keep_logs(state: SandboxState, how: str = "failed") -> Path | None:
     shutil.copytree(state.logs_dir, kept)
     (kept / UP_END_FILE).write_text(how + "\n")
     (kept / UP_START_FILE).write_text(f"{state.created_at}\n")
+    for record in (SOURCES_FILE, "manifests.yaml"):  # for the fix that makes it again (failed_up_remake_steps)
+        with contextlib.suppress(OSError):
+            shutil.copy(state.dir / record, kept / record)
     if state.cni_plugin_log.exists():
         shutil.copy(state.cni_plugin_log, kept / "cni-plugin.log")
     return kept
@@ -316,14 +330,23 @@ def _point_at_kept_logs(err: BaseException, logs: Path, kept: Path) -> None:
         err.args = (str(err.args[0]).replace(str(logs), str(kept)), *err.args[1:])
 
 
-def _refuse_existing(name: str) -> None:
+def up_line(name: str, files: Sequence[Path]) -> str:
+    """`kmeshctl sandbox up --name NAME -f F...` for ``files`` (none for the default manifests)."""
+    given = [str(f) if str(f) == manifests_mod.STDIN else str(Path(f).absolute()) for f in files]
+    default = [str(p) for p in manifests_mod.default_files()]
+    flags = "".join(f" -f {shlex.quote(f)}" for f in ([] if given == default else given))
+    return f"kmeshctl sandbox up --name {name}{flags}"
+
+
+def _refuse_existing(name: str, up: str) -> None:
+    """A sandbox ``name`` that exists refused, its fix ending in the user's own ``up``."""
     state = SandboxState.load(name)
     if state is None and not _leftovers(SandboxState(name=name)):
         return
     if state is not None and state.phase == PHASE_READY:
         raise KmeshctlError(f"sandbox {name} is already up (see `kmeshctl sandbox status --name {name}`); "
                             f"run `kmeshctl sandbox down --name {name}` first")
-    raise KmeshctlError(unfinished(state or SandboxState(name=name), f"kmeshctl sandbox up --name {name}"))
+    raise KmeshctlError(unfinished(state or SandboxState(name=name), up))
 
 
 def unfinished(state: SandboxState, then: str = "") -> str:
@@ -342,11 +365,24 @@ def unfinished(state: SandboxState, then: str = "") -> str:
                 f"`{running}` to finish, or stop it with `kmeshctl sandbox down --name {name}`")
     what = ("half-removed (a `sandbox down` did not finish)" if state.phase == state_mod.PHASE_REMOVING
             else "half-created (a `sandbox up` did not finish)")
-    up = f"kmeshctl sandbox up --name {name}"
-    if then.startswith(up):  # the user's own `up`, with the manifests they chose
-        return f"sandbox {name} is {what}: run `kmeshctl sandbox down --name {name} && {then}`"
+    if _is_up(then):  # the user's own `up`, with the manifests they chose
+        return f"sandbox {name} is {what}: {_down_then_up(name, then)}"
     steps = remake_steps(name) + ([then] if then else [])
     return f"sandbox {name} is {what}: run `{' && '.join(steps)}`"
+
+
+def _is_up(line: str) -> bool:
+    words = line.split()
+    return "sandbox" in words and words[words.index("sandbox") + 1:][:1] == ["up"]
+
+
+def _down_then_up(name: str, up: str) -> str:
+    """`run `kmeshctl sandbox down --name NAME && UP``; an ``up`` reading stdin (`-f -`)
+    cannot follow in one pasted line (the terminal would be its stdin): said in two steps."""
+    down = f"kmeshctl sandbox down --name {name}"
+    if manifests_mod.STDIN in shlex.split(up):
+        return f"run `{down}`, then pipe the manifests to `{up}` again"
+    return f"run `{down} && {up}`"
 
 
 def _create(state: SandboxState, manifests: manifests_mod.Manifests, plans: list[PodPlan],
