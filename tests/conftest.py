@@ -22,6 +22,7 @@ def _root_skip_reason() -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _run_the_tier_last(items)
     reason = _root_skip_reason()
     if reason is None:
         return
@@ -29,6 +30,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "root" in item.keywords:
             item.add_marker(skip)
+
+
+def _run_the_tier_last(items: list[pytest.Item]) -> None:
+    """The e2e tier's tests after all others (stable otherwise). The tier changes the
+    host (its netns, nftables, mounts, a kubelet) and sets the calling thread's netns
+    while it runs; two clean-clone runs that had it first lost a stand-in exec WebSocket
+    late in the run and then hung, while the same tests without it passed (the cause is
+    not pinned down: see docs/testing.md)."""
+    tier = [item for item in items if "e2e" in item.path.relative_to(REPO_ROOT / "tests").parts[:1]]
+    if tier:
+        rest = [item for item in items if item not in tier]
+        items[:] = rest + tier
 
 
 @pytest.fixture(scope="session")
