@@ -289,19 +289,38 @@ def _demo_missing_in(name: str, namespace: Optional[str]) -> str:
     return f"no {missing} in namespace {namespace}" if missing else ""
 
 
+@dataclass(frozen=True)
+class Typed:
+    """What the running command typed, as the CLI reads it: its path (`kmeshctl demo
+    traffic-shift`), its -n/--namespace when typed (None: not typed), and its Rerun."""
+
+    command: str
+    namespace: Optional[str]
+    rerun: "Rerun"
+
+
+# Only kmeshctl/cli/ reads the command line: it registers its reader here when it is
+# imported (kmeshctl.cli.render.typed_now); a library caller typed nothing.
+_typed_readers: list[Callable[[], Optional[Typed]]] = []
+
+
+def read_typed_with(reader: Callable[[], Optional[Typed]]) -> None:
+    """Register the CLI's reader of what the running command typed."""
+    _typed_readers[:] = [reader]
+
+
+def typed_now() -> Optional[Typed]:
+    """What the running command typed (None: no command runs, or no CLI)."""
+    return _typed_readers[0]() if _typed_readers else None
+
+
 def _demo_namespace_typed() -> Optional[str]:
     """The demo's -n as typed on the running command (None: not typed, or not the demo):
     the sandbox a fix suggests must have the namespace asked for."""
-    from typer._click.globals import get_current_context
-
-    ctx = get_current_context(silent=True)
-    if ctx is None or ctx.command_path.split()[-2:] != ["demo", "traffic-shift"]:
+    typed = typed_now()
+    if typed is None or typed.command.split()[-2:] != ["demo", "traffic-shift"]:
         return None
-    from typer._click.core import ParameterSource
-
-    value = ctx.params.get("namespace")
-    typed = ctx.get_parameter_source("namespace") not in (None, ParameterSource.DEFAULT)
-    return value if typed and isinstance(value, str) and value else None
+    return typed.namespace
 
 
 def pick(command: str, after: str = "", has: Optional[Callable[[str], bool]] = None, what: str = "",
@@ -351,17 +370,13 @@ def failed(name: str) -> NotFound:
 def _rerun_here(name: str) -> str:
     """The command being run, again, on sandbox ``name``, every flag typed kept ('' when
     none runs, or it is one that makes or removes sandboxes)."""
-    from typer._click.globals import get_current_context
-
-    ctx = get_current_context(silent=True)
-    if ctx is None:
+    typed = typed_now()
+    if typed is None:
         return ""
-    command = ctx.command_path
+    command = typed.command
     if command.split()[1:3] in (["sandbox", "up"], ["sandbox", "down"], ["sandbox", "list"]):
         return ""
-    from kmeshctl.cli.render import rerun_line as typed_line
-
-    return typed_line(command, sandbox_flag(command), name)
+    return typed.rerun(command, sandbox_flag(command), name)
 
 
 def only_one() -> Optional[SandboxState]:

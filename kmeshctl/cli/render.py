@@ -27,6 +27,7 @@ from kmeshctl.params import (
     install_params,
 )
 from kmeshctl.render import parse_manifests, render_yaml
+from kmeshctl.sandboxes import Typed, read_typed_with
 from kmeshctl.validate import crd_schemas_from_files, validate_offline
 
 
@@ -416,3 +417,20 @@ def warn_unvalidated_custom_kinds(kinds: list[str], quiet: bool) -> None:
         echo_coloured(fix_hint(f"Warning: {', '.join(kinds)} not schema-validated (no CRD schemas offline); "
                                f"give --crd-file, or run `{same_work_command(['install'], ['--dry-run'])}` with a "
                                "reachable cluster"), typer.colors.YELLOW)
+
+
+def typed_now() -> Optional[Typed]:
+    """What the running command typed, for the library (kmeshctl.sandboxes.typed_now):
+    its path, its -n/--namespace when typed, and rerun_line; None outside a command."""
+    from typer._click.core import ParameterSource
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return None
+    value = ctx.params.get("namespace")
+    typed = ctx.get_parameter_source("namespace") not in (None, ParameterSource.DEFAULT)
+    return Typed(ctx.command_path, value if typed and isinstance(value, str) and value else None, rerun_line)
+
+
+read_typed_with(typed_now)
