@@ -18,8 +18,9 @@ def older_loop(tmp_path: Path, url: str) -> subprocess.Popen:
     """Started in a session of its own (the caller kills its process group); runs until killed."""
     bin_dir = tmp_path / "fake-bin"
     bin_dir.mkdir(exist_ok=True)
-    (bin_dir / "curl").write_text(FAKE_CURL)
-    (bin_dir / "curl").chmod(0o755)
+    if not (bin_dir / "curl").exists():  # a loop started before runs it: rewriting it is ETXTBSY
+        (bin_dir / "curl").write_text(FAKE_CURL)
+        (bin_dir / "curl").chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
     return subprocess.Popen(demo.loop_argv(url, 0, str(tmp_path / "no-stop-file"), 3600), env=env,
                             stdout=subprocess.DEVNULL, start_new_session=True)
