@@ -9,6 +9,7 @@ import subprocess
 from typing import Any, Optional
 
 import pytest
+import yaml
 
 from kmeshctl.sandbox import demo_target
 from kmeshctl.sandbox import state as state_mod
@@ -54,3 +55,20 @@ def install(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
     monkeypatch.setattr(demo_target.sb, "find_pod", find_pod)
     monkeypatch.setattr(demo_target.sb, "set_route_weights", push)
     return seen
+
+
+def save_ready(name: str, docs: list[dict], pods: list[state_mod.PodRecord],
+               vips: dict[str, str]) -> state_mod.SandboxState:
+    """A ready sandbox's record (no processes: the record is the sandbox) with its
+    manifests ``docs``, ``pods`` and ``vips`` (`namespace/service` -> ClusterIP)."""
+    state = state_mod.SandboxState(name=name, phase=state_mod.PHASE_READY, agent={"admin": "127.0.0.1:1"},
+                                   pods=pods, vips=vips)
+    state.save()
+    state.manifests_file.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return state
+
+
+@pytest.fixture
+def stand_ins(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
+    """No root, no processes: the record is the sandbox; which pod runs the loop is kept."""
+    return install(monkeypatch)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from kmeshctl.sandbox import state as state_mod
 from kmeshctl.sandbox.manifests import default_files, load
 import local_demo_doubles
+from local_demo_doubles import stand_ins  # noqa: F401 - the fixture
 from test_cli_kinds import cli, no_env, state_root  # noqa: F401
 
 
@@ -28,16 +28,8 @@ def _sandbox(name: str) -> state_mod.SandboxState:
     pods = [state_mod.PodRecord(pod, "default", pod.split("-")[0], {}, f"10.244.0.{i + 2}", f"ns-g2-{name}-{pod}",
                                 "/nonexistent-cgroup", waypoint=pod == "waypoint")
             for i, pod in enumerate(("waypoint", "fortio-v1-0", "fortio-v2-0", "netutils-0"))]
-    state = state_mod.SandboxState(name=name, phase=state_mod.PHASE_READY, agent={"admin": "127.0.0.1:1"},
-                                   pods=pods, vips={"default/fortio": "10.96.0.10"})
-    state.save()
-    state.manifests_file.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    return state
+    return local_demo_doubles.save_ready(name, docs, pods, {"default/fortio": "10.96.0.10"})
 
-
-@pytest.fixture
-def stand_ins(monkeypatch) -> dict[str, list]:
-    return local_demo_doubles.install(monkeypatch)
 
 
 def _too_few(capsys, *flags: str) -> tuple[str, dict]:

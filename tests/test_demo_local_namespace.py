@@ -27,6 +27,7 @@ from kmeshctl.sandbox import demo_target
 from kmeshctl.sandbox import state as state_mod
 from kmeshctl.sandbox.manifests import default_files, load
 import local_demo_doubles
+from local_demo_doubles import stand_ins  # noqa: F401 - the fixture
 from test_cli_kinds import cli, no_env, state_root  # noqa: F401
 
 def _documents(namespace: str, weights: tuple[int, int] = (80, 20)) -> list[dict]:
@@ -47,17 +48,8 @@ def _sandbox(name: str, *namespaces: str) -> state_mod.SandboxState:
                                              ("netutils-0", False))):
             pods.append(state_mod.PodRecord(pod, namespace, pod.split("-")[0], {}, f"10.244.{n}.{i + 2}",
                                             f"ns-h108-{namespace}-{pod}", "/nonexistent-cgroup", waypoint=waypoint))
-    state = state_mod.SandboxState(name=name, phase=state_mod.PHASE_READY, agent={"admin": "127.0.0.1:1"},
-                                   pods=pods, vips=vips)
-    state.save()
-    state.manifests_file.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    return state
+    return local_demo_doubles.save_ready(name, docs, pods, vips)
 
-
-@pytest.fixture
-def stand_ins(monkeypatch) -> dict[str, list]:
-    """No root, no processes: the record is the sandbox; which pod runs the loop is kept."""
-    return local_demo_doubles.install(monkeypatch)
 
 
 def _target(name: str, namespace: str | None = None) -> tuple[demo_target.LocalTarget, demo.DemoSubject]:

@@ -40,6 +40,7 @@ from kmeshctl.sandbox import manifests as m
 from kmeshctl.sandbox import state as state_mod
 from kmeshctl.sandbox.manifests import default_files, from_documents, load
 import local_demo_doubles
+from local_demo_doubles import stand_ins  # noqa: F401 - the fixture
 from test_cli_kinds import _dead_kubeconfig, cli, no_env, state_root  # noqa: F401
 
 def _docs() -> list[dict]:
@@ -76,16 +77,8 @@ def _sandbox(name: str, docs: list[dict]) -> state_mod.SandboxState:
             pod = f"{deployment.name}-{i}"
             pods.append(state_mod.PodRecord(pod, deployment.namespace, deployment.name, dict(deployment.pod_labels),
                                             f"10.244.0.{len(pods) + 2}", f"ns-h112-{pod}", "/nonexistent-cgroup"))
-    state = state_mod.SandboxState(name=name, phase=state_mod.PHASE_READY, agent={"admin": "127.0.0.1:1"},
-                                   pods=pods, vips={"default/fortio": "10.96.0.10"})
-    state.save()
-    state.manifests_file.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    return state
+    return local_demo_doubles.save_ready(name, docs, pods, {"default/fortio": "10.96.0.10"})
 
-
-@pytest.fixture
-def stand_ins(monkeypatch) -> dict[str, list]:
-    return local_demo_doubles.install(monkeypatch)
 
 
 def _target(name: str) -> tuple[demo_target.LocalTarget, demo.DemoSubject]:

@@ -19,7 +19,6 @@ import json
 import subprocess
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -28,6 +27,7 @@ from kmeshctl.sandbox import sandbox as sb
 from kmeshctl.sandbox import state as state_mod
 from test_cli_kinds import cli, no_env, state_root  # noqa: F401
 from test_cli_newuser import _record
+from test_sandbox_concurrent_use import holders  # noqa: F401 - the fixture
 
 DEMO_PODS = (("netutils-0", False), ("fortio-v1-0", False))
 
@@ -36,13 +36,6 @@ def _backticked(err: str) -> list[str]:
     return err.split("`")[1::2]
 
 
-@pytest.fixture
-def holders() -> Iterator[list[subprocess.Popen]]:
-    started: list[subprocess.Popen] = []
-    yield started
-    for process in started:
-        process.kill()
-        process.wait()
 
 
 def _hold(name: str, holders: list[subprocess.Popen]) -> int:
