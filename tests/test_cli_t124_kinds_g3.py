@@ -126,13 +126,7 @@ def _leaves() -> list[list[str]]:
     return found
 
 
-# `sandbox list WORD` is read by kmeshctl.cli.sandbox's own reader (helper G1's file), which
-# does not check the name yet
-_OWN_READERS = {("sandbox", "list")}
-
-
-@pytest.mark.parametrize("words", [pytest.param(w, marks=pytest.mark.xfail(reason="its own reader (cli/sandbox.py)"))
-                                   if tuple(w) in _OWN_READERS else w for w in _leaves()], ids=" ".join)
+@pytest.mark.parametrize("words", _leaves(), ids=" ".join)
 def test_no_command_suggests_a_flag_with_a_value_it_refuses(words, state_root, capsys, no_env) -> None:  # noqa: F811
     code, _, err = cli(capsys, *words, "Bad_Value!")
     line = _line(code, err, 2)

@@ -496,6 +496,11 @@ def _list_word(words: list[str], args: list[str]) -> str:
     if len(words) != 1 or "list" not in args:
         return "; sandbox list takes none (it lists every sandbox): one sandbox's state is " \
             "`kmeshctl sandbox status --name NAME`"
+    try:
+        check_name(words[0])
+    except UsageError as err:
+        return f"; sandbox list takes none (it lists every sandbox), and --name refuses {words[0]}: " \
+            f"{str(err).split(': ', 1)[1]}"
     typed = [w for w in args if w != words[0]]
     typed[typed.index("list")] = "status"
     return (f"; sandbox list takes none (it lists every sandbox); did you mean "
