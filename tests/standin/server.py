@@ -24,6 +24,9 @@ from .selectors import ObjectMatch, object_matcher
 from .watch import Event, EventLog, Expired, WatchRequest, WatchSession
 
 
+STOP_WAIT_S = 5.0  # how long stop() waits for the serve loop to end
+
+
 class Request(NamedTuple):
     """One entry of the request log; `dry_run` when the request was a dry run (dryRun=All
     where the server reads it: the query, or a DELETE's DeleteOptions body),
@@ -79,7 +82,11 @@ class StandinApiServer:
         for session in list(self.sessions):
             session.abort()
         if self._http:
-            self._http.shutdown()
+            # bounded: a serve loop that stopped answering must not hang the test's teardown
+            # (pytest-timeout's alarm has fired by then; nothing would end the wait)
+            ending = threading.Thread(target=self._http.shutdown, name="standin-shutdown", daemon=True)
+            ending.start()
+            ending.join(STOP_WAIT_S)
             self._http.server_close()
 
     @property
