@@ -80,12 +80,12 @@ def test_every_sandbox_and_demo_message_names_the_sandbox_it_means(state_root, t
     kmesh = _fortio_record("kmesh")
     messages = [up_hint("kmesh")]
     with pytest.raises(KmeshctlError) as refused:
-        sandbox_mod._refuse_existing("kmesh")  # `sandbox up` of a sandbox that is up
+        sandbox_mod._refuse_existing("kmesh", sandbox_mod.up_line("kmesh", []))  # `sandbox up` of one that is up
     messages.append(str(refused.value))
     kmesh.phase = "creating"
     kmesh.save()
     with pytest.raises(KmeshctlError) as half:
-        sandbox_mod._refuse_existing("kmesh")
+        sandbox_mod._refuse_existing("kmesh", sandbox_mod.up_line("kmesh", []))
     messages.append(str(half.value))
     messages += sandbox_mod.process_problems(kmesh)
     lacking = _record("bare", (("netutils-0", False),))
