@@ -122,7 +122,8 @@ def test_every_command_names_an_unfinished_sandbox_with_a_fix_that_works_pasted(
                                                                            "--sandbox nu9b --target local"),  # h62
         (["dump", "maps", "--sandbox", "nu9b"], f"{fix} && kmeshctl dump maps --sandbox nu9b"),
         (["dump", "config", "--sandbox", "nu9b"], f"{fix} && kmeshctl dump config --sandbox nu9b"),
-        (["sandbox", "exec", "netutils", "--name", "nu9b", "--", "true"], fix),
+        (["sandbox", "exec", "netutils", "--name", "nu9b", "--", "true"],
+         f"{fix} && kmeshctl sandbox exec netutils --name nu9b -- true"),  # made again, then the exec
         (["sandbox", "up", "--name", "nu9b"], fix),
     ]
     for args, command in cases:
