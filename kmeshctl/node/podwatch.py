@@ -5,8 +5,7 @@ and the two ways to drive it.
   rules of ``kmeshctl.enrollment``, find each pod's network namespace through the
   processes under ``/host/proc`` (their cgroup names the pod uid), enroll it and
   annotate the pod ``kmesh.net/redirection: enabled``; undo both when it leaves the
-  mesh or finishes. Each watch restarts from a fresh list of its own resource after any
-  error.
+  mesh. Watches restart from a fresh list after any error.
 - ``NetnsEnroller`` alone: the local interface of the sandbox (admin ``POST /enroll``).
 """
 
@@ -22,8 +21,8 @@ from typing import Any, Callable, Iterator, Optional
 
 from kmeshctl.backoff import jittered
 from kmeshctl.enrollment import (ENROLLED_BY_ANNOTATION, ENROLLED_BY_CNI, ENROLLED_BY_WATCH,
-                                 REDIRECTION_ANNOTATION, REDIRECTION_ENABLED, Decision, PodView,
-                                 decide, is_annotated)
+                                 REDIRECTION_ANNOTATION, REDIRECTION_ENABLED, PodView, decide,
+                                 is_annotated)
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.maps import DataplaneMaps, MapError
 from kmeshctl.params import AGENT_API_TIMEOUT_S, AGENT_WATCH_READ_SLACK_S, AGENT_WATCH_SECONDS
@@ -33,7 +32,6 @@ log = logging.getLogger("kmeshctl.podwatch")
 
 DEFAULT_PROC_ROOT = Path("/host/proc")
 WATCH_BACKOFF_CAP_S = 30.0  # the longest wait before listing again after a watch failed
-FINISHED_PHASES = frozenset({"Succeeded", "Failed"})  # no process left: no netns to redirect
 
 
 class EnrollError(KmeshctlError):
@@ -183,9 +181,6 @@ class PodWatcher:
         self.cookies: dict[str, int] = {}  # uid -> enrolled netns cookie
         self.enrolled_by: dict[str, str] = {}  # uid -> "cni" for pods the CNI plugin enrolled
         self._lock = threading.RLock()
-        # Held from a list call until its result is applied: a list answered late would
-        # otherwise overwrite a newer one and drop the pods that appeared in between.
-        self._relist_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -215,60 +210,26 @@ class PodWatcher:
 
     def resync(self, initial: bool = False) -> tuple[str, str]:
         """List namespaces and this node's pods and reconcile every pod; returns the
-        resource versions to watch from. The watches relist only their own resource."""
-        with self._relist_lock:
-            namespaces = self.api.list_namespace(_request_timeout=AGENT_API_TIMEOUT_S)
-            pods = self._list_pods()
-            with self._lock:
-                if self._stop.is_set():  # a relist that finished after stop() changes nothing
-                    return namespaces.metadata.resource_version, pods.metadata.resource_version
-                self.namespaces = _namespace_labels(namespaces)
-                self._apply_pods(pods)
-                if initial:
-                    self._drop_stale_cookies()
-        log.info("event=pods_resynced namespaces=%d pods=%d enrolled=%d",
-                 len(self.namespaces), len(pods.items), len(self.cookies))
-        return namespaces.metadata.resource_version, pods.metadata.resource_version
-
-    def _relist_namespaces(self) -> str:
-        """The namespace watch's relist. Pods are not listed here: a pod list older than
-        the pod watch's last event would take pods that started since for deleted."""
-        with self._relist_lock:
-            namespaces = self.api.list_namespace(_request_timeout=AGENT_API_TIMEOUT_S)
-            with self._lock:
-                if not self._stop.is_set():
-                    self.namespaces = _namespace_labels(namespaces)
-                    self._reconcile_each(list(self.pods.values()))
-        return namespaces.metadata.resource_version
-
-    def _relist_pods(self) -> str:
-        """The pod watch's relist: its events and its lists are applied in the order made."""
-        with self._relist_lock:
-            pods = self._list_pods()
-            with self._lock:
-                if not self._stop.is_set():
-                    self._apply_pods(pods)
-        return pods.metadata.resource_version
-
-    def _list_pods(self) -> Any:
-        return self.api.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}",
+        resource versions to watch from."""
+        namespaces = self.api.list_namespace(_request_timeout=AGENT_API_TIMEOUT_S)
+        pods = self.api.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}",
                                                     _request_timeout=AGENT_API_TIMEOUT_S)
-
-    def _apply_pods(self, pods: Any) -> None:
-        """A pod list: the pods not in it are gone. Under the lock."""
-        views = [PodView.from_k8s(p) for p in pods.items]
-        for gone in set(self.pods) - {v.uid for v in views}:
-            self._pod_deleted(gone)
-        self.pods.update((view.uid, view) for view in views)
-        self._reconcile_each(views)
-
-    def _reconcile_each(self, views: list[PodView]) -> None:
-        """Under the lock; stops between pods once stop() is called, which waits for the
-        lock: each pod may cost an API call of up to AGENT_API_TIMEOUT_S."""
-        for view in views:
-            if self._stop.is_set():
-                return
-            self._reconcile_pod(view)
+        versions = namespaces.metadata.resource_version, pods.metadata.resource_version
+        with self._lock:
+            if self._stop.is_set():  # a relist that finished after stop() changes nothing
+                return versions
+            self.namespaces = {ns.metadata.name: dict(ns.metadata.labels or {}) for ns in namespaces.items}
+            views = [PodView.from_k8s(p) for p in pods.items]
+            for gone in set(self.pods) - {v.uid for v in views}:
+                self._pod_deleted(gone)
+            for view in views:
+                self.pods[view.uid] = view
+                self._reconcile_pod(view)
+            if initial:
+                self._drop_stale_cookies()
+        log.info("event=pods_resynced namespaces=%d pods=%d enrolled=%d",
+                 len(self.namespaces), len(views), len(self.cookies))
+        return versions
 
     def _drop_stale_cookies(self) -> None:
         """km_manage entries of pods that went away while no agent was running."""
@@ -280,13 +241,8 @@ class PodWatcher:
         for cookie in stale:
             self.enroller.release_cookie(cookie, "stale")
 
-    def _decide(self, view: PodView) -> Decision:
-        if view.phase in FINISHED_PHASES:
-            return Decision(False, f"pod finished (phase {view.phase})")
-        return decide(view, self.namespaces.get(view.namespace, {}), self.enable_bypass)
-
     def _reconcile_pod(self, view: PodView) -> None:
-        decision = self._decide(view)
+        decision = decide(view, self.namespaces.get(view.namespace, {}), self.enable_bypass)
         try:
             if decision.enroll:
                 self._enroll(view, decision.reason)
@@ -332,7 +288,9 @@ class PodWatcher:
     def remove_annotations(self) -> int:
         """Uninstall: take kmesh.net/redirection off every pod of this node that has it
         (also those a previous agent marked). Returns how many pods were patched."""
-        marked = [view for view in map(PodView.from_k8s, self._list_pods().items) if is_annotated(view)]
+        pods = self.api.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}",
+                                                    _request_timeout=AGENT_API_TIMEOUT_S)
+        marked = [view for view in map(PodView.from_k8s, pods.items) if is_annotated(view)]
         for view in marked:
             self._annotate(view, None)
         return len(marked)
@@ -375,48 +333,38 @@ class PodWatcher:
 
     def _retry_loop(self) -> None:
         while not self._stop.wait(self.retry_seconds):
-            self._retry_pass()
-
-    def _retry_pass(self) -> None:
-        """The lock is taken per pod, so events and stop() wait for one pod's work, not
-        the pass's."""
-        with self._lock:
-            uids = list(self.pods)
-        for uid in uids:
             with self._lock:
                 if self._stop.is_set():
                     return
-                view = self.pods.get(uid)  # the latest view; None once deleted meanwhile
-                if view is not None:
+                for view in list(self.pods.values()):
                     self._retry_pod(view)
 
     def _retry_pod(self, view: PodView) -> None:
         """Finish what an event left undone: an enrollment whose netns was not there yet, a
         release whose km_manage delete failed, or an annotation patch that failed (no event
         may come for that pod again)."""
-        decision = self._decide(view)
+        decision = decide(view, self.namespaces.get(view.namespace, {}), self.enable_bypass)
         enrolled, marked = view.uid in self.cookies, is_annotated(view)
         if (not (enrolled and marked)) if decision.enroll else (enrolled or marked):
             self._reconcile_pod(view)
 
-    def _watch_namespaces(self, resource_version: Optional[str]) -> None:
-        self._watch_forever(self.api.list_namespace, {}, self._on_namespace_event, self._relist_namespaces,
-                            resource_version)
+    def _watch_namespaces(self, resource_version: str) -> None:
+        self._watch_forever(self.api.list_namespace, {}, self._on_namespace_event, 0, resource_version)
 
-    def _watch_pods(self, resource_version: Optional[str]) -> None:
+    def _watch_pods(self, resource_version: str) -> None:
         self._watch_forever(self.api.list_pod_for_all_namespaces,
                             {"field_selector": f"spec.nodeName={self.node_name}"}, self._on_pod_event,
-                            self._relist_pods, resource_version)
+                            1, resource_version)
 
     def _watch_forever(self, list_call: Callable, kwargs: dict, handle: Callable[[str, Any], None],
-                       relist: Callable[[], str], resource_version: Optional[str]) -> None:
+                       index: int, resource_version: Optional[str]) -> None:
         from kubernetes import watch  # imported here: only the in-cluster agent needs it
 
         failures = 0
         while not self._stop.is_set():
             try:
                 if resource_version is None:
-                    resource_version = relist()
+                    resource_version = self.resync()[index]
                 # Bookmarks keep a quiet watch's version current, so it resumes after its
                 # timeout instead of hitting 410 Gone and relisting once history moved on.
                 stream = watch.Watch().stream(
@@ -451,7 +399,8 @@ class PodWatcher:
                 self.namespaces.pop(name, None)
             else:
                 self.namespaces[name] = dict(ns.metadata.labels or {})
-            self._reconcile_each([v for v in self.pods.values() if v.namespace == name])
+            for view in [v for v in self.pods.values() if v.namespace == name]:
+                self._reconcile_pod(view)
 
     def _on_pod_event(self, kind: str, pod: Any) -> None:
         view = PodView.from_k8s(pod)
@@ -463,7 +412,3 @@ class PodWatcher:
                 return
             self.pods[view.uid] = view
             self._reconcile_pod(view)
-
-
-def _namespace_labels(namespaces: Any) -> dict[str, dict[str, str]]:
-    return {ns.metadata.name: dict(ns.metadata.labels or {}) for ns in namespaces.items}
