@@ -659,7 +659,9 @@ def uninstall(
     (timed_out) names what was not deleted and ``again``, the command that finishes it.
     Every request is cut there too (client.within): a DELETE cut so, or unanswered sooner
     (--request-timeout, the connection lost), is named as sent, its answer not seen, never
-    as not deleted, in the same line.
+    as not deleted, in the same line. Any other request unanswered sooner (a read before
+    or after a DELETE) is the same stopped line once a delete was sent (_Removal.cut);
+    before that, nothing changed: the unreachable API's own error.
     ``on_sending``: an object's DELETE is about to be sent (a stop from then on may come
     after the cluster took it: stopped_text's ``unanswered``); ``on_sent``: an object's
     delete was accepted (it is awaited next); ``on_wait``: the line of an object slow to go
@@ -673,9 +675,10 @@ def uninstall(
             try:
                 run.one(obj)
             except ApiUnreachable as err:
-                if time.monotonic() < run.deadline and not isinstance(err, DeleteUnanswered):
+                stop = run.cut(obj, err)
+                if stop is err:
                     raise
-                raise run.cut(obj, err) from err
+                raise stop from err
     return run.results
 
 
@@ -739,19 +742,39 @@ class _Removal:
         return "; ".join(stopped_parts(self.objs, self.results, self.accepted, self.sending, (shown,)))
 
     def cut(self, obj: dict, err: ApiUnreachable) -> KmeshctlError:
-        """The error of a request to ``obj`` the deadline cut (before its DELETE was sent,
-        or after: being deleted, or sent with its answer not seen), or of its DELETE left
-        unanswered sooner (``err``: --request-timeout, the connection lost): the same words."""
-        ref = object_ref(obj)
-        if time.monotonic() >= self.deadline:
-            return self.timed_out(f"reached while deleting {ref}" if ref in self.sending else
-                                  f"reached before deleting {ref}")
+        """The error of a request about ``obj`` the deadline cut, or left unanswered sooner
+        (``err``: --request-timeout, the connection lost): before its DELETE was sent, after
+        it (being deleted), or the DELETE itself (sent, its answer not seen), all in the same
+        words. ``err`` itself when unanswered sooner while nothing was sent yet: nothing
+        changed, and the unreachable API's own line says so."""
+        ref, past = object_ref(obj), time.monotonic() >= self.deadline
+        unseen = self._unanswered(ref, err)
+        if not (past or self.accepted or unseen):
+            return err
+        when = ("after deleting" if any(r.ref == ref for r in self.results) else  # its nodes' pods looked at
+                "while deleting" if ref in self.accepted or ref in unseen else "before deleting")
+        if past:
+            return timed_out(self.objs, self.results, f"reached {when} {ref}", self.timeout, self.again,
+                             self.accepted, unseen)
         slow = "i/o timeout" in err.problem  # else the connection failed: nothing to wait longer for
-        how = (f"no answer to the DELETE of {ref} within {request_timeout_text(self.client.target.request_timeout)}"
-               if slow else f"the connection failing before the answer to the DELETE of {ref}")
-        return KmeshctlError(stopped_text(how, self.objs, self.results, self.accepted, False, self.sending),
+        return KmeshctlError(stopped_text(self._unanswered_how(ref, err, when, slow), self.objs, self.results,
+                                          self.accepted, False, unseen),
                              fix=f"re-run `{self.again}` to remove the rest (it is safe to repeat)"
                                  + (", with a longer --request-timeout if it was only slow" if slow else ""))
+
+    def _unanswered_how(self, ref: str, err: ApiUnreachable, when: str, slow: bool) -> str:
+        """`no answer to the DELETE of REF within --request-timeout 1s`, `no answer within
+        --request-timeout 1s before deleting REF` (a read), or the connection failing so."""
+        limit = request_timeout_text(self.client.target.request_timeout)
+        if isinstance(err, DeleteUnanswered):
+            return (f"no answer to the DELETE of {ref} within {limit}" if slow else
+                    f"the connection failing before the answer to the DELETE of {ref}")
+        return f"no answer within {limit} {when} {ref}" if slow else f"the connection failing {when} {ref}"
+
+    def _unanswered(self, ref: str, err: ApiUnreachable) -> list[str]:
+        """The DELETEs sent whose answer was not seen: ``ref``'s only when ``err`` cut its
+        DELETE (any earlier one of it was answered 409: replaced, nothing went)."""
+        return [sent for sent in self.sending if sent != ref or isinstance(err, DeleteUnanswered)]
 
     def replaced(self, obj: dict) -> KmeshctlError:
         """``obj`` replaced each time it was read (replaced_error): stopped there, what went and what not."""

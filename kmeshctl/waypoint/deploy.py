@@ -619,12 +619,17 @@ class _Deletion:
         """Remove the leftover bindings of deleted namespaces; then whether the shared
         ClusterRole is free: the bindings are listed again now (an apply may be running),
         and only those this delete removed (would) are left out."""
-        removed = _remove_leftover_bindings(self.client, self.on_leftover, self.start, keep=binding_name(self.p),
-                                            dry_run=self.dry_run)
+        removed = _remove_leftover_bindings(self.client, self._leftover_removed, self.start,
+                                            keep=binding_name(self.p), dry_run=self.dry_run)
         self.going_uids |= {_uid(b) for b in removed}
-        self.deleted += [] if self.dry_run else [_binding_ref(b) for b in removed]
         skip = {binding_name(self.p)} if self.binding_outcome == WOULD_DELETE else set()
         return not _waypoints_bound(self.client, skip, self.going_uids)
+
+    def _leftover_removed(self, ref: str, namespace: str) -> None:
+        """A leftover binding removed: named deleted at once, so a later one's stop still says so."""
+        if not self.dry_run:
+            self.deleted.append(ref)
+        self.on_leftover(ref, namespace)
 
     def wait_gone(self, obj: dict) -> None:
         """Until the deleted ``obj`` is gone (a finalizer may hold it). Past the deadline an
