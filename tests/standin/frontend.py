@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import json
 import socket
+import sys
 import threading
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Optional, Union
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -26,9 +28,25 @@ if TYPE_CHECKING:
     from .server import StandinApiServer
 
 
+class _HttpServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer with a real API server's listen backlog (Go listens with the
+    kernel's somaxconn; the standard library's 5 drops handshakes of a busy test), and a
+    handler's unexpected exception kept on the stand-in (``handler_errors``) and printed
+    with what the request was, so a test that sees a dropped connection can say why."""
+
+    request_queue_size = 4096
+    api: "StandinApiServer"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        text = traceback.format_exc()
+        self.api.handler_errors.append(text)
+        print(f"stand-in API server: a request from {client_address} failed:\n{text}", file=sys.stderr)
+
+
 def serve(api: "StandinApiServer") -> ThreadingHTTPServer:
     handler = type("Handler", (_Handler,), {"api": api})
-    http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    http = _HttpServer(("127.0.0.1", 0), handler)
+    http.api = api
     http.daemon_threads = True
     threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return http

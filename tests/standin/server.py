@@ -66,6 +66,7 @@ class StandinApiServer:
             self.put(crd)
         self._http: Optional[ThreadingHTTPServer] = None
         self.sessions: set[Any] = set()  # open exec / port-forward sessions
+        self.handler_errors: list[str] = []  # tracebacks of requests whose handler raised
 
     # -- lifecycle -------------------------------------------------------------
 
