@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import os
 import re
 import shlex
@@ -29,7 +30,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, TypeVar
 
 from kmeshctl import apply as applier
-from kmeshctl.asciinum import waited_words
+from kmeshctl.asciinum import duration_words, waited_words
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import ApiError, KubeClient, KubeTarget, connect_reachable, core_v1_api, stream_refusal
 from kmeshctl.params import DEMO_RECORD_REFRESH_S, WAITING_NOTE_AFTER_S
@@ -109,14 +110,17 @@ rm -f "$1"
 [ -n "$pid" ] && kill "$pid" 2>/dev/null
 exit 0
 """
-# `sh -c SWEEP sh DIR PREFIX URL PROC LOOP LIMIT`: ends the loops earlier runs left and
+# `sh -c SWEEP sh DIR PREFIX URL PROC LOOP LIMIT NOTE`: ends the loops earlier runs left and
 # prints how many: a marker's whose heartbeat stood still for LIMIT seconds (the guard's own
 # limit: a run paused for less, Ctrl-Z, keeps its loop as its guard would; one that beats
-# ends the wait) when PROC/PID/cmdline shows that pid still runs that marker's guard (else
+# ends the wait; once NOTE seconds of it went by, SWEEP_WAITING is printed, a line of its
+# own: the demo says it waits from that line, as only the script knows there is a loop to
+# wait for) when PROC/PID/cmdline shows that pid still runs that marker's guard (else
 # the pid is another process's by now: only the marker goes, at once), then any loop
 # without a guard (a kmeshctl before it) whose argv is exactly `sh -c LOOP sh URL ...`
 # (demo.REQUEST_LOOP sent to this demo's Service): a loop of another sandbox or Service on
 # the same host stays.
+SWEEP_WAITING = "waiting"  # SWEEP's line (`echo waiting`) once its wait has gone NOTE seconds
 SWEEP = r"""
 guards() { grep -qF -e "guard_marker=$1;" -e "guard_marker='$1';" "$2/$3/cmdline" 2>/dev/null; }
 n=0; still=
@@ -137,6 +141,7 @@ while [ -n "$still" ] && [ "$quiet" -lt "$6" ]; do
     now=; read -r now < "$m.beat" 2>/dev/null
     [ "$now" = "$b" ] && still="$still $e"
   done
+  [ -n "$still" ] && [ "$quiet" = "$7" ] && [ "$quiet" -lt "$6" ] && echo waiting
 done
 for e in $still; do
   m=${e%=*}
@@ -160,6 +165,15 @@ for p in "$4"/[0-9]*; do
 done
 echo "$n"
 """
+
+
+def _each_new_line(out: str, more: str, on_line: Callable[[str], None]) -> str:
+    """``out`` + ``more``, each line ``more`` completes given to ``on_line``."""
+    start = out.rfind("\n") + 1
+    whole = out + more
+    for line in whole[start:].split("\n")[:-1]:
+        on_line(line)
+    return whole
 
 
 def guarded(argv: list[str], marker: str, orphan_s: int) -> list[str]:
@@ -795,8 +809,27 @@ def running_elsewhere(record: WeightsRecord) -> str:
     if record.host == socket.gethostname():
         alive = record.pid != os.getpid() and _pid_alive(record.pid)
         return f"pid {record.pid}" if alive else ""
-    ago = max(0.0, time.time() - record.at)  # below 0: its clock ahead of this host's, a record just written
-    return f"pid {record.pid} on host {record.host}, {ago:.0f}s ago" if ago < OTHER_HOST_RUN_S else ""
+    ago = time.time() - record.at
+    if ago >= OTHER_HOST_RUN_S or ahead_of_clock(record):
+        return ""
+    when = f"{ago:.0f}s ago" if ago >= 0 else f"stamped {-ago:.0f}s ahead of this host's clock"
+    return f"pid {record.pid} on host {record.host}, {when}"
+
+
+def ahead_of_clock(record: WeightsRecord) -> float:
+    """How far past OTHER_HOST_RUN_S ahead of this host's clock ``record`` is stamped (0 when
+    not that far): its writer's clock that wrong is no sign of a run going on now; a
+    smaller lead is clock skew of a record just written."""
+    ahead = record.at - time.time()
+    return ahead if ahead > OTHER_HOST_RUN_S else 0.0
+
+
+def stamp_note(record: WeightsRecord) -> str:
+    """` (its record is stamped 720h ahead of this host's clock, more than 10m: not taken
+    for a run going on)` for a record ahead_of_clock, '' else."""
+    ahead = ahead_of_clock(record)
+    return (f" (its record is stamped {duration_words(round(ahead))} ahead of this host's clock, more than "
+            f"{duration_words(OTHER_HOST_RUN_S)}: not taken for a run going on)") if ahead else ""
 
 
 def routing_in_force(client: KubeClient, objs: list[dict], live_vs: dict) -> list[dict]:
@@ -1177,7 +1210,7 @@ class ClusterTarget:
         found = route_weights_text({"spec": {"http": record.found}})
         if action == "restore" and (live.get("spec") or {}).get("http") == record.set:  # as read before
             progress(f"{self._vs_text}: a demo stopped before it could put its weights back left "
-                     f"{route_weights_text(live)}; putting back {found}")
+                     f"{route_weights_text(live)}; putting back {found}{stamp_note(record)}")
             self._restore(record.found, live)
             return
         now = route_weights_text(live)
@@ -1187,7 +1220,7 @@ class ClusterTarget:
                      "its record")
         else:
             progress(f"{self._vs_text}: a demo stopped before it could put back the weights it found ({found}), "
-                     f"and they were changed since (now {now}): keeping them, dropping its record")
+                     f"and they were changed since (now {now}): keeping them, dropping its record{stamp_note(record)}")
         self._patch(live, {"metadata": {"annotations": {ORIGINAL_WEIGHTS: None}}})
 
     def _restore(self, http: list, live: dict) -> None:
@@ -1335,12 +1368,16 @@ class ClusterTarget:
             raise KmeshctlError(f"cannot exec in pod {where} ({stream_refusal(err)}): check that it runs "
                                 "and that you may create pods/exec") from err
 
-    def _exec(self, argv: list[str], timeout_s: float = EXEC_TIMEOUT_S) -> str:
-        """Run a short command in the client pod: its stdout (raises when it failed)."""
+    def _exec(self, argv: list[str], timeout_s: float = EXEC_TIMEOUT_S,
+              on_line: Callable[[str], None] = lambda _: None) -> str:
+        """Run a short command in the client pod: its stdout (raises when it failed), each
+        whole line of it given to ``on_line`` as it comes."""
         response = self._open_exec(argv)
         try:
-            response.run_forever(timeout=timeout_s)
-            out = response.read_stdout() if response.peek_stdout() else ""
+            out, deadline = "", time.monotonic() + timeout_s
+            while response.is_open() and time.monotonic() < deadline:
+                response.update(timeout=max(0.0, deadline - time.monotonic()))
+                out = _each_new_line(out, response.read_stdout() if response.peek_stdout() else "", on_line)
             _check_exit(response.read_channel(ERROR_CHANNEL), f"command {argv[0]}",
                         f"{self._client_namespace}/{self._client_pod}")
             return out
@@ -1416,16 +1453,16 @@ class ClusterTarget:
         from kmeshctl.demo import REQUEST_LOOP
 
         argv = ["sh", "-c", SWEEP, "sh", self.loop_dir, LOOP_MARKER_PREFIX, self.service_url(), self.proc_dir,
-                REQUEST_LOOP, str(int(self.loop_orphan_s))]
-        note = threading.Timer(WAITING_NOTE_AFTER_S, progress, [self._sweep_wait_words()])
-        note.daemon = True
-        note.start()
+                REQUEST_LOOP, str(int(self.loop_orphan_s)), str(max(1, math.ceil(WAITING_NOTE_AFTER_S)))]
+
+        def said(line: str) -> None:
+            if line == SWEEP_WAITING:
+                progress(self._sweep_wait_words())
+
         try:
-            out = self._exec(argv, EXEC_TIMEOUT_S + self.loop_orphan_s)
+            out = self._exec(argv, EXEC_TIMEOUT_S + self.loop_orphan_s, said)
         except KmeshctlError:  # no exec here: the loop's own exec says why, in its words
             return
-        finally:
-            note.cancel()
         count = int(out.split()[-1]) if out.split() and out.split()[-1].isdigit() else 0
         if count:
             progress(f"ended {count} request loop{'s' if count != 1 else ''} an earlier demo left running in pod "

@@ -222,7 +222,7 @@ def several(found: dict[str, str], command: str, after: str = "", why: str = "",
     others = [n for n in found if n not in ready]
     order = others + ready if command.split()[1:3] == ["sandbox", "down"] else ready + others
     reasons = {n: unfit(n, phase, command) for n, phase in found.items()}
-    fitting = sorted((n for n in order if not reasons[n]), key=lambda n: not suits(n, command))
+    fitting = [n for n in order if not reasons[n]]
     listed = ", ".join(f"{n} {phase}" for n, phase in found.items())
     what = f"several sandboxes {why}" if why else "several sandboxes exist"
     if fitting:
@@ -253,8 +253,9 @@ _LOCKING = (["demo", "traffic-shift"], ["sandbox", "down"])
 def unfit(name: str, phase: str, command: str) -> str:
     """Why ``command`` (given sandbox ``name``, in ``phase``) would refuse it: held by
     another demo (the demo, `down` without --force), without the demo's objects in the
-    namespace asked for (the demo); '' when it fits. One not ready fits (the command says
-    what is wrong and how to make it again), after those that are ready (see several)."""
+    namespace asked for, or in any namespace when no -n was typed (the demo: it refuses
+    such a sandbox); '' when it fits. One not ready fits (the command says what is wrong
+    and how to make it again), after those that are ready (see several)."""
     words = command.split()[1:3]
     if words in _LOCKING:
         from kmeshctl.sandbox import lock as lock_mod
@@ -262,14 +263,7 @@ def unfit(name: str, phase: str, command: str) -> str:
         holder = lock_mod.holder(name)
         if holder is not None and not holder.ours and holder.command == lock_mod.DEMO:
             return f"in use by demo pid {holder.pid}"
-    namespace = _demo_namespace_typed() if words == ["demo", "traffic-shift"] else None
-    return _demo_missing_in(name, namespace) if namespace else ""
-
-
-def suits(name: str, command: str) -> bool:
-    """Whether sandbox ``name`` is a better example than one that merely fits: for the
-    demo given no -n, one with the demo's objects in some namespace."""
-    return command.split()[1:3] != ["demo", "traffic-shift"] or not _demo_missing_in(name, None)
+    return _demo_missing_in(name, _demo_namespace_typed()) if words == ["demo", "traffic-shift"] else ""
 
 
 def _demo_missing_in(name: str, namespace: Optional[str]) -> str:
@@ -279,8 +273,10 @@ def _demo_missing_in(name: str, namespace: Optional[str]) -> str:
 
     try:
         state = load(name)
-    except OtherVersion as err:
-        return str(err).split(":")[0]
+    except DamagedRecord:
+        return "its record is damaged"
+    except OtherVersion:
+        return "made by another kmeshctl version"
     if state is None:
         return "no record"
     if namespace is None:

@@ -69,8 +69,10 @@ def test_the_several_sandboxes_fix_keeps_every_typed_flag(args, state_root, caps
                                                           monkeypatch) -> None:
     if args[0] == "dump":
         monkeypatch.setattr(sandboxes, "DEFAULT_BPF_FS", state_root / "no-bpffs")
-    _record("h75a", ("web-0",))
-    _record("h75b", ("web-0",))
+    for name in ("h75a", "h75b"):
+        state = _record(name, ("web-0", "netutils-0"))
+        state.vips = {"default/fortio": "10.96.0.10"}  # the demo's objects: one without them is no example
+        state.save()
     code, out, err = cli(capsys, *args)
     assert code == 2 and "several sandboxes" in err, (args, code, err)
     assert f"`{SEVERAL[args]}`" in err, (args, err)

@@ -42,8 +42,9 @@ def test_the_demo_uses_the_only_sandbox_up_and_names_kubeconfig_and_context(tmp_
 
 
 def test_the_demo_with_several_sandboxes_and_no_name_lists_them(state_root, capsys, no_env) -> None:
-    _record("alpha")
-    _record("beta")
+    # both with the demo's objects: one without them is no example (tests/test_demo_p21.py)
+    _record("alpha", PODS, vips={"default/fortio": "10.96.0.10"})
+    _record("beta", PODS, vips={"default/fortio": "10.96.0.10"})
     code, out, err = cli(capsys, "demo", "traffic-shift", "--target", "local")
     assert code == 2 and not out and err.strip() == ("Error: several sandboxes exist (alpha ready, beta ready): pass "
                                                 "--sandbox NAME, e.g. `kmeshctl demo traffic-shift --sandbox alpha --target "

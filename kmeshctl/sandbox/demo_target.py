@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -310,6 +311,12 @@ def weights_note(state: SandboxState) -> str:
 # ---------------------------------------------------------------- the target
 
 
+def _without_pointers(problem: str) -> str:
+    """A problem of sb.process_problems without its `: see LOG` / `: run COMMAND`: a removed
+    sandbox's logs went with it, and making it again is not the fix the demo gives."""
+    return re.split(r": (?:see|run) ", problem, maxsplit=1)[0]
+
+
 class LocalTarget:
     name = "local"
 
@@ -425,8 +432,7 @@ class LocalTarget:
         from kmeshctl import sandboxes
 
         for name, phase in sandboxes.existing().items():
-            if name != self.sandbox_name and not sandboxes.unfit(name, phase, demo.DEMO_COMMAND) and \
-                    sandboxes.suits(name, demo.DEMO_COMMAND):
+            if name != self.sandbox_name and not sandboxes.unfit(name, phase, demo.DEMO_COMMAND):
                 return f", e.g. `{demo.rerun_command(name, self._rerun)}`"
         return ""
 
@@ -508,9 +514,10 @@ class LocalTarget:
         if not problems:
             return ""
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        look = (f"see `kmeshctl sandbox status --name {self.sandbox_name}`" if still_there
-                else f"sandbox {self.sandbox_name} was the demo's own and is removed")
-        return f"likeliest reason: {problems[0]}{more}; {look}"
+        if still_there:
+            return f"likeliest reason: {problems[0]}{more}; see `kmeshctl sandbox status --name {self.sandbox_name}`"
+        gone = "was the demo's own and is removed" if self._started_here else "was removed during the demo"
+        return f"likeliest reason: {_without_pointers(problems[0])}{more}; sandbox {self.sandbox_name} {gone}"
 
     def _process_problems(self) -> list[str]:
         """sb.process_problems of the sandbox when this run checked it ready ([] else)."""
