@@ -91,10 +91,29 @@ def _mount(source: str, target: Path, fstype: str) -> None:
                             f"or mount it yourself (mount -t {fstype} {source} {target})")
 
 
+def check_followable(path: Path, flag: str = "--bpf-fs") -> None:
+    """UsageError (one line, exit 2) when ``path`` cannot be looked up at all: a symlink
+    loop (pathlib's resolve raises RuntimeError for it), a name too long (stat's OSError)."""
+    path = Path(path)
+    try:
+        path.resolve()
+        path.exists()
+    except RuntimeError:
+        problem = "is a symlink loop"
+    except OSError as err:
+        problem = "is a symlink loop" if err.errno == errno.ELOOP else (err.strerror or "cannot be looked up").lower()
+    else:
+        return
+    from kmeshctl.params import shown
+
+    raise UsageError(f"{flag} {shown(path)}: {problem}; use a directory under {BPFFS_MOUNT}")
+
+
 def check_bpffs_dir(bpf_fs: Path, flag: str = "--bpf-fs") -> None:
     """UsageError unless ``bpf_fs`` can hold pinned objects: a directory (or one to be made)
     on a bpf filesystem, or under /sys/fs/bpf where ensure_bpffs mounts one. Changes nothing."""
     path = Path(bpf_fs)
+    check_followable(path, flag)
     if path.exists() and not path.is_dir():
         raise UsageError(f"{flag} {bpf_fs}: is not a directory; use a directory under {BPFFS_MOUNT}")
     if not bpffs_mounted(path) and BPFFS_MOUNT not in path.resolve().parents and path != BPFFS_MOUNT:

@@ -4,7 +4,6 @@ ambient-style, sidecar-style), written as markdown, JSON and a PNG chart."""
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import sys
 from datetime import date
@@ -18,7 +17,7 @@ from kmeshctl.cli.common import MAX_REPEATS, MAX_RUN_S, OutputFormat, app, print
 from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.outpaths import check_output_dir
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.params import bad_value, check_choices, refuse_spaces, shown
+from kmeshctl.params import check_choices, refuse_spaces, shown
 
 bench_app = typer.Typer(help="Benchmarks of the data path. Needs root.\n\n"
                              "Examples:\n\n"
@@ -155,9 +154,10 @@ def cleanup(
     """
     from kmeshctl.bench.topology import cleanup_run, leftover_run_ids
 
-    if run_id is not None and not re.fullmatch(r"[0-9a-fA-F]{6}", run_id):  # ids are printed lower-case
-        raise bad_value(flag_as_typed("run_id"), run_id, "not a run id",
-                        "the 6 hex digits of the id in the bench output, e.g. 3f9a1c")
+    from kmeshctl.cli import names
+
+    if run_id is not None:
+        names.check_run_id(flag_as_typed("run_id"), run_id)  # the check a stray `bench cleanup ID` passes too
     found = leftover_run_ids()
     wanted = run_id.lower() if run_id is not None else None
     run_ids = [r for r in found if r == wanted] if wanted else found

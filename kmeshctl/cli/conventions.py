@@ -1313,12 +1313,30 @@ _EXTRA_ARGUMENTS = re.compile(r"^Got unexpected extra arguments? ?(?:\(s\))? \((
 POSITIONAL_AS_FLAG = (("--name", "name"), ("--map", "map"), ("--pod", "pod"), ("--sandbox", "name"),
                       ("--run-id", "run id"), ("--cluster-id", "cluster id"), ("--namespace", "namespace"),
                       ("--bpf-fs", "bpffs directory"))
+
+
+_FILE_SUFFIX = re.compile(r"\.(ya?ml|json)\Z", re.IGNORECASE)
+
+
+def _looks_like_file(word: str) -> bool:
+    """A word typed as a file: `m.yaml`, `./values.yaml`, `/tmp/objects`, `~/x`."""
+    return _FILE_SUFFIX.search(word) is not None or word.startswith(("/", "./", "../", "~"))
+
+
+def _weights_shape(word: str) -> bool:
+    return "/" in word and re.fullmatch(r"[\d/,.+-]+", word) is not None
+
+
 # Values whose shape names their flag before the order above does: weight sets (`90/10`)
-# for --weights, a path for --bpf-fs; (flag, what it names, the shape).
-POSITIONAL_BY_SHAPE: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
-    ("--weights", "weight sets", lambda value: "/" in value and re.fullmatch(r"[\d/,.+-]+", value) is not None),
-    ("--bpf-fs", "bpffs directory", lambda value: "/" in value or value.startswith(".")),
+# for --weights, a YAML file for -f, a path for --bpf-fs; (flag, what one names, what
+# several name, the shape).
+POSITIONAL_BY_SHAPE: tuple[tuple[str, str, str, Callable[[str], bool]], ...] = (
+    ("--weights", "weight sets", "weight sets", _weights_shape),
+    ("-f", "file", "files", lambda value: _looks_like_file(value) or "/" in value),
+    ("--bpf-fs", "bpffs directory", "bpffs directory", lambda value: "/" in value or value.startswith(".")),
 )
+# Flags whose one value holds several, and what joins them (`--weights 90/10,50/50`).
+JOINED_FLAGS = {"--weights": ","}
 # (command words..., parameter) -> the check a command applies to that flag's value when it
 # differs from kmeshctl.cli.names.flag_value_check's (`node cleanup --bpf-fs` must exist).
 POSITIONAL_CHECKS: dict[tuple[str, ...], Callable[[str, str], None]] = {}
@@ -1346,52 +1364,140 @@ def _positional_name_hint(message: str, err: Any) -> str:
     if read:
         return read  # the command's own reading of the word (a sandbox's name, no cluster for --pod)
     extras = found.group(1).split()
-    option = _flag_for_word(params, extras[0] if len(extras) == 1 else "")
+    shapes = {_shaped_flag(params, word) for word in extras}
+    if len(shapes) == 1 and None not in shapes:
+        return _shaped_hint(ctx, typed, extras, *shapes.pop())
+    if shapes != {None}:  # words of different shapes: no one flag takes them all
+        return "; this command takes no positional arguments"
+    if any(_looks_like_file(word) for word in extras):
+        return "; this command takes no positional arguments and reads no file: give its settings as flags"
+    option = _ordered_flag(params)
     if option is None:
         return "; this command takes no positional arguments"
     param, what, flag = option
-    metavar = (param.metavar or "VALUE").strip()
     given = any(_spelled(w, set(param.opts)) for w in _ARGS)
     if len(extras) != 1 or given:
-        return f"; this command takes no positional arguments: give one {what} with {flag} {metavar}"
-    refused = _refused_as(ctx, param, flag, extras[0])
-    if refused:
-        return f"; this command takes no positional arguments, and {flag} refuses {extras[0]}: {refused}"
-    words = typed
-    at = len(words) - 1 - words[::-1].index(extras[0]) if extras[0] in words else len(words)
-    words[at:at + 1] = [flag, extras[0]]
+        return f"; this command takes no positional arguments: give one {what} with {flag} {_metavar(param)}"
+    return _offered(ctx, param, flag, what, [extras[0]], _flagged_line(typed, extras, flag))
+
+
+def _metavar(param: _click.Parameter) -> str:
+    return (param.metavar or "VALUE").strip()
+
+
+def _shaped_hint(ctx: _click.Context, typed: list[str], extras: list[str], param: _click.Parameter, one: str,
+                 several: str, flag: str) -> str:
+    """Stray words of one shape as that shape's flag: joined into one value (--weights),
+    the flag repeated (-f), or one value for a flag that takes one."""
+    given = _typed_values(typed, param)
+    joiner = JOINED_FLAGS.get(flag)
+    if joiner is not None:
+        value = joiner.join([*given, *extras])
+        return _offered(ctx, param, flag, several, [value], _joined_line(typed, extras, param, flag, value))
+    if not getattr(param, "multiple", False) and (len(extras) > 1 or given):
+        return f"; this command takes no positional arguments: give one {one} with {flag} {_metavar(param)}"
+    return _offered(ctx, param, flag, several if len(extras) > 1 else one, extras, _flagged_line(typed, extras, flag))
+
+
+def _offered(ctx: _click.Context, param: _click.Parameter, flag: str, what: str, values: list[str],
+             words: list[str]) -> str:
+    """`; give the WHAT with FLAG: `kmeshctl WORDS`` once every value passes the check FLAG
+    applies; else what it says of the first it refuses (a fix refused when pasted helps no one)."""
+    for value in values:
+        refused = _refused_as(ctx, param, flag, value)
+        if refused is None:
+            return "; this command takes no positional arguments"
+        if refused:
+            return f"; this command takes no positional arguments, and {flag} refuses {value}: {refused}"
     return f"; give the {what} with {flag}: `{shlex.join(['kmeshctl', *words])}`"
 
 
-def _flag_for_word(params: list[_click.Parameter], word: str) -> Optional[tuple[_click.Parameter, str, str]]:
-    """(option, what it names, its flag) a stray ``word`` most likely belongs to: the flag its
-    shape names (POSITIONAL_BY_SHAPE) when the command has it, else the first of
-    POSITIONAL_AS_FLAG the command has (a flag's first long spelling: --name is the sandbox
-    commands' own, dump's other one); None when it has none of them."""
-    def option(flag: str) -> Optional[_click.Parameter]:
-        return next((p for p in params if p.param_type_name == "option" and
-                     flag == next((o for o in p.opts if o.startswith("--")), "")), None)
-
-    shaped = ((option(flag), what, flag) for flag, what, shape in POSITIONAL_BY_SHAPE if word and shape(word))
-    ordered = ((option(flag), what, flag) for flag, what in POSITIONAL_AS_FLAG)
-    return next(((p, what, flag) for p, what, flag in (*shaped, *ordered) if p is not None), None)
+def _typed_values(words: list[str], param: _click.Parameter) -> list[str]:
+    """The values ``param`` was given on the line ``words`` (`--weights 90/10`, `--weights=90/10`)."""
+    found = []
+    for i, word in enumerate(words):
+        if word in param.opts and i + 1 < len(words):
+            found.append(words[i + 1])
+        elif "=" in word and word.partition("=")[0] in param.opts:
+            found.append(word.partition("=")[2])
+    return found
 
 
-def _refused_as(ctx: _click.Context, param: _click.Parameter, flag: str, value: str) -> str:
+def _stray_positions(words: list[str], extras: list[str]) -> list[int]:
+    """Where the stray ``extras`` are in ``words``: their last places, in order (click leaves
+    over the words after the ones it placed)."""
+    found: list[int] = []
+    end = len(words)
+    for extra in reversed(extras):
+        at = next((i for i in range(end - 1, -1, -1) if words[i] == extra), None)
+        if at is not None:
+            found.append(at)
+            end = at
+    return found[::-1]
+
+
+def _flagged_line(words: list[str], extras: list[str], flag: str) -> list[str]:
+    """``words`` with ``flag`` before each stray word."""
+    places = set(_stray_positions(words, extras))
+    if len(places) < len(extras):  # a word click split apart (`'a b'`): the flags at the end
+        return [*words, *(w for extra in extras for w in (flag, extra))]
+    line: list[str] = []
+    for i, word in enumerate(words):
+        line += [flag, word] if i in places else [word]
+    return line
+
+
+def _joined_line(words: list[str], extras: list[str], param: _click.Parameter, flag: str, value: str) -> list[str]:
+    """``words`` with the stray words and ``param``'s typed values as one `FLAG VALUE`, where the first of them was."""
+    gone = set(_stray_positions(words, extras))
+    for i, word in enumerate(words):
+        if word in param.opts:
+            gone |= {i, i + 1}
+        elif "=" in word and word.partition("=")[0] in param.opts:
+            gone.add(i)
+    at = min(gone, default=len(words))
+    kept = [w for i, w in enumerate(words) if i not in gone]
+    return [*kept[:at], flag, value, *kept[at:]]
+
+
+def _option_named(params: list[_click.Parameter], flag: str) -> Optional[_click.Parameter]:
+    """The option ``flag`` is the first long spelling of (--name is the sandbox commands' own,
+    dump's other one), or, for a short flag (-f), one of the spellings of."""
+    return next((p for p in params if p.param_type_name == "option" and
+                 (flag in p.opts if len(flag) == 2 else flag == next((o for o in p.opts if o.startswith("--")), ""))),
+                None)
+
+
+def _shaped_flag(params: list[_click.Parameter], word: str) -> Optional[tuple[_click.Parameter, str, str, str]]:
+    """(option, what one names, what several name, its flag) the shape of a stray ``word``
+    names (POSITIONAL_BY_SHAPE) when the command has that flag; None otherwise."""
+    return next(((p, one, several, flag) for flag, one, several, shape in POSITIONAL_BY_SHAPE
+                 if shape(word) and (p := _option_named(params, flag)) is not None), None)
+
+
+def _ordered_flag(params: list[_click.Parameter]) -> Optional[tuple[_click.Parameter, str, str]]:
+    """(option, what it names, its flag): the first of POSITIONAL_AS_FLAG the command has; None without any."""
+    found = ((_option_named(params, flag), what, flag) for flag, what in POSITIONAL_AS_FLAG)
+    return next(((p, what, flag) for p, what, flag in found if p is not None), None)
+
+
+def _refused_as(ctx: _click.Context, param: _click.Parameter, flag: str, value: str) -> Optional[str]:
     """What the check ``flag`` applies on this command says of ``value`` (its own `FLAG VALUE: `
-    left off); "" when it takes it, or has no check."""
-    from kmeshctl.cli.names import flag_value_check
+    left off); "" when it takes it, or has no check; None when the check could not tell."""
+    from kmeshctl.cli.names import PATH_FLAGS, check_path_flag, flag_value_check
 
     words = tuple(ctx.command_path.split()[1:])
-    check = POSITIONAL_CHECKS.get((*words, param.name or "")) or flag_value_check(param, words)
-    if check is None:
-        return ""
-    try:
-        check(flag, value)
-    except KmeshctlError as err:
-        message = " ".join(str(err).split())
-        head, sep, rest = message.partition(": ")
-        return rest if sep and head.startswith(flag) else message
+    own = POSITIONAL_CHECKS.get((*words, param.name or "")) or flag_value_check(param, words)
+    checks = [check_path_flag] if param.name in PATH_FLAGS else []
+    for check in [*checks, *([own] if own is not None else [])]:
+        try:
+            check(flag, value)
+        except KmeshctlError as err:
+            message = " ".join(str(err).split())
+            head, sep, rest = message.partition(": ")
+            return rest if sep and head.startswith(flag) else message
+        except Exception:  # noqa: BLE001 - this runs inside an error message: a lookup gone wrong is no hint
+            return None
     return ""
 
 
@@ -1564,7 +1670,11 @@ def _no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
                                   f"{fixed})", err)
     if cluster:
         return _with_help_pointer(f"Error: {cluster}", err)
-    if ctx is not None and typed in OUTPUT_FLAGS and _option_spelled(ctx.command, typed) is None:
+    takes_command = ctx is not None and any(str(getattr(p, "metavar", "") or "").startswith("-- ")
+                                            for p in ctx.command.params)
+    command_flag = takes_command and "--" not in _ARGS  # `sandbox exec POD curl -o F`: curl's -o, not ours
+    if ctx is not None and typed in OUTPUT_FLAGS and _option_spelled(ctx.command, typed) is None \
+            and not command_flag:
         return f"Error: {ctx.command_path} takes no {'/'.join(OUTPUT_FLAGS)} (see '{ctx.command_path} --help')"
     line = f"Error: No such option: {err.option_name}"
     own = command_habit_hint(ctx.command_path, err.option_name, _ARGS) if ctx is not None else ""  # cli/badinput.py
@@ -1574,9 +1684,7 @@ def _no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
         if found:
             line += f"; did you mean {' or '.join(found) if len(found) <= 2 else ', '.join(found)}?"
     line += habit
-    takes_command = ctx is not None and any(str(getattr(p, "metavar", "") or "").startswith("-- ")
-                                            for p in ctx.command.params)
-    if takes_command and "--" not in _ARGS:
+    if command_flag:
         fixed = with_dashes(ctx, _ARGS, err.option_name)  # cli/badinput.py: the line typed, with `--`
         line += f" (the command to run goes after `--`: {fixed or ctx.command_path + ' POD -- COMMAND...'})"
     return _with_help_pointer(line, err)

@@ -7,6 +7,7 @@ variable the value came from) and the rule; exit 2 (a UsageError)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from typer import _click
@@ -45,6 +46,8 @@ def check_name_flags(ctx: _click.Context, values: Mapping[str, Any], args: list[
     None) values are left to the command (they mean "the default")."""
     for param in ctx.command.params:
         value = values.get(param.name or "")
+        if param.name in PATH_FLAGS and isinstance(value, Path):
+            check_path_flag(source_name(ctx, param, args), value)
         if param.param_type_name != "option" or not isinstance(value, str) or not value:
             continue
         rule = _RULES.get(param.name or "")
@@ -77,6 +80,20 @@ def _check_sandbox(flag: str, value: str) -> None:
 
         raise UsageError(f"{given_text(flag, value)}: not a sandbox name; use {NAME_RULE}, "
                          f"e.g. {given_text(flag, 'demo')}") from None
+
+
+# Path flags a command follows before it checks anything else (owner_of_bpffs resolves
+# --bpf-fs): what no lookup can take is refused first, whatever the command does with it.
+PATH_FLAGS = ("bpf_fs",)
+
+
+def check_path_flag(flag: str, value: Path | str) -> None:
+    """UsageError for a path no lookup can take: a name longer than Linux allows, a symlink loop."""
+    from kmeshctl.cli.outpaths import check_name_length
+    from kmeshctl.nodecheck import check_followable
+
+    check_name_length(flag, Path(value))
+    check_followable(Path(value), flag)
 
 
 def _check(flag: str, value: str, kind: str, pattern: re.Pattern[str], rule: str, example: str) -> None:
@@ -164,11 +181,14 @@ def flag_value_check(param: _click.Parameter, command_words: tuple[str, ...]) ->
     if rule is not None:
         return lambda flag, value: _check(flag, value, *rule[:3], _example(param, rule))
     if name == "name" and command_words[:1] == ("waypoint",):
-        return _check_waypoint_name
+        return check_waypoint_name
+    if next((o for o in param.opts if o.startswith("--")), "") == "--sandbox":  # a sandbox to use, not to make
+        return _check_existing_sandbox
     return _VALUE_CHECKS.get(name)
 
 
-def _check_waypoint_name(flag: str, value: str) -> None:
+def check_waypoint_name(flag: str, value: str) -> None:
+    """A waypoint's --name (its Gateway's, Service's, Deployment's name): `waypoint` commands' one check."""
     from kmeshctl.namespaces import check_names
 
     check_names(flag, [value], kind="waypoint name", example="--name waypoint")
@@ -178,6 +198,25 @@ def _check_sandbox_name(flag: str, value: str) -> None:
     from kmeshctl.sandbox.state import check_name
 
     check_name(value, flag)
+
+
+def _check_existing_sandbox(flag: str, value: str) -> None:
+    """--sandbox names a sandbox to use: one that exists (a stray word is offered as one only then)."""
+    from kmeshctl import sandboxes
+
+    _check_sandbox_name(flag, value)
+    if value not in sandboxes.names():
+        raise UsageError(f"{flag} {value}: no sandbox has this name ({sandboxes.known_text()})")
+
+
+def _check_files(flag: str, value: str) -> None:
+    """-f/--filename of `sandbox up`: a YAML file or a directory of them, or - (stdin)."""
+    from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
+    from kmeshctl.sandbox.manifests import STDIN
+
+    if value != STDIN:
+        check_input_path(flag, Path(value), FILE_OR_DIRECTORY, "give a Kubernetes YAML file or a directory of them "
+                                                               "(or - for stdin)")
 
 
 def _check_cluster_id(flag: str, value: str) -> None:
@@ -192,7 +231,8 @@ def _check_map(flag: str, value: str) -> None:
     check_map_name(value)
 
 
-def _check_run_id(flag: str, value: str) -> None:
+def check_run_id(flag: str, value: str) -> None:
+    """bench cleanup's --run-id: the 6 hex digits bench prints (the one check of it)."""
     from kmeshctl.params import bad_value
 
     if not RUN_ID.match(value):
@@ -207,8 +247,6 @@ def _check_weights(flag: str, value: str) -> None:
 
 
 def _check_bpffs(flag: str, value: str) -> None:
-    from pathlib import Path
-
     from kmeshctl.nodecheck import check_bpffs_dir
 
     check_bpffs_dir(Path(value), flag)
@@ -216,5 +254,6 @@ def _check_bpffs(flag: str, value: str) -> None:
 
 _VALUE_CHECKS: dict[str, Callable[[str, str], None]] = {
     "name": _check_sandbox_name, "sandbox": _check_sandbox_name, "cluster_id": _check_cluster_id,
-    "map_name": _check_map, "run_id": _check_run_id, "weights": _check_weights, "bpf_fs": _check_bpffs,
+    "map_name": _check_map, "run_id": check_run_id, "weights": _check_weights, "bpf_fs": _check_bpffs,
+    "files": _check_files,
 }

@@ -24,7 +24,6 @@ from kmeshctl.cli.conventions import flag_as_typed
 from kmeshctl.cli.render import ManifestFormat, print_manifests, same_work_command
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeClient, object_ref
-from kmeshctl.namespaces import check_names
 from kmeshctl.params import WAYPOINT_DELETE_TIMEOUT_S, WAYPOINT_WAIT_TIMEOUT_S, counted
 from kmeshctl import stopping
 from kmeshctl.stopping import check_not_stopped, sigterm_stops, stopped_by
@@ -111,7 +110,9 @@ def _check_names() -> None:
     check_namespace_flags()
     params = get_current_context().params
     if params.get("name") is not None:
-        check_names(flag_as_typed("name"), [params["name"]], kind="waypoint name", example="--name waypoint")
+        from kmeshctl.cli import names  # the check a stray `waypoint delete NAME` passes too
+
+        names.check_waypoint_name(flag_as_typed("name"), params["name"])
 
 
 @waypoint_app.command("apply")
