@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING, Callable, Iterator, Optional, TypeVar
 from kmeshctl import apply as applier
 from kmeshctl.asciinum import duration_words, waited_words
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.kube import ApiError, KubeClient, KubeTarget, connect_reachable, core_v1_api, stream_refusal
-from kmeshctl.params import DEMO_RECORD_REFRESH_S, WAITING_NOTE_AFTER_S
+from kmeshctl.kube import (ApiError, KubeClient, KubeTarget, connect_reachable, core_v1_api, stream_lost_before_answer,
+                           stream_refusal)
+from kmeshctl.params import DEMO_RECORD_REFRESH_S, EXEC_UPGRADE_ATTEMPTS, EXEC_UPGRADE_RETRY_S, WAITING_NOTE_AFTER_S
 from kmeshctl.precheck import parse_server_version
 from kmeshctl.rollout import pod_state, selector_string
 from kmeshctl.validate import supported_kubernetes_versions
@@ -1360,13 +1361,20 @@ class ClusterTarget:
         from kubernetes.stream import stream
 
         where = f"{self._client_namespace}/{self._client_pod}"
-        try:
-            return stream(self._core_api().connect_get_namespaced_pod_exec, self._client_pod,
-                          self._client_namespace, command=argv, stdout=True, stderr=True,
-                          stdin=stdin, tty=False, _preload_content=False)
-        except Exception as err:  # noqa: BLE001 - ApiException (upgrade refused) and transport errors
-            raise KmeshctlError(f"cannot exec in pod {where} ({stream_refusal(err)}): check that it runs "
-                                "and that you may create pods/exec") from err
+        for attempt in range(1, EXEC_UPGRADE_ATTEMPTS + 1):
+            try:
+                return stream(self._core_api().connect_get_namespaced_pod_exec, self._client_pod,
+                              self._client_namespace, command=argv, stdout=True, stderr=True,
+                              stdin=stdin, tty=False, _preload_content=False)
+            except Exception as err:  # noqa: BLE001 - ApiException (upgrade refused) and transport errors
+                if attempt < EXEC_UPGRADE_ATTEMPTS and stream_lost_before_answer(err):
+                    log.info("exec in pod %s: the connection was lost before the API server answered (%s); "
+                             "opening it again", where, stream_refusal(err))
+                    time.sleep(EXEC_UPGRADE_RETRY_S)
+                    continue
+                raise KmeshctlError(f"cannot exec in pod {where} ({stream_refusal(err)}): check that it runs "
+                                    "and that you may create pods/exec") from err
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _exec(self, argv: list[str], timeout_s: float = EXEC_TIMEOUT_S,
               on_line: Callable[[str], None] = lambda _: None) -> str:

@@ -955,6 +955,19 @@ def core_v1_api(target: KubeTarget) -> k8s.CoreV1Api:
     return k8s.CoreV1Api(k8s.ApiClient(load_configuration(target)))
 
 
+def stream_lost_before_answer(err: BaseException) -> bool:
+    """Whether a failed exec / port-forward upgrade (the client's ApiException of status 0)
+    lost its connection before the API server answered: reset, refused, or closed with no
+    HTTP status, so nothing started in the pod and opening it again is safe. False for a
+    refused upgrade (an HTTP status) and any other error."""
+    from websocket import WebSocketConnectionClosedException
+
+    cause = err.__context__ or err.__cause__
+    if getattr(err, "status", None) != 0 or cause is None or getattr(cause, "status_code", None) is not None:
+        return False
+    return isinstance(cause, (ConnectionError, WebSocketConnectionClosedException))
+
+
 def stream_refusal(err: BaseException) -> str:
     """One line from a failed exec / port-forward WebSocket upgrade: the HTTP status and the
     API's Status message (the client's own text spans lines with every response header)."""

@@ -506,3 +506,11 @@ NAMESPACE_KEPT_NAMES = 6
 UNINSTALL_TIMEOUT_S = 300
 # How often uninstall asks whether a deleted object is gone yet.
 UNINSTALL_POLL_S = 0.5
+
+# --- the cluster demo's execs in its client pod ------------------------------------------
+
+# An exec whose WebSocket upgrade lost its connection before any answer (reset, closed: no
+# HTTP status, so the command never started) is opened again this many times in all, after
+# a pause of EXEC_UPGRADE_RETRY_S; a refused upgrade (any HTTP status) is never retried.
+EXEC_UPGRADE_ATTEMPTS = 2
+EXEC_UPGRADE_RETRY_S = 0.5

@@ -158,6 +158,8 @@ class _Handler(BaseHTTPRequestHandler):
             answer = (err.code, err.status())
         if isinstance(answer, tuple):
             self.send_json(*answer)
+        elif isinstance(answer, UpgradeAnswer) and self.api.take_dropped_upgrade():
+            self.drop_connection()
         else:
             answer.serve(self)
 

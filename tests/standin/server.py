@@ -67,6 +67,7 @@ class StandinApiServer:
         self._http: Optional[ThreadingHTTPServer] = None
         self.sessions: set[Any] = set()  # open exec / port-forward sessions
         self.handler_errors: list[str] = []  # tracebacks of requests whose handler raised
+        self.upgrades_to_drop = 0  # the next N exec / port-forward upgrades: cut before any answer
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -140,6 +141,15 @@ class StandinApiServer:
         res = self.resource_for(api_version, kind)
         with self.lock:
             self.delete(res, (res.group, res.plural, namespace if res.namespaced else "", name))
+
+    def take_dropped_upgrade(self) -> bool:
+        """Whether this exec / port-forward upgrade is one to cut before answering (what a
+        client sees when an API server or a load balancer drops a connection)."""
+        with self.lock:
+            if self.upgrades_to_drop <= 0:
+                return False
+            self.upgrades_to_drop -= 1
+            return True
 
     def deny(self, verb: str, group: str, resource: str) -> None:
         self.denied.add((verb, group, resource))
