@@ -5,7 +5,10 @@ and the two ways to drive it.
   rules of ``kmeshctl.enrollment``, find each pod's network namespace through the
   processes under ``/host/proc`` (their cgroup names the pod uid), enroll it and
   annotate the pod ``kmesh.net/redirection: enabled``; undo both when it leaves the
-  mesh. Watches restart from a fresh list after any error.
+  mesh. A pod that finishes is never searched for again: the watch gives back the cookie
+  it enrolled (the CNI plugin's DEL gives back its own) and leaves the annotation, the
+  record of how the pod ran. Each watch restarts from a fresh list of its own resource
+  after any error.
 - ``NetnsEnroller`` alone: the local interface of the sandbox (admin ``POST /enroll``).
 """
 
@@ -21,8 +24,8 @@ from typing import Any, Callable, Iterator, Optional
 
 from kmeshctl.backoff import jittered
 from kmeshctl.enrollment import (ENROLLED_BY_ANNOTATION, ENROLLED_BY_CNI, ENROLLED_BY_WATCH,
-                                 REDIRECTION_ANNOTATION, REDIRECTION_ENABLED, PodView, decide,
-                                 is_annotated)
+                                 REDIRECTION_ANNOTATION, REDIRECTION_ENABLED, Decision, PodView,
+                                 decide, is_annotated)
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.maps import DataplaneMaps, MapError
 from kmeshctl.params import AGENT_API_TIMEOUT_S, AGENT_WATCH_READ_SLACK_S, AGENT_WATCH_SECONDS
@@ -32,6 +35,7 @@ log = logging.getLogger("kmeshctl.podwatch")
 
 DEFAULT_PROC_ROOT = Path("/host/proc")
 WATCH_BACKOFF_CAP_S = 30.0  # the longest wait before listing again after a watch failed
+FINISHED_PHASES = frozenset({"Succeeded", "Failed"})  # no process left: no traffic to redirect
 
 
 class EnrollError(KmeshctlError):
@@ -181,6 +185,11 @@ class PodWatcher:
         self.cookies: dict[str, int] = {}  # uid -> enrolled netns cookie
         self.enrolled_by: dict[str, str] = {}  # uid -> "cni" for pods the CNI plugin enrolled
         self._lock = threading.RLock()
+        # Held from a list call until its result is applied: a list answered late would
+        # otherwise overwrite a newer one and drop the pods that appeared in between.
+        self._relist_lock = threading.Lock()
+        # Pods the CNI path handed over while a pod list was asked: not in that list, not gone.
+        self._adopted_meanwhile: Optional[set[str]] = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -210,26 +219,68 @@ class PodWatcher:
 
     def resync(self, initial: bool = False) -> tuple[str, str]:
         """List namespaces and this node's pods and reconcile every pod; returns the
-        resource versions to watch from."""
-        namespaces = self.api.list_namespace(_request_timeout=AGENT_API_TIMEOUT_S)
-        pods = self.api.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}",
-                                                    _request_timeout=AGENT_API_TIMEOUT_S)
-        versions = namespaces.metadata.resource_version, pods.metadata.resource_version
-        with self._lock:
-            if self._stop.is_set():  # a relist that finished after stop() changes nothing
-                return versions
-            self.namespaces = {ns.metadata.name: dict(ns.metadata.labels or {}) for ns in namespaces.items}
-            views = [PodView.from_k8s(p) for p in pods.items]
-            for gone in set(self.pods) - {v.uid for v in views}:
-                self._pod_deleted(gone)
-            for view in views:
-                self.pods[view.uid] = view
-                self._reconcile_pod(view)
-            if initial:
-                self._drop_stale_cookies()
+        resource versions to watch from. The watches relist only their own resource."""
+        with self._relist_lock:
+            namespaces = self.api.list_namespace(_request_timeout=AGENT_API_TIMEOUT_S)
+            pods = self._list_pods_to_apply()
+            with self._lock:
+                if self._stop.is_set():  # a relist that finished after stop() changes nothing
+                    return namespaces.metadata.resource_version, pods.metadata.resource_version
+                self.namespaces = _namespace_labels(namespaces)
+                self._apply_pods(pods)
+                if initial:
+                    self._drop_stale_cookies()
         log.info("event=pods_resynced namespaces=%d pods=%d enrolled=%d",
-                 len(self.namespaces), len(views), len(self.cookies))
-        return versions
+                 len(self.namespaces), len(pods.items), len(self.cookies))
+        return namespaces.metadata.resource_version, pods.metadata.resource_version
+
+    def _relist_namespaces(self) -> str:
+        """The namespace watch's relist. Pods are not listed here: a pod list older than
+        the pod watch's last event would take pods that started since for deleted."""
+        with self._relist_lock:
+            namespaces = self.api.list_namespace(_request_timeout=AGENT_API_TIMEOUT_S)
+            with self._lock:
+                if not self._stop.is_set():
+                    self.namespaces = _namespace_labels(namespaces)
+                    self._reconcile_each(list(self.pods.values()))
+        return namespaces.metadata.resource_version
+
+    def _relist_pods(self) -> str:
+        """The pod watch's relist: its events and its lists are applied in the order made."""
+        with self._relist_lock:
+            pods = self._list_pods_to_apply()
+            with self._lock:
+                if not self._stop.is_set():
+                    self._apply_pods(pods)
+        return pods.metadata.resource_version
+
+    def _list_pods(self) -> Any:
+        return self.api.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}",
+                                                    _request_timeout=AGENT_API_TIMEOUT_S)
+
+    def _list_pods_to_apply(self) -> Any:
+        """Under the relist lock; _apply_pods applies the answer."""
+        with self._lock:
+            self._adopted_meanwhile = set()
+        return self._list_pods()
+
+    def _apply_pods(self, pods: Any) -> None:
+        """A pod list: the pods not in it are gone, but for those the CNI path handed over
+        while it was asked (created after it; their events follow it). Under the lock."""
+        views = [PodView.from_k8s(p) for p in pods.items]
+        kept, self._adopted_meanwhile = self._adopted_meanwhile or set(), None
+        for gone in set(self.pods) - {v.uid for v in views} - kept:
+            self._pod_deleted(gone)
+        self.pods.update((view.uid, view) for view in views)
+        self._reconcile_each(views)
+
+    def _reconcile_each(self, views: list[PodView]) -> None:
+        """Under the lock; stops between pods once stop() is called, which waits for the
+        lock: each pod may cost an API call of up to AGENT_API_TIMEOUT_S."""
+        for view in views:
+            if self._stop.is_set():
+                return
+            self._reconcile_pod(view)
 
     def _drop_stale_cookies(self) -> None:
         """km_manage entries of pods that went away while no agent was running."""
@@ -241,9 +292,15 @@ class PodWatcher:
         for cookie in stale:
             self.enroller.release_cookie(cookie, "stale")
 
+    def _decide(self, view: PodView) -> Decision:
+        return decide(view, self.namespaces.get(view.namespace, {}), self.enable_bypass)
+
     def _reconcile_pod(self, view: PodView) -> None:
-        decision = decide(view, self.namespaces.get(view.namespace, {}), self.enable_bypass)
         try:
+            if view.phase in FINISHED_PHASES:
+                self._finished(view)
+                return
+            decision = self._decide(view)
             if decision.enroll:
                 self._enroll(view, decision.reason)
             else:
@@ -278,6 +335,21 @@ class PodWatcher:
         if is_annotated(view):
             self._annotate(view, None)
 
+    def _finished(self, view: PodView) -> None:
+        """No process is left to redirect: a cookie the watch enrolled goes (the CNI plugin's
+        DEL, sent when the kubelet stops the sandbox, releases and reports its own). The
+        annotations stay: they say how the pod ran, and the pod never runs again."""
+        if not self._holds_for_watch(view.uid):
+            return
+        # Raises on failure: the cookie stays known, so the retry pass releases it again.
+        self.enroller.release_cookie(self.cookies[view.uid], f"{view.namespace}/{view.name}")
+        self.cookies.pop(view.uid)
+        log.info("event=pod_left_mesh pod=%s/%s reason=%r", view.namespace, view.name,
+                 f"pod finished (phase {view.phase})")
+
+    def _holds_for_watch(self, uid: str) -> bool:
+        return uid in self.cookies and self.enrolled_by.get(uid) != ENROLLED_BY_CNI
+
     def _pod_deleted(self, uid: str) -> None:
         view = self.pods.pop(uid, None)
         self.enrolled_by.pop(uid, None)
@@ -288,9 +360,7 @@ class PodWatcher:
     def remove_annotations(self) -> int:
         """Uninstall: take kmesh.net/redirection off every pod of this node that has it
         (also those a previous agent marked). Returns how many pods were patched."""
-        pods = self.api.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}",
-                                                    _request_timeout=AGENT_API_TIMEOUT_S)
-        marked = [view for view in map(PodView.from_k8s, pods.items) if is_annotated(view)]
+        marked = [view for view in map(PodView.from_k8s, self._list_pods().items) if is_annotated(view)]
         for view in marked:
             self._annotate(view, None)
         return len(marked)
@@ -302,6 +372,8 @@ class PodWatcher:
             if self._stop.is_set():
                 return False
             self.pods.setdefault(view.uid, view)
+            if self._adopted_meanwhile is not None:
+                self._adopted_meanwhile.add(view.uid)
             self.cookies[view.uid] = cookie
             self.enrolled_by[view.uid] = ENROLLED_BY_CNI
             return True
@@ -333,38 +405,52 @@ class PodWatcher:
 
     def _retry_loop(self) -> None:
         while not self._stop.wait(self.retry_seconds):
+            self._retry_pass()
+
+    def _retry_pass(self) -> None:
+        """The lock is taken per pod, so events and stop() wait for one pod's work, not
+        the pass's."""
+        with self._lock:
+            uids = list(self.pods)
+        for uid in uids:
             with self._lock:
                 if self._stop.is_set():
                     return
-                for view in list(self.pods.values()):
+                view = self.pods.get(uid)  # the latest view; None once deleted meanwhile
+                if view is not None:
                     self._retry_pod(view)
 
     def _retry_pod(self, view: PodView) -> None:
         """Finish what an event left undone: an enrollment whose netns was not there yet, a
         release whose km_manage delete failed, or an annotation patch that failed (no event
-        may come for that pod again)."""
-        decision = decide(view, self.namespaces.get(view.namespace, {}), self.enable_bypass)
+        may come for that pod again). A finished pod: only a cookie the watch enrolled."""
+        if view.phase in FINISHED_PHASES:
+            if self._holds_for_watch(view.uid):
+                self._reconcile_pod(view)
+            return
+        decision = self._decide(view)
         enrolled, marked = view.uid in self.cookies, is_annotated(view)
         if (not (enrolled and marked)) if decision.enroll else (enrolled or marked):
             self._reconcile_pod(view)
 
-    def _watch_namespaces(self, resource_version: str) -> None:
-        self._watch_forever(self.api.list_namespace, {}, self._on_namespace_event, 0, resource_version)
+    def _watch_namespaces(self, resource_version: Optional[str]) -> None:
+        self._watch_forever(self.api.list_namespace, {}, self._on_namespace_event, self._relist_namespaces,
+                            resource_version)
 
-    def _watch_pods(self, resource_version: str) -> None:
+    def _watch_pods(self, resource_version: Optional[str]) -> None:
         self._watch_forever(self.api.list_pod_for_all_namespaces,
                             {"field_selector": f"spec.nodeName={self.node_name}"}, self._on_pod_event,
-                            1, resource_version)
+                            self._relist_pods, resource_version)
 
     def _watch_forever(self, list_call: Callable, kwargs: dict, handle: Callable[[str, Any], None],
-                       index: int, resource_version: Optional[str]) -> None:
+                       relist: Callable[[], str], resource_version: Optional[str]) -> None:
         from kubernetes import watch  # imported here: only the in-cluster agent needs it
 
         failures = 0
         while not self._stop.is_set():
             try:
                 if resource_version is None:
-                    resource_version = self.resync()[index]
+                    resource_version = relist()
                 # Bookmarks keep a quiet watch's version current, so it resumes after its
                 # timeout instead of hitting 410 Gone and relisting once history moved on.
                 stream = watch.Watch().stream(
@@ -399,8 +485,7 @@ class PodWatcher:
                 self.namespaces.pop(name, None)
             else:
                 self.namespaces[name] = dict(ns.metadata.labels or {})
-            for view in [v for v in self.pods.values() if v.namespace == name]:
-                self._reconcile_pod(view)
+            self._reconcile_each([v for v in self.pods.values() if v.namespace == name])
 
     def _on_pod_event(self, kind: str, pod: Any) -> None:
         view = PodView.from_k8s(pod)
@@ -412,3 +497,7 @@ class PodWatcher:
                 return
             self.pods[view.uid] = view
             self._reconcile_pod(view)
+
+
+def _namespace_labels(namespaces: Any) -> dict[str, dict[str, str]]:
+    return {ns.metadata.name: dict(ns.metadata.labels or {}) for ns in namespaces.items}
