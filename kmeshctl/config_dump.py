@@ -86,10 +86,16 @@ def local_fix(port: int, sandbox: Optional[str] = None) -> str:
     return f"check --admin-port, or the agent's version (`curl -s http://127.0.0.1:{port}/version`)"
 
 
+def agent_check(sandbox: Optional[str]) -> str:
+    """Where to look when a local agent did not answer: its sandbox's status, else its process."""
+    if sandbox:
+        return f"check `kmeshctl sandbox status --name {sandbox}`"
+    return "check the node agent's process on this host"
+
+
 def timeout_error(port: int, sandbox: Optional[str]) -> AgentTimeout:
     """The one wording of an agent admin endpoint that took the request and did not answer."""
-    fix = (f"check `kmeshctl sandbox status --name {sandbox}`" if sandbox else
-           "check the node agent's process on this host")
+    fix = agent_check(sandbox)
     return AgentTimeout(f"the node agent admin endpoint at 127.0.0.1:{port} did not answer in {TIMEOUT_S:g} s "
                         f"(is the agent stopped?); {fix}")
 

@@ -957,6 +957,13 @@ def _change_under_traffic(target: DemoTarget, weights: list[int], background: Tr
         raise loop.error
 
 
+def phase_needed(subject: DemoSubject, weights: Iterable[int]) -> int:
+    """The successful requests a phase at ``weights`` on ``subject`` needs to be judged
+    (PhaseReport.needed): fewer, and a pass is `too few requests to judge`."""
+    expected = {v.server: w for v, w in zip(subject.versions, weights)}
+    return min_requests(expected, P_VALUE_FLOOR, subject.pod_counts)
+
+
 def _phase_report(subject: DemoSubject, weights: list[int], traffic: TrafficCount,
                   change: TrafficCount | None) -> PhaseReport:
     expected = {v.server: w for v, w in zip(subject.versions, weights)}
@@ -964,7 +971,7 @@ def _phase_report(subject: DemoSubject, weights: list[int], traffic: TrafficCoun
     pods = subject.pod_counts
     total_pods = sum(pods.values()) or 1
     return PhaseReport(
-        needed=min_requests(expected, P_VALUE_FLOOR, pods),
+        needed=phase_needed(subject, weights),
         unweighted={v.subset: round(v.pods / total_pods, 6) for v in subject.versions},
         like_unweighted=like_unweighted(expected, pods, P_VALUE_FLOOR),
         weights={v.subset: w for v, w in zip(subject.versions, weights)},

@@ -98,6 +98,13 @@ def _sort_key(key: Any) -> tuple:
     return tuple(str(v) if not isinstance(v, int) else f"{v:020d}" for v in values)
 
 
+def manage_cookies(bpf_fs: Path) -> set[int]:
+    """The netns cookies km_manage holds under ``bpf_fs``."""
+    check_pinned(bpf_fs, MANAGE.name)
+    with DataplaneMaps(bpf_fs) as maps:
+        return {key.netns_cookie for dump in read_maps(maps, MANAGE.name) for key, _value in dump.entries}
+
+
 # ---------------------------------------------------------------- JSON
 
 

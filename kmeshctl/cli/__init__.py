@@ -107,7 +107,9 @@ def version(
         report["clusterError"] = fix_hint(report["clusterError"])  # as the error line words it
     if is_data(output):
         print_data(report, output)
-        raise typer.Exit(exit_code(report, failure))
+        if exit_code(report, failure):  # the `Error:` line on stderr too, as every other command's -o json
+            raise failure or KmeshctlError(report["clusterError"])
+        raise typer.Exit(0)
     typer.echo(f"Client: {report['client']['version']}")
     if report["cluster"] is not None:  # GET /version answered, whatever the later calls did
         typer.echo(f"Server Version: {report['cluster']['serverVersion']}")

@@ -44,6 +44,7 @@ from kmeshctl.cli.render import (
     XdsAddressOption,
     CLUSTER_ID_NEEDED,
     XDS_ADDRESS_NEEDED,
+    offline_render_hint,
     print_manifests,
     required_flags_error,
     same_work_command,
@@ -258,7 +259,7 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
     try:
         return installer.plan_install(xds_address, cluster_id, options, crd_file, dry_run, run_options())
     except installer.DryRunClusterUnreachable as error:
-        raise KmeshctlError(f"{error.reason}; to validate without a cluster: `{same_work_command(['render'])}`",
+        raise KmeshctlError(f"{error.reason}; to validate without a cluster: {offline_render_hint()}",
                             error.exit_code) from error
     except istiod.XdsServiceMissing as error:
         if len(error.found) == 1:

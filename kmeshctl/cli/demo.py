@@ -494,7 +494,8 @@ def _verdict(phase: demo.PhaseReport) -> str:
         words = "[red]NOT consistent with the weights[/]"
     p_value = f"{demo.shown_p_value(phase.p_value):.{demo.P_VALUE_DIGITS}g}"
     verdict = f"Split check ({phase.test} test): p = {p_value}, {words}."
-    telling = demo.telling_weights(phase.unweighted) if phase.like_unweighted else ""
+    # the caveat qualifies a split the check accepted (at any count: more requests would not help); a rejection stands
+    telling = demo.telling_weights(phase.unweighted) if phase.like_unweighted and phase.consistent else ""
     return verdict + (f" {unweighted_note(phase, telling)}" if telling else "")
 
 

@@ -266,9 +266,10 @@ def dump_maps(
     target = _local(bpf_fs, admin_port if chooses else None, sandbox)
     port = admin_port or target.admin_port or ADMIN_PORT
     named = target.sandbox.name if target.sandbox is not None else None
+    own_agent = named if admin_port is None else None  # --admin-port may name another sandbox's agent
+    asked = admin_port is not None or target.sandbox is not None
     pods = _pod_names(lambda: config_dump.fetch_local(config_dump.CACHE_PATH, port, run_options().quiet, named),
-                      f"at 127.0.0.1:{port}",
-                      admin_port is not None or target.sandbox is not None) \
+                      f"at 127.0.0.1:{port}", asked, config_dump.agent_check(own_agent) if own_agent else "") \
         if map_name in (None, "km_manage") else {}
     with _maps_of(target):
         if is_data(output):
@@ -276,6 +277,8 @@ def dump_maps(
         else:
             dumper.print_tables(target.bpffs, map_name, _console(output), pods=pods,
                                 wide=output is OutputFormat.wide)
+    if asked and map_name in (None, "km_manage") and not isinstance(pods, dumper.NoAnswer):
+        _say_unknown_cookies(target.bpffs, pods, port, own_agent)
 
 
 def _check_bpf_fs(bpf_fs: Path) -> None:
@@ -307,33 +310,62 @@ def _print_agent_maps(pod: str, namespace: str, port: int, map_name: Optional[st
                                               wide=output is OutputFormat.wide)
 
 
-def _pod_names(fetch, where: str, named: bool = True) -> dict[int, str]:
+def _pod_names(fetch, where: str, named: bool = True, fix: str = "") -> dict[int, str]:
     """netns cookie -> pod, from the agent's cache dump; dumper.NoAnswer when the agent does
     not answer (the table then says so in its pod column; with ``named``, an agent the user
-    pointed at, a line on stderr says why)."""
+    pointed at, a line on stderr says why, ending `; FIX` when ``fix`` is given)."""
     try:
         return dumper.pods_by_cookie(fetch())
     except Exception as err:  # noqa: BLE001 - best effort: the maps are shown either way
         reason = " ".join(str(err).split())
         if named:
-            _note(_unnamed_line(err, reason, where))
+            _note(_unnamed_line(err, reason, where, fix))
         return dumper.NoAnswer(reason)
 
 
-def _unnamed_line(err: Exception, reason: str, where: str) -> str:
+def _unnamed_line(err: Exception, reason: str, where: str, fix: str = "") -> str:
     """Why the pods are not named: the agent's timeout as it is; a port that answered as no
-    agent does, named so (it answered); else that the agent did not answer."""
+    agent does, named so (it answered); else that the agent did not answer, and ``fix``."""
     if isinstance(err, config_dump.AgentTimeout):
         return f"Pods not named: {reason}"
     if isinstance(err, config_dump.NotAnAgent):
         return f"Pods not named: {err.problem}"
-    return f"Pods not named: the node agent {where} did not answer{_first_clause(reason)}"
+    ending = f"; {fix}" if fix else ""
+    return f"Pods not named: the node agent {where} did not answer{_first_clause(reason)}{ending}"
+
+
+_NO_ENDPOINT = "no node agent admin endpoint at "
 
 
 def _first_clause(reason: str) -> str:
-    """` (Connection refused)`-like: the cause without the message's own hint."""
+    """` (connection refused)`-like: the cause without the message's own hint, nor its
+    `no node agent admin endpoint at ADDR (...)` wrapping (the line names the address)."""
     cause = reason.split(": ")[0]
+    if cause.startswith(_NO_ENDPOINT) and cause.endswith(")") and " (" in cause:
+        cause = cause.partition(" (")[2][:-1]
     return f" ({cause})" if cause else ""
+
+
+def _say_unknown_cookies(bpf_fs: Path, pods: dict[int, str], port: int, sandbox: Optional[str]) -> None:
+    """A note when the agent asked answered and lists none of km_manage's cookies (its POD
+    column, all `<none>`, is left out): most likely another data path's agent."""
+    try:
+        cookies = dumper.manage_cookies(bpf_fs)
+    except (KmeshctlError, UsageError, OSError):
+        return  # the maps were printed; a second read that fails has nothing to add
+    if cookies and not cookies & pods.keys():
+        _note(unknown_cookies_line(len(cookies), port, sandbox))
+
+
+def unknown_cookies_line(count: int, port: int, sandbox: Optional[str]) -> str:
+    """`Pods not named: the node agent at ADDR lists none of these N netns cookies; ...`."""
+    cookies = "this netns cookie" if count == 1 else f"these {count} netns cookies"
+    if sandbox:
+        fix = config_dump.agent_check(sandbox)
+    else:
+        fix = (f"it may be another data path's agent: pass {flag_as_typed('admin_port')} of this data path's agent "
+               "(sandbox agents' addresses: `kmeshctl sandbox list -o wide`)")
+    return f"Pods not named: the node agent at 127.0.0.1:{port} lists none of {cookies}; {fix}"
 
 
 @dump_app.command("config", cls=SandboxFlagCommand)

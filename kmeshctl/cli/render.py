@@ -290,7 +290,7 @@ def _xds_address_for_hint(typed: Sequence[str], args: Sequence[str]) -> tuple[li
     cluster's istiod when it can be found quickly, else a placeholder that no check
     accepts (never an example address that pastes as if it were this cluster's), and
     the note that says so."""
-    from kmeshctl.istiod import XDS_ADDRESS_UNKNOWN, istiod_address_quickly
+    from kmeshctl.istiod import istiod_address_quickly
     from kmeshctl.params import COMPLETION_LOOKUP_TIMEOUT_S
 
     if any(word.partition("=")[0] == "--xds-address" for word in typed):
@@ -300,10 +300,31 @@ def _xds_address_for_hint(typed: Sequence[str], args: Sequence[str]) -> tuple[li
                                    COMPLETION_LOOKUP_TIMEOUT_S)
     if len(found) == 1:
         return ["--xds-address", found[0]], ""
-    host = XDS_ADDRESS_UNKNOWN.partition(":")[0]
     why = (f"several were found, {', '.join(found)}; pick one with --xds-address" if found
-           else "none was found" if looked else "no cluster to look istiod up in")
+           else "none was found" if looked else NO_CLUSTER_FOR_ISTIOD)
+    return unknown_xds_address(why)
+
+
+NO_CLUSTER_FOR_ISTIOD = "no cluster to look istiod up in"
+
+
+def unknown_xds_address(why: str = NO_CLUSTER_FOR_ISTIOD) -> tuple[list[str], str]:
+    """The --xds-address words of a suggested render when istiod's address is not known:
+    the placeholder no check accepts, and the note saying to replace it and ``why``."""
+    from kmeshctl.istiod import XDS_ADDRESS_UNKNOWN
+
+    host = XDS_ADDRESS_UNKNOWN.partition(":")[0]
     return ["--xds-address", XDS_ADDRESS_UNKNOWN], f" (replace {host} with istiod's Service: {why})"
+
+
+def offline_render_hint() -> str:
+    """`kmeshctl render ...` for the work being run, backticked, with the flags typed that
+    it takes; with no --xds-address typed, the placeholder and its note (never an example
+    address that pastes as if it were this cluster's)."""
+    if any(w.partition("=")[0] == "--xds-address" for w in typed_flags_for(["render"])):
+        return f"`{same_work_command(['render'])}`"
+    address, note = unknown_xds_address()
+    return f"`{same_work_command(['render'], address)}`{note}"
 
 
 def _typed_value(args: Sequence[str], flag: str) -> Optional[str]:

@@ -301,10 +301,31 @@ def up_hint(name: str, state: Optional[sandboxes.SandboxState] = None) -> str:
     if namespace:
         demo += f" -n {namespace}"
     runs_demo = namespace is not None
+    if runs_demo:
+        demo += _demo_count_flag(state)
     commands.append(demo if runs_demo else sandboxes.for_sandbox("kmeshctl dump maps", name, "--sandbox"))
     if get_current_context(silent=True) is not None:
         commands = [suggest(c) for c in commands]
     return f"Sandbox {name} is up. Try: {'; '.join(commands)}"
+
+
+def _demo_count_flag(state: Optional[sandboxes.SandboxState]) -> str:
+    """` -c N` when the sandbox's own weights need more requests than the demo's default
+    -c to be judged (80/20: 24), so the demo passes as pasted; '' otherwise, or when its
+    manifests cannot be read (the demo itself then says what is wrong)."""
+    from kmeshctl import demo
+    from kmeshctl.params import DEMO_REQUESTS
+    from kmeshctl.sandbox.demo_target import demo_namespaces, sandbox_subject
+
+    if state is None:
+        return ""
+    measured = (demo_namespaces(state) or [None])[0]  # the demo's own choice (see _demo_namespace_of)
+    try:
+        subject = sandbox_subject(state, measured)
+    except (KmeshctlError, UsageError, OSError):
+        return ""
+    needed = demo.phase_needed(subject, subject.default_weights)
+    return f" -c {needed}" if needed > DEMO_REQUESTS else ""
 
 
 def _demo_namespace_of(state: Optional[sandboxes.SandboxState]) -> Optional[str]:
