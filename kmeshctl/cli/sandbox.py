@@ -720,7 +720,8 @@ def _pods_text(sandbox: str, namespace: Optional[str], kind: str = "pod") -> str
         state = None
     if state is None:
         return f"{sandbox}: unreadable, see `kmeshctl sandbox status --name {sandbox}`"
-    names = [(p.namespace, p.deployment if kind == "Deployment" else p.name) for p in state.pods if not p.waypoint]
+    names = [(p.namespace, p.deployment if kind == "Deployment" else p.name) for p in state.pods
+             if kind != "Deployment" or not p.waypoint]  # the waypoint pod takes an exec too
     shown_names = dict.fromkeys(f"{ns}/{n}" if namespace else n for ns, n in names)
     return f"{sandbox}: {', '.join(shown_names) or f'no {kind}s'}"
 
@@ -884,7 +885,8 @@ def exec_(
     if not name:
         _refuse_pod_in_no_sandbox(pod, namespace, "Deployment" if deployment else "pod")
     state = _existing_state(name, f"kmeshctl sandbox exec {shlex.quote(pod)}", "-- " + shlex.join(command),
-                            has=lambda n: _has_pod(n, pod, namespace), what=f"have pod {pod}")
+                            has=lambda n: _has_pod(n, pod, namespace),
+                            what=f"have pod {namespace}/{pod}" if namespace else f"have pod {pod}")
     if state.phase != PHASE_READY or sandbox_mod.lock_mod.removed_by(state.name):  # half-made or being removed
         from kmeshctl.cli.render import rerun_line
 
