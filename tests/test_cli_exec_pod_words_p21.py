@@ -38,3 +38,11 @@ def test_the_pods_listed_when_none_has_it_include_the_waypoint(state_root, capsy
     code, out, err = cli(capsys, "sandbox", "exec", "nope", "--", "true")
     assert code == 1 and not out, err
     assert "no pod nope in any sandbox (p21xa: netutils-0, waypoint; p21xb: netutils-0)" in err, err
+
+
+def test_force_without_plot_is_refused_before_anything_runs(state_root, capsys, no_env) -> None:
+    """Tester pass 21, finding 12: `demo traffic-shift --force` alone was accepted silently."""
+    code, out, err = cli(capsys, "demo", "traffic-shift", "--target", "local", "--force")
+    assert code == 2 and not out, err
+    assert err.strip().startswith("Error: --force only lets --plot replace an existing file: add --plot FILE.png, or "
+                                  "drop --force"), err

@@ -245,6 +245,8 @@ def _checked_flags(verbose: bool, quiet: bool, plot: Optional[Path], namespace: 
                          "give one of them")
     if plot is not None:
         check_plot_path(plot, flag_as_typed("plot"), force)
+    elif force:
+        raise UsageError("--force only lets --plot replace an existing file: add --plot FILE.png, or drop --force")
     chosen_namespace = namespace if given_on_command_line("namespace") else None
     if chosen_namespace is not None:
         _check_namespace(chosen_namespace, target)
