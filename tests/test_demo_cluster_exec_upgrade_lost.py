@@ -22,20 +22,22 @@ def _execs(cluster: Any) -> int:
     return sum(1 for r in cluster.server.requests if r.path.endswith("/exec"))
 
 
-def test_an_upgrade_lost_before_any_answer_is_opened_again_and_the_demo_passes(make) -> None:
+def _demo_losing(make: Any, upgrades: int) -> tuple[Any, Any]:
+    """The demo at the 70/30 in force, the stand-in cutting its first ``upgrades`` execs."""
     cluster = make()
     _routing(cluster, {"v1": 70, "v2": 30})
-    cluster.server.upgrades_to_drop = 3  # the start-up sweep's two (it goes on without), the loop's first
-    result = _demo(cluster)
+    cluster.server.upgrades_to_drop = upgrades
+    return cluster, _demo(cluster)
+
+
+def test_an_upgrade_lost_before_any_answer_is_opened_again_and_the_demo_passes(make) -> None:
+    cluster, result = _demo_losing(make, 3)  # the start-up sweep's two (it goes on without), the loop's first
     assert result.code == 0, result.err
     assert cluster.server.upgrades_to_drop == 0 and result.report["passed"], result.err
 
 
 def test_two_losses_in_a_row_are_the_demos_one_error_line(make) -> None:
-    cluster = make()
-    _routing(cluster, {"v1": 70, "v2": 30})
-    cluster.server.upgrades_to_drop = 4  # the start-up sweep's two (it goes on without), the loop's two
-    result = _demo(cluster)
+    cluster, result = _demo_losing(make, 4)  # the start-up sweep's two (it goes on without), the loop's two
     assert result.code == 1, result.err
     [line] = [x for x in result.err.splitlines() if x.startswith("Error:")]
     assert line.startswith("Error: cannot exec in pod default/netutils-") and "Connection to remote host was lost" \
