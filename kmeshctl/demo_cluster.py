@@ -168,13 +168,10 @@ echo "$n"
 """
 
 
-def _each_new_line(out: str, more: str, on_line: Callable[[str], None]) -> str:
-    """``out`` + ``more``, each line ``more`` completes given to ``on_line``."""
-    start = out.rfind("\n") + 1
-    whole = out + more
-    for line in whole[start:].split("\n")[:-1]:
-        on_line(line)
-    return whole
+def _whole_lines(pending: str, more: str) -> tuple[list[str], str]:
+    """The lines ``pending`` + ``more`` completes, and what follows the last newline."""
+    *lines, rest = (pending + more).split("\n")
+    return lines, rest
 
 
 def guarded(argv: list[str], marker: str, orphan_s: int) -> list[str]:
@@ -1382,10 +1379,14 @@ class ClusterTarget:
         whole line of it given to ``on_line`` as it comes."""
         response = self._open_exec(argv)
         try:
-            out, deadline = "", time.monotonic() + timeout_s
+            out, pending, deadline = "", "", time.monotonic() + timeout_s
             while response.is_open() and time.monotonic() < deadline:
                 response.update(timeout=max(0.0, deadline - time.monotonic()))
-                out = _each_new_line(out, response.read_stdout() if response.peek_stdout() else "", on_line)
+                more = response.read_stdout() if response.peek_stdout() else ""
+                out += more
+                lines, pending = _whole_lines(pending, more)
+                for line in lines:
+                    on_line(line)
             _check_exit(response.read_channel(ERROR_CHANNEL), f"command {argv[0]}",
                         f"{self._client_namespace}/{self._client_pod}")
             return out
@@ -1412,8 +1413,8 @@ class ClusterTarget:
                 with beats.lock:
                     beats.beat()
                     response.update(timeout=HEARTBEAT_S)
-                    buffer += response.read_stdout() if response.peek_stdout() else ""
-                *lines, buffer = buffer.split("\n")
+                    more = response.read_stdout() if response.peek_stdout() else ""
+                lines, buffer = _whole_lines(buffer, more)
                 yield from lines
                 self._refresh_record()
             ended = True

@@ -98,11 +98,14 @@ def _sort_key(key: Any) -> tuple:
     return tuple(str(v) if not isinstance(v, int) else f"{v:020d}" for v in values)
 
 
-def manage_cookies(bpf_fs: Path) -> set[int]:
-    """The netns cookies km_manage holds under ``bpf_fs``."""
-    check_pinned(bpf_fs, MANAGE.name)
-    with DataplaneMaps(bpf_fs) as maps:
-        return {key.netns_cookie for dump in read_maps(maps, MANAGE.name) for key, _value in dump.entries}
+def manage_cookies(dumps: list[MapDump]) -> set[int]:
+    """The netns cookies of the km_manage dump among ``dumps`` (none when it is not there)."""
+    return {key.netns_cookie for dump in dumps if dump.spec is MANAGE for key, _value in dump.entries}
+
+
+def json_manage_cookies(data: dict[str, Any]) -> set[int]:
+    """The netns cookies of km_manage in ``to_json``'s data (none when it is not there)."""
+    return {int(entry["key"]["netns_cookie"]) for entry in data.get(MANAGE.name, [])}
 
 
 # ---------------------------------------------------------------- JSON
@@ -594,8 +597,12 @@ def _print_at_least(console: Console, table: Table, width: int) -> None:
 
 
 def print_tables(bpf_fs: Path, name: str | None = None, console: Console | None = None,
-                 pods: dict[int, str] | None = None, wide: bool = False) -> None:
+                 pods: dict[int, str] | None = None, wide: bool = False) -> set[int]:
+    """Print the pinned maps under ``bpf_fs`` as tables; the netns cookies km_manage held
+    (none when ``name`` is another map), from the same read."""
     check_map_name(name)
     check_pinned(bpf_fs, name)
     with DataplaneMaps(bpf_fs) as maps:
-        render_tables(read_maps(maps, name), IdRegistry(maps), console or Console(highlight=False), pods, wide)
+        dumps = read_maps(maps, name)
+        render_tables(dumps, IdRegistry(maps), console or Console(highlight=False), pods, wide)
+    return manage_cookies(dumps)

@@ -157,8 +157,7 @@ def _maps_with_cookies(monkeypatch, cookies: set[int]) -> None:
     from kmeshctl import dump as dumper
 
     monkeypatch.setattr("kmeshctl.cli.dump._check_bpf_fs", lambda path: None)
-    monkeypatch.setattr(dumper, "print_tables", lambda *args, **kwargs: None)
-    monkeypatch.setattr(dumper, "manage_cookies", lambda bpf_fs: set(cookies))
+    monkeypatch.setattr(dumper, "print_tables", lambda *args, **kwargs: set(cookies))
 
 
 def _enrolled(*cookies: int) -> dict[str, tuple[int, bytes, str]]:

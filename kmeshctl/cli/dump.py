@@ -273,12 +273,14 @@ def dump_maps(
         if map_name in (None, "km_manage") else {}
     with _maps_of(target):
         if is_data(output):
-            print_data(dumper.maps_output(dumper.dump_json(target.bpffs, map_name, pods)), output)
+            data = dumper.dump_json(target.bpffs, map_name, pods)
+            print_data(dumper.maps_output(data), output)
+            cookies = dumper.json_manage_cookies(data)
         else:
-            dumper.print_tables(target.bpffs, map_name, _console(output), pods=pods,
-                                wide=output is OutputFormat.wide)
-    if asked and map_name in (None, "km_manage") and not isinstance(pods, dumper.NoAnswer):
-        _say_unknown_cookies(target.bpffs, pods, port, own_agent)
+            cookies = dumper.print_tables(target.bpffs, map_name, _console(output), pods=pods,
+                                          wide=output is OutputFormat.wide)
+    if asked and not isinstance(pods, dumper.NoAnswer):
+        _say_unknown_cookies(cookies, pods, port, own_agent)
 
 
 def _check_bpf_fs(bpf_fs: Path) -> None:
@@ -346,13 +348,9 @@ def _first_clause(reason: str) -> str:
     return f" ({cause})" if cause else ""
 
 
-def _say_unknown_cookies(bpf_fs: Path, pods: dict[int, str], port: int, sandbox: Optional[str]) -> None:
-    """A note when the agent asked answered and lists none of km_manage's cookies (its POD
-    column, all `<none>`, is left out): most likely another data path's agent."""
-    try:
-        cookies = dumper.manage_cookies(bpf_fs)
-    except (KmeshctlError, UsageError, OSError):
-        return  # the maps were printed; a second read that fails has nothing to add
+def _say_unknown_cookies(cookies: set[int], pods: dict[int, str], port: int, sandbox: Optional[str]) -> None:
+    """A note when the agent asked answered and lists none of km_manage's ``cookies`` (its
+    POD column, all `<none>`, is left out): most likely another data path's agent."""
     if cookies and not cookies & pods.keys():
         _note(unknown_cookies_line(len(cookies), port, sandbox))
 
