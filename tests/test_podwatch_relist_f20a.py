@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 from kubernetes import watch
+from kubernetes.client.rest import ApiException
 
 from kmeshctl.node import podwatch
 from kmeshctl.node.podwatch import NetnsEnroller, PodWatcher
@@ -68,6 +69,13 @@ class SlowListApi:
             self.ready.set()
             self.gate.wait(5)
         return SimpleNamespace(metadata=SimpleNamespace(resource_version=str(len(snapshot))), items=snapshot)
+
+    def read_namespaced_pod(self, name: str, namespace: str, **_: Any) -> dict[str, Any]:
+        """As the API server answers: the pod as it is now, or 404."""
+        for found in self.pods:
+            if found["metadata"]["name"] == name and found["metadata"]["namespace"] == namespace:
+                return copy.deepcopy(found)
+        raise ApiException(status=404, reason="Not Found")
 
     def patch_namespaced_pod(self, *_: Any, **__: Any) -> None:
         pass

@@ -268,11 +268,29 @@ class PodWatcher:
         """A pod list: the pods not in it are gone, but for those the CNI path handed over
         while it was asked (created after it; their events follow it). Under the lock."""
         views = [PodView.from_k8s(p) for p in pods.items]
+        listed = {v.uid for v in views}
         kept, self._adopted_meanwhile = self._adopted_meanwhile or set(), None
-        for gone in set(self.pods) - {v.uid for v in views} - kept:
+        kept = {uid for uid in kept - listed if self._still_exists(uid)}
+        for gone in set(self.pods) - listed - kept:
             self._pod_deleted(gone)
         self.pods.update((view.uid, view) for view in views)
         self._reconcile_each(views)
+
+    def _still_exists(self, uid: str) -> bool:
+        """Whether a pod handed over during a list and missing from it is still there: it
+        may have been created after the list's snapshot, or deleted before it (then no
+        DELETED event follows the list). Kept when the API cannot tell. Under the lock."""
+        view = self.pods.get(uid)
+        if view is None or self._stop.is_set():
+            return view is not None
+        try:
+            pod = self.api.read_namespaced_pod(view.name, view.namespace, _request_timeout=AGENT_API_TIMEOUT_S)
+        except Exception as err:  # noqa: BLE001 - ApiException or transport error
+            if getattr(err, "status", None) == 404:
+                return False
+            log.warning("event=pod_read_failed pod=%s/%s error=%r (kept)", view.namespace, view.name, str(err))
+            return True
+        return PodView.from_k8s(pod).uid == uid  # another uid: a newer pod of that name
 
     def _reconcile_each(self, views: list[PodView]) -> None:
         """Under the lock; stops between pods once stop() is called, which waits for the
@@ -381,6 +399,8 @@ class PodWatcher:
     def forget(self, uid: str) -> Optional[int]:
         """The CNI path released the pod (DEL): the cookie the watch had for it."""
         with self._lock:
+            if self._adopted_meanwhile is not None:  # handed back: a list without it means gone
+                self._adopted_meanwhile.discard(uid)
             self.enrolled_by.pop(uid, None)
             return self.cookies.pop(uid, None)
 
