@@ -602,15 +602,11 @@ def found_waypoint(client: KubeClient, namespace: str) -> tuple[str, str, str]:
 def waypoint_flag_target(waypoint: Optional[str], target: str, sandbox_flag: str) -> str:
     """The --target a `--waypoint NAME` means (cluster only: with auto, the cluster); a UsageError (exit 2) for an invalid name, --target local or a sandbox
     flag (``sandbox_flag``: --sandbox or --name as typed, '' when none)."""
-    from kmeshctl.namespaces import DNS1123_RULE
-    from kmeshctl.params import shown
-    from kmeshctl.waypoint import deploy
+    from kmeshctl.namespaces import check_names  # names.check_waypoint_name's rule, its example this flag's
 
     if waypoint is None:
         return target
-    if not deploy._DNS_LABEL.match(waypoint):
-        raise UsageError(f"--waypoint {shown(waypoint)}: not a valid waypoint name ({DNS1123_RULE}), e.g. "
-                         f"--waypoint {DEMO_WAYPOINT}")
+    check_names("--waypoint", [waypoint], kind="waypoint name", example=f"--waypoint {DEMO_WAYPOINT}")
     if sandbox_flag or target == "local":
         why = f"{sandbox_flag} names a local sandbox" if sandbox_flag else "--target local"
         raise UsageError(f"--waypoint names the cluster waypoint the demo's Service uses, and {why}: leave "

@@ -207,8 +207,8 @@ def test_install_dry_run_unreachable_offers_render_with_the_placeholder(tmp_path
     code, _, err = cli(capsys, "install", "--kubeconfig", str(config), "--cluster-id", "c1", "--dry-run")
     assert code == 1 and len(err.strip().splitlines()) == 1, (code, err)
     assert err.rstrip().endswith("; to validate without a cluster: `kmeshctl render --cluster-id c1 --xds-address "
-                                 "ISTIOD_HOST:15012` (replace ISTIOD_HOST with istiod's Service: no cluster to look "
-                                 "istiod up in)"), err
+                                 "ISTIOD_HOST:15012` (replace ISTIOD_HOST with istiod's Service: the cluster could not "
+                                 "be reached to look istiod up)"), err
     assert XDS_ADDRESS_EXAMPLE not in err, err
 
 

@@ -43,6 +43,7 @@ from kmeshctl.cli.render import (
     NetworkOption,
     XdsAddressOption,
     CLUSTER_ID_NEEDED,
+    CLUSTER_UNREACHABLE_FOR_ISTIOD,
     XDS_ADDRESS_NEEDED,
     offline_render_hint,
     print_manifests,
@@ -259,7 +260,8 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
     try:
         return installer.plan_install(xds_address, cluster_id, options, crd_file, dry_run, run_options())
     except installer.DryRunClusterUnreachable as error:
-        raise KmeshctlError(f"{error.reason}; to validate without a cluster: {offline_render_hint()}",
+        raise KmeshctlError(f"{error.reason}; to validate without a cluster: "
+                            f"{offline_render_hint(CLUSTER_UNREACHABLE_FOR_ISTIOD)}",
                             error.exit_code) from error
     except istiod.XdsServiceMissing as error:
         if len(error.found) == 1:

@@ -7,6 +7,7 @@ the `...Option` aliases in its signature; `kmeshctl.params.install_params` check
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from enum import Enum
 from pathlib import Path
@@ -295,17 +296,32 @@ def _xds_address_for_hint(typed: Sequence[str], args: Sequence[str]) -> tuple[li
 
     if any(word.partition("=")[0] == "--xds-address" for word in typed):
         return [], ""
-    found, looked = istiod_address_quickly(_typed_value(args, "--kubeconfig"), _typed_value(args, "--context"),
+    kubeconfig = _typed_value(args, "--kubeconfig")
+    found, looked = istiod_address_quickly(kubeconfig, _typed_value(args, "--context"),
                                    _typed_value(args, "--istio-namespace") or DEFAULT_ISTIO_NAMESPACE,
                                    COMPLETION_LOOKUP_TIMEOUT_S)
     if len(found) == 1:
         return ["--xds-address", found[0]], ""
     why = (f"several were found, {', '.join(found)}; pick one with --xds-address" if found
-           else "none was found" if looked else NO_CLUSTER_FOR_ISTIOD)
+           else "none was found" if looked
+           else CLUSTER_UNREACHABLE_FOR_ISTIOD if _cluster_configured(kubeconfig) else NO_CLUSTER_FOR_ISTIOD)
     return unknown_xds_address(why)
 
 
+def _cluster_configured(kubeconfig: Optional[str]) -> bool:
+    """Whether a cluster is configured (``kubeconfig`` as typed, else $KUBECONFIG, the
+    in-cluster account, ~/.kube/config): a lookup that got no answer then says the cluster
+    could not be reached, not that there is none."""
+    from kmeshctl.kube import DEFAULT_KUBECONFIG, running_in_cluster
+
+    if not kubeconfig and running_in_cluster():
+        return True
+    path = kubeconfig or os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
+    return any(os.path.exists(os.path.expanduser(p)) for p in path.split(os.pathsep) if p)
+
+
 NO_CLUSTER_FOR_ISTIOD = "no cluster to look istiod up in"
+CLUSTER_UNREACHABLE_FOR_ISTIOD = "the cluster could not be reached to look istiod up"  # configured, not answering
 
 
 def unknown_xds_address(why: str = NO_CLUSTER_FOR_ISTIOD) -> tuple[list[str], str]:
@@ -317,13 +333,14 @@ def unknown_xds_address(why: str = NO_CLUSTER_FOR_ISTIOD) -> tuple[list[str], st
     return ["--xds-address", XDS_ADDRESS_UNKNOWN], f" (replace {host} with istiod's Service: {why})"
 
 
-def offline_render_hint() -> str:
+def offline_render_hint(why: str = NO_CLUSTER_FOR_ISTIOD) -> str:
     """`kmeshctl render ...` for the work being run, backticked, with the flags typed that
     it takes; with no --xds-address typed, the placeholder and its note (never an example
-    address that pastes as if it were this cluster's)."""
+    address that pastes as if it were this cluster's), saying ``why`` istiod's address is
+    not known (CLUSTER_UNREACHABLE_FOR_ISTIOD when a cluster is configured but did not answer)."""
     if any(w.partition("=")[0] == "--xds-address" for w in typed_flags_for(["render"])):
         return f"`{same_work_command(['render'])}`"
-    address, note = unknown_xds_address()
+    address, note = unknown_xds_address(why)
     return f"`{same_work_command(['render'], address)}`{note}"
 
 

@@ -10,7 +10,6 @@ after the same checks as install (strict schemas, the cluster's CRDs, server dry
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -55,8 +54,6 @@ TEMPLATE = "waypoint/waypoint.yaml.j2"
 GATEWAY_API_INSTALL = ("kubectl apply -f https://github.com/kubernetes-sigs/gateway-api/releases/download/"
                        "v1.2.1/standard-install.yaml")
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-
 
 @dataclass(frozen=True)
 class WaypointParams:
@@ -67,13 +64,12 @@ class WaypointParams:
 
 
 def check_params(p: WaypointParams) -> None:
-    from kmeshctl.namespaces import DNS1123_RULE
-    from kmeshctl.params import shown
+    """UsageError (exit 2), one line, for the first parameter a waypoint cannot have: its
+    name and namespace are RFC 1123 labels, checked as every `waypoint` command's flags are."""
+    from kmeshctl.namespaces import check_names
 
-    for what, value, kind, example in (("--name", p.name, "waypoint name", DEFAULT_NAME),
-                                       ("--namespace", p.namespace, "namespace name", "default")):
-        if not _DNS_LABEL.match(value):
-            raise UsageError(f"{what} {shown(value)}: not a valid {kind} ({DNS1123_RULE}), e.g. {what} {example}")
+    check_names("--name", [p.name], kind="waypoint name", example=f"--name {DEFAULT_NAME}")
+    check_names("--namespace", [p.namespace], example="--namespace default")
     if not 1 <= p.replicas <= 20:
         raise UsageError(f"--replicas {p.replicas} is out of range 1-20")
     check_image(p.image, example=DEFAULT_IMAGE)  # the one image-reference check, install's too
