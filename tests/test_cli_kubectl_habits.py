@@ -187,9 +187,13 @@ def test_sandbox_commands_of_other_tools_get_did_you_mean(word: str, meant: str,
     assert code == 2 and f"kmeshctl sandbox has no command {word}; did you mean {meant}?" in err, err
 
 
-def test_sandbox_list_with_a_name_points_to_status(capsys, no_env) -> None:
+def test_sandbox_list_with_a_name_points_to_status(state_root, capsys, no_env) -> None:
+    _record("t70a")
     code, _, err = cli(capsys, "sandbox", "list", "t70a")
     assert code == 2 and "did you mean `kmeshctl sandbox status --name t70a`?" in err, err
+    code, _, err = cli(capsys, "sandbox", "list", "t70b")  # offered only for a sandbox that exists (pass 22)
+    assert code == 2 and "--name refuses t70b: no sandbox has this name (sandboxes: t70a)" in err \
+        and "`" not in err, err
 
 
 @pytest.mark.parametrize("words,meant", [(["sandox"], "sandbox"), (["sandbox", "ls"], "list")])

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from test_cli_cluster_errors import kubeconfig, url
-from test_cli_kinds import cli, no_env, state_root  # noqa: F401 (fixtures)
+from test_cli_kinds import _record, cli, no_env, state_root  # noqa: F401 (fixtures)
 from test_cli_progress_while_waiting import silent_api  # noqa: F401 (fixture)
 
 
@@ -45,6 +45,8 @@ def _suggested(err: str) -> list[str]:
 def test_a_fix_for_a_word_after_dashes_pastes(args, flag, capsys, tmp_path, monkeypatch, no_env,
                                               state_root) -> None:  # noqa: F811
     _no_cluster_home(tmp_path, monkeypatch)
+    if args[0] == "sandbox":
+        _record(args[-1])  # --name is offered only for a sandbox that exists (pass 22)
     code, _, err = cli(capsys, *args)
     assert code == 2 and "unexpected extra argument" in err, err
     words = _suggested(err)

@@ -25,7 +25,7 @@ from kmeshctl.cli import app
 from kmeshctl.config_dump import CACHE_PATH
 from kmeshctl.sandbox import sandbox as sb
 from kmeshctl.sandbox import state as state_mod
-from test_cli_kinds import cli, no_env, state_root  # noqa: F401
+from test_cli_kinds import _record, cli, no_env, state_root  # noqa: F401
 from test_cli_malformed_answers import serve  # noqa: F401
 
 
@@ -101,6 +101,8 @@ FITTING = [
 
 @pytest.mark.parametrize("args,fix", FITTING, ids=[" ".join(a) for a, _ in FITTING])
 def test_a_positional_word_gets_the_flag_it_fits(args, fix, state_root, capsys, no_env) -> None:  # noqa: F811
+    if args[0] == "sandbox":
+        _record(args[-1])  # --name is offered only for a sandbox that exists (pass 22)
     line = _line(*cli(capsys, *args)[::2], expected=2)
     assert f"`{fix}`" in line, line
 

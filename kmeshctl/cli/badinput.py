@@ -389,7 +389,8 @@ def _sandbox_value(typed: str, args: Sequence[str]) -> str:
 def with_dashes(ctx: _click.Context, args: Sequence[str], option: str) -> str:
     """`sandbox exec netutils --name t70a curl -s fortio` refused for -s: the line as it
     should have been typed, `--` after the POD (before the command's first word), pasteable;
-    "" when where the command starts cannot be told."""
+    "" when where the command starts cannot be told, or an unknown flag comes before the POD
+    (`sandbox exec -o json web ls`: that -o is one the command refuses, not the run command's)."""
     import shlex
 
     command, root = ctx.command, ctx.find_root().command
@@ -405,7 +406,9 @@ def with_dashes(ctx: _click.Context, args: Sequence[str], option: str) -> str:
         if word == "--":
             return ""
         if word.startswith("-") and word != "-":
-            if word.partition("=")[0] not in known and pod is not None:
+            if word.partition("=")[0] not in known:
+                if pod is None:
+                    return ""
                 break  # the command's own flag (`curl -s`): `--` goes before it
             index += 2 if word in valued else 1
             continue

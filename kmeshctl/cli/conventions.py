@@ -1378,7 +1378,7 @@ def _positional_name_hint(message: str, err: Any) -> str:
     given = any(_spelled(w, set(param.opts)) for w in _ARGS)
     if len(extras) != 1 or given:
         return f"; this command takes no positional arguments: give one {what} with {flag} {_metavar(param)}"
-    return _offered(ctx, param, flag, what, [extras[0]], _flagged_line(typed, extras, flag))
+    return _offered(ctx, param, flag, what, [extras[0]], _flagged_line(ctx, typed, extras, flag))
 
 
 def _metavar(param: _click.Parameter) -> str:
@@ -1389,14 +1389,15 @@ def _shaped_hint(ctx: _click.Context, typed: list[str], extras: list[str], param
                  several: str, flag: str) -> str:
     """Stray words of one shape as that shape's flag: joined into one value (--weights),
     the flag repeated (-f), or one value for a flag that takes one."""
-    given = _typed_values(typed, param)
+    given = _typed_values(ctx, typed, param)
     joiner = JOINED_FLAGS.get(flag)
     if joiner is not None:
-        value = joiner.join([*given, *extras])
-        return _offered(ctx, param, flag, several, [value], _joined_line(typed, extras, param, flag, value))
+        value = joiner.join(_in_typed_order(ctx, typed, extras, given))
+        return _offered(ctx, param, flag, several, [value], _joined_line(ctx, typed, extras, param, flag, value))
     if not getattr(param, "multiple", False) and (len(extras) > 1 or given):
         return f"; this command takes no positional arguments: give one {one} with {flag} {_metavar(param)}"
-    return _offered(ctx, param, flag, several if len(extras) > 1 else one, extras, _flagged_line(typed, extras, flag))
+    return _offered(ctx, param, flag, several if len(set(extras)) > 1 else one, extras,
+                    _flagged_line(ctx, typed, extras, flag, given))
 
 
 def _offered(ctx: _click.Context, param: _click.Parameter, flag: str, what: str, values: list[str],
@@ -1412,49 +1413,91 @@ def _offered(ctx: _click.Context, param: _click.Parameter, flag: str, what: str,
     return f"; give the {what} with {flag}: `{shlex.join(['kmeshctl', *words])}`"
 
 
-def _typed_values(words: list[str], param: _click.Parameter) -> list[str]:
-    """The values ``param`` was given on the line ``words`` (`--weights 90/10`, `--weights=90/10`)."""
-    found = []
-    for i, word in enumerate(words):
-        if word in param.opts and i + 1 < len(words):
-            found.append(words[i + 1])
-        elif "=" in word and word.partition("=")[0] in param.opts:
-            found.append(word.partition("=")[2])
+# A value as typed: (its first word, its last word, the option it went to or None for a
+# word of no option, the value); `--weights 90/10` is two words, `--weights=90/10` one.
+_Typed = tuple[int, int, Optional[str], str]
+
+
+def _valued_flags(ctx: Optional[_click.Context]) -> set[str]:
+    """The spellings of the options that take a value, of ``ctx``'s command and the groups above it."""
+    found: set[str] = set()
+    while ctx is not None:
+        found |= {o for p in ctx.command.params if takes_value(p) for o in (*p.opts, *p.secondary_opts)}
+        ctx = ctx.parent
     return found
 
 
-def _stray_positions(words: list[str], extras: list[str]) -> list[int]:
-    """Where the stray ``extras`` are in ``words``: their last places, in order (click leaves
-    over the words after the ones it placed)."""
+def _typed_words(ctx: _click.Context, words: list[str]) -> list[_Typed]:
+    """The values on the line ``words``: an option's value is no stray word, whatever it
+    spells (`sandbox up a.yaml -f a.yaml`: the second a.yaml is -f's)."""
+    valued = _valued_flags(ctx)
+    found: list[_Typed] = []
+    owner: Optional[str] = None
+    for i, word in enumerate(words):
+        if owner is not None:
+            found.append((i - 1, i, owner, word))
+            owner = None
+        elif word.startswith("--") and "=" in word:
+            found.append((i, i, word.partition("=")[0], word.partition("=")[2]))
+        elif word.startswith("-") and word != "-":
+            owner = word if word in valued else None
+        else:
+            found.append((i, i, None, word))
+    return found
+
+
+def _typed_values(ctx: _click.Context, words: list[str], param: _click.Parameter) -> list[_Typed]:
+    """The values ``param`` was given on the line ``words`` (`--weights 90/10`, `--weights=90/10`)."""
+    return [typed for typed in _typed_words(ctx, words) if typed[2] in param.opts]
+
+
+def _stray_positions(ctx: _click.Context, words: list[str], extras: list[str]) -> list[int]:
+    """Where the stray ``extras`` are in ``words``: the last places of words of no option
+    that spell them, in order (click leaves over the words after the ones it placed)."""
+    free = [first for first, _, owner, _ in _typed_words(ctx, words) if owner is None]
     found: list[int] = []
-    end = len(words)
     for extra in reversed(extras):
-        at = next((i for i in range(end - 1, -1, -1) if words[i] == extra), None)
+        at = next((k for k in range(len(free) - 1, -1, -1) if words[free[k]] == extra), None)
         if at is not None:
-            found.append(at)
-            end = at
+            found.append(free[at])
+            free = free[:at]
     return found[::-1]
 
 
-def _flagged_line(words: list[str], extras: list[str], flag: str) -> list[str]:
-    """``words`` with ``flag`` before each stray word."""
-    places = set(_stray_positions(words, extras))
+def _in_typed_order(ctx: _click.Context, words: list[str], extras: list[str], given: list[_Typed]) -> list[str]:
+    """The stray ``extras`` and the flag's ``given`` values in the order they were typed
+    (`90/10 --weights 50/50`: the phases run 90/10 first)."""
+    places = _stray_positions(ctx, words, extras)
+    if len(places) < len(extras):  # a word click split apart: the typed values first
+        return [*(value for *_, value in given), *extras]
+    return [value for _, value in sorted([*zip(places, extras), *((first, value) for first, *_, value in given)])]
+
+
+def _flagged_line(ctx: _click.Context, words: list[str], extras: list[str], flag: str,
+                  given: Iterable[_Typed] = ()) -> list[str]:
+    """``words`` with ``flag`` before each stray word, each value of the flag once, where
+    first typed (`sandbox up a.yaml -f a.yaml`: a file given twice is refused)."""
+    places = set(_stray_positions(ctx, words, extras))
     if len(places) < len(extras):  # a word click split apart (`'a b'`): the flags at the end
         return [*words, *(w for extra in extras for w in (flag, extra))]
+    seen: set[str] = set()
+    gone: set[int] = set()
+    typed = [*((i, i, words[i]) for i in places), *((first, last, value) for first, last, _, value in given)]
+    for first, last, value in sorted(typed):
+        gone |= set(range(first, last + 1)) if value in seen else set()
+        seen.add(value)
     line: list[str] = []
     for i, word in enumerate(words):
-        line += [flag, word] if i in places else [word]
+        line += [] if i in gone else [flag, word] if i in places else [word]
     return line
 
 
-def _joined_line(words: list[str], extras: list[str], param: _click.Parameter, flag: str, value: str) -> list[str]:
+def _joined_line(ctx: _click.Context, words: list[str], extras: list[str], param: _click.Parameter, flag: str,
+                 value: str) -> list[str]:
     """``words`` with the stray words and ``param``'s typed values as one `FLAG VALUE`, where the first of them was."""
-    gone = set(_stray_positions(words, extras))
-    for i, word in enumerate(words):
-        if word in param.opts:
-            gone |= {i, i + 1}
-        elif "=" in word and word.partition("=")[0] in param.opts:
-            gone.add(i)
+    gone = set(_stray_positions(ctx, words, extras))
+    for first, last, *_ in _typed_values(ctx, words, param):
+        gone |= set(range(first, last + 1))
     at = min(gone, default=len(words))
     kept = [w for i, w in enumerate(words) if i not in gone]
     return [*kept[:at], flag, value, *kept[at:]]
@@ -1670,11 +1713,9 @@ def _no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
                                   f"{fixed})", err)
     if cluster:
         return _with_help_pointer(f"Error: {cluster}", err)
-    takes_command = ctx is not None and any(str(getattr(p, "metavar", "") or "").startswith("-- ")
-                                            for p in ctx.command.params)
-    command_flag = takes_command and "--" not in _ARGS  # `sandbox exec POD curl -o F`: curl's -o, not ours
-    if ctx is not None and typed in OUTPUT_FLAGS and _option_spelled(ctx.command, typed) is None \
-            and not command_flag:
+    # `sandbox exec POD curl -o F`: curl's -o, not ours; with_dashes finds the line only for a flag after POD
+    fixed = with_dashes(ctx, _ARGS, err.option_name) if ctx is not None and "--" not in _ARGS else ""
+    if ctx is not None and typed in OUTPUT_FLAGS and _option_spelled(ctx.command, typed) is None and not fixed:
         return f"Error: {ctx.command_path} takes no {'/'.join(OUTPUT_FLAGS)} (see '{ctx.command_path} --help')"
     line = f"Error: No such option: {err.option_name}"
     own = command_habit_hint(ctx.command_path, err.option_name, _ARGS) if ctx is not None else ""  # cli/badinput.py
@@ -1684,9 +1725,8 @@ def _no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
         if found:
             line += f"; did you mean {' or '.join(found) if len(found) <= 2 else ', '.join(found)}?"
     line += habit
-    if command_flag:
-        fixed = with_dashes(ctx, _ARGS, err.option_name)  # cli/badinput.py: the line typed, with `--`
-        line += f" (the command to run goes after `--`: {fixed or ctx.command_path + ' POD -- COMMAND...'})"
+    if fixed:
+        line += f" (the command to run goes after `--`: {fixed})"
     return _with_help_pointer(line, err)
 
 

@@ -183,7 +183,9 @@ def flag_value_check(param: _click.Parameter, command_words: tuple[str, ...]) ->
     if name == "name" and command_words[:1] == ("waypoint",):
         return check_waypoint_name
     if next((o for o in param.opts if o.startswith("--")), "") == "--sandbox":  # a sandbox to use, not to make
-        return _check_existing_sandbox
+        return check_existing_sandbox
+    if name == "name" and command_words[:1] == ("sandbox",) and command_words[1:2] != ("up",):
+        return _check_sandbox_to_remove if command_words[1:2] == ("down",) else check_existing_sandbox
     return _VALUE_CHECKS.get(name)
 
 
@@ -200,13 +202,22 @@ def _check_sandbox_name(flag: str, value: str) -> None:
     check_name(value, flag)
 
 
-def _check_existing_sandbox(flag: str, value: str) -> None:
+def check_existing_sandbox(flag: str, value: str) -> None:
     """--sandbox names a sandbox to use: one that exists (a stray word is offered as one only then)."""
     from kmeshctl import sandboxes
 
     _check_sandbox_name(flag, value)
     if value not in sandboxes.names():
         raise UsageError(f"{flag} {value}: no sandbox has this name ({sandboxes.known_text()})")
+
+
+def _check_sandbox_to_remove(flag: str, value: str) -> None:
+    """`sandbox down`'s --name: a sandbox, or the logs a failed `up` left (down removes those too)."""
+    from kmeshctl import sandboxes
+
+    _check_sandbox_name(flag, value)
+    if value not in sandboxes.failed_up_names():
+        check_existing_sandbox(flag, value)
 
 
 def _check_files(flag: str, value: str) -> None:

@@ -24,6 +24,7 @@ from kmeshctl.cli.conventions import POSITIONAL_READERS, flag_as_typed
 from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.cli.progress import Progress, note
+from kmeshctl.cli.names import check_existing_sandbox
 from kmeshctl.params import check_pod_name, shown
 from kmeshctl.sandbox import sandbox as sandbox_mod
 from kmeshctl.sandbox.manifests import STDIN, default_files, is_url, kinds_text, url_refused
@@ -519,6 +520,7 @@ def _list_word(words: list[str], args: list[str]) -> str:
             "`kmeshctl sandbox status --name NAME`"
     try:
         check_name(words[0])
+        check_existing_sandbox("--name", words[0])
     except UsageError as err:
         return f"; sandbox list takes none (it lists every sandbox), and --name refuses {words[0]}: " \
             f"{str(err).split(': ', 1)[1]}"
