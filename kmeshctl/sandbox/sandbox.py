@@ -1015,9 +1015,9 @@ def exec_in_pod(name: str, pod_name: str, argv: Sequence[str], namespace: str | 
     try:
         process = pod.popen(command)
     except FileNotFoundError as err:
-        raise KmeshctlError(f"{command[0]}: command not found on this host", EXIT_NOT_FOUND) from err
+        raise KmeshctlError(f"{shlex.quote(command[0])}: command not found on this host", EXIT_NOT_FOUND) from err
     except PermissionError as err:
-        raise KmeshctlError(f"{command[0]}: not executable (permission denied)", EXIT_NOT_EXECUTABLE) from err
+        raise KmeshctlError(f"{shlex.quote(command[0])}: not executable (permission denied)", EXIT_NOT_EXECUTABLE) from err
     code = _wait_forwarding(process)
     if code < 0 and _removed_meanwhile(name):
         print(f"Error: sandbox {name} was removed by 'sandbox down' while the command ran (it "
@@ -1053,16 +1053,16 @@ def check_command(program: str) -> None:
     executable file (a directory, no x bit). Pods run the host's programs."""
     if "/" not in program:
         if shutil.which(program) is None:
-            raise KmeshctlError(f"{program}: command not found on this host (the pods run the host's programs; "
+            raise KmeshctlError(f"{shlex.quote(program)}: command not found on this host (the pods run the host's programs; "
                                 "give a command on PATH or its path)", EXIT_NOT_FOUND)
         return
     path = Path(program)
     if not path.exists():
-        raise KmeshctlError(f"{program}: does not exist on this host (the pods run the host's programs)",
+        raise KmeshctlError(f"{shlex.quote(program)}: does not exist on this host (the pods run the host's programs)",
                             EXIT_NOT_FOUND)
     if path.is_dir() or not os.access(path, os.X_OK):
         what = "a directory" if path.is_dir() else "not executable (no x permission)"
-        raise KmeshctlError(f"{program}: {what}: permission denied; give an executable file",
+        raise KmeshctlError(f"{shlex.quote(program)}: {what}: permission denied; give an executable file",
                             EXIT_NOT_EXECUTABLE)
 
 
