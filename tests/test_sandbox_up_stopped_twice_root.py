@@ -16,6 +16,7 @@ import pytest
 
 from kmeshctl import sandboxes
 from kmeshctl.sandbox import sandbox as sb
+from kmeshctl.sandbox.state import failed_up_logs
 
 pytestmark = pytest.mark.root
 
@@ -46,7 +47,9 @@ def test_up_stopped_twice_50ms_apart_leaves_nothing_and_says_so(second: int, run
         code = process.wait(timeout=120)
         text = err.read_text()
         assert code == 143, text
-        assert text.strip().splitlines()[-1] == f"Error: stopped by SIGTERM: sandbox {name} was not created", text
+        kept = (f"; its logs are kept in {failed_up_logs(name)} (remove them with `kmeshctl sandbox down --name "
+                f"{name}`)") if failed_up_logs(name).is_dir() else ""  # the logs of what it had started
+        assert text.strip().splitlines()[-1] == f"Error: stopped by SIGTERM: sandbox {name} was not created{kept}", text
         assert sb.leftovers(name) == [], text
         assert name not in sandboxes.names()
     finally:

@@ -250,7 +250,16 @@ def _what_a_stopped_up_left(name: str) -> str:
     state = sandboxes.SandboxState.load(name)
     if state is not None and state.phase == PHASE_READY:
         return _is_up_text(name)
-    return sandbox_mod.half_made_text(name) or f"sandbox {name} was not created"
+    return sandbox_mod.half_made_text(name) or f"sandbox {name} was not created{_logs_kept_text(name)}"
+
+
+def _logs_kept_text(name: str) -> str:
+    """The logs of what a stopped `up` had started, kept as a failed one's (`sandbox list`
+    shows NAME failed): where they are and the command that removes them ('' when none)."""
+    logs = failed_up_logs(name)
+    if not logs.is_dir():
+        return ""
+    return f"; its logs are kept in {logs} (remove them with `kmeshctl sandbox down --name {name}`)"
 
 
 def manifest_warnings(manifests: Any) -> list[str]:
