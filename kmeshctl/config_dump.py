@@ -483,7 +483,8 @@ class _IdRegEntries:
 
 def print_maps_json_as_tables(data: dict, map_name: Optional[str], console: Optional[Console] = None,
                               pods: Optional[dict[int, str]] = None, wide: bool = False) -> None:
-    """Render an agent's `/debug/config_dump/bpf/dual-engine` JSON like `dump maps`."""
+    """Render an agent's `/debug/config_dump/bpf/dual-engine` JSON like `dump maps`: the
+    maps of ``data`` (all, or ``map_name``), ids named from all of it."""
     from kmeshctl import dump as dumper
     from kmeshctl.node.ids import IdRegistry
     from kmeshctl.maps import IDREG
@@ -491,6 +492,9 @@ def print_maps_json_as_tables(data: dict, map_name: Optional[str], console: Opti
     dumper.check_map_name(map_name)
     try:
         idreg = [dumper.entry_from_json(IDREG.name, e) for e in data.get(IDREG.name, [])]
+        # `--map km_authz_rule` names the policies as the whole dump does
+        policies = {key.id: value.name for key, value in (dumper.entry_from_json(dumper.AUTHZ_POL.name, e)
+                                                          for e in data.get(dumper.AUTHZ_POL.name, []))}
         # a map this kmeshctl does not know (a newer agent's) is left out, not an error
         dumps = [dumper.MapDump(dumper.SPECS_BY_NAME[name], [dumper.entry_from_json(name, e) for e in rows])
                  for name, rows in data.items() if map_name in (None, name) and name in dumper.SPECS_BY_NAME]
@@ -499,4 +503,4 @@ def print_maps_json_as_tables(data: dict, map_name: Optional[str], console: Opti
         raise KmeshctlError(f"the agent's map dump has an entry this kmeshctl cannot read ({why})",
                             fix="check the agent's version (kmeshctl version)") from err
     ids = IdRegistry(_IdRegEntries(idreg))  # type: ignore[arg-type]
-    dumper.render_tables(dumps, ids, console or Console(highlight=False), pods, wide)
+    dumper.render_tables(dumps, ids, console or Console(highlight=False), pods, wide, policies)

@@ -120,6 +120,13 @@ def _policy_names(dumps: list[MapDump]) -> dict[int, str]:
     return {key.id: value.name for dump in dumps if dump.spec is AUTHZ_POL for key, value in dump.entries}
 
 
+def read_policy_names(maps: DataplaneMaps) -> dict[int, str]:
+    """Authorization policy id -> name, read from the pinned km_authz_pol whatever map is
+    shown: `--map km_authz_rule` (or km_authz_stats) names the policies as the whole dump
+    does, though km_authz_pol itself is not shown."""
+    return {key.id: value.name for key, value in maps.maps[AUTHZ_POL.name].items()}
+
+
 def _annotate(spec: MapSpec, key: Any, value: Any, ids: IdRegistry, policies: dict[int, str] | None = None
               ) -> tuple[dict[str, Any], dict[str, Any]]:
     k, v = key.to_json(), value.to_json()
@@ -148,13 +155,15 @@ def _annotate(spec: MapSpec, key: Any, value: Any, ids: IdRegistry, policies: di
 SIZES = "sizes"  # the JSON's one key that is no map's: {map: {"entries", "capacity"}}
 
 
-def to_json(dumps: list[MapDump], ids: IdRegistry, pods: dict[int, str] | None = None
-            ) -> dict[str, Any]:
+def to_json(dumps: list[MapDump], ids: IdRegistry, pods: dict[int, str] | None = None,
+            policies: dict[int, str] | None = None) -> dict[str, Any]:
     """{map name: [{"key", "value"}], ..., "sizes": {map name: {"entries": n,
     "capacity": max entries}}} (the table titles' `5 of 105000 entries`). ``pods``:
-    netns cookie -> `namespace/name`, for km_manage's ``pod`` field."""
+    netns cookie -> `namespace/name`, for km_manage's ``pod`` field; ``policies``: policy
+    id -> name (default: from the km_authz_pol dump among ``dumps``)."""
     result: dict[str, Any] = {}
-    policies = _policy_names(dumps)
+    if policies is None:
+        policies = _policy_names(dumps)
     for dump in dumps:
         rows = []
         for key, value in dump.entries:
@@ -240,7 +249,7 @@ def dump_json(bpf_fs: Path, name: str | None = None, pods: dict[int, str] | None
     check_map_name(name)
     check_pinned(bpf_fs, name)
     with DataplaneMaps(bpf_fs) as maps:
-        return to_json(read_maps(maps, name), IdRegistry(maps), pods)
+        return to_json(read_maps(maps, name), IdRegistry(maps), pods, read_policy_names(maps))
 
 
 # ---------------------------------------------------------------- tables
@@ -489,13 +498,15 @@ def _fit(table: Table, width: int, wide: bool, keys: tuple[str, ...], last: tupl
 
 
 def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
-                  pods: dict[int, str] | None = None, wide: bool = False) -> None:
-    """One table per map. ``pods``: netns cookie -> pod for km_manage. At the console's
+                  pods: dict[int, str] | None = None, wide: bool = False,
+                  policies: dict[int, str] | None = None) -> None:
+    """One table per map. ``pods``: netns cookie -> pod for km_manage; ``policies``: policy
+    id -> name (default: from the km_authz_pol dump among ``dumps``). At the console's
     width the columns that tell rows apart (the map's key and its names: ids, names,
     prio, index, addresses, cookies, pods) are always shown whole, the others wrap, and
     those that still do not fit are left out with a line naming them; ``wide`` prints
     every column whole."""
-    names = _policy_names(dumps)
+    names = _policy_names(dumps) if policies is None else policies
     for number, dump in enumerate(dumps):
         authz_table = _AUTHZ_TABLES.get(dump.spec.name)
         build, title = authz_table or _TABLES[dump.spec.name]
@@ -604,5 +615,6 @@ def print_tables(bpf_fs: Path, name: str | None = None, console: Console | None 
     check_pinned(bpf_fs, name)
     with DataplaneMaps(bpf_fs) as maps:
         dumps = read_maps(maps, name)
-        render_tables(dumps, IdRegistry(maps), console or Console(highlight=False), pods, wide)
+        render_tables(dumps, IdRegistry(maps), console or Console(highlight=False), pods, wide,
+                      read_policy_names(maps))
     return manage_cookies(dumps)

@@ -298,9 +298,9 @@ def _check_bpf_fs(bpf_fs: Path) -> None:
 
 
 def _print_agent_maps(pod: str, namespace: str, port: int, map_name: Optional[str], output: OutputFormat) -> None:
-    data = config_dump.fetch(config_dump.BPF_PATH, pod, namespace, port, run_options())
-    sizes = data.get(dumper.SIZES)
-    data = {k: v for k, v in data.items() if map_name in (None, k)}
+    whole = config_dump.fetch(config_dump.BPF_PATH, pod, namespace, port, run_options())
+    sizes = whole.get(dumper.SIZES)
+    data = {k: v for k, v in whole.items() if map_name in (None, k)}
     if map_name is not None and isinstance(sizes, dict):  # --map of an agent's whole dump
         data[dumper.SIZES] = {k: v for k, v in sizes.items() if k == map_name}
     pods = _pod_names(lambda: config_dump.fetch(config_dump.CACHE_PATH, pod, namespace, port, run_options()), f"pod {pod}") \
@@ -308,7 +308,7 @@ def _print_agent_maps(pod: str, namespace: str, port: int, map_name: Optional[st
     if is_data(output):
         print_data(dumper.maps_output(dumper.with_pods(data, pods)), output)
     else:
-        config_dump.print_maps_json_as_tables(data, map_name, _console(output), pods=pods,
+        config_dump.print_maps_json_as_tables(whole, map_name, _console(output), pods=pods,
                                               wide=output is OutputFormat.wide)
 
 
