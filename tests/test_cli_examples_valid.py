@@ -106,7 +106,11 @@ def test_every_name_flag_offers_an_example_it_accepts(words: tuple[str, ...], fl
                                                        capsys, no_env, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     dead = _dead_kubeconfig(tmp_path / "dead.yaml")
-    argv = [*words, *REQUIRED_ARGS.get(words, []), *BASE_ARGS.get(words, []), flag, bad]
+    base = BASE_ARGS.get(words, [])
+    if flag in base:  # the flag under test given once: two values of one flag are refused (pass 23)
+        at = base.index(flag)
+        base = base[:at] + base[at + 2:]
+    argv = [*words, *REQUIRED_ARGS.get(words, []), *base, flag, bad]
     code, out, err = cli(capsys, *argv, "--kubeconfig", MISSING)
     assert code == 2 and not out and _about(err, flag), err
     offered = examples(err)

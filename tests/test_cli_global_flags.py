@@ -59,7 +59,8 @@ def test_output_before_the_command_is_the_commands_output(state_root, capsys, no
     code, out, _ = cli(capsys, "-o=yaml", "version", "--client")
     assert code == 0 and out.startswith("client:"), out
     code, _, err = cli(capsys, "-o", "json", "sandbox")
-    assert code == 2 and "-o goes after the command" in err, err
+    assert code == 2 and "kmeshctl -o json sandbox: missing a command; e.g. `kmeshctl sandbox list -o json`" \
+        in err, err
 
 
 # ------------------------------------------------------------------ 4b. every -o lists table|wide|json|yaml

@@ -40,8 +40,8 @@ def test_a_global_flag_the_subcommand_does_not_take_says_so(capsys, no_env) -> N
     code, _, err = cli(capsys, "sandbox", "-n", "foo", "list")
     assert code == 2 and err.startswith("Error: kmeshctl sandbox list takes no -n/--namespace"), err
     code, _, err = cli(capsys, "sandbox", "-o", "json")
-    assert code == 2 and err.startswith("Error: -o goes after the command: `kmeshctl sandbox list -o json` or "
-                                               "`kmeshctl sandbox status -o json`"), err
+    assert code == 2 and err.startswith("Error: kmeshctl sandbox -o json: missing a command; e.g. "
+                                        "`kmeshctl sandbox list -o json` or `kmeshctl sandbox status -o json`"), err
 
 
 @pytest.mark.parametrize("words", [w for w, c in commands() if len(w) == 2 and any(

@@ -179,7 +179,8 @@ def _shell(value: str) -> Shell:
     try:
         return Shell(value)
     except ValueError:
-        raise UsageError(f"completion: {shown(value)} is not a supported shell; use bash, zsh or fish") \
+        meant = f": `kmeshctl completion {value.lower()}`" if value.lower() in {s.value for s in Shell} else ""
+        raise UsageError(f"completion: {shown(value)} is not a supported shell; use bash, zsh or fish{meant}") \
             from None
 
 
@@ -370,6 +371,8 @@ def main() -> None:
     A signal, whenever it comes (click's parsing, the command, its cleanup, the exit), ends
     it with 128 + the signal's number (SIGTERM 143, Ctrl-C 130) and one line, the command's
     own (`Error: stopped by SIGTERM: sandbox demo was not created`) or `Error: stopped by SIGTERM`."""
+    if not stopping.owns_process() and _launched_by_a_script():
+        stopping.own_process()  # a console script under another name: the program all the same
     owned = stopping.owns_process()  # the kmeshctl program, not a program calling main (tests)
     run = stopping.sigterm_stops()  # the caller's handlers back at its end (the program's are its own)
     code: object = 1
@@ -391,6 +394,17 @@ def main() -> None:
     code = _exit_code(code, run.first() or escaped)
     stopping.exiting(code)  # the program's exit code, whatever a signal or an atexit call does after
     sys.exit(code)
+
+
+def _launched_by_a_script() -> bool:
+    """The program is a script file that imported this main to run it: a console script
+    under any name (pip's, a copy, a wrapper named kmeshctl-dev), not only one named
+    kmeshctl (_launched_as_kmeshctl). Without this, such a program's main put Python's
+    own handlers back once the command returned, and a signal in Python's exit after the
+    result (100s of ms on a loaded machine) ended it with 128+N and no line. A program
+    that calls main from code of its own (`python -c`, a test) is not the program."""
+    launcher = sys.modules.get("__main__")
+    return bool(getattr(launcher, "__file__", None)) and getattr(launcher, "main", None) is main
 
 
 def _exit_code(code: object, stop: stopping.Stopped | None) -> object:

@@ -363,6 +363,13 @@ def command_habit_hint(command_path: str, typed: str, args: Sequence[str] = ()) 
     words = " ".join(command_path.split()[1:])
     flag = typed.partition("=")[0]
     hint = COMMAND_HABITS.get((words, flag), "")
+    if "{without}" in hint:  # the line typed less the flag and its value; {waypoint}: its --name
+        import shlex
+
+        rest = _without_flag(args, flag)
+        name = next((rest[i + 1] for i, w in enumerate(rest[:-1]) if w == "--name"), None) or \
+            next((w.partition("=")[2] for w in rest if w.startswith("--name=")), "waypoint")
+        return hint.format(flag=flag, without=shlex.join(["kmeshctl", *rest]), waypoint=name)
     return hint.format(flag=flag, value=_sandbox_value(typed, args))
 
 
@@ -439,3 +446,133 @@ def command_synonyms(word: str, names: Sequence[str]) -> list[str]:
     """The commands among ``names`` that do what ``word`` does in kubectl, kind or docker
     (`sandbox rm` -> down, `sandbox get` -> status or list); none for any other word."""
     return [name for name in COMMAND_SYNONYMS.get(word.lower(), ()) if name in names]
+
+
+# ------------------------------------------------------------------ guessed flags
+
+# Flags never offered as a guess for an unknown one (`--for` -> --force-conflicts): they
+# take back, remove or silence something, so a guess must not make the user run them.
+NEVER_GUESSED = frozenset({"--force", "--force-conflicts", "--all", "--ignore-not-found", "--overwrite"})
+MIN_PREFIX = 4  # a shorter typed word counts as a flag's prefix only at a word's end (`--pod` -> --pod-name)
+
+
+def guessable(typed: str, name: str) -> bool:
+    """``name`` (`--pod-name`) may be offered for ``typed`` as its prefix: a whole word of
+    it (`--pod`), or at least MIN_PREFIX letters (`--repl` -> --replicas), never 3 letters
+    inside a word (`--for` is no --force-conflicts); and never one of NEVER_GUESSED."""
+    if name in NEVER_GUESSED:
+        return False
+    word, bare = typed.lstrip("-"), name.lstrip("-")
+    return bare.startswith(word) and (len(word) >= MIN_PREFIX or (len(word) >= 3 and bare[len(word):][:1] == "-"))
+
+
+def _without_flag(args: Sequence[str], flag: str) -> list[str]:
+    """``args`` without ``flag`` and its value (`--for service`, `--for=service`)."""
+    words = list(args)
+    for i, word in enumerate(words):
+        if word == "--":
+            break
+        if word.startswith(flag + "="):
+            return words[:i] + words[i + 1:]
+        if word == flag:
+            value = i + 1 < len(words) and words[i + 1] != "--" and not words[i + 1].startswith("-")
+            return words[:i] + words[i + 2 if value else i + 1:]
+    return words
+
+
+# istioctl's `waypoint apply --for service|workload|all|none` (the Gateway's
+# istio.io/waypoint-for label): kmeshctl's waypoint takes one kind of traffic, always.
+COMMAND_HABITS[("waypoint apply", "--for")] = (
+    "; kmeshctl's waypoint always takes Service traffic (its Gateway carries istio.io/waypoint-for: service; no "
+    "workload, all or none form): leave {flag} out, `{without}`, and opt Services (or their namespace) in with the "
+    "label istio.io/use-waypoint={waypoint}")
+
+
+# ------------------------------------------------------------------ Go's single-dash long flags
+
+def single_dash_long_flags(args: Sequence[str], commands: Sequence[_click.Command]) -> Optional[str]:
+    """`dump maps -name t23a` (Go's flag package, and istioctl's users, take `-name` for
+    --name; click would read -n with the value "ame"): the line saying `did you mean
+    --name?` with the command as it should be typed, for each word `-xyz` that spells
+    `--xyz` of ``commands`` (the root, its groups, the command named); None when there is
+    none. No option's value, nothing after `--`, and none of the words of the command a
+    `-- COMMAND` command runs when `--` was left out (`sandbox exec POD find -name x`)."""
+    import shlex
+
+    params = [p for c in commands for p in c.params if p.param_type_name == "option"]
+    longs = {o for p in params for o in (*p.opts, *p.secondary_opts) if o.startswith("--")} | {"--help"}
+    valued = {o for p in params if takes_value(p) for o in p.opts}
+    leaf = commands[-1]
+    runs_command = "--" not in args and any(str(getattr(p, "metavar", "") or "").startswith("-- ")
+                                            for p in leaf.params)
+    path = [c.name for c in commands[1:] if c.name]
+    fixed, found, names, positionals = list(args), [], list(path), 0
+    for i, word in enumerate(args):
+        if word == "--":
+            break
+        if i and args[i - 1] in valued:
+            continue  # a value (`--node-name -nfoo`)
+        flag, equals, _ = word.partition("=")
+        if word.startswith("-") and not word.startswith("--") and len(flag) >= 3 and f"-{flag}" in longs:
+            fixed[i] = f"-{word}"
+            found.append((flag, f"-{flag}"))
+        elif not word.startswith("-"):
+            if names and word == names[0]:
+                names.pop(0)
+                continue
+            positionals += 1
+            if runs_command and positionals >= 2:
+                break  # the words of the command to run (`find / -name x`)
+    if not found:
+        return None
+    typed = " and ".join(t for t, _ in found)
+    meant = " and ".join(m for _, m in found)
+    command = " ".join(["kmeshctl", *path])
+    return (f"No such option: {typed} (one dash); did you mean {meant}? `{shlex.join(['kmeshctl', *fixed])}` "
+            f"(see '{command} --help')")
+
+
+# ------------------------------------------------------------------ one value per flag
+
+def one_value_per_flag(command: _click.Command) -> None:
+    """``command``'s parser refuses an option that takes one value given two different
+    ones (`--name a --sandbox b`, `--map x --map y`, `-n a -n b`): click keeps the last
+    and drops the other without a word. The same value twice is accepted; options given
+    many times (multiple=True, `-f a -f b`), on/off flags and counters are not affected."""
+    make_parser = command.make_parser
+
+    def checked_parser(ctx: _click.Context) -> Any:
+        parser = make_parser(ctx)
+        take = parser._get_value_from_state
+
+        def value_checked(option_name: str, option: Any, state: Any) -> Any:
+            value = take(option_name, option, state)
+            if option.action != "store" or ctx.resilient_parsing:
+                return value
+            given = state.__dict__.setdefault("kmeshctl_given", {})
+            if option.dest in given and given[option.dest][1] != value:
+                raise _two_values(ctx, option.obj, given[option.dest], (option_name, value))
+            given.setdefault(option.dest, (option_name, value))
+            return value
+
+        parser._get_value_from_state = value_checked
+        return parser
+
+    command.make_parser = checked_parser  # type: ignore[method-assign]
+
+
+def _two_values(ctx: _click.Context, param: _click.Parameter, first: tuple[str, Any], second: tuple[str, Any]
+                ) -> Exception:
+    from kmeshctl.errors import UsageError
+    from kmeshctl.params import shown
+    from kmeshctl.sandboxes import SANDBOX_FLAGS
+
+    def text(given: tuple[str, Any]) -> str:
+        value = given[1]
+        return f"{given[0]} {' '.join(shown(v) for v in value) if isinstance(value, (list, tuple)) else shown(value)}"
+
+    both = f"{text(first)} and {text(second)}"
+    if sorted(SANDBOX_FLAGS) == sorted(getattr(param, "opts", ())):
+        return UsageError(f"{both} name two sandboxes; give one")
+    long = max(param.opts, key=len)
+    return UsageError(f"{both}: {long} takes one value; give one")

@@ -30,6 +30,7 @@ from typer.exceptions import Abort, Exit, TyperException
 from kmeshctl.cli.badinput import (bad_value_line, bounded_line, check_values_present, command_habit_hint,
                                    empty_value, name_typed_flags, source_name, strict_numbers, takes_value, typed_flag,
                                    command_synonyms, is_value_of, with_dashes)
+from kmeshctl.cli.badinput import NEVER_GUESSED, guessable, one_value_per_flag, single_dash_long_flags
 from kmeshctl import stopping
 from kmeshctl.asciinum import duration_words
 from kmeshctl.cli.names import names_checked
@@ -98,6 +99,7 @@ class KmeshctlGroup(TyperGroup):
             command.rich_markup_mode = None  # plain help, wrapped like kubectl's (see _reflow_help)
             _durations_shown(command)
             strict_numbers(command)  # the root's too: --request-timeout is a duration
+            one_value_per_flag(command)  # `--name a --sandbox b`: refused, not the last one taken
             if command is not self:
                 _global_flags_named(command)
                 _values_required(command)
@@ -118,6 +120,7 @@ class KmeshctlGroup(TyperGroup):
             _TYPED[:] = args
             if not ctx.resilient_parsing:
                 refuse_flag_values(args, self)
+                _refuse_single_dash_long_flags(args, self)  # `-name`: --name, before -n's glued value
             args = split_short_equals(split_glued_shorts(args, self), self)
             args = server_dry_run_as_flag(args)
             _ARGS[:] = args
@@ -460,6 +463,14 @@ def refuse_flag_values(args: list[str], root: _click.Command) -> None:
                                      f"(see '{path} --help')")
 
 
+def _refuse_single_dash_long_flags(args: list[str], root: _click.Command) -> None:
+    """Go's `-name` for --name (cli/badinput.single_dash_long_flags): `did you mean --name?`
+    with the line to paste, before split_glued_shorts reads it as -n's glued value "ame"."""
+    line = single_dash_long_flags(args, _commands_named(root, args))
+    if line:
+        raise KmeshctlUsageError(line)
+
+
 def _is_flag_word(flag: str) -> bool:
     """`-q`, `--quiet` (no glued short value such as `-nfoo`)."""
     return flag.startswith("--") and len(flag) > 2 or len(flag) == 2 and flag[0] == "-" and flag[1] != "-"
@@ -569,7 +580,11 @@ def lower_namespace_flag(root: _click.Command, ctx: _click.Context, args: list[s
     """`kmeshctl -n foo status`, `kmeshctl -o json sandbox list`, `kmeshctl -A waypoint
     list` as kubectl reads them: such a flag given before the command moves after it when
     that command takes it; a command without it gets a one-line hint instead of "No such
-    option". (-n/--namespace always means a Kubernetes namespace.)"""
+    option". (-n/--namespace always means a Kubernetes namespace.) Given with no command
+    (`kmeshctl -n foo`), it is said so, with one command the flag makes sense with alone;
+    given without its value (`kmeshctl -n`), that is said."""
+    if not ctx.resilient_parsing:
+        _refuse_leading_flag_without_value(root, ctx, args)
     taken, rest = _leading_flags(args)
     if not taken:
         return args
@@ -578,15 +593,15 @@ def lower_namespace_flag(root: _click.Command, ctx: _click.Context, args: list[s
     first = taken[0][0].partition("=")[0]
     path = " ".join(["kmeshctl", *words[:used]])
     if command is None or hasattr(command, "commands"):
-        if ctx.resilient_parsing:
-            return rest
+        if ctx.resilient_parsing or used < len(words):
+            return rest  # a word that is no command (`-n foo stauts`, `-n foo get waypoint`): click's hint
         shown = " ".join(w for words_ in taken for w in words_)
         if command is None and "--version" in rest:  # the root's --version prints the bare version
             raise _click.exceptions.UsageError(
                 f"--version takes no {first}: for the version as data run `kmeshctl version --client {shown}`",
                 ctx=ctx)
-        raise _click.exceptions.UsageError(f"{first} goes after the command: "
-                                           f"{commands_taking(command or root, path, shown.split())}", ctx=ctx)
+        raise _click.exceptions.UsageError(
+            _missing_command_text(command or root, path, shown.split(), args, first_only=command is None), ctx=ctx)
     for flag_words in taken:
         flag = flag_words[0].partition("=")[0]
         spellings = _leading_flag(flag)[0]  # type: ignore[index]
@@ -659,6 +674,10 @@ def lower_group_flags(root: _click.Command, ctx: _click.Context, args: list[str]
                 return args  # unknown here: click says so
             takes = entry[1] if entry is not None else not getattr(option, "is_flag", False)
             words = args[i:i + (2 if takes and not equals else 1)]
+            if entry is not None and takes and not ctx.resilient_parsing and (not equals or not arg.partition("=")[2]) \
+                    and _value_missing(option, [] if equals else args[i + 1:i + 2], command):  # `sandbox -o`
+                group_path = " ".join(["kmeshctl", *names])
+                raise _click.exceptions.UsageError(_value_missing_text(command, group_path, args, i), ctx=ctx)
             moved.append((flag, entry, words))
             i += len(words)
             continue
@@ -672,9 +691,10 @@ def lower_group_flags(root: _click.Command, ctx: _click.Context, args: list[str]
             break
     path = " ".join(["kmeshctl", *names])  # not the global flags' values (a kubeconfig path)
     if moved and hasattr(command, "commands") and moved[0][1] is not None and not ctx.resilient_parsing             and command is not root and not (i < len(args) and args[i] in HELP_FLAGS):
+        if i < len(args) and args[i] != "--" and not args[i].startswith("-"):  # `sandbox -o json lsit`: click
+            return [*kept, *args[i:]]  # says the word is no command (its hint has the flags: _words_around)
         shown = " ".join(w for _, _, words in moved for w in words)
-        raise _click.exceptions.UsageError(f"{moved[0][0]} goes after the command: "
-                                           f"{commands_taking(command, path, shown.split())}", ctx=ctx)
+        raise _click.exceptions.UsageError(_missing_command_text(command, path, shown.split(), args), ctx=ctx)
     if not moved or hasattr(command, "commands"):
         return args
     rest, after = args[i:], []
@@ -698,12 +718,20 @@ READING_COMMANDS = ("status", "version", "sandbox status", "sandbox list", "wayp
                     "dump maps", "dump config")
 
 
-def commands_taking(group: _click.Command, path: str, flag_words: list[str]) -> str:
-    """`kmeshctl dump maps -o json` or `kmeshctl dump config -o json`: each command below
-    ``group`` (spelled ``path``) that takes every flag of ``flag_words``, with them, ready
-    to paste (never a `COMMAND` placeholder)."""
+# A flag a command takes only with another one (alone it is refused): (command words, the
+# flag's parameter) -> the other flag. Such a command is no example for the flag alone.
+FLAG_NEEDS = {(("dump", "maps"), "namespace"): "--pod POD", (("dump", "config"), "namespace"): "--pod POD"}
+
+
+def _commands_with(group: _click.Command, path: str, flag_words: list[str]
+                   ) -> tuple[list[tuple[str, _click.Command]], list[str]]:
+    """([(`kmeshctl dump maps -o json`, its command)] for each command below ``group``
+    (spelled ``path``) that takes every flag of ``flag_words`` alone, reading ones first;
+    [`kmeshctl dump maps takes -n only with --pod POD`] for those that take one only with
+    another flag not given)."""
     flags = [w.partition("=")[0] for w in flag_words if w.startswith("-") and w != "-"]
-    found: list[str] = []
+    found: list[tuple[str, _click.Command]] = []
+    needing: list[tuple[str, str, str]] = []  # (command path, flag, the other flag)
 
     def visit(command: _click.Command, words: list[str]) -> None:
         for name, sub in getattr(command, "commands", {}).items():
@@ -712,15 +740,162 @@ def commands_taking(group: _click.Command, path: str, flag_words: list[str]) -> 
             if hasattr(sub, "commands"):
                 visit(sub, [*words, name])
             elif all(_option_spelled(sub, flag) is not None for flag in flags):
-                found.append(f"`{_run_with(sub, [*path.split(), *words, name], flag_words)}`")
+                spelled = [*path.split(), *words, name]
+                other = next(((f, FLAG_NEEDS[key]) for f in flags if (key := (tuple(spelled[1:]), getattr(
+                    _option_spelled(sub, f), "name", None))) in FLAG_NEEDS and not any(
+                    _spelled(w, {FLAG_NEEDS[key].split()[0]}) for w in flags)), None)
+                if other is not None:
+                    needing.append((" ".join(spelled), *other))
+                else:
+                    found.append((_run_with(sub, spelled, flag_words), sub))
 
     visit(group, [])
-    found.sort(key=lambda line: not any(line.startswith(f"`kmeshctl {c} ") for c in READING_COMMANDS))
-    if not found:
-        return f"no command of {path} takes {' and '.join(flags)}"
+    found.sort(key=lambda item: not any(item[0].startswith(f"kmeshctl {c} ") for c in READING_COMMANDS))
+    notes = []
+    for pair in dict.fromkeys((f, o) for _, f, o in needing):  # `... dump maps and ... take -n only with --pod POD`
+        paths = [p for p, f, o in needing if (f, o) == pair]
+        notes.append(f"{' and '.join(paths)} take{'s' if len(paths) == 1 else ''} {pair[0]} only with {pair[1]}")
+    return found, notes
+
+
+def _listed(lines: list[str]) -> str:
+    """`a`, `b` or `c` (the first MAX_LISTED_COMMANDS, then "or another command that takes it")."""
+    found = [f"`{line}`" for line in lines]
     if len(found) > MAX_LISTED_COMMANDS:
         return f"{', '.join(found[:MAX_LISTED_COMMANDS])} or another command that takes it"
     return found[0] if len(found) == 1 else f"{', '.join(found[:-1])} or {found[-1]}"
+
+
+def commands_taking(group: _click.Command, path: str, flag_words: list[str]) -> str:
+    """`kmeshctl dump maps -o json` or `kmeshctl dump config -o json`: each command below
+    ``group`` (spelled ``path``) that takes every flag of ``flag_words`` (alone: no
+    command that would refuse it without another flag), with them, ready to paste (never
+    a `COMMAND` placeholder)."""
+    found, needing = _commands_with(group, path, flag_words)
+    if found:
+        return _listed([line for line, _ in found])
+    flags = [w.partition("=")[0] for w in flag_words if w.startswith("-") and w != "-"]
+    return "; ".join(needing) or f"no command of {path} takes {' and '.join(flags)}"
+
+
+def _typed_line(args: list[str]) -> str:
+    """`kmeshctl -n foo`: the line as typed, without the global flags (a kubeconfig path) and -q."""
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in GLOBAL_FLAGS:
+            skip = True
+        elif arg.partition("=")[0] not in (*GLOBAL_FLAGS, *QUIET_FLAGS):
+            kept.append(arg)
+    return shlex.join(["kmeshctl", *kept])
+
+
+def _carry_typed_globals(message: str, args: list[str]) -> str:
+    """Each backticked `kmeshctl ...` of ``message`` with the global flags typed in
+    ``args`` (the root has not read them yet: given_flags has none), but a local one
+    (`kmeshctl sandbox list`: a cluster flag would be noise)."""
+    typed: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg in GLOBAL_FLAGS and i + 1 < len(args):
+            typed += args[i:i + 2]
+        elif arg.partition("=")[0] in GLOBAL_FLAGS and "=" in arg:
+            typed.append(arg)
+
+    def carried(match: re.Match[str]) -> str:
+        words = shlex.split(match.group(1))
+        if not typed or words[0] != "kmeshctl" or words[1:2] and words[1] in LOCAL_GROUPS:
+            return match.group(0)
+        return f"`{shlex.join([words[0], *typed, *words[1:]])}`"
+
+    return _SUGGESTED.sub(carried, message)
+
+
+def _missing_command_text(group: _click.Command, path: str, flag_words: list[str], args: list[str],
+                          first_only: bool = False) -> str:
+    """`kmeshctl -n foo: missing a command; e.g. `kmeshctl status -n foo``: flags given to
+    kmeshctl or a group with no command, and commands they make sense with alone (the
+    first one only for ``first_only``: kmeshctl's commands read -n in different ways)."""
+    found, needing = _commands_with(group, path, flag_words)
+    lines = [line for line, _ in found]
+    reading = [line for line in lines if any(line.startswith(f"kmeshctl {c} ") for c in READING_COMMANDS)]
+    lines = (reading or lines)[:1 if first_only else None]  # a guess pasted as is: one that only reads
+    flags = [w.partition("=")[0] for w in flag_words if w.startswith("-") and w != "-"]
+    if any(f in ALL_NAMESPACES_FLAGS for f in flags) and any(f in NAMESPACE_FLAGS for f in flags):
+        lines = []  # every command refuses the two together
+        needing = ["give -n NAMESPACE or -A (--all-namespaces), not both"]
+    tail = f"e.g. {_listed(lines)}" if lines else "; ".join(needing) or \
+        f"no command of {path} takes {' and '.join(flags)}"
+    return _carry_typed_globals(f"{_typed_line(args)}: missing a command; {tail}", args)
+
+
+def _choices(param: _click.Parameter) -> list[str]:
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is not None and descriptor.is_choice and descriptor.choices:
+        return [str(getattr(c, "value", c)) for c in descriptor.choices]
+    return [str(c) for c in getattr(getattr(param, "type", None), "choices", None) or ()]
+
+
+def _value_missing(option: _click.Parameter, following: list[str], group: _click.Command) -> bool:
+    """A valued flag given before the command has no value: it ends the line or `--`
+    follows, or the word after it is one of ``group``'s commands and no value it takes
+    (`kmeshctl sandbox -o list`)."""
+    if not following or following[0] in ("", "--", *HELP_FLAGS):  # `-o=`, `sandbox -o -h`: no -o takes -h
+        return True
+    choices = _choices(option)
+    return bool(choices) and following[0] not in choices and following[0] in getattr(group, "commands", {})
+
+
+def _value_missing_text(group: _click.Command, path: str, args: list[str], at: int) -> str:
+    """`kmeshctl sandbox -o: -o needs a value (-o table|wide|json|yaml) and a command: e.g.
+    `kmeshctl sandbox list -o table``: the flag at ``args[at]`` (given to ``group``,
+    spelled ``path``) has no value; the example is the command typed after it, if any."""
+    flag, equals, _ = args[at].partition("=")
+    following = [] if equals else args[at + 1:at + 2]  # `--output=`: an empty value
+    after = _command_words(args[at + 1:]) if following and following[0] not in ("--", *HELP_FLAGS) else []
+    target, used = _resolve(group, after) if after else (None, 0)
+    named = target is not None and not hasattr(target, "commands")  # `sandbox -o list`: list is the command
+    candidates: list[tuple[list[str], _click.Command]] = []
+    if named and _option_spelled(target, flag) is not None:  # type: ignore[arg-type]
+        candidates.append(([*path.split(), *after[:used]], target))  # type: ignore[arg-type]
+    place, place_path = (target, " ".join([*path.split(), *after[:used]])) if target is not None and hasattr(
+        target, "commands") else (group, path)
+    found, needing = _commands_with(place, place_path, [flag])
+    candidates += [(shlex.split(line)[:-1], sub) for line, sub in found]  # the line without the flag
+    param = _option_spelled(candidates[0][1], flag) if candidates else _option_below(group, flag)
+    metavar = _metavar(param) if param is not None else "VALUE"
+    line = f"{_typed_line(args[:at + 1])}: {flag} needs a value ({flag} {metavar})" + \
+        ("" if named else " and a command")
+    example = flag_example(param)
+    if candidates and example:
+        words, command = candidates[0]
+        line += f": e.g. `{_run_with(command, words, [flag, example])}`"
+    elif needing:
+        line += f"; {'; '.join(needing)}"
+    return _carry_typed_globals(line, args)
+
+
+def _refuse_leading_flag_without_value(root: _click.Command, ctx: _click.Context, args: list[str]) -> None:
+    """`kmeshctl -n`, `kmeshctl -o`, `kmeshctl -o status`: a valued flag given before the
+    command without its value is named so, never "No such option" or "takes no -o"."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--" or not arg.startswith("-") or arg == "-":
+            return
+        if arg in GLOBAL_FLAGS:
+            i += 2
+            continue
+        entry = _leading_flag(arg)
+        if entry is not None and entry[1] and ("=" not in arg or arg.endswith("=")):
+            option = _option_below(root, arg.partition("=")[0])
+            if option is not None and _value_missing(option, [] if "=" in arg else args[i + 1:i + 2], root):
+                raise _click.exceptions.UsageError(_value_missing_text(root, "kmeshctl", args, i), ctx=ctx)
+            i += 2
+            continue
+        i += 1
 
 
 def _run_with(command: _click.Command, words: list[str], flag_words: list[str]) -> str:
@@ -1166,7 +1341,7 @@ def _own_words(message: str, err: Any) -> str:
         return _missing_argument_line(found.group(1), ctx)
     found = _NO_SUCH_COMMAND.match(message)
     if found and ctx is not None:
-        return _no_such_command_line(found.group(1), ctx)
+        return _no_such_command_line(found.group(1), ctx, _words_around(found.group(1), ctx))
     if message == "Missing command." and ctx is not None:
         return _missing_command_line(ctx)
     return _spaced_dry_run_value(message, ctx)
@@ -1242,17 +1417,210 @@ def _missing_command_line(ctx: _click.Context) -> str:
     return f"{ctx.command_path} needs a command after its flags: e.g. `{example}`"
 
 
-def _no_such_command_line(word: str, ctx: _click.Context) -> str:
-    """`kmeshctl has no command 'stauts'; did you mean status?`, else the commands it has."""
+def _no_such_command_line(word: str, ctx: _click.Context, around: Optional[tuple[list[str], list[str]]] = None) -> str:
+    """`kmeshctl has no command 'stauts'; did you mean status?`, else the commands it has.
+    With ``around`` (the flags typed before the word, the words after it: _words_around),
+    kubectl's and docker's habits get the command to paste: `get sandbox NAME` ->
+    `kmeshctl sandbox status --name NAME`, `sandbox run POD -- CMD` -> `sandbox exec`."""
     import difflib
 
-    names = [n for n, sub in sorted(getattr(ctx.command, "commands", {}).items()) if not sub.hidden]
-    close = (command_synonyms(word, names) or difflib.get_close_matches(word, names, n=2, cutoff=SUGGEST_CLOSENESS)
-             or [n for n in names if len(word) >= 3 and n.startswith(word)][:2])  # `demo traffic`: traffic-shift
-    fix = f"did you mean {' or '.join(close)}?" if close else f"its commands: {', '.join(names)}"
     from kmeshctl.params import shown
 
-    return f"{ctx.command_path} has no command {shown(word) if word else repr(word)}; {fix}"
+    head = f"{ctx.command_path} has no command {shown(word) if word else repr(word)}; "
+    habit = _command_habit_line(word, ctx, *around) if around is not None else ""
+    if habit:
+        return head + habit
+    names = [n for n, sub in sorted(getattr(ctx.command, "commands", {}).items()) if not sub.hidden]
+    close = (_spelled_out(word, names) or command_synonyms(word, names)
+             or difflib.get_close_matches(word, names, n=2, cutoff=SUGGEST_CLOSENESS)
+             or [n for n in names if len(word) >= 3 and n.startswith(word)][:2])  # `demo traffic`: traffic-shift
+    fix = f"did you mean {' or '.join(close)}?" if close else f"its commands: {', '.join(names)}"
+    return head + fix
+
+
+def _spelled_out(word: str, names: list[str]) -> list[str]:
+    """`enable-namespace` -> enable-ns: the command whose short word ``word`` spells out."""
+    typed = word.lower()
+    return [n for n in names if typed in (n.replace("-ns", "-namespace"), n.replace("-ns", "-namespaces"))
+            and "-ns" in n]
+
+
+def _words_around(word: str, ctx: _click.Context) -> Optional[tuple[list[str], list[str]]]:
+    """(the -n/-o/-A flags typed before the unknown command ``word``, each with its value;
+    the words typed after it), read from the line; None when ``word`` is not where ``ctx``
+    (the group that refused it) expects its command."""
+    depth = len(ctx.command_path.split()) - 1
+    positions: list[int] = []
+    before: list[str] = []
+    skip = False
+    for i, arg in enumerate(_ARGS):
+        if arg == "--":
+            break
+        if skip:
+            skip = False
+            continue
+        entry = _leading_flag(arg)
+        valued = arg in GLOBAL_FLAGS or (entry is not None and entry[1] and "=" not in arg)
+        skip = valued
+        if not arg.startswith("-") or arg == "-":
+            positions.append(i)
+            if len(positions) > depth:
+                break
+        elif entry is not None:
+            before += _ARGS[i:i + (2 if valued else 1)]
+    if len(positions) <= depth or _ARGS[positions[depth]] != word:
+        return None
+    return before, _ARGS[positions[depth] + 1:]
+
+
+KUBECTL_VERBS = ("get", "describe", "delete")
+KIND_WORDS = {"sandbox": "sandbox", "sandboxes": "sandbox", "waypoint": "waypoint", "waypoints": "waypoint"}
+# kubectl's (verb, a NAME given) on a kind -> the subcommand of the kind's group (none: delete needs a NAME)
+VERB_SUBCOMMANDS = {("get", False): "list", ("get", True): "status", ("describe", False): "status",
+                    ("describe", True): "status", ("delete", True): {"sandbox": "down", "waypoint": "delete"}}
+
+
+def _command_habit_line(word: str, ctx: _click.Context, before: list[str], after: list[str]) -> str:
+    """The fix for a command word of kubectl or docker kmeshctl spells otherwise; empty
+    when there is none."""
+    path = tuple(ctx.command_path.split()[1:])
+    if not path and word.lower() in KUBECTL_VERBS:
+        return _kubectl_verb_line(word.lower(), ctx, before, after)
+    if path == ("sandbox",) and word.lower() == "run":
+        return _run_as_exec_line(after, ctx.command.commands["exec"])
+    if path == ("sandbox",) and word.lower() in ("logs", "log", "ps", "top"):
+        return _sandbox_status_pointer(word.lower(), ctx, after)
+    names = [n for n, sub in getattr(ctx.command, "commands", {}).items() if not sub.hidden]
+    spelled = _spelled_out(word, names)
+    if spelled and after:  # `enable-namespace foo` -> `kmeshctl enable-ns foo`
+        return f"did you mean {spelled[0]}? `{shlex.join([*ctx.command_path.split(), spelled[0], *after])}`"
+    return ""
+
+
+def _split_typed(after: list[str], group: _click.Command) -> tuple[list[str], list[str]]:
+    """(the words of ``after`` that are no flag or flag value, the flags with their values;
+    the global flags left out: the root read them, a suggestion gets them back)."""
+    positional: list[str] = []
+    flags: list[str] = []
+    i = 0
+    while i < len(after):
+        arg = after[i]
+        if arg.startswith("-") and arg != "-" and arg != "--":
+            flag = arg.partition("=")[0]
+            option = _option_below(group, flag)
+            valued = flag in GLOBAL_FLAGS or (option is not None and takes_value(option))
+            words = after[i:i + (2 if valued and "=" not in arg else 1)]
+            if flag not in GLOBAL_FLAGS and flag not in QUIET_FLAGS:
+                flags += words
+            i += len(words)
+            continue
+        positional.append(arg)
+        i += 1
+    return positional, flags
+
+
+def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after: list[str]) -> str:
+    """`get sandbox[es]` -> `kmeshctl sandbox list`, `describe sandbox NAME` -> `kmeshctl
+    sandbox status --name NAME`, `delete waypoint NAME` -> `kmeshctl waypoint delete
+    --name NAME` (with the flags typed that it takes; the others named); a NAME the
+    command would refuse (no such sandbox) is said so instead of offered."""
+    from kmeshctl.cli.names import flag_value_check
+
+    root = ctx.find_root().command
+    if "--" in after:
+        return ""
+    positional, flags = _split_typed(after, root)
+    if not positional:
+        return ""
+    kind = KIND_WORDS.get(positional[0].partition("/")[0].lower())
+    group = getattr(root, "commands", {}).get(kind or "")
+    if group is None:
+        return ""
+    reader, sub = group, None
+    for _ in range(3):  # which words are values depends on the command, the command on whether a NAME is given
+        positional, flags = _split_typed(after, reader)
+        first = positional[0].partition("/")[2]  # kubectl's `get sandbox/NAME`
+        names = ([first] if first else []) + positional[1:]
+        sub = VERB_SUBCOMMANDS.get((verb, bool(names)))
+        sub = sub.get(kind) if isinstance(sub, dict) else sub
+        if sub is None or group.commands[sub] is reader:
+            break
+        reader = group.commands[sub]
+    flags = before + flags
+    plural = PLURALS[kind]
+    if sub is None:  # `delete sandbox`: kubectl wants a NAME too
+        deleting = VERB_SUBCOMMANDS[("delete", True)][kind]  # type: ignore[index]
+        lister = shlex.join(["kmeshctl", kind, "list", *_flags_taken(group.commands["list"], flags)])
+        return (f"{plural} are {'removed' if deleting == 'down' else 'deleted'} by name: kmeshctl {kind} {deleting} "
+                f"--name NAME (their names: `{lister}`)")
+    command = group.commands[sub]
+    spelled = ["kmeshctl", kind, sub]
+    kept = _flags_taken(command, flags)
+    dropped = [f for f in dict.fromkeys(w.partition("=")[0] for w in flags if w.startswith("-"))
+               if not any(_spelled(k, {f}) for k in kept) and f not in HELP_FLAGS]
+    note = f" ({shlex.join(spelled[1:])} takes no {', '.join(dropped)})" if dropped else ""
+    if not names:
+        doing = f"list {plural}" if sub == "list" else f"show a {kind}"
+        return f"to {doing}: `{shlex.join([*spelled, *kept])}`{note}"
+    param = _option_spelled(command, "--name")
+    check = flag_value_check(param, (kind, sub)) if param is not None else None
+    doing, done = {"status": ("show", "shown"), "down": ("remove", "removed"), "delete": ("delete", "deleted")}[sub]
+    lines, refused = [], []
+    for name in names:
+        try:
+            if check is not None:
+                check("--name", name)
+        except KmeshctlError as err:
+            refused.append(str(err))
+            continue
+        lines.append(f"`{shlex.join([*spelled, '--name', name, *kept])}`")
+    if not refused:
+        return f"to {doing} {kind} {' and '.join(names)}: {' and '.join(lines)}{note}"
+    return "; ".join([f"a {kind} is {done} with kmeshctl {kind} {sub} --name NAME", *lines, *refused]) + note
+
+
+PLURALS = {"sandbox": "sandboxes", "waypoint": "waypoints"}
+
+
+def _flags_taken(command: _click.Command, flags: list[str]) -> list[str]:
+    """The flags (with their values) of ``flags`` that ``command`` takes."""
+    kept, i = [], 0
+    while i < len(flags):
+        option = _option_spelled(command, flags[i].partition("=")[0])
+        words = flags[i:i + (2 if option is not None and takes_value(option) and "=" not in flags[i] else 1)]
+        if option is not None:
+            kept += words
+        i += len(words)
+    return kept
+
+
+def _run_as_exec_line(after: list[str], exec_command: _click.Command) -> str:
+    """`sandbox run POD -- CMD` (kubectl run, docker run) -> `kmeshctl sandbox exec POD -- CMD`."""
+    if not after or after[0].startswith("-"):
+        return "did you mean exec (run a command in a pod) or up (make a sandbox)?"
+    words, at = list(after), 1
+    while "--" not in words and at < len(words):  # `run POD CMD`: exec takes the command after `--`
+        option = _option_spelled(exec_command, words[at].partition("=")[0]) if words[at].startswith("-") else None
+        if option is None:
+            words.insert(at, "--")
+            break
+        at += 2 if takes_value(option) and "=" not in words[at] else 1  # exec's own (`--name X`) stays before
+    return f"did you mean exec? `{shlex.join(['kmeshctl', 'sandbox', 'exec', *words])}`"
+
+
+def _sandbox_status_pointer(word: str, ctx: _click.Context, after: list[str]) -> str:
+    """`sandbox logs` / `sandbox ps`: the pods' log files and processes are columns of
+    `sandbox status -o wide` (LOG, PIDS)."""
+    status = ctx.command.commands["status"]
+    _, flags = _split_typed(after[:after.index("--")] if "--" in after else after, status)
+    kept = _flags_taken(status, flags)
+    dropped = [f for f in dict.fromkeys(w.partition("=")[0] for w in flags if w.startswith("-"))
+               if not any(_spelled(k, {f}) for k in kept) and f not in HELP_FLAGS]
+    if not any(_spelled(w, {"-o", "--output"}) for w in kept):
+        kept = ["-o", "wide", *kept]
+    column = "LOG column has each pod's log file" if word in ("logs", "log") else "PIDS column has each pod's processes"
+    note = f" (sandbox status takes no {', '.join(dropped)})" if dropped else ""
+    return f"did you mean status? its {column}: `{shlex.join(['kmeshctl', 'sandbox', 'status', *kept])}`{note}"
 
 
 def server_dry_run_as_flag(args: list[str]) -> list[str]:
@@ -1602,9 +1970,8 @@ def option_suggestions(typed: str, command: _click.Command) -> list[str]:
     for name in names:
         bare = name.lstrip("-")
         ratio = difflib.SequenceMatcher(None, word, bare).ratio()
-        prefix = len(word) >= 3 and bare.startswith(word)
-        if ratio >= SUGGEST_CLOSENESS or prefix:
-            scored.append((-ratio, name))
+        if name not in NEVER_GUESSED and (ratio >= SUGGEST_CLOSENESS or guessable(word, name)):
+            scored.append((-ratio, name))  # never a --force, --all, ... (badinput.NEVER_GUESSED)
     return [name for _, name in sorted(scored)[:MAX_SUGGESTIONS]]
 
 
