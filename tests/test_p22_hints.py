@@ -24,17 +24,10 @@ from kmeshctl.cli import demo as demo_cli
 from kmeshctl.cli import sandbox as sandbox_cli
 from kmeshctl.sandbox import state as state_mod
 from test_cli_kinds import cli, no_env, state_root  # noqa: F401
+from test_cli_p21_conventions import _line
 
 BACKTICKED = re.compile(r"`([^`]*)`")
 EXEC_NO_O = "Error: kmeshctl sandbox exec takes no -o/--output (see 'kmeshctl sandbox exec --help')"
-
-
-def _line(code: int, err: str, expected: int = 2) -> str:
-    assert code == expected, (code, err)
-    assert "Traceback" not in err, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def _hint(capsys, *args: str) -> list[str]:

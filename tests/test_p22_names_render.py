@@ -18,22 +18,10 @@ from pathlib import Path
 import pytest
 
 from test_cli_kinds import cli, no_env  # noqa: F401 (fixture)
+from test_p21_tester_fixes import UNREACHABLE_KUBECONFIG as DEAD_KUBECONFIG
 
 from kmeshctl.errors import UsageError
 
-DEAD_KUBECONFIG = """apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {server: "https://127.0.0.1:1"}
-contexts:
-- name: c
-  context: {cluster: c, user: u}
-current-context: c
-users:
-- name: u
-  user: {token: x}
-"""
 UNREACHABLE = "(replace ISTIOD_HOST with istiod's Service: the cluster could not be reached to look istiod up)"
 NO_CLUSTER = "(replace ISTIOD_HOST with istiod's Service: no cluster to look istiod up in)"
 

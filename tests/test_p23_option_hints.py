@@ -22,17 +22,10 @@ from kmeshctl import sandboxes
 from kmeshctl.cli import sandbox as sandbox_cli
 from kmeshctl.cli.conventions import option_suggestions
 from test_cli_kinds import _record, cli, no_env, state_root  # noqa: F401
+from test_cli_p21_conventions import _line
 
 BACKTICKED = re.compile(r"`([^`]*)`")
 DESTRUCTIVE = ("--force", "--force-conflicts", "--all", "--ignore-not-found", "--overwrite")  # badinput.NEVER_GUESSED
-
-
-def _line(code: int, err: str, expected: int = 2) -> str:
-    assert code == expected, (code, err)
-    assert "Traceback" not in err, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def _error(capsys, *args: str) -> str:
