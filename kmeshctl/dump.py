@@ -448,7 +448,7 @@ _TABLES = {
 # when the table still does not fit, are left out from the right (-o wide shows every
 # column whole). Another value (km_frontend's upstream) is never one: it wraps first.
 _KEY_COLUMNS = {
-    FRONTEND.name: ("address",),
+    FRONTEND.name: ("address", "upstream"),
     SERVICE.name: ("service id", "service"),
     ENDPOINT.name: ("service", "prio", "index", "backend"),
     BACKEND.name: ("backend uid", "backend"),
@@ -460,12 +460,6 @@ _KEY_COLUMNS = {
     AUTHZ_RULE.name: ("table", "port class", "source"),
     AUTHZ_POL.name: ("id", "name"),
     AUTHZ_STATS.name: ("policy", "verdict", "dry run"),
-}
-# The columns of a map that name what a value's id stands for (km_frontend's UPSTREAM):
-# not keys (they wrap), but left out only after the map's other columns (a KIND
-# without the name it is the kind of tells nothing).
-_NAME_COLUMNS = {
-    FRONTEND.name: ("upstream",),
 }
 # The detail columns of each map (ids and cookies the names beside them stand for, the
 # tunnel a backend takes as a waypoint): only -o wide shows them.
@@ -482,8 +476,7 @@ _MIN_OTHER = 12  # the width a wrapping column keeps at least
 _WIDE = 10_000
 
 
-def _fit(table: Table, width: int, wide: bool, keys: tuple[str, ...], last: tuple[str, ...] = ()
-         ) -> tuple[Table, list[str], int]:
+def _fit(table: Table, width: int, wide: bool, keys: tuple[str, ...]) -> tuple[Table, list[str], int]:
     """The table to print in ``width`` columns, the headers left out and the width to
     print at (kmeshctl.cli.tables.fit_columns: wider than ``width`` only when the id and
     name columns alone are). ``wide``: every column whole, nothing left out."""
@@ -494,7 +487,7 @@ def _fit(table: Table, width: int, wide: bool, keys: tuple[str, ...], last: tupl
         for column in table.columns:
             column.no_wrap = True
         return table, [], _WIDE
-    return fit_columns(table, width, keys, _MIN_OTHER, last)
+    return fit_columns(table, width, keys, _MIN_OTHER)
 
 
 def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
@@ -517,8 +510,7 @@ def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
             table = _manage_table(dump.entries, ids, pods) if dump.spec is MANAGE else build(dump.entries, ids)
         keys = tuple(key.upper() for key in _KEY_COLUMNS.get(dump.spec.name, ()))
         print_section(console, f"[bold]{dump.spec.name}[/bold]: {title} ({count})", table, keys, wide,
-                      first=not number, detail=_DETAIL_COLUMNS.get(dump.spec.name, ()),
-                      last=tuple(name.upper() for name in _NAME_COLUMNS.get(dump.spec.name, ())))
+                      first=not number, detail=_DETAIL_COLUMNS.get(dump.spec.name, ()))
 
 
 # A titled table of print_sections: title, table, key columns, detail columns (-o wide).
@@ -542,13 +534,13 @@ def print_sections(console: Console, sections: list[Section], wide: bool, none: 
 
 
 def print_section(console: Console, title: str, table: Table, keys: tuple[str, ...], wide: bool,
-                  first: bool = True, detail: tuple[str, ...] = (), last: tuple[str, ...] = ()) -> None:
+                  first: bool = True, detail: tuple[str, ...] = ()) -> None:
     """One titled table, as every dump prints them: a blank line before it (unless
     ``first``), the title on one left-aligned line (never wrapped mid-phrase: a terminal
     narrower than it folds it), the table fitted to the console's width with the columns
     named in ``keys`` (upper-case headers) whole, and a line naming the columns left out;
-    ``wide`` adds the ``detail`` columns and prints every column whole; the ``last`` columns
-    are left out only after the others."""
+    ``wide`` adds the ``detail`` columns and prints every column whole. A cell wraps only
+    between words: a name or an address is never split across lines."""
     from kmeshctl.cli.tables import drop_empty_columns, wide_only
 
     if not first:
@@ -558,7 +550,7 @@ def print_section(console: Console, title: str, table: Table, keys: tuple[str, .
     drop_empty_columns(table)  # before fitting: a column of <none> only would push others out
     _boundary_cells(table)
     wide_only(table, detail, wide)
-    table, dropped, needed = _fit(table, console.width, wide, keys, last)
+    table, dropped, needed = _fit(table, console.width, wide, keys)
     _print_at_least(console, table, needed)
     if dropped:
         note = f"(not shown at this width: {', '.join(dropped)}; -o wide shows every column)"
@@ -580,11 +572,11 @@ def note_lines(note: str, width: int) -> list[str]:
 
 
 def _boundary_cells(table: Table) -> None:
-    """Every cell of ``table`` as a WholeWordsText: a name wraps only after a `/` or a `.`,
-    never mid-word (markup of a str cell kept as its style)."""
-    from kmeshctl.cli.tables import whole_words, with_cells
+    """Every cell of ``table`` as a NamesText: it wraps between words, a name is never split
+    (markup of a str cell kept as its style)."""
+    from kmeshctl.cli.tables import whole_names, with_cells
 
-    with_cells(table, lambda _column, cell: whole_words(cell))
+    with_cells(table, lambda _column, cell: whole_names(cell))
 
 
 def _upper_headers(table: Table) -> None:

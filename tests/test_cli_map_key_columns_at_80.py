@@ -121,11 +121,15 @@ def test_key_cells_are_whole_at_80_columns(name: str, monkeypatch) -> None:
 
 
 def _keys_width(name: str) -> int:
-    """At most the width of ``name``'s key columns alone (3 spaces between columns)."""
-    if name != ENDPOINT.name:
-        return WIDTH
+    """At most the width of ``name``'s key columns alone (3 spaces between columns):
+    km_endpoint's service and backend names, km_frontend's IPv6 address and the pod name
+    it leads to."""
     longest = max(len(n) for n in NAMES.values())
-    return longest + 3 + len("PRIO") + 3 + len("INDEX") + 3 + longest
+    if name == ENDPOINT.name:
+        return longest + 3 + len("PRIO") + 3 + len("INDEX") + 3 + longest
+    if name == FRONTEND.name:
+        return len("fd00:10:244:1a2b:3c4d:5e6f:7a8b:9c0d") + 3 + longest
+    return WIDTH
 
 
 def test_km_endpoint_keeps_service_prio_index_and_backend_whole(monkeypatch) -> None:

@@ -2,9 +2,10 @@
 F19J): at 30 columns `dump maps --map km_frontend` left out UPSTREAM (the name its id
 stands for) but kept KIND, and the note `(not shown at this width: ...; -o wide shows every
 column)`, wrapped at 40 whatever the terminal, was folded with `-o` and `wide` on two lines.
-Now a map's name columns are left out only after its other columns, and the note wraps at
-the terminal's width with `-o wide` on one line (kmeshctl.dump.render_tables through
-PipeFriendlyConsole as in a terminal; kmeshctl.cli.tables.fit_columns)."""
+Now UPSTREAM is one of km_frontend's key columns (kept whole: tester pass 23 found the
+name split across lines), and the note wraps at the terminal's width with `-o wide` on
+one line (kmeshctl.dump.render_tables through PipeFriendlyConsole as in a terminal;
+kmeshctl.cli.tables.fit_columns)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from rich.table import Table
 
 from kmeshctl import dump
-from kmeshctl.cli.tables import PipeFriendlyConsole, fit_columns
+from kmeshctl.cli.tables import PipeFriendlyConsole, fit_columns, whole_names
 from kmeshctl.maps import FRONTEND, FrontendKey, FrontendValue
 from test_cli_map_key_columns_at_80 import NAMES, SVC_ID, _Ids
 
@@ -39,8 +40,7 @@ def _note(lines: list[str]) -> list[str]:
 def test_km_frontend_at_30_columns_keeps_the_upstream_and_leaves_out_the_kind(monkeypatch) -> None:
     lines = _frontend(monkeypatch, 30)
     assert lines[1].split() == ["ADDRESS", "UPSTREAM"], lines
-    assert "default/fortio." in lines[2] and "".join(line.strip() for line in lines[2:5]).endswith(
-        NAMES[SVC_ID].split("/")[1]), lines  # the name, wrapped after its dots
+    assert lines[2].split() == ["10.96.33.1", NAMES[SVC_ID]], lines  # the name whole on its row
     assert " ".join(" ".join(_note(lines)).split()) == NOTE, lines
 
 
@@ -60,10 +60,30 @@ def test_note_lines_never_part_a_short_flag_from_its_value(width: int) -> None:
     assert all(len(line) <= width or line.strip() in ("-o wide", "WAYPOINT;") for line in lines), lines
 
 
-def test_fit_columns_leaves_the_last_columns_out_only_after_the_others() -> None:
+def test_fit_columns_leaves_columns_out_from_the_right_and_never_splits_a_name() -> None:
     table = Table("ID", "NAME", "KIND", "STATE")
-    table.add_row("1", "default/a-rather-long-name-here", "service", "ready")
-    _, dropped, _ = fit_columns(table, 20, ("ID",), 12, last=("NAME",))
-    assert dropped == ["KIND", "STATE"]  # NAME kept while another column can go (the table's order)
-    _, dropped, _ = fit_columns(Table("ID", "NAME", "KIND"), 3, ("ID",), 12, last=("NAME",))
-    assert dropped == ["NAME", "KIND"]  # narrower still: it goes too
+    table.add_row(*(whole_names(cell) for cell in ("1", "default/a-rather-long-name-here", "service", "ready")))
+    _, dropped, _ = fit_columns(table, 40, ("ID",), 12)
+    assert dropped == ["KIND", "STATE"]  # NAME (least width: the whole name) fits only alone
+    _, dropped, _ = fit_columns(Table("ID", "NAME", "KIND"), 3, ("ID",), 12)
+    assert dropped == ["NAME", "KIND"]
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 120, 140])
+def test_no_name_is_split_across_lines_in_any_map_table(monkeypatch, width: int) -> None:
+    """Tester pass 23: km_frontend's UPSTREAM and km_service's WAYPOINT were split after
+    their dots at 60-120 columns. Every name of every map's table is whole on one line,
+    or its column is left out with the note."""
+    from test_cli_map_key_columns_at_80 import POD_OF_COOKIE, POLICY, _entries
+    from kmeshctl.maps import AUTHZ_POL, MAP_NAMES
+
+    monkeypatch.setenv("COLUMNS", str(width))
+    for name in MAP_NAMES:
+        buffer = io.StringIO()
+        console = PipeFriendlyConsole(file=buffer, force_terminal=True, color_system=None)
+        dumps = [dump.MapDump(dump.SPECS_BY_NAME[name], _entries()[name]), dump.MapDump(AUTHZ_POL, _entries()[AUTHZ_POL.name])]
+        dump.render_tables(dumps[:1], _Ids(), console, pods={}, policies=dump._policy_names(dumps))  # type: ignore[arg-type]
+        words = buffer.getvalue().split()
+        for whole in (*NAMES.values(), POLICY):
+            heads = [word for word in words if word != whole and whole.startswith(word) and word[-1] in "/."]
+            assert not heads, (name, width, whole, buffer.getvalue())

@@ -261,15 +261,14 @@ def _padding_width(table: Table, index: int) -> int:
     return left + right
 
 
-def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int,
-                last: tuple[str, ...] = ()) -> tuple[Table, list[str], int]:
+def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int) -> tuple[Table, list[str], int]:
     """``table`` for a terminal ``width`` columns wide, the headers of the columns left
     out, and the width to print it at. The ``keys`` columns (ids, names: what tells the
     rows apart) are kept whole at any width; the others wrap (at least ``min_other``
-    wide) and, while the table is still too wide, are left out from the right, the
-    ``last`` ones (a name a value stands for) only after every other. When the
-    keys alone are wider than ``width``, the width returned is theirs: the line is wider
-    than the terminal (it folds it) rather than a name cut or split."""
+    wide, and never narrower than a cell's least width: a name stays whole) and, while
+    the table is still too wide, are left out from the right. When the keys alone are
+    wider than ``width``, the width returned is theirs: the line is wider than the
+    terminal (it folds it) rather than a name cut or split."""
     terminal_style(table)
     for column in table.columns:
         column.no_wrap = str(column.header) in keys
@@ -280,7 +279,7 @@ def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int,
         others = [c for c in kept if str(c.header) not in keys]
         if not others:
             break
-        kept.remove(next((c for c in reversed(others) if str(c.header) not in last), others[-1]))
+        kept.remove(others[-1])
     dropped = [str(c.header) for c in table.columns if c not in kept]  # in the table's order
     narrow = with_columns(table, kept) if dropped else table
     whole = sum(_natural(c) if c.no_wrap else _wrapped(c, min_other) for c in narrow.columns)
@@ -349,6 +348,28 @@ def _cuts(text: str, width: int) -> list[int]:
                 line_start = end
             end = word.start() + piece.end()
     return cuts
+
+
+class NamesText(WholeWordsText):
+    """A cell of names and addresses (`default/fortio.default.svc.cluster.local`, an IPv6
+    address): it wraps only between words, never inside one, so each name copies whole
+    from one line. Its least width is its longest word."""
+
+    def least_width(self) -> int:
+        return max((len(word) for word in self.plain.split()), default=0)
+
+    def wrap(self, console: Console, width: int, **kwargs: Any) -> Lines:
+        return Text.wrap(self, console, width, **kwargs)
+
+
+def whole_names(cell: Any) -> Any:
+    """``cell`` (a str with markup, or a Text) as a NamesText, styles kept; anything else (a
+    nested renderable) as it is."""
+    if isinstance(cell, NamesText) or not isinstance(cell, (str, Text)):
+        return cell
+    text = Text.from_markup(cell) if isinstance(cell, str) else cell
+    return NamesText(text.plain, style=text.style, justify=text.justify, overflow=text.overflow,
+                     no_wrap=text.no_wrap, end=text.end, tab_size=text.tab_size, spans=list(text.spans))
 
 
 def whole_words(cell: Any) -> Any:
