@@ -378,9 +378,9 @@ def _idreg_table(entries: list[tuple[IdRegKey, IdRegValue]], ids: IdRegistry) ->
     return table
 
 
-def _verdict_text(verdict: Any, policy: int, names: dict[int, str]) -> str:
-    text = verdict.name.lower()
-    return f"{text} by {names.get(policy, f'policy {policy}')}" if policy else text
+def _policy_text(policy: int, names: dict[int, str]) -> str:
+    """The name of policy id ``policy`` (EMPTY for 0: a verdict no policy decided)."""
+    return names.get(policy, f"policy {policy}") if policy else EMPTY
 
 
 def _authz_dst_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> Table:
@@ -399,12 +399,13 @@ def _authz_port_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> 
 
 
 def _authz_rule_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> Table:
-    table = Table("table", "port class", "source", "verdict", "dry-run verdict")
+    table = Table("table", "port class", "source", "verdict", "policy", "dry-run verdict", "dry-run policy")
     for key, value in entries:
-        shadow = (_verdict_text(value.shadow_verdict, value.shadow_policy, names)
-                  if value.shadow_policy else EMPTY)
+        dry_run = value.shadow_policy != 0
         table.add_row(str(key.table), "other ports" if key.port_class == 0 else str(key.port_class),
-                      str(key.src), _verdict_text(value.verdict, value.policy, names), shadow)
+                      str(key.src), value.verdict.name.lower(), _policy_text(value.policy, names),
+                      value.shadow_verdict.name.lower() if dry_run else EMPTY,
+                      _policy_text(value.shadow_policy, names))
     return table
 
 
@@ -442,11 +443,12 @@ _TABLES = {
 }
 
 
-# The columns that tell a map's rows apart (its BPF key and the key's name, and the pod
-# name of km_endpoint's backend), per map: kept whole at any width (narrower than they
-# are, the lines are wider than the terminal), in front of the others, which wrap and,
-# when the table still does not fit, are left out from the right (-o wide shows every
-# column whole). Another value (km_frontend's upstream) is never one: it wraps first.
+# The columns that tell a map's rows apart (its BPF key and the key's name), and the
+# value a map is read for (km_endpoint's backend, the name km_frontend's address leads
+# to, km_authz_rule's verdict, km_authz_stats' count), per map: kept whole at any width
+# (narrower than they are, the lines are wider than the terminal), in front of the
+# others, which wrap between words (a name is never split) and, when the table still
+# does not fit, are left out from the right (-o wide shows every column whole).
 _KEY_COLUMNS = {
     FRONTEND.name: ("address", "upstream"),
     SERVICE.name: ("service id", "service"),
@@ -457,9 +459,9 @@ _KEY_COLUMNS = {
     IDREG.name: ("id", "name"),
     AUTHZ_DST.name: ("address", "table"),
     AUTHZ_PORT.name: ("table", "port"),
-    AUTHZ_RULE.name: ("table", "port class", "source"),
+    AUTHZ_RULE.name: ("table", "port class", "source", "verdict"),
     AUTHZ_POL.name: ("id", "name"),
-    AUTHZ_STATS.name: ("policy", "verdict", "dry run"),
+    AUTHZ_STATS.name: ("policy", "verdict", "dry run", "connections"),
 }
 # The detail columns of each map (ids and cookies the names beside them stand for, the
 # tunnel a backend takes as a waypoint): only -o wide shows them.

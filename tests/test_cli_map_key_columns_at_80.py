@@ -87,9 +87,9 @@ def _rendered(monkeypatch, name: str) -> str:
     return buffer.getvalue()
 
 
-def _key_cells(name: str) -> list[str]:
-    """The text of every key cell of ``name``'s table, as the table shows it (the map's own
-    table builder), leaving out the detail columns only -o wide shows."""
+def _key_columns(name: str) -> list[list[str]]:
+    """The key columns of ``name``'s table, each as its header and cells' text, as the map's
+    own table builder makes them, leaving out the detail columns only -o wide shows."""
     dumps = [dump.MapDump(dump.SPECS_BY_NAME[name], _entries()[name]),
              dump.MapDump(AUTHZ_POL, _entries()[AUTHZ_POL.name])]
     authz = dump._AUTHZ_TABLES.get(name)
@@ -100,7 +100,13 @@ def _key_cells(name: str) -> list[str]:
     else:
         table = dump._TABLES[name][0](dumps[0].entries, _Ids())
     keys = set(dump._KEY_COLUMNS[name]) - set(dump._DETAIL_COLUMNS.get(name, ()))
-    return [str(cell) for column in table.columns if column.header in keys for cell in column.cells]
+    return [[str(column.header), *(str(cell) for cell in column.cells)] for column in table.columns
+            if column.header in keys]
+
+
+def _key_cells(name: str) -> list[str]:
+    """The text of every key cell of ``name``'s table, as the table shows it."""
+    return [cell for column in _key_columns(name) for cell in column[1:]]
 
 
 def test_every_map_has_a_realistic_row_here() -> None:
@@ -121,15 +127,11 @@ def test_key_cells_are_whole_at_80_columns(name: str, monkeypatch) -> None:
 
 
 def _keys_width(name: str) -> int:
-    """At most the width of ``name``'s key columns alone (3 spaces between columns):
-    km_endpoint's service and backend names, km_frontend's IPv6 address and the pod name
-    it leads to."""
-    longest = max(len(n) for n in NAMES.values())
-    if name == ENDPOINT.name:
-        return longest + 3 + len("PRIO") + 3 + len("INDEX") + 3 + longest
-    if name == FRONTEND.name:
-        return len("fd00:10:244:1a2b:3c4d:5e6f:7a8b:9c0d") + 3 + longest
-    return WIDTH
+    """The terminal's width, or the width of ``name``'s key columns alone (3 spaces between
+    columns) when wider: km_endpoint's service and backend names, km_frontend's IPv6
+    address and the pod name it leads to, km_authz_stats' policy name and count."""
+    columns = _key_columns(name)
+    return max(WIDTH, sum(max(len(text) for text in column) for column in columns) + 3 * (len(columns) - 1))
 
 
 def test_km_endpoint_keeps_service_prio_index_and_backend_whole(monkeypatch) -> None:
