@@ -170,8 +170,10 @@ def check_agent_pod(client: "KubeClient", pod: str, namespace: str, command: str
         found = client.get("v1", "Pod", pod, namespace)
     except ApiError:
         return
-    labels = ((found or {}).get("metadata") or {}).get("labels") or {}
-    if found is None or all(labels.get(k) == v for k, v in AGENT_POD_LABELS.items()):
+    if found is None:
+        raise pod_not_found(client, pod, namespace, command)
+    labels = (found.get("metadata") or {}).get("labels") or {}
+    if all(labels.get(k) == v for k, v in AGENT_POD_LABELS.items()):
         return
     agents = agent_pod_refs(client)
     if agents is None:  # this user may not list pods: the label is what to look for
@@ -185,6 +187,53 @@ def check_agent_pod(client: "KubeClient", pod: str, namespace: str, command: str
     agent_ns, _, agent = agents[0].partition("/")
     raise UsageError(f"pod {namespace}/{pod} is not a kmesh agent (agent pods: {shown}); pass --pod with one "
                      f"of them: `{command} --pod {agent} -n {agent_ns}`")
+
+
+def pod_not_found(client: "KubeClient", pod: str, namespace: str, command: str) -> KmeshctlError:
+    """--pod names no pod of ``namespace`` (exit 1, as kubectl's NotFound): the agent pods
+    there are (their names change with every install), or the namespace kmesh is installed
+    in when it is another, each with the command to paste; or that kmesh is not installed."""
+    agents = agent_pod_refs(client)
+    missing = f"pod {namespace}/{pod} not found"
+    if agents is None:  # this user may not list pods: the label is what to look for
+        return KmeshctlError(f"{missing}; pass --pod with a kmesh agent pod: `kubectl get pods -A -l {_selector()}` "
+                             "lists them")
+    if not agents:
+        where = _agent_daemonset_namespaces(client)
+        if not where:
+            return KmeshctlError(f"{missing}, and kmesh is not installed in this cluster (no kmesh DaemonSet; "
+                                 f"`kubectl get pods -A -l {_selector()}` lists no agent pod): install kmesh first")
+        return KmeshctlError(f"{missing}, and kmesh's DaemonSet in namespace {where[0]} runs no agent pod yet: see "
+                             f"`kmeshctl status -n {where[0]}`")
+    here = [ref for ref in agents if ref.partition("/")[0] == namespace]
+    if here:
+        agent = here[0].partition("/")[2]
+        return KmeshctlError(f"{missing} (agent pods in {namespace}: {named_pods(here)}; their names change with each "
+                             f"install); pass --pod with one of them: `{command} --pod {agent} -n {namespace}`")
+    other = agents[0].partition("/")[0]
+    there = [ref for ref in agents if ref.partition("/")[0] == other]
+    names = [ref.partition("/")[2] for ref in there]
+    agent = pod if pod in names else names[0]
+    also = "" if agent == pod else " with one of its agent pods"
+    return KmeshctlError(f"{missing}: kmesh is installed in namespace {other}, not {namespace} (agent pods: "
+                         f"{named_pods(there)}); pass -n {other}{also}: `{command} --pod {agent} -n {other}`")
+
+
+def named_pods(refs: list[str]) -> str:
+    """At most AGENT_PODS_NAMED of ``refs``, and how many more."""
+    return ", ".join(refs[:AGENT_PODS_NAMED]) + (f" and {len(refs) - AGENT_PODS_NAMED} more"
+                                                  if len(refs) > AGENT_PODS_NAMED else "")
+
+
+def _agent_daemonset_namespaces(client: "KubeClient") -> list[str]:
+    """The namespaces of kmeshctl's agent DaemonSets ([] when none, or not listable)."""
+    from kmeshctl.kube import ApiError
+    from kmeshctl.namespaces import agent_namespaces
+
+    try:
+        return agent_namespaces(client)
+    except ApiError:
+        return []
 
 
 def _selector() -> str:

@@ -418,7 +418,8 @@ def _weight_set(text: str, part: str, number: int, subject: DemoSubject, example
 def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
                   sandbox_name: str | None = None, cluster_flags: str = "",
                   namespace: str | None = None, sandbox_flag: str = "--sandbox",
-                  kube_target: KubeTarget = KubeTarget(), rerun: Rerun = rerun_line) -> tuple[DemoTarget, str]:
+                  kube_target: KubeTarget = KubeTarget(), rerun: Rerun = rerun_line,
+                  cluster_by: str = "") -> tuple[DemoTarget, str]:
     """The target for --target auto|local|cluster, and one line saying which and why
     (naming the sandbox or the cluster).
 
@@ -433,7 +434,9 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
     manifests put them (None: the sandbox's only such namespace, `default` first); it
     chooses no target. ``sandbox_flag``: the spelling of the sandbox flag typed (--sandbox
     or --name), for messages about it. ``kube_target``: the cluster configured (--kubeconfig, --context).
-    ``rerun``: how a fix repeats the demo on a sandbox (the CLI's keeps every flag typed)."""
+    ``rerun``: how a fix repeats the demo on a sandbox (the CLI's keeps every flag typed).
+    ``cluster_by``: the flag that chose the cluster when --target was not typed (`--waypoint
+    wp`), named by a cluster that cannot be used, with the way to run locally instead."""
     from kmeshctl.demo_cluster import ClusterTarget, in_namespace, reachable_cluster
     from kmeshctl.sandbox.demo_target import LocalTarget
 
@@ -463,7 +466,9 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
         client, error = reachable_cluster(kube_target)
         if client is None:
             assert error is not None
-            raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(f"--target cluster: {error}")
+            raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(
+                f"{cluster_by} runs the demo on a cluster: {error}; or leave {cluster_by.split()[0]} out to run "
+                "it in a local sandbox" if cluster_by else f"--target cluster: {error}")
         return ClusterTarget(client, documents, (namespace or vs.namespace, vs.name)), f"Target: cluster {client.host}"
     try:
         name, how = local_sandbox(sandbox_name, sandbox_flag, rerun)

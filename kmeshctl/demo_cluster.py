@@ -473,6 +473,13 @@ def _applied_as_planned(client: KubeClient, doc: dict) -> bool:
     return live is None or (made_by_demo({**live, "kind": "Service"}) and model.USE_WAYPOINT_LABEL in _labels(live))
 
 
+def _live_service(client: KubeClient, objs: list[dict]) -> Optional[dict]:
+    """The demo's fortio Service as the cluster has it (None: not there, or not readable)."""
+    meta = _fortio_service(objs)["metadata"]
+    readable, live = _readable(lambda: client.get("v1", "Service", meta["name"], meta["namespace"]))
+    return live if readable else None
+
+
 def _service_exists(client: KubeClient, doc: dict) -> bool:
     return client.get("v1", "Service", doc["metadata"]["name"], doc["metadata"]["namespace"]) is not None
 
@@ -499,7 +506,8 @@ def _waypoint_error(client: KubeClient, objs: list[dict], planned: bool, outcome
     if not readable or waypoint is None:
         return None
     if waypoint.gateway_reason == "not found":
-        return KmeshctlError(_no_waypoint_words(who, missing, (namespace, name), on, outcome),
+        live_label = "" if missing else _labels(_live_service(client, objs)).get(model.USE_WAYPOINT_LABEL, "")
+        return KmeshctlError(_no_waypoint_words(who, missing, (namespace, name), on, outcome, live_label),
                              fix=_waypoint_fix(client, namespace, name, apply))
     pods_needed = waypoint.managed or waypoint.pods
     if waypoint.addresses and (waypoint.ready_pods or not pods_needed):
@@ -628,17 +636,100 @@ def with_waypoint(objs: list[dict], name: str, namespace: str = "") -> list[dict
     return labelled
 
 
-def _no_waypoint_words(who: str, missing: bool, waypoint: tuple[str, str], on: str, outcome: str) -> str:
+def _no_waypoint_words(who: str, missing: bool, waypoint: tuple[str, str], on: str, outcome: str,
+                       live_label: str = "") -> str:
     """The waypoint the Service would use does not exist, said as the cluster has it: the
-    Service and its label there, or no Service yet (the demo's manifest gives the label)."""
+    Service and its label there (``live_label``: its value in the cluster when the demo's
+    apply would change it), or no Service yet (the demo's manifest gives the label)."""
     from kmeshctl.waypoint import model
 
     namespace, name = waypoint
     if missing and on.startswith("Service"):
         return (f"no {who} in the cluster yet (the demo creates it, labelled {model.USE_WAYPOINT_LABEL}={name}) and "
                 f"the waypoint {namespace}/{name} it would use does not exist ({outcome})")
+    if live_label and live_label != name and on.startswith("Service"):
+        return (f"{who} is labelled {model.USE_WAYPOINT_LABEL}={live_label}; the demo would relabel it "
+                f"{model.USE_WAYPOINT_LABEL}={name}, and the waypoint {namespace}/{name} does not exist ({outcome})")
     return (f"{who} {'will use (the demo creates it)' if missing else 'uses'} waypoint {namespace}/{name} "
             f"(label {model.USE_WAYPOINT_LABEL}={name} on {on}), which does not exist ({outcome})")
+
+
+@dataclass(frozen=True)
+class HeldLabel:
+    """The istio.io/use-waypoint label of the demo's own Service as the cluster has it,
+    owned by field managers other than kmeshctl's (the demo never takes their fields)."""
+
+    service: str  # namespace/name
+    name: str  # the label's value: the waypoint's name
+    where: str  # the waypoint's namespace (istio.io/use-waypoint-namespace, else the Service's)
+    owners: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        from kmeshctl.waypoint import model
+
+        return f"{model.USE_WAYPOINT_LABEL}={self.name}"
+
+    @property
+    def owners_text(self) -> str:
+        return ", ".join(f'field manager "{m}"' for m in self.owners)
+
+
+def label_managers(obj: dict, key: str) -> list[str]:
+    """The field managers other than kmeshctl's that own label ``key`` of ``obj`` (its
+    managedFields; status writes aside), sorted."""
+    from kmeshctl.kube import FIELD_MANAGER
+
+    found = set()
+    for entry in (obj.get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") == FIELD_MANAGER or entry.get("subresource") == "status":
+            continue
+        labels = ((entry.get("fieldsV1") or {}).get("f:metadata") or {}).get("f:labels") or {}
+        if f"f:{key}" in labels:
+            found.add(entry.get("manager") or "?")
+    return sorted(found)
+
+
+def held_waypoint_label(client: KubeClient, objs: list[dict]) -> Optional[HeldLabel]:
+    """The demo's own Service's (made_by_demo) istio.io/use-waypoint label when another
+    field manager owns it; None when there is none, kmeshctl alone owns it, or it cannot
+    be read (a user's Service is refused as ForeignObjects)."""
+    from kmeshctl.waypoint import model
+
+    doc = _fortio_service(objs)
+    meta = doc["metadata"]
+    readable, live = _readable(lambda: client.get("v1", "Service", meta["name"], meta["namespace"]))
+    if not readable or live is None or not made_by_demo({**live, "kind": "Service"}):
+        return None
+    labels = _labels(live)
+    value = labels.get(model.USE_WAYPOINT_LABEL)
+    owners = label_managers(live, model.USE_WAYPOINT_LABEL)
+    if not value or not owners:
+        return None
+    return HeldLabel(f"{meta['namespace']}/{meta['name']}", value,
+                     labels.get(model.USE_WAYPOINT_NAMESPACE_LABEL) or meta["namespace"], tuple(owners))
+
+
+def held_label_error(client: KubeClient, held: HeldLabel, wanted: str) -> KmeshctlError:
+    """--waypoint WANTED names another waypoint than the Service's own label, which another
+    field manager owns: nothing changed; the fix relabels it with kubectl (then the demo's
+    apply sets the same value: no conflict), making WANTED first when it does not exist, or
+    uses the waypoint the label names when that one is ready."""
+    from kmeshctl.waypoint import deploy, model
+
+    namespace = held.service.split("/")[0]
+    label = (f"`kubectl label service {SERVICE} -n {namespace} {model.USE_WAYPOINT_LABEL}={wanted} --overwrite`")
+    readable, state = _readable(lambda: deploy.waypoint_state(client, namespace, wanted))
+    exists = readable and state is not None and state.gateway_reason != "not found"
+    make = "" if exists else f"`kmeshctl waypoint apply -n {namespace} --name {wanted} --wait`, then "
+    rerun = f"`kmeshctl demo traffic-shift --target cluster -n {namespace} --waypoint {wanted}`"
+    fix = (f"make waypoint {namespace}/{wanted} and relabel the Service yourself: {make}{label}, then re-run the "
+           f"demo: {rerun}") if make else f"relabel the Service yourself: {label}, then re-run the demo: {rerun}"
+    if held.name in _usable_waypoints(client, held.where):
+        fix += (f"; or use the waypoint it names: `kmeshctl demo traffic-shift --target cluster -n {namespace} "
+                f"--waypoint {held.name}`")
+    return KmeshctlError(f"Service {held.service} is labelled {held.text} by {held.owners_text}, whose fields the "
+                         f"demo never takes: --waypoint {wanted} cannot relabel it ({NOTHING_CHANGED})", fix=fix)
 
 
 def made_by_demo(obj: dict) -> bool:
@@ -1039,6 +1130,22 @@ class ForeignObjects(UsageError):
                              f"`kubectl delete {where}{delete}`{label}")
 
 
+
+
+def _in_demo_words(error: "applier.DryRunRejected") -> "applier.DryRunRejected":
+    """A dry run's conflict as the demo says it: never naming install's --force-conflicts
+    (the demo has no such flag and never takes another manager's fields)."""
+    from kmeshctl.kube import FORCE_WORDS, NEVER_FORCE_WORDS
+
+    words = next((w for w in (FORCE_WORDS, NEVER_FORCE_WORDS) if w in error.problem), None)
+    if words is None:
+        return error
+    outcome = error._message[len(error.problem) + 2:]
+    return applier.DryRunRejected(error.problem.replace(words, "(the demo never takes another "
+                                                        "manager's fields)"), error.fix, outcome or NOTHING_CHANGED,
+                                  see=error.see)
+
+
 class _ForcedVirtualService:
     """``client``, its server-side apply of the demo's own VirtualService forced (the demo's
     weights are the demo's to set, whoever patched them since); every other object is
@@ -1146,7 +1253,10 @@ class ClusterTarget:
         writer = self._virtual_service_writer()
         progress("checking what the split needs: kmesh, the namespace's enrollment, the waypoint")
         self._refuse_when_lacking(planned=True, outcome=NOTHING_CHANGED)
-        applier.preflight(writer, objs, validation_version(self.client), None)
+        try:
+            applier.preflight(writer, objs, validation_version(self.client), None)
+        except applier.DryRunRejected as error:
+            raise _in_demo_words(error) from error
         self._say_forced(live, progress)  # after the refusals: its promise is kept from here on
         if record is not None:
             self._settle_record(record, action, progress)
@@ -1164,9 +1274,19 @@ class ClusterTarget:
 
     def _using_waypoint(self, objs: list[dict], progress: Callable[[str], None]) -> list[dict]:
         """``objs`` with the fortio Service labelled for the waypoint to use (--waypoint,
-        else found_waypoint's), said; as they are when neither names one."""
+        else found_waypoint's), said; as they are when neither names one. A label of the
+        demo's Service that another field manager set (`kubectl apply` of the example, a
+        `kubectl label`) is never taken: without --waypoint the Service keeps the waypoint
+        it names; a --waypoint naming another is refused (held_label_error)."""
         namespace = _fortio_service(objs)["metadata"]["namespace"]
-        found = (namespace, self.waypoint, "--waypoint") if self.waypoint else found_waypoint(self.client, namespace)
+        held = held_waypoint_label(self.client, objs)
+        if held is not None and self.waypoint and self.waypoint != held.name:
+            raise held_label_error(self.client, held, self.waypoint)
+        if held is not None and not self.waypoint:
+            found = (held.where, held.name, f"its own label {held.text}, set by {held.owners_text}")
+        else:
+            found = ((namespace, self.waypoint, "--waypoint") if self.waypoint
+                     else found_waypoint(self.client, namespace))
         where, name, why = found
         if not name:
             return objs

@@ -4,7 +4,6 @@ objects; and the dry run, online or offline. Applying them is kmeshctl/apply.py.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -13,8 +12,7 @@ from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import (XDS_PORT, IstioNamespaceMissing, check_istio_namespace, check_xds_service,
                              istiod_addresses, istiod_addresses_anywhere, resolve_xds_address)
-from kmeshctl.kube import (DEFAULT_KUBECONFIG, KubeClient, KubeTarget, NoClusterConfigured, connect_reachable,
-                           running_in_cluster)
+from kmeshctl.kube import KubeClient, KubeTarget, NoClusterConfigured, cluster_configured, connect_reachable
 from kmeshctl.params import (
     DEFAULT_ISTIO_NAMESPACE,
     DEFAULT_NAMESPACE,
@@ -23,7 +21,7 @@ from kmeshctl.params import (
     InstallParams,
     install_params,
 )
-from kmeshctl.render import render_manifests
+from kmeshctl.render import made_by_kmeshctl, render_manifests
 from kmeshctl.uninstall import check_install_namespaces, installed_objects
 from kmeshctl.validate import CrdSchemas, crd_schemas_from_files, validate_offline
 
@@ -73,12 +71,6 @@ class NoClusterForIstiod(KmeshctlError):
         self.reason = str(reason)
 
 
-def cluster_configured(target: KubeTarget) -> bool:
-    """A cluster is configured (``target``'s --kubeconfig, --context or $KUBECONFIG,
-    ~/.kube/config, the in-cluster account), without reading or asking it."""
-    return target.named or running_in_cluster() or os.path.exists(os.path.expanduser(DEFAULT_KUBECONFIG))
-
-
 def missing_required(xds_address: Optional[str], cluster_id: Optional[str], dry_run: bool,
                      target: KubeTarget) -> list[str]:
     """The required parameters left out, all at once: cluster_id always; xds_address for a
@@ -107,17 +99,81 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
         check_istio_namespace(client, istio_namespace)
         if xds_address is not None:
             check_xds_service(client, xds_address)
-    found_in = None
+    found_in, blockers = None, []
     if xds_address is None:
         assert client is not None  # without --xds-address, _cluster_for_dry_run needs a cluster
         found_in = istio_namespace
-        xds_address = _istiod_in(client, istio_namespace)
-    params = install_params(xds_address, cluster_id, **options)
+        try:
+            xds_address = _istiod_in(client, istio_namespace)
+        except UsageError:
+            raise  # a flag to give or change (--istio-namespace, --xds-address): alone, it changes what is checked
+        except KmeshctlError as no_istiod:  # the cluster's lack: said with every other blocker
+            blockers.append(no_istiod)
+    params = install_params(xds_address or PLACEHOLDER_XDS_ADDRESS, cluster_id, **options)
     objects, users, existing = render_manifests(params), [], []
     if client is not None:  # an object of kmeshctl's names it did not make is refused (or, a namespace, used as is)
+        check_blockers(client, objects, params.namespace, blockers)
         ownership = applier.check_ownership(client, objects, params.namespace)
         objects, users, existing = ownership.objects, ownership.users_namespaces, ownership.existing
     return InstallPlan(params, objects, client, crds, found_in, offline_because, users, existing)
+
+
+class InstallBlocked(KmeshctlError):
+    """Several things in the cluster refuse this install, each a failed row of precheck's
+    (the Istio kinds served, istiod, the agents' namespace, objects of kmeshctl's names it
+    did not make): one line naming every one with its fix, nothing applied; the exit code
+    of the first (precheck's order)."""
+
+    def __init__(self, blockers: list[tuple[str, str, int]]) -> None:
+        listed = "; ".join(f"({n}) {problem}: {fix}" if fix else f"({n}) {problem}"
+                           for n, (problem, fix, _) in enumerate(blockers, 1))
+        super().__init__(f"{len(blockers)} problems block the install, nothing was applied: {listed}",
+                         blockers[0][2])
+        self.blockers = blockers
+
+
+def check_blockers(client: KubeClient, objects: list[dict], namespace: str,
+                   found: Optional[list[KmeshctlError]] = None) -> None:
+    """Every blocker precheck would find in the cluster, at once, before any write:
+    ``found`` (istiod missing, found by the caller), the kinds of ``objects`` the cluster
+    does not serve, and what applier.check_ownership refuses (the agents' namespace
+    enrolled in a data plane or enforcing a Pod Security level, objects of kmeshctl's
+    names it did not make). One alone is raised in its own words (from where it was
+    found); two or more are InstallBlocked."""
+    blockers: list[tuple[str, str, int]] = []
+    try:
+        applier.check_kinds_served(client, objects)
+    except KmeshctlError as missing:
+        blockers.append((missing.problem.removesuffix("; nothing was applied"), missing.fix, missing.exit_code))
+    blockers += [(error.problem, error.fix, error.exit_code) for error in found or []]
+    blockers += [(problem, fix, UsageError.exit_code)
+                 for problem, fix in ownership_blockers(client, objects, namespace)]
+    if len(blockers) > 1:
+        raise InstallBlocked(blockers)
+    if found:
+        raise found[0]
+    applier.check_kinds_served(client, objects)  # one alone: its own line (check_ownership raises the others)
+
+
+def ownership_blockers(client: KubeClient, objects: list[dict], namespace: str) -> list[tuple[str, str]]:
+    """(problem, fix) for each thing applier.check_ownership would refuse, with its words
+    (enrolled_refusal, pod_security_refusal, foreign_objects), in precheck's order."""
+    enrolled, pod_security, others = [], [], []
+    for obj in objects:
+        current = applier.current_object(client, obj)
+        if obj["kind"] != "Namespace" or current is None:
+            others.append(obj)
+            continue
+        enrolled.append(applier.enrolled_refusal(current))
+        if not made_by_kmeshctl(current):
+            pod_security.append(applier.pod_security_refusal(current))
+        else:
+            others.append(obj)
+    found = [refused for refused in pod_security + enrolled if refused is not None]
+    foreign = applier.foreign_objects(client, others)
+    if foreign:
+        found.append((applier.foreign_problem(foreign), applier.delete_fix(foreign, namespace)))
+    return found
 
 
 def _istiod_in(client: KubeClient, istio_namespace: str) -> str:

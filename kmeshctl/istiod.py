@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import contextlib
-
 import re
+import shlex
+from dataclasses import dataclass
 from typing import Optional
 
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -151,3 +152,82 @@ def istiod_address_quickly(kubeconfig: Optional[str], context: Optional[str], is
         sys.stdin = saved_stdin
     answered = list(found)  # the thread may still be running: read it once
     return (answered[0] if answered else []), bool(answered)
+
+
+# -- istiod's own cluster id (what the agents' --cluster-id must be) --------------------------
+
+# istiod's cluster id is its CLUSTER_ID environment variable, Istio's default when unset.
+CLUSTER_ID_ENV = "CLUSTER_ID"
+DEFAULT_CLUSTER_ID = "Kubernetes"
+# kubectl's jsonpath printing a Deployment's CLUSTER_ID (nothing when unset).
+CLUSTER_ID_JSONPATH = '{.spec.template.spec.containers[*].env[?(@.name=="CLUSTER_ID")].value}'
+
+
+@dataclass(frozen=True)
+class IstiodDeployment:
+    """The Deployment behind an istiod Service, and the cluster id it runs with (None: set
+    from elsewhere than the Deployment, e.g. a ConfigMap: not known here; ``defaulted``:
+    its CLUSTER_ID is not set, so Istio's default)."""
+
+    namespace: str
+    name: str
+    cluster_id: Optional[str]
+    defaulted: bool = False
+
+    @property
+    def read_cluster_id(self) -> str:
+        """The kubectl line that prints the cluster id, for a message to show in backticks."""
+        return shlex.join(["kubectl", "-n", self.namespace, "get", "deploy", self.name, "-o",
+                           f"jsonpath={CLUSTER_ID_JSONPATH}"])
+
+    @property
+    def read_logs(self) -> str:
+        return shlex.join(["kubectl", "-n", self.namespace, "logs", f"deploy/{self.name}"])
+
+
+def istiod_deployment(client: KubeClient, address: str) -> Optional[IstiodDeployment]:
+    """The one Deployment whose pods the Service ``address`` names selects (istiod's);
+    None when ``address`` is no cluster Service name, or none or several match, or they
+    cannot be read (only a suggestion depends on it)."""
+    named = cluster_service(address)
+    if named is None:
+        return None
+    name, namespace, _ = named
+    try:
+        service = client.get("v1", "Service", name, namespace)
+        selector = ((service or {}).get("spec") or {}).get("selector") or {}
+        if not selector:
+            return None
+        deployments = [d for d in client.list("apps/v1", "Deployment", namespace=namespace)
+                       if _selects(selector, (((d.get("spec") or {}).get("template") or {}).get("metadata") or {})
+                                   .get("labels") or {})]
+    except KmeshctlError:
+        return None
+    if len(deployments) != 1:
+        return None
+    deployment = deployments[0]
+    containers = ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
+    settings = [e for c in containers for e in c.get("env") or [] if e.get("name") == CLUSTER_ID_ENV]
+    cluster_id: Optional[str] = DEFAULT_CLUSTER_ID
+    if settings:  # set from elsewhere (valueFrom), or empty: not known here
+        cluster_id = None if "valueFrom" in settings[0] else settings[0].get("value") or None
+    return IstiodDeployment(namespace, deployment["metadata"]["name"], cluster_id, defaulted=not settings)
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def guessed_deployment(address: str) -> Optional[IstiodDeployment]:
+    """istiod's Deployment by the name of its Service (istiod's chart names both alike),
+    for a kubectl line when the Deployment itself could not be read; None for an address
+    that is no cluster Service name."""
+    named = cluster_service(address)
+    return IstiodDeployment(named[1], named[0], None) if named else None
+
+
+def same_service(address: str, other: str) -> bool:
+    """Do two xDS addresses name the same Service and port (`istiod.istio-system.svc:15012`
+    and its `.svc.cluster.local` form alike)? Otherwise compared as typed."""
+    one, two = cluster_service(address), cluster_service(other)
+    return one == two if one and two else address == other

@@ -17,7 +17,7 @@ import shlex
 import shutil
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 from urllib.parse import quote
 
 import yaml
@@ -76,7 +76,7 @@ class ApplyConflict(ApiError):
     FIX = "remove that manager's values for these fields (or delete the object), then re-run"
 
     def __init__(self, obj: dict, err: ApiError, force_command: str = "") -> None:
-        problem = conflict_problem(obj, err)
+        problem = conflict_problem(obj, err, bool(force_command))
         fix = self.FIX + (f"; to take them back for kmeshctl, re-run with --force-conflicts: `{force_command}`"
                           if force_command else "")
         super().__init__(409, err.reason, problem, err.causes, fix=fix)
@@ -867,6 +867,49 @@ def running_in_cluster() -> bool:
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(SERVICE_ACCOUNT_TOKEN)
 
 
+def cluster_configured(target: KubeTarget) -> bool:
+    """A cluster is configured for ``target``, as connecting (load_configuration) decides,
+    without reading a kubeconfig or asking a server: False exactly when connecting would
+    fail with NoClusterConfigured. True when a kubeconfig or context is named (--kubeconfig,
+    a non-empty $KUBECONFIG, --context), even one that is missing or does not load: the
+    user meant a cluster, and connecting reports what is wrong with it, naming the path
+    (never falling back to local work); else inside a pod with a service account; else
+    when ~/.kube/config exists. The one answer to "is a cluster configured?" of every
+    command (install's offline dry run, `version`, `dump config WORD`, render's hints)."""
+    return target.named or running_in_cluster() or os.path.exists(os.path.expanduser(DEFAULT_KUBECONFIG))
+
+
+def typed_target(args: Sequence[str]) -> KubeTarget:
+    """The cluster a command line names when it did not parse (the root callback, which
+    builds run_options' KubeTarget, has not run; a hint needs it): --kubeconfig and
+    --context as typed (`FLAG VALUE` or `FLAG=VALUE`, the last one typed wins, none after
+    `--`), else $KUBECONFIG as the --kubeconfig option reads it (unset or empty: none)."""
+    typed: dict[str, Optional[str]] = {"--kubeconfig": None, "--context": None}
+    for i, word in enumerate(args):
+        if word == "--":
+            break
+        flag, equals, value = word.partition("=")
+        if flag in typed and equals:
+            typed[flag] = value
+        elif word in typed and i + 1 < len(args):
+            typed[word] = args[i + 1]
+    kubeconfig = typed["--kubeconfig"]
+    if kubeconfig is None:
+        kubeconfig = os.environ.get("KUBECONFIG") or None
+    return KubeTarget(kubeconfig, typed["--context"])
+
+
+def missing_kubeconfig_files(target: KubeTarget) -> list[str]:
+    """For a ``target`` that names a kubeconfig or context: the files of the kubeconfig it
+    would load (its KUBECONFIG-style list, else ~/.kube/config for a --context alone) when
+    none of them exists, as load_configuration then fails naming them; else []."""
+    if not target.named:
+        return []
+    path = target.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
+    files = [os.path.expanduser(p) for p in path.split(os.pathsep) if p]
+    return [] if any(os.path.exists(f) for f in files) else files
+
+
 def connect(target: KubeTarget) -> "KubeClient":
     """A client of the cluster ``target`` names (nothing is asked of it yet)."""
     from kubernetes import client as k8s
@@ -1565,7 +1608,7 @@ def body_line(body: bytes | str) -> str:
 def server_error_fix() -> str:
     """The one fix of an API server answering 5xx (etcd, webhook or apiserver trouble).
     The CLI adds the user's --kubeconfig/--context to the backticked kubectl command as it
-    prints it (conventions.as_the_user_reads), as to every other one."""
+    prints it (kmeshctl.cli.suggestions.as_the_user_reads), as to every other one."""
     return "check its health with `kubectl get --raw /readyz`, then retry"
 
 
@@ -1594,8 +1637,15 @@ def _api_error(status: int, method: str, path: str, data: Optional[dict],
 _CONFLICT_MANAGER = re.compile(r'conflict with "((?:[^"\\]|\\.)*)"')
 
 
-def conflict_problem(obj: dict, err: ApiError) -> str:
-    """One line naming the object, each owning field manager and its fields.
+# How kmeshctl treats another manager's fields: with a --force-conflicts flag on the command
+# running (FORCE_WORDS), or on one without it (NEVER_FORCE_WORDS: the demo's dry runs).
+FORCE_WORDS = "(kmeshctl takes another manager's fields only with --force-conflicts)"
+NEVER_FORCE_WORDS = "(this command never takes another manager's fields)"
+
+
+def conflict_problem(obj: dict, err: ApiError, forceable: bool = True) -> str:
+    """One line naming the object, each owning field manager and its fields, and whether
+    the command running can take them (``forceable``: it has --force-conflicts).
 
     Built from the Status causes (reason FieldManagerConflict, message `conflict with
     "<manager>" ...`, field) because the server's own message spans lines when there are
@@ -1610,7 +1660,7 @@ def conflict_problem(obj: dict, err: ApiError) -> str:
         detail = "; ".join(f'field manager "{m}" owns {", ".join(fields)}' for m, fields in owned.items())
     else:
         detail = f"conflict: {err}"
-    return f"{object_ref(obj)}: {detail} (kmeshctl takes another manager's fields only with install --force-conflicts)"
+    return f"{object_ref(obj)}: {detail} {FORCE_WORDS if forceable else NEVER_FORCE_WORDS}"
 
 
 def _display_name(meta: dict) -> str:

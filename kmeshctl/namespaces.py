@@ -4,6 +4,7 @@ annotation `kmesh.net/redirection: enabled` (facts section 5)."""
 
 from __future__ import annotations
 
+import difflib
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
@@ -28,6 +29,7 @@ class NamespaceChange:
     other_mode: str = ""  # another data plane's label value it had (enable: replaced; disable: left)
     restored: str = ""  # disable: the label value enable-ns --overwrite had replaced, put back
     replaced: str = ""  # enable --overwrite: the other data plane's label value it replaced
+    injection_labels: tuple[str, ...] = ()  # the labels that turn Istio sidecar injection on (injection_labels)
 
     def to_dict(self) -> dict:
         """enable-ns / disable-ns -o json|yaml (docs/usage.md): the labels replaced and put
@@ -77,32 +79,104 @@ def enrolled_namespaces(client: KubeClient) -> list[str]:
 
 
 def has_sidecar_injection(namespace: dict) -> bool:
+    return bool(injection_labels(namespace))
+
+
+def injection_labels(namespace: dict) -> tuple[str, ...]:
+    """The labels of ``namespace`` that turn Istio sidecar injection on: istio-injection=enabled,
+    istio.io/rev (any revision)."""
     labels = namespace["metadata"].get("labels") or {}
-    return labels.get("istio-injection") == "enabled" or "istio.io/rev" in labels
+    return tuple(key for key in ("istio-injection", "istio.io/rev")
+                 if (labels.get(key) == "enabled" if key == "istio-injection" else key in labels))
+
+
+def sidecar_warning(change: NamespaceChange) -> str:
+    """enable-ns's warning for a namespace with sidecar injection on, with the kubectl
+    line that turns it off (each injection label removed)."""
+    found = change.injection_labels or ("istio-injection", "istio.io/rev")
+    remove = " ".join(f"{key}-" for key in found)
+    return (f"namespace {change.name} also has Istio sidecar injection on ({', '.join(found)}); pods with a sidecar "
+            f"are never enrolled: turn it off with `kubectl label namespace {change.name} {remove}`, then restart "
+            "its pods")
 
 
 SHOWN_NAMESPACES = 5  # a mistyped name's fix lists at most this many to choose from
 
 
+class NamespacesNotFound(UsageError):
+    """Named namespaces that do not exist (nothing was changed): ``missing`` those names,
+    ``meant`` the existing name each close one is a typo of (did you mean). The fix says
+    which was meant when every missing name has one, else lists the namespaces to pick
+    from (enable: those it would enroll, else all; disable: those enrolled, else a few)."""
+
+    def __init__(self, missing: list[str], meant: dict[str, str], listing: str, enable: bool) -> None:
+        self.missing, self.meant = missing, meant
+        guesses = did_you_mean(meant, missing)
+        if guesses and len(meant) == len(missing):
+            fix = guesses
+        else:
+            pick = f"correct the names ({listing})"
+            fix = ("create them first or " if enable else "") + pick + (f"; {guesses}" if guesses else "")
+        super().__init__(f"namespace(s) not found: {', '.join(missing)} (nothing was changed)", fix=fix)
+
+
+def did_you_mean(meant: dict[str, str], missing: list[str]) -> str:
+    """`did you mean default?` (one typo), `did you mean default (for defualt) and demo
+    (for dmeo)?` (several); "" when none is close to a name."""
+    if not meant:
+        return ""
+    if len(missing) == 1:
+        return f"did you mean {meant[missing[0]]}?"
+    return f"did you mean {' and '.join(f'{right} (for {typed})' for typed, right in meant.items())}?"
+
+
+# difflib ratio for a mistyped namespace name (cli.suggestions.SUGGEST_CLOSENESS, the
+# closeness of every did-you-mean): a typo, not a look-alike
+NAME_CLOSENESS = 0.75
+
+
 def fetch_all(client: KubeClient, names: list[str], enable: bool = True) -> list[dict]:
-    """Every named namespace, or a UsageError naming the missing ones (nothing changed).
-    Enrolling, a missing namespace may be one to create; releasing, only a mistyped name
-    (those enrolled, else a few that exist, are listed)."""
+    """Every named namespace, or NamespacesNotFound naming the missing ones (nothing
+    changed), enable-ns and disable-ns alike: `did you mean default?` when a name is a
+    typo of one that exists, else the namespaces to pick from. Enrolling, a missing
+    namespace may also be one to create."""
     found = {name: client.get("v1", "Namespace", name) for name in dict.fromkeys(names)}
     missing = [name for name, ns in found.items() if ns is None]
     if missing:
-        fix = "create them first or correct the names (`kubectl get namespaces`)" if enable else \
-            f"correct the names ({_namespaces_to_release(client)})"
-        raise UsageError(f"namespace(s) not found: {', '.join(missing)} (nothing was changed)", fix=fix)
+        try:
+            existing = sorted(ns["metadata"]["name"] for ns in client.list("v1", "Namespace"))
+            enrolled = enrolled_namespaces(client) if not enable else []
+        except ApiError as error:  # may get them by name, not list them: nothing to guess from
+            if error.status not in (401, 403):
+                raise
+            raise NamespacesNotFound(missing, {}, "`kubectl get namespaces`", enable) from None
+        candidates = _enrollable(existing) if enable else existing
+        meant = {}
+        for name in missing:
+            close = (difflib.get_close_matches(name, enrolled, n=1, cutoff=NAME_CLOSENESS)
+                     or difflib.get_close_matches(name, candidates, n=1, cutoff=NAME_CLOSENESS))
+            if close:
+                meant[name] = close[0]
+        listing = _namespaces_to_enroll(existing) if enable else _namespaces_to_release(enrolled, existing)
+        raise NamespacesNotFound(missing, meant, listing, enable)
     return list(found.values())  # type: ignore[arg-type]
 
 
-def _namespaces_to_release(client: KubeClient) -> str:
+def _enrollable(existing: list[str]) -> list[str]:
+    """The namespaces of ``existing`` enable-ns does not refuse by name (system_namespaces)."""
+    refused = system_namespaces()
+    return [name for name in existing if name not in refused]
+
+
+def _namespaces_to_enroll(existing: list[str]) -> str:
+    """`namespaces: default, demo`: those enable-ns would take, else every one."""
+    return f"namespaces: {_few(_enrollable(existing) or existing)}"
+
+
+def _namespaces_to_release(enrolled: list[str], existing: list[str]) -> str:
     """`enrolled: demo, prod`, else `none is enrolled; namespaces: default, kube-system, ...`."""
-    enrolled = enrolled_namespaces(client)
     if enrolled:
         return f"enrolled: {_few(enrolled)}"
-    existing = sorted(ns["metadata"]["name"] for ns in client.list("v1", "Namespace"))
     return f"none is enrolled; namespaces: {_few(existing)}"
 
 
@@ -225,7 +299,8 @@ def set_mode_label(client: KubeClient, names: list[str], enable: bool, overwrite
             client.merge_patch("v1", "Namespace", ns["metadata"]["name"], _mode_patch(ns, enable))
         other = other_data_plane(ns) or ""
         changes.append(NamespaceChange(ns["metadata"]["name"], needs_change, has_sidecar_injection(ns),
-                                       other, restored, other if enable and needs_change else ""))
+                                       other, restored, other if enable and needs_change else "",
+                                       injection_labels(ns)))
     return changes
 
 

@@ -57,6 +57,9 @@ SUPPORTED_MODES = ("dual-engine",)
 XDS_ADDRESS_EXAMPLE = "istiod-1-22-6.istio-system.svc:15012"
 XDS_HOST_EXAMPLE = "istiod.istio-system.svc"  # istiod's Service without a revision (upstream Istio)
 XDS_PORT_EXAMPLE = 15012
+# istiod's plaintext xDS port: the agents always speak TLS to istiod (on 15012), so an
+# --xds-address with this port is refused before anything is rendered or applied.
+XDS_PLAINTEXT_PORT = 15010
 DEMO_NAMESPACE = "default"  # `demo traffic-shift -n`: where examples/fortio/ puts the demo's objects
 DEMO_REQUESTS = 20  # `demo traffic-shift -c`: requests per phase (enough to judge 90/10, 50/50, 0/100; 80/20 needs 24)
 # While a cluster demo's phase runs, the time on its weights record (the VirtualService's
@@ -208,10 +211,10 @@ _DNS_NAME_RE = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*\.?\Z")
 
 
 def check_xds_address(value: str, flag: str = "--xds-address", allow_unix: bool = False) -> None:
-    """HOST:PORT with a DNS name, IPv4 address or [IPv6] address and a port 1..65535 (and,
-    with ``allow_unix``, unix:/path). The one check of an xDS address: render, install and
-    node run word the same mistake the same way; ``flag`` is how the user gave the value
-    (`--xds-address`, or `$XDS_ADDRESS`)."""
+    """HOST:PORT with a DNS name, IPv4 address or [IPv6] address and a port 1..65535 but
+    istiod's plaintext 15010 (and, with ``allow_unix``, unix:/path). The one check of an
+    xDS address: render, install and node run word the same mistake the same way; ``flag``
+    is how the user gave the value (`--xds-address`, or `$XDS_ADDRESS`)."""
     form = "HOST:PORT or unix:/path" if allow_unix else "HOST:PORT"
     fix = f"use {form}, e.g. --xds-address {XDS_ADDRESS_EXAMPLE}"
     if allow_unix and value.startswith("unix:"):
@@ -282,8 +285,9 @@ _IPV4_LIKE_RE = re.compile(r"^[0-9.]+\Z")
 
 
 def _with_port(host: str, port: str) -> str:
-    """HOST:PORT keeping the port typed when it is a good one (else istiod's 15012)."""
-    good = is_digits(port) and not port.startswith("0") and int(port) <= 65535
+    """HOST:PORT keeping the port typed when it is a good one (else istiod's 15012; its
+    plaintext 15010 too: a value suggested passes when pasted)."""
+    good = is_digits(port) and not port.startswith("0") and int(port) <= 65535 and int(port) != XDS_PLAINTEXT_PORT
     return f"{host}:{port if good else XDS_PORT_EXAMPLE}"
 
 
@@ -306,9 +310,12 @@ def _check_port(value: str, host: str, port: str, flag: str) -> None:
         raise bad_value(flag, value, f"port {shown(port)} is {NOT_AN_INTEGER}", want)
     if not 1 <= int(port) <= 65535:
         raise bad_value(flag, value, f"port {port} is {OUT_OF_RANGE}", want)
+    bracketed = f"[{host}]" if ":" in host else host
     if port.startswith("0"):  # 015012: a typo, or octal to some readers; never what a port is written as
-        bracketed = f"[{host}]" if ":" in host else host
         raise bad_value(flag, value, f"port {port} has a leading zero", _as_typed(flag, f"{bracketed}:{int(port)}"))
+    if int(port) == XDS_PLAINTEXT_PORT:  # TLS to it fails only as a handshake error, at the rollout timeout
+        raise bad_value(flag, value, f"port {port} is istiod's plaintext xDS port, and the agents speak TLS to "
+                        f"istiod (port {XDS_PORT_EXAMPLE})", _as_typed(flag, f"{bracketed}:{XDS_PORT_EXAMPLE}"))
 
 
 # --- other flags --------------------------------------------------------------------

@@ -17,9 +17,20 @@ from rich.text import Text
 
 from kmeshctl.asciinum import duration_words, waited_words
 from kmeshctl.errors import KmeshctlError
+from kmeshctl.istiod import (CLUSTER_ID_ENV, DEFAULT_CLUSTER_ID, XDS_ADDRESS_UNKNOWN, XDS_PORT, IstiodDeployment,
+                             guessed_deployment, same_service)
 from kmeshctl.kube import KubeClient
+from kmeshctl.params import shown
 
 POLL_SECONDS = 1.0
+# The words an agent's lastError carries after the gRPC status (kmeshctl.xds.client): its
+# own hint for a refusal, and the failure to read its files; the ConfigMap it reads istiod's root from.
+AGENT_HINT_START = "; istiod refused the token or the cluster id"
+AGENT_FILES_ERROR = "cannot read"
+ROOT_CERT_CONFIGMAP = "istio-ca-root-cert"
+# Stands for istiod's cluster id in a suggested install when it could not be read: the
+# words next to it say what to put (check_cluster_id accepts it, as INSTALL_HINT's ID).
+CLUSTER_ID_UNKNOWN = "ID"
 
 
 @dataclass(frozen=True)
@@ -78,19 +89,35 @@ class RolloutTimeout(KmeshctlError):
         self.state = state
 
 
-def timeout_fix(state: RolloutState, namespace: str, istiod_unreached: str = "", xds_command: str = "") -> str:
-    """The fix of a rollout that timed out, by its cause: ``istiod_unreached`` (why the
-    agents cannot reach istiod, when they said so) names --xds-address, with
-    ``xds_command`` (the install to paste, every flag typed, that address set); an image
-    that cannot be pulled --image; a crashing agent its logs; otherwise where to look."""
+@dataclass(frozen=True)
+class IstiodUnreached:
+    """An agent's failing istiod connection, as its admin endpoint reports it (``address``,
+    ``error``: its lastError, "" when it has none yet), and what the cluster says of
+    istiod: ``found``, its istiod Services; ``deployment``, the one behind ``address``
+    (None: not found or not readable); ``cluster_id``, the install's --cluster-id."""
+
+    address: str
+    error: str
+    cluster_id: str
+    found: tuple[str, ...] = ()
+    deployment: Optional[IstiodDeployment] = None
+
+
+# (parameter, value) -> the install command to paste: every flag typed, that one set.
+InstallWith = Callable[[str, str], str]
+
+
+def timeout_fix(state: RolloutState, namespace: str, istiod: Optional[IstiodUnreached] = None,
+                install_with: Optional[InstallWith] = None) -> str:
+    """The fix of a rollout that timed out, by its cause: ``istiod`` (an agent that
+    cannot connect to istiod, when one said so) by what istiod or the connection said
+    (istiod_fix, with ``install_with`` the command to paste); an image that cannot be
+    pulled --image; a crashing agent its logs; otherwise where to look."""
     stuck = state.not_ready()
     statuses = {p.status for p in stuck}
     again = "re-run install, or wait longer with --timeout"
-    if istiod_unreached and xds_command:
-        return (f"the agents cannot reach istiod ({istiod_unreached}): re-run install with istiod's address: "
-                f"`{xds_command}`, or wait longer with --timeout")
-    if istiod_unreached:
-        return f"the agents cannot reach istiod ({istiod_unreached}): fix --xds-address, then {again}"
+    if istiod is not None:
+        return istiod_fix(istiod, namespace, install_with)
     if statuses & IMAGE_REASONS:
         return f"the image cannot be pulled: fix --image (or the nodes' registry access), then {again}"
     if "CrashLoopBackOff" in statuses:
@@ -99,6 +126,63 @@ def timeout_fix(state: RolloutState, namespace: str, istiod_unreached: str = "",
     if not state.pods:
         return f"no agent pod was scheduled: check the nodes (`kubectl get nodes`), then {again}"
     return f"see each pod's state with `kmeshctl status -n {namespace}`, then {again}"
+
+
+def istiod_fix(agent: IstiodUnreached, namespace: str, install_with: Optional[InstallWith] = None) -> str:
+    """What to do when the agents do not connect to istiod, by what they were told: a
+    refusal (UNAUTHENTICATED: istiod was reached, the cluster id or token is wrong) names
+    --cluster-id with istiod's own when it is known; an address that is not the cluster's
+    istiod names --xds-address with it; istiod's own address that fails names istiod's
+    log. The install to paste keeps every flag typed (``install_with``); a placeholder
+    only for a value not known, said so."""
+    error = agent.error.split(AGENT_HINT_START)[0]  # the agent's own hint: what this fix says better
+    said = f"{agent.address}: {error or 'not yet connected'}"
+    command = install_with or (lambda name, value: f"kmeshctl install --{name.replace('_', '-')} {value}")
+    if error.startswith("UNAUTHENTICATED"):
+        return _refused_fix(agent, said, command)
+    if error.startswith(AGENT_FILES_ERROR):
+        return (f"the agents cannot read their TLS or token files ({said}): check that ConfigMap {ROOT_CERT_CONFIGMAP} "
+                f"exists in namespace {namespace} (`kubectl -n {namespace} get configmap {ROOT_CERT_CONFIGMAP}`; "
+                "istiod writes it to every namespace), then re-run install")
+    found = list(agent.found)
+    if any(same_service(agent.address, address) for address in found):  # istiod's own address: istiod says why
+        deployment = agent.deployment or guessed_deployment(agent.address)
+        look = f"`{deployment.read_logs}`" if deployment else "the logs of istiod's pods"
+        waiting = "" if error else "they may still be starting: "
+        return (f"the agents have not connected to istiod, which the cluster has at that address ({said}): "
+                f"{waiting}see istiod's log ({look}), or wait longer with --timeout")
+    others = f"; istiod Services found: {', '.join(found)}" if found else ""
+    if len(found) == 1:
+        return (f"the agents cannot reach istiod ({said}{others}): re-run install with istiod's address: "
+                f"`{command('xds_address', found[0])}`, or wait longer with --timeout")
+    host = XDS_ADDRESS_UNKNOWN.partition(":")[0]
+    which = f"one of {', '.join(found)}" if found else "istiod's address as the nodes reach it (none was found " \
+                                                        "in the cluster)"
+    return (f"the agents cannot reach istiod ({said}{others}): re-run install with istiod's address: "
+            f"`{command('xds_address', XDS_ADDRESS_UNKNOWN)}` (replace {host}:{XDS_PORT} with {which}), or wait "
+            "longer with --timeout")
+
+
+def _refused_fix(agent: IstiodUnreached, said: str, command: InstallWith) -> str:
+    """istiod was reached and refused the agents: the cluster id they send (--cluster-id)
+    is not one istiod knows, or their token is refused."""
+    deployment = agent.deployment
+    own = deployment.cluster_id if deployment else None
+    if deployment and own and own != agent.cluster_id:
+        source = (f"its {CLUSTER_ID_ENV} is not set: Istio's default" if deployment.defaulted else
+                  f"its {CLUSTER_ID_ENV}: `{deployment.read_cluster_id}`")
+        return (f"istiod refused the agents ({said}): --cluster-id {shown(agent.cluster_id)} is not istiod's "
+                f"cluster id, which is {shown(own)} ({source}): re-run install with it: "
+                f"`{command('cluster_id', own)}`")
+    if deployment and own:
+        return (f"istiod refused the agents' token ({said}), although --cluster-id {shown(own)} is istiod's own: "
+                f"see why in istiod's log (`{deployment.read_logs}`), then re-run install")
+    guessed = deployment or guessed_deployment(agent.address)
+    how = (f"`{guessed.read_cluster_id}` prints it; nothing printed: {DEFAULT_CLUSTER_ID}" if guessed else
+           "the id istiod knows this cluster by; ACK: the cluster id")
+    return (f"istiod refused the agents' token or cluster id ({said}): re-run install with --cluster-id set to "
+            f"istiod's own cluster id ({how}): `{command('cluster_id', CLUSTER_ID_UNKNOWN)}` with "
+            f"{CLUSTER_ID_UNKNOWN} that id")
 
 
 # -- reading pods -------------------------------------------------------------------------

@@ -13,12 +13,13 @@ from kmeshctl.errors import KmeshctlError
 from kmeshctl.istiod import cluster_service
 from kmeshctl.kube import ApiError, KubeClient, object_ref
 from kmeshctl.params import (DEFAULT_IMAGE, DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE, INSTALL_COMMAND, INSTALL_HINT,
-                             counted)
+                             RESERVED_NAMESPACES, counted)
 from kmeshctl.namespaces import REDIRECTION_ANNOTATION, enrolled_namespaces
 from kmeshctl.apply import PSA_ENFORCE, PSA_NEEDED
 from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl
 from kmeshctl.rollout import PodState, daemonset_pods
-from kmeshctl.uninstall import check_install_namespaces, install_istio_namespaces, installed_objects
+from kmeshctl.uninstall import (InstalledElsewhere, check_install_namespaces, install_istio_namespaces,
+                               installed_objects)
 
 # (admin path, pod, namespace, port) -> the agent's JSON answer; raises KmeshctlError.
 AdminFetch = Callable[[str, str, str, int], dict]
@@ -295,7 +296,36 @@ def expected_here(client: KubeClient, namespace: str, ds: Optional[dict]) -> tup
     expected = [o for o in expected_objects(namespace, istio_namespace) if not _users_namespace(client, o)]
     if ds is None and expected:
         check_install_namespaces(client, expected, namespace, istio_namespace)
+    elif ds is None:
+        check_never_installed_there(client, namespace, istio_namespace)
     return istio_namespace, expected
+
+
+def install_refusal(namespace: str, istio_namespace: str) -> str:
+    """Why install refuses to put kmesh in ``namespace`` (params.check_install_namespace),
+    in a few words; "" when it takes it."""
+    try:
+        installed_objects(namespace, istio_namespace)
+    except KmeshctlError:
+        if namespace in RESERVED_NAMESPACES:
+            return "reserved for Kubernetes"
+        return "it is Istio's namespace" if namespace == istio_namespace else "not a namespace of its own"
+    return ""
+
+
+def check_never_installed_there(client: KubeClient, namespace: str, istio_namespace: str) -> None:
+    """-n names a namespace install refuses (kube-system, default, Istio's): kmeshctl's
+    agents are never there. InstalledElsewhere naming the install's namespace when kmesh is
+    installed in another (as for any other -n), else naming the default one; never a
+    suggestion to install into ``namespace``, which install refuses."""
+    refused = install_refusal(namespace, istio_namespace)
+    if not refused:
+        return
+    reference = (expected_objects(DEFAULT_NAMESPACE, istio_namespace)
+                 or expected_objects(DEFAULT_NAMESPACE, DEFAULT_ISTIO_NAMESPACE))
+    check_install_namespaces(client, reference, namespace, istio_namespace)
+    raise InstalledElsewhere(f"kmesh is never installed in namespace {namespace}: install refuses it ({refused}) "
+                             f"and puts it in {DEFAULT_NAMESPACE}", "namespace", DEFAULT_NAMESPACE)
 
 
 # -- every object install creates -------------------------------------------------------------

@@ -55,7 +55,7 @@ def version_report(namespace: str, connect: Optional[Callable[[], Any]], fetch: 
     cluster not contacted; clusterConfigured still says whether one is configured. Once
     GET /version has answered, "cluster" holds the server's version even when a later call
     (discovery, the agents) fails: "agents" is None then and clusterError says why."""
-    from kmeshctl.install import cluster_configured
+    from kmeshctl.kube import cluster_configured
     from kmeshctl.kube import NoClusterConfigured
 
     report: dict[str, Any] = {"client": {"version": __version__}, "cluster": None, "clusterError": None,

@@ -20,7 +20,8 @@ from rich.console import Console
 
 from kmeshctl import demo, dump
 from kmeshctl.cli import app
-from kmeshctl.cli.conventions import hoist_global_flags, walk
+from kmeshctl.cli.cmdline import walk
+from kmeshctl.cli.conventions import hoist_global_flags
 from kmeshctl.cli.progress import Progress
 from kmeshctl.demo_plot import plot_shares
 from kmeshctl.node.ids import IdRegistry

@@ -103,10 +103,12 @@ def test_an_agent_pod_passes_the_check(cluster) -> None:  # noqa: F811
     assert _forwards(cluster.server), result.err
 
 
-def test_a_missing_pod_is_still_the_port_forwards_404(cluster) -> None:  # noqa: F811
-    _install_agent(cluster.server)
+def test_a_missing_pod_is_not_found_before_any_port_forward(cluster) -> None:  # noqa: F811
+    agent = _install_agent(cluster.server)
     result = cluster.kmeshctl("dump", "config", "--pod", "kmesh-nope")
-    assert result.code == 1 and "kmesh-system/kmesh-nope" in result.err and "not a kmesh agent (" not in result.err
+    assert result.code == 1 and "pod kmesh-system/kmesh-nope not found" in result.err, result
+    assert f"kmesh-system/{agent}" in result.err and "not a kmesh agent (" not in result.err, result
+    assert _forwards(cluster.server) == []
 
 
 class _NoListing:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from kmeshctl.cli.conventions import GLOBAL_FLAGS
+from kmeshctl.cli.cmdline import GLOBAL_FLAGS
 from test_cli_kinds import cli, commands, no_env  # noqa: F401
 
 SUBCOMMANDS = [(words, c) for words, c in commands() if words]

@@ -243,7 +243,8 @@ def test_dump_pod_with_the_api_server_down_names_the_cluster_not_the_pod(tmp_pat
 def test_a_suggested_kubectl_command_keeps_the_kubeconfig_flags(cluster) -> None:  # noqa: F811
     result = cluster.kmeshctl("dump", "config", "--pod", "no-such-pod")
     assert result.code == 1
-    assert f"`kubectl get pods -n kmesh-system --kubeconfig {cluster.kubeconfig}`" in result.err, result.err
+    # p24 F2: a pod not found is named before any port-forward, with the agent pods' kubectl line
+    assert f"`kubectl get pods -A -l app=kmesh --kubeconfig {cluster.kubeconfig}`" in result.err, result.err
 
 
 # ------------------------------------------------------------------ 5. km_manage's pod, narrow tables

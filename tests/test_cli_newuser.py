@@ -461,7 +461,8 @@ def _typo(option: str) -> str:
 
 def test_a_mistyped_option_suggests_the_close_ones_global_flags_included(capsys, no_env) -> None:
     from kmeshctl.cli.badinput import NEVER_GUESSED
-    from kmeshctl.cli.conventions import GLOBAL_FLAGS, SUGGEST_CLOSENESS
+    from kmeshctl.cli.cmdline import GLOBAL_FLAGS
+    from kmeshctl.cli.suggestions import SUGGEST_CLOSENESS
     import difflib
 
     for words, command in leaf_commands():
@@ -1021,11 +1022,11 @@ def test_input_path_words() -> None:
 
 
 def test_a_suggestion_never_carries_a_bpf_fs_that_cannot_work(tmp_path: Path) -> None:
-    from kmeshctl.cli import conventions
+    from kmeshctl.cli import suggestions
 
-    assert not conventions._could_work("bpf_fs", tmp_path)  # not on a bpf filesystem
-    assert conventions._could_work("bpf_fs", Path("/sys/fs/bpf/kmeshctl-h25-not-made"))
-    assert conventions._could_work("name", "x")
+    assert not suggestions._could_work("bpf_fs", tmp_path)  # not on a bpf filesystem
+    assert suggestions._could_work("bpf_fs", Path("/sys/fs/bpf/kmeshctl-h25-not-made"))
+    assert suggestions._could_work("name", "x")
 
 
 # ------------------------------------------------------------------ 10. an agent that did not answer

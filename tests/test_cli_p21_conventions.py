@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from kmeshctl.cli import conventions, names
+from kmeshctl.cli import names, option_hints
 from kmeshctl.sandbox import state as state_mod
 from test_cli_kinds import cli, no_env, state_root  # noqa: F401
 
@@ -49,7 +49,8 @@ def _loop(tmp_path: Path) -> Path:
 def test_a_symlink_loop_is_one_line_exit_2(args, tmp_path, state_root, capsys, no_env) -> None:  # noqa: F811
     loop = _loop(tmp_path)
     line = _line(*cli(capsys, *[a.format(p=loop) for a in args])[::2])
-    assert f"--bpf-fs {loop}: is a symlink loop" in line or f"--bpf-fs refuses {loop}: is a symlink loop" in line, line
+    # p24 (F4): a stray word is said plainly (`, and DIR is a symlink loop`), never `--bpf-fs refuses DIR`
+    assert f"--bpf-fs {loop}: is a symlink loop" in line or f", and {loop} is a symlink loop" in line, line
     assert all(str(loop) not in span for span in BACKTICKED.findall(line)), line
 
 
@@ -66,7 +67,7 @@ def test_a_check_that_breaks_gives_no_hint_not_a_traceback(tmp_path, state_root,
     def broken(flag: str, value: str) -> None:
         raise RuntimeError("a lookup gone wrong")
 
-    monkeypatch.setitem(conventions.POSITIONAL_CHECKS, ("node", "cleanup", "bpf_fs"), broken)
+    monkeypatch.setitem(option_hints.POSITIONAL_CHECKS, ("node", "cleanup", "bpf_fs"), broken)
     line = _line(*cli(capsys, "node", "cleanup", str(tmp_path))[::2])
     assert line.startswith(f"Error: Got unexpected extra argument(s) ({tmp_path}); this command takes no "
                            "positional arguments ("), line
@@ -102,7 +103,8 @@ def test_several_weight_sets_are_joined_into_one_weights(args, state_root, capsy
 
 def test_joined_weights_are_checked_before_they_are_offered(state_root, capsys, no_env) -> None:  # noqa: F811
     line = _line(*cli(capsys, "demo", "traffic-shift", "90/10", "50/60")[::2])
-    assert "--weights refuses 90/10,50/60: " in line and not BACKTICKED.findall(line), line
+    assert ", and 90/10,50/60: set 2 (50/60): adds up to 110" in line and "refuses" not in line, line  # p24
+    assert not BACKTICKED.findall(line), line
 
 
 def test_a_yaml_file_goes_to_f(tmp_path, state_root, capsys, no_env, monkeypatch) -> None:  # noqa: F811
@@ -118,7 +120,7 @@ def test_a_yaml_file_goes_to_f(tmp_path, state_root, capsys, no_env, monkeypatch
 def test_a_missing_yaml_file_is_refused_as_f(tmp_path, state_root, capsys, no_env, monkeypatch) -> None:  # noqa: F811
     monkeypatch.chdir(tmp_path)
     line = _line(*cli(capsys, "sandbox", "up", "./gone.yaml")[::2])
-    assert "-f refuses ./gone.yaml: does not exist" in line and "--name" not in line, line
+    assert ", and ./gone.yaml does not exist" in line and "--name" not in line and "refuses" not in line, line
 
 
 @pytest.mark.parametrize("args", [["install", "./values.yaml"], ["render", "./x.yaml"], ["install", "values.yaml"]],
@@ -132,8 +134,8 @@ def test_a_yaml_file_blames_no_name_flag_where_there_is_no_f(args, state_root, c
 def test_sandbox_is_offered_only_for_a_sandbox_that_exists(state_root, capsys, no_env) -> None:  # noqa: F811
     state_mod.SandboxState(name="r21s", phase=state_mod.PHASE_READY, agent={"admin": "127.0.0.1:1"}).save()
     line = _line(*cli(capsys, "demo", "traffic-shift", "90")[::2])
-    assert "--sandbox refuses 90: no sandbox has this name (sandboxes: r21s)" in line, line
-    assert not BACKTICKED.findall(line), line
+    assert "no sandbox is named 90 (sandboxes: r21s)" in line and "refuses" not in line, line  # p24 (F4)
+    assert not BACKTICKED.findall(line), line  # demo changes weights: no guess of a sandbox
     line = _line(*cli(capsys, "demo", "traffic-shift", "r21s")[::2])
     assert "`kmeshctl demo traffic-shift --sandbox r21s`" in line, line
 
@@ -153,8 +155,8 @@ def test_bench_cleanup_run_id_is_the_shared_check(state_root, capsys, no_env, mo
     flag_line = _line(*cli(capsys, "bench", "cleanup", "--run-id", "abc")[::2])
     assert seen == [("--run-id", "abc")], seen
     word_line = _line(*cli(capsys, "bench", "cleanup", "abc")[::2])
-    assert flag_line.partition("--run-id abc: ")[2].partition(" (see")[0] == \
-        word_line.partition("--run-id refuses abc: ")[2].partition(" (see")[0] != "", (flag_line, word_line)
+    reason = flag_line.partition("--run-id abc: ")[2].partition(" (see")[0]
+    assert reason and f", and abc is {reason} (see" in word_line, (flag_line, word_line)  # p24: said plainly
 
 
 def test_waypoint_name_is_the_shared_check(state_root, capsys, no_env, monkeypatch) -> None:  # noqa: F811
@@ -169,5 +171,6 @@ def test_waypoint_name_is_the_shared_check(state_root, capsys, no_env, monkeypat
     flag_line = _line(*cli(capsys, "waypoint", "delete", "--name", "Bad_W")[::2])
     assert ("--name", "Bad_W") in seen, seen
     word_line = _line(*cli(capsys, "waypoint", "delete", "Bad_W")[::2])
-    assert flag_line.partition("--name Bad_W: ")[2].partition(" (see")[0] == \
-        word_line.partition("--name refuses Bad_W: ")[2].partition(" (see")[0] != "", (flag_line, word_line)
+    reason = flag_line.partition("--name Bad_W: ")[2].partition(" (see")[0]
+    # p24: said plainly, its `e.g. --name waypoint` left off (the user typed no --name)
+    assert reason and f", and Bad_W is {reason.partition(', e.g. --name')[0]} (see" in word_line, (flag_line, word_line)

@@ -21,7 +21,7 @@ import yaml
 from standin_apiserver import TOKEN, cluster  # noqa: F401 (fixture)
 from test_cli_cluster_errors import status_body, url, web  # noqa: F401 (fixture)
 from test_cli_kinds import cli
-from kmeshctl.cli.conventions import LOCAL_GROUPS
+from kmeshctl.cli.suggestions import LOCAL_GROUPS
 
 SWEEP = [["status"], ["status", "-o", "json"], ["status", "-o", "yaml"], ["status", "-o", "wide"], ["version"],
          ["version", "-o", "json"], ["version", "-o", "yaml"], ["precheck"], ["precheck", "-o", "json"],

@@ -67,18 +67,18 @@ def test_a_sandbox_without_pins_and_agent_has_no_data_path(args, state_root, cap
 # ------------------------------------------------------------------ 5. positional words checked as their flag
 
 
-REFUSED = [
-    (["dump", "maps", "km_nosuch"], "--map refuses km_nosuch: not an accepted value"),
-    (["dump", "maps", "{tmp}"], "--bpf-fs refuses {tmp}: is not on a bpf filesystem"),
-    (["dump", "maps", "{tmp}/missing"], "--bpf-fs refuses {tmp}/missing: does not exist"),
-    (["demo", "traffic-shift", "90/20"], "--weights refuses 90/20: weights add up to 110"),
-    (["node", "cleanup", "{tmp}"], "--bpf-fs refuses {tmp}: is not on a bpf filesystem"),
-    (["node", "run", "{tmp}"], "--bpf-fs refuses {tmp}: is not on a bpf filesystem"),
-    (["sandbox", "status", "Bad_Name"], "--name refuses Bad_Name: not a sandbox name"),
-    (["sandbox", "up", "toolongname-abcdefghijk"], "--name refuses toolongname-abcdefghijk: not a sandbox name"),
-    (["status", "Bad_NS"], "--namespace refuses Bad_NS: not a valid namespace name"),
-    (["bench", "cleanup", "abc"], "--run-id refuses abc: not a run id"),
-    (["waypoint", "delete", "Bad_W"], "--name refuses Bad_W: not a valid waypoint name"),
+REFUSED = [  # p24 (F4): said plainly (`, and VALUE ...`), never `FLAG refuses VALUE` (a flag not typed)
+    (["dump", "maps", "km_nosuch"], ", and km_nosuch is not an accepted value"),
+    (["dump", "maps", "{tmp}"], ", and {tmp} is not on a bpf filesystem"),
+    (["dump", "maps", "{tmp}/missing"], ", and {tmp}/missing does not exist"),
+    (["demo", "traffic-shift", "90/20"], ", and 90/20: weights add up to 110"),
+    (["node", "cleanup", "{tmp}"], ", and {tmp} is not on a bpf filesystem"),
+    (["node", "run", "{tmp}"], ", and {tmp} is not on a bpf filesystem"),
+    (["sandbox", "status", "Bad_Name"], ", and Bad_Name is not a sandbox name"),
+    (["sandbox", "up", "toolongname-abcdefghijk"], ", and toolongname-abcdefghijk is not a sandbox name"),
+    (["status", "Bad_NS"], ", and Bad_NS is not a valid namespace name"),
+    (["bench", "cleanup", "abc"], ", and abc is not a run id"),
+    (["waypoint", "delete", "Bad_W"], ", and Bad_W is not a valid waypoint name"),
 ]
 
 
@@ -87,7 +87,7 @@ def test_a_positional_word_its_flag_refuses_is_named_as_refused(args, said, tmp_
                                                                 no_env) -> None:
     args = [a.format(tmp=tmp_path) for a in args]
     line = _line(*cli(capsys, *args)[::2], expected=2)
-    assert said.format(tmp=tmp_path) in line, line
+    assert said.format(tmp=tmp_path) in line and " refuses " not in line, line
     assert all(args[-1] not in span for span in BACKTICKED.findall(line)), line  # no fix carrying it
 
 

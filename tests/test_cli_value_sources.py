@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from kmeshctl import kube
-from kmeshctl.cli.conventions import walk
+from kmeshctl.cli.cmdline import walk
 from kmeshctl.sandbox import state as state_mod
 from standin_apiserver import cluster  # noqa: F401 (fixture)
 from test_cli_kinds import ROOT, cli, no_env  # noqa: F401

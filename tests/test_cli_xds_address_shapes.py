@@ -29,10 +29,10 @@ CASES = [
     ("01.2.3.4:15012", "01.2.3.4 is not an IPv4 address", "10.0.0.7:15012"),
     (":15012", "missing host before the port; use HOST:PORT with istiod's Service as HOST",
      "istiod.istio-system.svc:15012"),
-    (":15010", "missing host before the port", "istiod.istio-system.svc:15010"),  # the port typed is kept
+    (":15010", "missing host before the port", "istiod.istio-system.svc:15012"),  # istiod's plaintext port is not kept
     # brackets hold an IPv6 address only (h83): the fix is the host without them
     ("[istiod]:15012", "brackets are only for an IPv6 address, istiod is not one", "istiod:15012"),
-    ("[10.0.0.7]:15010", "brackets are only for an IPv6 address, 10.0.0.7 is not one", "10.0.0.7:15010"),
+    ("[10.0.0.7]:15010", "brackets are only for an IPv6 address, 10.0.0.7 is not one", "10.0.0.7:15012"),
     # no top-level domain is all digits: neither a name nor an IPv4 address (h83)
     ("a.1:15012", "a.1 is neither a host name (its last label 1 is all digits) nor an IP address",
      "istiod.istio-system.svc:15012"),

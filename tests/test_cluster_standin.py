@@ -104,8 +104,8 @@ def test_conflict_status_names_each_manager_in_causes(cluster, client):
         assert [c["field"] for c in conflict.value.causes] == [".metadata.labels.a", ".metadata.labels.b"]
         assert {c["message"] for c in conflict.value.causes} == {'conflict with "helm" using v1'}
         assert conflict.value.problem == ('Namespace demo: field manager "helm" owns .metadata.labels.a, '
-                                          ".metadata.labels.b (kmeshctl takes another manager's fields only "
-                                          "with install --force-conflicts)")
+                                          ".metadata.labels.b (this command never takes another manager's "
+                                          "fields)")  # a client with no force_command: no --force-conflicts
     assert cluster.server.get("v1", "Namespace", "demo")["metadata"]["labels"] == {"a": "2", "b": "2"}
 
 

@@ -146,7 +146,8 @@ def test_a_sandbox_command_given_a_flag_it_takes_not_says_so(state_root, stubbed
     _assert_pastable(capsys, line)
 
 
-@pytest.mark.parametrize("args,word,close", [(["stauts"], "stauts", "status"), (["get", "pods"], "get", "status"),
+# p24: `get foo`, not `get pods` (a kind of kubectl's: kubectl's line, test_p24_hints)
+@pytest.mark.parametrize("args,word,close", [(["stauts"], "stauts", "status"), (["get", "foo"], "get", "status"),
                                              (["sandbox", "lsit"], "lsit", "list"),
                                              (["-n", "foo", "stauts"], "stauts", "status")],
                          ids=lambda x: " ".join(x) if isinstance(x, list) else x)

@@ -20,7 +20,7 @@ import pytest
 
 from kmeshctl import sandboxes
 from kmeshctl.cli import sandbox as sandbox_cli
-from kmeshctl.cli.conventions import option_suggestions
+from kmeshctl.cli.option_hints import option_suggestions
 from test_cli_kinds import _record, cli, no_env, state_root  # noqa: F401
 from test_cli_p21_conventions import _line
 
@@ -45,7 +45,7 @@ def test_for_is_no_prefix_of_force_conflicts(args, capsys, no_env) -> None:
 
 def test_no_destructive_flag_is_ever_a_guess() -> None:
     from kmeshctl.cli.common import app
-    from kmeshctl.cli.conventions import walk
+    from kmeshctl.cli.cmdline import walk
     import typer
 
     root = typer.main.get_command(app)

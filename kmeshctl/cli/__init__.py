@@ -159,9 +159,9 @@ def help_command(words: Annotated[Optional[list[str]], typer.Argument(
             raise UsageError(f"help: {ctx.command_path} has no subcommands")
         sub = getattr(command, "commands", {}).get(word)
         if sub is None or sub.hidden:  # `help sandox`: the closest commands, as `kmeshctl sandox`
-            from kmeshctl.cli.conventions import _no_such_command_line
+            from kmeshctl.cli.command_hints import no_such_command_line
 
-            raise UsageError(f"help: {_no_such_command_line(word, ctx)}")
+            raise UsageError(f"help: {no_such_command_line(word, ctx)}")
         ctx = sub.make_context(word, [], parent=ctx, resilient_parsing=True)
         command = sub
     typer.echo(command.get_help(ctx))

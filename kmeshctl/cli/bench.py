@@ -14,7 +14,7 @@ from typing import Iterable, Optional
 import typer
 
 from kmeshctl.cli.common import MAX_REPEATS, MAX_RUN_S, OutputFormat, app, print_data
-from kmeshctl.cli.conventions import flag_as_typed
+from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.outpaths import check_output_dir
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.params import check_choices, refuse_spaces, shown

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from kmeshctl.cli.conventions import flag_as_typed
+from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.tables import cli_console, overhead, wide_only
 
 from kmeshctl import apply as applier
@@ -66,7 +66,7 @@ from kmeshctl.params import (
 )
 from kmeshctl.render import DAEMONSET_NAME, NOT_OURS
 from kmeshctl.asciinum import waited_words
-from kmeshctl.rollout import RolloutTimeout, counts_text, timeout_fix, wait_for_rollout
+from kmeshctl.rollout import IstiodUnreached, RolloutTimeout, counts_text, timeout_fix, wait_for_rollout
 from kmeshctl.status import BEING_UNINSTALLED, AgentXds, MeshStatus, agent_xds, mesh_status
 from kmeshctl.stopping import check_not_stopped, say, sigterm_stops, stopped_by
 from kmeshctl.uninstall import (ABSENT, SPARED, DeleteResult, InstalledElsewhere, check_install_namespaces,
@@ -169,6 +169,8 @@ def install(
     try:
         _install(xds_address, cluster_id, image, namespace, mode, enable_bypass, enable_bpf_log, istio_namespace,
                  kubernetes_version, network, crd_file, dry_run, force_conflicts, output, wait, quiet, timeout)
+    except installer.InstallBlocked as blocked:
+        raise _blocked_refusal(blocked) from None
     except KmeshctlError as error:
         raise _refusal_pointing_at(error, PRECHECK_LISTS) from None
 
@@ -198,7 +200,24 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
     if wait:
         assert plan.client is not None
         document = functools.partial(_print_results, results, result_format) if result_format else _no_document
-        _wait_interruptible(plan.client, plan.params.namespace, wait_limit(timeout), output, quiet, document)
+        _wait_interruptible(plan.client, plan.params.namespace, wait_limit(timeout), output, quiet, document,
+                            plan.params.cluster_id)
+
+
+LINE_ROOM = 80  # `Error: ` and the pointer an error line may end with (` (see 'kmeshctl install --help')`)
+
+
+def _blocked_refusal(blocked: installer.InstallBlocked) -> KmeshctlError:
+    """Every blocker in the one Error line; when that line would be too long to show
+    whole, each blocker on a line of its own above a shorter Error line."""
+    from kmeshctl.cli.badinput import MAX_LINE
+
+    if len(fix_hint(str(blocked))) + LINE_ROOM <= MAX_LINE:
+        return blocked
+    for n, (problem, fix, _) in enumerate(blocked.blockers, 1):
+        err().print(escape(fix_hint(f"  ({n}) {problem}" + (f": {fix}" if fix else ""))))
+    return KmeshctlError(f"{len(blocked.blockers)} problems block the install (each above, with its fix), nothing was "
+                         "applied", blocked.exit_code)
 
 
 def _set_force(client: Optional[KubeClient], force_conflicts: bool) -> None:
@@ -222,7 +241,7 @@ def _no_document(**_failure: object) -> None:
 
 
 def _wait_interruptible(client: KubeClient, namespace: str, timeout: float, output: ManifestFormat,
-                        quiet: bool, document: Callable[..., None] = _no_document) -> None:
+                        quiet: bool, document: Callable[..., None] = _no_document, cluster_id: str = "") -> None:
     """The rollout wait, then the -o document (``document``): one that a script can tell
     from success when the wait failed or was stopped (`error`: the Error line's words;
     `notApplied` empty). Ctrl-C or SIGTERM is one Error line, as a stop while applying
@@ -230,7 +249,7 @@ def _wait_interruptible(client: KubeClient, namespace: str, timeout: float, outp
     shows it; exit 130 / 143."""
     try:
         with sigterm_stops():
-            _wait_rollout(client, namespace, timeout, output, quiet)
+            _wait_rollout(client, namespace, timeout, output, quiet, cluster_id)
             check_not_stopped()  # a stop whose exception was swallowed is no success either
     except KeyboardInterrupt as stop:
         how = stopped_by(stop)
@@ -330,7 +349,7 @@ def precheck_fix_command(command: str, values: dict[str, str]) -> str:
 
 def _flag_for(name: str) -> str:
     """The flag of parameter ``name`` as typed; -n for a namespace not typed."""
-    from kmeshctl.cli.conventions import given_on_command_line
+    from kmeshctl.cli.suggestions import given_on_command_line
 
     return "-n" if name == "namespace" and not given_on_command_line(name) else flag_as_typed(name)
 
@@ -456,7 +475,7 @@ def partial_apply_error(failure: applier.PartialApply, installed_before: bool = 
 
 
 def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: ManifestFormat,
-                  quiet: bool = False) -> None:
+                  quiet: bool = False, cluster_id: str = "") -> None:
     try:
         wait_for_rollout(client, namespace, DAEMONSET_NAME, timeout,
                          console=Console(stderr=True, quiet=True) if quiet else err())
@@ -476,28 +495,18 @@ def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: Ma
         if not unreached:
             raise
         raise KmeshctlError(error.problem, fix=timeout_fix(error.state, namespace, _istiod_unreached(
-            client, unreached[0]), _install_with("xds_address", _xds_to_suggest(client, unreached[0])))) from error
+            client, unreached[0], cluster_id), _install_with)) from error
     err(quiet).print(f"[green]DaemonSet {namespace}/{DAEMONSET_NAME} is ready.[/]")
 
 
-def _xds_to_suggest(client: KubeClient, agent: AgentXds) -> str:
-    """The --xds-address of the install to paste after the agents could not reach
-    istiod: the one istiod Service the cluster has when it is another, else a placeholder
-    no check accepts (what to put is said next to it: the istiod Services found)."""
-    from kmeshctl.istiod import XDS_ADDRESS_UNKNOWN
-
-    found = [a for a in istiod.istiod_addresses_anywhere(client) if a != (agent.xds or {}).get("address")]
-    return found[0] if len(found) == 1 else XDS_ADDRESS_UNKNOWN
-
-
-def _istiod_unreached(client: KubeClient, agent: AgentXds) -> str:
-    """Why ``agent`` cannot reach istiod, in a few words, with the istiod Services the
-    cluster has when the address is not one of them."""
+def _istiod_unreached(client: KubeClient, agent: AgentXds, cluster_id: str) -> IstiodUnreached:
+    """What ``agent`` says of its istiod connection, and what the cluster says of istiod
+    (its istiod Services; the Deployment behind the agent's address, with its cluster id):
+    what rollout.istiod_fix chooses the fix by."""
     xds = agent.xds or {}
     address = xds.get("address") or "?"
-    found = istiod.istiod_addresses_anywhere(client)
-    others = f"; istiod Services found: {', '.join(found)}" if found and address not in found else ""
-    return f"{address}: {xds.get('lastError') or 'not yet connected'}{others}"
+    return IstiodUnreached(address, xds.get("lastError") or "", cluster_id,
+                           tuple(istiod.istiod_addresses_anywhere(client)), istiod.istiod_deployment(client, address))
 
 
 # -- uninstall ------------------------------------------------------------------------------
@@ -1063,8 +1072,7 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
         if not as_json:
             out().print(f"namespace {change.name} {_change_words(change, enable)}")
         if enable and change.sidecar_injection:
-            err().print(f"[yellow]Warning: namespace {change.name} also has Istio sidecar injection on; "
-                        "pods with a sidecar are never enrolled (remove istio-injection / istio.io/rev)[/]")
+            err().print(f"[yellow]{escape(fix_hint('Warning: ' + ns_ops.sidecar_warning(change)))}[/]")
     namespaces = [c.name for c in changes]  # each once
     if awaited:
         pods = ns_ops.wait_for_annotations(client, namespaces, wait_limit(timeout),
@@ -1107,6 +1115,11 @@ def _set_mode_label(client: KubeClient, names: list[str], enable: bool, overwrit
 
     try:
         return ns_ops.set_mode_label(client, names, enable, overwrite)
+    except ns_ops.NamespacesNotFound as error:
+        if not error.meant or len(error.meant) != len(error.missing):
+            raise
+        meant = [error.meant.get(name, name) for name in dict.fromkeys(names)]
+        raise UsageError(error.problem, fix=f"{error.fix} `{this_command(arguments=meant)}`") from None
     except ns_ops.EnrolledElsewhere as error:
         them = "it" if len(error.found) == 1 else "them"
         raise UsageError(error.problem, fix=f"pass --overwrite to move {them} to kmesh: "

@@ -13,7 +13,9 @@ from typer._click.globals import get_current_context
 from typer.core import TyperCommand
 
 from kmeshctl import __version__
-from kmeshctl.cli.conventions import HELP_OPTION_NAMES, KmeshctlGroup, as_the_user_reads, flag_as_typed, paste_ready
+from kmeshctl.cli.cmdline import HELP_OPTION_NAMES
+from kmeshctl.cli.conventions import KmeshctlGroup
+from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready
 from kmeshctl.kube import KubeTarget
 from kmeshctl.params import DEFAULT_REQUEST_TIMEOUT_S
 
@@ -209,7 +211,7 @@ def print_yaml_documents(objects: list[dict]) -> None:
 
 def suggest(command: str) -> str:
     """``command`` (a `kmeshctl ...` line to print as a hint) with the flags the user gave
-    that it takes too (see kmeshctl.cli.conventions)."""
+    that it takes too (see kmeshctl.cli.suggestions)."""
     root = get_current_context().find_root().command
     return paste_ready(f"`{command}`", root).strip("`")
 
@@ -225,7 +227,7 @@ def ignore_not_found_fix(words: "list[str] | tuple[str, ...]") -> str:
 def fix_hint(message: str) -> str:
     """``message`` as the user reads it: each backticked `kmeshctl ...` / `kubectl ...`
     command made paste-ready (the user's --kubeconfig / --context with it), a value from
-    a variable named so (conventions.as_the_user_reads, as every error line)."""
+    a variable named so (suggestions.as_the_user_reads, as every error line)."""
     ctx = get_current_context(silent=True)
     return as_the_user_reads(message, ctx.find_root().command) if ctx is not None and message else message
 

@@ -36,7 +36,7 @@ COMMAND_LINE = ":kmeshctl-complete-command:"
 # kubeconfig): no candidates, never file names or command names (kubectl's NoFileComp).
 NOTHING_LINE = ":kmeshctl-complete-nothing:"
 # Flags kubectl users give before the command (`kmeshctl -o json status`; see
-# kmeshctl.cli.conventions.LEADING_FLAGS): their value completes there too.
+# kmeshctl.cli.cmdline.LEADING_FLAGS): their value completes there too.
 LEADING_VALUE_FLAGS = ("-o", "--output", "-n", "--namespace")
 # The order -o values are offered in, as the help lists them.
 OUTPUT_ORDER = ("table", "wide", "json", "yaml")

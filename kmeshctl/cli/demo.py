@@ -17,7 +17,7 @@ from kmeshctl import demo, sandboxes, stopping
 from kmeshctl.cli.common import (OutputFormat, app, complete_sandbox_names, fix_hint, is_data,
                                  output_option, print_data, run_options)
 from kmeshctl.cli.common import SandboxFlagCommand
-from kmeshctl.cli.conventions import flag_as_typed, given_flags, given_on_command_line
+from kmeshctl.cli.suggestions import flag_as_typed, given_flags, given_on_command_line
 from kmeshctl.cli.progress import HEARTBEAT_S, Progress, note as progress_note
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.params import DEMO_NAMESPACE, DEMO_REQUESTS, counted
@@ -118,11 +118,13 @@ def traffic_shift(
             from kmeshctl.demo_plot import plot_shares
 
             chosen_namespace = _checked_flags(verbose, quiet, plot, namespace, name, target, force)
+            cluster_by = f"--waypoint {waypoint}" if waypoint and target is Target.auto else ""
             target = Target(waypoint_flag_target(waypoint, target.value, flag_as_typed("name") if name else ""))
             documents, subject = demo.fortio_demo()
             _check_weights_early(weights, subject, name, chosen_namespace)
             chosen, note = demo.choose_target(target.value, documents, subject, name, _cluster_flags(),
-                                              chosen_namespace, flag_as_typed("name"), run_options(), rerun_line)
+                                              chosen_namespace, flag_as_typed("name"), run_options(), rerun_line,
+                                              cluster_by)
             if waypoint:
                 chosen.waypoint = waypoint  # type: ignore[union-attr]  # a ClusterTarget (waypoint_flag_target)
             subject = _subject_of(chosen, subject, note, quiet)  # a sandbox's own VirtualService: subsets, weights

@@ -14,7 +14,8 @@ from typer._click.core import ParameterSource
 from typer._click.globals import get_current_context
 
 from kmeshctl.cli.common import SandboxFlagCommand
-from kmeshctl.cli.conventions import POSITIONAL_CHECKS, POSITIONAL_READERS, flag_as_typed
+from kmeshctl.cli.option_hints import POSITIONAL_CHECKS, POSITIONAL_READERS
+from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.outpaths import DIRECTORY, check_input_path
 from kmeshctl.cli.tables import cli_console
 
@@ -90,20 +91,31 @@ def _local(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[
 
     target = sandboxes.local_target(bpf_fs, admin_port, sandbox, own_flag, flag_as_typed("sandbox"), rerun_line)
     if target.sandbox is not None:
-        _check_finished(target.sandbox)
+        _check_finished(target.sandbox, named=sandbox is not None or bpf_fs is not None)
         _check_pinned(target.sandbox)
     if target.note:
         _note(target.note)
     return target
 
 
-def _check_finished(state: sandboxes.SandboxState) -> None:
+def _check_finished(state: sandboxes.SandboxState, named: bool = True) -> None:
     """A sandbox whose `up` or `down` did not finish has maps half-filled or half-removed:
-    say so (exit 1) instead of printing them as if they were the data path."""
+    say so (exit 1) instead of printing them as if they were the data path. One still being
+    created that the user did not name (the only sandbox here, maybe another user's) is
+    waited for, never stopped: no `sandbox down` is suggested for it."""
     from kmeshctl.cli.render import rerun_line
+    from kmeshctl.sandbox import lock as lock_mod
+    from kmeshctl.sandbox import state as state_mod
     from kmeshctl.sandbox.sandbox import unfinished
 
-    problem = unfinished(state, rerun_line(get_current_context().command_path, "--sandbox", state.name))
+    rerun = rerun_line(get_current_context().command_path, "--sandbox", state.name)
+    if not named and state.phase != state_mod.PHASE_REMOVING and state.up_is_running() \
+            and lock_mod.removed_by(state.name) is None:
+        running = state_mod.kmeshctl_command(state.up_pid, f"kmeshctl sandbox up --name {state.name}")
+        raise KmeshctlError(f"sandbox {state.name}, the only sandbox here (you did not name it), is being created by "
+                            f"pid {state.up_pid} (not ready yet): wait for that `{running}` to finish (`kmeshctl "
+                            f"sandbox status --name {state.name}` shows how far it is), then run `{rerun}`")
+    problem = unfinished(state, rerun)
     if problem:
         raise KmeshctlError(problem)
 
@@ -149,7 +161,55 @@ def _pod_flags(pod: str, namespace: str, **local: object) -> None:
         raise UsageError(f"--pod asks a cluster's agent: leave out {' and '.join(given)}")
     check_namespace_flags()
     client = connect_reachable(run_options())
-    config_dump.check_agent_pod(client, pod, namespace, get_current_context().command_path)
+    config_dump.check_agent_pod(client, pod, namespace, _command_typed())
+
+
+def _command_typed() -> str:
+    """The running `kmeshctl dump ...` with the --map / -o the user typed (a suggested --pod
+    command reads the same map, in the same format)."""
+    ctx = get_current_context()
+    words = [ctx.command_path]
+    for name in ("map_name", "output"):
+        value = ctx.params.get(name)
+        if value is not None and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+            words += [flag_as_typed(name), shlex.quote(getattr(value, "value", value))]
+    return " ".join(words)
+
+
+def _refuse_cluster_without_pod(what: str, **local: object) -> None:
+    """--kubeconfig / --context typed and no --pod, nor a local place (``local``: --sandbox,
+    --bpf-fs, --admin-port as typed): the user means a cluster, whose maps and config are
+    read only through an agent pod; a local sandbox (maybe another user's) or this node's
+    data path is never picked silently instead (exit 2, naming the agent pods)."""
+    root = get_current_context().find_root()
+    typed = [f"--{name}" for name in ("kubeconfig", "context")
+             if root.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    ctx = get_current_context()
+    if not typed or any(value is not None and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+                        for name, value in local.items()):
+        return
+    places = " or ".join(flag_as_typed(name) + (" NAME" if name == "sandbox" else " DIR" if name == "bpf_fs" else
+                                                  " PORT") for name in local)
+    flags = " and ".join(typed)
+    head = f"{flags} {'names' if len(typed) == 1 else 'name'} a cluster: --pod names one of its kmesh agent pods"
+    tail = (f"; without --pod, dump {what} reads this machine's {what}, not the cluster's (for them leave out "
+            f"{flags}, or pass {places})")
+    agents = _cluster_agents()
+    if agents:
+        agent_ns, _, agent = agents[0].partition("/")
+        raise UsageError(f"{head} (agent pods: {config_dump.named_pods(agents)}): `{_command_typed()} --pod {agent} "
+                         f"-n {agent_ns}`{tail}")
+    raise UsageError(f"{head}: `kubectl get pods -n {AGENT_NAMESPACE} -l "
+                     f"{','.join(f'{k}={v}' for k, v in config_dump.AGENT_POD_LABELS.items())}` lists them{tail}")
+
+
+def _cluster_agents() -> list[str]:
+    """`namespace/name` of the cluster's agent pods; [] when it cannot be asked or has none."""
+    try:
+        client = connect_reachable(run_options())
+        return config_dump.agent_pod_refs(client) or []
+    except KmeshctlError:
+        return []
 
 
 @contextlib.contextmanager
@@ -182,15 +242,12 @@ def _point_at_sandboxes(err: MapMissingError) -> KmeshctlError:
 CONFIG_SECTIONS = ("services", "workloads", "policies")  # the sections `dump config` prints
 
 
-def _cluster_configured() -> bool:
-    """A cluster --pod could be asked on: a kubeconfig or context named, the in-cluster
-    account, or the default kubeconfig file."""
-    import os
-
+def _cluster_configured(args: list[str]) -> bool:
+    """A cluster --pod could be asked on, named by the typed line ``args`` (it did not
+    parse: run_options() is not set yet) or $KUBECONFIG: kmeshctl.kube.cluster_configured."""
     from kmeshctl import kube
 
-    return run_options().named or kube.running_in_cluster() or \
-        os.path.exists(os.path.expanduser(kube.DEFAULT_KUBECONFIG))
+    return kube.cluster_configured(kube.typed_target(args))
 
 
 def _stray_word(command: str, words: list[str], args: list[str]) -> str:
@@ -208,7 +265,7 @@ def _stray_word(command: str, words: list[str], args: list[str]) -> str:
     if word in CONFIG_SECTIONS:
         return (f"; `kmeshctl dump config` prints every section ({', '.join(CONFIG_SECTIONS)}); its "
                 f"`-o json` holds each under its own key: `kmeshctl dump config -o json`")
-    if _cluster_configured():
+    if _cluster_configured(args):
         return ""
     found = sandboxes.names()
     local = (f"`kmeshctl dump config --sandbox {found[0]}`" if len(found) == 1 else
@@ -240,9 +297,10 @@ def dump_maps(
     km_manage's netns cookies to pods when the agent answers. With --pod, ask that node
     agent pod (port-forward to its admin port).
 
-    In a terminal the id and name columns (km_endpoint's BACKEND too) are never cut:
-    the other columns wrap, then are left out from the right (a name, km_frontend's
-    UPSTREAM, last), named on a line under the table; a terminal narrower than the id and name columns gets lines wider than it.
+    In a terminal the id and name columns (km_endpoint's BACKEND and km_frontend's
+    UPSTREAM too) are never cut: the other columns wrap between words (a name is never
+    split), then are left out from the right, named on a line under the table; a
+    terminal narrower than the id and name columns gets lines wider than it.
     -o wide adds the id, cookie and tunnel columns and cuts none.
 
     Examples:
@@ -258,6 +316,7 @@ def dump_maps(
         _pod_flags(pod, namespace, bpf_fs=bpf_fs, sandbox=sandbox)
         _print_agent_maps(pod, namespace, admin_port or ADMIN_PORT, map_name, output)
         return
+    _refuse_cluster_without_pod("maps", sandbox=sandbox, bpf_fs=bpf_fs)
     _refuse_namespace_without_pod()
     if bpf_fs is not None:
         _check_bpf_fs(bpf_fs)
@@ -268,9 +327,9 @@ def dump_maps(
     named = target.sandbox.name if target.sandbox is not None else None
     own_agent = named if admin_port is None else None  # --admin-port may name another sandbox's agent
     asked = admin_port is not None or target.sandbox is not None
+    fix = config_dump.agent_check(own_agent) if own_agent else _admin_port_fix(admin_port, target.sandbox is not None)
     pods = _pod_names(lambda: config_dump.fetch_local(config_dump.CACHE_PATH, port, run_options().quiet, named),
-                      f"at 127.0.0.1:{port}", asked, config_dump.agent_check(own_agent) if own_agent else "") \
-        if map_name in (None, "km_manage") else {}
+                      f"at 127.0.0.1:{port}", asked, fix) if map_name in (None, "km_manage") else {}
     with _maps_of(target):
         if is_data(output):
             data = dumper.dump_json(target.bpffs, map_name, pods)
@@ -281,6 +340,16 @@ def dump_maps(
                                           wide=output is OutputFormat.wide)
     if asked and not isinstance(pods, dumper.NoAnswer):
         _say_unknown_cookies(cookies, pods, port, own_agent)
+
+
+def _admin_port_fix(admin_port: Optional[int], sandbox: bool) -> str:
+    """What to do when the agent at the --admin-port the user typed does not answer ('' when
+    none was typed)."""
+    if admin_port is None:
+        return ""
+    asked = "the sandbox's own agent is asked then" if sandbox else f"port {ADMIN_PORT} is asked then"
+    return (f"{flag_as_typed('admin_port')} {admin_port} names no agent that answers: leave it out ({asked}) or "
+            "give an agent's port (`kmeshctl sandbox list -o wide`)")
 
 
 def _check_bpf_fs(bpf_fs: Path) -> None:
@@ -390,6 +459,7 @@ def dump_config(
         _pod_flags(pod, namespace, sandbox=sandbox)
         data = config_dump.fetch_from_pod(config_dump.CACHE_PATH, pod, namespace, admin_port or ADMIN_PORT, run_options())
     else:
+        _refuse_cluster_without_pod("config", sandbox=sandbox, admin_port=admin_port)
         _refuse_namespace_without_pod()
         data = _local_cache(_local(None, admin_port, sandbox, "--admin-port PORT"), admin_port is not None)
     if is_data(output):

@@ -268,3 +268,17 @@ _VALUE_CHECKS: dict[str, Callable[[str, str], None]] = {
     "map_name": _check_map, "run_id": check_run_id, "weights": _check_weights, "bpf_fs": _check_bpffs,
     "files": _check_files,
 }
+
+
+def accepted_values(param: _click.Parameter, command_words: tuple[str, ...]) -> tuple[list[str], str] | None:
+    """(the values on this machine ``param`` of the command ``command_words`` takes, the
+    command that makes one when there is none) for a flag that names something existing
+    (a sandbox); None for any other flag (its values are not listed)."""
+    from kmeshctl import sandboxes
+
+    check = flag_value_check(param, command_words)
+    if check is check_existing_sandbox:
+        return sandboxes.names(), "kmeshctl sandbox up"
+    if check is _check_sandbox_to_remove:
+        return sorted({*sandboxes.names(), *sandboxes.failed_up_names()}), "kmeshctl sandbox up"
+    return None

@@ -11,7 +11,8 @@ import typer
 from kmeshctl import nodecheck
 from kmeshctl.node import loader
 from kmeshctl.cli.common import OutputFormat, app, is_data, output_option, print_data, run_options
-from kmeshctl.cli.conventions import POSITIONAL_CHECKS, flag_as_typed, given_as, given_on_command_line
+from kmeshctl.cli.option_hints import POSITIONAL_CHECKS
+from kmeshctl.cli.suggestions import flag_as_typed, given_as, given_on_command_line
 from kmeshctl.cli.outpaths import DIRECTORY, FILE, check_input_path, check_name_length, check_optional_file, check_output_file
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
@@ -252,8 +253,10 @@ def run(
 
     Examples:
 
+      # in the DaemonSet's pod (the host's /proc mounted at /host/proc)
       kmeshctl node run --xds-address istiod.istio-system.svc:15012
-      kmeshctl node run --cluster-id c1 --enrollment kubernetes
+      # on a node's host, outside a pod
+      kmeshctl node run --cluster-id c1 --enrollment kubernetes --proc-root /proc
     """
     import socket
 

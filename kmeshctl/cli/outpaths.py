@@ -129,9 +129,9 @@ def check_output_file(flag: str, path: Path, create_parents: bool = False, probe
 def _typed_with_slash(flag: str, path: Path) -> str:
     """``path`` as typed after ``flag`` when that ends in / (a Path drops the slash, so
     `--plot out.png/` would write out.png); "" else."""
-    from kmeshctl.cli import conventions
+    from kmeshctl.cli import cmdline
 
-    words = conventions._ARGS
+    words = cmdline.ARGS
     for index, word in enumerate(words):
         if word == "--":
             break

@@ -7,7 +7,6 @@ the `...Option` aliases in its signature; `kmeshctl.params.install_params` check
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from enum import Enum
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Annotated, Any, Optional, Sequence
 import typer
 
 from kmeshctl.cli.common import app, check_namespace_flags, print_yaml_documents, run_options
-from kmeshctl.cli.conventions import flag_as_typed
+from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.outpaths import FILE, check_input_path
 from kmeshctl.errors import UsageError
 from kmeshctl.params import (
@@ -303,21 +302,30 @@ def _xds_address_for_hint(typed: Sequence[str], args: Sequence[str]) -> tuple[li
     if len(found) == 1:
         return ["--xds-address", found[0]], ""
     why = (f"several were found, {', '.join(found)}; pick one with --xds-address" if found
-           else "none was found" if looked
-           else CLUSTER_UNREACHABLE_FOR_ISTIOD if _cluster_configured(kubeconfig) else NO_CLUSTER_FOR_ISTIOD)
+           else "none was found" if looked else _why_not_looked_up(args))
     return unknown_xds_address(why)
 
 
-def _cluster_configured(kubeconfig: Optional[str]) -> bool:
-    """Whether a cluster is configured (``kubeconfig`` as typed, else $KUBECONFIG, the
-    in-cluster account, ~/.kube/config): a lookup that got no answer then says the cluster
-    could not be reached, not that there is none."""
-    from kmeshctl.kube import DEFAULT_KUBECONFIG, running_in_cluster
+def _why_not_looked_up(args: Sequence[str]) -> str:
+    """Why istiod could not be looked up in the cluster the typed line names: none is
+    configured (kmeshctl.kube.cluster_configured); the kubeconfig named (or, for a
+    --context alone, ~/.kube/config) does not exist, named as the user gave it
+    (--kubeconfig, else $KUBECONFIG); else it did not answer."""
+    from kmeshctl.kube import cluster_configured, missing_kubeconfig_files, typed_target
 
-    if not kubeconfig and running_in_cluster():
-        return True
-    path = kubeconfig or os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
-    return any(os.path.exists(os.path.expanduser(p)) for p in path.split(os.pathsep) if p)
+    target = typed_target(args)
+    if not cluster_configured(target):
+        return NO_CLUSTER_FOR_ISTIOD
+    missing = missing_kubeconfig_files(target)
+    if not missing:
+        return CLUSTER_UNREACHABLE_FOR_ISTIOD
+    if target.kubeconfig is None:  # --context alone, and no ~/.kube/config
+        return f"istiod could not be looked up, --context {target.context} has no kubeconfig ({missing[0]} does " \
+               "not exist)"
+    source = "--kubeconfig" if _typed_value(args, "--kubeconfig") is not None else "$KUBECONFIG"
+    named = (f"{source} {missing[0]} does not exist" if len(missing) == 1
+             else f"none of the {source} files exist ({', '.join(missing)})")
+    return f"istiod could not be looked up, {named}"
 
 
 NO_CLUSTER_FOR_ISTIOD = "no cluster to look istiod up in"

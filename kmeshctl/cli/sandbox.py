@@ -20,7 +20,8 @@ from kmeshctl.cli.common import (OutputFormat, app, complete_sandbox_names, igno
                                  output_option, print_data, suggest)
 from kmeshctl.cli.common import SandboxFlagCommand, run_options
 from kmeshctl.cli.badinput import COMMAND_HABITS
-from kmeshctl.cli.conventions import POSITIONAL_READERS, flag_as_typed
+from kmeshctl.cli.option_hints import POSITIONAL_READERS
+from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.cli.progress import Progress, note
@@ -116,7 +117,7 @@ def _name(name: Optional[str], other_version_ok: bool = False) -> str:
 def _checked_name(name: str) -> str:
     """--name (or --sandbox) checked, naming the flag as typed; from $KMESHCTL_SANDBOX_NAME,
     in the one wording naming the variable."""
-    from kmeshctl.cli.conventions import given_as
+    from kmeshctl.cli.suggestions import given_as
 
     source = given_as("name")
     return sandboxes.checked_env_name(name) if source == f"${NAME_ENV}" else sandboxes.checked_name(name, source)
@@ -272,10 +273,10 @@ def manifest_warnings(manifests: Any) -> list[str]:
 
 def _typed_url(path: Path) -> str:
     """The URL as typed: a Path keeps one slash of `https://` (`https:/host/x.yaml`)."""
-    from kmeshctl.cli import conventions
+    from kmeshctl.cli import cmdline
 
     text = str(path)
-    for word in conventions._ARGS:
+    for word in cmdline.ARGS:
         for value in (word, word.partition("=")[2], word[2:] if word.startswith("-f") else ""):
             if value and is_url(value) and str(Path(value)) == text:
                 return value
@@ -300,7 +301,7 @@ def up_hint(name: str, state: Optional[sandboxes.SandboxState] = None) -> str:
     else `dump maps` of the sandbox."""
     from typer._click.globals import get_current_context
 
-    from kmeshctl.cli.conventions import given_flags
+    from kmeshctl.cli.suggestions import given_flags
 
     namespace = _demo_namespace_of(state)
     commands = [sandboxes.for_sandbox("kmeshctl sandbox status", name)]
@@ -417,7 +418,7 @@ def _refuse_forced_guess(chosen: str) -> None:
 def _down_all(name: Optional[str], quiet: bool, force: bool) -> None:
     """`sandbox down --all`: every sandbox (and failed `up`'s leftovers), one line each;
     none is a success (nothing to remove), as `kind delete clusters --all`."""
-    from kmeshctl.cli.conventions import given_as
+    from kmeshctl.cli.suggestions import given_as
 
     if name and not given_as("name").startswith("$"):  # $KMESHCTL_SANDBOX_NAME is no choice made here
         raise UsageError(f"--all removes every sandbox; give --all or {given_as('name')} {shown(name)}, not both")
@@ -753,7 +754,7 @@ def _pod_required(name: Optional[str], first: Optional[str], rest: List[str], na
     if state is None:
         return UsageError(f"{usage}; {sandboxes.not_found(chosen) if chosen else sandboxes.none_up()}")
     if first and rest and _has_pod(state.name, first, namespace):
-        from kmeshctl.cli.conventions import given_as
+        from kmeshctl.cli.suggestions import given_as
 
         typed = given_as("name") if name else ""
         named = [typed, name] if name and not typed.startswith("$") else _env_named(name)
@@ -765,7 +766,7 @@ def _pod_required(name: Optional[str], first: Optional[str], rest: List[str], na
 def _env_named(name: Optional[str]) -> list[str]:
     """`--name NAME` for a fix when sandbox ``name`` came from $KMESHCTL_SANDBOX_NAME (not on
     the line) and the line alone would act on another sandbox; [] otherwise."""
-    from kmeshctl.cli.conventions import given_as
+    from kmeshctl.cli.suggestions import given_as
 
     if not name or not given_as("name").startswith("$") or sandboxes.picks_alone(name):
         return []
@@ -800,16 +801,16 @@ def _typed_exec_line(namespace: str, pod: str) -> list[str]:
     user gave (-q, -it, --name). Empty outside a run of `sandbox exec`."""
     from typer._click.globals import get_current_context
 
-    from kmeshctl.cli import conventions
+    from kmeshctl.cli import cmdline
 
-    head = list(conventions._ARGS)
+    head = list(cmdline.ARGS)
     head = head[:head.index("--")] if "--" in head else head
     ctx = get_current_context(silent=True)
     if ctx is None or "sandbox" not in head or "exec" not in head[head.index("sandbox"):]:
         return []
     start = head.index("exec", head.index("sandbox")) + 1
     valued = {o for p in ctx.command.params if p.param_type_name == "option" and not getattr(p, "is_flag", False)
-              for o in p.opts} | set(conventions.GLOBAL_FLAGS)
+              for o in p.opts} | set(cmdline.GLOBAL_FLAGS)
     options, i = [], start
     while i < len(head):
         word, taken = head[i], 1

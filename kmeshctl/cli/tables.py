@@ -5,7 +5,8 @@ separated by spaces, no box-drawing characters); in a terminal the headers are b
 the table is fitted to the terminal's width (a table's id and name columns are never cut:
 narrower than they are, its lines are wider than the terminal), piped (a file, `| grep`, `| awk`) each row
 is on one line however long (nothing wrapped or cut, whatever COLUMNS says); a path or a
-name is never split mid-word (WholeWordsText). An empty value is printed as EMPTY; a
+name is never split mid-word (WholeWordsText), an address (IPv4, IPv6, with its :port) never
+at all, and no line ends in blanks. An empty value is printed as EMPTY; a
 column empty (blank or EMPTY) in every row is left out. -o wide adds a
 table's detail columns (ids, cookies, addresses, node, image: see wide_only) and never
 cuts a column."""
@@ -74,7 +75,7 @@ class PipeFriendlyConsole(Console):
                 objects, kwargs = (wrapped_at_spaces(self, objects, kwargs),), {**kwargs, "soft_wrap": True}
             with self.capture() as captured, _at_least(self, needed):
                 super().print(*objects, **kwargs)
-            self.file.write(_TRAILING_BLANKS.sub(r"\1", captured.get()))  # a table's title pads to its width
+            self.file.write(without_trailing_blanks(captured.get()))  # a table's title pads to its width
             self.file.flush()
             return
         for item in objects:
@@ -102,8 +103,16 @@ def _at_least(console: Console, width: int) -> Iterator[None]:
         console.width = previous
 
 
-# Spaces before a line's end, style codes after them kept: no line ends in blanks.
-_TRAILING_BLANKS = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
+# Spaces before a line's end, among style codes or not (a bold header pads each column in
+# its own bold span): the spaces go, the codes stay; no line ends in blanks.
+_STYLE_CODE = re.compile(r"\x1b\[[0-9;]*m")
+_TRAILING_BLANKS = re.compile(r"(?:[ \t]|\x1b\[[0-9;]*m)*[ \t](?:[ \t]|\x1b\[[0-9;]*m)*$", re.MULTILINE)
+
+
+def without_trailing_blanks(text: str) -> str:
+    """``text`` with no line ending in spaces: a line's trailing spaces and the style codes
+    among them become those codes alone (every span still closed)."""
+    return _TRAILING_BLANKS.sub(lambda found: "".join(_STYLE_CODE.findall(found.group())), text)
 
 
 def wrapped_at_spaces(console: Console, objects: tuple[Any, ...], kwargs: dict[str, Any]) -> Text:
@@ -266,7 +275,8 @@ def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int)
     out, and the width to print it at. The ``keys`` columns (ids, names: what tells the
     rows apart) are kept whole at any width; the others wrap (at least ``min_other``
     wide, and never narrower than a cell's least width: a name stays whole) and, while
-    the table is still too wide, are left out from the right. When the keys alone are
+    the table is still too wide, are left out from the right (then each one left out
+    that fits beside those kept comes back). When the keys alone are
     wider than ``width``, the width returned is theirs: the line is wider than the
     terminal (it folds it) rather than a name cut or split."""
     terminal_style(table)
@@ -280,6 +290,10 @@ def fit_columns(table: Table, width: int, keys: tuple[str, ...], min_other: int)
         if not others:
             break
         kept.remove(others[-1])
+    for column in [c for c in table.columns if c not in kept]:  # a narrow one past a wide one left out
+        tried = [c for c in table.columns if c in kept or c is column]
+        if _needed(table, tried, keys, min_other) <= width:
+            kept = tried
     dropped = [str(c.header) for c in table.columns if c not in kept]  # in the table's order
     narrow = with_columns(table, kept) if dropped else table
     whole = sum(_natural(c) if c.no_wrap else _wrapped(c, min_other) for c in narrow.columns)
@@ -306,13 +320,25 @@ def _natural(column: Any) -> int:
 
 # Where a word longer than its column may break: after a `/` or a `.` (a path
 # `/lib/modules/` `6.18.44/`, a name `default/fortio.` `default.svc`; `//` stays whole),
-# never inside a piece.
+# never inside a piece; an address is one piece (_ADDRESS).
 _PIECE = re.compile(r"[^/.]*[/.]+|[^/.]+")
+# An IP address, IPv4 or IPv6 (`[::1]` too), with its :port or /prefix and the `,` or `;`
+# a list puts after it: never split, a line copies it whole (not `10.96.` + `188.91`).
+_IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}"
+_IPV6 = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}"
+_ADDRESS = re.compile(rf"\(?(?:{_IPV4}|\[?(?:{_IPV6}|[0-9A-Fa-f:]*:{_IPV4})\]?)(?::\d+|/\d+)?[,;)]*\Z")
+
+
+def _pieces(word: str) -> list[tuple[int, int]]:
+    """The (start, end) of each piece of ``word`` no line may split (see _PIECE, _ADDRESS)."""
+    if _ADDRESS.match(word):
+        return [(0, len(word))]
+    return [found.span() for found in _PIECE.finditer(word)]
 
 
 def _least_width(text: str) -> int:
-    """The width of the longest piece of ``text`` no line may split (see _PIECE)."""
-    return max((len(piece) for word in text.split() for piece in _PIECE.findall(word)), default=0)
+    """The width of the longest piece of ``text`` no line may split (see _PIECE, _ADDRESS)."""
+    return max((end - start for word in text.split() for start, end in _pieces(word)), default=0)
 
 
 class WholeWordsText(Text):
@@ -342,11 +368,11 @@ def _cuts(text: str, width: int) -> list[int]:
         if len(word.group()) <= width:
             continue
         line_start = end = word.start()
-        for piece in _PIECE.finditer(word.group()):
-            if end > line_start and word.start() + piece.end() - line_start > width:
+        for _, piece_end in _pieces(word.group()):
+            if end > line_start and word.start() + piece_end - line_start > width:
                 cuts.append(end)
                 line_start = end
-            end = word.start() + piece.end()
+            end = word.start() + piece_end
     return cuts
 
 

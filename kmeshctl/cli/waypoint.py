@@ -20,7 +20,7 @@ from kmeshctl.apply import ApplyResult, PartialApply, nothing_changed
 from kmeshctl.cli.common import (MAX_RUN_S, MAX_TIMEOUT_S, PORT_MAX, PORT_MIN, OutputFormat, app,
                                  check_namespace_flags, fix_hint, ignore_not_found_fix, is_data, print_data,
                                  output_option, run_options)
-from kmeshctl.cli.conventions import flag_as_typed
+from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.render import ManifestFormat, print_manifests, same_work_command
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeClient, object_ref
@@ -527,28 +527,33 @@ def _expected_errors_dropped(report: dict) -> dict:
 
 def _print_status(state: deploy.WaypointState, reports: dict[str, dict], wide: bool = False) -> None:
     """The report as lines (never cut, so -o table and -o wide differ only in what wide
-    adds: the Services that use the waypoint, and whether kmeshctl made it)."""
-    typer.echo(f"Waypoint {state.namespace}/{state.name}: {state.ready_pods}/{len(state.pods)} pods ready; "
-               f"istiod address: {', '.join(state.addresses) or f'{EMPTY} ({state.gateway_reason})'}")
+    adds: the Services that use the waypoint, and whether kmeshctl made it). Every line
+    goes through fix_hint, as every error and warning: a fix in it (a pod's `waypoint
+    apply ... --image IMAGE`) pastes with the --kubeconfig / --context typed."""
+    def echo(line: str) -> None:
+        typer.echo(fix_hint(line) if "`" in line else line)
+
+    echo(f"Waypoint {state.namespace}/{state.name}: {state.ready_pods}/{len(state.pods)} pods ready; "
+         f"istiod address: {', '.join(state.addresses) or f'{EMPTY} ({state.gateway_reason})'}")
     if wide:
-        typer.echo(f"  made by kmeshctl: {'yes' if state.managed else 'no'}; used by: "
-                   f"{', '.join(state.services) or EMPTY}")
+        echo(f"  made by kmeshctl: {'yes' if state.managed else 'no'}; used by: "
+             f"{', '.join(state.services) or EMPTY}")
     for pod, report in reports.items():
         if "error" in report:
             error = report["error"]
-            typer.echo(f"  {pod}: {error}" if error.startswith("not running") else
-                       f"  {pod}: cannot ask its controller ({error})")
+            echo(f"  {pod}: {error}" if error.startswith("not running") else
+                 f"  {pod}: cannot ask its controller ({error})")
             continue
         envoy = report["envoy"]
-        typer.echo(f"  {pod}: Envoy {'ready' if envoy['ready'] else 'NOT ready'}, "
-                   f"{'in sync (ACKed)' if envoy['acked'] else 'NOT in sync'}; "
-                   f"services: {', '.join(report['services']) or EMPTY}")
+        echo(f"  {pod}: Envoy {'ready' if envoy['ready'] else 'NOT ready'}, "
+             f"{'in sync (ACKed)' if envoy['acked'] else 'NOT in sync'}; "
+             f"services: {', '.join(report['services']) or EMPTY}")
         if envoy.get("error"):
-            typer.echo(f"    cannot read Envoy's routes: {envoy['error']}")
+            echo(f"    cannot read Envoy's routes: {envoy['error']}")
         for route, weights in sorted(report["routes"].items()):
-            typer.echo(f"    {route}: " + ", ".join(f"{c} {w}" for c, w in weights.items()))
+            echo(f"    {route}: " + ", ".join(f"{c} {w}" for c, w in weights.items()))
         for problem in report["problems"]:
-            typer.echo(f"    problem: {problem}")
+            echo(f"    problem: {problem}")
 
 
 DeleteOutputOption = Annotated[Optional[ManifestFormat], typer.Option(

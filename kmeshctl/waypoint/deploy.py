@@ -33,6 +33,7 @@ from kmeshctl.paths import templates_dir
 from kmeshctl.render import COMMON_LABELS, MANAGED_BY_LABEL, MANAGED_BY_SELECTOR, made_by_kmeshctl, parse_manifests
 
 if TYPE_CHECKING:
+    from kmeshctl.rollout import PodState
     from kmeshctl.waypoint import model
 
 # The defaults (DEFAULT_*, POLL_S, GONE_POLL_S, DELETE_ATTEMPTS, NAMESPACES_SHOWN) live in
@@ -299,11 +300,11 @@ def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: 
             return
         elapsed = time.monotonic() - started
         if elapsed > timeout:
+            stuck = _stuck_pods(client, p)
             raise KmeshctlError(f"waypoint {p.namespace}/{p.name} not ready after {duration_words(timeout)} "
                                 f"({state.ready_pods}/{p.replicas} pods ready; Gateway: {state.gateway_reason}"
-                                f"{not_ready_reasons(client, p)}); "
-                                f"check `kubectl -n {p.namespace} describe pod -l {GATEWAY_LABEL}={p.name}` "
-                                "and istiod's log")
+                                f"{''.join(f'; pod {s.name}: {s.reason}' for s in stuck if s.reason)})",
+                                fix=stuck_fix(p, stuck, istiod=not state.addresses))
         if every_poll or shown != (state.ready_pods, state.gateway_reason):
             shown = (state.ready_pods, state.gateway_reason)
             progress(f"waiting for waypoint {p.namespace}/{p.name}: {state.ready_pods}/{p.replicas} pods ready, "
@@ -857,28 +858,37 @@ def pod_not_running(client: KubeClient, p: WaypointParams, pod: str) -> str:
     """Why waypoint pod ``pod`` is not running (its container's waiting reason, as
     install's rollout names it: `ImagePullBackOff: Back-off pulling image ...`) with the
     fix; "" when it runs (its controller can be asked)."""
-    from kmeshctl.rollout import IMAGE_REASONS, pod_state
+    from kmeshctl.rollout import pod_state
 
     live = client.get("v1", "Pod", pod, p.namespace)
     if live is None or (live.get("status") or {}).get("phase") == "Running":
         return ""
     state = pod_state(live)
-    if state.status in IMAGE_REASONS:
-        fix = (f"the image cannot be pulled: re-apply with a correct one: `kmeshctl waypoint apply -n "
-               f"{p.namespace} --name {p.name} --image IMAGE`")
-    else:
-        fix = f"see `kubectl describe pod {pod} -n {p.namespace}`"
-    return f"not running ({state.reason or state.phase}): {fix}"
+    return f"not running ({state.reason or state.phase}): {stuck_fix(p, [state])}"
 
 
-def not_ready_reasons(client: KubeClient, p: WaypointParams) -> str:
-    """`; pod wp-x: ImagePullBackOff: Back-off pulling image ...` for each pod not ready
-    (rollout.not_ready_reason, install's words), "" when none."""
+def stuck_fix(p: WaypointParams, stuck: "list[PodState]", istiod: bool = False) -> str:
+    """The one diagnosis of waypoint pods not ready, for `waypoint status`'s pod line and
+    `apply --wait`'s timeout alike: an image that cannot be pulled names the re-apply with
+    --image; else kubectl's describe of the pod (of every pod of the waypoint when
+    several, or none), and istiod's log when ``istiod`` (its Gateway not programmed) or
+    no pod is to blame."""
+    from kmeshctl.rollout import IMAGE_REASONS
+
+    if any(s.status in IMAGE_REASONS for s in stuck):
+        return (f"the image cannot be pulled: re-apply with a correct one: `kmeshctl waypoint apply -n "
+                f"{p.namespace} --name {p.name} --image IMAGE`")
+    log = " and istiod's log" if istiod or not stuck else ""
+    if len(stuck) == 1:
+        return f"see `kubectl describe pod {stuck[0].name} -n {p.namespace}`{log}"
+    return f"see `kubectl describe pod -n {p.namespace} -l {GATEWAY_LABEL}={p.name}`{log}"
+
+
+def _stuck_pods(client: KubeClient, p: WaypointParams) -> "list[PodState]":
+    """The waypoint's pods not ready (rollout.pod_state: their reasons in install's words)."""
     from kmeshctl.rollout import pod_state
 
-    pods = waypoint_pods(client, p.namespace, p.name)
-    stuck = [pod_state(pod) for pod in pods if not _pod_ready(pod)]
-    return "".join(f"; pod {s.name}: {s.reason}" for s in stuck if s.reason)
+    return [pod_state(pod) for pod in waypoint_pods(client, p.namespace, p.name) if not _pod_ready(pod)]
 
 
 def pod_status(namespace: str, pod: str, target: KubeTarget) -> dict[str, Any]:

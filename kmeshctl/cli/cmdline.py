@@ -1,0 +1,149 @@
+"""The command line being run and how its words are read: the contexts click parsed
+(INVOKED) and the words typed (ARGS, TYPED), recorded for each run by
+kmeshctl.cli.conventions and read here by every message about the line; the flags every
+command shares; which words are flags, flag values or command words, and which command
+they name."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Iterator, Optional
+
+from typer import _click
+
+from kmeshctl.cli.badinput import takes_value
+
+HELP_OPTION_NAMES = ["-h", "--help"]
+HELP_FLAGS = tuple(HELP_OPTION_NAMES)
+GLOBAL_FLAGS = ("--kubeconfig", "--context", "--request-timeout")
+QUIET_FLAGS = ("-q", "--quiet")
+NAMESPACE_FLAGS = ("-n", "--namespace")
+# The command's own flags kubectl users also type before the command (`kubectl -n foo get
+# pods`, `kubectl -o json get pods`, `kubectl -A get pods`): (spellings, takes a value).
+OUTPUT_FLAGS = ("-o", "--output")
+LEADING_FLAGS = ((NAMESPACE_FLAGS, True), (OUTPUT_FLAGS, True), (("-A", "--all-namespaces"), False))
+ALL_NAMESPACES_FLAGS = ("-A", "--all-namespaces")
+
+# Commands that only print help: a wrong cluster flag is reported when a command runs.
+HELP_ONLY_COMMANDS = frozenset({"help"})
+
+# Contexts of the command being run, root first (reset for each run): where the flags the
+# user gave are looked up when a message suggests another command.
+INVOKED: list[_click.Context] = []
+# The words of the command line being run: how the user spelled a flag (-o or --output).
+ARGS: list[str] = []
+# The same words as typed, before combined short flags were spelled apart (`-qx`).
+TYPED: list[str] = []
+
+
+def walk(command: _click.Command) -> Iterable[_click.Command]:
+    """The command and every command below it."""
+    yield command
+    for sub in getattr(command, "commands", {}).values():
+        yield from walk(sub)
+
+
+def option_spelled(command: _click.Command, flag: str) -> Optional[_click.Parameter]:
+    """The option of ``command`` that ``flag`` is a spelling of, or None."""
+    return next((p for p in command.params
+                 if p.param_type_name == "option" and flag in (*p.opts, *p.secondary_opts)), None)
+
+
+def option_below(command: _click.Command, flag: str) -> Optional[_click.Parameter]:
+    """An option spelled ``flag`` of ``command`` or of a command below it (first found)."""
+    for sub in walk(command):
+        found = option_spelled(sub, flag)
+        if found is not None:
+            return found
+    return None
+
+
+def options_by_kind(root: _click.Command) -> tuple[set[str], set[str]]:
+    """(the options that take a value in every command, those that never do)."""
+    kinds: dict[str, set[bool]] = {}
+    for command in walk(root):
+        for p in command.params:
+            for opt in (*p.opts, *p.secondary_opts) if p.param_type_name == "option" else ():
+                kinds.setdefault(opt, set()).add(takes_value(p))
+    return {o for o, k in kinds.items() if k == {True}}, {o for o, k in kinds.items() if k == {False}}
+
+
+def resolve(root: _click.Command, words: list[str]) -> tuple[Optional[_click.Command], int]:
+    """The command a suggested `kmeshctl a b ...` runs, and how many words name it."""
+    command, used = root, 0
+    while hasattr(command, "commands"):
+        if used >= len(words) or words[used] not in command.commands:
+            break
+        command, used = command.commands[words[used]], used + 1
+    return (command if used else None), used
+
+
+def spelled(word: str, spellings: set[str]) -> bool:
+    """``word`` is one of the flag's spellings, with or without its value attached."""
+    return any(word == f or word.startswith(f + "=") or (len(f) == 2 and word.startswith(f) and len(word) > 2)
+               for f in spellings)
+
+
+def leading_flag(arg: str) -> Optional[tuple[tuple[str, ...], bool]]:
+    """The LEADING_FLAGS entry ``arg`` is (as `-o` or `-o=json`), or None."""
+    flag = arg.partition("=")[0]
+    return next((entry for entry in LEADING_FLAGS if flag in entry[0]), None)
+
+
+def walk_words(args: list[str], leading_values: bool = False) -> Iterator[int]:
+    """The indexes of the words of ``args`` before `--` that are no flag's value: a global
+    flag's value (`--context X`) is passed over, and with ``leading_values`` that of a
+    LEADING_FLAGS flag given apart (`-n foo`, `-o json`; not `-o=json`) too."""
+    skip = False
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if skip:
+            skip = False
+            continue
+        yield i
+        entry = leading_flag(arg) if leading_values else None
+        skip = arg in GLOBAL_FLAGS or (entry is not None and entry[1] and "=" not in arg)
+
+
+def word_positions(args: list[str]) -> list[int]:
+    """The indexes of the words of ``args`` that are not flags or a global flag's value."""
+    return [i for i in walk_words(args) if not args[i].startswith("-")]
+
+
+def command_words(args: list[str]) -> list[str]:
+    return [args[i] for i in word_positions(args)]
+
+
+def typed_command_path(root: _click.Command, args: list[str]) -> str:
+    """`kmeshctl sandbox status` for the words ``args`` (flags and their values skipped,
+    wherever they are): the command the line names, as far as it names one."""
+    command, words = root, ["kmeshctl"]
+    for i in word_positions(args):
+        if not hasattr(command, "commands"):
+            break
+        if args[i] in command.commands:  # another word is a leading flag's value (`-n foo status`)
+            command = command.commands[args[i]]
+            words.append(args[i])
+    return " ".join(words)
+
+
+def with_help_pointer(line: str, err: Any) -> str:
+    ctx = getattr(err, "ctx", None)
+    if ctx is None:
+        return with_running_help_pointer(line)
+    # the root refuses a global flag (`status --context ''`) before the command is parsed:
+    # the help of the command typed (it lists the global flags too), not kmeshctl's
+    path = typed_command_path(ctx.find_root().command, ARGS) if ctx.parent is None else ctx.command_path
+    return f"{line} (see '{path} --help')"
+
+
+HELP_POINTER = re.compile(r" \(see '[^']*--help'\)$")
+
+
+def with_running_help_pointer(line: str) -> str:
+    """A bad-input line (exit 2) ends as click's do: `(see 'kmeshctl COMMAND --help')`,
+    naming the command being run (the innermost one parsed so far)."""
+    if HELP_POINTER.search(line) or not INVOKED:
+        return line
+    return f"{line} (see '{INVOKED[-1].command_path} --help')"

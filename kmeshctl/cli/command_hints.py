@@ -1,0 +1,462 @@
+"""The lines for a missing or unknown command: flags given with no command (the commands
+they go with, ready to paste), a required argument left out (the command's own example),
+and a command word kmeshctl does not have (a typo, or a kubectl or docker habit: `get
+sandbox NAME`, `sandbox run POD -- CMD`)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import shlex
+from typing import Optional
+
+from typer import _click
+
+from kmeshctl.cli import cmdline
+from kmeshctl.cli.badinput import command_synonyms, takes_value
+from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_ONLY_COMMANDS, NAMESPACE_FLAGS,
+                                  QUIET_FLAGS, leading_flag, option_below, option_spelled, spelled, walk_words)
+from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SUGGESTED
+from kmeshctl.errors import KmeshctlError
+
+MAX_LISTED_COMMANDS = 3  # more commands take the flag: the first ones, and where to find the others
+# Listed first among the commands a misplaced flag could go with: they only read (a guess
+# pasted as is must never install or delete anything).
+READING_COMMANDS = ("status", "version", "sandbox status", "sandbox list", "waypoint list", "waypoint status",
+                    "dump maps", "dump config")
+
+
+# A flag a command takes only with another one (alone it is refused): (command words, the
+# flag's parameter) -> the other flag. Such a command is no example for the flag alone.
+FLAG_NEEDS = {(("dump", "maps"), "namespace"): "--pod POD", (("dump", "config"), "namespace"): "--pod POD"}
+
+
+def commands_with(group: _click.Command, path: str, flag_words: list[str]
+                  ) -> tuple[list[tuple[str, _click.Command]], list[str]]:
+    """([(`kmeshctl dump maps -o json`, its command)] for each command below ``group``
+    (spelled ``path``) that takes every flag of ``flag_words`` alone, reading ones first;
+    [`kmeshctl dump maps takes -n only with --pod POD`] for those that take one only with
+    another flag not given)."""
+    flags = [w.partition("=")[0] for w in flag_words if w.startswith("-") and w != "-"]
+    found: list[tuple[str, _click.Command]] = []
+    needing: list[tuple[str, str, str]] = []  # (command path, flag, the other flag)
+
+    def visit(command: _click.Command, words: list[str]) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            if getattr(sub, "hidden", False) or name in HELP_ONLY_COMMANDS:
+                continue
+            if hasattr(sub, "commands"):
+                visit(sub, [*words, name])
+            elif all(option_spelled(sub, flag) is not None for flag in flags):
+                named = [*path.split(), *words, name]
+                other = next(((f, FLAG_NEEDS[key]) for f in flags if (key := (tuple(named[1:]), getattr(
+                    option_spelled(sub, f), "name", None))) in FLAG_NEEDS and not any(
+                    spelled(w, {FLAG_NEEDS[key].split()[0]}) for w in flags)), None)
+                if other is not None:
+                    needing.append((" ".join(named), *other))
+                else:
+                    found.append((run_with(sub, named, flag_words), sub))
+
+    visit(group, [])
+    found.sort(key=lambda item: not any(item[0].startswith(f"kmeshctl {c} ") for c in READING_COMMANDS))
+    notes = []
+    for pair in dict.fromkeys((f, o) for _, f, o in needing):  # `... dump maps and ... take -n only with --pod POD`
+        paths = [p for p, f, o in needing if (f, o) == pair]
+        notes.append(f"{' and '.join(paths)} take{'s' if len(paths) == 1 else ''} {pair[0]} only with {pair[1]}")
+    return found, notes
+
+
+def _listed(lines: list[str]) -> str:
+    """`a`, `b` or `c` (the first MAX_LISTED_COMMANDS, then "or another command that takes it")."""
+    found = [f"`{line}`" for line in lines]
+    if len(found) > MAX_LISTED_COMMANDS:
+        return f"{', '.join(found[:MAX_LISTED_COMMANDS])} or another command that takes it"
+    return found[0] if len(found) == 1 else f"{', '.join(found[:-1])} or {found[-1]}"
+
+
+def commands_taking(group: _click.Command, path: str, flag_words: list[str]) -> str:
+    """`kmeshctl dump maps -o json` or `kmeshctl dump config -o json`: each command below
+    ``group`` (spelled ``path``) that takes every flag of ``flag_words`` (alone: no
+    command that would refuse it without another flag), with them, ready to paste (never
+    a `COMMAND` placeholder)."""
+    found, needing = commands_with(group, path, flag_words)
+    if found:
+        return _listed([line for line, _ in found])
+    flags = [w.partition("=")[0] for w in flag_words if w.startswith("-") and w != "-"]
+    return "; ".join(needing) or f"no command of {path} takes {' and '.join(flags)}"
+
+
+def typed_line(args: list[str]) -> str:
+    """`kmeshctl -n foo`: the line as typed, without the global flags (a kubeconfig path) and -q."""
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in GLOBAL_FLAGS:
+            skip = True
+        elif arg.partition("=")[0] not in (*GLOBAL_FLAGS, *QUIET_FLAGS):
+            kept.append(arg)
+    return shlex.join(["kmeshctl", *kept])
+
+
+def carry_typed_globals(message: str, args: list[str]) -> str:
+    """Each backticked `kmeshctl ...` of ``message`` with the global flags typed in
+    ``args`` (the root has not read them yet: given_flags has none), but a local one
+    (`kmeshctl sandbox list`: a cluster flag would be noise)."""
+    typed: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg in GLOBAL_FLAGS and i + 1 < len(args):
+            typed += args[i:i + 2]
+        elif arg.partition("=")[0] in GLOBAL_FLAGS and "=" in arg:
+            typed.append(arg)
+
+    def carried(match: re.Match[str]) -> str:
+        words = shlex.split(match.group(1))
+        if not typed or words[0] != "kmeshctl" or words[1:2] and words[1] in LOCAL_GROUPS:
+            return match.group(0)
+        return f"`{shlex.join([words[0], *typed, *words[1:]])}`"
+
+    return SUGGESTED.sub(carried, message)
+
+
+def missing_command_text(group: _click.Command, path: str, flag_words: list[str], args: list[str],
+                         first_only: bool = False) -> str:
+    """`kmeshctl -n foo: missing a command; e.g. `kmeshctl status -n foo``: flags given to
+    kmeshctl or a group with no command, and commands they make sense with alone (the
+    first one only for ``first_only``: kmeshctl's commands read -n in different ways)."""
+    found, needing = commands_with(group, path, flag_words)
+    lines = [line for line, _ in found]
+    reading = [line for line in lines if any(line.startswith(f"kmeshctl {c} ") for c in READING_COMMANDS)]
+    lines = (reading or lines)[:1 if first_only else None]  # a guess pasted as is: one that only reads
+    flags = [w.partition("=")[0] for w in flag_words if w.startswith("-") and w != "-"]
+    if any(f in ALL_NAMESPACES_FLAGS for f in flags) and any(f in NAMESPACE_FLAGS for f in flags):
+        lines = []  # every command refuses the two together
+        needing = ["give -n NAMESPACE or -A (--all-namespaces), not both"]
+    tail = f"e.g. {_listed(lines)}" if lines else "; ".join(needing) or \
+        f"no command of {path} takes {' and '.join(flags)}"
+    return carry_typed_globals(f"{typed_line(args)}: missing a command; {tail}", args)
+
+
+def run_with(command: _click.Command, words: list[str], flag_words: list[str]) -> str:
+    """`kmeshctl WORDS FLAGS`; a command taking arguments (`sandbox exec POD -- COMMAND`):
+    its own first example, its spelling of these flags replaced by ``flag_words``."""
+    examples = own_examples(command, " ".join(words)) if any(
+        p.param_type_name == "argument" for p in command.params) else []
+    if not examples:
+        from kmeshctl.cli.render import with_required
+
+        return shlex.join(with_required([*words, *flag_words]))  # `render`: with --xds-address and --cluster-id
+    spellings = {o for w in flag_words if (p := option_spelled(command, w.partition("=")[0])) is not None
+                 for o in (*p.opts, *p.secondary_opts)}
+    example, kept, i = shlex.split(examples[0]), [], 0
+    while i < len(example):
+        word = example[i]
+        if word == "--":
+            break
+        if word.partition("=")[0] in spellings:
+            option = option_spelled(command, word.partition("=")[0])
+            i += 1 if "=" in word or getattr(option, "is_flag", False) else 2
+            continue
+        kept.append(word)
+        i += 1
+    return shlex.join([*kept, *flag_words, *example[i:]])
+
+
+_EXAMPLE_END = re.compile(r"[)<>|;&]")
+
+
+def own_examples(command: _click.Command, path: str) -> list[str]:
+    """The example lines of ``command``'s help that run it (`kmeshctl enable-ns default`;
+    `kmeshctl completion bash` out of `source <(kmeshctl completion bash)`)."""
+    found: list[str] = []
+    for paragraph in inspect.cleandoc(command.help or "").split("\n\n"):
+        for line in paragraph.lstrip("\b\n").splitlines():
+            at = line.find(path + " ")
+            if at >= 0 and not line.strip().startswith("#"):
+                found.append(_EXAMPLE_END.split(line[at:])[0].strip())
+    return found
+
+
+def missing_argument_line(name: str, ctx: _click.Context) -> str:
+    """`NAMESPACE... is required: e.g. `kmeshctl enable-ns default``: the command's own
+    first example that gives it."""
+    example = next(iter(own_examples(ctx.command, ctx.command_path)), "")
+    return f"{name} is required" + (f": e.g. `{example}`" if example else f": {ctx.command_path} {name}")
+
+
+def missing_command_line(ctx: _click.Context) -> str:
+    """`kmeshctl --context prod`: the flags given, and a command to give them to."""
+    path = ctx.command_path.split()
+    args = cmdline.ARGS
+    typed = [w for w in args if w not in path[1:]][:args.index("--") if "--" in args else len(args)]
+    first = "status" if "status" in getattr(ctx.command, "commands", {}) else sorted(ctx.command.commands)[0]
+    example = shlex.join([*path, *typed, first])
+    return f"{ctx.command_path} needs a command after its flags: e.g. `{example}`"
+
+
+def no_such_command_line(word: str, ctx: _click.Context, around: Optional[tuple[list[str], list[str]]] = None) -> str:
+    """`kmeshctl has no command 'stauts'; did you mean status?`, else the commands it has.
+    With ``around`` (the flags typed before the word, the words after it: words_around),
+    kubectl's and docker's habits get the command to paste: `get sandbox NAME` ->
+    `kmeshctl sandbox status --name NAME`, `sandbox run POD -- CMD` -> `sandbox exec`."""
+    import difflib
+
+    from kmeshctl.params import shown
+
+    head = f"{ctx.command_path} has no command {shown(word) if word else repr(word)}; "
+    habit = _command_habit_line(word, ctx, *around) if around is not None else ""
+    if habit:
+        return head + habit
+    names = [n for n, sub in sorted(getattr(ctx.command, "commands", {}).items()) if not sub.hidden]
+    close = (_spelled_out(word, names) or command_synonyms(word, names)
+             or difflib.get_close_matches(word, names, n=2, cutoff=SUGGEST_CLOSENESS)
+             or [n for n in names if len(word) >= 3 and n.startswith(word)][:2])  # `demo traffic`: traffic-shift
+    stray = _stray_leading_word(word, ctx, close, around[1]) if around is not None else ""
+    if stray:
+        return head + stray
+    fix = f"did you mean {' or '.join(close)}?" if close else f"its commands: {', '.join(names)}"
+    return head + fix
+
+
+def _next_command_word(after: list[str]) -> Optional[str]:
+    """The first word of ``after`` that is no flag or a leading flag's value (`-n foo status`: status)."""
+    return next((after[i] for i in walk_words(after, leading_values=True)
+                 if not after[i].startswith("-") or after[i] == "-"), None)
+
+
+def _stray_leading_word(word: str, ctx: _click.Context, close: list[str], after: list[str]) -> str:
+    """A word typed before a real command (`kmeshctl x precheck`, `kmeshctl sandbox x list`):
+    `did you mean `kmeshctl precheck`?`, the line without it; a typo of a group before one
+    of its commands (`sandbx status`) is the group's line instead. Empty for any other."""
+    following = _next_command_word(after[:after.index("--")] if "--" in after else after)
+    commands = getattr(ctx.command, "commands", {})
+    if following is None:
+        return ""
+    meant = next((c for c in close if following in getattr(commands.get(c), "commands", {})), None)
+    at = _word_index(word, ctx)
+    if at is None or (meant is None and (following not in commands or commands[following].hidden)):
+        return ""
+    line = list(cmdline.ARGS)
+    if meant is not None:  # `sandbx status` -> `kmeshctl sandbox status`
+        line[at] = meant
+        return f"did you mean {meant}? `{shlex.join(['kmeshctl', *line])}`"
+    del line[at]
+    return f"did you mean `{shlex.join(['kmeshctl', *line])}`?"
+
+
+def _word_index(word: str, ctx: _click.Context) -> Optional[int]:
+    """Where in the line the command word ``word`` that ``ctx``'s group refused is (see words_around)."""
+    depth = len(ctx.command_path.split()) - 1
+    positions = [i for i in walk_words(cmdline.ARGS, leading_values=True)
+                 if not cmdline.ARGS[i].startswith("-") or cmdline.ARGS[i] == "-"]
+    return positions[depth] if len(positions) > depth and cmdline.ARGS[positions[depth]] == word else None
+
+
+def _spelled_out(word: str, names: list[str]) -> list[str]:
+    """`enable-namespace` -> enable-ns: the command whose short word ``word`` spells out."""
+    typed = word.lower()
+    return [n for n in names if typed in (n.replace("-ns", "-namespace"), n.replace("-ns", "-namespaces"))
+            and "-ns" in n]
+
+
+def words_around(word: str, ctx: _click.Context) -> Optional[tuple[list[str], list[str]]]:
+    """(the -n/-o/-A flags typed before the unknown command ``word``, each with its value;
+    the words typed after it), read from the line; None when ``word`` is not where ``ctx``
+    (the group that refused it) expects its command."""
+    depth = len(ctx.command_path.split()) - 1
+    positions: list[int] = []
+    before: list[str] = []
+    for i in walk_words(cmdline.ARGS, leading_values=True):
+        arg = cmdline.ARGS[i]
+        entry = leading_flag(arg)
+        if not arg.startswith("-") or arg == "-":
+            positions.append(i)
+            if len(positions) > depth:
+                break
+        elif entry is not None:
+            before += cmdline.ARGS[i:i + (2 if entry[1] and "=" not in arg else 1)]
+    if len(positions) <= depth or cmdline.ARGS[positions[depth]] != word:
+        return None
+    return before, cmdline.ARGS[positions[depth] + 1:]
+
+
+KUBECTL_VERBS = ("get", "describe", "delete")
+KIND_WORDS = {"sandbox": "sandbox", "sandboxes": "sandbox", "waypoint": "waypoint", "waypoints": "waypoint"}
+# kubectl's (verb, a NAME given) on a kind -> the subcommand of the kind's group (none: delete needs a NAME)
+VERB_SUBCOMMANDS = {("get", False): "list", ("get", True): "status", ("describe", False): "status",
+                    ("describe", True): "status", ("delete", True): {"sandbox": "down", "waypoint": "delete"}}
+
+
+def _command_habit_line(word: str, ctx: _click.Context, before: list[str], after: list[str]) -> str:
+    """The fix for a command word of kubectl or docker kmeshctl spells otherwise; empty
+    when there is none."""
+    path = tuple(ctx.command_path.split()[1:])
+    if not path and word.lower() in KUBECTL_VERBS:
+        return _kubectl_verb_line(word.lower(), ctx, before, after)
+    if path == ("sandbox",) and word.lower() == "run":
+        return _run_as_exec_line(after, ctx.command.commands["exec"])
+    if path == ("sandbox",) and word.lower() in ("logs", "log", "ps", "top"):
+        return _sandbox_status_pointer(word.lower(), ctx, after)
+    names = [n for n, sub in getattr(ctx.command, "commands", {}).items() if not sub.hidden]
+    spelled = _spelled_out(word, names)
+    if spelled and after:  # `enable-namespace foo` -> `kmeshctl enable-ns foo`
+        return f"did you mean {spelled[0]}? `{shlex.join([*ctx.command_path.split(), spelled[0], *after])}`"
+    return ""
+
+
+def _split_typed(after: list[str], group: _click.Command) -> tuple[list[str], list[str]]:
+    """(the words of ``after`` that are no flag or flag value, the flags with their values;
+    the global flags left out: the root read them, a suggestion gets them back)."""
+    positional: list[str] = []
+    flags: list[str] = []
+    i = 0
+    while i < len(after):
+        arg = after[i]
+        if arg.startswith("-") and arg != "-" and arg != "--":
+            flag = arg.partition("=")[0]
+            option = option_below(group, flag)
+            valued = flag in GLOBAL_FLAGS or (option is not None and takes_value(option))
+            words = after[i:i + (2 if valued and "=" not in arg else 1)]
+            if flag not in GLOBAL_FLAGS and flag not in QUIET_FLAGS:
+                flags += words
+            i += len(words)
+            continue
+        positional.append(arg)
+        i += 1
+    return positional, flags
+
+
+def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after: list[str]) -> str:
+    """`get sandbox[es]` -> `kmeshctl sandbox list`, `describe sandbox NAME` -> `kmeshctl
+    sandbox status --name NAME`, `delete waypoint NAME` -> `kmeshctl waypoint delete
+    --name NAME` (with the flags typed that it takes; the others named); a NAME the
+    command would refuse (no such sandbox) is said so instead of offered."""
+    from kmeshctl.cli.names import flag_value_check
+
+    root = ctx.find_root().command
+    if "--" in after:
+        return ""
+    positional, flags = _split_typed(after, root)
+    if not positional:
+        return ""
+    kind = KIND_WORDS.get(positional[0].partition("/")[0].lower())
+    group = getattr(root, "commands", {}).get(kind or "")
+    if group is None:
+        return _kubectl_kind_line(verb, positional[0], root)
+    reader, sub = group, None
+    for _ in range(3):  # which words are values depends on the command, the command on whether a NAME is given
+        positional, flags = _split_typed(after, reader)
+        first = positional[0].partition("/")[2]  # kubectl's `get sandbox/NAME`
+        names = ([first] if first else []) + positional[1:]
+        sub = VERB_SUBCOMMANDS.get((verb, bool(names)))
+        sub = sub.get(kind) if isinstance(sub, dict) else sub
+        if sub is None or group.commands[sub] is reader:
+            break
+        reader = group.commands[sub]
+    flags = before + flags
+    plural = PLURALS[kind]
+    if sub is None:  # `delete sandbox`: kubectl wants a NAME too
+        deleting = VERB_SUBCOMMANDS[("delete", True)][kind]  # type: ignore[index]
+        lister = shlex.join(["kmeshctl", kind, "list", *_flags_taken(group.commands["list"], flags)])
+        return (f"{plural} are {'removed' if deleting == 'down' else 'deleted'} by name: kmeshctl {kind} {deleting} "
+                f"--name NAME (their names: `{lister}`)")
+    command = group.commands[sub]
+    named = ["kmeshctl", kind, sub]
+    kept = _flags_taken(command, flags)
+    dropped = [f for f in dict.fromkeys(w.partition("=")[0] for w in flags if w.startswith("-"))
+               if not any(spelled(k, {f}) for k in kept) and f not in HELP_FLAGS]
+    note = f" ({shlex.join(named[1:])} takes no {', '.join(dropped)})" if dropped else ""
+    if not names:
+        doing = f"list {plural}" if sub == "list" else f"show a {kind}"
+        return f"to {doing}: `{shlex.join([*named, *kept])}`{note}"
+    param = option_spelled(command, "--name")
+    check = flag_value_check(param, (kind, sub)) if param is not None else None
+    doing, done = {"status": ("show", "shown"), "down": ("remove", "removed"), "delete": ("delete", "deleted")}[sub]
+    lines, refused = [], []
+    for name in names:
+        try:
+            if check is not None:
+                check("--name", name)
+        except KmeshctlError as err:
+            refused.append(str(err))
+            continue
+        lines.append(f"`{shlex.join([*named, '--name', name, *kept])}`")
+    if not refused:
+        return f"to {doing} {kind} {' and '.join(names)}: {' and '.join(lines)}{note}"
+    return "; ".join([f"a {kind} is {done} with kmeshctl {kind} {sub} --name NAME", *lines, *refused]) + note
+
+
+PLURALS = {"sandbox": "sandboxes", "waypoint": "waypoints"}
+# Kinds of Kubernetes and Istio that kubectl gets and kmeshctl has no command for (their
+# names, plurals and short names as kubectl takes them).
+KUBECTL_KINDS = frozenset((
+    "all pod pods po service services svc deployment deployments deploy node nodes no namespace namespaces ns "
+    "daemonset daemonsets ds replicaset replicasets rs statefulset statefulsets sts job jobs cronjob cronjobs cj "
+    "configmap configmaps cm secret secrets endpoints ep endpointslice endpointslices event events ev "
+    "serviceaccount serviceaccounts sa ingress ingresses ing networkpolicy networkpolicies netpol crd crds "
+    "customresourcedefinition customresourcedefinitions gateway gateways gtw httproute httproutes "
+    "virtualservice virtualservices vs destinationrule destinationrules dr serviceentry serviceentries se "
+    "workloadentry workloadentries we authorizationpolicy authorizationpolicies peerauthentication "
+    "peerauthentications requestauthentication requestauthentications sidecar sidecars "
+    "role roles rolebinding rolebindings clusterrole clusterroles clusterrolebinding clusterrolebindings "
+    "pv pvc persistentvolume persistentvolumes persistentvolumeclaim persistentvolumeclaims").split())
+
+
+def _kubectl_kind_line(verb: str, typed: str, root: _click.Command) -> str:
+    """`kmeshctl get pods`: a kind of Kubernetes' kmeshctl has no command for (kubectl's
+    `get pods`, `describe svc/x`, `get deploy.apps`): kubectl's own line (the words typed,
+    -q left out), and the command that shows kmesh's state. Empty for another word."""
+    kind = typed.partition("/")[0].lower()
+    if kind not in KUBECTL_KINDS and kind.partition(".")[0] not in KUBECTL_KINDS:
+        return ""
+    kubectl = ["kubectl", *(w for w in cmdline.ARGS if w.partition("=")[0] not in QUIET_FLAGS)]
+    at = next((i for i, w in enumerate(kubectl) if w.lower() == verb), None)
+    if at is not None:
+        kubectl[at] = verb
+    status = "status" if "status" in getattr(root, "commands", {}) else ""
+    plural = "Kubernetes objects" if kind == "all" else kind
+    mesh = f"; kmesh's own state: `kmeshctl {status}`" if status else ""
+    return f"none for {plural} either: use kubectl, `{shlex.join(kubectl)}`{mesh}"
+
+
+def _flags_taken(command: _click.Command, flags: list[str]) -> list[str]:
+    """The flags (with their values) of ``flags`` that ``command`` takes."""
+    kept, i = [], 0
+    while i < len(flags):
+        option = option_spelled(command, flags[i].partition("=")[0])
+        words = flags[i:i + (2 if option is not None and takes_value(option) and "=" not in flags[i] else 1)]
+        if option is not None:
+            kept += words
+        i += len(words)
+    return kept
+
+
+def _run_as_exec_line(after: list[str], exec_command: _click.Command) -> str:
+    """`sandbox run POD -- CMD` (kubectl run, docker run) -> `kmeshctl sandbox exec POD -- CMD`."""
+    if not after or after[0].startswith("-"):
+        return "did you mean exec (run a command in a pod) or up (make a sandbox)?"
+    words, at = list(after), 1
+    while "--" not in words and at < len(words):  # `run POD CMD`: exec takes the command after `--`
+        option = option_spelled(exec_command, words[at].partition("=")[0]) if words[at].startswith("-") else None
+        if option is None:
+            words.insert(at, "--")
+            break
+        at += 2 if takes_value(option) and "=" not in words[at] else 1  # exec's own (`--name X`) stays before
+    return f"did you mean exec? `{shlex.join(['kmeshctl', 'sandbox', 'exec', *words])}`"
+
+
+def _sandbox_status_pointer(word: str, ctx: _click.Context, after: list[str]) -> str:
+    """`sandbox logs` / `sandbox ps`: the pods' log files and processes are columns of
+    `sandbox status -o wide` (LOG, PIDS)."""
+    status = ctx.command.commands["status"]
+    _, flags = _split_typed(after[:after.index("--")] if "--" in after else after, status)
+    kept = _flags_taken(status, flags)
+    dropped = [f for f in dict.fromkeys(w.partition("=")[0] for w in flags if w.startswith("-"))
+               if not any(spelled(k, {f}) for k in kept) and f not in HELP_FLAGS]
+    if not any(spelled(w, {"-o", "--output"}) for w in kept):
+        kept = ["-o", "wide", *kept]
+    column = "LOG column has each pod's log file" if word in ("logs", "log") else "PIDS column has each pod's processes"
+    note = f" (sandbox status takes no {', '.join(dropped)})" if dropped else ""
+    return f"did you mean status? its {column}: `{shlex.join(['kmeshctl', 'sandbox', 'status', *kept])}`{note}"

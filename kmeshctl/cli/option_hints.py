@@ -1,0 +1,739 @@
+"""The lines for a bad or unknown option, or stray values: a flag without its value, an
+on/off flag given one (kubectl's `--wait=false`, `--dry-run client`), values typed where
+the command takes them only as flags, and an option the command does not have (a typo,
+another tool's spelling, -A on a command with no all-namespaces form)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+from typer import _click
+
+from kmeshctl.cli import cmdline
+from kmeshctl.cli.badinput import NEVER_GUESSED, command_habit_hint, guessable, takes_value, with_dashes
+from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_OPTION_NAMES, OUTPUT_FLAGS,
+                                  command_words, option_below, option_spelled, options_by_kind, resolve, spelled,
+                                  with_help_pointer)
+from kmeshctl.cli.command_hints import carry_typed_globals, commands_with, own_examples, run_with, typed_line
+from kmeshctl.cli.suggestions import SUGGEST_CLOSENESS, SYSTEM_NAMESPACE_COMMANDS, paste_ready
+from kmeshctl.errors import KmeshctlError
+
+
+def _param_of(ctx: Optional[_click.Context], flag: str) -> Optional[_click.Parameter]:
+    """The option spelled ``flag`` of the context's command, else of the root (a global flag)."""
+    for each in (ctx, ctx.find_root() if ctx is not None else None):
+        found = option_spelled(each.command, flag) if each is not None else None
+        if found is not None:
+            return found
+    return None
+
+
+def flag_example(param: Optional[_click.Parameter]) -> str:
+    """A value ``param`` takes, for an example: its default when it has one, the first
+    choice, a name its rule accepts; empty when none can be given (a kubeconfig path)."""
+    from kmeshctl.cli.names import example_name
+
+    if param is None:
+        return ""
+    default = param.default
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is not None and descriptor.is_choice and descriptor.choices:
+        first = descriptor.choices[0]
+        return str(getattr(first, "value", first))
+    named = example_name(param)
+    if named:
+        return named
+    if isinstance(default, bool) or default is None or default == "":
+        return ""
+    if isinstance(default, (int, float)):
+        return f"{default:g}"
+    return str(getattr(default, "value", default))
+
+
+def value_needed_line(flag: str, ctx: Optional[_click.Context]) -> str:
+    """`-n needs a value: -n NAMESPACE, e.g. -n kmesh-system`."""
+    param = _param_of(ctx, flag)
+    metavar = ((getattr(param, "metavar", None) or "VALUE") if param is not None else "VALUE").strip()
+    example = flag_example(param)
+    return f"{flag} needs a value: {flag} {metavar}" + (f", e.g. {flag} {shlex.quote(example)}" if example else "")
+
+
+def value_missing_text(group: _click.Command, path: str, args: list[str], at: int) -> str:
+    """`kmeshctl sandbox -o: -o needs a value (-o table|wide|json|yaml) and a command: e.g.
+    `kmeshctl sandbox list -o table``: the flag at ``args[at]`` (given to ``group``,
+    spelled ``path``) has no value; the example is the command typed after it, if any."""
+    flag, equals, _ = args[at].partition("=")
+    following = [] if equals else args[at + 1:at + 2]  # `--output=`: an empty value
+    after = command_words(args[at + 1:]) if following and following[0] not in ("--", *HELP_FLAGS) else []
+    target, used = resolve(group, after) if after else (None, 0)
+    named = target is not None and not hasattr(target, "commands")  # `sandbox -o list`: list is the command
+    candidates: list[tuple[list[str], _click.Command]] = []
+    if named and option_spelled(target, flag) is not None:  # type: ignore[arg-type]
+        candidates.append(([*path.split(), *after[:used]], target))  # type: ignore[arg-type]
+    place, place_path = (target, " ".join([*path.split(), *after[:used]])) if target is not None and hasattr(
+        target, "commands") else (group, path)
+    found, needing = commands_with(place, place_path, [flag])
+    candidates += [(shlex.split(line)[:-1], sub) for line, sub in found]  # the line without the flag
+    param = option_spelled(candidates[0][1], flag) if candidates else option_below(group, flag)
+    metavar = _metavar(param) if param is not None else "VALUE"
+    line = f"{typed_line(args[:at + 1])}: {flag} needs a value ({flag} {metavar})" + \
+        ("" if named else " and a command")
+    example = flag_example(param)
+    if candidates and example:
+        words, command = candidates[0]
+        line += f": e.g. `{run_with(command, words, [flag, example])}`"
+    elif needing:
+        line += f"; {'; '.join(needing)}"
+    return carry_typed_globals(line, args)
+
+
+DRY_RUN_VALUES = ("client", "server", "none")
+
+
+def spaced_dry_run_value(message: str, ctx: Optional[_click.Context]) -> str:
+    """kubectl's old `--dry-run client` (a separate word): the same line as `--dry-run=client`."""
+    found = _EXTRA_ARGUMENTS.match(message)
+    if found is None or ctx is None or option_spelled(ctx.command, "--dry-run") is None:
+        return ""
+    extras = found.group(1).split()
+    args = cmdline.ARGS
+    spaced = any(args[i] == "--dry-run" and args[i + 1] in DRY_RUN_VALUES and args[i + 1] in extras
+                 for i in range(len(args) - 1))
+    if not spaced:
+        return ""
+    from kmeshctl.cli.render import dry_run_value_hint
+
+    return "Option '--dry-run' does not take a value" + dry_run_value_hint(ctx.command, args,
+                                                                           cmdline.INVOKED[0].command)
+
+
+_TAKES_NO_VALUE = re.compile(r"^Option '(--[\w-]+)' does not take a value\.$")
+
+
+def flag_value_hint(message: str) -> str:
+    """kubectl's `--ignore-not-found=true` / `--wait=false` / `--dry-run=server` typed for
+    an on/off flag: how kmeshctl spells on and off (empty for any other error)."""
+    found = _TAKES_NO_VALUE.match(message)
+    if found is None or not cmdline.INVOKED:
+        return ""
+    flag = found.group(1)
+    option = option_spelled(cmdline.INVOKED[-1].command, flag)
+    if option is not None and flag == "--dry-run":  # kubectl's --dry-run=client|server|none
+        from kmeshctl.cli.render import dry_run_value_hint
+
+        return dry_run_value_hint(cmdline.INVOKED[-1].command, cmdline.ARGS, cmdline.INVOKED[0].command)
+    return "" if option is None else on_off_hint(option, flag)
+
+
+def on_off_hint(option: _click.Parameter, flag: str) -> str:
+    """`; on/off flags take no value here: write -A to turn it on, leave it out for off`
+    (``flag``: the spelling typed; a flag with an off form names both)."""
+    if option.secondary_opts:
+        on = flag if flag in option.opts else option.opts[0]
+        return f"; on/off flags take no value here: write {on} or {option.secondary_opts[0]}"
+    return f"; on/off flags take no value here: write {flag} to turn it on, leave it out for off"
+
+
+_EXTRA_ARGUMENTS = re.compile(r"^Got unexpected extra arguments? ?(?:\(s\))? \((.*)\)$")
+
+
+# The flag a value typed as a positional argument most likely belongs to, on a command that
+# takes no positional argument (istioctl's `waypoint delete NAME`, `dump maps km_backend`,
+# `dump config POD`), first found wins: (flag, what it names).
+POSITIONAL_AS_FLAG = (("--name", "name"), ("--map", "map"), ("--pod", "pod"), ("--sandbox", "name"),
+                      ("--run-id", "run id"), ("--cluster-id", "cluster id"), ("--namespace", "namespace"),
+                      ("--bpf-fs", "bpffs directory"))
+
+
+_FILE_SUFFIX = re.compile(r"\.(ya?ml|json)\Z", re.IGNORECASE)
+
+
+def _looks_like_file(word: str) -> bool:
+    """A word typed as a file: `m.yaml`, `./values.yaml`, `/tmp/objects`, `~/x`."""
+    return _FILE_SUFFIX.search(word) is not None or word.startswith(("/", "./", "../", "~"))
+
+
+def _weights_shape(word: str) -> bool:
+    return "/" in word and re.fullmatch(r"[\d/,.+-]+", word) is not None
+
+
+# Values whose shape names their flag before the order above does: weight sets (`90/10`)
+# for --weights, a YAML file for -f, a path for --bpf-fs; (flag, what one names, what
+# several name, the shape).
+POSITIONAL_BY_SHAPE: tuple[tuple[str, str, str, Callable[[str], bool]], ...] = (
+    ("--weights", "weight sets", "weight sets", _weights_shape),
+    ("-f", "file", "files", lambda value: _looks_like_file(value) or "/" in value),
+    ("--bpf-fs", "bpffs directory", "bpffs directory", lambda value: "/" in value or value.startswith(".")),
+)
+# Flags whose one value holds several, and what joins them (`--weights 90/10,50/50`).
+JOINED_FLAGS = {"--weights": ","}
+# (command words..., parameter) -> the check a command applies to that flag's value when it
+# differs from kmeshctl.cli.names.flag_value_check's (`node cleanup --bpf-fs` must exist).
+POSITIONAL_CHECKS: dict[tuple[str, ...], Callable[[str, str], None]] = {}
+
+
+# (group, command) -> what the stray words most likely mean on this machine (a hint, or ""
+# for POSITIONAL_AS_FLAG's): `dump config WORD` without a cluster is no --pod (kmeshctl.cli.dump).
+POSITIONAL_READERS: dict[tuple[str, ...], Callable[[list[str], list[str]], str]] = {}
+
+
+def positional_name_hint(message: str, err: Any) -> str:
+    """A value typed where the command takes it only as a flag: the command as it would be
+    accepted ("; give the map with --map: `kmeshctl dump maps --map km_backend`"), on
+    every command with no positional argument; empty for any other error."""
+    ctx = getattr(err, "ctx", None)
+    found = _EXTRA_ARGUMENTS.match(message)
+    if ctx is None or found is None:
+        return ""
+    params = ctx.command.params
+    arguments = [p for p in params if p.param_type_name == "argument"]
+    if arguments:
+        return _too_many_arguments(ctx, arguments, found.group(1).split())
+    typed = _without_separator(list(cmdline.ARGS))
+    reader = POSITIONAL_READERS.get(tuple(ctx.command_path.split()[-2:]))
+    read = reader(found.group(1).split(), typed) if reader else ""
+    extras = found.group(1).split()
+    if read:  # the command's own reading of the word (a sandbox's name, no cluster for --pod)
+        return _read_plainly(ctx, read, typed, extras)
+    shapes = {_shaped_flag(params, word) for word in extras}
+    if len(shapes) == 1 and None not in shapes:
+        return _shaped_hint(ctx, typed, extras, *shapes.pop())
+    if shapes != {None}:  # words of different shapes: no one flag takes them all
+        return "; this command takes no positional arguments"
+    if any(_looks_like_file(word) for word in extras):
+        return "; this command takes no positional arguments and reads no file: give its settings as flags"
+    option = _ordered_flag(params)
+    if option is None:
+        return "; this command takes no positional arguments"
+    param, what, flag = option
+    given = any(spelled(w, set(param.opts)) for w in cmdline.ARGS)
+    if len(extras) != 1 or given:
+        return f"; this command takes no positional arguments: give one {what} with {flag} {_metavar(param)}"
+    return _offered(ctx, param, flag, what, [extras[0]], _flagged_line(ctx, typed, extras, flag),
+                    _line_without(ctx, typed, extras))
+
+
+def _too_many_arguments(ctx: _click.Context, arguments: list[_click.Parameter], extras: list[str]) -> str:
+    """More words than a command of fixed arguments takes (`completion bash zsh`): `; give
+    one shell (bash, zsh or fish): e.g. `kmeshctl completion bash``, the line with the
+    first words typed that the argument takes (of its `a|b|c` choices, as it spells them;
+    none typed: its first); empty for a command whose last argument takes any number of
+    words, or an argument of no choices short of words."""
+    if any(p.nargs < 1 for p in arguments):
+        return ""
+    typed = _without_separator(list(cmdline.ARGS))
+    words = [typed[i] for i in sorted(set(range(len(typed))) - set(_stray_positions(ctx, typed, extras)))]
+    places = [first for first, _, owner, _ in _typed_words(ctx, words) if owner is None][
+        len(ctx.command_path.split()) - 1:]  # the arguments typed, after the command's words
+    given = [words[i] for i in places]
+    chosen: list[str] = []
+    for param in arguments:
+        choices = {c.lower(): c for c in _metavar(param).split("|")} if "|" in _metavar(param) else {}
+        for _ in range(param.nargs):
+            pick = next((w for w in [*given, *extras] if not choices or w.lower() in choices), None)
+            if pick is None and not choices:
+                return ""
+            if pick is None:  # none typed is one of them: its first, e.g.
+                chosen.append(next(iter(choices.values())))
+                continue
+            (given if pick in given else extras).remove(pick)
+            chosen.append(choices.get(pick.lower(), pick))
+    what = " ".join((str(getattr(arguments[0], "help", "") or "").rstrip(".").split()[-1:])) or _metavar(arguments[0])
+    count = "one" if sum(p.nargs for p in arguments) == 1 else str(sum(p.nargs for p in arguments))
+    at = places[0] if places else len(words)
+    kept = [w for i, w in enumerate(words) if i not in places]
+    line = ["kmeshctl", *kept[:at], *chosen, *kept[at:]]
+    listed = " or ".join(", ".join(_metavar(arguments[0]).split("|")).rsplit(", ", 1)) if len(arguments) == 1 \
+        and "|" in _metavar(arguments[0]) else ""
+    return f"; give {count} {what.lower()}{f' ({listed})' if listed else ''}: e.g. `{shlex.join(line)}`"
+
+
+def _metavar(param: _click.Parameter) -> str:
+    return (param.metavar or "VALUE").strip()
+
+
+def _shaped_hint(ctx: _click.Context, typed: list[str], extras: list[str], param: _click.Parameter, one: str,
+                 several: str, flag: str) -> str:
+    """Stray words of one shape as that shape's flag: joined into one value (--weights),
+    the flag repeated (-f), or one value for a flag that takes one."""
+    given = _typed_values(ctx, typed, param)
+    joiner = JOINED_FLAGS.get(flag)
+    if joiner is not None:
+        value = joiner.join(_in_typed_order(ctx, typed, extras, given))
+        return _offered(ctx, param, flag, several, [value], _joined_line(ctx, typed, extras, param, flag, value),
+                        _line_without(ctx, typed, extras))
+    if not getattr(param, "multiple", False) and (len(extras) > 1 or given):
+        return f"; this command takes no positional arguments: give one {one} with {flag} {_metavar(param)}"
+    return _offered(ctx, param, flag, several if len(set(extras)) > 1 else one, extras,
+                    _flagged_line(ctx, typed, extras, flag, given), _line_without(ctx, typed, extras))
+
+
+def _offered(ctx: _click.Context, param: _click.Parameter, flag: str, what: str, values: list[str],
+             words: list[str], without: list[str]) -> str:
+    """`; give the WHAT with FLAG: `kmeshctl WORDS`` once every value passes the check FLAG
+    applies (with the flags the command also needs); else why the first it refuses would
+    not do either, in plain words (the user typed no FLAG: never `FLAG refuses VALUE`), and
+    a command that does (a fix refused when pasted helps no one). ``without``: the line
+    typed less the stray words."""
+    for value in values:
+        refused = _refused_as(ctx, param, flag, value)
+        if refused is None:
+            return "; this command takes no positional arguments"
+        if refused:
+            return f"; this command takes no positional arguments, and {plainly(value, refused)}" \
+                f"{_instead(ctx, param, flag, value, without)}"
+    return f"; give the {what} with {flag}: {_with_needed(ctx, words)}"
+
+
+_FLAG_EXAMPLE = re.compile(r",? e\.g\. --?[\w-]+[ =]\S+?(?=[;,)]|\Z)")
+
+
+def plainly(value: str, reason: str) -> str:
+    """What a flag's check says of ``value`` (``reason``: its words after `FLAG VALUE: `)
+    with the value as its subject, naming no flag: `no sandbox is named x (sandboxes: a)`,
+    `/tmp is not on a bpf filesystem`."""
+    reason = _FLAG_EXAMPLE.sub("", reason)  # `e.g. --name demo`: a flag the user did not type
+    named = re.match(r"no ([\w -]+?) has this name\b", reason)
+    if named:
+        return f"no {named.group(1)} is named {value}{reason[named.end():]}"
+    if reason.startswith(("is ", "does ", "has ", "names ", "cannot ", "must ")):
+        return f"{value} {reason}"
+    if reason.startswith("not "):
+        return f"{value} is {reason}"
+    return f"{value}: {reason}"
+
+
+def _line_without(ctx: _click.Context, typed: list[str], extras: list[str]) -> list[str]:
+    """``typed`` (the line less `kmeshctl`) without the stray words ``extras``."""
+    gone = set(_stray_positions(ctx, typed, extras))
+    return [word for i, word in enumerate(typed) if i not in gone]
+
+
+def _instead(ctx: _click.Context, param: _click.Parameter, flag: str, value: str, without: list[str]) -> str:
+    """A command for ``value`` refused as ``flag``'s. On a command that only reads: the
+    line with the value this machine has that is close to it (`did you mean ...?`), else
+    with one it has, else without the word; on another (it changes something: never a
+    guess of what to remove; the values it takes are listed) a path flag's default (the
+    data path's directory) spelled out; with nothing of the kind to use, the command that
+    makes one. Empty when none is known."""
+    import difflib
+
+    from kmeshctl.cli.command_hints import READING_COMMANDS
+    from kmeshctl.cli.names import accepted_values
+
+    words = tuple(ctx.command_path.split()[1:])
+    known = accepted_values(param, words)
+    values, maker = known if known is not None else ([], "")
+    reading = " ".join(words) in (*READING_COMMANDS, "sandbox list")
+    close = difflib.get_close_matches(value, values, n=1, cutoff=SUGGEST_CLOSENESS) if reading else []
+    if close:
+        return f"; did you mean `{shlex.join(['kmeshctl', *without, flag, close[0]])}`?"
+    if known is not None and not values:
+        return f"; make one with `{maker}`"
+    if reading:
+        line = [*without, flag, values[0]] if values else without
+        return f"; {'e.g.' if values else 'without it:'} `{shlex.join(['kmeshctl', *line])}`"
+    from kmeshctl.cli.names import PATH_FLAGS
+
+    default = param.default  # the data path's directory: never a guess of a name to remove
+    if param.name in PATH_FLAGS and isinstance(default, (str, Path)) and str(default) and str(default) != value:
+        return f"; with its default: `{shlex.join(['kmeshctl', *without, flag, str(default)])}`"
+    return ""
+
+
+# Stray-word hints of a command's own reader (POSITIONAL_READERS) that word a refusal as
+# a flag's (`..., and --name refuses x: no sandbox has this name`): said plainly instead.
+_FLAG_REFUSES = re.compile(r",? and (--?[\w-]+) refuses (\S+): (.*)\Z")
+
+
+def _read_plainly(ctx: _click.Context, read: str, typed: list[str], extras: list[str]) -> str:
+    """A reader's hint that says `FLAG refuses VALUE: REASON` said plainly (the user typed
+    no FLAG; the command may have none: `sandbox list`), with the line less the stray words."""
+    found = _FLAG_REFUSES.search(read)
+    if found is None:
+        return read
+    line = shlex.join(["kmeshctl", *_line_without(ctx, typed, extras)])
+    return f"{read[:found.start()]}, and {plainly(found.group(2), found.group(3))}; without it: `{line}`"
+
+
+def _with_needed(ctx: _click.Context, words: list[str]) -> str:
+    """`kmeshctl WORDS` backticked, with each flag the command cannot run without that the
+    line lacks: its value when this machine knows it (istiod's address found in the
+    cluster), else said after it (`(render also needs --xds-address HOST:PORT, istiod's xDS Service)`):
+    a placeholder pasted is refused, an example value pasted is wrong."""
+    line = ["kmeshctl", *words]
+    needed = _needed_flags(ctx, words)
+    missing = []
+    for flag, metavar, what, known in needed:
+        if known:
+            line += [flag, known]
+        else:
+            missing.append(f"{flag} {metavar}, {what}")
+    name = " ".join(ctx.command_path.split()[1:])
+    also = f" ({name} also needs {'; and '.join(missing)})" if missing else ""
+    return f"`{shlex.join(line)}`{also}"
+
+
+def _needed_flags(ctx: _click.Context, words: list[str]) -> list[tuple[str, str, str, str]]:
+    """(flag, metavar, what it gives, its value when known, else "") for each flag the
+    command ``ctx`` runs cannot run without that ``words`` (the line suggested) lacks."""
+    from kmeshctl.cli.render import REQUIRED_FLAGS
+
+    path = tuple(ctx.command_path.split()[1:])
+    given = {w.partition("=")[0] for w in words if w.startswith("-")}
+    if path == ("install",):  # install needs --xds-address only for a dry run with no cluster (installer)
+        needs = _install_needs(words, given)
+    else:
+        needs = [(flag, what) for flag, _, what in REQUIRED_FLAGS.get(path, ())]
+    found = []
+    for flag, what in needs:
+        spellings = {flag}
+        param = option_spelled(ctx.command, flag)
+        if param is not None:
+            spellings |= {*param.opts, *param.secondary_opts}
+        if spellings & given:
+            continue
+        metavar = _metavar(param) if param is not None else "VALUE"
+        found.append((flag, metavar, what.split(" (")[0], _known_value(flag, words)))
+    return found
+
+
+def _install_needs(words: list[str], given: set[str]) -> list[tuple[str, str]]:
+    from kmeshctl.cli.render import CLUSTER_ID_NEEDED, XDS_ADDRESS_NEEDED
+    from kmeshctl.kube import cluster_configured, typed_target
+
+    needs = [CLUSTER_ID_NEEDED[::2]]
+    if "--dry-run" in given and not cluster_configured(typed_target(words)):
+        needs.append(XDS_ADDRESS_NEEDED[::2])
+    return needs
+
+
+def _known_value(flag: str, words: list[str]) -> str:
+    """The value of ``flag`` this machine can tell (istiod's one xDS address in the cluster
+    the line names), else ""."""
+    if flag != "--xds-address":
+        return ""
+    try:
+        from kmeshctl.cli.render import _xds_address_for_hint
+
+        address, note = _xds_address_for_hint([], words)
+    except Exception:  # noqa: BLE001 - this runs inside an error message: a lookup gone wrong is no value
+        return ""
+    return address[1] if address and not note else ""
+
+
+# A value as typed: (its first word, its last word, the option it went to or None for a
+# word of no option, the value); `--weights 90/10` is two words, `--weights=90/10` one.
+_Typed = tuple[int, int, Optional[str], str]
+
+
+def _valued_flags(ctx: Optional[_click.Context]) -> set[str]:
+    """The spellings of the options that take a value, of ``ctx``'s command and the groups above it."""
+    found: set[str] = set()
+    while ctx is not None:
+        found |= {o for p in ctx.command.params if takes_value(p) for o in (*p.opts, *p.secondary_opts)}
+        ctx = ctx.parent
+    return found
+
+
+def _typed_words(ctx: _click.Context, words: list[str]) -> list[_Typed]:
+    """The values on the line ``words``: an option's value is no stray word, whatever it
+    spells (`sandbox up a.yaml -f a.yaml`: the second a.yaml is -f's)."""
+    valued = _valued_flags(ctx)
+    found: list[_Typed] = []
+    owner: Optional[str] = None
+    for i, word in enumerate(words):
+        if owner is not None:
+            found.append((i - 1, i, owner, word))
+            owner = None
+        elif word.startswith("--") and "=" in word:
+            found.append((i, i, word.partition("=")[0], word.partition("=")[2]))
+        elif word.startswith("-") and word != "-":
+            owner = word if word in valued else None
+        else:
+            found.append((i, i, None, word))
+    return found
+
+
+def _typed_values(ctx: _click.Context, words: list[str], param: _click.Parameter) -> list[_Typed]:
+    """The values ``param`` was given on the line ``words`` (`--weights 90/10`, `--weights=90/10`)."""
+    return [typed for typed in _typed_words(ctx, words) if typed[2] in param.opts]
+
+
+def _stray_positions(ctx: _click.Context, words: list[str], extras: list[str]) -> list[int]:
+    """Where the stray ``extras`` are in ``words``: the last places of words of no option
+    that spell them, in order (click leaves over the words after the ones it placed)."""
+    free = [first for first, _, owner, _ in _typed_words(ctx, words) if owner is None]
+    found: list[int] = []
+    for extra in reversed(extras):
+        at = next((k for k in range(len(free) - 1, -1, -1) if words[free[k]] == extra), None)
+        if at is not None:
+            found.append(free[at])
+            free = free[:at]
+    return found[::-1]
+
+
+def _in_typed_order(ctx: _click.Context, words: list[str], extras: list[str], given: list[_Typed]) -> list[str]:
+    """The stray ``extras`` and the flag's ``given`` values in the order they were typed
+    (`90/10 --weights 50/50`: the phases run 90/10 first)."""
+    places = _stray_positions(ctx, words, extras)
+    if len(places) < len(extras):  # a word click split apart: the typed values first
+        return [*(value for *_, value in given), *extras]
+    return [value for _, value in sorted([*zip(places, extras), *((first, value) for first, *_, value in given)])]
+
+
+def _flagged_line(ctx: _click.Context, words: list[str], extras: list[str], flag: str,
+                  given: Iterable[_Typed] = ()) -> list[str]:
+    """``words`` with ``flag`` before each stray word, each value of the flag once, where
+    first typed (`sandbox up a.yaml -f a.yaml`: a file given twice is refused)."""
+    places = set(_stray_positions(ctx, words, extras))
+    if len(places) < len(extras):  # a word click split apart (`'a b'`): the flags at the end
+        return [*words, *(w for extra in extras for w in (flag, extra))]
+    seen: set[str] = set()
+    gone: set[int] = set()
+    typed = [*((i, i, words[i]) for i in places), *((first, last, value) for first, last, _, value in given)]
+    for first, last, value in sorted(typed):
+        gone |= set(range(first, last + 1)) if value in seen else set()
+        seen.add(value)
+    line: list[str] = []
+    for i, word in enumerate(words):
+        line += [] if i in gone else [flag, word] if i in places else [word]
+    return line
+
+
+def _joined_line(ctx: _click.Context, words: list[str], extras: list[str], param: _click.Parameter, flag: str,
+                 value: str) -> list[str]:
+    """``words`` with the stray words and ``param``'s typed values as one `FLAG VALUE`, where the first of them was."""
+    gone = set(_stray_positions(ctx, words, extras))
+    for first, last, *_ in _typed_values(ctx, words, param):
+        gone |= set(range(first, last + 1))
+    at = min(gone, default=len(words))
+    kept = [w for i, w in enumerate(words) if i not in gone]
+    return [*kept[:at], flag, value, *kept[at:]]
+
+
+def _option_named(params: list[_click.Parameter], flag: str) -> Optional[_click.Parameter]:
+    """The option ``flag`` is the first long spelling of (--name is the sandbox commands' own,
+    dump's other one), or, for a short flag (-f), one of the spellings of."""
+    return next((p for p in params if p.param_type_name == "option" and
+                 (flag in p.opts if len(flag) == 2 else flag == next((o for o in p.opts if o.startswith("--")), ""))),
+                None)
+
+
+def _shaped_flag(params: list[_click.Parameter], word: str) -> Optional[tuple[_click.Parameter, str, str, str]]:
+    """(option, what one names, what several name, its flag) the shape of a stray ``word``
+    names (POSITIONAL_BY_SHAPE) when the command has that flag; None otherwise."""
+    return next(((p, one, several, flag) for flag, one, several, shape in POSITIONAL_BY_SHAPE
+                 if shape(word) and (p := _option_named(params, flag)) is not None), None)
+
+
+def _ordered_flag(params: list[_click.Parameter]) -> Optional[tuple[_click.Parameter, str, str]]:
+    """(option, what it names, its flag): the first of POSITIONAL_AS_FLAG the command has; None without any."""
+    found = ((_option_named(params, flag), what, flag) for flag, what in POSITIONAL_AS_FLAG)
+    return next(((p, what, flag) for p, what, flag in found if p is not None), None)
+
+
+def _refused_as(ctx: _click.Context, param: _click.Parameter, flag: str, value: str) -> Optional[str]:
+    """What the check ``flag`` applies on this command says of ``value`` (its own `FLAG VALUE: `
+    left off); "" when it takes it, or has no check; None when the check could not tell."""
+    from kmeshctl.cli.names import PATH_FLAGS, check_path_flag, flag_value_check
+
+    words = tuple(ctx.command_path.split()[1:])
+    own = POSITIONAL_CHECKS.get((*words, param.name or "")) or flag_value_check(param, words)
+    checks = [check_path_flag] if param.name in PATH_FLAGS else []
+    for check in [*checks, *([own] if own is not None else [])]:
+        try:
+            check(flag, value)
+        except KmeshctlError as err:
+            message = " ".join(str(err).split())
+            head, sep, rest = message.partition(": ")
+            return rest if sep and head.startswith(flag) else message
+        except Exception:  # noqa: BLE001 - this runs inside an error message: a lookup gone wrong is no hint
+            return None
+    return ""
+
+
+def _without_separator(args: list[str]) -> list[str]:
+    """``args`` without their first `--`: a command that takes no arguments reads nothing
+    after it, and the flag the fix adds in the stray word's place must not follow it."""
+    return args[:args.index("--")] + args[args.index("--") + 1:] if "--" in args else args
+
+
+MAX_SUGGESTIONS = 5
+
+
+def option_suggestions(typed: str, command: _click.Command) -> list[str]:
+    """The options of ``command`` (its own, and the global ones it takes anywhere on the
+    line) that ``typed`` is a typo or a prefix of, closest first; none when nothing is
+    close: `--kubconfig` -> --kubeconfig, `--pod` -> --pod-name, --pod-namespace."""
+    import difflib
+
+    names = {o for p in command.params if not getattr(p, "hidden", False) and p.param_type_name == "option"
+             for o in (*p.opts, *p.secondary_opts) if o.startswith("--")}
+    names |= set(GLOBAL_FLAGS) | {"--help"}
+    word = typed.lstrip("-")
+    scored = []
+    for name in names:
+        bare = name.lstrip("-")
+        ratio = difflib.SequenceMatcher(None, word, bare).ratio()
+        if name not in NEVER_GUESSED and (ratio >= SUGGEST_CLOSENESS or guessable(word, name)):
+            scored.append((-ratio, name))  # never a --force, --all, ... (badinput.NEVER_GUESSED)
+    return [name for _, name in sorted(scored)[:MAX_SUGGESTIONS]]
+
+
+# Flags other tools spell differently: (typed, the parameter kmeshctl has for it, its hint).
+HABITS = (("-c", "stdin", "; sandbox pods have no containers (a pod is a network namespace and a cgroup): "
+                          "leave out -c"),
+          ("--container", "stdin", "; sandbox pods have no containers: leave out --container"),
+          ("-n", "", "; this command takes no namespace"),
+          ("--namespace", "", "; this command takes no namespace"),
+          # synonyms of other tools (fortio -n, hey -n, ab -n; kubectl's --sandbox-less names)
+          ("--count", "requests", "; did you mean -c/--requests?"),
+          ("--num", "requests", "; did you mean -c/--requests?"),
+          ("--number", "requests", "; did you mean -c/--requests?"),
+          ("--runs", "repeats", "; did you mean --repeats?"),
+          ("--iterations", "repeats", "; did you mean --repeats?"),
+          ("--time", "duration", "; did you mean --duration?"),
+          ("--file", "files", "; did you mean -f/--filename?"))
+
+
+def _habit_hint(typed: str, command: _click.Command) -> str:
+    """A hint for a flag the user knows from kubectl/fortio that this command spells
+    otherwise (`demo traffic-shift -n 10` -> -c/--requests); empty when none applies."""
+    names = {p.name for p in command.params}
+    if typed in ("-n", "--namespace") and "namespace" not in names and takes_namespace_arguments(command):
+        return _namespaces_as_arguments_hint(typed)
+    for flag, param, hint in HABITS:
+        if typed == flag and (param in names or not param):
+            return hint
+    return ""
+
+
+def takes_namespace_arguments(command: _click.Command) -> bool:
+    """A command whose positional arguments are namespaces (enable-ns NAMESPACE...)."""
+    return any(p.param_type_name == "argument" and str(getattr(p, "metavar", "") or "").startswith("NAMESPACE")
+               for p in command.params)
+
+
+def _namespaces_as_arguments_hint(typed: str) -> str:
+    """`enable-ns -n foo` -> `kmeshctl enable-ns foo`: the namespaces are its arguments."""
+    words = list(cmdline.ARGS)
+    for i, word in enumerate(words):
+        if word == typed:
+            del words[i]
+        elif word.startswith(typed + "=") or (typed == "-n" and word.startswith("-n") and len(word) > 2
+                                               and not word.startswith("--")):
+            words[i] = word[len(typed) + 1:] if word.startswith(typed + "=") else word[2:]
+        else:
+            continue
+        if i < len(words) and words[i] in words[i + 1:]:  # `enable-ns -n foo foo`: foo once
+            del words[i]
+        break
+    return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *words])}`"
+
+
+# What to do instead of -A on a command without it: (command words, the advice).
+ALL_NAMESPACES_INSTEAD = (
+    (("sandbox", "list"), "it lists every sandbox on this machine already"),
+    (("sandbox", "status"), "it shows the sandbox's pods of every namespace already"),
+    (("sandbox", "exec"), "without -n the pod is looked for in every namespace"),
+    (("sandbox", "down"), "sandboxes have no namespace; `kmeshctl sandbox down --all` removes every sandbox on this "
+                          "machine"),
+    (("dump",), "it shows the data path whole, the pods of every namespace already"),
+    (("render",), "it renders kmesh's own objects, which live in the namespace of its -n"),
+    (("waypoint",), "it acts on one namespace: give it with -n NAMESPACE (`kmeshctl waypoint list -A` lists every "
+                    "namespace's waypoints)"),
+)
+
+
+def all_namespaces_hint(command: _click.Command, path: str) -> str:
+    """`; status has no all-namespaces form: it covers every namespace already, leave out
+    -A`: what the command does instead (kubectl users type -A on every command)."""
+    words = tuple(path.split()[1:])
+    flag = next((w.partition("=")[0] for w in cmdline.ARGS if w.partition("=")[0] in ALL_NAMESPACES_FLAGS), "-A")
+    if takes_namespace_arguments(command):
+        example = next(iter(own_examples(command, path)), f"{path} NAMESPACE...")
+        hint = f": {path} has no all-namespaces form; give the namespaces by name, e.g. `{example}`"
+        # the example keeps --kubeconfig
+        return paste_ready(hint, cmdline.INVOKED[0].command) if cmdline.INVOKED else hint
+    instead = next((text for prefix, text in ALL_NAMESPACES_INSTEAD if words[:len(prefix)] == prefix), None)
+    if instead is None and words in SYSTEM_NAMESPACE_COMMANDS:
+        instead = "it covers every namespace already (its -n is kmesh's own namespace, not a filter)"
+    if instead is None:
+        instead = "it works on no Kubernetes namespaces"
+    leave = "" if "-n NAMESPACE" in instead else f"; leave out {flag}"
+    hint = f": {path} has no all-namespaces form: {instead}{leave}"
+    return paste_ready(hint, cmdline.INVOKED[0].command) if cmdline.INVOKED else hint  # its commands carry --kubeconfig
+
+
+def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
+    """click's "No such option" with only relevant suggestions (click's own difflib
+    cut-off lets `--contxt` suggest --output, and never offers the global flags)."""
+    ctx = err.ctx
+    typed = err.option_name.partition("=")[0]
+    if ctx is not None and typed in ALL_NAMESPACES_FLAGS:
+        words = command_words(cmdline.ARGS)
+        command, used = resolve(ctx.find_root().command, words)
+        if command is None or hasattr(command, "commands"):
+            command, path = ctx.command, ctx.command_path
+        else:  # `sandbox -A list`: the group refused it; the advice is the subcommand's
+            path = " ".join(["kmeshctl", *words[:used]])
+        return f"Error: {typed}{all_namespaces_hint(command, path)} (see '{path} --help')"
+    cluster = _unknown_in_cluster(err.option_name, ctx)
+    # `curl -sv`
+    fixed = with_dashes(ctx, cmdline.ARGS, err.option_name) if cluster and "--" not in cmdline.ARGS else ""
+    if fixed:
+        return with_help_pointer(f"Error: {cluster.partition(';')[0]} (the command to run goes after `--`: "
+                                 f"{fixed})", err)
+    if cluster:
+        return with_help_pointer(f"Error: {cluster}", err)
+    # `sandbox exec POD curl -o F`: curl's -o, not ours; with_dashes finds the line only for a flag after POD
+    fixed = with_dashes(ctx, cmdline.ARGS, err.option_name) if ctx is not None and "--" not in cmdline.ARGS else ""
+    if ctx is not None and typed in OUTPUT_FLAGS and option_spelled(ctx.command, typed) is None and not fixed:
+        return f"Error: {ctx.command_path} takes no {'/'.join(OUTPUT_FLAGS)} (see '{ctx.command_path} --help')"
+    line = f"Error: No such option: {err.option_name}"
+    # cli/badinput.py
+    own = command_habit_hint(ctx.command_path, err.option_name, cmdline.ARGS) if ctx is not None else ""
+    habit = own or (_habit_hint(err.option_name.partition("=")[0], ctx.command) if ctx is not None else "")
+    if ctx is not None and err.option_name.startswith("--") and not own and "did you mean" not in habit:
+        found = option_suggestions(err.option_name.partition("=")[0], ctx.command)
+        if found:
+            line += f"; did you mean {' or '.join(found) if len(found) <= 2 else ', '.join(found)}?"
+    line += habit
+    if fixed:
+        line += f" (the command to run goes after `--`: {fixed})"
+    return with_help_pointer(line, err)
+
+
+def _short_flags_of(command: _click.Command, root: _click.Command) -> dict[str, bool]:
+    """The short flags ``command`` takes (its own, the root's: -q anywhere, -h), each with
+    whether it takes a value."""
+    found = {opt: takes_value(p) for c in (root, command) for p in c.params if p.param_type_name == "option"
+             for opt in (*p.opts, *p.secondary_opts) if len(opt) == 2 and opt[1] != "-"}
+    return {**found, **{opt: False for opt in HELP_OPTION_NAMES if len(opt) == 2}}
+
+
+def _unknown_in_cluster(reported: str, ctx: Optional[_click.Context]) -> str:
+    """For short flags typed together (`status -qx`): `No such option: -x in -qx; kmeshctl
+    status's short flags: -h, -n, -o, -q`, naming the letter that is none of the
+    command's (click names the first letter it could not place, which may be a good one,
+    -q, that only the root takes); "" when ``reported`` did not come from such a word."""
+    if ctx is None or len(reported) != 2 or reported[1] == "-":
+        return ""
+    known = _short_flags_of(ctx.command, ctx.find_root().command)
+    valued = options_by_kind(ctx.find_root().command)[0]
+    words = cmdline.TYPED[:cmdline.TYPED.index("--")] if "--" in cmdline.TYPED else list(cmdline.TYPED)
+    for word in words:
+        if len(word) < 3 or word[0] != "-" or word[1] == "-" or not word[1:].isalpha() \
+                or reported[1] not in word[1:] or known.get(word[:2], word[:2] in valued):
+            continue  # no cluster of flags: `-nfoo` is -n's value glued on (here or on another command)
+        for letter in word[1:]:
+            if f"-{letter}" not in known:
+                listed = ", ".join(sorted(known, key=lambda o: (o.lower(), o)))
+                return f"No such option: -{letter} in {word}; {ctx.command_path}'s short flags: {listed}"
+            if known[f"-{letter}"]:
+                break  # the rest is that flag's value
+    return ""

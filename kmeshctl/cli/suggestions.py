@@ -1,0 +1,240 @@
+"""Suggested fixes that work when pasted: a `kmeshctl ...` (or `kubectl ...`) command
+quoted in backticks in a message gets the flags the user gave (--name, --namespace,
+--kubeconfig, ...) when it takes them too; a message names each flag as the user typed
+it, and a value that came from an environment variable as that variable."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from typer import _click
+from typer._click.core import ParameterSource
+
+from kmeshctl.cli import cmdline
+from kmeshctl.cli.badinput import name_typed_flags, source_name, typed_flag
+from kmeshctl.cli.cmdline import resolve, spelled
+from kmeshctl.errors import KmeshctlError
+
+# Flags that choose *what* a command acts on: a suggested command keeps them.
+CARRIED_FLAGS = ("kubeconfig", "context", "request_timeout", "name", "sandbox", "namespace", "istio_namespace",
+                 "bpf_fs")
+CLUSTER_FLAGS = ("kubeconfig", "context", "request_timeout")  # which cluster and how long to wait for it
+
+SUGGESTED = re.compile(r"`((?:kmeshctl|kubectl)(?: [^`]*)?)`")
+
+
+def given_flags() -> dict[str, tuple[str, str]]:
+    """{param name: (long flag, value)} of the carried flags the user typed on the
+    command being run (command line only: an environment variable still applies when the
+    suggestion is pasted into the same shell)."""
+    found: dict[str, tuple[str, str]] = {}
+    for ctx in cmdline.INVOKED:
+        for param in ctx.command.params:
+            if param.name not in CARRIED_FLAGS or ctx.get_parameter_source(param.name) != \
+                    ParameterSource.COMMANDLINE:
+                continue
+            value = ctx.params.get(param.name)
+            if value is None or isinstance(value, bool):
+                continue
+            if not _could_work(param.name, value):
+                continue
+            long = next((o for o in param.opts if o.startswith("--")), param.opts[0])
+            found[param.name] = (long, _flag_text(param.name, value))
+    return found
+
+
+def _flag_text(name: str, value: Any) -> str:
+    """A given value as a suggested command spells it (--request-timeout 2.0 -> 2s, as
+    kubectl takes it too)."""
+    if name == "request_timeout":
+        from kmeshctl.asciinum import duration_words
+
+        return duration_words(float(value)) if value else "0"
+    return str(value)
+
+
+def _could_work(name: str, value: Any) -> bool:
+    """A given value a suggested command may carry: never one it would refuse (a
+    --bpf-fs that is a file or not on a bpf filesystem: `node run --bpf-fs /tmp`)."""
+    if name != "bpf_fs":
+        return True
+    from kmeshctl.nodecheck import check_bpffs_dir
+
+    try:
+        check_bpffs_dir(Path(value))
+    except KmeshctlError:
+        return False
+    return True
+
+
+def flag_as_typed(param_name: str) -> str:
+    """How the user spelled the flag of ``param_name`` on the command being run (`-n` or
+    `--namespace`; the long name when it was not typed), for messages about its value."""
+    for ctx in reversed(cmdline.INVOKED):
+        for param in ctx.command.params:
+            if param.name == param_name:
+                return typed_flag(param, cmdline.ARGS)
+    return "--" + param_name.replace("_", "-")
+
+
+def given_as(param_name: str) -> str:
+    """How the value of ``param_name`` was given on the command being run, for a message
+    about it: `$XDS_ADDRESS` when it came from that variable, else the flag as typed."""
+    for ctx in reversed(cmdline.INVOKED):
+        for param in ctx.command.params:
+            if param.name == param_name:
+                return source_name(ctx, param, cmdline.ARGS)
+    return flag_as_typed(param_name)
+
+
+def given_on_command_line(param_name: str) -> bool:
+    """The user gave ``param_name`` (flag or environment), rather than leaving the default."""
+    for ctx in reversed(cmdline.INVOKED):
+        if param_name in ctx.params:
+            source = ctx.get_parameter_source(param_name)
+            return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    return False
+
+
+def name_env_sources(message: str) -> str:
+    """`--name x: ...` -> `$KMESHCTL_SANDBOX_NAME=x: ...` when x came from that variable:
+    the user did not type --name, so a message naming it would send them looking for it."""
+    for ctx in cmdline.INVOKED:
+        for param in ctx.command.params:
+            if not param.name or ctx.get_parameter_source(param.name) != ParameterSource.ENVIRONMENT:
+                continue
+            envvar = param.envvar if isinstance(param.envvar, str) else next(iter(param.envvar or ()), None)
+            value = ctx.params.get(param.name)
+            if envvar and value is not None:
+                from kmeshctl.params import shown
+
+                for opt in param.opts:
+                    message = _outside_backticks(message, f"{opt} {shown(value)}", f"${envvar}={shown(value)}")
+                    message = _outside_backticks(message, f"{opt} {value}", f"${envvar}={value}")
+                if f"${envvar}" not in message:
+                    message = _mark_source(message, str(value), envvar, param.opts)
+    return message
+
+
+_FLAG_BEFORE = re.compile(r"(?:^|\s)(-{1,2}[A-Za-z][\w-]*)[ =]$")
+
+
+def _mark_source(message: str, value: str, envvar: str, opts: Any = ()) -> str:
+    """`cannot load kubeconfig: /x does not exist` -> `... /x (from $KUBECONFIG) does not
+    exist`: the first mention of the value (or of one entry of a path list) in the prose
+    that is this parameter's: never the same text given to another flag (`--crd-file /x`)."""
+    import os
+
+    if f"${envvar}" in message:  # it names the variable itself (`none of the $KUBECONFIG files exist`)
+        return message
+    entries = [e for e in value.split(os.pathsep) if e]
+    for word in [value, ", ".join(entries), *entries]:
+        if len(word) < 2:
+            continue
+        parts = message.split("`")
+        for i in range(0, len(parts), 2):
+            found = next((m for m in re.finditer(rf"(?<![\w/.-]){re.escape(word)}(?![\w/.-])", parts[i])
+                          if not _other_flags_value(parts[i][:m.start()], opts)), None)
+            if found:
+                parts[i] = parts[i][:found.end()] + f" (from ${envvar})" + parts[i][found.end():]
+                return "`".join(parts)
+    return message
+
+
+def _other_flags_value(before: str, opts: Any) -> bool:
+    """The text right before a mention is another flag than ``opts`` (the value is that flag's)."""
+    flag = _FLAG_BEFORE.search(before)
+    return flag is not None and flag.group(1) not in opts
+
+
+def _outside_backticks(message: str, old: str, new: str) -> str:
+    """Replace in the prose only: a backticked command keeps its flags (it is pasted)."""
+    parts = message.split("`")
+    return "`".join(p.replace(old, new) if i % 2 == 0 else p for i, p in enumerate(parts))
+
+
+# Commands that never talk to a cluster: a suggestion of one carries no kubeconfig flags.
+LOCAL_GROUPS = frozenset({"sandbox", "node", "render", "bench", "completion"})
+
+
+def with_given_flags(suggestion: str, root: _click.Command) -> str:
+    """`kmeshctl sandbox down` -> `kmeshctl sandbox down --name x` when the user ran
+    `... --name x`; kubeconfig flags go right after `kmeshctl`."""
+    try:
+        program, *words = shlex.split(suggestion)
+    except ValueError:
+        return suggestion
+    if program == "kubectl":
+        return _kubectl_with_given_flags(suggestion, words)
+    command, used = resolve(root, words)
+    if command is None:
+        return suggestion
+    accepted = {p.name: p for p in command.params}
+    global_part: list[str] = []
+    local_part: list[str] = []
+    for name, (flag, value) in given_flags().items():
+        spellings = {flag, *(accepted[name].opts if name in accepted else ())}
+        if any(spelled(w, spellings) for w in words):
+            continue  # the suggestion names it already (-n, --namespace, -nX, --namespace=X)
+        if name == "namespace" and any(w in ("-A", "--all-namespaces") for w in words):
+            continue  # every namespace already: -n with -A is refused
+        if name in ("bpf_fs", "admin_port") and any(spelled(w, {"--sandbox"}) for w in words):
+            continue  # --sandbox names the place itself: with --bpf-fs or --admin-port it is refused
+        if name == "namespace" and namespace_meaning(words[:used]) != namespace_meaning(_running_path()):
+            continue  # kmesh's own namespace (install, status) is not the namespace of a waypoint
+        if name in CLUSTER_FLAGS:
+            if words and words[0] in LOCAL_GROUPS:
+                continue  # a local command: a cluster flag would only be noise (or a bad context)
+            global_part += [flag, value]
+        elif name in accepted:
+            local_part += [flag, value]
+    if not global_part and not local_part:
+        return suggestion
+    return shlex.join(["kmeshctl", *global_part, *words[:used], *local_part, *words[used:]])
+
+
+# Commands whose -n/--namespace is kmesh's own install namespace (default kmesh-system, as
+# istioctl's and cilium's system namespace); every other -n is the namespace of the
+# objects the command acts on (default: the kubeconfig context's namespace).
+SYSTEM_NAMESPACE_COMMANDS = frozenset({("install",), ("uninstall",), ("precheck",), ("status",), ("version",),
+                                       ("render",), ("dump", "maps"), ("dump", "config")})
+
+
+def namespace_meaning(words: "list[str] | tuple[str, ...]") -> str:
+    """"system" when -n of the command ``words`` names kmesh's namespace, else "objects"."""
+    return "system" if tuple(words) in SYSTEM_NAMESPACE_COMMANDS else "objects"
+
+
+def _running_path() -> list[str]:
+    """The words of the command being run (`waypoint status`)."""
+    return [ctx.info_name or "" for ctx in cmdline.INVOKED[1:]]
+
+
+def _kubectl_with_given_flags(suggestion: str, words: list[str]) -> str:
+    """A suggested kubectl command talks to the same cluster: the user's --kubeconfig and
+    --context (kubectl spells them alike) go with it."""
+    extra: list[str] = []
+    for name in CLUSTER_FLAGS:
+        flag, value = given_flags().get(name, (None, None))
+        if flag and not any(w == flag or w.startswith(flag + "=") for w in words):
+            extra += [flag, value]
+    return shlex.join(["kubectl", *words, *extra]) if extra else suggestion
+
+
+def paste_ready(message: str, root: _click.Command) -> str:
+    """Every backticked `kmeshctl ...` command of ``message`` with the user's flags."""
+    return SUGGESTED.sub(lambda m: f"`{with_given_flags(m.group(1), root)}`", message)
+
+
+def as_the_user_reads(message: str, root: _click.Command) -> str:
+    """The one rewrite of every message kmeshctl shows (an error line, a JSON error
+    field, a table cell's detail): flags named as typed, a value that came from a
+    variable named so (`(from $KUBECONFIG)`), and each suggested kmeshctl / kubectl
+    command carrying the user's --kubeconfig / --context and other flags it takes."""
+    return paste_ready(name_env_sources(name_typed_flags(message, cmdline.INVOKED, cmdline.ARGS)), root)
+
+
+SUGGEST_CLOSENESS = 0.75  # difflib ratio of the names without dashes: a typo, not a look-alike
