@@ -276,3 +276,22 @@ def test_a_terminal_table_never_splits_an_address_nor_ends_a_line_in_blanks(widt
     words = {w.rstrip(",") for line in plain for w in line.split()}
     for address in ADDRESSES:
         assert address in words, (address, plain)
+
+
+def test_waypoint_list_shows_a_bracketed_address_and_reason_as_typed(monkeypatch, capsys, no_env) -> None:  # noqa: F811
+    """A waypoint row's cells are the cluster's words: `[fd00::1]:15012` or a Gateway reason
+    in brackets is printed as it is, not read as rich markup (F4's note, pass 24)."""
+    from types import SimpleNamespace
+
+    from kmeshctl.cli import waypoint as waypoint_cli
+
+    rows = [SimpleNamespace(namespace="default", name="waypoint", managed=True, ready_pods=1, pods=[1],
+                            addresses=["[fd00::1]:15012"], services=["a"], gateway_reason=""),
+            SimpleNamespace(namespace="default", name="east", managed=True, ready_pods=0, pods=[1],
+                            addresses=[], services=[], gateway_reason="[bold]Pending")]
+    monkeypatch.setattr(waypoint_cli, "_client", lambda: None)
+    monkeypatch.setattr(waypoint_cli.deploy, "list_waypoints", lambda client, where: rows)
+    monkeypatch.setattr(waypoint_cli, "_note_leftovers", lambda client: None)
+    code, out, err = cli(capsys, "waypoint", "list", "-A")
+    assert code == 0, err
+    assert "[fd00::1]:15012" in out and "([bold]Pending)" in out, out

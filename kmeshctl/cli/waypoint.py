@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 from typer._click.globals import get_current_context
+from rich.markup import escape
 from rich.table import Table
 
 from kmeshctl.cli.tables import EMPTY, cli_console
@@ -360,8 +361,9 @@ def list_cmd(
         return
     table = Table("NAMESPACE", "NAME", "BY KMESHCTL", "READY", "ISTIOD ADDRESS", "SERVICES")
     for s in states:
-        table.add_row(s.namespace, s.name, "yes" if s.managed else "no", f"{s.ready_pods}/{len(s.pods)}",
-                      ", ".join(s.addresses) or f"{EMPTY} ({s.gateway_reason})", ", ".join(s.services) or EMPTY)
+        cells = (s.namespace, s.name, "yes" if s.managed else "no", f"{s.ready_pods}/{len(s.pods)}",
+                 ", ".join(s.addresses) or f"{EMPTY} ({s.gateway_reason})", ", ".join(s.services) or EMPTY)
+        table.add_row(*(escape(cell) for cell in cells))  # the cluster's words, never read as rich markup
     cli_console(wide=output is OutputFormat.wide).print(table)
 
 
