@@ -197,7 +197,7 @@ def positional_name_hint(message: str, err: Any) -> str:
     read = reader(found.group(1).split(), typed) if reader else ""
     extras = found.group(1).split()
     if read:  # the command's own reading of the word (a sandbox's name, no cluster for --pod)
-        return _read_plainly(ctx, read, typed, extras)
+        return read
     shapes = {_shaped_flag(params, word) for word in extras}
     if len(shapes) == 1 and None not in shapes:
         return _shaped_hint(ctx, typed, extras, *shapes.pop())
@@ -342,21 +342,6 @@ def _instead(ctx: _click.Context, param: _click.Parameter, flag: str, value: str
     if param.name in PATH_FLAGS and isinstance(default, (str, Path)) and str(default) and str(default) != value:
         return f"; with its default: `{shlex.join(['kmeshctl', *without, flag, str(default)])}`"
     return ""
-
-
-# Stray-word hints of a command's own reader (POSITIONAL_READERS) that word a refusal as
-# a flag's (`..., and --name refuses x: no sandbox has this name`): said plainly instead.
-_FLAG_REFUSES = re.compile(r",? and (--?[\w-]+) refuses (\S+): (.*)\Z")
-
-
-def _read_plainly(ctx: _click.Context, read: str, typed: list[str], extras: list[str]) -> str:
-    """A reader's hint that says `FLAG refuses VALUE: REASON` said plainly (the user typed
-    no FLAG; the command may have none: `sandbox list`), with the line less the stray words."""
-    found = _FLAG_REFUSES.search(read)
-    if found is None:
-        return read
-    line = shlex.join(["kmeshctl", *_line_without(ctx, typed, extras)])
-    return f"{read[:found.start()]}, and {plainly(found.group(2), found.group(3))}; without it: `{line}`"
 
 
 def _with_needed(ctx: _click.Context, words: list[str]) -> str:

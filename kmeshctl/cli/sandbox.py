@@ -20,7 +20,7 @@ from kmeshctl.cli.common import (OutputFormat, app, complete_sandbox_names, igno
                                  output_option, print_data, suggest)
 from kmeshctl.cli.common import SandboxFlagCommand, run_options
 from kmeshctl.cli.badinput import COMMAND_HABITS
-from kmeshctl.cli.option_hints import POSITIONAL_READERS
+from kmeshctl.cli.option_hints import POSITIONAL_READERS, plainly
 from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -531,9 +531,10 @@ def _list_word(words: list[str], args: list[str]) -> str:
     try:
         check_name(words[0])
         check_existing_sandbox("--name", words[0])
-    except UsageError as err:
-        return f"; sandbox list takes none (it lists every sandbox), and --name refuses {words[0]}: " \
-            f"{str(err).split(': ', 1)[1]}"
+    except UsageError as err:  # said of the word: sandbox list has no --name
+        without = shlex.join(["kmeshctl", *(w for w in args if w != words[0])])
+        return (f"; sandbox list takes none (it lists every sandbox), and {plainly(words[0], str(err).split(': ', 1)[1])}"
+                f"; without it: `{without}`")
     typed = [w for w in args if w != words[0]]
     typed[typed.index("list")] = "status"
     return (f"; sandbox list takes none (it lists every sandbox); did you mean "
