@@ -310,8 +310,20 @@ def _parsed(files: list[str], explicit: Optional[str], context: Optional[str] = 
         if not isinstance(config, dict):
             raise _config_error(f"cannot load kubeconfig {file} (not a kubeconfig mapping)", named,
                                 "pass --kubeconfig PATH of a valid kubeconfig")
+        _check_sections(config, file, named)
         configs.append(config)
     return configs
+
+
+def _check_sections(config: dict, file: str, named: Optional[str]) -> None:
+    """Each of a kubeconfig's clusters, contexts and users a list (or left out), as kubectl
+    requires when it loads the file (`contexts: 5` is refused there too)."""
+    for section in ("clusters", "contexts", "users"):
+        value = config.get(section)
+        if value is not None and not isinstance(value, list):
+            raise _config_error(f"cannot load kubeconfig {file}: its {section} is {shown(str(value))}, not a list "
+                                f"of named entries", named, f"write {section} as a list (`- name: ...`) or pass "
+                                "--kubeconfig PATH of a valid kubeconfig")
 
 
 KUBECONFIG_FIX = "pass --kubeconfig PATH of an existing kubeconfig file"
@@ -460,7 +472,9 @@ def server_url_problem(server: Any) -> str:
     a port that is not a number or out of range. A server without a scheme is HOST[:PORT]
     (taken as https://, as kubectl)."""
     if not isinstance(server, str):
-        return f"not a URL (a {type(server).__name__})"
+        kind = "a number" if isinstance(server, (int, float)) else "a list" if isinstance(server, list) else \
+            "a mapping" if isinstance(server, dict) else "not text"
+        return f"not a URL ({kind})"
     if any(c.isspace() for c in server):
         return "not a URL (it has a space)"
     scheme, sep, rest = server.partition("://")
