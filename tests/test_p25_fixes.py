@@ -44,3 +44,51 @@ def test_a_server_that_is_a_number_is_named_without_a_python_type(capsys, tmp_pa
     config.write_text(CONFIG_HEAD + ONE_CONTEXT.replace("SERVER", "5") + "users:\n- name: u\n  user: {token: x}\n")
     code, _, err = cli(capsys, "status", "--kubeconfig", str(config))
     assert code == 2 and "has server 5: not a URL (a number)" in err and "(a int)" not in err, err
+
+
+@pytest.mark.parametrize("words,usage", [
+    (["sandbox", "help", "up"], "Usage: kmeshctl sandbox up "),
+    (["demo", "help"], "Usage: kmeshctl demo "),
+    (["waypoint", "help", "apply"], "Usage: kmeshctl waypoint apply "),
+    (["dump", "help", "maps"], "Usage: kmeshctl dump maps "),
+    (["node", "help", "run"], "Usage: kmeshctl node run "),
+    (["sandbox", "up", "help"], "Usage: kmeshctl sandbox up "),
+    (["waypoint", "apply", "help"], "Usage: kmeshctl waypoint apply "),
+    (["status", "help"], "Usage: kmeshctl status "),
+    (["version", "-o", "json", "help"], "Usage: kmeshctl version "),
+])
+def test_the_word_help_anywhere_prints_that_commands_help(capsys, no_env, words: list[str],  # noqa: F811
+                                                          usage: str) -> None:
+    """`kmeshctl sandbox help up` suggested `kmeshctl sandbox up` (pasted: it makes a
+    sandbox), `sandbox up help` suggested `--name help`: `help` prints the command's help."""
+    code, out, err = cli(capsys, *words)
+    assert code == 0 and out.startswith(usage) and not err, (out, err)
+
+
+def test_help_as_an_options_value_or_a_programs_word_is_left_as_typed() -> None:
+    import typer
+
+    from kmeshctl.cli import app
+    from kmeshctl.cli.conventions import help_word_as_flag
+
+    root = typer.main.get_command(app)
+    for args in (["sandbox", "up", "--name", "help"], ["sandbox", "exec", "web", "--", "help"],
+                 ["sandbox", "exec", "web", "help"], ["help", "sandbox", "up"], ["status", "-n", "help"],
+                 ["--kubeconfig", "help", "status"]):
+        assert help_word_as_flag(root, args) == args, args
+    assert help_word_as_flag(root, ["sandbox", "help", "up"]) == ["sandbox", "--help", "up"]
+
+
+@pytest.mark.parametrize("command", ["status", "version", "precheck", "uninstall"])
+def test_a_namespace_word_to_a_kmesh_namespace_command_is_never_offered_as_an_apps(capsys, no_env,  # noqa: F811
+                                                                                    command: str) -> None:
+    """`kmeshctl status default` offered `--namespace default`: status's -n is kmesh's own
+    install namespace, which install never makes `default`."""
+    code, _, err = cli(capsys, command, "default")
+    [line] = err.strip().splitlines()
+    assert code == 2 and "--namespace default" not in line, line
+    assert (f"{command} takes no namespace argument, and its -n is kmesh's own install namespace (default "
+            "kmesh-system), which is never default (reserved for Kubernetes)") in line, line
+    assert (f": `kmeshctl {command}`" in line) is (command != "uninstall"), line  # never an uninstall guessed
+    code, _, err = cli(capsys, command, "kmesh-prod")
+    assert code == 2 and f"`kmeshctl {command} --namespace kmesh-prod`" in err and "not an app's)" in err, err

@@ -127,7 +127,7 @@ class KmeshctlGroup(TyperGroup):
                 refuse_leading_command_flags(self, args)  # `kmeshctl --dry-run install`
             args = lower_group_flags(self, ctx, args)  # `kmeshctl sandbox -o json list`, `kmeshctl -q ...`
             args = lower_namespace_flag(self, ctx, args)  # first: `-o json` is no command word
-            args = lower_help_flag(self, args)
+            args = lower_help_flag(self, help_word_as_flag(self, args))
         return super().parse_args(ctx, args)
 
     def main(self, args: Any = None, prog_name: Optional[str] = None, complete_var: Optional[str] = None,
@@ -717,6 +717,48 @@ def _leading_namespace_as_argument(command: _click.Command, flag_words: list[str
     last = _position_after_words(rest, used)
     given = [value] if value not in rest[last:] else []  # `-n foo enable-ns foo`: foo once
     return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *rest[:last], *given, *rest[last:]])}`"
+
+
+HELP_WORD = "help"
+
+
+def help_word_as_flag(root: _click.Command, args: list[str]) -> list[str]:
+    """`help` typed below the root as kubectl users type it (`kmeshctl sandbox help up`,
+    `kmeshctl demo help`, `kmeshctl status help`): the help of the command named, as
+    `kmeshctl help sandbox up` prints it, never a guess that runs a command or takes `help`
+    as a name. A group's own `help` command, an option's value (`--name help`) and the
+    words of a command that takes arguments (`sandbox exec web help`) are left as typed."""
+    positions = word_positions(args)
+    words = [args[i] for i in positions]
+    command, used = resolve(root, words)
+    if command is None:
+        return args
+    if hasattr(command, "commands"):
+        if used < len(words) and words[used] == HELP_WORD and HELP_WORD not in command.commands:
+            return args[:positions[used]] + ["--help"] + args[positions[used] + 1:]
+        return args
+    stray = _stray_help_word(command, args, positions[used - 1] + 1)
+    return args if stray is None else args[:stray] + ["--help"] + args[stray + 1:]
+
+
+def _stray_help_word(command: _click.Command, args: list[str], start: int) -> Optional[int]:
+    """Where `help` stands as a stray word after ``command``'s name (from ``start``), on a
+    command that takes no arguments; None when it is an option's value or not there."""
+    if any(p.param_type_name == "argument" for p in command.params):
+        return None
+    valued = {o for p in command.params if takes_value(p) for o in p.opts}
+    skip = False
+    for i in range(start, len(args)):
+        arg = args[i]
+        if skip:
+            skip = False
+        elif arg == "--":
+            return None
+        elif arg.startswith("-"):
+            skip = arg in valued or arg in GLOBAL_FLAGS  # `--name help`: a value; `--name=help` is one word
+        elif arg == HELP_WORD:
+            return i
+    return None
 
 
 def lower_help_flag(root: _click.Command, args: list[str]) -> list[str]:

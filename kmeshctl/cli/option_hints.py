@@ -271,6 +271,27 @@ def _shaped_hint(ctx: _click.Context, typed: list[str], extras: list[str], param
                     _flagged_line(ctx, typed, extras, flag, given), _line_without(ctx, typed, extras))
 
 
+def _system_namespace_offer(path: tuple[str, ...], values: list[str], words: list[str], without: list[str]) -> str:
+    """A namespace typed as a word to a command whose -n is kmesh's own install namespace
+    (`kmeshctl status default`): never an app's namespace; one install refuses is said so,
+    with the line less the word; another is offered as kmesh's namespace, said as such."""
+    from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE
+    from kmeshctl.status import install_refusal
+
+    name = " ".join(path)
+    refused = next(((value, why) for value in values if (why := install_refusal(value, DEFAULT_ISTIO_NAMESPACE))),
+                   None)
+    if refused is not None:
+        from kmeshctl.cli.command_hints import READING_COMMANDS
+
+        line = shlex.join(["kmeshctl", *without])  # only a command that reads: never an uninstall guessed
+        return (f"; {name} takes no namespace argument, and its -n is kmesh's own install namespace (default "
+                f"{DEFAULT_NAMESPACE}), which is never {refused[0]} ({refused[1]})"
+                + (f": `{line}`" if name in READING_COMMANDS or name == "precheck" else ""))
+    return (f"; give the kmesh install namespace with --namespace: `{shlex.join(['kmeshctl', *words])}` ({name}'s "
+            "-n is the namespace kmesh is installed in, not an app's)")
+
+
 def _offered(ctx: _click.Context, param: _click.Parameter, flag: str, what: str, values: list[str],
              words: list[str], without: list[str]) -> str:
     """`; give the WHAT with FLAG: `kmeshctl WORDS`` once every value passes the check FLAG
@@ -278,6 +299,9 @@ def _offered(ctx: _click.Context, param: _click.Parameter, flag: str, what: str,
     not do either, in plain words (the user typed no FLAG: never `FLAG refuses VALUE`), and
     a command that does (a fix refused when pasted helps no one). ``without``: the line
     typed less the stray words."""
+    path = tuple(ctx.command_path.split()[1:])
+    if flag == "--namespace" and path in SYSTEM_NAMESPACE_COMMANDS:
+        return _system_namespace_offer(path, values, words, without)
     for value in values:
         refused = _refused_as(ctx, param, flag, value)
         if refused is None:
