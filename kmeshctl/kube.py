@@ -305,7 +305,9 @@ def _parsed(files: list[str], explicit: Optional[str], context: Optional[str] = 
             raise _config_error(f"cannot load kubeconfig {file}: not valid YAML at {yaml_where(file, err)}", named,
                                 "pass --kubeconfig PATH of a valid kubeconfig") from err
         except OSError as err:
-            raise _config_error(f"{_kubeconfig_flag(explicit)} {file}: {_path_problem(err)}", named,
+            listed = explicit is not None and os.pathsep in explicit  # a list: the whole value, then its entry
+            where = f"{shown(explicit)}: {file}" if listed else f"{file}:"
+            raise _config_error(f"{_kubeconfig_flag(explicit)} {where} {_path_problem(err)}", named,
                                 "pass --kubeconfig PATH of a kubeconfig file") from err
         if not isinstance(config, dict):
             raise _config_error(f"cannot load kubeconfig {file} (not a kubeconfig mapping)", named,

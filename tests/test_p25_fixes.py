@@ -92,3 +92,31 @@ def test_a_namespace_word_to_a_kmesh_namespace_command_is_never_offered_as_an_ap
     assert (f": `kmeshctl {command}`" in line) is (command != "uninstall"), line  # never an uninstall guessed
     code, _, err = cli(capsys, command, "kmesh-prod")
     assert code == 2 and f"`kmeshctl {command} --namespace kmesh-prod`" in err and "not an app's)" in err, err
+
+
+@pytest.mark.parametrize("words,example", [
+    (["install", "--cluster-id", ""], "--cluster-id c1"),
+    (["status", "-n", ""], "-n kmesh-system"),
+    (["sandbox", "status", "--name", ""], "--name demo"),
+])
+def test_an_empty_value_gets_an_example_of_a_good_one(capsys, no_env, words: list[str],  # noqa: F811
+                                                      example: str) -> None:
+    code, _, err = cli(capsys, *words)
+    assert code == 2 and f"'': empty value; give " in err and f", e.g. {example} (see " in err, err
+
+
+def test_a_directory_in_a_kubeconfig_list_is_named_as_an_entry_of_the_variable(capsys, monkeypatch,
+                                                                            tmp_path: Path, no_env) -> None:  # noqa: F811
+    """`KUBECONFIG=/dir:/ok` said `--kubeconfig /dir (from $KUBECONFIG): is not a file`, a
+    flag never typed; now the variable's value and the entry, as a missing list is said."""
+    good = tmp_path / "ok"
+    good.write_text(CONFIG_HEAD + ONE_CONTEXT.replace("SERVER", "https://127.0.0.1:1")
+                    + "users:\n- name: u\n  user: {token: x}\n")
+    value = f"{tmp_path}:{good}"
+    monkeypatch.setenv("KUBECONFIG", value)
+    code, _, err = cli(capsys, "status")
+    from kmeshctl.params import shown  # a long value is shown cut in its middle
+
+    assert code == 2 and err.startswith(f"Error: $KUBECONFIG={shown(value)}: {tmp_path} is not a file; "), err
+    code, _, err = cli(capsys, "status", "--kubeconfig", value)
+    assert code == 2 and err.startswith(f"Error: --kubeconfig {shown(value)}: {tmp_path} is not a file; "), err

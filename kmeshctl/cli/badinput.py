@@ -280,9 +280,13 @@ def check_values_present(command: _click.Command, ctx: _click.Context, args: Seq
 def empty_value(flag: str, param: Optional[_click.Parameter], ctx: Optional[_click.Context]
                 ) -> _click.exceptions.BadOptionUsage:
     """`--name ''`: an empty name or value is bad input, never "use the default"."""
+    from kmeshctl.cli.option_hints import flag_example
+
     metavar = (getattr(param, "metavar", None) or "").strip() if param is not None else ""
     want = f"one of {', '.join(metavar.split('|'))}" if "|" in metavar else (metavar or "a value")
-    return _click.exceptions.BadOptionUsage(flag, f"{flag} '': empty value; give {want}", ctx=ctx)
+    example = flag_example(param) if "|" not in metavar else ""
+    shown_example = f", e.g. {flag} {example}" if example and example.strip() else ""
+    return _click.exceptions.BadOptionUsage(flag, f"{flag} '': empty value; give {want}{shown_example}", ctx=ctx)
 
 
 # ------------------------------------------------------------------ long values
