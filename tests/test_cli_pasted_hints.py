@@ -56,8 +56,8 @@ def test_the_offline_hint_of_a_dry_run_on_a_dead_cluster_renders_when_pasted(tmp
         assert code == 0 and "kind: DaemonSet" in out, err
 
 
-@pytest.mark.parametrize("spelling", [["--dry-run=client"], ["--dry-run", "client"], ["--dry-run", "server"],
-                                      ["--dry-run", "none"]], ids=" ".join)  # --dry-run=server is --dry-run
+@pytest.mark.parametrize("spelling", [["--dry-run=client"], ["--dry-run", "client"], ["--dry-run", "server"]],
+                         ids=" ".join)  # --dry-run=server is --dry-run; none: tests/test_p25_fixes.py
 @pytest.mark.parametrize("given", [[], ["--cluster-id", "c1"], ["-n", "kmesh2", "--image", "reg.example.com/k:1"]],
                          ids=lambda g: " ".join(g) or "bare")
 def test_the_offline_form_named_for_kubectls_dry_run_values_runs_when_pasted(spelling, given, capsys, no_env,

@@ -73,7 +73,7 @@ def test_render_without_crd_schemas_suggests_install_dry_run_with_its_flags(caps
                      "--dry-run"], err
 
 
-@pytest.mark.parametrize("value", ["client", "none"])  # --dry-run=server is read as --dry-run
+@pytest.mark.parametrize("value", ["client"])  # --dry-run=server is --dry-run; none: tests/test_p25_fixes.py
 def test_kubectls_dry_run_values_say_what_dry_run_is_and_name_the_offline_form(value: str, capsys,
                                                                                no_env) -> None:
     code, out, err = cli(capsys, "install", "--cluster-id", "c1", "--image", "registry.example.com/kmesh/node:1",

@@ -120,3 +120,18 @@ def test_a_directory_in_a_kubeconfig_list_is_named_as_an_entry_of_the_variable(c
     assert code == 2 and err.startswith(f"Error: $KUBECONFIG={shown(value)}: {tmp_path} is not a file; "), err
     code, _, err = cli(capsys, "status", "--kubeconfig", value)
     assert code == 2 and err.startswith(f"Error: --kubeconfig {shown(value)}: {tmp_path} is not a file; "), err
+
+
+@pytest.mark.parametrize("typed", [["--dry-run=none"], ["--dry-run", "none"]])
+def test_kubectls_dry_run_none_means_leave_the_flag_out(capsys, no_env, typed: list[str]) -> None:  # noqa: F811
+    """`install --dry-run=none` was pointed at the offline render (as =client); in kubectl
+    none is no dry run: the line without the flag."""
+    code, _, err = cli(capsys, "install", "--cluster-id", "c1", *typed)
+    assert code == 2 and "kubectl's --dry-run=none is no dry run: leave --dry-run out: " \
+        "`kmeshctl install --cluster-id c1`" in err and "render" not in err, err
+
+
+def test_a_dry_run_mode_kubectl_does_not_have_is_said_so(capsys, no_env) -> None:  # noqa: F811
+    code, _, err = cli(capsys, "install", "--cluster-id", "c1", "--dry-run=bogus")
+    assert code == 2 and "bogus is no dry-run mode (kubectl's are client, server and none)" in err, err
+    assert "render" not in err, err

@@ -271,6 +271,13 @@ def dry_run_value_hint(command: Any, args: Sequence[str], root: Any) -> str:
     on/off flag: what kmeshctl's --dry-run is, and the offline form to run instead (with
     the flags typed that it takes). ``command``: the click command being parsed;
     ``args``: the words of the command line; ``root``: the kmeshctl group."""
+    value = _dry_run_value(args)
+    if value == "none":  # kubectl's "no dry run: change the cluster"
+        line = shlex.join(["kmeshctl", *_without_dry_run(args)])
+        return f"; kubectl's --dry-run=none is no dry run: leave --dry-run out: `{line}`"
+    if value not in ("client", "server"):
+        return (f"; {shlex.quote(value) if value else 'an empty value'} is no dry-run mode (kubectl's are client, "
+                f"server and none); on/off flags take no value here: write --dry-run ({DRY_RUN_IS_SERVER})")
     offline = OFFLINE_FORMS.get(command.name)
     hint = f"; on/off flags take no value here: write --dry-run ({DRY_RUN_IS_SERVER})"
     if offline is None:
@@ -283,6 +290,32 @@ def dry_run_value_hint(command: Any, args: Sequence[str], root: Any) -> str:
     address, note = _xds_address_for_hint(typed, args)
     words = with_required(["kmeshctl", *offline, *typed, *address])
     return hint + f"; the offline (client) form is `{shlex.join(words)}`{note}"
+
+
+def _dry_run_value(args: Sequence[str]) -> str:
+    """The value typed for --dry-run (`--dry-run=none`, or kubectl's old `--dry-run none`)."""
+    for i, arg in enumerate(args):
+        if arg.startswith("--dry-run="):
+            return arg.partition("=")[2]
+        if arg == "--dry-run" and i + 1 < len(args) and args[i + 1] in ("client", "server", "none"):
+            return args[i + 1]
+    return ""
+
+
+def _without_dry_run(args: Sequence[str]) -> list[str]:
+    """``args`` less --dry-run and its value, however typed."""
+    kept: list[str] = []
+    skip = False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+        elif arg.startswith("--dry-run="):
+            continue
+        elif arg == "--dry-run":
+            skip = i + 1 < len(args) and args[i + 1] in ("client", "server", "none")
+        else:
+            kept.append(arg)
+    return kept
 
 
 def _xds_address_for_hint(typed: Sequence[str], args: Sequence[str]) -> tuple[list[str], str]:
