@@ -135,3 +135,24 @@ def test_a_dry_run_mode_kubectl_does_not_have_is_said_so(capsys, no_env) -> None
     code, _, err = cli(capsys, "install", "--cluster-id", "c1", "--dry-run=bogus")
     assert code == 2 and "bogus is no dry-run mode (kubectl's are client, server and none)" in err, err
     assert "render" not in err, err
+
+
+@pytest.mark.parametrize("words", [["install", "--help=true"], ["--help=1"], ["sandbox", "list", "--help=yes"]])
+def test_help_given_a_value_says_to_write_it_alone(capsys, no_env, words: list[str]) -> None:  # noqa: F811
+    code, _, err = cli(capsys, *words)
+    assert code == 2 and "Option '--help' does not take a value; write --help (or -h) alone (see '" in err, err
+
+
+@pytest.mark.parametrize("words,hint", [
+    (["install", "--cluster-id", "c1", "-f", "values.yaml"], "install reads no values file (istioctl's -f)"),
+    (["install", "--set", "foo=bar"], "install has no --set (istioctl's)"),
+    (["waypoint", "apply", "-n", "team-a", "--name", "wp", "--enroll-namespace"],
+     "`kubectl label namespace team-a istio.io/use-waypoint=wp`"),
+    (["waypoint", "delete", "--all"], "`kmeshctl waypoint list -A` lists them"),
+    (["uninstall", "--purge"], "uninstall always removes everything kmeshctl installed (istioctl's --purge)"),
+])
+def test_istioctls_flags_say_what_kmeshctl_does_instead(capsys, no_env, words: list[str],  # noqa: F811
+                                                         hint: str) -> None:
+    code, _, err = cli(capsys, *words)
+    [line] = err.strip().splitlines()
+    assert code == 2 and line.startswith("Error: No such option: ") and hint in line, line

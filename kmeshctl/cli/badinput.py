@@ -377,10 +377,22 @@ def command_habit_hint(command_path: str, typed: str, args: Sequence[str] = ()) 
         import shlex
 
         rest = _without_flag(args, flag)
-        name = next((rest[i + 1] for i, w in enumerate(rest[:-1]) if w == "--name"), None) or \
-            next((w.partition("=")[2] for w in rest if w.startswith("--name=")), "waypoint")
-        return hint.format(flag=flag, without=shlex.join(["kmeshctl", *rest]), waypoint=name)
+        name = _typed_value(rest, ("--name",)) or "waypoint"
+        namespace = _typed_value(rest, ("-n", "--namespace")) or "NAMESPACE"
+        return hint.format(flag=flag, without=shlex.join(["kmeshctl", *rest]), waypoint=name, namespace=namespace)
     return hint.format(flag=flag, value=_sandbox_value(typed, args))
+
+
+def _typed_value(args: Sequence[str], spellings: tuple[str, ...]) -> str:
+    """The value typed for an option spelled one of ``spellings`` (`--name x`, `--name=x`),
+    "" when none was."""
+    for i, word in enumerate(args):
+        if word in spellings and i + 1 < len(args):
+            return args[i + 1]
+        flag, equals, value = word.partition("=")
+        if equals and flag in spellings:
+            return value
+    return ""
 
 
 def _sandbox_value(typed: str, args: Sequence[str]) -> str:
@@ -496,6 +508,24 @@ COMMAND_HABITS[("waypoint apply", "--for")] = (
     "; kmeshctl's waypoint always takes Service traffic (its Gateway carries istio.io/waypoint-for: service; no "
     "workload, all or none form): leave {flag} out, `{without}`, and opt Services (or their namespace) in with the "
     "label istio.io/use-waypoint={waypoint}")
+
+
+# istioctl's flags for what kmeshctl does otherwise (istioctl install -f / --set, waypoint
+# apply --enroll-namespace, waypoint delete --all, uninstall --purge).
+_NO_VALUES_FILE = ("; install reads no values file (istioctl's {flag}): each setting is a flag of its own "
+                   "(`kmeshctl install --help`), and `kmeshctl render` prints the manifests to change by hand")
+for _flag in ("-f", "--filename"):
+    COMMAND_HABITS[("install", _flag)] = _NO_VALUES_FILE
+COMMAND_HABITS[("install", "--set")] = ("; install has no --set (istioctl's): each setting is a flag of its own "
+                                       "(`kmeshctl install --help`)")
+COMMAND_HABITS[("waypoint apply", "--enroll-namespace")] = (
+    "; waypoint apply labels no namespace (istioctl's --enroll-namespace): leave it out, `{without}`, and opt the "
+    "namespace in with `kubectl label namespace {namespace} istio.io/use-waypoint={waypoint}`")
+COMMAND_HABITS[("waypoint delete", "--all")] = (
+    "; waypoint delete removes the one waypoint --name names (never all at once): `kmeshctl waypoint list -A` "
+    "lists them")
+COMMAND_HABITS[("uninstall", "--purge")] = ("; uninstall always removes everything kmeshctl installed (istioctl's "
+                                           "--purge): leave {flag} out")
 
 
 # ------------------------------------------------------------------ Go's single-dash long flags

@@ -881,7 +881,7 @@ def _one_line_usage_error(err: Any) -> str:
     if own:
         return with_help_pointer(f"Error: {own}", err)
     hint = positional_name_hint(message, err) or flag_value_hint(message)
-    if hint.startswith("; on/off"):
+    if hint.startswith(";"):  # click's sentence goes on with the hint
         message = message.rstrip(".")
     return with_help_pointer(f"Error: {message}{hint}", err)
 

@@ -120,6 +120,8 @@ def flag_value_hint(message: str) -> str:
     if found is None or not cmdline.INVOKED:
         return ""
     flag = found.group(1)
+    if flag == "--help":  # click's own help option, in no command's params
+        return "; write --help (or -h) alone"
     option = option_spelled(cmdline.INVOKED[-1].command, flag)
     if option is not None and flag == "--dry-run":  # kubectl's --dry-run=client|server|none
         from kmeshctl.cli.render import dry_run_value_hint
