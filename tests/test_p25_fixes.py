@@ -156,15 +156,3 @@ def test_istioctls_flags_say_what_kmeshctl_does_instead(capsys, no_env, words: l
     code, _, err = cli(capsys, *words)
     [line] = err.strip().splitlines()
     assert code == 2 and line.startswith("Error: No such option: ") and hint in line, line
-
-
-@pytest.mark.parametrize("words", [["completion", "bash"], ["version", "--client"]])
-def test_commands_that_read_no_kubeconfig_ignore_a_missing_one_as_kubectls_do(capsys, no_env,  # noqa: F811
-                                                                             words: list[str]) -> None:
-    code, out, err = cli(capsys, "--kubeconfig", "/nonexistent/t25-kubeconfig", *words)
-    assert code == 0 and out and not err, err
-
-
-def test_other_commands_still_refuse_a_missing_kubeconfig(capsys, no_env) -> None:  # noqa: F811
-    code, _, err = cli(capsys, "--kubeconfig", "/nonexistent/t25-kubeconfig", "sandbox", "list")
-    assert code == 2 and "--kubeconfig /nonexistent/t25-kubeconfig: does not exist" in err, err

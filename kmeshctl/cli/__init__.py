@@ -97,7 +97,7 @@ def version(
     target = run_options()
     report, failure = version_report(namespace, None if client else lambda: connect_reachable(target),
                                      functools.partial(config_dump.fetch_from_pod, target=target),
-                                     (lambda: None) if client else check_typed_cluster_flags, target=target)
+                                     check_typed_cluster_flags, target=target)
     if isinstance(failure, InstalledElsewhere):  # as status: the install's -n, with the command to paste
         from kmeshctl.cli.cluster import elsewhere_line
 

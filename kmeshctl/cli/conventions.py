@@ -214,12 +214,8 @@ def _conflicts_checked(command: _click.Command) -> None:
 
 
 # Commands that check the cluster flags themselves (check_typed_cluster_flags), after
-# output that comes first whatever the flags are: `version` prints the client's version
-# (and `version --client`, as kubectl's, never reads the kubeconfig).
+# output that comes first whatever the flags are: `version` prints the client's version.
 SELF_CHECKED_COMMANDS = frozenset({"version"})
-# Commands that never read a kubeconfig, as kubectl's `completion`: cluster flags typed
-# on their line are not checked (a shell's rc file may carry them).
-UNCHECKED_COMMANDS = frozenset({"completion"})
 
 
 def check_typed_cluster_flags() -> None:
@@ -240,7 +236,7 @@ def _cluster_flags_checked(command: _click.Command) -> None:
     that is wrong is bad input, exit 2, even where the command would not use it)."""
     callback = command.callback
     if callback is None or hasattr(command, "commands") or \
-            command.name in HELP_ONLY_COMMANDS | SELF_CHECKED_COMMANDS | UNCHECKED_COMMANDS:
+            command.name in HELP_ONLY_COMMANDS | SELF_CHECKED_COMMANDS:
         return
 
     def checked(*positional: Any, **values: Any) -> Any:
