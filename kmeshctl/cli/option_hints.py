@@ -301,9 +301,6 @@ def _offered(ctx: _click.Context, param: _click.Parameter, flag: str, what: str,
     not do either, in plain words (the user typed no FLAG: never `FLAG refuses VALUE`), and
     a command that does (a fix refused when pasted helps no one). ``without``: the line
     typed less the stray words."""
-    path = tuple(ctx.command_path.split()[1:])
-    if flag == "--namespace" and path in SYSTEM_NAMESPACE_COMMANDS:
-        return _system_namespace_offer(path, values, words, without)
     for value in values:
         refused = _refused_as(ctx, param, flag, value)
         if refused is None:
@@ -311,6 +308,9 @@ def _offered(ctx: _click.Context, param: _click.Parameter, flag: str, what: str,
         if refused:
             return f"; this command takes no positional arguments, and {plainly(value, refused)}" \
                 f"{_instead(ctx, param, flag, value, without)}"
+    path = tuple(ctx.command_path.split()[1:])
+    if flag == "--namespace" and path in SYSTEM_NAMESPACE_COMMANDS:
+        return _system_namespace_offer(path, values, words, without)
     return f"; give the {what} with {flag}: {_with_needed(ctx, words)}"
 
 
