@@ -377,22 +377,25 @@ def command_habit_hint(command_path: str, typed: str, args: Sequence[str] = ()) 
         import shlex
 
         rest = _without_flag(args, flag)
-        name = _typed_value(rest, ("--name",)) or "waypoint"
-        namespace = _typed_value(rest, ("-n", "--namespace")) or "NAMESPACE"
+        name = typed_value(rest, "--name") or "waypoint"
+        namespace = typed_value(rest, "-n", "--namespace") or "NAMESPACE"
         return hint.format(flag=flag, without=shlex.join(["kmeshctl", *rest]), waypoint=name, namespace=namespace)
     return hint.format(flag=flag, value=_sandbox_value(typed, args))
 
 
-def _typed_value(args: Sequence[str], spellings: tuple[str, ...]) -> str:
-    """The value typed for an option spelled one of ``spellings`` (`--name x`, `--name=x`),
-    "" when none was."""
+def typed_value(args: Sequence[str], *spellings: str) -> Optional[str]:
+    """The value typed for an option spelled one of ``spellings`` (`FLAG VALUE` or
+    `FLAG=VALUE`, the first one typed, none after `--`), else None: read from a command
+    line that may not have parsed."""
     for i, word in enumerate(args):
+        if word == "--":
+            break
         if word in spellings and i + 1 < len(args):
             return args[i + 1]
         flag, equals, value = word.partition("=")
         if equals and flag in spellings:
             return value
-    return ""
+    return None
 
 
 def _sandbox_value(typed: str, args: Sequence[str]) -> str:

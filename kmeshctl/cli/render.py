@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional, Sequence
 
 import typer
 
+from kmeshctl.cli.badinput import typed_value
 from kmeshctl.cli.common import app, check_namespace_flags, print_yaml_documents, run_options
 from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.outpaths import FILE, check_input_path
@@ -328,9 +329,9 @@ def _xds_address_for_hint(typed: Sequence[str], args: Sequence[str]) -> tuple[li
 
     if any(word.partition("=")[0] == "--xds-address" for word in typed):
         return [], ""
-    kubeconfig = _typed_value(args, "--kubeconfig")
-    found, looked = istiod_address_quickly(kubeconfig, _typed_value(args, "--context"),
-                                   _typed_value(args, "--istio-namespace") or DEFAULT_ISTIO_NAMESPACE,
+    kubeconfig = typed_value(args, "--kubeconfig")
+    found, looked = istiod_address_quickly(kubeconfig, typed_value(args, "--context"),
+                                   typed_value(args, "--istio-namespace") or DEFAULT_ISTIO_NAMESPACE,
                                    COMPLETION_LOOKUP_TIMEOUT_S)
     if len(found) == 1:
         return ["--xds-address", found[0]], ""
@@ -355,7 +356,7 @@ def _why_not_looked_up(args: Sequence[str]) -> str:
     if target.kubeconfig is None:  # --context alone, and no ~/.kube/config
         return f"istiod could not be looked up, --context {target.context} has no kubeconfig ({missing[0]} does " \
                "not exist)"
-    source = "--kubeconfig" if _typed_value(args, "--kubeconfig") is not None else "$KUBECONFIG"
+    source = "--kubeconfig" if typed_value(args, "--kubeconfig") is not None else "$KUBECONFIG"
     named = (f"{source} {missing[0]} does not exist" if len(missing) == 1
              else f"none of the {source} files exist ({', '.join(missing)})")
     return f"istiod could not be looked up, {named}"
@@ -383,18 +384,6 @@ def offline_render_hint(why: str = NO_CLUSTER_FOR_ISTIOD) -> str:
         return f"`{same_work_command(['render'])}`"
     address, note = unknown_xds_address(why)
     return f"`{same_work_command(['render'], address)}`{note}"
-
-
-def _typed_value(args: Sequence[str], flag: str) -> Optional[str]:
-    """The value typed for ``flag`` (`FLAG VALUE` or `FLAG=VALUE`), else None."""
-    for i, word in enumerate(args):
-        if word == "--":
-            break
-        if word == flag and i + 1 < len(args):
-            return args[i + 1]
-        if word.startswith(f"{flag}="):
-            return word.partition("=")[2]
-    return None
 
 
 def _typed_words_for(source: Any, target: Any, args: Sequence[str]) -> list[str]:
