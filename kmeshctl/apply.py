@@ -128,12 +128,20 @@ def foreign_problem(foreign: list[dict]) -> str:
     return f"{', '.join(refs[:-1])} and {refs[-1]} exist and were {NOT_OURS}"
 
 
-def check_ownership(client: KubeClient, objs: list[dict], agent_namespace: str) -> Ownership:
+def read_objects(client: KubeClient, objs: list[dict]) -> dict[int, Optional[dict]]:
+    """Each of ``objs`` as the cluster has it now (None: absent), keyed by ``id(obj)``:
+    one GET per object, shared by every check of one install."""
+    return {id(obj): current_object(client, obj) for obj in objs}
+
+
+def check_ownership(client: KubeClient, objs: list[dict], agent_namespace: str,
+                    read: Optional[dict[int, Optional[dict]]] = None) -> Ownership:
     """Before any write (a dry run too): ``objs`` but the Namespace objects that exist and
     kmeshctl did not make (used as they are: never labelled, never deleted by uninstall);
     ForeignObject naming every other object of ``objs`` that exists without kmeshctl's
-    label, or a namespace of the user's whose Pod Security level would refuse the agent."""
-    read = {id(obj): current_object(client, obj) for obj in objs}  # each object read once
+    label, or a namespace of the user's whose Pod Security level would refuse the agent.
+    ``read``: read_objects' answer when the caller has it (else each object is read here)."""
+    read = read_objects(client, objs) if read is None else read
     kept, users = [], []
     for obj in objs:
         current = read[id(obj)]

@@ -112,8 +112,9 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
     params = install_params(xds_address or PLACEHOLDER_XDS_ADDRESS, cluster_id, **options)
     objects, users, existing = render_manifests(params), [], []
     if client is not None:  # an object of kmeshctl's names it did not make is refused (or, a namespace, used as is)
-        check_blockers(client, objects, params.namespace, blockers)
-        ownership = applier.check_ownership(client, objects, params.namespace)
+        read = applier.read_objects(client, objects)
+        check_blockers(client, objects, params.namespace, read, blockers)
+        ownership = applier.check_ownership(client, objects, params.namespace, read)
         objects, users, existing = ownership.objects, ownership.users_namespaces, ownership.existing
     return InstallPlan(params, objects, client, crds, found_in, offline_because, users, existing)
 
@@ -132,14 +133,14 @@ class InstallBlocked(KmeshctlError):
         self.blockers = blockers
 
 
-def check_blockers(client: KubeClient, objects: list[dict], namespace: str,
+def check_blockers(client: KubeClient, objects: list[dict], namespace: str, read: dict[int, Optional[dict]],
                    found: Optional[list[KmeshctlError]] = None) -> None:
     """Every blocker precheck would find in the cluster, at once, before any write:
     ``found`` (istiod missing, found by the caller), the kinds of ``objects`` the cluster
     does not serve, and what applier.check_ownership refuses (the agents' namespace
     enrolled in a data plane or enforcing a Pod Security level, objects of kmeshctl's
-    names it did not make). One alone is raised in its own words (from where it was
-    found); two or more are InstallBlocked."""
+    names it did not make; ``read``: applier.read_objects' answer). One alone is raised in
+    its own words (from where it was found); two or more are InstallBlocked."""
     blockers: list[tuple[str, str, int]] = []
     try:
         applier.check_kinds_served(client, objects)
@@ -147,7 +148,7 @@ def check_blockers(client: KubeClient, objects: list[dict], namespace: str,
         blockers.append((missing.problem.removesuffix("; nothing was applied"), missing.fix, missing.exit_code))
     blockers += [(error.problem, error.fix, error.exit_code) for error in found or []]
     blockers += [(problem, fix, UsageError.exit_code)
-                 for problem, fix in ownership_blockers(client, objects, namespace)]
+                 for problem, fix in ownership_blockers(client, objects, namespace, read)]
     if len(blockers) > 1:
         raise InstallBlocked(blockers)
     if found:
@@ -155,12 +156,14 @@ def check_blockers(client: KubeClient, objects: list[dict], namespace: str,
     applier.check_kinds_served(client, objects)  # one alone: its own line (check_ownership raises the others)
 
 
-def ownership_blockers(client: KubeClient, objects: list[dict], namespace: str) -> list[tuple[str, str]]:
+def ownership_blockers(client: KubeClient, objects: list[dict], namespace: str,
+                       read: dict[int, Optional[dict]]) -> list[tuple[str, str]]:
     """(problem, fix) for each thing applier.check_ownership would refuse, with its words
-    (enrolled_refusal, pod_security_refusal, foreign_objects), in precheck's order."""
+    (enrolled_refusal, pod_security_refusal, foreign_objects), in precheck's order;
+    ``read``: each object as applier.read_objects found it."""
     enrolled, pod_security, others = [], [], []
     for obj in objects:
-        current = applier.current_object(client, obj)
+        current = read[id(obj)]
         if obj["kind"] != "Namespace" or current is None:
             others.append(obj)
             continue
@@ -170,7 +173,7 @@ def ownership_blockers(client: KubeClient, objects: list[dict], namespace: str) 
         else:
             others.append(obj)
     found = [refused for refused in pod_security + enrolled if refused is not None]
-    foreign = applier.foreign_objects(client, others)
+    foreign = applier.foreign_objects(client, others, lambda _, obj: read[id(obj)])
     if foreign:
         found.append((applier.foreign_problem(foreign), applier.delete_fix(foreign, namespace)))
     return found

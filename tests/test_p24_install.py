@@ -273,3 +273,12 @@ def test_one_blocker_alone_keeps_its_own_words(cluster) -> None:  # noqa: F811
     assert result.code == 2, result
     assert result.err.startswith("Error: ClusterRole kmesh exists and was not made by kmeshctl; delete it"), result
     assert "problems block" not in result.err
+
+
+def test_each_object_install_would_write_is_read_once(cluster) -> None:  # noqa: F811
+    """The blockers' check and the ownership check share one read of every object."""
+    result = cluster.kmeshctl("install", "--cluster-id", "c1", "--dry-run")
+    assert result.code == 0, result
+    reads = [r.path for r in cluster.server.requests if r.method == "GET" and not r.watch
+             and ("/namespaces/kmesh-system/" in r.path or r.path.endswith("/clusterroles/kmesh"))]
+    assert reads and len(reads) == len(set(reads)), sorted(reads)
