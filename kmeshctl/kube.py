@@ -895,26 +895,6 @@ def cluster_configured(target: KubeTarget) -> bool:
     return target.named or running_in_cluster() or os.path.exists(os.path.expanduser(DEFAULT_KUBECONFIG))
 
 
-def typed_target(args: Sequence[str]) -> KubeTarget:
-    """The cluster a command line names when it did not parse (the root callback, which
-    builds run_options' KubeTarget, has not run; a hint needs it): --kubeconfig and
-    --context as typed (`FLAG VALUE` or `FLAG=VALUE`, the last one typed wins, none after
-    `--`), else $KUBECONFIG as the --kubeconfig option reads it (unset or empty: none)."""
-    typed: dict[str, Optional[str]] = {"--kubeconfig": None, "--context": None}
-    for i, word in enumerate(args):
-        if word == "--":
-            break
-        flag, equals, value = word.partition("=")
-        if flag in typed and equals:
-            typed[flag] = value
-        elif word in typed and i + 1 < len(args):
-            typed[word] = args[i + 1]
-    kubeconfig = typed["--kubeconfig"]
-    if kubeconfig is None:
-        kubeconfig = os.environ.get("KUBECONFIG") or None
-    return KubeTarget(kubeconfig, typed["--context"])
-
-
 def missing_kubeconfig_files(target: KubeTarget) -> list[str]:
     """For a ``target`` that names a kubeconfig or context: the files of the kubeconfig it
     would load (its KUBECONFIG-style list, else ~/.kube/config for a --context alone) when

@@ -28,6 +28,7 @@ import pytest
 from test_cli_kinds import cli, state_root  # noqa: F401 (fixture)
 
 from kmeshctl import kube
+from kmeshctl.cli.badinput import typed_target, typed_value
 from test_p21_tester_fixes import UNREACHABLE_KUBECONFIG as DEAD_KUBECONFIG
 
 
@@ -101,7 +102,7 @@ def _set_up(env: Env, words: Any, setup: Any) -> list[str]:
 @pytest.mark.parametrize("case,words,setup,configured", CASES, ids=[c[0] for c in CASES])
 def test_each_case(env: Env, case: str, words: Any, setup: Any, configured: bool) -> None:
     typed = _set_up(env, words, setup)
-    target = kube.typed_target(["install", *typed])  # the words may come before or after the command
+    target = typed_target(["install", *typed])  # the words may come before or after the command
     assert kube.cluster_configured(target) is configured, (case, target)
 
 
@@ -111,7 +112,7 @@ def test_configured_exactly_when_connecting_does_not_say_no_cluster(env: Env, ca
     """The rule is connecting's: not configured only where load_configuration raises
     NoClusterConfigured; any other outcome (loaded, a missing named path, a broken
     in-cluster account) is a configured cluster whose problem is reported."""
-    target = kube.typed_target(_set_up(env, words, setup))
+    target = typed_target(_set_up(env, words, setup))
     try:
         kube.load_configuration(target)
         no_cluster = False
@@ -227,13 +228,14 @@ def test_typed_target_reads_the_line_as_the_root_options_do(env: Env) -> None:
     env.kubeconfig_env("/from/env")
 
     def target(*words: str) -> tuple[Optional[str], Optional[str]]:
-        found = kube.typed_target(list(words))
+        found = typed_target(list(words))
         return found.kubeconfig, found.context
 
     assert target() == ("/from/env", None)
     assert target("--kubeconfig", "/a", "dump", "--context=x") == ("/a", "x")
     assert target("--kubeconfig", "/a", "--kubeconfig=/b") == ("/b", None)  # the last one typed, as click
     assert target("--", "--kubeconfig", "/a") == ("/from/env", None)
+    assert typed_value(["-n", "a", "--namespace=b", "--", "-n", "c"], "-n", "--namespace") == "b"
     env.kubeconfig_env("")
     assert target() == (None, None)
     assert os.environ["KUBECONFIG"] == ""

@@ -6,9 +6,10 @@ be a valid integer ...") or "No such option" for a global flag left without its 
 
 from __future__ import annotations
 
+import os
 import re
 from enum import Enum
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from typer import _click
 from typer._click.core import ParameterSource
@@ -16,6 +17,9 @@ from typer._click.core import ParameterSource
 from kmeshctl.asciinum import DURATION_EXAMPLES, duration_words, is_duration_text, is_integer_text, is_number_text, \
     parse_duration
 from kmeshctl.params import NOT_A_NUMBER, NOT_ACCEPTED, NOT_AN_INTEGER, OUT_OF_RANGE, bounded, given_text
+
+if TYPE_CHECKING:
+    from kmeshctl.kube import KubeTarget
 
 NOT_A_DURATION = "not a duration"
 
@@ -385,17 +389,31 @@ def command_habit_hint(command_path: str, typed: str, args: Sequence[str] = ()) 
 
 def typed_value(args: Sequence[str], *spellings: str) -> Optional[str]:
     """The value typed for an option spelled one of ``spellings`` (`FLAG VALUE` or
-    `FLAG=VALUE`, the first one typed, none after `--`), else None: read from a command
-    line that may not have parsed."""
+    `FLAG=VALUE`; the last one typed, as click reads it; none after `--`), else None: read
+    from a command line that may not have parsed."""
+    found = None
     for i, word in enumerate(args):
         if word == "--":
             break
-        if word in spellings and i + 1 < len(args):
-            return args[i + 1]
         flag, equals, value = word.partition("=")
-        if equals and flag in spellings:
-            return value
-    return None
+        if word in spellings and i + 1 < len(args):
+            found = args[i + 1]
+        elif equals and flag in spellings:
+            found = value
+    return found
+
+
+def typed_target(args: Sequence[str]) -> KubeTarget:
+    """The cluster a command line names when it did not parse (the root callback, which
+    builds run_options' KubeTarget, has not run; a hint needs it): --kubeconfig and
+    --context as typed (typed_value), else $KUBECONFIG as the --kubeconfig option reads it
+    (unset or empty: none)."""
+    from kmeshctl.kube import KubeTarget  # noqa: F811 (the Kubernetes client loads only when a hint needs it)
+
+    kubeconfig = typed_value(args, "--kubeconfig")
+    if kubeconfig is None:
+        kubeconfig = os.environ.get("KUBECONFIG") or None
+    return KubeTarget(kubeconfig, typed_value(args, "--context"))
 
 
 def _sandbox_value(typed: str, args: Sequence[str]) -> str:

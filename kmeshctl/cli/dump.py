@@ -246,8 +246,9 @@ def _cluster_configured(args: list[str]) -> bool:
     """A cluster --pod could be asked on, named by the typed line ``args`` (it did not
     parse: run_options() is not set yet) or $KUBECONFIG: kmeshctl.kube.cluster_configured."""
     from kmeshctl import kube
+    from kmeshctl.cli.badinput import typed_target
 
-    return kube.cluster_configured(kube.typed_target(args))
+    return kube.cluster_configured(typed_target(args))
 
 
 def _stray_word(command: str, words: list[str], args: list[str]) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Optional
 from typer import _click
 
 from kmeshctl.cli import cmdline
-from kmeshctl.cli.badinput import NEVER_GUESSED, command_habit_hint, guessable, takes_value, with_dashes
+from kmeshctl.cli.badinput import NEVER_GUESSED, command_habit_hint, guessable, takes_value, typed_target, with_dashes
 from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_OPTION_NAMES, OUTPUT_FLAGS,
                                   command_words, option_below, option_spelled, options_by_kind, resolve, spelled,
                                   with_help_pointer)
@@ -414,7 +414,7 @@ def _needed_flags(ctx: _click.Context, words: list[str]) -> list[tuple[str, str,
 
 def _install_needs(words: list[str], given: set[str]) -> list[tuple[str, str]]:
     from kmeshctl.cli.render import CLUSTER_ID_NEEDED, XDS_ADDRESS_NEEDED
-    from kmeshctl.kube import cluster_configured, typed_target
+    from kmeshctl.kube import cluster_configured
 
     needs = [CLUSTER_ID_NEEDED[::2]]
     if "--dry-run" in given and not cluster_configured(typed_target(words)):

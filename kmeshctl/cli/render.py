@@ -14,7 +14,7 @@ from typing import Annotated, Any, Optional, Sequence
 
 import typer
 
-from kmeshctl.cli.badinput import typed_value
+from kmeshctl.cli.badinput import typed_target, typed_value
 from kmeshctl.cli.common import app, check_namespace_flags, print_yaml_documents, run_options
 from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.outpaths import FILE, check_input_path
@@ -345,7 +345,7 @@ def _why_not_looked_up(args: Sequence[str]) -> str:
     configured (kmeshctl.kube.cluster_configured); the kubeconfig named (or, for a
     --context alone, ~/.kube/config) does not exist, named as the user gave it
     (--kubeconfig, else $KUBECONFIG); else it did not answer."""
-    from kmeshctl.kube import cluster_configured, missing_kubeconfig_files, typed_target
+    from kmeshctl.kube import cluster_configured, missing_kubeconfig_files
 
     target = typed_target(args)
     if not cluster_configured(target):
