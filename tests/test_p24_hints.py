@@ -133,7 +133,7 @@ def test_no_sandbox_at_all_offers_up(state_root, capsys, offline) -> None:  # no
 def test_node_cleanup_path_is_said_plainly_with_the_data_paths_line(state_root, capsys, offline) -> None:  # noqa: F811
     line = _line(*cli(capsys, "node", "cleanup", "/tmp")[::2])
     assert "--bpf-fs refuses" not in line and ", and /tmp is not on a bpf filesystem" in line, line
-    assert BACKTICKED.findall(line) == ["kmeshctl node cleanup --bpf-fs /sys/fs/bpf/kmesh"], line
+    assert not BACKTICKED.findall(line), line  # no default-path line where the default holds nothing (p26)
 
 
 # ------------------------------------------------------------------ B. too many arguments

@@ -11,7 +11,8 @@ import typer
 from kmeshctl import nodecheck
 from kmeshctl.node import loader
 from kmeshctl.cli.common import OutputFormat, app, is_data, output_option, print_data, run_options
-from kmeshctl.cli.option_hints import POSITIONAL_CHECKS
+from kmeshctl.cli import cmdline
+from kmeshctl.cli.option_hints import POSITIONAL_CHECKS, POSITIONAL_READERS
 from kmeshctl.cli.suggestions import flag_as_typed, given_as, given_on_command_line
 from kmeshctl.cli.outpaths import DIRECTORY, FILE, check_input_path, check_name_length, check_optional_file, check_output_file
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -119,8 +120,8 @@ def _check_cleanup_dir(bpf_fs: Path, ignore_not_found: bool, typed: bool) -> Non
         raise KmeshctlError(f"nothing to clean up: no kmesh data path at {bpf_fs}; "
                             f"{ignore_not_found_fix(['node', 'cleanup'])} (another directory: --bpf-fs DIR)")
     raise UsageError(f"{given_as('bpf_fs')} {bpf_fs}: does not exist; use the directory `kmeshctl node run "
-                     f"--bpf-fs` used (default {DEFAULT_BPF_FS}), or add --ignore-not-found when it may be gone "
-                     "already")
+                     f"--bpf-fs` used{loader.default_note(bpf_fs)}, or add --ignore-not-found when it may be "
+                     "gone already")
 
 
 def _refuse_live_sandbox(bpf_fs: Path) -> None:
@@ -304,5 +305,43 @@ def _check_given_secrets(xds_insecure: bool, root_cert: Path, token: Path) -> No
                          "(audience istio-ca), or --xds-insecure for a plaintext local istiod")
 
 
-# `node cleanup DIR`: offered as --bpf-fs DIR only when cleanup takes it
-POSITIONAL_CHECKS[("node", "cleanup", "bpf_fs")] = lambda flag, value: _check_cleanup_dir(Path(value), False, True)
+def _ignore_not_found_typed(args: list[str]) -> bool:
+    return "--ignore-not-found" in args
+
+
+def _stray_cleanup_dir(words: list[str], args: list[str]) -> str:
+    """What `node cleanup DIR` most likely meant, read on this machine ("" to leave it to the
+    generic reading: --bpf-fs DIR when cleanup takes it, else its refusal and the default's
+    line): a DIR cleanup refuses while its default is refused too, or with a fix of its own
+    (a sandbox's directory: `sandbox down`), is that refusal alone; another cleanup after it
+    would fail when pasted, or contradict it."""
+    from kmeshctl.cli.option_hints import plainly
+
+    if len(words) != 1:
+        return ""
+    ignore = _ignore_not_found_typed(args)
+    try:
+        POSITIONAL_CHECKS[("node", "cleanup", "bpf_fs")]("--bpf-fs", words[0])  # --bpf-fs's own, as refused
+        return ""
+    except KmeshctlError as err:
+        head, sep, reason = " ".join(str(err).split()).partition(": ")
+        reason = reason if sep and head.startswith("--bpf-fs") else f"{head}{sep}{reason}"
+    except Exception:  # noqa: BLE001 - this runs inside an error message: a lookup gone wrong is no hint
+        return ""
+    if "`" not in reason and _cleanup_takes(Path(DEFAULT_BPF_FS), ignore):
+        return ""
+    return f"; this command takes no positional arguments, and {plainly(words[0], reason)}"
+
+
+def _cleanup_takes(bpf_fs: Path, ignore_not_found: bool) -> bool:
+    try:
+        _check_cleanup_dir(bpf_fs, ignore_not_found, True)
+    except KmeshctlError:
+        return False
+    return True
+
+
+# `node cleanup DIR`: offered as --bpf-fs DIR only when cleanup takes it (--ignore-not-found typed too)
+POSITIONAL_CHECKS[("node", "cleanup", "bpf_fs")] = lambda flag, value: _check_cleanup_dir(
+    Path(value), _ignore_not_found_typed(cmdline.ARGS), True)
+POSITIONAL_READERS[("node", "cleanup")] = _stray_cleanup_dir

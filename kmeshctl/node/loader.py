@@ -359,15 +359,28 @@ def cleanup_dir(bpf_fs: Path | str) -> Path:
     where = f" (it resolves to {resolved})" if str(resolved) != str(bpf_fs).rstrip("/") else ""
     if not resolved.is_dir():
         raise UsageError(f"--bpf-fs {bpf_fs}: is not a directory{where}; use the directory of the pinned "
-                         f"data path (default {DEFAULT_BPF_FS})")
+                         f"data path{default_note(bpf_fs)}")
     if not nodecheck.bpffs_mounted(resolved):
         raise UsageError(f"--bpf-fs {bpf_fs}: is not on a bpf filesystem{where}; use the bpffs "
-                         f"directory of the pinned data path (default {DEFAULT_BPF_FS})")
+                         f"directory of the pinned data path{default_note(bpf_fs)}")
     if not _our_pins(resolved) and any(resolved.iterdir()):
         raise UsageError(f"--bpf-fs {bpf_fs}: holds no pin of kmeshctl's data path{where} "
                          f"({', '.join(PROGRAM_NAMES[:2])}, ...), so it is left alone; use the directory "
-                         f"`node run --bpf-fs` used (default {DEFAULT_BPF_FS})")
+                         f"`node run --bpf-fs` used{default_note(bpf_fs)}")
     return resolved
+
+
+def default_note(bpf_fs: Path | str) -> str:
+    """` (default /sys/fs/bpf/kmesh)` after the advice to use another directory than
+    ``bpf_fs`` when the default holds a data path to clean up; said as absent when it does
+    not (named bare it invites a paste that fails the same way); '' for the default itself."""
+    if os.path.realpath(bpf_fs) == os.path.realpath(DEFAULT_BPF_FS):
+        return ""
+    try:
+        here = cleanup_dir(DEFAULT_BPF_FS).exists()
+    except UsageError:
+        here = False
+    return f" (default {DEFAULT_BPF_FS})" if here else f" (there is none at the default, {DEFAULT_BPF_FS})"
 
 
 def cleanup(bpf_fs: Path | str = DEFAULT_BPF_FS,

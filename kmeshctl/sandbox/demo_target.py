@@ -76,8 +76,13 @@ def demo_missing(state: SandboxState, namespace: str = DEMO_NAMESPACE) -> str:
 def demo_namespaces(state: SandboxState) -> list[str]:
     """The namespaces of sandbox ``state`` with the demo's objects (a fortio Service and a
     netutils pod), `default` first, then by name."""
+    return [ns for ns in _service_namespaces(state) if not demo_missing(state, ns)]
+
+
+def _service_namespaces(state: SandboxState) -> list[str]:
+    """The namespaces of sandbox ``state`` with a fortio Service, `default` first, then by name."""
     found = {key.split("/", 1)[0] for key in state.vips if key.endswith(f"/{SERVICE}")}
-    return sorted((ns for ns in found if not demo_missing(state, ns)), key=lambda ns: (ns != DEMO_NAMESPACE, ns))
+    return sorted(found, key=lambda ns: (ns != DEMO_NAMESPACE, ns))
 
 
 class NamespaceChoice(UsageError):
@@ -88,12 +93,13 @@ def demo_namespace(state: SandboxState, namespace: str | None, rerun: Rerun = re
     """The namespace the demo measures in sandbox ``state``: ``namespace`` (-n) when given
     (a UsageError naming those that have the demo's objects when it has not), else the only
     one that has them, `default` first; several others: a UsageError listing them, each
-    with the demo to paste. With none, `default` (check_demo_ready names what it lacks)."""
+    with the demo to paste. With none, the first with a fortio Service, else `default`
+    (check_demo_ready names what it lacks there: never a Service that is in another one)."""
     found = demo_namespaces(state)
     if namespace is not None and (namespace in found or not found):
         return namespace
     if namespace is None and (not found or found[0] == DEMO_NAMESPACE or len(found) == 1):
-        return found[0] if found else DEMO_NAMESPACE
+        return found[0] if found else next(iter(_service_namespaces(state)), DEMO_NAMESPACE)
     example = demo.with_namespace(demo.rerun_command(state.name, rerun), found[0])
     if namespace is not None:
         raise NamespaceChoice(f"-n {namespace}: sandbox {state.name} has no {demo_missing(state, namespace)} in "
@@ -131,9 +137,10 @@ def check_demo_ready(state: SandboxState, rerun: Rerun = rerun_line, namespace: 
         inside = f" in namespace {namespace}" if namespace != DEMO_NAMESPACE else ""
         if inside:  # a new sandbox has the demo's objects in default
             rerun = _in_default(rerun)
-        raise KmeshctlError(f"sandbox {name} has no {missing}{inside} (it was made without the fortio demo's "
-                            f"manifests); run the demo in a new sandbox, `{demo.in_new_sandbox(name, rerun)}`, or "
-                            "pass --sandbox of a sandbox that has it")
+        why = "it was made without the fortio demo's manifests" if missing == f"{SERVICE} Service" else \
+            "the demo sends its requests from that pod"
+        raise KmeshctlError(f"sandbox {name} has no {missing}{inside} ({why}); run the demo in a new sandbox, "
+                            f"`{demo.in_new_sandbox(name, rerun)}`, or pass --sandbox of a sandbox that has it")
     problems = sb.process_problems(state)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
