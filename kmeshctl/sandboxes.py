@@ -502,7 +502,7 @@ def summary(state: SandboxState) -> dict:
     from kmeshctl.sandbox.sandbox import process_problems
 
     problems = process_problems(state)
-    phase = shown_phase(state.phase, problems)
+    phase = shown_phase(state.phase, problems, not state.up_is_running())
     return {
         "name": state.name,
         "phase": phase,
@@ -588,11 +588,14 @@ def _left_of_failed_up(name: str) -> list[str]:
 
 def failed_up_status(name: str) -> dict:
     """`sandbox status` of a name whose failed `up` left only logs (exit 1): the phase
-    `sandbox list` shows, the problem and its fix."""
+    `sandbox list` shows, the problem, and the fix that makes it again."""
+    from kmeshctl.sandbox.sandbox import failed_up_remake_steps
+
     row = _failed_up_row(name)
     empty: dict = {"running": False, "ready": False}
-    return {"name": name, "phase": row["phase"], "ready": False, "problems": row["problems"], "pods": [],
-            "services": [], "notes": [], "waypoints": [], "controlplane": empty, "agent": dict(empty)}
+    return {"name": name, "phase": row["phase"], "ready": False, "problems": row["problems"],
+            "fix": " && ".join(failed_up_remake_steps(name)), "pods": [], "services": [], "notes": [],
+            "waypoints": [], "controlplane": empty, "agent": dict(empty)}
 
 
 def _failed_up_row(name: str) -> dict:

@@ -597,6 +597,9 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
     console.print(f"Sandbox [bold]{escape(report['name'])}[/bold]: {verdict}")
     for problem in report["problems"]:
         console.print(f"  [red]-[/red] {escape(problem)}")
+    fix = report.get("fix")
+    if fix and not any(fix in problem for problem in report["problems"]):  # not said twice
+        console.print(f"Fix: `{escape(fix)}`", soft_wrap=True)
     for note in report.get("notes") or []:
         console.print(f"Note: {escape(note)}")
     from kmeshctl.dump import print_section
@@ -649,16 +652,19 @@ def _process_cells(pod: dict[str, Any]) -> tuple[str, str]:
 def _daemon_text(daemon: dict[str, Any]) -> str:
     if "pid" not in daemon:
         return "not started"
+    if daemon.get("removed"):  # its sandbox is being removed: no failure
+        return f"pid {daemon['pid']} {escape(daemon['reason'])}"
     if not daemon["running"]:
         return f"[red]FAILED[/red]: pid {daemon['pid']} {escape(daemon['reason'])}"
     return f"running (pid {daemon['pid']})" + ("" if daemon["ready"] else ", [red]not ready[/red]")
 
 
 def _ended(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every process of the sandbox that ended, daemons first."""
+    """Every process of the sandbox that ended, daemons first; not those a `sandbox down`
+    stopped (their logs tell nothing)."""
     processes = [report["controlplane"], report["agent"]]
     processes += [p for pod in report["pods"] for p in pod["processes"]]
-    return [p for p in processes if "pid" in p and not p["running"]]
+    return [p for p in processes if "pid" in p and not p["running"] and not p.get("removed")]
 
 
 POD_MISSING = "kmeshctl.pod_missing"

@@ -169,6 +169,9 @@ def unix_socket_accepts(path: Path) -> bool:
     return True
 
 
+REMOVED_REASON = "removed (stopped by `sandbox down`)"
+
+
 @dataclass
 class ProcessHealth:
     """One process of the sandbox: running, or how it ended."""
@@ -179,6 +182,8 @@ class ProcessHealth:
     running: bool
     exit_status: int | None = None  # None: running, or ended without a recorded status
     exited_at: float | None = None  # time.time() of the exit, when recorded
+    # Ended in a sandbox a `sandbox down` was removing: stopped by it, not a crash to look into.
+    removed: bool = False
 
     @property
     def failed(self) -> bool:
@@ -188,6 +193,8 @@ class ProcessHealth:
     def reason(self) -> str:
         if self.running:
             return "running"
+        if self.removed:
+            return REMOVED_REASON
         if self.exit_status is None:
             return "exited (exit status not recorded)"
         return exit_text(self.exit_status)
@@ -198,6 +205,9 @@ class ProcessHealth:
         if not self.running:
             result["exitStatus"] = self.exit_status
             result["reason"] = self.reason
+        if self.removed:
+            result["removed"] = True
+        elif not self.running:
             result["logTail"] = log_tail(self.log)
         return result
 

@@ -563,9 +563,13 @@ def _wait(state: SandboxState, ready: Callable[[], bool], not_ready: str) -> Non
 
 
 def _process_health(state: SandboxState, record: ProcessRecord) -> ProcessHealth:
+    """How ``record`` is doing; one that ended in a sandbox being removed is `removed`
+    (the `sandbox down` stopped it: no crash, no log to read)."""
     cgroup = record.cgroup or _cgroup_of(state, record)  # records written before `cgroup` existed
-    return health.inspect(record.component or record.role, record.pid, record.log,
-                          record.exit_file, cgroup)
+    found = health.inspect(record.component or record.role, record.pid, record.log,
+                           record.exit_file, cgroup)
+    found.removed = found.failed and state.phase == state_mod.PHASE_REMOVING
+    return found
 
 
 def process_alive(state: SandboxState, record: ProcessRecord) -> bool:
@@ -779,8 +783,23 @@ def status(name: str) -> dict[str, Any]:
     }
     problems = _problems(state, report, processes)
     notes = [note] if (note := unenrolled_note(state)) else []
-    return {"name": state.name, "phase": state_mod.shown_phase(state.phase, problems), "ready": not problems,
-            "problems": problems, "notes": notes, **report}
+    phase = state_mod.shown_phase(state.phase, problems, not state.up_is_running())
+    return {"name": state.name, "phase": phase, "ready": not problems,
+            "problems": problems, "fix": _fix(state, problems, processes), "notes": notes, **report}
+
+
+def _fix(state: SandboxState, problems: list[str], processes: Processes) -> str | None:
+    """The one line that makes sandbox ``state`` ready again; None when it is ready, or
+    when waiting is the fix (an `up` or `down` runs; a daemon runs but does not answer
+    yet). Nothing restarts one process that ended: the sandbox is made again."""
+    if not problems:
+        return None
+    if state.phase == state_mod.PHASE_REMOVING:
+        return None if lock_mod.removed_by(state.name) else f"kmeshctl sandbox down --name {state.name}"
+    if state.phase != PHASE_READY:
+        return None if state.up_is_running() else remake_line(state.name)
+    ended = any(h.failed for _, h in processes)
+    return remake_line(state.name) if ended or data_path_gone(state) else None
 
 
 def unenrolled_note(state: SandboxState) -> str:
@@ -807,7 +826,8 @@ Processes = list[tuple[ProcessRecord, ProcessHealth]]
 def _pod_status(record: PodRecord, processes: Processes, enrolled: set[str] | None,
                 enrolled_by: dict[str, str]) -> dict[str, Any]:
     mine = [h for r, h in processes if r.pod == record.name]
-    state = "Pending" if not mine else ("Failed" if any(h.failed for h in mine) else "Running")
+    state = "Pending" if not mine else ("Failed" if any(h.failed and not h.removed for h in mine) else
+                                        "Removed" if any(h.removed for h in mine) else "Running")
     in_kernel = None if enrolled is None else record.name in enrolled
     return {
         "name": record.name,
@@ -856,12 +876,12 @@ def _process_problems(state: SandboxState, processes: Processes) -> list[str]:
     and every process of the sandbox still runs (its pid in its cgroup, no exit status)."""
     found = []
     if state.phase == state_mod.PHASE_REMOVING:
-        found.append(f"half-removed: a `sandbox down` did not finish: run "
-                     f"`kmeshctl sandbox down --name {state.name}`")
+        found.append(_removal_problem(state.name))
     elif state.phase != PHASE_READY:
         found.append(f"`sandbox up` (pid {state.up_pid}) is still creating it" if state.up_is_running()
                      else f"half-created: a `sandbox up` did not finish: run {remake_text(state.name)}")
-    found += [f"{h.component} (pid {h.pid}) {h.reason}: see {h.log}" for _, h in processes if h.failed]
+    found += [f"{h.component} (pid {h.pid}) {h.reason}: see {h.log}" for _, h in processes
+              if h.failed and not h.removed]
     if data_path_gone(state):
         found.append(f"the data path is gone: nothing pinned in {state.bpffs} (was `kmeshctl node cleanup` run on "
                      f"it?): run {remake_text(state.name)}")
@@ -882,6 +902,15 @@ def data_path_gone(state: SandboxState) -> bool:
     except OSError:
         return False
     return False
+
+
+def _removal_problem(name: str) -> str:
+    """Why a sandbox whose phase is `removing` is not ready: a `sandbox down` removes it now,
+    or one did not finish (its fix: `down` again)."""
+    remover = lock_mod.removed_by(name)
+    if remover is not None:
+        return lock_mod.in_use_text(name, remover)
+    return f"half-removed: a `sandbox down` did not finish: run `kmeshctl sandbox down --name {name}`"
 
 
 def process_problems(state: SandboxState) -> list[str]:

@@ -43,11 +43,16 @@ PHASE_CREATING = "creating"
 PHASE_READY = "ready"
 PHASE_NOT_READY = "not ready"
 PHASE_REMOVING = "removing"  # a `sandbox down` started (and, when it stays, did not finish)
+# Shown, never recorded: `creating` whose `up` is gone (killed: SIGKILL leaves no word of it).
+PHASE_HALF_CREATED = "half-created"
 
 
-def shown_phase(recorded: str, problems: list[str]) -> str:
+def shown_phase(recorded: str, problems: list[str], up_gone: bool = False) -> str:
     """The phase `sandbox list` and `sandbox status` show (one rule for both): the
-    recorded one, but `not ready` for a finished `up` that now has problems."""
+    recorded one, but `not ready` for a finished `up` that now has problems, and
+    `half-created` for one still `creating` whose `up` is gone (``up_gone``)."""
+    if recorded == PHASE_CREATING and up_gone:
+        return PHASE_HALF_CREATED
     return PHASE_NOT_READY if problems and recorded == PHASE_READY else recorded
 
 
