@@ -367,6 +367,15 @@ for _flag in ("--sandbox", "--name"):
     COMMAND_HABITS[("node cleanup", _flag)] = _SANDBOX_DOWN
     COMMAND_HABITS[("node run", _flag)] = _SANDBOX_UP
     COMMAND_HABITS[("status", _flag)] = _SANDBOX_STATUS
+# waypoint commands act on a cluster; a sandbox makes the waypoints its manifests' labels name
+# (--name there is the waypoint's own)
+for _command in ("waypoint list", "waypoint status"):
+    COMMAND_HABITS[(_command, "--sandbox")] = (f"; {_command} reads a cluster's waypoints: a sandbox's are shown by "
+                                               "`kmeshctl sandbox status --name {value}`")
+for _command in ("waypoint apply", "waypoint delete"):
+    COMMAND_HABITS[(_command, "--sandbox")] = (f"; {_command} acts on a cluster: a sandbox has the waypoints its "
+                                               "manifests' istio.io/use-waypoint labels name (`kmeshctl sandbox "
+                                               "status --name {value}` shows them)")
 
 
 def command_habit_hint(command_path: str, typed: str, args: Sequence[str] = ()) -> str:
@@ -377,13 +386,16 @@ def command_habit_hint(command_path: str, typed: str, args: Sequence[str] = ()) 
     words = " ".join(command_path.split()[1:])
     flag = typed.partition("=")[0]
     hint = COMMAND_HABITS.get((words, flag), "")
-    if "{without}" in hint:  # the line typed less the flag and its value; {waypoint}: its --name
+    if "{without}" in hint:  # the line typed less the flag and its value; {waypoint}: its --name;
+        # {namespace}: its -n, else the one it would use; {cluster}: the kubeconfig flags typed, for kubectl
         import shlex
 
         rest = _without_flag(args, flag)
         name = typed_value(rest, "--name") or "waypoint"
-        namespace = typed_value(rest, "-n", "--namespace") or "NAMESPACE"
-        return hint.format(flag=flag, without=shlex.join(["kmeshctl", *rest]), waypoint=name, namespace=namespace)
+        namespace = typed_value(rest, "-n", "--namespace") or _default_namespace(rest)
+        cluster = [w for f in ("--kubeconfig", "--context") if (v := typed_value(rest, f)) for w in (f, v)]
+        return hint.format(flag=flag, without=shlex.join(["kmeshctl", *rest]), waypoint=name, namespace=namespace,
+                           cluster=f" {shlex.join(cluster)}" if cluster else "")
     return hint.format(flag=flag, value=_sandbox_value(typed, args))
 
 
@@ -401,6 +413,19 @@ def typed_value(args: Sequence[str], *spellings: str) -> Optional[str]:
         elif equals and flag in spellings:
             found = value
     return found
+
+
+def _default_namespace(args: Sequence[str]) -> str:
+    """The namespace a command of the typed line ``args`` given no -n acts on (the
+    kubeconfig context's, else default: kmeshctl.kube.default_namespace); `NAMESPACE`
+    when the kubeconfig names one that is no namespace name (the command says so itself)."""
+    from kmeshctl.errors import KmeshctlError
+    from kmeshctl.kube import default_namespace
+
+    try:
+        return default_namespace(typed_target(args))
+    except KmeshctlError:
+        return "NAMESPACE"
 
 
 def typed_target(args: Sequence[str]) -> KubeTarget:
@@ -541,7 +566,7 @@ COMMAND_HABITS[("install", "--set")] = ("; install has no --set (istioctl's): ea
                                        "(`kmeshctl install --help`)")
 COMMAND_HABITS[("waypoint apply", "--enroll-namespace")] = (
     "; waypoint apply labels no namespace (istioctl's --enroll-namespace): leave it out, `{without}`, and opt the "
-    "namespace in with `kubectl label namespace {namespace} istio.io/use-waypoint={waypoint}`")
+    "namespace in with `kubectl label namespace {namespace} istio.io/use-waypoint={waypoint}{cluster}`")
 COMMAND_HABITS[("waypoint delete", "--all")] = (
     "; waypoint delete removes the one waypoint --name names (never all at once): `kmeshctl waypoint list -A` "
     "lists them")

@@ -13,10 +13,10 @@ from typing import Optional
 from typer import _click
 
 from kmeshctl.cli import cmdline
-from kmeshctl.cli.badinput import command_synonyms, takes_value
+from kmeshctl.cli.badinput import command_synonyms, takes_value, typed_value
 from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_ONLY_COMMANDS, NAMESPACE_FLAGS,
                                   QUIET_FLAGS, leading_flag, option_below, option_spelled, spelled, walk_words)
-from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SUGGESTED
+from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SUGGESTED, with_sandbox_name
 from kmeshctl.errors import KmeshctlError
 
 MAX_LISTED_COMMANDS = 3  # more commands take the flag: the first ones, and where to find the others
@@ -206,7 +206,7 @@ def no_such_command_line(word: str, ctx: _click.Context, around: Optional[tuple[
     from kmeshctl.params import shown
 
     head = f"{ctx.command_path} has no command {shown(word) if word else repr(word)}; "
-    habit = _command_habit_line(word, ctx, *around) if around is not None else ""
+    habit = _command_habit_line(word, ctx, *(around or ([], [])))  # `help logs`: no words around it
     if habit:
         return head + habit
     names = [n for n, sub in sorted(getattr(ctx.command, "commands", {}).items()) if not sub.hidden]
@@ -297,8 +297,8 @@ def _command_habit_line(word: str, ctx: _click.Context, before: list[str], after
         return _kubectl_verb_line(word.lower(), ctx, before, after)
     if path == ("sandbox",) and word.lower() == "run":
         return _run_as_exec_line(after, ctx.command.commands["exec"])
-    if path == ("sandbox",) and word.lower() in ("logs", "log", "ps", "top"):
-        return _sandbox_status_pointer(word.lower(), ctx, after)
+    if (path, word.lower()) in WORD_HABITS:
+        return _word_habit_line(WORD_HABITS[(path, word.lower())], ctx.find_root().command, before, after)
     names = [n for n, sub in getattr(ctx.command, "commands", {}).items() if not sub.hidden]
     spelled = _spelled_out(word, names)
     if spelled and after:  # `enable-namespace foo` -> `kmeshctl enable-ns foo`
@@ -370,7 +370,9 @@ def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after:
     note = f" ({shlex.join(named[1:])} takes no {', '.join(dropped)})" if dropped else ""
     if not names:
         doing = f"list {plural}" if sub == "list" else f"show a {kind}"
-        return f"to {doing}: `{shlex.join([*named, *kept])}`{note}"
+        line, others = with_sandbox_name([*named, *kept]) if (kind, sub) == ("sandbox", "status") else (
+            [*named, *kept], "")
+        return f"to {doing}: `{shlex.join(line)}`{others}{note}"
     param = option_spelled(command, "--name")
     check = flag_value_check(param, (kind, sub)) if param is not None else None
     doing, done = {"status": ("show", "shown"), "down": ("remove", "removed"), "delete": ("delete", "deleted")}[sub]
@@ -447,16 +449,94 @@ def _run_as_exec_line(after: list[str], exec_command: _click.Command) -> str:
     return f"did you mean exec? `{shlex.join(['kmeshctl', 'sandbox', 'exec', *words])}`"
 
 
-def _sandbox_status_pointer(word: str, ctx: _click.Context, after: list[str]) -> str:
-    """`sandbox logs` / `sandbox ps`: the pods' log files and processes are columns of
-    `sandbox status -o wide` (LOG, PIDS)."""
-    status = ctx.command.commands["status"]
-    _, flags = _split_typed(after[:after.index("--")] if "--" in after else after, status)
-    kept = _flags_taken(status, flags)
+# Command words of istioctl, cilium, bpftool, kubectl and docker that kmeshctl has no
+# command for: (group words, word) -> (kmeshctl's command that does that work, the flags it
+# gets unless typed, the hint). In the hint {command} is that command, backticked, with the
+# flags typed that it takes (and, for a sandbox's, the sandbox it must name), never one
+# that installs or deletes (see READING_COMMANDS);
+# {namespace} is kmesh's namespace (-n as typed) and {agents} the agent pods' labels.
+_LOGS = (("sandbox", "status"), ("-o", "wide"),
+         "the node agents' logs: on a cluster `kubectl logs -n {namespace} -l {agents}`; a sandbox's (its agent, "
+         "control plane, waypoint and each pod) are shown by {command}")
+_AGENT_CONFIG = (("dump", "config"), (), "a node agent's configuration (its services, workloads and policies) "
+                                         "is shown by {command}; the data path it programmed by `kmeshctl dump maps`")
+_MAPS = (("dump", "maps"), (), "kmesh's BPF maps are decoded by {command} (--map NAME for one, -o wide for every "
+                               "column)")
+_CONFIG_SECTION = (("dump", "config"), (), "did you mean config? it prints the services, workloads and policies "
+                                           "sections: {command}")
+_SANDBOX_LOGS = (("sandbox", "status"), ("-o", "wide"), "did you mean status? its LOG column has each pod's log "
+                                                       "file: {command}")
+_SANDBOX_PS = (("sandbox", "status"), ("-o", "wide"), "did you mean status? its PIDS column has each pod's "
+                                                     "processes: {command}")
+WORD_HABITS: dict[tuple[tuple[str, ...], str], tuple[tuple[str, ...], tuple[str, ...], str]] = {
+    ((), "logs"): _LOGS, ((), "log"): _LOGS,
+    ((), "proxy-config"): _AGENT_CONFIG, ((), "ztunnel-config"): _AGENT_CONFIG,
+    ((), "proxy-status"): (("status",), (), "each node agent's istiod connection is shown by {command}"),
+    ((), "manifest"): (("render",), (), "the install manifests are printed by {command}"),
+    # no line to paste: install with other flags than the user's would change their install
+    ((), "upgrade"): (("install",), (), "to upgrade, run kmeshctl install again with your install's flags and the "
+                                        "new --image NAME: it applies only what changed (`kmeshctl version` shows "
+                                        "what runs)"),
+    ((), "analyze"): (("precheck",), (), "none checks Istio's configuration (istioctl analyze does): {command} "
+                                         "checks the cluster is ready for kmesh, `kmeshctl status` the install"),
+    ((), "bpf"): _MAPS, ((), "map"): _MAPS, ((), "maps"): _MAPS, ((), "bpftool"): _MAPS,
+    **{(("dump",), w): _CONFIG_SECTION for w in ("services", "service", "svc", "workloads", "workload",
+                                                  "endpoints", "endpoint", "policies", "policy")},
+    **{(("sandbox",), w): _SANDBOX_LOGS for w in ("logs", "log")},
+    **{(("sandbox",), w): _SANDBOX_PS for w in ("ps", "top")},
+}
+
+
+def _word_habit_line(habit: tuple[tuple[str, ...], tuple[str, ...], str], root: _click.Command,
+                     before: list[str], after: list[str]) -> str:
+    """WORD_HABITS' hint, its command with the flags typed (``before`` the word, or
+    ``after`` it) that the command takes (the others named: `(sandbox status takes no
+    -f)`); a sandbox command also names the sandbox a word after names (`sandbox logs
+    t26a1`), or, given none while several are up, one of them."""
+    from kmeshctl import sandboxes
+    from kmeshctl.config_dump import AGENT_NAMESPACE, AGENT_POD_LABELS
+
+    words, defaults, text = habit
+    command, _ = cmdline.resolve(root, list(words))
+    positional, flags = _split_typed(after[:after.index("--")] if "--" in after else after, root)
+    flags = before + flags
+    kept, needing = _without_needing(words, command, _flags_taken(command, flags))
+    namespace = typed_value(flags, *NAMESPACE_FLAGS) if "{namespace}" in text else None
     dropped = [f for f in dict.fromkeys(w.partition("=")[0] for w in flags if w.startswith("-"))
-               if not any(spelled(k, {f}) for k in kept) and f not in HELP_FLAGS]
-    if not any(spelled(w, {"-o", "--output"}) for w in kept):
-        kept = ["-o", "wide", *kept]
-    column = "LOG column has each pod's log file" if word in ("logs", "log") else "PIDS column has each pod's processes"
-    note = f" (sandbox status takes no {', '.join(dropped)})" if dropped else ""
-    return f"did you mean status? its {column}: `{shlex.join(['kmeshctl', 'sandbox', 'status', *kept])}`{note}"
+               if not any(spelled(k, {f}) for k in kept) and f not in HELP_FLAGS and f not in needing
+               and not (namespace is not None and f in NAMESPACE_FLAGS)]
+    for flag, value in zip(defaults[::2], defaults[1::2]):
+        if not any(spelled(w, set(option_spelled(command, flag).opts)) for w in kept):  # type: ignore[union-attr]
+            kept = [flag, value, *kept]
+    line, others = ["kmeshctl", *words, *kept], ""
+    if words[0] == "sandbox":
+        named = next((w for w in positional if w in sandboxes.names()), None)
+        line, others = with_sandbox_name(line, named)
+    path = " ".join(words)
+    notes = [f"{path} takes no {', '.join(dropped)}"] if dropped else []
+    notes += [f"{path} takes {flag} only with {other}" for flag, other in needing.items()]
+    agents = ",".join(f"{k}={v}" for k, v in AGENT_POD_LABELS.items())
+    command_text = f"`{run_with(command, line[:1 + len(words)], line[1 + len(words):])}`{others}"
+    hint = text.format(command=command_text, namespace=namespace or AGENT_NAMESPACE, agents=agents)
+    return hint + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _without_needing(words: tuple[str, ...], command: _click.Command, kept: list[str]
+                     ) -> tuple[list[str], dict[str, str]]:
+    """(``kept``, flags with their values that ``command`` takes, less those it takes only
+    with another flag not among them (FLAG_NEEDS: `dump config -n` needs --pod); {each
+    flag left out: the flag it needs})."""
+    out: list[str] = []
+    needing: dict[str, str] = {}
+    i = 0
+    while i < len(kept):
+        flag = kept[i].partition("=")[0]
+        option = option_spelled(command, flag)
+        count = 2 if option is not None and takes_value(option) and "=" not in kept[i] else 1
+        other = FLAG_NEEDS.get((words, getattr(option, "name", None)))
+        if other is not None and not any(spelled(k, {other.split()[0]}) for k in kept):
+            needing[flag] = other
+        else:
+            out += kept[i:i + count]
+        i += count
+    return out, needing

@@ -673,6 +673,8 @@ def all_namespaces_hint(command: _click.Command, path: str) -> str:
     instead = next((text for prefix, text in ALL_NAMESPACES_INSTEAD if words[:len(prefix)] == prefix), None)
     if instead is None and words in SYSTEM_NAMESPACE_COMMANDS:
         instead = "it covers every namespace already (its -n is kmesh's own namespace, not a filter)"
+    if instead is None and option_spelled(command, "-n") is not None:  # the namespace of what it acts on
+        instead = "it runs in one namespace: choose it with -n NAMESPACE"
     if instead is None:
         instead = "it works on no Kubernetes namespaces"
     leave = "" if "-n NAMESPACE" in instead else f"; leave out {flag}"
@@ -686,12 +688,7 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     ctx = err.ctx
     typed = err.option_name.partition("=")[0]
     if ctx is not None and typed in ALL_NAMESPACES_FLAGS:
-        words = command_words(cmdline.ARGS)
-        command, used = resolve(ctx.find_root().command, words)
-        if command is None or hasattr(command, "commands"):
-            command, path = ctx.command, ctx.command_path
-        else:  # `sandbox -A list`: the group refused it; the advice is the subcommand's
-            path = " ".join(["kmeshctl", *words[:used]])
+        command, path = _command_typed(ctx)
         return f"Error: {typed}{all_namespaces_hint(command, path)} (see '{path} --help')"
     cluster = _unknown_in_cluster(err.option_name, ctx)
     # `curl -sv`
@@ -706,8 +703,8 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     if ctx is not None and typed in OUTPUT_FLAGS and option_spelled(ctx.command, typed) is None and not fixed:
         return f"Error: {ctx.command_path} takes no {'/'.join(OUTPUT_FLAGS)} (see '{ctx.command_path} --help')"
     line = f"Error: No such option: {err.option_name}"
-    # cli/badinput.py
-    own = command_habit_hint(ctx.command_path, err.option_name, cmdline.ARGS) if ctx is not None else ""
+    # cli/badinput.py; `dump -w maps`: the group refused it, the habit is the subcommand's
+    own = command_habit_hint(_command_typed(ctx)[1], err.option_name, cmdline.ARGS) if ctx is not None else ""
     habit = own or (_habit_hint(err.option_name.partition("=")[0], ctx.command) if ctx is not None else "")
     if ctx is not None and err.option_name.startswith("--") and not own and "did you mean" not in habit:
         found = option_suggestions(err.option_name.partition("=")[0], ctx.command)
@@ -717,6 +714,16 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     if fixed:
         line += f" (the command to run goes after `--`: {fixed})"
     return with_help_pointer(line, err)
+
+
+def _command_typed(ctx: _click.Context) -> tuple[_click.Command, str]:
+    """(the command the line names, its path): the subcommand typed after the group that
+    refused a flag (`sandbox -A list`: sandbox list), else ``ctx``'s own command."""
+    words = command_words(cmdline.ARGS)
+    command, used = resolve(ctx.find_root().command, words)
+    if command is None or hasattr(command, "commands"):
+        return ctx.command, ctx.command_path
+    return command, " ".join(["kmeshctl", *words[:used]])
 
 
 def _short_flags_of(command: _click.Command, root: _click.Command) -> dict[str, bool]:

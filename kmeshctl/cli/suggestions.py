@@ -5,10 +5,11 @@ it, and a value that came from an environment variable as that variable."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from typer import _click
 from typer._click.core import ParameterSource
@@ -235,6 +236,25 @@ def as_the_user_reads(message: str, root: _click.Command) -> str:
     variable named so (`(from $KUBECONFIG)`), and each suggested kmeshctl / kubectl
     command carrying the user's --kubeconfig / --context and other flags it takes."""
     return paste_ready(name_env_sources(name_typed_flags(message, cmdline.INVOKED, cmdline.ARGS)), root)
+
+
+def with_sandbox_name(line: list[str], name: Optional[str] = None) -> tuple[list[str], str]:
+    """(``line``, a sandbox command given no --name (`kmeshctl sandbox status -o wide`),
+    with `--name NAME` when it needs one to be accepted pasted; the note naming the
+    others, ` (sandboxes: a, b)`, or ""). The name is ``name`` (typed) when given; else,
+    with several sandboxes up and $KMESHCTL_SANDBOX_NAME naming none, the first ready
+    one. One sandbox, or none: the command picks it (or says none is up) by itself."""
+    from kmeshctl import sandboxes
+
+    if any(spelled(w, {"--name", "--sandbox"}) for w in line):
+        return line, ""
+    if name:
+        return [*line, "--name", name], ""
+    found = sandboxes.names()  # as sandboxes.pick counts them: a failed `up`'s logs are none
+    if len(found) < 2 or os.environ.get(sandboxes.NAME_ENV) in found:  # pasted here, it takes that one
+        return line, ""
+    ready = [n for n, phase in sandboxes.existing().items() if n in found and phase == sandboxes.PHASE_READY]
+    return [*line, "--name", (ready or found)[0]], f" (sandboxes: {', '.join(found)})"
 
 
 SUGGEST_CLOSENESS = 0.75  # difflib ratio of the names without dashes: a typo, not a look-alike

@@ -21,7 +21,7 @@ from kmeshctl.apply import ApplyResult, PartialApply, nothing_changed
 from kmeshctl.cli.common import (MAX_RUN_S, MAX_TIMEOUT_S, PORT_MAX, PORT_MIN, OutputFormat, app,
                                  check_namespace_flags, fix_hint, ignore_not_found_fix, is_data, print_data,
                                  output_option, run_options)
-from kmeshctl.cli.suggestions import flag_as_typed
+from kmeshctl.cli.suggestions import flag_as_typed, with_sandbox_name
 from kmeshctl.cli.render import ManifestFormat, print_manifests, same_work_command
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeClient, object_ref
@@ -81,11 +81,33 @@ NameOpt = Annotated[str, typer.Option("--name", help="Name of the waypoint (its 
 
 
 def _client():
-    """A reachable cluster, after the name flags were checked (nothing connects before)."""
-    from kmeshctl.kube import connect_reachable
+    """A reachable cluster, after the name flags were checked (nothing connects before).
+    None configured while sandboxes are up: the error also says where their waypoints show."""
+    from kmeshctl.kube import NoClusterConfigured, connect_reachable
 
     _check_names()
-    return connect_reachable(run_options())
+    try:
+        return connect_reachable(run_options())
+    except NoClusterConfigured as err:
+        pointer = _sandbox_waypoints_pointer()
+        if not pointer:
+            raise
+        raise err.pointing_at(pointer) from None
+
+
+def _sandbox_waypoints_pointer() -> str:
+    """`sandbox t26a (or: sandboxes a, b) is up: a sandbox's waypoints are shown by
+    `kmeshctl sandbox status --name t26a``; "" when no sandbox is up."""
+    import shlex
+
+    from kmeshctl import sandboxes
+
+    found = sandboxes.names()
+    if not found:
+        return ""
+    line, _ = with_sandbox_name(["kmeshctl", "sandbox", "status"], found[0] if len(found) == 1 else None)
+    up = f"sandbox {found[0]} is up" if len(found) == 1 else f"sandboxes {', '.join(found)} are up"
+    return f"{up}: a sandbox's waypoints are shown by `{shlex.join(line)}`"
 
 
 def _dry_run_cluster():
