@@ -381,22 +381,27 @@ def _kmesh_daemonset(client: KubeClient) -> tuple[bool, Optional[dict], Optional
 
 
 def _kmesh_error(client: KubeClient, outcome: str) -> Optional[KmeshctlError]:
-    from kmeshctl.params import DEFAULT_NAMESPACE, INSTALL_HINT
+    from kmeshctl.istiod import known_cluster_id
+    from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE, install_command, install_hint
     from kmeshctl.render import DAEMONSET_NAME
     from kmeshctl.status import daemonset_problems
 
     readable, ds, foreign = _kmesh_daemonset(client)
     if not readable:
         return None
+    if ds is None:
+        cluster_id = known_cluster_id(client, DEFAULT_ISTIO_NAMESPACE)
     if ds is None and foreign is not None:
+        elsewhere = install_command(cluster_id).replace(" install ", " install -n kmesh ", 1)
+        which = "" if cluster_id else " (ID this cluster's id)"
         return KmeshctlError(f"kmesh is not installed (DaemonSet {DEFAULT_NAMESPACE}/{DAEMONSET_NAME} was not made "
                              f"by kmeshctl; {outcome})",
-                             fix=f"install kmesh in another namespace: `kmeshctl install -n kmesh --cluster-id ID` "
-                                 f"(ID this cluster's id), or delete that DaemonSet if it is not needed (`kubectl "
-                                 f"delete daemonset {DAEMONSET_NAME} -n {DEFAULT_NAMESPACE}`) and {INSTALL_HINT}")
+                             fix=f"install kmesh in another namespace: `{elsewhere}`{which}, or delete that "
+                                 f"DaemonSet if it is not needed (`kubectl delete daemonset {DAEMONSET_NAME} -n "
+                                 f"{DEFAULT_NAMESPACE}`) and {install_hint(cluster_id)}")
     if ds is None:
         return KmeshctlError(f"kmesh is not installed (no DaemonSet {DAEMONSET_NAME} in {DEFAULT_NAMESPACE}; "
-                             f"{outcome})", fix=INSTALL_HINT)
+                             f"{outcome})", fix=install_hint(cluster_id))
     namespace = ds["metadata"]["namespace"]
     problems = daemonset_problems(client, ds)
     if not problems:

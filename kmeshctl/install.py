@@ -10,8 +10,8 @@ from typing import Any, Callable, Optional
 
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.istiod import (XDS_PORT, IstioNamespaceMissing, check_istio_namespace, check_xds_service,
-                             istiod_addresses, istiod_addresses_anywhere, resolve_xds_address)
+from kmeshctl.istiod import (XDS_PORT, IstioNamespaceMissing, check_istio_namespace, check_istiods_cluster_id,
+                             check_xds_service, istiod_addresses, istiod_addresses_anywhere, resolve_xds_address)
 from kmeshctl.kube import KubeClient, KubeTarget, NoClusterConfigured, cluster_configured, connect_reachable
 from kmeshctl.params import (
     DEFAULT_ISTIO_NAMESPACE,
@@ -98,7 +98,7 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
         check_install_namespaces(client, installed_objects(namespace, istio_namespace), namespace, istio_namespace)
         check_istio_namespace(client, istio_namespace)
         if xds_address is not None:
-            check_xds_service(client, xds_address)
+            check_xds_service(client, xds_address, agents_namespace=namespace)
     found_in, blockers = None, []
     if xds_address is None:
         assert client is not None  # without --xds-address, _cluster_for_dry_run needs a cluster
@@ -109,6 +109,8 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
             raise  # a flag to give or change (--istio-namespace, --xds-address): alone, it changes what is checked
         except KmeshctlError as no_istiod:  # the cluster's lack: said with every other blocker
             blockers.append(no_istiod)
+    if client is not None and xds_address is not None and cluster_id is not None:
+        check_istiods_cluster_id(client, xds_address, cluster_id)  # istiod would refuse every agent
     params = install_params(xds_address or PLACEHOLDER_XDS_ADDRESS, cluster_id, **options)
     objects, users, existing = render_manifests(params), [], []
     if client is not None:  # an object of kmeshctl's names it did not make is refused (or, a namespace, used as is)

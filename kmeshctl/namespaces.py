@@ -198,12 +198,14 @@ def agent_namespaces(client: KubeClient) -> list[str]:
 def check_agents_for_wait(client: KubeClient) -> None:
     """--wait with no node agent installed would wait its whole limit for marks nobody
     makes: a failure at once (exit 1, nothing changed) instead."""
-    from kmeshctl.params import DEFAULT_NAMESPACE, INSTALL_COMMAND
+    from kmeshctl.istiod import known_cluster_id
+    from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE, install_command
 
     if not agent_namespaces(client):
+        install = install_command(known_cluster_id(client, DEFAULT_ISTIO_NAMESPACE))
         raise KmeshctlError(f"the kmesh DaemonSet is not installed (none in {DEFAULT_NAMESPACE} or any other "
                             "namespace): --wait would wait for an agent that is not there (nothing was changed)",
-                            fix=f"install first: `{INSTALL_COMMAND}`, or leave out --wait")
+                            fix=f"install first: `{install}`, or leave out --wait")
 
 
 class NotToEnroll(UsageError):

@@ -30,6 +30,9 @@ AGENT_WATCH_READ_SLACK_S = 30.0
 # Shell completion asks the cluster (`enable-ns <TAB>`: its namespaces) at most this long in
 # all (loading the client included), then offers nothing: a TAB must never hang the shell.
 COMPLETION_LOOKUP_TIMEOUT_S = 2.0
+# A hint that names a value read from the cluster (istiod's cluster id in a suggested install)
+# asks it at most this long (within --request-timeout), else keeps its placeholder.
+HINT_LOOKUP_TIMEOUT_S = 5.0
 # A process started into a pod's (or the sandbox's) cgroup is waited for until it is there.
 CGROUP_JOIN_TIMEOUT_S = 5.0
 # A request (the API server's, an agent's admin endpoint) silent this long: a `waiting for ...`
@@ -337,6 +340,20 @@ def check_network(value: str, flag: str = "--network") -> None:
 # words say to replace it (pasted as is, it would install with cluster id "ID").
 INSTALL_COMMAND = "kmeshctl install --cluster-id ID"
 INSTALL_HINT = f"run `{INSTALL_COMMAND}` with ID this cluster's id; `kmeshctl install --help` lists the flags"
+
+
+def install_command(cluster_id: Optional[str] = None) -> str:
+    """`kmeshctl install --cluster-id C` with istiod's own cluster id ``cluster_id`` (read
+    by kmeshctl.istiod.known_cluster_id); INSTALL_COMMAND's placeholder when it is None."""
+    return shlex.join(["kmeshctl", "install", "--cluster-id", cluster_id]) if cluster_id else INSTALL_COMMAND
+
+
+def install_hint(cluster_id: Optional[str] = None) -> str:
+    """What a "not installed" message suggests: the install with istiod's cluster id when
+    known (pasted as is, it works), else INSTALL_HINT (the placeholder, said so)."""
+    if not cluster_id:
+        return INSTALL_HINT
+    return f"run `{install_command(cluster_id)}` (istiod's cluster id); `kmeshctl install --help` lists the flags"
 
 # The one description of an accepted --cluster-id, in every message about the flag.
 CLUSTER_ID_WANT = ("letters, digits, '.', '_' or '-' (max 253), starting and ending with a letter or digit, "

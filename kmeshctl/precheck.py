@@ -11,7 +11,8 @@ from typing import Callable, Literal, Optional
 from kmeshctl.apply import (PSA_ENFORCE, PSA_NEEDED, delete_fix, enrolled_refusal, foreign_objects,
                             foreign_problem, pod_security_refusal)
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.istiod import XDS_PORT, istiod_addresses
+from kmeshctl.istiod import (CLUSTER_ID_ENV, XDS_PORT, ClusterIdNotIstiods, istiod_addresses, istiod_deployment,
+                             known_cluster_id)
 from kmeshctl.kube import ApiUnreachable, KubeClient, KubeTarget, NotKubernetes, connect, diagnosis
 from kmeshctl.params import counted
 from kmeshctl.render import made_by_kmeshctl
@@ -53,7 +54,8 @@ class CheckResult:
 
 
 def precheck_target(namespace: str, istio_namespace: str, target: KubeTarget,
-                    uninstall: bool = False, fix_command: FixCommand = bare_command) -> list[CheckResult]:
+                    uninstall: bool = False, fix_command: FixCommand = bare_command,
+                    cluster_id: Optional[str] = None) -> list[CheckResult]:
     """Every check against the cluster ``target`` names. Bad namespace flags are a UsageError
     first, and so is a --kubeconfig / --context the user gave that does not load (exit 2,
     as every cluster command); an unreachable cluster is the first failed check."""
@@ -64,12 +66,14 @@ def precheck_target(namespace: str, istio_namespace: str, target: KubeTarget,
         raise
     except KmeshctlError as err:
         return [_unreachable(err)]
-    return run_prechecks(client, namespace, istio_namespace, uninstall, fix_command)
+    return run_prechecks(client, namespace, istio_namespace, uninstall, fix_command, cluster_id)
 
 
 def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str,
-                  uninstall: bool = False, fix_command: FixCommand = bare_command) -> list[CheckResult]:
-    """Install's checks; ``uninstall``: the permissions uninstall needs instead."""
+                  uninstall: bool = False, fix_command: FixCommand = bare_command,
+                  cluster_id: Optional[str] = None) -> list[CheckResult]:
+    """Install's checks; ``uninstall``: the permissions uninstall needs instead;
+    ``cluster_id``: the --cluster-id install will be given (checked against istiod's)."""
     reachable = check_api_reachable(client)
     if reachable.status == "fail":
         return [reachable]
@@ -77,6 +81,7 @@ def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str,
         ("Kubernetes version", lambda: [check_server_version(client)]),
         ("Istio CRDs", lambda: check_istio_kinds(client)),
         (f"istiod Service :{XDS_PORT}", lambda: [check_istiod(client, istio_namespace, fix_command)]),
+        (ISTIOD_CLUSTER_ID_CHECK, lambda: check_istiod_cluster_id(client, istio_namespace, cluster_id, fix_command)),
         (f"node kernels >= {MIN_KERNEL[0]}.{MIN_KERNEL[1]}", lambda: [check_node_kernels(client)]),
         (INSTALL_NAMESPACES_CHECK, lambda: [check_install_namespace(client, namespace, istio_namespace,
                                                                      fix_command)]),
@@ -161,9 +166,35 @@ def check_istiod(client: KubeClient, istio_namespace: str, fix_command: FixComma
     if len(found) == 1:
         return CheckResult(name, "pass", found[0])
     if found:
-        install = fix_command("install", {"cluster_id": "ID", "xds_address": found[0]})
+        install = fix_command("install", {"cluster_id": known_cluster_id(client, istio_namespace) or "ID",
+                                          "xds_address": found[0]})
         return CheckResult(name, "warn", f"several revisions: {', '.join(found)}", f"name the one to use: `{install}`")
     return _no_istiod(name, client, istio_namespace, fix_command)
+
+
+ISTIOD_CLUSTER_ID_CHECK = "istiod cluster id"
+
+
+def check_istiod_cluster_id(client: KubeClient, istio_namespace: str, cluster_id: Optional[str],
+                            fix_command: FixCommand = bare_command) -> list[CheckResult]:
+    """istiod's cluster id, when its Deployment in the cluster names it (no row
+    otherwise: istiod outside the cluster, ASM, or its id set from elsewhere): what
+    install's --cluster-id must be; a ``cluster_id`` given that is another fails, with
+    the install to run (install refuses it: istiod would refuse every agent)."""
+    deployments = [d for d in (istiod_deployment(client, a) for a in istiod_addresses(client, istio_namespace))
+                   if d is not None and d.cluster_id is not None]
+    if len({d.cluster_id for d in deployments}) != 1:
+        return []
+    deployment = deployments[0]
+    own = str(deployment.cluster_id)
+    install = fix_command("install", {"cluster_id": own})
+    if cluster_id is not None and cluster_id != own:
+        return [CheckResult(ISTIOD_CLUSTER_ID_CHECK, "fail", f"{ClusterIdNotIstiods(cluster_id, deployment)}: "
+                            "install would refuse it", f"install with istiod's: `{install}`")]
+    source = (f"its {CLUSTER_ID_ENV} is not set: Istio's default" if deployment.defaulted else
+              f"{CLUSTER_ID_ENV} of Deployment {deployment.namespace}/{deployment.name}")
+    use = "" if cluster_id is not None else f": install with --cluster-id {own}"
+    return [CheckResult(ISTIOD_CLUSTER_ID_CHECK, "pass", f"{own} ({source}){use}")]
 
 
 def _no_istiod(name: str, client: KubeClient, istio_namespace: str,

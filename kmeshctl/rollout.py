@@ -4,6 +4,7 @@ readiness is read (shared with `status`)."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -82,11 +83,81 @@ class RolloutState:
 
 class RolloutTimeout(KmeshctlError):
     """The rollout did not finish in time; its fix is chosen by the cause (timeout_fix),
-    the caller may choose again knowing more (the agents' istiod connection)."""
+    the caller may choose again knowing more (the agents' istiod connection). ``refused``:
+    the wait stopped early on the istiod refusal every agent not ready reported
+    (RefusalWatch), "" when it ran to its limit."""
 
-    def __init__(self, problem: str, state: RolloutState, fix: str) -> None:
+    def __init__(self, problem: str, state: RolloutState, fix: str, refused: str = "") -> None:
         super().__init__(problem, fix=fix)
         self.state = state
+        self.refused = refused
+
+
+# How long every agent not ready must report the same istiod refusal before the wait stops
+# early (istiod will not change its mind: a longer --timeout cannot help), and how often the
+# agents are asked (a port-forward to each, at most REFUSAL_PODS_ASKED of them).
+REFUSAL_HOLD_S = 20.0
+REFUSAL_CHECK_S = 5.0
+REFUSAL_PODS_ASKED = 10
+
+
+def refusal_kind(last_error: str) -> str:
+    """Which refusal by istiod (or of its address) an agent's lastError is, "" none:
+    `unauthenticated` (istiod refused the token or the cluster id), `dns` (the address
+    does not resolve where the agents run), `hostname` (istiod's certificate does not
+    name the address). None of these goes away by waiting longer."""
+    text = last_error.lower()
+    if last_error.startswith("UNAUTHENTICATED"):
+        return "unauthenticated"
+    if "dns resolution failed" in text or "dns server returned" in text:
+        return "dns"
+    if "hostname verification" in text or ("peer name" in text and "certificate" in text):
+        return "hostname"
+    return ""
+
+
+# Each pod's `/debug/xds` document ({address, connected, lastError, ...}), None when not answered.
+AgentAsk = Callable[[list[PodState]], list[Optional[dict]]]
+
+
+class RefusalWatch:
+    """Called with each polled rollout state: the refusal (`ADDRESS: lastError`) once
+    every agent not ready (running; the first REFUSAL_PODS_ASKED asked) has reported the
+    same kind of refusal (refusal_kind) from the same address in every check for
+    REFUSAL_HOLD_S; "" until then, and again whenever an agent says otherwise."""
+
+    def __init__(self, ask: AgentAsk, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ask, self._clock = ask, clock
+        self._seen: Optional[tuple[str, str]] = None  # (address, kind) of every agent at the last check
+        self._since = self._checked = -math.inf
+        self._said = ""
+
+    def __call__(self, state: RolloutState) -> str:
+        now = self._clock()
+        if now - self._checked < REFUSAL_CHECK_S:
+            return self._said if self._held(now) else ""
+        self._checked = now
+        seen, said = self._agreed(state.not_ready())
+        if seen is None or seen != self._seen:
+            self._since = now if seen is not None else -math.inf
+        self._seen, self._said = seen, said
+        return said if self._held(now) else ""
+
+    def _held(self, now: float) -> bool:
+        return self._seen is not None and now - self._since >= REFUSAL_HOLD_S
+
+    def _agreed(self, stuck: list[PodState]) -> tuple[Optional[tuple[str, str]], str]:
+        """((address, kind), `ADDRESS: lastError`) when every pod of ``stuck`` runs and
+        reports the same kind of refusal from the same address; (None, "") otherwise."""
+        if not stuck or any(pod.phase != "Running" for pod in stuck):
+            return None, ""
+        documents = self._ask(stuck[:REFUSAL_PODS_ASKED])
+        found = {(str(d.get("address", "")), refusal_kind(str(d.get("lastError") or "")))
+                 if d is not None and not d.get("connected") else ("", "") for d in documents}
+        if len(found) != 1 or not next(iter(found))[1]:
+            return None, ""
+        first = documents[0] or {}
+        return next(iter(found)), f"{first.get('address')}: {str(first.get('lastError')).split(AGENT_HINT_START)[0]}"
 
 
 @dataclass(frozen=True)
@@ -145,22 +216,22 @@ def istiod_fix(agent: IstiodUnreached, namespace: str, install_with: Optional[In
                 f"exists in namespace {namespace} (`kubectl -n {namespace} get configmap {ROOT_CERT_CONFIGMAP}`; "
                 "istiod writes it to every namespace), then re-run install")
     found = list(agent.found)
+    longer = "" if refusal_kind(error) else ", or wait longer with --timeout"  # waiting never ends a refusal
     if any(same_service(agent.address, address) for address in found):  # istiod's own address: istiod says why
         deployment = agent.deployment or guessed_deployment(agent.address)
         look = f"`{deployment.read_logs}`" if deployment else "the logs of istiod's pods"
         waiting = "" if error else "they may still be starting: "
         return (f"the agents have not connected to istiod, which the cluster has at that address ({said}): "
-                f"{waiting}see istiod's log ({look}), or wait longer with --timeout")
+                f"{waiting}see istiod's log ({look}){longer}")
     others = f"; istiod Services found: {', '.join(found)}" if found else ""
     if len(found) == 1:
         return (f"the agents cannot reach istiod ({said}{others}): re-run install with istiod's address: "
-                f"`{command('xds_address', found[0])}`, or wait longer with --timeout")
+                f"`{command('xds_address', found[0])}`{longer}")
     host = XDS_ADDRESS_UNKNOWN.partition(":")[0]
     which = f"one of {', '.join(found)}" if found else "istiod's address as the nodes reach it (none was found " \
                                                         "in the cluster)"
     return (f"the agents cannot reach istiod ({said}{others}): re-run install with istiod's address: "
-            f"`{command('xds_address', XDS_ADDRESS_UNKNOWN)}` (replace {host}:{XDS_PORT} with {which}), or wait "
-            "longer with --timeout")
+            f"`{command('xds_address', XDS_ADDRESS_UNKNOWN)}` (replace {host}:{XDS_PORT} with {which}){longer}")
 
 
 def _refused_fix(agent: IstiodUnreached, said: str, command: InstallWith) -> str:
@@ -268,18 +339,21 @@ def wait_for_rollout(
     console: Optional[Console] = None,
     poll: float = POLL_SECONDS,
     clock: Callable[[], float] = time.monotonic,
+    refused: Optional[Callable[[RolloutState], str]] = None,
 ) -> RolloutState:
     """Poll until every desired pod is updated and ready; RolloutTimeout after `timeout` s
-    (math.inf: no limit). On a terminal a live view; otherwise (a CI log) plain lines, each
-    printed as the state changes."""
+    (math.inf: no limit), or as soon as ``refused`` (a RefusalWatch) names a refusal by
+    istiod that waiting cannot end. On a terminal a live view; otherwise (a CI log) plain
+    lines, each printed as the state changes."""
     console = console or Console()
     start = clock()
+    stop = refused or (lambda _state: "")
     state = read_rollout(client, namespace, name)
     if console.is_terminal and not console.is_dumb_terminal:  # TERM=dumb cannot redraw: lines as in a log
         with Live(rollout_view(namespace, name, state, 0, timeout), console=console, auto_refresh=False) as live:
-            state = _poll(client, namespace, name, timeout, state, poll, clock, start,
-                          lambda s, waited: live.update(rollout_view(namespace, name, s, waited, timeout),
-                                                        refresh=True))
+            state, said = _poll(client, namespace, name, timeout, state, poll, clock, start,
+                                lambda s, waited: live.update(rollout_view(namespace, name, s, waited, timeout),
+                                                              refresh=True), stop)
     else:
         shown: list[list[str]] = [[]]
 
@@ -292,7 +366,13 @@ def wait_for_rollout(
                 console.file.flush()
 
         show(state, 0)
-        state = _poll(client, namespace, name, timeout, state, poll, clock, start, show)
+        state, said = _poll(client, namespace, name, timeout, state, poll, clock, start, show, stop)
+    if said:
+        raise RolloutTimeout(f"DaemonSet {namespace}/{name} not ready: every agent not ready has reported the same "
+                             f"refusal from istiod's address for {duration_words(REFUSAL_HOLD_S)}, which waiting "
+                             f"longer does not end (stopped after {duration_words(round(clock() - start))})", state,
+                             f"the agents report {said}: see `kmeshctl status -n {namespace}`, fix it, then re-run "
+                             "install", refused=said)
     if not state.done:
         reasons = sorted({p.status for p in state.not_ready()}) or ["no pods scheduled"]
         raise RolloutTimeout(f"DaemonSet {namespace}/{name} not ready after {duration_words(timeout)} ({state.ready}/"
@@ -301,7 +381,9 @@ def wait_for_rollout(
 
 
 def _poll(client: KubeClient, namespace: str, name: str, timeout: float, state: RolloutState, poll: float,
-          clock: Callable[[], float], start: float, show: Callable[[RolloutState, float], None]) -> RolloutState:
+          clock: Callable[[], float], start: float, show: Callable[[RolloutState, float], None],
+          refused: Callable[[RolloutState], str]) -> tuple[RolloutState, str]:
+    """(the last state, the refusal that stopped the wait early or "")."""
     while not state.done:
         waited = clock() - start
         if waited >= timeout:
@@ -309,7 +391,10 @@ def _poll(client: KubeClient, namespace: str, name: str, timeout: float, state: 
         time.sleep(min(poll, max(timeout - waited, 0)))
         state = read_rollout(client, namespace, name)
         show(state, clock() - start)
-    return state
+        said = "" if state.done else refused(state)
+        if said:
+            return state, said
+    return state, ""
 
 
 def counts_text(desired: int, updated: int, ready: int) -> str:

@@ -10,10 +10,11 @@ from typing import Callable, Optional
 
 from kmeshctl.config_dump import XDS_PATH
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.istiod import cluster_service
+from kmeshctl.istiod import cluster_service, known_cluster_id
 from kmeshctl.kube import ApiError, KubeClient, object_ref
-from kmeshctl.params import (DEFAULT_IMAGE, DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE, INSTALL_COMMAND, INSTALL_HINT,
-                             RESERVED_NAMESPACES, counted)
+from kmeshctl import params
+from kmeshctl.params import (DEFAULT_IMAGE, DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE,
+                             RESERVED_NAMESPACES, counted, install_hint)
 from kmeshctl.namespaces import REDIRECTION_ANNOTATION, enrolled_namespaces
 from kmeshctl.apply import PSA_ENFORCE, PSA_NEEDED
 from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl
@@ -65,6 +66,12 @@ class MeshStatus:
     kept_labels: list[str] = field(default_factory=list)  # install's labels still on that kept namespace
     enrolled_here: str = ""  # no DaemonSet: ``namespace`` is an app namespace enrolled (its label), "" when not
     deleting: list[str] = field(default_factory=list)  # the DaemonSet and others being deleted: an uninstall going
+    istiod_cluster_id: Optional[str] = None  # no DaemonSet: istiod's id for the install suggested (None: unknown)
+
+    @property
+    def install_hint(self) -> str:
+        """The install to run when kmesh is not installed: istiod's cluster id in it when known."""
+        return install_hint(self.istiod_cluster_id)
 
     @property
     def terminating_problem(self) -> str:
@@ -85,11 +92,12 @@ class MeshStatus:
     def app_namespace_problem(self) -> str:
         """-n names an app namespace enrolled in the mesh: kmesh is not installed there, and
         an install into it is refused, so the install suggested is one into its own namespace."""
-        install = shlex.join([*shlex.split(INSTALL_COMMAND)[:2], "-n", DEFAULT_NAMESPACE,
-                              *shlex.split(INSTALL_COMMAND)[2:]])
+        words = shlex.split(params.install_command(self.istiod_cluster_id))
+        install = shlex.join([*words[:2], "-n", DEFAULT_NAMESPACE, *words[2:]])
+        which = " (istiod's cluster id)" if self.istiod_cluster_id else " (ID this cluster's id)"
         return (f"namespace {self.namespace} is an app namespace enrolled in a data plane ({self.enrolled_here}), "
                 f"not kmesh's: kmesh is not installed there, nor found in another namespace; install puts it in "
-                f"a namespace of its own: `{install}` (ID this cluster's id)")
+                f"a namespace of its own: `{install}`{which}")
 
     @property
     def kept_text(self) -> str:
@@ -117,7 +125,7 @@ class MeshStatus:
                          f"exist ({', '.join(self.remaining)}); re-run `{self.reinstall}` (with the flags it had) "
                          f"or `{self.uninstall}`"]
             else:
-                found = [f"DaemonSet {DAEMONSET_NAME} not found in {self.namespace} ({INSTALL_HINT})"]
+                found = [f"DaemonSet {DAEMONSET_NAME} not found in {self.namespace} ({self.install_hint})"]
             return found + self.conflicts
         ds = self.daemonset
         found = ([self.terminating_problem] if self.terminating else []) + list(self.conflicts)
@@ -216,6 +224,7 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
     ds = ds if made_by_kmeshctl(ds) else None  # a DaemonSet kmesh of the user's is no agent of kmeshctl's
     istio_namespace, expected = expected_here(client, namespace, ds)
     pods = daemonset_pods(client, ds) if ds else []
+    cluster_id = None if ds else known_cluster_id(client, istio_namespace)  # for the install suggested
     remaining = [] if ds else present_objects(client, expected)
     kept, kept_labels = ("", []) if ds else kept_namespace(client, namespace, expected, remaining)
     if kept:  # uninstall keeps it for the user's objects: no part of an install, nothing to re-run
@@ -229,7 +238,8 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         agents=agent_xds(pods, namespace, fetch) if fetch else [],
         missing=missing_objects(client, expected) if ds else [],
         expected=len(expected),
-        reinstall=install_command(ds, istio_namespace) if ds else bare_install_command(namespace, istio_namespace),
+        reinstall=install_command(ds, istio_namespace) if ds else bare_install_command(namespace, istio_namespace,
+                                                                                        cluster_id),
         drifted=rbac_drift(client, expected) if ds else [],
         remaining=remaining,
         uninstall=uninstall_command(namespace, istio_namespace),
@@ -238,6 +248,7 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         kept=kept, kept_labels=kept_labels,
         enrolled_here="" if ds else enrolled_label(client, namespace),
         deleting=being_deleted(client, expected, ds) if ds and ds["metadata"].get("deletionTimestamp") else [],
+        istiod_cluster_id=cluster_id,
     )
 
 
@@ -402,10 +413,11 @@ def present_objects(client: KubeClient, expected: list[dict]) -> list[str]:
     return [object_ref(obj) for obj in expected if made_by_kmeshctl(_read(client, obj))]
 
 
-def bare_install_command(namespace: str, istio_namespace: str) -> str:
+def bare_install_command(namespace: str, istio_namespace: str, cluster_id: Optional[str] = None) -> str:
     """`kmeshctl install --cluster-id ID` for these namespaces (flags only when not the
-    default): with no DaemonSet to read the install's other flags back from."""
-    return with_namespaces(shlex.split(INSTALL_COMMAND), namespace, istio_namespace)
+    default): with no DaemonSet to read the install's other flags back from; istiod's
+    ``cluster_id`` in place of ID when known."""
+    return with_namespaces(shlex.split(params.install_command(cluster_id)), namespace, istio_namespace)
 
 
 def uninstall_command(namespace: str, istio_namespace: str) -> str:

@@ -25,8 +25,9 @@ from kmeshctl.params import (NAMESPACE_CHECK_PAGE, NAMESPACE_KEPT_NAMES, NAMESPA
                              PLACEHOLDER_XDS_ADDRESS, UNINSTALL_POLL_S, WAITING_NOTE_AFTER_S, InstallParams)
 # as many reads of an object replaced between its read and its DELETE as `waypoint delete` makes
 from kmeshctl.params import WAYPOINT_DELETE_ATTEMPTS as DELETE_ATTEMPTS
-from kmeshctl.render import MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl, render_manifests
-from kmeshctl.waypoint.deploy import UNANSWERED, WAYPOINT_LABEL, DeleteUnanswered, ReplacedMeanwhile
+from kmeshctl.render import MANAGED_BY_LABEL, MANAGED_BY_SELECTOR, NOT_OURS, made_by_kmeshctl, render_manifests
+from kmeshctl.waypoint.deploy import (GATEWAY_API, UNANSWERED, WAYPOINT_LABEL, DeleteUnanswered, ReplacedMeanwhile,
+                                      made_by_waypoint_apply)
 from kmeshctl import waits
 
 
@@ -157,6 +158,19 @@ class InstalledElsewhere(UsageError):
     def __init__(self, problem: str, parameter: str, found: str) -> None:
         super().__init__(problem)
         self.parameter, self.found = parameter, found
+
+
+def kept_waypoints(client: KubeClient) -> list[tuple[str, str]]:
+    """(namespace, name) of each waypoint `kmeshctl waypoint apply` made (its Gateway
+    carries kmeshctl's labels naming it), sorted; [] when the cluster does not serve
+    Gateway. Uninstall leaves them, as istioctl's uninstall leaves the waypoints users
+    made: they are the user's, and route their Services. ApiError / ApiUnreachable when
+    the Gateways cannot be listed."""
+    if not client.is_served(GATEWAY_API, "Gateway"):
+        return []
+    gateways = client.list(GATEWAY_API, "Gateway", None, f"{MANAGED_BY_SELECTOR},{WAYPOINT_LABEL}")
+    return sorted((g["metadata"]["namespace"], g["metadata"]["name"]) for g in gateways
+                  if made_by_waypoint_apply(g, g["metadata"]["name"]))
 
 
 def check_install_namespaces(client: KubeClient, objs: list[dict], namespace: str, istio_namespace: str) -> None:

@@ -50,7 +50,7 @@ def test_dry_run_server_is_the_same_and_json_has_the_documented_fields(cluster) 
     document = json.loads(result.out)
     assert result.code == 0, result
     assert document == {"dryRun": True, "checked": True, "deleted": ORDER, "absent": [], "spared": [], "nodes": [],
-                        "enrolledNamespaces": [], "errors": []}, document
+                        "enrolledNamespaces": [], "keptWaypoints": [], "errors": []}, document
     assert all(r.dry_run for r in _deletes(cluster)), _deletes(cluster)
 
 
@@ -92,7 +92,7 @@ def test_yaml_is_the_same_document(cluster) -> None:  # noqa: F811
     result = cluster.kmeshctl("uninstall", "-o", "yaml")
     document = yaml.safe_load(result.out)
     assert result.code == 0 and list(document) == ["dryRun", "checked", "deleted", "absent", "spared", "nodes",
-                                                   "enrolledNamespaces", "errors"], result
+                                                   "enrolledNamespaces", "keptWaypoints", "errors"], result
 
 
 def test_json_after_a_timeout_has_what_was_deleted_and_the_error_with_the_users_flags(cluster) -> None:  # noqa: F811

@@ -32,6 +32,7 @@ from demo_mesh_seed import seed_mesh, waypoint_gateway
 from standin import StandinApiServer, istio_crds, namespace, node
 from standin_apiserver import cluster  # noqa: F401 (fixture)
 from test_cli_cluster_context import gateway_crd
+from test_cli_enable_ns_wait import kmesh_agent_installed
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "fortio"
 USE = "istio.io/use-waypoint"
@@ -237,6 +238,7 @@ def test_a_name_close_to_none_lists_the_namespaces(cluster, command: str, listed
 
 
 def test_sidecar_warning_gives_the_kubectl_line(cluster) -> None:  # noqa: F811
+    kmesh_agent_installed(cluster.server)  # else a not-installed warning comes too
     cluster.server.put(namespace("legacy", {"istio-injection": "enabled", "istio.io/rev": "1-22"}))
     result = cluster.kmeshctl("enable-ns", "legacy")
     assert result.code == 0, result

@@ -87,7 +87,8 @@ def version(
     from kmeshctl.kube import connect_reachable
     from kmeshctl.cli.common import fix_hint, run_options
     from kmeshctl.cli.conventions import check_typed_cluster_flags
-    from kmeshctl.params import INSTALL_HINT, TABLE_EMPTY
+    from kmeshctl.cli.cluster import istiods_cluster_id_quickly
+    from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, TABLE_EMPTY, install_hint
     from kmeshctl.uninstall import InstalledElsewhere
     from kmeshctl.versions import exit_code, version_report
 
@@ -122,7 +123,8 @@ def version(
         cluster = report["cluster"]
         typer.echo(f"Cluster: {cluster['server']}")
         if not cluster["agents"]:
-            typer.echo(fix_hint(f"Agents: none in namespace {namespace} ({INSTALL_HINT})"))
+            cluster_id = istiods_cluster_id_quickly(DEFAULT_ISTIO_NAMESPACE)
+            typer.echo(fix_hint(f"Agents: none in namespace {namespace} ({install_hint(cluster_id)})"))
         for agent in cluster["agents"]:
             found = agent["version"] or f"unknown ({fix_hint(agent['error'])})"
             typer.echo(f"Agent on {agent['node'] or TABLE_EMPTY}: {found} (pod {agent['pod']}"

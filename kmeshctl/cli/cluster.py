@@ -56,17 +56,19 @@ from kmeshctl.kube import (PRECHECK_LISTS, ApiError, ApiUnreachable, KubeClient,
                            connect_reachable, is_can_i_pointer, object_ref)
 from kmeshctl.params import (
     counted,
-    INSTALL_HINT,
     DEFAULT_IMAGE,
     DEFAULT_ISTIO_NAMESPACE,
     DEFAULT_KUBERNETES_VERSION,
     DEFAULT_NAMESPACE,
+    HINT_LOOKUP_TIMEOUT_S,
     UNINSTALL_TIMEOUT_S,
     XDS_ADDRESS_EXAMPLE,
+    install_hint,
 )
 from kmeshctl.render import DAEMONSET_NAME, NOT_OURS
 from kmeshctl.asciinum import waited_words
-from kmeshctl.rollout import IstiodUnreached, RolloutTimeout, counts_text, timeout_fix, wait_for_rollout
+from kmeshctl.rollout import (IstiodUnreached, RefusalWatch, RolloutTimeout, counts_text, timeout_fix,
+                             wait_for_rollout)
 from kmeshctl.status import BEING_UNINSTALLED, AgentXds, MeshStatus, agent_xds, mesh_status
 from kmeshctl.stopping import check_not_stopped, say, sigterm_stops, stopped_by
 from kmeshctl.uninstall import (ABSENT, SPARED, DeleteResult, InstalledElsewhere, check_install_namespaces,
@@ -160,12 +162,13 @@ def install(
       kmeshctl install --cluster-id c1
       # istiod named instead of found (ASM: the istiod-<revision> Service)
       kmeshctl install --cluster-id c1 --xds-address istiod.istio-system.svc:15012
-      # nothing applied; with no cluster configured it validates offline
-      kmeshctl install --cluster-id c1 --xds-address istiod:15012 --dry-run
+      # nothing applied (with no cluster configured, give --xds-address too:
+      # it validates offline)
+      kmeshctl install --cluster-id c1 --dry-run
     """
     check_namespace_flags()
     check_crd_files(crd_file)
-    _check_required(xds_address, cluster_id, dry_run)
+    _check_required(xds_address, cluster_id, dry_run, istio_namespace)
     try:
         _install(xds_address, cluster_id, image, namespace, mode, enable_bypass, enable_bpf_log, istio_namespace,
                  kubernetes_version, network, crd_file, dry_run, force_conflicts, output, wait, quiet, timeout)
@@ -264,13 +267,27 @@ def _wait_interruptible(client: KubeClient, namespace: str, timeout: float, outp
     document()
 
 
-def _check_required(xds_address: Optional[str], cluster_id: Optional[str], dry_run: bool) -> None:
-    """Every required flag left out, named in one line (exit 2)."""
+def _check_required(xds_address: Optional[str], cluster_id: Optional[str], dry_run: bool,
+                    istio_namespace: str = DEFAULT_ISTIO_NAMESPACE) -> None:
+    """Every required flag left out, named in one line (exit 2); the example --cluster-id
+    is istiod's own when its Deployment names it (read for at most HINT_LOOKUP_TIMEOUT_S)."""
     needs = {"cluster_id": CLUSTER_ID_NEEDED, "xds_address": XDS_ADDRESS_NEEDED}
     missing = installer.missing_required(xds_address, cluster_id, dry_run, run_options())
+    if "cluster_id" in missing:
+        flag, _, what = CLUSTER_ID_NEEDED
+        own = istiods_cluster_id_quickly(istio_namespace)
+        needs["cluster_id"] = (flag, own, f"{what}: istiod's is {own}") if own else CLUSTER_ID_NEEDED
     if missing:
         why = "with no cluster configured, --dry-run validates offline" if "xds_address" in missing else ""
         raise required_flags_error(["install"], [needs[name] for name in missing], why)
+
+
+def istiods_cluster_id_quickly(istio_namespace: str) -> Optional[str]:
+    """istiod's cluster id as its Deployment in the cluster configured names it, for a
+    hint: asked within the request timeout, at most HINT_LOOKUP_TIMEOUT_S (None: not known)."""
+    target = run_options()
+    limit = min(target.request_timeout or HINT_LOOKUP_TIMEOUT_S, HINT_LOOKUP_TIMEOUT_S)
+    return istiod.known_cluster_id_quickly(target.kubeconfig, target.context, istio_namespace, limit)
 
 
 def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, crd_file: Optional[list],
@@ -289,6 +306,8 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
         raise
     except InstalledElsewhere as error:
         raise UsageError(elsewhere_line(error, ["install"], " (or uninstall it first)")) from error
+    except istiod.ClusterIdNotIstiods as error:
+        raise UsageError(f"{error}; use `{_install_with('cluster_id', error.own)}`") from error
     except istiod.IstioNamespaceMissing as error:
         if len(error.with_istiod) == 1:
             raise KmeshctlError(f"{error}; use `{_install_with('istio_namespace', error.with_istiod[0])}`",
@@ -476,14 +495,15 @@ def partial_apply_error(failure: applier.PartialApply, installed_before: bool = 
 
 def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: ManifestFormat,
                   quiet: bool = False, cluster_id: str = "") -> None:
+    fetch = functools.partial(config_dump.fetch_from_pod, target=client.target)
+    watch = RefusalWatch(lambda pods: [agent.xds for agent in agent_xds(pods, namespace, fetch)])
     try:
         wait_for_rollout(client, namespace, DAEMONSET_NAME, timeout,
-                         console=Console(stderr=True, quiet=True) if quiet else err())
+                         console=Console(stderr=True, quiet=True) if quiet else err(), refused=watch)
     except RolloutTimeout as error:
         console = err()
         console.print("[red]Pods not ready:[/]")
         not_ready = error.state.not_ready()
-        fetch = functools.partial(config_dump.fetch_from_pod, target=client.target)
         agents = {a.pod: a for a in agent_xds(not_ready, namespace, fetch)}
         unreached = [a for a in agents.values() if a.xds is not None and not a.connected]
         for pod in not_ready:
@@ -538,7 +558,9 @@ def uninstall(
     Safe to repeat. A -n that is not the namespace of the install on the cluster is
     refused before anything is deleted. Ctrl-C says what was deleted and what was not.
     Namespaces still labelled istio.io/dataplane-mode=Kmesh are listed
-    (disable them with `kmeshctl disable-ns`). Exit 1 when a node may keep a data path
+    (disable them with `kmeshctl disable-ns`); waypoints made by `kmeshctl waypoint apply`
+    are kept, as istioctl's uninstall keeps the user's, each listed with the
+    `kmeshctl waypoint delete` that removes it. Exit 1 when a node may keep a data path
     (its agent did not run or did not clean up): the line names the fix.
     With --dry-run nothing is deleted: the objects that would be are listed in the order
     they would go. -o json|yaml prints the result as one document.
@@ -582,6 +604,7 @@ def uninstall(
                                   on_wait=lambda line: err(quiet or output is not None).print(escape(line)),
                                   again=same_work_command(["uninstall"]), on_sending=sending.append)
             enrolled = _still_enrolled(client)  # before the summary
+            waypoints = _kept_waypoints(client)
     except KeyboardInterrupt as stop:
         _uninstall_stopped(stop, objs, results, sent, dry_run, output, client is not None, sending)
     except KmeshctlError as error:
@@ -590,13 +613,17 @@ def uninstall(
             _print_uninstall(results, output, dry_run, client is not None, [], [str(error)])
         raise error
     if output is not None:
-        _print_uninstall(results, output, dry_run, client is not None, enrolled, [])
+        _print_uninstall(results, output, dry_run, client is not None, enrolled, [], waypoints)
     else:
         _uninstall_summary(results, dry_run, quiet, console)
     if enrolled:
         names = " ".join(enrolled)
         err().print(f"[yellow]Namespaces still labelled {ns_ops.MODE_LABEL}={ns_ops.MODE_VALUE}: {names} "
                     f"(run: `{escape(suggest('kmeshctl disable-ns ' + names))}`)[/]")
+    if waypoints:
+        listed = ", ".join(f"{ns}/{name} (run: `{_waypoint_delete(ns, name)}`)" for ns, name in waypoints)
+        err().print(f"[yellow]Waypoints made by kmeshctl waypoint apply, which uninstall leaves running: "
+                    f"{escape(listed)}[/]")
     if any(r.outcome == "needs cleanup" for r in results):
         raise typer.Exit(1)
 
@@ -616,6 +643,27 @@ def _still_enrolled(client: Optional[KubeClient]) -> Optional[list[str]]:
                 f"see them with `kubectl get namespaces -l {label}`")
         err().print(f"[yellow]{escape(fix_hint(line))}[/]")
         return None
+
+
+def _kept_waypoints(client: Optional[KubeClient]) -> Optional[list[tuple[str, str]]]:
+    """(namespace, name) of each waypoint kmeshctl made, which uninstall leaves (as
+    istioctl's leaves the user's waypoints: they route the user's Services); None when
+    they could not be listed (one stderr line says so, and how to look), as _still_enrolled."""
+    if client is None:
+        return []
+    try:
+        return uninstall_mod.kept_waypoints(client)
+    except (ApiError, ApiUnreachable) as error:
+        line = (f"Could not list the waypoints made by kmeshctl waypoint apply ({error.problem}): "
+                "see them with `kmeshctl waypoint list -A`")
+        err().print(f"[yellow]{escape(fix_hint(line))}[/]")
+        return None
+
+
+def _waypoint_delete(namespace: str, name: str) -> str:
+    """The `kmeshctl waypoint delete -n NS --name N` that removes waypoint namespace/name,
+    with the user's --kubeconfig / --context."""
+    return suggest(shlex.join(["kmeshctl", "waypoint", "delete", "-n", namespace, "--name", name]))
 
 
 def _check_install_namespace(client: KubeClient, objs: list[dict], namespace: str, istio_namespace: str) -> None:
@@ -719,9 +767,10 @@ def _kept_words(kept: list[DeleteResult], dry_run: bool = False) -> str:
 
 
 def uninstall_document(results: list[DeleteResult], dry_run: bool, checked: bool, enrolled: Optional[list[str]],
-                       errors: list[str]) -> dict:
+                       errors: list[str], waypoints: Optional[list[tuple[str, str]]] = ()) -> dict:
     """`uninstall -o json|yaml` (docs/usage.md): objects in the order they went (or would);
-    ``enrolled`` None (null): the namespaces still labelled could not be listed."""
+    ``enrolled`` None (null): the namespaces still labelled could not be listed;
+    ``waypoints`` (namespace, name) of those kmeshctl made, left (None: not listed)."""
     return {
         "dryRun": dry_run,
         "checked": checked,
@@ -732,13 +781,16 @@ def uninstall_document(results: list[DeleteResult], dry_run: bool, checked: bool
         "nodes": [{"agent": r.ref, "outcome": r.outcome, "detail": r.detail} for r in results
                   if r.outcome in ("stopped", "needs cleanup")],
         "enrolledNamespaces": enrolled,
+        "keptWaypoints": None if waypoints is None else [
+            {"namespace": ns, "name": name, "fix": _waypoint_delete(ns, name)} for ns, name in waypoints],
         "errors": errors,
     }
 
 
 def _print_uninstall(results: list[DeleteResult], output: ManifestFormat, dry_run: bool, checked: bool,
-                     enrolled: Optional[list[str]], errors: list[str]) -> None:
-    print_data(uninstall_document(results, dry_run, checked, enrolled, errors), OutputFormat(output.value))
+                     enrolled: Optional[list[str]], errors: list[str],
+                     waypoints: Optional[list[tuple[str, str]]] = ()) -> None:
+    print_data(uninstall_document(results, dry_run, checked, enrolled, errors, waypoints), OutputFormat(output.value))
 
 
 # -- precheck ---------------------------------------------------------------------------------
@@ -756,8 +808,9 @@ def precheck(
     """Check the cluster is ready for install (pass / warn / fail, with a fix for each failure).
 
     Checks: API reachable, Kubernetes >= 1.26, Istio CRDs served, the istiod Service with
-    port 15012, node kernels >= 5.10, that -n and --istio-namespace are those of an install
-    already on the cluster (install refuses others), the Pod Security level of an existing -n namespace
+    port 15012, istiod's cluster id (when its Deployment is in the cluster: the --cluster-id
+    install needs), node kernels >= 5.10, that -n and
+    --istio-namespace are those of an install already on the cluster (install refuses others), the Pod Security level of an existing -n namespace
     (install refuses one enforcing another level than privileged), no object install would
     write that kmeshctl did not make (install refuses those), permission to create what
     install creates.
@@ -882,7 +935,7 @@ def _print_status(state: MeshStatus, output: OutputFormat) -> None:
                       f"{escape(fix_hint(state.problems[0].partition(': ')[2]))}")
     elif state.daemonset is None:
         console.print(f"[red]Not installed:[/] no DaemonSet {DAEMONSET_NAME} in namespace {state.namespace} "
-                      f"({escape(fix_hint(INSTALL_HINT))})")
+                      f"({escape(fix_hint(state.install_hint))})")
     if state.daemonset is None and state.kept:
         console.print(f"[yellow]Kept:[/] {escape(fix_hint(state.kept_text))}")
     if state.daemonset is None:
@@ -1029,7 +1082,9 @@ def enable_ns(
     """Enroll namespaces: label them istio.io/dataplane-mode=Kmesh (all must exist, else nothing changes).
 
     Refused, nothing changed: a namespace another data plane has (unless --overwrite), and
-    kmesh's own, Istio's and Kubernetes' system namespaces.
+    kmesh's own, Istio's and Kubernetes' system namespaces. With kmesh not installed the
+    label is set all the same (a warning says the pods are not redirected until it is);
+    --wait is then refused.
 
     Examples:
 
@@ -1074,6 +1129,8 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
         if enable and change.sidecar_injection:
             err().print(f"[yellow]{escape(fix_hint('Warning: ' + ns_ops.sidecar_warning(change)))}[/]")
     namespaces = [c.name for c in changes]  # each once
+    if enable and not wait:  # --wait refused it already
+        _warn_if_not_installed(client, namespaces, quiet)
     if awaited:
         pods = ns_ops.wait_for_annotations(client, namespaces, wait_limit(timeout),
                                            on_poll=_progress_printer(wait_limit(timeout), as_json or quiet))
@@ -1095,6 +1152,24 @@ def _agent_to_wait_for(client: KubeClient, enable: bool) -> bool:
         ns_ops.check_agents_for_wait(client)
         return True
     return bool(ns_ops.agent_namespaces(client))
+
+
+def _warn_if_not_installed(client: KubeClient, namespaces: list[str], quiet: bool) -> None:
+    """enable-ns with no node agent installed: the label stays set (as `kubectl label`
+    sets it: kmesh may be installed next), and a warning on stderr says the pods are not
+    redirected until kmesh is installed, with the install to run. No warning when the
+    DaemonSets cannot be listed: the enrollment is done, only the warning depends on it."""
+    try:
+        if ns_ops.agent_namespaces(client):
+            return
+    except KmeshctlError:
+        return
+    one = len(namespaces) == 1
+    line = (f"Warning: kmesh is not installed (no kmesh DaemonSet in any namespace): namespace{'' if one else 's'} "
+            f"{', '.join(namespaces)} {'is' if one else 'are'} labelled, but {'its' if one else 'their'} pods are "
+            f"not redirected until kmesh is installed: "
+            f"{install_hint(istiod.known_cluster_id(client, DEFAULT_ISTIO_NAMESPACE))}")
+    err(quiet or run_options().quiet).print(f"[yellow]{escape(fix_hint(line))}[/]")
 
 
 def _nothing_to_wait_for(pods: list[ns_ops.PodEnrollment]) -> str:

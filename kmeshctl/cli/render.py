@@ -453,7 +453,7 @@ def render(
     Examples:
 
       kmeshctl render --xds-address istiod.istio-system.svc:15012 --cluster-id c1
-      kmeshctl render --xds-address istiod:15012 --cluster-id c1 -o json
+      kmeshctl render --xds-address istiod.istio-system.svc:15012 --cluster-id c1 -o json
     """
     check_namespace_flags()
     check_crd_files(crd_file)

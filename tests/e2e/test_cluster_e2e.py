@@ -121,15 +121,24 @@ def marked_pods(tier: Tier) -> set[str]:
             if (p["metadata"].get("annotations") or {}).get("kmesh.net/redirection") == "enabled"}
 
 
+def _daemonset_version(tier: Tier) -> str:
+    """The kmesh DaemonSet's resourceVersion, or '' when there is none."""
+    got = tier.kubectl("get", "daemonset", "-n", AGENT_NAMESPACE, "kmesh", "-o",
+                       "jsonpath={.metadata.resourceVersion}", check=False)
+    return got.stdout.strip() if got.returncode == 0 else ""
+
+
 def test_install_with_a_cluster_id_istiod_does_not_know_says_why(tier: Tier) -> None:
+    before = _daemonset_version(tier)
     bad = tier.kmeshctl("install", "--xds-address", XDS_ADDRESS, "--cluster-id", "not-this-cluster",
                         "--image", tier.image("kmeshctl-node"), "--timeout", "45", check=False, timeout=120)
-    assert bad.returncode == 1, bad.stdout + bad.stderr
-    # istiod's TokenReview ran against the cluster the agent named and refused it: the
-    # rollout error carries the agent's own account of that, with what to check.
-    assert "UNAUTHENTICATED" in bad.stderr and "CLUSTER_ID 'not-this-cluster'" in bad.stderr, bad.stderr
-    gone = tier.kmeshctl("uninstall", "--timeout", "120", timeout=180)
-    assert re.search(r"agent pod kmesh-system/\S+ stopped \(data path removed\)", gone.stdout), gone.stdout
+    # the real istiod's Deployment names its CLUSTER_ID: a different one is refused before
+    # anything is written (istiod would refuse the agents' token), the fix carrying istiod's own
+    assert bad.returncode == 2 and not bad.stdout, bad.stdout + bad.stderr
+    assert "--cluster-id not-this-cluster: not istiod's cluster id, which is " + tier.cluster_id in bad.stderr, \
+        bad.stderr
+    assert f"--cluster-id {tier.cluster_id}" in bad.stderr.split("`")[1], bad.stderr
+    assert _daemonset_version(tier) == before  # nothing was written
 
 
 def test_precheck_and_install_roll_out_the_real_node_image(tier: Tier) -> None:
