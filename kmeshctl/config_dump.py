@@ -177,11 +177,11 @@ def check_agent_pod(client: "KubeClient", pod: str, namespace: str, command: str
         return
     agents = agent_pod_refs(client)
     if agents is None:  # this user may not list pods: the label is what to look for
-        raise UsageError(f"pod {namespace}/{pod} is not a kmesh agent (no label {_selector()}); pass --pod "
-                         f"with an agent pod: `kubectl get pods -A -l {_selector()}` lists them")
+        raise UsageError(f"pod {namespace}/{pod} is not a kmesh agent (no label {agent_selector()}); pass --pod "
+                         f"with an agent pod: `kubectl get pods -A -l {agent_selector()}` lists them")
     if not agents:
         raise UsageError(f"pod {namespace}/{pod} is not a kmesh agent, and no pod of this cluster is "
-                         f"(`kubectl get pods -A -l {_selector()}` lists none): install kmesh first")
+                         f"(`kubectl get pods -A -l {agent_selector()}` lists none): install kmesh first")
     shown = ", ".join(agents[:AGENT_PODS_NAMED]) + (f" and {len(agents) - AGENT_PODS_NAMED} more"
                                                      if len(agents) > AGENT_PODS_NAMED else "")
     agent_ns, _, agent = agents[0].partition("/")
@@ -191,32 +191,38 @@ def check_agent_pod(client: "KubeClient", pod: str, namespace: str, command: str
 
 def pod_not_found(client: "KubeClient", pod: str, namespace: str, command: str) -> KmeshctlError:
     """--pod names no pod of ``namespace`` (exit 1, as kubectl's NotFound): the agent pods
-    there are (their names change with every install), or the namespace kmesh is installed
-    in when it is another, each with the command to paste; or that kmesh is not installed."""
+    there are (their names change with every install), each with the command to paste; or
+    that kmesh is not installed. A wrong -n (the agent pod is in another namespace, or kmesh
+    is installed in another) is bad input, exit 2, as `status -n` of another namespace:
+    the namespace to pass, with the command."""
+    from kmeshctl.errors import UsageError
+
     agents = agent_pod_refs(client)
     missing = f"pod {namespace}/{pod} not found"
     if agents is None:  # this user may not list pods: the label is what to look for
-        return KmeshctlError(f"{missing}; pass --pod with a kmesh agent pod: `kubectl get pods -A -l {_selector()}` "
-                             "lists them")
+        return KmeshctlError(f"{missing}; pass --pod with a kmesh agent pod: `kubectl get pods -A -l "
+                             f"{agent_selector()}` lists them")
     if not agents:
         where = _agent_daemonset_namespaces(client)
         if not where:
-            return KmeshctlError(f"{missing}, and kmesh is not installed in this cluster (no kmesh DaemonSet; "
-                                 f"`kubectl get pods -A -l {_selector()}` lists no agent pod): install kmesh first")
+            return KmeshctlError(f"{missing}, and kmesh is not installed in this cluster (no kmesh DaemonSet; `kubectl "
+                                 f"get pods -A -l {agent_selector()}` lists no agent pod): install kmesh first")
         return KmeshctlError(f"{missing}, and kmesh's DaemonSet in namespace {where[0]} runs no agent pod yet: see "
                              f"`kmeshctl status -n {where[0]}`")
     here = [ref for ref in agents if ref.partition("/")[0] == namespace]
-    if here:
+    elsewhere = [ref for ref in agents if ref.partition("/")[2] == pod and ref not in here]
+    if here and not elsewhere:
         agent = here[0].partition("/")[2]
         return KmeshctlError(f"{missing} (agent pods in {namespace}: {named_pods(here)}; their names change with each "
                              f"install); pass --pod with one of them: `{command} --pod {agent} -n {namespace}`")
-    other = agents[0].partition("/")[0]
+    other = (elsewhere or agents)[0].partition("/")[0]
     there = [ref for ref in agents if ref.partition("/")[0] == other]
     names = [ref.partition("/")[2] for ref in there]
     agent = pod if pod in names else names[0]
     also = "" if agent == pod else " with one of its agent pods"
-    return KmeshctlError(f"{missing}: kmesh is installed in namespace {other}, not {namespace} (agent pods: "
-                         f"{named_pods(there)}); pass -n {other}{also}: `{command} --pod {agent} -n {other}`")
+    where = f"it is in namespace {other}" if here else f"kmesh is installed in namespace {other}, not {namespace}"
+    return UsageError(f"{missing}: {where} (agent pods: {named_pods(there)}); pass -n {other}{also}: "
+                      f"`{command} --pod {agent} -n {other}`")
 
 
 def named_pods(refs: list[str]) -> str:
@@ -236,7 +242,8 @@ def _agent_daemonset_namespaces(client: "KubeClient") -> list[str]:
         return []
 
 
-def _selector() -> str:
+def agent_selector() -> str:
+    """The agent pods' label selector (`app=kmesh`), as `kubectl get pods -l` takes it."""
     return ",".join(f"{k}={v}" for k, v in AGENT_POD_LABELS.items())
 
 
@@ -248,7 +255,7 @@ def agent_pod_refs(client: "KubeClient") -> Optional[list[str]]:
 
     for namespace in (None, AGENT_NAMESPACE):
         try:
-            pods = client.list("v1", "Pod", namespace, label_selector=_selector())
+            pods = client.list("v1", "Pod", namespace, label_selector=agent_selector())
         except ApiError:
             continue
         return sorted(f"{p['metadata'].get('namespace', '')}/{p['metadata']['name']}" for p in pods)

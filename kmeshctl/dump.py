@@ -333,18 +333,20 @@ def _backend_table(entries: list[tuple[BackendKey, BackendValue]], ids: IdRegist
 
 
 class NoAnswer(dict):
-    """The ``pods`` of a dump whose agent was asked and did not answer (empty; ``reason``
-    says why): km_manage's pod column says so instead of "(agent not asked)"."""
+    """The ``pods`` of a dump whose agent was asked and did not answer, or (not
+    ``running``) whose agent's process is known to have ended (empty; ``reason`` says
+    why): km_manage's pod column says so instead of "(agent not asked)"."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, running: bool = True) -> None:
         super().__init__()
         self.reason = reason
+        self.running = running
 
 
 def _unknown_pod(pods: dict[int, str] | None) -> str:
     """The pod column of a cookie the agent's list does not name."""
     if isinstance(pods, NoAnswer):
-        return "(agent did not answer)"
+        return "(agent did not answer)" if pods.running else "(agent not running)"
     return "(agent not asked)" if pods is None else EMPTY
 
 

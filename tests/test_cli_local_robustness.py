@@ -156,7 +156,7 @@ def test_sandbox_status_at_60_columns_keeps_pod_names_whole() -> None:
 
 def test_dump_config_without_an_agent_points_at_the_sandbox_up(state_root, capsys, no_env) -> None:  # noqa: F811
     _record("h36up")
-    code, _, err = cli(capsys, "dump", "config", "--admin-port", "1")
+    code, _, err = cli(capsys, "dump", "config", "--admin-port", "2")  # not the agent's port (1): that one picks the sandbox
     assert code == 1 and "`kmeshctl dump config --sandbox h36up`" in err and "sandbox list -o wide" in err, err
     assert "node run" not in err and "sandbox up" not in err, err
 

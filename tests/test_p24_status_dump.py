@@ -152,7 +152,7 @@ def test_7_a_missing_pod_lists_the_agent_pods(cluster, what: str) -> None:  # no
 def test_7_kmesh_in_another_namespace_is_named_with_its_pods(cluster, what: str) -> None:  # noqa: F811
     agents = _agents(cluster.server, OTHER_NS)
     result = cluster.kmeshctl("dump", what, "--pod", "kmesh-zjq8p")
-    assert result.code == 1, result
+    assert result.code == 2, result  # a wrong -n is bad input (p26), as status -n says it
     line = _one_error_line(result.err)
     assert (f"pod kmesh-system/kmesh-zjq8p not found: kmesh is installed in namespace {OTHER_NS}, not kmesh-system "
             f"(agent pods: {OTHER_NS}/{agents[0]}") in line, line

@@ -53,8 +53,26 @@ SandboxOption = Annotated[
                                      f"this node's data path, else the only sandbox up. A name is {NAME_RULE}.",
                                 autocompletion=complete_sandbox_names)
 ]
+
+
+def _pod_reference(ctx: typer.Context, param: typer.CallbackParam, value: Optional[str]) -> Optional[str]:
+    """--pod's value read (see _pod_name): the pod's name; the namespace of a NAMESPACE/NAME
+    is kept for _pod_namespace. A value it cannot read is bad input naming an agent pod."""
+    if value is None or ctx.resilient_parsing:  # shell completion parses half-typed lines
+        return value
+    try:
+        namespace, name = _pod_name(flag_as_typed("pod"), value)
+    except UsageError as err:
+        raise UsageError(f"{err}; {_pod_example()}") from None
+    if namespace is not None:
+        ctx.meta[_POD_NAMESPACE] = namespace
+    return name
+
+
 PodOption = Annotated[
-    Optional[str], typer.Option("--pod", metavar="NAME", help="Node agent pod to ask (port-forward).")
+    Optional[str], typer.Option("--pod", metavar="NAME", callback=_pod_reference,
+                                help="Node agent pod to ask (port-forward): NAME, NAMESPACE/NAME (then no -n) or "
+                                     "kubectl's pod/NAME.")
 ]
 NamespaceOption = Annotated[str, typer.Option("-n", "--namespace", help="Namespace of the agent pod (with --pod "
                                               "only: a local data path is shown whole).")]
@@ -84,18 +102,142 @@ def _typed_place_wins(sandbox: Optional[str], **typed: object) -> Optional[str]:
     return sandboxes.checked_env_name(sandbox) if from_env else sandbox  # type: ignore[arg-type]
 
 
-def _local(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[str],
-           own_flag: str = "--bpf-fs DIR") -> sandboxes.LocalTarget:
-    """The one resolver of both dump commands (see kmeshctl.sandboxes.local_target)."""
+def _on_sandbox(name: str) -> str:
+    """The dump command being run again on sandbox ``name`` (`NAME`: a placeholder), see _rerun."""
+    return _rerun(get_current_context().command_path, "--sandbox", name)
+
+
+def _rerun(command: str, flag: str, name: str, after: str = "") -> str:
+    """The command being run again on sandbox ``name`` (kmeshctl.cli.render.rerun_line:
+    every flag typed kept) without --bpf-fs and --admin-port: the sandbox names its own
+    (with --sandbox they are refused), so a pasted fix is accepted."""
     from kmeshctl.cli.render import rerun_line
 
-    target = sandboxes.local_target(bpf_fs, admin_port, sandbox, own_flag, flag_as_typed("sandbox"), rerun_line)
+    return shlex.join(_without_place_flags(shlex.split(rerun_line(command, flag, name, after))))
+
+
+def _without_place_flags(words: list[str]) -> list[str]:
+    """``words`` (a command line) without --bpf-fs and --admin-port and their values."""
+    from kmeshctl.cli.badinput import _without_flag
+
+    for param in ("bpf_fs", "admin_port"):
+        words = _without_flag(words, flag_as_typed(param))
+    return words
+
+
+def _sandbox_of_port(sandbox: Optional[str], admin_port: Optional[int],
+                     bpf_fs: Optional[Path] = None) -> tuple[Optional[str], Optional[int]]:
+    """(sandbox, admin port) to resolve: an --admin-port (no --bpf-fs) that is a sandbox
+    agent's names that sandbox, as --sandbox does (its maps, its agent); given with
+    --sandbox of the same sandbox it says nothing more. Otherwise both as typed."""
+    if admin_port is None or bpf_fs is not None:
+        return sandbox, admin_port
+    owner = next((name for name in sandboxes.names() if _agent_port_of(name) == admin_port), None)
+    if owner is None or sandbox not in (None, owner):
+        return sandbox, admin_port
+    if sandbox is None:
+        _note(f"Using sandbox {owner} ({flag_as_typed('admin_port')} {admin_port} is its node agent's admin port)")
+    return owner, None
+
+
+def _agent_port_of(name: str) -> Optional[int]:
+    """Sandbox ``name``'s agent admin port (None: not started, or a record this version
+    cannot read: that is said when the sandbox is used)."""
+    try:
+        state = sandboxes.load(name)
+    except KmeshctlError:
+        return None
+    return sandboxes.agent_port(state) if state is not None else None
+
+
+def _agent_gone(state: sandboxes.SandboxState) -> str:
+    """How ready sandbox ``state``'s node agent ended (`pid N was killed by SIGKILL (exit
+    status 137), its log is LOG`); '' while it runs (or before it started, or when the
+    sandbox is not ready: _check_finished says that)."""
+    from kmeshctl.sandbox import health
+    from kmeshctl.sandbox.sandbox import PHASE_READY, process_alive
+
+    agents = state.processes_of("agent")
+    if state.phase != PHASE_READY or not agents or process_alive(state, agents[-1]):
+        return ""
+    agent = agents[-1]
+    recorded = health.read_exit_status(agent.exit_file)
+    how = health.exit_text(recorded[0]) if recorded else "has exited"
+    return f"pid {agent.pid} {how}" + (f", its log is {agent.log}" if agent.log else "")
+
+
+def _agent_gone_text(state: sandboxes.SandboxState, gone: str) -> str:
+    """`the node agent of sandbox X is not running: HOW; make the sandbox again: `DOWN &&
+    UP && THIS COMMAND`` (the demo's fix for a dead agent: only `up` starts one)."""
+    from kmeshctl.sandbox.sandbox import remake_line
+
+    again = _rerun(get_current_context().command_path, flag_as_typed("sandbox"), state.name)
+    return (f"the node agent of sandbox {state.name} is not running: {gone}; make the sandbox again: "
+            f"`{remake_line(state.name)} && {again}`")
+
+
+def _local(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[str],
+           own_flag: str = "--bpf-fs DIR") -> sandboxes.LocalTarget:
+    """The one resolver of both dump commands (see kmeshctl.sandboxes.local_target). When
+    nothing local was named and this node has no data path, a configured cluster (see
+    _cluster_configured) is offered beside the sandboxes: an error names its agent pods
+    (see _with_cluster_agents), the note of the only sandbox, picked, says --pod."""
+    picking = bpf_fs is None and admin_port is None and sandbox is None and not sandboxes.DEFAULT_BPF_FS.exists()
+    try:
+        target = sandboxes.local_target(bpf_fs, admin_port, sandbox, own_flag, flag_as_typed("sandbox"), _rerun)
+    except KmeshctlError as err:
+        if picking and str(err).startswith(_NOTHING_PICKED):
+            raise _with_cluster_agents(err) from None
+        raise
     if target.sandbox is not None:
         _check_finished(target.sandbox, named=sandbox is not None or bpf_fs is not None)
         _check_pinned(target.sandbox)
     if target.note:
-        _note(target.note)
+        cluster = picking and _cluster_configured(_typed_words())
+        _note(target.note + (f"; for the agents of {_cluster_source()}, pass --pod POD" if cluster else ""))
     return target
+
+
+# The lines of kmeshctl.sandboxes.local_target when no data path is here and no one sandbox
+# can be picked (none is up, or several are)
+_NOTHING_PICKED = ("this node has no data path of its own", "no data path here")
+
+
+def _with_cluster_agents(err: KmeshctlError) -> KmeshctlError:
+    """``err`` (no local data path picked) with the configured cluster's agent pods too:
+    `; for the maps of the cluster $KUBECONFIG names, pass --pod with one of its kmesh agent
+    pods (...): `COMMAND --pod POD -n NS``, the kubectl command that lists them when it
+    cannot be asked; ``err`` as it is with no cluster configured, or one without kmesh."""
+    if not _cluster_configured(_typed_words()):
+        return err
+    agents = _cluster_agents()
+    if agents == []:
+        return err
+    head = (f"{err}; for the {get_current_context().info_name} of {_cluster_source()}, pass --pod with one of its "
+            "kmesh agent pods")
+    if agents:
+        agent_ns, _, agent = agents[0].partition("/")
+        line = f"{head} ({config_dump.named_pods(agents)}): `{_with_pod(agent, agent_ns)}`"
+    else:
+        line = f"{head}: `kubectl get pods -n {AGENT_NAMESPACE} -l {config_dump.agent_selector()}` lists them"
+    return UsageError(line) if isinstance(err, UsageError) else KmeshctlError(line, err.exit_code)
+
+
+def _cluster_source() -> str:
+    """`the cluster $KUBECONFIG names`: what configures the cluster when no flag names it
+    ($KUBECONFIG, else the pod kmeshctl runs in, else ~/.kube/config: kmeshctl.kube's order)."""
+    from kmeshctl.kube import running_in_cluster
+
+    if run_options().kubeconfig is not None:
+        return "the cluster $KUBECONFIG names"
+    return "this pod's cluster" if running_in_cluster() else "the cluster ~/.kube/config names"
+
+
+def _typed_words() -> list[str]:
+    """The words of the command line being run, as typed (global flags where they were)."""
+    from kmeshctl.cli import cmdline
+
+    return list(cmdline.ARGS)
 
 
 def _check_finished(state: sandboxes.SandboxState, named: bool = True) -> None:
@@ -103,12 +245,11 @@ def _check_finished(state: sandboxes.SandboxState, named: bool = True) -> None:
     say so (exit 1) instead of printing them as if they were the data path. One still being
     created that the user did not name (the only sandbox here, maybe another user's) is
     waited for, never stopped: no `sandbox down` is suggested for it."""
-    from kmeshctl.cli.render import rerun_line
     from kmeshctl.sandbox import lock as lock_mod
     from kmeshctl.sandbox import state as state_mod
     from kmeshctl.sandbox.sandbox import unfinished
 
-    rerun = rerun_line(get_current_context().command_path, "--sandbox", state.name)
+    rerun = _rerun(get_current_context().command_path, "--sandbox", state.name)
     if not named and state.phase != state_mod.PHASE_REMOVING and state.up_is_running() \
             and lock_mod.removed_by(state.name) is None:
         running = state_mod.kmeshctl_command(state.up_pid, f"kmeshctl sandbox up --name {state.name}")
@@ -161,7 +302,86 @@ def _pod_flags(pod: str, namespace: str, **local: object) -> None:
         raise UsageError(f"--pod asks a cluster's agent: leave out {' and '.join(given)}")
     check_namespace_flags()
     client = connect_reachable(run_options())
-    config_dump.check_agent_pod(client, pod, namespace, _command_typed())
+    config_dump.check_agent_pod(client, pod, namespace, _typed_with(("--pod", "-n", "--namespace")))
+
+
+_POD_NAMESPACE = "kmeshctl.dump.pod_namespace"  # ctx.meta: the NAMESPACE of a --pod NAMESPACE/NAME
+
+
+def _pod_name(flag: str, value: str) -> tuple[Optional[str], str]:
+    """(namespace or None, name) of ``flag`` (--pod) ``value``: NAME; kubectl's pod/NAME
+    (pods/, po/); NAMESPACE/NAME, as errors list agent pods. A UsageError for another kind
+    (ds/kmesh: each node's agent has its own data path, one is asked), or a namespace or
+    pod name Kubernetes refuses."""
+    from kmeshctl.cli.names import SUBDOMAIN_RULE, split_exec_target
+    from kmeshctl.namespaces import DNS1123_RULE
+    from kmeshctl.params import DNS1123_LABEL_RE, DNS1123_SUBDOMAIN_RE, given_text
+
+    kind, head = split_exec_target(value)
+    name = value.partition("/")[2] if kind else value
+    given = given_text(flag, value)
+    if kind in ("deploy", "other"):
+        raise UsageError(f"{given}: {flag} takes one pod, not a {value.partition('/')[0]}'s (each node has its own "
+                         "agent, one is asked)")
+    namespace = head if kind == "namespace" else None
+    if namespace is not None and not DNS1123_LABEL_RE.match(namespace):
+        raise UsageError(f"{given}: {shown(namespace)} is not a valid namespace name ({DNS1123_RULE})")
+    if len(name) > 253 or not DNS1123_SUBDOMAIN_RE.match(name):
+        what = f"{shown(name)} is not" if kind else "not"
+        raise UsageError(f"{given}: {what} a valid pod name ({SUBDOMAIN_RULE})")
+    return namespace, name
+
+
+def _check_pod(flag: str, value: str) -> None:
+    """``flag`` (--pod) ``value`` as _pod_name reads it: a UsageError when it cannot."""
+    _pod_name(flag, value)
+
+
+def _pod_example() -> str:
+    """`pass an agent pod (NS/A, NS/B), e.g. `THIS COMMAND --pod A -n NS``, the cluster's
+    first agent pod; when the cluster cannot be asked or has none, the kubectl command
+    that lists them, the example a name of that shape (no command to paste: no pod name
+    is known)."""
+    agents = _cluster_agents()
+    if agents:
+        agent_ns, _, agent = agents[0].partition("/")
+        return f"pass an agent pod ({config_dump.named_pods(agents)}), e.g. `{_with_pod(agent, agent_ns)}`"
+    from kmeshctl.cli.names import POD_NAME_EXAMPLE
+
+    return (f"pass an agent pod's name, e.g. --pod {POD_NAME_EXAMPLE} (`kubectl get pods -A -l "
+            f"{config_dump.agent_selector()}` lists them)")
+
+
+def _with_pod(pod: str, namespace: str) -> str:
+    """The command being run with `--pod POD -n NAMESPACE` instead of the --pod and -n typed."""
+    return _typed_with(("--pod", "-n", "--namespace"), "--pod", pod, "-n", namespace)
+
+
+def _typed_with(dropped: tuple[str, ...], *added: str) -> str:
+    """The command being run as typed (every flag kept, in its place) without the flags
+    ``dropped`` (with their values), then ``added``. Read from the words typed, so that it
+    holds in --pod's own parsing too, before the values of the flags after it are known."""
+    from kmeshctl.cli.badinput import _without_flag
+
+    words = _typed_words()
+    for spelling in dropped:
+        while (fewer := _without_flag(words, spelling)) != words:
+            words = fewer
+    return shlex.join(["kmeshctl", *words, *added])
+
+
+def _pod_namespace(pod: str, namespace: str) -> str:
+    """The namespace of agent pod ``pod``: a --pod NAMESPACE/NAME's, else -n's. Both typed,
+    naming two namespaces: bad input, with each command to paste."""
+    ctx = get_current_context()
+    given = ctx.meta.get(_POD_NAMESPACE)
+    if given is None or given == namespace:
+        return namespace
+    if ctx.get_parameter_source("namespace") in (None, ParameterSource.DEFAULT):
+        return given
+    flag = flag_as_typed("namespace")
+    raise UsageError(f"{flag_as_typed('pod')} {given}/{pod} and {flag} {namespace} name two namespaces; give one: "
+                     f"`{_with_pod(pod, given)}` or `{_with_pod(pod, namespace)}`")
 
 
 def _command_typed() -> str:
@@ -199,17 +419,18 @@ def _refuse_cluster_without_pod(what: str, **local: object) -> None:
         agent_ns, _, agent = agents[0].partition("/")
         raise UsageError(f"{head} (agent pods: {config_dump.named_pods(agents)}): `{_command_typed()} --pod {agent} "
                          f"-n {agent_ns}`{tail}")
-    raise UsageError(f"{head}: `kubectl get pods -n {AGENT_NAMESPACE} -l "
-                     f"{','.join(f'{k}={v}' for k, v in config_dump.AGENT_POD_LABELS.items())}` lists them{tail}")
+    raise UsageError(f"{head}: `kubectl get pods -n {AGENT_NAMESPACE} -l {config_dump.agent_selector()}` lists "
+                     f"them{tail}")
 
 
-def _cluster_agents() -> list[str]:
-    """`namespace/name` of the cluster's agent pods; [] when it cannot be asked or has none."""
+def _cluster_agents() -> Optional[list[str]]:
+    """`namespace/name` of the cluster's agent pods ([] when it has none); None when it
+    cannot be asked."""
     try:
         client = connect_reachable(run_options())
-        return config_dump.agent_pod_refs(client) or []
+        return config_dump.agent_pod_refs(client)
     except KmeshctlError:
-        return []
+        return None
 
 
 @contextlib.contextmanager
@@ -233,9 +454,9 @@ def _point_at_sandboxes(err: MapMissingError) -> KmeshctlError:
     problem = str(err).split(": load the data path first")[0]
     found = sandboxes.names()
     if len(found) == 1:
-        up = f"sandbox {found[0]} is up: `kmeshctl dump maps --sandbox {found[0]}` reads its maps"
+        up = f"sandbox {found[0]} is up: `{_on_sandbox(found[0])}` reads its maps"
     else:
-        up = f"sandboxes {', '.join(found)} are up: `kmeshctl dump maps --sandbox NAME` reads one's maps"
+        up = f"sandboxes {', '.join(found)} are up: `{_on_sandbox('NAME')}` reads one's maps"
     return KmeshctlError(f"{problem}; {up} (their bpffs directories: `kmeshctl sandbox list -o wide`)")
 
 
@@ -258,7 +479,7 @@ def _stray_word(command: str, words: list[str], args: list[str]) -> str:
     if len(words) != 1:
         return ""
     word = words[0]
-    typed = [w for w in args if w != word]
+    typed = _without_place_flags([w for w in args if w != word])
     if word in sandboxes.names():
         return f"; give the sandbox with --sandbox: `{shlex.join(['kmeshctl', *typed, '--sandbox', word])}`"
     if command == "maps":
@@ -314,6 +535,7 @@ def dump_maps(
     dumper.check_map_name(map_name)
     sandbox = _typed_place_wins(sandbox, pod=pod, bpf_fs=bpf_fs, admin_port=admin_port)
     if pod:
+        namespace = _pod_namespace(pod, namespace)
         _pod_flags(pod, namespace, bpf_fs=bpf_fs, sandbox=sandbox)
         _print_agent_maps(pod, namespace, admin_port or ADMIN_PORT, map_name, output)
         return
@@ -321,16 +543,13 @@ def dump_maps(
     _refuse_namespace_without_pod()
     if bpf_fs is not None:
         _check_bpf_fs(bpf_fs)
-    # --admin-port only says where to ask for pod names: alone it chooses no data path
+    sandbox, admin_port = _sandbox_of_port(sandbox, admin_port, bpf_fs)
+    # --admin-port of no sandbox's agent only says where to ask for pod names: alone it chooses no data path
     chooses = bpf_fs is not None or sandbox is not None
     target = _local(bpf_fs, admin_port if chooses else None, sandbox)
     port = admin_port or target.admin_port or ADMIN_PORT
-    named = target.sandbox.name if target.sandbox is not None else None
-    own_agent = named if admin_port is None else None  # --admin-port may name another sandbox's agent
-    asked = admin_port is not None or target.sandbox is not None
-    fix = config_dump.agent_check(own_agent) if own_agent else _admin_port_fix(admin_port, target.sandbox is not None)
-    pods = _pod_names(lambda: config_dump.fetch_local(config_dump.CACHE_PATH, port, run_options().quiet, named),
-                      f"at 127.0.0.1:{port}", asked, fix) if map_name in (None, "km_manage") else {}
+    own_agent = target.sandbox if admin_port is None else None  # --admin-port may name another sandbox's agent
+    pods = _local_pods(target, admin_port, own_agent) if map_name in (None, "km_manage") else {}
     with _maps_of(target):
         if is_data(output):
             data = dumper.dump_json(target.bpffs, map_name, pods)
@@ -339,8 +558,25 @@ def dump_maps(
         else:
             cookies = dumper.print_tables(target.bpffs, map_name, _console(output), pods=pods,
                                           wide=output is OutputFormat.wide)
-    if asked and not isinstance(pods, dumper.NoAnswer):
-        _say_unknown_cookies(cookies, pods, port, own_agent)
+    if (admin_port is not None or target.sandbox is not None) and not isinstance(pods, dumper.NoAnswer):
+        _say_unknown_cookies(cookies, pods, port, own_agent.name if own_agent else None)
+
+
+def _local_pods(target: sandboxes.LocalTarget, admin_port: Optional[int],
+                own_agent: Optional[sandboxes.SandboxState]) -> dict[int, str]:
+    """netns cookie -> pod from the agent of the local data path ``target`` (see _pod_names):
+    the sandbox's own agent (``own_agent``) is not asked when its process is known to have
+    ended: a note says so with the fix that starts it again (`sandbox up`)."""
+    port = admin_port or target.admin_port or ADMIN_PORT
+    named = own_agent.name if own_agent else None
+    gone = _agent_gone(own_agent) if own_agent else ""
+    if own_agent and gone:
+        _note(f"Pods not named: {_agent_gone_text(own_agent, gone)}")
+        return dumper.NoAnswer(gone, running=False)
+    asked = admin_port is not None or target.sandbox is not None
+    fix = config_dump.agent_check(named) if named else _admin_port_fix(admin_port, target.sandbox is not None)
+    return _pod_names(lambda: config_dump.fetch_local(config_dump.CACHE_PATH, port, run_options().quiet, named),
+                      f"at 127.0.0.1:{port}", asked, fix)
 
 
 def _admin_port_fix(admin_port: Optional[int], sandbox: bool) -> str:
@@ -457,11 +693,13 @@ def dump_config(
     """
     sandbox = _typed_place_wins(sandbox, pod=pod, admin_port=admin_port)
     if pod:
+        namespace = _pod_namespace(pod, namespace)
         _pod_flags(pod, namespace, sandbox=sandbox)
         data = config_dump.fetch_from_pod(config_dump.CACHE_PATH, pod, namespace, admin_port or ADMIN_PORT, run_options())
     else:
         _refuse_cluster_without_pod("config", sandbox=sandbox, admin_port=admin_port)
         _refuse_namespace_without_pod()
+        sandbox, admin_port = _sandbox_of_port(sandbox, admin_port)
         data = _local_cache(_local(None, admin_port, sandbox, "--admin-port PORT"), admin_port is not None)
     if is_data(output):
         print_data(config_dump.cache_output(data), output)
@@ -477,11 +715,10 @@ def _with_sandboxes_named(err: KmeshctlError, port: int) -> KmeshctlError:
         return err
     problem = str(err).split(": start the agent")[0]
     if len(found) == 1:
-        up, ask = f"sandbox {found[0]} is up: ask its agent", f"--sandbox {found[0]}"
+        up, ask = f"sandbox {found[0]} is up: ask its agent", _on_sandbox(found[0])
     else:
-        up, ask = f"sandboxes {', '.join(found)} are up: ask the agent of one", "--sandbox NAME"
-    return KmeshctlError(f"{problem}; {up} with `kmeshctl dump config {ask}` "
-                         "(agent addresses: `kmeshctl sandbox list -o wide`)")
+        up, ask = f"sandboxes {', '.join(found)} are up: ask the agent of one", _on_sandbox("NAME")
+    return KmeshctlError(f"{problem}; {up} with `{ask}` (agent addresses: `kmeshctl sandbox list -o wide`)")
 
 
 def _nothing_at_given_port(err: KmeshctlError, port: int) -> KmeshctlError:
@@ -493,10 +730,9 @@ def _nothing_at_given_port(err: KmeshctlError, port: int) -> KmeshctlError:
                f"leave out {flag} to find the agent automatically")
     found = sandboxes.names()
     if len(found) == 1:
-        message += f"; sandbox {found[0]} is up: ask its agent with `kmeshctl dump config --sandbox {found[0]}`"
+        message += f"; sandbox {found[0]} is up: ask its agent with `{_on_sandbox(found[0])}`"
     elif found:
-        message += (f"; sandboxes {', '.join(found)} are up: ask the agent of one with `kmeshctl dump config "
-                    "--sandbox NAME`")
+        message += f"; sandboxes {', '.join(found)} are up: ask the agent of one with `{_on_sandbox('NAME')}`"
     return KmeshctlError(message + (" (agent addresses: `kmeshctl sandbox list -o wide`)" if found else ""))
 
 
@@ -515,6 +751,9 @@ def _local_cache(target: sandboxes.LocalTarget, port_given: bool = False) -> dic
                 raise _nothing_at_given_port(err, port) from err
             raise _with_sandboxes_named(err, port) from err
     name = target.sandbox.name
+    gone = _agent_gone(target.sandbox)
+    if gone:
+        raise KmeshctlError(_agent_gone_text(target.sandbox, gone))
     port = sandboxes.admin_port(target.sandbox)
     try:
         return config_dump.fetch_local(config_dump.CACHE_PATH, port, run_options().quiet, name)
@@ -529,3 +768,6 @@ POSITIONAL_READERS[("dump", "maps")] = lambda words, args: _stray_word("maps", w
 POSITIONAL_READERS[("dump", "config")] = lambda words, args: _stray_word("config", words, args)
 # `dump maps DIR`: offered as --bpf-fs DIR only when the command takes it
 POSITIONAL_CHECKS[("dump", "maps", "bpf_fs")] = lambda flag, value: _check_bpf_fs(Path(value))
+# `dump config kmesh-system/kmesh-h9rc2`: offered as --pod as typed (--pod takes that form)
+POSITIONAL_CHECKS[("dump", "maps", "pod")] = _check_pod
+POSITIONAL_CHECKS[("dump", "config", "pod")] = _check_pod

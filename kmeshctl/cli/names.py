@@ -21,13 +21,15 @@ _SUBDOMAIN = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9
 SUBDOMAIN_RULE = ("an RFC 1123 subdomain: at most 253 lower-case letters, digits, '-' or '.', starting and "
                   "ending with a letter or digit")
 
+POD_NAME_EXAMPLE = "kmesh-5jnht"  # an agent pod's name as its DaemonSet makes them (kmesh-<5 characters>)
+
 # parameter name -> (what it names, pattern, rule, example)
 _RULES: dict[str, tuple[str, re.Pattern[str], str, str]] = {
     "namespace": ("namespace name", DNS1123_LABEL_RE, DNS1123_RULE, "default"),
     "istio_namespace": ("namespace name", DNS1123_LABEL_RE, DNS1123_RULE, "istio-system"),
     "pod_namespace": ("namespace name", DNS1123_LABEL_RE, DNS1123_RULE, "kmesh-system"),
-    "pod_name": ("pod name", _SUBDOMAIN, SUBDOMAIN_RULE, "kmesh-5jnht"),
-    "pod": ("pod name", _SUBDOMAIN, SUBDOMAIN_RULE, "kmesh-5jnht"),
+    "pod_name": ("pod name", _SUBDOMAIN, SUBDOMAIN_RULE, POD_NAME_EXAMPLE),
+    "pod": ("pod name", _SUBDOMAIN, SUBDOMAIN_RULE, POD_NAME_EXAMPLE),
     "node_name": ("node name", _SUBDOMAIN, SUBDOMAIN_RULE, "node-1"),
     "service_account": ("service account name", _SUBDOMAIN, SUBDOMAIN_RULE, "kmesh"),
 }
