@@ -64,10 +64,9 @@ def forwarded(monkeypatch) -> list[tuple[str, str, str]]:
 @pytest.fixture
 def no_home_kubeconfig(tmp_path: Path, monkeypatch) -> None:
     """No ~/.kube/config, not in a pod: only what is typed or exported configures a cluster."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    from test_cli_pasted_hints import _no_cluster_home
+
+    _no_cluster_home(tmp_path, monkeypatch)
 
 
 def _run(capsys, words: list[str]) -> tuple[int, str, str]:

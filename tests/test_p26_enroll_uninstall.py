@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 
 import pytest
 
@@ -42,23 +41,9 @@ def _pasted(line: str, start: str = "kmeshctl ") -> list[list[str]]:
 
 
 def _run_verbatim(cluster, words: list[str]):  # noqa: F811
-    """``words`` (a pasted `kmeshctl ...` line) through kmeshctl.cli.main as typed: no
-    --kubeconfig added (the pasted line must carry it)."""
-    from kmeshctl.cli import main
-    from standin.fixtures import CliResult
-
-    assert words[0] == "kmeshctl", words
-    cluster.capsys.readouterr()
-    saved, sys.argv = sys.argv, list(words)
-    try:
-        main()
-        code = 0
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    finally:
-        sys.argv = saved
-    captured = cluster.capsys.readouterr()
-    return CliResult(code, captured.out, captured.err)
+    """``words`` (a pasted `kmeshctl ...` line) run as typed: no --kubeconfig added (the
+    pasted line must carry it)."""
+    return cluster.as_typed(*words)
 
 
 def _rollout_ready(monkeypatch) -> None:

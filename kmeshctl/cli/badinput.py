@@ -16,7 +16,8 @@ from typer._click.core import ParameterSource
 
 from kmeshctl.asciinum import DURATION_EXAMPLES, duration_words, is_duration_text, is_integer_text, is_number_text, \
     parse_duration
-from kmeshctl.params import NOT_A_NUMBER, NOT_ACCEPTED, NOT_AN_INTEGER, OUT_OF_RANGE, bounded, given_text
+from kmeshctl.params import (DEFAULT_IMAGE, DEFAULT_ISTIO_NAMESPACE, NOT_A_NUMBER, NOT_ACCEPTED, NOT_AN_INTEGER,
+                             OUT_OF_RANGE, bounded, given_text)
 
 if TYPE_CHECKING:
     from kmeshctl.kube import KubeTarget
@@ -343,8 +344,6 @@ COMMAND_HABITS: dict[tuple[str, str], str] = {
                                          "leave {flag} out",
     ("uninstall", "--wait"): "; uninstall always waits for each object to go (each node's agent cleans up as it "
                              "stops): leave {flag} out; --timeout DURATION bounds the wait",
-    ("uninstall", "-y"): "; uninstall does not ask: leave {flag} out",
-    ("uninstall", "--yes"): "; uninstall does not ask: leave {flag} out",
 }
 # kubectl's -w/--watch and a --wait on a command that shows the state once: re-run it.
 ONCE_COMMANDS = ("status", "version", "sandbox status", "sandbox list", "waypoint list", "waypoint status",
@@ -387,16 +386,26 @@ def command_habit_hint(command_path: str, typed: str, args: Sequence[str] = ()) 
     flag = typed.partition("=")[0]
     hint = COMMAND_HABITS.get((words, flag), "")
     if "{without}" in hint:  # the line typed less the flag and its value; {waypoint}: its --name;
-        # {namespace}: its -n, else the one it would use; {cluster}: the kubeconfig flags typed, for kubectl
+        # {namespace}: its -n, else the one it would use; {cluster}: the kubeconfig flags typed, for kubectl;
+        # {typed}: the flag's value typed (TAG: none); {revision}: that value as an istiod Service's suffix;
+        # {istio_namespace}: --istio-namespace typed, else its default; {image}: the node agent's image, untagged
         import shlex
 
         rest = _without_flag(args, flag)
         name = typed_value(rest, "--name") or "waypoint"
-        namespace = typed_value(rest, "-n", "--namespace") or _default_namespace(rest)
+        namespace = typed_value(rest, "-n", "--namespace") or _default_namespace(rest) if "{namespace}" in hint \
+            else ""
         cluster = [w for f in ("--kubeconfig", "--context") if (v := typed_value(rest, f)) for w in (f, v)]
+        value = typed_value(args, flag) or ""
         return hint.format(flag=flag, without=shlex.join(["kmeshctl", *rest]), waypoint=name, namespace=namespace,
-                           cluster=f" {shlex.join(cluster)}" if cluster else "")
+                           cluster=f" {shlex.join(cluster)}" if cluster else "", typed=shlex.quote(value or "TAG"),
+                           revision=value if _DNS_LABEL.fullmatch(value) else "REVISION",
+                           istio_namespace=typed_value(rest, "--istio-namespace") or DEFAULT_ISTIO_NAMESPACE,
+                           image=DEFAULT_IMAGE.rpartition(":")[0])
     return hint.format(flag=flag, value=_sandbox_value(typed, args))
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?")  # istiod-<revision> stays a Service name
 
 
 def typed_value(args: Sequence[str], *spellings: str) -> Optional[str]:
@@ -558,12 +567,29 @@ COMMAND_HABITS[("waypoint apply", "--for")] = (
 
 # istioctl's flags for what kmeshctl does otherwise (istioctl install -f / --set, waypoint
 # apply --enroll-namespace, waypoint delete --all, uninstall --purge).
-_NO_VALUES_FILE = ("; install reads no values file (istioctl's {flag}): each setting is a flag of its own "
+# (helm's and cilium's: --values, --set-string, --set-file; --version for the chart's.)
+_NO_VALUES_FILE = ("; install reads no values file ({tool} {{flag}}): each setting is a flag of its own "
                    "(`kmeshctl install --help`), and `kmeshctl render` prints the manifests to change by hand")
-for _flag in ("-f", "--filename"):
-    COMMAND_HABITS[("install", _flag)] = _NO_VALUES_FILE
-COMMAND_HABITS[("install", "--set")] = ("; install has no --set (istioctl's): each setting is a flag of its own "
-                                       "(`kmeshctl install --help`)")
+_NO_SET = "; install has no {{flag}} ({tool}): each setting is a flag of its own (`kmeshctl install --help`)"
+for _flag, _tool in (("-f", "istioctl's"), ("--filename", "istioctl's"), ("--values", "helm's and cilium's")):
+    COMMAND_HABITS[("install", _flag)] = _NO_VALUES_FILE.format(tool=_tool)
+for _flag, _tool in (("--set", "istioctl's"), ("--set-string", "helm's and cilium's"),
+                     ("--set-file", "helm's and cilium's")):
+    COMMAND_HABITS[("install", _flag)] = _NO_SET.format(tool=_tool)
+COMMAND_HABITS[("install", "--version")] = (
+    "; the node agent's version is its image's tag (helm's and cilium's {flag}): `{without} --image {image}:{typed}` "
+    "(`kmeshctl version` shows what runs)")
+# istioctl's -y/--skip-confirmation: kmeshctl asks nothing
+for _command in ("install", "uninstall"):
+    for _flag in ("-y", "--yes", "--skip-confirmation"):
+        COMMAND_HABITS[(_command, _flag)] = f"; {_command} does not ask: leave {{flag}} out"
+# istioctl's --revision: kmesh installs no revisions; an istiod revision's (ASM) is followed by its Service
+for _flag in ("-r", "--revision"):
+    COMMAND_HABITS[("install", _flag)] = (
+        "; kmesh has no revisions of its own (istioctl's {flag}): its agents follow the istiod --xds-address names "
+        "(ASM: the istiod-<revision> Service), `{without} --xds-address istiod-{revision}.{istio_namespace}.svc:15012`")
+COMMAND_HABITS[("version", "--short")] = ("; version's lines are short already (kubectl's and istioctl's {flag}): "
+                                          "leave it out, `{without}` (-o json for every field)")
 COMMAND_HABITS[("waypoint apply", "--enroll-namespace")] = (
     "; waypoint apply labels no namespace (istioctl's --enroll-namespace): leave it out, `{without}`, and opt the "
     "namespace in with `kubectl label namespace {namespace} istio.io/use-waypoint={waypoint}{cluster}`")

@@ -101,22 +101,29 @@ def typed_line(args: list[str]) -> str:
 
 def carry_typed_globals(message: str, args: list[str]) -> str:
     """Each backticked `kmeshctl ...` of ``message`` with the global flags typed in
-    ``args`` (the root has not read them yet: given_flags has none), but a local one
-    (`kmeshctl sandbox list`: a cluster flag would be noise)."""
-    typed: list[str] = []
+    ``args`` that it does not name already (the root may not have read them: given_flags
+    may have none), but a local one (`kmeshctl sandbox list`: a cluster flag would be
+    noise) and a help line (`kmeshctl install --help` reads no cluster)."""
+    typed: list[list[str]] = []  # [flag, value] or [flag=value], each as typed
     for i, arg in enumerate(args):
         if arg == "--":
             break
-        if arg in GLOBAL_FLAGS and i + 1 < len(args):
-            typed += args[i:i + 2]
-        elif arg.partition("=")[0] in GLOBAL_FLAGS and "=" in arg:
-            typed.append(arg)
+        if arg in GLOBAL_FLAGS and i + 1 < len(args) and args[i + 1]:
+            typed.append(args[i:i + 2])
+        elif arg.partition("=")[0] in GLOBAL_FLAGS and arg.partition("=")[2]:  # never an empty value: refused
+            typed.append([arg])
 
     def carried(match: re.Match[str]) -> str:
-        words = shlex.split(match.group(1))
-        if not typed or words[0] != "kmeshctl" or words[1:2] and words[1] in LOCAL_GROUPS:
+        try:
+            words = shlex.split(match.group(1))
+        except ValueError:  # a backtick of a value echoed: no command to carry them
             return match.group(0)
-        return f"`{shlex.join([words[0], *typed, *words[1:]])}`"
+        own = words[:words.index("--")] if "--" in words else words
+        if words[0] != "kmeshctl" or words[1:2] and words[1] in LOCAL_GROUPS or any(w in HELP_FLAGS for w in own):
+            return match.group(0)
+        extra = [w for given in typed if not any(spelled(w, {given[0].partition("=")[0]}) for w in own)
+                 for w in given]
+        return f"`{shlex.join([words[0], *extra, *words[1:]])}`" if extra else match.group(0)
 
     return SUGGESTED.sub(carried, message)
 
@@ -206,7 +213,8 @@ def no_such_command_line(word: str, ctx: _click.Context, around: Optional[tuple[
     from kmeshctl.params import shown
 
     head = f"{ctx.command_path} has no command {shown(word) if word else repr(word)}; "
-    habit = _command_habit_line(word, ctx, *(around or ([], [])))  # `help logs`: no words around it
+    # `help logs`: no words around it (nor the kind's verbs: `help sandbox ls` asks for list's help)
+    habit = _command_habit_line(word, ctx, *(around or ([], [])), typed=around is not None)
     if habit:
         return head + habit
     names = [n for n, sub in sorted(getattr(ctx.command, "commands", {}).items()) if not sub.hidden]
@@ -289,12 +297,25 @@ VERB_SUBCOMMANDS = {("get", False): "list", ("get", True): "status", ("describe"
                     ("describe", True): "status", ("delete", True): {"sandbox": "down", "waypoint": "delete"}}
 
 
-def _command_habit_line(word: str, ctx: _click.Context, before: list[str], after: list[str]) -> str:
+# kubectl's, docker's and ls' verbs typed after a kind's group (`sandbox describe NAME`,
+# `sandbox rm NAME`, `waypoint ls`) -> the kubectl verb they stand for, read verb first
+# (`describe sandbox NAME`) by _kubectl_verb_line.
+GROUP_VERBS = {"describe": "describe", "show": "describe", "info": "describe", "get": "get", "ls": "get",
+               "delete": "delete", "rm": "delete", "remove": "delete", "del": "delete"}
+
+
+def _command_habit_line(word: str, ctx: _click.Context, before: list[str], after: list[str],
+                        typed: bool = True) -> str:
     """The fix for a command word of kubectl or docker kmeshctl spells otherwise; empty
-    when there is none."""
+    when there is none. ``typed``: the word is on the line run (not `help WORD`)."""
     path = tuple(ctx.command_path.split()[1:])
     if not path and word.lower() in KUBECTL_VERBS:
         return _kubectl_verb_line(word.lower(), ctx, before, after)
+    if typed and len(path) == 1 and path[0] in PLURALS and word.lower() in GROUP_VERBS:
+        line = _kubectl_verb_line(GROUP_VERBS[word.lower()], ctx, before, [path[0], *after])
+        names = [n for n, sub in ctx.command.commands.items() if not sub.hidden]
+        meant = command_synonyms(word, names)  # `did you mean down?`, then the line that does it
+        return f"did you mean {' or '.join(meant)}? {line}" if line and meant else line
     if path == ("sandbox",) and word.lower() == "run":
         return _run_as_exec_line(after, ctx.command.commands["exec"])
     if (path, word.lower()) in WORD_HABITS:
@@ -340,7 +361,7 @@ def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after:
         return ""
     positional, flags = _split_typed(after, root)
     if not positional:
-        return ""
+        return _status_line(root, before + flags) if verb != "delete" else ""
     kind = KIND_WORDS.get(positional[0].partition("/")[0].lower())
     group = getattr(root, "commands", {}).get(kind or "")
     if group is None:
@@ -359,6 +380,9 @@ def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after:
     plural = PLURALS[kind]
     if sub is None:  # `delete sandbox`: kubectl wants a NAME too
         deleting = VERB_SUBCOMMANDS[("delete", True)][kind]  # type: ignore[index]
+        every = _flags_taken(group.commands[deleting], flags)
+        if any(spelled(w, {"--all"}) for w in every):  # kubectl's `delete sandboxes --all`, typed: its own line
+            return f"to remove every {kind}: `{shlex.join(['kmeshctl', kind, deleting, *every])}`"
         lister = shlex.join(["kmeshctl", kind, "list", *_flags_taken(group.commands["list"], flags)])
         return (f"{plural} are {'removed' if deleting == 'down' else 'deleted'} by name: kmeshctl {kind} {deleting} "
                 f"--name NAME (their names: `{lister}`)")
@@ -391,6 +415,17 @@ def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after:
 
 
 PLURALS = {"sandbox": "sandboxes", "waypoint": "waypoints"}
+
+
+def _status_line(root: _click.Command, flags: list[str]) -> str:
+    """kubectl's `get` or `describe` of no kind: `did you mean status? `kmeshctl status``,
+    with the flags typed that status takes; empty with no status command."""
+    status = getattr(root, "commands", {}).get("status")
+    if status is None:
+        return ""
+    return f"did you mean status? `{shlex.join(['kmeshctl', 'status', *_flags_taken(status, flags)])}`"
+
+
 # Kinds of Kubernetes and Istio that kubectl gets and kmeshctl has no command for (their
 # names, plurals and short names as kubectl takes them).
 KUBECTL_KINDS = frozenset((

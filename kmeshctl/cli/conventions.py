@@ -36,8 +36,8 @@ from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS
                                   LEADING_FLAGS, NAMESPACE_FLAGS, QUIET_FLAGS, command_words, leading_flag,
                                   option_below, option_spelled, options_by_kind, resolve, walk, with_help_pointer,
                                   with_running_help_pointer, word_positions)
-from kmeshctl.cli.command_hints import (missing_argument_line, missing_command_line, missing_command_text,
-                                        no_such_command_line, words_around)
+from kmeshctl.cli.command_hints import (carry_typed_globals, missing_argument_line, missing_command_line,
+                                        missing_command_text, no_such_command_line, words_around)
 from kmeshctl.cli.option_hints import (all_namespaces_hint, flag_value_hint, no_such_option_line, on_off_hint,
                                        positional_name_hint, spaced_dry_run_value, takes_namespace_arguments,
                                        value_missing_text, value_needed_line)
@@ -98,7 +98,8 @@ class KmeshctlGroup(TyperGroup):
             if command is not self:
                 _global_flags_named(command)
                 _values_required(command)
-                _cluster_flags_checked(command)  # innermost: a bad name or value is reported first
+                _ineffective_flags_warned(command)  # once every check passed: the command runs
+                _cluster_flags_checked(command)  # innermost check: a bad name or value is reported first
                 names_checked(command, lambda: cmdline.ARGS)
                 _conflicts_checked(command)
 
@@ -189,6 +190,36 @@ def _durations_shown(command: _click.Command) -> None:
 # Flags that contradict each other when both are given (`waypoint apply --dry-run --wait`:
 # nothing is applied, so there is nothing to wait for): bad input rather than one ignored.
 CONFLICTS = (("dry_run", "wait", "nothing is applied, so there is nothing to wait for"),)
+
+
+# A flag that does something only with an on/off flag on (`waypoint apply --timeout 5`
+# bounds only --wait's wait): typed with it off, a warning on stderr, not a silent no-op; the
+# command runs (kubectl warns too). With --dry-run nothing waits either way: no warning.
+NEEDS_ON = (("timeout", "wait"),)
+
+
+def _ineffective_flags_warned(command: _click.Command) -> None:
+    """Wrap ``command``'s callback: a NEEDS_ON flag typed while its on/off flag is off gets
+    `Warning: --timeout has effect only with --wait` (-q keeps it: the flag typed is unused)."""
+    callback = command.callback
+    names = {p.name for p in command.params}
+    pairs = [pair for pair in NEEDS_ON if set(pair) <= names]
+    if callback is None or not pairs:
+        return
+
+    def warned(*positional: Any, **values: Any) -> Any:
+        from typer._click.globals import get_current_context
+
+        ctx = get_current_context()
+        for flag, needed in pairs:
+            if ctx.get_parameter_source(flag) != ParameterSource.COMMANDLINE or values.get("dry_run"):
+                continue
+            if not values.get(needed):
+                typer.echo(f"Warning: {flag_as_typed(flag)} has effect only with {flag_as_typed(needed)} "
+                           f"({ctx.command_path.partition(' ')[2]} does not wait without it)", err=True)
+        return callback(*positional, **values)
+
+    command.callback = warned
 
 
 def _conflicts_checked(command: _click.Command) -> None:
@@ -935,6 +966,13 @@ def _fail(line: str) -> None:
     echo_coloured(bounded_line(visible(line)), typer.colors.RED)
 
 
+def _with_typed_globals(line: str) -> str:
+    """A line about bad input (click may have refused the line before the root read its
+    flags): each suggested kmeshctl command with the --kubeconfig / --context /
+    --request-timeout typed, as every other message's (suggestions.paste_ready)."""
+    return carry_typed_globals(line, cmdline.ARGS)
+
+
 def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
     """Call ``run``; its result or failure as an exit code, each failure one line on stderr
     (the message's suggested commands made paste-ready, no internal class names)."""
@@ -947,9 +985,9 @@ def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
         return err.exit_code
     except _click.exceptions.BadParameter as err:
         if isinstance(err, _click.exceptions.MissingParameter):
-            _fail(_one_line_usage_error(err))
+            _fail(_with_typed_globals(_one_line_usage_error(err)))
         else:
-            _fail(with_help_pointer(f"Error: {bad_value_line(err, cmdline.ARGS)}", err))
+            _fail(_with_typed_globals(with_help_pointer(f"Error: {bad_value_line(err, cmdline.ARGS)}", err)))
         return 2
     except _click.exceptions.NoSuchOption as err:
         if err.ctx is not None and err.option_name.partition("=")[0] in ALL_NAMESPACES_FLAGS and \
@@ -957,10 +995,10 @@ def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
                                        else cmdline.ARGS):
             typer.echo(err.ctx.get_help())  # `down -A --help`: the help asked for, which says what to use
             return 0
-        _fail(no_such_option_line(err))
+        _fail(_with_typed_globals(no_such_option_line(err)))
         return 2
     except TyperException as err:
-        _fail(_one_line_usage_error(err))
+        _fail(_with_typed_globals(_one_line_usage_error(err)))
         return getattr(err, "exit_code", 2)
     except (Abort, KeyboardInterrupt, stopping.LetOut) as err:
         stop = stopping.stop_in(err)  # a signal, or Ctrl-C's KeyboardInterrupt; never click's `Aborted.`

@@ -16,7 +16,7 @@ from kmeshctl.cli import cmdline
 from kmeshctl.cli.badinput import NEVER_GUESSED, command_habit_hint, guessable, takes_value, typed_target, with_dashes
 from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_OPTION_NAMES, OUTPUT_FLAGS,
                                   command_words, option_below, option_spelled, options_by_kind, resolve, spelled,
-                                  with_help_pointer)
+                                  typed_command_path, with_help_pointer)
 from kmeshctl.cli.command_hints import carry_typed_globals, commands_with, own_examples, run_with, typed_line
 from kmeshctl.cli.suggestions import SUGGEST_CLOSENESS, SYSTEM_NAMESPACE_COMMANDS, paste_ready
 from kmeshctl.errors import KmeshctlError
@@ -611,16 +611,55 @@ HABITS = (("-c", "stdin", "; sandbox pods have no containers (a pod is a network
           ("--file", "files", "; did you mean -f/--filename?"))
 
 
-def _habit_hint(typed: str, command: _click.Command) -> str:
-    """A hint for a flag the user knows from kubectl/fortio that this command spells
-    otherwise (`demo traffic-shift -n 10` -> -c/--requests); empty when none applies."""
+def _habit_hint(typed: str, command: _click.Command, path: str = "") -> str:
+    """A hint for a flag the user knows from kubectl/fortio that this command (spelled
+    ``path``) spells otherwise (`demo traffic-shift -n 10` -> -c/--requests, `enable-ns
+    -w` -> --wait); empty when none applies."""
     names = {p.name for p in command.params}
     if typed in ("-n", "--namespace") and "namespace" not in names and takes_namespace_arguments(command):
         return _namespaces_as_arguments_hint(typed)
+    if typed == "-w" and "wait" in names:  # kubectl's wait flag is --wait; -w is its --watch
+        words = list(cmdline.ARGS)
+        end = words.index("--") if "--" in words else len(words)
+        if typed not in words[:end]:  # `-w=false`: what was meant is unclear
+            return "; did you mean --wait?"
+        line = [w for w in words[:end] if w != typed] + ["--wait"] + words[end:]  # after the command: its own
+        return f"; did you mean --wait? `{shlex.join(['kmeshctl', *line])}`"
+    if typed == "--timeout" and "timeout" not in names and path:
+        return _request_timeout_hint(path)
     for flag, param, hint in HABITS:
         if typed == flag and (param in names or not param):
             return hint
     return ""
+
+
+def _respelled(typed: str, meant: str) -> list[str]:
+    """The words typed (before `--`) with the flag ``typed`` spelled ``meant`` where it is
+    (`--timeout=5s` -> `--request-timeout=5s`)."""
+    words = list(cmdline.ARGS)
+    end = words.index("--") if "--" in words else len(words)
+    for i, word in enumerate(words[:end]):
+        if word == typed or word.startswith(typed + "="):
+            words[i] = meant + word[len(typed):]
+    return words
+
+
+def _request_timeout_hint(path: str) -> str:
+    """`status --timeout 5s`: the command waits for nothing; kubectl's --request-timeout
+    bounds each API request (`kmeshctl --request-timeout 5s status`, when the value typed
+    is a duration). Empty for a local command (it asks no API server)."""
+    from kmeshctl.asciinum import is_duration_text
+    from kmeshctl.cli.badinput import typed_value
+    from kmeshctl.cli.suggestions import LOCAL_GROUPS
+
+    words = path.split()[1:]
+    if words and words[0] in LOCAL_GROUPS:
+        return ""
+    value = typed_value(cmdline.ARGS, "--timeout")
+    line = f" `{shlex.join(['kmeshctl', *_respelled('--timeout', '--request-timeout')])}`" if value is not None \
+        and is_duration_text(value) else ""
+    return (f"; did you mean --request-timeout (how long one API request may take; {' '.join(words)} waits for "
+            f"nothing else)?{line}")
 
 
 def takes_namespace_arguments(command: _click.Command) -> bool:
@@ -687,8 +726,10 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     cut-off lets `--contxt` suggest --output, and never offers the global flags)."""
     ctx = err.ctx
     typed = err.option_name.partition("=")[0]
-    if ctx is not None and typed in ALL_NAMESPACES_FLAGS:
-        command, path = _command_typed(ctx)
+    command, path = _command_typed(ctx) if ctx is not None else (None, "")
+    # `enable-ns --all` (kubectl's for every object): the namespaces are named, as for -A
+    if command is not None and (typed in ALL_NAMESPACES_FLAGS or typed == "--all" and
+                                takes_namespace_arguments(command)):
         return f"Error: {typed}{all_namespaces_hint(command, path)} (see '{path} --help')"
     cluster = _unknown_in_cluster(err.option_name, ctx)
     # `curl -sv`
@@ -704,8 +745,8 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
         return f"Error: {ctx.command_path} takes no {'/'.join(OUTPUT_FLAGS)} (see '{ctx.command_path} --help')"
     line = f"Error: No such option: {err.option_name}"
     # cli/badinput.py; `dump -w maps`: the group refused it, the habit is the subcommand's
-    own = command_habit_hint(_command_typed(ctx)[1], err.option_name, cmdline.ARGS) if ctx is not None else ""
-    habit = own or (_habit_hint(err.option_name.partition("=")[0], ctx.command) if ctx is not None else "")
+    own = command_habit_hint(path, err.option_name, cmdline.ARGS) if ctx is not None else ""
+    habit = own or (_habit_hint(typed, command, path) if command is not None else "")
     if ctx is not None and err.option_name.startswith("--") and not own and "did you mean" not in habit:
         found = option_suggestions(err.option_name.partition("=")[0], ctx.command)
         if found:
@@ -720,6 +761,8 @@ def _command_typed(ctx: _click.Context) -> tuple[_click.Command, str]:
     """(the command the line names, its path): the subcommand typed after the group that
     refused a flag (`sandbox -A list`: sandbox list), else ``ctx``'s own command."""
     words = command_words(cmdline.ARGS)
+    if ctx.parent is None:  # the root refused it: its value may be a word (`--timeout 5s status`)
+        words = typed_command_path(ctx.command, cmdline.ARGS).split()[1:]
     command, used = resolve(ctx.find_root().command, words)
     if command is None or hasattr(command, "commands"):
         return ctx.command, ctx.command_path

@@ -453,7 +453,8 @@ def render(
     Examples:
 
       kmeshctl render --xds-address istiod.istio-system.svc:15012 --cluster-id c1
-      kmeshctl render --xds-address istiod.istio-system.svc:15012 --cluster-id c1 -o json
+      # as JSON, istiod outside the cluster (ASM) named by its address
+      kmeshctl render --xds-address 10.0.0.7:15012 --cluster-id c1 -o json
     """
     check_namespace_flags()
     check_crd_files(crd_file)

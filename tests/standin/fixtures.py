@@ -98,11 +98,17 @@ class StandinCluster:
 
     def kmeshctl(self, *args: str) -> CliResult:
         """Run `kmeshctl --kubeconfig <stand-in> ARGS` through kmeshctl.cli.main, in-process."""
+        return self.as_typed("kmeshctl", "--kubeconfig", str(self.kubeconfig), *args)
+
+    def as_typed(self, *words: str) -> CliResult:
+        """Run the command line ``words`` (`kmeshctl ...`, e.g. a pasted fix: nothing added)
+        through kmeshctl.cli.main, in-process."""
         from kmeshctl.cli import main
 
+        assert words[0] == "kmeshctl", words
         self.capsys.readouterr()
         saved = sys.argv
-        sys.argv = ["kmeshctl", "--kubeconfig", str(self.kubeconfig), *args]
+        sys.argv = list(words)
         try:
             main()
             code = 0
