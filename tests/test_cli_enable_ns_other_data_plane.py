@@ -20,13 +20,13 @@ def test_ambient_namespace_refused_and_nothing_changed(cluster) -> None:  # noqa
     server = cluster.server
     server.put(namespace("team-a"))
     server.put(namespace("team-b", {MODE: "ambient"}))
-    result = cluster.kmeshctl("enable-ns", "team-a", "team-b", "--timeout", "60")
+    result = cluster.kmeshctl("enable-ns", "team-a", "team-b")
     assert result.code == 2, result.err
     line = " ".join(result.err.split())
     assert "namespace team-b is enrolled in another data plane (istio.io/dataplane-mode=ambient)" in line
     assert "nothing was changed" in line and "pass --overwrite to move it to kmesh" in line
     # the pasteable command: the same names, every flag typed (the stand-in's kubeconfig too)
-    assert f"`kmeshctl --kubeconfig {cluster.kubeconfig} enable-ns team-a team-b --timeout 1m --overwrite`" in line
+    assert f"`kmeshctl --kubeconfig {cluster.kubeconfig} enable-ns team-a team-b --overwrite`" in line
     assert labels_of(server, "team-b") == {MODE: "ambient"}
     assert MODE not in labels_of(server, "team-a")  # checked before any change
     assert server.writes() == []
