@@ -8,7 +8,6 @@ import contextlib
 import ipaddress
 import re
 import shlex
-import weakref
 from dataclasses import dataclass
 from typing import Callable, Optional, TypeVar
 
@@ -317,23 +316,20 @@ def check_istiods_cluster_id(client: KubeClient, address: str, cluster_id: str) 
 
 
 # Read once per client (a status, a hint): istiod's cluster id, None when not known.
-_KNOWN_CLUSTER_IDS: "weakref.WeakKeyDictionary[KubeClient, dict[str, Optional[str]]]" = weakref.WeakKeyDictionary()
-
-
 def known_cluster_id(client: KubeClient, istio_namespace: str) -> Optional[str]:
     """The cluster id of the istiod in ``istio_namespace``, as its Deployment names it,
     read once per client; None when there is no istiod Deployment in the cluster (ASM),
     its id is set from elsewhere, its revisions disagree, or it cannot be read (a hint
     depends on it, nothing else: it keeps its placeholder then)."""
-    known = _KNOWN_CLUSTER_IDS.setdefault(client, {})
-    if istio_namespace not in known:
+    key = ("istiod cluster id", istio_namespace)
+    if key not in client.hint_facts:
         try:
             found = [istiod_deployment(client, address) for address in istiod_addresses(client, istio_namespace)]
             ids = {deployment.cluster_id for deployment in found if deployment is not None}
         except KmeshctlError:
             ids = set()
-        known[istio_namespace] = ids.pop() if len(ids) == 1 else None
-    return known[istio_namespace]
+        client.hint_facts[key] = ids.pop() if len(ids) == 1 else None
+    return client.hint_facts[key]
 
 
 _T = TypeVar("_T")

@@ -1051,6 +1051,9 @@ class KubeClient:
         self.force_conflicts = False
         # the command that would force, for a conflict's fix (`kmeshctl install --force-conflicts`); "" none
         self.force_command = ""
+        # facts a hint reads more than once in one command (istiod's cluster id), read once:
+        # the client lives as long as the command, so no module-level cache
+        self.hint_facts: dict[tuple[str, ...], Any] = {}
 
     @property
     def host(self) -> str:

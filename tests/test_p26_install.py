@@ -232,3 +232,16 @@ def test_version_demo_and_enable_ns_wait_of_no_install_suggest_istiods_cluster_i
     for what, result in runs.items():
         said = result.out + result.err
         assert "install --cluster-id tier-bf2229`" in said and "ID this cluster's id" not in said, (what, said)
+
+
+def test_precheck_cluster_id_fails_the_row_on_another_with_install_to_paste(cluster) -> None:  # noqa: F811
+    _istiod_deployment(cluster, [{"name": "CLUSTER_ID", "value": "tier-bf2229"}])
+    result = cluster.kmeshctl("precheck", "--cluster-id", "tier-bf2229x", "-o", "json")
+    assert result.code == 1, result
+    row = {r["name"]: r for r in json.loads(result.out)["checks"]}["istiod cluster id"]
+    assert row["status"] == "fail" and "--cluster-id tier-bf2229x: not istiod's cluster id" in row["detail"], row
+    [command] = _commands(row["fix"], "kmeshctl")
+    assert _words(command) == _words(["kmeshctl", "--kubeconfig", "K", "install", "--cluster-id", "tier-bf2229"]), row
+    same = {r["name"]: r for r in json.loads(cluster.kmeshctl("precheck", "--cluster-id", "tier-bf2229", "-o",
+                                                              "json").out)["checks"]}["istiod cluster id"]
+    assert same["status"] == "pass" and "install with" not in same["detail"], same

@@ -804,6 +804,9 @@ def precheck(
     for_uninstall: Annotated[bool, typer.Option(
         "--uninstall", help="Check the permissions uninstall needs (get and delete on each object install "
                             "creates, list pods in every namespace) instead of install's checks.")] = False,
+    cluster_id: Annotated[Optional[str], typer.Option(
+        "--cluster-id", metavar="ID", help="The --cluster-id install will be given: the istiod cluster id "
+                                           "check fails when istiod's is another.")] = None,
 ) -> None:
     """Check the cluster is ready for install (pass / warn / fail, with a fix for each failure).
 
@@ -821,12 +824,13 @@ def precheck(
 
       kmeshctl precheck
       kmeshctl --context ack-prod precheck -o json
+      kmeshctl precheck --cluster-id c1
       kmeshctl precheck --uninstall
     """
     check_namespace_flags()
     results = [replace(r, detail=fix_hint(r.detail), fix=fix_hint(r.fix))
                for r in checks.precheck_target(namespace, istio_namespace, run_options(), for_uninstall,
-                                               precheck_fix_command)]
+                                               precheck_fix_command, cluster_id)]
     report = checks.to_json(results)
     if is_data(output):
         print_data(report, output)

@@ -148,6 +148,9 @@ _EXTRA_ARGUMENTS = re.compile(r"^Got unexpected extra arguments? ?(?:\(s\))? \((
 POSITIONAL_AS_FLAG = (("--name", "name"), ("--map", "map"), ("--pod", "pod"), ("--sandbox", "name"),
                       ("--run-id", "run id"), ("--cluster-id", "cluster id"), ("--namespace", "namespace"),
                       ("--bpf-fs", "bpffs directory"))
+# Commands where a stray word is another flag's than that order says: precheck's --cluster-id
+# is an extra check; a word after precheck is a namespace, as after status.
+POSITIONAL_FIRST = {("precheck",): "--namespace"}
 
 
 _FILE_SUFFIX = re.compile(r"\.(ya?ml|json)\Z", re.IGNORECASE)
@@ -207,7 +210,7 @@ def positional_name_hint(message: str, err: Any) -> str:
         return "; this command takes no positional arguments"
     if any(_looks_like_file(word) for word in extras):
         return "; this command takes no positional arguments and reads no file: give its settings as flags"
-    option = _ordered_flag(params)
+    option = _ordered_flag(params, tuple(ctx.command_path.split()[1:]))
     if option is None:
         return "; this command takes no positional arguments"
     param, what, flag = option
@@ -541,9 +544,13 @@ def _shaped_flag(params: list[_click.Parameter], word: str) -> Optional[tuple[_c
                  if shape(word) and (p := _option_named(params, flag)) is not None), None)
 
 
-def _ordered_flag(params: list[_click.Parameter]) -> Optional[tuple[_click.Parameter, str, str]]:
-    """(option, what it names, its flag): the first of POSITIONAL_AS_FLAG the command has; None without any."""
-    found = ((_option_named(params, flag), what, flag) for flag, what in POSITIONAL_AS_FLAG)
+def _ordered_flag(params: list[_click.Parameter],
+                  path: tuple[str, ...] = ()) -> Optional[tuple[_click.Parameter, str, str]]:
+    """(option, what it names, its flag): the first of POSITIONAL_AS_FLAG the command
+    (words ``path``) has, its POSITIONAL_FIRST flag before all; None without any."""
+    first = POSITIONAL_FIRST.get(path)
+    order = sorted(POSITIONAL_AS_FLAG, key=lambda pair: pair[0] != first)
+    found = ((_option_named(params, flag), what, flag) for flag, what in order)
     return next(((p, what, flag) for p, what, flag in found if p is not None), None)
 
 
