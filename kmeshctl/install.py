@@ -10,14 +10,16 @@ from typing import Any, Callable, Optional
 
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.istiod import (XDS_PORT, IstioNamespaceMissing, check_istio_namespace, check_istiods_cluster_id,
-                             check_xds_service, istiod_addresses, istiod_addresses_anywhere, resolve_xds_address)
+from kmeshctl.istiod import (XDS_PORT, IstioNamespaceMissing, XdsServiceMissing, check_istio_namespace,
+                             check_istiods_cluster_id, check_xds_service, istiod_addresses, istiod_addresses_anywhere,
+                             resolve_xds_address)
 from kmeshctl.kube import KubeClient, KubeTarget, NoClusterConfigured, cluster_configured, connect_reachable
 from kmeshctl.params import (
     DEFAULT_ISTIO_NAMESPACE,
     DEFAULT_NAMESPACE,
     PLACEHOLDER_XDS_ADDRESS,
     XDS_ADDRESS_EXAMPLE,
+    BadXdsAddress,
     InstallParams,
     install_params,
 )
@@ -87,7 +89,7 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
 
     Flags (and --crd-file) are checked before the cluster is contacted, so a bad flag
     never waits for, or touches, the cluster."""
-    install_params(xds_address or PLACEHOLDER_XDS_ADDRESS, cluster_id, **options)
+    _check_flags(xds_address, cluster_id, options)
     crds = crd_schemas_from_files(crd_files)
     client, offline_because = _cluster_for_dry_run(xds_address, target) if dry_run else \
         (connect_reachable(target), None)
@@ -119,6 +121,16 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
         ownership = applier.check_ownership(client, objects, params.namespace, read)
         objects, users, existing = ownership.objects, ownership.users_namespaces, ownership.existing
     return InstallPlan(params, objects, client, crds, found_in, offline_because, users, existing)
+
+
+def _check_flags(xds_address: Optional[str], cluster_id: Optional[str], options: dict[str, Any]) -> None:
+    """install_params' checks, offline; an --xds-address of a bad form whose correction
+    is clear (a missing port, a scheme) is XdsServiceMissing with that address, so the
+    fix offered is this install with it (every other flag kept)."""
+    try:
+        install_params(xds_address or PLACEHOLDER_XDS_ADDRESS, cluster_id, **options)
+    except BadXdsAddress as error:
+        raise XdsServiceMissing(error.problem, [error.meant]) from error
 
 
 class InstallBlocked(KmeshctlError):

@@ -58,8 +58,10 @@ XDS_ADDRESS_UNKNOWN = "ISTIOD_HOST:15012"
 
 
 class XdsServiceMissing(UsageError):
-    """--xds-address names a cluster Service that does not exist or lacks the port
-    (exit 2); ``found``: the istiod addresses the cluster has."""
+    """--xds-address names an address the agents cannot use (exit 2): a cluster Service
+    that does not exist, is not istiod's, lacks the port or is not named as istiod's
+    certificate names it, or a value of a bad form with one clear correction;
+    ``found``: the addresses to use instead (one: the install to paste gets it)."""
 
     def __init__(self, problem: str, found: list[str]) -> None:
         super().__init__(problem)
@@ -92,11 +94,31 @@ def istiod_addresses_anywhere(client: KubeClient) -> list[str]:
 def _istiod_services(client: KubeClient) -> list[dict]:
     """The istiod Services exposing the xDS port in every namespace ([] when they may not
     be listed cluster-wide)."""
+    return [svc for svc in _all_services(client) if svc["metadata"]["name"].startswith("istiod") and _exposes_xds(svc)]
+
+
+def _all_services(client: KubeClient) -> list[dict]:
+    """The Services of every namespace ([] when they may not be listed cluster-wide)."""
     try:
-        services = client.list("v1", "Service")
+        return client.list("v1", "Service")
     except KmeshctlError:
         return []
-    return [svc for svc in services if svc["metadata"]["name"].startswith("istiod") and _exposes_xds(svc)]
+
+
+# How Istio's charts mark istiod's Service, its selector and its pods (besides its name,
+# `istiod` or `istiod-<revision>`): app=istiod, istio=pilot.
+ISTIOD_LABELS = (("app", "istiod"), ("istio", "pilot"))
+
+
+def is_istiod_service(service: dict) -> bool:
+    """Is ``service`` istiod's: named as Istio names it (`istiod`, `istiod-<revision>`),
+    or labelled or selecting pods as istiod's (ISTIOD_LABELS)? A Service in front of
+    another program (kube-dns, the API server's `kubernetes`) is not."""
+    metadata, spec = service.get("metadata") or {}, service.get("spec") or {}
+    if str(metadata.get("name", "")).startswith("istiod"):
+        return True
+    return any((marks or {}).get(key) == value for marks in (metadata.get("labels"), spec.get("selector"))
+               for key, value in ISTIOD_LABELS)
 
 
 def _service_address(service: dict, port: int) -> str:
@@ -105,63 +127,140 @@ def _service_address(service: dict, port: int) -> str:
     return f"{service['metadata']['name']}.{service['metadata'].get('namespace', '')}.svc:{port}"
 
 
+def _xds_ports(service: dict) -> list[int]:
+    """The ports of ``service`` that lead to istiod's xDS over TLS (15012, as the Service's
+    port or the port it targets)."""
+    return [int(p.get("port", 0)) for p in (service.get("spec") or {}).get("ports") or []
+            if int(p.get("port", 0)) == XDS_PORT or p.get("targetPort") == XDS_PORT]
+
+
+def _istiod_address_of(service: dict, port: int) -> str:
+    """``service``'s DNS name with its xDS port (``port`` when it has none)."""
+    return _service_address(service, next(iter(_xds_ports(service)), port))
+
+
+def _found_text(found: list[str]) -> str:
+    return f"istiod Services found: {', '.join(found)}" if found else "no istiod Service found in the cluster"
+
+
+# NAME.NAMESPACE: a Service's name without `.svc`, which the agents' DNS search path
+# completes, though istiod's certificate names NAME.NAMESPACE.svc only (not this, nor
+# NAME.NAMESPACE.svc.cluster.local: the agents' TLS hostname check fails on either).
+_SERVICE_NAMESPACE_HOST = re.compile(r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?)\.([a-z0-9]([a-z0-9-]*[a-z0-9])?)\.?$")
+
+
+def _named_service(client: KubeClient, address: str) -> Optional[tuple[str, str, int, bool]]:
+    """(name, namespace, port, whether by the DNS name istiod's certificate names,
+    NAME.NAMESPACE.svc) of the cluster Service ``address`` names: NAME.NAMESPACE.svc:PORT,
+    its `.svc.cluster.local` form, or NAME.NAMESPACE:PORT when NAMESPACE is a namespace of
+    the cluster (else it is taken for an outside host, `istiod.corp`)."""
+    host, _, port = address.rpartition(":")
+    named = cluster_service(address)
+    if named is not None:
+        return (*named, host.lower().rstrip(".").endswith(".svc"))
+    found = _SERVICE_NAMESPACE_HOST.match(host.lower())
+    if found is None or not port.isdigit() or client.get("v1", "Namespace", found.group(3)) is None:
+        return None
+    return found.group(1), found.group(3), int(port), False
+
+
 def check_xds_service(client: KubeClient, address: str, flag: str = "--xds-address",
                       agents_namespace: Optional[str] = None) -> None:
-    """A Service named by ``address`` exists with that port; else XdsServiceMissing
-    naming the istiod Services found. With ``agents_namespace`` (where the agents run)
-    two more addresses the agents cannot use are refused with istiod's DNS name:
-    a bare Service name (check_short_name) and an istiod Service's ClusterIP
-    (check_not_cluster_ip). Nothing is checked for another address outside the
-    cluster's Service names (an IP, a load balancer's host)."""
+    """The cluster Service ``address`` names (NAME.NAMESPACE.svc or NAME.NAMESPACE) exists,
+    is istiod's, and is given by its DNS name with istiod's xDS port (check_istiod_service);
+    else XdsServiceMissing naming the istiod address(es) to use. With ``agents_namespace``
+    (where the agents run) two more addresses are judged: a bare Service name
+    (check_short_name) and a Service's ClusterIP (check_not_cluster_ip). Nothing is
+    checked for an address outside the cluster's Services (ASM's istiod, a load balancer)."""
     if agents_namespace is not None:
         check_short_name(client, address, agents_namespace, flag)
         check_not_cluster_ip(client, address, flag)
-    named = cluster_service(address)
+    named = _named_service(client, address)
     if named is None:
         return
-    name, namespace, port = named
+    name, namespace, port, by_dns_name = named
     service = client.get("v1", "Service", name, namespace)
-    if service is not None:
-        ports = sorted(int(p.get("port", 0)) for p in (service.get("spec") or {}).get("ports") or [])
-        if port in ports:
-            return
-        problem = f"Service {namespace}/{name} has no port {port} (its ports: {', '.join(map(str, ports)) or 'none'})"
+    if service is None:
+        found = istiod_addresses_anywhere(client)
+        raise XdsServiceMissing(f"{flag} {address}: no Service {name} in namespace {namespace}; "
+                                f"{_found_text(found)}", found)
+    check_istiod_service(client, service, address, flag, by_dns_name)
+
+
+def check_istiod_service(client: KubeClient, service: dict, address: str, flag: str = "--xds-address",
+                         by_dns_name: bool = True) -> None:
+    """``service`` (the one ``address`` names) is istiod's, ``address``'s port is its xDS
+    port (check_xds_port), and (``by_dns_name``) it names the Service as istiod's
+    certificate does (NAME.NAMESPACE.svc), which the agents' TLS check compares it with;
+    else XdsServiceMissing with the address to use."""
+    host = address.rpartition(":")[0]
+    if not is_istiod_service(service):
+        found = istiod_addresses_anywhere(client)
+        raise XdsServiceMissing(f"{flag} {address}: not an istiod Service ({_service_ref(service)}); "
+                                f"{_found_text(found)}", found)
+    check_xds_port(client, service, address, flag)
+    if not by_dns_name:
+        dns = _istiod_address_of(service, int(address.rpartition(":")[2]))
+        raise XdsServiceMissing(f"{flag} {address}: istiod's certificate names the Service by its DNS name "
+                                f"{dns.rpartition(':')[0]}, not {host} (the agents' TLS check would fail)", [dns])
+
+
+def check_xds_port(client: KubeClient, service: dict, address: str, flag: str = "--xds-address") -> None:
+    """``address``'s port is the istiod Service ``service``'s xDS port (TLS, 15012): the
+    agents speak nothing else (its other ports answer metrics, webhooks, or nothing); else
+    XdsServiceMissing with that Service at its xDS port (the istiod Services found when
+    it has none)."""
+    port = int(address.rpartition(":")[2])
+    xds_ports = _xds_ports(service)
+    if port in xds_ports:
+        return
+    found = [_istiod_address_of(service, port)] if xds_ports else istiod_addresses_anywhere(client)
+    ports = {int(p.get("port", 0)): p.get("name") for p in (service.get("spec") or {}).get("ports") or []}
+    where = _service_ref(service)
+    if port not in ports:
+        problem = f"{where} has no port {port} (its ports: {', '.join(map(str, sorted(ports))) or 'none'})"
     else:
-        problem = f"no Service {name} in namespace {namespace}"
-    found = istiod_addresses_anywhere(client)
-    listed = f"istiod Services found: {', '.join(found)}" if found else "no istiod Service found in the cluster"
-    raise XdsServiceMissing(f"{flag} {address}: {problem}; {listed}", found)
+        named = f" ({ports[port]})" if ports[port] else ""
+        problem = f"port {port} of {where}{named} is not istiod's xDS port ({XDS_PORT}, TLS)"
+    listed = "" if xds_ports else f"; {_found_text(found)}"
+    raise XdsServiceMissing(f"{flag} {address}: {problem}{listed}", found)
+
+
+def _service_ref(service: dict) -> str:
+    return f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']}"
 
 
 def check_short_name(client: KubeClient, address: str, agents_namespace: str, flag: str = "--xds-address") -> None:
     """A bare Service name (`istiod:15012`) resolves only to a Service of the agents' own
     namespace (their DNS search path): one that is not there is refused (XdsServiceMissing,
     exit 2) with the Services of that name elsewhere (NAME.NAMESPACE.svc:PORT), else the
-    istiod Services, as the addresses to use. The agents would fail DNS until the timeout."""
+    istiod Services, as the addresses to use (the agents would fail DNS until the
+    timeout); one that is there is judged as the Service it names (check_istiod_service:
+    a bare name is never what istiod's certificate names)."""
     host, _, port = address.rpartition(":")
     if "." in host or not port.isdigit() or host.startswith("[") or host.lower() == "localhost":
         return
     name = host.lower()
-    if _has_port(client.get("v1", "Service", name, agents_namespace), int(port)):
+    own = client.get("v1", "Service", name, agents_namespace)
+    if own is not None:
+        check_istiod_service(client, own, address, flag, by_dns_name=False)
         return
-    try:
-        same_name = [svc for svc in client.list("v1", "Service") if svc["metadata"]["name"] == name
-                     and _has_port(svc, int(port))]
-    except KmeshctlError:
-        same_name = []
+    same_name = [svc for svc in _all_services(client) if svc["metadata"]["name"] == name and _has_port(svc, int(port))]
     found = sorted(_service_address(svc, int(port)) for svc in same_name)
     listed = f"Services of that name, by their full name: {', '.join(found)}"
     if not found:
         found = istiod_addresses_anywhere(client)
-        listed = f"istiod Services found: {', '.join(found)}" if found else "no istiod Service found in the cluster"
+        listed = _found_text(found)
     raise XdsServiceMissing(f"{flag} {address}: a bare Service name resolves only in the agents' own namespace "
                             f"({agents_namespace}), which has no Service {name} with port {port}; {listed}", found)
 
 
 def check_not_cluster_ip(client: KubeClient, address: str, flag: str = "--xds-address") -> None:
-    """An istiod Service's ClusterIP is refused (XdsServiceMissing, exit 2) with the
-    Service's DNS name: istiod's certificate names its Services' DNS names, never the IP,
-    so the agents' TLS hostname verification fails until the timeout."""
+    """A Service's ClusterIP is refused (XdsServiceMissing, exit 2): an istiod Service's
+    with the Service's DNS name (istiod's certificate names its Services' DNS names, never
+    the IP, so the agents' TLS hostname verification fails until the timeout), another
+    Service's as not istiod, with the istiod Services found. Another IP (a pod's, a load
+    balancer's) is not checked."""
     host, _, port = address.rpartition(":")
     host = host.strip("[]")
     if not port.isdigit():
@@ -170,14 +269,19 @@ def check_not_cluster_ip(client: KubeClient, address: str, flag: str = "--xds-ad
         ip = ipaddress.ip_address(host)
     except ValueError:
         return
-    for service in _istiod_services(client):
+    for service in _all_services(client):
         spec = service.get("spec") or {}
-        if str(ip) in {str(_ip_or_none(a)) for a in [spec.get("clusterIP"), *(spec.get("clusterIPs") or [])] if a}:
-            dns = _service_address(service, int(port))
-            raise XdsServiceMissing(f"{flag} {address}: the ClusterIP of Service {service['metadata'].get('namespace')}"
-                                    f"/{service['metadata']['name']}, and istiod's certificate names the Service's "
-                                    f"DNS name, not its IP (the agents' TLS check would fail): its DNS name is "
-                                    f"{dns}", [dns])
+        if str(ip) not in {str(_ip_or_none(a)) for a in [spec.get("clusterIP"), *(spec.get("clusterIPs") or [])] if a}:
+            continue
+        where = _service_ref(service)
+        if not is_istiod_service(service):
+            found = istiod_addresses_anywhere(client)
+            raise XdsServiceMissing(f"{flag} {address}: the ClusterIP of {where}, not an istiod Service; "
+                                    f"{_found_text(found)}", found)
+        dns = _istiod_address_of(service, int(port))
+        raise XdsServiceMissing(f"{flag} {address}: the ClusterIP of {where}, and istiod's certificate names the "
+                                f"Service's DNS name, not its IP (the agents' TLS check would fail): its DNS name is "
+                                f"{dns}", [dns])
 
 
 def _ip_or_none(text: str) -> Optional[ipaddress._BaseAddress]:
@@ -244,16 +348,19 @@ class IstiodDeployment:
 
 
 def istiod_deployment(client: KubeClient, address: str) -> Optional[IstiodDeployment]:
-    """The one Deployment whose pods the Service ``address`` names selects (istiod's);
-    None when ``address`` is no cluster Service name, or none or several match, or they
-    cannot be read (only a suggestion depends on it)."""
+    """The one Deployment whose pods the istiod Service ``address`` names selects; None
+    when ``address`` is no cluster Service name or names no istiod Service
+    (is_istiod_service), or none or several Deployments match, or they cannot be read
+    (only a suggestion and the cluster id check depend on it)."""
     named = cluster_service(address)
     if named is None:
         return None
     name, namespace, _ = named
     try:
         service = client.get("v1", "Service", name, namespace)
-        selector = ((service or {}).get("spec") or {}).get("selector") or {}
+        if service is None or not is_istiod_service(service):  # CoreDNS's Deployment is not istiod's
+            return None
+        selector = (service.get("spec") or {}).get("selector") or {}
         if not selector:
             return None
         deployments = [d for d in client.list("apps/v1", "Deployment", namespace=namespace)

@@ -213,13 +213,30 @@ _DNS_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DNS_NAME_RE = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*\.?\Z")
 
 
+class BadXdsAddress(UsageError):
+    """An xDS address of a bad form whose correction is clear (exit 2): ``meant``, the
+    address to give instead (the typed host with istiod's port, a scheme dropped), which
+    a command may offer as the whole command to paste; ``problem`` is the line without
+    the fix."""
+
+    def __init__(self, problem: str, fix: str, meant: str) -> None:
+        super().__init__(problem, fix=fix)
+        self.meant = meant
+
+
 def check_xds_address(value: str, flag: str = "--xds-address", allow_unix: bool = False) -> None:
     """HOST:PORT with a DNS name, IPv4 address or [IPv6] address and a port 1..65535 but
     istiod's plaintext 15010 (and, with ``allow_unix``, unix:/path). The one check of an
     xDS address: render, install and node run word the same mistake the same way; ``flag``
-    is how the user gave the value (`--xds-address`, or `$XDS_ADDRESS`)."""
+    is how the user gave the value (`--xds-address`, or `$XDS_ADDRESS`). A missing port or
+    a scheme is BadXdsAddress, its fix the typed host with istiod's port."""
+    _check_xds_address(value, flag, allow_unix, _meant_address(value))
+
+
+def _check_xds_address(value: str, flag: str, allow_unix: bool, meant: Optional[str]) -> None:
+    """check_xds_address; ``meant``: the address offered for a value of a bad form."""
     form = "HOST:PORT or unix:/path" if allow_unix else "HOST:PORT"
-    fix = f"use {form}, e.g. --xds-address {XDS_ADDRESS_EXAMPLE}"
+    fix = f"use {form}, e.g. {_as_typed(flag, meant or XDS_ADDRESS_EXAMPLE)}"
     if allow_unix and value.startswith("unix:"):
         if not value[len("unix:"):].strip():
             raise UsageError(f"{flag} {shown(value)}: no socket path after unix:; {fix}")
@@ -229,30 +246,56 @@ def check_xds_address(value: str, flag: str = "--xds-address", allow_unix: bool 
         # reach istiod over the network, by its Service's HOST:PORT.
         raise bad_value(flag, value, "a unix socket is only for `kmeshctl node run` (the installed agents "
                         "reach istiod over the network)", f"HOST:PORT of istiod's Service, e.g. {XDS_ADDRESS_EXAMPLE}")
-    host, port = _split_host_port(value, flag, fix)
+    host, port = _split_host_port(value, flag, fix, meant)
     _check_host(value, host, port, flag, fix)
     _check_brackets(value, host, port, flag)
     _check_port(value, host, port, flag)
 
 
-def _split_host_port(value: str, flag: str, fix: str) -> tuple[str, str]:
+def _split_host_port(value: str, flag: str, fix: str, meant: Optional[str]) -> tuple[str, str]:
     if not value or value.strip() != value:
         raise UsageError(f"{flag} {shown(value)}: empty or has spaces; {fix}")
     if "://" in value:
         scheme = value.split("://", 1)[0]
-        raise UsageError(f"{flag} {shown(value)}: no scheme ({scheme}://), istiod's xDS is gRPC over TLS; {fix}")
+        _refuse(f"{flag} {shown(value)}: no scheme ({scheme}://), istiod's xDS is gRPC over TLS", fix, meant)
     if value.startswith("["):
         host, sep, rest = value[1:].partition("]")
         if not sep or not rest.startswith(":"):
-            raise UsageError(f"{flag} {shown(value)}: missing port; {fix}")
+            _refuse(f"{flag} {shown(value)}: missing port", fix, meant)
         return host, rest[1:]
     host, sep, port = value.rpartition(":")
     if not sep:
-        raise UsageError(f"{flag} {shown(value)}: missing port; {fix}")
+        _refuse(f"{flag} {shown(value)}: missing port", fix, meant)
     if ":" in host:
         raise UsageError(f"{flag} {shown(value)}: write an IPv6 host in brackets; use [HOST]:PORT, "
                          "e.g. [fd00::1]:15012")
     return host, port
+
+
+def _refuse(problem: str, fix: str, meant: Optional[str]) -> None:
+    """UsageError `PROBLEM; FIX`: a BadXdsAddress when the address meant is known."""
+    if meant is None:
+        raise UsageError(problem, fix=fix)
+    raise BadXdsAddress(problem, fix, meant)
+
+
+def _meant_address(value: str) -> Optional[str]:
+    """The address ``value`` means when it has a scheme (`https://H:P/`) or no port
+    (`H`): its host with its port when a good one (_with_port), else istiod's xDS port
+    (15012); None when that is no good address either, or ``value`` has neither mistake."""
+    rest = value.split("://", 1)[1].split("/", 1)[0] if "://" in value else value
+    if not rest or rest != rest.strip():
+        return None
+    has_port = rest.rpartition("]")[2].startswith(":") if rest.startswith("[") else rest.count(":") == 1
+    host, _, port = rest.rpartition(":") if has_port else (rest, "", "")
+    meant = _with_port(host, port)
+    if meant == value:
+        return None
+    try:
+        _check_xds_address(meant, "--xds-address", False, None)
+    except UsageError:
+        return None
+    return meant
 
 
 def _check_host(value: str, host: str, port: str, flag: str, fix: str) -> None:
@@ -430,11 +473,29 @@ DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 
 
 def check_namespace_name(flag: str, value: str) -> None:
-    if not DNS1123_LABEL_RE.match(value):
-        raise UsageError(
-            f"{flag} {shown(value)}: not a valid namespace name; use lower-case letters, "
-            "digits and '-' (max 63), starting and ending with a letter or digit"
-        )
+    """A namespace name (an RFC 1123 label); else a UsageError offering the name meant
+    (meant_namespace) when there is one."""
+    if DNS1123_LABEL_RE.match(value):
+        return
+    rule = "lower-case letters, digits and '-' (max 63), starting and ending with a letter or digit"
+    meant = meant_namespace(value)
+    if meant is None:
+        raise UsageError(f"{flag} {shown(value)}: not a valid namespace name; use {rule}")
+    raise UsageError(f"{flag} {shown(value)}: not a valid namespace name ({rule}); did you mean {flag} {meant}?")
+
+
+# kubectl's TYPE/NAME forms of a namespace (`kubectl get ns/foo`): a namespace flag takes the NAME only.
+_NAMESPACE_KINDS = ("ns/", "namespace/", "namespaces/")
+
+
+def meant_namespace(value: str) -> Optional[str]:
+    """The namespace name ``value`` most likely means when it is none: kubectl's
+    `ns/NAME` (`namespace/`, `namespaces/`) without the kind, lower-cased, with '_' and
+    '.' as '-' (`Bad_NS` -> `bad-ns`); None when that is no valid name either."""
+    name = value.strip()
+    kind = next((k for k in _NAMESPACE_KINDS if name.lower().startswith(k)), "")
+    name = re.sub(r"[_.]", "-", name[len(kind):].lower())
+    return name if name != value and DNS1123_LABEL_RE.match(name) else None
 
 
 DNS1123_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
