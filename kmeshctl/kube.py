@@ -1443,7 +1443,7 @@ def _watch_event(line: bytes, path: str) -> dict:
 
 
 # Where a 403 of install points (the CLI puts it in place of the `kubectl auth can-i` every other command's
-# 403 gives); precheck shows neither: never "run what you are running".
+# 403 gives); precheck never points at itself ("run what you are running"): its FIX gives the can-i line.
 PRECHECK_LISTS = "`kmeshctl precheck` lists what install needs"
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]>]+)")
 UP_FIX = ("check that the cluster is up and its server address is right, or pass --kubeconfig/--context of one "

@@ -105,29 +105,44 @@ SHOWN_NAMESPACES = 5  # a mistyped name's fix lists at most this many to choose 
 
 class NamespacesNotFound(UsageError):
     """Named namespaces that do not exist (nothing was changed): ``missing`` those names,
-    ``meant`` the existing name each close one is a typo of (did you mean). The fix says
-    which was meant when every missing name has one, else lists the namespaces to pick
-    from (enable: those it would enroll, else all; disable: those enrolled, else a few)."""
+    ``meant`` the existing name each close one is a typo of (did you mean), never one the
+    command names already; ``repeats`` each missing name whose only close name is named
+    already (one to leave out: pasted, a guess would name that namespace twice). The fix
+    says which was meant when every missing name has a guess or a repeat, else lists the
+    namespaces to pick from (enable: those it would enroll, else all; disable: those
+    enrolled, else a few)."""
 
-    def __init__(self, missing: list[str], meant: dict[str, str], listing: str, enable: bool) -> None:
-        self.missing, self.meant = missing, meant
-        guesses = did_you_mean(meant, missing)
-        if guesses and len(meant) == len(missing):
+    def __init__(self, missing: list[str], meant: dict[str, str], listing: str, enable: bool,
+                 repeats: Optional[dict[str, str]] = None) -> None:
+        self.missing, self.meant, self.repeats = missing, meant, repeats or {}
+        guesses = did_you_mean(meant, missing, self.repeats)
+        if guesses and len(meant) + len(self.repeats) == len(missing):
             fix = guesses
         else:
             pick = f"correct the names ({listing})"
             fix = ("create them first or " if enable else "") + pick + (f"; {guesses}" if guesses else "")
         super().__init__(f"namespace(s) not found: {', '.join(missing)} (nothing was changed)", fix=fix)
 
+    def corrected(self, names: list[str]) -> Optional[list[str]]:
+        """``names`` as typed with each guess in place of its typo and each repeat left out
+        (the names of the command the fix offers); None when a missing name has neither."""
+        if len(self.meant) + len(self.repeats) != len(self.missing):
+            return None
+        return [self.meant.get(name, name) for name in dict.fromkeys(names) if name not in self.repeats]
 
-def did_you_mean(meant: dict[str, str], missing: list[str]) -> str:
+
+def did_you_mean(meant: dict[str, str], missing: list[str], repeats: Optional[dict[str, str]] = None) -> str:
     """`did you mean default?` (one typo), `did you mean default (for defualt) and demo
-    (for dmeo)?` (several); "" when none is close to a name."""
-    if not meant:
-        return ""
-    if len(missing) == 1:
-        return f"did you mean {meant[missing[0]]}?"
-    return f"did you mean {' and '.join(f'{right} (for {typed})' for typed, right in meant.items())}?"
+    (for dmeo)?` (several), `leave out demoo (close to demo, named already)?` (a typo of a
+    name typed too); "" when none is close to a name."""
+    said = []
+    if meant:
+        said.append(f"did you mean {meant[missing[0]]}?" if len(missing) == 1 else
+                    f"did you mean {' and '.join(f'{right} (for {typed})' for typed, right in meant.items())}?")
+    if repeats:
+        left = " and ".join(f"{typed} (close to {named}, named already)" for typed, named in repeats.items())
+        said.append(f"leave out {left}?")
+    return " ".join(said)
 
 
 # difflib ratio for a mistyped namespace name (cli.suggestions.SUGGEST_CLOSENESS, the
@@ -150,16 +165,32 @@ def fetch_all(client: KubeClient, names: list[str], enable: bool = True) -> list
             if error.status not in (401, 403):
                 raise
             raise NamespacesNotFound(missing, {}, "`kubectl get namespaces`", enable) from None
-        candidates = _enrollable(existing) if enable else existing
-        meant = {}
-        for name in missing:
-            close = (difflib.get_close_matches(name, enrolled, n=1, cutoff=NAME_CLOSENESS)
-                     or difflib.get_close_matches(name, candidates, n=1, cutoff=NAME_CLOSENESS))
-            if close:
-                meant[name] = close[0]
+        meant, repeats = _guesses(missing, list(found), [enrolled, _enrollable(existing) if enable else existing])
         listing = _namespaces_to_enroll(existing) if enable else _namespaces_to_release(enrolled, existing)
-        raise NamespacesNotFound(missing, meant, listing, enable)
+        raise NamespacesNotFound(missing, meant, listing, enable, repeats)
     return list(found.values())  # type: ignore[arg-type]
+
+
+def _guesses(missing: list[str], typed: list[str], pools: list[list[str]]) -> tuple[dict[str, str], dict[str, str]]:
+    """(meant, repeats) of NamespacesNotFound: for each ``missing`` name the closest name of
+    the first of ``pools`` that has one (enrolled before the rest) that is neither ``typed``
+    nor guessed already; else, when the closest is one of those, a repeat naming it."""
+    meant: dict[str, str] = {}
+    repeats: dict[str, str] = {}
+    for name in missing:
+        named = set(typed) | set(meant.values())
+        fresh = next((close for pool in pools if (close := _closest(name, [n for n in pool if n not in named]))), None)
+        if fresh:
+            meant[name] = fresh
+        elif again := next((close for pool in pools if (close := _closest(name, [n for n in pool if n in named]))),
+                           None):
+            repeats[name] = again
+    return meant, repeats
+
+
+def _closest(name: str, names: list[str]) -> Optional[str]:
+    close = difflib.get_close_matches(name, names, n=1, cutoff=NAME_CLOSENESS)
+    return close[0] if close else None
 
 
 def _enrollable(existing: list[str]) -> list[str]:

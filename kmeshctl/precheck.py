@@ -6,14 +6,15 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import asdict, dataclass
-from typing import Callable, Literal, Optional
+from typing import Any, Callable, Literal, Optional, cast
 
 from kmeshctl.apply import (PSA_ENFORCE, PSA_NEEDED, delete_fix, enrolled_refusal, foreign_objects,
                             foreign_problem, pod_security_refusal)
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import (CLUSTER_ID_ENV, XDS_PORT, ClusterIdNotIstiods, istiod_addresses, istiod_deployment,
                              known_cluster_id)
-from kmeshctl.kube import ApiUnreachable, KubeClient, KubeTarget, NotKubernetes, connect, diagnosis
+from kmeshctl.kube import (ApiError, ApiUnreachable, KubeClient, KubeTarget, NotKubernetes, connect, diagnosis,
+                           is_can_i_pointer)
 from kmeshctl.params import counted
 from kmeshctl.render import made_by_kmeshctl
 from kmeshctl.uninstall import InstalledElsewhere, check_install_namespaces, installed_objects
@@ -103,7 +104,7 @@ def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str,
         try:
             results.extend(check())
         except KmeshctlError as err:  # e.g. the caller may not even list nodes
-            problem, fix = diagnosis(err)
+            problem, fix = problem_and_fix(err)
             results.append(CheckResult(name, "fail", f"could not check: {problem}", fix))
             if isinstance(err, ApiUnreachable):
                 silent = results[-1]
@@ -127,8 +128,59 @@ def check_api_reachable(client: KubeClient) -> CheckResult:
 def _unreachable(err: KmeshctlError) -> CheckResult:
     """The failed first check: the error's problem as DETAIL and its one fix as FIX (each
     once; the fix every other command gives for the same failure, kmeshctl.kube.diagnosis)."""
-    problem, fix = diagnosis(err)
+    problem, fix = problem_and_fix(err)
     return CheckResult("API reachable", "fail", problem, fix)
+
+
+def problem_and_fix(err: KmeshctlError) -> tuple[str, str]:
+    """kmeshctl.kube.diagnosis of ``err``; a 403's fix (the permission to ask for) ends
+    with kubectl's check of the call refused, as on every other command:
+    `ask a cluster admin for RBAC permission to list nodes (`kubectl auth can-i list nodes -A` checks it)`."""
+    problem, fix = diagnosis(err)
+    return problem, f"{fix} ({err.see})" if is_can_i_pointer(err.see) else fix
+
+
+class RefusedReads:
+    """A client whose refused reads (401 / 403 on a get or list) are kept in ``refused``.
+    install's own checks (and istiod's hints) take a read they may not make as nothing
+    found, so install goes on and its writes say what is denied; precheck, asking the same
+    helpers through it, learns it could not look and says so instead of pass."""
+
+    def __init__(self, client: KubeClient) -> None:
+        self._client = client
+        self.refused: list[ApiError] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get(self, *args: Any, **kwargs: Any) -> Optional[dict]:
+        return self._kept(self._client.get, *args, **kwargs)
+
+    def list(self, *args: Any, **kwargs: Any) -> list[dict]:
+        return self._kept(self._client.list, *args, **kwargs)
+
+    def _kept(self, read: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return read(*args, **kwargs)
+        except ApiError as err:
+            if err.status in (401, 403):
+                self.refused.append(err)
+            raise
+
+    @property
+    def client(self) -> KubeClient:
+        """Itself, typed as the client the helpers take."""
+        return cast(KubeClient, self)
+
+
+def not_checked(name: str, refused: list[ApiError], what: str) -> CheckResult:
+    """warn: a check that could not be made because reads were refused (``what``: what it
+    could not look for). DETAIL each refusal (the server names verb and resource), FIX each
+    permission to ask for with kubectl's check of it."""
+    found = [problem_and_fix(err) for err in refused]
+    problems = "; ".join(dict.fromkeys(problem for problem, _ in found))
+    return CheckResult(name, "warn", f"not checked: could not {what}: {problems}",
+                       "; ".join(dict.fromkeys(fix for _, fix in found)))
 
 
 def parse_server_version(version: dict) -> tuple[int, int]:
@@ -180,9 +232,14 @@ def check_istiod_cluster_id(client: KubeClient, istio_namespace: str, cluster_id
     """istiod's cluster id, when its Deployment in the cluster names it (no row
     otherwise: istiod outside the cluster, ASM, or its id set from elsewhere): what
     install's --cluster-id must be; a ``cluster_id`` given that is another fails, with
-    the install to run (install refuses it: istiod would refuse every agent)."""
-    deployments = [d for d in (istiod_deployment(client, a) for a in istiod_addresses(client, istio_namespace))
+    the install to run (install refuses it: istiod would refuse every agent). Its Service
+    or Deployment not readable: warn (install cannot check the id then either)."""
+    reads = RefusedReads(client)
+    deployments = [d for d in (istiod_deployment(reads.client, a) for a in istiod_addresses(client, istio_namespace))
                    if d is not None and d.cluster_id is not None]
+    if reads.refused:
+        return [not_checked(ISTIOD_CLUSTER_ID_CHECK, reads.refused, "read istiod's Service and Deployment "
+                            "(the --cluster-id install needs)")]
     if len({d.cluster_id for d in deployments}) != 1:
         return []
     deployment = deployments[0]
@@ -204,9 +261,11 @@ def _no_istiod(name: str, client: KubeClient, istio_namespace: str,
     flags typed)."""
     from kmeshctl.istiod import istiod_addresses_anywhere
 
-    with_istiod = sorted({address.split(".")[1] for address in istiod_addresses_anywhere(client)})
+    reads = RefusedReads(client)
+    with_istiod = sorted({address.split(".")[1] for address in istiod_addresses_anywhere(reads.client)})
+    refused = [problem_and_fix(err) for err in reads.refused]
     listed = f"namespaces with istiod: {', '.join(with_istiod)}" if with_istiod else \
-        "no istiod Service found in any namespace"
+        f"other namespaces not looked at: {refused[0][0]}" if refused else "no istiod Service found in any namespace"
     missing = client.get("v1", "Namespace", istio_namespace) is None
     detail = (f"namespace {istio_namespace} does not exist ({listed})" if missing else
               f"no istiod* Service exposing {XDS_PORT} in namespace {istio_namespace} ({listed})")
@@ -215,6 +274,8 @@ def _no_istiod(name: str, client: KubeClient, istio_namespace: str,
         fix = f"check with the namespace istiod runs in: `{again}`"
     elif with_istiod:
         fix = f"give --istio-namespace one of {', '.join(with_istiod)}, e.g. `{again}`"
+    elif refused:
+        fix = f"give --istio-namespace the namespace istiod runs in, or {refused[0][1]}"
     else:
         fix = ("install Istio or add the cluster to an ASM instance, then re-run; if istiod runs in a namespace "
                "you may not list, give it with --istio-namespace")
@@ -250,14 +311,20 @@ def check_install_namespace(client: KubeClient, namespace: str, istio_namespace:
                             fix_command: FixCommand = bare_command) -> CheckResult:
     """Would install refuse -n / --istio-namespace for not being those of the install
     already on the cluster? install's own check (uninstall.check_install_namespaces),
-    its reason, and its fix: the flag set to the install's namespace."""
+    its reason, and its fix: the flag set to the install's namespace. Reads refused (install
+    goes on without them): warn, naming them."""
+    reads = RefusedReads(client)
     try:
-        check_install_namespaces(client, installed_objects(namespace, istio_namespace), namespace, istio_namespace)
+        check_install_namespaces(reads.client, installed_objects(namespace, istio_namespace), namespace,
+                                 istio_namespace)
     except InstalledElsewhere as refused:
         flag = "-n" if refused.parameter == "namespace" else "--istio-namespace"
         again = fix_command("precheck", {refused.parameter: refused.found})
         return CheckResult(INSTALL_NAMESPACES_CHECK, "fail", f"{refused.problem}: install would refuse it",
                            f"pass {flag} {refused.found} (or uninstall it first): `{again}`")
+    if reads.refused:
+        return not_checked(INSTALL_NAMESPACES_CHECK, reads.refused, f"look for an install in other namespaces "
+                           f"than -n {namespace}, --istio-namespace {istio_namespace}")
     return CheckResult(INSTALL_NAMESPACES_CHECK, "pass", f"none found in other namespaces than -n {namespace}, "
                                                        f"--istio-namespace {istio_namespace}")
 
