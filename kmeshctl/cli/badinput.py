@@ -583,11 +583,6 @@ COMMAND_HABITS[("install", "--version")] = (
 for _command in ("install", "uninstall"):
     for _flag in ("-y", "--yes", "--skip-confirmation"):
         COMMAND_HABITS[(_command, _flag)] = f"; {_command} does not ask: leave {{flag}} out"
-# istioctl's --revision: kmesh installs no revisions; an istiod revision's (ASM) is followed by its Service
-for _flag in ("-r", "--revision"):
-    COMMAND_HABITS[("install", _flag)] = (
-        "; kmesh has no revisions of its own (istioctl's {flag}): its agents follow the istiod --xds-address names "
-        "(ASM: the istiod-<revision> Service), `{without} --xds-address istiod-{revision}.{istio_namespace}.svc:15012`")
 COMMAND_HABITS[("version", "--short")] = ("; version's lines are short already (kubectl's and istioctl's {flag}): "
                                           "leave it out, `{without}` (-o json for every field)")
 COMMAND_HABITS[("waypoint apply", "--enroll-namespace")] = (

@@ -38,9 +38,9 @@ from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS
                                   with_running_help_pointer, word_positions)
 from kmeshctl.cli.command_hints import (carry_typed_globals, missing_argument_line, missing_command_line,
                                         missing_command_text, no_such_command_line, words_around)
-from kmeshctl.cli.option_hints import (all_namespaces_hint, flag_value_hint, no_such_option_line, on_off_hint,
-                                       positional_name_hint, spaced_dry_run_value, takes_namespace_arguments,
-                                       value_missing_text, value_needed_line)
+from kmeshctl.cli.option_hints import (all_namespaces_hint, dry_run_value_hint, flag_value_hint, no_such_option_line,
+                                       on_off_hint, positional_name_hint, spaced_dry_run_value,
+                                       takes_namespace_arguments, value_missing_text, value_needed_line)
 from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready
 from kmeshctl import stopping
 from kmeshctl.asciinum import duration_words
@@ -501,9 +501,7 @@ def _value_hint(option: _click.Parameter, flag: str, chain: list[_click.Command]
     --dry-run=client|server|none)."""
     if flag != "--dry-run":
         return on_off_hint(option, flag)
-    from kmeshctl.cli.render import dry_run_value_hint
-
-    return dry_run_value_hint(chain[-1], args, chain[0])
+    return dry_run_value_hint(chain[-1], " ".join(c.name for c in chain[1:] if c.name), args, chain[0])
 
 
 def _leading_flags(args: list[str]) -> tuple[list[list[str]], list[str]]:

@@ -13,7 +13,8 @@ from typing import Any, Callable, Iterable, Optional
 from typer import _click
 
 from kmeshctl.cli import cmdline
-from kmeshctl.cli.badinput import NEVER_GUESSED, command_habit_hint, guessable, takes_value, typed_target, with_dashes
+from kmeshctl.cli.badinput import (NEVER_GUESSED, command_habit_hint, guessable, takes_value, typed_target,
+                                   typed_value, with_dashes)
 from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_OPTION_NAMES, OUTPUT_FLAGS,
                                   command_words, option_below, option_spelled, options_by_kind, resolve, spelled,
                                   typed_command_path, with_help_pointer)
@@ -104,10 +105,8 @@ def spaced_dry_run_value(message: str, ctx: Optional[_click.Context]) -> str:
                  for i in range(len(args) - 1))
     if not spaced:
         return ""
-    from kmeshctl.cli.render import dry_run_value_hint
-
-    return "Option '--dry-run' does not take a value" + dry_run_value_hint(ctx.command, args,
-                                                                           cmdline.INVOKED[0].command)
+    return "Option '--dry-run' does not take a value" + dry_run_value_hint(
+        ctx.command, ctx.command_path.partition(" ")[2], args, cmdline.INVOKED[0].command)
 
 
 _TAKES_NO_VALUE = re.compile(r"^Option '(--[\w-]+)' does not take a value\.$")
@@ -124,10 +123,47 @@ def flag_value_hint(message: str) -> str:
         return "; write --help (or -h) alone"
     option = option_spelled(cmdline.INVOKED[-1].command, flag)
     if option is not None and flag == "--dry-run":  # kubectl's --dry-run=client|server|none
-        from kmeshctl.cli.render import dry_run_value_hint
-
-        return dry_run_value_hint(cmdline.INVOKED[-1].command, cmdline.ARGS, cmdline.INVOKED[0].command)
+        ctx = cmdline.INVOKED[-1]
+        return dry_run_value_hint(ctx.command, ctx.command_path.partition(" ")[2], cmdline.ARGS,
+                                  cmdline.INVOKED[0].command)
     return "" if option is None else on_off_hint(option, flag)
+
+
+# What a command's --dry-run does, for kubectl's --dry-run=client|server typed on it: (what
+# it does, what it does with no cluster configured); a command not named is install's kind
+# (render.dry_run_value_hint: the API server checks every object, render its offline form).
+DRY_RUN_DOES = {
+    "waypoint apply": ("it is kubectl's --dry-run=server: the API server checks every object, nothing is applied; "
+                       "the objects are printed", "there is no offline (client) form: with no cluster configured at "
+                       "all, --dry-run prints the objects unchecked"),
+    "uninstall": ("it is kubectl's --dry-run=server: each delete is sent with dryRun=All, so the API server answers "
+                  "for every object, and nothing is deleted; what would go is listed in order", "there is no offline "
+                  "(client) form: with no cluster configured at all, --dry-run lists every object unchecked"),
+    "waypoint delete": ("it is kubectl's --dry-run=client: the cluster is read and what would be deleted is said, "
+                        "no delete is sent", "the cluster must answer: what exists decides what would go"),
+}
+
+
+def dry_run_value_hint(command: _click.Command, name: str, args: list[str], root: _click.Command) -> str:
+    """kubectl's `--dry-run=client|server|none` typed (``args``: the words of the line) on
+    ``command`` (its words ``name``: `waypoint delete`), whose --dry-run is an on/off flag:
+    what this command's --dry-run does (DRY_RUN_DOES) and the line with it, `kmeshctl
+    uninstall --dry-run`; install's own words (its offline form) and `none` (no dry run)
+    as render.dry_run_value_hint says them (``root``: the kmeshctl group)."""
+    from kmeshctl.cli.render import _dry_run_value, _without_dry_run
+    from kmeshctl.cli.render import dry_run_value_hint as installs
+
+    value = _dry_run_value(args)
+    if name not in DRY_RUN_DOES or value == "none":
+        return installs(command, args, root)
+    does, offline = DRY_RUN_DOES[name]
+    if value not in ("client", "server"):
+        return (f"; {shlex.quote(value) if value else 'an empty value'} is no dry-run mode (kubectl's are client, "
+                f"server and none); on/off flags take no value here: write --dry-run ({does})")
+    words = _without_dry_run(args)
+    end = words.index("--") if "--" in words else len(words)
+    line = shlex.join(["kmeshctl", *words[:end], "--dry-run", *words[end:]])
+    return f"; on/off flags take no value here: write --dry-run ({does}), `{line}`; {offline}"
 
 
 def on_off_hint(option: _click.Parameter, flag: str) -> str:
@@ -214,8 +250,9 @@ def positional_name_hint(message: str, err: Any) -> str:
     if option is None:
         return "; this command takes no positional arguments"
     param, what, flag = option
-    given = any(spelled(w, set(param.opts)) for w in cmdline.ARGS)
-    if len(extras) != 1 or given:
+    if any(spelled(w, set(param.opts)) for w in cmdline.ARGS):
+        return _extra_beside_given(ctx, typed, extras, param, flag, what)
+    if len(extras) != 1:
         return f"; this command takes no positional arguments: give one {what} with {flag} {_metavar(param)}"
     return _offered(ctx, param, flag, what, [extras[0]], _flagged_line(ctx, typed, extras, flag),
                     _line_without(ctx, typed, extras))
@@ -270,10 +307,24 @@ def _shaped_hint(ctx: _click.Context, typed: list[str], extras: list[str], param
         value = joiner.join(_in_typed_order(ctx, typed, extras, given))
         return _offered(ctx, param, flag, several, [value], _joined_line(ctx, typed, extras, param, flag, value),
                         _line_without(ctx, typed, extras))
-    if not getattr(param, "multiple", False) and (len(extras) > 1 or given):
+    if not getattr(param, "multiple", False) and given:
+        return _extra_beside_given(ctx, typed, extras, param, flag, one)
+    if not getattr(param, "multiple", False) and len(extras) > 1:
         return f"; this command takes no positional arguments: give one {one} with {flag} {_metavar(param)}"
     return _offered(ctx, param, flag, several if len(set(extras)) > 1 else one, extras,
                     _flagged_line(ctx, typed, extras, flag, given), _line_without(ctx, typed, extras))
+
+
+def _extra_beside_given(ctx: _click.Context, typed: list[str], extras: list[str], param: _click.Parameter,
+                        flag: str, what: str) -> str:
+    """`install --cluster-id a extra`: the flag the stray words would go to is typed
+    already, so they are extra: `...; --cluster-id a is given already, so leave out
+    extra: `kmeshctl install --cluster-id a``, the line without them."""
+    given = _typed_values(ctx, typed, param)
+    shown = shlex.join([given[-1][2] or flag, given[-1][3]]) if given else flag
+    return (f"; this command takes no positional arguments: give one {what} with {flag} {_metavar(param)}; "
+            f"{shown} is given already, so leave out {shlex.join(extras)}: "
+            f"{_with_needed(ctx, _line_without(ctx, typed, extras))}")
 
 
 def _system_namespace_offer(path: tuple[str, ...], values: list[str], words: list[str], without: list[str]) -> str:
@@ -625,7 +676,7 @@ def _habit_hint(typed: str, command: _click.Command, path: str = "") -> str:
     names = {p.name for p in command.params}
     if typed in ("-n", "--namespace") and "namespace" not in names and takes_namespace_arguments(command):
         return _namespaces_as_arguments_hint(typed)
-    if typed == "-w" and "wait" in names:  # kubectl's wait flag is --wait; -w is its --watch
+    if typed in ("-w", "--watch") and "wait" in names:  # kubectl's wait flag is --wait; -w is its --watch
         words = list(cmdline.ARGS)
         end = words.index("--") if "--" in words else len(words)
         if typed not in words[:end]:  # `-w=false`: what was meant is unclear
@@ -660,13 +711,14 @@ def _request_timeout_hint(path: str) -> str:
     from kmeshctl.cli.suggestions import LOCAL_GROUPS
 
     words = path.split()[1:]
-    if words and words[0] in LOCAL_GROUPS:
+    if words and words[0] in (*LOCAL_GROUPS, "help"):
         return ""
     value = typed_value(cmdline.ARGS, "--timeout")
     line = f" `{shlex.join(['kmeshctl', *_respelled('--timeout', '--request-timeout')])}`" if value is not None \
         and is_duration_text(value) else ""
-    return (f"; did you mean --request-timeout (how long one API request may take; {' '.join(words)} waits for "
-            f"nothing else)?{line}")
+    name = " ".join(words)
+    does = _waits_text(name, None) if name in WAITS else "waits for nothing else"
+    return f"; did you mean --request-timeout (how long one API request may take; {name} {does})?{line}"
 
 
 def takes_namespace_arguments(command: _click.Command) -> bool:
@@ -690,6 +742,205 @@ def _namespaces_as_arguments_hint(typed: str) -> str:
             del words[i]
         break
     return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *words])}`"
+
+
+# ------------------------------------------------------------------ other tools' flags
+
+# Commands that change nothing: they read and print.
+READ_ONLY = frozenset({"status", "version", "precheck", "render", "help", "completion", "dump maps", "dump config",
+                       "node preflight", "sandbox list", "sandbox status", "waypoint list", "waypoint status"})
+# What a command does about waiting, for a flag that waits, watches or bounds a wait (-w,
+# --wait, --watch, --timeout) it does not have; a command not named: _waits_text.
+WAITS = {
+    "sandbox up": "waits until the sandbox is ready by itself (the node agent within {agent}s, each pod within "
+                  "{pod}s; a step that does not make it fails, saying why)",
+    "sandbox down": "waits until every process of the sandbox has ended (SIGTERM, then SIGKILL after {grace}s)",
+    "sandbox exec": "waits for the command it runs to end (give that command its own limit: timeout 5m COMMAND)",
+    "sandbox list": "reads this machine's sandbox records once and waits for nothing",
+    "sandbox status": "shows the sandbox's state once, it does not wait or watch",
+    "waypoint delete": "waits for each object to go by itself (--timeout DURATION bounds the wait)",
+    "node run": "runs the node agent in the foreground until it is stopped",
+    "waypoint envoy": "runs Envoy in the foreground until it is stopped, once the controller's socket is there "
+                      "(--socket-wait bounds that wait)",
+    "waypoint controller": "runs in the foreground until it is stopped",
+    "demo traffic-shift": "runs every phase to the end, then prints what it saw",
+    "bench dataplane": "runs every phase to the end (--duration sets how long each one runs)",
+    "render": "prints the manifests once and waits for nothing",
+    "completion": "prints the script once and waits for nothing",
+    "help": "prints the help once and waits for nothing",
+}
+# A command with no dry run that changes something: (what it changes, the command that shows
+# it, what that shows); a command not named: its help says what it changes.
+_ONE_LABEL = ("it changes only the label istio.io/dataplane-mode of the namespaces named (none of them when one is "
+              "refused)", ("status",), "shows the namespaces enrolled now")
+DRY_RUN_INSTEAD = {
+    "enable-ns": _ONE_LABEL,
+    "disable-ns": _ONE_LABEL,
+    "sandbox up": ("it changes only this machine", ("sandbox", "down"), "removes everything it makes"),
+    "sandbox down": ("it changes only this machine", ("sandbox", "status"), "shows what it would remove"),
+}
+
+
+def _typed_less(flag: str, valued: bool) -> list[str]:
+    """The words typed (cmdline.ARGS) without ``flag`` (`FLAG`, `FLAG=VALUE`, and when
+    ``valued`` the word after a bare FLAG that is no flag); nothing after `--` is touched."""
+    words = list(cmdline.ARGS)
+    end = words.index("--") if "--" in words else len(words)
+    kept: list[str] = []
+    i = 0
+    while i < end:
+        word = words[i]
+        i += 1
+        if word == flag:  # its value: a word that is no flag (`-f -` is stdin)
+            i += 1 if valued and i < end and (words[i] == "-" or not words[i].startswith("-")) else 0
+        elif not word.startswith(flag + "="):
+            kept.append(word)
+    return kept + words[end:]
+
+
+def _waits_text(name: str, command: Optional[_click.Command]) -> str:
+    """What the command ``name`` does about waiting (WAITS, with the sandbox's own limits)."""
+    from kmeshctl.sandbox import agent, sandbox
+
+    text = WAITS.get(name)
+    if text is None and command is not None and option_spelled(command, "--timeout") is not None:
+        text = "waits for its work by itself (--timeout DURATION bounds the wait)"
+    if text is None:
+        text = "shows the state once and waits for nothing" if name in READ_ONLY else "returns once its work is done"
+    return text.format(agent=f"{agent.READY_TIMEOUT_S:g}", pod=f"{sandbox.READY_TIMEOUT_S:g}",
+                       grace=f"{sandbox.POD_STOP_GRACE_S:g}")
+
+
+def _line_of(words: tuple[str, ...], command: _click.Command) -> str:
+    """`kmeshctl WORDS FLAGS`: the command ``words`` with the flags typed for ``command`` it takes too."""
+    from kmeshctl.cli.render import _typed_words_for
+
+    target = cmdline.INVOKED[0].command if cmdline.INVOKED else None
+    for word in words:
+        target = getattr(target, "commands", {}).get(word)
+    flags = _typed_words_for(command, target, cmdline.ARGS) if target is not None else []
+    return shlex.join(["kmeshctl", *words, *flags])
+
+
+def _asks(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    return f"; {name} does not ask ({whose} {flag}): leave {flag} out, `{without}`"
+
+
+def _revision(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    from kmeshctl.cli.badinput import _DNS_LABEL
+    from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE
+
+    said = f"; kmesh has no revisions of its own ({whose} {flag})"
+    if name == "waypoint apply":
+        return f"{said}: its waypoint is programmed by its own controller, not by istiod; leave {flag} out, `{without}`"
+    if option_spelled(command, "--xds-address") is None or typed_value(cmdline.ARGS, "--xds-address") is not None:
+        return f"{said}: leave {flag} out, `{without}`"
+    revision = typed_value(cmdline.ARGS, flag) or ""
+    namespace = typed_value(cmdline.ARGS, "--istio-namespace") or DEFAULT_ISTIO_NAMESPACE
+    follow = f"{said}: its agents follow the istiod --xds-address names (ASM: the istiod-<revision> Service)"
+    if not _DNS_LABEL.fullmatch(revision):
+        return follow
+    return f"{follow}, `{without} --xds-address istiod-{revision}.{namespace}.svc:15012`"
+
+
+def _dry_run(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    if name == "render":
+        return f"; render is install's offline dry run already (it prints the manifests and applies nothing): " \
+               f"leave {flag} out, `{without}`"
+    if name in READ_ONLY:
+        return f"; {name} changes nothing, so it has no dry run: leave {flag} out, `{without}`"
+    if name not in DRY_RUN_INSTEAD:  # never the line without it: that runs it for real
+        return f"; {name} has no dry run ({whose} {flag}): `kmeshctl {name} --help` says what it changes"
+    changes, words, shows = DRY_RUN_INSTEAD[name]
+    return f"; {name} has no dry run ({whose} {flag}): {changes}; `{_line_of(words, command)}` {shows}"
+
+
+def _waits(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    return f"; {name} has no {flag} ({whose}): it {_waits_text(name, command)}; leave {flag} out, `{without}`"
+
+
+def _file(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    if name == "sandbox down":
+        return f"; sandbox down removes a sandbox by its name, with everything made from its files ({whose} " \
+               f"{flag}): leave {flag} out, `{without}`"
+    if name in READ_ONLY:
+        return f"; {name} reads no file ({whose} {flag}): leave {flag} out, `{without}`"
+    return f"; {name} reads no file ({whose} {flag}): each setting is a flag of its own (`kmeshctl {name} --help`)"
+
+
+def _settings(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    what = f"reads no values file ({whose} {flag})" if flag == "--values" else f"has no {flag} ({whose})"
+    if name in READ_ONLY and name != "render":
+        return f"; {name} {what}: leave {flag} out, `{without}`"
+    return f"; {name} {what}: each setting is a flag of its own (`kmeshctl {name} --help`)"
+
+
+_TAG = re.compile(r"[\w][\w.-]{0,127}")  # an image tag
+
+
+def _version(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    image = option_spelled(command, "--image")
+    if image is None:
+        return f"; {name} has no {flag} ({whose} names a chart's version): kmeshctl's own is `kmeshctl version`"
+    tag = typed_value(cmdline.ARGS, flag) or ""
+    untagged = str(image.default).rpartition(":")[0] or str(image.default)
+    if typed_value(cmdline.ARGS, *image.opts) is not None or not _TAG.fullmatch(tag):
+        return f"; {name} runs the version its --image tag names ({whose} {flag}): give it as --image IMAGE:TAG"
+    return f"; {name} runs the version its --image tag names ({whose} {flag}): `{without} --image {untagged}:{tag}`"
+
+
+def _grace(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    if name == "sandbox down":
+        return f"; sandbox down has no {flag} ({whose}): it {_waits_text(name, command)}; leave {flag} out, " \
+               f"`{without}`"
+    if option_spelled(command, "--timeout") is not None and name.split()[-1] in ("uninstall", "delete"):
+        return f"; {name} has no {flag} ({whose}): each object goes with its own grace period and {name} waits " \
+               f"for it (--timeout DURATION bounds the wait); leave {flag} out, `{without}`"
+    return f"; {name} deletes no pods, so {flag} ({whose}) means nothing here: leave it out, `{without}`"
+
+
+def _force(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    if option_spelled(command, "--force-conflicts") is not None:  # never offered to run (badinput.NEVER_GUESSED)
+        return f"; {name} has no {flag} ({whose}): the fields another field manager owns are taken back with " \
+               "--force-conflicts, as kubectl apply --server-side --force-conflicts does"
+    if name in READ_ONLY:
+        return f"; {name} changes nothing, so there is nothing to force: leave {flag} out, `{without}`"
+    return f"; {name} has no {flag} ({whose}): when it refuses something, its error says why and what to do; " \
+           f"leave {flag} out, `{without}`"
+
+
+# Flags of kubectl, istioctl, helm and cilium a kmeshctl command may not have: (spellings,
+# whether one takes a value, whose they are, what the command says instead).
+OTHER_TOOLS_FLAGS: tuple[tuple[tuple[str, ...], bool, str, Callable[..., str]], ...] = (
+    (("-y", "--yes", "--skip-confirmation"), False, "istioctl's", _asks),
+    (("-r", "--revision"), True, "istioctl's", _revision),
+    (("--dry-run",), False, "kubectl's", _dry_run),
+    (("-w", "--wait", "--watch"), False, "kubectl's", _waits),
+    (("--timeout",), True, "kubectl's and helm's", _waits),
+    (("-f", "--filename"), True, "kubectl's", _file),
+    (("--values",), True, "helm's and cilium's", _settings),
+    (("--set",), True, "istioctl's, helm's and cilium's", _settings),
+    (("--set-string", "--set-file"), True, "helm's and cilium's", _settings),
+    (("--version",), True, "helm's and cilium's", _version),
+    (("--grace-period",), True, "kubectl delete's", _grace),
+    (("--now",), False, "kubectl delete's", _grace),
+    (("--force",), False, "kubectl's", _force),
+)
+
+
+def other_tools_flag_hint(typed: str, command: _click.Command, path: str) -> str:
+    """`; sandbox up has no --timeout (kubectl's and helm's): it waits until the sandbox is
+    ready by itself (...); leave --timeout out, `kmeshctl sandbox up --name x``: for a flag
+    of OTHER_TOOLS_FLAGS that ``command`` (spelled ``path``) lacks, what it does instead,
+    and the line typed without the flag where running it is what was asked; empty for
+    any other flag, or a group."""
+    found = next(((valued, whose, say) for spellings, valued, whose, say in OTHER_TOOLS_FLAGS if typed in spellings),
+                 None)
+    name = " ".join(path.split()[1:])
+    if found is None or not name or hasattr(command, "commands") or option_spelled(command, typed) is not None:
+        return ""
+    valued, whose, say = found
+    return say(name, command, typed, whose, shlex.join(["kmeshctl", *_typed_less(typed, valued)]))
 
 
 # What to do instead of -A on a command without it: (command words, the advice).
@@ -754,11 +1005,14 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     # cli/badinput.py; `dump -w maps`: the group refused it, the habit is the subcommand's
     own = command_habit_hint(path, err.option_name, cmdline.ARGS) if ctx is not None else ""
     habit = own or (_habit_hint(typed, command, path) if command is not None else "")
-    if ctx is not None and err.option_name.startswith("--") and not own and "did you mean" not in habit:
+    # kubectl's, istioctl's, helm's flags: what the command does instead (never with the run command's own flag)
+    other = "" if habit or fixed or command is None else other_tools_flag_hint(typed, command, path)
+    if ctx is not None and err.option_name.startswith("--") and not own and not other and \
+            "did you mean" not in habit:
         found = option_suggestions(err.option_name.partition("=")[0], ctx.command)
         if found:
             line += f"; did you mean {' or '.join(found) if len(found) <= 2 else ', '.join(found)}?"
-    line += habit
+    line += habit or other
     if fixed:
         line += f" (the command to run goes after `--`: {fixed})"
     return with_help_pointer(line, err)
