@@ -181,7 +181,7 @@ def check_agent_pod(client: "KubeClient", pod: str, namespace: str, command: str
                          f"with an agent pod: `kubectl get pods -A -l {agent_selector()}` lists them")
     if not agents:
         raise UsageError(f"pod {namespace}/{pod} is not a kmesh agent, and no pod of this cluster is "
-                         f"(`kubectl get pods -A -l {agent_selector()}` lists none): install kmesh first")
+                         f"(`kubectl get pods -A -l {agent_selector()}` lists none): {install_first(client)}")
     shown = ", ".join(agents[:AGENT_PODS_NAMED]) + (f" and {len(agents) - AGENT_PODS_NAMED} more"
                                                      if len(agents) > AGENT_PODS_NAMED else "")
     agent_ns, _, agent = agents[0].partition("/")
@@ -206,7 +206,7 @@ def pod_not_found(client: "KubeClient", pod: str, namespace: str, command: str) 
         where = _agent_daemonset_namespaces(client)
         if not where:
             return KmeshctlError(f"{missing}, and kmesh is not installed in this cluster (no kmesh DaemonSet; `kubectl "
-                                 f"get pods -A -l {agent_selector()}` lists no agent pod): install kmesh first")
+                                 f"get pods -A -l {agent_selector()}` lists no agent pod): {install_first(client)}")
         return KmeshctlError(f"{missing}, and kmesh's DaemonSet in namespace {where[0]} runs no agent pod yet: see "
                              f"`kmeshctl status -n {where[0]}`")
     here = [ref for ref in agents if ref.partition("/")[0] == namespace]
@@ -223,6 +223,15 @@ def pod_not_found(client: "KubeClient", pod: str, namespace: str, command: str) 
     where = f"it is in namespace {other}" if here else f"kmesh is installed in namespace {other}, not {namespace}"
     return UsageError(f"{missing}: {where} (agent pods: {named_pods(there)}); pass -n {other}{also}: "
                       f"`{command} --pod {agent} -n {other}`")
+
+
+def install_first(client: "KubeClient") -> str:
+    """`install kmesh first: run `kmeshctl install --cluster-id C` ...`, istiod's cluster id
+    in it when istiod's Deployment names it (params.install_hint), as every "not installed"."""
+    from kmeshctl.istiod import known_cluster_id
+    from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, install_hint
+
+    return f"install kmesh first: {install_hint(known_cluster_id(client, DEFAULT_ISTIO_NAMESPACE))}"
 
 
 def named_pods(refs: list[str]) -> str:

@@ -5,6 +5,7 @@ readiness is read (shared with `status`)."""
 from __future__ import annotations
 
 import math
+import shlex
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,8 +21,8 @@ from kmeshctl.asciinum import duration_words, waited_words
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.istiod import (CLUSTER_ID_ENV, DEFAULT_CLUSTER_ID, XDS_ADDRESS_UNKNOWN, XDS_PORT, IstiodDeployment,
                              guessed_deployment, same_service)
-from kmeshctl.kube import KubeClient
-from kmeshctl.params import shown
+from kmeshctl.kube import ApiError, KubeClient
+from kmeshctl.params import DEFAULT_IMAGE, shown
 
 POLL_SECONDS = 1.0
 # The words an agent's lastError carries after the gRPC status (kmeshctl.xds.client): its
@@ -178,19 +179,40 @@ class IstiodUnreached:
 InstallWith = Callable[[str, str], str]
 
 
+def flag_setter(command: str) -> InstallWith:
+    """``command`` (a `kmeshctl install ...` line) as an InstallWith: the flag of the
+    parameter named set to the value (where it is, else added at the end)."""
+    return lambda name, value: shlex.join(set_flag(shlex.split(command), f"--{name.replace('_', '-')}", value))
+
+
+def set_flag(words: list[str], flag: str, value: str) -> list[str]:
+    """``words`` with ``flag`` set to ``value``: where it was typed, else added at the end."""
+    for i, word in enumerate(words):
+        if word == flag and i + 1 < len(words):
+            return [*words[:i + 1], value, *words[i + 2:]]
+        if word.startswith(f"{flag}="):
+            return [*words[:i], f"{flag}={value}", *words[i + 1:]]
+    return [*words, flag, value]
+
+
+def _typed_install(name: str, value: str) -> str:
+    return f"kmeshctl install --{name.replace('_', '-')} {value}"
+
+
 def timeout_fix(state: RolloutState, namespace: str, istiod: Optional[IstiodUnreached] = None,
-                install_with: Optional[InstallWith] = None) -> str:
+                install_with: Optional[InstallWith] = None, replaced: str = "") -> str:
     """The fix of a rollout that timed out, by its cause: ``istiod`` (an agent that
     cannot connect to istiod, when one said so) by what istiod or the connection said
     (istiod_fix, with ``install_with`` the command to paste); an image that cannot be
-    pulled --image; a crashing agent its logs; otherwise where to look."""
+    pulled by image_fix (``replaced``: the image it replaced, "" none known); a crashing
+    agent its logs; otherwise where to look."""
     stuck = state.not_ready()
     statuses = {p.status for p in stuck}
     again = "re-run install, or wait longer with --timeout"
     if istiod is not None:
         return istiod_fix(istiod, namespace, install_with)
     if statuses & IMAGE_REASONS:
-        return f"the image cannot be pulled: fix --image (or the nodes' registry access), then {again}"
+        return image_fix(stuck, namespace, replaced, install_with or _typed_install)
     if "CrashLoopBackOff" in statuses:
         return (f"see why the agent exits with `kubectl logs -n {namespace} {stuck[0].name} --previous`, "
                 f"then {again}")
@@ -199,16 +221,72 @@ def timeout_fix(state: RolloutState, namespace: str, istiod: Optional[IstiodUnre
     return f"see each pod's state with `kmeshctl status -n {namespace}`, then {again}"
 
 
-def istiod_fix(agent: IstiodUnreached, namespace: str, install_with: Optional[InstallWith] = None) -> str:
+def image_fix(stuck: list[PodState], namespace: str, replaced: str, install_with: InstallWith) -> str:
+    """What to do when agents of ``stuck`` cannot pull their image, with the install to
+    paste (``install_with``: every other flag kept): ``replaced`` (the image the failing
+    one replaced) put back; with none, kmeshctl's default image when the failing one is
+    another; else the kubelet's events (`kubectl describe pod`), the registry being the
+    nodes' to mend. Waiting is no fix: the kubelet backs off further each time."""
+    pod = next(p for p in stuck if p.status in IMAGE_REASONS)
+    head = "the image cannot be pulled: fix --image (or the nodes' registry access) and re-run install"
+    if replaced and replaced != pod.image:
+        return f"{head}, or put back {replaced}, the image {pod.image} replaced: `{install_with('image', replaced)}`"
+    if pod.image != DEFAULT_IMAGE:
+        return (f"{head}, or install kmeshctl's default image instead of {pod.image}: "
+                f"`{install_with('image', DEFAULT_IMAGE)}`")
+    return (f"the image {pod.image} cannot be pulled: check the nodes' registry access (`kubectl describe pod -n "
+            f"{namespace} {pod.name}` shows the kubelet's events), then re-run install")
+
+
+def template_image(daemonset: dict) -> str:
+    """The image(s) of ``daemonset``'s pod template (`a, b` for several containers)."""
+    spec = (((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {})
+    return ", ".join(c.get("image", "") for c in spec.get("containers") or [])
+
+
+def replaced_image(client: KubeClient, daemonset: dict, before: str = "") -> str:
+    """The image the current template of ``daemonset`` (as read) replaced: ``before`` (its
+    image before this install applied) when another; else that of its ready pods still
+    running another (a rolling update stops at the first node that cannot pull); else the
+    newest ControllerRevision's with another (the DaemonSet controller keeps the earlier
+    templates). "" when none is known (a first install), or they cannot be read."""
+    current = template_image(daemonset)
+    if before and before != current:
+        return before
+    try:
+        older = [p.image for p in daemonset_pods(client, daemonset) if p.ready and p.image != current]
+        return older[0] if older else _revision_image(client, daemonset, current)
+    except (ApiError, KmeshctlError):
+        return ""  # only a suggestion depends on it
+
+
+def _revision_image(client: KubeClient, daemonset: dict, current: str) -> str:
+    """The image of ``daemonset``'s newest ControllerRevision whose template is not ``current``."""
+    if not client.is_served("apps/v1", "ControllerRevision"):
+        return ""
+    meta = daemonset["metadata"]
+    selector = selector_string(daemonset["spec"]["selector"].get("matchLabels", {}))
+    revisions = [r for r in client.list("apps/v1", "ControllerRevision", meta["namespace"], label_selector=selector)
+                 if any(o.get("uid") == meta.get("uid") for o in r["metadata"].get("ownerReferences") or [])]
+    for revision in sorted(revisions, key=lambda r: int(r.get("revision") or 0), reverse=True):
+        image = template_image(revision.get("data") or {})
+        if image and image != current:
+            return image
+    return ""
+
+
+def istiod_fix(agent: IstiodUnreached, namespace: str, install_with: Optional[InstallWith] = None,
+               wait_longer: str = "wait longer with --timeout") -> str:
     """What to do when the agents do not connect to istiod, by what they were told: a
     refusal (UNAUTHENTICATED: istiod was reached, the cluster id or token is wrong) names
     --cluster-id with istiod's own when it is known; an address that is not the cluster's
     istiod names --xds-address with it; istiod's own address that fails names istiod's
     log. The install to paste keeps every flag typed (``install_with``); a placeholder
-    only for a value not known, said so."""
+    only for a value not known, said so. ``wait_longer``: how to wait, offered when
+    waiting may end it (never for a refusal)."""
     error = agent.error.split(AGENT_HINT_START)[0]  # the agent's own hint: what this fix says better
     said = f"{agent.address}: {error or 'not yet connected'}"
-    command = install_with or (lambda name, value: f"kmeshctl install --{name.replace('_', '-')} {value}")
+    command = install_with or _typed_install
     if error.startswith("UNAUTHENTICATED"):
         return _refused_fix(agent, said, command)
     if error.startswith(AGENT_FILES_ERROR):
@@ -216,7 +294,7 @@ def istiod_fix(agent: IstiodUnreached, namespace: str, install_with: Optional[In
                 f"exists in namespace {namespace} (`kubectl -n {namespace} get configmap {ROOT_CERT_CONFIGMAP}`; "
                 "istiod writes it to every namespace), then re-run install")
     found = list(agent.found)
-    longer = "" if refusal_kind(error) else ", or wait longer with --timeout"  # waiting never ends a refusal
+    longer = "" if refusal_kind(error) else f", or {wait_longer}"  # waiting never ends a refusal
     if any(same_service(agent.address, address) for address in found):  # istiod's own address: istiod says why
         deployment = agent.deployment or guessed_deployment(agent.address)
         look = f"`{deployment.read_logs}`" if deployment else "the logs of istiod's pods"

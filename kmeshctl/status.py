@@ -10,7 +10,8 @@ from typing import Callable, Optional
 
 from kmeshctl.config_dump import XDS_PATH
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.istiod import cluster_service, known_cluster_id
+from kmeshctl.istiod import (cluster_service, istiod_addresses_anywhere, istiod_deployment,
+                             known_cluster_id)
 from kmeshctl.kube import ApiError, KubeClient, object_ref
 from kmeshctl import params
 from kmeshctl.params import (DEFAULT_IMAGE, DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE,
@@ -18,7 +19,8 @@ from kmeshctl.params import (DEFAULT_IMAGE, DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAM
 from kmeshctl.namespaces import REDIRECTION_ANNOTATION, enrolled_namespaces
 from kmeshctl.apply import PSA_ENFORCE, PSA_NEEDED
 from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl
-from kmeshctl.rollout import PodState, daemonset_pods
+from kmeshctl.rollout import (IMAGE_REASONS, InstallWith, IstiodUnreached, PodState, daemonset_pods, flag_setter,
+                              image_fix, istiod_fix, replaced_image, template_image)
 from kmeshctl.uninstall import (InstalledElsewhere, check_install_namespaces, install_istio_namespaces,
                                installed_objects)
 
@@ -67,6 +69,8 @@ class MeshStatus:
     enrolled_here: str = ""  # no DaemonSet: ``namespace`` is an app namespace enrolled (its label), "" when not
     deleting: list[str] = field(default_factory=list)  # the DaemonSet and others being deleted: an uninstall going
     istiod_cluster_id: Optional[str] = None  # no DaemonSet: istiod's id for the install suggested (None: unknown)
+    replaced_image: str = ""  # an agent cannot pull its image: the image that one replaced ("" none known)
+    istiod: Optional[IstiodUnreached] = None  # an agent not connected to istiod: what it and the cluster say
 
     @property
     def install_hint(self) -> str:
@@ -77,7 +81,11 @@ class MeshStatus:
     def terminating_problem(self) -> str:
         """The namespace being deleted, why, and that install waits until it is gone."""
         return (f"namespace {self.namespace} is Terminating ({self.terminating}); install refuses it until it is "
-                f"gone: remove what holds it or wait (`kubectl get namespace {self.namespace} -o yaml` shows its "
+                f"gone: {self._terminating_fix}")
+
+    @property
+    def _terminating_fix(self) -> str:
+        return (f"remove what holds it or wait (`kubectl get namespace {self.namespace} -o yaml` shows its "
                 "conditions)")
 
     @property
@@ -85,19 +93,27 @@ class MeshStatus:
         """The install being removed (an uninstall under way): what is being deleted, what
         is gone, and to wait or finish it; never install, which would race the deletion."""
         gone = f"; already gone: {', '.join(self.missing)}" if self.missing else ""
-        return (f"{BEING_UNINSTALLED}{', '.join(self.deleting)} being deleted (the cluster finishes it){gone}; wait "
-                f"for the uninstall to finish, or run `{self.uninstall}` to remove the rest (it is safe to repeat)")
+        return f"{BEING_UNINSTALLED}{', '.join(self.deleting)} being deleted (the cluster finishes it){gone}; " \
+               f"{self._deleting_fix}"
+
+    @property
+    def _deleting_fix(self) -> str:
+        return f"wait for the uninstall to finish, or run `{self.uninstall}` to remove the rest (it is safe to repeat)"
 
     @property
     def app_namespace_problem(self) -> str:
         """-n names an app namespace enrolled in the mesh: kmesh is not installed there, and
         an install into it is refused, so the install suggested is one into its own namespace."""
+        return (f"namespace {self.namespace} is an app namespace enrolled in a data plane ({self.enrolled_here}), "
+                f"not kmesh's: kmesh is not installed there, nor found in another namespace; "
+                f"{self._own_namespace_fix}")
+
+    @property
+    def _own_namespace_fix(self) -> str:
         words = shlex.split(params.install_command(self.istiod_cluster_id))
         install = shlex.join([*words[:2], "-n", DEFAULT_NAMESPACE, *words[2:]])
         which = " (istiod's cluster id)" if self.istiod_cluster_id else " (ID this cluster's id)"
-        return (f"namespace {self.namespace} is an app namespace enrolled in a data plane ({self.enrolled_here}), "
-                f"not kmesh's: kmesh is not installed there, nor found in another namespace; install puts it in "
-                f"a namespace of its own: `{install}`{which}")
+        return f"install puts it in a namespace of its own: `{install}`{which}"
 
     @property
     def kept_text(self) -> str:
@@ -115,40 +131,95 @@ class MeshStatus:
     @property
     def problems(self) -> list[str]:
         """Why the mesh is not healthy, one phrase each (empty: healthy)."""
+        return [problem for problem, _ in self._diagnosis()]
+
+    @property
+    def fix(self) -> str:
+        """What to do first to make the mesh healthy, with the command to paste: the fix
+        of the first problem that has one of its own ("" when healthy)."""
+        return next((fix for _, fix in self._diagnosis() if fix), "")
+
+    def _diagnosis(self) -> list[tuple[str, str]]:
+        """(problem, its fix) for each reason the mesh is not healthy; a fix is "" where
+        another problem's says it (an agent of a pod not running: the pod's)."""
         if self.daemonset is None:
-            if self.terminating:  # no install command: install refuses the namespace until it is gone
-                return [self.terminating_problem] + self.conflicts
-            if self.enrolled_here and not self.remaining:
-                found = [self.app_namespace_problem]
-            elif self.remaining:
-                found = [f"partly installed or partly uninstalled: {len(self.remaining)} of {self.expected} objects "
-                         f"exist ({', '.join(self.remaining)}); re-run `{self.reinstall}` (with the flags it had) "
-                         f"or `{self.uninstall}`"]
-            else:
-                found = [f"DaemonSet {DAEMONSET_NAME} not found in {self.namespace} ({self.install_hint})"]
-            return found + self.conflicts
+            return self._not_installed() + [(conflict, conflict) for conflict in self.conflicts]
         ds = self.daemonset
-        found = ([self.terminating_problem] if self.terminating else []) + list(self.conflicts)
+        found = [(self.terminating_problem, self._terminating_fix)] if self.terminating else []
+        found += [(conflict, conflict) for conflict in self.conflicts]
         if self.deleting:  # its pods and objects going: neither their counts nor install's fix apply
-            return [self.deleting_problem] + found
+            return [(self.deleting_problem, self._deleting_fix)] + found
+        stuck = [p for p in self.pods if not p.ready]
         if ds["desired"] == 0:
-            found.append("the DaemonSet wants 0 pods: no node matches its nodeSelector / tolerations (compare "
-                         f"`kubectl get daemonset {ds['name']} -n {self.namespace} "
-                         "-o jsonpath='{.spec.template.spec}'` with `kubectl get nodes --show-labels`, then fix the "
-                         "nodes or re-install)")
+            compare = (f"compare `kubectl get daemonset {ds['name']} -n {self.namespace} "
+                       "-o jsonpath='{.spec.template.spec}'` with `kubectl get nodes --show-labels`, then fix the "
+                       "nodes or re-install")
+            found.append((f"the DaemonSet wants 0 pods: no node matches its nodeSelector / tolerations ({compare})",
+                          compare))
         elif ds["ready"] < ds["desired"]:
-            found.append(f"{ds['ready']}/{ds['desired']} agent pods ready")
+            found.append((f"{ds['ready']}/{ds['desired']} agent pods ready", self._pods_fix(stuck) if stuck else
+                          f"`kubectl describe daemonset {ds['name']} -n {self.namespace}` shows why"))
         if ds["updated"] < ds["desired"]:
-            found.append(f"{ds['updated']}/{ds['desired']} agent pods run the current template")
-        found += [pod_problem(p) for p in self.pods if not p.ready]
-        found += [f"agent {a.pod} not connected to istiod ({a.error or (a.xds or {}).get('lastError') or 'disconnected'})"
+            found.append((f"{ds['updated']}/{ds['desired']} agent pods run the current template",
+                          f"wait for the DaemonSet to roll its template out (`kubectl rollout status daemonset/"
+                          f"{ds['name']} -n {self.namespace}`)"))
+        found += [(pod_problem(p), self._pods_fix([p])) for p in stuck]
+        found += [(f"agent {a.pod} not connected to istiod ({_xds_error(a)})", self._agent_fix(a))
                   for a in self.agents if not a.connected]
         if self.missing:
-            found.append(f"{len(self.missing)} of the {self.expected} objects install creates missing: "
-                         f"{', '.join(self.missing)} (put them back with `{self.reinstall}`)")
+            put_back = f"put them back with `{self.reinstall}`"
+            found.append((f"{len(self.missing)} of the {self.expected} objects install creates missing: "
+                          f"{', '.join(self.missing)} ({put_back})", put_back))
         # another field manager (kubectl edit/patch) owns the drifted fields: only a forced apply takes them back
-        found += [f"{drift} (restore it with `{self.reinstall} --force-conflicts`)" for drift in self.drifted]
+        restore = f"restore it with `{self.reinstall} --force-conflicts`"
+        found += [(f"{drift} ({restore})", restore) for drift in self.drifted]
         return found
+
+    def _not_installed(self) -> list[tuple[str, str]]:
+        """No DaemonSet of kmeshctl's: why (the namespace going, an app's namespace, an
+        install or uninstall stopped half-way, nothing) and its fix."""
+        if self.terminating:  # no install command: install refuses the namespace until it is gone
+            return [(self.terminating_problem, self._terminating_fix)]
+        if self.enrolled_here and not self.remaining:
+            return [(self.app_namespace_problem, self._own_namespace_fix)]
+        if self.remaining:
+            finish = f"re-run `{self.reinstall}` (with the flags it had) or `{self.uninstall}`"
+            return [(f"partly installed or partly uninstalled: {len(self.remaining)} of {self.expected} objects "
+                     f"exist ({', '.join(self.remaining)}); {finish}", finish)]
+        return [(f"DaemonSet {DAEMONSET_NAME} not found in {self.namespace} ({self.install_hint})", self.install_hint)]
+
+    def _pods_fix(self, stuck: list[PodState]) -> str:
+        """The fix of agent pods ``stuck`` not ready, by the first one's state: an image
+        that cannot be pulled (image_fix: the install to paste); an agent that exits, its
+        log; a running agent not connected to istiod, istiod_fix; else the pod's events."""
+        if any(p.status in IMAGE_REASONS for p in stuck):
+            return image_fix(stuck, self.namespace, self.replaced_image, self._install_with)
+        pod = stuck[0]
+        where = f"-n {self.namespace} {pod.name}"
+        if pod.status == "CrashLoopBackOff" or pod.restarts:
+            return f"see why the agent exits: `kubectl logs {where} --previous`"
+        agent = next((a for a in self.agents if a.pod == pod.name and a.xds is not None and not a.connected), None)
+        if agent is not None and self._agent_fix(agent):
+            return self._agent_fix(agent)
+        if not pod.node:
+            return f"see why no node takes it: `kubectl describe pod {where}`"
+        return f"see why it is not ready: `kubectl describe pod {where}` (its events) and `kubectl logs {where}`"
+
+    def _agent_fix(self, agent: AgentXds) -> str:
+        """The fix of ``agent`` not connected to istiod: istiod_fix by what it and the
+        cluster say; an agent that could not be asked, its log; "" for a pod not running
+        (its pod problem's fix says why)."""
+        if agent.xds is not None and self.istiod is not None:
+            return istiod_fix(self.istiod, self.namespace, self._install_with,
+                              wait_longer="wait: they may still be connecting")
+        if agent.xds is None and agent.error and not agent.error.startswith("pod is "):
+            return f"see why the agent does not answer in its log: `kubectl logs -n {self.namespace} {agent.pod}`"
+        return ""
+
+    @property
+    def _install_with(self) -> InstallWith:
+        """The install that made the DaemonSet (``reinstall``) with one flag set: rollout.InstallWith."""
+        return flag_setter(self.reinstall or params.INSTALL_COMMAND)
 
     @property
     def healthy(self) -> bool:
@@ -157,7 +228,7 @@ class MeshStatus:
     def to_dict(self) -> dict:
         return {
             "namespace": self.namespace, "installed": self.daemonset is not None, "healthy": self.healthy,
-            "problems": self.problems,
+            "problems": self.problems, "fix": self.fix or None,
             "daemonset": self.daemonset, "pods": [p.to_dict() for p in self.pods],
             "enrolledNamespaces": self.enrolled_namespaces, "redirectedPods": self.redirected_pods,
             "agents": [a.to_dict() for a in self.agents], "missingObjects": self.missing,
@@ -166,6 +237,11 @@ class MeshStatus:
             "namespaceKept": {"reason": self.kept, "labels": self.kept_labels} if self.kept else None,
             "beingDeleted": self.deleting,
         }
+
+
+def _xds_error(agent: AgentXds) -> str:
+    """Why ``agent`` is not connected: why it could not be asked, else its last error."""
+    return agent.error or (agent.xds or {}).get("lastError") or "disconnected"
 
 
 def pod_problem(pod: PodState) -> str:
@@ -177,13 +253,12 @@ def pod_problem(pod: PodState) -> str:
 
 def daemonset_summary(ds: dict) -> dict:
     status = ds.get("status") or {}
-    containers = (((ds.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
     return {
         "name": ds["metadata"]["name"],
         "desired": int(status.get("desiredNumberScheduled", 0)),
         "updated": int(status.get("updatedNumberScheduled", 0)),
         "ready": int(status.get("numberReady", 0)),
-        "image": ", ".join(c.get("image", "") for c in containers),
+        "image": template_image(ds),
     }
 
 
@@ -217,13 +292,33 @@ def agent_xds(pods: list[PodState], namespace: str, fetch: AdminFetch,
     return agents
 
 
+def status_daemonset(client: KubeClient, namespace: str) -> Optional[dict]:
+    """kmeshctl's agent DaemonSet in ``namespace`` as read, None when there is none (a
+    DaemonSet kmesh of the user's is no agent of kmeshctl's)."""
+    ds = client.get("apps/v1", "DaemonSet", DAEMONSET_NAME, namespace)
+    return ds if made_by_kmeshctl(ds) else None
+
+
+def istiod_unreached(client: KubeClient, agent: AgentXds, cluster_id: str) -> IstiodUnreached:
+    """What ``agent`` says of its istiod connection, and what the cluster says of istiod
+    (its istiod Services; the Deployment behind the agent's address, with its cluster id):
+    what rollout.istiod_fix chooses the fix by."""
+    xds = agent.xds or {}
+    address = xds.get("address") or "?"
+    return IstiodUnreached(address, xds.get("lastError") or "", cluster_id,
+                           tuple(istiod_addresses_anywhere(client)), istiod_deployment(client, address))
+
+
 def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] = None) -> MeshStatus:
     """The mesh as the API server and, with ``fetch``, each agent's admin endpoint see it:
-    only kmeshctl's objects count; one of its names it did not make is a conflict."""
-    ds = client.get("apps/v1", "DaemonSet", DAEMONSET_NAME, namespace)
-    ds = ds if made_by_kmeshctl(ds) else None  # a DaemonSet kmesh of the user's is no agent of kmeshctl's
+    only kmeshctl's objects count; one of its names it did not make is a conflict. What
+    a fix needs is read only for the problem it mends (the image an image that cannot be
+    pulled replaced; istiod's Services and Deployment for an agent not connected)."""
+    ds = status_daemonset(client, namespace)
     istio_namespace, expected = expected_here(client, namespace, ds)
     pods = daemonset_pods(client, ds) if ds else []
+    agents = agent_xds(pods, namespace, fetch) if fetch else []
+    unreached = [a for a in agents if a.xds is not None and not a.connected]
     cluster_id = None if ds else known_cluster_id(client, istio_namespace)  # for the install suggested
     remaining = [] if ds else present_objects(client, expected)
     kept, kept_labels = ("", []) if ds else kept_namespace(client, namespace, expected, remaining)
@@ -235,7 +330,7 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         pods=pods,
         enrolled_namespaces=enrolled_namespaces(client),
         redirected_pods=redirected_pods(client),
-        agents=agent_xds(pods, namespace, fetch) if fetch else [],
+        agents=agents,
         missing=missing_objects(client, expected) if ds else [],
         expected=len(expected),
         reinstall=install_command(ds, istio_namespace) if ds else bare_install_command(namespace, istio_namespace,
@@ -249,6 +344,8 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         enrolled_here="" if ds else enrolled_label(client, namespace),
         deleting=being_deleted(client, expected, ds) if ds and ds["metadata"].get("deletionTimestamp") else [],
         istiod_cluster_id=cluster_id,
+        replaced_image=replaced_image(client, ds) if ds and any(p.status in IMAGE_REASONS for p in pods) else "",
+        istiod=istiod_unreached(client, unreached[0], _env(ds).get("CLUSTER_ID", "")) if ds and unreached else None,
     )
 
 

@@ -67,9 +67,10 @@ from kmeshctl.params import (
 )
 from kmeshctl.render import DAEMONSET_NAME, NOT_OURS
 from kmeshctl.asciinum import waited_words
-from kmeshctl.rollout import (IstiodUnreached, RefusalWatch, RolloutTimeout, counts_text, timeout_fix,
-                             wait_for_rollout)
-from kmeshctl.status import BEING_UNINSTALLED, AgentXds, MeshStatus, agent_xds, mesh_status
+from kmeshctl.rollout import (IMAGE_REASONS, RefusalWatch, RolloutState, RolloutTimeout, counts_text, replaced_image,
+                             set_flag, template_image, timeout_fix, wait_for_rollout)
+from kmeshctl.status import (BEING_UNINSTALLED, AgentXds, MeshStatus, agent_xds, istiod_unreached, mesh_status,
+                             status_daemonset)
 from kmeshctl.stopping import check_not_stopped, say, sigterm_stops, stopped_by
 from kmeshctl.uninstall import (ABSENT, SPARED, DeleteResult, InstalledElsewhere, check_install_namespaces,
                                 installed_objects, stopped_text)
@@ -199,12 +200,23 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
         print_manifests(plan.objects, output)
         return
     result_format = _result_format(output)
+    before = _agent_image(plan.client, plan.params.namespace) if wait else ""
     results = _apply_and_report(plan, result_format, quiet, document=not wait)
     if wait:
         assert plan.client is not None
         document = functools.partial(_print_results, results, result_format) if result_format else _no_document
         _wait_interruptible(plan.client, plan.params.namespace, wait_limit(timeout), output, quiet, document,
-                            plan.params.cluster_id)
+                            plan.params.cluster_id, before)
+
+
+def _agent_image(client: Optional[KubeClient], namespace: str) -> str:
+    """The image of kmeshctl's agent DaemonSet in ``namespace`` before this install
+    applies ("" when there is none, or it cannot be read): what an image that cannot be
+    pulled replaced, to put back."""
+    try:
+        return template_image(status_daemonset(client, namespace) or {}) if client is not None else ""
+    except KmeshctlError:  # only a suggestion depends on it; the apply says what is wrong with the cluster
+        return ""
 
 
 LINE_ROOM = 80  # `Error: ` and the pointer an error line may end with (` (see 'kmeshctl install --help')`)
@@ -244,15 +256,16 @@ def _no_document(**_failure: object) -> None:
 
 
 def _wait_interruptible(client: KubeClient, namespace: str, timeout: float, output: ManifestFormat,
-                        quiet: bool, document: Callable[..., None] = _no_document, cluster_id: str = "") -> None:
+                        quiet: bool, document: Callable[..., None] = _no_document, cluster_id: str = "",
+                        before: str = "") -> None:
     """The rollout wait, then the -o document (``document``): one that a script can tell
     from success when the wait failed or was stopped (`error`: the Error line's words;
     `notApplied` empty). Ctrl-C or SIGTERM is one Error line, as a stop while applying
     (_install_stopped): every object applied, the rollout goes on, the command that
-    shows it; exit 130 / 143."""
+    shows it; exit 130 / 143. ``before``: the agents' image before this install."""
     try:
         with sigterm_stops():
-            _wait_rollout(client, namespace, timeout, output, quiet, cluster_id)
+            _wait_rollout(client, namespace, timeout, output, quiet, cluster_id, before)
             check_not_stopped()  # a stop whose exception was swallowed is no success either
     except KeyboardInterrupt as stop:
         how = stopped_by(stop)
@@ -327,17 +340,7 @@ def _install_with(name: str, value: str) -> str:
 def command_with(command: list[str], name: str, value: str) -> str:
     """`kmeshctl COMMAND` with the flags typed that it takes (same_work_command), the flag
     of parameter ``name`` set to ``value`` (where it was typed, else added at the end)."""
-    return shlex.join(_set_flag(shlex.split(same_work_command(command)), _flag_for(name), value))
-
-
-def _set_flag(words: list[str], flag: str, value: str) -> list[str]:
-    """``words`` with ``flag`` set to ``value``: where it was typed, else added at the end."""
-    for i, word in enumerate(words):
-        if word == flag and i + 1 < len(words):
-            return [*words[:i + 1], value, *words[i + 2:]]
-        if word.startswith(f"{flag}="):
-            return [*words[:i], f"{flag}={value}", *words[i + 1:]]
-    return [*words, flag, value]
+    return shlex.join(set_flag(shlex.split(same_work_command(command)), _flag_for(name), value))
 
 
 def _without_flag(words: list[str], name: str) -> list[str]:
@@ -362,7 +365,7 @@ def precheck_fix_command(command: str, values: dict[str, str]) -> str:
     if command != "precheck":
         words = _without_flag(words, "output")
     for name, value in values.items():
-        words = _set_flag(words, _flag_for(name), value)
+        words = set_flag(words, _flag_for(name), value)
     return shlex.join(words)
 
 
@@ -494,7 +497,7 @@ def partial_apply_error(failure: applier.PartialApply, installed_before: bool = 
 
 
 def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: ManifestFormat,
-                  quiet: bool = False, cluster_id: str = "") -> None:
+                  quiet: bool = False, cluster_id: str = "", before: str = "") -> None:
     fetch = functools.partial(config_dump.fetch_from_pod, target=client.target)
     watch = RefusalWatch(lambda pods: [agent.xds for agent in agent_xds(pods, namespace, fetch)])
     try:
@@ -512,21 +515,25 @@ def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: Ma
             if agent in unreached:
                 # A running agent that is not ready is usually one istiod refuses: say why.
                 console.print(f"    istiod {agent.xds.get('address')}: {escape(fix_hint(_xds_text(agent)))}")
-        if not unreached:
-            raise
-        raise KmeshctlError(error.problem, fix=timeout_fix(error.state, namespace, _istiod_unreached(
-            client, unreached[0], cluster_id), _install_with)) from error
+        if unreached:
+            raise KmeshctlError(error.problem, fix=timeout_fix(error.state, namespace, istiod_unreached(
+                client, unreached[0], cluster_id), _install_with)) from error
+        raise KmeshctlError(error.problem, fix=timeout_fix(error.state, namespace, install_with=_install_with,
+                                                           replaced=_replaced(client, namespace, error.state, before))
+                            ) from error
     err(quiet).print(f"[green]DaemonSet {namespace}/{DAEMONSET_NAME} is ready.[/]")
 
 
-def _istiod_unreached(client: KubeClient, agent: AgentXds, cluster_id: str) -> IstiodUnreached:
-    """What ``agent`` says of its istiod connection, and what the cluster says of istiod
-    (its istiod Services; the Deployment behind the agent's address, with its cluster id):
-    what rollout.istiod_fix chooses the fix by."""
-    xds = agent.xds or {}
-    address = xds.get("address") or "?"
-    return IstiodUnreached(address, xds.get("lastError") or "", cluster_id,
-                           tuple(istiod.istiod_addresses_anywhere(client)), istiod.istiod_deployment(client, address))
+def _replaced(client: KubeClient, namespace: str, state: RolloutState, before: str) -> str:
+    """The image the one that cannot be pulled replaced (rollout.replaced_image), asked
+    only when an agent waits on its image; "" otherwise."""
+    if not {p.status for p in state.not_ready()} & IMAGE_REASONS:
+        return ""
+    try:
+        daemonset = status_daemonset(client, namespace)
+    except KmeshctlError:
+        return before
+    return replaced_image(client, daemonset, before) if daemonset else before
 
 
 # -- uninstall ------------------------------------------------------------------------------
@@ -905,7 +912,7 @@ def status(
     enrolled namespaces and redirected pods.
 
     Exit 1 when kmesh is not installed, not every pod is ready or an agent is not connected
-    to istiod.
+    to istiod: the output then ends with why and the fix to paste (-o json: problems, fix).
 
     Examples:
 
@@ -971,6 +978,8 @@ def _print_status(state: MeshStatus, output: OutputFormat) -> None:
         console.print(f"[red]Being uninstalled:[/] {escape(fix_hint(said))}")
     elif state.daemonset is not None and state.problems:
         console.print(f"[red]Not healthy:[/] {escape(fix_hint('; '.join(_short_problems(state))))}")
+    if state.fix and not any(state.fix in problem for problem in state.problems):  # not said twice
+        console.print(f"Fix: {escape(fix_hint(state.fix))}")
 
 
 def _table_console(console: Console, table: Table, rows: list[list[str]]) -> Console:
@@ -1195,10 +1204,10 @@ def _set_mode_label(client: KubeClient, names: list[str], enable: bool, overwrit
     try:
         return ns_ops.set_mode_label(client, names, enable, overwrite)
     except ns_ops.NamespacesNotFound as error:
-        if not error.meant or len(error.meant) != len(error.missing):
+        corrected = error.corrected(names)
+        if corrected is None:
             raise
-        meant = [error.meant.get(name, name) for name in dict.fromkeys(names)]
-        raise UsageError(error.problem, fix=f"{error.fix} `{this_command(arguments=meant)}`") from None
+        raise UsageError(error.problem, fix=f"{error.fix} `{this_command(arguments=corrected)}`") from None
     except ns_ops.EnrolledElsewhere as error:
         them = "it" if len(error.found) == 1 else "them"
         raise UsageError(error.problem, fix=f"pass --overwrite to move {them} to kmesh: "
