@@ -311,8 +311,8 @@ def istiod_address_quickly(kubeconfig: Optional[str], context: Optional[str], is
     """(the istiod addresses of the cluster ``kubeconfig`` / ``context`` names, when it
     answers within ``limit`` seconds, else []; whether the cluster answered the lookup
     at all: False with no cluster, an unreachable or slow one). For a hint printed after
-    a command line did not parse: the global options were not applied (_ask_quickly)."""
-    found, answered = _ask_quickly(kubeconfig, context, limit, lambda client: istiod_addresses(client, istio_namespace))
+    a command line did not parse: the global options were not applied (ask_quickly)."""
+    found, answered = ask_quickly(kubeconfig, context, limit, lambda client: istiod_addresses(client, istio_namespace))
     return found or [], answered
 
 
@@ -442,7 +442,7 @@ def known_cluster_id(client: KubeClient, istio_namespace: str) -> Optional[str]:
 _T = TypeVar("_T")
 
 
-def _ask_quickly(kubeconfig: Optional[str], context: Optional[str], limit: float,
+def ask_quickly(kubeconfig: Optional[str], context: Optional[str], limit: float,
                  ask: Callable[[KubeClient], _T]) -> tuple[Optional[_T], bool]:
     """(what ``ask`` answers of the cluster ``kubeconfig`` / ``context`` names within
     ``limit`` seconds, else None; whether it answered at all). The question runs in a
@@ -475,4 +475,4 @@ def known_cluster_id_quickly(kubeconfig: Optional[str], context: Optional[str], 
                              limit: float) -> Optional[str]:
     """known_cluster_id of the cluster configured, asked for at most ``limit`` seconds
     (None when it does not answer by then): for a hint, never a hang."""
-    return _ask_quickly(kubeconfig, context, limit, lambda client: known_cluster_id(client, istio_namespace))[0]
+    return ask_quickly(kubeconfig, context, limit, lambda client: known_cluster_id(client, istio_namespace))[0]

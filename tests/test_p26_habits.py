@@ -262,4 +262,4 @@ def test_the_commands_that_wait_are_found() -> None:
 
 
 def test_group_verbs_are_kubectls() -> None:
-    assert set(GROUP_VERBS.values()) == {"describe", "get", "delete"}
+    assert set(GROUP_VERBS.values()) == {"describe", "get", "delete", "create"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 import re
 import shlex
-from typing import Optional
+from typing import Callable, Optional
 
 from typer import _click
 
@@ -99,19 +99,26 @@ def typed_line(args: list[str]) -> str:
     return shlex.join(["kmeshctl", *kept])
 
 
-def carry_typed_globals(message: str, args: list[str]) -> str:
-    """Each backticked `kmeshctl ...` of ``message`` with the global flags typed in
-    ``args`` that it does not name already (the root may not have read them: given_flags
-    may have none), but a local one (`kmeshctl sandbox list`: a cluster flag would be
-    noise) and a help line (`kmeshctl install --help` reads no cluster)."""
-    typed: list[list[str]] = []  # [flag, value] or [flag=value], each as typed
+def typed_globals(args: list[str]) -> list[list[str]]:
+    """The global flags typed in ``args`` (before `--`), each as typed: [flag, value] or
+    [flag=value]; never one with an empty value (it is refused)."""
+    typed: list[list[str]] = []
     for i, arg in enumerate(args):
         if arg == "--":
             break
         if arg in GLOBAL_FLAGS and i + 1 < len(args) and args[i + 1]:
             typed.append(args[i:i + 2])
-        elif arg.partition("=")[0] in GLOBAL_FLAGS and arg.partition("=")[2]:  # never an empty value: refused
+        elif arg.partition("=")[0] in GLOBAL_FLAGS and arg.partition("=")[2]:
             typed.append([arg])
+    return typed
+
+
+def carry_typed_globals(message: str, args: list[str]) -> str:
+    """Each backticked `kmeshctl ...` of ``message`` with the global flags typed in
+    ``args`` that it does not name already (the root may not have read them: given_flags
+    may have none), but a local one (`kmeshctl sandbox list`: a cluster flag would be
+    noise) and a help line (`kmeshctl install --help` reads no cluster)."""
+    typed = typed_globals(args)
 
     def carried(match: re.Match[str]) -> str:
         try:
@@ -237,21 +244,50 @@ def _next_command_word(after: list[str]) -> Optional[str]:
 def _stray_leading_word(word: str, ctx: _click.Context, close: list[str], after: list[str]) -> str:
     """A word typed before a real command (`kmeshctl x precheck`, `kmeshctl sandbox x list`):
     `did you mean `kmeshctl precheck`?`, the line without it; a typo of a group before one
-    of its commands (`sandbx status`) is the group's line instead. Empty for any other."""
+    of its commands (`sandbx status`) is the group's line instead; one before another
+    tool's words (istioctl's `x waypoint generate`) their hint (WORD_HABITS). Empty for
+    any other."""
     following = _next_command_word(after[:after.index("--")] if "--" in after else after)
     commands = getattr(ctx.command, "commands", {})
     if following is None:
         return ""
     meant = next((c for c in close if following in getattr(commands.get(c), "commands", {})), None)
     at = _word_index(word, ctx)
-    if at is None or (meant is None and (following not in commands or commands[following].hidden)):
+    if at is None:
         return ""
     line = list(cmdline.ARGS)
     if meant is not None:  # `sandbx status` -> `kmeshctl sandbox status`
         line[at] = meant
         return f"did you mean {meant}? `{shlex.join(['kmeshctl', *line])}`"
     del line[at]
+    further = _habit_further(line, ctx.find_root().command)
+    if further or following not in commands or commands[following].hidden:
+        return further
     return f"did you mean `{shlex.join(['kmeshctl', *line])}`?"
+
+
+def _habit_further(line: list[str], root: _click.Command) -> str:
+    """For the first command word of ``line`` (the words after `kmeshctl`) that its group
+    lacks (istioctl's `x waypoint generate`, the stray word `x` left out), `nor a command
+    waypoint generate: ` and its WORD_HABITS hint, given the line's other words; "" when
+    it has none."""
+    path: list[int] = []  # where the command's words are
+    command = root
+    for i in walk_words(line, leading_values=True):
+        if line[i].startswith("-") and line[i] != "-":
+            continue
+        commands = getattr(command, "commands", {})
+        if line[i] in commands:
+            command = commands[line[i]]
+            path.append(i)
+            continue
+        words = [line[j] for j in path]
+        habit = WORD_HABITS.get((tuple(words), line[i].lower()))
+        if habit is None:
+            return ""
+        rest = [w for j, w in enumerate(line) if j not in path and j != i]
+        return f"nor a command {' '.join([*words, line[i]])}: {_word_habit_line(habit, root, [], rest)}"
+    return ""
 
 
 def _word_index(word: str, ctx: _click.Context) -> Optional[int]:
@@ -290,18 +326,24 @@ def words_around(word: str, ctx: _click.Context) -> Optional[tuple[list[str], li
     return before, cmdline.ARGS[positions[depth] + 1:]
 
 
-KUBECTL_VERBS = ("get", "describe", "delete")
+KUBECTL_VERBS = ("get", "describe", "delete", "create")
 KIND_WORDS = {"sandbox": "sandbox", "sandboxes": "sandbox", "waypoint": "waypoint", "waypoints": "waypoint"}
 # kubectl's (verb, a NAME given) on a kind -> the subcommand of the kind's group (none: delete needs a NAME)
+_MAKING = {"sandbox": "up", "waypoint": "apply"}
 VERB_SUBCOMMANDS = {("get", False): "list", ("get", True): "status", ("describe", False): "status",
-                    ("describe", True): "status", ("delete", True): {"sandbox": "down", "waypoint": "delete"}}
+                    ("describe", True): "status", ("delete", True): {"sandbox": "down", "waypoint": "delete"},
+                    ("create", False): _MAKING, ("create", True): _MAKING}
+# The flags that name the sandbox or waypoint a kind's command acts on (typed as kmeshctl
+# spells them, `sandbox rm --name NAME`, they are its NAME as a positional word is).
+NAME_FLAGS = {"sandbox": ("--name", "--sandbox"), "waypoint": ("--name",)}
 
 
 # kubectl's, docker's and ls' verbs typed after a kind's group (`sandbox describe NAME`,
-# `sandbox rm NAME`, `waypoint ls`) -> the kubectl verb they stand for, read verb first
-# (`describe sandbox NAME`) by _kubectl_verb_line.
+# `sandbox rm NAME`, `waypoint ls`, `sandbox start --name NAME`) -> the kubectl verb they
+# stand for, read verb first (`describe sandbox NAME`) by _kubectl_verb_line.
 GROUP_VERBS = {"describe": "describe", "show": "describe", "info": "describe", "get": "get", "ls": "get",
-               "delete": "delete", "rm": "delete", "remove": "delete", "del": "delete"}
+               "delete": "delete", "rm": "delete", "remove": "delete", "del": "delete", "destroy": "delete",
+               "stop": "delete", "create": "create", "start": "create"}
 
 
 def _command_habit_line(word: str, ctx: _click.Context, before: list[str], after: list[str],
@@ -361,7 +403,7 @@ def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after:
         return ""
     positional, flags = _split_typed(after, root)
     if not positional:
-        return _status_line(root, before + flags) if verb != "delete" else ""
+        return _status_line(root, before + flags) if verb in ("get", "describe") else ""
     kind = KIND_WORDS.get(positional[0].partition("/")[0].lower())
     group = getattr(root, "commands", {}).get(kind or "")
     if group is None:
@@ -370,7 +412,8 @@ def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after:
     for _ in range(3):  # which words are values depends on the command, the command on whether a NAME is given
         positional, flags = _split_typed(after, reader)
         first = positional[0].partition("/")[2]  # kubectl's `get sandbox/NAME`
-        names = ([first] if first else []) + positional[1:]
+        flagged, flags = _named_by_flags(flags, NAME_FLAGS[kind])
+        names = ([first] if first else []) + positional[1:] + flagged
         sub = VERB_SUBCOMMANDS.get((verb, bool(names)))
         sub = sub.get(kind) if isinstance(sub, dict) else sub
         if sub is None or group.commands[sub] is reader:
@@ -393,13 +436,14 @@ def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after:
                if not any(spelled(k, {f}) for k in kept) and f not in HELP_FLAGS]
     note = f" ({shlex.join(named[1:])} takes no {', '.join(dropped)})" if dropped else ""
     if not names:
-        doing = f"list {plural}" if sub == "list" else f"show a {kind}"
+        doing = {"list": f"list {plural}", "status": f"show a {kind}"}.get(sub, f"create a {kind}")
         line, others = with_sandbox_name([*named, *kept]) if (kind, sub) == ("sandbox", "status") else (
             [*named, *kept], "")
         return f"to {doing}: `{shlex.join(line)}`{others}{note}"
     param = option_spelled(command, "--name")
-    check = flag_value_check(param, (kind, sub)) if param is not None else None
-    doing, done = {"status": ("show", "shown"), "down": ("remove", "removed"), "delete": ("delete", "deleted")}[sub]
+    check = _making_check(kind) if sub == _MAKING[kind] else flag_value_check(param, (kind, sub)) if param else None
+    doing, done = {"status": ("show", "shown"), "down": ("remove", "removed"), "delete": ("delete", "deleted")}.get(
+        sub, ("create", "created"))
     lines, refused = [], []
     for name in names:
         try:
@@ -415,6 +459,44 @@ def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after:
 
 
 PLURALS = {"sandbox": "sandboxes", "waypoint": "waypoints"}
+
+
+def _named_by_flags(flags: list[str], spellings: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(the values of the name flags ``spellings`` in ``flags``: `--name x`, `--sandbox=x`;
+    ``flags`` without them, and without such a flag left with no value)."""
+    names: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(flags):
+        flag, equals, value = flags[i].partition("=")
+        if flag not in spellings:
+            rest.append(flags[i])
+            i += 1
+            continue
+        if not equals and i + 1 < len(flags) and not flags[i + 1].startswith("-"):
+            value, i = flags[i + 1], i + 1
+        if value:
+            names.append(value)
+        i += 1
+    return names, rest
+
+
+def _making_check(kind: str) -> Callable[[str, str], None]:
+    """check(flag, value) of the name of a sandbox or waypoint to make (UsageError or
+    KmeshctlError, as names.flag_value_check's checks)."""
+    from kmeshctl.cli.names import check_waypoint_name
+
+    return check_waypoint_name if kind == "waypoint" else _check_new_sandbox
+
+
+def _check_new_sandbox(flag: str, value: str) -> None:
+    """A valid sandbox name that no sandbox has (`sandbox up` refuses one that exists)."""
+    from kmeshctl import sandboxes
+    from kmeshctl.sandbox.state import check_name
+
+    check_name(value, flag)
+    if value in sandboxes.names():
+        raise KmeshctlError(f"sandbox {value} exists already: `kmeshctl sandbox status --name {value}`")
 
 
 def _status_line(root: _click.Command, flags: list[str]) -> str:
@@ -486,24 +568,36 @@ def _run_as_exec_line(after: list[str], exec_command: _click.Command) -> str:
 
 # Command words of istioctl, cilium, bpftool, kubectl and docker that kmeshctl has no
 # command for: (group words, word) -> (kmeshctl's command that does that work, the flags it
-# gets unless typed, the hint). In the hint {command} is that command, backticked, with the
-# flags typed that it takes (and, for a sandbox's, the sandbox it must name), never one
-# that installs or deletes (see READING_COMMANDS);
-# {namespace} is kmesh's namespace (-n as typed) and {agents} the agent pods' labels.
-_LOGS = (("sandbox", "status"), ("-o", "wide"),
+# gets unless typed, each with its value if it takes one, the hint). In the hint {command}
+# is that command, backticked, with the flags typed that it takes (and, for a sandbox's, the
+# sandbox it must name), never one that installs or deletes (see READING_COMMANDS) but the
+# demo, which cilium's `connectivity test` stands for; {config} and {maps} are `dump config`
+# and `dump maps` reading the same agent; {namespace} is kmesh's namespace (-n as typed) and
+# {agents} the agent pods' labels. A dump command on a cluster gets --pod (AGENT_COMMANDS).
+_LOGS = (("sandbox", "status"), (("-o", "wide"),),
          "the node agents' logs: on a cluster `kubectl logs -n {namespace} -l {agents}`; a sandbox's (its agent, "
          "control plane, waypoint and each pod) are shown by {command}")
 _AGENT_CONFIG = (("dump", "config"), (), "a node agent's configuration (its services, workloads and policies) "
-                                         "is shown by {command}; the data path it programmed by `kmeshctl dump maps`")
+                                         "is shown by {command}; the data path it programmed by {maps}")
 _MAPS = (("dump", "maps"), (), "kmesh's BPF maps are decoded by {command} (--map NAME for one, -o wide for every "
                                "column)")
 _CONFIG_SECTION = (("dump", "config"), (), "did you mean config? it prints the services, workloads and policies "
                                            "sections: {command}")
-_SANDBOX_LOGS = (("sandbox", "status"), ("-o", "wide"), "did you mean status? its LOG column has each pod's log "
-                                                       "file: {command}")
-_SANDBOX_PS = (("sandbox", "status"), ("-o", "wide"), "did you mean status? its PIDS column has each pod's "
-                                                     "processes: {command}")
-WORD_HABITS: dict[tuple[tuple[str, ...], str], tuple[tuple[str, ...], tuple[str, ...], str]] = {
+_SANDBOX_LOGS = (("sandbox", "status"), (("-o", "wide"),), "did you mean status? its LOG column has each pod's log "
+                                                          "file: {command}")
+_SANDBOX_PS = (("sandbox", "status"), (("-o", "wide"),), "did you mean status? its PIDS column has each pod's "
+                                                        "processes: {command}")
+_CONNECTIVITY = (("demo", "traffic-shift"), (), "kmeshctl's traffic check (cilium's connectivity test) is {command}: "
+                                                "it sends requests through the mesh and checks the split (on a "
+                                                "cluster it deploys its demo objects; locally it uses a sandbox)")
+_SYSDUMP = (("status",), (), "none gathers a bundle (cilium's sysdump): the install is shown by {command}, a node "
+                             "agent's state by {config} and {maps}, the agents' logs by `kubectl logs -n {namespace} "
+                             "-l {agents}`")
+_WAYPOINT_GENERATE = (("waypoint", "apply"), (("--dry-run",), ("-o", "yaml")),
+                      "did you mean apply? with --dry-run it prints the waypoint's objects and applies nothing: "
+                      "{command}")
+Habit = tuple[tuple[str, ...], tuple[tuple[str, ...], ...], str]
+WORD_HABITS: dict[tuple[tuple[str, ...], str], Habit] = {
     ((), "logs"): _LOGS, ((), "log"): _LOGS,
     ((), "proxy-config"): _AGENT_CONFIG, ((), "ztunnel-config"): _AGENT_CONFIG,
     ((), "proxy-status"): (("status",), (), "each node agent's istiod connection is shown by {command}"),
@@ -515,45 +609,115 @@ WORD_HABITS: dict[tuple[tuple[str, ...], str], tuple[tuple[str, ...], tuple[str,
     ((), "analyze"): (("precheck",), (), "none checks Istio's configuration (istioctl analyze does): {command} "
                                          "checks the cluster is ready for kmesh, `kmeshctl status` the install"),
     ((), "bpf"): _MAPS, ((), "map"): _MAPS, ((), "maps"): _MAPS, ((), "bpftool"): _MAPS,
+    ((), "connectivity"): _CONNECTIVITY, ((), "sysdump"): _SYSDUMP,
+    (("waypoint",), "generate"): _WAYPOINT_GENERATE,
     **{(("dump",), w): _CONFIG_SECTION for w in ("services", "service", "svc", "workloads", "workload",
                                                   "endpoints", "endpoint", "policies", "policy")},
     **{(("sandbox",), w): _SANDBOX_LOGS for w in ("logs", "log")},
     **{(("sandbox",), w): _SANDBOX_PS for w in ("ps", "top")},
 }
+# The commands that read one node agent: on a cluster, the agent pod named by --pod.
+AGENT_COMMANDS = (("dump", "config"), ("dump", "maps"))
 
 
-def _word_habit_line(habit: tuple[tuple[str, ...], tuple[str, ...], str], root: _click.Command,
-                     before: list[str], after: list[str]) -> str:
+def _word_habit_line(habit: Habit, root: _click.Command, before: list[str], after: list[str]) -> str:
     """WORD_HABITS' hint, its command with the flags typed (``before`` the word, or
     ``after`` it) that the command takes (the others named: `(sandbox status takes no
-    -f)`); a sandbox command also names the sandbox a word after names (`sandbox logs
-    t26a1`), or, given none while several are up, one of them."""
+    -f)`); a local command also names the sandbox a word after names (`sandbox logs
+    t26a1`), or, given none while several are up, one of them; a dump command, with a
+    cluster configured, the agent pod it reads (_agent_pod)."""
     from kmeshctl import sandboxes
     from kmeshctl.config_dump import AGENT_NAMESPACE, AGENT_POD_LABELS
+    from kmeshctl.demo import DEMO_WORDS
 
     words, defaults, text = habit
     command, _ = cmdline.resolve(root, list(words))
     positional, flags = _split_typed(after[:after.index("--")] if "--" in after else after, root)
     flags = before + flags
-    kept, needing = _without_needing(words, command, _flags_taken(command, flags))
-    namespace = typed_value(flags, *NAMESPACE_FLAGS) if "{namespace}" in text else None
+    namespace = typed_value(flags, *NAMESPACE_FLAGS)
+    reads_agent = words in AGENT_COMMANDS or "{config}" in text or "{maps}" in text
+    pod, listing = _agent_pod(namespace) if reads_agent else ([], "")
+    taken = _flags_taken(command, flags)
+    if pod:  # its -n is the agent pod's
+        taken = _without_namespace(taken)
+    kept, needing = _without_needing(words, command, taken)
     dropped = [f for f in dict.fromkeys(w.partition("=")[0] for w in flags if w.startswith("-"))
                if not any(spelled(k, {f}) for k in kept) and f not in HELP_FLAGS and f not in needing
-               and not (namespace is not None and f in NAMESPACE_FLAGS)]
-    for flag, value in zip(defaults[::2], defaults[1::2]):
-        if not any(spelled(w, set(option_spelled(command, flag).opts)) for w in kept):  # type: ignore[union-attr]
-            kept = [flag, value, *kept]
+               and not (namespace is not None and f in NAMESPACE_FLAGS and ("{namespace}" in text or pod))]
+    for default in reversed(defaults):
+        if not any(spelled(w, set(option_spelled(command, default[0]).opts)) for w in kept):  # type: ignore[union-attr]
+            kept = [*default, *kept]
     line, others = ["kmeshctl", *words, *kept], ""
-    if words[0] == "sandbox":
+    if words[0] == "sandbox" or words == DEMO_WORDS and not _cluster_configured():
         named = next((w for w in positional if w in sandboxes.names()), None)
         line, others = with_sandbox_name(line, named)
     path = " ".join(words)
     notes = [f"{path} takes no {', '.join(dropped)}"] if dropped else []
     notes += [f"{path} takes {flag} only with {other}" for flag, other in needing.items()]
     agents = ",".join(f"{k}={v}" for k, v in AGENT_POD_LABELS.items())
-    command_text = f"`{run_with(command, line[:1 + len(words)], line[1 + len(words):])}`{others}"
-    hint = text.format(command=command_text, namespace=namespace or AGENT_NAMESPACE, agents=agents)
-    return hint + (f" ({'; '.join(notes)})" if notes else "")
+    own = run_with(command, line[:1 + len(words)], line[1 + len(words):])
+    shown = {"command": _pasted(own, pod if words in AGENT_COMMANDS else []) + others,
+             "config": _pasted("kmeshctl dump config", pod), "maps": _pasted("kmeshctl dump maps", pod)}
+    hint = text.format(**shown, namespace=namespace or AGENT_NAMESPACE, agents=agents)
+    return hint + (f" ({'; '.join(notes)})" if notes else "") + listing
+
+
+def _without_namespace(flags: list[str]) -> list[str]:
+    """``flags`` without -n/--namespace and their values."""
+    from kmeshctl.cli.badinput import _without_flag
+
+    for spelling in NAMESPACE_FLAGS:
+        flags = _without_flag(flags, spelling)
+    return flags
+
+
+def _cluster_configured() -> bool:
+    """The typed line (or $KUBECONFIG, ~/.kube/config) configures a cluster: kmeshctl.kube.cluster_configured."""
+    from kmeshctl import kube
+    from kmeshctl.cli.badinput import typed_target
+
+    return kube.cluster_configured(typed_target(cmdline.ARGS))
+
+
+POD_PLACEHOLDER = "POD"
+
+
+def _pasted(line: str, pod: list[str]) -> str:
+    """``line`` (`kmeshctl dump maps ...`) with ``pod`` (`--pod NAME -n NS`: _agent_pod)
+    added, backticked to paste; with the POD placeholder (no agent pod known), which no
+    command takes, as prose instead, with the --kubeconfig / --context typed
+    (carry_typed_globals gives them to backticked lines only)."""
+    words = [*shlex.split(line), *pod]
+    if POD_PLACEHOLDER not in pod:
+        return f"`{shlex.join(words)}`"
+    typed = [w for given in typed_globals(cmdline.ARGS) for w in given]
+    return " ".join(shlex.quote(w) if w != POD_PLACEHOLDER else w for w in [words[0], *typed, *words[1:]])
+
+
+def _agent_pod(namespace: Optional[str]) -> tuple[list[str], str]:
+    """(`--pod NAME -n NS`: the first agent pod of the cluster the typed line configures
+    (--kubeconfig, --context, $KUBECONFIG), asked for at most COMPLETION_LOOKUP_TIMEOUT_S
+    (the line did not parse: a hint, never a hang), with ""; else, when it does not answer
+    by then or has none, `--pod POD -n NS` (``namespace`` typed, else kmesh's) with the
+    note naming the kubectl line that lists them. ([], "") with no cluster configured: a
+    dump command then reads this machine's agent, as it does given no --pod.)"""
+    from kmeshctl import config_dump
+    from kmeshctl.cli.badinput import typed_target
+    from kmeshctl.istiod import ask_quickly
+    from kmeshctl.params import COMPLETION_LOOKUP_TIMEOUT_S
+
+    if not _cluster_configured():
+        return [], ""
+    target = typed_target(cmdline.ARGS)
+    agents, _ = ask_quickly(target.kubeconfig, target.context, COMPLETION_LOOKUP_TIMEOUT_S,
+                             config_dump.agent_pod_refs)
+    if agents:
+        agent_namespace, _, agent = agents[0].partition("/")
+        return ["--pod", agent, "-n", agent_namespace], ""
+    namespace = namespace or config_dump.AGENT_NAMESPACE
+    return (["--pod", POD_PLACEHOLDER, "-n", namespace],
+            f"; POD is a kmesh agent pod of the cluster: `kubectl get pods -n {namespace} -l "
+            f"{config_dump.agent_selector()}` lists them")
 
 
 def _without_needing(words: tuple[str, ...], command: _click.Command, kept: list[str]

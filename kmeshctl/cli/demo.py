@@ -17,6 +17,7 @@ from kmeshctl import demo, sandboxes, stopping
 from kmeshctl.cli.common import (OutputFormat, app, complete_sandbox_names, fix_hint, is_data,
                                  output_option, print_data, run_options)
 from kmeshctl.cli.common import SandboxFlagCommand
+from kmeshctl.cli.cmdline import spelled
 from kmeshctl.cli.suggestions import flag_as_typed, given_flags, given_on_command_line
 from kmeshctl.cli.progress import HEARTBEAT_S, Progress, note as progress_note
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -113,7 +114,6 @@ def traffic_shift(
     subject: Optional[demo.DemoSubject] = None
     try:
         with sigterm_stops():  # a stop at any point: with -o json|yaml still the one document
-            from kmeshctl.cli.render import rerun_line
             from kmeshctl.demo_cluster import waypoint_flag_target  # its import too (tens of ms)
             from kmeshctl.demo_plot import plot_shares
 
@@ -123,7 +123,7 @@ def traffic_shift(
             documents, subject = demo.fortio_demo()
             _check_weights_early(weights, subject, name, chosen_namespace)
             chosen, note = demo.choose_target(target.value, documents, subject, name, _cluster_flags(),
-                                              chosen_namespace, flag_as_typed("name"), run_options(), rerun_line,
+                                              chosen_namespace, flag_as_typed("name"), run_options(), _rerun,
                                               cluster_by)
             if waypoint:
                 chosen.waypoint = waypoint  # type: ignore[union-attr]  # a ClusterTarget (waypoint_flag_target)
@@ -354,6 +354,22 @@ def _naming_sandbox(sandbox: str) -> str:
     if sandbox in sandboxes.names() or not sandboxes.names():
         return rerun_line(demo.DEMO_COMMAND, "--sandbox", sandbox)
     return f"{sandboxes.NAME_ENV}={shlex.quote(sandbox)} {this_command()}"
+
+
+def _rerun(command: str, flag: str, name: str, after: str = "") -> str:
+    """The demo again on sandbox ``name`` for a fix (a kmeshctl.sandboxes.Rerun):
+    render.rerun_line, which keeps every flag typed, with the --kubeconfig / --context /
+    --request-timeout typed too, first, as on every suggested line (paste_ready gives them
+    only to a line's first command: `sandbox up ... && THIS` would lose them)."""
+    import shlex
+
+    from kmeshctl.cli.render import rerun_line
+    from kmeshctl.cli.suggestions import CLUSTER_FLAGS
+
+    words = shlex.split(rerun_line(command, flag, name, after))
+    cluster = [w for key, (long, value) in given_flags().items() if key in CLUSTER_FLAGS
+               and not any(spelled(typed, {long}) for typed in words) for w in (long, value)]
+    return shlex.join([words[0], *cluster, *words[1:]])
 
 
 def _typed_value(param: str) -> str:

@@ -429,18 +429,18 @@ class LocalTarget:
         except lock_mod.InUse as error:
             if error.holder.command != lock_mod.DEMO:
                 raise
-            raise lock_mod.InUse(f"sandbox {self.sandbox_name} is in use by demo pid {error.holder.pid}; wait for "
-                                 f"it or pass {self._flag} of another sandbox{self._other_that_fits()}",
-                                 error.holder) from None
+            raise lock_mod.InUse(lock_mod.in_use_text(self.sandbox_name, error.holder, flag=self._flag,
+                                                      other=self._other_that_fits()), error.holder) from None
 
     def _other_that_fits(self) -> str:
-        """`, e.g. `kmeshctl demo traffic-shift --sandbox b ...``: another sandbox the demo
-        can use now (not held, ready, with the namespace typed), '' when none is."""
+        """`kmeshctl demo traffic-shift --sandbox b ...` (the sandbox flag as typed): the demo
+        on another sandbox it can use now (not held, ready, with the namespace typed), ''
+        when none is."""
         from kmeshctl import sandboxes
 
         for name, phase in sandboxes.existing().items():
             if name != self.sandbox_name and not sandboxes.unfit(name, phase, demo.DEMO_COMMAND):
-                return f", e.g. `{demo.rerun_command(name, self._rerun)}`"
+                return self._rerun(demo.DEMO_COMMAND, self._flag, name, "")
         return ""
 
     def _put_back_left_weights(self, progress: Callable[[str], None]) -> None:
