@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 import typer
@@ -26,26 +25,11 @@ from kmeshctl.cli import app
 from kmeshctl.cli.suggestions import LOCAL_GROUPS
 from test_cli_kinds import _record, cli, no_env, state_root  # noqa: F401
 from test_p23_command_hints import BACKTICKED, STUBBED, stubbed  # noqa: F401
+from test_p26_habits import kubeconfig, offline  # noqa: F401 (fixtures)
 
 ROOT = typer.main.get_command(app)
 BARE = re.compile(r"Error: No such option: \S+ \(see '[^']*--help'\)")
 SANDBOX = "f273a"  # recorded by the tests that need a sandbox to exist
-
-
-@pytest.fixture
-def offline(tmp_path: Path, monkeypatch, no_env) -> None:  # noqa: F811
-    """No cluster configured: no ~/.kube/config, no $KUBECONFIG."""
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-
-
-@pytest.fixture
-def kubeconfig(tmp_path: Path) -> str:
-    """A kubeconfig with one context, `c` (never connected to: the hints only name it)."""
-    path = tmp_path / "f273-kubeconfig"
-    path.write_text("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n"
-                    "contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n"
-                    "users:\n- name: u\n  user: {token: x}\n")
-    return str(path)
 
 
 def _line(capsys, *args: str) -> str:
