@@ -162,8 +162,9 @@ def test_a_weight_change_reaches_envoy_through_a_watch_event_without_relisting(s
     wp.api.put(virtual_service((50, 50)))  # one MODIFIED event on the VirtualService watch
     wait_for("Envoy to route 50/50", lambda: wp.route() == SPLIT_50_50)
     assert wp.envoy.poll() is None  # the same Envoy: reloaded over xDS, not restarted
-    after = wp.status()
-    assert after["pushes"] == pushes + 1 and after["envoy"]["acked"]
+    # Envoy serves the new route before its ACK reaches the controller: wait for the ACK too
+    wait_for("Envoy to ACK the push", lambda: wp.status()["envoy"]["acked"])
+    assert wp.status()["pushes"] == pushes + 1
 
     time.sleep(2.5)  # 2+ watch timeouts of every kind: each re-watched from its last version
     assert wp.lists() == Counter({path: 1 for path in COLLECTIONS})
