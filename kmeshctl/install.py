@@ -23,7 +23,7 @@ from kmeshctl.params import (
     InstallParams,
     install_params,
 )
-from kmeshctl.render import made_by_kmeshctl, render_manifests
+from kmeshctl.render import made_by_kmeshctl, render_manifests, template_image
 from kmeshctl.uninstall import check_install_namespaces, installed_objects
 from kmeshctl.validate import CrdSchemas, crd_schemas_from_files, validate_offline
 
@@ -38,6 +38,8 @@ class InstallPlan:
     offline_because: Optional[str] = None  # why a dry run runs offline
     users_namespaces: list[str] = field(default_factory=list)  # exist, not kmeshctl's: used as is, not in objects
     existing: list[str] = field(default_factory=list)  # refs of objects kmeshctl made before this run
+    # the agents' image before this run ("" no DaemonSet of kmeshctl's): what one that cannot be pulled replaced
+    image_before: str = ""
 
     @property
     def installed_before(self) -> bool:
@@ -114,13 +116,21 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
     if client is not None and xds_address is not None and cluster_id is not None:
         check_istiods_cluster_id(client, xds_address, cluster_id)  # istiod would refuse every agent
     params = install_params(xds_address or PLACEHOLDER_XDS_ADDRESS, cluster_id, **options)
-    objects, users, existing = render_manifests(params), [], []
+    objects, users, existing, image_before = render_manifests(params), [], [], ""
     if client is not None:  # an object of kmeshctl's names it did not make is refused (or, a namespace, used as is)
         read = applier.read_objects(client, objects)
         check_blockers(client, objects, params.namespace, read, blockers)
+        image_before = _image_before(objects, read)
         ownership = applier.check_ownership(client, objects, params.namespace, read)
         objects, users, existing = ownership.objects, ownership.users_namespaces, ownership.existing
-    return InstallPlan(params, objects, client, crds, found_in, offline_because, users, existing)
+    return InstallPlan(params, objects, client, crds, found_in, offline_because, users, existing, image_before)
+
+
+def _image_before(objects: list[dict], read: dict[int, Optional[dict]]) -> str:
+    """The image of the agent DaemonSet of kmeshctl's that ``objects`` would replace, as
+    read_objects read it (``read``); "" when there is none."""
+    live = next((read.get(id(obj)) for obj in objects if obj.get("kind") == "DaemonSet"), None)
+    return template_image(live) if live is not None and made_by_kmeshctl(live) else ""
 
 
 def _check_flags(xds_address: Optional[str], cluster_id: Optional[str], options: dict[str, Any]) -> None:

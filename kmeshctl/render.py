@@ -56,6 +56,12 @@ MANAGED_BY_SELECTOR = f"{MANAGED_BY_LABEL[0]}={MANAGED_BY_LABEL[1]}"
 NOT_OURS = "not made by kmeshctl"  # an object of one of kmeshctl's names without its label
 
 
+def template_image(daemonset: dict) -> str:
+    """The image(s) of ``daemonset``'s pod template (`a, b` for several containers)."""
+    spec = (((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {})
+    return ", ".join(c.get("image", "") for c in spec.get("containers") or [])
+
+
 def made_by_kmeshctl(obj: dict | None) -> bool:
     """``obj`` (as read from the cluster) carries kmeshctl's managed-by label: kmeshctl
     made it, so it may change or delete it. Any other object is the user's (or another

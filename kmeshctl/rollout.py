@@ -23,6 +23,7 @@ from kmeshctl.istiod import (CLUSTER_ID_ENV, DEFAULT_CLUSTER_ID, XDS_ADDRESS_UNK
                              guessed_deployment, same_service)
 from kmeshctl.kube import ApiError, KubeClient
 from kmeshctl.params import DEFAULT_IMAGE, shown
+from kmeshctl.render import template_image
 
 POLL_SECONDS = 1.0
 # The words an agent's lastError carries after the gRPC status (kmeshctl.xds.client): its
@@ -236,12 +237,6 @@ def image_fix(stuck: list[PodState], namespace: str, replaced: str, install_with
                 f"`{install_with('image', DEFAULT_IMAGE)}`")
     return (f"the image {pod.image} cannot be pulled: check the nodes' registry access (`kubectl describe pod -n "
             f"{namespace} {pod.name}` shows the kubelet's events), then re-run install")
-
-
-def template_image(daemonset: dict) -> str:
-    """The image(s) of ``daemonset``'s pod template (`a, b` for several containers)."""
-    spec = (((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {})
-    return ", ".join(c.get("image", "") for c in spec.get("containers") or [])
 
 
 def replaced_image(client: KubeClient, daemonset: dict, before: str = "") -> str:

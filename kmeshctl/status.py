@@ -18,9 +18,9 @@ from kmeshctl.params import (DEFAULT_IMAGE, DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAM
                              RESERVED_NAMESPACES, counted, install_hint)
 from kmeshctl.namespaces import REDIRECTION_ANNOTATION, enrolled_namespaces
 from kmeshctl.apply import PSA_ENFORCE, PSA_NEEDED
-from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl
+from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl, template_image
 from kmeshctl.rollout import (IMAGE_REASONS, InstallWith, IstiodUnreached, PodState, daemonset_pods, flag_setter,
-                              image_fix, istiod_fix, replaced_image, template_image)
+                              image_fix, istiod_fix, replaced_image)
 from kmeshctl.uninstall import (InstalledElsewhere, check_install_namespaces, install_istio_namespaces,
                                installed_objects)
 
@@ -199,8 +199,8 @@ class MeshStatus:
         if pod.status == "CrashLoopBackOff" or pod.restarts:
             return f"see why the agent exits: `kubectl logs {where} --previous`"
         agent = next((a for a in self.agents if a.pod == pod.name and a.xds is not None and not a.connected), None)
-        if agent is not None and self._agent_fix(agent):
-            return self._agent_fix(agent)
+        if agent is not None and (fix := self._agent_fix(agent)):
+            return fix
         if not pod.node:
             return f"see why no node takes it: `kubectl describe pod {where}`"
         return f"see why it is not ready: `kubectl describe pod {where}` (its events) and `kubectl logs {where}`"

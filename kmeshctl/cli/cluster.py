@@ -68,7 +68,7 @@ from kmeshctl.params import (
 from kmeshctl.render import DAEMONSET_NAME, NOT_OURS
 from kmeshctl.asciinum import waited_words
 from kmeshctl.rollout import (IMAGE_REASONS, RefusalWatch, RolloutState, RolloutTimeout, counts_text, replaced_image,
-                             set_flag, template_image, timeout_fix, wait_for_rollout)
+                             set_flag, timeout_fix, wait_for_rollout)
 from kmeshctl.status import (BEING_UNINSTALLED, AgentXds, MeshStatus, agent_xds, istiod_unreached, mesh_status,
                              status_daemonset)
 from kmeshctl.stopping import check_not_stopped, say, sigterm_stops, stopped_by
@@ -200,23 +200,12 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
         print_manifests(plan.objects, output)
         return
     result_format = _result_format(output)
-    before = _agent_image(plan.client, plan.params.namespace) if wait else ""
     results = _apply_and_report(plan, result_format, quiet, document=not wait)
     if wait:
         assert plan.client is not None
         document = functools.partial(_print_results, results, result_format) if result_format else _no_document
         _wait_interruptible(plan.client, plan.params.namespace, wait_limit(timeout), output, quiet, document,
-                            plan.params.cluster_id, before)
-
-
-def _agent_image(client: Optional[KubeClient], namespace: str) -> str:
-    """The image of kmeshctl's agent DaemonSet in ``namespace`` before this install
-    applies ("" when there is none, or it cannot be read): what an image that cannot be
-    pulled replaced, to put back."""
-    try:
-        return template_image(status_daemonset(client, namespace) or {}) if client is not None else ""
-    except KmeshctlError:  # only a suggestion depends on it; the apply says what is wrong with the cluster
-        return ""
+                            plan.params.cluster_id, plan.image_before)
 
 
 LINE_ROOM = 80  # `Error: ` and the pointer an error line may end with (` (see 'kmeshctl install --help')`)

@@ -707,7 +707,6 @@ def _request_timeout_hint(path: str) -> str:
     bounds each API request (`kmeshctl --request-timeout 5s status`, when the value typed
     is a duration). Empty for a local command (it asks no API server)."""
     from kmeshctl.asciinum import is_duration_text
-    from kmeshctl.cli.badinput import typed_value
     from kmeshctl.cli.suggestions import LOCAL_GROUPS
 
     words = path.split()[1:]
