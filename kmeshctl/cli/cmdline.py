@@ -7,7 +7,7 @@ they name."""
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from typer import _click
 
@@ -104,6 +104,12 @@ def walk_words(args: list[str], leading_values: bool = False) -> Iterator[int]:
         yield i
         entry = leading_flag(arg) if leading_values else None
         skip = arg in GLOBAL_FLAGS or (entry is not None and entry[1] and "=" not in arg)
+
+
+def separator_at(args: Sequence[str]) -> int:
+    """Where the first `--` of ``args`` is (len(args) with none): the words before it are
+    kmeshctl's, those from it on the command's own."""
+    return args.index("--") if "--" in args else len(args)
 
 
 def word_positions(args: list[str]) -> list[int]:

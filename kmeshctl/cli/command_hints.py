@@ -15,7 +15,8 @@ from typer import _click
 from kmeshctl.cli import cmdline
 from kmeshctl.cli.badinput import command_synonyms, takes_value, typed_value
 from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_ONLY_COMMANDS, NAMESPACE_FLAGS,
-                                  QUIET_FLAGS, leading_flag, option_below, option_spelled, spelled, walk_words)
+                                  QUIET_FLAGS, leading_flag, option_below, option_spelled, separator_at, spelled,
+                                  walk_words)
 from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SUGGESTED, with_sandbox_name
 from kmeshctl.errors import KmeshctlError
 
@@ -125,7 +126,7 @@ def carry_typed_globals(message: str, args: list[str]) -> str:
             words = shlex.split(match.group(1))
         except ValueError:  # a backtick of a value echoed: no command to carry them
             return match.group(0)
-        own = words[:words.index("--")] if "--" in words else words
+        own = words[:separator_at(words)]
         if words[0] != "kmeshctl" or words[1:2] and words[1] in LOCAL_GROUPS or any(w in HELP_FLAGS for w in own):
             return match.group(0)
         extra = [w for given in typed if not any(spelled(w, {given[0].partition("=")[0]}) for w in own)
@@ -204,7 +205,7 @@ def missing_command_line(ctx: _click.Context) -> str:
     """`kmeshctl --context prod`: the flags given, and a command to give them to."""
     path = ctx.command_path.split()
     args = cmdline.ARGS
-    typed = [w for w in args if w not in path[1:]][:args.index("--") if "--" in args else len(args)]
+    typed = [w for w in args if w not in path[1:]][:separator_at(args)]
     first = "status" if "status" in getattr(ctx.command, "commands", {}) else sorted(ctx.command.commands)[0]
     example = shlex.join([*path, *typed, first])
     return f"{ctx.command_path} needs a command after its flags: e.g. `{example}`"
@@ -247,7 +248,7 @@ def _stray_leading_word(word: str, ctx: _click.Context, close: list[str], after:
     of its commands (`sandbx status`) is the group's line instead; one before another
     tool's words (istioctl's `x waypoint generate`) their hint (WORD_HABITS). Empty for
     any other."""
-    following = _next_command_word(after[:after.index("--")] if "--" in after else after)
+    following = _next_command_word(after[:separator_at(after)])
     commands = getattr(ctx.command, "commands", {})
     if following is None:
         return ""
@@ -632,7 +633,7 @@ def _word_habit_line(habit: Habit, root: _click.Command, before: list[str], afte
 
     words, defaults, text = habit
     command, _ = cmdline.resolve(root, list(words))
-    positional, flags = _split_typed(after[:after.index("--")] if "--" in after else after, root)
+    positional, flags = _split_typed(after[:separator_at(after)], root)
     flags = before + flags
     namespace = typed_value(flags, *NAMESPACE_FLAGS)
     reads_agent = words in AGENT_COMMANDS or "{config}" in text or "{maps}" in text

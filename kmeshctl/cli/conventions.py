@@ -35,7 +35,7 @@ from kmeshctl.cli import cmdline
 from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_ONLY_COMMANDS, HELP_OPTION_NAMES,
                                   LEADING_FLAGS, NAMESPACE_FLAGS, QUIET_FLAGS, command_words, leading_flag,
                                   option_below, option_spelled, options_by_kind, resolve, walk, with_help_pointer,
-                                  with_running_help_pointer, word_positions)
+                                  separator_at, with_running_help_pointer, word_positions)
 from kmeshctl.cli.command_hints import (carry_typed_globals, missing_argument_line, missing_command_line,
                                         missing_command_text, no_such_command_line, words_around)
 from kmeshctl.cli.option_hints import (all_namespaces_hint, dry_run_value_hint, flag_value_hint, no_such_option_line,
@@ -589,7 +589,7 @@ def gather_quiet_flag(root: _click.Command, args: list[str]) -> list[str]:
     after the subcommand) moves to the front, where the root parses it (every quiet-aware
     line reads it: kmeshctl.cli.progress), and also after the command when that command
     has a -q of its own. Typed twice, it is still one flag."""
-    cut = args.index("--") if "--" in args else len(args)
+    cut = separator_at(args)
     quiet = [i for i, arg in enumerate(args[:cut]) if arg in QUIET_FLAGS and
              not (i and args[i - 1] in GLOBAL_FLAGS)]  # `--context -q` is a (bad) value, not the flag
     if not quiet:
@@ -942,7 +942,7 @@ def _own_words(message: str, err: Any) -> str:
 def server_dry_run_as_flag(args: list[str]) -> list[str]:
     """kubectl's `--dry-run=server` is what kmeshctl's --dry-run does (the API server checks
     every object, nothing changes): read as --dry-run (before `--` only)."""
-    end = args.index("--") if "--" in args else len(args)
+    end = separator_at(args)
     return ["--dry-run" if word == "--dry-run=server" else word for word in args[:end]] + args[end:]
 
 

@@ -17,7 +17,7 @@ from kmeshctl.cli.badinput import (NEVER_GUESSED, command_habit_hint, guessable,
                                    typed_value, with_dashes)
 from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_OPTION_NAMES, OUTPUT_FLAGS,
                                   command_words, option_below, option_spelled, options_by_kind, resolve, spelled,
-                                  typed_command_path, with_help_pointer)
+                                  separator_at, typed_command_path, with_help_pointer)
 from kmeshctl.cli.command_hints import carry_typed_globals, commands_with, own_examples, run_with, typed_line
 from kmeshctl.cli.suggestions import SUGGEST_CLOSENESS, SYSTEM_NAMESPACE_COMMANDS, paste_ready
 from kmeshctl.errors import KmeshctlError
@@ -161,7 +161,7 @@ def dry_run_value_hint(command: _click.Command, name: str, args: list[str], root
         return (f"; {shlex.quote(value) if value else 'an empty value'} is no dry-run mode (kubectl's are client, "
                 f"server and none); on/off flags take no value here: write --dry-run ({does})")
     words = _without_dry_run(args)
-    end = words.index("--") if "--" in words else len(words)
+    end = separator_at(words)
     line = shlex.join(["kmeshctl", *words[:end], "--dry-run", *words[end:]])
     return f"; on/off flags take no value here: write --dry-run ({does}), `{line}`; {offline}"
 
@@ -678,7 +678,7 @@ def _habit_hint(typed: str, command: _click.Command, path: str = "") -> str:
         return _namespaces_as_arguments_hint(typed)
     if typed in ("-w", "--watch") and "wait" in names:  # kubectl's wait flag is --wait; -w is its --watch
         words = list(cmdline.ARGS)
-        end = words.index("--") if "--" in words else len(words)
+        end = separator_at(words)
         if typed not in words[:end]:  # `-w=false`: what was meant is unclear
             return "; did you mean --wait?"
         line = [w for w in words[:end] if w != typed] + ["--wait"] + words[end:]  # after the command: its own
@@ -695,7 +695,7 @@ def _respelled(typed: str, meant: str) -> list[str]:
     """The words typed (before `--`) with the flag ``typed`` spelled ``meant`` where it is
     (`--timeout=5s` -> `--request-timeout=5s`)."""
     words = list(cmdline.ARGS)
-    end = words.index("--") if "--" in words else len(words)
+    end = separator_at(words)
     for i, word in enumerate(words[:end]):
         if word == typed or word.startswith(typed + "="):
             words[i] = meant + word[len(typed):]
@@ -784,7 +784,7 @@ def _typed_less(flag: str, valued: bool) -> list[str]:
     """The words typed (cmdline.ARGS) without ``flag`` (`FLAG`, `FLAG=VALUE`, and when
     ``valued`` the word after a bare FLAG that is no flag); nothing after `--` is touched."""
     words = list(cmdline.ARGS)
-    end = words.index("--") if "--" in words else len(words)
+    end = separator_at(words)
     kept: list[str] = []
     i = 0
     while i < end:

@@ -811,7 +811,7 @@ def _typed_exec_line(namespace: str, pod: str) -> list[str]:
     from kmeshctl.cli import cmdline
 
     head = list(cmdline.ARGS)
-    head = head[:head.index("--")] if "--" in head else head
+    head = head[:cmdline.separator_at(head)]
     ctx = get_current_context(silent=True)
     if ctx is None or "sandbox" not in head or "exec" not in head[head.index("sandbox"):]:
         return []
