@@ -24,7 +24,8 @@ import typer
 from kmeshctl.cli import app
 from kmeshctl.cli.suggestions import LOCAL_GROUPS
 from test_cli_kinds import _record, cli, no_env, state_root  # noqa: F401
-from test_p23_command_hints import BACKTICKED, STUBBED, stubbed  # noqa: F401
+from test_p23_command_hints import BACKTICKED, STUBBED, _line, stubbed  # noqa: F401
+from test_p23_command_hints import _pasted_lines as _pasted
 from test_p26_habits import kubeconfig, offline  # noqa: F401 (fixtures)
 
 ROOT = typer.main.get_command(app)
@@ -32,20 +33,9 @@ BARE = re.compile(r"Error: No such option: \S+ \(see '[^']*--help'\)")
 SANDBOX = "f273a"  # recorded by the tests that need a sandbox to exist
 
 
-def _line(capsys, *args: str) -> str:
-    code, out, err = cli(capsys, *args)
-    assert code == 2 and not out and "Traceback" not in err, (args, code, out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
-
-
-def _pasted(line: str) -> list[list[str]]:
-    return [shlex.split(found) for found in BACKTICKED.findall(line) if found.startswith("kmeshctl")]
-
-
 def _assert_pastable(capsys, line: str) -> None:
-    """Each backticked kmeshctl line gets past parsing and every flag check when pasted."""
+    """Each backticked kmeshctl line gets past parsing and every flag check when pasted
+    (a `--help` line prints its help)."""
     for words in _pasted(line):
         code, _, err = cli(capsys, *words[1:])
         assert code == (0 if "--help" in words else STUBBED), (line, words, code, err)
