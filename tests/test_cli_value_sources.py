@@ -235,7 +235,10 @@ def test_a_bad_service_account_namespace_names_the_file(tmp_path: Path, capsys, 
 
 def test_a_bad_namespace_flag_names_the_flag(capsys, no_env) -> None:
     code, _, err = cli(capsys, "waypoint", "list", "-n", "Bad_NS")
-    assert code == 2 and err.startswith("Error: -n Bad_NS: not a valid namespace name") and "e.g. default" in err
+    assert code == 2 and err.startswith("Error: -n Bad_NS: not a valid namespace name"), err
+    assert "did you mean -n bad-ns? `kmeshctl waypoint list -n bad-ns`" in err, err
+    code, _, err = cli(capsys, "waypoint", "list", "-n", "Bad_NS_")
+    assert code == 2 and "e.g. default" in err and "did you mean" not in err, err
 
 
 # ------------------------------------------------------------------ 5/10. exec plugins, precheck's FIX

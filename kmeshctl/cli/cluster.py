@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from kmeshctl.cli.names import check_namespace_words
 from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.tables import cli_console, overhead, wide_only
 
@@ -1120,7 +1121,7 @@ def disable_ns(
 
 def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output: OutputFormat,
               quiet: bool = False, overwrite: bool = False) -> None:
-    ns_ops.check_names("namespace", names)
+    check_namespace_words("namespace", names)
     client = connect_reachable(run_options())
     awaited = wait and _agent_to_wait_for(client, enable)
     changes = _set_mode_label(client, names, enable, overwrite)

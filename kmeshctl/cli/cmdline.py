@@ -112,6 +112,20 @@ def separator_at(args: Sequence[str]) -> int:
     return args.index("--") if "--" in args else len(args)
 
 
+def with_value_replaced(args: Sequence[str], old: str, new: str) -> list[str]:
+    """``args`` with the first word that gives the value ``old`` (`old`, `--flag=old`,
+    `-nold`) giving ``new`` instead: the line a user meant, to paste."""
+    words = list(args)
+    for i, word in enumerate(words[:separator_at(words)]):
+        if word == old:
+            words[i] = new
+            return words
+        if word.endswith(old) and (word.startswith("-") and len(word) > len(old)):
+            words[i] = word[:len(word) - len(old)] + new
+            return words
+    return words
+
+
 def word_positions(args: list[str]) -> list[int]:
     """The indexes of the words of ``args`` that are not flags or a global flag's value."""
     return [i for i in walk_words(args) if not args[i].startswith("-")]

@@ -7,27 +7,31 @@ variable the value came from) and the rule; exit 2 (a UsageError)."""
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from typer import _click
 
+from kmeshctl.cli import cmdline
 from kmeshctl.cli.badinput import source_name
+from kmeshctl.cli.cmdline import with_value_replaced
 from kmeshctl.errors import UsageError
 from kmeshctl.namespaces import DNS1123_RULE
-from kmeshctl.params import DNS1123_LABEL_RE, given_text
+from kmeshctl.params import DNS1123_LABEL_RE, given_text, meant_namespace
 
 _SUBDOMAIN = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 SUBDOMAIN_RULE = ("an RFC 1123 subdomain: at most 253 lower-case letters, digits, '-' or '.', starting and "
                   "ending with a letter or digit")
 
+NAMESPACE_KIND = "namespace name"
 POD_NAME_EXAMPLE = "kmesh-5jnht"  # an agent pod's name as its DaemonSet makes them (kmesh-<5 characters>)
 
 # parameter name -> (what it names, pattern, rule, example)
 _RULES: dict[str, tuple[str, re.Pattern[str], str, str]] = {
-    "namespace": ("namespace name", DNS1123_LABEL_RE, DNS1123_RULE, "default"),
-    "istio_namespace": ("namespace name", DNS1123_LABEL_RE, DNS1123_RULE, "istio-system"),
-    "pod_namespace": ("namespace name", DNS1123_LABEL_RE, DNS1123_RULE, "kmesh-system"),
+    "namespace": (NAMESPACE_KIND, DNS1123_LABEL_RE, DNS1123_RULE, "default"),
+    "istio_namespace": (NAMESPACE_KIND, DNS1123_LABEL_RE, DNS1123_RULE, "istio-system"),
+    "pod_namespace": (NAMESPACE_KIND, DNS1123_LABEL_RE, DNS1123_RULE, "kmesh-system"),
     "pod_name": ("pod name", _SUBDOMAIN, SUBDOMAIN_RULE, POD_NAME_EXAMPLE),
     "pod": ("pod name", _SUBDOMAIN, SUBDOMAIN_RULE, POD_NAME_EXAMPLE),
     "node_name": ("node name", _SUBDOMAIN, SUBDOMAIN_RULE, "node-1"),
@@ -99,8 +103,30 @@ def check_path_flag(flag: str, value: Path | str) -> None:
 
 
 def _check(flag: str, value: str, kind: str, pattern: re.Pattern[str], rule: str, example: str) -> None:
-    if not pattern.match(value):
+    if pattern.match(value):
+        return
+    meant = meant_namespace(value) if kind == NAMESPACE_KIND else None
+    if meant is None:
         raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}), e.g. {example}")
+    if flag.startswith("$"):  # from the environment: no line to change
+        raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}); did you mean "
+                         f"{given_text(flag, meant)}?")
+    said = given_text(flag, meant) if flag.startswith("-") else meant
+    raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}); did you mean {said}? "
+                     f"{meant_line(value, meant)}")
+
+
+def check_namespace_words(what: str, names: Iterable[str]) -> None:
+    """Namespace names given as words (`enable-ns NAME...`): a UsageError for the first
+    that is no RFC 1123 label, offering the name it most likely means (`ns/foo` -> foo)
+    with the line to paste, else an example."""
+    for name in names:
+        _check(what, name, NAMESPACE_KIND, DNS1123_LABEL_RE, DNS1123_RULE, "default")
+
+
+def meant_line(value: str, meant: str) -> str:
+    """`kmeshctl ...`: the line as typed with ``value`` given as ``meant``."""
+    return f"`{shlex.join(['kmeshctl', *with_value_replaced(cmdline.ARGS, value, meant)])}`"
 
 
 def _check_other(ctx: _click.Context, param: _click.Parameter, value: str, args: list[str]) -> None:
