@@ -22,8 +22,9 @@ import pytest
 from test_cli_kinds import REQUIRED_ARGS, _dead_kubeconfig, cli, leaf_commands, no_env  # noqa: F401
 
 MISSING = "/nonexistent/kmeshctl-examples/kubeconfig"
-# a bad value per parameter checked as a Kubernetes (or sandbox, cluster id, network) name
-BAD_NAMES = {"namespace": "BAD", "istio_namespace": "BAD", "pod_namespace": "BAD", "pod_name": "Bad_Pod",
+# a bad value per parameter checked as a Kubernetes (or sandbox, cluster id, network) name; the
+# namespaces' have no likely meaning (`BAD` is met with `did you mean bad?`, not an example)
+BAD_NAMES = {"namespace": "bad_", "istio_namespace": "bad_", "pod_namespace": "bad_", "pod_name": "Bad_Pod",
              "pod": "Bad_Pod", "node_name": "Bad_Node", "service_account": "Bad_SA", "sandbox": "Bad!",
              "cluster_id": "-c1-", "network": "bad net"}
 # cluster commands: a fed-back example also runs to the first connection (refused)
@@ -161,7 +162,7 @@ def test_every_checked_flag_offers_an_example_it_accepts(argv: list[str], flag: 
 
 
 def test_precheck_offers_kmesh_system_not_default(capsys, no_env) -> None:
-    code, _, err = cli(capsys, "precheck", "-n", "BAD")
+    code, _, err = cli(capsys, "precheck", "-n", "bad_")
     assert code == 2 and "e.g. kmesh-system" in err and "e.g. default" not in err, err
     code, _, err = cli(capsys, "precheck", "-n", "default")
     assert code == 2 and "use a dedicated one (default kmesh-system)" in err, err
