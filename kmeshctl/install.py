@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional
 
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.istiod import (XDS_PORT, IstioNamespaceMissing, XdsServiceMissing, check_istio_namespace,
+from kmeshctl.istiod import (XDS_PORT, IstioNamespaceMissing, XdsAddressRefused, check_istio_namespace,
                              check_istiods_cluster_id, check_xds_service, istiod_addresses, istiod_addresses_anywhere,
                              resolve_xds_address)
 from kmeshctl.kube import KubeClient, KubeTarget, NoClusterConfigured, cluster_configured, connect_reachable
@@ -135,12 +135,12 @@ def _image_before(objects: list[dict], read: dict[int, Optional[dict]]) -> str:
 
 def _check_flags(xds_address: Optional[str], cluster_id: Optional[str], options: dict[str, Any]) -> None:
     """install_params' checks, offline; an --xds-address of a bad form whose correction
-    is clear (a missing port, a scheme) is XdsServiceMissing with that address, so the
+    is clear (a missing port, a scheme) is XdsAddressRefused with that address, so the
     fix offered is this install with it (every other flag kept)."""
     try:
         install_params(xds_address or PLACEHOLDER_XDS_ADDRESS, cluster_id, **options)
     except BadXdsAddress as error:
-        raise XdsServiceMissing(error.problem, [error.meant]) from error
+        raise XdsAddressRefused(error.problem, [error.meant]) from error
 
 
 class InstallBlocked(KmeshctlError):

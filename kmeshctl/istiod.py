@@ -57,7 +57,7 @@ _SERVICE_HOST = re.compile(r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?)\.([a-z0-9]([a-z0-9
 XDS_ADDRESS_UNKNOWN = "ISTIOD_HOST:15012"
 
 
-class XdsServiceMissing(UsageError):
+class XdsAddressRefused(UsageError):
     """--xds-address names an address the agents cannot use (exit 2): a cluster Service
     that does not exist, is not istiod's, lacks the port or is not named as istiod's
     certificate names it, or a value of a bad form with one clear correction;
@@ -92,9 +92,9 @@ def istiod_addresses_anywhere(client: KubeClient) -> list[str]:
 
 
 def _istiod_services(client: KubeClient) -> list[dict]:
-    """The istiod Services exposing the xDS port in every namespace ([] when they may not
-    be listed cluster-wide)."""
-    return [svc for svc in _all_services(client) if svc["metadata"]["name"].startswith("istiod") and _exposes_xds(svc)]
+    """The istiod Services (is_istiod_service: the same test an --xds-address passes)
+    exposing the xDS port in every namespace ([] when they may not be listed cluster-wide)."""
+    return [svc for svc in _all_services(client) if is_istiod_service(svc) and _exposes_xds(svc)]
 
 
 def _all_services(client: KubeClient) -> list[dict]:
@@ -168,7 +168,7 @@ def check_xds_service(client: KubeClient, address: str, flag: str = "--xds-addre
                       agents_namespace: Optional[str] = None) -> None:
     """The cluster Service ``address`` names (NAME.NAMESPACE.svc or NAME.NAMESPACE) exists,
     is istiod's, and is given by its DNS name with istiod's xDS port (check_istiod_service);
-    else XdsServiceMissing naming the istiod address(es) to use. With ``agents_namespace``
+    else XdsAddressRefused naming the istiod address(es) to use. With ``agents_namespace``
     (where the agents run) two more addresses are judged: a bare Service name
     (check_short_name) and a Service's ClusterIP (check_not_cluster_ip). Nothing is
     checked for an address outside the cluster's Services (ASM's istiod, a load balancer)."""
@@ -182,7 +182,7 @@ def check_xds_service(client: KubeClient, address: str, flag: str = "--xds-addre
     service = client.get("v1", "Service", name, namespace)
     if service is None:
         found = istiod_addresses_anywhere(client)
-        raise XdsServiceMissing(f"{flag} {address}: no Service {name} in namespace {namespace}; "
+        raise XdsAddressRefused(f"{flag} {address}: no Service {name} in namespace {namespace}; "
                                 f"{_found_text(found)}", found)
     check_istiod_service(client, service, address, flag, by_dns_name)
 
@@ -192,23 +192,23 @@ def check_istiod_service(client: KubeClient, service: dict, address: str, flag: 
     """``service`` (the one ``address`` names) is istiod's, ``address``'s port is its xDS
     port (check_xds_port), and (``by_dns_name``) it names the Service as istiod's
     certificate does (NAME.NAMESPACE.svc), which the agents' TLS check compares it with;
-    else XdsServiceMissing with the address to use."""
+    else XdsAddressRefused with the address to use."""
     host = address.rpartition(":")[0]
     if not is_istiod_service(service):
         found = istiod_addresses_anywhere(client)
-        raise XdsServiceMissing(f"{flag} {address}: not an istiod Service ({_service_ref(service)}); "
+        raise XdsAddressRefused(f"{flag} {address}: not an istiod Service ({_service_ref(service)}); "
                                 f"{_found_text(found)}", found)
     check_xds_port(client, service, address, flag)
     if not by_dns_name:
         dns = _istiod_address_of(service, int(address.rpartition(":")[2]))
-        raise XdsServiceMissing(f"{flag} {address}: istiod's certificate names the Service by its DNS name "
+        raise XdsAddressRefused(f"{flag} {address}: istiod's certificate names the Service by its DNS name "
                                 f"{dns.rpartition(':')[0]}, not {host} (the agents' TLS check would fail)", [dns])
 
 
 def check_xds_port(client: KubeClient, service: dict, address: str, flag: str = "--xds-address") -> None:
     """``address``'s port is the istiod Service ``service``'s xDS port (TLS, 15012): the
     agents speak nothing else (its other ports answer metrics, webhooks, or nothing); else
-    XdsServiceMissing with that Service at its xDS port (the istiod Services found when
+    XdsAddressRefused with that Service at its xDS port (the istiod Services found when
     it has none)."""
     port = int(address.rpartition(":")[2])
     xds_ports = _xds_ports(service)
@@ -223,7 +223,7 @@ def check_xds_port(client: KubeClient, service: dict, address: str, flag: str = 
         named = f" ({ports[port]})" if ports[port] else ""
         problem = f"port {port} of {where}{named} is not istiod's xDS port ({XDS_PORT}, TLS)"
     listed = "" if xds_ports else f"; {_found_text(found)}"
-    raise XdsServiceMissing(f"{flag} {address}: {problem}{listed}", found)
+    raise XdsAddressRefused(f"{flag} {address}: {problem}{listed}", found)
 
 
 def _service_ref(service: dict) -> str:
@@ -232,7 +232,7 @@ def _service_ref(service: dict) -> str:
 
 def check_short_name(client: KubeClient, address: str, agents_namespace: str, flag: str = "--xds-address") -> None:
     """A bare Service name (`istiod:15012`) resolves only to a Service of the agents' own
-    namespace (their DNS search path): one that is not there is refused (XdsServiceMissing,
+    namespace (their DNS search path): one that is not there is refused (XdsAddressRefused,
     exit 2) with the Services of that name elsewhere (NAME.NAMESPACE.svc:PORT), else the
     istiod Services, as the addresses to use (the agents would fail DNS until the
     timeout); one that is there is judged as the Service it names (check_istiod_service:
@@ -251,12 +251,12 @@ def check_short_name(client: KubeClient, address: str, agents_namespace: str, fl
     if not found:
         found = istiod_addresses_anywhere(client)
         listed = _found_text(found)
-    raise XdsServiceMissing(f"{flag} {address}: a bare Service name resolves only in the agents' own namespace "
+    raise XdsAddressRefused(f"{flag} {address}: a bare Service name resolves only in the agents' own namespace "
                             f"({agents_namespace}), which has no Service {name} with port {port}; {listed}", found)
 
 
 def check_not_cluster_ip(client: KubeClient, address: str, flag: str = "--xds-address") -> None:
-    """A Service's ClusterIP is refused (XdsServiceMissing, exit 2): an istiod Service's
+    """A Service's ClusterIP is refused (XdsAddressRefused, exit 2): an istiod Service's
     with the Service's DNS name (istiod's certificate names its Services' DNS names, never
     the IP, so the agents' TLS hostname verification fails until the timeout), another
     Service's as not istiod, with the istiod Services found. Another IP (a pod's, a load
@@ -276,10 +276,10 @@ def check_not_cluster_ip(client: KubeClient, address: str, flag: str = "--xds-ad
         where = _service_ref(service)
         if not is_istiod_service(service):
             found = istiod_addresses_anywhere(client)
-            raise XdsServiceMissing(f"{flag} {address}: the ClusterIP of {where}, not an istiod Service; "
+            raise XdsAddressRefused(f"{flag} {address}: the ClusterIP of {where}, not an istiod Service; "
                                     f"{_found_text(found)}", found)
         dns = _istiod_address_of(service, int(port))
-        raise XdsServiceMissing(f"{flag} {address}: the ClusterIP of {where}, and istiod's certificate names the "
+        raise XdsAddressRefused(f"{flag} {address}: the ClusterIP of {where}, and istiod's certificate names the "
                                 f"Service's DNS name, not its IP (the agents' TLS check would fail): its DNS name is "
                                 f"{dns}", [dns])
 

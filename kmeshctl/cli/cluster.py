@@ -302,7 +302,7 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
         raise KmeshctlError(f"{error.reason}; to validate without a cluster: "
                             f"{offline_render_hint(CLUSTER_UNREACHABLE_FOR_ISTIOD)}",
                             error.exit_code) from error
-    except istiod.XdsServiceMissing as error:
+    except istiod.XdsAddressRefused as error:
         if len(error.found) == 1:
             raise KmeshctlError(f"{error}; use `{_install_with('xds_address', error.found[0])}`",
                                 error.exit_code) from error
