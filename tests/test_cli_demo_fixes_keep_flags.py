@@ -79,8 +79,8 @@ def test_a_half_removed_sandbox_fix_reruns_the_demo_with_sandbox_and_flags(state
     assert code == 1 and "half-removed" in err, err
     [commands] = _fixes(err)
     rerun = commands[-1]
-    assert rerun[:3] == ["kmeshctl", "demo", "traffic-shift"] and _value(rerun, "--sandbox") == "h57b", err
-    assert "--name" not in rerun and _value(rerun, "-c") == "2" and _value(rerun, "-o") == "json", rerun
+    assert rerun[:3] == ["kmeshctl", "demo", "traffic-shift"] and _value(rerun, "--name") == "h57b", err
+    assert "--sandbox" not in rerun and _value(rerun, "-c") == "2" and _value(rerun, "-o") == "json", rerun
 
 
 def test_a_sandbox_not_ready_fix_ends_with_the_demo_rerun(state_root, tmp_path: Path, capsys, no_env) -> None:

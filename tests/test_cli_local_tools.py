@@ -116,7 +116,7 @@ def test_the_demo_on_a_sandbox_without_fortio_suggests_a_new_sandbox_not_a_down(
     code, out, err = cli(capsys, "demo", "traffic-shift", "--name", "plain", "-c", "1")
     lines = err.strip().splitlines()
     assert code == 1 and not out and lines[0] == "Target: local sandbox plain" and len(lines) == 2, err
-    fix = "kmeshctl sandbox up --name plain-demo && kmeshctl demo traffic-shift --sandbox plain-demo -c 1"
+    fix = "kmeshctl sandbox up --name plain-demo && kmeshctl demo traffic-shift --name plain-demo -c 1"  # as typed
     assert f"`{fix}`" in lines[1] and "has no fortio Service" in lines[1], lines[1]
     # made again from what it was made from (h88): a record without manifests gets the plain `up`
     assert sandbox_mod.remake_line("plain") == "kmeshctl sandbox down --name plain && kmeshctl sandbox up --name plain"
@@ -154,7 +154,7 @@ def test_the_demo_refuses_a_sandbox_whose_process_ended_in_one_line_and_cheaply(
     assert code == 1 and not out and len(lines) == 2 and lines[0] == "Target: local sandbox dead", err
     assert lines[1].startswith(f"Error: sandbox dead is not ready: the node agent (pid {sleeper.pid}) "), lines[1]
     assert "`kmeshctl sandbox status --name dead`" in lines[1]
-    assert f"`{sandbox_mod.remake_line('dead')} && kmeshctl demo traffic-shift --sandbox dead -c 1`" in lines[1], lines[1]
+    assert f"`{sandbox_mod.remake_line('dead')} && kmeshctl demo traffic-shift --name dead -c 1`" in lines[1], lines[1]
     assert "Sending" not in err and time.monotonic() - started < 5
 
 

@@ -1251,7 +1251,7 @@ def test_the_demo_with_a_name_not_up_while_others_are_lists_them(state_root, cap
     code, out, err = cli(capsys, "demo", "traffic-shift", "--target", "local", "--name", "nope", "-c", "5")
     assert code == 1 and not out, err  # NotFound (issue 14, fifth pass)
     assert err.strip() == "Error: sandbox nope not found (sandboxes: alpha); pass one of them, or make it: " \
-                          "`kmeshctl sandbox up --name nope && kmeshctl demo traffic-shift --sandbox nope " \
+                          "`kmeshctl sandbox up --name nope && kmeshctl demo traffic-shift --name nope " \
                           "-c 5 --target local`", err  # the demo run there, as typed (h62)
     assert sandboxes.names() == ["alpha"]  # nothing made
     monkeypatch.setenv("KMESHCTL_SANDBOX_NAME", "mine")  # a script's own sandbox: made even with others up

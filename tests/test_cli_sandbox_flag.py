@@ -52,7 +52,7 @@ def test_both_spellings_pick_the_sandbox_on_every_command(words, flag, state_roo
     _record("alpha")
     code, out, err = cli(capsys, *words, flag, "nope", *USES[words])
     # 2: the one wording; the demo's fix then runs the demo there, with the flags typed (h62)
-    rerun = " && kmeshctl demo traffic-shift --sandbox nope -c 1 --target local`" if words[0] == "demo" else "`"
+    rerun = f" && kmeshctl demo traffic-shift {flag} nope -c 1 --target local`" if words[0] == "demo" else "`"
     assert code == 1 and not out and err.strip() == NOT_FOUND[:-1] + rerun, err
 
 

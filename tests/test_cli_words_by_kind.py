@@ -119,7 +119,7 @@ def test_every_command_names_an_unfinished_sandbox_with_a_fix_that_works_pasted(
     fix = "kmeshctl sandbox down --name nu9b && kmeshctl sandbox up --name nu9b"
     cases = [
         (["demo", "traffic-shift", "--name", "nu9b", "--target", "local"], f"{fix} && kmeshctl demo traffic-shift "
-                                                                           "--sandbox nu9b --target local"),  # h62
+                                                                           "--name nu9b --target local"),  # h62; the flag as typed
         (["dump", "maps", "--sandbox", "nu9b"], f"{fix} && kmeshctl dump maps --sandbox nu9b"),
         (["dump", "config", "--sandbox", "nu9b"], f"{fix} && kmeshctl dump config --sandbox nu9b"),
         (["sandbox", "exec", "netutils", "--name", "nu9b", "--", "true"],

@@ -159,7 +159,24 @@ def rerun_line(command: str, flag: str, name: str, after: str = "") -> str:
     if typed is None:
         return bare_line(command, flag, name, after)
     path, arguments, options, dashed = typed
-    return shlex.join(["kmeshctl", *path, *arguments, flag, name, *options, *dashed])
+    return shlex.join(["kmeshctl", *path, *arguments, _spelled_as_typed(flag), name, *options, *dashed])
+
+
+def _spelled_as_typed(flag: str) -> str:
+    """``flag`` as the user spelled its option on the running command (`--name` for the
+    demo's --sandbox/--name when --name was typed); ``flag`` itself when not typed."""
+    from typer._click.globals import get_current_context
+
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.badinput import typed_flag
+
+    ctx = get_current_context(silent=True)
+    param = next((p for p in ctx.command.params if flag in getattr(p, "opts", ())), None) if ctx else None
+    if param is None:
+        return flag
+    spelled = typed_flag(param, cmdline.ARGS)  # its longest name when not typed
+    words = cmdline.ARGS[:cmdline.separator_at(cmdline.ARGS)]
+    return spelled if any(w == spelled or w.startswith(spelled + "=") for w in words) else flag
 
 
 def this_command(extra: Sequence[str] = (), arguments: Optional[Sequence[str]] = None) -> str:
