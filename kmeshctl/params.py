@@ -358,10 +358,16 @@ def _check_port(value: str, host: str, port: str, flag: str) -> None:
         raise bad_value(flag, value, f"port {port} is {OUT_OF_RANGE}", want)
     bracketed = f"[{host}]" if ":" in host else host
     if port.startswith("0"):  # 015012: a typo, or octal to some readers; never what a port is written as
-        raise bad_value(flag, value, f"port {port} has a leading zero", _as_typed(flag, f"{bracketed}:{int(port)}"))
+        _refuse_port(flag, value, f"port {port} has a leading zero", f"{bracketed}:{int(port)}")
     if int(port) == XDS_PLAINTEXT_PORT:  # TLS to it fails only as a handshake error, at the rollout timeout
-        raise bad_value(flag, value, f"port {port} is istiod's plaintext xDS port, and the agents speak TLS to "
-                        f"istiod (port {XDS_PORT_EXAMPLE})", _as_typed(flag, f"{bracketed}:{XDS_PORT_EXAMPLE}"))
+        _refuse_port(flag, value, f"port {port} is istiod's plaintext xDS port, and the agents speak TLS to "
+                     f"istiod (port {XDS_PORT_EXAMPLE})", f"{bracketed}:{XDS_PORT_EXAMPLE}")
+
+
+def _refuse_port(flag: str, value: str, problem: str, meant: str) -> None:
+    """BadXdsAddress `FLAG VALUE: PROBLEM; use FLAG MEANT`: a port whose correction is
+    clear, so a command may offer itself with ``meant`` (every other flag kept)."""
+    raise BadXdsAddress(f"{given_text(flag, value)}: {problem}", f"use {_as_typed(flag, meant)}", meant)
 
 
 # --- other flags --------------------------------------------------------------------

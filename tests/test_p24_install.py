@@ -180,7 +180,10 @@ def test_install_refuses_istiods_plaintext_port_before_anything(cluster, extra) 
     result = cluster.kmeshctl("install", "--cluster-id", "c1", "--xds-address", PLAINTEXT, *extra)
     assert result.code == 2 and not result.out, result
     [line] = result.err.strip().splitlines()
-    assert line.startswith(PLAINTEXT_LINE), line
+    # the fix is this install with istiod's TLS port, every flag kept (pass 28)
+    whole = " ".join([f"kmeshctl --kubeconfig {cluster.kubeconfig} install --xds-address "
+                      "istiod.istio-system.svc:15012 --cluster-id c1", *extra])
+    assert line.startswith(PLAINTEXT_LINE.rpartition("; use ")[0] + f"; use `{whole}`"), line
     assert not _writes(cluster) and not [r for r in cluster.server.requests if r.dry_run], cluster.server.requests
 
 
