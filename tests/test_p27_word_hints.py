@@ -217,7 +217,7 @@ def test_4_a_sandbox_made_for_the_demo_keeps_every_flag_typed(state_root, capsys
         up, again = (shlex.split(part) for part in fix.split(" && "))
         assert up == ["kmeshctl", "sandbox", "up", "--name", "f274nope"], err
         assert again[:4] == ["kmeshctl", "--kubeconfig", kubeconfig, "demo"], err
-        assert again[5:7] == ["--sandbox", "f274nope"] and {"-c", "5", "-q"} <= set(again) and \
+        assert again[5:7] == [flag, "f274nope"] and {"-c", "5", "-q"} <= set(again) and \
             again[again.index("--target") + 1] == "local", err
 
 

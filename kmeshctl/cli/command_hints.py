@@ -13,7 +13,7 @@ from typing import Callable, Optional
 from typer import _click
 
 from kmeshctl.cli import cmdline
-from kmeshctl.cli.badinput import command_synonyms, takes_value, typed_value
+from kmeshctl.cli.badinput import command_synonyms, takes_value, typed_target, typed_value
 from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_ONLY_COMMANDS, NAMESPACE_FLAGS,
                                   QUIET_FLAGS, leading_flag, option_below, option_spelled, separator_at, spelled,
                                   walk_words)
@@ -408,7 +408,9 @@ def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after:
     kind = KIND_WORDS.get(positional[0].partition("/")[0].lower())
     group = getattr(root, "commands", {}).get(kind or "")
     if group is None:
-        return _kubectl_kind_line(verb, positional[0], root)
+        return _kubectl_kind_line(verb, positional[0], root, before + flags)
+    if kind == "waypoint" and any(spelled(w, {"--sandbox"}) for w in [*before, *after]):
+        return _sandbox_waypoints_line(verb, root, before + flags)
     reader, sub = group, None
     for _ in range(3):  # which words are values depends on the command, the command on whether a NAME is given
         positional, flags = _split_typed(after, reader)
@@ -524,21 +526,81 @@ KUBECTL_KINDS = frozenset((
     "pv pvc persistentvolume persistentvolumes persistentvolumeclaim persistentvolumeclaims").split())
 
 
-def _kubectl_kind_line(verb: str, typed: str, root: _click.Command) -> str:
+def _kubectl_kind_line(verb: str, typed: str, root: _click.Command, flags: list[str]) -> str:
     """`kmeshctl get pods`: a kind of Kubernetes' kmeshctl has no command for (kubectl's
     `get pods`, `describe svc/x`, `get deploy.apps`): kubectl's own line (the words typed,
-    -q left out), and the command that shows kmesh's state. Empty for another word."""
+    -q left out), and the command that shows kmesh's state; with a sandbox named
+    (--sandbox, --name: kmeshctl's flags, no kubectl line carries them) or, with no cluster
+    configured, sandboxes up, the sandbox's status instead (_sandbox_pods_line). ``flags``:
+    the flags typed, with their values. Empty for another word."""
     kind = typed.partition("/")[0].lower()
     if kind not in KUBECTL_KINDS and kind.partition(".")[0] not in KUBECTL_KINDS:
         return ""
+    plural = "Kubernetes objects" if kind == "all" else kind
+    sandbox = _sandbox_pods_line(root, flags)
+    if sandbox:
+        return f"none for {plural} either: {sandbox}"
     kubectl = ["kubectl", *(w for w in cmdline.ARGS if w.partition("=")[0] not in QUIET_FLAGS)]
     at = next((i for i, w in enumerate(kubectl) if w.lower() == verb), None)
     if at is not None:
         kubectl[at] = verb
     status = "status" if "status" in getattr(root, "commands", {}) else ""
-    plural = "Kubernetes objects" if kind == "all" else kind
     mesh = f"; kmesh's own state: `kmeshctl {status}`" if status else ""
     return f"none for {plural} either: use kubectl, `{shlex.join(kubectl)}`{mesh}"
+
+
+SANDBOX_SHOWS = "a sandbox's pods, Services, waypoint and agent are shown by"
+
+
+def _sandbox_pods_line(root: _click.Command, flags: list[str]) -> str:
+    """`a sandbox's pods ... are shown by `kmeshctl sandbox status --name X``: for
+    kubectl's words with a sandbox named in ``flags`` (--sandbox or --name X), or with no
+    cluster configured (kubectl and `kmeshctl status` would fail) and sandboxes up (one
+    named when several are: with_sandbox_name); "" otherwise."""
+    from kmeshctl import sandboxes
+
+    named, rest = _named_by_flags(flags, NAME_FLAGS["sandbox"])
+    if not named and not any(spelled(w, set(NAME_FLAGS["sandbox"])) for w in flags) and (
+            _cluster_configured() or not sandboxes.names()):
+        return ""
+    why = "" if named or _cluster_configured() else "no cluster is configured (for kubectl or kmeshctl status); "
+    return why + _sandbox_status_line(root, named[-1] if named else None, rest, SANDBOX_SHOWS)
+
+
+def _sandbox_waypoints_line(verb: str, root: _click.Command, flags: list[str]) -> str:
+    """kubectl's `get waypoints --sandbox X`: waypoint commands act on a cluster (their
+    --name is the waypoint's); the sandbox's are shown by its status, as `waypoint list
+    --sandbox X` says (badinput.COMMAND_HABITS)."""
+    named, rest = _named_by_flags(flags, ("--sandbox",))
+    _, rest = _named_by_flags(rest, ("--name",))  # the waypoint's
+    if verb in ("get", "describe"):
+        said = "waypoint list and status read a cluster's waypoints: a sandbox's are shown by"
+    else:
+        said = (f"waypoint {'delete' if verb == 'delete' else 'apply'} acts on a cluster: a sandbox has the "
+                "waypoints its manifests' istio.io/use-waypoint labels name, shown by")
+    return _sandbox_status_line(root, named[-1] if named else None, rest, said)
+
+
+def _sandbox_status_line(root: _click.Command, name: Optional[str], flags: list[str], said: str) -> str:
+    """`SAID `kmeshctl sandbox status --name NAME -o wide`` with the flags of ``flags``
+    it takes (the others named); a ``name`` it would refuse (no such sandbox) is said so,
+    with the sandboxes there are, instead of offered."""
+    from kmeshctl.cli.names import flag_value_check
+
+    command = root.commands["sandbox"].commands["status"]
+    kept = _flags_taken(command, [w for w in flags if not spelled(w, set(NAME_FLAGS["sandbox"]))])
+    dropped = [f for f in dict.fromkeys(w.partition("=")[0] for w in flags if w.startswith("-"))
+               if not any(spelled(k, {f}) for k in kept) and f not in HELP_FLAGS and f not in NAME_FLAGS["sandbox"]]
+    note = f" (sandbox status takes no {', '.join(dropped)})" if dropped else ""
+    if name is not None:
+        check = flag_value_check(option_spelled(command, "--name"), ("sandbox", "status"))
+        try:
+            if check is not None:
+                check("--name", name)
+        except KmeshctlError as err:
+            return f"{said} kmeshctl sandbox status --name NAME; {err}{note}"
+    line, others = with_sandbox_name(["kmeshctl", "sandbox", "status", *kept], name)
+    return f"{said} `{shlex.join(line)}`{others}{note}"
 
 
 def _flags_taken(command: _click.Command, flags: list[str]) -> list[str]:
@@ -594,6 +656,25 @@ _CONNECTIVITY = (("demo", "traffic-shift"), (), "kmeshctl's traffic check (ciliu
 _SYSDUMP = (("status",), (), "none gathers a bundle (cilium's sysdump): the install is shown by {command}, a node "
                              "agent's state by {config} and {maps}, the agents' logs by `kubectl logs -n {namespace} "
                              "-l {agents}`")
+_BUG_REPORT = (("status",), (("-o", "yaml"),),
+               "none gathers a bundle (istioctl's bug-report): the install is shown by {command}, a node agent's "
+               "state by {config} and {maps}, the agents' logs by `kubectl logs -n {namespace} -l {agents}`, whether "
+               "the cluster suits kmesh by `kmeshctl precheck`")
+_DASHBOARD = (("status",), (), "kmeshctl opens no dashboard (istioctl's dashboard; Kiali's and Grafana's are "
+                               "Istio's): the install is shown by {command}, a node agent's state by {config}")
+# no line to paste: labelling a namespace changes the cluster
+_KUBE_INJECT = (("enable-ns",), (), "kmesh injects no sidecar (istioctl's kube-inject): a namespace's pods are put "
+                                    "in the mesh by labelling it, kmeshctl enable-ns NAMESPACE; the manifest stays as "
+                                    "it is")
+_HUBBLE = (("dump", "maps"), (), "kmeshctl observes no flows (cilium's hubble): each node agent counts the "
+                                 "connections its authorization policies decide (kmesh_authz_connections_total, "
+                                 "its metrics on port 15020, /status/metric); the data path's state is shown by "
+                                 "{command}")
+_CLUSTERMESH = (("status",), (), "kmesh joins no clusters (cilium's clustermesh): a mesh across clusters is "
+                                 "istiod's; this cluster's install is shown by {command}")
+_AGENT_SETTINGS = (("dump", "config"), (), "kmeshctl has no config command (cilium's config): the node agents' "
+                                           "settings are install's flags (run kmeshctl install again with new ones "
+                                           "to change them); what an agent was given by istiod is shown by {command}")
 _WAYPOINT_GENERATE = (("waypoint", "apply"), (("--dry-run",), ("-o", "yaml")),
                       "did you mean apply? with --dry-run it prints the waypoint's objects and applies nothing: "
                       "{command}")
@@ -610,7 +691,9 @@ WORD_HABITS: dict[tuple[tuple[str, ...], str], Habit] = {
     ((), "analyze"): (("precheck",), (), "none checks Istio's configuration (istioctl analyze does): {command} "
                                          "checks the cluster is ready for kmesh, `kmeshctl status` the install"),
     ((), "bpf"): _MAPS, ((), "map"): _MAPS, ((), "maps"): _MAPS, ((), "bpftool"): _MAPS,
-    ((), "connectivity"): _CONNECTIVITY, ((), "sysdump"): _SYSDUMP,
+    ((), "connectivity"): _CONNECTIVITY, ((), "sysdump"): _SYSDUMP, ((), "bug-report"): _BUG_REPORT,
+    ((), "dashboard"): _DASHBOARD, ((), "kube-inject"): _KUBE_INJECT, ((), "hubble"): _HUBBLE,
+    ((), "clustermesh"): _CLUSTERMESH, ((), "config"): _AGENT_SETTINGS,
     (("waypoint",), "generate"): _WAYPOINT_GENERATE,
     **{(("dump",), w): _CONFIG_SECTION for w in ("services", "service", "svc", "workloads", "workload",
                                                   "endpoints", "endpoint", "policies", "policy")},
@@ -655,12 +738,42 @@ def _word_habit_line(habit: Habit, root: _click.Command, before: list[str], afte
     path = " ".join(words)
     notes = [f"{path} takes no {', '.join(dropped)}"] if dropped else []
     notes += [f"{path} takes {flag} only with {other}" for flag, other in needing.items()]
+    if "{command}" not in text:  # no line of it shown: its flags are no news
+        notes = []
     agents = ",".join(f"{k}={v}" for k, v in AGENT_POD_LABELS.items())
+    if words == RENDER_WORDS:  # the cluster's istiod and cluster id, not the examples
+        found, placeholder = _render_values(line[1 + len(words):])
+        line, listing = [*line, *found], placeholder + listing
     own = run_with(command, line[:1 + len(words)], line[1 + len(words):])
     shown = {"command": _pasted(own, pod if words in AGENT_COMMANDS else []) + others,
              "config": _pasted("kmeshctl dump config", pod), "maps": _pasted("kmeshctl dump maps", pod)}
     hint = text.format(**shown, namespace=namespace or AGENT_NAMESPACE, agents=agents)
     return hint + (f" ({'; '.join(notes)})" if notes else "") + listing
+
+
+RENDER_WORDS = ("render",)
+
+
+def _render_values(typed: list[str]) -> tuple[list[str], str]:
+    """(the --xds-address and --cluster-id words a suggested `kmeshctl render` lacks
+    (``typed``: its flags typed), as the cluster configured has them: its istiod Service,
+    else the placeholder and the note saying why (render._xds_address_for_hint, as
+    install's --dry-run=client hint), and istiod's cluster id when its Deployment names it
+    (asked only of a cluster that answered); ([], "") with no cluster configured:
+    with_required's examples are no cluster's)."""
+    from kmeshctl.cli.render import _xds_address_for_hint
+    from kmeshctl.istiod import XDS_ADDRESS_UNKNOWN, known_cluster_id_quickly
+    from kmeshctl.params import COMPLETION_LOOKUP_TIMEOUT_S, DEFAULT_ISTIO_NAMESPACE
+
+    if not _cluster_configured():
+        return [], ""
+    address, note = _xds_address_for_hint(typed, cmdline.ARGS)
+    if typed_value(typed, "--cluster-id") is not None or XDS_ADDRESS_UNKNOWN in address:
+        return address, note  # typed, or a cluster that did not answer (asked once, not twice)
+    target = typed_target(cmdline.ARGS)
+    own = known_cluster_id_quickly(target.kubeconfig, target.context, typed_value(
+        typed, "--istio-namespace") or DEFAULT_ISTIO_NAMESPACE, COMPLETION_LOOKUP_TIMEOUT_S)
+    return [*address, *(["--cluster-id", own] if own else [])], note
 
 
 def _without_namespace(flags: list[str]) -> list[str]:
@@ -675,7 +788,6 @@ def _without_namespace(flags: list[str]) -> list[str]:
 def _cluster_configured() -> bool:
     """The typed line (or $KUBECONFIG, ~/.kube/config) configures a cluster: kmeshctl.kube.cluster_configured."""
     from kmeshctl import kube
-    from kmeshctl.cli.badinput import typed_target
 
     return kube.cluster_configured(typed_target(cmdline.ARGS))
 
@@ -703,7 +815,6 @@ def _agent_pod(namespace: Optional[str]) -> tuple[list[str], str]:
     note naming the kubectl line that lists them. ([], "") with no cluster configured: a
     dump command then reads this machine's agent, as it does given no --pod.)"""
     from kmeshctl import config_dump
-    from kmeshctl.cli.badinput import typed_target
     from kmeshctl.istiod import ask_quickly
     from kmeshctl.params import COMPLETION_LOOKUP_TIMEOUT_S
 
