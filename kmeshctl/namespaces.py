@@ -226,17 +226,28 @@ def agent_namespaces(client: KubeClient) -> list[str]:
                   if d["metadata"]["name"] == DAEMONSET_NAME)
 
 
+class NoAgentToWaitFor(KmeshctlError):
+    """enable-ns --wait with no node agent installed (nothing was changed): ``install`` the
+    install to run first (istiod's cluster id in it when known)."""
+
+    def __init__(self, install: str, without_wait: str = "") -> None:
+        from kmeshctl.params import DEFAULT_NAMESPACE
+
+        self.install = install
+        leave_out = f"leave out --wait: `{without_wait}`" if without_wait else "leave out --wait"
+        super().__init__(f"the kmesh DaemonSet is not installed (none in {DEFAULT_NAMESPACE} or any other "
+                         "namespace): --wait would wait for an agent that is not there (nothing was changed)",
+                         fix=f"install first: `{install}`, or {leave_out}")
+
+
 def check_agents_for_wait(client: KubeClient) -> None:
     """--wait with no node agent installed would wait its whole limit for marks nobody
-    makes: a failure at once (exit 1, nothing changed) instead."""
+    makes: a failure at once (exit 1, nothing changed) instead, NoAgentToWaitFor."""
     from kmeshctl.istiod import known_cluster_id
-    from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, DEFAULT_NAMESPACE, install_command
+    from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, install_command
 
     if not agent_namespaces(client):
-        install = install_command(known_cluster_id(client, DEFAULT_ISTIO_NAMESPACE))
-        raise KmeshctlError(f"the kmesh DaemonSet is not installed (none in {DEFAULT_NAMESPACE} or any other "
-                            "namespace): --wait would wait for an agent that is not there (nothing was changed)",
-                            fix=f"install first: `{install}`, or leave out --wait")
+        raise NoAgentToWaitFor(install_command(known_cluster_id(client, DEFAULT_ISTIO_NAMESPACE)))
 
 
 class NotToEnroll(UsageError):
@@ -320,9 +331,20 @@ def set_mode_label(client: KubeClient, names: list[str], enable: bool, overwrite
     """Add (enable) or remove the mesh label on every namespace, after checking they all
     exist and (enable) may be enrolled: nothing changes unless every one can. Releasing
     leaves another data plane's label as it is (NamespaceChange.other_mode says so)."""
+    return label_namespaces(client, checked_namespaces(client, names, enable, overwrite), enable)
+
+
+def checked_namespaces(client: KubeClient, names: list[str], enable: bool, overwrite: bool = False) -> list[dict]:
+    """Every named namespace as read, once each, when all exist (fetch_all) and (enable)
+    may be enrolled (check_enrollable); their refusals otherwise, nothing changed."""
     found = fetch_all(client, names, enable)
     if enable:
         check_enrollable(client, found, overwrite)
+    return found
+
+
+def label_namespaces(client: KubeClient, found: list[dict], enable: bool) -> list[NamespaceChange]:
+    """Add (enable) or remove the mesh label on each namespace of ``found`` (checked_namespaces')."""
     changes = []
     for ns in found:
         labels = ns["metadata"].get("labels") or {}

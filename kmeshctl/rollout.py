@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kmeshctl.asciinum import duration_words, waited_words
+from kmeshctl.bounded import clip
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.istiod import (CLUSTER_ID_ENV, DEFAULT_CLUSTER_ID, XDS_ADDRESS_UNKNOWN, XDS_PORT, IstiodDeployment,
                              guessed_deployment, same_service)
@@ -47,6 +48,10 @@ class PodState:
     image: str
     reason: str  # why it is not ready ("" when ready)
     created: str
+    # its container's last end, `StartError, exit code 128: exec: ...` ("" none known), and whether the
+    # container could not even start (START_REASONS: its image runs no agent, so it has no log to read)
+    last_exit: str = ""
+    not_started: bool = False
 
     @property
     def status(self) -> str:
@@ -64,6 +69,15 @@ class PodState:
 # A pod condition's reason that says no more than the phase (kubectl shows the phase then).
 _CONDITION_ONLY = frozenset({"ContainersNotReady", "PodCompleted"})
 IMAGE_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"})
+# The container runtime could not start the image's command (containerd's StartError, Docker's
+# ContainerCannotRun, the kubelet's CreateContainerError / RunContainerError): nothing ran, nothing logged.
+START_REASONS = frozenset({"StartError", "ContainerCannotRun", "CreateContainerError", "RunContainerError"})
+EXIT_MESSAGE_MAX = 120  # chars of a runtime's message quoted (its cause is at the end: `...: exec: "x": not found`)
+
+
+def image_at_fault(pod: PodState) -> bool:
+    """``pod`` waits on its image: it cannot be pulled, or its container cannot start."""
+    return pod.status in IMAGE_REASONS or pod.not_started
 
 
 @dataclass(frozen=True)
@@ -214,8 +228,11 @@ def timeout_fix(state: RolloutState, namespace: str, istiod: Optional[IstiodUnre
         return istiod_fix(istiod, namespace, install_with)
     if statuses & IMAGE_REASONS:
         return image_fix(stuck, namespace, replaced, install_with or _typed_install)
+    if any(p.not_started for p in stuck):
+        return start_fix(stuck, namespace, replaced, install_with or _typed_install)
     if "CrashLoopBackOff" in statuses:
-        return (f"see why the agent exits with `kubectl logs -n {namespace} {stuck[0].name} --previous`, "
+        crashing = next(p for p in stuck if p.status == "CrashLoopBackOff")
+        return (f"see why the agent exits with `kubectl logs -n {namespace} {crashing.name} --previous`, "
                 f"then {again}")
     if not state.pods:
         return f"no agent pod was scheduled: check the nodes (`kubectl get nodes`), then {again}"
@@ -230,13 +247,33 @@ def image_fix(stuck: list[PodState], namespace: str, replaced: str, install_with
     nodes' to mend. Waiting is no fix: the kubelet backs off further each time."""
     pod = next(p for p in stuck if p.status in IMAGE_REASONS)
     head = "the image cannot be pulled: fix --image (or the nodes' registry access) and re-run install"
+    return _image_put_back(pod, head, replaced, install_with) or (
+        f"the image {pod.image} cannot be pulled: check the nodes' registry access (`kubectl describe pod -n "
+        f"{namespace} {pod.name}` shows the kubelet's events), then re-run install")
+
+
+def start_fix(stuck: list[PodState], namespace: str, replaced: str, install_with: InstallWith) -> str:
+    """What to do when the container of agents of ``stuck`` cannot start (PodState.not_started:
+    its image has no agent to run, so it has no log): the runtime's words, and --image
+    fixed, the install to paste as image_fix's; with kmeshctl's default image, the
+    kubelet's events."""
+    pod = next(p for p in stuck if p.not_started)
+    said = pod.last_exit or pod.reason
+    head = f"the agent's container cannot start in image {pod.image} ({said}): fix --image and re-run install"
+    return _image_put_back(pod, head, replaced, install_with) or (
+        f"the agent's container cannot start in image {pod.image} ({said}): see why in the kubelet's events "
+        f"(`kubectl describe pod -n {namespace} {pod.name}`), then re-run install")
+
+
+def _image_put_back(pod: PodState, head: str, replaced: str, install_with: InstallWith) -> str:
+    """``head`` and the install that puts back the image ``pod``'s replaced (``replaced``),
+    else kmeshctl's default image; "" when ``pod`` runs the default image (none to offer)."""
     if replaced and replaced != pod.image:
         return f"{head}, or put back {replaced}, the image {pod.image} replaced: `{install_with('image', replaced)}`"
     if pod.image != DEFAULT_IMAGE:
         return (f"{head}, or install kmeshctl's default image instead of {pod.image}: "
                 f"`{install_with('image', DEFAULT_IMAGE)}`")
-    return (f"the image {pod.image} cannot be pulled: check the nodes' registry access (`kubectl describe pod -n "
-            f"{namespace} {pod.name}` shows the kubelet's events), then re-run install")
+    return ""
 
 
 def replaced_image(client: KubeClient, daemonset: dict, before: str = "") -> str:
@@ -342,6 +379,7 @@ def pod_state(pod: dict) -> PodState:
         restarts=sum(int(s.get("restartCount", 0)) for s in statuses),
         image=", ".join(c.get("image", "") for c in spec.get("containers", [])),
         reason="" if ready else not_ready_reason(status), created=meta.get("creationTimestamp", ""),
+        last_exit="" if ready else last_exit(statuses), not_started=not ready and not_started(statuses),
     )
 
 
@@ -350,17 +388,69 @@ def _condition_true(status: dict, kind: str) -> bool:
 
 
 def not_ready_reason(status: dict) -> str:
-    """The most telling reason a pod is not ready, e.g. `ImagePullBackOff: Back-off pulling image ...`."""
+    """The most telling reason a pod is not ready, e.g. `ImagePullBackOff: Back-off pulling image ...`;
+    a container backing off after it ended, how it ended (`CrashLoopBackOff: last exit
+    StartError, exit code 128: exec: ...`), which kubectl shows only in describe."""
     for container in status.get("containerStatuses", []):
         state = container.get("state", {})
+        ended = (container.get("lastState") or {}).get("terminated")
+        if (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff" and ended:
+            return f"CrashLoopBackOff: last exit {_ended_text(ended)}"
         for key in ("waiting", "terminated"):
             if key in state and state[key].get("reason"):
-                message = state[key].get("message", "")
-                return f"{state[key]['reason']}: {message}" if message else state[key]["reason"]
+                reason, message = state[key]["reason"], state[key].get("message", "")
+                if reason in START_REASONS:  # the runtime's chain of causes: its end is the one to read
+                    message = exit_message(message)
+                return f"{reason}: {message}" if message else reason
     for condition in status.get("conditions", []):
         if condition.get("status") != "True" and condition.get("reason"):
             return f"{condition['reason']}: {condition.get('message', '')}".rstrip(": ")
     return status.get("phase", "Unknown")
+
+
+def last_exit(statuses: list[dict]) -> str:
+    """How the first container that ended last ended (its state.terminated, else its
+    lastState.terminated): `StartError, exit code 128: exec: ...`; "" when none has."""
+    for container in statuses:
+        for where in ("state", "lastState"):
+            ended = (container.get(where) or {}).get("terminated")
+            if ended:
+                return _ended_text(ended)
+    return ""
+
+
+def not_started(statuses: list[dict]) -> bool:
+    """A container of ``statuses`` could not be started by the runtime (START_REASONS: now
+    or at its last try), or its command is not in its image."""
+    for container in statuses:
+        states = [(container.get("state") or {}).get(key) or {} for key in ("waiting", "terminated")]
+        states.append((container.get("lastState") or {}).get("terminated") or {})
+        if any(s.get("reason") in START_REASONS or "executable file not found" in str(s.get("message", ""))
+               for s in states):
+            return True
+    return False
+
+
+def _ended_text(terminated: dict) -> str:
+    """`StartError, exit code 128: exec: ...` of a containerStatus's terminated state."""
+    code = terminated.get("exitCode")
+    text = f"{terminated.get('reason') or 'Terminated'}" + (f", exit code {code}" if code is not None else "")
+    message = exit_message(str(terminated.get("message") or ""))
+    return f"{text}: {message}" if message else text
+
+
+def exit_message(message: str) -> str:
+    """A runtime's message on one line in at most EXIT_MESSAGE_MAX chars: its causes are
+    chained `a: b: cause`, so a longer one keeps its last parts (`... exec: "x": ...`)."""
+    text = " ".join(message.split()).removesuffix(": unknown")
+    if len(text) <= EXIT_MESSAGE_MAX:
+        return text
+    parts = text.split(": ")
+    for start in range(1, len(parts)):
+        tail = ": ".join(parts[start:])
+        if len(tail) + 4 <= EXIT_MESSAGE_MAX:
+            return f"... {tail}"
+    return clip(parts[-1], EXIT_MESSAGE_MAX)
 
 
 def age(timestamp: str) -> str:

@@ -20,7 +20,7 @@ from kmeshctl.namespaces import REDIRECTION_ANNOTATION, enrolled_namespaces
 from kmeshctl.apply import PSA_ENFORCE, PSA_NEEDED
 from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl, template_image
 from kmeshctl.rollout import (IMAGE_REASONS, InstallWith, IstiodUnreached, PodState, daemonset_pods, flag_setter,
-                              image_fix, istiod_fix, replaced_image)
+                              image_at_fault, image_fix, istiod_fix, replaced_image, start_fix)
 from kmeshctl.uninstall import (InstalledElsewhere, check_install_namespaces, install_istio_namespaces,
                                installed_objects)
 
@@ -69,7 +69,7 @@ class MeshStatus:
     enrolled_here: str = ""  # no DaemonSet: ``namespace`` is an app namespace enrolled (its label), "" when not
     deleting: list[str] = field(default_factory=list)  # the DaemonSet and others being deleted: an uninstall going
     istiod_cluster_id: Optional[str] = None  # no DaemonSet: istiod's id for the install suggested (None: unknown)
-    replaced_image: str = ""  # an agent cannot pull its image: the image that one replaced ("" none known)
+    replaced_image: str = ""  # an agent cannot pull or start its image: the image that one replaced ("" none known)
     istiod: Optional[IstiodUnreached] = None  # an agent not connected to istiod: what it and the cluster say
 
     @property
@@ -190,10 +190,12 @@ class MeshStatus:
 
     def _pods_fix(self, stuck: list[PodState]) -> str:
         """The fix of agent pods ``stuck`` not ready, by the first one's state: an image
-        that cannot be pulled (image_fix: the install to paste); an agent that exits, its
-        log; a running agent not connected to istiod, istiod_fix; else the pod's events."""
+        that cannot be pulled or whose container cannot start (image_fix, start_fix: the
+        install to paste); an agent that exits, its log; a running agent not connected to istiod, istiod_fix; else the pod's events."""
         if any(p.status in IMAGE_REASONS for p in stuck):
             return image_fix(stuck, self.namespace, self.replaced_image, self._install_with)
+        if any(p.not_started for p in stuck):  # it never ran: no log to read
+            return start_fix(stuck, self.namespace, self.replaced_image, self._install_with)
         pod = stuck[0]
         where = f"-n {self.namespace} {pod.name}"
         if pod.status == "CrashLoopBackOff" or pod.restarts:
@@ -313,7 +315,7 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
     """The mesh as the API server and, with ``fetch``, each agent's admin endpoint see it:
     only kmeshctl's objects count; one of its names it did not make is a conflict. What
     a fix needs is read only for the problem it mends (the image an image that cannot be
-    pulled replaced; istiod's Services and Deployment for an agent not connected)."""
+    pulled or started replaced; istiod's Services and Deployment for an agent not connected)."""
     ds = status_daemonset(client, namespace)
     istio_namespace, expected = expected_here(client, namespace, ds)
     pods = daemonset_pods(client, ds) if ds else []
@@ -344,7 +346,7 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         enrolled_here="" if ds else enrolled_label(client, namespace),
         deleting=being_deleted(client, expected, ds) if ds and ds["metadata"].get("deletionTimestamp") else [],
         istiod_cluster_id=cluster_id,
-        replaced_image=replaced_image(client, ds) if ds and any(p.status in IMAGE_REASONS for p in pods) else "",
+        replaced_image=replaced_image(client, ds) if ds and any(map(image_at_fault, pods)) else "",
         istiod=istiod_unreached(client, unreached[0], _env(ds).get("CLUSTER_ID", "")) if ds and unreached else None,
     )
 

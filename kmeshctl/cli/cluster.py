@@ -26,7 +26,7 @@ from kmeshctl import istiod
 from kmeshctl import namespaces as ns_ops
 from kmeshctl import precheck as checks
 from kmeshctl.cli.common import (MAX_TIMEOUT_S, OutputFormat, app, check_namespace_flags, fix_hint, is_data,
-                                 print_data, run_options, suggest)
+                                 pointing_at_sandboxes, print_data, run_options, suggest)
 from kmeshctl.cli.common import output_option
 from kmeshctl.cli.render import (
     check_crd_files,
@@ -68,7 +68,7 @@ from kmeshctl.params import (
 )
 from kmeshctl.render import DAEMONSET_NAME, NOT_OURS
 from kmeshctl.asciinum import waited_words
-from kmeshctl.rollout import (IMAGE_REASONS, RefusalWatch, RolloutState, RolloutTimeout, counts_text, replaced_image,
+from kmeshctl.rollout import (RefusalWatch, RolloutState, RolloutTimeout, counts_text, image_at_fault, replaced_image,
                              set_flag, timeout_fix, wait_for_rollout)
 from kmeshctl.status import (BEING_UNINSTALLED, AgentXds, MeshStatus, agent_xds, istiod_unreached, mesh_status,
                              status_daemonset)
@@ -515,9 +515,9 @@ def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: Ma
 
 
 def _replaced(client: KubeClient, namespace: str, state: RolloutState, before: str) -> str:
-    """The image the one that cannot be pulled replaced (rollout.replaced_image), asked
-    only when an agent waits on its image; "" otherwise."""
-    if not {p.status for p in state.not_ready()} & IMAGE_REASONS:
+    """The image the one that cannot be pulled or started replaced (rollout.replaced_image),
+    asked only when an agent waits on its image; "" otherwise."""
+    if not any(map(image_at_fault, state.not_ready())):
         return ""
     try:
         daemonset = status_daemonset(client, namespace)
@@ -911,7 +911,10 @@ def status(
       kmeshctl status -o json
     """
     check_namespace_flags()
-    client = connect_reachable(run_options())
+    try:
+        client = connect_reachable(run_options())
+    except NoClusterConfigured as error:
+        raise pointing_at_sandboxes(error, "a sandbox's agent and pods are shown by") from None
     try:
         state = mesh_status(client, namespace,
                             fetch=functools.partial(config_dump.fetch_from_pod, target=client.target))
@@ -1121,10 +1124,12 @@ def disable_ns(
 
 def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output: OutputFormat,
               quiet: bool = False, overwrite: bool = False) -> None:
+    check_no_kind_word(names)
     check_namespace_words("namespace", names)
     client = connect_reachable(run_options())
+    found = _checked_namespaces(client, names, enable, overwrite)  # its refusals need no agent: said first
     awaited = wait and _agent_to_wait_for(client, enable)
-    changes = _set_mode_label(client, names, enable, overwrite)
+    changes = ns_ops.label_namespaces(client, found, enable)
     as_json = is_data(output)
     for change in changes:
         if not as_json:
@@ -1152,9 +1157,35 @@ def _agent_to_wait_for(client: KubeClient, enable: bool) -> bool:
     would wait its whole limit for marks nobody makes); disable-ns has nothing to wait for
     then, and releasing a namespace from a mesh that is not there still makes sense."""
     if enable:
-        ns_ops.check_agents_for_wait(client)
+        try:
+            ns_ops.check_agents_for_wait(client)
+        except ns_ops.NoAgentToWaitFor as error:
+            raise ns_ops.NoAgentToWaitFor(error.install, _without_waiting()) from None
         return True
     return bool(ns_ops.agent_namespaces(client))
+
+
+def _without_waiting() -> str:
+    """The command being run, every argument and flag typed kept but --wait and --timeout."""
+    from kmeshctl.cli.render import this_command
+
+    words = [word for word in shlex.split(this_command()) if word != "--wait"]
+    return shlex.join(_without_flag(words, "timeout"))
+
+
+# kubectl's words for the kind (`kubectl label namespace NAME`): enable-ns / disable-ns take names alone
+NAMESPACE_KIND_WORDS = ("namespace", "namespaces", "ns")
+
+
+def check_no_kind_word(names: list[str]) -> None:
+    """``names`` (enable-ns / disable-ns) starting with the kind's word and then names, as
+    `kubectl label namespace NAME` has it: a UsageError with the line without the word,
+    before anything connects. The word alone may be a namespace of that name: taken."""
+    from kmeshctl.cli.render import this_command
+
+    if len(names) > 1 and names[0] in NAMESPACE_KIND_WORDS:
+        raise UsageError(f"{names[0]} is kubectl's word for the kind, not a namespace name (this command takes "
+                         f"names alone)", fix=f"drop the word {names[0]}: `{this_command(arguments=names[1:])}`")
 
 
 def _warn_if_not_installed(client: KubeClient, namespaces: list[str], quiet: bool) -> None:
@@ -1187,12 +1218,12 @@ def _nothing_to_wait_for(pods: list[ns_ops.PodEnrollment]) -> str:
     return line
 
 
-def _set_mode_label(client: KubeClient, names: list[str], enable: bool, overwrite: bool) -> list[ns_ops.NamespaceChange]:
-    """ns_ops.set_mode_label, its refusals with the command to paste (every flag typed kept)."""
+def _checked_namespaces(client: KubeClient, names: list[str], enable: bool, overwrite: bool) -> list[dict]:
+    """ns_ops.checked_namespaces, its refusals with the command to paste (every flag typed kept)."""
     from kmeshctl.cli.render import this_command
 
     try:
-        return ns_ops.set_mode_label(client, names, enable, overwrite)
+        return ns_ops.checked_namespaces(client, names, enable, overwrite)
     except ns_ops.NamespacesNotFound as error:
         corrected = error.corrected(names)
         if corrected is None:

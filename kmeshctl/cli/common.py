@@ -15,7 +15,8 @@ from typer.core import TyperCommand
 from kmeshctl import __version__
 from kmeshctl.cli.cmdline import HELP_OPTION_NAMES
 from kmeshctl.cli.conventions import KmeshctlGroup
-from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready
+from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready, with_sandbox_name
+from kmeshctl.errors import KmeshctlError
 from kmeshctl.kube import KubeTarget
 from kmeshctl.params import DEFAULT_REQUEST_TIMEOUT_S
 
@@ -63,6 +64,30 @@ def complete_sandbox_names(incomplete: str) -> list[str]:
         return [n for n in sandboxes.names() if n.startswith(incomplete)]
     except OSError:
         return []
+
+
+def sandboxes_up_pointer(shown: str) -> str:
+    """`sandbox t26a is up: SHOWN `kmeshctl sandbox status --name t26a`` (several: `sandboxes
+    a, b are up: ...`), ``shown`` saying what that command shows (`a sandbox's waypoints are
+    shown by`): where a command about a cluster points when none is configured; "" when no
+    sandbox is up."""
+    import shlex
+
+    from kmeshctl import sandboxes
+
+    found = sandboxes.names()
+    if not found:
+        return ""
+    line, _ = with_sandbox_name(["kmeshctl", "sandbox", "status"], found[0] if len(found) == 1 else None)
+    up = f"sandbox {found[0]} is up" if len(found) == 1 else f"sandboxes {', '.join(found)} are up"
+    return f"{up}: {shown} `{shlex.join(line)}`"
+
+
+def pointing_at_sandboxes(err: KmeshctlError, shown: str) -> KmeshctlError:
+    """``err`` (no cluster configured) pointing at the sandboxes up too (sandboxes_up_pointer:
+    ``shown`` says what `sandbox status` shows); ``err`` itself when none is up."""
+    pointer = sandboxes_up_pointer(shown)
+    return err.pointing_at(pointer) if pointer else err
 
 
 def complete_contexts(ctx: typer.Context, incomplete: str) -> list[str]:
