@@ -18,7 +18,8 @@ def check_plot_path(path: Path, flag: str = "--plot", force: bool = False) -> No
         raise UsageError(f"{flag} {shown(path)}: is a directory; give a .png file name, e.g. {flag} "
                          f"{shown(path / 'demo.png')}")
     if path.suffix.lower() != ".png":
-        raise UsageError(f"{flag} {shown(path)}: give a .png file name, e.g. {flag} demo.png")
+        meant = shown(path.with_suffix(".png"))  # the path typed, with the suffix the plot needs
+        raise UsageError(f"{flag} {shown(path)}: give a .png file name, e.g. {flag} {meant}")
     check_output_file(flag, path, force=force)
 
 

@@ -88,10 +88,10 @@ def cluster_service(address: str) -> Optional[tuple[str, str, int]]:
 def istiod_addresses_anywhere(client: KubeClient) -> list[str]:
     """Every istiod Service exposing the xDS port, in every namespace ([] when the caller
     may not list Services cluster-wide: only a suggestion depends on it)."""
-    return sorted(_service_address(svc, XDS_PORT) for svc in _istiod_services(client))
+    return sorted(_service_address(svc, XDS_PORT) for svc in istiod_services(client))
 
 
-def _istiod_services(client: KubeClient) -> list[dict]:
+def istiod_services(client: KubeClient) -> list[dict]:
     """The istiod Services (is_istiod_service: the same test an --xds-address passes)
     exposing the xDS port in every namespace ([] when they may not be listed cluster-wide)."""
     return [svc for svc in _all_services(client) if is_istiod_service(svc) and _exposes_xds(svc)]
@@ -134,7 +134,7 @@ def _xds_ports(service: dict) -> list[int]:
             if int(p.get("port", 0)) == XDS_PORT or p.get("targetPort") == XDS_PORT]
 
 
-def _istiod_address_of(service: dict, port: int) -> str:
+def istiod_address_of(service: dict, port: int) -> str:
     """``service``'s DNS name with its xDS port (``port`` when it has none)."""
     return _service_address(service, next(iter(_xds_ports(service)), port))
 
@@ -200,7 +200,7 @@ def check_istiod_service(client: KubeClient, service: dict, address: str, flag: 
                                 f"{_found_text(found)}", found)
     check_xds_port(client, service, address, flag)
     if not by_dns_name:
-        dns = _istiod_address_of(service, int(address.rpartition(":")[2]))
+        dns = istiod_address_of(service, int(address.rpartition(":")[2]))
         raise XdsAddressRefused(f"{flag} {address}: istiod's certificate names the Service by its DNS name "
                                 f"{dns.rpartition(':')[0]}, not {host} (the agents' TLS check would fail)", [dns])
 
@@ -214,7 +214,7 @@ def check_xds_port(client: KubeClient, service: dict, address: str, flag: str = 
     xds_ports = _xds_ports(service)
     if port in xds_ports:
         return
-    found = [_istiod_address_of(service, port)] if xds_ports else istiod_addresses_anywhere(client)
+    found = [istiod_address_of(service, port)] if xds_ports else istiod_addresses_anywhere(client)
     ports = {int(p.get("port", 0)): p.get("name") for p in (service.get("spec") or {}).get("ports") or []}
     where = _service_ref(service)
     if port not in ports:
@@ -278,7 +278,7 @@ def check_not_cluster_ip(client: KubeClient, address: str, flag: str = "--xds-ad
             found = istiod_addresses_anywhere(client)
             raise XdsAddressRefused(f"{flag} {address}: the ClusterIP of {where}, not an istiod Service; "
                                     f"{_found_text(found)}", found)
-        dns = _istiod_address_of(service, int(port))
+        dns = istiod_address_of(service, int(port))
         raise XdsAddressRefused(f"{flag} {address}: the ClusterIP of {where}, and istiod's certificate names the "
                                 f"Service's DNS name, not its IP (the agents' TLS check would fail): its DNS name is "
                                 f"{dns}", [dns])

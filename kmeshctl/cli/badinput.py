@@ -285,10 +285,11 @@ def check_values_present(command: _click.Command, ctx: _click.Context, args: Seq
 def empty_value(flag: str, param: Optional[_click.Parameter], ctx: Optional[_click.Context]
                 ) -> _click.exceptions.BadOptionUsage:
     """`--name ''`: an empty name or value is bad input, never "use the default"."""
-    from kmeshctl.cli.option_hints import flag_example
+    from kmeshctl.cli.option_hints import flag_example, values_known
 
     metavar = (getattr(param, "metavar", None) or "").strip() if param is not None else ""
-    want = f"one of {', '.join(metavar.split('|'))}" if "|" in metavar else (metavar or "a value")
+    want = f"one of {', '.join(metavar.split('|'))}" if "|" in metavar else (metavar or "a value") + \
+        values_known(param)
     example = flag_example(param) if "|" not in metavar else ""
     shown_example = f", e.g. {flag} {example}" if example and example.strip() else ""
     return _click.exceptions.BadOptionUsage(flag, f"{flag} '': empty value; give {want}{shown_example}", ctx=ctx)
@@ -687,4 +688,44 @@ def _two_values(ctx: _click.Context, param: _click.Parameter, first: tuple[str, 
     if sorted(SANDBOX_FLAGS) == sorted(getattr(param, "opts", ())):
         return UsageError(f"{both} name two sandboxes; give one")
     long = max(param.opts, key=len)
+    joined = _joined_values_line(param)
+    if joined is not None:
+        flag, value, line = joined
+        return UsageError(f"{both}: {long} takes one value; did you mean {flag} {value}? `{line}`")
     return UsageError(f"{both}: {long} takes one value; give one")
+
+
+def _joined_values_line(param: _click.Parameter) -> Optional[tuple[str, str, str]]:
+    """For a flag whose one value holds several (option_hints.JOINED_FLAGS: `--weights
+    90/10,50/50`) typed once per value: (the flag as first typed, the values joined in the
+    order typed, the line typed with that one value where the first was); None for any
+    other flag."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.option_hints import JOINED_FLAGS
+
+    joiner = next((JOINED_FLAGS[o] for o in param.opts if o in JOINED_FLAGS), None)
+    if joiner is None:
+        return None
+    words = list(cmdline.ARGS)
+    end = next((i for i, w in enumerate(words) if w == "--"), len(words))
+    kept: list[str] = []
+    values: list[str] = []
+    first: Optional[tuple[int, str]] = None
+    i = 0
+    while i < end:
+        flag, equals, inline = words[i].partition("=")
+        if flag in param.opts and (equals or i + 1 < end):
+            value = inline if equals else words[i + 1]
+            first = first or (len(kept), flag)
+            values += [value] if value not in values else []
+            i += 1 if equals else 2
+            continue
+        kept.append(words[i])
+        i += 1
+    if first is None or any(joiner in value for value in values):  # `90,10` and `50/50`: no one value meant
+        return None
+    value = joiner.join(values)
+    line = [*kept[:first[0]], first[1], value, *kept[first[0]:], *words[end:]]
+    return first[1], value, shlex.join(["kmeshctl", *line])

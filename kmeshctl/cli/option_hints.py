@@ -5,6 +5,7 @@ another tool's spelling, -A on a command with no all-namespaces form)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -39,6 +40,8 @@ def flag_example(param: Optional[_click.Parameter]) -> str:
 
     if param is None:
         return ""
+    if param.name in KUBECONFIG_EXAMPLES:
+        return KUBECONFIG_EXAMPLES[param.name]()
     default = param.default
     descriptor = getattr(param, "type_descriptor", None)
     if descriptor is not None and descriptor.is_choice and descriptor.choices:
@@ -54,12 +57,45 @@ def flag_example(param: Optional[_click.Parameter]) -> str:
     return str(getattr(default, "value", default))
 
 
+def _context_example() -> str:
+    """The first context of the kubeconfig the typed line names ("" when it cannot be read)."""
+    return next(iter(typed_contexts()[1]), "")
+
+
+def _kubeconfig_example() -> str:
+    """$KUBECONFIG's first file, else ~/.kube/config spelled out (a quoted ~ is no home)."""
+    from kmeshctl.kube import DEFAULT_KUBECONFIG
+
+    return next((f for f in os.environ.get("KUBECONFIG", "").split(os.pathsep) if f),
+                os.path.expanduser(DEFAULT_KUBECONFIG))
+
+
+# Global flags whose example is read from this machine: (parameter name) -> the example.
+KUBECONFIG_EXAMPLES: dict[str, Callable[[], str]] = {"context": _context_example, "kubeconfig": _kubeconfig_example}
+
+
+def typed_contexts() -> tuple[str, list[str]]:
+    """(the kubeconfig the typed line names, its context names; none when it cannot be read)."""
+    path, contexts = _kubeconfig_contexts(cmdline.ARGS)
+    return path, [str(c["name"]) for c in contexts]
+
+
+def values_known(param: Optional[_click.Parameter]) -> str:
+    """` (contexts in ~/.kube/config: a, b)` for --context, as its unknown-context error
+    lists them; "" for another flag, or a kubeconfig that cannot be read."""
+    if param is None or param.name != "context":
+        return ""
+    path, names = typed_contexts()
+    return f" (contexts in {path}: {', '.join(names)})" if names else ""
+
+
 def value_needed_line(flag: str, ctx: Optional[_click.Context]) -> str:
     """`-n needs a value: -n NAMESPACE, e.g. -n kmesh-system`."""
     param = _param_of(ctx, flag)
     metavar = ((getattr(param, "metavar", None) or "VALUE") if param is not None else "VALUE").strip()
     example = flag_example(param)
-    return f"{flag} needs a value: {flag} {metavar}" + (f", e.g. {flag} {shlex.quote(example)}" if example else "")
+    return f"{flag} needs a value: {flag} {metavar}{values_known(param)}" + \
+        (f", e.g. {flag} {shlex.quote(example)}" if example else "")
 
 
 def value_missing_text(group: _click.Command, path: str, args: list[str], at: int) -> str:
@@ -210,7 +246,7 @@ POSITIONAL_BY_SHAPE: tuple[tuple[str, str, str, Callable[[str], bool]], ...] = (
     ("--bpf-fs", "bpffs directory", "bpffs directory", lambda value: "/" in value or value.startswith(".")),
 )
 # Flags whose one value holds several, and what joins them (`--weights 90/10,50/50`).
-JOINED_FLAGS = {"--weights": ","}
+JOINED_FLAGS = {"--weights": ",", "--paths": ",", "--loads": ","}
 # (command words..., parameter) -> the check a command applies to that flag's value when it
 # differs from kmeshctl.cli.names.flag_value_check's (`node cleanup --bpf-fs` must exist).
 POSITIONAL_CHECKS: dict[tuple[str, ...], Callable[[str, str], None]] = {}
@@ -234,6 +270,9 @@ def positional_name_hint(message: str, err: Any) -> str:
     if arguments:
         return _too_many_arguments(ctx, arguments, found.group(1).split())
     typed = _without_separator(list(cmdline.ARGS))
+    spaced = _spaced_path_hint(ctx, typed, found.group(1).split())
+    if spaced:  # `--plot /tmp/my plot.png`: one path the shell split at its space
+        return spaced
     reader = POSITIONAL_READERS.get(tuple(ctx.command_path.split()[-2:]))
     read = reader(found.group(1).split(), typed) if reader else ""
     extras = found.group(1).split()
@@ -256,6 +295,56 @@ def positional_name_hint(message: str, err: Any) -> str:
         return f"; this command takes no positional arguments: give one {what} with {flag} {_metavar(param)}"
     return _offered(ctx, param, flag, what, [extras[0]], _flagged_line(ctx, typed, extras, flag),
                     _line_without(ctx, typed, extras))
+
+
+def _path_params(ctx: Optional[_click.Context]) -> dict[str, _click.Parameter]:
+    """The options that take a path (a Path value, or a PATH like --kubeconfig), of
+    ``ctx``'s command and the groups above it, by each spelling."""
+    found: dict[str, _click.Parameter] = {}
+    while ctx is not None:
+        for p in ctx.command.params:
+            descriptor = getattr(p, "type_descriptor", None)
+            if takes_value(p) and (getattr(descriptor, "is_path", False) or _metavar(p) == "PATH"):
+                found.update({o: p for o in p.opts})
+        ctx = ctx.parent
+    return found
+
+
+def _spaced_path_hint(ctx: _click.Context, typed: list[str], extras: list[str]) -> str:
+    """`--plot /tmp/my plot.png` typed unquoted: when each stray word follows a path flag's
+    value and, joined to it by a space, makes the path meant (outpaths.spaced_path_meant),
+    `; quote the path: --plot '/tmp/my plot.png': `kmeshctl ...``, the line with it
+    quoted; "" else."""
+    from kmeshctl.cli.outpaths import spaced_path_meant
+
+    strays = set(_stray_positions(ctx, typed, extras))
+    paths = _path_params(ctx)
+    joined: dict[int, tuple[int, str, str]] = {}  # first word -> (last word, flag, path)
+    for first, last, owner, value in _typed_words(ctx, typed):
+        if owner not in paths:
+            continue
+        run = 0
+        while last + run + 1 in strays:
+            run += 1
+        meant = next((k for k in range(run, 0, -1)
+                      if spaced_path_meant(paths[owner].name or "", " ".join([value, *typed[last + 1:last + 1 + k]]))),
+                     0)
+        if meant:
+            joined[first] = (last + meant, owner, " ".join([value, *typed[last + 1:last + 1 + meant]]))
+    if not strays or strays - {i for first, (last, *_) in joined.items() for i in range(first + 1, last + 1)}:
+        return ""
+    line: list[str] = []
+    i = 0
+    while i < len(typed):
+        if i in joined:
+            last, owner, path = joined[i]
+            line += [owner, path]
+            i = last + 1
+            continue
+        line.append(typed[i])
+        i += 1
+    quoted = ", ".join(f"{owner} {shlex.quote(path)}" for _, owner, path in joined.values())
+    return f"; quote the path{'s' if len(joined) > 1 else ''}: {quoted}: {_with_needed(ctx, line)}"
 
 
 def _too_many_arguments(ctx: _click.Context, arguments: list[_click.Parameter], extras: list[str]) -> str:
@@ -676,6 +765,10 @@ def _habit_hint(typed: str, command: _click.Command, path: str = "") -> str:
     names = {p.name for p in command.params}
     if typed in ("-n", "--namespace") and "namespace" not in names and takes_namespace_arguments(command):
         return _namespaces_as_arguments_hint(typed)
+    if typed in ("-n", "--namespace") and "namespace" not in names:
+        meant = _namespace_flag_of(command)
+        if meant is not None:
+            return _respelled_hint(typed, meant)
     if typed in ("-w", "--watch") and "wait" in names:  # kubectl's wait flag is --wait; -w is its --watch
         words = list(cmdline.ARGS)
         end = separator_at(words)
@@ -691,14 +784,36 @@ def _habit_hint(typed: str, command: _click.Command, path: str = "") -> str:
     return ""
 
 
+def _namespace_flag_of(command: _click.Command) -> Optional[str]:
+    """The long flag of ``command``'s one option that names a namespace under another name
+    (node run's --pod-namespace, the agent pod's), None when it has none or several."""
+    found = [next(o for o in p.opts if o.startswith("--")) for p in command.params
+             if p.param_type_name == "option" and (p.name or "").endswith("_namespace") and takes_value(p)
+             and any(o.startswith("--") for o in p.opts)]
+    return found[0] if len(found) == 1 else None
+
+
+def _respelled_hint(typed: str, meant: str) -> str:
+    """`; did you mean --pod-namespace? `kmeshctl node run --pod-namespace kmesh-system``
+    (the line only when a value was typed with the flag)."""
+    words = _respelled(typed, meant)
+    valued = any(w.startswith(meant + "=") or w == meant and i + 1 < len(words) and not words[i + 1].startswith("-")
+                 for i, w in enumerate(words[:separator_at(words)]))
+    line = f" `{shlex.join(['kmeshctl', *words])}`" if valued else ""
+    return f"; did you mean {meant}?{line}"
+
+
 def _respelled(typed: str, meant: str) -> list[str]:
     """The words typed (before `--`) with the flag ``typed`` spelled ``meant`` where it is
-    (`--timeout=5s` -> `--request-timeout=5s`)."""
+    (`--timeout=5s` -> `--request-timeout=5s`; a short flag's glued value, `-nfoo`, too)."""
     words = list(cmdline.ARGS)
     end = separator_at(words)
     for i, word in enumerate(words[:end]):
         if word == typed or word.startswith(typed + "="):
             words[i] = meant + word[len(typed):]
+        elif len(typed) == 2 and word.startswith(typed) and len(word) > 2:
+            words[i:i + 1] = [meant, word[2:]]
+            return words
     return words
 
 
@@ -836,10 +951,61 @@ def _revision(name: str, command: _click.Command, flag: str, whose: str, without
         return f"{said}: leave {flag} out, `{without}`"
     revision = typed_value(cmdline.ARGS, flag) or ""
     namespace = typed_value(cmdline.ARGS, "--istio-namespace") or DEFAULT_ISTIO_NAMESPACE
-    follow = f"{said}: its agents follow the istiod --xds-address names (ASM: the istiod-<revision> Service)"
+    follow = f"{said}: its agents follow the istiod --xds-address names"
+    found, answered = _revision_addresses(revision, namespace)
+    if answered:
+        return follow + _found_revision_text(revision, found, without)
     if not _DNS_LABEL.fullmatch(revision):
-        return follow
-    return f"{follow}, `{without} --xds-address istiod-{revision}.{namespace}.svc:15012`"
+        return f"{follow} (ASM: the istiod-<revision> Service)"
+    default = revision == DEFAULT_REVISION
+    service = "istiod" if default else f"istiod-{revision}"
+    which = "the default revision's Service is istiod" if default else "ASM: the istiod-<revision> Service"
+    return f"{follow} ({which}), `{without} --xds-address {service}.{namespace}.svc:15012`"
+
+
+DEFAULT_REVISION = "default"  # Istio's revision with no name: its Service is plain `istiod`
+REVISION_LABEL = "istio.io/rev"
+
+
+def _revision_addresses(revision: str, namespace: str) -> tuple[tuple[list[str], list[str]], bool]:
+    """((the addresses of the istiod Services of ``revision``, of every istiod Service),
+    whether the cluster the typed line names answered within the hint's time): a Service
+    of revision R is labelled istio.io/rev=R, or (unlabelled) named as Istio names it
+    (`istiod` for the default revision, `istiod-R` else); those in ``namespace`` first."""
+    from kmeshctl import istiod
+    from kmeshctl.params import COMPLETION_LOOKUP_TIMEOUT_S
+
+    target = typed_target(cmdline.ARGS)
+    services, answered = istiod.ask_quickly(target.kubeconfig, target.context, COMPLETION_LOOKUP_TIMEOUT_S,
+                                            istiod.istiod_services)
+    if not answered:
+        return ([], []), False
+    ordered = sorted(services or [], key=lambda svc: (svc["metadata"].get("namespace") != namespace,
+                                                     istiod.istiod_address_of(svc, istiod.XDS_PORT)))
+    addresses = [istiod.istiod_address_of(svc, istiod.XDS_PORT) for svc in ordered]
+    matching = [address for svc, address in zip(ordered, addresses) if _of_revision(svc, revision)]
+    return (matching, addresses), True
+
+
+def _of_revision(service: dict, revision: str) -> bool:
+    metadata = service.get("metadata") or {}
+    labelled = (metadata.get("labels") or {}).get(REVISION_LABEL)
+    if labelled is not None:
+        return labelled == revision
+    return metadata.get("name") == ("istiod" if revision == DEFAULT_REVISION else f"istiod-{revision}")
+
+
+def _found_revision_text(revision: str, found: tuple[list[str], list[str]], without: str) -> str:
+    """What the cluster has for ``revision``: its istiod Service(s) as installs to paste,
+    else every istiod Service found, else that there is none."""
+    matching, every = found
+    if not every:
+        return "; no istiod Service was found in the cluster: is Istio installed?"
+    lines = " or ".join(f"`{without} --xds-address {address}`" for address in (matching or every))
+    if matching:
+        return f" (revision {shlex.quote(revision)}: {', '.join(a.partition(':')[0] for a in matching)}), {lines}"
+    return f"; no istiod Service of revision {shlex.quote(revision)} was found (istiod Services: " \
+           f"{', '.join(every)}): {lines}"
 
 
 def _dry_run(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
@@ -868,7 +1034,8 @@ def _file(name: str, command: _click.Command, flag: str, whose: str, without: st
 
 
 def _settings(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
-    what = f"reads no values file ({whose} {flag})" if flag == "--values" else f"has no {flag} ({whose})"
+    values_file = flag in ("--values", "--helm-values")
+    what = f"reads no values file ({whose} {flag})" if values_file else f"has no {flag} ({whose})"
     if name in READ_ONLY and name != "render":
         return f"; {name} {what}: leave {flag} out, `{without}`"
     return f"; {name} {what}: each setting is a flag of its own (`kmeshctl {name} --help`)"
@@ -908,6 +1075,119 @@ def _force(name: str, command: _click.Command, flag: str, whose: str, without: s
            f"leave {flag} out, `{without}`"
 
 
+def _chart(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    if name != "install":
+        return f"; {name} uses no chart ({whose} {flag}): leave {flag} out, `{without}`"
+    dry_run = without if "--dry-run" in shlex.split(without) else _with_flags(without, "--dry-run")
+    return f"; install uses no chart ({whose} {flag}): its manifests are built in; `{dry_run}` shows them as the " \
+           "API server would take them, `kmeshctl render --help` prints them offline to change by hand"
+
+
+def _wait_duration(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    from kmeshctl.asciinum import is_duration_text
+
+    if option_spelled(command, "--timeout") is None:
+        return _waits(name, command, flag, whose, without)
+    value = typed_value(cmdline.ARGS, flag)
+    line = f" `{shlex.join(['kmeshctl', *_respelled(flag, '--timeout')])}`" if value is not None and \
+        is_duration_text(value) else ""
+    return f"; did you mean --timeout DURATION ({whose} {flag}; it bounds {name}'s wait)?{line}"
+
+
+def _verbosity(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    """kubectl's -v=N (its log level), --verbose: the command's own -v or --log-level."""
+    if option_spelled(command, "-v") is not None:  # the demo's per-request lines
+        return f"; {name}'s -v takes no level ({whose} {flag} sets one): `{_with_flags(without, '-v')}`"
+    if option_spelled(command, "--log-level") is not None:
+        return f"; {name}'s log level is --log-level debug|info|warning|error ({whose} {flag}): " \
+               f"`{_with_flags(without, '--log-level', 'debug')}`"
+    return f"; {name} has no log levels ({whose} {flag}): an error names its cause and the fix in one line; " \
+           f"leave {flag} out, `{without}`"
+
+
+def _with_flags(line: str, *flags: str) -> str:
+    """The command ``line`` with ``flags`` added before its `--`, if any."""
+    words = shlex.split(line)
+    end = separator_at(words)
+    return shlex.join([*words[:end], *flags, *words[end:]])
+
+
+# kubectl's (and helm's) flags for what a kubeconfig context holds: the `kubectl config`
+# line that sets it in the kubeconfig ({value}: the value typed; a token is never echoed).
+KUBECONFIG_SETTINGS = {
+    "--cluster": ("set-context", "NAME", "--cluster={value}", "--user=USER"),
+    "--user": ("set-context", "NAME", "--cluster=CLUSTER", "--user={value}"),
+    "-s": ("set-cluster", "NAME", "--server={value}"),
+    "--server": ("set-cluster", "NAME", "--server={value}"),
+    "--kube-apiserver": ("set-cluster", "NAME", "--server={value}"),
+    "--insecure-skip-tls-verify": ("set-cluster", "NAME", "--insecure-skip-tls-verify=true"),
+    "--kube-insecure-skip-tls-verify": ("set-cluster", "NAME", "--insecure-skip-tls-verify=true"),
+    "--certificate-authority": ("set-cluster", "NAME", "--certificate-authority={value}"),
+    "--kube-ca-file": ("set-cluster", "NAME", "--certificate-authority={value}"),
+    "--token": ("set-credentials", "NAME", "--token=TOKEN"),
+    "--kube-token": ("set-credentials", "NAME", "--token=TOKEN"),
+    "--client-certificate": ("set-credentials", "NAME", "--client-certificate={value}"),
+    "--client-key": ("set-credentials", "NAME", "--client-key={value}"),
+}
+LOCAL_COMMANDS = ("help",)  # besides suggestions.LOCAL_GROUPS: commands that use no cluster
+
+
+def _uses_no_cluster(name: str) -> bool:
+    from kmeshctl.cli.suggestions import LOCAL_GROUPS
+
+    return name.split()[0] in (*LOCAL_GROUPS, *LOCAL_COMMANDS)
+
+
+def _kubeconfig_contexts(args: list[str]) -> tuple[str, list[dict]]:
+    """(the kubeconfig the typed line ``args`` names, as typed or ~/.kube/config, its
+    context entries: {name, context: {cluster, user}}); no entries when it cannot be read."""
+    from kmeshctl.kube import DEFAULT_KUBECONFIG, check_kubeconfig
+
+    target = typed_target(args)
+    path = target.kubeconfig or DEFAULT_KUBECONFIG
+    try:
+        found = check_kubeconfig(os.path.expanduser(path), None, explicit=target.kubeconfig is not None)
+    except Exception:  # noqa: BLE001 - this runs inside an error message: a kubeconfig that does not load lists none
+        return path, []
+    entries = [c for config in found.configs for c in config.get("contexts") or [] if isinstance(c, dict)]
+    return path, [c for c in entries if c.get("name") in found.contexts]
+
+
+def _context_choice(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    """kubectl's --cluster, --user, --server, --token, ...: kmeshctl takes a kubeconfig
+    context; the contexts of the cluster or user typed, as lines to paste, else the
+    kubeconfig's contexts and the `kubectl config` line that makes one."""
+    if _uses_no_cluster(name):
+        return f"; {name} uses no cluster ({whose} {flag}): leave {flag} out, `{without}`"
+    value = typed_value(cmdline.ARGS, flag) or ""
+    path, contexts = _kubeconfig_contexts(cmdline.ARGS)
+    listed = f"contexts in {path}: {', '.join(c['name'] for c in contexts)}; " if contexts else ""
+    said = f"; {name} has no {flag} ({whose}): a cluster, its server and the user's credentials are chosen by a " \
+           f"kubeconfig context, --context NAME ({listed}--kubeconfig PATH for another file)"
+    typed_context = typed_value(cmdline.ARGS, "--context")
+    if flag in ("--cluster", "--user") and value and typed_context is None:
+        key = flag.lstrip("-")
+        meant = [c["name"] for c in contexts if (c.get("context") or {}).get(key) == value]
+        if meant:
+            lines = " or ".join(f"`{_with_flags(without, '--context', each)}`" for each in meant)
+            return f"{said}; {key} {value} is context {', '.join(meant)}'s: {lines}"
+    setting = KUBECONFIG_SETTINGS[flag]
+    kubectl = ["kubectl", "config", *(w.format(value=value or "VALUE") for w in setting)]
+    kubeconfig = typed_value(cmdline.ARGS, "--kubeconfig")
+    kubectl += ["--kubeconfig", kubeconfig] if kubeconfig else []
+    return f"{said}; `{shlex.join(kubectl)}` puts it in one"
+
+
+def _kube_context(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    """helm's --kube-context: kmeshctl's --context (the line respelled, when no --context is typed)."""
+    given = typed_value(cmdline.ARGS, "--context")
+    if given is not None:
+        return f"; did you mean --context ({whose} {flag})? --context {shlex.quote(given)} is given already: " \
+               f"leave {flag} out, `{without}`"
+    line = f" `{shlex.join(['kmeshctl', *_respelled(flag, '--context')])}`" if typed_value(cmdline.ARGS, flag) else ""
+    return f"; did you mean --context ({whose} {flag})?{line}"
+
+
 # Flags of kubectl, istioctl, helm and cilium a kmeshctl command may not have: (spellings,
 # whether one takes a value, whose they are, what the command says instead).
 OTHER_TOOLS_FLAGS: tuple[tuple[tuple[str, ...], bool, str, Callable[..., str]], ...] = (
@@ -924,6 +1204,17 @@ OTHER_TOOLS_FLAGS: tuple[tuple[tuple[str, ...], bool, str, Callable[..., str]], 
     (("--grace-period",), True, "kubectl delete's", _grace),
     (("--now",), False, "kubectl delete's", _grace),
     (("--force",), False, "kubectl's", _force),
+    (("--helm-set", "--helm-set-string", "--helm-set-file", "--helm-values"), True, "cilium's", _settings),
+    (("--wait-duration",), True, "cilium's", _wait_duration),
+    (("--chart-directory",), True, "cilium's", _chart),
+    (("-v", "--v"), True, "kubectl's", _verbosity),
+    (("--verbose",), False, "kubectl's", _verbosity),
+    (("--kube-context",), True, "helm's", _kube_context),
+    (("--cluster", "--user", "-s", "--server", "--token", "--certificate-authority", "--client-certificate",
+      "--client-key"), True, "kubectl's", _context_choice),
+    (("--insecure-skip-tls-verify",), False, "kubectl's", _context_choice),
+    (("--kube-apiserver", "--kube-token", "--kube-ca-file"), True, "helm's", _context_choice),
+    (("--kube-insecure-skip-tls-verify",), False, "helm's", _context_choice),
 )
 
 

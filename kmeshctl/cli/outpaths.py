@@ -206,3 +206,27 @@ def check_input_path(flag: str, path: Path, kind: str = FILE, fix: str = "") -> 
     problem = input_path_problem(Path(path), kind)
     if problem is not None:
         raise UsageError(f"{flag} {params.shown(path)}: {problem}; {fix or 'give an existing ' + kind.removeprefix('a ')}")
+
+
+# ------------------------------------------------------------------ a path typed unquoted
+
+# Output path flags (by parameter name) and the suffix their file must have ("" for any):
+# a path there need not exist yet.
+OUTPUT_PATHS = {"plot": ".png", "out": "", "admin_socket": "", "cni_socket": ""}
+
+
+def spaced_path_meant(name: str, text: str) -> bool:
+    """Is ``text`` (a path flag's value joined with the stray words after it by a space:
+    `/tmp/my plot.png`, typed unquoted) the path meant for the flag of parameter ``name``?
+    It exists; or, for an output path (OUTPUT_PATHS), its directory exists and it ends with
+    the suffix the flag takes."""
+    path = Path(text).expanduser()
+    try:
+        if path.exists():
+            return True
+        suffix = OUTPUT_PATHS.get(name)
+        if suffix is None or not path.parent.is_dir():
+            return False
+        return not suffix or path.suffix.lower() == suffix
+    except OSError:  # a name too long to stat: no path of this machine
+        return False
