@@ -10,7 +10,7 @@ import time
 from datetime import datetime, timezone
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
@@ -209,6 +209,10 @@ def rerun_line(command: str, flag: str, name: str, after: str = "") -> str:
     return f"{command} {flag} {name}" + (f" {after}" if after else "")
 
 
+# The commands that remove the sandbox they are given: a fix never picks one for them.
+_REMOVING = (["sandbox", "down"],)
+
+
 def several(found: dict[str, str], command: str, after: str = "", why: str = "",
             rerun: Rerun = rerun_line) -> UsageError:
     """The one wording of a command given no name while several sandboxes could be the one:
@@ -216,7 +220,9 @@ def several(found: dict[str, str], command: str, after: str = "", why: str = "",
     that fits (see unfit: for `down` a failed one first, else a ready one; never one the
     command would refuse), or, when none does, why each does not. ``command`` (`kmeshctl
     sandbox down`) and ``after`` (`-- COMMAND` of `sandbox exec`) spell it outside a run;
-    ``why`` says why these (`have pod web`); ``rerun``: see Rerun."""
+    ``why`` says why these (`have pod web`); ``rerun``: see Rerun. A command that removes
+    (`sandbox down`) gets no line naming one, as `kubectl delete` with no name: on a shared
+    machine the first name may be another user's sandbox."""
     flag = sandbox_flag(command)
     ready = [n for n, phase in found.items() if phase == PHASE_READY]
     others = [n for n in found if n not in ready]
@@ -225,6 +231,9 @@ def several(found: dict[str, str], command: str, after: str = "", why: str = "",
     fitting = [n for n in order if not reasons[n]]
     listed = ", ".join(f"{n} {phase}" for n, phase in found.items())
     what = f"several sandboxes {why}" if why else "several sandboxes exist"
+    if fitting and command.split()[1:3] in _REMOVING:
+        held = "".join(f"; {n}: {reasons[n]}" for n in order if reasons[n])  # `t1: in use by demo pid 42`
+        return UsageError(f"{what} ({listed}): pass {flag} NAME with the one to remove{held}")
     if fitting:
         return UsageError(f"{what} ({listed}): pass {flag} NAME, e.g. `{rerun(command, flag, fitting[0], after)}`")
     unfitting = "; ".join(f"{n}: {reasons[n]}" for n in order)
@@ -417,12 +426,12 @@ def local_target(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Opt
     agent's port); else this node's data path when it has one; else the only sandbox
     (with a note); several sandboxes: a UsageError listing them; none: an error saying
     what to start (``own_flag``: the command's flag for a place of its own; ``sandbox_flag``:
-    the sandbox flag as typed, --sandbox or --name; ``rerun``: see several)."""
+    the sandbox flag as typed, --sandbox or --name; ``rerun``: see several). --bpf-fs /
+    --admin-port given with --sandbox: see check_same_place."""
+    command = _dump_command(own_flag)
     if sandbox is not None:
-        if bpf_fs is not None or admin_port is not None:
-            given = "--bpf-fs" if bpf_fs is not None else "--admin-port"
-            raise UsageError(f"give {given} or {sandbox_flag} NAME, not both")
         state = require(sandbox, sandbox_flag)
+        check_same_place(state, bpf_fs, admin_port, sandbox_flag, command, rerun)
         check_data_path(state)
         return LocalTarget(state.bpffs, agent_port(state), state)
     if bpf_fs is not None:
@@ -433,7 +442,7 @@ def local_target(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Opt
     if bpf_fs is not None or admin_port is not None or DEFAULT_BPF_FS.exists():
         return LocalTarget(bpf_fs or DEFAULT_BPF_FS, admin_port)
     try:
-        only = pick("kmeshctl dump maps" if own_flag.startswith("--bpf-fs") else "kmeshctl dump config", rerun=rerun)
+        only = pick(command, rerun=rerun)
     except UsageError as err:
         raise UsageError(f"this node has no data path of its own ({DEFAULT_BPF_FS}) and {err}") from None
     if only is None:
@@ -444,6 +453,49 @@ def local_target(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Opt
     return LocalTarget(state.bpffs, agent_port(state), state,
                        f"Using sandbox {state.name} (the only one up; this node has no data path of its own); "
                        f"pass --sandbox NAME or {own_flag} to choose{failed_note(state.name)}")
+
+
+def _dump_command(own_flag: str) -> str:
+    """The dump command whose own place flag is ``own_flag`` (see local_target)."""
+    return "kmeshctl dump maps" if own_flag.startswith("--bpf-fs") else "kmeshctl dump config"
+
+
+def check_same_place(state: SandboxState, bpf_fs: Optional[Path], admin_port: Optional[int],
+                     typed_flag: str, command: str, rerun: Rerun = rerun_line) -> None:
+    """--bpf-fs / --admin-port typed beside ``typed_flag`` NAME (sandbox ``state``): its
+    own bpffs directory or agent port is the same place said twice, accepted; any other
+    place a UsageError echoing both, naming the sandbox whose place it is (when one's),
+    with the line to paste (``command`` on the sandbox, no place flag: see Rerun)."""
+    typed = f"{typed_flag} {shown(state.name)}"
+    if bpf_fs is not None and not _same_directory(bpf_fs, state.bpffs):
+        raise _other_place(f"{typed} --bpf-fs {shown(bpf_fs)}", "bpffs directory", state, str(state.bpffs),
+                           owner_of_bpffs(bpf_fs), f"read {shown(bpf_fs)}", command, rerun)
+    own_port = agent_port(state)
+    if admin_port is not None and admin_port != own_port:
+        owner = owner_of_admin_port(admin_port)
+        raise _other_place(f"{typed} --admin-port {admin_port}", "node agent admin port", state,
+                           str(own_port or "none yet"), owner, f"ask 127.0.0.1:{admin_port}", command, rerun)
+
+
+def _same_directory(one: Path, other: Path) -> bool:
+    try:
+        return one.resolve() == other.resolve()
+    except OSError:
+        return False
+
+
+def _other_place(given: str, what: str, state: SandboxState, own: str, owner: Optional[SandboxState],
+                 instead: str, command: str, rerun: Rerun) -> UsageError:
+    """`--sandbox a --bpf-fs DIR: that is sandbox b's bpffs directory, not a's; give one:
+    `... --sandbox a` or `... --sandbox b``; of no sandbox: `not sandbox a's bpffs
+    directory (its own: DIR); ...`."""
+    flag = sandbox_flag(command)
+    ours = f"`{rerun(command, flag, state.name, '')}`"
+    if owner is not None and owner.name != state.name:
+        return UsageError(f"{given}: that is sandbox {owner.name}'s {what}, not {state.name}'s; give one: "
+                          f"{ours} or `{rerun(command, flag, owner.name, '')}`")
+    return UsageError(f"{given}: not sandbox {state.name}'s {what} (its own: {own}); give one: {ours} "
+                      f"(its own {what}), or leave out {given.split()[0]} to {instead}")
 
 
 def check_data_path(state: SandboxState) -> None:
@@ -462,17 +514,27 @@ def owner_of_bpffs(bpf_fs: Path) -> Optional[SandboxState]:
     """The sandbox whose bpffs directory ``bpf_fs`` is (the same directory, however it
     is spelled), or None; a record another version wrote is skipped."""
     try:
-        wanted = bpf_fs.resolve()
+        wanted = bpf_fs.resolve()  # a symlink loop raises even with no sandbox (node cleanup's reading)
     except OSError:
         return None
+    return next((state for state in _readable() if state.bpffs.resolve() == wanted), None)
+
+
+def owner_of_admin_port(port: int) -> Optional[SandboxState]:
+    """The sandbox whose node agent serves admin ``port``, or None; a record another
+    version wrote is skipped."""
+    return next((state for state in _readable() if agent_port(state) == port), None)
+
+
+def _readable() -> Iterator[SandboxState]:
+    """The records of this machine's sandboxes this version can read."""
     for name in names():
         try:
             state = load(name)
         except OtherVersion:
             continue
-        if state is not None and state.bpffs.resolve() == wanted:
-            return state
-    return None
+        if state is not None:
+            yield state
 
 
 def agent_port(state: SandboxState) -> Optional[int]:

@@ -48,7 +48,7 @@ def test_bad_xds_address(tmp_path: Path) -> None:
 def test_a_bad_instance_ip_is_named() -> None:
     bpf = _unmade_bpffs()
     result = run("--xds-insecure", "--enrollment", "local", "--bpf-fs", str(bpf), "--instance-ip", "notanip")
-    assert result.returncode == 2 and result.stderr.startswith("Error: --instance-ip 'notanip' is not an IP")
+    assert result.returncode == 2 and result.stderr.startswith("Error: --instance-ip notanip: not an IP address; ")
     assert not bpf.exists()
 
 

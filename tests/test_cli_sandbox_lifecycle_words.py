@@ -174,7 +174,7 @@ def test_exec_codes_dump_hints_narrow_lines_then_an_interrupted_down_and_its_pas
             assert code == 1 and not out and f"Error: {half}" in err, (args, err)
         code, out, err = cli(capsys, "demo", "traffic-shift", "--name", name, "-c", "20")  # 20: enough to judge 90/10
         assert code == 1 and f"Error: {half} && kmeshctl sandbox up --name {name} && kmeshctl demo traffic-shift " \
-                             f"--sandbox {name} -c 20`" in err, err  # the demo's own spelling, its typed flags kept
+                             f"--name {name} -c 20`" in err, err  # the sandbox flag as typed, its typed flags kept
         for command in _pasted(err):  # the fix, pasted: it finishes the down, makes it again, runs the demo
             code, out, err = cli(capsys, *command)
             assert code == 0, (command, err)

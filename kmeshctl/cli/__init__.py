@@ -92,7 +92,9 @@ def version(
     from kmeshctl.uninstall import InstalledElsewhere
     from kmeshctl.versions import exit_code, version_report
 
-    if not client:
+    if client:  # nothing asks a cluster: a wrong --kubeconfig/--context typed is bad input, said alone
+        check_typed_cluster_flags()
+    else:
         check_namespace_flags()
     # As kubectl: the client's version first, whatever the cluster (or the kubeconfig) did.
     target = run_options()

@@ -70,7 +70,17 @@ _TYPE_WORDS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "path": "PATH
                "file": "PATH", "directory": "DIR", "int range": "INTEGER", "float range": "NUMBER"}
 
 
+class _TrimmedFormatter(_click.formatting.HelpFormatter):
+    """click's help with no line ending in whitespace: its usage line keeps a space after
+    the command's path when the arguments go on the next line (a narrow terminal)."""
+
+    def getvalue(self) -> str:
+        return "\n".join(line.rstrip() for line in super().getvalue().split("\n"))
+
+
 class _RecordingContext(_click.Context):
+    formatter_class = _TrimmedFormatter
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.parent is None:
@@ -756,7 +766,9 @@ def help_word_as_flag(root: _click.Command, args: list[str]) -> list[str]:
     `kmeshctl demo help`, `kmeshctl status help`): the help of the command named, as
     `kmeshctl help sandbox up` prints it, never a guess that runs a command or takes `help`
     as a name. A group's own `help` command, an option's value (`--name help`) and the
-    words of a command that takes arguments (`sandbox exec web help`) are left as typed."""
+    words of a command that takes arguments (`sandbox exec web help`, `enable-ns help`: a
+    namespace may be named help) are left as typed, unless `help` alone could be none of
+    them (`completion help`, `sandbox exec help`)."""
     positions = word_positions(args)
     words = [args[i] for i in positions]
     command, used = resolve(root, words)
@@ -771,23 +783,45 @@ def help_word_as_flag(root: _click.Command, args: list[str]) -> list[str]:
 
 
 def _stray_help_word(command: _click.Command, args: list[str], start: int) -> Optional[int]:
-    """Where `help` stands as a stray word after ``command``'s name (from ``start``), on a
-    command that takes no arguments; None when it is an option's value or not there."""
-    if any(p.param_type_name == "argument" for p in command.params):
-        return None
+    """Where `help` stands as a stray word after ``command``'s name (from ``start``): on a
+    command that takes no arguments, any such word; on one that does, `help` as the only
+    word when no argument can be it (see _arguments_refuse_help). None when it is an
+    option's value, follows `--`, or is not there."""
+    positional = _positional_words(command, args, start)
+    if not any(p.param_type_name == "argument" for p in command.params):
+        return next((i for i in positional if args[i] == HELP_WORD), None)
+    alone = len(positional) == 1 and args[positional[0]] == HELP_WORD and "--" not in args[start:]
+    return positional[0] if alone and _arguments_refuse_help(command) else None
+
+
+def _positional_words(command: _click.Command, args: list[str], start: int) -> list[int]:
+    """The indexes of the words of ``args`` from ``start`` up to `--` that are no option
+    and no option's value (`--name help`: a value; `--name=help` is one word)."""
     valued = {o for p in command.params if takes_value(p) for o in p.opts}
+    found: list[int] = []
     skip = False
     for i in range(start, len(args)):
         arg = args[i]
         if skip:
             skip = False
         elif arg == "--":
-            return None
+            break
         elif arg.startswith("-"):
-            skip = arg in valued or arg in GLOBAL_FLAGS  # `--name help`: a value; `--name=help` is one word
-        elif arg == HELP_WORD:
-            return i
-    return None
+            skip = arg in valued or arg in GLOBAL_FLAGS
+        else:
+            found.append(i)
+    return found
+
+
+def _arguments_refuse_help(command: _click.Command) -> bool:
+    """`help` typed alone can be none of ``command``'s arguments: the first takes a closed
+    list of values that has no `help` (`completion bash|zsh|fish`), or a later one is the
+    command after `--`, which the line has not (`sandbox exec help`: a pod with nothing to
+    run in it would be refused)."""
+    arguments = [p for p in command.params if p.param_type_name == "argument"]
+    choices = str(arguments[0].metavar or "").split("|")
+    closed = len(choices) > 1 and HELP_WORD not in choices
+    return closed or any(str(p.metavar or "").startswith("-- ") for p in arguments[1:])
 
 
 def lower_help_flag(root: _click.Command, args: list[str]) -> list[str]:

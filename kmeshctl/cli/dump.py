@@ -132,22 +132,13 @@ def _sandbox_of_port(sandbox: Optional[str], admin_port: Optional[int],
     --sandbox of the same sandbox it says nothing more. Otherwise both as typed."""
     if admin_port is None or bpf_fs is not None:
         return sandbox, admin_port
-    owner = next((name for name in sandboxes.names() if _agent_port_of(name) == admin_port), None)
+    found = sandboxes.owner_of_admin_port(admin_port)
+    owner = found.name if found is not None else None
     if owner is None or sandbox not in (None, owner):
-        return sandbox, admin_port
+        return sandbox, admin_port  # another place beside --sandbox: sandboxes.check_same_place refuses it
     if sandbox is None:
         _note(f"Using sandbox {owner} ({flag_as_typed('admin_port')} {admin_port} is its node agent's admin port)")
     return owner, None
-
-
-def _agent_port_of(name: str) -> Optional[int]:
-    """Sandbox ``name``'s agent admin port (None: not started, or a record this version
-    cannot read: that is said when the sandbox is used)."""
-    try:
-        state = sandboxes.load(name)
-    except KmeshctlError:
-        return None
-    return sandboxes.agent_port(state) if state is not None else None
 
 
 def _agent_gone(state: sandboxes.SandboxState) -> str:

@@ -182,7 +182,7 @@ def with_given_flags(suggestion: str, root: _click.Command) -> str:
             continue  # the suggestion names it already (-n, --namespace, -nX, --namespace=X)
         if name == "namespace" and any(w in ("-A", "--all-namespaces") for w in words):
             continue  # every namespace already: -n with -A is refused
-        if name in ("bpf_fs", "admin_port") and any(spelled(w, {"--sandbox"}) for w in words):
+        if name in ("bpf_fs", "admin_port") and any(spelled(w, {"--sandbox", "--name"}) for w in words):
             continue  # --sandbox names the place itself: with --bpf-fs or --admin-port it is refused
         if name == "namespace" and namespace_meaning(words[:used]) != namespace_meaning(_running_path()):
             continue  # kmesh's own namespace (install, status) is not the namespace of a waypoint

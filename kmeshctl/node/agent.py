@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from kmeshctl import __version__, nodecheck
 from kmeshctl.params import (NOT_ACCEPTED, OUT_OF_RANGE, bad_value, check_mode, check_xds_address,
-                             integer_range, one_of)
+                             given_text, integer_range, one_of)
 from kmeshctl.node.admin import AdminServer, AdminSocketServer, AdminSources
 from kmeshctl.bounded import LINE_LIMIT, clip
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -94,8 +94,9 @@ class AgentConfig:
             if not 1 <= port <= 65535:
                 raise bad_value(flag, port, OUT_OF_RANGE, integer_range(1, 65535))
         if self.admin_port == self.metrics_port:
+            other = next(p for p in (15020, 15021) if p != self.admin_port)
             raise UsageError(f"--metrics-port {self.metrics_port}: the same port as --admin-port; give each "
-                             "its own (defaults: admin 15200, metrics 15020)")
+                             f"its own (defaults: admin 15200, metrics 15020), e.g. --metrics-port {other}")
         if self.enrollment not in ENROLLMENT_MODES:
             raise bad_value("--enrollment", self.enrollment, NOT_ACCEPTED, one_of(ENROLLMENT_MODES))
         if not self.xds_insecure:
@@ -115,23 +116,28 @@ class AgentConfig:
 
 def _check_cni(cfg: "AgentConfig") -> None:
     if cfg.cni_fail_policy not in ("open", "closed"):
-        raise UsageError(f"--cni-fail-policy {cfg.cni_fail_policy}: use open (a pod starts unenrolled when "
-                         "the agent cannot answer; the watch enrolls it later) or closed")
+        raise UsageError(f"{given_text('--cni-fail-policy', cfg.cni_fail_policy)}: not an accepted value; use "
+                         "open (a pod starts unenrolled when the agent cannot answer; the watch enrolls it "
+                         "later) or closed")
     if cfg.enrollment == "local" and cfg.local_pods is None:
         raise UsageError("--cni-conf-dir with --enrollment local needs --local-pods DIR (the pod and namespace "
                          "objects the plugin's requests are decided from), or leave --cni-conf-dir unset")
     for flag, path in (("--cni-conf-dir", cfg.cni_conf_dir), ("--cni-bin-dir", cfg.cni_bin_dir)):
         if not Path(path).is_dir():
-            raise UsageError(f"{flag} {path} is not a directory: mount the node's CNI directory there "
+            raise UsageError(f"{given_text(flag, path)}: not a directory; mount the node's CNI directory there "
                              "(hostPath) or leave --cni-conf-dir unset to enroll by the pod watch only")
+
+
+EXAMPLE_INSTANCE_IP = "10.0.0.7"
 
 
 def _check_ip(flag: str, value: str) -> None:
     try:
         ipaddress.ip_address(value)
     except ValueError:
-        raise UsageError(f"{flag} {value!r} is not an IP address: pass this node's pod-network "
-                         "address (the DaemonSet passes status.podIP as INSTANCE_IP)") from None
+        raise UsageError(f"{given_text(flag, value)}: not an IP address; pass this node's pod-network address "
+                         f"(the DaemonSet passes status.podIP as INSTANCE_IP), e.g. {flag} {EXAMPLE_INSTANCE_IP}") \
+            from None
 
 
 def _need_file(path: Path, what: str, fix: str) -> None:
@@ -161,7 +167,7 @@ def configure_logging(level: str) -> None:
     (grpc, the Kubernetes client) log warnings and errors in the same format."""
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
-        raise UsageError(f"--log-level {level}: use debug, info, warning or error")
+        raise bad_value("--log-level", level, NOT_ACCEPTED, "debug, info, warning or error")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(OneLineFormatter())
     ours = logging.getLogger("kmeshctl")
