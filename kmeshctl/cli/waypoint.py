@@ -21,7 +21,7 @@ from kmeshctl.apply import ApplyResult, PartialApply, nothing_changed
 from kmeshctl.cli.common import (MAX_RUN_S, MAX_TIMEOUT_S, PORT_MAX, PORT_MIN, OutputFormat, app,
                                  check_namespace_flags, fix_hint, ignore_not_found_fix, is_data, print_data,
                                  output_option, run_options)
-from kmeshctl.cli.suggestions import flag_as_typed, with_sandbox_name
+from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.render import ManifestFormat, print_manifests, same_work_command
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeClient, object_ref
@@ -98,16 +98,9 @@ def _client():
 def _sandbox_waypoints_pointer() -> str:
     """`sandbox t26a (or: sandboxes a, b) is up: a sandbox's waypoints are shown by
     `kmeshctl sandbox status --name t26a``; "" when no sandbox is up."""
-    import shlex
+    from kmeshctl.cli.common import sandboxes_up_pointer
 
-    from kmeshctl import sandboxes
-
-    found = sandboxes.names()
-    if not found:
-        return ""
-    line, _ = with_sandbox_name(["kmeshctl", "sandbox", "status"], found[0] if len(found) == 1 else None)
-    up = f"sandbox {found[0]} is up" if len(found) == 1 else f"sandboxes {', '.join(found)} are up"
-    return f"{up}: a sandbox's waypoints are shown by `{shlex.join(line)}`"
+    return sandboxes_up_pointer("a sandbox's waypoints are shown by")
 
 
 def _dry_run_cluster():
