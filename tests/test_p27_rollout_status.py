@@ -129,17 +129,23 @@ def test_the_default_image_that_cannot_be_pulled_points_at_the_kubelets_events(c
                                            "--kubeconfig", str(cluster.kubeconfig)]], line
 
 
+def status_after_failed_install(cluster, image: str, cluster_id: str):  # noqa: F811
+    """Agents rolled out at OLD, then an install of ``image`` that fails its rollout wait
+    (its DaemonSet revision 2): `kmeshctl status`'s result."""
+    cluster.server.extra_resources.append(CONTROLLER_REVISION)
+    _installed(cluster, OLD)
+    _revision(cluster, OLD, 1)
+    assert cluster.kmeshctl("install", "--cluster-id", cluster_id, "--image", image, "--timeout", "2").code == 1
+    _revision(cluster, image, 2)
+    return cluster.kmeshctl("status")
+
+
 # -- 2: status says what to do --------------------------------------------------------------------
 
 
 def test_status_of_agents_that_cannot_pull_gives_the_install_putting_the_image_back(cluster,  # noqa: F811
                                                                                       connected) -> None:
-    cluster.server.extra_resources.append(CONTROLLER_REVISION)
-    _installed(cluster, OLD)
-    _revision(cluster, OLD, 1)
-    assert cluster.kmeshctl("install", "--cluster-id", "tier-t27b", "--image", BAD, "--timeout", "2").code == 1
-    _revision(cluster, BAD, 2)
-    text = cluster.kmeshctl("status")
+    text = status_after_failed_install(cluster, BAD, "tier-t27b")
     assert text.code == 1 and "Not healthy: 0/2 agent pods ready" in text.out, text
     [fix] = [line for line in text.out.splitlines() if line.startswith("Fix: ")]
     assert f"or put back {OLD}, the image {BAD} replaced: `" in fix, text.out

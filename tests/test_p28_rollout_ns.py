@@ -26,7 +26,7 @@ from standin.fixtures import namespace
 from standin_apiserver import cluster  # noqa: F401 (fixture)
 from test_cli_kinds import _record, cli, no_env, state_root  # noqa: F401
 from test_p26_hints import offline  # noqa: F401
-from test_p27_rollout_status import (CONTROLLER_REVISION, OLD, _commands, _image, _installed, _pasted,  # noqa: F401
+from test_p27_rollout_status import (CONTROLLER_REVISION, OLD, status_after_failed_install, _commands, _image, _installed, _pasted,  # noqa: F401
                                      _revision, connected)
 
 PAUSE = "registry.k8s.io/pause:3.10"
@@ -97,12 +97,7 @@ def test_a_first_install_that_cannot_start_offers_kmeshctls_default(cluster, uns
 
 def test_status_of_agents_that_cannot_start_gives_the_install_putting_the_image_back(cluster, connected,  # noqa: F811
                                                                                       unstartable) -> None:
-    cluster.server.extra_resources.append(CONTROLLER_REVISION)
-    _installed(cluster, OLD)
-    _revision(cluster, OLD, 1)
-    assert cluster.kmeshctl("install", "--cluster-id", "tier-t28a", "--image", PAUSE, "--timeout", "2").code == 1
-    _revision(cluster, PAUSE, 2)
-    text = cluster.kmeshctl("status")
+    text = status_after_failed_install(cluster, PAUSE, "tier-t28a")
     assert text.code == 1, text
     [fix] = [line for line in text.out.splitlines() if line.startswith("Fix: ")]
     assert "kubectl logs" not in fix and "StartError, exit code 128" in fix, fix
