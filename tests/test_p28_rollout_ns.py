@@ -26,8 +26,8 @@ from standin.fixtures import namespace
 from standin_apiserver import cluster  # noqa: F401 (fixture)
 from test_cli_kinds import _record, cli, no_env, state_root  # noqa: F401
 from test_p26_hints import offline  # noqa: F401
-from test_p27_rollout_status import (CONTROLLER_REVISION, OLD, status_after_failed_install, _commands, _image, _installed, _pasted,  # noqa: F401
-                                     _revision, connected)
+from test_p27_rollout_status import (CONTROLLER_REVISION, OLD, _commands, _image, _installed, _pasted,  # noqa: F401
+                                     _revision, connected, status_after_failed_install)
 
 PAUSE = "registry.k8s.io/pause:3.10"
 NOT_FOUND = ('failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create '
