@@ -120,12 +120,13 @@ def checked_record(name: str) -> SandboxState | None:
     return sandboxes_load(name)
 
 
-def check_demo_ready(state: SandboxState, rerun: Rerun = rerun_line, namespace: str = DEMO_NAMESPACE) -> None:
+def check_demo_ready(state: SandboxState, rerun: Rerun = rerun_line, namespace: str = DEMO_NAMESPACE,
+                     sandbox_flag: str = "--sandbox") -> None:
     """KmeshctlError (exit 1) unless sandbox ``state`` can run the demo: it has the fortio
     Service and the netutils client in ``namespace``, and every process of it still runs
     (the cheap, process-only part of `sandbox status`: no request is sent). A demo on a
     sandbox whose agent or waypoint died would measure nothing. ``rerun``: see
-    demo.rerun_command."""
+    demo.rerun_command; ``sandbox_flag``: the flag as typed (--sandbox or --name)."""
     name = state.name
     missing = demo_missing(state, namespace)
     scaled_down = _no_replicas(state, namespace) if missing == f"{CLIENT_DEPLOYMENT} pod" else ""
@@ -140,7 +141,7 @@ def check_demo_ready(state: SandboxState, rerun: Rerun = rerun_line, namespace: 
         why = "it was made without the fortio demo's manifests" if missing == f"{SERVICE} Service" else \
             "the demo sends its requests from that pod"
         raise KmeshctlError(f"sandbox {name} has no {missing}{inside} ({why}); run the demo in a new sandbox, "
-                            f"`{demo.in_new_sandbox(name, rerun)}`, or pass --sandbox of a sandbox that has it")
+                            f"`{demo.in_new_sandbox(name, rerun)}`, or pass {sandbox_flag} of a sandbox that has it")
     problems = sb.process_problems(state)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -398,7 +399,7 @@ class LocalTarget:
             raise KmeshctlError(sb.unfinished(state, demo.rerun_command(self.sandbox_name, self._rerun)))
         self._state = SandboxState.load(self.sandbox_name)
         if not self._started_here:
-            check_demo_ready(self._state, self._rerun, self._namespace)
+            check_demo_ready(self._state, self._rerun, self._namespace, self._flag)
         self._ready = True
         if not self._started_here:
             self._put_back_left_weights(progress)
