@@ -204,7 +204,8 @@ CONFLICTS = (("dry_run", "wait", "nothing is applied, so there is nothing to wai
 
 # A flag that does something only with an on/off flag on (`waypoint apply --timeout 5`
 # bounds only --wait's wait): typed with it off, a warning on stderr, not a silent no-op; the
-# command runs (kubectl warns too). With --dry-run nothing waits either way: no warning.
+# command runs (kubectl warns too). With --dry-run nothing waits either way: the warning says
+# so instead (`install --dry-run --timeout 60`).
 NEEDS_ON = (("timeout", "wait"),)
 
 
@@ -222,9 +223,12 @@ def _ineffective_flags_warned(command: _click.Command) -> None:
 
         ctx = get_current_context()
         for flag, needed in pairs:
-            if ctx.get_parameter_source(flag) != ParameterSource.COMMANDLINE or values.get("dry_run"):
+            if ctx.get_parameter_source(flag) != ParameterSource.COMMANDLINE:
                 continue
-            if not values.get(needed):
+            if values.get("dry_run"):
+                typer.echo(f"Warning: {flag_as_typed(flag)} has no effect with {flag_as_typed('dry_run')} "
+                           f"(nothing is applied, so nothing is waited for)", err=True)
+            elif not values.get(needed):
                 typer.echo(f"Warning: {flag_as_typed(flag)} has effect only with {flag_as_typed(needed)} "
                            f"({ctx.command_path.partition(' ')[2]} does not wait without it)", err=True)
         return callback(*positional, **values)
