@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import yaml
 
+from kmeshctl import kubeauth
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.params import DEFAULT_REQUEST_TIMEOUT_S, WAITING_NOTE_AFTER_S, bounded, shown, yaml_where
 
@@ -186,7 +187,7 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
     # only once), merged as kubectl merges them, after the entries it will use are checked.
     merged = merged_kubeconfig(found, context)
     check_context_entries(merged, context, path, target)
-    merged = with_exec_credentials(merged, context, path, target)
+    merged = with_oidc_token(with_exec_credentials(merged, context, path, target), context, path, target)
     try:
         with _library_errors() as logged:
             k8s_config.load_kube_config_from_dict(merged, context=context, client_configuration=cfg,
@@ -196,6 +197,11 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
                             "pass --kubeconfig PATH and --context NAME of a cluster you can reach") from err
     if logged:  # the library logs a failed exec plugin and carries on without credentials
         raise _plugin_failed(merged, context, path, logged[0])
+    if str(getattr(cfg, "proxy", None) or "").lower().startswith("socks5://"):
+        # as kubectl: the proxy resolves the server's host name (urllib3's socks5h://), which may
+        # be known only behind it; messages show the proxy-url as written
+        SHOWN_PROXY[id(cfg)] = cfg.proxy
+        cfg.proxy = "socks5h://" + cfg.proxy[len("socks5://"):]
     ORIGIN[id(cfg)] = _origin_text(found, target.context)
     user = (_entry(merged, "contexts", context) or {}).get("user")
     CREDENTIALS[id(cfg)] = f"user {user or '(none)'} in kubeconfig {path}"
@@ -205,6 +211,8 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
 DEFAULT_KUBECONFIG = "~/.kube/config"
 # Where each loaded configuration came from, for "cannot reach" messages: keyed by id().
 ORIGIN: dict[int, str] = {}
+# The proxy-url of each loaded configuration as the kubeconfig writes it, when the client is given another
+SHOWN_PROXY: dict[int, str] = {}
 # Whose credentials each loaded configuration sends (`user me in kubeconfig kc.yaml`), for 401s.
 CREDENTIALS: dict[int, str] = {}
 
@@ -323,9 +331,10 @@ def _check_sections(config: dict, file: str, named: Optional[str]) -> None:
     for section in ("clusters", "contexts", "users"):
         value = config.get(section)
         if value is not None and not isinstance(value, list):
-            raise _config_error(f"cannot load kubeconfig {file}: its {section} is {shown(str(value))}, not a list "
-                                f"of named entries", named, f"write {section} as a list (`- name: ...`) or pass "
-                                "--kubeconfig PATH of a valid kubeconfig")
+            example = f"- name: {shown(next(iter(value)))} ..." if isinstance(value, dict) and value else "- name: ..."
+            raise _config_error(f"cannot load kubeconfig {file}: its {section} is {kubeauth.shape(value)}, not a list "
+                                f"of named entries ({example})", named, f"write {section} as a list (`- name: ...`) "
+                                "or pass --kubeconfig PATH of a valid kubeconfig")
 
 
 KUBECONFIG_FIX = "pass --kubeconfig PATH of an existing kubeconfig file"
@@ -457,6 +466,9 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
     _check_files(cluster, _CLUSTER_FILES, f"the cluster {cluster_name} {where}", named)
     _check_base64(cluster, ("certificate-authority-data",), f"the cluster {cluster_name} {where}", named)
     _check_ca(cluster, f"the cluster {cluster_name} {where}", named)
+    problem, fix = kubeauth.proxy_problem(cluster, f"the cluster {cluster_name} {where}")
+    if problem:
+        raise _config_error(problem, named, fix)
     user_name = body.get("user")
     user = _entry(config, "users", user_name) if user_name else None
     if user_name and user is None:
@@ -464,8 +476,21 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
         raise _config_error(f"context {context} {where} names user {user_name}, which is not there (users: "
                             f"{names or 'none'})", named, "add it, or pass --context NAME of another context")
     if user:
-        _check_user(user, f"user {user_name} {where}, context {context}", named)
+        owner = f"user {user_name} {where}, context {context}"
+        _check_user(user, owner, named)
         _check_base64(user, ("client-certificate-data", "client-key-data"), f"user {user_name} {where}", named)
+        _check_auth_provider(str(user_name), user, owner, named, target.kubeconfig)
+
+
+def _check_auth_provider(name: str, user: dict, owner: str, named: Optional[str], kubeconfig: Optional[str]) -> None:
+    """The user's auth-provider as kubectl takes it (kmeshctl.kubeauth): bad input, or an
+    oidc id-token that expired with nothing to renew it (a failure, exit 1)."""
+    problem, fix = kubeauth.auth_provider_problem(name, user, owner, kubeconfig)
+    if problem:
+        raise _config_error(problem, named, fix)
+    problem, fix = kubeauth.oidc_refresh_problem(name, user, owner, kubeconfig)
+    if problem:
+        raise KubeconfigProblem(problem, fix=fix)
 
 
 def server_url_problem(server: Any) -> str:
@@ -668,6 +693,40 @@ def with_exec_credentials(config: dict, context: str, path: str, target: KubeTar
     for entry in config.get("users") or []:
         if isinstance(entry, dict) and entry.get("name") == user_name:
             entry["user"] = credentials
+            break
+    return config
+
+
+def with_oidc_token(config: dict, context: str, path: str, target: KubeTarget) -> dict:
+    """``config`` with the expired oidc id-token of ``context``'s user renewed here, within
+    --request-timeout (kmeshctl.kubeauth.renewed_id_token): the client library would ask
+    the issuer with no time limit, without checking its certificate, and let each failure
+    through as a traceback. An issuer not reached is ApiUnreachable (exit 1, as an API
+    server not reached); one that answers without a token, KubeconfigProblem. Any other
+    user: unchanged."""
+    user_name = (_entry(config, "contexts", context) or {}).get("user")
+    user = _entry(config, "users", user_name) if user_name else None
+    provider = (user or {}).get("auth-provider")
+    settings = provider.get("config") if isinstance(provider, dict) and provider.get("name") == "oidc" else None
+    if not isinstance(settings, dict) or not settings.get("refresh-token") or not kubeauth.needs_renewal(settings):
+        return config  # checked before (check_context_entries): issuer, client id, a JWT
+    issuer = shown(settings["idp-issuer-url"])
+    login = (f"log in again and set the id-token it gives (`{kubeauth.set_credentials(str(user_name), target.kubeconfig)}"
+             " --auth-provider-arg=id-token=TOKEN`), or pass --context NAME of another context")
+    whose = f"the {'expired ' if settings.get('id-token') else ''}oidc id-token of user {user_name} in kubeconfig {path} (context {context})"
+    try:
+        renewed = kubeauth.renewed_id_token(settings, target.request_timeout or None)
+    except kubeauth.IssuerFailed as err:
+        if not err.reached:
+            raise ApiUnreachable(f"cannot renew {whose}: the OIDC issuer {issuer} could not be reached ({err.reason})",
+                                 fix=f"check that the issuer is up and the user's idp-issuer-url is right, or {login}"
+                                 ) from err
+        raise KubeconfigProblem(f"cannot renew {whose}: the OIDC issuer {issuer} gave no new one ({err.reason})",
+                                fix=login) from err
+    config = copy.deepcopy(config)
+    for entry in config.get("users") or []:
+        if isinstance(entry, dict) and entry.get("name") == user_name:
+            entry["user"]["auth-provider"]["config"] = renewed
             break
     return config
 
@@ -1406,14 +1465,49 @@ class KubeClient:
         """``request``: the call that went unanswered after earlier ones were answered."""
         reason, fix = _transport_kind(err)
         after = f" to {request}, though earlier requests were answered" if request else ""
+        proxy = _proxy_used(self._api.configuration)
+        if proxy and _proxy_failed(err):  # kubectl's `proxyconnect tcp: ...`: the proxy, not the API server
+            return ApiUnreachable(f"cannot reach the Kubernetes API at {self.host} through proxy {shown(proxy)} "
+                                  f"(proxyconnect: {reason}{after}; {self.origin})",
+                                  fix=ENV_PROXY_FIX if getattr(self._api.configuration, "_proxy_from_env", False)
+                                  else PROXY_FIX)
+        through = f" through proxy {shown(proxy)}" if proxy else ""
         if reason == "i/o timeout" and self.target.request_timeout:
             return ApiUnreachable(
-                f"cannot reach the Kubernetes API at {self.host} (i/o timeout: no answer within "
+                f"cannot reach the Kubernetes API at {self.host}{through} (i/o timeout: no answer within "
                 f"{request_timeout_text(self.target.request_timeout)[len('--request-timeout '):]}{after}; {self.origin})",
                 fix="check that the cluster is up, pass --kubeconfig/--context of one that is, or wait longer "
                     "with --request-timeout DURATION")
-        return ApiUnreachable(f"cannot reach the Kubernetes API at {self.host} ({reason}{after}; {self.origin})",
-                              fix=fix)
+        return ApiUnreachable(f"cannot reach the Kubernetes API at {self.host}{through} ({reason}{after}; "
+                              f"{self.origin})", fix=fix)
+
+
+def _proxy_used(cfg: "k8s.Configuration") -> str:
+    """The proxy the requests of ``cfg`` go through: the cluster's proxy-url, else one of
+    the environment (HTTPS_PROXY ...); "" when there is none or NO_PROXY names the host."""
+    from kubernetes.client import rest
+
+    proxy = getattr(cfg, "proxy", None)
+    bypass = getattr(rest, "should_bypass_proxies", None)  # kubernetes >= 35
+    if not proxy or (bypass is not None and bypass(cfg.host, getattr(cfg, "no_proxy", None) or "")):
+        return ""
+    return SHOWN_PROXY.get(id(cfg), str(proxy))
+
+
+def _proxy_failed(err: BaseException) -> bool:
+    """The proxy itself (proxy-url, HTTPS_PROXY) was not reached: urllib3's ProxyError (http,
+    https) or PySocks' ProxyConnectionError (socks5) anywhere in ``err``'s causes."""
+    seen: set[int] = set()
+    todo: list[Any] = [err]
+    while todo:
+        cause = todo.pop()
+        if cause is None or id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if type(cause).__name__ in ("ProxyError", "ProxyConnectionError"):
+            return True
+        todo += [cause.__cause__, cause.__context__, getattr(cause, "reason", None)]
+    return False
 
 
 def _stream_lines(raw: Any) -> Iterator[bytes]:
@@ -1446,8 +1540,13 @@ def _watch_event(line: bytes, path: str) -> dict:
 # 403 gives); precheck never points at itself ("run what you are running"): its FIX gives the can-i line.
 PRECHECK_LISTS = "`kmeshctl precheck` lists what install needs"
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]>]+)")
+_SOCKS_REPLY = re.compile(r"\b0x0[1-8]: ([^'\")\]>]+)")  # PySocks' words for a SOCKS5 reply code
 UP_FIX = ("check that the cluster is up and its server address is right, or pass --kubeconfig/--context of one "
           "that is")
+PROXY_FIX = ("check that the proxy is up and the cluster's proxy-url in the kubeconfig is right, or pass "
+             "--kubeconfig/--context of another cluster")
+ENV_PROXY_FIX = ("check that the proxy is up and the environment's HTTPS_PROXY / HTTP_PROXY (and NO_PROXY) are right, "
+                 "or unset them")
 CA_FIX = ("set the cluster's certificate-authority-data (or certificate-authority) in the kubeconfig to the CA "
           "that signed the API server's certificate, or pass --kubeconfig/--context of another cluster")
 # Transport failures as kubectl (Go's net/http) words them, each with its one fix; the first that matches wins.
@@ -1492,6 +1591,10 @@ def _transport_kind(err: BaseException) -> tuple[str, str]:
     for pattern, words, fix in _TRANSPORT_KINDS:
         if pattern.search(text):
             return words, fix
+    found = _SOCKS_REPLY.search(text)
+    if found:  # the socks5 proxy was reached and tried the server for us
+        reason = found.group(1).strip()
+        return f"{reason[:1].lower() + reason[1:]}, the proxy answered", UP_FIX
     found = _ERRNO.search(text)
     if found:
         reason = found.group(1).strip()

@@ -1,0 +1,273 @@
+"""A kubeconfig user's auth-provider and a cluster's proxy-url, checked as kubectl checks
+them before the client library uses them (kmeshctl.kube.check_context_entries): the
+library crashes on a removed provider (gcp), sends no credentials for an unknown one
+(azure), and cannot tell a bad id-token from a file that is not UTF-8. Each check gives
+(problem, fix), ("", "") when there is none; kube raises them in its kinds of error."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import importlib.util
+import json
+import os
+import re
+import shlex
+import time
+from typing import Any, Optional
+
+from kmeshctl.params import shown
+
+# The auth-provider plugins kubectl (client-go) dropped in 1.26: the exec plugin that replaces each
+# and the command that writes a user of it, run with the kubeconfig it is to change ({env}).
+REMOVED_PROVIDERS = {
+    "gcp": ("gke-gcloud-auth-plugin", "install it (`gcloud components install gke-gcloud-auth-plugin`) and write "
+            "the user anew: `{env}gcloud container clusters get-credentials CLUSTER`"),
+    "azure": ("kubelogin", "convert the user: `{env}kubelogin convert-kubeconfig -l azurecli`"),
+}
+OTHER_CONTEXT = "or pass --context NAME of another context"
+_BASE64URL = re.compile(r"^[A-Za-z0-9_-]*\Z")
+
+
+def auth_provider_problem(name: str, user: dict, owner: str, kubeconfig: Optional[str]) -> tuple[str, str]:
+    """Bad input in the auth-provider of ``user`` (named ``name``; ``owner``: `user U in
+    kubeconfig F, context C`; ``kubeconfig``: the --kubeconfig typed, kept in the fix's
+    command, None when none was): one removed from kubectl (gcp, azure), one it never had,
+    an oidc one without its issuer, client id or id-token, or whose id-token is not a JWT;
+    one next to an exec plugin (kubectl allows one of them)."""
+    provider = user.get("auth-provider")
+    if provider is None:
+        return "", ""
+    if not isinstance(provider, dict):
+        return f"{owner}: auth-provider is {shape(provider)}, not a mapping (name: oidc ...)", \
+            f"fix the user in the kubeconfig, {OTHER_CONTEXT}"
+    kind = provider.get("name")
+    if isinstance(kind, str) and kind in REMOVED_PROVIDERS:
+        plugin, how = REMOVED_PROVIDERS[kind]
+        env = f"KUBECONFIG={shlex.quote(kubeconfig)} " if kubeconfig else ""
+        return f"the {kind} auth plugin has been removed ({owner}); use {plugin} (an exec credential plugin)", \
+            f"{how.format(env=env)}, {OTHER_CONTEXT}"
+    if kind != "oidc":
+        named = f"auth-provider {shown(kind)}" if isinstance(kind, str) and kind else "an auth-provider without a name"
+        return f"{owner}: {named} is not one kubectl has (its only one is oidc)", \
+            f"use an exec credential plugin (`exec:` in the user), {OTHER_CONTEXT}"
+    if user.get("exec") is not None:
+        return f"{owner}: auth-provider and exec are both set (kubectl allows one)", \
+            f"remove one of them from the user, {OTHER_CONTEXT}"
+    return _oidc_problem(provider.get("config"), owner, set_credentials(name, kubeconfig))
+
+
+def _oidc_problem(config: Any, owner: str, command: str) -> tuple[str, str]:
+    """``command``: `kubectl config set-credentials U ...`, which sets what is missing."""
+    if not isinstance(config, dict):
+        return f"{owner}: auth-provider oidc has no config (idp-issuer-url, client-id, id-token)", \
+            f"set them: `{command} --auth-provider-arg=idp-issuer-url=URL --auth-provider-arg=" \
+            f"client-id=ID`, {OTHER_CONTEXT}"
+    for key, value in (("idp-issuer-url", "URL"), ("client-id", "ID")):
+        if not config.get(key) or not isinstance(config[key], str):
+            return f"{owner}: auth-provider oidc has no {key}", \
+                f"set it: `{command} --auth-provider-arg={key}={value}`, {OTHER_CONTEXT}"
+    data, file = config.get("idp-certificate-authority-data"), config.get("idp-certificate-authority")
+    if data and not _is_base64(data):
+        return f"{owner}: idp-certificate-authority-data of auth-provider oidc is not valid base64", \
+            f"paste the issuer's CA certificate as base64 (`base64 -w0 ca.crt`), {OTHER_CONTEXT}"
+    if file and not data and not os.path.isfile(str(file)):
+        return f"{owner}: idp-certificate-authority {shown(file)} of auth-provider oidc is not a file", \
+            f"fix the path in the kubeconfig, {OTHER_CONTEXT}"
+    token = config.get("id-token")
+    if not token and not config.get("refresh-token"):  # with one, kubectl gets the first id-token
+        return f"{owner}: auth-provider oidc has no id-token (and no refresh-token to get one)", \
+            f"log in to {shown(config['idp-issuer-url'])} and set the id-token it gives: `{command} " \
+            f"--auth-provider-arg=id-token=TOKEN`, {OTHER_CONTEXT}"
+    why = jwt_problem(token) if token else ""
+    if why:
+        return f"id-token of {owner} is not a JWT ({why})", \
+            f"log in to {shown(config['idp-issuer-url'])} again and set the id-token it gives: `{command} " \
+            f"--auth-provider-arg=id-token=TOKEN`, {OTHER_CONTEXT}"
+    return "", ""
+
+
+def oidc_refresh_problem(name: str, user: dict, owner: str, kubeconfig: Optional[str]) -> tuple[str, str]:
+    """A failure (not bad input): ``user``'s oidc id-token has expired and there is no
+    refresh-token to get a new one with (kubectl's `No valid id-token, and cannot refresh
+    without refresh-token`). Call after auth_provider_problem found nothing."""
+    provider = user.get("auth-provider")
+    config = provider.get("config") if isinstance(provider, dict) and provider.get("name") == "oidc" else None
+    if not isinstance(config, dict) or config.get("refresh-token") or not jwt_expired(str(config["id-token"])):
+        return "", ""
+    return f"the oidc id-token of {owner} has expired and there is no refresh-token to renew it", \
+        f"log in to {shown(config['idp-issuer-url'])} again and set the id-token it gives: " \
+        f"`{set_credentials(name, kubeconfig)} --auth-provider-arg=id-token=TOKEN`, {OTHER_CONTEXT}"
+
+
+def jwt_problem(token: Any) -> str:
+    """Why ``token`` is not a JWT whose claims the client can read ("" when it is one):
+    three base64url parts, the middle one a JSON object whose exp, if any, is a number."""
+    parts = str(token).split(".")
+    if len(parts) != 3:
+        return f"{len(parts)} part{'s' if len(parts) != 1 else ''}, not 3 separated by dots"
+    if not all(_BASE64URL.match(part) for part in parts):
+        return "a part is not base64url (A-Z a-z 0-9 - _)"
+    claims = _claims(parts[1])
+    if claims is None:
+        return "its middle part is not base64url of a JSON object"
+    expiry = claims.get("exp")
+    if expiry is not None and (isinstance(expiry, bool) or not isinstance(expiry, (int, float))):
+        return "its exp claim is not a number"
+    return ""
+
+
+def _is_base64(data: Any) -> bool:
+    try:
+        base64.b64decode(str(data), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def needs_renewal(config: dict) -> bool:
+    """The oidc auth-provider ``config`` has no id-token, or one whose exp has passed."""
+    return not config.get("id-token") or jwt_expired(str(config["id-token"]))
+
+
+def jwt_expired(token: str) -> bool:
+    """A JWT (see jwt_problem) whose exp has passed (False for what is not a JWT)."""
+    parts = token.split(".")
+    claims = (_claims(parts[1]) if len(parts) == 3 else None) or {}
+    return isinstance(claims.get("exp"), (int, float)) and claims["exp"] <= time.time()
+
+
+def _claims(part: str) -> Optional[dict]:
+    if len(part) % 4 == 1:
+        return None  # no base64 text is this long
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode("utf-8"))
+    except (binascii.Error, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def set_credentials(user: str, kubeconfig: Optional[str]) -> str:
+    """`kubectl config set-credentials U [--kubeconfig F]` (one file: kubectl's flag takes no list)."""
+    where = ["--kubeconfig", kubeconfig] if kubeconfig and os.pathsep not in kubeconfig else []
+    return shlex.join(["kubectl", "config", "set-credentials", user, *where])
+
+
+# The proxy schemes kubectl takes in a cluster's proxy-url (client-go: http, https, socks5).
+PROXY_SCHEMES = ("http", "https", "socks5")
+
+
+def proxy_problem(cluster: dict, owner: str) -> tuple[str, str]:
+    """Bad input in the cluster's proxy-url: not text, a scheme kubectl does not take, no host."""
+    from urllib.parse import urlsplit
+
+    proxy = cluster.get("proxy-url")
+    if proxy is None or proxy == "":
+        return "", ""
+    fix = f"write proxy-url as http://HOST:PORT, https://HOST:PORT or socks5://HOST:PORT, {OTHER_CONTEXT}"
+    if not isinstance(proxy, str):
+        return f"{owner}: proxy-url is {shape(proxy)}, not a URL", fix
+    try:
+        parts = urlsplit(proxy)
+    except ValueError:
+        return f"{owner}: proxy-url {shown(proxy)} is not a URL", fix
+    try:
+        port = parts.port
+    except ValueError:
+        return f"{owner}: proxy-url {shown(proxy)} has a port that is not a number from 1 to 65535", fix
+    if parts.scheme.lower() not in PROXY_SCHEMES:
+        what = f"scheme {shown(parts.scheme)}" if parts.scheme and "://" in proxy else "no scheme"
+        return f"{owner}: proxy-url {shown(proxy)} has {what} (kubectl takes http, https, socks5)", fix
+    if not parts.hostname or port == 0:
+        return f"{owner}: proxy-url {shown(proxy)} has no host" if not parts.hostname else \
+            f"{owner}: proxy-url {shown(proxy)} has port 0", fix
+    if parts.scheme.lower() == "socks5" and importlib.util.find_spec("socks") is None:
+        return f"{owner}: proxy-url {shown(proxy)} needs the PySocks package, which is not installed", \
+            f"install it (`pip install PySocks`), {OTHER_CONTEXT}"
+    return "", ""
+
+
+def shape(value: Any) -> str:
+    """What a kubeconfig value is, in words (`a mapping`, `a number`), never its repr."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "text" if isinstance(value, str) else "not text"
+
+
+class IssuerFailed(Exception):
+    """The OIDC issuer did not renew an id-token: ``reached`` False when it was not reached
+    (``reason`` in kubectl's transport words), True when it answered without a token."""
+
+    def __init__(self, reason: str, reached: bool) -> None:
+        super().__init__(reason)
+        self.reason, self.reached = reason, reached
+
+
+def renewed_id_token(config: dict, timeout: Optional[float]) -> dict:
+    """The oidc auth-provider ``config`` with its expired id-token renewed as kubectl renews
+    it: the issuer's discovery document names its token endpoint, which is given the
+    refresh-token (and the client's id and secret); the new tokens replace the old (in
+    memory: the kubeconfig file is not written). Each request ends within ``timeout``
+    seconds (None: no limit); the issuer's CA is idp-certificate-authority(-data), else
+    the system's. IssuerFailed when it is not reached or gives no id_token."""
+    import urllib3
+
+    pool = urllib3.PoolManager(timeout=urllib3.Timeout(total=timeout), retries=urllib3.Retry(2, read=0,
+                                                                                              redirect=3),
+                               **_issuer_tls(config))
+    issuer = str(config["idp-issuer-url"]).rstrip("/")
+    discovery = _issuer_json(pool, "GET", f"{issuer}/.well-known/openid-configuration", {}, {})
+    endpoint = discovery.get("token_endpoint")
+    if not isinstance(endpoint, str) or not endpoint:
+        raise IssuerFailed("its discovery document names no token_endpoint", reached=True)
+    form = {"grant_type": "refresh_token", "refresh_token": str(config["refresh-token"])}
+    headers = {}
+    if config.get("client-secret"):
+        headers = urllib3.make_headers(basic_auth=f"{config['client-id']}:{config['client-secret']}")
+    else:
+        form["client_id"] = str(config["client-id"])
+    answer = _issuer_json(pool, "POST", endpoint, form, headers)
+    if not isinstance(answer.get("id_token"), str) or jwt_problem(answer["id_token"]):
+        raise IssuerFailed("its token endpoint gave no id_token that is a JWT", reached=True)
+    return {**config, "id-token": answer["id_token"], "refresh-token": answer.get("refresh_token") or
+            config["refresh-token"]}
+
+
+def _issuer_tls(config: dict) -> dict:
+    """The CA of the issuer's TLS, as urllib3 arguments (none: the system's)."""
+    if config.get("idp-certificate-authority-data"):
+        return {"ca_cert_data": base64.b64decode(str(config["idp-certificate-authority-data"])).decode("utf-8",
+                                                                                                      "replace")}
+    if config.get("idp-certificate-authority"):
+        return {"ca_certs": str(config["idp-certificate-authority"])}
+    return {}
+
+
+def _issuer_json(pool: Any, method: str, url: str, form: dict, headers: dict) -> dict:
+    """One request to the issuer, its JSON object answer; IssuerFailed otherwise."""
+    import urllib3
+
+    from kmeshctl.kube import body_line, transport_reason
+
+    try:
+        if method == "GET":
+            response = pool.request("GET", url, headers={"Accept": "application/json"})
+        else:
+            response = pool.request_encode_body("POST", url, fields=form, encode_multipart=False,
+                                                headers={**headers, "Accept": "application/json"})
+    except (urllib3.exceptions.HTTPError, ValueError) as err:  # ValueError: a URL urllib3 cannot use
+        raise IssuerFailed(transport_reason(err), reached=False) from err
+    try:
+        data = json.loads(response.data)
+    except ValueError:
+        data = None
+    if response.status != 200 or not isinstance(data, dict):
+        said = body_line(response.data) or "no message"
+        raise IssuerFailed(f"{method} {url} was answered HTTP {response.status}: {said}", reached=True)
+    return data
