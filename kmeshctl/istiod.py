@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Callable, Optional, TypeVar
 
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.kube import KubeClient
-from kmeshctl.params import shown
+from kmeshctl.kube import ApiError, KubeClient
+from kmeshctl.params import check_xds_address, shown
 
 XDS_PORT = 15012
 
@@ -98,10 +98,12 @@ def istiod_services(client: KubeClient) -> list[dict]:
 
 
 def _all_services(client: KubeClient) -> list[dict]:
-    """The Services of every namespace ([] when they may not be listed cluster-wide)."""
+    """The Services of every namespace ([] when the API server refuses to list them
+    cluster-wide). A cluster that does not answer is its error (ApiUnreachable...): an
+    empty list would read as "no istiod in the cluster", which nobody looked at."""
     try:
         return client.list("v1", "Service")
-    except KmeshctlError:
+    except ApiError:
         return []
 
 
@@ -162,6 +164,46 @@ def _named_service(client: KubeClient, address: str) -> Optional[tuple[str, str,
     if found is None or not port.isdigit() or client.get("v1", "Namespace", found.group(3)) is None:
         return None
     return found.group(1), found.group(3), int(port), False
+
+
+# The ports of Istio's istiod Services that are not xDS over TLS (its chart's names), known
+# without a cluster: 15010 (plain-text xDS) is refused by every check already (kmeshctl.params).
+ISTIOD_OTHER_PORTS = {443: "https-webhook", 15014: "http-monitoring"}
+
+
+def check_xds_address_offline(address: str, istio_namespace: str, flag: str = "--xds-address") -> None:
+    """What check_xds_service refuses of a cluster Service's address that no cluster is
+    needed to know (render, a dry run with no cluster): a name istiod's certificate does
+    not carry (NAME.NAMESPACE.svc.cluster.local, or NAME.ISTIO_NAMESPACE with no `.svc`)
+    and a port of Istio's istiod Service (`istiod`, `istiod-<revision>`) that is not its
+    xDS port (ISTIOD_OTHER_PORTS). XdsAddressRefused in check_xds_service's words, its one
+    address the Service's DNS name at port 15012; anything else passes (the cluster is
+    what would judge it), as does an address of a bad form (check_xds_address words that)."""
+    try:
+        check_xds_address(address, flag)
+    except UsageError:
+        return
+    host, _, port = address.rpartition(":")
+    named = cluster_service(address)
+    if named is None:
+        found = _SERVICE_NAMESPACE_HOST.match(host.lower())
+        if found is None or found.group(3) != istio_namespace or not port.isdigit():
+            return
+        named = (found.group(1), found.group(3), int(port))
+    name, namespace, number = named
+    fixed = number if number not in ISTIOD_OTHER_PORTS or not _istiod_named(name) else XDS_PORT
+    dns = f"{name}.{namespace}.svc:{fixed}"
+    if fixed != number:
+        raise XdsAddressRefused(f"{flag} {address}: port {number} of Service {namespace}/{name} "
+                                f"({ISTIOD_OTHER_PORTS[number]}) is not istiod's xDS port ({XDS_PORT}, TLS)", [dns])
+    if not host.lower().rstrip(".").endswith(".svc"):
+        raise XdsAddressRefused(f"{flag} {address}: istiod's certificate names the Service by its DNS name "
+                                f"{dns.rpartition(':')[0]}, not {host} (the agents' TLS check would fail)", [dns])
+
+
+def _istiod_named(name: str) -> bool:
+    """Named as Istio names istiod's Service: `istiod`, `istiod-<revision>`."""
+    return name == "istiod" or name.startswith("istiod-")
 
 
 def check_xds_service(client: KubeClient, address: str, flag: str = "--xds-address",

@@ -9,7 +9,9 @@ from the first signal of the run.
 A cleanup that must not be cut short (what a stopped `sandbox up` made, removed; the
 demo's weights, put back) runs in a `finishing` block: one signal there is recorded and
 waits for its end; only the one after it stops the cleanup at once, and the run's line
-then says what it left.
+then says what it left. A step a signal must not split (the stop's line and its record,
+`sandbox up`'s claim of its name and the flag that it holds it) runs in a `held` block: a
+signal there is handled at its end.
 
 Once the command's work is done and its exit code decided, the process still has
 Python's own exit ahead (threads joined, atexit calls run, output flushed: 180 to 460 ms
@@ -83,6 +85,8 @@ _open: list[int] = []
 
 
 def _on_signal(signum: int, _frame: object) -> None:
+    if _holds(signum):
+        return  # handled (recorded, raised) at the held block's end
     _of_run.append(int(signum))
     if _finishing and _finishing[-1].spares(int(signum)):
         return  # recorded: the cleanup goes on, the stop comes at its end
@@ -234,26 +238,72 @@ def said() -> bool:
 def say(message: str) -> None:
     """`Error: MESSAGE` on stderr, the one line of a stopped command (it names the stop),
     with what the run leaves (leaves) when MESSAGE does not say it, recorded so that none
-    is said after it; straight to the descriptor when the stream fails (closed, or in the
-    middle of a write the signal interrupted)."""
+    is said after it; straight to the descriptor when the stream fails (closed). A signal
+    while it is said (held) is handled once it is said and recorded: no line twice."""
     global _said
     if _left and _left not in message:  # what the run leaves, whichever command's wording
         message = f"{message}; {_left}"
     line = f"Error: {message}\n"
-    try:
-        sys.stdout.flush()
-    except BaseException:  # noqa: BLE001 (a pipe gone, a flush under way, a second signal: the line still goes)
-        pass
-    try:
-        sys.stderr.write(line)
-        sys.stderr.flush()
-    except BaseException:  # noqa: BLE001 (a second signal mid-write, e.g. timeout's to the group, loses no line)
+    # Signals held while it is written and recorded: a second one (timeout's to the group, a
+    # Ctrl-C pressed again) raises once it is said, which would otherwise write it twice (raised
+    # as the write returned, the fallback wrote it again) or have the next handler say one more.
+    with held():
         try:
-            os.write(2, line.encode())
-        except OSError:
+            sys.stdout.flush()
+        except BaseException:  # noqa: BLE001 (a pipe gone, a flush under way: the line still goes)
             pass
-    # Recorded once written: a signal that cut the write short leaves it to be said again.
-    _said = True
+        try:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+        except BaseException:  # noqa: BLE001 (a stream that fails, a write under way: the descriptor)
+            try:
+                os.write(2, line.encode())
+            except OSError:
+                pass
+        _said = True
+
+
+# How many held blocks are open, and the signals that came in them (handled at the end of
+# the outermost one). Not a blocked signal mask: a signal for the process then goes to
+# another thread, and Python runs its handler on the main thread all the same.
+_holding = 0
+_held_signals: list[int] = []
+
+
+def _holds(signum: int) -> bool:
+    """Whether a held block is open: ``signum`` is then handled at its end."""
+    if _holding:
+        _held_signals.append(int(signum))
+    return bool(_holding)
+
+
+class held:  # noqa: N801 (a context manager: `with held():`)
+    """Around a step a stop must not split (a line and its record, a claim and its result):
+    a signal in it is handled at its end, by the handler then in place (a Stopped raised
+    there, or stop_at_once's exit). On the main thread only (only there do handlers run)."""
+
+    def __enter__(self) -> held:
+        global _holding
+        self._main_thread = on_main_thread()
+        if self._main_thread:
+            _holding += 1
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        global _holding
+        if not self._main_thread:
+            return
+        _holding -= 1
+        if _holding or not _held_signals:
+            return
+        signums = list(_held_signals)
+        _held_signals.clear()
+        for signum in signums:
+            handler = _signal.getsignal(signum)
+            if callable(handler):
+                handler(signum, None)
+            elif handler == _signal.SIG_DFL:  # the caller's default put back meanwhile: what it does
+                _signal.raise_signal(signum)
 
 
 def say_once(stop: Stopped) -> None:
@@ -360,6 +410,8 @@ def stop_at_once() -> None:
     (say_once) and exits at once with the run's code, rather than raise where nothing
     catches it."""
     def exit_now(signum: int, _frame: object) -> None:
+        if _holds(signum):
+            return  # a line being said: at its end
         _of_run.append(int(signum))
         stop = _run_first() or Stopped(signum)
         try:

@@ -131,6 +131,7 @@ def custom_objects(objs: list[dict], kubernetes_version: str) -> list[dict]:
 class CrdVersion:
     schema: dict
     served: bool
+    source: str = ""  # where the CRD came from when the user gave it (`--crd-file crds.yaml`), for messages
 
 
 class CrdSchemas:
@@ -151,15 +152,16 @@ class CrdSchemas:
     @classmethod
     def from_files(cls, paths: list[Path]) -> "CrdSchemas":
         """YAML files (multi-document, or a List) holding CustomResourceDefinitions."""
-        crds: list[dict] = []
+        versions: dict[GVK, CrdVersion] = {}
         for path in paths:
             found = [doc for doc in _load_yaml_documents(path) if doc.get("kind") == "CustomResourceDefinition"]
             if not found:
                 raise UsageError(f"--crd-file {path}: holds no CustomResourceDefinition; pass the Istio CRDs file")
             for crd in found:
                 _check_crd_shape(path, crd)
-            crds.extend(found)
-        return cls.from_crd_objects(crds)
+            for crd in found:
+                versions.update(_crd_versions(crd, f"--crd-file {path}"))
+        return cls(versions)
 
     def get(self, gvk: GVK) -> CrdVersion | None:
         return self._versions.get(gvk)
@@ -216,7 +218,7 @@ def _check_crd_shape(path: Path, crd: dict) -> None:
                              "file") from err
 
 
-def _crd_versions(crd: dict) -> dict[GVK, CrdVersion]:
+def _crd_versions(crd: dict, source: str = "") -> dict[GVK, CrdVersion]:
     spec = crd.get("spec", {})
     group, kind = spec.get("group"), spec.get("names", {}).get("kind")
     found: dict[GVK, CrdVersion] = {}
@@ -225,7 +227,7 @@ def _crd_versions(crd: dict) -> dict[GVK, CrdVersion]:
             raise KmeshctlError("CRDs must be given as API JSON (camelCase keys), not as client model dicts")
         schema = version.get("schema", {}).get("openAPIV3Schema")
         if group and kind and schema is not None:
-            found[(group, version["name"], kind)] = CrdVersion(schema, bool(version.get("served", False)))
+            found[(group, version["name"], kind)] = CrdVersion(schema, bool(version.get("served", False)), source)
     return found
 
 
@@ -297,7 +299,10 @@ def _custom_resource_problems(obj: dict, kubernetes_version: str, crds: CrdSchem
         meta, {"$ref": _OBJECT_META_REF}, _kubernetes_registry(kubernetes_version), prefix="metadata"
     )
     body = {k: v for k, v in obj.items() if k not in _IMPLICIT_ROOT_FIELDS}
-    yield from _schema_problems(body, _structural_schema(crd_version.schema), None, draft4=True)
+    # a value the user's own CRD file refuses: maybe the file is not the cluster's (an edited or older copy)
+    note = f" (the CRD schema of {crd_version.source})" if crd_version.source else ""
+    for problem in _schema_problems(body, _structural_schema(crd_version.schema), None, draft4=True):
+        yield problem + note
     yield from _unknown_fields(body, crd_version.schema, "")
 
 
@@ -334,14 +339,33 @@ def _error_message(error: jsonschema.ValidationError) -> str:
         declared = error.schema.get("properties", {})
         unknown = ", ".join(repr(k) for k in error.instance if k not in declared)
         return f"unknown field {unknown}"
-    return _one_line(error.message)
+    described = _described(error.instance)
+    if described is None:
+        return _one_line(error.message)
+    if error.validator == "type":  # `an object, not of type string`
+        types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        return f"{described}, not of type {' or '.join(str(t) for t in types)}"
+    # jsonschema's messages start with the value's repr: an object's or a list's is no message
+    return _one_line(described + error.message[len(repr(error.instance)):]) \
+        if error.message.startswith(repr(error.instance)) else _one_line(error.message)
+
+
+def _described(value: Any) -> str | None:
+    """What an object or a list is called in a message (never its repr, which may be the
+    whole spec); None for a scalar (shown as jsonschema quotes it)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return None
 
 
 def _unknown_fields(instance: Any, schema: dict, path: str) -> Iterator[str]:
     """Fields the structural schema does not declare (strict field validation)."""
     if schema.get("x-kubernetes-preserve-unknown-fields") and not schema.get("properties"):
         return
-    if isinstance(instance, dict):
+    # a value of another type than declared is reported as such: its fields are not also "unknown"
+    if isinstance(instance, dict) and schema.get("type", "object") == "object":
         yield from _unknown_object_fields(instance, schema, path)
     elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
         for index, item in enumerate(instance):

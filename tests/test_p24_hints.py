@@ -40,8 +40,9 @@ FLAG = re.compile(r"(?<![\w/`-])(--?[A-Za-z][\w-]*)")
 
 
 @pytest.fixture
-def offline(tmp_path: Path, monkeypatch, no_env) -> None:  # noqa: F811
-    """No cluster configured: no ~/.kube/config, no $KUBECONFIG (a hint never asks one)."""
+def offline(tmp_path: Path, monkeypatch, no_env, state_root) -> None:  # noqa: F811
+    """No cluster configured: no ~/.kube/config, no $KUBECONFIG (a hint never asks one); no
+    sandbox but the test's own (the machine's sandboxes change the kubectl-word hints)."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 

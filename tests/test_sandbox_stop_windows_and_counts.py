@@ -78,16 +78,22 @@ def _stop_at_call(real: Callable[..., Any], number: int, after: bool = False) ->
 # ------------------------------------------------------------------ 1. a stop during up
 
 
+def _host_untouched(*_a: Any) -> None:
+    raise AssertionError("the stop did not come before up began making the sandbox")
+
+
 _REPLACE = os.replace
+_LINK = os.link
 
 
 @pytest.mark.parametrize("where", ["record-rename", "after-record", "manifests", "sources", "create",
                                    "check", "ready-save"])
 def test_a_stop_at_any_moment_of_up_leaves_no_record(where: str, state_root, no_host, monkeypatch) -> None:
-    if where == "record-rename":  # inside the first save: its temporary file made, not renamed yet
-        monkeypatch.setattr(state_mod.os, "replace", _stop_at_call(_REPLACE, 1))
-    elif where == "after-record":  # the record saved, nothing else yet (the finding's window)
-        monkeypatch.setattr(state_mod.SandboxState, "save", _stop_at_call(state_mod.SandboxState.save, 1, after=True))
+    monkeypatch.setattr(sb, "_create", _host_untouched)  # a stop that did not come: nothing made on the host
+    if where == "record-rename":  # inside the claim (the first record): its temporary file made, not linked yet
+        monkeypatch.setattr(state_mod.os, "link", _stop_at_call(_LINK, 1))
+    elif where == "after-record":  # the record claimed, nothing else yet (the finding's window): the step after it
+        monkeypatch.setattr(sb.shutil, "rmtree", _stop_at_call(sb.shutil.rmtree, 1))
     elif where == "manifests":
         monkeypatch.setattr(sb.yaml, "safe_dump_all", _stop)
     elif where == "sources":
@@ -98,8 +104,8 @@ def test_a_stop_at_any_moment_of_up_leaves_no_record(where: str, state_root, no_
         monkeypatch.setattr(sb, "_create", lambda *_a: None)
         if where == "check":
             monkeypatch.setattr(sb, "_check_not_stopped", _stop)
-        else:  # the save that records the sandbox ready, stopped after its rename
-            monkeypatch.setattr(state_mod.os, "replace", _stop_at_call(_REPLACE, 2, after=True))
+        else:  # the save that records the sandbox ready (the first after the claim), stopped after its rename
+            monkeypatch.setattr(state_mod.os, "replace", _stop_at_call(_REPLACE, 1, after=True))
     with pytest.raises(KeyboardInterrupt):
         sb.up(NAME, manifests_mod.default_files(), plan=_plan())
     assert not state_mod.state_dir(NAME).exists(), list(state_mod.state_dir(NAME).rglob("*"))
@@ -274,7 +280,9 @@ def test_a_stop_after_downs_work_says_removed_then_the_stop(state_root, no_env, 
     monkeypatch.setattr(sb, "down", down_then_stopped)
     code, out, err = cli(capsys, "sandbox", "down", "--name", NAME)
     assert code == 143 and out.strip() == f"Sandbox {NAME} removed.", (out, err)
-    assert err.strip().splitlines()[-1] == "Error: stopped by SIGTERM" and "half-removed" not in err, err
+    # pass 29: the line says the work was done (a script reading 143 knows it is removed)
+    assert err.strip().splitlines()[-1] == f"Error: stopped by SIGTERM: sandbox {NAME} was removed", err
+    assert "half-removed" not in err, err
 
 
 def test_a_stop_before_downs_work_is_done_still_says_half_removed(state_root, no_env, no_host, capsys,

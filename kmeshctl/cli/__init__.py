@@ -120,7 +120,8 @@ def version(
         raise failure or KmeshctlError(report["clusterError"])
     if report["clusterError"]:  # exit 0: no cluster is configured at all, so none was asked
         why = report["clusterError"].removeprefix("no cluster configured: ")  # the line says it once
-        typer.echo(f"Cluster: none configured ({why})", err=True)
+        if not target.quiet:  # -q: no line on stderr but errors
+            typer.echo(f"Cluster: none configured ({why})", err=True)
     elif report["cluster"] is not None:
         cluster = report["cluster"]
         typer.echo(f"Cluster: {cluster['server']}")
@@ -401,14 +402,17 @@ def main() -> None:
 
 
 def _launched_by_a_script() -> bool:
-    """The program is a script file that imported this main to run it: a console script
-    under any name (pip's, a copy, a wrapper named kmeshctl-dev), not only one named
-    kmeshctl (_launched_as_kmeshctl). Without this, such a program's main put Python's
-    own handlers back once the command returned, and a signal in Python's exit after the
-    result (100s of ms on a loaded machine) ended it with 128+N and no line. A program
-    that calls main from code of its own (`python -c`, a test) is not the program."""
+    """The program is a script that imported this main to run it: a console script under
+    any name (pip's, a copy, a wrapper named kmeshctl-dev), not only one named kmeshctl
+    (_launched_as_kmeshctl), or `python -c 'from kmeshctl.cli import main; main()'` (a
+    wrapper script of a checkout). Without this, such a program's main put Python's own
+    handlers back once the command returned, and a signal after the result (saying its
+    line, or in Python's exit: 100s of ms on a loaded machine) ended it with a traceback,
+    or 128+N and no line. A program that calls a main of its own (a test: pytest's) is not
+    the program."""
     launcher = sys.modules.get("__main__")
-    return bool(getattr(launcher, "__file__", None)) and getattr(launcher, "main", None) is main
+    from_code = bool(getattr(launcher, "__file__", None)) or "-c" in getattr(sys, "orig_argv", ())
+    return from_code and getattr(launcher, "main", None) is main
 
 
 def _exit_code(code: object, stop: stopping.Stopped | None) -> object:

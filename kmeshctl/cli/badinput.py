@@ -143,7 +143,20 @@ def bad_value_line(err: _click.exceptions.BadParameter, args: Sequence[str]) -> 
     close = _closest_choices(param, value)
     if close and want:  # `-o JSON`, `-o jsn`, `--output=yml`: the closest names first, as every closed list
         return f"{given}: {_problem(err, param)}; did you mean {' or '.join(close)}? (use {want})"
-    return f"{given}: {_problem(err, param)}" + (f"; use {want}" if want else "")
+    return f"{given}: {_problem(err, param)}" + (f"; use {want}" if want else "") + _names_output(err, value)
+
+
+def _names_output(err: _click.exceptions.BadParameter, value: Optional[str]) -> str:
+    """kubectl's `-o name` on a command whose -o has no name form: its -o json, for scripts
+    (option_hints.json_names_hint); "" for any other value."""
+    from kmeshctl.cli.option_hints import json_names_hint
+
+    param, ctx = err.param, err.ctx
+    if value != "name" or ctx is None or param is None or "-o" not in param.opts:
+        return ""
+    name = " ".join(ctx.command_path.split()[1:])
+    read = json_names_hint(name, ctx.command, [])
+    return f"; it has no name form (kubectl's -o name){read}" if read else ""
 
 
 CHOICE_CLOSENESS = 0.7  # difflib ratio, case ignored: `jsn`, `yml`, `JSON`, `tabel`; not `xml` for yaml
@@ -339,8 +352,9 @@ def name_typed_flags(message: str, contexts: Sequence[_click.Context], args: Seq
 
 # ------------------------------------------------------------------ kubectl's flags on a command without them
 
-# (command path words, flag) -> what that command does instead; {flag} is the flag as typed.
-COMMAND_HABITS: dict[tuple[str, str], str] = {
+# (command path words, flag) -> what that command does instead; {flag} is the flag as typed;
+# or a function of (the flag, the words typed) that says it from the value typed.
+COMMAND_HABITS: dict[tuple[str, str], Any] = {
     ("uninstall", "--ignore-not-found"): "; uninstall is already idempotent (what is not found is skipped, exit 0): "
                                          "leave {flag} out",
     ("uninstall", "--wait"): "; uninstall always waits for each object to go (each node's agent cleans up as it "
@@ -386,6 +400,8 @@ def command_habit_hint(command_path: str, typed: str, args: Sequence[str] = ()) 
     words = " ".join(command_path.split()[1:])
     flag = typed.partition("=")[0]
     hint = COMMAND_HABITS.get((words, flag), "")
+    if callable(hint):
+        return hint(flag, list(args))
     if "{without}" in hint:  # the line typed less the flag and its value; {waypoint}: its --name;
         # {namespace}: its -n, else the one it would use; {cluster}: the kubeconfig flags typed, for kubectl;
         # {typed}: the flag's value typed (TAG: none); {revision}: that value as an istiod Service's suffix;
@@ -592,6 +608,10 @@ COMMAND_HABITS[("waypoint apply", "--enroll-namespace")] = (
 COMMAND_HABITS[("waypoint delete", "--all")] = (
     "; waypoint delete removes the one waypoint --name names (never all at once): `kmeshctl waypoint list -A` "
     "lists them")
+COMMAND_HABITS[("disable-ns", "--overwrite")] = (
+    "; disable-ns needs no {flag} (kubectl label's; enable-ns's moves a namespace from another data plane): it "
+    "removes only kmesh's label, leaves another data plane's as it is and puts back one enable-ns --overwrite "
+    "replaced; leave {flag} out, `{without}`")
 COMMAND_HABITS[("uninstall", "--purge")] = ("; uninstall always removes everything kmeshctl installed (istioctl's "
                                            "--purge): leave {flag} out")
 

@@ -30,6 +30,7 @@ from kmeshctl.cli.common import (MAX_TIMEOUT_S, OutputFormat, app, check_namespa
 from kmeshctl.cli.common import output_option
 from kmeshctl.cli.render import (
     check_crd_files,
+    check_offline_xds_address,
     ClusterIdOption,
     CrdFileOption,
     EnableBpfLogOption,
@@ -54,7 +55,7 @@ from kmeshctl.cli.render import (
 )
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import (PRECHECK_LISTS, ApiError, ApiUnreachable, KubeClient, NoClusterConfigured,
-                           connect_reachable, is_can_i_pointer, object_ref)
+                           cluster_configured, connect_reachable, is_can_i_pointer, object_ref)
 from kmeshctl.params import (
     counted,
     DEFAULT_IMAGE,
@@ -296,6 +297,8 @@ def istiods_cluster_id_quickly(istio_namespace: str) -> Optional[str]:
 def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, crd_file: Optional[list],
           dry_run: bool) -> installer.InstallPlan:
     """installer.plan_install; a suggested command instead carries every flag typed that it takes."""
+    if dry_run and xds_address is not None and not cluster_configured(run_options()):  # offline: no cluster judges it
+        check_offline_xds_address(["install"], xds_address, options["istio_namespace"])
     try:
         return installer.plan_install(xds_address, cluster_id, options, crd_file, dry_run, run_options())
     except installer.DryRunClusterUnreachable as error:

@@ -18,7 +18,7 @@ from kmeshctl.cli.badinput import source_name
 from kmeshctl.cli.cmdline import with_value_replaced
 from kmeshctl.errors import UsageError
 from kmeshctl.namespaces import DNS1123_RULE
-from kmeshctl.params import DNS1123_LABEL_RE, given_text, meant_namespace
+from kmeshctl.params import DNS1123_LABEL_RE, given_text, meant_namespace, shown
 
 _SUBDOMAIN = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 SUBDOMAIN_RULE = ("an RFC 1123 subdomain: at most 253 lower-case letters, digits, '-' or '.', starting and "
@@ -117,11 +117,43 @@ def _check(flag: str, value: str, kind: str, pattern: re.Pattern[str], rule: str
 
 
 def check_namespace_words(what: str, names: Iterable[str]) -> None:
-    """Namespace names given as words (`enable-ns NAME...`): a UsageError for the first
-    that is no RFC 1123 label, offering the name it most likely means (`ns/foo` -> foo)
-    with the line to paste, else an example."""
-    for name in names:
-        _check(what, name, NAMESPACE_KIND, DNS1123_LABEL_RE, DNS1123_RULE, "default")
+    """Namespace names given as words (`enable-ns NAME...`): a UsageError naming those
+    that are no RFC 1123 label, offering the names they most likely mean (`ns/foo` ->
+    foo, `a,b` -> a b: meant_words) with the line to paste, every one of them mended;
+    one that means nothing is named alone, with an example (the line would fail pasted)."""
+    names = list(names)
+    bad = list(dict.fromkeys(name for name in names if not DNS1123_LABEL_RE.match(name)))
+    meant = {name: meant_words(name) for name in bad}
+    hopeless = [name for name in bad if meant[name] is None]
+    if hopeless:
+        _check(what, hopeless[0], NAMESPACE_KIND, DNS1123_LABEL_RE, DNS1123_RULE, "default")
+    if not bad:
+        return
+    rule = f"not {'a valid namespace name' if len(bad) == 1 else 'valid namespace names'} ({DNS1123_RULE})"
+    said = " and ".join(" ".join(meant[name] or ()) for name in bad)
+    line = _words_replaced(cmdline.ARGS, {name: meant[name] or [] for name in bad})
+    raise UsageError(f"{what}{'s' if len(bad) > 1 else ''} {' and '.join(shown(n) for n in bad)}: {rule}; "
+                     f"did you mean {said}? `{shlex.join(['kmeshctl', *line])}`")
+
+
+def meant_words(value: str) -> list[str] | None:
+    """The namespace names ``value`` most likely means (meant_namespace), a comma-separated
+    list (`a,b`: the arguments are words) as one name each; None when some part means none."""
+    parts = [part for part in value.split(",") if part] if "," in value else [value]
+    if not parts:
+        return None
+    found = [part if DNS1123_LABEL_RE.match(part) else meant_namespace(part) for part in parts]
+    return None if any(name is None for name in found) else list(dict.fromkeys(found))  # type: ignore[arg-type]
+
+
+def _words_replaced(args: list[str], meant: dict[str, list[str]]) -> list[str]:
+    """``args`` with each word before `--` that is a key of ``meant`` given as its words
+    instead: the line a user meant, every name mended at once."""
+    end = cmdline.separator_at(args)
+    kept: list[str] = []
+    for word in args[:end]:
+        kept += meant[word] if word in meant else [word]
+    return kept + list(args[end:])
 
 
 def meant_line(value: str, meant: str) -> str:

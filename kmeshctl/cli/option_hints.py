@@ -51,10 +51,20 @@ def flag_example(param: Optional[_click.Parameter]) -> str:
     if named:
         return named
     if isinstance(default, bool) or default is None or default == "":
-        return ""
+        return _help_example(param)
     if isinstance(default, (int, float)):
         return f"{default:g}"
     return str(getattr(default, "value", default))
+
+
+# The first value of a help's `e.g. 90/10,50/50` (to a comma, a space, `;` or `)`).
+_HELP_EXAMPLE = re.compile(r"\be\.g\. ([^\s,;()]+)")
+
+
+def _help_example(param: _click.Parameter) -> str:
+    """The value a flag's help gives as its example (--weights: `e.g. 90/10,50/50` -> 90/10), else ""."""
+    found = _HELP_EXAMPLE.search(str(getattr(param, "help", "") or ""))
+    return found.group(1) if found else ""
 
 
 def _context_example() -> str:
@@ -852,8 +862,9 @@ def _namespaces_as_arguments_hint(typed: str) -> str:
             words[i] = word[len(typed) + 1:] if word.startswith(typed + "=") else word[2:]
         else:
             continue
-        if i < len(words) and words[i] in words[i + 1:]:  # `enable-ns -n foo foo`: foo once
-            del words[i]
+        if i < len(words):  # kubectl's `-n a,b`: each a word; `enable-ns -n foo foo`: foo once
+            named = [part for part in words[i].split(",") if part] or [words[i]]
+            words[i:i + 1] = [name for name in dict.fromkeys(named) if name not in words[i + 1:]]
         break
     return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *words])}`"
 
@@ -873,6 +884,8 @@ WAITS = {
     "sandbox list": "reads this machine's sandbox records once and waits for nothing",
     "sandbox status": "shows the sandbox's state once, it does not wait or watch",
     "waypoint delete": "waits for each object to go by itself (--timeout DURATION bounds the wait)",
+    "uninstall": "waits for each object to go by itself, each node's agent cleaning up as it stops (--timeout "
+                 "DURATION bounds the wait)",
     "node run": "runs the node agent in the foreground until it is stopped",
     "waypoint envoy": "runs Envoy in the foreground until it is stopped, once the controller's socket is there "
                       "(--socket-wait bounds that wait)",
@@ -895,18 +908,19 @@ DRY_RUN_INSTEAD = {
 }
 
 
-def _typed_less(flag: str, valued: bool) -> list[str]:
-    """The words typed (cmdline.ARGS) without ``flag`` (`FLAG`, `FLAG=VALUE`, and when
-    ``valued`` the word after a bare FLAG that is no flag); nothing after `--` is touched."""
-    words = list(cmdline.ARGS)
+def _typed_less(flag: str, valued: bool, typed: Optional[list[str]] = None) -> list[str]:
+    """The words typed (cmdline.ARGS, else ``typed``) without ``flag`` (`FLAG`, `FLAG=VALUE`, and
+    when ``valued`` the word after a bare FLAG that is no flag); nothing after `--` is touched."""
+    words = list(cmdline.ARGS if typed is None else typed)
     end = separator_at(words)
     kept: list[str] = []
     i = 0
     while i < end:
         word = words[i]
         i += 1
-        if word == flag:  # its value: a word that is no flag (`-f -` is stdin)
-            i += 1 if valued and i < end and (words[i] == "-" or not words[i].startswith("-")) else 0
+        if word == flag:  # its value: a word that is no flag (`-f -` is stdin); kubectl's `--dry-run client`
+            i += 1 if i < end and ((valued and (words[i] == "-" or not words[i].startswith("-")))
+                                   or (flag == "--dry-run" and words[i] in ("client", "server", "none"))) else 0
         elif not word.startswith(flag + "="):
             kept.append(word)
     return kept + words[end:]
@@ -960,7 +974,10 @@ def _revision(name: str, command: _click.Command, flag: str, whose: str, without
     default = revision == DEFAULT_REVISION
     service = "istiod" if default else f"istiod-{revision}"
     which = "the default revision's Service is istiod" if default else "ASM: the istiod-<revision> Service"
-    return f"{follow} ({which}), `{without} --xds-address {service}.{namespace}.svc:15012`"
+    from kmeshctl.cli.render import _why_not_looked_up  # no cluster, or one that did not answer: said so
+
+    return f"{follow} ({which}; {_why_not_looked_up(cmdline.ARGS)}), " \
+           f"`{without} --xds-address {service}.{namespace}.svc:15012`"
 
 
 DEFAULT_REVISION = "default"  # Istio's revision with no name: its Service is plain `istiod`
@@ -1112,6 +1129,141 @@ def _with_flags(line: str, *flags: str) -> str:
     return shlex.join([*words[:end], *flags, *words[end:]])
 
 
+def _owners(flag: str) -> list[str]:
+    """The commands (`install`, `sandbox up`) that take ``flag``, in the order help lists them."""
+    if not cmdline.INVOKED:
+        return []
+
+    def visit(command: _click.Command, words: list[str]) -> Iterable[str]:
+        for word, sub in getattr(command, "commands", {}).items():
+            if not getattr(sub, "hidden", False):
+                yield from visit(sub, [*words, word])
+        if not hasattr(command, "commands") and option_spelled(command, flag) is not None:
+            yield " ".join(words)
+
+    return list(visit(cmdline.INVOKED[0].command, []))
+
+
+MAX_OWNERS = 3  # commands named as a flag's owners; more: "and others"
+
+
+def _owned_by(commands: list[str]) -> str:
+    """`a flag of install and render`, `a flag of a, b, c and others`."""
+    named = commands[:MAX_OWNERS] + (["others"] if len(commands) > MAX_OWNERS else [])
+    return "a flag of " + (f"{', '.join(named[:-1])} and {named[-1]}" if len(named) > 1 else named[0])
+
+
+def other_command_flag_hint(typed: str, command: _click.Command, path: str) -> str:
+    """`; precheck does not need --xds-address (it is install's and render's): leave it out,
+    `kmeshctl precheck``: a flag another kmeshctl command takes, typed on ``command``
+    (spelled ``path``) that does not; empty for a flag no command has, or a group."""
+    name = " ".join(path.split()[1:])
+    owners = [c for c in _owners(typed) if c != name]
+    if not owners or not name or hasattr(command, "commands") or option_spelled(command, typed) is not None:
+        return ""
+    valued = any(takes_value(p) for p in [_param_of_command(c, typed) for c in owners] if p is not None)
+    without = shlex.join(["kmeshctl", *_typed_less(typed, valued)])
+    return f"; {name} does not need {typed} ({_owned_by(owners)}): leave it out, `{without}`"
+
+
+def _param_of_command(name: str, flag: str) -> Optional[_click.Parameter]:
+    command: Any = cmdline.INVOKED[0].command if cmdline.INVOKED else None
+    for word in name.split():
+        command = getattr(command, "commands", {}).get(word)
+    return option_spelled(command, flag) if command is not None else None
+
+
+def _spelled_here(meant: str) -> Callable[..., str]:
+    """The say-function of another tool's spelling of kmeshctl's ``meant`` (istioctl's -i,
+    --istioNamespace: --istio-namespace): the line respelled, on a command that has it;
+    on one that does not, the commands that do and the line without it."""
+    def say(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+        if option_spelled(command, meant) is None:
+            owners = [c for c in _owners(meant) if c != name]
+            owned = f" is {meant} here, {_owned_by(owners)}" if owners else ""
+            return f"; {name} does not need {flag} ({whose} {flag}{owned}): leave it out, `{without}`"
+        given = typed_value(cmdline.ARGS, *(option_spelled(command, meant).opts))  # type: ignore[union-attr]
+        if given is not None:
+            return f"; did you mean {meant} ({whose} {flag})? {meant} {shlex.quote(given)} is given already: " \
+                   f"leave {flag} out, `{without}`"
+        line = f" `{shlex.join(['kmeshctl', *_respelled(flag, meant)])}`" if typed_value(cmdline.ARGS, flag) else ""
+        return f"; did you mean {meant} ({whose} {flag})?{line}"
+    return say
+
+
+_FALSE_WORDS = ("false", "0", "f", "no")
+_BOOL_WORDS = (*_FALSE_WORDS, "true", "1", "t", "yes")
+
+
+def _remote(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    """istioctl version's --remote=false: kmeshctl's --client; --remote (true): the default."""
+    if option_spelled(command, "--client") is None:
+        return ""
+    value = typed_value(cmdline.ARGS, flag)
+    spaced = value is not None and f"{flag}={value}" not in cmdline.ARGS and value.lower() in _BOOL_WORDS
+    words = _typed_less(flag, spaced)
+    if value is not None and value.lower() in _FALSE_WORDS:
+        line = shlex.join(["kmeshctl", *words])
+        line = line if "--client" in words else _with_flags(line, "--client")
+        return f"; did you mean --client ({whose} {flag}=false: only this client's version, no cluster asked)? `{line}`"
+    return f"; {name} asks the cluster by itself when one answers ({whose} {flag}): leave {flag} out, " \
+           f"`{shlex.join(['kmeshctl', *words])}`"
+
+
+def _selector(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    """kubectl label's -l/--selector on enable-ns/disable-ns: they take namespace names; the
+    kubectl line that prints the names a selector picks, to give as arguments."""
+    if not takes_namespace_arguments(command):
+        return ""
+    value = typed_value(cmdline.ARGS, flag)
+    kubectl = ["kubectl", "get", "namespaces", "-l", value or "KEY=VALUE", "-o", "jsonpath={.items[*].metadata.name}"]
+    kubectl += [w for f in ("--kubeconfig", "--context") if (v := typed_value(cmdline.ARGS, f)) for w in (f, v)]
+    return f"; {name} takes namespace names, not a label selector ({whose} {flag}): `{shlex.join(kubectl)}` prints " \
+           f"the names {shlex.quote(value) if value else 'a selector'} selects, to give {name} as its arguments"
+
+
+def _creates_namespace(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    """helm's --create-namespace on install/render: their manifests hold the Namespace."""
+    from kmeshctl.params import DEFAULT_NAMESPACE
+
+    if name not in ("install", "render"):
+        return ""
+    namespace = typed_value(cmdline.ARGS, "-n", "--namespace") or DEFAULT_NAMESPACE
+    does = "creates the namespace {ns} (its -n) itself" if name == "install" else \
+        "prints the Namespace {ns} (its -n) first, before what lives in it"
+    return f"; {name} {does.format(ns=namespace)} ({whose} {flag}): leave {flag} out, `{without}`"
+
+
+# `-o json | jq` for the names a command's table lists: (command) -> the jq filter.
+NAMES_IN_JSON = {"sandbox status": ".pods[].name", "waypoint list": ".[].name", "waypoint status": ".pods | keys[]"}
+
+
+def _no_headers(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    """kubectl's --no-headers on a table command that lacks it: its -o json, for scripts."""
+    read = json_names_hint(name, command, [flag])
+    return f"; {name} has no {flag} ({whose}){read}" if read else ""
+
+
+def json_names_hint(name: str, command: _click.Command, dropped: list[str]) -> str:
+    """`: for scripts, read its -o json, `kmeshctl waypoint list -o json`, piped to `jq -r
+    '.[].name'` for the names alone`: the line typed less its -o and the on/off flags
+    ``dropped`` (--no-headers), for a command whose -o has json; "" for another."""
+    output = option_spelled(command, "-o")
+    choices = getattr(getattr(output, "type_descriptor", None), "choices", None) or ()
+    if output is None or "json" not in {str(getattr(c, "value", c)) for c in choices}:
+        return ""
+    words = list(cmdline.ARGS)
+    for flag in dropped:
+        words = _typed_less(flag, False, words)
+    words = _typed_less("--output", True, _typed_less("-o", True, words))
+    words = [w for w in words if not w.startswith(("-o=", "--output=")) and not (w.startswith("-o") and len(w) > 2
+                                                                                and not w.startswith("--"))]
+    line = shlex.join(["kmeshctl", *words, "-o", "json"])
+    jq = NAMES_IN_JSON.get(name)
+    names = f", piped to `jq -r {shlex.quote(jq)}` for the names alone" if jq else ""
+    return f": for scripts, read its -o json, `{line}`{names}"
+
+
 # kubectl's (and helm's) flags for what a kubeconfig context holds: the `kubectl config`
 # line that sets it in the kubeconfig ({value}: the value typed; a token is never echoed).
 KUBECONFIG_SETTINGS = {
@@ -1215,6 +1367,15 @@ OTHER_TOOLS_FLAGS: tuple[tuple[tuple[str, ...], bool, str, Callable[..., str]], 
     (("--insecure-skip-tls-verify",), False, "kubectl's", _context_choice),
     (("--kube-apiserver", "--kube-token", "--kube-ca-file"), True, "helm's", _context_choice),
     (("--kube-insecure-skip-tls-verify",), False, "helm's", _context_choice),
+    (("-i", "--istioNamespace"), True, "istioctl's", _spelled_here("--istio-namespace")),
+    (("--clusterID",), True, "istiod's", _spelled_here("--cluster-id")),
+    (("--cluster-name",), True, "cilium's", _spelled_here("--cluster-id")),
+    (("--discoveryAddress",), True, "istio-agent's", _spelled_here("--xds-address")),
+    (("--remote",), False, "istioctl's", _remote),
+    (("-l", "--selector"), True, "kubectl label's", _selector),
+    (("--no-wait",), False, "kubectl's --wait=false", _waits),
+    (("--create-namespace",), False, "helm's", _creates_namespace),
+    (("--no-headers",), False, "kubectl's", _no_headers),
 )
 
 
@@ -1297,11 +1458,14 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     habit = own or (_habit_hint(typed, command, path) if command is not None else "")
     # kubectl's, istioctl's, helm's flags: what the command does instead (never with the run command's own flag)
     other = "" if habit or fixed or command is None else other_tools_flag_hint(typed, command, path)
+    found = []
     if ctx is not None and err.option_name.startswith("--") and not own and not other and \
             "did you mean" not in habit:
         found = option_suggestions(err.option_name.partition("=")[0], ctx.command)
         if found:
             line += f"; did you mean {' or '.join(found) if len(found) <= 2 else ', '.join(found)}?"
+    if not (found or habit or other or fixed) and command is not None:  # another command's flag (install's)
+        other = other_command_flag_hint(typed, command, path)
     line += habit or other
     if fixed:
         line += f" (the command to run goes after `--`: {fixed})"

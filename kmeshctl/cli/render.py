@@ -484,11 +484,25 @@ def render(
         enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace, kubernetes_version=kubernetes_version,
         network=network,
     )
+    check_offline_xds_address(["render"], params.xds_address, params.istio_namespace)
     crds = crd_schemas_from_files(crd_file)
     text = render_yaml(params)
     objects = parse_manifests(text)
     warn_unvalidated_custom_kinds(validate_offline(objects, params.kubernetes_version, crds), run_options().quiet)
     print_manifests(objects, output, yaml_text=text)
+
+
+def check_offline_xds_address(command: list[str], address: str, istio_namespace: str) -> None:
+    """istiod.check_xds_address_offline for a command run without a cluster (render, an
+    offline `install --dry-run`): a refusal is one line with ``command`` to paste, every
+    flag typed kept and --xds-address set to the address meant (exit 2)."""
+    from kmeshctl.cli.cluster import command_with
+    from kmeshctl.istiod import XdsAddressRefused, check_xds_address_offline
+
+    try:
+        check_xds_address_offline(address, istio_namespace)
+    except XdsAddressRefused as error:
+        raise UsageError(f"{error}; use `{command_with(command, 'xds_address', error.found[0])}`") from None
 
 
 def warn_unvalidated_custom_kinds(kinds: list[str], quiet: bool) -> None:
@@ -500,9 +514,42 @@ def warn_unvalidated_custom_kinds(kinds: list[str], quiet: bool) -> None:
         from kmeshctl.cli.progress import echo_coloured
 
         # fix_hint: the pasted install keeps the --kubeconfig / --context typed (the reachable cluster)
+        context, note = context_to_choose()
         echo_coloured(fix_hint(f"Warning: {', '.join(kinds)} not schema-validated (no CRD schemas offline); "
-                               f"give --crd-file, or run `{same_work_command(['install'], ['--dry-run'])}` with a "
-                               "reachable cluster"), typer.colors.YELLOW)
+                               f"give --crd-file, or run `{same_work_command(['install'], ['--dry-run', *context])}` "
+                               f"with a reachable cluster{note}"), typer.colors.YELLOW)
+
+
+def context_to_choose() -> tuple[list[str], str]:
+    """The --context words a suggested cluster command needs when this run (render: no
+    cluster asked) typed none and its kubeconfig has no current-context, or one that is
+    none of its contexts (connecting would refuse the line pasted): its one context; with
+    several a placeholder and the note listing them. ([], "") otherwise, and when the
+    kubeconfig does not load (connecting says why)."""
+    import os
+
+    from kmeshctl import kube
+    from kmeshctl.errors import KmeshctlError
+
+    target = run_options()
+    if target.context is not None or not kube.cluster_configured(target) or \
+            (not target.named and kube.running_in_cluster()):
+        return [], ""
+    path = target.kubeconfig or os.path.expanduser(kube.DEFAULT_KUBECONFIG)
+    try:
+        kube.check_kubeconfig(path, None, explicit=target.kubeconfig is not None)
+        return [], ""
+    except KmeshctlError:
+        names = kube.context_names(target.kubeconfig)
+    if len(names) == 1:
+        return ["--context", names[0]], ""
+    if not names:
+        return [], ""
+    return ["--context", CONTEXT_TO_CHOOSE], (f" (kubeconfig {path} has no current-context to use: replace "
+                                              f"{CONTEXT_TO_CHOOSE} with one of its contexts, {', '.join(names)})")
+
+
+CONTEXT_TO_CHOOSE = "CONTEXT"
 
 
 def typed_now() -> Optional[Typed]:

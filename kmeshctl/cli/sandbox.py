@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import shlex
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from enum import Enum
+from typing import Annotated, Any, Callable, List, Optional
 
 import typer
 from rich.console import Console
@@ -17,9 +18,9 @@ from kmeshctl.cli.tables import EMPTY, cli_console, count_of as counted, print_o
 
 from kmeshctl import sandboxes
 from kmeshctl.cli.common import (OutputFormat, app, complete_sandbox_names, ignore_not_found_fix, is_data,
-                                 output_option, print_data, suggest)
+                                 output_help, output_option, print_data, suggest)
 from kmeshctl.cli.common import SandboxFlagCommand, run_options
-from kmeshctl.cli.badinput import COMMAND_HABITS
+from kmeshctl.cli.badinput import COMMAND_HABITS, _without_flag, typed_value
 from kmeshctl.cli.option_hints import POSITIONAL_READERS, plainly
 from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
@@ -205,7 +206,10 @@ def up(
         with Progress(quiet=quiet) as progress:
             if not quiet:
                 typer.echo(f"Creating sandbox {sandbox_name}...", err=True)
-            state = sandbox_mod.up(sandbox_name, chosen, progress, plan)
+            try:
+                state = sandbox_mod.up(sandbox_name, chosen, progress, plan)
+            except sandbox_mod.NameTaken as err:  # another `up` of the name started at the same time
+                raise _with_typed_up(err, sandbox_name, chosen) from None
         leaves(_is_up_text(sandbox_name))  # a stop from here on, up to the exit, says so
         _say_up(sandbox_name, state, plan, quiet)
     except KeyboardInterrupt as err:  # one line even under -q
@@ -448,6 +452,7 @@ def _remove(sandbox_name: str, quiet: bool, force: bool, ignore_not_found: bool)
         except sandbox_mod.lock_mod.InUse as err:
             raise _forced_down_typed(err, sandbox_name) from None
         if removed:
+            leaves(f"sandbox {sandbox_name} was removed")  # a stop from here on, up to the exit, says so
             typer.echo(f"Sandbox {sandbox_name} removed.")
             said_removed = True
     except KeyboardInterrupt as err:
@@ -455,7 +460,7 @@ def _remove(sandbox_name: str, quiet: bool, force: bool, ignore_not_found: bool)
         if existed and not sandbox_mod.leftovers(sandbox_name):  # the stop came once the work was done
             if not said_removed:
                 typer.echo(f"Sandbox {sandbox_name} removed.")
-            say(stopped_text(stop))
+            say(stopped_text(stop, f"sandbox {sandbox_name} was removed"))
             raise typer.Exit(stop.exit_code) from None
         half = (f"sandbox {sandbox_name} is half-removed; run `kmeshctl sandbox down --name {sandbox_name}` "
                 "to finish")
@@ -481,38 +486,63 @@ def _down_ignoring_fix(name: str) -> str:
 WIDE_LIST_COLUMNS = ("AGENT ADMIN", "BPFFS")  # -o wide only: where to reach each sandbox's agent and maps
 WIDE_POD_COLUMNS = ("PIDS", "LOG")  # -o wide only: the detail `-o json` has too
 # -o's help names what -o wide adds to each command's own table
-ListOutputOption = output_option(WIDE_LIST_COLUMNS)
+
+
+class ListFormat(str, Enum):
+    """sandbox list's -o: OutputFormat's, and name (kubectl's -o name: the names alone, one a line)."""
+
+    table = "table"
+    wide = "wide"
+    json = "json"
+    yaml = "yaml"
+    name = "name"
+
+
+ListOutputOption = Annotated[ListFormat, typer.Option(
+    "-o", "--output", metavar="|".join(f.value for f in ListFormat),
+    help=output_help(WIDE_LIST_COLUMNS).removesuffix(" or yaml.") + ", yaml or name (the sandbox names alone, one a "
+    "line, as kubectl's -o name).")]
+NoHeadersOption = Annotated[bool, typer.Option(
+    "--no-headers", help="Print the table without its header line (as kubectl's --no-headers; for scripts).")]
 StatusOutputOption = output_option(f"the pods' {' and '.join(WIDE_POD_COLUMNS)} columns, and the logs of the "
                                    "waypoint, control plane and agent")
 
 
 @sandbox_app.command("list")
 @_sigterm_exits_143
-def list_(output: ListOutputOption = OutputFormat.table) -> None:
+def list_(output: ListOutputOption = ListFormat.table, no_headers: NoHeadersOption = False) -> None:
     """List the sandboxes on this machine.
 
     Examples:
 
       kmeshctl sandbox list
       kmeshctl sandbox list -o json
+      kmeshctl sandbox list -o name
     """
     rows = sandboxes.list_all()
-    if is_data(output):
-        print_data(rows, output)
+    if output is ListFormat.name:  # as kubectl's -o name: nothing on stdout for none
+        _damaged_notes(rows)
+        for row in rows:
+            typer.echo(row["name"])
+        return
+    shown_as = OutputFormat(output.value)
+    if is_data(shown_as):
+        print_data(rows, shown_as)
         return
     if not rows:
         note("No sandboxes. Create one with: kmeshctl sandbox up", run_options().quiet)  # stdout stays empty (kubectl)
         return
     _damaged_notes(rows)
-    columns = ["NAME", "PHASE", "PODS", "AGE"] + (list(WIDE_LIST_COLUMNS) if output is OutputFormat.wide else [])
-    table = Table(*columns, show_edge=False, pad_edge=False)
+    wide = shown_as is OutputFormat.wide
+    columns = ["NAME", "PHASE", "PODS", "AGE"] + (list(WIDE_LIST_COLUMNS) if wide else [])
+    table = Table(*columns, show_edge=False, pad_edge=False, show_header=not no_headers)
     for row in rows:
         age = EMPTY if row["age"] in (None, "", "-") else row["age"]
         cells = [row["name"], row["phase"], str(row["pods"]), age]
-        if output is OutputFormat.wide:
+        if wide:
             cells += [row["agentAdmin"] or EMPTY, row["bpffs"] or EMPTY]
         table.add_row(*cells)
-    _console(output).print(table)
+    _console(shown_as).print(table)
 
 
 def _damaged_notes(rows: list[dict[str, Any]]) -> None:
@@ -528,23 +558,37 @@ def _list_word(words: list[str], args: list[str]) -> str:
     if len(words) != 1 or "list" not in args:
         return "; sandbox list takes none (it lists every sandbox): one sandbox's state is " \
             "`kmeshctl sandbox status --name NAME`"
+    return _one_sandbox_hint("takes none", "--name", words[0], [w for w in args if w != words[0]])
+
+
+def _list_flag(flag: str, args: list[str]) -> str:
+    """`sandbox list --name t70a` (--name or --sandbox, ``flag``): as `sandbox list t70a`,
+    the typed line with `status` for `list` and the name typed (NAME when none is)."""
+    value = typed_value(args, flag)
+    if not value or "list" not in args:
+        return f"; sandbox list lists every sandbox; for one: `kmeshctl sandbox status {flag} NAME`"
+    return _one_sandbox_hint(f"has no {flag}", flag, value, _without_flag(args, flag))
+
+
+def _one_sandbox_hint(refused: str, flag: str, name: str, rest: list[str]) -> str:
+    """`; sandbox list <refused> (it lists every sandbox); did you mean `kmeshctl sandbox
+    status --name NAME`?`: ``rest`` (the line typed less the name) run as sandbox status
+    for ``name``; a name that is none of this machine's is said so, with ``rest`` to run."""
     try:
-        check_name(words[0])
-        check_existing_sandbox("--name", words[0])
+        check_name(name)
+        check_existing_sandbox("--name", name)
     except UsageError as err:  # said of the word: sandbox list has no --name
-        without = shlex.join(["kmeshctl", *(w for w in args if w != words[0])])
-        return (f"; sandbox list takes none (it lists every sandbox), and {plainly(words[0], str(err).split(': ', 1)[1])}"
-                f"; without it: `{without}`")
-    typed = [w for w in args if w != words[0]]
+        return (f"; sandbox list {refused} (it lists every sandbox), and {plainly(name, str(err).split(': ', 1)[1])}"
+                f"; without it: `{shlex.join(['kmeshctl', *rest])}`")
+    typed = list(rest)
     typed[typed.index("list")] = "status"
-    return (f"; sandbox list takes none (it lists every sandbox); did you mean "
-            f"`{shlex.join(['kmeshctl', *typed, '--name', words[0]])}`?")
+    return (f"; sandbox list {refused} (it lists every sandbox); did you mean "
+            f"`{shlex.join(['kmeshctl', *typed, flag, name])}`?")
 
 
 POSITIONAL_READERS[("sandbox", "list")] = _list_word
 for _flag in _SPELLINGS:  # `sandbox list --name x`: the command for one sandbox
-    COMMAND_HABITS[("sandbox list", _flag)] = ("; sandbox list lists every sandbox; for one: "
-                                               "`kmeshctl sandbox status {flag} NAME`")
+    COMMAND_HABITS[("sandbox list", _flag)] = _list_flag
 # `sandbox exec -c NAME` (kubectl's container): the command runs in the pod's network
 # namespace and cgroup, which its containers share, on the host's filesystem
 for _flag in ("-c", "--container"):

@@ -137,15 +137,17 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
     unless not ``keep_logs_if_interrupted`` (a demo's own sandbox, removed whole)."""
     plan = plan if plan is not None and plan.name == name else check_up(name, files)
     manifests, plans, vips = plan.manifests, plan.plans, plan.vips
-    shutil.rmtree(failed_up_logs(name), ignore_errors=True)
     state = new_state(name)
     state.vips = vips
+    claimed = False
     # The first stop stops the making; the next one waits for the removal of what was made
     # (a second Ctrl-C, a SIGTERM after it), and only a third leaves it half-made.
     with stopping.finishing(f"removing what sandbox {name} made", lambda: half_made_text(name),
                             armed=False) as cleanup:
         try:  # from the record's first byte: a stop while it is written removes it too (teardown)
-            state.save()
+            with stopping.held():  # the record written and `claimed` set, or neither
+                claimed = _claim(state, files)
+            shutil.rmtree(failed_up_logs(name), ignore_errors=True)
             state.manifests_file.write_text(yaml.safe_dump_all(manifests.documents, sort_keys=False))
             _write_sources(state, files)
             _create(state, manifests, plans, progress)
@@ -153,10 +155,37 @@ def up(name: str, files: Sequence[Path], progress: Progress = _quiet,
             state.phase = PHASE_READY
             state.save()  # in the try too: a stop while `up` says ready still removes it
         except BaseException as err:
+            if not claimed:  # another `up`'s sandbox: not this one's to remove
+                raise
             cleanup.arm()
             _undo_up(state, err, progress, keep_logs_if_interrupted)
             raise
     return state
+
+
+class NameTaken(KmeshctlError):
+    """Another `sandbox up` claimed the name between check_up and up (exit 1)."""
+
+
+CLAIM_TRIES = 3  # a claim lost to an `up` that is gone by the time it is looked at: tried again
+
+
+def _claim(state: SandboxState, files: Sequence[Path]) -> bool:
+    """Make sandbox ``state``'s name this `up`'s (its record written: state.claim), True;
+    NameTaken (nothing made, nothing removed) when another `up` has it, saying what that
+    one is doing (`being created by pid N`), as check_up would have."""
+    for _ in range(CLAIM_TRIES):
+        try:
+            if state.claim():
+                return True
+        except FileNotFoundError:  # the directory removed meanwhile (that other `up` failed): look again
+            pass
+        try:
+            _refuse_existing(state.name, up_line(state.name, files))
+        except KmeshctlError as err:
+            raise NameTaken(str(err)) from None
+    raise NameTaken(f"sandbox {state.name} is being created and removed by other `kmeshctl sandbox up` runs "
+                    f"at the same time; wait for them, then run `{up_line(state.name, files)}`")
 
 
 def _undo_up(state: SandboxState, err: BaseException, progress: Progress, keep_logs_if_interrupted: bool) -> None:

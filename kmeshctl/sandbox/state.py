@@ -8,6 +8,7 @@ a half-written record is enough to find what to remove.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -211,16 +212,42 @@ class SandboxState:
     def save(self) -> None:
         """Write the record whole (a reader sees the old one or the new one); a temporary
         file of its own per call, for `up` and `down` may save at the same moment."""
+        tmp = self._written()
+        try:
+            os.replace(tmp, self.dir / "state.json")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def claim(self) -> bool:
+        """Write the record of a new sandbox only if there is none: True when written (the
+        name is this `up`'s), False when a record is there (another `up` claimed it first,
+        or one that did not finish). Atomic: of two `up`s started at once, one writes it."""
+        tmp, linked = self._written(), False
+        try:
+            os.link(tmp, self.dir / "state.json")  # fails when it exists, as O_EXCL
+            linked = True
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+            if not linked:  # failed or stopped before it was written: no empty directory left (not another's)
+                with contextlib.suppress(OSError):
+                    self.dir.rmdir()
+        return True
+
+    def _written(self) -> Path:
+        """The record in a temporary file of its own beside state.json."""
         self.dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix="state.json.", suffix=".tmp", dir=self.dir)
         try:
             with os.fdopen(fd, "w") as out:
                 out.write(json.dumps(asdict(self), indent=2))
             os.chmod(tmp, 0o644)  # as readable as the record it replaces (mkstemp makes it 0600)
-            os.replace(tmp, self.dir / "state.json")
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        return Path(tmp)
 
     @classmethod
     def load(cls, name: str) -> "SandboxState | None":
