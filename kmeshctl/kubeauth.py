@@ -218,9 +218,9 @@ def renewed_id_token(config: dict, timeout: Optional[float]) -> dict:
     the system's. IssuerFailed when it is not reached or gives no id_token."""
     import urllib3
 
-    pool = urllib3.PoolManager(timeout=urllib3.Timeout(total=timeout), retries=urllib3.Retry(2, read=0,
-                                                                                              redirect=3),
-                               **_issuer_tls(config))
+    # No retry (kubectl makes none): a retry would also log urllib3's "Retrying" warning.
+    retries = urllib3.Retry(total=None, connect=0, read=0, other=0, status=0, redirect=3)
+    pool = urllib3.PoolManager(timeout=urllib3.Timeout(total=timeout), retries=retries, **_issuer_tls(config))
     issuer = str(config["idp-issuer-url"]).rstrip("/")
     discovery = _issuer_json(pool, "GET", f"{issuer}/.well-known/openid-configuration", {}, {})
     endpoint = discovery.get("token_endpoint")
