@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -48,3 +50,16 @@ def _run_the_tier_last(items: list[pytest.Item]) -> None:
 def run_id() -> str:
     """A short id unique to this test run, for netns / cgroup / bpffs names."""
     return secrets.token_hex(3)
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_restored() -> Iterator[None]:
+    """The root logger's handlers and level as before each test: a command run in-process
+    that calls logging.basicConfig (the sandbox's control plane, the waypoint controller)
+    leaves a handler on a captured stream pytest closes, and a later test's library warning
+    (urllib3's "Retrying") then writes "--- Logging error ---" into that test's stderr."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
