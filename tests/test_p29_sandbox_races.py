@@ -28,6 +28,7 @@ from kmeshctl.cli import sandbox as cli_sandbox
 from kmeshctl.sandbox import manifests as manifests_mod
 from kmeshctl.sandbox import sandbox as sb
 from kmeshctl.sandbox import state as state_mod
+from test_cli_kinds import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -161,23 +162,6 @@ def test_a_signal_while_the_exit_line_is_said_exits_once(tmp_path: Path) -> None
 # ------------------------------------------------------------------ 3. once the work is done
 
 
-def _cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
-    from kmeshctl.cli import main
-
-    capsys.readouterr()
-    saved = sys.argv
-    sys.argv = ["kmeshctl", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else 1
-    finally:
-        sys.argv = saved
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 @pytest.fixture
 def removable(state_root: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """Sandbox f29s-r recorded; `down` removes its record (nothing else is made)."""
@@ -201,7 +185,7 @@ def test_a_signal_after_down_returned_says_the_sandbox_was_removed(removable: st
         os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl-C as the command returns
 
     monkeypatch.setattr(cli_sandbox, "_remove", remove_then_signal)
-    code, out, err = _cli(capsys, "sandbox", "down", "--name", removable)
+    code, out, err = cli(capsys, "sandbox", "down", "--name", removable)
     assert out == f"Sandbox {removable} removed.\n"
     assert (code, err) == (130, f"Error: stopped by Ctrl-C (SIGINT): sandbox {removable} was removed\n")
 
