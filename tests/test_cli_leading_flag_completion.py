@@ -17,6 +17,8 @@ import shell_pty
 
 KMESHCTL = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kmeshctl"
 FORMATS = ["table", "wide", "json", "yaml"]
+# before a command: the values of -o of every command below, kubectl's name too (sandbox list's)
+BELOW = [*FORMATS, "name"]
 COMMANDS = {"render", "install", "status", "sandbox", "dump"}  # a few of them: none may be offered for a value
 
 
@@ -59,10 +61,10 @@ def type_tab(argv: list[str], setup: list[str], line: str, cwd: Path) -> str:
 
 
 def test_bash_completes_the_value_of_a_flag_before_the_command(tree: Path) -> None:
-    assert bash(["kmeshctl", "-o", ""], tree) == FORMATS
+    assert bash(["kmeshctl", "-o", ""], tree) == BELOW
     assert bash(["kmeshctl", "--output", "j"], tree) == ["json"]
-    assert bash(["kmeshctl", "-o", "=", ""], tree) == FORMATS  # bash splits `-o=` at the `=`
-    assert bash(["kmeshctl", "sandbox", "-o", ""], tree) == FORMATS  # between a group and its subcommand
+    assert bash(["kmeshctl", "-o", "=", ""], tree) == BELOW  # bash splits `-o=` at the `=`
+    assert bash(["kmeshctl", "sandbox", "-o", ""], tree) == BELOW  # between a group and its subcommand
     assert bash(["kmeshctl", "-n", ""], tree) == []  # no command names, no file names
     assert bash(["kmeshctl", "--kubeconfig", "kc.yaml", "--context", ""], tree) == ["prod", "staging"]
     assert bash(["kmeshctl", "--kubeconfig", "kc"], tree) == ["kc.yaml"]
@@ -96,8 +98,8 @@ def test_zsh_interactive_tab_after_a_leading_flag(tree: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
 def test_fish_completes_the_value_of_a_flag_before_the_command(tree: Path) -> None:
-    assert sorted(fish("kmeshctl -o ", tree)) == sorted(FORMATS)
-    assert sorted(fish("kmeshctl -o=", tree)) == sorted(f"-o={f}" for f in FORMATS)
+    assert sorted(fish("kmeshctl -o ", tree)) == sorted(BELOW)
+    assert sorted(fish("kmeshctl -o=", tree)) == sorted(f"-o={f}" for f in BELOW)
     assert fish("kmeshctl --output=j", tree) == ["--output=json"]
     assert sorted(fish("kmeshctl dump -o ", tree)) == sorted(FORMATS)
     assert fish("kmeshctl -n ", tree) == []
