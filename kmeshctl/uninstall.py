@@ -77,6 +77,9 @@ UNCHECKED = "not checked: no cluster configured"
 UNSCHEDULED = "(unscheduled)"  # the node of a pod no node took
 NEVER_SCHEDULED = "never scheduled: it ran on no node, so left nothing to clean up"
 NODE_CLEANUP_FIX = "run `kmeshctl node cleanup` on the node (as root)"
+# An agent pod already Succeeded when uninstall looked (an earlier uninstall, cut by its
+# --timeout, deleted the DaemonSet): the agent exited 0 after its stop, and no pod is marked.
+EXITED_CLEAN = "the agent had already stopped (exit 0) and no pod on the node is still marked"
 POD_CHECK_FAILED = (f"could not check pods (this user may not list pods in every namespace), so pods still marked "
                     f"{REDIRECTION_ANNOTATION} may remain")
 # Only the names of the rendered objects matter here; this value never reaches the cluster.
@@ -560,6 +563,8 @@ def node_results(namespace: str, agents: list[AgentPod], marked: dict[str, list[
                       f"remove the node's data path; {NODE_CLEANUP_FIX}, then "
                       + " and ".join(f"`{command}`" for command in unmark_commands(left[:5])))
             results.append(DeleteResult(ref, "needs cleanup", detail))
+        elif agent.state == "Succeeded":  # its stop ran to the end: the kubelet's exit 0 after SIGTERM
+            results.append(DeleteResult(ref, "stopped", EXITED_CLEAN))
         elif not agent.running:
             detail = (f"was not running ({agent.state}), so it could not clean up after an earlier agent; "
                       f"if one ran there, {NODE_CLEANUP_FIX}")
