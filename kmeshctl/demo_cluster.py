@@ -1369,10 +1369,15 @@ class ClusterTarget:
         return live, ""
 
     def _applied(self, result: "applier.ApplyResult", objs: list[dict], progress: Callable[[str], None]) -> None:
+        from kmeshctl.enrollment import MODE_LABEL
         from kmeshctl.kube import object_ref
 
-        progress(f"{result.ref} {result.action}")
         obj = next((o for o in objs if object_ref(o) == result.ref), None)
+        enrolls = (obj is not None and obj["kind"] == "Namespace" and result.action != "unchanged"
+                   and obj["metadata"]["name"] == self._enrolling)  # its label, applied, enrolls it: said
+        value = _labels(obj).get(MODE_LABEL) if enrolls else None
+        said = f" (enrolled: {MODE_LABEL}={value})" if value else ""
+        progress(f"{result.ref} {result.action}{said}")
         if obj is not None and result.action != "unchanged":
             self._made.append((obj, result.action))
 

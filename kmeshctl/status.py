@@ -22,7 +22,7 @@ from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, MANAGED_BY_LABEL, NOT_OU
 from kmeshctl.rollout import (IMAGE_REASONS, InstallWith, IstiodUnreached, PodState, daemonset_pods, flag_setter,
                               image_at_fault, image_fix, istiod_fix, replaced_image, start_fix)
 from kmeshctl.uninstall import (InstalledElsewhere, check_install_namespaces, install_istio_namespaces,
-                               installed_objects)
+                               installed_objects, left_marked_detail, marked_pods_by_node)
 
 # (admin path, pod, namespace, port) -> the agent's JSON answer; raises KmeshctlError.
 AdminFetch = Callable[[str, str, str, int], dict]
@@ -71,6 +71,7 @@ class MeshStatus:
     istiod_cluster_id: Optional[str] = None  # no DaemonSet: istiod's id for the install suggested (None: unknown)
     replaced_image: str = ""  # an agent cannot pull or start its image: the image that one replaced ("" none known)
     istiod: Optional[IstiodUnreached] = None  # an agent not connected to istiod: what it and the cluster say
+    left_marked: dict[str, list[str]] = field(default_factory=dict)  # no DaemonSet: node -> its pods still marked
 
     @property
     def install_hint(self) -> str:
@@ -129,6 +130,13 @@ class MeshStatus:
         return text
 
     @property
+    def left_marked_lines(self) -> list[str]:
+        """No DaemonSet: `node N: pods still marked ... ; run `kmeshctl node cleanup` ...,
+        then `kubectl annotate ...`` per node with pods an earlier install's agent marked
+        (uninstall's words: kmeshctl.uninstall.left_marked_detail)."""
+        return [f"node {node}: {left_marked_detail(pods, node)}" for node, pods in sorted(self.left_marked.items())]
+
+    @property
     def problems(self) -> list[str]:
         """Why the mesh is not healthy, one phrase each (empty: healthy)."""
         return [problem for problem, _ in self._diagnosis()]
@@ -143,7 +151,8 @@ class MeshStatus:
         """(problem, its fix) for each reason the mesh is not healthy; a fix is "" where
         another problem's says it (an agent of a pod not running: the pod's)."""
         if self.daemonset is None:
-            return self._not_installed() + [(conflict, conflict) for conflict in self.conflicts]
+            left = [(f"left from an earlier install: {line}", "") for line in self.left_marked_lines]
+            return self._not_installed() + [(conflict, conflict) for conflict in self.conflicts] + left
         ds = self.daemonset
         found = [(self.terminating_problem, self._terminating_fix)] if self.terminating else []
         found += [(conflict, conflict) for conflict in self.conflicts]
@@ -324,6 +333,8 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
     cluster_id = None if ds else known_cluster_id(client, istio_namespace)  # for the install suggested
     remaining = [] if ds else present_objects(client, expected)
     kept, kept_labels = ("", []) if ds else kept_namespace(client, namespace, expected, remaining)
+    # no agent of kmeshctl's anywhere (expected_here refused another namespace's): a pod marked is left over
+    left_marked = {} if ds else marked_pods_by_node(client)
     if kept:  # uninstall keeps it for the user's objects: no part of an install, nothing to re-run
         remaining.remove(object_ref(_namespace_of(expected)))
     return MeshStatus(
@@ -331,7 +342,7 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         daemonset=daemonset_summary(ds) if ds else None,
         pods=pods,
         enrolled_namespaces=enrolled_namespaces(client),
-        redirected_pods=redirected_pods(client),
+        redirected_pods=redirected_pods(client) if ds else sorted(p for pods in left_marked.values() for p in pods),
         agents=agents,
         missing=missing_objects(client, expected) if ds else [],
         expected=len(expected),
@@ -348,6 +359,7 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         istiod_cluster_id=cluster_id,
         replaced_image=replaced_image(client, ds) if ds and any(map(image_at_fault, pods)) else "",
         istiod=istiod_unreached(client, unreached[0], _env(ds).get("CLUSTER_ID", "")) if ds and unreached else None,
+        left_marked=left_marked,
     )
 
 

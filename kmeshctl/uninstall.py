@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal, Optional, Sequence
 
-from kmeshctl.enrollment import REDIRECTION_ANNOTATION, PodView, is_annotated
+from kmeshctl.enrollment import REDIRECTION_ANNOTATION, REDIRECTION_ENABLED, PodView, is_annotated
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.asciinum import duration_words, limit_words
 from kmeshctl.kube import (FIELD_MANAGER, MERGE_PATCH, ApiError, ApiUnreachable, KubeClient, ResourceKind, object_ref,
@@ -32,7 +32,7 @@ from kmeshctl import waits
 
 
 Outcome = Literal["deleted", "would be deleted", "not found", "kind not served", "stopped", "needs cleanup",
-                  "left alone", "kept"]
+                  "left alone", "kept", "warning"]
 ABSENT: tuple[Outcome, ...] = ("not found", "kind not served")
 # Not deleted: an object of one of kmeshctl's names it did not make, or its namespace holding the user's objects
 SPARED: tuple[Outcome, ...] = ("left alone", "kept")
@@ -77,6 +77,10 @@ UNCHECKED = "not checked: no cluster configured"
 UNSCHEDULED = "(unscheduled)"  # the node of a pod no node took
 NEVER_SCHEDULED = "never scheduled: it ran on no node, so left nothing to clean up"
 NODE_CLEANUP_FIX = "run `kmeshctl node cleanup` on the node (as root)"
+# A node result of pods still marked where no agent pod was reported (an earlier uninstall
+# cut after the DaemonSet went, its agent killed before its stop ran): said, exit unchanged
+LEFT_MARKED: Outcome = "warning"
+MARK = f"{REDIRECTION_ANNOTATION}={REDIRECTION_ENABLED}"
 # An agent pod already Succeeded when uninstall looked (an earlier uninstall, cut by its
 # --timeout, deleted the DaemonSet): the agent exited 0 after its stop, and no pod is marked.
 EXITED_CLEAN = "the agent had already stopped (exit 0) and no pod on the node is still marked"
@@ -574,6 +578,26 @@ def node_results(namespace: str, agents: list[AgentPod], marked: dict[str, list[
     return results
 
 
+def leftover_results(marked: dict[str, list[str]], reported: set[str]) -> list[DeleteResult]:
+    """One LEFT_MARKED result per node of ``marked`` (node -> namespace/name of the pods
+    still marked, marked_pods_by_node) that is not in ``reported`` (the nodes an agent pod
+    was reported for: node_results says those), UNSCHEDULED too; ref `node N`."""
+    return [DeleteResult(f"node {node}", LEFT_MARKED, left_marked_detail(pods, node))
+            for node, pods in sorted(marked.items()) if node not in reported]
+
+
+def left_marked_detail(pods: list[str], node: str) -> str:
+    """`pods still marked kmesh.net/redirection=enabled (ns/a, ...) and no agent left to
+    remove the node's data path; run `kmeshctl node cleanup` on the node (as root), then
+    `kubectl annotate pod -n ns a ... kmesh.net/redirection-``: the words of pods an agent
+    marked on ``node`` with none left there (a pod on no node: only its annotation to remove)."""
+    unmark = " and ".join(f"`{command}`" for command in unmark_commands(pods[:5]))
+    if node == UNSCHEDULED:
+        return f"pods on no node still marked {MARK} ({', '.join(pods[:5])}); run {unmark}"
+    return (f"pods still marked {MARK} ({', '.join(pods[:5])}) and no agent left to remove the "
+            f"node's data path; {NODE_CLEANUP_FIX}, then {unmark}")
+
+
 def unmark_commands(pods: list[str]) -> list[str]:
     """One `kubectl annotate pod -n NS POD... kmesh.net/redirection-` per namespace of
     ``pods`` (namespace/name), each a command that works when pasted."""
@@ -698,6 +722,8 @@ def uninstall(
                 if stop is err:
                     raise
                 raise stop from err
+        for result in run.leftovers():
+            run.report(result)
     return run.results
 
 
@@ -718,6 +744,8 @@ class _Removal:
     results: list[DeleteResult] = field(default_factory=list)
     sending: list[str] = field(default_factory=list)
     accepted: list[str] = field(default_factory=list)
+    agent_nodes: set[str] = field(default_factory=set)  # the nodes an agent pod was reported for
+    foreign_agent: bool = False  # a DaemonSet kmesh kmeshctl did not make was left: its agents may mark pods
 
     def one(self, obj: dict) -> None:
         """Delete ``obj`` if it is kmeshctl's and wait for it to go; the DaemonSet's nodes reported."""
@@ -739,10 +767,28 @@ class _Removal:
         self.report(result)
         if result.reason == LATE_REASON:
             raise self.timed_out(f"reached before what {result.ref} holds was all checked")
+        self.foreign_agent |= obj["kind"] == "DaemonSet" and result.outcome in SPARED
         if result.outcome == "deleted" and pods:
+            self.agent_nodes |= {pod.node for pod in pods if pod.scheduled}
             for node_result in _node_results(self.client, obj["metadata"]["namespace"], pods, self.deadline,
                                              self.timeout):
                 self.report(node_result)
+
+    def leftovers(self) -> list[DeleteResult]:
+        """After the deletes, leftover_results: the nodes with pods still marked that no
+        agent pod was reported for. None while an agent may still run (a DaemonSet kmesh
+        not kmeshctl's left, or kmeshctl's in another namespace), nor when the pods cannot
+        be listed or the limit cut the list: the uninstall itself is done, and a DaemonSet
+        deleted has its nodes' lines already."""
+        if self.foreign_agent:
+            return []
+        try:
+            if _readable(lambda: agent_namespaces(self.client)):
+                return []
+            marked = _readable(lambda: marked_pods_by_node(self.client))
+        except (ApiError, ApiUnreachable):
+            return []
+        return leftover_results(marked or {}, self.agent_nodes)
 
     def _sending(self, ref: str) -> None:
         if ref not in self.sending:  # sent again after a 409: one delete to report

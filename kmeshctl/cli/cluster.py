@@ -561,7 +561,9 @@ def uninstall(
     (disable them with `kmeshctl disable-ns`); waypoints made by `kmeshctl waypoint apply`
     are kept, as istioctl's uninstall keeps the user's, each listed with the
     `kmeshctl waypoint delete` that removes it. Exit 1 when a node may keep a data path
-    (its agent did not run or did not clean up): the line names the fix.
+    (its agent did not run or did not clean up): the line names the fix. Pods still
+    marked on a node no agent pod was left on (an earlier uninstall cut) get a warning
+    naming the fix, exit 0.
     With --dry-run nothing is deleted: the objects that would be are listed in the order
     they would go. -o json|yaml prints the result as one document.
 
@@ -582,6 +584,9 @@ def uninstall(
 
     def report(result: DeleteResult) -> None:
         results.append(result)
+        if output is None and result.outcome == uninstall_mod.LEFT_MARKED:  # a fix, so -q says it too
+            err().print(f"[yellow]{escape(fix_hint(f'Warning: {result.ref}: {result.detail}'))}[/]")
+            return
         if output is not None or (quiet and result.outcome != "needs cleanup"):
             return
         style = {"deleted": "green", "stopped": "green", "would be deleted": "yellow",
@@ -779,7 +784,7 @@ def uninstall_document(results: list[DeleteResult], dry_run: bool, checked: bool
         "spared": [{"object": r.ref, "outcome": r.outcome, "reason": r.detail,
                     "labelsRemoved": list(r.labels_removed)} for r in results if r.outcome in SPARED],
         "nodes": [{"agent": r.ref, "outcome": r.outcome, "detail": r.detail} for r in results
-                  if r.outcome in ("stopped", "needs cleanup")],
+                  if r.outcome in ("stopped", "needs cleanup", uninstall_mod.LEFT_MARKED)],
         "enrolledNamespaces": enrolled,
         "keptWaypoints": None if waypoints is None else [
             {"namespace": ns, "name": name, "fix": _waypoint_delete(ns, name)} for ns, name in waypoints],
@@ -969,6 +974,8 @@ def _print_status(state: MeshStatus, output: OutputFormat) -> None:
         _print_agent_errors(console, state.agents)
     console.print(f"Enrolled namespaces: {', '.join(state.enrolled_namespaces) or '(none)'}")
     console.print(f"Pods with kmesh.net/redirection=enabled: {', '.join(state.redirected_pods) or '(none)'}")
+    for line in state.left_marked_lines:  # no agent left to unmark them: the fix of each node
+        console.print(f"[yellow]Left from an earlier install:[/] {escape(fix_hint(line))}")
     if state.daemonset is not None and state.deleting:  # an uninstall under way: install is no fix
         said = "; ".join(state.problems).removeprefix(BEING_UNINSTALLED)
         console.print(f"[red]Being uninstalled:[/] {escape(fix_hint(said))}")

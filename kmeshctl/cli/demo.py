@@ -90,10 +90,13 @@ def traffic_shift(
     against the VirtualService weights. Exit 1 if any request failed, the split is
     implausible (p < 0.001), or too few requests were sent to tell the weights from an
     even spread (the result line says how many are needed: 12 for 90/10). On a cluster,
-    it first checks that kmesh is ready, the namespace enrolled and the fortio Service's
-    waypoint programmed, and refuses (nothing changed) naming the command that fixes it;
-    it changes only its own objects (labelled app.kubernetes.io/part-of=kmeshctl-demo) and
-    refuses any of its names that it did not make.
+    the demo's manifests include its Namespace object, which enrolls the namespace
+    (istio.io/dataplane-mode=Kmesh: one released with disable-ns is enrolled again, and
+    its progress line says so). It first checks that kmesh is ready, the namespace one it
+    may enroll and the fortio Service's waypoint programmed, and refuses (nothing changed)
+    naming the command that fixes it; besides that label it changes only its own objects
+    (labelled app.kubernetes.io/part-of=kmeshctl-demo) and refuses any of its names that
+    it did not make.
 
     Progress goes to stderr, the result to stdout (-o json|yaml: the documented schema of
     docs/usage.md). The first line names the sandbox or cluster used. Locally, without
