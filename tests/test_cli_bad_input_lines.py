@@ -69,7 +69,8 @@ def test_a_short_on_off_flag_with_a_value_says_how_kmeshctl_spells_it(words, fla
 def test_a_short_flag_with_a_value_before_the_command_too(capsys, no_env) -> None:
     code, _, err = cli(capsys, "-A=true", "waypoint", "list")
     assert code == 2 and err.strip() == ("Error: Option '-A' does not take a value; on/off flags take no value "
-                                         "here: write -A to turn it on, leave it out for off "
+                                         "here: write -A to turn it on, leave it out for off, "
+                                         "`kmeshctl waypoint list -A` "
                                          "(see 'kmeshctl waypoint list --help')"), err
 
 

@@ -11,20 +11,22 @@ import pytest
 from test_cli_kinds import cli, no_env, state_root  # noqa: F401
 
 QUIET = "Error: Option '--quiet' does not take a value; on/off flags take no value here: write --quiet to turn " \
-        "it on, leave it out for off (see 'kmeshctl {} --help')"
+        "it on, leave it out for off, `kmeshctl {line}` (see 'kmeshctl {path} --help')"
 
 LINES = {
-    ("sandbox", "list", "--quiet=false"): QUIET.format("sandbox list"),
-    ("status", "--quiet=true"): QUIET.format("status"),
-    ("dump", "maps", "--quiet=true"): QUIET.format("dump maps"),
-    ("dump", "--quiet=true", "maps"): QUIET.format("dump maps"),
-    ("sandbox", "--quiet=true", "list"): QUIET.format("sandbox list"),
-    ("--quiet=true", "sandbox", "list"): QUIET.format("sandbox list"),
-    ("-n", "foo", "status", "--quiet=1"): QUIET.format("status"),
+    ("sandbox", "list", "--quiet=false"): QUIET.format(line="sandbox list", path="sandbox list"),
+    ("status", "--quiet=true"): QUIET.format(line="status --quiet", path="status"),
+    ("dump", "maps", "--quiet=true"): QUIET.format(line="dump maps --quiet", path="dump maps"),
+    ("dump", "--quiet=true", "maps"): QUIET.format(line="dump maps --quiet", path="dump maps"),
+    ("sandbox", "--quiet=true", "list"): QUIET.format(line="sandbox list --quiet", path="sandbox list"),
+    ("--quiet=true", "sandbox", "list"): QUIET.format(line="sandbox list --quiet", path="sandbox list"),
+    ("-n", "foo", "status", "--quiet=1"): QUIET.format(line="-n foo status --quiet", path="status"),
     ("sandbox", "--force=true", "down"): "Error: Option '--force' does not take a value; on/off flags take no "
-                                         "value here: write --force to turn it on, leave it out for off "
+                                         "value here: write --force to turn it on, leave it out for off, "
+                                         "`kmeshctl sandbox down --force` "
                                          "(see 'kmeshctl sandbox down --help')",
-    ("sandbox", "exec", "web", "--quiet=true", "--", "true"): QUIET.format("sandbox exec"),
+    ("sandbox", "exec", "web", "--quiet=true", "--", "true"): QUIET.format(
+        line="sandbox exec web --quiet -- true", path="sandbox exec"),
 }
 
 

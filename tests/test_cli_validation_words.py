@@ -256,13 +256,15 @@ def test_precheck_fix_column_keeps_flags_whole_in_80_columns(monkeypatch) -> Non
 
 @pytest.mark.parametrize("args,fix", [
     (["waypoint", "delete", "--name", "x", "--ignore-not-found=true"],
-     "write --ignore-not-found to turn it on, leave it out for off"),
-    (["install", "--cluster-id", "c1", "--wait=false"], "write --wait or --no-wait"),
+     "write --ignore-not-found to turn it on, leave it out for off, "
+     "`kmeshctl waypoint delete --name x --ignore-not-found`"),
+    (["install", "--cluster-id", "c1", "--wait=false"],
+     "write --wait or --no-wait, `kmeshctl install --cluster-id c1 --no-wait`"),
     (["install", "--cluster-id", "c1", "--dry-run=client"],
      "write --dry-run (it is kubectl's --dry-run=server: the API server checks every object, nothing is changed); "
      "the offline (client) form is `kmeshctl render --cluster-id c1 --xds-address "
      "ISTIOD_HOST:15012` (replace ISTIOD_HOST with istiod's Service: no cluster to look istiod up in)"),
-    (["enable-ns", "default", "--wait=true"], "write --wait or --no-wait"),
+    (["enable-ns", "default", "--wait=true"], "write --wait or --no-wait, `kmeshctl enable-ns default --wait`"),
 ])
 def test_an_on_off_flag_given_a_value_says_how_to_spell_it(capsys, no_env, args, fix) -> None:  # noqa: F811
     code, _, err = cli(capsys, *args)

@@ -352,13 +352,16 @@ def name_typed_flags(message: str, contexts: Sequence[_click.Context], args: Seq
 
 # ------------------------------------------------------------------ kubectl's flags on a command without them
 
+# The other tools' on/off flags among COMMAND_HABITS' (the word after one is no value of it).
+ON_OFF_HABITS = frozenset({"-y", "--yes", "--skip-confirmation", "-w", "--watch", "--wait", "--ignore-not-found",
+                           "--purge", "--short", "--all", "--overwrite", "--enroll-namespace"})
 # (command path words, flag) -> what that command does instead; {flag} is the flag as typed;
 # or a function of (the flag, the words typed) that says it from the value typed.
 COMMAND_HABITS: dict[tuple[str, str], Any] = {
     ("uninstall", "--ignore-not-found"): "; uninstall is already idempotent (what is not found is skipped, exit 0): "
-                                         "leave {flag} out",
+                                         "leave {flag} out, `{without}`",
     ("uninstall", "--wait"): "; uninstall always waits for each object to go (each node's agent cleans up as it "
-                             "stops): leave {flag} out; --timeout DURATION bounds the wait",
+                             "stops): leave {flag} out, `{without}`; --timeout DURATION bounds the wait",
 }
 # kubectl's -w/--watch and a --wait on a command that shows the state once: re-run it.
 ONCE_COMMANDS = ("status", "version", "sandbox status", "sandbox list", "waypoint list", "waypoint status",
@@ -368,7 +371,7 @@ _WATCHED = {"-w": "it has no watch mode", "--watch": "it has no watch mode",
 for _command in ONCE_COMMANDS:
     for _flag, _does_not in _WATCHED.items():
         COMMAND_HABITS[(_command, _flag)] = f"; {_command} shows the state once, {_does_not}: leave {{flag}} out " \
-                                            "and re-run it"
+                                            "and re-run it, `{without}`"
 
 
 # A flag another command has, typed where it does not exist: the command that does what it
@@ -393,7 +396,7 @@ for _command in ("waypoint apply", "waypoint delete"):
 
 
 def command_habit_hint(command_path: str, typed: str, args: Sequence[str] = ()) -> str:
-    """`; uninstall does not ask: leave -y out`: for a flag of kubectl's or of another
+    """`; uninstall does not ask: leave -y out, `kmeshctl uninstall``: for a flag of kubectl's or of another
     command (``typed``, its `=value` left off) that the command (``command_path``,
     `kmeshctl uninstall`) does not take, what it does instead; "" for any other. ``args``:
     the words typed, where the flag's value is found."""
@@ -408,7 +411,7 @@ def command_habit_hint(command_path: str, typed: str, args: Sequence[str] = ()) 
         # {istio_namespace}: --istio-namespace typed, else its default; {image}: the node agent's image, untagged
         import shlex
 
-        rest = _without_flag(args, flag)
+        rest = _without_flag(args, flag, flag not in ON_OFF_HABITS)
         name = typed_value(rest, "--name") or "waypoint"
         namespace = typed_value(rest, "-n", "--namespace") or _default_namespace(rest) if "{namespace}" in hint \
             else ""
@@ -560,8 +563,9 @@ def guessable(typed: str, name: str) -> bool:
     return bare.startswith(word) and (len(word) >= MIN_PREFIX or (len(word) >= 3 and bare[len(word):][:1] == "-"))
 
 
-def _without_flag(args: Sequence[str], flag: str) -> list[str]:
-    """``args`` without ``flag`` and its value (`--for service`, `--for=service`)."""
+def _without_flag(args: Sequence[str], flag: str, valued: bool = True) -> list[str]:
+    """``args`` without ``flag`` and its value (`--for service`, `--for=service`; when not
+    ``valued``, only `FLAG` or `FLAG=VALUE`: `status -w default` keeps its namespace)."""
     words = list(args)
     for i, word in enumerate(words):
         if word == "--":
@@ -569,7 +573,7 @@ def _without_flag(args: Sequence[str], flag: str) -> list[str]:
         if word.startswith(flag + "="):
             return words[:i] + words[i + 1:]
         if word == flag:
-            value = i + 1 < len(words) and words[i + 1] != "--" and not words[i + 1].startswith("-")
+            value = valued and i + 1 < len(words) and words[i + 1] != "--" and not words[i + 1].startswith("-")
             return words[:i] + words[i + 2 if value else i + 1:]
     return words
 
@@ -599,7 +603,7 @@ COMMAND_HABITS[("install", "--version")] = (
 # istioctl's -y/--skip-confirmation: kmeshctl asks nothing
 for _command in ("install", "uninstall"):
     for _flag in ("-y", "--yes", "--skip-confirmation"):
-        COMMAND_HABITS[(_command, _flag)] = f"; {_command} does not ask: leave {{flag}} out"
+        COMMAND_HABITS[(_command, _flag)] = f"; {_command} does not ask: leave {{flag}} out, `{{without}}`"
 COMMAND_HABITS[("version", "--short")] = ("; version's lines are short already (kubectl's and istioctl's {flag}): "
                                           "leave it out, `{without}` (-o json for every field)")
 COMMAND_HABITS[("waypoint apply", "--enroll-namespace")] = (
@@ -613,7 +617,7 @@ COMMAND_HABITS[("disable-ns", "--overwrite")] = (
     "removes only kmesh's label, leaves another data plane's as it is and puts back one enable-ns --overwrite "
     "replaced; leave {flag} out, `{without}`")
 COMMAND_HABITS[("uninstall", "--purge")] = ("; uninstall always removes everything kmeshctl installed (istioctl's "
-                                           "--purge): leave {flag} out")
+                                           "--purge): leave {flag} out, `{without}`")
 
 
 # ------------------------------------------------------------------ Go's single-dash long flags

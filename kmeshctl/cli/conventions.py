@@ -514,7 +514,7 @@ def _value_hint(option: _click.Parameter, flag: str, chain: list[_click.Command]
     """How kmeshctl spells ``flag`` on and off; for --dry-run, what it is (kubectl's
     --dry-run=client|server|none)."""
     if flag != "--dry-run":
-        return on_off_hint(option, flag)
+        return on_off_hint(option, flag, args)
     return dry_run_value_hint(chain[-1], " ".join(c.name for c in chain[1:] if c.name), args, chain[0])
 
 

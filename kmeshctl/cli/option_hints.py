@@ -212,13 +212,29 @@ def dry_run_value_hint(command: _click.Command, name: str, args: list[str], root
     return f"; on/off flags take no value here: write --dry-run ({does}), `{line}`; {offline}"
 
 
-def on_off_hint(option: _click.Parameter, flag: str) -> str:
-    """`; on/off flags take no value here: write -A to turn it on, leave it out for off`
-    (``flag``: the spelling typed; a flag with an off form names both)."""
+def on_off_hint(option: _click.Parameter, flag: str, args: Optional[list[str]] = None) -> str:
+    """`; on/off flags take no value here: write -A to turn it on, leave it out for off,
+    `kmeshctl waypoint list -A``: ``flag`` (the spelling typed) given a value in ``args`` (the
+    words typed; cmdline.ARGS when None); a flag with an off form names both. The line is the
+    one typed with `FLAG=VALUE` spelled as the value says (`--wait=false` -> --no-wait, or left
+    out when there is no off form), after the command's words; none for a value that is no
+    true/false word."""
     if option.secondary_opts:
         on = flag if flag in option.opts else option.opts[0]
-        return f"; on/off flags take no value here: write {on} or {option.secondary_opts[0]}"
-    return f"; on/off flags take no value here: write {flag} to turn it on, leave it out for off"
+        hint = f"; on/off flags take no value here: write {on} or {option.secondary_opts[0]}"
+    else:
+        on = flag
+        hint = f"; on/off flags take no value here: write {flag} to turn it on, leave it out for off"
+    words = list(cmdline.ARGS if args is None else args)
+    value = next((w.partition("=")[2].lower() for w in reversed(words[:separator_at(words)])
+                  if w.startswith(f"{flag}=")), "")
+    if value not in _BOOL_WORDS:
+        return hint
+    wanted = (value not in _FALSE_WORDS) == (flag in option.opts)  # `--no-wait=true` is off
+    spelled = [on] if wanted else option.secondary_opts[:1]
+    words = _typed_less(flag, False, words)
+    end = separator_at(words)
+    return f"{hint}, `{shlex.join(['kmeshctl', *words[:end], *spelled, *words[end:]])}`"
 
 
 _EXTRA_ARGUMENTS = re.compile(r"^Got unexpected extra arguments? ?(?:\(s\))? \((.*)\)$")
@@ -1410,7 +1426,7 @@ ALL_NAMESPACES_INSTEAD = (
 
 def all_namespaces_hint(command: _click.Command, path: str) -> str:
     """`; status has no all-namespaces form: it covers every namespace already, leave out
-    -A`: what the command does instead (kubectl users type -A on every command)."""
+    -A, `kmeshctl status``: what the command does instead (kubectl users type -A on every command)."""
     words = tuple(path.split()[1:])
     flag = next((w.partition("=")[0] for w in cmdline.ARGS if w.partition("=")[0] in ALL_NAMESPACES_FLAGS), "-A")
     if takes_namespace_arguments(command):
@@ -1425,7 +1441,8 @@ def all_namespaces_hint(command: _click.Command, path: str) -> str:
         instead = "it runs in one namespace: choose it with -n NAMESPACE"
     if instead is None:
         instead = "it works on no Kubernetes namespaces"
-    leave = "" if "-n NAMESPACE" in instead else f"; leave out {flag}"
+    without = f", `{shlex.join(['kmeshctl', *_typed_less(flag, False)])}`" if cmdline.ARGS else ""
+    leave = "" if "-n NAMESPACE" in instead else f"; leave out {flag}{without}"
     hint = f": {path} has no all-namespaces form: {instead}{leave}"
     return paste_ready(hint, cmdline.INVOKED[0].command) if cmdline.INVOKED else hint  # its commands carry --kubeconfig
 

@@ -594,7 +594,7 @@ for _flag in _SPELLINGS:  # `sandbox list --name x`: the command for one sandbox
 for _flag in ("-c", "--container"):
     COMMAND_HABITS[("sandbox exec", _flag)] = (
         "; sandbox exec cannot choose a container: the command runs in the pod's network namespace and cgroup, "
-        "which all its containers share, with the host's files (no container image); leave out {flag}")
+        "which all its containers share, with the host's files (no container image); leave out {flag}, `{without}`")
 
 
 @sandbox_app.command("status", cls=SandboxFlagCommand)

@@ -443,6 +443,31 @@ def cli_console(wide: bool = False, **kwargs: Any) -> Console:
     return console
 
 
+FIT_MIN_OTHER = 12  # the width a column that wraps keeps at least (dump maps' too)
+
+
+def print_fitted(console: Console, table: Table, keys: tuple[str, ...], min_other: int = FIT_MIN_OTHER) -> None:
+    """``table`` on ``console`` as dump maps prints its tables: in a terminal, the ``keys``
+    columns (headers of what tells the rows apart: namespace, name) whole, every cell
+    wrapping only between words (a name or an address is never split across lines), the
+    other columns that still do not fit left out from the right and named on a line under
+    it (fit_columns); piped, or -o wide (a WIDE_WIDTH console), every column whole."""
+    if not console.is_terminal or console.width >= WIDE_WIDTH:
+        console.print(table)
+        return
+    from kmeshctl.dump import note_lines
+
+    drop_empty_columns(table)  # before fitting: a column of <none> only would push others out
+    with_cells(table, lambda _column, cell: whole_names(cell))
+    fitted, dropped, needed = fit_columns(table, console.width, keys, min_other)
+    with _at_least(console, needed):
+        console.print(fitted)
+    if dropped:
+        note = f"(not shown at this width: {', '.join(dropped)}; -o wide shows every column)"
+        for line in note_lines(note, console.width):
+            console.print(line, highlight=False, soft_wrap=True)
+
+
 def print_or_note(console: Console, note: str, table: Table, show: Any) -> None:
     """``show()`` the table, or when it has no rows the kubectl-style ``note`` (`No pods
     in sandbox S.`) on stderr instead of a table of headers only."""

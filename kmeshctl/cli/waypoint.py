@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 from typer._click.globals import get_current_context
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from kmeshctl.cli.tables import EMPTY, cli_console
+from kmeshctl.cli.tables import EMPTY, cli_console, print_fitted
 
 from kmeshctl.apply import ApplyResult, PartialApply, nothing_changed
 from kmeshctl.cli.common import (MAX_RUN_S, MAX_TIMEOUT_S, PORT_MAX, PORT_MIN, OutputFormat, app,
@@ -338,7 +339,8 @@ def _stdout_is_terminal() -> bool:
 
 
 # -o's help says what -o wide adds to each command's own output
-ListOutputOption = output_option(None)  # every column is in the table already: wide only stops cutting
+ListOutputOption = output_option(None)  # every column is in the table already: wide only stops cutting or
+# leaving out the columns a narrow terminal has no room for
 StatusOutputOption = output_option("a line saying whether kmeshctl made the waypoint and which Services use it")
 
 
@@ -374,12 +376,19 @@ def list_cmd(
         # as kubectl's "No resources found": on stderr, so a script reading stdout sees no rows
         typer.echo(f"No waypoints found in namespace {where}." if where else "No waypoints found.", err=True)
         return
+    print_waypoints(states, cli_console(wide=output is OutputFormat.wide))
+
+
+def print_waypoints(states: list[deploy.WaypointState], console: Console) -> None:
+    """The table of waypoint list: in a terminal, NAMESPACE and NAME whole and no name or
+    address split across lines; the columns that do not fit then are left out from the
+    right and named under it (-o wide: a console that shows every column)."""
     table = Table("NAMESPACE", "NAME", "BY KMESHCTL", "READY", "ISTIOD ADDRESS", "SERVICES")
     for s in states:
         cells = (s.namespace, s.name, "yes" if s.managed else "no", f"{s.ready_pods}/{len(s.pods)}",
                  ", ".join(s.addresses) or f"{EMPTY} ({s.gateway_reason})", ", ".join(s.services) or EMPTY)
         table.add_row(*(escape(cell) for cell in cells))  # the cluster's words, never read as rich markup
-    cli_console(wide=output is OutputFormat.wide).print(table)
+    print_fitted(console, table, ("NAMESPACE", "NAME"))
 
 
 def _check_listed_namespace(client: KubeClient, namespace: str, origin: str) -> None:
