@@ -122,10 +122,17 @@ def test_no_other_tools_flag_gets_a_bare_no_such_option(words: list[str], state_
     """Every command with each flag: accepted, or one line that says what to do instead;
     every line it suggests pastes, and keeps the sandbox, namespace and cluster flags typed."""
     _record(SANDBOX)
+    refused_with_lines_that_paste(capsys, words, NEEDS.get(tuple(words), []), OTHER_TOOLS_FLAGS, kubeconfig)
+
+
+def refused_with_lines_that_paste(capsys, words: list[str], needs: list[str], flags: list[list[str]],
+                                  kubeconfig: str) -> None:
+    """``words`` (a command) typed with each of ``flags`` (and ``needs``, its own arguments, and
+    a cluster): accepted, or one line that is no bare "No such option"; every line it suggests
+    pastes, and keeps the sandbox, namespace and cluster flags typed."""
     cluster = ["--kubeconfig", kubeconfig, "--context", "c"]
-    needs = NEEDS.get(tuple(words), [])
     pasted_once: set[str] = set()
-    for flag in OTHER_TOOLS_FLAGS:
+    for flag in flags:
         typed = [*words, *needs, *flag, *cluster, *AFTER.get(tuple(words), [])]
         code, out, err = cli(capsys, *typed)
         if code == STUBBED:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import pytest
 
 from test_cli_kinds import _record, cli, no_env, state_root  # noqa: F401
-from test_p23_command_hints import STUBBED, _assert_pastable, _line, _pasted_lines, stubbed  # noqa: F401
+from test_p23_command_hints import _assert_pastable, _line, _pasted_lines, stubbed  # noqa: F401
 from test_p26_habits import kubeconfig, offline  # noqa: F401 (fixtures)
-from test_p27_flag_hints import AFTER, BARE, NEEDS, _carries, _leaves, one_tree  # noqa: F401
+from test_p27_flag_hints import BARE, NEEDS, _leaves, one_tree, refused_with_lines_that_paste  # noqa: F401
 
 SANDBOX = "f29o-a"  # recorded by the tests that need a sandbox to exist
 RENDER = ["--xds-address", "istiod.istio-system.svc:15012"]
@@ -92,24 +92,8 @@ NEW_FLAGS = [["-i", "istio-system"], ["--istioNamespace", "istio-system"], ["--c
 def test_no_flag_of_another_command_gets_a_bare_no_such_option(words: list[str], state_root, one_tree,  # noqa: F811
                                                               capsys, offline, kubeconfig: str) -> None:
     _record(SANDBOX)
-    cluster = ["--kubeconfig", kubeconfig, "--context", "c"]
     needs = [SANDBOX if w == "f273a" else w for w in NEEDS.get(tuple(words), [])]
-    pasted_once: set[str] = set()
-    for flag in NEW_FLAGS:
-        typed = [*words, *needs, *flag, *cluster, *AFTER.get(tuple(words), [])]
-        code, out, err = cli(capsys, *typed)
-        if code == STUBBED:
-            continue  # the command has this flag
-        assert code == 2 and "Traceback" not in err, (typed, code, out, err)
-        line = err.strip()
-        assert len(line.splitlines()) == 1 and not BARE.fullmatch(line), (typed, line)
-        for pasted in _pasted_lines(line):
-            if pasted[1:len(words) + 1] == words and "--help" not in pasted:
-                assert all(w in pasted for w in needs), (typed, line)
-                assert _carries(pasted, "--kubeconfig", kubeconfig) and _carries(pasted, "--context", "c"), line
-        fresh = [found for found in line.split("`")[1::2] if found.startswith("kmeshctl") and found not in pasted_once]
-        pasted_once.update(fresh)
-        _assert_pastable(capsys, " ".join(f"`{found}`" for found in fresh))
+    refused_with_lines_that_paste(capsys, words, needs, NEW_FLAGS, kubeconfig)
 
 
 # ------------------------------------------------------------------ B. sandbox list --name X
