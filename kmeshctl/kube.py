@@ -563,20 +563,26 @@ def _port_problem(port: str) -> str:
     return ""
 
 
-def _check_base64(body: dict, keys: tuple[str, ...], owner: str, named: Optional[str]) -> None:
+def base64_problem(data: Any) -> str:
+    """Why ``data`` (a kubeconfig's *-data value) is not base64, in one line ("" when it is)."""
     import base64
     import binascii
 
+    try:
+        base64.b64decode(str(data), validate=True)
+    except (binascii.Error, ValueError) as err:
+        return _one_line(err)
+    return ""
+
+
+def _check_base64(body: dict, keys: tuple[str, ...], owner: str, named: Optional[str]) -> None:
     for key in keys:
         data = body.get(key)
-        if not data:
-            continue
-        try:
-            base64.b64decode(str(data), validate=True)
-        except (binascii.Error, ValueError) as err:
-            raise _config_error(f"{owner}: {key} is not valid base64 ({_one_line(err)})", named,
+        problem = base64_problem(data) if data else ""
+        if problem:
+            raise _config_error(f"{owner}: {key} is not valid base64 ({problem})", named,
                                 "paste the PEM file's base64 (`base64 -w0 FILE`), or pass --context NAME of another "
-                                "context") from err
+                                "context")
 
 
 def _check_ca(cluster: dict, owner: str, named: Optional[str]) -> None:

@@ -68,7 +68,9 @@ def _oidc_problem(config: Any, owner: str, command: str) -> tuple[str, str]:
             return f"{owner}: auth-provider oidc has no {key}", \
                 f"set it: `{command} --auth-provider-arg={key}={value}`, {OTHER_CONTEXT}"
     data, file = config.get("idp-certificate-authority-data"), config.get("idp-certificate-authority")
-    if data and not _is_base64(data):
+    from kmeshctl.kube import base64_problem  # kube imports this module
+
+    if data and base64_problem(data):
         return f"{owner}: idp-certificate-authority-data of auth-provider oidc is not valid base64", \
             f"paste the issuer's CA certificate as base64 (`base64 -w0 ca.crt`), {OTHER_CONTEXT}"
     if file and not data and not os.path.isfile(str(file)):
@@ -115,14 +117,6 @@ def jwt_problem(token: Any) -> str:
     if expiry is not None and (isinstance(expiry, bool) or not isinstance(expiry, (int, float))):
         return "its exp claim is not a number"
     return ""
-
-
-def _is_base64(data: Any) -> bool:
-    try:
-        base64.b64decode(str(data), validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return True
 
 
 def needs_renewal(config: dict) -> bool:
