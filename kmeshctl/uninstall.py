@@ -746,6 +746,7 @@ class _Removal:
     accepted: list[str] = field(default_factory=list)
     agent_nodes: set[str] = field(default_factory=set)  # the nodes an agent pod was reported for
     foreign_agent: bool = False  # a DaemonSet kmesh kmeshctl did not make was left: its agents may mark pods
+    marked: Optional[dict[str, list[str]]] = None  # the pods still marked, as read after the DaemonSet went
 
     def one(self, obj: dict) -> None:
         """Delete ``obj`` if it is kmeshctl's and wait for it to go; the DaemonSet's nodes reported."""
@@ -770,8 +771,9 @@ class _Removal:
         self.foreign_agent |= obj["kind"] == "DaemonSet" and result.outcome in SPARED
         if result.outcome == "deleted" and pods:
             self.agent_nodes |= {pod.node for pod in pods if pod.scheduled}
-            for node_result in _node_results(self.client, obj["metadata"]["namespace"], pods, self.deadline,
-                                             self.timeout):
+            per_node, self.marked = _node_results(self.client, obj["metadata"]["namespace"], pods,
+                                                    self.deadline, self.timeout)
+            for node_result in per_node:
                 self.report(node_result)
 
     def leftovers(self) -> list[DeleteResult]:
@@ -785,7 +787,8 @@ class _Removal:
         try:
             if _readable(lambda: agent_namespaces(self.client)):
                 return []
-            marked = _readable(lambda: marked_pods_by_node(self.client))
+            # read once: after the DaemonSet went no agent of it marks a pod any more
+            marked = self.marked if self.marked is not None else _readable(lambda: marked_pods_by_node(self.client))
         except (ApiError, ApiUnreachable):
             return []
         return leftover_results(marked or {}, self.agent_nodes)
@@ -866,11 +869,12 @@ def timed_out(objs: list[dict], results: list[DeleteResult], when: str, timeout:
 
 
 def _node_results(client: KubeClient, namespace: str, pods: list[AgentPod], deadline: float = math.inf,
-                  timeout: float = 0) -> list[DeleteResult]:
-    """node_results after the DaemonSet went; when this user may not list every pod (to
-    find those still marked), or the list is cut at ``deadline`` (--timeout ``timeout``),
-    one result per node saying it could not be checked, and uninstall goes on (its
-    ServiceAccount, RBAC and namespace still to remove, or the deadline's error)."""
+                  timeout: float = 0) -> tuple[list[DeleteResult], Optional[dict[str, list[str]]]]:
+    """node_results after the DaemonSet went, and the pods still marked it read (None: not
+    read); when this user may not list every pod (to find those still marked), or the list
+    is cut at ``deadline`` (--timeout ``timeout``), one result per node saying it could not
+    be checked, and uninstall goes on (its ServiceAccount, RBAC and namespace still to
+    remove, or the deadline's error)."""
     try:
         marked, why = _readable(lambda: marked_pods_by_node(client)), POD_CHECK_FAILED
     except ApiUnreachable:
@@ -878,8 +882,11 @@ def _node_results(client: KubeClient, namespace: str, pods: list[AgentPod], dead
             raise
         marked, why = None, pods_unchecked_in_time(timeout)
     results = node_results(namespace, pods, marked or {})
-    if marked is not None:
-        return results
+    return _unchecked(results, why) if marked is None else results, marked
+
+
+def _unchecked(results: list[DeleteResult], why: str) -> list[DeleteResult]:
+    """``results`` of nodes whose marked pods could not be listed, each saying so (``why``)."""
     return [r if r.detail == NEVER_SCHEDULED else replace(r, detail=f"{r.detail}; {why}") for r in results]
 
 
