@@ -126,6 +126,26 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
     return InstallPlan(params, objects, client, crds, found_in, offline_because, users, existing, image_before)
 
 
+@dataclass(frozen=True)
+class ImageChange:
+    ref: str  # NAMESPACE/NAME of the agents' DaemonSet
+    before: str  # its image in the cluster
+    after: str  # the image this install applies
+
+
+def image_change(plan: InstallPlan) -> Optional[ImageChange]:
+    """The agents' image this install replaces, when it replaces one of kmeshctl's with
+    another (None offline, on a first install, or with the same image)."""
+    daemonset = next((o for o in plan.objects if o.get("kind") == "DaemonSet"), None)
+    if daemonset is None or not plan.image_before:
+        return None
+    after = template_image(daemonset)
+    if after == plan.image_before:
+        return None
+    meta = daemonset["metadata"]
+    return ImageChange(f"{meta.get('namespace')}/{meta['name']}", plan.image_before, after)
+
+
 def _image_before(objects: list[dict], read: dict[int, Optional[dict]]) -> str:
     """The image of the agent DaemonSet of kmeshctl's that ``objects`` would replace, as
     read_objects read it (``read``); "" when there is none."""

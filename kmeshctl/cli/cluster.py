@@ -197,6 +197,8 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
         note.print(f"Using istiod at {plan.params.xds_address} (found in namespace {plan.xds_found_in})")
     for name in plan.users_namespaces:
         note.print(f"Namespace {name}: {NOT_OURS}, used as is (not labelled; uninstall keeps it)")
+    if changed := installer.image_change(plan):
+        note.print(_image_change_line(changed, dry_run))
     if dry_run:
         _print_dry_run(installer.dry_run(plan), plan.crds is not None, quiet)
         print_manifests(plan.objects, output)
@@ -208,6 +210,15 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
         document = functools.partial(_print_results, results, result_format) if result_format else _no_document
         _wait_interruptible(plan.client, plan.params.namespace, wait_limit(timeout), output, quiet, document,
                             plan.params.cluster_id, plan.image_before)
+
+
+def _image_change_line(change: installer.ImageChange, dry_run: bool) -> str:
+    """Says the agents' image changes (an install without --image puts the default back,
+    as istioctl and helm do with a value left out), and the line that keeps the old one."""
+    verb = "would change" if dry_run else "changes"
+    keep = _install_with("image", change.before)
+    return f"[yellow]DaemonSet {change.ref}: the agents' image {verb} from {change.before} to {change.after}[/] " \
+           f"(to keep it: `{keep}`)"
 
 
 LINE_ROOM = 80  # `Error: ` and the pointer an error line may end with (` (see 'kmeshctl install --help')`)
