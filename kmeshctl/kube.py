@@ -202,7 +202,7 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
         # be known only behind it; messages show the proxy-url as written
         SHOWN_PROXY[id(cfg)] = cfg.proxy
         cfg.proxy = "socks5h://" + cfg.proxy[len("socks5://"):]
-    ORIGIN[id(cfg)] = _origin_text(found, target.context)
+    ORIGIN[id(cfg)] = _origin_text(path, found, target.context)
     user = (_entry(merged, "contexts", context) or {}).get("user")
     CREDENTIALS[id(cfg)] = f"user {user or '(none)'} in kubeconfig {path}"
     return cfg
@@ -217,9 +217,11 @@ SHOWN_PROXY: dict[int, str] = {}
 CREDENTIALS: dict[int, str] = {}
 
 
-def _origin_text(found: "KubeconfigFiles", context: Optional[str]) -> str:
-    """`kubeconfig /root/.kube/config, context prod` (the current context when none was given)."""
-    return f"kubeconfig {os.pathsep.join(found.files)}, context {context or found.current or 'none'}"
+def _origin_text(path: str, found: "KubeconfigFiles", context: Optional[str]) -> str:
+    """`kubeconfig /root/.kube/config, context prod` (the current context when none was given):
+    ``path`` as the user gave it, as every kubeconfig message names it (a KUBECONFIG value is
+    then marked whole as the variable's, empty or missing entries included)."""
+    return f"kubeconfig {path}, context {context or found.current or 'none'}"
 
 
 def _one_line(err: BaseException) -> str:
@@ -424,10 +426,6 @@ def _with_absolute_paths(entry: Any, section: str, base: str) -> Any:
     command = plugin.get("command") if isinstance(plugin, dict) else None
     if isinstance(command, str) and "/" in command and not os.path.isabs(command):
         plugin["command"] = os.path.normpath(os.path.join(base, command))  # as kubectl: relative with a slash
-    server = body.get("server") if section == "clusters" else None
-    if isinstance(server, str) and server and "://" not in server and not any(c.isspace() for c in server) \
-            and not _MISSPELT_SCHEME.match(server):
-        body["server"] = "https://" + server  # as kubectl: a server without a scheme speaks TLS
     return entry
 
 
@@ -444,7 +442,9 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
     """A one-line error (exit 2 for a kubeconfig or context the user named, else 1) for what
     the client library would otherwise turn into noise or a wrong address: the context's
     cluster missing or without a server, a file it names (tokenFile, certificates) missing,
-    an exec credential plugin that is not installed."""
+    a client certificate that does not load, two ways to log in, an exec credential plugin
+    that kubectl would not run or that is not installed. A server without a scheme is
+    written http:// in ``config`` (kubectl's address for it, see _check_schemeless)."""
     where = f"in kubeconfig {path}"
     named = _named(target)
     body = _entry(config, "contexts", context) or {}
@@ -479,7 +479,30 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
         owner = f"user {user_name} {where}, context {context}"
         _check_user(user, owner, named)
         _check_base64(user, ("client-certificate-data", "client-key-data"), f"user {user_name} {where}", named)
+        for problem, fix in (kubeauth.login_conflict(user, owner),
+                             kubeauth.client_certificate_problem(str(user_name), user, owner, target.kubeconfig)):
+            if problem:
+                raise _config_error(problem, named, fix)
         _check_auth_provider(str(user_name), user, owner, named, target.kubeconfig)
+    if "://" not in server:
+        _check_schemeless(cluster, user or {}, f"the cluster {cluster_name} {where}", str(user_name), named)
+        cluster["server"] = "http://" + server  # as kubectl takes it (the client library would take https)
+
+
+def _check_schemeless(cluster: dict, user: dict, owner: str, user_name: str, named: Optional[str]) -> None:
+    """A server without a scheme is plain http:// to kubectl, which then sends none of the
+    user's credentials and uses none of the cluster's TLS settings: bad input when the
+    kubeconfig has some (it surely means https://), fine when it has none."""
+    used = [k for k in ("token", "tokenFile", "username", "password", "client-certificate", "client-certificate-data",
+                        "exec", "auth-provider") if user.get(k)]
+    used = [f"user {user_name}'s {used[0]}"] if used else []
+    used += [k for k in ("certificate-authority", "certificate-authority-data", "insecure-skip-tls-verify",
+                         "tls-server-name") if cluster.get(k)][:1]
+    if used:
+        server = cluster["server"]
+        raise _config_error(f"{owner} has server {shown(server)} without a scheme: kubectl takes it as "
+                            f"http://{server} and then leaves out {' and '.join(used)}", named,
+                            f"write server: https://{server} (or http://{server} for plain HTTP without them)")
 
 
 def _check_auth_provider(name: str, user: dict, owner: str, named: Optional[str], kubeconfig: Optional[str]) -> None:
@@ -497,7 +520,7 @@ def server_url_problem(server: Any) -> str:
     """Why ``server`` is not an http(s)://HOST[:PORT] address ("" when it is one), each
     mistake by its own name: a misspelt or unsupported scheme, an unclosed `[`, two `:`,
     a port that is not a number or out of range. A server without a scheme is HOST[:PORT]
-    (taken as https://, as kubectl)."""
+    (taken as http://, as kubectl: see _check_schemeless)."""
     if not isinstance(server, str):
         kind = "a number" if isinstance(server, (int, float)) else "a list" if isinstance(server, list) else \
             "a mapping" if isinstance(server, dict) else "not text"
@@ -632,16 +655,20 @@ def _check_files(body: dict, keys: tuple[str, ...], owner: str, named: Optional[
 def _check_user(user: dict, owner: str, named: Optional[str]) -> None:
     _check_files(user, _USER_FILES, owner, named)
     plugin = user.get("exec")
-    if not isinstance(plugin, dict) or user.get("auth-provider") or user.get("token") or user.get("tokenFile"):
+    if not isinstance(plugin, dict) or user.get("auth-provider") is not None:
+        return  # with an auth-provider, that is the fault (kmeshctl.kubeauth.auth_provider_problem)
+    problem, fix = kubeauth.exec_problem(plugin, owner)  # kubectl checks it even when a token is used instead
+    if problem:
+        raise _config_error(problem, named, fix)
+    if user.get("token") or user.get("tokenFile"):
         return  # the library uses those before an exec plugin
-    command = plugin.get("command")
-    if not command or not isinstance(command, str):
-        raise _config_error(f"{owner}: exec has no command", named,
-                            "fix the user in the kubeconfig, or pass --context NAME of another context")
+    command = plugin["command"]
     found = os.access(command, os.X_OK) and os.path.isfile(command) if "/" in command else shutil.which(command)
     if not found:
+        hint = kubeauth.install_hint(plugin)
         raise _config_error(f"exec: executable {command} not found ({owner})", named,
-                            "install the credential plugin or put it on PATH, or pass --context NAME of another "
+                            f"{hint.rstrip('.')} (its installHint), or pass --context NAME of another context" if hint
+                            else "install the credential plugin or put it on PATH, or pass --context NAME of another "
                             "context")
 
 
@@ -795,6 +822,11 @@ def _run_exec_plugin(plugin: dict, cluster: Optional[dict], owner: str, request_
                                      f"not the {version} the kubeconfig asks for", command,
                                      "fix the kubeconfig's exec apiVersion or the plugin, or pass --context NAME of "
                                      "another context")
+    if not status.get("token") and not kubeauth.pair_loads(str(status["clientCertificateData"]),
+                                                           str(status["clientKeyData"])):
+        raise CredentialPluginFailed(f"getting credentials: {owner} printed a client certificate and key that do not "
+                                     "load (status.clientCertificateData: a PEM certificate, clientKeyData: its PEM "
+                                     "private key)", command, fix)
     expires = status.get("expirationTimestamp")
     if expires is not None and not is_rfc3339(expires):
         raise CredentialPluginFailed(f"getting credentials: {owner} printed status.expirationTimestamp "

@@ -16,7 +16,7 @@ import shlex
 import time
 from typing import Any, Optional
 
-from kmeshctl.params import shown
+from kmeshctl.params import bounded, shown
 
 # The auth-provider plugins kubectl (client-go) dropped in 1.26: the exec plugin that replaces each
 # and the command that writes a user of it, run with the kubeconfig it is to change ({env}).
@@ -145,6 +145,127 @@ def set_credentials(user: str, kubeconfig: Optional[str]) -> str:
     """`kubectl config set-credentials U [--kubeconfig F]` (one file: kubectl's flag takes no list)."""
     where = ["--kubeconfig", kubeconfig] if kubeconfig and os.pathsep not in kubeconfig else []
     return shlex.join(["kubectl", "config", "set-credentials", user, *where])
+
+
+def login_conflict(user: dict, owner: str) -> tuple[str, str]:
+    """A token (or tokenFile) and a username/password both in ``user``: kubectl refuses
+    the user before connecting (client-go: more than one authentication method)."""
+    token = next((k for k in ("token", "tokenFile") if user.get(k)), "")
+    basic = next((k for k in ("username", "password") if user.get(k)), "")
+    if token and basic:
+        return f"{owner}: both {token} and {basic} are set (kubectl takes one way to log in: a token or a " \
+            "username/password)", f"remove one of them from the user, {OTHER_CONTEXT}"
+    return "", ""
+
+
+def client_certificate_problem(name: str, user: dict, owner: str, kubeconfig: Optional[str]) -> tuple[str, str]:
+    """The client certificate of ``user`` as kubectl loads it before connecting: its key
+    given too, both PEM, the key the certificate's. Its files exist and its *-data is
+    base64 (checked before, kmeshctl.kube.check_context_entries)."""
+    cert = "client-certificate-data" if user.get("client-certificate-data") else \
+        "client-certificate" if user.get("client-certificate") else ""
+    key = "client-key-data" if user.get("client-key-data") else "client-key" if user.get("client-key") else ""
+    if not cert:
+        return "", ""  # a key alone is not used (as kubectl)
+    if not key:
+        return f"{owner}: {cert} is set but no client-key-data or client-key (a client certificate needs its " \
+            "private key)", f"add it: `{set_credentials(name, kubeconfig)} --client-key=KEY.pem --embed-certs`, " \
+            f"{OTHER_CONTEXT}"
+    texts = {k: _pem_text(user, k) for k in (cert, key)}
+    if "-----BEGIN CERTIFICATE-----" not in texts[cert] or not _loads_as_certificate(texts[cert]):
+        return f"{owner}: {_field(user, cert)} is not a PEM certificate (-----BEGIN CERTIFICATE----- ...) that loads", \
+            _pem_fix(cert, "client.crt", "client certificate")
+    if not re.search(r"-----BEGIN (RSA |EC )?PRIVATE KEY-----", texts[key]):
+        encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----" in texts[key]
+        return f"{owner}: {_field(user, key)} is " + ("an encrypted private key (kubectl takes one without a "
+                                                       "passphrase)" if encrypted else
+                                                       "not a PEM private key (-----BEGIN PRIVATE KEY----- ...)"), \
+            _pem_fix(key, "client.key", "private key")
+    if not pair_loads(texts[cert], texts[key]):
+        return f"{owner}: {_field(user, key)} is not the private key of its {_field(user, cert)}", \
+            f"give the key the certificate was made for, {OTHER_CONTEXT}"
+    return "", ""
+
+
+def _field(user: dict, key: str) -> str:
+    """`client-key-data`, or `client-key /path/k.pem`: a field as messages name it."""
+    return key if key.endswith("-data") else f"{key} {user[key]}"
+
+
+def _pem_fix(key: str, example: str, what: str) -> str:
+    if key.endswith("-data"):
+        return f"paste the base64 of the {what}'s PEM file (`base64 -w0 {example}`), {OTHER_CONTEXT}"
+    return f"point it at the {what}'s PEM file, {OTHER_CONTEXT}"
+
+
+def _pem_text(user: dict, key: str) -> str:
+    """The text of a client-certificate/-key field: its base64 decoded, or its file's start."""
+    if key.endswith("-data"):
+        return base64.b64decode(str(user[key])).decode("utf-8", "replace")
+    try:
+        with open(str(user[key]), encoding="utf-8", errors="replace") as handle:
+            return handle.read(1 << 20)
+    except OSError:
+        return ""
+
+
+def _loads_as_certificate(text: str) -> bool:
+    import ssl
+
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=text)
+    except (ssl.SSLError, ValueError):
+        return False
+    return True
+
+
+def pair_loads(cert: str, key: str) -> bool:
+    """The TLS layer takes ``cert`` with ``key`` (PEM texts; it reads them from files only)."""
+    import ssl
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="kmeshctl-") as directory:
+        paths = [os.path.join(directory, name) for name in ("cert.pem", "key.pem")]
+        for path, text in zip(paths, (cert, key)):
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as handle:
+                handle.write(text)
+        try:  # a password given: an encrypted key fails here instead of asking at the terminal
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(paths[0], paths[1], password="")
+        except (ssl.SSLError, ValueError):
+            return False
+    return True
+
+
+# The ExecCredential versions kubectl runs a plugin with (v1alpha1 was removed in Kubernetes 1.24).
+EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
+
+
+def exec_problem(plugin: dict, owner: str) -> tuple[str, str]:
+    """Bad input in the exec plugin of a user (kubectl refuses it before running it): no
+    command, no apiVersion or one kubectl does not speak, an env entry without a name."""
+    fix = f"fix the user's exec in the kubeconfig, {OTHER_CONTEXT}"
+    command = plugin.get("command")
+    if not command or not isinstance(command, str):
+        return f"{owner}: exec has no command", fix
+    version = plugin.get("apiVersion")
+    use = f"set its apiVersion: {EXEC_API_VERSIONS[0]} (or {EXEC_API_VERSIONS[1]}, whichever the plugin prints), " \
+        f"{OTHER_CONTEXT}"
+    if not version:
+        return f"{owner}: exec has no apiVersion (kubectl needs the ExecCredential version the plugin speaks)", use
+    if version not in EXEC_API_VERSIONS:
+        removed = " (removed in Kubernetes 1.24)" if version == "client.authentication.k8s.io/v1alpha1" else ""
+        return f"{owner}: exec apiVersion {shown(str(version))} is not one kubectl runs a plugin with{removed}", use
+    env = plugin.get("env") or []
+    if not isinstance(env, list) or not all(isinstance(e, dict) and e.get("name") for e in env):
+        return f"{owner}: an entry of exec env has no name (it is a list of name: ..., value: ...)", fix
+    return "", ""
+
+
+def install_hint(plugin: dict) -> str:
+    """The exec plugin's installHint on one line (bounded), "" when it has none: how
+    kubeconfigs of EKS, GKE, AKS say which plugin to install."""
+    hint = plugin.get("installHint")
+    return bounded(" ".join(hint.split()), 300) if isinstance(hint, str) else ""
 
 
 # The proxy schemes kubectl takes in a cluster's proxy-url (client-go: http, https, socks5).
