@@ -174,6 +174,7 @@ def check_agent_pod(client: "KubeClient", pod: str, namespace: str, command: str
         raise pod_not_found(client, pod, namespace, command)
     labels = (found.get("metadata") or {}).get("labels") or {}
     if all(labels.get(k) == v for k, v in AGENT_POD_LABELS.items()):
+        _check_running(found, pod, namespace)
         return
     agents = agent_pod_refs(client)
     if agents is None:  # this user may not list pods: the label is what to look for
@@ -181,12 +182,24 @@ def check_agent_pod(client: "KubeClient", pod: str, namespace: str, command: str
                          f"with an agent pod: `kubectl get pods -A -l {agent_selector()}` lists them")
     if not agents:
         raise UsageError(f"pod {namespace}/{pod} is not a kmesh agent, and no pod of this cluster is "
-                         f"(`kubectl get pods -A -l {agent_selector()}` lists none): {install_first(client)}")
+                         f"(`kubectl get pods -A -l {agent_selector()}` lists none): "
+                         f"{install_first(client, namespace)}")
     shown = ", ".join(agents[:AGENT_PODS_NAMED]) + (f" and {len(agents) - AGENT_PODS_NAMED} more"
                                                      if len(agents) > AGENT_PODS_NAMED else "")
     agent_ns, _, agent = agents[0].partition("/")
     raise UsageError(f"pod {namespace}/{pod} is not a kmesh agent (agent pods: {shown}); pass --pod with one "
                      f"of them: `{command} --pod {agent} -n {agent_ns}`")
+
+
+def _check_running(found: dict, pod: str, namespace: str) -> None:
+    """An agent pod not running (its image not pulled, not scheduled) serves no admin
+    endpoint: said from its status (kubectl's STATUS word), before a port-forward fails."""
+    from kmeshctl.rollout import pod_state
+
+    state = pod_state(found)
+    if state.phase != "Running":
+        raise KmeshctlError(f"pod {namespace}/{pod} is not running ({state.status}): see `kmeshctl status -n "
+                            f"{namespace}`")
 
 
 def pod_not_found(client: "KubeClient", pod: str, namespace: str, command: str) -> KmeshctlError:
@@ -206,7 +219,8 @@ def pod_not_found(client: "KubeClient", pod: str, namespace: str, command: str) 
         where = _agent_daemonset_namespaces(client)
         if not where:
             return KmeshctlError(f"{missing}, and kmesh is not installed in this cluster (no kmesh DaemonSet; `kubectl "
-                                 f"get pods -A -l {agent_selector()}` lists no agent pod): {install_first(client)}")
+                                 f"get pods -A -l {agent_selector()}` lists no agent pod): "
+                                 f"{install_first(client, namespace)}")
         return KmeshctlError(f"{missing}, and kmesh's DaemonSet in namespace {where[0]} runs no agent pod yet: see "
                              f"`kmeshctl status -n {where[0]}`")
     here = [ref for ref in agents if ref.partition("/")[0] == namespace]
@@ -225,13 +239,19 @@ def pod_not_found(client: "KubeClient", pod: str, namespace: str, command: str) 
                       f"`{command} --pod {agent} -n {other}`")
 
 
-def install_first(client: "KubeClient") -> str:
+def install_first(client: "KubeClient", pod_namespace: str = AGENT_NAMESPACE) -> str:
     """`install kmesh first: run `kmeshctl install --cluster-id C` ...`, istiod's cluster id
-    in it when istiod's Deployment names it (params.install_hint), as every "not installed"."""
+    in it when istiod's Deployment names it (params.install_hint), as every "not installed".
+    -n was the namespace of the pod asked for (``pod_namespace``), an app's: the install
+    names kmesh's own namespace, so the -n typed is not carried into it (agents in an app
+    namespace)."""
     from kmeshctl.istiod import known_cluster_id
     from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, install_hint
 
-    return f"install kmesh first: {install_hint(known_cluster_id(client, DEFAULT_ISTIO_NAMESPACE))}"
+    hint = install_hint(known_cluster_id(client, DEFAULT_ISTIO_NAMESPACE))
+    if pod_namespace != AGENT_NAMESPACE:
+        hint = hint.replace("`kmeshctl install ", f"`kmeshctl install -n {AGENT_NAMESPACE} ")
+    return f"install kmesh first: {hint}"
 
 
 def named_pods(refs: list[str]) -> str:

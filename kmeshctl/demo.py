@@ -317,7 +317,7 @@ def parse_weight_sets(text: str | None, subject: DemoSubject, check_count: bool 
     if len(parts) > MAX_WEIGHT_SETS:
         raise bad_value("--weights", text, f"{len(parts)} weight sets",
                         f"at most {MAX_WEIGHT_SETS} (one phase each), e.g. {examples}")
-    if check_count:  # `90,10`: what was meant depends on the subsets' count
+    if check_count or not all(p.strip() == "100" for p in parts):  # `90,10`: regrouped by the subsets' count
         _check_sets_not_split(text, parts, len(subject.versions), example)
     sets = []
     for number, part in enumerate(parts, start=1):
@@ -325,7 +325,17 @@ def parse_weight_sets(text: str | None, subject: DemoSubject, check_count: bool 
         weights = _weight_set(text, part, number if len(parts) > 1 else 0, subject, shown_example, names,
                               check_count)
         sets.append(weights)
+    _check_same_count(text, sets, examples)
     return sets
+
+
+def _check_same_count(text: str, sets: list[list[int]], examples: str) -> None:
+    """Every set has one weight per subset of the one route: `90/10,100` fits no route."""
+    counts = sorted({len(weights) for weights in sets})
+    if len(counts) > 1:
+        sizes = " and ".join(map(str, counts))
+        raise bad_value("--weights", text, f"sets of {sizes} weights",
+                        f"the same number of weights in every set (one per subset), e.g. {examples}")
 
 
 def telling_weights(unweighted: dict[str, float]) -> str:
@@ -397,12 +407,13 @@ def _weight_set(text: str, part: str, number: int, subject: DemoSubject, example
         raise UsageError(f"{given_text('--weights', text)}: {which}weights must be whole numbers separated by / "
                          f"(sets by ,); e.g. {examples}") from None
     count = len(subject.versions)
-    if not check_count and len(weights) == 1:
-        return weights  # one weight: a set of a single-destination route, or a mistake the count names
     if check_count and len(weights) != count:
         raise bad_value("--weights", text, f"{which}{counted(len(weights), 'weight')} for "
                         f"{counted(count, 'version')} ({names})",
                         f"{counted(count, 'weight')} that add{'s' if count == 1 else ''} up to 100, e.g. {examples}")
+    if not check_count and len(weights) == 1 and weights != [100]:  # a set of one is a one-subset route's: 100
+        raise bad_value("--weights", text, f"{which}one weight, {weights[0]}",
+                        f"weights that add up to 100, e.g. {examples}")
     if min(weights) < 0:
         raise bad_value("--weights", text, f"{which}negative weight {min(weights)}",
                         f"weights >= 0 that add up to 100, e.g. {examples}")
@@ -819,12 +830,15 @@ def _stopped_text(target: DemoTarget, report: DemoReport) -> str:
 
 
 def sent_text(report: DemoReport) -> str:
-    """`404 of 3000 requests sent`: the phases' requests of those planned; with several
+    """`404 of 3000 requests sent`: every request sent, of those planned; with several
     phases or a weight change, each phase's count too, and those sent while switching
-    (not part of the plan): `1340 of 3000 requests sent; phase 1: 1000 of 1000, phase 2:
-    340 of 1000 and 52 while switching to its weights`."""
+    weights (not part of the plan, counted in the first number, as in totals.requests):
+    `1392 requests sent: 1340 of the 3000 planned and 52 while switching weights; phase 1:
+    1000 of 1000, phase 2: 340 of 1000 and 52 while switching to its weights`."""
     phase_sent = sum(p.traffic.requests for p in report.phases)
-    text = f"{phase_sent} of {report.planned or report.requests} requests sent"
+    planned, switching = report.planned or report.requests, report.sent - phase_sent
+    text = f"{report.sent} requests sent: {phase_sent} of the {planned} planned and {switching} while switching " \
+        "weights" if switching else f"{phase_sent} of {planned} requests sent"
     if report.planned <= report.requests and not any(p.change for p in report.phases):
         return text
     phases = []

@@ -17,6 +17,10 @@ def check_plot_path(path: Path, flag: str = "--plot", force: bool = False) -> No
     if _is_dir(path):
         raise UsageError(f"{flag} {shown(path)}: is a directory; give a .png file name, e.g. {flag} "
                          f"{shown(path / 'demo.png')}")
+    stream = _stream_kind(path)
+    if stream:
+        raise UsageError(f"{flag} {shown(path)}: {stream} is not supported (the plot is a .png file); give a .png "
+                         f"file name, e.g. {flag} {EXAMPLE_PLOT}")
     if path.suffix.lower() != ".png":
         meant = shown(path.with_suffix(".png"))  # the path typed, with the suffix the plot needs
         raise UsageError(f"{flag} {shown(path)}: give a .png file name, e.g. {flag} {meant}")
@@ -77,6 +81,29 @@ def _widened_to_fit(fig, artists: list) -> None:
 
 def _p(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
+
+
+EXAMPLE_PLOT = "traffic-shift.png"
+# The names of a process's own streams: never a file the plot could be written to, even
+# when the stream is one (`> out.txt`); `-` is the usual spelling of stdout.
+_STREAM_NAMES = {"-": "stdout", "/dev/stdout": "stdout", "/dev/stderr": "stderr", "/dev/stdin": "stdin",
+                 "/dev/tty": "the terminal", "/dev/fd/1": "stdout", "/dev/fd/2": "stderr",
+                 "/proc/self/fd/1": "stdout", "/proc/self/fd/2": "stderr"}
+
+
+def _stream_kind(path: Path) -> str:
+    """What ``path`` names when it is no file a plot could be (`stdout` for `-` or
+    /dev/stdout, `a device or pipe` for /dev/null or a fifo), '' for a file name."""
+    import stat
+
+    named = _STREAM_NAMES.get(str(path))
+    if named:
+        return f"writing to {named}"
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return ""
+    return "a device or pipe" if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISBLK(mode) else ""
 
 
 def _is_dir(path: Path) -> bool:

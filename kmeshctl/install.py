@@ -10,10 +10,10 @@ from typing import Any, Callable, Optional
 
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.istiod import (XDS_PORT, IstioNamespaceMissing, XdsAddressRefused, check_istio_namespace,
-                             check_istiods_cluster_id, check_xds_service, istiod_addresses, istiod_addresses_anywhere,
-                             resolve_xds_address)
-from kmeshctl.kube import KubeClient, KubeTarget, NoClusterConfigured, cluster_configured, connect_reachable
+from kmeshctl.istiod import (XDS_PORT, IstioNamespaceMissing, XdsAddressRefused, check_agents_host,
+                             check_istio_namespace, check_istiods_cluster_id, check_xds_service, istiod_addresses,
+                             istiod_addresses_anywhere, resolve_xds_address, settled_address)
+from kmeshctl.kube import KubeClient, KubeTarget, NoClusterConfigured, cluster_configured, connect_reachable, object_ref
 from kmeshctl.params import (
     DEFAULT_ISTIO_NAMESPACE,
     DEFAULT_NAMESPACE,
@@ -119,6 +119,7 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
     objects, users, existing, image_before = render_manifests(params), [], [], ""
     if client is not None:  # an object of kmeshctl's names it did not make is refused (or, a namespace, used as is)
         read = applier.read_objects(client, objects)
+        check_not_being_deleted(objects, read)
         check_blockers(client, objects, params.namespace, read, blockers)
         image_before = _image_before(objects, read)
         ownership = applier.check_ownership(client, objects, params.namespace, read)
@@ -155,12 +156,36 @@ def _image_before(objects: list[dict], read: dict[int, Optional[dict]]) -> str:
 
 def _check_flags(xds_address: Optional[str], cluster_id: Optional[str], options: dict[str, Any]) -> None:
     """install_params' checks, offline; an --xds-address of a bad form whose correction
-    is clear (a missing port, a scheme) is XdsAddressRefused with that address, so the
-    fix offered is this install with it (every other flag kept)."""
+    is clear (a missing port, a scheme) is XdsAddressRefused with that address (settled:
+    the one render would take), so the fix offered is this install with it (every other
+    flag kept); an address no agent can use is refused before connecting (check_agents_host)."""
+    istio_namespace = options.get("istio_namespace", DEFAULT_ISTIO_NAMESPACE)
     try:
         install_params(xds_address or PLACEHOLDER_XDS_ADDRESS, cluster_id, **options)
     except BadXdsAddress as error:
-        raise XdsAddressRefused(error.problem, [error.meant]) from error
+        raise XdsAddressRefused(error.problem, [settled_address(error.meant, istio_namespace)]) from error
+    if xds_address is not None:
+        check_agents_host(xds_address, istio_namespace)
+
+
+class BeingUninstalled(KmeshctlError):
+    """Objects install writes are being deleted (an uninstall under way, or the namespace
+    Terminating), exit 1: an apply now would race the deletion and leave a partial
+    install. ``refs``: those being deleted; the CLI adds the install line to re-run."""
+
+    def __init__(self, refs: list[str]) -> None:
+        super().__init__(f"kmesh is being uninstalled ({', '.join(refs)} still being deleted); nothing was applied",
+                         fix="wait for the uninstall to finish (`kmeshctl status` says when), then re-run this install")
+        self.refs = refs
+
+
+def check_not_being_deleted(objects: list[dict], read: dict[int, Optional[dict]]) -> None:
+    """BeingUninstalled when any of ``objects`` as read (``read``: applier.read_objects')
+    carries a deletionTimestamp; before any write, a dry run's too."""
+    going = [object_ref(current) for obj in objects
+             if (current := read.get(id(obj))) and (current.get("metadata") or {}).get("deletionTimestamp")]
+    if going:
+        raise BeingUninstalled(going)
 
 
 class InstallBlocked(KmeshctlError):

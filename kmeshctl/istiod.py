@@ -13,7 +13,7 @@ from typing import Callable, Optional, TypeVar
 
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import ApiError, KubeClient
-from kmeshctl.params import check_xds_address, shown
+from kmeshctl.params import BadXdsAddress, check_xds_address, shown
 
 XDS_PORT = 15012
 
@@ -52,9 +52,20 @@ def resolve_xds_address(client: KubeClient, istio_namespace: str) -> str:
 # A cluster Service's DNS name: NAME.NAMESPACE.svc, or .svc.cluster.local (optionally rooted).
 _SERVICE_HOST = re.compile(r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?)\.([a-z0-9]([a-z0-9-]*[a-z0-9])?)\.svc"
                            r"(\.cluster\.local)?\.?$")
-# Stands for istiod's address in a suggested command when it could not be found: not a
-# host name (the `_`), so pasted as is it is refused, never installed.
-XDS_ADDRESS_UNKNOWN = "ISTIOD_HOST:15012"
+
+
+def guessed_xds_address(istio_namespace: str) -> str:
+    """`istiod.NAMESPACE.svc:15012`: istiod's Service as Istio names it without a revision,
+    the address a suggested command gives when this cluster's could not be looked up (it
+    passes every offline check, so the line runs as pasted)."""
+    return f"istiod.{istio_namespace}.svc:{XDS_PORT}"
+
+
+def guessed_xds_note(istio_namespace: str, why: str) -> str:
+    """The note after a suggested line carrying guessed_xds_address: ``why`` it is a guess,
+    and the one case where it is wrong (a revisioned istiod)."""
+    return (f" ({guessed_xds_address(istio_namespace)} is istiod's Service without a revision, {why}; "
+            f"with a revisioned istiod, istiod-REVISION.{istio_namespace}.svc:{XDS_PORT})")
 
 
 class XdsAddressRefused(UsageError):
@@ -178,12 +189,27 @@ def check_xds_address_offline(address: str, istio_namespace: str, flag: str = "-
     and a port of Istio's istiod Service (`istiod`, `istiod-<revision>`) that is not its
     xDS port (ISTIOD_OTHER_PORTS). XdsAddressRefused in check_xds_service's words, its one
     address the Service's DNS name at port 15012; anything else passes (the cluster is
-    what would judge it), as does an address of a bad form (check_xds_address words that)."""
+    what would judge it), as does an address of a bad form (check_xds_address words that)
+    unless the address it offers is refused in turn: the fix then offers the one that passes.
+    Also refused: what the agents cannot use wherever istiod is (check_agents_host), and
+    a bare istiod Service name (`istiod:15012`: it resolves in the agents' namespace)."""
     try:
         check_xds_address(address, flag)
+    except BadXdsAddress as error:
+        settled = settled_address(error.meant, istio_namespace)
+        if settled != error.meant:  # `H.NS.svc.cluster.local.`: not `...local.:15012`, refused next
+            raise XdsAddressRefused(error.problem, [settled]) from None
+        return
     except UsageError:
         return
+    check_agents_host(address, istio_namespace, flag)
     host, _, port = address.rpartition(":")
+    # (with a cluster check_short_name judges it: the agents' namespace may have such a Service)
+    if "." not in host and _istiod_named(host.lower()):
+        number = int(port) if int(port) not in ISTIOD_OTHER_PORTS else XDS_PORT
+        raise XdsAddressRefused(f"{flag} {address}: a bare Service name resolves only in the agents' own "
+                                f"namespace, not in {istio_namespace} where istiod runs",
+                                [f"{host.lower()}.{istio_namespace}.svc:{number}"])
     named = cluster_service(address)
     if named is None:
         found = _SERVICE_NAMESPACE_HOST.match(host.lower())
@@ -199,6 +225,35 @@ def check_xds_address_offline(address: str, istio_namespace: str, flag: str = "-
     if not host.lower().rstrip(".").endswith(".svc"):
         raise XdsAddressRefused(f"{flag} {address}: istiod's certificate names the Service by its DNS name "
                                 f"{dns.rpartition(':')[0]}, not {host} (the agents' TLS check would fail)", [dns])
+
+
+def settled_address(address: str, istio_namespace: str) -> str:
+    """``address`` (of a good form), or the one check_xds_address_offline offers for it."""
+    try:
+        check_xds_address_offline(address, istio_namespace)
+    except XdsAddressRefused as refused:
+        return refused.found[0] if refused.found else address
+    return address
+
+
+def check_agents_host(address: str, istio_namespace: str, flag: str = "--xds-address") -> None:
+    """What the installed agents cannot use, known without a cluster (install checks it
+    before connecting): they run on each node's own network, so a loopback host (localhost,
+    127.0.0.1, ::1) is the node itself and 0.0.0.0 / :: no destination at all (both refused
+    offering istiod's unrevisioned Service, guessed_xds_address). XdsAddressRefused, exit 2."""
+    host = address.rpartition(":")[0].strip("[]").lower().rstrip(".")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    mapped = getattr(ip, "ipv4_mapped", None) or ip
+    if mapped is not None and mapped.is_unspecified:
+        problem = f"{host} is no destination (a listener's 'every address'), so the agents reach nothing there"
+    elif (mapped is not None and mapped.is_loopback) or host == "localhost" or host.endswith(".localhost"):
+        problem = f"{host} is each node itself (the agents run on the node's own network), not istiod"
+    else:
+        return
+    raise XdsAddressRefused(f"{flag} {address}: {problem}", [guessed_xds_address(istio_namespace)])
 
 
 def _istiod_named(name: str) -> bool:
@@ -377,6 +432,13 @@ class IstiodDeployment:
     name: str
     cluster_id: Optional[str]
     defaulted: bool = False
+    replicas: Optional[int] = None  # spec.replicas (None: not read)
+    ready: int = 0  # status.readyReplicas
+
+    @property
+    def none_ready(self) -> bool:
+        """No istiod pod is ready (scaled to 0, or its pods not starting): nothing answers the agents."""
+        return self.replicas is not None and self.ready == 0
 
     @property
     def read_cluster_id(self) -> str:
@@ -418,7 +480,10 @@ def istiod_deployment(client: KubeClient, address: str) -> Optional[IstiodDeploy
     cluster_id: Optional[str] = DEFAULT_CLUSTER_ID
     if settings:  # set from elsewhere (valueFrom), or empty: not known here
         cluster_id = None if "valueFrom" in settings[0] else settings[0].get("value") or None
-    return IstiodDeployment(namespace, deployment["metadata"]["name"], cluster_id, defaulted=not settings)
+    wanted, status = (deployment.get("spec") or {}).get("replicas"), deployment.get("status") or {}
+    replicas = None if "observedGeneration" not in status else 1 if wanted is None else int(wanted)  # not yet seen
+    return IstiodDeployment(namespace, deployment["metadata"]["name"], cluster_id, defaulted=not settings,
+                            replicas=replicas, ready=int(status.get("readyReplicas") or 0))
 
 
 def _selects(selector: dict, labels: dict) -> bool:

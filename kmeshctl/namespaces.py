@@ -314,6 +314,15 @@ def never_enrolled(client: KubeClient) -> dict[str, str]:
     return reasons
 
 
+def check_not_system(names: list[str]) -> None:
+    """enable-ns's refusal (NotToEnroll) of system_namespaces, known without a cluster: said
+    before connecting, as `waypoint apply -n kube-system` says its own."""
+    known = system_namespaces()
+    own = {name: known[name] for name in dict.fromkeys(names) if name in known}
+    if own:
+        raise NotToEnroll(own)
+
+
 def check_enrollable(client: KubeClient, found: list[dict], overwrite: bool) -> None:
     """Before any change: no namespace that is never enrolled (NotToEnroll), and, unless
     ``overwrite``, none another data plane has (EnrolledElsewhere)."""

@@ -267,9 +267,25 @@ def _split_host_port(value: str, flag: str, fix: str, meant: Optional[str]) -> t
     if not sep:
         _refuse(f"{flag} {shown(value)}: missing port", fix, meant)
     if ":" in host:
+        _refuse_colons(value, host, flag)
+    return host, port
+
+
+def _refuse_colons(value: str, host: str, flag: str) -> None:
+    """A value with more than one ':' outside brackets: a list (`A:1,B:2`) or a second
+    port (`H:1:2`) is refused as one address HOST:PORT, with its first one as the example;
+    an IPv6 address without brackets is told to bracket it."""
+    example = ":".join(value.split(",", 1)[0].split(":")[:2])  # the first HOST:PORT
+    try:
+        _check_xds_address(example, flag, False, None)
+    except UsageError:
+        example = XDS_ADDRESS_EXAMPLE
+    if "," in value:
+        raise bad_value(flag, value, "a list of addresses", f"one address HOST:PORT, e.g. {_as_typed(flag, example)}")
+    if _is_ip_address(host) or _is_ip_address(value):
         raise UsageError(f"{flag} {shown(value)}: write an IPv6 host in brackets; use [HOST]:PORT, "
                          "e.g. [fd00::1]:15012")
-    return host, port
+    raise bad_value(flag, value, "more than one ':'", f"one address HOST:PORT, e.g. {_as_typed(flag, example)}")
 
 
 def _refuse(problem: str, fix: str, meant: Optional[str]) -> None:
@@ -321,10 +337,10 @@ def _check_host(value: str, host: str, port: str, flag: str, fix: str) -> None:
 
 def _check_brackets(value: str, host: str, port: str, flag: str) -> None:
     """[HOST]:PORT is for an IPv6 address only (RFC 3986): `[istiod]:15012` is refused,
-    with the host unbracketed as the fix."""
+    with the host unbracketed as the fix (BadXdsAddress: a command may offer itself with it)."""
     if value.startswith("[") and ":" not in host:
-        raise bad_value(flag, value, f"brackets are only for an IPv6 address, {shown(host)} is not one",
-                        _as_typed(flag, _with_port(host, port)))
+        _refuse_port(flag, value, f"brackets are only for an IPv6 address, {shown(host)} is not one",
+                     _with_port(host, port))
 
 
 _IPV4_LIKE_RE = re.compile(r"^[0-9.]+\Z")
@@ -365,8 +381,8 @@ def _check_port(value: str, host: str, port: str, flag: str) -> None:
 
 
 def _refuse_port(flag: str, value: str, problem: str, meant: str) -> None:
-    """BadXdsAddress `FLAG VALUE: PROBLEM; use FLAG MEANT`: a port whose correction is
-    clear, so a command may offer itself with ``meant`` (every other flag kept)."""
+    """BadXdsAddress `FLAG VALUE: PROBLEM; use FLAG MEANT`: a port (or brackets) whose
+    correction is clear, so a command may offer itself with ``meant`` (every other flag kept)."""
     raise BadXdsAddress(f"{given_text(flag, value)}: {problem}", f"use {_as_typed(flag, meant)}", meant)
 
 

@@ -11,12 +11,13 @@ from typing import Any, Callable, Literal, Optional, cast
 from kmeshctl.apply import (PSA_ENFORCE, PSA_NEEDED, delete_fix, enrolled_refusal, foreign_objects,
                             foreign_problem, pod_security_refusal)
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.istiod import (CLUSTER_ID_ENV, XDS_PORT, ClusterIdNotIstiods, istiod_addresses, istiod_deployment,
-                             known_cluster_id)
+from kmeshctl.istiod import (CLUSTER_ID_ENV, XDS_PORT, ClusterIdNotIstiods, cluster_service, istiod_addresses,
+                             istiod_deployment, known_cluster_id)
 from kmeshctl.kube import (ApiError, ApiUnreachable, KubeClient, KubeTarget, NotKubernetes, connect, diagnosis,
                            is_can_i_pointer)
 from kmeshctl.params import counted
 from kmeshctl.render import made_by_kmeshctl
+from kmeshctl.waypoint.model import SERVICE_NAME_LABEL
 from kmeshctl.uninstall import InstalledElsewhere, check_install_namespaces, installed_objects
 
 Status = Literal["pass", "warn", "fail"]
@@ -216,12 +217,46 @@ def check_istiod(client: KubeClient, istio_namespace: str, fix_command: FixComma
     name = f"istiod Service :{XDS_PORT}"
     found = istiod_addresses(client, istio_namespace)
     if len(found) == 1:
-        return CheckResult(name, "pass", found[0])
+        return _no_ready_istiod(name, client, found[0]) or CheckResult(name, "pass", found[0])
     if found:
         install = fix_command("install", {"cluster_id": known_cluster_id(client, istio_namespace) or "ID",
                                           "xds_address": found[0]})
         return CheckResult(name, "warn", f"several revisions: {', '.join(found)}", f"name the one to use: `{install}`")
     return _no_istiod(name, client, istio_namespace, fix_command)
+
+
+def _no_ready_istiod(name: str, client: KubeClient, address: str) -> Optional[CheckResult]:
+    """fail when the EndpointSlices of istiod's Service at ``address`` list no ready
+    endpoint (istiod scaled to 0 or not starting: the agents would find no istiod, and
+    their pods no istio-ca-root-cert ConfigMap, which istiod writes); None when one is
+    ready, or none can be read (no slice yet, a Service without selector: istiod
+    elsewhere, as ASM's)."""
+    named = cluster_service(address)
+    if named is None or not client.is_served("discovery.k8s.io/v1", "EndpointSlice"):
+        return None
+    service, namespace, _ = named
+    reads = RefusedReads(client)
+    try:
+        slices = reads.client.list("discovery.k8s.io/v1", "EndpointSlice", namespace,
+                                   label_selector=f"{SERVICE_NAME_LABEL}={service}")
+    except KmeshctlError:
+        if reads.refused:  # as every read precheck makes: a refusal is said, never a pass
+            return not_checked(name, reads.refused, f"list the EndpointSlices of {address} (whether an istiod pod "
+                               "is ready)")
+        return None  # only this check depends on it
+    if not slices or any((e.get("conditions") or {}).get("ready") is not False
+                         for s in slices for e in s.get("endpoints") or []):
+        return None
+    deployment = istiod_deployment(client, address)
+    if deployment is not None and deployment.replicas == 0:
+        scale = shlex.join(["kubectl", "-n", namespace, "scale", "deploy", deployment.name, "--replicas=1"])
+        return CheckResult(name, "fail", f"{address}: no ready istiod pod (Deployment {namespace}/{deployment.name} "
+                           "has 0/0 ready replicas)", f"scale it up (`{scale}`), then re-run")
+    look = (shlex.join(["kubectl", "-n", namespace, "describe", "deploy", deployment.name]) if deployment else
+            shlex.join(["kubectl", "-n", namespace, "get", "endpointslices", "-l",
+                        f"{SERVICE_NAME_LABEL}={service}"]))
+    return CheckResult(name, "fail", f"{address}: no ready istiod pod behind the Service",
+                       f"see why istiod is not ready (`{look}`), then re-run")
 
 
 ISTIOD_CLUSTER_ID_CHECK = "istiod cluster id"

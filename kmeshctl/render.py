@@ -129,6 +129,16 @@ def _template_context(p: InstallParams) -> dict:
     }
 
 
+def left_out(p: InstallParams) -> list[str]:
+    """The objects of the full install that ``p``'s --kubernetes-version leaves out, as
+    `Kind name`: before 1.30 the pod-patch policy and its binding (the guard needs
+    admissionregistration.k8s.io/v1 and the token's node-name claim); [] from 1.30."""
+    if _version(p.kubernetes_version) >= POD_PATCH_POLICY_SINCE:
+        return []
+    kinds = ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+    return [f"{kind} {POD_PATCH_POLICY_NAME}" for kind in kinds]
+
+
 def _version(text: str) -> tuple[int, int]:
     major, minor = normalize_kubernetes_version(text).split(".")[:2]
     return int(major), int(minor)

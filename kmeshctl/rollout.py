@@ -5,6 +5,7 @@ readiness is read (shared with `status`)."""
 from __future__ import annotations
 
 import math
+import re
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from rich.text import Text
 from kmeshctl.asciinum import duration_words, waited_words
 from kmeshctl.bounded import clip
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.istiod import (CLUSTER_ID_ENV, DEFAULT_CLUSTER_ID, XDS_ADDRESS_UNKNOWN, XDS_PORT, IstiodDeployment,
+from kmeshctl.istiod import (CLUSTER_ID_ENV, DEFAULT_CLUSTER_ID, XDS_PORT, IstiodDeployment,
                              guessed_deployment, same_service)
 from kmeshctl.kube import ApiError, KubeClient
 from kmeshctl.params import DEFAULT_IMAGE, shown
@@ -215,12 +216,13 @@ def _typed_install(name: str, value: str) -> str:
 
 
 def timeout_fix(state: RolloutState, namespace: str, istiod: Optional[IstiodUnreached] = None,
-                install_with: Optional[InstallWith] = None, replaced: str = "") -> str:
+                install_with: Optional[InstallWith] = None, replaced: str = "", unmounted: str = "") -> str:
     """The fix of a rollout that timed out, by its cause: ``istiod`` (an agent that
     cannot connect to istiod, when one said so) by what istiod or the connection said
     (istiod_fix, with ``install_with`` the command to paste); an image that cannot be
-    pulled by image_fix (``replaced``: the image it replaced, "" none known); a crashing
-    agent its logs; otherwise where to look."""
+    pulled by image_fix (``replaced``: the image it replaced, "" none known); a ConfigMap
+    the pods cannot mount (``unmounted``: missing_configmap's) mount_fix; a crashing agent
+    its logs; otherwise where to look."""
     stuck = state.not_ready()
     statuses = {p.status for p in stuck}
     again = "re-run install, or wait longer with --timeout"
@@ -230,6 +232,8 @@ def timeout_fix(state: RolloutState, namespace: str, istiod: Optional[IstiodUnre
         return image_fix(stuck, namespace, replaced, install_with or _typed_install)
     if any(p.not_started for p in stuck):
         return start_fix(stuck, namespace, replaced, install_with or _typed_install)
+    if unmounted:
+        return mount_fix(unmounted, namespace, again)
     if "CrashLoopBackOff" in statuses:
         crashing = next(p for p in stuck if p.status == "CrashLoopBackOff")
         return (f"see why the agent exits with `kubectl logs -n {namespace} {crashing.name} --previous`, "
@@ -237,6 +241,39 @@ def timeout_fix(state: RolloutState, namespace: str, istiod: Optional[IstiodUnre
     if not state.pods:
         return f"no agent pod was scheduled: check the nodes (`kubectl get nodes`), then {again}"
     return f"see each pod's state with `kmeshctl status -n {namespace}`, then {again}"
+
+
+_CONFIGMAP_NOT_FOUND = re.compile(r'configmap "([^"]+)" not found')
+
+
+def missing_configmap(client: KubeClient, stuck: list[PodState]) -> str:
+    """The ConfigMap the kubelet cannot mount into a pod of ``stuck`` waiting in
+    ContainerCreating, from the pod's FailedMount events (`configmap "istio-ca-root-cert"
+    not found`); "" when none says so or the events cannot be read (only a fix depends on it)."""
+    waiting = [p for p in stuck if p.status == "ContainerCreating"]
+    if not waiting or not client.is_served("v1", "Event"):
+        return ""
+    try:
+        events = client.list("v1", "Event", waiting[0].namespace, field_selector="reason=FailedMount")
+    except KmeshctlError:
+        return ""
+    names = {p.name for p in waiting}
+    for event in events:
+        found = _CONFIGMAP_NOT_FOUND.search(event.get("message") or "")
+        if found and (event.get("involvedObject") or {}).get("name") in names:
+            return found.group(1)
+    return ""
+
+
+def mount_fix(configmap: str, namespace: str, again: str = "re-run install") -> str:
+    """The fix of agent pods that cannot start because ConfigMap ``configmap`` is missing
+    from ``namespace``: istiod's root certificate (istiod writes it to every namespace)
+    needs istiod running; another, the pod's events."""
+    said = f"ConfigMap {configmap} not found in namespace {namespace} (the pods' FailedMount events)"
+    if configmap == ROOT_CERT_CONFIGMAP:
+        return (f"{said}: istiod writes it to every namespace once it runs: get istiod running (`kubectl get deploy "
+                f"-A -l app=istiod` shows its ready replicas), then {again}")
+    return f"{said}: see `kubectl -n {namespace} get events --field-selector reason=FailedMount`, then {again}"
 
 
 def image_fix(stuck: list[PodState], namespace: str, replaced: str, install_with: InstallWith) -> str:
@@ -327,6 +364,8 @@ def istiod_fix(agent: IstiodUnreached, namespace: str, install_with: Optional[In
                 "istiod writes it to every namespace), then re-run install")
     found = list(agent.found)
     longer = "" if refusal_kind(error) else f", or {wait_longer}"  # waiting never ends a refusal
+    if agent.deployment and agent.deployment.none_ready:  # no istiod pod answers: its log is of no pod
+        return _no_istiod_ready(agent.deployment, said, longer)
     if any(same_service(agent.address, address) for address in found):  # istiod's own address: istiod says why
         deployment = agent.deployment or guessed_deployment(agent.address)
         look = f"`{deployment.read_logs}`" if deployment else "the logs of istiod's pods"
@@ -337,11 +376,23 @@ def istiod_fix(agent: IstiodUnreached, namespace: str, install_with: Optional[In
     if len(found) == 1:
         return (f"the agents cannot reach istiod ({said}{others}): re-run install with istiod's address: "
                 f"`{command('xds_address', found[0])}`{longer}")
-    host = XDS_ADDRESS_UNKNOWN.partition(":")[0]
-    which = f"one of {', '.join(found)}" if found else "istiod's address as the nodes reach it (none was found " \
-                                                        "in the cluster)"
-    return (f"the agents cannot reach istiod ({said}{others}): re-run install with istiod's address: "
-            f"`{command('xds_address', XDS_ADDRESS_UNKNOWN)}` (replace {host}:{XDS_PORT} with {which}){longer}")
+    if found:  # several revisions: the first, to change for the one meant
+        return (f"the agents cannot reach istiod ({said}{others}): re-run install with istiod's address: "
+                f"`{command('xds_address', found[0])}` (or another of them: the revision meant){longer}")
+    return (f"the agents cannot reach istiod ({said}): re-run install with --xds-address set to istiod's address "
+            f"as the nodes reach it, HOST:{XDS_PORT} (no istiod Service was found in the cluster){longer}")
+
+
+def _no_istiod_ready(deployment: IstiodDeployment, said: str, longer: str) -> str:
+    """istiod's Deployment has no ready pod: scaled to 0 (scale it up), or its pods not
+    ready (kubectl shows why); the agents connect once one is."""
+    where, replicas = f"Deployment {deployment.namespace}/{deployment.name}", deployment.replicas
+    head = f"the agents cannot connect to istiod ({said}): {where} has 0/{replicas} ready replicas"
+    if replicas == 0:
+        scale = shlex.join(["kubectl", "-n", deployment.namespace, "scale", "deploy", deployment.name, "--replicas=1"])
+        return f"{head}: scale it up (`{scale}`); the agents connect once istiod is ready"
+    describe = shlex.join(["kubectl", "-n", deployment.namespace, "describe", "deploy", deployment.name])
+    return f"{head}: see why its pods are not ready (`{describe}`){longer}"
 
 
 def _refused_fix(agent: IstiodUnreached, said: str, command: InstallWith) -> str:

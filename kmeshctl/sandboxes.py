@@ -221,8 +221,8 @@ def several(found: dict[str, str], command: str, after: str = "", why: str = "",
     command would refuse), or, when none does, why each does not. ``command`` (`kmeshctl
     sandbox down`) and ``after`` (`-- COMMAND` of `sandbox exec`) spell it outside a run;
     ``why`` says why these (`have pod web`); ``rerun``: see Rerun. A command that removes
-    (`sandbox down`) gets no line naming one, as `kubectl delete` with no name: on a shared
-    machine the first name may be another user's sandbox."""
+    (`sandbox down`) picks none, as `kubectl delete` with no name (on a shared machine the
+    first name may be another user's sandbox): it gets a line for each it can remove."""
     flag = sandbox_flag(command)
     ready = [n for n, phase in found.items() if phase == PHASE_READY]
     others = [n for n in found if n not in ready]
@@ -233,7 +233,8 @@ def several(found: dict[str, str], command: str, after: str = "", why: str = "",
     what = f"several sandboxes {why}" if why else "several sandboxes exist"
     if fitting and command.split()[1:3] in _REMOVING:
         held = "".join(f"; {n}: {reasons[n]}" for n in order if reasons[n])  # `t1: in use by demo pid 42`
-        return UsageError(f"{what} ({listed}): pass {flag} NAME with the one to remove{held}")
+        lines = " or ".join(f"`{rerun(command, flag, n, after)}`" for n in fitting)
+        return UsageError(f"{what} ({listed}): pass {flag} NAME with the one to remove, {lines}{held}")
     if fitting:
         return UsageError(f"{what} ({listed}): pass {flag} NAME, e.g. `{rerun(command, flag, fitting[0], after)}`")
     unfitting = "; ".join(f"{n}: {reasons[n]}" for n in order)

@@ -10,7 +10,7 @@ from typing import Callable, Optional
 
 from kmeshctl.config_dump import XDS_PATH
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.istiod import (cluster_service, istiod_addresses_anywhere, istiod_deployment,
+from kmeshctl.istiod import (cluster_service, guessed_xds_address, istiod_addresses_anywhere, istiod_deployment,
                              known_cluster_id)
 from kmeshctl.kube import ApiError, KubeClient, object_ref
 from kmeshctl import params
@@ -20,7 +20,8 @@ from kmeshctl.namespaces import REDIRECTION_ANNOTATION, enrolled_namespaces
 from kmeshctl.apply import PSA_ENFORCE, PSA_NEEDED
 from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl, template_image
 from kmeshctl.rollout import (IMAGE_REASONS, InstallWith, IstiodUnreached, PodState, daemonset_pods, flag_setter,
-                              image_at_fault, image_fix, istiod_fix, replaced_image, start_fix)
+                              image_at_fault, image_fix, istiod_fix, missing_configmap, mount_fix, replaced_image,
+                              start_fix)
 from kmeshctl.uninstall import (InstalledElsewhere, check_install_namespaces, install_istio_namespaces,
                                installed_objects, left_marked_detail, marked_pods_by_node)
 
@@ -72,6 +73,7 @@ class MeshStatus:
     replaced_image: str = ""  # an agent cannot pull or start its image: the image that one replaced ("" none known)
     istiod: Optional[IstiodUnreached] = None  # an agent not connected to istiod: what it and the cluster say
     left_marked: dict[str, list[str]] = field(default_factory=dict)  # no DaemonSet: node -> its pods still marked
+    unmounted: str = ""  # a ConfigMap agent pods cannot mount (their FailedMount events), "" none known
 
     @property
     def install_hint(self) -> str:
@@ -214,6 +216,8 @@ class MeshStatus:
             return fix
         if not pod.node:
             return f"see why no node takes it: `kubectl describe pod {where}`"
+        if self.unmounted and pod.status == "ContainerCreating":
+            return mount_fix(self.unmounted, self.namespace, "the agent pods start by themselves")
         return f"see why it is not ready: `kubectl describe pod {where}` (its events) and `kubectl logs {where}`"
 
     def _agent_fix(self, agent: AgentXds) -> str:
@@ -360,6 +364,7 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         replaced_image=replaced_image(client, ds) if ds and any(map(image_at_fault, pods)) else "",
         istiod=istiod_unreached(client, unreached[0], _env(ds).get("CLUSTER_ID", "")) if ds and unreached else None,
         left_marked=left_marked,
+        unmounted=missing_configmap(client, [p for p in pods if not p.ready]),
     )
 
 
@@ -660,7 +665,7 @@ def install_command(ds: dict, istio_namespace: str) -> str:
     container = _container(ds)
     args = container.get("args") or []
     words = ["kmeshctl", "install", "--cluster-id", env.get("CLUSTER_ID") or "ID",
-             "--xds-address", env.get("XDS_ADDRESS") or "ISTIOD_HOST:15012"]
+             "--xds-address", env.get("XDS_ADDRESS") or guessed_xds_address(istio_namespace)]
     namespace = ds["metadata"]["namespace"]
     for flag, value, default in (("-n", namespace, DEFAULT_NAMESPACE), ("--image", container.get("image", ""),
                                                                         DEFAULT_IMAGE),

@@ -32,8 +32,10 @@ from kmeshctl import waits
 
 
 Outcome = Literal["deleted", "would be deleted", "not found", "kind not served", "stopped", "needs cleanup",
-                  "left alone", "kept", "warning"]
-ABSENT: tuple[Outcome, ...] = ("not found", "kind not served")
+                  "left alone", "kept", "warning", "being deleted"]
+# Already being deleted when read (another or an earlier uninstall's DELETE took it): waited for, not counted
+BEING_DELETED: Outcome = "being deleted"
+ABSENT: tuple[Outcome, ...] = ("not found", "kind not served", BEING_DELETED)
 # Not deleted: an object of one of kmeshctl's names it did not make, or its namespace holding the user's objects
 SPARED: tuple[Outcome, ...] = ("left alone", "kept")
 # Before the namespace kmeshctl made goes, every namespaced kind the cluster serves that can be
@@ -77,6 +79,8 @@ UNCHECKED = "not checked: no cluster configured"
 UNSCHEDULED = "(unscheduled)"  # the node of a pod no node took
 NEVER_SCHEDULED = "never scheduled: it ran on no node, so left nothing to clean up"
 NODE_CLEANUP_FIX = "run `kmeshctl node cleanup` on the node (as root)"
+# Whether an earlier agent left anything is not known: the line must work on a clean node too
+MAYBE_CLEANUP_FIX = "run `kmeshctl node cleanup --ignore-not-found` on the node (as root; exit 0 when nothing is there)"
 # A node result of pods still marked where no agent pod was reported (an earlier uninstall
 # cut after the DaemonSet went, its agent killed before its stop ran): said, exit unchanged
 LEFT_MARKED: Outcome = "warning"
@@ -117,6 +121,8 @@ class AgentPod:
     running: bool  # every container started: it can clean its node at SIGTERM (ready or not)
     state: str  # phase or waiting reason when not running
     scheduled: bool = True  # False: never bound to a node, so it never ran anywhere
+    # its container never started and its DaemonSet never had another template: no agent ran on its node
+    never_ran: bool = False
 
 
 def installed_objects(namespace: str, istio_namespace: str) -> list[dict]:
@@ -248,11 +254,19 @@ def _delete_as_read(client: KubeClient, obj: dict, current: dict, dry_run: bool,
     one made meanwhile under that name is another object (409)."""
     meta, uid = obj["metadata"], current["metadata"].get("uid")
     propagation = "Foreground" if obj["kind"] == "DaemonSet" else "Background"
+    if not dry_run and current["metadata"].get("deletionTimestamp"):  # this run's DELETE would remove nothing
+        return DeleteResult(object_ref(obj), BEING_DELETED, "by another or an earlier uninstall")
     if not dry_run:
         on_sending(object_ref(obj))
+    preconditions = {"uid": uid} if uid else None
+    version = current["metadata"].get("resourceVersion")
+    if preconditions and version and obj["kind"] in ("Namespace", "DaemonSet"):
+        # they go after a while (finalizers): another run's DELETE in between sets deletionTimestamp, so ours is
+        # refused (409, read again: being deleted) instead of taking a delete that was not this run's
+        preconditions["resourceVersion"] = version
     try:
         deleted = client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"), propagation,
-                                dry_run=dry_run, preconditions={"uid": uid} if uid else None)
+                                dry_run=dry_run, preconditions=preconditions)
     except ApiUnreachable as err:
         raise DeleteUnanswered(object_ref(obj), err) from err
     done: Outcome = "would be deleted" if dry_run else "deleted"
@@ -531,18 +545,34 @@ def agent_pods(client: KubeClient, ds: dict) -> list[AgentPod]:
     meta = ds["metadata"]
     selector = ",".join(f"{k}={v}" for k, v in ds["spec"]["selector"]["matchLabels"].items())
     pods = client.list("v1", "Pod", meta.get("namespace"), label_selector=selector)
-    return sorted((_agent_pod(p) for p in pods), key=lambda a: (a.node, a.name))
+    first = _one_template(client, ds, selector)
+    return sorted((_agent_pod(p, first) for p in pods), key=lambda a: (a.node, a.name))
 
 
-def _agent_pod(pod: dict) -> AgentPod:
+def _one_template(client: KubeClient, ds: dict, selector: str) -> bool:
+    """The DaemonSet ``ds`` (rendered) has had one template only (one ControllerRevision):
+    every agent pod it ran was of it; False when that cannot be read (unknown)."""
+    meta = ds["metadata"]
+    try:
+        revisions = client.list("apps/v1", "ControllerRevision", meta.get("namespace"), label_selector=selector)
+    except KmeshctlError:
+        return False
+    return len([r for r in revisions if any(o.get("kind") == "DaemonSet" and o.get("name") == meta["name"]
+                                            for o in r["metadata"].get("ownerReferences") or [])]) == 1
+
+
+def _agent_pod(pod: dict, first_template: bool = False) -> AgentPod:
     status = pod.get("status") or {}
     statuses = status.get("containerStatuses") or []
     running = status.get("phase") == "Running" and bool(statuses) and all(
         "running" in (c.get("state") or {}) for c in statuses)
     waiting = [c["state"]["waiting"].get("reason", "") for c in statuses if "waiting" in (c.get("state") or {})]
     node = (pod.get("spec") or {}).get("nodeName") or ""
+    started = any(c.get("restartCount") or c.get("lastState") or set(c.get("state") or {}) - {"waiting"}
+                  for c in statuses)
     return AgentPod(node=node or UNSCHEDULED, name=pod["metadata"]["name"], running=running,
-                    state=", ".join(filter(None, waiting)) or status.get("phase", "Unknown"), scheduled=bool(node))
+                    state=", ".join(filter(None, waiting)) or status.get("phase", "Unknown"), scheduled=bool(node),
+                    never_ran=first_template and not running and not started)
 
 
 def marked_pods_by_node(client: KubeClient) -> dict[str, list[str]]:
@@ -569,9 +599,12 @@ def node_results(namespace: str, agents: list[AgentPod], marked: dict[str, list[
             results.append(DeleteResult(ref, "needs cleanup", detail))
         elif agent.state == "Succeeded":  # its stop ran to the end: the kubelet's exit 0 after SIGTERM
             results.append(DeleteResult(ref, "stopped", EXITED_CLEAN))
+        elif agent.never_ran:
+            results.append(DeleteResult(ref, "stopped", f"it never ran: {agent.state}, and no agent of this "
+                                                         "install ran on the node, so nothing is left to clean up"))
         elif not agent.running:
             detail = (f"was not running ({agent.state}), so it could not clean up after an earlier agent; "
-                      f"if one ran there, {NODE_CLEANUP_FIX}")
+                      f"if one ran there, {MAYBE_CLEANUP_FIX}")
             results.append(DeleteResult(ref, "needs cleanup", detail))
         else:
             results.append(DeleteResult(ref, "stopped", "data path removed"))
@@ -761,6 +794,7 @@ class _Removal:
         if result.outcome == "deleted":
             self.accepted.append(result.ref)
             self.on_sent(result.ref)
+        if result.outcome in ("deleted", BEING_DELETED):  # what it holds goes first: the namespace after it
             wait_gone(self.client, obj, self.deadline, timeout=self.timeout, on_wait=self.on_wait, again=self.again,
                       progress=lambda: self.progress(result.ref))
         if result.reason == USER_OBJECTS_REASON:
@@ -769,7 +803,7 @@ class _Removal:
         if result.reason == LATE_REASON:
             raise self.timed_out(f"reached before what {result.ref} holds was all checked")
         self.foreign_agent |= obj["kind"] == "DaemonSet" and result.outcome in SPARED
-        if result.outcome == "deleted" and pods:
+        if result.outcome in ("deleted", BEING_DELETED) and pods:
             self.agent_nodes |= {pod.node for pod in pods if pod.scheduled}
             per_node, self.marked = _node_results(self.client, obj["metadata"]["namespace"], pods,
                                                     self.deadline, self.timeout)

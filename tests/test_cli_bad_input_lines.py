@@ -198,7 +198,7 @@ def test_weights_written_with_a_comma_offer_the_value_meant(capsys, no_env, stat
 
 
 def test_a_weight_set_is_named_with_a_colon_before_its_problem(capsys, no_env, state_root) -> None:
-    for weights, problem in (("90/10,5", "set 2 (5): 1 weight for 2 versions"),
+    for weights, problem in (("90/10,5", "set 2 (5): one weight, 5"),
                              ("90/10,x", "set 2 (x): weights must be whole numbers"),
                              ("90/10,-10/110", "set 2 (-10/110): negative weight -10")):
         _, _, err = cli(capsys, "demo", "traffic-shift", "--weights", weights)

@@ -329,11 +329,12 @@ def test_idregistry_type_is_what_render_tables_reads() -> None:
 
 
 def test_an_offline_dry_run_says_why_in_words_and_a_broken_explicit_kubeconfig_is_an_error(tmp_path: Path) -> None:
-    offline = run("install", "--cluster-id", "c1", "--xds-address", "istiod:15012", "--dry-run", home=tmp_path)
+    offline = run("install", "--cluster-id", "c1", "--xds-address", "istiod.istio-system.svc:15012", "--dry-run",
+                  home=tmp_path)
     assert offline.returncode == 0, offline.stderr
     assert "No reachable cluster (no cluster configured:" in offline.stderr
     assert "Error)" not in offline.stderr  # no class name (KmeshctlError, UsageError, ApiUnreachable)
-    broken = run("install", "--cluster-id", "c1", "--xds-address", "istiod:15012", "--dry-run",
+    broken = run("install", "--cluster-id", "c1", "--xds-address", "istiod.istio-system.svc:15012", "--dry-run",
                  "--kubeconfig", str(tmp_path / "nope"), home=tmp_path)
     assert broken.returncode == 2 and f"--kubeconfig {tmp_path / 'nope'}: does not exist" in broken.stderr
     assert not broken.stdout  # nothing rendered as if it had worked

@@ -1,8 +1,8 @@
 """Issue 14, kind "a suggested command never carries an example value as if it were the
 user's": kubectl's `install --dry-run=client` is answered with the offline form
 (`kmeshctl render ...`) carrying this cluster's istiod address when it can be found
-(or the address typed), else the placeholder ISTIOD_HOST:15012, which no check accepts,
-and a note saying to replace it.
+(or the address typed), else istiod's unrevisioned Service, istiod.istio-system.svc:15012,
+which renders when pasted, and a note saying why and when to change it (pass 30).
 
 Real parts: kmeshctl.cli.main in-process, against the stand-in API server (tests/standin)
 or with no cluster configured at all."""
@@ -35,13 +35,14 @@ def test_the_typed_address_is_kept(cluster) -> None:  # noqa: F811
     assert "--xds-address istiod.mesh.example:15012" in result.err, result.err
 
 
-def test_without_a_cluster_a_placeholder_that_cannot_pass_is_suggested(capsys, no_env, tmp_path,  # noqa: F811
-                                                                       monkeypatch) -> None:
+def test_without_a_cluster_the_unrevisioned_istiod_is_suggested(capsys, no_env, tmp_path,  # noqa: F811
+                                                                 monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     code, _, err = cli(capsys, "install", "--cluster-id", "c1", "--dry-run=client")
     assert code == 2 and "istiod-1-22-6" not in err, err
     words = _offline_form(err)
-    assert words[-2:] == ["--xds-address", "ISTIOD_HOST:15012"], err
-    assert "(replace ISTIOD_HOST with istiod's Service: no cluster to look istiod up in)" in err, err
-    code, out, pasted = cli(capsys, *words[1:])  # pasted as is, it is refused, not rendered
-    assert code == 2 and not out and "--xds-address ISTIOD_HOST:15012" in pasted, pasted
+    assert words[-2:] == ["--xds-address", "istiod.istio-system.svc:15012"], err
+    assert "(istiod.istio-system.svc:15012 is istiod's Service without a revision, no cluster to look istiod up " \
+           "in; with a revisioned istiod, istiod-REVISION.istio-system.svc:15012)" in err, err
+    code, out, pasted = cli(capsys, *words[1:])  # pasted as is, it renders
+    assert code == 0 and "kind: DaemonSet" in out, pasted

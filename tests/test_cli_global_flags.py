@@ -145,7 +145,7 @@ def test_bench_quiet_is_checked_like_every_flag(capsys, no_env) -> None:
 CLOSED_PIPE_LINES = [
     [], ["sandbox"], ["dump"], ["--help"], ["-h", "sandbox"], ["help", "status"], ["version", "--client"],
     ["version", "--client", "-o", "json"], ["sandbox", "list", "-o", "yaml"], ["completion", "bash"],
-    ["--version"], ["render", "--xds-address", "istiod:15012", "--cluster-id", "c1", "-o", "json"],
+    ["--version"], ["render", "--xds-address", "istiod.istio-system.svc:15012", "--cluster-id", "c1", "-o", "json"],
 ]
 
 

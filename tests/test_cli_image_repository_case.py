@@ -18,8 +18,8 @@ from kmeshctl.params import check_image
 from test_cli_kinds import cli, no_env  # noqa: F401 (fixture)
 
 COMMANDS = {
-    "render": ["render", "--cluster-id", "c1", "--xds-address", "istiod:15012"],
-    "install": ["install", "--cluster-id", "c1", "--xds-address", "istiod:15012", "--dry-run"],
+    "render": ["render", "--cluster-id", "c1", "--xds-address", "istiod.istio-system.svc:15012"],
+    "install": ["install", "--cluster-id", "c1", "--xds-address", "istiod.istio-system.svc:15012", "--dry-run"],
     "waypoint": ["waypoint", "apply", "--dry-run"],
 }
 CAPITALS = [("UPPER/case:1", "upper/case:1"),

@@ -1,8 +1,7 @@
 """Issue 14, kind "errors say what is wrong": the offline form suggested for kubectl's
-`install --dry-run=client` carries the placeholder ISTIOD_HOST:15012 when this cluster's
-istiod cannot be named; with several istiod Services (one per ASM revision) the note says
-several were found, lists them and names the flag to pick one with (never "none was
-found"), and the form runs once the placeholder is replaced by one of them.
+`install --dry-run=client` carries istiod's unrevisioned Service when this cluster's istiod
+cannot be named; with several istiod Services (one per ASM revision) the first, the note
+listing them all (never "none was found"); the form runs as pasted, or with another of them.
 
 Real parts: kmeshctl.cli.main in-process, against the stand-in API server (tests/standin)."""
 
@@ -25,11 +24,12 @@ def test_several_istiods_are_listed_with_the_flag_to_pick_one(make_cluster) -> N
     cluster = make_cluster(istiod_names=REVISIONS)
     result = cluster.kmeshctl("install", "--cluster-id", "c1", "--dry-run=client")
     assert result.code == 2 and result.err.count("\n") == 1, result
-    assert f"(replace ISTIOD_HOST with istiod's Service: several were found, {', '.join(FOUND)}; pick one " \
-           "with --xds-address)" in result.err, result.err
+    assert f"(several istiod Services were found, {', '.join(FOUND)}: pick the one meant)" in result.err, result.err
     assert "none was found" not in result.err, result.err
     words = _offline_form(result.err)
-    assert words[-2:] == ["--xds-address", "ISTIOD_HOST:15012"], result.err
+    assert words[-2:] == ["--xds-address", FOUND[0]], result.err
+    pasted = cluster.kmeshctl(*words[1:])
+    assert pasted.code == 0 and FOUND[0] in pasted.out, pasted.err
     picked = cluster.kmeshctl(*words[1:-1], FOUND[1])
     assert picked.code == 0 and FOUND[1] in picked.out, picked.err
 
@@ -37,4 +37,5 @@ def test_several_istiods_are_listed_with_the_flag_to_pick_one(make_cluster) -> N
 def test_none_found_still_says_none_was_found(make_cluster) -> None:  # noqa: F811
     cluster = make_cluster(istiod_names=())
     result = cluster.kmeshctl("install", "--cluster-id", "c1", "--dry-run=client")
-    assert result.code == 2 and "(replace ISTIOD_HOST with istiod's Service: none was found)" in result.err, result
+    assert result.code == 2 and "(istiod.istio-system.svc:15012 is istiod's Service without a revision, none was " \
+        "found; " in result.err, result

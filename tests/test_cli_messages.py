@@ -16,7 +16,8 @@ from kmeshctl.params import MAX_SHOWN, shown
 from test_cli_kinds import REQUIRED_ARGS, cli, leaf_commands, no_env  # noqa: F401
 
 ONE_FORM = re.compile(r"^Error: (\S+) (\S+|'[^']*'): [^;]+; use \S")
-BAD = {"namespace": "BAD_NS", "output": "xml-nope", "requests": "abc", "files": "/nonexistent-qa5/x.yaml"}
+BAD = {"namespace": "BAD_NS", "output": "xml-nope", "requests": "abc", "files": "/nonexistent-qa5/x.yaml",
+       "revision": "1.22!"}
 
 
 def _short_options() -> list[tuple[list[str], str, str]]:

@@ -39,7 +39,8 @@ def _no_cluster(tmp_path: Path, monkeypatch) -> None:
 def test_offline_dry_runs_say_so_on_stderr(tmp_path: Path, capsys, no_env, monkeypatch) -> None:
     _no_cluster(tmp_path, monkeypatch)
     lines = {"waypoint apply": ["waypoint", "apply", "--dry-run", "-n", "default"],
-             "install": ["install", "--dry-run", "--xds-address", "istiod:15012", "--cluster-id", "c1"]}
+             "install": ["install", "--dry-run", "--xds-address", "istiod.istio-system.svc:15012",
+                         "--cluster-id", "c1"]}
     for what, line in lines.items():
         code, out, err = cli(capsys, *line)
         assert code == 0 and list(yaml.safe_load_all(out)), (what, err)

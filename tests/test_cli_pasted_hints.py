@@ -49,9 +49,8 @@ def test_the_offline_hint_of_a_dry_run_on_a_dead_cluster_renders_when_pasted(tmp
         assert code == 1 and not out, err
         pasted = [w for w in _suggested(err) if w[1] == "render"]
         assert pasted, err
-        if "--xds-address" not in line:  # not typed, and no cluster to look istiod up in: the placeholder
-            assert "ISTIOD_HOST:15012" in pasted[-1] and "replace ISTIOD_HOST" in err, err
-            pasted[-1] = [w.replace("ISTIOD_HOST", "istiod.istio-system.svc") for w in pasted[-1]]
+        if "--xds-address" not in line:  # not typed, and no cluster to look istiod up in: its unrevisioned Service
+            assert "istiod.istio-system.svc:15012" in pasted[-1] and "without a revision" in err, err
         code, out, err = _passes_its_checks(capsys, pasted[-1])
         assert code == 0 and "kind: DaemonSet" in out, err
 
@@ -69,13 +68,10 @@ def test_the_offline_form_named_for_kubectls_dry_run_values_runs_when_pasted(spe
     assert err.rstrip().endswith("(see 'kmeshctl install --help')"), err
     render = [w for w in _suggested(err) if w[1] == "render"]
     assert render and "--xds-address" in render[0] and "--cluster-id" in render[0], err
-    # No cluster here: istiod's address cannot be found, so the hint carries the placeholder
-    # ISTIOD_HOST (and says to replace it), which no check accepts; replaced, it runs.
-    assert "ISTIOD_HOST:15012" in render[0] and "replace ISTIOD_HOST" in err, err
-    code, _, refused = cli(capsys, *render[0][1:])
-    assert code == 2 and "--xds-address ISTIOD_HOST:15012" in refused, refused
-    replaced = [w.replace("ISTIOD_HOST", "istiod.istio-system.svc") for w in render[0]]
-    code, out, err = _passes_its_checks(capsys, replaced)
+    # No cluster here: istiod's address cannot be found, so the hint carries istiod's
+    # unrevisioned Service (and says when to change it); pasted, it runs.
+    assert "istiod.istio-system.svc:15012" in render[0] and "without a revision" in err, err
+    code, out, err = _passes_its_checks(capsys, render[0])
     assert code == 0 and "kind: DaemonSet" in out, err
 
 

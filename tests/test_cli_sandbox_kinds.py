@@ -116,7 +116,8 @@ def test_dump_takes_the_sandbox_of_the_environment_and_typed_places_win(state_ro
     code, _, err = cli(capsys, "dump", "config")
     assert code == 1 and "the node agent of sandbox alpha (from $KMESHCTL_SANDBOX_NAME) does not answer" in err, err
     code, _, err = cli(capsys, "dump", "config", "--admin-port", "2")  # typed: this node's agent at :2
-    assert code == 1 and "sandbox alpha" not in err and "several sandboxes" not in err, err
+    assert code == 1 and "the node agent of sandbox alpha" not in err and "several sandboxes" not in err, err
+    assert "or leave out --admin-port" in err, err  # without it: $KMESHCTL_SANDBOX_NAME's sandbox (p30)
 
 
 def test_dump_with_the_environment_and_a_typed_bpf_fs_reads_the_typed_one(state_root, capsys, monkeypatch,

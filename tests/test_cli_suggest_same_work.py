@@ -81,10 +81,9 @@ def test_kubectls_dry_run_values_say_what_dry_run_is_and_name_the_offline_form(v
     assert code == 2 and not out and len(err.strip().splitlines()) == 1, err
     assert "write --dry-run (it is kubectl's --dry-run=server: the API server checks every object, nothing is " \
            "changed)" in err, err
-    from kmeshctl.istiod import XDS_ADDRESS_UNKNOWN  # no cluster here: never an example address as this one's
-
+    # no cluster here: istiod's unrevisioned Service (pass 30: a line that renders), never an example's address
     assert _suggested(err) == ["kmeshctl", "render", "--cluster-id", "c1", "--image",
-                               "registry.example.com/kmesh/node:1", "--xds-address", XDS_ADDRESS_UNKNOWN], err
+                               "registry.example.com/kmesh/node:1", "--xds-address", "istiod.istio-system.svc:15012"], err
 
 
 def test_every_command_with_dry_run_explains_it(capsys, no_env) -> None:

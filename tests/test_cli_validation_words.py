@@ -24,7 +24,7 @@ from test_cli_kinds import ROOT, _dead_kubeconfig, _record, cli, commands, no_en
 
 REPO = Path(__file__).resolve().parent.parent
 DRY_RUN = ["install", "--cluster-id", "c1", "--dry-run"]
-XDS = ["--xds-address", "istiod:15012"]
+XDS = ["--xds-address", "istiod.istio-system.svc:15012"]
 
 
 def _no_cluster_home(tmp_path: Path, monkeypatch) -> Path:
@@ -188,7 +188,8 @@ def test_an_exec_plugin_that_prints_no_json_is_named_in_kubectl_s_words(tmp_path
     ("90/20", "--weights 90/20: weights add up to 110; use weights that add up to 100, e.g. 90/10 (for v1/v2; one weight per subset)"),
     ("90/10,50/60", "--weights 90/10,50/60: set 2 (50/60): adds up to 110; use weights that add up to 100, "
                     "e.g. 90/10,50/50 (for v1/v2; one weight per subset)"),
-    ("90", "--weights 90: 1 weight for 2 versions (v1/v2); use 2 weights that add up to 100, e.g. 90/10"),
+    ("90", "--weights 90: one weight, 90; use weights that add up to 100, e.g. 90/10 (for v1/v2; one weight per "
+           "subset)"),
     ("110/-10", "--weights 110/-10: negative weight -10; use weights >= 0 that add up to 100, e.g. 90/10 (for v1/v2; one weight per subset)"),
     ("90/x", "--weights 90/x: weights must be whole numbers separated by / (sets by ,); e.g. 90/10 (for v1/v2; one weight per subset)"),
     ("90/10,", "--weights 90/10,: set 2 is empty; use whole numbers separated by / (sets by ,), e.g. 90/10,50/50 (for v1/v2; one weight per subset)"),
@@ -263,7 +264,8 @@ def test_precheck_fix_column_keeps_flags_whole_in_80_columns(monkeypatch) -> Non
     (["install", "--cluster-id", "c1", "--dry-run=client"],
      "write --dry-run (it is kubectl's --dry-run=server: the API server checks every object, nothing is changed); "
      "the offline (client) form is `kmeshctl render --cluster-id c1 --xds-address "
-     "ISTIOD_HOST:15012` (replace ISTIOD_HOST with istiod's Service: no cluster to look istiod up in)"),
+     "istiod.istio-system.svc:15012` (istiod.istio-system.svc:15012 is istiod's Service without a revision, no "
+     "cluster to look istiod up in; with a revisioned istiod, istiod-REVISION.istio-system.svc:15012)"),
     (["enable-ns", "default", "--wait=true"], "write --wait or --no-wait, `kmeshctl enable-ns default --wait`"),
 ])
 def test_an_on_off_flag_given_a_value_says_how_to_spell_it(capsys, no_env, args, fix) -> None:  # noqa: F811

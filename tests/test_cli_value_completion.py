@@ -60,7 +60,8 @@ sys.exit(main())
 FREE_FORM = {"request_timeout", "timeout", "xds_address", "cluster_id", "image", "network", "requests", "weights",
              "repeats", "duration", "warmup", "client_cpus", "mesh_cpus", "admin_port", "metrics_port",
              "envoy_admin_port", "status_port", "port", "replicas", "socket_wait", "xds_tls_server_name",
-             "instance_ip", "node_name", "service_account", "pod_name", "name", "waypoint"}
+             "instance_ip", "node_name", "service_account", "pod_name", "name", "waypoint",
+             "revision"}  # pass 30: waypoint apply --revision, an istiod revision or tag (free text)
 
 
 @pytest.fixture()

@@ -21,7 +21,8 @@ from test_cli_kinds import cli, no_env  # noqa: F401 (fixture)
 
 RENDER = ["render", "--cluster-id", "c1"]
 CASES = [
-    ("istiod:015012", "port 015012 has a leading zero", "istiod:15012"),
+    # a bare istiod name is refused in turn (pass 30): the fix goes to the form that passes
+    ("istiod:015012", "port 015012 has a leading zero", "istiod.istio-system.svc:15012"),
     ("[fd00::7]:015012", "port 015012 has a leading zero", "[fd00::7]:15012"),
     ("300.1.1.1:15012", "300.1.1.1 is not an IPv4 address (4 numbers from 0 to 255, no leading zeros)",
      "10.0.0.7:15012"),
@@ -31,7 +32,7 @@ CASES = [
      "istiod.istio-system.svc:15012"),
     (":15010", "missing host before the port", "istiod.istio-system.svc:15012"),  # istiod's plaintext port is not kept
     # brackets hold an IPv6 address only (h83): the fix is the host without them
-    ("[istiod]:15012", "brackets are only for an IPv6 address, istiod is not one", "istiod:15012"),
+    ("[istiod]:15012", "brackets are only for an IPv6 address, istiod is not one", "istiod.istio-system.svc:15012"),
     ("[10.0.0.7]:15010", "brackets are only for an IPv6 address, 10.0.0.7 is not one", "10.0.0.7:15012"),
     # no top-level domain is all digits: neither a name nor an IPv4 address (h83)
     ("a.1:15012", "a.1 is neither a host name (its last label 1 is all digits) nor an IP address",

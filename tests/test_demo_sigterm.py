@@ -123,11 +123,12 @@ def test_a_stopped_demo_restores_the_weights_and_says_what_each_phase_sent(signu
     assert _weights(api) == [90, 10]  # put back before the line
     last = text.strip().splitlines()[-1]
     how = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C (SIGINT)"
-    found = re.fullmatch(rf"Error: stopped by {re.escape(how)} \((\d+) of {2 * REQUESTS} requests sent; "
-                         rf"phase 1: {REQUESTS} of {REQUESTS}, phase 2: (\d+) of {REQUESTS} and (\d+) while "
-                         r"switching to its weights\)", last)
+    found = re.fullmatch(rf"Error: stopped by {re.escape(how)} \((\d+) requests sent: (\d+) of the {2 * REQUESTS} "
+                         rf"planned and (\d+) while switching weights; phase 1: {REQUESTS} of {REQUESTS}, phase 2: "
+                         rf"(\d+) of {REQUESTS} and (\d+) while switching to its weights\)", last)
     assert found, last
-    sent, second, during = (int(n) for n in found.groups())
+    every, sent, during, second, during_2 = (int(n) for n in found.groups())
+    assert every == sent + during and during_2 == during, last  # the first number: every request (p30)
     assert 5 <= second < REQUESTS and sent == REQUESTS + second, last  # the plan's; `during` apart
     assert text.index("restoring the VirtualService's weights") < text.index(last)
     report = json.loads(out)

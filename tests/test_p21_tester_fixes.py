@@ -198,7 +198,8 @@ def test_an_agent_that_lists_a_cookie_gets_no_note(serve, state_root, capsys, no
 # ------------------------------------------------------------------ 2. install --dry-run's offline render: a placeholder
 
 
-def test_install_dry_run_unreachable_offers_render_with_the_placeholder(tmp_path: Path, capsys, no_env) -> None:
+def test_install_dry_run_unreachable_offers_render_with_istiods_unrevisioned_service(tmp_path: Path, capsys,
+                                                                                      no_env) -> None:
     from kmeshctl.params import XDS_ADDRESS_EXAMPLE
     from test_cli_kinds import cli
 
@@ -207,8 +208,9 @@ def test_install_dry_run_unreachable_offers_render_with_the_placeholder(tmp_path
     code, _, err = cli(capsys, "install", "--kubeconfig", str(config), "--cluster-id", "c1", "--dry-run")
     assert code == 1 and len(err.strip().splitlines()) == 1, (code, err)
     assert err.rstrip().endswith("; to validate without a cluster: `kmeshctl render --cluster-id c1 --xds-address "
-                                 "ISTIOD_HOST:15012` (replace ISTIOD_HOST with istiod's Service: the cluster could not "
-                                 "be reached to look istiod up)"), err
+                                 "istiod.istio-system.svc:15012` (istiod.istio-system.svc:15012 is istiod's Service "
+                                 "without a revision, the cluster could not be reached to look istiod up; with a "
+                                 "revisioned istiod, istiod-REVISION.istio-system.svc:15012)"), err
     assert XDS_ADDRESS_EXAMPLE not in err, err
 
 
@@ -220,4 +222,4 @@ def test_install_dry_run_unreachable_keeps_a_typed_xds_address(tmp_path: Path, c
     code, _, err = cli(capsys, "install", "--kubeconfig", str(config), "--cluster-id", "c1", "--xds-address",
                        "istiod.istio-system.svc:15012", "--dry-run")
     assert code == 1 and "`kmeshctl render --xds-address istiod.istio-system.svc:15012 --cluster-id c1`" in err, err
-    assert "ISTIOD_HOST" not in err, err
+    assert "without a revision" not in err, err

@@ -22,8 +22,10 @@ from test_p21_tester_fixes import UNREACHABLE_KUBECONFIG as DEAD_KUBECONFIG
 
 from kmeshctl.errors import UsageError
 
-UNREACHABLE = "(replace ISTIOD_HOST with istiod's Service: the cluster could not be reached to look istiod up)"
-NO_CLUSTER = "(replace ISTIOD_HOST with istiod's Service: no cluster to look istiod up in)"
+GUESS = "istiod.istio-system.svc:15012 is istiod's Service without a revision"
+REVISIONED = "; with a revisioned istiod, istiod-REVISION.istio-system.svc:15012)"
+UNREACHABLE = f"({GUESS}, the cluster could not be reached to look istiod up{REVISIONED}"
+NO_CLUSTER = f"({GUESS}, no cluster to look istiod up in{REVISIONED}"
 
 
 # ------------------------------------------------------------------ 1. one waypoint-name rule
@@ -101,7 +103,7 @@ def test_dry_run_on_a_dead_cluster_says_it_could_not_be_reached(tmp_path: Path, 
     code, out, err = cli(capsys, "install", "--kubeconfig", str(_dead(tmp_path)), "--cluster-id", "c1", "--dry-run")
     assert code == 1 and not out and len(err.strip().splitlines()) == 1, (code, err)
     assert err.rstrip().endswith("; to validate without a cluster: `kmeshctl render --cluster-id c1 --xds-address "
-                                 f"ISTIOD_HOST:15012` {UNREACHABLE}"), err
+                                 f"istiod.istio-system.svc:15012` {UNREACHABLE}"), err
     assert "no cluster to look istiod up in" not in err, err
 
 
@@ -111,7 +113,7 @@ def test_dry_run_on_a_dead_cluster_with_a_typed_address_has_no_note(tmp_path: Pa
     code, _, err = cli(capsys, "install", "--kubeconfig", str(_dead(tmp_path)), "--cluster-id", "c1", "--dry-run",
                        "--xds-address", "istiod.istio-system.svc:15012")
     assert code == 1 and err.rstrip().endswith("--xds-address istiod.istio-system.svc:15012 --cluster-id c1`"), err
-    assert "ISTIOD_HOST" not in err, err
+    assert "without a revision" not in err, err
 
 
 def test_kubectl_dry_run_client_on_a_dead_cluster_says_it_could_not_be_reached(  # noqa: F811

@@ -96,8 +96,9 @@ def test_p26_dump_config_at_a_dead_port_names_sandboxes_with_the_flags_typed(out
     code, _, err = cli(capsys, "dump", "config", "--admin-port", "1", "-o", output)
     assert code == 1 and "nothing answers at 127.0.0.1:1" in err, err
     fix = next(f for f in BACKTICKED.findall(err) if f.startswith("kmeshctl dump config"))
-    assert fix == f"kmeshctl dump config --sandbox NAME -o {output}", err
-    code, out, err = _pasted(capsys, fix.replace("NAME", "alpha"))
+    assert fix == f"kmeshctl dump config --sandbox alpha -o {output}", err  # a line per sandbox (p30)
+    assert f"`kmeshctl dump config --sandbox beta -o {output}`" in err and "leave out" not in err, err
+    code, out, err = _pasted(capsys, fix)
     assert code == 0 and out.strip(), err
 
 

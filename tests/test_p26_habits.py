@@ -256,7 +256,7 @@ def test_timeout_without_wait_warns_it_does_nothing(words: list[str], stubbed, c
 def test_timeout_with_dry_run_warns_nothing_waits(stubbed, capsys, offline) -> None:  # noqa: F811
     # pass 29: a dry run applies nothing, so --timeout bounds nothing: said, as without --wait
     assert _run(capsys, ["waypoint", "apply"], "--dry-run", "--timeout", "5") == \
-        "Warning: --timeout has no effect with --dry-run (nothing is applied, so nothing is waited for)\n"
+        "Warning: --timeout has no effect with --dry-run (nothing is changed, so nothing is waited for)\n"
     assert _run(capsys, ["waypoint", "apply"], "--dry-run") == ""
 
 

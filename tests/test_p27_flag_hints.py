@@ -161,9 +161,10 @@ def _carries(words: list[str], flag: str, value: str) -> bool:
 
 
 @pytest.mark.parametrize("words,said,command", [
-    (["waypoint", "apply", "--revision", "1-22", "-n", "team"],
-     "kmesh has no revisions of its own (istioctl's --revision): its waypoint is programmed by its own controller",
-     ["waypoint", "apply", "-n", "team"]),
+    # pass 30: `waypoint apply --revision` labels the Gateway (istio.io/rev, as istioctl's); delete has none
+    (["waypoint", "delete", "--revision", "1-22", "-n", "team"],
+     "kmesh has no revisions of its own (istioctl's --revision): leave --revision out",
+     ["waypoint", "delete", "-n", "team"]),
     (["render", "--cluster-id", "c1", "-r", "asm-1-22"], "its agents follow the istiod --xds-address names",
      ["render", "--cluster-id", "c1", "--xds-address", "istiod-asm-1-22.istio-system.svc:15012"]),
     (["waypoint", "delete", "-y", "--name", "east"], "waypoint delete does not ask (istioctl's -y): leave -y out",

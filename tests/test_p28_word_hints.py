@@ -125,13 +125,13 @@ def test_3_manifest_generate_gets_the_clusters_istiod_and_id(make_cluster, stubb
     assert running.as_typed(*render).code == STUBBED
 
 
-def test_3_a_cluster_that_does_not_answer_gets_the_placeholder(stubbed, capsys, offline,  # noqa: F811
-                                                              tmp_path: Path) -> None:
+def test_3_a_cluster_that_does_not_answer_gets_the_unrevisioned_istiod(stubbed, capsys, offline,  # noqa: F811
+                                                                       tmp_path: Path) -> None:
     kubeconfig = str(_dead_kubeconfig(tmp_path / "dead.yaml"))
     line = _line(capsys, "--kubeconfig", kubeconfig, "manifest", "generate")
     [render] = _commands(line)
-    assert ["--xds-address", "ISTIOD_HOST:15012"] == render[render.index("--xds-address"):][:2], line
-    assert "(replace ISTIOD_HOST with istiod's Service: the cluster could not be reached" in line, line
+    assert ["--xds-address", "istiod.istio-system.svc:15012"] == render[render.index("--xds-address"):][:2], line
+    assert "without a revision, the cluster could not be reached" in line, line
     assert "istiod-1-22-6" not in line, line
 
 

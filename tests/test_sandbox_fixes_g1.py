@@ -172,8 +172,9 @@ def test_down_suggests_no_sandbox_a_demo_holds(state_root, capsys, no_env, holde
     _record("t124a")
     _record("t124b")
     _hold("t124a", holders)
-    code, _, err = cli(capsys, "sandbox", "down")  # destructive: no line picking one, the holder named
-    assert code == 2 and "`" not in err and "t124a: in use by demo pid" in err, err
+    code, _, err = cli(capsys, "sandbox", "down")  # destructive: a line for each it can remove, the holder named
+    assert code == 2 and "`kmeshctl sandbox down --name t124b`" in err and "t124a: in use by demo pid" in err, err
+    assert "--name t124a`" not in err, err
 
 
 # ------------------------------------------------------------------ 8

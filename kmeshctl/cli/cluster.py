@@ -51,6 +51,7 @@ from kmeshctl.cli.render import (
     print_manifests,
     required_flags_error,
     same_work_command,
+    warn_left_out,
     warn_unvalidated_custom_kinds,
 )
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -69,8 +70,8 @@ from kmeshctl.params import (
 )
 from kmeshctl.render import DAEMONSET_NAME, NOT_OURS
 from kmeshctl.asciinum import waited_words
-from kmeshctl.rollout import (RefusalWatch, RolloutState, RolloutTimeout, counts_text, image_at_fault, replaced_image,
-                             set_flag, timeout_fix, wait_for_rollout)
+from kmeshctl.rollout import (RefusalWatch, RolloutState, RolloutTimeout, counts_text, image_at_fault,
+                             missing_configmap, replaced_image, set_flag, timeout_fix, wait_for_rollout)
 from kmeshctl.status import (BEING_UNINSTALLED, AgentXds, MeshStatus, agent_xds, istiod_unreached, mesh_status,
                              status_daemonset)
 from kmeshctl.stopping import check_not_stopped, say, sigterm_stops, stopped_by
@@ -197,6 +198,7 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
         note.print(f"Using istiod at {plan.params.xds_address} (found in namespace {plan.xds_found_in})")
     for name in plan.users_namespaces:
         note.print(f"Namespace {name}: {NOT_OURS}, used as is (not labelled; uninstall keeps it)")
+    warn_left_out(plan.params, ["install"])  # -q too: the install lacks a guard
     if changed := installer.image_change(plan):
         note.print(_image_change_line(changed, dry_run))
     if dry_run:
@@ -323,6 +325,10 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
         raise
     except InstalledElsewhere as error:
         raise UsageError(elsewhere_line(error, ["install"], " (or uninstall it first)")) from error
+    except installer.BeingUninstalled as error:
+        status_line, again = same_work_command(["status"]), same_work_command(["install"])
+        raise KmeshctlError(f"{error.problem}; wait for the uninstall to finish (`{status_line}` says when), then "
+                            f"re-run `{again}`", error.exit_code) from error
     except istiod.ClusterIdNotIstiods as error:
         raise UsageError(f"{error}; use `{_install_with('cluster_id', error.own)}`") from error
     except istiod.IstioNamespaceMissing as error:
@@ -523,7 +529,8 @@ def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: Ma
             raise KmeshctlError(error.problem, fix=timeout_fix(error.state, namespace, istiod_unreached(
                 client, unreached[0], cluster_id), _install_with)) from error
         raise KmeshctlError(error.problem, fix=timeout_fix(error.state, namespace, install_with=_install_with,
-                                                           replaced=_replaced(client, namespace, error.state, before))
+                                                           replaced=_replaced(client, namespace, error.state, before),
+                                                           unmounted=missing_configmap(client, not_ready))
                             ) from error
     err(quiet).print(f"[green]DaemonSet {namespace}/{DAEMONSET_NAME} is ready.[/]")
 
@@ -626,7 +633,7 @@ def uninstall(
     except KmeshctlError as error:
         error = _uninstall_refusal(error)
         if output is not None and not isinstance(error, UsageError):  # bad -n: nothing ran
-            _print_uninstall(results, output, dry_run, client is not None, [], [str(error)])
+            _print_uninstall(results, output, dry_run, client is not None, None, [str(error)], None)
         raise error
     if output is not None:
         _print_uninstall(results, output, dry_run, client is not None, enrolled, [], waypoints)
@@ -640,17 +647,20 @@ def uninstall(
         listed = ", ".join(f"{ns}/{name} (run: `{_waypoint_delete(ns, name)}`)" for ns, name in waypoints)
         err().print(f"[yellow]Waypoints made by kmeshctl waypoint apply, which uninstall leaves running: "
                     f"{escape(listed)}[/]")
-    if any(r.outcome == "needs cleanup" for r in results):
+    if cleanup := [r for r in results if r.outcome == "needs cleanup"]:  # why the exit is 1, the uninstall done
+        err().print(f"[yellow]Exit 1: {counted(len(cleanup), 'node')} may need a cleanup (each above, with the line "
+                    "to run); the uninstall itself finished[/]")
         raise typer.Exit(1)
 
 
 def _still_enrolled(client: Optional[KubeClient]) -> Optional[list[str]]:
     """The namespaces still labelled for Kmesh, after the deletes; None when they could not
-    be listed (one stderr line says so, and how to look, as the line naming them would):
+    be listed (one stderr line says so, and how to look, as the line naming them would;
+    no ``client``, a dry run with no cluster: None, no line, the note said it):
     the uninstall is done all the same, so neither its summary nor its exit status depend
     on this look."""
     if client is None:
-        return []
+        return None
     try:
         return ns_ops.enrolled_namespaces(client)
     except (ApiError, ApiUnreachable) as error:
@@ -666,7 +676,7 @@ def _kept_waypoints(client: Optional[KubeClient]) -> Optional[list[tuple[str, st
     istioctl's leaves the user's waypoints: they route the user's Services); None when
     they could not be listed (one stderr line says so, and how to look), as _still_enrolled."""
     if client is None:
-        return []
+        return None
     try:
         return uninstall_mod.kept_waypoints(client)
     except (ApiError, ApiUnreachable) as error:
@@ -723,7 +733,7 @@ def _uninstall_stopped(stop: KeyboardInterrupt, objs: list[dict], results: list[
             f"{'to list it' if dry_run else 'to remove the rest (it is safe to repeat)'}")
     line = fix_hint(line)
     if output is not None:
-        _print_uninstall(results, output, dry_run, checked, [], [line])
+        _print_uninstall(results, output, dry_run, checked, None, [line], None)  # never listed: null
     say(line)
     raise typer.Exit(how.exit_code)
 
@@ -760,10 +770,15 @@ def _uninstall_summary(results: list[DeleteResult], dry_run: bool, quiet: bool, 
                       f"Dry run: nothing would be deleted{also}.")
         return
     deleted = sum(1 for r in results if r.outcome == "deleted")
-    if not deleted:
+    going = sum(1 for r in results if r.outcome == uninstall_mod.BEING_DELETED)  # another run's deletes: not counted
+    if not deleted and going:
+        console.print(f"Nothing deleted by this run: {counted(going, 'object')} already being deleted by another or "
+                      f"an earlier uninstall (now gone){also}.")
+    elif not deleted:
         console.print(f"Nothing to uninstall: {NOTHING_OURS}." if not kept else f"Nothing deleted{also}.")
     elif quiet:
-        console.print(f"Uninstalled: {counted(deleted, 'object')} deleted{also}.")
+        others = f", {going} already being deleted by another or an earlier uninstall" if going else ""
+        console.print(f"Uninstalled: {counted(deleted, 'object')} deleted{others}{also}.")
 
 
 def _kept_words(kept: list[DeleteResult], dry_run: bool = False) -> str:
@@ -786,16 +801,19 @@ def uninstall_document(results: list[DeleteResult], dry_run: bool, checked: bool
                        errors: list[str], waypoints: Optional[list[tuple[str, str]]] = ()) -> dict:
     """`uninstall -o json|yaml` (docs/usage.md): objects in the order they went (or would);
     ``enrolled`` None (null): the namespaces still labelled could not be listed;
-    ``waypoints`` (namespace, name) of those kmeshctl made, left (None: not listed)."""
+    ``waypoints`` (namespace, name) of those kmeshctl made, left (None: not listed).
+    Not ``checked`` (no cluster read): what only the cluster tells (absent, spared, nodes)
+    is null too, as `[]` would say there is none."""
+    read = checked or None  # a list when the cluster was read, else None (null)
     return {
         "dryRun": dry_run,
         "checked": checked,
         "deleted": [r.ref for r in results if r.outcome in ("deleted", "would be deleted")],
-        "absent": [{"object": r.ref, "reason": r.outcome} for r in results if r.outcome in ABSENT],
-        "spared": [{"object": r.ref, "outcome": r.outcome, "reason": r.detail,
-                    "labelsRemoved": list(r.labels_removed)} for r in results if r.outcome in SPARED],
-        "nodes": [{"agent": r.ref, "outcome": r.outcome, "detail": r.detail} for r in results
-                  if r.outcome in ("stopped", "needs cleanup", uninstall_mod.LEFT_MARKED)],
+        "absent": read and [{"object": r.ref, "reason": r.outcome} for r in results if r.outcome in ABSENT],
+        "spared": read and [{"object": r.ref, "outcome": r.outcome, "reason": r.detail,
+                             "labelsRemoved": list(r.labels_removed)} for r in results if r.outcome in SPARED],
+        "nodes": read and [{"agent": r.ref, "outcome": r.outcome, "detail": r.detail} for r in results
+                           if r.outcome in ("stopped", "needs cleanup", uninstall_mod.LEFT_MARKED)],
         "enrolledNamespaces": enrolled,
         "keptWaypoints": None if waypoints is None else [
             {"namespace": ns, "name": name, "fix": _waypoint_delete(ns, name)} for ns, name in waypoints],
@@ -1147,6 +1165,8 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
               quiet: bool = False, overwrite: bool = False) -> None:
     check_no_kind_word(names)
     check_namespace_words("namespace", names)
+    if enable:  # a system namespace: refused before connecting
+        _checked_namespaces(None, names, enable, overwrite)
     client = connect_reachable(run_options())
     found = _checked_namespaces(client, names, enable, overwrite)  # its refusals need no agent: said first
     awaited = wait and _agent_to_wait_for(client, enable)
@@ -1239,11 +1259,15 @@ def _nothing_to_wait_for(pods: list[ns_ops.PodEnrollment]) -> str:
     return line
 
 
-def _checked_namespaces(client: KubeClient, names: list[str], enable: bool, overwrite: bool) -> list[dict]:
-    """ns_ops.checked_namespaces, its refusals with the command to paste (every flag typed kept)."""
+def _checked_namespaces(client: Optional[KubeClient], names: list[str], enable: bool, overwrite: bool) -> list[dict]:
+    """ns_ops.checked_namespaces, its refusals with the command to paste (every flag typed
+    kept); with no ``client`` only ns_ops.check_not_system's ([] when it passes)."""
     from kmeshctl.cli.render import this_command
 
     try:
+        if client is None:
+            ns_ops.check_not_system(names)
+            return []
         return ns_ops.checked_namespaces(client, names, enable, overwrite)
     except ns_ops.NamespacesNotFound as error:
         corrected = error.corrected(names)

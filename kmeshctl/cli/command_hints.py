@@ -757,18 +757,18 @@ RENDER_WORDS = ("render",)
 def _render_values(typed: list[str]) -> tuple[list[str], str]:
     """(the --xds-address and --cluster-id words a suggested `kmeshctl render` lacks
     (``typed``: its flags typed), as the cluster configured has them: its istiod Service,
-    else the placeholder and the note saying why (render._xds_address_for_hint, as
+    else a guess and the note saying why (render._xds_address_for_hint, as
     install's --dry-run=client hint), and istiod's cluster id when its Deployment names it
     (asked only of a cluster that answered); ([], "") with no cluster configured:
     with_required's examples are no cluster's)."""
     from kmeshctl.cli.render import _xds_address_for_hint
-    from kmeshctl.istiod import XDS_ADDRESS_UNKNOWN, known_cluster_id_quickly
+    from kmeshctl.istiod import known_cluster_id_quickly
     from kmeshctl.params import COMPLETION_LOOKUP_TIMEOUT_S, DEFAULT_ISTIO_NAMESPACE
 
     if not _cluster_configured():
         return [], ""
     address, note = _xds_address_for_hint(typed, cmdline.ARGS)
-    if typed_value(typed, "--cluster-id") is not None or XDS_ADDRESS_UNKNOWN in address:
+    if typed_value(typed, "--cluster-id") is not None or note:
         return address, note  # typed, or a cluster that did not answer (asked once, not twice)
     target = typed_target(cmdline.ARGS)
     own = known_cluster_id_quickly(target.kubeconfig, target.context, typed_value(

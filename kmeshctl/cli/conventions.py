@@ -205,16 +205,18 @@ CONFLICTS = (("dry_run", "wait", "nothing is applied, so there is nothing to wai
 # A flag that does something only with an on/off flag on (`waypoint apply --timeout 5`
 # bounds only --wait's wait): typed with it off, a warning on stderr, not a silent no-op; the
 # command runs (kubectl warns too). With --dry-run nothing waits either way: the warning says
-# so instead (`install --dry-run --timeout 60`).
+# so instead (`install --dry-run --timeout 60`, `uninstall --dry-run --timeout 60`, which has
+# no --wait).
 NEEDS_ON = (("timeout", "wait"),)
 
 
 def _ineffective_flags_warned(command: _click.Command) -> None:
     """Wrap ``command``'s callback: a NEEDS_ON flag typed while its on/off flag is off gets
-    `Warning: --timeout has effect only with --wait` (-q keeps it: the flag typed is unused)."""
+    `Warning: --timeout has effect only with --wait` (-q keeps it: the flag typed is unused);
+    a command without the on/off flag (uninstall) only the --dry-run one."""
     callback = command.callback
     names = {p.name for p in command.params}
-    pairs = [pair for pair in NEEDS_ON if set(pair) <= names]
+    pairs = [pair for pair in NEEDS_ON if pair[0] in names and (pair[1] in names or "dry_run" in names)]
     if callback is None or not pairs:
         return
 
@@ -227,8 +229,8 @@ def _ineffective_flags_warned(command: _click.Command) -> None:
                 continue
             if values.get("dry_run"):
                 typer.echo(f"Warning: {flag_as_typed(flag)} has no effect with {flag_as_typed('dry_run')} "
-                           f"(nothing is applied, so nothing is waited for)", err=True)
-            elif not values.get(needed):
+                           f"(nothing is changed, so nothing is waited for)", err=True)
+            elif needed in values and not values[needed]:
                 typer.echo(f"Warning: {flag_as_typed(flag)} has effect only with {flag_as_typed(needed)} "
                            f"({ctx.command_path.partition(' ')[2]} does not wait without it)", err=True)
         return callback(*positional, **values)

@@ -284,8 +284,11 @@ def _check_weights_early(weights: Optional[str], subject: demo.DemoSubject, name
     the demo's own in the cluster) may have other subsets than the manifests, so only what
     holds whatever their count (whole numbers >= 0 adding up to 100), its examples naming
     the subsets they fit; the count once it is known: at once for a sandbox named (``name``)
-    whose own VirtualService is read from its record (in ``namespace``, -n)."""
+    whose own VirtualService is read from its record (in ``namespace``, -n), or from the
+    manifests for one with no record (made from them, or refused as a typo)."""
     own = _named_sandbox_subject(name, namespace)
+    if own is None and name is not None and name not in sandboxes.names():
+        own = subject  # the fix `sandbox up --name NAME && ...` makes it from the manifests
     if own is not None:
         demo.parse_weight_sets(weights, own)
         return

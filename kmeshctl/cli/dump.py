@@ -4,9 +4,10 @@ node (or of a local sandbox) directly; run it on the node, as root."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -105,6 +106,13 @@ def _typed_place_wins(sandbox: Optional[str], **typed: object) -> Optional[str]:
 def _on_sandbox(name: str) -> str:
     """The dump command being run again on sandbox ``name`` (`NAME`: a placeholder), see _rerun."""
     return _rerun(get_current_context().command_path, "--sandbox", name)
+
+
+def _on_each(found: list[str], line: Optional[Callable[[str], str]] = None) -> str:
+    """`` `kmeshctl dump config --sandbox a` or `kmeshctl dump config --sandbox b` ``: a
+    line to paste for each sandbox of ``found`` (``line``: name -> command; default
+    _on_sandbox), never a NAME placeholder to fill in."""
+    return " or ".join(f"`{(line or _on_sandbox)(name)}`" for name in found)
 
 
 def _rerun(command: str, flag: str, name: str, after: str = "") -> str:
@@ -447,7 +455,7 @@ def _point_at_sandboxes(err: MapMissingError) -> KmeshctlError:
     if len(found) == 1:
         up = f"sandbox {found[0]} is up: `{_on_sandbox(found[0])}` reads its maps"
     else:
-        up = f"sandboxes {', '.join(found)} are up: `{_on_sandbox('NAME')}` reads one's maps"
+        up = f"sandboxes {', '.join(found)} are up: {_on_each(found)} reads one's maps"
     return KmeshctlError(f"{problem}; {up} (their bpffs directories: `kmeshctl sandbox list -o wide`)")
 
 
@@ -482,7 +490,7 @@ def _stray_word(command: str, words: list[str], args: list[str]) -> str:
         return ""
     found = sandboxes.names()
     local = (f"`kmeshctl dump config --sandbox {found[0]}`" if len(found) == 1 else
-             f"`kmeshctl dump config --sandbox NAME` (sandboxes: {', '.join(found)})" if found else
+             _on_each(found, lambda name: f"kmeshctl dump config --sandbox {name}") if found else
              "`kmeshctl dump config` (this node's agent; `kmeshctl sandbox up` starts a local one)")
     return (f"; {word} names no sandbox here, and --pod {word} (a cluster's agent pod) needs a cluster, none is "
             f"configured: on this machine run {local}")
@@ -706,10 +714,10 @@ def _with_sandboxes_named(err: KmeshctlError, port: int) -> KmeshctlError:
         return err
     problem = str(err).split(": start the agent")[0]
     if len(found) == 1:
-        up, ask = f"sandbox {found[0]} is up: ask its agent", _on_sandbox(found[0])
+        up, ask = f"sandbox {found[0]} is up: ask its agent", f"`{_on_sandbox(found[0])}`"
     else:
-        up, ask = f"sandboxes {', '.join(found)} are up: ask the agent of one", _on_sandbox("NAME")
-    return KmeshctlError(f"{problem}; {up} with `{ask}` (agent addresses: `kmeshctl sandbox list -o wide`)")
+        up, ask = f"sandboxes {', '.join(found)} are up: ask the agent of one", _on_each(found)
+    return KmeshctlError(f"{problem}; {up} with {ask} (agent addresses: `kmeshctl sandbox list -o wide`)")
 
 
 def _nothing_at_given_port(err: KmeshctlError, port: int) -> KmeshctlError:
@@ -717,13 +725,17 @@ def _nothing_at_given_port(err: KmeshctlError, port: int) -> KmeshctlError:
     address (starting an agent would not help); sandboxes that are up are named too."""
     why = str(err).partition("(")[2].partition(")")[0] or "no answer"
     flag = flag_as_typed("admin_port")
-    message = (f"nothing answers at 127.0.0.1:{port} ({why}), the address {flag} {port} names: check the port, or "
-               f"leave out {flag} to find the agent automatically")
     found = sandboxes.names()
+    # without it: $KMESHCTL_SANDBOX_NAME's agent, else this node's at the default port when it has
+    # a data path, else the only sandbox's
+    leave_out = os.environ.get(NAME_ENV) in found or (
+        port != ADMIN_PORT if sandboxes.DEFAULT_BPF_FS.exists() else len(found) == 1)
+    message = (f"nothing answers at 127.0.0.1:{port} ({why}), the address {flag} {port} names: check the port"
+               + (f", or leave out {flag} to find the agent automatically" if leave_out else ""))
     if len(found) == 1:
         message += f"; sandbox {found[0]} is up: ask its agent with `{_on_sandbox(found[0])}`"
     elif found:
-        message += f"; sandboxes {', '.join(found)} are up: ask the agent of one with `{_on_sandbox('NAME')}`"
+        message += f"; sandboxes {', '.join(found)} are up: ask the agent of one with {_on_each(found)}"
     return KmeshctlError(message + (" (agent addresses: `kmeshctl sandbox list -o wide`)" if found else ""))
 
 

@@ -437,9 +437,10 @@ def _extra_beside_given(ctx: _click.Context, typed: list[str], extras: list[str]
     extra: `kmeshctl install --cluster-id a``, the line without them."""
     given = _typed_values(ctx, typed, param)
     shown = shlex.join([given[-1][2] or flag, given[-1][3]]) if given else flag
+    without = _line_without(ctx, typed, extras)
     return (f"; this command takes no positional arguments: give one {what} with {flag} {_metavar(param)}; "
             f"{shown} is given already, so leave out {shlex.join(extras)}: "
-            f"{_with_needed(ctx, _line_without(ctx, typed, extras))}")
+            f"{_with_needed(ctx, without)}{_also_named(tuple(ctx.command_path.split()[1:]), extras, without)}")
 
 
 def _system_namespace_offer(path: tuple[str, ...], values: list[str], words: list[str], without: list[str]) -> str:
@@ -480,7 +481,28 @@ def _offered(ctx: _click.Context, param: _click.Parameter, flag: str, what: str,
     path = tuple(ctx.command_path.split()[1:])
     if flag == "--namespace" and path in SYSTEM_NAMESPACE_COMMANDS:
         return _system_namespace_offer(path, values, words, without)
-    return f"; give the {what} with {flag}: {_with_needed(ctx, words)}"
+    return f"; give the {what} with {flag}: {_with_needed(ctx, words)}{_also_named(path, values, without)}"
+
+
+# Commands whose stray word may name another command's object (kubectl's `get waypoint wp`):
+# path -> (that command, its flag, what it names, flags of the path it does not take).
+ALSO_NAMED = {("waypoint", "list"): (("waypoint", "status"), "--name", "waypoint", ("-A", "--all-namespaces"))}
+
+
+def _also_named(path: tuple[str, ...], values: list[str], without: list[str]) -> str:
+    """`; or, for the waypoint named wp: `kmeshctl waypoint status --name wp``: the other
+    reading of one stray word (ALSO_NAMED), its line keeping the flags typed that it takes;
+    "" for another command or several words."""
+    other = ALSO_NAMED.get(path)
+    if other is None or len(values) != 1:
+        return ""
+    command, flag, what, dropped = other
+    at = next((i for i in range(len(without)) if tuple(without[i:i + len(path)]) == path), None)
+    if at is None:
+        return ""
+    rest = [w for w in without[at + len(path):] if w.partition("=")[0] not in dropped]
+    line = ["kmeshctl", *without[:at], *command, *rest, flag, values[0]]
+    return f"; or, for the {what} named {values[0]}: `{shlex.join(line)}`"
 
 
 _FLAG_EXAMPLE = re.compile(r",? e\.g\. --?[\w-]+[ =]\S+?(?=[;,)]|\Z)")
@@ -975,8 +997,6 @@ def _revision(name: str, command: _click.Command, flag: str, whose: str, without
     from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE
 
     said = f"; kmesh has no revisions of its own ({whose} {flag})"
-    if name == "waypoint apply":
-        return f"{said}: its waypoint is programmed by its own controller, not by istiod; leave {flag} out, `{without}`"
     if option_spelled(command, "--xds-address") is None or typed_value(cmdline.ARGS, "--xds-address") is not None:
         return f"{said}: leave {flag} out, `{without}`"
     revision = typed_value(cmdline.ARGS, flag) or ""
@@ -1228,14 +1248,52 @@ def _remote(name: str, command: _click.Command, flag: str, whose: str, without: 
 
 def _selector(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
     """kubectl label's -l/--selector on enable-ns/disable-ns: they take namespace names; the
-    kubectl line that prints the names a selector picks, to give as arguments."""
+    kubectl line that prints the names a selector picks, to give as arguments (another
+    command: _list_flag)."""
     if not takes_namespace_arguments(command):
-        return ""
+        return _list_flag(name, command, flag, "kubectl get's", without)
     value = typed_value(cmdline.ARGS, flag)
     kubectl = ["kubectl", "get", "namespaces", "-l", value or "KEY=VALUE", "-o", "jsonpath={.items[*].metadata.name}"]
     kubectl += [w for f in ("--kubeconfig", "--context") if (v := typed_value(cmdline.ARGS, f)) for w in (f, v)]
     return f"; {name} takes namespace names, not a label selector ({whose} {flag}): `{shlex.join(kubectl)}` prints " \
            f"the names {shlex.quote(value) if value else 'a selector'} selects, to give {name} as its arguments"
+
+
+def _container(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    """kubectl's -c/--container on a command that asks a node agent pod (--pod): the pod
+    has one container, so the line without the flag is the whole fix; "" elsewhere (a
+    count, `-c 200`, is demo traffic-shift's, which other_command_flag_hint names)."""
+    if option_spelled(command, "--pod") is None:
+        return ""
+    return f"; the node agent pod has one container, so {name} needs no {flag} ({whose} container flag): " \
+           f"leave it out, `{without}`"
+
+
+# A command's own way to narrow what it shows (kubectl get's list flags have none here).
+OWN_FILTERS = {"waypoint list": "-n NAMESPACE (one namespace's waypoints)",
+               "waypoint status": "--name NAME (one waypoint)", "dump maps": "--map NAME (one map)"}
+# kubectl get's list flags kmeshctl has nowhere: (flag, whether it takes a value).
+LIST_FLAGS = {"--field-selector": True, "--sort-by": True, "--chunk-size": True, "--show-labels": False}
+
+
+def _list_flag(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    """kubectl get's list flags (-l, --field-selector, --sort-by, --show-labels,
+    --chunk-size) on a command without them: its own filter (OWN_FILTERS), and for a
+    command with a table, its -o json to select or sort with jq (the line typed less the
+    flag and its -o); else the line without the flag."""
+    own = OWN_FILTERS.get(name)
+    said = f"; {name} has no {flag} ({whose} list flag)" + (f": it narrows with {own}" if own else "")
+    output = option_spelled(command, "-o")
+    choices = {str(getattr(c, "value", c)) for c in getattr(getattr(output, "type_descriptor", None), "choices",
+                                                            None) or ()}
+    if not {"table", "json"} <= choices:  # no listing (install, uninstall): the flag means nothing here
+        return f"{said}; leave {flag} out, `{without}`"
+    words = _typed_less(flag, LIST_FLAGS.get(flag, True))
+    words = _typed_less("--output", True, _typed_less("-o", True, words))
+    words = [w for w in words if not w.startswith(("-o=", "--output=")) and not (w.startswith("-o") and len(w) > 2
+                                                                                and not w.startswith("--"))]
+    return f"{said}{'; or' if own else ':'} read its -o json, `{shlex.join(['kmeshctl', *words, '-o', 'json'])}`, " \
+           "and select or sort with jq"
 
 
 def _creates_namespace(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
@@ -1392,6 +1450,8 @@ OTHER_TOOLS_FLAGS: tuple[tuple[tuple[str, ...], bool, str, Callable[..., str]], 
     (("--no-wait",), False, "kubectl's --wait=false", _waits),
     (("--create-namespace",), False, "helm's", _creates_namespace),
     (("--no-headers",), False, "kubectl's", _no_headers),
+    (("-c", "--container"), True, "kubectl's", _container),
+    *((((flag,), valued, "kubectl get's", _list_flag)) for flag, valued in LIST_FLAGS.items()),
 )
 
 

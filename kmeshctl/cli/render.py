@@ -20,14 +20,17 @@ from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.outpaths import FILE, check_input_path
 from kmeshctl.errors import UsageError
 from kmeshctl.params import (
+    BadXdsAddress,
     DEFAULT_IMAGE,
     DEFAULT_ISTIO_NAMESPACE,
     DEFAULT_KUBERNETES_VERSION,
     DEFAULT_NAMESPACE,
     XDS_ADDRESS_EXAMPLE,
+    InstallParams,
     install_params,
+    normalize_kubernetes_version,
 )
-from kmeshctl.render import parse_manifests, render_yaml
+from kmeshctl.render import POD_PATCH_POLICY_SINCE, left_out, parse_manifests, render_yaml
 from kmeshctl.sandboxes import Typed, read_typed_with
 from kmeshctl.validate import crd_schemas_from_files, validate_offline
 
@@ -73,7 +76,10 @@ IstioNamespaceOption = Annotated[
     str, typer.Option("--istio-namespace", help="Istio root namespace (istiod, the waypoint EnvoyFilters).")
 ]
 KubernetesVersionOption = Annotated[
-    str, typer.Option("--kubernetes-version", metavar="MAJOR.MINOR", help="Kubernetes schema version to validate against.")
+    str, typer.Option("--kubernetes-version", metavar="MAJOR.MINOR", help=(
+        "The cluster's Kubernetes version: the schemas validated against, and what is rendered (before 1.30 "
+        "the ValidatingAdmissionPolicy that lets the agent patch only pods on its own node is left out, with a "
+        "warning)."))
 ]
 NetworkOption = Annotated[
     str, typer.Option("--network", metavar="NAME", help="The nodes' network (Istio's NETWORK: for the "
@@ -338,9 +344,9 @@ def _without_dry_run(args: Sequence[str]) -> list[str]:
 
 def _xds_address_for_hint(typed: Sequence[str], args: Sequence[str]) -> tuple[list[str], str]:
     """The --xds-address words a suggested render needs when none was typed: this
-    cluster's istiod when it can be found quickly, else a placeholder that no check
-    accepts (never an example address that pastes as if it were this cluster's), and
-    the note that says so."""
+    cluster's istiod when it can be found quickly (several: the first), else istiod's
+    unrevisioned Service in the --istio-namespace typed (unknown_xds_address), and the
+    note that says so."""
     from kmeshctl.istiod import istiod_address_quickly
     from kmeshctl.params import COMPLETION_LOOKUP_TIMEOUT_S
 
@@ -352,9 +358,11 @@ def _xds_address_for_hint(typed: Sequence[str], args: Sequence[str]) -> tuple[li
                                    COMPLETION_LOOKUP_TIMEOUT_S)
     if len(found) == 1:
         return ["--xds-address", found[0]], ""
-    why = (f"several were found, {', '.join(found)}; pick one with --xds-address" if found
-           else "none was found" if looked else _why_not_looked_up(args))
-    return unknown_xds_address(why)
+    istio_namespace = typed_value(args, "--istio-namespace") or DEFAULT_ISTIO_NAMESPACE
+    if found:  # several revisions: the first, the note naming the others
+        return ["--xds-address", found[0]], (f" (several istiod Services were found, {', '.join(found)}: "
+                                             "pick the one meant)")
+    return unknown_xds_address("none was found" if looked else _why_not_looked_up(args), istio_namespace)
 
 
 def _why_not_looked_up(args: Sequence[str]) -> str:
@@ -383,23 +391,25 @@ NO_CLUSTER_FOR_ISTIOD = "no cluster to look istiod up in"
 CLUSTER_UNREACHABLE_FOR_ISTIOD = "the cluster could not be reached to look istiod up"  # configured, not answering
 
 
-def unknown_xds_address(why: str = NO_CLUSTER_FOR_ISTIOD) -> tuple[list[str], str]:
+def unknown_xds_address(why: str = NO_CLUSTER_FOR_ISTIOD,
+                        istio_namespace: str = DEFAULT_ISTIO_NAMESPACE) -> tuple[list[str], str]:
     """The --xds-address words of a suggested render when istiod's address is not known:
-    the placeholder no check accepts, and the note saying to replace it and ``why``."""
-    from kmeshctl.istiod import XDS_ADDRESS_UNKNOWN
+    istiod's unrevisioned Service in ``istio_namespace`` (a line that runs as pasted), and
+    the note saying ``why`` it is a guess and when to change it."""
+    from kmeshctl.istiod import guessed_xds_address, guessed_xds_note
 
-    host = XDS_ADDRESS_UNKNOWN.partition(":")[0]
-    return ["--xds-address", XDS_ADDRESS_UNKNOWN], f" (replace {host} with istiod's Service: {why})"
+    return ["--xds-address", guessed_xds_address(istio_namespace)], guessed_xds_note(istio_namespace, why)
 
 
 def offline_render_hint(why: str = NO_CLUSTER_FOR_ISTIOD) -> str:
     """`kmeshctl render ...` for the work being run, backticked, with the flags typed that
-    it takes; with no --xds-address typed, the placeholder and its note (never an example
-    address that pastes as if it were this cluster's), saying ``why`` istiod's address is
+    it takes; with no --xds-address typed, unknown_xds_address's guess and its note, saying
+    ``why`` istiod's address is
     not known (CLUSTER_UNREACHABLE_FOR_ISTIOD when a cluster is configured but did not answer)."""
     if any(w.partition("=")[0] == "--xds-address" for w in typed_flags_for(["render"])):
         return f"`{same_work_command(['render'])}`"
-    address, note = unknown_xds_address(why)
+    address, note = unknown_xds_address(why, typed_value(typed_flags_for(["render"]), "--istio-namespace")
+                                        or DEFAULT_ISTIO_NAMESPACE)
     return f"`{same_work_command(['render'], address)}`{note}"
 
 
@@ -479,15 +489,20 @@ def render(
                if value is None]
     if missing:
         raise required_flags_error(["render"], missing, "render is offline")
-    params = install_params(
-        xds_address, cluster_id, image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
-        enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace, kubernetes_version=kubernetes_version,
-        network=network,
-    )
+    try:
+        params = install_params(
+            xds_address, cluster_id, image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
+            enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace, kubernetes_version=kubernetes_version,
+            network=network,
+        )
+    except BadXdsAddress:
+        check_offline_xds_address(["render"], xds_address, istio_namespace)  # an address meant refused in turn
+        raise
     check_offline_xds_address(["render"], params.xds_address, params.istio_namespace)
     crds = crd_schemas_from_files(crd_file)
     text = render_yaml(params)
     objects = parse_manifests(text)
+    warn_left_out(params, ["render"])
     warn_unvalidated_custom_kinds(validate_offline(objects, params.kubernetes_version, crds), run_options().quiet)
     print_manifests(objects, output, yaml_text=text)
 
@@ -518,6 +533,27 @@ def warn_unvalidated_custom_kinds(kinds: list[str], quiet: bool) -> None:
         echo_coloured(fix_hint(f"Warning: {', '.join(kinds)} not schema-validated (no CRD schemas offline); "
                                f"give --crd-file, or run `{same_work_command(['install'], ['--dry-run', *context])}` "
                                f"with a reachable cluster{note}"), typer.colors.YELLOW)
+
+
+def warn_left_out(params: InstallParams, command: list[str]) -> None:
+    """One warning line on stderr naming the objects --kubernetes-version leaves out of
+    the install (render.left_out) and why, with ``command`` at the version that renders
+    them, every flag typed kept; shared by `render` and `install`. -q keeps it: the
+    manifests lack a guard (docs/usage.md, CLI conventions)."""
+    left = left_out(params)
+    if not left:
+        return
+    from kmeshctl.cli.cluster import command_with
+    from kmeshctl.cli.common import fix_hint
+    from kmeshctl.cli.progress import echo_coloured
+
+    since = ".".join(map(str, POD_PATCH_POLICY_SINCE))
+    typed = normalize_kubernetes_version(params.kubernetes_version)
+    echo_coloured(fix_hint(f"Warning: {' and '.join(left)} left out: the guard that the agent may patch only pods "
+                           f"on its own node needs Kubernetes {since}'s ValidatingAdmissionPolicy, and "
+                           f"--kubernetes-version is {typed}, so the agent may patch any pod; for a cluster of "
+                           f"{since} or later: `{command_with(command, 'kubernetes_version', since)}`"),
+                  typer.colors.YELLOW)
 
 
 def context_to_choose() -> tuple[list[str], str]:

@@ -315,7 +315,7 @@ def up_hint(name: str, state: Optional[sandboxes.SandboxState] = None) -> str:
         demo += f" --sandbox {name}"  # named in the demo's own spelling, not carried as the --name typed here
     if namespace:
         demo += f" -n {namespace}"
-    runs_demo = namespace is not None
+    runs_demo = namespace is not None and not _demo_refusal(state)
     if runs_demo:
         demo += _demo_count_flag(state)
     commands.append(demo if runs_demo else sandboxes.for_sandbox("kmeshctl dump maps", name, "--sandbox"))
@@ -330,17 +330,46 @@ def _demo_count_flag(state: Optional[sandboxes.SandboxState]) -> str:
     manifests cannot be read (the demo itself then says what is wrong)."""
     from kmeshctl import demo
     from kmeshctl.params import DEMO_REQUESTS
-    from kmeshctl.sandbox.demo_target import demo_namespaces, sandbox_subject
 
-    if state is None:
-        return ""
-    measured = (demo_namespaces(state) or [None])[0]  # the demo's own choice (see _demo_namespace_of)
     try:
-        subject = sandbox_subject(state, measured)
+        subject = _demo_subject_of(state)
     except (KmeshctlError, UsageError, OSError):
+        return ""
+    if subject is None:
         return ""
     needed = demo.phase_needed(subject, subject.default_weights)
     return f" -c {needed}" if needed > DEMO_REQUESTS else ""
+
+
+def _demo_subject_of(state: Optional[sandboxes.SandboxState]) -> Any:
+    """What a bare `demo traffic-shift` measures on sandbox ``state`` (a demo.DemoSubject, in
+    the namespace it picks), None without a manifests record to read it from (the demo then
+    uses its own). Raises what the demo raises on it: UsageError/KmeshctlError (OSError)."""
+    from kmeshctl.sandbox.demo_target import demo_namespaces, sandbox_subject
+
+    if state is None or not state.manifests_file.exists():
+        return None
+    measured = (demo_namespaces(state) or [None])[0]  # the demo's own choice (see _demo_namespace_of)
+    return sandbox_subject(state, measured)
+
+
+def _demo_refusal(state: Optional[sandboxes.SandboxState]) -> str:
+    """Why a bare `demo traffic-shift --sandbox NAME` refuses sandbox ``state`` before its first
+    request, by the demo's own checks ('' when it runs, or cannot be told here): a
+    VirtualService it cannot measure, or a subset with weight but no pod (replicas 0)."""
+    from kmeshctl import demo
+
+    if state is None:
+        return ""
+    try:
+        subject = _demo_subject_of(state)
+        if subject is not None:
+            demo.check_pods(subject, demo.parse_weight_sets(None, subject), f"sandbox {state.name}")
+    except (KmeshctlError, UsageError) as err:
+        return str(err)
+    except OSError:
+        return ""
+    return ""
 
 
 def _demo_namespace_of(state: Optional[sandboxes.SandboxState]) -> Optional[str]:
@@ -762,16 +791,35 @@ def _has_pod(sandbox: str, pod: str, namespace: Optional[str]) -> bool:
     return True
 
 
-def _refuse_pod_in_no_sandbox(pod: str, namespace: Optional[str], kind: str = "pod") -> None:
+def _refuse_pod_in_no_sandbox(pod: str, namespace: Optional[str], kind: str = "pod", typed: str = "",
+                              command: Optional[List[str]] = None) -> None:
     """Given no --name, with several sandboxes up and none that has ``pod`` (in ``namespace``):
     NotFound (exit 1, as `kubectl exec`) naming each sandbox looked in with its pods, not
-    "several sandboxes exist" and a line to paste that fails the same way."""
+    "several sandboxes exist" and a line to paste that fails the same way; when only one
+    namespace of one sandbox has it, with the line for it (POD as ``typed``, flags kept)."""
     up = [n for n, phase in sandboxes.existing().items() if phase != sandboxes.PHASE_FAILED]
     if len(up) < 2 or any(_has_pod(n, pod, namespace) for n in up):
         return
     where = f"namespace {namespace} of any sandbox" if namespace else "any sandbox"
     looked = "; ".join(_pods_text(n, namespace, kind) for n in up)
+    found = [(n, ns) for n in up for ns in _pod_namespaces(n, pod, kind == "Deployment")] if namespace else []
+    words = _typed_exec_line(found[0][1], typed or pod) if len(found) == 1 else []
+    if words:
+        line = suggest(shlex.join(words + ["--name", found[0][0], "--", *(command or [])]))
+        raise sandboxes.NotFound(f"no {kind} {pod} in {where} ({looked}); sandbox {found[0][0]} has it in namespace "
+                                 f"{found[0][1]}: `{line}`")
     raise sandboxes.NotFound(f"no {kind} {pod} in {where} ({looked}): pass a {kind} one of them has")
+
+
+def _pod_namespaces(sandbox: str, pod: str, deployment: bool) -> list[str]:
+    """The namespaces of sandbox ``sandbox`` with pod ``pod`` (or a Deployment ``pod``'s
+    pods; ``deployment``: only that), by name; [] when its record cannot be read."""
+    try:
+        state = sandboxes.load(sandbox)
+    except KmeshctlError:
+        state = None
+    return [] if state is None else sorted({p.namespace for p in state.pods if (
+        p.deployment == pod and not p.waypoint) or (not deployment and p.name == pod)})
 
 
 def _pods_text(sandbox: str, namespace: Optional[str], kind: str = "pod") -> str:
@@ -873,6 +921,23 @@ def _typed_exec_line(namespace: str, pod: str) -> list[str]:
     return ["kmeshctl", *head[:start], "-n", namespace, pod, *options]
 
 
+def _in_other_namespace(state: sandboxes.SandboxState, pod: str, namespace: Optional[str], deployment: bool,
+                        typed: str, name: Optional[str], command: List[str]) -> str:
+    """For a pod (``deployment``: a Deployment) not in -n ``namespace`` of sandbox ``state``
+    but in other namespaces of it: `; it is in namespace team-a: `kmeshctl sandbox exec -n
+    team-a netutils --name s -- true`` (POD as ``typed``, every flag typed kept; several:
+    the first as the example); '' when it is in none, or outside a run of `sandbox exec`."""
+    if namespace is None:
+        return ""
+    found = [ns for ns in _pod_namespaces(state.name, pod, deployment) if ns != namespace]
+    words = _typed_exec_line(found[0], typed) if found else []
+    if not words:
+        return ""
+    line = suggest(shlex.join(words + _env_named(name) + ["--", *command]))
+    where = f"namespace {found[0]}" if len(found) == 1 else f"namespaces {', '.join(found)}"
+    return f"; it is in {where}: `{line}`" if len(found) == 1 else f"; it is in {where}: pass -n of one, e.g. `{line}`"
+
+
 def _no_deployment(state: sandboxes.SandboxState, name: str, namespace: Optional[str]) -> str:
     """`deploy/NAME` naming no Deployment: said as a Deployment, with the ones there are."""
     where = f"namespace {namespace} of sandbox {state.name}" if namespace else f"sandbox {state.name}"
@@ -934,6 +999,7 @@ def exec_(
     from kmeshctl.cli.names import split_exec_target
 
     deployment = bool(pod) and split_exec_target(pod)[0] == "deploy"  # deploy/NAME: said as a Deployment
+    typed_pod = pod or ""
     if pod and "/" in pod:  # kubectl's pod/NAME, deploy/NAME; NS/NAME
         pod = _exec_target(pod, namespace, name, command)
     if pod:
@@ -946,7 +1012,7 @@ def exec_(
         raise UsageError(f"COMMAND is required after `--` (kmeshctl sandbox exec POD -- COMMAND...): "
                          f"e.g. `{example}`")
     if not name:
-        _refuse_pod_in_no_sandbox(pod, namespace, "Deployment" if deployment else "pod")
+        _refuse_pod_in_no_sandbox(pod, namespace, "Deployment" if deployment else "pod", typed_pod, command)
     state = _existing_state(name, f"kmeshctl sandbox exec {shlex.quote(pod)}", "-- " + shlex.join(command),
                             has=lambda n: _has_pod(n, pod, namespace),
                             what=f"have pod {namespace}/{pod}" if namespace else f"have pod {pod}")
@@ -959,6 +1025,8 @@ def exec_(
     try:
         sandbox_mod.find_pod(state, pod, namespace)
     except UsageError as err:  # a pod that does not exist: NotFound, as `kubectl exec`
-        raise sandboxes.NotFound(_no_deployment(state, pod, namespace) if deployment else str(err)) from None
+        missing = _no_deployment(state, pod, namespace) if deployment else str(err)
+        raise sandboxes.NotFound(missing + _in_other_namespace(state, pod, namespace, deployment, typed_pod, name,
+                                                               command)) from None
     code = sandbox_mod.exec_in_pod(state.name, pod, command or [], namespace)
     raise typer.Exit(code)

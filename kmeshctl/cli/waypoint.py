@@ -155,6 +155,11 @@ def apply_cmd(
                                "one JSON / YAML document on stdout (progress on stderr).")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines (each object, the wait), "
                                         "only the result.")] = False,
+    revision: Annotated[Optional[str], typer.Option(
+        "-r", "--revision", metavar="REVISION",
+        help="The istiod revision (or revision tag) that programs the Gateway (ASM: 1-22-6 for istiod-1-22-6): "
+             "the Gateway's istio.io/rev label, as istioctl's. Left out, the namespace's istio.io/rev label "
+             "decides, else the default revision.")] = None,
 ) -> None:
     """Deploy a waypoint into the namespace of -n (Services opt in with the label
     istio.io/use-waypoint=<its --name>).
@@ -164,12 +169,14 @@ def apply_cmd(
     Examples:
 
       kmeshctl waypoint apply -n default --wait
+      # istiod installed with a revision only (ASM: istiod-1-22-6)
+      kmeshctl waypoint apply -n default --revision 1-22-6 --wait
       kmeshctl waypoint apply -n default --dry-run -o yaml
       kubectl label service fortio istio.io/use-waypoint=waypoint
     """
     _check_names()
     given, namespace = namespace, _namespace(namespace)
-    params = deploy.WaypointParams(namespace, name, image, replicas)
+    params = deploy.WaypointParams(namespace, name, image, replicas, revision or "")
     objs = deploy.render(params)  # every flag checked before any connection
     deploy.check_apply_namespace(params)  # kube-system, istio's, kmesh's: offline dry runs too
     from kmeshctl.demo_cluster import validation_version

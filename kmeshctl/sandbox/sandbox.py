@@ -1032,8 +1032,9 @@ def find_pod(state: SandboxState, name: str, namespace: str | None = None) -> Po
 
 
 CLUSTER_DOMAIN = "cluster.local"
-# Runs in the pod's own mount namespace (unshare): its /etc/hosts over the host's, then the command.
-_WITH_HOSTS = 'mount --bind "$0" /etc/hosts && exec "$@"'
+# Runs in the pod's own mount and UTS namespaces (unshare): its /etc/hosts over the host's,
+# the pod's name as hostname (as `kubectl exec POD -- hostname` prints), then the command.
+_WITH_HOSTS = 'mount --bind "$0" /etc/hosts && printf %s "$1" > /proc/sys/kernel/hostname && shift && exec "$@"'
 
 
 def hosts_lines(topology: Topology, namespace: str, pod_ip: str, pod_name: str) -> list[str]:
@@ -1057,8 +1058,9 @@ def _write_hosts(state: SandboxState, record: PodRecord) -> Path:
 
 def exec_in_pod(name: str, pod_name: str, argv: Sequence[str], namespace: str | None = None) -> int:
     """Run a command inside a pod (its cgroup, then its netns, then a mount namespace of
-    its own where /etc/hosts resolves the sandbox's Service names, as cluster DNS would),
-    with our stdin/stdout; ``namespace``: the pod's (None: any)."""
+    its own where /etc/hosts resolves the sandbox's Service names, as cluster DNS would,
+    and a UTS namespace with the pod's name as hostname), with our stdin/stdout;
+    ``namespace``: the pod's (None: any)."""
     require_root()
     if not argv:
         raise UsageError("give the command to run after `--`")
@@ -1068,8 +1070,8 @@ def exec_in_pod(name: str, pod_name: str, argv: Sequence[str], namespace: str | 
     record = state.pod(pod.name)
     command = list(argv)
     if record is not None and state.manifests_file.exists():
-        command = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _WITH_HOSTS,
-                   str(_write_hosts(state, record)), *argv]
+        command = ["unshare", "--mount", "--uts", "--propagation", "private", "--", "sh", "-c", _WITH_HOSTS,
+                   str(_write_hosts(state, record)), record.name, *argv]
     try:
         process = pod.popen(command)
     except FileNotFoundError as err:

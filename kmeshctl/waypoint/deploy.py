@@ -50,6 +50,7 @@ CLUSTER_ROLE = "kmeshctl-waypoint"
 RBAC_API = "rbac.authorization.k8s.io/v1"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 GATEWAY_CLASS = "istio-waypoint"
+REVISION_LABEL = "istio.io/rev"  # on the Gateway: which istiod revision reads it and writes its status
 TEMPLATE = "waypoint/waypoint.yaml.j2"
 # The Gateway API release Istio's ambient docs install (its standard channel has Gateway v1).
 GATEWAY_API_INSTALL = ("kubectl apply -f https://github.com/kubernetes-sigs/gateway-api/releases/download/"
@@ -62,6 +63,9 @@ class WaypointParams:
     name: str = DEFAULT_NAME
     image: str = DEFAULT_IMAGE
     replicas: int = DEFAULT_REPLICAS
+    # The istiod revision that owns the Gateway (its istio.io/rev label, as istioctl's
+    # `waypoint apply --revision`); "": the namespace's label or the default revision decide.
+    revision: str = ""
 
 
 def check_params(p: WaypointParams) -> None:
@@ -73,6 +77,8 @@ def check_params(p: WaypointParams) -> None:
     check_names("--namespace", [p.namespace], example="--namespace default")
     if not 1 <= p.replicas <= 20:
         raise UsageError(f"--replicas {p.replicas} is out of range 1-20")
+    if p.revision:
+        check_names("--revision", [p.revision], kind="revision", example="--revision 1-22-6")
     check_image(p.image, example=DEFAULT_IMAGE)  # the one image-reference check, install's too
 
 
@@ -102,7 +108,8 @@ def render(p: WaypointParams) -> list[dict]:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
                              undefined=jinja2.StrictUndefined, autoescape=False)
     text = env.get_template(TEMPLATE).render(
-        name=p.name, namespace=p.namespace, image=p.image, replicas=p.replicas,
+        name=p.name, namespace=p.namespace, image=p.image, replicas=p.replicas, revision=p.revision,
+        revision_label=REVISION_LABEL,
         cluster_role=CLUSTER_ROLE, binding=binding_name(p), gateway_label=GATEWAY_LABEL,
         proxy_port=PROXY_PORT, hbone_port=HBONE_PORT, admin_port=ADMIN_PORT, status_port=STATUS_PORT,
         xds_dir=XDS_DIR, xds_socket=f"{XDS_DIR}/xds.sock", cluster_domain="cluster.local",
@@ -875,10 +882,14 @@ def stuck_fix(p: WaypointParams, stuck: "list[PodState]", istiod: bool = False) 
     no pod is to blame."""
     from kmeshctl.rollout import IMAGE_REASONS
 
+    revision = f" --revision {p.revision}" if p.revision else ""  # re-applied without it, the label would go
     if any(s.status in IMAGE_REASONS for s in stuck):
         return (f"the image cannot be pulled: re-apply with a correct one: `kmeshctl waypoint apply -n "
-                f"{p.namespace} --name {p.name} --image IMAGE`")
+                f"{p.namespace} --name {p.name}{revision} --image IMAGE`")
     log = " and istiod's log" if istiod or not stuck else ""
+    if istiod and not p.revision:  # a revisioned istiod may leave an unlabelled Gateway to the default one
+        log += (f" (istiod installed with a revision only, as ASM's istiod-1-22-6: re-apply with its revision, "
+                f"`kmeshctl waypoint apply -n {p.namespace} --name {p.name} --revision REVISION`)")
     if len(stuck) == 1:
         return f"see `kubectl describe pod {stuck[0].name} -n {p.namespace}`{log}"
     return f"see `kubectl describe pod -n {p.namespace} -l {GATEWAY_LABEL}={p.name}`{log}"
