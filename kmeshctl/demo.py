@@ -312,7 +312,8 @@ def parse_weight_sets(text: str | None, subject: DemoSubject, check_count: bool 
     if not text.strip():
         raise bad_value("--weights", text, "empty", f"weight sets like {examples} (or leave the flag out for the "
                         "VirtualService's own)")
-    refuse_spaces("--weights", text)
+    # a space parts sets (`90/10 50/50`) or, in one set without a `/` (`90 10`), weights
+    refuse_spaces("--weights", text, parts="," if "/" in text else "/")
     parts = text.split(",")
     if len(parts) > MAX_WEIGHT_SETS:
         raise bad_value("--weights", text, f"{len(parts)} weight sets",

@@ -580,12 +580,13 @@ def yaml_where(path: object, err: Exception) -> str:
     return f"{where} ({bounded(' '.join(reason.split()), 200)})"
 
 
-def refuse_spaces(flag: str, value: str, want: str = "") -> None:
+def refuse_spaces(flag: str, value: str, want: str = "", parts: str = ",") -> None:
     """The one rule of number-bearing text flags (--weights 90/10, --client-cpus 0,2):
     numbers are written plain, as -c 5 is; a space anywhere is a UsageError offering the
-    value without it (``want``: what is accepted, when the value without spaces is not)."""
+    value without it (``want``: what is accepted, when the value without spaces is not;
+    ``parts``: what a space between two numbers stands for)."""
     if any(char.isspace() for char in value) and value.strip():
-        meant = "".join(value.split())
+        meant = "".join(re.sub(r"(?<=\d)\s+(?=\d)", parts, value.strip()).split())
         raise bad_value(flag, value, "contains spaces", want or f"the numbers without spaces: {flag} {meant}")
 
 

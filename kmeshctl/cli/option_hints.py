@@ -957,11 +957,23 @@ def _typed_less(flag: str, valued: bool, typed: Optional[list[str]] = None) -> l
         word = words[i]
         i += 1
         if word == flag:  # its value: a word that is no flag (`-f -` is stdin); kubectl's `--dry-run client`
-            i += 1 if i < end and ((valued and (words[i] == "-" or not words[i].startswith("-")))
-                                   or (flag == "--dry-run" and words[i] in ("client", "server", "none"))) else 0
+            i += 1 if i < end and _value_of(flag, valued, words[i]) else 0
         elif not word.startswith(flag + "="):
             kept.append(word)
     return kept + words[end:]
+
+
+# kubectl's log level flags take a number: `kmeshctl -v sandbox list` is -v before the command
+NUMERIC_VALUE_FLAGS = ("-v", "--v")
+
+
+def _value_of(flag: str, valued: bool, word: str) -> bool:
+    """``word``, typed after the unknown ``flag``, is that flag's value (as its tool reads it)."""
+    if flag in NUMERIC_VALUE_FLAGS:
+        return word.isdigit()
+    if flag == "--dry-run":
+        return word in ("client", "server", "none")
+    return valued and (word == "-" or not word.startswith("-"))
 
 
 def _waits_text(name: str, command: Optional[_click.Command]) -> str:
@@ -1502,9 +1514,23 @@ def all_namespaces_hint(command: _click.Command, path: str) -> str:
     if instead is None:
         instead = "it works on no Kubernetes namespaces"
     without = f", `{shlex.join(['kmeshctl', *_typed_less(flag, False)])}`" if cmdline.ARGS else ""
+    if words == ("sandbox", "down"):
+        without = _one_sandbox_to_remove(_typed_less(flag, False)) or without
     leave = "" if "-n NAMESPACE" in instead else f"; leave out {flag}{without}"
     hint = f": {path} has no all-namespaces form: {instead}{leave}"
     return paste_ready(hint, cmdline.INVOKED[0].command) if cmdline.INVOKED else hint  # its commands carry --kubeconfig
+
+
+def _one_sandbox_to_remove(words: list[str]) -> str:
+    """`sandbox down -A` with several sandboxes and no --name: the line without -A picks
+    none, so `, naming the one: `... --name a` or `... --name b``; "" otherwise."""
+    from kmeshctl import sandboxes
+
+    names = sandboxes.names()
+    if len(names) < 2 or any(w.partition("=")[0] == "--name" for w in words):
+        return ""
+    lines = " or ".join(f"`{shlex.join(['kmeshctl', *words, '--name', name])}`" for name in names)
+    return f", naming the one to remove: {lines}"
 
 
 def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
