@@ -32,20 +32,12 @@ import yaml
 from standin_apiserver import cluster  # noqa: F401 (fixture)
 from test_cli_kinds import cli, no_env  # noqa: F401
 from test_cli_wait_limits import HELD, hold_on_delete
+from test_p30_hints import offline  # noqa: F401 (fixture: no cluster configured at all)
 
 XDS = "istiod.istio-system.svc:15012"
 X = ["--xds-address", XDS, "--cluster-id", "c1"]
 POLICY = "kmesh-pod-patch-own-node"
 NOT_READ = ("absent", "spared", "nodes", "enrolledNamespaces", "keptWaypoints")
-
-
-@pytest.fixture
-def offline(tmp_path: Path, monkeypatch, no_env) -> None:  # noqa: F811
-    """No cluster configured at all: an empty HOME, not in a pod."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
 
 
 # ------------------------------------------------------------------ 1. null, not []
