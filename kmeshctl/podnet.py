@@ -70,17 +70,18 @@ def join_cgroup(cgroup: Path, pid: int = 0) -> None:
 
 def entering(argv: Sequence[str], cgroup: Path | None = None,
              netns: Path | None = None) -> list[str]:
-    """`argv` wrapped so its process first joins `cgroup` (a cgroup v2 directory), then
-    enters `netns` (a netns path), then execs `argv` under the same pid: `/bin/sh` writes
-    its own pid to cgroup.procs and execs `nsenter --net`, which execs `argv`. A command
-    that cannot be run exits 126/127 with nsenter's message, as a shell's would."""
+    """`argv` wrapped so its process first enters `netns` (a netns path), then joins
+    `cgroup` (a cgroup v2 directory), then execs `argv` under the same pid: `nsenter --net`
+    execs `/bin/sh`, which writes its own pid to cgroup.procs and execs `argv`. A process
+    seen in the cgroup is thus already in the netns (find_pod_netns relies on it). A
+    command that cannot be run exits 126/127 with the shell's message."""
     command = list(argv)
-    if netns is not None:
-        command = [shutil.which("nsenter") or "/usr/bin/nsenter", f"--net={netns}", "--", *command]
     if cgroup is not None:
         # "$0" is the first argument after the script: the cgroup.procs file.
         command = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(cgroup / "cgroup.procs"),
                    *command]
+    if netns is not None:
+        command = [shutil.which("nsenter") or "/usr/bin/nsenter", f"--net={netns}", "--", *command]
     return command
 
 

@@ -170,7 +170,7 @@ def _render_note(capsys, *words: str) -> str:
 
 def test_render_hint_with_a_missing_kubeconfig_names_it(env: Env, capsys) -> None:
     err = _render_note(capsys, "--kubeconfig", str(env.missing))
-    assert f"istiod could not be looked up, --kubeconfig {env.missing} does not exist)" in err, err
+    assert f"istiod could not be looked up, --kubeconfig {env.missing} does not exist;" in err, err
     assert "no cluster to look istiod up in" not in err, err
 
 
