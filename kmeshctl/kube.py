@@ -443,8 +443,8 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
     the client library would otherwise turn into noise or a wrong address: the context's
     cluster missing or without a server, a file it names (tokenFile, certificates) missing,
     a client certificate that does not load, two ways to log in, an exec credential plugin
-    that kubectl would not run or that is not installed. A server without a scheme is
-    written http:// in ``config`` (kubectl's address for it, see _check_schemeless)."""
+    that kubectl would not run or that is not installed. A server without a scheme gets
+    kubectl's in ``config`` (see schemeless_scheme)."""
     where = f"in kubeconfig {path}"
     named = _named(target)
     body = _entry(config, "contexts", context) or {}
@@ -485,24 +485,16 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
                 raise _config_error(problem, named, fix)
         _check_auth_provider(str(user_name), user, owner, named, target.kubeconfig)
     if "://" not in server:
-        _check_schemeless(cluster, user or {}, f"the cluster {cluster_name} {where}", str(user_name), named)
-        cluster["server"] = "http://" + server  # as kubectl takes it (the client library would take https)
+        cluster["server"] = f"{schemeless_scheme(cluster, user or {})}://{server}"
 
 
-def _check_schemeless(cluster: dict, user: dict, owner: str, user_name: str, named: Optional[str]) -> None:
-    """A server without a scheme is plain http:// to kubectl, which then sends none of the
-    user's credentials and uses none of the cluster's TLS settings: bad input when the
-    kubeconfig has some (it surely means https://), fine when it has none."""
-    used = [k for k in ("token", "tokenFile", "username", "password", "client-certificate", "client-certificate-data",
-                        "exec", "auth-provider") if user.get(k)]
-    used = [f"user {user_name}'s {used[0]}"] if used else []
-    used += [k for k in ("certificate-authority", "certificate-authority-data", "insecure-skip-tls-verify",
-                         "tls-server-name") if cluster.get(k)][:1]
-    if used:
-        server = cluster["server"]
-        raise _config_error(f"{owner} has server {shown(server)} without a scheme: kubectl takes it as "
-                            f"http://{server} and then leaves out {' and '.join(used)}", named,
-                            f"write server: https://{server} (or http://{server} for plain HTTP without them)")
+def schemeless_scheme(cluster: dict, user: dict) -> str:
+    """The scheme kubectl (client-go's DefaultServerURL) gives a server written without one:
+    https when the cluster has a CA or skips verification or the user has a client
+    certificate (client-go's defaultTLS), else http. Credentials go either way, as kubectl's."""
+    tls = [k for k in ("certificate-authority", "certificate-authority-data", "insecure-skip-tls-verify")
+           if cluster.get(k)] + [k for k in ("client-certificate", "client-certificate-data") if user.get(k)]
+    return "https" if tls else "http"
 
 
 def _check_auth_provider(name: str, user: dict, owner: str, named: Optional[str], kubeconfig: Optional[str]) -> None:
@@ -520,7 +512,7 @@ def server_url_problem(server: Any) -> str:
     """Why ``server`` is not an http(s)://HOST[:PORT] address ("" when it is one), each
     mistake by its own name: a misspelt or unsupported scheme, an unclosed `[`, two `:`,
     a port that is not a number or out of range. A server without a scheme is HOST[:PORT]
-    (taken as http://, as kubectl: see _check_schemeless)."""
+    (given kubectl's scheme: see schemeless_scheme)."""
     if not isinstance(server, str):
         kind = "a number" if isinstance(server, (int, float)) else "a list" if isinstance(server, list) else \
             "a mapping" if isinstance(server, dict) else "not text"

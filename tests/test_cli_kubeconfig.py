@@ -132,11 +132,13 @@ def test_a_context_naming_a_cluster_that_is_not_there_is_named(tmp_path: Path, c
     assert code == 2 and "names cluster elsewhere, which is not there (clusters: cl)" in line, line
 
 
-def test_a_server_without_a_scheme_next_to_a_token_asks_for_one(tmp_path: Path, capsys, no_env) -> None:
-    """kubectl takes it as http:// and sends no credentials then (pass 30: tests/test_p30_kubeconfig.py)."""
+def test_a_server_without_a_scheme_next_to_a_token_is_http_as_kubectl_takes_it(tmp_path: Path, capsys,
+                                                                                 no_env) -> None:
+    """client-go's DefaultServerURL: no CA, client certificate or insecure-skip-tls-verify
+    means http:// (pass 30: tests/test_p30_kubeconfig.py)."""
     config = kubeconfig(tmp_path / "kc", cluster={"server": "127.0.0.1:1"})
     code, _, err = cli(capsys, "--kubeconfig", str(config), "status")
-    assert code == 2 and "has server 127.0.0.1:1 without a scheme" in one_line(err), err
+    assert code == 1 and "cannot reach the Kubernetes API at http://127.0.0.1:1 (" in one_line(err), err
 
 
 # ------------------------------------------------------------------ c. files a user names

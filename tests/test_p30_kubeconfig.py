@@ -3,7 +3,7 @@ connecting is refused so here too, one line naming the user and the field, exit 
 "cannot reach": a client certificate that does not load or has no key, a token next to a
 username/password, an exec plugin without a usable apiVersion; a missing plugin's
 installHint is the fix; an empty KUBECONFIG entry keeps the message whole; a server
-without a scheme is http:// as kubectl takes it.
+without a scheme gets the scheme kubectl gives it (https with TLS settings, else http).
 
 Real parts: kmeshctl.cli.main in-process, certificates from openssl, real exec plugins
 (shell scripts in tmp_path), loopback port 1 where nothing listens."""
@@ -187,15 +187,21 @@ def test_5_a_server_without_a_scheme_and_no_credentials_is_http(tmp_path: Path, 
     assert code == 1 and "cannot reach the Kubernetes API at http://127.0.0.1:1 (" in one_line(err), err
 
 
-@pytest.mark.parametrize("user,cluster,left_out", [({"token": "t"}, {}, "user me's token"),
-                                                   ({}, {"insecure-skip-tls-verify": True}, "insecure-skip-tls-verify"),
-                                                   ({"token": "t"}, {"insecure-skip-tls-verify": True},
-                                                    "user me's token and insecure-skip-tls-verify")])
-def test_5_a_server_without_a_scheme_next_to_credentials_asks_for_one(user: dict, cluster: dict, left_out: str,
-                                                                      tmp_path: Path, capsys, no_env) -> None:
+@pytest.mark.parametrize("user,cluster,scheme", [
+    ({"token": "t"}, {}, "http"),  # client-go sends the token over http too
+    ({"username": "u", "password": "p"}, {}, "http"),
+    ({"token": "t"}, {"insecure-skip-tls-verify": True}, "https"),
+    ({}, {"certificate-authority-data": "CA"}, "https"),
+    ({"client-certificate-data": "CERT"}, {}, "https"),
+    ({"token": "t"}, {"tls-server-name": "api"}, "http")])  # not part of client-go's defaultTLS
+def test_5_a_server_without_a_scheme_gets_kubectls_scheme(user: dict, cluster: dict, scheme: str, pems,
+                                                          tmp_path: Path, capsys, no_env) -> None:
+    """client-go's DefaultServerURL: https when a CA, a client certificate or
+    insecure-skip-tls-verify is set, else http; nothing refused for it."""
+    cluster = {k: b64(pems["b.crt"]) if v == "CA" else v for k, v in cluster.items()}
+    user = {k: b64(pems["b.crt"]) if v == "CERT" else v for k, v in user.items()}
+    if "client-certificate-data" in user:
+        user["client-key-data"] = b64(pems["b.key"])
     config = kubeconfig(tmp_path / "kc", user, server="127.0.0.1:1", **cluster)
     code, _, err = cli(capsys, "--kubeconfig", str(config), "status")
-    line = one_line(err)
-    assert code == 2 and line.startswith(f"Error: the cluster cl in kubeconfig {config} has server 127.0.0.1:1 "
-                                         "without a scheme: kubectl takes it as http://127.0.0.1:1 and then leaves "
-                                         f"out {left_out}; write server: https://127.0.0.1:1"), line
+    assert code == 1 and f"cannot reach the Kubernetes API at {scheme}://127.0.0.1:1 (" in one_line(err), err
