@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Callable, Literal, Optional, Sequence
 
 from kmeshctl.enrollment import REDIRECTION_ANNOTATION, REDIRECTION_ENABLED, PodView, is_annotated
@@ -114,6 +115,11 @@ class DeleteResult:
         return f"{self.ref} {self.outcome}" + (f" ({self.detail})" if self.detail else "")
 
 
+# A DaemonSet's first pods are made within seconds of its template; one made later than this
+# may replace an agent that ran on its node.
+FIRST_POD_WINDOW_S = 60
+
+
 @dataclass(frozen=True)
 class AgentPod:
     node: str
@@ -121,7 +127,7 @@ class AgentPod:
     running: bool  # every container started: it can clean its node at SIGTERM (ready or not)
     state: str  # phase or waiting reason when not running
     scheduled: bool = True  # False: never bound to a node, so it never ran anywhere
-    # its container never started and its DaemonSet never had another template: no agent ran on its node
+    # its container never started and it is its node's first agent pod (_first_of_template): no agent ran there
     never_ran: bool = False
 
 
@@ -260,9 +266,10 @@ def _delete_as_read(client: KubeClient, obj: dict, current: dict, dry_run: bool,
         on_sending(object_ref(obj))
     preconditions = {"uid": uid} if uid else None
     version = current["metadata"].get("resourceVersion")
-    if preconditions and version and obj["kind"] in ("Namespace", "DaemonSet"):
-        # they go after a while (finalizers): another run's DELETE in between sets deletionTimestamp, so ours is
-        # refused (409, read again: being deleted) instead of taking a delete that was not this run's
+    if preconditions and version and obj["kind"] == "Namespace":
+        # it goes after a while (finalizers): another run's DELETE in between sets deletionTimestamp, so ours is
+        # refused (409, read again: being deleted) instead of taking a delete that was not this run's. Not for
+        # the DaemonSet: its status changes as its pods do, and each change would refuse the DELETE again.
         preconditions["resourceVersion"] = version
     try:
         deleted = client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"), propagation,
@@ -545,20 +552,37 @@ def agent_pods(client: KubeClient, ds: dict) -> list[AgentPod]:
     meta = ds["metadata"]
     selector = ",".join(f"{k}={v}" for k, v in ds["spec"]["selector"]["matchLabels"].items())
     pods = client.list("v1", "Pod", meta.get("namespace"), label_selector=selector)
-    first = _one_template(client, ds, selector)
-    return sorted((_agent_pod(p, first) for p in pods), key=lambda a: (a.node, a.name))
+    since = _only_template_since(client, ds, selector)
+    return sorted((_agent_pod(p, _first_of_template(p, since)) for p in pods), key=lambda a: (a.node, a.name))
 
 
-def _one_template(client: KubeClient, ds: dict, selector: str) -> bool:
-    """The DaemonSet ``ds`` (rendered) has had one template only (one ControllerRevision):
-    every agent pod it ran was of it; False when that cannot be read (unknown)."""
+def _only_template_since(client: KubeClient, ds: dict, selector: str) -> Optional[datetime]:
+    """When the DaemonSet ``ds`` (rendered) got its template, if it has had one only (one
+    ControllerRevision); None when it had more or that cannot be read (unknown)."""
     meta = ds["metadata"]
     try:
         revisions = client.list("apps/v1", "ControllerRevision", meta.get("namespace"), label_selector=selector)
     except KmeshctlError:
-        return False
-    return len([r for r in revisions if any(o.get("kind") == "DaemonSet" and o.get("name") == meta["name"]
-                                            for o in r["metadata"].get("ownerReferences") or [])]) == 1
+        return None
+    own = [r for r in revisions if any(o.get("kind") == "DaemonSet" and o.get("name") == meta["name"]
+                                       for o in r["metadata"].get("ownerReferences") or [])]
+    return _timestamp(own[0]) if len(own) == 1 else None
+
+
+def _first_of_template(pod: dict, since: Optional[datetime]) -> bool:
+    """``pod`` was made with its DaemonSet's only template (created ``since``), within
+    FIRST_POD_WINDOW_S of it: the first agent pod on its node, none ran there before it.
+    One made later may replace a deleted one that ran (or serve a node that joined later)."""
+    created = _timestamp(pod)
+    return since is not None and created is not None and \
+        (created - since).total_seconds() <= FIRST_POD_WINDOW_S
+
+
+def _timestamp(obj: dict) -> Optional[datetime]:
+    try:
+        return datetime.fromisoformat(obj["metadata"]["creationTimestamp"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _agent_pod(pod: dict, first_template: bool = False) -> AgentPod:

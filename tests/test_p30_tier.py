@@ -12,12 +12,14 @@ against the stand-in API server:
 6. `dump` of an agent pod that is not running says so from the pod's status before any
    port-forward;
 2. at uninstall, an agent pod that never started, of a DaemonSet that never had another
-   template, is `stopped` (it never ran), exit 0; where an earlier agent may have run it
+   template, made within a minute of it, is `stopped` (it never ran), exit 0; where an
+   earlier agent may have run it (another template, a restart, a pod made later)
    stays `needs cleanup` with a line that works on a clean node (--ignore-not-found);
 7. with kmesh not installed, dump's -n (an app pod's namespace) is not carried into the
    install suggested: kmesh-system is named;
 8. two uninstalls at once count each delete once (one already being deleted is not
-   counted; the Namespace and DaemonSet DELETEs carry their resourceVersion).
+   counted; the Namespace DELETE carries its resourceVersion, the DaemonSet's its uid only,
+   as its status keeps changing).
 
 Real parts: kmeshctl.cli.main in-process against the stand-in API server (tests/standin)."""
 
@@ -205,7 +207,7 @@ class _Lists:
 
     def __init__(self, pods: list[dict], revisions: int) -> None:
         self.pods, self.deletes = pods, []
-        self.revisions = [{"metadata": {"name": f"kmesh-{n}", "ownerReferences": [
+        self.revisions = [{"metadata": {"name": f"kmesh-{n}", "creationTimestamp": TEMPLATE_MADE, "ownerReferences": [
             {"kind": "DaemonSet", "name": "kmesh"}]}} for n in range(revisions)]
 
     def list(self, api_version: str, kind: str, namespace: str = "", label_selector: str = "") -> list[dict]:
@@ -216,8 +218,11 @@ class _Lists:
         return True
 
 
-def _waiting_pod(restarts: int = 0) -> dict:
-    return {"metadata": {"name": "kmesh-q5bwb"}, "spec": {"nodeName": "n1"},
+TEMPLATE_MADE = "2026-12-04T05:00:00Z"
+
+
+def _waiting_pod(restarts: int = 0, created: str = "2026-12-04T05:00:02Z") -> dict:
+    return {"metadata": {"name": "kmesh-q5bwb", "creationTimestamp": created}, "spec": {"nodeName": "n1"},
             "status": {"phase": "Pending", "containerStatuses": [
                 {"name": "kmesh", "restartCount": restarts, "state": {"waiting": {"reason": "ContainerCreating"}}}]}}
 
@@ -235,8 +240,11 @@ def test_2_an_agent_of_the_first_template_that_never_started_is_stopped_never_ra
     assert result.outcome == "stopped" and result.detail.startswith("it never ran: ContainerCreating"), result
 
 
-def test_2_after_another_template_or_a_start_it_still_needs_cleanup_with_a_line_that_works() -> None:
-    for result in (_node_result([_waiting_pod()], revisions=2), _node_result([_waiting_pod(restarts=1)], 1)):
+def test_2_after_another_template_a_start_or_a_later_pod_it_still_needs_cleanup_with_a_line_that_works() -> None:
+    # a pod made 10 minutes after the template may replace a deleted one that ran (reviewer R30 #2)
+    for result in (_node_result([_waiting_pod()], revisions=2), _node_result([_waiting_pod(restarts=1)], 1),
+                   _node_result([_waiting_pod(created="2026-12-04T05:10:00Z")], 1),
+                   _node_result([_waiting_pod(created="")], 1)):
         assert result.outcome == "needs cleanup", result
         assert "`kmeshctl node cleanup --ignore-not-found`" in result.detail, result
 
@@ -256,6 +264,17 @@ def test_8_an_object_already_being_deleted_is_not_counted_deleted_again() -> Non
     assert _delete_as_read(client, namespace, fresh, False, lambda ref: None).outcome == "deleted"
     # another run's DELETE in between changes the resourceVersion: this one is refused (409), read again
     assert client.deletes == [{"uid": "u1", "resourceVersion": "7"}]
+
+
+def test_8_the_daemonset_is_deleted_by_uid_only_as_its_status_keeps_changing() -> None:
+    """reviewer R30 #3: a resourceVersion precondition would be refused at each status update."""
+    from kmeshctl.uninstall import _delete_as_read, installed_objects
+
+    ds = next(o for o in installed_objects(NS, "istio-system") if o["kind"] == "DaemonSet")
+    client = _Lists([], 0)
+    read = {"metadata": {"name": "kmesh", "uid": "u2", "resourceVersion": "9"}}
+    assert _delete_as_read(client, ds, read, False, lambda ref: None).outcome == "deleted"
+    assert client.deletes == [{"uid": "u2"}]
 
 
 
