@@ -947,8 +947,9 @@ DRY_RUN_INSTEAD = {
 
 
 def _typed_less(flag: str, valued: bool, typed: Optional[list[str]] = None) -> list[str]:
-    """The words typed (cmdline.ARGS, else ``typed``) without ``flag`` (`FLAG`, `FLAG=VALUE`, and
-    when ``valued`` the word after a bare FLAG that is no flag); nothing after `--` is touched."""
+    """The words typed (cmdline.ARGS, else ``typed``) without ``flag`` (`FLAG`, `FLAG=VALUE`, a
+    short FLAG with its value attached, and when ``valued`` the word after a bare FLAG that is
+    no flag); nothing after `--` is touched."""
     words = list(cmdline.ARGS if typed is None else typed)
     end = separator_at(words)
     kept: list[str] = []
@@ -958,9 +959,16 @@ def _typed_less(flag: str, valued: bool, typed: Optional[list[str]] = None) -> l
         i += 1
         if word == flag:  # its value: a word that is no flag (`-f -` is stdin); kubectl's `--dry-run client`
             i += 1 if i < end and _value_of(flag, valued, words[i]) else 0
-        elif not word.startswith(flag + "="):
+        elif not word.startswith(flag + "=") and not _attached_short_value(flag, valued, word):
             kept.append(word)
     return kept + words[end:]
+
+
+def _attached_short_value(flag: str, valued: bool, word: str) -> bool:
+    """``word`` is the short ``flag`` with its value attached, as pflag reads `-lapp=x`, `-v3`."""
+    if len(flag) != 2 or flag.startswith("--") or len(word) <= 2 or not word.startswith(flag):
+        return False
+    return _value_of(flag, valued, word[2:])
 
 
 # kubectl's log level flags take a number: `kmeshctl -v sandbox list` is -v before the command
