@@ -175,8 +175,8 @@ def client_certificate_problem(name: str, user: dict, owner: str, kubeconfig: Op
     if "-----BEGIN CERTIFICATE-----" not in texts[cert] or not _loads_as_certificate(texts[cert]):
         return f"{owner}: {_field(user, cert)} is not a PEM certificate (-----BEGIN CERTIFICATE----- ...) that loads", \
             _pem_fix(cert, "client.crt", "client certificate")
-    if not re.search(r"-----BEGIN (RSA |EC )?PRIVATE KEY-----", texts[key]):
-        encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----" in texts[key]
+    encrypted = _encrypted_key(texts[key])
+    if encrypted or not re.search(r"-----BEGIN (RSA |EC )?PRIVATE KEY-----", texts[key]):
         return f"{owner}: {_field(user, key)} is " + ("an encrypted private key (kubectl takes one without a "
                                                        "passphrase)" if encrypted else
                                                        "not a PEM private key (-----BEGIN PRIVATE KEY----- ...)"), \
@@ -185,6 +185,12 @@ def client_certificate_problem(name: str, user: dict, owner: str, kubeconfig: Op
         return f"{owner}: {_field(user, key)} is not the private key of its {_field(user, cert)}", \
             f"give the key the certificate was made for, {OTHER_CONTEXT}"
     return "", ""
+
+
+def _encrypted_key(text: str) -> bool:
+    """A PEM key with a passphrase: PKCS#8's ENCRYPTED PRIVATE KEY, or OpenSSL's legacy
+    `Proc-Type: 4,ENCRYPTED` header inside an RSA/EC PRIVATE KEY block."""
+    return "-----BEGIN ENCRYPTED PRIVATE KEY-----" in text or "Proc-Type: 4,ENCRYPTED" in text
 
 
 def _field(user: dict, key: str) -> str:

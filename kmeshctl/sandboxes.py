@@ -224,9 +224,7 @@ def several(found: dict[str, str], command: str, after: str = "", why: str = "",
     (`sandbox down`) picks none, as `kubectl delete` with no name (on a shared machine the
     first name may be another user's sandbox): it gets a line for each it can remove."""
     flag = sandbox_flag(command)
-    ready = [n for n, phase in found.items() if phase == PHASE_READY]
-    others = [n for n in found if n not in ready]
-    order = others + ready if command.split()[1:3] == ["sandbox", "down"] else ready + others
+    order = in_pick_order(found, command)
     reasons = {n: unfit(n, phase, command) for n, phase in found.items()}
     fitting = [n for n in order if not reasons[n]]
     listed = ", ".join(f"{n} {phase}" for n, phase in found.items())
@@ -239,6 +237,20 @@ def several(found: dict[str, str], command: str, after: str = "", why: str = "",
         return UsageError(f"{what} ({listed}): pass {flag} NAME, e.g. `{rerun(command, flag, fitting[0], after)}`")
     unfitting = "; ".join(f"{n}: {reasons[n]}" for n in order)
     return UsageError(f"{what} ({listed}) and none can be used now ({unfitting}): {_none_fits_fix(command, rerun)}")
+
+
+def in_pick_order(found: dict[str, str], command: str) -> list[str]:
+    """The names of ``found`` (name -> phase) in the order a fix offers them for
+    ``command``: for `sandbox down` those not ready first (a failed up's leftovers), else
+    the ready ones first."""
+    ready = [n for n, phase in found.items() if phase == PHASE_READY]
+    others = [n for n in found if n not in ready]
+    return others + ready if command.split()[1:3] == ["sandbox", "down"] else ready + others
+
+
+def fitting(found: dict[str, str], command: str) -> list[str]:
+    """The sandboxes of ``found`` that ``command`` would take (see unfit), in pick order."""
+    return [n for n in in_pick_order(found, command) if not unfit(n, found[n], command)]
 
 
 def _none_fits_fix(command: str, rerun: Rerun) -> str:

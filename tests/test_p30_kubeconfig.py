@@ -48,13 +48,17 @@ def b64(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def pems(tmp_path_factory) -> dict[str, Path]:
-    """Two self-signed certificates with their keys (a.crt/a.key, b.crt/b.key) and a.key encrypted."""
+    """Two self-signed certificates with their keys (a.crt/a.key, b.crt/b.key) and a.key encrypted
+    (enc.key PKCS#8, legacy.key OpenSSL's traditional form)."""
     where = tmp_path_factory.mktemp("pems")
     for name in ("a", "b"):
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                         "-nodes", "-keyout", str(where / f"{name}.key"), "-out", str(where / f"{name}.crt"),
                         "-subj", "/CN=p30", "-days", "1"], check=True, capture_output=True)
     subprocess.run(["openssl", "pkcs8", "-topk8", "-in", str(where / "a.key"), "-out", str(where / "enc.key"),
+                    "-passout", "pass:x"], check=True, capture_output=True)
+    # OpenSSL's legacy form: an EC PRIVATE KEY block with a Proc-Type: 4,ENCRYPTED header
+    subprocess.run(["openssl", "ec", "-in", str(where / "a.key"), "-aes256", "-out", str(where / "legacy.key"),
                     "-passout", "pass:x"], check=True, capture_output=True)
     return {p.name: p for p in where.iterdir()}
 
@@ -81,6 +85,8 @@ CERT_CASES = {
                             "client-key {b_key} is not the private key of its client-certificate {a_crt}"),
     "encrypted key": (lambda p: {"client-certificate": str(p["a.crt"]), "client-key": str(p["enc.key"])},
                       "client-key {enc_key} is an encrypted private key"),
+    "legacy encrypted key": (lambda p: {"client-certificate": str(p["a.crt"]), "client-key": str(p["legacy.key"])},
+                             "client-key {legacy_key} is an encrypted private key"),
     "token and username": (lambda p: {"token": "t", "username": "u", "password": "p"},
                            "both token and username are set"),
     "tokenFile and password": (lambda p: {"tokenFile": str(p["a.key"]), "password": "p"},

@@ -1534,8 +1534,9 @@ def _one_sandbox_to_remove(words: list[str]) -> str:
     none, so `, naming the one: `... --name a` or `... --name b``; "" otherwise."""
     from kmeshctl import sandboxes
 
-    names = sandboxes.names()
-    if len(names) < 2 or any(w.partition("=")[0] == "--name" for w in words):
+    found = sandboxes.existing()
+    names = sandboxes.fitting(found, "kmeshctl sandbox down")  # as `sandbox down` with no name offers them
+    if len(found) < 2 or not names or any(w.partition("=")[0] == "--name" for w in words):
         return ""
     lines = " or ".join(f"`{shlex.join(['kmeshctl', *words, '--name', name])}`" for name in names)
     return f", naming the one to remove: {lines}"
