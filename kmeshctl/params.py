@@ -259,6 +259,7 @@ def _split_host_port(value: str, flag: str, fix: str, meant: Optional[str]) -> t
         scheme = value.split("://", 1)[0]
         _refuse(f"{flag} {shown(value)}: no scheme ({scheme}://), istiod's xDS is gRPC over TLS", fix, meant)
     if value.startswith("["):
+        _refuse_list(value, flag)
         host, sep, rest = value[1:].partition("]")
         if not sep or not rest.startswith(":"):
             _refuse(f"{flag} {shown(value)}: missing port", fix, meant)
@@ -271,17 +272,32 @@ def _split_host_port(value: str, flag: str, fix: str, meant: Optional[str]) -> t
     return host, port
 
 
+def _first_address(value: str, flag: str) -> str:
+    """The first HOST:PORT of ``value`` when it is a good one, else istiod's example."""
+    first = value.split(",", 1)[0]
+    candidates = (first, first.lstrip("["), ":".join(first.split(":")[:2]))  # `A:1,B:2`, `[A:1,B:2]`, `H:1:2`
+    for example in dict.fromkeys(c for c in candidates if c != value):  # never the value refused: no loop
+        try:
+            _check_xds_address(example, flag, False, None)
+        except UsageError:
+            continue
+        return example
+    return XDS_ADDRESS_EXAMPLE
+
+
+def _refuse_list(value: str, flag: str) -> None:
+    """A list of addresses (`A:1,B:2`, `[A:1,B:2]`): one address HOST:PORT is taken."""
+    if "," in value:
+        raise bad_value(flag, value, "a list of addresses",
+                        f"one address HOST:PORT, e.g. {_as_typed(flag, _first_address(value, flag))}")
+
+
 def _refuse_colons(value: str, host: str, flag: str) -> None:
     """A value with more than one ':' outside brackets: a list (`A:1,B:2`) or a second
     port (`H:1:2`) is refused as one address HOST:PORT, with its first one as the example;
     an IPv6 address without brackets is told to bracket it."""
-    example = ":".join(value.split(",", 1)[0].split(":")[:2])  # the first HOST:PORT
-    try:
-        _check_xds_address(example, flag, False, None)
-    except UsageError:
-        example = XDS_ADDRESS_EXAMPLE
-    if "," in value:
-        raise bad_value(flag, value, "a list of addresses", f"one address HOST:PORT, e.g. {_as_typed(flag, example)}")
+    _refuse_list(value, flag)
+    example = _first_address(value, flag)
     if _is_ip_address(host) or _is_ip_address(value):
         raise UsageError(f"{flag} {shown(value)}: write an IPv6 host in brackets; use [HOST]:PORT, "
                          "e.g. [fd00::1]:15012")

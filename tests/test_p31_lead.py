@@ -33,3 +33,30 @@ def test_a_short_flag_without_a_value_keeps_the_next_flag(capsys, no_env, state_
     assert code == 2, err
     lines = [shlex.split(line) for line in BACKTICKED.findall(err)]
     assert lines and all("-A" in line for line in lines if "list" in line), err
+
+
+# ------------------------------------------------------------------ a bad --xds-address before a missing flag
+
+
+@pytest.mark.parametrize("command", [["render"], ["install", "--dry-run"], ["install"]])
+def test_a_bad_xds_address_is_refused_before_a_missing_cluster_id(command, capsys, no_env, state_root) -> None:  # noqa: F811
+    """The required-flags line would paste the bad address back (reviewer R30)."""
+    code, out, err = cli(capsys, *command, "--xds-address", "a:1,b:2")
+    assert code == 2 and not out, err
+    assert err.startswith("Error: --xds-address a:1,b:2: a list of addresses; use one address HOST:PORT, "
+                          "e.g. --xds-address a:1"), err
+    assert "--cluster-id is required" not in err, err
+
+
+@pytest.mark.parametrize("value,example", [
+    ("[a:1,b:2]", "a:1"),
+    ("[fd00::1]:15012,[fd00::2]:15012", "[fd00::1]:15012"),
+    ("a:1:2:3", "a:1"),
+])
+def test_a_list_in_brackets_is_named_a_list_with_its_first_address(value, example, capsys, no_env,  # noqa: F811
+                                                                   state_root) -> None:  # noqa: F811
+    code, _, err = cli(capsys, "render", "--cluster-id", "c1", "--xds-address", value)
+    assert code == 2 and f"e.g. --xds-address {example} (see" in err, err
+    assert ("a list of addresses" in err) == ("," in value), err
+    code, _, err = cli(capsys, "render", "--cluster-id", "c1", "--xds-address", example)
+    assert code == 0, err

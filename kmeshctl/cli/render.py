@@ -272,11 +272,18 @@ def with_required(words: list[str]) -> list[str]:
     return words + [w for flag, value, _ in needs if flag not in given for w in (flag, value)]
 
 
-def required_flags_error(words: Sequence[str], missing: Sequence[tuple[str, str, str]], why: str) -> UsageError:
+def required_flags_error(words: Sequence[str], missing: Sequence[tuple[str, str, str]], why: str,
+                         xds_address: Optional[str] = None) -> UsageError:
     """All the required flags left out, in one line (never one per run): ``missing`` is
     (flag, example value, what it gives); ``why`` the reason they are needed, if any.
     `--xds-address and --cluster-id are required (render is offline): give istiod's xDS
-    Service and this cluster's id; e.g. `kmeshctl render --xds-address ... --cluster-id c1``."""
+    Service and this cluster's id; e.g. `kmeshctl render --xds-address ... --cluster-id c1``.
+    An ``xds_address`` typed of a bad form is refused first (UsageError, params'), as the
+    example would keep it."""
+    if xds_address is not None:
+        from kmeshctl.params import check_xds_address
+
+        check_xds_address(xds_address)
     flags = [flag for flag, _, _ in missing]
     names = " and ".join(flags) if len(flags) <= 2 else ", ".join(flags[:-1]) + f" and {flags[-1]}"
     verb = "is" if len(flags) == 1 else "are"
@@ -488,7 +495,7 @@ def render(
     missing = [need for need, value in ((XDS_ADDRESS_NEEDED, xds_address), (CLUSTER_ID_NEEDED, cluster_id))
                if value is None]
     if missing:
-        raise required_flags_error(["render"], missing, "render is offline")
+        raise required_flags_error(["render"], missing, "render is offline", xds_address)
     try:
         params = install_params(
             xds_address, cluster_id, image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
