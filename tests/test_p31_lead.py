@@ -60,3 +60,13 @@ def test_a_list_in_brackets_is_named_a_list_with_its_first_address(value, exampl
     assert ("a list of addresses" in err) == ("," in value), err
     code, _, err = cli(capsys, "render", "--cluster-id", "c1", "--xds-address", example)
     assert code == 0, err
+
+
+@pytest.mark.parametrize("all_flag", ["-A", "--all-namespaces"])
+def test_a_namespace_word_after_all_namespaces_drops_it_from_the_namespace_line(all_flag, capsys, no_env,  # noqa: F811
+                                                                                state_root) -> None:  # noqa: F811
+    code, _, err = cli(capsys, "waypoint", "list", all_flag, "wp", "-o", "json")
+    assert code == 2, err
+    lines = [shlex.split(line) for line in BACKTICKED.findall(err)]
+    assert ["kmeshctl", "waypoint", "list", "--namespace", "wp", "-o", "json"] in lines, err
+    assert not any(all_flag in line for line in lines), err

@@ -481,6 +481,8 @@ def _offered(ctx: _click.Context, param: _click.Parameter, flag: str, what: str,
     path = tuple(ctx.command_path.split()[1:])
     if flag == "--namespace" and path in SYSTEM_NAMESPACE_COMMANDS:
         return _system_namespace_offer(path, values, words, without)
+    if flag == "--namespace":  # one namespace given: -A (every namespace) would refuse it, as kubectl's
+        words = [w for w in words if w.partition("=")[0] not in ALL_NAMESPACES_FLAGS]
     return f"; give the {what} with {flag}: {_with_needed(ctx, words)}{_also_named(path, values, without)}"
 
 
