@@ -315,27 +315,31 @@ def up_hint(name: str, state: Optional[sandboxes.SandboxState] = None) -> str:
         demo += f" --sandbox {name}"  # named in the demo's own spelling, not carried as the --name typed here
     if namespace:
         demo += f" -n {namespace}"
-    runs_demo = namespace is not None and not _demo_refusal(state)
-    if runs_demo:
-        demo += _demo_count_flag(state)
-    commands.append(demo if runs_demo else sandboxes.for_sandbox("kmeshctl dump maps", name, "--sandbox"))
+    flags = _bare_demo_flags(state) if namespace is not None else None
+    commands.append(demo + flags if flags is not None else sandboxes.for_sandbox("kmeshctl dump maps", name,
+                                                                                  "--sandbox"))
     if get_current_context(silent=True) is not None:
         commands = [suggest(c) for c in commands]
     return f"Sandbox {name} is up. Try: {'; '.join(commands)}"
 
 
-def _demo_count_flag(state: Optional[sandboxes.SandboxState]) -> str:
-    """` -c N` when the sandbox's own weights need more requests than the demo's default
-    -c to be judged (80/20: 24), so the demo passes as pasted; '' otherwise, or when its
-    manifests cannot be read (the demo itself then says what is wrong)."""
+def _bare_demo_flags(state: Optional[sandboxes.SandboxState]) -> Optional[str]:
+    """What a bare `demo traffic-shift --sandbox NAME` needs on sandbox ``state`` to pass as
+    pasted: ` -c N` when its own weights need more requests than the demo's default -c to
+    be judged (80/20: 24), else ''; None when the demo refuses the sandbox before its first
+    request, by its own checks (a VirtualService it cannot measure, a subset with weight but
+    no pod). Its manifests are read once; '' when they cannot be (the demo says why)."""
     from kmeshctl import demo
     from kmeshctl.params import DEMO_REQUESTS
 
     try:
         subject = _demo_subject_of(state)
-    except (KmeshctlError, UsageError, OSError):
-        return ""
-    if subject is None:
+        if subject is None or state is None:
+            return ""
+        demo.check_pods(subject, demo.parse_weight_sets(None, subject), f"sandbox {state.name}")
+    except (KmeshctlError, UsageError):
+        return None
+    except OSError:
         return ""
     needed = demo.phase_needed(subject, subject.default_weights)
     return f" -c {needed}" if needed > DEMO_REQUESTS else ""
@@ -351,25 +355,6 @@ def _demo_subject_of(state: Optional[sandboxes.SandboxState]) -> Any:
         return None
     measured = (demo_namespaces(state) or [None])[0]  # the demo's own choice (see _demo_namespace_of)
     return sandbox_subject(state, measured)
-
-
-def _demo_refusal(state: Optional[sandboxes.SandboxState]) -> str:
-    """Why a bare `demo traffic-shift --sandbox NAME` refuses sandbox ``state`` before its first
-    request, by the demo's own checks ('' when it runs, or cannot be told here): a
-    VirtualService it cannot measure, or a subset with weight but no pod (replicas 0)."""
-    from kmeshctl import demo
-
-    if state is None:
-        return ""
-    try:
-        subject = _demo_subject_of(state)
-        if subject is not None:
-            demo.check_pods(subject, demo.parse_weight_sets(None, subject), f"sandbox {state.name}")
-    except (KmeshctlError, UsageError) as err:
-        return str(err)
-    except OSError:
-        return ""
-    return ""
 
 
 def _demo_namespace_of(state: Optional[sandboxes.SandboxState]) -> Optional[str]:
