@@ -121,6 +121,13 @@ class DemoTarget(Protocol):
     def finish(self, progress: Callable[[str], None]) -> None: ...
 
 
+class PartlyFinished(KmeshctlError):
+    """A target's finish did what it could and the rest follows from a failure the run
+    meets anyway (the local waypoint's Envoy not answering: the VirtualService's own weights
+    are back in the sandbox's record, its Envoy did not take them): one progress line when
+    the run already ends with its own error, the run's error when it does not."""
+
+
 def lost_reason(target: DemoTarget) -> str:
     """Why ``target`` went away mid-run ('' when it did not, or cannot tell): a local
     sandbox removed by `sandbox down`."""

@@ -13,7 +13,7 @@ from typing import Callable, Optional, TypeVar
 
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import ApiError, KubeClient
-from kmeshctl.params import BadXdsAddress, check_xds_address, shown
+from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, BadXdsAddress, check_xds_address, shown
 
 XDS_PORT = 15012
 
@@ -83,8 +83,8 @@ class IstioNamespaceMissing(UsageError):
     """--istio-namespace names no namespace (exit 2); ``with_istiod``: the namespaces
     that have an istiod Service."""
 
-    def __init__(self, problem: str, with_istiod: list[str]) -> None:
-        super().__init__(problem)
+    def __init__(self, problem: str, with_istiod: list[str], fix: str = "") -> None:
+        super().__init__(problem, fix=fix)
         self.with_istiod = with_istiod
 
 
@@ -393,14 +393,28 @@ def _has_port(service: Optional[dict], port: int) -> bool:
                                        for p in (service.get("spec") or {}).get("ports") or [])
 
 
+NO_ISTIO_FIX = ("install Istio or add the cluster to an ASM instance, then re-run; if Istio's namespace has "
+                "another name, give it with --istio-namespace NAMESPACE (the waypoint EnvoyFilters go there), "
+                "and --xds-address HOST:PORT for an istiod outside the cluster")
+
+
 def check_istio_namespace(client: KubeClient, namespace: str, flag: str = "--istio-namespace") -> None:
     """The Istio namespace exists (the EnvoyFilters go there); else IstioNamespaceMissing
-    naming the namespaces that have an istiod."""
+    naming the namespaces that have an istiod (exit 2: the value is wrong). The default
+    namespace missing with no istiod anywhere is the cluster's lack, not a value's: a
+    KmeshctlError (exit 1) saying no Istio was found, with how to get it (NO_ISTIO_FIX)."""
     if client.get("v1", "Namespace", namespace) is not None:
         return
     with_istiod = sorted({a.split(".")[1] for a in istiod_addresses_anywhere(client)})
-    raise IstioNamespaceMissing(f"{flag} {namespace}: no such namespace (namespaces with istiod: "
-                                f"{', '.join(with_istiod) or 'none found'})", with_istiod)
+    if not with_istiod and namespace == DEFAULT_ISTIO_NAMESPACE:
+        raise KmeshctlError(f"no Istio found in the cluster (no namespace {namespace}, no istiod Service exposing "
+                            f"port {XDS_PORT} in any namespace)", fix=NO_ISTIO_FIX)
+    listed = f"namespaces with istiod: {', '.join(with_istiod) or 'none found'}"
+    problem = (f"no namespace {namespace} (the default {flag}; {listed})" if namespace == DEFAULT_ISTIO_NAMESPACE
+               else f"{flag} {namespace}: no such namespace ({listed})")  # the user's value: named as typed
+    raise IstioNamespaceMissing(problem, with_istiod, fix="" if with_istiod else
+                                f"give {flag} the namespace Istio runs in; with no Istio in the cluster, "
+                                "install it or add the cluster to an ASM instance")
 
 
 def istiod_address_quickly(kubeconfig: Optional[str], context: Optional[str], istio_namespace: str,

@@ -188,6 +188,7 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
     merged = merged_kubeconfig(found, context)
     check_context_entries(merged, context, path, target)
     merged = with_oidc_token(with_exec_credentials(merged, context, path, target), context, path, target)
+    merged = with_token_file_read(merged, context, path, target)
     try:
         with _library_errors() as logged:
             k8s_config.load_kube_config_from_dict(merged, context=context, client_configuration=cfg,
@@ -197,6 +198,8 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
                             "pass --kubeconfig PATH and --context NAME of a cluster you can reach") from err
     if logged:  # the library logs a failed exec plugin and carries on without credentials
         raise _plugin_failed(merged, context, path, logged[0])
+    if getattr(cfg, "_proxy_from_env", False) and _loopback(cfg.host):
+        cfg.proxy = None  # as Go's ProxyFromEnvironment: HTTPS_PROXY never applies to localhost, 127.x, ::1
     if str(getattr(cfg, "proxy", None) or "").lower().startswith("socks5://"):
         # as kubectl: the proxy resolves the server's host name (urllib3's socks5h://), which may
         # be known only behind it; messages show the proxy-url as written
@@ -205,7 +208,49 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
     ORIGIN[id(cfg)] = _origin_text(path, found, target.context)
     user = (_entry(merged, "contexts", context) or {}).get("user")
     CREDENTIALS[id(cfg)] = f"user {user or '(none)'} in kubeconfig {path}"
+    IMPERSONATION[id(cfg)] = kubeauth.impersonation_headers(_entry(merged, "users", user) or {}) if user else []
     return cfg
+
+
+def _loopback(url: str) -> bool:
+    """``url``'s host is this machine's loopback (localhost, 127.0.0.0/8, ::1)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+        return host == "localhost" or host.endswith(".localhost") or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def with_token_file_read(config: dict, context: str, path: str, target: KubeTarget) -> dict:
+    """``config`` with the tokenFile of ``context``'s user read here, its surrounding
+    whitespace removed as client-go does (`kubectl create token x > f` ends it with a
+    newline, which no Authorization header may carry). A user with an inline token (which
+    the client uses instead) or none: unchanged."""
+    user_name = (_entry(config, "contexts", context) or {}).get("user")
+    user = _entry(config, "users", user_name) if user_name else None
+    if not user or not user.get("tokenFile") or user.get("token"):
+        return config
+    owner = f"user {user_name} in kubeconfig {path}, context {context}"
+    try:
+        with open(user["tokenFile"], "rb") as handle:
+            token = handle.read(1 << 20).decode("utf-8", "replace").strip()
+    except OSError as err:
+        raise _config_error(f"{owner}: tokenFile {user['tokenFile']} {_path_problem(err)}", _named(target),
+                            "fix the path in the kubeconfig, or pass --context NAME of another context") from err
+    why = kubeauth.header_problem(token)
+    if why:
+        raise _config_error(f"{owner}: the token in tokenFile {user['tokenFile']} cannot be sent in the "
+                            f"Authorization header ({why})", _named(target),
+                            "write the token alone on one line in that file, or pass --context NAME of another context")
+    config = copy.deepcopy(config)
+    for entry in config.get("users") or []:
+        if isinstance(entry, dict) and entry.get("name") == user_name:
+            entry["user"] = {**{k: v for k, v in entry["user"].items() if k != "tokenFile"}, "token": token}
+            break
+    return config
 
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
@@ -215,6 +260,8 @@ ORIGIN: dict[int, str] = {}
 SHOWN_PROXY: dict[int, str] = {}
 # Whose credentials each loaded configuration sends (`user me in kubeconfig kc.yaml`), for 401s.
 CREDENTIALS: dict[int, str] = {}
+# The impersonation headers (the user's as, as-groups ...) each loaded configuration's requests carry
+IMPERSONATION: dict[int, list[tuple[str, str]]] = {}
 
 
 def _origin_text(path: str, found: "KubeconfigFiles", context: Optional[str]) -> str:
@@ -328,8 +375,9 @@ def _parsed(files: list[str], explicit: Optional[str], context: Optional[str] = 
 
 
 def _check_sections(config: dict, file: str, named: Optional[str]) -> None:
-    """Each of a kubeconfig's clusters, contexts and users a list (or left out), as kubectl
-    requires when it loads the file (`contexts: 5` is refused there too)."""
+    """Each of a kubeconfig's clusters, contexts and users a list (or left out) without two
+    entries of one name, as kubectl requires when it loads the file (`contexts: 5` is
+    refused there too)."""
     for section in ("clusters", "contexts", "users"):
         value = config.get(section)
         if value is not None and not isinstance(value, list):
@@ -337,6 +385,11 @@ def _check_sections(config: dict, file: str, named: Optional[str]) -> None:
             raise _config_error(f"cannot load kubeconfig {file}: its {section} is {kubeauth.shape(value)}, not a list "
                                 f"of named entries ({example})", named, f"write {section} as a list (`- name: ...`) "
                                 "or pass --kubeconfig PATH of a valid kubeconfig")
+        names = [e.get("name") for e in value or [] if isinstance(e, dict) and isinstance(e.get("name"), str)]
+        twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+        if twice is not None:  # kubectl refuses the file too (duplicate name in list)
+            raise _config_error(f"cannot load kubeconfig {file}: it has two {section} named {shown(twice)}", named,
+                                f"remove or rename one of them (in {file})")
 
 
 KUBECONFIG_FIX = "pass --kubeconfig PATH of an existing kubeconfig file"
@@ -448,6 +501,7 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
     where = f"in kubeconfig {path}"
     named = _named(target)
     body = _entry(config, "contexts", context) or {}
+    _check_types(body, kubeauth.CONTEXT_TYPES, f"context {context} {where}", named)
     cluster_name = body.get("cluster")
     cluster = _entry(config, "clusters", cluster_name)
     if cluster is None:
@@ -461,8 +515,16 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
                             "add its server: https://HOST:PORT, or pass --context NAME of another cluster")
     problem = server_url_problem(server)
     if problem:
-        raise _config_error(f"the cluster {cluster_name} {where} has server {shown(server)}: {problem} (context "
+        written = masked_url(server) if isinstance(server, str) else server
+        raise _config_error(f"the cluster {cluster_name} {where} has server {shown(written)}: {problem} (context "
                             f"{context})", named, "use https://HOST:PORT")
+    _check_types(cluster, kubeauth.CLUSTER_TYPES, f"the cluster {cluster_name} {where}", named)
+    if cluster.get("insecure-skip-tls-verify") and (cluster.get("certificate-authority") or
+                                                    cluster.get("certificate-authority-data")):
+        raise _config_error(f"the cluster {cluster_name} {where} has insecure-skip-tls-verify: true and a "
+                            "certificate-authority (kubectl: specifying a root certificates file with the insecure "
+                            "flag is not allowed)", named, "remove one of them from the cluster (keep the CA to "
+                            "verify the server), or pass --context NAME of another context")
     _check_files(cluster, _CLUSTER_FILES, f"the cluster {cluster_name} {where}", named)
     _check_base64(cluster, ("certificate-authority-data",), f"the cluster {cluster_name} {where}", named)
     _check_ca(cluster, f"the cluster {cluster_name} {where}", named)
@@ -477,6 +539,12 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
                             f"{names or 'none'})", named, "add it, or pass --context NAME of another context")
     if user:
         owner = f"user {user_name} {where}, context {context}"
+        _check_types(user, kubeauth.USER_TYPES, owner, named)
+        if isinstance(user.get("exec"), dict):
+            _check_types(user["exec"], kubeauth.EXEC_TYPES, owner + ", exec", named)
+        for problem, fix in (_token_problem(user, owner), kubeauth.impersonation_problem(user, owner)):
+            if problem:
+                raise _config_error(problem, named, fix)
         _check_user(user, owner, named)
         _check_base64(user, ("client-certificate-data", "client-key-data"), f"user {user_name} {where}", named)
         for problem, fix in (kubeauth.login_conflict(user, owner),
@@ -486,6 +554,22 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
         _check_auth_provider(str(user_name), user, owner, named, target.kubeconfig)
     if "://" not in server:
         cluster["server"] = f"{schemeless_scheme(cluster, user or {})}://{server}"
+
+
+def _check_types(body: dict, types: dict[str, str], owner: str, named: Optional[str]) -> None:
+    """Each field of ``body`` of the type kubectl decodes it into (kmeshctl.kubeauth.type_problem)."""
+    problem, fix = kubeauth.type_problem(body, types, owner)
+    if problem:
+        raise _config_error(problem, named, fix)
+
+
+def _token_problem(user: dict, owner: str) -> tuple[str, str]:
+    """An inline token that cannot be sent in the Authorization header (a line break: `token: |`)."""
+    why = kubeauth.header_problem(user.get("token") or "")
+    if not why:
+        return "", ""
+    return f"{owner}: its token cannot be sent in the Authorization header ({why})", \
+        "write the token on one line in the kubeconfig (`token: TOKEN`), or pass --context NAME of another context"
 
 
 def schemeless_scheme(cluster: dict, user: dict) -> str:
@@ -649,9 +733,10 @@ def _check_user(user: dict, owner: str, named: Optional[str]) -> None:
     plugin = user.get("exec")
     if not isinstance(plugin, dict) or user.get("auth-provider") is not None:
         return  # with an auth-provider, that is the fault (kmeshctl.kubeauth.auth_provider_problem)
-    problem, fix = kubeauth.exec_problem(plugin, owner)  # kubectl checks it even when a token is used instead
-    if problem:
-        raise _config_error(problem, named, fix)
+    for problem, fix in (kubeauth.exec_problem(plugin, owner),  # kubectl checks it even when a token is used instead
+                         kubeauth.interactive_mode_problem(plugin, owner)):
+        if problem:
+            raise _config_error(problem, named, fix)
     if user.get("token") or user.get("tokenFile"):
         return  # the library uses those before an exec plugin
     command = plugin["command"]
@@ -766,7 +851,13 @@ def _run_exec_plugin(plugin: dict, cluster: Optional[dict], owner: str, request_
 
     command = str(plugin.get("command"))
     version = str(plugin.get("apiVersion") or EXEC_CREDENTIAL_VERSION)
-    interactive = sys.stdin is not None and sys.stdin.isatty() and plugin.get("interactiveMode") != "Never"
+    terminal = sys.stdin is not None and sys.stdin.isatty()
+    if plugin.get("interactiveMode") == "Always" and not terminal:
+        raise CredentialPluginFailed(f"getting credentials: {owner} has interactiveMode: Always, but standard input is "
+                                     "not a terminal (kubectl does not run it then)", command,
+                                     "run the command at a terminal, or set the exec's interactiveMode: IfAvailable, "
+                                     "or pass --context NAME of another context")
+    interactive = terminal and plugin.get("interactiveMode") != "Never"
     info: dict[str, Any] = {"apiVersion": version, "kind": "ExecCredential", "spec": {"interactive": interactive}}
     if cluster is not None:
         info["spec"]["cluster"] = cluster
@@ -819,6 +910,10 @@ def _run_exec_plugin(plugin: dict, cluster: Optional[dict], owner: str, request_
         raise CredentialPluginFailed(f"getting credentials: {owner} printed a client certificate and key that do not "
                                      "load (status.clientCertificateData: a PEM certificate, clientKeyData: its PEM "
                                      "private key)", command, fix)
+    why = kubeauth.header_problem(str(status.get("token") or ""))
+    if why:
+        raise CredentialPluginFailed(f"getting credentials: {owner} printed a status.token that cannot be sent in the "
+                                     f"Authorization header ({why})", command, fix)
     expires = status.get("expirationTimestamp")
     if expires is not None and not is_rfc3339(expires):
         raise CredentialPluginFailed(f"getting credentials: {owner} printed status.expirationTimestamp "
@@ -854,24 +949,51 @@ def _run_bounded(argv: list[str], env: dict[str, str], timeout: float, interacti
     """Run a credential plugin, its stdout (and, unless ``interactive``, stderr) captured;
     subprocess.TimeoutExpired after ``timeout`` seconds, once it and every process it
     started (its own process group: a script's `sleep` would hold the pipe open) are killed."""
-    import signal
     import subprocess
 
     process = subprocess.Popen(argv, env=env, stdin=None if interactive else subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=None if interactive else subprocess.PIPE,
                                text=True, errors="replace", start_new_session=not interactive)
+    global _STOPS_AT_EXIT
+    if not _STOPS_AT_EXIT:
+        import atexit
+
+        atexit.register(_stop_plugins)  # registered last, run first: before kmeshctl's own exit call
+        _STOPS_AT_EXIT = True
+    _RUNNING_PLUGINS[process] = interactive
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(OSError):
-            os.killpg(process.pid, signal.SIGKILL) if not interactive else process.kill()
+        _stop_plugin(process, interactive)
         process.communicate()
         raise
-    except BaseException:
-        process.kill()
+    except BaseException:  # Ctrl-C, SIGTERM (kmeshctl.stopping): the processes it started go too
+        _stop_plugin(process, interactive)
         process.wait()
         raise
+    finally:
+        _RUNNING_PLUGINS.pop(process, None)
     return subprocess.CompletedProcess(argv, process.returncode, out, err)
+
+
+# The credential plugins running now (each: run at the terminal?): a run that ends while one
+# runs (shell completion gives up waiting for its lookup thread) stops them at exit.
+_RUNNING_PLUGINS: dict[Any, bool] = {}
+_STOPS_AT_EXIT = False  # _stop_plugins is registered to run at exit
+
+
+def _stop_plugin(process: Any, interactive: bool) -> None:
+    """Kill a credential plugin and, unless it runs at the terminal (in kmeshctl's own
+    process group), every process it started: its own process group."""
+    import signal
+
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signal.SIGKILL) if not interactive else process.kill()
+
+
+def _stop_plugins() -> None:
+    for process, interactive in list(_RUNNING_PLUGINS.items()):
+        _stop_plugin(process, interactive)
 
 
 def _plugin_failed(config: dict, context: str, path: str, logged: str) -> KmeshctlError:
@@ -997,9 +1119,30 @@ def missing_kubeconfig_files(target: KubeTarget) -> list[str]:
 
 def connect(target: KubeTarget) -> "KubeClient":
     """A client of the cluster ``target`` names (nothing is asked of it yet)."""
+    return KubeClient(api_client(_bounded(load_configuration(target))), target)
+
+
+def api_client(cfg: "k8s.Configuration") -> "k8s.ApiClient":
+    """The client library's ApiClient of ``cfg`` (from load_configuration), whose every
+    request carries the kubeconfig user's impersonation headers, as kubectl's: one header
+    line per group or extra value, which the library's header dicts cannot hold."""
     from kubernetes import client as k8s
 
-    return KubeClient(k8s.ApiClient(_bounded(load_configuration(target))), target)
+    api = k8s.ApiClient(cfg)
+    extra = IMPERSONATION.get(id(cfg))
+    if extra:
+        import urllib3
+
+        send = api.rest_client.request
+
+        def request(method: str, url: str, headers: Optional[dict] = None, *args: Any, **kwargs: Any) -> Any:
+            lines = urllib3.HTTPHeaderDict(headers or {})
+            for name, value in extra:
+                lines.add(name, value)
+            return send(method, url, lines, *args, **kwargs)
+
+        api.rest_client.request = request  # type: ignore[method-assign]
+    return api
 
 
 def connect_reachable(target: KubeTarget) -> "KubeClient":
@@ -1080,7 +1223,37 @@ def core_v1_api(target: KubeTarget) -> k8s.CoreV1Api:
     """The official typed client, for what the JSON client does not do (watch, exec, port-forward)."""
     from kubernetes import client as k8s
 
-    return k8s.CoreV1Api(k8s.ApiClient(load_configuration(target)))
+    _impersonating_websockets()
+    return k8s.CoreV1Api(api_client(load_configuration(target)))
+
+
+def _impersonating_websockets() -> None:
+    """The client library's WebSocket streams (exec, port-forward) send a request's
+    Authorization header alone: each opened for a configuration with impersonation
+    (IMPERSONATION) sends those headers too, as kubectl's. Installed once."""
+    import contextvars
+
+    from kubernetes.stream import ws_client
+
+    if getattr(ws_client.create_websocket, "impersonating", False):
+        return
+    extra: contextvars.ContextVar[list[tuple[str, str]]] = contextvars.ContextVar("impersonation", default=[])
+    create, socket = ws_client.create_websocket, ws_client.WebSocket
+
+    class ImpersonatingWebSocket(socket):  # type: ignore[misc, valid-type]
+        def connect(self, url: str, **options: Any) -> Any:
+            options["header"] = [*options.get("header", []), *(f"{k}: {v}" for k, v in extra.get())]
+            return super().connect(url, **options)
+
+    def create_websocket(configuration: Any, url: str, headers: Any = None) -> Any:
+        token = extra.set(IMPERSONATION.get(id(configuration), []))
+        try:
+            return create(configuration, url, headers)
+        finally:
+            extra.reset(token)
+
+    create_websocket.impersonating = True  # type: ignore[attr-defined]
+    ws_client.WebSocket, ws_client.create_websocket = ImpersonatingWebSocket, create_websocket
 
 
 def stream_lost_before_answer(err: BaseException) -> bool:
@@ -1146,7 +1319,8 @@ class KubeClient:
 
     @property
     def host(self) -> str:
-        return self._api.configuration.host
+        """The server's URL as messages show it: a password in it masked, as kubectl never prints one."""
+        return masked_url(self._api.configuration.host)
 
     @property
     def origin(self) -> str:
@@ -1510,6 +1684,16 @@ class KubeClient:
                     "with --request-timeout DURATION")
         return ApiUnreachable(f"cannot reach the Kubernetes API at {self.host}{through} ({reason}{after}; "
                               f"{self.origin})", fix=fix)
+
+
+def masked_url(url: str) -> str:
+    """``url`` with the password of its user info (`https://admin:s3cret@host`) shown as `xxxxx`."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    user_info, at, host = authority.rpartition("@")
+    if not sep or not at or ":" not in user_info:
+        return url
+    return f"{scheme}://{user_info.partition(':')[0]}:xxxxx@{host}{slash}{tail}"
 
 
 def _proxy_used(cfg: "k8s.Configuration") -> str:

@@ -264,6 +264,8 @@ def exec_problem(plugin: dict, owner: str) -> tuple[str, str]:
     env = plugin.get("env") or []
     if not isinstance(env, list) or not all(isinstance(e, dict) and e.get("name") for e in env):
         return f"{owner}: an entry of exec env has no name (it is a list of name: ..., value: ...)", fix
+    if not all(isinstance(e.get(k), (str, type(None))) for e in env for k in ("name", "value")):
+        return f"{owner}: an entry of exec env has a name or value that is not text (quote it: value: \"5\")", fix
     return "", ""
 
 
@@ -392,3 +394,113 @@ def _issuer_json(pool: Any, method: str, url: str, form: dict, headers: dict) ->
         said = body_line(response.data) or "no message"
         raise IssuerFailed(f"{method} {url} was answered HTTP {response.status}: {said}", reached=True)
     return data
+
+
+# --- field types ------------------------------------------------------------------------
+# kubectl decodes a kubeconfig into typed fields and refuses the file when a value is not of its
+# field's type (`insecure-skip-tls-verify: "false"`: cannot unmarshal string into ... bool); the
+# client library takes any value, and a quoted "false" is then true. The fields kmeshctl reads,
+# by type (server, proxy-url and auth-provider have checks of their own).
+TEXT, FLAG, TEXTS, EXTRA, MAPPING = "text", "true/false", "a list of text", "a mapping of lists of text", "a mapping"
+CLUSTER_TYPES = {"certificate-authority": TEXT, "certificate-authority-data": TEXT, "insecure-skip-tls-verify": FLAG,
+                 "tls-server-name": TEXT, "disable-compression": FLAG}
+CONTEXT_TYPES = {"cluster": TEXT, "user": TEXT, "namespace": TEXT}
+USER_TYPES = {"token": TEXT, "tokenFile": TEXT, "username": TEXT, "password": TEXT, "client-certificate": TEXT,
+              "client-key": TEXT, "client-certificate-data": TEXT, "client-key-data": TEXT, "as": TEXT, "as-uid": TEXT,
+              "as-groups": TEXTS, "as-user-extra": EXTRA, "exec": MAPPING}
+EXEC_TYPES = {"command": TEXT, "args": TEXTS, "apiVersion": TEXT, "installHint": TEXT, "provideClusterInfo": FLAG,
+              "interactiveMode": TEXT}
+# How each type is written, for the fix
+_WRITTEN = {TEXT: "text", FLAG: "true or false (unquoted)", TEXTS: "a list: [\"a\", \"b\"]",
+            EXTRA: "a mapping of lists: {KEY: [\"a\"]}", MAPPING: "a mapping"}
+# Values shown in the message (never a secret's): a flag's or a mode's
+_SHOWN_FIELDS = ("insecure-skip-tls-verify", "disable-compression", "provideClusterInfo", "interactiveMode")
+
+
+def _of_type(value: Any, kind: str) -> bool:
+    if kind == FLAG:
+        return isinstance(value, bool)
+    if kind == TEXT:
+        return isinstance(value, str)
+    if kind == TEXTS:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == EXTRA:
+        return isinstance(value, dict) and all(isinstance(k, str) and (v is None or _of_type(v, TEXTS))
+                                               for k, v in value.items())
+    return isinstance(value, dict)
+
+
+def type_problem(body: dict, types: dict[str, str], owner: str) -> tuple[str, str]:
+    """The first field of ``body`` (a cluster, context, user or exec entry; ``types``: its
+    fields' types above) whose value is not of its type, as kubectl refuses the file:
+    (problem, fix), ("", "") when there is none. A field left out or empty (null) is fine."""
+    for key, kind in types.items():
+        value = body.get(key)
+        if value is None or _of_type(value, kind):
+            continue
+        what = shape(value)
+        if key in _SHOWN_FIELDS and isinstance(value, (str, int, float)):
+            what = f"the {'quoted text' if isinstance(value, str) else 'number'} {shown(bounded(str(value), 40))}"
+        return f"{owner}: {key} is {what}, not {kind}", \
+            f"write {key} as {_WRITTEN[kind]} in the kubeconfig, {OTHER_CONTEXT}"
+    return "", ""
+
+
+# The exec plugin's interactiveMode values kubectl takes; client.authentication.k8s.io/v1 requires one.
+INTERACTIVE_MODES = ("Never", "IfAvailable", "Always")
+
+
+def interactive_mode_problem(plugin: dict, owner: str) -> tuple[str, str]:
+    """The exec plugin's interactiveMode as kubectl checks it: one of INTERACTIVE_MODES, and
+    set when its apiVersion is client.authentication.k8s.io/v1 (v1beta1: IfAvailable)."""
+    mode = plugin.get("interactiveMode")
+    fix = f"set the exec's interactiveMode: Never (or IfAvailable, Always: the plugin may prompt), {OTHER_CONTEXT}"
+    if mode in (None, "") and plugin.get("apiVersion") == EXEC_API_VERSIONS[0]:
+        return f"{owner}: exec has no interactiveMode (kubectl requires it with apiVersion {EXEC_API_VERSIONS[0]})", fix
+    if mode not in (None, "") and mode not in INTERACTIVE_MODES:
+        return f"{owner}: exec interactiveMode {shown(bounded(str(mode), 40))} is not one kubectl takes (Never, " \
+            "IfAvailable, Always)", fix
+    return "", ""
+
+
+def header_problem(value: str) -> str:
+    """Why ``value`` cannot be an HTTP header's value ("" when it can): a line break or
+    another control character (Go's net/http refuses to send it: kubectl's `invalid header
+    field value for "Authorization"`)."""
+    bad = next((c for c in value if (ord(c) < 0x20 and c != "\t") or ord(c) == 0x7f or ord(c) > 0xff), "")
+    if not bad:
+        return ""
+    if ord(bad) > 0xff:
+        return "it has a character that is not ASCII"
+    return "it has a line break" if bad in "\r\n" else "it has a control character"
+
+
+_HEADER_KEY_SAFE = "!#$&'*+^|"  # with letters, digits and _.-~: left as they are in a header name
+
+
+def impersonation_headers(user: dict) -> list[tuple[str, str]]:
+    """The headers kubectl sends for the user's as, as-uid, as-groups and as-user-extra
+    (type-checked before): Impersonate-User, -Uid, one Impersonate-Group per group, one
+    Impersonate-Extra-KEY per value (the key escaped as client-go escapes it)."""
+    from urllib.parse import quote
+
+    headers = [("Impersonate-User", user["as"])] if user.get("as") else []
+    headers += [("Impersonate-Uid", user["as-uid"])] if user.get("as-uid") else []
+    headers += [("Impersonate-Group", group) for group in user.get("as-groups") or []]
+    for key, values in (user.get("as-user-extra") or {}).items():
+        headers += [(f"Impersonate-Extra-{quote(key, safe=_HEADER_KEY_SAFE)}", value) for value in values or []]
+    return headers
+
+
+def impersonation_problem(user: dict, owner: str) -> tuple[str, str]:
+    """as-uid, as-groups or as-user-extra without as (kubectl: requesting them without
+    impersonating a user is refused); a value that cannot be a header's."""
+    if not user.get("as") and (user.get("as-uid") or user.get("as-groups") or user.get("as-user-extra")):
+        return f"{owner}: as-uid, as-groups or as-user-extra is set without as (the user to impersonate)", \
+            f"set as: USER in the user, or remove them, {OTHER_CONTEXT}"
+    for name, value in impersonation_headers(user):
+        why = header_problem(value)
+        if why:
+            return f"{owner}: a value of as, as-uid, as-groups or as-user-extra cannot be sent as the header " \
+                f"{name} ({why})", f"fix the user's impersonation fields in the kubeconfig, {OTHER_CONTEXT}"
+    return "", ""

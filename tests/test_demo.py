@@ -155,7 +155,7 @@ def test_a_control_plane_that_pushes_nothing_fails_the_demo_with_its_document(sa
         os.kill(control_plane, signal.SIGCONT)
     assert code == 1, stderr
     assert report["passed"] is False and report["phases"] == []
-    assert report["error"].startswith("the waypoint did not receive weights [50, 50] within 10s "
+    assert report["error"].startswith("the waypoint did not receive weights 50/50 within 10s "
                                       f"(its Envoy still routes {V1} 90, {V2} 10)"), report["error"]
     assert report["totals"]["requests"] == 0 and f"Error: {report['error']}" in stderr
     deadline = time.monotonic() + 10  # the restore the demo wrote is pushed once it runs again

@@ -126,7 +126,8 @@ def test_1_a_plugin_printing_a_certificate_that_does_not_load_is_a_plugin_failur
     answer = {"kind": "ExecCredential", "apiVersion": "client.authentication.k8s.io/v1",
               "status": {"clientCertificateData": "hello", "clientKeyData": "hello"}}
     script = plugin(tmp_path / "p30-cert", f"echo '{json.dumps(answer)}'\n")
-    config = kubeconfig(tmp_path / "kc", {"exec": {"command": str(script), "apiVersion": answer["apiVersion"]}})
+    config = kubeconfig(tmp_path / "kc", {"exec": {"command": str(script), "apiVersion": answer["apiVersion"],
+                                                "interactiveMode": "Never"}})
     code, _, err = cli(capsys, "--kubeconfig", str(config), "status")
     line = one_line(err)
     assert code == 1 and "printed a client certificate and key that do not load" in line, line

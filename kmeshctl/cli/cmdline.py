@@ -6,6 +6,7 @@ they name."""
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
@@ -104,6 +105,27 @@ def walk_words(args: list[str], leading_values: bool = False) -> Iterator[int]:
         yield i
         entry = leading_flag(arg) if leading_values else None
         skip = arg in GLOBAL_FLAGS or (entry is not None and entry[1] and "=" not in arg)
+
+
+def next_command_word(args: list[str]) -> Optional[str]:
+    """The first word of ``args`` (before `--`) that is no flag nor a leading flag's value
+    (`-n foo status`: status), or None."""
+    return next((args[i] for i in walk_words(args[:separator_at(args)], leading_values=True)
+                 if not args[i].startswith("-") or args[i] == "-"), None)
+
+
+def value_is_command(root: _click.Command, args: list[str], at: int) -> bool:
+    """The valued flag ``args[at]``, given before the command apart from its value, took a
+    command of ``root`` as that value (`kmeshctl --kubeconfig status`, `kmeshctl -n version
+    -o json`): its value was left out. So when no command follows (`-n status status` is
+    the namespace status), or, for --kubeconfig, no file of that name exists either."""
+    value = args[at + 1] if at + 1 < len(args) else None
+    if value is None or value not in getattr(root, "commands", {}) or any(
+            w in HELP_FLAGS for w in args[:separator_at(args)]):  # a help line: help wins, as click's
+        return False
+    if args[at] == "--kubeconfig" and not os.path.exists(value):
+        return True
+    return next_command_word(args[at + 2:]) not in root.commands  # type: ignore[attr-defined]
 
 
 def separator_at(args: Sequence[str]) -> int:

@@ -46,29 +46,79 @@ OUTPUT_ORDER = ("table", "wide", "json", "yaml")
 # directory (no sandbox, context or other word kmeshctl offers can be spelled so).
 BASH_SCRIPT = r"""
 _kmeshctl_completion() {
-    local IFS=$'\n' line cur="${COMP_WORDS[COMP_CWORD]}" i words=()
+    local IFS=$'\n' line cur typed rest="${COMP_LINE:0:COMP_POINT}" word glued i words=() found=()
     COMPREPLY=()
-    # bash splits `-o=js` into `-o` `=` `js`: give kmeshctl the word as typed (`-o=js`)
+    # bash splits words at `=` and `:` (COMP_WORDBREAKS: `-o=js` is `-o` `=` `js`, an EKS context
+    # `arn:aws:eks:...` nine words): give kmeshctl each word as typed, joined where the line has no blank
     for ((i = 0; i <= COMP_CWORD; i++)); do
-        if [[ ${#words[@]} -gt 1 && ( ${COMP_WORDS[i]} == "=" || ${words[-1]} == -*= ) && ${words[-1]} == -* ]]; then
-            words[-1]+="${COMP_WORDS[i]}"
+        word=${COMP_WORDS[i]}
+        glued=""  # unknown without COMP_LINE (the words were set by hand)
+        if [[ -n $rest ]]; then
+            glued=1
+            [[ $rest == [[:space:]]* ]] && glued=0
+            rest=${rest#"${rest%%%%[![:space:]]*}"}
+            rest=${rest:${#word}}
+        fi
+        if [[ ${#words[@]} -gt 1 && $glued != 0 && ( $word == "=" || ${words[-1]} == -*= ) && ${words[-1]} == -* ]] ||
+            [[ ${#words[@]} -gt 1 && $glued == 1 && ( $word =~ ^:+$ || ${words[-1]} == *: ) ]]; then
+            words[-1]+="$word"
         else
-            words+=("${COMP_WORDS[i]}")
+            words+=("$word")
         fi
     done
-    [[ $cur == "=" ]] && cur=""
+    typed=${words[-1]}
+    [[ $typed == -*=* ]] && typed=${typed#*=}  # `-o=js`: the value
+    # bash replaces only the text after the last break (`arn:aws:eks:us-` -> `us-`): the rest is cut
+    # from each candidate, as bash-completion's __ltrim_colon_completions does
+    word=${COMP_WORDS[COMP_CWORD]}
+    [[ $word =~ ^[:=]+$ ]] && word=""
+    cur=$typed
+    local cut="" sq="'\\''" paths=0
+    [[ $typed == *"$word" ]] && cut=${typed%%"$word"}
     for line in $(env COMP_WORDS="${words[*]}" COMP_CWORD=$((${#words[@]} - 1)) %(var)s=complete_bash "$1"); do
         case "$line" in
-            %(file)s) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
-            %(dir)s) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
-            %(command)s) COMPREPLY=($(compgen -c -- "$cur")); return 0 ;;
-            %(nothing)s) compopt +o default 2>/dev/null; COMPREPLY=(); return 0 ;;
-            *) COMPREPLY+=("$line") ;;
+            %(file)s) compopt -o filenames 2>/dev/null; found=($(compgen -f -- "$cur")); paths=1; break ;;
+            %(dir)s) compopt -o filenames 2>/dev/null; found=($(compgen -d -- "$cur")); paths=1; break ;;
+            %(command)s) found=($(compgen -c -- "$cur")); break ;;
+            %(nothing)s) compopt +o default 2>/dev/null; return 0 ;;
+            # a candidate as the shell reads it back (`my\ ctx`, `it\'s`; in an open quote its own way)
+            *) case "$typed" in
+                   \'*) line=${line//\'/$sq} ;;
+                   \"*) line=${line//\\/\\\\}; line=${line//\"/\\\"}; line=${line//\$/\\\$}; line=${line//\`/\\\`} ;;
+                   *) [[ $line == *[!A-Za-z0-9_./:=,@%%+-]* ]] && printf -v line '%%q' "$line" ;;  # not `direct\,l4`
+               esac
+               found+=("$line") ;;
         esac
+    done
+    for line in "${found[@]}"; do
+        [[ -n $cut && $line != "$cut"* ]] && continue
+        if [[ -n $cut && $paths == 1 && -d $line ]]; then  # `d:x/s` -> `sub`: bash cannot tell it a directory
+            line+=/
+            compopt -o nospace 2>/dev/null
+        fi
+        COMPREPLY+=("${line#"$cut"}")
     done
     return 0
 }
 complete -o default -F _kmeshctl_completion kmeshctl
+"""
+
+# typer's zsh script, which completes on the first TAB when zsh autoloads it from $fpath
+# (`kmeshctl completion zsh > "${fpath[1]}/_kmeshctl"`): the file is then the body of the
+# function _kmeshctl, run for that TAB; sourced (`source <(kmeshctl completion zsh)`), it
+# only registers the completion function.
+ZSH_SCRIPT = r"""
+#compdef kmeshctl
+
+_kmeshctl_completion() {
+  eval $(env _TYPER_COMPLETE_ARGS="${words[1,$CURRENT]}" %(var)s=complete_zsh kmeshctl)
+}
+
+if [[ ${funcstack[1]} == _kmeshctl ]]; then
+  _kmeshctl_completion "$@"
+else
+  compdef _kmeshctl_completion kmeshctl
+fi
 """
 
 FISH_SCRIPT = r"""
@@ -284,12 +334,10 @@ def _list_names(kubeconfig: Optional[str], context: Optional[str], path: str,
     from kmeshctl.params import COMPLETION_LOOKUP_TIMEOUT_S
 
     try:
-        from kubernetes import client as k8s
-
         config = kube.load_configuration(_target(kubeconfig, context))
         config.retries = 0  # one try: urllib3 would log each retry on stderr, into the user's line
         # The raw call: importing the typed CoreV1Api alone takes over a second.
-        api = k8s.ApiClient(config)
+        api = kube.api_client(config)  # with the user's impersonation headers
         _, url, headers, _, _ = api.param_serialize("GET", path, auth_settings=["BearerToken"],
                                                     header_params={"Accept": "application/json"})
         answer = api.call_api("GET", url, header_params=headers, _request_timeout=COMPLETION_LOOKUP_TIMEOUT_S)
@@ -483,6 +531,12 @@ class PathZshComplete(_PathAware, ZshComplete):
             items = [CompletionItem(f"{flag}={item.value}", help=item.help) for item in items]
         return "_arguments '*: :((" + "\n".join(self.format_completion(item) for item in items) + "))'"
 
+    def format_completion(self, item: CompletionItem) -> str:
+        """typer's `"value":"help"`, each `'` of which it doubles (`''`, a quote only with
+        zsh's RC_QUOTES): closed and reopened instead, as inside the `'...'` it is eval'ed
+        in (a context `it's` completes as `it\\'s`, not `its`)."""
+        return super().format_completion(item).replace("''", "'\\''")
+
 
 def install() -> None:
     """Register the path-aware classes (after typer's completion_init, before anything
@@ -493,7 +547,7 @@ def install() -> None:
 
 
 def script(shell: str, complete_var: str) -> str:
-    """The script `kmeshctl completion SHELL` prints (zsh: typer's, whose protocol these
+    """The script `kmeshctl completion SHELL` prints (zsh: typer's protocol, which these
     classes keep)."""
     if shell == "bash":
         return (BASH_SCRIPT % {"var": complete_var, "file": FILE_LINE, "dir": DIR_LINE,
@@ -501,6 +555,8 @@ def script(shell: str, complete_var: str) -> str:
     if shell == "fish":
         return (FISH_SCRIPT % {"var": complete_var, "file": FILE_LINE, "dir": DIR_LINE,
                                "nothing": NOTHING_LINE, "command": COMMAND_LINE}).strip()
+    if shell == "zsh":
+        return (ZSH_SCRIPT % {"var": complete_var}).strip()
     from typer._completion_shared import get_completion_script
 
     return get_completion_script(prog_name="kmeshctl", complete_var=complete_var, shell=shell)

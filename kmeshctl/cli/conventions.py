@@ -38,8 +38,8 @@ from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS
                                   separator_at, with_running_help_pointer, word_positions)
 from kmeshctl.cli.command_hints import (carry_typed_globals, missing_argument_line, missing_command_line,
                                         missing_command_text, no_such_command_line, words_around)
-from kmeshctl.cli.option_hints import (all_namespaces_hint, dry_run_value_hint, flag_value_hint, no_such_option_line,
-                                       on_off_hint, positional_name_hint, spaced_dry_run_value,
+from kmeshctl.cli.option_hints import (all_namespaces_hint, command_as_value_line, dry_run_value_hint, flag_value_hint,
+                                       no_such_option_line, on_off_hint, positional_name_hint, spaced_dry_run_value,
                                        takes_namespace_arguments, value_missing_text, value_needed_line)
 from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready
 from kmeshctl import stopping
@@ -131,6 +131,9 @@ class KmeshctlGroup(TyperGroup):
             args = server_dry_run_as_flag(args)
             cmdline.ARGS[:] = args
             if not ctx.resilient_parsing:  # shell completion parses half-typed lines
+                taken = command_as_value_line(self, args)  # `kmeshctl --kubeconfig status`: no value given
+                if taken:
+                    raise _click.exceptions.UsageError(taken, ctx=ctx)
                 _global_values_present(ctx, args)
             args = hoist_global_flags(args)
             args = gather_quiet_flag(self, args)  # `-q` in any place: the root's, and the command's own

@@ -145,7 +145,7 @@ def traffic_shift(
         report = report or demo.unstarted_report(chosen, subject, requests, _explicit(target))
         _report_stop(stopped_by(err), report, output, demo.made_text(chosen))
     except KmeshctlError as err:
-        _report_error(err, report, output)
+        _report_error(err, report, output, chosen)
     assert report is not None and subject is not None
     as_table = not is_data(output)
     data = report.to_json()
@@ -192,14 +192,18 @@ def _run(chosen: demo.DemoTarget, report: demo.DemoReport, weight_sets: list[lis
 
 def _finish(chosen: demo.DemoTarget, quiet: bool, under_way: bool) -> None:
     """Finish the target. ``under_way``: the run already ends with its own error or stop,
-    which stays its outcome; finish's failure is then one line of its own before it."""
+    which stays its outcome; finish's failure is then one line of its own before it (a
+    progress line for a demo.PartlyFinished: the run's own error names its cause)."""
     with Progress(quiet=quiet, heartbeat_s=HEARTBEAT_S) as progress:
         try:
             chosen.finish(progress)
         except KmeshctlError as err:
             if not under_way:
                 raise
-            typer.echo(f"Error: {err}", err=True)  # not say(): the stop line must still follow
+            if isinstance(err, demo.PartlyFinished):
+                progress(err.problem)
+            else:
+                typer.echo(f"Error: {err}", err=True)  # not say(): the stop line must still follow
 
 
 def _report_stop(stop: Stopped, report: Optional[demo.DemoReport], output: OutputFormat,
@@ -217,12 +221,21 @@ def _report_stop(stop: Stopped, report: Optional[demo.DemoReport], output: Outpu
     raise typer.Exit(stop.exit_code)
 
 
-def _report_error(err: KmeshctlError, report: Optional[demo.DemoReport], output: OutputFormat) -> NoReturn:
+def _report_error(err: KmeshctlError, report: Optional[demo.DemoReport], output: OutputFormat,
+                  chosen: Optional[demo.DemoTarget] = None) -> NoReturn:
     """A run that failed once it had begun (its target prepared): with -o json|yaml its
     document still comes, its `error` the error line's words (the requests sent are in its
-    totals), then the error line as usual. A refusal or failure before that prints none."""
+    totals), its `reason` what a local sandbox (``chosen``) shows wrong, when it tells (a
+    process of it that ended), then the error line as usual. A refusal or failure before
+    that prints none."""
     if report is not None and report.began and is_data(output):
         report.stopped = str(err)
+        ask = getattr(chosen, "fail_reason", None) if getattr(chosen, "name", "") == "local" else None
+        if callable(ask):  # a local sandbox's processes, no request: a cluster that failed may not answer
+            try:
+                report.reason = ask(report)
+            except KmeshctlError:  # a reason is a help, never in the way
+                pass
         print_data(report.to_json(), output)
     raise err
 

@@ -137,9 +137,10 @@ def check_namespace_words(what: str, names: Iterable[str]) -> None:
 
 
 def meant_words(value: str) -> list[str] | None:
-    """The namespace names ``value`` most likely means (meant_namespace), a comma-separated
-    list (`a,b`: the arguments are words) as one name each; None when some part means none."""
-    parts = [part for part in value.split(",") if part] if "," in value else [value]
+    """The namespace names ``value`` most likely means (meant_namespace), a list separated
+    by commas or spaces (`a,b`, a quoted `'a b'`: the arguments are words) as one name
+    each; None when some part means none."""
+    parts = [part for part in re.split(r"[,\s]+", value) if part] if re.search(r"[,\s]", value) else [value]
     if not parts:
         return None
     found = [part if DNS1123_LABEL_RE.match(part) else meant_namespace(part) for part in parts]

@@ -17,8 +17,9 @@ from kmeshctl.cli import cmdline
 from kmeshctl.cli.badinput import (NEVER_GUESSED, command_habit_hint, guessable, takes_value, typed_target,
                                    typed_value, with_dashes)
 from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_OPTION_NAMES, OUTPUT_FLAGS,
-                                  command_words, option_below, option_spelled, options_by_kind, resolve, spelled,
-                                  separator_at, typed_command_path, with_help_pointer)
+                                  command_words, leading_flag, next_command_word, option_below, option_spelled,
+                                  options_by_kind, resolve, spelled, separator_at, typed_command_path,
+                                  value_is_command, walk_words, with_help_pointer)
 from kmeshctl.cli.command_hints import carry_typed_globals, commands_with, own_examples, run_with, typed_line
 from kmeshctl.cli.suggestions import SUGGEST_CLOSENESS, SYSTEM_NAMESPACE_COMMANDS, paste_ready
 from kmeshctl.errors import KmeshctlError
@@ -73,11 +74,12 @@ def _context_example() -> str:
 
 
 def _kubeconfig_example() -> str:
-    """$KUBECONFIG's first file, else ~/.kube/config spelled out (a quoted ~ is no home)."""
+    """$KUBECONFIG's first file that exists, else ~/.kube/config spelled out (a quoted ~ is
+    no home) when it exists; "" when none does (a path that is not there would not paste)."""
     from kmeshctl.kube import DEFAULT_KUBECONFIG
 
-    return next((f for f in os.environ.get("KUBECONFIG", "").split(os.pathsep) if f),
-                os.path.expanduser(DEFAULT_KUBECONFIG))
+    candidates = [f for f in os.environ.get("KUBECONFIG", "").split(os.pathsep) if f]
+    return next((f for f in candidates or [os.path.expanduser(DEFAULT_KUBECONFIG)] if os.path.isfile(f)), "")
 
 
 # Global flags whose example is read from this machine: (parameter name) -> the example.
@@ -135,6 +137,63 @@ def value_missing_text(group: _click.Command, path: str, args: list[str], at: in
     elif needing:
         line += f"; {'; '.join(needing)}"
     return carry_typed_globals(line, args)
+
+
+def command_as_value_line(root: _click.Command, args: list[str]) -> str:
+    """`--kubeconfig needs a value (--kubeconfig PATH), not the command status: e.g.
+    `kmeshctl status --kubeconfig /root/.kube/config`` (`kmeshctl -n: -n needs ...` for a
+    command's flag given before it, as value_missing_text says it): the first
+    valued flag given before the command that took a command as its value
+    (cmdline.value_is_command), the line meant (that command, or the one typed after it)
+    with the flag after it, or left out where that command takes none; "" for none. A flag
+    whose values are choices has value_missing_text's line."""
+    i = 0
+    while i < separator_at(args) and args[i].startswith("-") and args[i] != "-":
+        entry = leading_flag(args[i])
+        valued = args[i] in GLOBAL_FLAGS or (entry is not None and entry[1] and "=" not in args[i])
+        if not valued:
+            i += 1
+            continue
+        if value_is_command(root, args, i):
+            option = option_spelled(root, args[i]) or option_below(root, args[i])
+            if option is not None and not _choices_of(option):
+                return _command_as_value_text(root, args, i, option)
+        i += 2
+    return ""
+
+
+def _choices_of(param: _click.Parameter) -> bool:
+    descriptor = getattr(param, "type_descriptor", None)
+    return bool(descriptor is not None and descriptor.is_choice and descriptor.choices)
+
+
+def _command_as_value_text(root: _click.Command, args: list[str], at: int, option: _click.Parameter) -> str:
+    """command_as_value_line's line for the flag ``args[at]`` (``option``) whose value
+    ``args[at + 1]`` is a command: the line meant is the words after that value when they
+    name a command, else the value (the command) and those words."""
+    flag, value, rest = args[at], args[at + 1], args[at + 2:]
+    meant = rest if next_command_word(rest) in root.commands else [value, *rest]  # type: ignore[attr-defined]
+    positions = [i for i in walk_words(meant[:separator_at(meant)], leading_values=True)
+                 if not meant[i].startswith("-")]
+    command, used = resolve(root, [meant[i] for i in positions])
+    if command is not None and option_spelled(command, flag) is not None:
+        option = option_spelled(command, flag)  # type: ignore[assignment]
+    where = "" if flag in GLOBAL_FLAGS else f"{typed_line(args[:at + 1])}: "  # no `kmeshctl: ` alone
+    head = f"{where}{flag} needs a value ({flag} {_metavar(option)}), not the command {value}"
+    if command is None or hasattr(command, "commands"):
+        return head
+    path = ["kmeshctl", *(meant[i] for i in positions[:used])]
+    line = ["kmeshctl", *args[:at], *meant]
+    if len(positions) == used and any(p.param_type_name == "argument" and p.required for p in command.params):
+        example = next(iter(own_examples(command, " ".join(path))), "")  # `enable-ns`: its NAMESPACE too
+        end = 1 + at + positions[used - 1] + 1
+        line[end:end] = shlex.split(example)[len(path):]
+    if flag not in GLOBAL_FLAGS and option_spelled(command, flag) is None:
+        fix = f"; {' '.join(path[1:])} takes no {flag}: `{shlex.join(line)}`"
+    else:
+        line += [flag, flag_example(option) or _metavar(option)]
+        fix = f": e.g. `{shlex.join(line)}`"
+    return carry_typed_globals(head + fix, args[:at] + rest)
 
 
 DRY_RUN_VALUES = ("client", "server", "none")
@@ -318,7 +377,7 @@ def positional_name_hint(message: str, err: Any) -> str:
     if any(spelled(w, set(param.opts)) for w in cmdline.ARGS):
         return _extra_beside_given(ctx, typed, extras, param, flag, what)
     if len(extras) != 1:
-        return f"; this command takes no positional arguments: give one {what} with {flag} {_metavar(param)}"
+        return _one_per_run(ctx, typed, extras, param, flag, what)
     return _offered(ctx, param, flag, what, [extras[0]], _flagged_line(ctx, typed, extras, flag),
                     _line_without(ctx, typed, extras))
 
@@ -425,9 +484,32 @@ def _shaped_hint(ctx: _click.Context, typed: list[str], extras: list[str], param
     if not getattr(param, "multiple", False) and given:
         return _extra_beside_given(ctx, typed, extras, param, flag, one)
     if not getattr(param, "multiple", False) and len(extras) > 1:
-        return f"; this command takes no positional arguments: give one {one} with {flag} {_metavar(param)}"
+        return _one_per_run(ctx, typed, extras, param, flag, one)
     return _offered(ctx, param, flag, several if len(set(extras)) > 1 else one, extras,
                     _flagged_line(ctx, typed, extras, flag, given), _line_without(ctx, typed, extras))
+
+
+MAX_RUN_LINES = 3  # more names: the first lines, and "and so on"
+
+
+def _one_per_run(ctx: _click.Context, typed: list[str], extras: list[str], param: _click.Parameter, flag: str,
+                 what: str) -> str:
+    """Several stray words for a flag that takes one (`waypoint delete wp1 wp2 -n foo`):
+    `; ... give one name with --name NAME, one run each: `kmeshctl waypoint delete
+    --name wp1 -n foo`, then `...``, each line the one typed with that word as the flag's
+    and without the others; the sentence alone when a word is one the flag refuses."""
+    head = f"; this command takes no positional arguments: give one {what} with {flag} {_metavar(param)}"
+    places = _stray_positions(ctx, typed, extras)
+    if flag == "--namespace" and tuple(ctx.command_path.split()[1:]) in SYSTEM_NAMESPACE_COMMANDS:
+        return head  # kmesh is installed in one namespace: several are no runs to guess (an uninstall each)
+    if len(places) < len(extras) or any(_refused_as(ctx, param, flag, value) != "" for value in extras):
+        return head  # a word click split apart, or one the flag would refuse: no line that fails
+    firsts = {value: place for place, value in reversed(list(zip(places, extras)))}  # a name twice: one run
+    lines = [_with_needed(ctx, [w for i, word in enumerate(typed) if i == place or i not in places
+                                for w in ([flag, word] if i == place else [word])])
+             for place in sorted(firsts.values())]
+    shown = ", then ".join(lines[:MAX_RUN_LINES]) + (", and so on" if len(lines) > MAX_RUN_LINES else "")
+    return f"{head}, one run each: {shown}" if len(lines) > 1 else f"{head}: {shown}"
 
 
 def _extra_beside_given(ctx: _click.Context, typed: list[str], extras: list[str], param: _click.Parameter,

@@ -181,17 +181,23 @@ def check_optional_file(flag: str, path: Optional[Path], **kwargs: bool) -> None
 # ------------------------------------------------------------------ input paths
 
 FILE, DIRECTORY, FILE_OR_DIRECTORY = "a file", "a directory", "a file or directory"
+# A file or a pipe (`--crd-file <(curl ...)`: /dev/fd/63), for a flag whose file is read
+# once; refused as FILE is (`is not a file`) otherwise.
+FILE_OR_PIPE = "a file or pipe"
 
 
 def input_path_problem(path: Path, kind: str = FILE) -> Optional[str]:
-    """Why ``path`` cannot be read as ``kind`` (FILE, DIRECTORY, FILE_OR_DIRECTORY), in the
-    words every path flag uses: `does not exist`, `is not a directory`, `is not a file`
-    (a device, a fifo: `/dev/null`); None when it can."""
+    """Why ``path`` cannot be read as ``kind`` (FILE, DIRECTORY, FILE_OR_DIRECTORY,
+    FILE_OR_PIPE), in the words every path flag uses: `does not exist`, `is not a
+    directory`, `is not a file` (a device: `/dev/null`; a fifo but for FILE_OR_PIPE); None
+    when it can."""
     if not path.exists():
         return "does not exist"
     if kind == DIRECTORY and not path.is_dir():
         return "is not a directory"
     if kind == FILE and not path.is_file():
+        return "is not a file"
+    if kind == FILE_OR_PIPE and not (path.is_file() or path.is_fifo()):
         return "is not a file"
     if kind == FILE_OR_DIRECTORY and not (path.is_file() or path.is_dir()):
         return "is not a file or directory"

@@ -15,9 +15,10 @@ from typing import Annotated, Any, Optional, Sequence
 import typer
 
 from kmeshctl.cli.badinput import typed_target, typed_value
+from kmeshctl.cli.cmdline import QUIET_FLAGS
 from kmeshctl.cli.common import app, check_namespace_flags, print_yaml_documents, run_options
 from kmeshctl.cli.suggestions import flag_as_typed
-from kmeshctl.cli.outpaths import FILE, check_input_path
+from kmeshctl.cli.outpaths import FILE_OR_PIPE, check_input_path
 from kmeshctl.errors import UsageError
 from kmeshctl.params import (
     BadXdsAddress,
@@ -422,7 +423,7 @@ def offline_render_hint(why: str = NO_CLUSTER_FOR_ISTIOD) -> str:
 
 def _typed_words_for(source: Any, target: Any, args: Sequence[str]) -> list[str]:
     """The option words of ``args`` (a command line that did not parse) that ``target``
-    takes too, as typed: what typed_flags_for gives once a line has parsed."""
+    takes too, and -q, as typed: what typed_flags_for gives once a line has parsed."""
     def option(command: Any, flag: str) -> Any:
         return next((p for p in command.params if p.param_type_name == "option"
                      and flag in (*p.opts, *p.secondary_opts)), None)
@@ -434,6 +435,9 @@ def _typed_words_for(source: Any, target: Any, args: Sequence[str]) -> list[str]
         if not word.startswith("-") or word == "-":
             continue
         flag, equals, _ = word.partition("=")
+        if flag in QUIET_FLAGS and not equals:  # the root's, taken before or after any command
+            kept.append(word)
+            continue
         param = option(source, flag)
         takes_value = param is not None and not getattr(param, "is_flag", False) and not equals
         value = [args[i]] if takes_value and i < len(args) else []
@@ -453,7 +457,7 @@ REQUIRED_FLAGS = {("render",): (XDS_ADDRESS_NEEDED, CLUSTER_ID_NEEDED)}
 def check_crd_files(paths: Optional[list[Path]]) -> None:
     """Each --crd-file an existing file, before anything (render, install)."""
     for path in paths or ():
-        check_input_path(flag_as_typed("crd_file"), path, FILE, "give a YAML file of CRDs")
+        check_input_path(flag_as_typed("crd_file"), path, FILE_OR_PIPE, "give a YAML file of CRDs")
 
 
 def print_manifests(objects: list[dict], output: ManifestFormat, yaml_text: str | None = None) -> None:

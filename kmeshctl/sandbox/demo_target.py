@@ -243,6 +243,16 @@ def _push(sandbox: str, vs: tuple[str, str], weights: list[int], route: int) -> 
     sb.set_route_weights(sandbox, *vs, list(weights), route=route)
 
 
+def _weights_in_force(state: SandboxState, vs: tuple[str, str], subject: demo.DemoSubject) -> list[int] | None:
+    """The weights sandbox ``state``'s record routes VirtualService ``vs`` with now (of the
+    route a demo measures; ``subject``: the demo's VirtualService as in force), None when
+    it has no such VirtualService."""
+    if vs == (subject.virtual_service.namespace, subject.virtual_service.name):
+        return list(subject.default_weights)
+    found = next((v for v in load([state.manifests_file]).virtual_services if (v.namespace, v.name) == vs), None)
+    return None if found is None else [d.weight for d in found.http[_route_of(found)].destinations]
+
+
 def _record_weights(state: SandboxState, vs: tuple[str, str], weights: list[int]) -> None:
     tmp = weights_record(state).with_suffix(".tmp")
     tmp.write_text(json.dumps({"virtualService": "/".join(vs), "weights": weights}))
@@ -305,8 +315,8 @@ def weights_note(state: SandboxState) -> str:
     except KmeshctlError:
         return ""
     own = (now.virtual_service.namespace, now.virtual_service.name)
-    if left is None or left.problem or left.vs != own:
-        return ""
+    if left is None or left.problem or left.vs != own or list(left.weights) == list(now.default_weights):
+        return ""  # nothing to put back: its own weights are in force (a restore whose Envoy did not answer)
     routes = f"VirtualService {left.vs_text} routes {_shown(now, now.default_weights)}"
     running = lock_mod.holder(state.name)
     if running is not None and running.command == lock_mod.DEMO:
@@ -452,7 +462,9 @@ class LocalTarget:
         left = left_weights(self._state, now)
         if left is None:
             return
-        if left.problem:
+        if not left.problem and list(left.weights) == _weights_in_force(self._state, left.vs, now):
+            pass  # its own weights are in force already (a restore whose Envoy did not answer): nothing to put back
+        elif left.problem:
             progress(f"removing the record of the weights a stopped demo left, which cannot be put back "
                      f"({left.problem}); the weights in force stay")
         elif left.vs == self._vs:
@@ -546,10 +558,31 @@ class LocalTarget:
                 progress("restoring the VirtualService's weights")
                 # a second signal waits for the restore; a third leaves the weights, said
                 with stopping.finishing("restoring the VirtualService's weights", self._weights_left):
-                    _push(self.sandbox_name, self._vs, self._original, self._route)
-                    weights_record(self._state).unlink(missing_ok=True)
+                    self._restore()
         finally:
             lock_mod.release(self.sandbox_name)
+
+    def _restore(self) -> None:
+        """Put back the VirtualService's own weights and remove the record. When its waypoint
+        Envoy does not take them (not running, hung) but the sandbox's record has them again,
+        the record goes too (nothing is left to put back) and demo.PartlyFinished says so;
+        when they are not back, a KmeshctlError says what stays and what puts it back."""
+        assert self._state is not None
+        try:
+            _push(self.sandbox_name, self._vs, self._original, self._route)
+        except KmeshctlError as err:
+            own = "/".join(map(str, self._original))
+            try:
+                back = list(_in_force(self._state, self._vs[0]).default_weights) == self._original
+            except (KmeshctlError, OSError):
+                back = False
+            if not back:
+                raise KmeshctlError(f"could not put back the weights of VirtualService {'/'.join(self._vs)} "
+                                    f"({err.problem}): {self._weights_left()}") from None
+            weights_record(self._state).unlink(missing_ok=True)
+            raise demo.PartlyFinished(f"the VirtualService's weights {own} are back in sandbox {self.sandbox_name}'s "
+                                      f"record, but {err.problem}", fix=err.fix) from None
+        weights_record(self._state).unlink(missing_ok=True)
 
     def _weights_left(self) -> str:
         """What a stopped restore left in force, and what puts it back."""

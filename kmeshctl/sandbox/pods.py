@@ -18,6 +18,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ BRIDGE = "kmbr0"
 NETWORK_NAME = "kmesh-sandbox"
 CONF_NAME = "10-kmesh-sandbox.conflist"
 WAYPOINT_CONTAINER = "waypoint"
+SLOW_DEL_S = 1.0  # a CNI DEL that took this long says so (a node agent that answers late)
 
 WAYPOINT_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 
@@ -215,12 +217,15 @@ def remove_pods(state: SandboxState, progress: Callable[[str], None]) -> None:
     for pod in last_first:
         result = runtime.result(pod)
         address = _pod_address(result, pod.name) if result else "no address yet"
+        began = time.monotonic()
         try:
             runtime.delete(pod)
         except CniError as err:
             progress(f"pod {pod.namespace}/{pod.name}: {err} (its netns and the record go anyway)")
         else:
-            progress(f"pod {pod.namespace}/{pod.name}: CNI DEL done ({address} released)")
+            took = time.monotonic() - began
+            slow = f", after {took:.1f}s" if took >= SLOW_DEL_S else ""
+            progress(f"pod {pod.namespace}/{pod.name}: CNI DEL done ({address} released{slow})")
     for record in state.pods:
         try:
             pods.delete_pod(record.namespace, record.name)

@@ -55,7 +55,8 @@ from kmeshctl.sandbox.waypoint import (
     route_weights,
     write_bootstrap,
 )
-from kmeshctl.waypoint.envoy import envoy_argv
+from kmeshctl.cni.plugin import AGENT_TIMEOUT_S
+from kmeshctl.waypoint.envoy import ADMIN_ERRORS, envoy_argv
 
 Progress = Callable[[str], None]
 READY_TIMEOUT_S = 30.0
@@ -573,7 +574,7 @@ def _wait_listener(state: SandboxState, waypoint: WaypointInfo, admin: EnvoyAdmi
     def configured() -> bool:
         try:
             problem = listener_problem(admin)
-        except (OSError, KmeshctlError, ValueError):  # the admin API busy a moment: asked again
+        except (*ADMIN_ERRORS, KmeshctlError):  # the admin API busy a moment: asked again
             return False
         found[:] = [problem] if problem else []
         return problem is not None
@@ -692,9 +693,10 @@ def teardown(state: SandboxState, progress: Progress) -> None:
     # Counted as they are stopped: each process seen in the sandbox's cgroups, its
     # supervisor too (those SIGTERM ends are gone before the SIGKILL counts).
     stopped = set(_tree_pids(state.cgroup))
-    _terminate_tree(state.pods_cgroup)
+    _terminate_tree(state.pods_cgroup, POD_STOP_GRACE_S, progress)
     stopped |= set(_tree_pids(state.cgroup))
     kill_cgroup_tree(state.pods_cgroup)
+    _agent_for_cni_del(state, progress)
     pods_mod.remove_pods(state, progress)
     stopped |= set(_tree_pids(state.cgroup))
     kill_cgroup_tree(state.cgroup)
@@ -739,17 +741,42 @@ def _mark_removing(state: SandboxState) -> None:
             state.save()
 
 
-def _terminate_tree(cgroup: Path, grace: float = POD_STOP_GRACE_S) -> None:
+def _terminate_tree(cgroup: Path, grace: float = POD_STOP_GRACE_S, progress: Progress = _quiet) -> None:
     """SIGTERM every process under ``cgroup`` and give them ``grace`` seconds to end, as
     the kubelet stops a container: a `sandbox exec` command ends by a signal it can
-    report, not by a silent SIGKILL."""
+    report, not by a silent SIGKILL. SIGCONT too: a stopped process (SIGSTOP) handles the
+    SIGTERM only once continued. Processes still there after a moment: a line says what
+    it waits for, and how long."""
     pids = _tree_pids(cgroup)
     for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while pids and _tree_pids(cgroup) and time.monotonic() < deadline:
+        for sig in (signal.SIGTERM, signal.SIGCONT):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+    started = time.monotonic()
+    said = False
+    while pids and _tree_pids(cgroup) and time.monotonic() < started + grace:
+        if not said and time.monotonic() > started + min(0.5, grace / 2):
+            left = _tree_pids(cgroup)
+            progress(f"waiting up to {grace:g}s for {len(left)} pod process{'es' if len(left) != 1 else ''} "
+                     "to end after SIGTERM (SIGKILL then)")
+            said = True
         time.sleep(0.05)
+
+
+def _agent_for_cni_del(state: SandboxState, progress: Progress) -> None:
+    """The node agent answers each pod's CNI DEL: a stopped one (SIGSTOP) is continued
+    (it is removed next), one that does not answer is named, with the wait it costs."""
+    agents = state.processes_of("agent")
+    if not agents or not state.pods or not process_alive(state, agents[-1]):
+        return
+    pid = agents[-1].pid
+    if process_stopped(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+        progress(f"the node agent (pid {pid}) was stopped (SIGSTOP): continued it for the pods' CNI DEL")
+    elif not agent_mod.ready(state):
+        progress(f"the node agent (pid {pid}) does not answer: each pod's CNI DEL waits up to "
+                 f"{AGENT_TIMEOUT_S:g}s for it ({len(state.pods)} pods)")
 
 
 def _tree_pids(cgroup: Path) -> list[int]:
@@ -918,11 +945,10 @@ def _process_problems(state: SandboxState, processes: Processes) -> list[str]:
 
 
 def data_path_gone(state: SandboxState) -> bool:
-    """Whether ready sandbox ``state``, its agent running, has lost its pinned data path
-    (e.g. to `node cleanup`). False when this user cannot look (bpffs is root's), and
-    when the agent ended (that is the problem reported)."""
-    agents = state.processes_of("agent")
-    if state.phase != PHASE_READY or not agents or not process_alive(state, agents[-1]):
+    """Whether ready sandbox ``state`` has lost its pinned data path (e.g. to `node
+    cleanup`), its agent running or not (an agent that ended leaves its pins: only the
+    removal of the sandbox unpins them). False when this user cannot look (bpffs is root's)."""
+    if state.phase != PHASE_READY or not state.processes_of("agent"):
         return False
     try:
         os.stat(state.bpffs / PINNED_MAP)
@@ -997,7 +1023,11 @@ def _waypoint_status(state: SandboxState, waypoint: WaypointInfo, processes: Pro
         "process": envoy[-1].to_dict() if envoy else None,
     }
     if ready:
-        stats = admin.stats(r"^(listener_manager\.total_listeners_active|cluster_manager\.active_clusters)$")
+        try:
+            stats = admin.stats(r"^(listener_manager\.total_listeners_active|cluster_manager\.active_clusters)$")
+        except ADMIN_ERRORS:  # stopped or ended since /ready answered: not ready
+            result["ready"] = False
+            return result
         result["listeners"] = stats.get("listener_manager.total_listeners_active", 0)
         result["clusters"] = stats.get("cluster_manager.active_clusters", 0)
         problem = _listener_problem(admin)
@@ -1010,7 +1040,9 @@ def _listener_problem(admin: EnvoyAdmin) -> str:
     """Why a live waypoint Envoy serves nothing ('' when it serves its listener)."""
     try:
         problem = listener_problem(admin)
-    except (OSError, KmeshctlError, ValueError) as err:
+    except ADMIN_ERRORS as err:
+        return f"its admin API did not answer the listener check: it {admin.failure_text(err)}"
+    except KmeshctlError as err:
         return f"its admin API did not answer the listener check ({err})"
     return "it has no listener (none received from the control plane)" if problem is None else problem
 
@@ -1068,21 +1100,79 @@ def exec_in_pod(name: str, pod_name: str, argv: Sequence[str], namespace: str | 
     state = loaded_state(name)
     pod = find_pod(state, pod_name, namespace)
     record = state.pod(pod.name)
+    _check_pod_running(state, pod.name, record.namespace if record is not None else namespace)
     command = list(argv)
     if record is not None and state.manifests_file.exists():
         command = ["unshare", "--mount", "--uts", "--propagation", "private", "--", "sh", "-c", _WITH_HOSTS,
                    str(_write_hosts(state, record)), record.name, *argv]
-    try:
-        process = pod.popen(command)
-    except FileNotFoundError as err:
-        raise KmeshctlError(f"{shlex.quote(command[0])}: command not found on this host", EXIT_NOT_FOUND) from err
-    except PermissionError as err:
-        raise KmeshctlError(f"{shlex.quote(command[0])}: not executable (permission denied)", EXIT_NOT_EXECUTABLE) from err
-    code = _wait_forwarding(process)
+    with _PassingOn() as passing:
+        try:
+            process = passing.started(pod.popen(command))
+        except FileNotFoundError as err:
+            raise KmeshctlError(f"{shlex.quote(command[0])}: command not found on this host",
+                                EXIT_NOT_FOUND) from err
+        except PermissionError as err:
+            raise KmeshctlError(f"{shlex.quote(command[0])}: not executable (permission denied)",
+                                EXIT_NOT_EXECUTABLE) from err
+        code = _wait_forwarding(process)
     if code < 0 and _removed_meanwhile(name):
         print(f"Error: sandbox {name} was removed by 'sandbox down' while the command ran (it "
               f"{health.exit_text(shell_status(code))})", file=sys.stderr, flush=True)
     return shell_status(code)
+
+
+def _check_pod_running(state: SandboxState, pod: str, namespace: str | None) -> None:
+    """KmeshctlError (exit 1) when a process of pod ``pod`` ended (`sandbox status` shows
+    it Failed): as `kubectl exec` refuses a completed pod, nothing runs in it."""
+    ended = [h for h in (_process_health(state, r) for r in state.processes if r.pod == pod)
+             if h.failed and not h.removed]
+    if ended:
+        named = f"{namespace}/{pod}" if namespace else pod
+        raise KmeshctlError(f"cannot exec into pod {named} of sandbox {state.name}: it is Failed ({ended[0].component} "
+                            f"(pid {ended[0].pid}) {ended[0].reason})",
+                            fix=f"see `kmeshctl sandbox status --name {state.name}`, or make the sandbox again: "
+                                f"`{remake_line(state.name)}`")
+
+
+class _PassingOn:
+    """Around starting a `sandbox exec` command and waiting for it: a stop signal (SIGINT,
+    SIGTERM, SIGHUP) goes to the command as it came (one that came while it was being
+    started, once it is), never a stop of kmeshctl's own, so the command decides the exit
+    code even when a signal reaches kmeshctl as the command ends (`timeout` signals the
+    process, then its whole group: the command may have exited by the second). A signal
+    whose handler is not replaceable (SIG_IGN: nohup) is left alone."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.pending: list[int] = []
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_PassingOn":
+        if stopping.on_main_thread():
+            for sig in stopping.STOP_SIGNALS:
+                handler = signal.getsignal(sig)
+                if handler is not None and handler != signal.SIG_IGN:
+                    self.previous[sig] = handler
+                    signal.signal(sig, self._pass_on)
+        return self
+
+    def started(self, process: subprocess.Popen) -> subprocess.Popen:
+        self.process = process
+        pending, self.pending = self.pending, []
+        for signum in pending:
+            self._pass_on(signum, None)
+        return process
+
+    def _pass_on(self, signum: int, _frame: object) -> None:
+        if self.process is None:
+            self.pending.append(signum)
+        elif self.process.returncode is None:  # unreaped: its pid is still its own
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signum)
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, handler in self.previous.items():  # signal.signal runs a pending handler first: ours
+            signal.signal(sig, handler)
 
 
 def _wait_forwarding(process: subprocess.Popen) -> int:
@@ -1177,7 +1267,11 @@ def _signal_control_plane(state: SandboxState, sig: signal.Signals) -> None:
     if not records or not in_cgroup(records[-1].pid, state.system_cgroup / "controlplane"):
         raise KmeshctlError(f"the control plane of sandbox {state.name} is not running: "
                             f"make the sandbox again: {remake_text(state.name)}")
-    os.kill(records[-1].pid, sig)
+    try:
+        os.kill(records[-1].pid, sig)
+    except ProcessLookupError:  # it ended since the check
+        raise KmeshctlError(f"the control plane of sandbox {state.name} is not running: "
+                            f"make the sandbox again: {remake_text(state.name)}") from None
 
 
 def _wait_envoy_weights(state: SandboxState, manifests: manifests_mod.Manifests,
@@ -1201,15 +1295,56 @@ def _wait_envoy_weights(state: SandboxState, manifests: manifests_mod.Manifests,
     wanted_route = route_name(service, port)
     deadline = time.monotonic() + timeout
     while True:
-        configs = {c["name"]: c for c in admin.route_configs()}
+        try:
+            configs = {c["name"]: c for c in admin.route_configs()}
+        except ADMIN_ERRORS as err:
+            raise envoy_not_answering(state, waypoint, admin, err) from None
         live = route_weights(configs[wanted_route], at) if wanted_route in configs else None
         if live == expected:
             return
         if time.monotonic() > deadline:
-            raise KmeshctlError(f"the waypoint did not receive weights {weights} within {timeout:.0f}s "
+            shown_weights, stopped = "/".join(map(str, weights)), _control_plane_stopped(state)
+            if stopped:
+                raise KmeshctlError(f"the waypoint did not receive weights {shown_weights} within {timeout:.0f}s "
+                                    f"({_routes_now(wanted_route, live)}): the control plane of sandbox "
+                                    f"{state.name} (pid {stopped}) is stopped (SIGSTOP)",
+                                    fix=f"resume it with `kill -CONT {stopped}`, or see "
+                                        f"`kmeshctl sandbox status --name {state.name}`")
+            raise KmeshctlError(f"the waypoint did not receive weights {shown_weights} within {timeout:.0f}s "
                                 f"({_routes_now(wanted_route, live)}{_control_plane_trouble(state, log_from)}): "
                                 f"see {state.logs_dir / 'controlplane.log'}")
         time.sleep(0.05)
+
+
+def envoy_not_answering(state: SandboxState, waypoint: WaypointInfo, admin: EnvoyAdmin,
+                        err: BaseException) -> KmeshctlError:
+    """The one line for a waypoint Envoy whose admin API did not answer ``err`` (one of
+    ADMIN_ERRORS): dead (refused) or hung (no reply in time), with the command that shows
+    the sandbox's processes; one stopped (SIGSTOP) is named so, with the command that resumes it."""
+    what = f"the waypoint Envoy of sandbox {state.name} ({waypoint.namespace}/{waypoint.name}, pod {waypoint.pod}"
+    status = f"`kmeshctl sandbox status --name {state.name}`"
+    records = [r for r in state.processes_of("waypoint") if r.pod == waypoint.pod]
+    if records and isinstance(err, TimeoutError) and process_stopped(records[-1].pid):
+        pid = records[-1].pid
+        return KmeshctlError(f"{what}, pid {pid}) is stopped (SIGSTOP: its admin API gives no reply)",
+                             fix=f"resume it with `kill -CONT {pid}`, or see {status}")
+    return KmeshctlError(f"{what}) {admin.failure_text(err)}", fix=f"see {status}")
+
+
+def _control_plane_stopped(state: SandboxState) -> int:
+    """The pid of sandbox ``state``'s control plane when it is stopped (SIGSTOP: the
+    SIGHUP of a change waits), else 0."""
+    records = state.processes_of("controlplane")
+    return records[-1].pid if records and process_stopped(records[-1].pid) else 0
+
+
+def process_stopped(pid: int) -> bool:
+    """Whether process ``pid`` is stopped (SIGSTOP, SIGTSTP: state T in /proc/<pid>/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] == "T"
 
 
 def _routes_now(route: str, live: dict[str, int] | None) -> str:

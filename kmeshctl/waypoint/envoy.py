@@ -14,6 +14,9 @@ from kmeshctl.errors import KmeshctlError
 from kmeshctl.unixsock import UnixHTTPConnection
 
 ENVOY_LOG_LEVEL = "warning"
+# What asking the admin API of an Envoy that died, hangs (SIGSTOP) or restarts raises:
+# refused, no socket, no reply in time, a reply cut short or not JSON.
+ADMIN_ERRORS = (OSError, http.client.HTTPException, ValueError)
 
 
 def envoy_binary() -> str:
@@ -66,10 +69,22 @@ class EnvoyAdmin:
         finally:
             conn.close()
 
+    def failure_text(self, err: BaseException) -> str:
+        """Why the admin API did not answer (``err``: one of ADMIN_ERRORS), in words:
+        `is not running (its admin socket refuses connections)`, `is not answering (no
+        reply from its admin API within 5s)`."""
+        where = f"unix:{self.socket_path}" if self.socket_path is not None else f"127.0.0.1:{self.port}"
+        if isinstance(err, (ConnectionRefusedError, FileNotFoundError)):
+            return f"is not running (its admin socket {where} refuses connections)"
+        if isinstance(err, TimeoutError):
+            return f"is not answering (no reply from its admin API {where} within {self.timeout:g}s)"
+        said = err.strerror if isinstance(err, OSError) and err.strerror else str(err) or "no reply"
+        return f"is not answering (its admin API {where}: {said})"
+
     def ready(self) -> bool:
         try:
             status, body = self.get("/ready")
-        except OSError:
+        except (OSError, http.client.HTTPException):
             return False
         return status == 200 and body.strip() == "LIVE"
 
