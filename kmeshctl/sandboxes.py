@@ -170,9 +170,23 @@ def not_found(name: str, fix: str = "") -> NotFound:
     exists); make it: ...`. ``fix`` replaces the fix (`sandbox down`: --ignore-not-found)."""
     if name in failed_up_names():
         return failed(name)
-    make = f"`kmeshctl sandbox up --name {name}`"
+    make = f"`kmeshctl sandbox up --name {name}{_then_again(name)}`"
     default = f"pass one of them, or make it: {make}" if names() else f"make it: {make}"
     return NotFound(f"sandbox {name} not found ({known_text()}); {fix or default}")
+
+
+# Commands whose not-found fix is the `sandbox up` alone: they make or remove the sandbox.
+_MAKING_OR_REMOVING = (["sandbox", "up"], ["sandbox", "down"])
+
+
+def _then_again(name: str) -> str:
+    """` && kmeshctl dump maps --sandbox NAME ...`: the running command again, as typed,
+    after the `sandbox up` that makes sandbox ``name`` ("" outside a command, or for one
+    that makes or removes sandboxes)."""
+    typed = typed_now()
+    if typed is None or typed.command.split()[1:3] in _MAKING_OR_REMOVING:
+        return ""
+    return " && " + typed.rerun(typed.command, sandbox_flag(typed.command), name, "")
 
 
 def require(name: str, flag: str = "--sandbox") -> SandboxState:

@@ -154,7 +154,7 @@ def test_an_unknown_sandbox_lists_the_existing_ones_and_suggests_its_own_name() 
     result = run("sandbox", "status", "--name", "zz9none")
     assert result.returncode == 1  # NotFound, as kubectl (issue 14, fifth pass)
     assert "sandboxes:" in result.stderr or "no sandbox exists" in result.stderr
-    assert "`kmeshctl sandbox up --name zz9none`" in result.stderr
+    assert "`kmeshctl sandbox up --name zz9none && kmeshctl sandbox status --name zz9none`" in result.stderr
 
 
 def test_a_suggested_command_keeps_the_kubeconfig_flags(cluster) -> None:  # noqa: F811

@@ -333,7 +333,8 @@ def test_a_bad_value_from_the_environment_names_the_variable(args: list[str]) ->
 
 def test_a_suggestion_keeps_its_flags_when_the_value_came_from_the_environment() -> None:
     result = run("sandbox", "status", env={"KMESHCTL_SANDBOX_NAME": "zz9envnone"})
-    assert result.returncode == 1 and "`kmeshctl sandbox up --name zz9envnone`" in result.stderr
+    assert result.returncode == 1 and ("`kmeshctl sandbox up --name zz9envnone && kmeshctl sandbox status --name "
+                                       "zz9envnone`") in result.stderr
 
 
 # ------------------------------------------------------------------ 8. options missing their value

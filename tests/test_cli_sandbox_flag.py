@@ -52,7 +52,10 @@ def test_both_spellings_pick_the_sandbox_on_every_command(words, flag, state_roo
     _record("alpha")
     code, out, err = cli(capsys, *words, flag, "nope", *USES[words])
     # 2: the one wording; the demo's fix then runs the demo there, with the flags typed (h62)
-    rerun = f" && kmeshctl demo traffic-shift {flag} nope -c 1 --target local`" if words[0] == "demo" else "`"
+    # the others too (pass 31): the command typed, after the `sandbox up` that makes its sandbox
+    again = {("demo", "traffic-shift"): f"demo traffic-shift {flag} nope -c 1 --target local",
+             ("sandbox", "exec"): f"sandbox exec netutils {flag} nope -- true"}.get(words, f"{' '.join(words)} {flag} nope")
+    rerun = f" && kmeshctl {again}`"
     assert code == 1 and not out and err.strip() == NOT_FOUND[:-1] + rerun, err
 
 

@@ -102,7 +102,8 @@ def test_down_of_a_missing_sandbox_is_not_found_unless_ignore_not_found(state_ro
 def test_status_of_a_missing_sandbox_gives_the_fix_once(state_root, capsys, no_env) -> None:
     code, _, err = cli(capsys, "sandbox", "status", "--name", "h26none")
     assert code == 1 and err.strip() == ("Error: sandbox h26none not found (no sandbox exists); make it: "
-                                         "`kmeshctl sandbox up --name h26none`"), err
+                                         "`kmeshctl sandbox up --name h26none && kmeshctl sandbox status --name "
+                                         "h26none`"), err
     _record("alpha")
     code, _, err = cli(capsys, "sandbox", "status", "--name", "h26none")
     assert code == 1 and err.count("kmeshctl sandbox up --name h26none") == 1 and "(sandboxes: alpha);" in err, err
