@@ -70,3 +70,15 @@ def test_a_namespace_word_after_all_namespaces_drops_it_from_the_namespace_line(
     lines = [shlex.split(line) for line in BACKTICKED.findall(err)]
     assert ["kmeshctl", "waypoint", "list", "--namespace", "wp", "-o", "json"] in lines, err
     assert not any(all_flag in line for line in lines), err
+
+
+@pytest.mark.parametrize("typed,meant", [
+    (["demo", "-c", "1", "traffic-shift", "--sandbox", "X", "-q"],
+     ["-q", "demo", "traffic-shift", "-c", "1", "--sandbox", "X"]),
+    (["demo", "--weights", "90/10", "traffic-shift", "--quiet", "--sandbox", "X"],
+     ["-q", "demo", "traffic-shift", "--weights", "90/10", "--sandbox", "X"]),
+])
+def test_a_flag_moved_after_the_subcommand_shows_q_once(typed, meant, capsys, no_env, state_root) -> None:  # noqa: F811
+    """t31a: the line to paste had -q twice (once in front, once after the command)."""
+    code, _, err = cli(capsys, *typed)
+    assert code == 2 and [shlex.split(line) for line in BACKTICKED.findall(err)] == [["kmeshctl", *meant]], err

@@ -675,7 +675,7 @@ def lower_group_flags(root: _click.Command, ctx: _click.Context, args: list[str]
     for flag, entry, words in moved:
         if option_spelled(command, flag) is not None:
             if entry is None and not ctx.resilient_parsing:  # the subcommand's own flag
-                fixed = shlex.join(["kmeshctl", *kept, *[w for _, _, ws in moved for w in ws], *rest])
+                fixed = shlex.join(["kmeshctl", *kept, *[w for _, _, ws in moved for w in ws], *_once_quiet(kept, rest)])
                 raise KmeshctlUsageError(f"put {flag} after the subcommand: `{fixed}` (see '{path} --help')")
             after += words
         elif not ctx.resilient_parsing and flag in ALL_NAMESPACES_FLAGS:
@@ -683,6 +683,15 @@ def lower_group_flags(root: _click.Command, ctx: _click.Context, args: list[str]
         elif not ctx.resilient_parsing:
             raise KmeshctlUsageError(f"{path} takes no {'/'.join(entry[0]) if entry else flag} (see '{path} --help')")
     return kept + after + rest
+
+
+def _once_quiet(kept: list[str], rest: list[str]) -> list[str]:
+    """``rest`` without the -q gather_quiet_flag put after the command when ``kept`` (the
+    line's front) has it: the user typed -q once, the line shows it once."""
+    if "-q" not in kept or "-q" not in rest:
+        return rest
+    at = rest.index("-q")
+    return rest[:at] + rest[at + 1:]
 
 
 def _choices(param: _click.Parameter) -> list[str]:
