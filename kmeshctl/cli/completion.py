@@ -377,6 +377,21 @@ def complete_sandbox_namespaces(ctx: Any, param: Any, incomplete: str) -> list[C
     return _offered(sorted({p.namespace for p in holding or pods}), incomplete)
 
 
+def complete_demo_namespaces(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]:
+    """`demo traffic-shift -n <TAB>`: with --target cluster, the cluster's namespaces; else
+    the namespaces of the sandbox (--sandbox/--name, else every sandbox) that have the demo's
+    objects, and, for --target auto with none, the cluster's."""
+    from kmeshctl.sandbox.demo_target import demo_namespaces
+
+    target = str(getattr(ctx.params.get("target"), "value", ctx.params.get("target") or "auto"))
+    if target == "cluster":
+        return complete_namespaces(ctx, param, incomplete)
+    found = sorted({ns for state in sandbox_exec_states(ctx) for ns in demo_namespaces(state)})
+    if found or target == "local" or ctx.params.get("name"):
+        return _offered(found, incomplete)
+    return complete_namespaces(ctx, param, incomplete)
+
+
 def complete_kubernetes_versions(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]:
     """--kubernetes-version: the MAJOR.MINOR versions it accepts (params.check_kubernetes_version)."""
     from kmeshctl.validate import supported_kubernetes_versions
@@ -422,6 +437,8 @@ def value_rule(path: tuple[str, ...], param: Any) -> Optional[Completer]:
     no rule (a free-form value: a count, an address, an image)."""
     if param.name == "namespace" and path == ("sandbox", "exec"):
         return complete_sandbox_namespaces  # a sandbox pod's namespace, not the cluster's
+    if param.name == "namespace" and path == ("demo", "traffic-shift"):
+        return complete_demo_namespaces  # a sandbox's or the cluster's, as the target
     if param.name in NAMESPACE_PARAMS:
         return complete_namespaces
     if param.name == "kubernetes_version":
