@@ -617,15 +617,15 @@ def node_results(namespace: str, agents: list[AgentPod], marked: dict[str, list[
         if not agent.scheduled:  # a pod no node took never ran: it left nothing anywhere
             results.append(DeleteResult(ref, "stopped", NEVER_SCHEDULED))
         elif left:
-            detail = (f"pods still marked {REDIRECTION_ANNOTATION} ({', '.join(left[:5])}): the agent did not "
+            detail = (f"pods still marked {REDIRECTION_ANNOTATION} ({marked_list(left)}): the agent did not "
                       f"remove the node's data path; {NODE_CLEANUP_FIX}, then "
-                      + " and ".join(f"`{command}`" for command in unmark_commands(left[:5])))
+                      + " and ".join(f"`{command}`" for command in unmark_commands(left)))
             results.append(DeleteResult(ref, "needs cleanup", detail))
         elif agent.state == "Succeeded":  # its stop ran to the end: the kubelet's exit 0 after SIGTERM
             results.append(DeleteResult(ref, "stopped", EXITED_CLEAN))
         elif agent.never_ran:
             results.append(DeleteResult(ref, "stopped", f"it never ran: {agent.state}, and no agent of this "
-                                                         "install ran on the node, so nothing is left to clean up"))
+                                                         "install ran on the node, so this install left nothing there"))
         elif not agent.running:
             detail = (f"was not running ({agent.state}), so it could not clean up after an earlier agent; "
                       f"if one ran there, {MAYBE_CLEANUP_FIX}")
@@ -648,11 +648,18 @@ def left_marked_detail(pods: list[str], node: str) -> str:
     remove the node's data path; run `kmeshctl node cleanup` on the node (as root), then
     `kubectl annotate pod -n ns a ... kmesh.net/redirection-``: the words of pods an agent
     marked on ``node`` with none left there (a pod on no node: only its annotation to remove)."""
-    unmark = " and ".join(f"`{command}`" for command in unmark_commands(pods[:5]))
+    unmark = " and ".join(f"`{command}`" for command in unmark_commands(pods))
     if node == UNSCHEDULED:
-        return f"pods on no node still marked {MARK} ({', '.join(pods[:5])}); run {unmark}"
-    return (f"pods still marked {MARK} ({', '.join(pods[:5])}) and no agent left to remove the "
+        return f"pods on no node still marked {MARK} ({marked_list(pods)}); run {unmark}"
+    return (f"pods still marked {MARK} ({marked_list(pods)}) and no agent left to remove the "
             f"node's data path; {NODE_CLEANUP_FIX}, then {unmark}")
+
+
+def marked_list(pods: list[str], shown: int = 5) -> str:
+    """`ns/a, ns/b, ... and 2 more`: the first ``shown`` of ``pods`` (namespace/name) named,
+    the rest counted (the commands to run name them all: unmark_commands)."""
+    more = len(pods) - shown
+    return ", ".join(pods[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def unmark_commands(pods: list[str]) -> list[str]:

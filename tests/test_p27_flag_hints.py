@@ -163,7 +163,8 @@ def _carries(words: list[str], flag: str, value: str) -> bool:
 @pytest.mark.parametrize("words,said,command", [
     # pass 30: `waypoint apply --revision` labels the Gateway (istio.io/rev, as istioctl's); delete has none
     (["waypoint", "delete", "--revision", "1-22", "-n", "team"],
-     "kmesh has no revisions of its own (istioctl's --revision): leave --revision out",
+     "waypoint delete takes no --revision: it covers waypoints of any istiod revision (only `waypoint apply` "
+     "takes --revision): leave --revision out",  # pass 31 (t31c): not "kmesh has no revisions"
      ["waypoint", "delete", "-n", "team"]),
     (["render", "--cluster-id", "c1", "-r", "asm-1-22"], "its agents follow the istiod --xds-address names",
      ["render", "--cluster-id", "c1", "--xds-address", "istiod-asm-1-22.istio-system.svc:15012"]),

@@ -51,7 +51,11 @@ def test_the_same_image_again_and_a_first_install_say_nothing_of_images(cluster,
     assert "the agents' image" not in first.err + again.err
 
 
-def test_quiet_keeps_it_quiet(cluster, connected) -> None:  # noqa: F811
+def test_quiet_still_says_it_as_a_line_with_a_fix(cluster, connected) -> None:  # noqa: F811
+    """The -q rule (docs/usage.md): a line that needs a fix prints under -q too (t31c: an
+    image replaced unsaid under -q); it is the only line."""
     _installed(cluster, CUSTOM)
     result = cluster.kmeshctl("install", "--cluster-id", "c1", "--dry-run", "-q")
-    assert result.code == 0 and "image" not in result.err, result.err
+    assert result.code == 0 and len(result.err.strip().splitlines()) == 1, result.err
+    assert _keep_line(result.err)[-7:] == ["install", "--cluster-id", "c1", "--dry-run", "-q", "--image", CUSTOM], \
+        result.err

@@ -82,3 +82,28 @@ def test_a_flag_moved_after_the_subcommand_shows_q_once(typed, meant, capsys, no
     """t31a: the line to paste had -q twice (once in front, once after the command)."""
     code, _, err = cli(capsys, *typed)
     assert code == 2 and [shlex.split(line) for line in BACKTICKED.findall(err)] == [["kmeshctl", *meant]], err
+
+
+# ------------------------------------------------------------------ t31c: uninstall's lines
+
+
+def test_the_unmark_commands_name_every_marked_pod_and_the_list_counts_the_rest() -> None:
+    """t31c: 7 pods marked, the line named and unmarked 5 (pasted, 2 stayed marked)."""
+    from kmeshctl.uninstall import AgentPod, left_marked_detail, node_results
+
+    pods = [f"t31c-b/p{i}" for i in range(4)] + [f"t31c-d/q{i}" for i in range(3)]
+    [result] = node_results("kmesh-system", [AgentPod(node="n1", name="kmesh-a", running=False, state="Pending")],
+                            {"n1": pods})
+    for detail in (result.detail, left_marked_detail(pods, "n1")):
+        assert "t31c-b/p0, t31c-b/p1, t31c-b/p2, t31c-b/p3, t31c-d/q0 and 2 more" in detail, detail
+        assert "`kubectl annotate pod -n t31c-b p0 p1 p2 p3 kmesh.net/redirection-`" in detail, detail
+        assert "`kubectl annotate pod -n t31c-d q0 q1 q2 kmesh.net/redirection-`" in detail, detail
+
+
+def test_a_never_started_agent_claims_nothing_of_earlier_installs() -> None:
+    """t31c: `so nothing is left to clean up` was said with an earlier install's pins there."""
+    from kmeshctl.uninstall import AgentPod, node_results
+
+    agent = AgentPod(node="n1", name="kmesh-a", running=False, state="ContainerCreating", never_ran=True)
+    [result] = node_results("kmesh-system", [agent], {})
+    assert result.outcome == "stopped" and result.detail.endswith("so this install left nothing there"), result

@@ -199,8 +199,8 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
     for name in plan.users_namespaces:
         note.print(f"Namespace {name}: {NOT_OURS}, used as is (not labelled; uninstall keeps it)")
     warn_left_out(plan.params, ["install"])  # -q too: the install lacks a guard
-    if changed := installer.image_change(plan):
-        note.print(_image_change_line(changed, dry_run))
+    if changed := installer.image_change(plan):  # -q too: a line with a fix (the docs' -q rule)
+        err().print(_image_change_line(changed, dry_run))
     if dry_run:
         _print_dry_run(installer.dry_run(plan), plan.crds is not None, quiet)
         print_manifests(plan.objects, output)
@@ -648,7 +648,8 @@ def uninstall(
         err().print(f"[yellow]Waypoints made by kmeshctl waypoint apply, which uninstall leaves running: "
                     f"{escape(listed)}[/]")
     if cleanup := [r for r in results if r.outcome == "needs cleanup"]:  # why the exit is 1, the uninstall done
-        err().print(f"[yellow]Exit 1: {counted(len(cleanup), 'node')} may need a cleanup (each above, with the line "
+        nodes = {r.ref.partition(":")[0] for r in cleanup}  # `node N: agent pod ...`: two pods of one node count once
+        err().print(f"[yellow]Exit 1: {counted(len(nodes), 'node')} may need a cleanup (each above, with the line "
                     "to run); the uninstall itself finished[/]")
         raise typer.Exit(1)
 

@@ -1100,6 +1100,9 @@ def _revision(name: str, command: _click.Command, flag: str, whose: str, without
     from kmeshctl.cli.badinput import _DNS_LABEL
     from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE
 
+    if name.startswith("waypoint "):  # `waypoint apply` has -r/--revision: the others act on any revision's
+        return (f"; {name} takes no {flag}: it covers waypoints of any istiod revision (only "
+                f"`waypoint apply` takes {flag}): leave {flag} out, `{without}`")
     said = f"; kmesh has no revisions of its own ({whose} {flag})"
     if option_spelled(command, "--xds-address") is None or typed_value(cmdline.ARGS, "--xds-address") is not None:
         return f"{said}: leave {flag} out, `{without}`"
