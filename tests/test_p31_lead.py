@@ -107,3 +107,22 @@ def test_a_never_started_agent_claims_nothing_of_earlier_installs() -> None:
     agent = AgentPod(node="n1", name="kmesh-a", running=False, state="ContainerCreating", never_ran=True)
     [result] = node_results("kmesh-system", [agent], {})
     assert result.outcome == "stopped" and result.detail.endswith("so this install left nothing there"), result
+
+
+def test_o_wide_shows_a_column_empty_in_every_row_and_the_default_drops_it() -> None:
+    """t31c: `waypoint list -o wide` left out SERVICES when no waypoint had users; -o wide
+    shows every column (kind 9), the default table still leaves an all-<none> column out."""
+    import io
+
+    from rich.table import Table
+
+    from kmeshctl.cli.tables import cli_console
+
+    def printed(wide: bool) -> str:
+        out = io.StringIO()
+        table = Table("NAMESPACE", "NAME", "SERVICES")
+        table.add_row("team", "waypoint", "<none>")
+        cli_console(wide=wide, file=out).print(table)
+        return out.getvalue()
+
+    assert "SERVICES" in printed(True) and "SERVICES" not in printed(False)

@@ -59,11 +59,14 @@ def drawing_encoding(stream: Any) -> str:
 
 
 class PipeFriendlyConsole(Console):
-    """A rich Console whose output, when it is not a terminal, is plain text columns."""
+    """A rich Console whose output, when it is not a terminal, is plain text columns.
+    ``every_column`` (-o wide): a column empty in every row is shown too."""
+
+    every_column = False
 
     def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
         for item in objects:
-            if isinstance(item, Table):
+            if isinstance(item, Table) and not self.every_column:
                 drop_empty_columns(item)
         if self.is_terminal:
             needed = self.width
@@ -438,6 +441,7 @@ def cli_console(wide: bool = False, **kwargs: Any) -> Console:
     if wide:
         kwargs.setdefault("width", WIDE_WIDTH)
     console = PipeFriendlyConsole(**plain_styles(kwargs))
+    console.every_column = wide  # -o wide: every column, as its help says
     if not console.is_terminal and "width" not in kwargs:
         console.width = WIDE_WIDTH
     return console
