@@ -66,9 +66,14 @@ DNS1123_RULE = ("an RFC 1123 label: at most 63 lower-case letters, digits or '-'
 def check_names(what: str, names: Iterable[str], kind: str = "namespace name", example: str = "default") -> None:
     """A UsageError naming ``what`` (the flag or argument as typed) and the rule for the
     first name that cannot be a ``kind`` (an RFC 1123 label); called before anything connects."""
+    from kmeshctl.params import meant_namespace
+
     for name in names:
         if not DNS1123_LABEL_RE.match(name):
-            raise UsageError(f"{what} {shown(name)}: not a valid {kind} ({DNS1123_RULE}), e.g. {example}")
+            meant = meant_namespace(name)  # `Canary` -> canary, as kubectl users mean it
+            fix = f"; did you mean {what + ' ' if what.startswith('-') else ''}{meant}?" if meant else \
+                f", e.g. {example}"
+            raise UsageError(f"{what} {shown(name)}: not a valid {kind} ({DNS1123_RULE}){fix}")
 
 
 def enrolled_namespaces(client: KubeClient) -> list[str]:

@@ -39,7 +39,10 @@ def test_check_params_refuses_a_bad_waypoint_name_a_trailing_newline_too(name: s
         deploy.check_params(deploy.WaypointParams(name=name))
     message = str(raised.value)
     assert "\n" not in message and message.startswith("--name "), message
-    assert ": not a valid waypoint name (an RFC 1123 label" in message and message.endswith("e.g. --name waypoint")
+    # pass 31: a name that means a valid one (trailing newline, upper case) gets it offered
+    meant = {"wp\n": "wp", "waypoint\n": "waypoint", "Bad": "bad"}.get(name)
+    fix = f"; did you mean --name {meant}?" if meant else "e.g. --name waypoint"
+    assert ": not a valid waypoint name (an RFC 1123 label" in message and message.endswith(fix), message
 
 
 def test_check_params_refuses_a_namespace_with_a_trailing_newline() -> None:
@@ -49,7 +52,7 @@ def test_check_params_refuses_a_namespace_with_a_trailing_newline() -> None:
         deploy.check_params(deploy.WaypointParams(namespace="default\n"))
     message = str(raised.value)
     assert message.startswith("--namespace 'default\\n': not a valid namespace name") and "\n" not in message
-    assert message.endswith("e.g. --namespace default"), message
+    assert message.endswith("; did you mean --namespace default?"), message  # pass 31: the name meant
 
 
 @pytest.mark.parametrize("name", ["wp\n", "waypoint-demo\n", "Bad"])
@@ -60,7 +63,8 @@ def test_demo_waypoint_flag_refuses_a_bad_name_a_trailing_newline_too(name: str)
         waypoint_flag_target(name, "auto", "")
     message = str(raised.value)
     assert message.startswith("--waypoint ") and ": not a valid waypoint name (an RFC 1123 label" in message
-    assert message.endswith("e.g. --waypoint waypoint-demo") and "\n" not in message, message
+    meant = name.strip().lower()  # pass 31: the name meant is offered
+    assert message.endswith(f"; did you mean --waypoint {meant}?") and "\n" not in message, message
 
 
 def test_good_waypoint_names_still_pass_both_checks() -> None:

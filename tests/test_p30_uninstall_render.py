@@ -154,7 +154,7 @@ def test_waypoint_apply_revision_labels_the_gateway_only(flag: str, capsys, offl
 def test_waypoint_apply_refuses_a_revision_that_is_no_label(capsys, offline) -> None:
     code, out, err = cli(capsys, "waypoint", "apply", "-n", "default", "--revision", "1.22_x", "--dry-run")
     assert code == 2 and not out and len(err.strip().splitlines()) == 1, err
-    assert "--revision 1.22_x: not a valid revision" in err and "e.g. --revision 1-22-6" in err, err
+    assert "--revision 1.22_x: not a valid revision" in err and "did you mean --revision 1-22-x?" in err, err
 
 
 def test_waypoint_apply_has_istioctls_revision_flag(capsys, offline, monkeypatch) -> None:

@@ -126,3 +126,11 @@ def test_o_wide_shows_a_column_empty_in_every_row_and_the_default_drops_it() -> 
         return out.getvalue()
 
     assert "SERVICES" in printed(True) and "SERVICES" not in printed(False)
+
+
+@pytest.mark.parametrize("typed,meant", [(["-r", "Canary"], "--revision canary"), (["--name", "My_WP"], "--name my-wp")])
+def test_a_waypoint_name_or_revision_in_upper_case_gets_the_one_meant(typed, meant, capsys, no_env,  # noqa: F811
+                                                                      state_root) -> None:  # noqa: F811
+    """t31c: `-r Canary` got a generic example; enable-ns T31C-B already offered t31c-b."""
+    code, _, err = cli(capsys, "waypoint", "apply", "-n", "team", "--dry-run", *typed)
+    assert code == 2 and f"; did you mean {meant}?" in err, err
