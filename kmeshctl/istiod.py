@@ -108,6 +108,35 @@ def istiod_services(client: KubeClient) -> list[dict]:
     return [svc for svc in _all_services(client) if is_istiod_service(svc) and _exposes_xds(svc)]
 
 
+REVISION_LABEL = "istio.io/rev"
+TAG_LABEL = "istio.io/tag"  # on the MutatingWebhookConfiguration of a revision tag (istioctl tag set)
+
+
+def known_revisions(client: KubeClient) -> Optional[list[str]]:
+    """The istiod revisions and revision tags the cluster has, sorted: each istiod
+    Service's istio.io/rev (unlabelled: `default` for `istiod`, R for `istiod-R`) and each
+    revision tag's webhook istio.io/tag; None when they cannot all be read (a Gateway
+    naming one of them may still be programmed: nothing can be said)."""
+    try:
+        services = istiod_services(client)
+        webhooks = client.list("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration",
+                               label_selector=TAG_LABEL)
+    except (ApiError, KmeshctlError):
+        return None
+    found = {_service_revision(svc) for svc in services}
+    found |= {str((w["metadata"].get("labels") or {}).get(TAG_LABEL)) for w in webhooks}
+    return sorted(r for r in found if r)
+
+
+def _service_revision(service: dict) -> str:
+    metadata = service.get("metadata") or {}
+    labelled = (metadata.get("labels") or {}).get(REVISION_LABEL)
+    if labelled:
+        return str(labelled)
+    name = str(metadata.get("name") or "")
+    return "default" if name == "istiod" else name.removeprefix("istiod-") if name.startswith("istiod-") else ""
+
+
 def _all_services(client: KubeClient) -> list[dict]:
     """The Services of every namespace ([] when the API server refuses to list them
     cluster-wide). A cluster that does not answer is its error (ApiUnreachable...): an

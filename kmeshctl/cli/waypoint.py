@@ -186,12 +186,14 @@ def apply_cmd(
         if client is not None:
             _set_force(client, force_conflicts)
             deploy.check_apply(client, params, validation_version(client), _namespace_origin(given, namespace))
+            _warn_unknown_revision(client, params.revision)
             _note_leftovers_removable(client, params, quiet)
         print_manifests(objs, output or ManifestFormat.yaml)  # the `kind: List` of render -o json
         return
     client = _client()
     _set_force(client, force_conflicts)
     quiet = quiet or run_options().quiet
+    _warn_unknown_revision(client, params.revision)
     run = _ApplyRun(params, [object_ref(o) for o in objs], output)
     say = (lambda _line: None) if quiet else (lambda line: typer.echo(line, err=output is not None))
     try:
@@ -228,6 +230,20 @@ def _warn(line: str) -> None:
     """A warning on stderr (with -o too: stdout is the document); -q keeps it: it is no
     progress line but something left undone."""
     typer.echo(fix_hint(f"Warning: {line}"), err=True)
+
+
+def _warn_unknown_revision(client: KubeClient, revision: str) -> None:
+    """A warning when no istiod revision or revision tag of the cluster is ``revision``:
+    the Gateway then waits, Pending, for an istiod that does not run (not a refusal: the
+    istiod may be about to be installed)."""
+    from kmeshctl.istiod import known_revisions
+
+    known = known_revisions(client) if revision else None
+    if known is None or revision in known:
+        return
+    _warn(f"no istiod of revision {revision} runs in the cluster (revisions and tags: {', '.join(known) or 'none'}); "
+          f"the Gateway stays Pending until one does: give --revision one of them, or leave it out for the "
+          f"namespace's or the default revision")
 
 
 def _set_force(client: KubeClient, force_conflicts: bool) -> None:

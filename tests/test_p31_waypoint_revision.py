@@ -1,0 +1,39 @@
+"""Pass 31 (issue 14, kind 6; tier tester t31c): `waypoint apply -r REV` where no istiod
+of that revision (nor a revision tag of that name) runs warns, naming the revisions the
+cluster has: the Gateway would wait, Pending, for an istiod that does not run, and the
+--wait timeout said only `Gateway: Pending ... see istiod's log`. A revision the cluster
+has, or a tag, is taken silently.
+
+Real parts: kmeshctl.cli.main against the stand-in API server (tests/standin), with
+istiod-1-22-6's Service (the fixture's)."""
+from __future__ import annotations
+
+import pytest
+
+from standin_apiserver import cluster, namespace  # noqa: F401 (fixture)
+from test_cli_cluster_context import gateway_crd
+
+
+def _ready(cluster) -> None:  # noqa: F811
+    cluster.server.put(gateway_crd())
+    cluster.server.put(namespace("team"))
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["apply", "dry-run"])
+def test_an_unknown_revision_warns_with_the_ones_there(dry_run, cluster) -> None:  # noqa: F811
+    _ready(cluster)
+    result = cluster.kmeshctl("waypoint", "apply", "-n", "team", "-r", "nosuchrev", "-q", *dry_run)
+    assert result.code == 0, result
+    assert ("Warning: no istiod of revision nosuchrev runs in the cluster (revisions and tags: 1-22-6); the "
+            "Gateway stays Pending until one does") in result.err, result.err
+
+
+def test_a_revision_or_a_tag_the_cluster_has_is_taken_silently(cluster) -> None:  # noqa: F811
+    _ready(cluster)
+    cluster.server.put({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+                        "metadata": {"name": "istio-revision-tag-prod", "labels": {"istio.io/tag": "prod",
+                                                                                   "istio.io/rev": "1-22-6"}},
+                        "webhooks": []})
+    for revision in ("1-22-6", "prod"):
+        result = cluster.kmeshctl("waypoint", "apply", "-n", "team", "-r", revision, "--dry-run", "-q")
+        assert result.code == 0 and "Warning" not in result.err, result.err
