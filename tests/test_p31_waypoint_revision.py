@@ -37,3 +37,18 @@ def test_a_revision_or_a_tag_the_cluster_has_is_taken_silently(cluster) -> None:
     for revision in ("1-22-6", "prod"):
         result = cluster.kmeshctl("waypoint", "apply", "-n", "team", "-r", revision, "--dry-run", "-q")
         assert result.code == 0 and "Warning" not in result.err, result.err
+
+
+# ------------------------------------------------------------------ enable-ns: the line left keeps no missing name
+
+
+def test_enable_ns_refusing_a_system_namespace_leaves_a_missing_one_out_of_the_line(cluster) -> None:  # noqa: F811
+    """t31c: `enable-ns a kube-system missing` offered `enable-ns a missing`, refused pasted."""
+    cluster.server.put(namespace("t31c-a"))
+    result = cluster.kmeshctl("enable-ns", "t31c-a", "kube-system", "t31c-missing")
+    assert result.code == 2, result
+    line = result.err.strip()
+    assert "leave it out: `kmeshctl --kubeconfig" in line and "enable-ns t31c-a` (t31c-missing: no such namespace, " \
+        "left out too)" in line, line
+    pasted = line.split("leave it out: `kmeshctl ")[1].split("`")[0].split()
+    assert cluster.kmeshctl(*pasted[2:]).code == 0  # after --kubeconfig PATH

@@ -1281,10 +1281,27 @@ def _checked_namespaces(client: Optional[KubeClient], names: list[str], enable: 
                                             f"`{this_command(['--overwrite'])}`") from None
     except ns_ops.NotToEnroll as error:
         rest = [name for name in dict.fromkeys(names) if name not in error.names]
+        missing = _missing_quickly(rest) if client is None else []  # refused offline: the rest not looked at yet
+        kept = [name for name in rest if name not in missing]
         them = "it" if len(error.names) == 1 else "them"
-        fix = f"leave {them} out: `{this_command(arguments=rest)}`" if rest else \
+        fix = f"leave {them} out: `{this_command(arguments=kept)}`" if kept else \
             "enroll the namespaces your applications run in (`kubectl get namespaces`)"
+        if missing:
+            fix += f" ({', '.join(missing)}: no such namespace, left out too)"
         raise UsageError(error.problem, fix=fix) from None
+
+
+def _missing_quickly(names: list[str]) -> list[str]:
+    """Those of ``names`` the cluster of this run has no namespace of, asked within
+    COMPLETION_LOOKUP_TIMEOUT_S ([] when it does not answer in time: a fix line is no wait)."""
+    from kmeshctl.params import COMPLETION_LOOKUP_TIMEOUT_S
+
+    if not names:
+        return []
+    target = run_options()
+    found, _ = istiod.ask_quickly(target.kubeconfig, target.context, COMPLETION_LOOKUP_TIMEOUT_S,
+                                  lambda client: [n for n in names if client.get("v1", "Namespace", n) is None])
+    return found or []
 
 
 def _change_words(change: ns_ops.NamespaceChange, enable: bool) -> str:
