@@ -1599,6 +1599,8 @@ def all_namespaces_hint(command: _click.Command, path: str) -> str:
     if takes_namespace_arguments(command):
         example = next(iter(own_examples(command, path)), f"{path} NAMESPACE...")
         hint = f": {path} has no all-namespaces form; give the namespaces by name, e.g. `{example}`"
+        if words == ("disable-ns",):
+            hint = _enrolled_hint(path) or hint
         # the example keeps --kubeconfig
         return paste_ready(hint, cmdline.INVOKED[0].command) if cmdline.INVOKED else hint
     instead = next((text for prefix, text in ALL_NAMESPACES_INSTEAD if words[:len(prefix)] == prefix), None)
@@ -1614,6 +1616,26 @@ def all_namespaces_hint(command: _click.Command, path: str) -> str:
     leave = "" if "-n NAMESPACE" in instead else f"; leave out {flag}{without}"
     hint = f": {path} has no all-namespaces form: {instead}{leave}"
     return paste_ready(hint, cmdline.INVOKED[0].command) if cmdline.INVOKED else hint  # its commands carry --kubeconfig
+
+
+def _enrolled_hint(path: str) -> str:
+    """`disable-ns -A`: the namespaces enrolled now, as the line that releases them all
+    (the cluster the line names, asked within COMPLETION_LOOKUP_TIMEOUT_S); "" when it does
+    not answer (the example stands)."""
+    from kmeshctl import istiod
+    from kmeshctl.cli.badinput import typed_target
+    from kmeshctl.namespaces import enrolled_namespaces
+    from kmeshctl.params import COMPLETION_LOOKUP_TIMEOUT_S
+
+    target = typed_target(cmdline.ARGS)
+    enrolled, answered = istiod.ask_quickly(target.kubeconfig, target.context, COMPLETION_LOOKUP_TIMEOUT_S,
+                                            enrolled_namespaces)
+    if not answered or enrolled is None:
+        return ""
+    if not enrolled:
+        return f": {path} has no all-namespaces form, and no namespace is enrolled now: nothing to release"
+    return f": {path} has no all-namespaces form; give the namespaces by name: the enrolled ones are " \
+           f"`{shlex.join([*path.split(), *enrolled])}`"
 
 
 def _one_sandbox_to_remove(words: list[str]) -> str:

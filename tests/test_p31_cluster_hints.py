@@ -1,8 +1,9 @@
-"""Pass 31 (issue 14, kind 6; tier tester t31c): `waypoint apply -r REV` where no istiod
-of that revision (nor a revision tag of that name) runs warns, naming the revisions the
-cluster has: the Gateway would wait, Pending, for an istiod that does not run, and the
---wait timeout said only `Gateway: Pending ... see istiod's log`. A revision the cluster
-has, or a tag, is taken silently.
+"""Pass 31 (issue 14, kinds 3 and 6; tier tester t31c), against the stand-in API server:
+- `waypoint apply -r REV` where no istiod of that revision (nor a revision tag of that name)
+  runs warns, naming the revisions the cluster has (the Gateway would wait, Pending, for an
+  istiod that does not run); a revision the cluster has, or a tag, is taken silently;
+- `enable-ns a kube-system missing`: the line left drops the missing namespace too;
+- `disable-ns -A`: the line offered releases the namespaces enrolled now.
 
 Real parts: kmeshctl.cli.main against the stand-in API server (tests/standin), with
 istiod-1-22-6's Service (the fixture's)."""
@@ -52,3 +53,20 @@ def test_enable_ns_refusing_a_system_namespace_leaves_a_missing_one_out_of_the_l
         "left out too)" in line, line
     pasted = line.split("leave it out: `kmeshctl ")[1].split("`")[0].split()
     assert cluster.kmeshctl(*pasted[2:]).code == 0  # after --kubeconfig PATH
+
+
+@pytest.mark.parametrize("flag", ["-A", "--all"])
+def test_disable_ns_all_offers_the_enrolled_namespaces(flag, cluster) -> None:  # noqa: F811
+    """t31c: `disable-ns -A` offered `disable-ns default`, which was not enrolled."""
+    cluster.server.put(namespace("t31c-b", {"istio.io/dataplane-mode": "Kmesh"}))
+    cluster.server.put(namespace("t31c-c"))
+    result = cluster.kmeshctl("disable-ns", flag)
+    assert result.code == 2 and "the enrolled ones are `kmeshctl --kubeconfig" in result.err, result.err
+    pasted = result.err.split("the enrolled ones are `kmeshctl ")[1].split("`")[0].split()
+    assert pasted[2:] == ["disable-ns", "t31c-b"], pasted
+    assert cluster.kmeshctl(*pasted[2:]).code == 0
+
+
+def test_disable_ns_all_with_nothing_enrolled_says_so(cluster) -> None:  # noqa: F811
+    result = cluster.kmeshctl("disable-ns", "-A")
+    assert result.code == 2 and "no namespace is enrolled now: nothing to release" in result.err, result.err
