@@ -172,7 +172,11 @@ def test_a_stopped_install_over_an_earlier_one_never_suggests_uninstall(cluster,
     result = _install(cluster, "-q", "--image", "example.com/kmesh:h101" if at_kind == "EnvoyFilter" else
                       "docker.io/kmeshctl/kmeshctl-node:latest")
     assert result.code == 143, result
-    line = _one_error_line(result.err)
+    # under -q too the image change is said (pass 31, a line with a fix): then the one error line
+    noted, _, error = result.err.partition("\n")
+    assert "the agents' image changes from" in noted and "uninstall" not in noted, result.err
+    assert "(to keep it: `kmeshctl --kubeconfig " in noted, noted  # the --kubeconfig typed, as every fix line
+    line = _one_error_line(error)
     assert "uninstall" not in line, line
     assert f"the earlier install is {how}: re-run `" in line and "to finish" in line, line
 

@@ -220,7 +220,7 @@ def _image_change_line(change: installer.ImageChange, dry_run: bool) -> str:
     verb = "would change" if dry_run else "changes"
     keep = _install_with("image", change.before)
     return f"[yellow]DaemonSet {change.ref}: the agents' image {verb} from {change.before} to {change.after}[/] " \
-           f"(to keep it: `{keep}`)"
+           f"{escape(fix_hint(f'(to keep it: `{keep}`)'))}"  # fix_hint: with the --kubeconfig/--context typed
 
 
 LINE_ROOM = 80  # `Error: ` and the pointer an error line may end with (` (see 'kmeshctl install --help')`)
