@@ -92,7 +92,8 @@ def test_a_killed_agent_comes_with_the_line_that_makes_the_sandbox_again(state_r
     assert code == 1 and "killed by SIGKILL" in report["problems"][0] and report["fix"] == REMAKE, report
     code, out, _ = cli(capsys, "sandbox", "status", "--name", "f262k")
     lines = out.splitlines()
-    assert code == 1 and lines[1].startswith("  - the node agent (pid ") and f"Fix: `{REMAKE}`" in lines, out
+    # pass 31: a killed agent's empty bpffs is named too (the data path is gone), with the same line: said once
+    assert code == 1 and lines[1].startswith("  - the node agent (pid ") and out.count(REMAKE) == 1, out
     request.getfixturevalue("stubbed")  # from here on each command's own work exits STUBBED
     for command in REMAKE.split(" && "):  # pasted, each step is accepted
         code, _, err = cli(capsys, *shlex.split(command)[1:])

@@ -171,8 +171,13 @@ def test_an_empty_kubeconfig_gives_an_example_path(stubbed, capsys, offline, two
     line = _line(capsys, "status", "--kubeconfig=")
     assert line.startswith(f"Error: --kubeconfig '': empty value; give PATH, e.g. --kubeconfig {two_contexts}"), line
     monkeypatch.delenv("KUBECONFIG")
+    line = _line(capsys, "status", "--kubeconfig=")  # pass 31: no file to offer, no path that is not there
+    assert line.startswith("Error: --kubeconfig '': empty value; give PATH (see"), line
+    default = Path("~/.kube/config").expanduser()
+    default.parent.mkdir(parents=True, exist_ok=True)
+    default.write_text(Path(two_contexts).read_text())
     line = _line(capsys, "status", "--kubeconfig=")
-    assert f"e.g. --kubeconfig {Path('~/.kube/config').expanduser()}" in line, line
+    assert f"e.g. --kubeconfig {default}" in line, line
 
 
 # ------------------------------------------------------------------ 4. a path typed unquoted
