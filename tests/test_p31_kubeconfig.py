@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import stat
 import subprocess
 import sys
 import threading
@@ -27,6 +26,8 @@ import pytest
 import yaml
 
 from test_cli_kinds import cli, no_env  # noqa: F401
+from test_cli_malformed_answers import _ByPath
+from test_p30_kubeconfig import kubeconfig, plugin
 
 DEAD = "https://127.0.0.1:1"  # loopback port 1: nothing listens
 NOISE = ("ERROR:root", "WARNING:", "Traceback", "Retrying", "ValueError")
@@ -38,49 +39,32 @@ ANSWERS = {"/version": VERSION, "/api": {"kind": "APIVersions", "versions": ["v1
                {"name": "pods", "kind": "Pod", "namespaced": True, "verbs": ["get", "list"]}]}}
 
 
-def kubeconfig(path: Path, user: dict, server: str = DEAD, **cluster: object) -> Path:
-    """One context `ctx` (cluster `cl` at ``server``, user `me` with the body ``user``)."""
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "ctx",
-        "clusters": [{"name": "cl", "cluster": {"server": server, **cluster}}],
-        "contexts": [{"name": "ctx", "context": {"cluster": "cl", "user": "me"}}],
-        "users": [{"name": "me", "user": user}]}))
-    return path
-
-
 def one_line(err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and not any(n in err for n in NOISE), err
     return lines[0]
 
 
-def plugin(path: Path, body: str) -> Path:
-    path.write_text("#!/bin/sh\n" + body)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
+class _Answers(dict):
+    """_ByPath's answers: /version and discovery (ANSWERS), `{"items": []}` elsewhere."""
+
+    def get(self, path: str, default: object = None) -> tuple[int, bytes, str]:  # type: ignore[override]
+        body = ANSWERS.get(path, {"kind": "List", "apiVersion": "v1", "items": []})
+        return 200, json.dumps(body).encode(), "application/json"
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    """Answers /version (and `{"items": []}` elsewhere), keeping each request's headers."""
+class _Recorder(_ByPath):
+    """_ByPath answering _Answers, keeping each request's headers."""
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self.server.seen.append(self.headers)  # type: ignore[attr-defined]
-        path = self.path.partition("?")[0]
-        body = json.dumps(ANSWERS.get(path, {"kind": "List", "apiVersion": "v1", "items": []})).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        super().do_GET()
 
 
 @pytest.fixture
 def api() -> Iterator[http.server.ThreadingHTTPServer]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    server.seen = []  # type: ignore[attr-defined]
+    server.seen, server.answers = [], _Answers()  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()

@@ -12,6 +12,7 @@ sockets for the Envoy admin client; real signals for exec."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import yaml
@@ -131,17 +133,24 @@ def _topology_with_waypoint(state: state_mod.SandboxState):  # type: ignore[no-u
 
 def test_a_hung_envoy_that_is_stopped_is_named_with_the_command_that_resumes_it(state_root) -> None:  # noqa: F811
     state = _sandbox("f31db")
-    sleeper = subprocess.Popen(["sleep", "30"])
-    try:
-        os.kill(sleeper.pid, signal.SIGSTOP)
-        time.sleep(0.1)
+    with _stopped_process() as sleeper:
         state.processes.append(state_mod.ProcessRecord("waypoint", sleeper.pid, "waypoint", ""))
         error = sb.envoy_not_answering(state, _waypoint(), EnvoyAdmin(Path("/x.sock")), TimeoutError())
         assert f"pod waypoint, pid {sleeper.pid}) is stopped (SIGSTOP" in str(error), error
         assert error.fix == f"resume it with `kill -CONT {sleeper.pid}`, or see `kmeshctl sandbox status --name f31db`"
+
+
+@contextlib.contextmanager
+def _stopped_process() -> Iterator[subprocess.Popen]:
+    """A `sleep 30` stopped with SIGSTOP (as `kill -STOP`), killed at the end."""
+    process = subprocess.Popen(["sleep", "30"])
+    try:
+        os.kill(process.pid, signal.SIGSTOP)
+        time.sleep(0.1)
+        yield process
     finally:
-        sleeper.kill()
-        sleeper.wait()
+        process.kill()
+        process.wait()
 
 
 def test_the_demo_with_a_dead_envoy_prints_its_json_and_one_error_line(state_root, capsys, no_env,  # noqa: F811
@@ -276,10 +285,7 @@ def test_down_says_what_it_waits_for(tmp_path: Path, monkeypatch) -> None:
 
 def test_down_continues_a_stopped_agent_for_the_cni_del(state_root, monkeypatch) -> None:  # noqa: F811
     state = _sandbox("f31dg")
-    agent = subprocess.Popen(["sleep", "30"])
-    try:
-        os.kill(agent.pid, signal.SIGSTOP)
-        time.sleep(0.1)
+    with _stopped_process() as agent:
         state.processes.append(state_mod.ProcessRecord("agent", agent.pid, "", ""))
         monkeypatch.setattr(sb, "process_alive", lambda state, record: True)
         lines: list[str] = []
@@ -292,9 +298,6 @@ def test_down_continues_a_stopped_agent_for_the_cni_del(state_root, monkeypatch)
         sb._agent_for_cni_del(state, lines.append)
         assert lines == [f"the node agent (pid {agent.pid}) does not answer: each pod's CNI DEL waits up to 5s for "
                          "it (4 pods)"], lines
-    finally:
-        agent.kill()
-        agent.wait()
 
 
 # ------------------------------------------------------------------ 6. the data path gone, the agent dead
