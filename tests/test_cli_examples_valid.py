@@ -34,14 +34,16 @@ SKIP = {("help",), ("completion",)}
 XDS = ["--xds-address", "istiod.istio-system.svc:15012"]
 # what a command needs besides the flag under test to get past its own checks
 BASE_ARGS = {("render",): [*XDS, "--cluster-id", "c1"], ("install",): ["--cluster-id", "c1", "--no-wait"]}
-_EXAMPLE = re.compile(r"(?:e\.g\.|use) (`kmeshctl [^`]*`)|e\.g\. (`[^`]*`|.*?)(?=\)|;|: | \(|$)")
+# `e.g. VALUE`, `use `kmeshctl ...``, and (pass 31) `did you mean --flag VALUE?` for a name meant
+_EXAMPLE = re.compile(r"(?:e\.g\.|use) (`kmeshctl [^`]*`)|e\.g\. (`[^`]*`|.*?)(?=\)|;|: | \(|$)"
+                      r"|did you mean (--?[\w-]+ [^\s?]+)\?")
 
 
 def examples(err: str) -> list[str]:
     """The examples an error line offers (a list `300s, 5m` split into its items)."""
     found: list[str] = []
     for match in _EXAMPLE.finditer(err.strip()):
-        text = (match.group(1) or match.group(2)).strip()
+        text = (match.group(1) or match.group(2) or match.group(3) or "").strip()
         if text.startswith("export "):
             continue  # a shell line, not a flag's value
         found += [text] if text.startswith("`") else [part.strip() for part in text.split(", ") if part.strip()]
