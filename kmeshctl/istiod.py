@@ -108,7 +108,7 @@ def istiod_services(client: KubeClient) -> list[dict]:
     return [svc for svc in _all_services(client) if is_istiod_service(svc) and _exposes_xds(svc)]
 
 
-REVISION_LABEL = "istio.io/rev"
+DEFAULT_REVISION = "default"  # Istio's revision with no name: its Service is plain `istiod`
 TAG_LABEL = "istio.io/tag"  # on the MutatingWebhookConfiguration of a revision tag (istioctl tag set)
 
 
@@ -123,18 +123,26 @@ def known_revisions(client: KubeClient) -> Optional[list[str]]:
                                label_selector=TAG_LABEL)
     except (ApiError, KmeshctlError):
         return None
-    found = {_service_revision(svc) for svc in services}
+    found = {service_revision(svc) for svc in services}
     found |= {str((w["metadata"].get("labels") or {}).get(TAG_LABEL)) for w in webhooks}
     return sorted(r for r in found if r)
 
 
-def _service_revision(service: dict) -> str:
+def service_revision(service: dict) -> Optional[str]:
+    """The revision of istiod ``service``: its istio.io/rev label, or (unlabelled) as Istio
+    names it: DEFAULT_REVISION for `istiod`, R for `istiod-R` (never `istiod-default`);
+    None for another name."""
+    from kmeshctl.waypoint.deploy import REVISION_LABEL
+
     metadata = service.get("metadata") or {}
     labelled = (metadata.get("labels") or {}).get(REVISION_LABEL)
-    if labelled:
+    if labelled is not None:
         return str(labelled)
     name = str(metadata.get("name") or "")
-    return "default" if name == "istiod" else name.removeprefix("istiod-") if name.startswith("istiod-") else ""
+    if name == "istiod":
+        return DEFAULT_REVISION
+    revision = name.removeprefix("istiod-")
+    return revision if name.startswith("istiod-") and revision != DEFAULT_REVISION else None
 
 
 def _all_services(client: KubeClient) -> list[dict]:

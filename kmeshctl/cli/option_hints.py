@@ -1114,6 +1114,8 @@ def _revision(name: str, command: _click.Command, flag: str, whose: str, without
         return follow + _found_revision_text(revision, found, without)
     if not _DNS_LABEL.fullmatch(revision):
         return f"{follow} (ASM: the istiod-<revision> Service)"
+    from kmeshctl.istiod import DEFAULT_REVISION
+
     default = revision == DEFAULT_REVISION
     service = "istiod" if default else f"istiod-{revision}"
     which = "the default revision's Service is istiod" if default else "ASM: the istiod-<revision> Service"
@@ -1123,8 +1125,6 @@ def _revision(name: str, command: _click.Command, flag: str, whose: str, without
            f"`{without} --xds-address {service}.{namespace}.svc:15012`"
 
 
-DEFAULT_REVISION = "default"  # Istio's revision with no name: its Service is plain `istiod`
-REVISION_LABEL = "istio.io/rev"
 
 
 def _revision_addresses(revision: str, namespace: str) -> tuple[tuple[list[str], list[str]], bool]:
@@ -1143,16 +1143,8 @@ def _revision_addresses(revision: str, namespace: str) -> tuple[tuple[list[str],
     ordered = sorted(services or [], key=lambda svc: (svc["metadata"].get("namespace") != namespace,
                                                      istiod.istiod_address_of(svc, istiod.XDS_PORT)))
     addresses = [istiod.istiod_address_of(svc, istiod.XDS_PORT) for svc in ordered]
-    matching = [address for svc, address in zip(ordered, addresses) if _of_revision(svc, revision)]
+    matching = [address for svc, address in zip(ordered, addresses) if istiod.service_revision(svc) == revision]
     return (matching, addresses), True
-
-
-def _of_revision(service: dict, revision: str) -> bool:
-    metadata = service.get("metadata") or {}
-    labelled = (metadata.get("labels") or {}).get(REVISION_LABEL)
-    if labelled is not None:
-        return labelled == revision
-    return metadata.get("name") == ("istiod" if revision == DEFAULT_REVISION else f"istiod-{revision}")
 
 
 def _found_revision_text(revision: str, found: tuple[list[str], list[str]], without: str) -> str:
