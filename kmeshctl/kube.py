@@ -177,6 +177,7 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
         k8s_config.load_incluster_config(client_configuration=cfg)
         ORIGIN[id(cfg)] = "the in-cluster service account"
         CREDENTIALS[id(cfg)] = "the in-cluster service account"
+        IMPERSONATION[id(cfg)] = []  # keyed by id(): a new object may reuse a dropped one's
         return cfg
     path = target.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
     found = check_kubeconfig(path, target.context, explicit=target.kubeconfig is not None)

@@ -500,8 +500,11 @@ def check_same_place(state: SandboxState, bpf_fs: Optional[Path], admin_port: Op
     own_port = agent_port(state)
     if admin_port is not None and admin_port != own_port:
         owner = owner_of_admin_port(admin_port)
+        # alone, --admin-port leaves dump maps reading this node's data path: offered only where there is one
+        alone = command.endswith("dump config") or DEFAULT_BPF_FS.exists()
         raise _other_place(f"{typed} --admin-port {admin_port}", "node agent admin port", state,
-                           str(own_port or "none yet"), owner, f"ask 127.0.0.1:{admin_port}", command, rerun)
+                           str(own_port or "none yet"), owner, f"ask 127.0.0.1:{admin_port}" if alone else "",
+                           command, rerun)
 
 
 def _same_directory(one: Path, other: Path) -> bool:
@@ -521,8 +524,9 @@ def _other_place(given: str, what: str, state: SandboxState, own: str, owner: Op
     if owner is not None and owner.name != state.name:
         return UsageError(f"{given}: that is sandbox {owner.name}'s {what}, not {state.name}'s; give one: "
                           f"{ours} or `{rerun(command, flag, owner.name, '')}`")
+    alone = f", or leave out {given.split()[0]} to {instead}" if instead else ""  # "": that would not resolve
     return UsageError(f"{given}: not sandbox {state.name}'s {what} (its own: {own}); give one: {ours} "
-                      f"(its own {what}), or leave out {given.split()[0]} to {instead}")
+                      f"(its own {what}){alone}")
 
 
 def check_data_path(state: SandboxState) -> None:

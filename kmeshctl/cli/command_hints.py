@@ -59,7 +59,7 @@ def commands_with(group: _click.Command, path: str, flag_words: list[str]
                     found.append((run_with(sub, named, flag_words), sub))
 
     visit(group, [])
-    found.sort(key=lambda item: not any(item[0].startswith(f"kmeshctl {c} ") for c in READING_COMMANDS))
+    found.sort(key=lambda item: not any(f"{item[0]} ".startswith(f"kmeshctl {c} ") for c in READING_COMMANDS))
     notes = []
     for pair in dict.fromkeys((f, o) for _, f, o in needing):  # `... dump maps and ... take -n only with --pod POD`
         paths = [p for p, f, o in needing if (f, o) == pair]
@@ -206,9 +206,25 @@ def missing_command_line(ctx: _click.Context) -> str:
     path = ctx.command_path.split()
     args = cmdline.ARGS
     typed = [w for w in args if w not in path[1:]][:separator_at(args)]
+    spaced = _command_after_equals(ctx, args)
+    if spaced:
+        return spaced
     first = "status" if "status" in getattr(ctx.command, "commands", {}) else sorted(ctx.command.commands)[0]
     example = shlex.join([*path, *typed, first])
     return f"{ctx.command_path} needs a command after its flags: e.g. `{example}`"
+
+
+def _command_after_equals(ctx: _click.Context, args: list[str]) -> str:
+    """`kmeshctl --kubeconfig=status`: the value is a command, so the line is the one for
+    `--kubeconfig status` (option_hints.command_as_value_line); "" for none."""
+    from kmeshctl.cli.option_hints import command_as_value_line
+
+    root = ctx.find_root().command
+    for at, word in enumerate(args[:separator_at(args)]):
+        flag, equals, value = word.partition("=")
+        if equals and flag.startswith("-") and value in getattr(root, "commands", {}):
+            return command_as_value_line(root, [*args[:at], flag, value, *args[at + 1:]])
+    return ""
 
 
 def no_such_command_line(word: str, ctx: _click.Context, around: Optional[tuple[list[str], list[str]]] = None) -> str:

@@ -21,7 +21,7 @@ from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS
                                   options_by_kind, resolve, spelled, separator_at, typed_command_path,
                                   value_is_command, walk_words, with_help_pointer)
 from kmeshctl.cli.command_hints import carry_typed_globals, commands_with, own_examples, run_with, typed_line
-from kmeshctl.cli.suggestions import SUGGEST_CLOSENESS, SYSTEM_NAMESPACE_COMMANDS, paste_ready
+from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SYSTEM_NAMESPACE_COMMANDS, paste_ready
 from kmeshctl.errors import KmeshctlError
 
 
@@ -180,9 +180,11 @@ def _command_as_value_text(root: _click.Command, args: list[str], at: int, optio
         option = option_spelled(command, flag)  # type: ignore[assignment]
     where = "" if flag in GLOBAL_FLAGS else f"{typed_line(args[:at + 1])}: "  # no `kmeshctl: ` alone
     head = f"{where}{flag} needs a value ({flag} {_metavar(option)}), not the command {value}"
-    if command is None or hasattr(command, "commands"):
+    if command is None:
         return head
     path = ["kmeshctl", *(meant[i] for i in positions[:used])]
+    if hasattr(command, "commands"):  # `kmeshctl -n dump`: the commands below it that take the flag
+        return carry_typed_globals(head + _group_taking(command, path, flag, option), args[:at] + rest)
     line = ["kmeshctl", *args[:at], *meant]
     if len(positions) == used and any(p.param_type_name == "argument" and p.required for p in command.params):
         example = next(iter(own_examples(command, " ".join(path))), "")  # `enable-ns`: its NAMESPACE too
@@ -194,6 +196,24 @@ def _command_as_value_text(root: _click.Command, args: list[str], at: int, optio
         line += [flag, flag_example(option) or _metavar(option)]
         fix = f": e.g. `{shlex.join(line)}`"
     return carry_typed_globals(head + fix, args[:at] + rest)
+
+
+def _group_taking(group: _click.Command, path: list[str], flag: str, option: _click.Parameter) -> str:
+    """`: e.g. `kmeshctl dump maps -n NAME`` for a group given as a flag's value, or
+    `; kmeshctl dump maps and kmeshctl dump config take -n only with --pod POD`; "" for none."""
+    if flag in GLOBAL_FLAGS:  # every command takes it: the group's first reading command
+        if path[1] in LOCAL_GROUPS:  # `kmeshctl --kubeconfig sandbox`: no cluster flag to show there
+            return ""
+        found, _ = commands_with(group, " ".join(path), [])
+        value = flag_example(option) or _metavar(option)
+        return f": e.g. `{shlex.join([*shlex.split(found[0][0]), flag, value])}`" if found else ""
+    found, notes = commands_with(group, " ".join(path), [flag])
+    if found:  # with the value that command's own flag takes (waypoint list -n: its default, not install's)
+        sub = found[0][1]
+        own = option_spelled(sub, flag) or option
+        lines, _ = commands_with(group, " ".join(path), [flag, flag_example(own) or _metavar(own)])
+        return f": e.g. `{next((line for line, command in lines if command is sub), found[0][0])}`"
+    return f"; {'; '.join(notes)}" if notes else ""
 
 
 DRY_RUN_VALUES = ("client", "server", "none")

@@ -7,6 +7,7 @@ the `...Option` aliases in its signature; `kmeshctl.params.install_params` check
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from enum import Enum
 from pathlib import Path
@@ -122,7 +123,13 @@ def _value_word(param: Any, item: Any) -> str:
         from kmeshctl.asciinum import duration_words
 
         return duration_words(item)
+    if _PIPE_PATH.fullmatch(str(item)):  # `<(...)` was read once: a new shell has no such fd
+        return str(param.metavar or "PATH")
     return str(getattr(item, "value", item))
+
+
+# A path the shell made for `<(...)` (bash /dev/fd/63; zsh /proc/self/fd/12).
+_PIPE_PATH = re.compile(r"/(dev|proc/self)/fd/\d+")
 
 
 def typed_flags_for(words: Sequence[str]) -> list[str]:
