@@ -30,6 +30,7 @@ from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeTarget
 from kmeshctl.node.metrics import MetricSources, MetricsServer, make_registry
 from kmeshctl.node.workload_cache import WorkloadCache
+from kmeshctl.signalpipe import SignalPipe
 from kmeshctl.xds.client import DEFAULT_ROOT_CERT, DEFAULT_TOKEN, ClientConfig, Identity, XdsClient
 
 if TYPE_CHECKING:
@@ -486,21 +487,14 @@ class Agent:
     def run_until_signalled(self) -> int:
         """Run until SIGTERM (how the kubelet stops a pod: exit status 0) or SIGINT
         (Ctrl-C: 130, as every kmeshctl command); returns that exit status."""
-        done = threading.Event()
-        received: list[int] = []
-
-        def stop(signum: int, _frame: object) -> None:
-            log.info("event=signal name=%s", signal.Signals(signum).name)
-            received.append(signum)
-            done.set()
-
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, stop)
+        signals = SignalPipe((signal.SIGTERM, signal.SIGINT))  # no lock taken in a handler
         self.start()
         uninstall = False
+        received: list[int] = []
         try:
-            while not done.wait(1.0):
-                pass
+            while not received:
+                received = signals.wait(1.0)
+            log.info("event=signal name=%s", signal.Signals(received[0]).name)
             decision = self.shutdown_decision()
             log.info("event=shutdown kind=%s reason=%r", decision.kind, decision.reason)
             uninstall = decision.kind == "uninstall"

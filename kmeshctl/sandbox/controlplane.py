@@ -23,7 +23,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.sandbox.authz import authorization_resources
@@ -31,6 +30,7 @@ from kmeshctl.sandbox.envoy_config import build_waypoint_resources
 from kmeshctl.sandbox.state import SandboxState
 from kmeshctl.sandbox.topology import Topology, waypoint_keys
 from kmeshctl.sandbox.workloads import build_workload_resources
+from kmeshctl.signalpipe import SignalPipe
 from kmeshctl.waypoint.controller import publish_ordered
 from kmeshctl.xds.server import XdsServer
 
@@ -111,16 +111,21 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"no sandbox named {args.name}")
     control_plane = ControlPlane(state)
     control_plane.start()
-    reload_requested = threading.Event()
-    stop_requested = threading.Event()
-    signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    signals = SignalPipe((signal.SIGHUP, signal.SIGTERM))
     log.info("control plane of sandbox %s serving (pid %d)", args.name, os.getpid())
-    while not stop_requested.is_set():
-        if reload_requested.wait(0.2):
-            reload_requested.clear()
-            _reload(control_plane)
+    serve_until_stopped(control_plane, signals)
     control_plane.stop()
+
+
+def serve_until_stopped(control_plane: ControlPlane, signals: SignalPipe) -> None:
+    """Reload on each SIGHUP (those that come during a reload: one more reload after it),
+    return on SIGTERM."""
+    while True:
+        received = signals.wait(1.0)
+        if signal.SIGTERM in received:
+            return
+        if signal.SIGHUP in received:
+            _reload(control_plane)
 
 
 def _reload(control_plane: ControlPlane) -> None:
