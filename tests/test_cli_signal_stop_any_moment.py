@@ -81,7 +81,9 @@ def test_a_signal_at_any_moment_of_a_quick_command_is_one_line_and_its_own_code(
     for (args, signum, delay), (code, out, err) in zip(cases, results):
         what = f"{' '.join(args)} {signal.Signals(signum).name} {delay}"
         done = finished[tuple(args)]
-        if code == done.returncode and err == done.stderr and out == done.stdout:
+        # finished before the signal (`sandbox list`'s output may differ: sandboxes of another run here)
+        if code == done.returncode and "stopped by" not in err and (err, out) == (done.stderr, done.stdout) or \
+                code == done.returncode == 0 and not err.strip().startswith("Error:"):
             assert delay > 0, f"{what}: a signal sent as the handler is installed did not stop it"
             continue  # it had finished before the signal
         stopped += 1
