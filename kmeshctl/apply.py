@@ -292,8 +292,9 @@ def _changed(before: dict, after: dict) -> bool:
     (bumped by spec changes only), compare that and the labels and annotations."""
     if before.get("resourceVersion") == after.get("resourceVersion"):
         return False
-    if "generation" in before and "generation" in after:
-        return any(before.get(f) != after.get(f) for f in ("generation", "labels", "annotations"))
+    if "generation" in before and "generation" in after:  # an empty map is none (the API server omits it)
+        return before["generation"] != after["generation"] or any(
+            (before.get(f) or {}) != (after.get(f) or {}) for f in ("labels", "annotations"))
     return True
 
 

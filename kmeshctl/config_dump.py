@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import threading
 import urllib.error
 import urllib.request
+import weakref
 from typing import TYPE_CHECKING, Any, Optional
 
 from rich.console import Console
@@ -26,6 +29,17 @@ BPF_PATH = "/debug/config_dump/bpf/dual-engine"
 XDS_PATH = "/debug/xds"
 AGENT_NAMESPACE = "kmesh-system"
 TIMEOUT_S = 10.0
+# The client library's name of the thread that carries one port-forward's bytes (its
+# kubernetes.stream.ws_client.PortForward starts it, one per forward).
+PROXY_THREAD = "Kubernetes port forward proxy"
+PROXY_JOIN_S = 2.0  # at most this long for a closed forward's thread to end before kmeshctl goes on
+
+log = logging.getLogger("kmeshctl.config_dump")
+# thread -> the exception a port-forward's thread ended in (kept for the fetch's message)
+_proxy_failures: "weakref.WeakKeyDictionary[threading.Thread, BaseException]" = weakref.WeakKeyDictionary()
+# thread -> the port-forward it carries (its ends closed when it dies, so no read waits for it)
+_proxy_forwards: "weakref.WeakKeyDictionary[threading.Thread, Any]" = weakref.WeakKeyDictionary()
+_opening = threading.Lock()  # one forward opened at a time: the new proxy thread is that forward's
 
 
 class AgentTimeout(KmeshctlError):
@@ -89,7 +103,9 @@ def local_fix(port: int, sandbox: Optional[str] = None) -> str:
 def agent_check(sandbox: Optional[str]) -> str:
     """Where to look when a local agent did not answer: its sandbox's status, else its process."""
     if sandbox:
-        return f"check `kmeshctl sandbox status --name {sandbox}`"
+        from kmeshctl.sandboxes import stopped_agent_fix
+
+        return stopped_agent_fix(sandbox) or f"check `kmeshctl sandbox status --name {sandbox}`"
     return "check the node agent's process on this host"
 
 
@@ -123,8 +139,13 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "Kube
     from kmeshctl import kube
 
     core = kube.core_v1_api(target)
+    _quiet_proxy_threads()
     try:
-        forward = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
+        with _opening:
+            before = set(threading.enumerate())
+            forward = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
+            proxy = [t for t in threading.enumerate() if t not in before and t.name.startswith(PROXY_THREAD)]
+            _proxy_forwards.update((t, forward) for t in proxy)
     except Exception as err:  # noqa: BLE001 - ApiException (handshake refused) and transport errors alike
         refusal = kube.stream_refusal(err)
         fix = (f"this user may not port-forward to pods in {namespace}: grant it create on pods/portforward "
@@ -141,8 +162,12 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "Kube
         raw, failure = b"", kube.transport_reason(err)
     finally:
         forward.close()
+        for thread in proxy:  # its websocket closed before kmeshctl goes on (or exits)
+            thread.join(PROXY_JOIN_S)
+    died = [err for err in (_proxy_failures.pop(t, None) for t in proxy) if err is not None]
     if not raw:  # the pod side refused or closed: the error channel says why
-        why = " ".join((forward.error(port) or failure or "connection closed").split())
+        lost = (kube.transport_reason(died[0]) if isinstance(died[0], OSError) else str(died[0])) if died else ""
+        why = " ".join((forward.error(port) or failure or lost or "connection closed").split())
         raise KmeshctlError(f"no agent admin endpoint at port {port} of {namespace}/{pod} ({why}): check the "
                             f"port the agent serves (its --admin-port: `kubectl get pod -n {namespace} {pod} -o "
                             "yaml`)")
@@ -151,6 +176,34 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "Kube
     if status != 200:
         raise _refused(f"agent {namespace}/{pod}", status, reason, body, fix)
     return checked(path, body, f"agent {namespace}/{pod} (port {port})", fix)
+
+
+def _quiet_proxy_threads() -> None:
+    """A port-forward's thread (the client library's) ends in an exception when the
+    websocket goes under it as it closes (the API server closed it first, kmeshctl exits):
+    not printed on stderr (after kmeshctl's own error line it reads as a crash), logged at
+    debug level and kept in _proxy_failures for the fetch's message; its forward's ends are
+    closed, so a read of it ends now, not at TIMEOUT_S. Every other thread's
+    goes to the hook installed before. Installed once."""
+    if getattr(threading.excepthook, "quiet_proxies", False):
+        return
+    previous = threading.excepthook
+
+    def hook(args: "threading.ExceptHookArgs") -> None:
+        thread = args.thread
+        if thread is None or not thread.name.startswith(PROXY_THREAD):
+            previous(args)
+            return
+        with contextlib.suppress(Exception):  # late in the exit, logging may be gone
+            if args.exc_value is not None:
+                _proxy_failures[thread] = args.exc_value
+            forward = _proxy_forwards.get(thread)
+            for end in (forward.local_ports.values() if forward is not None else ()):
+                end.python.close()  # the thread's own end: a read of the other sees the connection closed
+            log.debug("%s ended: %s", thread.name, args.exc_value)
+
+    hook.quiet_proxies = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 # The labels every kmesh agent pod carries: the DaemonSet's pod template's, which its

@@ -470,7 +470,7 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
     if choice == "auto" and not sandbox_name:
         client, error = reachable_cluster(kube_target)
         if client is not None:
-            return ClusterTarget(client, documents, (namespace or vs.namespace, vs.name)), \
+            return ClusterTarget(client, documents, (namespace or vs.namespace, vs.name), rerun=rerun), \
                 f"Target: cluster {client.host} (auto: it answers)"
         assert error is not None
         if cluster_flags:
@@ -488,7 +488,8 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
             raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(
                 f"{cluster_by} runs the demo on a cluster: {error}; or leave {cluster_by.split()[0]} out to run "
                 "it in a local sandbox" if cluster_by else f"--target cluster: {error}")
-        return ClusterTarget(client, documents, (namespace or vs.namespace, vs.name)), f"Target: cluster {client.host}"
+        return ClusterTarget(client, documents, (namespace or vs.namespace, vs.name), rerun=rerun), \
+            f"Target: cluster {client.host}"
     try:
         name, how = local_sandbox(sandbox_name, sandbox_flag, rerun)
     except KmeshctlError as error:
@@ -574,6 +575,37 @@ def with_option(command: str, short: str, long: str, value: str) -> str:
         elif not word.startswith((f"{long}=", short)):
             kept.append(word)
     return shlex.join([*kept, short, value])
+
+
+def with_options(command: str, options: Iterable[tuple[str, str, str]] = (), ran: bool = False) -> str:
+    """``command`` (a demo line to paste, every flag typed kept) with each (short, long,
+    value) of ``options`` in place of the one typed (with_option); ``ran``: a line pasted
+    after this run, which wrote its --plot file: --force added, so that the re-run replaces
+    it rather than refusing it. Every re-run a fix of the demo offers is made here."""
+    import shlex
+
+    words = shlex.split(command)
+    if ran and _typed(words, "--plot") and not _typed(words, "--force"):
+        command = f"{command} --force"
+    for short, long, value in options:
+        command = with_option(command, short, long, value)
+    return command
+
+
+def _typed(words: list[str], flag: str) -> bool:
+    return any(w == flag or w.startswith(f"{flag}=") for w in words)
+
+
+def cluster_again(rerun: Rerun, namespace: str, waypoint: str = "", ran: bool = False) -> str:
+    """The cluster demo again on namespace ``namespace`` (with `--waypoint WAYPOINT` when
+    given), as ``rerun`` spells the demo (the CLI's keeps every flag typed: -c, --weights,
+    -o, --plot, -v/-q, --kubeconfig/--context; the bare one outside a run): `kmeshctl demo
+    traffic-shift -c 50 --weights 80/20 --target cluster -n default --waypoint wp`. ``ran``:
+    see with_options."""
+    options = [("--target", "--target", "cluster"), ("-n", "--namespace", namespace)]
+    if waypoint:
+        options.append(("--waypoint", "--waypoint", waypoint))
+    return with_options(rerun(DEMO_COMMAND, "--target", "cluster", ""), options, ran)
 
 
 def rerun_command(sandbox: str, rerun: Rerun = rerun_line) -> str:

@@ -37,6 +37,7 @@ from kmeshctl.kube import (ApiError, KubeClient, KubeTarget, connect_reachable, 
 from kmeshctl.params import DEMO_RECORD_REFRESH_S, EXEC_UPGRADE_ATTEMPTS, EXEC_UPGRADE_RETRY_S, WAITING_NOTE_AFTER_S
 from kmeshctl.precheck import parse_server_version
 from kmeshctl.rollout import pod_state, selector_string
+from kmeshctl.sandboxes import Rerun, rerun_line
 from kmeshctl.validate import supported_kubernetes_versions
 
 if TYPE_CHECKING:
@@ -325,13 +326,29 @@ def _applies(status: dict, route_suffix: str, wanted: dict[str, int]) -> bool:
 # ----- what the VirtualService's split needs ------------------------------------------
 
 
-def split_needs_error(client: KubeClient, objs: list[dict], planned: bool, outcome: str) -> Optional[KmeshctlError]:
+def bare_again(namespace: str, waypoint: str = "") -> str:
+    """The cluster demo again on ``namespace`` (and --waypoint ``waypoint``), spelled bare
+    (outside a run of the command: demo.cluster_again of sandboxes.rerun_line). An Again."""
+    from kmeshctl import demo
+
+    return demo.cluster_again(rerun_line, namespace, waypoint)
+
+
+# How a fix spells the cluster demo again: (namespace, waypoint ('': none)) -> the line to
+# paste; a ClusterTarget's keeps every flag typed (ClusterTarget.again).
+Again = Callable[[str, str], str]
+
+
+def split_needs_error(client: KubeClient, objs: list[dict], planned: bool, outcome: str,
+                      again: Again = bare_again) -> Optional[KmeshctlError]:
     """The first thing the split lacks, as the one-line error naming its fix (None: all
     there): the kmesh DaemonSet ready, the demo namespace enrolled, the waypoint the fortio
     Service uses there and programmed. ``planned``: ``objs`` are about to be applied, so
-    their labels count as set. ``outcome``: what the refusal left as it was."""
+    their labels count as set. ``outcome``: what the refusal left as it was. ``again``: how
+    a fix spells the demo again."""
     return (_kmesh_error(client, outcome) or _namespace_error(client, objs, outcome)
-            or _enrollment_error(client, objs, planned, outcome) or _waypoint_error(client, objs, planned, outcome))
+            or _enrollment_error(client, objs, planned, outcome)
+            or _waypoint_error(client, objs, planned, outcome, again))
 
 
 def _namespace_error(client: KubeClient, objs: list[dict], outcome: str) -> Optional[UsageError]:
@@ -489,7 +506,8 @@ def _service_exists(client: KubeClient, doc: dict) -> bool:
     return client.get("v1", "Service", doc["metadata"]["name"], doc["metadata"]["namespace"]) is not None
 
 
-def _waypoint_error(client: KubeClient, objs: list[dict], planned: bool, outcome: str) -> Optional[KmeshctlError]:
+def _waypoint_error(client: KubeClient, objs: list[dict], planned: bool, outcome: str,
+                    again: Again = bare_again) -> Optional[KmeshctlError]:
     from kmeshctl.waypoint import deploy, model
 
     service_ns = _fortio_service(objs)["metadata"]["namespace"]
@@ -513,7 +531,7 @@ def _waypoint_error(client: KubeClient, objs: list[dict], planned: bool, outcome
     if waypoint.gateway_reason == "not found":
         live_label = "" if missing else _labels(_live_service(client, objs)).get(model.USE_WAYPOINT_LABEL, "")
         return KmeshctlError(_no_waypoint_words(who, missing, (namespace, name), on, outcome, live_label),
-                             fix=_waypoint_fix(client, namespace, name, apply))
+                             fix=_waypoint_fix(client, namespace, name, apply, again))
     pods_needed = waypoint.managed or waypoint.pods
     if waypoint.addresses and (waypoint.ready_pods or not pods_needed):
         return None
@@ -562,7 +580,7 @@ def _free_waypoint_name(client: KubeClient, namespace: str) -> str:
     return next((n for n in names if not _name_taken(client, namespace, n)), names[-1])
 
 
-def _waypoint_fix(client: KubeClient, namespace: str, name: str, apply: str) -> str:
+def _waypoint_fix(client: KubeClient, namespace: str, name: str, apply: str, again: Again = bare_again) -> str:
     """`run `kmeshctl waypoint apply ... --wait``; when an object of the waypoint's names
     exists and is not one (a user's Service `waypoint`), a free name instead, and the demo
     again with --waypoint naming it (else the demo's Service would still use NAME)."""
@@ -571,8 +589,7 @@ def _waypoint_fix(client: KubeClient, namespace: str, name: str, apply: str) -> 
     free = next(n for n in (f"{DEMO_WAYPOINT}{'' if i == 1 else f'-{i}'}" for i in range(1, 100))
                 if not _name_taken(client, namespace, n))
     return (f"{name} is taken there by {_taken_by(client, namespace, name)}: run `kmeshctl waypoint apply -n "
-            f"{namespace} --name {free} --wait`, then `kmeshctl demo traffic-shift --target cluster -n {namespace} "
-            f"--waypoint {free}`")
+            f"{namespace} --name {free} --wait`, then `{again(namespace, free)}`")
 
 
 def _name_taken(client: KubeClient, namespace: str, name: str) -> bool:
@@ -715,7 +732,7 @@ def held_waypoint_label(client: KubeClient, objs: list[dict]) -> Optional[HeldLa
                      labels.get(model.USE_WAYPOINT_NAMESPACE_LABEL) or meta["namespace"], tuple(owners))
 
 
-def held_label_error(client: KubeClient, held: HeldLabel, wanted: str) -> KmeshctlError:
+def held_label_error(client: KubeClient, held: HeldLabel, wanted: str, again: Again = bare_again) -> KmeshctlError:
     """--waypoint WANTED names another waypoint than the Service's own label, which another
     field manager owns: nothing changed; the fix relabels it with kubectl (then the demo's
     apply sets the same value: no conflict), making WANTED first when it does not exist, or
@@ -727,12 +744,11 @@ def held_label_error(client: KubeClient, held: HeldLabel, wanted: str) -> Kmeshc
     readable, state = _readable(lambda: deploy.waypoint_state(client, namespace, wanted))
     exists = readable and state is not None and state.gateway_reason != "not found"
     make = "" if exists else f"`kmeshctl waypoint apply -n {namespace} --name {wanted} --wait`, then "
-    rerun = f"`kmeshctl demo traffic-shift --target cluster -n {namespace} --waypoint {wanted}`"
+    rerun = f"`{again(namespace, wanted)}`"
     fix = (f"make waypoint {namespace}/{wanted} and relabel the Service yourself: {make}{label}, then re-run the "
            f"demo: {rerun}") if make else f"relabel the Service yourself: {label}, then re-run the demo: {rerun}"
     if held.name in _usable_waypoints(client, held.where):
-        fix += (f"; or use the waypoint it names: `kmeshctl demo traffic-shift --target cluster -n {namespace} "
-                f"--waypoint {held.name}`")
+        fix += f"; or use the waypoint it names: `{again(namespace, held.name)}`"
     return KmeshctlError(f"Service {held.service} is labelled {held.text} by {held.owners_text}, whose fields the "
                          f"demo never takes: --waypoint {wanted} cannot relabel it ({NOTHING_CHANGED})", fix=fix)
 
@@ -1178,8 +1194,10 @@ class ClusterTarget:
     waypoint = ""  # --waypoint: the waypoint the demo's Service uses ('': found_waypoint's, else the manifest's)
 
     def __init__(self, client: KubeClient, documents: list[dict], vs_ref: tuple[str, str],
-                 settle_s: float = SETTLE_S, ready_timeout_s: float = POD_READY_TIMEOUT_S) -> None:
+                 settle_s: float = SETTLE_S, ready_timeout_s: float = POD_READY_TIMEOUT_S,
+                 rerun: Rerun = rerun_line) -> None:
         self.client = client
+        self._rerun = rerun  # how a fix spells the demo again (the CLI's keeps every flag typed)
         self.description = f"cluster {client.host}"
         self._documents = documents
         self._vs_namespace, self._vs_name = vs_ref
@@ -1199,6 +1217,7 @@ class ClusterTarget:
         self._objs: list[dict] = []
         self._made: list[tuple[dict, str]] = []  # (object, "created" | "configured") this run applied
         self._enrolling = ""  # the namespace this run's apply enrolls (its Namespace object's label)
+        self._changed_during = ""  # the VirtualService's weights someone else set during the run ('' when none)
 
     # ----- setup ----------------------------------------------------------------------
 
@@ -1268,6 +1287,7 @@ class ClusterTarget:
         self._enrolling = self._not_enrolled(objs)
         applier.apply_all(writer, objs, lambda r: self._applied(r, objs, progress))
         self._vs_uid = self._remembered_uid()
+        self._hold()
         for obj in objs:
             if obj["kind"] == "Deployment":
                 self._wait_pods(obj, progress)
@@ -1286,7 +1306,7 @@ class ClusterTarget:
         namespace = _fortio_service(objs)["metadata"]["namespace"]
         held = held_waypoint_label(self.client, objs)
         if held is not None and self.waypoint and self.waypoint != held.name:
-            raise held_label_error(self.client, held, self.waypoint)
+            raise held_label_error(self.client, held, self.waypoint, self.again)
         if held is not None and not self.waypoint:
             found = (held.where, held.name, f"its own label {held.text}, set by {held.owners_text}")
         else:
@@ -1307,14 +1327,23 @@ class ClusterTarget:
         readable, live = _readable(lambda: self.client.get("v1", "Namespace", name))
         return name if readable and not namespace_enabled(_labels(live)) else ""
 
+    def again(self, namespace: str = "", waypoint: str = "", ran: bool = False) -> str:
+        """This demo again on the cluster (an Again): every flag typed kept, -n ``namespace``
+        (default: the VirtualService's) and --waypoint ``waypoint`` when given in place of
+        the typed; ``ran``: pasted after this run (demo.with_options)."""
+        from kmeshctl import demo
+
+        return demo.cluster_again(self._rerun, namespace or self._vs_namespace, waypoint, ran)
+
     @property
     def _vs_text(self) -> str:
         return f"VirtualService {self._vs_namespace}/{self._vs_name}"
 
-    def _busy_error(self, record: WeightsRecord) -> KmeshctlError:
+    def _busy_error(self, record: WeightsRecord, outcome: str = NOTHING_CHANGED) -> KmeshctlError:
+        weights = route_weights_text({"spec": {"http": record.set or record.found}})
+        did = f"it measures the weights {weights}" if record.set == record.found else f"it set the weights {weights}"
         return KmeshctlError(
-            f"{self._vs_text}: another demo ({running_elsewhere(record)}) may be running: it set the weights "
-            f"{route_weights_text({'spec': {'http': record.set or record.found}})} ({NOTHING_CHANGED})",
+            f"{self._vs_text}: another demo ({running_elsewhere(record)}) may be running: {did} ({outcome})",
             fix=f"wait for it; if no demo runs (it was killed), drop its record of the weights: `kubectl annotate "
                 f"virtualservice {self._vs_name} -n {self._vs_namespace} {ORIGINAL_WEIGHTS}-`")
 
@@ -1322,11 +1351,16 @@ class ClusterTarget:
         """A run killed after changing the weights left them and its record: the weights it
         found go back when the VirtualService still has the ones it set; changed since (the
         user's), or an older demo's record (which cannot tell), they stay and only the record
-        goes. Each is said."""
+        goes. A killed run's hold (_hold: it changed no weight) only goes. Each is said."""
         live = self.client.get(VS_API, "VirtualService", self._vs_name, self._vs_namespace)
         if live is None:
             return
         found = route_weights_text({"spec": {"http": record.found}})
+        if record.set == record.found:
+            progress(f"{self._vs_text}: a demo stopped before its end left its hold on it (it changed no weight; "
+                     f"now {route_weights_text(live)}): dropping it{stamp_note(record)}")
+            self._patch(live, {"metadata": {"annotations": {ORIGINAL_WEIGHTS: None}}})
+            return
         if action == "restore" and (live.get("spec") or {}).get("http") == record.set:  # as read before
             progress(f"{self._vs_text}: a demo stopped before it could put its weights back left "
                      f"{route_weights_text(live)}; putting back {found}{stamp_note(record)}")
@@ -1341,6 +1375,33 @@ class ClusterTarget:
             progress(f"{self._vs_text}: a demo stopped before it could put back the weights it found ({found}), "
                      f"and they were changed since (now {now}): keeping them, dropping its record{stamp_note(record)}")
         self._patch(live, {"metadata": {"annotations": {ORIGINAL_WEIGHTS: None}}})
+
+    def _hold(self) -> None:
+        """Hold the demo's VirtualService for this run: its record (WeightsRecord) written
+        now, the routes in force as both found and set, so that another demo is refused
+        (running_elsewhere) while this one runs, whatever weights it measures; set_weights
+        rewrites it, finish drops it. Fenced (uid and resourceVersion): a demo that wrote
+        its own since it was read is refused as busy."""
+        for _ in range(2):  # a 409: read again; another demo's hold then refuses
+            live, why = self._still_own_vs()
+            if live is None:
+                raise KmeshctlError(f"{why} ({NOTHING_SENT})", fix="re-run the demo")
+            record = weights_record(live)
+            if record is not None and running_elsewhere(record):
+                raise self._busy_error(record, NOTHING_SENT)
+            http = copy.deepcopy((live.get("spec") or {}).get("http") or [])
+            held = WeightsRecord(http, http, socket.gethostname(), os.getpid(), time.time())
+            try:
+                self._patch(live, {"metadata": {"annotations": {ORIGINAL_WEIGHTS: held.to_json()}}})
+            except ApiError as err:
+                if err.status != 409:
+                    raise
+                continue
+            self._set_http = http
+            self._record_at, self._record_thread = held.at, threading.get_ident()  # see _refresh_record
+            return
+        raise KmeshctlError(f"{self._vs_text} kept changing while the demo started (409 Conflict on its hold; "
+                            f"{NOTHING_SENT})", fix="run the demo again")
 
     def _restore(self, http: list, live: dict) -> None:
         self._patch(live, {"metadata": {"annotations": {ORIGINAL_WEIGHTS: None}}, "spec": {"http": http}})
@@ -1425,7 +1486,7 @@ class ClusterTarget:
             raise error
 
     def _refuse_when_lacking(self, planned: bool, outcome: str) -> None:
-        error = split_needs_error(self.client, self._objs, planned, outcome)
+        error = split_needs_error(self.client, self._objs, planned, outcome, self.again)
         if error is not None:
             raise error
 
@@ -1728,10 +1789,15 @@ class ClusterTarget:
         the split needs gone since the start (kmesh, enrollment, the waypoint), the client
         pod not redirected by kmesh, or a split that looks like an even spread over the pods
         (the requests did not go through the waypoint)."""
+        if self._changed_during:
+            return (f"likeliest reason: {self._vs_text}'s routes were changed during the run by someone else "
+                    f"(another demo, a user; now {self._changed_during}): its requests did not all go by the "
+                    "weights they are judged against")
         if not self._objs:
             return ""
         try:
-            error = split_needs_error(self.client, self._objs, planned=False, outcome="seen after the run")
+            error = split_needs_error(self.client, self._objs, planned=False, outcome="seen after the run",
+                                      again=lambda namespace, waypoint: self.again(namespace, waypoint, ran=True))
             reason = str(error) if error else (self._unredirected_client() or self._even_spread(report))
         except KmeshctlError:  # the diagnosis is a hint: the verdict stands without it
             return ""
@@ -1769,7 +1835,10 @@ class ClusterTarget:
         while it has the weights this run set (changed since by someone else, theirs stay
         and only the record goes); a failure is one line saying what stays and what the
         next run does."""
-        if self._original_http is None or self._set_http is None:
+        if self._set_http is None:
+            return
+        if self._original_http is None:  # no weight changed: only this run's hold goes
+            self._release()
             return
         found = route_weights_text({"spec": {"http": self._original_http}})
         live: Optional[dict] = None
@@ -1779,6 +1848,7 @@ class ClusterTarget:
                 progress(f"{why}: the weights it had ({found}) are not put back")
                 return
             if (live.get("spec") or {}).get("http") != self._set_http:
+                self._changed_during = route_weights_text(live)
                 progress(f"{self._vs_text}'s routes were changed by someone else during the demo (now "
                          f"{route_weights_text(live)}): keeping them, not putting back {found}")
                 self._patch(live, {"metadata": {"annotations": {ORIGINAL_WEIGHTS: None}}})
@@ -1788,4 +1858,21 @@ class ClusterTarget:
         except KmeshctlError as err:
             left = f"weights left at {route_weights_text(live)}" if live is not None else "weights left as they are"
             raise KmeshctlError(f"could not put back the weights of {self._vs_text} ({err.problem}): {left}; the "
-                                f"next `kmeshctl demo` puts back {found}") from err
+                                f"next demo, `{self.again(ran=True)}`, puts back {found}") from err
+
+    def _release(self) -> None:
+        """Drop this run's hold (_hold) from the VirtualService, when the record on it is
+        still this run's; routes changed since are kept (and noted for fail_reason)."""
+        try:
+            live, _ = self._still_own_vs()
+            if live is None:
+                return
+            if (live.get("spec") or {}).get("http") != self._set_http:
+                self._changed_during = route_weights_text(live)
+            record = weights_record(live)
+            if record is not None and (record.host, record.pid) == (socket.gethostname(), os.getpid()):
+                self._patch(live, {"metadata": {"annotations": {ORIGINAL_WEIGHTS: None}}})
+        except KmeshctlError as err:
+            raise KmeshctlError(f"could not drop the demo's hold on {self._vs_text} ({err.problem}): the next "
+                                f"demo, `{self.again(ran=True)}`, drops it") from err
+

@@ -43,9 +43,10 @@ class InstallPlan:
 
     @property
     def installed_before(self) -> bool:
-        """Objects of an earlier install exist: a stopped or failed run leaves them
-        (partly updated), so removing what was applied would remove that install."""
-        return bool(self.existing)
+        """An earlier install exists (its agents' DaemonSet, as status counts one): a stopped
+        or failed run leaves it partly updated, so removing what was applied would remove
+        it. A namespace of kmeshctl's that an uninstall kept (it held a user's object) is none."""
+        return any(ref.startswith("DaemonSet ") for ref in self.existing)
 
 
 @dataclass(frozen=True)

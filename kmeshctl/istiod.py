@@ -40,11 +40,19 @@ def resolve_xds_address(client: KubeClient, istio_namespace: str) -> str:
             f"no istiod Service exposing port {XDS_PORT} in namespace {istio_namespace}",
             fix="pass --xds-address HOST:PORT of your ASM istiod, or --istio-namespace where istiod runs")
     if len(found) > 1:
-        raise UsageError(
-            f"several istiod revisions in {istio_namespace}: {', '.join(found)}; "
-            "choose one with --xds-address"
-        )
+        raise SeveralIstiods(istio_namespace, found)
     return found[0]
+
+
+class SeveralIstiods(UsageError):
+    """Several istiod Services (revisions) expose the xDS port in the Istio namespace and
+    no --xds-address picks one (exit 2); ``found``: their addresses, for the command line
+    to give the install to paste with each."""
+
+    def __init__(self, istio_namespace: str, found: list[str]) -> None:
+        super().__init__(f"several istiod revisions in {istio_namespace}: {', '.join(found)}",
+                         fix="choose one with --xds-address")
+        self.found = found
 
 
 # -- checking an --xds-address / --istio-namespace against the cluster (before any write) ------

@@ -14,7 +14,6 @@ import math
 import os
 import re
 import shlex
-import shutil
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
@@ -740,14 +739,9 @@ def _check_user(user: dict, owner: str, named: Optional[str]) -> None:
             raise _config_error(problem, named, fix)
     if user.get("token") or user.get("tokenFile"):
         return  # the library uses those before an exec plugin
-    command = plugin["command"]
-    found = os.access(command, os.X_OK) and os.path.isfile(command) if "/" in command else shutil.which(command)
-    if not found:
-        hint = kubeauth.install_hint(plugin)
-        raise _config_error(f"exec: executable {command} not found ({owner})", named,
-                            f"{hint.rstrip('.')} (its installHint), or pass --context NAME of another context" if hint
-                            else "install the credential plugin or put it on PATH, or pass --context NAME of another "
-                            "context")
+    problem, fix = kubeauth.exec_command_problem(plugin, owner)
+    if problem:
+        raise _config_error(problem, named, fix)
 
 
 @contextlib.contextmanager

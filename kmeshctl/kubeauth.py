@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import time
 from typing import Any, Optional
 
@@ -267,6 +268,31 @@ def exec_problem(plugin: dict, owner: str) -> tuple[str, str]:
     if not all(isinstance(e.get(k), (str, type(None))) for e in env for k in ("name", "value")):
         return f"{owner}: an entry of exec env has a name or value that is not text (quote it: value: \"5\")", fix
     return "", ""
+
+
+def exec_command_problem(plugin: dict, owner: str) -> tuple[str, str]:
+    """Why the exec plugin's command cannot be started, ("", "") when it can. A path (with
+    a /) that is a directory or a file without execute permission is there: client-go runs
+    it and says `permission denied`, so that is said, with the fix (chmod +x, a file); a
+    path that does not exist, or a name on no directory of PATH (which, as client-go's
+    lookup, takes only executable files), is client-go's `executable C not found`, with
+    the plugin's installHint when it has one."""
+    command = str(plugin["command"])
+    if "/" in command:
+        if os.path.isdir(command):
+            return f"exec: {command} is a directory, not an executable (permission denied) ({owner})", \
+                f"point the user's exec command at the credential plugin's file, {OTHER_CONTEXT}"
+        if os.path.isfile(command):
+            if os.access(command, os.X_OK):
+                return "", ""
+            return f"exec: {command} is not executable (permission denied) ({owner})", \
+                f"make it executable: `chmod +x {shlex.quote(command)}`, {OTHER_CONTEXT}"
+    elif shutil.which(command):
+        return "", ""
+    hint = install_hint(plugin)
+    return f"exec: executable {command} not found ({owner})", \
+        f"{hint.rstrip('.')} (its installHint), {OTHER_CONTEXT}" if hint else \
+        f"install the credential plugin or put it on PATH, {OTHER_CONTEXT}"
 
 
 def install_hint(plugin: dict) -> str:

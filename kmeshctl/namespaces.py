@@ -51,11 +51,12 @@ class PodEnrollment:
     expected: Optional[bool]  # should carry the annotation once the agent has seen it
     ip: str = ""  # status.podIP (empty until the pod has one)
     node: str = ""  # spec.nodeName (empty until scheduled)
+    skipped: str = ""  # why the agent never marks it, whatever its namespace says (skip_reason)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "namespace": self.namespace, "phase": self.phase,
-                "annotated": self.annotated, "expected": self.expected, "podIP": self.ip or None,
-                "node": self.node or None}
+                "annotated": self.annotated, "expected": self.expected, "skipped": self.skipped or None,
+                "podIP": self.ip or None, "node": self.node or None}
 
 
 # A namespace name is an RFC 1123 label (params.DNS1123_LABEL_RE).
@@ -401,6 +402,14 @@ def expected_enrollment(pod: dict, namespace_labels: dict[str, str]) -> Optional
     return with_bypass if with_bypass == without_bypass else None
 
 
+def skip_reason(pod: dict) -> str:
+    """Why the agent never marks this pod, even in an enrolled namespace (`waypoint pod`,
+    `hostNetwork pod`, `pod has an Istio sidecar`, an opt-out label); "" when its
+    namespace's label decides (or the install's --enable-bypass: expected_enrollment's None)."""
+    decision = decide(PodView.from_k8s(pod), {MODE_LABEL: MODE_KMESH}, enable_bypass=False)
+    return "" if decision.enroll else decision.reason
+
+
 def pod_enrollment(client: KubeClient, namespace: str) -> list[PodEnrollment]:
     ns = client.get("v1", "Namespace", namespace) or {"metadata": {}}
     ns_labels = ns["metadata"].get("labels") or {}
@@ -412,6 +421,7 @@ def pod_enrollment(client: KubeClient, namespace: str) -> list[PodEnrollment]:
             annotated=is_annotated(PodView.from_k8s(pod)),
             expected=expected_enrollment(pod, ns_labels) if phase == "Running" else False,
             ip=pod.get("status", {}).get("podIP") or "", node=(pod.get("spec") or {}).get("nodeName") or "",
+            skipped=skip_reason(pod),
         ))
     return result
 

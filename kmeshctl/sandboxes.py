@@ -100,8 +100,30 @@ def name_from_env() -> Optional[str]:
 
 def checked_name(value: str, flag: str = "--name") -> str:
     """``value`` of ``flag`` (--name or --sandbox, as typed: both spellings name a sandbox
-    on every command that picks one) checked, the message naming that flag."""
-    return check_name(value, flag)
+    on every command that picks one) checked, the message naming that flag; one that is a
+    sandbox's name in other case (`T32A-B`) offers it (see meant_name), with the command
+    being run again on it."""
+    try:
+        return check_name(value, flag)
+    except UsageError:
+        meant = meant_name(value)
+        if meant is None:
+            raise
+        typed = typed_now()
+        line = f" `{typed.rerun(typed.command, flag, meant, '')}`" if typed is not None else ""
+        raise UsageError(f"{flag} {shown(value)}: {not_a_name_text(meant, flag)}{line}") from None
+
+
+def meant_name(value: str) -> Optional[str]:
+    """The sandbox (or a failed `up`'s leftovers) ``value`` most likely means when it is no
+    sandbox name: the one named so lower-cased, '_' and '.' as '-'; None when none is."""
+    lowered = value.strip().lower().replace("_", "-").replace(".", "-")
+    return lowered if lowered != value and lowered in {*names(), *failed_up_names()} else None
+
+
+def not_a_name_text(meant: str, flag: str) -> str:
+    """`not a sandbox name (RULE); did you mean --sandbox t32a-b?`."""
+    return f"not a sandbox name ({state_mod.NAME_RULE}); did you mean {flag} {meant}?"
 
 
 def checked_env_name(value: str) -> str:
@@ -110,6 +132,10 @@ def checked_env_name(value: str) -> str:
     try:
         return check_name(value)
     except UsageError:
+        meant = meant_name(value)
+        if meant is not None:
+            raise UsageError(f"${NAME_ENV}={shown(value)}: not a sandbox name ({state_mod.NAME_RULE}); did you "
+                             f"mean sandbox {meant}? `export {NAME_ENV}={meant}`") from None
         raise UsageError(f"${NAME_ENV}={shown(value)}: not a sandbox name; use {state_mod.NAME_RULE} "
                          f"(e.g. export {NAME_ENV}=demo), or unset it") from None
 
@@ -355,6 +381,25 @@ def _demo_namespace_typed() -> Optional[str]:
     return typed.namespace
 
 
+def namespaces_for(command: str, name: str) -> Optional[list[str]]:
+    """The namespaces of sandbox ``name`` that ``command`` (`kmeshctl demo traffic-shift`,
+    `kmeshctl sandbox exec`) can work in: the demo's, those with its objects
+    (demo_namespaces), else every namespace with a pod; None when there is no such
+    sandbox (or its record is unreadable)."""
+    try:
+        state = load(name)
+    except KmeshctlError:
+        return None
+    if state is None:
+        return None
+    if command.split()[1:3] == ["demo", "traffic-shift"]:
+        from kmeshctl.sandbox.demo_target import demo_namespaces
+
+        if found := demo_namespaces(state):
+            return found
+    return list(dict.fromkeys(pod.namespace for pod in state.pods))
+
+
 def pick(command: str, after: str = "", has: Optional[Callable[[str], bool]] = None, what: str = "",
          rerun: Rerun = rerun_line) -> Optional[str]:
     """The sandbox ``command`` (`kmeshctl sandbox status`, `kmeshctl demo traffic-shift`),
@@ -568,6 +613,22 @@ def _readable() -> Iterator[SandboxState]:
             yield state
 
 
+def stopped_agent_fix(name: str) -> str:
+    """`it is: the node agent of sandbox NAME (pid N) is stopped (SIGSTOP): resume it with
+    `kill -CONT N`` when sandbox ``name``'s node agent is stopped, else '' (for a command
+    its agent did not answer)."""
+    from kmeshctl.sandbox import health
+
+    try:
+        state = load(name)
+    except KmeshctlError:
+        return ""
+    agents = state.processes_of("agent") if state is not None else []
+    if not agents or not health.process_stopped(agents[-1].pid):
+        return ""
+    return f"it is: the node agent of sandbox {name} (pid {agents[-1].pid}) {health.stopped_text(agents[-1].pid)}"
+
+
 def agent_port(state: SandboxState) -> Optional[int]:
     """The sandbox agent's admin port (it listens on 127.0.0.1); None before it started."""
     address = state.agent.get("admin") or ""
@@ -588,13 +649,14 @@ def admin_port(state: SandboxState) -> int:
 
 
 def summary(state: SandboxState) -> dict:
-    """One row of `sandbox list`: `phase` is `ready` only when `up` finished and every
-    process still runs (the process part of `sandbox status`'s check, which also asks the
-    daemons; `problems` says what is wrong); `pods` counts every pod, the waypoints' too,
+    """One row of `sandbox list`: `phase` is `ready` only when `up` finished, every
+    process still runs and is not stopped (the process part of `sandbox status`'s check,
+    which also asks the daemons), and the waypoints route with the record's weights (the
+    control plane pushed its last change); `problems` says what is wrong; `pods` counts every pod, the waypoints' too,
     as `sandbox status` lists them."""
-    from kmeshctl.sandbox.sandbox import process_problems
+    from kmeshctl.sandbox.sandbox import process_problems, pushed_problems, stopped_problems
 
-    problems = process_problems(state)
+    problems = (process_problems(state) + stopped_problems(state)) or pushed_problems(state)
     phase = shown_phase(state.phase, problems, not state.up_is_running())
     return {
         "name": state.name,

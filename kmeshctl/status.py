@@ -277,6 +277,15 @@ def daemonset_summary(ds: dict) -> dict:
     }
 
 
+def deleting_summary(ds: dict, pods: list[PodState]) -> dict:
+    """daemonset_summary of a DaemonSet being deleted, its counts those of ``pods`` (its pods
+    as read after it): its controller no longer updates its status, and its pods go one by
+    one, so the counts it last wrote would stand above pods already gone."""
+    summary = daemonset_summary(ds)
+    return {**summary, "desired": len(pods), "updated": min(summary["updated"], len(pods)),
+            "ready": sum(1 for p in pods if p.ready)}
+
+
 def daemonset_problems(client: KubeClient, ds: dict) -> list[str]:
     """Why the agent DaemonSet ``ds`` (as read from the cluster) is not healthy, in
     `status`'s words: its counts and its pods only, no agent is asked (empty: healthy)."""
@@ -332,6 +341,7 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
     ds = status_daemonset(client, namespace)
     istio_namespace, expected = expected_here(client, namespace, ds)
     pods = daemonset_pods(client, ds) if ds else []
+    deleting = being_deleted(client, expected, ds) if ds and ds["metadata"].get("deletionTimestamp") else []
     agents = agent_xds(pods, namespace, fetch) if fetch else []
     unreached = [a for a in agents if a.xds is not None and not a.connected]
     cluster_id = None if ds else known_cluster_id(client, istio_namespace)  # for the install suggested
@@ -343,12 +353,13 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         remaining.remove(object_ref(_namespace_of(expected)))
     return MeshStatus(
         namespace=namespace,
-        daemonset=daemonset_summary(ds) if ds else None,
+        daemonset=(deleting_summary(ds, pods) if deleting else daemonset_summary(ds)) if ds else None,
         pods=pods,
         enrolled_namespaces=enrolled_namespaces(client),
         redirected_pods=redirected_pods(client) if ds else sorted(p for pods in left_marked.values() for p in pods),
         agents=agents,
-        missing=missing_objects(client, expected) if ds else [],
+        # one list each: an object read being deleted, gone when read again, is the deletion's
+        missing=[ref for ref in missing_objects(client, expected) if ref not in deleting] if ds else [],
         expected=len(expected),
         reinstall=install_command(ds, istio_namespace) if ds else bare_install_command(namespace, istio_namespace,
                                                                                         cluster_id),
@@ -359,7 +370,7 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         terminating=terminating_namespace(client, namespace),
         kept=kept, kept_labels=kept_labels,
         enrolled_here="" if ds else enrolled_label(client, namespace),
-        deleting=being_deleted(client, expected, ds) if ds and ds["metadata"].get("deletionTimestamp") else [],
+        deleting=deleting,
         istiod_cluster_id=cluster_id,
         replaced_image=replaced_image(client, ds) if ds and any(map(image_at_fault, pods)) else "",
         istiod=istiod_unreached(client, unreached[0], _env(ds).get("CLUSTER_ID", "")) if ds and unreached else None,

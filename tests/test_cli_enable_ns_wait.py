@@ -81,7 +81,7 @@ def test_wide_adds_each_pod_s_ip_and_node(cluster) -> None:  # noqa: F811
     assert table.code == wide.code == 0, (table, wide)
     assert "NODE" not in table.out and "10.244.1.7" not in table.out, table.out
     header = next(line for line in wide.out.splitlines() if line.startswith("NAMESPACE"))
-    assert header.split() == ["NAMESPACE", "POD", "PHASE", "ANNOTATED", "IP", "NODE"], wide.out
+    assert header.split() == ["NAMESPACE", "POD", "PHASE", "ANNOTATED", "EXPECTED", "IP", "NODE"], wide.out
     row = next(line for line in wide.out.splitlines() if "fortio-v1" in line)
     assert row.split()[-2:] == ["10.244.1.7", "h63-node-a"], wide.out
     pending = next(line for line in wide.out.splitlines() if "pending" in line)

@@ -22,8 +22,8 @@ GENERIC = "where it has them"
 
 @pytest.mark.parametrize("command,says", [
     (["status"], "the IMAGE column"),
-    (["enable-ns"], "the IP and NODE columns"),
-    (["disable-ns"], "the IP and NODE columns"),
+    (["enable-ns"], "the EXPECTED, IP and NODE columns"),
+    (["disable-ns"], "the EXPECTED, IP and NODE columns"),
     (["precheck"], "it has no detail columns"),
     (["version"], "each agent's image"),
     (["waypoint", "list"], "it has no detail columns"),

@@ -324,9 +324,10 @@ def _bounded_word(word: str) -> str:
 
 def bounded_line(line: str) -> str:
     """An error line with each overlong word (an echoed value, however the message was
-    formed: ours, click's "No such option: ...") cut to its head and length."""
+    formed: ours, click's "No such option: ...") cut to its head and length; a line still
+    over MAX_LINE without its commands to paste (in backticks) has its middle cut."""
     line = " ".join(_bounded_word(word) for word in line.split(" "))
-    if len(line) <= MAX_LINE:
+    if len(re.sub(r"`[^`]*`", "``", line)) <= MAX_LINE:  # a command to paste, cut, would not run: never counted
         return line
     # A value with spaces: keep the start (flag, value's head) and the end (the fix).
     return f"{line[:MAX_LINE // 2]}... ({len(line) - MAX_LINE * 3 // 4} characters cut) ...{line[-(MAX_LINE // 4):]}"

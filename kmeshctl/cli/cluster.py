@@ -83,7 +83,8 @@ from kmeshctl import uninstall as uninstall_mod
 
 
 # -o's help names what -o wide adds to each command's own table
-ENROLLMENT_WIDE = ("IP", "NODE")  # -o wide: where each pod is, as `kubectl get pods -o wide`
+# -o wide: whether the agent should mark each pod (-o json's expected), where it is, as `kubectl get pods -o wide`
+ENROLLMENT_WIDE = ("EXPECTED", "IP", "NODE")
 STATUS_WIDE = ("IMAGE",)  # -o wide: each agent's image (the DaemonSet line names it otherwise)
 PrecheckOutputOption = output_option(None)  # CHECK/RESULT/DETAIL/FIX is all of it; wide only stops cutting
 StatusOutputOption = output_option(STATUS_WIDE)
@@ -331,6 +332,9 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
                             f"re-run `{again}`", error.exit_code) from error
     except istiod.ClusterIdNotIstiods as error:
         raise UsageError(f"{error}; use `{_install_with('cluster_id', error.own)}`") from error
+    except istiod.SeveralIstiods as error:
+        lines = " or ".join(f"`{_install_with('xds_address', address)}`" for address in error.found)
+        raise UsageError(f"{error.problem}; choose one with --xds-address: {lines}") from error
     except istiod.IstioNamespaceMissing as error:
         if len(error.with_istiod) == 1:
             raise KmeshctlError(f"{error}; use `{_install_with('istio_namespace', error.with_istiod[0])}`",
@@ -1337,6 +1341,19 @@ def _progress_printer(timeout: float, quiet: bool):
 
 
 
+def _annotated_cell(pod: ns_ops.PodEnrollment) -> str:
+    """`yes`, `no`, or for a pod the agent never marks `no (waypoint pod)`: expected, no failure."""
+    if pod.annotated:
+        return "yes"
+    return f"no ({pod.skipped})" if pod.skipped else "no"
+
+
+def _expected_cell(pod: ns_ops.PodEnrollment) -> str:
+    """-o wide's EXPECTED: whether the agent should mark the pod (-o json's expected; None:
+    the bypass label, so it depends on the install's --enable-bypass)."""
+    return "yes unless --enable-bypass" if pod.expected is None else ("yes" if pod.expected else "no")
+
+
 def _print_pods(pods: list[ns_ops.PodEnrollment], output: OutputFormat, namespaces: list[str]) -> None:
     from kmeshctl.cli.tables import EMPTY
 
@@ -1344,8 +1361,8 @@ def _print_pods(pods: list[ns_ops.PodEnrollment], output: OutputFormat, namespac
     for column in ("NAMESPACE", "POD", "PHASE", "ANNOTATED", *ENROLLMENT_WIDE):
         table.add_column(column)
     for pod in pods:
-        table.add_row(pod.namespace, pod.name, pod.phase, "yes" if pod.annotated else "no", pod.ip or EMPTY,
-                      pod.node or EMPTY)
+        table.add_row(pod.namespace, pod.name, pod.phase, _annotated_cell(pod), _expected_cell(pod),
+                      pod.ip or EMPTY, pod.node or EMPTY)
     wide_only(table, ENROLLMENT_WIDE, output is OutputFormat.wide)
     if not pods:  # as kubectl's "No resources found": stdout holds rows only
         err().print(f"No pods in namespace{'s' if len(namespaces) != 1 else ''} {', '.join(namespaces)}.")

@@ -6,8 +6,9 @@ which bash (`complete -o default`) and zsh (`_files`) take for "any file" but ne
 `kmeshctl completion SHELL` turn that into the shell's own file or directory completion.
 
 Every other word with no candidate (`enable-ns <TAB>` with no cluster answering, a
-command that takes no argument) completes nothing, never file names: only after `--`
-(`sandbox exec POD -- COMMAND`) does the shell's own completion apply. The values of
+command that takes no argument, `status -- <TAB>`) completes nothing, never file names:
+only after the `--` of a command taking a command there (`sandbox exec POD -- COMMAND`)
+does the shell's own completion apply. The values of
 the parameters declared without a completer are completed by the rules of value_rule
 (namespaces, pods and waypoints from the cluster, within COMPLETION_LOOKUP_TIMEOUT_S,
 the accepted Kubernetes versions, ...), so every command taking such a value offers them."""
@@ -37,7 +38,8 @@ COMMAND_LINE = ":kmeshctl-complete-command:"
 NOTHING_LINE = ":kmeshctl-complete-nothing:"
 # Flags kubectl users give before the command (`kmeshctl -o json status`; see
 # kmeshctl.cli.cmdline.LEADING_FLAGS): their value completes there too.
-LEADING_VALUE_FLAGS = ("-o", "--output", "-n", "--namespace")
+NAMESPACE_FLAGS = ("-n", "--namespace")
+LEADING_VALUE_FLAGS = ("-o", "--output", *NAMESPACE_FLAGS)
 # The order -o values are offered in, as the help lists them.
 OUTPUT_ORDER = ("table", "wide", "json", "yaml")
 
@@ -205,7 +207,8 @@ def leading_flag_value(cli: Any, prog_name: str, args: list[str], incomplete: st
     """`kmeshctl -o <TAB>` (or `kmeshctl sandbox -o <TAB>`, `-o=<TAB>`): the value of a
     LEADING_VALUE_FLAGS flag typed where no command has it yet, as click would never
     complete it (it offers command names): the values that flag takes on the commands
-    below (`table wide json yaml`; none for -n). None when the word is no such value."""
+    below (`table wide json yaml`), for -n the cluster's namespaces (none without a cluster
+    answering, whatever sandboxes are up). None when the word is no such value."""
     if "--" in args:
         return None
     flag, equals, value = incomplete.partition("=")
@@ -221,13 +224,27 @@ def leading_flag_value(cli: Any, prog_name: str, args: list[str], incomplete: st
         ctx = cli.make_context(prog_name, [], resilient_parsing=True)
     if _option_of(ctx.command, flag) is not None:
         return None  # the command's own option: click completes it
+    params = [p for p in (_option_of(command, flag) for command in _commands_below(ctx.command)) if p is not None]
+    if flag in NAMESPACE_FLAGS:
+        # kubectl's -n: the cluster's namespaces only, for the commands below taking one (a
+        # sandbox's are for sandbox exec's and demo's own -n: `kmeshctl sandbox -n <TAB>` offers none)
+        cluster = [p for p in params if getattr(p, "_custom_shell_complete", None) is complete_namespaces]
+        return complete_namespaces(ctx, cluster[0], incomplete) if cluster else []
     values: list[str] = []
-    for command in _commands_below(ctx.command):
-        param = _option_of(command, flag)
-        if param is not None:
-            values += [item.value for item in param.shell_complete(ctx, incomplete) if item.value not in values]
+    for param in params:
+        values += [item.value for item in param.shell_complete(ctx, incomplete) if item.value not in values]
     order = {name: i for i, name in enumerate(OUTPUT_ORDER)}
     return [CompletionItem(v) for v in sorted(values, key=lambda v: order.get(v, len(order)))]
+
+
+def takes_command(cli: Any, prog_name: str, args: list[str]) -> bool:
+    """Whether the command typed before the `--` in ``args`` takes a command after it (an
+    argument `-- COMMAND...`: `sandbox exec POD -- cmd`); `status -- <TAB>` offers nothing."""
+    try:
+        command = _resolve_context(cli, {}, prog_name, args[:args.index("--")]).command
+    except Exception:  # a half-typed line click cannot parse
+        return False
+    return any(p.param_type_name == "argument" and str(p.metavar or "").startswith("-- ") for p in command.params)
 
 
 # ------------------------------------------------------------------ values by rule
@@ -474,7 +491,7 @@ def attach_value_completers(cli: Any) -> None:
 class _PathAware:
     """Mixin: completes a path option's value as FILE or DIR, a leading flag's value
     (`kmeshctl -o <TAB>`) with that flag's values, the values of value_rule's parameters,
-    a word with nothing to offer as nothing (but after `--`), every other word as typer does."""
+    a word with nothing to offer as nothing (but after sandbox exec's `--`), every other word as typer does."""
 
     def path_item(self, args: list[str], incomplete: str) -> Optional[str]:
         param = _option_before(self.cli, self.prog_name, args, incomplete)  # type: ignore[attr-defined]
@@ -488,16 +505,17 @@ class _PathAware:
         return super().get_completions(args, incomplete)  # type: ignore[misc]
 
     def kind(self, args: list[str], incomplete: str, items: list[CompletionItem]) -> Optional[str]:
-        """FILE, DIR, NOTHING (no candidates: never file names, but after `--`), COMMAND
-        (the first word after `--`), or None: the items as they are."""
-        if "--" in args:
+        """FILE, DIR, NOTHING (no candidates: never file names, but after the `--` of a
+        command taking a command there), COMMAND (the first word after that `--`), or None:
+        the items as they are."""
+        if "--" in args and takes_command(self.cli, self.prog_name, args):  # type: ignore[attr-defined]
             return COMMAND if args[-1] == "--" else FILE
         path = self.path_item(args, incomplete)
         if path is not None:
             return path
         if any(item.type == FILE for item in items):
             return FILE
-        if not items and "--" not in args:
+        if not items:
             return NOTHING
         return None
 

@@ -357,9 +357,7 @@ def _with_requests(count: int, sandbox: str = "") -> str:
         command = rerun_line(demo.DEMO_COMMAND, flag, sandbox)
     elif sandbox:
         command = _naming_sandbox(sandbox)
-    if given_on_command_line("plot") and not given_on_command_line("force"):
-        command = f"{command} --force"  # this run writes the plot: the re-run must replace it
-    return demo.with_option(command, "-c", "--requests", str(count))
+    return demo.with_options(command, [("-c", "--requests", str(count))], ran=True)
 
 
 def _naming_sandbox(sandbox: str) -> str:

@@ -62,7 +62,8 @@ def check_name_flags(ctx: _click.Context, values: Mapping[str, Any], args: list[
             if not source.startswith("$"):  # from the environment: checked where a sandbox is used
                 _check_sandbox(source, value)
         elif rule is not None:
-            _check(source_name(ctx, param, args), value, *rule[:3], _example(param, rule))
+            known = (lambda: _sandbox_namespaces(ctx, values)) if param.name == "namespace" else None
+            _check(source_name(ctx, param, args), value, *rule[:3], _example(param, rule), known)
         elif param.name in ("cluster_id", "network"):
             _check_other(ctx, param, value, args)
 
@@ -77,6 +78,7 @@ def _example(param: _click.Parameter, rule: tuple[str, re.Pattern[str], str, str
 def _check_sandbox(flag: str, value: str) -> None:
     """--sandbox NAME (dump maps / config): the sandbox name rule, naming --sandbox (the
     sandbox module's own check names --name, the flag of the sandbox commands)."""
+    from kmeshctl import sandboxes
     from kmeshctl.sandbox.state import check_name
 
     try:
@@ -84,6 +86,10 @@ def _check_sandbox(flag: str, value: str) -> None:
     except UsageError:
         from kmeshctl.sandbox.state import NAME_RULE
 
+        meant = sandboxes.meant_name(value)
+        if meant is not None:  # t32a-b typed T32A-B
+            raise UsageError(f"{given_text(flag, value)}: {sandboxes.not_a_name_text(meant, flag)} "
+                             f"{meant_line(value, meant)}") from None
         raise UsageError(f"{given_text(flag, value)}: not a sandbox name; use {NAME_RULE}, "
                          f"e.g. {given_text(flag, 'demo')}") from None
 
@@ -102,18 +108,64 @@ def check_path_flag(flag: str, value: Path | str) -> None:
     check_followable(Path(value), flag)
 
 
-def _check(flag: str, value: str, kind: str, pattern: re.Pattern[str], rule: str, example: str) -> None:
+def _check(flag: str, value: str, kind: str, pattern: re.Pattern[str], rule: str, example: str,
+           known: Callable[[], tuple[str, list[str], bool] | None] | None = None) -> None:
+    """UsageError unless ``value`` of ``flag`` matches ``pattern``; a namespace name offers
+    the one it most likely means (meant_namespace). ``known``: (the sandbox the command
+    works on, the namespaces it can work in there, whether they are the demo's), or None
+    when none is known: a meant
+    name the sandbox lacks is not offered, one it has is (see _not_in_sandbox)."""
     if pattern.match(value):
         return
     meant = meant_namespace(value) if kind == NAMESPACE_KIND else None
     if meant is None:
         raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}), e.g. {example}")
+    sandbox = known() if known is not None else None
+    if sandbox is not None and sandbox[1] and meant not in sandbox[1]:
+        meant, lacks = sandbox[1][0], _not_in_sandbox(*sandbox, meant)
+    else:
+        lacks = ""
     if flag.startswith("$"):  # from the environment: no line to change
-        raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}); did you mean "
+        raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}){lacks}; did you mean "
                          f"{given_text(flag, meant)}?")
     said = given_text(flag, meant) if flag.startswith("-") else meant
-    raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}); did you mean {said}? "
+    raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}){lacks}; did you mean {said}? "
                      f"{meant_line(value, meant)}")
+
+
+def _not_in_sandbox(sandbox: str, namespaces: list[str], demo: bool, meant: str) -> str:
+    """`, and sandbox S has no namespace team-a (its namespaces: default, b)`; the demo's
+    words where it is the demo's -n (`the demo's objects are in namespace default`)."""
+    listed = ", ".join(namespaces)
+    where = (f"the demo's objects are in namespace{'s' if len(namespaces) > 1 else ''} {listed}" if demo else
+             f"its namespace{'s' if len(namespaces) > 1 else ''}: {listed}")
+    return f", and sandbox {sandbox} has no namespace {meant} ({where})"
+
+
+def _sandbox_namespaces(ctx: _click.Context, values: Mapping[str, Any]) -> tuple[str, list[str], bool] | None:
+    """(the sandbox ``ctx``'s command works on, the namespaces it can work in there,
+    sandboxes.namespaces_for, whether it is the demo) when the command works on a sandbox that exists: named by
+    --sandbox (--name on the `sandbox` commands) or $KMESHCTL_SANDBOX_NAME, or the only
+    one; None else (a name flag's check needs no sandbox)."""
+    import os
+
+    from kmeshctl import sandboxes
+
+    words = ctx.command_path.split()
+    if words[1:2] != ["sandbox"] and words[1:3] != ["demo", "traffic-shift"]:
+        return None  # -n is no namespace of a sandbox (dump's is the agent pod's, in a cluster)
+    flag = next((p for p in ctx.command.params if {"--sandbox", "--name"} & set(p.opts)), None)
+    typed = values.get(flag.name or "") if flag is not None else None
+    name = typed or os.environ.get(sandboxes.NAME_ENV)
+    target = values.get("target")
+    target = str(getattr(target, "value", target) or "")
+    if words[1:2] == ["demo"] and (target == "cluster" or (not name and target != "local")):
+        return None  # the demo may run on a cluster: its namespaces are not the sandbox's
+    if not name:
+        found = sandboxes.names()
+        name = found[0] if len(found) == 1 else None
+    namespaces = sandboxes.namespaces_for(ctx.command_path, name) if isinstance(name, str) else None
+    return (name, namespaces, words[1:2] == ["demo"]) if namespaces is not None else None
 
 
 def check_namespace_words(what: str, names: Iterable[str]) -> None:
@@ -258,9 +310,9 @@ def check_waypoint_name(flag: str, value: str) -> None:
 
 
 def _check_sandbox_name(flag: str, value: str) -> None:
-    from kmeshctl.sandbox.state import check_name
+    from kmeshctl.sandboxes import checked_name
 
-    check_name(value, flag)
+    checked_name(value, flag)
 
 
 def check_existing_sandbox(flag: str, value: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
@@ -107,7 +108,7 @@ def check_output_file(flag: str, path: Path, create_parents: bool = False, probe
     typed = _typed_with_slash(flag, path)
     if typed:
         raise UsageError(f"{flag} {params.shown(typed)}: ends in /, so names a directory; pass a file name such "
-                         f"as {params.shown(path)}")
+                         f"as {params.shown(path)}{_without_slash(typed, path, force is False and os.path.lexists(path))}")
     parent = path.parent
     if not parent.exists() and not create_parents:
         raise UsageError(f"{flag} {params.shown(path)}: directory {params.shown(parent)} does not exist; give a file in an existing directory")
@@ -124,6 +125,19 @@ def check_output_file(flag: str, path: Path, create_parents: bool = False, probe
                              "can write to") from None
     if force is False:
         refuse_replacing(flag, path, [path])
+
+
+def _without_slash(typed: str, path: Path, exists: bool) -> str:
+    """`: `LINE``, the line as typed with ``path`` for ``typed`` (its value ending in /);
+    with --force, and saying so, when ``exists`` (the file is there: pasted without
+    --force it would be refused)."""
+    from kmeshctl.cli import cmdline
+
+    words = cmdline.with_value_replaced(cmdline.ARGS, typed, str(path))
+    if exists:
+        words.insert(cmdline.separator_at(words), "--force")
+    line = f"`{shlex.join(['kmeshctl', *words])}`"
+    return f" (it exists: --force replaces it): {line}" if exists else f": {line}"
 
 
 def _typed_with_slash(flag: str, path: Path) -> str:

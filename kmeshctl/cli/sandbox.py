@@ -683,6 +683,8 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
                   lambda: print_section(console, "Services", services, ("NAMESPACE", "SERVICE", "VIP"), wide))
     for waypoint in report["waypoints"]:
         health = "ready" if waypoint["ready"] else "NOT READY"
+        if (waypoint.get("process") or {}).get("stopped"):
+            health += " (its Envoy is stopped: SIGSTOP)"
         extra = (f", {counted(waypoint['listeners'], 'listener')}, {counted(waypoint['clusters'], 'cluster')}"
                  if "listeners" in waypoint else "")
         envoy = waypoint.get("process") or {}
@@ -714,6 +716,10 @@ def _daemon_text(daemon: dict[str, Any]) -> str:
         return f"pid {daemon['pid']} {escape(daemon['reason'])}"
     if not daemon["running"]:
         return f"[red]FAILED[/red]: pid {daemon['pid']} {escape(daemon['reason'])}"
+    if daemon.get("stopped"):
+        return f"[red]stopped[/red] (pid {daemon['pid']}, SIGSTOP): resume it with `kill -CONT {daemon['pid']}`"
+    if daemon.get("notPushed"):
+        return f"running (pid {daemon['pid']}), [red]not pushing changes[/red]"
     return f"running (pid {daemon['pid']})" + ("" if daemon["ready"] else ", [red]not ready[/red]")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 import signal
 import threading
 from pathlib import Path
@@ -22,7 +23,7 @@ from kmeshctl.apply import ApplyResult, PartialApply, nothing_changed
 from kmeshctl.cli.common import (MAX_RUN_S, MAX_TIMEOUT_S, PORT_MAX, PORT_MIN, OutputFormat, app,
                                  check_namespace_flags, fix_hint, ignore_not_found_fix, is_data, print_data,
                                  output_option, run_options)
-from kmeshctl.cli.suggestions import flag_as_typed
+from kmeshctl.cli.suggestions import flag_as_typed, given_on_command_line
 from kmeshctl.cli.render import ManifestFormat, print_manifests, same_work_command
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeClient, object_ref
@@ -185,8 +186,12 @@ def apply_cmd(
         client = _dry_run_cluster()
         if client is not None:
             _set_force(client, force_conflicts)
-            deploy.check_apply(client, params, validation_version(client), _namespace_origin(given, namespace))
+            try:
+                deploy.check_apply(client, params, validation_version(client), _namespace_origin(given, namespace))
+            except deploy.NameTaken as taken:
+                raise _with_free_name(client, params, taken) from None
             _warn_unknown_revision(client, params.revision)
+            _warn_untyped_changes(client, params, dry_run=True)
             _note_leftovers_removable(client, params, quiet)
         print_manifests(objs, output or ManifestFormat.yaml)  # the `kind: List` of render -o json
         return
@@ -194,6 +199,7 @@ def apply_cmd(
     _set_force(client, force_conflicts)
     quiet = quiet or run_options().quiet
     _warn_unknown_revision(client, params.revision)
+    _warn_untyped_changes(client, params)
     run = _ApplyRun(params, [object_ref(o) for o in objs], output)
     say = (lambda _line: None) if quiet else (lambda line: typer.echo(line, err=output is not None))
     try:
@@ -203,17 +209,80 @@ def apply_cmd(
                                        _warn)
             if wait:  # 0: no limit, as kubectl's; piped (a log): a line only when the wait's state changes
                 run.waiting = True
-                deploy.wait_ready(client, params, timeout or float("inf"), say, every_poll=_stdout_is_terminal())
+                deploy.wait_ready(client, params, timeout or float("inf"), say, every_poll=_stdout_is_terminal(),
+                                  apply_with=lambda parameter, value: _apply_command(namespace, {parameter: value}))
             check_not_stopped()
     except KeyboardInterrupt as stop:
         run.stopped(stop)
     except PartialApply as failure:
         run.failed(failure)
+    except deploy.NameTaken as taken:
+        raise _with_free_name(client, params, taken) from None
     except KmeshctlError as error:
         if run.results:  # applied, then the wait failed: the document says what was applied
-            run.print_document(error=str(error))
+            run.print_document(notApplied=[ref for ref in run.refs if ref not in {r.ref for r in run.results}],
+                               error=str(error))
         raise
     run.done()
+
+
+def _apply_command(namespace: str, values: dict[str, str]) -> str:
+    """This `waypoint apply` as typed (every flag kept, in the spelling typed; -n added
+    when not typed: the paste must not depend on the context's namespace) with the flag
+    of each parameter of ``values`` set to its value (where typed, else added at the end)."""
+    from kmeshctl.rollout import set_flag
+
+    words = shlex.split(same_work_command(["waypoint", "apply"]))
+    if not given_on_command_line("namespace") and "namespace" not in values:
+        words[3:3] = ["-n", namespace]
+    for parameter, value in values.items():
+        flag = "-n" if parameter == "namespace" and not given_on_command_line(parameter) else flag_as_typed(parameter)
+        words = set_flag(words, flag, value)
+    return shlex.join(words)
+
+
+def _with_free_name(client: KubeClient, params: deploy.WaypointParams, taken: deploy.NameTaken) -> KmeshctlError:
+    """``taken`` with a --name `waypoint apply` would take there (_free_name's) in this
+    apply as typed; as it was when that name is taken too."""
+    other = _free_name(client, params.namespace, params.name)
+    if other is None:
+        return taken
+    return UsageError(taken.problem,
+                      fix=f"choose another --name: `{_apply_command(params.namespace, {'name': other})}`")
+
+
+def _running_params(client: KubeClient, namespace: str, name: str,
+                    gateway: Optional[dict] = None) -> Optional[deploy.WaypointParams]:
+    """deploy.running_params; None when this user may not read them (only a warning or
+    a fix's flags depend on them)."""
+    from kmeshctl.kube import ApiError
+
+    try:
+        return deploy.running_params(client, namespace, name, gateway)
+    except ApiError:
+        return None
+
+
+def _warn_untyped_changes(client: KubeClient, params: deploy.WaypointParams, dry_run: bool = False) -> None:
+    """A warning when this apply changes the --replicas or --revision the waypoint runs
+    with and that flag was not typed (left out, it is the default again, as istioctl's and
+    helm's values): the line that keeps them. Typed, the change is what the user asked for."""
+    live = _running_params(client, params.namespace, params.name)
+    if live is None:
+        return
+    changes: list[str] = []
+    keep: dict[str, str] = {}
+    if not given_on_command_line("replicas") and live.replicas != params.replicas:
+        changes.append(f"its replicas {'would go' if dry_run else 'go'} from {live.replicas} to {params.replicas}")
+        keep["replicas"] = str(live.replicas)
+    if not given_on_command_line("revision") and live.revision != params.revision:
+        changes.append(f"its Gateway {'would lose' if dry_run else 'loses'} label {deploy.REVISION_LABEL}="
+                       f"{live.revision}")
+        keep["revision"] = live.revision
+    if changes:
+        flags = " and ".join(f"--{parameter}" for parameter in keep)
+        _warn(f"waypoint {params.namespace}/{params.name}: {' and '.join(changes)} ({flags} not given: the "
+              f"default); to keep {'them' if len(keep) > 1 else 'it'}: `{_apply_command(params.namespace, keep)}`")
 
 
 def _note_leftovers_removable(client: KubeClient, params: deploy.WaypointParams, quiet: bool) -> None:
@@ -466,7 +535,8 @@ def status_cmd(
     gateway = _gateway(client, namespace, name)
     if gateway is not None and not deploy.made_by_waypoint_apply(gateway, name):
         raise _not_kmeshctls(client, gateway, namespace, name)
-    params = deploy.WaypointParams(namespace, name)
+    # what it runs with: a fix re-applying it keeps its revision and replicas
+    params = _running_params(client, namespace, name, gateway) or deploy.WaypointParams(namespace, name)
     if gateway is None:  # no waypoint: pods of a Deployment of its name (not its own) are not counted
         raise _no_pods(client, False, params, _namespace_origin(given, namespace))
     state = deploy.waypoint_state(client, namespace, name, gateway, deploy.services_of(client, namespace, name))
@@ -509,7 +579,7 @@ def _no_pods(client: KubeClient, has_gateway: bool, p: deploy.WaypointParams, or
 
 
 def _apply_of(p: deploy.WaypointParams) -> str:
-    return f"kmeshctl waypoint apply -n {p.namespace} --name {p.name}"
+    return deploy.apply_line(p)
 
 
 def _delete_of(p: deploy.WaypointParams) -> str:

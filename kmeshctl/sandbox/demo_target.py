@@ -589,4 +589,5 @@ class LocalTarget:
         assert self._state is not None
         now = "/".join(map(str, _in_force(self._state, self._vs[0]).default_weights))
         return (f"the VirtualService's weights were left at {now}; the next demo puts back "
-                f"{'/'.join(map(str, self._original))}: `kmeshctl demo traffic-shift --sandbox {self.sandbox_name}`")
+                f"{'/'.join(map(str, self._original))}: "
+                f"`{demo.with_options(demo.rerun_command(self.sandbox_name, self._rerun), ran=True)}`")

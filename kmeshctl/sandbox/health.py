@@ -150,6 +150,21 @@ def log_tail(log: str | Path, lines: int = LOG_TAIL_LINES, since: int = 0) -> li
     return [line if len(line) <= LOG_LINE_MAX else line[:LOG_LINE_MAX] + "..." for line in kept]
 
 
+def process_stopped(pid: int) -> bool:
+    """Whether process ``pid`` is stopped (SIGSTOP, SIGTSTP: state T in /proc/<pid>/stat):
+    alive, but it answers nothing until continued (`kill -CONT PID`)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] == "T"
+
+
+def stopped_text(pid: int) -> str:
+    """`is stopped (SIGSTOP): resume it with `kill -CONT PID``: one wording everywhere."""
+    return f"is stopped (SIGSTOP): resume it with `kill -CONT {pid}`"
+
+
 def in_cgroup(pid: int, cgroup: str | Path) -> bool:
     """Whether `pid` is a live member of the cgroup (a reused pid elsewhere is not)."""
     try:
@@ -184,6 +199,7 @@ class ProcessHealth:
     exited_at: float | None = None  # time.time() of the exit, when recorded
     # Ended in a sandbox a `sandbox down` was removing: stopped by it, not a crash to look into.
     removed: bool = False
+    stopped: bool = False  # running, but stopped by SIGSTOP (state T): it answers nothing
 
     @property
     def failed(self) -> bool:
@@ -192,7 +208,7 @@ class ProcessHealth:
     @property
     def reason(self) -> str:
         if self.running:
-            return "running"
+            return "stopped (SIGSTOP)" if self.stopped else "running"
         if self.removed:
             return REMOVED_REASON
         if self.exit_status is None:
@@ -205,6 +221,8 @@ class ProcessHealth:
         if not self.running:
             result["exitStatus"] = self.exit_status
             result["reason"] = self.reason
+        if self.stopped:
+            result["stopped"] = True
         if self.removed:
             result["removed"] = True
         elif not self.running:
@@ -216,7 +234,8 @@ def inspect(component: str, pid: int, log: str, exit_file: str, cgroup: str) -> 
     recorded = read_exit_status(exit_file)
     if recorded is not None:
         return ProcessHealth(component, pid, log, False, recorded[0], recorded[1])
-    return ProcessHealth(component, pid, log, in_cgroup(pid, cgroup))
+    running = in_cgroup(pid, cgroup)
+    return ProcessHealth(component, pid, log, running, stopped=running and process_stopped(pid))
 
 
 def first_failure(processes: list[ProcessHealth]) -> ProcessHealth | None:

@@ -30,7 +30,7 @@ from kmeshctl.sandbox import manifests as manifests_mod
 from kmeshctl.sandbox import state as state_mod
 from kmeshctl import stopping
 from kmeshctl.sandbox.envoy_config import route_cluster_keys, route_name
-from kmeshctl.sandbox.health import ComponentFailed, Launched, ProcessHealth
+from kmeshctl.sandbox.health import ComponentFailed, Launched, ProcessHealth, process_stopped
 from kmeshctl.sandbox.pods import (
     PodPlan,
     plan_pods,
@@ -829,12 +829,13 @@ def status(name: str) -> dict[str, Any]:
     enrolled = agent_mod.enrolled_pods(state)
     enrolled_by = agent_mod.enrolled_by(state)
     processes = [(record, _process_health(state, record)) for record in state.processes]
+    waypoints = [_waypoint_status(state, w, processes) for w in state.waypoint_infos()]
     report: dict[str, Any] = {
         "pods": [_pod_status(pod, processes, enrolled, enrolled_by) for pod in state.pods],
         "services": [_service_status(topology, s) for s in
                      (topology.manifests.services if topology else [])],
-        "waypoints": [_waypoint_status(state, w, processes) for w in state.waypoint_infos()],
-        "controlplane": _control_plane_status(state, processes),
+        "waypoints": waypoints,
+        "controlplane": _control_plane_status(state, processes, waypoints),
         "agent": _agent_status(state, processes),
     }
     problems = _problems(state, report, processes)
@@ -855,7 +856,10 @@ def _fix(state: SandboxState, problems: list[str], processes: Processes) -> str 
     if state.phase != PHASE_READY:
         return None if state.up_is_running() else remake_line(state.name)
     ended = any(h.failed for _, h in processes)
-    return remake_line(state.name) if ended or data_path_gone(state) else None
+    if ended or data_path_gone(state) or any(CONTROL_PLANE_WEDGED in p for p in problems):
+        return remake_line(state.name)
+    stopped = [str(h.pid) for _, h in processes if h.stopped]
+    return f"kill -CONT {' '.join(stopped)}" if stopped else None
 
 
 def unenrolled_note(state: SandboxState) -> str:
@@ -883,7 +887,8 @@ def _pod_status(record: PodRecord, processes: Processes, enrolled: set[str] | No
                 enrolled_by: dict[str, str]) -> dict[str, Any]:
     mine = [h for r, h in processes if r.pod == record.name]
     state = "Pending" if not mine else ("Failed" if any(h.failed and not h.removed for h in mine) else
-                                        "Removed" if any(h.removed for h in mine) else "Running")
+                                        "Removed" if any(h.removed for h in mine) else
+                                        "Stopped" if any(h.stopped for h in mine) else "Running")
     in_kernel = None if enrolled is None else record.name in enrolled
     return {
         "name": record.name,
@@ -903,28 +908,42 @@ def _daemon(processes: Processes, role: str) -> ProcessHealth | None:
     return found[-1] if found else None
 
 
-def _control_plane_status(state: SandboxState, processes: Processes) -> dict[str, Any]:
+def _control_plane_status(state: SandboxState, processes: Processes,
+                          waypoints: list[dict[str, Any]]) -> dict[str, Any]:
+    """`ready`: it runs, is not stopped, accepts on its sockets and pushed the record's
+    configuration (`notPushed` says what a waypoint routes instead: see _pushed_behind)."""
     process = _daemon(processes, "controlplane")
     if process is None:
         return {"running": False, "ready": False}
-    serving = process.running and all(health.unix_socket_accepts(s) for s in _control_plane_sockets(state))
-    return {**process.to_dict(), "ready": serving}
+    # a stopped process's sockets still accept (the kernel queues): not asked
+    serving = process.running and not process.stopped and all(
+        health.unix_socket_accepts(s) for s in _control_plane_sockets(state))
+    behind = _pushed_behind(state, waypoints) if serving and state.phase == PHASE_READY else ""
+    return {**process.to_dict(), "ready": serving and not behind, **({"notPushed": behind} if behind else {})}
 
 
 def _agent_status(state: SandboxState, processes: Processes) -> dict[str, Any]:
     process = _daemon(processes, "agent")
     if process is None:
         return {"running": False, "ready": False}
+    if process.stopped:  # its admin API would only time out
+        return {**process.to_dict(), "admin": f"http://{state.agent.get('admin', '')}", "ready": False}
     agent = agent_mod.status(state)
     return {**agent, **process.to_dict(), "ready": process.running and bool(agent.get("ready"))}
 
 
 def _problems(state: SandboxState, report: dict[str, Any], processes: Processes) -> list[str]:
     """Why the sandbox is not ready, one phrase each (empty: ready)."""
-    found = _process_problems(state, processes)
+    found = _process_problems(state, processes) + _stopped(processes)
     if state.phase == PHASE_READY:
         found += _not_answering(state, report)
     return found
+
+
+# How long a change of the record may take to reach the waypoints (the demo waits as
+# long) before `sandbox status` says the control plane did not push it.
+PUSH_GRACE_S = 10.0
+CONTROL_PLANE_WEDGED = "runs but did not push the sandbox's configuration"
 
 
 def _process_problems(state: SandboxState, processes: Processes) -> list[str]:
@@ -974,22 +993,55 @@ def process_problems(state: SandboxState) -> list[str]:
     return _process_problems(state, [(r, _process_health(state, r)) for r in state.processes])
 
 
+def _stopped(processes: Processes) -> list[str]:
+    """The processes stopped by SIGSTOP, each with the command that resumes it (not among
+    process_problems: the demo names a stopped one itself, when it meets it)."""
+    return [f"{h.component} (pid {h.pid}) {health.stopped_text(h.pid)}" for _, h in processes if h.stopped]
+
+
+def stopped_problems(state: SandboxState) -> list[str]:
+    """For `sandbox list`: `the control plane (pid N) is stopped (SIGSTOP): resume it with
+    `kill -CONT N`` for each process of the sandbox stopped by SIGSTOP."""
+    return _stopped([(r, _process_health(state, r)) for r in state.processes])
+
+
+def pushed_problems(state: SandboxState) -> list[str]:
+    """For `sandbox list` (root only, which may read the Envoys' admin sockets): the
+    control plane's problem when a waypoint Envoy does not route with the record's
+    weights (see _pushed_behind), as `sandbox status` words it; [] else."""
+    records = state.processes_of("controlplane")
+    if state.phase != PHASE_READY or not records or os.geteuid() != 0:
+        return []
+    behind = _pushed_behind(state, [{"pod": w.pod, "ready": True} for w in state.waypoint_infos()])
+    return [f"{CONTROL_PLANE} (pid {records[-1].pid}) {CONTROL_PLANE_WEDGED} ({behind}): see {records[-1].log}"
+            ] if behind else []
+
+
 def _not_answering(state: SandboxState, report: dict[str, Any]) -> list[str]:
     """Components whose process runs but does not do its job (or was never started)."""
     found = []
     control_plane, agent = report["controlplane"], report["agent"]
     if "pid" not in control_plane:
         found.append(f"{CONTROL_PLANE} was never started")
+    elif control_plane.get("stopped"):
+        pass  # said by _process_problems, with `kill -CONT`
+    elif control_plane.get("notPushed"):
+        found.append(f"{CONTROL_PLANE} (pid {control_plane['pid']}) {CONTROL_PLANE_WEDGED} "
+                     f"({control_plane['notPushed']}): see {control_plane['log']}")
     elif control_plane["running"] and not control_plane["ready"]:
         found.append(f"{CONTROL_PLANE} (pid {control_plane['pid']}) runs but does not accept "
                      f"connections on unix:{state.xds_socket}: see {control_plane['log']}")
     if "pid" not in agent:
         found.append(f"{NODE_AGENT} was never started")
+    elif agent.get("stopped"):
+        pass
     elif agent["running"] and not agent["ready"]:
         found.append(f"{NODE_AGENT} (pid {agent['pid']}) runs but is not ready "
                      f"({agent['admin']}/debug/ready): see {agent['log']}")
     for waypoint in report["waypoints"]:
         envoy = waypoint.get("process") or {}
+        if envoy.get("stopped"):
+            continue
         if envoy.get("running") and waypoint.get("configProblem"):
             found.append(f"{envoy['component']} (pid {envoy['pid']}) runs but serves nothing: "
                          f"{waypoint['configProblem']}: see {envoy['log']}")
@@ -1012,8 +1064,8 @@ def _service_status(topology: Topology, service: manifests_mod.Service) -> dict[
 
 def _waypoint_status(state: SandboxState, waypoint: WaypointInfo, processes: Processes) -> dict[str, Any]:
     admin = EnvoyAdmin(state.envoy_admin_socket(waypoint), timeout=2.0)
-    ready = admin.ready()
     envoy = [h for r, h in processes if r.role == "waypoint" and r.pod == waypoint.pod]
+    ready = not (envoy and envoy[-1].stopped) and admin.ready()  # a stopped one would only time out
     result: dict[str, Any] = {
         "name": f"{waypoint.namespace}/{waypoint.name}",
         "pod": waypoint.pod,
@@ -1284,15 +1336,8 @@ def _wait_envoy_weights(state: SandboxState, manifests: manifests_mod.Manifests,
     waypoint = topology.waypoint_of(service)
     if waypoint is None:
         return
-    port = service.ports[0]
-    plan = route_cluster_keys(topology, service, port)
-    # Envoy has one route per match of each planned http route (one without a match)
-    at = sum(max(1, len(planned.matches)) for planned, _ in plan[:route]) if route < len(plan) else 0
-    expected = {key.name: weight for weight, key in plan[min(route, len(plan) - 1)][1] if weight > 0}
-    if len(expected) == 1:
-        expected = {name: 100 for name in expected}
+    wanted_route, at, expected = _expected_weights(topology, service, route)
     admin = EnvoyAdmin(state.envoy_admin_socket(waypoint))
-    wanted_route = route_name(service, port)
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -1316,6 +1361,58 @@ def _wait_envoy_weights(state: SandboxState, manifests: manifests_mod.Manifests,
         time.sleep(0.05)
 
 
+def _expected_weights(topology: Topology, service: manifests_mod.Service, route: int = 0
+                      ) -> tuple[str, int, dict[str, int]]:
+    """(the name of ``service``'s Envoy route configuration, the index of its http route
+    ``route`` there, {cluster: weight} the waypoint Envoy must route it with) as the record says."""
+    port = service.ports[0]
+    plan = route_cluster_keys(topology, service, port)
+    # Envoy has one route per match of each planned http route (one without a match)
+    at = sum(max(1, len(planned.matches)) for planned, _ in plan[:route]) if route < len(plan) else 0
+    expected = {key.name: weight for weight, key in plan[min(route, len(plan) - 1)][1] if weight > 0}
+    if len(expected) == 1:
+        expected = {name: 100 for name in expected}
+    return route_name(service, port), at, expected
+
+
+def _pushed_behind(state: SandboxState, waypoints: list[dict[str, Any]]) -> str:
+    """'' when each ready waypoint Envoy routes every http route with the record's weights
+    (what the demo waits for after a change), else what one routes instead: a control
+    plane that no longer reloads on SIGHUP (wedged) pushes no change. A record changed
+    less than PUSH_GRACE_S ago is a change still on its way, not a fault."""
+    try:
+        if time.time() - state.manifests_file.stat().st_mtime < PUSH_GRACE_S:
+            return ""
+        topology = state.topology()
+    except (OSError, KmeshctlError):
+        return ""
+    ready = {w["pod"] for w in waypoints if w["ready"]}
+    for service in topology.manifests.services:
+        waypoint = topology.waypoint_of(service)
+        if waypoint is None or waypoint.pod not in ready or not service.ports:
+            continue
+        try:
+            configs = {c["name"]: c for c in EnvoyAdmin(state.envoy_admin_socket(waypoint), timeout=2.0).route_configs()}
+        except ADMIN_ERRORS:
+            continue  # stopped or ended since its check: said by that check
+        for route in range(len(route_cluster_keys(topology, service, service.ports[0]))):
+            wanted, at, expected = _expected_weights(topology, service, route)
+            live = route_weights(configs[wanted], at) if wanted in configs else None
+            if live is not None and live != expected:
+                routes, says = (", ".join(f"{_subset_of(name)} {weight}" for name, weight in weights.items())
+                                for weights in (live, expected))
+                return (f"the Envoy of waypoint {waypoint.namespace}/{waypoint.name} still routes {routes}, the "
+                        f"record says {says}: it does not reload on SIGHUP")
+    return ""
+
+
+def _subset_of(cluster: str) -> str:
+    """`v1` of Envoy cluster `outbound|80|v1|fortio.default.svc.cluster.local` (its host
+    when it names no subset; the name itself when it is no such cluster name)."""
+    parts = cluster.split("|")
+    return (parts[2] or parts[3]) if len(parts) == 4 else cluster
+
+
 def envoy_not_answering(state: SandboxState, waypoint: WaypointInfo, admin: EnvoyAdmin,
                         err: BaseException) -> KmeshctlError:
     """The one line for a waypoint Envoy whose admin API did not answer ``err`` (one of
@@ -1336,15 +1433,6 @@ def _control_plane_stopped(state: SandboxState) -> int:
     SIGHUP of a change waits), else 0."""
     records = state.processes_of("controlplane")
     return records[-1].pid if records and process_stopped(records[-1].pid) else 0
-
-
-def process_stopped(pid: int) -> bool:
-    """Whether process ``pid`` is stopped (SIGSTOP, SIGTSTP: state T in /proc/<pid>/stat)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] == "T"
 
 
 def _routes_now(route: str, live: dict[str, int] | None) -> str:

@@ -10,6 +10,7 @@ after the same checks as install (strict schemas, the cluster's CRDs, server dry
 from __future__ import annotations
 
 import math
+import shlex
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -66,6 +67,44 @@ class WaypointParams:
     # The istiod revision that owns the Gateway (its istio.io/rev label, as istioctl's
     # `waypoint apply --revision`); "": the namespace's label or the default revision decide.
     revision: str = ""
+
+
+# (parameter, value) -> the `kmeshctl waypoint apply ...` to paste with that flag set
+# (the apply being run as typed, or apply_line's): a fix never resets what the user chose.
+ApplyWith = Callable[[str, str], str]
+
+
+def apply_line(p: WaypointParams, parameter: str = "", value: str = "") -> str:
+    """`kmeshctl waypoint apply -n NS --name NAME` with each setting of ``p`` that is not
+    the default (--image, --replicas, --revision: pasted, it keeps what the waypoint runs),
+    the flag of ``parameter`` set to ``value``."""
+    flags = {"namespace": "-n", "name": "--name", "image": "--image", "replicas": "--replicas",
+             "revision": "--revision"}
+    values = {"namespace": p.namespace, "name": p.name, "image": p.image if p.image != DEFAULT_IMAGE else "",
+              "replicas": str(p.replicas) if p.replicas != DEFAULT_REPLICAS else "", "revision": p.revision}
+    if parameter:
+        values[parameter] = value
+    return shlex.join(["kmeshctl", "waypoint", "apply",
+                       *(word for key, flag in flags.items() if values[key] for word in (flag, values[key]))])
+
+
+def running_params(client: KubeClient, namespace: str, name: str,
+                   gateway: Optional[dict] = None) -> Optional[WaypointParams]:
+    """What waypoint ``namespace/name`` runs with, as the flags of the apply that made it:
+    --revision from its Gateway's istio.io/rev label, --replicas and --image from its
+    Deployment (when it is the waypoint's own); None when its Gateway (``gateway``, read
+    when not given) is not one `waypoint apply` made."""
+    gateway = gateway if gateway is not None else client.get(GATEWAY_API, "Gateway", name, namespace)
+    if gateway is None or not made_by_waypoint_apply(gateway, name):
+        return None
+    revision = ((gateway.get("metadata") or {}).get("labels") or {}).get(REVISION_LABEL, "")
+    deployment = client.get("apps/v1", "Deployment", name, namespace)
+    if deployment is None or not made_by_waypoint_apply(deployment, name):
+        return WaypointParams(namespace, name, revision=revision)
+    spec = deployment.get("spec") or {}
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    image = next((c.get("image") for c in containers if c.get("image")), DEFAULT_IMAGE)
+    return WaypointParams(namespace, name, image, int(spec.get("replicas", DEFAULT_REPLICAS)), revision)
 
 
 def check_params(p: WaypointParams) -> None:
@@ -211,10 +250,15 @@ def delete_command(obj_ref: str) -> str:
     return f"kubectl delete {kind.lower()} {name}" + (f" -n {namespace}" if namespace else "")
 
 
+class NameTaken(UsageError):
+    """An object of the waypoint's names is not the waypoint's (its fix: another --name)."""
+
+
 def check_names_free(client: KubeClient, p: WaypointParams, objs: list[dict]) -> None:
-    """UsageError (nothing applied) when an object the waypoint would write exists and is
-    not waypoint ``p``'s: server-side apply as kmeshctl would take over the user's object
-    of that name (the demo's app Service is kmeshctl's too, so no conflict would stop it)."""
+    """NameTaken (a UsageError; nothing applied) when an object the waypoint would write
+    exists and is not waypoint ``p``'s: server-side apply as kmeshctl would take over the
+    user's object of that name (the demo's app Service is kmeshctl's too, so no conflict
+    would stop it)."""
     for obj in objs:
         live = _live(client, obj)
         if live is None or is_ours(obj, live, p):
@@ -225,11 +269,11 @@ def check_names_free(client: KubeClient, p: WaypointParams, objs: list[dict]) ->
                              fix="remove or rename it (every kmeshctl waypoint binds that name), then re-run")
         owner = _binding_owner(live)
         if obj["kind"] == "ClusterRoleBinding" and owner not in (None, f"{p.namespace}/{p.name}"):
-            raise UsageError(f"ClusterRoleBinding {obj['metadata']['name']} exists and is waypoint {owner}'s: a "
-                             "waypoint's binding is named kmeshctl-waypoint-NAMESPACE-NAME, the same for waypoint "
-                             f"{p.namespace}/{p.name}", fix="choose another --name")
-        raise UsageError(f"{obj['kind']} {_ref(obj['metadata'])} exists and was not made by kmeshctl waypoint "
-                         f"apply --name {p.name}", fix="choose another --name")
+            raise NameTaken(f"ClusterRoleBinding {obj['metadata']['name']} exists and is waypoint {owner}'s: a "
+                            "waypoint's binding is named kmeshctl-waypoint-NAMESPACE-NAME, the same for waypoint "
+                            f"{p.namespace}/{p.name}", fix="choose another --name")
+        raise NameTaken(f"{obj['kind']} {_ref(obj['metadata'])} exists and was not made by kmeshctl waypoint "
+                        f"apply --name {p.name}", fix="choose another --name")
 
 
 def apply(client: KubeClient, p: WaypointParams, kubernetes_version: str,
@@ -292,11 +336,12 @@ def tidy_up_failed(ref: str, err: KmeshctlError) -> str:
 
 
 def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: Callable[[str], None],
-               every_poll: bool = True) -> None:
+               every_poll: bool = True, apply_with: Optional[ApplyWith] = None) -> None:
     """Until the waypoint's pods are ready and istiod has programmed its Gateway (its
     status carries the Service's address, which is what istiod hands to the agents).
     A progress line each poll (``every_poll``: a terminal), else only when the pods or
-    the Gateway changed (a log)."""
+    the Gateway changed (a log). The timeout's fix re-applies with ``apply_with`` (the
+    apply as typed; None: apply_line's)."""
     started = time.monotonic()
     shown: Optional[tuple[int, str]] = None
     while True:
@@ -311,7 +356,7 @@ def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: 
             raise KmeshctlError(f"waypoint {p.namespace}/{p.name} not ready after {duration_words(timeout)} "
                                 f"({state.ready_pods}/{p.replicas} pods ready; Gateway: {state.gateway_reason}"
                                 f"{''.join(f'; pod {s.name}: {s.reason}' for s in stuck if s.reason)})",
-                                fix=stuck_fix(p, stuck, istiod=not state.addresses))
+                                fix=stuck_fix(p, stuck, istiod=not state.addresses, apply_with=apply_with))
         if every_poll or shown != (state.ready_pods, state.gateway_reason):
             shown = (state.ready_pods, state.gateway_reason)
             progress(f"waiting for waypoint {p.namespace}/{p.name}: {state.ready_pods}/{p.replicas} pods ready, "
@@ -874,22 +919,23 @@ def pod_not_running(client: KubeClient, p: WaypointParams, pod: str) -> str:
     return f"not running ({state.reason or state.phase}): {stuck_fix(p, [state])}"
 
 
-def stuck_fix(p: WaypointParams, stuck: "list[PodState]", istiod: bool = False) -> str:
+def stuck_fix(p: WaypointParams, stuck: "list[PodState]", istiod: bool = False,
+              apply_with: Optional[ApplyWith] = None) -> str:
     """The one diagnosis of waypoint pods not ready, for `waypoint status`'s pod line and
     `apply --wait`'s timeout alike: an image that cannot be pulled names the re-apply with
     --image; else kubectl's describe of the pod (of every pod of the waypoint when
     several, or none), and istiod's log when ``istiod`` (its Gateway not programmed) or
-    no pod is to blame."""
+    no pod is to blame. Each re-apply is ``apply_with``'s (None: apply_line of ``p``):
+    one that dropped a setting would scale the waypoint back or drop its revision."""
     from kmeshctl.rollout import IMAGE_REASONS
 
-    revision = f" --revision {p.revision}" if p.revision else ""  # re-applied without it, the label would go
+    again = apply_with or (lambda parameter, value: apply_line(p, parameter, value))
     if any(s.status in IMAGE_REASONS for s in stuck):
-        return (f"the image cannot be pulled: re-apply with a correct one: `kmeshctl waypoint apply -n "
-                f"{p.namespace} --name {p.name}{revision} --image IMAGE`")
+        return f"the image cannot be pulled: re-apply with a correct one: `{again('image', 'IMAGE')}`"
     log = " and istiod's log" if istiod or not stuck else ""
     if istiod and not p.revision:  # a revisioned istiod may leave an unlabelled Gateway to the default one
         log += (f" (istiod installed with a revision only, as ASM's istiod-1-22-6: re-apply with its revision, "
-                f"`kmeshctl waypoint apply -n {p.namespace} --name {p.name} --revision REVISION`)")
+                f"`{again('revision', 'REVISION')}`)")
     if len(stuck) == 1:
         return f"see `kubectl describe pod {stuck[0].name} -n {p.namespace}`{log}"
     return f"see `kubectl describe pod -n {p.namespace} -l {GATEWAY_LABEL}={p.name}`{log}"
