@@ -41,7 +41,7 @@ from kmeshctl.cli.command_hints import (carry_typed_globals, missing_argument_li
 from kmeshctl.cli.option_hints import (all_namespaces_hint, command_as_value_line, dry_run_value_hint, flag_value_hint,
                                        no_such_option_line, on_off_hint, positional_name_hint, spaced_dry_run_value,
                                        takes_namespace_arguments, value_missing_text, value_needed_line)
-from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready
+from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready, parseable
 from kmeshctl import stopping
 from kmeshctl.asciinum import duration_words
 from kmeshctl.cli.names import names_checked
@@ -1016,11 +1016,12 @@ def _fail(line: str) -> None:
     echo_coloured(bounded_line(visible(line)), typer.colors.RED)
 
 
-def _with_typed_globals(line: str) -> str:
+def _with_typed_globals(line: str, root: _click.Command) -> str:
     """A line about bad input (click may have refused the line before the root read its
     flags): each suggested kmeshctl command with the --kubeconfig / --context /
-    --request-timeout typed, as every other message's (suggestions.paste_ready)."""
-    return carry_typed_globals(line, cmdline.ARGS)
+    --request-timeout typed, as every other message's (suggestions.paste_ready), and
+    without any other mistake of the line typed (suggestions.parseable)."""
+    return parseable(carry_typed_globals(line, cmdline.ARGS), root)
 
 
 def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
@@ -1035,9 +1036,9 @@ def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
         return err.exit_code
     except _click.exceptions.BadParameter as err:
         if isinstance(err, _click.exceptions.MissingParameter):
-            _fail(_with_typed_globals(_one_line_usage_error(err)))
+            _fail(_with_typed_globals(_one_line_usage_error(err), root))
         else:
-            _fail(_with_typed_globals(with_help_pointer(f"Error: {bad_value_line(err, cmdline.ARGS)}", err)))
+            _fail(_with_typed_globals(with_help_pointer(f"Error: {bad_value_line(err, cmdline.ARGS)}", err), root))
         return 2
     except _click.exceptions.NoSuchOption as err:
         if err.ctx is not None and err.option_name.partition("=")[0] in ALL_NAMESPACES_FLAGS and \
@@ -1045,10 +1046,10 @@ def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
                                        else cmdline.ARGS):
             typer.echo(err.ctx.get_help())  # `down -A --help`: the help asked for, which says what to use
             return 0
-        _fail(_with_typed_globals(no_such_option_line(err)))
+        _fail(_with_typed_globals(no_such_option_line(err), root))
         return 2
     except TyperException as err:
-        _fail(_with_typed_globals(_one_line_usage_error(err)))
+        _fail(_with_typed_globals(_one_line_usage_error(err), root))
         return getattr(err, "exit_code", 2)
     except (Abort, KeyboardInterrupt, stopping.LetOut) as err:
         stop = stopping.stop_in(err)  # a signal, or Ctrl-C's KeyboardInterrupt; never click's `Aborted.`
@@ -1060,7 +1061,8 @@ def run_reporting_errors(run: Callable[[], Any], root: _click.Command) -> int:
         return stop.exit_code
     except KmeshctlError as err:
         line = f"Error: {as_the_user_reads(str(err), root)}"
-        _fail(with_running_help_pointer(line) if err.exit_code == EXIT_USAGE else line)
+        # bad input: its lines to paste are built from the words typed (a failure's may quote another run's)
+        _fail(with_running_help_pointer(parseable(line, root)) if err.exit_code == EXIT_USAGE else line)
         return err.exit_code
     except PermissionError as err:
         where = f" ({err.filename})" if err.filename else ""

@@ -375,6 +375,10 @@ def positional_name_hint(message: str, err: Any) -> str:
     if arguments:
         return _too_many_arguments(ctx, arguments, found.group(1).split())
     typed = _without_separator(list(cmdline.ARGS))
+    after = cmdline.ARGS[separator_at(cmdline.ARGS) + 1:]
+    if after and any(w.startswith("-") and w != "-" for w in after):  # `status -- -n foo`
+        return f"; {shlex.join(after)} came after `--`, which makes the words after it arguments, not flags, and " \
+               f"this command takes none: without the `--`, `{shlex.join(['kmeshctl', *typed])}`"
     spaced = _spaced_path_hint(ctx, typed, found.group(1).split())
     if spaced:  # `--plot /tmp/my plot.png`: one path the shell split at its space
         return spaced
@@ -1277,6 +1281,11 @@ def _verbosity(name: str, command: _click.Command, flag: str, whose: str, withou
            f"leave {flag} out, `{without}`"
 
 
+def _no_such_global(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    """kubectl's global flags for its own cache, logs and profiling: kmeshctl has none."""
+    return f"; kmeshctl has no {flag} ({whose} global flag): leave it out, `{without}`"
+
+
 def _with_flags(line: str, *flags: str) -> str:
     """The command ``line`` with ``flags`` added before its `--`, if any."""
     words = shlex.split(line)
@@ -1473,7 +1482,14 @@ KUBECONFIG_SETTINGS = {
     "--kube-token": ("set-credentials", "NAME", "--token=TOKEN"),
     "--client-certificate": ("set-credentials", "NAME", "--client-certificate={value}"),
     "--client-key": ("set-credentials", "NAME", "--client-key={value}"),
+    "--username": ("set-credentials", "NAME", "--username={value}"),
+    "--password": ("set-credentials", "NAME", "--password=PASSWORD"),
+    "--as": ("set", "users.NAME.as", "{value}"),
+    "--as-uid": ("set", "users.NAME.as-uid", "{value}"),
+    "--tls-server-name": ("set-cluster", "NAME", "--tls-server-name={value}"),
 }
+# kubeconfig settings `kubectl config` has no flag for (a list): what the user entry holds.
+KUBECONFIG_ENTRIES = {"--as-group": "the user's as-groups list ({value})"}
 LOCAL_COMMANDS = ("help",)  # besides suggestions.LOCAL_GROUPS: commands that use no cluster
 
 
@@ -1516,6 +1532,9 @@ def _context_choice(name: str, command: _click.Command, flag: str, whose: str, w
         if meant:
             lines = " or ".join(f"`{_with_flags(without, '--context', each)}`" for each in meant)
             return f"{said}; {key} {value} is context {', '.join(meant)}'s: {lines}"
+    if flag in KUBECONFIG_ENTRIES:
+        return f"{said}; {KUBECONFIG_ENTRIES[flag].format(value=value or 'GROUP')} in the context's user entry of " \
+               f"{path} puts it in one"
     setting = KUBECONFIG_SETTINGS[flag]
     kubectl = ["kubectl", "config", *(w.format(value=value or "VALUE") for w in setting)]
     kubeconfig = typed_value(cmdline.ARGS, "--kubeconfig")
@@ -1558,6 +1577,12 @@ OTHER_TOOLS_FLAGS: tuple[tuple[tuple[str, ...], bool, str, Callable[..., str]], 
     (("--cluster", "--user", "-s", "--server", "--token", "--certificate-authority", "--client-certificate",
       "--client-key"), True, "kubectl's", _context_choice),
     (("--insecure-skip-tls-verify",), False, "kubectl's", _context_choice),
+    (("--as", "--as-group", "--as-uid", "--tls-server-name", "--username", "--password"), True, "kubectl's",
+     _context_choice),
+    (("--cache-dir", "--log-file", "--profile", "--profile-output", "--log-dir"), True, "kubectl's", _no_such_global),
+    (("--disable-compression", "--match-server-version", "--warnings-as-errors", "--log-flush-frequency",
+      "--logtostderr", "--alsologtostderr", "--one-output", "--skip-headers", "--skip-log-headers"), False,
+     "kubectl's", _no_such_global),
     (("--kube-apiserver", "--kube-token", "--kube-ca-file"), True, "helm's", _context_choice),
     (("--kube-insecure-skip-tls-verify",), False, "helm's", _context_choice),
     (("-i", "--istioNamespace"), True, "istioctl's", _spelled_here("--istio-namespace")),
@@ -1673,6 +1698,9 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     if command is not None and (typed in ALL_NAMESPACES_FLAGS or typed == "--all" and
                                 takes_namespace_arguments(command)):
         return f"Error: {typed}{all_namespaces_hint(command, path)} (see '{path} --help')"
+    taken = _separator_as_value(ctx, err.option_name) if ctx is not None else ""
+    if taken:  # `--cluster-id -- -c1`
+        return with_help_pointer(f"Error: {taken}", err)
     cluster = _unknown_in_cluster(err.option_name, ctx)
     # `curl -sv`
     fixed = with_dashes(ctx, cmdline.ARGS, err.option_name) if cluster and "--" not in cmdline.ARGS else ""
@@ -1703,6 +1731,31 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     if fixed:
         line += f" (the command to run goes after `--`: {fixed})"
     return with_help_pointer(line, err)
+
+
+def _separator_as_value(ctx: _click.Context, reported: str) -> str:
+    """`--cluster-id -- -c1`: the flag before `--` took it as its value, so the word after
+    it (``reported`` is a flag of it) was read as a flag: what happened, and the line with
+    that word as the flag's value (`--cluster-id=-c1`), or, when the flag does not take it
+    either, with an example value; "" for any other line."""
+    args = list(cmdline.ARGS)
+    at = separator_at(args)
+    option = option_spelled(ctx.command, args[at - 1]) if 0 < at < len(args) - 1 else None
+    value = args[at + 1] if option is not None else ""
+    if option is None or not takes_value(option) or not value.startswith(reported.partition("=")[0]):
+        return ""
+    flag, rest = args[at - 1], args[at + 2:]
+    said = f"{flag} took the `--` after it as its value, so {value} was read as a flag"
+    refused = _refused_as(ctx, option, flag, value)
+    if refused == "":
+        return f"{said}; a value that starts with '-' goes after '=': " \
+               f"`{shlex.join(['kmeshctl', *args[:at - 1], f'{flag}={value}', *rest])}`"
+    example = flag_example(option)
+    if not example:
+        return f"{said}; {flag} takes no {value} ({refused or 'not a value it takes'})"
+    why = (refused or "").partition(";")[0].partition(" (")[0] or "not a value it takes"
+    return f"{said}; {flag} takes no {value} ({why}), " \
+           f"e.g. `{shlex.join(['kmeshctl', *args[:at - 1], flag, example, *rest])}`"
 
 
 def _command_typed(ctx: _click.Context) -> tuple[_click.Command, str]:

@@ -258,3 +258,158 @@ def with_sandbox_name(line: list[str], name: Optional[str] = None) -> tuple[list
 
 
 SUGGEST_CLOSENESS = 0.75  # difflib ratio of the names without dashes: a typo, not a look-alike
+
+
+# Words that end the kmeshctl part of a suggested line (`kmeshctl render ... | kubectl apply -f -`).
+SHELL_OPERATORS = frozenset({"|", "||", "&&", ";", "&", ">", ">>", "<", "2>&1", "2>/dev/null"})
+
+
+def parseable(message: str, root: _click.Command) -> str:
+    """``message`` with each backticked `kmeshctl COMMAND ...` reduced to a line COMMAND
+    accepts (parseable_words): a hint built from the words typed fixes one mistake, and the
+    line pasted must not fail on the next. The words left out are named in the prose
+    (`leave --force and --grace-period 0 out`), a word given a flag too."""
+    parts = message.split("`")
+    for i in range(1, len(parts) - 1, 2):  # a lone backtick (an echoed value) closes no line
+        try:
+            words = shlex.split(parts[i])
+        except ValueError:
+            continue
+        if words[:1] != ["kmeshctl"]:
+            continue
+        kept, dropped, flagged = parseable_words(words, root)
+        if not dropped and not flagged:
+            continue
+        parts[i] = " ".join(w if w in SHELL_OPERATORS else shlex.quote(w) for w in kept)
+        path = " ".join(_command_path(root, kept))
+        parts[i - 1], parts[i + 1] = _said_dropped(parts[i - 1], parts[i + 1], dropped, flagged, path)
+    return "`".join(parts)
+
+
+def _command_path(root: _click.Command, words: list[str]) -> list[str]:
+    """`kmeshctl waypoint delete` for a line of it (its flags and their values passed over)."""
+    positions = [i for i in cmdline.walk_words(words[1:cmdline.separator_at(words)], leading_values=True)
+                 if not words[1 + i].startswith("-")]
+    _, used = resolve(root, [words[1 + i] for i in positions])
+    return ["kmeshctl", *(words[1 + i] for i in positions[:used])]
+
+
+_LEAVE = re.compile(r"\bleave (.+?) out\b")
+
+
+def _said_dropped(before: str, after: str, dropped: list[str], flagged: list[tuple[str, str]],
+                  path: str) -> tuple[str, str]:
+    """(the prose before a suggested line, after it) naming the words parseable left out of
+    it: added to the prose's `leave X out` when it has one, else said after the line; and
+    each stray word given its flag (`east as --name east`)."""
+    if dropped:
+        named = _listed_words(dropped)
+        clause = before.rsplit(";", 1)[-1]
+        found = list(_LEAVE.finditer(clause))
+        if found:
+            last = found[-1]
+            start = len(before) - len(clause) + last.start()
+            listed = _listed_words([last.group(1), *dropped])
+            before = f"{before[:start]}leave {listed} out{before[start + last.end() - last.start():]}"
+        else:
+            after = f" (leave {named} out too: {path} takes no such {'word' if len(dropped) == 1 else 'words'})" \
+                    + after
+    if flagged:
+        after = f" ({', '.join(f'{word} given as {flag} {word}' for word, flag in flagged)})" + after
+    return before, after
+
+
+def _listed_words(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def parseable_words(words: list[str], root: _click.Command) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """(``words``, a `kmeshctl ...` line, with what its command does not take left out, the
+    words left out (a flag with its value as one: `--grace-period 0`), the stray words given
+    a flag instead [(word, flag)]). Left out: an option the command (nor kmeshctl) has,
+    with the value it was given when it takes one (the flag takes one elsewhere in
+    kmeshctl or in the tool it comes from, or the command takes no more positional
+    arguments); a positional word past those the command takes; and the `--` of a command
+    that takes no arguments (the words after it are read as flags again). One stray word a
+    command takes as a flag (POSITIONAL_AS_FLAG: `waypoint delete east`) gets that flag.
+    A group, a help line or a line naming no command is kept as it is."""
+    from kmeshctl.cli.option_hints import OTHER_TOOLS_FLAGS, _ordered_flag
+
+    end = next((i for i, w in enumerate(words) if w in SHELL_OPERATORS), len(words))
+    own, tail = words[1:end], words[end:]
+    path = _command_path(root, ["kmeshctl", *own])
+    command, used = resolve(root, path[1:])
+    if command is None or hasattr(command, "commands") or any(
+            w in cmdline.HELP_FLAGS for w in own[:cmdline.separator_at(own)]):
+        return words, [], []
+    arguments = [p for p in command.params if p.param_type_name == "argument"]
+    slots = sum(p.nargs if p.nargs >= 0 else len(own) for p in arguments)
+    valued_elsewhere, never_valued = cmdline.options_by_kind(root)
+    others_valued = {flag: valued for spellings, valued, _, _ in OTHER_TOOLS_FLAGS for flag in spellings}
+    path_left = list(path[1:])
+    kept: list[str] = []
+    dropped: list[str] = []
+    strays: list[int] = []
+    i = 0
+    while i < len(own):
+        word = own[i]
+        if path_left and word == path_left[0]:
+            path_left.pop(0)
+            kept.append(word)
+        elif word == "--" and arguments:
+            kept += own[i:]
+            break
+        elif word == "--":
+            pass  # a command without arguments: what follows is flags and values again
+        elif word.startswith("-") and word != "-":
+            option = _option_of(command, root, word)
+            if option is True:
+                kept.append(word)
+            elif option is not None:
+                kept += own[i:i + 2]
+                i += 1
+            else:
+                flag = word.partition("=")[0]
+                value = i + 1 < len(own) and "=" not in word and not own[i + 1].startswith("-") and \
+                    own[i + 1] not in path_left and flag not in never_valued and \
+                    others_valued.get(flag, flag in valued_elsewhere or slots <= 0)
+                dropped.append(f"{word} {own[i + 1]}" if value else word)
+                i += 1 if value else 0
+        elif slots > 0:
+            slots -= 1
+            kept.append(word)
+        else:
+            strays.append(len(kept))
+            kept.append(word)
+        i += 1
+    flagged: list[tuple[str, str]] = []
+    option = _ordered_flag(command.params, tuple(path[1:])) if len(strays) == 1 else None
+    if option is not None and not any(spelled(w, set(option[0].opts)) for w in kept):
+        flagged.append((kept[strays[0]], option[2]))
+        kept[strays[0]:strays[0] + 1] = [option[2], kept[strays[0]]]
+    else:
+        dropped += [kept[at] for at in strays]
+        kept = [w for at, w in enumerate(kept) if at not in strays]
+    return ["kmeshctl", *kept, *tail], dropped, flagged
+
+
+def _option_of(command: _click.Command, root: _click.Command, word: str) -> "_click.Parameter | bool | None":
+    """For a flag word of a line of ``command``: True when it is whole (an on/off flag,
+    `--flag=value`, a short flag with its value glued on, short flags together), the
+    option when its value is the next word, None when neither the command nor kmeshctl
+    takes it."""
+    from kmeshctl.cli.badinput import takes_value
+
+    flag = word.partition("=")[0]
+    option = cmdline.option_spelled(command, flag) or cmdline.option_spelled(root, flag)
+    if option is None and flag in cmdline.HELP_FLAGS:
+        return True
+    if option is not None:
+        return option if takes_value(option) and "=" not in word else True
+    if word.startswith("--") or len(word) < 3:
+        return None
+    first = cmdline.option_spelled(command, word[:2]) or cmdline.option_spelled(root, word[:2])
+    if first is not None and takes_value(first):
+        return True  # `-nfoo`
+    letters = [cmdline.option_spelled(command, f"-{c}") or cmdline.option_spelled(root, f"-{c}") for c in word[1:]]
+    return True if all(p is not None for p in letters) else None

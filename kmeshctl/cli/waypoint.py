@@ -253,13 +253,12 @@ def _with_free_name(client: KubeClient, params: deploy.WaypointParams, taken: de
 
 def _running_params(client: KubeClient, namespace: str, name: str,
                     gateway: Optional[dict] = None) -> Optional[deploy.WaypointParams]:
-    """deploy.running_params; None when this user may not read them (only a warning or
-    a fix's flags depend on them)."""
-    from kmeshctl.kube import ApiError
-
+    """deploy.running_params; None when they cannot be read (this user may not, the
+    cluster serves no Gateway API: only a warning or a fix's flags depend on them; the
+    apply itself says what is wrong)."""
     try:
         return deploy.running_params(client, namespace, name, gateway)
-    except ApiError:
+    except KmeshctlError:  # ApiError is one
         return None
 
 
