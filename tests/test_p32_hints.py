@@ -118,3 +118,26 @@ def test_separator_taken_as_a_flags_value(capsys, no_cluster) -> None:
     _, _, err = cli(capsys, *RENDER, "--cluster-id", "--", "-c1")
     assert "--cluster-id took the `--` after it as its value, so -c1 was read as a flag" in err, err
     assert "`kmeshctl render --xds-address istiod.istio-system.svc:15012 --cluster-id c1`" in err, err
+
+
+# ------------------------------------------------------------------ t33b: never a line on another target
+
+@pytest.mark.parametrize("typed,kept", [
+    (["uninstall", "-y", "--kube-context", "ctx2"], ["--kube-context", "ctx2"]),
+    (["uninstall", "-y", "--istioNamespace", "istio-x", "-n", "kmesh-x"], ["--istioNamespace", "istio-x"]),
+    (["waypoint", "delete", "--force", "east", "west"], ["east", "west"]),
+    (["disable-ns", "--overwrite=true", "-n", "team-a"], ["-n", "team-a"]),
+])
+def test_a_word_that_names_the_target_is_never_left_out(typed, kept, capsys, no_env) -> None:  # noqa: F811
+    """Leaving out --kube-context, a namespace or the names would make the pasted line act
+    on the current context, a default namespace or the default waypoint (t33b 2-4): the
+    line keeps them (the next hint respells them) rather than drop them."""
+    code, _, err = cli(capsys, *typed)
+    assert code == 2, err
+    lines = [shlex.split(line) for line in re.findall(r"`(kmeshctl [^`]*)`", err)]
+    assert lines and all(" ".join(kept) in " ".join(line) for line in lines), err
+
+
+def test_a_stray_word_beside_target_cluster_is_no_sandbox(capsys, no_env) -> None:  # noqa: F811
+    code, _, err = cli(capsys, "demo", "traffic-shift", "--target=cluster", "--kube-context", "ctx2", "extra")
+    assert code == 2 and "--sandbox" not in err, err

@@ -278,12 +278,32 @@ def parseable(message: str, root: _click.Command) -> str:
         if words[:1] != ["kmeshctl"]:
             continue
         kept, dropped, flagged = parseable_words(words, root)
-        if not dropped and not flagged:
+        if not dropped and not flagged or not _safe_to_drop(dropped, flagged, words):
             continue
         parts[i] = " ".join(w if w in SHELL_OPERATORS else shlex.quote(w) for w in kept)
         path = " ".join(_command_path(root, kept))
         parts[i - 1], parts[i + 1] = _said_dropped(parts[i - 1], parts[i + 1], dropped, flagged, path)
     return "`".join(parts)
+
+
+# Flags that choose what a command acts on (another tool's spelling included): a line that
+# left one out would act on the current context or a default namespace instead.
+TARGETING_FLAGS = frozenset({"--kube-context", "--istioNamespace", "-i", "--cluster", "--server", "-s", "--user",
+                             "--namespace", "-n", "--all-namespaces", "-A", "--enroll-namespace", "--for"})
+
+
+def _safe_to_drop(dropped: list[str], flagged: list[tuple[str, str]], words: list[str]) -> bool:
+    """Whether the line parseable made acts on what the typed one named: not when a
+    positional word (a name: `waypoint delete east west` would become the default
+    waypoint) or a flag that chooses a target (TARGETING_FLAGS) is left out, nor when a
+    stray word becomes --sandbox beside --target cluster; the line then stays as built (it
+    fixes one mistake, and the next hint the one after)."""
+    for word in dropped:
+        flag = word.split(" ")[0].partition("=")[0]
+        if not flag.startswith("-") or flag in TARGETING_FLAGS:
+            return False
+    cluster = any(w in ("--target=cluster", "cluster") for w in words)  # `--target cluster`: no sandbox
+    return not any(flag == "--sandbox" and cluster for _, flag in flagged)
 
 
 def _command_path(root: _click.Command, words: list[str]) -> list[str]:
