@@ -10,6 +10,8 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
+
 from kmeshctl import sandboxes
 from test_cli_kinds import cli, no_env, state_root  # noqa: F401 (fixtures)
 from test_p26_dump import _sandbox
@@ -92,3 +94,23 @@ def test_leaving_the_sandbox_out_is_offered_only_where_it_works(capsys, no_env, 
     monkeypatch.setattr(sandboxes, "DEFAULT_BPF_FS", node_maps)  # this node has a data path of its own
     code, _, err = cli(capsys, "dump", "maps", "--sandbox", "t32l-a", "--admin-port", "9")
     assert code == 2 and "or leave out --sandbox to ask 127.0.0.1:9" in err, err
+
+
+# ------------------------------------------------------------------ t33b 1: -o before a command keeps the line
+
+
+@pytest.mark.parametrize("typed,meant", [
+    (["--output", "waypoint", "delete", "--name", "east", "-n", "team-a"],
+     ["kmeshctl", "waypoint", "delete", "--name", "east", "-n", "team-a", "--output", "yaml"]),
+    (["-o", "uninstall", "--dry-run", "-n", "kmesh-x"],
+     ["kmeshctl", "uninstall", "--dry-run", "-n", "kmesh-x", "-o", "yaml"]),
+    (["-o", "disable-ns", "team-a", "team-b"], ["kmeshctl", "disable-ns", "team-a", "team-b", "-o", "table"]),
+    (["-o", "demo", "traffic-shift", "--target", "cluster", "-c", "50"],
+     ["kmeshctl", "demo", "traffic-shift", "--target", "cluster", "-c", "50", "-o", "table"]),
+])
+def test_an_output_flag_before_its_command_keeps_the_whole_line(typed, meant, capsys, no_env,  # noqa: F811
+                                                               state_root) -> None:  # noqa: F811
+    """Before: `kmeshctl waypoint delete --output yaml` (the default waypoint) and a real
+    `kmeshctl uninstall -o yaml` for a typed --dry-run."""
+    code, _, err = cli(capsys, *typed)
+    assert code == 2 and _lines(err) == [meant], err

@@ -131,7 +131,11 @@ def value_missing_text(group: _click.Command, path: str, args: list[str], at: in
     line = f"{typed_line(args[:at + 1])}: {flag} needs a value ({flag} {metavar})" + \
         ("" if named else " and a command")
     example = flag_example(param)
-    if candidates and example:
+    if named and candidates and example and candidates[0][1] is target:  # the whole line typed after it, kept
+        rest = args[at + 1:]
+        cut = separator_at(rest)
+        line += f": e.g. `{shlex.join([*path.split(), *rest[:cut], flag, example, *rest[cut:]])}`"
+    elif candidates and example:
         words, command = candidates[0]
         line += f": e.g. `{run_with(command, words, [flag, example])}`"
     elif needing:
