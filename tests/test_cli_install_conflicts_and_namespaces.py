@@ -39,6 +39,21 @@ def _install(cluster, *args: str):  # noqa: F811
     return cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait", *args)
 
 
+def signal_when_applying(monkeypatch, kind: str, signum: int) -> None:
+    """Make install's applier send this process the real signal `signum` as it reaches the
+    first object of `kind` (the user's Ctrl-C or `kill` mid-install), then apply it."""
+    from kmeshctl import apply as applier
+
+    real = applier.apply_one
+
+    def apply_one(client, obj):
+        if obj["kind"] == kind:
+            os.kill(os.getpid(), signum)
+        return real(client, obj)
+
+    monkeypatch.setattr(applier, "apply_one", apply_one)
+
+
 def _user_objects(cluster) -> None:  # noqa: F811
     """The tester's three: a ServiceAccount in the install namespace, a cluster-scoped
     ClusterRole, an EnvoyFilter in Istio's namespace; none made by kmeshctl."""
@@ -158,17 +173,8 @@ def test_status_of_a_namespace_stuck_terminating_says_why_and_suggests_no_instal
 @pytest.mark.parametrize("at_kind,how", [("Namespace", "unchanged"), ("EnvoyFilter", "partly updated")])
 def test_a_stopped_install_over_an_earlier_one_never_suggests_uninstall(cluster, monkeypatch, at_kind,
                                                                         how) -> None:  # noqa: F811
-    from kmeshctl import apply as applier
-
     assert _install(cluster, "-q").code == 0
-    real = applier.apply_one
-
-    def apply_one(client, obj):
-        if obj["kind"] == at_kind:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real(client, obj)
-
-    monkeypatch.setattr(applier, "apply_one", apply_one)
+    signal_when_applying(monkeypatch, at_kind, signal.SIGTERM)
     result = _install(cluster, "-q", "--image", "example.com/kmesh:h101" if at_kind == "EnvoyFilter" else
                       "docker.io/kmeshctl/kmeshctl-node:latest")
     assert result.code == 143, result
@@ -182,16 +188,7 @@ def test_a_stopped_install_over_an_earlier_one_never_suggests_uninstall(cluster,
 
 
 def test_a_stopped_first_install_still_offers_uninstall(cluster, monkeypatch) -> None:  # noqa: F811
-    from kmeshctl import apply as applier
-
-    real = applier.apply_one
-
-    def apply_one(client, obj):
-        if obj["kind"] == "ClusterRole":
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real(client, obj)
-
-    monkeypatch.setattr(applier, "apply_one", apply_one)
+    signal_when_applying(monkeypatch, "ClusterRole", signal.SIGTERM)
     line = _one_error_line(_install(cluster, "-q").err)
     assert "re-run `" in line and "or remove what was applied with `" in line and "uninstall" in line, line
 

@@ -27,6 +27,7 @@ import pytest
 from kmeshctl.cli.completion import COMMAND_LINE, NOTHING_LINE
 from standin_apiserver import app_pod, cluster, make_cluster, namespace  # noqa: F401 (fixtures)
 from test_cli_completion_after_dashes import TOOL, _with_tool
+from test_cli_install_conflicts_and_namespaces import signal_when_applying
 from test_cli_value_completion import NAMESPACES, bash, interactive, protocol, standin, tree  # noqa: F401
 from test_p31_demo_completion import _with_demo
 
@@ -80,17 +81,8 @@ def _uninstalled_keeping_the_namespace(cluster) -> None:  # noqa: F811
 @pytest.mark.parametrize("at_kind", ["Namespace", "ClusterRole"])
 def test_ctrl_c_after_an_uninstall_that_kept_the_namespace_is_no_earlier_install(cluster, monkeypatch,
                                                                                  at_kind) -> None:  # noqa: F811
-    from kmeshctl import apply as applier
-
     _uninstalled_keeping_the_namespace(cluster)
-    real = applier.apply_one
-
-    def apply_one(client, obj):
-        if obj["kind"] == at_kind:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(client, obj)
-
-    monkeypatch.setattr(applier, "apply_one", apply_one)
+    signal_when_applying(monkeypatch, at_kind, signal.SIGINT)
     result = cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait", "-q")
     assert result.code == 130, result
     line = result.err.strip().splitlines()[-1]
@@ -100,17 +92,8 @@ def test_ctrl_c_after_an_uninstall_that_kept_the_namespace_is_no_earlier_install
 
 
 def test_ctrl_c_over_a_real_install_still_says_it_is_unchanged(cluster, monkeypatch) -> None:  # noqa: F811
-    from kmeshctl import apply as applier
-
     assert cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait", "-q").code == 0
-    real = applier.apply_one
-
-    def apply_one(client, obj):
-        if obj["kind"] == "Namespace":
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(client, obj)
-
-    monkeypatch.setattr(applier, "apply_one", apply_one)
+    signal_when_applying(monkeypatch, "Namespace", signal.SIGINT)
     line = cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait", "-q").err.strip().splitlines()[-1]
     assert "the earlier install is unchanged: re-run `" in line and "uninstall" not in line, line
 
