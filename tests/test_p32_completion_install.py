@@ -17,7 +17,6 @@ against the stand-in API server (tests/standin); a real SIGINT sent to this proc
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import signal
 from pathlib import Path
