@@ -40,6 +40,8 @@ _proxy_failures: "weakref.WeakKeyDictionary[threading.Thread, BaseException]" = 
 # thread -> the port-forward it carries (its ends closed when it dies, so no read waits for it)
 _proxy_forwards: "weakref.WeakKeyDictionary[threading.Thread, Any]" = weakref.WeakKeyDictionary()
 _opening = threading.Lock()  # one forward opened at a time: the new proxy thread is that forward's
+# proxy threads that died before their forward was known (while _opening is held: that forward's)
+_died_unclaimed: list[threading.Thread] = []
 
 
 class AgentTimeout(KmeshctlError):
@@ -143,9 +145,13 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "Kube
     try:
         with _opening:
             before = set(threading.enumerate())
+            _died_unclaimed.clear()
             forward = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
             proxy = [t for t in threading.enumerate() if t not in before and t.name.startswith(PROXY_THREAD)]
             _proxy_forwards.update((t, forward) for t in proxy)
+            if _died_unclaimed:  # dead before it was known (the hook could not close its ends)
+                proxy += _died_unclaimed
+                _close_local_ends(forward)
     except Exception as err:  # noqa: BLE001 - ApiException (handshake refused) and transport errors alike
         refusal = kube.stream_refusal(err)
         fix = (f"this user may not port-forward to pods in {namespace}: grant it create on pods/portforward "
@@ -165,9 +171,11 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "Kube
         for thread in proxy:  # its websocket closed before kmeshctl goes on (or exits)
             thread.join(PROXY_JOIN_S)
     died = [err for err in (_proxy_failures.pop(t, None) for t in proxy) if err is not None]
-    if not raw:  # the pod side refused or closed: the error channel says why
+    # the pod side refused or closed: the error channel says why, else how the thread ended
+    # (a write failing after that is its consequence)
+    if not raw:
         lost = (kube.transport_reason(died[0]) if isinstance(died[0], OSError) else str(died[0])) if died else ""
-        why = " ".join((forward.error(port) or failure or lost or "connection closed").split())
+        why = " ".join((forward.error(port) or lost or failure or "connection closed").split())
         raise KmeshctlError(f"no agent admin endpoint at port {port} of {namespace}/{pod} ({why}): check the "
                             f"port the agent serves (its --admin-port: `kubectl get pod -n {namespace} {pod} -o "
                             "yaml`)")
@@ -198,12 +206,21 @@ def _quiet_proxy_threads() -> None:
             if args.exc_value is not None:
                 _proxy_failures[thread] = args.exc_value
             forward = _proxy_forwards.get(thread)
-            for end in (forward.local_ports.values() if forward is not None else ()):
-                end.python.close()  # the thread's own end: a read of the other sees the connection closed
+            if forward is not None:
+                _close_local_ends(forward)
+            else:
+                _died_unclaimed.append(thread)
             log.debug("%s ended: %s", thread.name, args.exc_value)
 
     hook.quiet_proxies = True  # type: ignore[attr-defined]
     threading.excepthook = hook
+
+
+def _close_local_ends(forward: Any) -> None:
+    """Close the port-forward threads' own ends of ``forward``'s local socket pairs: a read
+    of the other end sees the connection closed now, not at TIMEOUT_S."""
+    for end in forward.local_ports.values():
+        end.python.close()
 
 
 # The labels every kmesh agent pod carries: the DaemonSet's pod template's, which its
