@@ -55,6 +55,7 @@ def fetch_local(path: str, port: int, quiet: bool = True, sandbox: Optional[str]
     ``quiet``; ``sandbox``: the sandbox whose agent it is, for the fix of a failure."""
     url = f"http://127.0.0.1:{port}{path}"
     fix = local_fix(port, sandbox)
+    _refuse_stopped_agent(port, sandbox)
     try:
         with _waiting_note(f"127.0.0.1:{port}", quiet), urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:
             body = resp.read()
@@ -109,6 +110,19 @@ def agent_check(sandbox: Optional[str]) -> str:
 
         return stopped_agent_fix(sandbox) or f"check `kmeshctl sandbox status --name {sandbox}`"
     return "check the node agent's process on this host"
+
+
+def _refuse_stopped_agent(port: int, sandbox: Optional[str]) -> None:
+    """An AgentTimeout at once when ``sandbox``'s node agent is stopped (SIGSTOP): it would
+    take the connection and answer nothing, a wait of TIMEOUT_S to learn what is known now."""
+    if not sandbox:
+        return
+    from kmeshctl.sandboxes import stopped_agent_fix
+
+    stopped = stopped_agent_fix(sandbox)
+    if stopped:
+        raise AgentTimeout(f"the node agent admin endpoint at 127.0.0.1:{port} cannot answer: "
+                           f"{stopped.removeprefix('it is: ')}")
 
 
 def timeout_error(port: int, sandbox: Optional[str]) -> AgentTimeout:
