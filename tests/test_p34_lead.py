@@ -70,3 +70,89 @@ def test_2_a_stopped_sandbox_agent_is_said_at_once(state_root, tmp_path) -> None
         assert time.monotonic() - started < 2, "it waited for the agent's answer"
     assert str(err.value) == (f"the node agent admin endpoint at 127.0.0.1:{port} cannot answer: the node agent "
                               f"of sandbox l34s (pid {pid}) is stopped (SIGSTOP): resume it with `kill -CONT {pid}`")
+
+
+# -- 3. a control plane whose reload hangs, with no change pending ------------------------------
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import textwrap  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from kmeshctl import sandboxes  # noqa: E402
+from kmeshctl.sandbox import sandbox as sb  # noqa: E402
+from kmeshctl.sandbox import state as state_mod  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The control plane's own loop (controlplane.serve_until_stopped) whose reload hangs on a
+# lock never released: the process lives, its sockets would accept, nothing is pushed again.
+HANGING = textwrap.dedent("""
+    import signal, sys, threading
+    from pathlib import Path
+    from kmeshctl.sandbox.controlplane import serve_until_stopped
+    from kmeshctl.signalpipe import SignalPipe
+
+    held = threading.Lock()
+    held.acquire()
+
+    class Hanging:
+        def reload(self):
+            print("reloading", flush=True)
+            held.acquire()  # never released
+    signals = SignalPipe((signal.SIGHUP, signal.SIGTERM))
+    print("ready", flush=True)
+    serve_until_stopped(Hanging(), signals, Path(sys.argv[1]))
+""")
+
+
+def test_3_the_loop_touches_its_heartbeat_until_a_reload_hangs(tmp_path: Path) -> None:
+    heartbeat = tmp_path / "controlplane.heartbeat"
+    process = subprocess.Popen([sys.executable, "-c", HANGING, str(heartbeat)], cwd=ROOT, stdout=subprocess.PIPE,
+                               text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 5
+        while not heartbeat.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = heartbeat.stat().st_mtime_ns
+        time.sleep(1.3)
+        assert heartbeat.stat().st_mtime_ns > first, "the idle loop did not touch its heartbeat each second"
+        process.send_signal(signal.SIGHUP)
+        assert process.stdout.readline().strip() == "reloading"
+        hung = heartbeat.stat().st_mtime_ns
+        time.sleep(2.3)
+        assert heartbeat.stat().st_mtime_ns == hung, "the heartbeat went on under a hung reload"
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_3_status_and_list_say_a_stale_heartbeat(state_root, tmp_path, monkeypatch) -> None:  # noqa: F811
+    from test_p32_sandbox import _envoy_routes, no_daemons  # noqa: F401
+
+    state = _sandbox("l34w")
+    state.run_dir.mkdir(parents=True, exist_ok=True)
+    state.controlplane_heartbeat.touch()
+    monkeypatch.setattr(sb, "require_root", lambda: None)
+    monkeypatch.setattr(sb.agent_mod, "enrolled_pods", lambda state: None)
+    monkeypatch.setattr(sb.agent_mod, "enrolled_by", lambda state: {})
+    monkeypatch.setattr(sb, "data_path_gone", lambda state: False)
+    monkeypatch.setattr(sb.health, "unix_socket_accepts", lambda path: True)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    with _process(tmp_path, stopped=False) as (pid, cgroup):
+        _with(state, "controlplane", pid, cgroup, component="the control plane")
+        assert sb._control_plane_status(state, [(r, sb._process_health(state, r)) for r in state.processes],
+                                        [])["ready"] is True  # a loop that just ran
+        old = time.time() - sb.CONTROL_PLANE_LOOP_STALE_S - 30
+        os.utime(state.controlplane_heartbeat, (old, old))
+        report = sb.status("l34w")
+        said = (f"the control plane (pid {pid}) runs but did not push the sandbox's configuration (its reload "
+                f"loop has not run for 4")  # 45 s, or a second more on a slow machine
+        assert any(p.startswith(said) and " s: a reload hangs): see " in p for p in report["problems"]), report
+        assert report["controlplane"]["ready"] is False
+        assert report["fix"] == sb.remake_line("l34w")
+        row = sandboxes.summary(state_mod.SandboxState.load("l34w"))
+        assert row["phase"] == "not ready" and any(p.startswith(said) for p in row["problems"]), row

@@ -23,6 +23,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.sandbox.authz import authorization_resources
@@ -113,19 +114,28 @@ def main(argv: list[str] | None = None) -> None:
     control_plane.start()
     signals = SignalPipe((signal.SIGHUP, signal.SIGTERM))
     log.info("control plane of sandbox %s serving (pid %d)", args.name, os.getpid())
-    serve_until_stopped(control_plane, signals)
+    serve_until_stopped(control_plane, signals, state.controlplane_heartbeat)
     control_plane.stop()
 
 
-def serve_until_stopped(control_plane: ControlPlane, signals: SignalPipe) -> None:
+def serve_until_stopped(control_plane: ControlPlane, signals: SignalPipe, heartbeat: Path | None = None) -> None:
     """Reload on each SIGHUP (those that come during a reload: one more reload after it),
-    return on SIGTERM."""
+    return on SIGTERM; ``heartbeat`` (a file) touched each turn, at least once a second."""
     while True:
+        if heartbeat is not None:
+            _touch(heartbeat)
         received = signals.wait(1.0)
         if signal.SIGTERM in received:
             return
         if signal.SIGHUP in received:
             _reload(control_plane)
+
+
+def _touch(path: Path) -> None:
+    try:
+        path.touch()
+    except OSError as err:  # the record's directory going away under a `sandbox down`
+        log.debug("heartbeat %s not touched: %s", path, err)
 
 
 def _reload(control_plane: ControlPlane) -> None:

@@ -910,15 +910,16 @@ def _daemon(processes: Processes, role: str) -> ProcessHealth | None:
 
 def _control_plane_status(state: SandboxState, processes: Processes,
                           waypoints: list[dict[str, Any]]) -> dict[str, Any]:
-    """`ready`: it runs, is not stopped, accepts on its sockets and pushed the record's
-    configuration (`notPushed` says what a waypoint routes instead: see _pushed_behind)."""
+    """`ready`: it runs, is not stopped, accepts on its sockets, its loop runs and it pushed
+    the record's configuration (`notPushed` says why not: _loop_hangs, _pushed_behind)."""
     process = _daemon(processes, "controlplane")
     if process is None:
         return {"running": False, "ready": False}
     # a stopped process's sockets still accept (the kernel queues): not asked
     serving = process.running and not process.stopped and all(
         health.unix_socket_accepts(s) for s in _control_plane_sockets(state))
-    behind = _pushed_behind(state, waypoints) if serving and state.phase == PHASE_READY else ""
+    checked = serving and state.phase == PHASE_READY
+    behind = (_loop_hangs(state) or _pushed_behind(state, waypoints)) if checked else ""
     return {**process.to_dict(), "ready": serving and not behind, **({"notPushed": behind} if behind else {})}
 
 
@@ -1012,7 +1013,8 @@ def pushed_problems(state: SandboxState) -> list[str]:
     records = state.processes_of("controlplane")
     if state.phase != PHASE_READY or not records or os.geteuid() != 0:
         return []
-    behind = _pushed_behind(state, [{"pod": w.pod, "ready": True} for w in state.waypoint_infos()])
+    behind = _loop_hangs(state) or _pushed_behind(state, [{"pod": w.pod, "ready": True}
+                                                          for w in state.waypoint_infos()])
     return [f"{CONTROL_PLANE} (pid {records[-1].pid}) {CONTROL_PLANE_WEDGED} ({behind}): see {records[-1].log}"
             ] if behind else []
 
@@ -1404,6 +1406,23 @@ def _pushed_behind(state: SandboxState, waypoints: list[dict[str, Any]]) -> str:
                 return (f"the Envoy of waypoint {waypoint.namespace}/{waypoint.name} still routes {routes}, the "
                         f"record says {says}: it does not reload on SIGHUP")
     return ""
+
+
+# The control plane's loop touches its heartbeat at least once a second; this much older
+# and a reload hangs in it (no change would be pushed again, pending or not).
+CONTROL_PLANE_LOOP_STALE_S = 15.0
+
+
+def _loop_hangs(state: SandboxState) -> str:
+    """'' unless the control plane's loop has not run for CONTROL_PLANE_LOOP_STALE_S (its
+    heartbeat's age; a control plane too old to touch one is not judged)."""
+    try:
+        age = time.time() - state.controlplane_heartbeat.stat().st_mtime
+    except OSError:
+        return ""
+    if age <= CONTROL_PLANE_LOOP_STALE_S:
+        return ""
+    return f"its reload loop has not run for {age:.0f} s: a reload hangs"
 
 
 def _subset_of(cluster: str) -> str:

@@ -152,6 +152,12 @@ class SandboxState:
         return self.dir / "run"
 
     @property
+    def controlplane_heartbeat(self) -> Path:
+        """Touched by the control plane's loop at least once a second: its mtime says when
+        the loop last ran (a reload that hangs stops it, the process still looking alive)."""
+        return self.run_dir / "controlplane.heartbeat"
+
+    @property
     def manifests_file(self) -> Path:
         return self.dir / "manifests.yaml"
 
