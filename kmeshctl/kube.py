@@ -1554,10 +1554,13 @@ class KubeClient:
             raise ApplyConflict(obj, err, self.force_command) from err
 
     def merge_patch(
-        self, api_version: str, kind: str, name: str, patch: dict, namespace: Optional[str] = None
+        self, api_version: str, kind: str, name: str, patch: dict, namespace: Optional[str] = None,
+        dry_run: bool = False,
     ) -> dict:
+        """JSON merge patch (RFC 7386) of one object; ``dry_run``: dryRun=All, the API
+        server's whole write path (RBAC, admission, validation) and nothing stored."""
         path = self.kind(api_version, kind).object_path(name, namespace)
-        query = {"fieldManager": FIELD_MANAGER}
+        query = {"fieldManager": FIELD_MANAGER, "dryRun": "All" if dry_run else None}
         return self.request("PATCH", path, query, patch, MERGE_PATCH) or {}
 
     def create(self, api_version: str, kind: str, body: dict, namespace: Optional[str] = None) -> dict:

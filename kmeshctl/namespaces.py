@@ -358,20 +358,43 @@ def checked_namespaces(client: KubeClient, names: list[str], enable: bool, overw
     return found
 
 
+class PartlyLabelled(KmeshctlError):
+    """A label patch failed after others went through (the API server failing between
+    them: each was checked by a dry run first): says which namespaces changed."""
+
+    def __init__(self, done: list[str], failed: str, enable: bool, error: KmeshctlError) -> None:
+        changed = "enrolled" if enable else "released"
+        super().__init__(f"namespace {failed} not {changed}: {error.problem} (already {changed}: {', '.join(done)})",
+                         error.exit_code, fix=error.fix or "re-run the same command once the API server answers")
+
+
 def label_namespaces(client: KubeClient, found: list[dict], enable: bool) -> list[NamespaceChange]:
-    """Add (enable) or remove the mesh label on each namespace of ``found`` (checked_namespaces')."""
-    changes = []
-    for ns in found:
-        labels = ns["metadata"].get("labels") or {}
-        needs_change = namespace_enabled(labels) != enable
-        restored = "" if enable or not needs_change else previous_mode(ns)
-        if needs_change:
-            client.merge_patch("v1", "Namespace", ns["metadata"]["name"], _mode_patch(ns, enable))
-        other = other_data_plane(ns) or ""
-        changes.append(NamespaceChange(ns["metadata"]["name"], needs_change, has_sidecar_injection(ns),
-                                       other, restored, other if enable and needs_change else "",
-                                       injection_labels(ns)))
-    return changes
+    """Add (enable) or remove the mesh label on each namespace of ``found`` (checked_namespaces').
+    With more than one to change, each patch is a server dry run first (RBAC, admission), so
+    a refusal changes none; a failure after that is PartlyLabelled."""
+    patches = {ns["metadata"]["name"]: _mode_patch(ns, enable) for ns in found
+               if namespace_enabled(ns["metadata"].get("labels") or {}) != enable}
+    if len(patches) > 1:
+        for name, patch in patches.items():
+            client.merge_patch("v1", "Namespace", name, patch, dry_run=True)
+    done: list[str] = []
+    for name, patch in patches.items():
+        try:
+            client.merge_patch("v1", "Namespace", name, patch)
+        except KmeshctlError as err:
+            if done:
+                raise PartlyLabelled(done, name, enable, err) from err
+            raise
+        done.append(name)
+    return [_change(ns, enable, ns["metadata"]["name"] in patches) for ns in found]
+
+
+def _change(ns: dict, enable: bool, needs_change: bool) -> NamespaceChange:
+    """What labelling namespace ``ns`` (as read before) did."""
+    restored = "" if enable or not needs_change else previous_mode(ns)
+    other = other_data_plane(ns) or ""
+    return NamespaceChange(ns["metadata"]["name"], needs_change, has_sidecar_injection(ns), other, restored,
+                           other if enable and needs_change else "", injection_labels(ns))
 
 
 def previous_mode(namespace: dict) -> str:

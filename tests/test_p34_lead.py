@@ -156,3 +156,54 @@ def test_3_status_and_list_say_a_stale_heartbeat(state_root, tmp_path, monkeypat
         assert report["fix"] == sb.remake_line("l34w")
         row = sandboxes.summary(state_mod.SandboxState.load("l34w"))
         assert row["phase"] == "not ready" and any(p.startswith(said) for p in row["problems"]), row
+
+
+# -- 4. enable-ns / disable-ns of several namespaces: a refusal changes none ---------------------
+
+from standin_apiserver import HttpError, cluster, namespace  # noqa: E402, F401, F811 (fixture)
+
+LABEL = "istio.io/dataplane-mode"
+
+
+def _labels(cluster, name: str) -> dict:  # noqa: F811
+    return cluster.server.get("v1", "Namespace", name)["metadata"].get("labels") or {}
+
+
+def _namespaces(cluster, *names: str, enrolled: bool = False) -> None:  # noqa: F811
+    for name in names:
+        cluster.server.put(namespace(name, {LABEL: "Kmesh"} if enrolled else None))
+
+
+@pytest.mark.parametrize("enable", [True, False], ids=["enable-ns", "disable-ns"])
+def test_4_a_namespace_refused_by_admission_changes_none(cluster, enable) -> None:  # noqa: F811
+    _namespaces(cluster, "default", "team-a", enrolled=not enable)
+    cluster.server.deny_admission("Namespace", "team-a", "l34 policy: namespace team-a is frozen")
+    result = cluster.kmeshctl("enable-ns" if enable else "disable-ns", "default", "team-a")
+    assert result.code == 1, result
+    assert "namespace team-a is frozen" in result.err, result.err
+    assert (LABEL in _labels(cluster, "default")) is not enable, "default changed although team-a was refused"
+    assert not [r for r in cluster.server.writes() if "namespaces" in r.path], "a real write went out"
+
+
+def test_4_a_failure_after_the_dry_runs_names_what_changed(cluster) -> None:  # noqa: F811
+    _namespaces(cluster, "default", "team-a", "team-b")
+    server, real_patch = cluster.server, cluster.server.merge_patch
+
+    def failing(res, key, patch, manager, dry_run=False):
+        if res.kind == "Namespace" and key[3] == "team-b" and not dry_run:
+            raise HttpError(500, "InternalError", "etcdserver: request timed out")
+        return real_patch(res, key, patch, manager, dry_run)
+
+    server.merge_patch = failing
+    result = cluster.kmeshctl("enable-ns", "default", "team-a", "team-b")
+    assert result.code == 1, result
+    line = result.err.strip().splitlines()[-1]
+    assert line.startswith("Error: namespace team-b not enrolled: "), line
+    assert "(already enrolled: default, team-a)" in line, line
+    assert _labels(cluster, "team-a")[LABEL] == "Kmesh" and LABEL not in _labels(cluster, "team-b")
+
+
+def test_4_one_namespace_is_one_write(cluster) -> None:  # noqa: F811
+    _namespaces(cluster, "default")
+    assert cluster.kmeshctl("enable-ns", "default").code == 0
+    assert not cluster.server.dry_runs(), "a lone change needs no dry run first"
