@@ -15,9 +15,9 @@ VERSION_PATH = "/version"
 AdminFetch = Callable[[str, str, str, int], Any]
 
 
-def agent_versions(client: Any, namespace: str, fetch: AdminFetch) -> list[dict]:
-    """One row per agent pod: ``{"node", "pod", "version", "image", "error"}``
-    (version None and error set when the agent could not be asked)."""
+def agent_versions(client: Any, namespace: str, fetch: AdminFetch) -> tuple[bool, list[dict]]:
+    """(kmeshctl's DaemonSet is in ``namespace``, one row per agent pod: ``{"node", "pod",
+    "version", "image", "error"}``; version None and error set when the agent could not be asked)."""
     ds = client.get("apps/v1", "DaemonSet", DAEMONSET_NAME, namespace)
     if not made_by_kmeshctl(ds):  # absent, or the user's DaemonSet of that name: no agent of kmeshctl's
         from kmeshctl.kube import ApiError
@@ -28,7 +28,7 @@ def agent_versions(client: Any, namespace: str, fetch: AdminFetch) -> list[dict]
         except ApiError as err:
             if err.status not in (401, 403):  # one who may not look elsewhere still gets the agents (none here)
                 raise
-        return []
+        return False, []
     rows = []
     for pod in daemonset_pods(client, ds):
         row = {"node": pod.node, "pod": pod.name, "version": None, "image": pod.image, "error": None}
@@ -40,13 +40,14 @@ def agent_versions(client: Any, namespace: str, fetch: AdminFetch) -> list[dict]
             except KmeshctlError as err:
                 row["error"] = str(err)
         rows.append(row)
-    return rows
+    return True, rows
 
 
 def version_report(namespace: str, connect: Optional[Callable[[], Any]], fetch: AdminFetch,
                    check: Callable[[], None] = lambda: None, *,
                    target: KubeTarget) -> tuple[dict, Optional[KmeshctlError]]:
-    """``({"client": {"version"}, "cluster": {"server", "serverVersion", "namespace", "agents": [...] | None}
+    """``({"client": {"version"}, "cluster": {"server", "serverVersion", "namespace", "installed": bool | None
+    (kmeshctl's DaemonSet is there), "agents": [...] | None}
     | None, "clusterError": str | None, "clusterConfigured": bool}, the failure or None)``.
 
     Never raises: the client's version is always reported first, as `kubectl version`
@@ -66,8 +67,8 @@ def version_report(namespace: str, connect: Optional[Callable[[], Any]], fetch: 
             return report, None
         client = connect()
         report["cluster"] = {"server": client.host, "serverVersion": client.server_version().get("gitVersion"),
-                             "namespace": namespace, "agents": None}
-        report["cluster"]["agents"] = agent_versions(client, namespace, fetch)
+                             "namespace": namespace, "installed": None, "agents": None}
+        report["cluster"]["installed"], report["cluster"]["agents"] = agent_versions(client, namespace, fetch)
     except NoClusterConfigured as err:
         report["clusterError"], report["clusterConfigured"] = str(err), False
         return report, err

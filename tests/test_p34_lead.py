@@ -207,3 +207,21 @@ def test_4_one_namespace_is_one_write(cluster) -> None:  # noqa: F811
     _namespaces(cluster, "default")
     assert cluster.kmeshctl("enable-ns", "default").code == 0
     assert not cluster.server.dry_runs(), "a lone change needs no dry run first"
+
+
+# -- 6. version with kmesh installed and no agent pod ------------------------------------------
+
+
+def test_6_version_with_an_install_and_no_pods_does_not_say_install(cluster) -> None:  # noqa: F811
+    import json
+
+    for key in [k for k in cluster.server.objects if k[1] == "nodes"]:  # a DaemonSet that wants no pod
+        cluster.server.delete_object("v1", "Node", key[3], "")
+    assert cluster.kmeshctl("install", "--cluster-id", "c1", "--no-wait", "-q").code == 0
+    result = cluster.kmeshctl("version")
+    assert result.code == 0, result
+    line = next(ln for ln in result.out.splitlines() if ln.startswith("Agents:"))
+    assert line.startswith("Agents: none in namespace kmesh-system (installed, but the DaemonSet has no pods: "
+                           "`kmeshctl "), line
+    assert "install" not in line.replace("installed", ""), line
+    assert json.loads(cluster.kmeshctl("version", "-o", "json").out)["cluster"]["installed"] is True

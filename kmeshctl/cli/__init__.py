@@ -88,6 +88,7 @@ def version(
     from kmeshctl.cli.common import fix_hint, run_options
     from kmeshctl.cli.conventions import check_typed_cluster_flags
     from kmeshctl.cli.cluster import istiods_cluster_id_quickly
+    from kmeshctl.cli.render import same_work_command
     from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, TABLE_EMPTY, install_hint
     from kmeshctl.uninstall import InstalledElsewhere
     from kmeshctl.versions import exit_code, version_report
@@ -125,7 +126,10 @@ def version(
     elif report["cluster"] is not None:
         cluster = report["cluster"]
         typer.echo(f"Cluster: {cluster['server']}")
-        if not cluster["agents"]:
+        if not cluster["agents"] and cluster["installed"]:  # its DaemonSet wants no pod, or none made yet
+            typer.echo(f"Agents: none in namespace {namespace} (installed, but the DaemonSet has no pods: "
+                       f"`{same_work_command(['status'])}` says why)")
+        elif not cluster["agents"]:
             cluster_id = istiods_cluster_id_quickly(DEFAULT_ISTIO_NAMESPACE)
             typer.echo(fix_hint(f"Agents: none in namespace {namespace} ({install_hint(cluster_id)})"))
         for agent in cluster["agents"]:
