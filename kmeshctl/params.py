@@ -288,8 +288,7 @@ def _first_address(value: str, flag: str) -> str:
 def _refuse_list(value: str, flag: str) -> None:
     """A list of addresses (`A:1,B:2`, `[A:1,B:2]`): one address HOST:PORT is taken."""
     if "," in value:
-        raise bad_value(flag, value, "a list of addresses",
-                        f"one address HOST:PORT, e.g. {_as_typed(flag, _first_address(value, flag))}")
+        _refuse_as_one(flag, value, "a list of addresses")
 
 
 def _refuse_colons(value: str, host: str, flag: str) -> None:
@@ -297,11 +296,18 @@ def _refuse_colons(value: str, host: str, flag: str) -> None:
     port (`H:1:2`) is refused as one address HOST:PORT, with its first one as the example;
     an IPv6 address without brackets is told to bracket it."""
     _refuse_list(value, flag)
-    example = _first_address(value, flag)
     if _is_ip_address(host) or _is_ip_address(value):
         raise UsageError(f"{flag} {shown(value)}: write an IPv6 host in brackets; use [HOST]:PORT, "
                          "e.g. [fd00::1]:15012")
-    raise bad_value(flag, value, "more than one ':'", f"one address HOST:PORT, e.g. {_as_typed(flag, example)}")
+    _refuse_as_one(flag, value, "more than one ':'")
+
+
+def _refuse_as_one(flag: str, value: str, problem: str) -> None:
+    """`FLAG VALUE: PROBLEM; use one address HOST:PORT, e.g. ...`, its first good address
+    the one meant (BadXdsAddress: a command checks that one too before offering it)."""
+    example = _first_address(value, flag)
+    _refuse(f"{given_text(flag, value)}: {problem}", f"use one address HOST:PORT, e.g. {_as_typed(flag, example)}",
+            example if example != XDS_ADDRESS_EXAMPLE else None)
 
 
 def _refuse(problem: str, fix: str, meant: Optional[str]) -> None:

@@ -126,7 +126,7 @@ def test_separator_taken_as_a_flags_value(capsys, no_cluster) -> None:
     (["uninstall", "-y", "--kube-context", "ctx2"], ["--kube-context", "ctx2"]),
     (["uninstall", "-y", "--istioNamespace", "istio-x", "-n", "kmesh-x"], ["--istioNamespace", "istio-x"]),
     (["waypoint", "delete", "--force", "east", "west"], ["east", "west"]),
-    (["disable-ns", "--overwrite=true", "-n", "team-a"], ["-n", "team-a"]),
+    (["disable-ns", "--overwrite=true", "-n", "team-a"], ["team-a"]),  # p34: kubectl's -n is the argument
 ])
 def test_a_word_that_names_the_target_is_never_left_out(typed, kept, capsys, no_env) -> None:  # noqa: F811
     """Leaving out --kube-context, a namespace or the names would make the pasted line act

@@ -407,23 +407,38 @@ def command_habit_hint(command_path: str, typed: str, args: Sequence[str] = ()) 
     if callable(hint):
         return hint(flag, list(args))
     if "{without}" in hint:  # the line typed less the flag and its value; {waypoint}: its --name;
-        # {namespace}: its -n, else the one it would use; {cluster}: the kubeconfig flags typed, for kubectl;
+        # {kubectl}: `kubectl label` of its -n (else the namespace it would use) with the kubeconfig flags typed;
         # {typed}: the flag's value typed (TAG: none); {revision}: that value as an istiod Service's suffix;
         # {istio_namespace}: --istio-namespace typed, else its default; {image}: the node agent's image, untagged
         import shlex
 
+        from kmeshctl.cli.suggestions import kubectl_line
+
         rest = _without_flag(args, flag, flag not in ON_OFF_HABITS)
-        name = typed_value(rest, "--name") or "waypoint"
-        namespace = typed_value(rest, "-n", "--namespace") or _default_namespace(rest) if "{namespace}" in hint \
+        name = typed_value(rest, "--name") or _name_given(rest) or "waypoint"
+        namespace = typed_value(rest, "-n", "--namespace") or _default_namespace(rest) if "{kubectl}" in hint \
             else ""
-        cluster = [w for f in ("--kubeconfig", "--context") if (v := typed_value(rest, f)) for w in (f, v)]
+        kubectl = kubectl_line(["label", "namespace", namespace, f"istio.io/use-waypoint={name}"],
+                               typed_value(rest, "--kubeconfig"), typed_value(rest, "--context"))
         value = typed_value(args, flag) or ""
         return hint.format(flag=flag, without=shlex.join(["kmeshctl", *rest]), waypoint=name, namespace=namespace,
-                           cluster=f" {shlex.join(cluster)}" if cluster else "", typed=shlex.quote(value or "TAG"),
+                           kubectl=kubectl, typed=shlex.quote(value or "TAG"),
                            revision=value if _DNS_LABEL.fullmatch(value) else "REVISION",
                            istio_namespace=typed_value(rest, "--istio-namespace") or DEFAULT_ISTIO_NAMESPACE,
                            image=DEFAULT_IMAGE.rpartition(":")[0])
     return hint.format(flag=flag, value=_sandbox_value(typed, args))
+
+
+def _name_given(args: Sequence[str]) -> Optional[str]:
+    """The --name the line to paste gives a stray word (`waypoint apply east`: the
+    parse-check makes it `--name east`, suggestions.parseable_words), else None."""
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.suggestions import parseable_words
+
+    if not cmdline.INVOKED:
+        return None
+    _, _, flagged = parseable_words(["kmeshctl", *args], cmdline.INVOKED[0].command)
+    return next((word for word, given in flagged if given == f"--name {word}"), None)
 
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?")  # istiod-<revision> stays a Service name
@@ -609,7 +624,7 @@ COMMAND_HABITS[("version", "--short")] = ("; version's lines are short already (
                                           "leave it out, `{without}` (-o json for every field)")
 COMMAND_HABITS[("waypoint apply", "--enroll-namespace")] = (
     "; waypoint apply labels no namespace (istioctl's --enroll-namespace): leave it out, `{without}`, and opt the "
-    "namespace in with `kubectl label namespace {namespace} istio.io/use-waypoint={waypoint}{cluster}`")
+    "namespace in with `{kubectl}`")
 COMMAND_HABITS[("waypoint delete", "--all")] = (
     "; waypoint delete removes the one waypoint --name names (never all at once): `kmeshctl waypoint list -A` "
     "lists them")

@@ -297,7 +297,7 @@ def _check_required(xds_address: Optional[str], cluster_id: Optional[str], dry_r
         needs["cluster_id"] = (flag, own, f"{what}: istiod's is {own}") if own else CLUSTER_ID_NEEDED
     if missing:
         why = "with no cluster configured, --dry-run validates offline" if "xds_address" in missing else ""
-        raise required_flags_error(["install"], [needs[name] for name in missing], why, xds_address)
+        raise required_flags_error(["install"], [needs[name] for name in missing], why, xds_address, istio_namespace)
 
 
 def istiods_cluster_id_quickly(istio_namespace: str) -> Optional[str]:

@@ -38,9 +38,10 @@ from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS
                                   separator_at, with_running_help_pointer, word_positions)
 from kmeshctl.cli.command_hints import (carry_typed_globals, missing_argument_line, missing_command_line,
                                         missing_command_text, no_such_command_line, words_around)
-from kmeshctl.cli.option_hints import (all_namespaces_hint, command_as_value_line, dry_run_value_hint, flag_value_hint,
-                                       no_such_option_line, on_off_hint, positional_name_hint, spaced_dry_run_value,
-                                       takes_namespace_arguments, value_missing_text, value_needed_line)
+from kmeshctl.cli.option_hints import (all_namespaces_hint, command_as_equals_value, command_as_value_line,
+                                       dry_run_value_hint, flag_value_hint, no_such_option_line, on_off_hint,
+                                       positional_name_hint, spaced_dry_run_value, takes_namespace_arguments,
+                                       value_missing_text, value_needed_line)
 from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready, parseable
 from kmeshctl import stopping
 from kmeshctl.asciinum import duration_words
@@ -131,7 +132,8 @@ class KmeshctlGroup(TyperGroup):
             args = server_dry_run_as_flag(args)
             cmdline.ARGS[:] = args
             if not ctx.resilient_parsing:  # shell completion parses half-typed lines
-                taken = command_as_value_line(self, args)  # `kmeshctl --kubeconfig status`: no value given
+                # `kmeshctl --kubeconfig status`, `kmeshctl --context=status -o yaml`: no value given
+                taken = command_as_value_line(self, args) or command_as_equals_value(self, args)
                 if taken:
                     raise _click.exceptions.UsageError(taken, ctx=ctx)
                 _global_values_present(ctx, args)

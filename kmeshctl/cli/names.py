@@ -117,7 +117,7 @@ def _check(flag: str, value: str, kind: str, pattern: re.Pattern[str], rule: str
     name the sandbox lacks is not offered, one it has is (see _not_in_sandbox)."""
     if pattern.match(value):
         return
-    meant = meant_namespace(value) if kind == NAMESPACE_KIND else None
+    meant = meant_namespace(value) if kind == NAMESPACE_KIND else meant_object_name(value, pattern)
     if meant is None:
         raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}), e.g. {example}")
     sandbox = known() if known is not None else None
@@ -175,6 +175,7 @@ def check_namespace_words(what: str, names: Iterable[str]) -> None:
     one that means nothing is named alone, with an example (the line would fail pasted)."""
     names = list(names)
     bad = list(dict.fromkeys(name for name in names if not DNS1123_LABEL_RE.match(name)))
+    _flags_after_separator(what, bad)
     meant = {name: meant_words(name) for name in bad}
     hopeless = [name for name in bad if meant[name] is None]
     if hopeless:
@@ -186,6 +187,21 @@ def check_namespace_words(what: str, names: Iterable[str]) -> None:
     line = _words_replaced(cmdline.ARGS, {name: meant[name] or [] for name in bad})
     raise UsageError(f"{what}{'s' if len(bad) > 1 else ''} {' and '.join(shown(n) for n in bad)}: {rule}; "
                      f"did you mean {said}? `{shlex.join(['kmeshctl', *line])}`")
+
+
+def _flags_after_separator(what: str, bad: list[str]) -> None:
+    """`enable-ns -- -n foo`: a flag typed after `--` was read as a name; a UsageError
+    saying so, with the line without the `--` (kubectl's -n foo as the name foo)."""
+    from kmeshctl.cli.option_hints import namespaces_as_arguments
+
+    args = list(cmdline.ARGS)
+    at = cmdline.separator_at(args)
+    flags = [name for name in bad if name.startswith("-") and name in args[at + 1:]]
+    if not flags:
+        return
+    line = namespaces_as_arguments([*args[:at], *args[at + 1:]])
+    raise UsageError(f"{flags[0]} came after `--`, so it was read as a {what} name, not a flag (every word after "
+                     f"`--` is one), and it is none; without the `--`: `{shlex.join(['kmeshctl', *line])}`")
 
 
 def meant_words(value: str) -> list[str] | None:
@@ -303,10 +319,30 @@ def flag_value_check(param: _click.Parameter, command_words: tuple[str, ...]) ->
 
 
 def check_waypoint_name(flag: str, value: str) -> None:
-    """A waypoint's --name (its Gateway's, Service's, Deployment's name): `waypoint` commands' one check."""
+    """A waypoint's --name (its Gateway's, Service's, Deployment's name): `waypoint` commands' one check;
+    kubectl's `gateway/east` (TYPE/NAME) offers east, as a line to paste."""
     from kmeshctl.namespaces import check_names
+    from kmeshctl.params import DNS1123_LABEL_RE
 
+    meant = meant_object_name(value, DNS1123_LABEL_RE)
+    if meant is not None:
+        from kmeshctl.namespaces import DNS1123_RULE
+
+        raise UsageError(f"{given_text(flag, value)}: not a valid waypoint name ({DNS1123_RULE}); did you mean "
+                         f"{given_text(flag, meant)} (kubectl's TYPE/NAME, the name alone)? {meant_line(value, meant)}")
     check_names(flag, [value], kind="waypoint name", example="--name waypoint")
+
+
+# kubectl's TYPE/NAME (`gateway/east`, `pod/kmesh-5jnht`, `gateways.gateway.networking.k8s.io/east`)
+_TYPED_NAME = re.compile(r"\A[A-Za-z][\w.-]*/(?P<name>[^/]+)\Z")
+
+
+def meant_object_name(value: str, pattern: re.Pattern[str]) -> str | None:
+    """The NAME of kubectl's TYPE/NAME ``value`` when ``pattern`` takes it (lower-cased);
+    None for a value of no such form, or a NAME that is no name either."""
+    found = _TYPED_NAME.match(value.strip())
+    name = found.group("name").lower() if found else ""
+    return name if name and pattern.match(name) else None
 
 
 def _check_sandbox_name(flag: str, value: str) -> None:

@@ -21,7 +21,8 @@ from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS
                                   options_by_kind, resolve, spelled, separator_at, typed_command_path,
                                   value_is_command, walk_words, with_help_pointer)
 from kmeshctl.cli.command_hints import carry_typed_globals, commands_with, own_examples, run_with, typed_line
-from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SYSTEM_NAMESPACE_COMMANDS, paste_ready
+from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SYSTEM_NAMESPACE_COMMANDS, kubectl_line, \
+    paste_ready
 from kmeshctl.errors import KmeshctlError
 
 
@@ -163,6 +164,26 @@ def command_as_value_line(root: _click.Command, args: list[str]) -> str:
             if option is not None and not _choices_of(option):
                 return _command_as_value_text(root, args, i, option)
         i += 2
+    return ""
+
+
+def command_as_equals_value(root: _click.Command, args: list[str]) -> str:
+    """`kmeshctl --context=status -o yaml`, `kmeshctl --output=status`: a valued flag given
+    before the command whose `=` value is a command, with no command after it, is that
+    flag typed without its value: command_as_value_line's line for `FLAG VALUE` (a flag of
+    choices: value_missing_text's); "" for none."""
+    i, end = 0, separator_at(args)
+    while i < end and args[i].startswith("-") and args[i] != "-":
+        flag, equals, value = args[i].partition("=")
+        entry = leading_flag(flag)
+        valued = flag in GLOBAL_FLAGS or (entry is not None and entry[1])
+        spaced = [*args[:i], flag, value, *args[i + 1:]]
+        if equals and valued and value_is_command(root, spaced, i):
+            option = option_spelled(root, flag) or option_below(root, flag)
+            if option is not None and _choices_of(option):
+                return value_missing_text(root, "kmeshctl", spaced, i)
+            return command_as_value_line(root, spaced)
+        i += 2 if valued and not equals else 1
     return ""
 
 
@@ -1003,20 +1024,36 @@ def takes_namespace_arguments(command: _click.Command) -> bool:
 
 def _namespaces_as_arguments_hint(typed: str) -> str:
     """`enable-ns -n foo` -> `kmeshctl enable-ns foo`: the namespaces are its arguments."""
-    words = list(cmdline.ARGS)
-    for i, word in enumerate(words):
-        if word == typed:
-            del words[i]
-        elif word.startswith(typed + "=") or (typed == "-n" and word.startswith("-n") and len(word) > 2
-                                               and not word.startswith("--")):
-            words[i] = word[len(typed) + 1:] if word.startswith(typed + "=") else word[2:]
+    return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *namespaces_as_arguments(cmdline.ARGS)])}`"
+
+
+def namespaces_as_arguments(args: "list[str] | tuple[str, ...]") -> list[str]:
+    """``args`` (words of an enable-ns / disable-ns line) with each kubectl-style namespace
+    flag typed (`-n foo`, `--namespace=foo`, `-nfoo`, kubectl's `-n a,b`) made the
+    namespace arguments it names, where it was (a name typed twice: once); the words
+    after `--` as they are. A flag without its value is left as it is."""
+    words = list(args)
+    end = separator_at(words)
+    i = 0
+    while i < end:
+        flag, equals, value = words[i].partition("=")
+        glued = words[i][2:] if words[i].startswith("-n") and len(words[i]) > 2 and not words[i].startswith("--") \
+            else ""
+        if equals and flag in ("-n", "--namespace") or glued:
+            named = value if equals else glued
+            taken = 1
+        elif words[i] in ("-n", "--namespace") and i + 1 < end:
+            named, taken = words[i + 1], 2
         else:
+            i += 1
             continue
-        if i < len(words):  # kubectl's `-n a,b`: each a word; `enable-ns -n foo foo`: foo once
-            named = [part for part in words[i].split(",") if part] or [words[i]]
-            words[i:i + 1] = [name for name in dict.fromkeys(named) if name not in words[i + 1:]]
-        break
-    return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *words])}`"
+        parts = [part for part in named.split(",") if part] or [named]
+        others = words[:i] + words[i + taken:]
+        kept = [name for name in dict.fromkeys(parts) if name not in others]
+        words[i:i + taken] = kept
+        end += len(kept) - taken
+        i += len(kept)
+    return words
 
 
 # ------------------------------------------------------------------ other tools' flags
@@ -1277,12 +1314,24 @@ def _wait_duration(name: str, command: _click.Command, flag: str, whose: str, wi
 def _verbosity(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
     """kubectl's -v=N (its log level), --verbose: the command's own -v or --log-level."""
     if option_spelled(command, "-v") is not None:  # the demo's per-request lines
-        return f"; {name}'s -v takes no level ({whose} {flag} sets one): `{_with_flags(without, '-v')}`"
-    if option_spelled(command, "--log-level") is not None:
-        return f"; {name}'s log level is --log-level debug|info|warning|error ({whose} {flag}): " \
-               f"`{_with_flags(without, '--log-level', 'debug')}`"
+        line = without if spelled_in(shlex.split(without), option_spelled(command, "-v")) else \
+            _with_flags(without, "-v")
+        return f"; {name}'s -v takes no level ({whose} {flag} sets one): `{line}`"
+    level = option_spelled(command, "--log-level")
+    if level is not None:
+        said = f"; {name}'s log level is --log-level debug|info|warning|error ({whose} {flag})"
+        given = typed_value(shlex.split(without), *level.opts)
+        if given is not None:  # one --log-level: the line keeps the level typed
+            return f"{said}; --log-level {shlex.quote(given)} is given already: leave {flag} out, `{without}`"
+        return f"{said}: `{_with_flags(without, '--log-level', 'debug')}`"
     return f"; {name} has no log levels ({whose} {flag}): an error names its cause and the fix in one line; " \
            f"leave {flag} out, `{without}`"
+
+
+def spelled_in(words: list[str], option: Optional[_click.Parameter]) -> bool:
+    """Some word of ``words`` before `--` is ``option`` (any spelling, `FLAG=VALUE` too)."""
+    spellings = set(option.opts) | set(option.secondary_opts) if option is not None else set()
+    return any(spelled(w, spellings) for w in words[:separator_at(words)])
 
 
 def _no_such_global(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
@@ -1385,9 +1434,10 @@ def _selector(name: str, command: _click.Command, flag: str, whose: str, without
     if not takes_namespace_arguments(command):
         return _list_flag(name, command, flag, "kubectl get's", without)
     value = typed_value(cmdline.ARGS, flag)
-    kubectl = ["kubectl", "get", "namespaces", "-l", value or "KEY=VALUE", "-o", "jsonpath={.items[*].metadata.name}"]
-    kubectl += [w for f in ("--kubeconfig", "--context") if (v := typed_value(cmdline.ARGS, f)) for w in (f, v)]
-    return f"; {name} takes namespace names, not a label selector ({whose} {flag}): `{shlex.join(kubectl)}` prints " \
+    kubectl = kubectl_line(["get", "namespaces", "-l", value or "KEY=VALUE", "-o",
+                            "jsonpath={.items[*].metadata.name}"],
+                           typed_value(cmdline.ARGS, "--kubeconfig"), typed_value(cmdline.ARGS, "--context"))
+    return f"; {name} takes namespace names, not a label selector ({whose} {flag}): `{kubectl}` prints " \
            f"the names {shlex.quote(value) if value else 'a selector'} selects, to give {name} as its arguments"
 
 
@@ -1505,23 +1555,58 @@ def _uses_no_cluster(name: str) -> bool:
 
 def _kubeconfig_contexts(args: list[str]) -> tuple[str, list[dict]]:
     """(the kubeconfig the typed line ``args`` names, as typed or ~/.kube/config, its
-    context entries: {name, context: {cluster, user}}); no entries when it cannot be read."""
+    context entries: {name, context: {cluster, user}}, each name once, as kubectl merges
+    a $KUBECONFIG list: the first file's entry wins); no entries when it cannot be read."""
+    path, found = _kubeconfig_read(args)
+    if found is None:
+        return path, []
+    entries: dict[str, dict] = {}
+    for config in found.configs:
+        for entry in config.get("contexts") or []:
+            if isinstance(entry, dict) and entry.get("name") in found.contexts:
+                entries.setdefault(str(entry["name"]), entry)
+    return path, list(entries.values())
+
+
+def _kubeconfig_read(args: list[str]) -> tuple[str, Any]:
+    """(the kubeconfig path the typed line ``args`` names, its KubeconfigFiles, None when it cannot be read)."""
     from kmeshctl.kube import DEFAULT_KUBECONFIG, check_kubeconfig
 
     target = typed_target(args)
     path = target.kubeconfig or DEFAULT_KUBECONFIG
     try:
-        found = check_kubeconfig(os.path.expanduser(path), None, explicit=target.kubeconfig is not None)
+        return path, check_kubeconfig(os.path.expanduser(path), None, explicit=target.kubeconfig is not None)
     except Exception:  # noqa: BLE001 - this runs inside an error message: a kubeconfig that does not load lists none
-        return path, []
-    entries = [c for config in found.configs for c in config.get("contexts") or [] if isinstance(c, dict)]
-    return path, [c for c in entries if c.get("name") in found.contexts]
+        return path, None
+
+
+def _kubeconfig_lines() -> list[str]:
+    """The `kubectl config` lines that put every kubectl flag of KUBECONFIG_SETTINGS typed
+    on the line into a kubeconfig entry, one line per entry (`--username X --password Y`:
+    one set-credentials). NAME stays a placeholder: the entry of the context in use would
+    be changed for every later kubectl run, where kubectl's flag changes one run."""
+    args = list(cmdline.ARGS)
+    lines: dict[tuple[str, str], list[str]] = {}
+    for flag, setting in KUBECONFIG_SETTINGS.items():
+        if not any(spelled(w, {flag}) for w in args[:separator_at(args)]):
+            continue
+        value = typed_value(args, flag) or "VALUE"
+        words = [w.format(value=value) for w in setting]
+        key = (words[0], words[1]) if words[0] != "set" else (words[0], f"{words[1]}={value}")
+        line = lines.setdefault(key, words[:2])
+        for word in words[2:]:  # a value typed wins over another flag's placeholder (`--cluster=CLUSTER`)
+            at = next((i for i, held in enumerate(line) if held.partition("=")[0] == word.partition("=")[0]), None)
+            if at is None:
+                line.append(word)
+            elif line[at].partition("=")[2].isupper() and not word.partition("=")[2].isupper():
+                line[at] = word
+    return [kubectl_line(["config", *words], typed_value(args, "--kubeconfig"), None) for words in lines.values()]
 
 
 def _context_choice(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
     """kubectl's --cluster, --user, --server, --token, ...: kmeshctl takes a kubeconfig
     context; the contexts of the cluster or user typed, as lines to paste, else the
-    kubeconfig's contexts and the `kubectl config` line that makes one."""
+    kubeconfig's contexts and the `kubectl config` lines that put what was typed in one."""
     if _uses_no_cluster(name):
         return f"; {name} uses no cluster ({whose} {flag}): leave {flag} out, `{without}`"
     value = typed_value(cmdline.ARGS, flag) or ""
@@ -1539,11 +1624,9 @@ def _context_choice(name: str, command: _click.Command, flag: str, whose: str, w
     if flag in KUBECONFIG_ENTRIES:
         return f"{said}; {KUBECONFIG_ENTRIES[flag].format(value=value or 'GROUP')} in the context's user entry of " \
                f"{path} puts it in one"
-    setting = KUBECONFIG_SETTINGS[flag]
-    kubectl = ["kubectl", "config", *(w.format(value=value or "VALUE") for w in setting)]
-    kubeconfig = typed_value(cmdline.ARGS, "--kubeconfig")
-    kubectl += ["--kubeconfig", kubeconfig] if kubeconfig else []
-    return f"{said}; `{shlex.join(kubectl)}` puts it in one"
+    lines = _kubeconfig_lines()
+    return f"{said}; {' and '.join(f'`{line}`' for line in lines)} put{'s' if len(lines) == 1 else ''} " \
+           "it in one"
 
 
 def _kube_context(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
@@ -1640,7 +1723,10 @@ def all_namespaces_hint(command: _click.Command, path: str) -> str:
     if takes_namespace_arguments(command):
         example = next(iter(own_examples(command, path)), f"{path} NAMESPACE...")
         hint = f": {path} has no all-namespaces form; give the namespaces by name, e.g. `{example}`"
-        if words == ("disable-ns",):
+        named = _with_namespaces_typed(command)
+        if named:  # `enable-ns -A -n team-a`: the namespace typed, never an example's
+            hint = f": {path} has no all-namespaces form; give the namespaces by name: `{shlex.join(named)}`"
+        if words == ("disable-ns",) and not named:
             hint = _enrolled_hint(path) or hint
         # the example keeps --kubeconfig
         return paste_ready(hint, cmdline.INVOKED[0].command) if cmdline.INVOKED else hint
@@ -1657,6 +1743,22 @@ def all_namespaces_hint(command: _click.Command, path: str) -> str:
     leave = "" if "-n NAMESPACE" in instead else f"; leave out {flag}{without}"
     hint = f": {path} has no all-namespaces form: {instead}{leave}"
     return paste_ready(hint, cmdline.INVOKED[0].command) if cmdline.INVOKED else hint  # its commands carry --kubeconfig
+
+
+def _with_namespaces_typed(command: _click.Command) -> list[str]:
+    """The line typed less -A/--all-namespaces/--all, its -n values as arguments, when it
+    names a namespace (`enable-ns -A -n team-a` -> `kmeshctl enable-ns team-a`); [] else."""
+    words = list(cmdline.ARGS)
+    for flag in (*ALL_NAMESPACES_FLAGS, "--all"):
+        words = _typed_less(flag, False, words)
+    words = namespaces_as_arguments(words)
+    root = cmdline.INVOKED[0].command if cmdline.INVOKED else command
+    path = [w for w in command_words(words) if w]
+    valued = {opt for c in (root, command) for p in c.params if takes_value(p) for opt in p.opts}
+    free = [w for i, w in enumerate(words[:separator_at(words)])
+            if not w.startswith("-") and not (i and words[i - 1] in valued)]
+    _, used = resolve(root, path)
+    return ["kmeshctl", *words] if len(free) > used else []
 
 
 def _enrolled_hint(path: str) -> str:

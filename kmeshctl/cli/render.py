@@ -281,7 +281,8 @@ def with_required(words: list[str]) -> list[str]:
 
 
 def required_flags_error(words: Sequence[str], missing: Sequence[tuple[str, str, str]], why: str,
-                         xds_address: Optional[str] = None) -> UsageError:
+                         xds_address: Optional[str] = None,
+                         istio_namespace: str = DEFAULT_ISTIO_NAMESPACE) -> UsageError:
     """All the required flags left out, in one line (never one per run): ``missing`` is
     (flag, example value, what it gives); ``why`` the reason they are needed, if any.
     `--xds-address and --cluster-id are required (render is offline): give istiod's xDS
@@ -289,9 +290,14 @@ def required_flags_error(words: Sequence[str], missing: Sequence[tuple[str, str,
     An ``xds_address`` typed of a bad form is refused first (UsageError, params'), as the
     example would keep it."""
     if xds_address is not None:
+        from kmeshctl.istiod import settled_address
         from kmeshctl.params import check_xds_address
 
-        check_xds_address(xds_address)
+        try:
+            check_xds_address(xds_address)
+        except BadXdsAddress as err:  # the address offered passes the command's own check (`istiod:15012` does not)
+            settled = settled_address(err.meant, istio_namespace)
+            raise UsageError(err.problem, fix=err.fix.replace(err.meant, settled)) from None
     flags = [flag for flag, _, _ in missing]
     names = " and ".join(flags) if len(flags) <= 2 else ", ".join(flags[:-1]) + f" and {flags[-1]}"
     verb = "is" if len(flags) == 1 else "are"
@@ -506,7 +512,7 @@ def render(
     missing = [need for need, value in ((XDS_ADDRESS_NEEDED, xds_address), (CLUSTER_ID_NEEDED, cluster_id))
                if value is None]
     if missing:
-        raise required_flags_error(["render"], missing, "render is offline", xds_address)
+        raise required_flags_error(["render"], missing, "render is offline", xds_address, istio_namespace)
     try:
         params = install_params(
             xds_address, cluster_id, image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,

@@ -9,7 +9,7 @@ import os
 import re
 import shlex
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from typer import _click
 from typer._click.core import ParameterSource
@@ -216,13 +216,27 @@ def _running_path() -> list[str]:
 
 def _kubectl_with_given_flags(suggestion: str, words: list[str]) -> str:
     """A suggested kubectl command talks to the same cluster: the user's --kubeconfig and
-    --context (kubectl spells them alike) go with it."""
+    --context (kubectl spells them alike) go with it (a kubeconfig list: kubectl_line)."""
     extra: list[str] = []
     for name in CLUSTER_FLAGS:
         flag, value = given_flags().get(name, (None, None))
         if flag and not any(w == flag or w.startswith(flag + "=") for w in words):
             extra += [flag, value]
-    return shlex.join(["kubectl", *words, *extra]) if extra else suggestion
+    if not extra:
+        return suggestion
+    given = dict(zip(extra[::2], extra[1::2]))
+    return kubectl_line(words, given.pop("--kubeconfig", None), given.get("--context"),
+                        [w for flag, value in given.items() if flag != "--context" for w in (flag, value)])
+
+
+def kubectl_line(words: list[str], kubeconfig: Optional[str], context: Optional[str], more: Sequence[str] = ()) -> str:
+    """`kubectl WORDS --kubeconfig F --context C` for the cluster flags typed (None: not
+    typed; ``more``: other flags after them). A kubeconfig list (`a:b`) is no --kubeconfig
+    of kubectl's (it takes one file): the line runs with it as $KUBECONFIG, as kubectl merges it."""
+    flags = [*(["--kubeconfig", kubeconfig] if kubeconfig and os.pathsep not in kubeconfig else []),
+             *(["--context", context] if context else []), *more]
+    line = shlex.join(["kubectl", *words, *flags])
+    return f"KUBECONFIG={shlex.quote(kubeconfig)} {line}" if kubeconfig and os.pathsep in kubeconfig else line
 
 
 def paste_ready(message: str, root: _click.Command) -> str:
@@ -278,7 +292,7 @@ def parseable(message: str, root: _click.Command) -> str:
         if words[:1] != ["kmeshctl"]:
             continue
         kept, dropped, flagged = parseable_words(words, root)
-        if not dropped and not flagged or not _safe_to_drop(dropped, flagged, words):
+        if kept == words or not _safe_to_drop(dropped, flagged, words):
             continue
         parts[i] = " ".join(w if w in SHELL_OPERATORS else shlex.quote(w) for w in kept)
         path = " ".join(_command_path(root, kept))
@@ -303,7 +317,7 @@ def _safe_to_drop(dropped: list[str], flagged: list[tuple[str, str]], words: lis
         if not flag.startswith("-") or flag in TARGETING_FLAGS:
             return False
     cluster = any(w in ("--target=cluster", "cluster") for w in words)  # `--target cluster`: no sandbox
-    return not any(flag == "--sandbox" and cluster for _, flag in flagged)
+    return not any(given.split(" ")[0] == "--sandbox" and cluster for _, given in flagged)
 
 
 def _command_path(root: _click.Command, words: list[str]) -> list[str]:
@@ -335,7 +349,9 @@ def _said_dropped(before: str, after: str, dropped: list[str], flagged: list[tup
             after = f" (leave {named} out too: {path} takes no such {'word' if len(dropped) == 1 else 'words'})" \
                     + after
     if flagged:
-        after = f" ({', '.join(f'{word} given as {flag} {word}' for word, flag in flagged)})" + after
+        said = [f"{word} given as {given}" if given else f"{word} left out, a value it does not take"
+                for word, given in flagged]
+        after = f" ({', '.join(said)})" + after
     return before, after
 
 
@@ -345,15 +361,18 @@ def _listed_words(words: list[str]) -> str:
 
 def parseable_words(words: list[str], root: _click.Command) -> tuple[list[str], list[str], list[tuple[str, str]]]:
     """(``words``, a `kmeshctl ...` line, with what its command does not take left out, the
-    words left out (a flag with its value as one: `--grace-period 0`), the stray words given
-    a flag instead [(word, flag)]). Left out: an option the command (nor kmeshctl) has,
-    with the value it was given when it takes one (the flag takes one elsewhere in
-    kmeshctl or in the tool it comes from, or the command takes no more positional
+    words left out (a flag with its value as one: `--grace-period 0`), the words given
+    otherwise [(as typed, as given: `east`, `--name east`; `-o yml`, `-o yaml`; `-o xml`,
+    "" when left out)]). A choice typed wrong is the choice it is a typo of, else left
+    out; kubectl's `-n NS` on enable-ns / disable-ns is the argument NS. Left out: an
+    option the command (nor kmeshctl) has, with the value it was given when it takes one
+    (the flag takes one elsewhere in kmeshctl or in the tool it comes from, or the command takes no more positional
     arguments); a positional word past those the command takes; and the `--` of a command
     that takes no arguments (the words after it are read as flags again). One stray word a
     command takes as a flag (POSITIONAL_AS_FLAG: `waypoint delete east`) gets that flag.
     A group, a help line or a line naming no command is kept as it is."""
-    from kmeshctl.cli.option_hints import OTHER_TOOLS_FLAGS, _ordered_flag
+    from kmeshctl.cli.option_hints import OTHER_TOOLS_FLAGS, _ordered_flag, namespaces_as_arguments, \
+        takes_namespace_arguments
 
     end = next((i for i, w in enumerate(words) if w in SHELL_OPERATORS), len(words))
     own, tail = words[1:end], words[end:]
@@ -362,6 +381,8 @@ def parseable_words(words: list[str], root: _click.Command) -> tuple[list[str], 
     if command is None or hasattr(command, "commands") or any(
             w in cmdline.HELP_FLAGS for w in own[:cmdline.separator_at(own)]):
         return words, [], []
+    if takes_namespace_arguments(command) and cmdline.option_spelled(command, "-n") is None:
+        own = namespaces_as_arguments(own)  # kubectl's `enable-ns -n team-a`: team-a is what it enrolls
     arguments = [p for p in command.params if p.param_type_name == "argument"]
     slots = sum(p.nargs if p.nargs >= 0 else len(own) for p in arguments)
     valued_elsewhere, never_valued = cmdline.options_by_kind(root)
@@ -370,6 +391,7 @@ def parseable_words(words: list[str], root: _click.Command) -> tuple[list[str], 
     kept: list[str] = []
     dropped: list[str] = []
     strays: list[int] = []
+    flagged: list[tuple[str, str]] = []
     i = 0
     while i < len(own):
         word = own[i]
@@ -383,11 +405,13 @@ def parseable_words(words: list[str], root: _click.Command) -> tuple[list[str], 
             pass  # a command without arguments: what follows is flags and values again
         elif word.startswith("-") and word != "-":
             option = _option_of(command, root, word)
-            if option is True:
-                kept.append(word)
-            elif option is not None:
-                kept += own[i:i + 2]
-                i += 1
+            if option is not None:  # `-o yml`: the closest value it takes (none close: left out)
+                given = own[i:i + 1] if option is True else own[i:i + 2]
+                fixed = _choice_fixed(command, root, given)
+                kept += fixed
+                i += len(given) - 1
+                if fixed != given:
+                    flagged.append((" ".join(given), " ".join(fixed)))
             else:
                 flag = word.partition("=")[0]
                 value = i + 1 < len(own) and "=" not in word and not own[i + 1].startswith("-") and \
@@ -402,15 +426,52 @@ def parseable_words(words: list[str], root: _click.Command) -> tuple[list[str], 
             strays.append(len(kept))
             kept.append(word)
         i += 1
-    flagged: list[tuple[str, str]] = []
     option = _ordered_flag(command.params, tuple(path[1:])) if len(strays) == 1 else None
     if option is not None and not any(spelled(w, set(option[0].opts)) for w in kept):
-        flagged.append((kept[strays[0]], option[2]))
+        flagged.append((kept[strays[0]], f"{option[2]} {kept[strays[0]]}"))
         kept[strays[0]:strays[0] + 1] = [option[2], kept[strays[0]]]
     else:
         dropped += [kept[at] for at in strays]
         kept = [w for at, w in enumerate(kept) if at not in strays]
     return ["kmeshctl", *kept, *tail], dropped, flagged
+
+
+def _choice_fixed(command: _click.Command, root: _click.Command, given: list[str]) -> list[str]:
+    """``given`` (a flag and its value: `-o yml`, `--output=yml`, `--timeout 5x`) as a line
+    may keep it: as it is when the flag takes that value (or any); a choice typed wrong as
+    the choice it is a typo of (badinput's closeness: `yml` -> yaml); [] for a choice close
+    to none, or a number or duration that is none or out of the flag's range."""
+    from kmeshctl.cli.badinput import _closest_choices, takes_number
+
+    flag, equals, value = given[0].partition("=")
+    param = cmdline.option_spelled(command, flag) or cmdline.option_spelled(root, flag)
+    descriptor = getattr(param, "type_descriptor", None)
+    value = given[1] if len(given) == 2 else value
+    if not (equals or len(given) == 2) or descriptor is None:
+        return given
+    if takes_number(param):
+        return given if _number_taken(param, value) else []  # type: ignore[arg-type]
+    if not descriptor.is_choice or value in {str(getattr(c, "value", c)) for c in descriptor.choices}:
+        return given
+    close = _closest_choices(param, value)  # type: ignore[arg-type]
+    if not close:
+        return []
+    return [f"{flag}={close[0]}"] if equals else [flag, close[0]]
+
+
+def _number_taken(param: _click.Parameter, value: str) -> bool:
+    """A number or duration flag takes ``value``: spelled as one, within its range."""
+    from kmeshctl.asciinum import is_duration_text, is_integer_text, is_number_text, parse_duration
+    from kmeshctl.cli.badinput import _number_kind, is_duration
+
+    whole = _number_kind(param.type_descriptor.annotation) is int  # type: ignore[attr-defined]
+    spelled_so = is_duration_text(value) if is_duration(param) else \
+        is_integer_text(value, signed=True) if whole else is_number_text(value)
+    if not spelled_so:
+        return False
+    number = parse_duration(value) if is_duration(param) else float(value)
+    info = param.type_descriptor.parameter_info  # type: ignore[attr-defined]
+    return (info.min is None or number >= info.min) and (info.max is None or number <= info.max)
 
 
 def _option_of(command: _click.Command, root: _click.Command, word: str) -> "_click.Parameter | bool | None":
