@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -167,7 +168,7 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "Kube
                 proxy += _died_unclaimed
                 _close_local_ends(forward)
     except Exception as err:  # noqa: BLE001 - ApiException (handshake refused) and transport errors alike
-        refusal = kube.stream_refusal(err)
+        refusal = kubectl_words(kube.stream_refusal(err))
         fix = (f"this user may not port-forward to pods in {namespace}: grant it create on pods/portforward "
                f"(`kubectl auth can-i create pods --subresource=portforward -n {namespace}` checks it)"
                if "answered 403" in refusal else
@@ -189,7 +190,14 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "Kube
     # (a write failing after that is its consequence)
     if not raw:
         lost = (kube.transport_reason(died[0]) if isinstance(died[0], OSError) else str(died[0])) if died else ""
-        why = " ".join((forward.error(port) or lost or failure or "connection closed").split())
+        why = kubectl_words(" ".join((forward.error(port) or lost or failure or "connection closed").split()))
+        # the runtime's chain (`error forwarding port ... dial tcp4 127.0.0.1:P: connect: connection refused IPv6
+        # ...`): its cause is what to read
+        why = f"error forwarding port {port} to pod: connection refused" if "connection refused" in why else why
+        served = _pods_admin_port(core, pod, namespace)
+        if served is not None and served != port:
+            raise KmeshctlError(f"no agent admin endpoint at port {port} of {namespace}/{pod} ({why}): the agent "
+                                f"serves port {served} (its --admin-port={served}); pass --admin-port {served}")
         raise KmeshctlError(f"no agent admin endpoint at port {port} of {namespace}/{pod} ({why}): check the "
                             f"port the agent serves (its --admin-port: `kubectl get pod -n {namespace} {pod} -o "
                             "yaml`)")
@@ -198,6 +206,24 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "Kube
     if status != 200:
         raise _refused(f"agent {namespace}/{pod}", status, reason, body, fix)
     return checked(path, body, f"agent {namespace}/{pod} (port {port})", fix)
+
+
+_ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([A-Za-z][A-Za-z ]*)")
+
+
+def kubectl_words(text: str) -> str:
+    """``text`` with Python's errno spelling (`[Errno 111] Connection refused`) in the
+    words kubectl uses (`connection refused`)."""
+    return _ERRNO_TEXT.sub(lambda found: found.group(1).lower(), text)
+
+
+def _pods_admin_port(core: Any, pod: str, namespace: str) -> Optional[int]:
+    """served_admin_port of the pod as read now (None when it cannot be read)."""
+    try:
+        found = core.api_client.sanitize_for_serialization(core.read_namespaced_pod(pod, namespace))
+    except Exception:  # noqa: BLE001 - only a better hint is lost
+        return None
+    return served_admin_port(found)
 
 
 def _quiet_proxy_threads() -> None:
@@ -276,14 +302,28 @@ def check_agent_pod(client: "KubeClient", pod: str, namespace: str, command: str
 
 
 def _check_running(found: dict, pod: str, namespace: str) -> None:
-    """An agent pod not running (its image not pulled, not scheduled) serves no admin
-    endpoint: said from its status (kubectl's STATUS word), before a port-forward fails."""
-    from kmeshctl.rollout import pod_state
+    """An agent pod not running (its image not pulled, not scheduled, its container
+    backing off in CrashLoopBackOff) serves no admin endpoint: said from its status
+    (rollout.not_serving), before a port-forward fails."""
+    from kmeshctl.rollout import not_serving, pod_state
 
-    state = pod_state(found)
-    if state.phase != "Running":
-        raise KmeshctlError(f"pod {namespace}/{pod} is not running ({state.status}): see `kmeshctl status -n "
-                            f"{namespace}`")
+    if why := not_serving(pod_state(found)):
+        raise KmeshctlError(f"pod {namespace}/{pod} is not running ({why}): see `kmeshctl status -n {namespace}`")
+
+
+def served_admin_port(pod: dict) -> Optional[int]:
+    """The --admin-port the agent container of ``pod`` (a Pod as the API returns it, or
+    its DaemonSet's template spec's pod) is given in its args (`--admin-port=15200` or
+    `--admin-port 15200`); None when no container says."""
+    spec = pod.get("spec") or {}
+    for container in spec.get("containers") or []:
+        words = [str(w) for w in (container.get("command") or []) + (container.get("args") or [])]
+        for i, word in enumerate(words):
+            value = word.partition("=")[2] if word.startswith("--admin-port=") else \
+                words[i + 1] if word == "--admin-port" and i + 1 < len(words) else ""
+            if value.isdigit():
+                return int(value)
+    return None
 
 
 def pod_not_found(client: "KubeClient", pod: str, namespace: str, command: str) -> KmeshctlError:

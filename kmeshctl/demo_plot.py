@@ -15,16 +15,31 @@ def check_plot_path(path: Path, flag: str = "--plot", force: bool = False) -> No
     from kmeshctl.cli.outpaths import check_output_file
 
     if _is_dir(path):
-        raise UsageError(f"{flag} {shown(path)}: is a directory; give a .png file name, e.g. {flag} "
-                         f"{shown(path / 'demo.png')}")
+        raise UsageError(f"{flag} {shown(path)}: is a directory; give a .png file name"
+                         f"{_meant(flag, path / 'demo.png', force)}")
     stream = _stream_kind(path)
     if stream:
         raise UsageError(f"{flag} {shown(path)}: {stream} is not supported (the plot is a .png file); give a .png "
                          f"file name, e.g. {flag} {EXAMPLE_PLOT}")
-    if path.suffix.lower() != ".png":
-        meant = shown(path.with_suffix(".png"))  # the path typed, with the suffix the plot needs
-        raise UsageError(f"{flag} {shown(path)}: give a .png file name, e.g. {flag} {meant}")
+    if path.suffix.lower() != ".png":  # the path typed, with the suffix the plot needs
+        raise UsageError(f"{flag} {shown(path)}: give a .png file name{_meant(flag, path.with_suffix('.png'), force)}")
     check_output_file(flag, path, force=force)
+
+
+def _meant(flag: str, meant: Path, force: bool) -> str:
+    """`, e.g. FLAG M: `LINE``: the line typed with the .png path ``meant`` for ``flag``'s
+    value, with --force when that file exists (pasted without it, it is refused)."""
+    import os
+
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.badinput import typed_value
+    from kmeshctl.cli.outpaths import line_with_path
+
+    typed = typed_value(cmdline.ARGS, flag)
+    example = f", e.g. {flag} {shown(meant)}"
+    if typed is None:  # not from this command line: the path alone
+        return example
+    return example + line_with_path(typed, meant, not force and os.path.lexists(meant))
 
 
 def plot_shares(report: dict, path: Path) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from kmeshctl.errors import UsageError
 from kmeshctl.params import NOT_ACCEPTED, TABLE_EMPTY as EMPTY, bad_value, given_text, one_of
@@ -524,24 +525,25 @@ Section = tuple[str, Table, tuple[str, ...], tuple[str, ...]]
 def print_sections(console: Console, sections: list[Section], wide: bool, none: str) -> bool:
     """Each section with rows as a titled table (print_section), a blank line between
     them; an empty section prints nothing (no title over nothing), and when every one is
-    empty the note ``none`` goes to stderr, as kubectl's `No resources found` (stdout stays
-    one piece). Whether any table was printed."""
-    import sys
+    empty the note ``none`` goes to stderr (not with -q), as kubectl's `No resources found`
+    (stdout stays one piece). Whether any table was printed."""
+    from kmeshctl.cli.common import run_options
+    from kmeshctl.cli.progress import note
 
     shown = [section for section in sections if section[1].row_count]
     for number, (title, table, keys, detail) in enumerate(shown):
         print_section(console, title, table, keys, wide, first=not number, detail=detail)
     if not shown:
         console.file.flush()
-        print(none, file=sys.stderr, flush=True)
+        note(none, run_options().quiet)
     return bool(shown)
 
 
 def print_section(console: Console, title: str, table: Table, keys: tuple[str, ...], wide: bool,
                   first: bool = True, detail: tuple[str, ...] = ()) -> None:
     """One titled table, as every dump prints them: a blank line before it (unless
-    ``first``), the title on one left-aligned line (never wrapped mid-phrase: a terminal
-    narrower than it folds it), the table fitted to the console's width with the columns
+    ``first``), the title left-aligned, wrapped between words as every other line of text
+    (title_lines), the table fitted to the console's width with the columns
     named in ``keys`` (upper-case headers) whole, and a line naming the columns left out;
     ``wide`` adds the ``detail`` columns and prints every column whole. A cell wraps only
     between words: a name or an address is never split across lines."""
@@ -549,7 +551,8 @@ def print_section(console: Console, title: str, table: Table, keys: tuple[str, .
 
     if not first:
         console.print()  # a blank line between sections, as `cilium bpf ... list` / kubectl's
-    console.print(title, highlight=False, soft_wrap=True)
+    for line in title_lines(title, console.width):
+        console.print(line, highlight=False, soft_wrap=True)
     _upper_headers(table)
     drop_empty_columns(table)  # before fitting: a column of <none> only would push others out
     _boundary_cells(table)
@@ -573,6 +576,21 @@ def note_lines(note: str, width: int) -> list[str]:
 
     glued = _FLAG_VALUE.sub(lambda m: m.group(1) + "\0", note)
     return [line.replace("\0", " ") for line in WholeWordsWrapper(max(width, 1)).wrap(glued)]
+
+
+def title_lines(title: str, width: int) -> list[Text]:
+    """A section's ``title`` (rich markup: `[bold]km_endpoint[/bold]: ...`) wrapped to
+    ``width`` as note_lines wraps a note (at spaces, a word never split), its styles kept."""
+    text = Text.from_markup(title)
+    lines: list[Text] = []
+    start = 0
+    for line in note_lines(text.plain, width):
+        found = text.plain.find(line, start)
+        if found < 0:  # the wrapper changed the spacing: the title whole, as the terminal folds it
+            return [text]
+        lines.append(text[found:found + len(line)])
+        start = found + len(line)
+    return lines or [text]
 
 
 def _boundary_cells(table: Table) -> None:

@@ -16,6 +16,7 @@ from kmeshctl.istiod import (XDS_PORT, IstioNamespaceMissing, XdsAddressRefused,
 from kmeshctl.kube import KubeClient, KubeTarget, NoClusterConfigured, cluster_configured, connect_reachable, object_ref
 from kmeshctl.params import (
     DEFAULT_ISTIO_NAMESPACE,
+    DEFAULT_KUBERNETES_VERSION,
     DEFAULT_NAMESPACE,
     PLACEHOLDER_XDS_ADDRESS,
     XDS_ADDRESS_EXAMPLE,
@@ -23,7 +24,8 @@ from kmeshctl.params import (
     InstallParams,
     install_params,
 )
-from kmeshctl.render import made_by_kmeshctl, render_manifests, template_image
+from kmeshctl.render import (POD_PATCH_POLICY_API, POD_PATCH_POLICY_SINCE, made_by_kmeshctl, normalized_version,
+                             render_manifests, template_image)
 from kmeshctl.uninstall import check_install_namespaces, installed_objects
 from kmeshctl.validate import CrdSchemas, crd_schemas_from_files, validate_offline
 
@@ -40,6 +42,7 @@ class InstallPlan:
     existing: list[str] = field(default_factory=list)  # refs of objects kmeshctl made before this run
     # the agents' image before this run ("" no DaemonSet of kmeshctl's): what one that cannot be pulled replaced
     image_before: str = ""
+    cluster_version: str = ""  # the cluster's MAJOR.MINOR when --kubernetes-version was taken from it (else "")
 
     @property
     def installed_before(self) -> bool:
@@ -88,16 +91,22 @@ def missing_required(xds_address: Optional[str], cluster_id: Optional[str], dry_
 
 def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options: dict[str, Any],
                  crd_files: Optional[list[Path]], dry_run: bool, target: KubeTarget) -> InstallPlan:
-    """`options`: the InstallParams fields other than xds_address and cluster_id.
+    """`options`: the InstallParams fields other than xds_address and cluster_id; a
+    kubernetes_version of None (not typed) is the cluster's (kubernetes_version_of), as
+    helm's and istioctl's, offline DEFAULT_KUBERNETES_VERSION.
 
     Flags (and --crd-file) are checked before the cluster is contacted, so a bad flag
     never waits for, or touches, the cluster."""
+    typed_version = options.get("kubernetes_version")
+    options = {**options, "kubernetes_version": typed_version or DEFAULT_KUBERNETES_VERSION}
     _check_flags(xds_address, cluster_id, options)
     crds = crd_schemas_from_files(crd_files)
     client, offline_because = _cluster_for_dry_run(xds_address, target) if dry_run else \
         (connect_reachable(target), None)
     istio_namespace = options.get("istio_namespace", DEFAULT_ISTIO_NAMESPACE)
+    cluster_version = ""
     if client is not None:  # what the flags name in the cluster exists, before anything is sent
+        options["kubernetes_version"], cluster_version = kubernetes_version_of(client, typed_version)
         namespace = options.get("namespace", DEFAULT_NAMESPACE)
         # An install in other namespaces would lose its cluster-scoped objects to this one.
         check_install_namespaces(client, installed_objects(namespace, istio_namespace), namespace, istio_namespace)
@@ -125,7 +134,35 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
         image_before = _image_before(objects, read)
         ownership = applier.check_ownership(client, objects, params.namespace, read)
         objects, users, existing = ownership.objects, ownership.users_namespaces, ownership.existing
-    return InstallPlan(params, objects, client, crds, found_in, offline_because, users, existing, image_before)
+    return InstallPlan(params, objects, client, crds, found_in, offline_because, users, existing, image_before,
+                       cluster_version)
+
+
+class KubernetesVersionNotServed(UsageError):
+    """A --kubernetes-version typed renders the ValidatingAdmissionPolicy (1.30 and later)
+    that the cluster does not serve (exit 2): ``found``, the cluster's MAJOR.MINOR, is the
+    version to give (the CLI adds the install line with it, every flag typed kept)."""
+
+    def __init__(self, typed: str, found: str) -> None:
+        since = ".".join(map(str, POD_PATCH_POLICY_SINCE))
+        super().__init__(f"--kubernetes-version {typed}: the cluster is Kubernetes {found} and does not serve "
+                         f"{POD_PATCH_POLICY_API}, which {since} and later render")
+        self.typed, self.found = typed, found
+
+
+def kubernetes_version_of(client: KubeClient, typed: Optional[str]) -> tuple[str, str]:
+    """(the --kubernetes-version to render with, the cluster's MAJOR.MINOR when that is
+    it, else ""): ``typed`` when given, else the cluster's (GET /version) clamped to the
+    versions kmeshctl has schemas of. A typed version that renders the pod-patch policy
+    on a cluster that does not serve it is KubernetesVersionNotServed, before any write."""
+    from kmeshctl.demo_cluster import validation_version  # the clamp the waypoint and the demo use
+
+    if typed is None:
+        found = validation_version(client)
+        return found, found
+    if normalized_version(typed) >= POD_PATCH_POLICY_SINCE and not client.is_served(*POD_PATCH_POLICY_API.split()):
+        raise KubernetesVersionNotServed(typed, validation_version(client))
+    return typed, ""
 
 
 @dataclass(frozen=True)
@@ -133,6 +170,7 @@ class ImageChange:
     ref: str  # NAMESPACE/NAME of the agents' DaemonSet
     before: str  # its image in the cluster
     after: str  # the image this install applies
+    failing: bool = False  # agents cannot pull or start ``before``: no image to keep
 
 
 def image_change(plan: InstallPlan) -> Optional[ImageChange]:
@@ -145,7 +183,22 @@ def image_change(plan: InstallPlan) -> Optional[ImageChange]:
     if after == plan.image_before:
         return None
     meta = daemonset["metadata"]
-    return ImageChange(f"{meta.get('namespace')}/{meta['name']}", plan.image_before, after)
+    return ImageChange(f"{meta.get('namespace')}/{meta['name']}", plan.image_before, after,
+                       _image_failing(plan.client, meta.get("namespace", ""), meta["name"]))
+
+
+def _image_failing(client: Optional[KubeClient], namespace: str, name: str) -> bool:
+    """An agent pod of the DaemonSet cannot pull or start its image (rollout.image_at_fault),
+    as read now; False offline or when it cannot be read."""
+    from kmeshctl.rollout import daemonset_pods, image_at_fault
+
+    if client is None:
+        return False
+    try:
+        live = client.get("apps/v1", "DaemonSet", name, namespace)
+        return live is not None and any(map(image_at_fault, daemonset_pods(client, live)))
+    except KmeshctlError:
+        return False
 
 
 def _image_before(objects: list[dict], read: dict[int, Optional[dict]]) -> str:

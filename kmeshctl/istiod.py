@@ -620,7 +620,7 @@ def ask_quickly(kubeconfig: Optional[str], context: Optional[str], limit: float,
     from kmeshctl import kube
 
     found: list[_T] = []
-    target = kube.KubeTarget(kubeconfig or os.environ.get("KUBECONFIG") or None, context, limit)
+    target = kube.KubeTarget(kubeconfig or kube.kubeconfig_from_env(os.environ.get("KUBECONFIG")), context, limit)
 
     def look() -> None:
         with contextlib.suppress(Exception):  # no kubeconfig, no answer, no permission: nothing to offer

@@ -187,6 +187,9 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
     # only once), merged as kubectl merges them, after the entries it will use are checked.
     merged = merged_kubeconfig(found, context)
     check_context_entries(merged, context, path, target)
+    plain_http = _server_of(merged, context).startswith("http://")
+    if plain_http:
+        merged = without_credentials(merged, context)
     merged = with_oidc_token(with_exec_credentials(merged, context, path, target), context, path, target)
     merged = with_token_file_read(merged, context, path, target)
     try:
@@ -207,9 +210,35 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
         cfg.proxy = "socks5h://" + cfg.proxy[len("socks5://"):]
     ORIGIN[id(cfg)] = _origin_text(path, found, target.context)
     user = (_entry(merged, "contexts", context) or {}).get("user")
-    CREDENTIALS[id(cfg)] = f"user {user or '(none)'} in kubeconfig {path}"
+    CREDENTIALS[id(cfg)] = (f"{UNSENT}{user}" if plain_http and user else f"user {user or '(none)'} in kubeconfig {path}")
     IMPERSONATION[id(cfg)] = kubeauth.impersonation_headers(_entry(merged, "users", user) or {}) if user else []
     return cfg
+
+
+# CREDENTIALS of a user whose credentials were not sent (the server is http://), then its name
+UNSENT = "no credentials (the server is http://) of user "
+# A user's fields that prove who it is; kubectl sends none of them to an http:// server
+# (client-go's clientcmd reads them only for a TLS transport). Impersonation still goes.
+CREDENTIAL_FIELDS = ("token", "tokenFile", "username", "password", "client-certificate", "client-key",
+                     "client-certificate-data", "client-key-data", "exec", "auth-provider")
+
+
+def _server_of(config: dict, context: str) -> str:
+    """The server of ``context``'s cluster, its scheme set (check_context_entries)."""
+    cluster = _entry(config, "clusters", (_entry(config, "contexts", context) or {}).get("cluster")) or {}
+    return str(cluster.get("server") or "")
+
+
+def without_credentials(config: dict, context: str) -> dict:
+    """``config`` with ``context``'s user stripped of CREDENTIAL_FIELDS: what kubectl sends
+    to an http:// server (no exec plugin run, no token read); checked as kubectl checks
+    them all the same (check_context_entries, before)."""
+    user_name = (_entry(config, "contexts", context) or {}).get("user")
+    config = copy.deepcopy(config)
+    for entry in config.get("users") or []:
+        if isinstance(entry, dict) and entry.get("name") == user_name and isinstance(entry.get("user"), dict):
+            entry["user"] = {k: v for k, v in entry["user"].items() if k not in CREDENTIAL_FIELDS}
+    return config
 
 
 def _loopback(url: str) -> bool:
@@ -254,6 +283,15 @@ def with_token_file_read(config: dict, context: str, path: str, target: KubeTarg
 
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
+
+
+def kubeconfig_from_env(value: Optional[str]) -> Optional[str]:
+    """$KUBECONFIG's ``value`` as kmeshctl uses it: None when it names no file (unset,
+    empty, or separators alone such as `:`), as its empty entries are skipped: then the
+    defaults apply (in a pod, ~/.kube/config), never an error about the value."""
+    return value if value and any(value.split(os.pathsep)) else None
+
+
 # Where each loaded configuration came from, for "cannot reach" messages: keyed by id().
 ORIGIN: dict[int, str] = {}
 # The proxy-url of each loaded configuration as the kubeconfig writes it, when the client is given another
@@ -308,8 +346,9 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> Kubec
     files = [os.path.expanduser(p) for p in path.split(os.pathsep) if p]
     present = [p for p in files if os.path.exists(p)]
     if not present and not explicit and context is not None:
-        raise UsageError(f"--context {context}: no kubeconfig to look it up in ({files[0] if files else path} does "
-                         "not exist)", fix="pass --kubeconfig PATH of the file that has it")
+        raise UsageError(f"--context {shown(context)}: no kubeconfig to look it up in "
+                         f"({shown(files[0] if files else path)} does not exist)",
+                         fix="pass --kubeconfig PATH of the file that has it")
     if not present and not explicit:
         raise NoClusterConfigured(f"no cluster configured: {files[0] if files else path} does not exist",
                                   fix=NO_CLUSTER_FIX)
@@ -321,12 +360,12 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> Kubec
     configs = _parsed(present, path if explicit else None, context)
     names, current = _contexts_in(configs)
     if not names:
-        raise _config_error(f"kubeconfig {path} has no contexts (empty, or not a kubeconfig)", path if explicit
+        raise _config_error(f"kubeconfig {shown(path)} has no contexts (empty, or not a kubeconfig)", path if explicit
                             else context, "pass --kubeconfig PATH of one that has (`kubectl config get-contexts` "
                             "lists a file's contexts)")
     if context is not None and context not in names:
-        raise UsageError(f"--context {context}: no such context in {path} (contexts: "
-                         f"{', '.join(names) or 'none'})", fix="pass --context with one of them")
+        raise UsageError(f"--context {shown(context)}: no such context in {shown(path)} (contexts: "
+                         f"{', '.join(map(shown, names)) or 'none'})", fix="pass --context with one of them")
     if context is None and not current:
         raise _config_error(f"kubeconfig {path} has no current-context", path if explicit else None,
                             f"pass --context NAME (contexts: {', '.join(names) or 'none'})")
@@ -406,9 +445,11 @@ def _kubeconfig_flag(explicit: Optional[str]) -> str:
 def _missing_kubeconfig(path: str, files: list[str]) -> str:
     """`--kubeconfig /x: does not exist` (a list: `none of a, b exists`), in the words
     of every path flag (kmeshctl.cli.outpaths.input_path_problem); its fix: KUBECONFIG_FIX."""
+    if len(files) == 1 and os.pathsep in path:  # a list of one file and empty entries: the value as set
+        return f"--kubeconfig {shown(path)}: {shown(files[0])} does not exist"
     if len(files) == 1:
-        return f"--kubeconfig {files[0]}: does not exist"
-    return f"--kubeconfig {shown(path)}: none of {', '.join(files) or 'its entries'} exists"
+        return f"--kubeconfig {shown(files[0])}: does not exist"
+    return f"--kubeconfig {shown(path)}: none of {', '.join(map(shown, files)) or 'its entries'} exists"
 
 
 def _path_problem(err: OSError) -> str:
@@ -497,7 +538,7 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
     cluster missing or without a server, a file it names (tokenFile, certificates) missing,
     a client certificate that does not load, two ways to log in, an exec credential plugin
     that kubectl would not run or that is not installed. A server without a scheme gets
-    kubectl's in ``config`` (see schemeless_scheme)."""
+    kubectl's in ``config``: http."""
     where = f"in kubeconfig {path}"
     named = _named(target)
     body = _entry(config, "contexts", context) or {}
@@ -553,7 +594,10 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
                 raise _config_error(problem, named, fix)
         _check_auth_provider(str(user_name), user, owner, named, target.kubeconfig)
     if "://" not in server:
-        cluster["server"] = f"{schemeless_scheme(cluster, user or {})}://{server}"
+        # kubectl's scheme for it, whatever TLS settings there are: clientcmd asks whether the transport
+        # is TLS from the server alone, before it takes them (kubectl 1.34: `127.0.0.1:PORT` with a CA
+        # is GET http://127.0.0.1:PORT/version, no Authorization): so no credentials go either
+        cluster["server"] = f"http://{server}"
 
 
 def _check_types(body: dict, types: dict[str, str], owner: str, named: Optional[str]) -> None:
@@ -572,15 +616,6 @@ def _token_problem(user: dict, owner: str) -> tuple[str, str]:
         "write the token on one line in the kubeconfig (`token: TOKEN`), or pass --context NAME of another context"
 
 
-def schemeless_scheme(cluster: dict, user: dict) -> str:
-    """The scheme kubectl (client-go's DefaultServerURL) gives a server written without one:
-    https when the cluster has a CA or skips verification or the user has a client
-    certificate (client-go's defaultTLS), else http. Credentials go either way, as kubectl's."""
-    tls = [k for k in ("certificate-authority", "certificate-authority-data", "insecure-skip-tls-verify")
-           if cluster.get(k)] + [k for k in ("client-certificate", "client-certificate-data") if user.get(k)]
-    return "https" if tls else "http"
-
-
 def _check_auth_provider(name: str, user: dict, owner: str, named: Optional[str], kubeconfig: Optional[str]) -> None:
     """The user's auth-provider as kubectl takes it (kmeshctl.kubeauth): bad input, or an
     oidc id-token that expired with nothing to renew it (a failure, exit 1)."""
@@ -596,7 +631,7 @@ def server_url_problem(server: Any) -> str:
     """Why ``server`` is not an http(s)://HOST[:PORT] address ("" when it is one), each
     mistake by its own name: a misspelt or unsupported scheme, an unclosed `[`, two `:`,
     a port that is not a number or out of range. A server without a scheme is HOST[:PORT]
-    (given kubectl's scheme: see schemeless_scheme)."""
+    (kubectl's scheme for it: http)."""
     if not isinstance(server, str):
         kind = "a number" if isinstance(server, (int, float)) else "a list" if isinstance(server, list) else \
             "a mapping" if isinstance(server, dict) else "not text"
@@ -1002,8 +1037,7 @@ def _plugin_failed(config: dict, context: str, path: str, logged: str) -> Kmeshc
 def context_names(kubeconfig: Optional[str] = None) -> list[str]:
     """The contexts of ``kubeconfig`` (else KUBECONFIG's, else ~/.kube/config's); empty
     when there is none or it does not load (for shell completion)."""
-    path = kubeconfig or os.environ.get("KUBECONFIG") or \
-        os.path.expanduser(DEFAULT_KUBECONFIG)
+    path = kubeconfig or kubeconfig_from_env(os.environ.get("KUBECONFIG")) or os.path.expanduser(DEFAULT_KUBECONFIG)
     files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
     try:
         return _contexts_in(_parsed(files, None))[0]
@@ -1023,19 +1057,20 @@ def check_given_target(target: KubeTarget, kubeconfig_typed: bool, context_typed
     files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
     if not files and not kubeconfig_typed:
         entries = [os.path.expanduser(f) for f in path.split(os.pathsep) if f]
-        missing = (f"none of the $KUBECONFIG files exist ({', '.join(entries)})" if len(entries) > 1
-                   else f"{path} does not exist")
-        raise UsageError(f"--context {target.context}: no kubeconfig to look it up in ({missing})",
+        missing = (f"none of the $KUBECONFIG files exist ({', '.join(map(shown, entries))})" if len(entries) > 1
+                   else f"{shown(path)} does not exist")
+        raise UsageError(f"--context {shown(target.context)}: no kubeconfig to look it up in ({missing})",
                          fix="pass --kubeconfig PATH of the file that has it")
     if not files:
         raise UsageError(_missing_kubeconfig(path, [os.path.expanduser(f) for f in path.split(os.pathsep) if f]),
                          fix=KUBECONFIG_FIX)
     names, _ = _contexts_in(_parsed(files, path))
     if not names:
-        raise UsageError(f"kubeconfig {path} has no contexts (empty, or not a kubeconfig)",
+        raise UsageError(f"kubeconfig {shown(path)} has no contexts (empty, or not a kubeconfig)",
                          fix="pass --kubeconfig PATH of one that has")
     if context_typed and target.context not in names:
-        raise UsageError(f"--context {target.context}: no such context in {path} (contexts: {', '.join(names)})",
+        raise UsageError(f"--context {shown(target.context)}: no such context in {shown(path)} (contexts: "
+                         f"{', '.join(map(shown, names))})",
                          fix="pass --context with one of them")
 
 
@@ -1933,6 +1968,11 @@ def _api_error(status: int, method: str, path: str, data: Optional[dict],
     reason = data.get("reason", "")
     message = " ".join((data.get("message") or f"HTTP {status}").split())  # one line
     causes = tuple((data.get("details") or {}).get("causes") or ())
+    if status == 401 and credentials.startswith(UNSENT):
+        return ApiError(status, reason or "Unauthorized", f"You must be logged in to the server (Unauthorized): "
+                        f"{method} {path} was refused; it got no credentials (the server is http://, and kubectl "
+                        f"sends user {credentials[len(UNSENT):]}'s over https only)", causes,
+                        fix="write the API server's https:// address in the kubeconfig's server")
     if status == 401:
         return ApiError(status, reason or "Unauthorized", f"You must be logged in to the server (Unauthorized): "
                         f"{method} {path} was refused", causes, fix=f"fix the credentials of {credentials} (an "

@@ -16,7 +16,7 @@ from kmeshctl.istiod import (CLUSTER_ID_ENV, XDS_PORT, ClusterIdNotIstiods, clus
 from kmeshctl.kube import (ApiError, ApiUnreachable, KubeClient, KubeTarget, NotKubernetes, connect, diagnosis,
                            is_can_i_pointer)
 from kmeshctl.params import counted
-from kmeshctl.render import made_by_kmeshctl
+from kmeshctl.render import POD_PATCH_POLICY_SINCE, left_out_at, made_by_kmeshctl
 from kmeshctl.waypoint.model import SERVICE_NAME_LABEL
 from kmeshctl.uninstall import InstalledElsewhere, check_install_namespaces, installed_objects
 
@@ -71,6 +71,13 @@ def precheck_target(namespace: str, istio_namespace: str, target: KubeTarget,
     return run_prechecks(client, namespace, istio_namespace, uninstall, fix_command, cluster_id)
 
 
+def uninstall_ignores(flag: str) -> str:
+    """`--cluster-id has no effect with --uninstall (...)`: install's ``flag`` typed with
+    --uninstall, whose checks (reachable API, permissions to delete) never read it."""
+    return (f"{flag} has no effect with --uninstall (its checks are the API and the permissions uninstall "
+            "needs; istiod's cluster id is not read)")
+
+
 def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str,
                   uninstall: bool = False, fix_command: FixCommand = bare_command,
                   cluster_id: Optional[str] = None) -> list[CheckResult]:
@@ -90,11 +97,13 @@ def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str,
         (POD_SECURITY_CHECK, lambda: [check_pod_security(client, namespace)]),
         (ENROLLED_CHECK, lambda: [check_not_enrolled(client, namespace)]),
         (FOREIGN_CHECK, lambda: [check_foreign_objects(client, namespace, istio_namespace)]),
-        ("permissions to install", lambda: [check_permissions(client, namespace, istio_namespace)]),
+        ("permissions to install", lambda: [check_permissions(client, namespace, istio_namespace,
+                                                              kubernetes_version=_cluster_version(client))]),
     ]
     if uninstall:
         checks = [("permissions to uninstall", lambda: [check_permissions(
-            client, namespace, istio_namespace, UNINSTALL_VERBS, "uninstall", UNINSTALL_LISTS)])]
+            client, namespace, istio_namespace, UNINSTALL_VERBS, "uninstall", UNINSTALL_LISTS,
+            _cluster_version(client))])]
     results = [reachable]
     silent: Optional[CheckResult] = None  # set once the API stops answering: no check waits again
     for name, check in checks:
@@ -191,9 +200,18 @@ def parse_server_version(version: dict) -> tuple[int, int]:
 
 
 def check_server_version(client: KubeClient) -> CheckResult:
+    """fail before MIN_SERVER_VERSION; warn before POD_PATCH_POLICY_SINCE, naming the
+    objects install then leaves out (render.left_out_at: the guard on the agent's pod
+    patches), as install's own warning does."""
     found = parse_server_version(client.server_version())
     text = f"{found[0]}.{found[1]}"
     wanted = f"{MIN_SERVER_VERSION[0]}.{MIN_SERVER_VERSION[1]}"
+    since = ".".join(map(str, POD_PATCH_POLICY_SINCE))
+    if found >= MIN_SERVER_VERSION and found < POD_PATCH_POLICY_SINCE:
+        left = left_out_at(text)
+        return CheckResult("Kubernetes version", "warn", f"{text} (>= {wanted}); install leaves out "
+                           f"{' and '.join(left)} ({since}'s ValidatingAdmissionPolicy), so the agent may patch "
+                           "any pod", f"to have that guard, upgrade the cluster to Kubernetes {since} or later")
     if found >= MIN_SERVER_VERSION:
         return CheckResult("Kubernetes version", "pass", f"{text} (>= {wanted})")
     return CheckResult("Kubernetes version", "fail", f"{text} is older than {wanted}",
@@ -426,12 +444,18 @@ def check_foreign_objects(client: KubeClient, namespace: str, istio_namespace: s
 
 def check_permissions(client: KubeClient, namespace: str, istio_namespace: str,
                       verbs: tuple[str, ...] = INSTALL_VERBS, command: str = "install",
-                      lists: tuple[tuple[str, str, str], ...] = ()) -> CheckResult:
+                      lists: tuple[tuple[str, str, str], ...] = (),
+                      kubernetes_version: Optional[str] = None) -> CheckResult:
     """May this user ``verbs`` every object install creates (and ``lists``: (verb, group,
-    resource) in every namespace), as ``command`` does? One SelfSubjectAccessReview each."""
+    resource) in every namespace), as ``command`` does? One SelfSubjectAccessReview each.
+    ``kubernetes_version``: the cluster's (install renders at it): the objects it leaves
+    out are not asked for; None: every object."""
     name = f"permissions to {command}"
     denied, unchecked, checked = [], [], 0
+    left = set(left_out_at(kubernetes_version)) if kubernetes_version else set()
     for obj in installed_objects(namespace, istio_namespace):
+        if f"{obj['kind']} {obj['metadata']['name']}" in left:
+            continue
         if not client.is_served(obj["apiVersion"], obj["kind"]):
             unchecked.append(obj["kind"])  # the CRD check says why
             continue
@@ -452,10 +476,19 @@ def check_permissions(client: KubeClient, namespace: str, istio_namespace: str,
                                          f"{'creates' if command == 'install' else 'deletes'}",
                            "fix the failed checks above, then re-run")
     if unchecked:
+        istio = {kind for _, kind, _ in ISTIO_KINDS}
         return CheckResult(name, "warn", "not checked for " + ", ".join(dict.fromkeys(unchecked)) +
                            f" (not served); may {verbs_text} every other object install creates",
-                           "fix the failed checks above, then re-run")
+                           "fix the Istio CRDs check above, then re-run" if set(unchecked) <= istio else
+                           "the cluster must serve them for the install (see the checks above)")
     return CheckResult(name, "pass", f"may {verbs_text} every object install creates")
+
+
+def _cluster_version(client: KubeClient) -> str:
+    """The version install renders at on this cluster (its own, clamped as install clamps it)."""
+    from kmeshctl.demo_cluster import validation_version
+
+    return validation_version(client)
 
 
 def _permission(verb: str, group: str, plural: str, namespace: str, everywhere: str = "") -> str:

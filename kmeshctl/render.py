@@ -38,6 +38,7 @@ CLUSTER_ROLE_BINDING_NAME = "kmesh"
 # (admissionregistration.k8s.io/v1 and the token's node-name claim: Kubernetes >= 1.30).
 POD_PATCH_POLICY_NAME = "kmesh-pod-patch-own-node"
 POD_PATCH_POLICY_SINCE = (1, 30)
+POD_PATCH_POLICY_API = "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy"  # what the cluster must serve
 
 ADMIN_PORT = 15200
 # Inside the agent's container: state-changing admin actions, root only (kubectl exec).
@@ -116,7 +117,7 @@ def _template_context(p: InstallParams) -> dict:
             cluster_role_binding=CLUSTER_ROLE_BINDING_NAME,
             pod_patch_policy=POD_PATCH_POLICY_NAME,
         ),
-        "pod_patch_policy": _version(p.kubernetes_version) >= POD_PATCH_POLICY_SINCE,
+        "pod_patch_policy": normalized_version(p.kubernetes_version) >= POD_PATCH_POLICY_SINCE,
         "ports": SimpleNamespace(admin=ADMIN_PORT, metrics=METRICS_PORT, waypoint=WAYPOINT_KMESH_PORT),
         # Where the agent finds host resources inside its container.
         # The node's bpffs is mounted at /sys/fs/bpf; the agent pins in its kmesh/ directory,
@@ -131,15 +132,22 @@ def _template_context(p: InstallParams) -> dict:
 
 def left_out(p: InstallParams) -> list[str]:
     """The objects of the full install that ``p``'s --kubernetes-version leaves out, as
-    `Kind name`: before 1.30 the pod-patch policy and its binding (the guard needs
+    `Kind name` (left_out_at)."""
+    return left_out_at(p.kubernetes_version)
+
+
+def left_out_at(kubernetes_version: str) -> list[str]:
+    """The objects of the full install that ``kubernetes_version`` leaves out, as `Kind
+    name`: before 1.30 the pod-patch policy and its binding (the guard needs
     admissionregistration.k8s.io/v1 and the token's node-name claim); [] from 1.30."""
-    if _version(p.kubernetes_version) >= POD_PATCH_POLICY_SINCE:
+    if normalized_version(kubernetes_version) >= POD_PATCH_POLICY_SINCE:
         return []
     kinds = ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
     return [f"{kind} {POD_PATCH_POLICY_NAME}" for kind in kinds]
 
 
-def _version(text: str) -> tuple[int, int]:
+def normalized_version(text: str) -> tuple[int, int]:
+    """A --kubernetes-version (`1.30`, `v1.30.2`) as (major, minor)."""
     major, minor = normalize_kubernetes_version(text).split(".")[:2]
     return int(major), int(minor)
 

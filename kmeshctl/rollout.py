@@ -53,6 +53,7 @@ class PodState:
     # container could not even start (START_REASONS: its image runs no agent, so it has no log to read)
     last_exit: str = ""
     not_started: bool = False
+    containers_up: bool = True  # every container's state is running (False: waiting, e.g. CrashLoopBackOff)
 
     @property
     def status(self) -> str:
@@ -89,6 +90,7 @@ class RolloutState:
     ready: int = 0
     observed: bool = False  # the controller has seen the latest spec
     pods: list[PodState] = field(default_factory=list)
+    deleting: bool = False  # it carries a deletionTimestamp (an uninstall under way)
 
     @property
     def done(self) -> bool:
@@ -96,6 +98,17 @@ class RolloutState:
 
     def not_ready(self) -> list[PodState]:
         return [p for p in self.pods if not p.ready]
+
+
+class RolloutGone(KmeshctlError):
+    """The DaemonSet waited on was deleted, or is being deleted, after install applied it
+    (an uninstall at the same time): no rollout is left to wait for, exit 1 at once."""
+
+    def __init__(self, namespace: str, name: str, deleting: bool) -> None:
+        how = "is being deleted" if deleting else "was deleted"
+        super().__init__(f"DaemonSet {namespace}/{name} {how} while install waited for its rollout (an uninstall "
+                         "at the same time?); nothing is left to wait for",
+                         fix=f"once `kmeshctl status -n {namespace}` says nothing is installed, re-run install")
 
 
 class RolloutTimeout(KmeshctlError):
@@ -431,7 +444,18 @@ def pod_state(pod: dict) -> PodState:
         image=", ".join(c.get("image", "") for c in spec.get("containers", [])),
         reason="" if ready else not_ready_reason(status), created=meta.get("creationTimestamp", ""),
         last_exit="" if ready else last_exit(statuses), not_started=not ready and not_started(statuses),
+        containers_up=all("running" in (s.get("state") or {}) for s in statuses),
     )
+
+
+def not_serving(pod: PodState) -> str:
+    """Why the agent in ``pod`` serves nothing to ask (no port-forward can reach it), ""
+    when its phase is Running and its containers run: kubectl's STATUS word for a pod not
+    Running (`Pending`, `ErrImagePull`), the kubelet's reason for a container down in a
+    Running pod (`CrashLoopBackOff: last exit Error, exit code 1: ...`)."""
+    if pod.phase != "Running":
+        return pod.status
+    return "" if pod.containers_up else pod.reason or pod.status
 
 
 def _condition_true(status: dict, kind: str) -> bool:
@@ -539,6 +563,7 @@ def read_rollout(client: KubeClient, namespace: str, name: str) -> RolloutState:
         ready=int(status.get("numberReady", 0)),
         observed=int(status.get("observedGeneration", 0)) >= int(ds["metadata"].get("generation", 1)),
         pods=daemonset_pods(client, ds),
+        deleting=bool(ds["metadata"].get("deletionTimestamp")),
     )
 
 
@@ -557,8 +582,9 @@ def wait_for_rollout(
 ) -> RolloutState:
     """Poll until every desired pod is updated and ready; RolloutTimeout after `timeout` s
     (math.inf: no limit), or as soon as ``refused`` (a RefusalWatch) names a refusal by
-    istiod that waiting cannot end. On a terminal a live view; otherwise (a CI log) plain
-    lines, each printed as the state changes."""
+    istiod that waiting cannot end; RolloutGone as soon as the DaemonSet (applied before
+    the wait) is not found or is being deleted. On a terminal a live view; otherwise (a
+    CI log) plain lines, each printed as the state changes."""
     console = console or Console()
     start = clock()
     stop = refused or (lambda _state: "")
@@ -581,6 +607,8 @@ def wait_for_rollout(
 
         show(state, 0)
         state, said = _poll(client, namespace, name, timeout, state, poll, clock, start, show, stop)
+    if not state.found or state.deleting:
+        raise RolloutGone(namespace, name, state.deleting)
     if said:
         raise RolloutTimeout(f"DaemonSet {namespace}/{name} not ready: every agent not ready has reported the same "
                              f"refusal from istiod's address for {duration_words(REFUSAL_HOLD_S)}, which waiting "
@@ -597,8 +625,9 @@ def wait_for_rollout(
 def _poll(client: KubeClient, namespace: str, name: str, timeout: float, state: RolloutState, poll: float,
           clock: Callable[[], float], start: float, show: Callable[[RolloutState, float], None],
           refused: Callable[[RolloutState], str]) -> tuple[RolloutState, str]:
-    """(the last state, the refusal that stopped the wait early or "")."""
-    while not state.done:
+    """(the last state, the refusal that stopped the wait early or ""); it ends at once
+    when the DaemonSet is gone or going."""
+    while not state.done and state.found and not state.deleting:
         waited = clock() - start
         if waited >= timeout:
             break

@@ -596,10 +596,44 @@ def owner_of_bpffs(bpf_fs: Path) -> Optional[SandboxState]:
     return next((state for state in _readable() if state.bpffs.resolve() == wanted), None)
 
 
+def owner_of_cgroup(cgroup: Path) -> Optional[SandboxState]:
+    """The sandbox whose pods' cgroup ``cgroup`` is (however it is spelled), or None."""
+    return _owner_of_dir(cgroup, lambda state: state.cgroup)
+
+
+def owner_of_cni_conf_dir(conf_dir: Path) -> Optional[SandboxState]:
+    """The sandbox whose CNI config directory ``conf_dir`` is, or None."""
+    return _owner_of_dir(conf_dir, lambda state: state.cni_conf_dir)
+
+
+def _owner_of_dir(path: Path, of: Callable[[SandboxState], Path]) -> Optional[SandboxState]:
+    try:
+        wanted = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: no sandbox's (the flag's own check says so)
+        return None
+    return next((state for state in _readable() if of(state).resolve() == wanted), None)
+
+
 def owner_of_admin_port(port: int) -> Optional[SandboxState]:
     """The sandbox whose node agent serves admin ``port``, or None; a record another
     version wrote is skipped."""
     return next((state for state in _readable() if agent_port(state) == port), None)
+
+
+def owner_of_agent_port(port: int) -> Optional[SandboxState]:
+    """The sandbox whose node agent serves admin or metrics ``port`` on 127.0.0.1, or None."""
+    def ports(state: SandboxState) -> set[str]:
+        return {str(state.agent.get(key) or "").rpartition(":")[2] for key in ("admin", "metrics")}
+    return next((state for state in _readable() if str(port) in ports(state)), None)
+
+
+def owner_of_agent_socket(path: Path) -> Optional[SandboxState]:
+    """The sandbox whose node agent serves the admin or CNI socket ``path``, or None."""
+    from kmeshctl.sandbox.agent import admin_socket
+
+    wanted = os.path.realpath(path)
+    return next((state for state in _readable() if wanted in
+                 (os.path.realpath(admin_socket(state)), os.path.realpath(state.cni_socket))), None)
 
 
 def _readable() -> Iterator[SandboxState]:

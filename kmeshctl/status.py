@@ -20,7 +20,7 @@ from kmeshctl.namespaces import REDIRECTION_ANNOTATION, enrolled_namespaces
 from kmeshctl.apply import PSA_ENFORCE, PSA_NEEDED
 from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl, template_image
 from kmeshctl.rollout import (IMAGE_REASONS, InstallWith, IstiodUnreached, PodState, daemonset_pods, flag_setter,
-                              image_at_fault, image_fix, istiod_fix, missing_configmap, mount_fix, replaced_image,
+                              not_serving, image_at_fault, image_fix, istiod_fix, missing_configmap, mount_fix, replaced_image,
                               start_fix)
 from kmeshctl.uninstall import (InstalledElsewhere, check_install_namespaces, install_istio_namespaces,
                                installed_objects, left_marked_detail, marked_pods_by_node)
@@ -182,7 +182,9 @@ class MeshStatus:
             found.append((f"{len(self.missing)} of the {self.expected} objects install creates missing: "
                           f"{', '.join(self.missing)} ({put_back})", put_back))
         # another field manager (kubectl edit/patch) owns the drifted fields: only a forced apply takes them back
-        restore = f"restore it with `{self.reinstall} --force-conflicts`"
+        forced = self.reinstall if FORCE_CONFLICTS in shlex.split(self.reinstall) else \
+            f"{self.reinstall} {FORCE_CONFLICTS}"
+        restore = f"restore it with `{forced}`"
         found += [(f"{drift} ({restore})", restore) for drift in self.drifted]
         return found
 
@@ -309,6 +311,9 @@ def agent_xds(pods: list[PodState], namespace: str, fetch: AdminFetch,
         if pod.phase != "Running":
             agents.append(AgentXds(pod.name, pod.node, None, f"pod is {pod.phase}"))
             continue
+        if down := not_serving(pod):  # its container backs off: a port-forward would blame the port
+            agents.append(AgentXds(pod.name, pod.node, None, f"pod is not running ({down})"))
+            continue
         try:
             agents.append(AgentXds(pod.name, pod.node, fetch(XDS_PATH, pod.name, namespace, admin_port)))
         except KmeshctlError as err:
@@ -361,8 +366,8 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         # one list each: an object read being deleted, gone when read again, is the deletion's
         missing=[ref for ref in missing_objects(client, expected) if ref not in deleting] if ds else [],
         expected=len(expected),
-        reinstall=install_command(ds, istio_namespace) if ds else bare_install_command(namespace, istio_namespace,
-                                                                                        cluster_id),
+        reinstall=install_command(ds, istio_namespace, _rendered_daemonset(expected)) if ds else
+        bare_install_command(namespace, istio_namespace, cluster_id),
         drifted=rbac_drift(client, expected) if ds else [],
         remaining=remaining,
         uninstall=uninstall_command(namespace, istio_namespace),
@@ -669,9 +674,62 @@ def istio_namespace_of(client: KubeClient, ds: Optional[dict]) -> str:
     return service[1] if service else DEFAULT_ISTIO_NAMESPACE
 
 
-def install_command(ds: dict, istio_namespace: str) -> str:
+FORCE_CONFLICTS = "--force-conflicts"
+
+
+def _rendered_daemonset(expected: list[dict]) -> Optional[dict]:
+    return next((o for o in expected if o["kind"] == "DaemonSet"), None)
+
+
+def other_managers(current: dict, rendered: dict) -> list[str]:
+    """The field managers other than kmeshctl's that own a field of ``current`` (an object
+    as read, its managedFields) that install sets (``rendered``: the object as install
+    renders it), e.g. `kubectl-set` after `kubectl set image`: an install re-run without
+    --force-conflicts is refused by the server-side apply's conflict. Status writes aside."""
+    from kmeshctl.kube import FIELD_MANAGER
+
+    found = set()
+    for entry in (current.get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") == FIELD_MANAGER or entry.get("subresource") == "status":
+            continue
+        if any(_renders(rendered, path) for path in _owned_leaves(entry.get("fieldsV1") or {})):
+            found.add(entry.get("manager") or "?")
+    return sorted(found)
+
+
+def _owned_leaves(fields: dict, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The leaf paths of a managedFields entry's fieldsV1 (`f:spec`, `k:{"name":"kmesh"}`, ...)."""
+    leaves = []
+    for key, below in fields.items():
+        if key != ".":
+            leaves += _owned_leaves(below, (*path, key)) if below else [(*path, key)]
+    return leaves
+
+
+def _renders(obj: object, path: tuple[str, ...]) -> bool:
+    """``obj`` (rendered) sets the field at the fieldsV1 ``path``: `f:NAME` a member,
+    `k:{...}` the list item with those keys; a `v:` / `i:` item is never install's own."""
+    import json
+
+    for key in path:
+        if key.startswith("f:") and isinstance(obj, dict) and key[2:] in obj:
+            obj = obj[key[2:]]
+        elif key.startswith("k:") and isinstance(obj, list):
+            wanted = json.loads(key[2:])
+            obj = next((item for item in obj if isinstance(item, dict)
+                        and all(item.get(k) == v for k, v in wanted.items())), None)
+            if obj is None:
+                return False
+        else:
+            return False
+    return True
+
+
+def install_command(ds: dict, istio_namespace: str, rendered: Optional[dict] = None) -> str:
     """The `kmeshctl install ...` that made ``ds``, its flags read back from it (only
-    those not at their default), so re-running it restores what is missing."""
+    those not at their default), so re-running it restores what is missing; with
+    --force-conflicts when another field manager owns a field of ``ds`` that install sets
+    (``rendered``: install's DaemonSet; other_managers), as after `kubectl set image`."""
     env = _env(ds)
     container = _container(ds)
     args = container.get("args") or []
@@ -685,4 +743,6 @@ def install_command(ds: dict, istio_namespace: str) -> str:
         if value and value != default:
             words += [flag, value]
     words += [flag for flag in ("--enable-bypass", "--enable-bpf-log") if flag in args]
+    if rendered is not None and other_managers(ds, rendered):
+        words.append(FORCE_CONFLICTS)
     return shlex.join(words)

@@ -172,5 +172,6 @@ def test_waypoint_name_is_the_shared_check(state_root, capsys, no_env, monkeypat
     assert ("--name", "Bad_W") in seen, seen
     word_line = _line(*cli(capsys, "waypoint", "delete", "Bad_W")[::2])
     reason = flag_line.partition("--name Bad_W: ")[2].partition(" (see")[0]
-    # p24: said plainly, its `e.g. --name waypoint` left off (the user typed no --name)
-    assert reason and f", and Bad_W is {reason.partition(', e.g. --name')[0]} (see" in word_line, (flag_line, word_line)
+    # p24: said plainly, its `e.g. --name waypoint` left off (the user typed no --name); f34e: the name
+    # meant (bad-w) has its line, which the word's form follows with `(bad-w given as --name bad-w)`
+    assert reason and f", and Bad_W is {reason.partition(', e.g. --name')[0]}" in word_line, (flag_line, word_line)

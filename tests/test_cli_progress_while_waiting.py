@@ -96,7 +96,7 @@ def test_rollout_lines_are_flushed_as_the_state_changes(capsys) -> None:
 
     from kmeshctl import rollout
 
-    states = iter([rollout.RolloutState(found=False), rollout.RolloutState(True, 1, 0, 0, True),
+    states = iter([rollout.RolloutState(True, 0, 0, 0, False), rollout.RolloutState(True, 1, 0, 0, True),
                    rollout.RolloutState(True, 1, 1, 1, True)])
     written: list[tuple[float, str]] = []
 

@@ -95,7 +95,7 @@ FITTING = [
     (["demo", "traffic-shift", "90/10"], "kmeshctl demo traffic-shift --weights 90/10"),
     (["dump", "maps", "km_backend"], "kmeshctl dump maps --map km_backend"),
     (["sandbox", "status", "demo"], "kmeshctl sandbox status --name demo"),
-    (["status", "kmesh-system"], "kmeshctl status --namespace kmesh-system"),
+    (["status", "kmesh-system"], "kmeshctl status"),  # f34e: its -n's default already
 ]
 
 

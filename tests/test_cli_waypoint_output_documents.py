@@ -86,6 +86,6 @@ def test_waypoint_documents_are_camel_case(cluster, monkeypatch) -> None:  # noq
     _ready(cluster)
     assert cluster.kmeshctl("waypoint", "apply", "-n", "default").code == 0
     listed = json.loads(cluster.kmeshctl("waypoint", "list", "-n", "default", "-o", "json").out)
-    assert set(listed[0]) == {"namespace", "name", "managed", "readyPods", "pods", "addresses", "gatewayReason",
-                              "services"}, listed
+    assert set(listed[0]) == {"namespace", "name", "managed", "readyPods", "pods", "terminatingPods", "addresses",
+                              "gatewayReason", "services"}, listed
     assert listed[0]["managed"] is True

@@ -63,7 +63,9 @@ def test_precheck_with_a_kubeconfig_the_user_gave_that_does_not_load_is_bad_inpu
     missing = StandinCluster(cluster.server, tmp_path / "no-such-kubeconfig", cluster.capsys)
     result = missing.kmeshctl("precheck", "-o", "json")
     assert result.code == 2 and not result.out
-    assert f"--kubeconfig {tmp_path / 'no-such-kubeconfig'}: does not exist" in result.err
+    from kmeshctl.params import shown  # the one quoting rule of every value echoed (a long one cut)
+
+    assert f"--kubeconfig {shown(tmp_path / 'no-such-kubeconfig')}: does not exist" in result.err
 
 
 def test_a_kubeconfig_list_uses_the_first_files_current_context(tmp_path, monkeypatch) -> None:

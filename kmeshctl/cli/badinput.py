@@ -383,7 +383,7 @@ _SANDBOX_UP = "; a sandbox runs its own node agent: `kmeshctl sandbox up --name 
 _SANDBOX_STATUS = "; status is a cluster's: a sandbox's is `kmeshctl sandbox status --name {value}`"
 for _flag in ("--sandbox", "--name"):
     COMMAND_HABITS[("node cleanup", _flag)] = _SANDBOX_DOWN
-    COMMAND_HABITS[("node run", _flag)] = _SANDBOX_UP
+    COMMAND_HABITS[("node run", _flag)] = lambda flag, args: _sandbox_agent_hint(flag, args)
     COMMAND_HABITS[("status", _flag)] = _SANDBOX_STATUS
 # waypoint commands act on a cluster; a sandbox makes the waypoints its manifests' labels name
 # (--name there is the waypoint's own)
@@ -477,13 +477,26 @@ def typed_target(args: Sequence[str]) -> KubeTarget:
     """The cluster a command line names when it did not parse (the root callback, which
     builds run_options' KubeTarget, has not run; a hint needs it): --kubeconfig and
     --context as typed (typed_value), else $KUBECONFIG as the --kubeconfig option reads it
-    (unset or empty: none)."""
-    from kmeshctl.kube import KubeTarget  # noqa: F811 (the Kubernetes client loads only when a hint needs it)
+    (unset, empty or separators alone: none)."""
+    # the Kubernetes client loads only when a hint needs it
+    from kmeshctl.kube import KubeTarget, kubeconfig_from_env  # noqa: F811
 
     kubeconfig = typed_value(args, "--kubeconfig")
     if kubeconfig is None:
-        kubeconfig = os.environ.get("KUBECONFIG") or None
+        kubeconfig = kubeconfig_from_env(os.environ.get("KUBECONFIG"))
     return KubeTarget(kubeconfig, typed_value(args, "--context"))
+
+
+def _sandbox_agent_hint(typed: str, args: Sequence[str]) -> str:
+    """`node run --sandbox NAME`: a sandbox runs its own node agent; `sandbox up` makes
+    NAME, an existing NAME's agent is shown by `sandbox status` (up would be refused)."""
+    from kmeshctl import sandboxes
+
+    name = _sandbox_value(typed, args)
+    if name != "NAME" and name in sandboxes.existing():
+        return (f"; a sandbox runs its own node agent: sandbox {name} has one, see "
+                f"`kmeshctl sandbox status --name {name}`")
+    return _SANDBOX_UP.format(value=name)
 
 
 def _sandbox_value(typed: str, args: Sequence[str]) -> str:

@@ -37,7 +37,7 @@ from kmeshctl.cli.render import (
     EnableBypassOption,
     ImageOption,
     IstioNamespaceOption,
-    KubernetesVersionOption,
+    ClusterKubernetesVersionOption,
     ManifestFormat,
     ModeOption,
     NamespaceOption,
@@ -61,7 +61,6 @@ from kmeshctl.params import (
     counted,
     DEFAULT_IMAGE,
     DEFAULT_ISTIO_NAMESPACE,
-    DEFAULT_KUBERNETES_VERSION,
     DEFAULT_NAMESPACE,
     HINT_LOOKUP_TIMEOUT_S,
     UNINSTALL_TIMEOUT_S,
@@ -70,7 +69,7 @@ from kmeshctl.params import (
 )
 from kmeshctl.render import DAEMONSET_NAME, NOT_OURS
 from kmeshctl.asciinum import waited_words
-from kmeshctl.rollout import (RefusalWatch, RolloutState, RolloutTimeout, counts_text, image_at_fault,
+from kmeshctl.rollout import (RefusalWatch, RolloutGone, RolloutState, RolloutTimeout, counts_text, image_at_fault,
                              missing_configmap, replaced_image, set_flag, timeout_fix, wait_for_rollout)
 from kmeshctl.status import (BEING_UNINSTALLED, AgentXds, MeshStatus, agent_xds, istiod_unreached, mesh_status,
                              status_daemonset)
@@ -134,7 +133,7 @@ def install(
     enable_bypass: EnableBypassOption = False,
     enable_bpf_log: EnableBpfLogOption = False,
     istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
-    kubernetes_version: KubernetesVersionOption = DEFAULT_KUBERNETES_VERSION,
+    kubernetes_version: ClusterKubernetesVersionOption = None,
     network: NetworkOption = "",
     crd_file: CrdFileOption = None,
     dry_run: Annotated[bool, typer.Option(
@@ -184,9 +183,9 @@ def install(
 
 
 def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, namespace: str, mode: str,
-             enable_bypass: bool, enable_bpf_log: bool, istio_namespace: str, kubernetes_version: str, network: str,
-             crd_file: Optional[list], dry_run: bool, force_conflicts: bool, output: ManifestFormat, wait: bool,
-             quiet: bool, timeout: float) -> None:
+             enable_bypass: bool, enable_bpf_log: bool, istio_namespace: str, kubernetes_version: Optional[str],
+             network: str, crd_file: Optional[list], dry_run: bool, force_conflicts: bool, output: ManifestFormat,
+             wait: bool, quiet: bool, timeout: float) -> None:
     options = dict(image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
                    enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace,
                    kubernetes_version=kubernetes_version, network=network)
@@ -199,7 +198,7 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
         note.print(f"Using istiod at {plan.params.xds_address} (found in namespace {plan.xds_found_in})")
     for name in plan.users_namespaces:
         note.print(f"Namespace {name}: {NOT_OURS}, used as is (not labelled; uninstall keeps it)")
-    warn_left_out(plan.params, ["install"])  # -q too: the install lacks a guard
+    warn_left_out(plan.params, ["install"], plan.cluster_version)  # -q too: the install lacks a guard
     if changed := installer.image_change(plan):  # -q too: a line with a fix (the docs' -q rule)
         err().print(_image_change_line(changed, dry_run))
     if dry_run:
@@ -210,7 +209,9 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
     results = _apply_and_report(plan, result_format, quiet, document=not wait)
     if wait:
         assert plan.client is not None
-        document = functools.partial(_print_results, results, result_format) if result_format else _no_document
+        document = (functools.partial(_print_results, results, result_format) if result_format else
+                    functools.partial(_quiet_summary, results) if quiet and not applier.nothing_changed(results)
+                    else _no_document)
         _wait_interruptible(plan.client, plan.params.namespace, wait_limit(timeout), output, quiet, document,
                             plan.params.cluster_id, plan.image_before)
 
@@ -219,9 +220,11 @@ def _image_change_line(change: installer.ImageChange, dry_run: bool) -> str:
     """Says the agents' image changes (an install without --image puts the default back,
     as istioctl and helm do with a value left out), and the line that keeps the old one."""
     verb = "would change" if dry_run else "changes"
+    line = f"[yellow]DaemonSet {change.ref}: the agents' image {verb} from {change.before} to {change.after}[/]"
+    if change.failing:  # the image the agents cannot pull or start: none to keep
+        return f"{line} [yellow](they cannot pull or start {change.before})[/]"
     keep = _install_with("image", change.before)
-    return f"[yellow]DaemonSet {change.ref}: the agents' image {verb} from {change.before} to {change.after}[/] " \
-           f"{escape(fix_hint(f'(to keep it: `{keep}`)'))}"  # fix_hint: with the --kubeconfig/--context typed
+    return f"{line} {escape(fix_hint(f'(to keep it: `{keep}`)'))}"  # fix_hint: with the --kubeconfig/--context typed
 
 
 LINE_ROOM = 80  # `Error: ` and the pointer an error line may end with (` (see 'kmeshctl install --help')`)
@@ -326,6 +329,9 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
         raise
     except InstalledElsewhere as error:
         raise UsageError(elsewhere_line(error, ["install"], " (or uninstall it first)")) from error
+    except installer.KubernetesVersionNotServed as error:
+        raise UsageError(f"{error}; give the cluster's: `{_install_with('kubernetes_version', error.found)}`") \
+            from error
     except installer.BeingUninstalled as error:
         status_line, again = same_work_command(["status"]), same_work_command(["install"])
         raise KmeshctlError(f"{error.problem}; wait for the uninstall to finish (`{status_line}` says when), then "
@@ -445,9 +451,17 @@ def _apply_and_report(plan: installer.InstallPlan, output: Optional[ManifestForm
             _print_results(results, output)
     elif applier.nothing_changed(results):
         console.print("Nothing to do: the cluster already matches.")
-    elif quiet:
+    elif quiet and document:  # with the wait: said after it (_quiet_summary), Installed only once ready
         console.print(f"Installed: {install_summary(results)}.")
     return results
+
+
+def _quiet_summary(results: list[applier.ApplyResult], **failure: object) -> None:
+    """install -q's one line on stdout once the rollout wait ended: `Installed: ...` when it
+    succeeded, otherwise (``failure``: the wait failed or was stopped) what was applied
+    and that the agents are not ready (the Error line says why)."""
+    head = "Applied, not ready" if failure else "Installed"
+    out().print(f"{head}: {install_summary(results)}.")
 
 
 def install_summary(results: list[applier.ApplyResult]) -> str:
@@ -517,10 +531,14 @@ def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: Ma
     try:
         wait_for_rollout(client, namespace, DAEMONSET_NAME, timeout,
                          console=Console(stderr=True, quiet=True) if quiet else err(), refused=watch)
+    except RolloutGone as error:  # the lines to paste keep the flags typed
+        raise KmeshctlError(error.problem, fix=f"once `{same_work_command(['status'])}` says nothing is installed, "
+                                               f"re-run `{same_work_command(['install'])}`") from error
     except RolloutTimeout as error:
         console = err()
-        console.print("[red]Pods not ready:[/]")
         not_ready = error.state.not_ready()
+        if not_ready:  # never a header over nothing
+            console.print("[red]Pods not ready:[/]")
         agents = {a.pod: a for a in agent_xds(not_ready, namespace, fetch)}
         unreached = [a for a in agents.values() if a.xds is not None and not a.connected]
         for pod in not_ready:
@@ -867,6 +885,8 @@ def precheck(
       kmeshctl precheck --uninstall
     """
     check_namespace_flags()
+    if for_uninstall and cluster_id is not None:  # on stderr, -o json too (stdout is the document)
+        typer.echo(fix_hint(f"Warning: {checks.uninstall_ignores(flag_as_typed('cluster_id'))}"), err=True)
     results = [replace(r, detail=fix_hint(r.detail), fix=fix_hint(r.fix))
                for r in checks.precheck_target(namespace, istio_namespace, run_options(), for_uninstall,
                                                precheck_fix_command, cluster_id)]
@@ -1364,7 +1384,7 @@ def _print_pods(pods: list[ns_ops.PodEnrollment], output: OutputFormat, namespac
         table.add_row(pod.namespace, pod.name, pod.phase, _annotated_cell(pod), _expected_cell(pod),
                       pod.ip or EMPTY, pod.node or EMPTY)
     wide_only(table, ENROLLMENT_WIDE, output is OutputFormat.wide)
-    if not pods:  # as kubectl's "No resources found": stdout holds rows only
-        err().print(f"No pods in namespace{'s' if len(namespaces) != 1 else ''} {', '.join(namespaces)}.")
+    if not pods:  # as kubectl's "No resources found": stdout holds rows only (-q: not even the note)
+        err(run_options().quiet).print(f"No pods in namespace{'s' if len(namespaces) != 1 else ''} {', '.join(namespaces)}.")
         return
     out(output).print(table)

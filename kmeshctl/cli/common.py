@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 import yaml
+from typer._click.core import ParameterSource
 from typer._click.globals import get_current_context
 from typer.core import TyperCommand
 
@@ -17,7 +18,7 @@ from kmeshctl.cli.cmdline import HELP_OPTION_NAMES
 from kmeshctl.cli.conventions import KmeshctlGroup
 from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready, with_sandbox_name
 from kmeshctl.errors import KmeshctlError
-from kmeshctl.kube import KubeTarget
+from kmeshctl.kube import KubeTarget, kubeconfig_from_env
 from kmeshctl.params import DEFAULT_REQUEST_TIMEOUT_S
 
 _VERSION_ASKED = "kmeshctl.version_asked"
@@ -169,6 +170,8 @@ def _global_options(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No line on stderr but errors (no progress, no "
                                         "`Using sandbox ...` notes); before or after any command.")] = False,
 ) -> None:
+    if ctx.get_parameter_source("kubeconfig") == ParameterSource.ENVIRONMENT:
+        kubeconfig = kubeconfig_from_env(kubeconfig)  # `KUBECONFIG=:`: as unset
     ctx.obj = KubeTarget(kubeconfig, context, request_timeout, quiet)
 
 

@@ -207,7 +207,8 @@ def leading_flag_value(cli: Any, prog_name: str, args: list[str], incomplete: st
     """`kmeshctl -o <TAB>` (or `kmeshctl sandbox -o <TAB>`, `-o=<TAB>`): the value of a
     LEADING_VALUE_FLAGS flag typed where no command has it yet, as click would never
     complete it (it offers command names): the values that flag takes on the commands
-    below (`table wide json yaml`), for -n the cluster's namespaces (none without a cluster
+    below (`table wide json yaml`; not one only a single command of several takes, sandbox
+    list's `name`), for -n the cluster's namespaces (none without a cluster
     answering, whatever sandboxes are up). None when the word is no such value."""
     if "--" in args:
         return None
@@ -230,9 +231,10 @@ def leading_flag_value(cli: Any, prog_name: str, args: list[str], incomplete: st
         # sandbox's are for sandbox exec's and demo's own -n: `kmeshctl sandbox -n <TAB>` offers none)
         cluster = [p for p in params if getattr(p, "_custom_shell_complete", None) is complete_namespaces]
         return complete_namespaces(ctx, cluster[0], incomplete) if cluster else []
-    values: list[str] = []
-    for param in params:
-        values += [item.value for item in param.shell_complete(ctx, incomplete) if item.value not in values]
+    taken = [[item.value for item in param.shell_complete(ctx, incomplete)] for param in params]
+    values = list(dict.fromkeys(value for each in taken for value in each))
+    if len(taken) > 1:  # a value one command alone takes (sandbox list's -o name) is refused before the others
+        values = [value for value in values if sum(value in each for each in taken) > 1]
     order = {name: i for i, name in enumerate(OUTPUT_ORDER)}
     return [CompletionItem(v) for v in sorted(values, key=lambda v: order.get(v, len(order)))]
 

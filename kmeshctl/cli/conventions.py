@@ -38,10 +38,10 @@ from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS
                                   separator_at, with_running_help_pointer, word_positions)
 from kmeshctl.cli.command_hints import (carry_typed_globals, missing_argument_line, missing_command_line,
                                         missing_command_text, no_such_command_line, words_around)
-from kmeshctl.cli.option_hints import (all_namespaces_hint, command_as_equals_value, command_as_value_line,
-                                       dry_run_value_hint, flag_value_hint, no_such_option_line, on_off_hint,
-                                       positional_name_hint, spaced_dry_run_value, takes_namespace_arguments,
-                                       value_missing_text, value_needed_line)
+from kmeshctl.cli.option_hints import (NUMERIC_VALUE_FLAGS, all_namespaces_hint, command_as_equals_value,
+                                       command_as_value_line, dry_run_value_hint, flag_value_hint, log_level_hint,
+                                       no_such_option_line, on_off_hint, positional_name_hint, spaced_dry_run_value,
+                                       takes_namespace_arguments, typed_level, value_missing_text, value_needed_line)
 from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready, parseable
 from kmeshctl import stopping
 from kmeshctl.asciinum import duration_words
@@ -482,6 +482,8 @@ def refuse_flag_values(args: list[str], root: _click.Command) -> None:
         if arg == "--":
             return
         flag, equals, _ = arg.partition("=")
+        if not equals and arg[:2] in NUMERIC_VALUE_FLAGS and arg[2:].isdigit():  # kubectl's `-v6`: its -v=6
+            flag, equals = arg[:2], "="
         if not equals or not _is_flag_word(flag) or arg == "--dry-run=server" or flag in HELP_FLAGS or \
                 (i and args[i - 1] in GLOBAL_FLAGS):  # `--context --quiet=x` is a (bad) value
             continue
@@ -519,7 +521,9 @@ def _commands_named(root: _click.Command, args: list[str]) -> list[_click.Comman
 
 def _value_hint(option: _click.Parameter, flag: str, chain: list[_click.Command], args: list[str]) -> str:
     """How kmeshctl spells ``flag`` on and off; for --dry-run, what it is (kubectl's
-    --dry-run=client|server|none)."""
+    --dry-run=client|server|none); for kubectl's log level (`-v=6`), that -v takes none."""
+    if flag in NUMERIC_VALUE_FLAGS and typed_level(flag, args):
+        return log_level_hint(chain[-1], " ".join(c.name for c in chain[1:] if c.name), flag, args)
     if flag != "--dry-run":
         return on_off_hint(option, flag, args)
     return dry_run_value_hint(chain[-1], " ".join(c.name for c in chain[1:] if c.name), args, chain[0])

@@ -149,6 +149,22 @@ def _sandbox_of_port(sandbox: Optional[str], admin_port: Optional[int],
     return owner, None
 
 
+def _check_same_sandbox(bpf_fs: Path, admin_port: Optional[int]) -> None:
+    """--bpf-fs of one sandbox and --admin-port of another's agent: that agent names the
+    pods of other netns cookies, so it is refused (exit 2) as --sandbox A --admin-port
+    <B's> is (kmeshctl.sandboxes.check_same_place), with each sandbox's line to paste.
+    A directory or a port of no sandbox is taken as typed."""
+    if admin_port is None:
+        return
+    maps, agent = sandboxes.owner_of_bpffs(bpf_fs), sandboxes.owner_of_admin_port(admin_port)
+    if maps is None or agent is None or maps.name == agent.name:
+        return
+    port_flag, dir_flag = flag_as_typed("admin_port"), flag_as_typed("bpf_fs")
+    raise UsageError(f"{dir_flag} {shown(bpf_fs)} {port_flag} {admin_port}: the directory is sandbox {maps.name}'s "
+                     f"bpffs, the port sandbox {agent.name}'s node agent admin port; give one: "
+                     f"{_on_each([maps.name, agent.name])}")
+
+
 def _agent_gone(state: sandboxes.SandboxState) -> str:
     """How ready sandbox ``state``'s node agent ended (`pid N was killed by SIGKILL (exit
     status 137), its log is LOG`); '' while it runs (or before it started, or when the
@@ -542,6 +558,7 @@ def dump_maps(
     _refuse_namespace_without_pod()
     if bpf_fs is not None:
         _check_bpf_fs(bpf_fs)
+        _check_same_sandbox(bpf_fs, admin_port)
     sandbox, admin_port = _sandbox_of_port(sandbox, admin_port, bpf_fs)
     # --admin-port of no sandbox's agent only says where to ask for pod names: alone it chooses no data path
     chooses = bpf_fs is not None or sandbox is not None

@@ -318,19 +318,33 @@ def flag_value_check(param: _click.Parameter, command_words: tuple[str, ...]) ->
     return _VALUE_CHECKS.get(name)
 
 
-def check_waypoint_name(flag: str, value: str) -> None:
-    """A waypoint's --name (its Gateway's, Service's, Deployment's name): `waypoint` commands' one check;
-    kubectl's `gateway/east` (TYPE/NAME) offers east, as a line to paste."""
-    from kmeshctl.namespaces import check_names
+def check_waypoint_name(flag: str, value: str, example: str = "waypoint") -> None:
+    """A waypoint's --name (its Gateway's, Service's, Deployment's name): `waypoint` commands' one check
+    (demo traffic-shift's --waypoint too, ``example`` its own). The name meant, as a line to
+    paste: kubectl's `gateway/east` (TYPE/NAME) offers east, `East` east; a list
+    (`east,west`) is one name per run: the line for each."""
+    from kmeshctl.namespaces import DNS1123_RULE
     from kmeshctl.params import DNS1123_LABEL_RE
 
+    if DNS1123_LABEL_RE.match(value):
+        return
+    typed = bool(value) and with_value_replaced(cmdline.ARGS, value, "") != list(cmdline.ARGS)
+
+    def line(name: str) -> str:  # the line typed with ``name``; none for a value not typed on it
+        return f" {meant_line(value, name)}" if typed else ""
+
+    said = f"{given_text(flag, value)}: not a valid waypoint name ({DNS1123_RULE})"
     meant = meant_object_name(value, DNS1123_LABEL_RE)
     if meant is not None:
-        from kmeshctl.namespaces import DNS1123_RULE
-
-        raise UsageError(f"{given_text(flag, value)}: not a valid waypoint name ({DNS1123_RULE}); did you mean "
-                         f"{given_text(flag, meant)} (kubectl's TYPE/NAME, the name alone)? {meant_line(value, meant)}")
-    check_names(flag, [value], kind="waypoint name", example="--name waypoint")
+        raise UsageError(f"{said}; did you mean {given_text(flag, meant)} (kubectl's TYPE/NAME, the name alone)?"
+                         f"{line(meant)}")
+    found = meant_words(value) or []
+    if len(found) > 1:  # never the default waypoint as an example: another target
+        lines = ", then ".join(line(name).strip() or given_text(flag, name) for name in found)
+        raise UsageError(f"{given_text(flag, value)}: names several waypoints ({flag} takes one per run): {lines}")
+    if found:
+        raise UsageError(f"{said}; did you mean {given_text(flag, found[0])}?{line(found[0])}")
+    raise UsageError(f"{said}, e.g. {flag} {example}")
 
 
 # kubectl's TYPE/NAME (`gateway/east`, `pod/kmesh-5jnht`, `gateways.gateway.networking.k8s.io/east`)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -14,10 +14,13 @@ from kmeshctl.cli.common import OutputFormat, app, is_data, output_option, print
 from kmeshctl.cli import cmdline
 from kmeshctl.cli.option_hints import POSITIONAL_CHECKS, POSITIONAL_READERS
 from kmeshctl.cli.suggestions import flag_as_typed, given_as, given_on_command_line
-from kmeshctl.cli.outpaths import DIRECTORY, FILE, check_input_path, check_name_length, check_optional_file, check_output_file
+from kmeshctl.cli.outpaths import DIRECTORY, FILE, check_input_path, check_name_length, check_output_file
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
 from kmeshctl.params import TABLE_EMPTY as EMPTY, check_xds_address, counted
+
+if TYPE_CHECKING:
+    from kmeshctl.sandbox.state import SandboxState
 
 node_app = typer.Typer(help="Node-side commands: the eBPF data path of this machine. Run as root.\n\n"
                             "Examples:\n\n"
@@ -110,8 +113,11 @@ def cleanup(
 def _check_cleanup_dir(bpf_fs: Path, ignore_not_found: bool, typed: bool) -> None:
     """--bpf-fs as cleanup takes it (``typed``: the user gave it): a directory of our pins,
     no live sandbox's, that exists unless ``ignore_not_found``."""
+    from kmeshctl.node.claim import check_unclaimed
+
     check_name_length(given_as("bpf_fs"), bpf_fs)
     _refuse_live_sandbox(bpf_fs)
+    check_unclaimed(bpf_fs, given_as("bpf_fs"))
     if loader.cleanup_dir(bpf_fs).exists() or ignore_not_found:
         return
     if not typed:
@@ -124,17 +130,81 @@ def _check_cleanup_dir(bpf_fs: Path, ignore_not_found: bool, typed: bool) -> Non
                      "gone already")
 
 
-def _refuse_live_sandbox(bpf_fs: Path) -> None:
-    """`node cleanup` of a local sandbox's bpffs directory while its node agent runs would
-    cut its pods off behind its back: refused (exit 1), pointing at `sandbox down`."""
+def _refuse_live_sandbox(bpf_fs: Path, fix: str = "") -> None:
+    """`node cleanup` (or another `node run`) on a local sandbox's bpffs directory while its
+    node agent runs would cut its pods off behind its back: refused (exit 1), pointing at
+    `sandbox down` (``fix``: what else to do). The sandbox's own agent is not refused."""
     from kmeshctl import sandboxes
-    from kmeshctl.sandbox.sandbox import process_alive
 
     owner = sandboxes.owner_of_bpffs(bpf_fs)
-    agents = [r for r in owner.processes_of("agent") if process_alive(owner, r)] if owner else []
-    if owner is not None and agents:
+    agent = _live_agent(owner) if owner is not None else None
+    if owner is not None and agent is not None:
         raise KmeshctlError(f"{given_as('bpf_fs')} {bpf_fs}: in use by sandbox {owner.name} (agent pid "
-                            f"{agents[-1].pid}): use `kmeshctl sandbox down --name {owner.name}`")
+                            f"{agent}): use `kmeshctl sandbox down --name {owner.name}`{fix}")
+
+
+def _live_agent(state: "SandboxState") -> Optional[int]:
+    """The pid of the sandbox's running node agent, unless it is this process (the
+    sandbox starts its agent as `kmeshctl node run`); None when none runs."""
+    import os
+
+    from kmeshctl.sandbox.sandbox import process_alive
+
+    agents = [r for r in state.processes_of("agent") if r.pid != os.getpid() and process_alive(state, r)]
+    return agents[-1].pid if agents else None
+
+
+def _refuse_taken(bpf_fs: Path, cgroup2_path: Optional[Path], cni_conf_dir: Optional[Path]) -> None:
+    """What a running sandbox's agent holds, refused to `node run` before anything is
+    loaded (exit 1): its --bpf-fs (the new agent would move its programs away from the
+    sandbox's pods), its pods' cgroup (a second data path would run on them) and its CNI
+    config (a second plugin would be chained for its pods). Another agent's --bpf-fs is
+    refused by the agent's own lock (kmeshctl.node.claim)."""
+    from kmeshctl import sandboxes
+
+    _refuse_live_sandbox(bpf_fs, ", or give this agent its own --bpf-fs DIR")
+    for param, path, owner_of, what in (
+            ("cgroup2_path", cgroup2_path, sandboxes.owner_of_cgroup,
+             "the cgroup of sandbox {name}'s pods, where its node agent (pid {pid}) attaches its data path"),
+            ("cni_conf_dir", cni_conf_dir, sandboxes.owner_of_cni_conf_dir,
+             "sandbox {name}'s CNI config, where its node agent (pid {pid}) chains its plugin")):
+        state = owner_of(path) if path is not None else None
+        agent = _live_agent(state) if state is not None and state.bpffs.resolve() != bpf_fs.resolve() else None
+        if state is not None and agent is not None:
+            raise KmeshctlError(f"{given_as(param)} {path}: {what.format(name=state.name, pid=agent)}: give this "
+                                f"agent another {flag_as_typed(param)}, or remove the sandbox first with `kmeshctl "
+                                f"sandbox down --name {state.name}`")
+
+
+def _check_socket_path(param: str, path: Path, shared_ok: bool) -> None:
+    """A root-only socket the agent serves (--admin-socket, --cni-socket), checked before
+    anything starts: the socket's own directory may be missing (made 0700, as the
+    DaemonSet's /var/run/kmesh), its parents not (exit 2); an existing directory open to
+    other users is refused (exit 2; ``shared_ok``: one of ours the CNI server tightens,
+    never a shared one such as /tmp); a socket another agent answers on is refused (exit 1)."""
+    import os
+    import stat
+
+    from kmeshctl.sandbox.health import unix_socket_accepts
+
+    flag = flag_as_typed(param)
+    check_output_file(flag, path, create_parents=path.parent.parent.is_dir(), probe_file=False)
+    parent = path.parent
+    if parent.is_dir():
+        info = parent.stat()
+        mode = stat.S_IMODE(info.st_mode)
+        shared = mode & (stat.S_IWOTH | stat.S_ISVTX) if shared_ok else mode & 0o077
+        if info.st_uid != os.geteuid() or shared:
+            raise UsageError(f"{flag} {path}: its directory {parent} is open to other users (mode {mode:04o}, "
+                             f"owner {info.st_uid}): use a directory only root can enter (mode 0700), e.g. "
+                             f"{flag} {parent / 'kmeshctl-agent' / path.name}")
+    if path.is_socket() and unix_socket_accepts(path):
+        from kmeshctl import sandboxes
+
+        owner = sandboxes.owner_of_agent_socket(path)
+        who = f"sandbox {owner.name}'s node agent answers on it" if owner else "another agent answers on it"
+        stop = f"`kmeshctl sandbox down --name {owner.name}` first" if owner else "stop that agent first"
+        raise KmeshctlError(f"{flag} {path}: in use ({who}): pass another {flag}, or {stop}")
 
 
 def _refuse_cni_only_flags() -> None:
@@ -262,9 +332,10 @@ def run(
     import socket
 
     check_xds_address(xds_address, given_as("xds_address"), allow_unix=True)
-    check_optional_file(flag_as_typed("admin_socket"), admin_socket, create_parents=True, probe_file=False)
+    if admin_socket is not None:
+        _check_socket_path("admin_socket", admin_socket, shared_ok=False)
     if cni_conf_dir is not None:
-        check_output_file(flag_as_typed("cni_socket"), cni_socket, create_parents=True, probe_file=False)
+        _check_socket_path("cni_socket", cni_socket, shared_ok=True)
     else:
         _refuse_cni_only_flags()
 
@@ -272,6 +343,7 @@ def run(
     # before logging is set up: a refused path changes nothing, not even the log handlers
     _check_paths(bpf_fs, proc_root, local_pods, used_proc_root=enrollment is Enrollment.kubernetes or
                  cni_conf_dir is not None)
+    _refuse_taken(bpf_fs, cgroup2_path, cni_conf_dir)
 
     from kmeshctl.node.agent import Agent, AgentConfig, configure_logging
     from kmeshctl.xds.client import Identity

@@ -21,8 +21,8 @@ from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS
                                   options_by_kind, resolve, spelled, separator_at, typed_command_path,
                                   value_is_command, walk_words, with_help_pointer)
 from kmeshctl.cli.command_hints import carry_typed_globals, commands_with, own_examples, run_with, typed_line
-from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SYSTEM_NAMESPACE_COMMANDS, kubectl_line, \
-    paste_ready
+from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SYSTEM_NAMESPACE_COMMANDS, flag_meaning, \
+    kubectl_line, paste_ready
 from kmeshctl.errors import KmeshctlError
 
 
@@ -591,8 +591,40 @@ def _system_namespace_offer(path: tuple[str, ...], values: list[str], words: lis
         return (f"; {name} takes no namespace argument, and its -n is kmesh's own install namespace (default "
                 f"{DEFAULT_NAMESPACE}), which is never {refused[0]} ({refused[1]})"
                 + (f": `{line}`" if name in READING_COMMANDS or name == "precheck" else ""))
+    if name in INSTALL_READERS and len(values) == 1:
+        return _install_reader_offer(name, values[0], words, without)
     return (f"; give the kmesh install namespace with --namespace: `{shlex.join(['kmeshctl', *words])}` ({name}'s "
             "-n is the namespace kmesh is installed in, not an app's)")
+
+
+# Commands that read an install (its -n: where it is): a stray word (`status pods`, kubectl's
+# TYPE) is offered as -n only where an install is.
+INSTALL_READERS = ("status", "version")
+
+
+def _install_reader_offer(name: str, value: str, words: list[str], without: list[str]) -> str:
+    """`status pods`: status takes no arguments; the line without the word, or with it as
+    --namespace when namespace ``value`` holds kmeshctl's install (the cluster the line
+    names, asked within COMPLETION_LOOKUP_TIMEOUT_S); both, each said, when it does not
+    answer. ``words``: the line with the word as --namespace; ``without``: less the word."""
+    from kmeshctl import istiod
+    from kmeshctl.params import COMPLETION_LOOKUP_TIMEOUT_S, DEFAULT_NAMESPACE
+    from kmeshctl.status import status_daemonset
+
+    plain, flagged = shlex.join(["kmeshctl", *without]), shlex.join(["kmeshctl", *words])
+    said = f"; this command takes no positional arguments ({name}'s -n is the namespace kmesh is installed in, " \
+           f"default {DEFAULT_NAMESPACE}"
+    if value == DEFAULT_NAMESPACE:
+        return f"; this command takes no positional arguments ({value} is already the default of {name}'s -n, the " \
+               f"namespace kmesh is installed in): `{plain}`"
+    target = typed_target(cmdline.ARGS)
+    found, answered = istiod.ask_quickly(target.kubeconfig, target.context, COMPLETION_LOOKUP_TIMEOUT_S,
+                                         lambda client: status_daemonset(client, value) is not None)
+    if answered and found:
+        return f"{said}), and kmesh is installed in namespace {value}: `{flagged}`"
+    if answered:
+        return f"{said}), and namespace {value} holds no kmesh install: `{plain}`"
+    return f"{said}, not an app's): `{plain}`, or for an install in namespace {value}: `{flagged}`"
 
 
 def _offered(ctx: _click.Context, param: _click.Parameter, flag: str, what: str, values: list[str],
@@ -622,10 +654,10 @@ def _offered(ctx: _click.Context, param: _click.Parameter, flag: str, what: str,
 ALSO_NAMED = {("waypoint", "list"): (("waypoint", "status"), "--name", "waypoint", ("-A", "--all-namespaces"))}
 
 
-def _also_named(path: tuple[str, ...], values: list[str], without: list[str]) -> str:
+def _also_named(path: tuple[str, ...], values: list[str], without: list[str], lead: str = "; or, ") -> str:
     """`; or, for the waypoint named wp: `kmeshctl waypoint status --name wp``: the other
     reading of one stray word (ALSO_NAMED), its line keeping the flags typed that it takes;
-    "" for another command or several words."""
+    "" for another command or several words. ``lead``: the words before `for`."""
     other = ALSO_NAMED.get(path)
     if other is None or len(values) != 1:
         return ""
@@ -635,7 +667,28 @@ def _also_named(path: tuple[str, ...], values: list[str], without: list[str]) ->
         return ""
     rest = [w for w in without[at + len(path):] if w.partition("=")[0] not in dropped]
     line = ["kmeshctl", *without[:at], *command, *rest, flag, values[0]]
-    return f"; or, for the {what} named {values[0]}: `{shlex.join(line)}`"
+    return f"{lead}for the {what} named {values[0]}: `{shlex.join(line)}`"
+
+
+def _named_by_flag(typed: str, path: str) -> str:
+    """`waypoint list --name east` (the flag of the command ALSO_NAMED gives for one): `;
+    waypoint list has no --name (it lists every waypoint of a namespace); for the waypoint
+    named east: `kmeshctl waypoint status --name east``, a name the rule refuses mended
+    (`East`: east), each of a list (`east,west`); "" for any other flag or command."""
+    from kmeshctl.cli.names import meant_words
+    from kmeshctl.params import DNS1123_LABEL_RE
+
+    words = tuple(path.split()[1:])
+    other = ALSO_NAMED.get(words)
+    if other is None or typed != other[1]:
+        return ""
+    said = f"; {' '.join(words)} has no {typed} (it lists every {other[2]} of a namespace)"
+    value = typed_value(cmdline.ARGS, typed) or ""
+    meant = [value] if DNS1123_LABEL_RE.match(value) else meant_words(value) if value else None
+    lines = [_also_named(words, [name], _typed_less(typed, True), "") for name in meant or []]
+    if not lines or not all(lines):
+        return f"{said}; `kmeshctl {' '.join(other[0])} {typed} NAME` shows one"
+    return f"{said}; {', and '.join(lines)}"
 
 
 _FLAG_EXAMPLE = re.compile(r",? e\.g\. --?[\w-]+[ =]\S+?(?=[;,)]|\Z)")
@@ -1328,6 +1381,26 @@ def _verbosity(name: str, command: _click.Command, flag: str, whose: str, withou
            f"leave {flag} out, `{without}`"
 
 
+def typed_level(flag: str, args: list[str]) -> str:
+    """The last of kubectl's log levels typed for ``flag`` (-v) before `--` (`-v=6`,
+    `-v6`: "6"), else ""."""
+    levels = [w[len(flag):].removeprefix("=") for w in args[:separator_at(args)] if w.startswith(flag)]
+    return next((level for level in reversed(levels) if level.isdigit()), "")
+
+
+def log_level_hint(command: _click.Command, name: str, flag: str, args: list[str]) -> str:
+    """`; demo traffic-shift's -v takes no level (kubectl's -v sets one): `kmeshctl demo
+    traffic-shift -v``: kubectl's `-v=6` / `-v6` typed (``args``) for the on/off -v of
+    ``command`` (spelled ``name``), as the log level flag is said on a command without one;
+    kubectl's default level 0 turns nothing on: the line leaves -v out."""
+    end = separator_at(args)
+    kept = [w for w in args[:end] if not (w.startswith(flag) and w[len(flag):].removeprefix("=").isdigit())]
+    without = shlex.join(["kmeshctl", *kept, *args[end:]])  # a bare -v typed as well stays
+    if int(typed_level(flag, args)) == 0:
+        return f"; {name}'s -v takes no level (kubectl's {flag}=0 is its default): leave it out, `{without}`"
+    return _verbosity(name, command, flag, "kubectl's", without)
+
+
 def spelled_in(words: list[str], option: Optional[_click.Parameter]) -> bool:
     """Some word of ``words`` before `--` is ``option`` (any spelling, `FLAG=VALUE` too)."""
     spellings = set(option.opts) | set(option.secondary_opts) if option is not None else set()
@@ -1346,14 +1419,15 @@ def _with_flags(line: str, *flags: str) -> str:
     return shlex.join([*words[:end], *flags, *words[end:]])
 
 
-def _owners(flag: str) -> list[str]:
-    """The commands (`install`, `sandbox up`) that take ``flag``, in the order help lists them."""
+def _owners(flag: str, hidden: bool = False) -> list[str]:
+    """The commands (`install`, `sandbox up`) that take ``flag``, in the order help lists them
+    (with ``hidden``, the hidden ones too: waypoint controller, run in a waypoint's pod)."""
     if not cmdline.INVOKED:
         return []
 
     def visit(command: _click.Command, words: list[str]) -> Iterable[str]:
         for word, sub in getattr(command, "commands", {}).items():
-            if not getattr(sub, "hidden", False):
+            if hidden or not getattr(sub, "hidden", False):
                 yield from visit(sub, [*words, word])
         if not hasattr(command, "commands") and option_spelled(command, flag) is not None:
             yield " ".join(words)
@@ -1376,11 +1450,12 @@ def other_command_flag_hint(typed: str, command: _click.Command, path: str) -> s
     (spelled ``path``) that does not; empty for a flag no command has, or a group."""
     name = " ".join(path.split()[1:])
     owners = [c for c in _owners(typed) if c != name]
-    if not owners or not name or hasattr(command, "commands") or option_spelled(command, typed) is not None:
+    hidden = [c for c in _owners(typed, hidden=True) if c != name]  # a pod's own command's: named by none
+    if not hidden or not name or hasattr(command, "commands") or option_spelled(command, typed) is not None:
         return ""
-    valued = any(takes_value(p) for p in [_param_of_command(c, typed) for c in owners] if p is not None)
+    valued = any(takes_value(p) for p in [_param_of_command(c, typed) for c in hidden] if p is not None)
     without = shlex.join(["kmeshctl", *_typed_less(typed, valued)])
-    return f"; {name} does not need {typed} ({_owned_by(owners)}): leave it out, `{without}`"
+    return f"; {name} does not need {typed}{f' ({_owned_by(owners)})' if owners else ''}: leave it out, `{without}`"
 
 
 def _param_of_command(name: str, flag: str) -> Optional[_click.Parameter]:
@@ -1822,13 +1897,13 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     line = f"Error: No such option: {err.option_name}"
     # cli/badinput.py; `dump -w maps`: the group refused it, the habit is the subcommand's
     own = command_habit_hint(path, err.option_name, cmdline.ARGS) if ctx is not None else ""
-    habit = own or (_habit_hint(typed, command, path) if command is not None else "")
+    habit = own or (_habit_hint(typed, command, path) if command is not None else "") or _named_by_flag(typed, path)
     # kubectl's, istioctl's, helm's flags: what the command does instead (never with the run command's own flag)
     other = "" if habit or fixed or command is None else other_tools_flag_hint(typed, command, path)
     found = []
     if ctx is not None and err.option_name.startswith("--") and not own and not other and \
             "did you mean" not in habit:
-        found = option_suggestions(err.option_name.partition("=")[0], ctx.command)
+        found = _meaning_alike(typed, option_suggestions(typed, ctx.command), path, ctx.command)
         if found:
             line += f"; did you mean {' or '.join(found) if len(found) <= 2 else ', '.join(found)}?"
     if not (found or habit or other or fixed) and command is not None:  # another command's flag (install's)
@@ -1837,6 +1912,23 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     if fixed:
         line += f" (the command to run goes after `--`: {fixed})"
     return with_help_pointer(line, err)
+
+
+def _meaning_alike(typed: str, found: list[str], path: str, command: _click.Command) -> list[str]:
+    """The flags of ``found`` (close to ``typed`` in spelling) that may be what it meant on
+    ``command`` (spelled ``path``): all for a flag no command has (a typo); for another
+    command's (`status --istio-namespace`), only one naming the same thing
+    (suggestions.flag_meaning), spelled alike or not (`dump maps --pod-name`: --pod): a near
+    spelling with another meaning would act on another target."""
+    owners = _owners(typed, hidden=True)
+    if not owners:
+        return found
+    words = path.split()[1:]
+    meant = {flag_meaning(owner.split(), typed) for owner in owners} - {typed}
+    own = [o for p in command.params if p.param_type_name == "option" and not getattr(p, "hidden", False)
+           for o in p.opts if o.startswith("--")]
+    return list(dict.fromkeys([*(f for f in found if flag_meaning(words, f) in meant),
+                               *(o for o in own if flag_meaning(words, o) in meant)]))
 
 
 def _separator_as_value(ctx: _click.Context, reported: str) -> str:

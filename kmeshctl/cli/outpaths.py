@@ -108,7 +108,7 @@ def check_output_file(flag: str, path: Path, create_parents: bool = False, probe
     typed = _typed_with_slash(flag, path)
     if typed:
         raise UsageError(f"{flag} {params.shown(typed)}: ends in /, so names a directory; pass a file name such "
-                         f"as {params.shown(path)}{_without_slash(typed, path, force is False and os.path.lexists(path))}")
+                         f"as {params.shown(path)}{line_with_path(typed, path, force is False and os.path.lexists(path))}")
     parent = path.parent
     if not parent.exists() and not create_parents:
         raise UsageError(f"{flag} {params.shown(path)}: directory {params.shown(parent)} does not exist; give a file in an existing directory")
@@ -127,8 +127,8 @@ def check_output_file(flag: str, path: Path, create_parents: bool = False, probe
         refuse_replacing(flag, path, [path])
 
 
-def _without_slash(typed: str, path: Path, exists: bool) -> str:
-    """`: `LINE``, the line as typed with ``path`` for ``typed`` (its value ending in /);
+def line_with_path(typed: str, path: Path, exists: bool) -> str:
+    """`: `LINE``, the line as typed with ``path`` for ``typed`` (a value refused: ending in /);
     with --force, and saying so, when ``exists`` (the file is there: pasted without
     --force it would be refused)."""
     from kmeshctl.cli import cmdline

@@ -77,11 +77,16 @@ EnableBpfLogOption = Annotated[
 IstioNamespaceOption = Annotated[
     str, typer.Option("--istio-namespace", help="Istio root namespace (istiod, the waypoint EnvoyFilters).")
 ]
+_KUBERNETES_VERSION_HELP = (
+    "The cluster's Kubernetes version: the schemas validated against, and what is rendered (before 1.30 the "
+    "ValidatingAdmissionPolicy that lets the agent patch only pods on its own node is left out, with a warning)")
 KubernetesVersionOption = Annotated[
-    str, typer.Option("--kubernetes-version", metavar="MAJOR.MINOR", help=(
-        "The cluster's Kubernetes version: the schemas validated against, and what is rendered (before 1.30 "
-        "the ValidatingAdmissionPolicy that lets the agent patch only pods on its own node is left out, with a "
-        "warning)."))
+    str, typer.Option("--kubernetes-version", metavar="MAJOR.MINOR", help=_KUBERNETES_VERSION_HELP + ".")
+]
+# install: not typed (None) is the cluster's own version, as helm's and istioctl's
+ClusterKubernetesVersionOption = Annotated[
+    Optional[str], typer.Option("--kubernetes-version", metavar="MAJOR.MINOR", show_default=False, help=(
+        _KUBERNETES_VERSION_HELP + f"; default: the cluster's (offline {DEFAULT_KUBERNETES_VERSION})."))
 ]
 NetworkOption = Annotated[
     str, typer.Option("--network", metavar="NAME", help="The nodes' network (Istio's NETWORK: for the "
@@ -289,8 +294,10 @@ def required_flags_error(words: Sequence[str], missing: Sequence[tuple[str, str,
     Service and this cluster's id; e.g. `kmeshctl render --xds-address ... --cluster-id c1``.
     An ``xds_address`` typed of a bad form is refused first (UsageError, params'), as the
     example would keep it."""
+    refused = ""
     if xds_address is not None:
-        from kmeshctl.istiod import settled_address
+        from kmeshctl.cli.cmdline import with_value_replaced
+        from kmeshctl.istiod import XdsAddressRefused, check_xds_address_offline, settled_address
         from kmeshctl.params import check_xds_address
 
         try:
@@ -298,12 +305,19 @@ def required_flags_error(words: Sequence[str], missing: Sequence[tuple[str, str,
         except BadXdsAddress as err:  # the address offered passes the command's own check (`istiod:15012` does not)
             settled = settled_address(err.meant, istio_namespace)
             raise UsageError(err.problem, fix=err.fix.replace(err.meant, settled)) from None
+        try:  # the example keeps the address typed only when it passes (one paste runs)
+            check_xds_address_offline(xds_address, istio_namespace, flag_as_typed("xds_address") or "--xds-address")
+        except XdsAddressRefused as err:
+            refused = f"; also {err}" if err.found else ""
+            settled = err.found[0] if err.found else xds_address
     flags = [flag for flag, _, _ in missing]
     names = " and ".join(flags) if len(flags) <= 2 else ", ".join(flags[:-1]) + f" and {flags[-1]}"
     verb = "is" if len(flags) == 1 else "are"
     gives = " and ".join(what for _, _, what in missing)
     example = same_work_command(words, [w for flag, value, _ in missing for w in (flag, value)])
-    return UsageError(f"{names} {verb} required{f' ({why})' if why else ''}: give {gives}; e.g. `{example}`")
+    if refused:
+        example = shlex.join(with_value_replaced(shlex.split(example), xds_address or "", settled))
+    return UsageError(f"{names} {verb} required{f' ({why})' if why else ''}: give {gives}{refused}; e.g. `{example}`")
 
 
 # The offline (client-side) form of a command whose --dry-run asks the API server.
@@ -559,11 +573,13 @@ def warn_unvalidated_custom_kinds(kinds: list[str], quiet: bool) -> None:
                                f"with a reachable cluster{note}"), typer.colors.YELLOW)
 
 
-def warn_left_out(params: InstallParams, command: list[str]) -> None:
+def warn_left_out(params: InstallParams, command: list[str], cluster_version: str = "") -> None:
     """One warning line on stderr naming the objects --kubernetes-version leaves out of
     the install (render.left_out) and why, with ``command`` at the version that renders
-    them, every flag typed kept; shared by `render` and `install`. -q keeps it: the
-    manifests lack a guard (docs/usage.md, CLI conventions)."""
+    them, every flag typed kept; shared by `render` and `install`. ``cluster_version``:
+    the version was the cluster's (install without --kubernetes-version), so the fix is
+    upgrading the cluster, not a flag. -q keeps it: the manifests lack a guard
+    (docs/usage.md, CLI conventions)."""
     left = left_out(params)
     if not left:
         return
@@ -573,11 +589,13 @@ def warn_left_out(params: InstallParams, command: list[str]) -> None:
 
     since = ".".join(map(str, POD_PATCH_POLICY_SINCE))
     typed = normalize_kubernetes_version(params.kubernetes_version)
+    why = f"the cluster is Kubernetes {cluster_version}" if cluster_version else f"--kubernetes-version is {typed}"
+    fix = (f"to have it, upgrade the cluster to {since} or later, then re-run `{same_work_command(command)}`"
+           if cluster_version else f"for a cluster of {since} or later: "
+           f"`{command_with(command, 'kubernetes_version', since)}`")
     echo_coloured(fix_hint(f"Warning: {' and '.join(left)} left out: the guard that the agent may patch only pods "
-                           f"on its own node needs Kubernetes {since}'s ValidatingAdmissionPolicy, and "
-                           f"--kubernetes-version is {typed}, so the agent may patch any pod; for a cluster of "
-                           f"{since} or later: `{command_with(command, 'kubernetes_version', since)}`"),
-                  typer.colors.YELLOW)
+                           f"on its own node needs Kubernetes {since}'s ValidatingAdmissionPolicy, and {why}, so "
+                           f"the agent may patch any pod; {fix}"), typer.colors.YELLOW)
 
 
 def context_to_choose() -> tuple[list[str], str]:

@@ -131,8 +131,12 @@ def _mark_source(message: str, value: str, envvar: str, opts: Any = ()) -> str:
 
     if f"${envvar}" in message:  # it names the variable itself (`none of the $KUBECONFIG files exist`)
         return message
+    from kmeshctl.params import shown
+
     entries = [e for e in value.split(os.pathsep) if e]
-    for word in [value, ", ".join(entries), *entries]:
+    # quoted first (`'/a b'`, as messages show a value: kmeshctl.params.shown): the mark goes after the quote
+    for word in dict.fromkeys([shown(value), value, ", ".join(map(shown, entries)), ", ".join(entries),
+                               *map(shown, entries), *entries]):
         if len(word) < 2:
             continue
         parts = message.split("`")
@@ -207,6 +211,30 @@ SYSTEM_NAMESPACE_COMMANDS = frozenset({("install",), ("uninstall",), ("precheck"
 def namespace_meaning(words: "list[str] | tuple[str, ...]") -> str:
     """"system" when -n of the command ``words`` names kmesh's namespace, else "objects"."""
     return "system" if tuple(words) in SYSTEM_NAMESPACE_COMMANDS else "objects"
+
+
+# Flags of different spellings that name the same thing, (command words, flag) -> that thing;
+# any other flag names what only its own spelling does: `status --istio-namespace X` is
+# never offered as --namespace X (kmesh's namespace, another target), while node run's
+# --pod-namespace (the agent's namespace) is status's --namespace.
+SAME_THINGS = {
+    (("node", "run"), "--pod-namespace"): "kmesh's namespace",
+    (("node", "run"), "--pod-name"): "a node agent pod",
+    (("dump", "maps"), "--pod"): "a node agent pod",
+    (("dump", "config"), "--pod"): "a node agent pod",
+    (("waypoint", "envoy"), "--admin-port"): "Envoy's admin port",
+    (("waypoint", "controller"), "--envoy-admin-port"): "Envoy's admin port",
+    (("sandbox", "down"), "--all"): "every one",
+    (("waypoint", "list"), "--all-namespaces"): "every one",
+}
+
+
+def flag_meaning(words: "list[str] | tuple[str, ...]", flag: str) -> str:
+    """What the long ``flag`` of the command ``words`` names: SAME_THINGS' word, kmesh's
+    namespace for a system command's --namespace, else the flag itself."""
+    if flag == "--namespace" and namespace_meaning(words) == "system":
+        return "kmesh's namespace"
+    return SAME_THINGS.get((tuple(words), flag), flag)
 
 
 def _running_path() -> list[str]:

@@ -474,14 +474,15 @@ def print_fitted(console: Console, table: Table, keys: tuple[str, ...], min_othe
 
 def print_or_note(console: Console, note: str, table: Table, show: Any) -> None:
     """``show()`` the table, or when it has no rows the kubectl-style ``note`` (`No pods
-    in sandbox S.`) on stderr instead of a table of headers only."""
+    in sandbox S.`) on stderr instead of a table of headers only (-q: no note)."""
     if table.row_count:
         show()
         return
-    import sys
+    from kmeshctl.cli.common import run_options
+    from kmeshctl.cli.progress import note as quiet_note
 
     console.file.flush()
-    print(note, file=sys.stderr, flush=True)
+    quiet_note(note, run_options().quiet)
 
 
 def count_of(number: int, noun: str) -> str:

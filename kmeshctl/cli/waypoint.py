@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from kmeshctl.cli.progress import note
 from kmeshctl.cli.tables import EMPTY, cli_console, print_fitted
 
 from kmeshctl.apply import ApplyResult, PartialApply, nothing_changed
@@ -464,8 +465,8 @@ def list_cmd(
         print_data([s.as_dict() for s in states], output)
         return
     if not states:
-        # as kubectl's "No resources found": on stderr, so a script reading stdout sees no rows
-        typer.echo(f"No waypoints found in namespace {where}." if where else "No waypoints found.", err=True)
+        # as kubectl's "No resources found": on stderr, so a script reading stdout sees no rows (-q: not even that)
+        note(f"No waypoints found in namespace {where}." if where else "No waypoints found.", run_options().quiet)
         return
     print_waypoints(states, cli_console(wide=output is OutputFormat.wide))
 
@@ -651,7 +652,8 @@ def _print_status(state: deploy.WaypointState, reports: dict[str, dict], wide: b
     def echo(line: str) -> None:
         typer.echo(fix_hint(line) if "`" in line else line)
 
-    echo(f"Waypoint {state.namespace}/{state.name}: {state.ready_pods}/{len(state.pods)} pods ready; "
+    going = f" ({len(state.terminating)} terminating)" if state.terminating else ""  # counted by neither
+    echo(f"Waypoint {state.namespace}/{state.name}: {state.ready_pods}/{len(state.pods)} pods ready{going}; "
          f"istiod address: {', '.join(state.addresses) or f'{EMPTY} ({state.gateway_reason})'}")
     if wide:
         echo(f"  made by kmeshctl: {'yes' if state.managed else 'no'}; used by: "

@@ -9,6 +9,7 @@ and the next agent takes over (``kmeshctl node cleanup`` removes everything).
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import signal
@@ -198,16 +199,31 @@ class Agent:
         self._stopped = threading.Event()
         self._log_thread: Optional[threading.Thread] = None
         self._core_api: Any = None
+        self._claim: Any = None  # the lock on --bpf-fs (kmeshctl.node.claim), held while running
 
     # ----- start ------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Validate, claim --bpf-fs (one agent per data path), bind the servers, then load."""
+        from kmeshctl.node.claim import claim_bpffs
+
         self.config.validate()
+        self._claim = claim_bpffs(self.config.bpf_fs)
+        try:
+            self._start_claimed()
+        except BaseException:
+            self._claim.release(remove_if_empty=True)
+            raise
+
+    def _start_claimed(self) -> None:
         core_api = self._core_api = self._kubernetes_api()
         if core_api is not None and not self.config.identity.node_name:
             raise UsageError("Kubernetes is reachable, so pods are enrolled from it, but the node "
                              "name is unknown: set NODE_NAME or --node-name (or --enrollment local)")
-        self.admin = AdminServer(self._admin_sources(), self.config.admin_port)
+        try:
+            self.admin = AdminServer(self._admin_sources(), self.config.admin_port)
+        except OSError as err:
+            raise listen_error("--admin-port", self.config.admin_port, err) from None
         if self.config.admin_socket is not None:
             try:
                 self.admin_socket = AdminSocketServer(self.admin.sources, self.config.admin_socket)
@@ -219,8 +235,7 @@ class Agent:
                                          self.metrics_host())
         except OSError as err:
             self._stop_servers()
-            raise KmeshctlError(f"cannot listen on metrics port {self.config.metrics_port}: {err}; "
-                                "pass another --metrics-port") from err
+            raise listen_error("--metrics-port", self.config.metrics_port, err) from None
         try:
             self._start_dataplane(core_api)
         except BaseException:
@@ -455,6 +470,8 @@ class Agent:
             self._remove_dataplane()
         else:
             log.info("event=agent_stopped programs_and_maps=left_in_place bpf_fs=%s", self.config.bpf_fs)
+        if self._claim is not None:
+            self._claim.release()
 
     def _stop_servers(self) -> None:
         for server in (self.admin, self.admin_socket, self.metrics):
@@ -517,6 +534,18 @@ def load_in_child(bpf_fs: Path, cgroup2_path: Optional[Path]) -> bool:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         raise KmeshctlError(lines[-1] if lines else f"loading the data path failed (exit {result.returncode})")
     return result.stdout.strip() == "replaced"
+
+
+def listen_error(flag: str, port: int, err: OSError) -> KmeshctlError:
+    """`--admin-port 15200: cannot listen on it (address already in use: sandbox demo's node
+    agent serves it); pass another --admin-port`: the port's owner named when a local
+    sandbox's agent holds it (a second agent there would answer for the first)."""
+    from kmeshctl import sandboxes
+
+    why = (err.strerror or str(err)).lower()
+    owner = sandboxes.owner_of_agent_port(port) if err.errno == errno.EADDRINUSE else None
+    who = f": sandbox {owner.name}'s node agent serves it" if owner is not None else ""
+    return KmeshctlError(f"{flag} {port}: cannot listen on it ({why}{who}); pass another {flag}")
 
 
 def _kubernetes_configured(target: KubeTarget) -> bool:

@@ -327,6 +327,29 @@ def load(bpf_fs: Path | str = DEFAULT_BPF_FS, cgroup2_path: Path | str | None = 
     return Dataplane(bpf, bpf_fs, cgroup, enable_bpf_log, replaced=all(replaced))
 
 
+def unattached(bpf_fs: Path | str, cgroup: Path | str) -> list[str]:
+    """The cgroup programs pinned under ``bpf_fs`` that are not attached at ``cgroup``
+    (BPF_PROG_QUERY of the cgroup, by the pinned programs' ids): its pods' connections
+    bypass the data path. [] when nothing is pinned; BpfError or OSError when the kernel
+    cannot be asked (not root, the cgroup gone)."""
+    bpf_fs = Path(bpf_fs)
+    missing = []
+    cgroup_fd = _open_dir(Path(cgroup))
+    try:
+        for spec in PROGRAMS:
+            prog_fd = _open_pinned_prog(bpf_fs / spec.name) if spec.on_cgroup else None
+            if prog_fd is None:
+                continue
+            try:
+                if bpfsys.prog_info(prog_fd).id not in bpfsys.prog_query(cgroup_fd, spec.attach_type):
+                    missing.append(spec.name)
+            finally:
+                os.close(prog_fd)
+    finally:
+        os.close(cgroup_fd)
+    return missing
+
+
 # ---------------------------------------------------------------- cleanup
 
 

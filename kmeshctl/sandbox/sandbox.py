@@ -856,7 +856,8 @@ def _fix(state: SandboxState, problems: list[str], processes: Processes) -> str 
     if state.phase != PHASE_READY:
         return None if state.up_is_running() else remake_line(state.name)
     ended = any(h.failed for _, h in processes)
-    if ended or data_path_gone(state) or any(CONTROL_PLANE_WEDGED in p for p in problems):
+    if ended or data_path_gone(state) or data_path_detached(state) or \
+            any(CONTROL_PLANE_WEDGED in p for p in problems):
         return remake_line(state.name)
     stopped = [str(h.pid) for _, h in processes if h.stopped]
     return f"kill -CONT {' '.join(stopped)}" if stopped else None
@@ -961,7 +962,25 @@ def _process_problems(state: SandboxState, processes: Processes) -> list[str]:
     if data_path_gone(state):
         found.append(f"the data path is gone: nothing pinned in {state.bpffs} (was `kmeshctl node cleanup` run on "
                      f"it?): run {remake_text(state.name)}")
+    elif detached := data_path_detached(state):
+        found.append(f"the data path is not attached to the pods' cgroup {state.cgroup} ({', '.join(detached)} "
+                     f"missing: was another `kmeshctl node run --bpf-fs {state.bpffs}` started?), so the pods' "
+                     f"connections bypass it: run {remake_text(state.name)}")
     return found
+
+
+def data_path_detached(state: SandboxState) -> list[str]:
+    """The programs of ready sandbox ``state``'s data path pinned in its bpffs directory but
+    not attached at its pods' cgroup (another agent loaded over it and moved them); []
+    when all are, or when this user cannot ask the kernel (BPF_PROG_QUERY is root's)."""
+    from kmeshctl.node.loader import unattached
+
+    if state.phase != PHASE_READY or not state.processes_of("agent"):
+        return []
+    try:
+        return unattached(state.bpffs, state.cgroup)
+    except OSError:
+        return []
 
 
 def data_path_gone(state: SandboxState) -> bool:

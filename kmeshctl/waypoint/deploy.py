@@ -373,15 +373,17 @@ class WaypointState:
     name: str
     managed: bool  # made by kmeshctl (else: another waypoint of class istio-waypoint)
     ready_pods: int = 0
-    pods: list[str] = field(default_factory=list)
+    pods: list[str] = field(default_factory=list)  # its pods, those being deleted aside (as kubectl's READY counts)
     addresses: list[str] = field(default_factory=list)
     gateway_reason: str = "not found"
     services: list[str] = field(default_factory=list)
+    terminating: list[str] = field(default_factory=list)  # its pods with a deletionTimestamp (a scale-down's)
 
     def as_dict(self) -> dict[str, Any]:
         """`waypoint list|status -o json|yaml` (docs/usage.md): camelCase, as every kmeshctl document."""
         return {"namespace": self.namespace, "name": self.name, "managed": self.managed,
-                "readyPods": self.ready_pods, "pods": self.pods, "addresses": self.addresses,
+                "readyPods": self.ready_pods, "pods": self.pods, "terminatingPods": self.terminating,
+                "addresses": self.addresses,
                 "gatewayReason": self.gateway_reason, "services": self.services}
 
 
@@ -419,7 +421,9 @@ def waypoint_state(client: KubeClient, namespace: str, name: str, gateway: Optio
         programmed = next((c for c in status.get("conditions") or [] if c.get("type") == "Programmed"), None)
         state.gateway_reason = (f"{programmed.get('reason')}" if programmed else "no status from istiod yet")
     pods = waypoint_pods(client, namespace, name, state.managed)
-    state.pods = sorted(p["metadata"]["name"] for p in pods)
+    going = [p for p in pods if p["metadata"].get("deletionTimestamp")]  # counted by none, asked by none
+    state.pods = sorted(p["metadata"]["name"] for p in pods if p not in going)
+    state.terminating = sorted(p["metadata"]["name"] for p in going)
     state.ready_pods = sum(1 for p in pods if _pod_ready(p))
     return state
 
