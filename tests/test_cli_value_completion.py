@@ -147,19 +147,22 @@ def answer(tree: Path, capsys: Any, monkeypatch: Any) -> Callable[[str], list[st
     monkeypatch.setenv("HOME", str(tree / "home"))
     monkeypatch.chdir(tree)
 
-    def complete(line: str) -> list[str]:
-        monkeypatch.setenv("_KMESHCTL_COMPLETE", "complete_bash")
-        monkeypatch.setenv("COMP_WORDS", line)
-        monkeypatch.setenv("COMP_CWORD", str(len(line.split(" ")) - 1))
-        try:
-            code, out, err = cli(capsys)
-        finally:
-            for name in ("_KMESHCTL_COMPLETE", "COMP_WORDS", "COMP_CWORD"):
-                monkeypatch.delenv(name)
-        assert code == 0 and not err, (line, err)
-        return out.splitlines()
+    return lambda line: completed_in_process(capsys, monkeypatch, line)
 
-    return complete
+
+def completed_in_process(capsys: Any, monkeypatch: Any, line: str) -> list[str]:
+    """The words kmeshctl.cli.main answers bash's completion function for ``line`` (the
+    environment bash sets for it), in-process."""
+    monkeypatch.setenv("_KMESHCTL_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", line)
+    monkeypatch.setenv("COMP_CWORD", str(len(line.split(" ")) - 1))
+    try:
+        code, out, err = cli(capsys)
+    finally:
+        for name in ("_KMESHCTL_COMPLETE", "COMP_WORDS", "COMP_CWORD"):
+            monkeypatch.delenv(name)
+    assert code == 0 and not err, (line, err)
+    return out.splitlines()
 
 
 def fish(line: str, tree: Path) -> list[str]:

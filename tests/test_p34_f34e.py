@@ -162,16 +162,9 @@ def test_level_zero_is_kubectls_default_the_line_leaves_v_out(capsys, offline) -
 # ------------------------------------------------------------------ 5. completion of -o before the command
 
 def _complete(capsys, monkeypatch, line: str) -> list[str]:
-    monkeypatch.setenv("_KMESHCTL_COMPLETE", "complete_bash")
-    monkeypatch.setenv("COMP_WORDS", line)
-    monkeypatch.setenv("COMP_CWORD", str(len(line.split(" ")) - 1))
-    try:
-        code, out, err = cli(capsys)
-    finally:
-        for name in ("_KMESHCTL_COMPLETE", "COMP_WORDS", "COMP_CWORD"):
-            monkeypatch.delenv(name)
-    assert code == 0 and not err, err
-    return out.splitlines()
+    from test_cli_value_completion import completed_in_process
+
+    return completed_in_process(capsys, monkeypatch, line)
 
 
 @pytest.mark.parametrize("line", ["kmeshctl -o ", "kmeshctl -o=", "kmeshctl --output ", "kmeshctl sandbox -o "])

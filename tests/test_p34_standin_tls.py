@@ -15,27 +15,13 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import yaml
-from kubernetes import client as k8s
 from kubernetes.stream import portforward, stream
 
-from standin import HostNetworkBackend, StandinApiServer, core_v1_client, namespace, tls
-from test_standin_exec_portforward import echo_port, pod  # noqa: F401 (fixture)
-
-
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[tuple[StandinApiServer, k8s.CoreV1Api]]:
-    server = StandinApiServer().start()
-    server.put(namespace("ns"))
-    server.put(pod("p"))
-    server.back_pod("ns", "p", HostNetworkBackend())
-    try:
-        yield server, core_v1_client(server, tmp_path)
-    finally:
-        server.stop()
+from standin import StandinApiServer, tls
+from test_standin_exec_portforward import api, echo_port, pod  # noqa: F401 (fixtures)
 
 
 def version(server: StandinApiServer, timeout: float = 5.0) -> int:
