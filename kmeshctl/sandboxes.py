@@ -586,19 +586,24 @@ def check_data_path(state: SandboxState) -> None:
                             f"`kmeshctl node cleanup` run on it?): run {remake_text(state.name)}")
 
 
-def owner_of_bpffs(bpf_fs: Path) -> Optional[SandboxState]:
+def owner_of_bpffs(bpf_fs: Path, within: bool = False) -> Optional[SandboxState]:
     """The sandbox whose bpffs directory ``bpf_fs`` is (the same directory, however it
-    is spelled), or None; a record another version wrote is skipped."""
+    is spelled; ``within``: or one below it), or None; a record another version wrote is skipped."""
     try:
         wanted = bpf_fs.resolve()  # a symlink loop raises even with no sandbox (node cleanup's reading)
     except OSError:
         return None
-    return next((state for state in _readable() if state.bpffs.resolve() == wanted), None)
+    return next((state for state in _readable() if _at_or_below(wanted, state.bpffs.resolve(), within)), None)
 
 
-def owner_of_cgroup(cgroup: Path) -> Optional[SandboxState]:
-    """The sandbox whose pods' cgroup ``cgroup`` is (however it is spelled), or None."""
-    return _owner_of_dir(cgroup, lambda state: state.cgroup)
+def _at_or_below(path: Path, directory: Path, within: bool) -> bool:
+    return path == directory or (within and path.is_relative_to(directory))
+
+
+def owner_of_cgroup(cgroup: Path, within: bool = False) -> Optional[SandboxState]:
+    """The sandbox whose pods' cgroup ``cgroup`` is (however it is spelled; ``within``: or
+    one below it), or None."""
+    return _owner_of_dir(cgroup, lambda state: state.cgroup, within)
 
 
 def owner_of_cni_conf_dir(conf_dir: Path) -> Optional[SandboxState]:
@@ -606,12 +611,12 @@ def owner_of_cni_conf_dir(conf_dir: Path) -> Optional[SandboxState]:
     return _owner_of_dir(conf_dir, lambda state: state.cni_conf_dir)
 
 
-def _owner_of_dir(path: Path, of: Callable[[SandboxState], Path]) -> Optional[SandboxState]:
+def _owner_of_dir(path: Path, of: Callable[[SandboxState], Path], within: bool = False) -> Optional[SandboxState]:
     try:
         wanted = path.resolve()
     except (OSError, RuntimeError):  # a symlink loop: no sandbox's (the flag's own check says so)
         return None
-    return next((state for state in _readable() if of(state).resolve() == wanted), None)
+    return next((state for state in _readable() if _at_or_below(wanted, of(state).resolve(), within)), None)
 
 
 def owner_of_admin_port(port: int) -> Optional[SandboxState]:

@@ -286,3 +286,60 @@ def test_5_an_http_server_gets_no_credentials_and_no_plugin_runs(tmp_path: Path,
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- 7. --name NAMESPACE/NAME (t35a): the line keeps the namespace ------------------------------
+
+
+@pytest.mark.parametrize("typed,line", [
+    (["waypoint", "delete", "--name", "default/east"], "kmeshctl waypoint delete --name east -n default"),
+    (["waypoint", "status", "-n", "team-a", "--name", "default/east"],
+     "kmeshctl waypoint status -n default --name east"),
+    (["waypoint", "apply", "--namespace=team-b", "--name", "istio-system/waypoint", "-o", "json"],
+     "kmeshctl waypoint apply --namespace=istio-system --name waypoint -o json")])
+def test_7_a_namespace_before_the_name_moves_to_n(capsys, no_env, typed, line) -> None:  # noqa: F811
+    code, _, err = cli(capsys, *typed)
+    assert code == 2, err
+    assert "takes the name alone and -n the namespace (NAMESPACE/NAME)" in err, err
+    assert f"`{line}`" in err, err
+
+
+def test_7_a_kind_before_the_name_is_still_type_name(capsys, no_env) -> None:  # noqa: F811
+    code, _, err = cli(capsys, "waypoint", "delete", "--name", "gateway/east", "-n", "x")
+    assert code == 2 and "(kubectl's TYPE/NAME, the name alone)? `kmeshctl waypoint delete --name east -n x`" in err
+
+
+# -- 8. node run below a live sandbox's bpffs or cgroup (t35a) -----------------------------------
+
+from test_p34_f34d import LOCAL, _live_sandbox, no_load  # noqa: E402, F401 (fixture)
+
+
+def test_8_node_run_refuses_a_bpffs_inside_a_live_sandboxs(state_root, capsys, no_env, no_load,  # noqa: F811
+                                                           monkeypatch) -> None:
+    state = _live_sandbox("live", monkeypatch)
+    nested = state.bpffs / "l34-nested"
+    code, out, err = cli(capsys, "node", "run", *LOCAL, "--bpf-fs", str(nested))
+    assert code == 1 and not out, err
+    assert err.strip().startswith(f"Error: --bpf-fs {nested}: inside {state.bpffs}, the bpffs of sandbox live (agent "
+                                  "pid 4242): use `kmeshctl sandbox down --name live`"), err
+
+
+def test_8_node_run_refuses_a_cgroup_below_a_live_sandboxs(state_root, tmp_path, capsys, no_env,  # noqa: F811
+                                                          no_load, monkeypatch) -> None:
+    state = _live_sandbox("live", monkeypatch)
+    code, _, err = cli(capsys, "node", "run", *LOCAL, "--bpf-fs", str(tmp_path / "other"),
+                       "--cgroup2-path", str(state.cgroup / "pods"))
+    assert code == 1, err
+    assert f"--cgroup2-path {state.cgroup / 'pods'}: the cgroup of sandbox live's pods" in err, err
+
+
+# -- 9. -q keeps enable-ns's not-installed warning, which has a fix (t35a) -----------------------
+
+
+@pytest.mark.parametrize("quiet", [["-q"], ["-q", "-o", "wide"]], ids=["q", "q-wide"])
+def test_9_enable_ns_q_still_warns_that_kmesh_is_not_installed(cluster, quiet) -> None:  # noqa: F811
+    _namespaces(cluster, "team-a")
+    result = cluster.kmeshctl("enable-ns", "team-a", *quiet)
+    assert result.code == 0, result
+    assert result.err.startswith("Warning: kmesh is not installed (no kmesh DaemonSet in any namespace)"), result.err
+    assert "kmeshctl" in result.err and "install" in result.err, result.err

@@ -1204,7 +1204,7 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
             err().print(f"[yellow]{escape(fix_hint('Warning: ' + ns_ops.sidecar_warning(change)))}[/]")
     namespaces = [c.name for c in changes]  # each once
     if enable and not wait:  # --wait refused it already
-        _warn_if_not_installed(client, namespaces, quiet)
+        _warn_if_not_installed(client, namespaces)
     if awaited:
         pods = ns_ops.wait_for_annotations(client, namespaces, wait_limit(timeout),
                                            on_poll=_progress_printer(wait_limit(timeout), as_json or quiet))
@@ -1254,11 +1254,12 @@ def check_no_kind_word(names: list[str]) -> None:
                          f"names alone)", fix=f"drop the word {names[0]}: `{this_command(arguments=names[1:])}`")
 
 
-def _warn_if_not_installed(client: KubeClient, namespaces: list[str], quiet: bool) -> None:
+def _warn_if_not_installed(client: KubeClient, namespaces: list[str]) -> None:
     """enable-ns with no node agent installed: the label stays set (as `kubectl label`
     sets it: kmesh may be installed next), and a warning on stderr says the pods are not
-    redirected until kmesh is installed, with the install to run. No warning when the
-    DaemonSets cannot be listed: the enrollment is done, only the warning depends on it."""
+    redirected until kmesh is installed, with the install to run (under -q too: it has a fix).
+    No warning when the DaemonSets cannot be listed: the enrollment is done, only the warning
+    depends on it."""
     try:
         if ns_ops.agent_namespaces(client):
             return
@@ -1269,7 +1270,7 @@ def _warn_if_not_installed(client: KubeClient, namespaces: list[str], quiet: boo
             f"{', '.join(namespaces)} {'is' if one else 'are'} labelled, but {'its' if one else 'their'} pods are "
             f"not redirected until kmesh is installed: "
             f"{install_hint(istiod.known_cluster_id(client, DEFAULT_ISTIO_NAMESPACE))}")
-    err(quiet or run_options().quiet).print(f"[yellow]{escape(fix_hint(line))}[/]")
+    err().print(f"[yellow]{escape(fix_hint(line))}[/]")  # -q too: a warning with a fix (docs/usage.md)
 
 
 def _nothing_to_wait_for(pods: list[ns_ops.PodEnrollment]) -> str:

@@ -117,6 +117,10 @@ def _check(flag: str, value: str, kind: str, pattern: re.Pattern[str], rule: str
     name the sandbox lacks is not offered, one it has is (see _not_in_sandbox)."""
     if pattern.match(value):
         return
+    if kind != NAMESPACE_KIND and not flag.startswith("$"):
+        refusal = namespaced_refusal(flag, value, f"{given_text(flag, value)}: not a valid {kind} ({rule})", pattern)
+        if refusal is not None:
+            raise refusal
     meant = meant_namespace(value) if kind == NAMESPACE_KIND else meant_object_name(value, pattern)
     if meant is None:
         raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}), e.g. {example}")
@@ -334,6 +338,9 @@ def check_waypoint_name(flag: str, value: str, example: str = "waypoint") -> Non
         return f" {meant_line(value, name)}" if typed else ""
 
     said = f"{given_text(flag, value)}: not a valid waypoint name ({DNS1123_RULE})"
+    refusal = namespaced_refusal(flag, value, said, DNS1123_LABEL_RE)
+    if refusal is not None:
+        raise refusal
     meant = meant_object_name(value, DNS1123_LABEL_RE)
     if meant is not None:
         raise UsageError(f"{said}; did you mean {given_text(flag, meant)} (kubectl's TYPE/NAME, the name alone)?"
@@ -348,15 +355,57 @@ def check_waypoint_name(flag: str, value: str, example: str = "waypoint") -> Non
 
 
 # kubectl's TYPE/NAME (`gateway/east`, `pod/kmesh-5jnht`, `gateways.gateway.networking.k8s.io/east`)
-_TYPED_NAME = re.compile(r"\A[A-Za-z][\w.-]*/(?P<name>[^/]+)\Z")
+_TYPED_NAME = re.compile(r"\A(?P<type>[A-Za-z][\w.-]*)/(?P<name>[^/]+)\Z")
+# the TYPE words of the kinds kmeshctl's name flags name (a RESOURCE.GROUP is one too); any
+# other word before the `/` is a namespace (`default/east`: istioctl's and kubectl get's NS/NAME)
+KIND_WORDS = frozenset({"gateway", "gateways", "gtw", "node", "nodes", "no", "serviceaccount",
+                        "serviceaccounts", "sa", *POD_TYPES, *DEPLOYMENT_TYPES, *OTHER_TYPES})
 
 
 def meant_object_name(value: str, pattern: re.Pattern[str]) -> str | None:
     """The NAME of kubectl's TYPE/NAME ``value`` when ``pattern`` takes it (lower-cased);
-    None for a value of no such form, or a NAME that is no name either."""
+    None for a value of no such form, a NAME that is no name either, or NAMESPACE/NAME
+    (namespaced_name: the name alone would be looked up in another namespace)."""
     found = _TYPED_NAME.match(value.strip())
-    name = found.group("name").lower() if found else ""
-    return name if name and pattern.match(name) else None
+    if found is None or namespaced_name(value, pattern) is not None:
+        return None
+    name = found.group("name").lower()
+    return name if pattern.match(name) else None
+
+
+def namespaced_name(value: str, pattern: re.Pattern[str]) -> tuple[str, str] | None:
+    """(NAMESPACE, NAME) of ``value`` written NAMESPACE/NAME (`default/east`: the word before
+    the `/` no kind's TYPE), both valid (lower-cased); else None."""
+    from kmeshctl.params import DNS1123_LABEL_RE
+
+    found = _TYPED_NAME.match(value.strip())
+    if found is None or "." in found.group("type") or found.group("type").lower() in KIND_WORDS:
+        return None
+    namespace, name = found.group("type").lower(), found.group("name").lower()
+    return (namespace, name) if DNS1123_LABEL_RE.match(namespace) and pattern.match(name) else None
+
+
+def namespaced_line(value: str, namespace: str, name: str) -> str:
+    """`kmeshctl ...`: the line as typed with ``value`` given as ``name`` and -n ``namespace``
+    (where a -n/--namespace was typed, else added)."""
+    from kmeshctl.rollout import set_flag
+
+    words = with_value_replaced(cmdline.ARGS, value, name)
+    spelled = "--namespace" if any(w == "--namespace" or w.startswith("--namespace=") for w in words) else "-n"
+    return f"`{shlex.join(['kmeshctl', *set_flag(words, spelled, namespace)])}`"
+
+
+def namespaced_refusal(flag: str, value: str, said: str, pattern: re.Pattern[str]) -> UsageError | None:
+    """The refusal of ``value`` written NAMESPACE/NAME, with the line that gives the name alone
+    and the namespace with -n (a line with the name alone would act in another namespace)."""
+    split = namespaced_name(value, pattern)
+    if split is None:
+        return None
+    namespace, name = split
+    typed = bool(value) and with_value_replaced(cmdline.ARGS, value, "") != list(cmdline.ARGS)
+    line = f" {namespaced_line(value, namespace, name)}" if typed else ""
+    return UsageError(f"{said}; {flag} takes the name alone and -n the namespace (NAMESPACE/NAME): did you mean "
+                      f"{given_text(flag, name)} -n {namespace}?{line}")
 
 
 def _check_sandbox_name(flag: str, value: str) -> None:

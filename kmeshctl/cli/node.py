@@ -136,10 +136,11 @@ def _refuse_live_sandbox(bpf_fs: Path, fix: str = "") -> None:
     `sandbox down` (``fix``: what else to do). The sandbox's own agent is not refused."""
     from kmeshctl import sandboxes
 
-    owner = sandboxes.owner_of_bpffs(bpf_fs)
+    owner = sandboxes.owner_of_bpffs(bpf_fs, within=True)  # below it too: `sandbox down` would unpin it
     agent = _live_agent(owner) if owner is not None else None
     if owner is not None and agent is not None:
-        raise KmeshctlError(f"{given_as('bpf_fs')} {bpf_fs}: in use by sandbox {owner.name} (agent pid "
+        where = "in use by" if bpf_fs.resolve() == owner.bpffs.resolve() else f"inside {owner.bpffs}, the bpffs of"
+        raise KmeshctlError(f"{given_as('bpf_fs')} {bpf_fs}: {where} sandbox {owner.name} (agent pid "
                             f"{agent}): use `kmeshctl sandbox down --name {owner.name}`{fix}")
 
 
@@ -164,7 +165,7 @@ def _refuse_taken(bpf_fs: Path, cgroup2_path: Optional[Path], cni_conf_dir: Opti
 
     _refuse_live_sandbox(bpf_fs, ", or give this agent its own --bpf-fs DIR")
     for param, path, owner_of, what in (
-            ("cgroup2_path", cgroup2_path, sandboxes.owner_of_cgroup,
+            ("cgroup2_path", cgroup2_path, lambda path: sandboxes.owner_of_cgroup(path, within=True),
              "the cgroup of sandbox {name}'s pods, where its node agent (pid {pid}) attaches its data path"),
             ("cni_conf_dir", cni_conf_dir, sandboxes.owner_of_cni_conf_dir,
              "sandbox {name}'s CNI config, where its node agent (pid {pid}) chains its plugin")):
