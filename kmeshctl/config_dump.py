@@ -643,7 +643,7 @@ def policies_table(dump: dict) -> Table:
     return table
 
 
-def print_cache_tables(dump: dict, console: Optional[Console] = None, wide: bool = False) -> None:
+def print_cache_tables(dump: dict, console: Optional[Console] = None, wide: bool = False, quiet: bool = False) -> None:
     """The cache as three titled tables, fitted as `dump maps` fits its own (the columns
     that tell rows apart whole, a line naming the columns left out; ``wide``: the detail
     columns too, all whole)."""
@@ -657,7 +657,7 @@ def print_cache_tables(dump: dict, console: Optional[Console] = None, wide: bool
                 (f"[bold]authorization policies[/bold] ({len(dump['policies'])})", policies_table(dump),
                  POLICY_KEYS, ())]
     # an empty section is left out; all empty: one note on stderr
-    printed = print_sections(console, sections, wide, "No services, workloads or authorization policies.")
+    printed = print_sections(console, sections, wide, "No services, workloads or authorization policies.", quiet)
     if printed and (dump.get("enrolled") or dump.get("node")):
         console.print()
     enrolled = dump.get("enrolled", [])

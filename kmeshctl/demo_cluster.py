@@ -632,11 +632,11 @@ def found_waypoint(client: KubeClient, namespace: str) -> tuple[str, str, str]:
 def waypoint_flag_target(waypoint: Optional[str], target: str, sandbox_flag: str) -> str:
     """The --target a `--waypoint NAME` means (cluster only: with auto, the cluster); a UsageError (exit 2) for an invalid name, --target local or a sandbox
     flag (``sandbox_flag``: --sandbox or --name as typed, '' when none)."""
-    from kmeshctl.cli.names import check_waypoint_name  # the waypoint commands' rule and lines, this flag's example
+    from kmeshctl.namespaces import check_names  # names.check_waypoint_name's rule (the CLI gives its lines first)
 
     if waypoint is None:
         return target
-    check_waypoint_name("--waypoint", waypoint, DEMO_WAYPOINT)
+    check_names("--waypoint", [waypoint], kind="waypoint name", example=f"--waypoint {DEMO_WAYPOINT}")
     if sandbox_flag or target == "local":
         why = f"{sandbox_flag} names a local sandbox" if sandbox_flag else "--target local"
         raise UsageError(f"--waypoint names the cluster waypoint the demo's Service uses, and {why}: leave "

@@ -12,34 +12,19 @@ from kmeshctl.params import shown
 def check_plot_path(path: Path, flag: str = "--plot", force: bool = False) -> None:
     """Before any traffic: a .png file name that can be written (kmeshctl.cli.outpaths),
     not an existing file unless ``force`` (--force)."""
-    from kmeshctl.cli.outpaths import check_output_file
+    from kmeshctl.cli.outpaths import check_output_file, meant_path_text
 
     if _is_dir(path):
         raise UsageError(f"{flag} {shown(path)}: is a directory; give a .png file name"
-                         f"{_meant(flag, path / 'demo.png', force)}")
+                         f"{meant_path_text(flag, path / 'demo.png', force)}")
     stream = _stream_kind(path)
     if stream:
         raise UsageError(f"{flag} {shown(path)}: {stream} is not supported (the plot is a .png file); give a .png "
                          f"file name, e.g. {flag} {EXAMPLE_PLOT}")
     if path.suffix.lower() != ".png":  # the path typed, with the suffix the plot needs
-        raise UsageError(f"{flag} {shown(path)}: give a .png file name{_meant(flag, path.with_suffix('.png'), force)}")
+        meant = meant_path_text(flag, path.with_suffix(".png"), force)
+        raise UsageError(f"{flag} {shown(path)}: give a .png file name{meant}")
     check_output_file(flag, path, force=force)
-
-
-def _meant(flag: str, meant: Path, force: bool) -> str:
-    """`, e.g. FLAG M: `LINE``: the line typed with the .png path ``meant`` for ``flag``'s
-    value, with --force when that file exists (pasted without it, it is refused)."""
-    import os
-
-    from kmeshctl.cli import cmdline
-    from kmeshctl.cli.badinput import typed_value
-    from kmeshctl.cli.outpaths import line_with_path
-
-    typed = typed_value(cmdline.ARGS, flag)
-    example = f", e.g. {flag} {shown(meant)}"
-    if typed is None:  # not from this command line: the path alone
-        return example
-    return example + line_with_path(typed, meant, not force and os.path.lexists(meant))
 
 
 def plot_shares(report: dict, path: Path) -> None:

@@ -12,6 +12,7 @@ json|yaml` prints it through ``maps_output``: the same fields in camelCase (docs
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -522,20 +523,18 @@ def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
 Section = tuple[str, Table, tuple[str, ...], tuple[str, ...]]
 
 
-def print_sections(console: Console, sections: list[Section], wide: bool, none: str) -> bool:
+def print_sections(console: Console, sections: list[Section], wide: bool, none: str, quiet: bool = False) -> bool:
     """Each section with rows as a titled table (print_section), a blank line between
     them; an empty section prints nothing (no title over nothing), and when every one is
-    empty the note ``none`` goes to stderr (not with -q), as kubectl's `No resources found`
-    (stdout stays one piece). Whether any table was printed."""
-    from kmeshctl.cli.common import run_options
-    from kmeshctl.cli.progress import note
-
+    empty the note ``none`` goes to stderr (not when ``quiet``: -q), as kubectl's `No resources
+    found` (stdout stays one piece). Whether any table was printed."""
     shown = [section for section in sections if section[1].row_count]
     for number, (title, table, keys, detail) in enumerate(shown):
         print_section(console, title, table, keys, wide, first=not number, detail=detail)
     if not shown:
         console.file.flush()
-        note(none, run_options().quiet)
+        if not quiet:
+            print(none, file=sys.stderr, flush=True)
     return bool(shown)
 
 

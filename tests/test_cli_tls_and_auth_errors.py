@@ -41,7 +41,6 @@ import pytest
 import yaml
 
 from standin_apiserver import cluster  # noqa: F401 (fixture)
-from standin import tls
 from standin.resources import TOKEN
 from test_cli_cluster_errors import kubeconfig, status_body, url, web  # noqa: F401 (fixture)
 from test_cli_kinds import cli, no_env, run  # noqa: F401
@@ -56,9 +55,7 @@ CA_FIX = "set the cluster's certificate-authority-data (or certificate-authority
 
 class TlsFront:
     """Stand-in for an API server's TLS: accepts TLS on 127.0.0.1 with ``cert``/``key``
-    and relays each connection's bytes to ``backend_port`` (the stand-in, over its own
-    TLS). Each end is a tls.TlsConnection: the two relay threads read and write both ends,
-    and an SSL object must not be used by two threads at once."""
+    and relays each connection's bytes to ``backend_port`` (the stand-in, plain HTTP)."""
 
     def __init__(self, backend_port: int, cert: Path, key: Path) -> None:
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -66,7 +63,7 @@ class TlsFront:
         self.backend_port = backend_port
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
-        self.open: list[tls.TlsConnection] = []
+        self.open: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -79,25 +76,28 @@ class TlsFront:
 
     def _serve(self, raw: socket.socket) -> None:
         try:
-            client = tls.TlsConnection(self.context.wrap_socket(raw, server_side=True))
+            client = self.context.wrap_socket(raw, server_side=True)
         except (ssl.SSLError, OSError):
             raw.close()  # a client that does not trust the certificate: what is tested
             return
-        backend = tls.TlsConnection(tls.connect(self.backend_port))
+        backend = socket.create_connection(("127.0.0.1", self.backend_port))
         self.open += [client, backend]
         threading.Thread(target=self._pipe, args=(backend, client), daemon=True).start()
         self._pipe(client, backend)
 
     @staticmethod
-    def _pipe(source: tls.TlsConnection, sink: tls.TlsConnection) -> None:
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
                 sink.sendall(data)
         except OSError:
             pass
         finally:
-            for end in (source, sink):
-                end.shutdown(socket.SHUT_RDWR)
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def stop(self) -> None:
         self.listener.close()
@@ -109,7 +109,7 @@ class TlsFront:
 def tls_cluster(cluster, tmp_path: Path) -> Iterator[tuple[TlsFront, Path]]:  # noqa: F811
     """The stand-in behind TLS (a certificate for DNS:localhost): (front, its cert file)."""
     key, cert = self_signed(tmp_path, "h44-apiserver")
-    front = TlsFront(cluster.server.port, cert, key)
+    front = TlsFront(int(cluster.server.url.rsplit(":", 1)[1]), cert, key)
     try:
         yield front, cert
     finally:
@@ -401,8 +401,8 @@ def test_7_an_rfc3339_expiration_logs_in(cluster, tmp_path: Path) -> None:  # no
     credential = {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
                   "status": {"token": TOKEN, "expirationTimestamp": "2099-01-02T15:04:05.123456789Z"}}
     script = plugin(tmp_path / "cred.sh", f"echo '{json.dumps(credential)}'\n")
-    entry = dict(yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"])  # the stand-in, its CA
-    config = tls_kubeconfig(tmp_path / "kc.yaml", entry.pop("server"), **entry)
+    server = yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+    config = tls_kubeconfig(tmp_path / "kc.yaml", server)
     data = yaml.safe_load(config.read_text())
     data["users"][0]["user"] = _exec_user(script)
     config.write_text(yaml.safe_dump(data))

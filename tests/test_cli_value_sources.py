@@ -40,12 +40,11 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_kubeconfig(path: Path, server: str, user: dict | None = None, context_namespace: str | None = None,
-                     **cluster_extra: object) -> Path:
+def write_kubeconfig(path: Path, server: str, user: dict | None = None, context_namespace: str | None = None) -> Path:
     context = {"cluster": "cl", "user": "me", **({"namespace": context_namespace} if context_namespace else {})}
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "ctx",
-        "clusters": [{"name": "cl", "cluster": {"server": server, **cluster_extra}}],
+        "clusters": [{"name": "cl", "cluster": {"server": server}}],
         "contexts": [{"name": "ctx", "context": context}],
         "users": [{"name": "me", "user": user or {"token": "x"}}]}))
     return path
@@ -283,8 +282,8 @@ def test_a_plugin_with_a_token_logs_in(cluster, tmp_path: Path) -> None:  # noqa
     credential = {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
                   "status": {"token": TOKEN}}
     script = plugin(tmp_path / "cred.sh", f"echo '{json.dumps(credential)}'\n")
-    entry = dict(yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"])  # the stand-in, its CA
-    cluster.kubeconfig = write_kubeconfig(tmp_path / "kc", entry.pop("server"), user=exec_user(script), **entry)
+    server = yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+    cluster.kubeconfig = write_kubeconfig(tmp_path / "kc", server, user=exec_user(script))
     result = cluster.kmeshctl("status", "-o", "json")
     assert result.code in (0, 1) and json.loads(result.out)["namespace"] == "kmesh-system", result.err
 

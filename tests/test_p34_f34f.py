@@ -59,7 +59,8 @@ def test_quiet_silences_the_notes_of_empty_tables_and_sections(quiet, capsys, mo
     monkeypatch.setattr(common, "run_options", lambda ctx=None: KubeTarget(quiet=quiet))
     console = cli_console()
     print_or_note(console, "No pods in sandbox s.", Table("A"), lambda: None)
-    print_sections(console, [("t", Table("A"), (), ())], False, "No services, workloads or authorization policies.")
+    print_sections(console, [("t", Table("A"), (), ())], False, "No services, workloads or authorization policies.",
+                   quiet)  # the CLI passes -q down (kmeshctl.cli.dump)
     err = capsys.readouterr().err
     assert err == ("" if quiet else "No pods in sandbox s.\nNo services, workloads or authorization policies.\n")
 

@@ -117,11 +117,14 @@ def traffic_shift(
     subject: Optional[demo.DemoSubject] = None
     try:
         with sigterm_stops():  # a stop at any point: with -o json|yaml still the one document
-            from kmeshctl.demo_cluster import waypoint_flag_target  # its import too (tens of ms)
+            from kmeshctl.cli.names import check_waypoint_name
+            from kmeshctl.demo_cluster import DEMO_WAYPOINT, waypoint_flag_target  # its import too (tens of ms)
             from kmeshctl.demo_plot import plot_shares
 
             chosen_namespace = _checked_flags(verbose, quiet, plot, namespace, name, target, force)
             cluster_by = f"--waypoint {waypoint}" if waypoint and target is Target.auto else ""
+            if waypoint is not None:  # the waypoint commands' rule, with the line to paste
+                check_waypoint_name("--waypoint", waypoint, DEMO_WAYPOINT)
             target = Target(waypoint_flag_target(waypoint, target.value, flag_as_typed("name") if name else ""))
             documents, subject = demo.fortio_demo()
             _check_weights_early(weights, subject, name, chosen_namespace)

@@ -720,7 +720,8 @@ def dump_config(
     if is_data(output):
         print_data(config_dump.cache_output(data), output)
     else:
-        config_dump.print_cache_tables(data, _console(output), wide=output is OutputFormat.wide)
+        config_dump.print_cache_tables(data, _console(output), wide=output is OutputFormat.wide,
+                                       quiet=run_options().quiet)
 
 
 def _with_sandboxes_named(err: KmeshctlError, port: int) -> KmeshctlError:

@@ -250,3 +250,19 @@ def spaced_path_meant(name: str, text: str) -> bool:
         return not suffix or path.suffix.lower() == suffix
     except OSError:  # a name too long to stat: no path of this machine
         return False
+
+
+def meant_path_text(flag: str, meant: Path, force: bool) -> str:
+    """`, e.g. FLAG M: `LINE``: the line typed with the path ``meant`` for ``flag``'s value,
+    with --force when that file exists (pasted without it, it is refused); the example alone
+    when ``flag`` is not on this command line."""
+    import os
+
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.badinput import typed_value
+
+    typed = typed_value(cmdline.ARGS, flag)
+    example = f", e.g. {flag} {params.shown(meant)}"
+    if typed is None:
+        return example
+    return example + line_with_path(typed, meant, not force and os.path.lexists(meant))

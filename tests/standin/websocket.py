@@ -10,10 +10,7 @@ import hashlib
 import socket
 import struct
 import threading
-from typing import TYPE_CHECKING, BinaryIO, Optional
-
-if TYPE_CHECKING:
-    from .tls import TlsConnection
+from typing import BinaryIO, Optional
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -62,12 +59,9 @@ class ConnectionClosed(Exception):
 
 class WebSocket:
     """One server-side connection after a successful handshake. `receive` must be called
-    from one thread only; `send` is safe from several. Over TLS, ``sock`` is the request's
-    tls.TlsConnection and ``reader`` reads through it: the reading thread and the writing
-    ones never use the connection's SSL object at once (OpenSSL's objects are not safe for
-    that), and `shutdown` (from any thread) shuts the TCP connection under them."""
+    from one thread only; `send` is safe from several."""
 
-    def __init__(self, sock: "socket.socket | TlsConnection", reader: BinaryIO) -> None:
+    def __init__(self, sock: socket.socket, reader: BinaryIO) -> None:
         self.sock = sock
         self.reader = reader
         self._write_lock = threading.Lock()
