@@ -332,7 +332,7 @@ def check_waypoint_name(flag: str, value: str, example: str = "waypoint") -> Non
 
     if DNS1123_LABEL_RE.match(value):
         return
-    typed = bool(value) and with_value_replaced(cmdline.ARGS, value, "") != list(cmdline.ARGS)
+    typed = typed_on_line(value)
 
     def line(name: str) -> str:  # the line typed with ``name``; none for a value not typed on it
         return f" {meant_line(value, name)}" if typed else ""
@@ -352,6 +352,11 @@ def check_waypoint_name(flag: str, value: str, example: str = "waypoint") -> Non
     if found:
         raise UsageError(f"{said}; did you mean {given_text(flag, found[0])}?{line(found[0])}")
     raise UsageError(f"{said}, e.g. {flag} {example}")
+
+
+def typed_on_line(value: str) -> bool:
+    """Whether ``value`` was typed on this command line (a line to paste can replace it)."""
+    return bool(value) and with_value_replaced(cmdline.ARGS, value, "") != list(cmdline.ARGS)
 
 
 # kubectl's TYPE/NAME (`gateway/east`, `pod/kmesh-5jnht`, `gateways.gateway.networking.k8s.io/east`)
@@ -402,8 +407,7 @@ def namespaced_refusal(flag: str, value: str, said: str, pattern: re.Pattern[str
     if split is None:
         return None
     namespace, name = split
-    typed = bool(value) and with_value_replaced(cmdline.ARGS, value, "") != list(cmdline.ARGS)
-    line = f" {namespaced_line(value, namespace, name)}" if typed else ""
+    line = f" {namespaced_line(value, namespace, name)}" if typed_on_line(value) else ""
     return UsageError(f"{said}; {flag} takes the name alone and -n the namespace (NAMESPACE/NAME): did you mean "
                       f"{given_text(flag, name)} -n {namespace}?{line}")
 

@@ -856,8 +856,8 @@ def _fix(state: SandboxState, problems: list[str], processes: Processes) -> str 
     if state.phase != PHASE_READY:
         return None if state.up_is_running() else remake_line(state.name)
     ended = any(h.failed for _, h in processes)
-    if ended or data_path_gone(state) or data_path_detached(state) or \
-            any(CONTROL_PLANE_WEDGED in p for p in problems):
+    # the problems say it already: the kernel is not asked again (BPF_PROG_QUERY per program)
+    if ended or data_path_gone(state) or any(said in p for p in problems for said in REMADE_FOR):
         return remake_line(state.name)
     stopped = [str(h.pid) for _, h in processes if h.stopped]
     return f"kill -CONT {' '.join(stopped)}" if stopped else None
@@ -946,6 +946,9 @@ def _problems(state: SandboxState, report: dict[str, Any], processes: Processes)
 # long) before `sandbox status` says the control plane did not push it.
 PUSH_GRACE_S = 10.0
 CONTROL_PLANE_WEDGED = "runs but did not push the sandbox's configuration"
+DATA_PATH_DETACHED = "the data path is not attached to the pods' cgroup"
+# problems whose fix is to make the sandbox again (_fix)
+REMADE_FOR = (CONTROL_PLANE_WEDGED, DATA_PATH_DETACHED)
 
 
 def _process_problems(state: SandboxState, processes: Processes) -> list[str]:
@@ -963,7 +966,7 @@ def _process_problems(state: SandboxState, processes: Processes) -> list[str]:
         found.append(f"the data path is gone: nothing pinned in {state.bpffs} (was `kmeshctl node cleanup` run on "
                      f"it?): run {remake_text(state.name)}")
     elif detached := data_path_detached(state):
-        found.append(f"the data path is not attached to the pods' cgroup {state.cgroup} ({', '.join(detached)} "
+        found.append(f"{DATA_PATH_DETACHED} {state.cgroup} ({', '.join(detached)} "
                      f"missing: was another `kmeshctl node run --bpf-fs {state.bpffs}` started?), so the pods' "
                      f"connections bypass it: run {remake_text(state.name)}")
     return found
