@@ -14,7 +14,7 @@ from typing import Callable, Literal, Optional
 
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import ApiError, ApplyConflict, KubeClient, object_ref
-from kmeshctl.render import NOT_OURS, made_by_kmeshctl
+from kmeshctl.render import NOT_OURS, POD_PATCH_POLICY_API, POD_PATCH_POLICY_SINCE, left_out_at, made_by_kmeshctl
 from kmeshctl.validate import CrdSchemas, custom_objects, validate_manifests
 
 Action = Literal["created", "configured", "unchanged"]
@@ -31,14 +31,54 @@ class ApplyResult:
     action: Action
 
 
+ISTIO_KINDS_FIX = ("install Istio / add the cluster to an ASM instance so its CRDs exist, then re-run (`kmeshctl "
+                   "precheck` checks it)")
+
+
+# The --kubernetes-version install renders no pod-patch policy at: the last before 1.30.
+POLICY_LESS_VERSION = f"{POD_PATCH_POLICY_SINCE[0]}.{POD_PATCH_POLICY_SINCE[1] - 1}"
+
+
+class PolicyApiNotServed(KmeshctlError):
+    """A cluster of 1.30 or later (so install renders the pod-patch policy) that does not
+    serve its ValidatingAdmissionPolicy (the API turned off): the fix is install at
+    POLICY_LESS_VERSION (the CLI gives that line with every flag typed kept)."""
+
+
+def policy_api_text(version: str) -> str:
+    """Why install stops on a cluster of ``version`` (1.30 or later) that does not serve
+    the ValidatingAdmissionPolicy API: precheck's row and install's error alike."""
+    since = ".".join(map(str, POD_PATCH_POLICY_SINCE))
+    return (f"the cluster is Kubernetes {version} and does not serve {POD_PATCH_POLICY_API} (served from {since} "
+            f"unless the API server turns it off), which install renders for {since} and later (the pod-patch "
+            "policy)")
+
+
+def policy_api_fix(line: str) -> str:
+    """The fix of policy_api_text: the install ``line`` at POLICY_LESS_VERSION."""
+    return (f"install as for Kubernetes {POLICY_LESS_VERSION}, which leaves the policy out (the agent may then patch "
+            f"any pod): `{line}`; or turn the API on")
+
+
 def check_kinds_served(client: KubeClient, objs: list[dict]) -> None:
-    """Stop before any write when the cluster lacks a kind (typically: no Istio CRDs)."""
-    missing = sorted({f"{o['kind']} ({o['apiVersion']})" for o in objs if not client.is_served(o["apiVersion"], o["kind"])})
-    if missing:
-        raise KmeshctlError(
-            f"the cluster does not serve {', '.join(missing)}; nothing was applied",
-            fix="install Istio / add the cluster to an ASM instance so its CRDs exist, then re-run (`kmeshctl "
-                "precheck` checks it)")
+    """Stop before any write when the cluster lacks a kind: Istio's CRDs (none installed),
+    or the pod-patch policy's ValidatingAdmissionPolicy on a cluster of 1.30 or later that
+    turned it off (PolicyApiNotServed: install renders it for 1.30 and later)."""
+    absent = [o for o in objs if not client.is_served(o["apiVersion"], o["kind"])]
+    if not absent:
+        return
+    policy = left_out_at(POLICY_LESS_VERSION)
+    fix = policy_api_fix(f"kmeshctl install --kubernetes-version {POLICY_LESS_VERSION}")
+    if all(f"{o['kind']} {o['metadata']['name']}" in policy for o in absent):
+        from kmeshctl.demo_cluster import validation_version  # the version install renders at
+
+        raise PolicyApiNotServed(f"{policy_api_text(validation_version(client))}; nothing was applied", fix=fix)
+    if any(f"{o['kind']} {o['metadata']['name']}" in policy for o in absent):  # Istio's too: both fixes
+        fix = f"{ISTIO_KINDS_FIX}; for {POD_PATCH_POLICY_API}: {fix}"
+    else:
+        fix = ISTIO_KINDS_FIX
+    missing = sorted({f"{o['kind']} ({o['apiVersion']})" for o in absent})
+    raise KmeshctlError(f"the cluster does not serve {', '.join(missing)}; nothing was applied", fix=fix)
 
 
 def fetch_crds(client: KubeClient, objs: list[dict], kubernetes_version: str) -> list[dict]:

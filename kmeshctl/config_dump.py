@@ -656,19 +656,29 @@ def print_cache_tables(dump: dict, console: Optional[Console] = None, wide: bool
                  WORKLOAD_DETAIL),
                 (f"[bold]authorization policies[/bold] ({len(dump['policies'])})", policies_table(dump),
                  POLICY_KEYS, ())]
-    # an empty section is left out; all empty: one note on stderr
-    printed = print_sections(console, sections, wide, "No services, workloads or authorization policies.", quiet)
-    if printed and (dump.get("enrolled") or dump.get("node")):
-        console.print()
+    node = dump.get("node")
+    # an empty section is left out; all empty (nothing pushed yet): one note on stderr, the
+    # node's line in it (stdout is data only: a node and its unknown locality are no rows)
+    empty = not any(section[1].row_count for section in sections)
+    none = "No services, workloads or authorization policies"
+    none += f" ({_node_line(node)})." if empty and node and node.get("name") else "."
+    printed = print_sections(console, sections, wide, none, quiet)
     enrolled = dump.get("enrolled", [])
+    if printed and (enrolled or node):
+        console.print()
     if enrolled:
         console.print(f"enrolled locally: {', '.join(e.get('pod') or e.get('netns') or '?' for e in enrolled)}")
-    node = dump.get("node")
-    if node:
-        source = node.get("locality_source")
-        known = node.get("locality") and source and source != "unknown"
-        console.print(f"node {node.get('name') or '-'}: locality {_locality(node.get('locality'))}"
-                      + (f" (from {source})" if known else ""), highlight=False)
+    if node and printed:
+        console.print(_node_line(node), highlight=False)
+
+
+def _node_line(node: dict) -> str:
+    """`node n1: locality r/z/- (from node labels)` of the agent dump's node (its source
+    named only when the locality is known)."""
+    source = node.get("locality_source")
+    known = node.get("locality") and source and source != "unknown"
+    return f"node {node.get('name') or '-'}: locality {_locality(node.get('locality'))}" + (
+        f" (from {source})" if known else "")
 
 
 def _locality(locality: Optional[dict]) -> str:

@@ -187,6 +187,9 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
     # only once), merged as kubectl merges them, after the entries it will use are checked.
     merged = merged_kubeconfig(found, context)
     check_context_entries(merged, context, path, target)
+    unsent = _server_of(merged, context).startswith("http://") and _has_credentials(merged, context)
+    if unsent:
+        merged = without_credentials(merged, context)
     merged = with_oidc_token(with_exec_credentials(merged, context, path, target), context, path, target)
     merged = with_token_file_read(merged, context, path, target)
     try:
@@ -207,9 +210,46 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
         cfg.proxy = "socks5h://" + cfg.proxy[len("socks5://"):]
     ORIGIN[id(cfg)] = _origin_text(path, found, target.context)
     user = (_entry(merged, "contexts", context) or {}).get("user")
-    CREDENTIALS[id(cfg)] = f"user {user or '(none)'} in kubeconfig {path}"
+    CREDENTIALS[id(cfg)] = f"{UNSENT}{user}" if unsent else f"user {user or '(none)'} in kubeconfig {path}"
     IMPERSONATION[id(cfg)] = kubeauth.impersonation_headers(_entry(merged, "users", user) or {}) if user else []
     return cfg
+
+
+# CREDENTIALS of a user whose credentials were not sent (the server is http://), then its name
+UNSENT = "no credentials (the server is http://) of user "
+# A user's fields that prove who it is; kubectl sends none of them to an http:// server
+# (client-go's clientcmd reads them only for a TLS transport). Impersonation still goes.
+CREDENTIAL_FIELDS = ("token", "tokenFile", "username", "password", "client-certificate", "client-key",
+                     "client-certificate-data", "client-key-data", "exec", "auth-provider")
+
+
+def _server_of(config: dict, context: str) -> str:
+    """The server of ``context``'s cluster, its scheme set (check_context_entries)."""
+    cluster = _entry(config, "clusters", (_entry(config, "contexts", context) or {}).get("cluster")) or {}
+    return str(cluster.get("server") or "")
+
+
+def _user_of(config: dict, context: str) -> dict:
+    """The fields of ``context``'s user ({} when it has none)."""
+    user = _entry(config, "users", (_entry(config, "contexts", context) or {}).get("user")) or {}
+    return user if isinstance(user, dict) else {}
+
+
+def _has_credentials(config: dict, context: str) -> bool:
+    """``context``'s user has a way to prove who it is (one of CREDENTIAL_FIELDS)."""
+    return any(_user_of(config, context).get(field) for field in CREDENTIAL_FIELDS)
+
+
+def without_credentials(config: dict, context: str) -> dict:
+    """``config`` with ``context``'s user stripped of CREDENTIAL_FIELDS: what kubectl sends
+    to an http:// server (no exec plugin run, no token read); checked as kubectl checks
+    them all the same (check_context_entries, before)."""
+    user_name = (_entry(config, "contexts", context) or {}).get("user")
+    config = copy.deepcopy(config)
+    for entry in config.get("users") or []:
+        if isinstance(entry, dict) and entry.get("name") == user_name and isinstance(entry.get("user"), dict):
+            entry["user"] = {k: v for k, v in entry["user"].items() if k not in CREDENTIAL_FIELDS}
+    return config
 
 
 def _loopback(url: str) -> bool:
@@ -509,7 +549,7 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
     cluster missing or without a server, a file it names (tokenFile, certificates) missing,
     a client certificate that does not load, two ways to log in, an exec credential plugin
     that kubectl would not run or that is not installed. A server without a scheme gets
-    kubectl's in ``config`` (see schemeless_scheme)."""
+    kubectl's in ``config``: http."""
     where = f"in kubeconfig {path}"
     named = _named(target)
     body = _entry(config, "contexts", context) or {}
@@ -565,7 +605,10 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
                 raise _config_error(problem, named, fix)
         _check_auth_provider(str(user_name), user, owner, named, target.kubeconfig)
     if "://" not in server:
-        cluster["server"] = f"{schemeless_scheme(cluster, user or {})}://{server}"
+        # kubectl's scheme for it, whatever TLS settings there are: clientcmd asks whether the transport
+        # is TLS from the server alone, before it takes them (kubectl 1.34: `127.0.0.1:PORT` with a CA
+        # is GET http://127.0.0.1:PORT/version, no Authorization): so no credentials go either
+        cluster["server"] = f"http://{server}"
 
 
 def _check_types(body: dict, types: dict[str, str], owner: str, named: Optional[str]) -> None:
@@ -584,15 +627,6 @@ def _token_problem(user: dict, owner: str) -> tuple[str, str]:
         "write the token on one line in the kubeconfig (`token: TOKEN`), or pass --context NAME of another context"
 
 
-def schemeless_scheme(cluster: dict, user: dict) -> str:
-    """The scheme kubectl (client-go's DefaultServerURL) gives a server written without one:
-    https when the cluster has a CA or skips verification or the user has a client
-    certificate (client-go's defaultTLS), else http. Credentials go either way, as kubectl's."""
-    tls = [k for k in ("certificate-authority", "certificate-authority-data", "insecure-skip-tls-verify")
-           if cluster.get(k)] + [k for k in ("client-certificate", "client-certificate-data") if user.get(k)]
-    return "https" if tls else "http"
-
-
 def _check_auth_provider(name: str, user: dict, owner: str, named: Optional[str], kubeconfig: Optional[str]) -> None:
     """The user's auth-provider as kubectl takes it (kmeshctl.kubeauth): bad input, or an
     oidc id-token that expired with nothing to renew it (a failure, exit 1)."""
@@ -608,7 +642,7 @@ def server_url_problem(server: Any) -> str:
     """Why ``server`` is not an http(s)://HOST[:PORT] address ("" when it is one), each
     mistake by its own name: a misspelt or unsupported scheme, an unclosed `[`, two `:`,
     a port that is not a number or out of range. A server without a scheme is HOST[:PORT]
-    (given kubectl's scheme: see schemeless_scheme)."""
+    (kubectl's scheme for it: http)."""
     if not isinstance(server, str):
         kind = "a number" if isinstance(server, (int, float)) else "a list" if isinstance(server, list) else \
             "a mapping" if isinstance(server, dict) else "not text"
@@ -1945,6 +1979,11 @@ def _api_error(status: int, method: str, path: str, data: Optional[dict],
     reason = data.get("reason", "")
     message = " ".join((data.get("message") or f"HTTP {status}").split())  # one line
     causes = tuple((data.get("details") or {}).get("causes") or ())
+    if status == 401 and credentials.startswith(UNSENT):
+        return ApiError(status, reason or "Unauthorized", f"You must be logged in to the server (Unauthorized): "
+                        f"{method} {path} was refused; it got no credentials (the server is http://, and kubectl "
+                        f"sends user {credentials[len(UNSENT):]}'s over https only)", causes,
+                        fix="write the API server's https:// address in the kubeconfig's server")
     if status == 401:
         return ApiError(status, reason or "Unauthorized", f"You must be logged in to the server (Unauthorized): "
                         f"{method} {path} was refused", causes, fix=f"fix the credentials of {credentials} (an "

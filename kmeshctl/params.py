@@ -390,6 +390,8 @@ def _is_ip_address(host: str) -> bool:
 
 def _check_port(value: str, host: str, port: str, flag: str) -> None:
     want = f"{integer_range(1, 65535)} (istiod serves xDS on 15012)"
+    if not port:  # `istiod:`: the port left out after its ':'
+        _refuse_port(flag, value, "missing port after ':'", _with_port(f"[{host}]" if ":" in host else host, port))
     if not is_digits(port):
         raise bad_value(flag, value, f"port {shown(port)} is {NOT_AN_INTEGER}", want)
     if not 1 <= int(port) <= 65535:

@@ -8,15 +8,15 @@ import shlex
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Literal, Optional, cast
 
-from kmeshctl.apply import (PSA_ENFORCE, PSA_NEEDED, delete_fix, enrolled_refusal, foreign_objects,
-                            foreign_problem, pod_security_refusal)
+from kmeshctl.apply import (POLICY_LESS_VERSION, PSA_ENFORCE, PSA_NEEDED, delete_fix, enrolled_refusal,
+                            foreign_objects, foreign_problem, pod_security_refusal, policy_api_fix, policy_api_text)
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import (CLUSTER_ID_ENV, XDS_PORT, ClusterIdNotIstiods, cluster_service, istiod_addresses,
                              istiod_deployment, known_cluster_id)
 from kmeshctl.kube import (ApiError, ApiUnreachable, KubeClient, KubeTarget, NotKubernetes, connect, diagnosis,
                            is_can_i_pointer)
 from kmeshctl.params import counted
-from kmeshctl.render import POD_PATCH_POLICY_SINCE, left_out_at, made_by_kmeshctl
+from kmeshctl.render import POD_PATCH_POLICY_API, POD_PATCH_POLICY_SINCE, left_out_at, made_by_kmeshctl
 from kmeshctl.waypoint.model import SERVICE_NAME_LABEL
 from kmeshctl.uninstall import InstalledElsewhere, check_install_namespaces, installed_objects
 
@@ -73,21 +73,23 @@ def precheck_target(namespace: str, istio_namespace: str, target: KubeTarget,
 
 def uninstall_ignores(flag: str) -> str:
     """`--cluster-id has no effect with --uninstall (...)`: install's ``flag`` typed with
-    --uninstall, whose checks (reachable API, permissions to delete) never read it."""
-    return (f"{flag} has no effect with --uninstall (its checks are the API and the permissions uninstall "
-            "needs; istiod's cluster id is not read)")
+    --uninstall, whose checks (reachable API, the install's namespaces, permissions to
+    delete) never read it."""
+    return (f"{flag} has no effect with --uninstall (its checks are the API, the install's namespaces and the "
+            "permissions uninstall needs; istiod's cluster id is not read)")
 
 
 def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str,
                   uninstall: bool = False, fix_command: FixCommand = bare_command,
                   cluster_id: Optional[str] = None) -> list[CheckResult]:
-    """Install's checks; ``uninstall``: the permissions uninstall needs instead;
+    """Install's checks; ``uninstall``: uninstall's instead (the install's namespaces, the
+    permissions it needs);
     ``cluster_id``: the --cluster-id install will be given (checked against istiod's)."""
     reachable = check_api_reachable(client)
     if reachable.status == "fail":
         return [reachable]
     checks: list[tuple[str, Callable[[], list[CheckResult]]]] = [
-        ("Kubernetes version", lambda: [check_server_version(client)]),
+        ("Kubernetes version", lambda: [check_server_version(client, fix_command)]),
         ("Istio CRDs", lambda: check_istio_kinds(client)),
         (f"istiod Service :{XDS_PORT}", lambda: [check_istiod(client, istio_namespace, fix_command)]),
         (ISTIOD_CLUSTER_ID_CHECK, lambda: check_istiod_cluster_id(client, istio_namespace, cluster_id, fix_command)),
@@ -101,7 +103,9 @@ def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str,
                                                               kubernetes_version=_cluster_version(client))]),
     ]
     if uninstall:
-        checks = [("permissions to uninstall", lambda: [check_permissions(
+        checks = [(INSTALL_NAMESPACES_CHECK, lambda: [check_install_namespace(client, namespace, istio_namespace,
+                                                                             fix_command, "uninstall")]),
+                  ("permissions to uninstall", lambda: [check_permissions(
             client, namespace, istio_namespace, UNINSTALL_VERBS, "uninstall", UNINSTALL_LISTS,
             _cluster_version(client))])]
     results = [reachable]
@@ -199,10 +203,11 @@ def parse_server_version(version: dict) -> tuple[int, int]:
     return major, minor
 
 
-def check_server_version(client: KubeClient) -> CheckResult:
+def check_server_version(client: KubeClient, fix_command: FixCommand = bare_command) -> CheckResult:
     """fail before MIN_SERVER_VERSION; warn before POD_PATCH_POLICY_SINCE, naming the
     objects install then leaves out (render.left_out_at: the guard on the agent's pod
-    patches), as install's own warning does."""
+    patches), as install's own warning does; fail from it when the cluster does not serve
+    the policy's API (turned off: install refuses, apply.PolicyApiNotServed), with its fix."""
     found = parse_server_version(client.server_version())
     text = f"{found[0]}.{found[1]}"
     wanted = f"{MIN_SERVER_VERSION[0]}.{MIN_SERVER_VERSION[1]}"
@@ -212,6 +217,10 @@ def check_server_version(client: KubeClient) -> CheckResult:
         return CheckResult("Kubernetes version", "warn", f"{text} (>= {wanted}); install leaves out "
                            f"{' and '.join(left)} ({since}'s ValidatingAdmissionPolicy), so the agent may patch "
                            "any pod", f"to have that guard, upgrade the cluster to Kubernetes {since} or later")
+    if found >= MIN_SERVER_VERSION and not client.is_served(*POD_PATCH_POLICY_API.split()):
+        line = fix_command("install", {"kubernetes_version": POLICY_LESS_VERSION})
+        return CheckResult("Kubernetes version", "fail", f"{policy_api_text(_cluster_version(client))}: install "
+                           "would refuse it", policy_api_fix(line))
     if found >= MIN_SERVER_VERSION:
         return CheckResult("Kubernetes version", "pass", f"{text} (>= {wanted})")
     return CheckResult("Kubernetes version", "fail", f"{text} is older than {wanted}",
@@ -361,11 +370,11 @@ INSTALL_NAMESPACES_CHECK = "namespaces of the install on the cluster"
 
 
 def check_install_namespace(client: KubeClient, namespace: str, istio_namespace: str,
-                            fix_command: FixCommand = bare_command) -> CheckResult:
-    """Would install refuse -n / --istio-namespace for not being those of the install
-    already on the cluster? install's own check (uninstall.check_install_namespaces),
-    its reason, and its fix: the flag set to the install's namespace. Reads refused (install
-    goes on without them): warn, naming them."""
+                            fix_command: FixCommand = bare_command, command: str = "install") -> CheckResult:
+    """Would ``command`` (install, or uninstall: precheck --uninstall) refuse -n /
+    --istio-namespace for not being those of the install already on the cluster? Their
+    own check (uninstall.check_install_namespaces), its reason, and its fix: the flag set
+    to the install's namespace. Reads refused (they go on without them): warn, naming them."""
     reads = RefusedReads(client)
     try:
         check_install_namespaces(reads.client, installed_objects(namespace, istio_namespace), namespace,
@@ -373,8 +382,9 @@ def check_install_namespace(client: KubeClient, namespace: str, istio_namespace:
     except InstalledElsewhere as refused:
         flag = "-n" if refused.parameter == "namespace" else "--istio-namespace"
         again = fix_command("precheck", {refused.parameter: refused.found})
-        return CheckResult(INSTALL_NAMESPACES_CHECK, "fail", f"{refused.problem}: install would refuse it",
-                           f"pass {flag} {refused.found} (or uninstall it first): `{again}`")
+        first = " (or uninstall it first)" if command == "install" else ""
+        return CheckResult(INSTALL_NAMESPACES_CHECK, "fail", f"{refused.problem}: {command} would refuse it",
+                           f"pass {flag} {refused.found}{first}: `{again}`")
     if reads.refused:
         return not_checked(INSTALL_NAMESPACES_CHECK, reads.refused, f"look for an install in other namespaces "
                            f"than -n {namespace}, --istio-namespace {istio_namespace}")

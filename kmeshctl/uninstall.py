@@ -26,7 +26,8 @@ from kmeshctl.params import (NAMESPACE_CHECK_PAGE, NAMESPACE_KEPT_NAMES, NAMESPA
                              PLACEHOLDER_XDS_ADDRESS, UNINSTALL_POLL_S, WAITING_NOTE_AFTER_S, InstallParams)
 # as many reads of an object replaced between its read and its DELETE as `waypoint delete` makes
 from kmeshctl.params import WAYPOINT_DELETE_ATTEMPTS as DELETE_ATTEMPTS
-from kmeshctl.render import MANAGED_BY_LABEL, MANAGED_BY_SELECTOR, NOT_OURS, made_by_kmeshctl, render_manifests
+from kmeshctl.render import (MANAGED_BY_LABEL, MANAGED_BY_SELECTOR, NOT_OURS, left_out_at, made_by_kmeshctl,
+                             render_manifests)
 from kmeshctl.waypoint.deploy import (GATEWAY_API, UNANSWERED, WAYPOINT_LABEL, DeleteUnanswered, ReplacedMeanwhile,
                                       made_by_waypoint_apply)
 from kmeshctl import waits
@@ -137,6 +138,18 @@ def installed_objects(namespace: str, istio_namespace: str) -> list[dict]:
     params = InstallParams(PLACEHOLDER_XDS_ADDRESS, _PLACEHOLDER_CLUSTER, namespace=namespace,
                            istio_namespace=istio_namespace)
     return render_manifests(params)
+
+
+def made_here(client: KubeClient, objs: list[dict]) -> list[dict]:
+    """``objs`` less those install never makes on this cluster: the pod-patch policy and its
+    binding (render.left_out_at) when it does not serve their kind (before 1.30, or the API
+    turned off: install leaves them out or is refused). Nothing of theirs to look for, so
+    uninstall neither lists them nor says `kind not served`."""
+    from kmeshctl.apply import POLICY_LESS_VERSION
+
+    policy = left_out_at(POLICY_LESS_VERSION)
+    return [obj for obj in objs if f"{obj['kind']} {obj['metadata']['name']}" not in policy
+            or client.is_served(obj["apiVersion"], obj["kind"])]
 
 
 def install_namespaces(client: KubeClient, objs: list[dict]) -> list[str]:

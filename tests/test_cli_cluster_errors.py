@@ -3,7 +3,8 @@ commands that talk to a cluster.
 
 Real parts: kmeshctl.cli.main in-process; real HTTP servers on free loopback ports
 (http.server in a thread: a plain web server answering 404, one answering 401 / 403 with
-a Kubernetes Status, one answering JSON that is not a version document), each stopped
+a Kubernetes Status (the 401 also over HTTPS with the stand-in's certificate: credentials
+go to an https:// server only), one answering JSON that is not a version document), each stopped
 after its test; the stand-in API server (tests/standin) where a Kubernetes cluster must
 answer; loopback port 1 where nothing must."""
 
@@ -19,6 +20,7 @@ from typing import Iterator
 import pytest
 import yaml
 
+from standin import tls
 from standin_apiserver import cluster  # noqa: F401 (fixture)
 from test_cli_kinds import cli, no_env  # noqa: F401
 
@@ -49,9 +51,12 @@ def web() -> Iterator:
     """Start a loopback HTTP server answering (status, body, content type) to everything."""
     started: list[http.server.ThreadingHTTPServer] = []
 
-    def start(status: int, body: bytes, kind: str = "application/json") -> http.server.ThreadingHTTPServer:
+    def start(status: int, body: bytes, kind: str = "application/json",
+              https: bool = False) -> http.server.ThreadingHTTPServer:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
-        server.answer, server.paths = (status, body, kind), []  # type: ignore[attr-defined]
+        if https:  # the stand-in's certificate (tests/standin/tls.py): trusted with trusted_by()
+            server.socket = tls.server_context().wrap_socket(server.socket, server_side=True)
+        server.answer, server.paths, server.https = (status, body, kind), [], https  # type: ignore[attr-defined]
         threading.Thread(target=server.serve_forever, daemon=True).start()
         started.append(server)
         return server
@@ -78,7 +83,13 @@ def status_body(code: int, reason: str, message: str) -> bytes:
 
 
 def url(server: http.server.ThreadingHTTPServer) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "https" if getattr(server, "https", False) else "http"
+    return f"{scheme}://127.0.0.1:{server.server_address[1]}"
+
+
+def trusted_by() -> dict[str, str]:
+    """A kubeconfig cluster's fields that trust an https `web` server (and the stand-in)."""
+    return {"certificate-authority-data": tls.ca_data()}
 
 
 # ------------------------------------------------------------------ 1. not a Kubernetes API server
@@ -140,14 +151,25 @@ def test_1_a_permission_review_without_status_is_not_allowed() -> None:
 
 @pytest.mark.parametrize("args", CLUSTER_COMMANDS, ids=" ".join)
 def test_2_unauthorized_names_the_user_and_kubeconfig(args, web, tmp_path, capsys, no_env) -> None:
-    server = web(401, status_body(401, "Unauthorized", "Unauthorized"))
-    config = kubeconfig(tmp_path / "k401.yaml", url(server))
+    # over https: kubectl (and kmeshctl) sends a user's credentials to an https:// server only
+    server = web(401, status_body(401, "Unauthorized", "Unauthorized"), https=True)
+    config = kubeconfig(tmp_path / "k401.yaml", url(server), **trusted_by())
     code, out, err = cli(capsys, "--kubeconfig", str(config), *args)
     text = out + err
     assert code == 1, text
     assert "You must be logged in to the server (Unauthorized)" in text, text
     assert f"fix the credentials of user me in kubeconfig {config}" in text, text
     assert "RBAC" not in text, text
+
+
+def test_2_unauthorized_over_http_says_no_credentials_were_sent(web, tmp_path, capsys, no_env) -> None:
+    server = web(401, status_body(401, "Unauthorized", "Unauthorized"))
+    config = kubeconfig(tmp_path / "k401.yaml", url(server))
+    code, out, err = cli(capsys, "--kubeconfig", str(config), "status")
+    text = " ".join((out + err).split())
+    assert code == 1 and "You must be logged in to the server (Unauthorized)" in text, text
+    assert "no credentials (the server is http://" in text and "over https only" in text, text
+    assert text.rstrip().endswith("write the API server's https:// address in the kubeconfig's server"), text
 
 
 @pytest.mark.parametrize("args", CLUSTER_COMMANDS, ids=" ".join)

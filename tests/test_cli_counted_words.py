@@ -44,7 +44,8 @@ def test_sandbox_progress_counts_workloads_and_steps() -> None:
 
 def _node_line(node: dict) -> str:
     out = io.StringIO()
-    config_dump.print_cache_tables({"services": [], "workloads": [], "policies": [], "node": node},
+    service = {"namespace": "default", "hostname": "a.default.svc.cluster.local"}  # rows: the node line on stdout
+    config_dump.print_cache_tables({"services": [service], "workloads": [], "policies": [], "node": node},
                                    Console(file=out, width=120, color_system=None))
     return [line for line in out.getvalue().splitlines() if line.startswith("node ")][0]
 

@@ -101,8 +101,8 @@ def test_a_working_exec_plugin_relative_to_the_kubeconfig_logs_in(cluster, tmp_p
     credential = {"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",
                   "status": {"token": TOKEN}}
     plugin(home / "cred.sh", f"echo '{json.dumps(credential)}'\n")
-    server = yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-    config = kubeconfig(home / "kc", cluster={"server": server}, user=exec_user("./cred.sh"))
+    entry = yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"]  # its server and CA
+    config = kubeconfig(home / "kc", cluster=entry, user=exec_user("./cred.sh"))
     monkeypatch.chdir(tmp_path)
     cluster.kubeconfig = config
     result = cluster.kmeshctl("status", "-o", "json")
@@ -165,8 +165,8 @@ def test_a_relative_token_file_is_read_from_the_kubeconfigs_directory(cluster, t
     home = tmp_path / "conf"
     (home / "secrets").mkdir(parents=True)
     (home / "secrets" / "token").write_text(TOKEN)
-    server = yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-    cluster.kubeconfig = kubeconfig(home / "kc", cluster={"server": server}, user={"tokenFile": "secrets/token"})
+    entry = yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"]  # its server and CA
+    cluster.kubeconfig = kubeconfig(home / "kc", cluster=entry, user={"tokenFile": "secrets/token"})
     monkeypatch.chdir(tmp_path)
     result = cluster.kmeshctl("status", "-o", "json")
     assert json.loads(result.out)["namespace"] == "kmesh-system", result.err

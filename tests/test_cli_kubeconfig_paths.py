@@ -50,7 +50,7 @@ def test_every_malformed_server_gets_its_own_diagnosis_exit_2(server: str, probl
         assert "cannot reach" not in err and "port 56677 is out of range" not in err, err
 
 
-# (a server without a scheme: tests/test_p30_kubeconfig.py; kubectl's scheme for it, https with TLS settings)
+# (a server without a scheme: tests/test_p30_kubeconfig.py; kubectl's scheme for it, http)
 @pytest.mark.parametrize("server", ["https://127.0.0.1:1", "https://[::1]:1", "http://localhost:1"])
 def test_a_well_formed_server_is_asked(server: str, tmp_path: Path, capsys, no_env) -> None:
     code, _, err = cli(capsys, "--kubeconfig", str(_kubeconfig(tmp_path / "kc.yaml", server)), "status")

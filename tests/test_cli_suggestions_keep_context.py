@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from standin import tls
 from standin_apiserver import TOKEN, cluster  # noqa: F401 (fixture)
 from test_cli_cluster_errors import status_body, url, web  # noqa: F401 (fixture)
 from test_cli_kinds import cli
@@ -29,11 +30,16 @@ SWEEP = [["status"], ["status", "-o", "json"], ["status", "-o", "yaml"], ["statu
 
 
 def _kubeconfig(path: Path, servers: dict[str, str]) -> Path:
-    """One kubeconfig, a context (and cluster) per name; current-context is none of them."""
+    """One kubeconfig, a context (and cluster) per name; current-context is none of them.
+    An https server is trusted as the stand-in's (its CA)."""
+    def cluster(server: str) -> dict:
+        return {"server": server, **({"certificate-authority-data": tls.ca_data()} if server.startswith("https:")
+                                     else {})}
+
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "elsewhere",
-        "clusters": [{"name": n, "cluster": {"server": s}} for n, s in [*servers.items(), ("elsewhere",
-                                                                                         "https://127.0.0.1:1")]],
+        "clusters": [{"name": n, "cluster": cluster(s)} for n, s in [*servers.items(), ("elsewhere",
+                                                                                      "https://127.0.0.1:1")]],
         "contexts": [{"name": n, "context": {"cluster": n, "user": "u"}} for n in [*servers, "elsewhere"]],
         "users": [{"name": "u", "user": {"token": TOKEN}}]}))
     return path

@@ -41,6 +41,7 @@ import pytest
 import yaml
 
 from standin_apiserver import cluster  # noqa: F401 (fixture)
+from standin import tls
 from standin.resources import TOKEN
 from test_cli_cluster_errors import kubeconfig, status_body, url, web  # noqa: F401 (fixture)
 from test_cli_kinds import cli, no_env, run  # noqa: F401
@@ -55,7 +56,9 @@ CA_FIX = "set the cluster's certificate-authority-data (or certificate-authority
 
 class TlsFront:
     """Stand-in for an API server's TLS: accepts TLS on 127.0.0.1 with ``cert``/``key``
-    and relays each connection's bytes to ``backend_port`` (the stand-in, plain HTTP)."""
+    and relays each connection's bytes to ``backend_port`` (the stand-in, over its own
+    TLS). Each end is a tls.TlsConnection: the two relay threads read and write both ends,
+    and an SSL object must not be used by two threads at once."""
 
     def __init__(self, backend_port: int, cert: Path, key: Path) -> None:
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -63,7 +66,7 @@ class TlsFront:
         self.backend_port = backend_port
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
-        self.open: list[socket.socket] = []
+        self.open: list[tls.TlsConnection] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -76,28 +79,25 @@ class TlsFront:
 
     def _serve(self, raw: socket.socket) -> None:
         try:
-            client = self.context.wrap_socket(raw, server_side=True)
+            client = tls.TlsConnection(self.context.wrap_socket(raw, server_side=True))
         except (ssl.SSLError, OSError):
             raw.close()  # a client that does not trust the certificate: what is tested
             return
-        backend = socket.create_connection(("127.0.0.1", self.backend_port))
+        backend = tls.TlsConnection(tls.connect(self.backend_port))
         self.open += [client, backend]
         threading.Thread(target=self._pipe, args=(backend, client), daemon=True).start()
         self._pipe(client, backend)
 
     @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(source: tls.TlsConnection, sink: tls.TlsConnection) -> None:
         try:
             while data := source.recv(65536):
                 sink.sendall(data)
         except OSError:
             pass
         finally:
-            for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            for end in (source, sink):
+                end.shutdown(socket.SHUT_RDWR)
 
     def stop(self) -> None:
         self.listener.close()
@@ -109,7 +109,7 @@ class TlsFront:
 def tls_cluster(cluster, tmp_path: Path) -> Iterator[tuple[TlsFront, Path]]:  # noqa: F811
     """The stand-in behind TLS (a certificate for DNS:localhost): (front, its cert file)."""
     key, cert = self_signed(tmp_path, "h44-apiserver")
-    front = TlsFront(int(cluster.server.url.rsplit(":", 1)[1]), cert, key)
+    front = TlsFront(cluster.server.port, cert, key)
     try:
         yield front, cert
     finally:
@@ -401,8 +401,8 @@ def test_7_an_rfc3339_expiration_logs_in(cluster, tmp_path: Path) -> None:  # no
     credential = {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
                   "status": {"token": TOKEN, "expirationTimestamp": "2099-01-02T15:04:05.123456789Z"}}
     script = plugin(tmp_path / "cred.sh", f"echo '{json.dumps(credential)}'\n")
-    server = yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-    config = tls_kubeconfig(tmp_path / "kc.yaml", server)
+    entry = dict(yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"])  # the stand-in, its CA
+    config = tls_kubeconfig(tmp_path / "kc.yaml", entry.pop("server"), **entry)
     data = yaml.safe_load(config.read_text())
     data["users"][0]["user"] = _exec_user(script)
     config.write_text(yaml.safe_dump(data))

@@ -81,7 +81,8 @@ def test_a_refused_delete_points_at_precheck_uninstall(installed, monkeypatch) -
     pasted = installed.kmeshctl(*shlex.split(check)[3:], "-o", "json")
     assert pasted.code == 1, pasted
     checks = {c["name"]: c for c in json.loads(pasted.out)["checks"]}
-    assert list(checks) == ["API reachable", "permissions to uninstall"], checks
+    assert list(checks) == ["API reachable", "namespaces of the install on the cluster", "permissions to uninstall"], \
+        checks
     assert checks["permissions to uninstall"]["detail"] == "denied: delete daemonsets.apps in kmesh-system", checks
 
 

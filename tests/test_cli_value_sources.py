@@ -40,11 +40,12 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_kubeconfig(path: Path, server: str, user: dict | None = None, context_namespace: str | None = None) -> Path:
+def write_kubeconfig(path: Path, server: str, user: dict | None = None, context_namespace: str | None = None,
+                     **cluster_extra: object) -> Path:
     context = {"cluster": "cl", "user": "me", **({"namespace": context_namespace} if context_namespace else {})}
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "ctx",
-        "clusters": [{"name": "cl", "cluster": {"server": server}}],
+        "clusters": [{"name": "cl", "cluster": {"server": server, **cluster_extra}}],
         "contexts": [{"name": "ctx", "context": context}],
         "users": [{"name": "me", "user": user or {"token": "x"}}]}))
     return path
@@ -282,8 +283,8 @@ def test_a_plugin_with_a_token_logs_in(cluster, tmp_path: Path) -> None:  # noqa
     credential = {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
                   "status": {"token": TOKEN}}
     script = plugin(tmp_path / "cred.sh", f"echo '{json.dumps(credential)}'\n")
-    server = yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-    cluster.kubeconfig = write_kubeconfig(tmp_path / "kc", server, user=exec_user(script))
+    entry = dict(yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"])  # the stand-in, its CA
+    cluster.kubeconfig = write_kubeconfig(tmp_path / "kc", entry.pop("server"), user=exec_user(script), **entry)
     result = cluster.kmeshctl("status", "-o", "json")
     assert result.code in (0, 1) and json.loads(result.out)["namespace"] == "kmesh-system", result.err
 

@@ -12,6 +12,7 @@ Real parts: kmeshctl.cli.main in-process (render, offline); kmeshctl.params."""
 from __future__ import annotations
 
 import re
+import shlex
 
 import pytest
 
@@ -48,7 +49,7 @@ def test_the_line_names_the_flag_the_problem_and_a_value_that_passes(value, prob
     code, out, err = cli(capsys, *RENDER, "--xds-address", value)
     assert code == 2 and not out and err.count("\n") == 1, (code, out, err)
     assert err.startswith(f"Error: --xds-address {shown(value)}: {problem}"), err
-    assert f"--xds-address {accepted}" in err, err
+    assert f"--xds-address {shlex.quote(accepted)}" in err, err  # in the line to paste (f36a): quoted as pasted
     code, out, err = cli(capsys, *RENDER, "--xds-address", accepted)
     assert code == 0 and out, err
 

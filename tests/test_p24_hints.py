@@ -178,7 +178,8 @@ def test_render_cluster_id_line(capsys, offline) -> None:
                     "`kmeshctl render --cluster-id tier-9ddaa4` (render also needs --xds-address HOST:PORT, "
                     "istiod's xDS Service) (see 'kmeshctl render --help')")
     line = _line(*cli(capsys, "render", "--xds-address", "istiod:15012", "tier-9ddaa4")[::2])
-    assert "`kmeshctl render --xds-address istiod:15012 --cluster-id tier-9ddaa4` (see" in line, line
+    # the bare Service name is mended too (f36a): render refuses `istiod:15012` offline
+    assert "`kmeshctl render --xds-address istiod.istio-system.svc:15012 --cluster-id tier-9ddaa4` (" in line, line
 
 
 def test_render_carries_istiods_address_when_the_cluster_has_one(capsys, offline, monkeypatch, tmp_path) -> None:

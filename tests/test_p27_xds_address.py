@@ -17,6 +17,8 @@ Real parts: kmeshctl.cli.main in-process against the stand-in API server (tests/
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from kmeshctl import istiod
@@ -239,7 +241,8 @@ def test_offline_the_whole_dry_run_is_offered_too(capsys, no_env) -> None:  # no
                                           ("grpcs://10.0.0.7:15013", "10.0.0.7:15013")])
 def test_render_and_node_run_offer_the_typed_host_too(typed, meant, capsys, no_env) -> None:  # noqa: F811
     code, _, err = cli(capsys, "render", "--cluster-id", "c1", "--xds-address", typed)
-    assert code == 2 and f"e.g. --xds-address {meant} " in err and "istiod-1-22-6" not in err, err
+    # the whole line to paste (f36a), the typed host in it
+    assert code == 2 and f"--xds-address {shlex.quote(meant)} " in err and "istiod-1-22-6" not in err, err
     with pytest.raises(UsageError) as raised:
         check_xds_address(typed, flag="$XDS_ADDRESS", allow_unix=True)
     assert f"e.g. $XDS_ADDRESS={meant}" in str(raised.value), raised.value

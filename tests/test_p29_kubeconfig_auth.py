@@ -22,6 +22,7 @@ from typing import Iterator
 import pytest
 import yaml
 
+from standin import tls
 from test_cli_kinds import cli, no_env  # noqa: F401 (fixture)
 from test_cli_kubeconfig import DEAD, LOADERS, first_output, kubeconfig, one_line
 
@@ -265,10 +266,11 @@ def test_a_section_that_is_not_a_list_is_described_not_printed(section: str, val
 
 @pytest.fixture
 def issuer() -> Iterator[dict]:
-    """One loopback HTTP server as the OIDC issuer (discovery, token endpoint) and as the
+    """One loopback HTTPS server as the OIDC issuer (discovery, token endpoint) and as the
     API server (answers 401 to /version); ``seen`` records each request's path, form and
     Authorization header; ``token`` is what the token endpoint answers (a dict, or an
-    (HTTP status, body) pair)."""
+    (HTTP status, body) pair). HTTPS with the stand-in's certificate (``ca``, base64):
+    kubectl sends no credentials to an http:// API server."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import parse_qs
 
@@ -301,7 +303,8 @@ def issuer() -> Iterator[dict]:
             self.answer(*(token if isinstance(token, tuple) else (200, token)))
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state["url"] = f"http://127.0.0.1:{server.server_address[1]}"
+    server.socket = tls.server_context().wrap_socket(server.socket, server_side=True)
+    state["url"], state["ca"] = f"https://127.0.0.1:{server.server_address[1]}", tls.ca_data()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield state
@@ -311,8 +314,10 @@ def issuer() -> Iterator[dict]:
 
 
 def test_an_expired_id_token_is_renewed_and_the_new_one_sent(issuer: dict, tmp_path: Path, capsys, no_env) -> None:
-    user = oidc(**{"id-token": EXPIRED, "refresh-token": "r1", "client-secret": "s", "idp-issuer-url": issuer["url"]})
-    config = kubeconfig(tmp_path / "kc", cluster={"server": issuer["url"]}, user=user)
+    user = oidc(**{"id-token": EXPIRED, "refresh-token": "r1", "client-secret": "s", "idp-issuer-url": issuer["url"],
+                   "idp-certificate-authority-data": issuer["ca"]})
+    config = kubeconfig(tmp_path / "kc", cluster={"server": issuer["url"], "certificate-authority-data": issuer["ca"]},
+                        user=user)
     code, _, err = cli(capsys, "--kubeconfig", str(config), "status")
     assert code == 1 and one_line(err).startswith("Error: You must be logged in to the server (Unauthorized)"), err
     paths = [seen[0] for seen in issuer["seen"]]
@@ -327,7 +332,8 @@ def test_an_expired_id_token_is_renewed_and_the_new_one_sent(issuer: dict, tmp_p
 def test_an_issuer_that_refuses_to_renew_is_a_failure_saying_why(issuer: dict, tmp_path: Path, capsys,
                                                                  no_env) -> None:
     issuer["token"] = (400, {"error": "invalid_grant", "error_description": "refresh token expired"})
-    user = oidc(**{"id-token": EXPIRED, "refresh-token": "r1", "idp-issuer-url": issuer["url"]})
+    user = oidc(**{"id-token": EXPIRED, "refresh-token": "r1", "idp-issuer-url": issuer["url"],
+                   "idp-certificate-authority-data": issuer["ca"]})
     config = kubeconfig(tmp_path / "kc", user=user)
     code, _, err = cli(capsys, "--kubeconfig", str(config), "status")
     line = one_line(err)
@@ -361,8 +367,10 @@ def test_an_issuer_ca_that_cannot_be_used_is_named(field: str, value: str, said:
 
 def test_an_oidc_user_with_only_a_refresh_token_gets_its_first_id_token(issuer: dict, tmp_path: Path, capsys,
                                                                         no_env) -> None:
-    user = oidc(**{"refresh-token": "r1", "idp-issuer-url": issuer["url"]})
-    config = kubeconfig(tmp_path / "kc", cluster={"server": issuer["url"]}, user=user)
+    user = oidc(**{"refresh-token": "r1", "idp-issuer-url": issuer["url"],
+                   "idp-certificate-authority-data": issuer["ca"]})
+    config = kubeconfig(tmp_path / "kc", cluster={"server": issuer["url"], "certificate-authority-data": issuer["ca"]},
+                        user=user)
     code, _, err = cli(capsys, "--kubeconfig", str(config), "status")
     assert code == 1 and "(Unauthorized)" in one_line(err), err
     assert issuer["seen"][2][2] == f"Bearer {issuer['token']['id_token']}", issuer["seen"]

@@ -109,9 +109,10 @@ def test_the_rollout_fix_with_several_istiods_offers_the_first() -> None:
 
 
 @pytest.mark.parametrize("value,problem", [
-    ("istiod.istio-system.svc:15012,foo:1", "a list of addresses; use one address HOST:PORT, e.g. "
+    # the whole line to paste (f36a)
+    ("istiod.istio-system.svc:15012,foo:1", "a list of addresses; use `kmeshctl render "
                                             "--xds-address istiod.istio-system.svc:15012"),
-    ("istiod.istio-system.svc:15012:1", "more than one ':'; use one address HOST:PORT, e.g. "
+    ("istiod.istio-system.svc:15012:1", "more than one ':'; use `kmeshctl render "
                                         "--xds-address istiod.istio-system.svc:15012"),
 ])
 def test_two_addresses_or_ports_are_one_address_not_ipv6(value, problem, capsys, offline) -> None:

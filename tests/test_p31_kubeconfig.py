@@ -7,8 +7,9 @@ request, a CA with insecure-skip-tls-verify refused, HTTPS_PROXY never used for 
 server, a credential plugin's children stopped with it, a password in the server URL
 masked, two entries of one name refused by name.
 
-Real parts: kmeshctl.cli.main in-process, a loopback HTTP server that records each
-request's headers, real exec plugins (shell scripts in tmp_path), real subprocesses."""
+Real parts: kmeshctl.cli.main in-process, a loopback HTTPS server that records each
+request's headers (the stand-in's certificate: kubectl sends no credentials to an http://
+server), real exec plugins (shell scripts in tmp_path), real subprocesses."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from typing import Iterator
 import pytest
 import yaml
 
+from standin import tls
 from test_cli_kinds import cli, no_env  # noqa: F401
 from test_cli_malformed_answers import _ByPath
 from test_p30_kubeconfig import kubeconfig, plugin
@@ -64,6 +66,7 @@ class _Recorder(_ByPath):
 @pytest.fixture
 def api() -> Iterator[http.server.ThreadingHTTPServer]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.socket = tls.server_context().wrap_socket(server.socket, server_side=True)
     server.seen, server.answers = [], _Answers()  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
@@ -72,7 +75,12 @@ def api() -> Iterator[http.server.ThreadingHTTPServer]:
 
 
 def url(server: http.server.ThreadingHTTPServer, host: str = "127.0.0.1") -> str:
-    return f"http://{host}:{server.server_address[1]}"
+    return f"https://{host}:{server.server_address[1]}"
+
+
+def trusted() -> dict[str, str]:
+    """The cluster fields that trust the `api` recorder's certificate."""
+    return {"certificate-authority-data": tls.ca_data()}
 
 
 def v1_exec(command: Path, **more: object) -> dict:
@@ -148,14 +156,14 @@ def test_interactive_mode_always_without_a_terminal_does_not_run_the_plugin(tmp_
 def test_a_token_file_ending_in_a_newline_is_trimmed(api, tmp_path, capsys, no_env) -> None:
     token = tmp_path / "token"
     token.write_text("filetoken\n")
-    path = kubeconfig(tmp_path / "kc", {"tokenFile": str(token)}, url(api))
+    path = kubeconfig(tmp_path / "kc", {"tokenFile": str(token)}, url(api), **trusted())
     _, _, err = cli(capsys, "--kubeconfig", str(path), "version", "-o", "json")
     assert api.seen and "Traceback" not in err and "cannot reach" not in err, err
     assert all(headers["Authorization"] == "Bearer filetoken" for headers in api.seen)
 
 
 def test_an_inline_token_with_a_newline_is_one_line_of_bad_input(api, tmp_path, capsys, no_env) -> None:
-    path = kubeconfig(tmp_path / "kc", {"token": "inline\n"}, url(api))
+    path = kubeconfig(tmp_path / "kc", {"token": "inline\n"}, url(api), **trusted())
     for args in (["status"], ["version", "-o", "json"]):
         code, _, err = cli(capsys, "--kubeconfig", str(path), *args)
         line = one_line(err)
@@ -167,7 +175,7 @@ def test_a_plugin_token_with_a_newline_is_one_line(api, tmp_path, capsys, no_env
     answer = {"kind": "ExecCredential", "apiVersion": "client.authentication.k8s.io/v1",
               "status": {"token": "plug\ntoken"}}
     script = plugin(tmp_path / "cred", f"cat <<'EOF'\n{json.dumps(answer)}\nEOF\n")
-    path = kubeconfig(tmp_path / "kc", v1_exec(script), url(api))
+    path = kubeconfig(tmp_path / "kc", v1_exec(script), url(api), **trusted())
     code, _, err = cli(capsys, "--kubeconfig", str(path), "version", "-o", "json")
     line = one_line(err)
     assert code == 1 and "status.token that cannot be sent in the Authorization header" in line, line
@@ -190,7 +198,7 @@ def _impersonated(headers) -> None:
 
 
 def test_impersonation_of_the_user_is_sent_on_every_request(api, tmp_path, capsys, no_env) -> None:
-    path = kubeconfig(tmp_path / "kc", IMPERSONATE, url(api))
+    path = kubeconfig(tmp_path / "kc", IMPERSONATE, url(api), **trusted())
     _, _, err = cli(capsys, "--kubeconfig", str(path), "version", "-o", "json")
     assert len(api.seen) > 1, err  # /version, /api, /apis ...
     for headers in api.seen:
@@ -200,7 +208,7 @@ def test_impersonation_of_the_user_is_sent_on_every_request(api, tmp_path, capsy
 def test_impersonation_goes_through_the_typed_client_too(api, tmp_path, no_env) -> None:
     from kmeshctl import kube
 
-    path = kubeconfig(tmp_path / "kc", IMPERSONATE, url(api))
+    path = kubeconfig(tmp_path / "kc", IMPERSONATE, url(api), **trusted())
     kube.core_v1_api(kube.KubeTarget(str(path))).list_namespace()
     _impersonated(api.seen[-1])
 
@@ -232,13 +240,14 @@ def test_an_environment_proxy_is_not_used_for_a_loopback_server(host, api, tmp_p
         monkeypatch.setenv(name, "http://127.0.0.1:1")
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
-    path = kubeconfig(tmp_path / "kc", {"token": "t"}, url(api, host))
+    path = kubeconfig(tmp_path / "kc", {"token": "t"}, url(api, host), **trusted())
     _, _, err = cli(capsys, "--kubeconfig", str(path), "version", "-o", "json")
     assert api.seen and "through proxy" not in err and "cannot reach" not in err, err
 
 
 def test_a_kubeconfig_proxy_url_is_still_used_for_loopback(api, tmp_path, capsys, no_env) -> None:
-    path = kubeconfig(tmp_path / "kc", {"token": "t"}, url(api), **{"proxy-url": "http://127.0.0.1:1"})
+    path = kubeconfig(tmp_path / "kc", {"token": "t"}, url(api), **trusted(),
+                      **{"proxy-url": "http://127.0.0.1:1"})
     code, _, err = cli(capsys, "--kubeconfig", str(path), "version", "-o", "json")
     assert code == 1 and "through proxy http://127.0.0.1:1" in err and not api.seen
 
@@ -334,7 +343,7 @@ def test_impersonation_goes_with_a_port_forward(api, tmp_path, no_env) -> None:
 
     from kmeshctl import kube
 
-    path = kubeconfig(tmp_path / "kc", IMPERSONATE, url(api))
+    path = kubeconfig(tmp_path / "kc", IMPERSONATE, url(api), **trusted())
     core = kube.core_v1_api(kube.KubeTarget(str(path)))
     with pytest.raises(Exception):  # the recorder answers no upgrade
         portforward(core.connect_get_namespaced_pod_portforward, "pod", "ns", ports="15000")

@@ -43,9 +43,10 @@ def test_a_bad_xds_address_is_refused_before_a_missing_cluster_id(command, capsy
     """The required-flags line would paste the bad address back (reviewer R30)."""
     code, out, err = cli(capsys, *command, "--xds-address", "a:1,b:2")
     assert code == 2 and not out, err
-    assert err.startswith("Error: --xds-address a:1,b:2: a list of addresses; use one address HOST:PORT, "
-                          "e.g. --xds-address a:1"), err
-    assert "--cluster-id is required" not in err, err
+    # both said in one line, its line to paste with the address meant (f36a: one paste)
+    assert "--xds-address a:1,b:2: a list of addresses" in err and "--cluster-id is required" in err, err
+    assert re.search(r"`kmeshctl install[^`]* --xds-address a:1 |`kmeshctl render --xds-address a:1 ", err) and \
+        "a:1,b:2`" not in err and "a:1,b:2 " not in err.partition("`")[2], err
 
 
 @pytest.mark.parametrize("value,example", [
@@ -56,7 +57,7 @@ def test_a_bad_xds_address_is_refused_before_a_missing_cluster_id(command, capsy
 def test_a_list_in_brackets_is_named_a_list_with_its_first_address(value, example, capsys, no_env,  # noqa: F811
                                                                    state_root) -> None:  # noqa: F811
     code, _, err = cli(capsys, "render", "--cluster-id", "c1", "--xds-address", value)
-    assert code == 2 and f"e.g. --xds-address {example} (see" in err, err
+    assert code == 2 and f"--xds-address {shlex.quote(example)} --cluster-id c1` (see" in err, err  # the whole line (f36a)
     assert ("a list of addresses" in err) == ("," in value), err
     code, _, err = cli(capsys, "render", "--cluster-id", "c1", "--xds-address", example)
     assert code == 0, err

@@ -282,3 +282,64 @@ def test_9_enable_ns_q_still_warns_that_kmesh_is_not_installed(cluster, quiet) -
     assert result.code == 0, result
     assert result.err.startswith("Warning: kmesh is not installed (no kmesh DaemonSet in any namespace)"), result.err
     assert "kmeshctl" in result.err and "install" in result.err, result.err
+
+
+# -- 5. no credentials to an http:// server, as kubectl ----------------------------------------
+
+import http.server  # noqa: E402
+import json as json_module  # noqa: E402
+
+import yaml  # noqa: E402
+
+from test_cli_kinds import cli, no_env  # noqa: E402, F401
+
+
+class _Refusing(http.server.BaseHTTPRequestHandler):
+    """An API server at http:// that answers 401 to all, recording each request's headers."""
+
+    seen: list[dict] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        type(self).seen.append(dict(self.headers))
+        body = json_module.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 401,
+                                  "reason": "Unauthorized", "message": "Unauthorized"}).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize("scheme", ["http://", ""], ids=["http", "no-scheme"])
+def test_5_an_http_server_gets_no_credentials_and_no_plugin_runs(tmp_path: Path, capsys, no_env,  # noqa: F811
+                                                                 scheme) -> None:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    ran = tmp_path / "plugin-ran"
+    plugin = tmp_path / "plugin.sh"
+    plugin.write_text(f"#!/bin/sh\ntouch {ran}\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\","
+                      f"\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"from-plugin\"}}}}'\n")
+    plugin.chmod(0o755)
+    users = {"token-user": {"token": "sekret", "as": "jane"},
+             "plugin-user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin),
+                                      "interactiveMode": "Never"}}}
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": "token-user",
+              "clusters": [{"name": "c", "cluster": {"server": f"{scheme}127.0.0.1:{server.server_port}"}}],
+              "users": [{"name": n, "user": u} for n, u in users.items()],
+              "contexts": [{"name": n, "context": {"cluster": "c", "user": n}} for n in users]}
+    path = tmp_path / "kc.yaml"
+    path.write_text(yaml.safe_dump(config))
+    try:
+        for context in users:
+            _Refusing.seen = []
+            code, _, err = cli(capsys, "--kubeconfig", str(path), "--context", context, "status")
+            assert code == 1, err
+            assert "it got no credentials (the server is http://, and kubectl sends user " in err, err
+            assert _Refusing.seen and not [h for h in _Refusing.seen if "Authorization" in h], _Refusing.seen
+        assert not ran.exists(), "the exec plugin ran for an http:// server"
+    finally:
+        server.shutdown()
+        server.server_close()

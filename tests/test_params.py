@@ -56,7 +56,7 @@ def test_good_xds_addresses(address: str) -> None:
         ("istiod:0", "port 0 is out of range; use an integer from 1 to 65535"),
         ("istiod:65536", "port 65536 is out of range; use an integer from 1 to 65535"),
         ("istiod:http", "port http is not an integer; use an integer from 1 to 65535"),
-        ("istiod:", "port '' is not an integer; use an integer from 1 to 65535"),
+        ("istiod:", "missing port after ':'; use --xds-address istiod:15012"),
         (":15012", "missing host before the port"),
         ("bad_host!:15012", "not a host name"),
         ("fd00::7:15012", "IPv6 host in brackets"),

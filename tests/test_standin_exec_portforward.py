@@ -21,6 +21,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.stream import portforward, stream
 
 from standin import TOKEN, HostNetworkBackend, StandinApiServer, core_v1_client, namespace
+from standin import tls
 from standin.websocket import accept_key, unmask
 
 
@@ -224,7 +225,7 @@ def test_port_forward_needs_a_port(api) -> None:
 
 def raw_request(server: StandinApiServer, path: str, headers: str) -> bytes:
     """One request on a fresh connection; the whole answer (head and Content-Length body)."""
-    sock = socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])), timeout=10)
+    sock = tls.connect(server.port)
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n{headers}\r\n".encode())
     data = b""
     while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _length(data):
@@ -250,7 +251,7 @@ class RawClient:
     """Hand-made frames, to check the server's side of RFC 6455."""
 
     def __init__(self, server: StandinApiServer, path: str, protocol: str) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])), timeout=10)
+        self.sock = tls.connect(server.port)
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"

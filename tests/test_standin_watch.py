@@ -18,7 +18,7 @@ from kubernetes import client as k8s
 from kubernetes import watch
 from kubernetes.client.rest import ApiException
 
-from standin import TOKEN, StandinApiServer, core_v1_client, namespace, node
+from standin import TOKEN, StandinApiServer, core_v1_client, namespace, node, tls
 
 
 def pod(name: str, ns: str = "ns", node: str = "node-1", **labels: str) -> dict:
@@ -30,8 +30,7 @@ class RawWatch:
     """A watch request read line by line, as the bytes arrive."""
 
     def __init__(self, server: StandinApiServer, path: str) -> None:
-        port = int(server.url.rsplit(":", 1)[1])
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        self.conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=10, context=tls.client_context())
         self.conn.request("GET", path, headers={"Authorization": f"Bearer {TOKEN}"})
         self.response = self.conn.getresponse()
 

@@ -380,16 +380,16 @@ for _command in ONCE_COMMANDS:
 _SANDBOX_DOWN = ("; node cleanup is for the node's own data path (--bpf-fs DIR): a sandbox's goes with the "
                  "sandbox, `kmeshctl sandbox down --name {value}`")
 _SANDBOX_UP = "; a sandbox runs its own node agent: `kmeshctl sandbox up --name {value}`"
-_SANDBOX_STATUS = "; status is a cluster's: a sandbox's is `kmeshctl sandbox status --name {value}`"
 for _flag in ("--sandbox", "--name"):
     COMMAND_HABITS[("node cleanup", _flag)] = _SANDBOX_DOWN
     COMMAND_HABITS[("node run", _flag)] = lambda flag, args: _sandbox_agent_hint(flag, args)
-    COMMAND_HABITS[("status", _flag)] = _SANDBOX_STATUS
+    COMMAND_HABITS[("status", _flag)] = lambda flag, args: _sandbox_status_hint(
+        "status is a cluster's: a sandbox's is", flag, args)
 # waypoint commands act on a cluster; a sandbox makes the waypoints its manifests' labels name
 # (--name there is the waypoint's own)
 for _command in ("waypoint list", "waypoint status"):
-    COMMAND_HABITS[(_command, "--sandbox")] = (f"; {_command} reads a cluster's waypoints: a sandbox's are shown by "
-                                               "`kmeshctl sandbox status --name {value}`")
+    COMMAND_HABITS[(_command, "--sandbox")] = lambda flag, args, said=(
+        f"{_command} reads a cluster's waypoints: a sandbox's are shown by"): _sandbox_status_hint(said, flag, args)
 for _command in ("waypoint apply", "waypoint delete"):
     COMMAND_HABITS[(_command, "--sandbox")] = (f"; {_command} acts on a cluster: a sandbox has the waypoints its "
                                                "manifests' istio.io/use-waypoint labels name (`kmeshctl sandbox "
@@ -497,6 +497,27 @@ def _sandbox_agent_hint(typed: str, args: Sequence[str]) -> str:
         return (f"; a sandbox runs its own node agent: sandbox {name} has one, see "
                 f"`kmeshctl sandbox status --name {name}`")
     return _SANDBOX_UP.format(value=name)
+
+
+def _sandbox_status_hint(said: str, typed: str, args: Sequence[str]) -> str:
+    """`; SAID `kmeshctl sandbox status --name x -o json -q``: the sandbox named by the
+    flag ``typed`` (`status --name x -o json -q`, a cluster's command) is shown by sandbox
+    status, with the flags typed in ``args`` that it takes (a cluster flag would be noise;
+    the others named: `(sandbox status takes no -n)`)."""
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.command_hints import sandbox_status_line
+
+    if not cmdline.INVOKED:
+        return f"; {said} `kmeshctl sandbox status --name {_sandbox_value(typed, args)}`"
+    flag, equals, name = typed.partition("=")
+    if not equals:
+        name = typed_value(args, flag) or ""
+    flags = _without_flag(args, flag)
+    for cluster_flag in cmdline.GLOBAL_FLAGS:
+        while typed_value(flags, cluster_flag) is not None:
+            flags = _without_flag(flags, cluster_flag)
+    return "; " + sandbox_status_line(cmdline.INVOKED[0].command, None if name.startswith("-") else name or None,
+                                      flags, said)
 
 
 def _sandbox_value(typed: str, args: Sequence[str]) -> str:

@@ -332,6 +332,9 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
     except installer.KubernetesVersionNotServed as error:
         raise UsageError(f"{error}; give the cluster's: `{_install_with('kubernetes_version', error.found)}`") \
             from error
+    except applier.PolicyApiNotServed as error:  # the line with every flag typed
+        line = _install_with("kubernetes_version", applier.POLICY_LESS_VERSION)
+        raise KmeshctlError(f"{error.problem}; {applier.policy_api_fix(line)}", error.exit_code) from error
     except installer.BeingUninstalled as error:
         status_line, again = same_work_command(["status"]), same_work_command(["install"])
         raise KmeshctlError(f"{error.problem}; wait for the uninstall to finish (`{status_line}` says when), then "
@@ -640,6 +643,7 @@ def uninstall(
     try:
         with sigterm_stops():
             if client is not None:
+                objs = uninstall_mod.made_here(client, objs)
                 _check_install_namespace(client, objs, namespace, istio_namespace)
             if dry_run:
                 uninstall_dry_run(client, objs, report)
@@ -859,8 +863,9 @@ def precheck(
     istio_namespace: IstioNamespaceOption = DEFAULT_ISTIO_NAMESPACE,
     output: PrecheckOutputOption = OutputFormat.table,
     for_uninstall: Annotated[bool, typer.Option(
-        "--uninstall", help="Check the permissions uninstall needs (get and delete on each object install "
-                            "creates, list pods in every namespace) instead of install's checks.")] = False,
+        "--uninstall", help="Check what uninstall needs instead of install's checks: -n and "
+                            "--istio-namespace those of the install on the cluster (uninstall refuses others), "
+                            "get and delete on each object install creates, list pods in every namespace.")] = False,
     cluster_id: Annotated[Optional[str], typer.Option(
         "--cluster-id", metavar="ID", help="The --cluster-id install will be given: the istiod cluster id "
                                            "check fails when istiod's is another.")] = None,
@@ -874,7 +879,8 @@ def precheck(
     (install refuses one enforcing another level than privileged), no object install would
     write that kmeshctl did not make (install refuses those), permission to create what
     install creates.
-    With --uninstall: API reachable and permission to delete what install creates.
+    With --uninstall: API reachable, -n and --istio-namespace those of the install on the
+    cluster, and permission to delete what install creates.
     Exit 0 when nothing fails, 1 otherwise.
 
     Examples:

@@ -580,7 +580,7 @@ def _sandbox_pods_line(root: _click.Command, flags: list[str]) -> str:
             _cluster_configured() or not sandboxes.names()):
         return ""
     why = "" if named or _cluster_configured() else "no cluster is configured (for kubectl or kmeshctl status); "
-    return why + _sandbox_status_line(root, named[-1] if named else None, rest, SANDBOX_SHOWS)
+    return why + sandbox_status_line(root, named[-1] if named else None, rest, SANDBOX_SHOWS)
 
 
 def _sandbox_waypoints_line(verb: str, root: _click.Command, flags: list[str]) -> str:
@@ -594,10 +594,10 @@ def _sandbox_waypoints_line(verb: str, root: _click.Command, flags: list[str]) -
     else:
         said = (f"waypoint {'delete' if verb == 'delete' else 'apply'} acts on a cluster: a sandbox has the "
                 "waypoints its manifests' istio.io/use-waypoint labels name, shown by")
-    return _sandbox_status_line(root, named[-1] if named else None, rest, said)
+    return sandbox_status_line(root, named[-1] if named else None, rest, said)
 
 
-def _sandbox_status_line(root: _click.Command, name: Optional[str], flags: list[str], said: str) -> str:
+def sandbox_status_line(root: _click.Command, name: Optional[str], flags: list[str], said: str) -> str:
     """`SAID `kmeshctl sandbox status --name NAME -o wide`` with the flags of ``flags``
     it takes (the others named); a ``name`` it would refuse (no such sandbox) is said so,
     with the sandboxes there are, instead of offered."""
@@ -605,6 +605,7 @@ def _sandbox_status_line(root: _click.Command, name: Optional[str], flags: list[
 
     command = root.commands["sandbox"].commands["status"]
     kept = _flags_taken(command, [w for w in flags if not spelled(w, set(NAME_FLAGS["sandbox"]))])
+    kept += [w for w in flags if w in QUIET_FLAGS][:1]  # the root's, taken after any command
     dropped = [f for f in dict.fromkeys(w.partition("=")[0] for w in flags if w.startswith("-"))
                if not any(spelled(k, {f}) for k in kept) and f not in HELP_FLAGS and f not in NAME_FLAGS["sandbox"]]
     note = f" (sandbox status takes no {', '.join(dropped)})" if dropped else ""

@@ -495,6 +495,14 @@ class _PathAware:
     (`kmeshctl -o <TAB>`) with that flag's values, the values of value_rule's parameters,
     a word with nothing to offer as nothing (but after sandbox exec's `--`), every other word as typer does."""
 
+    def get_completion_args(self) -> tuple[list[str], str]:
+        """The words before the cursor as a run reads them: short flags combined spelled
+        apart (`status -qo <TAB>` completes -o's values, as `-q -o <TAB>`)."""
+        from kmeshctl.cli.conventions import split_glued_shorts
+
+        args, incomplete = super().get_completion_args()  # type: ignore[misc]
+        return split_glued_shorts(args, self.cli), incomplete  # type: ignore[attr-defined]
+
     def path_item(self, args: list[str], incomplete: str) -> Optional[str]:
         param = _option_before(self.cli, self.prog_name, args, incomplete)  # type: ignore[attr-defined]
         return path_kind(param) if param is not None else None

@@ -41,7 +41,8 @@ from kmeshctl.cli.command_hints import (carry_typed_globals, missing_argument_li
 from kmeshctl.cli.option_hints import (NUMERIC_VALUE_FLAGS, all_namespaces_hint, command_as_equals_value,
                                        command_as_value_line, dry_run_value_hint, flag_value_hint, log_level_hint,
                                        no_such_option_line, on_off_hint, positional_name_hint, spaced_dry_run_value,
-                                       takes_namespace_arguments, typed_level, value_missing_text, value_needed_line)
+                                       split_context_line, takes_namespace_arguments, typed_level, value_missing_text,
+                                       value_needed_line)
 from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready, parseable
 from kmeshctl import stopping
 from kmeshctl.asciinum import duration_words
@@ -133,7 +134,8 @@ class KmeshctlGroup(TyperGroup):
             cmdline.ARGS[:] = args
             if not ctx.resilient_parsing:  # shell completion parses half-typed lines
                 # `kmeshctl --kubeconfig status`, `kmeshctl --context=status -o yaml`: no value given
-                taken = command_as_value_line(self, args) or command_as_equals_value(self, args)
+                taken = command_as_value_line(self, args) or command_as_equals_value(self, args) or \
+                    split_context_line(args)  # `--context my ctx` unquoted
                 if taken:
                     raise _click.exceptions.UsageError(taken, ctx=ctx)
                 _global_values_present(ctx, args)

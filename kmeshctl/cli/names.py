@@ -6,10 +6,11 @@ variable the value came from) and the rule; exit 2 (a UsageError)."""
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from typer import _click
 
@@ -18,7 +19,7 @@ from kmeshctl.cli.badinput import source_name
 from kmeshctl.cli.cmdline import with_value_replaced
 from kmeshctl.errors import UsageError
 from kmeshctl.namespaces import DNS1123_RULE
-from kmeshctl.params import DNS1123_LABEL_RE, given_text, meant_namespace, shown
+from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, DNS1123_LABEL_RE, given_text, meant_namespace, shown
 
 _SUBDOMAIN = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 SUBDOMAIN_RULE = ("an RFC 1123 subdomain: at most 253 lower-case letters, digits, '-' or '.', starting and "
@@ -47,25 +48,61 @@ def _other_checks() -> dict[str, Callable[[str], None]]:
 
 
 def check_name_flags(ctx: _click.Context, values: Mapping[str, Any], args: list[str]) -> None:
-    """Raise UsageError for the first name flag of ``ctx``'s command whose value (from
-    ``values``, the command's parameters) is not a valid Kubernetes name. Unset ("" or
-    None) values are left to the command (they mean "the default")."""
+    """Raise UsageError for the name flags of ``ctx``'s command whose value (from
+    ``values``, the command's parameters) is not a valid Kubernetes name: each one said in
+    one line (`...; also ...`), with a bad --xds-address too, so one paste mends them all.
+    Unset ("" or None) values are left to the command (they mean "the default")."""
+    problems: list[UsageError] = []
+    for check in _name_flag_checks(ctx, values, args):
+        try:
+            check()
+        except UsageError as err:
+            problems.append(err)
+    if problems and isinstance(values.get("xds_address"), str) and values["xds_address"]:
+        problems += _xds_address_problem(ctx, values["xds_address"])
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise UsageError("; also ".join(str(problem) for problem in problems))
+
+
+def _xds_address_problem(ctx: _click.Context, value: str) -> list[UsageError]:
+    """[the bad --xds-address ``value`` as a problem with the address meant], or [] (good)."""
+    from kmeshctl.cli.suggestions import flag_as_typed
+    from kmeshctl.istiod import settled_address
+    from kmeshctl.params import BadXdsAddress, check_xds_address
+
+    flag = flag_as_typed("xds_address") or "--xds-address"
+    try:
+        check_xds_address(value, flag, allow_unix=ctx.command_path.endswith("node run"))
+    except BadXdsAddress as err:
+        meant = settled_address(err.meant, ctx.params.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE)
+        given = f"{flag}={shlex.quote(meant)}" if flag.startswith("$") else f"{flag} {shlex.quote(meant)}"
+        return [UsageError(f"{err.problem} (use {given})")]
+    except UsageError as err:
+        return [err]
+    return []
+
+
+def _name_flag_checks(ctx: _click.Context, values: Mapping[str, Any], args: list[str]) -> Iterator[Callable[[], None]]:
+    """The check of each name flag of ``ctx``'s command given (check_name_flags), to call."""
     for param in ctx.command.params:
         value = values.get(param.name or "")
         if param.name in PATH_FLAGS and isinstance(value, Path):
-            check_path_flag(source_name(ctx, param, args), value)
+            yield functools.partial(check_path_flag, source_name(ctx, param, args), value)
         if param.param_type_name != "option" or not isinstance(value, str) or not value:
             continue
         rule = _RULES.get(param.name or "")
         if param.name == "sandbox":
             source = source_name(ctx, param, args)
             if not source.startswith("$"):  # from the environment: checked where a sandbox is used
-                _check_sandbox(source, value)
+                yield functools.partial(_check_sandbox, source, value)
         elif rule is not None:
             known = (lambda: _sandbox_namespaces(ctx, values)) if param.name == "namespace" else None
-            _check(source_name(ctx, param, args), value, *rule[:3], _example(param, rule), known)
+            yield functools.partial(_check, source_name(ctx, param, args), value, *rule[:3], _example(param, rule),
+                                    known)
         elif param.name in ("cluster_id", "network"):
-            _check_other(ctx, param, value, args)
+            yield functools.partial(_check_other, ctx, param, value, args)
 
 
 def _example(param: _click.Parameter, rule: tuple[str, re.Pattern[str], str, str]) -> str:

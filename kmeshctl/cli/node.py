@@ -103,11 +103,33 @@ def cleanup(
         check_input_path(given_as("cgroup2_path"), cgroup2_path, DIRECTORY, "use the cgroup v2 directory the "
                          "agent attached at (default: the cgroup v2 root)")
     _check_cleanup_dir(bpf_fs, ignore_not_found, given_on_command_line("bpf_fs"))
-    done = loader.cleanup(bpf_fs, cgroup2_path)
+    try:
+        done = loader.cleanup(bpf_fs, cgroup2_path)
+    except loader.AttachedElsewhere as err:
+        raise _attached_elsewhere(err) from None
     for line in done:
         typer.echo(line)
     if not done:
         typer.echo(f"nothing to clean up under {bpf_fs}")
+
+
+def _attached_elsewhere(err: "loader.AttachedElsewhere") -> UsageError:
+    """The refusal of a --cgroup2-path that misses where the data path is attached, with
+    the cleanup lines that reach it, every other flag typed kept: without --cgroup2-path
+    (the whole tree), and with the one cgroup it is attached at."""
+    import shlex
+
+    from kmeshctl.cli.render import typed_flags_for
+
+    typed = typed_flags_for(["node", "cleanup"])
+    flag = flag_as_typed("cgroup2_path")
+    at = typed.index(flag) if flag in typed else len(typed)
+    without = ["kmeshctl", "node", "cleanup", *typed[:at], *typed[at + 2:]]
+    problem = str(err).partition("; ")[0]
+    lines = f"leave out {given_as('cgroup2_path')}: `{shlex.join(without)}`"
+    if len(err.cgroups) == 1:
+        lines += f", or pass the cgroup it is attached at: `{shlex.join([*without, flag, str(err.cgroups[0])])}`"
+    return UsageError(f"{problem}; {lines}")
 
 
 def _check_cleanup_dir(bpf_fs: Path, ignore_not_found: bool, typed: bool) -> None:
@@ -201,10 +223,14 @@ def _check_socket_path(param: str, path: Path, shared_ok: bool) -> None:
                              f"{flag} {parent / 'kmeshctl-agent' / path.name}")
     if path.is_socket() and unix_socket_accepts(path):
         from kmeshctl import sandboxes
+        from kmeshctl.node.claim import socket_holder
 
         owner = sandboxes.owner_of_agent_socket(path)
-        who = f"sandbox {owner.name}'s node agent answers on it" if owner else "another agent answers on it"
-        stop = f"`kmeshctl sandbox down --name {owner.name}` first" if owner else "stop that agent first"
+        holder = socket_holder(path) if owner is None else None
+        who = f"sandbox {owner.name}'s node agent answers on it" if owner else \
+            f"{holder[1]} pid {holder[0]} answers on it" if holder else "another process answers on it"
+        stop = f"`kmeshctl sandbox down --name {owner.name}` first" if owner else \
+            f"stop pid {holder[0]} first" if holder else "stop that process first (`ss -xlp` names it)"
         raise KmeshctlError(f"{flag} {path}: in use ({who}): pass another {flag}, or {stop}")
 
 
@@ -346,10 +372,9 @@ def run(
                  cni_conf_dir is not None)
     _refuse_taken(bpf_fs, cgroup2_path, cni_conf_dir)
 
-    from kmeshctl.node.agent import Agent, AgentConfig, configure_logging
+    from kmeshctl.node.agent import Agent, AgentConfig, PlaintextToIstiod, configure_logging
     from kmeshctl.xds.client import Identity
 
-    configure_logging(log_level.value)
     identity = Identity(instance_ip=instance_ip, pod_name=pod_name or socket.gethostname(),
                         pod_namespace=pod_namespace, cluster_id=cluster_id, node_name=node_name,
                         service_account=service_account)
@@ -361,7 +386,30 @@ def run(
         cgroup2_path=cgroup2_path, admin_port=admin_port, admin_socket=admin_socket, metrics_port=metrics_port,
         enrollment=enrollment.value, proc_root=proc_root, network=network, cni_conf_dir=cni_conf_dir,
         cni_bin_dir=cni_bin_dir, cni_fail_policy=cni_fail_policy.value, cni_socket=cni_socket, local_pods=local_pods, kube_target=run_options())
-    raise typer.Exit(Agent(config).run_until_signalled())
+    configure_logging(log_level.value)
+    try:
+        code = Agent(config).run_until_signalled()
+    except PlaintextToIstiod:
+        raise _plaintext_to_istiod() from None
+    raise typer.Exit(code)
+
+
+def _plaintext_to_istiod() -> UsageError:
+    """The agent's refusal of --xds-insecure toward istiod's TLS port (the default address),
+    with the line that talks TLS to istiod instead, every other flag typed kept."""
+    import shlex
+
+    from kmeshctl.cli.render import typed_flags_for
+    from kmeshctl.node.agent import DEFAULT_XDS_ADDRESS
+
+    insecure = flag_as_typed("xds_insecure")
+    secure = [w for w in typed_flags_for(["node", "run"]) if w != insecure]
+    address = f"{given_as('xds_address')} {DEFAULT_XDS_ADDRESS}" if given_on_command_line("xds_address") else \
+        f"no --xds-address (default {DEFAULT_XDS_ADDRESS})"
+    return UsageError(f"{insecure} with {address}: plaintext to istiod's TLS port is never answered, and the "
+                      "agent would load the data path and wait; pass --xds-address of the local xDS server "
+                      f"(unix:/PATH or HOST:PORT), or leave out {insecure} for TLS to istiod: "
+                      f"`{shlex.join(['kmeshctl', 'node', 'run', *secure])}`")
 
 
 def _check_given_secrets(xds_insecure: bool, root_cert: Path, token: Path) -> None:

@@ -70,8 +70,9 @@ def _help_example(param: _click.Parameter) -> str:
 
 
 def _context_example() -> str:
-    """The first context of the kubeconfig the typed line names ("" when it cannot be read)."""
-    return next(iter(typed_contexts()[1]), "")
+    """None: a context in a line offered would be one the user did not choose (the
+    kubeconfig's first); lines say --context NAME, the contexts listed (values_known)."""
+    return ""
 
 
 def _kubeconfig_example() -> str:
@@ -99,7 +100,7 @@ def values_known(param: Optional[_click.Parameter]) -> str:
     if param is None or param.name != "context":
         return ""
     path, names = typed_contexts()
-    return f" (contexts in {path}: {', '.join(names)})" if names else ""
+    return f" (contexts in {path}: {', '.join(map(shlex.quote, names))})" if names else ""
 
 
 def value_needed_line(flag: str, ctx: Optional[_click.Context]) -> str:
@@ -167,6 +168,34 @@ def command_as_value_line(root: _click.Command, args: list[str]) -> str:
     return ""
 
 
+def split_context_line(args: list[str]) -> str:
+    """`--context my ctx` unquoted: the shell split a context name at its space, so --context
+    got `my` and `ctx` became a word of the line. When the words from the value on join
+    into a context of the kubeconfig the line names (and the value alone is none), the
+    line with that name quoted: `--context my: no such context; 'my ctx' is one (...):
+    quote it, `kmeshctl status --context 'my ctx'``; "" otherwise."""
+    end = separator_at(args)
+    for i, word in enumerate(args[:end]):
+        flag, equals, value = word.partition("=")
+        if flag != "--context" or not equals and i + 1 >= end:
+            continue
+        first = i + 1 if equals else i + 2  # the words after the value
+        value = value if equals else args[i + 1]
+        names = typed_contexts()[1]
+        if not names or value in names:
+            return ""
+        for last in range(first, end):
+            if args[last].startswith("-"):
+                break
+            name = " ".join([value, *args[first:last + 1]])
+            if name in names:
+                line = shlex.join(["kmeshctl", *args[:i], "--context", name, *args[last + 1:]])
+                return (f"--context {shlex.quote(value)}: no such context; {shlex.quote(name)} is one (the shell "
+                        f"split its name at the space): quote it, `{line}`")
+        return ""
+    return ""
+
+
 def command_as_equals_value(root: _click.Command, args: list[str]) -> str:
     """`kmeshctl --context=status -o yaml`, `kmeshctl --output=status`: a valued flag given
     before the command whose `=` value is a command, with no command after it, is that
@@ -204,7 +233,9 @@ def _command_as_value_text(root: _click.Command, args: list[str], at: int, optio
     if command is not None and option_spelled(command, flag) is not None:
         option = option_spelled(command, flag)  # type: ignore[assignment]
     where = "" if flag in GLOBAL_FLAGS else f"{typed_line(args[:at + 1])}: "  # no `kmeshctl: ` alone
-    head = f"{where}{flag} needs a value ({flag} {_metavar(option)}), not the command {value}"
+    known = values_known(option).removeprefix(" (").removesuffix(")")
+    head = f"{where}{flag} needs a value ({flag} {_metavar(option)}{f'; {known}' if known else ''}), " \
+        f"not the command {value}"
     if command is None:
         return head
     path = ["kmeshctl", *(meant[i] for i in positions[:used])]
@@ -407,6 +438,9 @@ def positional_name_hint(message: str, err: Any) -> str:
     spaced = _spaced_path_hint(ctx, typed, found.group(1).split())
     if spaced:  # `--plot /tmp/my plot.png`: one path the shell split at its space
         return spaced
+    level = _spaced_level_hint(ctx, list(cmdline.ARGS))
+    if level:  # kubectl's `-v 6`: the level, not a name
+        return level
     reader = POSITIONAL_READERS.get(tuple(ctx.command_path.split()[-2:]))
     read = reader(found.group(1).split(), typed) if reader else ""
     extras = found.group(1).split()
@@ -970,10 +1004,22 @@ def option_suggestions(typed: str, command: _click.Command) -> list[str]:
     scored = []
     for name in names:
         bare = name.lstrip("-")
-        ratio = difflib.SequenceMatcher(None, word, bare).ratio()
+        ratio = 1.0 if spelled_out(typed) == name else difflib.SequenceMatcher(None, word, bare).ratio()
         if name not in NEVER_GUESSED and (ratio >= SUGGEST_CLOSENESS or guessable(word, name)):
             scored.append((-ratio, name))  # never a --force, --all, ... (badinput.NEVER_GUESSED)
     return [name for _, name in sorted(scored)[:MAX_SUGGESTIONS]]
+
+
+# Words of a flag's name kubectl users shorten (`kubectl get ns`): `--istio-ns` is --istio-namespace.
+_SHORT_WORDS = {"ns": "namespace"}
+
+
+def spelled_out(flag: str) -> str:
+    """``flag`` with each shortened word of its name spelled out (`--istio-ns` ->
+    `--istio-namespace`); a short flag (`-n`) as it is."""
+    if not flag.startswith("--"):
+        return flag
+    return "--" + "-".join(_SHORT_WORDS.get(part, part) for part in flag[2:].split("-"))
 
 
 # Flags other tools spell differently: (typed, the parameter kmeshctl has for it, its hint).
@@ -1359,9 +1405,15 @@ def _wait_duration(name: str, command: _click.Command, flag: str, whose: str, wi
     if option_spelled(command, "--timeout") is None:
         return _waits(name, command, flag, whose, without)
     value = typed_value(cmdline.ARGS, flag)
-    line = f" `{shlex.join(['kmeshctl', *_respelled(flag, '--timeout')])}`" if value is not None and \
-        is_duration_text(value) else ""
-    return f"; did you mean --timeout DURATION ({whose} {flag}; it bounds {name}'s wait)?{line}"
+    words = _respelled(flag, "--timeout")
+    wait = option_spelled(command, "--wait")  # its --timeout bounds only --wait's wait (conventions.NEEDS_ON)
+    if wait is not None and not spelled_in(words, wait):  # right after the --timeout given
+        at = next((i for i, w in enumerate(words[:separator_at(words)]) if spelled(w, {"--timeout"})), None)
+        end = len(words) if at is None else at + (1 if "=" in words[at] else 2)
+        words[end:end] = ["--wait"]
+    line = f" `{shlex.join(['kmeshctl', *words])}`" if value is not None and is_duration_text(value) else ""
+    bounds = f"with --wait it bounds {name}'s wait" if wait is not None else f"it bounds {name}'s wait"
+    return f"; did you mean --timeout DURATION ({whose} {flag}; {bounds})?{line}"
 
 
 def _verbosity(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
@@ -1399,6 +1451,21 @@ def log_level_hint(command: _click.Command, name: str, flag: str, args: list[str
     if int(typed_level(flag, args)) == 0:
         return f"; {name}'s -v takes no level (kubectl's {flag}=0 is its default): leave it out, `{without}`"
     return _verbosity(name, command, flag, "kubectl's", without)
+
+
+def _spaced_level_hint(ctx: _click.Context, args: list[str]) -> str:
+    """kubectl's log level given apart (`demo traffic-shift -v 6`), the number read as a
+    stray word: log_level_hint's line, as for `-v=6`; "" when no number follows an on/off -v."""
+    for flag in NUMERIC_VALUE_FLAGS:
+        option = option_spelled(ctx.command, flag)
+        if option is None or takes_value(option):
+            continue
+        end = separator_at(args)
+        at = next((i for i in range(end - 1) if args[i] == flag and args[i + 1].isdigit()), None)
+        if at is not None:
+            joined = [*args[:at], f"{flag}={args[at + 1]}", *args[at + 2:]]
+            return log_level_hint(ctx.command, ctx.command_path.partition(" ")[2], flag, joined)
+    return ""
 
 
 def spelled_in(words: list[str], option: Optional[_click.Parameter]) -> bool:
@@ -1449,13 +1516,46 @@ def other_command_flag_hint(typed: str, command: _click.Command, path: str) -> s
     `kmeshctl precheck``: a flag another kmeshctl command takes, typed on ``command``
     (spelled ``path``) that does not; empty for a flag no command has, or a group."""
     name = " ".join(path.split()[1:])
-    owners = [c for c in _owners(typed) if c != name]
-    hidden = [c for c in _owners(typed, hidden=True) if c != name]  # a pod's own command's: named by none
-    if not hidden or not name or hasattr(command, "commands") or option_spelled(command, typed) is not None:
+    meant = typed if _owners(typed, hidden=True) else spelled_out(typed)  # `--istio-ns`: --istio-namespace's
+    owners = [c for c in _owners(meant) if c != name]
+    hidden = [c for c in _owners(meant, hidden=True) if c != name]  # a pod's own command's: named by none
+    if not hidden or not name or hasattr(command, "commands") or option_spelled(command, meant) is not None:
         return ""
-    valued = any(takes_value(p) for p in [_param_of_command(c, typed) for c in hidden] if p is not None)
-    without = shlex.join(["kmeshctl", *_typed_less(typed, valued)])
-    return f"; {name} does not need {typed}{f' ({_owned_by(owners)})' if owners else ''}: leave it out, `{without}`"
+    valued = any(takes_value(p) for p in [_param_of_command(c, meant) for c in hidden] if p is not None)
+    words = _typed_less(typed, valued)
+    notes = [*([f"{typed} is {meant}"] if meant != typed else []), *([_owned_by(owners)] if owners else [])]
+    said = f"; {name} does not need {meant}" + (f" ({'; '.join(notes)})" if notes else "")
+    if takes_namespace_arguments(command) and not _arguments_given(command, words, path.split()[1:]):
+        value = typed_value(cmdline.ARGS, typed) if valued else None
+        if not value or not meant.endswith("namespace"):  # the line without it would lack the namespaces
+            return f"{said}: leave it out and name the namespaces as arguments"
+        # `enable-ns --istio-namespace team-a`: team-a is the namespace meant, its only one
+        end = separator_at(words)
+        line = shlex.join(["kmeshctl", *words[:end], value, *words[end:]])
+        return f"{said}: the namespaces are its arguments, `{line}`"
+    return f"{said}: leave it out, `{shlex.join(['kmeshctl', *words])}`"
+
+
+def _arguments_given(command: _click.Command, words: list[str], path: list[str]) -> bool:
+    """Some word of ``words`` (a line typed, `--` and after it included) is a positional
+    argument of ``command`` (named by the words ``path``): no flag, no flag's value, no word
+    of the path."""
+    left = list(path)
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if word == "--":
+            return i < len(words)
+        if left and word == left[0]:
+            left.pop(0)
+        elif word.startswith("-") and word != "-":
+            option = option_spelled(command, word)
+            valued = word in GLOBAL_FLAGS or (option is not None and takes_value(option))
+            i += 1 if valued and "=" not in word else 0
+        else:
+            return True
+    return False
 
 
 def _param_of_command(name: str, flag: str) -> Optional[_click.Parameter]:

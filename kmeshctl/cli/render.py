@@ -11,7 +11,7 @@ import re
 import shlex
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional, Sequence
+from typing import Annotated, Any, Callable, Optional, Sequence
 
 import typer
 
@@ -302,14 +302,15 @@ def required_flags_error(words: Sequence[str], missing: Sequence[tuple[str, str,
 
         try:
             check_xds_address(xds_address)
-        except BadXdsAddress as err:  # the address offered passes the command's own check (`istiod:15012` does not)
-            settled = settled_address(err.meant, istio_namespace)
-            raise UsageError(err.problem, fix=err.fix.replace(err.meant, settled)) from None
-        try:  # the example keeps the address typed only when it passes (one paste runs)
-            check_xds_address_offline(xds_address, istio_namespace, flag_as_typed("xds_address") or "--xds-address")
-        except XdsAddressRefused as err:
-            refused = f"; also {err}" if err.found else ""
-            settled = err.found[0] if err.found else xds_address
+        except BadXdsAddress as err:  # the example gives the address meant, passing the command's own check
+            refused, settled = f"; also {err.problem}", settled_address(err.meant, istio_namespace)
+        else:
+            try:  # the example keeps the address typed only when it passes (one paste runs)
+                check_xds_address_offline(xds_address, istio_namespace,
+                                          flag_as_typed("xds_address") or "--xds-address")
+            except XdsAddressRefused as err:
+                refused = f"; also {err}" if err.found else ""
+                settled = err.found[0] if err.found else xds_address
     flags = [flag for flag, _, _ in missing]
     names = " and ".join(flags) if len(flags) <= 2 else ", ".join(flags[:-1]) + f" and {flags[-1]}"
     verb = "is" if len(flags) == 1 else "are"
@@ -527,15 +528,14 @@ def render(
                if value is None]
     if missing:
         raise required_flags_error(["render"], missing, "render is offline", xds_address, istio_namespace)
+    options = dict(image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
+                   enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace,
+                   kubernetes_version=kubernetes_version, network=network)
     try:
-        params = install_params(
-            xds_address, cluster_id, image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
-            enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace, kubernetes_version=kubernetes_version,
-            network=network,
-        )
-    except BadXdsAddress:
-        check_offline_xds_address(["render"], xds_address, istio_namespace)  # an address meant refused in turn
-        raise
+        params = install_params(xds_address, cluster_id, **options)
+    except BadXdsAddress as err:
+        raise bad_xds_address_error(["render"], err, istio_namespace,
+                                    lambda address: install_params(address, cluster_id, **options)) from None
     check_offline_xds_address(["render"], params.xds_address, params.istio_namespace)
     crds = crd_schemas_from_files(crd_file)
     text = render_yaml(params)
@@ -543,6 +543,27 @@ def render(
     warn_left_out(params, ["render"])
     warn_unvalidated_custom_kinds(validate_offline(objects, params.kubernetes_version, crds), run_options().quiet)
     print_manifests(objects, output, yaml_text=text)
+
+
+def bad_xds_address_error(command: list[str], error: BadXdsAddress, istio_namespace: str,
+                          check: Optional[Callable[[str], Any]] = None) -> UsageError:
+    """``error`` as one line with ``command`` to paste: every flag typed kept, --xds-address
+    the address meant, settled so the line passes the offline check too (`istiod:15012` is
+    istiod.istio-system.svc:15012). When ``check`` (the command's checks of its other
+    flags, given that address) refuses another flag as well, both are said and no line is
+    offered (it would fail on the other): `--xds-address x: missing port (use --xds-address
+    x:15012), and --cluster-id 'a b': not a cluster id; use ...`."""
+    from kmeshctl.cli.cluster import command_with
+    from kmeshctl.istiod import settled_address
+
+    address = settled_address(error.meant, istio_namespace)
+    if check is not None:
+        try:
+            check(address)
+        except UsageError as other:
+            return UsageError(f"{error.problem} (use {flag_as_typed('xds_address') or '--xds-address'} "
+                              f"{shlex.quote(address)}), and {other}")
+    return UsageError(f"{error.problem}; use `{command_with(command, 'xds_address', address)}`")
 
 
 def check_offline_xds_address(command: list[str], address: str, istio_namespace: str) -> None:

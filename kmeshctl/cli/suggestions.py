@@ -15,9 +15,9 @@ from typer import _click
 from typer._click.core import ParameterSource
 
 from kmeshctl.cli import cmdline
-from kmeshctl.cli.badinput import name_typed_flags, source_name, typed_flag
+from kmeshctl.cli.badinput import name_typed_flags, source_name, typed_flag, typed_value
 from kmeshctl.cli.cmdline import resolve, spelled
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import KmeshctlError, UsageError
 
 # Flags that choose *what* a command acts on: a suggested command keeps them.
 CARRIED_FLAGS = ("kubeconfig", "context", "request_timeout", "name", "sandbox", "namespace", "istio_namespace",
@@ -477,6 +477,9 @@ def _choice_fixed(command: _click.Command, root: _click.Command, given: list[str
     value = given[1] if len(given) == 2 else value
     if not (equals or len(given) == 2) or descriptor is None:
         return given
+    if param is not None and param.name == "xds_address":  # `istiod` -> istiod.istio-system.svc:15012
+        meant = _xds_address_meant(command, value)
+        return given if meant is None else [f"{flag}={meant}"] if equals else [flag, meant]
     if takes_number(param):
         return given if _number_taken(param, value) else []  # type: ignore[arg-type]
     if not descriptor.is_choice or value in {str(getattr(c, "value", c)) for c in descriptor.choices}:
@@ -485,6 +488,26 @@ def _choice_fixed(command: _click.Command, root: _click.Command, given: list[str
     if not close:
         return []
     return [f"{flag}={close[0]}"] if equals else [flag, close[0]]
+
+
+def _xds_address_meant(command: _click.Command, value: str) -> Optional[str]:
+    """The address an --xds-address ``value`` of a bad form means (params.BadXdsAddress),
+    settled as the offline check wants it (the --istio-namespace typed); on render, also
+    what that check offers for a good form it refuses (`istiod:15012`); None for a value
+    that passes, or one whose meaning is not clear."""
+    from kmeshctl.istiod import settled_address
+    from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, BadXdsAddress, check_xds_address
+
+    namespace = typed_value(cmdline.ARGS, "--istio-namespace") or DEFAULT_ISTIO_NAMESPACE
+    try:
+        check_xds_address(value, allow_unix=command.name == "run")  # node run's agent may use a unix socket
+    except BadXdsAddress as err:
+        return settled_address(err.meant, namespace)
+    except UsageError:
+        return None
+    # install asks the cluster instead, whose agents' namespace may have such a Service
+    settled = settled_address(value, namespace) if command.name == "render" else value
+    return settled if settled != value else None
 
 
 def _number_taken(param: _click.Parameter, value: str) -> bool:

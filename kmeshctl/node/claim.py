@@ -114,3 +114,33 @@ def holder_pid(path: Path) -> Optional[int]:
         except ValueError:
             continue
     return None
+
+
+PROC = Path("/proc")
+_LISTENING = 0x10000  # /proc/net/unix Flags: __SO_ACCEPTCON, a socket that listen()s
+
+
+def socket_holder(path: Path) -> Optional[tuple[int, str]]:
+    """(pid, command name) of a process listening on the unix socket ``path``: its inode
+    as /proc/net/unix lists it (`Num RefCount Protocol Flags Type St Inode Path`), found
+    among the /proc/PID/fd links `socket:[INODE]`, as `ss -xlp` finds it. None when it
+    cannot tell (the socket in another network namespace, /proc not readable)."""
+    try:
+        lines = (PROC / "net" / "unix").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    names = {str(path), str(Path(path).resolve())}
+    inodes = {fields[6] for fields in (line.split() for line in lines)
+              if len(fields) >= 8 and fields[7] in names and int(fields[3], 16) & _LISTENING}
+    if not inodes:
+        return None
+    links = {f"socket:[{inode}]" for inode in inodes}
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in links for fd in (entry / "fd").iterdir()):
+                return int(entry.name), (entry / "comm").read_text().strip()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return None

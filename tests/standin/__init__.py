@@ -1,6 +1,6 @@
 """A stand-in Kubernetes API server for the tests.
 
-No Kubernetes API server can run here, so the tests start this one: a real HTTP server
+No Kubernetes API server can run here, so the tests start this one: a real HTTPS server
 (in a thread on 127.0.0.1, random port) that behaves like the real API for what kmeshctl
 and its node agent use. One module per concern:
 
@@ -19,7 +19,10 @@ and its node agent use. One module per concern:
 - `websocket`, `streams`, `kubelet`: `pods/exec` and `pods/portforward` over WebSocket as
   the `kubernetes` Python client speaks them, run by a backend the test gives each pod
   (a real podnet pod, or the host network for a hostNetwork pod);
-- `frontend`: the HTTP routing; `fixtures`: seeded clusters and pytest fixtures.
+- `frontend`: the HTTP routing; `fixtures`: seeded clusters and pytest fixtures;
+- `tls`: HTTPS, as kube-apiserver serves (kubectl sends no credentials to an http://
+  server): a per-process self-signed certificate for 127.0.0.1 and localhost, its own CA
+  (the kubeconfigs' certificate-authority-data), and connections several threads share.
 
 Simplifications, on purpose: lists in apply are atomic (no merge keys), custom resources
 are not validated against their CRD schema, strategic merge patch is handled as merge

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from . import streams
+from . import streams, tls
 from .resources import TOKEN, TRUE_VALUES, HttpError, Resource, not_found, parse_bool
 from .selectors import object_matcher
 from .watch import DropConnection, Expired, WatchSession, expired_event, parse_watch_request, stream
@@ -30,12 +30,23 @@ if TYPE_CHECKING:
 
 class _HttpServer(ThreadingHTTPServer):
     """ThreadingHTTPServer with a real API server's listen backlog (Go listens with the
-    kernel's somaxconn; the standard library's 5 drops handshakes of a busy test), and a
-    handler's unexpected exception kept on the stand-in (``handler_errors``) and printed
-    with what the request was, so a test that sees a dropped connection can say why."""
+    kernel's somaxconn; the standard library's 5 drops handshakes of a busy test), HTTPS
+    (tests/standin/tls.py: the TLS handshake in the request's own thread, so a slow or
+    refusing client holds up no other), and a handler's unexpected exception kept on the
+    stand-in (``handler_errors``) and printed with what the request was, so a test that
+    sees a dropped connection can say why."""
 
     request_queue_size = 4096
     api: "StandinApiServer"
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        connection = tls.accept(request)  # detaches ``request``: shutdown_request finds it closed
+        if connection is None:
+            return
+        try:
+            self.RequestHandlerClass(connection, client_address, self)
+        finally:
+            connection.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         text = traceback.format_exc()
@@ -107,10 +118,16 @@ class _Handler(BaseHTTPRequestHandler):
     api: "StandinApiServer"
     protocol_version = "HTTP/1.1"
 
+    connection: tls.TlsConnection
+
     def setup(self) -> None:
-        super().setup()
+        # The connection is a tls.TlsConnection (several threads share it once upgraded):
+        # all reads and writes go through it, never around it to the SSL socket.
+        self.connection = self.request
+        self.rfile = self.connection.reader()
+        self.wfile = self.connection.writer()
         # Headers and body go out in two writes: without NODELAY, Nagle + delayed ACK add 40 ms each.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
@@ -198,10 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Cut the connection mid-response (no final chunk): what the client sees when an
         API server or a load balancer in front of it goes away."""
         self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        self.connection.shutdown(socket.SHUT_RDWR)
 
     # -- routing ---------------------------------------------------------------------------
 

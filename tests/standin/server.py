@@ -14,7 +14,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import yaml
 
-from . import controllers
+from . import controllers, tls
 from .fields import (MISSING, FieldPath, content, delete_at, drop_nulls, managed_fields, merge,
                      owned_paths, set_at, spec_part, value_at)
 from .kubelet import PodBackend
@@ -38,7 +38,8 @@ class Request(NamedTuple):
 
 
 class StandinApiServer:
-    """In-memory API state plus the HTTP front end (`url`, `write_kubeconfig`)."""
+    """In-memory API state plus the HTTPS front end (`url`, `port`, `write_kubeconfig`: the
+    kubeconfig trusts this process's stand-in certificate, tests/standin/tls.py)."""
 
     def __init__(self, server_version: tuple[int, int] = (1, 30), crds: Optional[list[dict]] = None) -> None:
         self.server_version = server_version
@@ -94,12 +95,18 @@ class StandinApiServer:
     @property
     def url(self) -> str:
         assert self._http is not None
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+        return f"https://127.0.0.1:{self._http.server_address[1]}"
+
+    @property
+    def port(self) -> int:
+        assert self._http is not None
+        return int(self._http.server_address[1])
 
     def write_kubeconfig(self, path: Path, context: str = "standin") -> Path:
         config = {
             "apiVersion": "v1", "kind": "Config", "current-context": context,
-            "clusters": [{"name": "standin", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "standin", "cluster": {"server": self.url,
+                                                         "certificate-authority-data": tls.ca_data()}}],
             "users": [{"name": "standin-user", "user": {"token": TOKEN}}],
             "contexts": [{"name": context, "context": {"cluster": "standin", "user": "standin-user"}}],
         }

@@ -10,7 +10,10 @@ import hashlib
 import socket
 import struct
 import threading
-from typing import BinaryIO, Optional
+from typing import TYPE_CHECKING, BinaryIO, Optional
+
+if TYPE_CHECKING:
+    from .tls import TlsConnection
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -59,9 +62,12 @@ class ConnectionClosed(Exception):
 
 class WebSocket:
     """One server-side connection after a successful handshake. `receive` must be called
-    from one thread only; `send` is safe from several."""
+    from one thread only; `send` is safe from several. Over TLS, ``sock`` is the request's
+    tls.TlsConnection and ``reader`` reads through it: the reading thread and the writing
+    ones never use the connection's SSL object at once (OpenSSL's objects are not safe for
+    that), and `shutdown` (from any thread) shuts the TCP connection under them."""
 
-    def __init__(self, sock: socket.socket, reader: BinaryIO) -> None:
+    def __init__(self, sock: "socket.socket | TlsConnection", reader: BinaryIO) -> None:
         self.sock = sock
         self.reader = reader
         self._write_lock = threading.Lock()
@@ -177,6 +183,12 @@ class WebSocket:
         return None
 
     def shutdown(self) -> None:
+        """End the connection (from any thread): over TLS a close_notify first, as the real
+        API server's Go TLS connection sends on close, then the TCP shutdown that wakes the
+        reading thread."""
+        close_notify = getattr(self.sock, "close_notify", None)
+        if close_notify is not None:
+            close_notify()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
