@@ -20,6 +20,7 @@ import pytest
 
 from test_cli_kinds import cli, no_env  # noqa: F401
 from test_cli_value_completion import protocol, tree  # noqa: F401
+from test_p34_hints import no_cluster  # noqa: F401 (fixture)
 
 KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -32,11 +33,6 @@ clusters:
 users:
 - {name: u, user: {}}
 """
-
-
-@pytest.fixture
-def no_cluster(tmp_path, monkeypatch, no_env) -> None:  # noqa: F811 - the fixture of test_cli_kinds
-    monkeypatch.setenv("HOME", str(tmp_path))
 
 
 @pytest.fixture

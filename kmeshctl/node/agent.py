@@ -114,6 +114,16 @@ class AgentConfig:
             nodecheck.resolve_cgroup2_dir(self.cgroup2_path)
         if self.cni_conf_dir is not None:
             _check_cni(self)
+        if self.xds_insecure and self.xds_address == DEFAULT_XDS_ADDRESS:
+            raise PlaintextToIstiod("--xds-insecure toward istiod's TLS port (the default --xds-address "
+                                    f"{DEFAULT_XDS_ADDRESS}) is never answered; pass --xds-address of the "
+                                    "local xDS server, or leave out --xds-insecure")
+
+
+class PlaintextToIstiod(UsageError):
+    """--xds-insecure (plaintext, for a local xDS server such as the sandbox's) with the
+    default address, istiod's TLS port: nothing would ever feed the agent. Checked last, so
+    a run's other mistakes are named first."""
 
 
 def _check_cni(cfg: "AgentConfig") -> None:
