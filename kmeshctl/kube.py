@@ -597,7 +597,7 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
         for problem, fix in (_token_problem(user, owner), kubeauth.impersonation_problem(user, owner)):
             if problem:
                 raise _config_error(problem, named, fix)
-        _check_user(user, owner, named)
+        _check_user(user, owner, named, plain_http=server.startswith("http://") or "://" not in server)
         _check_base64(user, ("client-certificate-data", "client-key-data"), f"user {user_name} {where}", named)
         for problem, fix in (kubeauth.login_conflict(user, owner),
                              kubeauth.client_certificate_problem(str(user_name), user, owner, target.kubeconfig)):
@@ -774,7 +774,9 @@ def _check_files(body: dict, keys: tuple[str, ...], owner: str, named: Optional[
                                 "fix the path in the kubeconfig, or pass --context NAME of another context")
 
 
-def _check_user(user: dict, owner: str, named: Optional[str]) -> None:
+def _check_user(user: dict, owner: str, named: Optional[str], plain_http: bool = False) -> None:
+    """The user's files and exec plugin as kubectl checks them; an exec command that is not
+    installed only when it would run (never for an http:// server, which gets no credentials)."""
     _check_files(user, _USER_FILES, owner, named)
     plugin = user.get("exec")
     if not isinstance(plugin, dict) or user.get("auth-provider") is not None:
@@ -783,8 +785,8 @@ def _check_user(user: dict, owner: str, named: Optional[str]) -> None:
                          kubeauth.interactive_mode_problem(plugin, owner)):
         if problem:
             raise _config_error(problem, named, fix)
-    if user.get("token") or user.get("tokenFile"):
-        return  # the library uses those before an exec plugin
+    if user.get("token") or user.get("tokenFile") or plain_http:
+        return  # the library uses those before an exec plugin; kubectl runs none for http://
     problem, fix = kubeauth.exec_command_problem(plugin, owner)
     if problem:
         raise _config_error(problem, named, fix)
@@ -1979,10 +1981,14 @@ def _api_error(status: int, method: str, path: str, data: Optional[dict],
     reason = data.get("reason", "")
     message = " ".join((data.get("message") or f"HTTP {status}").split())  # one line
     causes = tuple((data.get("details") or {}).get("causes") or ())
-    if status == 401 and credentials.startswith(UNSENT):
-        return ApiError(status, reason or "Unauthorized", f"You must be logged in to the server (Unauthorized): "
-                        f"{method} {path} was refused; it got no credentials (the server is http://, and kubectl "
-                        f"sends user {credentials[len(UNSENT):]}'s over https only)", causes,
+    if status in (401, 403) and credentials.startswith(UNSENT):
+        # a 403 too: an API server with anonymous requests allowed (the default) forbids, as
+        # system:anonymous, what it would have let the user do
+        said = f"You must be logged in to the server (Unauthorized): {method} {path} was refused" \
+            if status == 401 else f"Forbidden: {message}"
+        return ApiError(status, reason or ("Unauthorized" if status == 401 else "Forbidden"),
+                        f"{said}; it got no credentials (the server is http://, and kubectl sends user "
+                        f"{credentials[len(UNSENT):]}'s over https only)", causes,
                         fix="write the API server's https:// address in the kubeconfig's server")
     if status == 401:
         return ApiError(status, reason or "Unauthorized", f"You must be logged in to the server (Unauthorized): "

@@ -175,8 +175,9 @@ def test_2_unauthorized_over_http_says_no_credentials_were_sent(web, tmp_path, c
 @pytest.mark.parametrize("args", CLUSTER_COMMANDS, ids=" ".join)
 def test_2_forbidden_names_what_was_refused_and_keeps_the_kubeconfig_flags(args, web, tmp_path, capsys,
                                                                            no_env) -> None:
-    server = web(403, status_body(403, "Forbidden", 'forbidden: User "bob" cannot get path "/version"'))
-    config = kubeconfig(tmp_path / "k403.yaml", url(server))
+    # over https, where bob's credentials go (over http, a 403 is anonymous's: test_p36_lead)
+    server = web(403, status_body(403, "Forbidden", 'forbidden: User "bob" cannot get path "/version"'), https=True)
+    config = kubeconfig(tmp_path / "k403.yaml", url(server), **trusted_by())
     code, out, err = cli(capsys, "--kubeconfig", str(config), "--context", "ctx", *args)
     text = out + err
     assert code == 1, text

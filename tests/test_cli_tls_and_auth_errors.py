@@ -43,7 +43,7 @@ import yaml
 from standin_apiserver import cluster  # noqa: F401 (fixture)
 from standin import tls
 from standin.resources import TOKEN
-from test_cli_cluster_errors import kubeconfig, status_body, url, web  # noqa: F401 (fixture)
+from test_cli_cluster_errors import kubeconfig, status_body, trusted_by, url, web  # noqa: F401 (fixture)
 from test_cli_kinds import cli, no_env, run  # noqa: F401
 from test_cli_kubeconfig import plugin
 from test_xds_client import self_signed
@@ -287,8 +287,8 @@ def test_4_every_error_kind_has_one_problem_and_one_fix() -> None:
 
 def test_5_a_403_in_precheck_is_fixed_once_and_never_says_run_precheck(web, tmp_path: Path, capsys,
                                                                        no_env) -> None:
-    server = web(403, status_body(403, "Forbidden", 'forbidden: User "bob" cannot get path "/version"'))
-    config = kubeconfig(tmp_path / "k403.yaml", url(server))
+    server = web(403, status_body(403, "Forbidden", 'forbidden: User "bob" cannot get path "/version"'), https=True)
+    config = kubeconfig(tmp_path / "k403.yaml", url(server), **trusted_by())
     code, out, _ = cli(capsys, "--kubeconfig", str(config), "precheck", "-o", "json")
     row = json.loads(out)["checks"][0]
     assert code == 1 and row["fix"] == "ask a cluster admin for RBAC permission to get path /version (`kubectl " \
