@@ -148,6 +148,11 @@ def _waiting_note(address: str, quiet: bool) -> contextlib.AbstractContextManage
     return waiting_note(f"waiting for the node agent admin endpoint at {address} ({limit_words(TIMEOUT_S)})", quiet)
 
 
+class ForwardForbidden(KmeshctlError):
+    """This user may not create pods/portforward (RBAC's 403): its ``fix`` is the grant,
+    whichever agent was asked (status gives it as its fix, not the agent's log)."""
+
+
 def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "KubeTarget") -> Any:
     """GET ``path`` from the agent pod's admin port through a Kubernetes port-forward to
     the cluster ``target`` names (an AdminFetch once ``target`` is bound)."""
@@ -169,11 +174,13 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "Kube
                 _close_local_ends(forward)
     except Exception as err:  # noqa: BLE001 - ApiException (handshake refused) and transport errors alike
         refusal = kubectl_words(kube.stream_refusal(err))
-        fix = (f"this user may not port-forward to pods in {namespace}: grant it create on pods/portforward "
-               f"(`kubectl auth can-i create pods --subresource=portforward -n {namespace}` checks it)"
-               if "answered 403" in refusal else
-               f"check the pod name (`kubectl get pods -n {namespace}`) and your access")
-        raise KmeshctlError(f"cannot port-forward to {namespace}/{pod}:{port} ({refusal}): {fix}") from err
+        problem = f"cannot port-forward to {namespace}/{pod}:{port} ({refusal})"
+        if "answered 403" in refusal:  # this user's permission, not the agent's: its own fix (status's too)
+            raise ForwardForbidden(problem, fix=f"this user may not port-forward to pods in {namespace}: grant it "
+                                f"create on pods/portforward (`kubectl auth can-i create pods "
+                                f"--subresource=portforward -n {namespace}` checks it)") from err
+        raise KmeshctlError(f"{problem}: check the pod name (`kubectl get pods -n {namespace}`) and your "
+                            "access") from err
     try:
         sock = forward.socket(port)
         sock.settimeout(TIMEOUT_S)
@@ -284,7 +291,7 @@ def check_agent_pod(client: "KubeClient", pod: str, namespace: str, command: str
         raise pod_not_found(client, pod, namespace, command)
     labels = (found.get("metadata") or {}).get("labels") or {}
     if all(labels.get(k) == v for k, v in AGENT_POD_LABELS.items()):
-        _check_running(found, pod, namespace)
+        _check_running(client, found, namespace, command)
         return
     agents = agent_pod_refs(client)
     if agents is None:  # this user may not list pods: the label is what to look for
@@ -301,14 +308,37 @@ def check_agent_pod(client: "KubeClient", pod: str, namespace: str, command: str
                      f"of them: `{command} --pod {agent} -n {agent_ns}`")
 
 
-def _check_running(found: dict, pod: str, namespace: str) -> None:
+def _check_running(client: "KubeClient", found: dict, namespace: str, command: str) -> None:
     """An agent pod not running (its image not pulled, not scheduled, its container
-    backing off in CrashLoopBackOff) serves no admin endpoint: said from its status
-    (rollout.not_serving), before a port-forward fails."""
+    backing off in CrashLoopBackOff) or being deleted (Terminating: its agent stops)
+    serves no admin endpoint: said from its status (rollout.not_serving), before a
+    port-forward fails; one being deleted with the ``command`` that asks the pod
+    replacing it on its node, when there is one."""
     from kmeshctl.rollout import not_serving, pod_state
 
-    if why := not_serving(pod_state(found)):
+    state = pod_state(found)
+    pod = state.name
+    if state.terminating:
+        other = _replacing_pod(client, state.node, namespace)
+        fix = (f"ask the pod that replaces it: `{command} --pod {other} -n {namespace}`" if other else
+               f"ask the pod that replaces it once it runs (`kubectl get pods -n {namespace} -l {agent_selector()} "
+               f"-o wide` lists them)")
+        raise KmeshctlError(f"pod {namespace}/{pod} is Terminating (being deleted): its agent is stopping", fix=fix)
+    if why := not_serving(state):
         raise KmeshctlError(f"pod {namespace}/{pod} is not running ({why}): see `kmeshctl status -n {namespace}`")
+
+
+def _replacing_pod(client: "KubeClient", node: str, namespace: str) -> str:
+    """The name of an agent pod of ``namespace`` on ``node`` that runs and is not being
+    deleted ("" when none, or the pods cannot be listed)."""
+    from kmeshctl.kube import ApiError
+    from kmeshctl.rollout import not_serving, pod_state
+
+    try:
+        pods = [pod_state(p) for p in client.list("v1", "Pod", namespace, label_selector=agent_selector())]
+    except ApiError:
+        return ""
+    return next((p.name for p in pods if node and p.node == node and not not_serving(p)), "")
 
 
 def served_admin_port(pod: dict) -> Optional[int]:
@@ -545,6 +575,16 @@ def cache_problem(dump: dict) -> str:
     if any(not isinstance(e, dict) for e in dump.get("enrolled") or []):
         return "an 'enrolled' entry is not an object"
     return ""
+
+
+def not_synced(dump: dict) -> str:
+    """Why the agent of ``dump`` has no first xDS sync yet (its `sync` detail: `waiting for
+    the first xDS sync (last error: ...)`); '' when it has one, or is of a version that does
+    not say. Its cache then is no mesh state, whatever it holds."""
+    sync = dump.get("sync")
+    if not isinstance(sync, dict) or sync.get("synced") is not False:
+        return ""
+    return str(sync.get("detail") or "waiting for the first xDS sync")
 
 
 def _json_type(value: Any) -> str:

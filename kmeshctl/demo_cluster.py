@@ -351,14 +351,21 @@ def split_needs_error(client: KubeClient, objs: list[dict], planned: bool, outco
             or _waypoint_error(client, objs, planned, outcome, again))
 
 
-def _namespace_error(client: KubeClient, objs: list[dict], outcome: str) -> Optional[UsageError]:
+def _namespace_error(client: KubeClient, objs: list[dict], outcome: str) -> Optional[KmeshctlError]:
     """The demo's namespace does not exist (-n demo): its waypoint cannot be there either,
-    so it is created first, then the waypoint (bad input: exit 2)."""
+    so it is created first, then the waypoint (bad input: exit 2); or it is being deleted
+    (exit 1: no apply offered, none would work there)."""
     from kmeshctl.waypoint import deploy
 
     name = _demo_namespace(objs)["metadata"]["name"]
     readable, live = _readable(lambda: client.get("v1", "Namespace", name))
-    if not readable or live is not None:
+    if not readable:
+        return None
+    if live is not None:  # being deleted: neither the demo nor a waypoint can be created there
+        try:
+            deploy.check_namespace_open(client, name, f"the demo deploys into it; {outcome}")
+        except KmeshctlError as terminating:
+            return terminating
         return None
     return UsageError(f"namespace {name} does not exist (the demo deploys into it, beside the waypoint "
                       f"{name}/{deploy.DEFAULT_NAME} its Service uses; {outcome})",
@@ -539,7 +546,21 @@ def _waypoint_error(client: KubeClient, objs: list[dict], planned: bool, outcome
            else f"0/{len(waypoint.pods)} pods ready")
     return KmeshctlError(f"waypoint {namespace}/{name}, which {who} {uses}, is not ready ({why}; {outcome})",
                          fix=f"see `kmeshctl waypoint status -n {namespace} --name {name}`, or re-apply it: "
-                             f"`{apply} --wait`")
+                             f"`{_reapply_line(client, namespace, name)} --wait`")
+
+
+def _reapply_line(client: KubeClient, namespace: str, name: str) -> str:
+    """`kmeshctl waypoint apply -n NS --name NAME` with what the waypoint runs with (its
+    --image, --replicas, --revision: a re-apply without them would put the defaults back),
+    one replica when it is scaled to 0 (what keeps it from being ready)."""
+    from kmeshctl.waypoint import deploy
+
+    try:
+        live = deploy.running_params(client, namespace, name)
+    except KmeshctlError:  # not readable: the plain line
+        live = None
+    live = live or deploy.WaypointParams(namespace, name)
+    return deploy.apply_line(live, "replicas", "1") if live.replicas == 0 else deploy.apply_line(live)
 
 
 def _no_waypoint_fix(client: KubeClient, namespace: str) -> str:

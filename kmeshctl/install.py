@@ -13,7 +13,8 @@ from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import (XDS_PORT, IstioNamespaceMissing, XdsAddressRefused, check_agents_host,
                              check_istio_namespace, check_istiods_cluster_id, check_xds_service, istiod_addresses,
                              istiod_addresses_anywhere, resolve_xds_address, settled_address)
-from kmeshctl.kube import KubeClient, KubeTarget, NoClusterConfigured, cluster_configured, connect_reachable, object_ref
+from kmeshctl.kube import (ApiError, KubeClient, KubeTarget, NoClusterConfigured, cluster_configured, connect_reachable,
+                           object_ref)
 from kmeshctl.params import (
     DEFAULT_ISTIO_NAMESPACE,
     DEFAULT_KUBERNETES_VERSION,
@@ -24,8 +25,8 @@ from kmeshctl.params import (
     InstallParams,
     install_params,
 )
-from kmeshctl.render import (POD_PATCH_POLICY_API, POD_PATCH_POLICY_SINCE, made_by_kmeshctl, normalized_version,
-                             render_manifests, template_image)
+from kmeshctl.render import (POD_PATCH_POLICY_API, POD_PATCH_POLICY_SINCE, left_out_at, made_by_kmeshctl,
+                             normalized_version, render_manifests, template_image)
 from kmeshctl.uninstall import check_install_namespaces, installed_objects
 from kmeshctl.validate import CrdSchemas, crd_schemas_from_files, validate_offline
 
@@ -43,6 +44,9 @@ class InstallPlan:
     # the agents' image before this run ("" no DaemonSet of kmeshctl's): what one that cannot be pulled replaced
     image_before: str = ""
     cluster_version: str = ""  # the cluster's MAJOR.MINOR when --kubernetes-version was taken from it (else "")
+    # a --kubernetes-version typed leaves the pod-patch policy out and the cluster serves it: its objects there
+    # (install deletes none: they stay), None when not so
+    policy_kept: Optional[list[str]] = None
 
     @property
     def installed_before(self) -> bool:
@@ -135,7 +139,21 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
         ownership = applier.check_ownership(client, objects, params.namespace, read)
         objects, users, existing = ownership.objects, ownership.users_namespaces, ownership.existing
     return InstallPlan(params, objects, client, crds, found_in, offline_because, users, existing, image_before,
-                       cluster_version)
+                       cluster_version, policy_left_in_cluster(client, params.kubernetes_version))
+
+
+def policy_left_in_cluster(client: Optional[KubeClient], kubernetes_version: str) -> Optional[list[str]]:
+    """When ``kubernetes_version`` (typed) leaves out the pod-patch policy that ``client``'s
+    cluster serves: those of its objects (`Kind name`) the cluster has (an earlier install's:
+    this one deletes none, so the guard stays); None offline, from 1.30, or not served."""
+    left = left_out_at(kubernetes_version)
+    if client is None or not left or not client.is_served(*POD_PATCH_POLICY_API.split()):
+        return None
+    api = POD_PATCH_POLICY_API.split()[0]
+    try:
+        return [ref for ref in left if client.get(api, *ref.split(" ", 1)) is not None]
+    except ApiError:  # may not read them: the plain warning (install itself says what it may not write)
+        return None
 
 
 class KubernetesVersionNotServed(UsageError):
@@ -233,13 +251,32 @@ class BeingUninstalled(KmeshctlError):
         self.refs = refs
 
 
+class NamespaceTerminating(KmeshctlError):
+    """The agents' namespace is being deleted (``why``: `Terminating: <what holds it>`) and
+    nothing else install writes is: the namespace's own deletion (a finalizer holds it),
+    not an uninstall, exit 1; the CLI adds the install line to re-run once it is gone."""
+
+    def __init__(self, namespace: str, why: str) -> None:
+        super().__init__(f"namespace {namespace} is being deleted ({why}): the API server takes no new object there; "
+                         "nothing was applied",
+                         fix=f"`kubectl get namespace {namespace} -o yaml` shows what holds it; once it is gone, "
+                             "re-run this install (it creates the namespace)")
+        self.namespace = namespace
+
+
 def check_not_being_deleted(objects: list[dict], read: dict[int, Optional[dict]]) -> None:
     """BeingUninstalled when any of ``objects`` as read (``read``: applier.read_objects')
-    carries a deletionTimestamp; before any write, a dry run's too."""
-    going = [object_ref(current) for obj in objects
+    carries a deletionTimestamp; NamespaceTerminating when the namespace alone does (no
+    uninstall under way: kmesh may never have been there); before any write, a dry run's too."""
+    from kmeshctl.namespaces import terminating_why
+
+    going = [(obj, current) for obj in objects
              if (current := read.get(id(obj))) and (current.get("metadata") or {}).get("deletionTimestamp")]
+    if len(going) == 1 and going[0][0]["kind"] == "Namespace":
+        obj, current = going[0]
+        raise NamespaceTerminating(obj["metadata"]["name"], terminating_why(current) or "Terminating")
     if going:
-        raise BeingUninstalled(going)
+        raise BeingUninstalled([object_ref(current) for _, current in going])
 
 
 class InstallBlocked(KmeshctlError):

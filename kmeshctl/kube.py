@@ -350,10 +350,12 @@ class KubeconfigFiles:
     configs: list[dict] = field(default_factory=list)
 
 
-def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> KubeconfigFiles:
+def check_kubeconfig(path: str, context: Optional[str], explicit: bool,
+                     current_needed: bool = True) -> KubeconfigFiles:
     """The files of ``path`` that exist (a KUBECONFIG-style list: as kubectl, missing
     entries are skipped) with their contexts; a one-line error when none exists, or
-    ``context`` is not one of their contexts (they are listed)."""
+    ``context`` is not one of their contexts (they are listed), or, given no ``context``
+    and ``current_needed``, the current-context is missing or none of them."""
     files = [os.path.expanduser(p) for p in path.split(os.pathsep) if p]
     present = [p for p in files if os.path.exists(p)]
     if not present and not explicit and context is not None:
@@ -377,10 +379,10 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool) -> Kubec
     if context is not None and context not in names:
         raise UsageError(f"--context {shown(context)}: no such context in {shown(path)} (contexts: "
                          f"{', '.join(map(shown, names)) or 'none'})", fix="pass --context with one of them")
-    if context is None and not current:
+    if context is None and not current and current_needed:
         raise _config_error(f"kubeconfig {path} has no current-context", path if explicit else None,
                             f"pass --context NAME (contexts: {', '.join(names) or 'none'})")
-    if context is None and current not in names:
+    if context is None and current not in names and current_needed:
         raise _config_error(f"kubeconfig {path}: current-context {current} is not one of its contexts "
                             f"(contexts: {', '.join(names)})", path if explicit else None,
                             "pass --context with one of them, or fix current-context")
@@ -1304,12 +1306,16 @@ def stream_lost_before_answer(err: BaseException) -> bool:
     lost its connection before the API server answered: reset, refused, or closed with no
     HTTP status, so nothing started in the pod and opening it again is safe. False for a
     refused upgrade (an HTTP status) and any other error."""
+    import ssl
+
     from websocket import WebSocketConnectionClosedException
 
     cause = err.__context__ or err.__cause__
     if getattr(err, "status", None) != 0 or cause is None or getattr(cause, "status_code", None) is not None:
         return False
-    return isinstance(cause, (ConnectionError, WebSocketConnectionClosedException))
+    # a TLS session the server ended (or cut) before its answer: as a reset, nothing was sent
+    return isinstance(cause, (ConnectionError, WebSocketConnectionClosedException, ssl.SSLZeroReturnError,
+                              ssl.SSLEOFError))
 
 
 def stream_refusal(err: BaseException) -> str:

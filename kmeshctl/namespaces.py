@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Sequence
 
 from kmeshctl.asciinum import duration_words
 from kmeshctl.enrollment import (MODE_KMESH, MODE_LABEL, MODE_NONE, REDIRECTION_ANNOTATION, PodView, decide,
@@ -234,26 +234,62 @@ def agent_namespaces(client: KubeClient) -> list[str]:
 
 class NoAgentToWaitFor(KmeshctlError):
     """enable-ns --wait with no node agent installed (nothing was changed): ``install`` the
-    install to run first (istiod's cluster id in it when known)."""
+    install to run first (istiod's cluster id in it when known); or installed where its
+    DaemonSets want no pod (``idle``: their namespaces, idle_agent_namespaces), the status
+    that says why."""
 
-    def __init__(self, install: str, without_wait: str = "") -> None:
+    def __init__(self, install: str, without_wait: str = "", idle: Sequence[str] = ()) -> None:
         from kmeshctl.params import DEFAULT_NAMESPACE
 
-        self.install = install
+        self.install, self.idle = install, list(idle)
         leave_out = f"leave out --wait: `{without_wait}`" if without_wait else "leave out --wait"
+        wait = "--wait would wait for an agent that is not there (nothing was changed)"
+        if self.idle:
+            super().__init__(f"{idle_words(self.idle)}: {wait}",
+                             fix=f"see why with `kmeshctl status -n {self.idle[0]}`, or {leave_out}")
+            return
         super().__init__(f"the kmesh DaemonSet is not installed (none in {DEFAULT_NAMESPACE} or any other "
-                         "namespace): --wait would wait for an agent that is not there (nothing was changed)",
-                         fix=f"install first: `{install}`, or {leave_out}")
+                         f"namespace): {wait}", fix=f"install first: `{install}`, or {leave_out}")
+
+
+def idle_words(idle: Sequence[str]) -> str:
+    """`the kmesh DaemonSet kmesh-system/kmesh wants 0 pods (no node matches its
+    nodeSelector / tolerations)` for the namespaces ``idle`` (idle_agent_namespaces)."""
+    from kmeshctl.render import DAEMONSET_NAME
+
+    refs = ", ".join(f"{name}/{DAEMONSET_NAME}" for name in idle)
+    return (f"the kmesh DaemonSet{'s' if len(idle) > 1 else ''} {refs} "
+            f"want{'' if len(idle) > 1 else 's'} 0 pods (no node matches "
+            f"{'their' if len(idle) > 1 else 'its'} nodeSelector / tolerations)")
+
+
+def idle_agent_namespaces(client: KubeClient, namespaces: Sequence[str]) -> list[str]:
+    """Those of ``namespaces`` (agent_namespaces) whose kmesh DaemonSet its controller has
+    seen and schedules no pod on (desiredNumberScheduled 0): no agent there marks or
+    unmarks a pod. One not yet seen by its controller (no status) may still run pods."""
+    from kmeshctl.render import DAEMONSET_NAME
+
+    idle = []
+    for name in namespaces:
+        ds = client.get("apps/v1", "DaemonSet", DAEMONSET_NAME, name) or {}
+        status = ds.get("status") or {}
+        seen = int(status.get("observedGeneration", 0)) >= int((ds.get("metadata") or {}).get("generation", 1))
+        if ds and seen and not int(status.get("desiredNumberScheduled", 0)):
+            idle.append(name)
+    return idle
 
 
 def check_agents_for_wait(client: KubeClient) -> None:
-    """--wait with no node agent installed would wait its whole limit for marks nobody
-    makes: a failure at once (exit 1, nothing changed) instead, NoAgentToWaitFor."""
+    """--wait with no node agent installed, or only DaemonSets that want no pod, would wait
+    its whole limit for marks nobody makes: a failure at once (exit 1, nothing changed)
+    instead, NoAgentToWaitFor."""
     from kmeshctl.istiod import known_cluster_id
     from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, install_command
 
-    if not agent_namespaces(client):
-        raise NoAgentToWaitFor(install_command(known_cluster_id(client, DEFAULT_ISTIO_NAMESPACE)))
+    installed = agent_namespaces(client)
+    idle = idle_agent_namespaces(client, installed)
+    if not installed or len(idle) == len(installed):
+        raise NoAgentToWaitFor(install_command(known_cluster_id(client, DEFAULT_ISTIO_NAMESPACE)), idle=idle)
 
 
 class NotToEnroll(UsageError):
@@ -329,14 +365,48 @@ def check_not_system(names: list[str]) -> None:
         raise NotToEnroll(own)
 
 
+# The conditions of a Terminating namespace that say what holds it (its content, their finalizers)
+HOLDING_CONDITIONS = ("NamespaceContentRemaining", "NamespaceFinalizersRemaining")
+
+
+def terminating_why(live: Optional[dict]) -> Optional[str]:
+    """`Terminating` or `Terminating: <what holds it>` (its holding conditions' messages)
+    when Namespace ``live`` (as read; None: absent) is being deleted; None when it is not."""
+    if live is None or not (live.get("metadata") or {}).get("deletionTimestamp"):
+        return None
+    held = [c.get("message", "") for c in (live.get("status") or {}).get("conditions") or []
+            if c.get("type") in HOLDING_CONDITIONS and c.get("status") == "True" and c.get("message")]
+    return "Terminating" + (f": {'; '.join(held)}" if held else "")
+
+
+class NamespacesTerminating(KmeshctlError):
+    """enable-ns of namespaces being deleted (``found``: name -> terminating_why's words),
+    exit 1, nothing changed: their pods are going and no new one starts there, so the
+    label would enroll nothing (as waypoint apply and the demo refuse them)."""
+
+    def __init__(self, found: dict[str, str]) -> None:
+        names = list(found)
+        said = "; ".join(f"{name}: {why}" for name, why in found.items()) if len(names) > 1 else found[names[0]]
+        super().__init__(f"{'namespace' if len(names) == 1 else 'namespaces'} {', '.join(names)} "
+                         f"{'is' if len(names) == 1 else 'are'} being deleted ({said}): nothing there to enroll; "
+                         "nothing was changed",
+                         fix=f"`kubectl get namespace {names[0]} -o yaml` shows what holds it; once it is gone, "
+                             f"re-create it (`kubectl create namespace {names[0]}`) and re-run, or leave it out")
+        self.found = found
+
+
 def check_enrollable(client: KubeClient, found: list[dict], overwrite: bool) -> None:
-    """Before any change: no namespace that is never enrolled (NotToEnroll), and, unless
+    """Before any change: no namespace that is never enrolled (NotToEnroll), none being
+    deleted (NamespacesTerminating), and, unless
     ``overwrite``, none another data plane has (EnrolledElsewhere)."""
     names = [ns["metadata"]["name"] for ns in found]
     refused = never_enrolled(client)
     own = {name: refused[name] for name in names if name in refused}
     if own:
         raise NotToEnroll(own)
+    going = {ns["metadata"]["name"]: why for ns in found if (why := terminating_why(ns)) is not None}
+    if going:
+        raise NamespacesTerminating(going)
     elsewhere = {ns["metadata"]["name"]: value for ns in found if (value := other_data_plane(ns))}
     if elsewhere and not overwrite:
         raise EnrolledElsewhere(elsewhere)

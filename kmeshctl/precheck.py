@@ -96,6 +96,7 @@ def run_prechecks(client: KubeClient, namespace: str, istio_namespace: str,
         (f"node kernels >= {MIN_KERNEL[0]}.{MIN_KERNEL[1]}", lambda: [check_node_kernels(client)]),
         (INSTALL_NAMESPACES_CHECK, lambda: [check_install_namespace(client, namespace, istio_namespace,
                                                                      fix_command)]),
+        (NAMESPACE_OPEN_CHECK, lambda: [check_namespace_not_terminating(client, namespace)]),
         (POD_SECURITY_CHECK, lambda: [check_pod_security(client, namespace)]),
         (ENROLLED_CHECK, lambda: [check_not_enrolled(client, namespace)]),
         (FOREIGN_CHECK, lambda: [check_foreign_objects(client, namespace, istio_namespace)]),
@@ -390,6 +391,27 @@ def check_install_namespace(client: KubeClient, namespace: str, istio_namespace:
                            f"than -n {namespace}, --istio-namespace {istio_namespace}")
     return CheckResult(INSTALL_NAMESPACES_CHECK, "pass", f"none found in other namespaces than -n {namespace}, "
                                                        f"--istio-namespace {istio_namespace}")
+
+
+NAMESPACE_OPEN_CHECK = "namespace not being deleted"
+
+
+def check_namespace_not_terminating(client: KubeClient, namespace: str) -> CheckResult:
+    """Would install refuse ``namespace`` for being deleted (Terminating: a finalizer holds
+    it; the API server takes no new object there)? What holds it (its conditions) and the
+    command that shows it, as install's own refusal (kmeshctl.install.NamespaceTerminating)."""
+    from kmeshctl.namespaces import terminating_why
+
+    current = client.get("v1", "Namespace", namespace)
+    if current is None:
+        return CheckResult(NAMESPACE_OPEN_CHECK, "pass", f"namespace {namespace} does not exist: install creates it")
+    why = terminating_why(current)
+    if why is None:
+        return CheckResult(NAMESPACE_OPEN_CHECK, "pass", f"namespace {namespace} is not being deleted")
+    return CheckResult(NAMESPACE_OPEN_CHECK, "fail", f"namespace {namespace} is being deleted ({why}): install "
+                                                     "refuses it until it is gone",
+                       f"`kubectl get namespace {namespace} -o yaml` shows what holds it; once it is gone, install "
+                       "creates it again")
 
 
 POD_SECURITY_CHECK = "Pod Security level"

@@ -54,11 +54,15 @@ class PodState:
     last_exit: str = ""
     not_started: bool = False
     containers_up: bool = True  # every container's state is running (False: waiting, e.g. CrashLoopBackOff)
+    terminating: bool = False  # it carries a deletionTimestamp: being deleted (its DaemonSet makes another)
 
     @property
     def status(self) -> str:
-        """kubectl's STATUS word (`Running`, `ErrImagePull`, `CrashLoopBackOff`, `Pending`):
-        what a table cell shows; ``reason`` (the kubelet's message) is for the text below it."""
+        """kubectl's STATUS word (`Running`, `ErrImagePull`, `CrashLoopBackOff`, `Pending`,
+        `Terminating` whatever the phase, as kubectl's): what a table cell shows; ``reason``
+        (the kubelet's message) is for the text below it."""
+        if self.terminating:
+            return TERMINATING
         head = self.reason.split(":")[0].strip()
         return self.phase if self.ready or not head or head in _CONDITION_ONLY else head
 
@@ -68,6 +72,7 @@ class PodState:
                 "reason": self.reason, "age": age(self.created)}
 
 
+TERMINATING = "Terminating"  # kubectl's STATUS of a pod with a deletionTimestamp
 # A pod condition's reason that says no more than the phase (kubectl shows the phase then).
 _CONDITION_ONLY = frozenset({"ContainersNotReady", "PodCompleted"})
 IMAGE_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"})
@@ -445,17 +450,29 @@ def pod_state(pod: dict) -> PodState:
         reason="" if ready else not_ready_reason(status), created=meta.get("creationTimestamp", ""),
         last_exit="" if ready else last_exit(statuses), not_started=not ready and not_started(statuses),
         containers_up=all("running" in (s.get("state") or {}) for s in statuses),
+        terminating=bool(meta.get("deletionTimestamp")),
     )
 
 
 def not_serving(pod: PodState) -> str:
     """Why the agent in ``pod`` serves nothing to ask (no port-forward can reach it), ""
     when its phase is Running and its containers run: kubectl's STATUS word for a pod not
-    Running (`Pending`, `ErrImagePull`), the kubelet's reason for a container down in a
-    Running pod (`CrashLoopBackOff: last exit Error, exit code 1: ...`)."""
-    if pod.phase != "Running":
+    Running (`Pending`, `ErrImagePull`) or being deleted (`Terminating`: its agent is
+    stopping, the API server's port-forward to it fails), the kubelet's reason for a
+    container down in a Running pod (`CrashLoopBackOff: last exit Error, exit code 1: ...`)."""
+    if pod.phase != "Running" or pod.terminating:
         return pod.status
     return "" if pod.containers_up else pod.reason or pod.status
+
+
+def unasked(pod: PodState) -> str:
+    """Why the agent in ``pod`` is not asked (not_serving), as status and version say it
+    (`pod is Pending`, `pod is Terminating`, `pod is not running (CrashLoopBackOff: ...)`);
+    "" when it can be asked."""
+    if pod.terminating or pod.phase != "Running":
+        return f"pod is {TERMINATING if pod.terminating else pod.phase}"
+    down = not_serving(pod)
+    return f"pod is not running ({down})" if down else ""
 
 
 def _condition_true(status: dict, kind: str) -> bool:

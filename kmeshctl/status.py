@@ -8,7 +8,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from kmeshctl.config_dump import XDS_PATH
+from kmeshctl.config_dump import XDS_PATH, ForwardForbidden
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.istiod import (cluster_service, guessed_xds_address, istiod_addresses_anywhere, istiod_deployment,
                              known_cluster_id)
@@ -20,8 +20,8 @@ from kmeshctl.namespaces import REDIRECTION_ANNOTATION, enrolled_namespaces
 from kmeshctl.apply import PSA_ENFORCE, PSA_NEEDED
 from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl, template_image
 from kmeshctl.rollout import (IMAGE_REASONS, InstallWith, IstiodUnreached, PodState, daemonset_pods, flag_setter,
-                              not_serving, image_at_fault, image_fix, istiod_fix, missing_configmap, mount_fix, replaced_image,
-                              start_fix)
+                              image_at_fault, image_fix, istiod_fix, missing_configmap, mount_fix, replaced_image,
+                              start_fix, unasked)
 from kmeshctl.uninstall import (InstalledElsewhere, check_install_namespaces, install_istio_namespaces,
                                installed_objects, left_marked_detail, marked_pods_by_node)
 
@@ -33,20 +33,23 @@ BEING_UNINSTALLED = "being uninstalled: "  # MeshStatus.deleting_problem's head 
 @dataclass(frozen=True)
 class AgentXds:
     """One node agent's istiod connection as its admin endpoint `/debug/xds` reports it
-    (``xds``), or why it could not be asked (``error``)."""
+    (``xds``), or why it could not be asked (``error``) and the fix of that when it is
+    this user's, not the agent's (``fix``: a port-forward refused by RBAC)."""
 
     pod: str
     node: str
     xds: Optional[dict]
     error: str = ""
+    fix: str = ""
 
     @property
     def connected(self) -> bool:
         return bool(self.xds and self.xds.get("connected"))
 
     def to_dict(self) -> dict:
-        return {"pod": self.pod, "node": self.node, "connected": self.connected, "xds": self.xds,
-                "error": self.error}
+        """``connected`` null when the agent could not be asked (not known, not false)."""
+        return {"pod": self.pod, "node": self.node, "connected": None if self.xds is None else self.connected,
+                "xds": self.xds, "error": self.error, "fix": self.fix or None}
 
 
 @dataclass
@@ -133,7 +136,7 @@ class MeshStatus:
 
     @property
     def left_marked_lines(self) -> list[str]:
-        """No DaemonSet: `node N: pods still marked ... ; run `kmeshctl node cleanup` ...,
+        """No DaemonSet: `node N: pods still marked ... ; run `kmeshctl node cleanup --ignore-not-found` ...,
         then `kubectl annotate ...`` per node with pods an earlier install's agent marked
         (uninstall's words: kmeshctl.uninstall.left_marked_detail)."""
         return [f"node {node}: {left_marked_detail(pods, node)}" for node, pods in sorted(self.left_marked.items())]
@@ -174,9 +177,11 @@ class MeshStatus:
             found.append((f"{ds['updated']}/{ds['desired']} agent pods run the current template",
                           f"wait for the DaemonSet to roll its template out (`kubectl rollout status daemonset/"
                           f"{ds['name']} -n {self.namespace}`)"))
-        found += [(pod_problem(p), self._pods_fix([p])) for p in stuck]
-        found += [(f"agent {a.pod} not connected to istiod ({_xds_error(a)})", self._agent_fix(a))
-                  for a in self.agents if not a.connected]
+        said = stuck + [p for p in self.pods if p.terminating and p not in stuck]  # each pod's problem
+        found += [(pod_problem(p), self._pods_fix([p])) for p in said]
+        # an agent not asked for its pod's state (`pod is ...`): that pod's problem says it
+        found += [(agent_problem(a), self._agent_fix(a)) for a in self.agents if not a.connected
+                  and not (a.error.startswith("pod is ") and a.pod in {p.name for p in said})]
         if self.missing:
             put_back = f"put them back with `{self.reinstall}`"
             found.append((f"{len(self.missing)} of the {self.expected} objects install creates missing: "
@@ -204,7 +209,10 @@ class MeshStatus:
     def _pods_fix(self, stuck: list[PodState]) -> str:
         """The fix of agent pods ``stuck`` not ready, by the first one's state: an image
         that cannot be pulled or whose container cannot start (image_fix, start_fix: the
-        install to paste); an agent that exits, its log; a running agent not connected to istiod, istiod_fix; else the pod's events."""
+        install to paste); an agent that exits, its log; a running agent not connected to istiod, istiod_fix;
+        pods being deleted, the wait for their DaemonSet to replace them; else the pod's events."""
+        if all(p.terminating for p in stuck):  # the DaemonSet replaces them: nothing of theirs to mend
+            return self._terminating_pod_fix
         if any(p.status in IMAGE_REASONS for p in stuck):
             return image_fix(stuck, self.namespace, self.replaced_image, self._install_with)
         if any(p.not_started for p in stuck):  # it never ran: no log to read
@@ -229,9 +237,16 @@ class MeshStatus:
         if agent.xds is not None and self.istiod is not None:
             return istiod_fix(self.istiod, self.namespace, self._install_with,
                               wait_longer="wait: they may still be connecting")
+        if agent.xds is None and agent.fix:  # this user's: the agent's log would not say it
+            return agent.fix
         if agent.xds is None and agent.error and not agent.error.startswith("pod is "):
             return f"see why the agent does not answer in its log: `kubectl logs -n {self.namespace} {agent.pod}`"
         return ""
+
+    @property
+    def _terminating_pod_fix(self) -> str:
+        return (f"wait for the DaemonSet to replace it (`kubectl rollout status daemonset/{DAEMONSET_NAME} -n "
+                f"{self.namespace}`)")
 
     @property
     def _install_with(self) -> InstallWith:
@@ -261,9 +276,23 @@ def _xds_error(agent: AgentXds) -> str:
     return agent.error or (agent.xds or {}).get("lastError") or "disconnected"
 
 
+def agent_problem(agent: AgentXds) -> str:
+    """`agent kmesh-x not connected to istiod (its last error)`; one that could not be
+    asked: `istiod connection of agent kmesh-x unknown (why)` (nothing says it is not)."""
+    if agent.xds is None:
+        return f"{UNKNOWN_HEAD}{agent.pod} unknown ({_xds_error(agent)})"
+    return f"agent {agent.pod} not connected to istiod ({_xds_error(agent)})"
+
+
+UNKNOWN_HEAD = "istiod connection of agent "  # agent_problem's of an agent not asked
+
+
 def pod_problem(pod: PodState) -> str:
     """`pod kmesh-x on node-a not ready (CrashLoopBackOff)`; a pod no node took: `pod
-    kmesh-x not scheduled (Unschedulable: ...)`."""
+    kmesh-x not scheduled (Unschedulable: ...)`; one being deleted: `pod kmesh-x on
+    node-a being deleted (Terminating)`."""
+    if pod.terminating:
+        return f"pod {pod.name}{f' on {pod.node}' if pod.node else ''} being deleted ({pod.status})"
     why = pod.reason or pod.phase
     return f"pod {pod.name} on {pod.node} not ready ({why})" if pod.node else f"pod {pod.name} not scheduled ({why})"
 
@@ -305,17 +334,19 @@ def redirected_pods(client: KubeClient) -> list[str]:
 
 def agent_xds(pods: list[PodState], namespace: str, fetch: AdminFetch,
               admin_port: int = ADMIN_PORT) -> list[AgentXds]:
-    """Ask each running agent pod for its istiod connection (port-forward to its admin port)."""
+    """Ask each running agent pod for its istiod connection (port-forward to its admin
+    port); a pod not running, backing off or being deleted is not asked (rollout.unasked:
+    a port-forward would blame the port). A port-forward RBAC refuses keeps its fix apart:
+    status's fix, not the agent's log."""
     agents = []
     for pod in pods:
-        if pod.phase != "Running":
-            agents.append(AgentXds(pod.name, pod.node, None, f"pod is {pod.phase}"))
-            continue
-        if down := not_serving(pod):  # its container backs off: a port-forward would blame the port
-            agents.append(AgentXds(pod.name, pod.node, None, f"pod is not running ({down})"))
+        if why := unasked(pod):
+            agents.append(AgentXds(pod.name, pod.node, None, why))
             continue
         try:
             agents.append(AgentXds(pod.name, pod.node, fetch(XDS_PATH, pod.name, namespace, admin_port)))
+        except ForwardForbidden as err:
+            agents.append(AgentXds(pod.name, pod.node, None, err.problem, err.fix))
         except KmeshctlError as err:
             agents.append(AgentXds(pod.name, pod.node, None, str(err)))
     return agents

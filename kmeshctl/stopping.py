@@ -225,6 +225,12 @@ def leaves(what: str) -> None:
     _left = what
 
 
+def left() -> str:
+    """What the run leaves in place (leaves; '' when it said nothing), for a command whose
+    stop is also written elsewhere than its line (a -o json document's `error`)."""
+    return _left
+
+
 def stop_text(stop: Stopped) -> str:
     """`stopped by SIGTERM`, with what the run leaves in place once it said so (leaves)."""
     return f"stopped by {stop.how}" + (f": {_left}" if _left else "")

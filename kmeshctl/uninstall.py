@@ -80,8 +80,9 @@ MAY_HOLD = "so it may hold objects install did not make"
 UNCHECKED = "not checked: no cluster configured"
 UNSCHEDULED = "(unscheduled)"  # the node of a pod no node took
 NEVER_SCHEDULED = "never scheduled: it ran on no node, so left nothing to clean up"
-NODE_CLEANUP_FIX = "run `kmeshctl node cleanup` on the node (as root)"
-# Whether an earlier agent left anything is not known: the line must work on a clean node too
+# Whether an agent left anything is never known from the API (pods marked, the data path maybe gone):
+# each line must work on a clean node too (--ignore-not-found: exit 0 when nothing is there)
+NODE_CLEANUP_FIX = "run `kmeshctl node cleanup --ignore-not-found` on the node (as root)"
 MAYBE_CLEANUP_FIX = "run `kmeshctl node cleanup --ignore-not-found` on the node (as root; exit 0 when nothing is there)"
 # A node result of pods still marked where no agent pod was reported (an earlier uninstall
 # cut after the DaemonSet went, its agent killed before its stop ran): said, exit unchanged
@@ -658,7 +659,7 @@ def leftover_results(marked: dict[str, list[str]], reported: set[str]) -> list[D
 
 def left_marked_detail(pods: list[str], node: str) -> str:
     """`pods still marked kmesh.net/redirection=enabled (ns/a, ...) and no agent left to
-    remove the node's data path; run `kmeshctl node cleanup` on the node (as root), then
+    remove the node's data path; run `kmeshctl node cleanup --ignore-not-found` on the node (as root), then
     `kubectl annotate pod -n ns a ... kmesh.net/redirection-``: the words of pods an agent
     marked on ``node`` with none left there (a pod on no node: only its annotation to remove)."""
     unmark = " and ".join(f"`{command}`" for command in unmark_commands(pods))

@@ -9,7 +9,7 @@ from kmeshctl import __version__
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeTarget
 from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, made_by_kmeshctl
-from kmeshctl.rollout import daemonset_pods, not_serving
+from kmeshctl.rollout import daemonset_pods, unasked
 
 VERSION_PATH = "/version"
 AdminFetch = Callable[[str, str, str, int], Any]
@@ -32,10 +32,8 @@ def agent_versions(client: Any, namespace: str, fetch: AdminFetch) -> tuple[bool
     rows = []
     for pod in daemonset_pods(client, ds):
         row = {"node": pod.node, "pod": pod.name, "version": None, "image": pod.image, "error": None}
-        if pod.phase != "Running":
-            row["error"] = f"pod is {pod.phase}"
-        elif down := not_serving(pod):  # its container backs off: a port-forward would blame the port
-            row["error"] = f"pod is not running ({down})"
+        if why := unasked(pod):  # not running, backing off, being deleted: a port-forward would blame the port
+            row["error"] = why
         else:
             try:
                 row["version"] = fetch(VERSION_PATH, pod.name, namespace, ADMIN_PORT).get("version")

@@ -344,7 +344,7 @@ def test_waypoint_apply_checks_its_flags_before_connecting_and_lists_only_format
     table = run("waypoint", "apply", "--dry-run", "-o", "table", home=tmp_path)
     assert table.returncode == 2 and "-o table: not an accepted value; use one of yaml, json" in table.stderr
     replicas = run("waypoint", "apply", "--replicas", "1000", "--kubeconfig", str(tmp_path / "nope"), home=tmp_path)
-    assert replicas.returncode == 2 and "--replicas 1000: out of range; use an integer from 1 to 20" in replicas.stderr
+    assert replicas.returncode == 2 and "--replicas 1000: out of range; use an integer from 0 to 20" in replicas.stderr
     timeout = run("waypoint", "apply", "--dry-run", "--timeout", "-5", home=tmp_path)
     assert timeout.returncode == 2 and "--timeout" in timeout.stderr
 

@@ -20,14 +20,19 @@ from standin_apiserver import app_pod, cluster, namespace  # noqa: F401 (fixture
 APP_POD = "fortio-v1-h77xx"
 
 
-def _install_agent(server) -> str:
-    """The install's Namespace and DaemonSet: its controller makes one agent pod per node;
-    the first agent pod's name."""
+def put_install(server) -> None:
+    """The install's Namespace and DaemonSet, its controller at once and ready."""
     server.daemonset_controller = "ready"
     server.controller_delay = 0.0
     for obj in render_manifests(install_params("istiod-1-22-6.istio-system.svc:15012", "c1")):
         if obj["kind"] in ("Namespace", "DaemonSet"):
             server.put(obj)
+
+
+def _install_agent(server) -> str:
+    """The install's Namespace and DaemonSet: its controller makes one agent pod per node;
+    the first agent pod's name."""
+    put_install(server)
     deadline = time.monotonic() + 10
     while not (pods := sorted(p["metadata"]["name"] for p in server.all_of("v1", "Pod")
                               if p["metadata"]["namespace"] == "kmesh-system")):

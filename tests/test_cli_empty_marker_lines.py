@@ -11,7 +11,7 @@ from kmeshctl.waypoint.deploy import WaypointState
 def test_waypoint_status_lines_use_the_table_marker(capsys) -> None:
     state = WaypointState("h63", "wp", True, 1, ["wp-0"], [], "no status from istiod yet", [])
     reports = {"wp-0": {"envoy": {"ready": True, "acked": True}, "services": [], "routes": {}, "problems": []}}
-    waypoint_cli._print_status(state, reports, wide=True)
+    waypoint_cli._print_status(state, reports, [], wide=True)
     out = capsys.readouterr().out
     assert f"istiod address: {TABLE_EMPTY} (no status from istiod yet)" in out, out
     assert f"used by: {TABLE_EMPTY}" in out and f"services: {TABLE_EMPTY}" in out, out

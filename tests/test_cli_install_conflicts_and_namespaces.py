@@ -164,7 +164,7 @@ def test_status_of_a_namespace_stuck_terminating_says_why_and_suggests_no_instal
     state = json.loads(cluster.kmeshctl("status", "-o", "json").out)
     assert state["namespaceTerminating"] == held and "kmeshctl install" not in " ".join(state["problems"]), state
     install = _install(cluster)
-    assert "still being deleted" in install.err, install
+    assert f"namespace kmesh-system is being deleted (Terminating: {held})" in install.err, install
 
 
 # -- 5 ----------------------------------------------------------------------------------------------

@@ -126,7 +126,8 @@ def test_an_output_format_typo_gets_did_you_mean(words: list[str], typed: list[s
                                                  no_env) -> None:
     code, out, err = cli(capsys, *words, *typed)
     assert code == 2 and not out, (code, out, err)
-    assert f": not an accepted value; did you mean {close}? (use one of table, wide, json, yaml" in err, err
+    assert f": not an accepted value; did you mean {close}? `kmeshctl " in err, err  # its line (f36d)
+    assert f"` (use one of table, wide, json, yaml" in err, err
 
 
 def test_an_output_format_like_none_lists_them_all(capsys, no_env) -> None:

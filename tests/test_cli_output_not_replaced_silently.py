@@ -22,7 +22,6 @@ from kmeshctl.errors import KmeshctlError, UsageError
 from test_cli_kinds import cli, no_env  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
-FIX = "pass --force to replace them, or another --out"
 
 
 class RunReached(KmeshctlError):
@@ -58,7 +57,8 @@ def test_a_folder_of_earlier_results_is_refused_before_the_run(tmp_path: Path, c
     code, stdout, err = cli(capsys, "bench", "dataplane", *args)
     assert code == 2 and not stdout and len(err.strip().splitlines()) == 1, (code, err)
     assert err.startswith(f"Error: --out {out}: holds dataplane.md, dataplane.json, dataplane.png from an earlier "
-                          f"run; {FIX}"), err
+                          f"run; pass --force to replace them: `kmeshctl bench dataplane --out {out} --force`, or "
+                          "another --out"), err
     assert runs == [] and {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
@@ -67,8 +67,8 @@ def test_one_earlier_file_is_enough_and_is_named(tmp_path: Path, capsys, no_env,
     _earlier_results(out, ("dataplane.png",))
     code, _, err = cli(capsys, "bench", "dataplane", "--out", str(out))
     assert code == 2 and runs == [], err
-    assert f"--out {out}: holds dataplane.png from an earlier run; pass --force to replace it, or another --out" \
-        in err, err
+    assert f"--out {out}: holds dataplane.png from an earlier run; pass --force to replace it: " \
+           f"`kmeshctl bench dataplane --out {out} --force`, or another --out" in err, err
 
 
 def test_a_dangling_link_where_a_result_goes_is_refused_too(tmp_path: Path, capsys, no_env, runs) -> None:  # noqa: F811
@@ -151,4 +151,5 @@ def test_help_and_docs_say_force(capsys, no_env) -> None:  # noqa: F811
     code, out, _ = cli(capsys, "bench", "dataplane", "--help")
     assert code == 0 and "--force" in out and "refused" in out, out
     docs = " ".join((REPO / "docs" / "usage.md").read_text().split())
-    assert f"from an earlier run; {FIX}`" in docs
+    assert "from an earlier run; pass --force to replace them: `kmeshctl bench dataplane --out DIR --force`, or " \
+           "another --out``" in docs

@@ -18,7 +18,7 @@ import pytest
 from kmeshctl import dump as dumper
 from kmeshctl import sandboxes
 from kmeshctl.maps import MAP_NAMES, MapMissingError
-from standin_apiserver import cluster  # noqa: F401 (fixture)
+from standin_apiserver import cluster, namespace  # noqa: F401 (fixture)
 from test_cli_kinds import cli, no_env, run, state_root  # noqa: F401
 from test_cli_newuser import _record
 
@@ -150,6 +150,7 @@ def test_waypoint_delete_of_a_missing_waypoint_is_not_found_unless_ignored(clust
     from test_cli_cluster_context import gateway_crd
 
     cluster.server.put(gateway_crd())  # a cluster that serves the Gateway API (without it: that error)
+    cluster.server.put(namespace("default"))  # an existing namespace (a missing one is exit 2: f37b)
     missing = cluster.kmeshctl("waypoint", "delete", "-n", "default", "--name", "zz9none")
     assert missing.code == 1 and not missing.out, missing
     # the suggested command works when pasted: it keeps --kubeconfig, and -n never goes with -A

@@ -203,7 +203,7 @@ def test_weights_errors_are_the_one_message_form(weights: str, expected: str, ca
 
 # ------------------------------------------------------------------ 5. commands named in the docs
 
-DOCUMENTED_TYPOS = {"nosuch"}  # usage.md shows what a mistyped command says
+DOCUMENTED_TYPOS = {"nosuch", "lst", "LIST", "exec"}  # usage.md shows what a mistyped (or kubectl) command says
 
 
 def _doc_commands() -> list[tuple[str, int, list[str]]]:

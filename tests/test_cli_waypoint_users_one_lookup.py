@@ -38,6 +38,7 @@ def _waypoint_with_a_pod(cluster, monkeypatch, applied: bool = False) -> None:  
         "spec": {"containers": [{"name": "envoy", "image": "x"}]}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
     cluster.server.put(_service("fortio", {"istio.io/use-waypoint": "waypoint"}))
     cluster.server.put(_service("plain", {}))
+    cluster.server.set_status(deploy.GATEWAY_API, "Gateway", "waypoint", "default", {"addresses": [{"value": "10.96.0.20"}], "conditions": [{"type": "Programmed", "status": "True", "reason": "Programmed"}]})  # istiod's (healthy: f36e)
     report = {"waypoint": "default/waypoint", "port": 15019, "services": ["default/fortio"],
               "envoy": {"ready": True, "acked": True, "error": ""}, "routes": {}, "problems": []}
     monkeypatch.setattr(deploy, "pod_status", lambda *_: report)

@@ -285,7 +285,8 @@ def test_an_existing_plot_file_is_refused_before_any_work(tmp_path: Path, capsys
         KmeshctlError("h112 stand-in: no target")))
     code, out, err = cli(capsys, "demo", "traffic-shift", "--plot", str(plot))
     assert code == 2 and not chosen, err
-    assert err.startswith(f"Error: --plot {plot}: exists; pass --force to replace it, or another --plot"), err
+    assert err.startswith(f"Error: --plot {plot}: exists; pass --force to replace it: `kmeshctl demo traffic-shift "
+                          f"--plot {plot} --force`, or another --plot"), err
     assert plot.read_bytes() == b"earlier"
     code, out, err = cli(capsys, "demo", "traffic-shift", "--plot", str(plot), "--force")
     assert code == 1 and chosen and "h112 stand-in" in err, err

@@ -189,7 +189,10 @@ def test_install_refuses_istiods_plaintext_port_before_anything(cluster, extra) 
 
 def test_render_and_node_run_refuse_it_alike_and_the_value_offered_passes(capsys, no_env) -> None:  # noqa: F811
     code, out, err = cli(capsys, "render", "--cluster-id", "c1", "--xds-address", PLAINTEXT)
-    assert code == 2 and not out and len(err.strip().splitlines()) == 1 and err.startswith(PLAINTEXT_LINE), err
+    # the fix is the whole render line (f36a), as install's
+    assert code == 2 and not out and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(PLAINTEXT_LINE.rpartition("; use ")[0] + "; use `kmeshctl render --xds-address "
+                          "istiod.istio-system.svc:15012 --cluster-id c1`"), err
     code, out, err = cli(capsys, "render", "--cluster-id", "c1", "--xds-address", "istiod.istio-system.svc:15012")
     assert code == 0 and out, err
     code, out, err = cli(capsys, "node", "run", "--xds-address", PLAINTEXT)

@@ -22,7 +22,7 @@ from test_demo_cluster_refusals import make  # noqa: F401 (fixture)
 
 from kmeshctl.uninstall import LEFT_MARKED, UNSCHEDULED, leftover_results
 
-FIX = ("run `kmeshctl node cleanup` on the node (as root), then "
+FIX = ("run `kmeshctl node cleanup --ignore-not-found` on the node (as root), then "
        "`kubectl annotate pod -n h29-app web-1 web-2 kmesh.net/redirection-")  # the user's --kubeconfig follows
 
 

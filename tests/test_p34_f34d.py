@@ -127,7 +127,8 @@ def test_the_agents_lock_goes_with_it_and_an_unused_dir_it_made(tmp_path: Path) 
 def test_agent_start_claims_before_binding_anything(held: Path, monkeypatch) -> None:
     bound = []
     monkeypatch.setattr(agent_mod, "AdminServer", lambda *a: bound.append(a))
-    config = agent_mod.AgentConfig(xds_insecure=True, token_path=None, enrollment="local", bpf_fs=held)
+    config = agent_mod.AgentConfig(xds_insecure=True, token_path=None, enrollment="local", bpf_fs=held,
+                                   xds_address="unix:/nonexistent-f34d/xds.sock")
     with pytest.raises(KmeshctlError, match="in use by another node agent"):
         agent_mod.Agent(config).start()
     assert not bound
@@ -149,7 +150,8 @@ def test_an_admin_port_a_sandboxs_agent_serves_is_one_line_naming_it(state_root,
         state.agent = {"admin": f"127.0.0.1:{port}"}
         state.save()
         config = agent_mod.AgentConfig(xds_insecure=True, token_path=None, enrollment="local",
-                                       bpf_fs=tmp_path / "bpf", admin_port=port, metrics_port=1)
+                                       bpf_fs=tmp_path / "bpf", admin_port=port, metrics_port=1,
+                                       xds_address="unix:/nonexistent-f34d/xds.sock")
         with pytest.raises(KmeshctlError) as refused:
             agent_mod.Agent(config).start()
     assert str(refused.value) == (f"--admin-port {port}: cannot listen on it (address already in use: sandbox "

@@ -30,7 +30,7 @@ def _service(ports: object) -> str:
     ([{"name": "http", "port": 80}, {"port": 81}], "spec.ports[1].name is required when a Service has several ports"),
     ([{"port": 0}], "spec.ports[0].port 0 is not a port number (1-65535)"),
     ([{"port": 65536}], "spec.ports[0].port 65536 is not a port number (1-65535)"),
-    ([{"port": True}], "spec.ports[0].port True is not a port number"),
+    ([{"port": True}], "spec.ports[0].port is the boolean true, not an integer (Kubernetes refuses it too)"),
     ([{"port": 80, "targetPort": 0}], "spec.ports[0].targetPort 0 is not a port number"),
     ([{"port": 80, "targetPort": "Not_A_Name"}], "spec.ports[0].targetPort 'Not_A_Name' is neither a port number"),
     ([{"port": 80, "name": "HTTP"}], "spec.ports[0].name 'HTTP' is not a valid port name (RFC 1123 label"),

@@ -184,7 +184,8 @@ def test_rendered_waypoint_is_an_istio_waypoint_istiod_does_not_deploy() -> None
 
 
 @pytest.mark.parametrize("params", [deploy.WaypointParams(name="Bad"), deploy.WaypointParams(namespace="a_b"),
-                                    deploy.WaypointParams(replicas=0), deploy.WaypointParams(image="a b")])
+                                    deploy.WaypointParams(replicas=-1), deploy.WaypointParams(replicas=21),
+                                    deploy.WaypointParams(image="a b")])  # 0 is kubectl scale's (f36e)
 def test_bad_waypoint_params_are_refused(params: deploy.WaypointParams) -> None:
     with pytest.raises(deploy.UsageError):
         deploy.render(params)

@@ -49,6 +49,7 @@ def _applied(cluster, monkeypatch) -> list[str]:  # noqa: F811
     cluster.server.put(gateway_crd())
     cluster.server.put(namespace("default"))
     assert cluster.kmeshctl("waypoint", "apply", "-n", "default", "--name", "wp", "--replicas", "2").code == 0
+    cluster.server.set_status(deploy.GATEWAY_API, "Gateway", "wp", "default", {"addresses": [{"value": "10.96.0.20"}], "conditions": [{"type": "Programmed", "status": "True", "reason": "Programmed"}]})  # istiod's (healthy: f36e)
     asked: list[str] = []
     monkeypatch.setattr(deploy, "pod_status", lambda _ns, pod, _target: asked.append(pod) or REPORT)
     return asked

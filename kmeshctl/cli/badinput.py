@@ -142,8 +142,48 @@ def bad_value_line(err: _click.exceptions.BadParameter, args: Sequence[str]) -> 
     want = accepted(param)
     close = _closest_choices(param, value)
     if close and want:  # `-o JSON`, `-o jsn`, `--output=yml`: the closest names first, as every closed list
-        return f"{given}: {_problem(err, param)}; did you mean {' or '.join(close)}? (use {want})"
-    return f"{given}: {_problem(err, param)}" + (f"; use {want}" if want else "") + _names_output(err, value)
+        return f"{given}: {_problem(err, param)}; did you mean {' or '.join(close)}?{meant_lines(value, close)} " \
+               f"(use {want})"
+    problem = _problem(err, param)
+    port = _port_of_address(param, value) if problem == NOT_AN_INTEGER else None
+    if port:  # `--admin-port 127.0.0.1:39223`: the port of a loopback address
+        return f"{given}: {problem} ({name} takes a port, not an address); did you mean " \
+               f"{given_text(name, port)}?{meant_lines(value, [port])}"
+    if port is not None:  # another host's: the port alone would be asked of this one
+        return f"{given}: {problem} ({name} takes a port, not an address); use {want}"
+    meant = (value or "").lower()
+    if problem == NOT_A_DURATION and meant != value and is_duration_text(meant):  # `10S`: Go's units are lower-case
+        return f"{given}: {problem}; did you mean {given_text(name, meant)}?{meant_lines(value, [meant])}"
+    return f"{given}: {problem}" + (f"; use {want}" if want else "") + _names_output(err, value)
+
+
+# HOST:PORT, [V6]:PORT, :PORT, a URL with a port (`http://127.0.0.1:15200/`)
+_ADDRESS_PORT = re.compile(r"(?:[a-zA-Z][a-zA-Z0-9+.-]*://)?(\[[^\]]*\]|[^/:\[\]]*):([0-9]{1,5})/?")
+_LOOPBACK_HOSTS = ("", "127.0.0.1", "localhost", "[::1]", "0.0.0.0")
+
+
+def _port_of_address(param: _click.Parameter, value: Optional[str]) -> Optional[str]:
+    """The port of an address typed for a PORT flag (`--admin-port 127.0.0.1:39223` ->
+    `39223`); '' when the address is not a loopback one (the port alone would ask another
+    place); None for any other value."""
+    found = _ADDRESS_PORT.fullmatch(value or "") if getattr(param, "metavar", None) == "PORT" else None
+    if found is None or not 1 <= int(found.group(2)) <= 65535:
+        return None
+    return str(int(found.group(2))) if found.group(1).lower() in _LOOPBACK_HOSTS else ""
+
+
+def meant_lines(value: Optional[str], meant: Sequence[str]) -> str:
+    """` `kmeshctl status -o json``: the line typed with the value ``value`` given as each
+    of ``meant`` (`... or ...`), every other word kept; "" when ``value`` was not typed on
+    the line (it came from the environment: no line to change)."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+
+    if not value or cmdline.with_value_replaced(cmdline.ARGS, value, "") == list(cmdline.ARGS):
+        return ""
+    return " " + " or ".join(f"`{shlex.join(['kmeshctl', *cmdline.with_value_replaced(cmdline.ARGS, value, m)])}`"
+                             for m in meant)
 
 
 def _names_output(err: _click.exceptions.BadParameter, value: Optional[str]) -> str:
@@ -626,6 +666,68 @@ def _without_flag(args: Sequence[str], flag: str, valued: bool = True) -> list[s
             value = valued and i + 1 < len(words) and words[i + 1] != "--" and not words[i + 1].startswith("-")
             return words[:i] + words[i + 2 if value else i + 1:]
     return words
+
+
+def _kustomize_hint(flag: str, args: Sequence[str]) -> str:
+    """`sandbox up -k DIR` (kubectl's --kustomize): kmeshctl runs no kustomize; kubectl
+    builds the manifests and `-f -` reads them, the other flags typed kept."""
+    import shlex
+
+    directory = typed_value(args, flag) or "-"
+    if directory.startswith("-"):  # `-k -q`: no directory typed
+        directory = "DIR"
+    line = shlex.join(["kmeshctl", *_without_files(_without_flag(args, flag, directory != "DIR")), "-f", "-"])
+    return f"; sandbox up runs no kustomize: build the manifests with kubectl and pipe them, " \
+           f"`kubectl kustomize {shlex.quote(directory)} | {line}`"
+
+
+def _without_files(args: Sequence[str]) -> list[str]:
+    """``args`` without any -f/--filename and its value (`-f x`, `-f=x`, `-fx`, `--filename x`)."""
+    words = list(args)
+    for flag in ("-f", "--filename"):
+        while typed_value(words, flag) is not None:
+            words = _without_flag(words, flag)
+    end = words.index("--") if "--" in words else len(words)
+    return [w for i, w in enumerate(words) if i >= end or not (w.startswith("-f") and not w.startswith("--"))]
+
+
+def _recursive_hint(flag: str, args: Sequence[str]) -> str:
+    """`sandbox up -R -f DIR` (kubectl's --recursive): up reads a directory's *.yaml and
+    *.yml, not its subdirectories; the line with each subdirectory that has some as its own -f."""
+    import shlex
+    from pathlib import Path
+
+    rest = _without_flag(args, flag, valued=False)
+    given = [Path(v) for v in _files_typed(rest)]
+    subdirectories = [str(sub) for top in given if top.is_dir() for sub in sorted(top.rglob("*"))
+                      if sub.is_dir() and any(sub.glob("*.y*ml"))]
+    said = "; sandbox up reads the *.yaml and *.yml files of a directory given with -f, not its subdirectories"
+    if not subdirectories:
+        return f"{said}: leave {flag} out, `{shlex.join(['kmeshctl', *rest])}`"
+    more = [w for sub in subdirectories for w in ("-f", sub)]
+    return f"{said}: give each with its own -f, `{shlex.join(['kmeshctl', *rest, *more])}`"
+
+
+def _files_typed(args: Sequence[str]) -> list[str]:
+    """Every -f/--filename value typed in ``args`` (before `--`), in order."""
+    found: list[str] = []
+    for i, word in enumerate(args):
+        if word == "--":
+            break
+        flag, equals, value = word.partition("=")
+        if word in ("-f", "--filename") and i + 1 < len(args):
+            found.append(args[i + 1])
+        elif equals and flag in ("-f", "--filename"):
+            found.append(value)
+        elif word.startswith("-f") and not word.startswith("--") and len(word) > 2:
+            found.append(word[2:])
+    return found
+
+
+for _flag in ("-k", "--kustomize"):
+    COMMAND_HABITS[("sandbox up", _flag)] = _kustomize_hint
+for _flag in ("-R", "--recursive"):
+    COMMAND_HABITS[("sandbox up", _flag)] = _recursive_hint
 
 
 # istioctl's `waypoint apply --for service|workload|all|none` (the Gateway's

@@ -17,7 +17,7 @@ from kmeshctl.cli.common import MAX_REPEATS, MAX_RUN_S, OutputFormat, app, print
 from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.outpaths import check_output_dir
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.params import check_choices, refuse_spaces, shown
+from kmeshctl.params import refuse_spaces, shown
 
 bench_app = typer.Typer(help="Benchmarks of the data path. Needs root.\n\n"
                              "Examples:\n\n"
@@ -28,6 +28,7 @@ app.add_typer(bench_app, name="bench")
 
 class BenchOutput(str, Enum):
     table = "table"
+    wide = "wide"  # as every data command takes it: the same markdown table (nothing is cut)
     json = "json"
     yaml = "yaml"
 
@@ -38,7 +39,9 @@ def _progress(line: str) -> None:
 
 def _csv(value: str, flag: str, known: Iterable[str]) -> tuple[str, ...]:
     """A comma-separated list of names from ``known``, each once; errors name ``flag``."""
-    return check_choices(flag, value, known)
+    from kmeshctl.cli.names import check_choice_list
+
+    return check_choice_list(flag, value, known)
 
 
 def _cpus(value: Optional[str], flag: str, default: str) -> str:
@@ -89,8 +92,9 @@ def dataplane(
         help="Results folder; default: ./benchmarks/results/<date>/ (under the current directory); "
              "earlier results there are refused unless --force."),
     force: bool = typer.Option(False, "--force", help="Replace an earlier run's results in --out."),
-    output: BenchOutput = typer.Option(BenchOutput.table, "-o", "--output",
-                                       help="table: the markdown table; json or yaml: the summary."),
+    output: BenchOutput = typer.Option(BenchOutput.table, "-o", "--output", metavar="table|wide|json|yaml",
+                                       help="table (or wide, the same: it has no detail columns): the markdown "
+                                            "table; json or yaml: the summary."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines, only the result."),
 ) -> None:
     """Run the same load over five paths and report latency percentiles, throughput,
@@ -122,7 +126,7 @@ def dataplane(
     files = report.write_results(out_dir, records, env, command)
     summary = report.summarize(records)
     checks = report.check_targets(summary)
-    if output != BenchOutput.table:
+    if output in (BenchOutput.json, BenchOutput.yaml):
         print_data(report.to_json(records, summary, checks, env, command) | {
             "files": {k: str(v) for k, v in files.items()}}, OutputFormat(output.value))
         return

@@ -67,12 +67,12 @@ from kmeshctl.params import (
     XDS_ADDRESS_EXAMPLE,
     install_hint,
 )
-from kmeshctl.render import DAEMONSET_NAME, NOT_OURS
+from kmeshctl.render import DAEMONSET_NAME, NOT_OURS, left_out
 from kmeshctl.asciinum import waited_words
 from kmeshctl.rollout import (RefusalWatch, RolloutGone, RolloutState, RolloutTimeout, counts_text, image_at_fault,
                              missing_configmap, replaced_image, set_flag, timeout_fix, wait_for_rollout)
-from kmeshctl.status import (BEING_UNINSTALLED, AgentXds, MeshStatus, agent_xds, istiod_unreached, mesh_status,
-                             status_daemonset)
+from kmeshctl.status import (BEING_UNINSTALLED, UNKNOWN_HEAD, AgentXds, MeshStatus, agent_problem, agent_xds,
+                             istiod_unreached, mesh_status, status_daemonset)
 from kmeshctl.stopping import check_not_stopped, say, sigterm_stops, stopped_by
 from kmeshctl.uninstall import (ABSENT, SPARED, DeleteResult, InstalledElsewhere, check_install_namespaces,
                                 installed_objects, stopped_text)
@@ -198,7 +198,7 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
         note.print(f"Using istiod at {plan.params.xds_address} (found in namespace {plan.xds_found_in})")
     for name in plan.users_namespaces:
         note.print(f"Namespace {name}: {NOT_OURS}, used as is (not labelled; uninstall keeps it)")
-    warn_left_out(plan.params, ["install"], plan.cluster_version)  # -q too: the install lacks a guard
+    _warn_policy_left_out(plan)  # -q too: the install lacks a guard
     if changed := installer.image_change(plan):  # -q too: a line with a fix (the docs' -q rule)
         err().print(_image_change_line(changed, dry_run))
     if dry_run:
@@ -335,6 +335,10 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
     except applier.PolicyApiNotServed as error:  # the line with every flag typed
         line = _install_with("kubernetes_version", applier.POLICY_LESS_VERSION)
         raise KmeshctlError(f"{error.problem}; {applier.policy_api_fix(line)}", error.exit_code) from error
+    except installer.NamespaceTerminating as error:
+        raise KmeshctlError(f"{error.problem}; `kubectl get namespace {error.namespace} -o yaml` shows what holds "
+                            f"it; once it is gone, re-run `{same_work_command(['install'])}` (it creates the "
+                            "namespace)", error.exit_code) from error
     except installer.BeingUninstalled as error:
         status_line, again = same_work_command(["status"]), same_work_command(["install"])
         raise KmeshctlError(f"{error.problem}; wait for the uninstall to finish (`{status_line}` says when), then "
@@ -353,6 +357,28 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
         offline = same_work_command(["install"], ["--dry-run", "--xds-address", XDS_ADDRESS_EXAMPLE])
         raise KmeshctlError(f"no cluster to find istiod in ({error.reason}); pass --xds-address HOST:PORT for an "
                             f"offline dry run, e.g. `{offline}`", error.exit_code) from error
+
+
+def _warn_policy_left_out(plan: installer.InstallPlan) -> None:
+    """warn_left_out's line; when the cluster serves the policy a typed --kubernetes-version
+    leaves out, the fix is the install without that flag (kmeshctl reads the cluster's), and
+    what an earlier install made of it stays (install deletes nothing): said so, not `any pod`."""
+    if plan.policy_kept is None:
+        warn_left_out(plan.params, ["install"], plan.cluster_version)
+        return
+    left = " and ".join(left_out(plan.params))
+    typed = flag_as_typed("kubernetes_version")
+    again = shlex.join(_without_flag(shlex.split(same_work_command(["install"])), "kubernetes_version"))
+    if plan.policy_kept:
+        kept = ("both stay" if len(plan.policy_kept) == len(left_out(plan.params)) else
+                f"{' and '.join(plan.policy_kept)} stays")
+        line = (f"Warning: {typed} {plan.params.kubernetes_version} leaves out {left}; install deletes none: "
+                f"{kept} in the cluster as is (the guard that the agent may patch only pods on its own node still "
+                f"holds); to keep it up to date, leave {typed} out (the cluster's is read): `{again}`")
+    else:
+        line = (f"Warning: {left} left out ({typed} is {plan.params.kubernetes_version}), though the cluster "
+                f"serves them: the agent may patch any pod; leave {typed} out (the cluster's is read): `{again}`")
+    err().print(f"[yellow]{escape(fix_hint(line))}[/]")
 
 
 def _install_with(name: str, value: str) -> str:
@@ -452,6 +478,10 @@ def _apply_and_report(plan: installer.InstallPlan, output: Optional[ManifestForm
     if output is not None:
         if document:
             _print_results(results, output)
+    elif applier.nothing_changed(results) and plan.policy_kept:  # the cluster has more than this install writes
+        kept = plan.policy_kept
+        console.print(f"Nothing to do: every object this install writes already matches ({' and '.join(kept)} "
+                      f"left as {'it is' if len(kept) == 1 else 'they are'}).")
     elif applier.nothing_changed(results):
         console.print("Nothing to do: the cluster already matches.")
     elif quiet and document:  # with the wait: said after it (_quiet_summary), Installed only once ready
@@ -1091,8 +1121,8 @@ def _xds_cell(agent: Optional[AgentXds]) -> str:
 
 
 def _error_kind(error: str) -> str:
-    if error.startswith("cannot port-forward"):
-        return "port-forward failed"
+    if error.startswith("cannot port-forward"):  # a 403: this user's permission (the fix line says which)
+        return "port-forward forbidden" if "answered 403" in error else "port-forward failed"
     if error.startswith("no agent admin endpoint"):
         return "no admin endpoint"
     if error.startswith("pod is "):
@@ -1113,17 +1143,9 @@ def _print_agent_errors(console: Console, agents: list[AgentXds]) -> None:
 def _short_problems(state: MeshStatus) -> list[str]:
     """state.problems, an agent that could not be asked named in a few words (its detail
     is printed under the table)."""
-    unasked = {a.pod: a.error for a in state.agents if a.xds is None and a.error}
-    return [f"agent {pod} not connected to istiod (unknown: {_error_kind(error)})"
-            if problem.startswith(f"agent {pod} not connected") else problem
-            for problem in state.problems for pod, error in [_agent_of(problem, unasked)]]
-
-
-def _agent_of(problem: str, unasked: dict[str, str]) -> tuple[str, str]:
-    for pod, error in unasked.items():
-        if problem.startswith(f"agent {pod} not connected"):
-            return pod, error
-    return "\0", ""
+    short = {agent_problem(a): f"{UNKNOWN_HEAD}{a.pod} unknown ({_error_kind(a.error)})"
+             for a in state.agents if a.xds is None and a.error}
+    return [short.get(problem, problem) for problem in state.problems]
 
 
 def _xds_text(agent: Optional[AgentXds]) -> str:
@@ -1199,8 +1221,9 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
     if enable:  # a system namespace: refused before connecting
         _checked_namespaces(None, names, enable, overwrite)
     client = connect_reachable(run_options())
-    found = _checked_namespaces(client, names, enable, overwrite)  # its refusals need no agent: said first
-    awaited = wait and _agent_to_wait_for(client, enable)
+    found = _checked_namespaces(client, names, enable, overwrite, wait)  # its refusals need no agent: said first
+    idle: list[str] = []
+    awaited = wait and _agent_to_wait_for(client, enable, idle)
     changes = ns_ops.label_namespaces(client, found, enable)
     as_json = is_data(output)
     for change in changes:
@@ -1217,24 +1240,28 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
     else:
         pods = ns_ops.pods_of(client, namespaces)
     if wait and not awaited:
-        err().print(escape(_nothing_to_wait_for(pods)))
+        err().print(escape(fix_hint(_nothing_to_wait_for(pods, idle))))
     if as_json:
         print_data({"namespaces": [c.to_dict() for c in changes], "pods": [p.to_dict() for p in pods]}, output)
     else:
         _print_pods(pods, output, namespaces)
 
 
-def _agent_to_wait_for(client: KubeClient, enable: bool) -> bool:
+def _agent_to_wait_for(client: KubeClient, enable: bool, idle: list[str]) -> bool:
     """--wait: whether a node agent runs to wait for. enable-ns refuses without one (it
     would wait its whole limit for marks nobody makes); disable-ns has nothing to wait for
-    then, and releasing a namespace from a mesh that is not there still makes sense."""
+    then, and releasing a namespace from a mesh that is not there still makes sense. A
+    DaemonSet that wants no pod (no node matches it) runs no agent either: its namespace
+    is added to ``idle``."""
     if enable:
         try:
             ns_ops.check_agents_for_wait(client)
         except ns_ops.NoAgentToWaitFor as error:
-            raise ns_ops.NoAgentToWaitFor(error.install, _without_waiting()) from None
+            raise ns_ops.NoAgentToWaitFor(error.install, _without_waiting(), error.idle) from None
         return True
-    return bool(ns_ops.agent_namespaces(client))
+    installed = ns_ops.agent_namespaces(client)
+    idle += ns_ops.idle_agent_namespaces(client, installed)
+    return len(idle) < len(installed)
 
 
 def _without_waiting() -> str:
@@ -1279,22 +1306,36 @@ def _warn_if_not_installed(client: KubeClient, namespaces: list[str]) -> None:
     err().print(f"[yellow]{escape(fix_hint(line))}[/]")  # -q too: a warning with a fix (docs/usage.md)
 
 
-def _nothing_to_wait_for(pods: list[ns_ops.PodEnrollment]) -> str:
-    """disable-ns --wait with no node agent: why it did not wait, and the marks it leaves."""
-    line = ("--wait: nothing to wait for: the kmesh DaemonSet is not installed, so no node agent runs to unmark "
-            "pods")
+def _nothing_to_wait_for(pods: list[ns_ops.PodEnrollment], idle: list[str]) -> str:
+    """disable-ns --wait with no node agent (none installed, or ``idle``: the namespaces of
+    DaemonSets that want no pod): why it did not wait, and the marks it leaves."""
+    where = ns_ops.idle_words(idle) if idle else "the kmesh DaemonSet is not installed"
+    line = f"--wait: nothing to wait for: {where}, so no node agent runs to unmark pods"
     marked = ns_ops.pending_pods(pods)
     if marked:
         it = "it is" if len(marked) == 1 else "they are"
         line += (f"; {counted(len(marked), 'pod')} still {'carries' if len(marked) == 1 else 'carry'} "
                  f"{ns_ops.REDIRECTION_ANNOTATION} from an earlier agent, which stays until {it} restarted")
+    if idle:
+        line += f" (`kmeshctl status -n {idle[0]}` says why no node runs an agent)"
     return line
 
 
-def _checked_namespaces(client: Optional[KubeClient], names: list[str], enable: bool, overwrite: bool) -> list[dict]:
+def _checked_namespaces(client: Optional[KubeClient], names: list[str], enable: bool, overwrite: bool,
+                        wait: bool = False) -> list[dict]:
     """ns_ops.checked_namespaces, its refusals with the command to paste (every flag typed
-    kept); with no ``client`` only ns_ops.check_not_system's ([] when it passes)."""
+    kept, but a --wait the next check would refuse: enable-ns with no agent to wait for,
+    one paste, not two); with no ``client`` only ns_ops.check_not_system's ([] when it passes)."""
     from kmeshctl.cli.render import this_command
+
+    def pasted(extra: tuple[str, ...] = (), arguments: Optional[list[str]] = None) -> str:
+        """`` `LINE` `` to paste, and why --wait is left out of it when it is."""
+        none = _no_agent_to_wait_for(client) if wait and enable and client is not None else None
+        if none is None:
+            return f"`{this_command(extra, arguments)}`"
+        words = [w for w in shlex.split(this_command(extra, arguments)) if w != "--wait"]
+        why = ns_ops.idle_words(none.idle) if none.idle else "kmesh is not installed"
+        return f"`{shlex.join(_without_flag(words, 'timeout'))}` (--wait left out: {why}, no node agent to wait for)"
 
     try:
         if client is None:
@@ -1305,21 +1346,33 @@ def _checked_namespaces(client: Optional[KubeClient], names: list[str], enable: 
         corrected = error.corrected(names)
         if corrected is None:
             raise
-        raise UsageError(error.problem, fix=f"{error.fix} `{this_command(arguments=corrected)}`") from None
+        raise UsageError(error.problem, fix=f"{error.fix} {pasted(arguments=corrected)}") from None
     except ns_ops.EnrolledElsewhere as error:
         them = "it" if len(error.found) == 1 else "them"
         raise UsageError(error.problem, fix=f"pass --overwrite to move {them} to kmesh: "
-                                            f"`{this_command(['--overwrite'])}`") from None
+                                            f"{pasted(('--overwrite',))}") from None
     except ns_ops.NotToEnroll as error:
         rest = [name for name in dict.fromkeys(names) if name not in error.names]
         missing = _missing_quickly(rest) if client is None else []  # refused offline: the rest not looked at yet
         kept = [name for name in rest if name not in missing]
         them = "it" if len(error.names) == 1 else "them"
-        fix = f"leave {them} out: `{this_command(arguments=kept)}`" if kept else \
+        fix = f"leave {them} out: {pasted(arguments=kept)}" if kept else \
             "enroll the namespaces your applications run in (`kubectl get namespaces`)"
         if missing:
             fix += f" ({', '.join(missing)}: no such namespace, left out too)"
         raise UsageError(error.problem, fix=fix) from None
+
+
+def _no_agent_to_wait_for(client: KubeClient) -> Optional[ns_ops.NoAgentToWaitFor]:
+    """enable-ns --wait's refusal, when it would be refused (ns_ops.check_agents_for_wait);
+    None when not, or when the DaemonSets cannot be read (the refusal then says so itself)."""
+    try:
+        ns_ops.check_agents_for_wait(client)
+    except ns_ops.NoAgentToWaitFor as refused:
+        return refused
+    except KmeshctlError:
+        return None
+    return None
 
 
 def _missing_quickly(names: list[str]) -> list[str]:

@@ -242,14 +242,31 @@ def no_such_command_line(word: str, ctx: _click.Context, around: Optional[tuple[
     if habit:
         return head + habit
     names = [n for n, sub in sorted(getattr(ctx.command, "commands", {}).items()) if not sub.hidden]
-    close = (_spelled_out(word, names) or command_synonyms(word, names)
+    close = ([n for n in names if n == word.lower()]  # `sandbox LIST`: commands are lower-case, as kubectl's
+             or _spelled_out(word, names) or command_synonyms(word, names)
              or difflib.get_close_matches(word, names, n=2, cutoff=SUGGEST_CLOSENESS)
              or [n for n in names if len(word) >= 3 and n.startswith(word)][:2])  # `demo traffic`: traffic-shift
     stray = _stray_leading_word(word, ctx, close, around[1]) if around is not None else ""
     if stray:
         return head + stray
-    fix = f"did you mean {' or '.join(close)}?" if close else f"its commands: {', '.join(names)}"
-    return head + fix
+    if not close:
+        return head + f"its commands: {', '.join(names)}"
+    return head + f"did you mean {' or '.join(close)}?" + _command_meant_lines(word, ctx, close, around is not None)
+
+
+def _command_meant_lines(word: str, ctx: _click.Context, close: list[str], typed: bool) -> str:
+    """` `kmeshctl sandbox list -o json``: the line typed with the command word ``word`` as
+    each command of ``close`` (every flag kept, as the top level's `sanbox list`); "" when
+    ``word`` is not on the line where the group read it (`help WORD`)."""
+    at = _word_index(word, ctx) if typed else None
+    if at is None:
+        return ""
+    lines = []
+    for meant in close:
+        line = list(cmdline.ARGS)
+        line[at] = meant
+        lines.append(f"`{shlex.join(['kmeshctl', *line])}`")
+    return " " + " or ".join(lines)
 
 
 def _next_command_word(after: list[str]) -> Optional[str]:
@@ -377,6 +394,8 @@ def _command_habit_line(word: str, ctx: _click.Context, before: list[str], after
         return f"did you mean {' or '.join(meant)}? {line}" if line and meant else line
     if path == ("sandbox",) and word.lower() == "run":
         return _run_as_exec_line(after, ctx.command.commands["exec"])
+    if (not path and word.lower() == "exec" or path == ("sandbox",) and word.lower() in SHELL_WORDS) and typed:
+        return _exec_habit_line(word.lower(), after, ctx.find_root().command)
     if (path, word.lower()) in WORD_HABITS:
         return _word_habit_line(WORD_HABITS[(path, word.lower())], ctx.find_root().command, before, after)
     names = [n for n, sub in getattr(ctx.command, "commands", {}).items() if not sub.hidden]
@@ -644,6 +663,25 @@ def _run_as_exec_line(after: list[str], exec_command: _click.Command) -> str:
             break
         at += 2 if takes_value(option) and "=" not in words[at] else 1  # exec's own (`--name X`) stays before
     return f"did you mean exec? `{shlex.join(['kmeshctl', 'sandbox', 'exec', *words])}`"
+
+
+SHELL_WORDS = ("ssh", "shell", "sh", "attach")  # `sandbox ssh POD`: a shell in the pod, as docker's, vagrant's
+
+
+def _exec_habit_line(word: str, after: list[str], root: _click.Command) -> str:
+    """kubectl's `exec POD -- CMD` (at the top) and `sandbox ssh|shell POD` -> `kmeshctl
+    sandbox exec POD -- CMD` (the flags typed that exec takes; `-- sh` when no command is
+    given; --name when several sandboxes are up and none is named, see with_sandbox_name)."""
+    exec_command = root.commands["sandbox"].commands["exec"]  # type: ignore[attr-defined]
+    cut = separator_at(after)
+    positional, flags = _split_typed(after[:cut], exec_command)
+    kept = _flags_taken(exec_command, flags)
+    if not positional:
+        return "did you mean `kmeshctl sandbox exec POD -- COMMAND`? (run a command in a pod of a sandbox)"
+    command = after[cut + 1:] or positional[1:] or ["sh"]
+    line, _ = with_sandbox_name(["kmeshctl", "sandbox", "exec", positional[0], *kept])
+    said = "kubectl's exec is" if word == "exec" else "a shell in a pod is"
+    return f"{said} `{shlex.join([*line, '--', *command])}`"
 
 
 # Command words of istioctl, cilium, bpftool, kubectl and docker that kmeshctl has no

@@ -216,6 +216,8 @@ def _report_stop(stop: Stopped, report: Optional[demo.DemoReport], output: Outpu
     one stderr line (and in -o json|yaml the report, its `error` saying the same); exit 128
     + the signal (130 Ctrl-C, 143 SIGTERM)."""
     text = demo.stop_text(stop, report, fix_hint(made))  # its commands keep --kubeconfig/--context
+    if stopping.left() and stopping.left() not in text:  # a finish cut short: the document says it too
+        text = f"{text}; {stopping.left()}"
     if report is not None and is_data(output):
         report.stopped = text
         print_data(report.to_json(), output)

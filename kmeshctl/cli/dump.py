@@ -15,7 +15,7 @@ from typer._click.core import ParameterSource
 from typer._click.globals import get_current_context
 
 from kmeshctl.cli.common import SandboxFlagCommand
-from kmeshctl.cli.option_hints import POSITIONAL_CHECKS, POSITIONAL_READERS
+from kmeshctl.cli.option_hints import PLACED_LINES, POSITIONAL_CHECKS, POSITIONAL_READERS
 from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.outpaths import DIRECTORY, check_input_path
 from kmeshctl.cli.tables import cli_console
@@ -64,7 +64,7 @@ def _pod_reference(ctx: typer.Context, param: typer.CallbackParam, value: Option
     try:
         namespace, name = _pod_name(flag_as_typed("pod"), value)
     except UsageError as err:
-        raise UsageError(f"{err}; {_pod_example()}") from None
+        raise _pod_refusal(str(err), value) from None
     if namespace is not None:
         ctx.meta[_POD_NAMESPACE] = namespace
     return name
@@ -328,7 +328,7 @@ def _pod_name(flag: str, value: str) -> tuple[Optional[str], str]:
     (pods/, po/); NAMESPACE/NAME, as errors list agent pods. A UsageError for another kind
     (ds/kmesh: each node's agent has its own data path, one is asked), or a namespace or
     pod name Kubernetes refuses."""
-    from kmeshctl.cli.names import SUBDOMAIN_RULE, split_exec_target
+    from kmeshctl.cli.names import SUBDOMAIN_RULE, meant_spelling, meant_value_hint, split_exec_target
     from kmeshctl.namespaces import DNS1123_RULE
     from kmeshctl.params import DNS1123_LABEL_RE, DNS1123_SUBDOMAIN_RE, given_text
 
@@ -343,7 +343,9 @@ def _pod_name(flag: str, value: str) -> tuple[Optional[str], str]:
         raise UsageError(f"{given}: {shown(namespace)} is not a valid namespace name ({DNS1123_RULE})")
     if len(name) > 253 or not DNS1123_SUBDOMAIN_RE.match(name):
         what = f"{shown(name)} is not" if kind else "not"
-        raise UsageError(f"{given}: {what} a valid pod name ({SUBDOMAIN_RULE})")
+        meant = None if kind else meant_spelling(value, DNS1123_SUBDOMAIN_RE)  # `KMESH`: kmesh
+        raise UsageError(f"{given}: {what} a valid pod name ({SUBDOMAIN_RULE})"
+                         + (meant_value_hint(flag, value, meant) if meant else ""))
     return namespace, name
 
 
@@ -352,12 +354,26 @@ def _check_pod(flag: str, value: str) -> None:
     _pod_name(flag, value)
 
 
-def _pod_example() -> str:
-    """`pass an agent pod (NS/A, NS/B), e.g. `THIS COMMAND --pod A -n NS``, the cluster's
-    first agent pod; when the cluster cannot be asked or has none, the kubectl command
-    that lists them, the example a name of that shape (no command to paste: no pod name
-    is known)."""
+def _pod_refusal(said: str, value: str) -> UsageError:
+    """--pod ``value`` refused (``said``, its `did you mean --pod kmesh-x?` when _pod_name
+    has one): the name meant is offered when it is an agent pod of the cluster or the
+    cluster cannot be asked; else the cluster's agent pods are (see _pod_example)."""
+    from kmeshctl.cli.names import meant_spelling
+    from kmeshctl.params import DNS1123_SUBDOMAIN_RE
+
+    problem, meant, _ = said.partition("; did you mean ")
     agents = _cluster_agents()
+    name = meant_spelling(value, DNS1123_SUBDOMAIN_RE)
+    if meant and (not agents or any(agent.endswith(f"/{name}") for agent in agents)):
+        return UsageError(said)
+    return UsageError(f"{problem}; {_pod_example(agents)}")
+
+
+def _pod_example(agents: Optional[list[str]]) -> str:
+    """`pass an agent pod (NS/A, NS/B), e.g. `THIS COMMAND --pod A -n NS``, the cluster's
+    first agent pod of ``agents`` (_cluster_agents); when the cluster cannot be asked or
+    has none, the kubectl command that lists them, the example a name of that shape (no
+    command to paste: no pod name is known)."""
     if agents:
         agent_ns, _, agent = agents[0].partition("/")
         return f"pass an agent pod ({config_dump.named_pods(agents)}), e.g. `{_with_pod(agent, agent_ns)}`"
@@ -500,16 +516,57 @@ def _stray_word(command: str, words: list[str], args: list[str]) -> str:
     if command == "maps":
         return ""  # --map WORD: a wrong map name is then named with the maps there are
     if word in CONFIG_SECTIONS:
+        from kmeshctl.rollout import set_flag
+
+        rest = [w for w in args if w != word]
+        output = "--output" if any(w == "--output" or w.startswith("--output=") for w in rest) else "-o"
+        lines = " or ".join(f"`{shlex.join(['kmeshctl', *line])}`"
+                            for line in _placed_lines(set_flag(rest, output, "json")))
         return (f"; `kmeshctl dump config` prints every section ({', '.join(CONFIG_SECTIONS)}); its "
-                f"`-o json` holds each under its own key: `kmeshctl dump config -o json`")
+                f"`-o json` holds each under its own key: {lines}")
     if _cluster_configured(args):
         return ""
-    found = sandboxes.names()
-    local = (f"`kmeshctl dump config --sandbox {found[0]}`" if len(found) == 1 else
-             _on_each(found, lambda name: f"kmeshctl dump config --sandbox {name}") if found else
-             "`kmeshctl dump config` (this node's agent; `kmeshctl sandbox up` starts a local one)")
+    without = [w for w in args if w != word]  # every flag typed kept (`--sandbox S -o yaml`)
+    local = " or ".join(f"`{shlex.join(['kmeshctl', *line])}`" for line in _placed_lines(without))
+    if not sandboxes.names() and not _names_place(without):
+        local += " (this node's agent; `kmeshctl sandbox up` starts a local one)"
     return (f"; {word} names no sandbox here, and --pod {word} (a cluster's agent pod) needs a cluster, none is "
             f"configured: on this machine run {local}")
+
+
+def _check_map_flag(name: Optional[str]) -> None:
+    """--map NAME (dumper.check_map_name), the line with each name meant (`KM_BACKEND`: km_backend)."""
+    from kmeshctl.cli.badinput import meant_lines
+
+    try:
+        dumper.check_map_name(name)
+    except UsageError as err:
+        said, meant, rest = str(err).partition("? (")
+        if not meant or name is None:
+            raise
+        raise UsageError(f"{said}?{meant_lines(name, dumper.close_map_names(name))} ({rest}") from None
+
+
+_PLACE_FLAGS = {"--sandbox", "--name", "--pod", "--bpf-fs", "--admin-port"}
+
+
+def _names_place(words: list[str]) -> bool:
+    """Whether the dump line ``words`` says where to read: a place flag typed, or $KMESHCTL_SANDBOX_NAME."""
+    from kmeshctl.cli.cmdline import separator_at, spelled
+
+    return bool(os.environ.get(NAME_ENV)) or any(spelled(w, _PLACE_FLAGS) for w in words[:separator_at(words)])
+
+
+def _placed_lines(words: list[str]) -> list[list[str]]:
+    """The dump line ``words`` (less `kmeshctl`) as it is accepted pasted here: as it is when
+    it names a place, this node has its own data path or at most one sandbox is up; else
+    once for each sandbox up with --sandbox NAME (dump never picks one of several)."""
+    if _names_place(words) or DEFAULT_BPF_FS.exists():
+        return [words]
+    found = {n: phase for n, phase in sandboxes.existing().items() if phase != sandboxes.PHASE_FAILED}
+    if len(found) < 2:
+        return [words]
+    return [[*words, "--sandbox", name] for name in sandboxes.in_pick_order(found, " ".join(["kmeshctl", *words]))]
 
 
 def _console(output: OutputFormat) -> Console:
@@ -547,7 +604,7 @@ def dump_maps(
       kmeshctl dump maps -o wide
       kmeshctl dump maps --pod kmesh-5jnht -n kmesh-system -o json
     """
-    dumper.check_map_name(map_name)
+    _check_map_flag(map_name)
     sandbox = _typed_place_wins(sandbox, pod=pod, bpf_fs=bpf_fs, admin_port=admin_port)
     if pod:
         namespace = _pod_namespace(pod, namespace)
@@ -717,11 +774,27 @@ def dump_config(
         _refuse_namespace_without_pod()
         sandbox, admin_port = _sandbox_of_port(sandbox, admin_port)
         data = _local_cache(_local(None, admin_port, sandbox, "--admin-port PORT"), admin_port is not None)
+    _warn_not_synced(data, pod, sandbox)
     if is_data(output):
         print_data(config_dump.cache_output(data), output)
     else:
         config_dump.print_cache_tables(data, _console(output), wide=output is OutputFormat.wide,
                                        quiet=run_options().quiet)
+
+
+def _warn_not_synced(data: dict, pod: Optional[str], sandbox: Optional[str]) -> None:
+    """A warning on stderr (also under -q: it has a fix) when the agent has had no first
+    xDS sync: what it shows is not the mesh's, as istioctl's proxy-status says NOT SENT."""
+    why = config_dump.not_synced(data)
+    if not why:
+        return
+    from kmeshctl.cli.common import fix_hint
+    from kmeshctl.cli.progress import echo_coloured
+
+    check = f"`kmeshctl sandbox status --name {sandbox}`" if sandbox else "`kmeshctl status`" if pod else \
+        "its admin port's /debug/xds says more"
+    echo_coloured(fix_hint(f"Warning: the agent has had no xDS sync yet ({why}): its cache is not the mesh's "
+                           f"state; check its xDS server ({check})"), typer.colors.YELLOW)
 
 
 def _with_sandboxes_named(err: KmeshctlError, port: int) -> KmeshctlError:
@@ -787,6 +860,7 @@ def _local_cache(target: sandboxes.LocalTarget, port_given: bool = False) -> dic
 
 POSITIONAL_READERS[("dump", "maps")] = lambda words, args: _stray_word("maps", words, args)
 POSITIONAL_READERS[("dump", "config")] = lambda words, args: _stray_word("config", words, args)
+PLACED_LINES[("dump", "maps")] = PLACED_LINES[("dump", "config")] = _placed_lines
 # `dump maps DIR`: offered as --bpf-fs DIR only when the command takes it
 POSITIONAL_CHECKS[("dump", "maps", "bpf_fs")] = lambda flag, value: _check_bpf_fs(Path(value))
 # `dump config kmesh-system/kmesh-h9rc2`: offered as --pod as typed (--pod takes that form)

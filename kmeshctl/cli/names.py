@@ -60,10 +60,35 @@ def check_name_flags(ctx: _click.Context, values: Mapping[str, Any], args: list[
             problems.append(err)
     if problems and isinstance(values.get("xds_address"), str) and values["xds_address"]:
         problems += _xds_address_problem(ctx, values["xds_address"])
+    if problems and isinstance(values.get("image"), str) and values["image"]:
+        problems += _image_problem(ctx, values["image"], args)
     if len(problems) == 1:
         raise problems[0]
     if problems:
         raise UsageError("; also ".join(str(problem) for problem in problems))
+
+
+def line_namespace(typed: "str | None") -> str:
+    """The --istio-namespace a suggested line carries for ``typed``: itself when valid, the
+    name a namespace typed wrong means (`Bad_NS` -> bad-ns, as its own fix mends it), else
+    the default."""
+    if not typed:
+        return DEFAULT_ISTIO_NAMESPACE
+    return typed if DNS1123_LABEL_RE.match(typed) else meant_namespace(typed) or DEFAULT_ISTIO_NAMESPACE
+
+
+def _image_problem(ctx: _click.Context, value: str, args: list[str]) -> list[UsageError]:
+    """[a bad --image ``value`` as its command would refuse it], or [] (good): said beside the
+    other bad values of the line, so one paste mends them all."""
+    from kmeshctl.params import DEFAULT_IMAGE, check_image
+
+    param = next(p for p in ctx.command.params if p.name == "image")
+    example = param.default if isinstance(param.default, str) and param.default else DEFAULT_IMAGE
+    try:
+        check_image(value, source_name(ctx, param, args), example)
+    except UsageError as err:
+        return [err]
+    return []
 
 
 def _xds_address_problem(ctx: _click.Context, value: str) -> list[UsageError]:
@@ -76,7 +101,7 @@ def _xds_address_problem(ctx: _click.Context, value: str) -> list[UsageError]:
     try:
         check_xds_address(value, flag, allow_unix=ctx.command_path.endswith("node run"))
     except BadXdsAddress as err:
-        meant = settled_address(err.meant, ctx.params.get("istio_namespace") or DEFAULT_ISTIO_NAMESPACE)
+        meant = settled_address(err.meant, line_namespace(ctx.params.get("istio_namespace")))
         given = f"{flag}={shlex.quote(meant)}" if flag.startswith("$") else f"{flag} {shlex.quote(meant)}"
         return [UsageError(f"{err.problem} (use {given})")]
     except UsageError as err:
@@ -391,6 +416,51 @@ def check_waypoint_name(flag: str, value: str, example: str = "waypoint") -> Non
     raise UsageError(f"{said}, e.g. {flag} {example}")
 
 
+def meant_spelling(value: str, pattern: re.Pattern[str]) -> str | None:
+    """The name ``value`` most likely means when it is none (`Netutils` -> netutils,
+    `kmesh_l4` -> kmesh-l4): lower-cased, '_' as '-', when ``pattern`` takes that; else None."""
+    meant = value.strip().lower().replace("_", "-")
+    return meant if meant != value and pattern.match(meant) else None
+
+
+def meant_value_hint(flag: str, value: str, meant: str) -> str:
+    """`; did you mean --pod kmesh-5jnht? `kmeshctl ...``: ``value`` of ``flag`` given as
+    ``meant`` (an argument's metavar, `POD`, says the value alone); the line only when
+    ``value`` was typed on it."""
+    said = given_text(flag, meant) if flag.startswith("-") else meant
+    return f"; did you mean {said}?" + (f" {meant_line(value, meant)}" if typed_on_line(value) else "")
+
+
+def check_pod_word(what: str, value: str) -> None:
+    """A pod name (params.check_pod_name), the one meant offered with its line (`Netutils`)."""
+    from kmeshctl.params import check_pod_name
+
+    try:
+        check_pod_name(what, value)
+    except UsageError as err:
+        meant = meant_spelling(value, _SUBDOMAIN)
+        if meant is None:
+            raise
+        raise UsageError(f"{err}{meant_value_hint(what, value, meant)}") from None
+
+
+def check_choice_list(flag: str, value: str, known: Iterable[str]) -> tuple[str, ...]:
+    """params.check_choices, an item spelled in another case or with '_' for '-'
+    (`--paths kmesh_l4`) offered as the name meant, with the line (every item mended)."""
+    from kmeshctl.params import check_choices
+
+    known = tuple(known)
+    try:
+        return check_choices(flag, value, known)
+    except UsageError as err:
+        folded = {name.lower().replace("_", "-"): name for name in known}
+        items = [item.strip() for item in value.split(",")]
+        meant = [item if item in known else folded.get(item.lower().replace("_", "-")) for item in items]
+        if not all(meant) or meant == items or len(set(meant)) < len(meant):
+            raise
+        raise UsageError(str(err).partition("; use ")[0] + meant_value_hint(flag, value, ",".join(meant))) from None
+
+
 def typed_on_line(value: str) -> bool:
     """Whether ``value`` was typed on this command line (a line to paste can replace it)."""
     return bool(value) and with_value_replaced(cmdline.ARGS, value, "") != list(cmdline.ARGS)
@@ -456,11 +526,13 @@ def _check_sandbox_name(flag: str, value: str) -> None:
 
 
 def check_existing_sandbox(flag: str, value: str) -> None:
-    """--sandbox names a sandbox to use: one that exists (a stray word is offered as one only then)."""
+    """--sandbox names a sandbox to use: one that exists, or whose failed `up` left its logs
+    (the command then says it failed, with the line that makes it again); a stray word is
+    offered as one only then."""
     from kmeshctl import sandboxes
 
     _check_sandbox_name(flag, value)
-    if value not in sandboxes.names():
+    if value not in sandboxes.names() and value not in sandboxes.failed_up_names():
         raise UsageError(f"{flag} {value}: no sandbox has this name ({sandboxes.known_text()})")
 
 

@@ -416,6 +416,10 @@ POSITIONAL_CHECKS: dict[tuple[str, ...], Callable[[str, str], None]] = {}
 # (group, command) -> what the stray words most likely mean on this machine (a hint, or ""
 # for POSITIONAL_AS_FLAG's): `dump config WORD` without a cluster is no --pod (kmeshctl.cli.dump).
 POSITIONAL_READERS: dict[tuple[str, ...], Callable[[list[str], list[str]], str]] = {}
+# Commands whose line works pasted only once it names where to read (dump's, with several
+# sandboxes up and no data path of the node's own): path -> (a line, less `kmeshctl`) ->
+# the lines to offer, each naming a place (the line itself when it needs none).
+PLACED_LINES: dict[tuple[str, ...], Callable[[list[str]], list[list[str]]]] = {}
 
 
 def positional_name_hint(message: str, err: Any) -> str:
@@ -431,7 +435,12 @@ def positional_name_hint(message: str, err: Any) -> str:
     if arguments:
         return _too_many_arguments(ctx, arguments, found.group(1).split())
     typed = _without_separator(list(cmdline.ARGS))
-    after = cmdline.ARGS[separator_at(cmdline.ARGS) + 1:]
+    at = separator_at(cmdline.ARGS)
+    after = cmdline.ARGS[at + 1:]
+    took = option_spelled(ctx.command, cmdline.ARGS[at - 1]) if 0 < at < len(cmdline.ARGS) else None
+    if after and took is not None and takes_value(took):  # `--name -- x`: x is no second name, -- was the first
+        return f"; {cmdline.ARGS[at - 1]} took the `--` after it as its value, so {shlex.join(after)} was read as " \
+               f"an argument: without the `--`, {_with_needed(ctx, typed)}"
     if after and any(w.startswith("-") and w != "-" for w in after):  # `status -- -n foo`
         return f"; {shlex.join(after)} came after `--`, which makes the words after it arguments, not flags, and " \
                f"this command takes none: without the `--`, `{shlex.join(['kmeshctl', *typed])}`"
@@ -772,7 +781,9 @@ def _instead(ctx: _click.Context, param: _click.Parameter, flag: str, value: str
         return f"; make one with `{maker}`"
     if reading:
         line = [*without, flag, values[0]] if values else without
-        return f"; {'e.g.' if values else 'without it:'} `{shlex.join(['kmeshctl', *line])}`"
+        placed = PLACED_LINES.get(words, lambda typed: [typed])(line)
+        return f"; {'e.g.' if values else 'without it:'} " + " or ".join(
+            f"`{shlex.join(['kmeshctl', *each])}`" for each in placed)
     from kmeshctl.cli.names import PATH_FLAGS
 
     default = param.default  # the data path's directory: never a guess of a name to remove
@@ -1004,7 +1015,8 @@ def option_suggestions(typed: str, command: _click.Command) -> list[str]:
     scored = []
     for name in names:
         bare = name.lstrip("-")
-        ratio = 1.0 if spelled_out(typed) == name else difflib.SequenceMatcher(None, word, bare).ratio()
+        same = spelled_out(typed) == name or typed.lower() == name  # `--istio-ns`, `--MAP`
+        ratio = 1.0 if same else difflib.SequenceMatcher(None, word, bare).ratio()
         if name not in NEVER_GUESSED and (ratio >= SUGGEST_CLOSENESS or guessable(word, name)):
             scored.append((-ratio, name))  # never a --force, --all, ... (badinput.NEVER_GUESSED)
     return [name for _, name in sorted(scored)[:MAX_SUGGESTIONS]]
@@ -1060,8 +1072,22 @@ def _habit_hint(typed: str, command: _click.Command, path: str = "") -> str:
         return _request_timeout_hint(path)
     for flag, param, hint in HABITS:
         if typed == flag and (param in names or not param):
-            return hint
+            option = next((p for p in command.params if p.name == param), None) if "did you mean" in hint else None
+            long = next((o for o in getattr(option, "opts", ()) if o.startswith("--")), None)
+            return hint + (_respelled_line(typed, long, command) if long else "")
     return ""
+
+
+def _respelled_line(typed: str, meant: str, command: _click.Command) -> str:
+    """` `kmeshctl demo traffic-shift --requests 12``: the line typed with the flag ``typed``
+    spelled ``meant`` (a flag of ``command``), every other word kept; "" when ``meant``
+    takes a value and none was typed with it (the line would be refused)."""
+    words = _respelled(typed, meant)
+    option = option_spelled(command, meant)
+    valued = option is None or not takes_value(option) or any(
+        w.startswith(meant + "=") or w == meant and i + 1 < len(words) and not words[i + 1].startswith("-")
+        for i, w in enumerate(words[:separator_at(words)]))
+    return f" `{shlex.join(['kmeshctl', *words])}`" if valued and words != list(cmdline.ARGS) else ""
 
 
 def _namespace_flag_of(command: _click.Command) -> Optional[str]:
@@ -1405,13 +1431,14 @@ def _wait_duration(name: str, command: _click.Command, flag: str, whose: str, wi
     if option_spelled(command, "--timeout") is None:
         return _waits(name, command, flag, whose, without)
     value = typed_value(cmdline.ARGS, flag)
-    words = _respelled(flag, "--timeout")
+    kept = spelled_in(shlex.split(without), option_spelled(command, "--timeout"))  # a --timeout typed too: it stays
+    words = shlex.split(without)[1:] if kept else _respelled(flag, "--timeout")
     wait = option_spelled(command, "--wait")  # its --timeout bounds only --wait's wait (conventions.NEEDS_ON)
     if wait is not None and not spelled_in(words, wait):  # right after the --timeout given
         at = next((i for i, w in enumerate(words[:separator_at(words)]) if spelled(w, {"--timeout"})), None)
         end = len(words) if at is None else at + (1 if "=" in words[at] else 2)
         words[end:end] = ["--wait"]
-    line = f" `{shlex.join(['kmeshctl', *words])}`" if value is not None and is_duration_text(value) else ""
+    line = f" `{shlex.join(['kmeshctl', *words])}`" if kept or value is not None and is_duration_text(value) else ""
     bounds = f"with --wait it bounds {name}'s wait" if wait is not None else f"it bounds {name}'s wait"
     return f"; did you mean --timeout DURATION ({whose} {flag}; {bounds})?{line}"
 
@@ -1750,7 +1777,8 @@ def _kubeconfig_read(args: list[str]) -> tuple[str, Any]:
     target = typed_target(args)
     path = target.kubeconfig or DEFAULT_KUBECONFIG
     try:
-        return path, check_kubeconfig(os.path.expanduser(path), None, explicit=target.kubeconfig is not None)
+        return path, check_kubeconfig(os.path.expanduser(path), None, explicit=target.kubeconfig is not None,
+                                      current_needed=False)  # its contexts, whatever the current one is
     except Exception:  # noqa: BLE001 - this runs inside an error message: a kubeconfig that does not load lists none
         return path, None
 
@@ -1913,8 +1941,8 @@ def all_namespaces_hint(command: _click.Command, path: str) -> str:
     if instead is None:
         instead = "it works on no Kubernetes namespaces"
     without = f", `{shlex.join(['kmeshctl', *_typed_less(flag, False)])}`" if cmdline.ARGS else ""
-    if words == ("sandbox", "down"):
-        without = _one_sandbox_to_remove(_typed_less(flag, False)) or without
+    if words[:1] == ("sandbox",) and option_spelled(command, "--name") is not None:
+        without = _one_sandbox_to_name(_typed_less(flag, False), path) or without
     leave = "" if "-n NAMESPACE" in instead else f"; leave out {flag}{without}"
     hint = f": {path} has no all-namespaces form: {instead}{leave}"
     return paste_ready(hint, cmdline.INVOKED[0].command) if cmdline.INVOKED else hint  # its commands carry --kubeconfig
@@ -1956,17 +1984,25 @@ def _enrolled_hint(path: str) -> str:
            f"`{shlex.join([*path.split(), *enrolled])}`"
 
 
-def _one_sandbox_to_remove(words: list[str]) -> str:
-    """`sandbox down -A` with several sandboxes and no --name: the line without -A picks
-    none, so `, naming the one: `... --name a` or `... --name b``; "" otherwise."""
+def _one_sandbox_to_name(words: list[str], path: str) -> str:
+    """`sandbox down -A`, `sandbox status -A` with several sandboxes and no --name: the
+    line without -A picks none (see sandboxes.pick), so `, naming the one: `... --name a`
+    or `... --name b`` (status: `kmeshctl sandbox list` first, kubectl's -A being "all");
+    "" otherwise."""
     from kmeshctl import sandboxes
 
     found = sandboxes.existing()
-    names = sandboxes.fitting(found, "kmeshctl sandbox down")  # as `sandbox down` with no name offers them
+    if path != "kmeshctl sandbox down":  # as pick: a failed up's leftovers count only for down
+        found = {n: phase for n, phase in found.items() if phase != sandboxes.PHASE_FAILED} or found
+    names = sandboxes.fitting(found, path)  # as the command with no name offers them
     if len(found) < 2 or not names or any(w.partition("=")[0] == "--name" for w in words):
         return ""
-    lines = " or ".join(f"`{shlex.join(['kmeshctl', *words, '--name', name])}`" for name in names)
-    return f", naming the one to remove: {lines}"
+    end = words.index("--") if "--" in words else len(words)  # the command to run stays last
+    lines = " or ".join(f"`{shlex.join(['kmeshctl', *words[:end], '--name', name, *words[end:]])}`" for name in names)
+    if path == "kmeshctl sandbox down":
+        return f", naming the one to remove: {lines}"
+    listing = "`kmeshctl sandbox list` shows every sandbox; " if path == "kmeshctl sandbox status" else ""
+    return f" and name the sandbox ({listing}several exist): {lines}"
 
 
 def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
@@ -1995,6 +2031,8 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     if ctx is not None and typed in OUTPUT_FLAGS and option_spelled(ctx.command, typed) is None and not fixed:
         return f"Error: {ctx.command_path} takes no {'/'.join(OUTPUT_FLAGS)} (see '{ctx.command_path} --help')"
     line = f"Error: No such option: {err.option_name}"
+    if fixed and not (after := shlex.split(fixed))[after.index("--") + 1].startswith("-"):
+        return with_help_pointer(f"{line} (the command to run goes after `--`: {fixed})", err)  # `ping -c 2`'s
     # cli/badinput.py; `dump -w maps`: the group refused it, the habit is the subcommand's
     own = command_habit_hint(path, err.option_name, cmdline.ARGS) if ctx is not None else ""
     habit = own or (_habit_hint(typed, command, path) if command is not None else "") or _named_by_flag(typed, path)
@@ -2006,6 +2044,8 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
         found = _meaning_alike(typed, option_suggestions(typed, ctx.command), path, ctx.command)
         if found:
             line += f"; did you mean {' or '.join(found) if len(found) <= 2 else ', '.join(found)}?"
+            meant = [_respelled_line(typed, flag, ctx.command) for flag in found] if len(found) <= 2 else []
+            line += " or".join(meant) if all(meant) else ""
     if not (found or habit or other or fixed) and command is not None:  # another command's flag (install's)
         other = other_command_flag_hint(typed, command, path)
     line += habit or other

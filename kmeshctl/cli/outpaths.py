@@ -179,12 +179,31 @@ def refuse_replacing(flag: str, given: Path, paths: Sequence[Path]) -> None:
     found = [p for p in paths if os.path.lexists(p)]  # a dangling link too: writing follows it
     if not found:
         return
+    line = _with_force()
     if found == [given]:
-        raise UsageError(f"{flag} {params.shown(given)}: exists; pass --force to replace it, or another {flag}")
+        raise UsageError(f"{flag} {params.shown(given)}: exists; pass --force to replace it{line}, or another {flag}")
     names = ", ".join(p.name for p in found)
     them = "them" if len(found) > 1 else "it"
     raise UsageError(f"{flag} {params.shown(given)}: holds {names} from an earlier run; pass --force to replace "
-                     f"{them}, or another {flag}")
+                     f"{them}{line}, or another {flag}")
+
+
+def _with_force() -> str:
+    """`: `kmeshctl demo traffic-shift ... --force``: the command being run with every flag
+    typed and --force, when it takes --force; '' outside a run of one."""
+    from typer._click.globals import get_current_context
+
+    from kmeshctl.cli.render import same_work_command
+
+    ctx = get_current_context(silent=True)
+    if ctx is None or not any("--force" in getattr(p, "opts", ()) for p in ctx.command.params):
+        return ""
+    path: list[str] = []
+    walk = ctx
+    while walk.parent is not None:
+        path.insert(0, walk.info_name or "")
+        walk = walk.parent
+    return f": `{same_work_command(path, ['--force'])}`"
 
 
 def check_optional_file(flag: str, path: Optional[Path], **kwargs: bool) -> None:

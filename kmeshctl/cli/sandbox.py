@@ -27,7 +27,7 @@ from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.cli.progress import Progress, note
 from kmeshctl.cli.names import check_existing_sandbox
-from kmeshctl.params import check_pod_name, shown
+from kmeshctl.params import shown
 from kmeshctl.sandbox import sandbox as sandbox_mod
 from kmeshctl.sandbox.manifests import STDIN, default_files, is_url, kinds_text, url_refused
 from kmeshctl.sandbox.state import (DEFAULT_NAME, NAME_ENV, NAME_RULE, PHASE_NOT_READY, PHASE_READY, check_name,
@@ -189,6 +189,7 @@ def up(
 ) -> None:
     sandbox_name = _name(name)
     flag = flag_as_typed("files")
+    files = _comma_split(files)
     for path in files or ():
         if is_url(str(path)):
             raise UsageError(f"{flag} {url_refused(_typed_url(path))}")
@@ -275,6 +276,21 @@ def manifest_warnings(manifests: Any) -> list[str]:
     return warnings(manifests) if isinstance(manifests, Manifests) else []
 
 
+def _comma_split(files: Optional[List[Path]]) -> Optional[List[Path]]:
+    """kubectl's -f takes a comma-separated list too (`-f a.yaml,b.yaml`): each path given
+    with commas that is no file or directory itself read as its parts (a URL as it is:
+    refused whole)."""
+    if files is None:
+        return None
+    split: List[Path] = []
+    for path in files:
+        text = str(path)
+        parts = [part for part in text.split(",") if part]
+        whole = text == STDIN or "," not in text or path.exists() or is_url(text)
+        split += [path] if whole or not parts else [Path(part) for part in parts]
+    return split
+
+
 def _typed_url(path: Path) -> str:
     """The URL as typed: a Path keeps one slash of `https://` (`https:/host/x.yaml`)."""
     from kmeshctl.cli import cmdline
@@ -292,7 +308,8 @@ def _about_typed_files(err: UsageError, flag: str, files: List[Path]) -> UsageEr
     x.yaml: document 1: ...`), as every other bad value names its flag first."""
     message = str(err)
     typed = [str(p) for p in files]
-    if any(message.startswith(path) for path in typed):
+    # the whole path (`-` does not start `--filename -: ...`)
+    if any(message.startswith(path) and message[len(path):len(path) + 1] in (":", " ", "/") for path in typed):
         return UsageError(f"{flag} {message}")
     return err
 
@@ -670,7 +687,7 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
             enrolled += f" (by {pod['enrolledBy']})"
         if pod["waypoint"]:
             enrolled = "no (waypoint)"
-        pods.add_row(pod["namespace"], pod["name"], pod["ip"], pod["state"], enrolled, *_process_cells(pod))
+        pods.add_row(pod["namespace"], pod["name"], pod["ip"] or EMPTY, pod["state"], enrolled, *_process_cells(pod))
     wide_only(pods, WIDE_POD_COLUMNS, wide)
     # pod and Service names are never cut (fortio-v1-0 and fortio-v2-0 both `fortio-v…`)
     print_or_note(console, f"No pods in sandbox {shown(report['name'])}.", pods,
@@ -743,6 +760,8 @@ class _ExecCommand(SandboxFlagCommand):
         return [self.options_metavar or "[OPTIONS]", "POD", "--", "COMMAND", "[args...]"]
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" not in args:
+            _refuse_own_flag_in_command(self, ctx, args)
         words = _words_before_dashes(self, args)
         ctx.meta[POD_MISSING] = not words
         ctx.meta[POD_WORDS] = words  # completion's: click leaves POD unset when the line ends in `-n`
@@ -751,6 +770,37 @@ class _ExecCommand(SandboxFlagCommand):
 
 
 WORDS_BEFORE_DASHES = "kmeshctl.exec.words_before_dashes"
+
+
+def _refuse_own_flag_in_command(command: click.Command, ctx: click.Context, args: list[str]) -> None:
+    """`sandbox exec netutils printf -n x` (no `--`): a flag of sandbox exec's typed after
+    the command's first word would be taken from the command (`-n x` as the namespace, `-i`
+    as stdin) and the command run without it: refused (exit 2) with the line that keeps
+    every word of the command after `--`. A flag after the POD and before the command
+    (`exec netutils --name s1 hostname`) stays exec's own."""
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.badinput import with_dashes
+
+    options = {opt: p for p in command.params if p.param_type_name == "option" for opt in (*p.opts, *p.secondary_opts)}
+    valued = {opt for opt, p in options.items() if not getattr(p, "is_flag", False) and not getattr(p, "count", False)}
+    i, positional = 0, []
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("-") or arg == "-":
+            positional.append(arg)
+        elif len(positional) >= 2 and arg.partition("=")[0] in options:
+            fixed = with_dashes(ctx, cmdline.ARGS, arg)
+            if not fixed:
+                return
+            param = options[arg.partition("=")[0]]
+            meaning = max(param.opts, key=len)
+            raise UsageError(f"{arg} after the command's first word ({positional[1]}) would be sandbox exec's own "
+                             f"({meaning}), not {positional[1]}'s; the command to run goes after `--`: `{fixed}`")
+        elif len(positional) >= 2:
+            pass  # the command's own (`ping -c 2`): click's No such option names it, with the same line
+        else:
+            i += 1 if arg in valued else 0
+        i += 1
 
 
 def _words_before_dashes(command: click.Command, args: list[str]) -> list[str]:
@@ -776,7 +826,7 @@ def _has_pod(sandbox: str, pod: str, namespace: Optional[str]) -> bool:
         state = sandboxes.load(sandbox)
         if state is None:
             return False
-        sandbox_mod.find_pod(state, pod, namespace)
+        sandbox_mod.find_pod_record(state, pod, namespace)  # before its CNI ADD too: it has the pod
     except (KmeshctlError, OSError):
         return False
     return True
@@ -987,14 +1037,14 @@ def exec_(
     if len(extra) > 1:
         raise UsageError(f"sandbox exec takes one POD before --; got {' '.join(shown(w) for w in extra)} "
                          f"(for a namespace use -n {shown(extra[1])})")
-    from kmeshctl.cli.names import split_exec_target
+    from kmeshctl.cli.names import check_pod_word, split_exec_target
 
     deployment = bool(pod) and split_exec_target(pod)[0] == "deploy"  # deploy/NAME: said as a Deployment
     typed_pod = pod or ""
     if pod and "/" in pod:  # kubectl's pod/NAME, deploy/NAME; NS/NAME
         pod = _exec_target(pod, namespace, name, command)
     if pod:
-        check_pod_name("POD", pod)
+        check_pod_word("POD", pod)
     if not pod:
         status = sandboxes.for_sandbox("kmeshctl sandbox status", name) if name else "kmeshctl sandbox status"
         raise UsageError(f"POD '': empty value; give a pod name, e.g. netutils (see `{status}`)")
@@ -1014,7 +1064,7 @@ def exec_(
                            "-- " + shlex.join(command))
         raise KmeshctlError(sandbox_mod.unfinished(state, again))
     try:
-        sandbox_mod.find_pod(state, pod, namespace)
+        sandbox_mod.find_pod_record(state, pod, namespace)
     except UsageError as err:  # a pod that does not exist: NotFound, as `kubectl exec`
         missing = _no_deployment(state, pod, namespace) if deployment else str(err)
         raise sandboxes.NotFound(missing + _in_other_namespace(state, pod, namespace, deployment, typed_pod, name,

@@ -495,10 +495,11 @@ def _xds_address_meant(command: _click.Command, value: str) -> Optional[str]:
     settled as the offline check wants it (the --istio-namespace typed); on render, also
     what that check offers for a good form it refuses (`istiod:15012`); None for a value
     that passes, or one whose meaning is not clear."""
+    from kmeshctl.cli.names import line_namespace
     from kmeshctl.istiod import settled_address
-    from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, BadXdsAddress, check_xds_address
+    from kmeshctl.params import BadXdsAddress, check_xds_address
 
-    namespace = typed_value(cmdline.ARGS, "--istio-namespace") or DEFAULT_ISTIO_NAMESPACE
+    namespace = line_namespace(typed_value(cmdline.ARGS, "--istio-namespace"))
     try:
         check_xds_address(value, allow_unix=command.name == "run")  # node run's agent may use a unix socket
     except BadXdsAddress as err:

@@ -28,6 +28,7 @@ from kmeshctl.cli.suggestions import flag_as_typed, given_on_command_line
 from kmeshctl.cli.render import ManifestFormat, print_manifests, same_work_command
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeClient, object_ref
+from kmeshctl.namespaces import terminating_why
 from kmeshctl.params import WAYPOINT_DELETE_TIMEOUT_S, WAYPOINT_WAIT_TIMEOUT_S, counted
 from kmeshctl import stopping
 from kmeshctl.stopping import check_not_stopped, sigterm_stops, stopped_by
@@ -139,7 +140,8 @@ def apply_cmd(
     namespace: NamespaceOpt = None,
     name: NameOpt = deploy.DEFAULT_NAME,
     image: Annotated[str, typer.Option(help="Image with kmeshctl and Envoy (Dockerfile.waypoint).")] = deploy.DEFAULT_IMAGE,
-    replicas: Annotated[int, typer.Option(min=1, max=20, metavar="COUNT", help="Waypoint pods.")
+    replicas: Annotated[int, typer.Option(min=deploy.MIN_REPLICAS, max=deploy.MAX_REPLICAS, metavar="COUNT",
+                                          help="Waypoint pods (0: none, as kubectl scale --replicas=0).")
                         ] = deploy.DEFAULT_REPLICAS,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until its pods are ready and "
                                        "istiod has programmed its Gateway.")] = False,
@@ -199,12 +201,13 @@ def apply_cmd(
     client = _client()
     _set_force(client, force_conflicts)
     quiet = quiet or run_options().quiet
-    _warn_unknown_revision(client, params.revision)
-    _warn_untyped_changes(client, params)
     run = _ApplyRun(params, [object_ref(o) for o in objs], output)
     say = (lambda _line: None) if quiet else (lambda line: typer.echo(line, err=output is not None))
     try:
-        with sigterm_stops():
+        with sigterm_stops():  # from the first read: a stop says what was applied (nothing yet)
+            _warn_unknown_revision(client, params.revision)
+            _warn_untyped_changes(client, params)
+            run.existed = _exists(client, params)  # a stop or failure then never offers its delete
             run.results = deploy.apply(client, params, validation_version(client), run.reported(say),
                                        _namespace_origin(given, namespace), run.started.append, run.removed(say),
                                        _warn)
@@ -225,6 +228,14 @@ def apply_cmd(
                                error=str(error))
         raise
     run.done()
+
+
+def _exists(client: KubeClient, params: deploy.WaypointParams) -> bool:
+    """deploy.exists; False when its objects cannot be read (the apply's own checks say why)."""
+    try:
+        return deploy.exists(client, params)
+    except KmeshctlError:
+        return False
 
 
 def _apply_command(namespace: str, values: dict[str, str]) -> str:
@@ -264,8 +275,8 @@ def _running_params(client: KubeClient, namespace: str, name: str,
 
 
 def _warn_untyped_changes(client: KubeClient, params: deploy.WaypointParams, dry_run: bool = False) -> None:
-    """A warning when this apply changes the --replicas or --revision the waypoint runs
-    with and that flag was not typed (left out, it is the default again, as istioctl's and
+    """A warning when this apply changes the --replicas, --image or --revision the waypoint
+    runs with and that flag was not typed (left out, it is the default again, as istioctl's and
     helm's values): the line that keeps them. Typed, the change is what the user asked for."""
     live = _running_params(client, params.namespace, params.name)
     if live is None:
@@ -275,6 +286,9 @@ def _warn_untyped_changes(client: KubeClient, params: deploy.WaypointParams, dry
     if not given_on_command_line("replicas") and live.replicas != params.replicas:
         changes.append(f"its replicas {'would go' if dry_run else 'go'} from {live.replicas} to {params.replicas}")
         keep["replicas"] = str(live.replicas)
+    if not given_on_command_line("image") and live.image != params.image:
+        changes.append(f"its image {'would go' if dry_run else 'goes'} from {live.image} to {params.image}")
+        keep["image"] = live.image
     if not given_on_command_line("revision") and live.revision != params.revision:
         changes.append(f"its Gateway {'would lose' if dry_run else 'loses'} label {deploy.REVISION_LABEL}="
                        f"{live.revision}")
@@ -333,6 +347,7 @@ class _ApplyRun:
         self.started: list[str] = []
         self.waiting = False
         self.leftovers: list[tuple[str, str]] = []  # (ref, namespace) of bindings deleted namespaces left
+        self.existed = False  # the waypoint was there before this apply (its delete would remove it)
 
     def reported(self, say: Callable[[str], None]) -> Callable[[ApplyResult], None]:
         def report(result: ApplyResult) -> None:
@@ -385,7 +400,7 @@ class _ApplyRun:
         error = KmeshctlError(f"{failure.failed} could not be applied: {failure.cause.problem}; {failure.counts} "
                               "(nothing is rolled back)",
                               fix=f"{first}re-run `{same_work_command(['waypoint', 'apply'])}` (it applies the "
-                                  f"rest), or remove what was applied with `{_delete_command()}`")
+                                  f"rest){self.ways_on()}")
         self.print_document(notApplied=[object_ref(o) for o in failure.not_applied], error=str(error))
         raise error from failure
 
@@ -410,14 +425,22 @@ class _ApplyRun:
         going = [ref for ref in self.started if ref not in done and ref not in removed]
         left = [ref for ref in self.refs if ref not in done and ref not in going]
         if not done and not going:
-            return f"waypoint apply stopped by {how} before anything was applied; {again} to apply it"
+            return f"waypoint apply stopped by {how} before anything was applied; {again} to apply it{self.ways_on()}"
         parts = [f"applied {', '.join(done)}" if done else "nothing applied yet"]
         parts += [f"removed leftover {', '.join(removed)}"] if removed else []
         parts += [f"{', '.join(going)} being {'applied' if going[0] in self.refs else 'removed'} (it may have "
                   "been)"] if going else []
         parts += [f"not applied: {', '.join(left)}"] if left else []
-        return (f"waypoint apply stopped by {how}: " + "; ".join(parts) +
-                f"; {again} to apply the rest, or remove what was applied with `{_delete_command()}`")
+        return f"waypoint apply stopped by {how}: " + "; ".join(parts) + f"; {again} to apply the rest{self.ways_on()}"
+
+    def ways_on(self) -> str:
+        """After `re-run ... (to apply the rest)`: over a waypoint that was there before, how
+        much of it changed (its delete would remove it: never offered, as install's
+        uninstall); a new one's delete, which removes what was applied."""
+        if not self.existed:
+            return f", or remove what was applied with `{_delete_command()}`" if self.results or self.started else ""
+        changed = not nothing_changed(self.results) or bool(self.leftovers)
+        return f" (the earlier waypoint {self.waypoint} is {'partly updated' if changed else 'unchanged'})"
 
 
 def _delete_command() -> str:
@@ -540,16 +563,38 @@ def status_cmd(
     if gateway is None:  # no waypoint: pods of a Deployment of its name (not its own) are not counted
         raise _no_pods(client, False, params, _namespace_origin(given, namespace))
     state = deploy.waypoint_state(client, namespace, name, gateway, deploy.services_of(client, namespace, name))
-    if not state.pods:
+    if not state.pods and params.replicas != 0:  # (0: its own Deployment, scaled to none: reported below)
         raise _no_pods(client, True, params, _namespace_origin(given, namespace))
     reports = {pod: _pod_report(client, params, pod) for pod in state.pods}
-    healthy = state.ready_pods == len(state.pods) and all(
+    problems = _waypoint_problems(client, params, state)
+    healthy = not problems and state.ready_pods == len(state.pods) and all(
         r.get("envoy", {}).get("ready") and r.get("envoy", {}).get("acked") for r in reports.values())
     if is_data(output):
-        print_data({"waypoint": state.as_dict(), "pods": reports, "healthy": healthy}, output)
+        print_data({"waypoint": state.as_dict(), "pods": reports, "problems": problems, "healthy": healthy}, output)
     else:
-        _print_status(state, reports, wide=output is OutputFormat.wide)
+        _print_status(state, reports, problems, wide=output is OutputFormat.wide)
     raise typer.Exit(0 if healthy else 1)
+
+
+def _waypoint_problems(client: KubeClient, p: deploy.WaypointParams, state: deploy.WaypointState) -> list[str]:
+    """What keeps the waypoint as a whole from serving, each with its fix: its Deployment
+    scaled to 0 (no pod to ask), istiod not having programmed its Gateway (the agents are
+    given no address for it; the istiod without a ready pod named when that is why)."""
+    problems = []
+    if p.replicas == 0 and not state.pods:
+        problems.append(f"its Deployment is scaled to 0 replicas: no pod serves its Services; scale it up: "
+                        f"`{deploy.apply_line(p, 'replicas', '1')}`")
+    if not state.addresses:
+        cause = deploy.istiod_cause(client, p)
+        if cause is None and p.revision:
+            cause = f"no istiod of revision {p.revision} was found: see `kubectl get svc -A -l app=istiod`"
+        elif cause is None:  # no default-revision istiod: one of a revision only may be the one meant
+            cause = (f"istiod installed with a revision only (as ASM's istiod-1-22-6)? re-apply with its revision: "
+                     f"`{deploy.apply_line(p, 'revision', 'REVISION')}`")
+        why = cause or "see istiod's log"
+        problems.append(f"istiod has not programmed its Gateway ({state.gateway_reason}): no address for the "
+                        f"agents to send its Services' traffic to; {why}")
+    return problems
 
 
 def _no_pods(client: KubeClient, has_gateway: bool, p: deploy.WaypointParams, origin: str) -> KmeshctlError:
@@ -559,7 +604,13 @@ def _no_pods(client: KubeClient, has_gateway: bool, p: deploy.WaypointParams, or
     own, foreign = deploy.objects_of(client, p)
     where = f"{p.namespace}/{p.name}"
     if not has_gateway:
-        if client.get("v1", "Namespace", p.namespace) is None:
+        live = client.get("v1", "Namespace", p.namespace)
+        if (why := terminating_why(live)) is not None:  # apply is refused there: none offered
+            return KmeshctlError(f"waypoint {where} not found: namespace {p.namespace} is being deleted ({why}); "
+                                 "no waypoint can be made there",
+                                 fix=f"`kubectl get namespace {p.namespace} -o yaml` shows what holds it (or "
+                                     f"{LIST_ALL})")
+        if live is None:
             if not own:  # nothing of it anywhere: the namespace is what is missing
                 deploy.check_namespace(client, p.namespace, origin)
             them = "it" if len(own) == 1 else "them"
@@ -626,7 +677,20 @@ def _pod_report(client: KubeClient, p: deploy.WaypointParams, pod: str) -> dict:
     try:
         return _expected_errors_dropped(deploy.pod_status(p.namespace, pod, run_options()))
     except KmeshctlError as err:
-        return {"error": str(err)}
+        starting = deploy.pod_starting(client, p, pod)
+        return {"error": starting or _controller_error(err, p, pod)}
+
+
+def _controller_error(err: KmeshctlError, p: deploy.WaypointParams, pod: str) -> str:
+    """``err`` of asking a ready waypoint pod's controller, in a waypoint's words: the
+    port-forward's `no agent admin endpoint ...: pass --admin-port` is the node agent's
+    (a waypoint's 15000 is Envoy's admin, and status has no --admin-port)."""
+    text = str(err)
+    if not text.startswith("no agent admin endpoint"):
+        return text
+    why = text[text.find("(") + 1:text.find("):")] if "):" in text else "no answer"
+    return (f"its controller does not answer on port {deploy.STATUS_PORT} ({why}): see its log, "
+            f"`kubectl logs {pod} -n {p.namespace} -c controller`")
 
 
 # What Envoy's admin answers for /config_dump?resource=dynamic_route_configs while it has
@@ -644,7 +708,8 @@ def _expected_errors_dropped(report: dict) -> dict:
     return report
 
 
-def _print_status(state: deploy.WaypointState, reports: dict[str, dict], wide: bool = False) -> None:
+def _print_status(state: deploy.WaypointState, reports: dict[str, dict], problems: list[str],
+                  wide: bool = False) -> None:
     """The report as lines (never cut, so -o table and -o wide differ only in what wide
     adds: the Services that use the waypoint, and whether kmeshctl made it). Every line
     goes through fix_hint, as every error and warning: a fix in it (a pod's `waypoint
@@ -658,10 +723,12 @@ def _print_status(state: deploy.WaypointState, reports: dict[str, dict], wide: b
     if wide:
         echo(f"  made by kmeshctl: {'yes' if state.managed else 'no'}; used by: "
              f"{', '.join(state.services) or EMPTY}")
+    for problem in problems:
+        echo(f"  problem: {problem}")
     for pod, report in reports.items():
         if "error" in report:
             error = report["error"]
-            echo(f"  {pod}: {error}" if error.startswith("not running") else
+            echo(f"  {pod}: {error}" if error.startswith(("not running", "not ready")) else
                  f"  {pod}: cannot ask its controller ({error})")
             continue
         envoy = report["envoy"]
@@ -714,7 +781,7 @@ def delete_cmd(
       kmeshctl waypoint delete -n default -o json
     """
     _check_names()
-    namespace = _namespace(namespace)  # a bad context namespace: before connecting
+    given, namespace = namespace, _namespace(namespace)  # a bad context namespace: before connecting
     client = _client()
     params = deploy.WaypointParams(namespace, name)
     run = _DeleteRun(params, output, dry_run)
@@ -722,7 +789,7 @@ def delete_cmd(
     try:
         with sigterm_stops():
             if not deploy.exists(client, params):
-                _nothing_to_delete(client, run, ignore_not_found)
+                _nothing_to_delete(client, run, ignore_not_found, _namespace_origin(given, namespace))
                 return
             run.users = _users(client, params)
             if not run_options().quiet:  # -q: nothing but errors
@@ -743,14 +810,16 @@ def delete_cmd(
     run.print_document()
 
 
-def _nothing_to_delete(client: KubeClient, run: "_DeleteRun", ignore_not_found: bool) -> None:
+def _nothing_to_delete(client: KubeClient, run: "_DeleteRun", ignore_not_found: bool, origin: str) -> None:
     """A waypoint that does not exist: NotFound (the cluster's lack of the Gateway API
-    first: no waypoint can exist there), or with --ignore-not-found the line (and document)
-    saying there is nothing to delete."""
+    first: no waypoint can exist there; a namespace that does not exist: exit 2, as list
+    and status say it, ``origin`` where -n came from), or with --ignore-not-found the
+    line (and document) saying there is nothing to delete."""
     p = run.params
     served = client.is_served(deploy.GATEWAY_API, "Gateway")
     if not ignore_not_found:
         deploy.require_gateway_api(client)
+        _check_listed_namespace(client, p.namespace, origin)
         raise _not_found(client, p.namespace, p.name, ignore_not_found_fix(["waypoint", "delete"]))
     if run.output is None and not run_options().quiet:
         why = "" if served else " (the cluster does not serve the Gateway API)"

@@ -413,6 +413,8 @@ class Agent:
             dump["enrolled"] = [vars(e) for e in self.enroller.enrolled()] if self.enroller else []
             dump["node"] = self.mapsync.locality_info() if self.mapsync else \
                 {"name": self.config.identity.node_name, "locality_source": "unknown", "locality": None}
+            synced, detail = self.ready()
+            dump["sync"] = {"synced": synced, "detail": detail}  # an empty cache before it is no empty mesh
             return dump
         return AdminSources(cache_dump=cache_dump, bpf_dump=self.bpf_dump, ready=self.ready,
                             version=self.version, xds=self.xds_status, live=self.live)
@@ -549,13 +551,20 @@ def load_in_child(bpf_fs: Path, cgroup2_path: Optional[Path]) -> bool:
 def listen_error(flag: str, port: int, err: OSError) -> KmeshctlError:
     """`--admin-port 15200: cannot listen on it (address already in use: sandbox demo's node
     agent serves it); pass another --admin-port`: the port's owner named when a local
-    sandbox's agent holds it (a second agent there would answer for the first)."""
+    sandbox's agent holds it (a second agent there would answer for the first), else the
+    process listening on it when found (`python3 pid 4032 answers on it`, `..., or stop pid
+    4032 first`)."""
     from kmeshctl import sandboxes
+    from kmeshctl.node.claim import tcp_port_holder
 
     why = (err.strerror or str(err)).lower()
-    owner = sandboxes.owner_of_agent_port(port) if err.errno == errno.EADDRINUSE else None
-    who = f": sandbox {owner.name}'s node agent serves it" if owner is not None else ""
-    return KmeshctlError(f"{flag} {port}: cannot listen on it ({why}{who}); pass another {flag}")
+    in_use = err.errno == errno.EADDRINUSE
+    owner = sandboxes.owner_of_agent_port(port) if in_use else None
+    holder = tcp_port_holder(port) if in_use and owner is None else None
+    who = f": sandbox {owner.name}'s node agent serves it" if owner is not None else \
+        f": {holder[1]} pid {holder[0]} answers on it" if holder else ""
+    stop = f", or stop pid {holder[0]} first" if holder else ""
+    return KmeshctlError(f"{flag} {port}: cannot listen on it ({why}{who}); pass another {flag}{stop}")
 
 
 def _kubernetes_configured(target: KubeTarget) -> bool:

@@ -132,6 +132,31 @@ def socket_holder(path: Path) -> Optional[tuple[int, str]]:
     names = {str(path), str(Path(path).resolve())}
     inodes = {fields[6] for fields in (line.split() for line in lines)
               if len(fields) >= 8 and fields[7] in names and int(fields[3], 16) & _LISTENING}
+    return _holder_of(inodes)
+
+
+_TCP_LISTEN = "0A"  # the st column of /proc/net/tcp{,6} for LISTEN
+
+
+def tcp_port_holder(port: int) -> Optional[tuple[int, str]]:
+    """(pid, command name) of a process listening on TCP ``port`` (any address, v4 or v6):
+    its socket's inode as /proc/net/tcp{,6} lists it (`sl local_address rem_address st ...
+    inode`, the port in hex after the colon), as `ss -tlp` finds it. None when it cannot
+    tell (see socket_holder)."""
+    inodes = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            lines = (PROC / "net" / name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        inodes |= {fields[9] for fields in (line.split() for line in lines)
+                   if len(fields) >= 10 and fields[3] == _TCP_LISTEN and fields[1].rpartition(":")[2] == f"{port:04X}"}
+    return _holder_of(inodes)
+
+
+def _holder_of(inodes: set[str]) -> Optional[tuple[int, str]]:
+    """(pid, command name) of a process with an open socket of ``inodes`` (/proc/PID/fd
+    links `socket:[INODE]`); None when none is found."""
     if not inodes:
         return None
     links = {f"socket:[{inode}]" for inode in inodes}

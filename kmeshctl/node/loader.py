@@ -15,7 +15,7 @@ place on restart; remove it all on cleanup.
   (BPF_LINK_UPDATE, atomic), ``cleanup`` unpins the links, which detaches them.
 
 Public API: ``load(bpf_fs, cgroup2_path, enable_bpf_log) -> Dataplane``,
-``cleanup(bpf_fs, cgroup2_path) -> list[str]``, ``is_loaded(bpf_fs)``,
+``cleanup(bpf_fs, cgroup2_path) -> list[str]``, ``attached_at(bpf_fs)``, ``is_loaded(bpf_fs)``,
 ``flatten_source(bpf_dir)``.
 """
 
@@ -166,23 +166,65 @@ def _cgroups_under(root: Path) -> Iterator[Path]:
             yield Path(dirpath) / name
 
 
-def _detach_everywhere(prog_fd: int, attach_type: int, root: Path) -> list[Path]:
-    """Detach the program from every cgroup under ``root`` it is attached to."""
-    prog_id = bpfsys.prog_info(prog_fd).id
-    detached = []
+def attached_at(bpf_fs: Path | str, root: Path | None = None) -> list[Path]:
+    """The cgroups under ``root`` (default: the whole cgroup v2 tree) where a cgroup
+    program pinned under ``bpf_fs`` is attached (BPF_PROG_QUERY, by the pinned ids), in
+    walk order; [] when nothing is pinned or there is no cgroup v2."""
+    root = root or nodecheck.cgroup2_root()
+    pinned: list[tuple[int, int]] = []  # (program id, attach type)
+    for spec in PROGRAMS:
+        prog_fd = _open_pinned_prog(Path(bpf_fs) / spec.name) if spec.on_cgroup else None
+        if prog_fd is not None:
+            try:
+                pinned.append((bpfsys.prog_info(prog_fd).id, spec.attach_type))
+            finally:
+                os.close(prog_fd)
+    if not pinned or root is None:
+        return []
+    found = []
+    for cgroup, cgroup_fd in _each_cgroup_fd(root):
+        try:
+            if any(prog_id in bpfsys.prog_query(cgroup_fd, kind) for prog_id, kind in pinned):
+                found.append(cgroup)
+        except bpfsys.BpfError:
+            pass  # not a cgroup we may query, or raced with removal
+    return found
+
+
+def _each_cgroup_fd(root: Path) -> Iterator[tuple[Path, int]]:
+    """(cgroup, an open fd of it) for each cgroup under ``root``, those removed while
+    walking left out; each fd is closed when the caller moves on."""
     for cgroup in _cgroups_under(root):
         try:
             cgroup_fd = _open_dir(cgroup)
         except OSError:
             continue  # removed while walking
         try:
+            yield cgroup, cgroup_fd
+        finally:
+            os.close(cgroup_fd)
+
+
+class AttachedElsewhere(UsageError):
+    """cleanup's --cgroup2-path misses where the data path is attached (``cgroups``, none
+    below it): unpinning would leave those programs running where nothing finds them."""
+
+    def __init__(self, message: str, cgroups: list[Path]) -> None:
+        super().__init__(message)
+        self.cgroups = cgroups
+
+
+def _detach_everywhere(prog_fd: int, attach_type: int, root: Path) -> list[Path]:
+    """Detach the program from every cgroup under ``root`` it is attached to."""
+    prog_id = bpfsys.prog_info(prog_fd).id
+    detached = []
+    for cgroup, cgroup_fd in _each_cgroup_fd(root):
+        try:
             if prog_id in bpfsys.prog_query(cgroup_fd, attach_type):
                 bpfsys.prog_detach(cgroup_fd, prog_fd, attach_type)
                 detached.append(cgroup)
         except bpfsys.BpfError:
             pass  # not a cgroup we may query, or raced with removal
-        finally:
-            os.close(cgroup_fd)
     return detached
 
 
@@ -410,12 +452,15 @@ def cleanup(bpf_fs: Path | str = DEFAULT_BPF_FS,
             cgroup2_path: Path | str | None = None) -> list[str]:
     """Detach every program pinned under ``bpf_fs`` from every cgroup under
     ``cgroup2_path`` (default: the whole cgroup v2 tree) and from the sockhash, then unpin
-    programs and maps and remove the directory. Returns what was done, one line each."""
+    programs and maps and remove the directory. Returns what was done, one line each.
+    AttachedElsewhere (nothing changed) when a program is attached outside ``cgroup2_path``."""
     bpf_fs = cleanup_dir(bpf_fs)
     root = nodecheck.resolve_cgroup2_dir(cgroup2_path) if cgroup2_path else nodecheck.cgroup2_root()
     done: list[str] = []
     if not bpf_fs.exists() or not _our_pins(bpf_fs):
         return done
+    if cgroup2_path and root is not None:
+        _check_attached_below(bpf_fs, root, cgroup2_path)
     for spec in PROGRAMS:
         prog_fd = _open_pinned_prog(bpf_fs / spec.name)
         if prog_fd is None:
@@ -443,6 +488,19 @@ def cleanup(bpf_fs: Path | str = DEFAULT_BPF_FS,
     except OSError:
         pass  # something not ours is pinned there
     return done
+
+
+def _check_attached_below(bpf_fs: Path, root: Path, cgroup2_path: Path | str) -> None:
+    """Refuse (AttachedElsewhere, before anything changes) a ``root`` that misses a cgroup
+    where the data path under ``bpf_fs`` is attached: only the whole tree is looked at."""
+    resolved = Path(os.path.realpath(root))
+    outside = [c for c in attached_at(bpf_fs) if not Path(os.path.realpath(c)).is_relative_to(resolved)]
+    if outside:
+        shown = ", ".join(map(str, outside))
+        pass_it = f" or --cgroup2-path {outside[0]}" if len(outside) == 1 else ""
+        raise AttachedElsewhere(f"--cgroup2-path {cgroup2_path}: the data path under --bpf-fs {bpf_fs} is "
+                                f"attached at {shown}, not below it (cleanup would unpin it and leave it "
+                                f"attached); leave out --cgroup2-path{pass_it}", outside)
 
 
 def child_main() -> None:

@@ -100,13 +100,39 @@ def demo_namespace(state: SandboxState, namespace: str | None, rerun: Rerun = re
         return namespace
     if namespace is None and (not found or found[0] == DEMO_NAMESPACE or len(found) == 1):
         return found[0] if found else next(iter(_service_namespaces(state)), DEMO_NAMESPACE)
-    example = demo.with_namespace(demo.rerun_command(state.name, rerun), found[0])
+    example = _judged(demo.with_namespace(demo.rerun_command(state.name, rerun), found[0]), state, found[0])
     if namespace is not None:
         raise NamespaceChoice(f"-n {namespace}: sandbox {state.name} has no {demo_missing(state, namespace)} in "
                               f"namespace {namespace} (the demo's objects are in {_listed(found)}); pass -n of one "
                               f"of them, e.g. `{example}`")
     raise NamespaceChoice(f"sandbox {state.name} has the demo's objects in several namespaces ({', '.join(found)}): "
                           f"pass -n NAMESPACE, e.g. `{example}`")
+
+
+def _judged(command: str, state: SandboxState, namespace: str) -> str:
+    """``command`` (the demo on ``namespace`` of sandbox ``state``) with `-c N` when the
+    requests it sends (-c typed, else the default) are too few to judge that namespace's
+    own weights (80/20: 24), as `sandbox up`'s Try line: pasted, it must pass; unchanged
+    with --weights typed (that run's own check says what it needs)."""
+    import shlex
+
+    from kmeshctl.params import DEMO_REQUESTS
+
+    words = shlex.split(command)
+    if any(w == "--weights" or w.startswith("--weights=") for w in words):
+        return command
+    try:
+        subject = sandbox_subject(state, namespace)
+        needed = demo.phase_needed(subject, subject.default_weights)
+    except (KmeshctlError, OSError):
+        return command  # the run says what is wrong with the sandbox
+    sent = DEMO_REQUESTS
+    for i, word in enumerate(words):
+        flag, _, value = word.partition("=")
+        value = words[i + 1] if word in ("-c", "--requests") and i + 1 < len(words) else \
+            value if flag == "--requests" else word[2:] if word.startswith("-c") and word != "-c" else ""
+        sent = int(value) if value.isdigit() else sent
+    return demo.with_option(command, "-c", "--requests", str(needed)) if needed > sent else command
 
 
 def _listed(namespaces: list[str]) -> str:
@@ -552,7 +578,9 @@ class LocalTarget:
                 self._problems = self._process_problems()  # before a sandbox made here is removed
             if self._started_here and not lock_mod.removed_by(self.sandbox_name):
                 progress(f"removing sandbox {self.sandbox_name}")
-                sb.down(self.sandbox_name)
+                # a second signal waits for the removal; a third leaves it half-removed, said
+                with stopping.finishing(f"removing sandbox {self.sandbox_name}", self._removal_left):
+                    sb.down(self.sandbox_name)
             elif self._ready and self._state is not None and weights_record(self._state).exists() \
                     and not self.lost():
                 progress("restoring the VirtualService's weights")
@@ -561,6 +589,13 @@ class LocalTarget:
                     self._restore()
         finally:
             lock_mod.release(self.sandbox_name)
+
+    def _removal_left(self) -> str:
+        """What a stopped removal of the demo's own sandbox left, and the line that ends it."""
+        name = self.sandbox_name
+        if not sb.leftovers(name):
+            return f"sandbox {name} (the demo's own) is removed"
+        return f"sandbox {name} (the demo's own) is half-removed; remove it with `kmeshctl sandbox down --name {name}`"
 
     def _restore(self) -> None:
         """Put back the VirtualService's own weights and remove the record. When its waypoint

@@ -15,7 +15,7 @@ import yaml
 
 from kmeshctl.asciinum import is_digits
 from kmeshctl.errors import UsageError
-from kmeshctl.params import bad_yaml
+from kmeshctl.params import shown, yaml_where
 from kmeshctl.paths import examples_dir
 from kmeshctl.sandbox import authz as authz_mod
 
@@ -344,8 +344,9 @@ def _typed(path: Path) -> str:
 def _read(path: Path) -> str:
     if str(path) != STDIN:
         return path.read_text(encoding="utf-8")
-    if not _stdin_text:
-        _stdin_text.append(sys.stdin.read())
+    if not _stdin_text:  # its bytes, decoded as a file is: not UTF-8 is said so, not read as escapes
+        raw = getattr(sys.stdin, "buffer", None)
+        _stdin_text.append(raw.read().decode("utf-8") if raw is not None else sys.stdin.read())
     return _stdin_text[0]
 
 
@@ -360,7 +361,7 @@ def _documents(path: Path) -> list[tuple[str, dict[str, Any]]]:
     except UnicodeDecodeError as err:
         raise UsageError(f"{path} is not UTF-8 text (byte {err.start}): pass -f FILE with YAML manifests") from err
     except yaml.YAMLError as err:
-        raise bad_yaml("--filename", path, err) from err
+        raise UsageError(f"{shown(path)}: not valid YAML at {yaml_where(path, err)}; use a valid YAML file") from err
     result = []
     for number, doc in enumerate(docs, start=1):
         if doc is None:
@@ -505,6 +506,9 @@ def _parse_service(manifests: Manifests, doc: dict[str, Any], name: str) -> None
     kind = spec.get("type", "ClusterIP")
     if kind != "ClusterIP":
         raise UsageError(f"Service type {kind} is not supported in the sandbox (use ClusterIP)")
+    if spec.get("clusterIP") == "None":  # Kubernetes' headless Service (YAML's null is ~, not None)
+        raise UsageError("a headless Service (spec.clusterIP: None) is not supported in the sandbox: each Service "
+                         "gets a virtual IP (remove spec.clusterIP)")
     if spec.get("clusterIP") not in (None, ""):
         raise UsageError("a fixed spec.clusterIP is not supported in the sandbox (remove it)")
     ports = _service_ports(spec.get("ports") or [])
@@ -567,9 +571,21 @@ def _service_port(raw: Any, where: str) -> ServicePort:
 
 
 def _port_number(value: Any, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+    _check_integer(value, what)
+    if not 1 <= value <= 65535:
         raise UsageError(f"{what} {value!r} is not a port number (1-65535)")
     return value
+
+
+def _check_integer(value: Any, what: str) -> None:
+    """An integer field (replicas, a port, a weight): a quoted number or a boolean is a
+    UsageError saying so, as the API server refuses it (`cannot unmarshal string into
+    ... of type int32`), not as a number out of range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        field = what.rpartition(".")[2].rpartition(" ")[2]
+        example = value.strip() if isinstance(value, str) and value.strip().isdigit() else "1"
+        raise UsageError(f"{what} is {_what(value)}, not an integer (Kubernetes refuses it too): write "
+                         f"`{field}: {example}`, without quotes")
 
 
 def _parse_deployment(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
@@ -581,7 +597,8 @@ def _parse_deployment(manifests: Manifests, doc: dict[str, Any], name: str) -> N
     if not selector or any(pod_labels.get(k) != str(v) for k, v in selector.items()):
         raise UsageError("spec.selector.matchLabels must be set and match the template's labels")
     replicas = spec.get("replicas", 1)
-    if not isinstance(replicas, int) or not 0 <= replicas <= MAX_REPLICAS:
+    _check_integer(replicas, "spec.replicas")
+    if not 0 <= replicas <= MAX_REPLICAS:
         raise UsageError(f"replicas {replicas!r} is out of the sandbox's range 0-{MAX_REPLICAS}")
     pod_spec = template["spec"]
     if pod_spec.get("hostNetwork"):
@@ -662,7 +679,8 @@ def _destination(raw: dict[str, Any]) -> Destination:
     dest = raw["destination"]
     port = (dest.get("port") or {}).get("number")
     weight = raw.get("weight", 100)
-    if not isinstance(weight, int) or not 0 <= weight <= 100:
+    _check_integer(weight, "route.weight")
+    if not 0 <= weight <= 100:
         raise UsageError(f"weight {weight!r} must be an integer 0-100")
     return Destination(str(dest["host"]), str(dest.get("subset", "")),
                        None if port is None else _port_number(port, "destination port"), weight)

@@ -251,6 +251,11 @@ def _delete_netns(name: str) -> None:
 
 
 def pod_of(record: PodRecord) -> Pod:
+    """The pod of ``record``. Raises KmeshctlError when it has no IP yet: its `sandbox up`
+    records it before the CNI ADD that gives it one (or stopped in between)."""
+    if not record.ip:
+        raise KmeshctlError(f"pod {record.namespace}/{record.name} has no IP yet (its `sandbox up` has not added it "
+                            f"to the pod network); see `kmeshctl sandbox list`")
     return Pod(record.name, record.netns, ipaddress.IPv4Address(record.ip), Path(record.cgroup))
 
 

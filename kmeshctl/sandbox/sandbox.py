@@ -1128,7 +1128,14 @@ def _listener_problem(admin: EnvoyAdmin) -> str:
 
 def find_pod(state: SandboxState, name: str, namespace: str | None = None) -> Pod:
     """A pod by name, or the first pod of a Deployment (`netutils` -> `netutils-0`);
-    with ``namespace``, only a pod of that namespace (as `kubectl exec -n`)."""
+    with ``namespace``, only a pod of that namespace (as `kubectl exec -n`). Raises
+    UsageError (no such pod), KmeshctlError (no IP yet, see pod_of)."""
+    return pod_of(find_pod_record(state, name, namespace))
+
+
+def find_pod_record(state: SandboxState, name: str, namespace: str | None = None) -> PodRecord:
+    """The record find_pod finds, whether or not its pod has an IP yet (a `sandbox up`
+    records each pod before its CNI ADD). Raises UsageError (no such pod)."""
     pods = [p for p in state.pods if namespace is None or p.namespace == namespace]
     record = next((p for p in pods if p.name == name), None) or next(
         (p for p in pods if p.deployment == name and not p.waypoint), None)
@@ -1136,7 +1143,7 @@ def find_pod(state: SandboxState, name: str, namespace: str | None = None) -> Po
         where = f" namespace {namespace} of" if namespace is not None else ""
         known = ", ".join(f"{p.namespace}/{p.name}" if namespace is not None else p.name for p in state.pods)
         raise UsageError(f"no pod {name} in{where} sandbox {state.name} (pods: {known})")
-    return pod_of(record)
+    return record
 
 
 CLUSTER_DOMAIN = "cluster.local"

@@ -21,6 +21,7 @@ from kmeshctl import waits
 from kmeshctl.asciinum import duration_words, limit_words
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import ApiError, ApiUnreachable, KubeClient, KubeTarget, object_ref
+from kmeshctl.namespaces import terminating_why
 from kmeshctl.params import WAYPOINT_DEFAULT_IMAGE as DEFAULT_IMAGE
 from kmeshctl.params import WAYPOINT_DEFAULT_NAME as DEFAULT_NAME
 from kmeshctl.params import WAYPOINT_DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
@@ -51,6 +52,8 @@ CLUSTER_ROLE = "kmeshctl-waypoint"
 RBAC_API = "rbac.authorization.k8s.io/v1"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 GATEWAY_CLASS = "istio-waypoint"
+# --replicas: 0 as `kubectl scale --replicas=0` (a waypoint kept with no pod; its re-apply keeps it so)
+MIN_REPLICAS, MAX_REPLICAS = 0, 20
 REVISION_LABEL = "istio.io/rev"  # on the Gateway: which istiod revision reads it and writes its status
 TEMPLATE = "waypoint/waypoint.yaml.j2"
 # The Gateway API release Istio's ambient docs install (its standard channel has Gateway v1).
@@ -114,8 +117,8 @@ def check_params(p: WaypointParams) -> None:
 
     check_names("--name", [p.name], kind="waypoint name", example=f"--name {DEFAULT_NAME}")
     check_names("--namespace", [p.namespace], example="--namespace default")
-    if not 1 <= p.replicas <= 20:
-        raise UsageError(f"--replicas {p.replicas} is out of range 1-20")
+    if not MIN_REPLICAS <= p.replicas <= MAX_REPLICAS:
+        raise UsageError(f"--replicas {p.replicas} is out of range {MIN_REPLICAS}-{MAX_REPLICAS}")
     if p.revision:
         check_names("--revision", [p.revision], kind="revision", example="--revision 1-22-6")
     check_image(p.image, example=DEFAULT_IMAGE)  # the one image-reference check, install's too
@@ -170,6 +173,7 @@ def check_apply(client: KubeClient, p: WaypointParams, kubernetes_version: str,
     objs = render(p)
     check_apply_namespace(p, client)
     check_namespace(client, p.namespace, namespace_origin)
+    check_namespace_open(client, p.namespace)
     require_gateway_api(client, "; nothing was applied")
     check_names_free(client, p, objs)
     applier.preflight(client, objs, kubernetes_version, None)
@@ -209,6 +213,19 @@ def check_namespace(client: KubeClient, namespace: str, origin: str = "") -> Non
     there = f" (namespaces: {shown})" if names else ""
     raise UsageError(f"namespace {namespace}{where} does not exist{there}",
                      fix=f"create it with `kubectl create namespace {namespace}`, or pass -n NAMESPACE")
+
+
+def check_namespace_open(client: KubeClient, namespace: str, outcome: str = "nothing was applied") -> None:
+    """KmeshctlError (exit 1) when ``namespace`` is being deleted: the API server refuses
+    every new object there (a Forbidden that reads as RBAC); what holds it (its conditions'
+    messages), ``outcome``, and the command that shows it."""
+    why = terminating_why(client.get("v1", "Namespace", namespace))
+    if why is None:
+        return
+    raise KmeshctlError(f"namespace {namespace} is being deleted ({why}): the API server takes no new "
+                        f"object there; {outcome}",
+                        fix=f"`kubectl get namespace {namespace} -o yaml` shows what holds it; once it is gone, "
+                            f"re-create it (`kubectl create namespace {namespace}`) and re-run, or pass -n NAMESPACE")
 
 
 def is_ours(obj: dict, live: dict, p: WaypointParams) -> bool:
@@ -356,7 +373,8 @@ def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: 
             raise KmeshctlError(f"waypoint {p.namespace}/{p.name} not ready after {duration_words(timeout)} "
                                 f"({state.ready_pods}/{p.replicas} pods ready; Gateway: {state.gateway_reason}"
                                 f"{''.join(f'; pod {s.name}: {s.reason}' for s in stuck if s.reason)})",
-                                fix=stuck_fix(p, stuck, istiod=not state.addresses, apply_with=apply_with))
+                                fix=stuck_fix(p, stuck, istiod=not state.addresses, apply_with=apply_with,
+                                              istiod_problem=istiod_cause(client, p) if not state.addresses else None))
         if every_poll or shown != (state.ready_pods, state.gateway_reason):
             shown = (state.ready_pods, state.gateway_reason)
             progress(f"waiting for waypoint {p.namespace}/{p.name}: {state.ready_pods}/{p.replicas} pods ready, "
@@ -923,26 +941,73 @@ def pod_not_running(client: KubeClient, p: WaypointParams, pod: str) -> str:
     return f"not running ({state.reason or state.phase}): {stuck_fix(p, [state])}"
 
 
+def pod_starting(client: KubeClient, p: WaypointParams, pod: str) -> str:
+    """`not ready yet (starting: ...)` when running waypoint pod ``pod`` is not Ready (its
+    controller may not serve yet: a fresh scale-up's pod), with what to run; "" when it
+    is Ready (a controller that does not answer then is the problem to report)."""
+    live = client.get("v1", "Pod", pod, p.namespace)
+    if live is None or _pod_ready(live):
+        return ""
+    statuses = (live.get("status") or {}).get("containerStatuses") or []
+    waiting = [c["name"] for c in statuses if not c.get("ready")]
+    which = f"container {', '.join(waiting)} not ready" if waiting else "not ready"
+    return (f"not ready yet (starting: {which}): run `kmeshctl waypoint status -n {p.namespace} --name {p.name}` "
+            f"again shortly; if it stays so, see `kubectl describe pod {pod} -n {p.namespace}`")
+
+
+def istiod_cause(client: KubeClient, p: WaypointParams) -> Optional[str]:
+    """Why no istiod programs waypoint ``p``'s Gateway, as `status` says it of the agents:
+    `Deployment istio-system/istiod has 0/0 ready replicas: scale it up (`kubectl ...`)`
+    when the Deployment of its revision's istiod Service (--revision, else the default
+    one) has no ready pod; "" when that istiod is ready (its log tells more); None when
+    there is no istiod of that revision or it cannot be read (a revision-only istiod may
+    be the one meant)."""
+    from kmeshctl.istiod import DEFAULT_REVISION, XDS_PORT, istiod_address_of, istiod_deployment, istiod_services
+    from kmeshctl.istiod import service_revision
+
+    try:
+        services = [s for s in istiod_services(client) if service_revision(s) == (p.revision or DEFAULT_REVISION)]
+    except KmeshctlError:
+        return None
+    deployments = [d for d in (istiod_deployment(client, istiod_address_of(s, XDS_PORT)) for s in services) if d]
+    if not deployments:
+        return None
+    idle = next((d for d in deployments if d.none_ready), None)
+    if idle is None:
+        return ""
+    where = f"Deployment {idle.namespace}/{idle.name} has 0/{idle.replicas} ready replicas"
+    if idle.replicas == 0:
+        scale = shlex.join(["kubectl", "-n", idle.namespace, "scale", "deploy", idle.name, "--replicas=1"])
+        return f"{where}: scale it up (`{scale}`)"
+    describe = shlex.join(["kubectl", "-n", idle.namespace, "describe", "deploy", idle.name])
+    return f"{where}: see why its pods are not ready (`{describe}`)"
+
+
 def stuck_fix(p: WaypointParams, stuck: "list[PodState]", istiod: bool = False,
-              apply_with: Optional[ApplyWith] = None) -> str:
+              apply_with: Optional[ApplyWith] = None, istiod_problem: Optional[str] = None) -> str:
     """The one diagnosis of waypoint pods not ready, for `waypoint status`'s pod line and
     `apply --wait`'s timeout alike: an image that cannot be pulled names the re-apply with
     --image; else kubectl's describe of the pod (of every pod of the waypoint when
     several, or none), and istiod's log when ``istiod`` (its Gateway not programmed) or
-    no pod is to blame. Each re-apply is ``apply_with``'s (None: apply_line of ``p``):
-    one that dropped a setting would scale the waypoint back or drop its revision."""
+    no pod is to blame; ``istiod_problem`` (istiod_cause's) names the istiod that has no
+    ready pod instead ("": that istiod is ready, so no revision hint; None: not known).
+    Each re-apply is ``apply_with``'s (None: apply_line of ``p``): one that dropped a
+    setting would scale the waypoint back or drop its revision."""
     from kmeshctl.rollout import IMAGE_REASONS
 
     again = apply_with or (lambda parameter, value: apply_line(p, parameter, value))
     if any(s.status in IMAGE_REASONS for s in stuck):
         return f"the image cannot be pulled: re-apply with a correct one: `{again('image', 'IMAGE')}`"
+    describe = (f"`kubectl describe pod {stuck[0].name} -n {p.namespace}`" if len(stuck) == 1 else
+                f"`kubectl describe pod -n {p.namespace} -l {GATEWAY_LABEL}={p.name}`")
+    if istiod and istiod_problem:  # the istiod meant has no ready pod: that, not its log nor a revision
+        return f"no istiod programs the Gateway: {istiod_problem}" + (f"; for the pods see {describe}" if stuck else "")
     log = " and istiod's log" if istiod or not stuck else ""
-    if istiod and not p.revision:  # a revisioned istiod may leave an unlabelled Gateway to the default one
+    # no istiod of the default revision (None): one installed with a revision only may leave an unlabelled Gateway
+    if istiod and not p.revision and istiod_problem is None:
         log += (f" (istiod installed with a revision only, as ASM's istiod-1-22-6: re-apply with its revision, "
                 f"`{again('revision', 'REVISION')}`)")
-    if len(stuck) == 1:
-        return f"see `kubectl describe pod {stuck[0].name} -n {p.namespace}`{log}"
-    return f"see `kubectl describe pod -n {p.namespace} -l {GATEWAY_LABEL}={p.name}`{log}"
+    return f"see {describe}{log}"
 
 
 def _stuck_pods(client: KubeClient, p: WaypointParams) -> "list[PodState]":
