@@ -17,17 +17,21 @@ import pytest
 from test_cli_kinds import _dead_kubeconfig, cli, no_env  # noqa: F401
 
 
-@pytest.fixture
-def two_sandboxes(tmp_path: Path, monkeypatch) -> list[str]:
+def sandbox_records(tmp_path: Path, monkeypatch, names: list[str]) -> list[str]:
+    """Sandboxes ``names`` up as far as kmeshctl looks (their records only, under tmp_path)."""
     from kmeshctl.sandbox import state as state_mod
 
     root = tmp_path / "state"
-    names = ["h50-a", "h50-b"]
     for name in names:
         (root / f"sandbox-{name}").mkdir(parents=True)
         (root / f"sandbox-{name}" / "state.json").write_text("{}")
     monkeypatch.setattr(state_mod, "STATE_ROOT", root)
     return names
+
+
+@pytest.fixture
+def two_sandboxes(tmp_path: Path, monkeypatch) -> list[str]:
+    return sandbox_records(tmp_path, monkeypatch, ["h50-a", "h50-b"])
 
 
 def test_a_dead_cluster_and_several_sandboxes_are_both_named(two_sandboxes, tmp_path, capsys, monkeypatch,

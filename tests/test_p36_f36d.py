@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from test_cli_kinds import cli, no_env  # noqa: F401
+from test_cli_demo_auto_says_why import sandbox_records
 from test_p34_hints import no_cluster  # noqa: F401 (fixture)
 
 
@@ -153,14 +154,8 @@ def test_up_kustomize_offers_kubectl_kustomize_piped(typed, directory, capsys, n
 def several(tmp_path: Path, monkeypatch, no_cluster) -> list[str]:
     """Two sandboxes up (records only), no data path of the node's own."""
     import kmeshctl.cli.dump as dump_cli
-    from kmeshctl.sandbox import state as state_mod
 
-    root = tmp_path / "state"
-    names = ["f36d-a", "f36d-b"]
-    for name in names:
-        (root / f"sandbox-{name}").mkdir(parents=True)
-        (root / f"sandbox-{name}" / "state.json").write_text("{}")
-    monkeypatch.setattr(state_mod, "STATE_ROOT", root)
+    names = sandbox_records(tmp_path, monkeypatch, ["f36d-a", "f36d-b"])
     monkeypatch.setattr(dump_cli, "DEFAULT_BPF_FS", tmp_path / "no-bpf")
     return names
 

@@ -223,12 +223,12 @@ def _check_socket_path(param: str, path: Path, shared_ok: bool) -> None:
                              f"{flag} {parent / 'kmeshctl-agent' / path.name}")
     if path.is_socket() and unix_socket_accepts(path):
         from kmeshctl import sandboxes
-        from kmeshctl.node.claim import socket_holder
+        from kmeshctl.node.claim import holder_text, socket_holder
 
         owner = sandboxes.owner_of_agent_socket(path)
         holder = socket_holder(path) if owner is None else None
         who = f"sandbox {owner.name}'s node agent answers on it" if owner else \
-            f"{holder[1]} pid {holder[0]} answers on it" if holder else "another process answers on it"
+            holder_text(holder) if holder else "another process answers on it"
         stop = f"`kmeshctl sandbox down --name {owner.name}` first" if owner else \
             f"stop pid {holder[0]} first" if holder else "stop that process first (`ss -xlp` names it)"
         raise KmeshctlError(f"{flag} {path}: in use ({who}): pass another {flag}, or {stop}")

@@ -555,14 +555,14 @@ def listen_error(flag: str, port: int, err: OSError) -> KmeshctlError:
     process listening on it when found (`python3 pid 4032 answers on it`, `..., or stop pid
     4032 first`)."""
     from kmeshctl import sandboxes
-    from kmeshctl.node.claim import tcp_port_holder
+    from kmeshctl.node.claim import holder_text, tcp_port_holder
 
     why = (err.strerror or str(err)).lower()
     in_use = err.errno == errno.EADDRINUSE
     owner = sandboxes.owner_of_agent_port(port) if in_use else None
     holder = tcp_port_holder(port) if in_use and owner is None else None
     who = f": sandbox {owner.name}'s node agent serves it" if owner is not None else \
-        f": {holder[1]} pid {holder[0]} answers on it" if holder else ""
+        f": {holder_text(holder)}" if holder else ""
     stop = f", or stop pid {holder[0]} first" if holder else ""
     return KmeshctlError(f"{flag} {port}: cannot listen on it ({why}{who}); pass another {flag}{stop}")
 

@@ -154,6 +154,11 @@ def tcp_port_holder(port: int) -> Optional[tuple[int, str]]:
     return _holder_of(inodes)
 
 
+def holder_text(holder: tuple[int, str]) -> str:
+    """`python3 pid 4032 answers on it`: a socket_holder / tcp_port_holder as refusals say it."""
+    return f"{holder[1]} pid {holder[0]} answers on it"
+
+
 def _holder_of(inodes: set[str]) -> Optional[tuple[int, str]]:
     """(pid, command name) of a process with an open socket of ``inodes`` (/proc/PID/fd
     links `socket:[INODE]`); None when none is found."""
