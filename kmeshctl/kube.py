@@ -209,7 +209,7 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
         SHOWN_PROXY[id(cfg)] = cfg.proxy
         cfg.proxy = "socks5h://" + cfg.proxy[len("socks5://"):]
     ORIGIN[id(cfg)] = _origin_text(path, found, target.context)
-    user = (_entry(merged, "contexts", context) or {}).get("user")
+    user = _user_name(merged, context)
     CREDENTIALS[id(cfg)] = f"{UNSENT}{user}" if unsent else f"user {user or '(none)'} in kubeconfig {path}"
     IMPERSONATION[id(cfg)] = kubeauth.impersonation_headers(_entry(merged, "users", user) or {}) if user else []
     return cfg
@@ -231,7 +231,7 @@ def _server_of(config: dict, context: str) -> str:
 
 def _user_of(config: dict, context: str) -> dict:
     """The fields of ``context``'s user ({} when it has none)."""
-    user = _entry(config, "users", (_entry(config, "contexts", context) or {}).get("user")) or {}
+    user = _entry(config, "users", _user_name(config, context)) or {}
     return user if isinstance(user, dict) else {}
 
 
@@ -244,12 +244,8 @@ def without_credentials(config: dict, context: str) -> dict:
     """``config`` with ``context``'s user stripped of CREDENTIAL_FIELDS: what kubectl sends
     to an http:// server (no exec plugin run, no token read); checked as kubectl checks
     them all the same (check_context_entries, before)."""
-    user_name = (_entry(config, "contexts", context) or {}).get("user")
-    config = copy.deepcopy(config)
-    for entry in config.get("users") or []:
-        if isinstance(entry, dict) and entry.get("name") == user_name and isinstance(entry.get("user"), dict):
-            entry["user"] = {k: v for k, v in entry["user"].items() if k not in CREDENTIAL_FIELDS}
-    return config
+    return _with_user(config, _user_name(config, context),
+                      lambda fields: {k: v for k, v in fields.items() if k not in CREDENTIAL_FIELDS}, every=True)
 
 
 def _loopback(url: str) -> bool:
@@ -269,7 +265,7 @@ def with_token_file_read(config: dict, context: str, path: str, target: KubeTarg
     whitespace removed as client-go does (`kubectl create token x > f` ends it with a
     newline, which no Authorization header may carry). A user with an inline token (which
     the client uses instead) or none: unchanged."""
-    user_name = (_entry(config, "contexts", context) or {}).get("user")
+    user_name = _user_name(config, context)
     user = _entry(config, "users", user_name) if user_name else None
     if not user or not user.get("tokenFile") or user.get("token"):
         return config
@@ -285,12 +281,8 @@ def with_token_file_read(config: dict, context: str, path: str, target: KubeTarg
         raise _config_error(f"{owner}: the token in tokenFile {user['tokenFile']} cannot be sent in the "
                             f"Authorization header ({why})", _named(target),
                             "write the token alone on one line in that file, or pass --context NAME of another context")
-    config = copy.deepcopy(config)
-    for entry in config.get("users") or []:
-        if isinstance(entry, dict) and entry.get("name") == user_name:
-            entry["user"] = {**{k: v for k, v in entry["user"].items() if k != "tokenFile"}, "token": token}
-            break
-    return config
+    return _with_user(config, user_name,
+                      lambda fields: {**{k: v for k, v in fields.items() if k != "tokenFile"}, "token": token})
 
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
@@ -543,6 +535,23 @@ def _entry(config: dict, section: str, name: Any) -> Optional[dict]:
             body = entry.get(section[:-1])
             return body if isinstance(body, dict) else {}
     return None
+
+
+def _user_name(config: dict, context: str) -> Any:
+    """The name of ``context``'s user (None when the context names none)."""
+    return (_entry(config, "contexts", context) or {}).get("user")
+
+
+def _with_user(config: dict, user_name: Any, change: Callable[[dict], dict], every: bool = False) -> dict:
+    """A copy of ``config`` whose entry of user ``user_name`` holds ``change(its fields)``:
+    the first such entry (the one the client reads), or with ``every`` each of them."""
+    config = copy.deepcopy(config)
+    for entry in config.get("users") or []:
+        if isinstance(entry, dict) and entry.get("name") == user_name and isinstance(entry.get("user"), dict):
+            entry["user"] = change(entry["user"])
+            if not every:
+                break
+    return config
 
 
 def check_context_entries(config: dict, context: str, path: str, target: KubeTarget) -> None:
@@ -844,12 +853,7 @@ def with_exec_credentials(config: dict, context: str, path: str, target: KubeTar
         for field_name, key in (("clientCertificateData", "client-certificate-data"),
                                 ("clientKeyData", "client-key-data")):
             credentials[key] = base64.b64encode(str(status[field_name]).encode()).decode()
-    config = copy.deepcopy(config)
-    for entry in config.get("users") or []:
-        if isinstance(entry, dict) and entry.get("name") == user_name:
-            entry["user"] = credentials
-            break
-    return config
+    return _with_user(config, user_name, lambda _fields: credentials)
 
 
 def with_oidc_token(config: dict, context: str, path: str, target: KubeTarget) -> dict:
@@ -859,7 +863,7 @@ def with_oidc_token(config: dict, context: str, path: str, target: KubeTarget) -
     through as a traceback. An issuer not reached is ApiUnreachable (exit 1, as an API
     server not reached); one that answers without a token, KubeconfigProblem. Any other
     user: unchanged."""
-    user_name = (_entry(config, "contexts", context) or {}).get("user")
+    user_name = _user_name(config, context)
     user = _entry(config, "users", user_name) if user_name else None
     provider = (user or {}).get("auth-provider")
     settings = provider.get("config") if isinstance(provider, dict) and provider.get("name") == "oidc" else None
@@ -878,12 +882,8 @@ def with_oidc_token(config: dict, context: str, path: str, target: KubeTarget) -
                                  ) from err
         raise KubeconfigProblem(f"cannot renew {whose}: the OIDC issuer {issuer} gave no new one ({err.reason})",
                                 fix=login) from err
-    config = copy.deepcopy(config)
-    for entry in config.get("users") or []:
-        if isinstance(entry, dict) and entry.get("name") == user_name:
-            entry["user"]["auth-provider"]["config"] = renewed
-            break
-    return config
+    return _with_user(config, user_name,
+                      lambda fields: {**fields, "auth-provider": {**fields["auth-provider"], "config": renewed}})
 
 
 def _run_exec_plugin(plugin: dict, cluster: Optional[dict], owner: str, request_timeout: float) -> dict:
