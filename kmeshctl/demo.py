@@ -479,15 +479,17 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
                 str(error) if named else f"{cluster_flags}: {error}")
         if isinstance(error, UsageError) and kube_target.named:
             raise UsageError(f"--target auto: {error}; or run the demo in a local sandbox: "
-                             f"{_local_choice()}")
+                             f"{_local_choice(rerun)}")
         why = f"auto: no reachable cluster: {without_fix(str(error))}"
     elif choice == "cluster":
         client, error = reachable_cluster(kube_target)
         if client is None:
             assert error is not None
+            local = f"; or run the demo in a local sandbox: {_local_choice(rerun)}" \
+                if isinstance(error, UsageError) else ""  # bad input ($KUBECONFIG): the local run needs none
             raise (UsageError if isinstance(error, UsageError) else KmeshctlError)(
                 f"{cluster_by} runs the demo on a cluster: {error}; or leave {cluster_by.split()[0]} out to run "
-                "it in a local sandbox" if cluster_by else f"--target cluster: {error}")
+                "it in a local sandbox" if cluster_by else f"--target cluster: {error}{local}")
         return ClusterTarget(client, documents, (namespace or vs.namespace, vs.name), rerun=rerun), \
             f"Target: cluster {client.host}"
     try:
@@ -505,12 +507,17 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
     return target, f"Target: local sandbox {name}" + (f" ({notes})" if notes else "")
 
 
-def _local_choice() -> str:
-    """How to pick the local sandbox instead: --sandbox of each one up, else --target local."""
+def _local_choice(rerun: Rerun = rerun_line) -> str:
+    """How to pick the local sandbox instead, as lines to paste (``rerun``: see
+    rerun_command): the demo with --sandbox of each one up, else with --target local."""
     from kmeshctl import sandboxes
 
     found = sandboxes.names()
-    return " or ".join(f"--sandbox {n}" for n in found) if found else "--target local"
+    if found:
+        return " or ".join(f"`{with_options(rerun_command(n, rerun), [('--target', '--target', 'local')])}`"
+                           for n in found)
+    local = with_options(rerun(DEMO_COMMAND, "--target", "local", ""), [("--target", "--target", "local")])
+    return f"`{local}`"
 
 
 def local_sandbox(sandbox_name: str | None, flag: str = "--sandbox", rerun: Rerun = rerun_line) -> tuple[str, str]:

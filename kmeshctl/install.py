@@ -10,9 +10,9 @@ from typing import Any, Callable, Optional
 
 from kmeshctl import apply as applier
 from kmeshctl.errors import KmeshctlError, UsageError
-from kmeshctl.istiod import (XDS_PORT, IstioNamespaceMissing, XdsAddressRefused, check_agents_host,
-                             check_istio_namespace, check_istiods_cluster_id, check_xds_service, istiod_addresses,
-                             istiod_addresses_anywhere, resolve_xds_address, settled_address)
+from kmeshctl.istiod import (XDS_PORT, IstioNamespaceMissing, IstiodDeployment, XdsAddressRefused, check_agents_host,
+                             check_istio_namespace, check_istiods_cluster_id, check_xds_service, idle_istiod,
+                             istiod_addresses, istiod_addresses_anywhere, resolve_xds_address, settled_address)
 from kmeshctl.kube import (ApiError, KubeClient, KubeTarget, NoClusterConfigured, cluster_configured, connect_reachable,
                            object_ref)
 from kmeshctl.params import (
@@ -47,6 +47,8 @@ class InstallPlan:
     # a --kubernetes-version typed leaves the pod-patch policy out and the cluster serves it: its objects there
     # (install deletes none: they stay), None when not so
     policy_kept: Optional[list[str]] = None
+    # a dry run's: istiod's Deployment with no ready pod (the real install refuses it: IstiodNotReady)
+    istiod_idle: Optional[IstiodDeployment] = None
 
     @property
     def installed_before(self) -> bool:
@@ -129,6 +131,9 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
             blockers.append(no_istiod)
     if client is not None and xds_address is not None and cluster_id is not None:
         check_istiods_cluster_id(client, xds_address, cluster_id)  # istiod would refuse every agent
+    idle = idle_istiod(client, xds_address) if client is not None and xds_address is not None else None
+    if idle is not None and not dry_run:  # the agents would get no xDS: the rollout could only time out
+        blockers.append(IstiodNotReady(idle))
     params = install_params(xds_address or PLACEHOLDER_XDS_ADDRESS, cluster_id, **options)
     objects, users, existing, image_before = render_manifests(params), [], [], ""
     if client is not None:  # an object of kmeshctl's names it did not make is refused (or, a namespace, used as is)
@@ -139,7 +144,35 @@ def plan_install(xds_address: Optional[str], cluster_id: Optional[str], options:
         ownership = applier.check_ownership(client, objects, params.namespace, read)
         objects, users, existing = ownership.objects, ownership.users_namespaces, ownership.existing
     return InstallPlan(params, objects, client, crds, found_in, offline_because, users, existing, image_before,
-                       cluster_version, policy_left_in_cluster(client, params.kubernetes_version))
+                       cluster_version, policy_left_in_cluster(client, params.kubernetes_version), idle)
+
+
+class IstiodNotReady(KmeshctlError):
+    """istiod's Deployment has no ready pod (istiod.idle_istiod: scaled to 0, or its pods not
+    ready), exit 1 before any write: the agents would get no xDS and the rollout could only
+    wait out its limit. A blocker as precheck's istiod row fails it; a dry run (nothing
+    written, istiod may be scaled up before the real run) only warns (InstallPlan.istiod_idle).
+    The CLI adds the install line to re-run."""
+
+    def __init__(self, deployment: IstiodDeployment) -> None:
+        super().__init__(istiod_idle_problem(deployment), fix=f"{istiod_idle_fix(deployment)}, then re-run this install")
+        self.deployment = deployment
+
+
+def istiod_idle_problem(deployment: IstiodDeployment) -> str:
+    """`istiod in istio-system has 0 ready replicas (Deployment istio-system/istiod has 0/0
+    ready replicas: scaled to 0), so the agents would get no xDS`."""
+    why = "scaled to 0" if deployment.replicas == 0 else "its pods not ready"
+    return (f"istiod in {deployment.namespace} has 0 ready replicas ({deployment.idle_text}: {why}), so the agents "
+            "would get no xDS")
+
+
+def istiod_idle_fix(deployment: IstiodDeployment) -> str:
+    """`scale it up with `kubectl ...`` (at 0), else see why and wait for it (`kubectl ...
+    describe`, `kubectl ... rollout status`): the lines to run before the install again."""
+    if deployment.replicas == 0:
+        return f"scale it up with `{deployment.scale_up_line}`"
+    return f"see why with `{deployment.describe_line}` and wait for it with `{deployment.rollout_status_line}`"
 
 
 def policy_left_in_cluster(client: Optional[KubeClient], kubernetes_version: str) -> Optional[list[str]]:

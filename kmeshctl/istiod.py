@@ -500,6 +500,34 @@ class IstiodDeployment:
         return self.replicas is not None and self.ready == 0
 
     @property
+    def idle_text(self) -> str:
+        """`Deployment istio-system/istiod has 0/0 ready replicas`: the one way every command
+        names an istiod with no ready pod (none_ready)."""
+        return f"Deployment {self.namespace}/{self.name} has 0/{self.replicas} ready replicas"
+
+    @property
+    def idle_fix(self) -> str:
+        """What brings an idle istiod back: `scale it up (`kubectl ... --replicas=1`)` when it
+        is scaled to 0, else `see why its pods are not ready (`kubectl ... describe ...`)`."""
+        if self.replicas == 0:
+            return f"scale it up (`{self.scale_up_line}`)"
+        return f"see why its pods are not ready (`{self.describe_line}`)"
+
+    @property
+    def scale_up_line(self) -> str:
+        return shlex.join(["kubectl", "-n", self.namespace, "scale", "deploy", self.name, "--replicas=1"])
+
+    @property
+    def describe_line(self) -> str:
+        return shlex.join(["kubectl", "-n", self.namespace, "describe", "deploy", self.name])
+
+    @property
+    def rollout_status_line(self) -> str:
+        """The kubectl line that waits for its pods to be ready (at most 5 minutes)."""
+        return shlex.join(["kubectl", "-n", self.namespace, "rollout", "status", f"deploy/{self.name}",
+                           "--timeout=5m"])
+
+    @property
     def read_cluster_id(self) -> str:
         """The kubectl line that prints the cluster id, for a message to show in backticks."""
         return shlex.join(["kubectl", "-n", self.namespace, "get", "deploy", self.name, "-o",
@@ -543,6 +571,16 @@ def istiod_deployment(client: KubeClient, address: str) -> Optional[IstiodDeploy
     replicas = None if "observedGeneration" not in status else 1 if wanted is None else int(wanted)  # not yet seen
     return IstiodDeployment(namespace, deployment["metadata"]["name"], cluster_id, defaulted=not settings,
                             replicas=replicas, ready=int(status.get("readyReplicas") or 0))
+
+
+def idle_istiod(client: KubeClient, address: str) -> Optional[IstiodDeployment]:
+    """The Deployment of the istiod Service ``address`` names when none of its pods is ready
+    (IstiodDeployment.none_ready: scaled to 0, or not starting): the agents would get no
+    xDS from it. None when one is ready, or it cannot be told (istiod_deployment: no such
+    Deployment, several, unreadable, or its status not yet written). The one check of
+    install, `waypoint apply --wait` / `waypoint status` and the rollout's diagnosis."""
+    deployment = istiod_deployment(client, address)
+    return deployment if deployment is not None and deployment.none_ready else None
 
 
 def _selects(selector: dict, labels: dict) -> bool:

@@ -239,7 +239,7 @@ def _check_xds_address(value: str, flag: str, allow_unix: bool, meant: Optional[
     fix = f"use {form}, e.g. {_as_typed(flag, meant or XDS_ADDRESS_EXAMPLE)}"
     if allow_unix and value.startswith("unix:"):
         if not value[len("unix:"):].strip():
-            raise UsageError(f"{flag} {shown(value)}: no socket path after unix:; {fix}")
+            raise UsageError(f"{given_text(flag, value)}: no socket path after unix:; {fix}")
         return
     if value.startswith("unix:"):
         # Only a node agent can reach a socket on its own machine: the DaemonSet's agents
@@ -254,28 +254,32 @@ def _check_xds_address(value: str, flag: str, allow_unix: bool, meant: Optional[
 
 def _split_host_port(value: str, flag: str, fix: str, meant: Optional[str]) -> tuple[str, str]:
     if not value or value.strip() != value:
-        raise UsageError(f"{flag} {shown(value)}: empty or has spaces; {fix}")
+        raise UsageError(f"{given_text(flag, value)}: empty or has spaces; {fix}")
+    _refuse_list(value, flag)  # `a,b`, `'a:1 b:1'`: a list, whatever its parts lack
     if "://" in value:
         scheme = value.split("://", 1)[0]
-        _refuse(f"{flag} {shown(value)}: no scheme ({scheme}://), istiod's xDS is gRPC over TLS", fix, meant)
+        _refuse(f"{given_text(flag, value)}: no scheme ({scheme}://), istiod's xDS is gRPC over TLS", fix, meant)
     if value.startswith("["):
         _refuse_list(value, flag)
         host, sep, rest = value[1:].partition("]")
         if not sep or not rest.startswith(":"):
-            _refuse(f"{flag} {shown(value)}: missing port", fix, meant)
+            _refuse(f"{given_text(flag, value)}: missing port", fix, meant)
         return host, rest[1:]
     host, sep, port = value.rpartition(":")
     if not sep:
-        _refuse(f"{flag} {shown(value)}: missing port", fix, meant)
+        _refuse(f"{given_text(flag, value)}: missing port", fix, meant)
     if ":" in host:
         _refuse_colons(value, host, flag)
     return host, port
 
 
 def _first_address(value: str, flag: str) -> str:
-    """The first HOST:PORT of ``value`` when it is a good one, else istiod's example."""
-    first = value.split(",", 1)[0]
-    candidates = (first, first.lstrip("["), ":".join(first.split(":")[:2]))  # `A:1,B:2`, `[A:1,B:2]`, `H:1:2`
+    """The first HOST:PORT of ``value`` when it is a good one (or one whose meaning is
+    clear: `istiod` of `istiod,istiod2` is istiod:15012), else istiod's example."""
+    first = _LIST_SEPARATORS.split(value, 1)[0]
+    candidates = [first, first.lstrip("["), ":".join(first.split(":")[:2])]  # `A:1,B:2`, `[A:1,B:2]`, `H:1:2`
+    if first != value:  # a list's first part: itself a value of a bad form may mean one
+        candidates += [m for m in map(_meant_address, candidates) if m is not None]
     for example in dict.fromkeys(c for c in candidates if c != value):  # never the value refused: no loop
         try:
             _check_xds_address(example, flag, False, None)
@@ -285,9 +289,14 @@ def _first_address(value: str, flag: str) -> str:
     return XDS_ADDRESS_EXAMPLE
 
 
+# What separates the addresses of a list: a comma, a semicolon, white space (`'a:1 b:1'`).
+_LIST_SEPARATORS = re.compile(r"[,;\s]+")
+
+
 def _refuse_list(value: str, flag: str) -> None:
-    """A list of addresses (`A:1,B:2`, `[A:1,B:2]`): one address HOST:PORT is taken."""
-    if "," in value:
+    """A list of addresses (`A:1,B:2`, `[A:1,B:2]`, `'A:1 B:1'`, `A,B`): one address
+    HOST:PORT is taken, the first (its port added when it lacks one) offered."""
+    if len([part for part in _LIST_SEPARATORS.split(value) if part]) > 1:
         _refuse_as_one(flag, value, "a list of addresses")
 
 
@@ -297,7 +306,7 @@ def _refuse_colons(value: str, host: str, flag: str) -> None:
     an IPv6 address without brackets is told to bracket it."""
     _refuse_list(value, flag)
     if _is_ip_address(host) or _is_ip_address(value):
-        raise UsageError(f"{flag} {shown(value)}: write an IPv6 host in brackets; use [HOST]:PORT, "
+        raise UsageError(f"{given_text(flag, value)}: write an IPv6 host in brackets; use [HOST]:PORT, "
                          "e.g. [fd00::1]:15012")
     _refuse_as_one(flag, value, "more than one ':'")
 
@@ -354,7 +363,7 @@ def _check_host(value: str, host: str, port: str, flag: str, fix: str) -> None:
                             "digits) nor an IP address", f"istiod's Service or an address, e.g. {service} or "
                             f"{_as_typed(flag, _with_port('10.0.0.7', port))}")
         return
-    raise UsageError(f"{flag} {shown(value)}: {shown(host)} is not a host name or IP address; {fix}")
+    raise UsageError(f"{given_text(flag, value)}: {shown(host)} is not a host name or IP address; {fix}")
 
 
 def _check_brackets(value: str, host: str, port: str, flag: str) -> None:
@@ -366,6 +375,14 @@ def _check_brackets(value: str, host: str, port: str, flag: str) -> None:
 
 
 _IPV4_LIKE_RE = re.compile(r"^[0-9.]+\Z")
+
+
+def guessed_address(value: str, istio_namespace: str = DEFAULT_ISTIO_NAMESPACE) -> str:
+    """The address a suggested line gives for a refused xDS address ``value`` whose meaning
+    is not clear (`:15012`, `bad host!`): istiod's unrevisioned Service in ``istio_namespace``,
+    with the port typed when it is a good one (`:15013` -> istiod.istio-system.svc:15013)."""
+    port = value.rpartition(":")[2] if ":" in value else ""
+    return _with_port(f"istiod.{istio_namespace}.svc", port)
 
 
 def _with_port(host: str, port: str) -> str:
@@ -470,6 +487,17 @@ _IMAGE_REST_RE = re.compile(
 _IMAGE_NAME_MAX = 255
 
 
+def image_meant(value: str) -> Optional[str]:
+    """The image reference ``value`` means when it is none only for capitals in its
+    repository (image repositories are lower-case): that one lower-cased; else None."""
+    registry, rest = _split_registry(value)
+    end = _repository_end(rest)
+    lowered = rest[:end].lower() + rest[end:]
+    if lowered == rest or not _is_image(registry, lowered):
+        return None
+    return f"{registry}/{lowered}" if registry is not None else lowered
+
+
 def check_image(value: str, flag: str = "--image", example: str = DEFAULT_IMAGE) -> None:
     """An OCI image reference, as the kubelet takes it (install's and the waypoint's --image).
     A repository with capitals is refused with the lower-case reference to use instead."""
@@ -477,9 +505,8 @@ def check_image(value: str, flag: str = "--image", example: str = DEFAULT_IMAGE)
     if _is_image(registry, rest):
         return
     end = _repository_end(rest)
-    lowered = rest[:end].lower() + rest[end:]
-    if _is_image(registry, lowered):
-        fixed = f"{registry}/{lowered}" if registry is not None else lowered
+    fixed = image_meant(value)
+    if fixed is not None:
         pasteable = shlex.quote(fixed) if len(fixed) <= 2 * _IMAGE_NAME_MAX else shown(fixed)  # a digest is long
         raise bad_value(flag, value, f"repository {shown(rest[:end])} has capital letters (image repositories are "
                         "lower-case)", f"a lower-case repository: {flag} {pasteable}")

@@ -12,7 +12,7 @@ from kmeshctl.apply import (POLICY_LESS_VERSION, PSA_ENFORCE, PSA_NEEDED, delete
                             foreign_objects, foreign_problem, pod_security_refusal, policy_api_fix, policy_api_text)
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.istiod import (CLUSTER_ID_ENV, XDS_PORT, ClusterIdNotIstiods, cluster_service, istiod_addresses,
-                             istiod_deployment, known_cluster_id)
+                             idle_istiod, istiod_deployment, known_cluster_id)
 from kmeshctl.kube import (ApiError, ApiUnreachable, KubeClient, KubeTarget, NotKubernetes, connect, diagnosis,
                            is_can_i_pointer)
 from kmeshctl.params import counted
@@ -245,7 +245,7 @@ def check_istiod(client: KubeClient, istio_namespace: str, fix_command: FixComma
     name = f"istiod Service :{XDS_PORT}"
     found = istiod_addresses(client, istio_namespace)
     if len(found) == 1:
-        return _no_ready_istiod(name, client, found[0]) or CheckResult(name, "pass", found[0])
+        return _no_ready_istiod(name, client, found[0], fix_command) or CheckResult(name, "pass", found[0])
     if found:
         install = fix_command("install", {"cluster_id": known_cluster_id(client, istio_namespace) or "ID",
                                           "xds_address": found[0]})
@@ -253,12 +253,13 @@ def check_istiod(client: KubeClient, istio_namespace: str, fix_command: FixComma
     return _no_istiod(name, client, istio_namespace, fix_command)
 
 
-def _no_ready_istiod(name: str, client: KubeClient, address: str) -> Optional[CheckResult]:
+def _no_ready_istiod(name: str, client: KubeClient, address: str,
+                     fix_command: FixCommand = bare_command) -> Optional[CheckResult]:
     """fail when the EndpointSlices of istiod's Service at ``address`` list no ready
     endpoint (istiod scaled to 0 or not starting: the agents would find no istiod, and
     their pods no istio-ca-root-cert ConfigMap, which istiod writes); None when one is
     ready, or none can be read (no slice yet, a Service without selector: istiod
-    elsewhere, as ASM's)."""
+    elsewhere, as ASM's). ``fix_command``: the precheck to re-run, the flags typed kept."""
     named = cluster_service(address)
     if named is None or not client.is_served("discovery.k8s.io/v1", "EndpointSlice"):
         return None
@@ -275,12 +276,12 @@ def _no_ready_istiod(name: str, client: KubeClient, address: str) -> Optional[Ch
     if not slices or any((e.get("conditions") or {}).get("ready") is not False
                          for s in slices for e in s.get("endpoints") or []):
         return None
+    idle = idle_istiod(client, address)
+    if idle is not None:  # install's refusal, in the same words
+        return CheckResult(name, "fail", f"{address}: no ready istiod pod ({idle.idle_text})",
+                           f"{idle.idle_fix}, then re-run `{fix_command('precheck', {})}`")
     deployment = istiod_deployment(client, address)
-    if deployment is not None and deployment.replicas == 0:
-        scale = shlex.join(["kubectl", "-n", namespace, "scale", "deploy", deployment.name, "--replicas=1"])
-        return CheckResult(name, "fail", f"{address}: no ready istiod pod (Deployment {namespace}/{deployment.name} "
-                           "has 0/0 ready replicas)", f"scale it up (`{scale}`), then re-run")
-    look = (shlex.join(["kubectl", "-n", namespace, "describe", "deploy", deployment.name]) if deployment else
+    look = (deployment.describe_line if deployment else
             shlex.join(["kubectl", "-n", namespace, "get", "endpointslices", "-l",
                         f"{SERVICE_NAME_LABEL}={service}"]))
     return CheckResult(name, "fail", f"{address}: no ready istiod pod behind the Service",

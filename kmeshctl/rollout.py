@@ -404,13 +404,8 @@ def istiod_fix(agent: IstiodUnreached, namespace: str, install_with: Optional[In
 def _no_istiod_ready(deployment: IstiodDeployment, said: str, longer: str) -> str:
     """istiod's Deployment has no ready pod: scaled to 0 (scale it up), or its pods not
     ready (kubectl shows why); the agents connect once one is."""
-    where, replicas = f"Deployment {deployment.namespace}/{deployment.name}", deployment.replicas
-    head = f"the agents cannot connect to istiod ({said}): {where} has 0/{replicas} ready replicas"
-    if replicas == 0:
-        scale = shlex.join(["kubectl", "-n", deployment.namespace, "scale", "deploy", deployment.name, "--replicas=1"])
-        return f"{head}: scale it up (`{scale}`); the agents connect once istiod is ready"
-    describe = shlex.join(["kubectl", "-n", deployment.namespace, "describe", "deploy", deployment.name])
-    return f"{head}: see why its pods are not ready (`{describe}`){longer}"
+    head = f"the agents cannot connect to istiod ({said}): {deployment.idle_text}: {deployment.idle_fix}"
+    return f"{head}; the agents connect once istiod is ready" if deployment.replicas == 0 else f"{head}{longer}"
 
 
 def _refused_fix(agent: IstiodUnreached, said: str, command: InstallWith) -> str:

@@ -11,9 +11,10 @@ with the command that removes it."""
 from __future__ import annotations
 
 import math
+import shlex
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Literal, Optional, Sequence
 
 from kmeshctl.enrollment import REDIRECTION_ANNOTATION, REDIRECTION_ENABLED, PodView, is_annotated
@@ -131,6 +132,10 @@ class AgentPod:
     scheduled: bool = True  # False: never bound to a node, so it never ran anywhere
     # its container never started and it is its node's first agent pod (_first_of_template): no agent ran there
     never_ran: bool = False
+    terminating: bool = False  # it carries a deletionTimestamp
+    # being deleted while its DaemonSet stayed (`kubectl delete pod`, a drain): it kept the node's data
+    # path for the pod its DaemonSet makes in its place (kmeshctl.node.lifecycle), so it removed nothing
+    deleted_before: bool = False
 
 
 def installed_objects(namespace: str, istio_namespace: str) -> list[dict]:
@@ -563,11 +568,169 @@ def _not_the_users(kind: ResourceKind, obj: dict, ours: set[tuple[str, str]]) ->
 
 def agent_pods(client: KubeClient, ds: dict) -> list[AgentPod]:
     """The pods the DaemonSet ``ds`` (a rendered object) runs now, one per node."""
+    selector = _selector(ds)
+    pods = client.list("v1", "Pod", ds["metadata"].get("namespace"), label_selector=selector)
+    return _agent_pods_of(pods, _only_template_since(client, ds, selector))
+
+
+def _selector(ds: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in ds["spec"]["selector"]["matchLabels"].items())
+
+
+def _agent_pods_of(pods: list[dict], since: Optional[datetime], installed: bool = False) -> list[AgentPod]:
+    """``pods`` (as listed) as AgentPods, by node; ``installed``: listed while their DaemonSet
+    was not being deleted, so one being deleted was deleted_before."""
+    return sorted((_agent_pod(p, _first_of_template(p, since), installed) for p in pods),
+                  key=lambda a: (a.node, a.name))
+
+
+# -- agent pods being replaced: what uninstall waits for before deleting the DaemonSet -------------
+
+# An agent pod deleted while its DaemonSet stays keeps the node's data path for the pod the DaemonSet
+# makes in its place at once (kmeshctl.node.lifecycle); only that one, running when the DaemonSet goes,
+# removes it. The predecessor holds the node's bpffs lock (kmeshctl.node.claim) until it exits, so the
+# replacement may fail to start and be restarted by its kubelet (after 10s, 20s, 40s) meanwhile.
+# A replacement is awaited for this long after it was made; one that is not running by then (a mount
+# that fails, a kubelet that does not answer), or in a state that does not end by itself (its image,
+# its config), is not: the uninstall goes on and the node is reported, as any agent not running.
+REPLACEMENT_START_S = 120
+# A pod still there this long past its deletionTimestamp (the end of its grace period) is not being
+# stopped by a kubelet (its node down?): not awaited.
+STOP_OVERDUE_S = 30
+# A replacement's states that do not end by themselves (besides rollout.image_at_fault's).
+STUCK_REASONS = frozenset({"CreateContainerConfigError"})
+
+
+@dataclass(frozen=True)
+class Replacing:
+    """A node whose agent pod is being replaced: its pods being deleted (``going``), and the
+    one made in their place (``pod``, "" none yet) and its kubectl STATUS word (``state``)."""
+
+    node: str
+    going: tuple[str, ...]
+    pod: str
+    state: str
+
+    @property
+    def text(self) -> str:
+        """`node n1's agent pod kmesh-a Terminating, its replacement kmesh-b ContainerCreating`."""
+        said = f"node {self.node}'s agent pod"
+        if self.going:
+            after = f", its replacement {self.pod} {self.state}" if self.pod else ", its replacement not made yet"
+            return f"{said} {', '.join(self.going)} Terminating{after}"
+        return f"{said} {self.pod} (a replacement) {self.state}"
+
+    def look(self, namespace: str) -> str:
+        """The kubectl line that shows why its replacement (or predecessor) is not done."""
+        return shlex.join(["kubectl", "describe", "pod", "-n", namespace, self.pod or self.going[0]])
+
+
+def replacing(pods: list[dict], since: Optional[datetime], now: datetime) -> list[Replacing]:
+    """The nodes of ``pods`` (a DaemonSet's, as listed while it stays) whose agent pod is
+    being replaced, by node: one being deleted and not overdue (STOP_OVERDUE_S past its
+    deletionTimestamp), or a replacement not running yet that is still starting
+    (_starting). ``since``: when the DaemonSet got its only template (None: unknown), for
+    the first pod of a node, which replaces none; ``now``: the time to judge by."""
+    from kmeshctl.rollout import pod_state
+
+    by_node: dict[str, list[dict]] = {}
+    for pod in pods:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node:
+            by_node.setdefault(node, []).append(pod)
+    found = []
+    for node, held in sorted(by_node.items()):
+        going = tuple(sorted(p["metadata"]["name"] for p in held if _stopping(p, now)))
+        new = [p for p in held if not (p.get("metadata") or {}).get("deletionTimestamp")]
+        up = any(_agent_pod(p).running for p in new)
+        starting = [p for p in new if not _agent_pod(p).running and _starting(p, since, now, bool(going))]
+        if going or (starting and not up):
+            first = (starting or new or [None])[0]
+            found.append(Replacing(node, going, first["metadata"]["name"] if first else "",
+                                   pod_state(first).status if first else ""))
+    return found
+
+
+def _stopping(pod: dict, now: datetime) -> bool:
+    """``pod`` is being deleted and its kubelet is still in time to stop it."""
+    meta = pod.get("metadata") or {}
+    end = _parsed(meta.get("deletionTimestamp"))
+    return bool(meta.get("deletionTimestamp")) and (end is None or (now - end).total_seconds() < STOP_OVERDUE_S)
+
+
+def _starting(pod: dict, since: Optional[datetime], now: datetime, replacing_one: bool) -> bool:
+    """``pod`` (not running) may still start by itself and replaces an agent that ran:
+    made less than REPLACEMENT_START_S ago, in no state that does not end by itself; not
+    the first pod of its node (_first_of_template), unless a pod being deleted there shows
+    it replaces one (``replacing_one``)."""
+    from kmeshctl.rollout import image_at_fault, pod_state
+
+    created = _timestamp(pod)
+    if created is None or (now - created).total_seconds() >= REPLACEMENT_START_S:
+        return False
+    state = pod_state(pod)
+    if image_at_fault(state) or state.status in STUCK_REASONS:
+        return False
+    return replacing_one or not _first_of_template(pod, since)
+
+
+def await_replacements(client: KubeClient, ds: dict, deadline: float, poll: float = UNINSTALL_POLL_S,
+                       timeout: float = 0, on_wait: Callable[[str], None] = lambda line: None,
+                       stopped: Callable[[list[Replacing]], KmeshctlError] = lambda waiting: KmeshctlError("")
+                       ) -> tuple[list[AgentPod], dict[str, str]]:
+    """The agent pods of the DaemonSet ``ds`` (rendered; not being deleted) once no node's
+    agent pod is being replaced (``replacing``), and for each node that was, how (the words
+    its result adds). ``on_wait`` gets a line when the wait begins or what it waits for
+    changes, and one when it is over; past ``deadline`` (--timeout ``timeout``) it raises
+    ``stopped(what it still waits for)``. One list when none is being replaced."""
     meta = ds["metadata"]
-    selector = ",".join(f"{k}={v}" for k, v in ds["spec"]["selector"]["matchLabels"].items())
-    pods = client.list("v1", "Pod", meta.get("namespace"), label_selector=selector)
+    selector, started, said = _selector(ds), time.monotonic(), ""
     since = _only_template_since(client, ds, selector)
-    return sorted((_agent_pod(p, _first_of_template(p, since)) for p in pods), key=lambda a: (a.node, a.name))
+    seen: dict[str, Replacing] = {}
+    while True:
+        pods = client.list("v1", "Pod", meta.get("namespace"), label_selector=selector)
+        waiting = replacing(pods, since, datetime.now(timezone.utc))
+        if not waiting:
+            break
+        if time.monotonic() >= deadline:
+            raise stopped(waiting)
+        seen.update({r.node: seen.get(r.node, r) for r in waiting})
+        text = "; ".join(r.text for r in waiting)
+        if text != said:
+            said = text
+            on_wait(f"waiting for {text}, before deleting {object_ref(ds)}: an agent pod deleted while kmesh is "
+                    f"installed keeps its node's data path for its replacement, which removes it as the DaemonSet "
+                    f"goes ({limit_words(timeout)})")
+        time.sleep(poll)
+    waited = duration_words(round(time.monotonic() - started))
+    agents = _agent_pods_of(pods, since, installed=True)
+    if seen:
+        said = "; ".join(f"node {node}: {_replacement_now(agents, node)}" for node in seen)
+        on_wait(f"{said} (waited {waited}); deleting {object_ref(ds)}")
+    return agents, {node: _took_over_words(r, waited) for node, r in seen.items()}
+
+
+def _replacement_now(agents: list[AgentPod], node: str) -> str:
+    """`the replacement agent pod runs`, or why it does not: not waited for any longer
+    (_starting: it cannot start by itself, or has not in time), so the node is reported."""
+    new = [a for a in agents if a.node == node and not a.terminating]
+    if any(a.running for a in new):
+        return "the replacement agent pod runs"
+    return f"the replacement agent pod is not running ({new[0].state}) and is not waited for" if new else \
+        "no replacement agent pod"
+
+
+def _took_over_words(waited_for: Replacing, waited: str) -> str:
+    """What a node's result adds when its agent pod was being replaced as uninstall began."""
+    going = f"{', '.join(waited_for.going)} was being deleted" if waited_for.going else "its agent pod was replaced"
+    return f"{going} as uninstall began: waited {waited} for its replacement"
+
+
+def _parsed(stamp: Any) -> Optional[datetime]:
+    try:
+        return datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        return None
 
 
 def _only_template_since(client: KubeClient, ds: dict, selector: str) -> Optional[datetime]:
@@ -599,18 +762,20 @@ def _timestamp(obj: dict) -> Optional[datetime]:
         return None
 
 
-def _agent_pod(pod: dict, first_template: bool = False) -> AgentPod:
+def _agent_pod(pod: dict, first_template: bool = False, installed: bool = False) -> AgentPod:
     status = pod.get("status") or {}
     statuses = status.get("containerStatuses") or []
     running = status.get("phase") == "Running" and bool(statuses) and all(
         "running" in (c.get("state") or {}) for c in statuses)
     waiting = [c["state"]["waiting"].get("reason", "") for c in statuses if "waiting" in (c.get("state") or {})]
     node = (pod.get("spec") or {}).get("nodeName") or ""
+    terminating = bool(pod["metadata"].get("deletionTimestamp"))
     started = any(c.get("restartCount") or c.get("lastState") or set(c.get("state") or {}) - {"waiting"}
                   for c in statuses)
     return AgentPod(node=node or UNSCHEDULED, name=pod["metadata"]["name"], running=running,
                     state=", ".join(filter(None, waiting)) or status.get("phase", "Unknown"), scheduled=bool(node),
-                    never_ran=first_template and not running and not started)
+                    never_ran=first_template and not running and not started, terminating=terminating,
+                    deleted_before=installed and terminating)
 
 
 def marked_pods_by_node(client: KubeClient) -> dict[str, list[str]]:
@@ -622,31 +787,45 @@ def marked_pods_by_node(client: KubeClient) -> dict[str, list[str]]:
     return marked
 
 
-def node_results(namespace: str, agents: list[AgentPod], marked: dict[str, list[str]]) -> list[DeleteResult]:
-    """One result per node: its agent stopped and cleaned up, or what may remain and the fix."""
+def node_results(namespace: str, agents: list[AgentPod], marked: dict[str, list[str]],
+                 took_over: Optional[dict[str, str]] = None) -> list[DeleteResult]:
+    """One result per node: its agent stopped and cleaned up, or what may remain and the fix.
+    A pod deleted_before is said only where no other agent pod is (its replacement's result
+    says the node); ``took_over``: node -> words a node's result adds (await_replacements)."""
+    replaced = {a.node for a in agents if not a.deleted_before}
     results = []
-    for agent in agents:
-        ref = f"node {agent.node}: agent pod {namespace}/{agent.name}"
-        left = marked.get(agent.node, []) if agent.scheduled else []
-        if not agent.scheduled:  # a pod no node took never ran: it left nothing anywhere
-            results.append(DeleteResult(ref, "stopped", NEVER_SCHEDULED))
-        elif left:
-            detail = (f"pods still marked {REDIRECTION_ANNOTATION} ({marked_list(left)}): the agent did not "
-                      f"remove the node's data path; {NODE_CLEANUP_FIX}, then "
-                      + " and ".join(f"`{command}`" for command in unmark_commands(left)))
-            results.append(DeleteResult(ref, "needs cleanup", detail))
-        elif agent.state == "Succeeded":  # its stop ran to the end: the kubelet's exit 0 after SIGTERM
-            results.append(DeleteResult(ref, "stopped", EXITED_CLEAN))
-        elif agent.never_ran:
-            results.append(DeleteResult(ref, "stopped", f"it never ran: {agent.state}, and no agent of this "
-                                                         "install ran on the node, so this install left nothing there"))
-        elif not agent.running:
-            detail = (f"was not running ({agent.state}), so it could not clean up after an earlier agent; "
-                      f"if one ran there, {MAYBE_CLEANUP_FIX}")
-            results.append(DeleteResult(ref, "needs cleanup", detail))
-        else:
-            results.append(DeleteResult(ref, "stopped", "data path removed"))
+    for agent in (a for a in agents if not (a.deleted_before and a.node in replaced)):
+        result = _node_result(namespace, agent, marked)
+        note = (took_over or {}).get(agent.node)
+        results.append(replace(result, detail=f"{result.detail}; {note}") if note else result)
     return results
+
+
+def _node_result(namespace: str, agent: AgentPod, marked: dict[str, list[str]]) -> DeleteResult:
+    """node_results' result of ``agent``'s node."""
+    ref = f"node {agent.node}: agent pod {namespace}/{agent.name}"
+    left = marked.get(agent.node, []) if agent.scheduled else []
+    if not agent.scheduled:  # a pod no node took never ran: it left nothing anywhere
+        return DeleteResult(ref, "stopped", NEVER_SCHEDULED)
+    # no replacement ran (await_replacements waits for one while the pod is in its grace period)
+    kept = (f"it was being deleted while kmesh was installed ({agent.state}, past its grace period: its node may be "
+            "down), so it kept the node's data path for a replacement, and none ran there")
+    if left:
+        why = kept if agent.deleted_before else "the agent did not remove the node's data path"
+        return DeleteResult(ref, "needs cleanup", (
+            f"pods still marked {REDIRECTION_ANNOTATION} ({marked_list(left)}): {why}; {NODE_CLEANUP_FIX}, then "
+            + " and ".join(f"`{command}`" for command in unmark_commands(left))))
+    if agent.deleted_before:
+        return DeleteResult(ref, "needs cleanup", f"{kept}; {MAYBE_CLEANUP_FIX}")
+    if agent.state == "Succeeded":  # its stop ran to the end: the kubelet's exit 0 after SIGTERM
+        return DeleteResult(ref, "stopped", EXITED_CLEAN)
+    if agent.never_ran:
+        return DeleteResult(ref, "stopped", f"it never ran: {agent.state}, and no agent of this install ran on the "
+                                            "node, so this install left nothing there")
+    if not agent.running:
+        return DeleteResult(ref, "needs cleanup", f"was not running ({agent.state}), so it could not clean up after "
+                                                  f"an earlier agent; if one ran there, {MAYBE_CLEANUP_FIX}")
+    return DeleteResult(ref, "stopped", "data path removed")
 
 
 def leftover_results(marked: dict[str, list[str]], reported: set[str]) -> list[DeleteResult]:
@@ -825,12 +1004,13 @@ class _Removal:
     agent_nodes: set[str] = field(default_factory=set)  # the nodes an agent pod was reported for
     foreign_agent: bool = False  # a DaemonSet kmesh kmeshctl did not make was left: its agents may mark pods
     marked: Optional[dict[str, list[str]]] = None  # the pods still marked, as read after the DaemonSet went
+    took_over: dict[str, str] = field(default_factory=dict)  # node -> how its replaced agent was waited for
 
     def one(self, obj: dict) -> None:
         """Delete ``obj`` if it is kmeshctl's and wait for it to go; the DaemonSet's nodes reported."""
         checked = deletable(self.client, obj, self.objs, self.deadline, self.timeout)
         ours = obj["kind"] == "DaemonSet" and checked[0] is not None
-        pods = agent_pods(self.client, obj) if ours and self.client.is_served("v1", "Pod") else []
+        pods = self.agents(obj, checked[0]) if ours and self.client.is_served("v1", "Pod") else []
         try:
             result = delete_one(self.client, obj, objs=self.objs, checked=checked, on_sending=self._sending,
                                 deadline=self.deadline, timeout=self.timeout)
@@ -851,9 +1031,38 @@ class _Removal:
         if result.outcome in ("deleted", BEING_DELETED) and pods:
             self.agent_nodes |= {pod.node for pod in pods if pod.scheduled}
             per_node, self.marked = _node_results(self.client, obj["metadata"]["namespace"], pods,
-                                                    self.deadline, self.timeout)
+                                                    self.deadline, self.timeout, self.took_over)
             for node_result in per_node:
                 self.report(node_result)
+
+    def agents(self, obj: dict, current: Optional[dict]) -> list[AgentPod]:
+        """The agent pods of the DaemonSet ``obj`` (``current``: as read) to report after it
+        goes. When one is not running or is being deleted (and the DaemonSet is not: its
+        agents would stop for good), as read once no node's agent pod is being replaced
+        (await_replacements): one deleted while kmesh is installed kept its node's data path
+        for its replacement, which removes it only if it runs when the DaemonSet goes."""
+        pods = agent_pods(self.client, obj)
+        if current is None or (current.get("metadata") or {}).get("deletionTimestamp"):
+            return pods
+        if all(pod.running and not pod.terminating for pod in pods if pod.scheduled):
+            return pods  # none is being replaced: as read
+        pods, self.took_over = await_replacements(self.client, obj, self.deadline, timeout=self.timeout,
+                                                  on_wait=self.on_wait, stopped=lambda waiting:
+                                                  self.replacing_stopped(obj, waiting))
+        return pods
+
+    def replacing_stopped(self, obj: dict, waiting: list["Replacing"]) -> KmeshctlError:
+        """The --timeout reached while agent pods were being replaced (``waiting``): stopped
+        before deleting the DaemonSet ``obj`` (sooner, those nodes would keep their data path),
+        what went and what not, the look at the replacement and the uninstall to re-run."""
+        ref, nodes = object_ref(obj), "that node's" if len(waiting) == 1 else "those nodes'"
+        how = (f"{limit_text(self.timeout)} (reached before deleting {ref}, waiting for "
+               f"{'; '.join(r.text for r in waiting)}; deleted sooner, {nodes} data path would stay: an agent pod "
+               "deleted while kmesh is installed keeps it for its replacement)")
+        look = waiting[0].look(obj["metadata"].get("namespace") or "")
+        return KmeshctlError(stopped_text(how, self.objs, self.results, self.accepted, False, self.sending),
+                             fix=f"see why with `{look}`, then re-run `{self.again}` (it is safe to repeat), with a "
+                                 "longer --timeout if it was only slow")
 
     def leftovers(self) -> list[DeleteResult]:
         """After the deletes, leftover_results: the nodes with pods still marked that no
@@ -948,7 +1157,8 @@ def timed_out(objs: list[dict], results: list[DeleteResult], when: str, timeout:
 
 
 def _node_results(client: KubeClient, namespace: str, pods: list[AgentPod], deadline: float = math.inf,
-                  timeout: float = 0) -> tuple[list[DeleteResult], Optional[dict[str, list[str]]]]:
+                  timeout: float = 0, took_over: Optional[dict[str, str]] = None
+                  ) -> tuple[list[DeleteResult], Optional[dict[str, list[str]]]]:
     """node_results after the DaemonSet went, and the pods still marked it read (None: not
     read); when this user may not list every pod (to find those still marked), or the list
     is cut at ``deadline`` (--timeout ``timeout``), one result per node saying it could not
@@ -960,7 +1170,7 @@ def _node_results(client: KubeClient, namespace: str, pods: list[AgentPod], dead
         if time.monotonic() < deadline:
             raise
         marked, why = None, pods_unchecked_in_time(timeout)
-    results = node_results(namespace, pods, marked or {})
+    results = node_results(namespace, pods, marked or {}, took_over)
     return _unchecked(results, why) if marked is None else results, marked
 
 

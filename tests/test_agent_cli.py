@@ -42,7 +42,9 @@ def test_secure_mode_needs_the_root_cert(tmp_path: Path) -> None:
 
 def test_bad_xds_address(tmp_path: Path) -> None:
     result = run("--xds-insecure", env={"XDS_ADDRESS": "istiod-no-port"})
-    assert result.returncode == 2 and "$XDS_ADDRESS istiod-no-port: missing port; use HOST:PORT" in result.stderr
+    # the variable named as it was set, and the whole line with the address meant (f38a)
+    assert result.returncode == 2 and "$XDS_ADDRESS=istiod-no-port: missing port; use `kmeshctl node run " \
+        "--xds-insecure --xds-address istiod-no-port:15012`" in result.stderr, result.stderr
 
 
 def test_a_bad_instance_ip_is_named() -> None:

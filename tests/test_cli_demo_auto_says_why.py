@@ -50,4 +50,7 @@ def test_a_kubeconfig_variable_that_does_not_load_offers_the_sandbox_up(two_sand
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "nonexist"))
     code, out, err = cli(capsys, "demo", "traffic-shift")
     assert code == 2 and not out and "does not exist" in err, err
-    assert "--kubeconfig PATH" in err and "--sandbox h50-a or --sandbox h50-b" in err, err
+    assert "--kubeconfig PATH" in err, err
+    # whole lines to paste (f38a): the demo on each sandbox
+    assert "`kmeshctl demo traffic-shift --sandbox h50-a --target local` or " \
+           "`kmeshctl demo traffic-shift --sandbox h50-b --target local`" in err, err

@@ -452,9 +452,10 @@ def command_habit_hint(command_path: str, typed: str, args: Sequence[str] = ()) 
         # {istio_namespace}: --istio-namespace typed, else its default; {image}: the node agent's image, untagged
         import shlex
 
+        from kmeshctl.cli.cmdline import without_flag
         from kmeshctl.cli.suggestions import kubectl_line
 
-        rest = _without_flag(args, flag, flag not in ON_OFF_HABITS)
+        rest = without_flag(args, flag, flag not in ON_OFF_HABITS)
         name = typed_value(rest, "--name") or _name_given(rest) or "waypoint"
         namespace = typed_value(rest, "-n", "--namespace") or _default_namespace(rest) if "{kubectl}" in hint \
             else ""
@@ -552,10 +553,10 @@ def _sandbox_status_hint(said: str, typed: str, args: Sequence[str]) -> str:
     flag, equals, name = typed.partition("=")
     if not equals:
         name = typed_value(args, flag) or ""
-    flags = _without_flag(args, flag)
+    flags = cmdline.without_flag(args, flag)
     for cluster_flag in cmdline.GLOBAL_FLAGS:
         while typed_value(flags, cluster_flag) is not None:
-            flags = _without_flag(flags, cluster_flag)
+            flags = cmdline.without_flag(flags, cluster_flag)
     return "; " + sandbox_status_line(cmdline.INVOKED[0].command, None if name.startswith("-") else name or None,
                                       flags, said)
 
@@ -653,40 +654,29 @@ def guessable(typed: str, name: str) -> bool:
     return bare.startswith(word) and (len(word) >= MIN_PREFIX or (len(word) >= 3 and bare[len(word):][:1] == "-"))
 
 
-def _without_flag(args: Sequence[str], flag: str, valued: bool = True) -> list[str]:
-    """``args`` without ``flag`` and its value (`--for service`, `--for=service`; when not
-    ``valued``, only `FLAG` or `FLAG=VALUE`: `status -w default` keeps its namespace)."""
-    words = list(args)
-    for i, word in enumerate(words):
-        if word == "--":
-            break
-        if word.startswith(flag + "="):
-            return words[:i] + words[i + 1:]
-        if word == flag:
-            value = valued and i + 1 < len(words) and words[i + 1] != "--" and not words[i + 1].startswith("-")
-            return words[:i] + words[i + 2 if value else i + 1:]
-    return words
-
-
 def _kustomize_hint(flag: str, args: Sequence[str]) -> str:
     """`sandbox up -k DIR` (kubectl's --kustomize): kmeshctl runs no kustomize; kubectl
     builds the manifests and `-f -` reads them, the other flags typed kept."""
     import shlex
 
+    from kmeshctl.cli.cmdline import without_flag
+
     directory = typed_value(args, flag) or "-"
     if directory.startswith("-"):  # `-k -q`: no directory typed
         directory = "DIR"
-    line = shlex.join(["kmeshctl", *_without_files(_without_flag(args, flag, directory != "DIR")), "-f", "-"])
+    line = shlex.join(["kmeshctl", *_without_files(without_flag(args, flag, directory != "DIR")), "-f", "-"])
     return f"; sandbox up runs no kustomize: build the manifests with kubectl and pipe them, " \
            f"`kubectl kustomize {shlex.quote(directory)} | {line}`"
 
 
 def _without_files(args: Sequence[str]) -> list[str]:
     """``args`` without any -f/--filename and its value (`-f x`, `-f=x`, `-fx`, `--filename x`)."""
+    from kmeshctl.cli.cmdline import without_flag
+
     words = list(args)
     for flag in ("-f", "--filename"):
         while typed_value(words, flag) is not None:
-            words = _without_flag(words, flag)
+            words = without_flag(words, flag)
     end = words.index("--") if "--" in words else len(words)
     return [w for i, w in enumerate(words) if i >= end or not (w.startswith("-f") and not w.startswith("--"))]
 
@@ -697,7 +687,9 @@ def _recursive_hint(flag: str, args: Sequence[str]) -> str:
     import shlex
     from pathlib import Path
 
-    rest = _without_flag(args, flag, valued=False)
+    from kmeshctl.cli.cmdline import without_flag
+
+    rest = without_flag(args, flag, valued=False)
     given = [Path(v) for v in _files_typed(rest)]
     subdirectories = [str(sub) for top in given if top.is_dir() for sub in sorted(top.rglob("*"))
                       if sub.is_dir() and any(sub.glob("*.y*ml"))]

@@ -201,6 +201,8 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
     _warn_policy_left_out(plan)  # -q too: the install lacks a guard
     if changed := installer.image_change(plan):  # -q too: a line with a fix (the docs' -q rule)
         err().print(_image_change_line(changed, dry_run))
+    if plan.istiod_idle is not None:  # only a dry run gets here with it (the install refuses it): -q too
+        err().print(f"[yellow]{escape(fix_hint(_istiod_idle_warning(plan.istiod_idle)))}[/]")
     if dry_run:
         _print_dry_run(installer.dry_run(plan), plan.crds is not None, quiet)
         print_manifests(plan.objects, output)
@@ -214,6 +216,15 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
                     else _no_document)
         _wait_interruptible(plan.client, plan.params.namespace, wait_limit(timeout), output, quiet, document,
                             plan.params.cluster_id, plan.image_before)
+
+
+def _istiod_idle_warning(deployment: istiod.IstiodDeployment) -> str:
+    """A dry run's line for the istiod the real install refuses (installer.IstiodNotReady):
+    a warning (nothing is written; istiod may be up by the real run), with the lines to run."""
+    again = shlex.join(w for w in shlex.split(same_work_command(["install"]))
+                       if w != "--dry-run" and not w.startswith("--dry-run="))  # a flag of no value
+    return (f"Warning: {installer.istiod_idle_problem(deployment)}: install (without --dry-run) refuses it; "
+            f"{installer.istiod_idle_fix(deployment)}, then run `{again}`")
 
 
 def _image_change_line(change: installer.ImageChange, dry_run: bool) -> str:
@@ -339,6 +350,10 @@ def _plan(xds_address: Optional[str], cluster_id: Optional[str], options: dict, 
         raise KmeshctlError(f"{error.problem}; `kubectl get namespace {error.namespace} -o yaml` shows what holds "
                             f"it; once it is gone, re-run `{same_work_command(['install'])}` (it creates the "
                             "namespace)", error.exit_code) from error
+    except installer.IstiodNotReady as error:
+        fix = installer.istiod_idle_fix(error.deployment)
+        raise KmeshctlError(f"{error.problem}; nothing was applied; {fix}, then re-run "
+                            f"`{same_work_command(['install'])}`", error.exit_code) from error
     except installer.BeingUninstalled as error:
         status_line, again = same_work_command(["status"]), same_work_command(["install"])
         raise KmeshctlError(f"{error.problem}; wait for the uninstall to finish (`{status_line}` says when), then "
@@ -394,16 +409,9 @@ def command_with(command: list[str], name: str, value: str) -> str:
 
 def _without_flag(words: list[str], name: str) -> list[str]:
     """``words`` without the flag of parameter ``name`` (as typed) and its value."""
-    flag = _flag_for(name)
-    kept, skip = [], False
-    for word in words:
-        if skip:
-            skip = False
-        elif word == flag:
-            skip = True
-        elif not word.startswith(f"{flag}="):
-            kept.append(word)
-    return kept
+    from kmeshctl.cli.cmdline import without_flag
+
+    return without_flag(words, _flag_for(name))
 
 
 def precheck_fix_command(command: str, values: dict[str, str]) -> str:
@@ -633,7 +641,9 @@ def uninstall(
     Namespaces still labelled istio.io/dataplane-mode=Kmesh are listed
     (disable them with `kmeshctl disable-ns`); waypoints made by `kmeshctl waypoint apply`
     are kept, as istioctl's uninstall keeps the user's, each listed with the
-    `kmeshctl waypoint delete` that removes it. Exit 1 when a node may keep a data path
+    `kmeshctl waypoint delete` that removes it. An agent pod being replaced (deleted just
+    before) is waited for first, within --timeout: its replacement removes the node's data
+    path. Exit 1 when a node may keep a data path
     (its agent did not run or did not clean up): the line names the fix. Pods still
     marked on a node no agent pod was left on (an earlier uninstall cut) get a warning
     naming the fix, exit 0.

@@ -148,6 +148,27 @@ def with_value_replaced(args: Sequence[str], old: str, new: str) -> list[str]:
     return words
 
 
+def without_flag(words: Sequence[str], flag: str, valued: bool = True) -> list[str]:
+    """``words`` (a command line, or the words typed) without ``flag`` wherever it is
+    given before `--`: `FLAG VALUE` (when ``valued``, and the next word is no flag),
+    `FLAG=VALUE`, or `FLAG` alone (an on/off flag, not ``valued``: `status -w default`
+    keeps its namespace). The one way a hint builds "this line without FLAG"."""
+    kept: list[str] = []
+    i, end = 0, separator_at(words)
+    while i < end:
+        word = words[i]
+        if word.startswith(flag + "="):
+            i += 1
+            continue
+        if word == flag:
+            following = words[i + 1] if i + 1 < end else None
+            i += 2 if valued and following is not None and not following.startswith("-") else 1
+            continue
+        kept.append(word)
+        i += 1
+    return kept + list(words[end:])
+
+
 def word_positions(args: list[str]) -> list[int]:
     """The indexes of the words of ``args`` that are not flags or a global flag's value."""
     return [i for i in walk_words(args) if not args[i].startswith("-")]

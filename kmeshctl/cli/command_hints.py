@@ -833,10 +833,10 @@ def _render_values(typed: list[str]) -> tuple[list[str], str]:
 
 def _without_namespace(flags: list[str]) -> list[str]:
     """``flags`` without -n/--namespace and their values."""
-    from kmeshctl.cli.badinput import _without_flag
+    from kmeshctl.cli.cmdline import without_flag
 
     for spelling in NAMESPACE_FLAGS:
-        flags = _without_flag(flags, spelling)
+        flags = without_flag(flags, spelling)
     return flags
 
 

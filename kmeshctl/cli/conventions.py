@@ -268,8 +268,9 @@ def _conflicts_checked(command: _click.Command) -> None:
 
 
 # Commands that check the cluster flags themselves (check_typed_cluster_flags), after
-# output that comes first whatever the flags are: `version` prints the client's version.
-SELF_CHECKED_COMMANDS = frozenset({"version"})
+# output that comes first whatever the flags are (`version` prints the client's version),
+# or with their other flags (`demo traffic-shift`: a sandbox named beside a cluster).
+SELF_CHECKED_COMMANDS = frozenset({"version", "traffic-shift"})  # the demo: beside its sandbox flag
 
 
 def check_typed_cluster_flags() -> None:

@@ -112,6 +112,7 @@ def traffic_shift(
       kmeshctl demo traffic-shift -n team-a --waypoint waypoint-demo
       kmeshctl demo traffic-shift --sandbox team -n team-a
     """
+    _check_target_flags(name, target)
     report: Optional[demo.DemoReport] = None
     chosen: Optional[demo.DemoTarget] = None
     subject: Optional[demo.DemoSubject] = None
@@ -289,6 +290,79 @@ def _check_namespace(namespace: str, target: Target) -> None:
         raise UsageError(f"{flag} {namespace}: {flag} is the demo's namespace (as on every command); the "
                          f"request count is -c/--requests, e.g. -c {namespace} (a namespace of digits: spell "
                          f"it --namespace {namespace})")
+
+
+def _check_target_flags(name: Optional[str], target: Target) -> None:
+    """The flags that choose where the demo runs, before anything runs (the --kubeconfig /
+    --context typed are checked here, not before the command: conventions.SELF_CHECKED_COMMANDS):
+    a sandbox named beside a cluster (--target cluster, or a cluster flag with auto) is
+    refused with both lines to paste, any fault of the cluster flags named too; with
+    --target local a cluster flag that does not load is refused with the line without it."""
+    from kmeshctl.cli.conventions import check_typed_cluster_flags
+
+    try:
+        check_typed_cluster_flags()
+        problem: Optional[UsageError] = None
+    except UsageError as err:
+        problem = err
+    chosen = "--target cluster" if target is Target.cluster else ""
+    cluster = " and ".join(words for words in (chosen, _cluster_flags()) if words)  # what names a cluster
+    sandbox = name if given_on_command_line("name") else None
+    if sandbox and cluster and target is not Target.local:
+        raise _sandbox_and_cluster(sandbox, cluster, problem)
+    if problem is not None and target is Target.local:
+        raise UsageError(f"{problem.problem}; --target local needs no cluster: leave {_cluster_words()} out, "
+                         f"`{_local_line()}`") from None
+    if problem is not None:
+        raise problem
+
+
+def _sandbox_and_cluster(sandbox: str, cluster: str, problem: Optional[UsageError]) -> UsageError:
+    """`--sandbox x names a local sandbox, --kubeconfig k a cluster (PROBLEM): give one of
+    them, `LOCAL` or `CLUSTER``: the local line keeps the sandbox and drops the cluster
+    flags; the cluster line drops the sandbox (with a kubeconfig that loads in place of a
+    missing one; none offered when this machine has none)."""
+    from kmeshctl.cli.suggestions import existing_kubeconfig
+
+    said = f"{flag_as_typed('name')} {sandbox} names a local sandbox, {cluster} a cluster"
+    if problem is not None:
+        said += f" ({problem.problem})"
+    lines = [f"`{_local_line()}` (sandbox {sandbox})"]
+    kubeconfig = existing_kubeconfig([given_flags().get("kubeconfig", ("", ""))[1]]) if problem is not None else ""
+    if problem is None or (kubeconfig and "kubeconfig" in given_flags() and "context" not in given_flags()):
+        lines.append(f"`{_cluster_line(kubeconfig)}` (the cluster)")
+    return UsageError(f"{said}: give one of them, {' or '.join(lines)}")
+
+
+def _cluster_words() -> str:
+    """`--kubeconfig k and --context c`: the cluster flags typed, as said."""
+    return " and ".join(f"{flag} {value}" for key, (flag, value) in given_flags().items()
+                        if key in ("kubeconfig", "context"))
+
+
+def _local_line() -> str:
+    """This demo as typed (the sandbox named, if any) on the local target, no cluster flag."""
+    import shlex
+
+    from kmeshctl.cli.cmdline import without_flag
+    from kmeshctl.cli.render import this_command
+
+    words = without_flag(shlex.split(this_command()), "--target")
+    sandbox = [flag_as_typed("name"), _typed_value("name")] if given_on_command_line("name") else []
+    return shlex.join([*words, *sandbox, "--target", "local"])
+
+
+def _cluster_line(kubeconfig: str) -> str:
+    """This demo as typed on --target cluster, without the sandbox flag (this_command leaves
+    it out), with ``kubeconfig`` in place of the one typed when given."""
+    import shlex
+
+    from kmeshctl.cli.cmdline import without_flag
+    from kmeshctl.cli.render import this_command
+
+    words = without_flag(shlex.split(this_command()), "--target")
+    front = ["--kubeconfig", kubeconfig] if kubeconfig else []
+    return shlex.join([words[0], *front, *words[1:], "--target", "cluster"])
 
 
 def _explicit(target: Target) -> str:

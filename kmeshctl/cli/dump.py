@@ -126,10 +126,10 @@ def _rerun(command: str, flag: str, name: str, after: str = "") -> str:
 
 def _without_place_flags(words: list[str]) -> list[str]:
     """``words`` (a command line) without --bpf-fs and --admin-port and their values."""
-    from kmeshctl.cli.badinput import _without_flag
+    from kmeshctl.cli.cmdline import without_flag
 
     for param in ("bpf_fs", "admin_port"):
-        words = _without_flag(words, flag_as_typed(param))
+        words = without_flag(words, flag_as_typed(param))
     return words
 
 
@@ -392,11 +392,11 @@ def _typed_with(dropped: tuple[str, ...], *added: str) -> str:
     """The command being run as typed (every flag kept, in its place) without the flags
     ``dropped`` (with their values), then ``added``. Read from the words typed, so that it
     holds in --pod's own parsing too, before the values of the flags after it are known."""
-    from kmeshctl.cli.badinput import _without_flag
+    from kmeshctl.cli.cmdline import without_flag
 
     words = _typed_words()
     for spelling in dropped:
-        while (fewer := _without_flag(words, spelling)) != words:
+        while (fewer := without_flag(words, spelling)) != words:
             words = fewer
     return shlex.join(["kmeshctl", *words, *added])
 

@@ -58,10 +58,9 @@ def check_name_flags(ctx: _click.Context, values: Mapping[str, Any], args: list[
             check()
         except UsageError as err:
             problems.append(err)
-    if problems and isinstance(values.get("xds_address"), str) and values["xds_address"]:
-        problems += _xds_address_problem(ctx, values["xds_address"])
-    if problems and isinstance(values.get("image"), str) and values["image"]:
-        problems += _image_problem(ctx, values["image"], args)
+    others = _other_value_problems(ctx, values, args)
+    if problems or len(others) > 1:  # one alone: the command's own check says it, with its line to paste
+        problems += others
     if len(problems) == 1:
         raise problems[0]
     if problems:
@@ -75,6 +74,53 @@ def line_namespace(typed: "str | None") -> str:
     if not typed:
         return DEFAULT_ISTIO_NAMESPACE
     return typed if DNS1123_LABEL_RE.match(typed) else meant_namespace(typed) or DEFAULT_ISTIO_NAMESPACE
+
+
+def line_value(name: str, value: str) -> str:
+    """The value a suggested line gives the flag of parameter ``name`` for ``value``, so the
+    pasted line does not fail on it next: ``value`` when its check passes or its meaning is
+    not clear and the flag cannot go (a namespace, a name, --cluster-id: what it acts on);
+    the value meant (`Bad_NS` -> bad-ns, a repository's capitals lower-cased, the only
+    --mode); "" to leave the flag out, its default taken (--image, --network)."""
+    from kmeshctl.params import SUPPORTED_MODES, check_image, check_network, image_meant
+
+    if name == "mode":
+        return value if value in SUPPORTED_MODES else SUPPORTED_MODES[0]
+    checks: dict[str, Callable[[str], None]] = {"image": check_image, "network": check_network}
+    if name in checks:
+        try:
+            checks[name](value)
+        except UsageError:
+            return image_meant(value) or "" if name == "image" else ""
+        return value
+    rule = _RULES.get(name)
+    if rule is None or rule[1].match(value):
+        return value
+    meant = meant_namespace(value) if rule[0] == NAMESPACE_KIND else meant_object_name(value, rule[1])
+    return meant or value
+
+
+def _other_value_problems(ctx: _click.Context, values: Mapping[str, Any], args: list[str]) -> list[UsageError]:
+    """The bad --xds-address, --image and --mode given (each as its command refuses it),
+    to be said beside the other bad values of the line."""
+    found: list[UsageError] = []
+    if isinstance(values.get("xds_address"), str) and values["xds_address"]:
+        found += _xds_address_problem(ctx, values["xds_address"])
+    if isinstance(values.get("image"), str) and values["image"]:
+        found += _image_problem(ctx, values["image"], args)
+    if isinstance(values.get("mode"), str):
+        found += _mode_problem(ctx, values["mode"], args)
+    return found
+
+
+def _mode_problem(ctx: _click.Context, value: str, args: list[str]) -> list[UsageError]:
+    """[a bad --mode ``value`` as params.check_mode refuses it, its flag as given], or [] (good)."""
+    from kmeshctl.params import NOT_ACCEPTED, SUPPORTED_MODES, bad_value, one_of
+
+    if value in SUPPORTED_MODES:
+        return []
+    param = next(p for p in ctx.command.params if p.name == "mode")
+    return [bad_value(source_name(ctx, param, args), value, NOT_ACCEPTED, one_of(SUPPORTED_MODES))]
 
 
 def _image_problem(ctx: _click.Context, value: str, args: list[str]) -> list[UsageError]:

@@ -121,10 +121,8 @@ def _attached_elsewhere(err: "loader.AttachedElsewhere") -> UsageError:
 
     from kmeshctl.cli.render import typed_flags_for
 
-    typed = typed_flags_for(["node", "cleanup"])
     flag = flag_as_typed("cgroup2_path")
-    at = typed.index(flag) if flag in typed else len(typed)
-    without = ["kmeshctl", "node", "cleanup", *typed[:at], *typed[at + 2:]]
+    without = ["kmeshctl", "node", "cleanup", *cmdline.without_flag(typed_flags_for(["node", "cleanup"]), flag)]
     problem = str(err).partition("; ")[0]
     lines = f"leave out {given_as('cgroup2_path')}: `{shlex.join(without)}`"
     if len(err.cgroups) == 1:
@@ -358,7 +356,7 @@ def run(
     """
     import socket
 
-    check_xds_address(xds_address, given_as("xds_address"), allow_unix=True)
+    _check_xds_address(xds_address)
     if admin_socket is not None:
         _check_socket_path("admin_socket", admin_socket, shared_ok=False)
     if cni_conf_dir is not None:
@@ -394,6 +392,19 @@ def run(
     raise typer.Exit(code)
 
 
+def _check_xds_address(address: str) -> None:
+    """params.check_xds_address for node run; a bad form whose meaning is clear (`istiod`,
+    a list, a scheme) is refused with this line to paste, --xds-address the address meant
+    and every other flag typed kept (given from $XDS_ADDRESS: the flag on the line wins)."""
+    from kmeshctl.cli.cluster import command_with
+    from kmeshctl.params import BadXdsAddress
+
+    try:
+        check_xds_address(address, given_as("xds_address"), allow_unix=True)
+    except BadXdsAddress as err:
+        raise UsageError(f"{err.problem}; use `{command_with(['node', 'run'], 'xds_address', err.meant)}`") from None
+
+
 def _plaintext_to_istiod() -> UsageError:
     """The agent's refusal of --xds-insecure toward istiod's TLS port (the default address),
     with the line that talks TLS to istiod instead, every other flag typed kept."""
@@ -403,7 +414,7 @@ def _plaintext_to_istiod() -> UsageError:
     from kmeshctl.node.agent import DEFAULT_XDS_ADDRESS
 
     insecure = flag_as_typed("xds_insecure")
-    secure = [w for w in typed_flags_for(["node", "run"]) if w != insecure]
+    secure = cmdline.without_flag(typed_flags_for(["node", "run"]), insecure, valued=False)
     address = f"{given_as('xds_address')} {DEFAULT_XDS_ADDRESS}" if given_on_command_line("xds_address") else \
         f"no --xds-address (default {DEFAULT_XDS_ADDRESS})"
     return UsageError(f"{insecure} with {address}: plaintext to istiod's TLS port is never answered, and the "

@@ -2039,19 +2039,30 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     # kubectl's, istioctl's, helm's flags: what the command does instead (never with the run command's own flag)
     other = "" if habit or fixed or command is None else other_tools_flag_hint(typed, command, path)
     found = []
+    if ctx is not None and not err.option_name.startswith("--") and not own and not other and not habit:
+        found = _case_slip(typed, ctx)  # `status -O json`: -o
     if ctx is not None and err.option_name.startswith("--") and not own and not other and \
             "did you mean" not in habit:
         found = _meaning_alike(typed, option_suggestions(typed, ctx.command), path, ctx.command)
-        if found:
-            line += f"; did you mean {' or '.join(found) if len(found) <= 2 else ', '.join(found)}?"
-            meant = [_respelled_line(typed, flag, ctx.command) for flag in found] if len(found) <= 2 else []
-            line += " or".join(meant) if all(meant) else ""
+    if ctx is not None and found:
+        line += f"; did you mean {' or '.join(found) if len(found) <= 2 else ', '.join(found)}?"
+        meant = [_respelled_line(typed, flag, ctx.command) for flag in found] if len(found) <= 2 else []
+        line += " or".join(meant) if all(meant) else ""
     if not (found or habit or other or fixed) and command is not None:  # another command's flag (install's)
         other = other_command_flag_hint(typed, command, path)
     line += habit or other
     if fixed:
         line += f" (the command to run goes after `--`: {fixed})"
     return with_help_pointer(line, err)
+
+
+def _case_slip(typed: str, ctx: _click.Context) -> list[str]:
+    """[the short flag ``typed`` is with its letter's case changed (`-O` -> -o, `-N` -> -n,
+    `-a` -> -A)] when the command (or kmeshctl, anywhere) has it; [] for any other."""
+    if len(typed) != 2 or typed[1] == "-" or not typed[1].isalpha():
+        return []
+    other = "-" + typed[1].swapcase()
+    return [other] if other in _short_flags_of(ctx.command, ctx.find_root().command) else []
 
 
 def _meaning_alike(typed: str, found: list[str], path: str, command: _click.Command) -> list[str]:
@@ -2128,8 +2139,9 @@ def _unknown_in_cluster(reported: str, ctx: Optional[_click.Context]) -> str:
     words = cmdline.TYPED[:cmdline.TYPED.index("--")] if "--" in cmdline.TYPED else list(cmdline.TYPED)
     for word in words:
         if len(word) < 3 or word[0] != "-" or word[1] == "-" or not word[1:].isalpha() \
-                or reported[1] not in word[1:] or known.get(word[:2], word[:2] in valued):
-            continue  # no cluster of flags: `-nfoo` is -n's value glued on (here or on another command)
+                or reported[1] not in word[1:] or known.get(word[:2], word[:2] in valued) \
+                or known.get("-" + word[1].swapcase()):
+            continue  # no cluster of flags: `-nfoo` is -n's value glued on (here or on another command; `-Ojson`: -o's)
         for letter in word[1:]:
             if f"-{letter}" not in known:
                 listed = ", ".join(sorted(known, key=lambda o: (o.lower(), o)))

@@ -20,7 +20,8 @@ from kmeshctl import sandboxes
 from kmeshctl.cli.common import (OutputFormat, app, complete_sandbox_names, ignore_not_found_fix, is_data,
                                  output_help, output_option, print_data, suggest)
 from kmeshctl.cli.common import SandboxFlagCommand, run_options
-from kmeshctl.cli.badinput import COMMAND_HABITS, _without_flag, typed_value
+from kmeshctl.cli import cmdline
+from kmeshctl.cli.badinput import COMMAND_HABITS, typed_value
 from kmeshctl.cli.option_hints import POSITIONAL_READERS, plainly
 from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
@@ -598,7 +599,7 @@ def _list_flag(flag: str, args: list[str]) -> str:
     value = typed_value(args, flag)
     if not value or "list" not in args:
         return f"; sandbox list lists every sandbox; for one: `kmeshctl sandbox status {flag} NAME`"
-    return _one_sandbox_hint(f"has no {flag}", flag, value, _without_flag(args, flag))
+    return _one_sandbox_hint(f"has no {flag}", flag, value, cmdline.without_flag(args, flag))
 
 
 def _one_sandbox_hint(refused: str, flag: str, name: str, rest: list[str]) -> str:

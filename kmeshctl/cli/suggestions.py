@@ -190,8 +190,10 @@ def with_given_flags(suggestion: str, root: _click.Command) -> str:
             continue  # --sandbox names the place itself: with --bpf-fs or --admin-port it is refused
         if name == "namespace" and namespace_meaning(words[:used]) != namespace_meaning(_running_path()):
             continue  # kmesh's own namespace (install, status) is not the namespace of a waypoint
+        if name in ("name", "sandbox") and _target_of(words) == "cluster":
+            continue  # the demo on a cluster: a sandbox flag beside it is refused
         if name in CLUSTER_FLAGS:
-            if words and words[0] in LOCAL_GROUPS:
+            if words and words[0] in LOCAL_GROUPS or _target_of(words) == "local":
                 continue  # a local command: a cluster flag would only be noise (or a bad context)
             global_part += [flag, value]
         elif name in accepted:
@@ -199,6 +201,52 @@ def with_given_flags(suggestion: str, root: _click.Command) -> str:
     if not global_part and not local_part:
         return suggestion
     return shlex.join(["kmeshctl", *global_part, *words[:used], *local_part, *words[used:]])
+
+
+def _target_of(words: list[str]) -> str:
+    """The --target a line names (`--target local`: it runs on this machine, so it carries
+    no cluster flag; `cluster`: no sandbox flag); "" when none."""
+    return typed_value(words[:cmdline.separator_at(words)], "--target") or ""
+
+
+def existing_kubeconfig(missing: Sequence[str] = ()) -> str:
+    """A kubeconfig file on this machine a line may name instead of one that does not load:
+    $KUBECONFIG's first file that exists, else ~/.kube/config when it does; never one of
+    ``missing``; "" when there is none (a path that is not there would not paste)."""
+    from kmeshctl.kube import DEFAULT_KUBECONFIG
+
+    candidates = [*(f for f in os.environ.get("KUBECONFIG", "").split(os.pathsep) if f),
+                  os.path.expanduser(DEFAULT_KUBECONFIG)]
+    return next((f for f in candidates if f not in missing and os.path.isfile(f)), "")
+
+
+def kubeconfig_fix_line(message: str) -> str:
+    """``message`` with kube.KUBECONFIG_FIX (`pass --kubeconfig PATH of an existing
+    kubeconfig file`) made a line to paste: the command run, every word typed kept,
+    with --kubeconfig of an existing kubeconfig (existing_kubeconfig) in place of the one
+    typed (or given by $KUBECONFIG); as it is when this machine has none."""
+    from kmeshctl.kube import KUBECONFIG_FIX
+
+    if KUBECONFIG_FIX not in message or not cmdline.ARGS or f"{KUBECONFIG_FIX}: `" in message:
+        return message
+    typed = typed_value(cmdline.ARGS, "--kubeconfig")
+    found = existing_kubeconfig([typed or "", *os.environ.get("KUBECONFIG", "").split(os.pathsep)])
+    if not found:
+        return message
+    words = list(cmdline.ARGS)
+    words = set_flag_value(words, "--kubeconfig", found) if typed is not None else ["--kubeconfig", found, *words]
+    return message.replace(KUBECONFIG_FIX, f"{KUBECONFIG_FIX}, e.g. `{shlex.join(['kmeshctl', *words])}`", 1)
+
+
+def set_flag_value(words: list[str], flag: str, value: str) -> list[str]:
+    """``words`` with the value of ``flag`` (`FLAG V` or `FLAG=V`, before `--`) ``value``."""
+    end = cmdline.separator_at(words)
+    for i, word in enumerate(words[:end]):
+        if word == flag and i + 1 < end:
+            return [*words[:i + 1], value, *words[i + 2:]]
+        if word.startswith(flag + "="):
+            return [*words[:i], f"{flag}={value}", *words[i + 1:]]
+    return words
 
 
 # Commands whose -n/--namespace is kmesh's own install namespace (default kmesh-system, as
@@ -277,7 +325,8 @@ def as_the_user_reads(message: str, root: _click.Command) -> str:
     field, a table cell's detail): flags named as typed, a value that came from a
     variable named so (`(from $KUBECONFIG)`), and each suggested kmeshctl / kubectl
     command carrying the user's --kubeconfig / --context and other flags it takes."""
-    return paste_ready(name_env_sources(name_typed_flags(message, cmdline.INVOKED, cmdline.ARGS)), root)
+    return paste_ready(kubeconfig_fix_line(name_env_sources(name_typed_flags(message, cmdline.INVOKED,
+                                                                             cmdline.ARGS))), root)
 
 
 def with_sandbox_name(line: list[str], name: Optional[str] = None) -> tuple[list[str], str]:
@@ -439,7 +488,7 @@ def parseable_words(words: list[str], root: _click.Command) -> tuple[list[str], 
                 kept += fixed
                 i += len(given) - 1
                 if fixed != given:
-                    flagged.append((" ".join(given), " ".join(fixed)))
+                    flagged.append((shlex.join(given), shlex.join(fixed)))
             else:
                 flag = word.partition("=")[0]
                 value = i + 1 < len(own) and "=" not in word and not own[i + 1].startswith("-") and \
@@ -470,6 +519,7 @@ def _choice_fixed(command: _click.Command, root: _click.Command, given: list[str
     the choice it is a typo of (badinput's closeness: `yml` -> yaml); [] for a choice close
     to none, or a number or duration that is none or out of the flag's range."""
     from kmeshctl.cli.badinput import _closest_choices, takes_number
+    from kmeshctl.cli.names import line_value
 
     flag, equals, value = given[0].partition("=")
     param = cmdline.option_spelled(command, flag) or cmdline.option_spelled(root, flag)
@@ -478,10 +528,14 @@ def _choice_fixed(command: _click.Command, root: _click.Command, given: list[str
     if not (equals or len(given) == 2) or descriptor is None:
         return given
     if param is not None and param.name == "xds_address":  # `istiod` -> istiod.istio-system.svc:15012
-        meant = _xds_address_meant(command, value)
+        meant = None if PLACEHOLDER.fullmatch(value) else _xds_address_meant(command, value)
         return given if meant is None else [f"{flag}={meant}"] if equals else [flag, meant]
     if takes_number(param):
         return given if _number_taken(param, value) else []  # type: ignore[arg-type]
+    if param is not None and not descriptor.is_choice and param.name in LINE_CHECKED and \
+            not PLACEHOLDER.fullmatch(value):
+        meant = line_value(param.name, value)  # `--mode foo` -> dual-engine, a bad --image left out
+        return given if meant == value else [] if not meant else [f"{flag}={meant}"] if equals else [flag, meant]
     if not descriptor.is_choice or value in {str(getattr(c, "value", c)) for c in descriptor.choices}:
         return given
     close = _closest_choices(param, value)  # type: ignore[arg-type]
@@ -490,14 +544,22 @@ def _choice_fixed(command: _click.Command, root: _click.Command, given: list[str
     return [f"{flag}={close[0]}"] if equals else [flag, close[0]]
 
 
+# A value a line names for the user to fill in (`-n NAMESPACE`, `--xds-address HOST:PORT`): never mended.
+PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_]*(?:[:/.-][A-Z][A-Z0-9_]*)*")
+# The parameters whose value a suggested line mends, or leaves out, by names.line_value.
+LINE_CHECKED = frozenset({"mode", "image", "network", "namespace", "istio_namespace", "pod_namespace", "pod_name",
+                          "node_name", "service_account"})
+
+
 def _xds_address_meant(command: _click.Command, value: str) -> Optional[str]:
     """The address an --xds-address ``value`` of a bad form means (params.BadXdsAddress),
     settled as the offline check wants it (the --istio-namespace typed); on render, also
-    what that check offers for a good form it refuses (`istiod:15012`); None for a value
-    that passes, or one whose meaning is not clear."""
+    what that check offers for a good form it refuses (`istiod:15012`); for a value whose
+    meaning is not clear (`:15012`), istiod's unrevisioned Service (params.guessed_address),
+    as a line built without the flag carries it; None for a value that passes."""
     from kmeshctl.cli.names import line_namespace
     from kmeshctl.istiod import settled_address
-    from kmeshctl.params import BadXdsAddress, check_xds_address
+    from kmeshctl.params import BadXdsAddress, check_xds_address, guessed_address
 
     namespace = line_namespace(typed_value(cmdline.ARGS, "--istio-namespace"))
     try:
@@ -505,7 +567,7 @@ def _xds_address_meant(command: _click.Command, value: str) -> Optional[str]:
     except BadXdsAddress as err:
         return settled_address(err.meant, namespace)
     except UsageError:
-        return None
+        return guessed_address(value, namespace)
     # install asks the cluster instead, whose agents' namespace may have such a Service
     settled = settled_address(value, namespace) if command.name == "render" else value
     return settled if settled != value else None

@@ -975,12 +975,7 @@ def istiod_cause(client: KubeClient, p: WaypointParams) -> Optional[str]:
     idle = next((d for d in deployments if d.none_ready), None)
     if idle is None:
         return ""
-    where = f"Deployment {idle.namespace}/{idle.name} has 0/{idle.replicas} ready replicas"
-    if idle.replicas == 0:
-        scale = shlex.join(["kubectl", "-n", idle.namespace, "scale", "deploy", idle.name, "--replicas=1"])
-        return f"{where}: scale it up (`{scale}`)"
-    describe = shlex.join(["kubectl", "-n", idle.namespace, "describe", "deploy", idle.name])
-    return f"{where}: see why its pods are not ready (`{describe}`)"
+    return f"{idle.idle_text}: {idle.idle_fix}"
 
 
 def stuck_fix(p: WaypointParams, stuck: "list[PodState]", istiod: bool = False,

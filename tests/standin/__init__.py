@@ -27,7 +27,8 @@ and its node agent use. One module per concern:
 Simplifications, on purpose: lists in apply are atomic (no merge keys), custom resources
 are not validated against their CRD schema, strategic merge patch is handled as merge
 patch, lists are not paginated (limit/continue are not served), pods are deleted at once
-(no grace period), a watch from a future resourceVersion simply waits for it, and there
+(no grace period) unless a test sets `pod_stop_s` (Terminating that long, the DaemonSet
+controller's replacement with `daemon_pod_start_s`), a watch from a future resourceVersion simply waits for it, and there
 is no RBAC beyond the access-review answers.
 """
 

@@ -6,7 +6,8 @@
   take for its own, nor another stand-in's), or the one the Service asks for (422 when taken), or
   one pinned by a test with `IpAllocator.pin` (to match a data plane that already serves
   the Service at that address); kept on update, released on delete;
-- the DaemonSet controller (`daemonset_controller = "ready" | "stuck"`): one pod per Node;
+- the DaemonSet controller (`daemonset_controller = "ready" | "stuck"`): one pod per Node, and (with
+  `daemon_pod_start_s`) a pod made in place of one being deleted, started after that long;
 - the Deployment controller (`deployment_controller = "ready" | "stuck"`): a ReplicaSet
   named after the pod template's hash, pods named `<replicaset>-<5 chars>` scheduled on the
   first Node, Deployment and ReplicaSet status. With "ready" the pods are Running and Ready
@@ -20,6 +21,7 @@ import copy
 import hashlib
 import ipaddress
 import json
+import math
 import random
 import secrets
 import threading
@@ -131,6 +133,49 @@ def run_daemonset_controller(api: "StandinApiServer", namespace: str, name: str)
             "numberUnavailable": 0 if ready else count, "numberMisscheduled": 0,
         }
         api.store(DAEMONSET, ("apps", "daemonsets", namespace, name), updated)
+
+
+def replace_daemon_pod(api: "StandinApiServer", pod: dict) -> None:
+    """The DaemonSet controller's answer to a pod of its being deleted (``pod``, Terminating):
+    a new pod on its node at once (`<daemonset>-<5 chars>`, ContainerCreating), which its
+    kubelet starts after api.daemon_pod_start_s (math.inf: never). Nothing when that is None,
+    or the DaemonSet is gone or being deleted."""
+    owner = next((o for o in pod["metadata"].get("ownerReferences") or [] if o.get("kind") == "DaemonSet"), None)
+    if api.daemon_pod_start_s is None or owner is None:
+        return
+    ds = api.objects.get(("apps", "daemonsets", pod["metadata"]["namespace"], owner["name"]))
+    if ds is None or ds["metadata"].get("deletionTimestamp") or ds["metadata"]["uid"] != owner.get("uid"):
+        return
+    node = pod["spec"]["nodeName"]
+    new = _daemon_pod(ds, node, ready=True)
+    new["metadata"]["name"] = f"{ds['metadata']['name']}-" + "".join(secrets.choice(NAME_ALPHABET) for _ in range(5))
+    new["status"] = creating_status(new["spec"])
+    created = api.create(POD, new, "kube-controller-manager")
+    if api.daemon_pod_start_s != math.inf:
+        timer = threading.Timer(api.daemon_pod_start_s, _start_daemon_pod,
+                                [api, api.key(POD, created), created["metadata"]["uid"]])
+        timer.daemon = True
+        timer.start()
+
+
+def _start_daemon_pod(api: "StandinApiServer", key: tuple, uid: str) -> None:
+    """The kubelet's status update of a replacement pod whose container now runs."""
+    with api.lock:
+        current = api.objects.get(key)
+        if current is None or current["metadata"].get("uid") != uid or current["metadata"].get("deletionTimestamp"):
+            return
+        running = copy.deepcopy(current)
+        running["status"] = pod_status(running["spec"], True, None)
+        api.store(POD, key, running)
+
+
+def creating_status(spec: dict) -> dict:
+    """A pod its kubelet has taken and is creating the containers of."""
+    states = [{"name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": False, "restartCount": 0,
+               "started": False, "state": {"waiting": {"reason": "ContainerCreating"}}}
+              for c in spec.get("containers", [])]
+    return {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+            "containerStatuses": states}
 
 
 def node_names(api: "StandinApiServer") -> list[str]:

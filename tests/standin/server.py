@@ -6,8 +6,10 @@ is in `frontend.py`; exec and port-forward sessions in `streams.py`."""
 from __future__ import annotations
 
 import copy
+import math
 import threading
 import uuid
+from datetime import datetime, timedelta, timezone
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional
@@ -20,6 +22,7 @@ from .fields import (MISSING, FieldPath, content, delete_at, drop_nulls, managed
 from .kubelet import PodBackend
 from .resources import (BUILTIN, OBJECT_VERBS, SUBRESOURCES, TOKEN, HttpError, Key, Resource,
                         not_found, now)
+from .resources import POD as POD_RESOURCE
 from .selectors import ObjectMatch, object_matcher
 from .watch import Event, EventLog, Expired, WatchRequest, WatchSession
 
@@ -57,6 +60,15 @@ class StandinApiServer:
         self.daemonset_controller: Optional[str] = None  # "ready" | "stuck" | None (no controller)
         self.deployment_controller: Optional[str] = None  # "ready" | "stuck" | None
         self.controller_delay = 0.2
+        # A deleted pod stays Terminating (its deletionTimestamp the end of its grace period)
+        # this long, as while its kubelet stops it; None: deleted at once (the default).
+        self.pod_stop_s: Optional[float] = None
+        # What a pod's process does at SIGTERM (a test's node agent: kmeshctl.node.lifecycle),
+        # called under the lock with the pod as it was when its stop began.
+        self.on_pod_stop: Optional[Callable[[dict], None]] = None
+        # With pod_stop_s: the DaemonSet controller makes a pod in place of one being deleted
+        # (ContainerCreating), running this long after (math.inf: never); None: no replacement.
+        self.daemon_pod_start_s: Optional[float] = None
         self.namespace_finalize_delay = 0.3
         self.requests: list[Request] = []
         self.admission_denials: dict[tuple[str, str], str] = {}  # (kind, name) -> message
@@ -247,6 +259,10 @@ class StandinApiServer:
         return obj
 
     def remove(self, key: Key) -> None:
+        current = self.objects.get(key)
+        if key[1] == "pods" and current is not None and not current["metadata"].get("deletionTimestamp") \
+                and self.on_pod_stop is not None:  # stopped now, without a grace period (the garbage collector)
+            self.on_pod_stop(copy.deepcopy(current))
         obj = self.objects.pop(key, None)
         self.owners.pop(key, None)
         if obj is None:
@@ -420,6 +436,8 @@ class StandinApiServer:
             raise not_found(res, key[3])
         if dry_run:
             return copy.deepcopy(obj)
+        if res.kind == "Pod" and self.pod_stop_s is not None:
+            return copy.deepcopy(self.terminate_pod(key, obj))
         if res.kind == "Namespace":
             if not obj["metadata"].get("deletionTimestamp"):
                 terminating = copy.deepcopy(obj)
@@ -431,6 +449,32 @@ class StandinApiServer:
         self.remove(key)
         controllers.release_on_delete(self, res, obj)
         return copy.deepcopy(obj)
+
+    def terminate_pod(self, key: Key, obj: dict) -> dict:
+        """A pod's deletion as kube-apiserver and its kubelet make it: deletionTimestamp set to
+        the end of its grace period (pod_stop_s), its process stopped (on_pod_stop), the
+        DaemonSet controller's replacement made at once (it counts no pod being deleted),
+        the pod removed once its stop is over."""
+        if obj["metadata"].get("deletionTimestamp"):
+            return obj
+        assert self.pod_stop_s is not None
+        grace = max(1, math.ceil(self.pod_stop_s))
+        terminating = copy.deepcopy(obj)
+        terminating["metadata"]["deletionTimestamp"] = (datetime.now(timezone.utc) + timedelta(seconds=grace)) \
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+        terminating["metadata"]["deletionGracePeriodSeconds"] = grace
+        stored = self.store(POD_RESOURCE, key, terminating)
+        if self.on_pod_stop is not None:
+            self.on_pod_stop(copy.deepcopy(stored))
+        controllers.replace_daemon_pod(self, stored)
+        threading.Timer(self.pod_stop_s, self.finish_pod, [key, obj["metadata"].get("uid")]).start()
+        return stored
+
+    def finish_pod(self, key: Key, uid: str) -> None:
+        with self.lock:
+            current = self.objects.get(key)
+            if current is not None and current["metadata"].get("uid") == uid:
+                self.remove(key)
 
     def finalize_namespace(self, name: str) -> None:
         with self.lock:
