@@ -17,6 +17,7 @@ from typing import Iterator
 
 import pytest
 
+from listening import close_listener
 from standin_apiserver import cluster  # noqa: F401
 from test_cli_kinds import cli, leaf_commands, no_env  # noqa: F401
 
@@ -33,7 +34,8 @@ class SilentApiServer:
         self.close_after = close_after
         self.held: list[socket.socket] = []
         self.stopped = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.accepting = threading.Thread(target=self._accept, daemon=True)
+        self.accepting.start()
 
     def _accept(self) -> None:
         while not self.stopped.is_set():
@@ -47,7 +49,7 @@ class SilentApiServer:
 
     def stop(self) -> None:
         self.stopped.set()
-        self.listener.close()
+        close_listener(self.listener, self.accepting)
         for conn in self.held:
             conn.close()
 

@@ -40,6 +40,7 @@ from typing import Iterator
 import pytest
 import yaml
 
+from listening import close_listener
 from standin_apiserver import cluster  # noqa: F401 (fixture)
 from standin import tls
 from standin.resources import TOKEN
@@ -67,7 +68,8 @@ class TlsFront:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.open: list[tls.TlsConnection] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.accepting = threading.Thread(target=self._accept, daemon=True)
+        self.accepting.start()
 
     def _accept(self) -> None:
         while True:
@@ -100,7 +102,7 @@ class TlsFront:
                 end.shutdown(socket.SHUT_RDWR)
 
     def stop(self) -> None:
-        self.listener.close()
+        close_listener(self.listener, self.accepting)
         for sock in self.open:
             sock.close()
 

@@ -20,6 +20,7 @@ from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 from kubernetes.stream import portforward, stream
 
+from listening import close_listener
 from standin import TOKEN, HostNetworkBackend, StandinApiServer, core_v1_client, namespace
 from standin import tls
 from standin.websocket import accept_key, unmask
@@ -67,9 +68,10 @@ def echo_port() -> Iterator[int]:
             while data := conn.recv(65536):
                 conn.sendall(data.upper())
 
-    threading.Thread(target=serve, daemon=True).start()
+    accepting = threading.Thread(target=serve, daemon=True)
+    accepting.start()
     yield listener.getsockname()[1]
-    listener.close()
+    close_listener(listener, accepting)
 
 
 # -- exec -------------------------------------------------------------------------------------
