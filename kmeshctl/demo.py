@@ -268,19 +268,47 @@ def _server_header_of(deployments: list[m.Deployment], subset: m.Subset) -> str:
                      "header=server:N`; the demo cannot tell the versions apart")
 
 
-def check_pods(subject: DemoSubject, weight_sets: list[list[int]], where: str) -> None:
+def check_pods(subject: DemoSubject, weight_sets: list[list[int]], where: str,
+               weights_line: Optional[Callable[[str], str]] = None, remake: str = "") -> None:
     """KmeshctlError (exit 1) before any request when a subset without a pod (replicas 0)
-    gets a weight > 0, in force now or in a weight set: its requests would fail (HTTP 503)."""
+    gets a weight > 0 in a weight set: its requests would fail (HTTP 503). Weight 0 in
+    every set, it gets none (its own weight too: the switch away from them sends no
+    request, see run_traffic_shift). The fix: ``weights_line`` of the sets with its weight
+    given to a subset with pods (the demo again with that --weights), and ``remake`` (the
+    line that makes the sandbox again, once its manifests give it replicas)."""
     vs = subject.virtual_service
-    for index, version in enumerate(subject.versions):
-        own = subject.default_weights[index]
-        if version.pods or not (own or any(w[index] for w in weight_sets)):
-            continue
-        # its own weight > 0: even a switch to weights without it sends it requests first
-        fix = "" if own else "give it weight 0 in every --weights set, or "
+    for version in (v for i, v in enumerate(subject.versions) if not v.pods and any(w[i] for w in weight_sets)):
+        fixes = []
+        fed = without_podless(subject, weight_sets)
+        if fed and weights_line is not None:
+            fixes.append(f"send it nothing, `{weights_line(','.join('/'.join(map(str, w)) for w in fed))}`")
+        elif fed:
+            fixes.append("give it weight 0 in every --weights set")
+        replicas = "make the sandbox again with replicas >= 1 for it"
+        fixes.append(f"{replicas} (in its manifests), `{remake}`" if remake else replicas)
         raise KmeshctlError(f"subset {version.subset} of VirtualService {vs.namespace}/{vs.name} in {where} has no "
                             f"pod (replicas 0 in Deployment {', '.join(version.deployments)}): its requests would "
-                            f"fail (HTTP 503); {fix}make the sandbox again with replicas >= 1 for it")
+                            f"fail (HTTP 503); {', or '.join(fixes)}")
+
+
+def without_podless(subject: DemoSubject, weight_sets: list[list[int]]) -> list[list[int]]:
+    """``weight_sets`` with the weight of each subset without a pod given to the first one
+    with pods, repeats dropped ([] when no subset has a pod)."""
+    fed = [i for i, v in enumerate(subject.versions) if v.pods]
+    if not fed:
+        return []
+    moved: list[list[int]] = []
+    for weights in weight_sets:
+        new = [w if subject.versions[i].pods else 0 for i, w in enumerate(weights)]
+        new[fed[0]] += sum(weights) - sum(new)
+        if new not in moved:
+            moved.append(new)
+    return moved
+
+
+def _podless_weighted(subject: DemoSubject, weights: list[int]) -> bool:
+    """Whether ``weights`` send requests to a subset without a pod."""
+    return any(w and not v.pods for v, w in zip(subject.versions, weights))
 
 
 def fortio_demo() -> tuple[list[dict], DemoSubject]:
@@ -843,7 +871,10 @@ def run_traffic_shift(target: DemoTarget, subject: DemoSubject, requests: int,
         change, traffic = None, TrafficCount()
         try:
             try:
-                if weights != current:
+                if weights != current and _podless_weighted(subject, current):
+                    target.set_weights(weights)  # no traffic while a subset without a pod gets some (check_pods)
+                    current = weights
+                elif weights != current:
                     change = TrafficCount()
                     _change_under_traffic(target, weights, change)
                     current = weights

@@ -129,6 +129,27 @@ def read_policy_names(maps: DataplaneMaps) -> dict[int, str]:
     return {key.id: value.name for key, value in maps.maps[AUTHZ_POL.name].items()}
 
 
+def denials(bpf_fs: Path) -> dict[str, int]:
+    """The connections inbound authorization refused on the data path under ``bpf_fs``
+    (km_authz_stats, dry-run verdicts left out: they refuse nothing), by what refused
+    them: `AuthorizationPolicy NS/NAME`, `no ALLOW policy matched`, `a pod's policy table
+    could not be written`. MapError / OSError when the maps cannot be read."""
+    from kmeshctl.maps import AuthzVerdict
+
+    found: dict[str, int] = {}
+    with DataplaneMaps(bpf_fs) as maps:
+        names = read_policy_names(maps)
+        for key, value in maps.authz_stats.items():
+            if not key.verdict.refuses or key.dry_run:
+                continue
+            name = names.get(key.policy, str(key.policy))
+            what = (f"AuthorizationPolicy {name}" if key.verdict is AuthzVerdict.DENY_POLICY else
+                    "no ALLOW policy matched" if key.verdict is AuthzVerdict.DENY_NO_ALLOW else
+                    "a pod's policy table could not be written")
+            found[what] = found.get(what, 0) + value.count
+    return found
+
+
 def _annotate(spec: MapSpec, key: Any, value: Any, ids: IdRegistry, policies: dict[int, str] | None = None
               ) -> tuple[dict[str, Any], dict[str, Any]]:
     k, v = key.to_json(), value.to_json()

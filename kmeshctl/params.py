@@ -296,7 +296,8 @@ _LIST_SEPARATORS = re.compile(r"[,;\s]+")
 def _refuse_list(value: str, flag: str) -> None:
     """A list of addresses (`A:1,B:2`, `[A:1,B:2]`, `'A:1 B:1'`, `A,B`): one address
     HOST:PORT is taken, the first (its port added when it lacks one) offered."""
-    if len([part for part in _LIST_SEPARATORS.split(value) if part]) > 1:
+    one = re.sub(r"\s*:\s*", ":", value.strip())  # `istiod: 15012` is one address with a space (said so)
+    if len([part for part in _LIST_SEPARATORS.split(one) if part]) > 1:
         _refuse_as_one(flag, value, "a list of addresses")
 
 
@@ -510,6 +511,9 @@ def check_image(value: str, flag: str = "--image", example: str = DEFAULT_IMAGE)
         pasteable = shlex.quote(fixed) if len(fixed) <= 2 * _IMAGE_NAME_MAX else shown(fixed)  # a digest is long
         raise bad_value(flag, value, f"repository {shown(rest[:end])} has capital letters (image repositories are "
                         "lower-case)", f"a lower-case repository: {flag} {pasteable}")
+    name, at, digest = value.rpartition("@")
+    if at and _is_image(*_split_registry(name)):  # only the digest is wrong: said so (f38d)
+        raise bad_value(flag, value, f"digest {shown(digest)} is not sha256: and 64 hex digits (a sha256 digest)", f"the image's whole digest, or none: {flag} {shlex.quote(name)}")
     raise bad_value(flag, value, "not an image reference", f"REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST], e.g. {example}")
 
 

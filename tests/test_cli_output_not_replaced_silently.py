@@ -90,6 +90,7 @@ def test_force_lets_the_run_start(tmp_path: Path, capsys, no_env, runs) -> None:
 def test_a_new_empty_or_unrelated_folder_is_not_refused(tmp_path: Path, capsys, no_env, runs,  # noqa: F811
                                                         contents: tuple[str, ...]) -> None:
     out = tmp_path / "h109-fresh" / "deeper"
+    out.parent.mkdir()  # --out makes its folder, never a missing parent (tests/test_p38_f38d.py)
     if contents:
         _earlier_results(out, contents)
     code, _, err = cli(capsys, "bench", "dataplane", "--out", str(out))

@@ -54,7 +54,15 @@ def test_there_is_one_sigterm_mechanism() -> None:
 def test_a_stopped_down_names_the_half_removed_sandbox(signum, code, how, state_root, capsys, no_env,  # noqa: F811
                                                        monkeypatch) -> None:
     _record("h69d")
-    monkeypatch.setattr(sandbox_mod, "down", _signalled(signum))
+    signalled = _signalled(signum)
+
+    def down(*args: object, **kwargs: object) -> None:  # stopped once it began removing (f38d: else nothing was)
+        state = state_mod.SandboxState.load("h69d")
+        state.phase = state_mod.PHASE_REMOVING
+        state.save()
+        signalled()
+
+    monkeypatch.setattr(sandbox_mod, "down", down)
     got, out, err = cli(capsys, "sandbox", "down", "--name", "h69d")
     assert got == code, err
     assert err.strip().splitlines()[-1] == (f"Error: {how}: sandbox h69d is half-removed; run `kmeshctl sandbox "

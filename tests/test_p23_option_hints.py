@@ -121,7 +121,12 @@ def test_name_and_sandbox_naming_two_sandboxes_are_refused_before_anything(comma
     monkeypatch.setattr(sandbox_cli, "_remove", lambda *a, **k: pytest.fail("a sandbox was removed"))
     extra = ["netutils-0", "--", "true"] if command == "exec" else []
     line = _error(capsys, "sandbox", command, "--name", "t23a", "--sandbox", "t23b", *extra)
-    assert line == (f"Error: --name t23a and --sandbox t23b name two sandboxes; give one "
+    # with the line for each (f38d: `down` removes both, one after the other)
+    typed = " ".join(extra[:1] + ["--name {}"] + extra[1:])
+    each = [f"kmeshctl sandbox {command} {typed.format(n)}" for n in ("t23a", "t23b")]
+    lines = f"; to remove both: `{' && '.join(each)}`" if command == "down" else \
+        f", e.g. `{each[0]}` or `{each[1]}`"
+    assert line == (f"Error: --name t23a and --sandbox t23b name two sandboxes; give one{lines} "
                     f"(see 'kmeshctl sandbox {command} --help')"), line
     assert {"t23a", "t23b"} <= set(sandboxes.names())
 

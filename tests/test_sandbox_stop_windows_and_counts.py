@@ -288,7 +288,12 @@ def test_a_stop_after_downs_work_says_removed_then_the_stop(state_root, no_env, 
 def test_a_stop_before_downs_work_is_done_still_says_half_removed(state_root, no_env, no_host, capsys,
                                                                  monkeypatch) -> None:
     _record_from([], time.time())
-    monkeypatch.setattr(sb, "teardown", _stop)
+
+    def marked_then_stopped(state: Any, progress: Any) -> None:  # its first step done (f38d: else nothing was)
+        sb._mark_removing(state)
+        _stop()
+
+    monkeypatch.setattr(sb, "teardown", marked_then_stopped)
     code, out, err = cli(capsys, "sandbox", "down", "--name", NAME)
     assert code == 143 and "removed." not in out, (out, err)
     assert f"sandbox {NAME} is half-removed" in err, err

@@ -20,6 +20,7 @@ from kmeshctl.params import (DEFAULT_IMAGE, DEFAULT_ISTIO_NAMESPACE, NOT_A_NUMBE
                              OUT_OF_RANGE, bounded, given_text)
 
 if TYPE_CHECKING:
+    from kmeshctl.errors import UsageError
     from kmeshctl.kube import KubeTarget
 
 NOT_A_DURATION = "not a duration"
@@ -180,10 +181,14 @@ def meant_lines(value: Optional[str], meant: Sequence[str]) -> str:
 
     from kmeshctl.cli import cmdline
 
+    from kmeshctl.sandboxes import naming_one
+
     if not value or cmdline.with_value_replaced(cmdline.ARGS, value, "") == list(cmdline.ARGS):
         return ""
-    return " " + " or ".join(f"`{shlex.join(['kmeshctl', *cmdline.with_value_replaced(cmdline.ARGS, value, m)])}`"
-                             for m in meant)
+    # several sandboxes and none named: the line names the one their refusal offers (naming_one)
+    return " " + " or ".join(
+        f"`{naming_one(shlex.join(['kmeshctl', *cmdline.with_value_replaced(cmdline.ARGS, value, m)]))}`"
+        for m in meant)
 
 
 def _names_output(err: _click.exceptions.BadParameter, value: Optional[str]) -> str:
@@ -854,7 +859,9 @@ def _two_values(ctx: _click.Context, param: _click.Parameter, first: tuple[str, 
 
     both = f"{text(first)} and {text(second)}"
     if sorted(SANDBOX_FLAGS) == sorted(getattr(param, "opts", ())):
-        return UsageError(f"{both} name two sandboxes; give one")
+        from kmeshctl.cli.sandbox import one_sandbox_each
+
+        return UsageError(f"{both} name two sandboxes; give one{one_sandbox_each(ctx.command_path, [first[1], second[1]])}")
     long = max(param.opts, key=len)
     joined = _joined_values_line(param)
     if joined is not None:
@@ -897,3 +904,369 @@ def _joined_values_line(param: _click.Parameter) -> Optional[tuple[str, str, str
     value = joiner.join(values)
     line = [*kept[:first[0]], first[1], value, *kept[first[0]:], *words[end:]]
     return first[1], value, shlex.join(["kmeshctl", *line])
+
+
+# ------------------------------------------------------------------ every bad value of a line at once
+
+BAD_VALUES = "kmeshctl_bad_values"  # ctx.meta key: the problems a command's values were found to have
+
+
+def _kubernetes_version(values: Any) -> None:
+    from kmeshctl.params import check_kubernetes_version
+
+    if isinstance(values.get("kubernetes_version"), str) and values["kubernetes_version"]:
+        check_kubernetes_version(values["kubernetes_version"])
+
+
+def _bench_list(name: str, flag: str, known: Any) -> Any:
+    def check(values: Any) -> None:
+        from kmeshctl.cli.names import check_choice_list
+
+        if isinstance(values.get(name), str):
+            check_choice_list(flag, values[name], known())
+    return check
+
+
+def _bench_paths() -> Any:
+    from kmeshctl.bench.topology import PATHS
+
+    return PATHS
+
+
+def _bench_loads() -> Any:
+    from kmeshctl.bench.wrk import LOADS
+
+    return LOADS
+
+
+def _bench_cpus(name: str, flag: str) -> Any:
+    def check(values: Any) -> None:
+        from kmeshctl.cli.bench import _cpus
+
+        if isinstance(values.get(name), str):
+            _cpus(values[name], flag, "0")
+    return check
+
+
+def _demo_weights(values: Any) -> None:
+    from kmeshctl import demo
+
+    if isinstance(values.get("weights"), str):  # what holds whatever the target's subsets (its body checks the count)
+        demo.parse_weight_sets(values["weights"], demo.fortio_demo()[1], check_count=False)
+
+
+def _demo_plot(values: Any) -> None:
+    from pathlib import Path
+
+    from kmeshctl.cli.suggestions import flag_as_typed
+    from kmeshctl.demo_plot import check_plot_path
+
+    if isinstance(values.get("plot"), Path):
+        check_plot_path(values["plot"], flag_as_typed("plot") or "--plot", bool(values.get("force")))
+
+
+def _offline_xds_address(values: Any) -> None:
+    """render's --xds-address (and an offline install --dry-run's) as istiod's offline check
+    refuses it, with the address to use; one of a bad form is left to the name checks."""
+    from kmeshctl.cli.names import line_namespace
+    from kmeshctl.cli.suggestions import flag_as_typed
+    from kmeshctl.errors import UsageError
+    from kmeshctl.istiod import XdsAddressRefused, check_xds_address_offline
+    from kmeshctl.params import check_xds_address
+
+    address = values.get("xds_address")
+    if not isinstance(address, str) or not address or ("dry_run" in values and not _offline_dry_run(values)):
+        return  # install with a cluster: the cluster judges it
+    try:
+        check_xds_address(address)
+    except UsageError:
+        return
+    flag = flag_as_typed("xds_address") or "--xds-address"
+    try:
+        check_xds_address_offline(address, line_namespace(values.get("istio_namespace")), flag)
+    except XdsAddressRefused as err:
+        raise UsageError(f"{err} (use {flag} {err.found[0]})" if len(err.found) == 1 else str(err)) from None
+
+
+def _offline_dry_run(values: Any) -> bool:
+    from kmeshctl.cli.common import run_options
+    from kmeshctl.kube import cluster_configured
+
+    return bool(values["dry_run"]) and not cluster_configured(run_options())
+
+
+def _sandbox_name(values: Any) -> None:
+    from kmeshctl.cli.sandbox import _checked_name
+
+    if isinstance(values.get("name"), str) and values["name"]:
+        _checked_name(values["name"])
+
+
+def _sandbox_files(values: Any) -> None:
+    from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
+    from kmeshctl.cli.suggestions import flag_as_typed
+    from kmeshctl.sandbox.manifests import STDIN, is_url
+
+    for path in values.get("files") or ():
+        if str(path) != STDIN and not is_url(str(path)) and "," not in str(path):  # a list or a URL: up says it
+            check_input_path(flag_as_typed("files") or "-f", path, FILE_OR_DIRECTORY,
+                             "give a Kubernetes YAML file or a directory of them (or - for stdin)")
+
+
+# The checks a command's body makes of its values before anything runs (command path ->
+# functions of its parsed values, each raising UsageError for one bad value), made beside
+# click's own (a bad -o, -c) and the name checks (kmeshctl.cli.names), so that one error
+# names every bad value of a line. A value click refused is None here.
+VALUE_CHECKS: dict[str, tuple[Any, ...]] = {
+    "render": (_offline_xds_address, _kubernetes_version),
+    "install": (_offline_xds_address, _kubernetes_version),
+    "sandbox up": (_sandbox_name, _sandbox_files),
+    "bench dataplane": (_bench_list("paths", "--paths", _bench_paths), _bench_list("loads", "--loads", _bench_loads),
+                        _bench_cpus("client_cpus", "--client-cpus"), _bench_cpus("mesh_cpus", "--mesh-cpus")),
+    "demo traffic-shift": (_demo_weights, _demo_plot),
+}
+
+_VERIFYING: list[bool] = []  # set while a mended line is parsed to see that it works (no message built)
+
+
+def every_bad_value(command: _click.Command) -> None:
+    """``command``'s parsing names every bad value of a line in one error: click stops at
+    the first value it refuses (`-o xml`) and a command's body at the first it checks;
+    with two or more bad values, each is said (`...; also ...`, in the order typed) and a
+    line to paste only when it works with every one of them mended (all_said). One bad
+    value alone is left to its own check and message."""
+    parse = command.parse_args
+    if getattr(parse, "_every_bad_value", False) or hasattr(command, "commands"):
+        return
+
+    def parsed(ctx: _click.Context, args: list[str]) -> list[str]:
+        if ctx.resilient_parsing:
+            return parse(ctx, args)
+        typed = list(args)
+        try:
+            rest = parse(ctx, args)
+        except _click.exceptions.BadParameter as first:
+            if isinstance(first, _click.exceptions.MissingParameter):
+                raise
+            try:
+                lines = _unique([*_click_problems(command, ctx, typed), *_body_problems(ctx)])
+            except Exception:  # the others could not be told (a check failed otherwise): the first stands
+                raise first from None
+            if len(lines) < 2:
+                raise
+            raise all_said(lines) from None
+        lines = _body_problems(ctx)
+        ctx.meta[BAD_VALUES] = lines
+        if len(lines) >= 2:
+            raise all_said(lines)
+        return rest
+
+    parsed._every_bad_value = True  # type: ignore[attr-defined]
+    command.parse_args = parsed  # type: ignore[method-assign]
+
+
+def _unique(lines: list[str]) -> list[str]:
+    return list(dict.fromkeys(lines))
+
+
+def _click_problems(command: _click.Command, ctx: _click.Context, args: list[str]) -> list[str]:
+    """Each value click refuses on the line (its first stopped the parse), each said as
+    bad_value_line says it; the values refused are None in ctx.params."""
+    from typer._click.core import iter_params_for_processing
+
+    from kmeshctl.cli import cmdline
+    from kmeshctl.errors import KmeshctlError
+
+    opts, rest, order = command.make_parser(ctx).parse_args(args=list(args))
+    lines: list[str] = []
+    for param in iter_params_for_processing(order, command.get_params(ctx)):
+        if param.is_eager:
+            continue
+        try:
+            _, rest = param.handle_parse_result(ctx, opts, rest)
+        except _click.exceptions.MissingParameter:
+            ctx.params[param.name or ""] = None
+        except _click.exceptions.BadParameter as err:
+            lines.append(bad_value_line(err, cmdline.ARGS))
+            ctx.params[param.name or ""] = None
+        except KmeshctlError as err:  # a value's callback (dump's --pod): said when it is bad input
+            lines += [str(err)] if err.exit_code == 2 else []
+            ctx.params[param.name or ""] = None
+    return lines
+
+
+def _body_problems(ctx: _click.Context) -> list[str]:
+    """The bad values the command's own checks find: its name flags, --xds-address,
+    --image, --mode (kmeshctl.cli.names) and its VALUE_CHECKS, each a line."""
+    import functools
+
+    from kmeshctl.cli import cmdline, names
+
+    values, args = ctx.params, list(cmdline.ARGS)
+    path = " ".join(ctx.command_path.split()[1:])
+    named = _said_by(lambda: names.check_name_flags(ctx, values, args))
+    if not named:  # the name checks raise a bad --xds-address, --image or --mode only beside another
+        named = [str(err) for err in names._other_value_problems(ctx, values, args)]
+    lines = [*named, *(line for check in VALUE_CHECKS.get(path, ()) for line in _said_by(
+        functools.partial(check, values)))]
+    return _unique(lines)
+
+
+def _said_by(check: Any) -> list[str]:
+    """The bad values ``check`` raises (the name checks join theirs with `; also`); none
+    for another failure (a record unreadable...): the command says it when it gets there."""
+    from kmeshctl.errors import KmeshctlError, UsageError
+
+    try:
+        check()
+    except UsageError as err:
+        return str(err).split("; also ")
+    except KmeshctlError:
+        pass
+    return []
+
+
+def all_said(lines: list[str]) -> "UsageError":
+    """One UsageError naming every bad value (``lines``, each its problem and a value it
+    takes), in the order typed; each line to paste a problem's own check built (it mends
+    one value and keeps the others) said as the words it changes; and one whole line with
+    every value mended, only when that line parses with no bad value left."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+    from kmeshctl.errors import UsageError
+
+    if _VERIFYING:
+        return UsageError("; also ".join(lines))
+    typed = ["kmeshctl", *cmdline.ARGS]
+    ordered = sorted(lines, key=_typed_at)
+    said = "; also ".join(_lines_as_changes(line, typed) for line in ordered)
+    mended, left_out = _mended_line(ordered, typed)
+    if mended is None:
+        return UsageError(said)
+    left = f", {_listed(left_out)} left out (the default{'s' if len(left_out) > 1 else ''})" if left_out else ""
+    return UsageError(f"{said}; every value mended{left}: `{shlex.join(mended)}`")
+
+
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _typed_at(line: str) -> int:
+    """Where the flag a problem starts with (`-n Bad_NS: ...`) was typed on the line."""
+    from kmeshctl.cli import cmdline
+
+    flag = line.split(" ", 1)[0].partition("=")[0].rstrip(":")
+    return next((i for i, word in enumerate(cmdline.ARGS) if word.partition("=")[0] == flag), len(cmdline.ARGS))
+
+
+_LINE = re.compile(r" ?`(kmeshctl [^`]*)`")
+
+
+def _lines_as_changes(line: str, typed: list[str]) -> str:
+    """``line`` with each `kmeshctl ...` it offers (the line typed with one value mended,
+    the others kept: it would fail when pasted) said as the words it changes (`-n bad-ns`),
+    or left out when the prose says them already (`did you mean -n bad-ns?`)."""
+    def said(found: re.Match[str]) -> str:
+        import shlex
+
+        try:
+            offered = shlex.split(found.group(1))
+        except ValueError:
+            return found.group()
+        if not _same_command(typed, offered):
+            return found.group()  # another command's (`kmeshctl sandbox list`): no line typed, mended
+        changes = _changes(typed, offered)
+        before = line[:found.start()]
+        if all(change in before or (not change.startswith("leave ") and change.split(" ")[-1] in before)
+               for change in changes):  # `did you mean -n bad-ns?`, `did you mean json?`
+            return ""
+        return " " + ", ".join(changes)
+
+    return _LINE.sub(said, line)
+
+
+def _same_command(typed: list[str], offered: list[str]) -> bool:
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.suggestions import _command_path
+
+    if not cmdline.INVOKED:
+        return False
+    root = cmdline.INVOKED[0].command
+    return _command_path(root, typed) == _command_path(root, offered) and not set(offered) & {"&&", "|", ";"}
+
+
+def _changes(typed: list[str], words: list[str]) -> list[str]:
+    """The words ``words`` (a suggested line) changes from ``typed``: `-n bad-ns` for a
+    value replaced (its flag with it), `leave --x y out` for words left out."""
+    import shlex
+
+    found: list[str] = []
+    for tag, i1, i2, j1, j2 in difflib_opcodes(typed, words):
+        if tag in ("replace", "insert"):
+            if j1 > 0 and not words[j1].startswith("-") and words[j1 - 1].startswith("-"):
+                j1 -= 1  # the flag of the value replaced
+            found.append(shlex.join(words[j1:j2]))
+        elif tag == "delete":
+            found.append(f"leave {shlex.join(typed[i1:i2])} out")
+    return found
+
+
+def _mended_line(lines: list[str], typed: list[str]) -> tuple[Optional[list[str]], list[str]]:
+    """The line typed with every bad value mended: each value a problem's own line replaces
+    (`Bad_NS` -> bad-ns), then what suggestions.parseable_words mends (a choice's typo, a
+    name, --mode, --image, --xds-address) or leaves out (a value with no close choice, a
+    number out of range), and the flags left out (`--network 'a b'`); None unless that
+    line parses with no bad value left."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.suggestions import parseable_words
+
+    if not cmdline.INVOKED:
+        return None, []
+    root = cmdline.INVOKED[0].command
+    words = list(typed)
+    for line in lines:
+        for found in _LINE.finditer(line):
+            try:
+                offered = shlex.split(found.group(1))
+            except ValueError:
+                continue
+            for tag, i1, i2, j1, j2 in difflib_opcodes(typed, offered):
+                if tag == "replace" and i2 - i1 == j2 - j1 and not any(w.startswith("-") for w in typed[i1:i2]):
+                    words[i1:i2] = offered[j1:j2]
+    mended, _, flagged = parseable_words(words, root)
+    if mended == typed or not line_works(mended, root):
+        return None, []
+    return mended, [given for given, fixed in flagged if not fixed]
+
+
+def difflib_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    import difflib
+
+    return difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+
+
+def line_works(words: list[str], root: _click.Command) -> bool:
+    """Whether `kmeshctl ...` ``words`` parses, down to its command, with no bad value
+    (click's, the names', VALUE_CHECKS'): nothing is run; the line being run is as it was."""
+    from kmeshctl.cli import cmdline
+    from kmeshctl.errors import KmeshctlError
+
+    saved = (list(cmdline.INVOKED), list(cmdline.ARGS), list(cmdline.TYPED))
+    _VERIFYING.append(True)
+    try:
+        ctx = root.make_context("kmeshctl", list(words[1:]))
+        while hasattr(ctx.command, "commands"):
+            rest = [*ctx._protected_args, *ctx.args]
+            if not rest:
+                return False
+            name, command, rest = ctx.command.resolve_command(ctx, rest)  # type: ignore[attr-defined]
+            ctx = command.make_context(name, rest, parent=ctx)
+        return not ctx.meta.get(BAD_VALUES)
+    except (_click.exceptions.ClickException, KmeshctlError):
+        return False
+    finally:
+        _VERIFYING.pop()
+        cmdline.INVOKED[:], cmdline.ARGS[:], cmdline.TYPED[:] = saved

@@ -37,6 +37,16 @@ def _progress(line: str) -> None:
     typer.echo(f"  {line}", err=True)
 
 
+
+def _check_out_parent(out: Path) -> None:
+    """--out DIR typed: DIR is made, never its missing parent (as --plot: a typo must not
+    make directories after a long run); the default's parents are made (it is ours)."""
+    parent = out.absolute().parent
+    if not parent.exists():
+        raise UsageError(f"{flag_as_typed('out')} {shown(out)}: directory {shown(parent)} does not exist; "
+                         f"give a directory in an existing one, or make it first: `mkdir -p {shlex.quote(str(parent))} && "
+                         f"kmeshctl {shlex.join(sys.argv[1:])}`")
+
 def _csv(value: str, flag: str, known: Iterable[str]) -> tuple[str, ...]:
     """A comma-separated list of names from ``known``, each once; errors name ``flag``."""
     from kmeshctl.cli.names import check_choice_list
@@ -121,6 +131,8 @@ def dataplane(
         cpus=CpuPlan(_cpus(client_cpus, "--client-cpus", default_cpus.client),
                      _cpus(mesh_cpus, "--mesh-cpus", default_cpus.mesh)))
     check_output_dir(flag_as_typed("out"), out_dir, tuple(report.RESULT_FILES.values()), force)
+    if out is not None:
+        _check_out_parent(out)
     command = "kmeshctl " + shlex.join(sys.argv[1:])
     records, env = run_dataplane(config, (lambda _line: None) if quiet else _progress)
     files = report.write_results(out_dir, records, env, command)

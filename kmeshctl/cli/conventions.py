@@ -30,7 +30,7 @@ from typer.exceptions import Abort, Exit, TyperException
 
 from kmeshctl.cli.badinput import (bad_value_line, bounded_line, check_values_present, empty_value, strict_numbers,
                                    takes_value, is_value_of)
-from kmeshctl.cli.badinput import one_value_per_flag, single_dash_long_flags
+from kmeshctl.cli.badinput import every_bad_value, one_value_per_flag, single_dash_long_flags
 from kmeshctl.cli import cmdline
 from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_ONLY_COMMANDS, HELP_OPTION_NAMES,
                                   LEADING_FLAGS, NAMESPACE_FLAGS, QUIET_FLAGS, command_words, leading_flag,
@@ -107,6 +107,7 @@ class KmeshctlGroup(TyperGroup):
             _durations_shown(command)
             strict_numbers(command)  # the root's too: --request-timeout is a duration
             one_value_per_flag(command)  # `--name a --sandbox b`: refused, not the last one taken
+            every_bad_value(command)  # several bad values: one error names them all
             if command is not self:
                 _global_flags_named(command)
                 _values_required(command)

@@ -121,6 +121,7 @@ def traffic_shift(
             from kmeshctl.cli.names import check_waypoint_name
             from kmeshctl.demo_cluster import DEMO_WAYPOINT, waypoint_flag_target  # its import too (tens of ms)
             from kmeshctl.demo_plot import plot_shares
+            from kmeshctl.sandbox.demo_target import judging  # a fix's demo line carries the -c it needs
 
             chosen_namespace = _checked_flags(verbose, quiet, plot, namespace, name, target, force)
             cluster_by = f"--waypoint {waypoint}" if waypoint and target is Target.auto else ""
@@ -130,7 +131,7 @@ def traffic_shift(
             documents, subject = demo.fortio_demo()
             _check_weights_early(weights, subject, name, chosen_namespace)
             chosen, note = demo.choose_target(target.value, documents, subject, name, _cluster_flags(),
-                                              chosen_namespace, flag_as_typed("name"), run_options(), _rerun,
+                                              chosen_namespace, flag_as_typed("name"), run_options(), judging(_rerun),
                                               cluster_by)
             if waypoint:
                 chosen.waypoint = waypoint  # type: ignore[union-attr]  # a ClusterTarget (waypoint_flag_target)
@@ -138,7 +139,7 @@ def traffic_shift(
             weight_sets = demo.parse_weight_sets(weights, subject)
             Progress(quiet=quiet, indent="")(note)
             if chosen.name == "local":
-                demo.check_pods(subject, weight_sets, f"sandbox {getattr(chosen, 'sandbox_name', '')}")
+                _check_pods(chosen, subject, weight_sets)
             report = demo.new_report(chosen, subject, requests, len(weight_sets))
             _run(chosen, report, weight_sets, verbose, quiet)
             rerun = _rerun_with_requests(chosen)
@@ -428,6 +429,12 @@ def _with_requests(count: int, sandbox: str = "") -> str:
     """This demo again with -c ``count``: every flag typed kept (--sandbox, --weights,
     --target, -n, ...) but the request count, replaced; a fix that dropped them would run
     another demo. ``sandbox``: one to name although it was not typed (_untyped_sandbox)."""
+    return _again([("-c", "--requests", str(count))], sandbox, ran=True)
+
+
+def _again(options: list[tuple[str, str, str]], sandbox: str = "", ran: bool = False) -> str:
+    """This demo again with ``options`` (short, long, value) in place of those typed, every
+    other flag typed kept (see _with_requests; ``ran``: see demo.with_options)."""
     from kmeshctl.cli.render import rerun_line, this_command
 
     command = this_command()
@@ -436,7 +443,20 @@ def _with_requests(count: int, sandbox: str = "") -> str:
         command = rerun_line(demo.DEMO_COMMAND, flag, sandbox)
     elif sandbox:
         command = _naming_sandbox(sandbox)
-    return demo.with_options(command, [("-c", "--requests", str(count))], ran=True)
+    return demo.with_options(command, options, ran=ran)
+
+
+def _check_pods(chosen: demo.DemoTarget, subject: demo.DemoSubject, weight_sets: list[list[int]]) -> None:
+    """demo.check_pods on the local sandbox, its fixes as lines: this demo with --weights
+    that send a subset without a pod nothing, and the sandbox made again then this demo."""
+    from kmeshctl.sandbox.demo_target import remake_after_edit
+
+    name = getattr(chosen, "sandbox_name", "")
+    sandbox = _untyped_sandbox(chosen)
+    remake = remake_after_edit(name)
+    demo.check_pods(subject, weight_sets, f"sandbox {name}", lambda text: _again([("--weights", "--weights", text)],
+                                                                                sandbox),
+                    f"{remake} && {_again([], sandbox)}" if remake else "")
 
 
 def _naming_sandbox(sandbox: str) -> str:
@@ -620,6 +640,10 @@ def unweighted_note(phase: demo.PhaseReport, telling: str) -> str:
     the subsets' pods), and weights that can be told apart (``telling``)."""
     weights = "/".join(map(str, phase.weights.values()))
     spread = "/".join(f"{100 * share:.4g}" for share in phase.unweighted.values())
+    if not phase.judged:  # the count above judges the split, not whether the weights made it
+        return (f"{phase.needed} requests tell whether the split is {weights}, but not whether the weights made it: "
+                f"routing without them spreads requests evenly over the pods, {spread} here; weights like {telling} "
+                "show the weights at work.")
     return (f"But routing without the weights spreads requests evenly over the pods, {spread} here, and no request "
             f"count tells {weights} from that: weights like {telling} show the "
             "weights at work.")

@@ -620,6 +620,10 @@ def dump_maps(
     # --admin-port of no sandbox's agent only says where to ask for pod names: alone it chooses no data path
     chooses = bpf_fs is not None or sandbox is not None
     target = _local(bpf_fs, admin_port if chooses else None, sandbox)
+    if target.sandbox is not None:  # its pins are root's: said as up/down/exec say it
+        from kmeshctl.sandbox.sandbox import require_root
+
+        require_root()
     port = admin_port or target.admin_port or ADMIN_PORT
     own_agent = target.sandbox if admin_port is None else None  # --admin-port may name another sandbox's agent
     pods = _local_pods(target, admin_port, own_agent) if map_name in (None, "km_manage") else {}

@@ -88,9 +88,9 @@ def cleanup(
     """Detach and unpin every program and map the data path created under --bpf-fs.
 
     A --bpf-fs that does not exist is an error (a typo must not look like success); with
-    no --bpf-fs and no data path at the default one, there is nothing to clean up (exit 1,
-    as kubectl delete's NotFound and `sandbox down`); scripts that repeat the cleanup pass
-    --ignore-not-found (exit 0). A local sandbox's directory is refused while its node
+    no --bpf-fs and no data path at the default one, or an empty --bpf-fs directory, there
+    is nothing to clean up (exit 1, as kubectl delete's NotFound and `sandbox down`);
+    scripts that repeat the cleanup pass --ignore-not-found (exit 0). A local sandbox's directory is refused while its node
     agent runs: `kmeshctl sandbox down` removes a sandbox.
 
     Examples:
@@ -138,11 +138,18 @@ def _check_cleanup_dir(bpf_fs: Path, ignore_not_found: bool, typed: bool) -> Non
     check_name_length(given_as("bpf_fs"), bpf_fs)
     _refuse_live_sandbox(bpf_fs)
     check_unclaimed(bpf_fs, given_as("bpf_fs"))
-    if loader.cleanup_dir(bpf_fs).exists() or ignore_not_found:
+    from kmeshctl.cli.common import ignore_not_found_fix
+
+    resolved = loader.cleanup_dir(bpf_fs)
+    if ignore_not_found:
+        return
+    if resolved.exists() and not loader.holds_our_pins(resolved):  # empty: nothing, as one that does not exist
+        another = " (another directory: --bpf-fs DIR)" if not typed else ""
+        raise KmeshctlError(f"nothing to clean up: {bpf_fs} is an empty directory (no pin of kmesh's data path); "
+                            f"{ignore_not_found_fix(['node', 'cleanup'])}{another}")
+    if resolved.exists():
         return
     if not typed:
-        from kmeshctl.cli.common import ignore_not_found_fix
-
         raise KmeshctlError(f"nothing to clean up: no kmesh data path at {bpf_fs}; "
                             f"{ignore_not_found_fix(['node', 'cleanup'])} (another directory: --bpf-fs DIR)")
     raise UsageError(f"{given_as('bpf_fs')} {bpf_fs}: does not exist; use the directory `kmeshctl node run "

@@ -1717,6 +1717,9 @@ def json_names_hint(name: str, command: _click.Command, dropped: list[str]) -> s
     words = [w for w in words if not w.startswith(("-o=", "--output=")) and not (w.startswith("-o") and len(w) > 2
                                                                                 and not w.startswith("--"))]
     line = shlex.join(["kmeshctl", *words, "-o", "json"])
+    from kmeshctl import sandboxes
+
+    line = sandboxes.naming_one(line)  # several sandboxes: the one to read, as their refusal offers
     jq = NAMES_IN_JSON.get(name)
     names = f", piped to `jq -r {shlex.quote(jq)}` for the names alone" if jq else ""
     return f": for scripts, read its -o json, `{line}`{names}"

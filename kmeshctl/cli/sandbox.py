@@ -333,34 +333,58 @@ def up_hint(name: str, state: Optional[sandboxes.SandboxState] = None) -> str:
         demo += f" --sandbox {name}"  # named in the demo's own spelling, not carried as the --name typed here
     if namespace:
         demo += f" -n {namespace}"
-    flags = _bare_demo_flags(state) if namespace is not None else None
-    commands.append(demo + flags if flags is not None else sandboxes.for_sandbox("kmeshctl dump maps", name,
-                                                                                  "--sandbox"))
+    if namespace is not None and not _demo_refuses(state):
+        from kmeshctl.sandbox.demo_target import judged_again
+
+        commands.append(judged_again(demo, name))  # with the -c its weights need (80/20: 24)
+    else:
+        commands.append(sandboxes.for_sandbox("kmeshctl dump maps", name, "--sandbox"))
     if get_current_context(silent=True) is not None:
         commands = [suggest(c) for c in commands]
     return f"Sandbox {name} is up. Try: {'; '.join(commands)}"
 
 
-def _bare_demo_flags(state: Optional[sandboxes.SandboxState]) -> Optional[str]:
-    """What a bare `demo traffic-shift --sandbox NAME` needs on sandbox ``state`` to pass as
-    pasted: ` -c N` when its own weights need more requests than the demo's default -c to
-    be judged (80/20: 24), else ''; None when the demo refuses the sandbox before its first
-    request, by its own checks (a VirtualService it cannot measure, a subset with weight but
-    no pod). Its manifests are read once; '' when they cannot be (the demo says why)."""
+def one_sandbox_each(command_path: str, names: list[str]) -> str:
+    """After `--name a and --name b name two sandboxes; give one`: for `sandbox down`, the
+    one line that removes each (`; to remove both: `kmeshctl sandbox down --name a &&
+    kmeshctl sandbox down --name b``), else the line typed for each (`, e.g. `...
+    --name a` or `... --name b``), every other word typed kept; '' when a name is
+    no sandbox's name (its run would be refused)."""
+    from kmeshctl.sandbox.state import check_name
+
+    try:
+        for name in names:
+            check_name(name)
+    except UsageError:
+        return ""
+    words = list(cmdline.ARGS)
+    typed = [w.partition("=")[0] for w in words[:cmdline.separator_at(words)]]
+    flag = next((w for w in typed if w in sandboxes.SANDBOX_FLAGS), "--name")
+    for each in sandboxes.SANDBOX_FLAGS:
+        words = cmdline.without_flag(words, each)
+    at = cmdline.separator_at(words)
+    lines = [shlex.join(["kmeshctl", *words[:at], flag, name, *words[at:]]) for name in dict.fromkeys(names)]
+    if command_path.split()[1:3] == ["sandbox", "down"]:
+        return f"; to remove both: `{' && '.join(lines)}`"
+    return ", e.g. " + " or ".join(f"`{line}`" for line in lines)
+
+
+def _demo_refuses(state: Optional[sandboxes.SandboxState]) -> bool:
+    """Whether a bare `demo traffic-shift --sandbox NAME` refuses sandbox ``state`` before
+    its first request, by its own checks (a VirtualService it cannot measure, a subset with
+    weight but no pod). Its manifests are read once; False when they cannot be (the demo
+    says why)."""
     from kmeshctl import demo
-    from kmeshctl.params import DEMO_REQUESTS
 
     try:
         subject = _demo_subject_of(state)
-        if subject is None or state is None:
-            return ""
-        demo.check_pods(subject, demo.parse_weight_sets(None, subject), f"sandbox {state.name}")
+        if subject is not None and state is not None:
+            demo.check_pods(subject, demo.parse_weight_sets(None, subject), f"sandbox {state.name}")
     except (KmeshctlError, UsageError):
-        return None
+        return True
     except OSError:
-        return ""
-    needed = demo.phase_needed(subject, subject.default_weights)
-    return f" -c {needed}" if needed > DEMO_REQUESTS else ""
+        return False
+    return False
 
 
 def _demo_subject_of(state: Optional[sandboxes.SandboxState]) -> Any:
@@ -421,13 +445,19 @@ def down(name: Optional[str] = DownNameOption,
     if every:
         _down_all(name, quiet, force)
         return
-    if not name and not sandboxes.existing():
-        if ignore_not_found:
-            return
-        raise sandboxes.NotFound(f"no sandbox is up: nothing to remove; {ignore_not_found_fix(['sandbox', 'down'])}")
-    chosen = _existing_name(name, other_version_ok=True, command="kmeshctl sandbox down")
-    if force and not name:
-        _refuse_forced_guess(chosen)
+    try:
+        if not name and not sandboxes.existing():
+            if ignore_not_found:
+                return
+            raise sandboxes.NotFound(f"no sandbox is up: nothing to remove; "
+                                     f"{ignore_not_found_fix(['sandbox', 'down'])}")
+        chosen = _existing_name(name, other_version_ok=True, command="kmeshctl sandbox down")
+        if force and not name:
+            _refuse_forced_guess(chosen)
+    except KeyboardInterrupt as err:  # while choosing: nothing was touched
+        stop = stopped_by(err)
+        say(stopped_text(stop, "nothing was removed"))
+        raise typer.Exit(stop.exit_code) from None
     _remove(chosen, quiet, force, ignore_not_found)
 
 
@@ -496,6 +526,8 @@ def _remove(sandbox_name: str, quiet: bool, force: bool, ignore_not_found: bool)
             raise typer.Exit(stop.exit_code) from None
         half = (f"sandbox {sandbox_name} is half-removed; run `kmeshctl sandbox down --name {sandbox_name}` "
                 "to finish")
+        if _untouched(sandbox_name):  # stopped before its removal began (it marks the record first)
+            half = f"nothing was removed (sandbox {sandbox_name} is still up)"
         say(stopped_text(stop, half))
         raise typer.Exit(stop.exit_code) from None
     if removed:
@@ -504,6 +536,16 @@ def _remove(sandbox_name: str, quiet: bool, force: bool, ignore_not_found: bool)
         typer.echo(f"Sandbox {sandbox_name} did not exist; removed the logs its failed `sandbox up` left in {logs}.")
     elif not ignore_not_found:
         raise sandboxes.not_found(sandbox_name, _down_ignoring_fix(sandbox_name))
+
+
+def _untouched(name: str) -> bool:
+    """Whether sandbox ``name`` is still ready: a `down` marks it removing before it
+    removes anything, so a stop before that removed nothing."""
+    try:
+        state = sandboxes.load(name)
+    except KmeshctlError:
+        return False
+    return state is not None and state.phase == PHASE_READY
 
 
 def _down_ignoring_fix(name: str) -> str:

@@ -408,6 +408,11 @@ def _detach_sk_msg(bpf_fs: Path, prog_fd: int) -> None:
         os.close(sockhash_fd)
 
 
+def holds_our_pins(directory: Path) -> bool:
+    """Whether ``directory`` (an existing one) holds a pin of kmeshctl's data path."""
+    return bool(_our_pins(directory))
+
+
 def _our_pins(directory: Path) -> list[str]:
     names = {*PROGRAM_NAMES, *ALL_PINNED_MAPS, authzlink.LINKS_DIR}
     names |= {f"{name}_new" for name in names}

@@ -100,7 +100,7 @@ def demo_namespace(state: SandboxState, namespace: str | None, rerun: Rerun = re
         return namespace
     if namespace is None and (not found or found[0] == DEMO_NAMESPACE or len(found) == 1):
         return found[0] if found else next(iter(_service_namespaces(state)), DEMO_NAMESPACE)
-    example = _judged(demo.with_namespace(demo.rerun_command(state.name, rerun), found[0]), state, found[0])
+    example = judged(demo.with_namespace(demo.rerun_command(state.name, rerun), found[0]), state, found[0])
     if namespace is not None:
         raise NamespaceChoice(f"-n {namespace}: sandbox {state.name} has no {demo_missing(state, namespace)} in "
                               f"namespace {namespace} (the demo's objects are in {_listed(found)}); pass -n of one "
@@ -109,30 +109,88 @@ def demo_namespace(state: SandboxState, namespace: str | None, rerun: Rerun = re
                           f"pass -n NAMESPACE, e.g. `{example}`")
 
 
-def _judged(command: str, state: SandboxState, namespace: str) -> str:
-    """``command`` (the demo on ``namespace`` of sandbox ``state``) with `-c N` when the
-    requests it sends (-c typed, else the default) are too few to judge that namespace's
-    own weights (80/20: 24), as `sandbox up`'s Try line: pasted, it must pass; unchanged
-    with --weights typed (that run's own check says what it needs)."""
+def judged(command: str, state: SandboxState, namespace: str | None, manifests: Path | None = None) -> str:
+    """``command`` (the demo on ``namespace`` of sandbox ``state``, alone on its line) with
+    `-c N` when the requests it sends (-c typed, else the default) are too few to judge
+    that namespace's own weights (80/20: 24), as `sandbox up`'s Try line: pasted, it must
+    pass; unchanged with --weights typed (that run's own check says what it needs).
+    ``manifests``: the objects it has (default: its record; a failed `up`'s kept logs).
+    Every demo line a fix offers for a sandbox is judged here (see judged_again)."""
     import shlex
 
     from kmeshctl.params import DEMO_REQUESTS
 
     words = shlex.split(command)
-    if any(w == "--weights" or w.startswith("--weights=") for w in words):
+    if _option_value(words, "--weights", "--weights") is not None:
         return command
     try:
-        subject = sandbox_subject(state, namespace)
+        subject = sandbox_subject(state, namespace) if manifests is None else \
+            demo.demo_subject(load([manifests]), where=f"sandbox {state.name}", namespace=namespace)
         needed = demo.phase_needed(subject, subject.default_weights)
     except (KmeshctlError, OSError):
         return command  # the run says what is wrong with the sandbox
-    sent = DEMO_REQUESTS
-    for i, word in enumerate(words):
-        flag, _, value = word.partition("=")
-        value = words[i + 1] if word in ("-c", "--requests") and i + 1 < len(words) else \
-            value if flag == "--requests" else word[2:] if word.startswith("-c") and word != "-c" else ""
-        sent = int(value) if value.isdigit() else sent
+    typed = _option_value(words, "-c", "--requests")
+    sent = int(typed) if typed is not None and typed.isdigit() else DEMO_REQUESTS
     return demo.with_option(command, "-c", "--requests", str(needed)) if needed > sent else command
+
+
+def judged_again(command: str, name: str) -> str:
+    """judged for a demo line on sandbox ``name`` (alone on its line), to paste as it is or
+    once the sandbox is made again from the same manifests (a fix's `down && up && demo`):
+    its -n, else the namespace the demo picks; a failed `up`'s kept manifests when only
+    they are left; unchanged when neither is there (a new sandbox has the demo's manifests,
+    judged at the default count)."""
+    import shlex
+
+    from kmeshctl.sandbox.state import failed_up_logs
+
+    try:
+        state = checked_record(name)
+    except KmeshctlError:
+        return command
+    manifests = None
+    if state is None:
+        manifests = failed_up_logs(name) / "manifests.yaml"
+        if not manifests.is_file():
+            return command
+        state = SandboxState(name=name)
+    namespace = _option_value(shlex.split(command), "-n", "--namespace")
+    if namespace is None and manifests is None:
+        namespace = next(iter(demo_namespaces(state)), None)
+    return judged(command, state, namespace, manifests)
+
+
+def remake_after_edit(name: str) -> str:
+    """The line that makes sandbox ``name`` again from the manifests files it was made from,
+    once they are edited (`down && up -f FILES`); '' when it came from stdin, or they
+    changed since (the fix's copy of the record would be the one to edit)."""
+    steps = sb.remake_steps(name)
+    return "" if steps[0].startswith("cp ") else " && ".join(steps)
+
+
+def judging(rerun: Rerun) -> Rerun:
+    """``rerun`` whose demo lines on a sandbox are judged_again: a fix that repeats the
+    demo on a sandbox carries the -c its weights need."""
+    def line(command: str, flag: str, name: str, after: str = "") -> str:
+        made = rerun(command, flag, name, after)
+        if command.split()[1:3] != list(demo.DEMO_WORDS) or flag not in ("--sandbox", "--name"):
+            return made
+        return judged_again(made, name)
+    return line
+
+
+def _option_value(words: list[str], short: str, long: str) -> str | None:
+    """The value of the option typed in ``words`` in any form (`-c 5`, `-c5`, `-c=5`,
+    `--requests 5`, `--requests=5`), the last one; None when not typed."""
+    found = None
+    for i, word in enumerate(words):
+        if word in (short, long):
+            found = words[i + 1] if i + 1 < len(words) else found
+        elif word.startswith(f"{long}="):
+            found = word[len(long) + 1:]
+        elif len(short) == 2 and word.startswith(short) and not word.startswith("--"):
+            found = word[2:].removeprefix("=")
+    return found
 
 
 def _listed(namespaces: list[str]) -> str:
@@ -349,7 +407,7 @@ def weights_note(state: SandboxState) -> str:
         return (f"{routes} for demo pid {running.pid}, which puts back its own weights, {_shown(now, left.weights)}, "
                 "at the end")
     return (f"{routes}, left by a demo that was stopped; its own weights, {_shown(now, left.weights)}, come back "
-            f"with the next demo: `kmeshctl demo traffic-shift --sandbox {state.name}`")
+            f"with the next demo: `{judged_again(demo.rerun_command(state.name), state.name)}`")
 
 
 # ---------------------------------------------------------------- the target
@@ -386,6 +444,8 @@ class LocalTarget:
         self._route = 0  # the VirtualService's route measured (demo.root_route)
         self._port = 80  # the fortio Service port requests go to (the demo's manifests': 80)
         self._problems: list[str] | None = None  # its processes' problems as the run ended (finish)
+        self._denied: tuple[dict[str, int], dict[str, int]] | None = None  # authz refusals before, after (finish)
+        self._denied_before: dict[str, int] | None = None
 
     @staticmethod
     def manifests() -> Manifests:
@@ -437,6 +497,7 @@ class LocalTarget:
         if not self._started_here:
             check_demo_ready(self._state, self._rerun, self._namespace, self._flag)
         self._ready = True
+        self._denied_before = self._denials()
         if not self._started_here:
             self._put_back_left_weights(progress)
 
@@ -558,12 +619,42 @@ class LocalTarget:
             problems = problems if problems is not None else self._process_problems()
             still_there = SandboxState.load(self.sandbox_name) is not None
         if not problems:
-            return ""
+            return self._denied_reason(still_there)
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         if still_there:
             return f"likeliest reason: {problems[0]}{more}; see `kmeshctl sandbox status --name {self.sandbox_name}`"
         gone = "was the demo's own and is removed" if self._started_here else "was removed during the demo"
         return f"likeliest reason: {_without_pointers(problems[0])}{more}; sandbox {self.sandbox_name} {gone}"
+
+    def _denials(self) -> dict[str, int] | None:
+        """dump.denials of the sandbox's data path (None when it cannot be read)."""
+        from kmeshctl.dump import denials
+
+        try:
+            state = self._state or SandboxState.load(self.sandbox_name)
+            return denials(state.bpffs) if state is not None else None
+        except (KmeshctlError, OSError):
+            return None
+
+    def _denied_reason(self, still_there: bool) -> str:
+        """`likeliest reason: AuthorizationPolicy default/deny-v2 denied 8 connections during
+        the run; see `kmeshctl dump maps ...``: what inbound authorization refused while the
+        demo ran (compared with before it), '' when nothing."""
+        if self._denied is None:
+            return ""
+        before, after = self._denied
+        grown = {what: count - before.get(what, 0) for what, count in after.items() if count > before.get(what, 0)}
+        if not grown:
+            return ""
+        what, count = max(grown.items(), key=lambda item: item[1])
+        more = f" (and {len(grown) - 1} more)" if len(grown) > 1 else ""
+        connections = f"{count} connection{'s' if count != 1 else ''}"
+        said = f"{what} denied {connections}" if what.startswith("Authorization") else f"{connections} denied: {what}"
+        if still_there:
+            return (f"likeliest reason: {said} during the run{more}; see `kmeshctl dump maps --sandbox "
+                    f"{self.sandbox_name} --map km_authz_stats`")
+        gone = "was the demo's own and is removed" if self._started_here else "was removed during the demo"
+        return f"likeliest reason: {said} during the run{more}; sandbox {self.sandbox_name} {gone}"
 
     def _process_problems(self) -> list[str]:
         """sb.process_problems of the sandbox when this run checked it ready ([] else)."""
@@ -576,6 +667,8 @@ class LocalTarget:
         try:
             with contextlib.suppress(KmeshctlError, OSError):  # a reason is a help, never in the way
                 self._problems = self._process_problems()  # before a sandbox made here is removed
+            after = self._denials() if self._denied_before is not None else None
+            self._denied = (self._denied_before, after) if self._denied_before is not None and after else None
             if self._started_here and not lock_mod.removed_by(self.sandbox_name):
                 progress(f"removing sandbox {self.sandbox_name}")
                 # a second signal waits for the removal; a third leaves it half-removed, said

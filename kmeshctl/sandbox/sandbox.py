@@ -976,13 +976,13 @@ def data_path_detached(state: SandboxState) -> list[str]:
     """The programs of ready sandbox ``state``'s data path pinned in its bpffs directory but
     not attached at its pods' cgroup (another agent loaded over it and moved them); []
     when all are, or when this user cannot ask the kernel (BPF_PROG_QUERY is root's)."""
-    from kmeshctl.node.loader import unattached
+    from kmeshctl.node.loader import LoaderError, unattached
 
     if state.phase != PHASE_READY or not state.processes_of("agent"):
         return []
     try:
         return unattached(state.bpffs, state.cgroup)
-    except OSError:
+    except (OSError, LoaderError):  # LoaderError: a pinned program this user may not open
         return []
 
 
