@@ -13,18 +13,9 @@ import pytest
 
 from kmeshctl.cli import cmdline
 from test_cli_kinds import cli, no_env, state_root  # noqa: F401
+from test_p31_hints import offline  # noqa: F401 (fixture: no cluster, no sandbox)
 
 SERVICE = "istiod.istio-system.svc:15012"
-
-
-@pytest.fixture
-def offline(tmp_path: Path, monkeypatch, no_env, state_root) -> Path:  # noqa: F811
-    """No cluster configured (HOME without a kubeconfig, not in a pod), no sandbox."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    return home
 
 
 def _kubeconfig(home: Path) -> Path:
