@@ -79,6 +79,11 @@ DEMO_WAYPOINT = "waypoint-demo"  # the name a fix gives when `waypoint` is taken
 # the demo's heartbeat (a line on stdin every HEARTBEAT_S) stops for LOOP_ORPHAN_S (a demo
 # killed by SIGKILL, a lost connection). A run's start ends loops earlier runs left (SWEEP).
 # The guard runs in the loop's own shell, so the loop's argv is the script's as before.
+# Nothing of it is left for the pod's PID 1 to reap (`sleep infinity` in many client pods
+# never does: each orphan stays a zombie): a SIGTERM (the stop's, the guard's) ends the
+# loop's shell after its current command (a curl: at most demo.CURL_TIMEOUT_S), and that
+# shell ends the guard's own processes and waits for them before it exits (the dog ends
+# its `sleep` first); no process of it is killed while it has children.
 LOOP_DIR = "/tmp"
 LOOP_MARKER_PREFIX = "kmeshctl-demo-loop-"
 HEARTBEAT_S = 1.0
@@ -92,9 +97,9 @@ exec 3<&0
 ( n=0; while IFS= read -r _; do n=$((n + 1)); echo "$n" > "$guard_marker.beat"; done; kill $$ ) <&3 >/dev/null 2>&1 &
 guard_reader=$!
 exec 3<&-
-( seen=0; quiet=0
+( trap 'kill "$guard_nap" 2>/dev/null; wait; exit 0' TERM; seen=0; quiet=0
   while kill -0 $$ 2>/dev/null; do
-    sleep 1
+    sleep 1 & guard_nap=$!; wait "$guard_nap"; guard_nap=
     [ -e "$guard_marker" ] || { kill $$; break; }
     now=; read -r now < "$guard_marker.beat"
     if [ "$now" = "$seen" ]; then quiet=$((quiet + 1)); else quiet=0; seen=$now; fi
@@ -102,7 +107,8 @@ exec 3<&-
   done
   kill "$guard_reader"; rm -f "$guard_marker" "$guard_marker.beat" ) >/dev/null 2>&1 &
 guard_dog=$!
-trap 'kill "$guard_dog" "$guard_reader" 2>/dev/null; rm -f "$guard_marker" "$guard_marker.beat"' EXIT
+trap 'exit 143' TERM
+trap 'trap "" TERM; rm -f "$guard_marker" "$guard_marker.beat"; kill "$guard_dog" "$guard_reader" 2>/dev/null; wait' EXIT
 """
 # `sh -c KILL_LOOP sh MARKER`: the demo's stop ends its loop (the guard then cleans up).
 KILL_LOOP = r"""
@@ -177,11 +183,11 @@ def _whole_lines(pending: str, more: str) -> tuple[list[str], str]:
 
 def guarded(argv: list[str], marker: str, orphan_s: int) -> list[str]:
     """``argv`` with GUARD run first in its shell: `sh -c SCRIPT ...` keeps its arguments
-    (GUARD goes before SCRIPT); any other command is exec'd by a guarded shell."""
+    (GUARD goes before SCRIPT); any other command is run by a guarded shell."""
     head = f"guard_marker={shlex.quote(marker)}; guard_limit={int(orphan_s)}\n{GUARD}"
     if argv[:2] == ["sh", "-c"] and len(argv) >= 3:
         return ["sh", "-c", head + argv[2], *argv[3:]]
-    return ["sh", "-c", head + 'exec "$@"', "sh", *argv]
+    return ["sh", "-c", head + '"$@"', "sh", *argv]  # not exec'd: its shell reaps the guard
 
 def reachable_cluster(target: KubeTarget) -> tuple[Optional[KubeClient], Optional[KmeshctlError]]:
     """(client, None) when the cluster ``target`` names answers, else (None, the error

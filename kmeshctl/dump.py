@@ -11,6 +11,7 @@ json|yaml` prints it through ``maps_output``: the same fields in camelCase (docs
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import sys
 from dataclasses import dataclass, fields
@@ -91,13 +92,28 @@ def read_maps(maps: DataplaneMaps, name: str | None = None) -> list[MapDump]:
     """Every entry of the named map (or of all maps), sorted for stable output."""
     check_map_name(name)
     specs = [SPECS_BY_NAME[name]] if name else list(MAP_SPECS)
-    return [MapDump(spec, sorted(maps.maps[spec.name].items(), key=lambda kv: _sort_key(kv[0])))
+    return [MapDump(spec, sorted_entries(list(maps.maps[spec.name].items())))
             for spec in specs]
 
 
 def _sort_key(key: Any) -> tuple:
-    values = (getattr(key, f.name) for f in fields(key))
-    return tuple(str(v) if not isinstance(v, int) else f"{v:020d}" for v in values)
+    """A map key's fields in order, each compared by what it is: numbers and ports as
+    numbers, addresses numerically (10.244.0.2 before 10.244.0.10; IPv4 before IPv6),
+    other values as text."""
+    return tuple(_field_order(getattr(key, f.name)) for f in fields(key))
+
+
+def _field_order(value: Any) -> tuple:
+    if isinstance(value, bool) or not isinstance(value, (int, ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return (2, 0, str(value))
+    if isinstance(value, int):
+        return (0, value, "")
+    return (1, value.version * 2 ** 128 + int(value), "")
+
+
+def sorted_entries(entries: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """``entries`` in read_maps' order (an agent's dump comes in its own)."""
+    return sorted(entries, key=lambda kv: _sort_key(kv[0]))
 
 
 def manage_cookies(dumps: list[MapDump]) -> set[int]:
@@ -528,6 +544,7 @@ def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
     every column whole."""
     names = _policy_names(dumps) if policies is None else policies
     for number, dump in enumerate(dumps):
+        dump = MapDump(dump.spec, sorted_entries(dump.entries))  # an agent's rows come in its order
         authz_table = _AUTHZ_TABLES.get(dump.spec.name)
         build, title = authz_table or _TABLES[dump.spec.name]
         count = f"{len(dump.entries)} of {dump.spec.max_entries} entries"

@@ -122,12 +122,18 @@ class NamespacesNotFound(UsageError):
                  repeats: Optional[dict[str, str]] = None) -> None:
         self.missing, self.meant, self.repeats = missing, meant, repeats or {}
         guesses = did_you_mean(meant, missing, self.repeats)
+        # what a fix says besides creating the namespaces (the CLI adds the kubectl line)
+        self.pick = f"correct the names ({listing})" + (f"; {guesses}" if guesses else "")
         if guesses and len(meant) + len(self.repeats) == len(missing):
             fix = guesses
         else:
-            pick = f"correct the names ({listing})"
-            fix = ("create them first or " if enable else "") + pick + (f"; {guesses}" if guesses else "")
+            fix = ("create them first or " if enable else "") + self.pick
         super().__init__(f"namespace(s) not found: {', '.join(missing)} (nothing was changed)", fix=fix)
+
+    @property
+    def to_create(self) -> list[str]:
+        """The missing names that are no typo of a namespace there: enable-ns's fix creates them."""
+        return [name for name in self.missing if name not in self.meant and name not in self.repeats]
 
     def corrected(self, names: list[str]) -> Optional[list[str]]:
         """``names`` as typed with each guess in place of its typo and each repeat left out

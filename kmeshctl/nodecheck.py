@@ -45,10 +45,11 @@ def to_json(results: list[CheckResult]) -> dict:
     return {"ok": all(r.ok for r in results), "checks": [r.to_dict() for r in results]}
 
 
-def _mounts() -> list[tuple[str, str]]:
-    """(mount point, fs type) of every mount of this process."""
+def _mounts(pid: str = "self") -> list[tuple[str, str]]:
+    """(mount point, fs type) of every mount of process ``pid``'s mount namespace (this
+    process's by default)."""
     result = []
-    for line in Path("/proc/self/mounts").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/mounts").read_text().splitlines():
         fields = line.split()
         if len(fields) >= 3:
             result.append((fields[1].replace("\\040", " "), fields[2]))
@@ -81,6 +82,19 @@ def bpffs_mounted(path: Path = BPFFS_MOUNT) -> bool:
     path = Path(path).resolve()
     points = [Path(p) for p, fstype in _mounts() if fstype == "bpf"]
     return any(path == p or p in path.parents for p in points)
+
+
+def fstype_at(path: Path, pid: str = "self") -> str:
+    """The type of the file system ``path`` lies on (`bpf`, `cgroup2`, `sysfs`, ...) as
+    process ``pid`` sees the mounts: the last mount covering it (a later one over a parent
+    hides it); '' when ``pid``'s mounts cannot be read. In the mount namespace of `ip netns
+    exec` /sys is a fresh sysfs: /sys/fs/bpf and the cgroup directories are sysfs's own."""
+    path = Path(path).resolve()
+    try:
+        covering = [kind for point, kind in _mounts(pid) if path == Path(point) or Path(point) in path.parents]
+    except OSError:
+        return ""
+    return covering[-1] if covering else ""
 
 
 def _mount(source: str, target: Path, fstype: str) -> None:

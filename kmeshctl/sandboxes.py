@@ -30,6 +30,7 @@ def names() -> list[str]:
 
 FAILED_UP_PREFIX = "failed-up-"
 PHASE_FAILED = "failed"  # `sandbox list`: only the logs of a failed `sandbox up` are left
+PHASE_UNKNOWN = "unknown"  # `sandbox list`: this command's namespaces hide it (kmeshctl.sandbox.view)
 
 
 def failed_up_names() -> list[str]:
@@ -723,9 +724,14 @@ def summary(state: SandboxState) -> dict:
     control plane pushed its last change); `problems` says what is wrong; `pods` counts every pod, the waypoints' too,
     as `sandbox status` lists them."""
     from kmeshctl.sandbox.sandbox import process_problems, pushed_problems, stopped_problems
+    from kmeshctl.sandbox.view import Unseen
 
-    problems = (process_problems(state) + stopped_problems(state)) or pushed_problems(state)
-    phase = shown_phase(state.phase, problems, not state.up_is_running())
+    try:
+        problems = (process_problems(state) + stopped_problems(state)) or pushed_problems(state)
+        phase = shown_phase(state.phase, problems, not state.up_is_running())
+    except Unseen as err:  # its processes and pins are hidden from here: neither ready nor not
+        problems, phase = [str(err)], PHASE_UNKNOWN
+    bpffs = str(state.bpffs) if phase == PHASE_UNKNOWN else bpffs_if_there(state.bpffs)
     return {
         "name": state.name,
         "phase": phase,
@@ -734,7 +740,7 @@ def summary(state: SandboxState) -> dict:
         "pods": len(state.pods),
         "waypoints": len(state.waypoints),
         "agentAdmin": state.agent.get("admin"),
-        "bpffs": bpffs_if_there(state.bpffs),
+        "bpffs": bpffs,
         "created": created_text(state.created_at),
         "age": _age(state.created_at),
     }

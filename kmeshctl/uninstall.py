@@ -15,9 +15,10 @@ import shlex
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Literal, Optional, Sequence
+from typing import Any, Callable, Collection, Literal, Mapping, Optional, Sequence
 
-from kmeshctl.enrollment import REDIRECTION_ANNOTATION, REDIRECTION_ENABLED, PodView, is_annotated
+from kmeshctl.enrollment import (ENROLLED_BY_ANNOTATION, REDIRECTION_ANNOTATION, REDIRECTION_ENABLED, PodView,
+                                 is_annotated)
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.asciinum import duration_words, limit_words
 from kmeshctl.kube import (FIELD_MANAGER, MERGE_PATCH, ApiError, ApiUnreachable, KubeClient, ResourceKind, object_ref,
@@ -127,7 +128,7 @@ FIRST_POD_WINDOW_S = 60
 class AgentPod:
     node: str
     name: str
-    running: bool  # every container started: it can clean its node at SIGTERM (ready or not)
+    running: bool  # every container runs and has started (_started): it can clean its node at SIGTERM
     state: str  # phase or waiting reason when not running
     scheduled: bool = True  # False: never bound to a node, so it never ran anywhere
     # its container never started and it is its node's first agent pod (_first_of_template): no agent ran there
@@ -136,6 +137,9 @@ class AgentPod:
     # being deleted while its DaemonSet stayed (`kubectl delete pod`, a drain): it kept the node's data
     # path for the pod its DaemonSet makes in its place (kmeshctl.node.lifecycle), so it removed nothing
     deleted_before: bool = False
+    # made in place of an agent pod that ran on its node (await_replacements saw that one go): that one kept
+    # the node's data path for it, so this one not running as the DaemonSet goes leaves it there
+    replaced: bool = False
 
 
 def installed_objects(namespace: str, istio_namespace: str) -> list[dict]:
@@ -577,10 +581,13 @@ def _selector(ds: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in ds["spec"]["selector"]["matchLabels"].items())
 
 
-def _agent_pods_of(pods: list[dict], since: Optional[datetime], installed: bool = False) -> list[AgentPod]:
+def _agent_pods_of(pods: list[dict], since: Optional[datetime], installed: bool = False,
+                   replaced: Collection[str] = ()) -> list[AgentPod]:
     """``pods`` (as listed) as AgentPods, by node; ``installed``: listed while their DaemonSet
-    was not being deleted, so one being deleted was deleted_before."""
-    return sorted((_agent_pod(p, _first_of_template(p, since), installed) for p in pods),
+    was not being deleted, so one being deleted was deleted_before; ``replaced``: the nodes
+    whose agent pod was seen being replaced (its replacement there is AgentPod.replaced)."""
+    return sorted((_agent_pod(p, _first_of_template(p, since), installed,
+                              (p.get("spec") or {}).get("nodeName") in replaced) for p in pods),
                   key=lambda a: (a.node, a.name))
 
 
@@ -590,10 +597,14 @@ def _agent_pods_of(pods: list[dict], since: Optional[datetime], installed: bool 
 # makes in its place at once (kmeshctl.node.lifecycle); only that one, running when the DaemonSet goes,
 # removes it. The predecessor holds the node's bpffs lock (kmeshctl.node.claim) until it exits, so the
 # replacement may fail to start and be restarted by its kubelet (after 10s, 20s, 40s) meanwhile.
-# A replacement is awaited for this long after it was made; one that is not running by then (a mount
-# that fails, a kubelet that does not answer), or in a state that does not end by itself (its image,
-# its config), is not: the uninstall goes on and the node is reported, as any agent not running.
+# A replacement is awaited for this long after it was made (or, not made yet, after its node was seen
+# being replaced); one that is not running by then (a mount that fails, a kubelet that does not answer),
+# or in a state that does not end by itself (its image, its config), is not: the uninstall goes on and
+# the node is reported, as any agent not running.
 REPLACEMENT_START_S = 120
+# One running whose startup probe has not passed yet (the agent loading its data path) is awaited as
+# long as that probe lets it (templates/daemonset.yaml.j2: 60 failures 5s apart).
+STARTUP_LIMIT_S = 300
 # A pod still there this long past its deletionTimestamp (the end of its grace period) is not being
 # stopped by a kubelet (its node down?): not awaited.
 STOP_OVERDUE_S = 30
@@ -615,6 +626,8 @@ class Replacing:
     def text(self) -> str:
         """`node n1's agent pod kmesh-a Terminating, its replacement kmesh-b ContainerCreating`."""
         said = f"node {self.node}'s agent pod"
+        if not self.going and not self.pod:
+            return f"{said} gone, its replacement not made yet"
         if self.going:
             after = f", its replacement {self.pod} {self.state}" if self.pod else ", its replacement not made yet"
             return f"{said} {', '.join(self.going)} Terminating{after}"
@@ -625,15 +638,20 @@ class Replacing:
         return shlex.join(["kubectl", "describe", "pod", "-n", namespace, self.pod or self.going[0]])
 
 
-def replacing(pods: list[dict], since: Optional[datetime], now: datetime) -> list[Replacing]:
+def replacing(pods: list[dict], since: Optional[datetime], now: datetime,
+              replaced: Optional[Mapping[str, datetime]] = None) -> list[Replacing]:
     """The nodes of ``pods`` (a DaemonSet's, as listed while it stays) whose agent pod is
     being replaced, by node: one being deleted and not overdue (STOP_OVERDUE_S past its
-    deletionTimestamp), or a replacement not running yet that is still starting
-    (_starting). ``since``: when the DaemonSet got its only template (None: unknown), for
-    the first pod of a node, which replaces none; ``now``: the time to judge by."""
+    deletionTimestamp), or a replacement that has not started yet (_started) and is still
+    starting (_starting). ``since``: when the DaemonSet got its only template (None:
+    unknown), for the first pod of a node, which replaces none; ``now``: the time to judge
+    by; ``replaced``: node -> when an earlier look saw its agent pod being replaced. Such a
+    node stays awaited whatever this list shows (its old pod gone, the new one looking like
+    the node's first, or not made yet), until its replacement has started or cannot."""
     from kmeshctl.rollout import pod_state
 
-    by_node: dict[str, list[dict]] = {}
+    replaced = replaced or {}
+    by_node: dict[str, list[dict]] = {node: [] for node in replaced}
     for pod in pods:
         node = (pod.get("spec") or {}).get("nodeName")
         if node:
@@ -642,9 +660,11 @@ def replacing(pods: list[dict], since: Optional[datetime], now: datetime) -> lis
     for node, held in sorted(by_node.items()):
         going = tuple(sorted(p["metadata"]["name"] for p in held if _stopping(p, now)))
         new = [p for p in held if not (p.get("metadata") or {}).get("deletionTimestamp")]
-        up = any(_agent_pod(p).running for p in new)
-        starting = [p for p in new if not _agent_pod(p).running and _starting(p, since, now, bool(going))]
-        if going or (starting and not up):
+        up = any(_started(p) for p in new)
+        starting = [p for p in new if not _started(p) and _starting(p, since, now, bool(going) or node in replaced)]
+        if not held and node in replaced and (now - replaced[node]).total_seconds() < REPLACEMENT_START_S:
+            found.append(Replacing(node, (), "", ""))  # the old pod gone, the new one not made yet
+        elif going or (starting and not up):
             first = (starting or new or [None])[0]
             found.append(Replacing(node, going, first["metadata"]["name"] if first else "",
                                    pod_state(first).status if first else ""))
@@ -659,14 +679,16 @@ def _stopping(pod: dict, now: datetime) -> bool:
 
 
 def _starting(pod: dict, since: Optional[datetime], now: datetime, replacing_one: bool) -> bool:
-    """``pod`` (not running) may still start by itself and replaces an agent that ran:
-    made less than REPLACEMENT_START_S ago, in no state that does not end by itself; not
+    """``pod`` (not started) may still start by itself and replaces an agent that ran:
+    made less than REPLACEMENT_START_S ago (STARTUP_LIMIT_S when it runs: its startup
+    probe still going), in no state that does not end by itself; not
     the first pod of its node (_first_of_template), unless a pod being deleted there shows
     it replaces one (``replacing_one``)."""
     from kmeshctl.rollout import image_at_fault, pod_state
 
     created = _timestamp(pod)
-    if created is None or (now - created).total_seconds() >= REPLACEMENT_START_S:
+    limit = STARTUP_LIMIT_S if _runs(pod) else REPLACEMENT_START_S
+    if created is None or (now - created).total_seconds() >= limit:
         return False
     state = pod_state(pod)
     if image_at_fault(state) or state.status in STUCK_REASONS:
@@ -687,14 +709,17 @@ def await_replacements(client: KubeClient, ds: dict, deadline: float, poll: floa
     selector, started, said = _selector(ds), time.monotonic(), ""
     since = _only_template_since(client, ds, selector)
     seen: dict[str, Replacing] = {}
+    seen_at: dict[str, datetime] = {}  # node -> when first seen being replaced: awaited from then on
     while True:
         pods = client.list("v1", "Pod", meta.get("namespace"), label_selector=selector)
-        waiting = replacing(pods, since, datetime.now(timezone.utc))
+        now = datetime.now(timezone.utc)
+        waiting = replacing(pods, since, now, seen_at)
         if not waiting:
             break
         if time.monotonic() >= deadline:
             raise stopped(waiting)
         seen.update({r.node: seen.get(r.node, r) for r in waiting})
+        seen_at.update({r.node: seen_at.get(r.node, now) for r in waiting})
         text = "; ".join(r.text for r in waiting)
         if text != said:
             said = text
@@ -703,7 +728,7 @@ def await_replacements(client: KubeClient, ds: dict, deadline: float, poll: floa
                     f"goes ({limit_words(timeout)})")
         time.sleep(poll)
     waited = duration_words(round(time.monotonic() - started))
-    agents = _agent_pods_of(pods, since, installed=True)
+    agents = _agent_pods_of(pods, since, installed=True, replaced=seen)
     if seen:
         said = "; ".join(f"node {node}: {_replacement_now(agents, node)}" for node in seen)
         on_wait(f"{said} (waited {waited}); deleting {object_ref(ds)}")
@@ -716,8 +741,10 @@ def _replacement_now(agents: list[AgentPod], node: str) -> str:
     new = [a for a in agents if a.node == node and not a.terminating]
     if any(a.running for a in new):
         return "the replacement agent pod runs"
-    return f"the replacement agent pod is not running ({new[0].state}) and is not waited for" if new else \
-        "no replacement agent pod"
+    if not new:
+        return "no replacement agent pod made in time, and it is not waited for"
+    was = "has not started" if new[0].state == NOT_STARTED else "is not running"
+    return f"the replacement agent pod {was} ({new[0].state}) and is not waited for"
 
 
 def _took_over_words(waited_for: Replacing, waited: str) -> str:
@@ -762,20 +789,42 @@ def _timestamp(obj: dict) -> Optional[datetime]:
         return None
 
 
-def _agent_pod(pod: dict, first_template: bool = False, installed: bool = False) -> AgentPod:
+def _runs(pod: dict) -> bool:
+    """Every container of ``pod`` is running (started or not)."""
     status = pod.get("status") or {}
     statuses = status.get("containerStatuses") or []
-    running = status.get("phase") == "Running" and bool(statuses) and all(
+    return status.get("phase") == "Running" and bool(statuses) and all(
         "running" in (c.get("state") or {}) for c in statuses)
+
+
+def _started(pod: dict) -> bool:
+    """Every container of ``pod`` runs and its startup probe passed (containerStatuses[].started;
+    a server that does not say is taken at its running word). The agent's probe (/debug/live)
+    answers only once `node run` has its SIGTERM handling in place and the data path loaded:
+    from then on, its DaemonSet going makes it remove the node's data path. A container
+    running for less than that may be killed before it can (its Python still starting)."""
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return _runs(pod) and all(c.get("started", True) is True for c in statuses)
+
+
+NOT_STARTED = "Running, not started"  # its startup probe has not passed yet
+
+
+def _agent_pod(pod: dict, first_template: bool = False, installed: bool = False, replaced: bool = False) -> AgentPod:
+    status = pod.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    running = _started(pod)
     waiting = [c["state"]["waiting"].get("reason", "") for c in statuses if "waiting" in (c.get("state") or {})]
     node = (pod.get("spec") or {}).get("nodeName") or ""
     terminating = bool(pod["metadata"].get("deletionTimestamp"))
     started = any(c.get("restartCount") or c.get("lastState") or set(c.get("state") or {}) - {"waiting"}
                   for c in statuses)
-    return AgentPod(node=node or UNSCHEDULED, name=pod["metadata"]["name"], running=running,
-                    state=", ".join(filter(None, waiting)) or status.get("phase", "Unknown"), scheduled=bool(node),
-                    never_ran=first_template and not running and not started, terminating=terminating,
-                    deleted_before=installed and terminating)
+    state = ", ".join(filter(None, waiting)) or (NOT_STARTED if _runs(pod) and not running else
+                                                 status.get("phase", "Unknown"))
+    replaces = replaced and not terminating
+    return AgentPod(node=node or UNSCHEDULED, name=pod["metadata"]["name"], running=running, state=state,
+                    scheduled=bool(node), never_ran=first_template and not running and not started and not replaces,
+                    terminating=terminating, deleted_before=installed and terminating, replaced=replaces)
 
 
 def marked_pods_by_node(client: KubeClient) -> dict[str, list[str]]:
@@ -819,11 +868,16 @@ def _node_result(namespace: str, agent: AgentPod, marked: dict[str, list[str]]) 
         return DeleteResult(ref, "needs cleanup", f"{kept}; {MAYBE_CLEANUP_FIX}")
     if agent.state == "Succeeded":  # its stop ran to the end: the kubelet's exit 0 after SIGTERM
         return DeleteResult(ref, "stopped", EXITED_CLEAN)
+    if agent.replaced and not agent.running:
+        return DeleteResult(ref, "needs cleanup", (
+            f"it had not started ({agent.state}) when its DaemonSet went, and the agent pod it replaced ran on the "
+            f"node and kept its data path for it, so that may remain; {MAYBE_CLEANUP_FIX}"))
     if agent.never_ran:
         return DeleteResult(ref, "stopped", f"it never ran: {agent.state}, and no agent of this install ran on the "
                                             "node, so this install left nothing there")
     if not agent.running:
-        return DeleteResult(ref, "needs cleanup", f"was not running ({agent.state}), so it could not clean up after "
+        was = "had not started" if agent.state == NOT_STARTED else "was not running"
+        return DeleteResult(ref, "needs cleanup", f"{was} ({agent.state}), so it could not clean up after "
                                                   f"an earlier agent; if one ran there, {MAYBE_CLEANUP_FIX}")
     return DeleteResult(ref, "stopped", "data path removed")
 
@@ -856,14 +910,15 @@ def marked_list(pods: list[str], shown: int = 5) -> str:
 
 
 def unmark_commands(pods: list[str]) -> list[str]:
-    """One `kubectl annotate pod -n NS POD... kmesh.net/redirection-` per namespace of
-    ``pods`` (namespace/name), each a command that works when pasted."""
+    """One `kubectl annotate pod -n NS POD... kmesh.net/redirection- kmesh.net/enrolled-by-`
+    per namespace of ``pods`` (namespace/name), each a command that works when pasted: both
+    annotations an agent sets, as its uninstall removes them."""
     by_namespace: dict[str, list[str]] = {}
     for ref in pods:
         namespace, _, name = ref.partition("/")
         by_namespace.setdefault(namespace, []).append(name)
-    return [f"kubectl annotate pod -n {namespace} {' '.join(names)} {REDIRECTION_ANNOTATION}-"
-            for namespace, names in by_namespace.items()]
+    return [f"kubectl annotate pod -n {namespace} {' '.join(names)} {REDIRECTION_ANNOTATION}- "
+            f"{ENROLLED_BY_ANNOTATION}-" for namespace, names in by_namespace.items()]
 
 
 def limit_text(timeout: float) -> str:

@@ -40,9 +40,10 @@ def test_capitals_in_the_repository_are_refused_with_the_lower_case_reference(co
     code, out, err = cli(capsys, *COMMANDS[command], "--image", image)
     assert code == 2 and not out and err.count("\n") == 1, (code, out, err)
     assert err.startswith(f"Error: --image {image}: repository "), err
-    assert "has capital letters" in err and f"; use a lower-case repository: --image {fixed} (see " in err, err
-    pasted = shlex.split(err.split("use a lower-case repository: ")[1].split(" (see ")[0])
-    code, out, err = cli(capsys, *COMMANDS[command], *pasted)
+    # the whole line (t38c finding 10): every flag typed kept, the image lower-cased
+    line = ["kmeshctl", *COMMANDS[command], "--image", fixed]
+    assert "has capital letters" in err and f"; use a lower-case repository: `{shlex.join(line)}` (see " in err, err
+    code, out, err = cli(capsys, *line[1:])
     assert code == 0 and out, (code, err)
 
 

@@ -252,7 +252,7 @@ def test_piped_apply_wait_repeats_no_line(cluster, monkeypatch) -> None:  # noqa
     monkeypatch.setattr(deploy, "POLL_S", 0)
     monkeypatch.setattr(deploy, "waypoint_state", _States(*[(0, [], "Pending")] * 6, (1, ["10.0.0.9"], "Programmed")))
     result = cluster.kmeshctl("waypoint", "apply", "-n", "default", "--wait")
-    waiting = [line for line in result.out.splitlines() if line.startswith("waiting for")]
+    waiting = [line for line in result.err.splitlines() if line.startswith("waiting for")]  # progress: stderr (t38c 4)
     assert result.code == 0 and len(waiting) == 1, result
 
 

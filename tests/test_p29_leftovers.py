@@ -68,7 +68,7 @@ def test_nodes_an_agent_was_reported_for_get_no_second_line() -> None:
     results = leftover_results(marked, {"n1"})
     assert [r.ref for r in results] == [f"node {UNSCHEDULED}", "node n2"], results
     assert results[0].detail == ("pods on no node still marked kmesh.net/redirection=enabled (app/c); run "
-                                 "`kubectl annotate pod -n app c kmesh.net/redirection-`"), results[0]
+                                 "`kubectl annotate pod -n app c kmesh.net/redirection- kmesh.net/enrolled-by-`"), results[0]
     assert "kmeshctl node cleanup" in results[1].detail, results[1]
     assert leftover_results({}, set()) == []
 

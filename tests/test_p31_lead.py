@@ -97,8 +97,8 @@ def test_the_unmark_commands_name_every_marked_pod_and_the_list_counts_the_rest(
                             {"n1": pods})
     for detail in (result.detail, left_marked_detail(pods, "n1")):
         assert "t31c-b/p0, t31c-b/p1, t31c-b/p2, t31c-b/p3, t31c-d/q0 and 2 more" in detail, detail
-        assert "`kubectl annotate pod -n t31c-b p0 p1 p2 p3 kmesh.net/redirection-`" in detail, detail
-        assert "`kubectl annotate pod -n t31c-d q0 q1 q2 kmesh.net/redirection-`" in detail, detail
+        assert "`kubectl annotate pod -n t31c-b p0 p1 p2 p3 kmesh.net/redirection- kmesh.net/enrolled-by-`" in detail, detail
+        assert "`kubectl annotate pod -n t31c-d q0 q1 q2 kmesh.net/redirection- kmesh.net/enrolled-by-`" in detail, detail
 
 
 def test_a_never_started_agent_claims_nothing_of_earlier_installs() -> None:

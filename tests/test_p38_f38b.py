@@ -28,7 +28,7 @@ import re
 import shlex
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -202,24 +202,26 @@ PULL = {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling i
 LONG_AGO = datetime.now(timezone.utc) - timedelta(days=1)  # the DaemonSet's only template: its first pods then
 
 
-OLD = _pod("old", 3600, RUNNING, "Running", deleting_ago=-20)  # its grace period not over
+def _old() -> dict:
+    return _pod("old", 3600, RUNNING, "Running", deleting_ago=-20)  # its grace period not over
 
 
+# each case builds its pods when it runs: their ages count from then, not from the collection
 @pytest.mark.parametrize("pods, awaited", [
-    ([OLD, _pod("new", 2, CREATING)], "old Terminating, its replacement new ContainerCreating"),
+    (lambda: [_old(), _pod("new", 2, CREATING)], "old Terminating, its replacement new ContainerCreating"),
     # the replacement runs, but cannot take the node's bpffs lock before old exits
-    ([OLD, _pod("new", 2, RUNNING, "Running")], "old Terminating, its replacement new Running"),
-    ([OLD], "old Terminating, its replacement not made yet"),
-    ([_pod("new", 5, CREATING)], "new (a replacement) ContainerCreating"),
-    ([_pod("new", 15, BACKOFF, "Running", restarts=1)], "new (a replacement) CrashLoopBackOff"),
-    ([_pod("new", 2, RUNNING, "Running")], ""),
-    ([_pod("new", 5, PULL)], ""),  # its image: it does not end by itself
-    ([_pod("new", REPLACEMENT_START_S + 5, CREATING)], ""),  # not started in time (a mount failing?)
-    ([_pod("old", 3600, RUNNING, "Running", deleting_ago=STOP_OVERDUE_S + 5)], ""),  # no kubelet stops it
+    (lambda: [_old(), _pod("new", 2, RUNNING, "Running")], "old Terminating, its replacement new Running"),
+    (lambda: [_old()], "old Terminating, its replacement not made yet"),
+    (lambda: [_pod("new", 5, CREATING)], "new (a replacement) ContainerCreating"),
+    (lambda: [_pod("new", 15, BACKOFF, "Running", restarts=1)], "new (a replacement) CrashLoopBackOff"),
+    (lambda: [_pod("new", 2, RUNNING, "Running")], ""),
+    (lambda: [_pod("new", 5, PULL)], ""),  # its image: it does not end by itself
+    (lambda: [_pod("new", REPLACEMENT_START_S + 5, CREATING)], ""),  # not started in time (a mount failing?)
+    (lambda: [_pod("old", 3600, RUNNING, "Running", deleting_ago=STOP_OVERDUE_S + 5)], ""),  # no kubelet stops it
 ], ids=["terminating", "terminating-new-running", "terminating-alone", "creating", "backoff", "running", "image",
         "late", "overdue"])
-def test_which_agent_pods_are_waited_for(pods: list[dict], awaited: str) -> None:
-    found = replacing(pods, LONG_AGO, datetime.now(timezone.utc))
+def test_which_agent_pods_are_waited_for(pods: Callable[[], list[dict]], awaited: str) -> None:
+    found = replacing(pods(), LONG_AGO, datetime.now(timezone.utc))
     assert [r.text for r in found] == ([f"node n1's agent pod {awaited}"] if awaited else []), found
 
 

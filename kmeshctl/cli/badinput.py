@@ -1059,6 +1059,9 @@ def every_bad_value(command: _click.Command) -> None:
         ctx.meta[BAD_VALUES] = lines
         if len(lines) >= 2:
             raise all_said(lines)
+        whole = _with_whole_line(lines[0]) if lines and not _VERIFYING else None
+        if whole is not None:
+            raise whole
         return rest
 
     parsed._every_bad_value = True  # type: ignore[attr-defined]
@@ -1146,6 +1149,28 @@ def all_said(lines: list[str]) -> "UsageError":
         return UsageError(said)
     left = f", {_listed(left_out)} left out (the default{'s' if len(left_out) > 1 else ''})" if left_out else ""
     return UsageError(f"{said}; every value mended{left}: `{shlex.join(mended)}`")
+
+
+def _with_whole_line(line: str) -> "Optional[UsageError]":
+    """One bad value whose line ends in the flag and value to use (`...; use a lower-case
+    repository: --image upper/case:tag`): that end as the whole line typed with it mended,
+    when that line parses with no bad value left; None otherwise (the check says its own)."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+    from kmeshctl.errors import UsageError
+
+    head, colon, tail = line.rpartition(": ")
+    try:
+        wanted = shlex.split(tail)
+    except ValueError:
+        return None
+    if "`" in line or not colon or len(wanted) != 2 or not wanted[0].startswith("-"):
+        return None
+    mended, _ = _mended_line([line], ["kmeshctl", *cmdline.ARGS])
+    if mended is None or not any(mended[i:i + 2] == wanted for i in range(len(mended) - 1)):
+        return None
+    return UsageError(f"{head}: `{shlex.join(mended)}`")
 
 
 def _listed(words: list[str]) -> str:

@@ -8,7 +8,7 @@ import math
 import re
 import shlex
 from dataclasses import replace
-from typing import Annotated, Callable, Optional
+from typing import Annotated, Callable, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -24,6 +24,7 @@ from kmeshctl import config_dump
 from kmeshctl import install as installer
 from kmeshctl import istiod
 from kmeshctl import namespaces as ns_ops
+from kmeshctl.cli import names as name_checks
 from kmeshctl import precheck as checks
 from kmeshctl.cli.common import (MAX_TIMEOUT_S, OutputFormat, app, check_namespace_flags, fix_hint, is_data,
                                  pointing_at_sandboxes, print_data, run_options, suggest)
@@ -189,7 +190,11 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
     options = dict(image=image, namespace=namespace, mode=mode, enable_bypass=enable_bypass,
                    enable_bpf_log=enable_bpf_log, istio_namespace=istio_namespace,
                    kubernetes_version=kubernetes_version, network=network)
-    plan = _plan(xds_address, cluster_id, options, crd_file, dry_run)
+    try:
+        with sigterm_stops():  # the checks read the cluster for a while: a stop says nothing was applied
+            plan = _plan(xds_address, cluster_id, options, crd_file, dry_run)
+    except KeyboardInterrupt as stop:
+        _stopped_before_apply(stop, dry_run)
     _set_force(plan.client, force_conflicts)
     note = err(quiet)  # -q: no line on stderr but errors
     if plan.offline_because:
@@ -204,7 +209,12 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
     if plan.istiod_idle is not None:  # only a dry run gets here with it (the install refuses it): -q too
         err().print(f"[yellow]{escape(fix_hint(_istiod_idle_warning(plan.istiod_idle)))}[/]")
     if dry_run:
-        _print_dry_run(installer.dry_run(plan), plan.crds is not None, quiet)
+        try:
+            with sigterm_stops():
+                report = installer.dry_run(plan)
+        except KeyboardInterrupt as stop:
+            _stopped_before_apply(stop, dry_run)
+        _print_dry_run(report, plan.crds is not None, quiet)
         print_manifests(plan.objects, output)
         return
     result_format = _result_format(output)
@@ -216,6 +226,18 @@ def _install(xds_address: Optional[str], cluster_id: Optional[str], image: str, 
                     else _no_document)
         _wait_interruptible(plan.client, plan.params.namespace, wait_limit(timeout), output, quiet, document,
                             plan.params.cluster_id, plan.image_before)
+
+
+def _stopped_before_apply(stop: KeyboardInterrupt, dry_run: bool) -> NoReturn:
+    """A stop during install's checks (before its first write): the line that says so, as
+    waypoint apply's, with the command that starts again; exit 130 / 143."""
+    how = stopped_by(stop)
+    if dry_run:
+        say(f"install --dry-run stopped by {how.how}; nothing was applied (a dry run applies nothing)")
+    else:
+        say(fix_hint(f"install stopped by {how.how} before anything was applied; re-run "
+                     f"`{same_work_command(['install'])}` to install"))
+    raise typer.Exit(how.exit_code) from stop
 
 
 def _istiod_idle_warning(deployment: istiod.IstiodDeployment) -> str:
@@ -1036,6 +1058,32 @@ def status(
         raise typer.Exit(1)
 
 
+def _pointing_at_install(error: UsageError, namespace: str) -> UsageError:
+    """`status -n Kmesh` (no namespace name): when the cluster says where kmesh is installed
+    (asked within COMPLETION_LOOKUP_TIMEOUT_S), the line with that -n, one paste rather than
+    the lower-cased value and then the install's; ``error`` as it is otherwise (no install
+    found, no answer, or the value meant is the install's)."""
+    from kmeshctl import istiod
+    from kmeshctl.cli.render import this_command
+    from kmeshctl.params import meant_namespace
+    from kmeshctl.params import COMPLETION_LOOKUP_TIMEOUT_S
+    from kmeshctl.rollout import set_flag
+
+    target = run_options()
+    found, _ = istiod.ask_quickly(target.kubeconfig, target.context, COMPLETION_LOOKUP_TIMEOUT_S,
+                                  ns_ops.agent_namespaces)
+    if not found or meant_namespace(namespace) in found:
+        return error
+    flag = flag_as_typed("namespace")
+    line = shlex.join(set_flag(shlex.split(this_command()), flag, found[0]))
+    installed = found[0] if len(found) == 1 else f"{found[0]} (and {', '.join(found[1:])})"
+    problem = error.problem.split("; did you mean ")[0]  # the lower-cased value: not the one to use
+    return UsageError(problem, fix=f"kmesh is installed in namespace {installed}: `{line}`")
+
+
+name_checks.NAME_ERROR_READERS[("status",)] = lambda error, values: _pointing_at_install(error, values["namespace"])
+
+
 def _print_status(state: MeshStatus, output: OutputFormat) -> None:
     console = out(output)
     if state.daemonset is None and state.terminating:  # install refuses it until it is gone: not suggested
@@ -1230,10 +1278,14 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
     check_namespace_words("namespace", names)
     if enable:  # a system namespace: refused before connecting
         _checked_namespaces(None, names, enable, overwrite)
-    client = connect_reachable(run_options())
-    found = _checked_namespaces(client, names, enable, overwrite, wait)  # its refusals need no agent: said first
     idle: list[str] = []
-    awaited = wait and _agent_to_wait_for(client, enable, idle)
+    try:
+        with sigterm_stops():  # connecting and reading: a stop says nothing was changed
+            client = connect_reachable(run_options())
+            found = _checked_namespaces(client, names, enable, overwrite, wait)  # refusals needing no agent: first
+            awaited = wait and _agent_to_wait_for(client, enable, idle)
+    except KeyboardInterrupt as stop:
+        _mode_stopped(stop, enable, "before any namespace was changed; re-run `{}`")
     changes = ns_ops.label_namespaces(client, found, enable)
     as_json = is_data(output)
     for change in changes:
@@ -1245,8 +1297,14 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
     if enable and not wait:  # --wait refused it already
         _warn_if_not_installed(client, namespaces)
     if awaited:
-        pods = ns_ops.wait_for_annotations(client, namespaces, wait_limit(timeout),
-                                           on_poll=_progress_printer(wait_limit(timeout), as_json or quiet))
+        try:
+            with sigterm_stops():
+                pods = ns_ops.wait_for_annotations(client, namespaces, wait_limit(timeout),
+                                                   on_poll=_progress_printer(wait_limit(timeout), as_json or quiet))
+        except KeyboardInterrupt as stop:
+            done = f"{'enrolled' if enable else 'released'}: {', '.join(namespaces)}"
+            _mode_stopped(stop, enable, f"while waiting, every namespace {done}; the node agents go on "
+                                        f"{'marking' if enable else 'unmarking'} their pods: `{{}}` waits again")
     else:
         pods = ns_ops.pods_of(client, namespaces)
     if wait and not awaited:
@@ -1255,6 +1313,16 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
         print_data({"namespaces": [c.to_dict() for c in changes], "pods": [p.to_dict() for p in pods]}, output)
     else:
         _print_pods(pods, output, namespaces)
+
+
+def _mode_stopped(stop: KeyboardInterrupt, enable: bool, what: str) -> NoReturn:
+    """enable-ns / disable-ns stopped by a signal: `enable-ns stopped by Ctrl-C (SIGINT) ` and
+    ``what`` (its `{}`: the command being run, to paste); exit 130 / 143."""
+    from kmeshctl.cli.render import this_command
+
+    how = stopped_by(stop)
+    say(fix_hint(f"{'enable-ns' if enable else 'disable-ns'} stopped by {how.how} " + what.format(this_command())))
+    raise typer.Exit(how.exit_code) from stop
 
 
 def _agent_to_wait_for(client: KubeClient, enable: bool, idle: list[str]) -> bool:
@@ -1354,6 +1422,8 @@ def _checked_namespaces(client: Optional[KubeClient], names: list[str], enable: 
         return ns_ops.checked_namespaces(client, names, enable, overwrite)
     except ns_ops.NamespacesNotFound as error:
         corrected = error.corrected(names)
+        if corrected is None and enable and error.to_create:
+            raise UsageError(error.problem, fix=_create_first(error, names, pasted)) from None
         if corrected is None:
             raise
         raise UsageError(error.problem, fix=f"{error.fix} {pasted(arguments=corrected)}") from None
@@ -1371,6 +1441,15 @@ def _checked_namespaces(client: Optional[KubeClient], names: list[str], enable: 
         if missing:
             fix += f" ({', '.join(missing)}: no such namespace, left out too)"
         raise UsageError(error.problem, fix=fix) from None
+
+
+def _create_first(error: ns_ops.NamespacesNotFound, names: list[str], pasted: Callable[..., str]) -> str:
+    """enable-ns of namespaces that do not exist: the kubectl line that creates those that
+    are no typo, then this enable-ns again (a typo's guess in its place), or the names to pick."""
+    creates = " && ".join(f"kubectl create namespace {shlex.quote(name)}" for name in error.to_create)
+    them = "it" if len(error.to_create) == 1 else "them"
+    again = [error.meant.get(name, name) for name in dict.fromkeys(names) if name not in error.repeats]
+    return f"create {them} first: `{creates}`, then re-run {pasted(arguments=again)}; or {error.pick}"
 
 
 def _no_agent_to_wait_for(client: KubeClient) -> Optional[ns_ops.NoAgentToWaitFor]:

@@ -352,6 +352,11 @@ def _check_other(ctx: _click.Context, param: _click.Parameter, value: str, args:
         raise UsageError(typed + message[len(long):] if message.startswith(long) else message) from None
 
 
+# (command words...) -> a better error for a name flag its check refused, read where the
+# command knows more (`status -n Kmesh`: where kmesh is installed, kmeshctl.cli.cluster).
+NAME_ERROR_READERS: dict[tuple[str, ...], Callable[[UsageError, Mapping[str, Any]], UsageError]] = {}
+
+
 def names_checked(command: _click.Command, args: Callable[[], list[str]]) -> None:
     """Wrap ``command``'s callback: its name flags are checked before it runs."""
     callback = command.callback
@@ -361,7 +366,12 @@ def names_checked(command: _click.Command, args: Callable[[], list[str]]) -> Non
     def checked(*positional: Any, **values: Any) -> Any:
         from typer._click.globals import get_current_context
 
-        check_name_flags(get_current_context(), values, args())
+        ctx = get_current_context()
+        try:
+            check_name_flags(ctx, values, args())
+        except UsageError as error:
+            reread = NAME_ERROR_READERS.get(tuple(ctx.command_path.split()[1:]))
+            raise (error if reread is None else reread(error, values)) from None
         return callback(*positional, **values)
 
     checked._names_checked = True  # type: ignore[attr-defined]

@@ -78,20 +78,34 @@ def _cells(rows: list[dict]) -> list[dict]:
     return [{k: (EMPTY if k in shown else "") if v in (None, "") else v for k, v in row.items()} for row in rows]
 
 
+CNI_CONF_DIR = Path("/etc/cni/net.d")  # where the DaemonSet's agents chain the plugin (`node run --cni-conf-dir`)
+CNI_BIN_DIR = Path("/opt/cni/bin")
+
+
 @node_app.command("cleanup")
 def cleanup(
     bpf_fs: BpfFsOption = DEFAULT_BPF_FS,
     cgroup2_path: Cgroup2PathOption = None,
     ignore_not_found: Annotated[bool, typer.Option(
         "--ignore-not-found", help="A --bpf-fs that does not exist (already cleaned up) is not an error.")] = False,
+    cni_conf_dir: Annotated[Path, typer.Option(
+        "--cni-conf-dir", metavar="DIR", help="The node's CNI config dir the agent chained the kmesh CNI plugin "
+        "into (`node run --cni-conf-dir`, the DaemonSet's).")] = CNI_CONF_DIR,
+    cni_bin_dir: Annotated[Path, typer.Option(
+        "--cni-bin-dir", metavar="DIR", help="Where the agent copied the plugin (`node run --cni-bin-dir`).")]
+        = CNI_BIN_DIR,
 ) -> None:
-    """Detach and unpin every program and map the data path created under --bpf-fs.
+    """Remove what a node agent left on this node: detach and unpin every program and map
+    under --bpf-fs, take the kmesh CNI plugin out of the CNI config lists in --cni-conf-dir
+    (restoring a .conf it had converted) and delete its kubeconfig there and its files in
+    --cni-bin-dir. Each thing removed is one line.
 
     A --bpf-fs that does not exist is an error (a typo must not look like success); with
-    no --bpf-fs and no data path at the default one, or an empty --bpf-fs directory, there
-    is nothing to clean up (exit 1, as kubectl delete's NotFound and `sandbox down`);
-    scripts that repeat the cleanup pass --ignore-not-found (exit 0). A local sandbox's directory is refused while its node
-    agent runs: `kmeshctl sandbox down` removes a sandbox.
+    no --bpf-fs and nothing left at the default one nor of the CNI plugin, or an empty
+    --bpf-fs directory, there is nothing to clean up (exit 1, as kubectl delete's NotFound
+    and `sandbox down`); scripts that repeat the cleanup pass --ignore-not-found (exit 0). A
+    local sandbox's directory is refused while its node agent runs: `kmeshctl sandbox down`
+    removes a sandbox.
 
     Examples:
 
@@ -99,10 +113,18 @@ def cleanup(
       kmeshctl node cleanup --bpf-fs /sys/fs/bpf/kmesh
       kmeshctl node cleanup --ignore-not-found
     """
+    from kmeshctl.cni.install import plugin_leftovers, remove_plugin
+
     if cgroup2_path is not None:
         check_input_path(given_as("cgroup2_path"), cgroup2_path, DIRECTORY, "use the cgroup v2 directory the "
                          "agent attached at (default: the cgroup v2 root)")
-    _check_cleanup_dir(bpf_fs, ignore_not_found, given_on_command_line("bpf_fs"))
+    for param, agent_flag in (("cni_conf_dir", "--cni-conf-dir"), ("cni_bin_dir", "--cni-bin-dir")):
+        if given_on_command_line(param):  # the defaults may well be absent: a node without the plugin's dirs
+            check_input_path(given_as(param), cni_conf_dir if param == "cni_conf_dir" else cni_bin_dir, DIRECTORY,
+                             f"use the directory `kmeshctl node run {agent_flag}` used (default: the DaemonSet's)")
+    _refuse_live_sandbox_cni(cni_conf_dir)
+    cni_left = bool(plugin_leftovers(cni_conf_dir, cni_bin_dir))
+    _check_cleanup_dir(bpf_fs, ignore_not_found, given_on_command_line("bpf_fs"), cni_left)
     try:
         done = loader.cleanup(bpf_fs, cgroup2_path)
     except loader.AttachedElsewhere as err:
@@ -111,6 +133,24 @@ def cleanup(
         typer.echo(line)
     if not done:
         typer.echo(f"nothing to clean up under {bpf_fs}")
+    try:
+        for line in remove_plugin(cni_conf_dir, cni_bin_dir):
+            typer.echo(line)
+    except (OSError, KmeshctlError) as err:
+        raise KmeshctlError(f"could not remove the kmesh CNI plugin from {cni_conf_dir} / {cni_bin_dir}: {err}; "
+                            "fix that, then re-run this command (it is safe to repeat)") from None
+
+
+def _refuse_live_sandbox_cni(cni_conf_dir: Path) -> None:
+    """A running sandbox's CNI config is its agent's: refused, as its --bpf-fs is."""
+    from kmeshctl import sandboxes
+
+    state = sandboxes.owner_of_cni_conf_dir(cni_conf_dir)
+    agent = _live_agent(state) if state is not None else None
+    if state is not None and agent is not None:
+        raise KmeshctlError(f"{given_as('cni_conf_dir')} {cni_conf_dir}: sandbox {state.name}'s CNI config, where "
+                            f"its node agent (pid {agent}) chains its plugin: use `kmeshctl sandbox down --name "
+                            f"{state.name}`")
 
 
 def _attached_elsewhere(err: "loader.AttachedElsewhere") -> UsageError:
@@ -130,9 +170,10 @@ def _attached_elsewhere(err: "loader.AttachedElsewhere") -> UsageError:
     return UsageError(f"{problem}; {lines}")
 
 
-def _check_cleanup_dir(bpf_fs: Path, ignore_not_found: bool, typed: bool) -> None:
+def _check_cleanup_dir(bpf_fs: Path, ignore_not_found: bool, typed: bool, cni_left: bool = False) -> None:
     """--bpf-fs as cleanup takes it (``typed``: the user gave it): a directory of our pins,
-    no live sandbox's, that exists unless ``ignore_not_found``."""
+    no live sandbox's, that exists unless ``ignore_not_found``; empty or absent at the
+    default is no error either when the CNI plugin is to be removed (``cni_left``)."""
     from kmeshctl.node.claim import check_unclaimed
 
     check_name_length(given_as("bpf_fs"), bpf_fs)
@@ -143,11 +184,11 @@ def _check_cleanup_dir(bpf_fs: Path, ignore_not_found: bool, typed: bool) -> Non
     resolved = loader.cleanup_dir(bpf_fs)
     if ignore_not_found:
         return
-    if resolved.exists() and not loader.holds_our_pins(resolved):  # empty: nothing, as one that does not exist
+    if resolved.exists() and not loader.holds_our_pins(resolved) and not cni_left:  # empty: as one that does not exist
         another = " (another directory: --bpf-fs DIR)" if not typed else ""
         raise KmeshctlError(f"nothing to clean up: {bpf_fs} is an empty directory (no pin of kmesh's data path); "
                             f"{ignore_not_found_fix(['node', 'cleanup'])}{another}")
-    if resolved.exists():
+    if resolved.exists() or (cni_left and not typed):
         return
     if not typed:
         raise KmeshctlError(f"nothing to clean up: no kmesh data path at {bpf_fs}; "

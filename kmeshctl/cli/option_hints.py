@@ -315,14 +315,18 @@ def flag_value_hint(message: str) -> str:
 # (render.dry_run_value_hint: the API server checks every object, render its offline form).
 DRY_RUN_DOES = {
     "waypoint apply": ("it is kubectl's --dry-run=server: the API server checks every object, nothing is applied; "
-                       "the objects are printed", "there is no offline (client) form: with no cluster configured at "
-                       "all, --dry-run prints the objects unchecked"),
+                       "the objects are printed", "--dry-run=client is not offered: there is no offline (client) "
+                       "form: with no cluster configured at all, --dry-run prints the objects unchecked"),
     "uninstall": ("it is kubectl's --dry-run=server: each delete is sent with dryRun=All, so the API server answers "
-                  "for every object, and nothing is deleted; what would go is listed in order", "there is no offline "
-                  "(client) form: with no cluster configured at all, --dry-run lists every object unchecked"),
+                  "for every object, and nothing is deleted; what would go is listed in order", "--dry-run=client is "
+                  "not offered: there is no offline (client) form: with no cluster configured at all, --dry-run "
+                  "lists every object unchecked"),
     "waypoint delete": ("it is kubectl's --dry-run=client: the cluster is read and what would be deleted is said, "
-                        "no delete is sent", "the cluster must answer: what exists decides what would go"),
+                        "no delete is sent", "the spelling --dry-run=client is not taken, though: the cluster must "
+                        "answer (what exists decides what would go)"),
 }
+# What every --dry-run takes besides itself (kmeshctl.cli.conventions.server_dry_run_as_flag).
+DRY_RUN_SPELLINGS = "--dry-run=server is taken too, as the same"
 
 
 def dry_run_value_hint(command: _click.Command, name: str, args: list[str], root: _click.Command) -> str:
@@ -338,13 +342,14 @@ def dry_run_value_hint(command: _click.Command, name: str, args: list[str], root
     if name not in DRY_RUN_DOES or value == "none":
         return installs(command, args, root)
     does, offline = DRY_RUN_DOES[name]
-    if value not in ("client", "server"):
-        return (f"; {shlex.quote(value) if value else 'an empty value'} is no dry-run mode (kubectl's are client, "
-                f"server and none); on/off flags take no value here: write --dry-run ({does})")
     words = _without_dry_run(args)
     end = separator_at(words)
     line = shlex.join(["kmeshctl", *words[:end], "--dry-run", *words[end:]])
-    return f"; on/off flags take no value here: write --dry-run ({does}), `{line}`; {offline}"
+    if value not in ("client", "server"):
+        return (f"; {shlex.quote(value) if value else 'an empty value'} is no dry-run mode (kubectl's are client, "
+                f"server and none); on/off flags take no value here: write --dry-run ({does}), `{line}`; "
+                f"{DRY_RUN_SPELLINGS}")
+    return f"; on/off flags take no value here: write --dry-run ({does}), `{line}`; {DRY_RUN_SPELLINGS}; {offline}"
 
 
 def on_off_hint(option: _click.Parameter, flag: str, args: Optional[list[str]] = None) -> str:

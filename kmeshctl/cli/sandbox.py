@@ -620,9 +620,10 @@ def list_(output: ListOutputOption = ListFormat.table, no_headers: NoHeadersOpti
 
 
 def _damaged_notes(rows: list[dict[str, Any]]) -> None:
-    """One stderr line per damaged record: what is wrong and the `sandbox down` that removes it."""
+    """One stderr line per damaged record: what is wrong and the `sandbox down` that removes it;
+    one per sandbox this command cannot see (another mount or pid namespace), with the fix."""
     for row in rows:
-        if row["phase"] == sandboxes.PHASE_DAMAGED:
+        if row["phase"] in (sandboxes.PHASE_DAMAGED, sandboxes.PHASE_UNKNOWN):
             note(f"Warning: {row['problems'][0]}", run_options().quiet)
 
 

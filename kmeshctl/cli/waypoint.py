@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from kmeshctl.cli.option_hints import POSITIONAL_READERS
 from kmeshctl.cli.progress import note
 from kmeshctl.cli.tables import EMPTY, cli_console, print_fitted
 
@@ -183,6 +184,8 @@ def apply_cmd(
     params = deploy.WaypointParams(namespace, name, image, replicas, revision or "")
     objs = deploy.render(params)  # every flag checked before any connection
     deploy.check_apply_namespace(params)  # kube-system, istio's, kmesh's: offline dry runs too
+    if wait and replicas == 0:
+        raise _no_pods_to_wait_for(namespace)
     from kmeshctl.demo_cluster import validation_version
 
     if dry_run:
@@ -198,13 +201,17 @@ def apply_cmd(
             _note_leftovers_removable(client, params, quiet)
         print_manifests(objs, output or ManifestFormat.yaml)  # the `kind: List` of render -o json
         return
-    client = _client()
-    _set_force(client, force_conflicts)
     quiet = quiet or run_options().quiet
     run = _ApplyRun(params, [object_ref(o) for o in objs], output)
+    # each object's line on stdout, as install's (with -o the document says it); the wait's
+    # progress on stderr, each line as it comes (stdout is held when piped: kmeshctl.cli)
     say = (lambda _line: None) if quiet else (lambda line: typer.echo(line, err=output is not None))
+    progress = (lambda _line: None) if quiet else (lambda line: typer.echo(line, err=True))
+    client: Optional[KubeClient] = None
     try:
-        with sigterm_stops():  # from the first read: a stop says what was applied (nothing yet)
+        with sigterm_stops():  # from connecting: a stop says what was applied (nothing yet)
+            client = _client()
+            _set_force(client, force_conflicts)
             _warn_unknown_revision(client, params.revision)
             _warn_untyped_changes(client, params)
             run.existed = _exists(client, params)  # a stop or failure then never offers its delete
@@ -213,7 +220,7 @@ def apply_cmd(
                                        _warn)
             if wait:  # 0: no limit, as kubectl's; piped (a log): a line only when the wait's state changes
                 run.waiting = True
-                deploy.wait_ready(client, params, timeout or float("inf"), say, every_poll=_stdout_is_terminal(),
+                deploy.wait_ready(client, params, timeout or float("inf"), progress, every_poll=_stderr_is_terminal(),
                                   apply_with=lambda parameter, value: _apply_command(namespace, {parameter: value}))
             check_not_stopped()
     except KeyboardInterrupt as stop:
@@ -221,6 +228,7 @@ def apply_cmd(
     except PartialApply as failure:
         run.failed(failure)
     except deploy.NameTaken as taken:
+        assert client is not None  # taken is read once connected
         raise _with_free_name(client, params, taken) from None
     except KmeshctlError as error:
         if run.results:  # applied, then the wait failed: the document says what was applied
@@ -447,10 +455,25 @@ def _delete_command() -> str:
     return same_work_command(["waypoint", "delete"])
 
 
-def _stdout_is_terminal() -> bool:
+def _stderr_is_terminal() -> bool:
+    """Where the wait's progress goes: a line each poll on a terminal, a log's only on a change."""
     from rich.console import Console
 
-    return Console().is_terminal
+    return Console(stderr=True).is_terminal
+
+
+def _no_pods_to_wait_for(namespace: str) -> UsageError:
+    """`--wait --replicas 0`: refused before anything connects. No pod is made, so none
+    becomes ready and istiod programs no Gateway for it (as `kubectl wait --for=condition=Ready
+    pod -l ...` fails at once when no pod matches): the line without --wait, or with a pod."""
+    from kmeshctl.cli.cmdline import without_flag
+
+    words = without_flag(shlex.split(_apply_command(namespace, {})), "--wait", valued=False)
+    without_wait = shlex.join(without_flag(words, flag_as_typed("timeout")))
+    return UsageError("--wait with --replicas 0: no waypoint pod is made, so none can become ready (nor does istiod "
+                      "program a Gateway without one) and the wait could only time out",
+                      fix=f"apply it scaled to 0 without waiting: `{without_wait}`, or give it a pod and wait: "
+                          f"`{_apply_command(namespace, {'replicas': '1'})}`")
 
 
 # -o's help says what -o wide adds to each command's own output
@@ -782,10 +805,14 @@ def delete_cmd(
     """
     _check_names()
     given, namespace = namespace, _namespace(namespace)  # a bad context namespace: before connecting
-    client = _client()
     params = deploy.WaypointParams(namespace, name)
     run = _DeleteRun(params, output, dry_run)
     say = (lambda _line: None) if run_options().quiet or output is not None else typer.echo
+    try:
+        with sigterm_stops():  # a stop while connecting: nothing was deleted (an unreachable cluster: no document)
+            client = _client()
+    except KeyboardInterrupt as stop:
+        run.stopped(stop)
     try:
         with sigterm_stops():
             if not deploy.exists(client, params):
@@ -1013,3 +1040,47 @@ def controller_cmd(
         controller.stop()
         worker.join()
     server.stop()
+
+
+# ---------------------------------------------------------------- a stray word
+
+
+NAMESPACE_LOOKUP_S = 2.0  # the hint asks the cluster once: an unreachable one must not make the error slow
+
+
+def _stray_apply_word(words: list[str], args: list[str]) -> str:
+    """`waypoint apply WORD` without -n, WORD an existing namespace: istioctl's habit
+    (`waypoint apply -n NS`), so the line with -n WORD; "" otherwise (no cluster, one that
+    does not answer in time, no such namespace: the generic `--name WORD` reading)."""
+    from kmeshctl.cli.cmdline import separator_at, spelled
+    from kmeshctl.params import DNS1123_LABEL_RE
+
+    end = separator_at(args)
+    if len(words) != 1 or args[:end].count(words[0]) != 1 or \
+            any(spelled(w, {"-n", "--namespace"}) for w in args[:end]) or not DNS1123_LABEL_RE.match(words[0]):
+        return ""
+    word = words[0]
+    if not _namespace_exists(word, args):
+        return ""
+    rest = [w for w in args if w != word]
+    at = next((i + 2 for i in range(len(rest) - 1) if rest[i:i + 2] == ["waypoint", "apply"]), None)
+    if at is None:
+        return ""
+    line = shlex.join(["kmeshctl", *rest[:at], "-n", word, *rest[at:]])
+    return f"; {word} is a namespace: give it with -n, as istioctl's `waypoint apply -n`: `{line}`"
+
+
+def _namespace_exists(name: str, args: list[str]) -> bool:
+    """Whether the cluster the line names (badinput.typed_target) has namespace ``name``,
+    asked within NAMESPACE_LOOKUP_S; False when it cannot say (none configured, no answer,
+    no right to read it)."""
+    from kmeshctl import istiod
+    from kmeshctl.cli.badinput import typed_target
+
+    target = typed_target(args)
+    found, _ = istiod.ask_quickly(target.kubeconfig, target.context, NAMESPACE_LOOKUP_S,
+                                  lambda client: client.get("v1", "Namespace", name) is not None)
+    return bool(found)
+
+
+POSITIONAL_READERS[("waypoint", "apply")] = _stray_apply_word

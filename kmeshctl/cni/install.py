@@ -64,15 +64,15 @@ class CniSettings:
 
     @property
     def plugin_path(self) -> Path:
-        return self.bin_dir / PLUGIN_TYPE
+        return plugin_files(self.conf_dir, self.bin_dir)[0]
 
     @property
     def zip_path(self) -> Path:
-        return self.bin_dir / f"{PLUGIN_TYPE}.pyz"
+        return plugin_files(self.conf_dir, self.bin_dir)[1]
 
     @property
     def kubeconfig_path(self) -> Path:
-        return self.conf_dir / KUBECONFIG_NAME
+        return plugin_files(self.conf_dir, self.bin_dir)[2]
 
     def entry(self) -> dict:
         """Our element of the config list."""
@@ -286,39 +286,99 @@ class CniInstaller:
         """Take the plugin out of every config list and delete its files; never raises."""
         self.stop()
         with self._lock:
-            for step in (self._unchain_all, self._remove_files):
-                try:
-                    step()
-                except Exception as err:  # noqa: BLE001 - the other steps still run
-                    log.warning("event=cni_uninstall_failed step=%s error=%r", step.__name__, str(err))
+            for line in remove_plugin(self.settings.conf_dir, self.settings.bin_dir, on_error=_log_failed):
+                log.info("event=cni_removed what=%r", line)
 
-    def _unchain_all(self) -> None:
-        conf_dir = self.settings.conf_dir
-        for path in sorted(p for p in conf_dir.iterdir() if p.suffix in CONFIG_SUFFIXES and p.is_file()):
-            try:
-                conf = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue
-            ours = [p for p in conf.get("plugins") or [] if _ours(p)] if isinstance(conf, dict) else []
-            if not ours:
-                continue
-            original = ours[-1].get("kmeshConvertedFrom")
-            if original is not None:
-                restored = path.with_suffix(".conf")
-                write_atomic(restored, (json.dumps(original, indent=2) + "\n").encode(), 0o644)
-                path.unlink()
-                log.info("event=cni_config_restored path=%s from=%s", restored, path.name)
-            else:
-                write_atomic(path, (json.dumps(unchained(conf), indent=2) + "\n").encode(), 0o644)
-                log.info("event=cni_config_restored path=%s removed=%s", path, PLUGIN_TYPE)
 
-    def _remove_files(self) -> None:
-        for path in (self.settings.plugin_path, self.settings.zip_path, self.settings.kubeconfig_path):
-            try:
-                path.unlink()
-                log.info("event=cni_file_removed path=%s", path)
-            except FileNotFoundError:
-                pass
+def _log_failed(step: str, err: Exception) -> None:
+    log.warning("event=cni_uninstall_failed step=%s error=%r", step, str(err))
+
+
+# ----------------------------------------------------------------- removal (agent uninstall, `node cleanup`)
+
+
+def plugin_files(conf_dir: Path, bin_dir: Path) -> tuple[Path, ...]:
+    """The files the agent writes: the launcher and the zip in ``bin_dir``, the kubeconfig in ``conf_dir``."""
+    return bin_dir / PLUGIN_TYPE, bin_dir / f"{PLUGIN_TYPE}.pyz", conf_dir / KUBECONFIG_NAME
+
+
+def chaining_configs(conf_dir: Path) -> list[tuple[Path, dict]]:
+    """The config files of ``conf_dir`` (by name) whose list chains the plugin, as read;
+    [] when the directory does not exist. Unreadable or non-JSON files are skipped."""
+    try:
+        paths = sorted(p for p in conf_dir.iterdir() if p.suffix in CONFIG_SUFFIXES and p.is_file())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = []
+    for path in paths:
+        try:
+            conf = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(conf, dict) and any(_ours(p) for p in conf.get("plugins") or [] if isinstance(p, dict)):
+            found.append((path, conf))
+    return found
+
+
+def _unchain(path: Path, conf: dict) -> str:
+    """``path`` (chaining the plugin, ``conf`` as read) written back without it: a list
+    converted from a single ``.conf`` restored as that file. The line saying what was done."""
+    ours = [p for p in conf.get("plugins") or [] if isinstance(p, dict) and _ours(p)]
+    original = ours[-1].get("kmeshConvertedFrom")
+    if original is not None:
+        restored = path.with_suffix(".conf")
+        write_atomic(restored, (json.dumps(original, indent=2) + "\n").encode(), 0o644)
+        path.unlink()
+        return f"restored {restored} (chained with {PLUGIN_TYPE} as {path.name}, now removed)"
+    write_atomic(path, (json.dumps(unchained(conf), indent=2) + "\n").encode(), 0o644)
+    return f"removed {PLUGIN_TYPE} from the CNI config {path}"
+
+
+def _is_ours(path: Path) -> bool:
+    """``path`` (one of plugin_files) holds what the agent wrote there: the launcher and the
+    zip start with its interpreter line; the kubeconfig is ours by its name. Another
+    project's `kmesh-cni` binary is left alone."""
+    if path.name == KUBECONFIG_NAME:
+        return True
+    try:
+        with path.open("rb") as head:
+            return head.read(len(SHEBANG) + 3) == f"#!{SHEBANG}\n".encode()
+    except OSError:
+        return False
+
+
+def plugin_leftovers(conf_dir: Path, bin_dir: Path) -> list[Path]:
+    """What remove_plugin would act on: the configs chaining the plugin and the agent's files there."""
+    return [path for path, _ in chaining_configs(conf_dir)] + \
+        [path for path in plugin_files(conf_dir, bin_dir) if path.is_file() and _is_ours(path)]
+
+
+def remove_plugin(conf_dir: Path, bin_dir: Path,
+                  on_error: Optional[Callable[[str, Exception], None]] = None) -> list[str]:
+    """Take the plugin out of every config list of ``conf_dir`` (a converted ``.conf``
+    restored) and delete its files (plugin_files): what the agent does at uninstall, and
+    `kmeshctl node cleanup` after an agent that could not. One line per thing done.
+    A step that fails raises, unless ``on_error`` (step, error) takes it: then the other
+    steps still run."""
+    done: list[str] = []
+    steps: list[tuple[str, Callable[[], str]]] = [
+        (f"unchain {path}", lambda path=path, conf=conf: _unchain(path, conf))
+        for path, conf in chaining_configs(conf_dir)]
+    steps += [(f"remove {path}", lambda path=path: _remove(path))
+              for path in plugin_files(conf_dir, bin_dir) if path.is_file() and _is_ours(path)]
+    for step, act in steps:
+        try:
+            done.append(act())
+        except (OSError, KmeshctlError) as err:
+            if on_error is None:
+                raise
+            on_error(step, err)
+    return done
+
+
+def _remove(path: Path) -> str:
+    path.unlink()
+    return f"removed {path}"
 
 
 def kubeconfig_json(creds: ApiCredentials) -> str:

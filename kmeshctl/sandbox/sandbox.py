@@ -28,6 +28,7 @@ from kmeshctl.sandbox import health
 from kmeshctl.sandbox import lock as lock_mod
 from kmeshctl.sandbox import manifests as manifests_mod
 from kmeshctl.sandbox import state as state_mod
+from kmeshctl.sandbox import view
 from kmeshctl import stopping
 from kmeshctl.sandbox.envoy_config import route_cluster_keys, route_name
 from kmeshctl.sandbox.health import ComponentFailed, Launched, ProcessHealth, process_stopped
@@ -599,6 +600,8 @@ def _process_health(state: SandboxState, record: ProcessRecord) -> ProcessHealth
     found = health.inspect(record.component or record.role, record.pid, record.log,
                            record.exit_file, cgroup)
     found.removed = found.failed and state.phase == state_mod.PHASE_REMOVING
+    if found.failed and found.exit_status is None and not found.removed:
+        view.check_seen(state)  # not in its cgroup as seen from here: hidden is not ended
     return found
 
 
@@ -655,6 +658,7 @@ def down(name: str, progress: Progress = _quiet, force: bool = False) -> bool:
         shutil.rmtree(failed_up_logs(name), ignore_errors=True)
         if not state.dir.exists() and not _leftovers(state):
             return False
+        view.check_seen(state)  # what it cannot see it cannot stop or unpin
         copy = kept_copy_used(state)
         teardown(state, progress)
         shutil.rmtree(failed_up_logs(name), ignore_errors=True)  # an `up` it stopped may have kept some
@@ -825,6 +829,7 @@ def status(name: str) -> dict[str, Any]:
     its `exitStatus`, `reason` and the last lines of its log (`logTail`)."""
     require_root()
     state = loaded_state(name)
+    view.check_seen(state)  # before its maps are read: no bpffs here is no pins
     topology = state.topology() if state.manifests_file.exists() else None
     enrolled = agent_mod.enrolled_pods(state)
     enrolled_by = agent_mod.enrolled_by(state)
@@ -995,6 +1000,7 @@ def data_path_gone(state: SandboxState) -> bool:
     try:
         os.stat(state.bpffs / PINNED_MAP)
     except FileNotFoundError:
+        view.check_seen(state)  # no bpffs mounted here: hidden is not gone
         return True
     except OSError:
         return False

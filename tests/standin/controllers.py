@@ -137,15 +137,34 @@ def run_daemonset_controller(api: "StandinApiServer", namespace: str, name: str)
 
 def replace_daemon_pod(api: "StandinApiServer", pod: dict) -> None:
     """The DaemonSet controller's answer to a pod of its being deleted (``pod``, Terminating):
-    a new pod on its node at once (`<daemonset>-<5 chars>`, ContainerCreating), which its
-    kubelet starts after api.daemon_pod_start_s (math.inf: never). Nothing when that is None,
-    or the DaemonSet is gone or being deleted."""
+    a new pod on its node at once, or api.daemon_pod_make_s later (`<daemonset>-<5 chars>`,
+    ContainerCreating), which its kubelet starts after api.daemon_pod_start_s (math.inf:
+    never). Nothing when that is None, or the DaemonSet is gone or being deleted."""
     owner = next((o for o in pod["metadata"].get("ownerReferences") or [] if o.get("kind") == "DaemonSet"), None)
     if api.daemon_pod_start_s is None or owner is None:
         return
     ds = api.objects.get(("apps", "daemonsets", pod["metadata"]["namespace"], owner["name"]))
     if ds is None or ds["metadata"].get("deletionTimestamp") or ds["metadata"]["uid"] != owner.get("uid"):
         return
+    if api.daemon_pod_make_s > 0:
+        timer = threading.Timer(api.daemon_pod_make_s, _make_later, [api, ds["metadata"]["uid"], pod])
+        timer.daemon = True
+        timer.start()
+        return
+    _make_replacement(api, ds, pod)
+
+
+def _make_later(api: "StandinApiServer", uid: str, pod: dict) -> None:
+    """replace_daemon_pod's replacement, made api.daemon_pod_make_s late: none once its
+    DaemonSet is gone or being deleted meanwhile."""
+    with api.lock:
+        ds = api.objects.get(("apps", "daemonsets", pod["metadata"]["namespace"],
+                              pod["metadata"]["ownerReferences"][0]["name"]))
+        if ds is not None and not ds["metadata"].get("deletionTimestamp") and ds["metadata"]["uid"] == uid:
+            _make_replacement(api, ds, pod)
+
+
+def _make_replacement(api: "StandinApiServer", ds: dict, pod: dict) -> None:
     node = pod["spec"]["nodeName"]
     new = _daemon_pod(ds, node, ready=True)
     new["metadata"]["name"] = f"{ds['metadata']['name']}-" + "".join(secrets.choice(NAME_ALPHABET) for _ in range(5))
@@ -158,14 +177,22 @@ def replace_daemon_pod(api: "StandinApiServer", pod: dict) -> None:
         timer.start()
 
 
-def _start_daemon_pod(api: "StandinApiServer", key: tuple, uid: str) -> None:
-    """The kubelet's status update of a replacement pod whose container now runs."""
+def _start_daemon_pod(api: "StandinApiServer", key: tuple, uid: str, startup_done: bool = False) -> None:
+    """The kubelet's status update of a replacement pod whose container now runs (and, with
+    api.daemon_pod_startup_s, once more when its startup probe passed: ``startup_done``)."""
     with api.lock:
         current = api.objects.get(key)
         if current is None or current["metadata"].get("uid") != uid or current["metadata"].get("deletionTimestamp"):
             return
         running = copy.deepcopy(current)
         running["status"] = pod_status(running["spec"], True, None)
+        if api.daemon_pod_startup_s > 0 and not startup_done:  # running, its startup probe not passed yet
+            for state in running["status"]["containerStatuses"]:
+                state["started"] = state["ready"] = False
+            running["status"]["conditions"] = [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}]
+            timer = threading.Timer(api.daemon_pod_startup_s, _start_daemon_pod, [api, key, uid, True])
+            timer.daemon = True
+            timer.start()
         api.store(POD, key, running)
 
 

@@ -69,6 +69,11 @@ class StandinApiServer:
         # With pod_stop_s: the DaemonSet controller makes a pod in place of one being deleted
         # (ContainerCreating), running this long after (math.inf: never); None: no replacement.
         self.daemon_pod_start_s: Optional[float] = None
+        # With daemon_pod_start_s: the replacement is made this long after its predecessor's stop
+        # began (a kubelet-observed gap: the real controller makes it once the old pod is gone), and
+        # its container runs this long before its startup probe passes (containerStatuses[].started).
+        self.daemon_pod_make_s = 0.0
+        self.daemon_pod_startup_s = 0.0
         self.namespace_finalize_delay = 0.3
         self.requests: list[Request] = []
         self.admission_denials: dict[tuple[str, str], str] = {}  # (kind, name) -> message
