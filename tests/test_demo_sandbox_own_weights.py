@@ -289,7 +289,7 @@ def test_sandbox_status_says_the_weights_a_killed_demo_left(state_root, no_env) 
     state = _killed_demo_left("h87h", [80, 20], [0, 100])
     note = demo_target.weights_note(state)
     assert "v1=0, v2=100" in note and "v1=80, v2=20" in note, note
-    assert "`kmeshctl demo traffic-shift --sandbox h87h`" in note, note
+    assert "`kmeshctl demo traffic-shift --sandbox h87h -c 24`" in note, note  # the -c its 80/20 route needs
     assert demo_target.weights_note(_sandbox("h87i", [80, 20])) == ""
 
 

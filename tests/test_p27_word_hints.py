@@ -233,8 +233,9 @@ def test_4_the_in_use_refusal_names_one_flag_in_words_and_example(state_root, ca
         for flag in ("--name", "--sandbox"):
             code, _, err = cli(capsys, "demo", "traffic-shift", flag, "f274a", "-c", "5")
             assert code == 1, err
+            # -c 5 raised to the 12 a 90/10 route needs: the line works when pasted
             assert f"in use by demo pid {holder.pid}; wait for it or pass {flag} of another sandbox, e.g. " \
-                   f"`kmeshctl demo traffic-shift {flag} f274b -c 5`" in err, err
+                   f"`kmeshctl demo traffic-shift {flag} f274b -c 12`" in err, err
     finally:
         holder.kill()
         holder.wait()
