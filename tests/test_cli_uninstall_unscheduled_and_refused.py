@@ -135,4 +135,6 @@ def test_disable_ns_of_a_missing_namespace_says_only_to_correct_the_name(install
     assert "correct the names (none is enrolled; namespaces: default" in none.err or \
         "correct the names (none is enrolled; namespaces: h73-a" in none.err, none
     made = installed.kmeshctl("enable-ns", "h73-nosuch")
-    assert "create them first or correct the names" in made.err, made
+    # enable-ns offers the create line to paste (pass 38, t38c 11), disable-ns none
+    assert "create it first: `kubectl create namespace h73-nosuch" in made.err, made
+    assert "or correct the names" in made.err, made
