@@ -26,7 +26,7 @@ import os
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from typer.testing import CliRunner
@@ -166,18 +166,20 @@ RUNNING = {"running": {"startedAt": "2026-12-04T00:00:00Z"}}
 CREATING = {"waiting": {"reason": "ContainerCreating"}}
 
 
+# each case builds its pods when it runs: their ages count from then, not from the collection
 @pytest.mark.parametrize("pods, awaited", [
-    ([], "gone, its replacement not made yet"),
-    ([_pod("new", CREATING, "Pending", False)], "new (a replacement) ContainerCreating"),
-    ([_pod("new", RUNNING, "Running", False)], "new (a replacement) Running"),
-    ([_pod("new", RUNNING, "Running", True)], ""),
-    ([_pod("new", {"waiting": {"reason": "ErrImagePull"}}, "Pending", False)], ""),
+    (lambda: [], "gone, its replacement not made yet"),
+    (lambda: [_pod("new", CREATING, "Pending", False)], "new (a replacement) ContainerCreating"),
+    (lambda: [_pod("new", RUNNING, "Running", False)], "new (a replacement) Running"),
+    (lambda: [_pod("new", RUNNING, "Running", True)], ""),
+    (lambda: [_pod("new", {"waiting": {"reason": "ErrImagePull"}}, "Pending", False)], ""),
 ], ids=["not-made", "creating", "not-started", "started", "image"])
-def test_a_node_seen_being_replaced_stays_awaited(pods: list[dict], awaited: str) -> None:
+def test_a_node_seen_being_replaced_stays_awaited(pods: Callable[[], list[dict]], awaited: str) -> None:
     now = datetime.now(timezone.utc)
+    made = pods()
     since = now - timedelta(seconds=10)  # the DaemonSet's only template: each pod here looks like the node's first
-    assert replacing(pods, since, now) == [] or pods == [], "a first pod is not awaited by itself"
-    found = replacing(pods, since, now, {"n1": now - timedelta(seconds=3)})
+    assert replacing(made, since, now) == [] or made == [], "a first pod is not awaited by itself"
+    found = replacing(made, since, now, {"n1": now - timedelta(seconds=3)})
     assert [r.text for r in found] == ([f"node n1's agent pod {awaited}"] if awaited else []), found
 
 
