@@ -783,10 +783,8 @@ def _first_of_template(pod: dict, since: Optional[datetime]) -> bool:
 
 
 def _timestamp(obj: dict) -> Optional[datetime]:
-    try:
-        return datetime.fromisoformat(obj["metadata"]["creationTimestamp"])
-    except (KeyError, TypeError, ValueError):
-        return None
+    """``obj``'s creationTimestamp (None when missing or not a time)."""
+    return _parsed((obj.get("metadata") or {}).get("creationTimestamp"))
 
 
 def _runs(pod: dict) -> bool:
