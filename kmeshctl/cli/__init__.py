@@ -281,6 +281,10 @@ class _NamedStream:
             self._fail(OutputUnwritable(self._name, err.strerror or "Broken pipe", closed_pipe=True))
         except OSError as err:
             self._fail(OutputUnwritable(self._name, err.strerror or str(err)))
+        except ValueError:  # "I/O operation on closed file": the stream object itself was closed
+            if not getattr(self._stream, "closed", False):
+                raise
+            self._fail(OutputUnwritable(self._name, os.strerror(errno.EBADF) + " (it is closed)"))
         return len(args[0]) if method == "write" else None  # type: ignore[arg-type]
 
     def write(self, text: str) -> object:

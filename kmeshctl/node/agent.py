@@ -249,7 +249,7 @@ class Agent:
         try:
             self._start_dataplane(core_api)
         except BaseException:
-            self._stop_servers()
+            self._abandon_start()
             raise
         for server in (self.admin, self.admin_socket, self.metrics):
             if server is not None:
@@ -484,6 +484,18 @@ class Agent:
             log.info("event=agent_stopped programs_and_maps=left_in_place bpf_fs=%s", self.config.bpf_fs)
         if self._claim is not None:
             self._claim.release()
+
+    def _abandon_start(self) -> None:
+        """Stop what a start that failed halfway had begun (xDS client, pod watch, CNI
+        server and refresher, servers); the programs and maps it loaded stay, as on a restart."""
+        for worker in (self.cni_installer, self.cni_server, self.podwatch, self.client):
+            if worker is not None:
+                worker.stop()
+        self._stop_servers()
+        if self.maps is not None:
+            self.maps.close()
+        if self.dataplane is not None:
+            self.dataplane.close()
 
     def _stop_servers(self) -> None:
         for server in (self.admin, self.admin_socket, self.metrics):

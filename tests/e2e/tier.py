@@ -1286,6 +1286,40 @@ def _print_env(tier: Tier) -> None:
           f"--kubeconfig {tier.kubeconfig} get pods -A")
 
 
+HOLDER_PID = "hold.pid"
+
+
+def _end_holder(tier: "Tier", limit_s: float = 300.0) -> bool:
+    """End the `up --hold` process holding `tier`, which tears it down as it exits.
+
+    True when such a process ran and has exited within `limit_s` seconds; False when none
+    holds the tier (or it did not exit), leaving the teardown to the caller.
+    """
+    try:
+        pid = int((tier.run_dir / HOLDER_PID).read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return False
+    if b"tests.e2e.tier" not in cmdline or pid == os.getpid():
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if not _running(pid):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie its parent has not reaped yet has exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.e2e.tier", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -1333,7 +1367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_env(tier)
         print(f"# timings: {json.dumps(tier.timings)}")
         if args.hold:
-            print("# holding; Ctrl-C (or SIGTERM) tears it down", file=sys.stderr)
+            (tier.run_dir / HOLDER_PID).write_text(f"{os.getpid()}\n")
+            print("# holding; Ctrl-C, SIGTERM or `down ID` tears it down", file=sys.stderr)
             while True:
                 time.sleep(3600)
         done = True  # leave it running; `down` removes it
@@ -1355,6 +1390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if not ids else 2
     rc = 0
     for tid in targets:
+        if _end_holder(Tier(tid)):
+            print(f"tier {tid}: down (its `up --hold` process tore it down)")
+            continue
         try:
             times = Tier(tid).down()
             print(f"tier {tid}: down ({json.dumps(times)})")

@@ -1,0 +1,79 @@
+"""Pass 39 (lead): the agent's start that fails halfway stops what it began, and the
+CLI's output streams treat a closed stream object as unwritable (not a traceback).
+
+Real parts: a real XdsClient thread dialling a closed loopback port; the agent's own
+start path with its data-plane step made to fail after the client started (the BPF load
+itself needs root and is covered by the agent e2e tests)."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from kmeshctl.cli import _NamedStream
+from kmeshctl.node.agent import Agent, AgentConfig
+from kmeshctl.xds.client import ClientConfig, XdsClient
+
+
+def _dead_address() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _xds_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "xds-client" and t.is_alive()]
+
+
+def test_a_start_failing_after_the_xds_client_started_stops_it(tmp_path: Path) -> None:
+    dead = _dead_address()
+    agent = Agent(AgentConfig(xds_address=dead, xds_insecure=True, token_path=None, enrollment="local",
+                              bpf_fs=tmp_path / f"bpf-{os.getpid()}", admin_port=_free_port(),
+                              metrics_port=_free_port(),
+                              metrics_host="127.0.0.1"))
+    before = set(_xds_threads())
+
+    def dataplane_that_fails_after_the_client(core_api: object) -> None:
+        agent.client = XdsClient(ClientConfig(dead, agent.config.identity, insecure=True, token_path=None),
+                                 agent.cache, lambda delta: None)
+        agent.client.start()
+        raise RuntimeError("the CNI install failed")
+
+    agent._start_dataplane = dataplane_that_fails_after_the_client  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="CNI install failed"):
+        agent.start()
+    assert [t for t in _xds_threads() if t not in before] == []
+
+
+def test_a_closed_stream_object_is_unwritable_not_a_traceback() -> None:
+    closed = io.StringIO()
+    closed.close()
+    stream = _NamedStream("stderr", closed)
+    failures = list(_NamedStream.failures)
+    try:
+        assert stream.write("event=xds_ack\n") == len("event=xds_ack\n")
+        assert stream.write("later\n") == len("later\n")  # silenced after the first failure
+        added = _NamedStream.failures[len(failures):]
+        assert len(added) == 1 and "it is closed" in str(added[0]) and "stderr" in str(added[0])
+    finally:
+        _NamedStream.failures[:] = failures
+
+
+def test_any_other_value_error_still_raises() -> None:
+    class Picky(io.StringIO):
+        def write(self, text: str) -> int:
+            raise ValueError("not this text")
+
+    with pytest.raises(ValueError, match="not this text"):
+        _NamedStream("stdout", Picky()).write("x")
