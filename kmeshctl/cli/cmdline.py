@@ -148,6 +148,18 @@ def with_value_replaced(args: Sequence[str], old: str, new: str) -> list[str]:
     return words
 
 
+def with_flag_value(words: Sequence[str], flag: str, value: str) -> list[str]:
+    """``words`` with the first value given to ``flag`` (`FLAG V` or `FLAG=V`, before `--`)
+    ``value`` instead; unchanged when ``flag`` is not given."""
+    end = separator_at(words)
+    for i, word in enumerate(words[:end]):
+        if word == flag and i + 1 < end:
+            return [*words[:i + 1], value, *words[i + 2:]]
+        if word.startswith(flag + "="):
+            return [*words[:i], f"{flag}={value}", *words[i + 1:]]
+    return list(words)
+
+
 def without_flag(words: Sequence[str], flag: str, valued: bool = True) -> list[str]:
     """``words`` (a command line, or the words typed) without ``flag`` wherever it is
     given before `--`: `FLAG VALUE` (when ``valued``, and the next word is no flag),

@@ -234,19 +234,8 @@ def kubeconfig_fix_line(message: str) -> str:
     if not found:
         return message
     words = list(cmdline.ARGS)
-    words = set_flag_value(words, "--kubeconfig", found) if typed is not None else ["--kubeconfig", found, *words]
+    words = cmdline.with_flag_value(words, "--kubeconfig", found) if typed is not None else ["--kubeconfig", found, *words]
     return message.replace(KUBECONFIG_FIX, f"{KUBECONFIG_FIX}, e.g. `{shlex.join(['kmeshctl', *words])}`", 1)
-
-
-def set_flag_value(words: list[str], flag: str, value: str) -> list[str]:
-    """``words`` with the value of ``flag`` (`FLAG V` or `FLAG=V`, before `--`) ``value``."""
-    end = cmdline.separator_at(words)
-    for i, word in enumerate(words[:end]):
-        if word == flag and i + 1 < end:
-            return [*words[:i + 1], value, *words[i + 2:]]
-        if word.startswith(flag + "="):
-            return [*words[:i], f"{flag}={value}", *words[i + 1:]]
-    return words
 
 
 # Commands whose -n/--namespace is kmesh's own install namespace (default kmesh-system, as
