@@ -78,10 +78,9 @@ def resolve_cgroup2_dir(path: Path | str) -> Path:
 
 
 def bpffs_mounted(path: Path = BPFFS_MOUNT) -> bool:
-    """Whether ``path`` lies on a bpffs mount."""
-    path = Path(path).resolve()
-    points = [Path(p) for p, fstype in _mounts() if fstype == "bpf"]
-    return any(path == p or p in path.parents for p in points)
+    """Whether ``path`` lies on a bpffs mount: the last mount covering it is one (a bpffs
+    hidden by a later mount over a parent does not count: pins there would not reach it)."""
+    return fstype_at(path) == "bpf"
 
 
 def fstype_at(path: Path, pid: str = "self") -> str:

@@ -77,3 +77,17 @@ def test_any_other_value_error_still_raises() -> None:
 
     with pytest.raises(ValueError, match="not this text"):
         _NamedStream("stdout", Picky()).write("x")
+
+
+@pytest.mark.parametrize("mounts, expected", [
+    ([("/", "ext4"), ("/sys", "sysfs"), ("/sys/fs/bpf", "bpf")], True),
+    # `ip netns exec`'s fresh /sys over the host's: the bpffs below it is hidden
+    ([("/", "ext4"), ("/sys/fs/bpf", "bpf"), ("/sys", "sysfs")], False),
+    ([("/", "ext4"), ("/sys/fs/bpf", "bpf"), ("/sys/fs/bpf/kmesh", "tmpfs")], False),
+    ([("/", "ext4")], False),
+], ids=["bpffs", "hidden-by-sysfs", "tmpfs-inside", "none"])
+def test_bpffs_mounted_reads_the_last_covering_mount(monkeypatch, mounts, expected) -> None:
+    from kmeshctl import nodecheck
+
+    monkeypatch.setattr(nodecheck, "_mounts", lambda pid="self": mounts)
+    assert nodecheck.bpffs_mounted(Path("/sys/fs/bpf/kmesh/maps")) is expected
