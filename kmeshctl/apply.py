@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Literal, Optional
 
-from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.errors import KmeshctlError, UsageError, spoken_list
 from kmeshctl.kube import ApiError, ApplyConflict, KubeClient, object_ref
 from kmeshctl.render import NOT_OURS, POD_PATCH_POLICY_API, POD_PATCH_POLICY_SINCE, left_out_at, made_by_kmeshctl
 from kmeshctl.validate import CrdSchemas, custom_objects, validate_manifests
@@ -163,9 +163,7 @@ def delete_fix(foreign: list[dict], agent_namespace: str) -> str:
 def foreign_problem(foreign: list[dict]) -> str:
     """`ClusterRole kmesh exists and was not made by kmeshctl` (`A, B and C exist and were ...`)."""
     refs = [object_ref(obj) for obj in foreign]
-    if len(refs) == 1:
-        return f"{refs[0]} exists and was {NOT_OURS}"
-    return f"{', '.join(refs[:-1])} and {refs[-1]} exist and were {NOT_OURS}"
+    return f"{spoken_list(refs)} exist{'s' if len(refs) == 1 else ''} and {'was' if len(refs) == 1 else 'were'} {NOT_OURS}"
 
 
 def read_objects(client: KubeClient, objs: list[dict]) -> dict[int, Optional[dict]]:

@@ -47,6 +47,11 @@ class UsageError(KmeshctlError):
     exit_code = EXIT_USAGE
 
 
+def spoken_list(items: "list[str] | tuple[str, ...]", last: str = "and") -> str:
+    """``items`` as an error line says them: `a`, `a and b`, `a, b and c` (``last`` "or": `a, b or c`)."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
+
+
 def silence_library_warnings() -> None:
     """No Python warning (urllib3's InsecureRequestWarning for an insecure-skip-tls-verify
     kubeconfig, a library's DeprecationWarning) reaches the user: kubectl prints nothing

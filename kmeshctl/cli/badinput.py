@@ -16,6 +16,7 @@ from typer._click.core import ParameterSource
 
 from kmeshctl.asciinum import DURATION_EXAMPLES, duration_words, is_duration_text, is_integer_text, is_number_text, \
     parse_duration
+from kmeshctl.errors import spoken_list
 from kmeshctl.params import (DEFAULT_IMAGE, DEFAULT_ISTIO_NAMESPACE, NOT_A_NUMBER, NOT_ACCEPTED, NOT_AN_INTEGER,
                              OUT_OF_RANGE, bounded, given_text)
 
@@ -1147,7 +1148,7 @@ def all_said(lines: list[str]) -> "UsageError":
     mended, left_out = _mended_line(ordered, typed)
     if mended is None:
         return UsageError(said)
-    left = f", {_listed(left_out)} left out (the default{'s' if len(left_out) > 1 else ''})" if left_out else ""
+    left = f", {spoken_list(left_out)} left out (the default{'s' if len(left_out) > 1 else ''})" if left_out else ""
     return UsageError(f"{said}; every value mended{left}: `{shlex.join(mended)}`")
 
 
@@ -1171,10 +1172,6 @@ def _with_whole_line(line: str) -> "Optional[UsageError]":
     if mended is None or not any(mended[i:i + 2] == wanted for i in range(len(mended) - 1)):
         return None
     return UsageError(f"{head}: `{shlex.join(mended)}`")
-
-
-def _listed(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def _typed_at(line: str) -> int:

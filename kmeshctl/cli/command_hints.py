@@ -18,7 +18,7 @@ from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS
                                   QUIET_FLAGS, leading_flag, option_below, option_spelled, separator_at, spelled,
                                   walk_words)
 from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SUGGESTED, with_sandbox_name
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import KmeshctlError, spoken_list
 
 MAX_LISTED_COMMANDS = 3  # more commands take the flag: the first ones, and where to find the others
 # Listed first among the commands a misplaced flag could go with: they only read (a guess
@@ -72,7 +72,7 @@ def _listed(lines: list[str]) -> str:
     found = [f"`{line}`" for line in lines]
     if len(found) > MAX_LISTED_COMMANDS:
         return f"{', '.join(found[:MAX_LISTED_COMMANDS])} or another command that takes it"
-    return found[0] if len(found) == 1 else f"{', '.join(found[:-1])} or {found[-1]}"
+    return spoken_list(found, "or")
 
 
 def commands_taking(group: _click.Command, path: str, flag_words: list[str]) -> str:

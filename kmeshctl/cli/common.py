@@ -17,7 +17,7 @@ from kmeshctl import __version__
 from kmeshctl.cli.cmdline import HELP_OPTION_NAMES
 from kmeshctl.cli.conventions import KmeshctlGroup
 from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready, with_sandbox_name
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import KmeshctlError, spoken_list
 from kmeshctl.kube import KubeTarget, kubeconfig_from_env
 from kmeshctl.params import DEFAULT_REQUEST_TIMEOUT_S
 
@@ -200,7 +200,7 @@ def output_help(wide: str | tuple[str, ...] | None = "") -> str:
     detail columns (headers, or words: `the pods' PIDS and LOG columns`), None when it
     has none, "" for the generic words."""
     if isinstance(wide, tuple):
-        wide = f"the {', '.join(wide[:-1])} and {wide[-1]} columns" if len(wide) > 1 else f"the {wide[0]} column"
+        wide = f"the {spoken_list(wide)} column{'s' if len(wide) > 1 else ''}"
     adds = ("the same table: it has no detail columns" if wide is None else f"the table plus {wide}" if wide
             else "the table plus its detail columns, where it has them")
     return f"Output format: table, wide ({adds}; never cut), json or yaml."

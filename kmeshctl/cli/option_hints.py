@@ -23,7 +23,7 @@ from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS
 from kmeshctl.cli.command_hints import carry_typed_globals, commands_with, own_examples, run_with, typed_line
 from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SYSTEM_NAMESPACE_COMMANDS, flag_meaning, \
     kubectl_line, paste_ready
-from kmeshctl.errors import KmeshctlError
+from kmeshctl.errors import KmeshctlError, spoken_list
 
 
 def _param_of(ctx: Optional[_click.Context], flag: str) -> Optional[_click.Parameter]:
@@ -1540,7 +1540,7 @@ MAX_OWNERS = 3  # commands named as a flag's owners; more: "and others"
 def _owned_by(commands: list[str]) -> str:
     """`a flag of install and render`, `a flag of a, b, c and others`."""
     named = commands[:MAX_OWNERS] + (["others"] if len(commands) > MAX_OWNERS else [])
-    return "a flag of " + (f"{', '.join(named[:-1])} and {named[-1]}" if len(named) > 1 else named[0])
+    return "a flag of " + spoken_list(named)
 
 
 def other_command_flag_hint(typed: str, command: _click.Command, path: str) -> str:

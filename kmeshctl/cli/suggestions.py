@@ -17,7 +17,7 @@ from typer._click.core import ParameterSource
 from kmeshctl.cli import cmdline
 from kmeshctl.cli.badinput import name_typed_flags, source_name, typed_flag, typed_value
 from kmeshctl.cli.cmdline import resolve, spelled
-from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.errors import KmeshctlError, UsageError, spoken_list
 
 # Flags that choose *what* a command acts on: a suggested command keeps them.
 CARRIED_FLAGS = ("kubeconfig", "context", "request_timeout", "name", "sandbox", "namespace", "istio_namespace",
@@ -403,13 +403,13 @@ def _said_dropped(before: str, after: str, dropped: list[str], flagged: list[tup
     it: added to the prose's `leave X out` when it has one, else said after the line; and
     each stray word given its flag (`east as --name east`)."""
     if dropped:
-        named = _listed_words(dropped)
+        named = spoken_list(dropped)
         clause = before.rsplit(";", 1)[-1]
         found = list(_LEAVE.finditer(clause))
         if found:
             last = found[-1]
             start = len(before) - len(clause) + last.start()
-            listed = _listed_words([last.group(1), *dropped])
+            listed = spoken_list([last.group(1), *dropped])
             before = f"{before[:start]}leave {listed} out{before[start + last.end() - last.start():]}"
         else:
             after = f" (leave {named} out too: {path} takes no such {'word' if len(dropped) == 1 else 'words'})" \
@@ -419,10 +419,6 @@ def _said_dropped(before: str, after: str, dropped: list[str], flagged: list[tup
                 for word, given in flagged]
         after = f" ({', '.join(said)})" + after
     return before, after
-
-
-def _listed_words(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def parseable_words(words: list[str], root: _click.Command) -> tuple[list[str], list[str], list[tuple[str, str]]]:
