@@ -378,11 +378,13 @@ def _demo_missing_in(name: str, namespace: Optional[str]) -> str:
 @dataclass(frozen=True)
 class Typed:
     """What the running command typed, as the CLI reads it: its path (`kmeshctl demo
-    traffic-shift`), its -n/--namespace when typed (None: not typed), and its Rerun."""
+    traffic-shift`), its -n/--namespace when typed (None: not typed), its Rerun, and the
+    whole line as typed (`kmeshctl sandbox list -o wide`; "" when unknown)."""
 
     command: str
     namespace: Optional[str]
     rerun: "Rerun"
+    line: str = ""
 
 
 # Only kmeshctl/cli/ reads the command line: it registers its reader here when it is

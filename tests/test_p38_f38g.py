@@ -247,3 +247,10 @@ def test_the_example_client_pod_has_a_reaping_pid_1_and_the_sandbox_still_takes_
     assert [c["image"] for c in spec["containers"]] == ["hwchiu/netutils:latest"]  # the image as it was
     assert not any("command" in c or "args" in c for c in spec["containers"])
     assert any(d.name == "netutils" for d in load(default_files()).deployments)
+
+
+def test_list_under_ip_netns_exec_keeps_every_flag_in_its_line(sandbox: str, netns: str) -> None:
+    """Pass 39 lead (s30 leftover): the nsenter line of `sandbox list -o wide` is that line."""
+    table = _in_netns(netns, "sandbox", "list", "-o", "wide")
+    assert table.returncode == 0, table.stderr
+    assert "kmeshctl sandbox list -o wide`" in table.stderr, table.stderr

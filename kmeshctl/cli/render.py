@@ -662,7 +662,10 @@ def typed_now() -> Optional[Typed]:
         return None
     value = ctx.params.get("namespace")
     typed = ctx.get_parameter_source("namespace") not in (None, ParameterSource.DEFAULT)
-    return Typed(ctx.command_path, value if typed and isinstance(value, str) and value else None, rerun_line)
+    from kmeshctl.cli import cmdline
+
+    line = shlex.join(["kmeshctl", *cmdline.ARGS]) if cmdline.ARGS else ""
+    return Typed(ctx.command_path, value if typed and isinstance(value, str) and value else None, rerun_line, line)
 
 
 read_typed_with(typed_now)

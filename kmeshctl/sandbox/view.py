@@ -113,5 +113,5 @@ def line_here(name: str) -> str:
     if typed is None:
         return f"kmeshctl sandbox status --name {name}"
     if typed.command.split()[1:3] == ["sandbox", "list"]:
-        return typed.command
+        return typed.line or typed.command
     return typed.rerun(typed.command, sandbox_flag(typed.command), name, "")
