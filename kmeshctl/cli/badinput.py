@@ -1273,6 +1273,18 @@ def difflib_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int
 def line_works(words: list[str], root: _click.Command) -> bool:
     """Whether `kmeshctl ...` ``words`` parses, down to its command, with no bad value
     (click's, the names', VALUE_CHECKS'): nothing is run; the line being run is as it was."""
+    return _checked_line(words, root) == []
+
+
+def line_problems(words: list[str], root: _click.Command) -> list[str]:
+    """The bad values of `kmeshctl ...` ``words`` as their checks say them (`--cluster-id 'c
+    1': not a cluster id; use ...`), each a line; [] when it parses or names no command."""
+    return _checked_line(words, root) or []
+
+
+def _checked_line(words: list[str], root: _click.Command) -> Optional[list[str]]:
+    """line_works' check: [] when ``words`` parses, its problems when not, None when it names
+    no command."""
     from kmeshctl.cli import cmdline
     from kmeshctl.errors import KmeshctlError
 
@@ -1283,12 +1295,14 @@ def line_works(words: list[str], root: _click.Command) -> bool:
         while hasattr(ctx.command, "commands"):
             rest = [*ctx._protected_args, *ctx.args]
             if not rest:
-                return False
+                return None
             name, command, rest = ctx.command.resolve_command(ctx, rest)  # type: ignore[attr-defined]
             ctx = command.make_context(name, rest, parent=ctx)
-        return not ctx.meta.get(BAD_VALUES)
-    except (_click.exceptions.ClickException, KmeshctlError):
-        return False
+        return list(ctx.meta.get(BAD_VALUES) or [])
+    except _click.exceptions.ClickException as err:
+        return [err.format_message()]
+    except KmeshctlError as err:
+        return [str(err)]
     finally:
         _VERIFYING.pop()
         cmdline.INVOKED[:], cmdline.ARGS[:], cmdline.TYPED[:] = saved

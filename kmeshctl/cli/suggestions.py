@@ -362,8 +362,21 @@ def parseable(message: str, root: _click.Command) -> str:
             continue
         parts[i] = " ".join(w if w in SHELL_OPERATORS else shlex.quote(w) for w in kept)
         path = " ".join(_command_path(root, kept))
-        parts[i - 1], parts[i + 1] = _said_dropped(parts[i - 1], parts[i + 1], dropped, flagged, path)
+        parts[i - 1], parts[i + 1] = _said_dropped(parts[i - 1], _still_needed(kept, root) + parts[i + 1], dropped,
+                                                   flagged, path)
     return "`".join(parts)
+
+
+def _still_needed(line: list[str], root: _click.Command) -> str:
+    """` (then fix --cluster-id 'c 1': not a cluster id; use ...)`: what the line built from
+    the words typed still refuses (a bad value typed that no hint can mend), so that it
+    is said now, not when the line is pasted; "" when the line works."""
+    from kmeshctl.cli.badinput import line_problems
+
+    if "|" in line or any(w in SHELL_OPERATORS for w in line):
+        return ""
+    left = [problem for problem in line_problems(line, root) if "`" not in problem]
+    return f" (then fix {'; '.join(left)})" if left else ""
 
 
 # Flags that choose what a command acts on (another tool's spelling included): a line that
