@@ -240,7 +240,7 @@ def _say_up(name: str, state: sandboxes.SandboxState, plan: Any, quiet: bool) ->
     unenrolled = sandbox_mod.unenrolled_note(state)
     if unenrolled:  # a warning, not an error
         note(f"Warning: {unenrolled}", quiet or run_options().quiet)
-    for warning in manifest_warnings(getattr(plan, "manifests", None)):  # accepted, as Kubernetes accepts them
+    for warning in manifest_warnings(getattr(plan, "manifests", None), name):  # accepted, as Kubernetes accepts them
         note(f"Warning: {warning}", quiet or run_options().quiet)
     typer.echo(up_hint(name, state))
 
@@ -269,12 +269,13 @@ def _logs_kept_text(name: str) -> str:
     return f"; its logs are kept in {logs} (remove them with `kmeshctl sandbox down --name {name}`)"
 
 
-def manifest_warnings(manifests: Any) -> list[str]:
+def manifest_warnings(manifests: Any, name: Optional[str] = None) -> list[str]:
     """What the manifests leave without a pod to answer (a subset or Service selecting
-    none, a targetPort naming no container port): said by `up` and `status` alike."""
+    none, a targetPort naming no container port) or the demo cannot tell apart: said by
+    `up` and `status` alike (``name``: the sandbox, for the lines they offer)."""
     from kmeshctl.sandbox.manifests import Manifests, warnings
 
-    return warnings(manifests) if isinstance(manifests, Manifests) else []
+    return warnings(manifests, name) if isinstance(manifests, Manifests) else []
 
 
 def _comma_split(files: Optional[List[Path]]) -> Optional[List[Path]]:
@@ -696,7 +697,7 @@ def status(output: StatusOutputOption = OutputFormat.table, name: Optional[str] 
         report = sandbox_mod.status(state.name)
         report["notes"] += [note] if (note := weights_note(state)) else []  # a demo's weights in force
         if state.manifests_file.exists():  # what `up` warned of, still true: a subset with no pod...
-            report["notes"] += manifest_warnings(state.topology().manifests)
+            report["notes"] += manifest_warnings(state.topology().manifests, state.name)
     if is_data(output):
         print_data(report, output)
     else:

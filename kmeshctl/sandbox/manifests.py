@@ -1,6 +1,7 @@
 """Kubernetes YAML the sandbox understands: Namespace, Service, Deployment,
 ServiceAccount, VirtualService, DestinationRule and AuthorizationPolicy (kmeshctl.sandbox.authz), parsed into plain dataclasses and validated as a
-whole before anything is created. Anything else is a clear "not supported in the
+whole before anything is created; every field read is first checked for its shape
+(kmeshctl.sandbox.shapes, kmeshctl.sandbox.authz_shapes). Anything else is a clear "not supported in the
 sandbox" error naming the file and the object."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from kmeshctl.errors import UsageError
 from kmeshctl.params import shown, yaml_where
 from kmeshctl.paths import examples_dir
 from kmeshctl.sandbox import authz as authz_mod
+from kmeshctl.sandbox import authz_shapes, shapes
 
 DEFAULT_NAMESPACE = "default"
 CLUSTER_DOMAIN = "cluster.local"
@@ -66,7 +68,18 @@ def check_name(kind: str, name: Any, field_name: str = "metadata.name") -> str:
     start = "a letter" if rule == "RFC 1035 label" else "an alphanumeric"
     raise UsageError(f"{field_name} {shown} is not a valid {kind} name ({rule}: lower-case letters, digits "
                      f"and {chars}, starting with {start} and ending with an alphanumeric, at most "
-                     f"{limit} characters); rename it")
+                     f"{limit} characters); {_meant(kind, name, field_name)}")
+
+
+def _meant(kind: str, name: Any, field_name: str) -> str:
+    """`did you mean namespace: default?` when the name written another way (lower case,
+    `_` as `-`) is valid for ``kind``; else `rename it`."""
+    pattern, limit, _ = _NAME_RULES[kind]
+    meant = re.sub(r"[^a-z0-9.-]+", "-", name.lower()).strip("-.") if isinstance(name, str) else ""
+    if meant and meant != name and len(meant) <= limit and pattern.fullmatch(meant):
+        key = field_name.rpartition(".")[2] if field_name.startswith(("metadata.", "spec.")) else ""
+        return f"did you mean {key}: {meant}?" if key else f"did you mean {meant}?"
+    return "rename it"
 
 
 def service_hostname(name: str, namespace: str) -> str:
@@ -417,19 +430,7 @@ def _duplicate_text(key: Any, line: int, first: int, node: yaml.MappingNode) -> 
 _OBJECT_FIELDS = "a mapping with apiVersion, kind and metadata.name"
 
 
-def _what(value: Any) -> str:
-    """A YAML value in words: `a list`, `the number 3`, `null`, `the text 'abc'`."""
-    if value is None:
-        return "null (empty)"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"the text {value[:40] + '...' if len(value) > 40 else value!r}"
-    if isinstance(value, list):
-        return f"a list of {len(value)} item{'' if len(value) == 1 else 's'}"
-    return f"a {type(value).__name__}"
+_what = shapes.what
 
 
 def _as_object(doc: Any, where: str) -> dict[str, Any]:
@@ -465,10 +466,12 @@ def _add(manifests: Manifests, doc: dict[str, Any], path: str, position: str = "
         manifests.documents.append(doc)
         namespace = str((doc.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE)
         manifests.sources[(kind, namespace, name)] = path
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise UsageError(f"{where}: malformed ({type(err).__name__}: {err}); fix the object") from err
     except UsageError as err:
         raise UsageError(f"{where}: {err}") from err
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        # every field is checked before use (kmeshctl.sandbox.shapes): this is a field no check covers yet
+        raise UsageError(f"{where}: a field has a shape the sandbox cannot read; compare the object with "
+                         f"the {kind} in {examples_dir() / 'fortio'} and fix it") from err
 
 
 def _name(doc: dict[str, Any], where: str) -> str:
@@ -478,8 +481,11 @@ def _name(doc: dict[str, Any], where: str) -> str:
         raise UsageError(f"{where} ({doc['kind']}): metadata is {_what(metadata)}, not a mapping: give "
                          "metadata: {name: NAME}")
     name = (metadata or {}).get("name")
-    if not isinstance(name, str) or not name:
+    if name is None or name == "":
         raise UsageError(f"{where} ({doc['kind']}) has no metadata.name: add one")
+    if not isinstance(name, str):
+        raise UsageError(f"{where} ({doc['kind']}): metadata.name is {_what(name)}, not text (Kubernetes refuses "
+                         f"it too): {_name_example(str(doc['kind']), name)}")
     if doc.get("kind") in _NAME_RULES:
         try:
             check_name(doc["kind"], name)
@@ -488,11 +494,39 @@ def _name(doc: dict[str, Any], where: str) -> str:
     return name
 
 
+def _name_example(kind: str, name: Any) -> str:
+    """How to write a name that is not text (`name: 5`): quoted when the kind accepts it so
+    (`write name: "5", in quotes`), else a name it accepts."""
+    pattern, limit, _ = _NAME_RULES.get(kind, _NAME_RULES["Deployment"])
+    if not isinstance(name, (bool, int, float)) or isinstance(name, bool):
+        return f"give it a name, e.g. name: {kind.lower()}-1"
+    if pattern.fullmatch(str(name)):
+        return f'write `name: "{name}"`, in quotes'
+    meant = f"{kind.lower()}-{_label_like(name, '1')}"
+    return f"give a name that starts with a letter, e.g. name: {meant}" if pattern.fullmatch(meant) else \
+        f"give it a name, e.g. name: {kind.lower()}-1"
+
+
 def _meta(doc: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    meta = doc.get("metadata") or {}
-    labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
-    namespace = meta.get("namespace") or DEFAULT_NAMESPACE
+    """The object's namespace and labels, checked (its name is checked by _name)."""
+    meta = shapes.mapping(doc.get("metadata"), "metadata", "metadata: {name: NAME}")
+    example = f"labels: {{{DATAPLANE_MODE_LABEL}: Kmesh}}" if doc.get("kind") == "Namespace" else ""
+    labels = shapes.labels(meta.get("labels"), "metadata.labels", example)
+    annotations = shapes.mapping(meta.get("annotations"), "metadata.annotations",
+                                 "annotations: {KEY: VALUE}")
+    for key, value in annotations.items():
+        shapes.text(value, f"metadata.annotations.{key}", f"{key}: VALUE")
+    namespace = meta.get("namespace")
+    if namespace in (None, ""):
+        return DEFAULT_NAMESPACE, labels
+    if not isinstance(namespace, str):
+        raise UsageError(f"metadata.namespace is {_what(namespace)}, not a namespace name: give text, e.g. "
+                         f"namespace: {DEFAULT_NAMESPACE}")
     return check_name("Namespace", namespace, "metadata.namespace"), labels
+
+
+def _spec(doc: dict[str, Any], give: str, required: bool = True) -> dict[str, Any]:
+    return shapes.mapping(doc.get("spec"), "spec", give, required)
 
 
 def _parse_namespace(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
@@ -500,9 +534,12 @@ def _parse_namespace(manifests: Manifests, doc: dict[str, Any], name: str) -> No
     manifests.namespaces[name] = Namespace(name, labels)
 
 
+_SERVICE_SPEC = "spec: {selector: {app: fortio}, ports: [{port: 80, targetPort: 8080}]}"
+
+
 def _parse_service(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
     namespace, labels = _meta(doc)
-    spec = doc.get("spec") or {}
+    spec = _spec(doc, _SERVICE_SPEC, required=False)
     kind = spec.get("type", "ClusterIP")
     if kind != "ClusterIP":
         raise UsageError(f"Service type {kind} is not supported in the sandbox (use ClusterIP)")
@@ -512,7 +549,7 @@ def _parse_service(manifests: Manifests, doc: dict[str, Any], name: str) -> None
     if spec.get("clusterIP") not in (None, ""):
         raise UsageError("a fixed spec.clusterIP is not supported in the sandbox (remove it)")
     ports = _service_ports(spec.get("ports") or [])
-    selector = {str(k): str(v) for k, v in (spec.get("selector") or {}).items()}
+    selector = shapes.labels(spec.get("selector"), "spec.selector", "selector: {app: fortio} (the pods' labels)")
     manifests.services.append(Service(name, namespace, labels, selector, ports))
 
 
@@ -545,6 +582,7 @@ def _service_ports(raw_ports: Any) -> tuple[ServicePort, ...]:
 
 
 _IANA_SVC_NAME = re.compile(r"(?=.{1,15}$)(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*")
+_IANA_RULE = "1-15 lower-case letters, digits and '-', at least one letter"
 
 
 def _service_port(raw: Any, where: str) -> ServicePort:
@@ -552,7 +590,7 @@ def _service_port(raw: Any, where: str) -> ServicePort:
         raise UsageError(f"{where} is {_what(raw)}, not a port: give {{port: 80, targetPort: 8080}}")
     if "port" not in raw:
         raise UsageError(f"{where}.port is required: add one, e.g. port: 80")
-    port = _port_number(raw["port"], f"{where}.port")
+    port = _port_number(raw["port"], f"{where}.port", "80")
     name = raw.get("name", "")
     if name not in (None, ""):
         check_name("port", name, f"{where}.name")
@@ -563,47 +601,48 @@ def _service_port(raw: Any, where: str) -> ServicePort:
     if isinstance(target, str) and not is_digits(target):
         if not _IANA_SVC_NAME.fullmatch(target):
             raise UsageError(f"{where}.targetPort {target!r} is neither a port number (1-65535) nor a port name "
-                             "(1-15 lower-case letters, digits and '-', at least one letter)")
+                             f"({_IANA_RULE})")
         target_port: int | str = target
     else:
-        target_port = _port_number(int(target) if isinstance(target, str) else target, f"{where}.targetPort")
+        target_port = _port_number(int(target) if isinstance(target, str) else target, f"{where}.targetPort",
+                                   "8080")
     return ServicePort(str(name or ""), port, target_port, protocol)
 
 
-def _port_number(value: Any, what: str) -> int:
-    _check_integer(value, what)
-    if not 1 <= value <= 65535:
-        raise UsageError(f"{what} {value!r} is not a port number (1-65535)")
-    return value
+def _port_number(value: Any, what: str, example: str = "8080") -> int:
+    number = shapes.integer(value, what, example)
+    if not 1 <= number <= 65535:
+        raise UsageError(f"{what} {number!r} is not a port number (1-65535)")
+    return number
 
 
-def _check_integer(value: Any, what: str) -> None:
-    """An integer field (replicas, a port, a weight): a quoted number or a boolean is a
-    UsageError saying so, as the API server refuses it (`cannot unmarshal string into
-    ... of type int32`), not as a number out of range."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        field = what.rpartition(".")[2].rpartition(" ")[2]
-        example = value.strip() if isinstance(value, str) and value.strip().isdigit() else "1"
-        raise UsageError(f"{what} is {_what(value)}, not an integer (Kubernetes refuses it too): write "
-                         f"`{field}: {example}`, without quotes")
+_TEMPLATE = "template: {metadata: {labels: {app: fortio}}, spec: {containers: [{name: fortio, image: IMAGE}]}}"
+_CONTAINER = "{name: fortio, image: IMAGE}"
 
 
 def _parse_deployment(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
     namespace, _ = _meta(doc)
-    spec = doc["spec"]
-    template = spec["template"]
-    pod_labels = {str(k): str(v) for k, v in ((template.get("metadata") or {}).get("labels") or {}).items()}
-    selector = (spec.get("selector") or {}).get("matchLabels") or {}
-    if not selector or any(pod_labels.get(k) != str(v) for k, v in selector.items()):
+    spec = _spec(doc, "spec: {selector: {matchLabels: {app: fortio}}, " + _TEMPLATE + "}")
+    template = shapes.mapping(spec.get("template"), "spec.template", _TEMPLATE, required=True)
+    template_meta = shapes.mapping(template.get("metadata"), "spec.template.metadata",
+                                   "metadata: {labels: {app: fortio}}")
+    pod_labels = shapes.labels(template_meta.get("labels"), "spec.template.metadata.labels")
+    selector = shapes.mapping(spec.get("selector"), "spec.selector", "selector: {matchLabels: {app: fortio}}")
+    match_labels = shapes.labels(selector.get("matchLabels"), "spec.selector.matchLabels")
+    if not match_labels or any(pod_labels.get(k) != v for k, v in match_labels.items()):
         raise UsageError("spec.selector.matchLabels must be set and match the template's labels")
-    replicas = spec.get("replicas", 1)
-    _check_integer(replicas, "spec.replicas")
+    replicas = shapes.integer(spec.get("replicas", 1), "spec.replicas", "1")
     if not 0 <= replicas <= MAX_REPLICAS:
         raise UsageError(f"replicas {replicas!r} is out of the sandbox's range 0-{MAX_REPLICAS}")
-    pod_spec = template["spec"]
-    if pod_spec.get("hostNetwork"):
+    pod_spec = shapes.mapping(template.get("spec"), "spec.template.spec",
+                              f"spec: {{containers: [{_CONTAINER}]}}", required=True)
+    if shapes.boolean(pod_spec.get("hostNetwork"), "spec.template.spec.hostNetwork"):
         raise UsageError("hostNetwork pods are not supported in the sandbox")
-    containers = tuple(_container(c) for c in pod_spec["containers"])
+    for flag in ("automountServiceAccountToken", "shareProcessNamespace"):
+        shapes.boolean(pod_spec.get(flag), f"spec.template.spec.{flag}")
+    raw_containers = shapes.mappings(pod_spec.get("containers"), "spec.template.spec.containers",
+                                     f"containers: [{_CONTAINER}]", _CONTAINER, required=True)
+    containers = tuple(_container(c, f"spec.template.spec.containers[{i}]") for i, c in enumerate(raw_containers))
     if not containers:
         raise UsageError("a Deployment needs at least one container")
     account = pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default"
@@ -614,47 +653,82 @@ def _parse_deployment(manifests: Manifests, doc: dict[str, Any], name: str) -> N
     manifests.deployments.append(Deployment(name, namespace, replicas, pod_labels, containers, account))
 
 
-def _container(raw: dict[str, Any]) -> Container:
-    ports = tuple(ContainerPort(str(p.get("name", "")), _port_number(p["containerPort"], "containerPort"))
-                  for p in raw.get("ports") or [])
+_PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+
+
+def _container(raw: dict[str, Any], where: str) -> Container:
+    if raw.get("name") in (None, ""):
+        raise shapes.missing(f"{where}.name", "name: fortio")
+    image = raw.get("image")
+    if image in (None, ""):
+        raise shapes.missing(f"{where}.image", "image: IMAGE (e.g. fortio/fortio:1.68.2)")
+    raw_ports = shapes.mappings(raw.get("ports"), f"{where}.ports", "ports: [{containerPort: 8080}]",
+                                "{containerPort: 8080}")
+    policy = raw.get("imagePullPolicy")
+    if policy is not None and policy not in _PULL_POLICIES:
+        raise UsageError(f"{where}.imagePullPolicy is {_what(policy)}, not one of {', '.join(_PULL_POLICIES)} "
+                         "(Kubernetes refuses it too): write e.g. imagePullPolicy: IfNotPresent")
     return Container(
         name=check_name("container", raw["name"], "container name"),
-        image=str(raw["image"]),
-        command=tuple(str(a) for a in raw.get("command") or []),
-        args=tuple(str(a) for a in raw.get("args") or []),
-        ports=ports,
+        image=shapes.text(image, f"{where}.image"),
+        command=tuple(shapes.texts(raw.get("command"), f"{where}.command", "command: [PROGRAM, ARG]")),
+        args=tuple(shapes.texts(raw.get("args"), f"{where}.args", "args: [ARG, ARG]")),
+        ports=tuple(_container_port(p, f"{where}.ports[{i}]") for i, p in enumerate(raw_ports)),
     )
+
+
+def _container_port(raw: dict[str, Any], where: str) -> ContainerPort:
+    if "containerPort" not in raw:
+        raise shapes.missing(f"{where}.containerPort", "containerPort: 8080")
+    name = raw.get("name")
+    if name not in (None, ""):
+        if not isinstance(name, str) or not _IANA_SVC_NAME.fullmatch(name):
+            raise UsageError(f"{where}.name {name!r} is not a valid port name ({_IANA_RULE}, as Kubernetes "
+                             f"checks it); rename it, e.g. name: http")
+    return ContainerPort(name or "", _port_number(raw["containerPort"], f"{where}.containerPort"))
 
 
 _VS_HTTP_FIELDS = {"name", "match", "route"}
 _VS_DEST_FIELDS = {"destination", "weight"}
+_ROUTE = "{destination: {host: fortio, subset: v1}, weight: 90}"
+_HTTP = f"http: [{{route: [{_ROUTE}]}}]"
 
 
 def _parse_virtual_service(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
     namespace, _ = _meta(doc)
-    spec = doc["spec"]
+    spec = _spec(doc, f"spec: {{hosts: [fortio], {_HTTP}}}")
     unsupported = set(spec) - {"hosts", "http", "gateways", "exportTo"}
     if unsupported:
-        raise UsageError(f"spec.{sorted(unsupported)[0]} is not supported in the sandbox")
-    if spec.get("gateways") not in (None, [], ["mesh"]):
+        raise UsageError(f"spec.{sorted(map(str, unsupported))[0]} is not supported in the sandbox")
+    gateways = shapes.texts(spec.get("gateways"), "spec.gateways", "gateways: [mesh]", "Istio")
+    if gateways not in ([], ["mesh"]):
         raise UsageError("gateways other than 'mesh' are not supported in the sandbox")
-    hosts = tuple(str(h) for h in spec["hosts"])
-    http = tuple(_http_route(r) for r in spec.get("http") or [])
+    shapes.texts(spec.get("exportTo"), "spec.exportTo", "exportTo: ['*']", "Istio")
+    hosts = shapes.texts(spec.get("hosts"), "spec.hosts", "hosts: [fortio]", "Istio")
+    if not hosts:
+        raise shapes.missing("spec.hosts", "hosts: [fortio] (the Services it routes)")
+    raw_http = shapes.mappings(spec.get("http"), "spec.http", _HTTP, f"{{route: [{_ROUTE}]}}")
+    http = tuple(_http_route(r, f"spec.http[{i}]") for i, r in enumerate(raw_http))
     if not http:
         raise UsageError("the sandbox needs at least one spec.http route")
-    manifests.virtual_services.append(VirtualService(name, namespace, hosts, http))
+    manifests.virtual_services.append(VirtualService(name, namespace, tuple(hosts), http))
 
 
-def _http_route(raw: dict[str, Any]) -> HttpRoute:
+def _http_route(raw: dict[str, Any], where: str) -> HttpRoute:
     unsupported = set(raw) - _VS_HTTP_FIELDS
     if unsupported:
-        raise UsageError(f"http.{sorted(unsupported)[0]} is not supported in the sandbox")
-    matches = tuple(_uri_match(m) for m in raw.get("match") or [])
-    destinations = tuple(_destination(d) for d in raw["route"])
+        raise UsageError(f"{where}.{sorted(map(str, unsupported))[0]} is not supported in the sandbox")
+    if raw.get("name") is not None:
+        shapes.text(raw["name"], f"{where}.name", who="Istio")
+    raw_matches = shapes.mappings(raw.get("match"), f"{where}.match", "match: [{uri: {prefix: /}}]",
+                                  "{uri: {prefix: /}}")
+    matches = tuple(_uri_match(m, f"{where}.match[{i}]") for i, m in enumerate(raw_matches))
+    raw_route = shapes.mappings(raw.get("route"), f"{where}.route", f"route: [{_ROUTE}]", _ROUTE, required=True)
+    destinations = tuple(_destination(d, f"{where}.route[{i}]") for i, d in enumerate(raw_route))
     if not destinations:
         raise UsageError("an http route needs at least one destination")
     total = sum(d.weight for d in destinations)
-    unweighted = sum(1 for r in raw["route"] if "weight" not in r)
+    unweighted = sum(1 for r in raw_route if "weight" not in r)
     if len(destinations) > 1 and unweighted:  # Istio gives 100 to a lone destination only
         which = "without weights" if unweighted == len(destinations) else f"{unweighted} of them without a weight"
         raise UsageError(f"route to {destinations[0].host} has {len(destinations)} destinations {which}; "
@@ -665,36 +739,56 @@ def _http_route(raw: dict[str, Any]) -> HttpRoute:
     return HttpRoute(matches, destinations)
 
 
-def _uri_match(raw: dict[str, Any]) -> UriMatch:
-    if set(raw) != {"uri"} or len(raw["uri"]) != 1 or next(iter(raw["uri"])) not in ("prefix", "exact"):
+def _uri_match(raw: dict[str, Any], where: str) -> UriMatch:
+    uri = raw.get("uri")
+    if set(raw) != {"uri"} or not isinstance(uri, dict) or len(uri) != 1 or next(iter(uri)) not in ("prefix", "exact"):
         raise UsageError("only `match: [{uri: {prefix|exact: ...}}]` is supported in the sandbox")
-    kind, value = next(iter(raw["uri"].items()))
-    return UriMatch(kind, str(value))
+    kind, value = next(iter(uri.items()))
+    return UriMatch(kind, shapes.text(value, f"{where}.uri.{kind}", f"{kind}: /PATH", "Istio"))
 
 
-def _destination(raw: dict[str, Any]) -> Destination:
+def _destination(raw: dict[str, Any], where: str) -> Destination:
     unsupported = set(raw) - _VS_DEST_FIELDS
     if unsupported:
-        raise UsageError(f"route.{sorted(unsupported)[0]} is not supported in the sandbox")
-    dest = raw["destination"]
-    port = (dest.get("port") or {}).get("number")
-    weight = raw.get("weight", 100)
-    _check_integer(weight, "route.weight")
+        raise UsageError(f"{where}.{sorted(map(str, unsupported))[0]} is not supported in the sandbox")
+    dest = shapes.mapping(raw.get("destination"), f"{where}.destination", "destination: {host: fortio, subset: v1}",
+                          required=True)
+    host = dest.get("host")
+    if host in (None, ""):
+        raise shapes.missing(f"{where}.destination.host", "host: fortio")
+    host = shapes.text(host, f"{where}.destination.host", who="Istio")
+    subset = shapes.text(dest.get("subset", ""), f"{where}.destination.subset", who="Istio")
+    port = shapes.mapping(dest.get("port"), f"{where}.destination.port", "port: {number: 80}").get("number")
+    weight = shapes.integer(raw.get("weight", 100), f"{where}.weight", "90")
     if not 0 <= weight <= 100:
-        raise UsageError(f"weight {weight!r} must be an integer 0-100")
-    return Destination(str(dest["host"]), str(dest.get("subset", "")),
-                       None if port is None else _port_number(port, "destination port"), weight)
+        raise UsageError(f"{where}.weight {weight!r} must be an integer 0-100")
+    number = None if port is None else _port_number(port, f"{where}.destination.port.number", "80")
+    return Destination(host, subset, number, weight)
+
+
+_SUBSET = "{name: v1, labels: {version: v1}}"
 
 
 def _parse_destination_rule(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
     namespace, _ = _meta(doc)
-    spec = doc["spec"]
+    spec = _spec(doc, f"spec: {{host: fortio, subsets: [{_SUBSET}]}}")
     unsupported = set(spec) - {"host", "subsets", "exportTo"}
     if unsupported:
-        raise UsageError(f"spec.{sorted(unsupported)[0]} is not supported in the sandbox")
-    subsets = tuple(Subset(_subset_name(s["name"]), {str(k): str(v) for k, v in (s.get("labels") or {}).items()})
-                    for s in spec.get("subsets") or [])
-    manifests.destination_rules.append(DestinationRule(name, namespace, str(spec["host"]), subsets))
+        raise UsageError(f"spec.{sorted(map(str, unsupported))[0]} is not supported in the sandbox")
+    shapes.texts(spec.get("exportTo"), "spec.exportTo", "exportTo: ['*']", "Istio")
+    if spec.get("host") in (None, ""):
+        raise shapes.missing("spec.host", "host: fortio (the Service)")
+    host = shapes.text(spec["host"], "spec.host", who="Istio")
+    raw = shapes.mappings(spec.get("subsets"), "spec.subsets", f"subsets: [{_SUBSET}]", _SUBSET)
+    subsets = tuple(_subset(s, f"spec.subsets[{i}]") for i, s in enumerate(raw))
+    manifests.destination_rules.append(DestinationRule(name, namespace, host, subsets))
+
+
+def _subset(raw: dict[str, Any], where: str) -> Subset:
+    if raw.get("name") in (None, ""):
+        raise shapes.missing(f"{where}.name", "name: v1")
+    return Subset(_subset_name(raw["name"]), shapes.labels(raw.get("labels"), f"{where}.labels",
+                                                           "labels: {version: v1}"))
 
 
 def _subset_name(name: Any) -> str:
@@ -707,20 +801,22 @@ def _subset_name(name: Any) -> str:
                      f"rename it, e.g. {_label_like(name)}")
 
 
-def _label_like(name: Any) -> str:
+def _label_like(name: Any, default: str = "v1") -> str:
     """``name`` made a DNS-1123 label, for the example of an error (`Blue` -> blue)."""
     text = re.sub(r"[^a-z0-9-]+", "-", str(name).lower()).strip("-")[:63].strip("-")
-    return text or "v1"
+    return text or default
 
 
 def _parse_service_account(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
     _meta(doc)  # the pods name it (serviceAccountName); nothing else to keep
+    shapes.boolean(doc.get("automountServiceAccountToken"), "automountServiceAccountToken")
 
 
 def _parse_authorization_policy(manifests: Manifests, doc: dict[str, Any], name: str) -> None:
     namespace, _ = _meta(doc)
+    authz_shapes.check(_spec(doc, "spec: {action: DENY, rules: [{from: [{source: {namespaces: [other]}}]}]}",
+                             required=False))
     manifests.authorization_policies.append(authz_mod.parse(doc, name, namespace))
-
 
 _PARSERS = {
     "Namespace": _parse_namespace,
@@ -752,16 +848,19 @@ def validate(manifests: Manifests) -> None:
         _check_virtual_service(manifests, vs)
 
 
-def warnings(manifests: Manifests) -> list[str]:
+def warnings(manifests: Manifests, sandbox: str | None = None) -> list[str]:
     """What Kubernetes accepts but leaves a Service or subset without a pod to send to (the
-    demo then sees 503s): one line each, said by `up` and `status`; never a refusal."""
+    demo then sees 503s), or two subsets the demo cannot tell apart: one line each, said by
+    `up` and `status`; never a refusal. ``sandbox``: the sandbox's name, for the demo line
+    that leaves a subset without pods out."""
     found: list[str] = []
     for service in manifests.services:
         found += _service_warnings(manifests, service)
     for rule in manifests.destination_rules:
         service = manifests.service_for_host(rule.host, rule.namespace)
         if service is not None:
-            found += [w for subset in rule.subsets if (w := _subset_warning(manifests, rule, service, subset))]
+            found += [w for subset in rule.subsets if (w := _subset_warning(manifests, rule, service, subset, sandbox))]
+            found += _same_server_warnings(manifests, rule, service)
     return found
 
 
@@ -789,8 +888,10 @@ def _service_warnings(manifests: Manifests, service: Service) -> list[str]:
     selected = _selected(manifests, service.namespace, service.selector)
     where = f"Service {service.namespace}/{service.name}"
     if not any(d.replicas for d in selected):
+        fix = (f"give Deployment {', '.join(f'{d.namespace}/{d.name}' for d in selected)} replicas: 1 (or more)"
+               if selected else "fix the selector or the pods' labels")
         return [f"{where} (selector {_labels_text(service.selector)}) {_no_pod(selected)}: its traffic gets no "
-                "answer; fix the selector or the pods' labels"]
+                f"answer; {fix}"]
     found = []
     for port in service.ports:
         if isinstance(port.target_port, int):
@@ -808,13 +909,78 @@ def _service_warnings(manifests: Manifests, service: Service) -> list[str]:
     return found
 
 
-def _subset_warning(manifests: Manifests, rule: DestinationRule, service: Service, subset: Subset) -> str:
+def _subset_warning(manifests: Manifests, rule: DestinationRule, service: Service, subset: Subset,
+                    sandbox: str | None = None) -> str:
     selected = _selected(manifests, service.namespace, service.selector, subset.labels) if service.selector else []
     if any(d.replicas for d in selected):
         return ""
-    return (f"DestinationRule {rule.namespace}/{rule.name} subset {subset.name} ({_labels_text(subset.labels)}) "
-            f"{_no_pod(selected)} of Service {service.namespace}/{service.name}: requests routed to it fail "
-            "(HTTP 503); fix the subset's labels or the pods'")
+    where = (f"DestinationRule {rule.namespace}/{rule.name} subset {subset.name} ({_labels_text(subset.labels)}) "
+             f"{_no_pod(selected)} of Service {service.namespace}/{service.name}: requests routed to it fail "
+             "(HTTP 503)")
+    if not selected:
+        return f"{where}; fix the subset's labels or the pods'"
+    names = ", ".join(f"{d.namespace}/{d.name}" for d in selected)
+    line = _demo_without(manifests, service, subset, sandbox) if sandbox else ""
+    meanwhile = f"; until then the demo can send it nothing: `{line}`" if line else ""
+    return f"{where}; give Deployment {names} replicas: 1 (or more){meanwhile}"
+
+
+def _demo_without(manifests: Manifests, service: Service, subset: Subset, sandbox: str) -> str:
+    """The demo on ``sandbox`` with --weights giving ``subset`` (no pod) nothing, when the
+    demo measures a route to it with a weight > 0 ('' otherwise: a bare demo runs as it is)."""
+    from kmeshctl import demo  # (demo imports this module)
+
+    try:
+        subject = demo.demo_subject(manifests, namespace=service.namespace)
+    except UsageError:
+        return ""
+    vs = subject.virtual_service
+    if manifests.service_for_host(vs.hosts[0], vs.namespace) != service:
+        return ""  # the demo measures another Service
+    weights = list(subject.default_weights)
+    if not any(v.subset == subset.name and w for v, w in zip(subject.versions, weights)):
+        return ""
+    fed = demo.without_podless(subject, [weights])
+    if not fed:
+        return ""
+    namespace = f" -n {service.namespace}" if service.namespace != DEFAULT_NAMESPACE else ""
+    return (f"kmeshctl demo traffic-shift --sandbox {sandbox}{namespace} "
+            f"--weights {','.join('/'.join(map(str, w)) for w in fed)}")
+
+
+SERVER_HEADER_PARAM = "header=server:"  # fortio's `-echo-server-default-params header=server:N`
+
+
+def server_header(deployments: list[Deployment]) -> str | None:
+    """The Server header the pods of ``deployments`` answer with (fortio's
+    `-echo-server-default-params header=server:N`), None when none sets one."""
+    for deployment in deployments:
+        for container in deployment.containers:
+            for arg in container.args:
+                for param in arg.split("&"):
+                    if param.lower().startswith(SERVER_HEADER_PARAM):
+                        return param.split(":", 1)[1]
+    return None
+
+
+def _same_server_warnings(manifests: Manifests, rule: DestinationRule, service: Service) -> list[str]:
+    """Subsets of ``rule`` whose pods answer with the same Server header: the demo, which tells
+    subsets apart by it, refuses to measure them."""
+    if not service.selector:
+        return []
+    seen: dict[str, Subset] = {}
+    found = []
+    for subset in rule.subsets:
+        header = server_header(_selected(manifests, service.namespace, service.selector, subset.labels))
+        if header is None:
+            continue
+        first = seen.setdefault(header, subset)
+        if first is not subset:
+            found.append(f"DestinationRule {rule.namespace}/{rule.name} subsets {first.name} and {subset.name} of "
+                         f"Service {service.namespace}/{service.name} send the same Server header ({header}): "
+                         "`kmeshctl demo traffic-shift` cannot tell their responses apart; give each version's "
+                         "pods their own `-echo-server-default-params header=server:N`")
+    return found
 
 
 def _check_unique(kind: str, keys: list[tuple[str, str]]) -> None:
