@@ -190,8 +190,8 @@ def test_waypoint_apply_stopped_while_connecting_says_nothing_was_applied(cluste
     monkeypatch.setattr(waypoint_cli, "_client", lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
     result = cluster.kmeshctl("waypoint", "apply", "-n", "default")
     assert result.code == 130, result
-    assert _error(result).startswith("Error: waypoint apply stopped by Ctrl-C (SIGINT) before anything was "
-                                     "applied; re-run `kmeshctl "), result
+    assert _error(result).startswith("Error: waypoint apply stopped by Ctrl-C (SIGINT) before this run applied "
+                                     "anything: it changed nothing; re-run `kmeshctl "), result  # (t39c 6)
 
 
 def test_enable_ns_stopped_before_any_change(cluster: Any, monkeypatch: Any) -> None:  # noqa: F811

@@ -9,7 +9,7 @@ import shlex
 import signal
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, NoReturn, Optional
 
 import typer
 from typer._click.globals import get_current_context
@@ -179,28 +179,32 @@ def apply_cmd(
       kmeshctl waypoint apply -n default --dry-run -o yaml
       kubectl label service fortio istio.io/use-waypoint=waypoint
     """
-    _check_names()
-    given, namespace = namespace, _namespace(namespace)
-    params = deploy.WaypointParams(namespace, name, image, replicas, revision or "")
-    objs = deploy.render(params)  # every flag checked before any connection
-    deploy.check_apply_namespace(params)  # kube-system, istio's, kmesh's: offline dry runs too
-    if wait and replicas == 0:
-        raise _no_pods_to_wait_for(namespace)
-    from kmeshctl.demo_cluster import validation_version
+    try:  # a stop before any connection: nothing was applied (its line, not a bare `stopped by`)
+        _check_names()
+        given, namespace = namespace, _namespace(namespace)
+        params = deploy.WaypointParams(namespace, name, image, replicas, revision or "")
+        objs = deploy.render(params)  # every flag checked before any connection
+        deploy.check_apply_namespace(params)  # kube-system, istio's, kmesh's: offline dry runs too
+        if wait and replicas == 0:
+            raise _no_pods_to_wait_for(namespace)
+        from kmeshctl.demo_cluster import validation_version
 
-    if dry_run:
-        client = _dry_run_cluster()
-        if client is not None:
-            _set_force(client, force_conflicts)
-            try:
-                deploy.check_apply(client, params, validation_version(client), _namespace_origin(given, namespace))
-            except deploy.NameTaken as taken:
-                raise _with_free_name(client, params, taken) from None
-            _warn_unknown_revision(client, params.revision)
-            _warn_untyped_changes(client, params, dry_run=True)
-            _note_leftovers_removable(client, params, quiet)
-        print_manifests(objs, output or ManifestFormat.yaml)  # the `kind: List` of render -o json
-        return
+        if dry_run:
+            client = _dry_run_cluster()
+            if client is not None:
+                _set_force(client, force_conflicts)
+                try:
+                    deploy.check_apply(client, params, validation_version(client),
+                                       _namespace_origin(given, namespace))
+                except deploy.NameTaken as taken:
+                    raise _with_free_name(client, params, taken) from None
+                _warn_unknown_revision(client, params.revision)
+                _warn_untyped_changes(params, _running_params(client, params.namespace, params.name), dry_run=True)
+                _note_leftovers_removable(client, params, quiet)
+            print_manifests(objs, output or ManifestFormat.yaml)  # the `kind: List` of render -o json
+            return
+    except KeyboardInterrupt as stop:
+        _stopped_before_connecting(stop, dry_run)
     quiet = quiet or run_options().quiet
     run = _ApplyRun(params, [object_ref(o) for o in objs], output)
     # each object's line on stdout, as install's (with -o the document says it); the wait's
@@ -211,17 +215,19 @@ def apply_cmd(
     try:
         with sigterm_stops():  # from connecting: a stop says what was applied (nothing yet)
             client = _client()
+            run.existed = _exists(client, params)  # a stop or failure then never offers its delete
             _set_force(client, force_conflicts)
             _warn_unknown_revision(client, params.revision)
-            _warn_untyped_changes(client, params)
-            run.existed = _exists(client, params)  # a stop or failure then never offers its delete
+            live = _running_params(client, params.namespace, params.name)
+            _warn_untyped_changes(params, live)
             run.results = deploy.apply(client, params, validation_version(client), run.reported(say),
                                        _namespace_origin(given, namespace), run.started.append, run.removed(say),
                                        _warn)
             if wait:  # 0: no limit, as kubectl's; piped (a log): a line only when the wait's state changes
                 run.waiting = True
                 deploy.wait_ready(client, params, timeout or float("inf"), progress, every_poll=_stderr_is_terminal(),
-                                  apply_with=lambda parameter, value: _apply_command(namespace, {parameter: value}))
+                                  apply_with=lambda parameter, value: _apply_command(namespace, {parameter: value}),
+                                  before=live.image if live is not None else "")
             check_not_stopped()
     except KeyboardInterrupt as stop:
         run.stopped(stop)
@@ -236,6 +242,16 @@ def apply_cmd(
                                error=str(error))
         raise
     run.done()
+
+
+def _stopped_before_connecting(stop: KeyboardInterrupt, dry_run: bool) -> NoReturn:
+    """A signal while apply checked its flags or rendered (nothing connected yet): its one
+    line, that this run changed nothing, and the re-run; exit 130 / 143."""
+    how = stopped_by(stop)
+    line = (f"waypoint apply --dry-run stopped by {how.how}; nothing was applied (a dry run applies nothing)"
+            if dry_run else _ApplyRun.unknown_stop(how.how))
+    stopping.say(fix_hint(line))
+    raise typer.Exit(how.exit_code)
 
 
 def _exists(client: KubeClient, params: deploy.WaypointParams) -> bool:
@@ -282,11 +298,12 @@ def _running_params(client: KubeClient, namespace: str, name: str,
         return None
 
 
-def _warn_untyped_changes(client: KubeClient, params: deploy.WaypointParams, dry_run: bool = False) -> None:
+def _warn_untyped_changes(params: deploy.WaypointParams, live: Optional[deploy.WaypointParams],
+                          dry_run: bool = False) -> None:
     """A warning when this apply changes the --replicas, --image or --revision the waypoint
-    runs with and that flag was not typed (left out, it is the default again, as istioctl's and
-    helm's values): the line that keeps them. Typed, the change is what the user asked for."""
-    live = _running_params(client, params.namespace, params.name)
+    runs with (``live``: _running_params', None unknown) and that flag was not typed (left
+    out, it is the default again, as istioctl's and helm's values): the line that keeps them.
+    Typed, the change is what the user asked for."""
     if live is None:
         return
     changes: list[str] = []
@@ -355,7 +372,8 @@ class _ApplyRun:
         self.started: list[str] = []
         self.waiting = False
         self.leftovers: list[tuple[str, str]] = []  # (ref, namespace) of bindings deleted namespaces left
-        self.existed = False  # the waypoint was there before this apply (its delete would remove it)
+        self.existed: Optional[bool] = None  # the waypoint was there before this apply (its delete would remove
+        # it); None: not read yet (a stop while connecting)
 
     def reported(self, say: Callable[[str], None]) -> Callable[[ApplyResult], None]:
         def report(result: ApplyResult) -> None:
@@ -422,24 +440,51 @@ class _ApplyRun:
 
     def stopped_text(self, how: str) -> str:
         """The one line of an apply a signal stopped: what was applied, what was being
-        applied (it may have been), what was not, and the commands that go on."""
+        applied (it may have been), what was not, and the commands that go on. Every object
+        applied (while waiting, or tidying up after): the rollout goes on, nothing to re-run.
+        Nothing applied: this run changed nothing (a waypoint there before is as it was)."""
         again = f"re-run `{same_work_command(['waypoint', 'apply'])}`"
-        if self.waiting:
-            status = same_work_command(["waypoint", "status"])
-            return (f"waypoint apply stopped by {how} while waiting: all {counted(len(self.results), 'object')} of "
-                    f"waypoint {self.waypoint} applied, its pods and Gateway not awaited; `{status}` shows them")
         done = [r.ref for r in self.results]
         removed = [ref for ref, _ in self.leftovers]
         going = [ref for ref in self.started if ref not in done and ref not in removed]
         left = [ref for ref in self.refs if ref not in done and ref not in going]
+        if self.waiting or (done and not left and not going):
+            return self._all_applied(how)
         if not done and not going:
-            return f"waypoint apply stopped by {how} before anything was applied; {again} to apply it{self.ways_on()}"
+            return self._nothing_applied(how, again)
         parts = [f"applied {', '.join(done)}" if done else "nothing applied yet"]
         parts += [f"removed leftover {', '.join(removed)}"] if removed else []
         parts += [f"{', '.join(going)} being {'applied' if going[0] in self.refs else 'removed'} (it may have "
                   "been)"] if going else []
         parts += [f"not applied: {', '.join(left)}"] if left else []
         return f"waypoint apply stopped by {how}: " + "; ".join(parts) + f"; {again} to apply the rest{self.ways_on()}"
+
+    def _all_applied(self, how: str) -> str:
+        """Every object applied: nothing is left to apply; the Deployment's rollout and
+        istiod's programming of the Gateway go on without kmeshctl."""
+        status = same_work_command(["waypoint", "status"])
+        when = " while waiting" if self.waiting else ""
+        removed = [ref for ref, _ in self.leftovers]
+        tidied = f"; removed leftover {', '.join(removed)}" if removed else ""
+        return (f"waypoint apply stopped by {how}{when}: all {counted(len(self.results), 'object')} of waypoint "
+                f"{self.waypoint} applied{tidied}; nothing is left to apply, the rollout goes on (see `{status}`)")
+
+    def _nothing_applied(self, how: str, again: str) -> str:
+        """Stopped before any write: this run changed nothing; a waypoint that was there
+        before is said to be there, as it was."""
+        if self.existed:
+            return (f"waypoint apply stopped by {how} before this run applied anything: it changed nothing (waypoint "
+                    f"{self.waypoint} was already there and is as it was); {again} to apply it")
+        if self.existed is None:
+            return self.unknown_stop(how)
+        return f"waypoint apply stopped by {how} before anything was applied; {again} to apply it (this run changed " \
+               "nothing)"
+
+    @staticmethod
+    def unknown_stop(how: str) -> str:
+        """A stop before the cluster said whether the waypoint is there: only this run is spoken of."""
+        return (f"waypoint apply stopped by {how} before this run applied anything: it changed nothing; re-run "
+                f"`{same_work_command(['waypoint', 'apply'])}` to apply it")
 
     def ways_on(self) -> str:
         """After `re-run ... (to apply the rest)`: over a waypoint that was there before, how
@@ -588,8 +633,9 @@ def status_cmd(
     state = deploy.waypoint_state(client, namespace, name, gateway, deploy.services_of(client, namespace, name))
     if not state.pods and params.replicas != 0:  # (0: its own Deployment, scaled to none: reported below)
         raise _no_pods(client, True, params, _namespace_origin(given, namespace))
-    reports = {pod: _pod_report(client, params, pod) for pod in state.pods}
-    problems = _waypoint_problems(client, params, state)
+    replaced = deploy.rollout_replaced(client, params, state)  # what every put-back line offers
+    reports = {pod: _pod_report(client, params, pod, replaced) for pod in state.pods}
+    problems = _waypoint_problems(client, params, state, replaced)
     healthy = not problems and state.ready_pods == len(state.pods) and all(
         r.get("envoy", {}).get("ready") and r.get("envoy", {}).get("acked") for r in reports.values())
     if is_data(output):
@@ -599,10 +645,12 @@ def status_cmd(
     raise typer.Exit(0 if healthy else 1)
 
 
-def _waypoint_problems(client: KubeClient, p: deploy.WaypointParams, state: deploy.WaypointState) -> list[str]:
-    """What keeps the waypoint as a whole from serving, each with its fix: its Deployment
-    scaled to 0 (no pod to ask), istiod not having programmed its Gateway (the agents are
-    given no address for it; the istiod without a ready pod named when that is why)."""
+def _waypoint_problems(client: KubeClient, p: deploy.WaypointParams, state: deploy.WaypointState,
+                       replaced: str = "") -> list[str]:
+    """What keeps the waypoint as a whole from serving, each with its fix: its Deployment's
+    rollout not done (apply --wait's words and fix, the put-back of ``replaced``), its
+    Deployment scaled to 0 (no pod to ask), istiod not having programmed its Gateway (the
+    agents are given no address for it; the istiod without a ready pod named when that is why)."""
     problems = []
     if p.replicas == 0 and not state.pods:
         problems.append(f"its Deployment is scaled to 0 replicas: no pod serves its Services; scale it up: "
@@ -617,7 +665,8 @@ def _waypoint_problems(client: KubeClient, p: deploy.WaypointParams, state: depl
         why = cause or "see istiod's log"
         problems.append(f"istiod has not programmed its Gateway ({state.gateway_reason}): no address for the "
                         f"agents to send its Services' traffic to; {why}")
-    return problems
+    rollout = deploy.rollout_problem(client, p, state, replaced)  # apply --wait's words for a rollout not done
+    return [*problems, rollout] if rollout else problems
 
 
 def _no_pods(client: KubeClient, has_gateway: bool, p: deploy.WaypointParams, origin: str) -> KmeshctlError:
@@ -691,10 +740,11 @@ def _free_name(client: KubeClient, namespace: str, name: str) -> Optional[str]:
     return None if foreign or _gateway(client, namespace, other) is not None else other
 
 
-def _pod_report(client: KubeClient, p: deploy.WaypointParams, pod: str) -> dict:
+def _pod_report(client: KubeClient, p: deploy.WaypointParams, pod: str, replaced: str = "") -> dict:
     """The controller's report of a running pod; a pod not running: why (its container's
-    waiting reason) and the fix, without asking a controller that is not there."""
-    waiting = deploy.pod_not_running(client, p, pod)
+    waiting reason) and the fix (with the put-back of ``replaced``, the image the waypoint's
+    template replaced), without asking a controller that is not there."""
+    waiting = deploy.pod_not_running(client, p, pod, replaced)
     if waiting:
         return {"error": waiting}
     try:

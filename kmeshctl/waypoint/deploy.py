@@ -36,6 +36,7 @@ from kmeshctl.render import COMMON_LABELS, MANAGED_BY_LABEL, MANAGED_BY_SELECTOR
 
 if TYPE_CHECKING:
     from kmeshctl.rollout import PodState
+    from kmeshctl.waypoint.rollout import DeploymentRollout
     from kmeshctl.waypoint import model
 
 # The defaults (DEFAULT_*, POLL_S, GONE_POLL_S, DELETE_ATTEMPTS, NAMESPACES_SHOWN) live in
@@ -353,33 +354,78 @@ def tidy_up_failed(ref: str, err: KmeshctlError) -> str:
 
 
 def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: Callable[[str], None],
-               every_poll: bool = True, apply_with: Optional[ApplyWith] = None) -> None:
-    """Until the waypoint's pods are ready and istiod has programmed its Gateway (its
-    status carries the Service's address, which is what istiod hands to the agents).
-    A progress line each poll (``every_poll``: a terminal), else only when the pods or
-    the Gateway changed (a log). The timeout's fix re-applies with ``apply_with`` (the
-    apply as typed; None: apply_line's)."""
+               every_poll: bool = True, apply_with: Optional[ApplyWith] = None, before: str = "") -> None:
+    """Until the waypoint's Deployment has rolled out the applied template (as `kubectl
+    rollout status`: no pod of an earlier one left, the new ones available), its pods are
+    ready and istiod has programmed its Gateway (its status carries the Service's address,
+    which is what istiod hands to the agents). A progress line each poll (``every_poll``: a
+    terminal), else only when the pods, the rollout or the Gateway changed (a log). The
+    timeout's fix re-applies with ``apply_with`` (the apply as typed; None: apply_line's),
+    or puts back the image the applied one replaced (``before``: the Deployment's image
+    before this apply, "" none). A rollout past its progress deadline fails at once."""
     started = time.monotonic()
-    shown: Optional[tuple[int, str]] = None
+    shown: Optional[tuple[int, str, str]] = None
     while True:
         state = waypoint_state(client, p.namespace, p.name)
-        if state.ready_pods >= p.replicas and state.addresses:
+        rollout = state.rollout
+        if state.ready_pods >= p.replicas and state.addresses and (rollout is None or rollout.done):
             progress(f"waypoint {p.namespace}/{p.name}: {counted(state.ready_pods, 'pod')} ready; istiod: "
                      f"{', '.join(state.addresses)}")
             return
         elapsed = time.monotonic() - started
-        if elapsed > timeout:
-            stuck = _stuck_pods(client, p)
-            raise KmeshctlError(f"waypoint {p.namespace}/{p.name} not ready after {duration_words(timeout)} "
-                                f"({state.ready_pods}/{p.replicas} pods ready; Gateway: {state.gateway_reason}"
-                                f"{''.join(f'; pod {s.name}: {s.reason}' for s in stuck if s.reason)})",
-                                fix=stuck_fix(p, stuck, istiod=not state.addresses, apply_with=apply_with,
-                                              istiod_problem=istiod_cause(client, p) if not state.addresses else None))
-        if every_poll or shown != (state.ready_pods, state.gateway_reason):
-            shown = (state.ready_pods, state.gateway_reason)
+        if elapsed > timeout or (rollout is not None and rollout.deadline):
+            raise _not_ready(client, p, state, timeout, apply_with, before)
+        waiting = rollout.waiting_for() if rollout is not None else ""
+        if every_poll or shown != (state.ready_pods, state.gateway_reason, waiting):
+            shown = (state.ready_pods, state.gateway_reason, waiting)
             progress(f"waiting for waypoint {p.namespace}/{p.name}: {state.ready_pods}/{p.replicas} pods ready, "
-                     f"Gateway {state.gateway_reason} ({elapsed:.0f}s, {limit_words(timeout)})")
+                     f"Gateway {state.gateway_reason}{f', rollout: {waiting}' if waiting else ''} "
+                     f"({elapsed:.0f}s, {limit_words(timeout)})")
         time.sleep(POLL_S)
+
+
+def _not_ready(client: KubeClient, p: WaypointParams, state: "WaypointState", timeout: float,
+               apply_with: Optional[ApplyWith], before: str) -> KmeshctlError:
+    """The one line of a wait that ended without the waypoint ready: the pods, the rollout
+    (past its deadline: said so), the Gateway, each stuck pod's reason, and stuck_fix's fix."""
+    stuck, raw = _stuck_pods_read(client, p)
+    rollout = state.rollout
+    ended = (f"its rollout exceeded its progress deadline ({rollout.deadline})" if rollout and rollout.deadline
+             else f"not ready after {duration_words(timeout)}")
+    waiting = f"; rollout: {rollout.waiting_for()}" if rollout is not None and rollout.waiting_for() else ""
+    return KmeshctlError(f"waypoint {p.namespace}/{p.name} {ended} ({state.ready_pods}/{p.replicas} pods ready"
+                         f"{waiting}; Gateway: {state.gateway_reason}"
+                         f"{''.join(f'; pod {s.name}: {s.reason}' for s in stuck if s.reason)})",
+                         fix=stuck_fix(p, stuck, istiod=not state.addresses, apply_with=apply_with,
+                                       istiod_problem=istiod_cause(client, p) if not state.addresses else None,
+                                       replaced=_replaced(client, p, stuck, before),
+                                       crashing=crashing_container(raw)))
+
+
+def _replaced(client: KubeClient, p: WaypointParams, stuck: "list[PodState]", before: str) -> str:
+    """The image the waypoint's template replaced (rollout.replaced_image), asked only when
+    a pod waits on its image or crashes (a put-back line is offered then); "" otherwise."""
+    from kmeshctl.rollout import image_at_fault
+    from kmeshctl.waypoint.rollout import replaced_image
+
+    if not any(image_at_fault(s) or s.status == "CrashLoopBackOff" for s in stuck):
+        return ""
+    try:
+        deployment = client.get("apps/v1", "Deployment", p.name, p.namespace)
+        pods = waypoint_pods(client, p.namespace, p.name)
+    except KmeshctlError:
+        return before
+    return replaced_image(client, deployment, pods, before) if deployment else before
+
+
+def crashing_container(pods: list[dict]) -> tuple[str, str]:
+    """(pod, container) of the first container of ``pods`` backing off after it exited
+    (CrashLoopBackOff: its previous log says why); ("", "") none."""
+    for pod in pods:
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            if ((status.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff":
+                return pod["metadata"]["name"], status.get("name", "")
+    return "", ""
 
 
 # ---------------------------------------------------------------- state
@@ -396,6 +442,9 @@ class WaypointState:
     gateway_reason: str = "not found"
     services: list[str] = field(default_factory=list)
     terminating: list[str] = field(default_factory=list)  # its pods with a deletionTimestamp (a scale-down's)
+    # its Deployment's rollout (kmeshctl.waypoint.rollout); None: not read (another tool's waypoint,
+    # a Deployment of its name kmeshctl did not make, or one this user may not read)
+    rollout: Optional["DeploymentRollout"] = None
 
     def as_dict(self) -> dict[str, Any]:
         """`waypoint list|status -o json|yaml` (docs/usage.md): camelCase, as every kmeshctl document."""
@@ -443,7 +492,25 @@ def waypoint_state(client: KubeClient, namespace: str, name: str, gateway: Optio
     state.pods = sorted(p["metadata"]["name"] for p in pods if p not in going)
     state.terminating = sorted(p["metadata"]["name"] for p in going)
     state.ready_pods = sum(1 for p in pods if _pod_ready(p))
+    if state.managed:
+        state.rollout = _rollout(client, namespace, name)
     return state
+
+
+def _rollout(client: KubeClient, namespace: str, name: str) -> Optional["DeploymentRollout"]:
+    """The rollout of waypoint namespace/name's own Deployment (not there: found False);
+    None when a Deployment of its name is not kmeshctl's or this user may not read it."""
+    from kmeshctl.waypoint.rollout import rollout_of
+
+    try:
+        deployment = client.get("apps/v1", "Deployment", name, namespace)
+    except ApiError as err:
+        if err.status != 403:
+            raise
+        return None
+    if deployment is not None and not made_by_waypoint_apply(deployment, name):
+        return None
+    return rollout_of(deployment)
 
 
 def pod_selector(name: str, managed: bool = True) -> str:
@@ -928,7 +995,7 @@ def _ref(meta: dict) -> str:
 # ---------------------------------------------------------------- status
 
 
-def pod_not_running(client: KubeClient, p: WaypointParams, pod: str) -> str:
+def pod_not_running(client: KubeClient, p: WaypointParams, pod: str, replaced: str = "") -> str:
     """Why waypoint pod ``pod`` is not running (its container's waiting reason, as
     install's rollout names it: `ImagePullBackOff: Back-off pulling image ...`) with the
     fix; "" when it runs (its controller can be asked)."""
@@ -938,7 +1005,7 @@ def pod_not_running(client: KubeClient, p: WaypointParams, pod: str) -> str:
     if live is None or (live.get("status") or {}).get("phase") == "Running":
         return ""
     state = pod_state(live)
-    return f"not running ({state.reason or state.phase}): {stuck_fix(p, [state])}"
+    return f"not running ({state.reason or state.phase}): {stuck_fix(p, [state], replaced=replaced)}"
 
 
 def pod_starting(client: KubeClient, p: WaypointParams, pod: str) -> str:
@@ -979,20 +1046,36 @@ def istiod_cause(client: KubeClient, p: WaypointParams) -> Optional[str]:
 
 
 def stuck_fix(p: WaypointParams, stuck: "list[PodState]", istiod: bool = False,
-              apply_with: Optional[ApplyWith] = None, istiod_problem: Optional[str] = None) -> str:
-    """The one diagnosis of waypoint pods not ready, for `waypoint status`'s pod line and
-    `apply --wait`'s timeout alike: an image that cannot be pulled names the re-apply with
-    --image; else kubectl's describe of the pod (of every pod of the waypoint when
-    several, or none), and istiod's log when ``istiod`` (its Gateway not programmed) or
-    no pod is to blame; ``istiod_problem`` (istiod_cause's) names the istiod that has no
-    ready pod instead ("": that istiod is ready, so no revision hint; None: not known).
-    Each re-apply is ``apply_with``'s (None: apply_line of ``p``): one that dropped a
-    setting would scale the waypoint back or drop its revision."""
+              apply_with: Optional[ApplyWith] = None, istiod_problem: Optional[str] = None,
+              replaced: str = "", crashing: tuple[str, str] = ("", "")) -> str:
+    """The one diagnosis of waypoint pods not ready, for `waypoint status`'s lines and
+    `apply --wait`'s failure alike: an image that cannot be pulled (or whose container
+    cannot start) names the re-apply with --image, and the one putting back ``replaced``
+    (the image the failing one replaced, "" none known), as install's put-back line; a
+    container backing off (``crashing``: its pod and name, crashing_container's) its
+    previous log and the put-back; else kubectl's describe of the pod (of every pod of
+    the waypoint when several, or none), and istiod's log when ``istiod`` (its Gateway not
+    programmed) or no pod is to blame; ``istiod_problem`` (istiod_cause's) names the
+    istiod that has no ready pod instead ("": that istiod is ready, so no revision hint;
+    None: not known). Each re-apply is ``apply_with``'s (None: apply_line of ``p``): one
+    that dropped a setting would scale the waypoint back or drop its revision."""
     from kmeshctl.rollout import IMAGE_REASONS
 
     again = apply_with or (lambda parameter, value: apply_line(p, parameter, value))
-    if any(s.status in IMAGE_REASONS for s in stuck):
-        return f"the image cannot be pulled: re-apply with a correct one: `{again('image', 'IMAGE')}`"
+    pulled = next((s for s in stuck if s.status in IMAGE_REASONS), None)
+    if pulled is not None:
+        return (f"the image cannot be pulled: re-apply with a correct one: `{again('image', 'IMAGE')}`"
+                f"{_put_back(pulled, replaced, again)}")
+    unstarted = next((s for s in stuck if s.not_started), None)
+    if unstarted is not None:
+        said = unstarted.last_exit or unstarted.reason
+        return (f"the waypoint's container cannot start in image {_image(unstarted)} ({said}): re-apply with a "
+                f"correct one: `{again('image', 'IMAGE')}`{_put_back(unstarted, replaced, again)}")
+    if crashing[0]:
+        crashed = next((s for s in stuck if s.name == crashing[0]), None)
+        put_back = _put_back(crashed, replaced, again) if crashed is not None else ""
+        return (f"see why it exits with `kubectl logs {crashing[0]} -n {p.namespace} -c {crashing[1]} --previous`"
+                f"{put_back}")
     describe = (f"`kubectl describe pod {stuck[0].name} -n {p.namespace}`" if len(stuck) == 1 else
                 f"`kubectl describe pod -n {p.namespace} -l {GATEWAY_LABEL}={p.name}`")
     if istiod and istiod_problem:  # the istiod meant has no ready pod: that, not its log nor a revision
@@ -1005,11 +1088,52 @@ def stuck_fix(p: WaypointParams, stuck: "list[PodState]", istiod: bool = False,
     return f"see {describe}{log}"
 
 
-def _stuck_pods(client: KubeClient, p: WaypointParams) -> "list[PodState]":
-    """The waypoint's pods not ready (rollout.pod_state: their reasons in install's words)."""
+def _image(pod: "PodState") -> str:
+    """The image of ``pod`` (PodState.image lists each container's: a waypoint's all run one)."""
+    return pod.image.split(", ")[0]
+
+
+def _put_back(pod: "PodState", replaced: str, again: ApplyWith) -> str:
+    """`, or put back OLD, the image NEW replaced: `...``, install's words; "" when no
+    other image is known."""
+    if not replaced or replaced == _image(pod):
+        return ""
+    return f", or put back {replaced}, the image {_image(pod)} replaced: `{again('image', replaced)}`"
+
+
+def _stuck_pods_read(client: KubeClient, p: WaypointParams) -> "tuple[list[PodState], list[dict]]":
+    """The waypoint's pods not ready: read (rollout.pod_state: their reasons in install's
+    words), and as the API server answered (a container's name is only there)."""
     from kmeshctl.rollout import pod_state
 
-    return [pod_state(pod) for pod in waypoint_pods(client, p.namespace, p.name) if not _pod_ready(pod)]
+    raw = [pod for pod in waypoint_pods(client, p.namespace, p.name) if not _pod_ready(pod)]
+    return [pod_state(pod) for pod in raw], raw
+
+
+def rollout_replaced(client: KubeClient, p: WaypointParams, state: "WaypointState") -> str:
+    """The image waypoint ``p``'s template replaced while its rollout is not done and a pod
+    waits on its image or crashes (the put-back every fix of `waypoint status` offers); ""
+    otherwise."""
+    rollout = state.rollout
+    if rollout is None or not rollout.found or rollout.done:
+        return ""
+    return _replaced(client, p, _stuck_pods_read(client, p)[0], "")
+
+
+def rollout_problem(client: KubeClient, p: WaypointParams, state: "WaypointState", replaced: str = "") -> str:
+    """`waypoint status`'s line for a rollout of its Deployment that is not done (apply
+    --wait's words: what it waits for, each stuck pod's reason, the same fix with the
+    put-back of ``replaced``, rollout_replaced's); "" when it is done or not read."""
+    rollout = state.rollout
+    if rollout is None or not rollout.found or rollout.done:
+        return ""
+    stuck, raw = _stuck_pods_read(client, p)
+    reasons = "".join(f"; pod {s.name}: {s.status}" for s in stuck if not s.terminating)
+    ended = f"exceeded its progress deadline ({rollout.deadline}): " if rollout.deadline else ""
+    head = f"its rollout is not done ({ended}{rollout.waiting_for() or 'not done'}{reasons})"
+    if not stuck:
+        return head
+    return f"{head}: {stuck_fix(p, stuck, replaced=replaced, crashing=crashing_container(raw))}"
 
 
 def pod_status(namespace: str, pod: str, target: KubeTarget) -> dict[str, Any]:
