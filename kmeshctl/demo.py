@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator, Optional, Protocol
@@ -701,8 +702,12 @@ class TrafficCount:
     failures: int = 0
     counts: dict[str, int] = field(default_factory=dict)  # Server header -> successful requests
     failed: list[RequestResult] = field(default_factory=list)
+    first_at: float = 0.0  # monotonic time of the first and last answer: the rate a re-run would see
+    last_at: float = 0.0
 
     def add(self, result: RequestResult) -> None:
+        self.last_at = time.monotonic()
+        self.first_at = self.first_at or self.last_at
         self.requests += 1
         if result.ok:
             self.counts[result.server] = self.counts.get(result.server, 0) + 1
@@ -791,10 +796,12 @@ class DemoReport:
     subject: Optional["DemoSubject"] = None
     where: str = ""  # the sandbox name or the cluster's API address
     stopped: str = ""  # why the run ended before sending every request ('' when it did not)
+    not_written: str = ""  # the error line of output the run could not write at its end (--plot)
     planned: int = 0  # requests of every phase (--requests times the weight sets)
     began: bool = False  # the target was prepared: from here on requests could be sent
     reason: str = ""  # why it did not pass, as far as the demo can tell ('' when it passed or cannot tell)
     fix: str = ""  # the command that fixes it, when one does: the run again with the -c it needs
+    fix_seconds: Optional[float] = None  # how long ``fix`` would run at the rate measured
 
     @property
     def failures(self) -> int:
@@ -806,7 +813,8 @@ class DemoReport:
 
     @property
     def passed(self) -> bool:
-        return not self.stopped and self.failures == 0 and all(p.consistent and p.judged for p in self.phases)
+        return not self.stopped and not self.not_written and self.failures == 0 and all(
+            p.consistent and p.judged for p in self.phases)
 
     def to_json(self) -> dict:
         """The documented, stable schema (docs/usage.md, "The demo's JSON"); a run stopped
@@ -828,9 +836,10 @@ class DemoReport:
             "p_value_floor": P_VALUE_FLOOR,
             "phases": phases,
             "passed": self.passed,
-            "error": self.stopped or None,
+            "error": self.stopped or self.not_written or None,
             "reason": self.reason or None,
             "fix": self.fix or None,
+            "fix_seconds": None if self.fix_seconds is None else round(self.fix_seconds),
         }
 
 
@@ -952,7 +961,43 @@ def too_few_text(report: DemoReport, rerun: Optional[Callable[[int], str]] = Non
     if not needed:
         return ""
     fix = f"`{rerun(needed)}`" if rerun else f"re-run with -c {needed}"
-    return f"too few requests to judge (need at least {needed} for these weights): {fix}"
+    return f"too few requests to judge (need at least {needed} for these weights{_taking(report)}): {fix}"
+
+
+LONG_RUN_S = 60  # a re-run longer than this says how long it takes
+
+
+def _taking(report: DemoReport) -> str:
+    """`, about 12 min per phase at the 97 requests/s measured` when the run the fix
+    suggests (-c needed_requests) would take over LONG_RUN_S; '' else."""
+    seconds, rate = rerun_seconds(report), measured_rate(report)
+    if seconds is None or rate is None or seconds < LONG_RUN_S:
+        return ""
+    phases = len(report.phases)
+    each = f"{_minutes(seconds / phases)} per phase, {_minutes(seconds)} in all" if phases > 1 else _minutes(seconds)
+    return f", about {each} at the {rate:.0f} requests/s measured"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{max(1, round(seconds / 60))} min"
+
+
+def measured_rate(report: DemoReport) -> Optional[float]:
+    """Requests per second the run's phases were answered at (first to last answer), None
+    when too few answers tell."""
+    timed = [p.traffic for p in report.phases if p.traffic.requests > 1 and p.traffic.last_at > p.traffic.first_at]
+    if not timed:
+        return None
+    return sum(t.requests - 1 for t in timed) / sum(t.last_at - t.first_at for t in timed)
+
+
+def rerun_seconds(report: DemoReport) -> Optional[float]:
+    """How long the demo again with -c needed_requests would send its requests at the rate
+    measured (every phase; None when no -c is needed or no rate is known)."""
+    needed, rate = needed_requests(report), measured_rate(report)
+    if not needed or not rate:
+        return None
+    return needed * len(report.phases) / rate
 
 
 def needed_requests(report: DemoReport) -> int:

@@ -28,7 +28,17 @@ def check_plot_path(path: Path, flag: str = "--plot", force: bool = False) -> No
 
 
 def plot_shares(report: dict, path: Path) -> None:
-    """Draw ``report`` (the demo's JSON, kmeshctl.demo.SCHEMA) into ``path``."""
+    """Draw ``report`` (the demo's JSON, kmeshctl.demo.SCHEMA) into ``path``, whole or not
+    at all (kmeshctl.cli.outpaths.NotWritten: a full disk, its directory gone)."""
+    from kmeshctl.cli.outpaths import write_files
+
+    write_files("--plot", path, {path: _png(report)})
+
+
+def _png(report: dict) -> bytes:
+    """The plot of ``report`` as PNG bytes."""
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -57,8 +67,10 @@ def plot_shares(report: dict, path: Path) -> None:
     ax.legend(fontsize=8, ncol=2 * len(subsets), loc="lower center", bbox_to_anchor=(0.5, 1.0),
               frameon=False)
     _widened_to_fit(fig, [ax.get_legend(), ax.title])
-    fig.savefig(path, dpi=110)
+    image = io.BytesIO()
+    fig.savefig(image, dpi=110, format="png")
     plt.close(fig)
+    return image.getvalue()
 
 
 def _widened_to_fit(fig, artists: list) -> None:

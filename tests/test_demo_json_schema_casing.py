@@ -12,7 +12,7 @@ from kmeshctl import demo
 
 USAGE = Path(__file__).resolve().parents[1] / "docs" / "usage.md"
 V1_KEYS = {"schema", "target", "sandbox", "cluster", "subsets", "requests", "totals", "failures", "p_value_floor",
-           "phases", "passed", "error", "reason", "fix"}
+           "phases", "passed", "error", "reason", "fix", "fix_seconds"}
 
 
 def test_the_demo_document_keeps_its_v1_snake_case_keys() -> None:

@@ -74,10 +74,12 @@ def member_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write(out: Path, results: dict[str, Any]) -> tuple[Path, Path]:
-    out.mkdir(parents=True, exist_ok=True)
+    """Both files or neither (kmeshctl.cli.outpaths.NotWritten: a full disk, --out gone)."""
+    from kmeshctl.cli.outpaths import write_files
+
     json_path, md_path = out / "controlplane.json", out / "controlplane.md"
-    json_path.write_text(json.dumps(results, indent=2) + "\n")
-    md_path.write_text(markdown(results))
+    write_files("--out", out, {json_path: (json.dumps(results, indent=2) + "\n").encode(),
+                               md_path: markdown(results).encode()}, make_dir=True)
     return md_path, json_path
 
 

@@ -33,7 +33,6 @@ if str(REPO_ROOT) not in sys.path:
 import argparse  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
-import shlex  # noqa: E402
 import shutil  # noqa: E402
 from datetime import date  # noqa: E402
 from typing import Any, Optional  # noqa: E402
@@ -41,6 +40,7 @@ from typing import Any, Optional  # noqa: E402
 from benchmarks.controlplane import report  # noqa: E402
 from benchmarks.controlplane.agentproc import Code, current_code, export_ref  # noqa: E402
 from benchmarks.controlplane.scratch import Scratch  # noqa: E402
+from kmeshctl.cli.outpaths import NotWritten, shell_line  # noqa: E402
 
 PARTS = ("sync", "raw", "member", "churn", "connect")
 HOW = [
@@ -234,7 +234,7 @@ def main(argv: list[str]) -> None:
     if os.geteuid() != 0:
         raise SystemExit("needs root (loads BPF, attaches to cgroups, creates network namespaces)")
     out = args.out or REPO_ROOT / "benchmarks" / "results" / date.today().isoformat()
-    command = "sudo .venv/bin/python benchmarks/controlplane/run.py" + "".join(f" {shlex.quote(a)}" for a in argv)
+    command = shell_line(["sudo", ".venv/bin/python", "benchmarks/controlplane/run.py", *argv])
     results: dict[str, Any] = {"meta": {"date": date.today().isoformat(), "command": command,
                                         "machine": machine(), "load_start": load_average(),
                                         "note": args.note, "how": HOW, "args": _jsonable(vars(args))}}
@@ -258,7 +258,11 @@ def main(argv: list[str]) -> None:
         if "connect" in args.parts:
             results["connect"] = run_connect(args)
     results["meta"]["load_end"] = load_average()
-    md_path, json_path = report.write(out, results)
+    try:
+        md_path, json_path = report.write(out, results)
+    except NotWritten as err:  # measured: printed all the same, then one line
+        print(report.markdown(results))
+        raise SystemExit(f"Error: {err.again(command, 'the benchmark')}") from None
     print(f"wrote {md_path} and {json_path}")
 
 

@@ -173,6 +173,11 @@ def _target_table(checks: list[TargetCheck]) -> list[str]:
     return lines + [""]
 
 
+# What the Targets section says when no target compares the paths run (`--paths direct`).
+NO_TARGET = ("No target applies to these paths: the targets compare kmesh-l4 with direct, and kmesh-waypoint "
+             "with ambient-style and sidecar-style.")
+
+
 def markdown(summary: dict[str, dict[str, Summary]], checks: list[TargetCheck],
              env: dict[str, Any], command: str) -> str:
     lines = [
@@ -200,7 +205,8 @@ def markdown(summary: dict[str, dict[str, Summary]], checks: list[TargetCheck],
     ]
     for load, paths in summary.items():
         lines += _latency_table(load, paths)
-    lines += ["## Targets (reported, not asserted)", "", *_target_table(checks), "## Notes", ""]
+    lines += ["## Targets (reported, not asserted)", "", *(_target_table(checks) if checks else [NO_TARGET, ""]),
+              "## Notes", ""]
     lines += [f"- {note}" for note in NOTES]
     return "\n".join(lines) + "\n"
 
@@ -220,8 +226,10 @@ def to_json(records: Sequence[RunRecord], summary: dict[str, dict[str, Summary]]
     }
 
 
-def chart(summary: dict[str, dict[str, Summary]], path: Path, title: str) -> None:
-    """One panel per load: p50 / p90 / p99 bars per path."""
+def chart(summary: dict[str, dict[str, Summary]], title: str) -> bytes:
+    """One panel per load: p50 / p90 / p99 bars per path, as PNG bytes."""
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -244,20 +252,25 @@ def chart(summary: dict[str, dict[str, Summary]], path: Path, title: str) -> Non
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    image = io.BytesIO()
+    fig.savefig(image, dpi=110, format="png")
     plt.close(fig)
+    return image.getvalue()
 
 
-def write_results(out_dir: Path, records: Sequence[RunRecord], env: dict[str, Any],
-                  command: str) -> dict[str, Path]:
-    """Write dataplane.md / .json / .png into ``out_dir``; returns their paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+def write_results(out_dir: Path, records: Sequence[RunRecord], env: dict[str, Any], command: str,
+                  flag: str = "--out", make_parents: bool = True) -> dict[str, Path]:
+    """Write dataplane.md / .json / .png into ``out_dir`` (made, with its missing parents
+    when ``make_parents``), all three or none (kmeshctl.cli.outpaths.NotWritten names
+    ``flag``); returns their paths."""
+    from kmeshctl.cli.outpaths import write_files
+
     summary = summarize(records)
     checks = check_targets(summary)
     files = {kind: out_dir / name for kind, name in RESULT_FILES.items()}
-    files["markdown"].write_text(markdown(summary, checks, env, command))
-    files["json"].write_text(json.dumps(to_json(records, summary, checks, env, command),
-                                        indent=2) + "\n")
-    chart(summary, files["chart"], f"kmeshctl data-plane latency, median of "
-          f"{env.get('repeats')} runs ({env.get('date', '')[:10]})")
+    document = json.dumps(to_json(records, summary, checks, env, command), indent=2) + "\n"
+    title = f"kmeshctl data-plane latency, median of {env.get('repeats')} runs ({env.get('date', '')[:10]})"
+    write_files(flag, out_dir, {files["markdown"]: markdown(summary, checks, env, command).encode(),
+                                files["json"]: document.encode(),
+                                files["chart"]: chart(summary, title)}, make_dir=make_parents)
     return files

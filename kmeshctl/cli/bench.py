@@ -4,7 +4,6 @@ ambient-style, sidecar-style), written as markdown, JSON and a PNG chart."""
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from datetime import date
 from enum import Enum
@@ -44,8 +43,8 @@ def _check_out_parent(out: Path) -> None:
     parent = out.absolute().parent
     if not parent.exists():
         raise UsageError(f"{flag_as_typed('out')} {shown(out)}: directory {shown(parent)} does not exist; "
-                         f"give a directory in an existing one, or make it first: `mkdir -p {shlex.quote(str(parent))} && "
-                         f"kmeshctl {shlex.join(sys.argv[1:])}`")
+                         f"give a directory in an existing one, or make it first: `mkdir -p {_quoted(parent)} && "
+                         f"{typed_line()}`")
 
 def _csv(value: str, flag: str, known: Iterable[str]) -> tuple[str, ...]:
     """A comma-separated list of names from ``known``, each once; errors name ``flag``."""
@@ -133,17 +132,47 @@ def dataplane(
     check_output_dir(flag_as_typed("out"), out_dir, tuple(report.RESULT_FILES.values()), force)
     if out is not None:
         _check_out_parent(out)
-    command = "kmeshctl " + shlex.join(sys.argv[1:])
+    command = typed_line()
     records, env = run_dataplane(config, (lambda _line: None) if quiet else _progress)
-    files = report.write_results(out_dir, records, env, command)
+    files, failure = _written(out_dir, records, env, command, make_parents=out is None)
     summary = report.summarize(records)
     checks = report.check_targets(summary)
-    if output in (BenchOutput.json, BenchOutput.yaml):
+    if output in (BenchOutput.json, BenchOutput.yaml):  # measured: printed whether or not --out took them
         print_data(report.to_json(records, summary, checks, env, command) | {
             "files": {k: str(v) for k, v in files.items()}}, OutputFormat(output.value))
-        return
-    typer.echo(files["markdown"].read_text())
-    typer.echo(f"Results: {', '.join(str(p) for p in files.values())}", err=True)
+    else:
+        typer.echo(report.markdown(summary, checks, env, command))
+        if not quiet and files:  # -q: no line on stderr but errors
+            typer.echo(f"Results: {', '.join(_quoted(p) for p in files.values())}", err=True)
+    if failure is not None:
+        raise failure
+
+
+def _written(out_dir: Path, records: list, env: dict, command: str,
+             make_parents: bool) -> tuple[dict[str, Path], Optional[KmeshctlError]]:
+    """report.write_results: the files written, or none and the error line to end with
+    (nothing of them left, so the run again, ``command``, is not refused for a leftover)."""
+    from kmeshctl.bench import report
+    from kmeshctl.cli.outpaths import NotWritten
+
+    try:
+        return report.write_results(out_dir, records, env, command, flag_as_typed("out"), make_parents), None
+    except NotWritten as err:
+        return {}, err.again(command, "the benchmark")
+
+
+def _quoted(path: Path) -> str:
+    """``path`` as a shell takes it (a name of bytes too: outpaths.shell_line)."""
+    from kmeshctl.cli.outpaths import shell_line
+
+    return shell_line([str(path)])
+
+
+def typed_line() -> str:
+    """The command line typed, ready to paste into a shell (outpaths.shell_line)."""
+    from kmeshctl.cli.outpaths import shell_line
+
+    return shell_line(["kmeshctl", *sys.argv[1:]])
 
 
 @bench_app.command("cleanup")

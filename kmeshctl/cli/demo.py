@@ -92,9 +92,10 @@ def traffic_shift(
     even spread (the result line says how many are needed: 12 for 90/10). On a cluster,
     the demo's manifests include its Namespace object, which enrolls the namespace
     (istio.io/dataplane-mode=Kmesh: one released with disable-ns is enrolled again, and
-    its progress line says so). It first checks that kmesh is ready, the namespace one it
-    may enroll and the fortio Service's waypoint programmed, and refuses (nothing changed)
-    naming the command that fixes it; besides that label it changes only its own objects
+    its progress line says so). It first checks three things: that kmesh is ready, that
+    the namespace is one it may enroll, and that the fortio Service's waypoint is
+    programmed; when one is not, it refuses (nothing changed), naming the command that
+    fixes it; besides that label it changes only its own objects
     (labelled app.kubernetes.io/part-of=kmeshctl-demo) and refuses any of its names that
     it did not make.
 
@@ -120,7 +121,7 @@ def traffic_shift(
         with sigterm_stops():  # a stop at any point: with -o json|yaml still the one document
             from kmeshctl.cli.names import check_waypoint_name
             from kmeshctl.demo_cluster import DEMO_WAYPOINT, waypoint_flag_target  # its import too (tens of ms)
-            from kmeshctl.demo_plot import plot_shares
+            import kmeshctl.demo_plot  # noqa: F401  # its import too (tens of ms), before any traffic
             from kmeshctl.sandbox.demo_target import judging  # a fix's demo line carries the -c it needs
 
             chosen_namespace = _checked_flags(verbose, quiet, plot, namespace, name, target, force)
@@ -146,25 +147,46 @@ def traffic_shift(
             report.reason = demo.fail_reason(chosen, report, rerun)
             if demo.more_requests_needed(report):
                 report.fix = fix_hint(f"`{rerun(demo.more_requests_needed(report))}`").strip("`")
+                report.fix_seconds = demo.rerun_seconds(report)
     except KeyboardInterrupt as err:  # after the target's finish: weights restored, a sandbox made removed
         report = report or demo.unstarted_report(chosen, subject, requests, _explicit(target))
         _report_stop(stopped_by(err), report, output, demo.made_text(chosen))
     except KmeshctlError as err:
         _report_error(err, report, output, chosen)
     assert report is not None and subject is not None
-    as_table = not is_data(output)
-    data = report.to_json()
-    if as_table:
+    not_written = _plotted(report, plot, chosen)
+    if not is_data(output):
         _print_summary(report, subject, output)
     else:
-        print_data(data, output)
-    if plot is not None:
-        plot_shares(data, plot)
+        print_data(report.to_json(), output)
+    if plot is not None and not not_written:
         progress_note(f"Plot: {plot}", quiet)  # -q: only the result
     if report.stopped:  # e.g. the sandbox removed by `sandbox down --force` mid-run
         typer.echo(f"Error: {report.stopped}", err=True)
+    if not_written is not None:
+        raise not_written
     if not report.passed:
         raise typer.Exit(1)
+
+
+def _plotted(report: demo.DemoReport, plot: Optional[Path],
+             chosen: Optional[demo.DemoTarget]) -> Optional[KmeshctlError]:
+    """Draw --plot before the result is printed, so that a plot that cannot be written
+    (a full disk, its directory gone: nothing of it is left) is in the result too: the
+    report's `error`, `passed` false; the error line to end the run with, or None."""
+    from kmeshctl.cli.outpaths import NotWritten
+    from kmeshctl.demo_plot import plot_shares
+
+    if plot is None:
+        return None
+    try:
+        plot_shares(report.to_json(), plot)
+    except NotWritten as err:
+        sandbox = _untyped_sandbox(chosen) if chosen is not None else ""
+        failure = err.again(_again([], sandbox), "the demo")  # nothing written: no --force
+        report.not_written = str(failure)
+        return failure
+    return None
 
 
 def _run(chosen: demo.DemoTarget, report: demo.DemoReport, weight_sets: list[list[int]], verbose: bool,
@@ -599,6 +621,8 @@ def _print_summary(report: demo.DemoReport, subject: demo.DemoSubject, output: O
     verdict = "PASS" if report.passed else "FAIL"
     where = f" {report.where}" if report.where else ""
     reason = f"; {escape(fix_hint(report.reason))}" if report.reason else ""
+    if report.not_written:  # the error line follows on stderr
+        reason += f"; {escape(report.not_written.split(': cannot write', 1)[0])} could not be written"
     console.print(f"[{style}]{verdict}[/]: target {report.target}{where}, {counted(report.failures, 'failed request')}, "
                   f"split check threshold p >= {demo.P_VALUE_FLOOR}{reason}", highlight=False)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from kmeshctl import params
-from kmeshctl.errors import UsageError
+from kmeshctl.errors import KmeshctlError, UsageError
 
 
 # Linux limits (NAME_MAX, PATH_MAX in bytes): longer names fail every call with ENAMETOOLONG.
@@ -209,6 +209,159 @@ def _with_force() -> str:
 def check_optional_file(flag: str, path: Optional[Path], **kwargs: bool) -> None:
     if path is not None:
         check_output_file(flag, path, **kwargs)
+
+
+# ------------------------------------------------------------------ writing at the end of a run
+
+
+def shell_line(words: Sequence[str]) -> str:
+    """``words`` (a command line) quoted for a shell, to paste or to write into a run's
+    results: a word that is not UTF-8 (a path of bytes: Python holds them as lone
+    surrogates, which no encoder writes) as bash's $'...' with its bytes, `$'/tmp/\\xff'`."""
+    return " ".join(_shell_word(word) for word in words)
+
+
+def _shell_word(word: str) -> str:
+    if not any("\udc80" <= c <= "\udcff" for c in word):
+        return shlex.quote(word)
+    return "$'" + "".join(chr(b) if 0x20 <= b < 0x7f and chr(b) not in "'\\" else f"\\x{b:02x}"
+                          for b in os.fsencode(word)) + "'"
+
+
+class NotWritten(KmeshctlError):
+    """Output a run could not write at its end (exit 1; nothing of it left, an earlier file
+    it would replace untouched): `FLAG GIVEN: cannot write it (REASON)`, or `cannot write
+    NAME` for one of the files of a directory flag. ``again(line)``: with the fix that
+    makes ``line`` (the run again) work when pasted."""
+
+    def __init__(self, flag: str, given: Path, failed: Path, err: BaseException) -> None:
+        what = "it" if failed == given else params.shown(failed.name)
+        self.given, self.failed, self.err = given, failed, err
+        super().__init__(f"{flag} {params.shown(given)}: cannot write {what} ({_why_not_written(failed, err)})")
+
+    def again(self, line: str, run: str = "the run") -> KmeshctlError:
+        return KmeshctlError(self.problem, fix=_not_written_fix(self.failed, self.err, line, run))
+
+
+def write_files(flag: str, given: Path, contents: dict[Path, bytes], make_dir: Optional[bool] = None) -> None:
+    """Write ``contents`` (path -> bytes, the files a run's ``flag`` names: the file
+    ``given``, or files in the directory ``given``) all or none: each to a temporary file
+    beside it, renamed over it once all are written; a failure (a full disk, the
+    directory removed or replaced meanwhile, a name the filesystem refuses) removes the
+    temporary files and raises NotWritten. ``make_dir``: make the directory ``given``
+    first (True: its missing parents too), removed again on a failure."""
+    pending: list[tuple[Path, Path]] = []
+    made = [] if make_dir is None else [d for d in (given, *given.parents) if not d.exists()]
+    failed = given
+    try:
+        if make_dir is not None:
+            given.mkdir(parents=make_dir, exist_ok=True)
+        for path, data in contents.items():
+            failed = path
+            temporary = _temporary_beside(_written_path(path))
+            pending.append((path, temporary))
+            _fill(temporary, data)
+        for path, temporary in pending:
+            failed = path
+            os.replace(temporary, _written_path(path))
+    except (OSError, UnicodeError) as err:
+        for _path, temporary in pending:
+            _remove_quietly(temporary)
+        for directory in made:  # deepest first; one holding anything (not ours) stays
+            try:
+                directory.rmdir()
+            except OSError:
+                break
+        raise NotWritten(flag, given, failed, err) from None
+
+
+def _written_path(path: Path) -> Path:
+    """Where writing ``path`` lands: the target of a link (--force over a link writes
+    through it, as open() would), else ``path``."""
+    return Path(os.path.realpath(path)) if os.path.islink(path) else path
+
+
+def _temporary_beside(path: Path) -> Path:
+    """A new empty file in ``path``'s directory, hidden (a dot name), with the mode a new
+    file gets (mkstemp makes 0600)."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name[:80]}.", suffix=".tmp", dir=path.parent)
+    try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
+    except OSError:
+        _remove_quietly(Path(name))
+        raise
+    finally:
+        os.close(fd)
+    return Path(name)
+
+
+def _fill(path: Path, data: bytes) -> None:
+    """``data`` into ``path``, on disk: a full disk fails here, not after the rename."""
+    with open(path, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass  # gone with its directory
+
+
+def _why_not_written(path: Path, err: BaseException) -> str:
+    """The reason in the words of every output flag: `no space left on its filesystem`,
+    `directory D no longer exists`, `D is no longer a directory`, never a traceback's."""
+    code = getattr(err, "errno", None)
+    if isinstance(err, UnicodeError):
+        return "its name cannot be written on this filesystem"
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return "no space left on its filesystem" if code == errno.ENOSPC else "disk quota exceeded"
+    if code == errno.ENOENT:
+        return f"directory {params.shown(_missing_dir(path))} no longer exists"
+    if code == errno.ENOTDIR:
+        return f"{params.shown(_not_a_dir(path))} is no longer a directory"
+    if code == errno.EISDIR:
+        return "it is a directory now"
+    if code is not None and isinstance(err, OSError):
+        return _why_not_writable(path.parent, err) if code in (errno.EROFS, errno.EACCES, errno.EPERM) \
+            else (err.strerror or str(err)).lower()
+    return str(err)
+
+
+def _not_a_dir(path: Path) -> Path:
+    """The nearest directory of ``path`` that is something else now (a file made in its place)."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return path.parent
+
+
+def _missing_dir(path: Path) -> Path:
+    """The topmost directory of ``path`` that does not exist any more."""
+    for parent in reversed(path.parents):
+        if not parent.exists():
+            return parent
+    return path.parent
+
+
+def _not_written_fix(path: Path, err: BaseException, line: str, run: str) -> str:
+    """How to get the output: make room, make the directory, move the thing in the way,
+    then ``line`` (the run again, every flag kept: nothing of it was left, so it is not
+    refused as an earlier run's)."""
+    code = getattr(err, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return f"free some space there, then run {run} again: `{line}`"
+    if code == errno.ENOENT:
+        return f"run {run} again once it exists: `mkdir -p {shlex.quote(str(_missing_dir(path)))} && {line}`"
+    if code == errno.ENOTDIR:
+        return f"move it away, then run {run} again: `{line}`"
+    if code == errno.EISDIR:
+        return f"move that directory away, then run {run} again: `{line}`"
+    return f"fix that, then run {run} again: `{line}`"
 
 
 # ------------------------------------------------------------------ input paths
