@@ -233,17 +233,37 @@ def _typed_install(name: str, value: str) -> str:
     return f"kmeshctl install --{name.replace('_', '-')} {value}"
 
 
+# The --timeout a rollout fix offers to wait longer: install's default, or twice the one that ran out.
+LONGER_TIMEOUT_S = 300
+
+
+def longer_timeout(timeout: float) -> str:
+    """The --timeout value to wait longer than ``timeout`` (0: unknown): `5m`, or twice it."""
+    return duration_words(max(LONGER_TIMEOUT_S, 2 * timeout) if timeout > 0 else LONGER_TIMEOUT_S)
+
+
+def again_words(install_with: Optional[InstallWith], timeout: float = 0) -> str:
+    """`re-run `kmeshctl install ... --timeout 5m`` (every flag typed, a longer --timeout):
+    re-applying what is there changes nothing, so it only waits longer; without the
+    command typed, the words."""
+    if install_with is None:
+        return "re-run install, or wait longer with --timeout"
+    return f"re-run `{install_with('timeout', longer_timeout(timeout))}` (it waits longer; nothing else changes)"
+
+
 def timeout_fix(state: RolloutState, namespace: str, istiod: Optional[IstiodUnreached] = None,
-                install_with: Optional[InstallWith] = None, replaced: str = "", unmounted: str = "") -> str:
+                install_with: Optional[InstallWith] = None, replaced: str = "", unmounted: str = "",
+                timeout: float = 0) -> str:
     """The fix of a rollout that timed out, by its cause: ``istiod`` (an agent that
     cannot connect to istiod, when one said so) by what istiod or the connection said
     (istiod_fix, with ``install_with`` the command to paste); an image that cannot be
     pulled by image_fix (``replaced``: the image it replaced, "" none known); a ConfigMap
     the pods cannot mount (``unmounted``: missing_configmap's) mount_fix; a crashing agent
-    its logs; otherwise where to look."""
+    its logs; otherwise where to look, then the install to paste with a --timeout longer
+    than ``timeout`` (the one that ran out)."""
     stuck = state.not_ready()
     statuses = {p.status for p in stuck}
-    again = "re-run install, or wait longer with --timeout"
+    again = again_words(install_with, timeout)
     if istiod is not None:
         return istiod_fix(istiod, namespace, install_with)
     if statuses & IMAGE_REASONS:

@@ -21,7 +21,7 @@ from kmeshctl.apply import PSA_ENFORCE, PSA_NEEDED
 from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl, template_image
 from kmeshctl.rollout import (IMAGE_REASONS, InstallWith, IstiodUnreached, PodState, daemonset_pods, flag_setter,
                               image_at_fault, image_fix, istiod_fix, missing_configmap, mount_fix, replaced_image,
-                              start_fix, unasked)
+                              set_flag, start_fix, unasked)
 from kmeshctl.uninstall import (InstalledElsewhere, check_install_namespaces, install_istio_namespaces,
                                installed_objects, left_marked_detail, marked_pods_by_node)
 
@@ -63,6 +63,8 @@ class MeshStatus:
     missing: list[str] = field(default_factory=list)  # objects install creates that are not there
     expected: int = 0  # how many objects install creates (of which ``missing``)
     reinstall: str = ""  # the `kmeshctl install ...` that puts them back (its flags read from the DaemonSet)
+    # no DaemonSet: ``reinstall``'s flags were read back from an agent pod still there (else only its namespaces)
+    reinstall_read: bool = False
     drifted: list[str] = field(default_factory=list)  # RBAC objects unlike what install renders, and how
     remaining: list[str] = field(default_factory=list)  # no DaemonSet: the objects install creates still there
     uninstall: str = ""  # the `kmeshctl uninstall ...` that removes ``remaining``
@@ -87,12 +89,15 @@ class MeshStatus:
     def terminating_problem(self) -> str:
         """The namespace being deleted, why, and that install waits until it is gone."""
         return (f"namespace {self.namespace} is Terminating ({self.terminating}); install refuses it until it is "
-                f"gone: {self._terminating_fix}")
+                "gone; kmesh goes with it, as in an uninstall (each agent removes its node's data path as it "
+                f"stops): {self._terminating_fix}")
 
     @property
     def _terminating_fix(self) -> str:
-        return (f"remove what holds it or wait (`kubectl get namespace {self.namespace} -o yaml` shows its "
-                "conditions)")
+        status = with_namespaces(["kmeshctl", "status"], self.namespace, DEFAULT_ISTIO_NAMESPACE)
+        return (f"wait for it (`kubectl wait --for=delete namespace/{self.namespace} --timeout=5m`), then `{status}` "
+                f"names any node left to clean up; if it stays, remove what holds it (`kubectl get namespace "
+                f"{self.namespace} -o yaml` shows its conditions)")
 
     @property
     def deleting_problem(self) -> str:
@@ -163,6 +168,8 @@ class MeshStatus:
         found += [(conflict, conflict) for conflict in self.conflicts]
         if self.deleting:  # its pods and objects going: neither their counts nor install's fix apply
             return [(self.deleting_problem, self._deleting_fix)] + found
+        if self.terminating:  # the same, its namespace going with all in it (install refuses it meanwhile)
+            return found
         stuck = [p for p in self.pods if not p.ready]
         if ds["desired"] == 0:
             compare = (f"compare `kubectl get daemonset {ds['name']} -n {self.namespace} "
@@ -201,10 +208,21 @@ class MeshStatus:
         if self.enrolled_here and not self.remaining:
             return [(self.app_namespace_problem, self._own_namespace_fix)]
         if self.remaining:
-            finish = f"re-run `{self.reinstall}` (with the flags it had) or `{self.uninstall}`"
+            finish = f"{self._partial_reinstall} or `{self.uninstall}`"
             return [(f"partly installed or partly uninstalled: {len(self.remaining)} of {self.expected} objects "
                      f"exist ({', '.join(self.remaining)}); {finish}", finish)]
         return [(f"DaemonSet {DAEMONSET_NAME} not found in {self.namespace} ({self.install_hint})", self.install_hint)]
+
+    @property
+    def _partial_reinstall(self) -> str:
+        """The install to re-run over a partial one with no DaemonSet: its flags as read back
+        from an agent pod still there, else the line with --image IMAGE to fill in (the image
+        is read from nowhere else; left out, install would put in the default one)."""
+        if self.reinstall_read:
+            return f"re-run `{self.reinstall}` (its flags read from its agent pods still there)"
+        with_image = shlex.join(set_flag(shlex.split(self.reinstall), "--image", "IMAGE"))
+        return (f"re-run `{with_image}` with IMAGE the agent image it had and any other flag it had (without its "
+                f"DaemonSet neither can be read back; without --image, install puts in {DEFAULT_IMAGE})")
 
     def _pods_fix(self, stuck: list[PodState]) -> str:
         """The fix of agent pods ``stuck`` not ready, by the first one's state: an image
@@ -382,6 +400,7 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
     unreached = [a for a in agents if a.xds is not None and not a.connected]
     cluster_id = None if ds else known_cluster_id(client, istio_namespace)  # for the install suggested
     remaining = [] if ds else present_objects(client, expected)
+    left_install = "" if ds or not remaining else left_agent_install(client, expected, istio_namespace)
     kept, kept_labels = ("", []) if ds else kept_namespace(client, namespace, expected, remaining)
     # no agent of kmeshctl's anywhere (expected_here refused another namespace's): a pod marked is left over
     left_marked = {} if ds else marked_pods_by_node(client)
@@ -398,7 +417,8 @@ def mesh_status(client: KubeClient, namespace: str, fetch: Optional[AdminFetch] 
         missing=[ref for ref in missing_objects(client, expected) if ref not in deleting] if ds else [],
         expected=len(expected),
         reinstall=install_command(ds, istio_namespace, _rendered_daemonset(expected)) if ds else
-        bare_install_command(namespace, istio_namespace, cluster_id),
+        left_install or bare_install_command(namespace, istio_namespace, cluster_id),
+        reinstall_read=bool(left_install),
         drifted=rbac_drift(client, expected) if ds else [],
         remaining=remaining,
         uninstall=uninstall_command(namespace, istio_namespace),
@@ -581,6 +601,25 @@ def bare_install_command(namespace: str, istio_namespace: str, cluster_id: Optio
     default): with no DaemonSet to read the install's other flags back from; istiod's
     ``cluster_id`` in place of ID when known."""
     return with_namespaces(shlex.split(params.install_command(cluster_id)), namespace, istio_namespace)
+
+
+def left_agent_install(client: KubeClient, expected: list[dict], istio_namespace: str) -> str:
+    """No DaemonSet: the `kmeshctl install ...` an agent pod of it still there was made by
+    (an uninstall stopped while they go), read back as install_command reads a DaemonSet;
+    "" when there is none or the pods cannot be listed."""
+    rendered = _rendered_daemonset(expected)
+    if rendered is None:
+        return ""
+    labels = rendered["spec"]["selector"]["matchLabels"]
+    namespace = rendered["metadata"]["namespace"]
+    try:
+        pods = client.list("v1", "Pod", namespace, label_selector=",".join(f"{k}={v}" for k, v in labels.items()))
+    except KmeshctlError:
+        return ""
+    if not pods:
+        return ""
+    as_daemonset = {"metadata": {"namespace": namespace}, "spec": {"template": {"spec": pods[0].get("spec") or {}}}}
+    return install_command(as_daemonset, istio_namespace)
 
 
 def uninstall_command(namespace: str, istio_namespace: str) -> str:

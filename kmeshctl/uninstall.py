@@ -621,11 +621,15 @@ class Replacing:
     going: tuple[str, ...]
     pod: str
     state: str
+    first: bool = False  # ``pod`` is the node's first agent pod, running, its startup probe not passed yet
 
     @property
     def text(self) -> str:
-        """`node n1's agent pod kmesh-a Terminating, its replacement kmesh-b ContainerCreating`."""
+        """`node n1's agent pod kmesh-a Terminating, its replacement kmesh-b ContainerCreating`;
+        a first pod: `node n1's agent pod kmesh-a starting (Running, not started)`."""
         said = f"node {self.node}'s agent pod"
+        if self.first:
+            return f"{said} {self.pod} starting ({self.state})"
         if not self.going and not self.pod:
             return f"{said} gone, its replacement not made yet"
         if self.going:
@@ -662,13 +666,26 @@ def replacing(pods: list[dict], since: Optional[datetime], now: datetime,
         new = [p for p in held if not (p.get("metadata") or {}).get("deletionTimestamp")]
         up = any(_started(p) for p in new)
         starting = [p for p in new if not _started(p) and _starting(p, since, now, bool(going) or node in replaced)]
+        loading = [p for p in new if _loading(p, now)]
         if not held and node in replaced and (now - replaced[node]).total_seconds() < REPLACEMENT_START_S:
             found.append(Replacing(node, (), "", ""))  # the old pod gone, the new one not made yet
         elif going or (starting and not up):
             first = (starting or new or [None])[0]
             found.append(Replacing(node, going, first["metadata"]["name"] if first else "",
                                    pod_state(first).status if first else ""))
+        elif loading and not up:
+            found.append(Replacing(node, (), loading[0]["metadata"]["name"], NOT_STARTED, first=True))
     return found
+
+
+def _loading(pod: dict, now: datetime) -> bool:
+    """``pod`` (the node's first, or any not awaited as a replacement) runs and its startup
+    probe has not passed yet: the agent is loading the node's data path, and killed now it
+    could not say whether it left some; once started, the DaemonSet going makes it remove
+    it. Awaited as long as its probe lets it (STARTUP_LIMIT_S)."""
+    created = _timestamp(pod)
+    return _runs(pod) and not _started(pod) and created is not None and \
+        (now - created).total_seconds() < STARTUP_LIMIT_S
 
 
 def _stopping(pod: dict, now: datetime) -> bool:
@@ -719,36 +736,51 @@ def await_replacements(client: KubeClient, ds: dict, deadline: float, poll: floa
         if time.monotonic() >= deadline:
             raise stopped(waiting)
         seen.update({r.node: seen.get(r.node, r) for r in waiting})
-        seen_at.update({r.node: seen_at.get(r.node, now) for r in waiting})
+        seen_at.update({r.node: seen_at.get(r.node, now) for r in waiting if not r.first})
         text = "; ".join(r.text for r in waiting)
         if text != said:
             said = text
-            on_wait(f"waiting for {text}, before deleting {object_ref(ds)}: an agent pod deleted while kmesh is "
-                    f"installed keeps its node's data path for its replacement, which removes it as the DaemonSet "
-                    f"goes ({limit_words(timeout)})")
+            on_wait(f"waiting for {text}, before deleting {object_ref(ds)}: {_why_awaited(waiting)} "
+                    f"({limit_words(timeout)})")
         time.sleep(poll)
     waited = duration_words(round(time.monotonic() - started))
-    agents = _agent_pods_of(pods, since, installed=True, replaced=seen)
+    agents = _agent_pods_of(pods, since, installed=True, replaced=[n for n, r in seen.items() if not r.first])
     if seen:
-        said = "; ".join(f"node {node}: {_replacement_now(agents, node)}" for node in seen)
+        said = "; ".join(f"node {node}: {_replacement_now(agents, node, r.first)}" for node, r in seen.items())
         on_wait(f"{said} (waited {waited}); deleting {object_ref(ds)}")
     return agents, {node: _took_over_words(r, waited) for node, r in seen.items()}
 
 
-def _replacement_now(agents: list[AgentPod], node: str) -> str:
+def _why_awaited(waiting: list[Replacing]) -> str:
+    """Why uninstall waits for the nodes of ``waiting`` before deleting the DaemonSet."""
+    why = []
+    if any(not r.first for r in waiting):
+        why.append("an agent pod deleted while kmesh is installed keeps its node's data path for its replacement, "
+                   "which removes it as the DaemonSet goes")
+    if any(r.first for r in waiting):
+        why.append("an agent pod still starting is loading its node's data path, which it removes as the DaemonSet "
+                   "goes once started")
+    return "; ".join(why)
+
+
+def _replacement_now(agents: list[AgentPod], node: str, first: bool = False) -> str:
     """`the replacement agent pod runs`, or why it does not: not waited for any longer
-    (_starting: it cannot start by itself, or has not in time), so the node is reported."""
+    (_starting: it cannot start by itself, or has not in time), so the node is reported.
+    ``first``: the node's first agent pod was awaited (_loading), no replacement."""
+    which = "agent pod" if first else "replacement agent pod"
     new = [a for a in agents if a.node == node and not a.terminating]
     if any(a.running for a in new):
-        return "the replacement agent pod runs"
+        return f"the {which} runs"
     if not new:
-        return "no replacement agent pod made in time, and it is not waited for"
+        return f"no {which} made in time, and it is not waited for"
     was = "has not started" if new[0].state == NOT_STARTED else "is not running"
-    return f"the replacement agent pod {was} ({new[0].state}) and is not waited for"
+    return f"the {which} {was} ({new[0].state}) and is not waited for"
 
 
 def _took_over_words(waited_for: Replacing, waited: str) -> str:
-    """What a node's result adds when its agent pod was being replaced as uninstall began."""
+    """What a node's result adds when its agent pod was being replaced (or was starting) as uninstall began."""
+    if waited_for.first:
+        return f"its agent pod was starting as uninstall began: waited {waited} for it to start"
     going = f"{', '.join(waited_for.going)} was being deleted" if waited_for.going else "its agent pod was replaced"
     return f"{going} as uninstall began: waited {waited} for its replacement"
 
@@ -1110,8 +1142,8 @@ class _Removal:
         what went and what not, the look at the replacement and the uninstall to re-run."""
         ref, nodes = object_ref(obj), "that node's" if len(waiting) == 1 else "those nodes'"
         how = (f"{limit_text(self.timeout)} (reached before deleting {ref}, waiting for "
-               f"{'; '.join(r.text for r in waiting)}; deleted sooner, {nodes} data path would stay: an agent pod "
-               "deleted while kmesh is installed keeps it for its replacement)")
+               f"{'; '.join(r.text for r in waiting)}; deleted sooner, {nodes} data path would stay: "
+               f"{_why_awaited(waiting)})")
         look = waiting[0].look(obj["metadata"].get("namespace") or "")
         return KmeshctlError(stopped_text(how, self.objs, self.results, self.accepted, False, self.sending),
                              fix=f"see why with `{look}`, then re-run `{self.again}` (it is safe to repeat), with a "

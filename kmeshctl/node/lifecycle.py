@@ -5,7 +5,10 @@ removed for good (`kmeshctl uninstall`). On a restart the programs and maps must
 so enrolled pods keep their traffic until the next agent takes over; on an uninstall
 they must go, or enrolled pods keep being sent to waypoints and endpoints nobody updates.
 As upstream Kmesh does, the agent tells the two apart by its DaemonSet: still there and
-not being deleted means restart; gone or being deleted means uninstall. When the API
+not being deleted means restart; gone or being deleted means uninstall. Its namespace
+being deleted (`kubectl delete namespace kmesh-system`) is an uninstall too: the namespace
+controller stops the pods before it deletes the DaemonSet, so at SIGTERM the DaemonSet is
+still there, yet no replacement will come. When the API
 cannot tell (unreachable, refused), it keeps the data path: `kmeshctl node cleanup`
 removes it by hand, while a wrongly removed data path would cut live traffic.
 """
@@ -39,6 +42,16 @@ def owning_daemonset(core_api: Any, pod_name: str, namespace: str) -> Any:
     return next((o for o in owners if o.kind == "DaemonSet"), None)
 
 
+def namespace_deleted(core_api: Any, namespace: str) -> bool:
+    """True when ``namespace`` is being deleted (deletionTimestamp set) or already gone.
+    False when it cannot be read: the DaemonSet then decides, as before."""
+    try:
+        ns = core_api.read_namespace(namespace)
+    except Exception as err:  # noqa: BLE001 - any API or transport failure means "cannot tell"
+        return _status_of(err) == 404
+    return ns.metadata.deletion_timestamp is not None
+
+
 def decide_shutdown(core_api: Any, apps_api: Any, pod_name: str, namespace: str) -> ShutdownDecision:
     """Restart or uninstall, from the agent's pod (``pod_name`` in ``namespace``) and its
     DaemonSet as the API server reports them now. Never raises."""
@@ -50,6 +63,8 @@ def decide_shutdown(core_api: Any, apps_api: Any, pod_name: str, namespace: str)
         return ShutdownDecision("restart", f"cannot read pod {namespace}/{pod_name}: {_describe(err)}")
     if owner is None:
         return ShutdownDecision("restart", "the pod is not run by a DaemonSet")
+    if namespace_deleted(core_api, namespace):
+        return ShutdownDecision("uninstall", f"namespace {namespace} is being deleted")
     try:
         ds = apps_api.read_namespaced_daemon_set(owner.name, namespace)
     except Exception as err:  # noqa: BLE001
