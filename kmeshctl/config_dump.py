@@ -610,8 +610,14 @@ def cache_output(dump: dict) -> dict:
 
 
 def _ports(ports: list[dict]) -> str:
-    return ", ".join(f"{p.get('service_port', 0)}->{p.get('target_port', 0)}" for p in ports
-                     if isinstance(p, dict)) or EMPTY
+    """`80->8080, 443->8443`; a pair another port repeats (kube-dns: 53->53 for UDP and for
+    TCP) with its app protocol, as -o json's `appProtocol`: `53->53, 53->53/TCP` (UDP's port
+    carries none)."""
+    pairs = [(p.get("service_port", 0), p.get("target_port", 0), p.get("app_protocol")) for p in ports
+             if isinstance(p, dict)]
+    repeated = {pair[:2] for pair in pairs if [other[:2] for other in pairs].count(pair[:2]) > 1}
+    return ", ".join(f"{s}->{t}" + (f"/{proto}" if (s, t) in repeated and proto else "")
+                     for s, t, proto in pairs) or EMPTY
 
 
 def _addresses(item: dict) -> str:

@@ -88,11 +88,12 @@ def check_pinned(bpf_fs: Path, name: str | None = None) -> None:
     raise MapMissingError(f"{what}: load the data path first (`kmeshctl node run`) or pass the right --bpf-fs")
 
 
-def read_maps(maps: DataplaneMaps, name: str | None = None) -> list[MapDump]:
-    """Every entry of the named map (or of all maps), sorted for stable output."""
+def read_maps(maps: DataplaneMaps, name: str | None = None, ids: IdRegistry | None = None) -> list[MapDump]:
+    """Every entry of the named map (or of all maps), sorted for stable output (sorted_entries)."""
     check_map_name(name)
     specs = [SPECS_BY_NAME[name]] if name else list(MAP_SPECS)
-    return [MapDump(spec, sorted_entries(list(maps.maps[spec.name].items())))
+    ids = ids or IdRegistry(maps)
+    return [MapDump(spec, sorted_entries(list(maps.maps[spec.name].items()), ids))
             for spec in specs]
 
 
@@ -111,9 +112,24 @@ def _field_order(value: Any) -> tuple:
     return (1, value.version * 2 ** 128 + int(value), "")
 
 
-def sorted_entries(entries: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
-    """``entries`` in read_maps' order (an agent's dump comes in its own)."""
-    return sorted(entries, key=lambda kv: _sort_key(kv[0]))
+def sorted_entries(entries: list[tuple[Any, Any]], ids: IdRegistry | None = None) -> list[tuple[Any, Any]]:
+    """``entries`` in read_maps' order (an agent's dump comes in its own); with ``ids``, a
+    map keyed by a service id or backend uid in the order of the name it stands for, then
+    the rest of the key: the ids are hashes, so their numeric order reads as no order in a
+    table that shows the names (km_backend's BACKEND, km_service's SERVICE)."""
+    if ids is None:
+        return sorted(entries, key=lambda kv: _sort_key(kv[0]))
+    return sorted(entries, key=lambda kv: (_named_order(kv[0], ids), _sort_key(kv[0])))
+
+
+def _named_order(key: Any, ids: IdRegistry) -> tuple:
+    """The name a key's id stands for (km_service, km_endpoint: the service; km_backend:
+    the backend), unnamed ids after the named ones; () for a map keyed otherwise."""
+    id_ = key.backend_uid if isinstance(key, BackendKey) else getattr(key, "service_id", None)
+    if id_ is None:
+        return ()
+    name = ids.name_of(id_)
+    return (name is None, name or "")
 
 
 def manage_cookies(dumps: list[MapDump]) -> set[int]:
@@ -288,7 +304,8 @@ def dump_json(bpf_fs: Path, name: str | None = None, pods: dict[int, str] | None
     check_map_name(name)
     check_pinned(bpf_fs, name)
     with DataplaneMaps(bpf_fs) as maps:
-        return to_json(read_maps(maps, name), IdRegistry(maps), pods, read_policy_names(maps))
+        ids = IdRegistry(maps)
+        return to_json(read_maps(maps, name, ids), ids, pods, read_policy_names(maps))
 
 
 # ---------------------------------------------------------------- tables
@@ -312,7 +329,7 @@ def _waypoint_id_text(ids: IdRegistry, waypoint_id: int) -> str:
     if not waypoint_id:
         return EMPTY
     kind = ids.kind_of(waypoint_id)
-    return f"{waypoint_id} ({kind.name.lower() if kind else '?'})"
+    return f"{waypoint_id} ({kind.name if kind else '?'})"
 
 
 def _tunnel_text(tunnel: Tunnel | None) -> str:
@@ -325,12 +342,27 @@ def _tunnel_text(tunnel: Tunnel | None) -> str:
 
 
 def _ports_text(value: ServiceValue) -> str:
-    return ", ".join(f"{s}->{t}" for s, t in value.ports) or EMPTY
+    """`80->8080, 443->8443`; a pair the map holds more than once (kube-dns's 53->53 for UDP
+    and for TCP: a Service port repeats only with another protocol, which the map does not
+    hold) once, as `53->53 (2 protocols)`: `dump config` names the protocols."""
+    seen = list(dict.fromkeys(value.ports))
+    return ", ".join(_pair_text(pair, value.ports.count(pair)) for pair in seen) or EMPTY
+
+
+def _pair_text(pair: tuple[int, int], count: int) -> str:
+    text = f"{pair[0]}->{pair[1]}"
+    return f"{text} ({count} protocols)" if count > 1 else text
 
 
 def _counts_text(value: ServiceValue) -> str:
-    groups = [f"p{prio}:{count}" for prio, count in enumerate(value.prio_endpoint_count) if count]
-    return " ".join(groups) or "empty"
+    """The endpoint count, per priority group when there are several (failover by
+    locality): `2`, `2 (prio 0), 1 (prio 1)`; `0` for none."""
+    groups = [(prio, count) for prio, count in enumerate(value.prio_endpoint_count) if count]
+    if not groups:
+        return "0"
+    if [prio for prio, _ in groups] == [0]:
+        return str(groups[0][1])
+    return ", ".join(f"{count} (prio {prio})" for prio, count in groups)
 
 
 def _frontend_table(entries: list[tuple[FrontendKey, FrontendValue]], ids: IdRegistry) -> Table:
@@ -338,7 +370,7 @@ def _frontend_table(entries: list[tuple[FrontendKey, FrontendValue]], ids: IdReg
     for key, value in entries:
         kind = ids.kind_of(value.upstream_id)
         table.add_row(str(key.addr), str(value.upstream_id),
-                      kind.name.lower() if kind else "?", _named(ids, value.upstream_id))
+                      kind.name if kind else "?", _named(ids, value.upstream_id))
     return table
 
 
@@ -415,7 +447,7 @@ def _socket_table(entries: list[tuple[SockKey, SockValue]], ids: IdRegistry) -> 
 def _idreg_table(entries: list[tuple[IdRegKey, IdRegValue]], ids: IdRegistry) -> Table:
     table = Table("id", "kind", "name")
     for key, value in entries:
-        table.add_row(str(key.id), value.kind.name.lower(), value.name)
+        table.add_row(str(key.id), value.kind.name, value.name)
     return table
 
 
@@ -444,8 +476,8 @@ def _authz_rule_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> 
     for key, value in entries:
         dry_run = value.shadow_policy != 0
         table.add_row(str(key.table), "other ports" if key.port_class == 0 else str(key.port_class),
-                      str(key.src), value.verdict.name.lower(), _policy_text(value.policy, names),
-                      value.shadow_verdict.name.lower() if dry_run else EMPTY,
+                      str(key.src), value.verdict.name, _policy_text(value.policy, names),
+                      value.shadow_verdict.name if dry_run else EMPTY,
                       _policy_text(value.shadow_policy, names))
     return table
 
@@ -460,7 +492,7 @@ def _authz_pol_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> T
 def _authz_stats_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> Table:
     table = Table("policy", "verdict", "dry run", "connections")
     for key, value in entries:
-        table.add_row(names.get(key.policy, str(key.policy)) if key.policy else EMPTY, key.verdict.name.lower(),
+        table.add_row(names.get(key.policy, str(key.policy)) if key.policy else EMPTY, key.verdict.name,
                       "yes" if key.dry_run else "no", str(value.count))
     return table
 
@@ -544,7 +576,7 @@ def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
     every column whole."""
     names = _policy_names(dumps) if policies is None else policies
     for number, dump in enumerate(dumps):
-        dump = MapDump(dump.spec, sorted_entries(dump.entries))  # an agent's rows come in its order
+        dump = MapDump(dump.spec, sorted_entries(dump.entries, ids))  # an agent's rows come in its order
         authz_table = _AUTHZ_TABLES.get(dump.spec.name)
         build, title = authz_table or _TABLES[dump.spec.name]
         count = f"{len(dump.entries)} of {dump.spec.max_entries} entries"
@@ -591,7 +623,8 @@ def print_section(console: Console, title: str, table: Table, keys: tuple[str, .
     for line in title_lines(title, console.width):
         console.print(line, highlight=False, soft_wrap=True)
     _upper_headers(table)
-    drop_empty_columns(table)  # before fitting: a column of <none> only would push others out
+    if not wide:  # -o wide shows every column, one empty in every row too (km_authz_rule's DRY-RUN ones)
+        drop_empty_columns(table)  # before fitting: a column of <none> only would push others out
     _boundary_cells(table)
     wide_only(table, detail, wide)
     table, dropped, needed = _fit(table, console.width, wide, keys)
@@ -665,7 +698,8 @@ def print_tables(bpf_fs: Path, name: str | None = None, console: Console | None 
     check_map_name(name)
     check_pinned(bpf_fs, name)
     with DataplaneMaps(bpf_fs) as maps:
-        dumps = read_maps(maps, name)
-        render_tables(dumps, IdRegistry(maps), console or Console(highlight=False), pods, wide,
+        ids = IdRegistry(maps)
+        dumps = read_maps(maps, name, ids)
+        render_tables(dumps, ids, console or Console(highlight=False), pods, wide,
                       read_policy_names(maps))
     return manage_cookies(dumps)

@@ -284,7 +284,8 @@ def settled_address(address: str, istio_namespace: str) -> str:
 def check_agents_host(address: str, istio_namespace: str, flag: str = "--xds-address") -> None:
     """What the installed agents cannot use, known without a cluster (install checks it
     before connecting): they run on each node's own network, so a loopback host (localhost,
-    127.0.0.1, ::1) is the node itself and 0.0.0.0 / :: no destination at all (both refused
+    127.0.0.1, ::1) is the node itself, a link-local one (169.254.x.x, fe80::/10, with or
+    without a %zone) one node's link, and 0.0.0.0 / :: no destination at all (each refused
     offering istiod's unrevisioned Service, guessed_xds_address). XdsAddressRefused, exit 2."""
     host = address.rpartition(":")[0].strip("[]").lower().rstrip(".")
     try:
@@ -296,6 +297,9 @@ def check_agents_host(address: str, istio_namespace: str, flag: str = "--xds-add
         problem = f"{host} is no destination (a listener's 'every address'), so the agents reach nothing there"
     elif (mapped is not None and mapped.is_loopback) or host == "localhost" or host.endswith(".localhost"):
         problem = f"{host} is each node itself (the agents run on the node's own network), not istiod"
+    elif mapped is not None and mapped.is_link_local:
+        problem = (f"{host} is a link-local address (valid on one network link only, so the agents on the "
+                   "other nodes cannot reach it), not istiod's Service")
     else:
         return
     raise XdsAddressRefused(f"{flag} {address}: {problem}", [guessed_xds_address(istio_namespace)])

@@ -43,9 +43,19 @@ def agent_versions(client: Any, namespace: str, fetch: AdminFetch) -> tuple[bool
     return True, rows
 
 
+def client_report(target: KubeTarget) -> dict:
+    """The report before any cluster is asked: the client's version, no cluster (yet), and
+    whether one is configured (version_report fills in the rest). What `-o json|yaml`
+    prints when the run is stopped while the cluster is asked (clusterError: the stop)."""
+    from kmeshctl.kube import cluster_configured
+
+    return {"client": {"version": __version__}, "cluster": None, "clusterError": None,
+            "clusterConfigured": cluster_configured(target)}
+
+
 def version_report(namespace: str, connect: Optional[Callable[[], Any]], fetch: AdminFetch,
                    check: Callable[[], None] = lambda: None, *,
-                   target: KubeTarget) -> tuple[dict, Optional[KmeshctlError]]:
+                   target: KubeTarget, report: Optional[dict] = None) -> tuple[dict, Optional[KmeshctlError]]:
     """``({"client": {"version"}, "cluster": {"server", "serverVersion", "namespace", "installed": bool | None
     (kmeshctl's DaemonSet is there), "agents": [...] | None}
     | None, "clusterError": str | None, "clusterConfigured": bool}, the failure or None)``.
@@ -55,12 +65,12 @@ def version_report(namespace: str, connect: Optional[Callable[[], Any]], fetch: 
     wrong; then connecting, discovery, the agents). ``connect`` None: client only, the
     cluster not contacted; clusterConfigured still says whether one is configured. Once
     GET /version has answered, "cluster" holds the server's version even when a later call
-    (discovery, the agents) fails: "agents" is None then and clusterError says why."""
-    from kmeshctl.kube import cluster_configured
+    (discovery, the agents) fails: "agents" is None then and clusterError says why.
+    ``report``: client_report's, filled in place (a stop while the cluster is asked leaves
+    it with what was learnt so far)."""
     from kmeshctl.kube import NoClusterConfigured
 
-    report: dict[str, Any] = {"client": {"version": __version__}, "cluster": None, "clusterError": None,
-                              "clusterConfigured": cluster_configured(target)}
+    report = client_report(target) if report is None else report
     try:
         check()
         if connect is None:

@@ -273,4 +273,4 @@ def test_dump_maps_decodes_the_authorization_maps(env: Env) -> None:
                for e in data["km_authz_stats"])
     table = runner.invoke(app, ["dump", "maps", "--bpf-fs", str(env.dp.bpf_fs)], env={"COLUMNS": "250"})
     assert table.exit_code == 0, table.output
-    assert re.search(r"deny_policy +shop/deny-foo", table.output) and "km_authz_rule" in table.output
+    assert re.search(r"DENY_POLICY +shop/deny-foo", table.output) and "km_authz_rule" in table.output

@@ -124,7 +124,7 @@ def test_dump_table_renders_readable_fields(dp: LoadedEnv, written: dict) -> Non
         assert text in wide, text
     assert "15019 (Kmesh TLV)" not in wide, wide  # tunnel_port 0 in the map: no tunnel shown (h89)
     # the waypoint's id is the wide-only WAYPOINT ID column's (h62)
-    assert f"{written['wp_proxy']} (backend)" in wide and "WAYPOINT ID" in wide, wide
+    assert f"{written['wp_proxy']} (BACKEND)" in wide and "WAYPOINT ID" in wide, wide
     assert f"(backend {written['wp_proxy']})" not in out and "WAYPOINT ID" not in out, out
 
 

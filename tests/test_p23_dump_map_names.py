@@ -75,7 +75,7 @@ def _section(text: str, name: str) -> str:
 def test_map_km_authz_rule_table_names_the_policies(bpf_fs: Path) -> None:
     text = _tables(bpf_fs, AUTHZ_RULE.name)
     rows = [line.split() for line in text.splitlines()[2:] if line.strip()]
-    assert [row[4:6] for row in rows] == [["deny_policy", DENY_NOTHING], ["allow_policy", ALLOW_TEAM]], text
+    assert [row[4:6] for row in rows] == [["DENY_POLICY", DENY_NOTHING], ["ALLOW_POLICY", ALLOW_TEAM]], text
     assert not re.search(r"\bpolicy \d", text), text  # no id left unnamed
     assert AUTHZ_POL.name not in text  # read to name the ids, not shown
 

@@ -115,9 +115,9 @@ def test_a_typed_missing_bpf_fs_names_no_default_without_a_data_path(tmp_path, n
                                                                      no_env) -> None:
     missing = tmp_path / "y"
     line = _line(*cli(capsys, "node", "cleanup", "--bpf-fs", str(missing))[::2])
-    assert line.startswith(f"Error: --bpf-fs {missing}: does not exist; use the directory `kmeshctl node run "
-                           f"--bpf-fs` used (there is none at the default, {no_default}), or add "
-                           "--ignore-not-found"), line
+    assert line.startswith(f"Error: --bpf-fs {missing}: does not exist; use the directory the agent (kmeshctl "
+                           f"node run) was given as --bpf-fs (there is none at the default, {no_default}), or add "
+                           "--ignore-not-found"), line  # t39a 11: no command fragment in backticks
 
 
 def test_a_word_not_on_bpffs_names_no_default_without_a_data_path(tmp_path, no_default, state_root, capsys,
@@ -136,4 +136,6 @@ def test_the_default_is_named_when_it_holds_a_data_path(tmp_path, state_root, ca
     monkeypatch.setattr(loader, "DEFAULT_BPF_FS", here)
     monkeypatch.setattr(loader.nodecheck, "bpffs_mounted", lambda path: path == here)
     line = _line(*cli(capsys, "node", "cleanup", str(tmp_path / "x"))[::2])
-    assert f"does not exist; use the directory `kmeshctl node run --bpf-fs` used (default {here})" in line, line
+    # t39a 11: no command fragment in backticks
+    assert f"does not exist; use the directory the agent (kmeshctl node run) was given as --bpf-fs " \
+           f"(default {here})" in line, line

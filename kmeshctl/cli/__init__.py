@@ -26,9 +26,27 @@ def _stopped_while_loading(stop: stopping.Stopped) -> None:
     during a command prints, one line and 128 + the signal, never a traceback."""
     stop = stopping.first_of_run() or stop
     stopping.stop_at_once()  # a second signal: the same exit, the line said once
-    stopping.say_once(stop)
+    if not stopping.said():
+        stopping.say(_loading_stop_text(stop))
     stopping.exiting(stop.exit_code)
     raise SystemExit(stop.exit_code)
+
+
+def _loading_stop_text(stop: stopping.Stopped) -> str:
+    """The stop's line; for a command whose own stop line says what it applied (install:
+    nothing yet, no command has run), that line, with the command as typed to run again."""
+    args = sys.argv[1:]
+    # the first word that is no flag nor a `--flag VALUE`'s value (unsure: the plain line)
+    command = next((w for i, w in enumerate(args) if not w.startswith("-")
+                    and not (i and args[i - 1].startswith("--") and "=" not in args[i - 1])), "")
+    if command != "install" or {"-h", "--help"} & set(args):
+        return stopping.stop_text(stop)
+    if any(w.partition("=")[0] == "--dry-run" for w in args):  # as install's own stop line says it
+        return f"install --dry-run stopped by {stop.how}; nothing was applied (a dry run applies nothing)"
+    import shlex
+
+    again = shlex.join(["kmeshctl", *args])
+    return f"install stopped by {stop.how} before anything was applied; re-run `{again}` to install"
 
 
 try:  # every heavy import: a KeyboardInterrupt in any of them is the user's Ctrl-C
@@ -91,17 +109,17 @@ def version(
     from kmeshctl.cli.render import same_work_command
     from kmeshctl.params import DEFAULT_ISTIO_NAMESPACE, TABLE_EMPTY, install_hint
     from kmeshctl.uninstall import InstalledElsewhere
-    from kmeshctl.versions import exit_code, version_report
+    from kmeshctl.versions import client_report, exit_code
 
-    if client:  # nothing asks a cluster: a wrong --kubeconfig/--context typed is bad input, said alone
-        check_typed_cluster_flags()
-    else:
+    if not client:  # --client reads no kubeconfig (as kubectl's): a wrong --kubeconfig/--context is not used
         check_namespace_flags()
-    # As kubectl: the client's version first, whatever the cluster (or the kubeconfig) did.
     target = run_options()
-    report, failure = version_report(namespace, None if client else lambda: connect_reachable(target),
-                                     functools.partial(config_dump.fetch_from_pod, target=target),
-                                     check_typed_cluster_flags, target=target)
+    report = client_report(target)
+    if not is_data(output):  # as kubectl: the client's version first, before the cluster is asked
+        typer.echo(f"Client: {report['client']['version']}")
+    report, failure = _version_report(report, output, namespace, None if client else lambda: connect_reachable(target),
+                                      functools.partial(config_dump.fetch_from_pod, target=target),
+                                      None if client else check_typed_cluster_flags, target=target)
     if isinstance(failure, InstalledElsewhere):  # as status: the install's -n, with the command to paste
         from kmeshctl.cli.cluster import elsewhere_line
 
@@ -114,7 +132,6 @@ def version(
         if exit_code(report, failure):  # the `Error:` line on stderr too, as every other command's -o json
             raise failure or KmeshctlError(report["clusterError"])
         raise typer.Exit(0)
-    typer.echo(f"Client: {report['client']['version']}")
     if report["cluster"] is not None:  # GET /version answered, whatever the later calls did
         typer.echo(f"Server Version: {report['cluster']['serverVersion']}")
     if exit_code(report, failure):  # the client's version is printed; the cluster named could not be asked
@@ -136,6 +153,24 @@ def version(
             found = agent["version"] or f"unknown ({fix_hint(agent['error'])})"
             typer.echo(f"Agent on {agent['node'] or TABLE_EMPTY}: {found} (pod {agent['pod']}"
                        + (f", image {agent['image']})" if output is OutputFormat.wide else ")"))
+
+
+def _version_report(report: dict, output: OutputFormat, namespace: str, connect: object, fetch: object,
+                    check: object, target: object) -> tuple:
+    """versions.version_report filling ``report`` (``check`` None: nothing to check); a stop
+    while the cluster is asked prints, with -o json|yaml, the report as far as it got (the
+    client's version, `cluster` null or without its agents, `clusterError` naming the
+    stop), then stops as every command does."""
+    from kmeshctl.versions import version_report
+
+    try:
+        return version_report(namespace, connect, fetch, check or (lambda: None),  # type: ignore[arg-type]
+                              target=target, report=report)  # type: ignore[arg-type]
+    except KeyboardInterrupt as err:
+        if is_data(output):
+            report["clusterError"] = stopping.stop_text(stopping.stopped_by(err))
+            print_data(report, output)
+        raise
 
 
 def _complete_command_words(ctx: typer.Context, incomplete: str) -> list[str]:

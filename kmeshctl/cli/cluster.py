@@ -171,9 +171,13 @@ def install(
       # it validates offline)
       kmeshctl install --cluster-id c1 --dry-run
     """
-    check_namespace_flags()
-    check_crd_files(crd_file)
-    _check_required(xds_address, cluster_id, dry_run, istio_namespace)
+    try:  # a stop before _install's checks: nothing was applied either
+        with sigterm_stops():
+            check_namespace_flags()
+            check_crd_files(crd_file)
+            _check_required(xds_address, cluster_id, dry_run, istio_namespace)
+    except KeyboardInterrupt as stop:
+        _stopped_before_apply(stop, dry_run)
     try:
         _install(xds_address, cluster_id, image, namespace, mode, enable_bypass, enable_bpf_log, istio_namespace,
                  kubernetes_version, network, crd_file, dry_run, force_conflicts, output, wait, quiet, timeout)
@@ -615,7 +619,8 @@ def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: Ma
                 client, unreached[0], cluster_id), _install_with)) from error
         raise KmeshctlError(error.problem, fix=timeout_fix(error.state, namespace, install_with=_install_with,
                                                            replaced=_replaced(client, namespace, error.state, before),
-                                                           unmounted=missing_configmap(client, not_ready))
+                                                           unmounted=missing_configmap(client, not_ready),
+                                                           timeout=timeout)
                             ) from error
     err(quiet).print(f"[green]DaemonSet {namespace}/{DAEMONSET_NAME} is ready.[/]")
 

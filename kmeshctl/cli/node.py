@@ -94,6 +94,9 @@ def cleanup(
     cni_bin_dir: Annotated[Path, typer.Option(
         "--cni-bin-dir", metavar="DIR", help="Where the agent copied the plugin (`node run --cni-bin-dir`).")]
         = CNI_BIN_DIR,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Clean a local sandbox's --bpf-fs whose agent has ended, leaving the rest of the "
+        "sandbox (its network namespaces, processes and cgroup) for `kmeshctl sandbox down`.")] = False,
 ) -> None:
     """Remove what a node agent left on this node: detach and unpin every program and map
     under --bpf-fs, take the kmesh CNI plugin out of the CNI config lists in --cni-conf-dir
@@ -104,8 +107,8 @@ def cleanup(
     no --bpf-fs and nothing left at the default one nor of the CNI plugin, or an empty
     --bpf-fs directory, there is nothing to clean up (exit 1, as kubectl delete's NotFound
     and `sandbox down`); scripts that repeat the cleanup pass --ignore-not-found (exit 0). A
-    local sandbox's directory is refused while its node agent runs: `kmeshctl sandbox down`
-    removes a sandbox.
+    local sandbox's directory is refused (`kmeshctl sandbox down` removes a sandbox whole);
+    --force cleans it once its node agent has ended. Needs root.
 
     Examples:
 
@@ -117,14 +120,19 @@ def cleanup(
 
     if cgroup2_path is not None:
         check_input_path(given_as("cgroup2_path"), cgroup2_path, DIRECTORY, "use the cgroup v2 directory the "
-                         "agent attached at (default: the cgroup v2 root)")
-    for param, agent_flag in (("cni_conf_dir", "--cni-conf-dir"), ("cni_bin_dir", "--cni-bin-dir")):
+                         "agent attached at, or leave the flag out for the cgroup v2 root (the whole tree): "
+                         f"`{_cleanup_without('cgroup2_path')}`")
+    for param, default in (("cni_conf_dir", CNI_CONF_DIR), ("cni_bin_dir", CNI_BIN_DIR)):
         if given_on_command_line(param):  # the defaults may well be absent: a node without the plugin's dirs
             check_input_path(given_as(param), cni_conf_dir if param == "cni_conf_dir" else cni_bin_dir, DIRECTORY,
-                             f"use the directory `kmeshctl node run {agent_flag}` used (default: the DaemonSet's)")
+                             f"use the directory the agent (kmeshctl node run) was given as {flag_as_typed(param)}, or "
+                             f"leave the flag out for the default, {default} (the DaemonSet's): "
+                             f"`{_cleanup_without(param)}`")
+    require_root("node cleanup", "the pinned data path, the CNI config")
     _refuse_live_sandbox_cni(cni_conf_dir)
     cni_left = bool(plugin_leftovers(cni_conf_dir, cni_bin_dir))
     _check_cleanup_dir(bpf_fs, ignore_not_found, given_on_command_line("bpf_fs"), cni_left)
+    owner = _sandbox_bpffs(bpf_fs, force)
     try:
         done = loader.cleanup(bpf_fs, cgroup2_path)
     except loader.AttachedElsewhere as err:
@@ -133,12 +141,60 @@ def cleanup(
         typer.echo(line)
     if not done:
         typer.echo(f"nothing to clean up under {bpf_fs}")
+    if owner is not None:
+        typer.echo(f"that was the data path of sandbox {owner.name}; its network namespaces, processes and cgroup "
+                   f"are left: `kmeshctl sandbox down --name {owner.name}` removes them", err=True)
     try:
         for line in remove_plugin(cni_conf_dir, cni_bin_dir):
             typer.echo(line)
     except (OSError, KmeshctlError) as err:
         raise KmeshctlError(f"could not remove the kmesh CNI plugin from {cni_conf_dir} / {cni_bin_dir}: {err}; "
                             "fix that, then re-run this command (it is safe to repeat)") from None
+
+
+def require_root(command: str, what: str) -> None:
+    """``command`` run by another user than root: the one line every command that needs root
+    says (`the sandbox needs root (...): run it as root`), never the errno of the first
+    file it could not open."""
+    import os
+
+    if os.geteuid() != 0:
+        raise KmeshctlError(f"{command} needs root ({what}): run it as root")
+
+
+def _cleanup_without(param: str) -> str:
+    """The `node cleanup` line typed, without the flag of ``param`` (its default then)."""
+    import shlex
+
+    from kmeshctl.cli.render import typed_flags_for
+
+    flags = cmdline.without_flag(typed_flags_for(["node", "cleanup"]), flag_as_typed(param))
+    return shlex.join(["kmeshctl", "node", "cleanup", *flags])
+
+
+def _sandbox_bpffs(bpf_fs: Path, force: bool) -> Optional["SandboxState"]:
+    """The sandbox whose bpffs ``bpf_fs`` is (or is inside), its agent ended (a running one
+    is refused before: _refuse_live_sandbox), or None: refused without --force, as another
+    tool's object is (the sandbox is more than its data path: `sandbox down` removes it
+    whole); with --force, the sandbox to name once its data path is cleaned."""
+    from kmeshctl import sandboxes
+
+    owner = sandboxes.owner_of_bpffs(bpf_fs, within=True)
+    if owner is None or force:
+        return owner
+    raise KmeshctlError(f"{given_as('bpf_fs')} {bpf_fs}: the data path of sandbox {owner.name} (its node agent has "
+                        f"ended); `kmeshctl sandbox down --name {owner.name}` removes the whole sandbox (network "
+                        f"namespaces, processes, cgroup, this bpffs), or add --force to clean its data path alone: "
+                        f"`{_cleanup_typed()} --force`")
+
+
+def _cleanup_typed() -> str:
+    """The `node cleanup` line as typed (its flags, in order)."""
+    import shlex
+
+    from kmeshctl.cli.render import typed_flags_for
+
+    return shlex.join(["kmeshctl", "node", "cleanup", *typed_flags_for(["node", "cleanup"])])
 
 
 def _refuse_live_sandbox_cni(cni_conf_dir: Path) -> None:
@@ -193,9 +249,9 @@ def _check_cleanup_dir(bpf_fs: Path, ignore_not_found: bool, typed: bool, cni_le
     if not typed:
         raise KmeshctlError(f"nothing to clean up: no kmesh data path at {bpf_fs}; "
                             f"{ignore_not_found_fix(['node', 'cleanup'])} (another directory: --bpf-fs DIR)")
-    raise UsageError(f"{given_as('bpf_fs')} {bpf_fs}: does not exist; use the directory `kmeshctl node run "
-                     f"--bpf-fs` used{loader.default_note(bpf_fs)}, or add --ignore-not-found when it may be "
-                     "gone already")
+    raise UsageError(f"{given_as('bpf_fs')} {bpf_fs}: does not exist; use the directory the agent (kmeshctl node "
+                     f"run) was given as --bpf-fs{loader.default_note(bpf_fs)}, or add --ignore-not-found when it "
+                     "may be gone already")
 
 
 def _refuse_live_sandbox(bpf_fs: Path, fix: str = "") -> None:
@@ -508,7 +564,8 @@ def _stray_cleanup_dir(words: list[str], args: list[str]) -> str:
         reason = reason if sep and head.startswith("--bpf-fs") else f"{head}{sep}{reason}"
     except Exception:  # noqa: BLE001 - this runs inside an error message: a lookup gone wrong is no hint
         return ""
-    if "`" not in reason and _cleanup_takes(Path(DEFAULT_BPF_FS), ignore):
+    missing = not Path(words[0]).exists()  # its refusal says what to do: the directory typed, or --ignore-not-found
+    if "`" not in reason and not missing and _cleanup_takes(Path(DEFAULT_BPF_FS), ignore):
         return ""
     return f"; this command takes no positional arguments, and {plainly(words[0], reason)}"
 
@@ -516,7 +573,7 @@ def _stray_cleanup_dir(words: list[str], args: list[str]) -> str:
 def _cleanup_takes(bpf_fs: Path, ignore_not_found: bool) -> bool:
     try:
         _check_cleanup_dir(bpf_fs, ignore_not_found, True)
-    except KmeshctlError:
+    except (KmeshctlError, RuntimeError):  # RuntimeError: a refusal's fix wording needs the command's context
         return False
     return True
 
