@@ -117,3 +117,23 @@ def test_a_line_that_works_gets_no_then_fix() -> None:
     assert result.returncode == 2 and "`kmeshctl node run --xds-address istiod.istio-system.svc:15012 " \
                                       "--cluster-id c1`" in result.stderr
     assert "then fix" not in result.stderr
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["apply", "dry-run"])
+def test_a_stop_while_kmeshctl_loads_waypoint_apply_says_nothing_was_applied(dry_run: bool, tmp_path: Path) -> None:
+    """f39e's leftover: a Ctrl-C in waypoint apply's first moments (its modules still load)
+    says nothing was applied, with the line to run again, as install's does."""
+    import signal
+
+    from test_cli_signal_stop_any_moment import _env, _run_stopped
+
+    args = ["waypoint", "apply", "-n", "team-a", "--name", "wp", *(["--dry-run"] * dry_run)]
+    code, out, err = _run_stopped(args, signal.SIGINT, 0.02, _env(tmp_path))
+    assert code == 130 and out == "", (code, out, err)
+    [line] = err.strip().splitlines()
+    if dry_run:
+        assert line == "Error: waypoint apply --dry-run stopped by Ctrl-C (SIGINT); nothing was applied (a dry run " \
+                       "applies nothing)", line
+        return
+    assert line == ("Error: waypoint apply stopped by Ctrl-C (SIGINT) before anything was applied; re-run "
+                    "`kmeshctl waypoint apply -n team-a --name wp` to apply it"), line

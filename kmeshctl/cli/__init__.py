@@ -33,20 +33,25 @@ def _stopped_while_loading(stop: stopping.Stopped) -> None:
 
 
 def _loading_stop_text(stop: stopping.Stopped) -> str:
-    """The stop's line; for a command whose own stop line says what it applied (install:
-    nothing yet, no command has run), that line, with the command as typed to run again."""
+    """The stop's line; for a command whose own stop line says what it applied (install,
+    waypoint apply: nothing yet, no command has run), that line, with the command as typed
+    to run again."""
     args = sys.argv[1:]
-    # the first word that is no flag nor a `--flag VALUE`'s value (unsure: the plain line)
-    command = next((w for i, w in enumerate(args) if not w.startswith("-")
-                    and not (i and args[i - 1].startswith("--") and "=" not in args[i - 1])), "")
-    if command != "install" or {"-h", "--help"} & set(args):
+    # the words that are no flag nor a `--flag VALUE`'s value (unsure: the plain line)
+    words = [w for i, w in enumerate(args) if not w.startswith("-")
+             and not (i and args[i - 1].startswith("--") and "=" not in args[i - 1])]
+    command = "waypoint apply" if words[:2] == ["waypoint", "apply"] else words[0] if words else ""
+    if command not in _APPLIED_NOTHING or {"-h", "--help"} & set(args):
         return stopping.stop_text(stop)
-    if any(w.partition("=")[0] == "--dry-run" for w in args):  # as install's own stop line says it
-        return f"install --dry-run stopped by {stop.how}; nothing was applied (a dry run applies nothing)"
+    if any(w.partition("=")[0] == "--dry-run" for w in args):  # as the command's own stop line says it
+        return f"{command} --dry-run stopped by {stop.how}; nothing was applied (a dry run applies nothing)"
     import shlex
 
     again = shlex.join(["kmeshctl", *args])
-    return f"install stopped by {stop.how} before anything was applied; re-run `{again}` to install"
+    return f"{command} stopped by {stop.how} before anything was applied; re-run `{again}` {_APPLIED_NOTHING[command]}"
+
+
+_APPLIED_NOTHING = {"install": "to install", "waypoint apply": "to apply it"}
 
 
 try:  # every heavy import: a KeyboardInterrupt in any of them is the user's Ctrl-C
