@@ -343,12 +343,21 @@ def start_fix(stuck: list[PodState], namespace: str, replaced: str, install_with
 def _image_put_back(pod: PodState, head: str, replaced: str, install_with: InstallWith) -> str:
     """``head`` and the install that puts back the image ``pod``'s replaced (``replaced``),
     else kmeshctl's default image; "" when ``pod`` runs the default image (none to offer)."""
-    if replaced and replaced != pod.image:
-        return f"{head}, or put back {replaced}, the image {pod.image} replaced: `{install_with('image', replaced)}`"
+    put_back = put_back_words(pod.image, replaced, install_with)
+    if put_back:
+        return f"{head}{put_back}"
     if pod.image != DEFAULT_IMAGE:
         return (f"{head}, or install kmeshctl's default image instead of {pod.image}: "
                 f"`{install_with('image', DEFAULT_IMAGE)}`")
     return ""
+
+
+def put_back_words(image: str, replaced: str, command_with: InstallWith) -> str:
+    """`, or put back OLD, the image NEW replaced: `LINE`` (``command_with`` the command with
+    its --image OLD; install's and waypoint apply's words); "" when no other image is known."""
+    if not replaced or replaced == image:
+        return ""
+    return f", or put back {replaced}, the image {image} replaced: `{command_with('image', replaced)}`"
 
 
 def replaced_image(client: KubeClient, daemonset: dict, before: str = "") -> str:

@@ -1096,9 +1096,9 @@ def _image(pod: "PodState") -> str:
 def _put_back(pod: "PodState", replaced: str, again: ApplyWith) -> str:
     """`, or put back OLD, the image NEW replaced: `...``, install's words; "" when no
     other image is known."""
-    if not replaced or replaced == _image(pod):
-        return ""
-    return f", or put back {replaced}, the image {_image(pod)} replaced: `{again('image', replaced)}`"
+    from kmeshctl.rollout import put_back_words
+
+    return put_back_words(_image(pod), replaced, again)
 
 
 def _stuck_pods_read(client: KubeClient, p: WaypointParams) -> "tuple[list[PodState], list[dict]]":
