@@ -189,7 +189,8 @@ def test_weights_written_with_a_comma_offer_the_value_meant(capsys, no_env, stat
     code, _, err = cli(capsys, "demo", "traffic-shift", "--weights", "90,10")
     assert code == 2 and err.strip() == (
         "Error: --weights 90,10: 2 weight sets of 1 weight each (',' separates the sets, '/' the weights of one "
-        "set); did you mean --weights 90/10? (see 'kmeshctl demo traffic-shift --help')"), err
+        "set); did you mean --weights 90/10? `kmeshctl demo traffic-shift --weights 90/10` (see 'kmeshctl demo "
+        "traffic-shift --help')"), err  # t39b 4: the whole line, not the value alone
     _, _, err = cli(capsys, "demo", "traffic-shift", "--weights", "90,10,50,50")
     assert "did you mean --weights 90/10,50/50?" in err, err
     _, _, err = cli(capsys, "demo", "traffic-shift", "--weights", "90,20")  # no valid regrouping: the form

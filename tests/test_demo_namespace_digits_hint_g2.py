@@ -20,7 +20,8 @@ def test_minus_n_digits_points_at_minus_c_and_the_long_form(flags, capsys, no_en
     code, out, err = cli(capsys, "demo", "traffic-shift", *flags)
     assert code == 2 and not out and err.count("\n") == 1, err
     assert err.startswith("Error: -n 10: -n is the demo's namespace (as on every command); the request count is "
-                          "-c/--requests, e.g. -c 10 (a namespace of digits: spell it --namespace 10)"), err
+                          "-c/--requests, e.g. -c 10: `kmeshctl demo traffic-shift -c 10"), err  # t39b 4: a line
+    assert "(a namespace of digits: spell it --namespace 10)" in err, err
     assert "--target" not in err, err
 
 

@@ -139,7 +139,9 @@ def test_name_and_sandbox_naming_two_sandboxes_are_refused_before_anything(comma
 ])
 def test_two_values_of_a_one_value_flag_are_refused(args, first, second, long, state_root, capsys, no_env) -> None:
     line = _error(capsys, *args)
-    assert line.startswith(f"Error: {first} and {second}: {long} takes one value; give one (see '"), line
+    # t39b 4: a whole line for each value, not "give one" alone
+    assert line.startswith(f"Error: {first} and {second}: {long} takes one value; give one, `kmeshctl "), line
+    assert line.count("`kmeshctl ") == 2 and "` or `kmeshctl " in line, line
 
 
 def test_same_value_twice_repeatable_options_and_flags_are_accepted(state_root, capsys, no_env) -> None:

@@ -42,12 +42,14 @@ def _pasted(capsys, line: str) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize("output", [[], ["-o", "json"], ["-o", "yaml"]], ids=lambda o: " ".join(o) or "table")
 @pytest.mark.parametrize("flags", [["--context", "nosuch"], ["--kubeconfig", "/nonexist"]], ids=" ".join)
-def test_p28_version_client_with_a_wrong_cluster_flag_prints_nothing(flags, output, capsys, no_env, tmp_path,
-                                                                     monkeypatch) -> None:
+def test_p28_version_client_with_a_wrong_cluster_flag_prints_the_client(flags, output, capsys, no_env, tmp_path,
+                                                                        monkeypatch) -> None:
+    """p28 refused these (exit 2, nothing printed); t39a 8: --client reads no kubeconfig, as
+    kubectl's, so a wrong --kubeconfig/--context is not used, as a wrong $KUBECONFIG is not."""
     monkeypatch.setenv("HOME", str(tmp_path))
     code, out, err = cli(capsys, "version", "--client", *flags, *output)
-    assert code == 2 and out == "", out
-    assert _one_line(err).startswith(f"Error: {' '.join(flags)}: "), err
+    assert code == 0 and err == "", err
+    assert "0.1.0" in out and ("Client: " in out if not output else "client" in out), out
 
 
 # ------------------------------------------------------------------ 2. `help` as a word

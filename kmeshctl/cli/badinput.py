@@ -868,7 +868,36 @@ def _two_values(ctx: _click.Context, param: _click.Parameter, first: tuple[str, 
     if joined is not None:
         flag, value, line = joined
         return UsageError(f"{both}: {long} takes one value; did you mean {flag} {value}? `{line}`")
-    return UsageError(f"{both}: {long} takes one value; give one")
+    lines = _each_kept(param)
+    offered = f", `{lines[0]}` or `{lines[1]}`" if len(lines) == 2 else ""
+    return UsageError(f"{both}: {long} takes one value; give one{offered}")
+
+
+def _each_kept(param: _click.Parameter) -> list[str]:
+    """The line typed with one of ``param``'s values kept and the others left out, for
+    each value given (`kmeshctl render --xds-address A ...`, `... --xds-address B ...`)."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+
+    words = list(cmdline.ARGS)
+    end = cmdline.separator_at(words)
+    spellings = set(getattr(param, "opts", ()))
+    given: list[tuple[int, int]] = []  # (first word, words) of each value
+    i = 0
+    while i < end:
+        flag = words[i].partition("=")[0]
+        if flag in spellings:
+            size = 1 if "=" in words[i] else 2
+            given.append((i, size))
+            i += size
+            continue
+        i += 1
+    lines = []
+    for kept in given:
+        dropped = {j for at, size in given if (at, size) != kept for j in range(at, at + size)}
+        lines.append(shlex.join(["kmeshctl", *(w for j, w in enumerate(words) if j not in dropped)]))
+    return lines
 
 
 def _joined_values_line(param: _click.Parameter) -> Optional[tuple[str, str, str]]:
@@ -1014,6 +1043,48 @@ def _sandbox_files(values: Any) -> None:
                              "give a Kubernetes YAML file or a directory of them (or - for stdin)")
 
 
+def _node_run_flags(values: Any) -> None:
+    """node run's flags that apply only with --cni-conf-dir, given without it."""
+    from kmeshctl.cli.node import _refuse_cni_only_flags
+
+    if values.get("cni_conf_dir") is None:
+        _refuse_cni_only_flags()
+
+
+def _node_run_paths(values: Any) -> None:
+    """node run's --bpf-fs, --proc-root and --local-pods, as its body checks them."""
+    from kmeshctl.cli.node import Enrollment, _check_paths
+
+    if any(values.get(name) is None for name in ("bpf_fs", "proc_root", "enrollment")):
+        return  # click refused one: said already
+    _check_paths(values["bpf_fs"], values["proc_root"], values.get("local_pods"),
+                 used_proc_root=values["enrollment"] is Enrollment.kubernetes or values.get("cni_conf_dir") is not None)
+
+
+def _node_run_secrets(values: Any) -> None:
+    from kmeshctl.cli.node import _check_given_secrets
+
+    if values.get("xds_root_cert") is not None and values.get("xds_token") is not None:
+        _check_given_secrets(bool(values.get("xds_insecure")), values["xds_root_cert"], values["xds_token"])
+
+
+NODE_PORTS = (15020, 15021)  # a metrics port to offer when --admin-port took the default one
+
+
+def _node_run_ports(values: Any) -> None:
+    """--admin-port and --metrics-port the same: the line with a metrics port of its own."""
+    from kmeshctl.cli.suggestions import flag_as_typed
+    from kmeshctl.errors import UsageError
+
+    admin, metrics = values.get("admin_port"), values.get("metrics_port")
+    if admin is None or admin != metrics:
+        return
+    flag = flag_as_typed("metrics_port") or "--metrics-port"
+    other = next(p for p in NODE_PORTS if p != admin)
+    raise UsageError(f"{flag} {metrics}: the same port as --admin-port; give each its own (defaults: admin 15200, "
+                     f"metrics 15020): {flag} {other}")
+
+
 # The checks a command's body makes of its values before anything runs (command path ->
 # functions of its parsed values, each raising UsageError for one bad value), made beside
 # click's own (a bad -o, -c) and the name checks (kmeshctl.cli.names), so that one error
@@ -1025,6 +1096,7 @@ VALUE_CHECKS: dict[str, tuple[Any, ...]] = {
     "bench dataplane": (_bench_list("paths", "--paths", _bench_paths), _bench_list("loads", "--loads", _bench_loads),
                         _bench_cpus("client_cpus", "--client-cpus"), _bench_cpus("mesh_cpus", "--mesh-cpus")),
     "demo traffic-shift": (_demo_weights, _demo_plot),
+    "node run": (_node_run_flags, _node_run_ports, _node_run_secrets, _node_run_paths),
 }
 
 _VERIFYING: list[bool] = []  # set while a mended line is parsed to see that it works (no message built)
@@ -1161,17 +1233,29 @@ def _with_whole_line(line: str) -> "Optional[UsageError]":
     from kmeshctl.cli import cmdline
     from kmeshctl.errors import UsageError
 
-    head, colon, tail = line.rpartition(": ")
+    head = line.rpartition(": ")[0]
+    wanted = _tail_change(line)
+    if wanted is None:
+        return None
+    mended, _ = _mended_line([line], ["kmeshctl", *cmdline.ARGS])
+    if mended is None or not any(mended[i:i + 2] == wanted for i in range(len(mended) - 1)):
+        return None
+    return UsageError(f"{head}: `{shlex.join(mended)}`")
+
+
+def _tail_change(line: str) -> Optional[list[str]]:
+    """[FLAG, VALUE] a problem's line ends in (`...: --metrics-port 15021`), the value to
+    give; None when it ends otherwise or offers a line of its own."""
+    import shlex
+
+    _, colon, tail = line.rpartition(": ")
     try:
         wanted = shlex.split(tail)
     except ValueError:
         return None
     if "`" in line or not colon or len(wanted) != 2 or not wanted[0].startswith("-"):
         return None
-    mended, _ = _mended_line([line], ["kmeshctl", *cmdline.ARGS])
-    if mended is None or not any(mended[i:i + 2] == wanted for i in range(len(mended) - 1)):
-        return None
-    return UsageError(f"{head}: `{shlex.join(mended)}`")
+    return wanted
 
 
 def _typed_at(line: str) -> int:
@@ -1258,6 +1342,9 @@ def _mended_line(lines: list[str], typed: list[str]) -> tuple[Optional[list[str]
             for tag, i1, i2, j1, j2 in difflib_opcodes(typed, offered):
                 if tag == "replace" and i2 - i1 == j2 - j1 and not any(w.startswith("-") for w in typed[i1:i2]):
                     words[i1:i2] = offered[j1:j2]
+        wanted = _tail_change(line)
+        if wanted is not None:  # `...: --metrics-port 15021`: the value the flag typed takes instead
+            words = cmdline.with_flag_value(words, *wanted)
     mended, _, flagged = parseable_words(words, root)
     if mended == typed or not line_works(mended, root):
         return None, []

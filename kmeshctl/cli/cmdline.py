@@ -24,6 +24,9 @@ NAMESPACE_FLAGS = ("-n", "--namespace")
 OUTPUT_FLAGS = ("-o", "--output")
 LEADING_FLAGS = ((NAMESPACE_FLAGS, True), (OUTPUT_FLAGS, True), (("-A", "--all-namespaces"), False))
 ALL_NAMESPACES_FLAGS = ("-A", "--all-namespaces")
+# The words kubectl's and helm's users give an on/off flag (`--wait false`): its value, never a name.
+FALSE_WORDS = ("false", "0", "f", "no")
+TRUE_FALSE_WORDS = (*FALSE_WORDS, "true", "1", "t", "yes")
 
 # Commands that only print help: a wrong cluster flag is reported when a command runs.
 HELP_ONLY_COMMANDS = frozenset({"help"})
@@ -164,7 +167,8 @@ def without_flag(words: Sequence[str], flag: str, valued: bool = True) -> list[s
     """``words`` (a command line, or the words typed) without ``flag`` wherever it is
     given before `--`: `FLAG VALUE` (when ``valued``, and the next word is no flag),
     `FLAG=VALUE`, or `FLAG` alone (an on/off flag, not ``valued``: `status -w default`
-    keeps its namespace). The one way a hint builds "this line without FLAG"."""
+    keeps its namespace; a true/false word after it goes with it: `status -w false`).
+    The one way a hint builds "this line without FLAG"."""
     kept: list[str] = []
     i, end = 0, separator_at(words)
     while i < end:
@@ -174,7 +178,9 @@ def without_flag(words: Sequence[str], flag: str, valued: bool = True) -> list[s
             continue
         if word == flag:
             following = words[i + 1] if i + 1 < end else None
-            i += 2 if valued and following is not None and not following.startswith("-") else 1
+            its_value = following is not None and (not following.startswith("-") if valued
+                                                   else following.lower() in TRUE_FALSE_WORDS)
+            i += 2 if its_value else 1
             continue
         kept.append(word)
         i += 1

@@ -465,8 +465,11 @@ def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after:
         if any(spelled(w, {"--all"}) for w in every):  # kubectl's `delete sandboxes --all`, typed: its own line
             return f"to remove every {kind}: `{shlex.join(['kmeshctl', kind, deleting, *every])}`"
         lister = shlex.join(["kmeshctl", kind, "list", *_flags_taken(group.commands["list"], flags)])
-        return (f"{plural} are {'removed' if deleting == 'down' else 'deleted'} by name: kmeshctl {kind} {deleting} "
-                f"--name NAME (their names: `{lister}`)")
+        done = "removed" if deleting == "down" else "deleted"
+        known = _sandbox_lines(deleting, _flags_taken(group.commands[deleting], flags)) if kind == "sandbox" else ""
+        if known:  # the sandboxes of this machine: a line for each
+            return f"{plural} are {done} by name: {known}"
+        return f"{plural} are {done} by name: kmeshctl {kind} {deleting} --name NAME (their names: `{lister}`)"
     command = group.commands[sub]
     named = ["kmeshctl", kind, sub]
     kept = _flags_taken(command, flags)
@@ -637,6 +640,20 @@ def sandbox_status_line(root: _click.Command, name: Optional[str], flags: list[s
             return f"{said} kmeshctl sandbox status --name NAME; {err}{note}"
     line, others = with_sandbox_name(["kmeshctl", "sandbox", "status", *kept], name)
     return f"{said} `{shlex.join(line)}`{others}{note}"
+
+
+MAX_NAMED_LINES = 3  # more sandboxes: the template and the list line
+
+
+def _sandbox_lines(sub: str, flags: list[str]) -> str:
+    """`kmeshctl sandbox down --name a` or ... for each sandbox of this machine (one to
+    MAX_NAMED_LINES of them); "" for none or more."""
+    from kmeshctl import sandboxes
+
+    names = sandboxes.names()
+    if not 0 < len(names) <= MAX_NAMED_LINES:
+        return ""
+    return " or ".join(f"`{shlex.join(['kmeshctl', 'sandbox', sub, '--name', name, *flags])}`" for name in names)
 
 
 def _flags_taken(command: _click.Command, flags: list[str]) -> list[str]:

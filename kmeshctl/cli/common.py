@@ -167,8 +167,9 @@ def _global_options(
              "1m; 0: no limit).")] = DEFAULT_REQUEST_TIMEOUT_S,
     version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
                                           help="Print the kmeshctl version and exit.")] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No line on stderr but errors (no progress, no "
-                                        "`Using sandbox ...` notes); before or after any command.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No line on stderr but errors and the warnings "
+                                        "that need a fix (no progress, no `Using sandbox ...` notes); before "
+                                        "or after any command.")] = False,
 ) -> None:
     if ctx.get_parameter_source("kubeconfig") == ParameterSource.ENVIRONMENT:
         kubeconfig = kubeconfig_from_env(kubeconfig)  # `KUBECONFIG=:`: as unset

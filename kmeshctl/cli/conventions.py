@@ -41,8 +41,8 @@ from kmeshctl.cli.command_hints import (carry_typed_globals, missing_argument_li
 from kmeshctl.cli.option_hints import (NUMERIC_VALUE_FLAGS, all_namespaces_hint, command_as_equals_value,
                                        command_as_value_line, dry_run_value_hint, flag_value_hint, log_level_hint,
                                        no_such_option_line, on_off_hint, positional_name_hint, spaced_dry_run_value,
-                                       split_context_line, takes_namespace_arguments, typed_level, value_missing_text,
-                                       value_needed_line)
+                                       spaced_on_off_line, split_context_line, takes_namespace_arguments, typed_level,
+                                       value_missing_text, value_needed_line)
 from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready, parseable
 from kmeshctl import stopping
 from kmeshctl.asciinum import duration_words
@@ -136,7 +136,7 @@ class KmeshctlGroup(TyperGroup):
             if not ctx.resilient_parsing:  # shell completion parses half-typed lines
                 # `kmeshctl --kubeconfig status`, `kmeshctl --context=status -o yaml`: no value given
                 taken = command_as_value_line(self, args) or command_as_equals_value(self, args) or \
-                    split_context_line(args)  # `--context my ctx` unquoted
+                    split_context_line(args, self)  # `--context my ctx` unquoted
                 if taken:
                     raise _click.exceptions.UsageError(taken, ctx=ctx)
                 _global_values_present(ctx, args)
@@ -261,11 +261,17 @@ def _conflicts_checked(command: _click.Command) -> None:
         for first, second, why in pairs:
             if all(values.get(n) and ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
                    for n in (first, second)):
-                raise KmeshctlUsageError(f"{flag_as_typed(first)} and {flag_as_typed(second)} do not go together "
-                                         f"({why}): give one of them")
+                one, other = flag_as_typed(first), flag_as_typed(second)
+                raise KmeshctlUsageError(f"{one} and {other} do not go together ({why}): give one of them, "
+                                         f"{_line_without(other)} or {_line_without(one)}")
         return callback(*positional, **values)
 
     command.callback = checked
+
+
+def _line_without(flag: str) -> str:
+    """`kmeshctl ...` backticked: the line typed without the on/off ``flag``."""
+    return f"`{shlex.join(['kmeshctl', *cmdline.without_flag(cmdline.ARGS, flag, valued=False)])}`"
 
 
 # Commands that check the cluster flags themselves (check_typed_cluster_flags), after
@@ -482,6 +488,9 @@ def refuse_flag_values(args: list[str], root: _click.Command) -> None:
     is accepted: server_dry_run_as_flag.)"""
     chain = _commands_named(root, args)
     path = " ".join(["kmeshctl", *(c.name for c in chain[1:] if c.name)])
+    spaced = spaced_on_off_line(args, chain)  # `--wait false`, `--dry-run=true`: every one in one line
+    if spaced:
+        raise KmeshctlUsageError(f"{spaced} (see '{path} --help')")
     for i, arg in enumerate(args):
         if arg == "--":
             return
@@ -674,7 +683,9 @@ def lower_group_flags(root: _click.Command, ctx: _click.Context, args: list[str]
         if not hasattr(command, "commands"):
             break
     path = " ".join(["kmeshctl", *names])  # not the global flags' values (a kubeconfig path)
-    if moved and hasattr(command, "commands") and moved[0][1] is not None and not ctx.resilient_parsing             and command is not root and not (i < len(args) and args[i] in HELP_FLAGS):
+    # `sandbox -o json`, `sandbox --name x`: a subcommand's flag and no subcommand
+    if moved and hasattr(command, "commands") and not ctx.resilient_parsing \
+            and command is not root and not (i < len(args) and args[i] in HELP_FLAGS):
         if i < len(args) and args[i] != "--" and not args[i].startswith("-"):  # `sandbox -o json lsit`: click
             return [*kept, *args[i:]]  # says the word is no command (its hint has the flags: words_around)
         shown = " ".join(w for _, _, words in moved for w in words)
@@ -940,7 +951,8 @@ def _reflow_help(command: _click.Command) -> None:
 
 
 GLOBAL_FLAGS_LINE = ("Global flags: --kubeconfig PATH, --context NAME, --request-timeout DURATION, -q/--quiet "
-                     "(no line on stderr but errors), before or after the command (see 'kmeshctl --help').")
+                     "(no line on stderr but errors and the warnings that need a fix), before or after the command "
+                     "(see 'kmeshctl --help').")
 
 
 def _global_flags_named(command: _click.Command) -> None:
@@ -950,11 +962,31 @@ def _global_flags_named(command: _click.Command) -> None:
         command.epilog = GLOBAL_FLAGS_LINE
 
 
+SHORT_HELP_WIDTH = 62  # a group's list: 80 columns less the indent and a long command name
+
+
 def _one_line_short_help(command: _click.Command) -> None:
-    """A group's command list shows each command's first paragraph as one line."""
+    """A group's command list shows each command in one short line, as kubectl's: the
+    first sentence of its help, shortened (short_line); the whole text is its own --help."""
     if command.short_help is None and command.help:
-        first = command.help.strip().split("\n\n")[0]
-        command.short_help = " ".join(first.split())
+        first = " ".join(command.help.strip().split("\n\n")[0].split())
+        command.short_help = short_line(first)
+
+
+_FIRST_SENTENCE = re.compile(r"(?<=[a-z0-9)])\.(?=\s+[A-Z(])")
+_PARENTHETICAL = re.compile(r" \([^()]*\)")
+_CLAUSE_END = re.compile(r"[;:] ")
+
+
+def short_line(text: str, width: int = SHORT_HELP_WIDTH) -> str:
+    """``text``'s first sentence, within ``width`` where a cut reads whole: its
+    parentheses left out, then what follows its first `;` or `:` (the main clause kept);
+    a longer main clause is kept whole (two lines at most, never a list cut halfway)."""
+    sentence = _FIRST_SENTENCE.split(text, maxsplit=1)[0].rstrip(".")
+    for shorter in (lambda t: _PARENTHETICAL.sub("", t), lambda t: _CLAUSE_END.split(t, maxsplit=1)[0]):
+        if len(sentence) > width:
+            sentence = shorter(sentence)
+    return sentence.rstrip(",;: ") + "."
 
 
 # ------------------------------------------------------------------ errors

@@ -61,6 +61,8 @@ def check_name_flags(ctx: _click.Context, values: Mapping[str, Any], args: list[
     others = _other_value_problems(ctx, values, args)
     if problems or len(others) > 1:  # one alone: the command's own check says it, with its line to paste
         problems += others
+    elif any(isinstance(other, WithLine) for other in others):  # the command's check gives no line
+        problems = others
     if len(problems) == 1:
         raise problems[0]
     if problems:
@@ -113,14 +115,33 @@ def _other_value_problems(ctx: _click.Context, values: Mapping[str, Any], args: 
     return found
 
 
+class WithLine(UsageError):
+    """One bad value said with the whole line typed, the value mended (a did-you-mean
+    `--mode Dual-Engine`, a bracketed IPv6 --xds-address): said before the command's own
+    check, which gives only the value."""
+
+
+class MeantMode(WithLine):
+    """A --mode typed as a slip of a mode (`Dual-Engine`): its did-you-mean and line."""
+
+
 def _mode_problem(ctx: _click.Context, value: str, args: list[str]) -> list[UsageError]:
     """[a bad --mode ``value`` as params.check_mode refuses it, its flag as given], or [] (good)."""
     from kmeshctl.params import NOT_ACCEPTED, SUPPORTED_MODES, bad_value, one_of
 
     if value in SUPPORTED_MODES:
         return []
+    import difflib
+
+    from kmeshctl.cli.badinput import CHOICE_CLOSENESS, meant_lines
+
     param = next(p for p in ctx.command.params if p.name == "mode")
-    return [bad_value(source_name(ctx, param, args), value, NOT_ACCEPTED, one_of(SUPPORTED_MODES))]
+    flag = source_name(ctx, param, args)
+    close = difflib.get_close_matches(value.lower(), SUPPORTED_MODES, n=2, cutoff=CHOICE_CLOSENESS)
+    if close:  # `Dual-Engine`, `dual_engine`: as `-o JSON` is said, the line with the mode meant
+        return [MeantMode(f"{given_text(flag, value)}: {NOT_ACCEPTED}; did you mean {' or '.join(close)}?"
+                           f"{meant_lines(value, close)} (use {one_of(SUPPORTED_MODES)})")]
+    return [bad_value(flag, value, NOT_ACCEPTED, one_of(SUPPORTED_MODES))]
 
 
 def _image_problem(ctx: _click.Context, value: str, args: list[str]) -> list[UsageError]:
@@ -151,8 +172,42 @@ def _xds_address_problem(ctx: _click.Context, value: str) -> list[UsageError]:
         given = f"{flag}={shlex.quote(meant)}" if flag.startswith("$") else f"{flag} {shlex.quote(meant)}"
         return [UsageError(f"{err.problem} (use {given})")]
     except UsageError as err:
-        return [err]
+        return [_address_line(ctx, flag, value, err)]
     return []
+
+
+_PORT_PROBLEM = re.compile(r": port \S+ is (?:not an integer|out of range)")
+
+
+def _address_line(ctx: _click.Context, flag: str, value: str, err: UsageError) -> UsageError:
+    """``err`` (a bad --xds-address ``value`` whose check gives an example) with the whole
+    line typed instead, the address meant in it: an IPv6 host bracketed, the host typed
+    with istiod's port for a bad port, else istiod's Service (params.guessed_address, as
+    a line for an unclear address gives); ``err`` as it is when that address is refused too."""
+    from kmeshctl.istiod import settled_address
+    from kmeshctl.params import XDS_PORT_EXAMPLE, check_xds_address, guessed_address
+
+    message = str(err)
+    host, _, port = value.rpartition(":")
+    namespace = line_namespace(ctx.params.get("istio_namespace"))
+    if "in brackets" in message and host:
+        meant = f"[{host}]:{port}"
+    elif _PORT_PROBLEM.search(message) and host:
+        meant = f"{host}:{XDS_PORT_EXAMPLE}"
+    else:
+        meant = guessed_address(value, namespace)
+    try:
+        check_xds_address(meant, flag, allow_unix=ctx.command_path.endswith("node run"))
+        meant = settled_address(meant, namespace)
+    except UsageError:
+        return err
+    if flag.startswith("$") or not cmdline.ARGS:
+        return err
+    words = cmdline.with_flag_value(list(cmdline.ARGS), flag, meant)
+    if words == list(cmdline.ARGS):
+        return err
+    head = message.rpartition(", e.g. ")[0] or message.rpartition(" (")[0] or message
+    return WithLine(f"{head}, e.g. `{shlex.join(['kmeshctl', *words])}`")
 
 
 def _name_flag_checks(ctx: _click.Context, values: Mapping[str, Any], args: list[str]) -> Iterator[Callable[[], None]]:

@@ -168,7 +168,7 @@ def command_as_value_line(root: _click.Command, args: list[str]) -> str:
     return ""
 
 
-def split_context_line(args: list[str]) -> str:
+def split_context_line(args: list[str], root: Optional[_click.Command] = None) -> str:
     """`--context my ctx` unquoted: the shell split a context name at its space, so --context
     got `my` and `ctx` became a word of the line. When the words from the value on join
     into a context of the kubeconfig the line names (and the value alone is none), the
@@ -181,7 +181,7 @@ def split_context_line(args: list[str]) -> str:
             continue
         first = i + 1 if equals else i + 2  # the words after the value
         value = value if equals else args[i + 1]
-        names = typed_contexts()[1]
+        path, names = typed_contexts()
         if not names or value in names:
             return ""
         for last in range(first, end):
@@ -192,8 +192,24 @@ def split_context_line(args: list[str]) -> str:
                 line = shlex.join(["kmeshctl", *args[:i], "--context", name, *args[last + 1:]])
                 return (f"--context {shlex.quote(value)}: no such context; {shlex.quote(name)} is one (the shell "
                         f"split its name at the space): quote it, `{line}`")
-        return ""
+        commands = {c.name for c in cmdline.walk(root)} if root is not None else set()
+        stray = args[first] if first < end and not args[first].startswith("-") and args[first] not in commands \
+            else None
+        return _unknown_context(value, path, names, stray) if stray is not None else ""
     return ""
+
+
+def _unknown_context(value: str, path: str, names: list[str], stray: str) -> str:
+    """`--context my ctx`, where neither `my` nor `my ctx` is a context: the context first
+    (as the cluster commands say it), never a line that keeps it; the ``stray`` word after
+    it may be the rest of a name the shell split."""
+    from kmeshctl.cli.suggestions import CONTEXT_FIX, context_fix_line
+
+    split = (f" ({shlex.quote(stray)} after it was read as an argument: a name with a space is quoted, --context "
+             f"{shlex.quote(' '.join([value, stray]))})")
+    line = (f"--context {shlex.quote(value)}: no such context in {shlex.quote(path)} (contexts: "
+            f"{', '.join(map(shlex.quote, names))}); {CONTEXT_FIX}{split}")
+    return context_fix_line(line)
 
 
 def command_as_equals_value(root: _click.Command, args: list[str]) -> str:
@@ -339,8 +355,12 @@ def dry_run_value_hint(command: _click.Command, name: str, args: list[str], root
     from kmeshctl.cli.render import dry_run_value_hint as installs
 
     value = _dry_run_value(args)
+    option = option_spelled(command, "--dry-run")
+    if option is not None and value.lower() in _BOOL_WORDS:  # `--dry-run=false`: off, never the flag
+        return on_off_hint(option, "--dry-run", args)
     if name not in DRY_RUN_DOES or value == "none":
-        return installs(command, args, root)
+        said = installs(command, args, root)
+        return said if "`kmeshctl " in said else f"{said}, {_dry_run_line(command, name, args)}"
     does, offline = DRY_RUN_DOES[name]
     words = _without_dry_run(args)
     end = separator_at(words)
@@ -350,6 +370,24 @@ def dry_run_value_hint(command: _click.Command, name: str, args: list[str], root
                 f"server and none); on/off flags take no value here: write --dry-run ({does}), `{line}`; "
                 f"{DRY_RUN_SPELLINGS}")
     return f"; on/off flags take no value here: write --dry-run ({does}), `{line}`; {DRY_RUN_SPELLINGS}; {offline}"
+
+
+def _dry_run_line(command: _click.Command, name: str, args: list[str]) -> str:
+    """`kmeshctl install ... --dry-run` backticked: ``args`` with --dry-run given alone,
+    with each flag the dry run cannot go without (its value when known, else named after)."""
+    from kmeshctl.cli.render import _without_dry_run
+
+    words = _without_dry_run(args)
+    end = separator_at(words)
+    own = [*words[:end], "--dry-run"]
+    also = []
+    for flag, metavar, what, known in needed_flags_of(command, tuple(name.split()), own):
+        if known:
+            own += [flag, known]
+        else:
+            also.append(f"{flag} {metavar}, {what}")
+    needs = f" ({name} also needs {'; and '.join(also)})" if also else ""
+    return f"`{shlex.join(['kmeshctl', *own, *words[end:]])}`{needs}"
 
 
 def on_off_hint(option: _click.Parameter, flag: str, args: Optional[list[str]] = None) -> str:
@@ -375,6 +413,77 @@ def on_off_hint(option: _click.Parameter, flag: str, args: Optional[list[str]] =
     words = _typed_less(flag, False, words)
     end = separator_at(words)
     return f"{hint}, `{shlex.join(['kmeshctl', *words[:end], *spelled, *words[end:]])}`"
+
+
+def _on_off_option(chain: list[_click.Command], flag: str) -> Optional[_click.Parameter]:
+    """The on/off option (no count such as -v) spelled ``flag`` of the innermost command of
+    ``chain`` that has one, or None."""
+    if flag in HELP_FLAGS or not flag.startswith("-"):
+        return None
+    option = next((o for c in reversed(chain) if (o := option_spelled(c, flag)) is not None), None)
+    if option is None or not getattr(option, "is_flag", False) or getattr(option, "count", False):
+        return None
+    return option
+
+
+def _on_off_values(args: list[str], chain: list[_click.Command]) -> list[tuple[int, int, _click.Parameter, str]]:
+    """Each on/off flag of ``args`` given a true/false word (kubectl's and helm's `--wait
+    false`, `--wait=false`, `--dry-run=true`), before `--`: (its first word, the words it
+    takes, the option, the word)."""
+    end = separator_at(args)
+    found = []
+    for i in range(end):
+        if i and args[i - 1] in GLOBAL_FLAGS:  # `--context --wait` is a (bad) value
+            continue
+        flag, equals, value = args[i].partition("=")
+        if not equals:
+            value = args[i + 1] if i + 1 < end else ""
+        option = _on_off_option(chain, flag) if value.lower() in _BOOL_WORDS else None
+        if option is not None:
+            found.append((i, 1 if equals else 2, option, value))
+    return found
+
+
+def _on_off_spelled(option: _click.Parameter, flag: str, value: str) -> list[str]:
+    """How kmeshctl says ``flag`` given ``value`` (a true/false word): the flag (`--wait`),
+    its off form (`--no-wait`), or nothing (an on/off flag with no off form, turned off)."""
+    on = (value.lower() not in _FALSE_WORDS) == (flag in option.opts)  # `--no-wait false` is on
+    if on:
+        return [flag if flag in option.opts else option.opts[0]]
+    return [flag] if flag in option.secondary_opts else list(option.secondary_opts[:1])
+
+
+def spaced_on_off_line(args: list[str], chain: list[_click.Command]) -> str:
+    """kubectl's and helm's `--wait false` (`--dry-run true`, `--ignore-not-found yes`, also
+    `--wait=false`) typed for on/off flags (the commands ``chain`` names, root first):
+    one line saying how each is spelled here, with the whole line typed so spelled
+    (`on/off flags take no value here: --wait false is --no-wait: `kmeshctl install ...``)
+    and what the command still needs; "" when no on/off flag is given a true/false word
+    as a word of its own.
+    The word is never read as a name, a namespace or a cluster id (`--cluster-id true`)."""
+    pairs = _on_off_values(args, chain)
+    if all(size == 1 for _, size, _, _ in pairs):  # `--wait=false` alone: refuse_flag_values' line says it
+        return ""
+    words = list(args)
+    said = []
+    for at, size, option, value in reversed(pairs):
+        flag = args[at].partition("=")[0]
+        spelled = _on_off_spelled(option, flag, value)
+        words[at:at + size] = spelled
+        typed = " ".join(args[at:at + size])
+        said.insert(0, f"{typed} is written {spelled[0]}" if spelled else f"for {typed} leave {flag} out")
+    end = separator_at(words)
+    own = words[:end]
+    path = tuple(c.name for c in chain[1:] if c.name)
+    also = []
+    for flag, metavar, what, known in needed_flags_of(chain[-1], path, own) if len(chain) > 1 else ():
+        if known:
+            own += [flag, known]
+        else:
+            also.append(f"{flag} {metavar}, {what}")
+    line = shlex.join(["kmeshctl", *own, *words[end:]])
+    needs = f" ({' '.join(path)} also needs {'; and '.join(also)})" if also else ""
+    return f"on/off flags take no value here: {', '.join(said)}: `{line}`{needs}"
 
 
 _EXTRA_ARGUMENTS = re.compile(r"^Got unexpected extra arguments? ?(?:\(s\))? \((.*)\)$")
@@ -467,6 +576,10 @@ def positional_name_hint(message: str, err: Any) -> str:
         return "; this command takes no positional arguments"
     if any(_looks_like_file(word) for word in extras):
         return "; this command takes no positional arguments and reads no file: give its settings as flags"
+    if all(word.lower() in _BOOL_WORDS for word in extras):  # `render true`: never --cluster-id true
+        return (f"; this command takes no positional arguments, and {shlex.join(extras)} is no name: on/off "
+                f"flags are given alone (--wait) or in their off form (--no-wait): "
+                f"{_with_needed(ctx, _line_without(ctx, typed, extras))}")
     option = _ordered_flag(params, tuple(ctx.command_path.split()[1:]))
     if option is None:
         return "; this command takes no positional arguments"
@@ -818,9 +931,14 @@ def _with_needed(ctx: _click.Context, words: list[str]) -> str:
 def _needed_flags(ctx: _click.Context, words: list[str]) -> list[tuple[str, str, str, str]]:
     """(flag, metavar, what it gives, its value when known, else "") for each flag the
     command ``ctx`` runs cannot run without that ``words`` (the line suggested) lacks."""
+    return needed_flags_of(ctx.command, tuple(ctx.command_path.split()[1:]), words)
+
+
+def needed_flags_of(command: _click.Command, path: tuple[str, ...], words: list[str]
+                    ) -> list[tuple[str, str, str, str]]:
+    """_needed_flags for ``command`` (its words ``path``: `("render",)`), before it is parsed."""
     from kmeshctl.cli.render import REQUIRED_FLAGS
 
-    path = tuple(ctx.command_path.split()[1:])
     given = {w.partition("=")[0] for w in words if w.startswith("-")}
     if path == ("install",):  # install needs --xds-address only for a dry run with no cluster (installer)
         needs = _install_needs(words, given)
@@ -829,7 +947,7 @@ def _needed_flags(ctx: _click.Context, words: list[str]) -> list[tuple[str, str,
     found = []
     for flag, what in needs:
         spellings = {flag}
-        param = option_spelled(ctx.command, flag)
+        param = option_spelled(command, flag)
         if param is not None:
             spellings |= {*param.opts, *param.secondary_opts}
         if spellings & given:
@@ -1237,10 +1355,16 @@ def _typed_less(flag: str, valued: bool, typed: Optional[list[str]] = None) -> l
         word = words[i]
         i += 1
         if word == flag:  # its value: a word that is no flag (`-f -` is stdin); kubectl's `--dry-run client`
-            i += 1 if i < end and _value_of(flag, valued, words[i]) else 0
+            i += 1 if i < end and (_value_of(flag, valued, words[i]) or _on_off_word(valued, words[i])) else 0
         elif not word.startswith(flag + "=") and not _attached_short_value(flag, valued, word):
             kept.append(word)
     return kept + words[end:]
+
+
+def _on_off_word(valued: bool, word: str) -> bool:
+    """``word`` is the true/false word kubectl's and helm's users type after an on/off flag
+    (`-w false`): it goes with the flag, never read as a name or a namespace."""
+    return not valued and word.lower() in _BOOL_WORDS
 
 
 def _attached_short_value(flag: str, valued: bool, word: str) -> bool:
@@ -1615,8 +1739,8 @@ def _spelled_here(meant: str) -> Callable[..., str]:
     return say
 
 
-_FALSE_WORDS = ("false", "0", "f", "no")
-_BOOL_WORDS = (*_FALSE_WORDS, "true", "1", "t", "yes")
+_FALSE_WORDS = cmdline.FALSE_WORDS
+_BOOL_WORDS = cmdline.TRUE_FALSE_WORDS
 
 
 def _remote(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
@@ -2041,6 +2165,10 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     line = f"Error: No such option: {err.option_name}"
     if fixed and not (after := shlex.split(fixed))[after.index("--") + 1].startswith("-"):
         return with_help_pointer(f"{line} (the command to run goes after `--`: {fixed})", err)  # `ping -c 2`'s
+    if command is not None and hasattr(command, "commands") and ctx is not None and ctx.parent is not None and \
+            typed == "--version":  # `kmeshctl sandbox --version`: as `status --version`, kmeshctl's own
+        return with_help_pointer(f"{line}; {path} has no --version: kmeshctl's own is "
+                                 f"`{shlex.join(['kmeshctl', 'version', *_typed_globals()])}`", err)
     # cli/badinput.py; `dump -w maps`: the group refused it, the habit is the subcommand's
     own = command_habit_hint(path, err.option_name, cmdline.ARGS) if ctx is not None else ""
     habit = own or (_habit_hint(typed, command, path) if command is not None else "") or _named_by_flag(typed, path)
@@ -2062,6 +2190,15 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     if fixed:
         line += f" (the command to run goes after `--`: {fixed})"
     return with_help_pointer(line, err)
+
+
+def _typed_globals() -> list[str]:
+    """The global flags typed on the line, with their values (`--context x`)."""
+    words, found = cmdline.ARGS[:separator_at(cmdline.ARGS)], []
+    for i, word in enumerate(words):
+        if word.partition("=")[0] in GLOBAL_FLAGS:
+            found += [word] if "=" in word else words[i:i + 2]
+    return found
 
 
 def _case_slip(typed: str, ctx: _click.Context) -> list[str]:

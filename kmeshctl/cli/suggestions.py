@@ -238,6 +238,81 @@ def kubeconfig_fix_line(message: str) -> str:
     return message.replace(KUBECONFIG_FIX, f"{KUBECONFIG_FIX}, e.g. `{shlex.join(['kmeshctl', *words])}`", 1)
 
 
+# `--weights 90,10: ...; did you mean --weights 90/10?` or `-n 10: ..., e.g. -c 10` (the value
+# typed, for another flag): a value (and its flag) a message offers with no line.
+_GIVEN = r"^(?P<flag>--?[\w-]+)[ =](?P<value>\S+?): "
+_MEANT_VALUE = (re.compile(_GIVEN + r".*?did you mean (?P<to>--?[\w-]+)[ =](?P<meant>[^\s?`]+)\?(?! ?`)"),
+                re.compile(_GIVEN + r".*?, e\.g\. (?P<to>--?[\w-]+) (?P<meant>[^\s`();,]+)(?=[\s();,]|$)"),
+                # `-n kube-system: reserved ...; use a dedicated one (default kmesh-system)`: the default's line
+                re.compile(_GIVEN + r".*?; use a dedicated one \(default (?P<meant>[\w.-]+)\)"))
+
+
+def meant_value_line(message: str, root: Optional[_click.Command] = None) -> str:
+    """``message`` (`FLAG VALUE: ...`) with the value it offers for FLAG (`did you mean
+    --weights 90/10?`, `e.g. -c 10` for `-n 10`) followed by the whole line typed so
+    mended, every other word kept, when that line parses; as it is otherwise (a line
+    offered already, a value not typed on the line, an example value that is no fix)."""
+    from kmeshctl.cli.badinput import line_works
+
+    if root is None and cmdline.INVOKED:
+        root = cmdline.INVOKED[0].command
+    for pattern in _MEANT_VALUE:
+        found = pattern.search(message)
+        if found is None or root is None or "`kmeshctl " in message:
+            continue
+        if pattern is _MEANT_VALUE[1] and (found["to"] == found["flag"] or found["meant"] != found["value"]):
+            continue  # an example value (`e.g. --weights 90/10` for 90,20), no fix: only the value typed, moved
+        to = found.groupdict().get("to") or found["flag"]
+        words = _given_as(list(cmdline.ARGS), found["flag"], found["value"], to, found["meant"])
+        if words is None or not line_works(["kmeshctl", *words], root):
+            continue
+        at = found.end()
+        joint = " " if message[at - 1] == "?" else ": "
+        return f"{message[:at]}{joint}`{shlex.join(['kmeshctl', *words])}`{message[at:]}"
+    return message
+
+
+def _given_as(words: list[str], flag: str, value: str, to: str, meant: str) -> Optional[list[str]]:
+    """``words`` with ``flag`` ``value`` (as typed: `FLAG V`, `FLAG=V`) given as ``to``
+    ``meant`` instead; None when the line does not give it so."""
+    end = cmdline.separator_at(words)
+    for i, word in enumerate(words[:end]):
+        if word == flag and i + 1 < end and words[i + 1] == value:
+            return [*words[:i], to, meant, *words[i + 2:]]
+        if word == f"{flag}={value}":
+            return [*words[:i], f"{to}={meant}" if to == flag else to, *([] if to == flag else [meant]),
+                    *words[i + 1:]]
+    return None
+
+
+CONTEXT_FIX = "pass --context with one of them"  # kube's unknown-context fix
+
+
+def context_meant(value: str, names: Sequence[str]) -> Optional[str]:
+    """The one context of ``names`` ``value`` is a case slip of (`CTX1` for ctx1), or None:
+    a closer look-alike (ctx3, ctx2) may be another cluster, never guessed."""
+    same = [n for n in names if n.lower() == value.lower()]
+    return same[0] if len(same) == 1 else None
+
+
+def context_fix_line(message: str) -> str:
+    """``message`` with CONTEXT_FIX made a did-you-mean and the line to paste (the words
+    typed, --context the context the one typed is a typo of): `--context CTX1: no such
+    context ... (contexts: ctx1, ctx2); did you mean ctx1? `kmeshctl version --context
+    ctx1``; as it is when no context is that close."""
+    from kmeshctl.cli.option_hints import typed_contexts
+
+    typed = typed_value(cmdline.ARGS, "--context")
+    if CONTEXT_FIX not in message or f"{CONTEXT_FIX}: `" in message or not typed:
+        return message
+    meant = context_meant(typed, typed_contexts()[1])
+    if meant is None:
+        return message
+    words = cmdline.with_flag_value(list(cmdline.ARGS), "--context", meant)
+    return message.replace(CONTEXT_FIX, f"did you mean {shlex.quote(meant)}? `{shlex.join(['kmeshctl', *words])}`",
+                           1)
+
+
 # Commands whose -n/--namespace is kmesh's own install namespace (default kmesh-system, as
 # istioctl's and cilium's system namespace); every other -n is the namespace of the
 # objects the command acts on (default: the kubeconfig context's namespace).
@@ -314,8 +389,8 @@ def as_the_user_reads(message: str, root: _click.Command) -> str:
     field, a table cell's detail): flags named as typed, a value that came from a
     variable named so (`(from $KUBECONFIG)`), and each suggested kmeshctl / kubectl
     command carrying the user's --kubeconfig / --context and other flags it takes."""
-    return paste_ready(kubeconfig_fix_line(name_env_sources(name_typed_flags(message, cmdline.INVOKED,
-                                                                             cmdline.ARGS))), root)
+    return meant_value_line(paste_ready(context_fix_line(kubeconfig_fix_line(name_env_sources(name_typed_flags(
+        message, cmdline.INVOKED, cmdline.ARGS)))), root), root)  # its line has every flag typed already
 
 
 def with_sandbox_name(line: list[str], name: Optional[str] = None) -> tuple[list[str], str]:
