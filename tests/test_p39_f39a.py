@@ -14,7 +14,6 @@ and unmounted here, each named after this process."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
@@ -197,23 +196,10 @@ def test_quiet_promise_is_the_same_in_help_docs_and_render() -> None:
 
 def _three_subset_manifests(directory: Path) -> Path:
     """examples/fortio with a third subset v3 (fortio-v3, `Server: 3`), weights 50/20/30."""
-    from kmeshctl.sandbox.manifests import default_files
+    from test_demo_sandbox_own_weights import _edited
 
-    docs = [d for path in default_files() for d in yaml.safe_load_all(path.read_text()) if d]
-    by_kind = {d["kind"]: d for d in docs}
-    v3 = copy.deepcopy(next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "fortio-v2"))
-    v3["metadata"]["name"] = "fortio-v3"
-    for labels in (v3["metadata"]["labels"], v3["spec"]["selector"]["matchLabels"],
-                   v3["spec"]["template"]["metadata"]["labels"]):
-        labels["version"] = "v3"
-    v3["spec"]["template"]["spec"]["containers"][0]["args"][-1] = "header=server:3"
-    docs.append(v3)
-    by_kind["DestinationRule"]["spec"]["subsets"] = [{"name": f"v{i}", "labels": {"version": f"v{i}"}}
-                                                     for i in (1, 2, 3)]
-    by_kind["VirtualService"]["spec"]["http"][0]["route"] = [
-        {"destination": {"host": "fortio", "subset": f"v{i}"}, "weight": w} for i, w in ((1, 50), (2, 20), (3, 30))]
     path = directory / "three.yaml"
-    path.write_text(yaml.safe_dump_all(docs))
+    path.write_text(yaml.safe_dump_all(_edited([50, 20, 30], ("v1", "v2", "v3"))))
     return path
 
 

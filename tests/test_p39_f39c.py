@@ -30,7 +30,7 @@ from typing import Iterator
 import pytest
 import yaml
 
-from test_cli_request_timeout import SilentApiServer, _kubeconfig
+from test_cli_request_timeout import SilentApiServer, _kubeconfig, silent  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 KMESHCTL = [sys.executable, "-m", "kmeshctl"]
@@ -185,15 +185,6 @@ def test_endpoint_counts_per_priority_group_say_what_they_are() -> None:
 
 
 # ------------------------------------------------------------------ version
-
-
-@pytest.fixture()
-def silent(tmp_path: Path) -> Iterator[tuple[SilentApiServer, Path]]:
-    server = SilentApiServer()
-    try:
-        yield server, _kubeconfig(tmp_path / "silent.yaml", server.port)
-    finally:
-        server.stop()
 
 
 def _stopped_while_awaited(server: SilentApiServer, kubeconfig: Path, signum: int, *args: str

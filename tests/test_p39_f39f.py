@@ -16,15 +16,14 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import typer
 
 from kmeshctl.cli import app
 from kmeshctl.cli.badinput import line_problems, line_works
+from test_cli_kinds import cli
 
 ROOT = typer.main.get_command(app)
 LINE = re.compile(r"`(kmeshctl [^`]*)`")
@@ -46,24 +45,6 @@ def dead(tmp_path: Path) -> str:
                     "contexts:\n- name: ctx1\n  context: {cluster: c, user: u}\n- name: ctx2\n"
                     "  context: {cluster: c, user: u}\ncurrent-context: ctx1\nusers:\n- name: u\n  user: {token: x}\n")
     return str(path)
-
-
-def cli(capsys: Any, *args: str) -> tuple[int, str, str]:
-    """kmeshctl ARGS in-process (kmeshctl.cli.main): exit code, stdout, stderr."""
-    from kmeshctl.cli import main
-
-    capsys.readouterr()
-    saved = sys.argv
-    sys.argv = ["kmeshctl", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else 1
-    finally:
-        sys.argv = saved
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def lines_of(err: str) -> list[list[str]]:
