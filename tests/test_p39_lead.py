@@ -137,3 +137,23 @@ def test_a_stop_while_kmeshctl_loads_waypoint_apply_says_nothing_was_applied(dry
         return
     assert line == ("Error: waypoint apply stopped by Ctrl-C (SIGINT) before anything was applied; re-run "
                     "`kmeshctl waypoint apply -n team-a --name wp` to apply it"), line
+
+
+@pytest.mark.parametrize("namespace", ["10", "null", "012", "true", "0x1a", "on"])
+def test_waypoint_objects_keep_every_name_a_string(namespace: str) -> None:
+    """t40b 1 (High): the waypoint template quoted no value, so `-n 10` rendered
+    `namespace: 10` (a number: the API server refuses it) and `-n 012` became 10."""
+    from kmeshctl.waypoint.deploy import WaypointParams, render
+
+    objs = render(WaypointParams(namespace=namespace, name="10"))
+    assert len(objs) == 6
+    for obj in objs:
+        meta = obj["metadata"]
+        assert meta["name"] and isinstance(meta["name"], str), obj
+        assert meta.get("namespace", namespace) == namespace, obj
+        for subject in obj.get("subjects", []):
+            assert subject["namespace"] == namespace and subject["name"] == "10", obj
+    deployment = next(o for o in objs if o["kind"] == "Deployment")
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        assert container["args"][container["args"].index("--namespace") + 1] == namespace
+        assert all(isinstance(arg, str) for arg in container["args"])
