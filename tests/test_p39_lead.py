@@ -157,3 +157,14 @@ def test_waypoint_objects_keep_every_name_a_string(namespace: str) -> None:
     for container in deployment["spec"]["template"]["spec"]["containers"]:
         assert container["args"][container["args"].index("--namespace") + 1] == namespace
         assert all(isinstance(arg, str) for arg in container["args"])
+
+
+@pytest.mark.parametrize("word, spelled", [("off", "--no-wait"), ("n", "--no-wait"), ("on", "--wait"),
+                                           ("y", "--wait")])
+def test_click_boolean_words_after_an_on_off_flag_are_its_value(word: str, spelled: str) -> None:
+    """t40b 3: `--wait off` offered `--wait` (the opposite) and `enable-ns --wait off default`
+    took `off` for a namespace: on/off/y/n are click's boolean words as true/false are."""
+    result = _kmeshctl("install", "--cluster-id", "c1", "--wait", word, "--xds-address", "10.0.0.7:15012")
+    assert result.returncode == 2
+    assert f"--wait {word} is written {spelled}: `kmeshctl install --cluster-id c1 {spelled} --xds-address " \
+           "10.0.0.7:15012`" in result.stderr, result.stderr

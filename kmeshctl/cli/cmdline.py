@@ -24,9 +24,10 @@ NAMESPACE_FLAGS = ("-n", "--namespace")
 OUTPUT_FLAGS = ("-o", "--output")
 LEADING_FLAGS = ((NAMESPACE_FLAGS, True), (OUTPUT_FLAGS, True), (("-A", "--all-namespaces"), False))
 ALL_NAMESPACES_FLAGS = ("-A", "--all-namespaces")
-# The words kubectl's and helm's users give an on/off flag (`--wait false`): its value, never a name.
-FALSE_WORDS = ("false", "0", "f", "no")
-TRUE_FALSE_WORDS = (*FALSE_WORDS, "true", "1", "t", "yes")
+# The words kubectl's and helm's users give an on/off flag (`--wait false`): its value, never a
+# name; click's own boolean words, so `--wait=off` and `--wait off` are read alike.
+FALSE_WORDS = ("false", "0", "f", "no", "n", "off")
+TRUE_FALSE_WORDS = (*FALSE_WORDS, "true", "1", "t", "yes", "y", "on")
 
 # Commands that only print help: a wrong cluster flag is reported when a command runs.
 HELP_ONLY_COMMANDS = frozenset({"help"})
