@@ -265,7 +265,8 @@ def test_a_number_list_with_spaces_is_refused_with_the_value_meant(args: list[st
                                                                    no_env) -> None:
     code, out, err = cli(capsys, *args)
     line = _one_error_line(err)
-    assert code == 2 and not out and ": contains spaces; use the numbers without spaces: " + meant in line, err
+    said = ": contains spaces; use the numbers without spaces: `kmeshctl " + " ".join(args[:2]) + " " + meant + "`"
+    assert code == 2 and not out and said in line, err  # a whole line since pass 39 (t39b 4)
 
 
 # ------------------------------------------------------------------ 12. did you mean

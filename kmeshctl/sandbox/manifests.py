@@ -6,6 +6,7 @@ sandbox" error naming the file and the object."""
 
 from __future__ import annotations
 
+import difflib
 import re
 import sys
 from dataclasses import dataclass, field
@@ -237,12 +238,12 @@ def load(paths: Iterable[Path]) -> Manifests:
     """Read every YAML document of the files (or *.yaml in directories) and validate."""
     paths = list(paths)
     manifests = Manifests()
-    defined: dict[tuple[str, str, str], tuple[str, Path, Path]] = {}
-    for typed in paths:
+    defined: dict[tuple[str, str, str], _Source] = {}
+    for index, typed in enumerate(paths):
         for path in _expand([typed]):
             for where, doc in _documents(path):
                 _add(manifests, doc, str(path), where)
-                _check_defined_once(defined, doc, (where, Path(typed), path))
+                _check_defined_once(defined, doc, _Source(where, Path(typed), path, index))
     if not manifests.documents:
         shown = ", ".join(str(p) for p in paths)
         raise UsageError(f"{shown}: no Kubernetes objects (empty or only comments); pass a file with "
@@ -270,11 +271,22 @@ def check_namespaces_defined(manifests: Manifests) -> None:
 UNIQUE_KINDS = ("Service", "Deployment", "VirtualService", "DestinationRule", "AuthorizationPolicy")
 
 
-def _check_defined_once(defined: dict[tuple[str, str, str], tuple[str, Path, Path]], doc: dict[str, Any],
-                        source: tuple[str, Path, Path]) -> None:
-    """A second definition of an object is refused naming both places (``source``: the
-    document's place in words, the path typed, the file read): the file and document of
-    each, and when both are one file given twice (a directory and a file in it), that."""
+@dataclass(frozen=True)
+class _Source:
+    """Where a document was read: its place in words (`FILE: document 2`), the path typed
+    after -f, the file read, and which -f (one file read twice is two -f)."""
+
+    where: str
+    typed: Path
+    path: Path
+    given: int
+
+
+def _check_defined_once(defined: dict[tuple[str, str, str], _Source], doc: dict[str, Any],
+                        source: _Source) -> None:
+    """A second definition of an object is refused naming both places: the file and
+    document of each; twice in one file (one -f) as such; and when both are one file
+    given twice (a directory and a file in it, or the same -f twice), that."""
     kind, meta = doc.get("kind"), doc.get("metadata") or {}
     if kind not in UNIQUE_KINDS or not isinstance(meta, dict):
         return
@@ -282,9 +294,15 @@ def _check_defined_once(defined: dict[tuple[str, str, str], tuple[str, Path, Pat
     if key not in defined:
         defined[key] = source
         return
-    (first, first_typed, first_file), (where, typed, path) = defined[key], source
+    first_source = defined[key]
+    first, first_typed, first_file = first_source.where, first_source.typed, first_source.path
+    where, typed, path = source.where, source.typed, source.path
     also = first.replace(": document", ", document")
-    if first_file.resolve() == path.resolve():
+    if first_source.given == source.given and first_file == path:  # one read of one file: written twice in it
+        place = first.partition(": ")[2]
+        within = "of stdin" if str(path) == STDIN else f"in {_typed(first_file)}"
+        raise UsageError(f"{where}: {kind} {key[1]}/{key[2]} is defined twice (also {place} {within}); keep one")
+    if str(path) != STDIN and first_file.resolve() == path.resolve() or str(path) == str(first_file) == STDIN:
         if str(first_typed) == str(typed):  # `-f a.yaml -f a.yaml`: said as typed, not `given as a.yaml and as a.yaml`
             raise UsageError(f"{_typed(typed)} given twice; give each file once")
         raise UsageError(f"{where}: {kind} {key[1]}/{key[2]} is defined twice (also in {also}: the same file, "
@@ -317,16 +335,29 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
         elif is_url(str(path)):
             raise url_refused(str(path))
         elif path.is_dir():
-            found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+            found = sorted([*path.glob("*.yaml"), *path.glob("*.yml"), *path.glob("*.json")])
             if not found:
                 raise UsageError(f"{_typed(path)}: no YAML manifests in this directory (no *.yaml or *.yml "
-                                 "file); pass a directory or file with Kubernetes objects")
+                                 f"file) and no JSON (*.json){_subdirectories(path)}; pass a directory or file "
+                                 "with Kubernetes objects")
             files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
             raise UsageError(f"{path}: does not exist; pass a YAML file or directory")
     return files
+
+
+def _subdirectories(path: Path) -> str:
+    """`; its subdirectory sub/ is not read (give each with -f DIR/sub/)` for those holding
+    manifests: -f reads one level, as kubectl without -R."""
+    subs = sorted(p for p in path.iterdir() if p.is_dir() and any(
+        f.suffix in (".yaml", ".yml", ".json") for f in p.iterdir() if f.is_file()))
+    if not subs:
+        return ""
+    what = f"subdirectory {subs[0].name}/ is" if len(subs) == 1 else \
+        f"subdirectories ({', '.join(p.name + '/' for p in subs[:3])}{'...' if len(subs) > 3 else ''}) are"
+    return f"; its {what} not read (give each with -f {_typed(subs[0])})"
 
 
 # `https://...`, `http:/...` (a Path keeps one slash): a URL, never a file name on purpose
@@ -633,7 +664,9 @@ def _parse_deployment(manifests: Manifests, doc: dict[str, Any], name: str) -> N
         raise UsageError("spec.selector.matchLabels must be set and match the template's labels")
     replicas = shapes.integer(spec.get("replicas", 1), "spec.replicas", "1")
     if not 0 <= replicas <= MAX_REPLICAS:
-        raise UsageError(f"replicas {replicas!r} is out of the sandbox's range 0-{MAX_REPLICAS}")
+        raise UsageError(f"spec.replicas {replicas!r} is out of the sandbox's range 0-{MAX_REPLICAS}"
+                         + ("" if replicas > 0 else " (Kubernetes refuses a negative one too)")
+                         + f": give e.g. replicas: {1 if replicas < 0 else MAX_REPLICAS}")
     pod_spec = shapes.mapping(template.get("spec"), "spec.template.spec",
                               f"spec: {{containers: [{_CONTAINER}]}}", required=True)
     if shapes.boolean(pod_spec.get("hostNetwork"), "spec.template.spec.hostNetwork"):
@@ -645,12 +678,32 @@ def _parse_deployment(manifests: Manifests, doc: dict[str, Any], name: str) -> N
     containers = tuple(_container(c, f"spec.template.spec.containers[{i}]") for i, c in enumerate(raw_containers))
     if not containers:
         raise UsageError("a Deployment needs at least one container")
+    _check_container_names(containers)
     account = pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default"
     account = check_name("ServiceAccount", account, "serviceAccountName")
     from kmeshctl.sandbox.containers import check_images  # (containers imports this module)
 
     check_images(containers)  # while the file is known: `-f FILE: Deployment NAME: image ...`
     manifests.deployments.append(Deployment(name, namespace, replicas, pod_labels, containers, account))
+
+
+def _check_container_names(containers: tuple[Container, ...]) -> None:
+    """As the API server: each container of a pod has its own name, and each port name is
+    used once in a container (two containers of one name would also run one program twice,
+    the second failing to bind its ports)."""
+    seen: dict[str, int] = {}
+    for index, container in enumerate(containers):
+        where = f"spec.template.spec.containers[{index}]"
+        if container.name in seen:
+            raise UsageError(f"{where}.name {container.name} is also containers[{seen[container.name]}]'s "
+                             "(Kubernetes refuses it too: Duplicate value); rename one")
+        seen[container.name] = index
+        names: dict[str, int] = {}
+        for number, port in enumerate(container.ports):
+            if port.name and port.name in names:
+                raise UsageError(f"{where}.ports[{number}].name {port.name} is also ports[{names[port.name]}]'s "
+                                 "(Kubernetes refuses it too: Duplicate value); rename one or remove it")
+            names.setdefault(port.name, number)
 
 
 _PULL_POLICIES = ("Always", "IfNotPresent", "Never")
@@ -781,24 +834,53 @@ def _parse_destination_rule(manifests: Manifests, doc: dict[str, Any], name: str
     host = shapes.text(spec["host"], "spec.host", who="Istio")
     raw = shapes.mappings(spec.get("subsets"), "spec.subsets", f"subsets: [{_SUBSET}]", _SUBSET)
     subsets = tuple(_subset(s, f"spec.subsets[{i}]") for i, s in enumerate(raw))
+    _check_subset_names(subsets)
     manifests.destination_rules.append(DestinationRule(name, namespace, host, subsets))
+
+
+def _check_subset_names(subsets: tuple[Subset, ...]) -> None:
+    """Istio refuses two subsets of one name (its validation: `duplicate subset names`);
+    read on, the last would win and a route to the first would reach the other's pods."""
+    seen: dict[str, int] = {}
+    for index, subset in enumerate(subsets):
+        if subset.name in seen:
+            raise UsageError(f"spec.subsets[{index}].name {subset.name} is also spec.subsets[{seen[subset.name]}]'s "
+                             "(Istio refuses it too): rename or remove one")
+        seen[subset.name] = index
 
 
 def _subset(raw: dict[str, Any], where: str) -> Subset:
     if raw.get("name") in (None, ""):
         raise shapes.missing(f"{where}.name", "name: v1")
-    return Subset(_subset_name(raw["name"]), shapes.labels(raw.get("labels"), f"{where}.labels",
-                                                           "labels: {version: v1}"))
+    labels = shapes.labels(raw.get("labels"), f"{where}.labels", "labels: {version: v1}")
+    return Subset(_subset_name(raw["name"], labels, f"{where}.name"), labels)
 
 
-def _subset_name(name: Any) -> str:
+def _subset_name(name: Any, labels: dict[str, str], where: str) -> str:
     """A subset's name as Istio checks it: a DNS-1123 label (it becomes part of Envoy's
     cluster names, `outbound|80|v1|fortio...`)."""
     if isinstance(name, str) and len(name) <= 63 and _DNS1123_LABEL.fullmatch(name):
         return name
+    example = _subset_example(name, labels)
+    if isinstance(name, (int, float)) and not isinstance(name, bool):
+        quoted = f'write `name: "{name}"`, in quotes, or ' if _DNS1123_LABEL.fullmatch(str(name)) else ""
+        raise UsageError(f"{where} is {shapes.what(name)}, not text (Istio refuses it too): {quoted}"
+                         f"give a name, e.g. name: {example}")
     raise UsageError(f"subset name {name!r} is not a DNS-1123 label (Istio refuses it too: lower-case letters, "
                      "digits and '-', starting and ending with an alphanumeric, at most 63 characters); "
-                     f"rename it, e.g. {_label_like(name)}")
+                     f"rename it, e.g. {example}")
+
+
+def _subset_example(name: Any, labels: dict[str, str]) -> str:
+    """A valid name for a refused subset name: the name made one (`Blue` -> blue), else
+    one from its labels (`version: v1` -> v1), else v1."""
+    meant = _label_like(name, "") if isinstance(name, str) else ""
+    if meant and meant != name and not meant[0].isdigit():
+        return meant
+    for value in [labels.get("version", ""), *labels.values()]:
+        if (from_label := _label_like(value, "")) and _DNS1123_LABEL.fullmatch(from_label) and from_label != name:
+            return from_label
+    return "v1"
 
 
 def _label_like(name: Any, default: str = "v1") -> str:
@@ -842,10 +924,34 @@ def validate(manifests: Manifests) -> None:
     for rule in manifests.destination_rules:
         if manifests.service_for_host(rule.host, rule.namespace) is None:
             raise UsageError(f"{manifests.source('DestinationRule', rule.namespace, rule.name)}"
-                             f"DestinationRule {rule.name}: host {rule.host}: {_no_service(rule.host, rule.namespace)}"
-                             "; add the Service or fix the host")
+                             f"DestinationRule {rule.name}: host {rule.host}: "
+                             f"{_no_service(rule.host, rule.namespace, manifests)}; add the Service or fix the host")
+    _check_one_per_service(manifests, "DestinationRule",
+                           [(r.namespace, r.name, r.host) for r in manifests.destination_rules],
+                           "Istio merges two rules for one host in an order it does not promise; keep one, "
+                           "with every subset")
     for vs in manifests.virtual_services:
         _check_virtual_service(manifests, vs)
+    _check_one_per_service(manifests, "VirtualService",
+                           [(v.namespace, v.name, h) for v in manifests.virtual_services for h in v.hosts],
+                           "Istio uses one of them for the mesh and does not promise which; keep one, with "
+                           "every route")
+
+
+def _check_one_per_service(manifests: Manifests, kind: str, hosts: list[tuple[str, str, str]], why: str) -> None:
+    """Refuses a second ``kind`` (its namespace, name, a host) for a Service one already has."""
+    owner: dict[tuple[str, str], tuple[str, str]] = {}
+    for namespace, name, host in hosts:
+        service = manifests.service_for_host(host, namespace)
+        if service is None:
+            continue
+        first = owner.setdefault((service.namespace, service.name), (namespace, name))
+        if first != (namespace, name):
+            first_file = manifests.source(kind, *first).removesuffix(": ")
+            also = f" (in {first_file})" if first_file else ""
+            raise UsageError(f"{manifests.source(kind, namespace, name)}{kind} {name}: host {host} is also the host "
+                             f"of {kind} {first[0]}/{first[1]}{also}, both for Service {service.namespace}/"
+                             f"{service.name} ({why})")
 
 
 def warnings(manifests: Manifests, sandbox: str | None = None) -> list[str]:
@@ -970,12 +1076,17 @@ def _same_server_warnings(manifests: Manifests, rule: DestinationRule, service: 
         return []
     seen: dict[str, Subset] = {}
     found = []
+    unlabelled = next((s for s in rule.subsets if not s.labels), None)
+    if unlabelled is not None and len(rule.subsets) > 1:  # the cause of any header shared with it
+        return [f"DestinationRule {rule.namespace}/{rule.name} subset {unlabelled.name} has no labels: it selects "
+                f"every pod of Service {service.namespace}/{service.name}, the other subsets' too; give it the "
+                f"labels of its own pods, e.g. labels: {{version: {unlabelled.name}}}"]
     for subset in rule.subsets:
         header = server_header(_selected(manifests, service.namespace, service.selector, subset.labels))
         if header is None:
             continue
         first = seen.setdefault(header, subset)
-        if first is not subset:
+        if first is not subset and first.name != subset.name:
             found.append(f"DestinationRule {rule.namespace}/{rule.name} subsets {first.name} and {subset.name} of "
                          f"Service {service.namespace}/{service.name} send the same Server header ({header}): "
                          "`kmeshctl demo traffic-shift` cannot tell their responses apart; give each version's "
@@ -995,24 +1106,41 @@ def _check_virtual_service(manifests: Manifests, vs: VirtualService) -> None:
     where = f"{manifests.source('VirtualService', vs.namespace, vs.name)}VirtualService {vs.name}"
     for host in vs.hosts:
         if manifests.service_for_host(host, vs.namespace) is None:
-            raise UsageError(f"{where}: host {host}: {_no_service(host, vs.namespace)}; add the Service or fix "
-                             "the host")
+            raise UsageError(f"{where}: host {host}: {_no_service(host, vs.namespace, manifests)}; add the "
+                             "Service or fix the host")
     for route in vs.http:
         for dest in route.destinations:
             service = manifests.service_for_host(dest.host, vs.namespace)
             if service is None:
-                raise UsageError(f"{where}: destination host {dest.host}: {_no_service(dest.host, vs.namespace)}; "
-                                 "add the Service or fix the host")
-            if dest.subset and dest.subset not in subset_names(manifests, service):
+                raise UsageError(f"{where}: destination host {dest.host}: "
+                                 f"{_no_service(dest.host, vs.namespace, manifests)}; add the Service or fix the host")
+            names = subset_names(manifests, service)
+            if dest.subset and dest.subset not in names:
+                meant = _closest(dest.subset, names)
+                fix = f"did you mean subset: {meant}? (or add {dest.subset} to the DestinationRule)" if meant \
+                    else "add it"
                 raise UsageError(f"{where}: subset {dest.subset} of {dest.host} "
-                                 "is not defined by a DestinationRule; add it")
+                                 f"is not defined by a DestinationRule; {fix}")
 
 
-def _no_service(host: str, namespace: str) -> str:
+def _closest(word: str, known: list[str]) -> str:
+    """The one of ``known`` ``word`` most likely means (a case slip, a typo), or ''."""
+    same_case = [k for k in known if k.lower() == word.lower()]
+    if same_case:
+        return same_case[0]
+    close = difflib.get_close_matches(word.lower(), known, n=1, cutoff=0.7)
+    return close[0] if close else ""
+
+
+def _no_service(host: str, namespace: str, manifests: Manifests | None = None) -> str:
     """`no Service fortio in namespace other in the files`: where a host was looked for
-    (a short name is relative to the object's namespace, as in Istio)."""
+    (a short name is relative to the object's namespace, as in Istio), and the Service of
+    that namespace it likely means (`did you mean fortio?`)."""
     looked_in, name = resolve_host(host, namespace)
-    return f"no Service {name} in namespace {looked_in} in the files"
+    said = f"no Service {name} in namespace {looked_in} in the files"
+    known = [s.name for s in manifests.services if s.namespace == looked_in] if manifests else []
+    meant = _closest(name, known)
+    return f"{said} (did you mean {meant}?)" if meant else said
 
 
 def subset_names(manifests: Manifests, service: Service) -> list[str]:
