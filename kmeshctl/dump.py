@@ -16,7 +16,7 @@ import re
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from rich.console import Console
 from rich.table import Table
@@ -46,6 +46,10 @@ def check_map_name(name: str | None) -> None:
     (`backend` -> km_backend, `km_servce` -> km_service), then every name."""
     if name is None or name in SPECS_BY_NAME:
         return
+    listed = [part.strip() for part in name.split(",")]
+    if len(listed) > 1 and all(part in SPECS_BY_NAME for part in listed):
+        raise UsageError(f"{given_text('--map', name)}: {NOT_ACCEPTED}: one map per run; give --map once for each "
+                         f"map (a run each), or leave --map out for every map")
     close = close_map_names(name)
     if not close:
         raise bad_value("--map", name, NOT_ACCEPTED, one_of(MAP_NAMES))
@@ -471,15 +475,41 @@ def _authz_port_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> 
     return table
 
 
-def _authz_rule_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> Table:
+def _authz_rule_table(entries: list, ids: IdRegistry, names: dict[int, str],
+                      ports: PortClasses | None = None) -> Table:
+    """km_authz_rule's rows; the dry-run verdict as the map (and -o json) holds it, the
+    verdict with the dry-run policies in (the same as VERDICT when none decides)."""
     table = Table("table", "port class", "source", "verdict", "policy", "dry-run verdict", "dry-run policy")
     for key, value in entries:
-        dry_run = value.shadow_policy != 0
-        table.add_row(str(key.table), "other ports" if key.port_class == 0 else str(key.port_class),
+        table.add_row(str(key.table), _port_class_text(key.table, key.port_class, ports),
                       str(key.src), value.verdict.name, _policy_text(value.policy, names),
-                      value.shadow_verdict.name if dry_run else EMPTY,
-                      _policy_text(value.shadow_policy, names))
+                      value.shadow_verdict.name, _policy_text(value.shadow_policy, names))
     return table
+
+
+# (policy table, port class) -> the ports km_authz_port puts in that class
+PortClasses = dict[tuple[int, int], list[int]]
+
+
+def port_classes(entries: Iterable[tuple[Any, Any]]) -> PortClasses:
+    """km_authz_port's rows as the ports of each class of each table."""
+    found: PortClasses = {}
+    for key, value in entries:
+        found.setdefault((key.table, value.port_class), []).append(key.port)
+    return {k: sorted(v) for k, v in found.items()}
+
+
+def _port_class_text(table: int, port_class: int, ports: PortClasses | None) -> str:
+    """`other ports` (class 0), `1 (ports 8080, 8443)` from km_authz_port, or the class and
+    where to look when km_authz_port was not read."""
+    if port_class == 0:
+        return "other ports"
+    if ports is None:
+        return f"{port_class} (ports: see km_authz_port)"
+    listed = ports.get((table, port_class))
+    if not listed:
+        return f"{port_class} (no port in km_authz_port)"
+    return f"{port_class} (port{'s' if len(listed) > 1 else ''} {', '.join(map(str, listed))})"
 
 
 def _authz_pol_table(entries: list, ids: IdRegistry, names: dict[int, str]) -> Table:
@@ -547,6 +577,10 @@ _DETAIL_COLUMNS = {
 }
 # The headers -o wide adds, each once (what `dump maps --help` says -o wide shows).
 WIDE_COLUMNS = tuple(dict.fromkeys(header.upper() for headers in _DETAIL_COLUMNS.values() for header in headers))
+# km_authz_rule's dry-run columns: shown when a dry-run policy decides a row, else by -o wide alone
+DRY_RUN_COLUMNS = ("dry-run verdict", "dry-run policy")
+WIDE_ADDS = (f"the {', '.join(WIDE_COLUMNS[:-1])} and {WIDE_COLUMNS[-1]} columns, and km_authz_rule's "
+             f"{' and '.join(c.upper() for c in DRY_RUN_COLUMNS)} when no dry-run policy decides a row")
 _MIN_OTHER = 12  # the width a wrapping column keeps at least
 _WIDE = 10_000
 
@@ -567,7 +601,7 @@ def _fit(table: Table, width: int, wide: bool, keys: tuple[str, ...]) -> tuple[T
 
 def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
                   pods: dict[int, str] | None = None, wide: bool = False,
-                  policies: dict[int, str] | None = None) -> None:
+                  policies: dict[int, str] | None = None, ports: PortClasses | None = None) -> None:
     """One table per map. ``pods``: netns cookie -> pod for km_manage; ``policies``: policy
     id -> name (default: from the km_authz_pol dump among ``dumps``). At the console's
     width the columns that tell rows apart (the map's key and its names: ids, names,
@@ -575,18 +609,30 @@ def render_tables(dumps: list[MapDump], ids: IdRegistry, console: Console,
     those that still do not fit are left out with a line naming them; ``wide`` prints
     every column whole."""
     names = _policy_names(dumps) if policies is None else policies
+    if ports is None:  # else km_authz_port's rows among ``dumps``, when it is shown
+        ports = next((port_classes(d.entries) for d in dumps if d.spec is AUTHZ_PORT), None)
     for number, dump in enumerate(dumps):
         dump = MapDump(dump.spec, sorted_entries(dump.entries, ids))  # an agent's rows come in its order
         authz_table = _AUTHZ_TABLES.get(dump.spec.name)
         build, title = authz_table or _TABLES[dump.spec.name]
         count = f"{len(dump.entries)} of {dump.spec.max_entries} entries"
-        if authz_table:
+        if dump.spec is AUTHZ_RULE:
+            table = _authz_rule_table(dump.entries, ids, names, ports)
+        elif authz_table:
             table = build(dump.entries, ids, names)
         else:
             table = _manage_table(dump.entries, ids, pods) if dump.spec is MANAGE else build(dump.entries, ids)
         keys = tuple(key.upper() for key in _KEY_COLUMNS.get(dump.spec.name, ()))
         print_section(console, f"[bold]{dump.spec.name}[/bold]: {title} ({count})", table, keys, wide,
-                      first=not number, detail=_DETAIL_COLUMNS.get(dump.spec.name, ()))
+                      first=not number, detail=_detail_columns(dump))
+
+
+def _detail_columns(dump: MapDump) -> tuple[str, ...]:
+    """The columns only -o wide shows of ``dump``'s table: km_authz_rule's dry-run ones
+    when no dry-run policy decides a row (its DRY-RUN VERDICT is then the VERDICT)."""
+    if dump.spec is AUTHZ_RULE and not any(value.shadow_policy for _, value in dump.entries):
+        return DRY_RUN_COLUMNS
+    return _DETAIL_COLUMNS.get(dump.spec.name, ())
 
 
 # A titled table of print_sections: title, table, key columns, detail columns (-o wide).
@@ -701,5 +747,5 @@ def print_tables(bpf_fs: Path, name: str | None = None, console: Console | None 
         ids = IdRegistry(maps)
         dumps = read_maps(maps, name, ids)
         render_tables(dumps, ids, console or Console(highlight=False), pods, wide,
-                      read_policy_names(maps))
+                      read_policy_names(maps), port_classes(maps.maps[AUTHZ_PORT.name].items()))
     return manage_cookies(dumps)

@@ -135,11 +135,50 @@ def checked_name(value: str, flag: str = "--name") -> str:
         return check_name(value, flag)
     except UsageError:
         meant = meant_name(value)
-        if meant is None:
-            raise
         typed = typed_now()
+        if meant is None:
+            raise UsageError(_rule_broken_text(value, flag, typed)) from None
         line = f" `{typed.rerun(typed.command, flag, meant, '')}`" if typed is not None else ""
         raise UsageError(f"{flag} {shown(value)}: {not_a_name_text(meant, flag)}{line}") from None
+
+
+def _rule_broken_text(value: str, flag: str, typed: Optional[Typed]) -> str:
+    """`--name T40A-1: not a sandbox name; use RULE (it has upper-case letters); did you
+    mean --name t40a-1? `LINE``: the name fitted to the rule offered where it makes a
+    sandbox (`sandbox up`) or names one there is; else an example."""
+    fitted = fitted_name(value)
+    making = typed is not None and typed.command.split()[1:3] == ["sandbox", "up"]
+    said = f"{flag} {shown(value)}: not a sandbox name; use {state_mod.NAME_RULE} ({broken_name_rule(value)})"
+    if fitted is None or not (making or fitted in names()):
+        return f"{said}, e.g. {flag} demo"
+    line = f" `{typed.rerun(typed.command, flag, fitted, '')}`" if typed is not None else ""
+    return f"{said}; did you mean {flag} {fitted}?{line}"
+
+
+def broken_name_rule(value: str) -> str:
+    """Which part of the sandbox-name rule ``value`` breaks, first the one most likely meant."""
+    import re
+
+    if not value:
+        return "it is empty"
+    if len(value) > state_mod.NAME_MAX:
+        return f"it has {len(value)} characters, at most {state_mod.NAME_MAX}"
+    if any(c.isupper() for c in value):
+        return "it has upper-case letters"
+    others = sorted(set(re.sub(r"[-a-z0-9]", "", value)))
+    if others:
+        return f"it has {' '.join(repr(c) for c in others)}"
+    return "it starts or ends with '-'"
+
+
+def fitted_name(value: str) -> Optional[str]:
+    """``value`` made a sandbox name: lower-cased, '_' '.' and ' ' as '-', anything else
+    left out, cut to NAME_MAX; None when nothing of it is left."""
+    import re
+
+    lowered = re.sub(r"[_. ]", "-", value.strip().lower())
+    fitted = re.sub(r"[^-a-z0-9]", "", lowered).strip("-")[:state_mod.NAME_MAX].strip("-")
+    return fitted if fitted and fitted != value and state_mod._NAME.match(fitted) else None
 
 
 def meant_name(value: str) -> Optional[str]:

@@ -255,9 +255,8 @@ def test_the_name_check_names_the_flag_as_typed() -> None:
     for flag in ("--name", "--sandbox"):
         with pytest.raises(UsageError) as refused:
             sandboxes.checked_name("Bad_Name", flag)
-        assert str(refused.value) == (f"{flag} Bad_Name: not a sandbox name; use {state_mod.NAME_RULE}, "
-                                      f"e.g. {flag} demo")
-        assert str(refused.value) == str(pytest.raises(UsageError, state_mod.check_name, "Bad_Name", flag).value)
+        assert str(refused.value) == (f"{flag} Bad_Name: not a sandbox name; use {state_mod.NAME_RULE} (it has "
+                                      f"upper-case letters), e.g. {flag} demo")
     assert not hasattr(state_mod, "default_name") and state_mod.DEFAULT_NAME == "kmesh"
 
 

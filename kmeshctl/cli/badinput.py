@@ -198,11 +198,58 @@ def _names_output(err: _click.exceptions.BadParameter, value: Optional[str]) -> 
     from kmeshctl.cli.option_hints import json_names_hint
 
     param, ctx = err.param, err.ctx
-    if value != "name" or ctx is None or param is None or "-o" not in param.opts:
+    if ctx is None or param is None or "-o" not in param.opts:
+        return ""
+    if value is not None and value.startswith(("jsonpath", "go-template")):
+        return _jq_line(ctx, value)
+    if value != "name":
         return ""
     name = " ".join(ctx.command_path.split()[1:])
     read = json_names_hint(name, ctx.command, [])
     return f"; it has no name form (kubectl's -o name){read}" if read else ""
+
+
+_LISTS_IN_JSON = ("sandbox list", "waypoint list")  # their -o json is a list of objects
+_SIMPLE_PATH = re.compile(r"(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\*\]|\[[0-9]+\])*")
+
+
+def _jq_line(ctx: _click.Context, value: str) -> str:
+    """kubectl's `-o jsonpath=...` (or go-template) on a command with -o json: that -o json
+    piped to jq, the path said in jq's words when it is a plain one (`{.name}` of a list:
+    `.[].name`); "" for a command with no -o json."""
+    import shlex
+
+    from kmeshctl.cli.option_hints import json_names_hint
+
+    name = " ".join(ctx.command_path.split()[1:])
+    read = json_names_hint(name, ctx.command, [])
+    line = re.search(r"`([^`]*)`", read)
+    if line is None:
+        return ""
+    kind, _, path = value.partition("=")
+    jq = _jq_of(path.strip("'\""), name in _LISTS_IN_JSON) if kind.startswith("jsonpath") else None
+    piped = f"{line.group(1)} | jq -r {shlex.quote(jq or '.')}"
+    words = "read its -o json with jq" + ("" if jq else " (write the path in jq's words)")
+    return f"; it has no {kind} form (kubectl's -o {kind}): {words}: `{piped}`"
+
+
+def _jq_of(jsonpath: str, listed: bool) -> Optional[str]:
+    """A plain kubectl JSONPath (`{.items[*].name}`, `{.name}`, `{[0].pods}`) as jq's path
+    (``listed``: the JSON is a list, each item's field meant); None for anything else."""
+    path = jsonpath.strip()
+    if path.startswith("{") and path.endswith("}"):
+        path = path[1:-1]
+    each = listed
+    for prefix in (".items[*]", ".items"):
+        if path.startswith(prefix):
+            path, each = path[len(prefix):], True
+            break
+    if path.startswith("["):
+        each = False  # the index or [*] typed says it
+    if not _SIMPLE_PATH.fullmatch(path) or "{" in path:
+        return None
+    jq = ("." if path.startswith("[") else "") + path.replace("[*]", "[]")
+    return (".[]" + jq if each else jq) or "."
 
 
 CHOICE_CLOSENESS = 0.7  # difflib ratio, case ignored: `jsn`, `yml`, `JSON`, `tabel`; not `xml` for yaml
@@ -995,6 +1042,14 @@ def _demo_plot(values: Any) -> None:
         check_plot_path(values["plot"], flag_as_typed("plot") or "--plot", bool(values.get("force")))
 
 
+def _dump_map(values: Any) -> None:
+    """dump maps' --map as its body checks it (one map's name), beside a bad -o."""
+    from kmeshctl.cli.dump import _check_map_flag
+
+    if isinstance(values.get("map_name"), str):
+        _check_map_flag(values["map_name"])
+
+
 def _offline_xds_address(values: Any) -> None:
     """render's --xds-address (and an offline install --dry-run's) as istiod's offline check
     refuses it, with the address to use; one of a bad form is left to the name checks."""
@@ -1096,6 +1151,7 @@ VALUE_CHECKS: dict[str, tuple[Any, ...]] = {
     "bench dataplane": (_bench_list("paths", "--paths", _bench_paths), _bench_list("loads", "--loads", _bench_loads),
                         _bench_cpus("client_cpus", "--client-cpus"), _bench_cpus("mesh_cpus", "--mesh-cpus")),
     "demo traffic-shift": (_demo_weights, _demo_plot),
+    "dump maps": (_dump_map,),
     "node run": (_node_run_flags, _node_run_ports, _node_run_secrets, _node_run_paths),
 }
 
@@ -1267,13 +1323,15 @@ def _typed_at(line: str) -> int:
 
 
 _LINE = re.compile(r" ?`(kmeshctl [^`]*)`")
+_MADE_FIRST = re.compile(r"`(mkdir -p [^`&]*?) && kmeshctl [^`]*`")
+_LINES = re.compile(r" ?`kmeshctl [^`]*`(?: or `kmeshctl [^`]*`)*")
 
 
 def _lines_as_changes(line: str, typed: list[str]) -> str:
     """``line`` with each `kmeshctl ...` it offers (the line typed with one value mended,
     the others kept: it would fail when pasted) said as the words it changes (`-n bad-ns`),
     or left out when the prose says them already (`did you mean -n bad-ns?`)."""
-    def said(found: re.Match[str]) -> str:
+    def said(found: re.Match[str], start: int) -> str:
         import shlex
 
         try:
@@ -1283,13 +1341,20 @@ def _lines_as_changes(line: str, typed: list[str]) -> str:
         if not _same_command(typed, offered):
             return found.group()  # another command's (`kmeshctl sandbox list`): no line typed, mended
         changes = _changes(typed, offered)
-        before = line[:found.start()]
+        before = line[:start + found.start()]
         if all(change in before or (not change.startswith("leave ") and change.split(" ")[-1] in before)
                for change in changes):  # `did you mean -n bad-ns?`, `did you mean json?`
             return ""
         return " " + ", ".join(changes)
 
-    return _LINE.sub(said, line)
+    def each(found: re.Match[str]) -> str:  # `A` or `B`: each said, the `or`s of the lines left out with them
+        kept = [part for part in (said(one, found.start()) for one in _LINE.finditer(found.group())) if part]
+        return " or".join(kept)
+
+    # `mkdir -p DIR && LINE`: LINE, with the other bad values, would fail: the step alone
+    told = _LINES.sub(each, _MADE_FIRST.sub(r"`\1`", line))
+    # a line left out leaves the words that led to it (`read its -o json, `) without an end
+    return re.sub(r"[,:]\s*(?=;|$)", "", told) if told != line else told
 
 
 def _same_command(typed: list[str], offered: list[str]) -> bool:
@@ -1334,6 +1399,7 @@ def _mended_line(lines: list[str], typed: list[str]) -> tuple[Optional[list[str]
     root = cmdline.INVOKED[0].command
     words = list(typed)
     for line in lines:
+        before = list(words)
         for found in _LINE.finditer(line):
             try:
                 offered = shlex.split(found.group(1))
@@ -1342,6 +1408,8 @@ def _mended_line(lines: list[str], typed: list[str]) -> tuple[Optional[list[str]
             for tag, i1, i2, j1, j2 in difflib_opcodes(typed, offered):
                 if tag == "replace" and i2 - i1 == j2 - j1 and not any(w.startswith("-") for w in typed[i1:i2]):
                     words[i1:i2] = offered[j1:j2]
+            if words != before:
+                break  # `A` or `B`: the first, the closest, is the one mended
         wanted = _tail_change(line)
         if wanted is not None:  # `...: --metrics-port 15021`: the value the flag typed takes instead
             words = cmdline.with_flag_value(words, *wanted)

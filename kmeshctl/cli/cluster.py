@@ -968,8 +968,9 @@ def precheck(
         print_data(report, output)
     else:
         print_checks([{**row, "fix": row["fix"] or ""} for row in report["checks"]], output)
-    if not checks.passed(results):
-        raise typer.Exit(1)
+    if not checks.passed(results):  # said on stderr as node preflight says it (-o json: stdout is the report)
+        failed = counted(sum(r.status == "fail" for r in results), "check")
+        raise KmeshctlError(f"{failed} failed: fix the rows marked fail" if not is_data(output) else f"{failed} failed")
 
 
 def print_checks(rows: list[dict], output: OutputFormat) -> None:

@@ -78,7 +78,7 @@ PodOption = Annotated[
 NamespaceOption = Annotated[str, typer.Option("-n", "--namespace", help="Namespace of the agent pod (with --pod "
                                               "only: a local data path is shown whole).")]
 # -o's help names what -o wide adds to each command's own tables
-MapsOutputOption = output_option(dumper.WIDE_COLUMNS)
+MapsOutputOption = output_option(dumper.WIDE_ADDS)
 ConfigOutputOption = output_option(f"the services' {', '.join(config_dump.SERVICE_DETAIL)} and the workloads' "
                                    f"{', '.join(config_dump.WORKLOAD_DETAIL)} columns")
 AdminPortOption = Annotated[

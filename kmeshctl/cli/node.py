@@ -17,7 +17,7 @@ from kmeshctl.cli.suggestions import flag_as_typed, given_as, given_on_command_l
 from kmeshctl.cli.outpaths import DIRECTORY, FILE, check_input_path, check_name_length, check_output_file
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
-from kmeshctl.params import TABLE_EMPTY as EMPTY, check_xds_address, counted
+from kmeshctl.params import TABLE_EMPTY as EMPTY, check_xds_address, counted, shown
 
 if TYPE_CHECKING:
     from kmeshctl.sandbox.state import SandboxState
@@ -124,10 +124,10 @@ def cleanup(
                          f"`{_cleanup_without('cgroup2_path')}`")
     for param, default in (("cni_conf_dir", CNI_CONF_DIR), ("cni_bin_dir", CNI_BIN_DIR)):
         if given_on_command_line(param):  # the defaults may well be absent: a node without the plugin's dirs
-            check_input_path(given_as(param), cni_conf_dir if param == "cni_conf_dir" else cni_bin_dir, DIRECTORY,
-                             f"use the directory the agent (kmeshctl node run) was given as {flag_as_typed(param)}, or "
-                             f"leave the flag out for the default, {default} (the DaemonSet's): "
-                             f"`{_cleanup_without(param)}`")
+            given = cni_conf_dir if param == "cni_conf_dir" else cni_bin_dir
+            if not given.is_dir():
+                check_input_path(given_as(param), given, DIRECTORY,
+                                 _missing_cni_dir_fix(param, given, default, bpf_fs, ignore_not_found))
     require_root("node cleanup", "the pinned data path, the CNI config")
     _refuse_live_sandbox_cni(cni_conf_dir)
     cni_left = bool(plugin_leftovers(cni_conf_dir, cni_bin_dir))
@@ -160,6 +160,22 @@ def require_root(command: str, what: str) -> None:
 
     if os.geteuid() != 0:
         raise KmeshctlError(f"{command} needs root ({what}): run it as root")
+
+
+def _missing_cni_dir_fix(param: str, given: Path, default: Path, bpf_fs: Path, ignore_not_found: bool) -> str:
+    """What to do about a --cni-conf-dir / --cni-bin-dir that is no directory: the line
+    without the flag only when the default is the directory asked for (leaving it out
+    must not clean another directory than the one typed) and the line's --bpf-fs is one
+    cleanup takes; else the words alone."""
+    import os
+
+    flag = flag_as_typed(param)
+    told = f"use the directory the agent (kmeshctl node run) was given as {flag}"
+    if os.path.realpath(given) != os.path.realpath(default):
+        return f"{told} (left out, the flag would clean the default, {default}, instead)"
+    if given_on_command_line("bpf_fs") and not ignore_not_found and not os.path.lexists(bpf_fs):
+        return f"{told}; also {given_as('bpf_fs')} {shown(bpf_fs)}: does not exist"
+    return f"{told}, or leave the flag out (its default, {default}, may be absent): `{_cleanup_without(param)}`"
 
 
 def _cleanup_without(param: str) -> str:

@@ -111,7 +111,8 @@ def check_output_file(flag: str, path: Path, create_parents: bool = False, probe
                          f"as {params.shown(path)}{line_with_path(typed, path, force is False and os.path.lexists(path))}")
     parent = path.parent
     if not parent.exists() and not create_parents:
-        raise UsageError(f"{flag} {params.shown(path)}: directory {params.shown(parent)} does not exist; give a file in an existing directory")
+        raise UsageError(f"{flag} {params.shown(path)}: directory {params.shown(parent)} does not exist; give a file in "
+                         f"an existing directory{_made_first_line(parent)}")
     base = _nearest_existing(parent)
     if not base.is_dir():
         raise UsageError(f"{flag} {params.shown(path)}: {params.shown(base)} is not a directory")
@@ -125,6 +126,17 @@ def check_output_file(flag: str, path: Path, create_parents: bool = False, probe
                              "can write to") from None
     if force is False:
         refuse_replacing(flag, path, [path])
+
+
+def _made_first_line(parent: Path) -> str:
+    """`, or make it first: `mkdir -p DIR && LINE``: the line typed run once the missing
+    directory is made; "" when it could not be (a file is in the way) or no line was typed."""
+    from kmeshctl.cli import cmdline
+
+    if not cmdline.ARGS or not _nearest_existing(parent).is_dir():
+        return ""
+    line = shlex.join(["kmeshctl", *cmdline.ARGS])
+    return f", or make it first: `mkdir -p {shlex.quote(str(parent))} && {line}`"
 
 
 def line_with_path(typed: str, path: Path, exists: bool) -> str:

@@ -695,9 +695,10 @@ def status(output: StatusOutputOption = OutputFormat.table, name: Optional[str] 
 
         state = _existing_state(chosen)
         report = sandbox_mod.status(state.name)
-        report["notes"] += [note] if (note := weights_note(state)) else []  # a demo's weights in force
-        if state.manifests_file.exists():  # what `up` warned of, still true: a subset with no pod...
-            report["notes"] += manifest_warnings(state.topology().manifests, state.name)
+        if not sandbox_mod.half_made(report["phase"]):  # else its Fix (finish the down) is all to do
+            report["notes"] += [note] if (note := weights_note(state)) else []  # a demo's weights in force
+            if state.manifests_file.exists():  # what `up` warned of, still true: a subset with no pod...
+                report["notes"] += manifest_warnings(state.topology().manifests, state.name)
     if is_data(output):
         print_data(report, output)
     else:

@@ -844,8 +844,8 @@ def status(name: str) -> dict[str, Any]:
         "agent": _agent_status(state, processes),
     }
     problems = _problems(state, report, processes)
-    notes = [note] if (note := unenrolled_note(state)) else []
     phase = state_mod.shown_phase(state.phase, problems, not state.up_is_running())
+    notes = [note] if not half_made(phase) and (note := unenrolled_note(state)) else []
     return {"name": state.name, "phase": phase, "ready": not problems,
             "problems": problems, "fix": _fix(state, problems, processes), "notes": notes, **report}
 
@@ -866,6 +866,12 @@ def _fix(state: SandboxState, problems: list[str], processes: Processes) -> str 
         return remake_line(state.name)
     stopped = [str(h.pid) for _, h in processes if h.stopped]
     return f"kill -CONT {' '.join(stopped)}" if stopped else None
+
+
+def half_made(phase: str) -> bool:
+    """A sandbox half-removed (`down` stopped) or half-created (`up` gone): its Fix line,
+    finishing the down, is all status says; notes offering it a demo would be refused."""
+    return phase in (state_mod.PHASE_REMOVING, state_mod.PHASE_HALF_CREATED)
 
 
 def unenrolled_note(state: SandboxState) -> str:
