@@ -580,7 +580,10 @@ def _stray_cleanup_dir(words: list[str], args: list[str]) -> str:
         reason = reason if sep and head.startswith("--bpf-fs") else f"{head}{sep}{reason}"
     except Exception:  # noqa: BLE001 - this runs inside an error message: a lookup gone wrong is no hint
         return ""
-    missing = not Path(words[0]).exists()  # its refusal says what to do: the directory typed, or --ignore-not-found
+    try:  # its refusal says what to do: the directory typed, or --ignore-not-found
+        missing = not Path(words[0]).exists()
+    except OSError:  # a name too long, a loop: not there as typed
+        missing = True
     if "`" not in reason and not missing and _cleanup_takes(Path(DEFAULT_BPF_FS), ignore):
         return ""
     return f"; this command takes no positional arguments, and {plainly(words[0], reason)}"
