@@ -168,3 +168,20 @@ def test_click_boolean_words_after_an_on_off_flag_are_its_value(word: str, spell
     assert result.returncode == 2
     assert f"--wait {word} is written {spelled}: `kmeshctl install --cluster-id c1 {spelled} --xds-address " \
            "10.0.0.7:15012`" in result.stderr, result.stderr
+
+
+def test_node_run_as_another_user_says_it_needs_root_before_loading_anything() -> None:
+    """t40b 2: as nobody, node run compiled the data path and blamed the kernel headers."""
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become another user")
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
+                             f"PYTHONPATH={root}", sys.executable, "-P", "-m", "kmeshctl", "node", "run",
+                             "--xds-insecure", "--xds-address", "127.0.0.1:1"],
+                            capture_output=True, text=True, timeout=60, cwd="/")
+    assert result.returncode == 1, result
+    assert result.stderr.strip() == "Error: node run needs root (it loads, pins and attaches BPF programs): " \
+                                    "run it as root", result.stderr

@@ -915,8 +915,11 @@ def _two_values(ctx: _click.Context, param: _click.Parameter, first: tuple[str, 
     if joined is not None:
         flag, value, line = joined
         return UsageError(f"{both}: {long} takes one value; did you mean {flag} {value}? `{line}`")
-    lines = _each_kept(param)
-    offered = f", `{lines[0]}` or `{lines[1]}`" if len(lines) == 2 else ""
+    import shlex
+
+    kept = _each_kept(param)
+    lines = [line for line in kept if line_works(shlex.split(line), ctx.find_root().command)] if len(kept) == 2 else []
+    offered = f", {spoken_list([f'`{line}`' for line in lines], 'or')}" if lines else ""
     return UsageError(f"{both}: {long} takes one value; give one{offered}")
 
 

@@ -477,6 +477,8 @@ def run(
     import socket
 
     _check_xds_address(xds_address)
+    # before the checks of paths it would create: as another user those say "not writable", not why
+    require_root("node run", "it loads, pins and attaches BPF programs")
     if admin_socket is not None:
         _check_socket_path("admin_socket", admin_socket, shared_ok=False)
     if cni_conf_dir is not None:

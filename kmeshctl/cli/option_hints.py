@@ -439,7 +439,7 @@ def _on_off_values(args: list[str], chain: list[_click.Command]) -> list[tuple[i
         if not equals:
             value = args[i + 1] if i + 1 < end else ""
         option = _on_off_option(chain, flag) if value.lower() in _BOOL_WORDS else None
-        if option is not None:
+        if option is not None and not (flag == "-v" and value.isdigit()):  # kubectl's `-v 0`: a log level
             found.append((i, 1 if equals else 2, option, value))
     return found
 
