@@ -25,23 +25,11 @@ import yaml
 
 from kmeshctl.errors import UsageError
 from kmeshctl.sandbox import manifests as m
+from test_sandbox_manifest_checks import _docs, _of, _write  # the suite's manifest helpers
 
 KMESHCTL = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kmeshctl")
+
 PYTHON_WORDS = re.compile(r"Error\b|Exception|does not appear to be|object has no attribute|'(list|dict|str|int)'")
-
-
-def _docs() -> list[dict[str, Any]]:
-    return [d for path in m.default_files() for d in yaml.safe_load_all(path.read_text()) if d]
-
-
-def _of(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
-    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
-
-
-def _write(tmp_path: Path, docs: list[dict[str, Any]], name: str = "a.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump_all(docs))
-    return path
 
 
 def _refused(paths: list[Path]) -> str:
