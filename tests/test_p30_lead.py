@@ -41,8 +41,9 @@ def test_kubectls_v_before_the_command_keeps_the_command(typed, meant, capsys, n
 ])
 def test_weights_with_spaces_get_the_value_that_parts_them(weights, meant, capsys, no_env, state_root) -> None:  # noqa: F811
     code, _, err = cli(capsys, "demo", "traffic-shift", "--sandbox", "p30", "--weights", weights)
-    assert code == 2 and err.strip().endswith(f"use the numbers without spaces: --weights {meant} "
-                                              "(see 'kmeshctl demo traffic-shift --help')"), err
+    # a whole line since pass 39 (t39b 4), every flag typed kept
+    assert code == 2 and err.strip().endswith("use the numbers without spaces: `kmeshctl demo traffic-shift --sandbox "
+                                              f"p30 --weights {meant}` (see 'kmeshctl demo traffic-shift --help')"), err
     code, _, err = cli(capsys, "demo", "traffic-shift", "--sandbox", "p30", "--weights", meant)
     assert "--weights" not in err.split(";")[0], err  # the value offered passes the --weights checks
 

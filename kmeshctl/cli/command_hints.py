@@ -496,9 +496,8 @@ def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after:
         lines.append(f"`{shlex.join([*named, '--name', name, *kept])}`")
     if not refused:
         return f"to {doing} {kind} {' and '.join(names)}: {' and '.join(lines)}{note}"
-    known = _sandbox_lines(sub, kept) if kind == "sandbox" and sub in ("down", "status") and not lines else ""
-    said = f"a {kind} is {done} by name: {known}" if known else f"a {kind} is {done} with kmeshctl {kind} {sub} --name NAME"
-    return "; ".join([said, *lines, *refused]) + note
+    # never another sandbox's line for a name that does not exist (it would act on that one)
+    return "; ".join([f"a {kind} is {done} with kmeshctl {kind} {sub} --name NAME", *lines, *refused]) + note
 
 
 PLURALS = {"sandbox": "sandboxes", "waypoint": "waypoints"}
