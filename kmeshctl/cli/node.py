@@ -478,7 +478,8 @@ def run(
 
     _check_xds_address(xds_address)
     # before the checks of paths it would create: as another user those say "not writable", not why
-    require_root("node run", "it loads, pins and attaches BPF programs")
+    if not _may_load_bpf():
+        require_root("node run", "it loads, pins and attaches BPF programs")
     if admin_socket is not None:
         _check_socket_path("admin_socket", admin_socket, shared_ok=False)
     if cni_conf_dir is not None:
@@ -512,6 +513,17 @@ def run(
     except PlaintextToIstiod:
         raise _plaintext_to_istiod() from None
     raise typer.Exit(code)
+
+
+def _may_load_bpf() -> bool:
+    """Whether this process holds CAP_SYS_ADMIN or CAP_BPF (bits 21, 39 of CapEff): a user
+    other than root given them (a unit's AmbientCapabilities) may run the agent."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        effective = int(next(line.split()[1] for line in status.splitlines() if line.startswith("CapEff:")), 16)
+    except (OSError, StopIteration, ValueError):
+        return False
+    return bool(effective & (1 << 21 | 1 << 39))
 
 
 def _check_xds_address(address: str) -> None:
