@@ -47,6 +47,15 @@ class UsageError(KmeshctlError):
     exit_code = EXIT_USAGE
 
 
+def require_root(doer: str, what: str) -> None:
+    """KmeshctlError `DOER needs root (WHAT): run it as root` for any user but root: the one
+    line every command that needs root says, never the errno of the first file it could not open."""
+    import os
+
+    if os.geteuid() != 0:
+        raise KmeshctlError(f"{doer} needs root ({what}): run it as root")
+
+
 def spoken_list(items: "list[str] | tuple[str, ...]", last: str = "and") -> str:
     """``items`` as an error line says them: `a`, `a and b`, `a, b and c` (``last`` "or": `a, b or c`)."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"

@@ -15,7 +15,7 @@ from kmeshctl.cli import cmdline
 from kmeshctl.cli.option_hints import POSITIONAL_CHECKS, POSITIONAL_READERS
 from kmeshctl.cli.suggestions import flag_as_typed, given_as, given_on_command_line
 from kmeshctl.cli.outpaths import DIRECTORY, FILE, check_input_path, check_name_length, check_output_file
-from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.errors import KmeshctlError, UsageError, require_root
 from kmeshctl.maps import DEFAULT_BPF_FS
 from kmeshctl.params import TABLE_EMPTY as EMPTY, check_xds_address, counted, shown
 
@@ -150,16 +150,6 @@ def cleanup(
     except (OSError, KmeshctlError) as err:
         raise KmeshctlError(f"could not remove the kmesh CNI plugin from {cni_conf_dir} / {cni_bin_dir}: {err}; "
                             "fix that, then re-run this command (it is safe to repeat)") from None
-
-
-def require_root(command: str, what: str) -> None:
-    """``command`` run by another user than root: the one line every command that needs root
-    says (`the sandbox needs root (...): run it as root`), never the errno of the first
-    file it could not open."""
-    import os
-
-    if os.geteuid() != 0:
-        raise KmeshctlError(f"{command} needs root ({what}): run it as root")
 
 
 def _missing_cni_dir_fix(param: str, given: Path, default: Path, bpf_fs: Path, ignore_not_found: bool) -> str:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 import yaml
 
+from kmeshctl import errors
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.podnet import NETNS_DIR, Pod, in_cgroup, kill_cgroup_tree, popen_entering, remove_cgroup_tree
 from kmeshctl.sandbox import pods as pods_mod
@@ -80,9 +81,7 @@ def _quiet(_: str) -> None:
 
 
 def require_root() -> None:
-    if os.geteuid() != 0:
-        raise KmeshctlError("the sandbox needs root (network namespaces, cgroups, eBPF): "
-                            "run it as root")
+    errors.require_root("the sandbox", "network namespaces, cgroups, eBPF")
 
 
 # ---------------------------------------------------------------- up
