@@ -72,9 +72,10 @@ def test_an_on_off_flag_left_out_keeps_the_word_after_it() -> None:
                               ).endswith("`kmeshctl sandbox exec web -- ls`")
 
 
-def test_a_value_that_is_no_true_or_false_gets_no_line(state_root, stubbed, capsys, offline) -> None:  # noqa: F811
+def test_a_value_that_is_no_true_or_false_gets_both_lines(state_root, stubbed, capsys, offline) -> None:  # noqa: F811
     line = _line(capsys, "enable-ns", "default", "--wait=maybe")
-    assert line.endswith("write --wait or --no-wait (see 'kmeshctl enable-ns --help')"), line
+    assert line.endswith("write --wait or --no-wait, `kmeshctl enable-ns default --wait` or "
+                         "`kmeshctl enable-ns default --no-wait` (see 'kmeshctl enable-ns --help')"), line
 
 
 def test_every_habit_that_says_leave_it_out_has_the_line() -> None:

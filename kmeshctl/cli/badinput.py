@@ -890,9 +890,48 @@ def one_value_per_flag(command: _click.Command) -> None:
             return value
 
         parser._get_value_from_state = value_checked
+        _one_state_per_switch(ctx, parser)
         return parser
 
     command.make_parser = checked_parser  # type: ignore[method-assign]
+
+
+def _one_state_per_switch(ctx: _click.Context, parser: Any) -> None:
+    """``parser`` refuses an on/off flag given both ways (`--wait --no-wait`): click keeps
+    the last without a word, while a valued flag given two values is refused."""
+    options = {id(o): o for o in [*parser._long_opt.values(), *parser._short_opt.values()]}.values()
+    for option in options:
+        if option.action == "store_const" and getattr(option.obj, "secondary_opts", None):
+            option.process = _switch_checked(ctx, option, option.process)
+
+
+def _switch_checked(ctx: _click.Context, option: Any, process: Any) -> Any:
+    def checked(value: Any, state: Any) -> None:
+        if not ctx.resilient_parsing:
+            given = state.__dict__.setdefault("kmeshctl_switched", {})
+            first = given.setdefault(option.dest, (_spelling(option), option.const))
+            if first[1] != option.const:
+                raise _both_ways(ctx, first[0], _spelling(option))
+        process(value, state)
+    return checked
+
+
+def _spelling(option: Any) -> str:
+    return max([*option._long_opts, *option._short_opts], key=len)
+
+
+def _both_ways(ctx: _click.Context, first: str, second: str) -> Exception:
+    import shlex
+
+    from kmeshctl.cli import cmdline
+    from kmeshctl.errors import UsageError
+
+    root = ctx.find_root().command
+    lines = [shlex.join(["kmeshctl", *cmdline.without_flag(cmdline.ARGS, dropped, valued=False)])
+             for dropped in (second, first)]
+    working = [f"`{line}`" for line in lines if line_works(shlex.split(line), root)]
+    offered = f": give one, {spoken_list(working, 'or')}" if working else ": give one"
+    return UsageError(f"{first} and {second} both given (an on/off flag takes one state){offered}")
 
 
 def _two_values(ctx: _click.Context, param: _click.Parameter, first: tuple[str, Any], second: tuple[str, Any]
@@ -1456,7 +1495,14 @@ def _checked_line(words: list[str], root: _click.Command) -> Optional[list[str]]
                 return None
             name, command, rest = ctx.command.resolve_command(ctx, rest)  # type: ignore[attr-defined]
             ctx = command.make_context(name, rest, parent=ctx)
-        return list(ctx.meta.get(BAD_VALUES) or [])
+        from kmeshctl.cli.conventions import typed_conflicts
+        from kmeshctl.cli.option_hints import missing_flags
+
+        together = [f"--{a.replace('_', '-')} and --{b.replace('_', '-')} do not go together ({why})"
+                    for a, b, why in typed_conflicts(ctx, ctx.params)]
+        path = tuple(ctx.command_path.split()[1:])
+        needed = [f"{flag} is required ({what})" for flag, what in missing_flags(ctx.command, path, list(words[1:]))]
+        return [*(ctx.meta.get(BAD_VALUES) or []), *together, *needed]
     except _click.exceptions.ClickException as err:
         return [err.format_message()]
     except KmeshctlError as err:

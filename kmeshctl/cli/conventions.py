@@ -258,15 +258,20 @@ def _conflicts_checked(command: _click.Command) -> None:
         from typer._click.globals import get_current_context
 
         ctx = get_current_context()
-        for first, second, why in pairs:
-            if all(values.get(n) and ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
-                   for n in (first, second)):
-                one, other = flag_as_typed(first), flag_as_typed(second)
-                raise KmeshctlUsageError(f"{one} and {other} do not go together ({why}): give one of them, "
-                                         f"{_line_without(other)} or {_line_without(one)}")
+        for first, second, why in typed_conflicts(ctx, values):
+            one, other = flag_as_typed(first), flag_as_typed(second)
+            raise KmeshctlUsageError(f"{one} and {other} do not go together ({why}): give one of them, "
+                                     f"{_line_without(other)} or {_line_without(one)}")
         return callback(*positional, **values)
 
     command.callback = checked
+
+
+def typed_conflicts(ctx: _click.Context, values: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The CONFLICTS pairs both typed on ``ctx``'s line, with both on in ``values``."""
+    return [(first, second, why) for first, second, why in CONFLICTS
+            if all(values.get(n) and ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
+                   for n in (first, second))]
 
 
 def _line_without(flag: str) -> str:
@@ -538,7 +543,7 @@ def _value_hint(option: _click.Parameter, flag: str, chain: list[_click.Command]
     if flag in NUMERIC_VALUE_FLAGS and typed_level(flag, args):
         return log_level_hint(chain[-1], " ".join(c.name for c in chain[1:] if c.name), flag, args)
     if flag != "--dry-run":
-        return on_off_hint(option, flag, args)
+        return on_off_hint(option, flag, args, chain[0])
     return dry_run_value_hint(chain[-1], " ".join(c.name for c in chain[1:] if c.name), args, chain[0])
 
 

@@ -390,13 +390,15 @@ def _dry_run_line(command: _click.Command, name: str, args: list[str]) -> str:
     return f"`{shlex.join(['kmeshctl', *own, *words[end:]])}`{needs}"
 
 
-def on_off_hint(option: _click.Parameter, flag: str, args: Optional[list[str]] = None) -> str:
+def on_off_hint(option: _click.Parameter, flag: str, args: Optional[list[str]] = None,
+                root: Optional[_click.Command] = None) -> str:
     """`; on/off flags take no value here: write -A to turn it on, leave it out for off,
     `kmeshctl waypoint list -A``: ``flag`` (the spelling typed) given a value in ``args`` (the
     words typed; cmdline.ARGS when None); a flag with an off form names both. The line is the
     one typed with `FLAG=VALUE` spelled as the value says (`--wait=false` -> --no-wait, or left
-    out when there is no off form), after the command's words; none for a value that is no
-    true/false word."""
+    out when there is no off form), after the command's words; for a value that is no
+    true/false word, the lines with the flag on and off that work (``root``: the kmeshctl
+    group; cmdline.INVOKED's when None)."""
     if option.secondary_opts:
         on = flag if flag in option.opts else option.opts[0]
         hint = f"; on/off flags take no value here: write {on} or {option.secondary_opts[0]}"
@@ -407,12 +409,25 @@ def on_off_hint(option: _click.Parameter, flag: str, args: Optional[list[str]] =
     value = next((w.partition("=")[2].lower() for w in reversed(words[:separator_at(words)])
                   if w.startswith(f"{flag}=")), "")
     if value not in _BOOL_WORDS:
-        return hint
+        root = root or (cmdline.INVOKED[0].command if cmdline.INVOKED else None)
+        return hint + (_either_state_lines(option, on, _typed_less(flag, False, words), root) if root else "")
     wanted = (value not in _FALSE_WORDS) == (flag in option.opts)  # `--no-wait=true` is off
     spelled = [on] if wanted else option.secondary_opts[:1]
     words = _typed_less(flag, False, words)
     end = separator_at(words)
     return f"{hint}, `{shlex.join(['kmeshctl', *words[:end], *spelled, *words[end:]])}`"
+
+
+def _either_state_lines(option: _click.Parameter, on: str, words: list[str], root: _click.Command) -> str:
+    """`, `kmeshctl ... --wait` or `kmeshctl ... --no-wait``: ``words`` (the line typed without
+    the flag) with the flag on and off, those that work when pasted; "" when none does."""
+    from kmeshctl.cli.badinput import line_works
+
+    end = separator_at(words)
+    lines = [["kmeshctl", *words[:end], *spelled, *words[end:]] for spelled in ([on], option.secondary_opts[:1])]
+    working = [f"`{shlex.join(line)}`" for line in lines
+               if line_works(line, root)]
+    return f", {spoken_list(working, 'or')}" if working else ""
 
 
 def _on_off_option(chain: list[_click.Command], flag: str) -> Optional[_click.Parameter]:
@@ -462,7 +477,7 @@ def spaced_on_off_line(args: list[str], chain: list[_click.Command]) -> str:
     as a word of its own.
     The word is never read as a name, a namespace or a cluster id (`--cluster-id true`)."""
     pairs = _on_off_values(args, chain)
-    if all(size == 1 for _, size, _, _ in pairs):  # `--wait=false` alone: refuse_flag_values' line says it
+    if not pairs or len(pairs) == 1 and pairs[0][1] == 1:  # `--wait=false` alone: refuse_flag_values' line says it
         return ""
     words = list(args)
     said = []
@@ -937,24 +952,31 @@ def _needed_flags(ctx: _click.Context, words: list[str]) -> list[tuple[str, str,
 def needed_flags_of(command: _click.Command, path: tuple[str, ...], words: list[str]
                     ) -> list[tuple[str, str, str, str]]:
     """_needed_flags for ``command`` (its words ``path``: `("render",)`), before it is parsed."""
+    found = []
+    for flag, what in missing_flags(command, path, words):
+        param = option_spelled(command, flag)
+        metavar = _metavar(param) if param is not None else "VALUE"
+        found.append((flag, metavar, what.split(" (")[0], _known_value(flag, words)))
+    return found
+
+
+def missing_flags(command: _click.Command, path: tuple[str, ...], words: list[str]) -> list[tuple[str, str]]:
+    """The flags ``command`` (its words ``path``) needs that ``words`` (a line) does not
+    give, as (flag, what it is); its callback says so only once the line runs."""
     from kmeshctl.cli.render import REQUIRED_FLAGS
 
-    given = {w.partition("=")[0] for w in words if w.startswith("-")}
+    given = {w.partition("=")[0] for w in words[:separator_at(words)] if w.startswith("-")}
     if path == ("install",):  # install needs --xds-address only for a dry run with no cluster (installer)
         needs = _install_needs(words, given)
     else:
         needs = [(flag, what) for flag, _, what in REQUIRED_FLAGS.get(path, ())]
-    found = []
+    missing = []
     for flag, what in needs:
-        spellings = {flag}
         param = option_spelled(command, flag)
-        if param is not None:
-            spellings |= {*param.opts, *param.secondary_opts}
-        if spellings & given:
-            continue
-        metavar = _metavar(param) if param is not None else "VALUE"
-        found.append((flag, metavar, what.split(" (")[0], _known_value(flag, words)))
-    return found
+        spellings = {flag, *param.opts, *param.secondary_opts} if param is not None else {flag}
+        if not spellings & given:
+            missing.append((flag, what))
+    return missing
 
 
 def _install_needs(words: list[str], given: set[str]) -> list[tuple[str, str]]:
