@@ -1,0 +1,75 @@
+"""Pass-40 leftovers fixed by the lead (t40b 4, 6, 9), in-process through kmeshctl.cli.main
+with every command's own work stubbed (no cluster configured):
+
+- an on/off flag given both ways (`--wait --no-wait`) is refused, as a valued flag given
+  two values is, with each state's line when it works;
+- several `FLAG=VALUE` words for on/off flags are mended in one line (`--wait=no
+  --dry-run=yes`), and a value that is no true/false word gets both states' lines;
+- a line that two flags conflict in (`--dry-run --wait`) or that lacks a required flag
+  (`render` with no --xds-address) is never offered as one that works.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from kmeshctl.cli import app
+from kmeshctl.cli.badinput import line_problems, line_works
+from test_cli_kinds import cli, no_env, state_root  # noqa: F401
+from test_p23_command_hints import _assert_pastable, _line, _pasted_lines, stubbed  # noqa: F401
+from test_p29_tier_hints import offline  # noqa: F401
+
+import typer
+
+ROOT = typer.main.get_command(app)
+XDS = ["--cluster-id", "c1", "--xds-address", "10.0.0.7:15012"]
+
+
+@pytest.mark.parametrize("words,first,second", [
+    (["install", *XDS, "--wait", "--no-wait"], "--wait", "--no-wait"),
+    (["render", *XDS, "--enable-bypass", "--no-enable-bypass"], "--enable-bypass", "--no-enable-bypass"),
+    (["waypoint", "apply", "-n", "x", "--no-wait", "--wait"], "--no-wait", "--wait"),
+], ids=" ".join)
+def test_an_on_off_flag_both_ways_is_refused(words, first, second, state_root, stubbed, capsys,  # noqa: F811
+                                             offline) -> None:  # noqa: F811
+    line = _line(capsys, *words)
+    assert f"{first} and {second} both given" in line, line
+    pasted = _pasted_lines(line)
+    assert len(pasted) == 2, line
+    assert {first, second} == {next(w for w in p if w in (first, second)) for p in pasted}, line
+    _assert_pastable(capsys, line)
+
+
+def test_both_ways_never_offers_a_line_that_conflicts(state_root, stubbed, capsys, offline) -> None:  # noqa: F811
+    line = _line(capsys, "waypoint", "apply", "--no-wait", "-n", "x", "--wait", "--dry-run")
+    assert _pasted_lines(line) == [["kmeshctl", "waypoint", "apply", "--no-wait", "-n", "x", "--dry-run"]], line
+
+
+def test_several_equals_values_are_mended_in_one_line(state_root, stubbed, capsys, offline) -> None:  # noqa: F811
+    line = _line(capsys, "install", *XDS, "--wait=no", "--dry-run=yes")
+    assert "--wait=no is written --no-wait" in line and "--dry-run=yes is written --dry-run" in line, line
+    assert _pasted_lines(line) == [["kmeshctl", "install", *XDS, "--no-wait", "--dry-run"]], line
+    _assert_pastable(capsys, line)
+
+
+@pytest.mark.parametrize("words,lines", [
+    (["install", *XDS, "--wait=maybe"], [["install", *XDS, "--wait"], ["install", *XDS, "--no-wait"]]),
+    (["render", *XDS, "--quiet=maybe"], [["render", *XDS, "--quiet"], ["render", *XDS]]),
+    (["render", "--cluster-id", "c1", "--quiet=maybe"], []),  # render still needs --xds-address: no line
+], ids=["wait", "quiet", "quiet-needs-xds"])
+def test_a_value_that_is_no_true_false_word_gets_the_lines_that_work(words, lines, state_root, stubbed, capsys,  # noqa: F811
+                                                                    offline) -> None:  # noqa: F811
+    line = _line(capsys, *words)
+    assert _pasted_lines(line) == [["kmeshctl", *w] for w in lines], line
+    _assert_pastable(capsys, line)
+
+
+def test_line_works_checks_conflicts_and_required_flags(offline) -> None:  # noqa: F811
+    assert line_works(["kmeshctl", "render", *XDS], ROOT)
+    assert not line_works(["kmeshctl", "render", "--cluster-id", "c1"], ROOT)
+    assert any("--xds-address is required" in p for p in line_problems(["kmeshctl", "render", "--cluster-id", "c1"],
+                                                                         ROOT))
+    conflicting = shlex.split("kmeshctl waypoint apply -n x --wait --dry-run")
+    assert any("do not go together" in p for p in line_problems(conflicting, ROOT))
