@@ -73,3 +73,22 @@ def test_line_works_checks_conflicts_and_required_flags(offline) -> None:  # noq
                                                                          ROOT))
     conflicting = shlex.split("kmeshctl waypoint apply -n x --wait --dry-run")
     assert any("do not go together" in p for p in line_problems(conflicting, ROOT))
+
+
+def test_cni_uninstall_removes_the_plugin_log_a_restart_keeps_it(tmp_path) -> None:
+    """t41c 10: /run/kmesh-cni/plugin.log stayed on the node after uninstall."""
+    from kmeshctl.cni import plugin
+    from kmeshctl.cni.install import CniInstaller, CniSettings
+
+    (tmp_path / "net.d").mkdir()
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "sock").mkdir()
+    settings = CniSettings(tmp_path / "net.d", tmp_path / "bin", tmp_path / "sock" / "cni.sock")
+    log_file = tmp_path / "sock" / plugin.LOG_NAME
+    installer = CniInstaller(settings, lambda: None)
+    installer.install()
+    log_file.write_text("a plugin run\n")
+    installer.stop()  # a restart
+    assert log_file.exists()
+    installer.uninstall()
+    assert not log_file.exists() and not settings.plugin_path.exists()

@@ -288,6 +288,16 @@ class CniInstaller:
         with self._lock:
             for line in remove_plugin(self.settings.conf_dir, self.settings.bin_dir, on_error=_log_failed):
                 log.info("event=cni_removed what=%r", line)
+            _remove_plugin_log(self.settings.socket.parent)
+
+
+def _remove_plugin_log(socket_dir: Path) -> None:
+    """The plugin's log beside the agent's socket removed: an uninstall leaves nothing of
+    kmesh on the node (the plugin is out of every config list by now, so no new run writes
+    it again; a restart keeps it)."""
+    with contextlib.suppress(OSError):
+        (socket_dir / plugin.LOG_NAME).unlink()
+        log.info("event=cni_removed what=%r", f"removed {socket_dir / plugin.LOG_NAME}")
 
 
 def _log_failed(step: str, err: Exception) -> None:
