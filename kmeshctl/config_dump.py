@@ -204,7 +204,7 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "Kube
         served = _pods_admin_port(core, pod, namespace)
         if served is not None and served != port:
             raise KmeshctlError(f"no agent admin endpoint at port {port} of {namespace}/{pod} ({why}): the agent "
-                                f"serves port {served} (its --admin-port={served}); pass --admin-port {served}")
+                                f"serves port {served} (its --admin-port={served}){_on_port(served)}")
         raise KmeshctlError(f"no agent admin endpoint at port {port} of {namespace}/{pod} ({why}): check the "
                             f"port the agent serves (its --admin-port: `kubectl get pod -n {namespace} {pod} -o "
                             "yaml`)")
@@ -213,6 +213,28 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "Kube
     if status != 200:
         raise _refused(f"agent {namespace}/{pod}", status, reason, body, fix)
     return checked(path, body, f"agent {namespace}/{pod} (port {port})", fix)
+
+
+def _on_port(served: int) -> str:
+    """`; read that port: `LINE`` with LINE the dump typed, its --admin-port (typed or not)
+    set to ``served``, every other word kept; "" for a command with no --admin-port (status)."""
+    import shlex
+
+    from kmeshctl.sandboxes import typed_now
+
+    typed = typed_now()
+    if typed is None or not typed.line or typed.command.split()[1:2] != ["dump"]:
+        return ""
+    words = shlex.split(typed.line)
+    end = words.index("--") if "--" in words else len(words)
+    at = next((i for i, w in enumerate(words[:end]) if w.partition("=")[0] == "--admin-port"), None)
+    if at is None:
+        words[end:end] = ["--admin-port", str(served)]
+    elif "=" in words[at]:
+        words[at] = f"--admin-port={served}"
+    else:
+        words[at + 1:at + 2] = [str(served)]
+    return f"; read that port: `{shlex.join(words)}`"
 
 
 _ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([A-Za-z][A-Za-z ]*)")
@@ -611,13 +633,13 @@ def cache_output(dump: dict) -> dict:
 
 def _ports(ports: list[dict]) -> str:
     """`80->8080, 443->8443`; a pair another port repeats (kube-dns: 53->53 for UDP and for
-    TCP) with its app protocol, as -o json's `appProtocol`: `53->53, 53->53/TCP` (UDP's port
-    carries none)."""
-    pairs = [(p.get("service_port", 0), p.get("target_port", 0), p.get("app_protocol")) for p in ports
-             if isinstance(p, dict)]
-    repeated = {pair[:2] for pair in pairs if [other[:2] for other in pairs].count(pair[:2]) > 1}
-    return ", ".join(f"{s}->{t}" + (f"/{proto}" if (s, t) in repeated and proto else "")
-                     for s, t, proto in pairs) or EMPTY
+    TCP) once, as `53->53 (2 protocols)`: the one notation of `dump maps` (whose map holds no
+    protocol) and of a workload's Service ports (which carry none); -o json keeps each port
+    with its `appProtocol`."""
+    from kmeshctl.dump import _pair_text
+
+    pairs = [(p.get("service_port", 0), p.get("target_port", 0)) for p in ports if isinstance(p, dict)]
+    return ", ".join(_pair_text(pair, pairs.count(pair)) for pair in dict.fromkeys(pairs)) or EMPTY
 
 
 def _addresses(item: dict) -> str:

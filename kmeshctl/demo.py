@@ -13,6 +13,7 @@ a real cluster (`kmeshctl.demo_cluster`). Both run the same request loop script.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 import uuid
@@ -429,6 +430,16 @@ def _check_sets_not_split(text: str, parts: list[str], count: int, example: str)
     raise UsageError(f"{problem}; did you mean --weights {meant}?")
 
 
+def _weights_meant(text: str) -> str:
+    """--weights ``text`` written with another separator or percent signs (`90-10`, `90:10`,
+    `90%/10%`) as the sets it means (90/10) when each then adds up to 100; "" otherwise."""
+    meant = re.sub(r"\s*[-:|;]\s*", "/", text.replace("%", "").strip())
+    sets = meant.split(",")
+    if meant == text or not all(re.fullmatch(r"\d+(/\d+)+", s) for s in sets):
+        return ""
+    return meant if all(sum(int(w) for w in s.split("/")) == 100 for s in sets) else ""
+
+
 def _weight_set(text: str, part: str, number: int, subject: DemoSubject, examples: str, names: str,
                 check_count: bool = True) -> list[int]:
     """One set of --weights (``number`` 0: the only one), or the UsageError in the one
@@ -441,8 +452,10 @@ def _weight_set(text: str, part: str, number: int, subject: DemoSubject, example
         if not part.strip():
             raise bad_value("--weights", text, f"set {number} is empty",
                             f"whole numbers separated by / (sets by ,), e.g. {examples}") from None
+        meant = _weights_meant(text)
         raise UsageError(f"{given_text('--weights', text)}: {which}weights must be whole numbers separated by / "
-                         f"(sets by ,); e.g. {examples}") from None
+                         f"(sets by ,); " + (f"did you mean --weights {meant}?" if meant else f"e.g. {examples}")) \
+            from None
     count = len(subject.versions)
     if check_count and len(weights) != count:
         raise bad_value("--weights", text, f"{which}{counted(len(weights), 'weight')} for "
@@ -538,15 +551,20 @@ def choose_target(choice: str, documents: list[dict], subject: DemoSubject,
 
 def _local_choice(rerun: Rerun = rerun_line) -> str:
     """How to pick the local sandbox instead, as lines to paste (``rerun``: see
-    rerun_command): the demo with --sandbox of each one up, else with --target local."""
+    rerun_command): the demo with --sandbox of each one ready that it would run on as
+    typed (sandboxes.unfit), else in a new sandbox when some are up, else with --target local."""
     from kmeshctl import sandboxes
 
-    found = sandboxes.names()
+    local = [("--target", "--target", "local")]
+    found = sandboxes.existing()
+    usable = [n for n in sandboxes.fitting(found, DEMO_COMMAND) if found[n] == sandboxes.PHASE_READY]
+    if usable:
+        return " or ".join(f"`{with_options(rerun_command(n, rerun), local)}`" for n in usable)
     if found:
-        return " or ".join(f"`{with_options(rerun_command(n, rerun), [('--target', '--target', 'local')])}`"
-                           for n in found)
-    local = with_options(rerun(DEMO_COMMAND, "--target", "local", ""), [("--target", "--target", "local")])
-    return f"`{local}`"
+        new = free_sandbox_name("kmesh")
+        line = f"kmeshctl sandbox up --name {new} && {with_options(rerun_command(new, rerun), local)}"
+        return f"`{line}`{sandboxes.new_sandbox_weights_note()}"
+    return f"`{with_options(rerun(DEMO_COMMAND, '--target', 'local', ''), local)}`"
 
 
 def local_sandbox(sandbox_name: str | None, flag: str = "--sandbox", rerun: Rerun = rerun_line) -> tuple[str, str]:

@@ -348,12 +348,13 @@ def _tunnel_text(tunnel: Tunnel | None) -> str:
 def _ports_text(value: ServiceValue) -> str:
     """`80->8080, 443->8443`; a pair the map holds more than once (kube-dns's 53->53 for UDP
     and for TCP: a Service port repeats only with another protocol, which the map does not
-    hold) once, as `53->53 (2 protocols)`: `dump config` names the protocols."""
+    hold) once, as `53->53 (2 protocols)`, as `dump config` says it (config_dump._ports)."""
     seen = list(dict.fromkeys(value.ports))
     return ", ".join(_pair_text(pair, value.ports.count(pair)) for pair in seen) or EMPTY
 
 
 def _pair_text(pair: tuple[int, int], count: int) -> str:
+    """`53->53`, or `53->53 (2 protocols)` for a pair held ``count`` times: both dumps' one notation."""
     text = f"{pair[0]}->{pair[1]}"
     return f"{text} ({count} protocols)" if count > 1 else text
 

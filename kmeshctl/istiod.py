@@ -472,7 +472,8 @@ def istiod_address_quickly(kubeconfig: Optional[str], context: Optional[str], is
     answers within ``limit`` seconds, else []; whether the cluster answered the lookup
     at all: False with no cluster, an unreachable or slow one). For a hint printed after
     a command line did not parse: the global options were not applied (ask_quickly)."""
-    found, answered = ask_quickly(kubeconfig, context, limit, lambda client: istiod_addresses(client, istio_namespace))
+    found, answered = ask_quickly(kubeconfig, context, limit, lambda client: istiod_addresses(client, istio_namespace),
+                                  f"asking for istiod's address in namespace {istio_namespace}")
     return found or [], answered
 
 
@@ -650,11 +651,15 @@ def known_cluster_id(client: KubeClient, istio_namespace: str) -> Optional[str]:
 _T = TypeVar("_T")
 
 
+ASKING_FOR_A_HINT = "asking for this error's hint"  # ask_quickly's waiting note, when not told what it asks
+
+
 def ask_quickly(kubeconfig: Optional[str], context: Optional[str], limit: float,
-                 ask: Callable[[KubeClient], _T]) -> tuple[Optional[_T], bool]:
+                 ask: Callable[[KubeClient], _T], asking: str = ASKING_FOR_A_HINT) -> tuple[Optional[_T], bool]:
     """(what ``ask`` answers of the cluster ``kubeconfig`` / ``context`` names within
     ``limit`` seconds, else None; whether it answered at all). The question runs in a
-    thread left behind when slow; a credential plugin cannot prompt."""
+    thread left behind when slow; a credential plugin cannot prompt. ``asking`` is what
+    the waiting note says it asks (`asking whether foo is a namespace, up to 2s`)."""
     import os
     import sys
     import threading
@@ -662,7 +667,8 @@ def ask_quickly(kubeconfig: Optional[str], context: Optional[str], limit: float,
     from kmeshctl import kube
 
     found: list[_T] = []
-    target = kube.KubeTarget(kubeconfig or kube.kubeconfig_from_env(os.environ.get("KUBECONFIG")), context, limit)
+    target = kube.KubeTarget(kubeconfig or kube.kubeconfig_from_env(os.environ.get("KUBECONFIG")), context, limit,
+                             asking=asking)
 
     def look() -> None:
         with contextlib.suppress(Exception):  # no kubeconfig, no answer, no permission: nothing to offer
@@ -683,4 +689,5 @@ def known_cluster_id_quickly(kubeconfig: Optional[str], context: Optional[str], 
                              limit: float) -> Optional[str]:
     """known_cluster_id of the cluster configured, asked for at most ``limit`` seconds
     (None when it does not answer by then): for a hint, never a hang."""
-    return ask_quickly(kubeconfig, context, limit, lambda client: known_cluster_id(client, istio_namespace))[0]
+    return ask_quickly(kubeconfig, context, limit, lambda client: known_cluster_id(client, istio_namespace),
+                       "asking for istiod's cluster id")[0]

@@ -52,6 +52,9 @@ class KubeTarget:
     context: Optional[str] = None
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S  # --request-timeout, seconds per request; 0: no limit
     quiet: bool = False  # -q: no `waiting for the Kubernetes API` note
+    # what a look-up of its own asks, with its own limit (`whether foo is a namespace`): the
+    # waiting note says that, not --request-timeout (the user's limit of the command's requests)
+    asking: str = ""
 
     @property
     def named(self) -> bool:
@@ -1117,21 +1120,33 @@ def default_namespace(target: KubeTarget) -> str:
             namespace = body.get("namespace")
             if namespace is None or namespace == "":
                 return DEFAULT_OBJECT_NAMESPACE
-            fix = f", or correct the context: `kubectl config set-context {context} --namespace=NAMESPACE`"
-            return _checked_namespace(str(namespace), f"of context {context} in kubeconfig {file}", fix)
+            return _checked_namespace(str(namespace), f"of context {shown(context)} in kubeconfig {file}",
+                                      _context_namespace_fix(context, str(namespace)))
     return DEFAULT_OBJECT_NAMESPACE
+
+
+def _context_namespace_fix(context: str, namespace: str) -> str:
+    """`, or correct the context: `kubectl config set-context 'My Ctx' --namespace=team-a``:
+    the context's name quoted as the shell needs it, its namespace the name the bad one
+    most likely means (params.meant_namespace: `Team_A` -> team-a; NAMESPACE when none)."""
+    from kmeshctl.params import meant_namespace
+
+    line = shlex.join(["kubectl", "config", "set-context", context,
+                       f"--namespace={meant_namespace(namespace) or 'NAMESPACE'}"])
+    return f", or correct the context: `{line}`"
 
 
 def _checked_namespace(namespace: str, origin: str, fix: str) -> str:
     """``namespace`` when it is a valid name; else a UsageError naming ``origin`` (where it
-    was read) and the fix: -n, or ``fix`` (how to correct that place)."""
+    was read) and the fix: -n with the name it most likely means (else NAMESPACE), or
+    ``fix`` (how to correct that place)."""
     from kmeshctl.namespaces import DNS1123_RULE
-    from kmeshctl.params import DNS1123_LABEL_RE, shown
+    from kmeshctl.params import DNS1123_LABEL_RE, meant_namespace
 
     if DNS1123_LABEL_RE.match(namespace):
         return namespace
     raise UsageError(f"namespace {shown(namespace)} {origin}: not a valid namespace name ({DNS1123_RULE})",
-                     fix=f"pass -n NAMESPACE{fix}")
+                     fix=f"pass -n {meant_namespace(namespace) or 'NAMESPACE'}{fix}")
 
 
 def running_in_cluster() -> bool:
@@ -1233,9 +1248,13 @@ def waiting_note(line: str, quiet: bool, noted: Callable[[], None] = lambda: Non
 
 def _waiting_note(host: str, target: KubeTarget,
                   noted: Callable[[], None] = lambda: None) -> contextlib.AbstractContextManager[None]:
-    """`waiting for the Kubernetes API at URL (--request-timeout 30s)`, as waiting_note."""
-    return waiting_note(f"waiting for the Kubernetes API at {host} ({request_timeout_text(target.request_timeout)})",
-                        target.quiet, noted)
+    """`waiting for the Kubernetes API at URL (--request-timeout 30s)`, as waiting_note; for
+    a look-up of its own (``target.asking``) `(asking whether foo is a namespace, up to 2s)`."""
+    from kmeshctl.asciinum import duration_words
+
+    limit = (f"{target.asking}, up to {duration_words(target.request_timeout)}" if target.asking
+             else request_timeout_text(target.request_timeout))
+    return waiting_note(f"waiting for the Kubernetes API at {host} ({limit})", target.quiet, noted)
 
 
 def _bounded(cfg: "k8s.Configuration") -> "k8s.Configuration":

@@ -288,3 +288,24 @@ def run_preflight(mount_missing: bool = True) -> list[CheckResult]:
     if results[-1].ok:
         results.append(check_kernel_headers())
     return results
+
+
+PROC = Path("/proc")
+
+
+def agent_pod(pid: int, proc: Path = PROC) -> str | None:
+    """`kmesh-system/kmesh-x`: the pod process ``pid`` (a node agent holding a bpffs) runs
+    in, by the POD_NAMESPACE / POD_NAME the agent's DaemonSet gives it (downward API) and
+    a kubelet's cgroup (`kubepods`); None for a process of no pod, or when unreadable. The
+    kubelet restarts a killed container: such an agent is stopped by removing its pod's
+    DaemonSet, not by `kill`."""
+    try:
+        environ = (proc / str(pid) / "environ").read_bytes().split(b"\0")
+        cgroups = (proc / str(pid) / "cgroup").read_text()
+    except OSError:
+        return None
+    env = dict(item.decode(errors="replace").partition("=")[::2] for item in environ if b"=" in item)
+    name, namespace = env.get("POD_NAME", ""), env.get("POD_NAMESPACE", "")
+    if not name or not namespace or "kubepods" not in cgroups:
+        return None
+    return f"{namespace}/{name}"

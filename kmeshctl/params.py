@@ -486,6 +486,7 @@ _IMAGE_REST_RE = re.compile(
     rf"(?P<path>{_IMAGE_PATH_COMPONENT}(?:/{_IMAGE_PATH_COMPONENT})*)(?::{_IMAGE_TAG})?(?:@{_IMAGE_DIGEST})?",
     re.ASCII)
 _IMAGE_NAME_MAX = 255
+_PLACEHOLDER_RE = re.compile(r"[A-Z][A-Z0-9_]*", re.ASCII)  # IMAGE, NAME: a word to fill in, as hints spell them
 
 
 def image_meant(value: str) -> Optional[str]:
@@ -505,6 +506,9 @@ def check_image(value: str, flag: str = "--image", example: str = DEFAULT_IMAGE)
     registry, rest = _split_registry(value)
     if _is_image(registry, rest):
         return
+    if _PLACEHOLDER_RE.fullmatch(value):  # `--image IMAGE` pasted from a hint: lower-cased it is no image either
+        raise bad_value(flag, value, "an upper-case word, a placeholder to fill in, not an image reference",
+                        f"the image to run, e.g. the default one: {flag} {example}")
     end = _repository_end(rest)
     fixed = image_meant(value)
     if fixed is not None:

@@ -195,6 +195,31 @@ class RefusalWatch:
         return next(iter(found)), f"{first.get('address')}: {str(first.get('lastError')).split(AGENT_HINT_START)[0]}"
 
 
+# How long every agent not ready must wait on its image (it cannot be pulled, or its container
+# cannot start) before the wait stops early: the kubelet only backs off further each time.
+IMAGE_HOLD_S = 20.0
+
+
+class ImageWatch:
+    """Called with each polled rollout state: the reasons (`ImagePullBackOff`) once every
+    agent not ready has waited on its image (image_at_fault) in every poll for
+    IMAGE_HOLD_S; "" until then, and again whenever one does not."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._since = -math.inf
+
+    def __call__(self, state: RolloutState) -> str:
+        stuck = state.not_ready()
+        now = self._clock()
+        if not stuck or not all(map(image_at_fault, stuck)):
+            self._since = -math.inf
+            return ""
+        if self._since == -math.inf:
+            self._since = now
+        return ", ".join(sorted({p.status for p in stuck})) if now - self._since >= IMAGE_HOLD_S else ""
+
+
 @dataclass(frozen=True)
 class IstiodUnreached:
     """An agent's failing istiod connection, as its admin endpoint reports it (``address``,
@@ -253,13 +278,14 @@ def again_words(install_with: Optional[InstallWith], timeout: float = 0) -> str:
 
 def timeout_fix(state: RolloutState, namespace: str, istiod: Optional[IstiodUnreached] = None,
                 install_with: Optional[InstallWith] = None, replaced: str = "", unmounted: str = "",
-                timeout: float = 0) -> str:
+                timeout: float = 0, pull: str = "") -> str:
     """The fix of a rollout that timed out, by its cause: ``istiod`` (an agent that
     cannot connect to istiod, when one said so) by what istiod or the connection said
     (istiod_fix, with ``install_with`` the command to paste); an image that cannot be
     pulled by image_fix (``replaced``: the image it replaced, "" none known); a ConfigMap
     the pods cannot mount (``unmounted``: missing_configmap's) mount_fix; a crashing agent
-    its logs; otherwise where to look, then the install to paste with a --timeout longer
+    its logs; pods still being created, their image pull as ``pull`` (image_pull_state's)
+    says it; otherwise where to look, then the install to paste with a --timeout longer
     than ``timeout`` (the one that ran out)."""
     stuck = state.not_ready()
     statuses = {p.status for p in stuck}
@@ -272,6 +298,9 @@ def timeout_fix(state: RolloutState, namespace: str, istiod: Optional[IstiodUnre
         return start_fix(stuck, namespace, replaced, install_with or _typed_install)
     if unmounted:
         return mount_fix(unmounted, namespace, again)
+    if pull and "ContainerCreating" in statuses:
+        return _pull_fix(next(p for p in stuck if p.status == "ContainerCreating"), pull, namespace, replaced,
+                         install_with, timeout)
     if "CrashLoopBackOff" in statuses:
         crashing = next(p for p in stuck if p.status == "CrashLoopBackOff")
         return (f"see why the agent exits with `kubectl logs -n {namespace} {crashing.name} --previous`, "
@@ -279,6 +308,27 @@ def timeout_fix(state: RolloutState, namespace: str, istiod: Optional[IstiodUnre
     if not state.pods:
         return f"no agent pod was scheduled: check the nodes (`kubectl get nodes`), then {again}"
     return f"see each pod's state with `kmeshctl status -n {namespace}`, then {again}"
+
+
+def _pull_fix(pod: PodState, pull: str, namespace: str, replaced: str, install_with: Optional[InstallWith],
+              timeout: float) -> str:
+    """The fix of agent pod ``pod`` still being created when the wait ran out, by its image
+    pull (``pull``): failed, image_fix's (its state says so next); still pulling, the longer
+    wait, which ends early once the pull fails; pulled, where to look (not the image)."""
+    if pull.startswith("failed: "):
+        head = (f"the image {pod.image} cannot be pulled (the kubelet's last event: {pull.removeprefix('failed: ')}): "
+                "fix --image (or the nodes' registry access) and re-run install")
+        return _image_put_back(pod, head, replaced, install_with or _typed_install) or (
+            f"{head}; `kubectl describe pod -n {namespace} {pod.name}` shows the kubelet's events")
+    again = again_words(install_with, timeout)
+    if pull == "pulling" and install_with is not None:
+        return (f"the image {pod.image} is still being pulled (the kubelet's last event: Pulling): re-run "
+                f"`{install_with('timeout', longer_timeout(timeout))}` (it waits longer, and stops early once the pull "
+                "fails; nothing else changes)")
+    if pull == "pulling":
+        return f"the image {pod.image} is still being pulled (the kubelet's last event: Pulling): {again}"
+    return (f"the image is pulled; see why the pod is not created yet with `kubectl describe pod -n {namespace} "
+            f"{pod.name}`, then {again}")
 
 
 _CONFIGMAP_NOT_FOUND = re.compile(r'configmap "([^"]+)" not found')
@@ -301,6 +351,34 @@ def missing_configmap(client: KubeClient, stuck: list[PodState]) -> str:
         if found and (event.get("involvedObject") or {}).get("name") in names:
             return found.group(1)
     return ""
+
+
+_PULL_EVENTS = ("Pulling", "Pulled", "Failed", "BackOff")  # the kubelet's events of an image pull
+
+
+def image_pull_state(client: KubeClient, stuck: list[PodState]) -> str:
+    """How the image pull of the first pod of ``stuck`` waiting in ContainerCreating stands,
+    by its latest pull event: `pulling` (still being pulled), `failed: MESSAGE` (the kubelet
+    failed it; the pod's state says so next), `pulled`; "" when none says or the events cannot
+    be read (only a fix depends on it). A timeout seen before the pull ended says which."""
+    waiting = [p for p in stuck if p.status == "ContainerCreating"]
+    if not waiting or not client.is_served("v1", "Event"):
+        return ""
+    try:
+        events = client.list("v1", "Event", waiting[0].namespace)
+    except KmeshctlError:
+        return ""
+    name = waiting[0].name
+    pulls = [e for e in events if (e.get("involvedObject") or {}).get("name") == name
+             and e.get("reason") in _PULL_EVENTS]
+    if not pulls:
+        return ""
+    last = max(pulls, key=lambda e: (e.get("lastTimestamp") or e.get("eventTime") or
+                                     (e.get("metadata") or {}).get("creationTimestamp") or ""))
+    reason = last.get("reason")
+    if reason in ("Failed", "BackOff"):
+        return f"failed: {' '.join(str(last.get('message') or reason).split())[:EXIT_MESSAGE_MAX]}"
+    return "pulling" if reason == "Pulling" else "pulled"
 
 
 def mount_fix(configmap: str, namespace: str, again: str = "re-run install") -> str:
@@ -623,12 +701,22 @@ def wait_for_rollout(
 ) -> RolloutState:
     """Poll until every desired pod is updated and ready; RolloutTimeout after `timeout` s
     (math.inf: no limit), or as soon as ``refused`` (a RefusalWatch) names a refusal by
-    istiod that waiting cannot end; RolloutGone as soon as the DaemonSet (applied before
-    the wait) is not found or is being deleted. On a terminal a live view; otherwise (a
-    CI log) plain lines, each printed as the state changes."""
+    istiod that waiting cannot end, or every agent not ready has waited on its image for
+    IMAGE_HOLD_S (ImageWatch: the kubelet backs off, a longer wait cannot help); RolloutGone
+    as soon as the DaemonSet (applied before the wait) is not found or is being deleted.
+    On a terminal a live view; otherwise (a CI log) plain lines, each printed as the state
+    changes."""
     console = console or Console()
     start = clock()
-    stop = refused or (lambda _state: "")
+    refusal, image = refused or (lambda _state: ""), ImageWatch(clock)
+    on_image: list[str] = []  # what the image watch said, when it ended the wait
+
+    def stop(current: RolloutState) -> str:
+        said = refusal(current)
+        if not said and (waits := image(current)):
+            on_image.append(waits)
+            return waits
+        return said
     state = read_rollout(client, namespace, name)
     if console.is_terminal and not console.is_dumb_terminal:  # TERM=dumb cannot redraw: lines as in a log
         with Live(rollout_view(namespace, name, state, 0, timeout), console=console, auto_refresh=False) as live:
@@ -650,6 +738,11 @@ def wait_for_rollout(
         state, said = _poll(client, namespace, name, timeout, state, poll, clock, start, show, stop)
     if not state.found or state.deleting:
         raise RolloutGone(namespace, name, state.deleting)
+    if on_image:
+        raise RolloutTimeout(f"DaemonSet {namespace}/{name} not ready: every agent not ready has waited on its image "
+                             f"for {duration_words(IMAGE_HOLD_S)} ({on_image[0]}), which waiting longer does not end "
+                             f"(stopped after {duration_words(round(clock() - start))})", state,
+                             timeout_fix(state, namespace))
     if said:
         raise RolloutTimeout(f"DaemonSet {namespace}/{name} not ready: every agent not ready has reported the same "
                              f"refusal from istiod's address for {duration_words(REFUSAL_HOLD_S)}, which waiting "

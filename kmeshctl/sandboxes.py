@@ -52,9 +52,20 @@ def none_up() -> "NotFound":
     return NotFound(f"no sandbox is up{left}; start one with `kmeshctl sandbox up`")
 
 
-def known_text() -> str:
-    """`sandboxes: a, b` or `no sandbox exists`, for error messages."""
+def data_paths_note() -> str:
+    """`; sandboxes a, b are up: each one's data path goes with it, `kmeshctl sandbox down
+    --name a``: for `node cleanup`, which never removes a sandbox's ("" when none is up)."""
     found = names()
+    if not found:
+        return ""
+    up = f"sandbox {found[0]} is up" if len(found) == 1 else f"sandboxes {', '.join(found)} are up"
+    return f"; {up}: each one's data path goes with it, `kmeshctl sandbox down --name {found[0]}`"
+
+
+def known_text() -> str:
+    """`sandboxes: a, b, c failed` (a failed `up`'s logs listed too, as `sandbox list`
+    lists them) or `no sandbox exists`, for error messages."""
+    found = names() + [f"{n} {PHASE_FAILED}" for n in failed_up_names()]
     return f"sandboxes: {', '.join(found)}" if found else "no sandbox exists"
 
 
@@ -102,10 +113,11 @@ def naming_one(line: str) -> str:
     """``line`` (a `kmeshctl sandbox status ...` / `kmeshctl dump maps|config ...` line to
     paste, as typed but for a flag) with the sandbox flag naming the one the command's own
     `several sandboxes` refusal offers first (see several), when it names no place and
-    would be refused so; unchanged when it names a sandbox, --bpf-fs or --admin-port,
-    picks one alone, or reads this node's own data path."""
+    would be refused so; unchanged when it names a sandbox, --bpf-fs, --admin-port or
+    --pod (a cluster's agent: --sandbox beside it is refused), picks one alone, or reads
+    this node's own data path."""
     words = line.split()
-    if words[1:3] not in _PICKING or any(w.partition("=")[0] in (*SANDBOX_FLAGS, "--bpf-fs", "--admin-port")
+    if words[1:3] not in _PICKING or any(w.partition("=")[0] in (*SANDBOX_FLAGS, "--bpf-fs", "--admin-port", "--pod")
                                          for w in words):
         return line
     if (words[1:2] == ["dump"] and DEFAULT_BPF_FS.exists()) or os.environ.get(NAME_ENV):
@@ -147,7 +159,9 @@ def _rule_broken_text(value: str, flag: str, typed: Optional[Typed]) -> str:
     mean --name t40a-1? `LINE``: the name fitted to the rule offered where it makes a
     sandbox (`sandbox up`) or names one there is; else an example."""
     fitted = fitted_name(value)
-    making = typed is not None and typed.command.split()[1:3] == ["sandbox", "up"]
+    # `sandbox up` makes it; so does the demo with no sandbox up
+    making = typed is not None and (typed.command.split()[1:3] == ["sandbox", "up"] or
+                                    typed.command.split()[1:3] == ["demo", "traffic-shift"] and not names())
     said = f"{flag} {shown(value)}: not a sandbox name; use {state_mod.NAME_RULE} ({broken_name_rule(value)})"
     if fitted is None or not (making or fitted in names()):
         return f"{said}, e.g. {flag} demo"
@@ -265,7 +279,19 @@ def not_found(name: str, fix: str = "") -> NotFound:
         return failed(name)
     make = f"`kmeshctl sandbox up --name {name}{_then_again(name)}`"
     default = f"pass one of them, or make it: {make}" if names() else f"make it: {make}"
-    return NotFound(f"sandbox {name} not found ({known_text()}); {fix or default}")
+    return NotFound(f"sandbox {name} not found ({known_text()}){_near_miss(name)}; {fix or default}")
+
+
+def _near_miss(name: str) -> str:
+    """`; did you mean t41a-3s? `THIS COMMAND --name t41a-3s`` for a name one letter or so
+    off an existing sandbox's (`t41a-3`), the running command again on it; "" otherwise."""
+    import difflib
+
+    close = difflib.get_close_matches(name, names(), n=1, cutoff=0.8)
+    typed = typed_now()
+    if not close or typed is None or typed.command.split()[1:3] in _MAKING_OR_REMOVING:
+        return ""
+    return f"; did you mean {close[0]}? `{typed.rerun(typed.command, sandbox_flag(typed.command), close[0], '')}`"
 
 
 # Commands whose not-found fix is the `sandbox up` alone: they make or remove the sandbox.
@@ -371,8 +397,30 @@ def _none_fits_fix(command: str, rerun: Rerun) -> str:
             line = rerun(command, flag, name, after)
             return demo.with_namespace(line, DEMO_NAMESPACE) if _demo_namespace_typed() else line
 
-        return f"run it in a new sandbox, `{demo.in_new_sandbox('kmesh', in_default)}`"
+        return f"run it in a new sandbox, `{demo.in_new_sandbox('kmesh', in_default)}`{new_sandbox_weights_note()}"
     return "wait for one, or pass the name of one anyway"
+
+
+def new_sandbox_weights_note() -> str:
+    """` (then fix --weights 30/30/40: a new sandbox has the demo's 2 subsets, v1/v2)` when
+    the --weights typed do not fit the demo's own manifests, which a new sandbox is made
+    from; '' otherwise."""
+    import shlex
+
+    from kmeshctl import demo
+    from kmeshctl.sandbox.demo_target import option_value
+
+    typed = typed_now()
+    weights = option_value(shlex.split(typed.line), "--weights", "--weights") if typed and typed.line else None
+    if weights is None:
+        return ""
+    subject = demo.fortio_demo()[1]
+    try:
+        demo.parse_weight_sets(weights, subject)
+    except UsageError:
+        subsets = "/".join(v.subset for v in subject.versions)
+        return f" (then fix --weights {weights}: a new sandbox has the demo's {len(subject.versions)} subsets, {subsets})"
+    return ""
 
 
 # The commands a sandbox another demo holds refuses: a fix must not suggest such a one.
@@ -386,6 +434,8 @@ def unfit(name: str, phase: str, command: str) -> str:
     such a sandbox); '' when it fits. One not ready fits (the command says what is wrong
     and how to make it again), after those that are ready (see several)."""
     words = command.split()[1:3]
+    if phase == PHASE_FAILED and words != ["sandbox", "down"]:
+        return "its `sandbox up` failed"
     if words in _LOCKING:
         from kmeshctl.sandbox import lock as lock_mod
 
@@ -409,9 +459,35 @@ def _demo_missing_in(name: str, namespace: Optional[str]) -> str:
     if state is None:
         return "no record"
     if namespace is None:
-        return "" if demo_namespaces(state) else "no fortio Service with a netutils pod in any namespace"
+        found = demo_namespaces(state)
+        return _refused_as_typed(state, found[0]) if found else \
+            "no fortio Service with a netutils pod in any namespace"
     missing = demo_missing(state, namespace)
-    return f"no {missing} in namespace {namespace}" if missing else ""
+    return f"no {missing} in namespace {namespace}" if missing else _refused_as_typed(state, namespace)
+
+
+def _refused_as_typed(state: SandboxState, namespace: str) -> str:
+    """Why the demo as typed would refuse ``namespace`` of sandbox ``state`` before any
+    request: its --weights (else the VirtualService's own) do not fit the subsets, or give
+    weight to a subset without a pod; '' otherwise (or when the run must say what is wrong)."""
+    import shlex
+
+    from kmeshctl import demo
+    from kmeshctl.sandbox.demo_target import option_value, sandbox_subject
+
+    typed = typed_now()
+    weights = option_value(shlex.split(typed.line), "--weights", "--weights") if typed and typed.line else None
+    try:
+        subject = sandbox_subject(state, namespace)
+    except (KmeshctlError, OSError):
+        return ""
+    subsets = "/".join(v.subset for v in subject.versions)
+    try:
+        sets = demo.parse_weight_sets(weights, subject)
+    except UsageError:
+        return f"--weights {weights} does not fit its {len(subject.versions)} subsets ({subsets})"
+    podless = [v.subset for i, v in enumerate(subject.versions) if not v.pods and any(w[i] for w in sets)]
+    return f"subset {podless[0]} has no pod (replicas 0)" if podless else ""
 
 
 @dataclass(frozen=True)
@@ -479,10 +555,11 @@ def pick(command: str, after: str = "", has: Optional[Callable[[str], bool]] = N
     the sandboxes it holds true of count (`sandbox exec POD`: those with the pod, ``what``
     saying so, e.g. `have pod web`; ``rerun``: see several). Every command that picks a
     sandbox by itself decides here."""
-    found = existing()
+    found = every = existing()
     if command.split()[1:3] != ["sandbox", "down"]:
         up = {n: phase for n, phase in found.items() if phase != PHASE_FAILED}
         found = up or found
+    failed_too = {n: phase for n, phase in every.items() if n not in found}  # listed, never picked (unfit)
     if has is not None and len(found) > 1:
         holding = {n: phase for n, phase in found.items() if has(n)}
         if len(holding) > 1:
@@ -490,7 +567,7 @@ def pick(command: str, after: str = "", has: Optional[Callable[[str], bool]] = N
         if holding:
             return next(iter(holding))
     if len(found) > 1:
-        raise several(found, command, after, rerun=rerun)
+        raise several({**found, **failed_too}, command, after, rerun=rerun)
     return next(iter(found), None)
 
 
@@ -509,11 +586,11 @@ def failed(name: str) -> NotFound:
     from kmeshctl.sandbox.sandbox import failed_up_remake_steps
 
     how = "was interrupted" if up_ended(name) == "interrupted" else "did not finish"
-    steps = failed_up_remake_steps(name) + [step for step in [_rerun_here(name)] if step]
+    steps = failed_up_remake_steps(name) + [step for step in [rerun_here(name)] if step]
     return NotFound(f"sandbox {name} failed (its up {how}); make it again: `{' && '.join(steps)}`")
 
 
-def _rerun_here(name: str) -> str:
+def rerun_here(name: str) -> str:
     """The command being run, again, on sandbox ``name``, every flag typed kept ('' when
     none runs, or it is one that makes or removes sandboxes)."""
     typed = typed_now()
@@ -652,9 +729,8 @@ def check_data_path(state: SandboxState) -> None:
     from kmeshctl.sandbox.sandbox import data_path_gone, remake_text
 
     if data_path_gone(state):
-
         raise KmeshctlError(f"sandbox {state.name} has no data path: nothing is pinned in {state.bpffs} (was "
-                            f"`kmeshctl node cleanup` run on it?): run {remake_text(state.name)}")
+                            f"`kmeshctl node cleanup` run on it?): run {remake_text(state.name, rerun_here(state.name))}")
 
 
 def owner_of_bpffs(bpf_fs: Path, within: bool = False) -> Optional[SandboxState]:

@@ -21,7 +21,7 @@ from kmeshctl.apply import PSA_ENFORCE, PSA_NEEDED
 from kmeshctl.render import ADMIN_PORT, DAEMONSET_NAME, MANAGED_BY_LABEL, NOT_OURS, made_by_kmeshctl, template_image
 from kmeshctl.rollout import (IMAGE_REASONS, InstallWith, IstiodUnreached, PodState, daemonset_pods, flag_setter,
                               image_at_fault, image_fix, istiod_fix, missing_configmap, mount_fix, replaced_image,
-                              set_flag, start_fix, unasked)
+                              start_fix, unasked)
 from kmeshctl.uninstall import (InstalledElsewhere, check_install_namespaces, install_istio_namespaces,
                                installed_objects, left_marked_detail, marked_pods_by_node)
 
@@ -216,13 +216,14 @@ class MeshStatus:
     @property
     def _partial_reinstall(self) -> str:
         """The install to re-run over a partial one with no DaemonSet: its flags as read back
-        from an agent pod still there, else the line with --image IMAGE to fill in (the image
-        is read from nowhere else; left out, install would put in the default one)."""
+        from an agent pod still there, else the line of the default image, said so (the image
+        is read from nowhere else: a line with an IMAGE to fill in pastes as an image named so)."""
         if self.reinstall_read:
             return f"re-run `{self.reinstall}` (its flags read from its agent pods still there)"
-        with_image = shlex.join(set_flag(shlex.split(self.reinstall), "--image", "IMAGE"))
-        return (f"re-run `{with_image}` with IMAGE the agent image it had and any other flag it had (without its "
-                f"DaemonSet neither can be read back; without --image, install puts in {DEFAULT_IMAGE})")
+        unknown_id = " with ID this cluster's id" if "ID" in shlex.split(self.reinstall) else ""  # istiod's unknown
+        return (f"re-run `{self.reinstall}`{unknown_id} (it puts in the default agent image {DEFAULT_IMAGE}; an "
+                "install of another image or other flags needs them given again: without its DaemonSet they cannot "
+                "be read back)")
 
     def _pods_fix(self, stuck: list[PodState]) -> str:
         """The fix of agent pods ``stuck`` not ready, by the first one's state: an image

@@ -29,7 +29,9 @@ def test_other_modes_are_a_usage_error() -> None:
     bpf = _unmade_bpffs()
     result = run("--mode", "kernel-native", "--xds-insecure", "--bpf-fs", str(bpf))
     assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert "--mode kernel-native: not an accepted value; use one of dual-engine" in result.stderr
+    assert "--mode kernel-native: Kmesh's kernel-native mode, which kmeshctl does not run (it runs dual-engine " \
+        "only); did you mean dual-engine? `kmeshctl node run --mode dual-engine --xds-insecure --bpf-fs " in \
+        result.stderr, result.stderr
     assert not bpf.exists()
 
 

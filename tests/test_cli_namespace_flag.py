@@ -9,7 +9,7 @@ import pytest
 
 from kmeshctl import demo
 from kmeshctl.demo_cluster import ClusterTarget, in_namespace
-from test_cli_kinds import cli, commands, no_env  # noqa: F401
+from test_cli_kinds import cli, commands, no_env, state_root  # noqa: F401
 
 
 def test_every_dash_n_is_the_namespace_flag() -> None:
@@ -46,9 +46,9 @@ def test_a_namespace_chooses_the_cluster_demo_in_that_namespace(choice: str, mon
 
 @pytest.mark.parametrize("line,expected", [  # h108: -n is the local demo's namespace too (test_demo_local_namespace)
     (["-n", "10"], "-n 10: -n is the demo's namespace (as on every command); the request count is "
-                   "-c/--requests, e.g. -c 10"),
+                   "-c/--requests, e.g. -c 12"),  # t41a 4: what 90/10 needs, not 10
 ], ids=lambda x: " ".join(x) if isinstance(x, list) else "")
-def test_the_demo_namespace_is_refused_where_it_would_be_ignored(line, expected, capsys, no_env) -> None:
+def test_the_demo_namespace_is_refused_where_it_would_be_ignored(line, expected, capsys, no_env, state_root) -> None:
     code, out, err = cli(capsys, "demo", "traffic-shift", *line)
     assert code == 2 and not out and err.count("\n") == 1 and expected in err, err
     assert err.rstrip().endswith("(see 'kmeshctl demo traffic-shift --help')"), err

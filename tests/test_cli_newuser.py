@@ -1086,7 +1086,7 @@ ONE_FORM = re.compile(r"^Error: (\S+) (\S+): (.+ is )?(not an accepted value|out
     ["render", "--xds-address", "istiod:99999", "--cluster-id", "c1"],
     ["render", "--xds-address", "istiod:x", "--cluster-id", "c1"],
     ["render", "--xds-address", "a:1", "--cluster-id", "c1", "--kubernetes-version", "2"],
-    ["render", "--xds-address", "a:1", "--cluster-id", "c1", "--mode", "kernel-native"],
+    ["render", "--xds-address", "a:1", "--cluster-id", "c1", "--mode", "sidecar"],
     ["bench", "dataplane", "--paths", "foo"], ["bench", "dataplane", "--loads", "paced-1k,x"],
     ["bench", "dataplane", "--paths", "direct,direct"],
     ["dump", "maps", "--map", "nope"], ["enable-ns", "default", "--timeout", "nan"],

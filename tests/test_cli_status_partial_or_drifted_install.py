@@ -72,8 +72,10 @@ def test_a_partly_uninstalled_mesh_names_what_remains_and_the_uninstall(installe
     assert "Not installed" not in result.out, result
     commands = [shlex.split(c) for c in line.split("`")[1::2]]
     prefix = ["kmeshctl", "--kubeconfig", str(installed.kubeconfig), "--context", "standin"]
-    # no DaemonSet nor agent pod to read the image back from: IMAGE to fill in, said so (pass 39)
-    assert commands == [[*prefix, "install", "--cluster-id", "ID", "--image", "IMAGE"], [*prefix, "uninstall"]], line
+    # no DaemonSet nor agent pod to read the image back from: the default image's line, said so (t41c 3: never
+    # an IMAGE to fill in, which pastes as an image named so)
+    assert commands == [[*prefix, "install", "--cluster-id", "ID"], [*prefix, "uninstall"]], line
+    assert "it puts in the default agent image" in line, line
     data = json.loads(installed.kmeshctl("status", "-o", "json").out)
     assert not data["installed"] and not data["healthy"], data
     assert data["remainingObjects"] == REMAINING, data

@@ -19,6 +19,7 @@ stand-in) where a cluster must answer; a closed loopback port where one must not
 from __future__ import annotations
 
 import json
+import shlex
 import socket
 from pathlib import Path
 
@@ -211,8 +212,10 @@ def test_a_bad_context_namespace_names_the_context_and_file(words, tmp_path: Pat
     line = err.strip()
     assert line.startswith(f"Error: namespace Bad_NS of context ctx in kubeconfig {config}: not a valid namespace "
                            "name (an RFC 1123 label"), line
-    assert f"; pass -n NAMESPACE, or correct the context: `kubectl config set-context ctx --namespace=NAMESPACE " \
-           f"--kubeconfig {config}`" in line, line
+    # the name it most likely means, with the line typed so mended (pass 41: no NAMESPACE placeholder)
+    mended = shlex.join(["kmeshctl", *words, "--kubeconfig", str(config), "-n", "bad-ns"])
+    assert f"; pass -n bad-ns: `{mended}`, or correct the context: `kubectl config set-context ctx " \
+           f"--namespace=bad-ns --kubeconfig {config}`" in line, line
     assert "--namespace 'Bad_NS'" not in line and "fix it" not in line, line
 
 
@@ -222,7 +225,8 @@ def test_a_bad_context_namespace_from_kubeconfig_env_says_so(tmp_path: Path, cap
     monkeypatch.setenv("KUBECONFIG", str(config))
     code, _, err = cli(capsys, "waypoint", "list")
     assert code == 2 and f"context ctx in kubeconfig {config} (from $KUBECONFIG)" in err, err
-    assert "`kubectl config set-context ctx --namespace=NAMESPACE`" in err, err  # kubectl reads $KUBECONFIG too
+    assert "`kubectl config set-context ctx --namespace=bad-ns`" in err, err  # kubectl reads $KUBECONFIG too
+    assert "pass -n bad-ns: `kmeshctl waypoint list -n bad-ns`" in err, err
 
 
 def test_a_bad_service_account_namespace_names_the_file(tmp_path: Path, capsys, no_env, monkeypatch) -> None:
@@ -233,7 +237,7 @@ def test_a_bad_service_account_namespace_names_the_file(tmp_path: Path, capsys, 
     code, _, err = cli(capsys, "waypoint", "apply", "--dry-run")
     assert code == 2 and err.startswith(f"Error: namespace Bad_NS in {account} (this pod's service account): "
                                         "not a valid namespace name"), err
-    assert "pass -n NAMESPACE" in err, err
+    assert "pass -n bad-ns: `kmeshctl waypoint apply --dry-run -n bad-ns`" in err, err
 
 
 def test_a_bad_namespace_flag_names_the_flag(capsys, no_env) -> None:

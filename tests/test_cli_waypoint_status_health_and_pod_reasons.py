@@ -65,8 +65,8 @@ def test_a_pod_that_cannot_pull_its_image_says_so_and_the_fix(cluster, monkeypat
     result = cluster.kmeshctl("waypoint", "status", "-n", "default", "--name", "wp")
     assert result.code == 1, result
     assert "wp-1: not running (ImagePullBackOff: Back-off pulling image" in result.out, result
-    assert f"`kmeshctl --kubeconfig {cluster.kubeconfig} waypoint apply -n default --name wp --image IMAGE`" \
-        in result.out, result  # paste-ready: the typed --kubeconfig kept (p24 finding 5)
+    assert f"`kmeshctl --kubeconfig {cluster.kubeconfig} waypoint apply -n default --name wp --image " \
+           f"{deploy.DEFAULT_IMAGE}`" in result.out, result  # paste-ready: --kubeconfig kept (p24 5), a real image (t41c 3)
     assert "--admin-port" not in result.out + result.err
 
 

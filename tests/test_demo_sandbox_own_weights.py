@@ -317,6 +317,7 @@ def test_a_locked_sandbox_names_the_demos_own_flag(state_root, no_env, pushes) -
         lock_mod.lock_path("h87j").write_text(json.dumps(
             {"pid": holder.pid, "started": state_mod.process_start_time(holder.pid), "command": "demo"}))
         target, _ = _target("h87j")
+        _sandbox("h87k", [80, 20])  # another the demo can use (with none: the demo in a new one, t41a 6)
         with pytest.raises(KmeshctlError, match=f"in use by demo pid {holder.pid}; wait for it or pass --sandbox "
                                                 "of another sandbox"):
             target.prepare(lambda line: None)

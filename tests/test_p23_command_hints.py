@@ -134,7 +134,7 @@ def test_waypoint_verbs_are_the_waypoint_groups(args, expected, stubbed, capsys,
 
 def test_delete_waypoint_without_a_name_lists_them(stubbed, capsys, no_env) -> None:  # noqa: F811
     line = _line(capsys, "delete", "waypoint", "-n", "foo")
-    assert "kmeshctl waypoint delete --name NAME" in line and "`kmeshctl waypoint list -n foo`" in line, line
+    assert "`kmeshctl waypoint delete -n foo`" in line and "`kmeshctl waypoint list -n foo`" in line, line
     _assert_pastable(capsys, line)
 
 

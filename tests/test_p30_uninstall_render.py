@@ -174,5 +174,5 @@ def test_the_wait_diagnosis_names_revision_and_the_image_fix_keeps_it() -> None:
     pinned = deploy.WaypointParams("ns", "wp", revision="1-22-6")
     assert "--revision REVISION" not in deploy.stuck_fix(pinned, [], istiod=True)
     pulled = PodState("wp-1", "ns", "", "Pending", False, 0, "x", "ImagePullBackOff: Back-off pulling image", "")
-    assert "`kmeshctl waypoint apply -n ns --name wp --image IMAGE --revision 1-22-6`" in \
+    assert f"`kmeshctl waypoint apply -n ns --name wp --image {deploy.DEFAULT_IMAGE} --revision 1-22-6`" in \
         deploy.stuck_fix(pinned, [pulled])

@@ -18,6 +18,7 @@ from test_cli_cluster_context import gateway_crd
 
 BACKTICKED = re.compile(r"`([^`]*)`")
 BAD = "docker.io/kmeshctl/kmeshctl-waypoint:nope"
+DEFAULT = deploy.DEFAULT_IMAGE
 
 
 def _ready(cluster, ns: str = "default") -> None:  # noqa: F811
@@ -50,8 +51,9 @@ def test_wait_timeout_image_fix_keeps_every_flag_typed(cluster) -> None:  # noqa
     cluster.server.deployment_controller = "stuck"
     result = cluster.kmeshctl("waypoint", "apply", "-n", "default", "--name", "wp2", "--image", BAD, "--replicas",
                               "3", "--revision", "default", "--wait", "--timeout", "1s")
-    assert result.code == 1 and "the image cannot be pulled" in result.err, result
-    assert _fix_with(result.err, "IMAGE") == [*_head(cluster), "-n", "default", "--name", "wp2", "--image", "IMAGE",
+    assert result.code == 1 and f"the image {BAD} cannot be pulled" in result.err, result
+    # the image put back is a real one, never an IMAGE to fill in (t41c 3)
+    assert _fix_with(result.err, DEFAULT) == [*_head(cluster), "-n", "default", "--name", "wp2", "--image", DEFAULT,
                                               "--replicas", "3", "--wait", "--timeout", "1s", "--revision",
                                               "default"], result.err
 
@@ -62,11 +64,11 @@ def test_wait_timeout_fix_keeps_short_spellings_and_adds_the_namespace(cluster) 
     result = cluster.kmeshctl("waypoint", "apply", "--image", BAD, "-r", "default", "--replicas", "2", "--wait",
                               "--timeout", "1")
     assert result.code == 1, result
-    words = _fix_with(result.err, "IMAGE")
+    words = _fix_with(result.err, DEFAULT)
     assert words[:5] == _head(cluster) and words.count("--image") == 1, words
     assert {"-r", "--replicas", "--wait", "--timeout", "-n"} <= set(words), words
     assert words[words.index("-r") + 1] == "default" and words[words.index("--replicas") + 1] == "2", words
-    assert words[words.index("-n") + 1] == "default" and words[words.index("--image") + 1] == "IMAGE", words
+    assert words[words.index("-n") + 1] == "default" and words[words.index("--image") + 1] == DEFAULT, words
 
 
 # ------------------------------------------------------------------ 2. status carries revision and replicas
@@ -81,10 +83,10 @@ def test_status_image_fix_carries_the_waypoint_s_revision_and_replicas(cluster) 
     _pods_made(cluster, 2)
     status = cluster.kmeshctl("waypoint", "status", "-n", "default", "--name", "wp")
     assert status.code == 1 and "ImagePullBackOff" in status.out, status
-    words = _fix_with(status.out, "IMAGE")
+    words = _fix_with(status.out, DEFAULT)
     assert words[:5] == _head(cluster), words
     assert words[words.index("--replicas") + 1] == "2" and words[words.index("--revision") + 1] == "default", words
-    assert words[words.index("--image") + 1] == "IMAGE" and words.count("--image") == 1, words
+    assert words[words.index("--image") + 1] == DEFAULT and words.count("--image") == 1, words
 
 
 def test_status_fix_leaves_defaults_out(cluster) -> None:  # noqa: F811
@@ -93,8 +95,8 @@ def test_status_fix_leaves_defaults_out(cluster) -> None:  # noqa: F811
     assert cluster.kmeshctl("waypoint", "apply", "-n", "default", "--name", "wp", "--image", BAD).code == 0
     _pods_made(cluster, 1)
     status = cluster.kmeshctl("waypoint", "status", "-n", "default", "--name", "wp")
-    assert _fix_with(status.out, "IMAGE") == [*_head(cluster), "-n", "default", "--name", "wp", "--image",
-                                              "IMAGE"], status.out
+    assert _fix_with(status.out, DEFAULT) == [*_head(cluster), "-n", "default", "--name", "wp", "--image",
+                                              DEFAULT], status.out
 
 
 def test_apply_warns_when_it_changes_replicas_or_revision_not_typed(cluster) -> None:  # noqa: F811

@@ -38,7 +38,8 @@ def test_render_names_every_bad_value_with_no_line_when_one_cannot_be_mended(cap
                          "--network", "a b", "-o", "xml")
     assert code == 2 and not out, err
     _said_in_order(err, ["-n Bad_NS: not a valid namespace name", "did you mean -n bad-ns?",
-                         "--mode kernel-native: not an accepted value; use one of dual-engine",
+                         "--mode kernel-native: Kmesh's kernel-native mode, which kmeshctl does not run (it runs "
+                         "dual-engine only)",
                          "--kubernetes-version 1.x: not an accepted value; use one of 1.",
                          "--image UPPER:tag: repository UPPER has capital letters", "--image upper:tag",
                          "--network 'a b': not a network name", "e.g. --network network1",

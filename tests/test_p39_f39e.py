@@ -325,7 +325,8 @@ def test_a_stop_before_connecting_says_this_run_changed_nothing(cluster, monkeyp
     def stop(*_: Any, **__: Any) -> None:
         raise KeyboardInterrupt  # Ctrl-C while the flags are checked: no cluster asked yet
 
-    monkeypatch.setattr(waypoint_deploy, "check_apply_namespace", stop)
+    # render: the body's flag checks (check_apply_namespace runs at parse time too: badinput.VALUE_CHECKS)
+    monkeypatch.setattr(waypoint_deploy, "render", stop)
     result = cluster.kmeshctl("waypoint", "apply", "-n", "default", "--name", "wp3", "--wait")
     assert result.code == 130, result
     line = _error(result)

@@ -23,7 +23,7 @@ import typer
 
 from kmeshctl.cli import app
 from kmeshctl.cli.badinput import line_problems, line_works
-from test_cli_kinds import cli
+from test_cli_kinds import cli, state_root  # noqa: F401
 
 ROOT = typer.main.get_command(app)
 LINE = re.compile(r"`(kmeshctl [^`]*)`")
@@ -159,14 +159,14 @@ def test_a_mode_in_another_case_gets_a_did_you_mean_line(capsys, no_env) -> None
     assert code == 0, err
 
 
-def test_demo_values_get_whole_lines(capsys, no_env, dead) -> None:
+def test_demo_values_get_whole_lines(capsys, no_env, dead, state_root) -> None:  # state_root: no sandbox's -c
     # parsed only: a demo line pasted would run the demo
     code, _, err = cli(capsys, "demo", "traffic-shift", "--weights", "90,10", "--kubeconfig", dead)
     assert code == 2 and f"did you mean --weights 90/10? `kmeshctl demo traffic-shift --weights 90/10 " \
                          f"--kubeconfig {dead}`" in err, err
     assert_pastes(err)
     code, _, err = cli(capsys, "demo", "traffic-shift", "-n", "10", "--kubeconfig", dead)
-    assert code == 2 and f"e.g. -c 10: `kmeshctl demo traffic-shift -c 10 --kubeconfig {dead}`" in err, err
+    assert code == 2 and f"e.g. -c 12: `kmeshctl demo traffic-shift -c 12 --kubeconfig {dead}`" in err, err  # t41a 4
     assert_pastes(err)
 
 

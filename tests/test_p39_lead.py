@@ -145,14 +145,14 @@ def test_waypoint_objects_keep_every_name_a_string(namespace: str) -> None:
     `namespace: 10` (a number: the API server refuses it) and `-n 012` became 10."""
     from kmeshctl.waypoint.deploy import WaypointParams, render
 
-    objs = render(WaypointParams(namespace=namespace, name="10"))
+    objs = render(WaypointParams(namespace=namespace, name="on"))  # YAML 1.1's true; a digit first is refused
     assert len(objs) == 6
     for obj in objs:
         meta = obj["metadata"]
         assert meta["name"] and isinstance(meta["name"], str), obj
         assert meta.get("namespace", namespace) == namespace, obj
         for subject in obj.get("subjects", []):
-            assert subject["namespace"] == namespace and subject["name"] == "10", obj
+            assert subject["namespace"] == namespace and subject["name"] == "on", obj
     deployment = next(o for o in objs if o["kind"] == "Deployment")
     for container in deployment["spec"]["template"]["spec"]["containers"]:
         assert container["args"][container["args"].index("--namespace") + 1] == namespace

@@ -92,3 +92,17 @@ def test_cni_uninstall_removes_the_plugin_log_a_restart_keeps_it(tmp_path) -> No
     assert log_file.exists()
     installer.uninstall()
     assert not log_file.exists() and not settings.plugin_path.exists()
+
+
+def test_a_conflict_offers_only_the_alternatives_that_work(state_root, stubbed, capsys, offline) -> None:  # noqa: F811
+    """t41b 2: `--dry-run --replicas 0 --wait` offered `--replicas 0 --wait`, refused in turn."""
+    line = _line(capsys, "waypoint", "apply", "--dry-run", "--replicas", "0", "--wait", "-n", "foo")
+    assert _pasted_lines(line) == [["kmeshctl", "waypoint", "apply", "--dry-run", "--replicas", "0", "-n", "foo"]], line
+    _assert_pastable(capsys, line)
+
+
+def test_a_line_kept_as_typed_says_what_it_still_needs(state_root, stubbed, capsys, offline) -> None:  # noqa: F811
+    """t41b 2: `--wait true --replicas 0` is mended to `--wait --replicas 0`, which the command
+    refuses: said now, not when the line is pasted."""
+    line = _line(capsys, "waypoint", "apply", "--wait", "true", "--replicas", "0", "-n", "foo")
+    assert "`kmeshctl waypoint apply --wait --replicas 0 -n foo` (then fix --wait with --replicas 0: " in line, line

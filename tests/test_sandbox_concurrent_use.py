@@ -67,8 +67,10 @@ def test_a_second_demo_is_refused_up_front_naming_the_first(state_root, capsys, 
     code, out, err = cli(capsys, "demo", "traffic-shift", "--name", "busy", "-q")
     pid = holders[0].pid
     assert code == 1 and not out, err
-    assert err.strip().endswith(f"Error: sandbox busy is in use by demo pid {pid}; wait for it or pass --name of "
-                                "another sandbox"), err
+    # no other sandbox: the demo in a new one (t41a 6), the sandbox flag as typed
+    assert err.strip().endswith(f"Error: sandbox busy is in use by demo pid {pid}; wait for it or run the demo in "
+                                "a new sandbox, `kmeshctl sandbox up --name busy-demo && kmeshctl demo traffic-shift "
+                                "--name busy-demo -q`"), err
     assert lock_mod.holder("busy").pid == pid  # the refused demo left the lock alone
 
 

@@ -364,6 +364,9 @@ def is_value_of(param: Optional[_click.Parameter], word: str) -> bool:
     return takes_number(param) and bool(_NEGATIVE.match(word))
 
 
+EMPTIES_SAID = "_kmeshctl_empties_said"  # a command whose parse says its empty values (every_bad_value)
+
+
 def check_values_present(command: _click.Command, ctx: _click.Context, args: Sequence[str],
                          extra_names: Sequence[str] = ()) -> None:
     """Raise click's own "Option '--x' requires an argument." when an option that takes a
@@ -371,12 +374,14 @@ def check_values_present(command: _click.Command, ctx: _click.Context, args: Seq
     would otherwise make "-o" the namespace). Nothing after `--` is looked at."""
     options = [p for p in command.params if p.param_type_name == "option"]
     value_params = {opt: p for p in options if takes_value(p) for opt in p.opts}
+    # an empty value is said by the command's parse, with the line's other bad values (every_bad_value)
+    said_later = bool(getattr(command, EMPTIES_SAID, False)) and not ctx.resilient_parsing
     known = {opt for p in options for opt in (*p.opts, *p.secondary_opts)} | set(extra_names)
     for i, arg in enumerate(args):
         if arg == "--":
             return
         flag, equals, inline = arg.partition("=")
-        if equals and flag in value_params and not inline:
+        if equals and flag in value_params and not inline and not said_later:
             raise empty_value(flag, value_params[flag], ctx)
         if arg not in value_params:
             continue
@@ -384,8 +389,22 @@ def check_values_present(command: _click.Command, ctx: _click.Context, args: Seq
         if following is None or ((following in known or following.split("=", 1)[0] in known) and
                                  not is_value_of(value_params[arg], following)):
             raise _click.exceptions.BadOptionUsage(arg, f"Option '{arg}' requires an argument.", ctx=ctx)
-        if following == "":
+        if following == "" and not said_later:
             raise empty_value(arg, value_params[arg], ctx)
+
+
+def empty_values(command: _click.Command, ctx: _click.Context, args: Sequence[str]) -> list[str]:
+    """Each `--flag ''` / `--flag=` of ``args`` (before `--`) said as empty_value says it."""
+    value_params = {opt: p for p in command.params if takes_value(p) for opt in p.opts}
+    found: list[str] = []
+    for i, arg in enumerate(args[:next((i for i, a in enumerate(args) if a == "--"), len(args))]):
+        flag, equals, inline = arg.partition("=")
+        if equals and flag in value_params and not inline:
+            found.append(empty_value(flag, value_params[flag], ctx).format_message())
+        elif arg in value_params and i + 1 < len(args) and args[i + 1] == "" and (i == 0 or args[i - 1] not in
+                                                                                 value_params):
+            found.append(empty_value(arg, value_params[arg], ctx).format_message())
+    return found
 
 
 def empty_value(flag: str, param: Optional[_click.Parameter], ctx: Optional[_click.Context]
@@ -1092,6 +1111,24 @@ def _dump_map(values: Any) -> None:
         _check_map_flag(values["map_name"])
 
 
+def _dump_bpf_fs(values: Any) -> None:
+    """dump maps' --bpf-fs typed, as its body checks it (a directory on a bpf filesystem)."""
+    from kmeshctl.cli.dump import _check_bpf_fs
+    from kmeshctl.cli.suggestions import given_on_command_line
+
+    if values.get("bpf_fs") is not None and given_on_command_line("bpf_fs") and not values.get("pod"):
+        _check_bpf_fs(values["bpf_fs"])
+
+
+def _demo_sandbox(values: Any) -> None:
+    """The demo's --sandbox NAME by the sandbox name rule, as its body checks it."""
+    from kmeshctl import sandboxes
+    from kmeshctl.cli.suggestions import flag_as_typed, given_on_command_line
+
+    if isinstance(values.get("name"), str) and values["name"] and given_on_command_line("name"):
+        sandboxes.checked_name(values["name"], flag_as_typed("name"))
+
+
 def _offline_xds_address(values: Any) -> None:
     """render's --xds-address (and an offline install --dry-run's) as istiod's offline check
     refuses it, with the address to use; one of a bad form is left to the name checks."""
@@ -1165,6 +1202,94 @@ def _node_run_secrets(values: Any) -> None:
         _check_given_secrets(bool(values.get("xds_insecure")), values["xds_root_cert"], values["xds_token"])
 
 
+def _node_run_identity(values: Any) -> None:
+    """node run's --instance-ip and --xds-tls-server-name, as its body checks them."""
+    from kmeshctl.cli.node import check_identity_flags
+
+    check_identity_flags(values.get("instance_ip"), values.get("xds_tls_server_name"))
+
+
+def _node_run_cgroup(values: Any) -> None:
+    from kmeshctl.cli.node import check_cgroup2_path
+
+    if values.get("cgroup2_path") is not None:
+        check_cgroup2_path(values["cgroup2_path"])
+
+
+def _node_cleanup_paths(values: Any) -> None:
+    """node cleanup's --cgroup2-path, --cni-conf-dir, --cni-bin-dir and a typed --bpf-fs
+    that does not exist, each said (its body checks them in turn)."""
+    from kmeshctl.cli.node import check_cleanup_paths
+
+    if any(values.get(name) is None for name in ("bpf_fs", "cni_conf_dir", "cni_bin_dir")):
+        return  # click refused one: said already
+    check_cleanup_paths(values["bpf_fs"], values.get("cgroup2_path"), values["cni_conf_dir"],
+                        values["cni_bin_dir"], bool(values.get("ignore_not_found")))
+
+
+def _waypoint_name(values: Any) -> None:
+    """The waypoint commands' --name, as their bodies check it (names.check_waypoint_name)."""
+    from kmeshctl.cli.names import check_waypoint_name
+    from kmeshctl.cli.suggestions import flag_as_typed
+
+    if isinstance(values.get("name"), str):
+        check_waypoint_name(flag_as_typed("name"), values["name"])
+
+
+def _waypoint_wait(values: Any) -> None:
+    """waypoint apply's `--wait --replicas 0` (no pod to wait for), as its body refuses it."""
+    from kmeshctl.cli.waypoint import _namespace, _no_pods_to_wait_for
+
+    if not (values.get("wait") and values.get("replicas") == 0 and not values.get("dry_run")):
+        return
+    try:
+        namespace = _namespace(values.get("namespace"))
+    except Exception:  # noqa: BLE001 - a line only checked (no root callback ran): its words are not shown
+        namespace = "default"
+    raise _no_pods_to_wait_for(namespace)
+
+
+def _install_namespace(values: Any) -> None:
+    """render's and install's -n as their bodies refuse it (Kubernetes' own, Istio's); a
+    namespace that is no name is said by the name checks."""
+    from kmeshctl.cli.suggestions import flag_as_typed
+    from kmeshctl.params import DNS1123_LABEL_RE, check_install_namespace
+
+    namespace, istio = values.get("namespace"), values.get("istio_namespace")
+    if isinstance(namespace, str) and isinstance(istio, str) and DNS1123_LABEL_RE.match(namespace) and \
+            DNS1123_LABEL_RE.match(istio):
+        check_install_namespace(namespace, istio, flag_as_typed("namespace"))
+
+
+def _waypoint_namespace(values: Any) -> None:
+    """waypoint apply's -n as its body refuses it before connecting (kube-system, Istio's, kmesh's)."""
+    from kmeshctl.params import DNS1123_LABEL_RE
+    from kmeshctl.waypoint.deploy import WaypointParams, check_apply_namespace
+
+    namespace = values.get("namespace")
+    if isinstance(namespace, str) and DNS1123_LABEL_RE.match(namespace):
+        check_apply_namespace(WaypointParams(namespace=namespace))
+
+
+def _namespace_words(values: Any) -> None:
+    """enable-ns / disable-ns's NAMESPACE... as their bodies check the names."""
+    from kmeshctl.cli.names import check_namespace_words
+
+    if values.get("namespaces"):
+        check_namespace_words("namespace", [str(name) for name in values["namespaces"]])
+
+
+def _not_system_namespaces(values: Any) -> None:
+    """enable-ns of a system namespace (kube-system, istio's, kmesh's), refused before
+    connecting as its body does; the names that are no name are said by _namespace_words."""
+    from kmeshctl.cli.cluster import _checked_namespaces
+    from kmeshctl.params import DNS1123_LABEL_RE
+
+    names = [str(name) for name in values.get("namespaces") or ()]
+    if any(DNS1123_LABEL_RE.match(name) for name in names):
+        _checked_namespaces(None, names, True, bool(values.get("overwrite")))
+
+
 NODE_PORTS = (15020, 15021)  # a metrics port to offer when --admin-port took the default one
 
 
@@ -1187,14 +1312,21 @@ def _node_run_ports(values: Any) -> None:
 # click's own (a bad -o, -c) and the name checks (kmeshctl.cli.names), so that one error
 # names every bad value of a line. A value click refused is None here.
 VALUE_CHECKS: dict[str, tuple[Any, ...]] = {
-    "render": (_offline_xds_address, _kubernetes_version),
-    "install": (_offline_xds_address, _kubernetes_version),
+    "render": (_offline_xds_address, _kubernetes_version, _install_namespace),
+    "install": (_offline_xds_address, _kubernetes_version, _install_namespace),
     "sandbox up": (_sandbox_name, _sandbox_files),
     "bench dataplane": (_bench_list("paths", "--paths", _bench_paths), _bench_list("loads", "--loads", _bench_loads),
                         _bench_cpus("client_cpus", "--client-cpus"), _bench_cpus("mesh_cpus", "--mesh-cpus")),
-    "demo traffic-shift": (_demo_weights, _demo_plot),
-    "dump maps": (_dump_map,),
-    "node run": (_node_run_flags, _node_run_ports, _node_run_secrets, _node_run_paths),
+    "demo traffic-shift": (_demo_weights, _demo_plot, _demo_sandbox),
+    "dump maps": (_dump_map, _dump_bpf_fs),
+    "node run": (_node_run_flags, _node_run_ports, _node_run_secrets, _node_run_paths, _node_run_identity,
+                 _node_run_cgroup),
+    "node cleanup": (_node_cleanup_paths,),
+    "waypoint apply": (_waypoint_name, _waypoint_wait, _waypoint_namespace),
+    "waypoint status": (_waypoint_name,),
+    "waypoint delete": (_waypoint_name,),
+    "enable-ns": (_namespace_words, _not_system_namespaces),
+    "disable-ns": (_namespace_words,),
 }
 
 _VERIFYING: list[bool] = []  # set while a mended line is parsed to see that it works (no message built)
@@ -1207,13 +1339,19 @@ def every_bad_value(command: _click.Command) -> None:
     line to paste only when it works with every one of them mended (all_said). One bad
     value alone is left to its own check and message."""
     parse = command.parse_args
-    if getattr(parse, "_every_bad_value", False) or hasattr(command, "commands"):
+    if getattr(parse, "_every_bad_value", False):
+        return
+    if hasattr(command, "commands"):
+        _root_bad_value_with_others(command)
         return
 
     def parsed(ctx: _click.Context, args: list[str]) -> list[str]:
         if ctx.resilient_parsing:
             return parse(ctx, args)
         typed = list(args)
+        empty = empty_values(command, ctx, typed)
+        if empty:
+            raise _with_empty(ctx, empty, parse, typed)
         try:
             rest = parse(ctx, args)
         except _click.exceptions.BadParameter as first:
@@ -1224,6 +1362,16 @@ def every_bad_value(command: _click.Command) -> None:
             except Exception:  # the others could not be told (a check failed otherwise): the first stands
                 raise first from None
             if len(lines) < 2:
+                raise
+            raise all_said(lines) from None
+        except _click.exceptions.UsageError as extra:  # click's last check: the params were all taken
+            try:
+                others = _body_problems(ctx)
+            except Exception:  # noqa: BLE001 - the others could not be told: click's stands
+                raise extra from None
+            # its hint may ask the cluster (is the word a namespace?): built once, only when said with others
+            said = _extra_line(ctx, extra) if others else None
+            if said is None or len(lines := _unique([said, *others])) < 2:
                 raise
             raise all_said(lines) from None
         lines = _body_problems(ctx)
@@ -1237,6 +1385,157 @@ def every_bad_value(command: _click.Command) -> None:
 
     parsed._every_bad_value = True  # type: ignore[attr-defined]
     command.parse_args = parsed  # type: ignore[method-assign]
+    setattr(command, EMPTIES_SAID, True)
+
+
+def _root_bad_value_with_others(group: _click.Command) -> None:
+    """The root's bad value (`--request-timeout abc`, typed anywhere: it is hoisted there)
+    said with the bad values of the command line it comes with (`status -o xml`), which
+    click never reaches: the root stops the parse first."""
+    parse = group.parse_args
+
+    def parsed(ctx: _click.Context, args: list[str]) -> list[str]:
+        try:
+            return parse(ctx, args)
+        except _click.exceptions.BadParameter as first:
+            if ctx.parent is not None or ctx.resilient_parsing or _VERIFYING or first.param is None or \
+                    isinstance(first, _click.exceptions.MissingParameter):
+                raise
+            try:
+                lines = _with_command_problems(group, bad_value_line(first, _args()), first.param)
+            except Exception:  # noqa: BLE001 - the others could not be told: the first stands
+                raise first from None
+            if len(lines) < 2:
+                raise
+            raise all_said(lines) from None
+
+    parsed._every_bad_value = True  # type: ignore[attr-defined]
+    group.parse_args = parsed  # type: ignore[method-assign]
+
+
+def _args() -> list[str]:
+    from kmeshctl.cli import cmdline
+
+    return list(cmdline.ARGS)
+
+
+def _with_command_problems(root: _click.Command, first: str, param: _click.Parameter) -> list[str]:
+    """[``first``, each bad value of the line typed without ``param``'s flag (the command's)]."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+
+    full = list(cmdline.ARGS)
+    kept = _positions_without(full, param)
+    words = ["kmeshctl", *(full[i] for i in kept)]
+    saved = (list(cmdline.INVOKED), list(cmdline.ARGS), list(cmdline.TYPED))
+    try:
+        found = line_problems(words, root)
+    finally:
+        cmdline.INVOKED[:], cmdline.ARGS[:], cmdline.TYPED[:] = saved
+
+    def restored(line: re.Match[str]) -> str:  # a line of the words checked, with the root's flag typed again
+        try:
+            offered = shlex.split(line.group(1))
+        except ValueError:
+            return line.group()
+        return f" `{shlex.join(_with_removed(offered, words, ['kmeshctl', *full], [0, *(i + 1 for i in kept)]))}`"
+
+    lines = [_LINE.sub(restored, one) for problem in found for one in problem.split("; also ")]
+    return _unique([first, *lines])
+
+
+def _positions_without(words: list[str], param: _click.Parameter) -> list[int]:
+    """The positions of ``words`` (before `--`) that are not ``param``'s flag or its value."""
+    from kmeshctl.cli import cmdline
+
+    end, dropped, i = cmdline.separator_at(words), set(), 0
+    while i < end:
+        flag = words[i].partition("=")[0]
+        if flag in param.opts:
+            size = 1 if "=" in words[i] else 2
+            dropped.update(range(i, i + size))
+            i += size
+            continue
+        i += 1
+    return [i for i in range(len(words)) if i not in dropped]
+
+
+def _with_removed(offered: list[str], checked: list[str], full: list[str], at: list[int]) -> list[str]:
+    """``offered`` (a change of ``checked``, ``full`` less some words; ``at`` each checked
+    word's position in ``full``) as the same change of ``full``: the words left out of
+    ``checked`` put back where they were typed."""
+    out: list[str] = []
+    following = 0  # the next position of ``full`` not yet passed
+
+    def put_back_until(position: int) -> None:
+        nonlocal following
+        out.extend(full[j] for j in range(following, position) if j not in at)
+        following = max(following, position)
+
+    for tag, i1, i2, j1, j2 in difflib_opcodes(checked, offered):
+        if i1 < len(at):
+            put_back_until(at[i1])
+        if tag == "equal":
+            for k in range(i1, i2):
+                put_back_until(at[k])
+                out.append(full[at[k]])
+                following = at[k] + 1
+        elif tag in ("replace", "insert"):
+            out.extend(offered[j1:j2])
+        if i2 > i1:
+            following = at[i2 - 1] + 1
+    put_back_until(len(full))
+    return out
+
+
+def _with_empty(ctx: _click.Context, empty: list[str], parse: Any, typed: list[str]) -> Exception:
+    """The error of a line with an empty value (`--image ''`): that alone as empty_value says
+    it, or with every other bad value of the line (all_said)."""
+    from kmeshctl.errors import UsageError
+
+    command = ctx.command
+    others: list[str] = []
+    try:
+        try:
+            parse(ctx, list(typed))
+        except _click.exceptions.BadParameter as first:
+            if isinstance(first, _click.exceptions.MissingParameter):
+                raise
+            others = _click_problems(command, ctx, typed)
+        except _click.exceptions.UsageError as extra:
+            others = [line for line in [_extra_line(ctx, extra)] if line]
+        others += _body_problems(ctx)
+    except Exception:  # noqa: BLE001 - the others could not be told: the empty value alone
+        others = []
+    emptied = {opt for p in command.params if takes_value(p) and set(p.opts) & {e.split(" ", 1)[0] for e in empty}
+               for opt in p.opts}
+    others = [line for line in others if line.split(" ", 1)[0].partition("=")[0] not in emptied]  # said: empty
+    lines = _unique([*empty, *others])
+    if len(lines) < 2:
+        return _click.exceptions.BadOptionUsage(empty[0].split(" ", 1)[0], empty[0], ctx=ctx)
+    return all_said(lines) if not _VERIFYING else UsageError("; also ".join(lines))
+
+
+def _extra_line(ctx: _click.Context, err: _click.exceptions.UsageError) -> Optional[str]:
+    """click's "Got unexpected extra argument (x)" as the error says it (its hint: what the
+    words most likely mean, option_hints.positional_name_hint); None for another error."""
+    from kmeshctl.cli.option_hints import _EXTRA_ARGUMENTS, positional_name_hint
+
+    from kmeshctl.cli import cmdline
+
+    message = " ".join(err.format_message().split())
+    found = _EXTRA_ARGUMENTS.match(message)
+    typed = [w.partition("=")[2] if w.startswith("-") and "=" in w else w for w in cmdline.ARGS]
+    if found is None or any(typed.count(word) > 1 for word in found.group(1).split()):
+        return None  # a stray word typed as another flag's value too: a line built by value would change either
+    try:
+        hint = positional_name_hint(message, err)
+    except Exception:  # noqa: BLE001 - a hint that could not be built: click's words alone
+        hint = ""
+    if hint.startswith("; quote the path"):
+        return None  # the rest of a path the shell split: the value cut short is the same mistake, said there
+    return (message.rstrip(".") if hint.startswith(";") else message) + hint
 
 
 def _unique(lines: list[str]) -> list[str]:
@@ -1266,6 +1565,10 @@ def _click_problems(command: _click.Command, ctx: _click.Context, args: list[str
         except KmeshctlError as err:  # a value's callback (dump's --pod): said when it is bad input
             lines += [str(err)] if err.exit_code == 2 else []
             ctx.params[param.name or ""] = None
+    if rest and not ctx.allow_extra_args:  # `node run c1 --admin-port 0`: the word too
+        extra = _click.exceptions.UsageError(
+            f"Got unexpected extra argument(s) ({' '.join(map(str, rest))})", ctx=ctx)  # click's words
+        lines += [line for line in [_extra_line(ctx, extra)] if line]
     return lines
 
 
@@ -1365,6 +1668,7 @@ def _typed_at(line: str) -> int:
 
 
 _LINE = re.compile(r" ?`(kmeshctl [^`]*)`")
+_LEAVE_OUT = re.compile(r"\bleave (?:(?:it|them|the flag) out|out \S)")
 _MADE_FIRST = re.compile(r"`(mkdir -p [^`&]*?) && kmeshctl [^`]*`")
 _LINES = re.compile(r" ?`kmeshctl [^`]*`(?: or `kmeshctl [^`]*`)*")
 
@@ -1386,6 +1690,9 @@ def _lines_as_changes(line: str, typed: list[str]) -> str:
         before = line[:start + found.start()]
         if all(change in before or (not change.startswith("leave ") and change.split(" ")[-1] in before)
                for change in changes):  # `did you mean -n bad-ns?`, `did you mean json?`
+            return ""
+        if all(change.startswith("leave ") for change in changes) and \
+                _LEAVE_OUT.search(before.rpartition("; ")[2]):  # `leave it out: `: the prose says it
             return ""
         return " " + ", ".join(changes)
 
@@ -1431,34 +1738,96 @@ def _mended_line(lines: list[str], typed: list[str]) -> tuple[Optional[list[str]
     name, --mode, --image, --xds-address) or leaves out (a value with no close choice, a
     number out of range), and the flags left out (`--network 'a b'`); None unless that
     line parses with no bad value left."""
-    import shlex
-
     from kmeshctl.cli import cmdline
     from kmeshctl.cli.suggestions import parseable_words
 
     if not cmdline.INVOKED:
         return None, []
     root = cmdline.INVOKED[0].command
-    words = list(typed)
+    kept = _each_line_applied(lines, typed)
+    mended, _, flagged = parseable_words(kept, root)
+    if mended == typed or not line_works(mended, root):
+        return None, []
+    return mended, [given for given, fixed in flagged if not fixed]
+
+
+def _each_line_applied(lines: list[str], typed: list[str]) -> list[str]:
+    """``typed`` with what each problem's line (``lines``) changes: a value it replaces
+    (`Bad_NS` -> bad-ns), a word alone it leaves out (`leave kube-system out`), the flag and
+    value a line ends in (`...: --metrics-port 15021`)."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+
+    words: list[Optional[str]] = list(typed)  # None: a word a problem's line leaves out
+    added: dict[int, list[str]] = {}  # words a line puts before the word typed there (`-f` before `b.yaml`)
+    tails: list[list[str]] = []
     for line in lines:
-        before = list(words)
+        before = (list(words), {k: list(v) for k, v in added.items()})
         for found in _LINE.finditer(line):
             try:
                 offered = shlex.split(found.group(1))
             except ValueError:
                 continue
-            for tag, i1, i2, j1, j2 in difflib_opcodes(typed, offered):
-                if tag == "replace" and i2 - i1 == j2 - j1 and not any(w.startswith("-") for w in typed[i1:i2]):
+            ops = [op for op in difflib_opcodes(typed, offered) if op[0] != "equal"]
+            if not _same_command(typed, offered):  # another command's: its values alone
+                ops = [op for op in ops if _a_value_replaced(typed, offered, op)]
+            if not all(_a_value_replaced(typed, offered, op) or _a_word_left_out(typed, op) or
+                       _a_flag_added(offered, op) for op in ops):
+                continue  # a line that changes what no value's mend does (a flag left out): not this one
+            for tag, i1, i2, j1, j2 in ops:
+                if tag == "replace":
                     words[i1:i2] = offered[j1:j2]
-            if words != before:
+                elif tag == "delete":
+                    words[i1:i2] = [None] * (i2 - i1)  # `leave kube-system out`
+                elif offered[j1:j2] != added.get(i1, [])[-(j2 - j1):]:
+                    added.setdefault(i1, []).extend(offered[j1:j2])  # `b.yaml` given as `-f b.yaml`
+            if (words, added) != before:
                 break  # `A` or `B`: the first, the closest, is the one mended
         wanted = _tail_change(line)
         if wanted is not None:  # `...: --metrics-port 15021`: the value the flag typed takes instead
-            words = cmdline.with_flag_value(words, *wanted)
-    mended, _, flagged = parseable_words(words, root)
-    if mended == typed or not line_works(mended, root):
-        return None, []
-    return mended, [given for given, fixed in flagged if not fixed]
+            tails.append(wanted)
+    kept = [w for i, word in enumerate([*words, None]) for w in [*added.get(i, []), *([word] if word else [])]]
+    for wanted in tails:
+        kept = cmdline.with_flag_value(kept, *wanted)
+    return kept
+
+
+def _a_value_replaced(typed: list[str], offered: list[str], op: tuple[str, int, int, int, int]) -> bool:
+    """``op`` replaces words typed that are no flags with as many others (`Bad_NS` -> bad-ns)."""
+    tag, i1, i2, j1, j2 = op
+    return tag == "replace" and i2 - i1 == j2 - j1 and not any(w.startswith("-") for w in typed[i1:i2])
+
+
+def _a_word_left_out(typed: list[str], op: tuple[str, int, int, int, int]) -> bool:
+    """``op`` leaves out words typed alone (`kube-system`), never a flag."""
+    tag, i1, i2, _, _ = op
+    return tag == "delete" and not any(w.startswith("-") for w in typed[i1:i2])
+
+
+def _a_flag_added(offered: list[str], op: tuple[str, int, int, int, int]) -> bool:
+    """``op`` adds a flag (and its value) before a word typed (`-f` before `b.yaml`)."""
+    tag, _, _, j1, _ = op
+    return tag == "insert" and offered[j1].startswith("-")
+
+
+def mended_line(words: list[str], root: _click.Command) -> Optional[list[str]]:
+    """A suggested `kmeshctl ...` line ``words`` that its checks refuse (line_problems) with
+    every value they offer a mend for mended (a name's case, a reserved namespace left
+    out: _each_line_applied), when that line works; None otherwise (nothing to mend, or
+    a value no check mends: the caller says it)."""
+    from kmeshctl.cli import cmdline
+
+    problems = [one for problem in line_problems(words, root) for one in problem.split("; also ")]
+    if not problems:
+        return None
+    saved = (list(cmdline.INVOKED), list(cmdline.ARGS))
+    try:  # the problems' lines were built from ``words``: read as the line typed
+        cmdline.ARGS[:] = words[1:]
+        fixed = _each_line_applied(problems, list(words))
+    finally:
+        cmdline.INVOKED[:], cmdline.ARGS[:] = saved
+    return fixed if fixed != words and line_works(fixed, root) else None
 
 
 def difflib_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
@@ -1485,6 +1854,8 @@ def _checked_line(words: list[str], root: _click.Command) -> Optional[list[str]]
     from kmeshctl.cli import cmdline
     from kmeshctl.errors import KmeshctlError
 
+    if any(w in (*cmdline.HELP_FLAGS, "--version") for w in words[:cmdline.separator_at(words)]):
+        return []  # a help or version line only prints: parsing it would print it here
     saved = (list(cmdline.INVOKED), list(cmdline.ARGS), list(cmdline.TYPED))
     _VERIFYING.append(True)
     try:
@@ -1503,6 +1874,9 @@ def _checked_line(words: list[str], root: _click.Command) -> Optional[list[str]]
         path = tuple(ctx.command_path.split()[1:])
         needed = [f"{flag} is required ({what})" for flag, what in missing_flags(ctx.command, path, list(words[1:]))]
         return [*(ctx.meta.get(BAD_VALUES) or []), *together, *needed]
+    except _click.exceptions.BadParameter as err:  # said as the error of the line would say it
+        return [bad_value_line(err, list(words[1:])) if not isinstance(err, _click.exceptions.MissingParameter)
+                else err.format_message()]
     except _click.exceptions.ClickException as err:
         return [err.format_message()]
     except KmeshctlError as err:

@@ -209,11 +209,14 @@ def cleanup(
     if wanted and not run_ids:
         if ignore_not_found:
             return
-        from kmeshctl.cli.common import ignore_not_found_fix
+        from kmeshctl.cli import cmdline
+        from kmeshctl.cli.render import this_command
 
         others = f"runs with leftovers: {', '.join(found)}" if found else "no run left anything"
+        # the line typed with --ignore-not-found; -q is the root's (no flag of cleanup's): kept too
+        quiet = [w for w in cmdline.ARGS[:cmdline.separator_at(cmdline.ARGS)] if w in cmdline.QUIET_FLAGS][:1]
         raise KmeshctlError(f"benchmark run {wanted} not found ({others}); "
-                            f"{ignore_not_found_fix(['bench', 'cleanup'])}")
+                            f"`{this_command([*quiet, '--ignore-not-found'])}` makes this exit 0")
     for one in run_ids:
         cleanup_run(one)
         typer.echo(f"removed benchmark run {one}")

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from kmeshctl.cli.badinput import COMMAND_HABITS
 from kmeshctl.cli.names import check_namespace_words
 from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.tables import cli_console, overhead, wide_only
@@ -55,7 +56,7 @@ from kmeshctl.cli.render import (
     warn_left_out,
     warn_unvalidated_custom_kinds,
 )
-from kmeshctl.errors import KmeshctlError, UsageError
+from kmeshctl.errors import KmeshctlError, UsageError, spoken_list
 from kmeshctl.kube import (PRECHECK_LISTS, ApiError, ApiUnreachable, KubeClient, NoClusterConfigured,
                            cluster_configured, connect_reachable, is_can_i_pointer, object_ref)
 from kmeshctl.params import (
@@ -71,7 +72,8 @@ from kmeshctl.params import (
 from kmeshctl.render import DAEMONSET_NAME, NOT_OURS, left_out
 from kmeshctl.asciinum import waited_words
 from kmeshctl.rollout import (RefusalWatch, RolloutGone, RolloutState, RolloutTimeout, counts_text, image_at_fault,
-                             missing_configmap, replaced_image, set_flag, timeout_fix, wait_for_rollout)
+                             image_pull_state, missing_configmap, replaced_image, set_flag, timeout_fix,
+                             wait_for_rollout)
 from kmeshctl.status import (BEING_UNINSTALLED, UNKNOWN_HEAD, AgentXds, MeshStatus, agent_problem, agent_xds,
                              istiod_unreached, mesh_status, status_daemonset)
 from kmeshctl.stopping import check_not_stopped, say, sigterm_stops, stopped_by
@@ -620,7 +622,7 @@ def _wait_rollout(client: KubeClient, namespace: str, timeout: float, output: Ma
         raise KmeshctlError(error.problem, fix=timeout_fix(error.state, namespace, install_with=_install_with,
                                                            replaced=_replaced(client, namespace, error.state, before),
                                                            unmounted=missing_configmap(client, not_ready),
-                                                           timeout=timeout)
+                                                           timeout=timeout, pull=image_pull_state(client, not_ready))
                             ) from error
     err(quiet).print(f"[green]DaemonSet {namespace}/{DAEMONSET_NAME} is ready.[/]")
 
@@ -686,7 +688,11 @@ def uninstall(
     """
     check_namespace_flags()
     objs = installed_objects(namespace, istio_namespace)  # checks the namespace flags first
-    client = _uninstall_client(dry_run)
+    try:  # a stop while the API is asked whether it answers: nothing was deleted (its line, not a bare `stopped by`)
+        with sigterm_stops():
+            client = _uninstall_client(dry_run)
+    except KeyboardInterrupt as stop:
+        _uninstall_stopped(stop, objs, [], [], dry_run, output, False)
     console = out()
     results: list[DeleteResult] = []
     sent: list[str] = []  # deletes accepted, awaited: what a Ctrl-C leaves going
@@ -745,6 +751,23 @@ def uninstall(
         err().print(f"[yellow]Exit 1: {counted(len(nodes), 'node')} may need a cleanup (each above, with the line "
                     "to run); the uninstall itself finished[/]")
         raise typer.Exit(1)
+
+
+def _keep_namespace_hint(flag: str, args: list[str]) -> str:
+    """`uninstall --keep-namespace` (helm's habit): what uninstall does with the namespace
+    instead, and the dry run of the line typed that shows it (it deletes nothing)."""
+    from kmeshctl.cli.badinput import typed_value
+    from kmeshctl.cli.cmdline import spelled, without_flag
+
+    rest = without_flag(args, flag, valued=False)
+    namespace = typed_value(rest, "-n", "--namespace") or DEFAULT_NAMESPACE
+    dry = rest if any(spelled(w, {"--dry-run"}) for w in rest) else [*rest, "--dry-run"]
+    return (f"; uninstall deletes namespace {shlex.quote(namespace)} only when install made it and it holds nothing "
+            "else (one holding other objects is kept, only install's Pod Security labels go): leave "
+            f"{flag} out; `{shlex.join(['kmeshctl', *dry])}` says which it does, deleting nothing")
+
+
+COMMAND_HABITS[("uninstall", "--keep-namespace")] = _keep_namespace_hint
 
 
 def _still_enrolled(client: Optional[KubeClient]) -> Optional[list[str]]:
@@ -823,8 +846,11 @@ def _uninstall_stopped(stop: KeyboardInterrupt, objs: list[dict], results: list[
 
     how = stopped_by(stop)
     again = same_work_command(["uninstall"])
-    line = (f"{stopped_text(how.how, objs, results, sent, dry_run, sending)}; re-run `{again}` "
-            f"{'to list it' if dry_run else 'to remove the rest (it is safe to repeat)'}")
+    if dry_run or results or sent or sending:
+        line = (f"{stopped_text(how.how, objs, results, sent, dry_run, sending)}; re-run `{again}` "
+                f"{'to list it' if dry_run else 'to remove the rest (it is safe to repeat)'}")
+    else:  # no delete sent yet (the API asked, the install looked up): say so, not every object one by one
+        line = f"uninstall stopped by {how.how} before anything was deleted; re-run `{again}` to uninstall"
     line = fix_hint(line)
     if output is not None:
         _print_uninstall(results, output, dry_run, checked, None, [line], None)  # never listed: null
@@ -1077,7 +1103,7 @@ def _pointing_at_install(error: UsageError, namespace: str) -> UsageError:
 
     target = run_options()
     found, _ = istiod.ask_quickly(target.kubeconfig, target.context, COMPLETION_LOOKUP_TIMEOUT_S,
-                                  ns_ops.agent_namespaces)
+                                  ns_ops.agent_namespaces, "asking which namespace kmesh is installed in")
     if not found or meant_namespace(namespace) in found:
         return error
     flag = flag_as_typed("namespace")
@@ -1479,7 +1505,9 @@ def _missing_quickly(names: list[str]) -> list[str]:
         return []
     target = run_options()
     found, _ = istiod.ask_quickly(target.kubeconfig, target.context, COMPLETION_LOOKUP_TIMEOUT_S,
-                                  lambda client: [n for n in names if client.get("v1", "Namespace", n) is None])
+                                  lambda client: [n for n in names if client.get("v1", "Namespace", n) is None],
+                                  f"asking whether namespace {names[0]} exists" if len(names) == 1 else
+                                  f"asking which of namespaces {spoken_list(names)} exist")
     return found or []
 
 

@@ -388,9 +388,11 @@ def _command_habit_line(word: str, ctx: _click.Context, before: list[str], after
     if not path and word.lower() in KUBECTL_VERBS:
         return _kubectl_verb_line(word.lower(), ctx, before, after)
     if typed and len(path) == 1 and path[0] in PLURALS and word.lower() in GROUP_VERBS:
-        line = _kubectl_verb_line(GROUP_VERBS[word.lower()], ctx, before, [path[0], *after])
         names = [n for n, sub in ctx.command.commands.items() if not sub.hidden]
         meant = command_synonyms(word, names)  # `did you mean down?`, then the line that does it
+        if meant and any(w in HELP_FLAGS for w in after[:separator_at(after)]):  # as a typo's help line
+            return f"did you mean {meant[0]}? `{shlex.join(['kmeshctl', path[0], meant[0], '--help'])}`"
+        line = _kubectl_verb_line(GROUP_VERBS[word.lower()], ctx, before, [path[0], *after])
         return f"did you mean {' or '.join(meant)}? {line}" if line and meant else line
     if path == ("sandbox",) and word.lower() == "run":
         return _run_as_exec_line(after, ctx.command.commands["exec"])
@@ -469,6 +471,12 @@ def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after:
         known = _sandbox_lines(deleting, _flags_taken(group.commands[deleting], flags)) if kind == "sandbox" else ""
         if known:  # the sandboxes of this machine: a line for each
             return f"{plural} are {done} by name: {known}"
+        if kind == "waypoint":  # delete's --name has a default: the line deletes that one
+            from kmeshctl.waypoint.deploy import DEFAULT_NAME
+
+            line = shlex.join(["kmeshctl", kind, deleting, *_flags_taken(group.commands[deleting], flags)])
+            return (f"{plural} are {done} by name (--name, default {DEFAULT_NAME}): `{line}` is for the one named "
+                    f"{DEFAULT_NAME}; their names: `{lister}`")
         return f"{plural} are {done} by name: kmeshctl {kind} {deleting} --name NAME (their names: `{lister}`)"
     command = group.commands[sub]
     named = ["kmeshctl", kind, sub]
@@ -895,7 +903,7 @@ def _agent_pod(namespace: Optional[str]) -> tuple[list[str], str]:
         return [], ""
     target = typed_target(cmdline.ARGS)
     agents, _ = ask_quickly(target.kubeconfig, target.context, COMPLETION_LOOKUP_TIMEOUT_S,
-                             config_dump.agent_pod_refs)
+                             config_dump.agent_pod_refs, "asking for the kmesh agent pods")
     if agents:
         agent_namespace, _, agent = agents[0].partition("/")
         return ["--pod", agent, "-n", agent_namespace], ""

@@ -125,6 +125,7 @@ def traffic_shift(
             from kmeshctl.sandbox.demo_target import judging  # a fix's demo line carries the -c it needs
 
             chosen_namespace = _checked_flags(verbose, quiet, plot, namespace, name, target, force)
+            _check_waypoint_place(waypoint, target, name)
             cluster_by = f"--waypoint {waypoint}" if waypoint and target is Target.auto else ""
             if waypoint is not None:  # the waypoint commands' rule, with the line to paste
                 check_waypoint_name("--waypoint", waypoint, DEMO_WAYPOINT)
@@ -310,8 +311,14 @@ def _check_namespace(namespace: str, target: Target) -> None:
     is the long form, which fits every other flag typed."""
     flag = flag_as_typed("namespace")
     if namespace.isdigit() and target is Target.auto and flag != "--namespace":
+        from typer._click.globals import get_current_context
+
+        from kmeshctl.sandbox.demo_target import requests_needed
+
+        params = get_current_context().params  # a count too few to judge the weights would fail when pasted
+        count = max(int(namespace), requests_needed(params.get("name"), params.get("weights")))
         raise UsageError(f"{flag} {namespace}: {flag} is the demo's namespace (as on every command); the "
-                         f"request count is -c/--requests, e.g. -c {namespace} (a namespace of digits: spell "
+                         f"request count is -c/--requests, e.g. -c {count} (a namespace of digits: spell "
                          f"it --namespace {namespace})")
 
 
@@ -386,6 +393,44 @@ def _cluster_line(kubeconfig: str) -> str:
     words = without_flag(shlex.split(this_command()), "--target")
     front = ["--kubeconfig", kubeconfig] if kubeconfig else []
     return shlex.join([words[0], *front, *words[1:], "--target", "cluster"])
+
+
+def _check_waypoint_place(waypoint: Optional[str], target: Target, name: Optional[str]) -> None:
+    """--waypoint (a cluster's waypoint) with --target local or a sandbox: refused before its
+    value is checked (a line with the name mended would still be refused), with both ways out
+    to paste: locally without --waypoint, and on the cluster with it (its name mended) and
+    without the sandbox."""
+    import shlex
+
+    from kmeshctl.cli.cmdline import without_flag
+    from kmeshctl.cli.render import this_command
+    from kmeshctl.demo import with_option
+
+    if waypoint is None or (name is None and target is not Target.local):
+        return
+    why = f"{flag_as_typed('name')} {name} names a local sandbox" if name else "--target local"
+    local = shlex.join(without_flag(shlex.split(_again([])), "--waypoint"))
+    meant = _waypoint_meant(waypoint)
+    cluster = with_option(with_option(this_command(), "--target", "--target", "cluster"),
+                          "--waypoint", "--waypoint", meant or waypoint)
+    then = "" if meant else f" (then fix --waypoint {waypoint}: not a valid waypoint name)"
+    raise UsageError(f"--waypoint names the cluster waypoint the demo's Service uses, and {why}: leave --waypoint "
+                     f"out (a local sandbox has its own waypoint), `{local}`, or run on a cluster, "
+                     f"`{cluster}`{then}")
+
+
+def _waypoint_meant(value: str) -> Optional[str]:
+    """--waypoint ``value`` as a valid waypoint name (`Bad_W` -> bad-w, `1w` -> w-1w); None
+    when no simple mending makes one."""
+    from kmeshctl.cli.names import check_waypoint_name
+
+    meant = value.strip().lower().replace("_", "-")
+    meant = f"w-{meant}"[:63] if meant[:1].isdigit() else meant
+    try:
+        check_waypoint_name("--waypoint", meant)
+    except UsageError:
+        return None
+    return meant
 
 
 def _explicit(target: Target) -> str:
@@ -674,3 +719,23 @@ def unweighted_note(phase: demo.PhaseReport, telling: str) -> str:
 
 
 OnLine = Callable[[str], None]
+
+
+def _waypoint_place_value(values: dict) -> None:
+    """_check_waypoint_place as a parse-time check (badinput.VALUE_CHECKS: a line mending the
+    other values, `-o JSON`, is offered only when it is not refused for this too)."""
+    waypoint, target, name = values.get("waypoint"), values.get("target"), values.get("name")
+    if waypoint is not None and (name is not None or target is Target.local):
+        why = f"{flag_as_typed('name')} {name} names a local sandbox" if name is not None else "--target local"
+        raise UsageError(f"--waypoint names the cluster waypoint the demo's Service uses, and {why}: leave "
+                         "--waypoint out (a local sandbox has its own waypoint) or run on a cluster (--target cluster)")
+
+
+def _with_value_checks() -> None:
+    from kmeshctl.cli.badinput import VALUE_CHECKS
+
+    VALUE_CHECKS[demo.DEMO_COMMAND.partition(" ")[2]] = (*VALUE_CHECKS.get("demo traffic-shift", ()),
+                                                         _waypoint_place_value)
+
+
+_with_value_checks()

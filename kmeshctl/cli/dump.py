@@ -202,7 +202,7 @@ def _local(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Optional[
         target = sandboxes.local_target(bpf_fs, admin_port, sandbox, own_flag, flag_as_typed("sandbox"), _rerun)
     except KmeshctlError as err:
         if picking and str(err).startswith(_NOTHING_PICKED):
-            raise _with_cluster_agents(err) from None
+            raise _as_root(_with_cluster_agents(err)) from None
         raise
     if target.sandbox is not None:
         _check_finished(target.sandbox, named=sandbox is not None or bpf_fs is not None)
@@ -234,7 +234,16 @@ def _with_cluster_agents(err: KmeshctlError) -> KmeshctlError:
         agent_ns, _, agent = agents[0].partition("/")
         line = f"{head} ({config_dump.named_pods(agents)}): `{_with_pod(agent, agent_ns)}`"
     else:
-        line = f"{head}: `kubectl get pods -n {AGENT_NAMESPACE} -l {config_dump.agent_selector()}` lists them"
+        line = f"{head}: `kubectl get pods -n {_agent_namespace()} -l {config_dump.agent_selector()}` lists them"
+    return UsageError(line) if isinstance(err, UsageError) else KmeshctlError(line, err.exit_code)
+
+
+def _as_root(err: KmeshctlError) -> KmeshctlError:
+    """``err`` offering a sandbox's line to a user other than root: said to run as root (a
+    sandbox's pins are root's: the line pasted as this user would only say so)."""
+    if os.geteuid() == 0 or "--sandbox" not in str(err):
+        return err
+    line = f"{err} (as root: a sandbox's maps and agent are root's)"
     return UsageError(line) if isinstance(err, UsageError) else KmeshctlError(line, err.exit_code)
 
 
@@ -303,8 +312,8 @@ def _refuse_namespace_without_pod() -> None:
         return
     flag = flag_as_typed("namespace")
     raise UsageError(f"{flag} {ctx.params['namespace']}: {flag} is the namespace of the agent pod --pod names; "
-                     "the local data path is shown whole, not by namespace: leave out "
-                     f"{flag} (or add --pod POD to ask a cluster's agent)")
+                     f"the local data path is shown whole, not by namespace: leave out {flag}, "
+                     f"`{_typed_with(('-n', '--namespace'))}` (or add --pod POD to ask a cluster's agent)")
 
 
 def _pod_flags(pod: str, namespace: str, **local: object) -> None:
@@ -314,12 +323,18 @@ def _pod_flags(pod: str, namespace: str, **local: object) -> None:
     must be a kmesh agent's (an app's pod is named as such, not port-forwarded to)."""
     given = [flag_as_typed(name) for name, value in local.items() if value is not None]
     if given:
-        raise UsageError(f"--pod asks a cluster's agent: leave out {' and '.join(given)}")
+        cluster = _typed_with(tuple(spelling for name, value in local.items() if value is not None
+                                    for spelling in _LOCAL_SPELLINGS[name]))
+        here = _typed_with(("--pod", "-n", "--namespace"))
+        raise UsageError(f"--pod asks a cluster's agent, {' and '.join(given)} this machine's data path: give one, "
+                         f"`{cluster}` (the cluster's agent) or `{here}` (the local one)")
     check_namespace_flags()
     client = connect_reachable(run_options())
     config_dump.check_agent_pod(client, pod, namespace, _typed_with(("--pod", "-n", "--namespace")))
 
 
+# The spellings of the flags that name a local data path (a line without one leaves them all out)
+_LOCAL_SPELLINGS = {"sandbox": ("--sandbox", "--name"), "bpf_fs": ("--bpf-fs",), "admin_port": ("--admin-port",)}
 _POD_NAMESPACE = "kmeshctl.dump.pod_namespace"  # ctx.meta: the NAMESPACE of a --pod NAMESPACE/NAME
 
 
@@ -450,8 +465,15 @@ def _refuse_cluster_without_pod(what: str, **local: object) -> None:
         agent_ns, _, agent = agents[0].partition("/")
         raise UsageError(f"{head} (agent pods: {config_dump.named_pods(agents)}): `{_command_typed()} --pod {agent} "
                          f"-n {agent_ns}`{tail}")
-    raise UsageError(f"{head}: `kubectl get pods -n {AGENT_NAMESPACE} -l {config_dump.agent_selector()}` lists "
+    raise UsageError(f"{head}: `kubectl get pods -n {_agent_namespace()} -l {config_dump.agent_selector()}` lists "
                      f"them{tail}")
+
+
+def _agent_namespace() -> str:
+    """The namespace of the agent pods a kubectl line lists: the -n typed, else kmesh's default."""
+    ctx = get_current_context()
+    typed = ctx.get_parameter_source("namespace") == ParameterSource.COMMANDLINE and ctx.params.get("namespace")
+    return shlex.quote(typed) if typed else AGENT_NAMESPACE
 
 
 def _cluster_agents() -> Optional[list[str]]:
@@ -474,6 +496,8 @@ def _maps_of(target: sandboxes.LocalTarget) -> Iterator[None]:
         layout = isinstance(err, MapMissingError) or "key/value sizes" in str(err)
         if target.sandbox is None and isinstance(err, MapMissingError) and sandboxes.names():
             raise _point_at_sandboxes(err) from err
+        if target.sandbox is None and isinstance(err, MapMissingError) and _is_bpffs_root(target.bpffs):
+            raise _point_below_root(err, target.bpffs) from err
         if target.sandbox is None or not layout:
             raise
         raise sandboxes.maps_of_other_version(target.sandbox, err) from err
@@ -489,6 +513,28 @@ def _point_at_sandboxes(err: MapMissingError) -> KmeshctlError:
     else:
         up = f"sandboxes {', '.join(found)} are up: {_on_each(found)} reads one's maps"
     return KmeshctlError(f"{problem}; {up} (their bpffs directories: `kmeshctl sandbox list -o wide`)")
+
+
+def _is_bpffs_root(bpf_fs: Path) -> bool:
+    """Whether ``bpf_fs`` is a bpffs mount itself (/sys/fs/bpf), not a directory in one."""
+    from kmeshctl.nodecheck import bpffs_mounted
+
+    path = Path(bpf_fs).resolve()
+    return path != DEFAULT_BPF_FS and bpffs_mounted(path) and (path.parent == path or not bpffs_mounted(path.parent))
+
+
+def _point_below_root(err: MapMissingError, bpf_fs: Path) -> KmeshctlError:
+    """No maps at a bpffs root: the agent pins in a directory of its own there (loading a
+    data path at the root, shared with other tools, is no fix): the default one's lines."""
+    problem = str(err).split(": load the data path first")[0]
+    own = shlex.quote(str(DEFAULT_BPF_FS))
+    if DEFAULT_BPF_FS.is_dir():
+        fix = f"`{_typed_with(('--bpf-fs',), '--bpf-fs', str(DEFAULT_BPF_FS))}` reads them"
+    else:
+        fix = (f"none is there either: load the data path first (`kmeshctl node run --bpf-fs {own}`), then "
+               f"`{_typed_with(('--bpf-fs',), '--bpf-fs', str(DEFAULT_BPF_FS))}`")
+    return KmeshctlError(f"{problem}; {shown(bpf_fs)} is the bpffs root, shared with other tools: the agent pins its "
+                         f"maps in a directory of its own, {own} by default: {fix}")
 
 
 CONFIG_SECTIONS = ("services", "workloads", "policies")  # the sections `dump config` prints

@@ -125,6 +125,10 @@ class MeantMode(WithLine):
     """A --mode typed as a slip of a mode (`Dual-Engine`): its did-you-mean and line."""
 
 
+# Kmesh's modes kmeshctl does not run (typed, its help's words for them): said as such, not as a typo
+KMESH_OTHER_MODES = {"kernel-native": "kernel-native", "ads": "kernel-native (ads)"}
+
+
 def _mode_problem(ctx: _click.Context, value: str, args: list[str]) -> list[UsageError]:
     """[a bad --mode ``value`` as params.check_mode refuses it, its flag as given], or [] (good)."""
     from kmeshctl.params import NOT_ACCEPTED, SUPPORTED_MODES, bad_value, one_of
@@ -138,6 +142,10 @@ def _mode_problem(ctx: _click.Context, value: str, args: list[str]) -> list[Usag
     param = next(p for p in ctx.command.params if p.name == "mode")
     flag = source_name(ctx, param, args)
     close = difflib.get_close_matches(value.lower(), SUPPORTED_MODES, n=2, cutoff=CHOICE_CLOSENESS)
+    if value.lower().replace("_", "-") in KMESH_OTHER_MODES:  # Kmesh's own other mode: the one run here instead
+        return [MeantMode(f"{given_text(flag, value)}: Kmesh's {KMESH_OTHER_MODES[value.lower().replace('_', '-')]} "
+                          f"mode, which kmeshctl does not run (it runs {', '.join(SUPPORTED_MODES)} only); did you "
+                          f"mean {SUPPORTED_MODES[0]}?{meant_lines(value, SUPPORTED_MODES[:1])}")]
     if close:  # `Dual-Engine`, `dual_engine`: as `-o JSON` is said, the line with the mode meant
         return [MeantMode(f"{given_text(flag, value)}: {NOT_ACCEPTED}; did you mean {' or '.join(close)}?"
                            f"{meant_lines(value, close)} (use {one_of(SUPPORTED_MODES)})")]
@@ -296,8 +304,32 @@ def _check(flag: str, value: str, kind: str, pattern: re.Pattern[str], rule: str
         raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}){lacks}; did you mean "
                          f"{given_text(flag, meant)}?")
     said = given_text(flag, meant) if flag.startswith("-") else meant
+    refused = _meant_refused(flag, value, meant) if kind == NAMESPACE_KIND and not lacks else None
+    if refused is not None:  # `-n Kube-System`: kube-system is no namespace this command takes either
+        instead = given_text(flag, example) if flag.startswith("-") else example
+        raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}); {said}, the name it spells, "
+                         f"is refused too ({refused}), e.g. {instead}")
     raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}){lacks}; did you mean {said}? "
                      f"{meant_line(value, meant)}")
+
+
+def _meant_refused(flag: str, value: str, meant: str) -> str | None:
+    """Why the line typed with ``value`` given as ``meant`` is refused for ``meant`` itself
+    (`-n kube-system: reserved for Kubernetes ...`, `namespace kube-system is Kubernetes'
+    own`), by the checks a pasted line meets (badinput.line_problems); None when it is not
+    (or no line is checked: one being checked, a value not typed on the line)."""
+    from kmeshctl.cli.badinput import _VERIFYING, line_problems
+
+    if _VERIFYING or not cmdline.INVOKED or not typed_on_line(value):
+        return None
+    words = ["kmeshctl", *with_value_replaced(cmdline.ARGS, value, meant)]
+    heads = (f"{given_text(flag, meant)}: ", f"namespace {meant} ", f"namespace {meant}: ")
+    found = line_problems(words, cmdline.INVOKED[0].command)
+    for problem in (one for each in found for one in each.split("; also ")):
+        if problem.startswith(heads):
+            reason = problem[len(next(h for h in heads if problem.startswith(h))):]
+            return re.split(r"; |: ", reason, maxsplit=1)[0].rstrip(".")
+    return None
 
 
 def _not_in_sandbox(sandbox: str, namespaces: list[str], demo: bool, meant: str) -> str:
@@ -349,26 +381,35 @@ def check_namespace_words(what: str, names: Iterable[str]) -> None:
         _check(what, hopeless[0], NAMESPACE_KIND, DNS1123_LABEL_RE, DNS1123_RULE, "default")
     if not bad:
         return
+    # `Kube-System`: the name it spells is refused too (enable-ns kube-system): said, and left out of the line
+    refused = {name: why for name in bad if len(meant[name] or ()) == 1 and
+               (why := _meant_refused(what, name, (meant[name] or [""])[0])) is not None}
+    rest = [name for name in bad if name not in refused]
+    line = _words_replaced(cmdline.ARGS, {name: [] if name in refused else meant[name] or [] for name in bad})
+    left = [word for word in line[:cmdline.separator_at(line)] if word in names or
+            any(word in (meant[name] or ()) for name in rest)]
+    pasted = f" `{shlex.join(['kmeshctl', *line])}`" if left else ""
     rule = f"not {'a valid namespace name' if len(bad) == 1 else 'valid namespace names'} ({DNS1123_RULE})"
-    said = " and ".join(" ".join(meant[name] or ()) for name in bad)
-    line = _words_replaced(cmdline.ARGS, {name: meant[name] or [] for name in bad})
+    told = [f"{(meant[name] or [''])[0]}, the name {shown(name) + ' ' if len(bad) > 1 else 'it '}spells, is refused "
+            f"too ({why}): leave it out" for name, why in refused.items()]
+    if rest:
+        told.append(f"did you mean {' and '.join(' '.join(meant[name] or ()) for name in rest)}?")
     raise UsageError(f"{what}{'s' if len(bad) > 1 else ''} {' and '.join(shown(n) for n in bad)}: {rule}; "
-                     f"did you mean {said}? `{shlex.join(['kmeshctl', *line])}`")
+                     f"{'; '.join(told)}{':' if pasted and not rest else ''}{pasted}")
 
 
 def _flags_after_separator(what: str, bad: list[str]) -> None:
     """`enable-ns -- -n foo`: a flag typed after `--` was read as a name; a UsageError
     saying so, with the line without the `--` (kubectl's -n foo as the name foo)."""
-    from kmeshctl.cli.option_hints import namespaces_as_arguments
+    from kmeshctl.cli.option_hints import names_without_separator
 
     args = list(cmdline.ARGS)
     at = cmdline.separator_at(args)
     flags = [name for name in bad if name.startswith("-") and name in args[at + 1:]]
     if not flags:
         return
-    line = namespaces_as_arguments([*args[:at], *args[at + 1:]])
     raise UsageError(f"{flags[0]} came after `--`, so it was read as a {what} name, not a flag (every word after "
-                     f"`--` is one), and it is none; without the `--`: `{shlex.join(['kmeshctl', *line])}`")
+                     f"`--` is one), and it is none{names_without_separator(args)}")
 
 
 def meant_words(value: str) -> list[str] | None:
@@ -500,31 +541,46 @@ def check_waypoint_name(flag: str, value: str, example: str = "waypoint") -> Non
     (demo traffic-shift's --waypoint too, ``example`` its own). The name meant, as a line to
     paste: kubectl's `gateway/east` (TYPE/NAME) offers east, `East` east; a list
     (`east,west`) is one name per run: the line for each."""
-    from kmeshctl.namespaces import DNS1123_RULE
     from kmeshctl.params import DNS1123_LABEL_RE
 
-    if DNS1123_LABEL_RE.match(value):
-        return
     typed = typed_on_line(value)
 
     def line(name: str) -> str:  # the line typed with ``name``; none for a value not typed on it
         return f" {meant_line(value, name)}" if typed else ""
 
-    said = f"{given_text(flag, value)}: not a valid waypoint name ({DNS1123_RULE})"
-    refusal = namespaced_refusal(flag, value, said, DNS1123_LABEL_RE)
+    if DNS1123_LABEL_RE.match(value):
+        if not value[0].isdigit():
+            return  # the waypoint's Service has its name too: an RFC 1035 label starts with a letter
+        raise UsageError(f"{given_text(flag, value)}: not a valid waypoint name (its Service's name too: "
+                         f"{WAYPOINT_RULE}); e.g. {given_text(flag, _lettered(value))}"
+                         f"{line(_lettered(value))}")
+    said = f"{given_text(flag, value)}: not a valid waypoint name ({WAYPOINT_RULE})"
+    refusal = namespaced_refusal(flag, value, said, _WAYPOINT_RE)
     if refusal is not None:
         raise refusal
     meant = meant_object_name(value, DNS1123_LABEL_RE)
     if meant is not None:
+        meant = _lettered(meant)
         raise UsageError(f"{said}; did you mean {given_text(flag, meant)} (kubectl's TYPE/NAME, the name alone)?"
                          f"{line(meant)}")
-    found = meant_words(value) or []
+    found = [_lettered(name) for name in meant_words(value) or []]
     if len(found) > 1:  # never the default waypoint as an example: another target
         lines = ", then ".join(line(name).strip() or given_text(flag, name) for name in found)
         raise UsageError(f"{given_text(flag, value)}: names several waypoints ({flag} takes one per run): {lines}")
     if found:
         raise UsageError(f"{said}; did you mean {given_text(flag, found[0])}?{line(found[0])}")
     raise UsageError(f"{said}, e.g. {flag} {example}")
+
+
+# a waypoint's name is its Service's too: an RFC 1035 label (a letter first)
+_WAYPOINT_RE = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+WAYPOINT_RULE = ("an RFC 1035 label: at most 63 lower-case letters, digits or '-', starting with a letter and "
+                 "ending with a letter or digit")
+
+
+def _lettered(name: str) -> str:
+    """``name`` (an RFC 1123 label) made a waypoint name: `1abc` -> w-1abc (63 at most)."""
+    return name if not name[0].isdigit() else f"w-{name}"[:63].rstrip("-")
 
 
 def meant_spelling(value: str, pattern: re.Pattern[str]) -> str | None:

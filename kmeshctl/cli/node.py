@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -118,16 +119,7 @@ def cleanup(
     """
     from kmeshctl.cni.install import plugin_leftovers, remove_plugin
 
-    if cgroup2_path is not None:
-        check_input_path(given_as("cgroup2_path"), cgroup2_path, DIRECTORY, "use the cgroup v2 directory the "
-                         "agent attached at, or leave the flag out for the cgroup v2 root (the whole tree): "
-                         f"`{_cleanup_without('cgroup2_path')}`")
-    for param, default in (("cni_conf_dir", CNI_CONF_DIR), ("cni_bin_dir", CNI_BIN_DIR)):
-        if given_on_command_line(param):  # the defaults may well be absent: a node without the plugin's dirs
-            given = cni_conf_dir if param == "cni_conf_dir" else cni_bin_dir
-            if not given.is_dir():
-                check_input_path(given_as(param), given, DIRECTORY,
-                                 _missing_cni_dir_fix(param, given, default, bpf_fs, ignore_not_found))
+    check_cleanup_paths(bpf_fs, cgroup2_path, cni_conf_dir, cni_bin_dir, ignore_not_found, bpf_fs_too=False)
     require_root("node cleanup", "the pinned data path, the CNI config")
     _refuse_live_sandbox_cni(cni_conf_dir)
     cni_left = bool(plugin_leftovers(cni_conf_dir, cni_bin_dir))
@@ -152,19 +144,41 @@ def cleanup(
                             "fix that, then re-run this command (it is safe to repeat)") from None
 
 
-def _missing_cni_dir_fix(param: str, given: Path, default: Path, bpf_fs: Path, ignore_not_found: bool) -> str:
+def check_cleanup_paths(bpf_fs: Path, cgroup2_path: Optional[Path], cni_conf_dir: Path, cni_bin_dir: Path,
+                        ignore_not_found: bool, bpf_fs_too: bool = True) -> None:
+    """The paths typed to `node cleanup` that cannot be what it cleans, each said in one
+    UsageError (`...; also ...`): a --cgroup2-path, --cni-conf-dir or --cni-bin-dir that
+    is no directory, and (``bpf_fs_too``) a --bpf-fs typed that does not exist (without
+    --ignore-not-found). The parse-time check (badinput.VALUE_CHECKS) and the body's."""
+    import os
+
+    checks = []
+    if cgroup2_path is not None:
+        checks.append(lambda: check_input_path(
+            given_as("cgroup2_path"), cgroup2_path, DIRECTORY, "use the cgroup v2 directory the agent attached at, "
+            f"or leave the flag out for the cgroup v2 root (the whole tree): `{_cleanup_without('cgroup2_path')}`"))
+    for param, given, default in (("cni_conf_dir", cni_conf_dir, CNI_CONF_DIR), ("cni_bin_dir", cni_bin_dir,
+                                                                                  CNI_BIN_DIR)):
+        if given_on_command_line(param) and not given.is_dir():  # the defaults may well be absent
+            checks.append(lambda param=param, given=given, default=default: check_input_path(
+                given_as(param), given, DIRECTORY, _missing_cni_dir_fix(param, given, default)))
+    if bpf_fs_too and given_on_command_line("bpf_fs") and not ignore_not_found and not os.path.lexists(bpf_fs):
+        checks.append(lambda: _check_cleanup_dir(bpf_fs, ignore_not_found, True))
+    elif bpf_fs_too and given_on_command_line("bpf_fs"):  # no bpffs, not our pins (`/sys/fs/bpf` itself)
+        checks.append(lambda: loader.cleanup_dir(bpf_fs))
+    _all_said(checks)
+
+
+def _missing_cni_dir_fix(param: str, given: Path, default: Path) -> str:
     """What to do about a --cni-conf-dir / --cni-bin-dir that is no directory: the line
     without the flag only when the default is the directory asked for (leaving it out
-    must not clean another directory than the one typed) and the line's --bpf-fs is one
-    cleanup takes; else the words alone."""
+    must not clean another directory than the one typed); else the words alone."""
     import os
 
     flag = flag_as_typed(param)
     told = f"use the directory the agent (kmeshctl node run) was given as {flag}"
     if os.path.realpath(given) != os.path.realpath(default):
         return f"{told} (left out, the flag would clean the default, {default}, instead)"
-    if given_on_command_line("bpf_fs") and not ignore_not_found and not os.path.lexists(bpf_fs):
-        return f"{told}; also {given_as('bpf_fs')} {shown(bpf_fs)}: does not exist"
     return f"{told}, or leave the flag out (its default, {default}, may be absent): `{_cleanup_without(param)}`"
 
 
@@ -174,8 +188,25 @@ def _cleanup_without(param: str) -> str:
 
     from kmeshctl.cli.render import typed_flags_for
 
-    flags = cmdline.without_flag(typed_flags_for(["node", "cleanup"]), flag_as_typed(param))
+    flags = cmdline.without_flag(_in_typed_order(typed_flags_for(["node", "cleanup"])), flag_as_typed(param))
     return shlex.join(["kmeshctl", "node", "cleanup", *flags])
+
+
+def _in_typed_order(flags: list[str]) -> list[str]:
+    """``flags`` (`FLAG VALUE` / `FLAG` words) in the order they were typed: a line that
+    leaves one out changes nothing else (badinput reads it as that change alone)."""
+    groups: list[list[str]] = []
+    for word in flags:
+        if word.startswith("-") or not groups:
+            groups.append([word])
+        else:
+            groups[-1].append(word)
+
+    def typed_at(group: list[str]) -> int:
+        spelled = group[0].partition("=")[0]
+        return next((i for i, w in enumerate(cmdline.ARGS) if w.partition("=")[0] == spelled), len(cmdline.ARGS))
+
+    return [word for group in sorted(groups, key=typed_at) for word in group]
 
 
 def _sandbox_bpffs(bpf_fs: Path, force: bool) -> Optional["SandboxState"]:
@@ -253,8 +284,11 @@ def _check_cleanup_dir(bpf_fs: Path, ignore_not_found: bool, typed: bool, cni_le
     if resolved.exists() or (cni_left and not typed):
         return
     if not typed:
+        from kmeshctl.sandboxes import data_paths_note
+
         raise KmeshctlError(f"nothing to clean up: no kmesh data path at {bpf_fs}; "
-                            f"{ignore_not_found_fix(['node', 'cleanup'])} (another directory: --bpf-fs DIR)")
+                            f"{ignore_not_found_fix(['node', 'cleanup'])} (another directory: --bpf-fs DIR)"
+                            f"{data_paths_note()}")
     raise UsageError(f"{given_as('bpf_fs')} {bpf_fs}: does not exist; use the directory the agent (kmeshctl node "
                      f"run) was given as --bpf-fs{loader.default_note(bpf_fs)}, or add --ignore-not-found when it "
                      "may be gone already")
@@ -359,10 +393,21 @@ def _check_paths(bpf_fs: Path, proc_root: Path, local_pods: Optional[Path], used
     nodecheck.check_bpffs_dir(bpf_fs, given_as("bpf_fs"))
     if used_proc_root or given_on_command_line("proc_root"):
         check_input_path(given_as("proc_root"), proc_root, DIRECTORY, "give the host's /proc (the DaemonSet "
-                         "mounts it at /host/proc)")
+                         f"mounts it at /host/proc; on the host itself: `{_on_host_proc()}`)")
     if local_pods is not None and local_pods.exists() and not local_pods.is_dir():
         raise UsageError(f"{given_as('local_pods')} {local_pods}: is not a directory; give the directory of "
                          "the pod and namespace objects")
+
+
+def _on_host_proc() -> str:
+    """The line typed with --proc-root /proc (run on the host, not in the DaemonSet's pod)."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+
+    words = cmdline.without_flag(list(cmdline.ARGS), "--proc-root")
+    end = cmdline.separator_at(words)
+    return shlex.join(["kmeshctl", *words[:end], "--proc-root", "/proc", *words[end:]])
 
 
 class LogLevel(str, Enum):
@@ -467,6 +512,7 @@ def run(
     import socket
 
     _check_xds_address(xds_address)
+    check_identity_flags(instance_ip, xds_tls_server_name)
     # before the checks of paths it would create: as another user those say "not writable", not why
     if not _may_load_bpf():
         require_root("node run", "it loads, pins and attaches BPF programs")
@@ -481,7 +527,7 @@ def run(
     # before logging is set up: a refused path changes nothing, not even the log handlers
     _check_paths(bpf_fs, proc_root, local_pods, used_proc_root=enrollment is Enrollment.kubernetes or
                  cni_conf_dir is not None)
-    _refuse_taken(bpf_fs, cgroup2_path, cni_conf_dir)
+    _refuse_taken(bpf_fs, cgroup2_path, cni_conf_dir)  # then the agent's own checks (--cgroup2-path: validate)
 
     from kmeshctl.node.agent import Agent, AgentConfig, PlaintextToIstiod, configure_logging
     from kmeshctl.xds.client import Identity
@@ -549,16 +595,90 @@ def _plaintext_to_istiod() -> UsageError:
 
 def _check_given_secrets(xds_insecure: bool, root_cert: Path, token: Path) -> None:
     """A --xds-root-cert / --xds-token the user gave must exist; the fix is another file (the
-    agent's own check, of the defaults, suggests passing the flag)."""
+    agent's own check, of the defaults, suggests passing the flag). Both bad: both said."""
     if xds_insecure:
         return
+    checks = []
     if given_on_command_line("xds_root_cert"):
-        check_input_path(given_as("xds_root_cert"), root_cert, FILE, "use the PEM file of istiod's root CA (the "
-                         "istio-ca-root-cert ConfigMap's root-cert.pem), or --xds-insecure for a plaintext "
-                         "local istiod")
+        checks.append(lambda: check_input_path(
+            given_as("xds_root_cert"), root_cert, FILE, "use the PEM file of istiod's root CA (the "
+            "istio-ca-root-cert ConfigMap's root-cert.pem), or --xds-insecure for a plaintext local istiod"))
     if given_on_command_line("xds_token"):
-        check_input_path(given_as("xds_token"), token, FILE, "use the projected ServiceAccount token file "
-                         "(audience istio-ca), or --xds-insecure for a plaintext local istiod")
+        checks.append(lambda: check_input_path(
+            given_as("xds_token"), token, FILE, "use the projected ServiceAccount token file (audience istio-ca), "
+            "or --xds-insecure for a plaintext local istiod"))
+    _all_said(checks)
+
+
+def _all_said(checks: list) -> None:
+    """Run each of ``checks``; one UsageError saying every refusal (`...; also ...`)."""
+    problems: list[str] = []
+    for check in checks:
+        try:
+            check()
+        except UsageError as err:
+            problems.append(str(err))
+    if problems:
+        raise UsageError("; also ".join(problems))
+
+
+EXAMPLE_TLS_SERVER_NAME = "istiod.istio-system.svc"
+
+
+def check_identity_flags(instance_ip: Optional[str], tls_server_name: Optional[str]) -> None:
+    """--instance-ip an IP address (the agent's own check) and --xds-tls-server-name a host
+    name or IP (what a certificate names), both said when both are bad; refused before
+    anything loads."""
+    checks = []
+    if isinstance(instance_ip, str):
+        checks.append(lambda: _check_instance_ip(given_as("instance_ip"), instance_ip))
+    if isinstance(tls_server_name, str):
+        checks.append(lambda: _check_tls_server_name(given_as("xds_tls_server_name"), tls_server_name))
+    _all_said(checks)
+
+
+def _check_instance_ip(flag: str, value: str) -> None:
+    """The agent's own --instance-ip check (agent._check_ip), its example as the value was
+    given (`$INSTANCE_IP=10.0.0.7` from the environment)."""
+    from kmeshctl.node.agent import EXAMPLE_INSTANCE_IP, _check_ip
+    from kmeshctl.params import given_text
+
+    try:
+        _check_ip(flag, value)
+    except UsageError as err:
+        message = str(err)
+        raise UsageError(message.replace(f"e.g. {flag} {EXAMPLE_INSTANCE_IP}",
+                                         f"e.g. {given_text(flag, EXAMPLE_INSTANCE_IP)}")) from None
+
+
+_HOST_NAME = re.compile(r"(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\.?\Z",
+                        re.IGNORECASE)
+
+
+def _check_tls_server_name(flag: str, value: str) -> None:
+    """A name a server certificate can be checked against: a DNS name or an IP address."""
+    import ipaddress
+
+    from kmeshctl.params import given_text
+
+    if _HOST_NAME.match(value):
+        return
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise UsageError(f"{given_text(flag, value)}: not a host name; give the name istiod's certificate is "
+                         f"issued for, e.g. {given_text(flag, EXAMPLE_TLS_SERVER_NAME)}") from None
+
+
+def check_cgroup2_path(path: Path) -> None:
+    """--cgroup2-path a cgroup v2 directory (nodecheck.resolve_cgroup2_dir), named as typed."""
+    try:
+        nodecheck.resolve_cgroup2_dir(path)
+    except UsageError as err:
+        message = str(err)
+        flag = given_as("cgroup2_path")
+        raise UsageError(flag + message[len("--cgroup2-path"):] if message.startswith("--cgroup2-path") else
+                         message) from None
 
 
 def _ignore_not_found_typed(args: list[str]) -> bool:

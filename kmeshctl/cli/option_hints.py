@@ -5,6 +5,7 @@ another tool's spelling, -A on a command with no all-namespaces form)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shlex
@@ -184,29 +185,32 @@ def split_context_line(args: list[str], root: Optional[_click.Command] = None) -
         path, names = typed_contexts()
         if not names or value in names:
             return ""
+        from kmeshctl.cli.suggestions import context_meant
+
         for last in range(first, end):
             if args[last].startswith("-"):
                 break
-            name = " ".join([value, *args[first:last + 1]])
-            if name in names:
+            typed = " ".join([value, *args[first:last + 1]])
+            name = typed if typed in names else context_meant(typed, names)  # `my ctx` for 'My Ctx' too
+            if name is not None:
                 line = shlex.join(["kmeshctl", *args[:i], "--context", name, *args[last + 1:]])
                 return (f"--context {shlex.quote(value)}: no such context; {shlex.quote(name)} is one (the shell "
                         f"split its name at the space): quote it, `{line}`")
         commands = {c.name for c in cmdline.walk(root)} if root is not None else set()
-        stray = args[first] if first < end and not args[first].startswith("-") and args[first] not in commands \
-            else None
-        return _unknown_context(value, path, names, stray) if stray is not None else ""
+        strays = list(itertools.takewhile(lambda w: not w.startswith("-") and w not in commands, args[first:end]))
+        return _unknown_context(value, path, names, strays) if strays else ""
     return ""
 
 
-def _unknown_context(value: str, path: str, names: list[str], stray: str) -> str:
+def _unknown_context(value: str, path: str, names: list[str], strays: list[str]) -> str:
     """`--context my ctx`, where neither `my` nor `my ctx` is a context: the context first
-    (as the cluster commands say it), never a line that keeps it; the ``stray`` word after
-    it may be the rest of a name the shell split."""
+    (as the cluster commands say it), never a line that keeps it; the ``strays`` words after
+    it may be the rest of a name the shell split (every one of them: `nope extra words`)."""
     from kmeshctl.cli.suggestions import CONTEXT_FIX, context_fix_line
 
-    split = (f" ({shlex.quote(stray)} after it was read as an argument: a name with a space is quoted, --context "
-             f"{shlex.quote(' '.join([value, stray]))})")
+    read = f"{shlex.join(strays)} after it {'was' if len(strays) == 1 else 'were'} read as " \
+           f"{'an argument' if len(strays) == 1 else 'arguments'}"
+    split = f" ({read}: a name with a space is quoted, --context {shlex.quote(' '.join([value, *strays]))})"
     line = (f"--context {shlex.quote(value)}: no such context in {shlex.quote(path)} (contexts: "
             f"{', '.join(map(shlex.quote, names))}); {CONTEXT_FIX}{split}")
     return context_fix_line(line)
@@ -795,7 +799,8 @@ def _install_reader_offer(name: str, value: str, words: list[str], without: list
                f"namespace kmesh is installed in): `{plain}`"
     target = typed_target(cmdline.ARGS)
     found, answered = istiod.ask_quickly(target.kubeconfig, target.context, COMPLETION_LOOKUP_TIMEOUT_S,
-                                         lambda client: status_daemonset(client, value) is not None)
+                                         lambda client: status_daemonset(client, value) is not None,
+                                         f"asking whether kmesh is installed in namespace {value}")
     if answered and found:
         return f"{said}), and kmesh is installed in namespace {value}: `{flagged}`"
     if answered:
@@ -1121,9 +1126,31 @@ def _ordered_flag(params: list[_click.Parameter],
 def _refused_as(ctx: _click.Context, param: _click.Parameter, flag: str, value: str) -> Optional[str]:
     """What the check ``flag`` applies on this command says of ``value`` (its own `FLAG VALUE: `
     left off); "" when it takes it, or has no check; None when the check could not tell."""
+    return refused_by(tuple(ctx.command_path.split()[1:]), param, flag, value)
+
+
+def stray_taken(words: tuple[str, ...], param: _click.Parameter, flag: str, value: str) -> bool:
+    """Whether ``flag`` of the command ``words`` (`demo traffic-shift`) takes a stray word
+    ``value`` (a line offering `--sandbox extra` for `extra` must pass --sandbox's check, as
+    positional_name_hint's does)."""
+    return refused_by(words, param, flag, value) == ""
+
+
+def strays_kept(path: tuple[str, ...], dropped: list[str]) -> str:
+    """` (then fix extra: demo traffic-shift takes no such word)`: the stray words of
+    ``dropped`` a suggested line keeps (left out, the line would act on something else),
+    said now, so that the pasted line's refusal is no surprise; "" when none is a stray word."""
+    words = [w for w in dropped if not w.startswith("-")]
+    if not words:
+        return ""
+    return f" (then fix {spoken_list([shlex.quote(w) for w in words])}: {' '.join(path)} takes no such " \
+           f"word{'s' if len(words) > 1 else ''})"
+
+
+def refused_by(words: tuple[str, ...], param: _click.Parameter, flag: str, value: str) -> Optional[str]:
+    """_refused_as for the command ``words`` (less `kmeshctl`)."""
     from kmeshctl.cli.names import PATH_FLAGS, check_path_flag, flag_value_check
 
-    words = tuple(ctx.command_path.split()[1:])
     own = POSITIONAL_CHECKS.get((*words, param.name or "")) or flag_value_check(param, words)
     checks = [check_path_flag] if param.name in PATH_FLAGS else []
     for check in [*checks, *([own] if own is not None else [])]:
@@ -1326,6 +1353,49 @@ def namespaces_as_arguments(args: "list[str] | tuple[str, ...]") -> list[str]:
     return words
 
 
+def names_without_separator(args: "list[str] | tuple[str, ...]") -> str:
+    """`; without the `--`: `LINE``: the fix for flags typed after `--` on an enable-ns /
+    disable-ns line (read as namespace names): LINE names the namespaces (kubectl's `-n foo`
+    as the name foo); a word that is no flag of the command, or a flag left without its
+    value, is left out and said; a line then naming no namespace would be refused, so an
+    example line naming one is offered instead, said as such."""
+    from typer._click.globals import get_current_context
+
+    words = list(args)
+    at = separator_at(words)
+    line = namespaces_as_arguments([*words[:at], *words[at + 1:]])
+    ctx = get_current_context()
+    start = next((i + 1 for i in walk_words(line, leading_values=True) if line[i] == ctx.info_name), len(line))
+    kept, names, unknown, bare = line[:start], [], [], []
+    i = start
+    while i < len(line):
+        word = line[i]
+        param = option_spelled(ctx.command, word.partition("=")[0]) if word.startswith("-") and word != "-" else None
+        if word.startswith("-") and word != "-" and param is None:
+            unknown.append(word)
+        elif param is not None and takes_value(param) and "=" not in word:
+            if i + 1 < len(line) and not line[i + 1].startswith("-"):
+                kept += line[i:i + 2]
+                i += 1
+            else:
+                bare.append(word)
+        else:
+            kept.append(word)
+            names += [] if param is not None else [word]
+        i += 1
+    command = ctx.info_name
+    said = [f"{command} has no flag {spoken_list(unknown)} (its namespaces are its arguments)"] if unknown else []
+    said += [f"{spoken_list(bare)} {'is' if len(bare) == 1 else 'are'} given no value (left out)"] if bare else []
+    left_out = "; ".join(said)
+    if names:
+        return f"; {left_out}: without {'it' if len(unknown + bare) == 1 else 'them'}, " \
+               f"`{shlex.join(['kmeshctl', *kept])}`" if left_out else \
+            f"; without the `--`: `{shlex.join(['kmeshctl', *kept])}`"
+    example = shlex.join(["kmeshctl", *kept[:start], "default", *kept[start:]])
+    return f"; {left_out + ', and ' if left_out else 'without the `--` '}no namespace is named: name one, e.g. " \
+           f"`{example}`"
+
+
 # ------------------------------------------------------------------ other tools' flags
 
 # Commands that change nothing: they read and print.
@@ -1478,7 +1548,7 @@ def _revision_addresses(revision: str, namespace: str) -> tuple[tuple[list[str],
 
     target = typed_target(cmdline.ARGS)
     services, answered = istiod.ask_quickly(target.kubeconfig, target.context, COMPLETION_LOOKUP_TIMEOUT_S,
-                                            istiod.istiod_services)
+                                            istiod.istiod_services, "asking for istiod's Services")
     if not answered:
         return ([], []), False
     ordered = sorted(services or [], key=lambda svc: (svc["metadata"].get("namespace") != namespace,
@@ -2129,7 +2199,7 @@ def _enrolled_hint(path: str) -> str:
 
     target = typed_target(cmdline.ARGS)
     enrolled, answered = istiod.ask_quickly(target.kubeconfig, target.context, COMPLETION_LOOKUP_TIMEOUT_S,
-                                            enrolled_namespaces)
+                                            enrolled_namespaces, "asking which namespaces are enrolled")
     if not answered or enrolled is None:
         return ""
     if not enrolled:
@@ -2191,6 +2261,8 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
             typed == "--version":  # `kmeshctl sandbox --version`: as `status --version`, kmeshctl's own
         return with_help_pointer(f"{line}; {path} has no --version: kmeshctl's own is "
                                  f"`{shlex.join(['kmeshctl', 'version', *_typed_globals()])}`", err)
+    if ctx is not None and ctx.parent is None and command is ctx.command and typed in ("-v", "--v"):
+        return with_help_pointer(f"{line}{_root_verbosity(typed)}", err)
     # cli/badinput.py; `dump -w maps`: the group refused it, the habit is the subcommand's
     own = command_habit_hint(path, err.option_name, cmdline.ARGS) if ctx is not None else ""
     habit = own or (_habit_hint(typed, command, path) if command is not None else "") or _named_by_flag(typed, path)
@@ -2212,6 +2284,18 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     if fixed:
         line += f" (the command to run goes after `--`: {fixed})"
     return with_help_pointer(line, err)
+
+
+def _root_verbosity(flag: str) -> str:
+    """kubectl's -v (or many tools' -v for the version) given to kmeshctl with no command:
+    `; kmeshctl has no log levels (kubectl's -v=6): ...; e.g. `kmeshctl status``, or with no
+    level, `; did you mean --version? `kmeshctl --version``."""
+    words = cmdline.ARGS[:separator_at(cmdline.ARGS)]
+    if typed_level(flag, words) or any(w == flag and level.isdigit() for w, level in zip(words, words[1:])):
+        line = shlex.join(["kmeshctl", *_typed_less(flag, True), "status"])
+        return (f"; kmeshctl has no log levels (kubectl's {flag}): an error names its cause and the fix in one "
+                f"line; leave {flag} out and name a command, e.g. `{line}`")
+    return f"; did you mean --version? `kmeshctl --version` (kmeshctl has no log levels, kubectl's {flag})"
 
 
 def _typed_globals() -> list[str]:
@@ -2281,6 +2365,10 @@ def _command_typed(ctx: _click.Context) -> tuple[_click.Command, str]:
     if ctx.parent is None:  # the root refused it: its value may be a word (`--timeout 5s status`)
         words = typed_command_path(ctx.command, cmdline.ARGS).split()[1:]
     command, used = resolve(ctx.find_root().command, words)
+    if command is not None and hasattr(command, "commands") and words[used + 1:used + 2] and \
+            words[used + 1] in command.commands:  # `waypoint -v 6 list`: the refused flag's value passed over
+        words = [*words[:used], *words[used + 1:]]
+        command, used = resolve(ctx.find_root().command, words)
     if command is None or hasattr(command, "commands"):
         return ctx.command, ctx.command_path
     return command, " ".join(["kmeshctl", *words[:used]])

@@ -161,9 +161,29 @@ def typed_flags_for(words: Sequence[str]) -> list[str]:
 def same_work_command(words: Sequence[str], extra: Sequence[str] = ()) -> str:
     """`kmeshctl WORDS FLAGS... EXTRA...`: another command for the work being run, with
     every flag the user typed that it takes (typed_flags_for), ready to paste (an
-    ``extra`` flag typed already is not added again)."""
+    ``extra`` flag typed already is not added again). A line ``extra`` makes a dry run
+    leaves out what a dry run warns of or refuses (--timeout, --wait: conventions.NEEDS_ON)."""
     typed = typed_flags_for(words)
+    if "--dry-run" in extra:
+        typed = _without_dry_run_idle(words, typed)
     return shlex.join(with_required(["kmeshctl", *words, *typed, *_not_typed(extra, typed)]))
+
+
+def _without_dry_run_idle(words: Sequence[str], typed: list[str]) -> list[str]:
+    """``typed`` (flags of the command ``words``) without those of conventions.NEEDS_ON."""
+    from typer._click.globals import get_current_context
+
+    from kmeshctl.cli.cmdline import without_flag
+    from kmeshctl.cli.conventions import NEEDS_ON
+
+    command = get_current_context().find_root().command
+    for word in words:
+        command = command.commands[word]  # type: ignore[attr-defined]
+    for param in command.params:
+        if param.name in {name for pair in NEEDS_ON for name in pair}:
+            for flag in [*param.opts, *getattr(param, "secondary_opts", ())]:
+                typed = without_flag(typed, flag, not getattr(param, "is_flag", False))
+    return typed
 
 
 def rerun_line(command: str, flag: str, name: str, after: str = "") -> str:

@@ -236,12 +236,14 @@ def _with_typed_up(err: KmeshctlError, name: str, files: List[Path]) -> Kmeshctl
 
 
 def _say_up(name: str, state: sandboxes.SandboxState, plan: Any, quiet: bool) -> None:
-    """The warnings (-q, up's own or the run's, silences them) and `Sandbox NAME is up. Try: ...`."""
+    """The warnings and `Sandbox NAME is up. Try: ...`. -q (up's own or the run's) keeps
+    the manifests' warnings, which carry a fix (requests that fail until it is made), and
+    silences the unenrolled-pods note (how Kmesh works, nothing to fix)."""
     unenrolled = sandbox_mod.unenrolled_note(state)
     if unenrolled:  # a warning, not an error
         note(f"Warning: {unenrolled}", quiet or run_options().quiet)
     for warning in manifest_warnings(getattr(plan, "manifests", None), name):  # accepted, as Kubernetes accepts them
-        note(f"Warning: {warning}", quiet or run_options().quiet)
+        note(f"Warning: {warning}", False)
     typer.echo(up_hint(name, state))
 
 
@@ -308,8 +310,15 @@ def _typed_url(path: Path) -> str:
 def _about_typed_files(err: UsageError, flag: str, files: List[Path]) -> UsageError:
     """A manifest error starts with the file it is about: put the flag before it (`-f
     x.yaml: document 1: ...`), as every other bad value names its flag first."""
+    from kmeshctl.cli import cmdline
+
     message = str(err)
     typed = [str(p) for p in files]
+    for path in typed:  # the library writes a directory `DIR/`: as typed when typed without the slash
+        slashed = f"{path}/"
+        about_it = message.startswith(slashed) and message[len(slashed):len(slashed) + 1] in (":", " ", "")
+        if about_it and not any(w == slashed or w.endswith(f"={slashed}") or w == f"-f{slashed}" for w in cmdline.ARGS):
+            message = path + message[len(slashed):]
     # the whole path (`-` does not start `--filename -: ...`)
     if any(message.startswith(path) and message[len(path):len(path) + 1] in (":", " ", "/") for path in typed):
         return UsageError(f"{flag} {message}")
@@ -827,7 +836,29 @@ def _refuse_own_flag_in_command(command: click.Command, ctx: click.Context, args
     from kmeshctl.cli import cmdline
     from kmeshctl.cli.badinput import with_dashes
 
-    options = {opt: p for p in command.params if p.param_type_name == "option" for opt in (*p.opts, *p.secondary_opts)}
+    # -h/--help is exec's too (click's eager help); -q/--quiet the root's, moved out of
+    # ``args`` before this parse (gather_quiet_flag): looked for in the words as typed.
+    options = {opt: p for p in command.get_params(ctx) if p.param_type_name == "option"
+               for opt in (*p.opts, *p.secondary_opts)}
+    roots = {opt: p for p in ctx.find_root().command.params if p.param_type_name == "option"
+             for opt in (*p.opts, *p.secondary_opts)}
+    typed = cmdline.ARGS[cmdline.ARGS.index("exec") + 1:] if "exec" in cmdline.ARGS else []
+    for words, known in ((args, options), (typed, {**roots, **options})):
+        found = _own_flag_after_command(words, known)
+        if found is None:
+            continue
+        arg, first = found
+        fixed = with_dashes(ctx, cmdline.ARGS, arg)
+        if not fixed:
+            return
+        whose = "sandbox exec's own" if arg.partition("=")[0] in options else "kmeshctl's own"
+        meaning = max(known[arg.partition("=")[0]].opts, key=len)
+        raise UsageError(f"{arg} after the command's first word ({first}) would be {whose} "
+                         f"({meaning}), not {first}'s; the command to run goes after `--`: `{fixed}`")
+
+
+def _own_flag_after_command(args: list[str], options: dict[str, Any]) -> Optional[tuple[str, str]]:
+    """(the first of ``options`` typed after the command's first word, that word), or None."""
     valued = {opt for opt, p in options.items() if not getattr(p, "is_flag", False) and not getattr(p, "count", False)}
     i, positional = 0, []
     while i < len(args):
@@ -835,18 +866,13 @@ def _refuse_own_flag_in_command(command: click.Command, ctx: click.Context, args
         if not arg.startswith("-") or arg == "-":
             positional.append(arg)
         elif len(positional) >= 2 and arg.partition("=")[0] in options:
-            fixed = with_dashes(ctx, cmdline.ARGS, arg)
-            if not fixed:
-                return
-            param = options[arg.partition("=")[0]]
-            meaning = max(param.opts, key=len)
-            raise UsageError(f"{arg} after the command's first word ({positional[1]}) would be sandbox exec's own "
-                             f"({meaning}), not {positional[1]}'s; the command to run goes after `--`: `{fixed}`")
+            return arg, positional[1]
         elif len(positional) >= 2:
             pass  # the command's own (`ping -c 2`): click's No such option names it, with the same line
         else:
             i += 1 if arg in valued else 0
         i += 1
+    return None
 
 
 def _words_before_dashes(command: click.Command, args: list[str]) -> list[str]:
@@ -937,6 +963,8 @@ def _pod_required(name: Optional[str], first: Optional[str], rest: List[str], na
         state = sandboxes.load(chosen) if chosen else None
     except KmeshctlError as err:
         return UsageError(f"{usage}; {err}")
+    if state is None and chosen and first and chosen not in sandboxes.failed_up_names():
+        return UsageError(f"{usage}; {sandboxes.not_found(chosen, _make_then_exec(chosen, first, rest))}")
     if state is None:
         return UsageError(f"{usage}; {sandboxes.not_found(chosen) if chosen else sandboxes.none_up()}")
     if first and rest and _has_pod(state.name, first, namespace):
@@ -947,6 +975,25 @@ def _pod_required(name: Optional[str], first: Optional[str], rest: List[str], na
         words = ["kmeshctl", "sandbox", "exec", first, *(["-n", namespace] if namespace else []), *named, "--", *rest]
         return UsageError(f"{usage}: `{suggest(shlex.join(words))}`")
     return UsageError(f"{usage}; the pods of sandbox {state.name}: {', '.join(p.name for p in state.pods)}")
+
+
+def _make_then_exec(name: str, first: str, rest: Optional[List[str]]) -> str:
+    """`make it: `kmeshctl sandbox up --name NAME && kmeshctl sandbox exec -n default
+    netutils-0 --name NAME -- curl x``: for `exec --name NAME -- curl x` (``first``, ``rest``:
+    the words after `--`, a command, not a pod) with no sandbox NAME: the new sandbox's
+    client pod (its default manifests') runs it, every flag typed kept."""
+    from kmeshctl.sandbox.manifests import default_files, load
+    from kmeshctl.sandbox.pods import plan_pods
+
+    pods = [p for p in plan_pods(load(default_files())) if not p.waypoint]
+    pod = next((p for p in pods if p.deployment == "netutils"), pods[0] if pods else None)
+    words = _typed_exec_line(pod.namespace, pod.name) if pod is not None else []
+    if not words:
+        return ""
+    if not any(w.partition("=")[0] in ("--name", "--sandbox") for w in words):
+        words += ["--name", name]  # from $KMESHCTL_SANDBOX_NAME: the line names it
+    make = f"`kmeshctl sandbox up --name {name} && {shlex.join([*words, '--', first, *(rest or [])])}`"
+    return f"pass one of them, or make it: {make}" if sandboxes.names() else f"make it: {make}"
 
 
 def _env_named(name: Optional[str]) -> list[str]:

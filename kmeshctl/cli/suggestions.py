@@ -192,6 +192,8 @@ def with_given_flags(suggestion: str, root: _click.Command) -> str:
             continue  # kmesh's own namespace (install, status) is not the namespace of a waypoint
         if name in ("name", "sandbox") and _target_of(words) == "cluster":
             continue  # the demo on a cluster: a sandbox flag beside it is refused
+        if words[:1] == ["dump"] and _dump_refuses(name, words):
+            continue
         if name in CLUSTER_FLAGS:
             if words and words[0] in LOCAL_GROUPS or _target_of(words) == "local":
                 continue  # a local command: a cluster flag would only be noise (or a bad context)
@@ -201,6 +203,13 @@ def with_given_flags(suggestion: str, root: _click.Command) -> str:
     if not global_part and not local_part:
         return suggestion
     return shlex.join(["kmeshctl", *global_part, *words[:used], *local_part, *words[used:]])
+
+
+def _dump_refuses(name: str, words: list[str]) -> bool:
+    """Whether the dump line ``words`` refuses flag ``name`` given to it: --pod asks a
+    cluster's agent, with no local place beside it; -n is only the namespace of --pod's."""
+    pod = any(spelled(w, {"--pod"}) for w in words[:cmdline.separator_at(words)])
+    return name in ("name", "sandbox", "bpf_fs") and pod or name == "namespace" and not pod
 
 
 def _target_of(words: list[str]) -> str:
@@ -260,7 +269,8 @@ def meant_value_line(message: str, root: Optional[_click.Command] = None) -> str
         found = pattern.search(message)
         if found is None or root is None or "`kmeshctl " in message:
             continue
-        if pattern is _MEANT_VALUE[1] and (found["to"] == found["flag"] or found["meant"] != found["value"]):
+        if pattern is _MEANT_VALUE[1] and (found["to"] == found["flag"] or found["meant"] != found["value"]
+                                           and not _count_raised(found["value"], found["meant"])):
             continue  # an example value (`e.g. --weights 90/10` for 90,20), no fix: only the value typed, moved
         to = found.groupdict().get("to") or found["flag"]
         words = _given_as(list(cmdline.ARGS), found["flag"], found["value"], to, found["meant"])
@@ -270,6 +280,11 @@ def meant_value_line(message: str, root: Optional[_click.Command] = None) -> str
         joint = " " if message[at - 1] == "?" else ": "
         return f"{message[:at]}{joint}`{shlex.join(['kmeshctl', *words])}`{message[at:]}"
     return message
+
+
+def _count_raised(value: str, meant: str) -> bool:
+    """`-n 10` offered as `-c 12`: the count typed, raised to the least that works."""
+    return value.isdigit() and meant.isdigit() and int(meant) > int(value)
 
 
 def _given_as(words: list[str], flag: str, value: str, to: str, meant: str) -> Optional[list[str]]:
@@ -283,6 +298,27 @@ def _given_as(words: list[str], flag: str, value: str, to: str, meant: str) -> O
             return [*words[:i], f"{to}={meant}" if to == flag else to, *([] if to == flag else [meant]),
                     *words[i + 1:]]
     return None
+
+
+# `pass -n team-a, or ...`: a namespace a message offers (kube's for a context's bad namespace) with no line
+_PASS_NAMESPACE = re.compile(r"\bpass -n (?P<value>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?=[,;)]|$)")
+
+
+def namespace_fix_line(message: str, root: Optional[_click.Command]) -> str:
+    """``message`` with its `pass -n team-a` followed by the line typed with that -n added
+    (`pass -n team-a: `kmeshctl waypoint list --context 'My Ctx' -n team-a``), when the
+    line typed gives no -n and so mended parses; as it is otherwise."""
+    from kmeshctl.cli.badinput import line_works
+
+    found = _PASS_NAMESPACE.search(message)
+    args = list(cmdline.ARGS)
+    end = cmdline.separator_at(args)
+    if found is None or root is None or not args or any(spelled(w, {"-n", "--namespace"}) for w in args[:end]):
+        return message
+    words = ["kmeshctl", *args[:end], "-n", found["value"], *args[end:]]
+    if not line_works(words, root):
+        return message
+    return f"{message[:found.end()]}: `{shlex.join(words)}`{message[found.end():]}"
 
 
 CONTEXT_FIX = "pass --context with one of them"  # kube's unknown-context fix
@@ -389,8 +425,10 @@ def as_the_user_reads(message: str, root: _click.Command) -> str:
     field, a table cell's detail): flags named as typed, a value that came from a
     variable named so (`(from $KUBECONFIG)`), and each suggested kmeshctl / kubectl
     command carrying the user's --kubeconfig / --context and other flags it takes."""
-    return meant_value_line(paste_ready(context_fix_line(kubeconfig_fix_line(name_env_sources(name_typed_flags(
-        message, cmdline.INVOKED, cmdline.ARGS)))), root), root)  # its line has every flag typed already
+    message = context_fix_line(kubeconfig_fix_line(name_env_sources(name_typed_flags(
+        message, cmdline.INVOKED, cmdline.ARGS))))
+    # the lines added last have every flag typed already
+    return namespace_fix_line(meant_value_line(paste_ready(message, root), root), root)
 
 
 def with_sandbox_name(line: list[str], name: Optional[str] = None) -> tuple[list[str], str]:
@@ -433,6 +471,13 @@ def parseable(message: str, root: _click.Command) -> str:
         if words[:1] != ["kmeshctl"]:
             continue
         kept, dropped, flagged = parseable_words(words, root)
+        if kept == words:  # f41a: a value the line's own checks refuse (`enable-ns Team-A`), mended when they say how
+            mended = _values_mended(words, root)
+            parts[i] = mended or parts[i]
+            if not mended:  # what no check can mend is said now, not when the line is pasted
+                parts[i + 1] = _still_needed(words, root) + parts[i + 1]
+        if kept != words and not _safe_to_drop(dropped, flagged, words):
+            parts[i + 1] = _strays_kept(words, dropped, root) + parts[i + 1]
         if kept == words or not _safe_to_drop(dropped, flagged, words):
             continue
         parts[i] = " ".join(w if w in SHELL_OPERATORS else shlex.quote(w) for w in kept)
@@ -440,6 +485,24 @@ def parseable(message: str, root: _click.Command) -> str:
         parts[i - 1], parts[i + 1] = _said_dropped(parts[i - 1], _still_needed(kept, root) + parts[i + 1], dropped,
                                                    flagged, path)
     return "`".join(parts)
+
+
+def _strays_kept(words: list[str], dropped: list[str], root: _click.Command) -> str:
+    """option_hints.strays_kept for the line ``words`` (kept with its stray words)."""
+    from kmeshctl.cli.option_hints import strays_kept
+
+    return strays_kept(tuple(_command_path(root, words)[1:]), dropped)
+
+
+def _values_mended(words: list[str], root: _click.Command) -> str:
+    """``words`` with every bad value its checks mend (badinput.mended_line), as a line; ""
+    when none is refused or cannot be mended (a shell pipeline is left as it is)."""
+    from kmeshctl.cli.badinput import mended_line
+
+    if any(w in SHELL_OPERATORS or w in (*cmdline.HELP_FLAGS, "--version") for w in words):
+        return ""  # a help or version line only prints (its parse exits)
+    mended = mended_line(words, root)
+    return shlex.join(mended) if mended is not None else ""
 
 
 def _still_needed(line: list[str], root: _click.Command) -> str:
@@ -450,7 +513,8 @@ def _still_needed(line: list[str], root: _click.Command) -> str:
 
     if "|" in line or any(w in SHELL_OPERATORS for w in line):
         return ""
-    left = [problem for problem in line_problems(line, root) if "`" not in problem]
+    said = [problem.split(";")[0] if "`" in problem else problem for problem in line_problems(line, root)]
+    left = [problem for problem in said if "`" not in problem]  # its own line would be for another line
     return f" (then fix {'; '.join(left)})" if left else ""
 
 
@@ -522,7 +586,7 @@ def parseable_words(words: list[str], root: _click.Command) -> tuple[list[str], 
     command takes as a flag (POSITIONAL_AS_FLAG: `waypoint delete east`) gets that flag.
     A group, a help line or a line naming no command is kept as it is."""
     from kmeshctl.cli.option_hints import OTHER_TOOLS_FLAGS, _ordered_flag, namespaces_as_arguments, \
-        takes_namespace_arguments
+        stray_taken, takes_namespace_arguments
 
     end = next((i for i, w in enumerate(words) if w in SHELL_OPERATORS), len(words))
     own, tail = words[1:end], words[end:]
@@ -577,7 +641,8 @@ def parseable_words(words: list[str], root: _click.Command) -> tuple[list[str], 
             kept.append(word)
         i += 1
     option = _ordered_flag(command.params, tuple(path[1:])) if len(strays) == 1 else None
-    if option is not None and not any(spelled(w, set(option[0].opts)) for w in kept):
+    if option is not None and not any(spelled(w, set(option[0].opts)) for w in kept) and \
+            stray_taken(tuple(path[1:]), option[0], option[2], kept[strays[0]]):
         flagged.append((kept[strays[0]], f"{option[2]} {kept[strays[0]]}"))
         kept[strays[0]:strays[0] + 1] = [option[2], kept[strays[0]]]
     else:

@@ -82,7 +82,8 @@ def _namespace_origin(given: Optional[str], namespace: str) -> str:
     return f"from context {context}"
 
 
-NameOpt = Annotated[str, typer.Option("--name", help="Name of the waypoint (its Gateway, Service, Deployment).")]
+NameOpt = Annotated[str, typer.Option("--name", help="Name of the waypoint (its Gateway, Service, Deployment): a "
+                                       "letter first, then lower-case letters, digits or '-'.")]
 
 
 def _client():
@@ -786,7 +787,7 @@ def _print_status(state: deploy.WaypointState, reports: dict[str, dict], problem
     """The report as lines (never cut, so -o table and -o wide differ only in what wide
     adds: the Services that use the waypoint, and whether kmeshctl made it). Every line
     goes through fix_hint, as every error and warning: a fix in it (a pod's `waypoint
-    apply ... --image IMAGE`) pastes with the --kubeconfig / --context typed."""
+    apply ... --image ...`) pastes with the --kubeconfig / --context typed."""
     def echo(line: str) -> None:
         typer.echo(fix_hint(line) if "`" in line else line)
 
@@ -1026,11 +1027,35 @@ def _not_found(client, namespace: str, name: str, fix: str,  # type: ignore[no-u
     for them (before ``fix``, or after it when ``look_first`` is False: the first command
     of a line is the one a user pastes)."""
     names = deploy.waypoint_names(client, namespace)
-    there = ", ".join(names) or ("none; " + LIST_ALL if look_first else "none")
-    if not names and not look_first:
+    elsewhere = [ns for ns in deploy.namespaces_with(client, name) if ns != namespace][:3]
+    there = ", ".join(names) or ("none; " + LIST_ALL if look_first and not elsewhere else "none")
+    if not names and not look_first and not elsewhere:
         fix = f"{fix} (or {LIST_ALL})"
+    if elsewhere:  # a wrong -n: the line in the namespace that has it, before the fix here
+        fix = f"{_in_namespaces(name, elsewhere)}; else {fix}"
     left = f"; its leftovers: {', '.join(leftovers)}" if leftovers else ""
     return KmeshctlError(f"waypoint {namespace}/{name} not found (waypoints in {namespace}: {there}{left})", fix=fix)
+
+
+def _in_namespaces(name: str, namespaces: list[str]) -> str:
+    """`waypoint wp3 is in namespace demo: `kmeshctl waypoint delete -n demo --name wp3``:
+    the command being run with its -n / --namespace (as typed, else -n) set to each."""
+    words = shlex.split(same_work_command(get_current_context().command_path.split()[1:]))
+    lines = " or ".join(f"`{shlex.join(_namespace_set(words, ns))}`" for ns in namespaces)
+    return f"waypoint {name} is in namespace{'s' if len(namespaces) > 1 else ''} {', '.join(namespaces)}: {lines}"
+
+
+def _namespace_set(words: list[str], namespace: str) -> list[str]:
+    """``words`` with their -n / --namespace (`-n x`, `-nx`, `--namespace=x`) set to
+    ``namespace``, else `-n NAMESPACE` added."""
+    for i, word in enumerate(words):
+        if word in ("-n", "--namespace") and i + 1 < len(words):
+            return [*words[:i + 1], namespace, *words[i + 2:]]
+        if word.startswith("--namespace="):
+            return [*words[:i], f"--namespace={namespace}", *words[i + 1:]]
+        if word.startswith("-n") and len(word) > 2:
+            return [*words[:i], "-n", namespace, *words[i + 1:]]
+    return [*words, "-n", namespace]
 
 
 # ---------------------------------------------------------------- inside the waypoint pod
@@ -1129,7 +1154,8 @@ def _namespace_exists(name: str, args: list[str]) -> bool:
 
     target = typed_target(args)
     found, _ = istiod.ask_quickly(target.kubeconfig, target.context, NAMESPACE_LOOKUP_S,
-                                  lambda client: client.get("v1", "Namespace", name) is not None)
+                                  lambda client: client.get("v1", "Namespace", name) is not None,
+                                  f"asking whether {name} is a namespace")
     return bool(found)
 
 

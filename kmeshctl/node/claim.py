@@ -18,6 +18,7 @@ from typing import Optional
 
 from kmeshctl import nodecheck
 from kmeshctl.errors import KmeshctlError
+from kmeshctl.params import DEFAULT_NAMESPACE
 
 PROC_LOCKS = Path("/proc/locks")
 
@@ -78,6 +79,10 @@ def check_unclaimed(bpf_fs: Path, flag: str = "--bpf-fs") -> None:
     except OSError as err:
         if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
             pid = holder_pid(path)
+            pod = nodecheck.agent_pod(pid) if pid else None
+            if pod is not None:  # a kill is undone by the kubelet: its DaemonSet goes, it cleans the node itself
+                raise KmeshctlError(f"{flag} {bpf_fs}: in use by the node agent of pod {pod} (pid {pid}): "
+                                    f"{pod_agent_stop(pod)}; nothing to clean up while it runs") from None
             stop = f"stop it first (`kill {pid}`), then clean up" if pid else "stop it first, then clean up"
             raise KmeshctlError(f"{flag} {bpf_fs}: in use by a running node agent{f' (pid {pid})' if pid else ''}: "
                                 f"{stop}") from None
@@ -87,11 +92,25 @@ def check_unclaimed(bpf_fs: Path, flag: str = "--bpf-fs") -> None:
 
 def in_use_text(bpf_fs: Path, flag: str, pid: Optional[int]) -> str:
     """`--bpf-fs DIR: in use by another node agent (pid N): ...`: one agent per data path."""
+    pod = nodecheck.agent_pod(pid) if pid else None
+    if pod is not None:
+        return (f"{flag} {bpf_fs}: in use by the node agent of pod {pod} (pid {pid}): {pod_agent_stop(pod)}, or "
+                f"give this agent its own --bpf-fs DIR")
     who = f"pid {pid}" if pid else "another process"
     stop = f"stop it first (`kill {pid}`; its programs stay and this agent takes them over)" if pid else \
         "stop that agent first"
     return (f"{flag} {bpf_fs}: in use by another node agent ({who}): {stop}, or give this agent its own "
             f"--bpf-fs DIR")
+
+
+def pod_agent_stop(pod: str) -> str:
+    """How an agent of a cluster's DaemonSet (pod ``pod``, `NS/NAME`) stops for good: the
+    kubelet restarts a killed one; `kmeshctl uninstall` removes the DaemonSet, and each
+    agent then removes its node's data path itself."""
+    namespace = pod.partition("/")[0]
+    line = "kmeshctl uninstall" + (f" -n {namespace}" if namespace != DEFAULT_NAMESPACE else "")
+    return (f"the kubelet restarts it when killed; `{line}` stops it for good (its agents remove their "
+            "nodes' data paths as they stop)")
 
 
 def holder_pid(path: Path) -> Optional[int]:

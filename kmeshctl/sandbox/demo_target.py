@@ -112,8 +112,8 @@ def demo_namespace(state: SandboxState, namespace: str | None, rerun: Rerun = re
 def judged(command: str, state: SandboxState, namespace: str | None, manifests: Path | None = None) -> str:
     """``command`` (the demo on ``namespace`` of sandbox ``state``, alone on its line) with
     `-c N` when the requests it sends (-c typed, else the default) are too few to judge
-    that namespace's own weights (80/20: 24), as `sandbox up`'s Try line: pasted, it must
-    pass; unchanged with --weights typed (that run's own check says what it needs).
+    that namespace's own weights (80/20: 24), or the --weights typed, as `sandbox up`'s Try
+    line: pasted, it must pass; unchanged when they do not fit (that run says so).
     ``manifests``: the objects it has (default: its record; a failed `up`'s kept logs).
     Every demo line a fix offers for a sandbox is judged here (see judged_again)."""
     import shlex
@@ -121,17 +121,36 @@ def judged(command: str, state: SandboxState, namespace: str | None, manifests: 
     from kmeshctl.params import DEMO_REQUESTS
 
     words = shlex.split(command)
-    if _option_value(words, "--weights", "--weights") is not None:
-        return command
     try:
         subject = sandbox_subject(state, namespace) if manifests is None else \
             demo.demo_subject(load([manifests]), where=f"sandbox {state.name}", namespace=namespace)
-        needed = demo.phase_needed(subject, subject.default_weights)
+        needed = weights_needed(subject, option_value(words, "--weights", "--weights"))
     except (KmeshctlError, OSError):
-        return command  # the run says what is wrong with the sandbox
-    typed = _option_value(words, "-c", "--requests")
+        return command  # the run says what is wrong with the sandbox, or with --weights
+    typed = option_value(words, "-c", "--requests")
     sent = int(typed) if typed is not None and typed.isdigit() else DEMO_REQUESTS
     return demo.with_option(command, "-c", "--requests", str(needed)) if needed > sent else command
+
+
+def weights_needed(subject: demo.DemoSubject, weights: str | None) -> int:
+    """The requests every phase of ``weights`` (--weights as typed; None: the
+    VirtualService's own) on ``subject`` needs to be judged; a UsageError when they do not fit it."""
+    return max(demo.phase_needed(subject, w) for w in demo.parse_weight_sets(weights, subject))
+
+
+def requests_needed(name: str | None, weights: str | None) -> int:
+    """The -c the demo with ``weights`` (as weights_needed) needs on sandbox ``name`` (None:
+    the only one up; none, or one not ready: the demo's own manifests, which a new sandbox
+    and a cluster get); 0 when the weights do not fit (their own check says so)."""
+    from kmeshctl import sandboxes
+
+    up = sandboxes.names()
+    name = name or (up[0] if len(up) == 1 else None)
+    try:
+        subject = (measured_subject(name) if name else None) or demo.fortio_demo()[1]
+        return weights_needed(subject, weights)
+    except (KmeshctlError, OSError):
+        return 0
 
 
 def judged_again(command: str, name: str) -> str:
@@ -154,7 +173,7 @@ def judged_again(command: str, name: str) -> str:
         if not manifests.is_file():
             return command
         state = SandboxState(name=name)
-    namespace = _option_value(shlex.split(command), "-n", "--namespace")
+    namespace = option_value(shlex.split(command), "-n", "--namespace")
     if namespace is None and manifests is None:
         namespace = next(iter(demo_namespaces(state)), None)
     return judged(command, state, namespace, manifests)
@@ -179,7 +198,7 @@ def judging(rerun: Rerun) -> Rerun:
     return line
 
 
-def _option_value(words: list[str], short: str, long: str) -> str | None:
+def option_value(words: list[str], short: str, long: str) -> str | None:
     """The value of the option typed in ``words`` in any form (`-c 5`, `-c5`, `-c=5`,
     `--requests 5`, `--requests=5`), the last one; None when not typed."""
     found = None
@@ -527,17 +546,22 @@ class LocalTarget:
         except lock_mod.InUse as error:
             if error.holder.command != lock_mod.DEMO:
                 raise
-            raise lock_mod.InUse(lock_mod.in_use_text(self.sandbox_name, error.holder, flag=self._flag,
-                                                      other=self._other_that_fits()), error.holder) from None
+            from kmeshctl.sandboxes import new_sandbox_weights_note
+
+            other = self._other_that_fits()
+            new = "" if other else demo.in_new_sandbox(self.sandbox_name, self._rerun)
+            text = lock_mod.in_use_text(self.sandbox_name, error.holder, flag=self._flag, other=other, new=new)
+            raise lock_mod.InUse(text + (new_sandbox_weights_note() if new else ""), error.holder) from None
 
     def _other_that_fits(self) -> str:
         """`kmeshctl demo traffic-shift --sandbox b ...` (the sandbox flag as typed): the demo
-        on another sandbox it can use now (not held, ready, with the namespace typed), ''
-        when none is."""
+        on another sandbox it can use now (not held, ready, with the namespace typed, the
+        --weights typed fitting its subsets), '' when none is."""
         from kmeshctl import sandboxes
 
         for name, phase in sandboxes.existing().items():
-            if name != self.sandbox_name and not sandboxes.unfit(name, phase, demo.DEMO_COMMAND):
+            if name != self.sandbox_name and phase == PHASE_READY and \
+                    not sandboxes.unfit(name, phase, demo.DEMO_COMMAND):
                 return self._rerun(demo.DEMO_COMMAND, self._flag, name, "")
         return ""
 
@@ -674,6 +698,7 @@ class LocalTarget:
                 # a second signal waits for the removal; a third leaves it half-removed, said
                 with stopping.finishing(f"removing sandbox {self.sandbox_name}", self._removal_left):
                     sb.down(self.sandbox_name)
+                stopping.leaves(f"sandbox {self.sandbox_name} (the demo's own) was removed")  # a stop's line says so
             elif self._ready and self._state is not None and weights_record(self._state).exists() \
                     and not self.lost():
                 progress("restoring the VirtualService's weights")
@@ -713,9 +738,14 @@ class LocalTarget:
         weights_record(self._state).unlink(missing_ok=True)
 
     def _weights_left(self) -> str:
-        """What a stopped restore left in force, and what puts it back."""
+        """What a stopped restore left in force, and what puts it back; when the stop came
+        once the VirtualService's own weights were in force again, that (its record gone:
+        nothing is left to put back)."""
         assert self._state is not None
         now = "/".join(map(str, _in_force(self._state, self._vs[0]).default_weights))
+        if now == "/".join(map(str, self._original)):
+            weights_record(self._state).unlink(missing_ok=True)
+            return f"the VirtualService's own weights {now} were put back"
         return (f"the VirtualService's weights were left at {now}; the next demo puts back "
                 f"{'/'.join(map(str, self._original))}: "
                 f"`{demo.with_options(demo.rerun_command(self.sandbox_name, self._rerun), ran=True)}`")

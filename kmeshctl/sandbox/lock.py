@@ -62,17 +62,21 @@ def removed_by(name: str) -> Optional[Holder]:
     return found if found is not None and found.command == DOWN and not found.ours else None
 
 
-def in_use_text(name: str, found: Holder, for_down: bool = False, flag: str = "--sandbox", other: str = "") -> str:
+def in_use_text(name: str, found: Holder, for_down: bool = False, flag: str = "--sandbox", other: str = "",
+                new: str = "") -> str:
     """Why sandbox ``name`` cannot be used now, with what to do. A demo refused (another
     holds it) is told to pass ``flag`` (the sandbox flag as the user typed it: the demo's
     own --sandbox by default) of another sandbox, e.g. ``other`` (the demo on one that
-    fits, naming it with that same flag) when given."""
+    fits, naming it with that same flag) when given; with ``new`` (the demo in a new
+    sandbox: no other fits), that line instead."""
     if found.command == DOWN:
         return (f"sandbox {name} is being removed by pid {found.pid}: wait for that `kmeshctl sandbox down` "
                 f"to finish")
     if for_down:
         return (f"sandbox {name} is in use by demo pid {found.pid}: wait for it, or remove it anyway (the demo "
                 f"then fails): `kmeshctl sandbox down --name {name} --force`")
+    if new:
+        return f"sandbox {name} is in use by demo pid {found.pid}; wait for it or run the demo in a new sandbox, `{new}`"
     example = f", e.g. `{other}`" if other else ""
     return f"sandbox {name} is in use by demo pid {found.pid}; wait for it or pass {flag} of another sandbox{example}"
 

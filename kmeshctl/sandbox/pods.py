@@ -216,7 +216,7 @@ def remove_pods(state: SandboxState, progress: Callable[[str], None]) -> None:
                         if p.container_id in created else 1)
     for pod in last_first:
         result = runtime.result(pod)
-        address = _pod_address(result, pod.name) if result else "no address yet"
+        address = _pod_address(result, pod.name) if result else ""
         began = time.monotonic()
         try:
             runtime.delete(pod)
@@ -225,7 +225,8 @@ def remove_pods(state: SandboxState, progress: Callable[[str], None]) -> None:
         else:
             took = time.monotonic() - began
             slow = f", after {took:.1f}s" if took >= SLOW_DEL_S else ""
-            progress(f"pod {pod.namespace}/{pod.name}: CNI DEL done ({address} released{slow})")
+            freed = f"{address} released" if address else "it had no address yet"
+            progress(f"pod {pod.namespace}/{pod.name}: CNI DEL done ({freed}{slow})")
     for record in state.pods:
         try:
             pods.delete_pod(record.namespace, record.name)

@@ -310,10 +310,11 @@ def remake_line(name: str) -> str:
     return " && ".join(remake_steps(name))
 
 
-def remake_text(name: str) -> str:
-    """remake_line in backticks, saying why a copy is made when that is not plain: the
-    manifests came from stdin, or the files changed since."""
-    steps = remake_steps(name)
+def remake_text(name: str, then: str = "") -> str:
+    """remake_line in backticks (then ``then``, the command the user ran, when given),
+    saying why a copy is made when that is not plain: the manifests came from stdin, or
+    the files changed since."""
+    steps = remake_steps(name) + ([then] if then else [])
     why = ""
     if steps[0].startswith("cp "):
         files = _sources(name) or []
@@ -972,6 +973,9 @@ def _process_problems(state: SandboxState, processes: Processes) -> list[str]:
                      else f"half-created: a `sandbox up` did not finish: run {remake_text(state.name)}")
     found += [f"{h.component} (pid {h.pid}) {h.reason}: see {h.log}" for _, h in processes
               if h.failed and not h.removed]
+    ended = {r.pod for r, h in processes if h.failed}  # said above: its netns is no news
+    found += [f"pod {p.namespace}/{p.name}: {netns_gone_text(p)}: run {remake_text(state.name)}"
+              for p in netns_gone(state) if p.name not in ended]
     if data_path_gone(state):
         found.append(f"the data path is gone: nothing pinned in {state.bpffs} (was `kmeshctl node cleanup` run on "
                      f"it?): run {remake_text(state.name)}")
@@ -1215,17 +1219,46 @@ def exec_in_pod(name: str, pod_name: str, argv: Sequence[str], namespace: str | 
     return shell_status(code)
 
 
-def _check_pod_running(state: SandboxState, pod: str, namespace: str | None) -> None:
+def _check_pod_running(state: SandboxState, pod: str, namespace: str | None, then: str = "") -> None:
     """KmeshctlError (exit 1) when a process of pod ``pod`` ended (`sandbox status` shows
-    it Failed): as `kubectl exec` refuses a completed pod, nothing runs in it."""
+    it Failed), or its network namespace is gone: as `kubectl exec` refuses a completed
+    pod, nothing runs in it (never nsenter's own message). ``then``: the exec as typed, which
+    the fix that makes the sandbox again ends with (default: the running command's)."""
+    from kmeshctl.sandboxes import rerun_here
+
     ended = [h for h in (_process_health(state, r) for r in state.processes if r.pod == pod)
              if h.failed and not h.removed]
+    record = state.pod(pod)
     if ended:
-        named = f"{namespace}/{pod}" if namespace else pod
-        raise KmeshctlError(f"cannot exec into pod {named} of sandbox {state.name}: it is Failed ({ended[0].component} "
-                            f"(pid {ended[0].pid}) {ended[0].reason})",
-                            fix=f"see `kmeshctl sandbox status --name {state.name}`, or make the sandbox again: "
-                                f"`{remake_line(state.name)}`")
+        why = f"it is Failed ({ended[0].component} (pid {ended[0].pid}) {ended[0].reason})"
+    elif record is not None and record in netns_gone(state):
+        why = netns_gone_text(record)
+    else:
+        return
+    named = f"{namespace}/{pod}" if namespace else pod
+    then = then or rerun_here(state.name)
+    raise KmeshctlError(f"cannot exec into pod {named} of sandbox {state.name}: {why}",
+                        fix=f"see `kmeshctl sandbox status --name {state.name}`, or make the sandbox again: "
+                            f"`{' && '.join(remake_steps(state.name) + ([then] if then else []))}`")
+
+
+def netns_gone_text(record: PodRecord) -> str:
+    return f"its network namespace {NETNS_DIR / record.netns} is gone (was `ip netns del` run on it?)"
+
+
+def netns_gone(state: SandboxState) -> list[PodRecord]:
+    """The pods of ready sandbox ``state`` whose network namespace was removed behind its
+    back (`ip netns del`, `ip -all netns delete`): their processes may still run, but
+    nothing reaches them, nor can anything be run in them. Only pods with a process of
+    the record count (a record alone made no netns); [] when /run/netns cannot be read."""
+    if state.phase != PHASE_READY or not NETNS_DIR.is_dir():
+        return []
+    try:
+        present = set(os.listdir(NETNS_DIR))
+    except OSError:
+        return []
+    running = {r.pod for r in state.processes if r.pod}
+    return [p for p in state.pods if p.netns and p.name in running and p.netns not in present]
 
 
 class _PassingOn:

@@ -35,7 +35,7 @@ from kmeshctl.paths import templates_dir
 from kmeshctl.render import COMMON_LABELS, MANAGED_BY_LABEL, MANAGED_BY_SELECTOR, made_by_kmeshctl, parse_manifests
 
 if TYPE_CHECKING:
-    from kmeshctl.rollout import PodState
+    from kmeshctl.rollout import ImageWatch, PodState
     from kmeshctl.waypoint.rollout import DeploymentRollout
     from kmeshctl.waypoint import model
 
@@ -117,6 +117,9 @@ def check_params(p: WaypointParams) -> None:
     from kmeshctl.namespaces import check_names
 
     check_names("--name", [p.name], kind="waypoint name", example=f"--name {DEFAULT_NAME}")
+    if p.name[0].isdigit():  # the waypoint's Service has its name too: an RFC 1035 label starts with a letter
+        raise UsageError(f"--name {p.name}: not a valid waypoint name (its Service's name too: an RFC 1035 label, "
+                         f"starting with a letter), e.g. --name w-{p.name}")
     check_names("--namespace", [p.namespace], example="--namespace default")
     if not MIN_REPLICAS <= p.replicas <= MAX_REPLICAS:
         raise UsageError(f"--replicas {p.replicas} is out of range {MIN_REPLICAS}-{MAX_REPLICAS}")
@@ -362,9 +365,14 @@ def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: 
     terminal), else only when the pods, the rollout or the Gateway changed (a log). The
     timeout's fix re-applies with ``apply_with`` (the apply as typed; None: apply_line's),
     or puts back the image the applied one replaced (``before``: the Deployment's image
-    before this apply, "" none). A rollout past its progress deadline fails at once."""
+    before this apply, "" none). A rollout past its progress deadline fails at once, and so
+    does one whose pods not ready have all waited on their image for rollout.IMAGE_HOLD_S
+    (the kubelet only backs off further: install's wait stops so too)."""
+    from kmeshctl.rollout import IMAGE_HOLD_S, ImageWatch, RolloutState
+
     started = time.monotonic()
     shown: Optional[tuple[int, str, str]] = None
+    on_image = ImageWatch()
     while True:
         state = waypoint_state(client, p.namespace, p.name)
         rollout = state.rollout
@@ -375,6 +383,12 @@ def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: 
         elapsed = time.monotonic() - started
         if elapsed > timeout or (rollout is not None and rollout.deadline):
             raise _not_ready(client, p, state, timeout, apply_with, before)
+        stuck = state.ready_pods < len(state.pods)  # else none to read: the watch's hold starts again
+        if waits := (_waiting_on_image(client, p, on_image) if stuck else on_image(RolloutState(True))):
+            raise _not_ready(client, p, state, timeout, apply_with, before,
+                             ended=f"not ready: every pod not ready has waited on its image for "
+                                   f"{duration_words(IMAGE_HOLD_S)} ({waits}), which waiting longer does not end "
+                                   f"(stopped after {duration_words(round(elapsed))})")
         waiting = rollout.waiting_for() if rollout is not None else ""
         if every_poll or shown != (state.ready_pods, state.gateway_reason, waiting):
             shown = (state.ready_pods, state.gateway_reason, waiting)
@@ -384,14 +398,27 @@ def wait_ready(client: KubeClient, p: WaypointParams, timeout: float, progress: 
         time.sleep(POLL_S)
 
 
+def _waiting_on_image(client: KubeClient, p: WaypointParams, watch: "ImageWatch") -> str:
+    """``watch``'s word on the waypoint's pods not ready as read now ("" until they have all
+    waited on their image long enough); a pod list that cannot be read says nothing."""
+    from kmeshctl.rollout import RolloutState
+
+    try:
+        stuck = _stuck_pods_read(client, p)[0]
+    except KmeshctlError:
+        return ""
+    return watch(RolloutState(True, pods=stuck))
+
+
 def _not_ready(client: KubeClient, p: WaypointParams, state: "WaypointState", timeout: float,
-               apply_with: Optional[ApplyWith], before: str) -> KmeshctlError:
+               apply_with: Optional[ApplyWith], before: str, ended: str = "") -> KmeshctlError:
     """The one line of a wait that ended without the waypoint ready: the pods, the rollout
-    (past its deadline: said so), the Gateway, each stuck pod's reason, and stuck_fix's fix."""
+    (past its deadline: said so), the Gateway, each stuck pod's reason, and stuck_fix's fix;
+    ``ended`` says why it ended early ("": the timeout, or the rollout's deadline)."""
     stuck, raw = _stuck_pods_read(client, p)
     rollout = state.rollout
-    ended = (f"its rollout exceeded its progress deadline ({rollout.deadline})" if rollout and rollout.deadline
-             else f"not ready after {duration_words(timeout)}")
+    ended = ended or (f"its rollout exceeded its progress deadline ({rollout.deadline})"
+                      if rollout and rollout.deadline else f"not ready after {duration_words(timeout)}")
     waiting = f"; rollout: {rollout.waiting_for()}" if rollout is not None and rollout.waiting_for() else ""
     return KmeshctlError(f"waypoint {p.namespace}/{p.name} {ended} ({state.ready_pods}/{p.replicas} pods ready"
                          f"{waiting}; Gateway: {state.gateway_reason}"
@@ -562,6 +589,17 @@ def waypoint_names(client: KubeClient, namespace: str) -> list[str]:
     """The names of the waypoints (Gateways of class istio-waypoint) in ``namespace``."""
     return sorted(g["metadata"]["name"] for g in client.list(GATEWAY_API, "Gateway", namespace)
                   if (g.get("spec") or {}).get("gatewayClassName") == GATEWAY_CLASS)
+
+
+def namespaces_with(client: KubeClient, name: str) -> list[str]:
+    """The namespaces holding a waypoint named ``name`` (a wrong -n's fix); empty when this
+    user may not list Gateways cluster-wide (only a hint is lost)."""
+    try:
+        gateways = client.list(GATEWAY_API, "Gateway")
+    except KmeshctlError:
+        return []
+    return sorted({g["metadata"]["namespace"] for g in gateways if g["metadata"].get("name") == name
+                   and (g.get("spec") or {}).get("gatewayClassName") == GATEWAY_CLASS})
 
 
 def services_of(client: KubeClient, namespace: str, name: str) -> list[str]:
@@ -1064,13 +1102,13 @@ def stuck_fix(p: WaypointParams, stuck: "list[PodState]", istiod: bool = False,
     again = apply_with or (lambda parameter, value: apply_line(p, parameter, value))
     pulled = next((s for s in stuck if s.status in IMAGE_REASONS), None)
     if pulled is not None:
-        return (f"the image cannot be pulled: re-apply with a correct one: `{again('image', 'IMAGE')}`"
-                f"{_put_back(pulled, replaced, again)}")
+        return (f"the image {_image(pulled)} cannot be pulled: re-apply with --image one the nodes can pull"
+                f"{_other_image(pulled, replaced, again, p.namespace)}")
     unstarted = next((s for s in stuck if s.not_started), None)
     if unstarted is not None:
         said = unstarted.last_exit or unstarted.reason
-        return (f"the waypoint's container cannot start in image {_image(unstarted)} ({said}): re-apply with a "
-                f"correct one: `{again('image', 'IMAGE')}`{_put_back(unstarted, replaced, again)}")
+        return (f"the waypoint's container cannot start in image {_image(unstarted)} ({said}): re-apply with "
+                f"--image a waypoint image{_other_image(unstarted, replaced, again, p.namespace)}")
     if crashing[0]:
         crashed = next((s for s in stuck if s.name == crashing[0]), None)
         put_back = _put_back(crashed, replaced, again) if crashed is not None else ""
@@ -1091,6 +1129,19 @@ def stuck_fix(p: WaypointParams, stuck: "list[PodState]", istiod: bool = False,
 def _image(pod: "PodState") -> str:
     """The image of ``pod`` (PodState.image lists each container's: a waypoint's all run one)."""
     return pod.image.split(", ")[0]
+
+
+def _other_image(pod: "PodState", replaced: str, again: ApplyWith, namespace: str) -> str:
+    """The image to re-apply with as a whole line, never an IMAGE to fill in: the one the
+    failing image replaced (_put_back), else the default waypoint image; a pod of the
+    default image itself: the kubelet's events (the nodes' registry access to mend)."""
+    put_back = _put_back(pod, replaced, again)
+    if put_back:
+        return put_back
+    if _image(pod) != DEFAULT_IMAGE:
+        return f", e.g. the default one: `{again('image', DEFAULT_IMAGE)}`"
+    return (f"; it is the default one: check the nodes' registry access (`kubectl describe pod {pod.name} -n "
+            f"{namespace}` shows the kubelet's events)")
 
 
 def _put_back(pod: "PodState", replaced: str, again: ApplyWith) -> str:
