@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from test_cli_kinds import cli, no_env  # noqa: F401
+from test_p41_f41c import _problems
 
 PID = os.getpid()
 REFUSED = "https://127.0.0.1:1"
@@ -68,16 +69,6 @@ def silent_server() -> Iterator[str]:
 
 def _lines(err: str) -> list[str]:
     return re.findall(r"`([^`]*)`", err)
-
-
-def _problems(line: str) -> list[str]:
-    """What the checks of the command say of a pasted `kmeshctl ...` line ([]: it parses)."""
-    from typer.main import get_command
-
-    from kmeshctl.cli import app
-    from kmeshctl.cli.badinput import line_problems
-
-    return line_problems(shlex.split(line), get_command(app))
 
 
 # ------------------------------------------------------------------ 1. a context's bad namespace
