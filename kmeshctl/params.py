@@ -306,10 +306,14 @@ def _refuse_colons(value: str, host: str, flag: str) -> None:
     port (`H:1:2`) is refused as one address HOST:PORT, with its first one as the example;
     an IPv6 address without brackets is told to bracket it."""
     _refuse_list(value, flag)
-    if _is_ip_address(host) or _is_ip_address(value):
-        raise UsageError(f"{given_text(flag, value)}: write an IPv6 host in brackets; use [HOST]:PORT, "
-                         "e.g. [fd00::1]:15012")
-    _refuse_as_one(flag, value, "more than one ':'")
+    if _is_ip_address(value):  # `fd00::7`: the address alone, never a port 7
+        meant = f"[{value}]:{XDS_PORT_EXAMPLE}"
+    elif _is_ip_address(host):
+        meant = _with_port(f"[{host}]", value.rpartition(":")[2])
+    else:
+        _refuse_as_one(flag, value, "more than one ':'")
+    _refuse(f"{given_text(flag, value)}: write an IPv6 host in brackets", f"use [HOST]:PORT, e.g. {_as_typed(flag, meant)}",
+            meant)
 
 
 def _refuse_as_one(flag: str, value: str, problem: str) -> None:

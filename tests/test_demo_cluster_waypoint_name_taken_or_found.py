@@ -101,7 +101,7 @@ def test_the_only_ready_kmeshctl_waypoint_is_used(server, tmp_path) -> None:
 
 
 @pytest.mark.parametrize("flags, why", [(["--target", "local"], "--target local"),
-                                        (["--sandbox", "h118-none"], "--sandbox names a local sandbox")])
+                                        (["--sandbox", "h118-none"], "--sandbox h118-none names a local sandbox")])
 def test_waypoint_is_refused_for_a_local_sandbox(tmp_path: Path, flags: list[str], why: str) -> None:
     result = subprocess.run([sys.executable, "-m", "kmeshctl", "demo", "traffic-shift", *flags, "--waypoint",
                              "waypoint-demo"], capture_output=True, text=True, timeout=60,

@@ -106,3 +106,25 @@ def test_a_line_kept_as_typed_says_what_it_still_needs(state_root, stubbed, caps
     refuses: said now, not when the line is pasted."""
     line = _line(capsys, "waypoint", "apply", "--wait", "true", "--replicas", "0", "-n", "foo")
     assert "`kmeshctl waypoint apply --wait --replicas 0 -n foo` (then fix --wait with --replicas 0: " in line, line
+
+
+@pytest.mark.parametrize("words,line", [
+    (["uninstall", "--timeout", "", "--dry-run", "-o", "yml"], ["uninstall", "--dry-run", "-o", "yaml"]),
+    (["uninstall", "--timeout", "", "-o", "jsn"], ["uninstall", "-o", "json"]),
+    (["demo", "traffic-shift", "-c", "", "--target", "cluster", "-o", "jsn"],
+     ["demo", "traffic-shift", "--target", "cluster", "-o", "json"]),
+], ids=["uninstall-dry-run", "uninstall-o", "demo-target"])
+def test_an_empty_value_alone_is_left_out_of_the_mended_line(words, line, state_root, stubbed, capsys,  # noqa: F811
+                                                             offline) -> None:  # noqa: F811
+    """t42b 1 (High): `--timeout '' --dry-run` lost --dry-run too (a real uninstall offered)."""
+    said = _line(capsys, *words)
+    assert _pasted_lines(said)[-1] == ["kmeshctl", *line], said
+
+
+@pytest.mark.parametrize("address,meant", [("fd00::7", "[fd00::7]:15012"), ("fd00::1:15013", "[fd00::1]:15013")])
+def test_an_ipv6_address_without_brackets_is_mended_to_itself(address, meant, state_root, stubbed, capsys,  # noqa: F811
+                                                              offline) -> None:  # noqa: F811
+    """t42b 2 (High): `fd00::7` beside another bad value was mended to istiod...:7."""
+    said = _line(capsys, "render", "--xds-address", address, "--cluster-id", "c1", "-o", "jsn")
+    assert _pasted_lines(said)[-1] == ["kmeshctl", "render", "--xds-address", meant, "--cluster-id", "c1", "-o",
+                                       "json"], said

@@ -1787,7 +1787,7 @@ def _each_line_applied(lines: list[str], typed: list[str]) -> list[str]:
         wanted = _tail_change(line)
         if wanted is not None:  # `...: --metrics-port 15021`: the value the flag typed takes instead
             tails.append(wanted)
-    kept = [w for i, word in enumerate([*words, None]) for w in [*added.get(i, []), *([word] if word else [])]]
+    kept = [w for i, word in enumerate([*words, None]) for w in [*added.get(i, []), *([word] if word is not None else [])]]
     for wanted in tails:
         kept = cmdline.with_flag_value(kept, *wanted)
     return kept
@@ -1842,13 +1842,15 @@ def line_works(words: list[str], root: _click.Command) -> bool:
     return _checked_line(words, root) == []
 
 
-def line_problems(words: list[str], root: _click.Command) -> list[str]:
+def line_problems(words: list[str], root: _click.Command, given_only: bool = False) -> list[str]:
     """The bad values of `kmeshctl ...` ``words`` as their checks say them (`--cluster-id 'c
-    1': not a cluster id; use ...`), each a line; [] when it parses or names no command."""
-    return _checked_line(words, root) or []
+    1': not a cluster id; use ...`), each a line; [] when it parses or names no command.
+    ``given_only``: what is wrong with what the line gives, not what it leaves out (a
+    required flag or argument: a line that points at a command says those itself)."""
+    return _checked_line(words, root, given_only) or []
 
 
-def _checked_line(words: list[str], root: _click.Command) -> Optional[list[str]]:
+def _checked_line(words: list[str], root: _click.Command, given_only: bool = False) -> Optional[list[str]]:
     """line_works' check: [] when ``words`` parses, its problems when not, None when it names
     no command."""
     from kmeshctl.cli import cmdline
@@ -1872,11 +1874,13 @@ def _checked_line(words: list[str], root: _click.Command) -> Optional[list[str]]
         together = [f"--{a.replace('_', '-')} and --{b.replace('_', '-')} do not go together ({why})"
                     for a, b, why in typed_conflicts(ctx, ctx.params)]
         path = tuple(ctx.command_path.split()[1:])
-        needed = [f"{flag} is required ({what})" for flag, what in missing_flags(ctx.command, path, list(words[1:]))]
+        needed = [] if given_only else [f"{flag} is required ({what})"
+                                        for flag, what in missing_flags(ctx.command, path, list(words[1:]))]
         return [*(ctx.meta.get(BAD_VALUES) or []), *together, *needed]
+    except _click.exceptions.MissingParameter as err:
+        return [] if given_only else [err.format_message()]
     except _click.exceptions.BadParameter as err:  # said as the error of the line would say it
-        return [bad_value_line(err, list(words[1:])) if not isinstance(err, _click.exceptions.MissingParameter)
-                else err.format_message()]
+        return [bad_value_line(err, list(words[1:]))]
     except _click.exceptions.ClickException as err:
         return [err.format_message()]
     except KmeshctlError as err:

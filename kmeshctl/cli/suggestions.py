@@ -474,8 +474,8 @@ def parseable(message: str, root: _click.Command) -> str:
         if kept == words:  # f41a: a value the line's own checks refuse (`enable-ns Team-A`), mended when they say how
             mended = _values_mended(words, root)
             parts[i] = mended or parts[i]
-            if not mended:  # what no check can mend is said now, not when the line is pasted
-                parts[i + 1] = _still_needed(words, root) + parts[i + 1]
+            if not mended:  # a bad value no check can mend is said now, not when the line is pasted
+                parts[i + 1] = _still_needed(words, root, given_only=True) + parts[i + 1]
         if kept != words and not _safe_to_drop(dropped, flagged, words):
             parts[i + 1] = _strays_kept(words, dropped, root) + parts[i + 1]
         if kept == words or not _safe_to_drop(dropped, flagged, words):
@@ -505,7 +505,7 @@ def _values_mended(words: list[str], root: _click.Command) -> str:
     return shlex.join(mended) if mended is not None else ""
 
 
-def _still_needed(line: list[str], root: _click.Command) -> str:
+def _still_needed(line: list[str], root: _click.Command, given_only: bool = False) -> str:
     """` (then fix --cluster-id 'c 1': not a cluster id; use ...)`: what the line built from
     the words typed still refuses (a bad value typed that no hint can mend), so that it
     is said now, not when the line is pasted; "" when the line works."""
@@ -513,7 +513,7 @@ def _still_needed(line: list[str], root: _click.Command) -> str:
 
     if "|" in line or any(w in SHELL_OPERATORS for w in line):
         return ""
-    said = [problem.split(";")[0] if "`" in problem else problem for problem in line_problems(line, root)]
+    said = [problem.split(";")[0] if "`" in problem else problem for problem in line_problems(line, root, given_only)]
     left = [problem for problem in said if "`" not in problem]  # its own line would be for another line
     return f" (then fix {'; '.join(left)})" if left else ""
 
