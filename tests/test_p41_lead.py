@@ -128,3 +128,11 @@ def test_an_ipv6_address_without_brackets_is_mended_to_itself(address, meant, st
     said = _line(capsys, "render", "--xds-address", address, "--cluster-id", "c1", "-o", "jsn")
     assert _pasted_lines(said)[-1] == ["kmeshctl", "render", "--xds-address", meant, "--cluster-id", "c1", "-o",
                                        "json"], said
+
+
+@pytest.mark.parametrize("command", [["uninstall", "--dry-run"], ["precheck"]], ids=" ".join)
+def test_a_namespace_mended_to_a_reserved_one_is_not_offered(command, state_root, stubbed, capsys,  # noqa: F811
+                                                             offline) -> None:  # noqa: F811
+    """t42b 4: uninstall and precheck mended -n Kube-System to the kube-system they refuse."""
+    said = _line(capsys, *command, "-n", "Kube-System")
+    assert "-n kube-system, the name it spells, is refused too" in said and not _pasted_lines(said), said

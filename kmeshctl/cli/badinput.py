@@ -1250,8 +1250,8 @@ def _waypoint_wait(values: Any) -> None:
 
 
 def _install_namespace(values: Any) -> None:
-    """render's and install's -n as their bodies refuse it (Kubernetes' own, Istio's); a
-    namespace that is no name is said by the name checks."""
+    """-n of render, install, uninstall and precheck as their bodies refuse it (Kubernetes'
+    own, Istio's); a namespace that is no name is said by the name checks."""
     from kmeshctl.cli.suggestions import flag_as_typed
     from kmeshctl.params import DNS1123_LABEL_RE, check_install_namespace
 
@@ -1314,6 +1314,8 @@ def _node_run_ports(values: Any) -> None:
 VALUE_CHECKS: dict[str, tuple[Any, ...]] = {
     "render": (_offline_xds_address, _kubernetes_version, _install_namespace),
     "install": (_offline_xds_address, _kubernetes_version, _install_namespace),
+    "uninstall": (_install_namespace,),
+    "precheck": (_install_namespace,),
     "sandbox up": (_sandbox_name, _sandbox_files),
     "bench dataplane": (_bench_list("paths", "--paths", _bench_paths), _bench_list("loads", "--loads", _bench_loads),
                         _bench_cpus("client_cpus", "--client-cpus"), _bench_cpus("mesh_cpus", "--mesh-cpus")),
