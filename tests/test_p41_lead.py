@@ -136,3 +136,16 @@ def test_a_namespace_mended_to_a_reserved_one_is_not_offered(command, state_root
     """t42b 4: uninstall and precheck mended -n Kube-System to the kube-system they refuse."""
     said = _line(capsys, *command, "-n", "Kube-System")
     assert "-n kube-system, the name it spells, is refused too" in said and not _pasted_lines(said), said
+
+
+@pytest.mark.parametrize("words,said,line", [
+    (["install", *XDS, "--no-dry-run"], "--dry-run is off unless given: leave --no-dry-run out", ["install", *XDS]),
+    (["version", "--no-client"], "--client is off unless given: leave --no-client out", ["version"]),
+    (["node", "preflight", "--mount"], "mount is on unless --no-mount is given: leave --mount out",
+     ["node", "preflight"]),
+], ids=["no-dry-run", "no-client", "mount"])
+def test_the_default_state_asked_for_is_never_offered_the_opposite_flag(words, said, line, state_root, stubbed,  # noqa: F811
+                                                                        capsys, offline) -> None:  # noqa: F811
+    """t42b 9: `--no-dry-run` got `did you mean --dry-run?` with a line that does a dry run."""
+    text = _line(capsys, *words)
+    assert said in text and _pasted_lines(text) == [["kmeshctl", *line]], text

@@ -2229,6 +2229,25 @@ def _one_sandbox_to_name(words: list[str], path: str) -> str:
     return f" and name the sandbox ({listing}several exist): {lines}"
 
 
+def _default_state_hint(command: _click.Command, typed: str) -> str:
+    """For `--no-X` where only `--X` exists (`--no-dry-run`), or `--X` where only `--no-X`
+    does (`node preflight --mount`): that the state asked for is the default, with the line
+    typed without the flag when it works; "" for any other flag."""
+    from kmeshctl.cli.badinput import line_works
+
+    if not typed.startswith("--"):
+        return ""
+    other = f"--{typed[5:]}" if typed.startswith("--no-") else f"--no-{typed[2:]}"
+    option = option_spelled(command, other)
+    if option is None or not getattr(option, "is_flag", False) or getattr(option, "secondary_opts", None):
+        return ""
+    said = f"{other} is off unless given" if typed.startswith("--no-") else f"{typed[2:]} is on unless {other} is given"
+    words = ["kmeshctl", *cmdline.without_flag(cmdline.ARGS, typed, valued=False)]
+    root = cmdline.INVOKED[0].command if cmdline.INVOKED else None
+    shown = f", `{shlex.join(words)}`" if root is not None and line_works(words, root) else ""
+    return f"{said}: leave {typed} out{shown}"
+
+
 def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     """click's "No such option" with only relevant suggestions (click's own difflib
     cut-off lets `--contxt` suggest --output, and never offers the global flags)."""
@@ -2255,6 +2274,9 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     if ctx is not None and typed in OUTPUT_FLAGS and option_spelled(ctx.command, typed) is None and not fixed:
         return f"Error: {ctx.command_path} takes no {'/'.join(OUTPUT_FLAGS)} (see '{ctx.command_path} --help')"
     line = f"Error: No such option: {err.option_name}"
+    default_state = _default_state_hint(command, typed) if command is not None and not fixed else ""
+    if default_state:  # `--no-dry-run`: never the opposite flag as the fix
+        return with_help_pointer(f"{line}; {default_state}", err)
     if fixed and not (after := shlex.split(fixed))[after.index("--") + 1].startswith("-"):
         return with_help_pointer(f"{line} (the command to run goes after `--`: {fixed})", err)  # `ping -c 2`'s
     if command is not None and hasattr(command, "commands") and ctx is not None and ctx.parent is not None and \
