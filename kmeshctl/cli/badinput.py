@@ -945,12 +945,9 @@ def _both_ways(ctx: _click.Context, first: str, second: str) -> Exception:
     from kmeshctl.cli import cmdline
     from kmeshctl.errors import UsageError
 
-    root = ctx.find_root().command
-    lines = [shlex.join(["kmeshctl", *cmdline.without_flag(cmdline.ARGS, dropped, valued=False)])
-             for dropped in (second, first)]
-    working = [f"`{line}`" for line in lines if line_works(shlex.split(line), root)]
-    offered = f": give one, {spoken_list(working, 'or')}" if working else ": give one"
-    return UsageError(f"{first} and {second} both given (an on/off flag takes one state){offered}")
+    lines = [["kmeshctl", *cmdline.without_flag(cmdline.ARGS, dropped, valued=False)] for dropped in (second, first)]
+    offered = working_lines(lines, ctx.find_root().command)
+    return UsageError(f"{first} and {second} both given (an on/off flag takes one state): give one{offered}")
 
 
 def _two_values(ctx: _click.Context, param: _click.Parameter, first: tuple[str, Any], second: tuple[str, Any]
@@ -976,8 +973,7 @@ def _two_values(ctx: _click.Context, param: _click.Parameter, first: tuple[str, 
     import shlex
 
     kept = _each_kept(param)
-    lines = [line for line in kept if line_works(shlex.split(line), ctx.find_root().command)] if len(kept) == 2 else []
-    offered = f", {spoken_list([f'`{line}`' for line in lines], 'or')}" if lines else ""
+    offered = working_lines([shlex.split(line) for line in kept], ctx.find_root().command) if len(kept) == 2 else ""
     return UsageError(f"{both}: {long} takes one value; give one{offered}")
 
 
@@ -1836,6 +1832,15 @@ def difflib_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int
     import difflib
 
     return difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+
+
+def working_lines(lines: list[list[str]], root: _click.Command) -> str:
+    """`, `kmeshctl A` or `kmeshctl B``: those of ``lines`` (each the words of a `kmeshctl ...`
+    line) that work when pasted (line_works), to end a "give one" sentence; "" when none does."""
+    import shlex
+
+    working = [f"`{shlex.join(line)}`" for line in lines if line_works(line, root)]
+    return f", {spoken_list(working, 'or')}" if working else ""
 
 
 def line_works(words: list[str], root: _click.Command) -> bool:

@@ -30,7 +30,7 @@ from typer.exceptions import Abort, Exit, TyperException
 
 from kmeshctl.cli.badinput import (bad_value_line, bounded_line, check_values_present, empty_value, strict_numbers,
                                    takes_value, is_value_of)
-from kmeshctl.cli.badinput import every_bad_value, line_works, one_value_per_flag, single_dash_long_flags
+from kmeshctl.cli.badinput import every_bad_value, one_value_per_flag, single_dash_long_flags, working_lines
 from kmeshctl.cli import cmdline
 from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_ONLY_COMMANDS, HELP_OPTION_NAMES,
                                   LEADING_FLAGS, NAMESPACE_FLAGS, QUIET_FLAGS, command_words, leading_flag,
@@ -48,7 +48,7 @@ from kmeshctl import stopping
 from kmeshctl.asciinum import duration_words
 from kmeshctl.cli.names import names_checked
 from kmeshctl.cli.tables import WholeWordsWrapper
-from kmeshctl.errors import EXIT_USAGE, KmeshctlError, spoken_list
+from kmeshctl.errors import EXIT_USAGE, KmeshctlError
 from kmeshctl.errors import UsageError as KmeshctlUsageError
 
 class _WholeWords(WholeWordsWrapper, _click_textwrap.TextWrapper):
@@ -260,9 +260,8 @@ def _conflicts_checked(command: _click.Command) -> None:
         ctx = get_current_context()
         for first, second, why in typed_conflicts(ctx, values):
             one, other = flag_as_typed(first), flag_as_typed(second)
-            lines = [line for line in (_line_without(other), _line_without(one))
-                     if line_works(shlex.split(line.strip("`")), ctx.find_root().command)]
-            offered = f", {spoken_list(lines, 'or')}" if lines else ""
+            lines = [shlex.split(line.strip("`")) for line in (_line_without(other), _line_without(one))]
+            offered = working_lines(lines, ctx.find_root().command)
             raise KmeshctlUsageError(f"{one} and {other} do not go together ({why}): give one of them{offered}")
         return callback(*positional, **values)
 

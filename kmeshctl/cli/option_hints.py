@@ -425,13 +425,11 @@ def on_off_hint(option: _click.Parameter, flag: str, args: Optional[list[str]] =
 def _either_state_lines(option: _click.Parameter, on: str, words: list[str], root: _click.Command) -> str:
     """`, `kmeshctl ... --wait` or `kmeshctl ... --no-wait``: ``words`` (the line typed without
     the flag) with the flag on and off, those that work when pasted; "" when none does."""
-    from kmeshctl.cli.badinput import line_works
+    from kmeshctl.cli.badinput import working_lines
 
     end = separator_at(words)
     lines = [["kmeshctl", *words[:end], *spelled, *words[end:]] for spelled in ([on], option.secondary_opts[:1])]
-    working = [f"`{shlex.join(line)}`" for line in lines
-               if line_works(line, root)]
-    return f", {spoken_list(working, 'or')}" if working else ""
+    return working_lines(lines, root)
 
 
 def _on_off_option(chain: list[_click.Command], flag: str) -> Optional[_click.Parameter]:
