@@ -18,12 +18,11 @@ from typing import Iterator
 
 import pytest
 
-from tests.e2e.tier import Tier
+from tests.e2e.tier import XDS_ADDRESS, Tier
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
 AGENT_NAMESPACE = "kmesh-system"
-XDS_ADDRESS = "istiod.istio-system.svc:15012"
 FORTIO_KEY = "default/fortio.default.svc.cluster.local"
 CURLS = 40
 

@@ -78,6 +78,7 @@ KUBERNETES_SERVICE_IP = "10.96.0.1"
 DNS_SERVICE_IP = "10.96.0.10"
 CLUSTER_DOMAIN = "cluster.local"
 CONTEXT = "kmeshctl-tier"
+XDS_ADDRESS = "istiod.istio-system.svc:15012"  # the istiod Service the tier deploys
 SA_ISSUER = f"https://kubernetes.default.svc.{CLUSTER_DOMAIN}"
 NODE_IFACE = "kt0"
 NODE_IFACE_PEER = "kt0-sink"
@@ -471,6 +472,7 @@ class Tier:
             "KMESHCTL_TIER_ID": self.id,
             "KMESHCTL_TIER_CONTEXT": self.context,
             "KMESHCTL_TIER_CLUSTER_ID": self.cluster_id,
+            "KMESHCTL_TIER_XDS_ADDRESS": XDS_ADDRESS,
             "KMESHCTL_TIER_NODE_NAME": self.node_name,
             "KMESHCTL_TIER_NODE_IP": self.node_ip,
             "KMESHCTL_TIER_NETNS": self.netns,
@@ -1284,6 +1286,11 @@ def _print_env(tier: Tier) -> None:
         print(f"export {k}={shlex.quote(v)}")
     print(f"# kubectl: {tier.env()['KMESHCTL_TIER_NSENTER']} {tier.env()['KMESHCTL_TIER_KUBECTL']} "
           f"--kubeconfig {tier.kubeconfig} get pods -A")
+    # The cluster's addresses are only routed inside the tier's netns: from the host they
+    # would leave the machine, so the printed kmeshctl line runs in that netns.
+    print(f"# kmeshctl: ip netns exec {tier.netns} env KUBECONFIG={shlex.quote(str(tier.kubeconfig))} "
+          f"kmeshctl install --xds-address {XDS_ADDRESS} --cluster-id {tier.cluster_id}"
+          + (f" --image {tier.image('kmeshctl-node')}" if (tier.cache / "images.json").exists() else ""))
 
 
 HOLDER_PID = "hold.pid"
