@@ -203,8 +203,12 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "Kube
         why = f"error forwarding port {port} to pod: connection refused" if "connection refused" in why else why
         served = _pods_admin_port(core, pod, namespace)
         if served is not None and served != port:
+            # a --admin-port typed that is not the one the pod serves is bad input (exit 2), as `--sandbox S
+            # --admin-port P` of a port not S's: the value is checked against what exists and the line mended
+            # is offered; nothing answering at the pod's own port (its agent down?) is a failure, exit 1
             raise KmeshctlError(f"no agent admin endpoint at port {port} of {namespace}/{pod} ({why}): the agent "
-                                f"serves port {served} (its --admin-port={served}){_on_port(served)}")
+                                f"serves port {served} (its --admin-port={served}){_on_port(served)}",
+                                2 if _admin_port_typed() else None)
         raise KmeshctlError(f"no agent admin endpoint at port {port} of {namespace}/{pod} ({why}): check the "
                             f"port the agent serves (its --admin-port: `kubectl get pod -n {namespace} {pod} -o "
                             "yaml`)")
@@ -213,6 +217,20 @@ def fetch_from_pod(path: str, pod: str, namespace: str, port: int, target: "Kube
     if status != 200:
         raise _refused(f"agent {namespace}/{pod}", status, reason, body, fix)
     return checked(path, body, f"agent {namespace}/{pod} (port {port})", fix)
+
+
+def _admin_port_typed() -> bool:
+    """Whether the dump being run was given --admin-port (not kmeshctl's default port)."""
+    import shlex
+
+    from kmeshctl.sandboxes import typed_now
+
+    typed = typed_now()
+    if typed is None or not typed.line or typed.command.split()[1:2] != ["dump"]:
+        return False
+    words = shlex.split(typed.line)
+    words = words[:words.index("--")] if "--" in words else words
+    return any(w.partition("=")[0] == "--admin-port" for w in words)
 
 
 def _on_port(served: int) -> str:

@@ -650,6 +650,28 @@ def _typed(words: list[str], flag: str) -> bool:
     return any(w == flag or w.startswith(f"{flag}=") for w in words)
 
 
+def denying_policies(manifests: m.Manifests, subject: DemoSubject) -> list[str]:
+    """`AuthorizationPolicy ns/name on subset v2` of each DENY policy with rules that applies
+    to the pods of a subset the demo measures (its selector matching their labels, or none:
+    every pod of its namespace, or of the mesh from the root namespace): while it denies
+    the client's requests, the demo fails. [] when none."""
+    from kmeshctl.node import model
+    from kmeshctl.sandbox.authz import ROOT_NAMESPACE
+
+    pods = {f"{d.namespace}/{d.name}": d for d in manifests.deployments}
+    found: dict[str, list[str]] = {}
+    for version in subject.versions:
+        for deployment in (pods[ref] for ref in version.deployments if ref in pods):
+            for policy in manifests.authorization_policies:
+                applies = policy.namespace in (deployment.namespace, ROOT_NAMESPACE) and (
+                    policy.selector is None or all(deployment.pod_labels.get(k) == v
+                                                   for k, v in policy.selector.items()))
+                if policy.action == model.DENY and policy.rules and applies:
+                    subsets = found.setdefault(f"AuthorizationPolicy {policy.key}", [])
+                    subsets += [] if version.subset in subsets else [version.subset]
+    return [f"{ref} on subset{'s' if len(subsets) > 1 else ''} {', '.join(subsets)}" for ref, subsets in found.items()]
+
+
 def cluster_again(rerun: Rerun, namespace: str, waypoint: str = "", ran: bool = False) -> str:
     """The cluster demo again on namespace ``namespace`` (with `--waypoint WAYPOINT` when
     given), as ``rerun`` spells the demo (the CLI's keeps every flag typed: -c, --weights,

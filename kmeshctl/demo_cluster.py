@@ -543,8 +543,10 @@ def _waypoint_error(client: KubeClient, objs: list[dict], planned: bool, outcome
         return None
     if waypoint.gateway_reason == "not found":
         live_label = "" if missing else _labels(_live_service(client, objs)).get(model.USE_WAYPOINT_LABEL, "")
+        fix = _waypoint_fix(client, namespace, name, apply, again)
+        meant = _existing_waypoint_fix(client, namespace, name, live_label, again)
         return KmeshctlError(_no_waypoint_words(who, missing, (namespace, name), on, outcome, live_label),
-                             fix=_waypoint_fix(client, namespace, name, apply, again))
+                             fix=f"{meant}; or make waypoint {namespace}/{name}: {fix}" if meant else fix)
     pods_needed = waypoint.managed or waypoint.pods
     if waypoint.addresses and (waypoint.ready_pods or not pods_needed):
         return None
@@ -553,6 +555,38 @@ def _waypoint_error(client: KubeClient, objs: list[dict], planned: bool, outcome
     return KmeshctlError(f"waypoint {namespace}/{name}, which {who} {uses}, is not ready ({why}; {outcome})",
                          fix=f"see `kmeshctl waypoint status -n {namespace} --name {name}`, or re-apply it: "
                              f"`{_reapply_line(client, namespace, name)} --wait`")
+
+
+def _existing_waypoint_fix(client: KubeClient, namespace: str, name: str, live_label: str,
+                           again: Again = bare_again) -> str:
+    """Before making waypoint ``name`` (which does not exist): the waypoint of ``namespace``
+    meant instead, the Service's own (``live_label``, one scaled to 0 made ready first),
+    else the one closest to ``name`` (a typo of --waypoint): the demo again naming it, ''
+    when the namespace has none."""
+    import difflib
+
+    from kmeshctl.waypoint import deploy
+
+    try:
+        found = {w.name: w for w in deploy.list_waypoints(client, namespace)}
+    except (ApiError, KmeshctlError):  # not readable, or no Gateway API: making one is the fix
+        return ""
+    usable = _usable_waypoints(client, namespace)
+    if live_label in found:
+        rerun = f"`{again(namespace, live_label)}`"
+        if live_label in usable:
+            return f"the Service's own waypoint {namespace}/{live_label} is ready: {rerun}"
+        return (f"the Service's own waypoint {namespace}/{live_label} exists but is not ready: run "
+                f"`{_reapply_line(client, namespace, live_label)} --wait`, then {rerun}")
+    if not found:
+        return ""
+    close = difflib.get_close_matches(name, list(found), n=1, cutoff=0.6)
+    meant = close[0] if close else (deploy.DEFAULT_NAME if deploy.DEFAULT_NAME in usable
+                                    else (usable[0] if usable else ""))
+    if not meant:
+        return ""
+    names = ", ".join(found)
+    return f"did you mean waypoint {meant} (waypoints in {namespace}: {names})? `{again(namespace, meant)}`"
 
 
 def _reapply_line(client: KubeClient, namespace: str, name: str) -> str:

@@ -668,7 +668,7 @@ def ask_quickly(kubeconfig: Optional[str], context: Optional[str], limit: float,
 
     found: list[_T] = []
     target = kube.KubeTarget(kubeconfig or kube.kubeconfig_from_env(os.environ.get("KUBECONFIG")), context, limit,
-                             asking=asking)
+                             kube.run_quiet(), asking=asking)  # read here: the look-up's thread has no CLI context
 
     def look() -> None:
         with contextlib.suppress(Exception):  # no kubeconfig, no answer, no permission: nothing to offer

@@ -272,7 +272,7 @@ def with_token_file_read(config: dict, context: str, path: str, target: KubeTarg
     user = _entry(config, "users", user_name) if user_name else None
     if not user or not user.get("tokenFile") or user.get("token"):
         return config
-    owner = f"user {user_name} in kubeconfig {path}, context {context}"
+    owner = f"user {user_name} in kubeconfig {path}, context {shown(context)}"
     try:
         with open(user["tokenFile"], "rb") as handle:
             token = handle.read(1 << 20).decode("utf-8", "replace").strip()
@@ -312,7 +312,7 @@ def _origin_text(path: str, found: "KubeconfigFiles", context: Optional[str]) ->
     """`kubeconfig /root/.kube/config, context prod` (the current context when none was given):
     ``path`` as the user gave it, as every kubeconfig message names it (a KUBECONFIG value is
     then marked whole as the variable's, empty or missing entries included)."""
-    return f"kubeconfig {path}, context {context or found.current or 'none'}"
+    return f"kubeconfig {path}, context {shown(context or found.current) if context or found.current else 'none'}"
 
 
 def _one_line(err: BaseException) -> str:
@@ -373,14 +373,14 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool,
                             "lists a file's contexts)")
     if context is not None and context not in names:
         raise UsageError(f"--context {shown(context)}: no such context in {shown(path)} (contexts: "
-                         f"{', '.join(map(shown, names)) or 'none'})", fix="pass --context with one of them")
+                         f"{', '.join(map(shown, names)) or 'none'})", fix=CONTEXT_FIX)
     if context is None and not current and current_needed:
         raise _config_error(f"kubeconfig {path} has no current-context", path if explicit else None,
-                            f"pass --context NAME (contexts: {', '.join(names) or 'none'})")
+                            f"pass --context NAME (contexts: {', '.join(map(shown, names)) or 'none'})")
     if context is None and current not in names and current_needed:
-        raise _config_error(f"kubeconfig {path}: current-context {current} is not one of its contexts "
-                            f"(contexts: {', '.join(names)})", path if explicit else None,
-                            "pass --context with one of them, or fix current-context")
+        raise _config_error(f"kubeconfig {path}: current-context {shown(current)} is not one of its contexts "
+                            f"(contexts: {', '.join(map(shown, names))})", path if explicit else None,
+                            f"{CONTEXT_FIX}, or fix current-context")
     return KubeconfigFiles(present, names, current, configs)
 
 
@@ -440,6 +440,8 @@ def _check_sections(config: dict, file: str, named: Optional[str]) -> None:
 
 
 KUBECONFIG_FIX = "pass --kubeconfig PATH of an existing kubeconfig file"
+# The fix of a context that is none of the kubeconfig's (the CLI makes it a did-you-mean line)
+CONTEXT_FIX = "pass --context with one of them"
 # No kubeconfig at all (kubectl's flags, and its variable)
 NO_CLUSTER_FIX = "pass --kubeconfig PATH (or set KUBECONFIG) and --context NAME"
 
@@ -567,23 +569,24 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
     where = f"in kubeconfig {path}"
     named = _named(target)
     body = _entry(config, "contexts", context) or {}
-    _check_types(body, kubeauth.CONTEXT_TYPES, f"context {context} {where}", named)
+    _check_types(body, kubeauth.CONTEXT_TYPES, f"context {shown(context)} {where}", named)
     cluster_name = body.get("cluster")
     cluster = _entry(config, "clusters", cluster_name)
     if cluster is None:
         names = ", ".join(str(e.get("name")) for e in config.get("clusters") or [] if isinstance(e, dict))
-        raise _config_error(f"context {context} {where} names cluster {cluster_name or '(none)'}, which is not "
+        named_cluster = shown(cluster_name) if cluster_name else "(none)"
+        raise _config_error(f"context {shown(context)} {where} names cluster {named_cluster}, which is not "
                             f"there (clusters: {names or 'none'})", named,
                             "add it, or pass --context NAME of another context")
     server = cluster.get("server")
     if not server:
-        raise _config_error(f"the cluster {cluster_name} {where} has no server (context {context})", named,
+        raise _config_error(f"the cluster {cluster_name} {where} has no server (context {shown(context)})", named,
                             "add its server: https://HOST:PORT, or pass --context NAME of another cluster")
     problem = server_url_problem(server)
     if problem:
         written = masked_url(server) if isinstance(server, str) else server
         raise _config_error(f"the cluster {cluster_name} {where} has server {shown(written)}: {problem} (context "
-                            f"{context})", named, "use https://HOST:PORT")
+                            f"{shown(context)})", named, "use https://HOST:PORT")
     _check_types(cluster, kubeauth.CLUSTER_TYPES, f"the cluster {cluster_name} {where}", named)
     if cluster.get("insecure-skip-tls-verify") and (cluster.get("certificate-authority") or
                                                     cluster.get("certificate-authority-data")):
@@ -601,10 +604,10 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
     user = _entry(config, "users", user_name) if user_name else None
     if user_name and user is None:
         names = ", ".join(str(e.get("name")) for e in config.get("users") or [] if isinstance(e, dict))
-        raise _config_error(f"context {context} {where} names user {user_name}, which is not there (users: "
+        raise _config_error(f"context {shown(context)} {where} names user {user_name}, which is not there (users: "
                             f"{names or 'none'})", named, "add it, or pass --context NAME of another context")
     if user:
-        owner = f"user {user_name} {where}, context {context}"
+        owner = f"user {user_name} {where}, context {shown(context)}"
         _check_types(user, kubeauth.USER_TYPES, owner, named)
         if isinstance(user.get("exec"), dict):
             _check_types(user["exec"], kubeauth.EXEC_TYPES, owner + ", exec", named)
@@ -843,7 +846,7 @@ def with_exec_credentials(config: dict, context: str, path: str, target: KubeTar
     plugin = user.get("exec") if user else None
     if not isinstance(plugin, dict) or user.get("auth-provider") or user.get("token") or user.get("tokenFile"):
         return config  # the library uses those before an exec plugin
-    owner = f"exec plugin {plugin.get('command')} of user {user_name} in kubeconfig {path} (context {context})"
+    owner = f"exec plugin {plugin.get('command')} of user {user_name} in kubeconfig {path} (context {shown(context)})"
     cluster = _entry(config, "clusters", body.get("cluster")) or {}
     status = _run_exec_plugin(plugin, cluster if plugin.get("provideClusterInfo") else None, owner,
                               target.request_timeout)
@@ -875,7 +878,8 @@ def with_oidc_token(config: dict, context: str, path: str, target: KubeTarget) -
     issuer = shown(settings["idp-issuer-url"])
     login = (f"log in again and set the id-token it gives (`{kubeauth.set_credentials(str(user_name), target.kubeconfig)}"
              " --auth-provider-arg=id-token=TOKEN`), or pass --context NAME of another context")
-    whose = f"the {'expired ' if settings.get('id-token') else ''}oidc id-token of user {user_name} in kubeconfig {path} (context {context})"
+    whose = (f"the {'expired ' if settings.get('id-token') else ''}oidc id-token of user {user_name} in kubeconfig "
+             f"{path} (context {shown(context)})")
     try:
         renewed = kubeauth.renewed_id_token(settings, target.request_timeout or None)
     except kubeauth.IssuerFailed as err:
@@ -1048,19 +1052,39 @@ def _plugin_failed(config: dict, context: str, path: str, logged: str) -> Kmeshc
     """A failure the client library logged while loading (kmeshctl runs exec plugins
     itself, see with_exec_credentials): a failure (exit 1) with its words."""
     reason = bounded(" ".join(logged.split()), 300)
-    return KubeconfigProblem(f"loading kubeconfig {path} (context {context}) failed: {reason}",
+    return KubeconfigProblem(f"loading kubeconfig {path} (context {shown(context)}) failed: {reason}",
                              fix="fix the kubeconfig, or pass --context NAME of another context")
 
 
 def context_names(kubeconfig: Optional[str] = None) -> list[str]:
     """The contexts of ``kubeconfig`` (else KUBECONFIG's, else ~/.kube/config's); empty
     when there is none or it does not load (for shell completion)."""
+    return _contexts_and_current(kubeconfig)[0]
+
+
+def current_context_name(kubeconfig: Optional[str] = None) -> str:
+    """The current-context ``kubeconfig`` sets (as context_names finds it), "" for none."""
+    return _contexts_and_current(kubeconfig)[1]
+
+
+def _contexts_and_current(kubeconfig: Optional[str]) -> tuple[list[str], str]:
     path = kubeconfig or kubeconfig_from_env(os.environ.get("KUBECONFIG")) or os.path.expanduser(DEFAULT_KUBECONFIG)
     files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
     try:
-        return _contexts_in(_parsed(files, None))[0]
+        return _contexts_in(_parsed(files, None))
     except KmeshctlError:
-        return []
+        return [], ""
+
+
+def context_meant(value: str, names: Sequence[str]) -> Optional[str]:
+    """The one context of ``names`` that ``value`` is a slip of, by letter case or spaces
+    (`Prod` or ` prod` for prod, `Prod  Cluster` for 'Prod Cluster'), or None: a closer
+    look-alike (ctx3 for ctx2) may be another cluster, never guessed."""
+    def key(name: str) -> str:
+        return " ".join(name.split()).casefold()
+
+    same = [n for n in names if key(n) == key(value)]
+    return same[0] if len(same) == 1 and same[0] != value else None
 
 
 def check_given_target(target: KubeTarget, kubeconfig_typed: bool, context_typed: bool) -> None:
@@ -1088,8 +1112,7 @@ def check_given_target(target: KubeTarget, kubeconfig_typed: bool, context_typed
                          fix="pass --kubeconfig PATH of one that has")
     if context_typed and target.context not in names:
         raise UsageError(f"--context {shown(target.context)}: no such context in {shown(path)} (contexts: "
-                         f"{', '.join(map(shown, names))})",
-                         fix="pass --context with one of them")
+                         f"{', '.join(map(shown, names))})", fix=CONTEXT_FIX)
 
 
 DEFAULT_OBJECT_NAMESPACE = "default"
@@ -1218,6 +1241,21 @@ def request_timeout_text(limit: float) -> str:
     from kmeshctl.asciinum import duration_words
 
     return f"--request-timeout {duration_words(limit)}" if limit else "--request-timeout 0: no limit"
+
+
+# Only kmeshctl/cli/ reads the command line: it registers here how to read the run's -q, so a
+# look-up a library function makes for a hint (istiod.ask_quickly) keeps its note quiet too.
+_quiet_readers: list[Callable[[], bool]] = []
+
+
+def read_quiet_with(reader: Callable[[], bool]) -> None:
+    """Register the CLI's reader of the running command's -q."""
+    _quiet_readers[:] = [reader]
+
+
+def run_quiet() -> bool:
+    """Whether the running command was given -q (False outside a CLI run)."""
+    return bool(_quiet_readers and _quiet_readers[0]())
 
 
 @contextlib.contextmanager

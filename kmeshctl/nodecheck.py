@@ -10,6 +10,7 @@ import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from kmeshctl.errors import KmeshctlError, UsageError
 
@@ -97,11 +98,139 @@ def fstype_at(path: Path, pid: str = "self") -> str:
 
 
 def _mount(source: str, target: Path, fstype: str) -> None:
-    target.mkdir(parents=True, exist_ok=True)
+    try:  # sysfs makes no directories: /sys/fs/cgroup/unified cannot be made where it is missing
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise KmeshctlError(f"cannot mount {fstype} at {target}: {target} cannot be made ({err.strerror}): "
+                            f"mount {fstype} yourself where it can be (mount -t {fstype} {source} DIR)") from None
     if _libc.mount(source.encode(), str(target).encode(), fstype.encode(), 0, None) != 0:
         err = ctypes.get_errno()
         raise KmeshctlError(f"cannot mount {fstype} at {target}: {os.strerror(err)}: run as root "
                             f"or mount it yourself (mount -t {fstype} {source} {target})")
+
+
+# ------------------------------------------------------------ mounts hidden from here
+
+HOST_PID = "1"  # the host's namespaces, as this process's /proc shows them
+# A mount wanted: (mount point, fs type, what it is in words)
+Wanted = tuple[Path, str, str]
+BPFFS_WANTED: Wanted = (BPFFS_MOUNT, "bpf", "bpf filesystem")
+
+
+class MountHidden(KmeshctlError):
+    """A mount the host has cannot be seen from this mount namespace (exit 1): `ip netns
+    exec` remounts /sys, so the host's bpffs and cgroup2 are not there. Never mounted
+    here instead: a bpffs mounted in this namespace would be another one, its pins gone
+    with the namespace."""
+
+
+def hidden_here(wanted: list[Wanted]) -> list[Wanted]:
+    """The ``wanted`` mounts this mount namespace lacks: nothing is mounted at the point,
+    which is sysfs's own directory (or none), as in the fresh /sys of `ip netns exec`."""
+    return [(point, fstype, what) for point, fstype, what in wanted if fstype_at(point) == "sysfs"]
+
+
+def other_namespace(kind: str, pid: str) -> bool:
+    """Whether process ``pid`` (as /proc shows it) is in another ``kind`` namespace than this
+    one; False when that cannot be read (pid 1 may be another user namespace's)."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/{kind}") != os.readlink(f"/proc/self/ns/{kind}")
+    except OSError:
+        return False
+
+
+def ancestors() -> list[str]:
+    """This process's ancestors, the farthest first (the longest-lived: a pid to give
+    nsenter should still be there when the line is pasted); [] when /proc cannot say."""
+    found, pid = [], str(os.getppid())
+    while pid not in ("0", "1") and pid not in found:
+        found.append(pid)
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            break
+        pid = next((line.split()[1] for line in status.splitlines() if line.startswith("PPid:")), "0")
+    return found[::-1]
+
+
+def host_pid(missing: list[Wanted], first: Sequence[str] = ()) -> str | None:
+    """A process in another mount namespace that has every ``missing`` mount: pid 1, then
+    ``first`` (a sandbox's daemons, in the namespace it was made in), then this process's
+    ancestors (the shell that ran `ip netns exec`); None when there is none."""
+    for pid in dict.fromkeys([HOST_PID, *first, *ancestors()]):
+        if other_namespace("mnt", pid) and all(fstype_at(point, pid) == fstype for point, fstype, _ in missing):
+            return pid
+    return None
+
+
+def hidden_mounts_text(missing: list[Wanted]) -> str:
+    """`no bpf filesystem is mounted at /sys/fs/bpf and no cgroup2 ... here (another mount
+    namespace? `ip netns exec` remounts /sys)`."""
+    return f"no {_mounted(missing)} here (another mount namespace? `ip netns exec` remounts /sys)"
+
+
+def _mounted(missing: list[Wanted]) -> str:
+    """`bpf filesystem is mounted at /sys/fs/bpf and no cgroup2 filesystem is mounted at ...`."""
+    return " and no ".join(f"{what} is mounted at {point}" for point, _, what in missing)
+
+
+def nsenter_fix(pid: str | None, line: str) -> str:
+    """`run it in the host's namespaces: `nsenter --target PID --mount --net LINE`` (its
+    network namespace too: an agent's admin address is on that one's loopback); in words
+    when no such process is known or no line typed."""
+    if pid is None or not line:
+        return "run it from the host's namespaces (e.g. outside `ip netns exec`)"
+    return f"run it in the host's namespaces: `nsenter --target {pid} --mount --net {line}`"
+
+
+def typed_line() -> str:
+    """The command being run, as typed ('' outside a command)."""
+    from kmeshctl.sandboxes import typed_now  # the CLI registers its reader there
+
+    typed = typed_now()
+    return (typed.line or typed.command) if typed is not None else ""
+
+
+def host_cgroup2() -> list[Wanted]:
+    """The cgroup2 mount of the first process in another mount namespace (pid 1, else an
+    ancestor) that has one; [] when none has (nothing of the host's to miss)."""
+    for pid in dict.fromkeys([HOST_PID, *ancestors()]):
+        if not other_namespace("mnt", pid):
+            continue
+        try:
+            points = [Path(point) for point, kind in _mounts(pid) if kind == "cgroup2"]
+        except OSError:
+            continue
+        if points:
+            return [(points[0], "cgroup2", "cgroup2 filesystem")]
+    return []
+
+
+def _hidden(wanted: list[Wanted]) -> tuple[list[Wanted], str | None]:
+    """The ``wanted`` mounts missing here, and a process in another mount namespace that
+    has them all (None: none has, so nothing is hidden)."""
+    missing = hidden_here(wanted)
+    return missing, host_pid(missing) if missing else None
+
+
+def hidden_problem(subject: str, wanted: list[Wanted], hidden: str = "it is") -> str:
+    """`SUBJECT cannot be seen from this mount namespace: no ... here (...), so it is hidden
+    from this command, not gone; run it in the host's namespaces: `nsenter ...``, when a
+    ``wanted`` mount is missing here while a process in another mount namespace has it
+    (the line typed again in that process's namespaces is the fix); else ''."""
+    missing, pid = _hidden(wanted)
+    if pid is None:
+        return ""
+    return (f"{subject} cannot be seen from this mount namespace: {hidden_mounts_text(missing)}, so {hidden} "
+            f"hidden from this command, not gone; {nsenter_fix(pid, typed_line())}")
+
+
+def check_host_mounts_seen(subject: str, wanted: list[Wanted] | None = None, hidden: str = "it is") -> None:
+    """MountHidden (see hidden_problem) for ``wanted``, by default the host's bpffs and
+    cgroup2: what a data path needs, which `ip netns exec` hides."""
+    problem = hidden_problem(subject, [BPFFS_WANTED, *host_cgroup2()] if wanted is None else wanted, hidden)
+    if problem:
+        raise MountHidden(problem)
 
 
 def check_followable(path: Path, flag: str = "--bpf-fs") -> None:
@@ -137,6 +266,7 @@ def ensure_bpffs(bpf_fs: Path) -> None:
     """Mount bpffs at /sys/fs/bpf when ``bpf_fs`` is not on one already."""
     check_bpffs_dir(bpf_fs)
     if not bpffs_mounted(bpf_fs):
+        check_host_mounts_seen(f"the host's bpf filesystem ({BPFFS_MOUNT})", [BPFFS_WANTED])
         _mount("bpf", BPFFS_MOUNT, "bpf")
 
 
@@ -144,6 +274,7 @@ def ensure_cgroup2() -> Path:
     """The cgroup v2 mount point, mounting one at /sys/fs/cgroup/unified when missing."""
     root = cgroup2_root()
     if root is None:
+        check_host_mounts_seen("the host's cgroup2 filesystem", host_cgroup2())
         _mount("cgroup2", CGROUP2_DEFAULT_MOUNT, "cgroup2")
         root = CGROUP2_DEFAULT_MOUNT
     return root
@@ -171,8 +302,23 @@ def check_bpf_syscall() -> CheckResult:
     return CheckResult("bpf syscall", True, f"available on {platform.release()}")
 
 
+def _hidden_row(name: str, subject: str, wanted: list[Wanted]) -> CheckResult | None:
+    """The failing row of a mount this namespace cannot see (see hidden_problem), one
+    `problem: fix` line (no ": " in the problem: to_dict splits there); None when it is
+    not hidden. Never mounted here in its place: it would be another one."""
+    missing, pid = _hidden(wanted)
+    if pid is None:
+        return None
+    return CheckResult(name, False, f"{subject} cannot be seen from this mount namespace, where no {_mounted(missing)} "
+                                    f"(`ip netns exec` remounts /sys), so it is hidden, not missing: "
+                                    f"{nsenter_fix(pid, typed_line())}")
+
+
 def check_cgroup2(mount_missing: bool = True) -> CheckResult:
     root = cgroup2_root()
+    hidden = _hidden_row("cgroup v2", "the host's cgroup2 filesystem", host_cgroup2()) if root is None else None
+    if hidden is not None:
+        return hidden
     if root is None and mount_missing:
         try:
             root = ensure_cgroup2()
@@ -185,6 +331,9 @@ def check_cgroup2(mount_missing: bool = True) -> CheckResult:
 
 
 def check_bpffs(mount_missing: bool = True) -> CheckResult:
+    hidden = _hidden_row("bpffs", f"the host's bpf filesystem ({BPFFS_MOUNT})", [BPFFS_WANTED])
+    if hidden is not None:
+        return hidden
     if not bpffs_mounted() and mount_missing:
         try:
             _mount("bpf", BPFFS_MOUNT, "bpf")

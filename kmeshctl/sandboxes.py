@@ -52,6 +52,27 @@ def none_up() -> "NotFound":
     return NotFound(f"no sandbox is up{left}; start one with `kmeshctl sandbox up`")
 
 
+def check_node_path_seen(bpf_fs: Path = DEFAULT_BPF_FS, subject: str = "",
+                         hidden: str = "it and every sandbox's pins are") -> None:
+    """nodecheck.MountHidden (exit 1) when ``bpf_fs`` (this node's data path, or a place under
+    /sys/fs/bpf) lies on the host's bpffs, which this mount namespace cannot see (`ip netns
+    exec`): it, and every sandbox's pins, are "cannot see" then, never "gone" nor "none
+    here" (a line offered for a sandbox would only say "cannot be seen" too). ``subject``:
+    what is hidden, in words (default: the path); ``hidden``: `they are`... (see
+    nodecheck.hidden_problem)."""
+    from kmeshctl import nodecheck
+    from kmeshctl.sandbox.view import check_seen
+
+    if nodecheck.BPFFS_MOUNT not in Path(os.path.abspath(bpf_fs)).parents:
+        return
+    owner = owner_of_bpffs(bpf_fs, within=True)
+    if owner is not None:  # a sandbox's: said of the sandbox
+        check_seen(owner)
+        return
+    subject = subject or (f"this node's data path ({bpf_fs})" if bpf_fs == DEFAULT_BPF_FS else shown(bpf_fs))
+    nodecheck.check_host_mounts_seen(subject, [nodecheck.BPFFS_WANTED], hidden=hidden)
+
+
 def data_paths_note() -> str:
     """`; sandboxes a, b are up: each one's data path goes with it, `kmeshctl sandbox down
     --name a``: for `node cleanup`, which never removes a sandbox's ("" when none is up)."""
@@ -291,7 +312,10 @@ def _near_miss(name: str) -> str:
     typed = typed_now()
     if not close or typed is None or typed.command.split()[1:3] in _MAKING_OR_REMOVING:
         return ""
-    return f"; did you mean {close[0]}? `{typed.rerun(typed.command, sandbox_flag(typed.command), close[0], '')}`"
+    from kmeshctl.sandbox.demo_target import judging  # a demo line carries the -c the sandbox needs
+
+    line = judging(typed.rerun)(typed.command, sandbox_flag(typed.command), close[0], "")
+    return f"; did you mean {close[0]}? `{line}`"
 
 
 # Commands whose not-found fix is the `sandbox up` alone: they make or remove the sandbox.
@@ -563,12 +587,33 @@ def pick(command: str, after: str = "", has: Optional[Callable[[str], bool]] = N
     if has is not None and len(found) > 1:
         holding = {n: phase for n, phase in found.items() if has(n)}
         if len(holding) > 1:
-            raise several(holding, command, after, what, rerun)
+            raise _all_hidden(holding) or several(holding, command, after, what, rerun)
         if holding:
             return next(iter(holding))
     if len(found) > 1:
-        raise several({**found, **failed_too}, command, after, rerun=rerun)
+        raise _all_hidden({**found, **failed_too}) or several({**found, **failed_too}, command, after, rerun=rerun)
     return next(iter(found), None)
+
+
+def _all_hidden(found: dict[str, str]) -> Optional[KmeshctlError]:
+    """When this command can see none of ``found`` (name -> phase; `ip netns exec`), that,
+    in one line with the command typed run in the host's namespaces (view.hidden_lines):
+    a line naming one of them would only say it cannot be seen either. None otherwise."""
+    if not found or any(phase != PHASE_UNKNOWN for phase in found.values()):
+        return None
+    from kmeshctl.sandbox.view import Unseen, hidden_lines
+
+    states = []
+    for name in found:
+        try:
+            state = load(name)
+        except KmeshctlError:
+            return None
+        if state is None:
+            return None
+        states.append(state)
+    lines = [line for line in hidden_lines(states) if line]
+    return Unseen(lines[0], name=states[0].name) if len(lines) == 1 else None
 
 
 def failed_note(chosen: str) -> str:
@@ -659,6 +704,9 @@ def local_target(bpf_fs: Optional[Path], admin_port: Optional[int], sandbox: Opt
         if owner is not None:
             check_data_path(owner)
             return LocalTarget(bpf_fs, admin_port or agent_port(owner), owner)
+        check_node_path_seen(bpf_fs)
+    elif admin_port is None and not DEFAULT_BPF_FS.exists():
+        check_node_path_seen()  # before a sandbox is offered: `ip netns exec` hides those too
     if bpf_fs is not None or admin_port is not None or DEFAULT_BPF_FS.exists():
         return LocalTarget(bpf_fs or DEFAULT_BPF_FS, admin_port)
     try:
@@ -994,6 +1042,27 @@ def list_all() -> list[dict]:
             rows.append(summary(state))
     rows += [_failed_up_row(name) for name in failed_up_names()]
     return sorted(rows, key=lambda row: row["name"])
+
+
+def list_warnings(rows: list[dict]) -> list[str]:
+    """What `sandbox list` warns of its ``rows``: each damaged record's problem (and its
+    fix), then the sandboxes this command cannot see, together (see view.hidden_lines):
+    one namespace hides them all, so one line and one command to run say it."""
+    from kmeshctl.sandbox.view import hidden_lines
+
+    lines = [row["problems"][0] for row in rows if row["phase"] == PHASE_DAMAGED and row["problems"]]
+    unseen = []
+    for row in rows:
+        if row["phase"] == PHASE_UNKNOWN:
+            try:
+                state = load(row["name"])
+            except KmeshctlError:
+                state = None
+            if state is None:  # gone meanwhile, or unreadable now: its row's own words
+                lines += row["problems"][:1]
+            else:
+                unseen.append(state)
+    return lines + [line for line in hidden_lines(unseen) if line]
 
 
 def bpffs_of(state: SandboxState) -> Path:

@@ -15,6 +15,25 @@ VERSION_PATH = "/version"
 AdminFetch = Callable[[str, str, str, int], Any]
 
 
+def agents_where_installed(client: Any, namespace: str, fetch: AdminFetch,
+                           follow: bool = True) -> tuple[str, bool, list[dict]]:
+    """(the namespace the agents were read in, agent_versions' two): ``namespace``'s, or,
+    with ``follow`` (no -n typed) and kmesh installed in another one, that one's (version is
+    informational, as kubectl's: it shows the agents there and says where, where status
+    refuses). Raises InstalledElsewhere for a namespace typed that has no install."""
+    from kmeshctl.uninstall import InstalledElsewhere
+
+    try:
+        return (namespace, *agent_versions(client, namespace, fetch))
+    except InstalledElsewhere as elsewhere:
+        if not follow or elsewhere.parameter != "namespace" or elsewhere.found == namespace:
+            raise
+        installed, rows = agent_versions(client, elsewhere.found, fetch)
+        if not installed:  # said to be there, yet not: the refusal stands
+            raise
+        return elsewhere.found, installed, rows
+
+
 def agent_versions(client: Any, namespace: str, fetch: AdminFetch) -> tuple[bool, list[dict]]:
     """(kmeshctl's DaemonSet is in ``namespace``, one row per agent pod: ``{"node", "pod",
     "version", "image", "error"}``; version None and error set when the agent could not be asked)."""
@@ -55,7 +74,8 @@ def client_report(target: KubeTarget) -> dict:
 
 def version_report(namespace: str, connect: Optional[Callable[[], Any]], fetch: AdminFetch,
                    check: Callable[[], None] = lambda: None, *,
-                   target: KubeTarget, report: Optional[dict] = None) -> tuple[dict, Optional[KmeshctlError]]:
+                   target: KubeTarget, report: Optional[dict] = None,
+                   follow_install: bool = True) -> tuple[dict, Optional[KmeshctlError]]:
     """``({"client": {"version"}, "cluster": {"server", "serverVersion", "namespace", "installed": bool | None
     (kmeshctl's DaemonSet is there), "agents": [...] | None}
     | None, "clusterError": str | None, "clusterConfigured": bool}, the failure or None)``.
@@ -78,7 +98,9 @@ def version_report(namespace: str, connect: Optional[Callable[[], Any]], fetch: 
         client = connect()
         report["cluster"] = {"server": client.host, "serverVersion": client.server_version().get("gitVersion"),
                              "namespace": namespace, "installed": None, "agents": None}
-        report["cluster"]["installed"], report["cluster"]["agents"] = agent_versions(client, namespace, fetch)
+        cluster = report["cluster"]
+        cluster["namespace"], cluster["installed"], cluster["agents"] = agents_where_installed(client, namespace,
+                                                                                               fetch, follow_install)
     except NoClusterConfigured as err:
         report["clusterError"], report["clusterConfigured"] = str(err), False
         return report, err

@@ -181,7 +181,10 @@ def _first_output(words: list[str]) -> str:
     return f"Client: {__version__}\n" if words == ["version"] else ""
 
 
-RUNNABLE = [words for words, command in leaf_commands() if not command.hidden and words != ["help"]]
+# render and completion read no kubeconfig (as kubectl's completion): a wrong one is not theirs to refuse
+OFFLINE = (["render"], ["completion"])
+RUNNABLE = [words for words, command in leaf_commands() if not command.hidden and words != ["help"]
+            and words not in OFFLINE]
 
 
 @pytest.mark.parametrize("words", RUNNABLE, ids=" ".join)
@@ -205,6 +208,16 @@ def test_a_kubeconfig_that_does_not_exist_is_refused_by_every_command(words: lis
     assert code == 2 and out == _first_output(words), (code, out, err)
     assert one_line(err) == f"Error: --kubeconfig {missing}: does not exist; pass --kubeconfig PATH " \
                             f"of an existing kubeconfig file (see 'kmeshctl {' '.join(words)} --help')"
+
+
+@pytest.mark.parametrize("words", OFFLINE, ids=" ".join)
+def test_the_offline_commands_run_with_cluster_flags_they_never_use(words: list[str], tmp_path: Path, capsys,
+                                                                   no_env) -> None:
+    kubeconfig = unused_kubeconfig(tmp_path / "kc")
+    for flags in (["--kubeconfig", str(tmp_path / "nope")], ["--kubeconfig", str(kubeconfig), "--context", "nosuch"]):
+        needed = ["--xds-address", "istiod.istio-system.svc:15012", "--cluster-id", "c1"] if words == ["render"] else []
+        code, out, err = cli(capsys, *flags, *_every_command_line(words), *needed)
+        assert code == 0 and out, (code, out, err)
 
 
 def test_the_cluster_flags_rule_cases_of_the_report(tmp_path: Path, capsys, no_env, monkeypatch) -> None:

@@ -153,7 +153,7 @@ def test_bench_cleanup_run_id_is_the_shared_check(state_root, capsys, no_env, mo
 
     monkeypatch.setattr(names, "check_run_id", spy)
     flag_line = _line(*cli(capsys, "bench", "cleanup", "--run-id", "abc")[::2])
-    assert seen == [("--run-id", "abc")], seen
+    assert seen and set(seen) == {("--run-id", "abc")}, seen  # parse time (badinput.VALUE_CHECKS) and the body
     word_line = _line(*cli(capsys, "bench", "cleanup", "abc")[::2])
     reason = flag_line.partition("--run-id abc: ")[2].partition(" (see")[0]
     assert reason and f", and abc is {reason} (see" in word_line, (flag_line, word_line)  # p24: said plainly

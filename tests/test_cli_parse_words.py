@@ -42,7 +42,11 @@ def test_a_flag_without_its_value_is_named_with_an_example(words, opt, capsys, n
     if words[-1] == "exec":
         line += ["--", "true"]
     _, _, again = cli(capsys, *line)
-    assert not again.startswith((f"Error: {opt} ", f"Error: {opt}=")), (line, again)
+    # named with the kubeconfig's problem (every bad value said at once), a path that is not on this
+    # machine, or a flag another needs, is still said; the example's form is never the problem
+    first = again.split("; also ")[0]
+    assert not again.startswith((f"Error: {opt} ", f"Error: {opt}=")) or ": does not exist;" in first or \
+        f"{opt} applies only with" in first, (line, again)
 
 
 @pytest.mark.parametrize("flag", ["--kubeconfig", "--context", "--request-timeout"])

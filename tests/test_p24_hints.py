@@ -228,7 +228,8 @@ def test_a_stray_word_before_a_command_offers_the_command_without_it(words, caps
 
 def test_a_stray_word_keeps_the_flags_typed(capsys, offline) -> None:
     line = _line(*cli(capsys, "--context", "c", "x", "sandbox", "list", "-o", "json")[::2])
-    assert "did you mean `kmeshctl --context c sandbox list -o json`?" in line, line
+    # the line keeps --context c; with no kubeconfig to find it in, it says that this still needs fixing
+    assert "did you mean `kmeshctl --context c sandbox list -o json` (then fix --context c: no kubeconfig" in line, line
     line = _line(*cli(capsys, "sandbx", "status")[::2])  # a typo of a group before its command: the group's line
     assert "has no command sandbx; did you mean sandbox? `kmeshctl sandbox status`" in line, line
 

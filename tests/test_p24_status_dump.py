@@ -277,7 +277,11 @@ def test_9_a_sandbox_being_created_that_the_user_named_may_be_stopped(creating, 
 def test_2_a_pod_typed_without_pod_is_offered_as_pod(state_root, no_env, capsys, tmp_path: Path, monkeypatch,
                                                      how: str) -> None:
     kubeconfig = tmp_path / "kc.yaml"
-    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    # a kubeconfig that loads (its context prod is what --context names): the line offered is checked
+    # against it, so it must be one the pasted line could use; nothing is dialled
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+                          "users: [{name: u, user: {}}]\ncontexts: [{name: prod, context: {cluster: c, user: u}}]\n"
+                          "current-context: prod\n")
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))  # no ~/.kube/config: only what is typed names a cluster
@@ -291,7 +295,7 @@ def test_2_a_pod_typed_without_pod_is_offered_as_pod(state_root, no_env, capsys,
         "context": (["--context", "prod", "dump", "config", "kmesh-zjq8p"], ["--context", "prod"]),
         "context-after": (["dump", "config", "kmesh-zjq8p", "--context", "prod"], ["--context", "prod"]),
     }[how]
-    if how == "env":
+    if how in ("env", "context", "context-after"):
         monkeypatch.setenv("KUBECONFIG", kc)
     code, _, err = cli(capsys, *words)
     assert code == 2, err

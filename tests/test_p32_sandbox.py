@@ -178,7 +178,9 @@ def test_a_sandbox_name_in_the_wrong_case_offers_the_sandbox(state_root, capsys,
     code, _, err = cli(capsys, "sandbox", "status")
     assert code == 2 and "did you mean sandbox f32ff? `export KMESHCTL_SANDBOX_NAME=f32ff`" in err, err
     monkeypatch.delenv("KMESHCTL_SANDBOX_NAME")
-    code, _, err = cli(capsys, "dump", "maps", "--sandbox", "XY_Z")  # no such sandbox: the rule and an example
+    code, _, err = cli(capsys, "dump", "maps", "--sandbox", "XY_Z")  # no such sandbox: the rule, the name fitted
+    assert "not a sandbox name; use" in err and "did you mean --sandbox xy-z?" in err, err  # t42b 10 (as the demo)
+    code, _, err = cli(capsys, "dump", "maps", "--sandbox", "___")  # nothing of it fits: an example
     assert "not a sandbox name; use" in err and "e.g. --sandbox demo" in err, err
 
 

@@ -100,7 +100,10 @@ def test_status_fix_leaves_defaults_out(cluster) -> None:  # noqa: F811
 
 
 def test_apply_warns_when_it_changes_replicas_or_revision_not_typed(cluster) -> None:  # noqa: F811
+    from standin_apiserver import istiod_service
+
     _ready(cluster)
+    cluster.server.put(istiod_service("istiod"))  # revision default runs: keeping it is offered
     assert cluster.kmeshctl("waypoint", "apply", "-n", "default", "--name", "wp", "--replicas", "2", "-r",
                             "default").code == 0
     again = cluster.kmeshctl("waypoint", "apply", "-n", "default", "--name", "wp")

@@ -120,8 +120,8 @@ def test_a_log_level_typed_is_never_given_twice(capsys, no_cluster) -> None:
 
 @pytest.mark.parametrize("typed,line,said", [
     (["version", "--short", "--remote=false", "-o", "yml"], "kmeshctl version -o yaml", "-o yml given as -o yaml"),
-    (["enable-ns", "--output=JSON", "--wait=true", "team-a"], "kmeshctl enable-ns --output=json team-a --wait",
-     "--output=JSON given as --output=json"),
+    (["enable-ns", "--output=JSON", "--wait=true", "team-a"], "kmeshctl enable-ns --output=json --wait team-a",
+     "did you mean json?"),
     (["enable-ns", "-o", "xml", "-n", "team-a"], "kmeshctl enable-ns team-a", "-o xml left out"),
     (["enable-ns", "-n", "team-a", "--timeout", "5x"], "kmeshctl enable-ns team-a", "--timeout 5x left out"),
     (["waypoint", "apply", "--replicas", "2.5", "--enroll-namespace"], "kmeshctl waypoint apply",

@@ -108,18 +108,18 @@ def test_3_a_sandbox_beside_a_missing_kubeconfig_names_both_with_lines(capsys, o
     assert code == 2 and not out, err
     assert "--sandbox x names a local sandbox, --kubeconfig /nonexist a cluster (--kubeconfig /nonexist: does " \
            "not exist)" in err, err
-    assert "`kmeshctl demo traffic-shift -c 5 --sandbox x --target local`" in err, err
+    assert "`kmeshctl demo traffic-shift --sandbox x -c 5 --target local`" in err, err  # the order typed (t42b 5)
     assert "--target cluster`" not in err, err  # no kubeconfig on this machine: no cluster line
     config = _kubeconfig(offline)
     code, _, err = cli(capsys, "demo", "traffic-shift", "--sandbox", "x", "--kubeconfig", "/nonexist")
-    assert code == 2 and f"`kmeshctl --kubeconfig {config} demo traffic-shift --target cluster` (the cluster)" \
-        in err, err
+    assert code == 2 and f"`kmeshctl demo traffic-shift --kubeconfig {config} --target cluster` (the cluster)" \
+        in err, err  # in place of the one typed
 
 
 def test_3_a_sandbox_with_target_cluster_gets_both_lines(capsys, offline) -> None:
     code, _, err = cli(capsys, "demo", "traffic-shift", "--name", "x", "--target", "cluster", "-c", "5")
     assert code == 2 and "--name x names a local sandbox, --target cluster a cluster: give one of them, " in err, err
-    assert "`kmeshctl demo traffic-shift -c 5 --name x --target local`" in err, err
+    assert "`kmeshctl demo traffic-shift --name x -c 5 --target local`" in err, err
     assert "`kmeshctl demo traffic-shift -c 5 --target cluster`" in err, err
 
 

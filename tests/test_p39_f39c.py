@@ -283,7 +283,7 @@ def test_node_cleanup_as_another_user_says_it_needs_root(tmp_path: Path) -> None
                             env={**os.environ, "HOME": str(tmp_path)})
     assert result.returncode == 1 and not result.stdout, result
     assert result.stderr.strip() == "Error: node cleanup needs root (the pinned data path, the CNI config): " \
-                                    "run it as root", result.stderr
+                                    "run it as root: `kmeshctl node cleanup --ignore-not-found`", result.stderr
 
 
 # ------------------------------------------------------------------ --xds-address

@@ -184,4 +184,5 @@ def test_node_run_as_another_user_says_it_needs_root_before_loading_anything() -
                             capture_output=True, text=True, timeout=60, cwd="/")
     assert result.returncode == 1, result
     assert result.stderr.strip() == "Error: node run needs root (it loads, pins and attaches BPF programs): " \
-                                    "run it as root", result.stderr
+                                    "run it as root: `kmeshctl node run --xds-insecure --xds-address " \
+                                    "127.0.0.1:1`", result.stderr

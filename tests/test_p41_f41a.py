@@ -136,8 +136,11 @@ def test_good_values_still_work(line, state_root, offline) -> None:  # noqa: F81
 def test_a_name_is_not_mended_to_one_the_command_refuses(words, refused, example, state_root, stubbed,  # noqa: F811
                                                           capsys, offline) -> None:  # noqa: F811
     line = _line(capsys, *words)
-    assert f"{refused}, the name it spells, is refused too" in line and f"e.g. {example}" in line, line
-    assert "did you mean" not in line and not _pasted_lines(line), line
+    assert f"{refused}, the name it spells, is refused too" in line and f"e.g. {example}: `" in line, line
+    # the one line offered is the example's (pass 43), never the refused spelling's
+    assert "did you mean" not in line and len(_pasted_lines(line)) == 1, line
+    pasted = _pasted_lines(line)[0]
+    assert refused.split()[1] not in pasted and example.split()[1] in pasted and _works(shlex.join(pasted)), line
 
 
 def test_enable_ns_leaves_a_refused_spelling_out_of_its_line(state_root, capsys, offline) -> None:  # noqa: F811
@@ -149,7 +152,7 @@ def test_enable_ns_leaves_a_refused_spelling_out_of_its_line(state_root, capsys,
 
 def test_one_refused_spelling_alone_gets_no_line(state_root, capsys, offline) -> None:  # noqa: F811
     alone = _line(capsys, "enable-ns", "Kube-System")  # the body's own check (one bad value): not stubbed
-    assert "kube-system, the name it spells, is refused too (is Kubernetes' own): leave it out" in alone and \
+    assert "kube-system, the name it spells, is refused too (it is Kubernetes' own): leave it out" in alone and \
         not _pasted_lines(alone), alone
     kept = _line(capsys, "enable-ns", "Kube-System", "default")
     assert _pasted_lines(kept) == [["kmeshctl", "enable-ns", "default"]], kept

@@ -156,6 +156,9 @@ def cgroup2_root() -> Path:
         fields = line.split()
         if len(fields) > 2 and fields[2] == "cgroup2":
             return Path(fields[1])
+    from kmeshctl import nodecheck
+
+    nodecheck.check_host_mounts_seen("the host's cgroup2 filesystem", nodecheck.host_cgroup2())  # `ip netns exec`
     raise BenchError("cgroup v2 is not mounted: mount -t cgroup2 none /sys/fs/cgroup/unified")
 
 
@@ -174,6 +177,11 @@ def check_paths(names: list[str]) -> list[PathSpec]:
         require_tool(tool, package)
     if any(spec.captures for spec in specs):
         require_tool("nft", "nftables")
+    if any(spec.needs_kmesh for spec in specs):  # its pins go on the host's bpffs, which `ip netns exec` hides
+        from kmeshctl import nodecheck
+
+        nodecheck.check_host_mounts_seen(f"the host's bpf filesystem ({nodecheck.BPFFS_MOUNT})",
+                                         [nodecheck.BPFFS_WANTED])
     reason = kmesh.unavailable_reason()
     if reason and any(spec.needs_kmesh for spec in specs):
         raise BenchError(f"{reason}: leave out kmesh-l4 / kmesh-waypoint with --paths")

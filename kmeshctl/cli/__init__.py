@@ -148,9 +148,11 @@ def version(
     elif report["cluster"] is not None:
         cluster = report["cluster"]
         typer.echo(f"Cluster: {cluster['server']}")
+        if cluster["namespace"] != namespace:  # versions.agents_where_installed: the install's namespace
+            typer.echo(f"Agents: in namespace {cluster['namespace']} (kmesh is installed there, not in {namespace})")
         if not cluster["agents"] and cluster["installed"]:  # its DaemonSet wants no pod, or none made yet
-            typer.echo(f"Agents: none in namespace {namespace} (installed, but the DaemonSet has no pods: "
-                       f"`{same_work_command(['status'])}` says why)")
+            typer.echo(f"Agents: none in namespace {cluster['namespace']} (installed, but the DaemonSet has no pods: "
+                       f"`{_status_line(cluster['namespace'], namespace)}` says why)")
         elif not cluster["agents"]:
             cluster_id = istiods_cluster_id_quickly(DEFAULT_ISTIO_NAMESPACE)
             typer.echo(fix_hint(f"Agents: none in namespace {namespace} ({install_hint(cluster_id)})"))
@@ -160,17 +162,29 @@ def version(
                        + (f", image {agent['image']})" if output is OutputFormat.wide else ")"))
 
 
+def _status_line(installed_in: str, asked: str) -> str:
+    """`kmeshctl status ...` for the namespace the agents were read in (the install's, when
+    version followed it from the default it was asked about)."""
+    from kmeshctl.cli.render import same_work_command
+
+    return same_work_command(["status"], ["-n", installed_in] if installed_in != asked else [])
+
+
 def _version_report(report: dict, output: OutputFormat, namespace: str, connect: object, fetch: object,
                     check: object, target: object) -> tuple:
     """versions.version_report filling ``report`` (``check`` None: nothing to check); a stop
     while the cluster is asked prints, with -o json|yaml, the report as far as it got (the
     client's version, `cluster` null or without its agents, `clusterError` naming the
     stop), then stops as every command does."""
+    from typer._click.core import ParameterSource
+    from typer._click.globals import get_current_context
+
     from kmeshctl.versions import version_report
 
     try:
+        typed = get_current_context().get_parameter_source("namespace") is not ParameterSource.DEFAULT
         return version_report(namespace, connect, fetch, check or (lambda: None),  # type: ignore[arg-type]
-                              target=target, report=report)  # type: ignore[arg-type]
+                              target=target, report=report, follow_install=not typed)  # type: ignore[arg-type]
     except KeyboardInterrupt as err:
         if is_data(output):
             report["clusterError"] = stopping.stop_text(stopping.stopped_by(err))

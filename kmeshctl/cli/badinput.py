@@ -202,11 +202,33 @@ def _names_output(err: _click.exceptions.BadParameter, value: Optional[str]) -> 
         return ""
     if value is not None and value.startswith(("jsonpath", "go-template")):
         return _jq_line(ctx, value)
+    if value in ("wide", "table") and param.default is None:  # data formats only: -o left out gives its lines
+        return _without_output_line(ctx, value)
     if value != "name":
         return ""
     name = " ".join(ctx.command_path.split()[1:])
     read = json_names_hint(name, ctx.command, [])
     return f"; it has no name form (kubectl's -o name){read}" if read else ""
+
+
+def _continued(line: str, at: int) -> str:
+    """``line`` as the ``at``-th of a list joined by `; also `: click's capitalised `Got
+    unexpected ...` reads on lower-case after the first."""
+    return line[0].lower() + line[1:] if at and line.startswith("Got ") else line
+
+
+def _without_output_line(ctx: _click.Context, value: str) -> str:
+    """`; leave -o out for its plain lines (...): `kmeshctl uninstall``, for `-o wide` / `-o table`
+    on a command whose -o is yaml or json only; "" when that line would not work."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+
+    flag = next((w.partition("=")[0] for w in cmdline.ARGS if w.partition("=")[0] in ("-o", "--output")), "-o")
+    words = ["kmeshctl", *cmdline.without_flag(cmdline.ARGS, flag)]
+    if words == ["kmeshctl", *cmdline.ARGS] or not line_works(words, ctx.find_root().command):
+        return ""
+    return f"; leave {flag} out for its plain lines (it has no {value} form): `{shlex.join(words)}`"
 
 
 _LISTS_IN_JSON = ("sandbox list", "waypoint list")  # their -o json is a list of objects
@@ -531,6 +553,10 @@ def command_habit_hint(command_path: str, typed: str, args: Sequence[str] = ()) 
         name = typed_value(rest, "--name") or _name_given(rest) or "waypoint"
         namespace = typed_value(rest, "-n", "--namespace") or _default_namespace(rest) if "{kubectl}" in hint \
             else ""
+        from kmeshctl.cli.names import line_value
+
+        # the namespace as the kmeshctl line gives it (`-n Default` as default: suggestions.parseable)
+        namespace = line_value("namespace", namespace) if namespace else namespace
         kubectl = kubectl_line(["label", "namespace", namespace, f"istio.io/use-waypoint={name}"],
                                typed_value(rest, "--kubeconfig"), typed_value(rest, "--context"))
         value = typed_value(args, flag) or ""
@@ -832,6 +858,21 @@ COMMAND_HABITS[("disable-ns", "--overwrite")] = (
     "; disable-ns needs no {flag} (kubectl label's; enable-ns's moves a namespace from another data plane): it "
     "removes only kmesh's label, leaves another data plane's as it is and puts back one enable-ns --overwrite "
     "replaced; leave {flag} out, `{without}`")
+
+
+def _shell_argument_hint(flag: str, args: list[str]) -> str:
+    """`completion --shell bash` (helm's and cilium's flag): the shell is its argument."""
+    import shlex
+
+    from kmeshctl.cli.cmdline import without_flag
+
+    value = typed_value(args, flag)
+    line = ["kmeshctl", *without_flag(args, flag), *([value] if value else [])]
+    return f"; the shell is completion's argument, not a flag: `{shlex.join(line)}`" if value else \
+        "; the shell is completion's argument, not a flag: `kmeshctl completion bash` (or zsh, fish)"
+
+
+COMMAND_HABITS[("completion", "--shell")] = _shell_argument_hint
 COMMAND_HABITS[("uninstall", "--purge")] = ("; uninstall always removes everything kmeshctl installed (istioctl's "
                                            "--purge): leave {flag} out, `{without}`")
 
@@ -946,8 +987,12 @@ def _both_ways(ctx: _click.Context, first: str, second: str) -> Exception:
     from kmeshctl.errors import UsageError
 
     lines = [["kmeshctl", *cmdline.without_flag(cmdline.ARGS, dropped, valued=False)] for dropped in (second, first)]
-    offered = working_lines(lines, ctx.find_root().command)
-    return UsageError(f"{first} and {second} both given (an on/off flag takes one state): give one{offered}")
+    said = f"{first} and {second} both given (an on/off flag takes one state): give one"
+    try:  # the line's other bad values with it (a line only checked too: mended_lines reads them)
+        gathered = either_lines(said, lines, ctx.find_root().command)
+    except Exception:  # noqa: BLE001 - the others could not be told: this mistake alone
+        gathered = None
+    return UsageError(gathered or f"{said}{working_lines(lines, ctx.find_root().command)}")
 
 
 def _two_values(ctx: _click.Context, param: _click.Parameter, first: tuple[str, Any], second: tuple[str, Any]
@@ -1116,6 +1161,45 @@ def _dump_bpf_fs(values: Any) -> None:
         _check_bpf_fs(values["bpf_fs"])
 
 
+def _dump_pod_place(*local: str) -> Any:
+    """dump's --pod beside what its body refuses with it before connecting: a -n naming
+    another namespace than --pod NAMESPACE/NAME, a local data path typed too (``local``:
+    the parameter names of dump's local flags)."""
+    def check(values: Any) -> None:
+        from kmeshctl.cli import dump
+        from kmeshctl.cli.suggestions import given_on_command_line
+
+        pod, namespace = values.get("pod"), values.get("namespace")
+        if not isinstance(pod, str) or not pod:
+            return
+        if isinstance(namespace, str):
+            dump._pod_namespace(pod, namespace)
+        typed = {name: values.get(name) for name in local if given_on_command_line(name)}
+        if any(value is not None for value in typed.values()):  # it refuses them before it connects
+            dump._pod_flags(pod, namespace or "", **typed)
+    return check
+
+
+def _dump_env_sandbox(*places: str) -> Any:
+    """dump's $KMESHCTL_SANDBOX_NAME, checked as its body checks it when no place is typed
+    (``places``: the parameter names of the flags that name one)."""
+    def check(values: Any) -> None:
+        from kmeshctl.cli import dump
+
+        if isinstance(values.get("sandbox"), str) and values["sandbox"]:
+            dump._typed_place_wins(values["sandbox"], **{name: values.get(name) for name in places})
+    return check
+
+
+def _bench_run_id(values: Any) -> None:
+    """bench cleanup's --run-id, as its body checks it."""
+    from kmeshctl.cli import names
+    from kmeshctl.cli.suggestions import flag_as_typed
+
+    if isinstance(values.get("run_id"), str):
+        names.check_run_id(flag_as_typed("run_id") or "--run-id", values["run_id"])
+
+
 def _demo_sandbox(values: Any) -> None:
     """The demo's --sandbox NAME by the sandbox name rule, as its body checks it."""
     from kmeshctl import sandboxes
@@ -1123,6 +1207,13 @@ def _demo_sandbox(values: Any) -> None:
 
     if isinstance(values.get("name"), str) and values["name"] and given_on_command_line("name"):
         sandboxes.checked_name(values["name"], flag_as_typed("name"))
+
+
+def _demo_target(values: Any) -> None:
+    """The demo's sandbox named beside a cluster, as its body refuses it."""
+    from kmeshctl.cli.demo import check_sandbox_beside_cluster
+
+    check_sandbox_beside_cluster(values)
 
 
 def _offline_xds_address(values: Any) -> None:
@@ -1252,9 +1343,30 @@ def _install_namespace(values: Any) -> None:
     from kmeshctl.params import DNS1123_LABEL_RE, check_install_namespace
 
     namespace, istio = values.get("namespace"), values.get("istio_namespace")
-    if isinstance(namespace, str) and isinstance(istio, str) and DNS1123_LABEL_RE.match(namespace) and \
-            DNS1123_LABEL_RE.match(istio):
-        check_install_namespace(namespace, istio, flag_as_typed("namespace"))
+    if not isinstance(namespace, str) or not DNS1123_LABEL_RE.match(namespace):
+        return
+    # an --istio-namespace that is no name (said by the name checks) is no other namespace: -n's own rule stands
+    istio = istio if isinstance(istio, str) and DNS1123_LABEL_RE.match(istio) else ""
+    check_install_namespace(namespace, istio, flag_as_typed("namespace"))
+
+
+def _crd_files(values: Any) -> None:
+    """render's and install's --crd-file, each an existing file, as their bodies check it."""
+    from kmeshctl.cli.render import check_crd_files
+
+    if values.get("crd_file"):
+        check_crd_files(values["crd_file"])
+
+
+def _waypoint_revision(values: Any) -> None:
+    """waypoint apply's --revision, a label as its params' check refuses it (deploy.check_params)."""
+    from kmeshctl.cli.suggestions import flag_as_typed
+    from kmeshctl.namespaces import check_names
+
+    revision = values.get("revision")
+    if isinstance(revision, str) and revision:
+        flag = flag_as_typed("revision") or "--revision"
+        check_names(flag, [revision], kind="revision", example=f"{flag} 1-22-6")
 
 
 def _waypoint_namespace(values: Any) -> None:
@@ -1262,9 +1374,57 @@ def _waypoint_namespace(values: Any) -> None:
     from kmeshctl.params import DNS1123_LABEL_RE
     from kmeshctl.waypoint.deploy import WaypointParams, check_apply_namespace
 
-    namespace = values.get("namespace")
+    namespace, origin = values.get("namespace"), ""
+    if namespace is None and "namespace" in values:  # the kubeconfig context's (read, not connected to)
+        namespace, origin = _context_namespace(), _context_origin()
     if isinstance(namespace, str) and DNS1123_LABEL_RE.match(namespace):
-        check_apply_namespace(WaypointParams(namespace=namespace))
+        check_apply_namespace(WaypointParams(namespace=namespace), None, origin, _namespace_given_line)
+
+
+def _namespace_given_line(namespace: str) -> str:
+    """`: `kmeshctl ... -n NAMESPACE``, the line typed with -n set to ``namespace`` (added when
+    none was typed); its other bad values are mended with it (all_said), or said after it."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+
+    args = list(cmdline.ARGS)
+    end = cmdline.separator_at(args)
+    typed = typed_value(args[:end], "-n", "--namespace")
+    words = cmdline.with_value_replaced(args, typed, namespace) if typed else [*args[:end], "-n", namespace,
+                                                                               *args[end:]]
+    return f": `{shlex.join(['kmeshctl', *words])}`"
+
+
+def _context_origin() -> str:
+    """`from context dev`: the context the line names (--context, else the kubeconfig's current one)."""
+    from kmeshctl.cli import cmdline
+    from kmeshctl.kube import check_kubeconfig
+
+    target = typed_target(cmdline.ARGS)
+    context = target.context
+    if context is None:
+        try:
+            context = check_kubeconfig(target.kubeconfig or os.path.expanduser("~/.kube/config"), None, False).current
+        except Exception:  # noqa: BLE001 - unreadable: said by the cluster flags' check
+            return "from the kubeconfig context"
+    return f"from context {context}"
+
+
+def _context_namespace() -> Optional[str]:
+    """The namespace a line given no -n acts on (kube.default_namespace of the cluster it
+    names: its context's); its UsageError when that is no namespace name; None when the
+    kubeconfig does not load (the cluster flags' check says it)."""
+    from kmeshctl.cli import cmdline
+    from kmeshctl.errors import UsageError
+    from kmeshctl.kube import default_namespace
+
+    try:
+        return default_namespace(typed_target(cmdline.ARGS))
+    except UsageError:
+        raise
+    except Exception:  # noqa: BLE001 - an unreadable kubeconfig: said by the cluster flags' check
+        return None
 
 
 def _namespace_words(values: Any) -> None:
@@ -1308,19 +1468,25 @@ def _node_run_ports(values: Any) -> None:
 # click's own (a bad -o, -c) and the name checks (kmeshctl.cli.names), so that one error
 # names every bad value of a line. A value click refused is None here.
 VALUE_CHECKS: dict[str, tuple[Any, ...]] = {
-    "render": (_offline_xds_address, _kubernetes_version, _install_namespace),
-    "install": (_offline_xds_address, _kubernetes_version, _install_namespace),
+    "render": (_offline_xds_address, _kubernetes_version, _install_namespace, _crd_files),
+    "install": (_offline_xds_address, _kubernetes_version, _install_namespace, _crd_files),
     "uninstall": (_install_namespace,),
     "precheck": (_install_namespace,),
     "sandbox up": (_sandbox_name, _sandbox_files),
     "bench dataplane": (_bench_list("paths", "--paths", _bench_paths), _bench_list("loads", "--loads", _bench_loads),
                         _bench_cpus("client_cpus", "--client-cpus"), _bench_cpus("mesh_cpus", "--mesh-cpus")),
-    "demo traffic-shift": (_demo_weights, _demo_plot, _demo_sandbox),
-    "dump maps": (_dump_map, _dump_bpf_fs),
+    "demo traffic-shift": (_demo_weights, _demo_plot, _demo_sandbox, _demo_target),
+    "dump maps": (_dump_map, _dump_bpf_fs, _dump_pod_place("bpf_fs", "sandbox"),
+                  _dump_env_sandbox("pod", "bpf_fs", "admin_port")),
+    "dump config": (_dump_pod_place("sandbox",), _dump_env_sandbox("pod", "admin_port")),
+    "sandbox down": (_sandbox_name,),
+    "sandbox status": (_sandbox_name,),
+    "sandbox exec": (_sandbox_name,),
+    "bench cleanup": (_bench_run_id,),
     "node run": (_node_run_flags, _node_run_ports, _node_run_secrets, _node_run_paths, _node_run_identity,
                  _node_run_cgroup),
     "node cleanup": (_node_cleanup_paths,),
-    "waypoint apply": (_waypoint_name, _waypoint_wait, _waypoint_namespace),
+    "waypoint apply": (_waypoint_name, _waypoint_wait, _waypoint_namespace, _waypoint_revision),
     "waypoint status": (_waypoint_name,),
     "waypoint delete": (_waypoint_name,),
     "enable-ns": (_namespace_words, _not_system_namespaces),
@@ -1336,6 +1502,8 @@ def every_bad_value(command: _click.Command) -> None:
     with two or more bad values, each is said (`...; also ...`, in the order typed) and a
     line to paste only when it works with every one of them mended (all_said). One bad
     value alone is left to its own check and message."""
+    from kmeshctl.errors import EXIT_USAGE, KmeshctlError
+
     parse = command.parse_args
     if getattr(parse, "_every_bad_value", False):
         return
@@ -1362,9 +1530,19 @@ def every_bad_value(command: _click.Command) -> None:
             if len(lines) < 2:
                 raise
             raise all_said(lines) from None
+        except KmeshctlError as first:  # a value's own callback refused it (dump's --pod pod/Bad_Name)
+            if first.exit_code != EXIT_USAGE or _VERIFYING:
+                raise
+            try:
+                lines = _unique([*_click_problems(command, ctx, typed), *_body_problems(ctx)])
+            except Exception:  # noqa: BLE001 - the others could not be told: the first stands
+                raise first from None
+            if len(lines) < 2 or str(first) not in lines:
+                raise
+            raise all_said(lines) from None
         except _click.exceptions.UsageError as extra:  # click's last check: the params were all taken
             try:
-                others = _body_problems(ctx)
+                others = _not_the_separator(ctx, typed, _body_problems(ctx))
             except Exception:  # noqa: BLE001 - the others could not be told: click's stands
                 raise extra from None
             # its hint may ask the cluster (is the word a namespace?): built once, only when said with others
@@ -1536,6 +1714,21 @@ def _extra_line(ctx: _click.Context, err: _click.exceptions.UsageError) -> Optio
     return (message.rstrip(".") if hint.startswith(";") else message) + hint
 
 
+def _not_the_separator(ctx: _click.Context, typed: list[str], lines: list[str]) -> list[str]:
+    """``lines`` without the one refusing `--` as a flag's value when words follow it
+    (`--name -- x`): the flag took the separator, which click's extra-argument hint says
+    with the line that works; calling `--` a bad name beside it would hide that line."""
+    from kmeshctl.cli.cmdline import option_spelled, separator_at
+
+    at = separator_at(typed)
+    if not 0 < at < len(typed) - 1:
+        return lines
+    took = option_spelled(ctx.command, typed[at - 1])
+    if took is None or not takes_value(took):
+        return lines
+    return [line for line in lines if not line.startswith(f"{typed[at - 1]} --:")]
+
+
 def _unique(lines: list[str]) -> list[str]:
     return list(dict.fromkeys(lines))
 
@@ -1584,7 +1777,32 @@ def _body_problems(ctx: _click.Context) -> list[str]:
         named = [str(err) for err in names._other_value_problems(ctx, values, args)]
     lines = [*named, *(line for check in VALUE_CHECKS.get(path, ()) for line in _said_by(
         functools.partial(check, values)))]
-    return _unique(lines)
+    return _unique([*lines, *_conflicting(ctx), *_said_by(lambda: _cluster_flags(ctx, args))])
+
+
+def _cluster_flags(ctx: _click.Context, args: list[str]) -> None:
+    """The --kubeconfig / --context typed, checked as every command's callback checks them
+    (conventions.check_typed_cluster_flags: the file is read, nothing connects), so that a
+    context that is none of the kubeconfig's is said with the other bad values."""
+    from kmeshctl.cli.conventions import GLOBAL_PARAMS, SELF_CHECKED_COMMANDS
+    from kmeshctl.cli.cmdline import HELP_ONLY_COMMANDS
+    from kmeshctl.kube import check_given_target
+
+    root = ctx.find_root()
+    if ctx.command.name in HELP_ONLY_COMMANDS | SELF_CHECKED_COMMANDS or root is ctx:
+        return
+    typed = [root.get_parameter_source(name) == ParameterSource.COMMANDLINE for name in GLOBAL_PARAMS]
+    if any(typed):
+        check_given_target(typed_target(args), *typed)
+
+
+def _conflicting(ctx: _click.Context) -> list[str]:
+    """The CONFLICTS pairs typed together on ``ctx``'s line (`--dry-run and --wait do not go
+    together (...)`), named with the other bad values (its callback would say it only after)."""
+    from kmeshctl.cli.conventions import typed_conflicts
+
+    return [f"--{a.replace('_', '-')} and --{b.replace('_', '-')} do not go together ({why})"
+            for a, b, why in typed_conflicts(ctx, ctx.params)]
 
 
 def _said_by(check: Any) -> list[str]:
@@ -1615,12 +1833,13 @@ def all_said(lines: list[str]) -> "UsageError":
         return UsageError("; also ".join(lines))
     typed = ["kmeshctl", *cmdline.ARGS]
     ordered = sorted(lines, key=_typed_at)
-    said = "; also ".join(_lines_as_changes(line, typed) for line in ordered)
+    said = "; also ".join(_continued(_lines_as_changes(line, typed), i) for i, line in enumerate(ordered))
     mended, left_out = _mended_line(ordered, typed)
     if mended is None:
         return UsageError(said)
     left = f", {spoken_list(left_out)} left out (the default{'s' if len(left_out) > 1 else ''})" if left_out else ""
-    return UsageError(f"{said}; every value mended{left}: `{shlex.join(mended)}`")
+    return UsageError(f"{said}; every value mended{left}: "
+                      f"{spoken_list([f'`{shlex.join(line)}`' for line in mended], 'or')}")
 
 
 def _with_whole_line(line: str) -> "Optional[UsageError]":
@@ -1636,7 +1855,8 @@ def _with_whole_line(line: str) -> "Optional[UsageError]":
     wanted = _tail_change(line)
     if wanted is None:
         return None
-    mended, _ = _mended_line([line], ["kmeshctl", *cmdline.ARGS])
+    found, _ = _mended_line([line], ["kmeshctl", *cmdline.ARGS])
+    mended = found[0] if found is not None and len(found) == 1 else None
     if mended is None or not any(mended[i:i + 2] == wanted for i in range(len(mended) - 1)):
         return None
     return UsageError(f"{head}: `{shlex.join(mended)}`")
@@ -1685,8 +1905,11 @@ def _lines_as_changes(line: str, typed: list[str]) -> str:
         if not _same_command(typed, offered):
             return found.group()  # another command's (`kmeshctl sandbox list`): no line typed, mended
         changes = _changes(typed, offered)
+        if _moved(changes):
+            return ""  # flags moved (`--pod P -n NS` put last): the words changed say nothing; the mended line does
         before = line[:start + found.start()]
-        if all(change in before or (not change.startswith("leave ") and change.split(" ")[-1] in before)
+        if all(change in before or (not change.startswith("leave ") and
+                                    _word_in(f"mean {change.split(' ')[-1]}", before))
                for change in changes):  # `did you mean -n bad-ns?`, `did you mean json?`
             return ""
         if all(change.startswith("leave ") for change in changes) and \
@@ -1702,6 +1925,13 @@ def _lines_as_changes(line: str, typed: list[str]) -> str:
     told = _LINES.sub(each, _MADE_FIRST.sub(r"`\1`", line))
     # a line left out leaves the words that led to it (`read its -o json, `) without an end
     return re.sub(r"[,:]\s*(?=;|$)", "", told) if told != line else told
+
+
+def _moved(changes: list[str]) -> bool:
+    """_changes' words both leave a flag out and give it again (the line moved it)."""
+    left = {word for change in changes if change.startswith("leave ") for word in change.split()[1:-1]
+            if word.startswith("-")}
+    return any(word in left for change in changes if not change.startswith("leave ") for word in change.split())
 
 
 def _same_command(typed: list[str], offered: list[str]) -> bool:
@@ -1730,12 +1960,13 @@ def _changes(typed: list[str], words: list[str]) -> list[str]:
     return found
 
 
-def _mended_line(lines: list[str], typed: list[str]) -> tuple[Optional[list[str]], list[str]]:
+def _mended_line(lines: list[str], typed: list[str]) -> tuple[Optional[list[list[str]]], list[str]]:
     """The line typed with every bad value mended: each value a problem's own line replaces
     (`Bad_NS` -> bad-ns), then what suggestions.parseable_words mends (a choice's typo, a
     name, --mode, --image, --xds-address) or leaves out (a value with no close choice, a
     number out of range), and the flags left out (`--network 'a b'`); None unless that
-    line parses with no bad value left."""
+    line parses with no bad value left. Two flags that do not go together (CONFLICTS): the
+    line keeping each, those that work (mended_lines)."""
     from kmeshctl.cli import cmdline
     from kmeshctl.cli.suggestions import parseable_words
 
@@ -1744,9 +1975,12 @@ def _mended_line(lines: list[str], typed: list[str]) -> tuple[Optional[list[str]
     root = cmdline.INVOKED[0].command
     kept = _each_line_applied(lines, typed)
     mended, _, flagged = parseable_words(kept, root)
-    if mended == typed or not line_works(mended, root):
+    if mended == typed:
         return None, []
-    return mended, [given for given, fixed in flagged if not fixed]
+    found = [mended] if line_works(mended, root) else [line for line in mended_lines(mended, root) if line != mended]
+    if not found:
+        return None, []
+    return found, [given for given, fixed in flagged if not fixed]
 
 
 def _each_line_applied(lines: list[str], typed: list[str]) -> list[str]:
@@ -1762,6 +1996,8 @@ def _each_line_applied(lines: list[str], typed: list[str]) -> list[str]:
     tails: list[list[str]] = []
     for line in lines:
         before = (list(words), {k: list(v) for k, v in added.items()})
+        if _offers_ways(line, typed):
+            continue  # `A`, or `B`: a choice between ways (mended_lines gives each), no value's mend
         for found in _LINE.finditer(line):
             try:
                 offered = shlex.split(found.group(1))
@@ -1788,7 +2024,49 @@ def _each_line_applied(lines: list[str], typed: list[str]) -> list[str]:
     kept = [w for i, word in enumerate([*words, None]) for w in [*added.get(i, []), *([word] if word is not None else [])]]
     for wanted in tails:
         kept = cmdline.with_flag_value(kept, *wanted)
+    for line in lines:
+        kept = _meant_value_given(line, kept)
     return kept
+
+
+def _meant_value_given(line: str, words: list[str]) -> list[str]:
+    """``words`` with the value a problem offers in prose, with no line of its own (`--weights
+    90:10: ...; did you mean --weights 90/10?`, `-n kube-system: reserved ...; use a dedicated
+    one (default kmesh-system)`), given in place of the one typed; as they are otherwise."""
+    from kmeshctl.cli.suggestions import _MEANT_VALUE, _given_as
+
+    if "`kmeshctl " in line:
+        return words
+    for pattern in (_MEANT_VALUE[0], _MEANT_VALUE[2]):
+        found = pattern.search(line)
+        if found is not None:
+            given = _given_as(list(words), found["flag"], found["value"], found.groupdict().get("to") or found["flag"],
+                              found["meant"])
+            return given if given is not None else words
+    return words
+
+
+def _word_in(word: str, text: str) -> bool:
+    """``word`` said in ``text`` as words of their own (`mean 1` is not said by `mean 1wp`)."""
+    return re.search(rf"(?<![\w.-]){re.escape(word)}(?![\w.-])", text) is not None
+
+
+def _offers_ways(line: str, typed: list[str]) -> bool:
+    """``line`` offers two or more lines of the command typed, one of them leaving out or
+    adding a flag: ways to choose between (`without waiting: `A`, or with a pod: `B``),
+    not the closest of several values (`did you mean --sandbox a? `A` or `B``)."""
+    import shlex
+
+    offered = []
+    for found in _LINE.finditer(line):
+        try:
+            words = shlex.split(found.group(1))
+        except ValueError:
+            continue
+        if _same_command(typed, words):
+            offered.append(words)
+    return len(offered) > 1 and any(not _a_value_replaced(typed, words, op) for words in offered
+                                    for op in difflib_opcodes(typed, words) if op[0] != "equal")
 
 
 def _a_value_replaced(typed: list[str], offered: list[str], op: tuple[str, int, int, int, int]) -> bool:
@@ -1814,18 +2092,153 @@ def mended_line(words: list[str], root: _click.Command) -> Optional[list[str]]:
     every value they offer a mend for mended (a name's case, a reserved namespace left
     out: _each_line_applied), when that line works; None otherwise (nothing to mend, or
     a value no check mends: the caller says it)."""
+    found = mended_lines(words, root)
+    return found[0] if len(found) == 1 and found[0] != words else None
+
+
+# `--wait and --no-wait both given`, `--dry-run and --wait do not go together`: two flags,
+# either of which the line may keep (each kept is a line of its own)
+_EITHER_FLAG = re.compile(r"^(-[\w-]+) and (-[\w-]+) (?:both given|do not go together)")
+EVERY_VALUE_MENDED = "; every value mended"  # all_said's and either_lines' end: the lines for the whole line
+ON_OFF_SAID = "on/off flags take no value here"  # `--wait=yes`: its lines are the line typed with it spelled
+_EITHER_DEPTH = 3  # flags given both ways and in conflict at once: each pair split in turn
+
+
+def mended_lines(words: list[str], root: _click.Command, depth: int = _EITHER_DEPTH) -> list[list[str]]:
+    """The lines that work made of a `kmeshctl ...` line ``words`` its checks refuse: every
+    value a check mends mended (_each_line_applied, then suggestions.parseable_words' choices
+    and values left out), and for two flags that cannot go together (given both ways, or
+    CONFLICTS) one line keeping each; [``words``] when it works as it is, [] when no line
+    works (a value no check mends: the caller says it)."""
     from kmeshctl.cli import cmdline
 
     problems = [one for problem in line_problems(words, root) for one in problem.split("; also ")]
     if not problems:
-        return None
+        return [list(words)]
+    pair = next((found for found in map(_EITHER_FLAG.match, problems) if found), None)
+    either = [["kmeshctl", *cmdline.without_flag(words[1:], dropped, valued=False)]
+              for dropped in (pair.group(2), pair.group(1))] if pair is not None else \
+        next((found for problem in problems for found in [_lines_offered(problem, words, root)]
+              if len(found) > 1 or found and ON_OFF_SAID in problem), [])
+    if either and all(_keeps_cluster_flags(words, way, problems) for way in either):
+        return _each_way(either, root, depth)
+    fixed = _values_applied(problems, words, root)
+    if fixed == words:
+        return []
+    # click stops at its first refusal: the line mended so far may have one the checks said not yet
+    return [fixed] if line_works(fixed, root) else mended_lines(fixed, root, depth - 1) if depth > 0 else []
+
+
+def _each_way(either: list[list[str]], root: _click.Command, depth: int) -> list[list[str]]:
+    """The lines that work made of each of ``either`` (the line kept each way a mistake
+    allows), none contained in another; [] when one way gives none (a line offered alone
+    would drop a flag typed without a word)."""
+    if depth <= 0:
+        return []
+    lines: list[list[str]] = []
+    for way in either:
+        found = mended_lines(way, root, depth - 1)
+        if not found:
+            return []
+        lines += [line for line in found if line not in lines]
+    return [line for line in lines if not any(other != line and _within(line, other) for other in lines)]
+
+
+def _keeps_cluster_flags(words: list[str], way: list[str], problems: Sequence[str] = ()) -> bool:
+    """``way`` keeps the --kubeconfig / --context ``words`` give (a line that drops them would
+    act on another cluster, or on none: offered in place of the line, it would say nothing),
+    unless a problem is about that flag itself (`--sandbox demo names a local sandbox,
+    --kubeconfig F a cluster`: the local way leaves it out)."""
+    from kmeshctl.cli.cmdline import GLOBAL_FLAGS
+
+    return all(typed_value(way[1:], flag) == typed_value(words[1:], flag) for flag in GLOBAL_FLAGS
+               if flag.startswith("--") and not any(re.search(rf"(^|[ ,]){flag}[ =]", p) for p in problems))
+
+
+def _within(short: list[str], long: list[str]) -> bool:
+    """``short``'s words are ``long``'s with some left out (in order)."""
+    rest = iter(long)
+    return all(word in rest for word in short)
+
+
+def _lines_offered(problem: str, words: list[str], root: _click.Command) -> list[list[str]]:
+    """The whole lines of ``words``' command that ``problem`` offers (`apply it scaled to 0
+    without waiting: `A`, or give it a pod and wait: `B``)."""
+    import shlex
+
+    from kmeshctl.cli.suggestions import _command_path
+
+    path = _command_path(root, words)
+    found = []
+    for line in _LINE.finditer(problem):
+        try:
+            offered = shlex.split(line.group(1))
+        except ValueError:
+            continue
+        if _command_path(root, offered) == path and offered != words:
+            found.append(offered)
+    return found
+
+
+def _values_applied(problems: list[str], words: list[str], root: _click.Command) -> list[str]:
+    """``words`` with what each of ``problems`` (built from them) changes, then what
+    suggestions.parseable_words mends (a choice's typo) or leaves out."""
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.suggestions import parseable_words
+
     saved = (list(cmdline.INVOKED), list(cmdline.ARGS))
     try:  # the problems' lines were built from ``words``: read as the line typed
         cmdline.ARGS[:] = words[1:]
         fixed = _each_line_applied(problems, list(words))
     finally:
         cmdline.INVOKED[:], cmdline.ARGS[:] = saved
-    return fixed if fixed != words and line_works(fixed, root) else None
+    return parseable_words(fixed, root)[0]
+
+
+def either_lines(said: str, candidates: list[list[str]], root: _click.Command) -> Optional[str]:
+    """An on/off mistake (``said``: `--wait and --no-wait both given ...: give one`, `Option
+    '--quiet' does not take a value ...`, with no line of its own) said with every other bad
+    value of the line, which each of ``candidates`` (the line typed with that mistake
+    mended each way it can be) still has, and the lines that work with every value
+    mended (`` `A` or `B` ``); None when the candidates have no other bad value (the
+    mistake's own message says it)."""
+    import shlex
+
+    candidates = [_read_otherwise(line, root) for line in candidates]
+    checked = [[_without_lines(one.partition(EVERY_VALUE_MENDED)[0])
+                for problem in line_problems(line, root, given_only=True) for one in problem.split("; also ")]
+               for line in candidates]
+    if not checked:
+        return None
+    common = [p for p in checked[0] if all(p in others for others in checked[1:])]
+    if not common:
+        return None
+    lines: list[list[str]] = []
+    for line in candidates:
+        lines += [one for one in mended_lines(line, root) if one not in lines]
+    offered = f"; every value mended: {spoken_list([f'`{shlex.join(one)}`' for one in lines], 'or')}" if lines \
+        else ""
+    return f"{said}; also {'; also '.join(common)}{offered}"
+
+
+def _read_otherwise(line: list[str], root: _click.Command) -> list[str]:
+    """``line`` with kubectl's `enable-ns -n NS` read as suggestions.parseable_words reads
+    it (the argument NS), else as it is."""
+    from kmeshctl.cli.cmdline import option_spelled, resolve
+    from kmeshctl.cli.option_hints import namespaces_as_arguments, takes_namespace_arguments
+    from kmeshctl.cli.suggestions import _command_path
+
+    command, _ = resolve(root, _command_path(root, line)[1:])
+    if command is None or not takes_namespace_arguments(command) or option_spelled(command, "-n") is not None:
+        return line
+    return ["kmeshctl", *namespaces_as_arguments(line[1:])]
+
+
+def _without_lines(problem: str) -> str:
+    """``problem`` without the `kmeshctl ...` lines it offers (built for another line) and
+    the words that led to them."""
+    told = _LINES.sub("", problem)  # `without waiting: `A`, or ...`: the `:` before the `, or` goes too
+    return re.sub(r"[,:]\s*(?=[;,]|$)", "", told).rstrip(" ,:") if told != problem else problem
 
 
 def difflib_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
@@ -1883,7 +2296,7 @@ def _checked_line(words: list[str], root: _click.Command, given_only: bool = Fal
         path = tuple(ctx.command_path.split()[1:])
         needed = [] if given_only else [f"{flag} is required ({what})"
                                         for flag, what in missing_flags(ctx.command, path, list(words[1:]))]
-        return [*(ctx.meta.get(BAD_VALUES) or []), *together, *needed]
+        return _unique([*(ctx.meta.get(BAD_VALUES) or []), *together, *needed])
     except _click.exceptions.MissingParameter as err:
         return [] if given_only else [err.format_message()]
     except _click.exceptions.BadParameter as err:  # said as the error of the line would say it

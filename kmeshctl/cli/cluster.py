@@ -1431,6 +1431,23 @@ def _nothing_to_wait_for(pods: list[ns_ops.PodEnrollment], idle: list[str]) -> s
     return line
 
 
+def _with_separator(line: str, names: list[str]) -> str:
+    """``line`` (this_command's: flags after the namespaces) with the namespaces after `--`
+    again when the user typed them so: the line keeps what was typed, and the one error
+    naming every bad value reads it as the same line with a word left out."""
+    from kmeshctl.cli import cmdline
+
+    args = list(cmdline.ARGS)
+    if "--" not in args or not names:
+        return line
+    words = shlex.split(line)
+    rest = words[2:]  # after `kmeshctl enable-ns`: this_command puts the arguments first, moved after `--`
+    for name in names:
+        if name in rest:
+            rest.remove(name)
+    return shlex.join([*words[:2], *rest, "--", *names])
+
+
 def _checked_namespaces(client: Optional[KubeClient], names: list[str], enable: bool, overwrite: bool,
                         wait: bool = False) -> list[dict]:
     """ns_ops.checked_namespaces, its refusals with the command to paste (every flag typed
@@ -1442,8 +1459,9 @@ def _checked_namespaces(client: Optional[KubeClient], names: list[str], enable: 
         """`` `LINE` `` to paste, and why --wait is left out of it when it is."""
         none = _no_agent_to_wait_for(client) if wait and enable and client is not None else None
         if none is None:
-            return f"`{this_command(extra, arguments)}`"
-        words = [w for w in shlex.split(this_command(extra, arguments)) if w != "--wait"]
+            return f"`{_with_separator(this_command(extra, arguments), arguments or names)}`"
+        words = [w for w in shlex.split(_with_separator(this_command(extra, arguments), arguments or names))
+                 if w != "--wait"]
         why = ns_ops.idle_words(none.idle) if none.idle else "kmesh is not installed"
         return f"`{shlex.join(_without_flag(words, 'timeout'))}` (--wait left out: {why}, no node agent to wait for)"
 

@@ -261,12 +261,18 @@ def _command_meant_lines(word: str, ctx: _click.Context, close: list[str], typed
     at = _word_index(word, ctx) if typed else None
     if at is None:
         return ""
-    lines = []
+    from kmeshctl import sandboxes
+
+    lines, note = [], ""
     for meant in close:
         line = list(cmdline.ARGS)
         line[at] = meant
-        lines.append(f"`{shlex.join(['kmeshctl', *line])}`")
-    return " " + " or ".join(lines)
+        typed = shlex.join(["kmeshctl", *line])
+        named = sandboxes.naming_one(typed)  # several sandboxes up: the one its own refusal offers, the rest said
+        if named != typed:
+            note = f" (sandboxes: {', '.join(sandboxes.names())}: pick one)"
+        lines.append(f"`{named}`")
+    return " " + " or ".join(lines) + note
 
 
 def _next_command_word(after: list[str]) -> Optional[str]:

@@ -18,7 +18,7 @@ from kmeshctl.cli.cmdline import HELP_OPTION_NAMES
 from kmeshctl.cli.conventions import KmeshctlGroup
 from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready, with_sandbox_name
 from kmeshctl.errors import KmeshctlError, spoken_list
-from kmeshctl.kube import KubeTarget, kubeconfig_from_env
+from kmeshctl.kube import KubeTarget, kubeconfig_from_env, read_quiet_with
 from kmeshctl.params import DEFAULT_REQUEST_TIMEOUT_S
 
 _VERSION_ASKED = "kmeshctl.version_asked"
@@ -186,6 +186,9 @@ def run_options(ctx: Optional[typer.Context] = None) -> KubeTarget:
     return found if isinstance(found, KubeTarget) else KubeTarget()
 
 
+read_quiet_with(lambda: run_options().quiet)  # a hint's look-up (istiod.ask_quickly) honours -q too
+
+
 class OutputFormat(str, Enum):
     """-o of every command that prints data: table (default), wide (the table plus its
     detail columns, where it has them, never cut), json, yaml."""
@@ -286,3 +289,43 @@ def check_namespace_flags(*names: str) -> None:
             example = defaults.get(name)
             check_names(flag_as_typed(name), [ctx.params[name]],
                         **({"example": example} if isinstance(example, str) and example else {}))
+
+
+def with_namespace_line(namespace: str) -> str:
+    """`: `kmeshctl ... -n NAMESPACE``: the line typed with its -n/--namespace set to
+    ``namespace`` (added when none was typed); "" when that line would not work pasted
+    (badinput.line_works)."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.badinput import line_works
+
+    args = list(cmdline.ARGS)
+    end = cmdline.separator_at(args)
+    at = next((i for i, w in enumerate(args[:end]) if cmdline.spelled(w, {"-n", "--namespace"})), None)
+    if at is None:
+        words = [*args[:end], "-n", namespace, *args[end:]]
+    elif args[at] in ("-n", "--namespace") and at + 1 < end:
+        words = [*args[:at + 1], namespace, *args[at + 2:]]
+    else:  # -n=x, --namespace=x, -nx: the same spelling
+        flag = args[at].partition("=")[0] if "=" in args[at] else "-n"
+        words = [*args[:at], f"{flag}={namespace}" if "=" in args[at] else f"-n{namespace}", *args[at + 1:]]
+    line = ["kmeshctl", *words]
+    root = get_current_context().find_root().command
+    return f": `{shlex.join(line)}`" if line_works(line, root) else ""
+
+
+def require_root_with_line(doer: str, what: str) -> None:
+    """errors.require_root, its fix the line typed, to run as root: `run it as root:
+    `kmeshctl node cleanup --ignore-not-found`` (kmeshctl is on root's PATH too)."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+    from kmeshctl.errors import require_root
+
+    try:
+        require_root(doer, what)
+    except KmeshctlError as err:
+        if not cmdline.ARGS:
+            raise
+        raise KmeshctlError(f"{err.problem}: `{shlex.join(['kmeshctl', *cmdline.ARGS])}`") from None

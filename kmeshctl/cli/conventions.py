@@ -43,6 +43,7 @@ from kmeshctl.cli.option_hints import (NUMERIC_VALUE_FLAGS, all_namespaces_hint,
                                        no_such_option_line, on_off_hint, positional_name_hint, spaced_dry_run_value,
                                        spaced_on_off_line, split_context_line, takes_namespace_arguments, typed_level,
                                        value_missing_text, value_needed_line)
+from kmeshctl.cli.option_hints import DRY_RUN_VALUES
 from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready, parseable
 from kmeshctl import stopping
 from kmeshctl.asciinum import duration_words
@@ -282,8 +283,9 @@ def _line_without(flag: str) -> str:
 
 # Commands that check the cluster flags themselves (check_typed_cluster_flags), after
 # output that comes first whatever the flags are (`version` prints the client's version),
-# or with their other flags (`demo traffic-shift`: a sandbox named beside a cluster).
-SELF_CHECKED_COMMANDS = frozenset({"version", "traffic-shift"})  # the demo: beside its sandbox flag
+# or with their other flags (`demo traffic-shift`: a sandbox named beside a cluster); and
+# the offline ones that never read a kubeconfig (as kubectl's completion ignores it).
+SELF_CHECKED_COMMANDS = frozenset({"version", "traffic-shift", "completion", "render"})
 
 
 def check_typed_cluster_flags() -> None:
@@ -496,7 +498,10 @@ def refuse_flag_values(args: list[str], root: _click.Command) -> None:
     path = " ".join(["kmeshctl", *(c.name for c in chain[1:] if c.name)])
     spaced = spaced_on_off_line(args, chain)  # `--wait false`, `--dry-run=true`: every one in one line
     if spaced:
-        raise KmeshctlUsageError(f"{spaced} (see '{path} --help')")
+        line = re.search(r"`(kmeshctl [^`]*)`", spaced)
+        gathered = _with_other_values(spaced.partition(": `")[0] if line else spaced,
+                                      [shlex.split(line.group(1))] if line else [], root)
+        raise KmeshctlUsageError(f"{gathered or spaced} (see '{path} --help')")
     for i, arg in enumerate(args):
         if arg == "--":
             return
@@ -508,8 +513,42 @@ def refuse_flag_values(args: list[str], root: _click.Command) -> None:
             continue
         option = next((o for c in reversed(chain) if (o := option_spelled(c, flag)) is not None), None)
         if option is not None and getattr(option, "is_flag", False) and not getattr(option, "count", False):
-            raise KmeshctlUsageError(f"Option '{flag}' does not take a value{_value_hint(option, flag, chain, args)} "
-                                     f"(see '{path} --help')")
+            hint = _value_hint(option, flag, chain, args)
+            said = f"Option '{flag}' does not take a value{hint}"
+            value = arg.partition("=")[2].lower()
+            if flag not in NUMERIC_VALUE_FLAGS and (flag != "--dry-run" or value not in DRY_RUN_VALUES) or \
+                    value in cmdline.TRUE_FALSE_WORDS:  # kubectl's -v=6 and --dry-run=client: their own hint
+                said = _with_other_values(re.sub(r",? ?`[^`]*`(?: or `[^`]*`)*", "", said),
+                                          _either_state(args, i, option, flag, root), root) or said
+            raise KmeshctlUsageError(f"{said} (see '{path} --help')")
+
+
+def _either_state(args: list[str], at: int, option: _click.Parameter, flag: str, root: _click.Command
+                  ) -> list[list[str]]:
+    """The line typed (``args``) with its on/off `FLAG=VALUE` (word ``at``) written as kmeshctl
+    spells it: as the value says (a true/false word), else each way (on; off or left out)."""
+    value = args[at].partition("=")[2].lower()
+    on = [flag if flag in option.opts else option.opts[0]]
+    off = list(option.secondary_opts[:1]) if flag in option.opts else [flag]
+    if value in cmdline.TRUE_FALSE_WORDS:
+        states = [on if (value not in cmdline.FALSE_WORDS) == (flag in option.opts) else off]
+    else:
+        states = [on, off]
+    words = [*args[:at], *args[at + 1:]]
+    named = len(_commands_named(root, words)) - 1
+    # in its place, unless typed before the command's words (a group's flag is no subcommand's): after them
+    place = max(at, _position_after_words(words, named)) if named else at
+    return [["kmeshctl", *words[:place], *state, *words[place:]] for state in states]
+
+
+def _with_other_values(said: str, candidates: list[list[str]], root: _click.Command) -> Optional[str]:
+    """badinput.either_lines: ``said`` with the line's other bad values and the lines that work."""
+    from kmeshctl.cli.badinput import either_lines
+
+    try:
+        return either_lines(said.rstrip(" ,:;"), candidates, root) if candidates else None
+    except Exception:  # noqa: BLE001 - the others could not be told: the on/off mistake alone
+        return None
 
 
 def _refuse_single_dash_long_flags(args: list[str], root: _click.Command) -> None:

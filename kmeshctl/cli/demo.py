@@ -347,6 +347,20 @@ def _check_target_flags(name: Optional[str], target: Target) -> None:
         raise problem
 
 
+def check_sandbox_beside_cluster(values: dict) -> None:
+    """A sandbox named beside a cluster, refused at parse time too (badinput.VALUE_CHECKS),
+    so that a line mending another bad value (`--target clusters` -> cluster) is never
+    offered with both; the body's check (_check_target_flags) also says a cluster flag
+    that does not load."""
+    name, target = values.get("name"), values.get("target")
+    if not (isinstance(name, str) and name and given_on_command_line("name")) or target is None:
+        return
+    chosen = "--target cluster" if target is Target.cluster else ""
+    cluster = " and ".join(words for words in (chosen, _cluster_flags()) if words)
+    if cluster and target is not Target.local:
+        raise _sandbox_and_cluster(name, cluster, None)
+
+
 def _sandbox_and_cluster(sandbox: str, cluster: str, problem: Optional[UsageError]) -> UsageError:
     """`--sandbox x names a local sandbox, --kubeconfig k a cluster (PROBLEM): give one of
     them, `LOCAL` or `CLUSTER``: the local line keeps the sandbox and drops the cluster
@@ -357,11 +371,31 @@ def _sandbox_and_cluster(sandbox: str, cluster: str, problem: Optional[UsageErro
     said = f"{flag_as_typed('name')} {sandbox} names a local sandbox, {cluster} a cluster"
     if problem is not None:
         said += f" ({problem.problem})"
-    lines = [f"`{_local_line()}` (sandbox {sandbox})"]
+    lines = [f"`{_judged(_local_line(), sandbox)}` ({_sandbox_said(sandbox)})"]
     kubeconfig = existing_kubeconfig([given_flags().get("kubeconfig", ("", ""))[1]]) if problem is not None else ""
     if problem is None or (kubeconfig and "kubeconfig" in given_flags() and "context" not in given_flags()):
         lines.append(f"`{_cluster_line(kubeconfig)}` (the cluster)")
     return UsageError(f"{said}: give one of them, {' or '.join(lines)}")
+
+
+def _judged(line: str, sandbox: Optional[str]) -> str:
+    """A demo ``line`` on ``sandbox`` with the -c its weights need there when none was typed
+    (demo_target.judged_again, as every fix naming a sandbox); as it is for no sandbox."""
+    from kmeshctl.sandbox.demo_target import judged_again
+
+    return judged_again(line, sandbox) if sandbox else line
+
+
+def _sandbox_said(sandbox: str) -> str:
+    """`sandbox demo`; `the sandbox` for a name that is none (its own check says so and
+    mends it in the line offered: the note never names what the line no longer has)."""
+    from kmeshctl.sandbox.state import check_name
+
+    try:
+        check_name(sandbox)
+    except UsageError:
+        return "the sandbox"
+    return f"sandbox {sandbox}"
 
 
 def _cluster_words() -> str:
@@ -371,28 +405,38 @@ def _cluster_words() -> str:
 
 
 def _local_line() -> str:
-    """This demo as typed (the sandbox named, if any) on the local target, no cluster flag."""
+    """This demo as typed (the sandbox named, if any) on the local target, no cluster flag:
+    the words typed in their order (cmdline.ARGS: the line being parsed, also when a line
+    is only checked), so that beside other bad values it reads as the words it changes."""
     import shlex
 
-    from kmeshctl.cli.cmdline import without_flag
-    from kmeshctl.cli.render import this_command
-
-    words = without_flag(shlex.split(this_command()), "--target")
-    sandbox = [flag_as_typed("name"), _typed_value("name")] if given_on_command_line("name") else []
-    return shlex.join([*words, *sandbox, "--target", "local"])
+    words = _typed_without("--target", "--kubeconfig", "--context")
+    return shlex.join([*words, "--target", "local"])
 
 
 def _cluster_line(kubeconfig: str) -> str:
-    """This demo as typed on --target cluster, without the sandbox flag (this_command leaves
-    it out), with ``kubeconfig`` in place of the one typed when given."""
+    """This demo as typed on --target cluster, without the sandbox flag, with ``kubeconfig``
+    in place of the one typed when given (before the command when none was typed)."""
     import shlex
 
-    from kmeshctl.cli.cmdline import without_flag
-    from kmeshctl.cli.render import this_command
+    from kmeshctl.cli.cmdline import with_flag_value
 
-    words = without_flag(shlex.split(this_command()), "--target")
-    front = ["--kubeconfig", kubeconfig] if kubeconfig else []
-    return shlex.join([words[0], *front, *words[1:], "--target", "cluster"])
+    words = _typed_without("--target", "--sandbox", "--name")
+    if kubeconfig and with_flag_value(words, "--kubeconfig", kubeconfig) != words:  # typed: in its place
+        words = with_flag_value(words, "--kubeconfig", kubeconfig)
+    elif kubeconfig:
+        words = [words[0], "--kubeconfig", kubeconfig, *words[1:]]
+    return shlex.join([*words, "--target", "cluster"])
+
+
+def _typed_without(*flags: str) -> list[str]:
+    """`kmeshctl ...` as typed, without each of ``flags`` (and its value)."""
+    from kmeshctl.cli import cmdline
+
+    words = ["kmeshctl", *cmdline.ARGS]
+    for flag in flags:
+        words = cmdline.without_flag(words, flag)
+    return words
 
 
 def _check_waypoint_place(waypoint: Optional[str], target: Target, name: Optional[str]) -> None:
@@ -409,7 +453,7 @@ def _check_waypoint_place(waypoint: Optional[str], target: Target, name: Optiona
     if waypoint is None or (name is None and target is not Target.local):
         return
     why = f"{flag_as_typed('name')} {name} names a local sandbox" if name else "--target local"
-    local = shlex.join(without_flag(shlex.split(_again([])), "--waypoint"))
+    local = _judged(shlex.join(without_flag(shlex.split(_again([])), "--waypoint")), name)
     meant = _waypoint_meant(waypoint)
     cluster = with_option(with_option(this_command(), "--target", "--target", "cluster"),
                           "--waypoint", "--waypoint", meant or waypoint)

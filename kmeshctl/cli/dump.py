@@ -718,6 +718,7 @@ def _check_bpf_fs(bpf_fs: Path) -> None:
     suggests a command with it."""
     from kmeshctl.nodecheck import bpffs_mounted
 
+    sandboxes.check_node_path_seen(bpf_fs)  # exit 1, not "does not exist": `ip netns exec` hides the bpffs
     fix = (f"pass the directory the agent pins its maps in (default {DEFAULT_BPF_FS}; a sandbox's: "
            "`kmeshctl sandbox list -o wide`)")
     flag = flag_as_typed("bpf_fs")
@@ -864,6 +865,9 @@ def _with_sandboxes_named(err: KmeshctlError, port: int) -> KmeshctlError:
 def _nothing_at_given_port(err: KmeshctlError, port: int) -> KmeshctlError:
     """--admin-port named an address where no agent answers: the message is about that
     address (starting an agent would not help); sandboxes that are up are named too."""
+    # `ip netns exec`: 127.0.0.1 is that namespace's, the host's agents and sandboxes are hidden, not absent
+    sandboxes.check_node_path_seen(subject=f"this node's agents (127.0.0.1:{port} here is another network "
+                                           "namespace's loopback) and sandboxes", hidden="they are")
     why = str(err).partition("(")[2].partition(")")[0] or "no answer"
     flag = flag_as_typed("admin_port")
     found = sandboxes.names()

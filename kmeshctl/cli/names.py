@@ -176,12 +176,30 @@ def _xds_address_problem(ctx: _click.Context, value: str) -> list[UsageError]:
     try:
         check_xds_address(value, flag, allow_unix=ctx.command_path.endswith("node run"))
     except BadXdsAddress as err:
-        meant = settled_address(err.meant, line_namespace(ctx.params.get("istio_namespace")))
+        meant, why = settled_with_reason(err.meant, line_namespace(ctx.params.get("istio_namespace")), flag)
         given = f"{flag}={shlex.quote(meant)}" if flag.startswith("$") else f"{flag} {shlex.quote(meant)}"
-        return [UsageError(f"{err.problem} (use {given})")]
+        return [UsageError(f"{err.problem}{why} (use {given})")]
     except UsageError as err:
         return [_address_line(ctx, flag, value, err)]
     return []
+
+
+def settled_with_reason(meant: str, istio_namespace: str, flag: str = "--xds-address") -> tuple[str, str]:
+    """(the address to offer for ``meant``, the correction of a bad form, as
+    istiod.settled_address; why ``meant`` itself is not offered when another host is,
+    `, but [fe80::1]:15012 is refused too: fe80::1 is a link-local address ...`, else "")."""
+    from kmeshctl.istiod import XdsAddressRefused, check_xds_address_offline
+
+    try:
+        check_xds_address_offline(meant, istio_namespace, flag)
+    except XdsAddressRefused as refused:
+        found = refused.found[0] if refused.found else meant
+        host = meant.rpartition(":")[0].strip("[]")
+        if found.rpartition(":")[0] == host or found.startswith(f"{host}."):  # `istiod:` -> istiod.NS.svc: the same
+            return found, ""
+        reason = refused.problem.removeprefix(f"{flag} {meant}: ").removeprefix(f"{flag} {shlex.quote(meant)}: ")
+        return found, f", but {shown(meant)} is refused too: {reason}"
+    return meant, ""
 
 
 _PORT_PROBLEM = re.compile(r": port \S+ is (?:not an integer|out of range)")
@@ -261,6 +279,11 @@ def _check_sandbox(flag: str, value: str) -> None:
         if meant is not None:  # t32a-b typed T32A-B
             raise UsageError(f"{given_text(flag, value)}: {sandboxes.not_a_name_text(meant, flag)} "
                              f"{meant_line(value, meant)}") from None
+        fitted = sandboxes.fitted_name(value)  # as the demo's and --pod's: Demo_1 -> demo-1
+        if fitted is not None:
+            raise UsageError(f"{given_text(flag, value)}: not a sandbox name; use {NAME_RULE} "
+                             f"({sandboxes.broken_name_rule(value)}); "
+                             f"did you mean {given_text(flag, fitted)}?") from None
         raise UsageError(f"{given_text(flag, value)}: not a sandbox name; use {NAME_RULE}, "
                          f"e.g. {given_text(flag, 'demo')}") from None
 
@@ -308,9 +331,18 @@ def _check(flag: str, value: str, kind: str, pattern: re.Pattern[str], rule: str
     if refused is not None:  # `-n Kube-System`: kube-system is no namespace this command takes either
         instead = given_text(flag, example) if flag.startswith("-") else example
         raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}); {said}, the name it spells, "
-                         f"is refused too ({refused}), e.g. {instead}")
+                         f"is refused too ({refused}), e.g. {instead}{_working_line(value, example)}")
     raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}){lacks}; did you mean {said}? "
                      f"{meant_line(value, meant)}")
+
+
+def _working_line(value: str, meant: str) -> str:
+    """`: `kmeshctl ...``, the line typed with ``value`` given as ``meant``, when it works
+    pasted (badinput.line_works); "" otherwise."""
+    from kmeshctl.cli.badinput import line_works
+
+    words = ["kmeshctl", *with_value_replaced(cmdline.ARGS, value, meant)]
+    return f": `{shlex.join(words)}`" if cmdline.INVOKED and line_works(words, cmdline.INVOKED[0].command) else ""
 
 
 def _meant_refused(flag: str, value: str, meant: str) -> str | None:
@@ -328,7 +360,8 @@ def _meant_refused(flag: str, value: str, meant: str) -> str | None:
     for problem in (one for each in found for one in each.split("; also ")):
         if problem.startswith(heads):
             reason = problem[len(next(h for h in heads if problem.startswith(h))):]
-            return re.split(r"; |: ", reason, maxsplit=1)[0].rstrip(".")
+            reason = re.split(r"; |: ", reason, maxsplit=1)[0].rstrip(".")
+            return f"it {reason}" if reason.startswith("is ") else reason  # `(it is Kubernetes' own)`
     return None
 
 
@@ -376,6 +409,9 @@ def check_namespace_words(what: str, names: Iterable[str]) -> None:
     bad = list(dict.fromkeys(name for name in names if not DNS1123_LABEL_RE.match(name)))
     _flags_after_separator(what, bad)
     meant = {name: meant_words(name) for name in bad}
+    # `enable-ns '' default`: an empty word beside names is left out of the line (it names none)
+    blank = [name for name in bad if not name.strip() and any(other.strip() for other in names)]
+    meant.update({name: [] for name in blank})
     hopeless = [name for name in bad if meant[name] is None]
     if hopeless:
         _check(what, hopeless[0], NAMESPACE_KIND, DNS1123_LABEL_RE, DNS1123_RULE, "default")
@@ -384,14 +420,15 @@ def check_namespace_words(what: str, names: Iterable[str]) -> None:
     # `Kube-System`: the name it spells is refused too (enable-ns kube-system): said, and left out of the line
     refused = {name: why for name in bad if len(meant[name] or ()) == 1 and
                (why := _meant_refused(what, name, (meant[name] or [""])[0])) is not None}
-    rest = [name for name in bad if name not in refused]
-    line = _words_replaced(cmdline.ARGS, {name: [] if name in refused else meant[name] or [] for name in bad})
-    left = [word for word in line[:cmdline.separator_at(line)] if word in names or
+    rest = [name for name in bad if name not in refused and name not in blank]
+    line = _words_replaced(cmdline.ARGS, {name: [] if name in refused else meant[name] or [] for name in bad}, True)
+    left = [word for word in line if word != "--" and word in names or  # `enable-ns -- NAME`: after it too
             any(word in (meant[name] or ()) for name in rest)]
     pasted = f" `{shlex.join(['kmeshctl', *line])}`" if left else ""
     rule = f"not {'a valid namespace name' if len(bad) == 1 else 'valid namespace names'} ({DNS1123_RULE})"
     told = [f"{(meant[name] or [''])[0]}, the name {shown(name) + ' ' if len(bad) > 1 else 'it '}spells, is refused "
             f"too ({why}): leave it out" for name, why in refused.items()]
+    told += [f"{shown(name)} names no namespace: leave it out" for name in blank]
     if rest:
         told.append(f"did you mean {' and '.join(' '.join(meant[name] or ()) for name in rest)}?")
     raise UsageError(f"{what}{'s' if len(bad) > 1 else ''} {' and '.join(shown(n) for n in bad)}: {rule}; "
@@ -423,10 +460,11 @@ def meant_words(value: str) -> list[str] | None:
     return None if any(name is None for name in found) else list(dict.fromkeys(found))  # type: ignore[arg-type]
 
 
-def _words_replaced(args: list[str], meant: dict[str, list[str]]) -> list[str]:
-    """``args`` with each word before `--` that is a key of ``meant`` given as its words
-    instead: the line a user meant, every name mended at once."""
-    end = cmdline.separator_at(args)
+def _words_replaced(args: list[str], meant: dict[str, list[str]], after_separator: bool = False) -> list[str]:
+    """``args`` with each word before `--` (``after_separator``: after it too, where the
+    names are the arguments: `enable-ns -- NAME`) that is a key of ``meant`` given as its
+    words instead: the line a user meant, every name mended at once."""
+    end = len(args) if after_separator else cmdline.separator_at(args)
     kept: list[str] = []
     for word in args[:end]:
         kept += meant[word] if word in meant else [word]
@@ -551,9 +589,10 @@ def check_waypoint_name(flag: str, value: str, example: str = "waypoint") -> Non
     if DNS1123_LABEL_RE.match(value):
         if not value[0].isdigit():
             return  # the waypoint's Service has its name too: an RFC 1035 label starts with a letter
+        mended = line(_lettered(value))
         raise UsageError(f"{given_text(flag, value)}: not a valid waypoint name (its Service's name too: "
                          f"{WAYPOINT_RULE}); e.g. {given_text(flag, _lettered(value))}"
-                         f"{line(_lettered(value))}")
+                         f"{':' if mended else ''}{mended}")
     said = f"{given_text(flag, value)}: not a valid waypoint name ({WAYPOINT_RULE})"
     refusal = namespaced_refusal(flag, value, said, _WAYPOINT_RE)
     if refusal is not None:

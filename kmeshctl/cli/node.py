@@ -11,12 +11,13 @@ import typer
 
 from kmeshctl import nodecheck
 from kmeshctl.node import loader
-from kmeshctl.cli.common import OutputFormat, app, is_data, output_option, print_data, run_options
+from kmeshctl.cli.common import (OutputFormat, app, is_data, output_option, print_data, require_root_with_line,
+                                 run_options)
 from kmeshctl.cli import cmdline
 from kmeshctl.cli.option_hints import POSITIONAL_CHECKS, POSITIONAL_READERS
 from kmeshctl.cli.suggestions import flag_as_typed, given_as, given_on_command_line
 from kmeshctl.cli.outpaths import DIRECTORY, FILE, check_input_path, check_name_length, check_output_file
-from kmeshctl.errors import KmeshctlError, UsageError, require_root
+from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.maps import DEFAULT_BPF_FS
 from kmeshctl.params import TABLE_EMPTY as EMPTY, check_xds_address, counted, shown
 
@@ -120,7 +121,7 @@ def cleanup(
     from kmeshctl.cni.install import plugin_leftovers, remove_plugin
 
     check_cleanup_paths(bpf_fs, cgroup2_path, cni_conf_dir, cni_bin_dir, ignore_not_found, bpf_fs_too=False)
-    require_root("node cleanup", "the pinned data path, the CNI config")
+    require_root_with_line("node cleanup", "the pinned data path, the CNI config")
     _refuse_live_sandbox_cni(cni_conf_dir)
     cni_left = bool(plugin_leftovers(cni_conf_dir, cni_bin_dir))
     _check_cleanup_dir(bpf_fs, ignore_not_found, given_on_command_line("bpf_fs"), cni_left)
@@ -268,8 +269,10 @@ def _check_cleanup_dir(bpf_fs: Path, ignore_not_found: bool, typed: bool, cni_le
     no live sandbox's, that exists unless ``ignore_not_found``; empty or absent at the
     default is no error either when the CNI plugin is to be removed (``cni_left``)."""
     from kmeshctl.node.claim import check_unclaimed
+    from kmeshctl.sandboxes import check_node_path_seen
 
     check_name_length(given_as("bpf_fs"), bpf_fs)
+    check_node_path_seen(bpf_fs)  # hidden (`ip netns exec`) is neither "nothing to clean up" nor "does not exist"
     _refuse_live_sandbox(bpf_fs)
     check_unclaimed(bpf_fs, given_as("bpf_fs"))
     from kmeshctl.cli.common import ignore_not_found_fix
@@ -515,7 +518,7 @@ def run(
     check_identity_flags(instance_ip, xds_tls_server_name)
     # before the checks of paths it would create: as another user those say "not writable", not why
     if not _may_load_bpf():
-        require_root("node run", "it loads, pins and attaches BPF programs")
+        require_root_with_line("node run", "it loads, pins and attaches BPF programs")
     if admin_socket is not None:
         _check_socket_path("admin_socket", admin_socket, shared_ok=False)
     if cni_conf_dir is not None:

@@ -110,7 +110,21 @@ def value_needed_line(flag: str, ctx: Optional[_click.Context]) -> str:
     metavar = ((getattr(param, "metavar", None) or "VALUE") if param is not None else "VALUE").strip()
     example = flag_example(param)
     return f"{flag} needs a value: {flag} {metavar}{values_known(param)}" + \
-        (f", e.g. {flag} {shlex.quote(example)}" if example else "")
+        (f", e.g. {flag} {shlex.quote(example)}" if example else "") + _dashed_context_line(flag, param)
+
+
+def _dashed_context_line(flag: str, param: Optional[_click.Parameter]) -> str:
+    """`; -dash is a context: a name starting with '-' goes after =, `kmeshctl --context=-dash
+    status``, when the word after --context is a context of the kubeconfig; "" otherwise."""
+    if param is None or param.name != "context":
+        return ""
+    args = list(cmdline.ARGS)
+    end = cmdline.separator_at(args)
+    for i, word in enumerate(args[:end - 1]):
+        if word == flag and args[i + 1] in typed_contexts()[1]:
+            line = shlex.join(["kmeshctl", *args[:i], f"{flag}={args[i + 1]}", *args[i + 2:]])
+            return f"; {shlex.quote(args[i + 1])} is a context: a name starting with '-' goes after =, `{line}`"
+    return ""
 
 
 def value_missing_text(group: _click.Command, path: str, args: list[str], at: int) -> str:
@@ -1351,6 +1365,15 @@ def namespaces_as_arguments(args: "list[str] | tuple[str, ...]") -> list[str]:
     return words
 
 
+def _other_tools_value(flag: str, following: Optional[str]) -> bool:
+    """``following`` is the value of ``flag``, a flag kmeshctl's command lacks that takes one
+    in the tool it comes from (kubectl's `-v 6`, `--v=6`: a number)."""
+    if following is None or following.startswith("-") or "=" in flag:
+        return False
+    valued = next((taken for spellings, taken, _, _ in OTHER_TOOLS_FLAGS if flag in spellings), False)
+    return valued and (flag not in NUMERIC_VALUE_FLAGS or following.isdigit())
+
+
 def names_without_separator(args: "list[str] | tuple[str, ...]") -> str:
     """`; without the `--`: `LINE``: the fix for flags typed after `--` on an enable-ns /
     disable-ns line (read as namespace names): LINE names the namespaces (kubectl's `-n foo`
@@ -1364,13 +1387,16 @@ def names_without_separator(args: "list[str] | tuple[str, ...]") -> str:
     line = namespaces_as_arguments([*words[:at], *words[at + 1:]])
     ctx = get_current_context()
     start = next((i + 1 for i in walk_words(line, leading_values=True) if line[i] == ctx.info_name), len(line))
-    kept, names, unknown, bare = line[:start], [], [], []
+    kept, names, unknown, bare, values = line[:start], [], [], [], []
     i = start
     while i < len(line):
         word = line[i]
         param = option_spelled(ctx.command, word.partition("=")[0]) if word.startswith("-") and word != "-" else None
         if word.startswith("-") and word != "-" and param is None:
             unknown.append(word)
+            if _other_tools_value(word, line[i + 1] if i + 1 < len(line) else None):
+                values.append(f"{word} {line[i + 1]}")  # kubectl's `-v 6`: 6 is its level, no namespace
+                i += 1
         elif param is not None and takes_value(param) and "=" not in word:
             if i + 1 < len(line) and not line[i + 1].startswith("-"):
                 kept += line[i:i + 2]
@@ -1382,7 +1408,9 @@ def names_without_separator(args: "list[str] | tuple[str, ...]") -> str:
             names += [] if param is not None else [word]
         i += 1
     command = ctx.info_name
-    said = [f"{command} has no flag {spoken_list(unknown)} (its namespaces are its arguments)"] if unknown else []
+    valued = f"; {spoken_list(values)} left out whole" if values else ""
+    said = [f"{command} has no flag {spoken_list(unknown)} (its namespaces are its arguments{valued})"] if unknown \
+        else []
     said += [f"{spoken_list(bare)} {'is' if len(bare) == 1 else 'are'} given no value (left out)"] if bare else []
     left_out = "; ".join(said)
     if names:

@@ -154,8 +154,21 @@ def typed_flags_for(words: Sequence[str]) -> list[str]:
         if param.param_type_name != "option" or param.name not in running or \
                 ctx.get_parameter_source(param.name) != ParameterSource.COMMANDLINE:
             continue
-        found += _flag_words(param, ctx.params.get(param.name))
+        value = ctx.params.get(param.name)
+        found += _flag_words(param, value) if value is not None else _as_typed(param)
     return found
+
+
+def _as_typed(param: Any) -> list[str]:
+    """``param``'s flag and value as typed on the line being run: a value click refused is
+    None in ctx.params (badinput reads on past it), and a line kept whole keeps it as typed."""
+    from kmeshctl.cli import cmdline
+
+    words = list(cmdline.ARGS[:cmdline.separator_at(cmdline.ARGS)])
+    for i, word in enumerate(words):
+        if word.partition("=")[0] in param.opts:
+            return [word] if "=" in word or i + 1 == len(words) else words[i:i + 2]
+    return []
 
 
 def same_work_command(words: Sequence[str], extra: Sequence[str] = ()) -> str:
@@ -574,16 +587,16 @@ def bad_xds_address_error(command: list[str], error: BadXdsAddress, istio_namesp
     offered (it would fail on the other): `--xds-address x: missing port (use --xds-address
     x:15012), and --cluster-id 'a b': not a cluster id; use ...`."""
     from kmeshctl.cli.cluster import command_with
-    from kmeshctl.istiod import settled_address
+    from kmeshctl.cli.names import settled_with_reason
 
-    address = settled_address(error.meant, istio_namespace)
+    flag = flag_as_typed('xds_address') or '--xds-address'
+    address, why = settled_with_reason(error.meant, istio_namespace, flag)
     if check is not None:
         try:
             check(address)
         except UsageError as other:
-            return UsageError(f"{error.problem} (use {flag_as_typed('xds_address') or '--xds-address'} "
-                              f"{shlex.quote(address)}), and {other}")
-    return UsageError(f"{error.problem}; use `{command_with(command, 'xds_address', address)}`")
+            return UsageError(f"{error.problem}{why} (use {flag} {shlex.quote(address)}), and {other}")
+    return UsageError(f"{error.problem}{why}; use `{command_with(command, 'xds_address', address)}`")
 
 
 def check_offline_xds_address(command: list[str], address: str, istio_namespace: str) -> None:
@@ -607,11 +620,40 @@ def warn_unvalidated_custom_kinds(kinds: list[str], quiet: bool) -> None:
         from kmeshctl.cli.common import fix_hint
         from kmeshctl.cli.progress import echo_coloured
 
+        head = f"Warning: {', '.join(kinds)} not schema-validated (no CRD schemas offline); give --crd-file, or run"
+        unusable = unusable_cluster_flags()
+        if unusable is not None:  # render read none of them: the install line leaves out the ones that fail
+            kept, why = unusable
+            line = shlex.join(["kmeshctl", *kept, *shlex.split(same_work_command(["install"], ["--dry-run"]))[1:]])
+            echo_coloured(f"{head} `{line}` with a reachable cluster ({why})", typer.colors.YELLOW)
+            return
         # fix_hint: the pasted install keeps the --kubeconfig / --context typed (the reachable cluster)
         context, note = context_to_choose()
-        echo_coloured(fix_hint(f"Warning: {', '.join(kinds)} not schema-validated (no CRD schemas offline); "
-                               f"give --crd-file, or run `{same_work_command(['install'], ['--dry-run', *context])}` "
+        echo_coloured(fix_hint(f"{head} `{same_work_command(['install'], ['--dry-run', *context])}` "
                                f"with a reachable cluster{note}"), typer.colors.YELLOW)
+
+
+def unusable_cluster_flags() -> Optional[tuple[list[str], str]]:
+    """For a command that reads no cluster (render, completion: the typed --kubeconfig /
+    --context are not checked before it runs), when those flags fail their check: (the
+    ones that work, as words, and why the others are left out: `--context nope left out:
+    no such context in kc1.yaml (contexts: ...)`); None when they work or none was typed."""
+    from kmeshctl import kube
+    from kmeshctl.cli.cmdline import ARGS
+
+    target = run_options()
+    typed = {flag: typed_value(ARGS, flag) for flag in ("--kubeconfig", "--context")}
+    # the file alone first (a bad one leaves both out), then the context in it
+    for kept_flags, context_checked in (((), False), (("--kubeconfig",), True)):
+        try:
+            kube.check_given_target(target, typed["--kubeconfig"] is not None,
+                                    context_checked and typed["--context"] is not None)
+        except UsageError as err:
+            kept = [w for flag in kept_flags if typed[flag] is not None for w in (flag, typed[flag])]
+            left = [f"{flag} {shlex.quote(value)}" for flag, value in typed.items()
+                    if value is not None and flag not in kept_flags]
+            return kept, f"{' and '.join(left)} left out: {err.problem}"
+    return None
 
 
 def warn_left_out(params: InstallParams, command: list[str], cluster_version: str = "") -> None:

@@ -336,6 +336,7 @@ def up_hint(name: str, state: Optional[sandboxes.SandboxState] = None) -> str:
     from kmeshctl.cli.suggestions import given_flags
 
     namespace = _demo_namespace_of(state)
+    note = ""
     commands = [sandboxes.for_sandbox("kmeshctl sandbox status", name)]
     demo = sandboxes.for_sandbox("kmeshctl demo traffic-shift", name)
     if get_current_context(silent=True) is not None and "name" in given_flags() and demo.split()[-2:-1] != \
@@ -347,11 +348,12 @@ def up_hint(name: str, state: Optional[sandboxes.SandboxState] = None) -> str:
         from kmeshctl.sandbox.demo_target import judged_again
 
         commands.append(judged_again(demo, name))  # with the -c its weights need (80/20: 24)
+        note = _denied_note(state)
     else:
         commands.append(sandboxes.for_sandbox("kmeshctl dump maps", name, "--sandbox"))
     if get_current_context(silent=True) is not None:
         commands = [suggest(c) for c in commands]
-    return f"Sandbox {name} is up. Try: {'; '.join(commands)}"
+    return f"Sandbox {name} is up. Try: {'; '.join(commands)}{note}"
 
 
 def one_sandbox_each(command_path: str, names: list[str]) -> str:
@@ -395,6 +397,20 @@ def _demo_refuses(state: Optional[sandboxes.SandboxState]) -> bool:
     except OSError:
         return False
     return False
+
+
+def _denied_note(state: Optional[sandboxes.SandboxState]) -> str:
+    """` (the demo fails while AuthorizationPolicy default/deny-v2 on subset v2 denies its requests)`:
+    the sandbox's DENY policies on the pods the demo measures (demo.denying_policies); ''."""
+    from kmeshctl import demo
+    from kmeshctl.sandbox.manifests import load
+
+    try:
+        subject = _demo_subject_of(state)
+        denied = demo.denying_policies(load([state.manifests_file]), subject) if subject and state else []
+    except (KmeshctlError, UsageError, OSError):
+        return ""
+    return f" (the demo fails while {' and '.join(denied)} denies its requests)" if denied else ""
 
 
 def _demo_subject_of(state: Optional[sandboxes.SandboxState]) -> Any:
@@ -631,10 +647,9 @@ def list_(output: ListOutputOption = ListFormat.table, no_headers: NoHeadersOpti
 
 def _damaged_notes(rows: list[dict[str, Any]]) -> None:
     """One stderr line per damaged record: what is wrong and the `sandbox down` that removes it;
-    one per sandbox this command cannot see (another mount or pid namespace), with the fix."""
-    for row in rows:
-        if row["phase"] in (sandboxes.PHASE_DAMAGED, sandboxes.PHASE_UNKNOWN):
-            note(f"Warning: {row['problems'][0]}", run_options().quiet)
+    one for the sandboxes this command cannot see (another mount or pid namespace), with the fix."""
+    for line in sandboxes.list_warnings(rows):
+        note(f"Warning: {line}", run_options().quiet)
 
 
 def _list_word(words: list[str], args: list[str]) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence
 from typer import _click
 from typer._click.core import ParameterSource
 
+from kmeshctl import kube
 from kmeshctl.cli import cmdline
 from kmeshctl.cli.badinput import name_typed_flags, source_name, typed_flag, typed_value
 from kmeshctl.cli.cmdline import resolve, spelled
@@ -321,32 +322,39 @@ def namespace_fix_line(message: str, root: Optional[_click.Command]) -> str:
     return f"{message[:found.end()]}: `{shlex.join(words)}`{message[found.end():]}"
 
 
-CONTEXT_FIX = "pass --context with one of them"  # kube's unknown-context fix
+CONTEXT_FIX = kube.CONTEXT_FIX  # kube's unknown-context fix
 
 
 def context_meant(value: str, names: Sequence[str]) -> Optional[str]:
-    """The one context of ``names`` ``value`` is a case slip of (`CTX1` for ctx1), or None:
-    a closer look-alike (ctx3, ctx2) may be another cluster, never guessed."""
-    same = [n for n in names if n.lower() == value.lower()]
-    return same[0] if len(same) == 1 else None
+    """The one context of ``names`` ``value`` is a slip of (kube.context_meant: case, spaces)."""
+    return kube.context_meant(value, names)
 
 
 def context_fix_line(message: str) -> str:
     """``message`` with CONTEXT_FIX made a did-you-mean and the line to paste (the words
-    typed, --context the context the one typed is a typo of): `--context CTX1: no such
-    context ... (contexts: ctx1, ctx2); did you mean ctx1? `kmeshctl version --context
-    ctx1``; as it is when no context is that close."""
+    typed, --context the context the one typed is a slip of; none typed: the kubeconfig's
+    current-context is, and --context is added): `--context CTX1: no such context ...
+    (contexts: ctx1, ctx2); did you mean ctx1? `kmeshctl version --context ctx1``; as it
+    is when no context is that close."""
     from kmeshctl.cli.option_hints import typed_contexts
 
-    typed = typed_value(cmdline.ARGS, "--context")
-    if CONTEXT_FIX not in message or f"{CONTEXT_FIX}: `" in message or not typed:
+    if CONTEXT_FIX not in message or f"{CONTEXT_FIX}: `" in message:
         return message
-    meant = context_meant(typed, typed_contexts()[1])
+    typed = typed_value(cmdline.ARGS, "--context")
+    slipped = typed or kube.current_context_name(typed_value(cmdline.ARGS, "--kubeconfig"))
+    meant = context_meant(slipped, typed_contexts()[1]) if slipped else None
     if meant is None:
         return message
-    words = cmdline.with_flag_value(list(cmdline.ARGS), "--context", meant)
+    words = (cmdline.with_flag_value(list(cmdline.ARGS), "--context", meant) if typed
+             else _with_context(list(cmdline.ARGS), meant))
     return message.replace(CONTEXT_FIX, f"did you mean {shlex.quote(meant)}? `{shlex.join(['kmeshctl', *words])}`",
                            1)
+
+
+def _with_context(args: list[str], context: str) -> list[str]:
+    """``args`` with `--context CONTEXT` after the --kubeconfig typed before the command, else first."""
+    at = 2 if args[:1] == ["--kubeconfig"] else 1 if args[:1] and args[0].startswith("--kubeconfig=") else 0
+    return [*args[:at], "--context", context, *args[at:]]
 
 
 # Commands whose -n/--namespace is kmesh's own install namespace (default kmesh-system, as
@@ -481,9 +489,11 @@ def parseable(message: str, root: _click.Command) -> str:
         if kept == words or not _safe_to_drop(dropped, flagged, words):
             continue
         parts[i] = " ".join(w if w in SHELL_OPERATORS else shlex.quote(w) for w in kept)
+        mended = _values_mended(kept, root)  # a value its checks refuse (`Default`), mended too when they say how
+        parts[i] = mended or parts[i]
         path = " ".join(_command_path(root, kept))
-        parts[i - 1], parts[i + 1] = _said_dropped(parts[i - 1], _still_needed(kept, root) + parts[i + 1], dropped,
-                                                   flagged, path)
+        parts[i - 1], parts[i + 1] = _said_dropped(parts[i - 1], ("" if mended else _still_needed(kept, root)) +
+                                                   parts[i + 1], dropped, flagged, path)
     return "`".join(parts)
 
 
@@ -497,12 +507,13 @@ def _strays_kept(words: list[str], dropped: list[str], root: _click.Command) -> 
 def _values_mended(words: list[str], root: _click.Command) -> str:
     """``words`` with every bad value its checks mend (badinput.mended_line), as a line; ""
     when none is refused or cannot be mended (a shell pipeline is left as it is)."""
-    from kmeshctl.cli.badinput import mended_line
+    from kmeshctl.cli.badinput import mended_lines
 
     if any(w in SHELL_OPERATORS or w in (*cmdline.HELP_FLAGS, "--version") for w in words):
         return ""  # a help or version line only prints (its parse exits)
-    mended = mended_line(words, root)
-    return shlex.join(mended) if mended is not None else ""
+    mended = [line for line in mended_lines(words, root) if line != words]
+    # two flags that cannot go together: a line keeping each (inside the backticks of the one line offered)
+    return "` or `".join(shlex.join(line) for line in mended)
 
 
 def _still_needed(line: list[str], root: _click.Command, given_only: bool = False) -> str:
@@ -513,7 +524,10 @@ def _still_needed(line: list[str], root: _click.Command, given_only: bool = Fals
 
     if "|" in line or any(w in SHELL_OPERATORS for w in line):
         return ""
-    said = [problem.split(";")[0] if "`" in problem else problem for problem in line_problems(line, root, given_only)]
+    from kmeshctl.cli.badinput import _without_lines
+
+    said = [_without_lines(problem.split(";")[0]) if "`" in problem else problem
+            for problem in line_problems(line, root, given_only)]
     left = [problem for problem in said if "`" not in problem]  # its own line would be for another line
     return f" (then fix {'; '.join(left)})" if left else ""
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import re
 import textwrap
 from dataclasses import fields
@@ -58,11 +59,23 @@ def drawing_encoding(stream: Any) -> str:
     return (getattr(stream, "encoding", None) or "utf-8") if locale_is_utf8() else "ascii"
 
 
+def sized_environ() -> dict[str, str]:
+    """The environment a Console sizes itself from, less a COLUMNS or LINES that sizes
+    nothing (`COLUMNS=0`: rich would print tables, titles and notes 0 wide, that is not
+    at all; not a number): as if unset, the terminal's own size is used."""
+    return {key: value for key, value in os.environ.items()
+            if key not in ("COLUMNS", "LINES") or (value.strip().isdigit() and int(value) > 0)}
+
+
 class PipeFriendlyConsole(Console):
     """A rich Console whose output, when it is not a terminal, is plain text columns.
     ``every_column`` (-o wide): a column empty in every row is shown too."""
 
     every_column = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("_environ", sized_environ())
+        super().__init__(*args, **kwargs)
 
     def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
         for item in objects:

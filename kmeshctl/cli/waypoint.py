@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from kmeshctl.cli import cmdline
 from kmeshctl.cli.option_hints import POSITIONAL_READERS
 from kmeshctl.cli.progress import note
 from kmeshctl.cli.tables import EMPTY, cli_console, print_fitted
@@ -24,7 +25,7 @@ from kmeshctl.cli.tables import EMPTY, cli_console, print_fitted
 from kmeshctl.apply import ApplyResult, PartialApply, nothing_changed
 from kmeshctl.cli.common import (MAX_RUN_S, MAX_TIMEOUT_S, PORT_MAX, PORT_MIN, OutputFormat, app,
                                  check_namespace_flags, fix_hint, ignore_not_found_fix, is_data, print_data,
-                                 output_option, run_options)
+                                 output_option, run_options, with_namespace_line)
 from kmeshctl.cli.suggestions import flag_as_typed, given_on_command_line
 from kmeshctl.cli.render import ManifestFormat, print_manifests, same_work_command
 from kmeshctl.errors import KmeshctlError, UsageError
@@ -185,7 +186,8 @@ def apply_cmd(
         given, namespace = namespace, _namespace(namespace)
         params = deploy.WaypointParams(namespace, name, image, replicas, revision or "")
         objs = deploy.render(params)  # every flag checked before any connection
-        deploy.check_apply_namespace(params)  # kube-system, istio's, kmesh's: offline dry runs too
+        deploy.check_apply_namespace(params, None, _namespace_origin(given, namespace),  # offline dry runs too
+                                     with_namespace_line)  # kube-system, istio's, kmesh's
         if wait and replicas == 0:
             raise _no_pods_to_wait_for(namespace)
         from kmeshctl.demo_cluster import validation_version
@@ -200,7 +202,8 @@ def apply_cmd(
                 except deploy.NameTaken as taken:
                     raise _with_free_name(client, params, taken) from None
                 _warn_unknown_revision(client, params.revision)
-                _warn_untyped_changes(params, _running_params(client, params.namespace, params.name), dry_run=True)
+                _warn_untyped_changes(params, _running_params(client, params.namespace, params.name), dry_run=True,
+                                      known=_revisions(client))
                 _note_leftovers_removable(client, params, quiet)
             print_manifests(objs, output or ManifestFormat.yaml)  # the `kind: List` of render -o json
             return
@@ -220,10 +223,12 @@ def apply_cmd(
             _set_force(client, force_conflicts)
             _warn_unknown_revision(client, params.revision)
             live = _running_params(client, params.namespace, params.name)
-            _warn_untyped_changes(params, live)
+            changes = untyped_changes_text(params, live, known=_revisions(client))
             run.results = deploy.apply(client, params, validation_version(client), run.reported(say),
                                        _namespace_origin(given, namespace), run.started.append, run.removed(say),
                                        _warn)
+            if changes:  # said once they are made: an apply refused (a field manager's conflict) changed nothing
+                _warn(changes)
             if wait:  # 0: no limit, as kubectl's; piped (a log): a line only when the wait's state changes
                 run.waiting = True
                 deploy.wait_ready(client, params, timeout or float("inf"), progress, every_poll=_stderr_is_terminal(),
@@ -300,13 +305,22 @@ def _running_params(client: KubeClient, namespace: str, name: str,
 
 
 def _warn_untyped_changes(params: deploy.WaypointParams, live: Optional[deploy.WaypointParams],
-                          dry_run: bool = False) -> None:
-    """A warning when this apply changes the --replicas, --image or --revision the waypoint
+                          dry_run: bool = False, known: Optional[list[str]] = None) -> None:
+    """untyped_changes_text as a warning (none when it is '')."""
+    text = untyped_changes_text(params, live, dry_run, known)
+    if text:
+        _warn(text)
+
+
+def untyped_changes_text(params: deploy.WaypointParams, live: Optional[deploy.WaypointParams],
+                         dry_run: bool = False, known: Optional[list[str]] = None) -> str:
+    """The warning when this apply changes the --replicas, --image or --revision the waypoint
     runs with (``live``: _running_params', None unknown) and that flag was not typed (left
     out, it is the default again, as istioctl's and helm's values): the line that keeps them.
-    Typed, the change is what the user asked for."""
+    Typed, the change is what the user asked for. A revision no istiod serves (``known``:
+    the cluster's revisions and tags, None unknown) is never offered to keep. '' for none."""
     if live is None:
-        return
+        return ""
     changes: list[str] = []
     keep: dict[str, str] = {}
     if not given_on_command_line("replicas") and live.replicas != params.replicas:
@@ -315,14 +329,17 @@ def _warn_untyped_changes(params: deploy.WaypointParams, live: Optional[deploy.W
     if not given_on_command_line("image") and live.image != params.image:
         changes.append(f"its image {'would go' if dry_run else 'goes'} from {live.image} to {params.image}")
         keep["image"] = live.image
+    served = known is None or live.revision in known
     if not given_on_command_line("revision") and live.revision != params.revision:
         changes.append(f"its Gateway {'would lose' if dry_run else 'loses'} label {deploy.REVISION_LABEL}="
-                       f"{live.revision}")
-        keep["revision"] = live.revision
-    if changes:
-        flags = " and ".join(f"--{parameter}" for parameter in keep)
-        _warn(f"waypoint {params.namespace}/{params.name}: {' and '.join(changes)} ({flags} not given: the "
-              f"default); to keep {'them' if len(keep) > 1 else 'it'}: `{_apply_command(params.namespace, keep)}`")
+                       f"{live.revision}" + ("" if served else f" (no istiod of revision {live.revision} runs)"))
+        if served:
+            keep["revision"] = live.revision
+    if not keep:
+        return f"waypoint {params.namespace}/{params.name}: {' and '.join(changes)}" if changes else ""
+    flags = " and ".join(f"--{parameter}" for parameter in keep)
+    return (f"waypoint {params.namespace}/{params.name}: {' and '.join(changes)} ({flags} not given: the "
+            f"default); to keep {'them' if len(keep) > 1 else 'it'}: `{_apply_command(params.namespace, keep)}`")
 
 
 def _note_leftovers_removable(client: KubeClient, params: deploy.WaypointParams, quiet: bool) -> None:
@@ -353,6 +370,16 @@ def _warn_unknown_revision(client: KubeClient, revision: str) -> None:
     _warn(f"no istiod of revision {revision} runs in the cluster (revisions and tags: {', '.join(known) or 'none'}); "
           f"the Gateway stays Pending until one does: give --revision one of them, or leave it out for the "
           f"namespace's or the default revision")
+
+
+def _revisions(client: KubeClient) -> Optional[list[str]]:
+    """The cluster's istiod revisions and tags (None: not known)."""
+    from kmeshctl.istiod import known_revisions
+
+    try:
+        return known_revisions(client)
+    except KmeshctlError:
+        return None
 
 
 def _set_force(client: KubeClient, force_conflicts: bool) -> None:
@@ -511,15 +538,39 @@ def _stderr_is_terminal() -> bool:
 def _no_pods_to_wait_for(namespace: str) -> UsageError:
     """`--wait --replicas 0`: refused before anything connects. No pod is made, so none
     becomes ready and istiod programs no Gateway for it (as `kubectl wait --for=condition=Ready
-    pod -l ...` fails at once when no pod matches): the line without --wait, or with a pod."""
-    from kmeshctl.cli.cmdline import without_flag
-
-    words = without_flag(shlex.split(_apply_command(namespace, {})), "--wait", valued=False)
-    without_wait = shlex.join(without_flag(words, flag_as_typed("timeout")))
+    pod -l ...` fails at once when no pod matches): the line without --wait, or with a pod.
+    Both are the line typed, in the order typed (the global flags where they were, another
+    bad value as typed: the one error naming every bad value mends it in both)."""
+    typed = _typed_apply_words(namespace)
+    without_wait = cmdline.without_flag(cmdline.without_flag(typed, "--wait", valued=False), "--timeout")
+    with_pod = [*_with_replicas(_wait_alone(typed), "1")]
     return UsageError("--wait with --replicas 0: no waypoint pod is made, so none can become ready (nor does istiod "
                       "program a Gateway without one) and the wait could only time out",
-                      fix=f"apply it scaled to 0 without waiting: `{without_wait}`, or give it a pod and wait: "
-                          f"`{_apply_command(namespace, {'replicas': '1'})}`")
+                      fix=f"apply it scaled to 0 without waiting: `{shlex.join(without_wait)}`, or give it a pod "
+                          f"and wait: `{shlex.join(with_pod)}`")
+
+
+def _typed_apply_words(namespace: str) -> list[str]:
+    """`kmeshctl ... waypoint apply ...` as typed (cmdline.ARGS: the line being parsed, also
+    when a line is only checked), with `-n NAMESPACE` after `apply` when -n was not typed
+    (the paste must not depend on the context's namespace)."""
+    words = ["kmeshctl", *cmdline.ARGS]
+    end = cmdline.separator_at(words)
+    if any(w.partition("=")[0] in ("-n", "--namespace") for w in words[:end]) or "apply" not in words[:end]:
+        return words
+    at = words.index("apply") + 1
+    return [*words[:at], "-n", namespace, *words[at:]]
+
+
+def _wait_alone(words: list[str]) -> list[str]:
+    """``words`` with `--wait=VALUE` (refused: an on/off flag takes no value) as --wait."""
+    end = cmdline.separator_at(words)
+    return [("--wait" if w.startswith("--wait=") and i < end else w) for i, w in enumerate(words)]
+
+
+def _with_replicas(words: list[str], value: str) -> list[str]:
+    """``words`` with --replicas given ``value`` (where typed, in the spelling typed)."""
+    return cmdline.with_flag_value(words, "--replicas", value)
 
 
 # -o's help says what -o wide adds to each command's own output
@@ -895,6 +946,7 @@ def _nothing_to_delete(client: KubeClient, run: "_DeleteRun", ignore_not_found: 
     line (and document) saying there is nothing to delete."""
     p = run.params
     served = client.is_served(deploy.GATEWAY_API, "Gateway")
+    run.results = [(ref, deploy.NOT_FOUND) for ref in deploy.own_refs(p)]  # -o's `absent`, as uninstall lists them
     if not ignore_not_found:
         deploy.require_gateway_api(client)
         _check_listed_namespace(client, p.namespace, origin)
@@ -1031,10 +1083,21 @@ def _not_found(client, namespace: str, name: str, fix: str,  # type: ignore[no-u
     there = ", ".join(names) or ("none; " + LIST_ALL if look_first and not elsewhere else "none")
     if not names and not look_first and not elsewhere:
         fix = f"{fix} (or {LIST_ALL})"
-    if elsewhere:  # a wrong -n: the line in the namespace that has it, before the fix here
+    also = ""
+    if elsewhere and _deleting():  # never a delete line for another object: where it is, in words
+        also = (f"; a waypoint {name} is in namespace{'s' if len(elsewhere) > 1 else ''} {', '.join(elsewhere)}: "
+                "another object, which this does not touch (if it is the one meant, give its -n)")
+    elif elsewhere:  # a wrong -n: the line in the namespace that has it, before the fix here
         fix = f"{_in_namespaces(name, elsewhere)}; else {fix}"
     left = f"; its leftovers: {', '.join(leftovers)}" if leftovers else ""
-    return KmeshctlError(f"waypoint {namespace}/{name} not found (waypoints in {namespace}: {there}{left})", fix=fix)
+    return KmeshctlError(f"waypoint {namespace}/{name} not found (waypoints in {namespace}: {there}{left}{also})",
+                         fix=fix)
+
+
+def _deleting() -> bool:
+    """Whether the running command deletes (`waypoint delete`): its fixes never name another object."""
+    context = get_current_context(silent=True)
+    return context is not None and context.command_path.split()[1:3] == ["waypoint", "delete"]
 
 
 def _in_namespaces(name: str, namespaces: list[str]) -> str:

@@ -35,7 +35,11 @@ Progress = Callable[[str], None]
 
 
 def preflight() -> None:
-    """What the data path needs (BPF, cgroup v2, bpffs mounted, bcc, headers)."""
+    """What the data path needs (BPF, cgroup v2, bpffs mounted, bcc, headers). The host's
+    bpffs and cgroup2 hidden from here (`ip netns exec`) are said whole, never mounted anew:
+    pins in another namespace's bpffs would go with it."""
+    nodecheck.check_host_mounts_seen("the host's bpf and cgroup2 filesystems, where a sandbox's pins and "
+                                     "processes live,", hidden="they are")
     failed = [r for r in nodecheck.run_preflight(mount_missing=True) if not r.ok]
     if failed:
         raise KmeshctlError(f"the sandbox's data path cannot run: {failed[0].name}: {failed[0].detail}")

@@ -251,6 +251,11 @@ def check_demo_ready(state: SandboxState, rerun: Rerun = rerun_line, namespace: 
         raise KmeshctlError(f"sandbox {name} is not ready: {problems[0]}{more}; see "
                             f"`kmeshctl sandbox status --name {name}`, or make it again: "
                             f"`{sb.remake_line(name)} && {demo.rerun_command(name, rerun)}`")
+    stopped = sb.stopped_problems(state)  # as `sandbox list` sees it, from /proc: a stopped Envoy never answers
+    if stopped:
+        more = f" (and {len(stopped) - 1} more)" if len(stopped) > 1 else ""
+        raise KmeshctlError(f"sandbox {name} is not ready: {stopped[0]}{more}, then "
+                            f"`{demo.rerun_command(name, rerun)}`")
 
 
 def _no_replicas(state: SandboxState, namespace: str) -> str:

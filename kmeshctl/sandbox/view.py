@@ -6,22 +6,19 @@ pids; that is "cannot see", never "gone", and never a reason to make the sandbox
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from kmeshctl import nodecheck
 from kmeshctl.errors import KmeshctlError
 from kmeshctl.sandbox.state import SandboxState
 
-HOST_PID = "1"  # the host's namespaces, as this process's /proc shows them
-
 
 class Unseen(KmeshctlError):
     """Sandbox ``name`` cannot be seen from this command's namespaces (exit 1): the message
     says which view is missing and how to run the command where it is not."""
 
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, exit_code: int | None = None, *, name: str = "") -> None:
+        super().__init__(message, exit_code)  # KmeshctlError's: a caller may rewrap it as type(err)(text, code)
         self.name = name
 
 
@@ -29,16 +26,15 @@ def check_seen(state: SandboxState) -> None:
     """Unseen when this process cannot see sandbox ``state``'s pins or processes."""
     problem = hidden_text(state)
     if problem:
-        raise Unseen(state.name, problem)
+        raise Unseen(problem, name=state.name)
 
 
 def hidden_text(state: SandboxState) -> str:
     """What of sandbox ``state`` this process cannot see, with the fix ('' when it sees it all)."""
     missing = missing_mounts(state)
     if missing:
-        mounts = " and no ".join(f"{what} is mounted at {point}" for point, _, what in missing)
-        return (f"sandbox {state.name} cannot be seen from this mount namespace: no {mounts} here (another mount "
-                f"namespace? `ip netns exec` remounts /sys), so its pins and processes are hidden from this "
+        return (f"sandbox {state.name} cannot be seen from this mount namespace: "
+                f"{nodecheck.hidden_mounts_text(missing)}, so its pins and processes are hidden from this "
                 f"command, not gone; {_mount_fix(state, missing)}")
     if pids_hidden(state):
         return (f"sandbox {state.name} cannot be seen from this pid namespace: its processes are in another one "
@@ -47,11 +43,42 @@ def hidden_text(state: SandboxState) -> str:
     return ""
 
 
+def hidden_lines(states: list[SandboxState]) -> list[str]:
+    """What of ``states`` this process cannot see, as few lines as it takes (`sandbox
+    list`): one for those a mount namespace hides, with one line to run, one for those
+    a pid namespace hides; a sandbox alone as hidden_text says it."""
+    mount = [s for s in states if missing_mounts(s)]
+    pid = [s for s in states if s not in mount and pids_hidden(s)]
+    if len(mount) + len(pid) == 1:
+        return [hidden_text((mount + pid)[0])]
+    lines = []
+    if len(mount) == 1:
+        lines.append(hidden_text(mount[0]))
+    elif mount:
+        missing = list(dict.fromkeys(m for s in mount for m in missing_mounts(s)))
+        daemons = [daemon for s in mount for daemon in _daemon_pids(s)]
+        fix = nodecheck.nsenter_fix(nodecheck.host_pid(missing, daemons), line_here(mount[0].name))
+        lines.append(f"sandboxes {_names(mount)} cannot be seen from this mount namespace: "
+                     f"{nodecheck.hidden_mounts_text(missing)}, so their pins and processes are hidden from this "
+                     f"command, not gone; {fix}")
+    if len(pid) == 1:
+        lines.append(hidden_text(pid[0]))
+    elif pid:
+        lines.append(f"sandboxes {_names(pid)} cannot be seen from this pid namespace: their processes are in "
+                     "another one (their cgroups list them as pid 0 here), so they are hidden from this command, "
+                     "not gone; run it from the pid namespace the sandboxes were made in")
+    return lines
+
+
+def _names(states: list[SandboxState]) -> str:
+    return ", ".join(s.name for s in states)
+
+
 def missing_mounts(state: SandboxState) -> list[tuple[Path, str, str]]:
     """(mount point, fs type, what) of the sandbox's bpffs and cgroup2 mounts this process's
     mount namespace lacks: nothing is mounted there, the place is sysfs's own directory."""
-    wanted = [(state.bpffs.parent, "bpf", "bpf filesystem"), (cgroup_root(state), "cgroup2", "cgroup2 filesystem")]
-    return [(point, fstype, what) for point, fstype, what in wanted if nodecheck.fstype_at(point) == "sysfs"]
+    return nodecheck.hidden_here([(state.bpffs.parent, "bpf", "bpf filesystem"),
+                                  (cgroup_root(state), "cgroup2", "cgroup2 filesystem")])
 
 
 def cgroup_root(state: SandboxState) -> Path:
@@ -80,14 +107,8 @@ def pids_hidden(state: SandboxState) -> bool:
 
 def _mount_fix(state: SandboxState, missing: list[tuple[Path, str, str]]) -> str:
     """The command again in a mount namespace that has the mounts: pid 1's, else the one the
-    sandbox's daemons run in; else in words. Their network namespace too: the node agent's
-    admin address is on that one's loopback."""
-    for pid in [HOST_PID, *_daemon_pids(state)]:
-        if _other_namespace("mnt", pid) and all(nodecheck.fstype_at(point, pid) == fstype
-                                                for point, fstype, _ in missing):
-            return (f"run it in the host's namespaces: "
-                    f"`nsenter --target {pid} --mount --net {line_here(state.name)}`")
-    return "run it from the host's namespaces, where the sandbox was made"
+    sandbox's daemons run in (it was made there), else an ancestor's; else in words."""
+    return nodecheck.nsenter_fix(nodecheck.host_pid(missing, _daemon_pids(state)), line_here(state.name))
 
 
 def _daemon_pids(state: SandboxState) -> list[str]:
@@ -95,23 +116,8 @@ def _daemon_pids(state: SandboxState) -> list[str]:
     return [str(r.pid) for r in state.processes if r.role in ("controlplane", "agent") and r.pid > 0]
 
 
-def _other_namespace(kind: str, pid: str) -> bool:
-    """Whether process ``pid`` (as /proc shows it) is in another ``kind`` namespace than this
-    one; False when that cannot be read (pid 1 may be another user namespace's)."""
-    try:
-        return os.readlink(f"/proc/{pid}/ns/{kind}") != os.readlink(f"/proc/self/ns/{kind}")
-    except OSError:
-        return False
-
-
 def line_here(name: str) -> str:
-    """The command being run, as typed, naming sandbox ``name`` (`kmeshctl sandbox status
-    --name NAME` outside a command)."""
-    from kmeshctl.sandboxes import sandbox_flag, typed_now
-
-    typed = typed_now()
-    if typed is None:
-        return f"kmeshctl sandbox status --name {name}"
-    if typed.command.split()[1:3] == ["sandbox", "list"]:
-        return typed.line or typed.command
-    return typed.rerun(typed.command, sandbox_flag(typed.command), name, "")
+    """The command being run, as typed: in the host's namespaces it finds sandbox ``name``
+    as it did here, and a flag added might be one it refuses (`node cleanup --sandbox`);
+    `kmeshctl sandbox status --name NAME` outside a command."""
+    return nodecheck.typed_line() or f"kmeshctl sandbox status --name {name}"

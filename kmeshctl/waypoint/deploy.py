@@ -193,13 +193,21 @@ def not_for_waypoints(client: Optional[KubeClient] = None) -> dict[str, str]:
     return never_enrolled(client) if client is not None else system_namespaces()
 
 
-def check_apply_namespace(p: WaypointParams, client: Optional[KubeClient] = None) -> None:
+def check_apply_namespace(p: WaypointParams, client: Optional[KubeClient] = None, origin: str = "",
+                          line: Callable[[str], str] = lambda namespace: "") -> None:
     """UsageError (exit 2, nothing applied) when -n names a namespace no Service of an app
-    lives in (not_for_waypoints): a waypoint serves the Services of its own namespace."""
+    lives in (not_for_waypoints): a waypoint serves the Services of its own namespace.
+    ``origin``: where the namespace came from when -n was not typed (`from context dev`);
+    ``line``: the command line with -n NAMESPACE (`: `kmeshctl ...``), "" for none."""
     why = not_for_waypoints(client).get(p.namespace)
     if why is not None:
-        raise UsageError(f"namespace {p.namespace} {why}: a waypoint there serves no app (nothing was applied)",
-                         fix="pass -n with the namespace of the Services that will use it, e.g. -n default")
+        where = f" ({origin})" if origin else ""
+        raise UsageError(f"namespace {p.namespace}{where} {why}: a waypoint there serves no app (nothing was "
+                         f"applied)", fix="pass -n with the namespace of the Services that will use it, e.g. "
+                         f"-n {DEFAULT_APP_NAMESPACE}{line(DEFAULT_APP_NAMESPACE)}")
+
+
+DEFAULT_APP_NAMESPACE = "default"  # the usual home of an app
 
 
 def check_namespace(client: KubeClient, namespace: str, origin: str = "") -> None:
@@ -709,6 +717,12 @@ def _kmeshctls_gateway(client: KubeClient, p: WaypointParams) -> Optional[dict]:
         raise UsageError(f"Gateway {p.namespace}/{p.name} ({gateway_maker(gateway)}) was not made by kmeshctl "
                          "waypoint apply: delete it with the tool that made it")
     return gateway
+
+
+def own_refs(p: WaypointParams) -> list[str]:
+    """`Kind namespace/name` of each object of waypoint ``p``'s own (the shared ClusterRole
+    aside), in apply order: what a delete of a waypoint that is gone reports as not found."""
+    return [f"{obj['kind']} {_ref(obj['metadata'])}" for obj in render(p) if obj["kind"] != "ClusterRole"]
 
 
 def delete_plan(client: KubeClient, p: WaypointParams) -> list[str]:
