@@ -1578,7 +1578,7 @@ def _root_bad_value_with_others(group: _click.Command) -> None:
                     isinstance(first, _click.exceptions.MissingParameter):
                 raise
             try:
-                lines = _with_command_problems(group, bad_value_line(first, _args()), first.param)
+                lines = with_command_problems(group, bad_value_line(first, _args()), first.param)
             except Exception:  # noqa: BLE001 - the others could not be told: the first stands
                 raise first from None
             if len(lines) < 2:
@@ -1595,7 +1595,7 @@ def _args() -> list[str]:
     return list(cmdline.ARGS)
 
 
-def _with_command_problems(root: _click.Command, first: str, param: _click.Parameter) -> list[str]:
+def with_command_problems(root: _click.Command, first: str, param: _click.Parameter) -> list[str]:
     """[``first``, each bad value of the line typed without ``param``'s flag (the command's)]."""
     import shlex
 
@@ -1838,8 +1838,19 @@ def all_said(lines: list[str]) -> "UsageError":
     if mended is None:
         return UsageError(said)
     left = f", {spoken_list(left_out)} left out (the default{'s' if len(left_out) > 1 else ''})" if left_out else ""
-    return UsageError(f"{said}; every value mended{left}: "
-                      f"{spoken_list([f'`{shlex.join(line)}`' for line in mended], 'or')}")
+    offered = spoken_list([f'`{shlex.join(line)}`' for line in mended], 'or')
+    return UsageError(f"{said}; every value mended{left}: {offered}{_required_note(mended[0])}")
+
+
+def _required_note(line: list[str]) -> str:
+    """suggestions' "(then give FLAG (...) too: it is required)" for a mended line that
+    leaves out a flag the command needs (never typed: the next run would stop there)."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.suggestions import required_left
+
+    return required_left(shlex.join(line), cmdline.INVOKED[0].command) if cmdline.INVOKED else ""
 
 
 def _with_whole_line(line: str) -> "Optional[UsageError]":
@@ -1978,9 +1989,19 @@ def _mended_line(lines: list[str], typed: list[str]) -> tuple[Optional[list[list
     if mended == typed:
         return None, []
     found = [mended] if line_works(mended, root) else [line for line in mended_lines(mended, root) if line != mended]
+    if not found and _only_required_left(mended, root):  # all_said names the flags it still needs
+        found = [mended]
     if not found:
         return None, []
     return found, [given for given, fixed in flagged if not fixed]
+
+
+def _only_required_left(words: list[str], root: _click.Command) -> bool:
+    """The line ``words`` is refused only for flags it leaves out that the command requires
+    (the values it gives are all taken): mended, it is the line typed minus its mistakes."""
+    given = line_problems(words, root, given_only=True)
+    needed = line_problems(words, root)
+    return not given and bool(needed) and all(" is required (" in problem for problem in needed)
 
 
 def _each_line_applied(lines: list[str], typed: list[str]) -> list[str]:

@@ -389,7 +389,7 @@ def _global_values_present(ctx: _click.Context, args: list[str]) -> None:
             return
         flag, equals, inline = arg.partition("=")
         if equals and flag in GLOBAL_FLAGS and not inline:
-            raise empty_value(flag, _global_param(ctx, flag), ctx)
+            raise _global_empty(ctx, flag)
         if arg not in GLOBAL_FLAGS:
             continue
         following = args[i + 1] if i + 1 < len(args) else None
@@ -397,7 +397,23 @@ def _global_values_present(ctx: _click.Context, args: list[str]) -> None:
                                   not is_value_of(_global_param(ctx, arg), following)):
             raise _click.exceptions.BadOptionUsage(arg, f"Option '{arg}' requires an argument.", ctx=ctx)
         if following == "":
-            raise empty_value(arg, _global_param(ctx, arg), ctx)
+            raise _global_empty(ctx, arg)
+
+
+def _global_empty(ctx: _click.Context, flag: str) -> Exception:
+    """`--request-timeout ''`: said alone, or with every bad value of the command line it
+    comes with (badinput.all_said), as a root's bad value is."""
+    from kmeshctl.cli.badinput import _VERIFYING, all_said, with_command_problems
+
+    param = _global_param(ctx, flag)
+    empty = empty_value(flag, param, ctx)
+    if param is None or _VERIFYING:
+        return empty
+    try:
+        lines = with_command_problems(ctx.command, empty.format_message(), param)
+    except Exception:  # noqa: BLE001 - the others could not be told: the empty value alone
+        return empty
+    return all_said(lines) if len(lines) >= 2 else empty
 
 
 def _global_param(ctx: _click.Context, flag: str) -> Optional[_click.Parameter]:

@@ -483,7 +483,10 @@ def parseable(message: str, root: _click.Command) -> str:
             mended = _values_mended(words, root)
             parts[i] = mended or parts[i]
             if not mended:  # a bad value no check can mend is said now, not when the line is pasted
-                parts[i + 1] = _still_needed(words, root, given_only=True) + parts[i + 1]
+                still = _still_needed(words, root, given_only=True)
+                parts[i + 1] = (still or required_left(parts[i], root, parts[i + 1])) + parts[i + 1]
+            else:
+                parts[i + 1] = required_left(mended, root, parts[i + 1]) + parts[i + 1]
         if kept != words and not _safe_to_drop(dropped, flagged, words):
             parts[i + 1] = _strays_kept(words, dropped, root) + parts[i + 1]
         if kept == words or not _safe_to_drop(dropped, flagged, words):
@@ -491,6 +494,8 @@ def parseable(message: str, root: _click.Command) -> str:
         parts[i] = " ".join(w if w in SHELL_OPERATORS else shlex.quote(w) for w in kept)
         mended = _values_mended(kept, root)  # a value its checks refuse (`Default`), mended too when they say how
         parts[i] = mended or parts[i]
+        if mended:
+            parts[i + 1] = required_left(mended, root, parts[i + 1]) + parts[i + 1]
         path = " ".join(_command_path(root, kept))
         parts[i - 1], parts[i + 1] = _said_dropped(parts[i - 1], ("" if mended else _still_needed(kept, root)) +
                                                    parts[i + 1], dropped, flagged, path)
@@ -514,6 +519,26 @@ def _values_mended(words: list[str], root: _click.Command) -> str:
     mended = [line for line in mended_lines(words, root) if line != words]
     # two flags that cannot go together: a line keeping each (inside the backticks of the one line offered)
     return "` or `".join(shlex.join(line) for line in mended)
+
+
+def required_left(mended: str, root: _click.Command, after: str = "") -> str:
+    """` (then give --cluster-id (...) too: it is required)`: the flags the typed command
+    needs that the line mended from it (``mended``, lines joined by "` or `") still leaves
+    out, said now: it mends the values typed, and the next run would stop at what was never
+    typed. "" for another command's line (a pointer names the command, not a whole run) and
+    for a flag the words ``after`` the line name already."""
+    from kmeshctl.cli.badinput import line_problems
+
+    line = shlex.split(mended.split("` or `")[0])
+    typed = ["kmeshctl", *cmdline.ARGS]
+    if not cmdline.ARGS or _command_path(root, line) != _command_path(root, typed):
+        return ""
+    given = line_problems(line, root, given_only=True)
+    needed = [problem.replace(" is required ", " ", 1) for problem in line_problems(line, root)
+              if problem not in given and " is required (" in problem and problem.split()[0] not in after]
+    if not needed or given:
+        return ""
+    return f" (then give {spoken_list(needed)} too: {'they are' if len(needed) > 1 else 'it is'} required)"
 
 
 def _still_needed(line: list[str], root: _click.Command, given_only: bool = False) -> str:
