@@ -413,6 +413,8 @@ def _global_empty(ctx: _click.Context, flag: str) -> Exception:
         lines = with_command_problems(ctx.command, empty.format_message(), param)
     except Exception:  # noqa: BLE001 - the others could not be told: the empty value alone
         return empty
+    # bad values only: not flags left out, nor the help a bare `kmeshctl` prints
+    lines = [line for line in lines if " is required (" not in line and "\n" not in line]
     return all_said(lines) if len(lines) >= 2 else empty
 
 
