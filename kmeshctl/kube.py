@@ -375,8 +375,8 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool,
         raise UsageError(f"--context {shown(context)}: no such context in {shown(path)} (contexts: "
                          f"{', '.join(map(shown, names)) or 'none'})", fix=CONTEXT_FIX)
     if context is None and not current and current_needed:
-        raise _config_error(f"kubeconfig {path} has no current-context", path if explicit else None,
-                            f"pass --context NAME (contexts: {', '.join(map(shown, names)) or 'none'})")
+        raise _config_error(f"kubeconfig {path} has no current-context (contexts: {', '.join(map(shown, names))})",
+                            path if explicit else None, CONTEXT_FIX)
     if context is None and current not in names and current_needed:
         raise _config_error(f"kubeconfig {path}: current-context {shown(current)} is not one of its contexts "
                             f"(contexts: {', '.join(map(shown, names))})", path if explicit else None,
@@ -1083,7 +1083,9 @@ def context_meant(value: str, names: Sequence[str]) -> Optional[str]:
     def key(name: str) -> str:
         return " ".join(name.split()).casefold()
 
-    same = [n for n in names if key(n) == key(value)]
+    # `'My Ctx '` is 'My Ctx' (spaces alone), never 'my ctx' too
+    spaced = [n for n in names if " ".join(n.split()) == " ".join(value.split())]
+    same = spaced or [n for n in names if key(n) == key(value)]
     return same[0] if len(same) == 1 and same[0] != value else None
 
 
@@ -1113,6 +1115,21 @@ def check_given_target(target: KubeTarget, kubeconfig_typed: bool, context_typed
     if context_typed and target.context not in names:
         raise UsageError(f"--context {shown(target.context)}: no such context in {shown(path)} (contexts: "
                          f"{', '.join(map(shown, names))})", fix=CONTEXT_FIX)
+
+
+def check_target_loads(target: KubeTarget) -> None:
+    """What connecting to ``target`` (load_configuration) would refuse in its kubeconfig,
+    found by reading the files only (never connecting, no credential plugin run): a
+    missing file, no current-context or one that is none of its contexts, a context whose
+    cluster or user is not there. Raises what load_configuration raises (UsageError when
+    the user named the kubeconfig or context, $KUBECONFIG included); nothing when no
+    cluster is configured or inside a pod (the command says that itself)."""
+    if not cluster_configured(target) or (not target.named and running_in_cluster()):
+        return
+    path = target.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
+    found = check_kubeconfig(path, target.context, explicit=target.kubeconfig is not None)
+    context = target.context or found.current
+    check_context_entries(merged_kubeconfig(found, context), context, path, target)
 
 
 DEFAULT_OBJECT_NAMESPACE = "default"

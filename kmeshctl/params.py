@@ -579,7 +579,7 @@ def meant_namespace(value: str) -> Optional[str]:
     '.' as '-' (`Bad_NS` -> `bad-ns`); None when that is no valid name either."""
     name = value.strip()
     kind = next((k for k in _NAMESPACE_KINDS if name.lower().startswith(k)), "")
-    name = re.sub(r"[_.]", "-", name[len(kind):].lower())
+    name = re.sub(r"[_. ]", "-", name[len(kind):].lower())
     return name if name != value and DNS1123_LABEL_RE.match(name) else None
 
 

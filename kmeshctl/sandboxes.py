@@ -238,6 +238,11 @@ def checked_env_name(value: str) -> str:
         if meant is not None:
             raise UsageError(f"${NAME_ENV}={shown(value)}: not a sandbox name ({state_mod.NAME_RULE}); did you "
                              f"mean sandbox {meant}? `export {NAME_ENV}={meant}`") from None
+        fitted = fitted_name(value) if len(value.strip()) <= state_mod.NAME_MAX else None  # cut: maybe another's
+        if fitted is not None:  # as --name and --sandbox: the name fitted to the rule
+            raise UsageError(f"${NAME_ENV}={shown(value)}: not a sandbox name; use {state_mod.NAME_RULE} "
+                             f"({broken_name_rule(value)}); did you mean ${NAME_ENV}={fitted}? "
+                             f"`export {NAME_ENV}={fitted}`") from None
         raise UsageError(f"${NAME_ENV}={shown(value)}: not a sandbox name; use {state_mod.NAME_RULE} "
                          f"(e.g. export {NAME_ENV}=demo), or unset it") from None
 

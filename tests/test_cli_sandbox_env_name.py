@@ -9,7 +9,8 @@ import pytest
 from test_cli_kinds import cli, no_env  # noqa: F401
 
 WORDING = ("Error: $KMESHCTL_SANDBOX_NAME='Bad!': not a sandbox name; use 1-16 lowercase letters, digits or '-', "
-           "starting and ending with a letter or digit (e.g. export KMESHCTL_SANDBOX_NAME=demo), or unset it")
+           "starting and ending with a letter or digit (it has upper-case letters); did you mean "
+           "$KMESHCTL_SANDBOX_NAME=bad? `export KMESHCTL_SANDBOX_NAME=bad`")  # t43b 9: the name fitted, as --name's
 USING = [["sandbox", "status"], ["sandbox", "up"], ["sandbox", "down"], ["sandbox", "exec", "netutils", "--", "true"],
          ["dump", "maps"], ["dump", "config"], ["demo", "traffic-shift", "--target", "local"]]
 

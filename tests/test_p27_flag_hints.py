@@ -187,8 +187,8 @@ def _carries(words: list[str], flag: str, value: str) -> bool:
      ["sandbox", "up", "--name", "f273b"]),
     (["sandbox", "up", "-w", "--name", "f273b"], "sandbox up has no -w", ["sandbox", "up", "--name", "f273b"]),
     (["sandbox", "up", "--dry-run=client", "--name", "f273b"], "sandbox up has no dry run (kubectl's --dry-run): it "
-     "changes only this machine; `kmeshctl sandbox down --name f273b` removes everything it makes",
-     ["sandbox", "down", "--name", "f273b"]),
+     "changes only this machine, and sandbox down removes everything it makes; `kmeshctl sandbox status --name f273b` "
+     "shows whether it is up already", ["sandbox", "status", "--name", "f273b"]),  # pass 44 (t43b 1): no line that changes things
     (["sandbox", "down", "--dry-run", "--name", SANDBOX], "`kmeshctl sandbox status --name f273a` shows what it "
      "would remove", ["sandbox", "status", "--name", SANDBOX]),
     (["enable-ns", "default", "--dry-run=client"], "enable-ns has no dry run (kubectl's --dry-run): it changes only "

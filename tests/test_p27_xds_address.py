@@ -255,7 +255,8 @@ def test_render_and_node_run_offer_the_typed_host_too(typed, meant, capsys, no_e
 
 @pytest.mark.parametrize("typed, meant", [("ns/t27b-a", "t27b-a"), ("namespace/t27b-a", "t27b-a"),
                                           ("namespaces/t27b-a", "t27b-a"), ("Bad_NS", "bad-ns"), ("NS/Foo", "foo"),
-                                          ("ns/", None), ("ns/a/b", None), ("Bad Name", None), ("default", None)])
+                                          ("ns/", None), ("ns/a/b", None), ("Bad Name", "bad-name"),  # t43b 9: a space too
+                                          ("Bad!Name", None), ("default", None)])
 def test_the_namespace_meant(typed, meant) -> None:
     assert meant_namespace(typed) == meant
 
@@ -265,5 +266,5 @@ def test_the_install_namespace_check_offers_the_name_meant() -> None:
         check_namespace_name("--istio-namespace", "ns/istio-system")
     assert str(raised.value).endswith("; did you mean --istio-namespace istio-system?"), raised.value
     with pytest.raises(UsageError) as raised:
-        check_namespace_name("--istio-namespace", "a b")
+        check_namespace_name("--istio-namespace", "a!b")  # ('a b' is a-b: t43b 9)
     assert "did you mean" not in str(raised.value), raised.value

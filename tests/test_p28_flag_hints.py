@@ -163,8 +163,9 @@ def test_an_empty_context_lists_the_kubeconfigs_contexts(stubbed, capsys, offlin
                                                          two_contexts: str) -> None:  # noqa: F811
     for flag in ("--context=", "--context"):
         line = _line(capsys, "--kubeconfig", two_contexts, "status", flag)
-        # no example context: one the user did not choose (f36a)
-        assert f"(contexts in {two_contexts}: prod, dev)" in line and "--context prod" not in line, line
+        # no example context the user did not choose (f36a): only the current one, which leaving the flag out uses
+        assert f"(contexts in {two_contexts}: prod, dev)" in line and "--context dev" not in line, line
+        assert flag == "--context=" or "prod is its current context: `" in line, line
     assert cli(capsys, "--kubeconfig", two_contexts, "status", "--context", "prod")[0] == STUBBED
 
 

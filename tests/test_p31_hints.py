@@ -57,6 +57,10 @@ def test_1_a_flag_that_took_the_command_as_its_value_needs_a_value(typed: str, m
     line = _one_line(err)
     flag = meant[-1]
     assert f"{flag} needs a value" in line and "not the command" in line, line
+    if "`" not in line:  # pass 44 (t43b 7): no real value to give (no kubeconfig here): what to fill in, in words
+        said = line.partition(" filled in: ")[2].partition(" (see ")[0]
+        assert said and shlex.split(said)[:len(meant)] == meant, line
+        return
     words = _pasted(line)
     assert words[:len(meant)] == meant, line
     assert words[len(meant)] not in ("status", "enable-ns", "waypoint"), line  # a value, never the command

@@ -182,18 +182,21 @@ def test_sandbox_lists_own_name_is_offered_on_it(capsys, monkeypatch, offline) -
 
 @pytest.mark.parametrize("typed,meant", [("p.jpg", "p.png"), ("p", "p.png"), ("d/", "d/demo.png"),
                                          ("d", "d/demo.png")])
-def test_the_png_offered_for_plot_carries_force_when_it_exists(typed, meant, capsys, offline) -> None:
+def test_the_png_offered_for_plot_is_a_free_name_when_it_exists(typed, meant, capsys, offline) -> None:
+    """pass 44 (t43b 8): the .png meant exists: a free name like it, never a --force the user did
+    not type (it would replace a file they never named)."""
     (offline / "d").mkdir()
     args = ["demo", "traffic-shift", "--sandbox", "x", "--plot", typed]
     code, _, err = cli(capsys, *args)
     assert code == 2 and f", e.g. --plot {meant}: `" in err, err
     assert _lines(err) == [shlex.join(["kmeshctl", *args[:-1], meant])], err
     (offline / meant).write_bytes(b"")
+    free = meant.replace(".png", "-1.png")
     code, _, err = cli(capsys, *args)
-    assert code == 2 and "(it exists: --force replaces it)" in err, err
-    assert _lines(err) == [shlex.join(["kmeshctl", *args[:-1], meant, "--force"])], err
-    code, _, err = cli(capsys, *args, "--force")  # typed already: not twice
-    assert code == 2 and _lines(err) == [shlex.join(["kmeshctl", *args[:-1], meant, "--force"])], err
+    assert code == 2 and f", e.g. --plot {free} ({meant} exists): `" in err, err
+    assert _lines(err) == [shlex.join(["kmeshctl", *args[:-1], free])], err
+    code, _, err = cli(capsys, *args, "--force")  # typed: kept, on the free name
+    assert code == 2 and _lines(err) == [shlex.join(["kmeshctl", *args[:-1], free, "--force"])], err
 
 
 # ------------------------------------------------------------------ 7. status WORD

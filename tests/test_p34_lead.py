@@ -232,15 +232,26 @@ def test_6_version_with_an_install_and_no_pods_does_not_say_install(cluster) -> 
 
 @pytest.mark.parametrize("typed,line", [
     (["waypoint", "delete", "--name", "default/east"], "kmeshctl waypoint delete --name east -n default"),
-    (["waypoint", "status", "-n", "team-a", "--name", "default/east"],
-     "kmeshctl waypoint status -n default --name east"),
-    (["waypoint", "apply", "--namespace=team-b", "--name", "istio-system/waypoint", "-o", "json"],
-     "kmeshctl waypoint apply --namespace=istio-system --name waypoint -o json")])
+    (["waypoint", "status", "-n", "default", "--name", "default/east"],
+     "kmeshctl waypoint status -n default --name east")])
 def test_7_a_namespace_before_the_name_moves_to_n(capsys, no_env, typed, line) -> None:  # noqa: F811
     code, _, err = cli(capsys, *typed)
     assert code == 2, err
     assert "takes the name alone and -n the namespace (NAMESPACE/NAME)" in err, err
     assert f"`{line}`" in err, err
+
+
+@pytest.mark.parametrize("typed,lines", [
+    (["waypoint", "status", "-n", "team-a", "--name", "default/east"],
+     ["kmeshctl waypoint status -n default --name east", "kmeshctl waypoint status -n team-a --name east"]),
+    (["waypoint", "apply", "--namespace=team-b", "--name", "istio-system/waypoint", "-o", "json"],
+     ["kmeshctl waypoint apply --namespace=istio-system --name waypoint -o json",
+      "kmeshctl waypoint apply --namespace=team-b --name waypoint -o json"])])
+def test_7_a_namespace_before_the_name_beside_another_n_offers_both(capsys, no_env, typed, lines) -> None:  # noqa: F811
+    # t43b 4: -n typed is never dropped in silence (a delete would act in another namespace)
+    code, _, err = cli(capsys, *typed)
+    assert code == 2 and "name two namespaces; give one" in err, err
+    assert all(f"`{line}`" in err for line in lines), err
 
 
 def test_7_a_kind_before_the_name_is_still_type_name(capsys, no_env) -> None:  # noqa: F811

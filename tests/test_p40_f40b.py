@@ -210,5 +210,10 @@ def test_9_a_bad_name_says_the_rule_broken_and_offers_a_line(typed: str, broken:
 
 
 def test_9_no_line_naming_a_sandbox_that_does_not_exist(state_root, capsys, no_env) -> None:  # noqa: F811
+    # t43b 9: a reading command is offered the name fitted (its run says there is no such
+    # sandbox and lists them); `sandbox down` of a sandbox that is not there is not
     code, _, err = cli(capsys, "sandbox", "status", "--name", "T40A-1")
+    assert code == 2 and "(it has upper-case letters); did you mean --name t40a-1?" in err, err
+    assert _lines(err) == ["kmeshctl sandbox status --name t40a-1"], err
+    code, _, err = cli(capsys, "sandbox", "down", "--name", "T40A-1")
     assert code == 2 and "(it has upper-case letters), e.g. --name demo" in err and _lines(err) == [], err

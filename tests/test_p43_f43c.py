@@ -95,8 +95,8 @@ def test_a_current_context_that_is_none_of_the_contexts_gets_the_line_with_the_o
 def test_context_names_are_quoted_where_the_shell_needs_it(tmp_path, capsys, no_env) -> None:
     kc = _kubeconfig(tmp_path, "")
     code, _, err = cli(capsys, "--kubeconfig", kc, "status")
-    assert code == 2 and "has no current-context; pass --context NAME (contexts: 'Prod Cluster', prod, dev, -dash, " \
-                         "'My Ctx')" in err, err
+    assert code == 2 and "has no current-context (contexts: 'Prod Cluster', prod, dev, -dash, " \
+                         "'My Ctx'); pass --context with one of them" in err, err
     code, _, err = cli(capsys, "--kubeconfig", kc, "--context", "My Ctx", "status")
     assert code == 2 and "context 'My Ctx' in kubeconfig" in err and "names cluster nope, which is not there" in err
 

@@ -213,8 +213,12 @@ def _names_output(err: _click.exceptions.BadParameter, value: Optional[str]) -> 
 
 def _continued(line: str, at: int) -> str:
     """``line`` as the ``at``-th of a list joined by `; also `: click's capitalised `Got
-    unexpected ...` reads on lower-case after the first."""
-    return line[0].lower() + line[1:] if at and line.startswith("Got ") else line
+    unexpected ...`, `No such option: ...` read on lower-case after the first."""
+    return line[0].lower() + line[1:] if at and line.startswith(_CLICK_OPENINGS) else line
+
+
+# click's own sentences, capitalised as a message's first words
+_CLICK_OPENINGS = ("Got ", "No such ", "Option ", "Missing ", "Invalid ")
 
 
 def _without_output_line(ctx: _click.Context, value: str) -> str:
@@ -822,10 +826,13 @@ for _flag in ("-R", "--recursive"):
 
 # istioctl's `waypoint apply --for service|workload|all|none` (the Gateway's
 # istio.io/waypoint-for label): kmeshctl's waypoint takes one kind of traffic, always.
-COMMAND_HABITS[("waypoint apply", "--for")] = (
-    "; kmeshctl's waypoint always takes Service traffic (its Gateway carries istio.io/waypoint-for: service; no "
-    "workload, all or none form): leave {flag} out, `{without}`, and opt Services (or their namespace) in with the "
-    "label istio.io/use-waypoint={waypoint}")
+def _waypoint_habit_hint(flag: str, args: list[str]) -> str:
+    from kmeshctl.cli.command_hints import waypoint_habit_hint
+
+    return waypoint_habit_hint(flag, args)
+
+
+COMMAND_HABITS[("waypoint apply", "--for")] = _waypoint_habit_hint
 
 
 # istioctl's flags for what kmeshctl does otherwise (istioctl install -f / --set, waypoint
@@ -848,9 +855,7 @@ for _command in ("install", "uninstall"):
         COMMAND_HABITS[(_command, _flag)] = f"; {_command} does not ask: leave {{flag}} out, `{{without}}`"
 COMMAND_HABITS[("version", "--short")] = ("; version's lines are short already (kubectl's and istioctl's {flag}): "
                                           "leave it out, `{without}` (-o json for every field)")
-COMMAND_HABITS[("waypoint apply", "--enroll-namespace")] = (
-    "; waypoint apply labels no namespace (istioctl's --enroll-namespace): leave it out, `{without}`, and opt the "
-    "namespace in with `{kubectl}`")
+COMMAND_HABITS[("waypoint apply", "--enroll-namespace")] = _waypoint_habit_hint
 COMMAND_HABITS[("waypoint delete", "--all")] = (
     "; waypoint delete removes the one waypoint --name names (never all at once): `kmeshctl waypoint list -A` "
     "lists them")
@@ -1789,11 +1794,27 @@ def _cluster_flags(ctx: _click.Context, args: list[str]) -> None:
     from kmeshctl.kube import check_given_target
 
     root = ctx.find_root()
-    if ctx.command.name in HELP_ONLY_COMMANDS | SELF_CHECKED_COMMANDS or root is ctx:
+    if ctx.command.name in HELP_ONLY_COMMANDS | SELF_CHECKED_COMMANDS and not _demo_on_cluster(ctx) or root is ctx:
         return
     typed = [root.get_parameter_source(name) == ParameterSource.COMMANDLINE for name in GLOBAL_PARAMS]
     if any(typed):
         check_given_target(typed_target(args), *typed)
+    if ctx.command_path.split()[1] in CONNECTING_COMMANDS:  # what connecting would refuse, said now (read only)
+        from kmeshctl.kube import check_target_loads
+
+        check_target_loads(typed_target(args))
+
+
+def _demo_on_cluster(ctx: _click.Context) -> bool:
+    """`demo traffic-shift` that would check the cluster flags as they are (demo._check_target_flags:
+    no --target local, no sandbox named beside them, each said its own way)."""
+    target = ctx.params.get("target")
+    return ctx.command.name == "traffic-shift" and getattr(target, "value", target) != "local" and \
+        ctx.get_parameter_source("name") != ParameterSource.COMMANDLINE
+
+
+# The commands that always load the kubeconfig (read at parse time by _cluster_flags).
+CONNECTING_COMMANDS = frozenset({"install", "uninstall", "precheck", "status", "enable-ns", "disable-ns", "waypoint"})
 
 
 def _conflicting(ctx: _click.Context) -> list[str]:
@@ -2239,7 +2260,7 @@ def either_lines(said: str, candidates: list[list[str]], root: _click.Command) -
         lines += [one for one in mended_lines(line, root) if one not in lines]
     offered = f"; every value mended: {spoken_list([f'`{shlex.join(one)}`' for one in lines], 'or')}" if lines \
         else ""
-    return f"{said}; also {'; also '.join(common)}{offered}"
+    return f"{said}; also {'; also '.join(_continued(p, 1) for p in common)}{offered}"
 
 
 def _read_otherwise(line: list[str], root: _click.Command) -> list[str]:

@@ -145,10 +145,27 @@ def with_value_replaced(args: Sequence[str], old: str, new: str) -> list[str]:
     for i, word in enumerate(words[:separator_at(words)]):
         if word == old:
             words[i] = new
-            return words
+            flag = words[i - 1] if i and words[i - 1].startswith("--") else ""
+            return _same_flag_value_replaced(words, flag, old, new, i + 1)
         if word.endswith(old) and (word.startswith("-") and len(word) > len(old)):
             words[i] = word[:len(word) - len(old)] + new
-            return words
+            flag = word[:len(word) - len(old) - 1] if word.endswith(f"={old}") else ""
+            return _same_flag_value_replaced(words, flag, old, new, i + 1)
+    return words
+
+
+def _same_flag_value_replaced(words: list[str], flag: str, old: str, new: str, start: int) -> list[str]:
+    """``words`` with the value ``old`` of ``flag`` given again after ``start`` (`--name=X
+    --name X`: the same value twice is taken as one) ``new`` too: a line mending one of
+    them would give the flag two values."""
+    if not flag:
+        return words
+    end = separator_at(words)
+    for i in range(start, end):
+        if words[i] == f"{flag}={old}":
+            words[i] = f"{flag}={new}"
+        elif words[i] == old and words[i - 1] == flag:
+            words[i] = new
     return words
 
 

@@ -15,8 +15,8 @@ from typer import _click
 from kmeshctl.cli import cmdline
 from kmeshctl.cli.badinput import command_synonyms, takes_value, typed_target, typed_value
 from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_ONLY_COMMANDS, NAMESPACE_FLAGS,
-                                  QUIET_FLAGS, leading_flag, option_below, option_spelled, separator_at, spelled,
-                                  walk_words)
+                                  QUIET_FLAGS, TRUE_FALSE_WORDS, leading_flag, option_below, option_spelled,
+                                  separator_at, spelled, walk_words, without_flag)
 from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SUGGESTED, with_sandbox_name
 from kmeshctl.errors import KmeshctlError, spoken_list
 
@@ -938,3 +938,77 @@ def _without_needing(words: tuple[str, ...], command: _click.Command, kept: list
             out += kept[i:i + count]
         i += count
     return out, needing
+
+
+# istioctl's `waypoint apply` flags kmeshctl's waypoint apply does not take: --for (the
+# Gateway's istio.io/waypoint-for; kmeshctl's waypoint takes Service traffic, always) and
+# --enroll-namespace (it labels the namespace; kmeshctl labels nothing).
+WAYPOINT_HABITS = {
+    "--for": "kmeshctl's waypoint always takes Service traffic (its Gateway carries istio.io/waypoint-for: "
+             "service; no workload, all or none form)",
+    "--enroll-namespace": "waypoint apply labels no namespace (istioctl's --enroll-namespace)",
+}
+
+
+def waypoint_habit_hint(flag: str, args: list[str]) -> str:
+    """`; waypoint apply labels no namespace (...): leave it out, `kmeshctl waypoint apply
+    --name wp`, and opt the namespace in with `kubectl label namespace default
+    istio.io/use-waypoint=wp``: every istioctl flag of ``args`` left out at once, and the
+    label line built from the values the kmeshctl line ends up with once mended (the
+    namespace the waypoint goes in, its mended name)."""
+    typed = [habit for habit in WAYPOINT_HABITS if _typed(args, habit)] or [flag]
+    rest = _enroll_word_as_namespace(list(args)) if "--enroll-namespace" in typed else list(args)
+    for habit in typed:
+        rest = without_flag(rest, habit, habit == "--for")
+    line = ["kmeshctl", *rest]
+    namespace, name = _waypoint_made(line)
+    reasons = [WAYPOINT_HABITS[flag], *(WAYPOINT_HABITS[h] for h in typed if h != flag)]
+    leave = "it" if typed == [flag] else " and ".join(typed)
+    said = f"; {'; and '.join(reasons)}: leave {leave} out, `{shlex.join(line)}`"
+    if "--enroll-namespace" not in typed:
+        return f"{said}, and opt Services (or their namespace) in with the label istio.io/use-waypoint={name}"
+    from kmeshctl.cli.suggestions import kubectl_line
+
+    kubectl = kubectl_line(["label", "namespace", namespace, f"istio.io/use-waypoint={name}"],
+                           typed_value(rest, "--kubeconfig"), typed_value(rest, "--context"))
+    placeholder = " (NAMESPACE: the one the waypoint goes in)" if namespace == "NAMESPACE" else ""
+    return f"{said}, and opt the namespace in with `{kubectl}`{placeholder}"
+
+
+def _typed(args: list[str], flag: str) -> bool:
+    end = separator_at(args)
+    return any(word == flag or word.startswith(f"{flag}=") for word in args[:end])
+
+
+def _enroll_word_as_namespace(args: list[str]) -> list[str]:
+    """`--enroll-namespace default` (read as istioctl's flag given the namespace): the word
+    as `-n default` when no -n is typed, dropped when -n names it already."""
+    if "--enroll-namespace" not in args[:separator_at(args)]:
+        return args
+    at = args.index("--enroll-namespace")
+    word = args[at + 1] if at + 1 < separator_at(args) else None
+    if word is None or word.startswith("-") or word.lower() in TRUE_FALSE_WORDS:
+        return args
+    namespace = typed_value(args, "-n", "--namespace")
+    if namespace not in (None, word):
+        return args
+    return [*args[:at + 1], *args[at + 2:], *([] if namespace else ["-n", word])]
+
+
+def _waypoint_made(line: list[str]) -> tuple[str, str]:
+    """(namespace, name) of the waypoint ``line`` makes once its values are mended
+    (suggestions.parseable, as the message will offer it): its -n, else the namespace the
+    kubeconfig gives (`NAMESPACE` when that is no namespace name); its --name, else waypoint."""
+    from kmeshctl.cli.badinput import _default_namespace
+    from kmeshctl.cli.suggestions import parseable
+
+    words = line
+    if cmdline.INVOKED:
+        mended = parseable(f"`{shlex.join(line)}`", cmdline.INVOKED[0].command).split("`")
+        try:
+            words = shlex.split(mended[1]) if len(mended) > 2 else line
+        except ValueError:
+            words = line
+    rest = words[1:]
+    namespace = typed_value(rest, "-n", "--namespace") or _default_namespace(rest)
+    return namespace, typed_value(rest, "--name") or "waypoint"

@@ -96,7 +96,22 @@ def complete_contexts(ctx: typer.Context, incomplete: str) -> list[str]:
     on the line (--kubeconfig FILE, before or after the subcommand) first of all."""
     from kmeshctl.kube import context_names
 
-    return [n for n in context_names(ctx.find_root().params.get("kubeconfig")) if n.startswith(incomplete)]
+    names = [n for n in context_names(ctx.find_root().params.get("kubeconfig")) if n.startswith(incomplete)]
+    # a name starting with `-` is read as a flag when it is a word of its own: only `--context=-dash` takes it
+    return names if _completing_glued("--context") else [n for n in names if not n.startswith("-")]
+
+
+def _completing_glued(flag: str) -> bool:
+    """The word being completed is `FLAG=...` (bash's completion passes the words typed in
+    $COMP_WORDS, one a line, and the word's index in $COMP_CWORD)."""
+    import os
+
+    words = os.environ.get("COMP_WORDS", "").split("\n")
+    try:
+        word = words[int(os.environ.get("COMP_CWORD", ""))]
+    except (ValueError, IndexError):
+        return False
+    return word.startswith(f"{flag}=")
 
 
 def completer(values: "list[str] | tuple[str, ...]"):  # type: ignore[no-untyped-def]

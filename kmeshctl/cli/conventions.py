@@ -548,15 +548,49 @@ def _either_state(args: list[str], at: int, option: _click.Parameter, flag: str,
     value = args[at].partition("=")[2].lower()
     on = [flag if flag in option.opts else option.opts[0]]
     off = list(option.secondary_opts[:1]) if flag in option.opts else [flag]
-    if value in cmdline.TRUE_FALSE_WORDS:
+    from kmeshctl.cli.option_hints import _both_states_typed
+
+    words = [*args[:at], *args[at + 1:]]
+    if _both_states_typed(option, args):  # `--client=false --client`: each state, neither kept twice
+        end = cmdline.separator_at(words)
+        spellings = (*option.opts, *option.secondary_opts)
+        gone = [i for i, w in enumerate(words[:end]) if w.partition("=")[0] in spellings]
+        at = gone[0] if gone and gone[0] < at else at
+        words = [w for i, w in enumerate(words) if i not in gone]
+        states = [on, off]
+    elif value in cmdline.TRUE_FALSE_WORDS:
         states = [on if (value not in cmdline.FALSE_WORDS) == (flag in option.opts) else off]
     else:
         states = [on, off]
-    words = [*args[:at], *args[at + 1:]]
     named = len(_commands_named(root, words)) - 1
     # in its place, unless typed before the command's words (a group's flag is no subcommand's): after them
     place = max(at, _position_after_words(words, named)) if named else at
     return [["kmeshctl", *words[:place], *state, *words[place:]] for state in states]
+
+
+def _given_after_too(command: _click.Command, path: str, kept: list[str], words: list[str], rest: list[str]) -> None:
+    """`node --bpf-fs '' cleanup --bpf-fs /x`: a subcommand's valued flag (``words``, typed
+    before it) given after it too (in ``rest``): one value each, the lines keeping each that
+    work (the same value twice: the line once); nothing when it is given once."""
+    from kmeshctl.cli.badinput import typed_value, working_lines
+
+    option = option_spelled(command, words[0].partition("=")[0])
+    if option is None or getattr(option, "is_flag", False):
+        return
+    later = typed_value(rest, *option.opts)
+    if later is None:
+        return
+    first = words[0].partition("=")[2] if "=" in words[0] else words[1] if len(words) > 1 else ""
+    if first == later:
+        raise KmeshctlUsageError(f"{words[0].partition('=')[0]} {shlex.quote(first)} is given twice: once is enough, "
+                                 f"`{shlex.join(['kmeshctl', *kept, *rest])}` (see '{path} --help')")
+    flag = words[0].partition("=")[0]
+    lines = [["kmeshctl", *kept, *rest],
+             ["kmeshctl", *kept, *words, *cmdline.without_flag(rest, option.opts[0], valued=True)]]
+    root = cmdline.INVOKED[0].command if cmdline.INVOKED else None
+    raise KmeshctlUsageError(
+        f"{flag} is given twice, {shlex.quote(first)} before {path.rpartition(' ')[2]} and {shlex.quote(later)} after "
+        f"it: {flag} takes one value, give one{working_lines(lines, root) if root else ''} (see '{path} --help')")
 
 
 def _with_other_values(said: str, candidates: list[list[str]], root: _click.Command) -> Optional[str]:
@@ -759,6 +793,7 @@ def lower_group_flags(root: _click.Command, ctx: _click.Context, args: list[str]
     for flag, entry, words in moved:
         if option_spelled(command, flag) is not None:
             if entry is None and not ctx.resilient_parsing:  # the subcommand's own flag
+                _given_after_too(command, path, kept, words, rest)
                 fixed = shlex.join(["kmeshctl", *kept, *[w for _, _, ws in moved for w in ws], *_once_quiet(kept, rest)])
                 raise KmeshctlUsageError(f"put {flag} after the subcommand: `{fixed}` (see '{path} --help')")
             after += words

@@ -358,7 +358,8 @@ def _pod_name(flag: str, value: str) -> tuple[Optional[str], str]:
         raise UsageError(f"{given}: {shown(namespace)} is not a valid namespace name ({DNS1123_RULE})")
     if len(name) > 253 or not DNS1123_SUBDOMAIN_RE.match(name):
         what = f"{shown(name)} is not" if kind else "not"
-        meant = None if kind else meant_spelling(value, DNS1123_SUBDOMAIN_RE)  # `KMESH`: kmesh
+        meant = meant_spelling(name, DNS1123_SUBDOMAIN_RE)  # `KMESH`: kmesh; `pod/Kmesh_1`: pod/kmesh-1
+        meant = f"{value.partition('/')[0]}/{meant}" if meant and kind else meant
         raise UsageError(f"{given}: {what} a valid pod name ({SUBDOMAIN_RULE})"
                          + (meant_value_hint(flag, value, meant) if meant else ""))
     return namespace, name

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from typer import _click
 
 from kmeshctl.cli import cmdline
-from kmeshctl.cli.badinput import source_name
+from kmeshctl.cli.badinput import source_name, typed_value
 from kmeshctl.cli.cmdline import with_value_replaced
 from kmeshctl.errors import UsageError
 from kmeshctl.namespaces import DNS1123_RULE
@@ -279,13 +279,26 @@ def _check_sandbox(flag: str, value: str) -> None:
         if meant is not None:  # t32a-b typed T32A-B
             raise UsageError(f"{given_text(flag, value)}: {sandboxes.not_a_name_text(meant, flag)} "
                              f"{meant_line(value, meant)}") from None
-        fitted = sandboxes.fitted_name(value)  # as the demo's and --pod's: Demo_1 -> demo-1
-        if fitted is not None:
-            raise UsageError(f"{given_text(flag, value)}: not a sandbox name; use {NAME_RULE} "
-                             f"({sandboxes.broken_name_rule(value)}); "
-                             f"did you mean {given_text(flag, fitted)}?") from None
+        refusal = fitted_sandbox_refusal(flag, value)
+        if refusal is not None:
+            raise refusal from None
         raise UsageError(f"{given_text(flag, value)}: not a sandbox name; use {NAME_RULE}, "
                          f"e.g. {given_text(flag, 'demo')}") from None
+
+
+def fitted_sandbox_refusal(flag: str, value: str) -> UsageError | None:
+    """`--sandbox Demo_1: not a sandbox name; ...; did you mean --sandbox demo-1?` (the line is
+    added from the did-you-mean): the name fitted to the rule (as the demo's and --pod's),
+    on every command naming a sandbox; None when nothing fits, or the fitted name would be
+    cut short (another sandbox's name, maybe)."""
+    from kmeshctl import sandboxes
+    from kmeshctl.sandbox.state import NAME_MAX, NAME_RULE
+
+    fitted = sandboxes.fitted_name(value)
+    if fitted is None or len(value.strip()) > NAME_MAX:
+        return None
+    return UsageError(f"{given_text(flag, value)}: not a sandbox name; use {NAME_RULE} "
+                      f"({sandboxes.broken_name_rule(value)}); did you mean {given_text(flag, fitted)}?")
 
 
 # Path flags a command follows before it checks anything else (owner_of_bpffs resolves
@@ -323,9 +336,9 @@ def _check(flag: str, value: str, kind: str, pattern: re.Pattern[str], rule: str
         meant, lacks = sandbox[1][0], _not_in_sandbox(*sandbox, meant)
     else:
         lacks = ""
-    if flag.startswith("$"):  # from the environment: no line to change
+    if flag.startswith("$"):  # from the environment: the variable set again (as $KMESHCTL_SANDBOX_NAME's)
         raise UsageError(f"{given_text(flag, value)}: not a valid {kind} ({rule}){lacks}; did you mean "
-                         f"{given_text(flag, meant)}?")
+                         f"{given_text(flag, meant)}? `export {flag[1:]}={shlex.quote(meant)}`")
     said = given_text(flag, meant) if flag.startswith("-") else meant
     refused = _meant_refused(flag, value, meant) if kind == NAMESPACE_KIND and not lacks else None
     if refused is not None:  # `-n Kube-System`: kube-system is no namespace this command takes either
@@ -659,12 +672,29 @@ def check_choice_list(flag: str, value: str, known: Iterable[str]) -> tuple[str,
     try:
         return check_choices(flag, value, known)
     except UsageError as err:
-        folded = {name.lower().replace("_", "-"): name for name in known}
-        items = [item.strip() for item in value.split(",")]
-        meant = [item if item in known else folded.get(item.lower().replace("_", "-")) for item in items]
-        if not all(meant) or meant == items or len(set(meant)) < len(meant):
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        meant = [_meant_choice(item, known) for item in items]
+        mended = list(dict.fromkeys(m for m in meant if m))  # each once, in the order typed
+        if not all(meant) or mended == items:  # a name meaning none of them: no line guesses it away
             raise
-        raise UsageError(str(err).partition("; use ")[0] + meant_value_hint(flag, value, ",".join(meant))) from None
+        said = str(err) if " is given twice; " in str(err) else str(err).partition("; use ")[0]
+        raise UsageError(said + meant_value_hint(flag, value, ",".join(mended))) from None
+
+
+def _meant_choice(item: str, known: tuple[str, ...]) -> str | None:
+    """The name of ``known`` list item ``item`` most likely means: itself; spelled in another
+    case or with '_' for '-' (`kmesh_l4`); without its '-' (`paced1k`); one letter off
+    (`diect`); else None."""
+    import difflib
+
+    if item in known:
+        return item
+    folded = item.lower().replace("_", "-")
+    for name in known:
+        if folded in (name, name.replace("-", "")) or folded.replace("-", "") == name.replace("-", ""):
+            return name
+    close = difflib.get_close_matches(folded, known, n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 def typed_on_line(value: str) -> bool:
@@ -715,20 +745,86 @@ def namespaced_line(value: str, namespace: str, name: str) -> str:
 
 def namespaced_refusal(flag: str, value: str, said: str, pattern: re.Pattern[str]) -> UsageError | None:
     """The refusal of ``value`` written NAMESPACE/NAME, with the line that gives the name alone
-    and the namespace with -n (a line with the name alone would act in another namespace)."""
+    and the namespace with -n (a line with the name alone would act in another namespace);
+    with a -n typed that names another namespace, both lines (the tool picks neither: a
+    delete must not act in a namespace the user did not mean). `ns/NAME` is kubectl's
+    TYPE/NAME of a namespace: -n NAME."""
+    namespace_type = _namespace_typed(value)
+    if namespace_type is not None:
+        return _namespace_given_as_name(flag, value, said, namespace_type)
     split = namespaced_name(value, pattern)
     if split is None:
         return None
     namespace, name = split
+    typed_namespace = typed_value(cmdline.ARGS, "-n", "--namespace")
+    if typed_namespace not in (None, namespace) and typed_on_line(value):
+        spelled = "--namespace" if _namespace_spelled_long() else "-n"
+        return UsageError(f"{said}; {value} and {spelled} {typed_namespace} name two namespaces; "
+                          f"give one: {namespaced_line(value, namespace, name)} or "
+                          f"{namespaced_line(value, typed_namespace, name)}")
     line = f" {namespaced_line(value, namespace, name)}" if typed_on_line(value) else ""
     return UsageError(f"{said}; {flag} takes the name alone and -n the namespace (NAMESPACE/NAME): did you mean "
                       f"{given_text(flag, name)} -n {namespace}?{line}")
 
 
+_NAMESPACE_TYPES = frozenset({"ns", "namespace", "namespaces"})
+
+
+def _namespace_typed(value: str) -> str | None:
+    """NAME of kubectl's `ns/NAME` (`namespace/NAME`) when it is a namespace name; else None."""
+    from kmeshctl.params import DNS1123_LABEL_RE
+
+    found = _TYPED_NAME.match(value.strip())
+    if found is None or found.group("type").lower() not in _NAMESPACE_TYPES:
+        return None
+    name = found.group("name")
+    return name if DNS1123_LABEL_RE.match(name) else None
+
+
+def _namespace_spelled_long() -> bool:
+    return any(w == "--namespace" or w.startswith("--namespace=") for w in cmdline.ARGS)
+
+
+def _namespace_given_as_name(flag: str, value: str, said: str, namespace: str) -> UsageError:
+    """`ns/default` given where a name goes: a namespace (kubectl's TYPE/NAME), not a name;
+    for a stray word, the line without it, with -n NAME (when -n names no other namespace);
+    given as FLAG's value, the name is still to give (no line: none is known)."""
+    typed_namespace = typed_value(cmdline.ARGS, "-n", "--namespace")
+    spelled = "--namespace" if _namespace_spelled_long() else "-n"
+    hint = f"{said}; {value} is kubectl's TYPE/NAME of namespace {namespace}, and the namespace goes with {spelled}"
+    words = _without_stray(list(cmdline.ARGS), value, flag)
+    if words is None:
+        return UsageError(f"{hint}: did you mean {spelled} {namespace} and {flag} with the name alone?")
+    if typed_namespace not in (None, namespace):
+        return UsageError(f"{hint}, and {spelled} {typed_namespace} names another; give one: "
+                          f"`{shlex.join(['kmeshctl', *_set_flag(words, spelled, namespace)])}` or "
+                          f"`{shlex.join(['kmeshctl', *words])}`")
+    return UsageError(f"{hint}: did you mean {spelled} {namespace}? "
+                      f"`{shlex.join(['kmeshctl', *_set_flag(words, spelled, namespace)])}`")
+
+
+def _set_flag(words: list[str], flag: str, value: str) -> list[str]:
+    from kmeshctl.rollout import set_flag
+
+    return set_flag(words, flag, value)
+
+
+def _without_stray(words: list[str], value: str, flag: str) -> list[str] | None:
+    """``words`` without ``value`` typed as a stray word (not as ``flag``'s value); None when
+    it is ``flag``'s value."""
+    end = cmdline.separator_at(words)
+    at = next((i for i in range(end) if words[i] == value and (i == 0 or words[i - 1] != flag)), None)
+    return None if at is None else [*words[:at], *words[at + 1:]]
+
+
 def _check_sandbox_name(flag: str, value: str) -> None:
     from kmeshctl.sandboxes import checked_name
 
-    checked_name(value, flag)
+    try:
+        checked_name(value, flag)
+    except UsageError as err:
+        refusal = fitted_sandbox_refusal(flag, value) if str(err).endswith(f"e.g. {flag} demo") else None
+        raise (refusal or err) from None
 
 
 def check_existing_sandbox(flag: str, value: str) -> None:

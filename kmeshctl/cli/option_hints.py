@@ -110,7 +110,47 @@ def value_needed_line(flag: str, ctx: Optional[_click.Context]) -> str:
     metavar = ((getattr(param, "metavar", None) or "VALUE") if param is not None else "VALUE").strip()
     example = flag_example(param)
     return f"{flag} needs a value: {flag} {metavar}{values_known(param)}" + \
-        (f", e.g. {flag} {shlex.quote(example)}" if example else "") + _dashed_context_line(flag, param)
+        (f", e.g. {flag} {shlex.quote(example)}" if example else "") + (
+            _dashed_context_line(flag, param) or _fitting_context_line(flag, param))
+
+
+def _fitting_context_line(flag: str, param: Optional[_click.Parameter]) -> str:
+    """`; prod is its current context: `kmeshctl status --context prod -o json``: the line
+    typed with the context that fits given to the bare --context (the only one, else the
+    current-context the kubeconfig sets); "" when none fits or the line would not work."""
+    from kmeshctl.cli.badinput import line_works
+
+    if param is None or param.name != "context" or not cmdline.INVOKED:
+        return ""
+    args = list(cmdline.ARGS)
+    end = cmdline.separator_at(args)
+    at = next((i for i, word in enumerate(args[:end]) if word == flag and
+               (i + 1 >= end or args[i + 1].startswith("-") and args[i + 1] != "-")), None)
+    name, which = fitting_context(args)
+    if at is None or not name:
+        return ""
+    line = ["kmeshctl", *args[:at], flag, name, *args[at + 1:]]
+    if not line_works(line, cmdline.INVOKED[0].command):
+        return ""
+    return f"; {shlex.quote(name)} is {which}: `{shlex.join(line)}`"
+
+
+def fitting_context(args: list[str]) -> tuple[str, str]:
+    """(the context of the kubeconfig ``args`` name that a bare --context may be given: its
+    only one, else its current-context; which of the two it is), ("", "") for none."""
+    from kmeshctl.cli.badinput import typed_value
+    from kmeshctl.kube import current_context_name
+
+    saved = list(cmdline.ARGS)
+    try:
+        cmdline.ARGS[:] = args
+        _, names = typed_contexts()
+    finally:
+        cmdline.ARGS[:] = saved
+    if len(names) == 1:
+        return names[0], "its only context"
+    current = current_context_name(typed_value(args, "--kubeconfig")) if names else ""
+    return (current, "its current context") if current in names else ("", "")
 
 
 def _dashed_context_line(flag: str, param: Optional[_click.Parameter]) -> str:
@@ -194,6 +234,8 @@ def split_context_line(args: list[str], root: Optional[_click.Command] = None) -
         flag, equals, value = word.partition("=")
         if flag != "--context" or not equals and i + 1 >= end:
             continue
+        if not equals and args[i + 1].startswith("-") and args[i + 1] != "-":
+            return ""  # `--context -o json`: no value given (conventions' "needs a value"), not a name split
         first = i + 1 if equals else i + 2  # the words after the value
         value = value if equals else args[i + 1]
         path, names = typed_contexts()
@@ -280,11 +322,17 @@ def _command_as_value_text(root: _click.Command, args: list[str], at: int, optio
         example = next(iter(own_examples(command, " ".join(path))), "")  # `enable-ns`: its NAMESPACE too
         end = 1 + at + positions[used - 1] + 1
         line[end:end] = shlex.split(example)[len(path):]
+    value, which = flag_example(option), ""
+    if not value and option.name == "context":
+        value, which = fitting_context([*args[:at], *rest])
     if flag not in GLOBAL_FLAGS and option_spelled(command, flag) is None:
         fix = f"; {' '.join(path[1:])} takes no {flag}: `{shlex.join(line)}`"
-    else:
-        line += [flag, flag_example(option) or _metavar(option)]
-        fix = f": e.g. `{shlex.join(line)}`"
+    elif value:
+        line += [flag, value]
+        fix = f"{f'; {shlex.quote(value)} is {which}' if which else ''}: e.g. `{shlex.join(line)}`"
+    else:  # a placeholder is no line to paste: what to fill in, in words
+        fix = f"; give it after the command with {_metavar(option)} filled in: {shlex.join(line)} {flag} " \
+              f"{_metavar(option)}"
     return carry_typed_globals(head + fix, args[:at] + rest)
 
 
@@ -420,12 +468,23 @@ def on_off_hint(option: _click.Parameter, flag: str, args: Optional[list[str]] =
     if option.secondary_opts:
         on = flag if flag in option.opts else option.opts[0]
         hint = f"; on/off flags take no value here: write {on} or {option.secondary_opts[0]}"
+    elif flag.startswith("--no-"):  # `--no-mount`: it turns something off; said by what it does
+        on = flag
+        hint = f"; on/off flags take no value here: write {flag} to turn {flag[5:]} off, leave it out to keep it on"
     else:
         on = flag
         hint = f"; on/off flags take no value here: write {flag} to turn it on, leave it out for off"
     words = list(cmdline.ARGS if args is None else args)
     value = next((w.partition("=")[2].lower() for w in reversed(words[:separator_at(words)])
                   if w.startswith(f"{flag}=")), "")
+    both = _both_states_typed(option, words)
+    if both:  # `--client=false --client`: neither is picked quietly
+        root = root or (cmdline.INVOKED[0].command if cmdline.INVOKED else None)
+        rest = words
+        for spelling in (*option.opts, *option.secondary_opts):
+            rest = _typed_less(spelling, False, rest)
+        lines = _either_state_lines(option, option.opts[0], rest, root) if root else ""
+        return f"{hint}; {both[0]} and {both[1]} both given (an on/off flag takes one state): give one{lines}"
     if value not in _BOOL_WORDS:
         root = root or (cmdline.INVOKED[0].command if cmdline.INVOKED else None)
         return hint + (_either_state_lines(option, on, _typed_less(flag, False, words), root) if root else "")
@@ -434,6 +493,22 @@ def on_off_hint(option: _click.Parameter, flag: str, args: Optional[list[str]] =
     words = _typed_less(flag, False, words)
     end = separator_at(words)
     return f"{hint}, `{shlex.join(['kmeshctl', *words[:end], *spelled, *words[end:]])}`"
+
+
+def _both_states_typed(option: _click.Parameter, words: list[str]) -> Optional[tuple[str, str]]:
+    """(the first word typed for ``option`` that turns it on, for off, in the order typed), or
+    None when the line gives it one state (or a value that is no true/false word)."""
+    states: dict[bool, str] = {}
+    for word in words[:separator_at(words)]:
+        flag, equals, value = word.partition("=")
+        if flag not in (*option.opts, *option.secondary_opts) or equals and value.lower() not in _BOOL_WORDS:
+            continue
+        state = (not equals or value.lower() not in _FALSE_WORDS) == (flag in option.opts)
+        states.setdefault(state, word)
+    if len(states) < 2:
+        return None
+    first, second = sorted(states.values(), key=words.index)
+    return first, second
 
 
 def _either_state_lines(option: _click.Parameter, on: str, words: list[str], root: _click.Command) -> str:
@@ -1456,7 +1531,8 @@ _ONE_LABEL = ("it changes only the label istio.io/dataplane-mode of the namespac
 DRY_RUN_INSTEAD = {
     "enable-ns": _ONE_LABEL,
     "disable-ns": _ONE_LABEL,
-    "sandbox up": ("it changes only this machine", ("sandbox", "down"), "removes everything it makes"),
+    "sandbox up": ("it changes only this machine, and sandbox down removes everything it makes", ("sandbox", "status"),
+                   "shows whether it is up already"),
     "sandbox down": ("it changes only this machine", ("sandbox", "status"), "shows what it would remove"),
 }
 
@@ -1607,6 +1683,26 @@ def _dry_run(name: str, command: _click.Command, flag: str, whose: str, without:
         return f"; {name} has no dry run ({whose} {flag}): `kmeshctl {name} --help` says what it changes"
     changes, words, shows = DRY_RUN_INSTEAD[name]
     return f"; {name} has no dry run ({whose} {flag}): {changes}; `{_line_of(words, command)}` {shows}"
+
+
+def no_dry_run_said(root: _click.Command) -> str:
+    """What the command typed (cmdline.ARGS) does instead of the --dry-run typed with it,
+    when no line that changes things may be offered in its place (suggestions.runs_for_real)."""
+    from kmeshctl.cli.suggestions import _command_path, typed_words
+
+    path = tuple(_command_path(root, ["kmeshctl", *typed_words()])[1:])
+    command, _ = resolve(root, list(path))
+    name = " ".join(path)
+    if command is None or hasattr(command, "commands"):
+        return "no line is offered: without --dry-run it would change things"
+    if option_spelled(command, "--dry-run") is not None:
+        return f"no line without --dry-run is offered ({name} would change things without it)"
+    saved = list(cmdline.ARGS)
+    try:  # a refusal may come before cmdline.ARGS is set (`--wait=yes`): the line is built from the words typed
+        cmdline.ARGS[:] = typed_words()
+        return _dry_run(name, command, "--dry-run", "kubectl's", "").removeprefix("; ")
+    finally:
+        cmdline.ARGS[:] = saved
 
 
 def _waits(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
@@ -2064,7 +2160,7 @@ def _context_choice(name: str, command: _click.Command, flag: str, whose: str, w
         return f"; {name} uses no cluster ({whose} {flag}): leave {flag} out, `{without}`"
     value = typed_value(cmdline.ARGS, flag) or ""
     path, contexts = _kubeconfig_contexts(cmdline.ARGS)
-    listed = f"contexts in {path}: {', '.join(c['name'] for c in contexts)}; " if contexts else ""
+    listed = f"contexts in {path}: {', '.join(shlex.quote(c['name']) for c in contexts)}; " if contexts else ""
     said = f"; {name} has no {flag} ({whose}): a cluster, its server and the user's credentials are chosen by a " \
            f"kubeconfig context, --context NAME ({listed}--kubeconfig PATH for another file)"
     typed_context = typed_value(cmdline.ARGS, "--context")
@@ -2073,7 +2169,9 @@ def _context_choice(name: str, command: _click.Command, flag: str, whose: str, w
         meant = [c["name"] for c in contexts if (c.get("context") or {}).get(key) == value]
         if meant:
             lines = " or ".join(f"`{_with_flags(without, '--context', each)}`" for each in meant)
-            return f"{said}; {key} {value} is context {', '.join(meant)}'s: {lines}"
+            whose = f"context {shlex.quote(meant[0])}'s" if len(meant) == 1 else \
+                f"that of contexts {', '.join(map(shlex.quote, meant))}"
+            return f"{said}; {key} {value} is {whose}: {lines}"
     if flag in KUBECONFIG_ENTRIES:
         return f"{said}; {KUBECONFIG_ENTRIES[flag].format(value=value or 'GROUP')} in the context's user entry of " \
                f"{path} puts it in one"

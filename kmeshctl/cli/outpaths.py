@@ -438,15 +438,28 @@ def spaced_path_meant(name: str, text: str) -> bool:
 
 def meant_path_text(flag: str, meant: Path, force: bool) -> str:
     """`, e.g. FLAG M: `LINE``: the line typed with the path ``meant`` for ``flag``'s value,
-    with --force when that file exists (pasted without it, it is refused); the example alone
-    when ``flag`` is not on this command line."""
+    or a free name like it when that file exists (free_path: never --force on a file the user
+    did not name); the example alone when ``flag`` is not on this command line. ``force``: unused
+    (kept for the callers)."""
     import os
 
     from kmeshctl.cli import cmdline
     from kmeshctl.cli.badinput import typed_value
 
     typed = typed_value(cmdline.ARGS, flag)
-    example = f", e.g. {flag} {params.shown(meant)}"
+    # a file the user did not name is never replaced (their --force was for the name typed): a free name
+    taken = os.path.lexists(meant)
+    free = free_path(meant) if taken else meant
+    example = f", e.g. {flag} {params.shown(free)}" + (f" ({params.shown(meant)} exists)" if taken else "")
     if typed is None:
         return example
-    return example + line_with_path(typed, meant, not force and os.path.lexists(meant))
+    return example + line_with_path(typed, free, False)
+
+
+def free_path(path: Path) -> Path:
+    """``path`` with `-1`, `-2`... before its suffix: the first that names no file (a.png -> a-1.png)."""
+    import itertools
+    import os
+
+    return next(p for n in itertools.count(1) for p in [path.with_name(f"{path.stem}-{n}{path.suffix}")]
+                if not os.path.lexists(p))

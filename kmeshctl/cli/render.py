@@ -382,7 +382,10 @@ def dry_run_value_hint(command: Any, args: Sequence[str], root: Any) -> str:
     typed = _typed_words_for(command, target, args)
     address, note = _xds_address_for_hint(typed, args)
     words = with_required(["kmeshctl", *offline, *typed, *address])
-    return hint + f"; the offline (client) form is `{shlex.join(words)}`{note}"
+    spelled = [f"{given} given as {as_given}" if as_given else f"{given} left out: {why}"
+               for given, as_given, why in _switches_spelled(command, args)]
+    said = f" ({', '.join(spelled)})" if spelled else ""
+    return hint + f"; the offline (client) form is `{shlex.join(words)}`{said}{note}"
 
 
 def _dry_run_value(args: Sequence[str]) -> str:
@@ -490,6 +493,7 @@ def _typed_words_for(source: Any, target: Any, args: Sequence[str]) -> list[str]
                      and flag in (*p.opts, *p.secondary_opts)), None)
 
     kept: list[str] = []
+    spelled = {given: as_given for given, as_given, _ in _switches_spelled(source, args)}
     i = 0
     while i < len(args) and args[i] != "--":
         word, i = args[i], i + 1
@@ -503,10 +507,36 @@ def _typed_words_for(source: Any, target: Any, args: Sequence[str]) -> list[str]
         takes_value = param is not None and not getattr(param, "is_flag", False) and not equals
         value = [args[i]] if takes_value and i < len(args) else []
         i += len(value)
-        if param is not None and option(target, flag) is not None and \
-                not (getattr(param, "is_flag", False) and equals):
+        if param is None or option(target, flag) is None:
+            continue
+        if getattr(param, "is_flag", False) and equals:  # `--enable-bypass=yes`: the flag as its word says
+            kept += [spelled[word]] if spelled.get(word) else []
+        else:
             kept += [word, *value]
     return kept
+
+
+def _switches_spelled(source: Any, args: Sequence[str]) -> list[tuple[str, str, str]]:
+    """[(`--enable-bypass=yes`, `--enable-bypass`, "")]: each on/off flag of ``source`` typed
+    in ``args`` with a value, as the flag it means (`--no-X` for off), or "" and why it is
+    left out (off where the flag has no off form; a value that is no true/false word);
+    --dry-run (the form asked about) is not one of them."""
+    from kmeshctl.cli.cmdline import FALSE_WORDS, TRUE_FALSE_WORDS
+
+    found: list[tuple[str, str, str]] = []
+    for word in args[:args.index("--") if "--" in args else len(args)]:
+        flag, equals, value = word.partition("=")
+        param = next((p for p in source.params if p.param_type_name == "option" and getattr(p, "is_flag", False)
+                      and flag in (*p.opts, *p.secondary_opts)), None)
+        if param is None or not equals or flag == "--dry-run":
+            continue
+        if value.lower() not in TRUE_FALSE_WORDS:
+            found.append((word, "", "it is no true/false word"))
+            continue
+        on = (value.lower() not in FALSE_WORDS) == (flag in param.opts)
+        off = param.secondary_opts[0] if param.secondary_opts else ""
+        found.append((word, param.opts[0] if on else off, "" if on or off else "off is the default"))
+    return found
 
 
 XDS_ADDRESS_NEEDED = ("--xds-address", XDS_ADDRESS_EXAMPLE, "istiod's xDS Service (HOST:PORT)")

@@ -119,10 +119,28 @@ def _name(name: Optional[str], other_version_ok: bool = False) -> str:
 def _checked_name(name: str) -> str:
     """--name (or --sandbox) checked, naming the flag as typed; from $KMESHCTL_SANDBOX_NAME,
     in the one wording naming the variable."""
+    from kmeshctl.cli.names import fitted_sandbox_refusal
     from kmeshctl.cli.suggestions import given_as
 
     source = given_as("name")
-    return sandboxes.checked_env_name(name) if source == f"${NAME_ENV}" else sandboxes.checked_name(name, source)
+    try:
+        return sandboxes.checked_env_name(name) if source == f"${NAME_ENV}" else sandboxes.checked_name(name, source)
+    except UsageError as err:  # the example alone (`e.g. --name demo`): the name fitted to the rule when one is
+        fitted = sandboxes.fitted_name(name)  # (the variable's: sandboxes.checked_env_name)
+        if source == f"${NAME_ENV}" or not str(err).endswith(f"e.g. {source} demo") or \
+                _removes_what_is_not_there(fitted):
+            raise
+        raise fitted_sandbox_refusal(source, name) or err from None
+
+
+def _removes_what_is_not_there(name: Optional[str]) -> bool:
+    """`sandbox down --name NAME` of no sandbox NAME (and no --ignore-not-found): a line to
+    paste would fail, so no name is offered."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    return ctx is not None and ctx.command.name == "down" and not ctx.params.get("ignore_not_found") and \
+        name not in sandboxes.names() and name not in sandboxes.failed_up_names()
 
 
 def _existing_name(name: Optional[str], other_version_ok: bool = False,

@@ -342,13 +342,14 @@ def context_fix_line(message: str) -> str:
         return message
     typed = typed_value(cmdline.ARGS, "--context")
     slipped = typed or kube.current_context_name(typed_value(cmdline.ARGS, "--kubeconfig"))
-    meant = context_meant(slipped, typed_contexts()[1]) if slipped else None
+    names = typed_contexts()[1]
+    meant = context_meant(slipped, names) if slipped else names[0] if len(names) == 1 else None  # none current
     if meant is None:
         return message
     words = (cmdline.with_flag_value(list(cmdline.ARGS), "--context", meant) if typed
              else _with_context(list(cmdline.ARGS), meant))
-    return message.replace(CONTEXT_FIX, f"did you mean {shlex.quote(meant)}? `{shlex.join(['kmeshctl', *words])}`",
-                           1)
+    said = f"did you mean {shlex.quote(meant)}?" if slipped else f"pass --context {shlex.quote(meant)}:"
+    return message.replace(CONTEXT_FIX, f"{said} `{shlex.join(['kmeshctl', *words])}`", 1)
 
 
 def _with_context(args: list[str], context: str) -> list[str]:
@@ -499,7 +500,82 @@ def parseable(message: str, root: _click.Command) -> str:
         path = " ".join(_command_path(root, kept))
         parts[i - 1], parts[i + 1] = _said_dropped(parts[i - 1], ("" if mended else _still_needed(kept, root)) +
                                                    parts[i + 1], dropped, flagged, path)
-    return "`".join(parts)
+    return no_real_run_offered("`".join(parts), root)
+
+
+# A --dry-run typed (any form): `--dry-run=none` / `=false` asks for none
+_NO_DRY_RUN_VALUES = frozenset({"none", "false", "0", "no", "off", "f", "n"})
+
+
+def typed_words() -> list[str]:
+    """The words typed after `kmeshctl`: as given (cmdline.TYPED, set first: a refusal may come
+    before cmdline.ARGS is), else cmdline.ARGS."""
+    return list(cmdline.TYPED or cmdline.ARGS)
+
+
+def dry_run_typed(words: Sequence[str]) -> bool:
+    """Whether ``words`` give a dry run: `--dry-run`, `--dry-run=client|server|...`, before or
+    after `--` (a word the user meant as the flag all the same)."""
+    return any(w == "--dry-run" or w.startswith("--dry-run=") and w.partition("=")[2].lower() not in
+               _NO_DRY_RUN_VALUES for w in words)
+
+
+def runs_for_real(words: list[str], root: _click.Command) -> bool:
+    """Whether the `kmeshctl ...` line ``words``, offered to a user who typed --dry-run,
+    would change things: it gives no dry run itself and its command is not one that only
+    reads (option_hints.READ_ONLY); a help line, a group or no command only prints."""
+    from kmeshctl.cli.option_hints import READ_ONLY
+
+    if not dry_run_typed(typed_words()) or dry_run_typed(words) or \
+            any(w in (*cmdline.HELP_FLAGS, "--version") for w in words[:cmdline.separator_at(words)]):
+        return False
+    path = _command_path(root, words)[1:]
+    command, _ = resolve(root, path)
+    return command is not None and not hasattr(command, "commands") and " ".join(path) not in READ_ONLY
+
+
+# What leads to a line left out (`; every value mended: `, `: e.g. `, `without it, `) and the
+# notes after it (`(leave --dry-run out too: ...)`), which go with it; the help pointer stays
+_LEADING_TO_LINE = re.compile(r"(?:;\s*every value mended[^;`]*|,?\s*\b(?:e\.g\.|without it|or|and))?[\s,:]*$")
+_NOTES_OF_LINE = re.compile(r"^(?:\s*\((?!see ')(?:[^()]|\([^()]*\))*\))*(?:\s*or(?=\s))?")
+_LAST_OF_LIST = re.compile(r"`, (`kmeshctl [^`]*`)(?!,| or)")
+_HELP_POINTER = re.compile(r" \(see '[^']*'\)$")
+
+
+def no_real_run_offered(message: str, root: _click.Command) -> str:
+    """``message`` without the `kmeshctl ...` lines that would change things for a user who
+    typed --dry-run (runs_for_real: a hint that drops a --dry-run the command does not take
+    runs the real thing), the words leading to them with them; and, when one went, what the
+    command typed does instead of a dry run (option_hints.no_dry_run_said)."""
+    if not dry_run_typed(typed_words()):
+        return message
+    parts = message.split("`")
+    told, removed = parts[0], False
+    for i in range(1, len(parts) - 1, 2):
+        try:
+            words = shlex.split(parts[i])
+        except ValueError:
+            words = []
+        if words[:1] == ["kmeshctl"] and runs_for_real(words, root):
+            removed = True
+            if i + 2 < len(parts) - 1 and re.fullmatch(r"\s*(?:or|,)?\s*", parts[i + 1]):
+                continue  # `A` or `B`: A and its `or` go, B takes its place
+            told = _LEADING_TO_LINE.sub("", told) + _NOTES_OF_LINE.sub("", parts[i + 1])
+        else:
+            told += f"`{parts[i]}`{parts[i + 1]}"
+    if len(parts) % 2 == 0:  # a lone backtick: kept as it was
+        told += "`" + parts[-1]
+    if not removed:
+        return message
+    told = _LAST_OF_LIST.sub(r"` or \1", told)  # `A`, `B` or `C` less C: `A` or `B`
+    pointer = _HELP_POINTER.search(told)
+    head, tail = (told[:pointer.start()], told[pointer.start():]) if pointer else (told, "")
+    head = head.rstrip(" ,:;")
+    if "has no dry run" not in head:
+        from kmeshctl.cli.option_hints import no_dry_run_said
+
+        head += f"; {no_dry_run_said(root)}"
+    return head + tail
 
 
 def _strays_kept(words: list[str], dropped: list[str], root: _click.Command) -> str:
@@ -608,7 +684,9 @@ def _said_dropped(before: str, after: str, dropped: list[str], flagged: list[tup
     if flagged:
         said = [f"{word} given as {given}" if given else f"{word} left out, a value it does not take"
                 for word, given in flagged]
-        after = f" ({', '.join(said)})" + after
+        # one parenthesis: a note right after joins it (`(-o yml given as -o yaml; --x=yes given as --x)`)
+        joined = after.startswith(" (") and not after.startswith(" (see '")
+        after = f" ({', '.join(said)}; {after[2:]}" if joined else f" ({', '.join(said)})" + after
     return before, after
 
 
