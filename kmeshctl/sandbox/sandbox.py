@@ -1037,10 +1037,11 @@ def _stopped(processes: Processes) -> list[str]:
     return [f"{h.component} (pid {h.pid}) {health.stopped_text(h.pid)}" for _, h in processes if h.stopped]
 
 
-def stopped_problems(state: SandboxState) -> list[str]:
+def stopped_problems(state: SandboxState, roles: tuple[str, ...] = ()) -> list[str]:
     """For `sandbox list`: `the control plane (pid N) is stopped (SIGSTOP): resume it with
-    `kill -CONT N`` for each process of the sandbox stopped by SIGSTOP."""
-    return _stopped([(r, _process_health(state, r)) for r in state.processes])
+    `kill -CONT N`` for each process of the sandbox stopped by SIGSTOP (only those of
+    ``roles``, ProcessRecord.role, when given)."""
+    return _stopped([(r, _process_health(state, r)) for r in state.processes if not roles or r.role in roles])
 
 
 def pushed_problems(state: SandboxState) -> list[str]:
