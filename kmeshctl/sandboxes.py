@@ -560,10 +560,7 @@ def namespaces_for(command: str, name: str) -> Optional[list[str]]:
     `kmeshctl sandbox exec`) can work in: the demo's, those with its objects
     (demo_namespaces), else every namespace with a pod; None when there is no such
     sandbox (or its record is unreadable)."""
-    try:
-        state = load(name)
-    except KmeshctlError:
-        return None
+    state = _loaded(name)
     if state is None:
         return None
     if command.split()[1:3] == ["demo", "traffic-shift"]:
@@ -572,6 +569,14 @@ def namespaces_for(command: str, name: str) -> Optional[list[str]]:
         if found := demo_namespaces(state):
             return found
     return list(dict.fromkeys(pod.namespace for pod in state.pods))
+
+
+def _loaded(name: str) -> Optional[SandboxState]:
+    """Sandbox ``name``'s record; None when there is none or it cannot be read."""
+    try:
+        return load(name)
+    except KmeshctlError:
+        return None
 
 
 def pick(command: str, after: str = "", has: Optional[Callable[[str], bool]] = None, what: str = "",
@@ -608,16 +613,10 @@ def _all_hidden(found: dict[str, str]) -> Optional[KmeshctlError]:
         return None
     from kmeshctl.sandbox.view import Unseen, hidden_lines
 
-    states = []
-    for name in found:
-        try:
-            state = load(name)
-        except KmeshctlError:
-            return None
-        if state is None:
-            return None
-        states.append(state)
-    lines = [line for line in hidden_lines(states) if line]
+    states = [_loaded(name) for name in found]
+    if None in states:
+        return None
+    lines = [line for line in hidden_lines(states) if line]  # type: ignore[arg-type]
     return Unseen(lines[0], name=states[0].name) if len(lines) == 1 else None
 
 
