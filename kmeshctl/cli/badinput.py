@@ -2000,21 +2000,53 @@ def _mended_line(lines: list[str], typed: list[str]) -> tuple[Optional[list[list
     line parses with no bad value left. Two flags that do not go together (CONFLICTS): the
     line keeping each, those that work (mended_lines)."""
     from kmeshctl.cli import cmdline
-    from kmeshctl.cli.suggestions import parseable_words
+    from kmeshctl.cli.suggestions import _safe_to_drop, parseable_words
 
     if not cmdline.INVOKED:
         return None, []
     root = cmdline.INVOKED[0].command
     kept = _each_line_applied(lines, typed)
-    mended, _, flagged = parseable_words(kept, root)
-    if mended == typed:
-        return None, []
+    mended, dropped, flagged = parseable_words(kept, root)
+    if mended == typed or not _safe_to_drop(dropped, flagged, kept):
+        return None, []  # a name or target typed would be lost: the line would act on the default one
     found = [mended] if line_works(mended, root) else [line for line in mended_lines(mended, root) if line != mended]
     if not found and _only_required_left(mended, root):  # all_said names the flags it still needs
         found = [mended]
+    left = _left_out_words(lines)
+    if not all(_keeps_names(typed, line, root, left) for line in found):
+        return None, []  # a name typed would be lost (`sandbox down x -q=1`): the line would act on the default
     if not found:
         return None, []
     return found, [given for given, fixed in flagged if not fixed]
+
+
+def _left_out_words(lines: list[str]) -> set[str]:
+    """The words problems (``lines``) say to leave out (`leave kube-system out`), lower-cased."""
+    return {w.lower() for line in lines for said in re.findall(r"\bleave (.+?) out\b", line) for w in said.split()}
+
+
+def _keeps_names(typed: list[str], line: list[str], root: _click.Command, left: set[str]) -> bool:
+    """``line`` (a mend of ``typed``) still has each positional word ``typed`` gives after
+    its command (a sandbox, a path, a namespace, NS/NAME: what the command acts on), as
+    typed or lower-cased, alone or as a flag's value, unless a problem says to leave it
+    out (``left``, lower-cased)."""
+    from kmeshctl.cli.cmdline import option_spelled, resolve
+    from kmeshctl.cli.suggestions import _command_path
+
+    path = _command_path(root, typed)
+    command, _ = resolve(root, path[1:])
+    if command is None:
+        return True
+    end = len(typed) if "--" not in typed else typed.index("--")
+    words = {w.lower() for w in line} | {w.partition("=")[2].lower() for w in line if "=" in w}
+    for i in range(len(path), end):
+        word, before = typed[i], typed[i - 1]
+        param = option_spelled(command, before) if before.startswith("-") and "=" not in before else None
+        if word.startswith("-") or (param is not None and takes_value(param)):
+            continue
+        if word.lower() not in words | left:
+            return False
+    return True
 
 
 def _only_required_left(words: list[str], root: _click.Command) -> bool:
@@ -2258,6 +2290,9 @@ def either_lines(said: str, candidates: list[list[str]], root: _click.Command) -
     lines: list[list[str]] = []
     for line in candidates:
         lines += [one for one in mended_lines(line, root) if one not in lines]
+    left = _left_out_words(common)  # the candidates are the line typed, each way the mistake goes
+    if not all(_keeps_names(way, one, root, left) for way in candidates for one in lines):
+        lines = []  # a name typed would be lost (`sandbox down x -q=1`): the line would act on the default
     offered = f"; every value mended: {spoken_list([f'`{shlex.join(one)}`' for one in lines], 'or')}" if lines \
         else ""
     return f"{said}; also {'; also '.join(_continued(p, 1) for p in common)}{offered}"
