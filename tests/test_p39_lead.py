@@ -109,7 +109,7 @@ def test_a_line_built_for_an_unknown_flag_says_the_bad_value_it_still_carries() 
     assert result.returncode == 2
     line = result.stderr.strip()
     assert "`kmeshctl node run --xds-address istiod.istio-system.svc:15012 --cluster-id 'c 1'`" in line
-    assert "(then fix --cluster-id 'c 1': not a cluster id" in line
+    assert "then fix --cluster-id 'c 1': not a cluster id" in line  # in one parenthesis with the notes (t43b 11)
 
 
 def test_a_line_that_works_gets_no_then_fix() -> None:

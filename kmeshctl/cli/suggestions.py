@@ -516,8 +516,10 @@ def typed_words() -> list[str]:
 def dry_run_typed(words: Sequence[str]) -> bool:
     """Whether ``words`` give a dry run: `--dry-run`, `--dry-run=client|server|...`, before or
     after `--` (a word the user meant as the flag all the same)."""
-    return any(w == "--dry-run" or w.startswith("--dry-run=") and w.partition("=")[2].lower() not in
-               _NO_DRY_RUN_VALUES for w in words)
+    following = [*words[1:], ""]
+    return any(w == "--dry-run" and following[i].lower() not in _NO_DRY_RUN_VALUES or  # `--dry-run none`: none
+               w.startswith("--dry-run=") and w.partition("=")[2].lower() not in _NO_DRY_RUN_VALUES
+               for i, w in enumerate(words))
 
 
 def runs_for_real(words: list[str], root: _click.Command) -> bool:
