@@ -26,8 +26,9 @@ import typer
 from kmeshctl.cli import app
 from kmeshctl.cli.badinput import line_works
 from test_cli_kinds import cli, no_env, state_root  # noqa: F401
-from test_p23_command_hints import _assert_pastable, _line, _pasted_lines, stubbed  # noqa: F401
+from test_p23_command_hints import _line, _pasted_lines, stubbed  # noqa: F401
 from test_p29_tier_hints import offline  # noqa: F401
+from test_p43_f43a import _offered
 
 ROOT = typer.main.get_command(app)
 
@@ -58,17 +59,6 @@ def kubeconfigs(tmp_path: Path, monkeypatch) -> Path:
         (tmp_path / f"{name}.yaml").write_text(f"apiVersion: v1\nkind: Config\n{_CLUSTER}{_USER}{body}")
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def _offered(capsys, *words: str) -> tuple[str, list[list[str]]]:
-    """The error line of ``words`` and the kmeshctl lines it offers, each one line_works
-    accepts and that gets past every check when pasted."""
-    line = _line(capsys, *words)
-    offered = _pasted_lines(line)
-    for each in offered:
-        assert line_works(each, ROOT), (each, line)
-    _assert_pastable(capsys, line)
-    return line, offered
 
 
 def _kubectl(line: str) -> list[str]:
