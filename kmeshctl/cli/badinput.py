@@ -2012,9 +2012,6 @@ def _mended_line(lines: list[str], typed: list[str]) -> tuple[Optional[list[list
     found = [mended] if line_works(mended, root) else [line for line in mended_lines(mended, root) if line != mended]
     if not found and _only_required_left(mended, root):  # all_said names the flags it still needs
         found = [mended]
-    left = _left_out_words(lines)
-    if not all(_keeps_names(typed, line, root, left) for line in found):
-        return None, []  # a name typed would be lost (`sandbox down x -q=1`): the line would act on the default
     if not found:
         return None, []
     return found, [given for given, fixed in flagged if not fixed]
