@@ -6,6 +6,7 @@ they name."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from typing import Any, Iterable, Iterator, Optional, Sequence
@@ -39,6 +40,18 @@ INVOKED: list[_click.Context] = []
 ARGS: list[str] = []
 # The same words as typed, before combined short flags were spelled apart (`-qx`).
 TYPED: list[str] = []
+
+
+@contextlib.contextmanager
+def args_as(words: Sequence[str]) -> Iterator[None]:
+    """ARGS read as ``words`` inside the block (a hint reading a line other than the one
+    typed, or typed words not yet in ARGS), then as it was, whatever the block raised."""
+    saved = list(ARGS)
+    ARGS[:] = words
+    try:
+        yield
+    finally:
+        ARGS[:] = saved
 
 
 def walk(command: _click.Command) -> Iterable[_click.Command]:

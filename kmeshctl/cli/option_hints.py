@@ -141,12 +141,8 @@ def fitting_context(args: list[str]) -> tuple[str, str]:
     from kmeshctl.cli.badinput import typed_value
     from kmeshctl.kube import current_context_name
 
-    saved = list(cmdline.ARGS)
-    try:
-        cmdline.ARGS[:] = args
+    with cmdline.args_as(args):
         _, names = typed_contexts()
-    finally:
-        cmdline.ARGS[:] = saved
     if len(names) == 1:
         return names[0], "its only context"
     current = current_context_name(typed_value(args, "--kubeconfig")) if names else ""
@@ -1697,12 +1693,9 @@ def no_dry_run_said(root: _click.Command) -> str:
         return "no line is offered: without --dry-run it would change things"
     if option_spelled(command, "--dry-run") is not None:
         return f"no line without --dry-run is offered ({name} would change things without it)"
-    saved = list(cmdline.ARGS)
-    try:  # a refusal may come before cmdline.ARGS is set (`--wait=yes`): the line is built from the words typed
-        cmdline.ARGS[:] = typed_words()
+    # a refusal may come before cmdline.ARGS is set (`--wait=yes`): the line is built from the words typed
+    with cmdline.args_as(typed_words()):
         return _dry_run(name, command, "--dry-run", "kubectl's", "").removeprefix("; ")
-    finally:
-        cmdline.ARGS[:] = saved
 
 
 def _waits(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
