@@ -264,8 +264,13 @@ def test_a_fix_that_runs_for_minutes_says_how_long(sandbox: str) -> None:
 
 
 def test_a_quick_fix_says_no_time(sandbox: str) -> None:
-    done = run("demo", "traffic-shift", "--sandbox", sandbox, "-q", "--weights", "90/5/5", "-c", "3", "-o", "json")
-    data = json.loads(done.stdout)
+    # 3 requests at 90/5/5 are a real sample: about 1 run in 100 lands 2 of 3 on a 5% subset and
+    # the exact test rejects the split (no -c fix then, rightly); such a run is sent again.
+    for _ in range(5):
+        done = run("demo", "traffic-shift", "--sandbox", sandbox, "-q", "--weights", "90/5/5", "-c", "3", "-o", "json")
+        data = json.loads(done.stdout)
+        if all(phase["consistent"] for phase in data["phases"]):
+            break
     assert done.returncode == 1 and data["fix"] and data["fix_seconds"] is not None and data["fix_seconds"] < 60
     assert "about" not in data["reason"] and "requests/s" not in data["reason"], data["reason"]
 
