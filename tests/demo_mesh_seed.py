@@ -6,14 +6,19 @@ carry the status a real cluster's controllers would give them."""
 
 from __future__ import annotations
 
-from typing import Optional
+import contextlib
+from pathlib import Path
+from typing import Iterator, Optional
+
+import yaml
 
 from kmeshctl.params import DEFAULT_NAMESPACE
 from kmeshctl.render import COMMON_LABELS, DAEMONSET_NAME
 from kmeshctl.waypoint.deploy import GATEWAY_API, GATEWAY_CLASS
-from standin import StandinApiServer, namespace
+from standin import StandinApiServer, istio_crds, namespace, node
 
 WAYPOINT_ADDRESS = "10.96.0.250"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "fortio"
 
 
 def gateway_crd() -> dict:
@@ -61,3 +66,25 @@ def seed_mesh(server: StandinApiServer, kmesh: Optional[str] = "ready", waypoint
         server.put(gateway_crd())
     if gateway_api and waypoint is not None:
         server.put(waypoint_gateway(programmed=waypoint == "programmed"))
+
+
+def fortio_docs() -> list[dict]:
+    """Every document of examples/fortio/*.yaml, in file order: what the demo applies."""
+    return [d for f in sorted(EXAMPLES.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+
+
+@contextlib.contextmanager
+def standin_mesh(waypoint: Optional[str] = "programmed") -> Iterator[StandinApiServer]:
+    """A started stand-in API server (Deployments made ready at once) with namespace
+    default, one node and seed_mesh(waypoint=...); stopped at the end."""
+    api = StandinApiServer(crds=istio_crds())
+    api.deployment_controller = "ready"
+    api.controller_delay = 0.05
+    api.put(namespace("default"))
+    api.put(node("node-a"))
+    seed_mesh(api, waypoint=waypoint)
+    api.start()
+    try:
+        yield api
+    finally:
+        api.stop()

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-import yaml
 
 from kmeshctl import kube
 from kmeshctl.demo_cluster import ClusterTarget
@@ -21,32 +20,21 @@ from kmeshctl.errors import KmeshctlError
 from kmeshctl.kube import connect
 from kmeshctl.render import COMMON_LABELS
 from kmeshctl.waypoint.deploy import GATEWAY_LABEL, WAYPOINT_LABEL
-from demo_mesh_seed import seed_mesh, waypoint_gateway
-from standin import StandinApiServer, istio_crds, namespace, node
+from demo_mesh_seed import fortio_docs, standin_mesh, waypoint_gateway
+from standin import StandinApiServer, namespace
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "fortio"
 USE = "istio.io/use-waypoint"
 
 
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[StandinApiServer]:
-    api = StandinApiServer(crds=istio_crds())
-    api.deployment_controller = "ready"
-    api.controller_delay = 0.05
-    api.put(namespace("default"))
-    api.put(node("node-a"))
-    seed_mesh(api, waypoint=None)  # kmesh ready; no Gateway yet
-    api.start()
-    try:
+    with standin_mesh(waypoint=None) as api:
         yield api
-    finally:
-        api.stop()
 
 
 def _target(api: StandinApiServer, tmp_path: Path) -> ClusterTarget:
     client = connect(kube.KubeTarget(str(api.write_kubeconfig(tmp_path / "kubeconfig"))))
-    docs = [d for f in sorted(EXAMPLES.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
-    return ClusterTarget(client, docs, ("default", "fortio"), settle_s=0, ready_timeout_s=10)
+    return ClusterTarget(client, fortio_docs(), ("default", "fortio"), settle_s=0, ready_timeout_s=10)
 
 
 def _service_label(api: StandinApiServer) -> str:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-import yaml
 
 from kmeshctl import kube
 from kmeshctl.demo_cluster import ClusterTarget
@@ -28,13 +27,12 @@ from kmeshctl.errors import KmeshctlError
 from kmeshctl.kube import connect
 from kmeshctl.render import COMMON_LABELS
 from kmeshctl.waypoint import deploy
-from demo_mesh_seed import seed_mesh, waypoint_gateway
-from standin import StandinApiServer, istio_crds, namespace, node
+from demo_mesh_seed import fortio_docs, seed_mesh, standin_mesh, waypoint_gateway
+from standin import StandinApiServer, namespace
 from standin_apiserver import cluster  # noqa: F401 (fixture)
 from test_cli_cluster_context import gateway_crd
 from test_cli_enable_ns_wait import kmesh_agent_installed
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "fortio"
 USE = "istio.io/use-waypoint"
 KUBECTL_APPLY = "kubectl-client-side-apply"
 BACKTICKED = re.compile(r"`([^`]*)`")
@@ -45,26 +43,13 @@ BACKTICKED = re.compile(r"`([^`]*)`")
 
 @pytest.fixture()
 def server() -> Iterator[StandinApiServer]:
-    api = StandinApiServer(crds=istio_crds())
-    api.deployment_controller = "ready"
-    api.controller_delay = 0.05
-    api.put(namespace("default"))
-    api.put(node("node-a"))
-    seed_mesh(api)  # kmesh ready; the Gateway `waypoint` programmed
-    api.start()
-    try:
+    with standin_mesh() as api:
         yield api
-    finally:
-        api.stop()
-
-
-def _docs() -> list[dict]:
-    return [d for f in sorted(EXAMPLES.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
 
 
 def _kubectl_applied_service(api: StandinApiServer, label: str = "waypoint") -> None:
     """`kubectl apply -f examples/fortio/` made the demo's Service: its label is kubectl's."""
-    service = copy.deepcopy(next(d for d in _docs() if d["kind"] == "Service"))
+    service = copy.deepcopy(next(d for d in fortio_docs() if d["kind"] == "Service"))
     service["metadata"].setdefault("namespace", "default")
     service["metadata"]["labels"][USE] = label
     api.put(service, manager=KUBECTL_APPLY)
@@ -72,7 +57,7 @@ def _kubectl_applied_service(api: StandinApiServer, label: str = "waypoint") -> 
 
 def _target(api: StandinApiServer, tmp_path: Path, waypoint: str = "") -> ClusterTarget:
     client = connect(kube.KubeTarget(str(api.write_kubeconfig(tmp_path / "kubeconfig"))))
-    target = ClusterTarget(client, _docs(), ("default", "fortio"), settle_s=0, ready_timeout_s=10)
+    target = ClusterTarget(client, fortio_docs(), ("default", "fortio"), settle_s=0, ready_timeout_s=10)
     target.waypoint = waypoint
     return target
 

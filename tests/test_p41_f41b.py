@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import socket
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,6 +18,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
+from listening import silent_listener
 from test_cli_kinds import cli, no_env  # noqa: F401
 from test_p41_f41c import _problems
 
@@ -41,30 +41,8 @@ def _kubeconfig(path: Path, server: str, namespace: str = "team-a") -> str:
 @pytest.fixture
 def silent_server() -> Iterator[str]:
     """A loopback port that accepts connections and never answers; closed at the end."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    worker = threading.Thread(target=accept, daemon=True)
-    worker.start()
-    try:
-        yield f"https://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        worker.join(2)
-        for conn in held:
-            conn.close()
-        listener.close()
+    with silent_listener() as port:
+        yield f"https://127.0.0.1:{port}"
 
 
 def _lines(err: str) -> list[str]:

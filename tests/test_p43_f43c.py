@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import socket
-import threading
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from listening import silent_listener
 from test_cli_kinds import _record, cli, no_env, state_root  # noqa: F401
 
 PID = os.getpid()
@@ -211,31 +210,8 @@ def test_node_cleanup_as_another_user_offers_the_line_to_run_as_root(tmp_path) -
 @pytest.fixture
 def silent_api(tmp_path: Path) -> Iterator[str]:
     """A kubeconfig whose server accepts connections and never answers (loopback)."""
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    worker = threading.Thread(target=accept, daemon=True)
-    worker.start()
-    try:
-        yield _kubeconfig(tmp_path, server=f"https://127.0.0.1:{listener.getsockname()[1]}", name=f"silent-{PID}.yaml")
-    finally:
-        stop.set()
-        worker.join(2)
-        for conn in held:
-            conn.close()
-        listener.close()
+    with silent_listener() as port:
+        yield _kubeconfig(tmp_path, server=f"https://127.0.0.1:{port}", name=f"silent-{PID}.yaml")
 
 
 def test_quiet_hides_the_waiting_note_of_a_hints_look_up(silent_api, capsys, no_env) -> None:

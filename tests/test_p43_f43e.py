@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 from kmeshctl import kube
 from kmeshctl.demo_cluster import ClusterTarget
@@ -21,38 +20,24 @@ from kmeshctl.errors import KmeshctlError
 from kmeshctl.kube import connect
 from kmeshctl.render import COMMON_LABELS
 from kmeshctl.waypoint import deploy
-from demo_mesh_seed import seed_mesh, waypoint_gateway
-from standin import StandinApiServer, istio_crds, namespace, node
+from demo_mesh_seed import EXAMPLES, fortio_docs, standin_mesh, waypoint_gateway
+from standin import StandinApiServer, namespace
 from standin_apiserver import cluster  # noqa: F401 (fixture)
 from test_cli_cluster_context import gateway_crd
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "fortio"
 USE = "istio.io/use-waypoint"
 BACKTICKED = re.compile(r"`([^`]+)`")
 
 
 @pytest.fixture()
 def server():
-    api = StandinApiServer(crds=istio_crds())
-    api.deployment_controller = "ready"
-    api.controller_delay = 0.05
-    api.put(namespace("default"))
-    api.put(node("node-a"))
-    seed_mesh(api, waypoint=None)  # kmesh ready; no Gateway yet
-    api.start()
-    try:
+    with standin_mesh(waypoint=None) as api:
         yield api
-    finally:
-        api.stop()
-
-
-def _docs() -> list[dict]:
-    return [d for f in sorted(EXAMPLES.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
 
 
 def _target(api: StandinApiServer, tmp_path: Path) -> ClusterTarget:
     client = connect(kube.KubeTarget(str(api.write_kubeconfig(tmp_path / "kubeconfig"))))
-    return ClusterTarget(client, _docs(), ("default", "fortio"), settle_s=0, ready_timeout_s=10)
+    return ClusterTarget(client, fortio_docs(), ("default", "fortio"), settle_s=0, ready_timeout_s=10)
 
 
 def _managed_gateway(name: str, ns: str = "default") -> dict:
@@ -63,7 +48,7 @@ def _managed_gateway(name: str, ns: str = "default") -> dict:
 
 
 def _demo_service_labelled(api: StandinApiServer, waypoint: str) -> None:
-    service = next(d for d in _docs() if d["kind"] == "Service" and d["metadata"]["name"] == "fortio")
+    service = next(d for d in fortio_docs() if d["kind"] == "Service" and d["metadata"]["name"] == "fortio")
     service["metadata"].setdefault("labels", {})[USE] = waypoint
     api.put(service, manager="kmeshctl")  # an earlier `demo --waypoint east`'s: not held by another manager
 
