@@ -271,13 +271,16 @@ def _server_header_of(deployments: list[m.Deployment], subset: m.Subset) -> str:
 
 
 def check_pods(subject: DemoSubject, weight_sets: list[list[int]], where: str,
-               weights_line: Optional[Callable[[str], str]] = None, remake: str = "") -> None:
+               weights_line: Optional[Callable[[str], str]] = None, remake: str = "",
+               scale_up: Optional[Callable[[str], str]] = None, outcome: str = "") -> None:
     """KmeshctlError (exit 1) before any request when a subset without a pod (replicas 0)
     gets a weight > 0 in a weight set: its requests would fail (HTTP 503). Weight 0 in
     every set, it gets none (its own weight too: the switch away from them sends no
     request, see run_traffic_shift). The fix: ``weights_line`` of the sets with its weight
-    given to a subset with pods (the demo again with that --weights), and ``remake`` (the
-    line that makes the sandbox again, once its manifests give it replicas)."""
+    given to a subset with pods (the demo again with that --weights), and either
+    ``scale_up`` (a cluster: the line that scales Deployment `namespace/name` up) or
+    ``remake`` (a sandbox: the line that makes it again, once its manifests give it
+    replicas). ``outcome``: what the refusal left (`nothing was changed`), said after 503."""
     vs = subject.virtual_service
     for version in (v for i, v in enumerate(subject.versions) if not v.pods and any(w[i] for w in weight_sets)):
         fixes = []
@@ -286,11 +289,15 @@ def check_pods(subject: DemoSubject, weight_sets: list[list[int]], where: str,
             fixes.append(f"send it nothing, `{weights_line(','.join('/'.join(map(str, w)) for w in fed))}`")
         elif fed:
             fixes.append("give it weight 0 in every --weights set")
-        replicas = "make the sandbox again with replicas >= 1 for it"
-        fixes.append(f"{replicas} (in its manifests), `{remake}`" if remake else replicas)
+        if scale_up is not None:
+            fixes += [f"scale it up, `{scale_up(deployment)}`" for deployment in version.deployments]
+        else:
+            replicas = "make the sandbox again with replicas >= 1 for it"
+            fixes.append(f"{replicas} (in its manifests), `{remake}`" if remake else replicas)
+        left = f", {outcome}" if outcome else ""
         raise KmeshctlError(f"subset {version.subset} of VirtualService {vs.namespace}/{vs.name} in {where} has no "
                             f"pod (replicas 0 in Deployment {', '.join(version.deployments)}): its requests would "
-                            f"fail (HTTP 503); {', or '.join(fixes)}")
+                            f"fail (HTTP 503{left}); {', or '.join(fixes)}")
 
 
 def without_podless(subject: DemoSubject, weight_sets: list[list[int]]) -> list[list[int]]:

@@ -893,6 +893,42 @@ def adopted_line(docs: list[dict]) -> str:
             "this apply")
 
 
+def replicas_managers(live: dict) -> list[str]:
+    """The field managers other than kmeshctl's that own a Deployment's spec.replicas
+    (`kubectl` after `kubectl scale`, an autoscaler's), status writes aside, sorted."""
+    from kmeshctl.kube import FIELD_MANAGER
+
+    return sorted({entry.get("manager") or "?" for entry in (live.get("metadata") or {}).get("managedFields") or []
+                   if entry.get("manager") != FIELD_MANAGER and entry.get("subresource") != "status"
+                   and "f:replicas" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})})
+
+
+def scaled_elsewhere(client: KubeClient, objs: list[dict]) -> tuple[list[dict], list[str]]:
+    """``objs`` with each existing Deployment's replicas as the cluster has them when
+    another field manager owns them (a user's `kubectl scale`): the demo applies that
+    same value, which takes nothing from that manager (no conflict) and measures the pods
+    there are; and one progress line per such Deployment."""
+    kept, said = copy.deepcopy(objs), []
+    scaled = {(live["metadata"].get("namespace"), live["metadata"]["name"]): live
+              for doc, live in _existing(client, objs)
+              if doc["kind"] == "Deployment" and _replicas(live) != _replicas(doc) and replicas_managers(live)}
+    for doc in kept:
+        live = scaled.get((doc["metadata"].get("namespace"), doc["metadata"]["name"]))
+        if doc["kind"] != "Deployment" or live is None:
+            continue
+        replicas = doc.setdefault("spec", {})["replicas"] = _replicas(live)
+        managers = ", ".join(f'"{m}"' for m in replicas_managers(live))
+        said.append(f"Deployment {doc['metadata'].get('namespace')}/{doc['metadata']['name']}: {replicas} "
+                    f"replica{'' if replicas == 1 else 's'}, as field manager {managers} set them (kept: the demo "
+                    "measures the pods there are)")
+    return kept, said
+
+
+def _replicas(deployment: dict) -> int:
+    """spec.replicas, Kubernetes' default 1 when unset."""
+    return int((deployment.get("spec") or {}).get("replicas", 1))
+
+
 def spec_managers(obj: dict) -> list[str]:
     """The field managers other than kmeshctl that own part of the object's spec
     (`kubectl-patch` after `kubectl patch`), sorted."""
@@ -1329,6 +1365,9 @@ class ClusterTarget:
         adopted = adopted_objects(self.client, objs)
         if adopted:
             progress(adopted_line(adopted))
+        objs, scaled = scaled_elsewhere(self.client, objs)
+        for line in scaled:
+            progress(line)
         live, record, action = self._own_vs_in_force()
         if record is not None and action == "busy":
             raise self._busy_error(record)

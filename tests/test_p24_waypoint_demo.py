@@ -128,13 +128,14 @@ def test_a_label_the_demo_set_itself_is_still_relabelled_and_said_as_it_is(serve
 
 def test_another_conflict_in_the_demo_never_names_installs_flag(server, tmp_path) -> None:
     _target(server, tmp_path).prepare(lambda _: None)
-    scaled = copy.deepcopy(server.get("apps/v1", "Deployment", "netutils", "default"))
-    scaled["spec"]["replicas"] = 3
-    server.put(scaled, manager="kubectl")  # `kubectl scale`: kubectl owns .spec.replicas now
+    # (a `kubectl scale` is no conflict now: the demo keeps the replicas another manager set, p46_lead)
+    changed = copy.deepcopy(server.get("apps/v1", "Deployment", "netutils", "default"))
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "example.test/netutils:other"
+    server.put(changed, manager="kubectl-set")  # `kubectl set image`: kubectl-set owns the image now
     with pytest.raises(KmeshctlError) as refused:
         _target(server, tmp_path).prepare(lambda _: None)
     line = str(refused.value)
-    assert 'field manager "kubectl" owns .spec.replicas' in line, line
+    assert 'field manager "kubectl-set" owns .spec.template.spec.containers' in line, line
     assert "--force-conflicts" not in line and "the demo never takes another manager's fields" in line, line
 
 

@@ -1345,6 +1345,24 @@ def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output
         print_data({"namespaces": [c.to_dict() for c in changes], "pods": [p.to_dict() for p in pods]}, output)
     else:
         _print_pods(pods, output, namespaces)
+        if not wait and (note := _not_yet_note(pods, enable)):
+            err(quiet).print(escape(fix_hint(note)))
+
+
+def _not_yet_note(pods: list[ns_ops.PodEnrollment], enable: bool) -> str:
+    """The pods the table shows before their node agents caught up (enable-ns / disable-ns
+    without --wait): `2 pods not unmarked yet: their node agents do it in a moment; `CMD
+    --wait` waits for it`, '' when none."""
+    from kmeshctl.cli.render import this_command
+
+    pending = [p for p in pods if (p.expected is True and not p.annotated) if enable] or \
+        [p for p in pods if p.annotated and not enable]
+    if not pending:
+        return ""
+    what = "marked" if enable else "unmarked"
+    return (f"{len(pending)} pod{'s' if len(pending) != 1 else ''} not {what} yet (ANNOTATED "
+            f"{'no' if enable else 'yes'}): their node agents do it in a moment; `{this_command()} --wait` "
+            "waits for it")
 
 
 def _mode_stopped(stop: KeyboardInterrupt, enable: bool, what: str) -> NoReturn:

@@ -142,6 +142,8 @@ def traffic_shift(
             Progress(quiet=quiet, indent="")(note)
             if chosen.name == "local":
                 _check_pods(chosen, subject, weight_sets)
+            else:
+                _check_cluster_pods(subject, weight_sets)
             report = demo.new_report(chosen, subject, requests, len(weight_sets))
             _run(chosen, report, weight_sets, verbose, quiet)
             rerun = _rerun_with_requests(chosen)
@@ -568,6 +570,20 @@ def _check_pods(chosen: demo.DemoTarget, subject: demo.DemoSubject, weight_sets:
     demo.check_pods(subject, weight_sets, f"sandbox {name}", lambda text: _again([("--weights", "--weights", text)],
                                                                                 sandbox),
                     f"{remake} && {_again([], sandbox)}" if remake else "")
+
+
+def _check_cluster_pods(subject: demo.DemoSubject, weight_sets: list[list[int]]) -> None:
+    """demo.check_pods in the cluster, before anything is applied: its fixes this demo with
+    --weights that send a subset without a pod nothing, and the kubectl scale of its
+    Deployment (the demo keeps replicas another field manager set: it scales nothing)."""
+    from kmeshctl.demo_cluster import NOTHING_CHANGED
+
+    def scale_up(deployment: str) -> str:
+        namespace, name = deployment.split("/", 1)
+        return f"kubectl scale deployment {name} -n {namespace} --replicas 1"
+
+    demo.check_pods(subject, weight_sets, "the cluster", lambda text: _again([("--weights", "--weights", text)]),
+                    scale_up=scale_up, outcome=NOTHING_CHANGED)
 
 
 def _naming_sandbox(sandbox: str) -> str:

@@ -171,6 +171,30 @@ def test_the_demos_own_virtual_service_after_kubectl_patch_is_measured_with_its_
     assert vs_weights(tier, demo_namespace) == [70, 30]
 
 
+def deployment_replicas(tier: Tier, namespace: str, name: str) -> int:
+    return int(tier.kubectl_json("get", "deployment", name, "-n", namespace)["spec"].get("replicas", 1))
+
+
+def test_a_kubectl_scaled_subset_is_measured_as_scaled_and_one_scaled_to_zero_is_refused(tier: Tier,
+                                                                                       demo_namespace: str) -> None:
+    """(t46t 1: the demo refused a `kubectl scale` to 2 with no line to paste and set 0 back to 1.)"""
+    first = run_demo(tier, demo_namespace)
+    assert first.returncode == 0, first.stdout + first.stderr[-3000:]
+    tier.kubectl("scale", "deployment", "fortio-v1", "-n", demo_namespace, "--replicas=2")
+    again = run_demo(tier, demo_namespace, requests=60)
+    assert again.returncode == 0, again.stdout + again.stderr[-3000:]
+    assert f"Deployment {demo_namespace}/fortio-v1: 2 replicas, as field manager \"" in again.stderr, \
+        again.stderr[-3000:]
+    assert deployment_replicas(tier, demo_namespace, "fortio-v1") == 2
+
+    tier.kubectl("scale", "deployment", "fortio-v2", "-n", demo_namespace, "--replicas=0")
+    zero = run_demo(tier, demo_namespace)
+    assert zero.returncode == 1, zero.stdout + zero.stderr[-3000:]
+    assert f"`kubectl scale deployment fortio-v2 -n {demo_namespace} --replicas 1" in zero.stderr, zero.stderr[-3000:]
+    assert "(HTTP 503, nothing was changed)" in zero.stderr, zero.stderr[-3000:]
+    assert deployment_replicas(tier, demo_namespace, "fortio-v2") == 0
+
+
 @pytest.fixture
 def user_virtual_service(tier: Tier) -> Iterator[str]:
     create_namespace_as_user(tier, USER_VS_NS, {})
