@@ -162,7 +162,9 @@ def test_n_in_the_wrong_case_offers_only_a_namespace_the_sandbox_has(state_root,
     code, _, err = cli(capsys, "sandbox", "exec", "--name", "f32fe", "-n", "Default", "netutils", "--", "true")
     assert "did you mean -n default? `kmeshctl sandbox exec --name f32fe -n default netutils -- true`" in err, err
     code, _, err = cli(capsys, "dump", "config", "-n", "Team-A")  # the agent pod's namespace: no sandbox's
-    assert "did you mean -n team-a? `kmeshctl dump config -n team-a`" in err, err
+    # -n without --pod is refused whatever its name (t45a 7): its mend `dump config -n team-a` would be too
+    assert "-n Team-A: -n is the namespace of the agent pod --pod names" in err and "-n default" not in err, err
+    assert "`kmeshctl dump config`" in err and "`kmeshctl dump config -n team-a`" not in err, err
 
 
 def test_a_sandbox_name_in_the_wrong_case_offers_the_sandbox(state_root, capsys, no_env, monkeypatch) -> None:  # noqa: F811

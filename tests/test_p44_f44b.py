@@ -92,12 +92,15 @@ def test_the_label_line_names_the_waypoint_the_kmeshctl_line_makes(words, kmeshc
     assert _kubectl(line) == shlex.split(kubectl), line
 
 
-def test_a_context_namespace_that_is_no_name_is_no_label_line(kubeconfigs, state_root, stubbed, capsys,  # noqa: F811
-                                                               offline) -> None:  # noqa: F811
-    line = _line(capsys, "--kubeconfig", "kc4.yaml", "waypoint", "apply", "--enroll-namespace", "--name", "wp")
-    assert _kubectl(line) == shlex.split("kubectl label namespace NAMESPACE istio.io/use-waypoint=wp "
+def test_a_context_namespace_that_is_no_name_labels_the_one_meant(kubeconfigs, state_root, stubbed, capsys,  # noqa: F811
+                                                                   offline) -> None:  # noqa: F811
+    # p46 f46b: the kmeshctl line passes -n the context's Team_B means (team-b), and the label names it
+    line, offered = _offered(capsys, "--kubeconfig", "kc4.yaml", "waypoint", "apply", "--enroll-namespace",
+                             "--name", "wp")
+    assert offered == [shlex.split("kmeshctl --kubeconfig kc4.yaml waypoint apply --name wp -n team-b")], line
+    assert _kubectl(line) == shlex.split("kubectl label namespace team-b istio.io/use-waypoint=wp "
                                          "--kubeconfig kc4.yaml"), line
-    assert "(NAMESPACE: the one the waypoint goes in)" in line and "namespace namespace" not in line, line
+    assert "namespace namespace" not in line, line
 
 
 # ------------------------------------------------------------------ 4. NAMESPACE/NAME beside -n

@@ -1185,6 +1185,15 @@ def _dump_pod_place(*local: str) -> Any:
     return check
 
 
+def _dump_namespace_alone(values: Any) -> None:
+    """dump's -n typed without --pod, as its body refuses it (a local data path is shown whole)."""
+    from kmeshctl.cli.dump import namespace_without_pod
+    from kmeshctl.cli.suggestions import given_on_command_line
+
+    if values.get("pod") is None and not given_on_command_line("pod") and given_on_command_line("namespace"):
+        raise namespace_without_pod(str(values.get("namespace")))
+
+
 def _dump_env_sandbox(*places: str) -> Any:
     """dump's $KMESHCTL_SANDBOX_NAME, checked as its body checks it when no place is typed
     (``places``: the parameter names of the flags that name one)."""
@@ -1256,6 +1265,21 @@ def _sandbox_name(values: Any) -> None:
 
     if isinstance(values.get("name"), str) and values["name"]:
         _checked_name(values["name"])
+
+
+def _exec_pod(values: Any) -> None:
+    """sandbox exec's POD (a bare name, or kubectl's pod/NAME, deploy/NAME) as its body
+    checks the name, before a sandbox is looked up."""
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.names import check_pod_word, split_exec_target
+    from kmeshctl.cli.sandbox import POD_MISSING
+
+    pod = values.get("pod")
+    if cmdline.INVOKED and cmdline.INVOKED[-1].meta.get(POD_MISSING):
+        return  # no POD before `--`: click took the command's first word for it (said as POD missing)
+    kind, name = split_exec_target(pod) if isinstance(pod, str) else ("", "")
+    if name and kind in ("", "pod", "deploy"):  # NS/NAME and other kinds: the body says them, with their line
+        check_pod_word("POD", name)
 
 
 def _sandbox_files(values: Any) -> None:
@@ -1341,6 +1365,14 @@ def _waypoint_wait(values: Any) -> None:
     raise _no_pods_to_wait_for(namespace)
 
 
+def _namespace_and_all(values: Any) -> None:
+    """waypoint list's -n typed with -A, as its body refuses it."""
+    from kmeshctl.cli.waypoint import namespace_and_all
+
+    if values.get("all_namespaces") and isinstance(values.get("namespace"), str):
+        raise namespace_and_all(values["namespace"])
+
+
 def _install_namespace(values: Any) -> None:
     """-n of render, install, uninstall and precheck as their bodies refuse it (Kubernetes'
     own, Istio's); a namespace that is no name is said by the name checks."""
@@ -1381,9 +1413,50 @@ def _waypoint_namespace(values: Any) -> None:
 
     namespace, origin = values.get("namespace"), ""
     if namespace is None and "namespace" in values:  # the kubeconfig context's (read, not connected to)
-        namespace, origin = _context_namespace(), _context_origin()
+        namespace, origin = _context_namespace_said(), _context_origin()
     if isinstance(namespace, str) and DNS1123_LABEL_RE.match(namespace):
         check_apply_namespace(WaypointParams(namespace=namespace), None, origin, _namespace_given_line)
+
+
+def _waypoint_context_namespace(values: Any) -> None:
+    """waypoint list / status / delete given no -n (nor -A): the kubeconfig context's
+    namespace, refused as their bodies refuse it before connecting when it is no name."""
+    if values.get("namespace") is None and "namespace" in values and not values.get("all_namespaces"):
+        _context_namespace_said()
+
+
+def _context_namespace_said() -> Optional[str]:
+    """_context_namespace, its refusal's `pass -n team-b` followed by the line typed with that
+    -n (_namespace_given_line), with which the line's other bad values are mended (all_said)."""
+    from kmeshctl.cli.suggestions import _PASS_NAMESPACE
+    from kmeshctl.errors import UsageError
+
+    try:
+        return _context_namespace()
+    except UsageError as err:
+        said = str(err)
+        found = _PASS_NAMESPACE.search(said)
+        if found is None:
+            raise
+        said = f"{said[:found.end()]}{_namespace_given_line(found['value'])}{said[found.end():]}"
+        raise UsageError(_KUBECTL_LINE.sub(_with_typed_kubeconfig, said)) from None
+
+
+_KUBECTL_LINE = re.compile(r"`(kubectl [^`]*)`")
+
+
+def _with_typed_kubeconfig(line: re.Match[str]) -> str:
+    """A `kubectl ...` line with the --kubeconfig typed (suggestions.kubectl_line), which the
+    line's own flags cannot carry when its error comes before the command parses."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.suggestions import kubectl_line
+
+    kubeconfig, words = typed_value(cmdline.ARGS, "--kubeconfig"), shlex.split(line.group(1))
+    if kubeconfig is None or typed_value(words, "--kubeconfig") is not None:
+        return line.group()
+    return f"`{kubectl_line(words[1:], kubeconfig, None)}`"
 
 
 def _namespace_given_line(namespace: str) -> str:
@@ -1481,19 +1554,20 @@ VALUE_CHECKS: dict[str, tuple[Any, ...]] = {
     "bench dataplane": (_bench_list("paths", "--paths", _bench_paths), _bench_list("loads", "--loads", _bench_loads),
                         _bench_cpus("client_cpus", "--client-cpus"), _bench_cpus("mesh_cpus", "--mesh-cpus")),
     "demo traffic-shift": (_demo_weights, _demo_plot, _demo_sandbox, _demo_target),
-    "dump maps": (_dump_map, _dump_bpf_fs, _dump_pod_place("bpf_fs", "sandbox"),
+    "dump maps": (_dump_map, _dump_bpf_fs, _dump_pod_place("bpf_fs", "sandbox"), _dump_namespace_alone,
                   _dump_env_sandbox("pod", "bpf_fs", "admin_port")),
-    "dump config": (_dump_pod_place("sandbox",), _dump_env_sandbox("pod", "admin_port")),
+    "dump config": (_dump_pod_place("sandbox",), _dump_namespace_alone, _dump_env_sandbox("pod", "admin_port")),
     "sandbox down": (_sandbox_name,),
     "sandbox status": (_sandbox_name,),
-    "sandbox exec": (_sandbox_name,),
+    "sandbox exec": (_sandbox_name, _exec_pod),
     "bench cleanup": (_bench_run_id,),
     "node run": (_node_run_flags, _node_run_ports, _node_run_secrets, _node_run_paths, _node_run_identity,
                  _node_run_cgroup),
     "node cleanup": (_node_cleanup_paths,),
     "waypoint apply": (_waypoint_name, _waypoint_wait, _waypoint_namespace, _waypoint_revision),
-    "waypoint status": (_waypoint_name,),
-    "waypoint delete": (_waypoint_name,),
+    "waypoint list": (_namespace_and_all, _waypoint_context_namespace),
+    "waypoint status": (_waypoint_name, _waypoint_context_namespace),
+    "waypoint delete": (_waypoint_name, _waypoint_context_namespace),
     "enable-ns": (_namespace_words, _not_system_namespaces),
     "disable-ns": (_namespace_words,),
 }
@@ -1782,7 +1856,21 @@ def _body_problems(ctx: _click.Context) -> list[str]:
         named = [str(err) for err in names._other_value_problems(ctx, values, args)]
     lines = [*named, *(line for check in VALUE_CHECKS.get(path, ()) for line in _said_by(
         functools.partial(check, values)))]
-    return _unique([*lines, *_conflicting(ctx), *_said_by(lambda: _cluster_flags(ctx, args))])
+    return _unique([*_without_moot(lines), *_conflicting(ctx), *_said_by(lambda: _cluster_flags(ctx, args))])
+
+
+def _without_moot(lines: list[str]) -> list[str]:
+    """``lines`` less the other problems of a value one of them says to leave out with its
+    flag (dump's `-n Kmesh_System` without --pod): mending that value would not help."""
+    gone = {line.split(": ", 1)[0] for line in lines if _leaves_own_flag_out(line)}
+    return [line for line in lines if _leaves_own_flag_out(line) or line.split(": ", 1)[0] not in gone]
+
+
+def _leaves_own_flag_out(line: str) -> bool:
+    """``line`` (`-n x: ...`) says to leave out the flag it is about."""
+    flag = re.escape(line.split(" ", 1)[0].partition("=")[0])
+    return line.startswith("-") and re.search(rf"\bleave (?:out {flag}|{flag}(?: \S+)? out)(?![\w-])", line) \
+        is not None
 
 
 def _cluster_flags(ctx: _click.Context, args: list[str]) -> None:
@@ -1950,13 +2038,21 @@ def _lines_as_changes(line: str, typed: list[str]) -> str:
         return " " + ", ".join(changes)
 
     def each(found: re.Match[str]) -> str:  # `A` or `B`: each said, the `or`s of the lines left out with them
-        kept = [part for part in (said(one, found.start()) for one in _LINE.finditer(found.group())) if part]
-        return " or".join(kept)
+        parts = [said(one, found.start()) for one in _LINE.finditer(found.group())]
+        if not all(parts) and _GIVE_ONE.search(line[:found.start()]):
+            return ""  # a choice with one way unsaid would read as no choice: the mended lines give each
+        return " or".join(part for part in parts if part)
 
     # `mkdir -p DIR && LINE`: LINE, with the other bad values, would fail: the step alone
     told = _LINES.sub(each, _MADE_FIRST.sub(r"`\1`", line))
+    # `did you mean --name wp1?; without it: leave team-a/wp1 out`: the fallback's line is gone, the mend says it
+    told = _FALLBACK_SAID.sub(r"\1", told) if told != line else told
     # a line left out leaves the words that led to it (`read its -o json, `) without an end
-    return re.sub(r"[,:]\s*(?=;|$)", "", told) if told != line else told
+    return re.sub(r"[,:]\s*(?=;|$)|:(?=, )", "", told) if told != line else told
+
+
+_FALLBACK_SAID = re.compile(r"(\b(?:did you mean [^;`]*\?|give one(?: of them)?)):?;\s*without it: "
+                            r"leave [^;`]*? out(?=;|$| \()")
 
 
 def _moved(changes: list[str]) -> bool:
@@ -2008,13 +2104,25 @@ def _mended_line(lines: list[str], typed: list[str]) -> tuple[Optional[list[list
     kept = _each_line_applied(lines, typed)
     mended, dropped, flagged = parseable_words(kept, root)
     if mended == typed or not _safe_to_drop(dropped, flagged, kept):
-        return None, []  # a name or target typed would be lost: the line would act on the default one
+        ways = _ways_mended(lines, typed, root) if mended != typed else []
+        return (ways, []) if ways else (None, [])  # else a name or target typed would be lost
     found = [mended] if line_works(mended, root) else [line for line in mended_lines(mended, root) if line != mended]
     if not found and _only_required_left(mended, root):  # all_said names the flags it still needs
         found = [mended]
     if not found:
         return None, []
     return found, [given for given, fixed in flagged if not fixed]
+
+
+def _ways_mended(lines: list[str], typed: list[str], root: _click.Command) -> list[list[str]]:
+    """The lines a problem offers as the user's choice (`give one: `A` or `B``), each with
+    every other value mended and the words it gives kept; [] when there is no such
+    problem or one way gives no line."""
+    ways = next((found for line in lines if _offers_ways(line, typed)
+                 for found in [_lines_offered(line, typed, root)] if len(found) > 1), [])
+    mended = _each_way(ways, root, _EITHER_DEPTH)
+    keeps = all(any(_keeps_names(way, line, root, set()) for line in mended) for way in ways)
+    return mended if keeps else []  # one line: every way mends to it (`-n Team_A` beside team-a/wp1)
 
 
 def _left_out_words(lines: list[str]) -> set[str]:
@@ -2078,7 +2186,7 @@ def _each_line_applied(lines: list[str], typed: list[str]) -> list[str]:
             if not _same_command(typed, offered):  # another command's: its values alone
                 ops = [op for op in ops if _a_value_replaced(typed, offered, op)]
             if not all(_a_value_replaced(typed, offered, op) or _a_word_left_out(typed, op) or
-                       _a_flag_added(offered, op) for op in ops):
+                       _a_flag_added(offered, op) or _own_flag_left_out(line, typed, op) for op in ops):
                 continue  # a line that changes what no value's mend does (a flag left out): not this one
             for tag, i1, i2, j1, j2 in ops:
                 if tag == "replace":
@@ -2136,8 +2244,17 @@ def _offers_ways(line: str, typed: list[str]) -> bool:
             continue
         if _same_command(typed, words):
             offered.append(words)
+    before = line[:next(_LINE.finditer(line)).start()] if offered else ""
+    if _MEANT_FIRST.search(before):
+        return False  # `did you mean --name wp1? `A`; without it: `B``: A is the mend, B a fallback
+    if len(offered) > 1 and _GIVE_ONE.search(before):
+        return True  # `team-a/wp1 and -n team-b name two namespaces; give one: `A` or `B``: the user's choice
     return len(offered) > 1 and any(not _a_value_replaced(typed, words, op) for words in offered
                                     for op in difflib_opcodes(typed, words) if op[0] != "equal")
+
+
+_GIVE_ONE = re.compile(r"\bgive one(?: of them)?:\s*$")  # a choice between what the user typed
+_MEANT_FIRST = re.compile(r"\bdid you mean [^;`]*\?\s*$")  # the prose before a problem's first line: its mend
 
 
 def _a_value_replaced(typed: list[str], offered: list[str], op: tuple[str, int, int, int, int]) -> bool:
@@ -2150,6 +2267,15 @@ def _a_word_left_out(typed: list[str], op: tuple[str, int, int, int, int]) -> bo
     """``op`` leaves out words typed alone (`kube-system`), never a flag."""
     tag, i1, i2, _, _ = op
     return tag == "delete" and not any(w.startswith("-") for w in typed[i1:i2])
+
+
+def _own_flag_left_out(line: str, typed: list[str], op: tuple[str, int, int, int, int]) -> bool:
+    """``op`` leaves out the flag problem ``line`` is about, with its value, as the problem
+    says to (`-n kmesh-system: ...: leave out -n, `...``)."""
+    tag, i1, i2, _, _ = op
+    flag, gone = line.split(" ", 1)[0], typed[i1:i2]
+    whole = gone[:1] == [flag] and len(gone) == 2 or len(gone) == 1 and gone[0].startswith(f"{flag}=")
+    return tag == "delete" and whole and _leaves_own_flag_out(line)
 
 
 def _a_flag_added(offered: list[str], op: tuple[str, int, int, int, int]) -> bool:
@@ -2276,9 +2402,9 @@ def either_lines(said: str, candidates: list[list[str]], root: _click.Command) -
     import shlex
 
     candidates = [_read_otherwise(line, root) for line in candidates]
-    checked = [[_without_lines(one.partition(EVERY_VALUE_MENDED)[0])
-                for problem in line_problems(line, root, given_only=True) for one in problem.split("; also ")]
-               for line in candidates]
+    checked = [_unique([_without_lines(one.partition(EVERY_VALUE_MENDED)[0])
+                        for problem in line_problems(line, root, given_only=True) for one in problem.split("; also ")]
+                       + _cluster_problems(line, root)) for line in candidates]
     if not checked:
         return None
     common = [p for p in checked[0] if all(p in others for others in checked[1:])]
@@ -2292,7 +2418,45 @@ def either_lines(said: str, candidates: list[list[str]], root: _click.Command) -
         lines = []  # a name typed would be lost (`sandbox down x -q=1`): the line would act on the default
     offered = f"; every value mended: {spoken_list([f'`{shlex.join(one)}`' for one in lines], 'or')}" if lines \
         else ""
-    return f"{said}; also {'; also '.join(_continued(p, 1) for p in common)}{offered}"
+    told = (_continued(_context_lines(p, candidates), 1) for p in common)
+    return f"{said}; also {'; also '.join(told)}{offered}"
+
+
+def _cluster_problems(words: list[str], root: _click.Command) -> list[str]:
+    """What _cluster_flags finds wrong with the --kubeconfig / --context of the line ``words``,
+    read from its words: a line click refuses first (`No such option`) never gets there."""
+    from kmeshctl.cli.cmdline import HELP_ONLY_COMMANDS
+    from kmeshctl.cli.conventions import SELF_CHECKED_COMMANDS
+    from kmeshctl.cli.suggestions import _command_path
+    from kmeshctl.kube import check_given_target, check_target_loads
+
+    path = _command_path(root, words)[1:]
+    if not path or path[-1] in HELP_ONLY_COMMANDS | SELF_CHECKED_COMMANDS:
+        return []  # demo traffic-shift's own check says them (the words alone cannot tell --target local)
+    target = typed_target(words[1:])
+    typed = [typed_value(words[1:], flag) is not None for flag in ("--kubeconfig", "--context")]
+    said = _said_by(lambda: check_given_target(target, *typed)) if any(typed) else []
+    return said or (_said_by(lambda: check_target_loads(target)) if path[0] in CONNECTING_COMMANDS else [])
+
+
+def _context_lines(problem: str, candidates: list[list[str]]) -> str:
+    """``problem`` with kube's `pass --context with one of them` made the did-you-mean and the
+    line (suggestions.context_fix_line) of each of ``candidates`` (the line typed, its on/off
+    mistake mended): said after the error, it would be built from the words typed, mistake
+    and all (or from none: it comes before they are read)."""
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.suggestions import CONTEXT_FIX, context_fix_line
+
+    if CONTEXT_FIX not in problem:
+        return problem
+    said = []
+    for line in candidates:
+        with cmdline.args_as(line[1:]):
+            said.append(context_fix_line(problem))
+    lines = _unique([found.group(1) for text in said for found in _LINE.finditer(text)])
+    if len(lines) < 2:
+        return said[0]
+    return said[0].replace(f"`{lines[0]}`", spoken_list([f"`{line}`" for line in lines], "or"), 1)
 
 
 def _read_otherwise(line: list[str], root: _click.Command) -> list[str]:
@@ -2328,6 +2492,15 @@ def working_lines(lines: list[list[str]], root: _click.Command) -> str:
 
     working = [f"`{shlex.join(line)}`" for line in lines if line_works(line, root)]
     return f", {spoken_list(working, 'or')}" if working else ""
+
+
+# command words -> the arguments a parsed line of it leaves out that its body requires, as
+# (ARGUMENT, what it is) (`sandbox exec -n default -- true`: POD), said as missing flags are.
+REQUIRED_ARGUMENTS: dict[tuple[str, ...], Any] = {}
+
+
+def _no_arguments(ctx: _click.Context) -> list[tuple[str, str]]:
+    return []
 
 
 def line_works(words: list[str], root: _click.Command) -> bool:
@@ -2369,7 +2542,8 @@ def _checked_line(words: list[str], root: _click.Command, given_only: bool = Fal
                     for a, b, why in typed_conflicts(ctx, ctx.params)]
         path = tuple(ctx.command_path.split()[1:])
         needed = [] if given_only else [f"{flag} is required ({what})"
-                                        for flag, what in missing_flags(ctx.command, path, list(words[1:]))]
+                                        for flag, what in missing_flags(ctx.command, path, list(words[1:]))] + \
+            [f"{argument} is required ({what})" for argument, what in REQUIRED_ARGUMENTS.get(path, _no_arguments)(ctx)]
         return _unique([*(ctx.meta.get(BAD_VALUES) or []), *together, *needed])
     except _click.exceptions.MissingParameter as err:
         return [] if given_only else [err.format_message()]

@@ -128,6 +128,8 @@ class KmeshctlGroup(TyperGroup):
     def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
         if ctx.parent is None:
             cmdline.TYPED[:] = args
+            # the words typed, for an error refuse_flag_values raises (its lines carry the flags typed)
+            cmdline.ARGS[:] = args
             if not ctx.resilient_parsing:
                 refuse_flag_values(args, self)
                 _refuse_single_dash_long_flags(args, self)  # `-name`: --name, before -n's glued value

@@ -7,7 +7,7 @@ import contextlib
 import os
 import shlex
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Optional
+from typing import Annotated, Callable, Iterator, Mapping, Optional
 
 import typer
 from rich.console import Console
@@ -16,6 +16,7 @@ from typer._click.globals import get_current_context
 
 from kmeshctl.cli.common import SandboxFlagCommand
 from kmeshctl.cli.option_hints import PLACED_LINES, POSITIONAL_CHECKS, POSITIONAL_READERS
+from kmeshctl.cli.names import NAME_ERROR_READERS
 from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.outpaths import DIRECTORY, check_input_path
 from kmeshctl.cli.tables import cli_console
@@ -310,10 +311,15 @@ def _refuse_namespace_without_pod() -> None:
     ctx = get_current_context()
     if ctx.get_parameter_source("namespace") in (None, ParameterSource.DEFAULT):
         return
+    raise namespace_without_pod(ctx.params["namespace"])
+
+
+def namespace_without_pod(namespace: str) -> UsageError:
+    """The error of -n ``namespace`` typed without --pod (badinput's parse-time check says it too)."""
     flag = flag_as_typed("namespace")
-    raise UsageError(f"{flag} {ctx.params['namespace']}: {flag} is the namespace of the agent pod --pod names; "
-                     f"the local data path is shown whole, not by namespace: leave out {flag}, "
-                     f"`{_typed_with(('-n', '--namespace'))}` (or add --pod POD to ask a cluster's agent)")
+    return UsageError(f"{flag} {namespace}: {flag} is the namespace of the agent pod --pod names; "
+                      f"the local data path is shown whole, not by namespace: leave out {flag} (or add --pod POD "
+                      f"to ask a cluster's agent): `{_typed_with(('-n', '--namespace'))}`")
 
 
 def _pod_flags(pod: str, namespace: str, **local: object) -> None:
@@ -921,3 +927,15 @@ POSITIONAL_CHECKS[("dump", "maps", "bpf_fs")] = lambda flag, value: _check_bpf_f
 # `dump config kmesh-system/kmesh-h9rc2`: offered as --pod as typed (--pod takes that form)
 POSITIONAL_CHECKS[("dump", "maps", "pod")] = _check_pod
 POSITIONAL_CHECKS[("dump", "config", "pod")] = _check_pod
+
+
+def _namespace_read(error: UsageError, values: Mapping[str, object]) -> UsageError:
+    """`dump config -n Bad_NS` without --pod: -n itself is refused there (any name)."""
+    flag = flag_as_typed("namespace")
+    if values.get("pod") or "; also " in str(error) or not str(error).startswith(f"{flag} "):
+        return error
+    return namespace_without_pod(str(values.get("namespace")))
+
+
+# -n's name refused without --pod: the namespace is refused whatever its name (as the body does)
+NAME_ERROR_READERS[("dump", "maps")] = NAME_ERROR_READERS[("dump", "config")] = _namespace_read

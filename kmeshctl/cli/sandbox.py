@@ -21,7 +21,7 @@ from kmeshctl.cli.common import (OutputFormat, app, complete_sandbox_names, igno
                                  output_help, output_option, print_data, suggest)
 from kmeshctl.cli.common import SandboxFlagCommand, run_options
 from kmeshctl.cli import cmdline
-from kmeshctl.cli.badinput import COMMAND_HABITS, typed_value
+from kmeshctl.cli.badinput import COMMAND_HABITS, REQUIRED_ARGUMENTS, typed_value
 from kmeshctl.cli.option_hints import POSITIONAL_READERS, plainly
 from kmeshctl.cli.suggestions import flag_as_typed
 from kmeshctl.cli.outpaths import FILE_OR_DIRECTORY, check_input_path
@@ -858,6 +858,17 @@ class _ExecCommand(SandboxFlagCommand):
 
 
 WORDS_BEFORE_DASHES = "kmeshctl.exec.words_before_dashes"
+
+
+def _exec_arguments_left(ctx: click.Context) -> list[tuple[str, str]]:
+    """The POD and `-- COMMAND` a parsed `sandbox exec` line leaves out (its body refuses it)."""
+    missing = bool(ctx.meta.get(POD_MISSING))  # then click took the command's first word for POD
+    left = [("POD", "the pod to run in, before --")] if missing else []
+    ran = ctx.params.get("command") or missing and ctx.params.get("pod")
+    return left + ([] if ran else [("COMMAND", "the command to run, after --")])
+
+
+REQUIRED_ARGUMENTS[("sandbox", "exec")] = _exec_arguments_left
 
 
 def _refuse_own_flag_in_command(command: click.Command, ctx: click.Context, args: list[str]) -> None:

@@ -487,7 +487,7 @@ def parseable(message: str, root: _click.Command) -> str:
                 still = _still_needed(words, root, given_only=True)
                 parts[i + 1] = (still or required_left(parts[i], root, parts[i + 1])) + parts[i + 1]
             else:
-                parts[i + 1] = required_left(mended, root, parts[i + 1]) + parts[i + 1]
+                parts[i + 1] = _context_note(words, mended) + required_left(mended, root, parts[i + 1]) + parts[i + 1]
         if kept != words and not _safe_to_drop(dropped, flagged, words):
             parts[i + 1] = _strays_kept(words, dropped, root) + parts[i + 1]
         if kept == words or not _safe_to_drop(dropped, flagged, words):
@@ -498,8 +498,9 @@ def parseable(message: str, root: _click.Command) -> str:
         if mended:
             parts[i + 1] = required_left(mended, root, parts[i + 1]) + parts[i + 1]
         path = " ".join(_command_path(root, kept))
-        parts[i - 1], parts[i + 1] = _said_dropped(parts[i - 1], ("" if mended else _still_needed(kept, root)) +
-                                                   parts[i + 1], dropped, flagged, path)
+        still = "" if mended else _still_needed(kept, root, given_only=True) or \
+            required_left(parts[i], root, parts[i + 1])  # what it leaves out, said as required
+        parts[i - 1], parts[i + 1] = _said_dropped(parts[i - 1], still + parts[i + 1], dropped, flagged, path)
     return no_real_run_offered("`".join(parts), root)
 
 
@@ -576,7 +577,7 @@ def no_real_run_offered(message: str, root: _click.Command) -> str:
     if "has no dry run" not in head:
         from kmeshctl.cli.option_hints import no_dry_run_said
 
-        head += f"; {no_dry_run_said(root)}"
+        head += f"; {_typed_cluster_flags(no_dry_run_said(root), root)}"
     return head + tail
 
 
@@ -595,8 +596,57 @@ def _values_mended(words: list[str], root: _click.Command) -> str:
     if any(w in SHELL_OPERATORS or w in (*cmdline.HELP_FLAGS, "--version") for w in words):
         return ""  # a help or version line only prints (its parse exits)
     mended = [line for line in mended_lines(words, root) if line != words]
+    context = _context_mended(words, root) if not mended else words
+    if context != words:  # `--context Dev` for dev: the line with the context meant, its other values mended too
+        mended = mended_lines(context, root)
     # two flags that cannot go together: a line keeping each (inside the backticks of the one line offered)
     return "` or `".join(shlex.join(line) for line in mended)
+
+
+def _context_mended(words: list[str], root: _click.Command) -> list[str]:
+    """``words`` (a `kmeshctl ...` line) with the context its kubeconfig problem means
+    (context_fix_line, read as that line: `--context Dev` for dev, a missing current-context's
+    look-alike added); as they are when none is meant."""
+    from kmeshctl.cli.badinput import line_problems
+
+    with cmdline.args_as(words[1:]):
+        for problem in line_problems(words, root):
+            found = SUGGESTED.search(context_fix_line(problem)) if CONTEXT_FIX in problem else None
+            if found is not None and found.group(1).startswith("kmeshctl "):
+                return shlex.split(found.group(1))
+    return words
+
+
+def _context_note(words: list[str], mended: str) -> str:
+    """` (--context Dev given as dev)` when the line ``mended`` (from ``words``) gives the
+    --context typed as the context it means; "" otherwise."""
+    typed = typed_value(words, "--context")
+    given = typed_value(shlex.split(mended.split("` or `")[0]), "--context")
+    return f" (--context {shlex.quote(typed)} given as {shlex.quote(given)})" if typed and given and typed != given \
+        else ""
+
+
+def _typed_cluster_flags(said: str, root: _click.Command) -> str:
+    """``said`` with each `kmeshctl ...` line carrying the --kubeconfig / --context /
+    --request-timeout typed that it does not give (the line's flags cannot carry them when
+    the error came before the command parsed), the context a slip means (_context_mended)."""
+    typed = typed_words()
+
+    def carried(found: re.Match[str]) -> str:
+        words = shlex.split(found.group(1))
+        if words[:1] != ["kmeshctl"]:
+            return found.group()
+        given: list[str] = []
+        for flag in GLOBAL_FLAG_ORDER:
+            value = typed_value(typed, flag)
+            given += [flag, value] if value is not None and typed_value(words, flag) is None else []
+        added = ["kmeshctl", *given, *words[1:]]
+        return f"`{shlex.join(_context_mended(added, root) if given else added)}`"
+
+    return SUGGESTED.sub(carried, said)
+
+
+GLOBAL_FLAG_ORDER = ("--kubeconfig", "--context", "--request-timeout")
 
 
 def required_left(mended: str, root: _click.Command, after: str = "") -> str:
@@ -609,7 +659,7 @@ def required_left(mended: str, root: _click.Command, after: str = "") -> str:
 
     line = shlex.split(mended.split("` or `")[0])
     typed = ["kmeshctl", *cmdline.ARGS]
-    if not cmdline.ARGS or _command_path(root, line) != _command_path(root, typed):
+    if not cmdline.ARGS or not _runs_as_typed(root, _command_path(root, typed), _command_path(root, line)):
         return ""
     given = line_problems(line, root, given_only=True)
     needed = [problem.replace(" is required ", " ", 1) for problem in line_problems(line, root)
@@ -617,6 +667,19 @@ def required_left(mended: str, root: _click.Command, after: str = "") -> str:
     if not needed or given:
         return ""
     return f" (then give {spoken_list(needed)} too: {'they are' if len(needed) > 1 else 'it is'} required)"
+
+
+def _runs_as_typed(root: _click.Command, typed: list[str], path: list[str]) -> bool:
+    """A line of command ``path`` is the run typed (command words ``typed``): the same
+    command, or the one meant where the words typed name none (`instal`, `waypoint aply`)."""
+    if path == typed:
+        return True
+    command = resolve(root, typed[1:])[0] if typed[1:] else root
+    words = cmdline.command_words(list(cmdline.ARGS[:cmdline.separator_at(cmdline.ARGS)]))
+    mistyped = words[len(typed) - 1] if len(words) >= len(typed) else None
+    meant = path[len(typed)] if len(path) > len(typed) else None  # `f4x render`: render typed, f4x a stray word
+    return path[:len(typed)] == typed and hasattr(command, "commands") and mistyped is not None and \
+        meant is not None and meant not in words
 
 
 def _still_needed(line: list[str], root: _click.Command, given_only: bool = False) -> str:

@@ -31,7 +31,7 @@ from kmeshctl.cli.render import ManifestFormat, print_manifests, same_work_comma
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import KubeClient, object_ref
 from kmeshctl.namespaces import terminating_why
-from kmeshctl.params import WAYPOINT_DELETE_TIMEOUT_S, WAYPOINT_WAIT_TIMEOUT_S, counted
+from kmeshctl.params import WAYPOINT_DELETE_TIMEOUT_S, WAYPOINT_WAIT_TIMEOUT_S, counted, shown
 from kmeshctl import stopping
 from kmeshctl.stopping import check_not_stopped, sigterm_stops, stopped_by
 from kmeshctl.waypoint import deploy
@@ -579,6 +579,18 @@ ListOutputOption = output_option(None)  # every column is in the table already: 
 StatusOutputOption = output_option("a line saying whether kmeshctl made the waypoint and which Services use it")
 
 
+def namespace_and_all(namespace: str) -> UsageError:
+    """`waypoint list -n foo -A`: one namespace or every one, with the line typed each way
+    (badinput's parse-time check says it too, beside the line's other bad values)."""
+    words = list(cmdline.ARGS)
+    one = cmdline.without_flag(cmdline.without_flag(words, "-A", valued=False), "--all-namespaces", valued=False)
+    every = cmdline.without_flag(cmdline.without_flag(words, "-n"), "--namespace")
+    lines = " or ".join(f"`{shlex.join(['kmeshctl', *line])}`" for line in (one, every) if line != words)
+    flag, all_flag = flag_as_typed("namespace") or "-n", flag_as_typed("all_namespaces") or "-A"
+    return UsageError(f"{flag} {shown(namespace)} and {all_flag} do not go together ({all_flag} lists every "
+                      f"namespace): give one of them{': ' + lines if lines else ''}")
+
+
 @waypoint_app.command("list")
 def list_cmd(
     namespace: Annotated[Optional[str], typer.Option(
@@ -596,7 +608,7 @@ def list_cmd(
       kmeshctl waypoint list -n default -o json
     """
     if all_namespaces and namespace is not None:
-        raise UsageError("give -n NAMESPACE or -A (--all-namespaces), not both")
+        raise namespace_and_all(namespace)
     _check_names()
     where = None if all_namespaces else _namespace(namespace)  # a bad context namespace: before connecting
     client = _client()
