@@ -101,7 +101,10 @@ def _node(result: Any, node: str) -> dict:
 
 def test_the_old_pod_gone_and_no_replacement_yet_is_still_awaited(installed: Any) -> None:
     server = installed.server
-    server.daemon_pod_make_s, server.daemon_pod_start_s, server.daemon_pod_startup_s = 1.5, 0.5, 1.5
+    # Terminating 3s (long enough for a loaded machine's uninstall to see it so: its first look
+    # is what makes the node awaited), then gone with no replacement for 1.5s (made 4.5s after the delete)
+    server.pod_stop_s = 3.0
+    server.daemon_pod_make_s, server.daemon_pod_start_s, server.daemon_pod_startup_s = 4.5, 0.5, 1.5
     server.delete_object("v1", "Pod", "kmesh-node-a", NS)  # `kubectl delete pod --wait=false`
     result = installed.kmeshctl("uninstall")
     assert result.code == 0, result
