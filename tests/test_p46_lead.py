@@ -13,6 +13,8 @@ from typing import Any
 from kmeshctl.demo_cluster import replicas_managers, scaled_elsewhere
 from kmeshctl.kube import connect
 from kmeshctl import kube
+from standin_apiserver import cluster  # noqa: F401 (fixture)
+from test_cli_waypoint_users_one_lookup import _waypoint_with_a_pod
 from test_demo_cluster_ownership_and_facts import _target
 from test_demo_cluster_refusals import WRITES, _documents, _flags, make  # noqa: F401 (fixture)
 
@@ -90,3 +92,18 @@ def test_disable_ns_without_wait_says_which_pods_are_not_unmarked_yet(monkeypatc
     assert cli_cluster._not_yet_note(waiting, enable=True) == (
         "1 pod not marked yet (ANNOTATED no): their node agents do it in a moment; `kmeshctl enable-ns default "
         "--wait` waits for it")
+
+
+# ------------------------------------------------------------------ t46t 2, 3: waypoint delete's warning
+
+
+def test_waypoint_delete_quiet_keeps_the_warning_that_carries_a_fix(cluster, monkeypatch) -> None:  # noqa: F811
+    _waypoint_with_a_pod(cluster, monkeypatch, applied=True)
+    result = cluster.kmeshctl("waypoint", "delete", "-n", "default", "-q")
+    assert result.code == 0 and result.out == "", result
+    [warning] = result.err.splitlines()
+    assert warning.startswith("Warning: Service default/fortio still uses waypoint default/waypoint (label "
+                              "istio.io/use-waypoint=waypoint); once it is gone their traffic goes direct, without "
+                              "the waypoint's L7 rules (routes, weights, L7 policy); to keep those, keep the "
+                              "waypoint; to send them direct on purpose, unlabel it: `kubectl label service fortio "
+                              "-n default istio.io/use-waypoint- --kubeconfig"), warning

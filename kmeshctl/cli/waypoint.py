@@ -933,8 +933,7 @@ def delete_cmd(
                 _nothing_to_delete(client, run, ignore_not_found, _namespace_origin(given, namespace))
                 return
             run.users = _users(client, params)
-            if not run_options().quiet:  # -q: nothing but errors
-                _warn_in_use(params, run.users, dry_run)
+            _warn_in_use(params, run.users, dry_run)  # -q too: a warning with a fix
             if not dry_run:  # what a stop reports as not deleted: only what would have been
                 run.plan = deploy.delete_plan(client, params)
             deploy.delete(client, params, run.reported(say), run.started.append, run.removed(say), dry_run=dry_run,
@@ -990,8 +989,10 @@ def _warn_in_use(p: deploy.WaypointParams, users: "list[model.Service]", dry_run
     uses = "Service {} still uses" if len(users) == 1 else "Services {} still use"
     would = " would" if dry_run else ""
     typer.echo(fix_hint(f"Warning: {uses.format(refs)} waypoint {p.namespace}/{p.name} (label "
-                        f"istio.io/use-waypoint={p.name}); their traffic{would} go{'' if would else 'es'} direct once "
-                        f"it is gone; to stop that first: {commands}"), err=True)
+                        f"istio.io/use-waypoint={p.name}); once it is gone their traffic{would} go"
+                        f"{'' if would else 'es'} direct, without the waypoint's L7 rules (routes, weights, L7 "
+                        f"policy); to keep those, keep the waypoint; to send them direct on purpose, unlabel "
+                        f"{'it' if len(users) == 1 else 'them'}: {commands}"), err=True)
 
 
 class _DeleteRun:
