@@ -140,7 +140,9 @@ def test_name_and_sandbox_naming_two_sandboxes_are_refused_before_anything(comma
 def test_two_values_of_a_one_value_flag_are_refused(args, first, second, long, state_root, capsys, no_env) -> None:
     line = _error(capsys, *args)
     if long == "--context":  # t42b 8 (f43a): no kubeconfig has context a or b, so no line would work pasted
-        assert line.startswith(f"Error: {first} and {second}: {long} takes one value; give one ("), line
+        assert line.startswith(f"Error: {first} and {second}: {long} takes one value; give one; also {first}: "
+                               "no kubeconfig to look it up in"), line  # each value's own problem too (p46_f46d)
+        assert "`kmeshctl" not in line, line
         return
     # t39b 4: a whole line for each value, not "give one" alone
     assert line.startswith(f"Error: {first} and {second}: {long} takes one value; give one, `kmeshctl "), line

@@ -259,8 +259,8 @@ def test_an_on_off_value_with_both_ways_and_bad_values_names_each_once(state_roo
                                                                       offline) -> None:  # noqa: F811
     line, offered = _offered(capsys, "install", "--cluster-id", "c1", "--xds-address", "x", "--wait", "--no-wait",
                              "--dry-run=maybe", "-n", "Foo", "--timeout", "9x", "-o", "jsn")
-    for each in ("Option '--dry-run' does not take a value", "--wait and --no-wait both given", "--timeout 9x",
-                 "-o jsn", "-n Foo", "--xds-address x: missing port"):
+    for each in ("Option '--dry-run' does not take a value", "--wait and --no-wait both given", "--timeout 9x:",
+                 "-o jsn", "-n Foo", "--xds-address x: missing port"):  # `--timeout 9x left out` too (p46_f46d)
         assert line.count(each) == 1, (each, line)
     assert line.count("every value mended") == 1 and offered, line
     for each in offered:

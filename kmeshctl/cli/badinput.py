@@ -1022,9 +1022,15 @@ def _two_values(ctx: _click.Context, param: _click.Parameter, first: tuple[str, 
         return UsageError(f"{both}: {long} takes one value; did you mean {flag} {value}? `{line}`")
     import shlex
 
-    kept = _each_kept(param)
-    offered = working_lines([shlex.split(line) for line in kept], ctx.find_root().command) if len(kept) == 2 else ""
-    return UsageError(f"{both}: {long} takes one value; give one{offered}")
+    kept = [shlex.split(line) for line in _each_kept(param)]
+    said = f"{both}: {long} takes one value; give one"
+    try:  # the line's other bad values with it, as for an on/off flag given both ways
+        gathered = either_lines(said, kept, ctx.find_root().command, param.opts) \
+            if len(kept) == 2 and not _VERIFYING else None
+    except Exception:  # noqa: BLE001 - the others could not be told: this mistake alone
+        gathered = None
+    offered = working_lines(kept, ctx.find_root().command) if len(kept) == 2 else ""
+    return UsageError(gathered or f"{said}{offered}")
 
 
 def _each_kept(param: _click.Parameter) -> list[str]:
@@ -1619,6 +1625,14 @@ def every_bad_value(command: _click.Command) -> None:
             if len(lines) < 2 or str(first) not in lines:
                 raise
             raise all_said(lines) from None
+        except _click.exceptions.NoSuchOption as unknown:
+            try:
+                gathered = _unknown_with_others(ctx, unknown)
+            except Exception:  # noqa: BLE001 - the others could not be told: click's stands
+                gathered = None
+            if gathered is None:
+                raise
+            raise gathered from None
         except _click.exceptions.UsageError as extra:  # click's last check: the params were all taken
             try:
                 others = _not_the_separator(ctx, typed, _body_problems(ctx))
@@ -1676,16 +1690,24 @@ def _args() -> list[str]:
 
 def with_command_problems(root: _click.Command, first: str, param: _click.Parameter) -> list[str]:
     """[``first``, each bad value of the line typed without ``param``'s flag (the command's)]."""
+    from kmeshctl.cli import cmdline
+
+    return _problems_without(root, first, _positions_without(list(cmdline.ARGS), param))
+
+
+def _problems_without(root: _click.Command, first: str, kept: list[int], given_only: bool = False) -> list[str]:
+    """[``first``, each bad value of the line typed with only the words at ``kept`` (the
+    one ``first`` is about left out), each line offered said for the line typed]
+    (``given_only``: line_problems')."""
     import shlex
 
     from kmeshctl.cli import cmdline
 
     full = list(cmdline.ARGS)
-    kept = _positions_without(full, param)
     words = ["kmeshctl", *(full[i] for i in kept)]
     saved = (list(cmdline.INVOKED), list(cmdline.ARGS), list(cmdline.TYPED))
     try:
-        found = line_problems(words, root)
+        found = line_problems(words, root, given_only)
     finally:
         cmdline.INVOKED[:], cmdline.ARGS[:], cmdline.TYPED[:] = saved
 
@@ -1698,6 +1720,72 @@ def with_command_problems(root: _click.Command, first: str, param: _click.Parame
 
     lines = [_LINE.sub(restored, one) for problem in found for one in problem.split("; also ")]
     return _unique([first, *lines])
+
+
+def _unknown_with_others(ctx: _click.Context, err: _click.exceptions.NoSuchOption) -> Optional[Exception]:
+    """A flag the command does not have (`status --server URL -o jsn`, `node run --dry-run
+    --admin-port 70000`) said as its own hint says it, with every other bad value of the
+    line (click stops at the unknown flag); None when the line has no other."""
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.option_hints import no_such_option_line
+    from kmeshctl.errors import UsageError
+
+    full, flag = list(cmdline.ARGS), err.option_name
+    at = next((i for i, w in enumerate(full[:cmdline.separator_at(full)]) if w == flag), None)
+    if at is None or _VERIFYING:  # `-qx`, `--flag=value`'s value: click's words
+        return None
+    said = cmdline.HELP_POINTER.sub("", no_such_option_line(err)).removeprefix("Error: ")
+    root = ctx.find_root().command
+    typed = ["kmeshctl", *full]
+    if any(_same_command(typed, words) and "--help" not in words for words in map(_split, _LINE.findall(said))):
+        return None  # its own line, mended as it is pasted (suggestions.parseable), says the rest
+    end = cmdline.separator_at(full)
+    dropped, unknown, flags_at = {at}, [], [at]
+    for _ in range(_UNKNOWN_DEPTH):  # each flag the command lacks stops the parse of the rest: left out in turn
+        lines = _problems_without(root, said, [i for i in range(len(full)) if i not in dropped], True)
+        values = [i + 1 for i in flags_at if i + 1 < end and i + 1 not in dropped and not full[i + 1].startswith("-")
+                  and any("extra argument" in line and full[i + 1] in line for line in lines)]
+        if values:  # their values (`--server URL`): no word of their own
+            dropped.update(values)
+            continue
+        more = next((found.group(1) for line in lines[1:] for found in [_BARE_UNKNOWN.fullmatch(line)] if found), None)
+        at = next((i for i, w in enumerate(full[:end]) if w == more and i not in dropped), -1)
+        if at < 0:
+            break
+        dropped.add(at)
+        flags_at.append(at)
+        unknown.append(f"No such option: {more}")
+    lines = _unique([said, *unknown, *lines[1:]])
+    if len(lines) < 2:
+        return None
+    lines = [_unknown_said(ctx, line) for line in lines]
+    # no line of the command mends the flag: one mended without it may run for real (`--dryrun`)
+    return UsageError(str(all_said(lines)).partition(EVERY_VALUE_MENDED)[0])
+
+
+_UNKNOWN_DEPTH = 4  # flags the command lacks, or their values, left out to read the rest of a line
+_BARE_UNKNOWN = re.compile(r"No such option: (-[\w-]+)\.?")  # click's own words, no hint
+
+
+def _unknown_said(ctx: _click.Context, line: str) -> str:
+    """click's bare `No such option: --dry-run` (a second flag the command lacks) as its hint says it."""
+    from kmeshctl.cli.cmdline import HELP_POINTER
+    from kmeshctl.cli.option_hints import no_such_option_line
+
+    found = _BARE_UNKNOWN.fullmatch(line)
+    if found is None:
+        return line
+    said = no_such_option_line(_click.exceptions.NoSuchOption(found.group(1), ctx=ctx))
+    return HELP_POINTER.sub("", said).removeprefix("Error: ")
+
+
+def _split(line: str) -> list[str]:
+    import shlex
+
+    try:
+        return shlex.split(line)
+    except ValueError:
+        return []
 
 
 def _positions_without(words: list[str], param: _click.Parameter) -> list[int]:
@@ -1758,6 +1846,9 @@ def _with_empty(ctx: _click.Context, empty: list[str], parse: Any, typed: list[s
             if isinstance(first, _click.exceptions.MissingParameter):
                 raise
             others = _click_problems(command, ctx, typed)
+        except _click.exceptions.NoSuchOption as unknown:  # `--bpf-fs '' -o jsn`: said as alone, the rest with it
+            gathered = None if _VERIFYING else _unknown_with_others(ctx, unknown)
+            return gathered or _click.exceptions.BadOptionUsage(empty[0].split(" ", 1)[0], empty[0], ctx=ctx)
         except _click.exceptions.UsageError as extra:
             others = [line for line in [_extra_line(ctx, extra)] if line]
         others += _body_problems(ctx)
@@ -1997,11 +2088,15 @@ def _tail_change(line: str) -> Optional[list[str]]:
     return wanted
 
 
+_UNKNOWN_FLAG = re.compile(r"(?:No such option: |kmeshctl [\w -]+ takes no )(-[\w-]+)")  # click's, option_hints'
+
+
 def _typed_at(line: str) -> int:
     """Where the flag a problem starts with (`-n Bad_NS: ...`) was typed on the line."""
     from kmeshctl.cli import cmdline
 
-    flag = line.split(" ", 1)[0].partition("=")[0].rstrip(":")
+    unknown = _UNKNOWN_FLAG.match(line)
+    flag = unknown.group(1) if unknown else line.split(" ", 1)[0].partition("=")[0].rstrip(":")
     return next((i for i, word in enumerate(cmdline.ARGS) if word.partition("=")[0] == flag), len(cmdline.ARGS))
 
 
@@ -2022,10 +2117,10 @@ def _lines_as_changes(line: str, typed: list[str]) -> str:
             offered = shlex.split(found.group(1))
         except ValueError:
             return found.group()
-        if not _same_command(typed, offered):
-            return found.group()  # another command's (`kmeshctl sandbox list`): no line typed, mended
+        if not _same_command(typed, offered) or "--help" in offered:
+            return found.group()  # another command's (`kmeshctl sandbox list`), or help: no line typed, mended
         changes = _changes(typed, offered)
-        if _moved(changes):
+        if _moved(changes, typed):
             return ""  # flags moved (`--pod P -n NS` put last): the words changed say nothing; the mended line does
         before = line[:start + found.start()]
         if all(change in before or (not change.startswith("leave ") and
@@ -2048,18 +2143,27 @@ def _lines_as_changes(line: str, typed: list[str]) -> str:
     # `did you mean --name wp1?; without it: leave team-a/wp1 out`: the fallback's line is gone, the mend says it
     told = _FALLBACK_SAID.sub(r"\1", told) if told != line else told
     # a line left out leaves the words that led to it (`read its -o json, `) without an end
-    return re.sub(r"[,:]\s*(?=;|$)|:(?=, )", "", told) if told != line else told
+    if told == line:
+        return told
+    return re.sub(r"[,:](\s*)(?=\()", r"\1", re.sub(r"[,:]\s*(?=;|$|,)", "", told))  # `--namespace: (why)`
 
 
 _FALLBACK_SAID = re.compile(r"(\b(?:did you mean [^;`]*\?|give one(?: of them)?)):?;\s*without it: "
                             r"leave [^;`]*? out(?=;|$| \()")
 
 
-def _moved(changes: list[str]) -> bool:
-    """_changes' words both leave a flag out and give it again (the line moved it)."""
+def _moved(changes: list[str], typed: Sequence[str] = ()) -> bool:
+    """_changes' words both leave a flag out and give it again (the line moved it), or give
+    a flag and value typed already (`-o jsn` put before --plot)."""
     left = {word for change in changes if change.startswith("leave ") for word in change.split()[1:-1]
             if word.startswith("-")}
-    return any(word in left for change in changes if not change.startswith("leave ") for word in change.split())
+    given = [change.split() for change in changes if not change.startswith("leave ")]
+    return any(word in left for words in given for word in words) or any(
+        len(words) == 2 and words[0].startswith("-") and _typed_together(words, typed) for words in given)
+
+
+def _typed_together(words: list[str], typed: Sequence[str]) -> bool:
+    return any(list(typed[i:i + len(words)]) == words for i in range(len(typed)))
 
 
 def _same_command(typed: list[str], offered: list[str]) -> bool:
@@ -2101,7 +2205,7 @@ def _mended_line(lines: list[str], typed: list[str]) -> tuple[Optional[list[list
     if not cmdline.INVOKED:
         return None, []
     root = cmdline.INVOKED[0].command
-    kept = _each_line_applied(lines, typed)
+    kept, emptied = _without_empties(_each_line_applied(lines, typed), root)
     mended, dropped, flagged = parseable_words(kept, root)
     if mended == typed or not _safe_to_drop(dropped, flagged, kept):
         ways = _ways_mended(lines, typed, root) if mended != typed else []
@@ -2111,7 +2215,38 @@ def _mended_line(lines: list[str], typed: list[str]) -> tuple[Optional[list[list
         found = [mended]
     if not found:
         return None, []
-    return found, [given for given, fixed in flagged if not fixed]
+    return found, [*emptied, *(given for given, fixed in flagged if not fixed)]
+
+
+# What an empty value is left out of a mended line for only when it picks no target (`--cluster-id ''`
+# on precheck: its default is taken): never a name, a path or a place the command acts on.
+_EMPTY_KEPT = frozenset({"name", "sandbox", "bpf_fs", "namespace", "istio_namespace", "pod", "kubeconfig", "context",
+                         "run_id", "out", "plot", "target", "map"})
+
+
+def _without_empties(words: list[str], root: _click.Command) -> tuple[list[str], list[str]]:
+    """(``words`` without each optional flag typed with an empty value that picks no target,
+    those flags as `FLAG ''`): the line then takes the flag's default."""
+    from kmeshctl.cli.cmdline import option_spelled, resolve, separator_at
+    from kmeshctl.cli.suggestions import TARGETING_FLAGS, _command_path
+
+    command, _ = resolve(root, _command_path(root, words)[1:])
+    if command is None:
+        return words, []
+    kept, left, i, end = [], [], 0, separator_at(words)
+    while i < len(words):
+        flag, equals, value = words[i].partition("=")
+        param = option_spelled(command, flag) if i < end and flag.startswith("-") else None
+        size = 1 if equals else 2
+        empty = (value == "") if equals else (i + 1 < end and words[i + 1] == "")
+        if param is not None and takes_value(param) and empty and not param.required and \
+                param.name not in _EMPTY_KEPT and flag not in TARGETING_FLAGS:
+            left.append(f"{flag} ''")
+            i += size
+            continue
+        kept.append(words[i])
+        i += 1
+    return kept, left
 
 
 def _ways_mended(lines: list[str], typed: list[str], root: _click.Command) -> list[list[str]]:
@@ -2146,10 +2281,11 @@ def _keeps_names(typed: list[str], line: list[str], root: _click.Command, left: 
     words = {w.lower() for w in line} | {w.partition("=")[2].lower() for w in line if "=" in w}
     for i in range(len(path), end):
         word, before = typed[i], typed[i - 1]
-        param = option_spelled(command, before) if before.startswith("-") and "=" not in before else None
+        param = option_spelled(command, before) or option_spelled(root, before) \
+            if before.startswith("-") and "=" not in before else None  # the root's flags typed before the command
         if word.startswith("-") or (param is not None and takes_value(param)):
             continue
-        if word.lower() not in words | left:
+        if word.lower() not in words | left and word.lower().replace("_", "-") not in words:  # Team_A as team-a
             return False
     return True
 
@@ -2319,7 +2455,7 @@ def mended_lines(words: list[str], root: _click.Command, depth: int = _EITHER_DE
               if len(found) > 1 or found and ON_OFF_SAID in problem), [])
     if either and all(_keeps_cluster_flags(words, way, problems) for way in either):
         return _each_way(either, root, depth)
-    fixed = _values_applied(problems, words, root)
+    fixed = _without_empties(_values_applied(problems, words, root), root)[0]
     if fixed == words:
         return []
     # click stops at its first refusal: the line mended so far may have one the checks said not yet
@@ -2392,22 +2528,27 @@ def _values_applied(problems: list[str], words: list[str], root: _click.Command)
     return parseable_words(fixed, root)[0]
 
 
-def either_lines(said: str, candidates: list[list[str]], root: _click.Command) -> Optional[str]:
+def either_lines(said: str, candidates: list[list[str]], root: _click.Command, own: Sequence[str] = ()
+                 ) -> Optional[str]:
     """An on/off mistake (``said``: `--wait and --no-wait both given ...: give one`, `Option
     '--quiet' does not take a value ...`, with no line of its own) said with every other bad
     value of the line, which each of ``candidates`` (the line typed with that mistake
     mended each way it can be) still has, and the lines that work with every value
     mended (`` `A` or `B` ``); None when the candidates have no other bad value (the
-    mistake's own message says it)."""
+    mistake's own message says it). A bad value of a flag in ``own`` (the flag given twice:
+    `-n Bad_NS -n b`) is said when one candidate has it, beside the others: its line mends it."""
     import shlex
 
+    from kmeshctl.cli.cmdline import HELP_POINTER
+
     candidates = [_read_otherwise(line, root) for line in candidates]
-    checked = [_unique([_without_lines(one.partition(EVERY_VALUE_MENDED)[0])
+    checked = [_unique([HELP_POINTER.sub("", _without_lines(one.partition(EVERY_VALUE_MENDED)[0]))
                         for problem in line_problems(line, root, given_only=True) for one in problem.split("; also ")]
                        + _cluster_problems(line, root)) for line in candidates]
     if not checked:
         return None
     common = [p for p in checked[0] if all(p in others for others in checked[1:])]
+    common = _unique([*(p for one in checked for p in one if p.split(" ", 1)[0] in own), *common])
     if not common:
         return None
     lines: list[list[str]] = []
@@ -2416,8 +2557,10 @@ def either_lines(said: str, candidates: list[list[str]], root: _click.Command) -
     left = _left_out_words(common)  # the candidates are the line typed, each way the mistake goes
     if not all(_keeps_names(way, one, root, left) for way in candidates for one in lines):
         lines = []  # a name typed would be lost (`sandbox down x -q=1`): the line would act on the default
-    offered = f"; every value mended: {spoken_list([f'`{shlex.join(one)}`' for one in lines], 'or')}" if lines \
-        else ""
+    left_out = _values_left_out(common, lines)
+    left = f", {spoken_list(left_out)} left out (the default{'s' if len(left_out) > 1 else ''})" if left_out else ""
+    offered = f"; every value mended{left}: {spoken_list([f'`{shlex.join(one)}`' for one in lines], 'or')}" \
+        if lines else ""
     told = (_continued(_context_lines(p, candidates), 1) for p in common)
     return f"{said}; also {'; also '.join(told)}{offered}"
 
@@ -2457,6 +2600,19 @@ def _context_lines(problem: str, candidates: list[list[str]]) -> str:
     if len(lines) < 2:
         return said[0]
     return said[0].replace(f"`{lines[0]}`", spoken_list([f"`{line}`" for line in lines], "or"), 1)
+
+
+def _values_left_out(problems: list[str], lines: list[list[str]]) -> list[str]:
+    """The `FLAG VALUE`s ``problems`` refuse that none of ``lines`` (their mends) gives
+    (`--timeout 5x`: the flag's default is taken), as all_said names them."""
+    found = []
+    for problem in problems:
+        head = problem.partition(":")[0].split(" ")
+        flag = head[0].partition("=")[0]
+        if len(head) == 2 and re.fullmatch(r"--?[\w-]+", flag) and not any(
+                w == flag or w.startswith(flag + "=") for line in lines for w in line):
+            found.append(" ".join(head))
+    return found
 
 
 def _read_otherwise(line: list[str], root: _click.Command) -> list[str]:

@@ -584,7 +584,7 @@ def _stray_word(command: str, words: list[str], args: list[str]) -> str:
     if not sandboxes.names() and not _names_place(without):
         local += " (this node's agent; `kmeshctl sandbox up` starts a local one)"
     return (f"; {word} names no sandbox here, and --pod {word} (a cluster's agent pod) needs a cluster, none is "
-            f"configured: on this machine run {local}")
+            f"configured; on this machine, {local}")
 
 
 def _check_map_flag(name: Optional[str]) -> None:

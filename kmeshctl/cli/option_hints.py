@@ -464,6 +464,9 @@ def on_off_hint(option: _click.Parameter, flag: str, args: Optional[list[str]] =
     if option.secondary_opts:
         on = flag if flag in option.opts else option.opts[0]
         hint = f"; on/off flags take no value here: write {on} or {option.secondary_opts[0]}"
+    elif getattr(option, "is_eager", False) and option.name == "version":  # nothing to turn on: it prints
+        on = flag
+        hint = "; it prints kmeshctl's version"
     elif flag.startswith("--no-"):  # `--no-mount`: it turns something off; said by what it does
         on = flag
         hint = f"; on/off flags take no value here: write {flag} to turn {flag[5:]} off, leave it out to keep it on"
@@ -658,8 +661,14 @@ def positional_name_hint(message: str, err: Any) -> str:
         return f"; {cmdline.ARGS[at - 1]} took the `--` after it as its value, so {shlex.join(after)} was read as " \
                f"an argument: without the `--`, {_with_needed(ctx, typed)}"
     if after and any(w.startswith("-") and w != "-" for w in after):  # `status -- -n foo`
+        unknown = [w.partition("=")[0] for w in after if w.startswith("-") and w != "-" and w.partition("=")[0]
+                   not in GLOBAL_FLAGS and option_spelled(ctx.command, w.partition("=")[0]) is None]
+        # `sandbox up -- --dry-run`: no such flag either way, said as it is without the `--`
+        name = " ".join(ctx.command_path.split()[1:])
+        fix = f", `{shlex.join(['kmeshctl', *typed])}`" if not unknown else " they are read as flags" + (
+            other_tools_flag_hint(unknown[0], ctx.command, ctx.command_path) or f", and {name} has no {unknown[0]}")
         return f"; {shlex.join(after)} came after `--`, which makes the words after it arguments, not flags, and " \
-               f"this command takes none: without the `--`, `{shlex.join(['kmeshctl', *typed])}`"
+               f"this command takes none: without the `--`{fix}"
     spaced = _spaced_path_hint(ctx, typed, found.group(1).split())
     if spaced:  # `--plot /tmp/my plot.png`: one path the shell split at its space
         return spaced
@@ -1310,12 +1319,16 @@ def _habit_hint(typed: str, command: _click.Command, path: str = "") -> str:
     ``path``) spells otherwise (`demo traffic-shift -n 10` -> -c/--requests, `enable-ns
     -w` -> --wait); empty when none applies."""
     names = {p.name for p in command.params}
+    if typed in ("-n", "--namespace") and path == "kmeshctl help":
+        return _help_namespace_hint(typed, command)
     if typed in ("-n", "--namespace") and "namespace" not in names and takes_namespace_arguments(command):
         return _namespaces_as_arguments_hint(typed)
     if typed in ("-n", "--namespace") and "namespace" not in names:
         meant = _namespace_flag_of(command)
         if meant is not None:
             return _respelled_hint(typed, meant)
+        if path.startswith("kmeshctl sandbox ") and "name" in names and typed_value(cmdline.ARGS, typed):
+            return f"; a sandbox has no namespace; did you mean --name?{_respelled_line(typed, '--name', command)}"
     if typed in ("-w", "--watch") and "wait" in names:  # kubectl's wait flag is --wait; -w is its --watch
         words = list(cmdline.ARGS)
         end = separator_at(words)
@@ -1331,6 +1344,24 @@ def _habit_hint(typed: str, command: _click.Command, path: str = "") -> str:
             long = next((o for o in getattr(option, "opts", ()) if o.startswith("--")), None)
             return hint + (_respelled_line(typed, long, command) if long else "")
     return ""
+
+
+def _help_namespace_hint(typed: str, command: _click.Command) -> str:
+    """`help status -n foo`: help takes no namespace, the command it names does: that line,
+    and help's own line for the command."""
+    words = cmdline.ARGS[:separator_at(cmdline.ARGS)]
+    value = typed_value(words, typed)
+    topic = [w for w in cmdline.without_flag(words, typed, valued=value is not None) if not w.startswith("-")]
+    topic = topic[topic.index("help") + 1:] if "help" in topic else topic
+    root = cmdline.INVOKED[0].command if cmdline.INVOKED else None
+    named, _ = resolve(root, topic) if root is not None and topic else (None, 0)
+    helped = f"`{shlex.join(['kmeshctl', 'help', *topic])}` shows its help" if named is not None else \
+        "kmeshctl help COMMAND shows a command's help"
+    if named is None or option_spelled(named, typed) is None:
+        return f"; help takes no {typed}: {helped}"
+    run = f"`{shlex.join(['kmeshctl', *topic, typed, value])}`" if value else \
+        f"kmeshctl {' '.join(topic)} {typed} NAMESPACE"
+    return f"; help takes no {typed} ({' '.join(topic)} does: {run}); {helped}"
 
 
 def _respelled_line(typed: str, meant: str, command: _click.Command) -> str:
@@ -1679,6 +1710,13 @@ def _dry_run(name: str, command: _click.Command, flag: str, whose: str, without:
         return f"; {name} has no dry run ({whose} {flag}): `kmeshctl {name} --help` says what it changes"
     changes, words, shows = DRY_RUN_INSTEAD[name]
     return f"; {name} has no dry run ({whose} {flag}): {changes}; `{_line_of(words, command)}` {shows}"
+
+
+def _dry_run_misspelled(name: str, command: _click.Command, flag: str, whose: str, without: str) -> str:
+    """`--dryrun` where the command has no --dry-run: said as --dry-run is (kubectl's)."""
+    if option_spelled(command, "--dry-run") is not None:
+        return ""  # its own --dry-run: the did-you-mean
+    return _dry_run(name, command, flag, whose, without).replace(f"({whose} {flag})", f"({whose} --dry-run)")
 
 
 def no_dry_run_said(root: _click.Command) -> str:
@@ -2189,6 +2227,7 @@ OTHER_TOOLS_FLAGS: tuple[tuple[tuple[str, ...], bool, str, Callable[..., str]], 
     (("-y", "--yes", "--skip-confirmation"), False, "istioctl's", _asks),
     (("-r", "--revision"), True, "istioctl's", _revision),
     (("--dry-run",), False, "kubectl's", _dry_run),
+    (("--dryrun", "--dry_run"), False, "kubectl's", _dry_run_misspelled),
     (("-w", "--wait", "--watch"), False, "kubectl's", _waits),
     (("--timeout",), True, "kubectl's and helm's", _waits),
     (("-f", "--filename"), True, "kubectl's", _file),

@@ -239,8 +239,11 @@ def kubeconfig_fix_line(message: str) -> str:
 
     if KUBECONFIG_FIX not in message or not cmdline.ARGS or f"{KUBECONFIG_FIX}: `" in message:
         return message
+    from kmeshctl.kube import comma_list
+
     typed = typed_value(cmdline.ARGS, "--kubeconfig")
-    found = existing_kubeconfig([typed or "", *os.environ.get("KUBECONFIG", "").split(os.pathsep)])
+    found = comma_list(typed or "") or \
+        existing_kubeconfig([typed or "", *os.environ.get("KUBECONFIG", "").split(os.pathsep)])
     if not found:
         return message
     words = list(cmdline.ARGS)
