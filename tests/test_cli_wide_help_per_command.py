@@ -57,9 +57,9 @@ def test_sandbox_list_help_names_exactly_what_wide_adds(capsys, state_root, no_e
         tables[output] = headers(out.splitlines()[0])
     added = [h for h in tables["wide"] if h not in tables["table"]]
     assert added == list(WIDE_LIST_COLUMNS), tables
-    assert _wide_help(capsys, "sandbox", "list") == "the table plus the AGENT ADMIN and BPFFS columns"
+    assert _wide_help(capsys, "sandbox", "list") == "the table plus the AGENT ADMIN and BPFFS columns, and its columns empty in every row too"
 
 
 def test_a_command_without_detail_columns_says_so(capsys) -> None:
-    assert _wide_help(capsys, "node", "preflight") == "the same table: it has no detail columns"
-    assert output_help(("A",)) == "Output format: table, wide (the table plus the A column; never cut), json or yaml."
+    assert _wide_help(capsys, "node", "preflight") == "the same table, its columns empty in every row too: it has no detail columns"
+    assert output_help(("A",)) == "Output format: table, wide (the table plus the A column, and its columns empty in every row too; never cut), json or yaml."

@@ -220,8 +220,9 @@ def output_help(wide: str | tuple[str, ...] | None = "") -> str:
     has none, "" for the generic words."""
     if isinstance(wide, tuple):
         wide = f"the {spoken_list(wide)} column{'s' if len(wide) > 1 else ''}"
-    adds = ("the same table: it has no detail columns" if wide is None else f"the table plus {wide}" if wide
-            else "the table plus its detail columns, where it has them")
+    empty = "its columns empty in every row too"  # the table leaves those out (tables.drop_empty_columns)
+    adds = (f"the same table, {empty}: it has no detail columns" if wide is None else f"the table plus {wide}, "
+            f"and {empty}" if wide else f"the table plus its detail columns, where it has them, and {empty}")
     return f"Output format: table, wide ({adds}; never cut), json or yaml."
 
 
