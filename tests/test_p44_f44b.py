@@ -69,9 +69,11 @@ def _kubectl(line: str) -> list[str]:
 
 
 @pytest.mark.parametrize("words,kmeshctl,kubectl", [
-    (["--kubeconfig", "kc1.yaml", "--context", "dev", "waypoint", "apply", "--enroll-namespace", "--name", "wp"],
-     "kmeshctl --kubeconfig kc1.yaml --context dev waypoint apply --name wp -n default",
-     "kubectl label namespace default istio.io/use-waypoint=wp --kubeconfig kc1.yaml --context dev"),
+    # pass 46 (t45a 9, 11): a dry run (the namespace is an example: a real apply gets no line), its label line one too
+    (["--kubeconfig", "kc1.yaml", "--context", "dev", "waypoint", "apply", "--enroll-namespace", "--name", "wp",
+      "--dry-run"],
+     "kmeshctl --kubeconfig kc1.yaml --context dev waypoint apply --name wp --dry-run -n default",
+     "kubectl label namespace default istio.io/use-waypoint=wp --kubeconfig kc1.yaml --context dev --dry-run=server"),
     (["waypoint", "apply", "--enroll-namespace", "--name", "1a"], "kmeshctl waypoint apply --name w-1a",
      "kubectl label namespace default istio.io/use-waypoint=w-1a"),
     (["--kubeconfig", "kc1.yaml", "waypoint", "apply", "--enroll-namespace", "-n", "default", "--name", "My_WP"],

@@ -1739,6 +1739,8 @@ def _unknown_with_others(ctx: _click.Context, err: _click.exceptions.NoSuchOptio
     typed = ["kmeshctl", *full]
     if any(_same_command(typed, words) and "--help" not in words for words in map(_split, _LINE.findall(said))):
         return None  # its own line, mended as it is pasted (suggestions.parseable), says the rest
+    if _AFTER_DASHES in said:  # `sandbox exec POD ping -c 2 -W 1`: the rest are the command's words, not flags
+        return None
     end = cmdline.separator_at(full)
     dropped, unknown, flags_at = {at}, [], [at]
     for _ in range(_UNKNOWN_DEPTH):  # each flag the command lacks stops the parse of the rest: left out in turn
@@ -1763,6 +1765,7 @@ def _unknown_with_others(ctx: _click.Context, err: _click.exceptions.NoSuchOptio
     return UsageError(str(all_said(lines)).partition(EVERY_VALUE_MENDED)[0])
 
 
+_AFTER_DASHES = "the command to run goes after `--`"  # option_hints' hint for sandbox exec's command words
 _UNKNOWN_DEPTH = 4  # flags the command lacks, or their values, left out to read the rest of a line
 _BARE_UNKNOWN = re.compile(r"No such option: (-[\w-]+)\.?")  # click's own words, no hint
 

@@ -17,7 +17,7 @@ from kmeshctl.cli.badinput import command_synonyms, takes_value, typed_target, t
 from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_ONLY_COMMANDS, NAMESPACE_FLAGS,
                                   QUIET_FLAGS, TRUE_FALSE_WORDS, leading_flag, option_below, option_spelled,
                                   separator_at, spelled, walk_words, without_flag)
-from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SUGGESTED, with_sandbox_name
+from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SUGGESTED, dry_run_typed, with_sandbox_name
 from kmeshctl.errors import KmeshctlError, spoken_list
 
 MAX_LISTED_COMMANDS = 3  # more commands take the flag: the first ones, and where to find the others
@@ -25,6 +25,13 @@ MAX_LISTED_COMMANDS = 3  # more commands take the flag: the first ones, and wher
 # pasted as is must never install or delete anything).
 READING_COMMANDS = ("status", "version", "sandbox status", "sandbox list", "waypoint list", "waypoint status",
                     "dump maps", "dump config")
+# Commands that change something when run, and what: a guess of the command for flags given
+# with none is never one of them as a line to paste (but a dry run), only named in words.
+CHANGES = {"install": "the cluster", "uninstall": "the cluster", "enable-ns": "the cluster",
+           "disable-ns": "the cluster", "waypoint apply": "the cluster", "waypoint delete": "the cluster",
+           "demo traffic-shift": "the cluster or a sandbox", "node cleanup": "this node", "node run": "this node",
+           "sandbox up": "this machine", "sandbox down": "this machine", "bench dataplane": "this machine",
+           "bench cleanup": "this machine"}
 
 
 # A flag a command takes only with another one (alone it is refused): (command words, the
@@ -144,14 +151,41 @@ def missing_command_text(group: _click.Command, path: str, flag_words: list[str]
     found, needing = commands_with(group, path, flag_words)
     lines = [line for line, _ in found]
     reading = [line for line in lines if any(line.startswith(f"kmeshctl {c} ") for c in READING_COMMANDS)]
-    lines = (reading or lines)[:1 if first_only else None]  # a guess pasted as is: one that only reads
+    changing = [name for line in lines if (name := changing_command(line))]
+    lines = reading or [line for line in lines if not changing_command(line)]  # a guess pasted: one that only reads
+    lines = lines[:1 if first_only else None]
     flags = [w.partition("=")[0] for w in flag_words if w.startswith("-") and w != "-"]
     if any(f in ALL_NAMESPACES_FLAGS for f in flags) and any(f in NAMESPACE_FLAGS for f in flags):
-        lines = []  # every command refuses the two together
+        lines, changing = [], []  # every command refuses the two together
         needing = ["give -n NAMESPACE or -A (--all-namespaces), not both"]
-    tail = f"e.g. {_listed(lines)}" if lines else "; ".join(needing) or \
-        f"no command of {path} takes {' and '.join(flags)}"
+    tail = f"e.g. {_listed(lines)}" if lines else changes_in_words(changing, flags, flag_words) or \
+        "; ".join(needing) or f"no command of {path} takes {' and '.join(flags)}"
     return carry_typed_globals(f"{typed_line(args)}: missing a command; {tail}", args)
+
+
+def changing_command(line: str) -> str:
+    """`node cleanup` for a line that runs a command of CHANGES for real (not a dry run); ""."""
+    words = shlex.split(line)[1:]
+    name = next((n for n in CHANGES if words[:len(n.split())] == n.split()), "")
+    return "" if dry_run_typed(words[:separator_at(words)]) else name
+
+
+def changes_in_words(names: list[str], flags: list[str], flag_words: list[str]) -> str:
+    """`--bpf-fs goes with node cleanup or node run, and each changes this node: type the one
+    you mean`: the commands named in words, with no line to paste (each would change
+    something); a node flag that a dump command also takes gets that reading line."""
+    names = list(dict.fromkeys(name for name in names if name))
+    if not names:
+        return ""
+    changed = spoken_list(list(dict.fromkeys(CHANGES[n] for n in names)), "or")
+    one = len(names) == 1
+    said = (f"{spoken_list(flags)} go{'es' if len(flags) == 1 else ''} with {spoken_list(names, 'or')}, "
+            + (f"which changes {changed}: type it if you mean to run it" if one else
+               f"and each changes {changed}: type the one you mean"))
+    dump = getattr(cmdline.INVOKED[0].command, "commands", {}).get("dump") if cmdline.INVOKED else None
+    reading = commands_with(dump, "kmeshctl dump", flag_words)[0] if all(
+        n.startswith("node ") for n in names) and dump is not None else []
+    return said + (f"; what this node has is read by {_listed([line for line, _ in reading])}" if reading else "")
 
 
 def run_with(command: _click.Command, words: list[str], flag_words: list[str]) -> str:
@@ -961,16 +995,22 @@ def waypoint_habit_hint(flag: str, args: list[str]) -> str:
     for habit in typed:
         rest = without_flag(rest, habit, habit == "--for")
     line = ["kmeshctl", *rest]
-    namespace, name = _waypoint_made(line)
+    namespace, name, made = _waypoint_made(line)
     reasons = [WAYPOINT_HABITS[flag], *(WAYPOINT_HABITS[h] for h in typed if h != flag)]
     leave = "it" if typed == [flag] else " and ".join(typed)
     said = f"; {'; and '.join(reasons)}: leave {leave} out, `{shlex.join(line)}`"
+    from kmeshctl.cli.suggestions import dry_run_typed, example_namespace, kubectl_line
+
     if "--enroll-namespace" not in typed:
         return f"{said}, and opt Services (or their namespace) in with the label istio.io/use-waypoint={name}"
-    from kmeshctl.cli.suggestions import kubectl_line
+    if cmdline.INVOKED and example_namespace(made, cmdline.INVOKED[0].command):
+        # no label line for a namespace that is only an example (the kmeshctl line is not offered either)
+        return f"{said}, and opt the namespace in with the label istio.io/use-waypoint={name}"
 
+    # a dry run typed: the label's line is one too (kmeshctl's --dry-run is the API server's)
     kubectl = kubectl_line(["label", "namespace", namespace, f"istio.io/use-waypoint={name}"],
-                           typed_value(rest, "--kubeconfig"), typed_value(rest, "--context"))
+                           typed_value(rest, "--kubeconfig"), typed_value(rest, "--context"),
+                           ["--dry-run=server"] if dry_run_typed(rest) else [])
     placeholder = " (NAMESPACE: the one the waypoint goes in)" if namespace == "NAMESPACE" else ""
     return f"{said}, and opt the namespace in with `{kubectl}`{placeholder}"
 
@@ -995,20 +1035,20 @@ def _enroll_word_as_namespace(args: list[str]) -> list[str]:
     return [*args[:at + 1], *args[at + 2:], *([] if namespace else ["-n", word])]
 
 
-def _waypoint_made(line: list[str]) -> tuple[str, str]:
-    """(namespace, name) of the waypoint ``line`` makes once its values are mended
-    (suggestions.parseable, as the message will offer it): its -n, else the namespace the
-    kubeconfig gives (`NAMESPACE` when that is no namespace name); its --name, else waypoint."""
+def _waypoint_made(line: list[str]) -> tuple[str, str, list[str]]:
+    """(namespace, name, the line mended) of the waypoint ``line`` makes once its values
+    are mended (suggestions.parseable): its -n, else the namespace the kubeconfig gives
+    (`NAMESPACE` when that is no namespace name); its --name, else waypoint."""
     from kmeshctl.cli.badinput import _default_namespace
     from kmeshctl.cli.suggestions import parseable
 
     words = line
     if cmdline.INVOKED:
-        mended = parseable(f"`{shlex.join(line)}`", cmdline.INVOKED[0].command).split("`")
+        mended = parseable(f"`{shlex.join(line)}`", cmdline.INVOKED[0].command, offered=False).split("`")
         try:
             words = shlex.split(mended[1]) if len(mended) > 2 else line
         except ValueError:
             words = line
     rest = words[1:]
     namespace = typed_value(rest, "-n", "--namespace") or _default_namespace(rest)
-    return namespace, typed_value(rest, "--name") or "waypoint"
+    return namespace, typed_value(rest, "--name") or "waypoint", words

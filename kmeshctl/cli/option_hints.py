@@ -21,7 +21,8 @@ from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS
                                   command_words, leading_flag, next_command_word, option_below, option_spelled,
                                   options_by_kind, resolve, spelled, separator_at, typed_command_path,
                                   value_is_command, walk_words, with_help_pointer)
-from kmeshctl.cli.command_hints import carry_typed_globals, commands_with, own_examples, run_with, typed_line
+from kmeshctl.cli.command_hints import (carry_typed_globals, changes_in_words, changing_command, commands_with,
+                                       own_examples, run_with, typed_line)
 from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SYSTEM_NAMESPACE_COMMANDS, flag_meaning, \
     kubectl_line, paste_ready
 from kmeshctl.errors import KmeshctlError, spoken_list
@@ -188,9 +189,11 @@ def value_missing_text(group: _click.Command, path: str, args: list[str], at: in
         rest = args[at + 1:]
         cut = separator_at(rest)
         line += f": e.g. `{shlex.join([*path.split(), *rest[:cut], flag, example, *rest[cut:]])}`"
-    elif candidates and example:
-        words, command = candidates[0]
-        line += f": e.g. `{run_with(command, words, [flag, example])}`"
+    elif candidates and example:  # a command the group has that only reads (`bench -o`: none, said in words)
+        offered = [run_with(command, words, [flag, example]) for words, command in candidates]
+        safe = [each for each in offered if not changing_command(each)]
+        line += f": e.g. `{safe[0]}`" if safe else \
+            f"; {changes_in_words([changing_command(each) for each in offered], [flag], [])}"
     elif needing:
         line += f"; {'; '.join(needing)}"
     return carry_typed_globals(line, args)
@@ -346,7 +349,10 @@ def _group_taking(group: _click.Command, path: list[str], flag: str, option: _cl
         sub = found[0][1]
         own = option_spelled(sub, flag) or option
         lines, _ = commands_with(group, " ".join(path), [flag, flag_example(own) or _metavar(own)])
-        return f": e.g. `{next((line for line, command in lines if command is sub), found[0][0])}`"
+        line = next((line for line, command in lines if command is sub), found[0][0])
+        if changing_command(line):  # `kmeshctl -n demo`: the demo run is no guess to paste
+            return f"; {changes_in_words([changing_command(each) for each, _ in found], [flag], [])}"
+        return f": e.g. `{line}`"
     return f"; {'; '.join(notes)}" if notes else ""
 
 

@@ -9,7 +9,7 @@ import os
 import re
 import shlex
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from typer import _click
 from typer._click.core import ParameterSource
@@ -469,11 +469,13 @@ SUGGEST_CLOSENESS = 0.75  # difflib ratio of the names without dashes: a typo, n
 SHELL_OPERATORS = frozenset({"|", "||", "&&", ";", "&", ">", ">>", "<", "2>&1", "2>/dev/null"})
 
 
-def parseable(message: str, root: _click.Command) -> str:
+def parseable(message: str, root: _click.Command, offered: bool = True) -> str:
     """``message`` with each backticked `kmeshctl COMMAND ...` reduced to a line COMMAND
     accepts (parseable_words): a hint built from the words typed fixes one mistake, and the
     line pasted must not fail on the next. The words left out are named in the prose
-    (`leave --force and --grace-period 0 out`), a word given a flag too."""
+    (`leave --force and --grace-period 0 out`), a word given a flag too. ``offered``: less
+    the lines that must not be offered (a real run for a dry run typed, an example
+    namespace), each real run said so; without it, every line mended (what a hint builds on)."""
     parts = message.split("`")
     for i in range(1, len(parts) - 1, 2):  # a lone backtick (an echoed value) closes no line
         try:
@@ -504,7 +506,8 @@ def parseable(message: str, root: _click.Command) -> str:
         still = "" if mended else _still_needed(kept, root, given_only=True) or \
             required_left(parts[i], root, parts[i + 1])  # what it leaves out, said as required
         parts[i - 1], parts[i + 1] = _said_dropped(parts[i - 1], still + parts[i + 1], dropped, flagged, path)
-    return no_real_run_offered("`".join(parts), root)
+    told = "`".join(parts)
+    return real_run_said(no_example_namespace_run(no_real_run_offered(told, root), root), root) if offered else told
 
 
 # A --dry-run typed (any form): `--dry-run=none` / `=false` asks for none
@@ -555,15 +558,55 @@ def no_real_run_offered(message: str, root: _click.Command) -> str:
     command typed does instead of a dry run (option_hints.no_dry_run_said)."""
     if not dry_run_typed(typed_words()):
         return message
+    head, tail, removed = _lines_left_out(message, lambda words: runs_for_real(words, root))
+    if not removed:
+        return message
+    if "has no dry run" not in head:
+        from kmeshctl.cli.option_hints import no_dry_run_said
+
+        head += f"; {_typed_cluster_flags(no_dry_run_said(root), root)}"
+    return head + tail
+
+
+# What a line of a command with a dry run does when given none (`--dry-run=false` asks for that)
+REAL_RUN = {"install": "installs", "uninstall": "uninstalls", "waypoint apply": "applies", "waypoint delete": "deletes"}
+
+
+def real_run_said(message: str, root: _click.Command) -> str:
+    """``message`` with ` (this line uninstalls for real)` after each `kmeshctl ...` line
+    that changes things, for a user who typed a --dry-run that asks for none
+    (`--dry-run=false`, `--dry-run none`): the line is what was asked, said so."""
+    typed = typed_words()
+    if dry_run_typed(typed) or not any(spelled(w, {"--dry-run"}) for w in typed):
+        return message
+    from kmeshctl.cli.command_hints import CHANGES
+
     parts = message.split("`")
-    told, removed = parts[0], False
+    for i in range(1, len(parts) - 1, 2):
+        try:
+            words = shlex.split(parts[i])
+        except ValueError:
+            continue
+        name = " ".join(_command_path(root, words)[1:]) if words[:1] == ["kmeshctl"] else ""
+        helps = any(w in cmdline.HELP_FLAGS for w in words[:cmdline.separator_at(words)])  # it only prints
+        if name in CHANGES and not helps and not dry_run_typed(words) and not parts[i + 1].startswith(" (this line "):
+            done = REAL_RUN.get(name, f"changes {CHANGES[name]}")
+            parts[i + 1] = f" (this line {done} for real){parts[i + 1]}"
+    return "`".join(parts)
+
+
+def _lines_left_out(message: str, drop: Callable[[list[str]], bool]) -> tuple[str, str, list[list[str]]]:
+    """(``message`` without its `kmeshctl ...` lines that ``drop`` is true of, the words
+    leading to them with them, up to its help pointer; that pointer; the lines left out)."""
+    parts = message.split("`")
+    told, removed = parts[0], []
     for i in range(1, len(parts) - 1, 2):
         try:
             words = shlex.split(parts[i])
         except ValueError:
             words = []
-        if words[:1] == ["kmeshctl"] and runs_for_real(words, root):
-            removed = True
+        if words[:1] == ["kmeshctl"] and drop(words):
+            removed.append(words)
             if i + 2 < len(parts) - 1 and re.fullmatch(r"\s*(?:or|,)?\s*", parts[i + 1]):
                 continue  # `A` or `B`: A and its `or` go, B takes its place
             told = _LEADING_TO_LINE.sub("", told) + _NOTES_OF_LINE.sub("", parts[i + 1])
@@ -572,16 +615,77 @@ def no_real_run_offered(message: str, root: _click.Command) -> str:
     if len(parts) % 2 == 0:  # a lone backtick: kept as it was
         told += "`" + parts[-1]
     if not removed:
-        return message
+        return message, "", []
     told = _LAST_OF_LIST.sub(r"` or \1", told)  # `A`, `B` or `C` less C: `A` or `B`
     pointer = _HELP_POINTER.search(told)
     head, tail = (told[:pointer.start()], told[pointer.start():]) if pointer else (told, "")
-    head = head.rstrip(" ,:;")
-    if "has no dry run" not in head:
-        from kmeshctl.cli.option_hints import no_dry_run_said
+    return head.rstrip(" ,:;"), tail, removed
 
-        head += f"; {_typed_cluster_flags(no_dry_run_said(root), root)}"
-    return head + tail
+
+def example_namespace(words: list[str], root: _click.Command, message: str = "") -> str:
+    """The -n of the `kmeshctl ...` line ``words`` when that line changes things for real
+    (no dry run, not READ_ONLY) in a namespace the user did not give: neither a word typed
+    (nor what it spells: `-n Default`), nor what the command uses without -n (its default,
+    else the kubeconfig context's), nor a did-you-mean of ``message``: an example (`e.g.
+    -n default` for a refused -n); "" otherwise."""
+    from kmeshctl.cli.names import meant_namespace
+    from kmeshctl.cli.option_hints import READ_ONLY
+
+    end = cmdline.separator_at(words)
+    value = typed_value(words[:end], "-n", "--namespace") or ""
+    path = _command_path(root, words)[1:]
+    command, _ = resolve(root, path)
+    if not value or dry_run_typed(words) or command is None or hasattr(command, "commands") or \
+            " ".join(path) in READ_ONLY or re.search(rf"\bdid you mean (?:-n |--namespace )?{re.escape(value)}\?",
+                                                     message):
+        return ""
+    if re.search(rf"(?<!-)\bnamespaces?:? (?:[\w-]+, )*{re.escape(value)}\b", re.sub(r"`[^`]*`", "", message)):
+        return ""  # one the message knows is there (`the demo's objects are in namespace team-a`), no example
+    typed = typed_words()
+    typed = typed[:cmdline.separator_at(typed)]
+    if any(value in (word.lower(), meant_namespace(word), *re.split(r"[/=]", word)) for word in typed):
+        return ""  # typed, or spelled by a word typed (`-n Default`, `team-a/wp`, `--enroll-namespace=foo`)
+    if re.search(r"\bdid you mean (?:-n|--namespace) [^\s?]+\?", message):
+        return value  # another namespace is the one meant (`uninstall Kube_System`: kube-system, refused)
+    # the -n typed is this line's only on the command typed (dump's -n is no install's); one typed
+    # without its value (`-n uninstall`) has none the line could keep
+    given = _namespace_typed(root)
+    if given is None or given and _command_path(root, ["kmeshctl", *typed]) != ["kmeshctl", *path]:
+        from kmeshctl.cli.badinput import _default_namespace
+
+        option = cmdline.option_spelled(command, "-n")
+        used = getattr(option, "default", None) or _default_namespace(typed)
+        if used in (value, "NAMESPACE"):  # the one used without -n; a context's that is no name: its own hint
+            return ""
+    return value
+
+
+def _namespace_typed(root: _click.Command) -> Optional[str]:
+    """The -n typed: None for none, "" for one without its value (`kmeshctl -n uninstall`:
+    a command, no namespace; `uninstall -n`)."""
+    typed = typed_words()
+    typed = typed[:cmdline.separator_at(typed)]
+    value = typed_value(typed, "-n", "--namespace")
+    if value is None:
+        return "" if any(spelled(w, {"-n", "--namespace"}) for w in typed) else None
+    return "" if value in getattr(root, "commands", {}) else value
+
+
+def no_example_namespace_run(message: str, root: _click.Command) -> str:
+    """``message`` without the `kmeshctl ...` lines that would change things for real in a
+    namespace given only as an example (example_namespace: `e.g. -n default` for a refused
+    -n), said in words instead."""
+    head, tail, removed = _lines_left_out(message, lambda words: bool(example_namespace(words, root, message)))
+    if not removed:
+        return message
+    from kmeshctl.cli.command_hints import CHANGES
+
+    name = " ".join(_command_path(root, removed[0])[1:])
+    given = _namespace_typed(root)
+    instead = f" in place of -n {given}" if given else ""
+    return (f"{head}; no line is offered: {name} changes {CHANGES.get(name, 'things')}, and -n "
+            f"{example_namespace(removed[0], root, message)}{instead} is only an example; give -n the namespace "
+            f"you mean{tail}")
 
 
 def _strays_kept(words: list[str], dropped: list[str], root: _click.Command) -> str:
