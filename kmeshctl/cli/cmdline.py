@@ -54,6 +54,17 @@ def args_as(words: Sequence[str]) -> Iterator[None]:
         ARGS[:] = saved
 
 
+@contextlib.contextmanager
+def state_kept() -> Iterator[None]:
+    """INVOKED, ARGS and TYPED as they are now again after the block, whatever it raised
+    (a line parsed to check it, which sets them as a run would)."""
+    saved = (list(INVOKED), list(ARGS), list(TYPED))
+    try:
+        yield
+    finally:
+        INVOKED[:], ARGS[:], TYPED[:] = saved
+
+
 def walk(command: _click.Command) -> Iterable[_click.Command]:
     """The command and every command below it."""
     yield command

@@ -350,7 +350,7 @@ def _check_target_flags(name: Optional[str], target: Target) -> None:
 
 
 def check_sandbox_beside_cluster(values: dict) -> None:
-    """A sandbox named beside a cluster, refused at parse time too (badinput.VALUE_CHECKS),
+    """A sandbox named beside a cluster, refused at parse time too (value_checks.VALUE_CHECKS),
     so that a line mending another bad value (`--target clusters` -> cluster) is never
     offered with both; the body's check (_check_target_flags) also says a cluster flag
     that does not load."""
@@ -782,7 +782,7 @@ OnLine = Callable[[str], None]
 
 
 def _waypoint_place_value(values: dict) -> None:
-    """_check_waypoint_place as a parse-time check (badinput.VALUE_CHECKS: a line mending the
+    """_check_waypoint_place as a parse-time check (value_checks.VALUE_CHECKS: a line mending the
     other values, `-o JSON`, is offered only when it is not refused for this too)."""
     waypoint, target, name = values.get("waypoint"), values.get("target"), values.get("name")
     if waypoint is not None and (name is not None or target is Target.local):
@@ -792,7 +792,7 @@ def _waypoint_place_value(values: dict) -> None:
 
 
 def _with_value_checks() -> None:
-    from kmeshctl.cli.badinput import VALUE_CHECKS
+    from kmeshctl.cli.value_checks import VALUE_CHECKS
 
     VALUE_CHECKS[demo.DEMO_COMMAND.partition(" ")[2]] = (*VALUE_CHECKS.get("demo traffic-shift", ()),
                                                          _waypoint_place_value)

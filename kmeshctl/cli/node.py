@@ -150,7 +150,7 @@ def check_cleanup_paths(bpf_fs: Path, cgroup2_path: Optional[Path], cni_conf_dir
     """The paths typed to `node cleanup` that cannot be what it cleans, each said in one
     UsageError (`...; also ...`): a --cgroup2-path, --cni-conf-dir or --cni-bin-dir that
     is no directory, and (``bpf_fs_too``) a --bpf-fs typed that does not exist (without
-    --ignore-not-found). The parse-time check (badinput.VALUE_CHECKS) and the body's."""
+    --ignore-not-found). The parse-time check (value_checks.VALUE_CHECKS) and the body's."""
     import os
 
     checks = []

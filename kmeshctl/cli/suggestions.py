@@ -762,16 +762,16 @@ def required_left(mended: str, root: _click.Command, after: str = "") -> str:
     out, said now: it mends the values typed, and the next run would stop at what was never
     typed. "" for another command's line (a pointer names the command, not a whole run) and
     for a flag the words ``after`` the line name already."""
-    from kmeshctl.cli.badinput import line_problems
+    from kmeshctl.cli.badinput import required_left_out
 
     line = shlex.split(mended.split("` or `")[0])
     typed = ["kmeshctl", *cmdline.ARGS]
     if not cmdline.ARGS or not _runs_as_typed(root, _command_path(root, typed), _command_path(root, line)):
         return ""
-    given = line_problems(line, root, given_only=True)
-    needed = [problem.replace(" is required ", " ", 1) for problem in line_problems(line, root)
-              if problem not in given and " is required (" in problem and problem.split()[0] not in after]
-    if not needed or given:
+    left = required_left_out(line, root)
+    needed = [problem.replace(" is required ", " ", 1) for problem in (left[0] if left else [])
+              if problem.split()[0] not in after]
+    if not needed:
         return ""
     return f" (then give {spoken_list(needed)} too: {'they are' if len(needed) > 1 else 'it is'} required)"
 
