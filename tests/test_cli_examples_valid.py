@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from test_cli_kinds import REQUIRED_ARGS, _dead_kubeconfig, cli, leaf_commands, no_env  # noqa: F401
+from test_cli_kinds import NAMESPACE_NEEDS, REQUIRED_ARGS, _dead_kubeconfig, cli, leaf_commands, no_env  # noqa: F401
 
 MISSING = "/nonexistent/kmeshctl-examples/kubeconfig"
 # a bad value per parameter checked as a Kubernetes (or sandbox, cluster id, network) name; the
@@ -116,7 +116,8 @@ def test_every_name_flag_offers_an_example_it_accepts(words: tuple[str, ...], fl
     if flag in base:  # the flag under test given once: two values of one flag are refused (pass 23)
         at = base.index(flag)
         base = base[:at] + base[at + 2:]
-    argv = [*words, *REQUIRED_ARGS.get(words, []), *base, flag, bad]
+    needs = NAMESPACE_NEEDS.get(words, []) if flag in ("-n", "--namespace") else []
+    argv = [*words, *REQUIRED_ARGS.get(words, []), *needs, *base, flag, bad]
     code, out, err = cli(capsys, *argv, "--kubeconfig", MISSING)
     assert code == 2 and not out and _about(err, flag), err
     offered = examples(err)

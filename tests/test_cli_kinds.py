@@ -38,6 +38,9 @@ PYDANTIC_OR_CLICK = re.compile(r"Value error|Input should|Invalid value for|is n
 # Arguments a command needs before its options are looked at.
 REQUIRED_ARGS = {("enable-ns",): ["default"], ("disable-ns",): ["default"], ("sandbox", "exec"): ["pod"],
                  ("completion",): ["bash"]}
+# What a command's -n needs beside it: dump's -n is the namespace of the agent pod --pod names
+# (refused alone, pass 46), so a check of its namespace values gives a pod.
+NAMESPACE_NEEDS = {("dump", "maps"): ["--pod", "kmesh-1"], ("dump", "config"): ["--pod", "kmesh-1"]}
 
 
 def run(*args: str, env: dict | None = None, home: Path | None = None) -> subprocess.CompletedProcess:

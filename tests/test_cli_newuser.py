@@ -26,7 +26,7 @@ from kmeshctl import demo, sandboxes
 from kmeshctl.cli.badinput import takes_value
 from kmeshctl.params import shown
 from kmeshctl.sandbox import state as state_mod
-from test_cli_kinds import (REQUIRED_ARGS, ROOT, _dead_kubeconfig, cli, commands, example_lines,  # noqa: F401
+from test_cli_kinds import (NAMESPACE_NEEDS, REQUIRED_ARGS, ROOT, _dead_kubeconfig, cli, commands, example_lines,  # noqa: F401
                             leaf_commands, no_env, run, state_root)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -824,8 +824,9 @@ def test_every_namespace_flag_of_every_command_is_a_checked_name(tmp_path: Path,
         for param in command.params:
             if param.name and param.name.endswith("namespace") and takes_value(param):
                 flag = max(param.opts, key=len)
+                needs = NAMESPACE_NEEDS.get(tuple(words), []) if param.name == "namespace" else []
                 code, _, err = cli(capsys, "--kubeconfig", str(dead), *words, *REQUIRED_ARGS.get(tuple(words), []),
-                                   flag, "BAD_NS")
+                                   *needs, flag, "BAD_NS")
                 assert code == 2 and err.startswith(f"Error: {flag} BAD_NS: not a valid namespace name (an "
                                                     "RFC 1123 label"), (words, err)
                 checked += 1
@@ -941,7 +942,7 @@ def _commands_with_namespace() -> list[list[str]]:
 def test_namespace_before_the_command_means_the_same_as_after(words: list[str], tmp_path: Path, state_root,
                                                                capsys, no_env, agent_validates_only) -> None:
     dead = str(_dead_kubeconfig(tmp_path / "dead"))
-    required = REQUIRED_ARGS.get(tuple(words), [])
+    required = [*REQUIRED_ARGS.get(tuple(words), []), *NAMESPACE_NEEDS.get(tuple(words), [])]
     before = cli(capsys, "--kubeconfig", dead, "-n", "BAD_NS", *words, *required)
     after = cli(capsys, "--kubeconfig", dead, *words, *required, "-n", "BAD_NS")
     # the line offered is the line as typed (the flag where it was typed), so it is left out
