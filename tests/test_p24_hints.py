@@ -128,7 +128,9 @@ def test_sandbox_status_offers_a_sandbox_that_exists(state_root, capsys, offline
 
 def test_no_sandbox_at_all_offers_up(state_root, capsys, offline) -> None:  # noqa: F811
     line = _line(*cli(capsys, "sandbox", "status", "nosuch")[::2])
-    assert "no sandbox is named nosuch (no sandbox exists); make one with `kmeshctl sandbox up`" in line, line
+    # p47 f47b (t47a 12): the sandbox made is the one named
+    assert "no sandbox is named nosuch (no sandbox exists); make one with " \
+           "`kmeshctl sandbox up --name nosuch`" in line, line
 
 
 def test_node_cleanup_path_is_said_plainly_with_the_data_paths_line(state_root, capsys, offline) -> None:  # noqa: F811

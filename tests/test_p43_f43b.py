@@ -112,9 +112,9 @@ def test_wait_with_no_replicas_beside_a_bad_timeout_keeps_the_kubeconfig(kubecon
 
 
 @pytest.mark.parametrize("words,lines", [
-    (["-n", "default", "--replicas", "0", "--wait", "--name", "1wp"],
-     [_k("waypoint", "apply", "-n", "default", "--replicas", "0", "--name", "w-1wp"),
-      _k("waypoint", "apply", "-n", "default", "--replicas", "1", "--wait", "--name", "w-1wp")]),
+    (["-n", "default", "--replicas", "0", "--wait", "--name", "Wp1"],  # p47: 1wp's w-1wp, an example, gets no line
+     [_k("waypoint", "apply", "-n", "default", "--replicas", "0", "--name", "wp1"),
+      _k("waypoint", "apply", "-n", "default", "--replicas", "1", "--wait", "--name", "wp1")]),
     (["-n", "default", "--wait=yes", "--replicas", "0"],  # t42b 7: never --replicas 1 alone, unsaid
      [_k("waypoint", "apply", "-n", "default", "--replicas", "0"),
       _k("waypoint", "apply", "-n", "default", "--wait", "--replicas", "1")]),

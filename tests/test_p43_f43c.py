@@ -156,7 +156,11 @@ def test_waypoint_apply_typed_n_is_mended_in_place(capsys, no_env) -> None:
 
 def test_a_waypoint_name_example_and_its_line_are_separated(capsys, no_env) -> None:
     code, _, err = cli(capsys, "waypoint", "apply", "--name", "1wp")
-    assert code == 2 and "e.g. --name w-1wp: `kmeshctl waypoint apply --name w-1wp`" in err, err
+    # p47 f47b (t47a 3): a made-up name gets no real apply line, the example said in words
+    assert code == 2 and "e.g. --name w-1wp; no line is offered: waypoint apply changes the cluster, and --name " \
+                         "w-1wp is only an example" in err and "`" not in err, err
+    code, _, err = cli(capsys, "waypoint", "apply", "--name", "1wp", "--dry-run")
+    assert code == 2 and "e.g. --name w-1wp: `kmeshctl waypoint apply --name w-1wp --dry-run`" in err, err
     _one_line(err)
 
 

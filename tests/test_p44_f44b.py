@@ -74,8 +74,10 @@ def _kubectl(line: str) -> list[str]:
       "--dry-run"],
      "kmeshctl --kubeconfig kc1.yaml --context dev waypoint apply --name wp --dry-run -n default",
      "kubectl label namespace default istio.io/use-waypoint=wp --kubeconfig kc1.yaml --context dev --dry-run=server"),
-    (["waypoint", "apply", "--enroll-namespace", "--name", "1a"], "kmeshctl waypoint apply --name w-1a",
-     "kubectl label namespace default istio.io/use-waypoint=w-1a"),
+    # p47 f47b (t47a 3): w-1a is made up for 1a: a real apply gets no line, a dry run does
+    (["waypoint", "apply", "--enroll-namespace", "--name", "1a", "--dry-run"],
+     "kmeshctl waypoint apply --name w-1a --dry-run",
+     "kubectl label namespace default istio.io/use-waypoint=w-1a --dry-run=server"),
     (["--kubeconfig", "kc1.yaml", "waypoint", "apply", "--enroll-namespace", "-n", "default", "--name", "My_WP"],
      "kmeshctl --kubeconfig kc1.yaml waypoint apply -n default --name my-wp",
      "kubectl label namespace default istio.io/use-waypoint=my-wp --kubeconfig kc1.yaml"),
@@ -83,8 +85,9 @@ def _kubectl(line: str) -> list[str]:
      "kmeshctl waypoint apply --name wp -n default", "kubectl label namespace default istio.io/use-waypoint=wp"),
     (["waypoint", "apply", "--enroll-namespace", "--for", "workload", "-n", "default"],
      "kmeshctl waypoint apply -n default", "kubectl label namespace default istio.io/use-waypoint=waypoint"),
-    (["waypoint", "apply", "--for", "workload", "-n", "default", "--enroll-namespace", "--name", "1a"],
-     "kmeshctl waypoint apply -n default --name w-1a", "kubectl label namespace default istio.io/use-waypoint=w-1a"),
+    (["waypoint", "apply", "--for", "workload", "-n", "default", "--enroll-namespace", "--name", "1a", "--dry-run"],
+     "kmeshctl waypoint apply -n default --name w-1a --dry-run",
+     "kubectl label namespace default istio.io/use-waypoint=w-1a --dry-run=server"),
 ], ids=["context-namespace-refused", "name-mended", "name-folded", "enroll-word", "with-for", "for-first"])
 def test_the_label_line_names_the_waypoint_the_kmeshctl_line_makes(words, kmeshctl, kubectl, kubeconfigs,
                                                                     state_root, stubbed, capsys,  # noqa: F811

@@ -894,7 +894,12 @@ def _leading_namespace_as_argument(command: _click.Command, flag_words: list[str
     value = flag_words[1] if len(flag_words) > 1 else flag_words[0].partition("=")[2]
     last = _position_after_words(rest, used)
     given = [value] if value not in rest[last:] else []  # `-n foo enable-ns foo`: foo once
-    return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *rest[:last], *given, *rest[last:]])}`"
+    from kmeshctl.cli.option_hints import _namespace_arguments, added_namespaces_said
+
+    others = given and _namespace_arguments([command.name, *rest[last:]], command)
+    note = f" ({added_namespaces_said(given, command)})" if others else ""
+    return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *rest[:last], *given, *rest[last:]])}`" \
+           f"{note}"
 
 
 HELP_WORD = "help"

@@ -1014,7 +1014,7 @@ def _instead(ctx: _click.Context, param: _click.Parameter, flag: str, value: str
     if close:
         return f"; did you mean `{shlex.join(['kmeshctl', *without, flag, close[0]])}`?"
     if known is not None and not values:
-        return f"; make one with `{maker}`"
+        return _maker_line(maker, value if words[:1] == ("sandbox",) else "")
     if reading:
         line = [*without, flag, values[0]] if values else without
         placed = PLACED_LINES.get(words, lambda typed: [typed])(line)
@@ -1026,6 +1026,24 @@ def _instead(ctx: _click.Context, param: _click.Parameter, flag: str, value: str
     if param.name in PATH_FLAGS and isinstance(default, (str, Path)) and str(default) and str(default) != value:
         return f"; with its default: `{shlex.join(['kmeshctl', *without, flag, str(default)])}`"
     return ""
+
+
+def _maker_line(maker: str, value: str) -> str:
+    """`; make one with `kmeshctl sandbox up --name x`` for a sandbox named ``value`` that is
+    not there: the name kept when it is one the maker takes ("": a word that need not be a
+    sandbox's, the demo's stray word); none when the line typed runs on the cluster
+    (`--target cluster`: no sandbox is wanted)."""
+    from kmeshctl.cli.badinput import line_works
+
+    if typed_value(cmdline.ARGS, "--target") == "cluster" or not cmdline.INVOKED:
+        return ""
+    from kmeshctl.params import meant_namespace
+
+    root = cmdline.INVOKED[0].command
+    named = next((line for name in (value, meant_namespace(value)) if name
+                  for line in [[*shlex.split(maker), "--name", name]] if line_works(line, root)), None) if value \
+        else None
+    return f"; make one with `{shlex.join(named) if named else maker}`"
 
 
 def _with_needed(ctx: _click.Context, words: list[str]) -> str:
@@ -1328,7 +1346,7 @@ def _habit_hint(typed: str, command: _click.Command, path: str = "") -> str:
     if typed in ("-n", "--namespace") and path == "kmeshctl help":
         return _help_namespace_hint(typed, command)
     if typed in ("-n", "--namespace") and "namespace" not in names and takes_namespace_arguments(command):
-        return _namespaces_as_arguments_hint(typed)
+        return _namespaces_as_arguments_hint(typed, command)
     if typed in ("-n", "--namespace") and "namespace" not in names:
         meant = _namespace_flag_of(command)
         if meant is not None:
@@ -1439,9 +1457,45 @@ def takes_namespace_arguments(command: _click.Command) -> bool:
                for p in command.params)
 
 
-def _namespaces_as_arguments_hint(typed: str) -> str:
-    """`enable-ns -n foo` -> `kmeshctl enable-ns foo`: the namespaces are its arguments."""
-    return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *namespaces_as_arguments(cmdline.ARGS)])}`"
+def _namespaces_as_arguments_hint(typed: str, command: _click.Command) -> str:
+    """`enable-ns -n foo` -> `kmeshctl enable-ns foo`: the namespaces are its arguments.
+    Beside namespaces given as arguments, kubectl's -n (where a command runs) names one
+    more to change: said so; one enable-ns refuses (kube-system) is left out, said so."""
+    from kmeshctl.namespaces import system_namespaces
+
+    line = namespaces_as_arguments(cmdline.ARGS)
+    flagless = _typed_less("--namespace", True, _typed_less("-n", True))
+    named = [word for word in line[:separator_at(line)] if word not in flagless]
+    if not named or not _namespace_arguments(flagless, command):
+        return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *line])}`"
+    refused = system_namespaces() if command.name == "enable-ns" else {}
+    left = [name for name in named if name in refused]
+    line = [word for word in line if word not in left or word not in named]
+    added = [name for name in named if name not in left]
+    notes = [added_namespaces_said(added, command)] if added else []
+    notes += [f"{typed} {name} left out: namespace {name} {refused[name]}" for name in left]
+    return f"; give the namespaces as arguments: `{shlex.join(['kmeshctl', *line])}` ({'; '.join(notes)})"
+
+
+def added_namespaces_said(added: list[str], command: _click.Command) -> str:
+    """`foo added as a namespace to enroll: ...`: kubectl's -n foo beside the namespaces
+    given as arguments of enable-ns / disable-ns, made one more of them."""
+    verb = "enroll" if command.name == "enable-ns" else "release"
+    return f"{spoken_list(added)} added as {'a namespace' if len(added) == 1 else 'namespaces'} to {verb}: " \
+           f"{command.name} changes each namespace named, -n is not where it runs"
+
+
+def _namespace_arguments(words: list[str], command: _click.Command) -> list[str]:
+    """The positional words (namespaces) of ``words``, an enable-ns / disable-ns line, after
+    the command's name (the values of its flags passed over)."""
+    at = next((i for i, word in enumerate(words) if word == command.name), len(words))
+    found, i = [], at + 1
+    while i < separator_at(words):
+        option = option_spelled(command, words[i].partition("=")[0]) if words[i].startswith("-") else None
+        if not words[i].startswith("-"):
+            found.append(words[i])
+        i += 2 if option is not None and takes_value(option) and "=" not in words[i] else 1
+    return found
 
 
 def namespaces_as_arguments(args: "list[str] | tuple[str, ...]") -> list[str]:
@@ -1535,6 +1589,11 @@ def names_without_separator(args: "list[str] | tuple[str, ...]") -> str:
 # Commands that change nothing: they read and print.
 READ_ONLY = frozenset({"status", "version", "precheck", "render", "help", "completion", "dump maps", "dump config",
                        "node preflight", "sandbox list", "sandbox status", "waypoint list", "waypoint status"})
+# Commands READ_ONLY only with a flag: (that flag, what they change without it).
+READS_WITH = {
+    "node preflight": ("--no-mount", "it mounts what is missing (bpffs, cgroup2) unless --no-mount, which only "
+                                     "reports it"),
+}
 # What a command does about waiting, for a flag that waits, watches or bounds a wait (-w,
 # --wait, --watch, --timeout) it does not have; a command not named: _waits_text.
 WAITS = {
@@ -1710,6 +1769,10 @@ def _dry_run(name: str, command: _click.Command, flag: str, whose: str, without:
     if name == "render":
         return f"; render is install's offline dry run already (it prints the manifests and applies nothing): " \
                f"leave {flag} out, `{without}`"
+    if name in READS_WITH:  # it changes things unless told not to: the line that tells it
+        words, what = READS_WITH[name]
+        line = without if words in without.split() else f"{without} {words}"
+        return f"; {name} has no dry run ({whose} {flag}): {what}: `{line}`"
     if name in READ_ONLY:
         return f"; {name} changes nothing, so it has no dry run: leave {flag} out, `{without}`"
     if name not in DRY_RUN_INSTEAD:  # never the line without it: that runs it for real

@@ -505,9 +505,47 @@ def parseable(message: str, root: _click.Command, offered: bool = True) -> str:
         path = " ".join(_command_path(root, kept))
         still = "" if mended else _still_needed(kept, root, given_only=True) or \
             required_left(parts[i], root, parts[i + 1])  # what it leaves out, said as required
+        flagged = [_as_typed(word, given, kept) for word, given in flagged]
         parts[i - 1], parts[i + 1] = _said_dropped(parts[i - 1], still + parts[i + 1], dropped, flagged, path)
     told = "`".join(parts)
-    return real_run_said(no_example_namespace_run(no_real_run_offered(told, root), root), root) if offered else told
+    if not offered:
+        return told
+    return real_run_said(no_example_namespace_run(no_real_run_offered(idle_left_out(told, root), root), root), root)
+
+
+def idle_left_out(message: str, root: _click.Command) -> str:
+    """``message`` with each `kmeshctl ...` line that keeps --dry-run less the flags that do
+    nothing with it (conventions.NEEDS_ON: --timeout bounds a wait a dry run never has; the
+    line pasted would warn), each said: `(--timeout 60s left out: no effect with --dry-run)`."""
+    from kmeshctl.cli.conventions import NEEDS_ON
+
+    parts = message.split("`")
+    for i in range(1, len(parts) - 1, 2):
+        try:
+            words = shlex.split(parts[i])
+        except ValueError:
+            continue
+        end = cmdline.separator_at(words)
+        if words[:1] != ["kmeshctl"] or not dry_run_typed(words[:end]) or any(w in SHELL_OPERATORS for w in words):
+            continue  # a pipeline is left as it is
+        command, _ = resolve(root, _command_path(root, words)[1:])
+        idle = {pair[0] for pair in NEEDS_ON}
+        kept, left, k = [], [], 0
+        while k < len(words):
+            param = cmdline.option_spelled(command, words[k].partition("=")[0]) \
+                if 0 < k < end and words[k].startswith("-") and command is not None else None
+            if param is not None and param.name in idle:
+                size = 1 if "=" in words[k] or k + 1 >= end else 2
+                left.append(shlex.join(words[k:k + size]))
+                k += size
+                continue
+            kept.append(words[k])
+            k += 1
+        words = kept
+        if left:
+            parts[i] = shlex.join(words)
+            parts[i + 1] = f" ({spoken_list(left)} left out: no effect with --dry-run){parts[i + 1]}"
+    return "`".join(parts)
 
 
 # A --dry-run typed (any form): `--dry-run=none` / `=false` asks for none
@@ -643,7 +681,8 @@ def example_namespace(words: list[str], root: _click.Command, message: str = "")
         return ""  # one the message knows is there (`the demo's objects are in namespace team-a`), no example
     typed = typed_words()
     typed = typed[:cmdline.separator_at(typed)]
-    if any(value in (word.lower(), meant_namespace(word), *re.split(r"[/=]", word)) for word in typed):
+    if any(value in (word.lower(), meant_namespace(word), *re.split(r"[/=]", word),
+                     *(meant_namespace(part) for part in re.split(r"[/=]", word))) for word in typed):
         return ""  # typed, or spelled by a word typed (`-n Default`, `team-a/wp`, `--enroll-namespace=foo`)
     if re.search(r"\bdid you mean (?:-n|--namespace) [^\s?]+\?", message):
         return value  # another namespace is the one meant (`uninstall Kube_System`: kube-system, refused)
@@ -654,7 +693,8 @@ def example_namespace(words: list[str], root: _click.Command, message: str = "")
         from kmeshctl.cli.badinput import _default_namespace
 
         option = cmdline.option_spelled(command, "-n")
-        used = getattr(option, "default", None) or _default_namespace(typed)
+        # the line's own cluster: a context mended (`--context Dev` for dev) is the one it runs on
+        used = getattr(option, "default", None) or _default_namespace(words[1:end])
         if used in (value, "NAMESPACE"):  # the one used without -n; a context's that is no name: its own hint
             return ""
     return value
@@ -671,21 +711,101 @@ def _namespace_typed(root: _click.Command) -> Optional[str]:
     return "" if value in getattr(root, "commands", {}) else value
 
 
+def example_values(words: list[str], root: _click.Command, message: str) -> list[str]:
+    """What the `kmeshctl ...` line ``words``, one of a command with a dry run (REAL_RUN)
+    given none, was given that the user did not type, each said with what to give instead:
+    a name the message gives only as an example (`e.g. --name w-1wp` for 1wp), a value
+    typed left out for its default (`--replicas 99` out of range: the line makes 1; a
+    wait's bound aside: it changes nothing made). [] for any other line (a dry run, a read,
+    a command with no dry run: `demo traffic-shift -c 12`'s count is no target)."""
+    from kmeshctl.cli.conventions import NEEDS_ON
+
+    command = _changing_command(words, root)
+    if command is None or " ".join(_command_path(root, words)[1:]) not in REAL_RUN:
+        return []
+    said: list[str] = []
+    end = cmdline.separator_at(words)
+    typed = typed_words()
+    typed = typed[:cmdline.separator_at(typed)]
+    examples = re.findall(r"\be\.g\. (--?[\w-]+) ([^\s;:,`()]+)", re.sub(r"`[^`]*`", "", message))
+    name = typed_value(words[:end], "--name")
+    if name and not _spelled_by_typed(name, typed):  # made up (`w-1a` for 1a), said or not
+        examples.append(("--name", name))
+    for flag, value in dict.fromkeys(examples):
+        if flag in ("-n", "--namespace") or typed_value(words[:end], flag) != value or \
+                any(value == word.lower() for word in typed):
+            continue  # -n: example_namespace's; one the line does not have, or that the user typed
+        what = "name" if flag in ("--name", "--sandbox", "--pod") else "value"
+        said.append(f"{flag} {value} is only an example; give {flag} the {what} you mean")
+    left = re.search(r"\bevery value mended, (.+?) left out \(the defaults?\)", message)
+    idle = {pair[0] for pair in NEEDS_ON}
+    for given in re.split(r", | and ", left.group(1)) if left else []:
+        flag, _, value = given.partition(" ")
+        param = cmdline.option_spelled(command, flag)
+        if param is None or param.name in idle or value in ("''", ""):
+            continue  # an empty value picks nothing; a wait's bound changes nothing made
+        said.append(f"{given} left out would give the default ({param.default}); give {flag} a value it takes")
+    return said
+
+
+def _spelled_by_typed(value: str, typed: list[str]) -> bool:
+    """``value`` is a word typed, or what one spells (`Wp_1` for wp-1, the NAME of `Team-A/wp1`)."""
+    from kmeshctl.cli.names import meant_namespace
+
+    parts = [part for word in typed for part in (word, *re.split(r"[/=]", word))]
+    return any(value in (part.lower(), meant_namespace(part)) for part in parts)
+
+
+def _changing_command(words: list[str], root: _click.Command) -> Optional[_click.Command]:
+    """The command of the `kmeshctl ...` line ``words`` when it changes things for real
+    (no dry run, no group, not option_hints.READ_ONLY); None otherwise."""
+    from kmeshctl.cli.option_hints import READ_ONLY
+
+    path = _command_path(root, words)[1:]
+    command, _ = resolve(root, path)
+    if dry_run_typed(words) or command is None or hasattr(command, "commands") or " ".join(path) in READ_ONLY:
+        return None
+    return command
+
+
 def no_example_namespace_run(message: str, root: _click.Command) -> str:
     """``message`` without the `kmeshctl ...` lines that would change things for real in a
     namespace given only as an example (example_namespace: `e.g. -n default` for a refused
-    -n), said in words instead."""
-    head, tail, removed = _lines_left_out(message, lambda words: bool(example_namespace(words, root, message)))
+    -n), or with another value the user did not give (example_values: an example name, a
+    default for a value refused), said in words instead."""
+    head, tail, removed = _lines_left_out(message, lambda words: bool(example_namespace(words, root, message) or
+                                                                        example_values(words, root, message)))
     if not removed:
         return message
     from kmeshctl.cli.command_hints import CHANGES
 
     name = " ".join(_command_path(root, removed[0])[1:])
-    given = _namespace_typed(root)
-    instead = f" in place of -n {given}" if given else ""
-    return (f"{head}; no line is offered: {name} changes {CHANGES.get(name, 'things')}, and -n "
-            f"{example_namespace(removed[0], root, message)}{instead} is only an example; give -n the namespace "
-            f"you mean{tail}")
+    told: list[str] = []
+    namespace = example_namespace(removed[0], root, message)
+    if namespace:
+        given = _namespace_typed(root)
+        instead = f" in place of -n {given}" if given else ""
+        head += _context_namespace_refused(removed[0], message) if given is None else ""
+        told.append(f"-n {namespace}{instead} is only an example; give -n the namespace you mean")
+    told += example_values(removed[0], root, message)
+    return f"{head}; no line is offered: {name} changes {CHANGES.get(name, 'things')}, and {'; '.join(told)}{tail}"
+
+
+def _context_namespace_refused(words: list[str], message: str) -> str:
+    """`; namespace kube-system (from context dev) is Kubernetes' own`: why the line ``words``
+    (no -n typed) was given an example -n, when its context's namespace is one refused and
+    ``message`` does not say so (the hint was about the context's name: `--context Dev`)."""
+    from kmeshctl.cli.badinput import _default_namespace
+    from kmeshctl.namespaces import system_namespaces
+
+    end = cmdline.separator_at(words)
+    used = _default_namespace(words[1:end])
+    reason = system_namespaces().get(used)
+    if reason is None or re.search(rf"\bnamespace {re.escape(used)}\b", message):
+        return ""
+    context = typed_value(words[:end], "--context")
+    origin = f"from context {context}" if context else "from the kubeconfig context"
+    return f"; namespace {used} ({origin}) {reason}"
 
 
 def _strays_kept(words: list[str], dropped: list[str], root: _click.Command) -> str:
@@ -834,6 +954,20 @@ def _command_path(root: _click.Command, words: list[str]) -> list[str]:
 
 
 _LEAVE = re.compile(r"\bleave (.+?) out\b")
+
+
+def _as_typed(word: str, given: str, line: list[str]) -> tuple[str, str]:
+    """(``word`` as typed, as given): the NAME of a NAMESPACE/NAME typed (`Team-A/wp1`) is
+    said as that word, given with the line's -n too (`--name wp1 -n team-a`)."""
+    from kmeshctl.params import meant_namespace
+
+    namespace = typed_value(line[:cmdline.separator_at(line)], "-n", "--namespace")
+    typed = typed_words()
+    if not given or word in typed or namespace is None:
+        return word, given
+    whole = next((t for t in typed if t.endswith(f"/{word}") and
+                  namespace in (t.partition("/")[0], meant_namespace(t.partition("/")[0]))), None)
+    return (whole, f"{given} -n {namespace}") if whole else (word, given)
 
 
 def _said_dropped(before: str, after: str, dropped: list[str], flagged: list[tuple[str, str]],

@@ -146,6 +146,18 @@ def _demo_target(values: Any) -> None:
     check_sandbox_beside_cluster(values)
 
 
+def _demo_waypoint(values: Any) -> None:
+    """The demo's --waypoint, as its body checks it (the waypoint commands' rule) once its
+    place is right (no sandbox, no --target local: the body says that first)."""
+    from kmeshctl.cli.names import check_waypoint_name
+    from kmeshctl.demo_cluster import DEMO_WAYPOINT
+
+    waypoint = values.get("waypoint")
+    if isinstance(waypoint, str) and values.get("name") is None and getattr(values.get("target"), "value",
+                                                                            values.get("target")) != "local":
+        check_waypoint_name("--waypoint", waypoint, DEMO_WAYPOINT)
+
+
 def _offline_xds_address(values: Any) -> None:
     """render's --xds-address (and an offline install --dry-run's) as istiod's offline check
     refuses it, with the address to use; one of a bad form is left to the name checks."""
@@ -469,7 +481,7 @@ VALUE_CHECKS: dict[str, tuple[Any, ...]] = {
     "sandbox up": (_sandbox_name, _sandbox_files),
     "bench dataplane": (_bench_list("paths", "--paths", _bench_paths), _bench_list("loads", "--loads", _bench_loads),
                         _bench_cpus("client_cpus", "--client-cpus"), _bench_cpus("mesh_cpus", "--mesh-cpus")),
-    "demo traffic-shift": (_demo_weights, _demo_plot, _demo_sandbox, _demo_target),
+    "demo traffic-shift": (_demo_weights, _demo_plot, _demo_sandbox, _demo_target, _demo_waypoint),
     "dump maps": (_dump_map, _dump_bpf_fs, _dump_pod_place("bpf_fs", "sandbox"), _dump_namespace_alone,
                   _dump_env_sandbox("pod", "bpf_fs", "admin_port")),
     "dump config": (_dump_pod_place("sandbox",), _dump_namespace_alone, _dump_env_sandbox("pod", "admin_port")),
