@@ -717,19 +717,25 @@ def meant_object_name(value: str, pattern: re.Pattern[str]) -> str | None:
     found = _TYPED_NAME.match(value.strip())
     if found is None or namespaced_name(value, pattern) is not None:
         return None
+    kind = found.group("type").lower()
+    if "." not in kind and kind not in KIND_WORDS:  # `Team_A/wp1`: a namespace misspelled, no TYPE: the
+        return None  # name alone would be looked up in the default namespace
     name = found.group("name").lower()
     return name if pattern.match(name) else None
 
 
 def namespaced_name(value: str, pattern: re.Pattern[str]) -> tuple[str, str] | None:
     """(NAMESPACE, NAME) of ``value`` written NAMESPACE/NAME (`default/east`: the word before
-    the `/` no kind's TYPE), both valid (lower-cased); else None."""
-    from kmeshctl.params import DNS1123_LABEL_RE
+    the `/` no kind's TYPE), both valid (lower-cased, a namespace mended as meant_namespace
+    mends it: `Team_A` -> team-a); else None."""
+    from kmeshctl.params import DNS1123_LABEL_RE, meant_namespace
 
     found = _TYPED_NAME.match(value.strip())
     if found is None or "." in found.group("type") or found.group("type").lower() in KIND_WORDS:
         return None
     namespace, name = found.group("type").lower(), found.group("name").lower()
+    if not DNS1123_LABEL_RE.match(namespace):  # `Team_A/wp1`: the namespace it spells
+        namespace = meant_namespace(namespace) or namespace
     return (namespace, name) if DNS1123_LABEL_RE.match(namespace) and pattern.match(name) else None
 
 
