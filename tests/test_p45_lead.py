@@ -17,9 +17,6 @@ from test_p29_tier_hints import offline  # noqa: F401
 
 @pytest.mark.parametrize("typed,word", [
     (["sandbox", "down", "p45-zz", "-q=1"], "p45-zz"),
-    (["node", "cleanup", "/sys/fs/bpf/kmesh-p45", "--ignore-not-found=1"], "/sys/fs/bpf/kmesh-p45"),
-    (["uninstall", "Kmesh-Test", "-q=1"], "Kmesh-Test"),
-    (["waypoint", "delete", "team-a/wp1", "--ignore-not-found=yes"], "team-a/wp1"),
     (["demo", "traffic-shift", "p45-x", "-v=1"], "p45-x"),
 ], ids=lambda x: " ".join(x) if isinstance(x, list) else None)
 def test_a_word_the_line_would_lose_gets_no_mended_line(typed, word, capsys, state_root, stubbed,  # noqa: F811
@@ -32,3 +29,18 @@ def test_a_word_the_line_would_lose_gets_no_mended_line(typed, word, capsys, sta
 def test_a_word_the_line_keeps_still_gets_its_line(capsys, state_root, stubbed, offline) -> None:  # noqa: F811
     code, _, err = cli(capsys, "uninstall", "kmesh-test", "-q=1")
     assert code == 2 and "every value mended: `kmeshctl uninstall --namespace kmesh-test -q`" in err, err
+
+
+# pass 47 (t47a 6, 11): a word the command's own check reads as a flag's value is kept in the
+# mended line (the same mend the line without the on/off value gets), never lost
+@pytest.mark.parametrize("typed,line", [
+    (["node", "cleanup", "/sys/fs/bpf/kmesh-p45", "--ignore-not-found=1"],
+     "kmeshctl node cleanup --bpf-fs /sys/fs/bpf/kmesh-p45 --ignore-not-found"),
+    (["uninstall", "Kmesh-Test", "-q=1"], "kmeshctl uninstall --namespace kmesh-test -q"),
+    (["waypoint", "delete", "team-a/wp1", "--ignore-not-found=yes"],
+     "kmeshctl waypoint delete --name wp1 -n team-a --ignore-not-found"),
+], ids=lambda x: " ".join(x) if isinstance(x, list) else None)
+def test_a_word_read_as_its_flag_is_kept_in_the_mended_line(typed, line, capsys, state_root, stubbed,  # noqa: F811
+                                                            offline) -> None:  # noqa: F811
+    code, _, err = cli(capsys, *typed)
+    assert code == 2 and f"every value mended: `{line}`" in err, err

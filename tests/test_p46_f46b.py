@@ -86,8 +86,9 @@ def test_an_ns_name_word_beside_it_is_kept_and_said(kubeconfigs, state_root, stu
     monkeypatch.setenv("KUBECONFIG", "kc5.yaml")
     said = _line(capsys, "waypoint", "delete", "team-a/wp1", "--ignore-not-found=1")
     assert "did you mean --name wp1 -n team-a?" in said, said
-    assert "did you mean prod? `kmeshctl --context prod waypoint delete team-a/wp1 --ignore-not-found` (then fix " \
-           "team-a/wp1: waypoint delete takes no such word)" in said, said  # never `kmeshctl --context prod` alone
+    # pass 47 (t47a 6): the word's own mend, never the word kept with "(then fix ...)" nor `--context prod` alone
+    assert "did you mean prod? `kmeshctl --context prod waypoint delete --name wp1 -n team-a --ignore-not-found` " \
+           "(team-a/wp1 given as --name wp1 -n team-a)" in said, said
 
 
 # ------------------------------------------------------------------ 13. a --context slip beside other mistakes

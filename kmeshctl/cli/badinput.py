@@ -1807,8 +1807,9 @@ def _keeps_names(typed: list[str], line: list[str], root: _click.Command, left: 
             if before.startswith("-") and "=" not in before else None  # the root's flags typed before the command
         if word.startswith("-") or (param is not None and takes_value(param)):
             continue
-        if word.lower() not in words | left and word.lower().replace("_", "-") not in words:  # Team_A as team-a
-            return False
+        if word.lower() not in words | left and word.lower().replace("_", "-") not in words and \
+                not ("/" in word and all(part.replace("_", "-") in words for part in word.lower().split("/"))):
+            return False  # (Team_A as team-a; Team-A/wp1 as -n team-a --name wp1)
     return True
 
 
@@ -1854,7 +1855,8 @@ def _each_line_applied(lines: list[str], typed: list[str]) -> list[str]:
             if not _same_command(typed, offered):  # another command's: its values alone
                 ops = [op for op in ops if _a_value_replaced(typed, offered, op)]
             if not all(_a_value_replaced(typed, offered, op) or _a_word_left_out(typed, op) or
-                       _a_flag_added(offered, op) or _own_flag_left_out(line, typed, op) for op in ops):
+                       _a_flag_added(offered, op) or _own_flag_left_out(line, typed, op) or
+                       _a_word_given_flags(typed, offered, op) for op in ops):
                 continue  # a line that changes what no value's mend does (a flag left out): not this one
             for tag, i1, i2, j1, j2 in ops:
                 if tag == "replace":
@@ -1946,6 +1948,13 @@ def _own_flag_left_out(line: str, typed: list[str], op: tuple[str, int, int, int
     return tag == "delete" and whole and _leaves_own_flag_out(line)
 
 
+def _a_word_given_flags(typed: list[str], offered: list[str], op: tuple[str, int, int, int, int]) -> bool:
+    """``op`` gives one word typed alone as flags (`Team-A/wp1` -> `--name wp1 -n team-a`)."""
+    tag, i1, i2, j1, j2 = op
+    return tag == "replace" and i2 - i1 == 1 and not typed[i1].startswith("-") and offered[j1].startswith("-") \
+        and j2 - j1 >= 2
+
+
 def _a_flag_added(offered: list[str], op: tuple[str, int, int, int, int]) -> bool:
     """``op`` adds a flag (and its value) before a word typed (`-f` before `b.yaml`)."""
     tag, _, _, j1, _ = op
@@ -1980,18 +1989,60 @@ def mended_lines(words: list[str], root: _click.Command, depth: int = _EITHER_DE
     problems = [one for problem in line_problems(words, root) for one in problem.split("; also ")]
     if not problems:
         return [list(words)]
+    problems = [_stray_read(problem, words, root) for problem in problems]
     pair = next((found for found in map(_EITHER_FLAG.match, problems) if found), None)
     either = [["kmeshctl", *cmdline.without_flag(words[1:], dropped, valued=False)]
               for dropped in (pair.group(2), pair.group(1))] if pair is not None else \
         next((found for problem in problems for found in [_lines_offered(problem, words, root)]
               if len(found) > 1 or found and ON_OFF_SAID in problem), [])
     if either and all(_keeps_cluster_flags(words, way, problems) for way in either):
+        if len(either) == 1 and _only_required_left(either[0], root):
+            return either  # `install --dry-run=1`: the on/off value spelled; the caller names the flags required
         return _each_way(either, root, depth)
     fixed = _without_empties(_values_applied(problems, words, root), root)[0]
     if fixed == words:
         return []
     # click stops at its first refusal: the line mended so far may have one the checks said not yet
     return [fixed] if line_works(fixed, root) else mended_lines(fixed, root, depth - 1) if depth > 0 else []
+
+
+_WITHOUT_IT = re.compile(r"; without it: `[^`]*`")
+
+
+def _stray_read(problem: str, words: list[str], root: _click.Command) -> str:
+    """``problem`` as the line's own refusal says it when it is click's bare "Got
+    unexpected extra argument(s) (X)": with what X most likely means (`did you mean
+    --namespace kmesh-x? `kmeshctl status --namespace kmesh-x``), less the line without X
+    (it would act on another thing); ``problem`` for any other."""
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.option_hints import _EXTRA_ARGUMENTS
+
+    if _EXTRA_ARGUMENTS.match(" ".join(problem.split())) is None:
+        return problem
+    try:
+        with cmdline.state_kept():
+            cmdline.ARGS[:] = words[1:]
+            ctx = root.make_context("kmeshctl", list(words[1:]), resilient_parsing=True)
+            while hasattr(ctx.command, "commands"):
+                rest = [*ctx._protected_args, *ctx.args]
+                name, command, rest = ctx.command.resolve_command(ctx, rest)  # type: ignore[attr-defined]
+                ctx = command.make_context(name, rest, parent=ctx, resilient_parsing=True)
+            said = _extra_line(ctx, _click.exceptions.UsageError(problem, ctx=ctx))
+    except Exception:  # noqa: BLE001 - no reading could be told: click's words stand
+        return problem
+    if not said:
+        return problem
+    from kmeshctl.cli.suggestions import parseable_words
+
+    def taken(found: re.Match[str]) -> str:  # `waypoint status wp1 -n team-a`: wp1 as the line typed gives it
+        import shlex
+
+        try:
+            return f" `{shlex.join(parseable_words(shlex.split(found.group(1)), root)[0])}`"
+        except ValueError:
+            return found.group(0)
+
+    return _LINE.sub(taken, _WITHOUT_IT.sub("", said))
 
 
 def _each_way(either: list[list[str]], root: _click.Command, depth: int) -> list[list[str]]:

@@ -251,6 +251,22 @@ def typed_command_path(root: _click.Command, args: list[str]) -> str:
     return " ".join(words)
 
 
+def commands_typed(root: _click.Command, args: list[str]) -> tuple[list[str], bool]:
+    """(the command words ``args`` name, flags and leading flags' values passed over; whether
+    a group's word is none of its commands: `sandbx status` names no status)."""
+    command, words = root, []
+    for i in walk_words(args[:separator_at(args)], leading_values=True):
+        if args[i].startswith("-") and args[i] != "-":
+            continue
+        if not hasattr(command, "commands"):
+            break
+        if args[i] not in command.commands:
+            return words, True
+        command = command.commands[args[i]]
+        words.append(args[i])
+    return words, False
+
+
 def with_help_pointer(line: str, err: Any) -> str:
     ctx = getattr(err, "ctx", None)
     if ctx is None:

@@ -285,7 +285,29 @@ def no_such_command_line(word: str, ctx: _click.Context, around: Optional[tuple[
         return head + stray
     if not close:
         return head + f"its commands: {', '.join(names)}"
+    close = _readings_keeping_flags(word, ctx, close) if around is not None else close
     return head + f"did you mean {' or '.join(close)}?" + _command_meant_lines(word, ctx, close, around is not None)
+
+
+def _readings_keeping_flags(word: str, ctx: _click.Context, close: list[str]) -> list[str]:
+    """Of the commands ``close`` the typo ``word`` may mean, those whose line keeps every flag
+    typed (`instal --cluster-id c1`: install, never uninstall, which takes none of them); all
+    when none does, less a command that changes something (it would run without them)."""
+    from kmeshctl.cli.suggestions import parseable_words
+
+    at = _word_index(word, ctx)
+    if at is None or len(close) < 2:
+        return close
+    root = ctx.find_root().command
+    keeping, dropping = [], []
+    for meant in close:
+        line = ["kmeshctl", *cmdline.ARGS]
+        line[at + 1] = meant
+        dropped = parseable_words(line, root)[1]
+        (dropping if any(w.startswith("-") for w in dropped) else keeping).append((meant, line))
+    if keeping:
+        return [meant for meant, _ in keeping]
+    return [meant for meant, line in dropping if not changing_command(shlex.join(line))] or close
 
 
 def _command_meant_lines(word: str, ctx: _click.Context, close: list[str], typed: bool) -> str:
@@ -537,8 +559,13 @@ def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after:
     for name in names:
         try:
             if check is not None:
-                check("--name", name)
+                with cmdline.args_as([kind, sub, "--name", name, *kept]):  # its line: of this command, not the typed
+                    check("--name", name)
         except KmeshctlError as err:
+            split = _namespaced_line(str(err), root)
+            if split:  # `team-a/wp1`: `--name wp1 -n team-a`, never a --name the user did not type said refused
+                lines.append(split)
+                continue
             refused.append(str(err))
             continue
         lines.append(f"`{shlex.join([*named, '--name', name, *kept])}`")
@@ -549,6 +576,18 @@ def _kubectl_verb_line(verb: str, ctx: _click.Context, before: list[str], after:
 
 
 PLURALS = {"sandbox": "sandboxes", "waypoint": "waypoints"}
+
+
+def _namespaced_line(refusal: str, root: _click.Command) -> str:
+    """The one line of a name's ``refusal`` for NAMESPACE/NAME (`...: did you mean --name wp1
+    -n team-a? `kmeshctl waypoint delete --name wp1 -n team-a``), backticked, when it works;
+    "" for another refusal."""
+    from kmeshctl.cli.badinput import line_works
+
+    found = re.findall(r"`(kmeshctl [^`]*)`", refusal)
+    if "(NAMESPACE/NAME)" not in refusal or len(found) != 1:
+        return ""
+    return f"`{found[0]}`" if line_works(shlex.split(found[0]), root) else ""
 
 
 def _named_by_flags(flags: list[str], spellings: tuple[str, ...]) -> tuple[list[str], list[str]]:

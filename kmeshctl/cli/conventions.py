@@ -460,10 +460,11 @@ def hoist_global_flags(args: list[str]) -> list[str]:
     return front + rest
 
 
-def _short_options(root: _click.Command) -> set[str]:
-    """Every short option (`-o`, `-n`, `-c`, `-f`, ...) of any command."""
+def _valued_short_options(root: _click.Command) -> set[str]:
+    """Every short option that takes a value (`-o`, `-n`, `-c`, `-f`, ...) in any command."""
     return {opt for command in walk(root) for p in command.params if p.param_type_name == "option"
-            for opt in (*p.opts, *p.secondary_opts) if len(opt) == 2 and opt[0] == "-" and opt[1] != "-"}
+            and not getattr(p, "is_flag", False) for opt in p.opts
+            if len(opt) == 2 and opt[0] == "-" and opt[1] != "-"}
 
 
 def _unglued(arg: str, valued: set[str], flags: set[str]) -> list[str]:
@@ -494,8 +495,9 @@ def split_glued_shorts(args: list[str], root: _click.Command) -> list[str]:
 
 def split_short_equals(args: list[str], root: _click.Command) -> list[str]:
     """`-o=json` -> `-o json`, as kubectl (pflag) reads a short flag with `=`; click would
-    take "=json" as the value. Nothing after `--` changes."""
-    shorts = _short_options(root)
+    take "=json" as the value. Nothing after `--` changes. A short flag that takes no value
+    in any command (`-A=1`) stays whole: its value is no word of its own (no namespace 1)."""
+    shorts = _valued_short_options(root)
     out: list[str] = []
     for i, arg in enumerate(args):
         if arg == "--":
@@ -533,6 +535,8 @@ def refuse_flag_values(args: list[str], root: _click.Command) -> None:
             continue
         option = next((o for c in reversed(chain) if (o := option_spelled(c, flag)) is not None), None)
         if option is not None and getattr(option, "is_flag", False) and not getattr(option, "count", False):
+            if _command_mistyped(root, args, i):
+                return  # `sandbx status -q=1`: the typo's own lines (no_such_command_line) mend the value too
             hint = _value_hint(option, flag, chain, args)
             said = f"Option '{flag}' does not take a value{hint}"
             value = arg.partition("=")[2].lower()
@@ -629,6 +633,17 @@ def _commands_named(root: _click.Command, args: list[str]) -> list[_click.Comman
         if word in subs:
             chain.append(subs[word])
     return chain
+
+
+def _command_mistyped(root: _click.Command, args: list[str], at: int) -> bool:
+    """A group's command word of ``args`` (`waypoint lst`, `sandbx status`) is none of its
+    commands, and typed before word ``at`` (`-q=1 statsu`: the root refuses -q=1 first)."""
+    words, mistyped = cmdline.commands_typed(root, args)
+    if not mistyped:
+        return False
+    positions = [i for i in cmdline.walk_words(args[:cmdline.separator_at(args)], leading_values=True)
+                 if not args[i].startswith("-") or args[i] == "-"]
+    return positions[len(words)] < at  # the word after those that name commands
 
 
 def _value_hint(option: _click.Parameter, flag: str, chain: list[_click.Command], args: list[str]) -> str:
@@ -1106,12 +1121,25 @@ def _one_line_usage_error(err: Any) -> str:
     ctx = getattr(err, "ctx", None)
     if own and ctx is not None:
         own = paste_ready(own, ctx.find_root().command)  # its example keeps the user's flags
+    if own and ctx is not None and _NO_SUCH_COMMAND.match(message) and _points_elsewhere(own, ctx):
+        return f"Error: {own} (see '{ctx.command_path} --help')"  # `sandbx status`: the group's help, not status'
     if own:
         return with_help_pointer(f"Error: {own}", err)
     hint = positional_name_hint(message, err) or flag_value_hint(message)
     if hint.startswith(";"):  # click's sentence goes on with the hint
         message = message.rstrip(".")
     return with_help_pointer(f"Error: {message}{hint}", err)
+
+
+def _points_elsewhere(said: str, ctx: _click.Context) -> bool:
+    """The command the words typed name (`sandbx status`: status, sandbx passed over) is that of
+    none of the lines ``said`` offers (`kmeshctl sandbox status`): its help is no pointer."""
+    from kmeshctl.cli.suggestions import _command_path
+
+    root = ctx.find_root().command
+    typed = cmdline.typed_command_path(root, cmdline.ARGS).split()
+    lines = [shlex.split(line) for line in re.findall(r"`(kmeshctl [^`]*)`", said)]
+    return bool(lines) and all(_command_path(root, line)[:len(typed)] != typed for line in lines)
 
 
 _REQUIRES_VALUE = re.compile(r"^Option '([^']+)' requires an argument\.$")

@@ -697,7 +697,7 @@ def positional_name_hint(message: str, err: Any) -> str:
         return (f"; this command takes no positional arguments, and {shlex.join(extras)} is no name: on/off "
                 f"flags are given alone (--wait) or in their off form (--no-wait): "
                 f"{_with_needed(ctx, _line_without(ctx, typed, extras))}")
-    option = _ordered_flag(params, tuple(ctx.command_path.split()[1:]))
+    option = _ordered_flag(params, tuple(ctx.command_path.split()[1:]), cmdline.ARGS if len(extras) == 1 else ())
     if option is None:
         return "; this command takes no positional arguments"
     param, what, flag = option
@@ -844,12 +844,20 @@ def _extra_beside_given(ctx: _click.Context, typed: list[str], extras: list[str]
     """`install --cluster-id a extra`: the flag the stray words would go to is typed
     already, so they are extra: `...; --cluster-id a is given already, so leave out
     extra: `kmeshctl install --cluster-id a``, the line without them."""
+    from kmeshctl.cli.command_hints import CHANGES, changing_command
+
     given = _typed_values(ctx, typed, param)
     shown = shlex.join([given[-1][2] or flag, given[-1][3]]) if given else flag
     without = _line_without(ctx, typed, extras)
-    return (f"; this command takes no positional arguments: give one {what} with {flag} {_metavar(param)}; "
-            f"{shown} is given already, so leave out {shlex.join(extras)}: "
-            f"{_with_needed(ctx, without)}{_also_named(tuple(ctx.command_path.split()[1:]), extras, without)}")
+    said = (f"; this command takes no positional arguments: give one {what} with {flag} {_metavar(param)}; "
+            f"{shown} is given already, so leave out {shlex.join(extras)}")
+    changing = changing_command(shlex.join(["kmeshctl", *without]))
+    where = _option_named(ctx.command.params, "--namespace")
+    if changing and where is not None and not any(spelled(w, set(where.opts)) for w in typed):
+        # `install a b --cluster-id c1`: a or b may be the namespace meant; the line without them acts in another
+        return f"{said}, or give the namespace meant with --namespace (no line is offered: {changing} changes " \
+               f"{CHANGES[changing]}, and a word left out may name where)"
+    return f"{said}: {_with_needed(ctx, without)}{_also_named(tuple(ctx.command_path.split()[1:]), extras, without)}"
 
 
 def _system_namespace_offer(path: tuple[str, ...], values: list[str], words: list[str], without: list[str]) -> str:
@@ -1229,14 +1237,19 @@ def _shaped_flag(params: list[_click.Parameter], word: str) -> Optional[tuple[_c
                  if shape(word) and (p := _option_named(params, flag)) is not None), None)
 
 
-def _ordered_flag(params: list[_click.Parameter],
-                  path: tuple[str, ...] = ()) -> Optional[tuple[_click.Parameter, str, str]]:
+def _ordered_flag(params: list[_click.Parameter], path: tuple[str, ...] = (),
+                  given: Sequence[str] = ()) -> Optional[tuple[_click.Parameter, str, str]]:
     """(option, what it names, its flag): the first of POSITIONAL_AS_FLAG the command
-    (words ``path``) has, its POSITIONAL_FIRST flag before all; None without any."""
+    (words ``path``) has, its POSITIONAL_FIRST flag before all; None without any. With
+    ``given`` (the words typed) giving --cluster-id already, --namespace when the command
+    has it and it is not typed (`install WORD --cluster-id c1`: WORD can only be the
+    namespace, where kmesh is installed)."""
     first = POSITIONAL_FIRST.get(path)
     order = sorted(POSITIONAL_AS_FLAG, key=lambda pair: pair[0] != first)
-    found = ((_option_named(params, flag), what, flag) for flag, what in order)
-    return next(((p, what, flag) for p, what, flag in found if p is not None), None)
+    found = [(p, what, flag) for flag, what in order if (p := _option_named(params, flag)) is not None]
+    typed = [one for one in found if any(spelled(w, set(one[0].opts)) for w in given)]
+    where = [one for one in found if one[2] == "--namespace" and one not in typed]
+    return next(iter(where if where and found[0] in typed and found[0][2] == "--cluster-id" else found), None)
 
 
 def _refused_as(ctx: _click.Context, param: _click.Parameter, flag: str, value: str) -> Optional[str]:

@@ -494,6 +494,11 @@ def parseable(message: str, root: _click.Command, offered: bool = True) -> str:
             else:
                 parts[i + 1] = _context_note(words, mended) + required_left(mended, root, parts[i + 1]) + parts[i + 1]
         if kept != words and not _safe_to_drop(dropped, flagged, words):
+            read = _strays_read(words, dropped, root)  # `status Kmesh-X`: its own reading, --namespace kmesh-x
+            if read is not None:
+                parts[i], note = read
+                parts[i + 1] = note + required_left(parts[i], root, parts[i + 1]) + parts[i + 1]
+                continue
             parts[i + 1] = _strays_kept(words, dropped, root) + parts[i + 1]
         if kept == words or not _safe_to_drop(dropped, flagged, words):
             continue
@@ -815,6 +820,27 @@ def _strays_kept(words: list[str], dropped: list[str], root: _click.Command) -> 
     return strays_kept(tuple(_command_path(root, words)[1:]), dropped)
 
 
+def _strays_read(words: list[str], dropped: list[str], root: _click.Command) -> Optional[tuple[str, str]]:
+    """(the line ``words`` mended as its command reads its stray words, ``dropped``: `kmeshctl
+    status --namespace kmesh-x` for `kmeshctl status Kmesh-X`, the note ` (Kmesh-X given as
+    --namespace kmesh-x)`) when each line mended keeps every word typed (none left out for
+    good: a line without the word acts on another thing); None otherwise."""
+    from kmeshctl.cli.badinput import _keeps_names
+
+    mended = _values_mended(words, root)
+    lines = [shlex.split(line) for line in mended.split("` or `")] if mended else []
+    if not lines or not all(_keeps_names(words, line, root, set()) for line in lines):
+        return None
+    said = []
+    for word in (w for w in dropped if not w.startswith("-")):
+        parts = word.lower().replace("_", "-").split("/")
+        given = [lines[0][k:k + 2] for k in range(1, len(lines[0]) - 1) if lines[0][k].startswith("-")
+                 and lines[0][k] not in words and lines[0][k + 1] in parts]
+        if given:  # `Team-A/wp1` as `--name wp1 -n team-a`
+            said.append(f"{word} given as {' '.join(shlex.join(pair) for pair in given)}")
+    return mended, (f" ({'; '.join(said)})" if said else "") + _context_note(words, mended)
+
+
 def _values_mended(words: list[str], root: _click.Command) -> str:
     """``words`` with every bad value its checks mend (badinput.mended_line), as a line; ""
     when none is refused or cannot be mended (a shell pipeline is left as it is)."""
@@ -1063,7 +1089,7 @@ def parseable_words(words: list[str], root: _click.Command) -> tuple[list[str], 
             strays.append(len(kept))
             kept.append(word)
         i += 1
-    option = _ordered_flag(command.params, tuple(path[1:])) if len(strays) == 1 else None
+    option = _ordered_flag(command.params, tuple(path[1:]), kept) if len(strays) == 1 else None
     if option is not None and not any(spelled(w, set(option[0].opts)) for w in kept) and \
             stray_taken(tuple(path[1:]), option[0], option[2], kept[strays[0]]):
         flagged.append((kept[strays[0]], f"{option[2]} {kept[strays[0]]}"))
