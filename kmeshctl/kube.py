@@ -200,7 +200,7 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
             k8s_config.load_kube_config_from_dict(merged, context=context, client_configuration=cfg,
                                                   persist_config=False)
     except (ConfigException, OSError, ValueError) as err:
-        raise _config_error(f"cannot load kubeconfig {shown(path)} ({_one_line(err)})", _named(target),
+        raise _config_error(f"cannot load kubeconfig {shown(path, whole=True)} ({_one_line(err)})", _named(target),
                             "pass --kubeconfig PATH and --context NAME of a cluster you can reach") from err
     if logged:  # the library logs a failed exec plugin and carries on without credentials
         raise _plugin_failed(merged, context, path, logged[0])
@@ -213,7 +213,7 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
         cfg.proxy = "socks5h://" + cfg.proxy[len("socks5://"):]
     ORIGIN[id(cfg)] = _origin_text(path, found, target.context)
     user = _user_name(merged, context)
-    CREDENTIALS[id(cfg)] = f"{UNSENT}{user}" if unsent else f"user {user or '(none)'} in kubeconfig {shown(path)}"
+    CREDENTIALS[id(cfg)] = f"{UNSENT}{user}" if unsent else f"user {user or '(none)'} in kubeconfig {shown(path, whole=True)}"
     IMPERSONATION[id(cfg)] = kubeauth.impersonation_headers(_entry(merged, "users", user) or {}) if user else []
     return cfg
 
@@ -272,7 +272,7 @@ def with_token_file_read(config: dict, context: str, path: str, target: KubeTarg
     user = _entry(config, "users", user_name) if user_name else None
     if not user or not user.get("tokenFile") or user.get("token"):
         return config
-    owner = f"user {user_name} in kubeconfig {shown(path)}, context {shown(context)}"
+    owner = f"user {user_name} in kubeconfig {shown(path, whole=True)}, context {shown(context)}"
     try:
         with open(user["tokenFile"], "rb") as handle:
             token = handle.read(1 << 20).decode("utf-8", "replace").strip()
@@ -313,7 +313,7 @@ def _origin_text(path: str, found: "KubeconfigFiles", context: Optional[str]) ->
     ``path`` as the user gave it, as every kubeconfig message names it (a KUBECONFIG value is
     then marked whole as the variable's, empty or missing entries included)."""
     named = shown(context or found.current) if context or found.current else "none"
-    return f"kubeconfig {shown(path)}, context {named}"
+    return f"kubeconfig {shown(path, whole=True)}, context {named}"
 
 
 def _one_line(err: BaseException) -> str:
@@ -362,25 +362,25 @@ def check_kubeconfig(path: str, context: Optional[str], explicit: bool,
         raise NoClusterConfigured(f"no cluster configured: {files[0] if files else path} does not exist",
                                   fix=NO_CLUSTER_FIX)
     if not files:
-        raise _config_error(f"the kubeconfig path {shown(path)} names no file", path,
+        raise _config_error(f"the kubeconfig path {shown(path, whole=True)} names no file", path,
                             "pass --kubeconfig PATH (or set KUBECONFIG to a file)")
     if not present:
         raise _config_error(_missing_kubeconfig(path, files), path, KUBECONFIG_FIX)
     configs = _parsed(present, path if explicit else None, context)
     names, current = _contexts_in(configs)
     if not names:
-        raise _config_error(f"kubeconfig {shown(path)} has no contexts (empty, or not a kubeconfig)", path if explicit
+        raise _config_error(f"kubeconfig {shown(path, whole=True)} has no contexts (empty, or not a kubeconfig)", path if explicit
                             else context, "pass --kubeconfig PATH of one that has (`kubectl config get-contexts` "
                             "lists a file's contexts)")
     if context is not None and context not in names:
-        raise UsageError(f"--context {shown(context)}: no such context in {shown(path)} (contexts: "
+        raise UsageError(f"--context {shown(context)}: no such context in {shown(path, whole=True)} (contexts: "
                          f"{', '.join(map(shown, names)) or 'none'})", fix=CONTEXT_FIX)
     if context is None and not current and current_needed:
-        raise _config_error(f"kubeconfig {shown(path)} has no current-context "
+        raise _config_error(f"kubeconfig {shown(path, whole=True)} has no current-context "
                             f"(contexts: {', '.join(map(shown, names))})",
                             path if explicit else None, CONTEXT_FIX)
     if context is None and current not in names and current_needed:
-        raise _config_error(f"kubeconfig {shown(path)}: current-context {shown(current)} is not one of its contexts "
+        raise _config_error(f"kubeconfig {shown(path, whole=True)}: current-context {shown(current)} is not one of its contexts "
                             f"(contexts: {', '.join(map(shown, names))})", path if explicit else None,
                             f"{CONTEXT_FIX}, or fix current-context")
     return KubeconfigFiles(present, names, current, configs)
@@ -405,10 +405,10 @@ def _parsed(files: list[str], explicit: Optional[str], context: Optional[str] = 
         try:
             config = _read_kubeconfig(file)
         except UnicodeDecodeError as err:
-            raise _config_error(f"cannot load kubeconfig {shown(file)} (not UTF-8 text)", named,
+            raise _config_error(f"cannot load kubeconfig {shown(file, whole=True)} (not UTF-8 text)", named,
                                 "pass --kubeconfig PATH of a valid kubeconfig") from err
         except yaml.YAMLError as err:
-            raise _config_error(f"cannot load kubeconfig {shown(file)}: not valid YAML at {yaml_where(file, err)}",
+            raise _config_error(f"cannot load kubeconfig {shown(file, whole=True)}: not valid YAML at {yaml_where(file, err)}",
                                 named,
                                 "pass --kubeconfig PATH of a valid kubeconfig") from err
         except OSError as err:
@@ -417,7 +417,7 @@ def _parsed(files: list[str], explicit: Optional[str], context: Optional[str] = 
             raise _config_error(f"{_kubeconfig_flag(explicit)} {where} {_path_problem(err)}", named,
                                 "pass --kubeconfig PATH of a kubeconfig file") from err
         if not isinstance(config, dict):
-            raise _config_error(f"cannot load kubeconfig {shown(file)} (not a kubeconfig mapping)", named,
+            raise _config_error(f"cannot load kubeconfig {shown(file, whole=True)} (not a kubeconfig mapping)", named,
                                 "pass --kubeconfig PATH of a valid kubeconfig")
         _check_sections(config, file, named)
         configs.append(config)
@@ -432,14 +432,14 @@ def _check_sections(config: dict, file: str, named: Optional[str]) -> None:
         value = config.get(section)
         if value is not None and not isinstance(value, list):
             example = f"- name: {shown(next(iter(value)))} ..." if isinstance(value, dict) and value else "- name: ..."
-            raise _config_error(f"cannot load kubeconfig {shown(file)}: its {section} is {kubeauth.shape(value)}, "
+            raise _config_error(f"cannot load kubeconfig {shown(file, whole=True)}: its {section} is {kubeauth.shape(value)}, "
                                 f"not a list of named entries ({example})", named,
                                 f"write {section} as a list (`- name: ...`) "
                                 "or pass --kubeconfig PATH of a valid kubeconfig")
         names = [e.get("name") for e in value or [] if isinstance(e, dict) and isinstance(e.get("name"), str)]
         twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
         if twice is not None:  # kubectl refuses the file too (duplicate name in list)
-            raise _config_error(f"cannot load kubeconfig {shown(file)}: it has two {section} named {shown(twice)}",
+            raise _config_error(f"cannot load kubeconfig {shown(file, whole=True)}: it has two {section} named {shown(twice)}",
                                 named,
                                 f"remove or rename one of them (in {file})")
 
@@ -470,13 +470,13 @@ def _missing_kubeconfig(path: str, files: list[str]) -> str:
     """`--kubeconfig /x: does not exist` (a list: `none of a, b exists`), in the words
     of every path flag (kmeshctl.cli.outpaths.input_path_problem); its fix: KUBECONFIG_FIX."""
     if len(files) == 1 and os.pathsep in path:  # a list of one file and empty entries: the value as set
-        return f"--kubeconfig {shown(path)}: {shown(files[0])} does not exist"
+        return f"--kubeconfig {shown(path, whole=True)}: {shown(files[0])} does not exist"
     if len(files) == 1 and comma_list(files[0]):
         return f"--kubeconfig {shown(files[0])}: does not exist (kubeconfig lists are joined with " \
                f"'{os.pathsep}', not ',': {shown(comma_list(files[0]))})"
     if len(files) == 1:
         return f"--kubeconfig {shown(files[0])}: does not exist"
-    return f"--kubeconfig {shown(path)}: none of {', '.join(map(shown, files)) or 'its entries'} exists"
+    return f"--kubeconfig {shown(path, whole=True)}: none of {', '.join(map(shown, files)) or 'its entries'} exists"
 
 
 def _path_problem(err: OSError) -> str:
@@ -583,7 +583,7 @@ def check_context_entries(config: dict, context: str, path: str, target: KubeTar
     a client certificate that does not load, two ways to log in, an exec credential plugin
     that kubectl would not run or that is not installed. A server without a scheme gets
     kubectl's in ``config``: http."""
-    where = f"in kubeconfig {shown(path)}"
+    where = f"in kubeconfig {shown(path, whole=True)}"
     named = _named(target)
     body = _entry(config, "contexts", context) or {}
     _check_types(body, kubeauth.CONTEXT_TYPES, f"context {shown(context)} {where}", named)
@@ -863,7 +863,7 @@ def with_exec_credentials(config: dict, context: str, path: str, target: KubeTar
     plugin = user.get("exec") if user else None
     if not isinstance(plugin, dict) or user.get("auth-provider") or user.get("token") or user.get("tokenFile"):
         return config  # the library uses those before an exec plugin
-    owner = f"exec plugin {plugin.get('command')} of user {user_name} in kubeconfig {shown(path)} " \
+    owner = f"exec plugin {plugin.get('command')} of user {user_name} in kubeconfig {shown(path, whole=True)} " \
             f"(context {shown(context)})"
     cluster = _entry(config, "clusters", body.get("cluster")) or {}
     status = _run_exec_plugin(plugin, cluster if plugin.get("provideClusterInfo") else None, owner,
@@ -1070,7 +1070,7 @@ def _plugin_failed(config: dict, context: str, path: str, logged: str) -> Kmeshc
     """A failure the client library logged while loading (kmeshctl runs exec plugins
     itself, see with_exec_credentials): a failure (exit 1) with its words."""
     reason = bounded(" ".join(logged.split()), 300)
-    return KubeconfigProblem(f"loading kubeconfig {shown(path)} (context {shown(context)}) failed: {reason}",
+    return KubeconfigProblem(f"loading kubeconfig {shown(path, whole=True)} (context {shown(context)}) failed: {reason}",
                              fix="fix the kubeconfig, or pass --context NAME of another context")
 
 
@@ -1120,7 +1120,7 @@ def check_given_target(target: KubeTarget, kubeconfig_typed: bool, context_typed
     if not files and not kubeconfig_typed:
         entries = [os.path.expanduser(f) for f in path.split(os.pathsep) if f]
         missing = (f"none of the $KUBECONFIG files exist ({', '.join(map(shown, entries))})" if len(entries) > 1
-                   else f"{shown(path)} does not exist")
+                   else f"{shown(path, whole=True)} does not exist")
         raise UsageError(f"--context {shown(target.context)}: no kubeconfig to look it up in ({missing})",
                          fix="pass --kubeconfig PATH of the file that has it")
     if not files:
@@ -1128,10 +1128,10 @@ def check_given_target(target: KubeTarget, kubeconfig_typed: bool, context_typed
                          fix=KUBECONFIG_FIX)
     names, _ = _contexts_in(_parsed(files, path))
     if not names:
-        raise UsageError(f"kubeconfig {shown(path)} has no contexts (empty, or not a kubeconfig)",
+        raise UsageError(f"kubeconfig {shown(path, whole=True)} has no contexts (empty, or not a kubeconfig)",
                          fix="pass --kubeconfig PATH of one that has")
     if context_typed and target.context not in names:
-        raise UsageError(f"--context {shown(target.context)}: no such context in {shown(path)} (contexts: "
+        raise UsageError(f"--context {shown(target.context)}: no such context in {shown(path, whole=True)} (contexts: "
                          f"{', '.join(map(shown, names))})", fix=CONTEXT_FIX)
 
 
@@ -1178,7 +1178,7 @@ def default_namespace(target: KubeTarget) -> str:
             namespace = body.get("namespace")
             if namespace is None or namespace == "":
                 return DEFAULT_OBJECT_NAMESPACE
-            return _checked_namespace(str(namespace), f"of context {shown(context)} in kubeconfig {shown(file)}",
+            return _checked_namespace(str(namespace), f"of context {shown(context)} in kubeconfig {shown(file, whole=True)}",
                                       _context_namespace_fix(context, str(namespace)))
     return DEFAULT_OBJECT_NAMESPACE
 

@@ -114,13 +114,13 @@ def counted(number: int, noun: str, plural: str | None = None) -> str:
     return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
-def shown(value: object) -> str:
+def shown(value: object, whole: bool = False) -> str:
     """A value echoed in an error, by the one quoting rule of every message: as a shell
     would need it typed (shlex.quote: bare when nothing in it is special, `'Bad Name'`
     when it is), a control character escaped (`'a\\nb'`: the message stays one line),
-    cut (see bounded) when long."""
+    cut (see bounded) when long unless ``whole`` (a path the user must find again)."""
     text = str(value)
-    head = text if len(text) <= MAX_SHOWN else text[:SHOWN_HEAD]
+    head = text if whole or len(text) <= MAX_SHOWN else text[:SHOWN_HEAD]
     more = "" if head is text else f"... ({len(text)} characters)"
     if not head.isprintable():
         return "'" + head.encode("unicode_escape").decode("ascii").replace("'", "\\'") + "'" + more

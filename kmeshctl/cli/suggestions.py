@@ -682,7 +682,7 @@ def example_namespace(words: list[str], root: _click.Command, message: str = "")
             " ".join(path) in READ_ONLY or re.search(rf"\bdid you mean (?:-n |--namespace )?{re.escape(value)}\?",
                                                      message):
         return ""
-    if re.search(rf"(?<!-)\bnamespaces?:? (?:[\w-]+, )*{re.escape(value)}\b", re.sub(r"`[^`]*`", "", message)):
+    if re.search(rf"(?<!-)\bnamespaces?:? \(?(?:[\w-]+, )*{re.escape(value)}\b", re.sub(r"`[^`]*`", "", message)):
         return ""  # one the message knows is there (`the demo's objects are in namespace team-a`), no example
     typed = typed_words()
     typed = typed[:cmdline.separator_at(typed)]
@@ -733,9 +733,10 @@ def example_values(words: list[str], root: _click.Command, message: str) -> list
     typed = typed_words()
     typed = typed[:cmdline.separator_at(typed)]
     examples = re.findall(r"\be\.g\. (--?[\w-]+) ([^\s;:,`()]+)", re.sub(r"`[^`]*`", "", message))
-    name = typed_value(words[:end], "--name")
-    if name and not _spelled_by_typed(name, typed):  # made up (`w-1a` for 1a), said or not
-        examples.append(("--name", name))
+    name, typed_name = typed_value(words[:end], "--name"), typed_value(typed, "--name")
+    if name and not _spelled_by_typed(name, typed) and typed_name is not None and \
+            not _NAME_LABEL.fullmatch(typed_name):  # made up for a name refused (`w-1a` for 1a), said or not;
+        examples.append(("--name", name))  # a free name in place of a taken one is the line's point
     for flag, value in dict.fromkeys(examples):
         if flag in ("-n", "--namespace") or typed_value(words[:end], flag) != value or \
                 any(value == word.lower() for word in typed):
@@ -753,11 +754,15 @@ def example_values(words: list[str], root: _click.Command, message: str) -> list
     return said
 
 
+_NAME_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")  # a waypoint name (an RFC 1035 label)
+
+
 def _spelled_by_typed(value: str, typed: list[str]) -> bool:
-    """``value`` is a word typed, or what one spells (`Wp_1` for wp-1, the NAME of `Team-A/wp1`)."""
+    """``value`` is a word typed, or what one spells (`Wp_1` for wp-1, the NAME of `Team-A/wp1`,
+    one of a list `east,west`)."""
     from kmeshctl.cli.names import meant_namespace
 
-    parts = [part for word in typed for part in (word, *re.split(r"[/=]", word))]
+    parts = [part for word in typed for part in (word, *re.split(r"[/=,]", word))]
     return any(value in (part.lower(), meant_namespace(part)) for part in parts)
 
 
