@@ -9,7 +9,7 @@ import os
 import re
 import shlex
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from typer import _click
 from typer._click.core import ParameterSource
@@ -518,6 +518,16 @@ def parseable(message: str, root: _click.Command, offered: bool = True) -> str:
     return real_run_said(no_example_namespace_run(no_real_run_offered(idle_left_out(told, root), root), root), root)
 
 
+def _backticked_words(parts: list[str]) -> Iterator[tuple[int, list[str]]]:
+    """(index, words) of each backticked piece of ``parts`` (a message split at "`") that
+    splits as shell words; one that does not (an unmatched quote) is skipped."""
+    for i in range(1, len(parts) - 1, 2):
+        try:
+            yield i, shlex.split(parts[i])
+        except ValueError:
+            continue
+
+
 def idle_left_out(message: str, root: _click.Command) -> str:
     """``message`` with each `kmeshctl ...` line that keeps --dry-run less the flags that do
     nothing with it (conventions.NEEDS_ON: --timeout bounds a wait a dry run never has; the
@@ -525,11 +535,7 @@ def idle_left_out(message: str, root: _click.Command) -> str:
     from kmeshctl.cli.conventions import NEEDS_ON
 
     parts = message.split("`")
-    for i in range(1, len(parts) - 1, 2):
-        try:
-            words = shlex.split(parts[i])
-        except ValueError:
-            continue
+    for i, words in _backticked_words(parts):
         end = cmdline.separator_at(words)
         if words[:1] != ["kmeshctl"] or not dry_run_typed(words[:end]) or any(w in SHELL_OPERATORS for w in words):
             continue  # a pipeline is left as it is
@@ -625,11 +631,7 @@ def real_run_said(message: str, root: _click.Command) -> str:
     from kmeshctl.cli.command_hints import CHANGES
 
     parts = message.split("`")
-    for i in range(1, len(parts) - 1, 2):
-        try:
-            words = shlex.split(parts[i])
-        except ValueError:
-            continue
+    for i, words in _backticked_words(parts):
         name = " ".join(_command_path(root, words)[1:]) if words[:1] == ["kmeshctl"] else ""
         helps = any(w in cmdline.HELP_FLAGS for w in words[:cmdline.separator_at(words)])  # it only prints
         if name in CHANGES and not helps and not dry_run_typed(words) and not parts[i + 1].startswith(" (this line "):
