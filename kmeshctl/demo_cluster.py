@@ -34,7 +34,8 @@ from kmeshctl.asciinum import duration_words, waited_words
 from kmeshctl.errors import KmeshctlError, UsageError
 from kmeshctl.kube import (ApiError, KubeClient, KubeTarget, connect_reachable, core_v1_api, stream_lost_before_answer,
                            stream_refusal)
-from kmeshctl.params import DEMO_RECORD_REFRESH_S, EXEC_UPGRADE_ATTEMPTS, EXEC_UPGRADE_RETRY_S, WAITING_NOTE_AFTER_S
+from kmeshctl.params import (DEMO_RECORD_REFRESH_S, DEMO_WAYPOINT, EXEC_UPGRADE_ATTEMPTS, EXEC_UPGRADE_RETRY_S,
+                             WAITING_NOTE_AFTER_S)
 from kmeshctl.precheck import parse_server_version
 from kmeshctl.rollout import pod_state, selector_string
 from kmeshctl.sandboxes import Rerun, rerun_line
@@ -68,7 +69,6 @@ ORIGINAL_WEIGHTS = "kmeshctl.io/demo-original-weights"
 # cannot be checked from here): set_weights writes it, and a phase rewrites its time every
 # params.DEMO_RECORD_REFRESH_S while it runs (_refresh_record).
 OTHER_HOST_RUN_S = 600.0
-DEMO_WAYPOINT = "waypoint-demo"  # the name a fix gives when `waypoint` is taken by another object
 
 
 # ----- the request loop's guard in the client pod ----------------------------------------

@@ -64,6 +64,7 @@ XDS_PORT_EXAMPLE = 15012
 # --xds-address with this port is refused before anything is rendered or applied.
 XDS_PLAINTEXT_PORT = 15010
 DEMO_NAMESPACE = "default"  # `demo traffic-shift -n`: where examples/fortio/ puts the demo's objects
+DEMO_WAYPOINT = "waypoint-demo"  # the demo's waypoint name when `waypoint` is taken by another object
 DEMO_REQUESTS = 20  # `demo traffic-shift -c`: requests per phase (enough to judge 90/10, 50/50, 0/100; 80/20 needs 24)
 # While a cluster demo's phase runs, the time on its weights record (the VirtualService's
 # kmeshctl.io/demo-original-weights) is rewritten this often: another host's run takes a record

@@ -120,7 +120,8 @@ def traffic_shift(
     try:
         with sigterm_stops():  # a stop at any point: with -o json|yaml still the one document
             from kmeshctl.cli.names import check_waypoint_name
-            from kmeshctl.demo_cluster import DEMO_WAYPOINT, waypoint_flag_target  # its import too (tens of ms)
+            from kmeshctl.demo_cluster import waypoint_flag_target  # its import too (tens of ms)
+            from kmeshctl.params import DEMO_WAYPOINT
             import kmeshctl.demo_plot  # noqa: F401  # its import too (tens of ms), before any traffic
             from kmeshctl.sandbox.demo_target import judging  # a fix's demo line carries the -c it needs
 

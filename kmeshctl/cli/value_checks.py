@@ -150,7 +150,7 @@ def _demo_waypoint(values: Any) -> None:
     """The demo's --waypoint, as its body checks it (the waypoint commands' rule) once its
     place is right (no sandbox, no --target local: the body says that first)."""
     from kmeshctl.cli.names import check_waypoint_name
-    from kmeshctl.demo_cluster import DEMO_WAYPOINT
+    from kmeshctl.params import DEMO_WAYPOINT  # not demo_cluster's import: a stop in that is the demo's to report
 
     waypoint = values.get("waypoint")
     if isinstance(waypoint, str) and values.get("name") is None and getattr(values.get("target"), "value",
