@@ -14,7 +14,16 @@ def _launched_as_kmeshctl() -> bool:
     not a program that imports the CLI (tests): only then may the import set signal handlers."""
     main_file = str(getattr(sys.modules.get("__main__"), "__file__", None) or "")
     parts = main_file.replace(os.sep, "/").split("/")
-    return parts[-1] == "kmeshctl" or parts[-2:] == ["kmeshctl", "__main__.py"]
+    return parts[-1] == "kmeshctl" or parts[-2:] == ["kmeshctl", "__main__.py"] or _a_checkout_wrapper()
+
+
+def _a_checkout_wrapper() -> bool:
+    """`python -c '...from kmeshctl.cli import main...main()'`: a wrapper that runs a
+    checkout as the program (main only says so once the commands are loaded: a signal
+    before that ended it with 128+N and no line)."""
+    argv = list(getattr(sys, "orig_argv", ()))
+    code = argv[argv.index("-c") + 1] if "-c" in argv[:-1] else ""
+    return "from kmeshctl.cli import main" in code and "main()" in code
 
 
 if _launched_as_kmeshctl():  # first: a signal while Python loads the commands is a stop like any other
