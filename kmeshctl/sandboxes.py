@@ -216,6 +216,14 @@ def fitted_name(value: str) -> Optional[str]:
     return fitted if fitted and fitted != value and state_mod._NAME.match(fitted) else None
 
 
+def name_read(word: str) -> Optional[str]:
+    """The sandbox name a word typed would be: itself when it is one, else fitted to the rule
+    (`T47_x`: t47-x); None when it cannot be one (nothing fits, or the fit is cut short)."""
+    if state_mod._NAME.match(word):
+        return word
+    return fitted_name(word) if len(word.strip()) <= state_mod.NAME_MAX else None
+
+
 def meant_name(value: str) -> Optional[str]:
     """The sandbox (or a failed `up`'s leftovers) ``value`` most likely means when it is no
     sandbox name: the one named so lower-cased, '_' and '.' as '-'; None when none is."""

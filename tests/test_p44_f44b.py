@@ -233,7 +233,8 @@ def test_a_list_naming_something_unknown_gets_no_guess() -> None:
 
 def test_sandbox_down_of_no_such_sandbox_offers_no_name() -> None:
     said = _run("sandbox", "down", "--name", "Zz_9")
-    assert "e.g. --name demo" in said and _pasted_lines(said) == [], said
+    # pass 48 (t47a): the name meant is said (not an example), still with no line
+    assert "it would be --name zz-9, and no sandbox is named zz-9" in said and _pasted_lines(said) == [], said
 
 
 def test_the_sandbox_variable_is_mended_on_every_command() -> None:

@@ -1260,7 +1260,7 @@ def _unknown_with_others(ctx: _click.Context, err: _click.exceptions.NoSuchOptio
     if _AFTER_DASHES in said:  # `sandbox exec POD ping -c 2 -W 1`: the rest are the command's words, not flags
         return None
     end = cmdline.separator_at(full)
-    dropped, unknown, flags_at = {at}, [], [at]
+    dropped, unknown, flags_at = {at, *_its_value_at(full, at, end)}, [], [at]
     for _ in range(_UNKNOWN_DEPTH):  # each flag the command lacks stops the parse of the rest: left out in turn
         lines = _problems_without(root, said, [i for i in range(len(full)) if i not in dropped], True)
         values = [i + 1 for i in flags_at if i + 1 < end and i + 1 not in dropped and not full[i + 1].startswith("-")
@@ -1272,7 +1272,7 @@ def _unknown_with_others(ctx: _click.Context, err: _click.exceptions.NoSuchOptio
         at = next((i for i, w in enumerate(full[:end]) if w == more and i not in dropped), -1)
         if at < 0:
             break
-        dropped.add(at)
+        dropped.update({at, *_its_value_at(full, at, end)})
         flags_at.append(at)
         unknown.append(f"No such option: {more}")
     lines = _unique([said, *unknown, *lines[1:]])
@@ -1281,6 +1281,15 @@ def _unknown_with_others(ctx: _click.Context, err: _click.exceptions.NoSuchOptio
     lines = [_unknown_said(ctx, line) for line in lines]
     # no line of the command mends the flag: one mended without it may run for real (`--dryrun`)
     return UsageError(str(all_said(lines)).partition(EVERY_VALUE_MENDED)[0])
+
+
+def _its_value_at(full: list[str], at: int, end: int) -> list[int]:
+    """[the place of the value of the flag at ``at``], a flag the command lacks that takes one
+    in the tool it comes from (kubectl's `-l app=x`: app=x is no namespace to read), else []."""
+    from kmeshctl.cli.option_hints import _other_tools_value
+
+    following = full[at + 1] if at + 1 < end else None
+    return [at + 1] if _other_tools_value(full[at], following) else []
 
 
 _AFTER_DASHES = "the command to run goes after `--`"  # option_hints' hint for sandbox exec's command words

@@ -894,7 +894,11 @@ def _word_habit_line(habit: Habit, root: _click.Command, before: list[str], afte
     line, others = ["kmeshctl", *words, *kept], ""
     if words[0] == "sandbox" or words == DEMO_WORDS and not _cluster_configured():
         named = next((w for w in positional if w in sandboxes.names()), None)
-        line, others = with_sandbox_name(line, named)
+        made = _sandbox_to_make(habit, positional) if named is None else None
+        line, others = with_sandbox_name(line, named or made)
+        if made:  # `sandbox logs t47a-x`, no such sandbox: the name typed kept, the line making it first
+            given = f"{positional[0]} given as --name {made}; " if positional[0] != made else ""
+            others = f" ({given}no sandbox is named {made} ({sandboxes.known_text()}): the line makes it first)"
     path = " ".join(words)
     notes = [f"{path} takes no {', '.join(dropped)}"] if dropped else []
     notes += [f"{path} takes {flag} only with {other}" for flag, other in needing.items()]
@@ -905,13 +909,29 @@ def _word_habit_line(habit: Habit, root: _click.Command, before: list[str], afte
         found, placeholder = _render_values(line[1 + len(words):])
         line, listing = [*line, *found], placeholder + listing
     own = run_with(command, line[:1 + len(words)], line[1 + len(words):])
-    shown = {"command": _pasted(own, pod if words in AGENT_COMMANDS else []) + others,
+    pasted = _pasted(own, pod if words in AGENT_COMMANDS else [])
+    if words[0] == "sandbox" and "the line makes it first" in others:
+        pasted = f"`{shlex.join(['kmeshctl', 'sandbox', 'up', '--name', typed_value(line, '--name') or ''])} && " \
+                 f"{pasted[1:]}"
+    shown = {"command": pasted + others,
              "config": _pasted("kmeshctl dump config", pod), "maps": _pasted("kmeshctl dump maps", pod)}
     hint = text.format(**shown, namespace=namespace or AGENT_NAMESPACE, agents=agents)
     return hint + (f" ({'; '.join(notes)})" if notes else "") + listing
 
 
 RENDER_WORDS = ("render",)
+
+
+def _sandbox_to_make(habit: Habit, positional: list[str]) -> Optional[str]:
+    """The sandbox a word typed after a sandbox command's habit word names that is not there
+    (`sandbox logs t47a-x`: t47a-x; `T47a_x` fitted to the rule), None when no word was
+    typed, the habit is no sandbox command's own, or the word cannot be a sandbox's name."""
+    from kmeshctl import sandboxes
+
+    return sandboxes.name_read(positional[0]) if habit in SANDBOX_HABITS and len(positional) == 1 else None
+
+
+SANDBOX_HABITS = (_SANDBOX_LOGS, _SANDBOX_PS)  # typed after `sandbox`: a word after them names a sandbox
 
 
 def _render_values(typed: list[str]) -> tuple[list[str], str]:
@@ -1038,12 +1058,15 @@ def waypoint_habit_hint(flag: str, args: list[str]) -> str:
     reasons = [WAYPOINT_HABITS[flag], *(WAYPOINT_HABITS[h] for h in typed if h != flag)]
     leave = "it" if typed == [flag] else " and ".join(typed)
     said = f"; {'; and '.join(reasons)}: leave {leave} out, `{shlex.join(line)}`"
-    from kmeshctl.cli.suggestions import dry_run_typed, example_namespace, kubectl_line
+    from kmeshctl.cli.suggestions import dry_run_typed, example_namespace, example_values, kubectl_line
 
+    if cmdline.INVOKED and example_values(made, cmdline.INVOKED[0].command, said):
+        # a name made up for one refused (`w-1a` for 1a): no label (nor line) carries it
+        name = "NAME (the --name you give the waypoint)"
     if "--enroll-namespace" not in typed:
         return f"{said}, and opt Services (or their namespace) in with the label istio.io/use-waypoint={name}"
-    if cmdline.INVOKED and example_namespace(made, cmdline.INVOKED[0].command):
-        # no label line for a namespace that is only an example (the kmeshctl line is not offered either)
+    if cmdline.INVOKED and (example_namespace(made, cmdline.INVOKED[0].command) or name.startswith("NAME ")):
+        # no label line for a namespace or a name that is only an example (the kmeshctl line is not offered either)
         return f"{said}, and opt the namespace in with the label istio.io/use-waypoint={name}"
 
     # a dry run typed: the label's line is one too (kmeshctl's --dry-run is the API server's)

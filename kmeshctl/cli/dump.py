@@ -351,7 +351,7 @@ def _pod_name(flag: str, value: str) -> tuple[Optional[str], str]:
     pod name Kubernetes refuses."""
     from kmeshctl.cli.names import SUBDOMAIN_RULE, meant_spelling, meant_value_hint, split_exec_target
     from kmeshctl.namespaces import DNS1123_RULE
-    from kmeshctl.params import DNS1123_LABEL_RE, DNS1123_SUBDOMAIN_RE, given_text
+    from kmeshctl.params import DNS1123_LABEL_RE, DNS1123_SUBDOMAIN_RE, given_text, meant_namespace
 
     kind, head = split_exec_target(value)
     name = value.partition("/")[2] if kind else value
@@ -361,7 +361,11 @@ def _pod_name(flag: str, value: str) -> tuple[Optional[str], str]:
                          "agent, one is asked)")
     namespace = head if kind == "namespace" else None
     if namespace is not None and not DNS1123_LABEL_RE.match(namespace):
-        raise UsageError(f"{given}: {shown(namespace)} is not a valid namespace name ({DNS1123_RULE})")
+        meant_namespace_ = meant_namespace(namespace)  # `Team-A/kmesh-1`: team-a/kmesh-1, its pod name mended too
+        pod = name if DNS1123_SUBDOMAIN_RE.match(name) else meant_spelling(name, DNS1123_SUBDOMAIN_RE)
+        meant = f"{meant_namespace_}/{pod}" if meant_namespace_ and pod and len(pod) <= 253 else None
+        raise UsageError(f"{given}: {shown(namespace)} is not a valid namespace name ({DNS1123_RULE})"
+                         + (meant_value_hint(flag, value, meant) if meant else ""))
     if len(name) > 253 or not DNS1123_SUBDOMAIN_RE.match(name):
         what = f"{shown(name)} is not" if kind else "not"
         meant = meant_spelling(name, DNS1123_SUBDOMAIN_RE)  # `KMESH`: kmesh; `pod/Kmesh_1`: pod/kmesh-1
@@ -559,14 +563,17 @@ def _cluster_configured(args: list[str]) -> bool:
 def _stray_word(command: str, words: list[str], args: list[str]) -> str:
     """What `dump maps|config WORD` most likely meant, read on this machine ("" to leave it
     to the generic --map / --pod reading): an existing sandbox's name; a section of the
-    config; with no cluster configured, not a --pod (it needs one) but what works here."""
+    config; with no cluster configured, not a --pod (it needs one) but what works here. For
+    maps, a word that is no map name (nor close to one) is read as a sandbox's name too, as
+    config reads it: with a cluster, the line making that sandbox and reading it."""
     if len(words) != 1:
         return ""
     word = words[0]
     typed = _without_place_flags([w for w in args if w != word])
     if word in sandboxes.names():
         return f"; give the sandbox with --sandbox: `{shlex.join(['kmeshctl', *typed, '--sandbox', word])}`"
-    if command == "maps":
+    sandbox = sandboxes.name_read(word)
+    if command == "maps" and (word in MAP_NAMES or dumper.close_map_names(word) or sandbox is None):
         return ""  # --map WORD: a wrong map name is then named with the maps there are
     if word in CONFIG_SECTIONS:
         from kmeshctl.rollout import set_flag
@@ -577,14 +584,37 @@ def _stray_word(command: str, words: list[str], args: list[str]) -> str:
                             for line in _placed_lines(set_flag(rest, output, "json")))
         return (f"; `kmeshctl dump config` prints every section ({', '.join(CONFIG_SECTIONS)}); its "
                 f"`-o json` holds each under its own key: {lines}")
-    if _cluster_configured(args):
-        return ""
+    no_map = f"{shown(word)} is no map name ({', '.join(MAP_NAMES)}), and " if command == "maps" else ""
     without = [w for w in args if w != word]  # every flag typed kept (`--sandbox S -o yaml`)
     local = " or ".join(f"`{shlex.join(['kmeshctl', *line])}`" for line in _placed_lines(without))
+    if _cluster_configured(args):
+        return _maps_word_as_sandbox(no_map, sandbox, typed, local) if command == "maps" and sandbox else ""
     if not sandboxes.names() and not _names_place(without):
-        local += " (this node's agent; `kmeshctl sandbox up` starts a local one)"
-    return (f"; {word} names no sandbox here, and --pod {word} (a cluster's agent pod) needs a cluster, none is "
-            f"configured; on this machine, {local}")
+        maker = shlex.join(["kmeshctl", "sandbox", "up", *(["--name", sandbox] if sandbox else [])])
+        local += f" (this node's agent; `{maker}` starts a local one)"
+    return (f"; {no_map}{word} names no sandbox here, and --pod {word} (a cluster's agent pod) needs a cluster, "
+            f"none is configured; on this machine, {local}")
+
+
+def _maps_word_as_sandbox(no_map: str, sandbox: str, typed: list[str], local: str) -> str:
+    """`dump maps t47-x` with a cluster configured (t47-x no map, no sandbox there): the line
+    that makes sandbox ``sandbox`` and reads it, ``typed``'s flags kept, and ``local``, the
+    line without the word."""
+    maker = shlex.join(["kmeshctl", "sandbox", "up", "--name", sandbox])
+    line = shlex.join(["kmeshctl", *_values_mended(typed), "--sandbox", sandbox])
+    return (f"; this command takes no positional arguments, {no_map}no sandbox is named {sandbox} "
+            f"({sandboxes.known_text()}): for that sandbox, `{maker} && {line}`; without it: {local}")
+
+
+def _values_mended(words: list[str]) -> list[str]:
+    """The dump line ``words`` (less `kmeshctl`) with each bad value its checks mend (`-o
+    jsn`: json) mended, as one line pasted after `&&` must be (parseable leaves a pipeline
+    as it is); as they are when no one line is."""
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.badinput import mended_lines
+
+    found = mended_lines(["kmeshctl", *words], cmdline.INVOKED[0].command) if cmdline.INVOKED else []
+    return found[0][1:] if len(found) == 1 else words
 
 
 def _check_map_flag(name: Optional[str]) -> None:

@@ -435,6 +435,7 @@ def check_namespace_words(what: str, names: Iterable[str]) -> None:
                (why := _meant_refused(what, name, (meant[name] or [""])[0])) is not None}
     rest = [name for name in bad if name not in refused and name not in blank]
     line = _words_replaced(cmdline.ARGS, {name: [] if name in refused else meant[name] or [] for name in bad}, True)
+    line = _each_name_once(line, {*names, *(w for name in rest for w in meant[name] or ())})
     left = [word for word in line if word != "--" and word in names or  # `enable-ns -- NAME`: after it too
             any(word in (meant[name] or ()) for name in rest)]
     pasted = f" `{shlex.join(['kmeshctl', *line])}`" if left else ""
@@ -443,9 +444,33 @@ def check_namespace_words(what: str, names: Iterable[str]) -> None:
             f"too ({why}): leave it out" for name, why in refused.items()]
     told += [f"{shown(name)} names no namespace: leave it out" for name in blank]
     if rest:
-        told.append(f"did you mean {' and '.join(' '.join(meant[name] or ()) for name in rest)}?")
+        told.append(f"did you mean {' and '.join(dict.fromkeys(' '.join(meant[name] or ()) for name in rest))}?")
     raise UsageError(f"{what}{'s' if len(bad) > 1 else ''} {' and '.join(shown(n) for n in bad)}: {rule}; "
                      f"{'; '.join(told)}{':' if pasted and not rest else ''}{pasted}")
+
+
+def _each_name_once(line: list[str], names: set[str]) -> list[str]:
+    """``line`` (the words typed after `kmeshctl`) with a name of ``names`` given again left
+    out (`enable-ns default Default` mended: `enable-ns default`, not `default default`); a
+    flag's value is no name."""
+    from kmeshctl.cli.badinput import takes_value
+
+    root = cmdline.INVOKED[0].command if cmdline.INVOKED else None
+    kept: list[str] = []
+    seen: set[str] = set()
+    value_next = False
+    for word in line:
+        if value_next:
+            value_next = False
+        elif word.startswith("-") and word not in ("-", "--") and "=" not in word:
+            option = cmdline.option_below(root, word) if root is not None else None
+            value_next = word in cmdline.GLOBAL_FLAGS or (option is not None and takes_value(option))
+        elif word in names and word in seen:
+            continue
+        else:
+            seen.add(word)
+        kept.append(word)
+    return kept
 
 
 def _flags_after_separator(what: str, bad: list[str]) -> None:
@@ -650,17 +675,20 @@ def meant_value_hint(flag: str, value: str, meant: str) -> str:
     return f"; did you mean {said}?" + (f" {meant_line(value, meant)}" if typed_on_line(value) else "")
 
 
-def check_pod_word(what: str, value: str) -> None:
-    """A pod name (params.check_pod_name), the one meant offered with its line (`Netutils`)."""
+def check_pod_word(what: str, value: str, typed: str = "") -> None:
+    """A pod name (params.check_pod_name), the one meant offered with its line (`Netutils`);
+    ``typed``: the word it came from (kubectl's `pod/Netutils`), said and mended whole."""
     from kmeshctl.params import check_pod_name
 
     try:
         check_pod_name(what, value)
     except UsageError as err:
         meant = meant_spelling(value, _SUBDOMAIN)
+        prefix = typed[:-len(value)] if typed.endswith(value) and value else ""
+        said = str(err).replace(f"{what} {shown(value)}:", f"{what} {shown(prefix + value)}:", 1)
         if meant is None:
-            raise
-        raise UsageError(f"{err}{meant_value_hint(what, value, meant)}") from None
+            raise UsageError(said) from None
+        raise UsageError(f"{said}{meant_value_hint(what, prefix + value, prefix + meant)}") from None
 
 
 def check_choice_list(flag: str, value: str, known: Iterable[str]) -> tuple[str, ...]:

@@ -857,7 +857,46 @@ def _extra_beside_given(ctx: _click.Context, typed: list[str], extras: list[str]
         # `install a b --cluster-id c1`: a or b may be the namespace meant; the line without them acts in another
         return f"{said}, or give the namespace meant with --namespace (no line is offered: {changing} changes " \
                f"{CHANGES[changing]}, and a word left out may name where)"
+    if where is not None and flag == "--name":  # NAMESPACE/NAME: the object's namespace
+        clash = _namespace_clash(ctx, typed, extras, without, where)
+        if clash:
+            return f"; this command takes no positional arguments: give one {what} with {flag} {_metavar(param)}" \
+                   f"{clash}"
     return f"{said}: {_with_needed(ctx, without)}{_also_named(tuple(ctx.command_path.split()[1:]), extras, without)}"
+
+
+def _namespace_clash(ctx: _click.Context, typed: list[str], extras: list[str], without: list[str],
+                     where: _click.Parameter) -> str:
+    """`waypoint delete --name wp1 team-b/wp1 -n team-a`: a stray NAMESPACE/NAME naming
+    another namespace than the -n typed (or than none typed) is no word to leave out
+    quietly: `; team-b/wp1 names namespace team-b, and -n team-a another: give one, `LINE`
+    or `LINE``, each line keeping every other flag typed; "" when no stray word does."""
+    from kmeshctl.params import DNS1123_LABEL_RE, meant_namespace
+
+    typed_namespace = typed_value(typed, *where.opts)
+    for extra in extras:
+        head, slash, _ = extra.partition("/")
+        namespace = head if DNS1123_LABEL_RE.match(head) else meant_namespace(head)
+        if not slash or namespace is None or namespace in (typed_namespace, meant_namespace(typed_namespace or "")):
+            continue
+        if typed_namespace is None:
+            return f"; {extra} names namespace {namespace}, and no -n is given (the context's namespace would be " \
+                   f"used): for {namespace}: {_with_needed(ctx, [*without, '-n', namespace])}"
+        lines = [_with_needed(ctx, _with_namespace(without, where, value)) for value in (typed_namespace, namespace)]
+        spelling = next(w.partition("=")[0] for w in typed if w.partition("=")[0] in where.opts)
+        return f"; {extra} names namespace {namespace}, and {spelling} {typed_namespace} another: give one, " \
+               f"{lines[0]} or {lines[1]}"
+    return ""
+
+
+def _with_namespace(words: list[str], where: _click.Parameter, namespace: str) -> list[str]:
+    """``words`` with the value of their namespace flag (``where``'s) as ``namespace``."""
+    found = next((i for i, w in enumerate(words) if w.partition("=")[0] in where.opts), None)
+    if found is None:
+        return [*words, "-n", namespace]
+    if "=" in words[found]:
+        return [*words[:found], f"{words[found].partition('=')[0]}={namespace}", *words[found + 1:]]
+    return [*words[:found + 1], namespace, *words[found + 2:]]
 
 
 def _system_namespace_offer(path: tuple[str, ...], values: list[str], words: list[str], without: list[str]) -> str:
@@ -2382,7 +2421,10 @@ ALL_NAMESPACES_INSTEAD = (
 
 def all_namespaces_hint(command: _click.Command, path: str) -> str:
     """`; status has no all-namespaces form: it covers every namespace already, leave out
-    -A, `kmeshctl status``: what the command does instead (kubectl users type -A on every command)."""
+    -A, `kmeshctl status``: what the command does instead (kubectl users type -A on every
+    command); on a command reading one namespace, the line without -A too, what it reads said."""
+    from kmeshctl.cli.command_hints import READING_COMMANDS
+
     words = tuple(path.split()[1:])
     flag = next((w.partition("=")[0] for w in cmdline.ARGS if w.partition("=")[0] in ALL_NAMESPACES_FLAGS), "-A")
     if takes_namespace_arguments(command):
@@ -2405,9 +2447,31 @@ def all_namespaces_hint(command: _click.Command, path: str) -> str:
     without = f", `{shlex.join(['kmeshctl', *_typed_less(flag, False)])}`" if cmdline.ARGS else ""
     if words[:1] == ("sandbox",) and option_spelled(command, "--name") is not None:
         without = _one_sandbox_to_name(_typed_less(flag, False), path) or without
-    leave = "" if "-n NAMESPACE" in instead else f"; leave out {flag}{without}"
+    also = _also_wrong(_typed_less(flag, False), without) if without else ""
+    leave = "" if "-n NAMESPACE" in instead else f"; leave out {flag}{without}{also}"
+    if not leave and without and " ".join(words) in READING_COMMANDS:  # reading one namespace changes nothing
+        namespace = typed_value(cmdline.ARGS, *cmdline.NAMESPACE_FLAGS)
+        where = f"-n {namespace}" if namespace else "its context's namespace (default when it names none)"
+        leave = f"; leave out {flag} to read {where}{without}{also}"
     hint = f": {path} has no all-namespaces form: {instead}{leave}"
     return paste_ready(hint, cmdline.INVOKED[0].command) if cmdline.INVOKED else hint  # its commands carry --kubeconfig
+
+
+def _also_wrong(words: list[str], offered: str) -> str:
+    """`; also --name Wp1: ...; did you mean --name wp1?`: the other bad values of the line
+    typed (``words``, less the flag refused) that the line ``offered`` mends as it is pasted
+    (suggestions.parseable) and does not note as `(-o jsn given as -o json)`, said, each
+    without a line of its own; "" when there is none."""
+    from kmeshctl.cli.badinput import line_problems
+    from kmeshctl.cli.suggestions import parseable
+
+    if not cmdline.INVOKED:
+        return ""
+    root = cmdline.INVOKED[0].command
+    noted = parseable(offered, root, False)
+    problems = [re.sub(r":? `kmeshctl [^`]*`", "", one) for problem in line_problems(["kmeshctl", *words], root, True)
+                for one in problem.partition("; every value mended")[0].split("; also ")]
+    return "".join(f"; also {problem}" for problem in problems if f"{problem.partition(':')[0]} given as" not in noted)
 
 
 def _with_namespaces_typed(command: _click.Command) -> list[str]:

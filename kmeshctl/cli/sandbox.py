@@ -127,9 +127,14 @@ def _checked_name(name: str) -> str:
         return sandboxes.checked_env_name(name) if source == f"${NAME_ENV}" else sandboxes.checked_name(name, source)
     except UsageError as err:  # the example alone (`e.g. --name demo`): the name fitted to the rule when one is
         fitted = sandboxes.fitted_name(name)  # (the variable's: sandboxes.checked_env_name)
-        if source == f"${NAME_ENV}" or not str(err).endswith(f"e.g. {source} demo") or \
-                _removes_what_is_not_there(fitted):
+        if source == f"${NAME_ENV}" or not str(err).endswith(f"e.g. {source} demo"):
             raise
+        if _removes_what_is_not_there(fitted):  # the name meant, said; a line of it would fail pasted
+            if fitted_sandbox_refusal(source, name) is None:
+                raise
+            raise UsageError(f"{str(err)[:-len(f', e.g. {source} demo')]}; it would be {source} {fitted}, and no "
+                             f"sandbox is named {fitted} ({sandboxes.known_text()}): there is nothing to take down") \
+                from None
         raise fitted_sandbox_refusal(source, name) or err from None
 
 
@@ -1181,7 +1186,7 @@ def exec_(
     if pod and "/" in pod:  # kubectl's pod/NAME, deploy/NAME; NS/NAME
         pod = _exec_target(pod, namespace, name, command)
     if pod:
-        check_pod_word("POD", pod)
+        check_pod_word("POD", pod, typed_pod)
     if not pod:
         status = sandboxes.for_sandbox("kmeshctl sandbox status", name) if name else "kmeshctl sandbox status"
         raise UsageError(f"POD '': empty value; give a pod name, e.g. netutils (see `{status}`)")

@@ -207,7 +207,7 @@ def _exec_pod(values: Any) -> None:
         return  # no POD before `--`: click took the command's first word for it (said as POD missing)
     kind, name = split_exec_target(pod) if isinstance(pod, str) else ("", "")
     if name and kind in ("", "pod", "deploy"):  # NS/NAME and other kinds: the body says them, with their line
-        check_pod_word("POD", name)
+        check_pod_word("POD", name, pod)
 
 
 def _sandbox_files(values: Any) -> None:
