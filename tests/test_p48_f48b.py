@@ -82,7 +82,7 @@ def test_dump_maps_reads_a_word_that_is_no_map_as_a_sandbox_too(typed, then, kub
 def test_dump_maps_without_a_cluster_names_the_sandbox_it_would_make(state_root, stubbed, capsys,  # noqa: F811
                                                                       offline) -> None:  # noqa: F811
     line, offered = _offered(capsys, "dump", "maps", "t47-x")
-    assert "t47-x is no map name" in line and "`kmeshctl sandbox up --name t47-x` starts a local one" in line, line
+    assert "t47-x is no map (km_frontend" in line and "`kmeshctl sandbox up --name t47-x` starts a local one" in line, line
     assert _words("kmeshctl dump maps")[0] in offered, line
 
 

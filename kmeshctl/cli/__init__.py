@@ -226,14 +226,14 @@ def help_command(words: Annotated[Optional[list[str]], typer.Argument(
 
     ctx = get_current_context().find_root()
     command = ctx.command
-    for word in words or ():
+    for at, word in enumerate(words or ()):
         if not hasattr(command, "commands"):  # `help sandbox up extra`: no list of none to offer
             raise UsageError(f"help: {ctx.command_path} has no subcommands")
         sub = getattr(command, "commands", {}).get(word)
         if sub is None or sub.hidden:  # `help sandox`: the closest commands, as `kmeshctl sandox`
             from kmeshctl.cli.command_hints import no_such_command_line
 
-            raise UsageError(f"help: {no_such_command_line(word, ctx)}")
+            raise UsageError(f"help: {no_such_command_line(word, ctx, asked=(list(words or ())[:at], list(words or ())[at + 1:]))}")
         ctx = sub.make_context(word, [], parent=ctx, resilient_parsing=True)
         command = sub
     typer.echo(command.get_help(ctx))
@@ -251,9 +251,20 @@ def _shell(value: str) -> Shell:
     try:
         return Shell(value)
     except ValueError:
-        meant = f": `kmeshctl completion {value.lower()}`" if value.lower() in {s.value for s in Shell} else ""
+        shell = _shell_meant(value)
+        meant = f": `kmeshctl completion {shell}`" if shell else ""
         raise UsageError(f"completion: {shown(value)} is not a supported shell; use bash, zsh or fish{meant}") \
             from None
+
+
+def _shell_meant(value: str) -> Optional[str]:
+    """The shell ``value`` names (`Bash`, `fish=1`, `--zsh`, `/bin/bash`, `fsh`); None for none."""
+    import difflib
+
+    shells = [s.value for s in Shell]
+    word = value.lower().partition("=")[0].lstrip("-").rpartition("/")[2]
+    close = difflib.get_close_matches(word, shells, n=1, cutoff=0.75)
+    return word if word in shells else close[0] if close else None
 
 
 @app.command()

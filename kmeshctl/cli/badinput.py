@@ -1699,11 +1699,13 @@ def _typed_together(words: list[str], typed: Sequence[str]) -> bool:
 
 def _same_command(typed: list[str], offered: list[str]) -> bool:
     from kmeshctl.cli import cmdline
+    from kmeshctl.cli.option_hints import others_values_hidden
     from kmeshctl.cli.suggestions import _command_path
 
     if not cmdline.INVOKED:
         return False
     root = cmdline.INVOKED[0].command
+    typed = typed[:1] + others_values_hidden(root, typed[1:])  # `--cluster c status`: status's
     return _command_path(root, typed) == _command_path(root, offered) and not set(offered) & {"&&", "|", ";"}
 
 
@@ -1814,12 +1816,26 @@ def _keeps_names(typed: list[str], line: list[str], root: _click.Command, left: 
         word, before = typed[i], typed[i - 1]
         param = option_spelled(command, before) or option_spelled(root, before) \
             if before.startswith("-") and "=" not in before else None  # the root's flags typed before the command
+        if _others_value(before, param):  # `--cluster c` given as the context of cluster c, else kept
+            if typed_value(line[1:], "--context") in (None, typed_value(typed[1:], "--context")):
+                return False
+            continue
         if word.startswith("-") or (param is not None and takes_value(param)):
             continue
         if word.lower() not in words | left and word.lower().replace("_", "-") not in words and \
                 not ("/" in word and all(part.replace("_", "-") in words for part in word.lower().split("/"))):
             return False  # (Team_A as team-a; Team-A/wp1 as -n team-a --name wp1)
     return True
+
+
+def _others_value(before: str, param: object) -> bool:
+    """The word after ``before`` is the value of another tool's flag kmeshctl has not
+    (``param`` None: kubectl's `--cluster c`), no name the command acts on (but what it acts
+    on all the same: a line without it must choose it otherwise)."""
+    from kmeshctl.cli.option_hints import OTHER_TOOLS_FLAGS
+
+    return param is None and "=" not in before and any(
+        valued and before in spellings for spellings, valued, _, _ in OTHER_TOOLS_FLAGS)
 
 
 def required_left_out(words: list[str], root: _click.Command) -> Optional[tuple[list[str], list[str]]]:
@@ -1865,10 +1881,11 @@ def _each_line_applied(lines: list[str], typed: list[str]) -> list[str]:
                 ops = [op for op in ops if _a_value_replaced(typed, offered, op)]
             if not all(_a_value_replaced(typed, offered, op) or _a_word_left_out(typed, op) or
                        _a_flag_added(offered, op) or _own_flag_left_out(line, typed, op) or
-                       _a_word_given_flags(typed, offered, op) for op in ops):
+                       _a_word_given_flags(typed, offered, op) or _a_flag_respelled(line, typed, offered, op)
+                       for op in ops):
                 continue  # a line that changes what no value's mend does (a flag left out): not this one
-            for tag, i1, i2, j1, j2 in ops:
-                if tag == "replace":
+            for tag, i1, i2, j1, j2 in reversed(ops):  # the last first: `km_frontnd` as `--map km_frontend`
+                if tag == "replace":  # moves the words after it, never where an op before it goes
                     words[i1:i2] = offered[j1:j2]
                 elif tag == "delete":
                     words[i1:i2] = [None] * (i2 - i1)  # `leave kube-system out`
@@ -1964,6 +1981,21 @@ def _a_word_given_flags(typed: list[str], offered: list[str], op: tuple[str, int
         and j2 - j1 >= 2
 
 
+def _a_flag_respelled(line: str, typed: list[str], offered: list[str], op: tuple[str, int, int, int, int]) -> bool:
+    """``op`` gives the flag problem ``line`` names as no such option (with its value) as the
+    flag that line offers in its place (`No such option: --namspace; did you mean --namespace?`:
+    `--namspace` -> `--namespace`; `--cluster c` -> `--context dev`, the context of cluster c)."""
+    tag, i1, i2, j1, j2 = op
+    found = re.match(r"No such option: (-[\w-]+)", line)
+    if found is None or not 1 <= i2 - i1 <= 2 or typed[i1].partition("=")[0] != found.group(1) or \
+            any(w.startswith("-") for w in typed[i1 + 1:i2]):
+        return False
+    if tag == "delete":  # `--cluster c` left out, `--context dev` added where the line offered puts it
+        return True
+    return tag == "replace" and 1 <= j2 - j1 <= 2 and offered[j1].startswith("-") and \
+        not any(w.startswith("-") for w in offered[j1 + 1:j2])
+
+
 def _a_flag_added(offered: list[str], op: tuple[str, int, int, int, int]) -> bool:
     """``op`` adds a flag (and its value) before a word typed (`-f` before `b.yaml`)."""
     tag, _, _, j1, _ = op
@@ -1998,7 +2030,7 @@ def mended_lines(words: list[str], root: _click.Command, depth: int = _EITHER_DE
     problems = [one for problem in line_problems(words, root) for one in problem.split("; also ")]
     if not problems:
         return [list(words)]
-    problems = [_stray_read(problem, words, root) for problem in problems]
+    problems = [_unknown_read(_stray_read(problem, words, root), words, root) for problem in problems]
     pair = next((found for found in map(_EITHER_FLAG.match, problems) if found), None)
     either = [["kmeshctl", *cmdline.without_flag(words[1:], dropped, valued=False)]
               for dropped in (pair.group(2), pair.group(1))] if pair is not None else \
@@ -2018,27 +2050,63 @@ def mended_lines(words: list[str], root: _click.Command, depth: int = _EITHER_DE
 _WITHOUT_IT = re.compile(r"; without it: `[^`]*`")
 
 
+def extra_words_said(problem: str, words: list[str], root: _click.Command) -> Optional[str]:
+    """click's "Got unexpected extra argument(s) (X)" (``problem``) for the `kmeshctl ...` line
+    ``words`` as its command says it (_extra_line: what X most likely means, with its lines,
+    read as that line); None when it could not be told."""
+    return _said_on_line(words, root, lambda ctx: _extra_line(ctx, _click.exceptions.UsageError(problem, ctx=ctx)))
+
+
+def _unknown_read(problem: str, words: list[str], root: _click.Command) -> str:
+    """click's bare `No such option: --namspace` (``problem``) of the line ``words`` as its
+    hint says it there (`did you mean --namespace? `LINE``, kubectl's `--cluster c`: the
+    context whose cluster it is), so that the line mended from it gets that flag; ``problem``
+    for another."""
+    from kmeshctl.cli.cmdline import HELP_POINTER
+    from kmeshctl.cli.option_hints import no_such_option_line
+
+    found = _BARE_UNKNOWN.fullmatch(problem)
+    if found is None or found.group(1) == "--dry-run":  # suggestions.no_real_run_offered says what it does instead
+        return problem
+    said = _said_on_line(words, root, lambda ctx: no_such_option_line(
+        _click.exceptions.NoSuchOption(found.group(1), ctx=ctx)))
+    return HELP_POINTER.sub("", said).removeprefix("Error: ") if said else problem
+
+
+def _said_on_line(words: list[str], root: _click.Command, say: Any) -> Optional[str]:
+    """``say``(the context of the command the `kmeshctl ...` line ``words`` names), read as
+    that line; None when it could not be told."""
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.option_hints import others_values_hidden
+
+    try:
+        with cmdline.state_kept():
+            cmdline.ARGS[:] = words[1:]
+            hidden = others_values_hidden(root, words[1:])  # parsed without kubectl's `--cluster c` before it
+            gone = {k for i, w in enumerate(hidden) if w != words[1 + i] for k in (i - 1, i)}
+            ctx = root.make_context("kmeshctl", [w for i, w in enumerate(words[1:]) if i not in gone],
+                                    resilient_parsing=True)
+            while hasattr(ctx.command, "commands"):
+                rest = [*ctx._protected_args, *ctx.args]
+                name, command, rest = ctx.command.resolve_command(ctx, rest)  # type: ignore[attr-defined]
+                ctx = command.make_context(name, rest, parent=ctx, resilient_parsing=True)
+            if gone:  # the parse set the words it read: the hint reads the line with `--cluster c`
+                cmdline.ARGS[:] = words[1:]
+            return say(ctx)
+    except Exception:  # noqa: BLE001 - no reading could be told: click's words stand
+        return None
+
+
 def _stray_read(problem: str, words: list[str], root: _click.Command) -> str:
     """``problem`` as the line's own refusal says it when it is click's bare "Got
     unexpected extra argument(s) (X)": with what X most likely means (`did you mean
     --namespace kmesh-x? `kmeshctl status --namespace kmesh-x``), less the line without X
     (it would act on another thing); ``problem`` for any other."""
-    from kmeshctl.cli import cmdline
     from kmeshctl.cli.option_hints import _EXTRA_ARGUMENTS
 
     if _EXTRA_ARGUMENTS.match(" ".join(problem.split())) is None:
         return problem
-    try:
-        with cmdline.state_kept():
-            cmdline.ARGS[:] = words[1:]
-            ctx = root.make_context("kmeshctl", list(words[1:]), resilient_parsing=True)
-            while hasattr(ctx.command, "commands"):
-                rest = [*ctx._protected_args, *ctx.args]
-                name, command, rest = ctx.command.resolve_command(ctx, rest)  # type: ignore[attr-defined]
-                ctx = command.make_context(name, rest, parent=ctx, resilient_parsing=True)
-            said = _extra_line(ctx, _click.exceptions.UsageError(problem, ctx=ctx))
-    except Exception:  # noqa: BLE001 - no reading could be told: click's words stand
-        return problem
+    said = extra_words_said(problem, words, root)
     if not said:
         return problem
     from kmeshctl.cli.suggestions import parseable_words
@@ -2062,8 +2130,8 @@ def _each_way(either: list[list[str]], root: _click.Command, depth: int) -> list
         return []
     lines: list[list[str]] = []
     for way in either:
-        found = mended_lines(way, root, depth - 1)
-        if not found:
+        found = mended_lines(way, root, depth - 1) or ([way] if _only_required_left(way, root) else [])
+        if not found:  # (a way refused only for a flag never typed is that way: its caller says the flag)
             return []
         lines += [line for line in found if line not in lines]
     return [line for line in lines if not any(other != line and _within(line, other) for other in lines)]
@@ -2150,8 +2218,16 @@ def either_lines(said: str, candidates: list[list[str]], root: _click.Command, o
     left = f", {spoken_list(left_out)} left out (the default{'s' if len(left_out) > 1 else ''})" if left_out else ""
     offered = f"; every value mended{left}: {spoken_list([f'`{shlex.join(one)}`' for one in lines], 'or')}" \
         if lines else ""
-    told = (_continued(_context_lines(p, candidates), 1) for p in common)
+    told = (_continued(_context_lines(_unknown_hint(p, candidates[0], root, bool(lines)), candidates), 1)
+            for p in common)
     return f"{said}; also {'; also '.join(told)}{offered}"
+
+
+def _unknown_hint(problem: str, line: list[str], root: _click.Command, mended: bool) -> str:
+    """A flag the line lacks said with its hint (_unknown_read), less its line when the whole
+    line is mended after it (``mended``)."""
+    said = _unknown_read(problem, line, root)
+    return _without_lines(said) if mended and said != problem else said
 
 
 def _cluster_problems(words: list[str], root: _click.Command) -> list[str]:
@@ -2230,12 +2306,15 @@ def difflib_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int
     return difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
 
 
-def working_lines(lines: list[list[str]], root: _click.Command) -> str:
+def working_lines(lines: list[list[str]], root: _click.Command, required_said: bool = False) -> str:
     """`, `kmeshctl A` or `kmeshctl B``: those of ``lines`` (each the words of a `kmeshctl ...`
-    line) that work when pasted (line_works), to end a "give one" sentence; "" when none does."""
+    line) that work when pasted (line_works), to end a "give one" sentence; "" when none does.
+    ``required_said``: a line refused only for a required flag never typed is one too (the
+    suggested lines' "(then give ... too: it is required)" says that flag)."""
     import shlex
 
-    working = [f"`{shlex.join(line)}`" for line in lines if line_works(line, root)]
+    working = [f"`{shlex.join(line)}`" for line in lines
+               if line_works(line, root) or required_said and _only_required_left(line, root)]
     return f", {spoken_list(working, 'or')}" if working else ""
 
 
@@ -2303,6 +2382,8 @@ def _parsed_problems(root: _click.Command, words: list[str], given_only: bool) -
         return [] if given_only else [err.format_message()]
     except _click.exceptions.BadParameter as err:  # said as the error of the line would say it
         return [bad_value_line(err, list(words[1:]))]
+    except _click.exceptions.NoSuchOption as err:  # never click's "(Possible options: ...)": its hint says them
+        return [f"No such option: {err.option_name}"]
     except _click.exceptions.ClickException as err:
         return [err.format_message()]
     except KmeshctlError as err:

@@ -261,11 +261,13 @@ def _command_after_equals(ctx: _click.Context, args: list[str]) -> str:
     return ""
 
 
-def no_such_command_line(word: str, ctx: _click.Context, around: Optional[tuple[list[str], list[str]]] = None) -> str:
+def no_such_command_line(word: str, ctx: _click.Context, around: Optional[tuple[list[str], list[str]]] = None,
+                         asked: Optional[tuple[list[str], list[str]]] = None) -> str:
     """`kmeshctl has no command 'stauts'; did you mean status?`, else the commands it has.
     With ``around`` (the flags typed before the word, the words after it: words_around),
     kubectl's and docker's habits get the command to paste: `get sandbox NAME` ->
-    `kmeshctl sandbox status --name NAME`, `sandbox run POD -- CMD` -> `sandbox exec`."""
+    `kmeshctl sandbox status --name NAME`, `sandbox run POD -- CMD` -> `sandbox exec`.
+    ``asked``: the words of `kmeshctl help WORDS` before ``word`` and after it (its lines are help's)."""
     import difflib
 
     from kmeshctl.params import shown
@@ -279,14 +281,39 @@ def no_such_command_line(word: str, ctx: _click.Context, around: Optional[tuple[
     close = ([n for n in names if n == word.lower()]  # `sandbox LIST`: commands are lower-case, as kubectl's
              or _spelled_out(word, names) or command_synonyms(word, names)
              or difflib.get_close_matches(word, names, n=2, cutoff=SUGGEST_CLOSENESS)
-             or [n for n in names if len(word) >= 3 and n.startswith(word)][:2])  # `demo traffic`: traffic-shift
+             or [n for n in names if len(word) >= 3 and n.startswith(word)][:2]  # `demo traffic`: traffic-shift
+             or _first_word_close(word, names))  # `demo traffc`: traffic-shift
     stray = _stray_leading_word(word, ctx, close, around[1]) if around is not None else ""
     if stray:
         return head + stray
     if not close:
         return head + f"its commands: {', '.join(names)}"
     close = _readings_keeping_flags(word, ctx, close) if around is not None else close
+    if asked is not None:  # `help waypoint aply`: `kmeshctl help waypoint apply`
+        return head + f"did you mean {' or '.join(close)}? " + \
+            " or ".join(f"`{shlex.join(['kmeshctl', 'help', *_help_words(ctx, *asked, meant)])}`" for meant in close)
     return head + f"did you mean {' or '.join(close)}?" + _command_meant_lines(word, ctx, close, around is not None)
+
+
+def _help_words(ctx: _click.Context, before: list[str], after: list[str], meant: str) -> list[str]:
+    """The words of `kmeshctl help ...` with the command ``meant`` in the typo's place: those
+    typed after it kept as far as they name its subcommands (`help sandbx up`: sandbox up)."""
+    words, command = [*before, meant], ctx.command.commands[meant]  # type: ignore[attr-defined]
+    for word in after:
+        command = getattr(command, "commands", {}).get(word)
+        if command is None or command.hidden:
+            break
+        words.append(word)
+    return words
+
+
+def _first_word_close(word: str, names: list[str]) -> list[str]:
+    """The commands of ``names`` whose first word (`traffic` of traffic-shift) ``word`` is
+    a typo of (`traffc`), at most 2."""
+    import difflib
+
+    firsts = {n.partition("-")[0]: n for n in names if "-" in n}
+    return [firsts[f] for f in difflib.get_close_matches(word.lower(), list(firsts), n=2, cutoff=SUGGEST_CLOSENESS)]
 
 
 def _readings_keeping_flags(word: str, ctx: _click.Context, close: list[str]) -> list[str]:
@@ -323,12 +350,35 @@ def _command_meant_lines(word: str, ctx: _click.Context, close: list[str], typed
     for meant in close:
         line = list(cmdline.ARGS)
         line[at] = meant
+        refused = _strays_refused(["kmeshctl", *line], ctx.find_root().command)
+        if refused:  # `dump mpas My_Box`: no line keeping a word dump maps refuses; why, and its own lines
+            lines.append(refused)
+            continue
         typed = shlex.join(["kmeshctl", *line])
         named = sandboxes.naming_one(typed)  # several sandboxes up: the one its own refusal offers, the rest said
         if named != typed:
             note = f" (sandboxes: {', '.join(sandboxes.names())}: pick one)"
         lines.append(f"`{named}`")
     return " " + " or ".join(lines) + note
+
+
+def _strays_refused(line: list[str], root: _click.Command) -> str:
+    """`dump maps would refuse My_Box: My_Box is no map (...); on this machine, `kmeshctl dump
+    maps``: the stray words of the line ``line`` (a typo's command mended) that no reading
+    of its command gives a flag, as that command says it; "" when it has none (or gives
+    them one: `sandbox stat T47a_x` -> `--name t47a-x`)."""
+    from kmeshctl.cli.badinput import extra_words_said
+    from kmeshctl.cli.suggestions import _command_path, _safe_to_drop, _strays_read, parseable_words
+
+    kept, dropped, flagged = parseable_words(line, root)
+    strays = [w for w in dropped if not w.startswith("-")]
+    if not strays or kept == line or _safe_to_drop(dropped, flagged, line) or \
+            _strays_read(line, dropped, root) is not None:
+        return ""
+    said = extra_words_said(f"Got unexpected extra argument(s) ({' '.join(strays)})", line, root) or ""
+    reason = said.partition(f"({' '.join(strays)}); ")[2].replace("this command", "it", 1)
+    path = " ".join(_command_path(root, line)[1:])
+    return f"{path} would refuse {spoken_list([shlex.quote(w) for w in strays])}: {reason}" if reason else ""
 
 
 def _next_command_word(after: list[str]) -> Optional[str]:

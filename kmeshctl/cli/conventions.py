@@ -40,8 +40,9 @@ from kmeshctl.cli.command_hints import (carry_typed_globals, missing_argument_li
                                         missing_command_text, no_such_command_line, words_around)
 from kmeshctl.cli.option_hints import (NUMERIC_VALUE_FLAGS, all_namespaces_hint, command_as_equals_value,
                                        command_as_value_line, dry_run_value_hint, flag_value_hint, log_level_hint,
-                                       no_such_option_line, on_off_hint, positional_name_hint, spaced_dry_run_value,
-                                       spaced_on_off_line, split_context_line, takes_namespace_arguments, typed_level,
+                                       no_such_option_line, on_off_hint, others_values_hidden, positional_name_hint,
+                                       spaced_dry_run_value, spaced_on_off_line, split_context_line,
+                                       takes_namespace_arguments, typed_level,
                                        value_missing_text, value_needed_line)
 from kmeshctl.cli.option_hints import DRY_RUN_VALUES
 from kmeshctl.cli.suggestions import as_the_user_reads, flag_as_typed, paste_ready, parseable
@@ -264,7 +265,7 @@ def _conflicts_checked(command: _click.Command) -> None:
         for first, second, why in typed_conflicts(ctx, values):
             one, other = flag_as_typed(first), flag_as_typed(second)
             lines = [shlex.split(line.strip("`")) for line in (_line_without(other), _line_without(one))]
-            offered = working_lines(lines, ctx.find_root().command)
+            offered = working_lines(lines, ctx.find_root().command, required_said=True)
             raise KmeshctlUsageError(f"{one} and {other} do not go together ({why}): give one of them{offered}")
         return callback(*positional, **values)
 
@@ -537,6 +538,7 @@ def refuse_flag_values(args: list[str], root: _click.Command) -> None:
         if option is not None and getattr(option, "is_flag", False) and not getattr(option, "count", False):
             if _command_mistyped(root, args, i):
                 return  # `sandbx status -q=1`: the typo's own lines (no_such_command_line) mend the value too
+            _refuse_later_typo(root, args)  # `-q=1 statsu`: the same lines as `statsu -q=1`
             hint = _value_hint(option, flag, chain, args)
             said = f"Option '{flag}' does not take a value{hint}"
             value = arg.partition("=")[2].lower()
@@ -638,12 +640,30 @@ def _commands_named(root: _click.Command, args: list[str]) -> list[_click.Comman
 def _command_mistyped(root: _click.Command, args: list[str], at: int) -> bool:
     """A group's command word of ``args`` (`waypoint lst`, `sandbx status`) is none of its
     commands, and typed before word ``at`` (`-q=1 statsu`: the root refuses -q=1 first)."""
+    args = others_values_hidden(root, args)
     words, mistyped = cmdline.commands_typed(root, args)
     if not mistyped:
         return False
     positions = [i for i in cmdline.walk_words(args[:cmdline.separator_at(args)], leading_values=True)
                  if not args[i].startswith("-") or args[i] == "-"]
     return positions[len(words)] < at  # the word after those that name commands
+
+
+def _refuse_later_typo(root: _click.Command, args: list[str]) -> None:
+    """A group's command word of ``args`` that is none of its commands (typed after an on/off
+    flag given a value, `-q=1 statsu`, `--quiet=true waypoint lst`): the error click gives for
+    that word alone, so its lines (no_such_command_line) mend the value as they do for
+    `statsu -q=1`; nothing when every command word is one."""
+    words, mistyped = cmdline.commands_typed(root, others_values_hidden(root, args))
+    if not mistyped:
+        return
+    positions = [i for i in cmdline.walk_words(args[:cmdline.separator_at(args)], leading_values=True)
+                 if not args[i].startswith("-") or args[i] == "-"]
+    ctx = _click.Context(root, info_name="kmeshctl", resilient_parsing=True)
+    for word in words:
+        ctx = _click.Context(ctx.command.commands[word], info_name=word, parent=ctx,  # type: ignore[attr-defined]
+                             resilient_parsing=True)
+    raise _click.exceptions.UsageError(f"No such command {args[positions[len(words)]]!r}.", ctx=ctx)
 
 
 def _value_hint(option: _click.Parameter, flag: str, chain: list[_click.Command], args: list[str]) -> str:

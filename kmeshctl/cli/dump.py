@@ -572,6 +572,9 @@ def _stray_word(command: str, words: list[str], args: list[str]) -> str:
     typed = _without_place_flags([w for w in args if w != word])
     if word in sandboxes.names():
         return f"; give the sandbox with --sandbox: `{shlex.join(['kmeshctl', *typed, '--sandbox', word])}`"
+    meant = sandboxes.meant_name(word)  # `My_Box` for sandbox my-box, as --sandbox My_Box is mended
+    if meant in sandboxes.names():
+        return f"; did you mean --sandbox {meant}? `{shlex.join(['kmeshctl', *typed, '--sandbox', meant])}`"
     sandbox = sandboxes.name_read(word)
     if command == "maps" and (word in MAP_NAMES or dumper.close_map_names(word) or sandbox is None):
         return ""  # --map WORD: a wrong map name is then named with the maps there are
@@ -592,8 +595,10 @@ def _stray_word(command: str, words: list[str], args: list[str]) -> str:
     if not sandboxes.names() and not _names_place(without):
         maker = shlex.join(["kmeshctl", "sandbox", "up", *(["--name", sandbox] if sandbox else [])])
         local += f" (this node's agent; `{maker}` starts a local one)"
-    return (f"; {no_map}{word} names no sandbox here, and --pod {word} (a cluster's agent pod) needs a cluster, "
-            f"none is configured; on this machine, {local}")
+    what = f"{word} is no map ({', '.join(MAP_NAMES)}), names no sandbox here" if command == "maps" else \
+        f"{word} names no sandbox here"  # as dump config reads it: a map, a sandbox or a pod, none of them
+    return (f"; {what}, and --pod {word} (a cluster's agent pod) needs a cluster, none is "
+            f"configured; on this machine, {local}")
 
 
 def _maps_word_as_sandbox(no_map: str, sandbox: str, typed: list[str], local: str) -> str:

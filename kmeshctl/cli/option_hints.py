@@ -965,14 +965,41 @@ def _offered(ctx: _click.Context, param: _click.Parameter, flag: str, what: str,
         if refused is None:
             return "; this command takes no positional arguments"
         if refused:
-            return f"; this command takes no positional arguments, and {plainly(value, refused)}" \
-                f"{_instead(ctx, param, flag, value, without)}"
+            meant = _meant_flagged_line(ctx, param, flag, value, refused, words)
+            if meant:  # `sandbox status T47a_x`: as `--name T47a_x` is mended, the line with --name t47a-x
+                return f"; this command takes no positional arguments, and " \
+                       f"{plainly(value, refused).replace(meant[0], f'{meant[0]} {meant[1]}', 1)}"
+            instead = "" if "`kmeshctl " in refused else _instead(ctx, param, flag, value, without)  # its own line
+            return f"; this command takes no positional arguments, and {plainly(value, refused)}{instead}"
     path = tuple(ctx.command_path.split()[1:])
     if flag == "--namespace" and path in SYSTEM_NAMESPACE_COMMANDS:
         return _system_namespace_offer(path, values, words, without)
     if flag == "--namespace":  # one namespace given: -A (every namespace) would refuse it, as kubectl's
         words = [w for w in words if w.partition("=")[0] not in ALL_NAMESPACES_FLAGS]
     return f"; give the {what} with {flag}: {_with_needed(ctx, words)}{_also_named(path, values, without)}"
+
+
+def _meant_flagged_line(ctx: _click.Context, param: _click.Parameter, flag: str, value: str, refused: str,
+                        words: list[str]) -> Optional[tuple[str, str]]:
+    """(`did you mean --name t47a-x?`, `kmeshctl sandbox status --name t47a-x` backticked): the
+    refusal's question, and the line ``words`` (the stray word ``value`` given ``flag``) with
+    the value it means, when the refusal gives no line of its own, the value meant is one
+    the stray word's check takes (sandbox t47a-x is up: else the line that makes it is the
+    fix) and the line with `FLAG VALUE` typed is mended to it (never a name `--name T47a_x`
+    would not be mended to: `sandbox down` guesses no sandbox to remove); None otherwise."""
+    from kmeshctl.cli.badinput import mended_lines
+
+    found = re.search(rf"did you mean (?:{re.escape(flag)} )?([^\s?]+)\?", refused)  # `km_frontend?`: --map's
+    if found is None or "`" in refused[found.end():] or typed_value(words, flag) != value or \
+            _refused_as(ctx, param, flag, found.group(1)) != "":
+        return None
+    with cmdline.args_as(words):
+        mended = mended_lines(["kmeshctl", *words], ctx.find_root().command)
+    if len(mended) != 1 or typed_value(mended[0][1:], flag) != found.group(1):
+        return None
+    at = next(i for i in range(1, len(words)) if words[i - 1] == flag and words[i] == value)
+    line = shlex.join(['kmeshctl', *words[:at], found.group(1), *words[at + 1:]])  # its other values: theirs
+    return found.group(0), f"`{line}`"
 
 
 # Commands whose stray word may name another command's object (kubectl's `get waypoint wp`):
@@ -1849,7 +1876,7 @@ def no_dry_run_said(root: _click.Command) -> str:
     command, _ = resolve(root, list(path))
     name = " ".join(path)
     if command is None or hasattr(command, "commands"):
-        return "no line is offered: without --dry-run it would change things"
+        return "no line without --dry-run is offered (it would change things without it)"
     if option_spelled(command, "--dry-run") is not None:
         return f"no line without --dry-run is offered ({name} would change things without it)"
     # a refusal may come before cmdline.ARGS is set (`--wait=yes`): the line is built from the words typed
@@ -2550,9 +2577,58 @@ def _default_state_hint(command: _click.Command, typed: str) -> str:
     return f"{said}: leave {typed} out{shown}"
 
 
+def others_values_hidden(root: _click.Command, args: list[str]) -> list[str]:
+    """``args`` with the value of another tool's flag typed before the command (kubectl's
+    `--cluster c status`) spelled as no command word (`-c`): c is no typo of a command (the
+    flag's own error says it, with the line's other mistakes)."""
+    valued = {flag for spellings, takes, _, _ in OTHER_TOOLS_FLAGS if takes for flag in spellings}
+    out = list(args)
+    for i, arg in enumerate(args[:separator_at(args)]):
+        if arg in getattr(root, "commands", {}):
+            break
+        if arg in valued and option_spelled(root, arg) is None and i + 1 < len(args) and \
+                not args[i + 1].startswith("-"):
+            out[i + 1] = f"-{args[i + 1]}"
+    return out
+
+
+def _beside_command_typo(err: _click.exceptions.NoSuchOption) -> str:
+    """An unknown flag the root refuses before a mistyped command (`--cluster c statsu`): the
+    flag's error as for the command meant (`status has no --cluster ...`, its line with the
+    command mended), then `; also kmeshctl has no command statsu; did you mean status?`; ""
+    for another line, or a typo with no one command meant."""
+    from kmeshctl.cli.command_hints import no_such_command_line
+
+    ctx = err.ctx
+    if ctx is None or ctx.parent is not None:
+        return ""
+    args = list(cmdline.ARGS)
+    hidden = others_values_hidden(ctx.command, args)
+    words, mistyped = cmdline.commands_typed(ctx.command, hidden)
+    if not mistyped:
+        return ""
+    at = [i for i in walk_words(hidden[:separator_at(hidden)], leading_values=True)
+          if not hidden[i].startswith("-") or hidden[i] == "-"][len(words)]
+    group = _click.Context(ctx.command, info_name="kmeshctl", resilient_parsing=True)
+    for word in words:
+        group = _click.Context(group.command.commands[word], info_name=word, parent=group,  # type: ignore[attr-defined]
+                               resilient_parsing=True)
+    typo = no_such_command_line(args[at], group)
+    meant = re.search(r"; did you mean ([\w-]+)\?$", typo)
+    if meant is None:
+        return ""
+    with cmdline.args_as([*args[:at], meant.group(1), *args[at + 1:]]):
+        own = no_such_option_line(err)
+    pointer = cmdline.HELP_POINTER.search(own)
+    return f"{own[:pointer.start()] if pointer else own}; also {typo}{pointer.group() if pointer else ''}"
+
+
 def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     """click's "No such option" with only relevant suggestions (click's own difflib
     cut-off lets `--contxt` suggest --output, and never offers the global flags)."""
+    beside = _beside_command_typo(err)
+    if beside:  # `--cluster c statsu`: the flag said as for status, and the typo too
+        return beside
     ctx = err.ctx
     typed = err.option_name.partition("=")[0]
     command, path = _command_typed(ctx) if ctx is not None else (None, "")
@@ -2598,6 +2674,8 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
     if ctx is not None and err.option_name.startswith("--") and not own and not other and \
             "did you mean" not in habit:
         found = _meaning_alike(typed, option_suggestions(typed, ctx.command), path, ctx.command)
+    if ctx is not None and not (found or own or other or habit):
+        found = _own_noun_dropped(typed, path, ctx.command)  # `waypoint apply --waypoint-name`: --name
     if ctx is not None and found:
         line += f"; did you mean {' or '.join(found) if len(found) <= 2 else ', '.join(found)}?"
         meant = [_respelled_line(typed, flag, ctx.command) for flag in found] if len(found) <= 2 else []
@@ -2638,6 +2716,20 @@ def _case_slip(typed: str, ctx: _click.Context) -> list[str]:
         return []
     other = "-" + typed[1].swapcase()
     return [other] if other in _short_flags_of(ctx.command, ctx.find_root().command) else []
+
+
+def _own_noun_dropped(typed: str, path: str, command: _click.Command) -> list[str]:
+    """[the flag of ``command`` (spelled ``path``) that ``typed`` names with a word the line
+    says already: `--waypoint-name` on waypoint apply is its --name, `--sandbox-name` on
+    sandbox up its --name, `--map-name` on dump maps its --map]; [] for none."""
+    if not typed.startswith("--"):
+        return []
+    nouns = set(path.split()[1:])
+    head, _, tail = typed[2:].partition("-")
+    meant = [f"--{tail}"] if head in nouns and tail else []
+    meant += [typed.removesuffix(suffix) for suffix in ("-name", "-names") if typed.endswith(suffix)]
+    return [flag for flag in dict.fromkeys(meant) if flag != typed and option_spelled(command, flag) is not None
+            and flag not in NEVER_GUESSED][:1]
 
 
 def _meaning_alike(typed: str, found: list[str], path: str, command: _click.Command) -> list[str]:

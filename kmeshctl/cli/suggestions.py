@@ -492,7 +492,9 @@ def parseable(message: str, root: _click.Command, offered: bool = True) -> str:
                 still = _still_needed(words, root, given_only=True)
                 parts[i + 1] = (still or required_left(parts[i], root, parts[i + 1])) + parts[i + 1]
             else:
-                parts[i + 1] = _context_note(words, mended) + required_left(mended, root, parts[i + 1]) + parts[i + 1]
+                parts[i], note = _conflicts_noted(words, mended, _context_note(words, mended) +
+                                                  required_left(mended, root, parts[i + 1]))
+                parts[i + 1] = note + parts[i + 1]
         if kept != words and not _safe_to_drop(dropped, flagged, words):
             read = _strays_read(words, dropped, root)  # `status Kmesh-X`: its own reading, --namespace kmesh-x
             if read is not None:
@@ -506,7 +508,8 @@ def parseable(message: str, root: _click.Command, offered: bool = True) -> str:
         mended = _values_mended(kept, root)  # a value its checks refuse (`Default`), mended too when they say how
         parts[i] = mended or parts[i]
         if mended:
-            parts[i + 1] = required_left(mended, root, parts[i + 1]) + parts[i + 1]
+            parts[i], note = _conflicts_noted(kept, mended, required_left(mended, root, parts[i + 1]))
+            parts[i + 1] = note + parts[i + 1]
         path = " ".join(_command_path(root, kept))
         still = "" if mended else _still_needed(kept, root, given_only=True) or \
             required_left(parts[i], root, parts[i + 1])  # what it leaves out, said as required
@@ -595,7 +598,7 @@ def runs_for_real(words: list[str], root: _click.Command) -> bool:
 # What leads to a line left out (`; every value mended: `, `: e.g. `, `without it, `) and the
 # notes after it (`(leave --dry-run out too: ...)`), which go with it; the help pointer stays
 _LEADING_TO_LINE = re.compile(r"(?:;\s*every value mended[^;`]*|,?\s*\b(?:e\.g\.|without it|or|and))?[\s,:]*$")
-_NOTES_OF_LINE = re.compile(r"^(?:\s*\((?!see ')(?:[^()]|\([^()]*\))*\))*(?:\s*or(?=\s))?")
+_NOTES_OF_LINE = re.compile(r"^(?:\s*\((?!see ')(?:[^()]|\((?:[^()]|\([^()]*\))*\))*\))*(?:\s*or(?=\s))?")
 _LAST_OF_LIST = re.compile(r"`, (`kmeshctl [^`]*`)(?!,| or)")
 _HELP_POINTER = re.compile(r" \(see '[^']*'\)$")
 
@@ -884,6 +887,35 @@ def _context_note(words: list[str], mended: str) -> str:
     given = typed_value(shlex.split(mended.split("` or `")[0]), "--context")
     return f" (--context {shlex.quote(typed)} given as {shlex.quote(given)})" if typed and given and typed != given \
         else ""
+
+
+def _conflicts_noted(words: list[str], mended: str, first: str = "") -> tuple[str, str]:
+    """(``mended`` (lines joined by "` or `", from the line ``words``) with the notes of each
+    line but the last after it: ``first`` (the notes of the first line) and, for a line that
+    leaves out a flag of a CONFLICTS pair ``words`` gives, _conflict_note: `A` (--wait left
+    out: ...) or `B`, so that a line left out later goes with its own notes; the last line's
+    notes, to follow the closing backtick)."""
+    lines = mended.split("` or `")
+    notes = [_conflict_note(words, line) + (first if at == 0 else "") for at, line in enumerate(lines)]
+    inside = "".join(f"{line}`{note} or `" for line, note in zip(lines[:-1], notes))
+    return inside + lines[-1], notes[-1]
+
+
+def _conflict_note(words: list[str], mended: str) -> str:
+    """` (--wait left out: --dry-run and --wait do not go together (...))` when the line
+    ``mended`` (from ``words``) leaves out a flag of a CONFLICTS pair ``words`` gives both
+    of; "" otherwise."""
+    from kmeshctl.cli.conventions import CONFLICTS
+
+    line = shlex.split(mended)
+    end = cmdline.separator_at(words)
+    for first, second, why in CONFLICTS:
+        flags = [f"--{name.replace('_', '-')}" for name in (first, second)]
+        if all(any(spelled(w, {f}) for w in words[:end]) for f in flags):
+            gone = [f for f in flags if not any(spelled(w, {f}) for w in line[:cmdline.separator_at(line)])]
+            if len(gone) == 1:
+                return f" ({gone[0]} left out: {flags[0]} and {flags[1]} do not go together ({why}))"
+    return ""
 
 
 def _typed_cluster_flags(said: str, root: _click.Command) -> str:
