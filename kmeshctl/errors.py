@@ -29,10 +29,18 @@ class KmeshctlError(Exception):
         """This error (its class, problem and fix) with ``see`` as its pointer instead:
         the command knows better where to look than the raiser (a 403 of install points at
         precheck, which lists what install needs)."""
+        return self._remade(self.fix, see)
+
+    def with_fix(self, fix: str) -> "KmeshctlError":
+        """This error (its class, problem and pointer) with ``fix`` as its fix instead: a
+        caller that knows more narrows the raiser's (no other context to pass)."""
+        return self._remade(fix, self.see)
+
+    def _remade(self, fix: str, see: str) -> "KmeshctlError":
         changed = type(self).__new__(type(self))  # not copy.copy: it re-calls __init__ with args only
         changed.__dict__.update(self.__dict__)
-        changed.see = see
-        changed.args = (_line(self._message, self.fix, see),)
+        changed.fix, changed.see = fix, see
+        changed.args = (_line(self._message, fix, see),)
         changed.__cause__, changed.__context__ = self.__cause__, self.__context__
         return changed
 

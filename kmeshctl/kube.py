@@ -189,12 +189,13 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
     # The client gets the files as already read (a --kubeconfig <(...) pipe can be read
     # only once), merged as kubectl merges them, after the entries it will use are checked.
     merged = merged_kubeconfig(found, context)
-    check_context_entries(merged, context, path, target)
-    unsent = _server_of(merged, context).startswith("http://") and _has_credentials(merged, context)
-    if unsent:
-        merged = without_credentials(merged, context)
-    merged = with_oidc_token(with_exec_credentials(merged, context, path, target), context, path, target)
-    merged = with_token_file_read(merged, context, path, target)
+    with only_context_fixes(found):
+        check_context_entries(merged, context, path, target)
+        unsent = _server_of(merged, context).startswith("http://") and _has_credentials(merged, context)
+        if unsent:
+            merged = without_credentials(merged, context)
+        merged = with_oidc_token(with_exec_credentials(merged, context, path, target), context, path, target)
+        merged = with_token_file_read(merged, context, path, target)
     try:
         with _library_errors() as logged:
             k8s_config.load_kube_config_from_dict(merged, context=context, client_configuration=cfg,
@@ -203,7 +204,8 @@ def load_configuration(target: KubeTarget) -> k8s.Configuration:
         raise _config_error(f"cannot load kubeconfig {shown(path, whole=True)} ({_one_line(err)})", _named(target),
                             "pass --kubeconfig PATH and --context NAME of a cluster you can reach") from err
     if logged:  # the library logs a failed exec plugin and carries on without credentials
-        raise _plugin_failed(merged, context, path, logged[0])
+        with only_context_fixes(found):
+            raise _plugin_failed(merged, context, path, logged[0])
     if getattr(cfg, "_proxy_from_env", False) and _loopback(cfg.host):
         cfg.proxy = None  # as Go's ProxyFromEnvironment: HTTPS_PROXY never applies to localhost, 127.x, ::1
     if str(getattr(cfg, "proxy", None) or "").lower().startswith("socks5://"):
@@ -327,6 +329,22 @@ def _config_error(message: str, explicit: Optional[str], fix: str = "") -> Kmesh
     """Bad input (exit 2) when the user named the kubeconfig or context (``explicit``:
     what they named, None when neither), else a failure."""
     return UsageError(message, fix=fix) if explicit is not None else KubeconfigProblem(message, fix=fix)
+
+
+# a fix's "pass another context" part (kubeauth.OTHER_CONTEXT and its like)
+_OTHER_CONTEXT = re.compile(r",? or pass --context NAME of another (?:context|cluster)")
+
+
+@contextlib.contextmanager
+def only_context_fixes(found: "KubeconfigFiles") -> Iterator[None]:
+    """The block's errors as they are, but with no "or pass --context NAME of another
+    context" in their fix when the kubeconfig files of ``found`` hold one context only."""
+    try:
+        yield
+    except KmeshctlError as err:
+        if len(found.contexts) > 1 or not _OTHER_CONTEXT.search(err.fix):
+            raise
+        raise err.with_fix(_OTHER_CONTEXT.sub("", err.fix)) from err.__cause__
 
 
 def _named(target: KubeTarget) -> Optional[str]:
@@ -1147,7 +1165,8 @@ def check_target_loads(target: KubeTarget) -> None:
     path = target.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
     found = check_kubeconfig(path, target.context, explicit=target.kubeconfig is not None)
     context = target.context or found.current
-    check_context_entries(merged_kubeconfig(found, context), context, path, target)
+    with only_context_fixes(found):
+        check_context_entries(merged_kubeconfig(found, context), context, path, target)
 
 
 DEFAULT_OBJECT_NAMESPACE = "default"

@@ -68,6 +68,10 @@ def test_every_number_flag_takes_plain_ascii_digits_only(words, param, kind, cap
         problem = "not an integer" if kind is int else "not a number"
         if param.metavar == "DURATION":  # pass 6: durations take `5m` too, and say so
             problem, word = "(not a duration|not an integer)", "a duration"
+        if value == "80.0" and "did you mean" in err:  # pass 48: the integer it spells, when taken, with its line
+            meant = re.escape(flag)
+            assert re.match(rf"Error: {meant} 80.0: {problem}; did you mean {meant} 80\? `kmeshctl ", err), err
+            continue
         assert re.match(rf"Error: {re.escape(flag)} (\S+|'[^']*'): {problem}; use {word} from ", err), (value, err)
 
 

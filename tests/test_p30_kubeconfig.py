@@ -104,7 +104,8 @@ def test_1_a_user_kubectl_refuses_is_bad_input_naming_user_and_field(case: str, 
     line = one_line(err)
     expected = words.format(**{k.replace(".", "_"): v for k, v in pems.items()})
     assert code == 2 and line.startswith(f"Error: user me in kubeconfig {config}, context ctx: {expected}"), line
-    assert "cannot reach" not in line and "; " in line and "pass --context NAME of another context" in line, line
+    assert "cannot reach" not in line and "; " in line, line
+    assert "another context" not in line, line  # ctx is the kubeconfig's only context (pass 48, t47a 15)
 
 
 def test_1_a_certificate_with_its_key_passes_to_the_cluster(pems, tmp_path: Path, capsys, no_env) -> None:
@@ -144,7 +145,7 @@ def test_2_a_missing_plugin_s_install_hint_is_the_fix(tmp_path: Path, capsys, no
     line = one_line(err)
     assert code == 2 and line.startswith("Error: exec: executable p30-no-such-plugin not found (user me in "), line
     assert "; Install p30-auth-plugin for use with kubectl by following https://example.invalid/install (its " \
-        "installHint), or pass --context NAME of another context" in line, line
+        "installHint) (see " in line, line  # no other context to pass
 
 
 # ------------------------------------------------------------------ 3. exec apiVersion

@@ -165,8 +165,11 @@ def test_name_given_namespace_slash_name_beside_another_n_offers_both(offline) -
      ["kmeshctl --kubeconfig kc5.yaml --context prod status -o json"]),
     (["--kubeconfig", "kc8.yaml", "status", "-o", "jsn"], ["-o jsn", "names cluster missing, which is not there"],
      []),
+    # pass 48 (t47a, still from t45a): a line per context, every other value mended in each
     (["--kubeconfig", "kc3.yaml", "status", "-n", "Bad_NS", "-o", "jsn"],
-     ["-n Bad_NS", "-o jsn", "has no current-context"], []),
+     ["-n Bad_NS", "-o jsn", "has no current-context"],
+     ["kmeshctl --kubeconfig kc3.yaml --context 'My Ctx' status -n bad-ns -o json",
+      "kmeshctl --kubeconfig kc3.yaml --context 'my ctx' status -n bad-ns -o json"]),
     (["--kubeconfig", "kc5.yaml", "install", "--dry-run", "-o", "yml", "--cluster-id", "c1", "--xds-address", "x:1"],
      ["-o yml", "current-context Prod"],
      ["kmeshctl --kubeconfig kc5.yaml --context prod install --dry-run -o yaml --cluster-id c1 --xds-address x:1"]),
@@ -249,8 +252,10 @@ def test_the_sandbox_variable_is_mended_on_every_command() -> None:
 @pytest.mark.parametrize("words,said,lines", [
     (["--kubeconfig", "kc9.yaml", "status"], "has no current-context (contexts: only); pass --context only:",
      ["kmeshctl --kubeconfig kc9.yaml --context only status"]),
-    (["--kubeconfig", "kc3.yaml", "status"],
-     "has no current-context (contexts: 'My Ctx', 'my ctx'); pass --context with one of them", []),
+    (["--kubeconfig", "kc3.yaml", "status"],  # pass 48: a line per context (none is current)
+     "has no current-context (contexts: 'My Ctx', 'my ctx'); pass --context with one of them: `",
+     ["kmeshctl --kubeconfig kc3.yaml --context 'My Ctx' status",
+      "kmeshctl --kubeconfig kc3.yaml --context 'my ctx' status"]),
     (["--kubeconfig", "kc3.yaml", "--context", "My Ctx ", "status"], "did you mean 'My Ctx'?",
      ["kmeshctl --kubeconfig kc3.yaml --context 'My Ctx' status"]),
     (["--kubeconfig", "kc1.yaml", "--cluster", "c", "enable-ns", "default"],

@@ -155,7 +155,9 @@ def test_a_context_namespace_refused_gets_no_line_that_changes_the_cluster(
     line, offered = _offered(capsys, "--kubeconfig", "kc1.yaml", "--context", "dev", "waypoint", "apply",
                              "--name", "wp", "--replicas", "30")
     assert "namespace kube-system (from context dev) is Kubernetes' own" in line, line
-    assert "no line is offered: waypoint apply changes the cluster, and -n default is only an example" in line, line
+    # pass 48 (t47a 15): the reason is the context's namespace, said before the example
+    assert "no line is offered: waypoint apply changes the cluster, and the namespace it would use, kube-system " \
+           "(from context dev), is refused; -n default is only an example" in line, line
     assert offered == [], line
     line, offered = _offered(capsys, "--kubeconfig", "kc1.yaml", "--context", "dev", "waypoint", "apply",
                              "--enroll-namespace", "--name", "wp")

@@ -43,7 +43,9 @@ def test_a_refused_context_namespace_gets_no_real_line_behind_another_slip(typed
     line, offered = _offered(capsys, *shlex.split(typed))
     assert offered == [], line
     assert "namespace kube-system (from context dev) is Kubernetes' own" in line, line
-    assert "no line is offered: waypoint apply changes the cluster, and -n default is only an example" in line, line
+    # pass 48 (t47a 15): the reason is the context's namespace, said before the example
+    assert "no line is offered: waypoint apply changes the cluster, and the namespace it would use, kube-system " \
+           "(from context dev), is refused; -n default is only an example" in line, line
 
 
 def test_a_dry_run_behind_a_mistyped_context_keeps_its_line(kubeconfigs, state_root, stubbed, capsys,  # noqa: F811

@@ -153,10 +153,30 @@ def bad_value_line(err: _click.exceptions.BadParameter, args: Sequence[str]) -> 
                f"{given_text(name, port)}?{meant_lines(value, [port])}"
     if port is not None:  # another host's: the port alone would be asked of this one
         return f"{given}: {problem} ({name} takes a port, not an address); use {want}"
+    whole = _whole_number(param, value) if problem == NOT_AN_INTEGER else None
+    if whole is not None:  # `--admin-port 15200.0`: the integer it spells
+        return f"{given}: {problem}; did you mean {given_text(name, whole)}?{meant_lines(value, [whole])}"
     meant = (value or "").lower()
     if problem == NOT_A_DURATION and meant != value and is_duration_text(meant):  # `10S`: Go's units are lower-case
         return f"{given}: {problem}; did you mean {given_text(name, meant)}?{meant_lines(value, [meant])}"
     return f"{given}: {problem}" + (f"; use {want}" if want else "") + _names_output(err, value)
+
+
+_WHOLE_DECIMAL = re.compile(r"\+?([0-9]{1,18})\.0*")  # at most MAX_INT_DIGITS digits
+
+
+def _whole_number(param: _click.Parameter, value: Optional[str]) -> Optional[str]:
+    """The integer a whole-number decimal typed for an integer flag spells (`15200.0` ->
+    `15200`) when the flag takes it (its range); None for any other value."""
+    found = _WHOLE_DECIMAL.fullmatch(value or "")
+    descriptor = getattr(param, "type_descriptor", None)
+    if found is None or descriptor is None:
+        return None
+    number = int(found.group(1))
+    low, high = descriptor.parameter_info.min, descriptor.parameter_info.max
+    if (low is not None and number < low) or (high is not None and number > high):
+        return None
+    return str(number)
 
 
 # HOST:PORT, [V6]:PORT, :PORT, a URL with a port (`http://127.0.0.1:15200/`)
@@ -1635,6 +1655,9 @@ _LINE = re.compile(r" ?`(kmeshctl [^`]*)`")
 _LEAVE_OUT = re.compile(r"\bleave (?:(?:it|them|the flag) out|out \S)")
 _MADE_FIRST = re.compile(r"`(mkdir -p [^`&]*?) && kmeshctl [^`]*`")
 _LINES = re.compile(r" ?`kmeshctl [^`]*`(?: or `kmeshctl [^`]*`)*")
+# lines with the labels after them in a row (`A` (sandbox x) or `B` (the cluster))
+_LINES_LABELLED = re.compile(r" ?`kmeshctl [^`]*`(?: \([^()`]*\))*(?: or `kmeshctl [^`]*`(?: \([^()`]*\))*)*")
+_GIVE_ONE_OF = re.compile(r"\bgive one of them,\s*$")  # `give one of them, `A` or `B``
 
 
 def _lines_as_changes(line: str, typed: list[str]) -> str:
@@ -1669,8 +1692,14 @@ def _lines_as_changes(line: str, typed: list[str]) -> str:
             return ""  # a choice with one way unsaid would read as no choice: the mended lines give each
         return " or".join(part for part in parts if part)
 
+    def labelled(found: re.Match[str]) -> str:  # `give one of them, `A` (sandbox x) or `B` (the cluster)`
+        if not _GIVE_ONE_OF.search(line[:found.start()]) or \
+                all(said(one, found.start()) for one in _LINE.finditer(found.group())):
+            return found.group()
+        return ""  # as each's choice, its labels too: left alone, they would name no line
+
     # `mkdir -p DIR && LINE`: LINE, with the other bad values, would fail: the step alone
-    told = _LINES.sub(each, _MADE_FIRST.sub(r"`\1`", line))
+    told = _LINES.sub(each, _LINES_LABELLED.sub(labelled, _MADE_FIRST.sub(r"`\1`", line)))
     # `did you mean --name wp1?; without it: leave team-a/wp1 out`: the fallback's line is gone, the mend says it
     told = _FALLBACK_SAID.sub(r"\1", told) if told != line else told
     # a line left out leaves the words that led to it (`read its -o json, `) without an end

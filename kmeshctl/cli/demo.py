@@ -301,6 +301,7 @@ def _checked_flags(verbose: bool, quiet: bool, plot: Optional[Path], namespace: 
     chosen_namespace = namespace if given_on_command_line("namespace") else None
     if chosen_namespace is not None:
         _check_namespace(chosen_namespace, target)
+        _check_not_system(chosen_namespace, target)
     if name is None and target is Target.local:
         sandboxes.name_from_env()  # a bad $KMESHCTL_SANDBOX_NAME is named as such, before anything runs
     return chosen_namespace
@@ -323,6 +324,34 @@ def _check_namespace(namespace: str, target: Target) -> None:
         raise UsageError(f"{flag} {namespace}: {flag} is the demo's namespace (as on every command); the "
                          f"request count is -c/--requests, e.g. -c {count} (a namespace of digits: spell "
                          f"it --namespace {namespace})")
+
+
+def _check_not_system(namespace: str, target: Optional[Target]) -> None:
+    """-n of a system namespace (kube-system, Istio's, kmesh's) on a cluster, refused before
+    connecting as `waypoint apply -n kube-system` is: the demo labels its namespace for
+    kmesh, which enable-ns never does there (the cluster would refuse it later)."""
+    import shlex
+
+    from kmeshctl.cli import cmdline
+    from kmeshctl.namespaces import system_namespaces
+
+    why = system_namespaces().get(namespace)
+    on_cluster = target is Target.cluster or (target is Target.auto and bool(_cluster_flags()))
+    if why is None or not on_cluster:
+        return
+    flag = flag_as_typed("namespace")
+    raise UsageError(f"{flag} {namespace}: namespace {namespace} {why}: enrolling it (the demo labels its namespace "
+                     "for kmesh) makes no sense (nothing was changed)",
+                     fix=f"leave out {flag} (the demo's own namespace, {DEMO_NAMESPACE}, is then used), "
+                         f"`{shlex.join(['kmeshctl', *cmdline.without_flag(cmdline.ARGS, flag)])}`, or give "
+                         f"{flag} another namespace")
+
+
+def _namespace_not_system(values: dict) -> None:
+    """_check_not_system as a parse-time check (value_checks.VALUE_CHECKS)."""
+    namespace = values.get("namespace")
+    if isinstance(namespace, str) and given_on_command_line("namespace"):
+        _check_not_system(namespace, values.get("target"))
 
 
 def _check_target_flags(name: Optional[str], target: Target) -> None:
@@ -364,6 +393,13 @@ def check_sandbox_beside_cluster(values: dict) -> None:
         raise _sandbox_and_cluster(name, cluster, None)
 
 
+def beside_cluster(name: Optional[str], target: Optional[Target]) -> bool:
+    """A sandbox named beside a cluster (check_sandbox_beside_cluster refuses it): its two
+    lines say where --waypoint goes too (on the cluster's, not the sandbox's)."""
+    chosen = target is Target.cluster or (target is not Target.local and bool(_cluster_flags()))
+    return bool(name) and given_on_command_line("name") and chosen
+
+
 def _sandbox_and_cluster(sandbox: str, cluster: str, problem: Optional[UsageError]) -> UsageError:
     """`--sandbox x names a local sandbox, --kubeconfig k a cluster (PROBLEM): give one of
     them, `LOCAL` or `CLUSTER``: the local line keeps the sandbox and drops the cluster
@@ -374,11 +410,30 @@ def _sandbox_and_cluster(sandbox: str, cluster: str, problem: Optional[UsageErro
     said = f"{flag_as_typed('name')} {sandbox} names a local sandbox, {cluster} a cluster"
     if problem is not None:
         said += f" ({problem.problem})"
-    lines = [f"`{_judged(_local_line(), sandbox)}` ({_sandbox_said(sandbox)})"]
+    waypoint = " (--waypoint left out: a sandbox has its own waypoint)" if _typed_without("--waypoint") != \
+        _typed_without() else ""
+    lines = [f"`{_judged(_local_line(), sandbox)}` ({_sandbox_said(sandbox)}){waypoint}"]
     kubeconfig = existing_kubeconfig([given_flags().get("kubeconfig", ("", ""))[1]]) if problem is not None else ""
     if problem is None or (kubeconfig and "kubeconfig" in given_flags() and "context" not in given_flags()):
-        lines.append(f"`{_cluster_line(kubeconfig)}` (the cluster)")
+        line, note = _waypoint_mended(_cluster_line(kubeconfig))
+        lines.append(f"`{line}` (the cluster{note})")
     return UsageError(f"{said}: give one of them, {' or '.join(lines)}")
+
+
+def _waypoint_mended(line: str) -> tuple[str, str]:
+    """(the cluster ``line`` with its --waypoint a valid name, `; --waypoint Wp given as
+    wp`); as it is when no mending makes one (suggestions.parseable says what to fix)."""
+    import shlex
+
+    from kmeshctl.cli.badinput import typed_value
+    from kmeshctl.cli.cmdline import with_flag_value
+
+    words = shlex.split(line)
+    typed = typed_value(words, "--waypoint")
+    meant = _waypoint_meant(typed) if typed is not None else typed
+    if typed is None or meant is None or meant == typed:
+        return line, ""
+    return shlex.join(with_flag_value(words, "--waypoint", meant)), f"; --waypoint {typed} given as {meant}"
 
 
 def _judged(line: str, sandbox: Optional[str]) -> str:
@@ -413,7 +468,7 @@ def _local_line() -> str:
     is only checked), so that beside other bad values it reads as the words it changes."""
     import shlex
 
-    words = _typed_without("--target", "--kubeconfig", "--context")
+    words = _typed_without("--target", "--kubeconfig", "--context", "--waypoint")  # a sandbox has its own waypoint
     return shlex.join([*words, "--target", "local"])
 
 
@@ -453,7 +508,7 @@ def _check_waypoint_place(waypoint: Optional[str], target: Target, name: Optiona
     from kmeshctl.cli.render import this_command
     from kmeshctl.demo import with_option
 
-    if waypoint is None or (name is None and target is not Target.local):
+    if waypoint is None or (name is None and target is not Target.local) or beside_cluster(name, target):
         return
     why = f"{flag_as_typed('name')} {name} names a local sandbox" if name else "--target local"
     local = _judged(shlex.join(without_flag(shlex.split(_again([])), "--waypoint")), name)
@@ -786,7 +841,7 @@ def _waypoint_place_value(values: dict) -> None:
     """_check_waypoint_place as a parse-time check (value_checks.VALUE_CHECKS: a line mending the
     other values, `-o JSON`, is offered only when it is not refused for this too)."""
     waypoint, target, name = values.get("waypoint"), values.get("target"), values.get("name")
-    if waypoint is not None and (name is not None or target is Target.local):
+    if waypoint is not None and (name is not None or target is Target.local) and not beside_cluster(name, target):
         why = f"{flag_as_typed('name')} {name} names a local sandbox" if name is not None else "--target local"
         raise UsageError(f"--waypoint names the cluster waypoint the demo's Service uses, and {why}: leave "
                          "--waypoint out (a local sandbox has its own waypoint) or run on a cluster (--target cluster)")
@@ -796,7 +851,7 @@ def _with_value_checks() -> None:
     from kmeshctl.cli.value_checks import VALUE_CHECKS
 
     VALUE_CHECKS[demo.DEMO_COMMAND.partition(" ")[2]] = (*VALUE_CHECKS.get("demo traffic-shift", ()),
-                                                         _waypoint_place_value)
+                                                         _waypoint_place_value, _namespace_not_system)
 
 
 _with_value_checks()

@@ -106,10 +106,8 @@ def name_env_sources(message: str) -> str:
     the user did not type --name, so a message naming it would send them looking for it."""
     for ctx in cmdline.INVOKED:
         for param in ctx.command.params:
-            if not param.name or ctx.get_parameter_source(param.name) != ParameterSource.ENVIRONMENT:
-                continue
             envvar = param.envvar if isinstance(param.envvar, str) else next(iter(param.envvar or ()), None)
-            value = ctx.params.get(param.name)
+            value = _env_value(ctx, param, envvar)
             if envvar and value is not None:
                 from kmeshctl.params import shown
 
@@ -119,6 +117,19 @@ def name_env_sources(message: str) -> str:
                 if f"${envvar}" not in message:
                     message = _mark_source(message, str(value), envvar, param.opts)
     return message
+
+
+def _env_value(ctx: _click.Context, param: _click.Parameter, envvar: Optional[str]) -> Any:
+    """The value ``param`` of ``ctx`` took from ``envvar``; None when it took none. A line
+    refused before ``ctx`` read its flags (`status -q=1`: the root's check of the whole
+    line) reads it as it would: the variable's, when no spelling of the flag is typed."""
+    if not param.name or not envvar:
+        return None
+    source = ctx.get_parameter_source(param.name)
+    if source is not None:
+        return ctx.params.get(param.name) if source == ParameterSource.ENVIRONMENT else None
+    typed = any(typed_value(cmdline.ARGS, opt) is not None for opt in param.opts)
+    return os.environ.get(envvar) or None if not typed and not getattr(param, "is_flag", False) else None
 
 
 _FLAG_BEFORE = re.compile(r"(?:^|\s)(-{1,2}[A-Za-z][\w-]*)[ =]$")
@@ -355,6 +366,35 @@ def context_fix_line(message: str) -> str:
     return message.replace(CONTEXT_FIX, f"{said} `{shlex.join(['kmeshctl', *words])}`", 1)
 
 
+# the most contexts given a line each when none is meant (a kubeconfig may hold dozens)
+_CONTEXT_CHOICES = 4
+
+
+def context_choice_lines(message: str, root: _click.Command) -> str:
+    """``message`` with CONTEXT_FIX, when no context was typed and none is meant (no
+    current-context, or one close to none of the contexts), followed by the line typed
+    with each context of its kubeconfig that works (its other bad values mended): `pass
+    --context with one of them: `kmeshctl --context a status` or `kmeshctl --context b
+    status``. A line that changes things gets none: which cluster is the user's to pick."""
+    from kmeshctl.cli.badinput import line_works, mended_lines
+    from kmeshctl.cli.option_hints import typed_contexts
+
+    if CONTEXT_FIX not in message or f"{CONTEXT_FIX}: `" in message or \
+            typed_value(cmdline.ARGS, "--context") is not None or \
+            _changing_command(["kmeshctl", *cmdline.ARGS], root) is not None:
+        return message
+    names = typed_contexts()[1]
+    lines = []
+    for name in names[:_CONTEXT_CHOICES]:
+        words = ["kmeshctl", *_with_context(list(cmdline.ARGS), name)]
+        works = [words] if line_works(words, root) else mended_lines(words, root)
+        lines += [f"`{shlex.join(works[0])}`"] if len(works) == 1 else []
+    if len(lines) < min(len(names), _CONTEXT_CHOICES):
+        return message  # a context whose line does not work: the one typed has what no check mends
+    more = " (or the same with another of them)" if len(names) > _CONTEXT_CHOICES else ""
+    return message.replace(CONTEXT_FIX, f"{CONTEXT_FIX}: {spoken_list(lines, 'or')}{more}", 1)
+
+
 def _with_context(args: list[str], context: str) -> list[str]:
     """``args`` with `--context CONTEXT` after the --kubeconfig typed before the command, else first."""
     at = 2 if args[:1] == ["--kubeconfig"] else 1 if args[:1] and args[0].startswith("--kubeconfig=") else 0
@@ -437,8 +477,8 @@ def as_the_user_reads(message: str, root: _click.Command) -> str:
     field, a table cell's detail): flags named as typed, a value that came from a
     variable named so (`(from $KUBECONFIG)`), and each suggested kmeshctl / kubectl
     command carrying the user's --kubeconfig / --context and other flags it takes."""
-    message = context_fix_line(kubeconfig_fix_line(name_env_sources(name_typed_flags(
-        message, cmdline.INVOKED, cmdline.ARGS))))
+    message = context_choice_lines(context_fix_line(kubeconfig_fix_line(name_env_sources(name_typed_flags(
+        message, cmdline.INVOKED, cmdline.ARGS)))), root)
     # the lines added last have every flag typed already
     return namespace_fix_line(meant_value_line(paste_ready(message, root), root), root)
 
@@ -801,6 +841,8 @@ def no_example_namespace_run(message: str, root: _click.Command) -> str:
         given = _namespace_typed(root)
         instead = f" in place of -n {given}" if given else ""
         head += _context_namespace_refused(removed[0], message) if given is None else ""
+        refused = _context_namespace(removed[0]) if given is None else None
+        told += [f"the namespace it would use, {refused[0]} ({refused[1]}), is refused"] if refused else []
         told.append(f"-n {namespace}{instead} is only an example; give -n the namespace you mean")
     told += example_values(removed[0], root, message)
     return f"{head}; no line is offered: {name} changes {CHANGES.get(name, 'things')}, and {'; '.join(told)}{tail}"
@@ -810,17 +852,25 @@ def _context_namespace_refused(words: list[str], message: str) -> str:
     """`; namespace kube-system (from context dev) is Kubernetes' own`: why the line ``words``
     (no -n typed) was given an example -n, when its context's namespace is one refused and
     ``message`` does not say so (the hint was about the context's name: `--context Dev`)."""
+    found = _context_namespace(words)
+    if found is None or re.search(rf"\bnamespace {re.escape(found[0])}\b", message):
+        return ""
+    return f"; namespace {found[0]} ({found[1]}) {found[2]}"
+
+
+def _context_namespace(words: list[str]) -> Optional[tuple[str, str, str]]:
+    """(the namespace the line ``words`` uses with no -n, where it comes from (`from context
+    dev`), why it is refused) when it is one refused (kube-system); None otherwise."""
     from kmeshctl.cli.badinput import _default_namespace
     from kmeshctl.namespaces import system_namespaces
 
     end = cmdline.separator_at(words)
     used = _default_namespace(words[1:end])
     reason = system_namespaces().get(used)
-    if reason is None or re.search(rf"\bnamespace {re.escape(used)}\b", message):
-        return ""
+    if reason is None:
+        return None
     context = typed_value(words[:end], "--context")
-    origin = f"from context {context}" if context else "from the kubeconfig context"
-    return f"; namespace {used} ({origin}) {reason}"
+    return used, f"from context {context}" if context else "from the kubeconfig context", reason
 
 
 def _strays_kept(words: list[str], dropped: list[str], root: _click.Command) -> str:

@@ -152,9 +152,12 @@ def _demo_waypoint(values: Any) -> None:
     from kmeshctl.cli.names import check_waypoint_name
     from kmeshctl.params import DEMO_WAYPOINT  # not demo_cluster's import: a stop in that is the demo's to report
 
+    from kmeshctl.cli.demo import beside_cluster  # a sandbox beside a cluster: --waypoint is on the cluster's line
+
     waypoint = values.get("waypoint")
-    if isinstance(waypoint, str) and values.get("name") is None and getattr(values.get("target"), "value",
-                                                                            values.get("target")) != "local":
+    if isinstance(waypoint, str) and (values.get("name") is None and getattr(
+            values.get("target"), "value", values.get("target")) != "local" or
+            beside_cluster(values.get("name"), values.get("target"))):
         check_waypoint_name("--waypoint", waypoint, DEMO_WAYPOINT)
 
 
