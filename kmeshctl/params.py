@@ -126,7 +126,8 @@ def shown(value: object, whole: bool = False) -> str:
     if not head.isprintable():
         return "'" + head.encode("unicode_escape").decode("ascii").replace("'", "\\'") + "'" + more
     if head and not _SHELL_SPECIAL.search(head):
-        return head + more  # letters and digits of any script are safe (`９`): shown as typed
+        # letters and digits of any script are safe (`９`): shown as typed; `img:` quoted (`img:: ...` misreads)
+        return (f"'{head}'" if head.endswith(":") else head) + more
     return (shlex.quote(head) if head else "''") + more
 
 

@@ -525,7 +525,7 @@ def test_an_xds_address_mistake_reads_the_same_on_every_command(address: str, tm
         problems[args[0] if args[0] != "--kubeconfig" else "install"] = err.split("; use ")[0]
     assert len(set(problems.values())) == 1, problems
     code, _, err = cli(capsys, "node", "run", "--xds-insecure", "--xds-address", "unix:")
-    assert code == 2 and "--xds-address unix:: no socket path after unix:" in err, err
+    assert code == 2 and "--xds-address 'unix:': no socket path after unix:" in err, err
 
 
 def test_port_flags_share_the_range_wording() -> None:

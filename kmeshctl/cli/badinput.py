@@ -311,8 +311,17 @@ def _closest_choices(param: _click.Parameter, value: Optional[str]) -> list[str]
         return []
     names = [str(c.value if isinstance(c, Enum) else c) for c in descriptor.choices]
     by_lower = {name.lower(): name for name in names}
+    short = [name for name in names if _numeronym(value.lower(), name.lower())]  # `k8s`: kubernetes
     close = difflib.get_close_matches(value.lower(), list(by_lower), n=2, cutoff=CHOICE_CLOSENESS)
-    return [by_lower[name] for name in close]
+    return list(dict.fromkeys([*short, *(by_lower[name] for name in close)]))[:2]
+
+
+def _numeronym(value: str, name: str) -> bool:
+    """``value`` shortens ``name`` as `k8s` does kubernetes: its first and last letters
+    with the count of those between."""
+    found = re.fullmatch(r"([a-z])(\d+)([a-z])", value)
+    return found is not None and len(name) > 3 and name[0] == found.group(1) and name[-1] == found.group(3) and \
+        int(found.group(2)) == len(name) - 2
 
 
 # ------------------------------------------------------------------ strict numbers
@@ -1151,6 +1160,7 @@ def every_bad_value(command: _click.Command) -> None:
                 raise
             try:
                 lines = _unique([*_click_problems(command, ctx, typed), *_body_problems(ctx)])
+                lines = _not_split(ctx, typed, lines)
             except Exception:  # the others could not be told (a check failed otherwise): the first stands
                 raise first from None
             if len(lines) < 2:
@@ -1176,7 +1186,7 @@ def every_bad_value(command: _click.Command) -> None:
             raise gathered from None
         except _click.exceptions.UsageError as extra:  # click's last check: the params were all taken
             try:
-                others = _not_the_separator(ctx, typed, _body_problems(ctx))
+                others = _not_split(ctx, typed, _not_the_separator(ctx, typed, _body_problems(ctx)))
             except Exception:  # noqa: BLE001 - the others could not be told: click's stands
                 raise extra from None
             # its hint may ask the cluster (is the word a namespace?): built once, only when said with others
@@ -1447,6 +1457,15 @@ def _not_the_separator(ctx: _click.Context, typed: list[str], lines: list[str]) 
     if took is None or not takes_value(took):
         return lines
     return [line for line in lines if not line.startswith(f"{typed[at - 1]} --:")]
+
+
+def _not_split(ctx: _click.Context, typed: list[str], lines: list[str]) -> list[str]:
+    """``lines`` without those refusing a value the word after it completes (`--xds-address
+    HOST 15012`: the port; kmeshctl.cli.splitvalues): the extra word's hint mends both."""
+    from kmeshctl.cli.splitvalues import chain_params, splits
+
+    flags = [split.flag for split in splits(chain_params(ctx), typed) if split.joined is not None]
+    return [line for line in lines if not any(line.startswith((f"{flag} ", f"{flag}=")) for flag in flags)]
 
 
 def _unique(lines: list[str]) -> list[str]:
@@ -2407,6 +2426,8 @@ def _parsed_problems(root: _click.Command, words: list[str], given_only: bool) -
                                         for flag, what in missing_flags(ctx.command, path, list(words[1:]))] + \
             [f"{argument} is required ({what})" for argument, what in REQUIRED_ARGUMENTS.get(path, _no_arguments)(ctx)]
         return _unique([*(ctx.meta.get(BAD_VALUES) or []), *together, *needed])
+    except _click.exceptions.NoArgsIsHelpError:  # a group given no command: its message is its whole help
+        return None
     except _click.exceptions.MissingParameter as err:
         return [] if given_only else [err.format_message()]
     except _click.exceptions.BadParameter as err:  # said as the error of the line would say it

@@ -1306,6 +1306,9 @@ def disable_ns(
 
 def _set_mode(names: list[str], enable: bool, wait: bool, timeout: float, output: OutputFormat,
               quiet: bool = False, overwrite: bool = False) -> None:
+    from kmeshctl.cli.splitvalues import check_split_arguments
+
+    check_split_arguments(names, "a namespace")  # `--timeout 5 m`: m is the unit, never a namespace to change
     check_no_kind_word(names)
     check_namespace_words("namespace", names)
     if enable:  # a system namespace: refused before connecting

@@ -383,7 +383,13 @@ def _strays_refused(line: list[str], root: _click.Command) -> str:
 
 def _next_command_word(after: list[str]) -> Optional[str]:
     """The first word of ``after`` that is no flag or a leading flag's value (`-n foo status`: status)."""
-    return next((after[i] for i in walk_words(after, leading_values=True)
+    at = _next_command_at(after)
+    return None if at is None else after[at]
+
+
+def _next_command_at(after: list[str]) -> Optional[int]:
+    """Where in ``after`` _next_command_word's word is; None for none."""
+    return next((i for i in walk_words(after, leading_values=True)
                  if not after[i].startswith("-") or after[i] == "-"), None)
 
 
@@ -409,7 +415,59 @@ def _stray_leading_word(word: str, ctx: _click.Context, close: list[str], after:
     further = _habit_further(line, ctx.find_root().command)
     if further or following not in commands or commands[following].hidden:
         return further
-    return f"did you mean `{shlex.join(['kmeshctl', *line])}`?"
+    root = ctx.find_root().command
+    group_at = at + (_next_command_at(after[:separator_at(after)]) or 0)
+    swapped = _group_first_line(word, commands[following], line, group_at, root)
+    if swapped:
+        return swapped
+    moved = _as_argument_line(word, line, group_at, root)
+    return _meant_line(moved, root) if moved else f"did you mean `{shlex.join(['kmeshctl', *line])}`?"
+
+
+def _group_first_line(word: str, group: _click.Command, line: list[str], at: int, root: _click.Command) -> str:
+    """A command typed before its group (`traffic-shift demo`, `list sandbox -o json`):
+    `did you mean `kmeshctl demo traffic-shift`?`, every flag kept (its synonym or near
+    spelling, `ls sandbox`: list), said so when it changes things; `top node`, a word none
+    of the group's commands: one line naming them. "" when ``group`` (at ``line[at]``, the
+    line without ``word``) is no group, or a command of it follows (`x demo traffic-shift`)."""
+    import difflib
+
+    commands = getattr(group, "commands", None)
+    if commands is None:
+        return ""
+    cut = separator_at(line)
+    if _next_command_word(line[at + 1:cut]) in commands:
+        return ""
+    names = [n for n, sub in sorted(commands.items()) if not sub.hidden]
+    meant = ([n for n in names if n == word.lower()] or command_synonyms(word, names)
+             or difflib.get_close_matches(word.lower(), names, n=1, cutoff=SUGGEST_CLOSENESS))
+    if not meant:
+        return f"nor is {word} a command of {line[at]}: its commands are {', '.join(names)}"
+    return _meant_line([*line[:at + 1], meant[0], *line[at + 1:]], root)
+
+
+def _meant_line(line: list[str], root: _click.Command) -> str:
+    """`did you mean `kmeshctl LINE`?`, said so when the line changes things (CHANGES)."""
+    meant = shlex.join(["kmeshctl", *line])
+    path = cmdline.typed_command_path(root, line).split()[1:]  # its command, leading flags passed over
+    changing = changing_command(shlex.join(["kmeshctl", *path, *line]))
+    return f"did you mean `{meant}`?" + (f" (it runs for real: {changing} changes {CHANGES[changing]})"
+                                          if changing else "")
+
+
+def _as_argument_line(word: str, line: list[str], at: int, root: _click.Command) -> list[str]:
+    """``line`` (without the stray ``word``) with ``word`` as the argument of the command
+    at ``line[at]`` when only that makes it parse (`sandbox netutils exec -- ls`: `sandbox
+    exec netutils -- ls`, exec's POD); [] otherwise. Only on a line giving a command to run
+    after `--` (then the word can be nothing but where it runs: `f4x enable-ns` is no
+    namespace to enroll), and never for a command that changes things."""
+    from kmeshctl.cli.badinput import line_works
+
+    moved = [*line[:at + 1], word, *line[at + 1:]]
+    if "--" not in line[at + 1:] or changing_command(shlex.join(["kmeshctl", *moved])) or \
+            line_works(["kmeshctl", *line], root) or not line_works(["kmeshctl", *moved], root):
+        return []
+    return moved
 
 
 def _habit_further(line: list[str], root: _click.Command) -> str:
@@ -491,6 +549,17 @@ GROUP_VERBS = {"describe": "describe", "show": "describe", "info": "describe", "
                "delete": "delete", "rm": "delete", "remove": "delete", "del": "delete", "destroy": "delete",
                "stop": "delete", "create": "create", "start": "create"}
 
+# A kind's command (or GROUP_VERBS' word) typed before the kind (`list sandbox -o json`,
+# `down sandbox --name x`) -> the kubectl verb it stands for: read as kubectl's line, it
+# names the sandbox or waypoint that a line changing things must name.
+KIND_VERBS = {**GROUP_VERBS, "list": "get", "up": "create", "apply": "create", "down": "delete"}
+
+
+def _kind_first(after: list[str], root: _click.Command) -> bool:
+    """The first word of ``after`` that is no flag is a kind (`sandbox`, `waypoints`)."""
+    positional, _ = _split_typed(after[:separator_at(after)], root)
+    return bool(positional) and positional[0].partition("/")[0].lower() in KIND_WORDS
+
 
 def _command_habit_line(word: str, ctx: _click.Context, before: list[str], after: list[str],
                         typed: bool = True) -> str:
@@ -499,6 +568,8 @@ def _command_habit_line(word: str, ctx: _click.Context, before: list[str], after
     path = tuple(ctx.command_path.split()[1:])
     if not path and word.lower() in KUBECTL_VERBS:
         return _kubectl_verb_line(word.lower(), ctx, before, after)
+    if typed and not path and word.lower() in KIND_VERBS and _kind_first(after, ctx.command):
+        return _kubectl_verb_line(KIND_VERBS[word.lower()], ctx, before, after)  # `down sandbox`: sandbox down
     if typed and len(path) == 1 and path[0] in PLURALS and word.lower() in GROUP_VERBS:
         names = [n for n, sub in ctx.command.commands.items() if not sub.hidden]
         meant = command_synonyms(word, names)  # `did you mean down?`, then the line that does it
@@ -831,8 +902,11 @@ def _exec_habit_line(word: str, after: list[str], root: _click.Command) -> str:
     cut = separator_at(after)
     positional, flags = _split_typed(after[:cut], exec_command)
     kept = _flags_taken(exec_command, flags)
-    if not positional:
-        return "did you mean `kmeshctl sandbox exec POD -- COMMAND`? (run a command in a pod of a sandbox)"
+    if word == "exec" and positional[:1] == ["sandbox"]:  # `exec sandbox POD`: the group typed after the verb
+        positional = positional[1:]
+    if not positional:  # no line to paste without a POD (backticked, POD would be mended as a value: `pod`)
+        command = shlex.join(after[cut + 1:]) or ("COMMAND" if word == "exec" else "sh")
+        return f"did you mean kmeshctl sandbox exec POD -- {command}? (run a command in a pod of a sandbox)"
     command = after[cut + 1:] or positional[1:] or ["sh"]
     line, _ = with_sandbox_name(["kmeshctl", "sandbox", "exec", positional[0], *kept])
     said = "kubectl's exec is" if word == "exec" else "a shell in a pod is"

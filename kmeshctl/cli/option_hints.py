@@ -10,7 +10,7 @@ import os
 import re
 import shlex
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from typer import _click
 
@@ -657,9 +657,10 @@ def positional_name_hint(message: str, err: Any) -> str:
         return ""
     params = ctx.command.params
     arguments = [p for p in params if p.param_type_name == "argument"]
-    if arguments:
-        return _too_many_arguments(ctx, arguments, found.group(1).split())
     typed = _without_separator(list(cmdline.ARGS))
+    if arguments:  # `completion bash --request-timeout 5 s`: the unit, no second shell
+        return _split_value_hint(ctx, typed, found.group(1).split()) or \
+            _too_many_arguments(ctx, arguments, found.group(1).split())
     at = separator_at(cmdline.ARGS)
     after = cmdline.ARGS[at + 1:]
     took = option_spelled(ctx.command, cmdline.ARGS[at - 1]) if 0 < at < len(cmdline.ARGS) else None
@@ -678,6 +679,9 @@ def positional_name_hint(message: str, err: Any) -> str:
     spaced = _spaced_path_hint(ctx, typed, found.group(1).split())
     if spaced:  # `--plot /tmp/my plot.png`: one path the shell split at its space
         return spaced
+    split = _split_value_hint(ctx, typed, found.group(1).split())
+    if split:  # `--xds-address istiod.istio-system.svc 15012`: the port, never a namespace
+        return split
     level = _spaced_level_hint(ctx, list(cmdline.ARGS))
     if level:  # kubectl's `-v 6`: the level, not a name
         return level
@@ -693,6 +697,9 @@ def positional_name_hint(message: str, err: Any) -> str:
         return "; this command takes no positional arguments"
     if any(_looks_like_file(word) for word in extras):
         return "; this command takes no positional arguments and reads no file: give its settings as flags"
+    halves = _value_halves(ctx, typed, extras)
+    if halves:  # `--network net 1`: the rest of net-1, no on/off value and no name of its own
+        return halves
     if all(word.lower() in _BOOL_WORDS for word in extras):  # `render true`: never --cluster-id true
         return (f"; this command takes no positional arguments, and {shlex.join(extras)} is no name: on/off "
                 f"flags are given alone (--wait) or in their off form (--no-wait): "
@@ -757,6 +764,58 @@ def _spaced_path_hint(ctx: _click.Context, typed: list[str], extras: list[str]) 
         i += 1
     quoted = ", ".join(f"{owner} {shlex.quote(path)}" for _, owner, path in joined.values())
     return f"; quote the path{'s' if len(joined) > 1 else ''}: {quoted}: {_with_needed(ctx, line)}"
+
+
+def _split_value_hint(ctx: _click.Context, typed: list[str], extras: list[str]) -> str:
+    """Stray words typed right after a value the shell split at a space (splitvalues):
+    `; 15012 read as the port of --xds-address (typed after a space): --xds-address
+    istiod.istio-system.svc:15012: `kmeshctl ...``, the line with each value joined; when
+    one joins into no value its flag takes, or other stray words are left, why, and no
+    line: such a word read as a name (-n, --name) would act elsewhere. "" for no such word."""
+    from kmeshctl.cli.command_hints import CHANGES
+    from kmeshctl.cli.splitvalues import chain_params, line_joined, splits
+
+    places = _stray_positions(ctx, typed, extras)
+    found = splits(chain_params(ctx), typed, set(places))
+    if not found:
+        return ""
+    others = [typed[i] for i in places if i not in {split.word_at for split in found}]
+    whole = not others and all(split.joined is not None for split in found)
+    said = "; ".join(split.said(not whole) for split in found)
+    name = " ".join(ctx.command_path.split()[1:])
+    if others:
+        said += f"; and {name} takes no positional arguments ({shlex.join(others)})"
+    if not whole:
+        changing = changing_command(shlex.join(["kmeshctl", *typed]))
+        why = f" (no line is offered: {changing} changes {CHANGES[changing]})" if changing else ""
+        flags = list(dict.fromkeys(split.flag for split in found if split.joined is None))
+        return f"; {said}" + (f"; give {spoken_list(flags)} one value it takes{why}" if flags else why)
+    return f"; {said}: {_with_needed(ctx, line_joined(typed, found))}"
+
+
+def _value_halves(ctx: _click.Context, typed: list[str], extras: list[str]) -> str:
+    """One stray number typed right after a name's value (`--network net 1`: the rest of
+    net-1, no on/off value): `; 1, typed right after --network net, is no argument ...:
+    give --network one word, e.g. --network net-1`, and no line (net-1 or net1 is the
+    user's to tell). "" for any other stray words."""
+    from kmeshctl.cli.command_hints import CHANGES
+
+    from kmeshctl.cli.splitvalues import chain_params, name_halves
+
+    places = _stray_positions(ctx, typed, extras)
+    owned = [half for half in name_halves(chain_params(ctx), typed) if half[2] in places]
+    if len(extras) != 1 or len(places) != 1 or not owned:
+        return ""
+    changing = changing_command(shlex.join(["kmeshctl", *typed]))
+    (flag, value, _), word = owned[0], extras[0]
+    param = _param_of(ctx, flag)
+    if param is None:
+        return ""
+    example = f"{value}-{word}"
+    shown = f", e.g. {flag} {shlex.quote(example)}" if _refused_as(ctx, param, flag, example) == "" else ""
+    why = f" (no line is offered: {changing} changes {CHANGES[changing]})" if changing else ""
+    return f"; {shlex.quote(word)}, typed right after {flag} {shlex.quote(value)}, is no argument (nor an on/off " \
+           f"value) but likely part of that value, which has no spaces: give {flag} one word{shown}{why}"
 
 
 def _too_many_arguments(ctx: _click.Context, arguments: list[_click.Parameter], extras: list[str]) -> str:

@@ -768,8 +768,8 @@ def _print_status(report: dict[str, Any], output: OutputFormat) -> None:
     fix = report.get("fix")
     if fix and not any(fix in problem for problem in report["problems"]):  # not said twice
         console.print(f"Fix: `{escape(fix)}`", soft_wrap=True)
-    for note in report.get("notes") or []:
-        console.print(f"Note: {escape(note)}")
+    for noted in report.get("notes") or []:
+        console.print(f"Note: {escape(noted)}")
     from kmeshctl.dump import print_section
 
     wide = output is OutputFormat.wide
@@ -855,6 +855,8 @@ class _ExecCommand(SandboxFlagCommand):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if "--" not in args:
             _refuse_own_flag_in_command(self, ctx, args)
+        if not ctx.resilient_parsing:  # completion reads a line being typed
+            _refuse_separator_as_value(self, args)
         words = _words_before_dashes(self, args)
         ctx.meta[POD_MISSING] = not words
         ctx.meta[POD_WORDS] = words  # completion's: click leaves POD unset when the line ends in `-n`
@@ -924,11 +926,59 @@ def _own_flag_after_command(args: list[str], options: dict[str, Any]) -> Optiona
     return None
 
 
+def _valued_options(command: click.Command) -> dict[str, click.Parameter]:
+    """The spellings of ``command``'s options that take a value, each with its option."""
+    return {opt: p for p in command.params if p.param_type_name == "option" and not getattr(p, "is_flag", False)
+            and not getattr(p, "count", False) for opt in (*p.opts, *p.secondary_opts)}
+
+
+def _refuse_separator_as_value(command: click.Command, args: list[str]) -> None:
+    """`exec netutils --name -- ls`: --name took the `--` as its value (its own value was
+    forgotten), so the command would be read as a second POD: refused, as the flag before
+    `--` is on any command (option_hints._separator_as_value), with the line that gives
+    the flag a value: a sandbox that has the POD (--name), the POD's namespace (-n)."""
+    valued = _valued_options(command)
+    i = 0
+    while i < len(args) and args[i] != "--":
+        if args[i] in valued and args[i + 1:i + 2] == ["--"]:
+            break
+        i += 2 if args[i] in valued else 1
+    else:
+        return
+    flag, after = args[i], args[i + 2:]
+    pods = _words_before_dashes(command, args[:i])
+    read = f"so {shlex.join(after)} was read as {'a second POD' if pods else 'the POD'}, not as the command" \
+        if after else "so no command is left after it"
+    value, note = _value_for(valued[flag].name or "", pods[0] if pods else "", args[:i])
+    said = f"{flag} took the `--` after it as its value, {read}; give {flag} a value before the `--`"
+    words = ["kmeshctl", "sandbox", "exec", *(args[:i + 1] if pods else ["POD", *args[:i + 1]])]
+    command_words = shlex.join(after or (["sh"] if pods else ["COMMAND"]))
+    if pods and value:
+        raise UsageError(f"{said}: `{shlex.join([*words, value, '--'])} {command_words}`{note}")
+    placeholder = "NAMESPACE" if valued[flag].name == "namespace" else "NAME"
+    raise UsageError(f"{said}: {shlex.join(words)} {value or placeholder} -- {command_words}{note}")
+
+
+def _value_for(param: str, pod: str, before: list[str]) -> tuple[str, str]:
+    """(exec's --name (``param``: its option's name) or -n for a line running in ``pod``,
+    "" when no sandbox has ``pod``; a note saying where it is, or why there is none)."""
+    namespace = typed_value(before, "-n", "--namespace")
+    holding = [n for n in sandboxes.names() if _has_pod(n, pod, namespace)] if pod else []
+    if not holding:
+        up = sandboxes.names()
+        why = f"no sandbox has pod {pod}; sandboxes: {', '.join(up)}" if up and pod else \
+            "the sandboxes: `kmeshctl sandbox list`" if up else "no sandbox is up: kmeshctl sandbox up makes one"
+        return "", f" ({why})"
+    if param != "namespace":
+        return holding[0], f" (sandboxes with pod {pod}: {', '.join(holding)})" if len(holding) > 1 else ""
+    state = sandboxes.load(holding[0])
+    found = [p.namespace for p in (state.pods if state else []) if pod in (p.name, p.deployment)]
+    return (found[0], f" (pod {pod} is in namespace {found[0]} of sandbox {holding[0]})") if found else ("", "")
+
+
 def _words_before_dashes(command: click.Command, args: list[str]) -> list[str]:
     """The words of ``args`` before `--` that are no option or option value."""
-    valued = {opt for p in command.params if p.param_type_name == "option" and not getattr(p, "is_flag", False)
-              and not getattr(p, "count", False)
-              for opt in (*p.opts, *p.secondary_opts)}
+    valued = _valued_options(command)
     i, words = 0, []
     while i < len(args):
         arg = args[i]

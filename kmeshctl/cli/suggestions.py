@@ -795,7 +795,10 @@ def example_values(words: list[str], root: _click.Command, message: str) -> list
         param = cmdline.option_spelled(command, flag)
         if param is None or param.name in idle or value in ("''", ""):
             continue  # an empty value picks nothing; a wait's bound changes nothing made
-        said.append(f"{given} left out would give the default ({param.default}); give {flag} a value it takes")
+        unset = param.default is None or param.default == "" or param.default == ()  # no value to name
+        default = f"leave {flag} unset (its default)" if unset else \
+            f"give the default ({getattr(param.default, 'value', param.default)})"  # an Enum's as typed
+        said.append(f"{given} left out would {default}; give {flag} a value it takes")
     return said
 
 
@@ -1135,6 +1138,7 @@ def parseable_words(words: list[str], root: _click.Command) -> tuple[list[str], 
         return words, [], []
     if takes_namespace_arguments(command) and cmdline.option_spelled(command, "-n") is None:
         own = namespaces_as_arguments(own)  # kubectl's `enable-ns -n team-a`: team-a is what it enrolls
+    own, halves = _split_values_joined(root, path[1:], own)
     arguments = [p for p in command.params if p.param_type_name == "argument"]
     slots = sum(p.nargs if p.nargs >= 0 else len(own) for p in arguments)
     valued_elsewhere, never_valued = cmdline.options_by_kind(root)
@@ -1143,6 +1147,7 @@ def parseable_words(words: list[str], root: _click.Command) -> tuple[list[str], 
     kept: list[str] = []
     dropped: list[str] = []
     strays: list[int] = []
+    halves_kept: set[int] = set()  # strays typed after a value they make no value of: never a name
     flagged: list[tuple[str, str]] = []
     i = 0
     while i < len(own):
@@ -1176,10 +1181,12 @@ def parseable_words(words: list[str], root: _click.Command) -> tuple[list[str], 
             kept.append(word)
         else:
             strays.append(len(kept))
+            halves_kept |= {len(kept)} if i in halves else set()
             kept.append(word)
         i += 1
     option = _ordered_flag(command.params, tuple(path[1:]), kept) if len(strays) == 1 else None
-    if option is not None and not any(spelled(w, set(option[0].opts)) for w in kept) and \
+    if option is not None and strays[0] not in halves_kept and \
+            not any(spelled(w, set(option[0].opts)) for w in kept) and \
             stray_taken(tuple(path[1:]), option[0], option[2], kept[strays[0]]):
         flagged.append((kept[strays[0]], f"{option[2]} {kept[strays[0]]}"))
         kept[strays[0]:strays[0] + 1] = [option[2], kept[strays[0]]]
@@ -1187,6 +1194,21 @@ def parseable_words(words: list[str], root: _click.Command) -> tuple[list[str], 
         dropped += [kept[at] for at in strays]
         kept = [w for at, w in enumerate(kept) if at not in strays]
     return ["kmeshctl", *kept, *tail], dropped, flagged
+
+
+def _split_values_joined(root: _click.Command, path: list[str], own: list[str]) -> tuple[list[str], set[int]]:
+    """(``own`` with each value the shell split that joins into one its flag takes as one
+    word (`--timeout 5 m`: 5m), the places of the words typed after a value that join into
+    none, or after a name's (`--network net 1`): kmeshctl.cli.splitvalues)."""
+    from kmeshctl.cli.splitvalues import line_joined, name_halves, path_params, splits
+
+    params = path_params(root, path)
+    found = splits(params, own)
+    joined = line_joined(own, found)
+    gone = {split.word_at for split in found if split.joined is not None}
+    shift = {i: i - sum(1 for g in gone if g < i) for i in range(len(own))}
+    halves = {split.word_at for split in found if split.joined is None} | {at for *_, at in name_halves(params, own)}
+    return joined, {shift[at] for at in halves}
 
 
 def _choice_fixed(command: _click.Command, root: _click.Command, given: list[str]) -> list[str]:

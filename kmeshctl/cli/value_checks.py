@@ -455,6 +455,13 @@ def _not_system_namespaces(values: Any) -> None:
         _checked_namespaces(None, names, True, bool(values.get("overwrite")))
 
 
+def _split_namespace_words(values: Any) -> None:
+    """`enable-ns foo --timeout 5 m`: m is the unit of --timeout the shell split off, not a namespace."""
+    from kmeshctl.cli.splitvalues import check_split_arguments
+
+    check_split_arguments([str(name) for name in values.get("namespaces") or ()], "a namespace")
+
+
 NODE_PORTS = (15020, 15021)  # a metrics port to offer when --admin-port took the default one
 
 
@@ -499,6 +506,6 @@ VALUE_CHECKS: dict[str, tuple[Any, ...]] = {
     "waypoint list": (_namespace_and_all, _waypoint_context_namespace),
     "waypoint status": (_waypoint_name, _waypoint_context_namespace),
     "waypoint delete": (_waypoint_name, _waypoint_context_namespace),
-    "enable-ns": (_namespace_words, _not_system_namespaces),
-    "disable-ns": (_namespace_words,),
+    "enable-ns": (_split_namespace_words, _namespace_words, _not_system_namespaces),
+    "disable-ns": (_split_namespace_words, _namespace_words),
 }
