@@ -76,8 +76,8 @@ def _cells(rows: list[dict]) -> list[dict]:
     """The rows as table cells: an empty one reads <none>, as in every table (JSON keeps
     null); a column empty in every row (FIX when every check passed) stays empty, so the
     table leaves it out."""
-    shown = {key for row in rows for key, value in row.items() if value not in (None, "")}
-    return [{k: (EMPTY if k in shown else "") if v in (None, "") else v for k, v in row.items()} for row in rows]
+    filled = {key for row in rows for key, value in row.items() if value not in (None, "")}
+    return [{k: (EMPTY if k in filled else "") if v in (None, "") else v for k, v in row.items()} for row in rows]
 
 
 CNI_CONF_DIR = Path("/etc/cni/net.d")  # where the DaemonSet's agents chain the plugin (`node run --cni-conf-dir`)
