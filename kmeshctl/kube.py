@@ -364,13 +364,22 @@ class KubeconfigFiles:
     configs: list[dict] = field(default_factory=list)
 
 
+def kubeconfig_entries(path: str) -> list[str]:
+    """The files a kubeconfig path names, ~ expanded: a KUBECONFIG-style list split at ':'
+    (empty entries skipped), but a file of that exact name (`kc:1.yaml`) is that file."""
+    whole = os.path.expanduser(path)
+    if os.pathsep in path and os.path.exists(whole):
+        return [whole]
+    return [os.path.expanduser(p) for p in path.split(os.pathsep) if p]
+
+
 def check_kubeconfig(path: str, context: Optional[str], explicit: bool,
                      current_needed: bool = True) -> KubeconfigFiles:
     """The files of ``path`` that exist (a KUBECONFIG-style list: as kubectl, missing
     entries are skipped) with their contexts; a one-line error when none exists, or
     ``context`` is not one of their contexts (they are listed), or, given no ``context``
     and ``current_needed``, the current-context is missing or none of them."""
-    files = [os.path.expanduser(p) for p in path.split(os.pathsep) if p]
+    files = kubeconfig_entries(path)
     present = [p for p in files if os.path.exists(p)]
     if not present and not explicit and context is not None:
         raise UsageError(f"--context {shown(context)}: no kubeconfig to look it up in "
@@ -1105,7 +1114,7 @@ def current_context_name(kubeconfig: Optional[str] = None) -> str:
 
 def _contexts_and_current(kubeconfig: Optional[str]) -> tuple[list[str], str]:
     path = kubeconfig or kubeconfig_from_env(os.environ.get("KUBECONFIG")) or os.path.expanduser(DEFAULT_KUBECONFIG)
-    files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
+    files = [p for p in kubeconfig_entries(path) if os.path.exists(p)]
     try:
         return _contexts_in(_parsed(files, None))
     except KmeshctlError:
@@ -1134,15 +1143,18 @@ def check_given_target(target: KubeTarget, kubeconfig_typed: bool, context_typed
     if not kubeconfig_typed and not context_typed:
         return
     path = target.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
-    files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
+    if kubeconfig_typed and os.pathsep in path and kubeconfig_entries(path) != [os.path.expanduser(path)]:
+        raise UsageError(f"--kubeconfig {shown(path, whole=True)}: one file, as kubectl's --kubeconfig (no file has "
+                         "that name; a list of kubeconfigs to merge is $KUBECONFIG's)", fix=KUBECONFIG_FIX)
+    files = [p for p in kubeconfig_entries(path) if os.path.exists(p)]
     if not files and not kubeconfig_typed:
-        entries = [os.path.expanduser(f) for f in path.split(os.pathsep) if f]
+        entries = kubeconfig_entries(path)
         missing = (f"none of the $KUBECONFIG files exist ({', '.join(map(shown, entries))})" if len(entries) > 1
                    else f"{shown(path, whole=True)} does not exist")
         raise UsageError(f"--context {shown(target.context)}: no kubeconfig to look it up in ({missing})",
                          fix="pass --kubeconfig PATH of the file that has it")
     if not files:
-        raise UsageError(_missing_kubeconfig(path, [os.path.expanduser(f) for f in path.split(os.pathsep) if f]),
+        raise UsageError(_missing_kubeconfig(path, kubeconfig_entries(path)),
                          fix=KUBECONFIG_FIX)
     names, _ = _contexts_in(_parsed(files, path))
     if not names:
@@ -1185,7 +1197,7 @@ def default_namespace(target: KubeTarget) -> str:
                 namespace = handle.read().strip() or DEFAULT_OBJECT_NAMESPACE
             return _checked_namespace(namespace, f"in {IN_CLUSTER_NAMESPACE} (this pod's service account)", "")
     path = target.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
-    files = [p for p in (os.path.expanduser(f) for f in path.split(os.pathsep) if f) if os.path.exists(p)]
+    files = [p for p in kubeconfig_entries(path) if os.path.exists(p)]
     try:
         configs = _parsed(files, None)
     except KmeshctlError:
@@ -1250,7 +1262,7 @@ def missing_kubeconfig_files(target: KubeTarget) -> list[str]:
     if not target.named:
         return []
     path = target.kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
-    files = [os.path.expanduser(p) for p in path.split(os.pathsep) if p]
+    files = kubeconfig_entries(path)
     return [] if any(os.path.exists(f) for f in files) else files
 
 

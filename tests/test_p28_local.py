@@ -80,8 +80,10 @@ def test_p28_help_stays_a_value_where_it_can_be_one(capsys, no_env, state_root) 
                                      "address (the DaemonSet passes status.podIP as INSTANCE_IP), "
                                      "e.g. --instance-ip 10.0.0.7"),
     (["--instance-ip", "a b"], "--instance-ip 'a b': not an IP address; "),
-    (["--admin-port", "15020"], "--metrics-port 15020: the same port as --admin-port; give each its own "
-                                "(defaults: admin 15200, metrics 15020), e.g. --metrics-port 15021"),
+    # f49c (t48a 12): the flag typed is named, and the line keeps it
+    (["--admin-port", "15020"], "--admin-port 15020: the same port as --metrics-port's default; give each its own "
+                                "(defaults: admin 15200, metrics 15020): "
+                                "`kmeshctl node run --admin-port 15020 --metrics-port 15021`"),
 ], ids=lambda x: " ".join(x) if isinstance(x, list) else "")
 def test_p28_node_run_value_errors_echo_the_value_plainly_with_an_example(typed, line, capsys, no_env) -> None:
     code, out, err = cli(capsys, "node", "run", *typed)

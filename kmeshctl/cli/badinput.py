@@ -465,14 +465,15 @@ def empty_values(command: _click.Command, ctx: _click.Context, args: Sequence[st
 def empty_value(flag: str, param: Optional[_click.Parameter], ctx: Optional[_click.Context]
                 ) -> _click.exceptions.BadOptionUsage:
     """`--name ''`: an empty name or value is bad input, never "use the default"."""
-    from kmeshctl.cli.option_hints import flag_example, values_known
+    from kmeshctl.cli.option_hints import fitting_context_line, flag_example, values_known
 
     metavar = (getattr(param, "metavar", None) or "").strip() if param is not None else ""
     want = f"one of {', '.join(metavar.split('|'))}" if "|" in metavar else (metavar or "a value") + \
         values_known(param)
-    example = flag_example(param) if "|" not in metavar else ""
+    example = flag_example(param, ctx) if "|" not in metavar else ""
     shown_example = f", e.g. {flag} {example}" if example and example.strip() else ""
-    return _click.exceptions.BadOptionUsage(flag, f"{flag} '': empty value; give {want}{shown_example}", ctx=ctx)
+    return _click.exceptions.BadOptionUsage(flag, f"{flag} '': empty value; give {want}{shown_example}"
+                                            f"{fitting_context_line(flag, param)}", ctx=ctx)
 
 
 # ------------------------------------------------------------------ long values
@@ -1945,8 +1946,10 @@ def _each_line_applied(lines: list[str], typed: list[str]) -> list[str]:
         if wanted is not None:  # `...: --metrics-port 15021`: the value the flag typed takes instead
             tails.append(wanted)
     kept = [w for i, word in enumerate([*words, None]) for w in [*added.get(i, []), *([word] if word is not None else [])]]
-    for wanted in tails:
-        kept = cmdline.with_flag_value(kept, *wanted)
+    for wanted in tails:  # a flag not typed (`--admin-port 15020` took metrics' default) is added
+        given = cmdline.with_flag_value(kept, *wanted)
+        end = cmdline.separator_at(kept)
+        kept = given if given != kept or wanted[0] in kept[:end] else [*kept[:end], *wanted, *kept[end:]]
     for line in lines:
         kept = _meant_value_given(line, kept)
     return kept
@@ -1963,7 +1966,8 @@ def _meant_value_given(line: str, words: list[str]) -> list[str]:
     for pattern in (_MEANT_VALUE[0], _MEANT_VALUE[2]):
         found = pattern.search(line)
         if found is not None:
-            given = _given_as(list(words), found["flag"], found["value"], found.groupdict().get("to") or found["flag"],
+            value = found["value"][1:-1] if found["value"][:1] == "'" else found["value"]  # `'t48a 1'`: as typed
+            given = _given_as(list(words), found["flag"], value, found.groupdict().get("to") or found["flag"],
                               found["meant"])
             return given if given is not None else words
     return words

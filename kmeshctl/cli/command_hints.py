@@ -16,7 +16,7 @@ from kmeshctl.cli import cmdline
 from kmeshctl.cli.badinput import command_synonyms, takes_value, typed_target, typed_value
 from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_ONLY_COMMANDS, NAMESPACE_FLAGS,
                                   QUIET_FLAGS, TRUE_FALSE_WORDS, leading_flag, option_below, option_spelled,
-                                  separator_at, spelled, walk_words, without_flag)
+                                  resolve, separator_at, spelled, walk_words, without_flag)
 from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SUGGESTED, dry_run_typed, with_sandbox_name
 from kmeshctl.errors import KmeshctlError, spoken_list
 
@@ -279,7 +279,7 @@ def no_such_command_line(word: str, ctx: _click.Context, around: Optional[tuple[
         return head + habit
     names = [n for n, sub in sorted(getattr(ctx.command, "commands", {}).items()) if not sub.hidden]
     close = ([n for n in names if n == word.lower()]  # `sandbox LIST`: commands are lower-case, as kubectl's
-             or _spelled_out(word, names) or command_synonyms(word, names)
+             or _spelled_out(word, names) or command_synonyms(word, names) or _joined_words(word, ctx.command)
              or difflib.get_close_matches(word, names, n=2, cutoff=SUGGEST_CLOSENESS)
              or [n for n in names if len(word) >= 3 and n.startswith(word)][:2]  # `demo traffic`: traffic-shift
              or _first_word_close(word, names))  # `demo traffc`: traffic-shift
@@ -295,10 +295,24 @@ def no_such_command_line(word: str, ctx: _click.Context, around: Optional[tuple[
     return head + f"did you mean {' or '.join(close)}?" + _command_meant_lines(word, ctx, close, around is not None)
 
 
+def _joined_words(word: str, group: _click.Command) -> list[str]:
+    """[`dump maps`] for `dump-maps` (`node-preflight`, `waypoint-apply`): a group's name and
+    one of its commands joined by '-', as other tools spell a command; [] for another word."""
+    typed = word.lower()
+    for at in (i for i, c in enumerate(typed) if c == "-"):
+        sub = getattr(group, "commands", {}).get(typed[:at])
+        below = getattr(sub, "commands", {}).get(typed[at + 1:])
+        if below is not None and not below.hidden:
+            return [f"{typed[:at]} {typed[at + 1:]}"]
+    return []
+
+
 def _help_words(ctx: _click.Context, before: list[str], after: list[str], meant: str) -> list[str]:
     """The words of `kmeshctl help ...` with the command ``meant`` in the typo's place: those
     typed after it kept as far as they name its subcommands (`help sandbx up`: sandbox up)."""
-    words, command = [*before, meant], ctx.command.commands[meant]  # type: ignore[attr-defined]
+    words, command = [*before, *meant.split()], ctx.command  # `dump maps` for help dump-maps
+    for word in meant.split():
+        command = command.commands[word]  # type: ignore[attr-defined]
     for word in after:
         command = getattr(command, "commands", {}).get(word)
         if command is None or command.hidden:
@@ -329,7 +343,7 @@ def _readings_keeping_flags(word: str, ctx: _click.Context, close: list[str]) ->
     keeping, dropping = [], []
     for meant in close:
         line = ["kmeshctl", *cmdline.ARGS]
-        line[at + 1] = meant
+        line[at + 1:at + 2] = meant.split()  # `dump maps` for `dump-maps`: two words
         dropped = parseable_words(line, root)[1]
         (dropping if any(w.startswith("-") for w in dropped) else keeping).append((meant, line))
     if keeping:
@@ -349,7 +363,7 @@ def _command_meant_lines(word: str, ctx: _click.Context, close: list[str], typed
     lines, note = [], ""
     for meant in close:
         line = list(cmdline.ARGS)
-        line[at] = meant
+        line[at:at + 1] = meant.split()
         refused = _strays_refused(["kmeshctl", *line], ctx.find_root().command)
         if refused:  # `dump mpas My_Box`: no line keeping a word dump maps refuses; why, and its own lines
             lines.append(refused)
@@ -581,6 +595,8 @@ def _command_habit_line(word: str, ctx: _click.Context, before: list[str], after
         return _run_as_exec_line(after, ctx.command.commands["exec"])
     if (not path and word.lower() == "exec" or path == ("sandbox",) and word.lower() in SHELL_WORDS) and typed:
         return _exec_habit_line(word.lower(), after, ctx.find_root().command)
+    if not path and word.lower() == "apply" and typed:
+        return _kubectl_apply_line()
     if (path, word.lower()) in WORD_HABITS:
         return _word_habit_line(WORD_HABITS[(path, word.lower())], ctx.find_root().command, before, after)
     names = [n for n, sub in getattr(ctx.command, "commands", {}).items() if not sub.hidden]
@@ -796,6 +812,15 @@ def _kubectl_kind_line(verb: str, typed: str, root: _click.Command, flags: list[
     return f"none for {plural} either: use kubectl, `{shlex.join(kubectl)}`{mesh}"
 
 
+def _kubectl_apply_line() -> str:
+    """kubectl's `apply -f FILE` typed to kmeshctl: kubectl's own line (the words typed, -q
+    left out), and what kmeshctl applies instead (kmesh's objects, a waypoint)."""
+    kubectl = ["kubectl", *(w for w in cmdline.ARGS if w.partition("=")[0] not in QUIET_FLAGS)]
+    return (f"kmeshctl applies no manifest files (kubectl's apply): use kubectl, `{shlex.join(kubectl)}`; kmesh "
+            "itself is applied by kmeshctl install (kmeshctl render prints its objects), a waypoint by "
+            "kmeshctl waypoint apply")
+
+
 SANDBOX_SHOWS = "a sandbox's pods, Services, waypoint and agent are shown by"
 
 
@@ -974,6 +999,9 @@ WORD_HABITS: dict[tuple[tuple[str, ...], str], Habit] = {
                                         "what runs)"),
     ((), "analyze"): (("precheck",), (), "none checks Istio's configuration (istioctl analyze does): {command} "
                                          "checks the cluster is ready for kmesh, `kmeshctl status` the install"),
+    ((), "verify-install"): (("status",), (), "kmesh's install (istioctl's verify-install) is checked by {command}: "
+                                              "its objects and each node's agent; whether the cluster suits kmesh by "
+                                              "`kmeshctl precheck`"),
     ((), "bpf"): _MAPS, ((), "map"): _MAPS, ((), "maps"): _MAPS, ((), "bpftool"): _MAPS,
     ((), "connectivity"): _CONNECTIVITY, ((), "sysdump"): _SYSDUMP, ((), "bug-report"): _BUG_REPORT,
     ((), "dashboard"): _DASHBOARD, ((), "kube-inject"): _KUBE_INJECT, ((), "hubble"): _HUBBLE,

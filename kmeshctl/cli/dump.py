@@ -391,7 +391,7 @@ def _pod_refusal(said: str, value: str) -> UsageError:
     agents = _cluster_agents()
     name = meant_spelling(value, DNS1123_SUBDOMAIN_RE)
     if meant and (not agents or any(agent.endswith(f"/{name}") for agent in agents)):
-        return UsageError(said)
+        return _pod_without_cluster(UsageError(said))
     return UsageError(f"{problem}; {_pod_example(agents)}")
 
 
@@ -970,6 +970,21 @@ def _namespace_read(error: UsageError, values: Mapping[str, object]) -> UsageErr
     if values.get("pod") or "; also " in str(error) or not str(error).startswith(f"{flag} "):
         return error
     return namespace_without_pod(str(values.get("namespace")))
+
+
+def _pod_without_cluster(error: UsageError) -> UsageError:
+    """`--pod KMESH: ...; did you mean --pod kmesh? `LINE`` with no cluster configured: the
+    line offered would stop there next, so the message says the cluster it needs too."""
+    from kmeshctl.cli import cmdline
+    from kmeshctl.kube import DEFAULT_KUBECONFIG, NO_CLUSTER_FIX
+
+    text = str(error)
+    if not text.startswith(f"{flag_as_typed('pod')} ") or "`kmeshctl " not in text or "; also " in text or \
+            _cluster_configured(list(cmdline.ARGS)):
+        return error
+    missing = os.path.expanduser(DEFAULT_KUBECONFIG)
+    return UsageError(f"{text} (a cluster's agent pod: none is configured, {missing} does not exist; "
+                      f"{NO_CLUSTER_FIX} too)")
 
 
 # -n's name refused without --pod: the namespace is refused whatever its name (as the body does)

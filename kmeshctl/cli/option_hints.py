@@ -37,9 +37,17 @@ def _param_of(ctx: Optional[_click.Context], flag: str) -> Optional[_click.Param
     return None
 
 
-def flag_example(param: Optional[_click.Parameter]) -> str:
+def flag_example(param: Optional[_click.Parameter], ctx: Optional[_click.Context] = None) -> str:
     """A value ``param`` takes, for an example: its default when it has one, the first
-    choice, a name its rule accepts; empty when none can be given (a kubeconfig path)."""
+    choice, a name its rule accepts, else (given the ``ctx`` it is typed in) the value a
+    help example gives it (_help_examples_value); empty when none can be given (a
+    kubeconfig path)."""
+    found = _own_example(param)
+    return found or (_help_examples_value(param, ctx) if param is not None and ctx is not None and
+                     param.name not in KUBECONFIG_EXAMPLES else "")
+
+
+def _own_example(param: Optional[_click.Parameter]) -> str:
     from kmeshctl.cli.names import example_name
 
     if param is None:
@@ -59,6 +67,33 @@ def flag_example(param: Optional[_click.Parameter]) -> str:
     if isinstance(default, (int, float)):
         return f"{default:g}"
     return str(getattr(default, "value", default))
+
+
+def _help_examples_value(param: _click.Parameter, ctx: _click.Context) -> str:
+    """The value an example line of a help gives ``param``'s flag: the command's own help
+    first (`dump maps --map km_manage`, `bench cleanup --run-id 3f9a1c`), else another
+    command's whose option of that name is spelled the same (`node cleanup --bpf-fs
+    /sys/fs/bpf/kmesh` for dump maps' --bpf-fs); "" when no example gives it one."""
+    root = ctx.find_root()
+    for command, path in [(ctx.command, ctx.command_path), *_commands_below(root.command, root.info_name or "")]:
+        same = option_spelled(command, param.opts[0])
+        if same is None or same.name != param.name:
+            continue
+        for line in own_examples(command, path):
+            try:
+                value = typed_value(shlex.split(line), *param.opts)
+            except ValueError:
+                continue
+            if value and not value.startswith(("-", "$")) and not value.isupper():  # a value, no placeholder
+                return value
+    return ""
+
+
+def _commands_below(group: _click.Command, path: str) -> Iterable[tuple[_click.Command, str]]:
+    """(command, its path) of each command below ``group`` (spelled ``path``), depth first."""
+    for name, command in sorted(getattr(group, "commands", {}).items()):
+        yield command, f"{path} {name}"
+        yield from _commands_below(command, f"{path} {name}")
 
 
 # The first value of a help's `e.g. 90/10,50/50` (to a comma, a space, `;` or `)`).
@@ -98,24 +133,41 @@ def typed_contexts() -> tuple[str, list[str]]:
 
 def values_known(param: Optional[_click.Parameter]) -> str:
     """` (contexts in ~/.kube/config: a, b)` for --context, as its unknown-context error
-    lists them; "" for another flag, or a kubeconfig that cannot be read."""
+    lists them (or the kubeconfig that is missing); ` (one of a, b)` for a flag of
+    LISTED_VALUES; "" for another flag, or a kubeconfig that cannot be read."""
+    listed = LISTED_VALUES.get(param.name or "") if param is not None else None
+    if listed is not None:
+        return f" (one of {', '.join(listed())})"
     if param is None or param.name != "context":
         return ""
     path, names = typed_contexts()
+    if not names and not any(os.path.exists(os.path.expanduser(f)) for f in path.split(os.pathsep) if f):
+        return f" (no kubeconfig to look one up in: {shlex.quote(os.path.expanduser(path))} does not exist; " \
+            "pass --kubeconfig PATH of the file that has it)"
     return f" (contexts in {path}: {', '.join(map(shlex.quote, names))})" if names else ""
+
+
+def _map_names() -> tuple[str, ...]:
+    from kmeshctl.maps import MAP_NAMES
+
+    return tuple(MAP_NAMES)
+
+
+# Free-text flags that take one of a fixed list (completed from it, not a click choice): (parameter name) -> the list.
+LISTED_VALUES: dict[str, Callable[[], tuple[str, ...]]] = {"map_name": _map_names}
 
 
 def value_needed_line(flag: str, ctx: Optional[_click.Context]) -> str:
     """`-n needs a value: -n NAMESPACE, e.g. -n kmesh-system`."""
     param = _param_of(ctx, flag)
     metavar = ((getattr(param, "metavar", None) or "VALUE") if param is not None else "VALUE").strip()
-    example = flag_example(param)
+    example = flag_example(param, ctx)
     return f"{flag} needs a value: {flag} {metavar}{values_known(param)}" + \
         (f", e.g. {flag} {shlex.quote(example)}" if example else "") + (
-            _dashed_context_line(flag, param) or _fitting_context_line(flag, param))
+            _dashed_context_line(flag, param) or fitting_context_line(flag, param))
 
 
-def _fitting_context_line(flag: str, param: Optional[_click.Parameter]) -> str:
+def fitting_context_line(flag: str, param: Optional[_click.Parameter]) -> str:
     """`; prod is its current context: `kmeshctl status --context prod -o json``: the line
     typed with the context that fits given to the bare --context (the only one, else the
     current-context the kubeconfig sets); "" when none fits or the line would not work."""
@@ -125,12 +177,13 @@ def _fitting_context_line(flag: str, param: Optional[_click.Parameter]) -> str:
         return ""
     args = list(cmdline.ARGS)
     end = cmdline.separator_at(args)
-    at = next((i for i, word in enumerate(args[:end]) if word == flag and
-               (i + 1 >= end or args[i + 1].startswith("-") and args[i + 1] != "-")), None)
+    at = next((i for i, word in enumerate(args[:end]) if word == f"{flag}=" or word == flag and
+               (i + 1 >= end or args[i + 1] == "" or args[i + 1].startswith("-") and args[i + 1] != "-")), None)
     name, which = fitting_context(args)
     if at is None or not name:
         return ""
-    line = ["kmeshctl", *args[:at], flag, name, *args[at + 1:]]
+    empty = args[at] == flag and at + 1 < end and args[at + 1] == ""  # `--context ''`: its value goes too
+    line = ["kmeshctl", *args[:at], flag, name, *args[at + 1 + empty:]]
     if not line_works(line, cmdline.INVOKED[0].command):
         return ""
     return f"; {shlex.quote(name)} is {which}: `{shlex.join(line)}`"
@@ -2722,6 +2775,9 @@ def no_such_option_line(err: _click.exceptions.NoSuchOption) -> str:
                                  f"`{shlex.join(['kmeshctl', 'version', *_typed_globals()])}`", err)
     if ctx is not None and ctx.parent is None and command is ctx.command and typed in ("-v", "--v"):
         return with_help_pointer(f"{line}{_root_verbosity(typed)}", err)
+    version_line = _version_command_line(typed) if ctx is not None and ctx.parent is None else ""
+    if version_line:  # kubectl's `--version --client` habit: the version command's flag
+        return with_help_pointer(f"{line}{version_line}", err)
     # cli/badinput.py; `dump -w maps`: the group refused it, the habit is the subcommand's
     own = command_habit_hint(path, err.option_name, cmdline.ARGS) if ctx is not None else ""
     habit = own or (_habit_hint(typed, command, path) if command is not None else "") or _named_by_flag(typed, path)
@@ -2757,6 +2813,21 @@ def _root_verbosity(flag: str) -> str:
         return (f"; kmeshctl has no log levels (kubectl's {flag}): an error names its cause and the fix in one "
                 f"line; leave {flag} out and name a command, e.g. `{line}`")
     return f"; did you mean --version? `kmeshctl --version` (kmeshctl has no log levels, kubectl's {flag})"
+
+
+def _version_command_line(typed: str) -> str:
+    """`; --client is the version command's: `kmeshctl version --client``: a flag of the
+    version command typed with the root's --version, the line run as that command (every
+    other word kept); "" without --version, for a flag it lacks, or a line that fails."""
+    from kmeshctl.cli.badinput import line_works
+
+    args = list(cmdline.ARGS[:separator_at(cmdline.ARGS)])
+    root = cmdline.INVOKED[0].command if cmdline.INVOKED else None
+    version = getattr(root, "commands", {}).get("version")
+    if "--version" not in args or version is None or option_spelled(version, typed) is None:
+        return ""
+    words = ["kmeshctl", "version", *(w for w in args if w != "--version")]
+    return f"; {typed} is the version command's: `{shlex.join(words)}`" if line_works(words, root) else ""
 
 
 def _typed_globals() -> list[str]:

@@ -179,7 +179,17 @@ def same_work_command(words: Sequence[str], extra: Sequence[str] = ()) -> str:
     typed = typed_flags_for(words)
     if "--dry-run" in extra:
         typed = _without_dry_run_idle(words, typed)
+    typed += [] if any(w in QUIET_FLAGS for w in typed) else _quiet_typed()
     return shlex.join(with_required(["kmeshctl", *words, *typed, *_not_typed(extra, typed)]))
+
+
+def _quiet_typed() -> list[str]:
+    """[`-q`] when the line being run has the root's -q/--quiet (every command takes it),
+    as typed; a pasted line that dropped it would print what the user silenced."""
+    from kmeshctl.cli import cmdline
+
+    args = cmdline.ARGS[:cmdline.separator_at(cmdline.ARGS)]
+    return [w for i, w in enumerate(args) if w in QUIET_FLAGS and not (i and args[i - 1] in cmdline.GLOBAL_FLAGS)][:1]
 
 
 def _without_dry_run_idle(words: Sequence[str], typed: list[str]) -> list[str]:

@@ -253,18 +253,24 @@ def kubeconfig_fix_line(message: str) -> str:
     from kmeshctl.kube import comma_list
 
     typed = typed_value(cmdline.ARGS, "--kubeconfig")
-    found = comma_list(typed or "") or \
+    listed = typed if typed and os.pathsep in typed and all(  # `--kubeconfig a:b`: $KUBECONFIG's list
+        os.path.isfile(os.path.expanduser(f)) for f in typed.split(os.pathsep)) else ""
+    found = comma_list(typed or "") or listed or \
         existing_kubeconfig([typed or "", *os.environ.get("KUBECONFIG", "").split(os.pathsep)])
     if not found:
         return message
     words = list(cmdline.ARGS)
+    if typed is not None and os.pathsep in found:  # a list is $KUBECONFIG's: --kubeconfig takes one file
+        rest = cmdline.without_flag(words, "--kubeconfig")
+        line = f"KUBECONFIG={shlex.quote(found)} {shlex.join(['kmeshctl', *rest])}"
+        return message.replace(KUBECONFIG_FIX, f"{KUBECONFIG_FIX}, or list them in $KUBECONFIG: `{line}`", 1)
     words = cmdline.with_flag_value(words, "--kubeconfig", found) if typed is not None else ["--kubeconfig", found, *words]
     return message.replace(KUBECONFIG_FIX, f"{KUBECONFIG_FIX}, e.g. `{shlex.join(['kmeshctl', *words])}`", 1)
 
 
 # `--weights 90,10: ...; did you mean --weights 90/10?` or `-n 10: ..., e.g. -c 10` (the value
 # typed, for another flag): a value (and its flag) a message offers with no line.
-_GIVEN = r"^(?P<flag>--?[\w-]+)[ =](?P<value>\S+?): "
+_GIVEN = r"^(?P<flag>--?[\w-]+)[ =](?P<value>'[^']*'|\S+?): "  # a value with a space is shown quoted
 _MEANT_VALUE = (re.compile(_GIVEN + r".*?did you mean (?P<to>--?[\w-]+)[ =](?P<meant>[^\s?`]+)\?(?! ?`)"),
                 re.compile(_GIVEN + r".*?, e\.g\. (?P<to>--?[\w-]+) (?P<meant>[^\s`();,]+)(?=[\s();,]|$)"),
                 # `-n kube-system: reserved ...; use a dedicated one (default kmesh-system)`: the default's line
@@ -288,7 +294,8 @@ def meant_value_line(message: str, root: Optional[_click.Command] = None) -> str
                                            and not _count_raised(found["value"], found["meant"])):
             continue  # an example value (`e.g. --weights 90/10` for 90,20), no fix: only the value typed, moved
         to = found.groupdict().get("to") or found["flag"]
-        words = _given_as(list(cmdline.ARGS), found["flag"], found["value"], to, found["meant"])
+        value = found["value"][1:-1] if found["value"][:1] == "'" else found["value"]  # as typed, unquoted
+        words = _given_as(list(cmdline.ARGS), found["flag"], value, to, found["meant"])
         if words is None or not line_works(["kmeshctl", *words], root):
             continue
         at = found.end()

@@ -242,6 +242,19 @@ def _node_run_paths(values: Any) -> None:
                  used_proc_root=values["enrollment"] is Enrollment.kubernetes or values.get("cni_conf_dir") is not None)
 
 
+def _node_run_sockets(values: Any) -> None:
+    """node run's --admin-socket (and --cni-socket with --cni-conf-dir), as its body checks
+    them once it may load BPF (as another user the body says that first)."""
+    from kmeshctl.cli.node import _check_socket_path, _may_load_bpf
+
+    if not _may_load_bpf():
+        return
+    if values.get("admin_socket") is not None:
+        _check_socket_path("admin_socket", values["admin_socket"], shared_ok=False)
+    if values.get("cni_conf_dir") is not None and values.get("cni_socket") is not None:
+        _check_socket_path("cni_socket", values["cni_socket"], shared_ok=True)
+
+
 def _node_run_secrets(values: Any) -> None:
     from kmeshctl.cli.node import _check_given_secrets
 
@@ -466,7 +479,10 @@ NODE_PORTS = (15020, 15021)  # a metrics port to offer when --admin-port took th
 
 
 def _node_run_ports(values: Any) -> None:
-    """--admin-port and --metrics-port the same: the line with a metrics port of its own."""
+    """--admin-port and --metrics-port the same: the line with a metrics port of its own,
+    the problem said of the flag typed (--admin-port 15020 clashes with metrics' default)."""
+    from kmeshctl.cli import cmdline
+    from kmeshctl.cli.badinput import typed_value
     from kmeshctl.cli.suggestions import flag_as_typed
     from kmeshctl.errors import UsageError
 
@@ -475,8 +491,10 @@ def _node_run_ports(values: Any) -> None:
         return
     flag = flag_as_typed("metrics_port") or "--metrics-port"
     other = next(p for p in NODE_PORTS if p != admin)
-    raise UsageError(f"{flag} {metrics}: the same port as --admin-port; give each its own (defaults: admin 15200, "
-                     f"metrics 15020): {flag} {other}")
+    said = f"{flag} {metrics}: the same port as --admin-port"
+    if typed_value(cmdline.ARGS, "--metrics-port") is None:  # only --admin-port typed: metrics' default it took
+        said = f"{flag_as_typed('admin_port') or '--admin-port'} {admin}: the same port as --metrics-port's default"
+    raise UsageError(f"{said}; give each its own (defaults: admin 15200, metrics 15020): {flag} {other}")
 
 
 # The checks a command's body makes of its values before anything runs (command path ->
@@ -499,8 +517,8 @@ VALUE_CHECKS: dict[str, tuple[Any, ...]] = {
     "sandbox status": (_sandbox_name,),
     "sandbox exec": (_sandbox_name, _exec_pod),
     "bench cleanup": (_bench_run_id,),
-    "node run": (_node_run_flags, _node_run_ports, _node_run_secrets, _node_run_paths, _node_run_identity,
-                 _node_run_cgroup),
+    "node run": (_node_run_flags, _node_run_ports, _node_run_sockets, _node_run_secrets, _node_run_paths,
+                 _node_run_identity, _node_run_cgroup),
     "node cleanup": (_node_cleanup_paths,),
     "waypoint apply": (_waypoint_name, _waypoint_wait, _waypoint_namespace, _waypoint_revision),
     "waypoint list": (_namespace_and_all, _waypoint_context_namespace),
