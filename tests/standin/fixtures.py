@@ -125,10 +125,20 @@ def start_cluster(tmp_path: Path, capsys: Any, server: StandinApiServer) -> Stan
     return StandinCluster(server, server.write_kubeconfig(tmp_path / "kubeconfig"), capsys)
 
 
+def _no_waiting_notes(monkeypatch: Any) -> None:
+    """The stand-in answers in milliseconds: a `waiting for the Kubernetes API` note after
+    kube's 1 s is this machine's load (CI ran one into a one-line check), not the case under
+    test; a test of the note sets its own delay."""
+    from kmeshctl import kube
+
+    monkeypatch.setattr(kube, "WAITING_NOTE_AFTER_S", 30.0)
+
+
 @pytest.fixture
 def cluster(tmp_path: Path, capsys: Any, monkeypatch: Any):
     """An ASM-like stand-in cluster (Istio CRDs, one istiod revision, two nodes)."""
     monkeypatch.setenv("COLUMNS", "200")  # rich tables unwrapped in captured output
+    _no_waiting_notes(monkeypatch)
     running = start_cluster(tmp_path, capsys, seeded_server())
     yield running
     running.server.stop()
@@ -138,6 +148,7 @@ def cluster(tmp_path: Path, capsys: Any, monkeypatch: Any):
 def make_cluster(tmp_path: Path, capsys: Any, monkeypatch: Any):
     """Factory for stand-in clusters seeded differently (no Istio, several istiods, ...)."""
     monkeypatch.setenv("COLUMNS", "200")
+    _no_waiting_notes(monkeypatch)
     started: list[StandinCluster] = []
 
     def make(**seed: Any) -> StandinCluster:
