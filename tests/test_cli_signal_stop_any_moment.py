@@ -22,6 +22,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Sequence
 
 import pytest
 
@@ -47,9 +48,11 @@ def _handler_installed(pid: int) -> bool:
     return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
 
 
-def _run_stopped(args: list[str], signum: int, delay: float, env: dict[str, str]) -> tuple[int, str, str]:
-    process = subprocess.Popen([KMESHCTL, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=env)
+def _run_stopped(args: list[str], signum: int, delay: float, env: dict[str, str],
+                 program: Sequence[str] = ()) -> tuple[int, str, str]:
+    """kmeshctl ARGS (or ``program`` ARGS: another launcher) signalled ``delay`` s after its handler shows."""
+    process = subprocess.Popen([*(program or [KMESHCTL]), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
     deadline = time.monotonic() + 20
     while not _handler_installed(process.pid) and time.monotonic() < deadline:
         time.sleep(0.002)

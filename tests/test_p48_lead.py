@@ -10,12 +10,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from test_cli_signal_stop_any_moment import _env, _handler_installed
+from test_cli_signal_stop_any_moment import _env, _run_stopped
 
 ROOT = Path(__file__).resolve().parents[1]
 WRAPPER = 'import sys; from kmeshctl.cli import main; sys.argv[0] = "kmeshctl"; sys.exit(main())'
@@ -26,16 +25,9 @@ WRAPPER = 'import sys; from kmeshctl.cli import main; sys.argv[0] = "kmeshctl"; 
 def test_a_checkout_wrapper_stopped_while_loading_says_the_stop_line(signum: int, delay: float,
                                                                       tmp_path: Path) -> None:
     env = {**_env(tmp_path), "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-P", "-c", WRAPPER, "render", "--xds-address",
-                                "istiod.istio-system.svc:15012", "--cluster-id", "c1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 20
-    while not _handler_installed(process.pid) and time.monotonic() < deadline:
-        time.sleep(0.002)
-    time.sleep(delay)
-    process.send_signal(signum)
-    _out, err = process.communicate(timeout=60)
-    assert process.returncode == 128 + signum, (process.returncode, err)
+    args = ["render", "--xds-address", "istiod.istio-system.svc:15012", "--cluster-id", "c1"]
+    code, _out, err = _run_stopped(args, signum, delay, env, program=[sys.executable, "-P", "-c", WRAPPER])
+    assert code == 128 + signum, (code, err)
     assert err.strip().splitlines()[-1:] == [f"Error: stopped by {signal.Signals(signum).name}"], err
 
 
