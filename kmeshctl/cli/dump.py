@@ -576,7 +576,8 @@ def _stray_word(command: str, words: list[str], args: list[str]) -> str:
     if meant in sandboxes.names():
         return f"; did you mean --sandbox {meant}? `{shlex.join(['kmeshctl', *typed, '--sandbox', meant])}`"
     sandbox = sandboxes.name_read(word)
-    if command == "maps" and (word in MAP_NAMES or dumper.close_map_names(word) or sandbox is None):
+    if command == "maps" and (word in MAP_NAMES or dumper.close_map_names(word) or sandbox is None
+                              or word.lower().startswith("km_")):  # every map's prefix: a map meant
         return ""  # --map WORD: a wrong map name is then named with the maps there are
     if word in CONFIG_SECTIONS:
         from kmeshctl.rollout import set_flag
