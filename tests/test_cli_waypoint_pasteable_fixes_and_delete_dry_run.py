@@ -126,8 +126,9 @@ def test_status_of_a_stopped_apply_without_gateway_is_not_found_with_its_leftove
 def test_status_all_namespaces_hint_keeps_the_kubeconfig(cluster) -> None:  # noqa: F811
     result = cluster.kmeshctl("waypoint", "status", "-A")
     assert result.code == 2, result
-    (listed,) = _commands(result.err)
+    listed, without = _commands(result.err)  # every namespace's list, or status without -A (p48 f48b)
     assert listed[1:] == ["--kubeconfig", str(cluster.kubeconfig), "waypoint", "list", "-A"], listed
+    assert without[1:] == ["--kubeconfig", str(cluster.kubeconfig), "waypoint", "status"], without
 
 
 # ------------------------------------------------------------------ 4: a stop lists only what would go
