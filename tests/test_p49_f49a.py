@@ -58,8 +58,13 @@ XDS = "istiod.istio-system.svc"
     ("bench dataplane --duration 5 m", "read as the unit of --duration", "kmeshctl bench dataplane --duration 5m"),
     ("completion bash --request-timeout 5 s", "read as the unit of --request-timeout",
      "kmeshctl completion bash --request-timeout 5s"),
+    ("uninstall --timeout 1m 30s", "30s (typed after a space) read as the rest of --timeout",  # t49a 1
+     "kmeshctl uninstall --timeout 1m30s"),
+    ("status --request-timeout 1m 30s", "read as the rest of --request-timeout",
+     "kmeshctl status --request-timeout 1m30s"),
 ], ids=["install-port", "render-port", "render-port-equals", "node-run-port", "install-tag", "uninstall-unit",
-        "install-min", "waypoint-unit", "tag-and-unit", "request-timeout", "bench-duration", "completion"])
+        "install-min", "waypoint-unit", "tag-and-unit", "request-timeout", "bench-duration", "completion",
+        "two-part-duration", "two-part-request-timeout"])
 def test_a_split_value_is_read_as_one(typed, said, line, state_root, stubbed, capsys, offline) -> None:  # noqa: F811
     error, offered = _offered(capsys, *shlex.split(typed))
     assert said in error, error
@@ -113,6 +118,9 @@ def test_a_namespace_argument_that_is_a_unit_is_refused(command, state_root, cap
         f"{command} --help')", error
     code, _, err = cli(capsys, command, "foo", "--wait", "--timeout", "5m")
     assert "read as the unit" not in err and "no cluster configured" in err, err
+    two_part = _line(capsys, command, "foo", "--wait", "--timeout", "1m", "30s")  # t49a 1: never namespace 30s
+    assert two_part.startswith("Error: 30s (typed after a space) read as the rest of --timeout, not a namespace: "
+                               f"`kmeshctl {command} foo --wait --timeout 1m30s`"), two_part
 
 
 def test_a_namespace_named_like_a_unit_before_the_flags_is_taken(state_root, stubbed, capsys,  # noqa: F811

@@ -51,8 +51,11 @@ class Split:
 
 
 def _duration_part(value: str, word: str) -> Optional[tuple[str, str]]:
-    from kmeshctl.asciinum import is_number_text
+    from kmeshctl.asciinum import is_duration_text, is_number_text
 
+    if is_duration_text(value) and not is_number_text(value) and is_duration_text(word) \
+            and not is_number_text(word):
+        return "rest", value + word  # `--timeout 1m 30s`: Go's 1m30s
     if not is_number_text(value) or not word.isalpha() or (word.lower() not in UNIT_WORDS and len(word) > 3):
         return None  # `--timeout 5 east`: a name, not a unit mistyped
     return "unit", value + UNIT_WORDS.get(word.lower(), word)
