@@ -138,15 +138,17 @@ def test_a_choice_typed_wrong_is_mended_in_the_line(typed, line, said, capsys, n
     (["--output=status"], "--output needs a value", "kmeshctl status --output table"),
     (["--namespace=status"], "--namespace needs a value (--namespace NAME), not the command status",
      "kmeshctl status --namespace kmesh-system"),
-    (["--context=status", "-o", "yaml"], "--context needs a value (--context NAME), not the command status",
+    # with no kubeconfig, where to give one is said too (p49 f49c): `(--context NAME; no kubeconfig ...)`
+    (["--context=status", "-o", "yaml"], "--context needs a value (--context NAME; no kubeconfig to look one up in",
      "kmeshctl status -o yaml --context NAME"),
-    (["--context=enable-ns", "team-a"], "--context needs a value (--context NAME), not the command enable-ns",
+    (["--context=enable-ns", "team-a"], "--context needs a value (--context NAME; no kubeconfig to look one up in",
      "kmeshctl enable-ns team-a --context NAME"),
 ], ids=lambda x: " ".join(x) if isinstance(x, list) else None)
 def test_a_command_as_an_equals_value_is_a_value_left_out(typed, said, line, capsys, no_cluster) -> None:
     code, _, err = cli(capsys, *typed)
     if line.endswith(" NAME"):  # a placeholder is no line to paste: what to fill in, in words (t43b 7)
         assert code == 2 and said in err and f"with NAME filled in: {line} (see" in err, err
+        assert f"not the command {typed[0].partition('=')[2]}; give it after the command" in err, err
         return
     assert code == 2 and said in err and f"`{line}`" in err, err
     assert "missing a command" not in err and "has no command" not in err, err
@@ -187,7 +189,7 @@ def test_a_kubeconfig_list_lists_each_context_once(capsys, two_files) -> None:
 def test_kubectl_lines_never_take_a_kubeconfig_list(capsys, two_files) -> None:
     for typed in (["status", "--as", "alice"], ["enable-ns", "-l", "a=b"], ["waypoint", "apply", "--enroll-namespace"]):
         _, _, err = cli(capsys, "--kubeconfig", two_files, *typed)
-        kubectl = [line for line in _lines(err) if not line.startswith("kmeshctl ")]
+        kubectl = [line for line in _lines(err) if re.match(r"(KUBECONFIG=\S+ )?kubectl ", line)]
         assert kubectl and all(line.startswith(f"KUBECONFIG={two_files} kubectl ") for line in kubectl), err
         assert not re.search(rf"kubectl [^`]*--kubeconfig {re.escape(two_files)}", err), err
 

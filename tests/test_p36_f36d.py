@@ -53,7 +53,7 @@ def test_a_subcommand_typo_gets_the_line_with_every_flag(typed, meant, capsys, n
 
 def test_help_of_a_typo_offers_the_name_alone(capsys, no_cluster) -> None:
     err = _refused(capsys, "help", "sandbox", "lst")
-    assert "did you mean list?" in err and not _lines(err), err
+    assert "did you mean list?" in err and _lines(err) == [["kmeshctl", "help", "sandbox", "list"]], err  # t48a 11
 
 
 # ------------------------------------------------------------------ 6. options: the line, flags kept
