@@ -118,8 +118,10 @@ def test_a_directory_in_a_kubeconfig_list_is_named_as_an_entry_of_the_variable(c
     from kmeshctl.params import shown  # a long value is shown cut in its middle
 
     assert code == 2 and err.startswith(f"Error: $KUBECONFIG={shown(value)}: {tmp_path} is not a file; "), err
-    code, _, err = cli(capsys, "status", "--kubeconfig", value)
-    assert code == 2 and err.startswith(f"Error: --kubeconfig {shown(value)}: {tmp_path} is not a file; "), err
+    code, _, err = cli(capsys, "status", "--kubeconfig", value)  # typed, a list is refused: one file (p49 f49c)
+    assert code == 2 and err.startswith(f"Error: --kubeconfig {shown(value, whole=True)}: one file, as kubectl's "
+                                        "--kubeconfig (no file has that name; a list of kubeconfigs to merge is "
+                                        "$KUBECONFIG's)"), err
 
 
 @pytest.mark.parametrize("typed", [["--dry-run=none"], ["--dry-run", "none"]])
