@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -98,8 +99,18 @@ def test_an_immediate_half_close_is_only_ever_reset_by_envoys_listener_stage(tcp
     echoed = [r for r in results if not r["error"] and bytes.fromhex(r["echo"]) == PAYLOAD]
     reset = [r for r in results if r["error"] and "ConnectionResetError" in r["error"]]
     assert len(results) == EARLY_CLOSES and len(echoed) + len(reset) == EARLY_CLOSES, results
-    assert _count(admin, CHAIN) - chain_before == len(echoed), _envoy_counters(admin)
-    assert _count(admin, LISTENER_CLOSE) - closes_before == len(reset), _envoy_counters(admin)
+    assert _settled(admin, CHAIN, chain_before + len(echoed)) - chain_before == len(echoed), _envoy_counters(admin)
+    assert _settled(admin, LISTENER_CLOSE, closes_before + len(reset)) - closes_before == len(reset), \
+        _envoy_counters(admin)
+
+
+def _settled(admin: EnvoyAdmin, name: str, want: int, within_s: float = 5.0) -> int:
+    """Counter ``name`` once it reaches ``want`` (Envoy may close a socket before it counts
+    the close: a CI run on a loaded machine read 83 of 84), or its value after ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while (value := _count(admin, name)) < want and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return value
 
 
 def test_the_http_port_beside_it_still_routes_by_weight(tcp_sandbox: str) -> None:
