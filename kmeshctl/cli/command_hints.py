@@ -16,7 +16,7 @@ from kmeshctl.cli import cmdline
 from kmeshctl.cli.badinput import command_synonyms, takes_value, typed_target, typed_value
 from kmeshctl.cli.cmdline import (ALL_NAMESPACES_FLAGS, GLOBAL_FLAGS, HELP_FLAGS, HELP_ONLY_COMMANDS, NAMESPACE_FLAGS,
                                   QUIET_FLAGS, TRUE_FALSE_WORDS, leading_flag, option_below, option_spelled,
-                                  resolve, separator_at, spelled, walk_words, without_flag)
+                                  separator_at, spelled, walk_words, without_flag)
 from kmeshctl.cli.suggestions import LOCAL_GROUPS, SUGGEST_CLOSENESS, SUGGESTED, dry_run_typed, with_sandbox_name
 from kmeshctl.errors import KmeshctlError, spoken_list
 

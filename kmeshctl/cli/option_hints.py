@@ -825,7 +825,6 @@ def _split_value_hint(ctx: _click.Context, typed: list[str], extras: list[str]) 
     istiod.istio-system.svc:15012: `kmeshctl ...``, the line with each value joined; when
     one joins into no value its flag takes, or other stray words are left, why, and no
     line: such a word read as a name (-n, --name) would act elsewhere. "" for no such word."""
-    from kmeshctl.cli.command_hints import CHANGES
     from kmeshctl.cli.splitvalues import chain_params, line_joined, splits
 
     places = _stray_positions(ctx, typed, extras)
@@ -839,11 +838,19 @@ def _split_value_hint(ctx: _click.Context, typed: list[str], extras: list[str]) 
     if others:
         said += f"; and {name} takes no positional arguments ({shlex.join(others)})"
     if not whole:
-        changing = changing_command(shlex.join(["kmeshctl", *typed]))
-        why = f" (no line is offered: {changing} changes {CHANGES[changing]})" if changing else ""
+        why = _no_line_if_changing(typed)
         flags = list(dict.fromkeys(split.flag for split in found if split.joined is None))
         return f"; {said}" + (f"; give {spoken_list(flags)} one value it takes{why}" if flags else why)
     return f"; {said}: {_with_needed(ctx, line_joined(typed, found))}"
+
+
+def _no_line_if_changing(typed: list[str]) -> str:
+    """` (no line is offered: install changes the cluster)` when the line ``typed`` (less
+    `kmeshctl`) changes things; "" for a read-only one."""
+    from kmeshctl.cli.command_hints import CHANGES
+
+    changing = changing_command(shlex.join(["kmeshctl", *typed]))
+    return f" (no line is offered: {changing} changes {CHANGES[changing]})" if changing else ""
 
 
 def _value_halves(ctx: _click.Context, typed: list[str], extras: list[str]) -> str:
@@ -851,22 +858,19 @@ def _value_halves(ctx: _click.Context, typed: list[str], extras: list[str]) -> s
     net-1, no on/off value): `; 1, typed right after --network net, is no argument ...:
     give --network one word, e.g. --network net-1`, and no line (net-1 or net1 is the
     user's to tell). "" for any other stray words."""
-    from kmeshctl.cli.command_hints import CHANGES
-
     from kmeshctl.cli.splitvalues import chain_params, name_halves
 
     places = _stray_positions(ctx, typed, extras)
     owned = [half for half in name_halves(chain_params(ctx), typed) if half[2] in places]
     if len(extras) != 1 or len(places) != 1 or not owned:
         return ""
-    changing = changing_command(shlex.join(["kmeshctl", *typed]))
     (flag, value, _), word = owned[0], extras[0]
     param = _param_of(ctx, flag)
     if param is None:
         return ""
     example = f"{value}-{word}"
     shown = f", e.g. {flag} {shlex.quote(example)}" if _refused_as(ctx, param, flag, example) == "" else ""
-    why = f" (no line is offered: {changing} changes {CHANGES[changing]})" if changing else ""
+    why = _no_line_if_changing(typed)
     return f"; {shlex.quote(word)}, typed right after {flag} {shlex.quote(value)}, is no argument (nor an on/off " \
            f"value) but likely part of that value, which has no spaces: give {flag} one word{shown}{why}"
 
